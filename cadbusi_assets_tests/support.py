@@ -1,0 +1,36 @@
+"""Shared helpers for tests (no fixtures here; see conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+
+import pytest
+
+from cadbusi_assets.identity import PseudonymKey
+
+#: A fixed key for tests only (synthetic data). Never used outside the test suite.
+TEST_KEY = PseudonymKey(bytes.fromhex("5f3c9a0e7d21b4c8e6a1f0d93b7c2e4a8d6f1b0c3e5a7092d4b6c8e0f1a3b5c7"))
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require_tool(executable: str, install_hint: str) -> str:
+    """Return the path of ``executable``. Missing: FAIL in CI, skip on a developer machine."""
+    found = shutil.which(executable)
+    if found:
+        return found
+    message = f"{executable} is not installed ({install_hint})"
+    if in_ci():
+        pytest.fail(message + "; CI must install it in .ci/run", pytrace=False)
+    pytest.skip(message)
+    raise AssertionError("unreachable")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
