@@ -9,6 +9,7 @@ b'hello'
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -83,8 +84,14 @@ class Zone:
         return _as_local(self.path(*parts))
 
     # -- writes ----------------------------------------------------------------------------
-    def write_bytes(self, parts: tuple[str, ...] | list[str], data: bytes) -> UPath:
-        """Write ``data`` atomically and return the path."""
+    def write_bytes(
+        self, parts: tuple[str, ...] | list[str], data: bytes, *, create_only: bool = False
+    ) -> UPath:
+        """Write ``data`` atomically and return the path.
+
+        ``create_only=True`` raises :class:`FileExistsError` when the file already exists
+        (``link`` on local disk; ``if_generation_match=0`` on GCS; ``If-None-Match: *`` on S3).
+        """
         target = self.path(*parts)
         if self.local:
             local = _as_local(target)
@@ -93,16 +100,22 @@ class Zone:
             try:
                 with open(tmp, "wb") as handle:
                     handle.write(data)
-                os.replace(tmp, local)
+                _local_commit(tmp, local, create_only)
             finally:
                 if tmp.exists():
                     tmp.unlink()
         else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)  # object stores: one PUT is atomic
+            target.fs.pipe_file(target.path, data, mode="create" if create_only else "overwrite")
+            _forget_cached_listing(target)
         return target
 
-    def copy_file_in(self, source: str | os.PathLike[str], parts: tuple[str, ...] | list[str]) -> UPath:
+    def copy_file_in(
+        self,
+        source: str | os.PathLike[str],
+        parts: tuple[str, ...] | list[str],
+        *,
+        create_only: bool = False,
+    ) -> UPath:
         """Copy a local file into the zone atomically (streamed, never whole in memory)."""
         target = self.path(*parts)
         if self.local:
@@ -111,15 +124,75 @@ class Zone:
             tmp = local.with_name(f".{local.name}.{uuid.uuid4().hex}.tmp")
             try:
                 shutil.copyfile(source, tmp)
-                os.replace(tmp, local)
+                _local_commit(tmp, local, create_only)
             finally:
                 if tmp.exists():
                     tmp.unlink()
         else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(source, "rb") as src, target.open("wb") as dst:
-                shutil.copyfileobj(src, dst, length=1 << 20)
+            target.fs.put_file(
+                os.fspath(source), target.path, mode="create" if create_only else "overwrite"
+            )
+            _forget_cached_listing(target)
         return target
+
+    def staging_file(self, *folder: str) -> Path:
+        """A fresh local path to stage a file before :meth:`commit_file` moves it into place.
+
+        Local zones stage inside ``folder`` of the zone (same filesystem, so the commit is a
+        rename; the name ends in ``.tmp`` so listings skip it). Object-store zones stage in the
+        system temporary folder.
+        """
+        name = f".staging-{uuid.uuid4().hex}.tmp"
+        if self.local:
+            local = _as_local(self.path(*folder))
+            local.mkdir(parents=True, exist_ok=True)
+            return local / name
+        return Path(tempfile.gettempdir()) / name
+
+    def commit_file(
+        self,
+        staged: str | os.PathLike[str],
+        parts: tuple[str, ...] | list[str],
+        *,
+        create_only: bool = False,
+    ) -> UPath:
+        """Move a staged local file into the zone at ``parts`` atomically; on success the staged
+        file is gone, on failure (e.g. :class:`FileExistsError` with ``create_only``) it is left
+        for the caller. ``create_only`` as in :meth:`write_bytes`.
+        """
+        staged_path = Path(staged)
+        target = self.path(*parts)
+        if self.local:
+            local = _as_local(target)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                _local_commit(staged_path, local, create_only)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                self.copy_file_in(staged_path, parts, create_only=create_only)
+                staged_path.unlink()
+        else:
+            target.fs.put_file(
+                str(staged_path), target.path, mode="create" if create_only else "overwrite"
+            )
+            _forget_cached_listing(target)
+            staged_path.unlink()
+        return target
+
+    def relative(self, path: UPath | Path | str) -> str:
+        """The zone-relative POSIX path of a file inside the zone (``a/b/c.dcm``)."""
+        if self.local:
+            return (
+                _as_local(path if not isinstance(path, str) else Path(path))
+                .relative_to(_as_local(self.root))
+                .as_posix()
+            )
+        text = path.path if isinstance(path, UPath) else str(path).split("://", 1)[-1]
+        root = self.root.path.rstrip("/")
+        if not text.startswith(root + "/"):
+            raise ZoneError(f"A path outside the {self.name} zone was given.")
+        return text[len(root) + 1 :]
 
     def write_parquet(self, parts: tuple[str, ...] | list[str], frame: pl.DataFrame) -> UPath:
         return self.write_bytes(parts, parquet_bytes(frame))
@@ -127,6 +200,20 @@ class Zone:
     # -- reads -----------------------------------------------------------------------------
     def exists(self, *parts: str) -> bool:
         return self.path(*parts).exists()
+
+    def size(self, *parts: str) -> int | None:
+        """Size in bytes of a file, or ``None`` when there is no such file."""
+        target = self.path(*parts)
+        try:
+            if self.local:
+                local = _as_local(target)
+                return local.stat().st_size if local.is_file() else None
+            info = target.fs.info(target.path)
+        except FileNotFoundError:
+            return None
+        if info.get("type") != "file":
+            return None
+        return int(info.get("size") or 0)
 
     def read_bytes(self, *parts: str) -> bytes:
         return self.path(*parts).read_bytes()
@@ -137,20 +224,32 @@ class Zone:
             return pl.read_parquet(_as_local(path))
         return pl.read_parquet(io.BytesIO(path.read_bytes()))
 
-    def iter_files(self, *parts: str, suffix: str | None = None) -> Iterator[UPath]:
+    def iter_files(
+        self, *parts: str, suffix: str | None = None, include_temporary: bool = False
+    ) -> Iterator[UPath]:
+        """Files below ``parts``, sorted. Staging files (``*.tmp``) are skipped unless
+        ``include_temporary`` (to clean up after an interrupted run)."""
         base = self.path(*parts)
-        if not base.exists():
-            return
         if self.local:
-            for found in sorted(_as_local(base).rglob("*")):
-                if found.is_file() and not found.name.endswith(".tmp") and (
-                    suffix is None or found.name.endswith(suffix)
+            local_base = _as_local(base)
+            if not local_base.exists():
+                return
+            for found in sorted(local_base.rglob("*")):
+                if (
+                    found.is_file()
+                    and (include_temporary or not found.name.endswith(".tmp"))
+                    and (suffix is None or found.name.endswith(suffix))
                 ):
                     yield UPath(found)
             return
-        for found in sorted(base.rglob("*"), key=str):
-            if found.is_file() and (suffix is None or found.name.endswith(suffix)):
-                yield found
+        _forget_cached_listing(base)
+        try:
+            found_paths = base.fs.find(base.path, detail=False)
+        except FileNotFoundError:
+            return
+        for found in sorted(found_paths):
+            if suffix is None or found.endswith(suffix):
+                yield UPath(f"{base.protocol}://{found}", **base.storage_options)
 
     # -- deletes ---------------------------------------------------------------------------
     def delete(self, *parts: str) -> bool:
@@ -166,7 +265,8 @@ class Zone:
         elif target.is_dir():
             target.fs.rm(target.path, recursive=True)
         else:
-            target.unlink()
+            target.fs.rm_file(target.path)
+        _forget_cached_listing(target)
         return True
 
     def ensure(self) -> Zone:
@@ -182,6 +282,23 @@ class Zone:
                 "Check the URI, the bucket and the credentials."
             ) from None
         return self
+
+
+def _local_commit(staged: Path, target: Path, create_only: bool) -> None:
+    """Rename ``staged`` onto ``target``; with ``create_only`` a hard link refuses to replace an
+    existing file (atomic on POSIX), then the staged name is removed."""
+    if create_only:
+        os.link(staged, target)
+        staged.unlink()
+    else:
+        os.replace(staged, target)
+
+
+def _forget_cached_listing(path: UPath) -> None:
+    """Drop fsspec's cached directory listings so a later ``exists``/``find`` sees our writes."""
+    invalidate = getattr(path.fs, "invalidate_cache", None)
+    if invalidate is not None:
+        invalidate(path.path)
 
 
 def open_zone(uri: str | os.PathLike[str], name: str, **storage_options: Any) -> Zone:
@@ -204,10 +321,13 @@ def parquet_bytes(frame: pl.DataFrame) -> bytes:
 
 def sha256_file(path: str | os.PathLike[str] | UPath, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
-    opened = path.open("rb") if isinstance(path, UPath) and not is_local(path) else open(
-        _as_local(path) if isinstance(path, UPath) else path, "rb"
-    )
-    with opened as handle:
+    if isinstance(path, UPath) and not is_local(path):
+        with path.open("rb") as handle:
+            while block := handle.read(chunk):
+                digest.update(block)
+        return digest.hexdigest()
+    local = _as_local(path) if isinstance(path, UPath) else Path(path)
+    with open(local, "rb") as handle:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()

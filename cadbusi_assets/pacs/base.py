@@ -1,0 +1,107 @@
+"""The one interface every PACS implementation offers, and the errors they raise.
+
+Error messages never carry an identifier (no UID, accession number, patient name or URL with
+a UID in it): they are written to manifests and logs. Implementations translate their library
+errors into these classes with a short, PHI-free ``reason`` such as ``"HTTP 503"``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol, runtime_checkable
+
+
+class PacsError(RuntimeError):
+    """The PACS is unreachable or misconfigured (fatal for a run): says what to do, no secrets."""
+
+
+class RetrievalError(Exception):
+    """One request failed. ``reason`` is short and free of identifiers; ``transient`` errors are
+    worth retrying (HTTP 429/5xx, dropped connections, aborted associations, timeouts)."""
+
+    transient = False
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TransientError(RetrievalError):
+    """A failure that may go away on its own (retry with backoff). ``retry_after`` is the
+    server's ``Retry-After`` hint in seconds, where it sent one."""
+
+    transient = True
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class NotFoundError(RetrievalError):
+    """The PACS does not hold the requested study or instance."""
+
+
+class StudyNotFoundError(NotFoundError):
+    """The PACS does not know the study at all (as opposed to a study without instances)."""
+
+    def __init__(self, reason: str = "study not found in PACS") -> None:
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class InstanceRef:
+    """One instance the PACS says belongs to a study.
+
+    ``series_instance_uid`` and ``sop_instance_uid`` are ``None`` where the listing cannot know
+    them without downloading (folder files). ``source`` is an opaque locator that only the PACS
+    that produced the reference understands (a path, a URL, a UID triple).
+    """
+
+    study_instance_uid: str
+    series_instance_uid: str | None
+    sop_instance_uid: str | None
+    source: str
+
+
+@dataclass(frozen=True)
+class StudyMatch:
+    """One study found by a date-window query (raw zone only: it holds identifiers)."""
+
+    study_instance_uid: str
+    accession_number: str | None = None
+    study_date: dt.date | None = None
+    study_time: str | None = None
+    modalities: str | None = None
+    number_of_instances: int | None = None
+
+
+@runtime_checkable
+class Pacs(Protocol):
+    """List the instances of a study and stream one instance at a time."""
+
+    name: str
+
+    def list_instances(self, study_instance_uid: str) -> list[InstanceRef]:
+        """The expected instance list. Raises :class:`StudyNotFoundError` where the PACS can tell
+        a missing study apart, :class:`RetrievalError` on request failures."""
+        ...
+
+    def fetch(self, ref: InstanceRef, dest: BinaryIO) -> int:
+        """Stream one instance (a DICOM Part-10 file) into ``dest``; return the bytes written."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class StudySearch(Protocol):
+    """Optional: PACS implementations that can query studies by date (QIDO-RS, C-FIND)."""
+
+    def search_studies(
+        self, study_date: str, study_time: str | None = None, *, limit: int | None = None
+    ) -> list[StudyMatch]:
+        """Studies matching a DICOM ``StudyDate`` (``YYYYMMDD`` or ``YYYYMMDD-YYYYMMDD``) and,
+        optionally, a ``StudyTime`` range (``HHMMSS-HHMMSS``). ``limit`` asks for at most that
+        many results; the PACS may also cap results on its own."""
+        ...

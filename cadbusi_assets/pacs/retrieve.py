@@ -1,0 +1,707 @@
+"""Retrieve the studies of one partition into the raw zone, with a manifest you can trust.
+
+For every study of the cohort the expected instance list comes from the PACS; every instance is
+stored once at ``dicom/<partition>/<study_key>/<instance_key>.dcm`` (opaque keyed names), and two
+manifests say what was expected, what is stored and what failed, with PHI-free reasons.
+
+- **Resumable**: with the ``previous`` instances manifest, instances whose file is still there
+  (same size, and same SHA-256 on local zones) are not fetched again.
+- **Exact**: afterwards the partition folder holds exactly the files of the new manifest (files
+  of instances no longer expected are deleted); studies whose listing failed keep their files.
+- **Atomic and streaming**: each instance is streamed to a staging file while it is hashed, then
+  renamed into place (local) or uploaded create-only (object stores).
+- **Polite**: at most ``concurrency`` requests in flight, retries with exponential backoff on
+  transient errors only, optional time window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+import polars as pl
+
+from cadbusi_assets.dicom import DicomReadError, read_dataset
+from cadbusi_assets.identity import Pseudonymizer
+from cadbusi_assets.pacs.base import InstanceRef, Pacs, PacsError, StudyNotFoundError
+from cadbusi_assets.pacs.manifest import (
+    ALREADY_PRESENT,
+    FAILED,
+    STORED,
+    conform_instances,
+    instances_frame,
+    studies_frame,
+)
+from cadbusi_assets.pacs.retry import RetriesExhausted, call_with_retries
+from cadbusi_assets.pacs.window import OutsideWindowError, RetrievalWindow, as_window
+from cadbusi_assets.storage import Zone
+from cadbusi_assets.storage.tables import partition_table_path
+from cadbusi_assets.storage.zones import sha256_file
+
+log = logging.getLogger(__name__)
+
+Verify = Literal["size", "sha256"]
+
+
+@dataclass
+class RetrievalResult:
+    """The two manifests of one partition (see :mod:`cadbusi_assets.pacs.manifest`)."""
+
+    instances: pl.DataFrame
+    studies: pl.DataFrame
+
+    @property
+    def complete(self) -> bool:
+        """Every study of the cohort is complete."""
+        return bool(self.studies.height == 0 or self.studies["complete"].all())
+
+    def summary(self) -> dict[str, int]:
+        """Counts without identifiers (for logs and asset metadata)."""
+        statuses = Counter(self.instances["status"].to_list())
+        return {
+            "studies": self.studies.height,
+            "studies_complete": int(self.studies["complete"].sum() or 0),
+            "studies_incomplete": int((~self.studies["complete"]).sum() or 0),
+            "instances_expected": self.instances.height,
+            "instances_stored": statuses.get(STORED, 0),
+            "instances_already_present": statuses.get(ALREADY_PRESENT, 0),
+            "instances_failed": statuses.get(FAILED, 0),
+            "bytes_stored": int(
+                self.instances.filter(pl.col("status") == STORED)["size_bytes"].sum() or 0
+            ),
+        }
+
+
+class _WindowClosed(Exception):
+    pass
+
+
+class _HashingWriter:
+    """A write-only file wrapper that counts and hashes what passes through it."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._handle.write(data)
+        self._digest.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self._handle.flush()
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+
+@dataclass
+class _Staged:
+    ref: InstanceRef
+    source_key: str
+    path: Path
+    size: int
+    sha256: str
+    series_instance_uid: str | None
+    sop_instance_uid: str | None
+    unreadable_reason: str | None
+    attempts: int
+
+
+@dataclass
+class _Study:
+    uid: str | None
+    accession: str | None
+    key: str | None
+    refs: list[InstanceRef] | None = None
+    not_found: bool = False
+    listing_reason: str | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    # folder-style references (SOP UID unknown until download) are committed together
+    pending_unknown: int = 0
+    staged_unknown: list[_Staged] = field(default_factory=list)
+    claimed: dict[str, str | None] = field(default_factory=dict)
+    duplicates: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def retrieve_studies(
+    pacs: Pacs,
+    studies: pl.DataFrame,
+    raw_zone: Zone,
+    partition: str,
+    pseudonymizer: Pseudonymizer,
+    *,
+    previous: pl.DataFrame | None = None,
+    concurrency: int = 4,
+    retries: int = 3,
+    backoff_seconds: float = 0.5,
+    progress: Callable[[str], None] | None = None,
+    window: str | RetrievalWindow | None = None,
+    window_wait: bool = False,
+    verify: Verify | None = None,
+    clock: Callable[[], dt.datetime] = dt.datetime.now,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RetrievalResult:
+    """Retrieve ``studies`` (columns ``study_instance_uid``, ``accession_number``) into
+    ``raw_zone`` under ``dicom/<partition>/``.
+
+    ``retries`` is the number of attempts per request, the first included. ``window``
+    (default: the PACS's own ``window`` attribute, if any) limits requests to a time of day; see
+    :mod:`cadbusi_assets.pacs.window`. ``verify`` says how an instance of ``previous`` is
+    checked before it is trusted: ``"size"`` or ``"sha256"`` (default: SHA-256 on local zones,
+    size on object stores, where hashing would download the file).
+
+    Raises :class:`~cadbusi_assets.pacs.base.PacsError` when the PACS is misconfigured or
+    refuses us (nothing is deleted then), :class:`OutsideWindowError` outside the window.
+    """
+    partition_table_path("raw_dicom", partition)  # validates the partition name
+    run = _Retrieval(
+        pacs=pacs,
+        zone=raw_zone,
+        partition=partition,
+        pseudonymizer=pseudonymizer,
+        concurrency=max(1, int(concurrency)),
+        attempts=max(1, int(retries)),
+        backoff_seconds=max(0.0, float(backoff_seconds)),
+        progress=progress,
+        window=as_window(window if window is not None else getattr(pacs, "window", None)),
+        verify=verify or ("sha256" if raw_zone.local else "size"),
+        clock=clock,
+        sleep=sleep,
+    )
+    run.wait_for_window(window_wait)
+    return run.run(studies, conform_instances(previous))
+
+
+class _Retrieval:
+    def __init__(
+        self,
+        *,
+        pacs: Pacs,
+        zone: Zone,
+        partition: str,
+        pseudonymizer: Pseudonymizer,
+        concurrency: int,
+        attempts: int,
+        backoff_seconds: float,
+        progress: Callable[[str], None] | None,
+        window: RetrievalWindow | None,
+        verify: Verify,
+        clock: Callable[[], dt.datetime],
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.pacs = pacs
+        self.zone = zone
+        self.partition = partition
+        self.pseudo = pseudonymizer
+        self.concurrency = concurrency
+        self.attempts = attempts
+        self.backoff_seconds = backoff_seconds
+        self.progress = progress
+        self.window = window
+        self.verify = verify
+        self.clock = clock
+        self.sleep = sleep
+        self._done = 0
+        self._total = 0
+        self._counter_lock = threading.Lock()
+
+    # -- window ------------------------------------------------------------------------------
+    def wait_for_window(self, wait_for_it: bool) -> None:
+        if self.window is None:
+            return
+        delay = self.window.seconds_until_open(self.clock())
+        if delay <= 0:
+            return
+        if not wait_for_it:
+            raise OutsideWindowError(
+                f"PACS retrieval is only allowed during {self.window} (local time); it is now "
+                "outside that window. Schedule the run inside the window, or pass "
+                "window_wait=True to wait for it."
+            )
+        self._say(f"waiting {delay:.0f} s for the retrieval window {self.window}")
+        self.sleep(delay)
+
+    def _check_window(self) -> None:
+        if self.window is not None and not self.window.contains(self.clock()):
+            raise _WindowClosed()
+
+    # -- main --------------------------------------------------------------------------------
+    def run(self, studies: pl.DataFrame, previous: pl.DataFrame | None) -> RetrievalResult:
+        cohort = self._cohort(studies)
+        prev_by_instance, prev_by_source = self._index_previous(previous)
+
+        with ThreadPoolExecutor(
+            max_workers=self.concurrency, thread_name_prefix="pacs-retrieve"
+        ) as pool:
+            self._run_all(pool, self._list_study, [s for s in cohort if s.uid is not None])
+            self._say(f"listed {len(cohort)} studies")
+            tasks = self._plan(cohort, prev_by_instance, prev_by_source)
+            self._total = len(tasks)
+            self._run_all(pool, lambda task: task(), tasks)
+
+        self._clean_partition(cohort)
+        result = RetrievalResult(
+            instances=instances_frame(row for study in cohort for row in study.rows),
+            studies=studies_frame(self._study_row(study) for study in cohort),
+        )
+        summary = result.summary()
+        self._say(
+            f"{summary['studies_complete']}/{summary['studies']} studies complete; "
+            f"{summary['instances_stored']} instances stored, "
+            f"{summary['instances_already_present']} already present, "
+            f"{summary['instances_failed']} failed"
+        )
+        return result
+
+    def _run_all(self, pool: ThreadPoolExecutor, fn: Callable[[Any], None], items: list) -> None:
+        """Run ``fn`` over ``items`` in the pool; the first unexpected error (PacsError or a
+        bug) cancels what has not started and is raised."""
+        futures: list[Future] = [pool.submit(fn, item) for item in items]
+        done, not_done = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [f for f in done if f.exception() is not None]
+        if failed:
+            for future in not_done:
+                future.cancel()
+            wait(not_done)
+            raise failed[0].exception()  # type: ignore[misc]
+
+    def _say(self, message: str) -> None:
+        log.info("raw_dicom %s: %s", self.partition, message)
+        if self.progress is not None:
+            self.progress(message)
+
+    def _tick(self) -> None:
+        with self._counter_lock:
+            self._done += 1
+            done, total = self._done, self._total
+        step = max(1, total // 10)
+        if done == total or done % step == 0:
+            self._say(f"{done}/{total} instances processed")
+
+    # -- cohort and previous manifest ------------------------------------------------------------
+    def _cohort(self, studies: pl.DataFrame) -> list[_Study]:
+        missing = {"study_instance_uid", "accession_number"} - set(studies.columns)
+        if missing:
+            raise ValueError(f"The studies frame lacks the columns {sorted(missing)}.")
+        cohort: list[_Study] = []
+        seen: set[str] = set()
+        for uid, accession in studies.select(
+            pl.col("study_instance_uid").cast(pl.String), pl.col("accession_number").cast(pl.String)
+        ).iter_rows():
+            uid = (uid or "").strip() or None
+            if uid is not None:
+                if uid in seen:
+                    continue
+                seen.add(uid)
+            key = self.pseudo.raw_key("study", uid) if uid else None
+            cohort.append(_Study(uid=uid, accession=accession, key=key))
+        return cohort
+
+    def _index_previous(
+        self, previous: pl.DataFrame | None
+    ) -> tuple[dict[tuple[str, str], dict], dict[tuple[str, str], dict]]:
+        by_instance: dict[tuple[str, str], dict] = {}
+        by_source: dict[tuple[str, str], dict] = {}
+        if previous is None or previous.height == 0:
+            return by_instance, by_source
+        usable = previous.filter(
+            (pl.col("partition") == self.partition)
+            & pl.col("status").is_in([STORED, ALREADY_PRESENT])
+            & pl.col("raw_path").is_not_null()
+            & pl.col("instance_key").is_not_null()
+        )
+        for row in usable.iter_rows(named=True):
+            by_instance[(row["study_key"], row["instance_key"])] = row
+            if row["source_key"]:
+                by_source[(row["study_key"], row["source_key"])] = row
+        return by_instance, by_source
+
+    # -- listing -----------------------------------------------------------------------------
+    def _list_study(self, study: _Study) -> None:
+        assert study.uid is not None
+        try:
+            refs, _ = call_with_retries(
+                lambda: self.pacs.list_instances(study.uid),  # type: ignore[arg-type]
+                attempts=self.attempts,
+                backoff_seconds=self.backoff_seconds,
+                sleep=self.sleep,
+                before_attempt=self._check_window,
+            )
+        except _WindowClosed:
+            study.listing_reason = f"retrieval window {self.window} closed before listing"
+            return
+        except RetriesExhausted as exc:
+            if isinstance(exc.error, StudyNotFoundError):
+                study.not_found = True
+                study.listing_reason = exc.error.reason
+                study.refs = []
+            else:
+                study.listing_reason = (
+                    f"instance listing failed after {_attempts(exc.attempts)}: {exc.error.reason}"
+                )
+            return
+        unique: list[InstanceRef] = []
+        seen: set[str] = set()
+        for ref in refs:
+            marker = f"sop:{ref.sop_instance_uid}" if ref.sop_instance_uid else f"src:{ref.source}"
+            if marker not in seen:
+                seen.add(marker)
+                unique.append(ref)
+        study.refs = unique
+
+    # -- planning ----------------------------------------------------------------------------
+    def _plan(
+        self,
+        cohort: list[_Study],
+        prev_by_instance: dict[tuple[str, str], dict],
+        prev_by_source: dict[tuple[str, str], dict],
+    ) -> list[Callable[[], None]]:
+        tasks: list[Callable[[], None]] = []
+        for study in cohort:
+            if study.key is None:
+                continue
+            if study.refs is None:  # listing failed: keep what the previous run stored
+                for (study_key, _), row in sorted(prev_by_instance.items()):
+                    if study_key == study.key:
+                        tasks.append(self._keep_task(study, row))
+                continue
+            for ref in study.refs:
+                source_key = self.pseudo.raw_key("source", ref.source)
+                if ref.sop_instance_uid:
+                    instance_key = self.pseudo.raw_key("instance", ref.sop_instance_uid)
+                    study.claimed[instance_key] = None
+                    prev = prev_by_instance.get((study.key, instance_key))
+                else:
+                    study.pending_unknown += 1
+                    prev = prev_by_source.get((study.key, source_key))
+                tasks.append(self._instance_task(study, ref, source_key, prev))
+        return tasks
+
+    def _keep_task(self, study: _Study, row: dict) -> Callable[[], None]:
+        def task() -> None:
+            if self._still_valid(row):
+                kept = dict(row, status=ALREADY_PRESENT, attempts=0)
+                with study.lock:
+                    study.rows.append(kept)
+            self._tick()
+
+        return task
+
+    def _instance_task(
+        self, study: _Study, ref: InstanceRef, source_key: str, prev: dict | None
+    ) -> Callable[[], None]:
+        def task() -> None:
+            try:
+                if prev is not None and self._still_valid(prev):
+                    row = dict(
+                        prev,
+                        accession_number=study.accession,
+                        study_instance_uid=study.uid,
+                        status=ALREADY_PRESENT,
+                        attempts=0,
+                        source_key=source_key,
+                    )
+                    with study.lock:
+                        study.rows.append(row)
+                        if ref.sop_instance_uid is None:
+                            study.claimed[row["instance_key"]] = row["sha256"]
+                else:
+                    self._fetch_instance(study, ref, source_key)
+            finally:
+                if ref.sop_instance_uid is None:
+                    self._unknown_done(study)
+                self._tick()
+
+        return task
+
+    def _still_valid(self, row: dict) -> bool:
+        parts = tuple(PurePosixPath(row["raw_path"]).parts)
+        size = self.zone.size(*parts)
+        if size is None or size != row["size_bytes"]:
+            return False
+        if self.verify == "sha256":
+            return sha256_file(self.zone.path(*parts)) == row["sha256"]
+        return True
+
+    # -- fetching ----------------------------------------------------------------------------
+    def _fetch_instance(self, study: _Study, ref: InstanceRef, source_key: str) -> None:
+        assert study.key is not None
+        folder = ("dicom", self.partition, study.key)
+        staged_path: Path | None = None
+
+        def attempt() -> tuple[Path, _HashingWriter]:
+            nonlocal staged_path
+            staged_path = self.zone.staging_file(*folder)
+            try:
+                with open(staged_path, "wb") as handle:
+                    writer = _HashingWriter(handle)
+                    self.pacs.fetch(ref, writer)  # type: ignore[arg-type]
+            except BaseException:
+                staged_path.unlink(missing_ok=True)
+                raise
+            return staged_path, writer
+
+        try:
+            (path, writer), attempts = call_with_retries(
+                attempt,
+                attempts=self.attempts,
+                backoff_seconds=self.backoff_seconds,
+                sleep=self.sleep,
+                before_attempt=self._check_window,
+            )
+        except _WindowClosed:
+            self._fail(study, ref, source_key, f"retrieval window {self.window} closed", 0)
+            return
+        except RetriesExhausted as exc:
+            self._fail(study, ref, source_key, exc.error.reason, exc.attempts)
+            return
+        except PacsError:
+            raise
+        except Exception as exc:  # a bug or a local I/O problem: record it, never the message
+            log.warning("unexpected %s while fetching an instance", type(exc).__name__)
+            self._fail(study, ref, source_key, f"unexpected error ({type(exc).__name__})", 1)
+            return
+
+        series_uid, sop_uid, unreadable = _header_identity(path)
+        staged = _Staged(
+            ref=ref,
+            source_key=source_key,
+            path=path,
+            size=writer.size,
+            sha256=writer.sha256,
+            series_instance_uid=ref.series_instance_uid or series_uid,
+            sop_instance_uid=ref.sop_instance_uid or sop_uid,
+            unreadable_reason=unreadable,
+            attempts=attempts,
+        )
+        if ref.sop_instance_uid is None:
+            with study.lock:
+                study.staged_unknown.append(staged)
+            return
+        instance_key = self.pseudo.raw_key("instance", ref.sop_instance_uid)
+        self._commit(study, staged, instance_key, None)
+
+    def _unknown_done(self, study: _Study) -> None:
+        with study.lock:
+            study.pending_unknown -= 1
+            if study.pending_unknown:
+                return
+            staged_list = sorted(study.staged_unknown, key=lambda s: s.ref.source)
+            study.staged_unknown = []
+            claimed = dict(study.claimed)
+        # every file of the study is staged: give keys in a fixed order, then commit
+        for staged in staged_list:
+            if staged.sop_instance_uid:
+                key = self.pseudo.raw_key("instance", staged.sop_instance_uid)
+            else:
+                key = self.pseudo.raw_key("file", staged.sha256)
+            note = None
+            if key in claimed:
+                if claimed[key] == staged.sha256:
+                    staged.path.unlink(missing_ok=True)
+                    study.duplicates += 1
+                    continue
+                key = self.pseudo.raw_key("file", staged.sha256)
+                note = "duplicate SOP Instance UID with different content"
+                if key in claimed:
+                    staged.path.unlink(missing_ok=True)
+                    study.duplicates += 1
+                    continue
+            claimed[key] = staged.sha256
+            self._commit(study, staged, key, note)
+        if study.duplicates:
+            log.info("study %s: %d duplicate files skipped", study.key, study.duplicates)
+
+    def _commit(self, study: _Study, staged: _Staged, instance_key: str, note: str | None) -> None:
+        assert study.key is not None
+        parts = ("dicom", self.partition, study.key, f"{instance_key}.dcm")
+        try:
+            self._place(staged, parts)
+        except Exception as exc:
+            staged.path.unlink(missing_ok=True)
+            log.warning("writing an instance to the raw zone failed (%s)", type(exc).__name__)
+            self._fail(
+                study,
+                staged.ref,
+                staged.source_key,
+                f"raw zone write failed ({type(exc).__name__})",
+                staged.attempts,
+                instance_key=instance_key,
+            )
+            return
+        reasons = [r for r in (note, staged.unreadable_reason) if r]
+        row = self._row(
+            study,
+            series_instance_uid=staged.series_instance_uid,
+            sop_instance_uid=staged.sop_instance_uid,
+            instance_key=instance_key,
+            raw_path="/".join(parts),
+            size_bytes=staged.size,
+            sha256=staged.sha256,
+            status=STORED,
+            reason="; ".join(reasons) or None,
+            attempts=staged.attempts,
+            source_key=staged.source_key,
+        )
+        with study.lock:
+            study.rows.append(row)
+
+    def _place(self, staged: _Staged, parts: tuple[str, ...]) -> None:
+        """Create-only commit; an existing file with other content is replaced (the PACS copy
+        wins), one with the same content is kept. Zone errors are retried like PACS errors."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                try:
+                    self.zone.commit_file(staged.path, parts, create_only=True)
+                except FileExistsError:
+                    if sha256_file(self.zone.path(*parts)) == staged.sha256:
+                        staged.path.unlink(missing_ok=True)
+                    else:
+                        self.zone.commit_file(staged.path, parts, create_only=False)
+                return
+            except FileExistsError:
+                raise
+            except OSError:
+                if attempt == self.attempts:
+                    raise
+                self.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+
+    def _fail(
+        self,
+        study: _Study,
+        ref: InstanceRef,
+        source_key: str,
+        reason: str,
+        attempts: int,
+        *,
+        instance_key: str | None = None,
+    ) -> None:
+        if instance_key is None and ref.sop_instance_uid:
+            instance_key = self.pseudo.raw_key("instance", ref.sop_instance_uid)
+        row = self._row(
+            study,
+            series_instance_uid=ref.series_instance_uid,
+            sop_instance_uid=ref.sop_instance_uid,
+            instance_key=instance_key,
+            raw_path=None,
+            size_bytes=None,
+            sha256=None,
+            status=FAILED,
+            reason=reason,
+            attempts=attempts,
+            source_key=source_key,
+        )
+        with study.lock:
+            study.rows.append(row)
+
+    def _row(self, study: _Study, **values: Any) -> dict[str, Any]:
+        return {
+            "partition": self.partition,
+            "study_key": study.key,
+            "study_instance_uid": study.uid,
+            "accession_number": study.accession,
+            **values,
+        }
+
+    # -- after the run -----------------------------------------------------------------------
+    def _clean_partition(self, cohort: list[_Study]) -> None:
+        """Delete every file of the partition that the new manifest does not hold (and stale
+        staging files), except in studies whose listing failed."""
+        keep = {
+            row["raw_path"]
+            for study in cohort
+            for row in study.rows
+            if row["status"] in (STORED, ALREADY_PRESENT)
+        }
+        protected = {study.key for study in cohort if study.refs is None and study.key}
+        deleted = 0
+        for path in list(self.zone.iter_files("dicom", self.partition, include_temporary=True)):
+            relative = self.zone.relative(path)
+            parts = PurePosixPath(relative).parts
+            if relative in keep or (len(parts) > 3 and parts[2] in protected):
+                continue
+            self.zone.delete(*parts)
+            deleted += 1
+        if self.zone.local:
+            base = self.zone.local_path("dicom", self.partition)
+            if base.is_dir():
+                for folder in sorted(base.iterdir()):
+                    if folder.is_dir() and not any(folder.iterdir()):
+                        folder.rmdir()
+        if deleted:
+            self._say(f"deleted {deleted} files no longer expected")
+
+    def _study_row(self, study: _Study) -> dict[str, Any]:
+        rows = study.rows
+        present = sum(1 for r in rows if r["status"] in (STORED, ALREADY_PRESENT))
+        failed = [r for r in rows if r["status"] == FAILED]
+        if study.uid is None:
+            expected, reason = 0, "no StudyInstanceUID in the cohort"
+        elif study.refs is None:
+            expected, reason = None, study.listing_reason
+        elif study.not_found:
+            expected, reason = 0, study.listing_reason
+        elif not rows:
+            expected, reason = 0, "study has no instances in PACS"
+        else:
+            expected, reason = len(rows), _failure_summary(failed)
+        return {
+            "partition": self.partition,
+            "study_key": study.key,
+            "study_instance_uid": study.uid,
+            "accession_number": study.accession,
+            "expected": expected,
+            "stored": present,
+            "failed": len(failed),
+            "complete": bool(expected) and not failed,
+            "reason": reason,
+        }
+
+
+def _header_identity(path: Path) -> tuple[str | None, str | None, str | None]:
+    """(SeriesInstanceUID, SOPInstanceUID, unreadable reason) from a staged file's header."""
+    try:
+        ds = read_dataset(path, stop_before_pixels=True)
+    except DicomReadError as exc:
+        return None, None, f"not readable as DICOM: {exc}"
+    series = str(ds.get("SeriesInstanceUID", "") or "").strip() or None
+    sop = str(ds.get("SOPInstanceUID", "") or "").strip() or None
+    if sop is None:
+        return series, None, "not readable as DICOM: no SOPInstanceUID"
+    return series, sop, None
+
+
+def _attempts(n: int | None) -> str:
+    return f"{n} attempt" + ("" if n == 1 else "s")
+
+
+def _failure_summary(failed: list[dict[str, Any]]) -> str | None:
+    """'2 instances failed after 3 attempts: HTTP 503; 1 instance failed after 1 attempt: ...'"""
+    if not failed:
+        return None
+    groups = Counter((r["reason"], r["attempts"]) for r in failed)
+    parts = []
+    for (reason, attempts), count in sorted(groups.items(), key=lambda item: (-item[1], item[0])):
+        noun = "instance" if count == 1 else "instances"
+        parts.append(f"{count} {noun} failed after {_attempts(attempts)}: {reason}")
+    return "; ".join(parts)

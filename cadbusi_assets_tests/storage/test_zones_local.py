@@ -1,0 +1,83 @@
+"""Zone behaviour on local disk: atomic and create-only writes, staging, listing, tables."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from cadbusi_assets.storage import (
+    ZoneError,
+    delete_partition_table,
+    open_zone,
+    read_all_partition_tables,
+    read_partition_table,
+    sha256_file,
+    write_partition_table,
+)
+
+
+def test_write_read_list_delete(local_zone):
+    local_zone.write_bytes(("a", "b.bin"), b"one")
+    local_zone.write_bytes(("a", "c", "d.bin"), b"two")
+    assert local_zone.read_bytes("a", "b.bin") == b"one"
+    assert local_zone.size("a", "c", "d.bin") == 3
+    assert local_zone.size("a", "missing.bin") is None
+    assert local_zone.size("a") is None  # a folder is not a file
+    assert [local_zone.relative(p) for p in local_zone.iter_files("a")] == ["a/b.bin", "a/c/d.bin"]
+    assert local_zone.delete("a", "c") and not local_zone.exists("a", "c", "d.bin")
+    assert not local_zone.delete("a", "c")
+    with pytest.raises(ZoneError):
+        local_zone.path("..", "x")
+
+
+def test_create_only_refuses_to_replace(local_zone):
+    local_zone.write_bytes(("x.bin",), b"first", create_only=True)
+    with pytest.raises(FileExistsError):
+        local_zone.write_bytes(("x.bin",), b"second", create_only=True)
+    assert local_zone.read_bytes("x.bin") == b"first"
+    local_zone.write_bytes(("x.bin",), b"third")
+    assert local_zone.read_bytes("x.bin") == b"third"
+    assert [p.name for p in local_zone.local_path().iterdir()] == ["x.bin"]  # no temp files left
+
+
+def test_staged_file_commit(local_zone, tmp_path):
+    staged = local_zone.staging_file("dicom", "p")
+    assert staged.parent == local_zone.local_path("dicom", "p") and staged.name.endswith(".tmp")
+    staged.write_bytes(b"payload")
+    assert list(local_zone.iter_files("dicom")) == []  # staging files are not listed
+    assert len(list(local_zone.iter_files("dicom", include_temporary=True))) == 1
+    local_zone.commit_file(staged, ("dicom", "p", "f.dcm"), create_only=True)
+    assert not staged.exists()
+    assert local_zone.read_bytes("dicom", "p", "f.dcm") == b"payload"
+
+    again = local_zone.staging_file("dicom", "p")
+    again.write_bytes(b"other")
+    with pytest.raises(FileExistsError):
+        local_zone.commit_file(again, ("dicom", "p", "f.dcm"), create_only=True)
+    assert again.exists()  # left for the caller
+    local_zone.commit_file(again, ("dicom", "p", "f.dcm"))
+    assert local_zone.read_bytes("dicom", "p", "f.dcm") == b"other"
+
+    outside = tmp_path / "elsewhere.bin"
+    outside.write_bytes(b"copied")
+    local_zone.copy_file_in(outside, ("copy.bin",), create_only=True)
+    assert sha256_file(local_zone.path("copy.bin")) == sha256_file(outside)
+
+
+def test_partition_tables_replace_one_partition(local_zone):
+    write_partition_table(local_zone, "t", "2024-01-01", pl.DataFrame({"a": [1]}))
+    write_partition_table(local_zone, "t", "2024-01-02", pl.DataFrame({"a": [2], "b": ["x"]}))
+    write_partition_table(local_zone, "t", "2024-01-01", pl.DataFrame({"a": [3]}))
+    assert read_partition_table(local_zone, "t", "2024-01-01")["a"].to_list() == [3]
+    both = read_all_partition_tables(local_zone, "t")
+    assert sorted(both["a"].to_list()) == [2, 3] and both.columns == ["a", "b"]
+    assert delete_partition_table(local_zone, "t", "2024-01-01")
+    assert read_partition_table(local_zone, "t", "2024-01-01") is None
+
+
+def test_file_uri_and_plain_path_are_the_same_zone(tmp_path):
+    a = open_zone(tmp_path / "z", name="raw")
+    b = open_zone(f"file://{tmp_path / 'z'}", name="raw")
+    assert a.uri == b.uri and a.local and b.local
+    with pytest.raises(ZoneError, match="empty"):
+        open_zone("", name="raw")
