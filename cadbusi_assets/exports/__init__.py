@@ -1,1 +1,21 @@
+"""Dated, immutable training exports built from the metadata catalog (no Dagster)."""
 
+from cadbusi_assets.exports.build import (
+    ExportConfig,
+    ExportExistsError,
+    ExportReport,
+    build_export,
+    export_path,
+    verify_export,
+)
+from cadbusi_assets.exports.splits import assign_split
+
+__all__ = [
+    "ExportConfig",
+    "ExportExistsError",
+    "ExportReport",
+    "assign_split",
+    "build_export",
+    "export_path",
+    "verify_export",
+]

@@ -99,6 +99,14 @@ class Pseudonymizer:
         """Opaque 32-hex-character name for raw-zone paths (no identifier in clear text)."""
         return self.hex("raw:" + kind, value, 32)
 
+    def batch_name(self, partition: str) -> str:
+        """Opaque name of a partition (a study date) in the research zone.
+
+        Research-zone files must not reveal real study dates (with the shifted dates inside they
+        would reveal each patient's date shift), so per-partition tables there are named by this.
+        """
+        return "b" + self.hex("batch", partition, 20)
+
     # -- dates -----------------------------------------------------------------------------
     def date_shift_days(self, patient_id: str, issuer: str = "") -> int:
         """Per-patient shift in days, in [-MAX_SHIFT_DAYS, -1]."""

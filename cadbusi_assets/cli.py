@@ -1,0 +1,376 @@
+"""The `cadbusi` command.
+
+    cadbusi demo            build the synthetic cohort and run the whole graph (what `make demo` runs)
+    cadbusi demo-data OUT   only generate the synthetic cohort into OUT
+    cadbusi keygen PATH     create a pseudonym key file (32 random bytes, mode 0600)
+    cadbusi deidentify IN OUT --key-file KEY   de-identify a folder of DICOM files
+    cadbusi verify OUT      re-scan de-identified output for anything identifying
+    cadbusi analyze IN OUT  ultrasound analysis of a folder of de-identified DICOM files
+    cadbusi export [--key]  cut a dated export on the configured instance
+    cadbusi doctor          show the configuration and check that every part is reachable
+    cadbusi bench           run the benchmarks and print the figures
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+DEMO_INSTANCE_YAML = """\
+# Dagster instance of the demo deployment: SQLite storage in this folder (written by `cadbusi demo`).
+telemetry:
+  enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: 2
+  pools:
+    default_limit: 1
+"""
+
+
+def _echo(text: str) -> None:
+    print(text, flush=True)
+
+
+def _ensure_demo_environment() -> dict[str, Path]:
+    from cadbusi_assets.settings import demo_paths
+
+    home = Path(os.environ.get("CADBUSI_HOME") or ".demo").expanduser().resolve()
+    os.environ["CADBUSI_HOME"] = str(home)
+    os.environ.setdefault("CADBUSI_DEPLOYMENT", "demo")
+    paths = demo_paths(home)
+    os.environ.setdefault("DAGSTER_HOME", str(paths["dagster_home"]))
+    os.environ.setdefault("CADBUSI_PSEUDONYM_KEY_FILE", str(paths["key"]))
+    dagster_home = Path(os.environ["DAGSTER_HOME"])
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    instance_yaml = dagster_home / "dagster.yaml"
+    if not instance_yaml.exists():
+        instance_yaml.write_text(DEMO_INSTANCE_YAML)
+    return paths
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from cadbusi_assets.identity import PseudonymKeyError, generate_key_file, load_key
+
+    try:
+        path = generate_key_file(args.path, overwrite=args.force)
+    except PseudonymKeyError as exc:
+        _echo(f"error: {exc}")
+        return 2
+    _echo(f"wrote a new pseudonym key to {path} (fingerprint {load_key(path).fingerprint}); "
+          "back it up in your secret manager and never store it next to data")
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
+
+    config = DemoConfig(start=args.start, days=args.days, seed=args.seed)
+    cohort = generate_demo_cohort(Path(args.out), config, progress=_echo)
+    _echo(json.dumps(cohort.summary(), indent=2, sort_keys=True))
+    return 0
+
+
+def _demo_config_matches(sources: Path, config) -> bool:
+    marker = sources / "cohort.json"
+    if not marker.exists():
+        return False
+    try:
+        saved = json.loads(marker.read_text()).get("config", {})
+    except json.JSONDecodeError:
+        return False
+    return (
+        saved.get("start") == config.start.isoformat()
+        and int(saved.get("days", -1)) == config.days
+        and int(saved.get("seed", -1)) == config.seed
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    paths = _ensure_demo_environment()
+    from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
+    from cadbusi_assets.identity import generate_key_file, load_key
+
+    _echo(f"cadbusi demo — everything under {os.environ['CADBUSI_HOME']}")
+    if not paths["key"].exists():
+        generate_key_file(paths["key"])
+        _echo(f"[1/7] created a demo pseudonym key in {paths['key'].parent} (outside the data zones)")
+    else:
+        _echo(f"[1/7] using the demo pseudonym key (fingerprint {load_key(paths['key']).fingerprint})")
+
+    config = DemoConfig(start=args.start, days=args.days, seed=args.seed)
+    if args.fresh or not _demo_config_matches(paths["sources"], config):
+        for stale in ("sources", "zones"):
+            target = Path(os.environ["CADBUSI_HOME"]) / stale
+            if target.exists():
+                shutil.rmtree(target)
+        _echo(f"[2/7] generating the synthetic cohort: {config.days} days from {config.start}, seed {config.seed}")
+        generate_demo_cohort(paths["sources"], config, progress=lambda m: _echo(f"      {m}"))
+    else:
+        _echo("[2/7] synthetic cohort already present (use --fresh to regenerate)")
+
+    if shutil.which("tesseract") is None and os.environ.get("CADBUSI_OCR", "1") != "0":
+        os.environ["CADBUSI_OCR"] = "0"
+        _echo("      note: tesseract is not installed, so OCR (burned-in text checks and annotation "
+              "reading) is off for this run; install it with `apt-get install tesseract-ocr`")
+
+    from dagster import DagsterInstance
+
+    from cadbusi_assets import runner
+
+    defs = runner.load_definitions()
+    instance = DagsterInstance.get()
+    start, end = config.start, config.start + dt.timedelta(days=config.days - 1)
+    partitioned = [
+        "radiology_reports", "pathology_reports", "imaging_studies", "raw_dicom",
+        "deidentified_images", "image_features", "inpainted_images", "labelbox_data_rows",
+    ]
+    _echo(f"[3/7] backfill of every study date {start}…{end} (records → raw DICOM → "
+          "de-identified → features → inpainted → Labelbox data rows)")
+    runs = runner.backfill_study_dates(defs, partitioned, instance, start, end, echo=_echo)
+
+    from cadbusi_assets.demo.labeler import label_sent_images
+
+    _echo("[4/7] simulated annotators label the images sent to the label folder")
+    labelled = label_sent_images(paths["labelbox"], paths["ground_truth"], load_key(paths["key"]))
+    _echo(f"      wrote {labelled} labelled data rows as a Labelbox-format NDJSON export")
+
+    _echo("[5/7] label ingest, diagnosis labels and the DuckDB catalog")
+    runs.append(runner.materialize(defs, ["labelbox_labels"], instance))
+    runs.append(runner.materialize(defs, ["diagnosis_labels", "metadata_db"], instance))
+
+    key = args.export_key or dt.date.today().isoformat()
+    _echo(f"[6/7] dated export {key}")
+    runs.append(runner.cut_export(defs, instance, key))
+
+    failed = [r for r in runs if not r.success or r.failed_checks]
+    _echo("[7/7] summary")
+    _print_summary(instance, key, time.monotonic() - started)
+    if failed:
+        for run in failed:
+            _echo(f"  FAILED: {run.name} (run {run.run_id}) {', '.join(run.failed_checks)}")
+        _echo("Open the UI (`make dev`) to see the failed run's logs.")
+        return 1
+    return 0
+
+
+def _print_summary(instance, export_key: str, seconds: float) -> None:
+    import dagster as dg
+
+    from cadbusi_assets.catalog import open_catalog
+    from cadbusi_assets.settings import load_settings
+    from cadbusi_assets.storage import open_zone
+
+    settings = load_settings()
+    research = open_zone(settings.research_zone_uri, "research")
+    _echo("  materialized partitions per asset:")
+    for key in (
+        "radiology_reports", "pathology_reports", "imaging_studies", "raw_dicom",
+        "deidentified_images", "image_features", "inpainted_images", "labelbox_data_rows",
+    ):
+        n = len(instance.get_materialized_partitions(dg.AssetKey(key)))
+        _echo(f"    {key:<22} {n:>4} study dates")
+    try:
+        con = open_catalog(research)
+        queries = {
+            "studies": "SELECT count(*) FROM studies",
+            "de-identified instances": "SELECT count(*) FROM instances",
+            "images": "SELECT count(*) FROM images",
+            "quarantined instances": "SELECT count(*) FROM quarantine",
+            "images excluded (quality)": "SELECT count(*) FROM image_features WHERE exclusion_reason IS NOT NULL",
+            "images with calipers": "SELECT count(*) FROM image_features WHERE has_calipers",
+            "inpainted images": "SELECT count(*) FROM inpainted_images",
+            "caliper/clean twins": "SELECT count(*) FROM twins",
+            "breast-level labels": "SELECT count(*) FROM diagnosis_labels",
+            "Labelbox labels": "SELECT count(*) FROM label_annotations",
+        }
+        _echo("  catalog (research zone):")
+        for label, sql in queries.items():
+            try:
+                (value,) = con.execute(sql).fetchone()
+            except Exception:
+                value = "n/a"
+            _echo(f"    {label:<28} {value}")
+        con.close()
+    except FileNotFoundError:
+        _echo("  catalog: not built")
+    export_dir = (research.local_path("exports", export_key) if research.local else research.path("exports", export_key))
+    _echo(f"  raw zone (PHI):        {settings.raw_zone_uri}")
+    _echo(f"  research zone:         {settings.research_zone_uri}")
+    _echo(f"  catalog:               {research.uri}/catalog/metadata.duckdb")
+    _echo(f"  export:                {export_dir}  (README.md is the dataset card)")
+    _echo(f"  finished in {seconds:.0f} s. Open the UI on the same data with `make dev` → http://127.0.0.1:3000")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from dagster import DagsterInstance
+
+    from cadbusi_assets import runner
+
+    if os.environ.get("CADBUSI_DEPLOYMENT", "demo") == "demo":
+        _ensure_demo_environment()
+    key = args.key or dt.date.today().isoformat()
+    defs = runner.load_definitions()
+    summary = runner.cut_export(defs, DagsterInstance.get(), key)
+    _echo(f"export {key}: {'ok' if summary.success and not summary.failed_checks else 'FAILED'} (run {summary.run_id})")
+    return 0 if summary.success and not summary.failed_checks else 1
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from cadbusi_assets.identity import PseudonymKeyError, load_key
+    from cadbusi_assets.settings import VARIABLES, SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        _echo(f"error: {exc}")
+        return 2
+    problems = 0
+    _echo(f"deployment: {settings.deployment}")
+    for name, value in (
+        ("warehouse", settings.warehouse_uri),
+        ("PACS", settings.pacs_uri),
+        ("raw zone", settings.raw_zone_uri),
+        ("research zone", settings.research_zone_uri),
+        ("labels", settings.labelbox_uri),
+        ("first study date", settings.first_study_date),
+    ):
+        _echo(f"  {name:<17} {value or '(not set)'}")
+        problems += not value
+    try:
+        key = load_key(settings.key_file or None)
+        _echo(f"  pseudonym key     ok (fingerprint {key.fingerprint})")
+    except PseudonymKeyError as exc:
+        _echo(f"  pseudonym key     PROBLEM: {exc}")
+        problems += 1
+    for tool, hint in (("tesseract", "apt-get install tesseract-ocr"),):
+        found = shutil.which(tool)
+        _echo(f"  {tool:<17} {found or 'missing: ' + hint}")
+        problems += found is None and settings.ocr
+    if args.verbose:
+        _echo("variables:")
+        for name, meaning in VARIABLES.items():
+            _echo(f"  {name}: {meaning}")
+    _echo("ok" if not problems else f"{problems} problem(s)")
+    return 0 if not problems else 1
+
+
+def cmd_deidentify(args: argparse.Namespace) -> int:
+    from cadbusi_assets.deid.command import deidentify_command
+
+    return deidentify_command(
+        Path(args.input), Path(args.output), key_file=Path(args.key_file) if args.key_file else None,
+        profile=args.profile, jobs=args.jobs, layout=args.layout,
+        report=Path(args.report) if args.report else None, verify_ocr=not args.no_ocr, echo=_echo,
+    )
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from cadbusi_assets.deid.command import verify_command
+
+    return verify_command(
+        Path(args.output), report=Path(args.report) if args.report else None,
+        identifiers_from=Path(args.identifiers_from) if args.identifiers_from else None, echo=_echo,
+    )
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from cadbusi_assets.ultrasound.command import analyze_command
+
+    return analyze_command(
+        Path(args.input), Path(args.output), jobs=args.jobs, frame_step=args.frame_step,
+        ocr=not args.no_ocr, echo=_echo,
+    )
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from cadbusi_assets.bench import run_benchmarks
+
+    return run_benchmarks(args.only, quick=args.quick, echo=_echo)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cadbusi", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="generate the synthetic cohort and run the whole graph")
+    demo.add_argument("--start", type=_date, default=dt.date(2026, 9, 1))
+    demo.add_argument("--days", type=int, default=30)
+    demo.add_argument("--seed", type=int, default=20260901)
+    demo.add_argument("--fresh", action="store_true", help="regenerate the cohort and zones")
+    demo.add_argument("--export-key", default="", help="export partition key (default: today)")
+    demo.set_defaults(func=cmd_demo)
+
+    data = sub.add_parser("demo-data", help="generate the synthetic cohort only")
+    data.add_argument("out")
+    data.add_argument("--start", type=_date, default=dt.date(2026, 9, 1))
+    data.add_argument("--days", type=int, default=30)
+    data.add_argument("--seed", type=int, default=20260901)
+    data.set_defaults(func=cmd_demo_data)
+
+    keygen = sub.add_parser("keygen", help="create a pseudonym key file")
+    keygen.add_argument("path")
+    keygen.add_argument("--force", action="store_true", help="overwrite (rotates every pseudonym!)")
+    keygen.set_defaults(func=cmd_keygen)
+
+    deid = sub.add_parser("deidentify", help="de-identify a folder tree of DICOM files")
+    deid.add_argument("input")
+    deid.add_argument("output")
+    deid.add_argument("--key-file", default="")
+    deid.add_argument("--profile", default="research-breast-us")
+    deid.add_argument("--jobs", type=int, default=None)
+    deid.add_argument("--layout", choices=["flat", "study"], default="study")
+    deid.add_argument("--report", default="")
+    deid.add_argument("--no-ocr", action="store_true")
+    deid.set_defaults(func=cmd_deidentify)
+
+    verify = sub.add_parser("verify", help="re-scan de-identified output for identifying content")
+    verify.add_argument("output")
+    verify.add_argument("--report", default="")
+    verify.add_argument("--identifiers-from", default="", help="the original input tree")
+    verify.set_defaults(func=cmd_verify)
+
+    analyze = sub.add_parser("analyze", help="ultrasound analysis of de-identified DICOM files")
+    analyze.add_argument("input")
+    analyze.add_argument("output")
+    analyze.add_argument("--jobs", type=int, default=None)
+    analyze.add_argument("--frame-step", type=int, default=4)
+    analyze.add_argument("--no-ocr", action="store_true")
+    analyze.set_defaults(func=cmd_analyze)
+
+    export = sub.add_parser("export", help="cut a dated export")
+    export.add_argument("--key", default="")
+    export.set_defaults(func=cmd_export)
+
+    doctor = sub.add_parser("doctor", help="check the configuration")
+    doctor.add_argument("-v", "--verbose", action="store_true")
+    doctor.set_defaults(func=cmd_doctor)
+
+    bench = sub.add_parser("bench", help="run the benchmarks")
+    bench.add_argument("--only", action="append", default=[], help="pipeline, deid, pacs, analysis")
+    bench.add_argument("--quick", action="store_true")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""The dataset card (README.md) and its plots, written into every export."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+
+def _bar_png(title: str, counts: Mapping[str, int], xlabel: str = "") -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.0, 3.0), dpi=100)
+    labels = [str(k) for k in counts]
+    ax.bar(labels, list(counts.values()), color="#4C72B0")
+    ax.set_title(title)
+    ax.set_ylabel("count")
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    for tick in ax.get_xticklabels():
+        tick.set_rotation(30)
+        tick.set_ha("right")
+    fig.tight_layout()
+    out = io.BytesIO()
+    fig.savefig(out, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return out.getvalue()
+
+
+def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
+    if frame.height == 0 or column not in frame.columns:
+        return {}
+    rows = frame.group_by(column).len().sort(column, nulls_last=True).iter_rows()
+    return {("unknown" if k is None else str(k)): int(n) for k, n in rows}
+
+
+def _md_table(counts: Mapping[str, Any], header: tuple[str, str]) -> str:
+    lines = [f"| {header[0]} | {header[1]} |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in counts.items()]
+    return "\n".join(lines)
+
+
+def build_card(
+    key: str,
+    manifest: pl.DataFrame,
+    bags: pl.DataFrame,
+    dropped: Mapping[str, int],
+    config: Mapping[str, Any],
+    lineage: Mapping[str, Any],
+) -> tuple[str, dict[str, bytes]]:
+    """Markdown text and the plots it links (``plots/<name>.png``)."""
+    plots = {
+        "splits": _bar_png("Images per split", _counts(manifest, "split")),
+        "labels": _bar_png("Images per label (has_malignant)", _counts(manifest, "label")),
+        "scanners": _bar_png("Images per scanner model", _counts(manifest, "model")),
+        "birads": _bar_png("Images per BI-RADS", _counts(manifest, "birads")),
+    }
+    split_label = (
+        manifest.group_by(["split", "label"]).len().sort(["split", "label"], nulls_last=True)
+        if manifest.height
+        else pl.DataFrame()
+    )
+    lines = [
+        f"# Dataset card: breast-ultrasound export `{key}`",
+        "",
+        "Built by cadbusi_assets from de-identified research-zone data. Images are PNG crops of "
+        "the ultrasound field of view; identifiers are keyed pseudonyms, dates are shifted per "
+        "patient, report text is scrubbed. This folder never changes after it is written; "
+        "`SHA256SUMS` lists every file.",
+        "",
+        "## Contents",
+        "",
+        f"- images: {manifest.height} (patients: {manifest['patient_pseudo'].n_unique() if manifest.height else 0}, "
+        f"breast exams / bags: {bags.height})",
+        "- `manifest.parquet` / `.csv`: one row per image (ids, split, label, crop, scanner, paths, checksums)",
+        "- `bags.parquet` / `.csv`: one row per breast exam (image list, label, split) for multiple-instance learning",
+        "- `vlm.jsonl`: image and report-text pairs",
+        "- `export_config.yaml`, `lineage.json`",
+        "",
+        "## Splits (patient level, deterministic)",
+        "",
+        _md_table(_counts(manifest, "split"), ("split", "images")),
+        "",
+        "![splits](plots/splits.png)",
+        "",
+        "## Labels",
+        "",
+        "`label` is the per-breast diagnosis (1 malignant, 0 benign, -1 unknown) from pathology, "
+        "BI-RADS 6 or benign follow-up rules; `label_rule` names the evidence.",
+        "",
+        _md_table(_counts(manifest, "label"), ("label", "images")),
+        "",
+        "![labels](plots/labels.png)",
+        "",
+    ]
+    if split_label.height:
+        lines += ["| split | label | images |", "|---|---|---|"]
+        lines += [f"| {s} | {lab} | {n} |" for s, lab, n in split_label.iter_rows()]
+        lines.append("")
+    lines += [
+        "## Scanners and BI-RADS",
+        "",
+        _md_table(_counts(manifest, "model"), ("scanner model", "images")),
+        "",
+        "![scanners](plots/scanners.png) ![birads](plots/birads.png)",
+        "",
+        "## What was left out, and why",
+        "",
+        _md_table(dict(dropped) or {"(nothing)": 0}, ("reason", "images")),
+        "",
+        "## Provenance",
+        "",
+        f"- de-identification profile: `{lineage.get('deidentification_profile')}`",
+        f"- label set version: `{lineage.get('label_set_version')}`",
+        f"- catalog digest: `{lineage.get('catalog_digest')}`",
+        f"- code version: `{lineage.get('code_version')}`",
+        "",
+        "## Configuration",
+        "",
+        "```yaml",
+        *[f"{k}: {v}" for k, v in sorted(config.items())],
+        "```",
+        "",
+    ]
+    return "\n".join(lines), plots

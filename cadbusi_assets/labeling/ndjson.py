@@ -1,0 +1,288 @@
+"""Labelbox export rows → normalized label tables.
+
+One export row is one data row with ``projects.<project id>.labels[]``; each label has
+``annotations.objects[]`` (boxes, polygons, points, masks, with nested classifications) and
+``annotations.classifications[]`` (radio, checklist, text). We keep:
+
+* ``labels``: one row per (data row, label): ids, project, workflow status, timestamps, a hash
+  of the annotator (staff e-mails are not kept in clear);
+* ``objects``: one row per object annotation with its geometry;
+* ``classifications``: one row per answer (radio answer, each checklist answer, text), for
+  global classifications and those nested under objects.
+
+>>> row = {"data_row": {"id": "dr1", "global_key": "img1"}, "projects": {"p1": {"name": "P",
+...   "labels": [{"id": "l1", "label_details": {"updated_at": "2026-01-02T00:00:00.000+00:00"},
+...   "annotations": {"objects": [], "classifications": [{"name": "has_calipers",
+...   "radio_answer": {"name": "yes"}}]}}], "project_details": {"workflow_status": "DONE"}}}}
+>>> tables = parse_export_rows([row])
+>>> tables.classifications.select("image_id", "question", "answer").row(0)
+('img1', 'has_calipers', 'yes')
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+LABELS_SCHEMA: dict[str, pl.DataType] = {
+    "label_id": pl.Utf8,
+    "data_row_id": pl.Utf8,
+    "image_id": pl.Utf8,
+    "project_id": pl.Utf8,
+    "project_name": pl.Utf8,
+    "workflow_status": pl.Utf8,
+    "created_at": pl.Datetime("us", "UTC"),
+    "updated_at": pl.Datetime("us", "UTC"),
+    "annotator_hash": pl.Utf8,
+    "seconds_to_create": pl.Float64,
+}
+OBJECTS_SCHEMA: dict[str, pl.DataType] = {
+    "label_id": pl.Utf8,
+    "image_id": pl.Utf8,
+    "project_id": pl.Utf8,
+    "feature_id": pl.Utf8,
+    "name": pl.Utf8,
+    "kind": pl.Utf8,
+    "bbox_left": pl.Float64,
+    "bbox_top": pl.Float64,
+    "bbox_width": pl.Float64,
+    "bbox_height": pl.Float64,
+    "points": pl.List(pl.List(pl.Float64)),
+    "mask_url": pl.Utf8,
+    "mask_color": pl.List(pl.Int32),
+}
+CLASSIFICATIONS_SCHEMA: dict[str, pl.DataType] = {
+    "label_id": pl.Utf8,
+    "image_id": pl.Utf8,
+    "project_id": pl.Utf8,
+    "parent_feature_id": pl.Utf8,
+    "question": pl.Utf8,
+    "answer": pl.Utf8,
+    "answer_kind": pl.Utf8,
+}
+
+
+class ExportFormatError(ValueError):
+    """An export row does not have the Labelbox export shape; the message says where."""
+
+
+@dataclass
+class LabelTables:
+    labels: pl.DataFrame
+    objects: pl.DataFrame
+    classifications: pl.DataFrame
+
+    @classmethod
+    def empty(cls) -> LabelTables:
+        return cls(
+            pl.DataFrame(schema=LABELS_SCHEMA),
+            pl.DataFrame(schema=OBJECTS_SCHEMA),
+            pl.DataFrame(schema=CLASSIFICATIONS_SCHEMA),
+        )
+
+    def sorted(self) -> LabelTables:
+        return LabelTables(
+            self.labels.sort(["image_id", "label_id"]),
+            self.objects.sort(["image_id", "label_id", "feature_id"], nulls_last=True),
+            self.classifications.sort(
+                ["image_id", "label_id", "parent_feature_id", "question", "answer"], nulls_last=True
+            ),
+        )
+
+
+def _timestamp(text: Any) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def _answers(
+    classification: Mapping[str, Any], label_id: str, image_id: str, project_id: str, parent: str | None
+) -> Iterable[dict[str, Any]]:
+    question = classification.get("name") or classification.get("value")
+    base = {
+        "label_id": label_id,
+        "image_id": image_id,
+        "project_id": project_id,
+        "parent_feature_id": parent,
+        "question": question,
+    }
+    if "radio_answer" in classification:
+        answer = classification["radio_answer"] or {}
+        yield {**base, "answer": answer.get("name") or answer.get("value"), "answer_kind": "radio"}
+        for nested in answer.get("classifications", []) or []:
+            yield from _answers(nested, label_id, image_id, project_id, parent)
+    elif "checklist_answers" in classification:
+        for answer in classification.get("checklist_answers") or []:
+            yield {
+                **base,
+                "answer": answer.get("name") or answer.get("value"),
+                "answer_kind": "checklist",
+            }
+            for nested in answer.get("classifications", []) or []:
+                yield from _answers(nested, label_id, image_id, project_id, parent)
+    elif "text_answer" in classification:
+        yield {
+            **base,
+            "answer": (classification.get("text_answer") or {}).get("content"),
+            "answer_kind": "text",
+        }
+
+
+def _geometry(obj: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "bbox_left": None,
+        "bbox_top": None,
+        "bbox_width": None,
+        "bbox_height": None,
+        "points": None,
+        "mask_url": None,
+        "mask_color": None,
+    }
+    if box := obj.get("bounding_box"):
+        out.update(
+            bbox_left=float(box["left"]),
+            bbox_top=float(box["top"]),
+            bbox_width=float(box["width"]),
+            bbox_height=float(box["height"]),
+        )
+    elif polygon := obj.get("polygon") or obj.get("line"):
+        out["points"] = [[float(p["x"]), float(p["y"])] for p in polygon]
+    elif point := obj.get("point"):
+        out["points"] = [[float(point["x"]), float(point["y"])]]
+    elif mask := obj.get("composite_mask") or obj.get("mask"):
+        out["mask_url"] = mask.get("url")
+        if "color_rgb" in mask:
+            out["mask_color"] = [int(c) for c in mask["color_rgb"]]
+    return out
+
+
+def parse_export_rows(rows: Iterable[Mapping[str, Any]]) -> LabelTables:
+    """Normalize export rows. Data rows without a global key fall back to the external id."""
+    labels: list[dict[str, Any]] = []
+    objects: list[dict[str, Any]] = []
+    classifications: list[dict[str, Any]] = []
+    for number, row in enumerate(rows, start=1):
+        data_row = row.get("data_row")
+        if not isinstance(data_row, Mapping) or "id" not in data_row:
+            raise ExportFormatError(f"export row {number} has no data_row.id")
+        image_id = data_row.get("global_key") or data_row.get("external_id")
+        if not image_id:
+            raise ExportFormatError(f"export row {number} has neither global_key nor external_id")
+        for project_id, project in (row.get("projects") or {}).items():
+            details = project.get("project_details") or {}
+            for label in project.get("labels") or []:
+                label_id = label.get("id")
+                if not label_id:
+                    raise ExportFormatError(f"export row {number}: a label without id")
+                label_details = label.get("label_details") or {}
+                annotator = label_details.get("created_by")
+                labels.append(
+                    {
+                        "label_id": label_id,
+                        "data_row_id": data_row["id"],
+                        "image_id": image_id,
+                        "project_id": project_id,
+                        "project_name": project.get("name"),
+                        "workflow_status": details.get("workflow_status"),
+                        "created_at": _timestamp(label_details.get("created_at")),
+                        "updated_at": _timestamp(
+                            label_details.get("updated_at") or label_details.get("created_at")
+                        ),
+                        "annotator_hash": hashlib.sha256(annotator.encode()).hexdigest()[:12]
+                        if annotator
+                        else None,
+                        "seconds_to_create": (label.get("performance_details") or {}).get(
+                            "seconds_to_create"
+                        ),
+                    }
+                )
+                annotations = label.get("annotations") or {}
+                for obj in annotations.get("objects") or []:
+                    feature_id = obj.get("feature_id")
+                    objects.append(
+                        {
+                            "label_id": label_id,
+                            "image_id": image_id,
+                            "project_id": project_id,
+                            "feature_id": feature_id,
+                            "name": obj.get("name") or obj.get("value"),
+                            "kind": obj.get("annotation_kind"),
+                            **_geometry(obj),
+                        }
+                    )
+                    for nested in obj.get("classifications") or []:
+                        classifications.extend(
+                            _answers(nested, label_id, image_id, project_id, feature_id)
+                        )
+                for classification in annotations.get("classifications") or []:
+                    classifications.extend(
+                        _answers(classification, label_id, image_id, project_id, None)
+                    )
+    return LabelTables(
+        pl.DataFrame(labels, schema=LABELS_SCHEMA, orient="row"),
+        pl.DataFrame(objects, schema=OBJECTS_SCHEMA, orient="row"),
+        pl.DataFrame(classifications, schema=CLASSIFICATIONS_SCHEMA, orient="row"),
+    ).sorted()
+
+
+def merge_label_tables(previous: LabelTables, new: LabelTables) -> LabelTables:
+    """Upsert by (data row, label): a label present in ``new`` replaces the previous version
+    when its ``updated_at`` is not older; labels not in ``new`` are kept (incremental exports).
+    """
+    if previous.labels.height == 0:
+        return new.sorted()
+    winners = (
+        pl.concat(
+            [
+                previous.labels.with_columns(_from_new=pl.lit(False)),
+                new.labels.with_columns(_from_new=pl.lit(True)),
+            ],
+            how="vertical_relaxed",
+        )
+        .sort(["label_id", "updated_at", "_from_new"], nulls_last=False)
+        .group_by("label_id", maintain_order=True)
+        .last()
+    )
+    from_new = set(winners.filter(pl.col("_from_new"))["label_id"].to_list())
+    labels = winners.drop("_from_new")
+
+    def pick(old: pl.DataFrame, fresh: pl.DataFrame) -> pl.DataFrame:
+        return pl.concat(
+            [
+                old.filter(~pl.col("label_id").is_in(list(from_new))),
+                fresh.filter(pl.col("label_id").is_in(list(from_new))),
+            ],
+            how="vertical_relaxed",
+        )
+
+    return LabelTables(
+        labels,
+        pick(previous.objects, new.objects),
+        pick(previous.classifications, new.classifications),
+    ).sorted()
+
+
+def label_set_version(tables: LabelTables) -> str:
+    """Content hash of the label tables: same labels → same version, on any machine."""
+    digest = hashlib.sha256()
+    for name, frame in (
+        ("labels", tables.labels.drop("annotator_hash", strict=False)),
+        ("objects", tables.objects),
+        ("classifications", tables.classifications),
+    ):
+        digest.update(name.encode())
+        digest.update(json.dumps(frame.to_dicts(), sort_keys=True, default=str).encode())
+    return "labels-" + digest.hexdigest()[:16]

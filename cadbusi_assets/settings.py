@@ -1,0 +1,148 @@
+"""Deployment settings from environment variables (plain Python, no Dagster).
+
+``CADBUSI_DEPLOYMENT`` chooses the defaults:
+
+* ``demo`` (default): everything under ``CADBUSI_HOME`` (default ``./.demo``): a DuckDB
+  warehouse with the synthetic cohort, a folder PACS, local raw and research zones, a folder of
+  Labelbox NDJSON exports, and a pseudonym key in ``CADBUSI_HOME/secrets`` (outside the zones).
+* ``production``: nothing is assumed; every URI must be set, and a missing one is a clear error
+  at run time (definitions still load, so the UI can show what is wrong).
+
+Each part can be overridden on its own with the variables in :data:`VARIABLES`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEMO = "demo"
+PRODUCTION = "production"
+
+#: Environment variables read here, with what they mean (shown by ``cadbusi doctor``).
+VARIABLES: dict[str, str] = {
+    "CADBUSI_DEPLOYMENT": "demo (default) or production",
+    "CADBUSI_HOME": "demo home folder (default ./.demo)",
+    "CADBUSI_FIRST_STUDY_DATE": "first partition of the study_date partitions (YYYY-MM-DD)",
+    "CADBUSI_WAREHOUSE": "duckdb:///path.duckdb | postgresql://user@host:port/db | bigquery://project/dataset",
+    "CADBUSI_PACS": "folder:///path | dicomweb+https://host/dicom-web | dimse://AET@host:port?...",
+    "CADBUSI_RAW_ZONE": "raw (PHI) zone root: /path, file://, gs://bucket/prefix, s3://bucket/prefix",
+    "CADBUSI_RESEARCH_ZONE": "research (de-identified) zone root, same forms",
+    "CADBUSI_LABELBOX": "folder:///path (NDJSON exports) | labelbox://<project id> (key in LABELBOX_API_KEY)",
+    "CADBUSI_PSEUDONYM_KEY_FILE": "file holding the secret pseudonym key (or CADBUSI_PSEUDONYM_KEY)",
+    "CADBUSI_WORKERS": "worker processes inside one partition (default: CPU count)",
+    "CADBUSI_CINE_FRAME_STEP": "keep every n-th frame of cine loops (default 4)",
+    "CADBUSI_OCR": "1 (default) to OCR burned-in text, 0 to skip",
+}
+
+DEFAULT_FIRST_STUDY_DATE = "2026-09-01"
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed; the message says which variable to set."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    deployment: str
+    home: Path | None
+    first_study_date: str
+    warehouse_uri: str
+    pacs_uri: str
+    raw_zone_uri: str
+    research_zone_uri: str
+    labelbox_uri: str
+    key_file: str
+    cine_frame_step: int = 4
+    ocr: bool = True
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_demo(self) -> bool:
+        return self.deployment == DEMO
+
+    def require(self, name: str) -> str:
+        value = getattr(self, name)
+        if not value:
+            variable = {
+                "warehouse_uri": "CADBUSI_WAREHOUSE",
+                "pacs_uri": "CADBUSI_PACS",
+                "raw_zone_uri": "CADBUSI_RAW_ZONE",
+                "research_zone_uri": "CADBUSI_RESEARCH_ZONE",
+                "labelbox_uri": "CADBUSI_LABELBOX",
+            }.get(name, name)
+            raise SettingsError(
+                f"{variable} is not set (deployment '{self.deployment}'). "
+                f"Set it to {VARIABLES.get(variable, 'a value')}."
+            )
+        return value
+
+
+def demo_paths(home: Path) -> dict[str, Path]:
+    """Where the demo deployment keeps everything, relative to ``home``."""
+    return {
+        "sources": home / "sources",
+        "warehouse": home / "sources" / "warehouse.duckdb",
+        "pacs": home / "sources" / "pacs",
+        "ground_truth": home / "sources" / "ground_truth",
+        "labelbox": home / "sources" / "labelbox",
+        "raw": home / "zones" / "raw",
+        "research": home / "zones" / "research",
+        "key": home / "secrets" / "pseudonym.key",
+        "dagster_home": home / "dagster_home",
+    }
+
+
+def _date(text: str, variable: str) -> str:
+    try:
+        return dt.date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise SettingsError(f"{variable} must be a date like 2024-01-31, not {text!r}.") from None
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    deployment = env.get("CADBUSI_DEPLOYMENT", DEMO).strip().lower() or DEMO
+    if deployment not in (DEMO, PRODUCTION):
+        raise SettingsError(
+            f"CADBUSI_DEPLOYMENT must be 'demo' or 'production', not {deployment!r}."
+        )
+    first = _date(env.get("CADBUSI_FIRST_STUDY_DATE", DEFAULT_FIRST_STUDY_DATE), "CADBUSI_FIRST_STUDY_DATE")
+    step_text = env.get("CADBUSI_CINE_FRAME_STEP", "4").strip()
+    if not step_text.isdigit() or int(step_text) < 1:
+        raise SettingsError("CADBUSI_CINE_FRAME_STEP must be a whole number >= 1.")
+    ocr = env.get("CADBUSI_OCR", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+    home: Path | None = None
+    defaults: dict[str, str] = {}
+    if deployment == DEMO:
+        home = Path(env.get("CADBUSI_HOME", "") or ".demo").expanduser().resolve()
+        paths = demo_paths(home)
+        defaults = {
+            "CADBUSI_WAREHOUSE": f"duckdb://{paths['warehouse']}",
+            "CADBUSI_PACS": f"folder://{paths['pacs']}",
+            "CADBUSI_RAW_ZONE": str(paths["raw"]),
+            "CADBUSI_RESEARCH_ZONE": str(paths["research"]),
+            "CADBUSI_LABELBOX": f"folder://{paths['labelbox']}",
+            "CADBUSI_PSEUDONYM_KEY_FILE": str(paths["key"]),
+        }
+
+    def pick(name: str) -> str:
+        return (env.get(name) or defaults.get(name, "")).strip()
+
+    return Settings(
+        deployment=deployment,
+        home=home,
+        first_study_date=first,
+        warehouse_uri=pick("CADBUSI_WAREHOUSE"),
+        pacs_uri=pick("CADBUSI_PACS"),
+        raw_zone_uri=pick("CADBUSI_RAW_ZONE"),
+        research_zone_uri=pick("CADBUSI_RESEARCH_ZONE"),
+        labelbox_uri=pick("CADBUSI_LABELBOX"),
+        key_file=pick("CADBUSI_PSEUDONYM_KEY_FILE"),
+        cine_frame_step=int(step_text),
+        ocr=ocr,
+    )
