@@ -1,0 +1,222 @@
+"""One frame in, one features row out: field of view, darkness, Doppler, calipers, OCR fields.
+
+>>> import numpy as np
+>>> frame = np.zeros((300, 400), np.uint8)
+>>> frame[50:251, 80:321] = np.random.default_rng(1).integers(40, 200, (201, 241))
+>>> row = analyze_frame(frame, [], ocr=False).as_row()
+>>> row["crop_x0"], row["crop_y1"], row["fov_shape"], row["has_calipers"], row["is_doppler"]
+(80, 250, 'rectangle', False, False)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from cadbusi_assets.dicom import UltrasoundRegion
+from cadbusi_assets.ultrasound.calipers import CaliperDetection, detect_calipers
+from cadbusi_assets.ultrasound.doppler import colour_share, is_doppler
+from cadbusi_assets.ultrasound.fov import (
+    FieldOfView,
+    find_field_of_view,
+    image_regions,
+    main_region,
+)
+from cadbusi_assets.ultrasound.overlay import to_grey
+from cadbusi_assets.ultrasound.quality import darkness
+from cadbusi_assets.ultrasound.twins import image_signature
+
+_BOX = pl.List(pl.Int32)
+
+#: Columns of the ``image_features`` table produced by :meth:`FrameAnalysis.as_row`.
+FEATURES_SCHEMA: dict[str, pl.DataType] = {
+    "frame": pl.Int32(),
+    "height": pl.Int32(),
+    "width": pl.Int32(),
+    "region_count": pl.Int32(),
+    "region_x0": pl.Int32(),
+    "region_y0": pl.Int32(),
+    "region_x1": pl.Int32(),
+    "region_y1": pl.Int32(),
+    "crop_x0": pl.Int32(),
+    "crop_y0": pl.Int32(),
+    "crop_x1": pl.Int32(),
+    "crop_y1": pl.Int32(),
+    "fov_shape": pl.String(),
+    "fov_source": pl.String(),
+    "fov_polygon": pl.List(_BOX),
+    "debris_boxes": pl.List(_BOX),
+    "has_calipers": pl.Boolean(),
+    "caliper_points": pl.List(_BOX),
+    "caliper_scores": pl.List(pl.Float64()),
+    "caliper_confidence": pl.Float64(),
+    "is_doppler": pl.Boolean(),
+    "colour_share": pl.Float64(),
+    "darkness": pl.Float64(),
+    "is_grey": pl.Boolean(),
+    "ocr_text": pl.String(),
+    "ocr_laterality": pl.String(),
+    "laterality": pl.String(),
+    "orientation": pl.String(),
+    "clock_position": pl.String(),
+    "nipple_distance_cm": pl.Float64(),
+    "body_area": pl.String(),
+    "signature": pl.List(pl.UInt8()),
+}
+
+
+@dataclass
+class OcrFields:
+    text: str | None = None
+    laterality: str | None = None
+    orientation: str | None = None
+    clock_position: str | None = None
+    nipple_distance_cm: float | None = None
+    body_area: str | None = None
+    boxes: list[tuple[int, int, int, int]] = field(default_factory=list)
+
+
+@dataclass
+class FrameAnalysis:
+    """Everything measured on one frame; :meth:`as_row` flattens it for the features table."""
+
+    frame: int
+    height: int
+    width: int
+    region_count: int
+    region: UltrasoundRegion | None
+    fov: FieldOfView
+    calipers: CaliperDetection
+    is_doppler: bool
+    colour_share: float
+    darkness: float | None
+    is_grey: bool
+    signature: np.ndarray
+    ocr: OcrFields = field(default_factory=OcrFields)
+    laterality: str | None = None
+    debris_boxes: list[tuple[int, int, int, int]] = field(default_factory=list)
+
+    @property
+    def crop_box(self) -> tuple[int, int, int, int] | None:
+        return self.fov.box
+
+    def as_row(self) -> dict[str, Any]:
+        box = self.fov.box
+        region = self.region
+        return {
+            "frame": self.frame,
+            "height": self.height,
+            "width": self.width,
+            "region_count": self.region_count,
+            "region_x0": region.x0 if region else None,
+            "region_y0": region.y0 if region else None,
+            "region_x1": region.x1 if region else None,
+            "region_y1": region.y1 if region else None,
+            "crop_x0": box[0] if box else None,
+            "crop_y0": box[1] if box else None,
+            "crop_x1": box[2] if box else None,
+            "crop_y1": box[3] if box else None,
+            "fov_shape": self.fov.shape,
+            "fov_source": self.fov.source,
+            "fov_polygon": [list(p) for p in self.fov.polygon],
+            "debris_boxes": [list(b) for b in self.debris_boxes],
+            "has_calipers": self.calipers.has_calipers,
+            "caliper_points": [list(p) for p in self.calipers.points],
+            "caliper_scores": list(self.calipers.scores),
+            "caliper_confidence": self.calipers.confidence,
+            "is_doppler": self.is_doppler,
+            "colour_share": self.colour_share,
+            "darkness": self.darkness,
+            "is_grey": self.is_grey,
+            "ocr_text": self.ocr.text,
+            "ocr_laterality": self.ocr.laterality,
+            "laterality": self.laterality,
+            "orientation": self.ocr.orientation,
+            "clock_position": self.ocr.clock_position,
+            "nipple_distance_cm": self.ocr.nipple_distance_cm,
+            "body_area": self.ocr.body_area,
+            "signature": self.signature.tolist(),
+        }
+
+
+def features_frame(
+    rows: Sequence[dict[str, Any]], extra: dict[str, pl.DataType] | None = None
+) -> pl.DataFrame:
+    """A typed frame from :meth:`FrameAnalysis.as_row` dicts (plus ``extra`` columns)."""
+    schema = {**(extra or {}), **FEATURES_SCHEMA}
+    return pl.DataFrame(list(rows), schema=schema, strict=False)
+
+
+def normalize_laterality(value: str | None) -> str | None:
+    """'L', 'left', 'LEFT' -> 'left'; 'R'... -> 'right'; 'B'/'bilateral' -> 'bilateral'."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text in ("l", "lt", "left"):
+        return "left"
+    if text in ("r", "rt", "right"):
+        return "right"
+    if text in ("b", "bi", "bilat", "bilateral", "both"):
+        return "bilateral"
+    return None
+
+
+def resolve_laterality(ocr_laterality: str | None, study_laterality: str | None) -> str | None:
+    """The study's side wins for a one-sided study; a bilateral study keeps the OCR side."""
+    study = normalize_laterality(study_laterality)
+    if study in ("left", "right"):
+        return study
+    return normalize_laterality(ocr_laterality)
+
+
+def analyze_frame(
+    frame: np.ndarray,
+    regions: Sequence[UltrasoundRegion],
+    *,
+    ocr: bool = True,
+    study_laterality: str | None = None,
+    frame_index: int = 0,
+) -> FrameAnalysis:
+    """Analyse one de-identified uint8 frame (grey ``(H, W)`` or RGB ``(H, W, 3)``).
+
+    ``ocr`` is accepted but OCR is not wired in yet: the OCR fields stay null (laterality
+    comes from ``study_laterality`` for one-sided studies).
+    """
+    if frame.dtype != np.uint8 or frame.ndim not in (2, 3):
+        raise ValueError("analyze_frame needs a uint8 (H, W) or (H, W, 3) frame")
+    height, width = frame.shape[:2]
+    grey = to_grey(frame)
+    is_grey = frame.ndim == 2 or bool(
+        np.array_equal(frame[..., 0], frame[..., 1])
+        and np.array_equal(frame[..., 1], frame[..., 2])
+    )
+    fov = find_field_of_view(grey, regions)
+    fov_mask = fov.mask(height, width)
+    if fov.box is not None:
+        dark = darkness(grey, fov.box, fov_mask)
+        share = 0.0 if is_grey else colour_share(frame, fov.box, fov_mask)
+        doppler = (not is_grey) and is_doppler(frame, fov.box, fov_mask, share=share)
+        calipers = detect_calipers(frame if not is_grey else grey, fov.box, fov_mask, grey=grey)
+    else:
+        dark, share, doppler, calipers = None, 0.0, False, CaliperDetection()
+    ocr_fields = OcrFields()
+    return FrameAnalysis(
+        frame=frame_index,
+        height=height,
+        width=width,
+        region_count=len(image_regions(regions)),
+        region=main_region(regions),
+        fov=fov,
+        calipers=calipers,
+        is_doppler=doppler,
+        colour_share=round(share, 5),
+        darkness=dark,
+        is_grey=is_grey,
+        signature=image_signature(grey, fov.box),
+        ocr=ocr_fields,
+        laterality=resolve_laterality(ocr_fields.laterality, study_laterality),
+    )

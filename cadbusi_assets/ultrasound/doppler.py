@@ -1,0 +1,69 @@
+"""Colour / power Doppler detection: solid colour areas inside the field of view.
+
+Calipers, text and measurement lines are coloured too, but thin: an opening with a 5x5
+square removes them, while flow maps are blobs. A grey frame is never Doppler.
+
+>>> import numpy as np
+>>> rgb = np.full((100, 100, 3), 80, np.uint8)
+>>> rgb[40:60, 30:70] = (200, 30, 20)
+>>> colour_share(rgb, (0, 0, 99, 99)) > 0.05, is_doppler(rgb, (0, 0, 99, 99))
+(True, True)
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from cadbusi_assets.ultrasound.overlay import chroma
+
+#: Chroma (max - min channel) of a flow pixel.
+FLOW_CHROMA = 40
+#: Doppler when solid colour covers at least this share of the field of view ...
+MIN_SHARE = 0.002
+#: ... and at least this many (full-resolution) pixels.
+MIN_PIXELS = 150
+
+Box = tuple[int, int, int, int]
+
+
+def colour_share(frame: np.ndarray, box: Box, fov_mask: np.ndarray | None = None) -> float:
+    """Share of the field of view covered by solid (not thin) colour."""
+    if frame.ndim == 2:
+        return 0.0
+    x0, y0, x1, y1 = box
+    crop = frame[y0 : y1 + 1, x0 : x1 + 1]
+    if crop.size == 0:
+        return 0.0
+    # Half resolution is plenty for blobs and 4x cheaper.
+    small = cv2.resize(
+        crop, (max(1, crop.shape[1] // 2), max(1, crop.shape[0] // 2)), interpolation=cv2.INTER_AREA
+    )
+    coloured = (chroma(small) >= FLOW_CHROMA).astype(np.uint8)
+    if not coloured.any():
+        return 0.0
+    solid = cv2.morphologyEx(
+        coloured, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
+    )
+    if fov_mask is not None:
+        inside = fov_mask[y0 : y1 + 1, x0 : x1 + 1].astype(np.uint8)
+        inside = cv2.resize(
+            inside, (solid.shape[1], solid.shape[0]), interpolation=cv2.INTER_NEAREST
+        )
+        solid &= inside
+        area = max(1, int(inside.sum()))
+    else:
+        area = solid.size
+    return float(solid.sum()) / area
+
+
+def is_doppler(
+    frame: np.ndarray, box: Box, fov_mask: np.ndarray | None = None, *, share: float | None = None
+) -> bool:
+    """True when the field of view holds a colour-flow or power-Doppler map."""
+    if frame.ndim == 2:
+        return False
+    share = colour_share(frame, box, fov_mask) if share is None else share
+    x0, y0, x1, y1 = box
+    area = (x1 - x0 + 1) * (y1 - y0 + 1)
+    return share >= MIN_SHARE and share * area >= MIN_PIXELS

@@ -1,0 +1,235 @@
+"""Field of view: the ultrasound image area of a frame (crop box and simplified polygon).
+
+The search area is the main 2-D region of ``SequenceOfUltrasoundRegions`` when the file has
+one, else the whole frame (the header band is already blanked by de-identification). Inside
+it the speckle is separated from the flat background, text, depth ticks and bars by image
+evidence: a low threshold on a 2x area-downsampled copy, a closing that bridges dark speckle,
+an opening that removes thin UI elements, the largest component with its holes filled, and a
+full-resolution refinement of the edges. The component is then described as a ``rectangle``,
+a ``sector`` (fan with an apex; fitted from its two straight sides and its radii) or
+``other`` (Douglas-Peucker polygon).
+
+>>> import numpy as np
+>>> frame = np.zeros((200, 300), np.uint8)
+>>> frame[40:181, 60:241] = np.random.default_rng(0).integers(30, 200, (141, 181))
+>>> fov = find_field_of_view(frame, [])
+>>> fov.box, fov.shape
+((60, 40, 240, 180), 'rectangle')
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from cadbusi_assets.dicom import UltrasoundRegion
+
+#: Background is near 0 even after JPEG; speckle averaged over 2x2 pixels rarely is.
+BACKGROUND_LEVEL = 4
+#: Below this share of the search area, image evidence is not trusted.
+MIN_FOV_SHARE = 0.05
+RECTANGLE_FILL = 0.96
+SECTOR_IOU = 0.92
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class FieldOfView:
+    """Where the ultrasound image is. ``box`` is inclusive ``(x0, y0, x1, y1)``."""
+
+    box: Box | None
+    shape: str | None  # "rectangle" | "sector" | "other"; None when not found
+    polygon: list[list[int]]
+    source: str  # "image", "region+image", "region" or "none"
+
+    def mask(self, height: int, width: int) -> np.ndarray | None:
+        """Boolean mask of the polygon, full frame size (None when there is no FOV)."""
+        if self.box is None:
+            return None
+        mask = np.zeros((height, width), np.uint8)
+        if self.shape == "rectangle" or len(self.polygon) < 3:
+            x0, y0, x1, y1 = self.box
+            mask[y0 : y1 + 1, x0 : x1 + 1] = 1
+        else:
+            cv2.fillPoly(mask, [np.asarray(self.polygon, np.int32)], 1)
+        return mask.astype(bool)
+
+
+def image_regions(regions: Sequence[UltrasoundRegion]) -> list[UltrasoundRegion]:
+    """Regions that hold a 2-D image (spatial format 1, or unknown), largest first."""
+    found = [r for r in regions if r.spatial_format in (1, None)]
+    return sorted(found, key=lambda r: (-r.area, r.y0, r.x0))
+
+
+def main_region(regions: Sequence[UltrasoundRegion]) -> UltrasoundRegion | None:
+    found = image_regions(regions)
+    return found[0] if found else None
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Fill the holes of a 0/1 uint8 mask (flood fill of the background from the border)."""
+    padded = np.pad(mask, 1)
+    flood = padded.copy()
+    cv2.floodFill(flood, None, (0, 0), 1)
+    holes = flood[1:-1, 1:-1] == 0
+    out = mask.copy()
+    out[holes] = 1
+    return out
+
+
+def _largest_component(mask: np.ndarray) -> np.ndarray | None:
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 1:
+        return None
+    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    return (labels == best).astype(np.uint8)
+
+
+def _evidence_mask(grey: np.ndarray, scale: int) -> np.ndarray | None:
+    """Component mask of the speckle area at ``1/scale`` resolution (uint8 0/1)."""
+    if scale > 1:
+        small = cv2.resize(
+            grey,
+            (grey.shape[1] // scale, grey.shape[0] // scale),
+            interpolation=cv2.INTER_AREA,
+        )
+    else:
+        small = grey
+    mask = (small > BACKGROUND_LEVEL).astype(np.uint8)
+    kernel_close = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel_close)
+    # Opening at ~14 full-resolution pixels removes text, ticks, thin bars and markers.
+    side = max(3, (14 // scale) | 1)
+    kernel_open = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel_open)
+    component = _largest_component(mask)
+    if component is None:
+        return None
+    return _fill_holes(component)
+
+
+def _refine_box(grey: np.ndarray, component: np.ndarray, scale: int) -> Box | None:
+    """Bounding box at full resolution: pixels above background near the component."""
+    height, width = grey.shape
+    up = cv2.resize(component, (width, height), interpolation=cv2.INTER_NEAREST)
+    if scale > 1:
+        near = cv2.dilate(up, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * scale + 1,) * 2))
+    else:
+        near = up
+    core = near.astype(bool) & (grey > BACKGROUND_LEVEL)
+    rows = np.count_nonzero(core, axis=1)
+    cols = np.count_nonzero(core, axis=0)
+    ys = np.flatnonzero(rows >= 2)
+    xs = np.flatnonzero(cols >= 2)
+    if len(xs) == 0 or len(ys) == 0:
+        return None
+    return int(xs[0]), int(ys[0]), int(xs[-1]), int(ys[-1])
+
+
+def _sector_polygon(component: np.ndarray) -> tuple[list[tuple[float, float]], float] | None:
+    """Fit a fan (two straight sides meeting at an apex, inner and outer arcs).
+
+    Returns the polygon in the component's pixel coordinates and its IoU with the component.
+    """
+    ys_any = np.flatnonzero(component.any(axis=1))
+    if len(ys_any) < 10:
+        return None
+    top, bottom = int(ys_any[0]), int(ys_any[-1])
+    height = bottom - top + 1
+    rows = np.arange(top + int(0.25 * height), top + int(0.75 * height) + 1)
+    band = component[rows].astype(bool)
+    has = band.any(axis=1)
+    rows, band = rows[has], band[has]
+    if len(rows) < 5:
+        return None
+    left = np.argmax(band, axis=1).astype(np.float64)
+    right = (band.shape[1] - 1 - np.argmax(band[:, ::-1], axis=1)).astype(np.float64)
+    a_left, b_left = np.polyfit(rows, left, 1)
+    a_right, b_right = np.polyfit(rows, right, 1)
+    if not (a_left < -0.05 and a_right > 0.05):
+        return None
+    apex_y = (b_right - b_left) / (a_left - a_right)
+    apex_x = a_left * apex_y + b_left
+    theta_left, theta_right = math.atan(a_left), math.atan(a_right)
+    ys, xs = np.nonzero(component)
+    radius = np.hypot(xs - apex_x, ys - apex_y)
+    r_inner = float(np.percentile(radius, 0.2))
+    r_outer = float(np.percentile(radius, 99.8))
+    angles = np.linspace(theta_left, theta_right, 24)
+    outer = [(apex_x + r_outer * math.sin(t), apex_y + r_outer * math.cos(t)) for t in angles]
+    if r_inner > 2.0:
+        inner = [(apex_x + r_inner * math.sin(t), apex_y + r_inner * math.cos(t)) for t in angles]
+    else:
+        inner = [(apex_x, apex_y)]
+    polygon = inner + outer[::-1]
+    raster = np.zeros_like(component)
+    cv2.fillPoly(raster, [np.round(np.asarray(polygon)).astype(np.int32)], 1)
+    inter = np.count_nonzero(raster & component)
+    union = np.count_nonzero(raster | component)
+    return polygon, inter / union if union else 0.0
+
+
+def _other_polygon(component: np.ndarray) -> list[tuple[float, float]]:
+    contours, _ = cv2.findContours(component, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    contour = max(contours, key=cv2.contourArea)
+    epsilon = 0.005 * cv2.arcLength(contour, True)
+    approx = cv2.approxPolyDP(contour, epsilon, True)
+    return [(float(p[0][0]), float(p[0][1])) for p in approx]
+
+
+def _describe(
+    component: np.ndarray, box: Box, scale: int, offset: tuple[int, int]
+) -> tuple[str, list[list[int]]]:
+    x0, y0, x1, y1 = box
+    rectangle = [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+    ys, xs = np.nonzero(component)
+    fill = len(xs) / float((xs.max() - xs.min() + 1) * (ys.max() - ys.min() + 1))
+    if fill >= RECTANGLE_FILL:
+        return "rectangle", rectangle
+
+    def to_frame(points: list[tuple[float, float]]) -> list[list[int]]:
+        out = []
+        for px, py in points:
+            fx = round(px * scale + (scale - 1) / 2.0) + offset[0]
+            fy = round(py * scale + (scale - 1) / 2.0) + offset[1]
+            out.append([min(max(fx, x0), x1), min(max(fy, y0), y1)])
+        return out
+
+    sector = _sector_polygon(component)
+    if sector is not None and sector[1] >= SECTOR_IOU:
+        return "sector", to_frame(sector[0])
+    return "other", to_frame(_other_polygon(component))
+
+
+def find_field_of_view(grey: np.ndarray, regions: Sequence[UltrasoundRegion]) -> FieldOfView:
+    """Crop box, shape and polygon of the ultrasound image in a grey ``(H, W)`` frame."""
+    region = main_region(regions)
+    if region is not None:
+        ox, oy = region.x0, region.y0
+        area = grey[region.y0 : region.y1 + 1, region.x0 : region.x1 + 1]
+    else:
+        ox, oy = 0, 0
+        area = grey
+    scale = 2 if min(area.shape) >= 128 else 1
+    component = _evidence_mask(area, scale)
+    share = 0.0 if component is None else component.sum() * scale * scale / float(area.size)
+    box = None
+    if component is not None and share >= MIN_FOV_SHARE:
+        local = _refine_box(area, component, scale)
+        if local is not None:
+            box = (local[0] + ox, local[1] + oy, local[2] + ox, local[3] + oy)
+    if box is None or component is None:
+        if region is None:
+            return FieldOfView(None, None, [], "none")
+        x0, y0, x1, y1 = region.box
+        return FieldOfView(
+            region.box, "rectangle", [[x0, y0], [x1, y0], [x1, y1], [x0, y1]], "region"
+        )
+    shape, polygon = _describe(component, box, scale, (ox, oy))
+    source = "region+image" if region is not None else "image"
+    return FieldOfView(box, shape, polygon, source)
