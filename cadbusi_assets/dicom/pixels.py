@@ -16,7 +16,7 @@ performance.md section 3b); everything else goes through ``pydicom.pixels``.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from PIL import Image
@@ -55,9 +55,7 @@ def _to_uint8(arr: np.ndarray, ds: Dataset) -> np.ndarray:
         return arr
     bits = int(ds.get("BitsStored", 8) or 8)
     if np.issubdtype(arr.dtype, np.floating):
-        lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
-        scale = 255.0 / (hi - lo) if hi > lo else 0.0
-        return np.clip((arr - lo) * scale, 0, 255).astype(np.uint8)
+        return _stretch(arr)
     arr = arr.astype(np.int64)
     if arr.min() < 0:
         arr = arr - arr.min()
@@ -65,11 +63,91 @@ def _to_uint8(arr: np.ndarray, ds: Dataset) -> np.ndarray:
     return np.clip(arr >> shift, 0, 255).astype(np.uint8)
 
 
+def _stretch(arr: np.ndarray, lo: float | None = None, hi: float | None = None) -> np.ndarray:
+    """Linear map of ``[lo, hi]`` (default: the data range) onto 0..255."""
+    arr = np.asarray(arr, dtype=np.float64)
+    lo = float(np.nanmin(arr)) if lo is None else lo
+    hi = float(np.nanmax(arr)) if hi is None else hi
+    scale = 255.0 / (hi - lo) if hi > lo else 0.0
+    return np.clip(np.rint((arr - lo) * scale), 0, 255).astype(np.uint8)
+
+
+def _float(value: object, default: float) -> float:
+    """First value of a DS/IS element (VM 1 or more) as float; ``default`` when unusable."""
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        value = value[0] if len(value) else None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+
+
+def _window(values: np.ndarray, center: float, width: float, function: str) -> np.ndarray:
+    """DICOM VOI windowing (PS3.3 C.11.2.1.2) straight to 0..255."""
+    values = values.astype(np.float64)
+    if function == "SIGMOID":
+        out = 1.0 / (1.0 + np.exp(-4.0 * (values - center) / max(width, 1e-6)))
+    elif function == "LINEAR_EXACT":
+        out = (values - center) / max(width, 1e-6) + 0.5
+    else:
+        out = (values - (center - 0.5)) / max(width - 1.0, 1e-6) + 0.5
+    return np.clip(np.rint(np.clip(out, 0.0, 1.0) * 255.0), 0, 255).astype(np.uint8)
+
+
+def _grey_to_uint8(arr: np.ndarray, ds: Dataset) -> np.ndarray:
+    """Modality LUT / rescale, then VOI LUT or window (or the data range) to 8 bits.
+
+    8-bit data without a modality LUT and with no or a full-range window is returned as is.
+    """
+    slope = _float(ds.get("RescaleSlope", 1), 1.0)
+    intercept = _float(ds.get("RescaleIntercept", 0), 0.0)
+    modality = "ModalityLUTSequence" in ds or slope != 1.0 or intercept != 0.0
+    voi_lut = bool(ds.get("VOILUTSequence"))
+    has_window = "WindowCenter" in ds and "WindowWidth" in ds
+    center = _float(ds.get("WindowCenter"), 0.0) if has_window else 0.0
+    width = _float(ds.get("WindowWidth"), 0.0) if has_window else 0.0
+    if arr.dtype == np.uint8 and not modality and not voi_lut:
+        # Scanners write e.g. 127/254 for "the whole 8-bit range": keep those pixels exact.
+        full_range = center - width / 2 <= 1 and center + width / 2 >= 253
+        if not has_window or width <= 0 or full_range:
+            return arr
+    values = dicom_pixels.apply_modality_lut(arr, ds) if modality else arr
+    if voi_lut:
+        item = ds.VOILUTSequence[0]
+        lut = np.asarray(item.LUTData if isinstance(item.LUTData, list) else [item.LUTData])
+        out = dicom_pixels.apply_voi_lut(values, ds, prefer_lut=True)
+        return _stretch(out, 0.0, float(max(1, lut.max())))
+    if has_window and width > 0:
+        function = str(ds.get("VOILUTFunction", "LINEAR")).strip().upper()
+        return _window(values, center, width, function)
+    if arr.dtype == np.uint8 and not modality:
+        return arr
+    return _stretch(values)
+
+
+def _palette_to_uint8(arr: np.ndarray, ds: Dataset) -> np.ndarray:
+    """Apply the palette; 16-bit LUT entries are scaled to 8 bits (8-bit values kept)."""
+    rgb = dicom_pixels.apply_color_lut(arr, ds)
+    if rgb.dtype == np.uint8:
+        return rgb
+    descriptor = ds.get("RedPaletteColorLookupTableDescriptor", [0, 0, 16])
+    entries = int(descriptor[0]) or 65536
+    first = int(descriptor[1])
+    ramp = np.arange(first, first + entries, dtype=np.uint16 if entries > 256 else np.uint8)
+    lut_max = int(dicom_pixels.apply_color_lut(ramp, ds).max())
+    if lut_max > 255:
+        return (rgb >> 8).astype(np.uint8)
+    return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
 def _postprocess(arr: np.ndarray, ds: Dataset) -> np.ndarray:
     photometric = str(ds.get("PhotometricInterpretation", "")).strip()
     if photometric == "PALETTE COLOR":
-        arr = dicom_pixels.apply_color_lut(arr, ds)
-    arr = _to_uint8(arr, ds)
+        arr = _palette_to_uint8(arr, ds)
+    elif photometric in ("MONOCHROME1", "MONOCHROME2") and (arr.ndim == 2 or arr.shape[-1] == 1):
+        arr = _grey_to_uint8(arr[..., 0] if arr.ndim == 3 else arr, ds)
+    else:
+        arr = _to_uint8(arr, ds)
     if photometric == "MONOCHROME1":
         arr = 255 - arr
     if arr.ndim == 3 and arr.shape[-1] == 1:
@@ -83,13 +161,18 @@ def _direct_jpeg_frames(ds: Dataset, indices: list[int]) -> Iterator[tuple[int, 
     n_frames = number_of_frames(ds)
     rows, cols = int(ds.Rows), int(ds.Columns)
     wanted = set(indices)
+    raw_rgb = str(ds.get("PhotometricInterpretation", "")).strip() == "RGB"
 
     def generate() -> Iterator[tuple[int, np.ndarray]]:
         for index, fragment in enumerate(generate_frames(ds.PixelData, number_of_frames=n_frames)):
             if index not in wanted:
                 continue
             with Image.open(io.BytesIO(fragment)) as image:
-                image.draft(image.mode, (cols, rows))
+                if raw_rgb and "adobe_transform" not in image.info:
+                    # RGB compressed without the YCbCr transform: keep the samples as stored.
+                    image.draft("YCbCr", (cols, rows))
+                else:
+                    image.draft(image.mode, (cols, rows))
                 arr = np.asarray(image)
             if arr.shape[0] != rows or arr.shape[1] != cols:
                 raise DecodeError("JPEG frame size does not match Rows/Columns")
@@ -98,7 +181,9 @@ def _direct_jpeg_frames(ds: Dataset, indices: list[int]) -> Iterator[tuple[int, 
     return generate()
 
 
-def iter_frames(ds: Dataset, step: int = 1, indices: list[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+def iter_frames(
+    ds: Dataset, step: int = 1, indices: list[int] | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
     """Decode the frames of ``ds`` (every ``step``-th, or the given ``indices``)."""
     if "PixelData" not in ds:
         raise DecodeError("the object has no PixelData")
