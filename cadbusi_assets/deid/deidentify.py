@@ -1,0 +1,273 @@
+"""De-identify one DICOM object: header profile, pixel cleaning, bookkeeping, verification.
+
+Pixel policy (lossless): frames are decoded once to 8-bit grey or RGB, blanked outside the
+kept areas and written back **uncompressed** (Explicit VR Little Endian, PlanarConfiguration
+0, MONOCHROME2 or RGB; palette and YBR inputs become RGB). Nothing is re-encoded lossily;
+inputs that were lossy keep ``LossyImageCompression=01``.
+
+Fail closed: anything that cannot be cleaned or verified raises
+:class:`~cadbusi_assets.deid.errors.DeidentificationError` with a reason free of PHI.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pydicom.uid import (
+    JPEG2000,
+    ExplicitVRLittleEndian,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    JPEGLSNearLossless,
+)
+
+from cadbusi_assets.deid.engine import HeaderResult, clean_header, rebuild_file_meta
+from cadbusi_assets.deid.errors import DeidentificationError
+from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+from cadbusi_assets.deid.pixels import PixelPlan, blank_outside, describe, plan_pixel_cleaning
+from cadbusi_assets.deid.profile import DEFAULT_PROFILE, DeidProfile
+from cadbusi_assets.deid.scan import find_identifiers_in_dataset
+from cadbusi_assets.dicom import (
+    DecodeError,
+    UltrasoundRegion,
+    iter_frames,
+    number_of_frames,
+    set_frames,
+)
+from cadbusi_assets.identity import Pseudonymizer
+
+_LOSSY_SYNTAXES = {JPEGBaseline8Bit, JPEGExtended12Bit, JPEG2000, JPEGLSNearLossless}
+_PALETTE_ELEMENTS = [
+    (0x0028, e) for e in (0x1101, 0x1102, 0x1103, 0x1104, 0x1199, 0x1201, 0x1202, 0x1203, 0x1204)
+] + [(0x0028, e) for e in (0x1214, 0x1221, 0x1222, 0x1223)]
+
+
+@dataclass
+class DeidentifiedObject:
+    """One de-identified object. ``dataset`` is ready for ``dataset_to_bytes``."""
+
+    dataset: Dataset
+    frames: np.ndarray
+    kept_regions: list[UltrasoundRegion]
+    blanked_mask: np.ndarray
+    pixel_cleaning: str
+    identifiers: OriginalIdentifiers
+    pseudo_patient_id: str
+    pseudo_accession_number: str
+    pseudo_study_uid: str
+    pseudo_series_uid: str
+    pseudo_sop_uid: str
+    date_shift_days: int
+    study_date_shifted: dt.date | None
+    ocr_findings: list[str] = field(default_factory=list)
+    actions: dict[str, int] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # the dataset and identifiers stay out of logs
+        return (
+            f"DeidentifiedObject(sop={self.pseudo_sop_uid}, frames={self.frames.shape}, "
+            f"pixel_cleaning={self.pixel_cleaning!r})"
+        )
+
+
+def _check_supported(ds: Dataset, profile: DeidProfile) -> None:
+    sop_class = str(ds.get("SOPClassUID", "") or "")
+    if not sop_class:
+        raise DeidentificationError("no SOPClassUID: cannot choose a de-identification policy")
+    if sop_class not in profile.sop_classes:
+        name = getattr(ds.SOPClassUID, "name", sop_class)
+        raise DeidentificationError(
+            f"unsupported SOP class {name} ({sop_class}): only ultrasound and secondary "
+            "capture images are de-identified"
+        )
+    if not profile.has("clean_pixel_data"):
+        raise DeidentificationError(
+            f"profile {profile.name!r} lacks Clean Pixel Data, which US/SC objects require"
+        )
+    if "PixelData" not in ds:
+        raise DeidentificationError("image object without PixelData")
+
+
+#: Display transforms left out when decoding for write-back: the stored values are kept.
+_DISPLAY_TRANSFORMS = (
+    "WindowCenter",
+    "WindowWidth",
+    "WindowCenterWidthExplanation",
+    "VOILUTFunction",
+    "VOILUTSequence",
+    "RescaleSlope",
+    "RescaleIntercept",
+    "RescaleType",
+    "ModalityLUTSequence",
+)
+
+
+#: Removed when the input had more than 8 bits (the values no longer apply).
+_HIGH_BIT_ELEMENTS = (
+    *_DISPLAY_TRANSFORMS,
+    "SmallestImagePixelValue",
+    "LargestImagePixelValue",
+    "PixelPaddingValue",
+    "PixelPaddingRangeLimit",
+)
+
+
+def _stored_values_view(ds: Dataset) -> Dataset:
+    """A shallow view of ``ds`` without VOI/modality transforms, so that the shared decoder
+    returns stored values (8-bit data unchanged) rather than a display rendering."""
+    view = Dataset()
+    for elem in ds:
+        if elem.keyword not in _DISPLAY_TRANSFORMS:
+            view.add(elem)
+    view.file_meta = getattr(ds, "file_meta", Dataset())
+    return view
+
+
+def decode_all_frames(ds: Dataset) -> np.ndarray:
+    """All frames as one uint8 array ``(N, H, W)`` or ``(N, H, W, 3)`` (stored values)."""
+    n = number_of_frames(ds)
+    try:
+        frames = [frame for _, frame in iter_frames(_stored_values_view(ds))]
+    except DecodeError as exc:
+        raise DeidentificationError(f"undecodable pixel data: {exc}") from None
+    if len(frames) != n:
+        raise DeidentificationError(f"decoded {len(frames)} of {n} frames")
+    shapes = {f.shape for f in frames}
+    if len(shapes) != 1:
+        raise DeidentificationError("frames differ in size")
+    return np.stack(frames)
+
+
+def _copy_header(ds: Dataset) -> Dataset:
+    out = Dataset()
+    for elem in ds:
+        if elem.tag != 0x7FE00010:
+            out.add(copy.deepcopy(elem))
+    out.file_meta = copy.deepcopy(getattr(ds, "file_meta", Dataset()))
+    return out
+
+
+def _write_pixels(out: Dataset, original: Dataset, frames: np.ndarray) -> None:
+    syntax = getattr(getattr(original, "file_meta", None), "TransferSyntaxUID", None)
+    photometric = str(original.get("PhotometricInterpretation", "")).strip()
+    multi = "NumberOfFrames" in original or frames.shape[0] > 1
+    sop_uid = out.get("SOPInstanceUID")
+    rebuild_file_meta(out, ExplicitVRLittleEndian)
+    set_frames(out, frames if multi else frames[0])
+    # set_pixel_data() draws a random SOP Instance UID; restore the pseudonymized one.
+    if sop_uid is not None:
+        out.SOPInstanceUID = sop_uid
+    if photometric == "PALETTE COLOR":
+        for tag in _PALETTE_ELEMENTS:
+            if tag in out:
+                del out[tag]
+    if int(original.get("BitsStored", 8) or 8) > 8:
+        for keyword in _HIGH_BIT_ELEMENTS:
+            if keyword in out:
+                delattr(out, keyword)
+    if syntax in _LOSSY_SYNTAXES or str(original.get("LossyImageCompression", "")) == "01":
+        out.LossyImageCompression = "01"
+    rebuild_file_meta(out, ExplicitVRLittleEndian)
+
+
+def _bookkeeping(out: Dataset, profile: DeidProfile, pixels_cleaned: bool) -> None:
+    out.PatientIdentityRemoved = "YES"
+    out.DeidentificationMethod = profile.method_text()
+    items = Sequence()
+    for code in profile.codes():
+        if code.value == "113101" and not pixels_cleaned:
+            continue
+        item = Dataset()
+        item.CodeValue = code.value
+        item.CodingSchemeDesignator = code.scheme_designator
+        item.CodeMeaning = code.meaning
+        items.append(item)
+    out.DeidentificationMethodCodeSequence = items
+    out.LongitudinalTemporalInformationModified = {
+        "modified": "MODIFIED",
+        "full": "UNMODIFIED",
+        "removed": "REMOVED",
+    }[profile.dates_policy]
+    if pixels_cleaned:
+        out.BurnedInAnnotation = "NO"
+
+
+def ocr_frame_indices(n_frames: int) -> list[int]:
+    """Frames read by OCR: the first, the middle and the last (text overlays are static).
+
+    >>> ocr_frame_indices(1), ocr_frame_indices(30)
+    ([0], [0, 15, 29])
+    """
+    return sorted({0, n_frames // 2, n_frames - 1})
+
+
+def deidentify_dataset(
+    ds: Dataset,
+    pseudonymizer: Pseudonymizer,
+    profile: DeidProfile | None = None,
+    *,
+    verify_ocr: bool = False,
+    extra_identifiers: OriginalIdentifiers | None = None,
+) -> DeidentifiedObject:
+    """De-identify ``ds`` (left unchanged) and return the cleaned copy with its pixels.
+
+    Raises :class:`DeidentificationError` for an unsupported SOP class, an image without
+    usable ultrasound regions or device rule, undecodable pixels, an identifier left in the
+    header, or (with ``verify_ocr``) the study's identifiers readable in the cleaned pixels.
+    """
+    profile = profile or DEFAULT_PROFILE
+    _check_supported(ds, profile)
+    identifiers = OriginalIdentifiers.from_dataset(ds).merge(extra_identifiers)
+
+    plan: PixelPlan = plan_pixel_cleaning(ds)
+    frames = decode_all_frames(ds)
+    if frames.shape[1:3] != plan.keep.shape:
+        raise DeidentificationError("decoded frame size does not match Rows/Columns")
+    blank_outside(frames, plan.keep)
+
+    out = _copy_header(ds)
+    header: HeaderResult = clean_header(out, pseudonymizer, profile, identifiers)
+    _write_pixels(out, ds, frames)
+    _bookkeeping(out, profile, pixels_cleaned=True)
+
+    actions: Counter[str] = Counter(header.actions)
+    actions["pixel-frames-cleaned"] += int(frames.shape[0])
+    leaks = find_identifiers_in_dataset(out, identifiers)
+    if leaks:
+        raise DeidentificationError("identifier left after header cleaning: " + "; ".join(leaks))
+
+    findings: list[str] = []
+    if verify_ocr:
+        from cadbusi_assets.deid.ocr import ocr_identifiers
+
+        for index in ocr_frame_indices(frames.shape[0]):
+            kinds = ocr_identifiers(frames[index], identifiers)
+            findings += [f"frame {index}: {kind}" for kind in kinds]
+        actions["ocr-frames-read"] += len(ocr_frame_indices(frames.shape[0]))
+        if findings:
+            raise DeidentificationError(
+                "identifying text still readable after pixel cleaning (" + "; ".join(findings) + ")"
+            )
+
+    return DeidentifiedObject(
+        dataset=out,
+        frames=frames,
+        kept_regions=plan.kept_regions,
+        blanked_mask=plan.blanked_mask,
+        pixel_cleaning=describe(plan, frames.shape[0]),
+        identifiers=identifiers,
+        pseudo_patient_id=header.pseudo_patient_id,
+        pseudo_accession_number=header.pseudo_accession_number,
+        pseudo_study_uid=header.pseudo_study_uid,
+        pseudo_series_uid=header.pseudo_series_uid,
+        pseudo_sop_uid=header.pseudo_sop_uid,
+        date_shift_days=header.date_shift_days,
+        study_date_shifted=header.study_date_shifted,
+        ocr_findings=findings,
+        actions=dict(sorted(actions.items())),
+    )

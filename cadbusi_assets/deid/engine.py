@@ -1,0 +1,402 @@
+"""The header engine: apply a :class:`DeidProfile` to every element of a data set.
+
+It walks every element at every sequence depth, in place:
+
+* private elements are removed unless the profile retains safe private elements and the
+  ``(group, private creator, element offset)`` triple is on its allow-list;
+* repeating groups 50xx (curves) and 60xx (overlays) and group lengths are removed;
+* listed attributes get the Table E.1-1 action resolved for the profile's options;
+* unlisted attributes: sequences are recursed into, person names emptied, dates handled by
+  the profile's date policy, UIDs remapped (registered SOP class / transfer syntax / coding
+  UIDs excepted), public elements of unknown VR (UN) removed;
+* PatientID, AccessionNumber and StudyID get keyed pseudonyms (the same functions the record
+  pipeline uses), every DA/DT is shifted by the per-patient offset;
+* a last pass removes the study's own identifiers from any text element that kept them.
+
+The file meta is rebuilt from scratch (nothing of the original meta survives).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+from pydicom import __version__ as pydicom_version
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag, Tag
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
+from pydicom.valuerep import MAX_VALUE_LEN
+
+from cadbusi_assets.deid.dates import age_string, parse_da_value, shift_da, shift_dt
+from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+from cadbusi_assets.deid.profile import DeidProfile
+from cadbusi_assets.deid.scan import find_identifiers_in_text
+from cadbusi_assets.deid.text import scrub_text
+from cadbusi_assets.identity import Pseudonymizer
+
+_TEXT_VRS = {"LO", "SH", "ST", "LT", "UT", "UC"}
+_SCANNED_VRS = _TEXT_VRS | {"AE", "CS", "UR", "PN"}
+_BINARY_VRS = {"OB", "OW", "OD", "OF", "OL", "OV", "UN"}
+_NUMBER_VRS = {"IS", "DS", "US", "UL", "SS", "SL", "FL", "FD", "UV", "SV", "AT"}
+_DUMMY_DATES = {"DA": "19000101", "DT": "19000101000000", "TM": "000000"}
+
+#: Keywords whose UIDs name a class, syntax or scheme, not an instance: never remapped.
+_CLASS_UID_SUFFIXES = ("ClassUID", "SyntaxUID", "CodingSchemeUID", "MappingResourceUID")
+
+#: Elements removed although the table does not list them (they can carry the originals).
+EXTRA_REMOVALS = {
+    0x04000500,  # Encrypted Attributes Sequence (original values, encrypted)
+    0x00880200,  # Icon Image Sequence (a thumbnail with burned-in text; also in the table)
+}
+
+
+def is_instance_uid(keyword: str, value: str) -> bool:
+    """True for UIDs that identify instances (remapped); False for registered/class UIDs.
+
+    >>> is_instance_uid("SOPClassUID", "1.2.840.10008.5.1.4.1.1.6.1")
+    False
+    >>> is_instance_uid("ReferencedSOPInstanceUID", "1.2.3.4.5")
+    True
+    """
+    if not value or keyword.endswith(_CLASS_UID_SUFFIXES):
+        return False
+    return UID(value).type == ""
+
+
+@dataclass
+class HeaderResult:
+    """What the header pass did (no original values)."""
+
+    pseudo_patient_id: str
+    pseudo_accession_number: str
+    pseudo_study_uid: str
+    pseudo_series_uid: str
+    pseudo_sop_uid: str
+    date_shift_days: int
+    study_date_shifted: dt.date | None
+    actions: Counter[str] = field(default_factory=Counter)
+
+
+class HeaderCleaner:
+    """Applies one profile with one key to data sets of one patient."""
+
+    def __init__(
+        self,
+        pseudonymizer: Pseudonymizer,
+        profile: DeidProfile,
+        identifiers: OriginalIdentifiers,
+        patient_id: str,
+    ) -> None:
+        self.pseudonymizer = pseudonymizer
+        self.profile = profile
+        self.identifiers = identifiers
+        self.patient_id = patient_id
+        self.shift_days = pseudonymizer.date_shift_days(patient_id)
+        self.actions: Counter[str] = Counter()
+
+    # -- values ----------------------------------------------------------------------------
+    def _uid(self, value: str) -> str:
+        self.actions["uid-remapped"] += 1
+        return self.pseudonymizer.uid(value)
+
+    def _map_uids(self, elem: DataElement) -> None:
+        if self.profile.has("retain_uids"):
+            return
+        keyword = elem.keyword
+        if isinstance(elem.value, MultiValue | list):
+            elem.value = [
+                self._uid(v) if is_instance_uid(keyword, str(v)) else v for v in elem.value
+            ]
+        elif elem.value and is_instance_uid(keyword, str(elem.value)):
+            elem.value = self._uid(str(elem.value))
+
+    def _shift(self, vr: str, value: str) -> str | None:
+        if vr == "DA":
+            return shift_da(value, self.shift_days)
+        if vr == "DT":
+            return shift_dt(value, self.shift_days)
+        return value  # TM: a whole-day shift keeps the time of day
+
+    def _apply_dates(self, ds: Dataset, elem: DataElement) -> None:
+        """Date policy for a DA/DT/TM element: shift, keep or remove."""
+        policy = self.profile.dates_policy
+        if policy == "full":
+            self.actions["K"] += 1
+            return
+        if policy == "removed":
+            del ds[elem.tag]
+            self.actions["X"] += 1
+            return
+        values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
+        shifted = [self._shift(elem.VR, str(v)) if v not in (None, "") else "" for v in values]
+        if any(s is None for s in shifted):
+            del ds[elem.tag]  # unparseable date: cannot be shifted, so it goes
+            self.actions["date-removed-unparseable"] += 1
+            return
+        if elem.VR != "TM" and any(v not in (None, "") for v in values):
+            self.actions["date-shifted"] += 1
+        elem.value = shifted if len(shifted) != 1 else shifted[0]
+
+    def _empty(self, elem: DataElement) -> None:
+        elem.value = Sequence() if elem.VR == "SQ" else None
+
+    def _dummy(self, ds: Dataset, elem: DataElement) -> None:
+        vr = elem.VR
+        if vr == "SQ":
+            elem.value = Sequence()  # a dummy item could only repeat what we removed
+        elif vr in _DUMMY_DATES:
+            if self.profile.dates_policy == "removed":
+                elem.value = _DUMMY_DATES[vr]
+            else:
+                self._apply_dates(ds, elem)
+                return
+        elif vr == "UI":
+            elem.value = self._uid(str(elem.value or elem.keyword or "dummy"))
+        elif vr == "PN":
+            elem.value = "ANONYMIZED"
+        elif vr in _NUMBER_VRS:
+            elem.value = 0
+        elif vr in {"LO", "SH", "CS", "AE"}:
+            token = self.pseudonymizer.other_identifier(
+                elem.keyword or "value", str(elem.value or "")
+            )
+            elem.value = token[: MAX_VALUE_LEN.get(vr, 16)]
+        elif vr in _TEXT_VRS:
+            elem.value = "ANONYMIZED"
+        else:
+            del ds[elem.tag]
+            self.actions["X"] += 1
+            return
+        self.actions["D"] += 1
+
+    def _clean(self, ds: Dataset, elem: DataElement) -> None:
+        vr = elem.VR
+        if vr in _DUMMY_DATES:
+            self._apply_dates(ds, elem)
+            return
+        if vr == "SQ":
+            self.actions["C"] += 1
+            for item in elem.value or []:
+                self.clean_dataset(item)
+            return
+        if vr in _TEXT_VRS or vr == "PN":
+            values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
+            cleaned = [scrub_text(str(v), self.identifiers) if v else v for v in values]
+            limit = MAX_VALUE_LEN.get(vr)
+            if limit:
+                cleaned = [c[:limit] if isinstance(c, str) else c for c in cleaned]
+            if cleaned != [str(v) if v else v for v in values]:
+                self.actions["text-scrubbed"] += 1
+            elem.value = cleaned if len(cleaned) != 1 else cleaned[0]
+        elif vr in _BINARY_VRS:
+            del ds[elem.tag]  # binary values (e.g. a timestamp) cannot be cleaned in place
+            self.actions["X"] += 1
+            return
+        self.actions["C"] += 1
+
+    # -- special attributes ----------------------------------------------------------------
+    def _special(self, ds: Dataset, elem: DataElement) -> bool:
+        """Pseudonyms for the identifiers the pipeline joins on. True if handled."""
+        keyword = elem.keyword
+        value = str(elem.value or "").strip()
+        if keyword == "PatientID":
+            elem.value = self.pseudonymizer.patient_id(value)
+        elif keyword == "AccessionNumber":
+            elem.value = self.pseudonymizer.accession_number(value) if value else ""
+        elif keyword == "StudyID":
+            elem.value = (
+                self.pseudonymizer.other_identifier("study_id", value)[:16] if value else ""
+            )
+        else:
+            return False
+        self.actions["pseudonymized"] += 1
+        return True
+
+    # -- private elements ------------------------------------------------------------------
+    def _clean_private(self, ds: Dataset) -> None:
+        allow = self.profile.private_allow_list if self.profile.has("retain_safe_private") else ()
+        kept_blocks: set[tuple[int, int]] = set()
+        for elem in list(ds):
+            tag = elem.tag
+            if not tag.is_private or 0x0010 <= tag.element <= 0x00FF:
+                continue
+            block = tag.element >> 8
+            creator_elem = ds.get(Tag(tag.group, block)) if block >= 0x10 else None
+            creator = str(creator_elem.value).strip() if creator_elem is not None else None
+            if allow and creator is not None and (tag.group, creator, tag.element & 0xFF) in allow:
+                kept_blocks.add((tag.group, block))
+                self.actions["private-kept"] += 1
+                if elem.VR == "SQ":
+                    for item in elem.value or []:
+                        self.clean_dataset(item)
+                continue
+            del ds[tag]
+            self.actions["private-removed"] += 1
+        for elem in list(ds):
+            tag = elem.tag
+            if (
+                tag.is_private
+                and tag.element <= 0x00FF
+                and (tag.group, tag.element) not in kept_blocks
+            ):
+                del ds[tag]
+                self.actions["private-removed"] += 1
+
+    # -- the walk --------------------------------------------------------------------------
+    def clean_dataset(self, ds: Dataset) -> None:
+        """Clean ``ds`` and every nested item in place."""
+        self._clean_private(ds)
+        for elem in list(ds):
+            self._clean_element(ds, elem)
+
+    def _clean_element(self, ds: Dataset, elem: DataElement) -> None:
+        tag: BaseTag = elem.tag
+        if tag.is_private:
+            return  # handled by _clean_private
+        group = tag.group
+        if tag.element == 0x0000:
+            del ds[tag]
+            self.actions["group-length-removed"] += 1
+            return
+        if 0x5000 <= group <= 0x50FF and group % 2 == 0:
+            del ds[tag]
+            self.actions["curve-removed"] += 1
+            return
+        if 0x6000 <= group <= 0x60FF and group % 2 == 0:
+            del ds[tag]
+            self.actions["overlay-removed"] += 1
+            return
+        if int(tag) in EXTRA_REMOVALS:
+            del ds[tag]
+            self.actions["X"] += 1
+            return
+        if self._special(ds, elem):
+            return
+        action = self.profile.action(int(tag))
+        if action is None:
+            self._unlisted(ds, elem)
+        elif action == "X":
+            del ds[tag]
+            self.actions["X"] += 1
+            return
+        elif action == "Z":
+            self._empty(elem)
+            self.actions["Z"] += 1
+        elif action == "D":
+            self._dummy(ds, elem)
+        elif action == "C":
+            self._clean(ds, elem)
+        elif action in {"K", "U", "U*"}:
+            self.actions[action.rstrip("*")] += 1
+            if elem.VR == "SQ":
+                for item in elem.value or []:
+                    self.clean_dataset(item)
+        if tag in ds and elem.VR == "UI":
+            self._map_uids(elem)
+        if tag in ds and elem.VR in _SCANNED_VRS:
+            self._residual(ds, elem)
+
+    def _unlisted(self, ds: Dataset, elem: DataElement) -> None:
+        vr = elem.VR
+        if vr == "SQ":
+            for item in elem.value or []:
+                self.clean_dataset(item)
+        elif vr == "PN":
+            self._empty(elem)
+            self.actions["Z"] += 1
+        elif vr in _DUMMY_DATES:
+            self._apply_dates(ds, elem)
+        elif vr == "UN":
+            del ds[elem.tag]
+            self.actions["X"] += 1
+
+    def _residual(self, ds: Dataset, elem: DataElement) -> None:
+        """Last line: a kept text element must not hold the study's own identifiers."""
+        if not elem.value:
+            return
+        text = (
+            "\\".join(str(v) for v in elem.value)
+            if isinstance(elem.value, MultiValue | list)
+            else str(elem.value)
+        )
+        if not find_identifiers_in_text(text, self.identifiers):
+            return
+        if elem.VR in _TEXT_VRS:
+            self._clean(ds, elem)
+            self.actions["C"] -= 1
+            if find_identifiers_in_text(str(elem.value), self.identifiers):
+                del ds[elem.tag]
+        else:
+            self._empty(elem)
+        self.actions["residual-scrubbed"] += 1
+
+
+def shifted_study_date(ds: Dataset) -> dt.date | None:
+    return parse_da_value(str(ds.get("StudyDate", "") or ""))
+
+
+def _set_age(ds: Dataset, original: Dataset, profile: DeidProfile) -> None:
+    if not profile.has("retain_patient_characteristics"):
+        return
+    age = str(ds.get("PatientAge", "") or "").strip()
+    if age:
+        if age.endswith("Y") and age[:-1].isdigit() and int(age[:-1]) >= 90:
+            ds.PatientAge = "090Y"
+        return
+    birth = parse_da_value(str(original.get("PatientBirthDate", "") or ""))
+    on = parse_da_value(str(original.get("StudyDate", "") or ""))
+    if birth and on:
+        computed = age_string(birth, on)
+        if computed:
+            ds.PatientAge = computed
+
+
+def rebuild_file_meta(ds: Dataset, transfer_syntax: str | None = None) -> None:
+    """Replace the file meta with a minimal one (nothing from the original meta is kept)."""
+    old = getattr(ds, "file_meta", None)
+    syntax = transfer_syntax or (old.get("TransferSyntaxUID") if old is not None else None)
+    meta = FileMetaDataset()
+    meta.FileMetaInformationVersion = b"\x00\x01"
+    if "SOPClassUID" in ds:
+        meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    if "SOPInstanceUID" in ds:
+        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    meta.TransferSyntaxUID = syntax or ExplicitVRLittleEndian
+    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    meta.ImplementationVersionName = f"PYDICOM {pydicom_version}"[:16]
+    ds.file_meta = meta
+
+
+def clean_header(
+    ds: Dataset,
+    pseudonymizer: Pseudonymizer,
+    profile: DeidProfile,
+    identifiers: OriginalIdentifiers,
+) -> HeaderResult:
+    """De-identify the header of ``ds`` in place (pixels untouched) and rebuild its meta."""
+    original = Dataset()
+    for keyword in ("PatientID", "PatientBirthDate", "StudyDate", "AccessionNumber"):
+        if keyword in ds:
+            original.add(DataElement(ds[keyword].tag, ds[keyword].VR, ds[keyword].value))
+    patient_id = str(original.get("PatientID", "") or "").strip()
+    cleaner = HeaderCleaner(pseudonymizer, profile, identifiers, patient_id)
+    cleaner.clean_dataset(ds)
+    _set_age(ds, original, profile)
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None:
+        cleaner.actions["file-meta-rebuilt"] += 1
+    rebuild_file_meta(ds)
+    return HeaderResult(
+        pseudo_patient_id=str(ds.get("PatientID", "") or pseudonymizer.patient_id(patient_id)),
+        pseudo_accession_number=str(ds.get("AccessionNumber", "") or ""),
+        pseudo_study_uid=str(ds.get("StudyInstanceUID", "") or ""),
+        pseudo_series_uid=str(ds.get("SeriesInstanceUID", "") or ""),
+        pseudo_sop_uid=str(ds.get("SOPInstanceUID", "") or ""),
+        date_shift_days=cleaner.shift_days,
+        study_date_shifted=shifted_study_date(ds) if profile.dates_policy != "removed" else None,
+        actions=cleaner.actions,
+    )

@@ -1,0 +1,294 @@
+"""The study's own identifiers, and the text variants to search for them.
+
+:class:`OriginalIdentifiers` holds what the raw header says about who the patient is (names,
+IDs, accession numbers, birth dates, other IDs). It is used to scrub free text and to check
+outputs for leaks. Its ``repr`` shows counts only, never values.
+
+>>> ids = OriginalIdentifiers(patient_names=("DOE^JANE",), patient_ids=("0012345",))
+>>> repr(ids)
+'OriginalIdentifiers(patient_names=1, patient_ids=1, accession_numbers=0, birth_dates=0, other=0)'
+>>> ("patient_id", "12345") in ids.search_terms()
+True
+>>> ("patient_name", "DOE, JANE") in ids.search_terms()
+True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, fields
+
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+
+#: Name parts shorter than this are not searched for on their own (too many false hits).
+MIN_NAME_PART = 3
+#: Identifiers shorter than this are not searched for at all.
+MIN_IDENTIFIER = 3
+
+#: Titles and suffixes that are not identifying on their own.
+_NAME_NOISE = {"MR", "MRS", "MS", "MISS", "DR", "JR", "SR", "II", "III", "IV", "MD", "PHD"}
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+
+#: Keywords whose values identify the patient or the encounter ("other" identifiers).
+OTHER_ID_KEYWORDS = (
+    "StudyID",
+    "AdmissionID",
+    "RequestedProcedureID",
+    "PerformedProcedureStepID",
+    "ScheduledProcedureStepID",
+    "FillerOrderNumberImagingServiceRequest",
+    "PlacerOrderNumberImagingServiceRequest",
+    "MedicalRecordLocator",
+    "ServiceEpisodeID",
+    "PatientTelephoneNumbers",
+    "PatientAddress",
+    "MilitaryRank",
+    "InsurancePlanIdentification",
+    "ClinicalTrialSubjectID",
+    "ClinicalTrialSubjectReadingID",
+    "IssuerOfPatientID",
+)
+#: Person-name keywords of staff and relatives (searched as whole names and last names).
+OTHER_NAME_KEYWORDS = (
+    "ReferringPhysicianName",
+    "PerformingPhysicianName",
+    "OperatorsName",
+    "NameOfPhysiciansReadingStudy",
+    "PhysiciansOfRecord",
+    "RequestingPhysician",
+    "ScheduledPerformingPhysicianName",
+    "PatientMotherBirthName",
+    "ResponsiblePerson",
+)
+PATIENT_NAME_KEYWORDS = ("PatientName", "OtherPatientNames", "PatientBirthName")
+PATIENT_ID_KEYWORDS = ("PatientID", "OtherPatientIDs")
+
+
+def _values(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, MultiValue | list | tuple):
+        return [str(v) for v in value if v is not None and str(v).strip()]
+    text = str(value)
+    return [text] if text.strip() else []
+
+
+def _walk_values(ds: Dataset, keywords: set[str]) -> Iterator[tuple[str, object]]:
+    """(keyword, value) for every element named in ``keywords``, at any sequence depth."""
+    for elem in ds.iterall():
+        keyword = elem.keyword
+        if keyword in keywords and elem.VR != "SQ":
+            yield keyword, elem.value
+
+
+def parse_da(text: str) -> dt.date | None:
+    """``YYYYMMDD`` (also ``YYYY-MM-DD`` / ``YYYY.MM.DD``) as a date, else ``None``.
+
+    >>> parse_da("19510829")
+    datetime.date(1951, 8, 29)
+    >>> parse_da("1951") is None
+    True
+    """
+    digits = re.sub(r"[-.]", "", str(text).strip())
+    if len(digits) != 8 or not digits.isdigit():
+        return None
+    try:
+        return dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+    except ValueError:
+        return None
+
+
+def _name_parts(name: str) -> list[str]:
+    parts = [p for p in re.split(r"[\^\s,=]+", name.upper()) if p]
+    return [p for p in parts if len(p) >= MIN_NAME_PART and p not in _NAME_NOISE]
+
+
+def name_variants(name: str) -> list[str]:
+    """Ways a DICOM person name is written elsewhere (upper case).
+
+    >>> name_variants("Doe^Jane^Q")[:4]
+    ['DOE^JANE^Q', 'DOE, JANE', 'DOE,JANE', 'JANE DOE']
+    """
+    name = str(name).strip().upper()
+    if not name:
+        return []
+    components = [c.strip() for c in name.split("=")[0].split("^")]
+    family = components[0] if components else ""
+    given = components[1] if len(components) > 1 else ""
+    variants = [name]
+    if family and given:
+        variants += [
+            f"{family}, {given}",
+            f"{family},{given}",
+            f"{given} {family}",
+            f"{family} {given}",
+            f"{family}^{given}",
+        ]
+        middle = components[2] if len(components) > 2 else ""
+        if middle:
+            variants += [f"{given} {middle} {family}", f"{family}, {given} {middle}"]
+    elif " " in name or "," in name:
+        variants.append(name)
+    return list(dict.fromkeys(v for v in variants if len(v) >= MIN_IDENTIFIER))
+
+
+def date_variants(value: dt.date) -> list[str]:
+    """Common written forms of a date (upper case), for burned-in text and free text.
+
+    >>> date_variants(dt.date(1951, 8, 29))[:4]
+    ['19510829', '08/29/1951', '8/29/1951', '1951-08-29']
+    """
+    d, m, y = value.day, value.month, value.year
+    mon = _MONTHS[m - 1]
+    return list(
+        dict.fromkeys(
+            [
+                f"{y:04d}{m:02d}{d:02d}",
+                f"{m:02d}/{d:02d}/{y:04d}",
+                f"{m}/{d}/{y:04d}",
+                f"{y:04d}-{m:02d}-{d:02d}",
+                f"{y:04d}/{m:02d}/{d:02d}",
+                f"{y:04d}.{m:02d}.{d:02d}",
+                f"{d:02d}/{m:02d}/{y:04d}",
+                f"{d:02d}.{m:02d}.{y:04d}",
+                f"{m:02d}-{d:02d}-{y:04d}",
+                f"{d:02d}-{m:02d}-{y:04d}",
+                f"{d:02d}-{mon}-{y:04d}",
+                f"{d}-{mon}-{y:04d}",
+                f"{d:02d} {mon} {y:04d}",
+                f"{d:02d}{mon}{y:04d}",
+                f"{mon} {d:02d}, {y:04d}",
+                f"{mon} {d}, {y:04d}",
+                f"{m:02d}/{d:02d}/{y % 100:02d}",
+                f"{d:02d}-{mon}-{y % 100:02d}",
+            ]
+        )
+    )
+
+
+def id_variants(value: str) -> list[str]:
+    """An identifier as written, and without leading zeros.
+
+    >>> id_variants(" 00079241539 ")
+    ['00079241539', '79241539']
+    """
+    text = str(value).strip().upper()
+    out = [text]
+    stripped = text.lstrip("0")
+    if stripped != text and len(stripped) >= MIN_IDENTIFIER:
+        out.append(stripped)
+    return [v for v in out if len(v) >= MIN_IDENTIFIER]
+
+
+@dataclass(frozen=True)
+class OriginalIdentifiers:
+    """The identifiers of one study (or object), as read from the raw header.
+
+    Never logged: ``repr`` and ``str`` show counts only.
+    """
+
+    patient_names: tuple[str, ...] = ()
+    patient_ids: tuple[str, ...] = ()
+    accession_numbers: tuple[str, ...] = ()
+    birth_dates: tuple[dt.date, ...] = ()
+    other: tuple[str, ...] = field(default=())
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{f.name}={len(getattr(self, f.name))}" for f in fields(self))
+        return f"OriginalIdentifiers({counts})"
+
+    __str__ = __repr__
+
+    def is_empty(self) -> bool:
+        return not any(getattr(self, f.name) for f in fields(self))
+
+    @classmethod
+    def from_dataset(cls, ds: Dataset) -> OriginalIdentifiers:
+        """Collect identifiers from every depth of ``ds`` (sequences included).
+
+        Patient names come from PatientName, OtherPatientNames and PatientBirthName; IDs from
+        PatientID, OtherPatientIDs and OtherPatientIDsSequence items; accession numbers from
+        AccessionNumber wherever it appears; birth dates from PatientBirthDate. ``other``
+        holds further encounter IDs (StudyID, RequestedProcedureID...) and staff names.
+        """
+        wanted = set(
+            PATIENT_NAME_KEYWORDS
+            + PATIENT_ID_KEYWORDS
+            + OTHER_ID_KEYWORDS
+            + OTHER_NAME_KEYWORDS
+            + ("AccessionNumber", "PatientBirthDate")
+        )
+        names: list[str] = []
+        ids: list[str] = []
+        accessions: list[str] = []
+        births: list[dt.date] = []
+        other: list[str] = []
+        for keyword, value in _walk_values(ds, wanted):
+            for text in _values(value):
+                text = text.strip()
+                if keyword in PATIENT_NAME_KEYWORDS:
+                    names.append(text)
+                elif keyword in PATIENT_ID_KEYWORDS:
+                    ids.append(text)
+                elif keyword == "AccessionNumber":
+                    accessions.append(text)
+                elif keyword == "PatientBirthDate":
+                    parsed = parse_da(text)
+                    if parsed is not None:
+                        births.append(parsed)
+                elif len(text) >= MIN_IDENTIFIER or keyword in OTHER_NAME_KEYWORDS:
+                    other.append(text)
+        return cls(
+            patient_names=_unique(names),
+            patient_ids=_unique(ids),
+            accession_numbers=_unique(accessions),
+            birth_dates=tuple(sorted(set(births))),
+            other=_unique(other),
+        )
+
+    def merge(self, other: OriginalIdentifiers | None) -> OriginalIdentifiers:
+        """Union of both sets of identifiers (order kept, duplicates dropped)."""
+        if other is None:
+            return self
+        return OriginalIdentifiers(
+            patient_names=_unique(self.patient_names + other.patient_names),
+            patient_ids=_unique(self.patient_ids + other.patient_ids),
+            accession_numbers=_unique(self.accession_numbers + other.accession_numbers),
+            birth_dates=tuple(sorted(set(self.birth_dates + other.birth_dates))),
+            other=_unique(self.other + other.other),
+        )
+
+    def search_terms(self) -> list[tuple[str, str]]:
+        """``(kind, text)`` pairs to search for, upper case, longest first.
+
+        Kinds: ``patient_name``, ``patient_id``, ``accession_number``, ``birth_date``,
+        ``other_identifier``. Name parts shorter than :data:`MIN_NAME_PART` characters and
+        identifiers shorter than :data:`MIN_IDENTIFIER` are left out.
+        """
+        terms: list[tuple[str, str]] = []
+        for name in self.patient_names:
+            terms += [("patient_name", v) for v in name_variants(name)]
+            terms += [("patient_name", p) for p in _name_parts(name)]
+        for value in self.patient_ids:
+            terms += [("patient_id", v) for v in id_variants(value)]
+        for value in self.accession_numbers:
+            terms += [("accession_number", v) for v in id_variants(value)]
+        for birth in self.birth_dates:
+            terms += [("birth_date", v) for v in date_variants(birth)]
+        for value in self.other:
+            if "^" in value:
+                terms += [("other_identifier", v) for v in name_variants(value)]
+                family = value.split("^")[0].strip().upper()
+                if len(family) >= 4 and family not in _NAME_NOISE:
+                    terms.append(("other_identifier", family))
+            else:
+                terms += [("other_identifier", v) for v in id_variants(value)]
+        unique = dict.fromkeys((kind, text.upper()) for kind, text in terms if text.strip())
+        return sorted(unique, key=lambda item: (-len(item[1]), item[0], item[1]))
+
+
+def _unique(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v for v in values if v))

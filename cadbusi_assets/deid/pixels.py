@@ -1,0 +1,150 @@
+"""Pixel cleaning for ultrasound and secondary capture: keep the image regions, blank the rest.
+
+Every US/SC object is treated as having burned-in text, whatever ``BurnedInAnnotation``
+says. The areas to keep come from ``SequenceOfUltrasoundRegions`` (clipped to the image;
+regions that overhang the image by more than :data:`MAX_OVERHANG` or cover nearly all of it
+are rejected as absurd), else from a per-device rule (:mod:`cadbusi_assets.deid.devices`).
+With neither, cleaning fails closed. The same mask is applied to every frame (vectorized).
+
+>>> import numpy as np
+>>> frames = np.full((2, 4, 6), 200, np.uint8)
+>>> keep = keep_mask((4, 6), [(1, 1, 3, 2)])
+>>> blank_outside(frames, keep)[0]
+array([[  0,   0,   0,   0,   0,   0],
+       [  0, 200, 200, 200,   0,   0],
+       [  0, 200, 200, 200,   0,   0],
+       [  0,   0,   0,   0,   0,   0]], dtype=uint8)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from cadbusi_assets.deid.devices import match_device_rule
+from cadbusi_assets.deid.errors import DeidentificationError
+from cadbusi_assets.dicom import UltrasoundRegion, ultrasound_regions
+
+#: A region may stick out of the image by at most this fraction of the image size.
+MAX_OVERHANG = 0.05
+#: Regions that together cover more than this fraction of the image would keep the text bands.
+MAX_KEPT_FRACTION = 0.97
+
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (inclusive)
+
+
+@dataclass(frozen=True)
+class PixelPlan:
+    """Where to keep pixels, and why (no PHI)."""
+
+    kept_regions: list[UltrasoundRegion]
+    keep: np.ndarray  # (H, W) bool
+    source: str  # "ultrasound regions" or "device rule <id>"
+
+    @property
+    def blanked_mask(self) -> np.ndarray:
+        return ~self.keep
+
+
+def keep_mask(shape: tuple[int, int], boxes: list[Box]) -> np.ndarray:
+    """``(H, W)`` bool mask, True inside any of the inclusive boxes."""
+    keep = np.zeros(shape, dtype=bool)
+    for x0, y0, x1, y1 in boxes:
+        keep[max(0, y0) : y1 + 1, max(0, x0) : x1 + 1] = True
+    return keep
+
+
+def blank_outside(frames: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Set every pixel outside ``keep`` to 0 in all frames (in place; returns ``frames``)."""
+    if keep.shape != frames.shape[1:3]:
+        raise DeidentificationError("pixel mask does not match the frame size")
+    frames[:, ~keep] = 0
+    return frames
+
+
+def _raw_boxes(ds: Dataset) -> list[Box]:
+    boxes = []
+    for item in ds.get("SequenceOfUltrasoundRegions", []) or []:
+        try:
+            boxes.append(
+                (
+                    int(item.RegionLocationMinX0),
+                    int(item.RegionLocationMinY0),
+                    int(item.RegionLocationMaxX1),
+                    int(item.RegionLocationMaxY1),
+                )
+            )
+        except (AttributeError, TypeError, ValueError):
+            continue
+    return boxes
+
+
+def _overhangs(box: Box, rows: int, cols: int) -> bool:
+    x0, y0, x1, y1 = box
+    tol_x, tol_y = MAX_OVERHANG * cols, MAX_OVERHANG * rows
+    return x0 < -tol_x or y0 < -tol_y or x1 > cols - 1 + tol_x or y1 > rows - 1 + tol_y
+
+
+def usable_regions(ds: Dataset) -> tuple[list[UltrasoundRegion], list[str]]:
+    """The regions safe to keep, and the reasons others were rejected (no PHI)."""
+    rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    rejected: list[str] = []
+    overhanging = [b for b in _raw_boxes(ds) if _overhangs(b, rows, cols)]
+    regions: list[UltrasoundRegion] = []
+    for region in ultrasound_regions(ds):
+        raw = [b for b in overhanging if _clip(b, rows, cols) == region.box]
+        if raw:
+            rejected.append("region lies outside the image (region metadata does not fit)")
+            continue
+        regions.append(region)
+    if regions and rows and cols:
+        kept = keep_mask((rows, cols), [r.box for r in regions]).mean()
+        if kept > MAX_KEPT_FRACTION:
+            rejected.append("regions cover the whole image (text bands would be kept)")
+            regions = []
+    return regions, rejected
+
+
+def _clip(box: Box, rows: int, cols: int) -> Box:
+    x0, y0, x1, y1 = box
+    return (max(0, x0), max(0, y0), min(cols - 1, x1), min(rows - 1, y1))
+
+
+def plan_pixel_cleaning(ds: Dataset) -> PixelPlan:
+    """Decide what to keep; raises :class:`DeidentificationError` when nothing is safe."""
+    rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    if rows <= 0 or cols <= 0:
+        raise DeidentificationError("image has no Rows/Columns")
+    regions, rejected = usable_regions(ds)
+    if regions:
+        return PixelPlan(
+            regions, keep_mask((rows, cols), [r.box for r in regions]), "ultrasound regions"
+        )
+    rule = match_device_rule(ds)
+    if rule is not None:
+        boxes = [_clip(b, rows, cols) for b in rule.boxes]
+        if rule.mode == "keep":
+            keep = keep_mask((rows, cols), boxes)
+        else:
+            keep = ~keep_mask((rows, cols), boxes)
+        kept = [UltrasoundRegion(*b) for b in boxes] if rule.mode == "keep" else []
+        return PixelPlan(kept, keep, f"device rule {rule.rule_id}")
+    why = "; ".join(dict.fromkeys(rejected)) or "no SequenceOfUltrasoundRegions"
+    raise DeidentificationError(
+        f"no usable ultrasound region and no device rule for this scanner ({why}); "
+        "burned-in text cannot be located, so the object is not released"
+    )
+
+
+def describe(plan: PixelPlan, n_frames: int) -> str:
+    """Human-readable summary without PHI."""
+    blanked = 100.0 * float(plan.blanked_mask.mean())
+    if plan.source == "ultrasound regions":
+        n = len(plan.kept_regions)
+        what = f"kept {n} ultrasound region{'s' if n != 1 else ''}"
+    else:
+        what = f"applied {plan.source}"
+    frames = f" in {n_frames} frames" if n_frames > 1 else ""
+    return f"{what}; blanked {blanked:.1f}% of pixels{frames}"

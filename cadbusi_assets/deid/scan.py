@@ -1,0 +1,179 @@
+"""Leak checks: find the study's own identifiers in text, bytes and whole data sets.
+
+Every finder returns *kinds* (and, for data sets, element paths), never the text it found.
+Matching is case-insensitive and bounded: an identifier only counts when it is not part of a
+longer run of letters and digits, so ``1234`` does not match inside ``2.25.912345``.
+
+>>> from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+>>> ids = OriginalIdentifiers(patient_names=("DOE^JANE",), accession_numbers=("A77123",))
+>>> find_identifiers_in_text("Pt: Jane Doe, acc a77123", ids)
+['accession_number', 'patient_name']
+>>> find_identifiers_in_text("Doesn't match DOEJANE", ids)
+[]
+>>> find_identifiers_in_bytes("x\\x00jane".encode("utf-16-le"), ids)
+['patient_name']
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.tag import Tag
+
+from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+
+#: Byte-level matches on UTF-16 text need at least this many characters (random binary data
+#: matches short UTF-16 patterns too easily).
+MIN_UTF16_TERM = 4
+
+_ALNUM = "A-Za-z0-9"
+
+#: Elements whose text we write ourselves (profile and option names): not scanned, since
+#: words like "Patient" in "Retain Patient Characteristics" would match a name part.
+OWN_BOOKKEEPING = frozenset({"DeidentificationMethod", "DeidentificationMethodCodeSequence"})
+
+
+def _text_pattern(term: str) -> str:
+    parts = [re.escape(p) for p in term.split()]
+    return r"\s+".join(parts)
+
+
+@lru_cache(maxsize=256)
+def _text_regexes(identifiers: OriginalIdentifiers) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    by_kind: dict[str, list[str]] = {}
+    for kind, term in identifiers.search_terms():
+        by_kind.setdefault(kind, []).append(_text_pattern(term))
+    return tuple(
+        (
+            kind,
+            re.compile(rf"(?<![{_ALNUM}])(?:{'|'.join(patterns)})(?![{_ALNUM}])", re.IGNORECASE),
+        )
+        for kind, patterns in sorted(by_kind.items())
+    )
+
+
+@lru_cache(maxsize=256)
+def _byte_regexes(identifiers: OriginalIdentifiers) -> tuple[tuple[str, re.Pattern[bytes]], ...]:
+    by_kind: dict[str, list[bytes]] = {}
+    for kind, term in identifiers.search_terms():
+        ascii_term = term.encode("latin-1", errors="ignore")
+        if ascii_term:
+            escaped = re.escape(ascii_term)
+            by_kind.setdefault(kind, []).append(
+                rb"(?<![A-Za-z0-9])" + escaped + rb"(?![A-Za-z0-9])"
+            )
+        if len(term) >= MIN_UTF16_TERM:
+            for codec in ("utf-16-le", "utf-16-be"):
+                by_kind.setdefault(kind, []).append(re.escape(term.encode(codec)))
+    return tuple(
+        (kind, re.compile(b"|".join(patterns), re.IGNORECASE))
+        for kind, patterns in sorted(by_kind.items())
+    )
+
+
+def find_identifiers_in_text(text: str, identifiers: OriginalIdentifiers) -> list[str]:
+    """Kinds of the study's identifiers that occur in ``text`` (sorted, unique)."""
+    if not text or identifiers.is_empty():
+        return []
+    return [kind for kind, regex in _text_regexes(identifiers) if regex.search(text)]
+
+
+def find_identifiers_in_bytes(data: bytes, identifiers: OriginalIdentifiers) -> list[str]:
+    """Kinds found in raw bytes, as ASCII/Latin-1 or UTF-16 (LE/BE) text, case-insensitive.
+
+    Scanning a whole file includes the pixel bytes, where short terms match by chance; use
+    :func:`pixel_data_span` to leave the Pixel Data value out (OCR covers the pixels).
+    """
+    if not data or identifiers.is_empty():
+        return []
+    return [kind for kind, regex in _byte_regexes(identifiers) if regex.search(data)]
+
+
+def pixel_data_span(data: bytes) -> tuple[int, int] | None:
+    """``(start, end)`` of the native Pixel Data value in an explicit-VR little-endian file.
+
+    >>> blob = b"x" * 4 + b"\\xe0\\x7f\\x10\\x00OB\\x00\\x00" + (4).to_bytes(4, "little") + b"abcd"
+    >>> pixel_data_span(blob)
+    (16, 20)
+    """
+    marker = b"\xe0\x7f\x10\x00"
+    position = data.rfind(marker)
+    while position >= 0:
+        vr = data[position + 4 : position + 6]
+        if vr in (b"OB", b"OW") and data[position + 6 : position + 8] == b"\x00\x00":
+            length = int.from_bytes(data[position + 8 : position + 12], "little")
+            start = position + 12
+            end = len(data) if length == 0xFFFFFFFF else start + length
+            if end <= len(data):
+                return start, end
+        position = data.rfind(marker, 0, position)
+    return None
+
+
+def find_identifiers_in_file_bytes(data: bytes, identifiers: OriginalIdentifiers) -> list[str]:
+    """Like :func:`find_identifiers_in_bytes` but without the Pixel Data value."""
+    span = pixel_data_span(data)
+    if span is not None:
+        data = data[: span[0]] + b"\x00" + data[span[1] :]
+    return find_identifiers_in_bytes(data, identifiers)
+
+
+def element_name(elem: DataElement) -> str:
+    """Keyword, or ``(gggg,eeee)`` for private and unknown elements."""
+    tag = Tag(elem.tag)
+    return elem.keyword or f"({tag.group:04X},{tag.element:04X})"
+
+
+def iter_elements(ds: Dataset, prefix: str = "") -> Iterator[tuple[str, DataElement]]:
+    """``(path, element)`` for every element at every depth; file meta first."""
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and not prefix:
+        for elem in meta:
+            yield f"file_meta.{element_name(elem)}", elem
+    for elem in ds:
+        path = f"{prefix}{element_name(elem)}"
+        yield path, elem
+        if elem.VR == "SQ" and elem.value is not None:
+            for index, item in enumerate(elem.value):
+                yield from iter_elements(item, f"{path}[{index}].")
+
+
+def _element_text(elem: DataElement) -> str | bytes | None:
+    value = elem.value
+    if value is None or elem.VR == "SQ":
+        return None
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if isinstance(value, MultiValue | list | tuple):
+        return "\\".join(str(v) for v in value)
+    if isinstance(value, int | float):
+        return None
+    return str(value)
+
+
+def find_identifiers_in_dataset(ds: Dataset, identifiers: OriginalIdentifiers) -> list[str]:
+    """``"<element path>: <kind>"`` for every element that holds one of the identifiers.
+
+    Walks the file meta, every sequence item at any depth and private elements. Binary
+    values (OB/OW/UN) are scanned as bytes; the Pixel Data value is left to OCR.
+    """
+    if identifiers.is_empty():
+        return []
+    findings: list[str] = []
+    for path, elem in iter_elements(ds):
+        if elem.tag == 0x7FE00010 or path.split("[")[0] in OWN_BOOKKEEPING:
+            continue
+        content = _element_text(elem)
+        if content is None:
+            continue
+        if isinstance(content, bytes):
+            kinds = find_identifiers_in_bytes(content, identifiers)
+        else:
+            kinds = find_identifiers_in_text(content, identifiers)
+        findings += [f"{path}: {kind}" for kind in kinds]
+    return findings

@@ -1,0 +1,87 @@
+"""Cleaning free-text descriptors (the ``C`` action of the Clean Descriptors option).
+
+Two passes: the study's own identifiers (every variant of :meth:`search_terms`) are replaced
+by a marker, then generic patterns that look like dates, long ID numbers, person names in
+DICOM notation (``LAST^FIRST``) or after a title, e-mail addresses and phone numbers.
+Clinical words (laterality, clock position, probe and preset names) are left alone.
+
+>>> from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+>>> ids = OriginalIdentifiers(patient_names=("DOE^JANE",), patient_ids=("00123456",))
+>>> scrub_text("US BREAST LT 10:00 3CM FN", ids)
+'US BREAST LT 10:00 3CM FN'
+>>> scrub_text("Jane Doe 123456 seen 03/02/2017 by Dr. Smith", ids)
+'[name] [id] seen [date] by [name]'
+>>> scrub_text("SMITH^JOHN called 555-123-4567", OriginalIdentifiers())
+'[name] called [phone]'
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+
+_KIND_MARKERS = {
+    "patient_name": "[name]",
+    "patient_id": "[id]",
+    "accession_number": "[id]",
+    "birth_date": "[date]",
+    "other_identifier": "[id]",
+}
+
+_MONTH = r"(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|SEPT|OCT|NOV|DEC)[A-Z]*\.?"
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "[email]"),
+    (re.compile(r"(?<!\w)(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?!\w)"), "[phone]"),
+    (re.compile(r"(?<!\w)\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}(?!\w)"), "[date]"),
+    (re.compile(rf"(?<!\w)\d{{1,2}}[ -]?{_MONTH}[ -]?\d{{2,4}}(?!\w)", re.IGNORECASE), "[date]"),
+    (re.compile(rf"(?<!\w){_MONTH} \d{{1,2}},? \d{{4}}(?!\w)", re.IGNORECASE), "[date]"),
+    (re.compile(r"(?<!\w)(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\w)"), "[date]"),
+    (re.compile(r"(?<!\w)[A-Z]*\d[A-Z\d-]{5,}(?!\w)", re.IGNORECASE), "[id]"),
+    (re.compile(r"(?<![\w^])[A-Za-z'-]+(?:\^[A-Za-z'-]*)+"), "[name]"),
+    (
+        re.compile(
+            r"(?<!\w)(?:DR|MR|MRS|MS|MISS|PROF)\.?\s+[A-Z][A-Za-z'-]+(?:\s+[A-Z][A-Za-z'-]+)?",
+            re.IGNORECASE,
+        ),
+        "[name]",
+    ),
+)
+
+#: IDs are only runs with at least this many digits (probe names like L12-5 stay).
+_MIN_ID_DIGITS = 6
+
+
+@lru_cache(maxsize=256)
+def _identifier_regex(identifiers: OriginalIdentifiers) -> tuple[tuple[re.Pattern[str], str], ...]:
+    out = []
+    for kind, term in identifiers.search_terms():
+        pattern = r"\s+".join(re.escape(p) for p in term.split())
+        regex = re.compile(rf"(?<![A-Za-z0-9]){pattern}(?![A-Za-z0-9])", re.IGNORECASE)
+        out.append((regex, _KIND_MARKERS.get(kind, "[id]")))
+    return tuple(out)
+
+
+def _collapse(text: str) -> str:
+    text = re.sub(r"(\[(?:name|id|date)\])(?:\s*,?\s*\1)+", r"\1", text)
+    return re.sub(r"\s{2,}", " ", text).strip()
+
+
+def _replace_ids(match: re.Match[str]) -> str:
+    token = match.group(0)
+    digits = sum(ch.isdigit() for ch in token)
+    return "[id]" if digits >= _MIN_ID_DIGITS else token
+
+
+def scrub_text(text: str, identifiers: OriginalIdentifiers | None = None) -> str:
+    """``text`` without the study's identifiers and without name/date/ID-like patterns."""
+    if not text:
+        return text
+    out = str(text)
+    if identifiers is not None and not identifiers.is_empty():
+        for regex, marker in _identifier_regex(identifiers):
+            out = regex.sub(marker, out)
+    for regex, marker in _PATTERNS:
+        out = regex.sub(_replace_ids, out) if marker == "[id]" else regex.sub(marker, out)
+    return _collapse(out) if out != text else out
