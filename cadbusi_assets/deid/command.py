@@ -1,0 +1,270 @@
+"""The standalone commands: ``cadbusi deidentify`` and ``cadbusi verify`` (argparse-free).
+
+The CLI owner wires these functions to argparse; they print through ``echo`` and return the
+exit code: 0 all clean, 1 something was quarantined or flagged, 2 usage or key error.
+
+Nothing printed or written names an original identifier: progress lines show counters and
+reasons; output paths are built from pseudonyms only. The report of ``deidentify`` links
+each input path to its output, so it is a re-identification table: it must be written
+outside OUTPUT (with the raw data), and the command refuses a report path inside OUTPUT.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import polars as pl
+
+from cadbusi_assets.deid.deidentify import deidentify_dataset
+from cadbusi_assets.deid.errors import DeidentificationError
+from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+from cadbusi_assets.deid.profile import PROFILE_NAMES, get_profile
+from cadbusi_assets.deid.verify import verify_file
+from cadbusi_assets.dicom import DicomReadError, dataset_to_bytes, read_dataset
+from cadbusi_assets.identity import Pseudonymizer, PseudonymKeyError, load_key
+from cadbusi_assets.identity.pseudonyms import instance_id_for
+from cadbusi_assets.parallel import parallel_map
+
+LAYOUTS = ("flat", "study")
+
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class _Task:
+    input_path: str
+    output_root: str
+    staging_name: str
+    pseudonymizer: Pseudonymizer
+    profile: str
+    layout: str
+    verify_ocr: bool
+
+
+@dataclass
+class DeidRow:
+    """One report row (no original identifier except the input path, see module doc)."""
+
+    input_path: str
+    status: str  # ok | quarantined | duplicate
+    output_path: str
+    reason: str
+    frames: int
+    pixel_cleaning: str
+    seconds: float
+
+
+def _relative_output(result, layout: str) -> str:
+    name = instance_id_for(result.pseudo_sop_uid) + ".dcm"
+    if layout == "flat":
+        return name
+    return "/".join(
+        (result.pseudo_patient_id, result.pseudo_study_uid, result.pseudo_series_uid, name)
+    )
+
+
+def _process(task: _Task) -> DeidRow:
+    """Worker: de-identify one file into a staging name; the parent publishes it."""
+    started = time.perf_counter()
+    row = DeidRow(task.input_path, "quarantined", "", "", 0, "", 0.0)
+    try:
+        ds = read_dataset(task.input_path)
+        result = deidentify_dataset(
+            ds, task.pseudonymizer, get_profile(task.profile), verify_ocr=task.verify_ocr
+        )
+        data = dataset_to_bytes(result.dataset)
+        staging = Path(task.output_root) / ".staging" / task.staging_name
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        staging.write_bytes(data)
+        row.status, row.output_path = "ok", _relative_output(result, task.layout)
+        row.frames, row.pixel_cleaning = int(result.frames.shape[0]), result.pixel_cleaning
+    except (DicomReadError, DeidentificationError) as exc:
+        row.reason = str(exc)
+    except MemoryError:
+        row.reason = "out of memory while de-identifying"
+    except Exception as exc:  # fail closed on anything unexpected, without echoing values
+        row.reason = f"unexpected error ({type(exc).__name__})"
+    row.seconds = round(time.perf_counter() - started, 4)
+    return row
+
+
+def _input_files(root: Path, exclude: Path) -> list[Path]:
+    files = []
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and exclude not in path.parents and path != exclude:
+            files.append(path)
+    return files
+
+
+def write_report(rows: list[dict], path: Path) -> None:
+    """CSV, or Parquet when the name ends in ``.parquet``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame = pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+    if path.suffix.lower() == ".parquet":
+        frame.write_parquet(path)
+    else:
+        frame.write_csv(path)
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def deidentify_command(
+    input_dir: Path,
+    output_dir: Path,
+    *,
+    key_file: Path | None,
+    profile: str,
+    jobs: int | None,
+    layout: str,
+    report: Path | None,
+    verify_ocr: bool,
+    echo: Echo,
+) -> int:
+    """De-identify every file under ``input_dir`` into ``output_dir``; see the module doc."""
+    input_dir, output_dir = Path(input_dir), Path(output_dir)
+    if not input_dir.is_dir():
+        echo("error: INPUT is not a folder")
+        return 2
+    if layout not in LAYOUTS:
+        echo(f"error: --layout must be one of {', '.join(LAYOUTS)}")
+        return 2
+    if profile not in PROFILE_NAMES:
+        echo(f"error: unknown --profile; choose one of {', '.join(PROFILE_NAMES)}")
+        return 2
+    if output_dir.resolve() == input_dir.resolve():
+        echo("error: OUTPUT must differ from INPUT")
+        return 2
+    if report is not None and _is_within(Path(report), output_dir):
+        echo("error: the report links inputs to outputs; write it outside OUTPUT")
+        return 2
+    try:
+        key = load_key(key_file, forbidden_roots=(output_dir,))
+    except PseudonymKeyError as exc:
+        echo(f"error: {exc}")
+        return 2
+    pseudonymizer = Pseudonymizer(key)
+
+    files = _input_files(input_dir, output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    tasks = [
+        _Task(
+            input_path=str(path),
+            output_root=str(output_dir),
+            staging_name=hashlib.sha256(str(path).encode()).hexdigest()[:32] + ".part",
+            pseudonymizer=pseudonymizer,
+            profile=profile,
+            layout=layout,
+            verify_ocr=verify_ocr,
+        )
+        for path in files
+    ]
+    echo(f"de-identifying {len(tasks)} files with profile {profile} (key {key.fingerprint})")
+    started = time.perf_counter()
+    rows = parallel_map(_process, tasks, workers=jobs, min_items_per_worker=2)
+
+    published: set[str] = set()
+    for index, (task, row) in enumerate(zip(tasks, rows, strict=True), start=1):
+        staging = output_dir / ".staging" / task.staging_name
+        if row.status == "ok":
+            if row.output_path in published:
+                row.status, row.reason = "duplicate", "same SOP Instance UID as an earlier input"
+                staging.unlink(missing_ok=True)
+            else:
+                target = output_dir / row.output_path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging, target)
+                published.add(row.output_path)
+        row.input_path = str(Path(task.input_path).relative_to(input_dir))
+        echo(f"[{index}/{len(tasks)}] {row.status}" + (f": {row.reason}" if row.reason else ""))
+    staging_dir = output_dir / ".staging"
+    if staging_dir.is_dir() and not any(staging_dir.iterdir()):
+        staging_dir.rmdir()
+
+    quarantined = [r for r in rows if r.status == "quarantined"]
+    elapsed = time.perf_counter() - started
+    echo(
+        f"done: {sum(r.status == 'ok' for r in rows)} de-identified, {len(quarantined)} "
+        f"quarantined, {sum(r.status == 'duplicate' for r in rows)} duplicates "
+        f"in {elapsed:.1f} s"
+    )
+    for reason in sorted({r.reason for r in quarantined}):
+        count = sum(r.reason == reason for r in quarantined)
+        echo(f"  quarantined x{count}: {reason}")
+    if report is not None:
+        write_report([asdict(r) for r in rows], Path(report))
+        echo(f"report: {report}")
+    return 1 if quarantined else 0
+
+
+def _original_identifiers(root: Path, echo: Echo) -> OriginalIdentifiers:
+    identifiers = OriginalIdentifiers()
+    unreadable = 0
+    for path in sorted(root.rglob("*")):
+        if not path.is_file():
+            continue
+        try:
+            ds = read_dataset(path, stop_before_pixels=True)
+        except DicomReadError:
+            unreadable += 1
+            continue
+        identifiers = identifiers.merge(OriginalIdentifiers.from_dataset(ds))
+    if unreadable:
+        echo(f"note: {unreadable} files under the originals folder are not DICOM")
+    return identifiers
+
+
+def verify_command(
+    output_dir: Path,
+    *,
+    report: Path | None,
+    identifiers_from: Path | None,
+    echo: Echo,
+    ocr: bool = True,
+) -> int:
+    """Re-scan de-identified outputs for anything identifying; 1 if something is found.
+
+    Every ``.dcm`` file is checked (element walk, byte scan without the pixel values, the
+    de-identification bookkeeping, free-text patterns); with ``identifiers_from`` (the
+    original input tree) the originals' own identifiers are searched for too, also by OCR of
+    the pixels when ``ocr`` is on and tesseract is installed.
+    """
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        echo("error: OUTPUT is not a folder")
+        return 2
+    identifiers = OriginalIdentifiers()
+    if identifiers_from is not None:
+        if not Path(identifiers_from).is_dir():
+            echo("error: the originals folder does not exist")
+            return 2
+        identifiers = _original_identifiers(Path(identifiers_from), echo)
+    files = sorted(p for p in output_dir.rglob("*.dcm") if p.is_file())
+    rows = []
+    for index, path in enumerate(files, start=1):
+        findings = verify_file(path, identifiers, ocr=ocr and identifiers_from is not None)
+        status = "clean" if not findings else "flagged"
+        rows.append(
+            {
+                "output_path": str(path.relative_to(output_dir)),
+                "status": status,
+                "findings": "; ".join(findings),
+            }
+        )
+        echo(f"[{index}/{len(files)}] {status}" + (f": {'; '.join(findings)}" if findings else ""))
+    flagged = sum(r["status"] != "clean" for r in rows)
+    echo(f"verified {len(files)} files: {flagged} flagged")
+    if report is not None:
+        write_report(rows, Path(report))
+        echo(f"report: {report}")
+    return 1 if flagged else 0

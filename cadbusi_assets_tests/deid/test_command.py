@@ -1,0 +1,159 @@
+"""The ``cadbusi deidentify`` / ``cadbusi verify`` command functions on a temporary tree."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from cadbusi_assets.deid.command import deidentify_command, verify_command
+from cadbusi_assets.dicom import dataset_to_bytes
+from cadbusi_assets_tests.deid import canary
+from cadbusi_assets_tests.deid.conftest import deid_data_ultrasounds, pydicom_file
+from cadbusi_assets_tests.support import TEST_KEY
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    root = tmp_path_factory.mktemp("deid_cmd")
+    source = root / "in"
+    phi_folder = source / f"{canary.MRN}_{canary.ACCESSION}"  # PHI in the input path
+    phi_folder.mkdir(parents=True)
+    data = dataset_to_bytes(canary.canary_dataset())
+    (phi_folder / "canary.dcm").write_bytes(data)
+    (phi_folder / "canary_copy.dcm").write_bytes(data)  # same SOP Instance UID
+    shutil.copy(deid_data_ultrasounds() / "GREYSCALE_IMAGE.dcm", source / "epiq.dcm")
+    shutil.copy(pydicom_file("color-pl.dcm"), source / "no_region.dcm")
+    (source / "corrupt.dcm").write_bytes(b"DICM but not really" * 10)
+    key = root / "secrets" / "pseudonym.key"
+    key.parent.mkdir()
+    key.write_text(TEST_KEY.secret_bytes().hex())
+    return {"root": root, "input": source, "key": key}
+
+
+def _run(tree, out: Path, layout: str = "study", jobs: int = 1, report: Path | None = None):
+    lines: list[str] = []
+    code = deidentify_command(
+        tree["input"],
+        out,
+        key_file=tree["key"],
+        profile="research-breast-us",
+        jobs=jobs,
+        layout=layout,
+        report=report,
+        verify_ocr=False,
+        echo=lines.append,
+    )
+    return code, lines
+
+
+@pytest.fixture(scope="module")
+def study_run(tree):
+    out = tree["root"] / "out_study"
+    report = tree["root"] / "reports" / "deid.csv"
+    code, lines = _run(tree, out, report=report)
+    return {"code": code, "lines": lines, "out": out, "report": report}
+
+
+def test_exit_code_and_report(study_run):
+    assert study_run["code"] == 1  # corrupt + no-region inputs were quarantined
+    report = pl.read_csv(study_run["report"])
+    assert report.height == 5
+    by_input = {
+        Path(p).name: row for p, row in zip(report["input_path"], report.to_dicts(), strict=True)
+    }
+    assert by_input["corrupt.dcm"]["status"] == "quarantined"
+    assert "not a DICOM file" in by_input["corrupt.dcm"]["reason"]
+    assert by_input["no_region.dcm"]["status"] == "quarantined"
+    assert "no usable ultrasound region" in by_input["no_region.dcm"]["reason"]
+    assert by_input["epiq.dcm"]["status"] == "ok"
+    statuses = sorted(by_input[n]["status"] for n in ("canary.dcm", "canary_copy.dcm"))
+    assert statuses == ["duplicate", "ok"]
+
+
+def test_outputs_and_paths_hold_no_original_identifiers(study_run):
+    files = sorted(p for p in study_run["out"].rglob("*") if p.is_file())
+    assert len(files) == 2
+    for path in files:
+        relative = str(path.relative_to(study_run["out"])).upper()
+        assert "CANARY" not in relative and "4242" not in relative
+        assert len(path.relative_to(study_run["out"]).parts) == 4  # patient/study/series/file
+        header = path.read_bytes()
+        header = header[: header.rfind(b"\xe0\x7f\x10\x00")].upper()
+        assert b"CANARY" not in header
+    assert not (study_run["out"] / ".staging").exists()
+    assert not any("CANARY" in line.upper() for line in study_run["lines"])
+    assert any(
+        line.startswith("done: 2 de-identified, 2 quarantined") for line in study_run["lines"]
+    )
+
+
+def test_runs_are_byte_identical_and_flat_layout_matches(tree, study_run):
+    code, _ = _run(tree, tree["root"] / "out_flat", layout="flat", jobs=2)
+    assert code == 1
+    flat = {p.name: p.read_bytes() for p in (tree["root"] / "out_flat").iterdir()}
+    study = {p.name: p.read_bytes() for p in study_run["out"].rglob("*.dcm")}
+    assert flat == study
+
+
+def test_verify_clean_outputs_then_a_leak(tree, study_run):
+    lines: list[str] = []
+    report = tree["root"] / "reports" / "verify.parquet"
+    code = verify_command(
+        study_run["out"],
+        report=report,
+        identifiers_from=tree["input"],
+        echo=lines.append,
+        ocr=False,
+    )
+    assert code == 0, lines
+    assert pl.read_parquet(report)["status"].to_list() == ["clean", "clean"]
+
+    leaked = tree["root"] / "out_leaky"
+    shutil.copytree(study_run["out"], leaked)
+    shutil.copy(
+        tree["input"] / f"{canary.MRN}_{canary.ACCESSION}" / "canary.dcm", leaked / "raw.dcm"
+    )
+    lines = []
+    code = verify_command(
+        leaked, report=None, identifiers_from=tree["input"], echo=lines.append, ocr=False
+    )
+    assert code == 1
+    flagged = [line for line in lines if "flagged" in line and "raw" not in line]
+    assert any("patient_name" in line and "private element" in line for line in flagged)
+    assert not any("CANARY" in line.upper() for line in lines)
+
+
+def test_key_and_usage_errors_exit_2(tree):
+    out = tree["root"] / "out_err"
+    lines: list[str] = []
+    common = dict(profile="research-breast-us", jobs=1, layout="flat", verify_ocr=False)
+    missing = deidentify_command(
+        tree["input"],
+        out,
+        key_file=tree["root"] / "nope.key",
+        report=None,
+        echo=lines.append,
+        **common,
+    )
+    weak = tree["root"] / "weak.key"
+    weak.write_text("00" * 32)
+    weak_code = deidentify_command(
+        tree["input"], out, key_file=weak, report=None, echo=lines.append, **common
+    )
+    inside = deidentify_command(
+        tree["input"], out, key_file=tree["key"], report=out / "r.csv", echo=lines.append, **common
+    )
+    bad_profile = deidentify_command(
+        tree["input"],
+        out,
+        key_file=tree["key"],
+        report=None,
+        echo=lines.append,
+        **{**common, "profile": "nope"},
+    )
+    assert (missing, weak_code, inside, bad_profile) == (2, 2, 2, 2)
+    assert not any(TEST_KEY.secret_bytes().hex()[:16] in line for line in lines)
+    assert not out.exists()
