@@ -1,0 +1,165 @@
+"""select_cohort: every row is either selected or excluded with one recorded reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from cadbusi_assets.records import (
+    EXCLUSION_REASONS,
+    exclusion_counts,
+    parse_radiology_reports,
+    select_cohort,
+)
+from cadbusi_assets_tests.records.synthetic import exams
+
+D = dt.date
+
+
+def cohort_input() -> pl.DataFrame:
+    return parse_radiology_reports(
+        exams(
+            [
+                dict(accession_number="KEEP1", exam_date=D(2024, 1, 1), birads="4A"),
+                dict(
+                    accession_number="MG1",
+                    modality="MG",
+                    exam_description="MG SCREENING",
+                    exam_date=D(2024, 1, 1),
+                    birads="1",
+                ),
+                dict(
+                    accession_number="AX1",
+                    exam_description="US AXILLA LEFT",
+                    exam_date=D(2024, 1, 1),
+                    birads="2",
+                ),
+                dict(
+                    accession_number="AXB",
+                    exam_description="US BREAST AND AXILLA LEFT",
+                    exam_date=D(2024, 1, 1),
+                    birads="2",
+                ),
+                dict(
+                    accession_number="OUT1",
+                    exam_description="OUTSIDE FILM READ US BREAST",
+                    exam_date=D(2024, 1, 1),
+                    birads="2",
+                ),
+                dict(
+                    accession_number="CANC",
+                    report_status="Cancelled",
+                    exam_date=D(2024, 1, 1),
+                    birads="2",
+                ),
+                dict(accession_number="ZERO", exam_date=D(2024, 1, 1), birads="0"),
+                dict(
+                    accession_number="NOUID",
+                    study_instance_uid=None,
+                    exam_date=D(2024, 1, 1),
+                    birads="2",
+                ),
+                dict(
+                    accession_number="BLANKUID",
+                    study_instance_uid="  ",
+                    exam_date=D(2024, 1, 1),
+                    birads="2",
+                ),
+                dict(
+                    accession_number="DUPROW",
+                    study_instance_uid="9.9.1",
+                    exam_date=D(2024, 1, 1),
+                    birads="3",
+                ),
+                dict(
+                    accession_number="DUPROW",
+                    study_instance_uid="9.9.1",
+                    exam_date=D(2024, 1, 1),
+                    birads="3",
+                ),
+                dict(
+                    accession_number="TWOUID",
+                    study_instance_uid="9.9.2",
+                    exam_date=D(2024, 1, 1),
+                    birads="3",
+                ),
+                dict(
+                    accession_number="TWOUID",
+                    study_instance_uid="9.9.3",
+                    exam_date=D(2024, 1, 1),
+                    birads="3",
+                ),
+                dict(
+                    accession_number="MIXED",
+                    modality="MG",
+                    study_instance_uid="9.9.4",
+                    exam_date=D(2024, 1, 1),
+                    birads="2",
+                ),
+                dict(
+                    accession_number="MIXED",
+                    modality="US",
+                    study_instance_uid="9.9.4",
+                    exam_date=D(2024, 1, 1),
+                    birads="2",
+                ),
+            ]
+        )
+    )
+
+
+def reasons(selection) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for accession, reason in selection.exclusions.select(
+        "accession_number", "exclusion_reason"
+    ).iter_rows():
+        grouped.setdefault(reason, []).append(accession)
+    return grouped
+
+
+def test_each_rule_records_its_reason():
+    frame = cohort_input()
+    selection = select_cohort(frame)
+    assert sorted(selection.cohort["accession_number"]) == ["AXB", "DUPROW", "KEEP1", "MIXED"]
+    assert reasons(selection) == {
+        "not ultrasound": ["MG1", "MIXED"],
+        "axilla only": ["AX1"],
+        "outside read": ["OUT1"],
+        "report not final": ["CANC"],
+        "BI-RADS 0": ["ZERO"],
+        "missing PACS reference": ["NOUID", "BLANKUID"],
+        "duplicate row": ["DUPROW"],
+        "duplicate accession": ["TWOUID", "TWOUID"],
+    }
+    assert selection.cohort.height + selection.exclusions.height == frame.height
+    assert selection.cohort["accession_number"].is_unique().all()
+    assert selection.cohort.columns == frame.columns
+    assert selection.exclusions.columns == [*frame.columns, "exclusion_reason"]
+
+
+def test_rules_can_be_relaxed():
+    selection = select_cohort(
+        cohort_input(),
+        exclude_outside_reads=False,
+        exclude_axilla_only=False,
+        exclude_birads_0=False,
+        require_pacs_reference=False,
+        excluded_report_statuses=(),
+    )
+    kept = set(selection.cohort["accession_number"])
+    assert {"AX1", "OUT1", "ZERO", "CANC", "NOUID"} <= kept
+    assert set(reasons(selection)) == {"not ultrasound", "duplicate row", "duplicate accession"}
+
+
+def test_exclusion_counts_cover_every_reason():
+    counts = exclusion_counts(select_cohort(cohort_input()))
+    assert set(counts) == set(EXCLUSION_REASONS)
+    assert counts["missing PACS reference"] == 2 and counts["duplicate accession"] == 2
+    assert sum(counts.values()) == cohort_input().height - 4
+
+
+def test_empty_input():
+    selection = select_cohort(cohort_input().head(0))
+    assert selection.cohort.height == 0 and selection.exclusions.height == 0
+    assert set(exclusion_counts(selection).values()) == {0}
