@@ -8,6 +8,7 @@ import importlib
 import pytest
 
 MODULES = [
+    "cadbusi_assets.deid.bench",
     "cadbusi_assets.deid.dates",
     "cadbusi_assets.deid.devices",
     "cadbusi_assets.deid.deidentify",
