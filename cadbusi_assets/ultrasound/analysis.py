@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 import polars as pl
 
 from cadbusi_assets.dicom import UltrasoundRegion
+from cadbusi_assets.ultrasound.annotations import parse_annotation
 from cadbusi_assets.ultrasound.calipers import CaliperDetection, detect_calipers
 from cadbusi_assets.ultrasound.doppler import colour_share, is_doppler
 from cadbusi_assets.ultrasound.fov import (
@@ -26,7 +28,8 @@ from cadbusi_assets.ultrasound.fov import (
     image_regions,
     main_region,
 )
-from cadbusi_assets.ultrasound.overlay import to_grey
+from cadbusi_assets.ultrasound.ocr import find_text_lines, read_text_lines
+from cadbusi_assets.ultrasound.overlay import coloured_pixels, to_grey
 from cadbusi_assets.ultrasound.quality import darkness
 from cadbusi_assets.ultrasound.twins import image_signature
 
@@ -152,25 +155,61 @@ def features_frame(
 
 
 def normalize_laterality(value: str | None) -> str | None:
-    """'L', 'left', 'LEFT' -> 'left'; 'R'... -> 'right'; 'B'/'bilateral' -> 'bilateral'."""
+    """'L', 'lt', 'Left' -> 'LEFT'; 'R'... -> 'RIGHT'; 'B', 'bilat' -> 'BILATERAL'; else None."""
     if value is None:
         return None
     text = str(value).strip().lower()
     if text in ("l", "lt", "left"):
-        return "left"
+        return "LEFT"
     if text in ("r", "rt", "right"):
-        return "right"
+        return "RIGHT"
     if text in ("b", "bi", "bilat", "bilateral", "both"):
-        return "bilateral"
+        return "BILATERAL"
     return None
 
 
 def resolve_laterality(ocr_laterality: str | None, study_laterality: str | None) -> str | None:
     """The study's side wins for a one-sided study; a bilateral study keeps the OCR side."""
     study = normalize_laterality(study_laterality)
-    if study in ("left", "right"):
+    if study in ("LEFT", "RIGHT"):
         return study
-    return normalize_laterality(ocr_laterality)
+    side = normalize_laterality(ocr_laterality)
+    return side if side in ("LEFT", "RIGHT") else None
+
+
+def _intersects(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
+
+
+def debris_boxes(
+    frame: np.ndarray,
+    crop: tuple[int, int, int, int],
+    text_boxes: Sequence[tuple[int, int, int, int]],
+    caliper_points: Sequence[tuple[int, int]],
+    doppler: bool,
+) -> list[tuple[int, int, int, int]]:
+    """UI elements inside the crop box: text lines, and coloured marks that are not calipers
+    (colour blobs are flow on Doppler frames, so only text counts there)."""
+    found = [box for box in text_boxes if _intersects(box, crop)]
+    if frame.ndim == 3 and not doppler:
+        x0, y0, x1, y1 = crop
+        coloured = coloured_pixels(frame[y0 : y1 + 1, x0 : x1 + 1]).astype(np.uint8)
+        if coloured.any():
+            count, _, stats, _ = cv2.connectedComponentsWithStats(
+                cv2.dilate(coloured, np.ones((5, 5), np.uint8)), connectivity=8
+            )
+            for label in range(1, count):
+                x, y, w, h = (int(v) for v in stats[label, :4])
+                if max(w, h) < 8:
+                    continue
+                box = (x + x0, y + y0, x + x0 + w - 1, y + y0 + h - 1)
+                near_caliper = any(
+                    box[0] - 2 <= px <= box[2] + 2 and box[1] - 2 <= py <= box[3] + 2
+                    for px, py in caliper_points
+                )
+                if not near_caliper:
+                    found.append(box)
+    return sorted(set(found), key=lambda b: (b[1], b[0]))
 
 
 def analyze_frame(
@@ -183,8 +222,10 @@ def analyze_frame(
 ) -> FrameAnalysis:
     """Analyse one de-identified uint8 frame (grey ``(H, W)`` or RGB ``(H, W, 3)``).
 
-    ``ocr`` is accepted but OCR is not wired in yet: the OCR fields stay null (laterality
-    comes from ``study_laterality`` for one-sided studies).
+    Text lines are searched inside the main US region (the whole frame when there is none)
+    and, with ``ocr``, read with tesseract (:class:`~.ocr.TesseractUnavailable` when it is
+    not installed). ``study_laterality`` (LEFT/RIGHT/BILATERAL) overrides the OCR side for
+    one-sided studies.
     """
     if frame.dtype != np.uint8 or frame.ndim not in (2, 3):
         raise ValueError("analyze_frame needs a uint8 (H, W) or (H, W, 3) frame")
@@ -203,13 +244,29 @@ def analyze_frame(
         calipers = detect_calipers(frame if not is_grey else grey, fov.box, fov_mask, grey=grey)
     else:
         dark, share, doppler, calipers = None, 0.0, False, CaliperDetection()
-    ocr_fields = OcrFields()
+    region = main_region(regions)
+    text_boxes = find_text_lines(frame, fov_mask, area=region.box if region else None, grey=grey)
+    ocr_fields = OcrFields(boxes=list(text_boxes))
+    if ocr and text_boxes:
+        lines = [line for line in read_text_lines(grey, text_boxes) if line]
+        text = "\n".join(lines) or None
+        parsed = parse_annotation(text)
+        ocr_fields = OcrFields(
+            text=text,
+            laterality=parsed.laterality,
+            orientation=parsed.orientation,
+            clock_position=parsed.clock_position,
+            nipple_distance_cm=parsed.nipple_distance_cm,
+            body_area=parsed.body_area,
+            boxes=list(text_boxes),
+        )
+    debris = debris_boxes(frame, fov.box, text_boxes, calipers.points, doppler) if fov.box else []
     return FrameAnalysis(
         frame=frame_index,
         height=height,
         width=width,
         region_count=len(image_regions(regions)),
-        region=main_region(regions),
+        region=region,
         fov=fov,
         calipers=calipers,
         is_doppler=doppler,
@@ -219,4 +276,5 @@ def analyze_frame(
         signature=image_signature(grey, fov.box),
         ocr=ocr_fields,
         laterality=resolve_laterality(ocr_fields.laterality, study_laterality),
+        debris_boxes=debris,
     )

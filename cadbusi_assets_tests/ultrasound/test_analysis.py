@@ -62,12 +62,12 @@ def test_multiple_regions_are_counted():
 @pytest.mark.parametrize(
     ("ocr", "study", "expected"),
     [
-        ("left", "RIGHT", "right"),
-        ("left", "R", "right"),
-        ("left", "BILATERAL", "left"),
+        ("LEFT", "RIGHT", "RIGHT"),
+        ("LEFT", "R", "RIGHT"),
+        ("LEFT", "BILATERAL", "LEFT"),
         (None, "BILATERAL", None),
-        ("right", None, "right"),
-        (None, "LEFT", "left"),
+        ("RIGHT", None, "RIGHT"),
+        (None, "left", "LEFT"),
     ],
 )
 def test_study_laterality_wins_except_for_bilateral_studies(ocr, study, expected):

@@ -1,0 +1,141 @@
+"""Operator annotation text -> laterality, orientation, clock position, nipple distance, area.
+
+The text comes from OCR, so the rules accept the usual scanner abbreviations and a few OCR
+confusions, and refuse lookalikes: ``1.2 cm`` is a measurement, not the clock position 1:20;
+``L12-5`` is a probe name, not the left side.
+
+>>> fields = parse_annotation("LT BREAST\\n2:00 3 CM FN\\nTRANS")
+>>> fields.laterality, fields.clock_position, fields.nipple_distance_cm, fields.orientation
+('LEFT', '2:00', 3.0, 'transverse')
+>>> parse_annotation("D1 1.2 cm  D2 0.8 cm").clock_position is None
+True
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ORIENTATIONS = (
+    ("antiradial", r"A\s*-?\s*RAD(?:IAL)?|ANTI\s*-?\s*RAD(?:IAL)?"),
+    ("radial", r"RAD(?:IAL)?"),
+    ("transverse", r"TRANS(?:VERSE)?|TRV|TRNS|TRAN"),
+    ("longitudinal", r"LONG(?:ITUDINAL)?|LONG|LON|SAG(?:ITTAL)?"),
+    ("oblique", r"OBL(?:IQUE)?|OBLQ"),
+)
+QUADRANTS = {
+    "UOQ": "UOQ",
+    "UIQ": "UIQ",
+    "LOQ": "LOQ",
+    "LIQ": "LIQ",
+    "SA": "SUBAREOLAR",
+    "RA": "RETROAREOLAR",
+}
+MIN_DISTANCE_CM, MAX_DISTANCE_CM = 0.0, 25.0
+
+_LEFT = re.compile(r"\b(?:LT|LEFT|LFT|L(?=\s+(?:BREAST|BR|AXILLA|AX)\b))\b")
+_RIGHT = re.compile(r"\b(?:RT|RIGHT|RGT|R(?=\s+(?:BREAST|BR|AXILLA|AX)\b))\b")
+_NOT_A_UNIT = r"(?![\d.,:])(?!\s*(?:C\s*M|MM|%|HZ|MHZ|S\b))"
+#: "2:00"; OCR may read the colon as ';'.
+_CLOCK = re.compile(r"(?<![\d.,:])(1[0-2]|0?[1-9])\s*[:;]\s*([0-5]\d)" + _NOT_A_UNIT)
+#: "2.30" only with quarter-hour minutes, so "MI 1.10" or "1.25" are not clock positions.
+_CLOCK_DOT = re.compile(r"(?<![\d.,:])(1[0-2]|0?[1-9])\s*[.]\s*(00|15|30|45)" + _NOT_A_UNIT)
+_OCLOCK = re.compile(r"(?<![\d.,])(1[0-2]|0?[1-9])\s*(?:O'?\s*CLOCK|OCLOCK|O'C)\b")
+_QUADRANT = re.compile(r"\b(UOQ|UIQ|LOQ|LIQ)\b")
+_DISTANCE = re.compile(
+    r"(?<![\d.,])(\d{1,2}(?:[.,]\d)?)\s*(?:-\s*(\d{1,2}(?:[.,]\d)?)\s*)?C\s*M\s*(?:F\s*N|FROM\s+(?:THE\s+)?NIPPLE|FTN|FN)"
+)
+_AXILLA = re.compile(r"\b(?:AXILLA|AXILLARY|AXILL\w*|AX)\b")
+_BREAST = re.compile(r"\bBREAST\b")
+
+
+@dataclass(frozen=True)
+class AnnotationFields:
+    laterality: str | None = None  # 'LEFT' | 'RIGHT'
+    orientation: str | None = None  # 'transverse' | 'longitudinal' | 'radial' | ...
+    clock_position: str | None = None  # 'H:MM' or a quadrant ('UOQ', ...)
+    nipple_distance_cm: float | None = None
+    body_area: str | None = None  # 'breast' | 'axilla'
+
+
+def _normalize(text: str) -> str:
+    text = text.upper().replace("’", "'").replace("`", "'")
+    # OCR confusions inside number+unit tokens: S/O misread for 5/0 before CM.
+    text = re.sub(r"\b([0-9]*)S(\s*CM)", lambda m: m.group(1) + "5" + m.group(2), text)
+    text = re.sub(r"(\d)O(\s*CM)", r"\g<1>0\2", text)
+    return text
+
+
+def _first(patterns: list[tuple[str, re.Pattern[str]]], text: str) -> str | None:
+    best: tuple[int, str] | None = None
+    for value, pattern in patterns:
+        match = pattern.search(text)
+        if match and (best is None or match.start() < best[0]):
+            best = (match.start(), value)
+    return None if best is None else best[1]
+
+
+_ORIENTATION_PATTERNS = [(v, re.compile(rf"\b(?:{p})\b")) for v, p in ORIENTATIONS]
+
+
+def parse_laterality(text: str) -> str | None:
+    """The first side named in ``text`` ('LEFT' / 'RIGHT'), or None."""
+    return _first([("LEFT", _LEFT), ("RIGHT", _RIGHT)], _normalize(text))
+
+
+def parse_orientation(text: str) -> str | None:
+    text = _normalize(text)
+    found: tuple[int, str] | None = None
+    for value, pattern in _ORIENTATION_PATTERNS:
+        match = pattern.search(text)
+        if match and (found is None or match.start() < found[0]):
+            found = (match.start(), value)
+    return None if found is None else found[1]
+
+
+def parse_clock(text: str) -> str | None:
+    """``H:MM`` (hours 1-12), ``H:00`` from "H o'clock", or a quadrant; None otherwise."""
+    text = _normalize(text)
+    match = _CLOCK.search(text) or _CLOCK_DOT.search(text)
+    if match:
+        return f"{int(match.group(1))}:{match.group(2)}"
+    match = _OCLOCK.search(text)
+    if match:
+        return f"{int(match.group(1))}:00"
+    match = _QUADRANT.search(text)
+    return QUADRANTS[match.group(1)] if match else None
+
+
+def parse_nipple_distance(text: str) -> float | None:
+    """Distance from the nipple in cm ("3 CM FN", "4CMFN", "2-3 cm from nipple")."""
+    match = _DISTANCE.search(_normalize(text))
+    if not match:
+        return None
+    values = [float(v.replace(",", ".")) for v in match.groups() if v]
+    value = round(sum(values) / len(values), 2)
+    return value if MIN_DISTANCE_CM < value <= MAX_DISTANCE_CM else None
+
+
+def parse_body_area(
+    text: str, clock: str | None = None, distance: float | None = None
+) -> str | None:
+    text = _normalize(text)
+    if _AXILLA.search(text):
+        return "axilla"
+    if _BREAST.search(text) or clock is not None or distance is not None:
+        return "breast"
+    return None
+
+
+def parse_annotation(text: str | None) -> AnnotationFields:
+    if not text:
+        return AnnotationFields()
+    clock = parse_clock(text)
+    distance = parse_nipple_distance(text)
+    return AnnotationFields(
+        laterality=parse_laterality(text),
+        orientation=parse_orientation(text),
+        clock_position=clock,
+        nipple_distance_cm=distance,
+        body_area=parse_body_area(text, clock, distance),
+    )

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import pytest
+
+from cadbusi_assets.ultrasound.annotations import (
+    parse_annotation,
+    parse_body_area,
+    parse_clock,
+    parse_laterality,
+    parse_nipple_distance,
+    parse_orientation,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("LT BREAST", "LEFT"),
+        ("left", "LEFT"),
+        ("RT", "RIGHT"),
+        ("R BREAST 2:00", "RIGHT"),
+        ("L AXILLA", "LEFT"),
+        ("L12-5 Breast", None),  # probe name
+        ("RES 2D", None),
+        ("", None),
+    ],
+)
+def test_laterality(text, expected):
+    assert parse_laterality(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2:00", "2:00"),
+        ("10:30 3 CM FN", "10:30"),
+        ("12;00", "12:00"),  # OCR reads the colon as a semicolon
+        ("9.30", "9:30"),
+        ("3 o'clock", "3:00"),
+        ("UOQ", "UOQ"),
+        ("1.2 cm", None),  # a measurement, not 1:20
+        ("1.25 cm", None),
+        ("D1 0.45 cm", None),
+        ("MI 1.10", None),
+        ("13:00", None),
+        ("08:48:26", None),  # a time of day
+        ("4.5CMFN", None),
+    ],
+)
+def test_clock_position(text, expected):
+    assert parse_clock(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("3 CM FN", 3.0),
+        ("4CMFN", 4.0),
+        ("4.5 cm fn", 4.5),
+        ("2-3 cm from nipple", 2.5),
+        ("SCMFN", 5.0),  # OCR reads 5 as S
+        ("1.2 cm", None),  # no 'from nipple': a measurement
+        ("40 CM FN", None),  # out of range
+    ],
+)
+def test_nipple_distance(text, expected):
+    assert parse_nipple_distance(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("TRANS", "transverse"),
+        ("TRV", "transverse"),
+        ("LONG", "longitudinal"),
+        ("SAG", "longitudinal"),
+        ("RAD", "radial"),
+        ("RADIAL", "radial"),
+        ("ARAD", "antiradial"),
+        ("ANTI-RADIAL", "antiradial"),
+        ("OBL", "oblique"),
+        ("RADIOLOGY", None),
+        ("Gn 52", None),
+    ],
+)
+def test_orientation(text, expected):
+    assert parse_orientation(text) == expected
+
+
+def test_body_area():
+    assert parse_body_area("RT AXILLA") == "axilla"
+    assert parse_body_area("LT BREAST") == "breast"
+    assert parse_body_area("LEFT", clock="2:00") == "breast"
+    assert parse_body_area("LEFT") is None
+
+
+def test_whole_annotation_and_empty_text():
+    fields = parse_annotation("RIGHT\n10:30 4CMFN\nARAD")
+    assert (fields.laterality, fields.clock_position, fields.nipple_distance_cm) == (
+        "RIGHT",
+        "10:30",
+        4.0,
+    )
+    assert (fields.orientation, fields.body_area) == ("antiradial", "breast")
+    empty = parse_annotation(None)
+    assert empty.laterality is None and empty.clock_position is None

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from cadbusi_assets.dicom import UltrasoundRegion
+from cadbusi_assets.ultrasound import analyze_frame
+from cadbusi_assets.ultrasound.ocr import find_text_lines, read_text_lines
+from cadbusi_assets.ultrasound.overlay import to_grey
+from cadbusi_assets_tests.support import require_tool
+from cadbusi_assets_tests.ultrasound.synthetic import WHITE, YELLOW, make_frame
+
+BOX = (120, 40, 519, 359)
+REGION = UltrasoundRegion(60, 30, 600, 470, spatial_format=1, data_type=1)
+
+
+def annotated(lines, origin=(130, 375), size=18, seed=0, calipers=None, extra=()):
+    frame = make_frame(seed=seed, box=BOX, calipers=calipers)
+    image = Image.fromarray(frame.rgb)
+    draw = ImageDraw.Draw(image)
+    x, y = origin
+    for line in lines:
+        draw.text((x, y), line, font=ImageFont.load_default(size=size), fill=(255, 255, 255))
+        y += size + 8
+    for text, (tx, ty), fill in extra:
+        draw.text((tx, ty), text, font=ImageFont.load_default(size=15), fill=fill)
+    return frame, np.asarray(image).copy()
+
+
+def test_text_lines_found_below_and_beside_the_image_not_in_speckle_or_calipers():
+    frame, rgb = annotated(
+        ["LT BREAST", "2:00  3 CM FN", "TRANS"],
+        calipers=[(200, 200, "+", YELLOW), (300, 250, "x", WHITE)],
+        extra=[("Gn 52", (540, 100), (190, 190, 190))],
+    )
+    boxes = find_text_lines(rgb, frame.fov_mask)
+    assert len(boxes) == 4
+    bottoms = [b for b in boxes if b[1] > BOX[3]]
+    assert len(bottoms) == 3
+    assert [b[1] for b in bottoms] == sorted(b[1] for b in bottoms)  # top to bottom
+    assert all(b[0] >= 125 for b in bottoms)
+    assert not any(b[0] <= 200 <= b[2] and b[1] <= 200 <= b[3] for b in boxes)
+    inside_region = find_text_lines(rgb, frame.fov_mask, area=(60, 30, 530, 470))
+    assert len(inside_region) == 3
+
+
+def test_no_text_in_plain_speckle():
+    frame = make_frame(seed=4, box=BOX, brightness=140.0)
+    assert find_text_lines(frame.rgb, frame.fov_mask) == []
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (["LT BREAST", "2:00  3 CM FN", "TRANS"], ("LEFT", "2:00", 3.0, "transverse", "breast")),
+        (["RIGHT", "10:30  4.5CMFN", "ARAD"], ("RIGHT", "10:30", 4.5, "antiradial", "breast")),
+        (["RT", "AXILLA", "OBL"], ("RIGHT", None, None, "oblique", "axilla")),
+    ],
+)
+def test_annotation_fields_read_with_tesseract(lines, expected):
+    require_tool("tesseract", "apt-get install tesseract-ocr")
+    _, rgb = annotated(lines)
+    row = analyze_frame(rgb, [REGION], ocr=True).as_row()
+    got = (
+        row["ocr_laterality"],
+        row["clock_position"],
+        row["nipple_distance_cm"],
+        row["orientation"],
+        row["body_area"],
+    )
+    assert got == expected
+    assert row["laterality"] == expected[0]
+    assert "\n" in row["ocr_text"]
+
+
+def test_study_laterality_overrides_ocr_and_text_is_kept():
+    require_tool("tesseract", "apt-get install tesseract-ocr")
+    _, rgb = annotated(["LT BREAST", "2:00  3 CM FN", "LONG"])
+    row = analyze_frame(rgb, [REGION], study_laterality="RIGHT").as_row()
+    assert row["ocr_laterality"] == "LEFT" and row["laterality"] == "RIGHT"
+    bilateral = analyze_frame(rgb, [REGION], study_laterality="BILATERAL").as_row()
+    assert bilateral["laterality"] == "LEFT"
+
+
+def test_same_line_image_same_text_and_ocr_off_reads_nothing():
+    require_tool("tesseract", "apt-get install tesseract-ocr")
+    frame, rgb = annotated(["RT BREAST", "9:00  2 CM FN"])
+    grey = to_grey(rgb)
+    boxes = find_text_lines(rgb, frame.fov_mask)
+    assert read_text_lines(grey, boxes) == read_text_lines(grey.copy(), boxes)
+    row = analyze_frame(rgb, [REGION], ocr=False).as_row()
+    assert row["ocr_text"] is None and row["clock_position"] is None
