@@ -35,3 +35,27 @@ def demo_cohort(tmp_path_factory, small_config):
 def default_plan():
     """The full default cohort plan (records only, no images: fast)."""
     return plan_cohort(DemoConfig())
+
+
+@pytest.fixture(scope="session")
+def truths(demo_cohort) -> dict[str, dict]:
+    """Ground truth per SOP Instance UID."""
+    import json
+
+    return {p.stem: json.loads(p.read_text()) for p in sorted(demo_cohort.ground_truth_dir.glob("*.json"))}
+
+
+@pytest.fixture(scope="session")
+def datasets(demo_cohort) -> dict[str, object]:
+    """Every DICOM object of the small cohort, read once (SOP Instance UID -> Dataset)."""
+    from cadbusi_assets.dicom import read_dataset
+
+    return {p.stem: read_dataset(p) for p in sorted(demo_cohort.pacs_root.glob("*/*.dcm"))}
+
+
+@pytest.fixture(scope="session")
+def decoded(datasets) -> dict[str, list]:
+    """Decoded frames per SOP Instance UID (through the shared decoder)."""
+    from cadbusi_assets.dicom import iter_frames
+
+    return {sop: [frame for _, frame in iter_frames(ds)] for sop, ds in datasets.items()}
