@@ -64,6 +64,8 @@ def open_pacs(uri: str, **options: Any) -> Pacs:
         from cadbusi_assets.pacs.dimse import DimsePacs
 
         merged = {**dict(parse_qsl(parts.query)), **options}
+        if isinstance(merged.get("storage_classes"), str):
+            merged["storage_classes"] = [u for u in merged["storage_classes"].split(",") if u]
         return DimsePacs(
             called_aet=unquote(parts.username),
             host=parts.hostname,

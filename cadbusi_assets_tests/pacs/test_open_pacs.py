@@ -142,3 +142,37 @@ def test_day_window_and_midnight_end():
     assert str(RetrievalWindow.parse("22:00-24:00")) == "22:00-24:00"
     assert RetrievalWindow.parse("22:00-24:00").contains(dt.time(23, 59, 59))
     assert day.seconds_until_open(dt.datetime(2026, 1, 1, 19, 0)) == 13 * 3600
+
+
+def test_dimse_status_codes():
+    from cadbusi_assets.pacs.dimse import _status_error
+
+    assert isinstance(_status_error("C-MOVE", 0xA801), PacsError)
+    assert "move destination" in str(_status_error("C-MOVE", 0xA801))
+    assert isinstance(_status_error("C-MOVE", 0xA702), TransientError)
+    assert isinstance(_status_error("C-GET", None), TransientError)
+    failed = _status_error("C-MOVE", 0xC000)
+    assert isinstance(failed, RetrievalError) and not failed.transient
+    assert failed.reason == "C-MOVE failed (status 0xC000)"
+
+
+def test_dimse_uri_options():
+    pacs = open_pacs(
+        "dimse://PACS@pacs.example:104?calling_aet=ME&mode=get&max_connections=2"
+        "&storage_classes=1.2.3,1.2.4&window=20:00-06:00"
+    )
+    try:
+        assert (pacs.called_aet, pacs.host, pacs.port, pacs.calling_aet) == (
+            "PACS",
+            "pacs.example",
+            104,
+            "ME",
+        )
+        assert pacs.mode == "get" and pacs.max_connections == 2 and pacs.window == "20:00-06:00"
+        assert {"1.2.3", "1.2.4"} <= set(pacs.storage_classes)
+    finally:
+        pacs.close()
+    with pytest.raises(PacsError, match="mode"):
+        open_pacs("dimse://PACS@pacs.example:104?mode=push")
+    with pytest.raises(PacsError, match="AE titles"):
+        open_pacs("dimse://PACS@pacs.example:104?calling_aet=WAY_TOO_LONG_AE_TITLE")

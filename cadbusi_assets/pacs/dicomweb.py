@@ -1,0 +1,305 @@
+"""DICOMweb PACS: QIDO-RS to list a study's instances, WADO-RS to stream each instance.
+
+Works with any DICOMweb server (Orthanc, dcm4chee, Google Cloud Healthcare, Azure, AWS
+HealthImaging's DICOMweb proxy...). QIDO-RS goes through ``dicomweb-client``; WADO-RS instance
+retrieval uses the same authenticated ``requests`` session with streaming, so an instance is
+never held whole in memory. The original transfer syntax is requested (``transfer-syntax=*``),
+so the stored file is the PACS's own bytes.
+
+Credentials come from the caller (see :mod:`cadbusi_assets.pacs.uri` for the environment
+variables) and never appear in messages or ``repr``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email.utils import parsedate_to_datetime
+from typing import Any, BinaryIO
+
+import requests
+from dicomweb_client.api import DICOMwebClient
+from requests.adapters import HTTPAdapter
+
+from cadbusi_assets.pacs.base import (
+    InstanceRef,
+    NotFoundError,
+    PacsError,
+    RetrievalError,
+    StudyMatch,
+    StudyNotFoundError,
+    TransientError,
+)
+from cadbusi_assets.pacs.find import StudyMatches
+from cadbusi_assets.pacs.multipart import boundary_of, copy_single_part
+
+_INSTANCE_ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*'
+_CHUNK = 1 << 20
+_TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
+_AUTH_HELP = (
+    "Set CADBUSI_PACS_TOKEN (bearer token) or CADBUSI_PACS_USER and CADBUSI_PACS_PASSWORD, or "
+    "use auth=google for a Google Cloud Healthcare DICOM store."
+)
+
+
+class DicomWebPacs:
+    """A DICOMweb service at ``url`` (the base that holds ``/studies``)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        google_credentials: bool = False,
+        timeout: float = 60.0,
+        max_connections: int = 4,
+        window: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.name = "dicomweb"
+        self.window = window or None
+        self.timeout = float(timeout)
+        self.max_connections = max(1, int(max_connections))
+        self._slots = threading.BoundedSemaphore(self.max_connections)
+        self.session = _session(token, username, password, google_credentials, headers)
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.max_connections + 2)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        try:
+            self.client = DICOMwebClient(self.url, session=self.session, timeout=self.timeout)
+        except ValueError:
+            raise PacsError(
+                "The DICOMweb URL is malformed; expected dicomweb+https://host[:port]/path."
+            ) from None
+        self.client.set_http_retry_params(retry=False)  # retries are ours, with backoff
+        _quiet_library_loggers()
+
+    def __repr__(self) -> str:
+        return f"DicomWebPacs({self.url})"
+
+    @contextmanager
+    def _slot(self) -> Iterator[None]:
+        with self._slots:
+            yield
+
+    # -- Pacs --------------------------------------------------------------------------------
+    def list_instances(self, study_instance_uid: str) -> list[InstanceRef]:
+        with self._slot(), _translated():
+            found = self.client.search_for_instances(
+                study_instance_uid=study_instance_uid,
+                fields=["SOPClassUID"],
+                get_remaining=True,
+            )
+        refs = []
+        for item in found:
+            series = _value(item, "0020000E")
+            sop = _value(item, "00080018")
+            if not sop or not series:
+                continue
+            refs.append(
+                InstanceRef(
+                    study_instance_uid=study_instance_uid,
+                    series_instance_uid=series,
+                    sop_instance_uid=sop,
+                    source=f"studies/{study_instance_uid}/series/{series}/instances/{sop}",
+                )
+            )
+        if not refs:
+            raise StudyNotFoundError()
+        return sorted(refs, key=lambda r: (r.series_instance_uid or "", r.sop_instance_uid or ""))
+
+    def fetch(self, ref: InstanceRef, dest: BinaryIO) -> int:
+        if not (ref.series_instance_uid and ref.sop_instance_uid):
+            raise NotFoundError("instance reference without series or SOP Instance UID")
+        url = (
+            f"{self.url}/studies/{ref.study_instance_uid}/series/{ref.series_instance_uid}"
+            f"/instances/{ref.sop_instance_uid}"
+        )
+        with self._slot(), _translated():
+            response = self.session.get(
+                url, headers={"Accept": _INSTANCE_ACCEPT}, stream=True, timeout=self.timeout
+            )
+            try:
+                _raise_for_status(response)
+                content_type = response.headers.get("Content-Type", "")
+                chunks = response.iter_content(chunk_size=_CHUNK)
+                if content_type.lower().startswith("multipart/"):
+                    boundary = boundary_of(content_type)
+                    if not boundary:
+                        raise RetrievalError("multipart response without boundary")
+                    return copy_single_part(chunks, boundary, dest)
+                written = 0
+                for chunk in chunks:
+                    dest.write(chunk)
+                    written += len(chunk)
+                return written
+            finally:
+                response.close()
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- extras ------------------------------------------------------------------------------
+    def check(self) -> None:
+        """Raise :class:`PacsError` unless the service answers a one-result QIDO-RS query."""
+        try:
+            with _translated():
+                self.client.search_for_studies(limit=1)
+        except RetrievalError as exc:
+            raise PacsError(
+                f"The DICOMweb service at {self.url} does not answer ({exc.reason}). Check the "
+                "URL, the network path and the credentials."
+            ) from None
+
+    def search_studies(
+        self, study_date: str, study_time: str | None = None, *, limit: int | None = None
+    ) -> StudyMatches:
+        filters = {"StudyDate": study_date}
+        if study_time:
+            filters["StudyTime"] = study_time
+        with self._slot(), _translated():
+            found = self.client.search_for_studies(
+                search_filters=filters,
+                limit=limit,
+                fields=[
+                    "AccessionNumber",
+                    "StudyDate",
+                    "StudyTime",
+                    "ModalitiesInStudy",
+                    "NumberOfStudyRelatedInstances",
+                ],
+            )
+        matches = StudyMatches()
+        for item in found:
+            uid = _value(item, "0020000D")
+            if uid:
+                matches.append(_study_match(item, uid))
+        return matches
+
+
+def _quiet_library_loggers() -> None:
+    """dicomweb-client logs study UIDs at INFO and urllib3 logs URLs (with UIDs) at DEBUG. Unless
+    someone configured those loggers on purpose, keep them to warnings: no identifier in logs."""
+    for name in ("dicomweb_client", "urllib3.connectionpool"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
+
+
+def _session(
+    token: str | None,
+    username: str | None,
+    password: str | None,
+    google_credentials: bool,
+    headers: dict[str, str] | None,
+) -> requests.Session:
+    if google_credentials:
+        try:
+            from dicomweb_client.ext.gcp.session_utils import create_session_from_gcp_credentials
+
+            session = create_session_from_gcp_credentials()
+        except Exception as exc:  # google.auth raises several kinds
+            raise PacsError(
+                f"Google application-default credentials are not available ({type(exc).__name__})"
+                ". Run `gcloud auth application-default login` or set "
+                "GOOGLE_APPLICATION_CREDENTIALS to a service-account key file."
+            ) from None
+    else:
+        session = requests.Session()
+    if headers:
+        session.headers.update(headers)
+    if token:
+        session.headers["Authorization"] = f"Bearer {token}"
+    elif username:
+        session.auth = (username, password or "")
+    return session
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Turn requests/HTTP errors into PHI-free RetrievalError/PacsError (no URL in messages)."""
+    try:
+        yield
+    except requests.HTTPError as exc:
+        _raise_for_status(exc.response)
+        raise RetrievalError("HTTP error") from None
+    except requests.exceptions.SSLError:
+        raise PacsError(
+            "TLS verification of the DICOMweb server failed. Install the server's CA certificate"
+            " and point REQUESTS_CA_BUNDLE at it."
+        ) from None
+    except requests.exceptions.ChunkedEncodingError:
+        raise TransientError("connection dropped mid-response") from None
+    except requests.exceptions.Timeout:
+        raise TransientError("timeout") from None
+    except requests.ConnectionError:
+        raise TransientError("connection error") from None
+    except requests.RequestException as exc:
+        raise RetrievalError(f"request failed ({type(exc).__name__})") from None
+
+
+def _raise_for_status(response: requests.Response | None) -> None:
+    if response is None:
+        raise TransientError("no response")
+    status = response.status_code
+    if status < 400:
+        return
+    if status in (401, 403):
+        raise PacsError(
+            f"The DICOMweb server refused our credentials (HTTP {status}). {_AUTH_HELP}"
+        )
+    if status == 404:
+        raise NotFoundError("HTTP 404")
+    if status in _TRANSIENT_STATUS:
+        raise TransientError(f"HTTP {status}", retry_after=_retry_after(response))
+    raise RetrievalError(f"HTTP {status}")
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - dt.datetime.now(when.tzinfo)).total_seconds())
+
+
+def _value(item: dict[str, Any], tag: str) -> str | None:
+    values = (item.get(tag) or {}).get("Value") or []
+    if not values:
+        return None
+    first = values[0]
+    if isinstance(first, dict):  # PN
+        first = first.get("Alphabetic", "")
+    text = str(first).strip()
+    return text or None
+
+
+def _study_match(item: dict[str, Any], uid: str) -> StudyMatch:
+    date_text = _value(item, "00080020")
+    try:
+        date = dt.datetime.strptime(date_text[:8], "%Y%m%d").date() if date_text else None
+    except ValueError:
+        date = None
+    modalities = (item.get("00080061") or {}).get("Value") or []
+    count = _value(item, "00201208")
+    return StudyMatch(
+        study_instance_uid=uid,
+        accession_number=_value(item, "00080050"),
+        study_date=date,
+        study_time=_value(item, "00080030"),
+        modalities="\\".join(str(m) for m in modalities) or None,
+        number_of_instances=int(count) if count and count.isdigit() else None,
+    )

@@ -1,0 +1,484 @@
+"""DIMSE PACS (pynetdicom): C-FIND to list, then C-MOVE to our own Storage SCP, or C-GET.
+
+- Listing is hierarchical (Study Root): C-FIND SERIES for the study, then C-FIND IMAGE per
+  series. A listing cut short by the PACS (status ``0xFE00``) is an error, never a short list.
+- ``mode="move"`` (what almost every PACS offers): the PACS must know our AE title
+  (``move_destination``), host and ``store_port``; we run a Storage SCP on that port and route
+  each incoming C-STORE to the request waiting for that SOP Instance UID.
+- ``mode="get"``: instances come back on the same association (no inbound port), where the PACS
+  offers C-GET; we propose SCP roles for the usual ultrasound-related storage classes.
+- Received data sets are written by pynetdicom to a temporary file while they arrive
+  (``STORE_RECV_CHUNKED_DATASET``), then copied to the caller's stream: never whole in memory.
+- At most ``max_connections`` associations are open at once; idle ones are reused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from pydicom.dataset import Dataset
+from pynetdicom import (
+    AE,
+    ALL_TRANSFER_SYNTAXES,
+    DEFAULT_TRANSFER_SYNTAXES,
+    AllStoragePresentationContexts,
+    _config,
+    build_role,
+    evt,
+)
+from pynetdicom.association import Association
+from pynetdicom.sop_class import (
+    StudyRootQueryRetrieveInformationModelFind as FIND_MODEL,
+)
+from pynetdicom.sop_class import (
+    StudyRootQueryRetrieveInformationModelGet as GET_MODEL,
+)
+from pynetdicom.sop_class import (
+    StudyRootQueryRetrieveInformationModelMove as MOVE_MODEL,
+)
+from pynetdicom.sop_class import Verification
+
+from cadbusi_assets.pacs.base import (
+    InstanceRef,
+    NotFoundError,
+    PacsError,
+    RetrievalError,
+    StudyMatch,
+    StudyNotFoundError,
+    TransientError,
+)
+from cadbusi_assets.pacs.find import StudyMatches
+
+#: Storage classes accepted in every transfer syntax (ultrasound exams and what travels with
+#: them): proposed with the SCP role for C-GET, and accepted by our C-MOVE Storage SCP (which
+#: accepts every other storage class uncompressed only: negotiating all classes in all
+#: transfer syntaxes costs pynetdicom tens of ms per association). Extend with
+#: ``storage_classes=[...]``.
+STORAGE_CLASSES = (
+    "1.2.840.10008.5.1.4.1.1.6.1",  # Ultrasound Image
+    "1.2.840.10008.5.1.4.1.1.3.1",  # Ultrasound Multi-frame Image
+    "1.2.840.10008.5.1.4.1.1.6",  # Ultrasound Image (retired)
+    "1.2.840.10008.5.1.4.1.1.3",  # Ultrasound Multi-frame Image (retired)
+    "1.2.840.10008.5.1.4.1.1.6.2",  # Enhanced US Volume
+    "1.2.840.10008.5.1.4.1.1.7",  # Secondary Capture
+    "1.2.840.10008.5.1.4.1.1.7.1",  # Multi-frame Single Bit SC
+    "1.2.840.10008.5.1.4.1.1.7.2",  # Multi-frame Grayscale Byte SC
+    "1.2.840.10008.5.1.4.1.1.7.3",  # Multi-frame Grayscale Word SC
+    "1.2.840.10008.5.1.4.1.1.7.4",  # Multi-frame True Color SC
+    "1.2.840.10008.5.1.4.1.1.77.1.4",  # VL Photographic Image
+    "1.2.840.10008.5.1.4.1.1.104.1",  # Encapsulated PDF
+    "1.2.840.10008.5.1.4.1.1.88.11",  # Basic Text SR
+    "1.2.840.10008.5.1.4.1.1.88.22",  # Enhanced SR
+    "1.2.840.10008.5.1.4.1.1.88.33",  # Comprehensive SR
+    "1.2.840.10008.5.1.4.1.1.88.59",  # Key Object Selection
+    "1.2.840.10008.5.1.4.1.1.11.1",  # Grayscale Softcopy Presentation State
+    "1.2.840.10008.5.1.4.1.1.1.2",  # Digital Mammography X-Ray (for presentation)
+    "1.2.840.10008.5.1.4.1.1.13.1.3",  # Breast Tomosynthesis
+)
+
+_PENDING = (0xFF00, 0xFF01)
+_OUT_OF_RESOURCES = (0xA700, 0xA701, 0xA702)
+_MODES = ("move", "get")
+
+
+@dataclass
+class _Waiting:
+    dest: BinaryIO
+    size: int = 0
+    received: bool = False
+    error: RetrievalError | None = None
+
+
+class DimsePacs:
+    """A DICOM Query/Retrieve SCP at ``host:port`` called ``called_aet``."""
+
+    def __init__(
+        self,
+        called_aet: str,
+        host: str,
+        port: int,
+        *,
+        calling_aet: str = "CADBUSI",
+        mode: str = "move",
+        move_destination: str | None = None,
+        store_port: int = 11113,
+        store_bind: str = "0.0.0.0",
+        timeout: float = 60.0,
+        max_connections: int = 4,
+        max_pdu: int = 262144,
+        window: str | None = None,
+        storage_classes: tuple[str, ...] | list[str] = (),
+    ) -> None:
+        if mode not in _MODES:
+            raise PacsError(f"Unknown DIMSE mode {mode!r}: use mode=move or mode=get.")
+        for title in (called_aet, calling_aet, move_destination or calling_aet):
+            if not 0 < len(title) <= 16:
+                raise PacsError("DICOM AE titles must be 1 to 16 characters long.")
+        self.name = f"dimse-{mode}"
+        self.called_aet = called_aet
+        self.host = host
+        self.port = int(port)
+        self.calling_aet = calling_aet
+        self.mode = mode
+        self.move_destination = move_destination or calling_aet
+        self.store_port = int(store_port)
+        self.store_bind = store_bind
+        self.timeout = float(timeout)
+        self.max_connections = max(1, int(max_connections))
+        self.max_pdu = int(max_pdu)
+        self.window = window or None
+        # received data sets go to a temporary file while they arrive, not into memory
+        _config.STORE_RECV_CHUNKED_DATASET = True
+        _quiet_pynetdicom()
+
+        self.storage_classes = tuple(dict.fromkeys((*STORAGE_CLASSES, *storage_classes)))
+        self._ae = self._requestor(self.storage_classes)
+        self._slots = threading.BoundedSemaphore(self.max_connections)
+        self._idle: list[Association] = []
+        self._idle_lock = threading.Lock()
+        self._waiting: dict[str, _Waiting] = {}
+        self._waiting_lock = threading.Lock()
+        self._server: Any = None
+        self._server_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"DimsePacs({self.called_aet}@{self.host}:{self.port}, mode={self.mode})"
+
+    # -- associations ------------------------------------------------------------------------
+    def _requestor(self, storage_classes: tuple[str, ...]) -> AE:
+        ae = AE(ae_title=self.calling_aet)
+        for value in ("acse_timeout", "dimse_timeout", "network_timeout"):
+            setattr(ae, value, self.timeout)
+        ae.maximum_pdu_size = self.max_pdu
+        ae.add_requested_context(Verification)
+        ae.add_requested_context(FIND_MODEL)
+        if self.mode == "move":
+            ae.add_requested_context(MOVE_MODEL)
+        else:
+            ae.add_requested_context(GET_MODEL)
+            self._roles = []
+            for uid in dict.fromkeys(storage_classes):
+                ae.add_requested_context(uid, ALL_TRANSFER_SYNTAXES)
+                self._roles.append(build_role(uid, scp_role=True))
+        return ae
+
+    def _connect(self) -> Association:
+        handlers: list[Any] = [(evt.EVT_CONN_OPEN, _no_delay)]
+        kwargs: dict[str, Any] = {"ae_title": self.called_aet, "max_pdu": self.max_pdu}
+        if self.mode == "get":
+            kwargs["ext_neg"] = self._roles
+            handlers.append((evt.EVT_C_STORE, self._on_store))
+        kwargs["evt_handlers"] = handlers
+        assoc = self._ae.associate(self.host, self.port, **kwargs)
+        if assoc.is_established:
+            if self.mode == "get" and not any(
+                cx.abstract_syntax == GET_MODEL for cx in assoc.accepted_contexts
+            ):
+                assoc.release()
+                raise PacsError(
+                    "The PACS does not accept C-GET from us; use mode=move (and register our AE "
+                    "title, host and store_port as a move destination in the PACS)."
+                )
+            return assoc
+        if assoc.is_rejected:
+            result = getattr(getattr(assoc.acceptor, "primitive", None), "result", None)
+            if result == 0x02:
+                raise TransientError("association rejected (transient)")
+            raise PacsError(
+                f"The PACS rejected our association (calling AE {self.calling_aet!r}, called AE "
+                f"{self.called_aet!r}). Ask the PACS administrators to allow our AE title, or "
+                "fix the called AE title in the PACS URI."
+            )
+        raise TransientError("association failed (connection refused, timed out or aborted)")
+
+    @contextmanager
+    def _association(self) -> Iterator[Association]:
+        with self._slots:
+            assoc = None
+            with self._idle_lock:
+                while self._idle and assoc is None:
+                    candidate = self._idle.pop()
+                    if candidate.is_established:
+                        assoc = candidate
+            if assoc is None:
+                assoc = self._connect()
+            try:
+                yield assoc
+            finally:
+                if assoc.is_established:
+                    with self._idle_lock:
+                        self._idle.append(assoc)
+
+    # -- storage SCP (C-MOVE destination) ------------------------------------------------------
+    def _ensure_server(self) -> None:
+        with self._server_lock:
+            if self._server is not None:
+                return
+            ae = AE(ae_title=self.move_destination)
+            ae.maximum_pdu_size = self.max_pdu
+            for value in ("acse_timeout", "dimse_timeout", "network_timeout"):
+                setattr(ae, value, self.timeout)
+            ae.require_called_aet = True
+            for uid in self.storage_classes:
+                ae.add_supported_context(uid, ALL_TRANSFER_SYNTAXES)
+            for context in AllStoragePresentationContexts:
+                if context.abstract_syntax not in self.storage_classes:
+                    ae.add_supported_context(context.abstract_syntax, DEFAULT_TRANSFER_SYNTAXES)
+            ae.add_supported_context(Verification)
+            try:
+                self._server = ae.start_server(
+                    (self.store_bind, self.store_port),
+                    block=False,
+                    evt_handlers=[
+                        (evt.EVT_C_STORE, self._on_store),
+                        (evt.EVT_CONN_OPEN, _no_delay),
+                    ],
+                )
+            except OSError as exc:
+                raise PacsError(
+                    f"Cannot listen for C-MOVE deliveries on port {self.store_port} "
+                    f"({exc.strerror}). Choose a free store_port and register it in the PACS."
+                ) from None
+
+    def _on_store(self, event: evt.Event) -> int:
+        sop = str(event.request.AffectedSOPInstanceUID or "")
+        with self._waiting_lock:
+            waiting = self._waiting.get(sop)
+        if waiting is None or waiting.received:
+            return 0xA700  # nobody asked for this instance
+        try:
+            try:
+                path = event.dataset_path
+            except AttributeError:
+                data = event.encoded_dataset()
+                waiting.dest.write(data)
+                waiting.size = len(data)
+            else:
+                with open(path, "rb") as source:
+                    waiting.size = _copy(source, waiting.dest)
+            waiting.received = True
+            return 0x0000
+        except Exception as exc:  # never let a write error kill the association thread
+            waiting.error = TransientError(
+                f"writing a received instance failed ({type(exc).__name__})"
+            )
+            return 0xA700
+
+    # -- queries -----------------------------------------------------------------------------
+    def _find(self, identifier: Dataset) -> tuple[list[Dataset], bool]:
+        found: list[Dataset] = []
+        final: int | None = None
+        with self._association() as assoc:
+            try:
+                for status, result in assoc.send_c_find(identifier, FIND_MODEL):
+                    if "Status" not in status:
+                        assoc.abort()
+                        raise TransientError("association aborted")
+                    code = int(status.Status)
+                    if code in _PENDING:
+                        if result is not None:
+                            found.append(result)
+                    else:
+                        final = code
+            except RuntimeError:
+                raise TransientError("association lost") from None
+        if final == 0x0000:
+            return found, False
+        if final == 0xFE00:  # "matching terminated": the PACS cut the answer short
+            return found, True
+        raise _status_error("C-FIND", final)
+
+    def list_instances(self, study_instance_uid: str) -> list[InstanceRef]:
+        series_query = Dataset()
+        series_query.QueryRetrieveLevel = "SERIES"
+        series_query.StudyInstanceUID = study_instance_uid
+        series_query.SeriesInstanceUID = ""
+        series, cut = self._find(series_query)
+        if cut:
+            raise RetrievalError("C-FIND result limit reached while listing series")
+        series_uids = sorted({str(s.get("SeriesInstanceUID", "")) for s in series} - {""})
+        if not series_uids:
+            raise StudyNotFoundError()
+        refs: list[InstanceRef] = []
+        for series_uid in series_uids:
+            image_query = Dataset()
+            image_query.QueryRetrieveLevel = "IMAGE"
+            image_query.StudyInstanceUID = study_instance_uid
+            image_query.SeriesInstanceUID = series_uid
+            image_query.SOPInstanceUID = ""
+            images, cut = self._find(image_query)
+            if cut:
+                raise RetrievalError("C-FIND result limit reached while listing instances")
+            for sop in sorted({str(i.get("SOPInstanceUID", "")) for i in images} - {""}):
+                refs.append(
+                    InstanceRef(
+                        study_instance_uid=study_instance_uid,
+                        series_instance_uid=series_uid,
+                        sop_instance_uid=sop,
+                        source=f"{study_instance_uid}/{series_uid}/{sop}",
+                    )
+                )
+        return refs
+
+    def search_studies(
+        self, study_date: str, study_time: str | None = None, *, limit: int | None = None
+    ) -> StudyMatches:
+        query = Dataset()
+        query.QueryRetrieveLevel = "STUDY"
+        query.StudyInstanceUID = ""
+        query.StudyDate = study_date
+        query.StudyTime = study_time or ""
+        query.AccessionNumber = ""
+        query.ModalitiesInStudy = ""
+        query.NumberOfStudyRelatedInstances = ""
+        found, cut = self._find(query)
+        matches = StudyMatches()
+        matches.truncated = cut
+        for item in found:
+            uid = str(item.get("StudyInstanceUID", "") or "").strip()
+            if uid:
+                matches.append(_study_match(item, uid))
+        return matches
+
+    def check(self) -> None:
+        """C-ECHO; raises :class:`PacsError` when the PACS does not answer."""
+        try:
+            with self._association() as assoc:
+                status = assoc.send_c_echo()
+        except RetrievalError as exc:
+            raise PacsError(
+                f"The DIMSE PACS {self.called_aet}@{self.host}:{self.port} does not answer "
+                f"({exc.reason}). Check host, port and AE titles."
+            ) from None
+        if "Status" not in status or int(status.Status) != 0:
+            raise PacsError("The DIMSE PACS did not answer C-ECHO with success.")
+
+    # -- retrieval ---------------------------------------------------------------------------
+    def fetch(self, ref: InstanceRef, dest: BinaryIO) -> int:
+        if not (ref.series_instance_uid and ref.sop_instance_uid):
+            raise NotFoundError("instance reference without series or SOP Instance UID")
+        if self.mode == "move":
+            self._ensure_server()
+        identifier = Dataset()
+        identifier.QueryRetrieveLevel = "IMAGE"
+        identifier.StudyInstanceUID = ref.study_instance_uid
+        identifier.SeriesInstanceUID = ref.series_instance_uid
+        identifier.SOPInstanceUID = ref.sop_instance_uid
+        waiting = _Waiting(dest)
+        with self._waiting_lock:
+            if ref.sop_instance_uid in self._waiting:
+                raise TransientError("the same instance is already being retrieved")
+            self._waiting[ref.sop_instance_uid] = waiting
+        try:
+            final = self._retrieve(identifier)
+        finally:
+            with self._waiting_lock:
+                self._waiting.pop(ref.sop_instance_uid, None)
+        if waiting.error is not None:
+            raise waiting.error
+        if waiting.received and final in (0x0000, 0xB000):
+            return waiting.size
+        if final == 0x0000:
+            raise NotFoundError("instance not found in PACS")
+        raise _status_error("C-MOVE" if self.mode == "move" else "C-GET", final)
+
+    def _retrieve(self, identifier: Dataset) -> int | None:
+        final: int | None = None
+        with self._association() as assoc:
+            try:
+                if self.mode == "move":
+                    responses = assoc.send_c_move(identifier, self.move_destination, MOVE_MODEL)
+                else:
+                    responses = assoc.send_c_get(identifier, GET_MODEL)
+                for status, _ in responses:
+                    if "Status" not in status:
+                        assoc.abort()
+                        raise TransientError("association aborted")
+                    code = int(status.Status)
+                    if code not in _PENDING:
+                        final = code
+            except RuntimeError:
+                raise TransientError("association lost") from None
+        return final
+
+    def close(self) -> None:
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for assoc in idle:
+            try:
+                assoc.release()
+            except Exception:  # the peer may already be gone
+                assoc.abort()
+        with self._server_lock:
+            if self._server is not None:
+                self._server.shutdown()
+                self._server = None
+
+
+def _no_delay(event: evt.Event) -> None:
+    """Disable Nagle's algorithm: DIMSE sends a command and its data set as separate writes, and
+    Nagle plus delayed ACKs add about 40 ms to every request otherwise."""
+    # AttributeError: pynetdicom internals moved; OSError: the socket is already gone
+    with contextlib.suppress(AttributeError, OSError):
+        event.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _quiet_pynetdicom() -> None:
+    """pynetdicom logs whole query identifiers (UIDs, accession numbers) at INFO level. Unless
+    someone configured its logger on purpose, keep it to warnings so no identifier reaches logs.
+    """
+    logger = logging.getLogger("pynetdicom")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
+    _config.LOG_REQUEST_IDENTIFIERS = False
+    _config.LOG_RESPONSE_IDENTIFIERS = False
+
+
+def _copy(source: BinaryIO, dest: BinaryIO) -> int:
+    written = 0
+    while block := source.read(1 << 20):
+        dest.write(block)
+        written += len(block)
+    return written
+
+
+def _status_error(operation: str, code: int | None) -> RetrievalError | PacsError:
+    if code is None:
+        return TransientError(f"{operation}: no final status (association aborted)")
+    text = f"{operation} failed (status 0x{code:04X})"
+    if code == 0xA801:
+        return PacsError(
+            "The PACS does not know our move destination. Register our AE title, host and "
+            "store_port with the PACS (or use mode=get if it offers C-GET)."
+        )
+    if code in _OUT_OF_RESOURCES or code == 0xB000:
+        return TransientError(text)
+    return RetrievalError(text)
+
+
+def _study_match(item: Dataset, uid: str) -> StudyMatch:
+    date_text = str(item.get("StudyDate", "") or "")
+    try:
+        date = dt.datetime.strptime(date_text[:8], "%Y%m%d").date() if date_text else None
+    except ValueError:
+        date = None
+    count = str(item.get("NumberOfStudyRelatedInstances", "") or "").strip()
+    modalities = item.get("ModalitiesInStudy", "")
+    if not isinstance(modalities, str):
+        modalities = "\\".join(str(m) for m in modalities)
+    return StudyMatch(
+        study_instance_uid=uid,
+        accession_number=str(item.get("AccessionNumber", "") or "").strip() or None,
+        study_date=date,
+        study_time=str(item.get("StudyTime", "") or "").strip() or None,
+        modalities=modalities or None,
+        number_of_instances=int(count) if count.isdigit() else None,
+    )

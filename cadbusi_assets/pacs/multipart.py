@@ -1,0 +1,115 @@
+"""Stream the single body part of a ``multipart/related`` WADO-RS answer into a file.
+
+dicomweb-client reads whole parts into memory; a cine clip can be hundreds of MB, so this
+parser copies the part to ``dest`` while it arrives, keeping only a boundary-sized tail in
+memory.
+
+>>> import io
+>>> body = [b"--XY\\r\\nContent-Type: application/dicom\\r\\n\\r\\nDI", b"CM-bytes\\r\\n--XY--\\r\\n"]
+>>> out = io.BytesIO()
+>>> copy_single_part(body, "XY", out), out.getvalue()
+(10, b'DICM-bytes')
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+
+from cadbusi_assets.pacs.base import RetrievalError, TransientError
+
+_MAX_HEADER_BYTES = 64 * 1024
+_BOUNDARY_RE = re.compile(r'boundary\s*=\s*"?([^";]+)"?', re.IGNORECASE)
+
+
+def boundary_of(content_type: str) -> str | None:
+    """The ``boundary`` parameter of a Content-Type header.
+
+    >>> boundary_of('multipart/related; type="application/dicom"; boundary=abc-1')
+    'abc-1'
+    """
+    match = _BOUNDARY_RE.search(content_type or "")
+    return match.group(1).strip() if match else None
+
+
+class _Buffered:
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks: Iterator[bytes] = iter(chunks)
+        self._buffer = bytearray()
+
+    def _fill(self) -> None:
+        for chunk in self._chunks:
+            if chunk:
+                self._buffer += chunk
+                return
+        raise TransientError("truncated response")
+
+    def skip_past(self, marker: bytes, limit: int = _MAX_HEADER_BYTES) -> bytes:
+        """Consume up to and including ``marker``; return what came before it."""
+        while True:
+            index = self._buffer.find(marker)
+            if index >= 0:
+                before = bytes(self._buffer[:index])
+                del self._buffer[: index + len(marker)]
+                return before
+            if len(self._buffer) > limit:
+                raise RetrievalError("malformed multipart response")
+            self._fill()
+
+    def peek(self, size: int) -> bytes:
+        while len(self._buffer) < size:
+            self._fill()
+        return bytes(self._buffer[:size])
+
+    def copy_until(self, marker: bytes, dest: BinaryIO) -> int:
+        """Copy everything before ``marker`` to ``dest`` (streaming); consume the marker."""
+        written = 0
+        keep = len(marker) - 1
+        while True:
+            index = self._buffer.find(marker)
+            if index >= 0:
+                dest.write(bytes(self._buffer[:index]))
+                del self._buffer[: index + len(marker)]
+                return written + index
+            if len(self._buffer) > keep:
+                cut = len(self._buffer) - keep
+                dest.write(bytes(self._buffer[:cut]))
+                del self._buffer[:cut]
+                written += cut
+            self._fill()
+
+
+def copy_single_part(chunks: Iterable[bytes], boundary: str, dest: BinaryIO) -> int:
+    """Copy the only part of a multipart body to ``dest``; return its size.
+
+    Raises :class:`TransientError` when the body ends early and :class:`RetrievalError` when it
+    holds no part or more than one.
+    """
+    reader = _Buffered(chunks)
+    delimiter = b"--" + boundary.encode("ascii")
+    reader.skip_past(delimiter)  # preamble
+    if reader.peek(2) == b"--":
+        raise RetrievalError("empty multipart response")
+    reader.skip_past(b"\r\n")  # rest of the boundary line (transport padding)
+    headers = b"" if reader.peek(2) == b"\r\n" else reader.skip_past(b"\r\n\r\n")
+    if not headers:
+        reader.skip_past(b"\r\n")
+    length = _content_length(headers)
+    written = reader.copy_until(b"\r\n" + delimiter, dest)
+    if length is not None and written != length:
+        raise TransientError("truncated response")
+    if reader.peek(2) != b"--":
+        raise RetrievalError("more than one part in a single-instance response")
+    return written
+
+
+def _content_length(headers: bytes) -> int | None:
+    for line in headers.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            try:
+                return int(value.strip())
+            except ValueError:
+                return None
+    return None
