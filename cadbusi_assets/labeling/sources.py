@@ -15,13 +15,18 @@ import datetime as dt
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qs, urlparse
 
 #: Overlap when asking Labelbox for activity since the cursor (clock skew, late indexing).
 EXPORT_OVERLAP = dt.timedelta(hours=1)
+#: What every project export asks for (validated by :func:`validate_export_params`).
 EXPORT_PARAMS = {
     "data_row_details": True,
     "label_details": True,
@@ -111,8 +116,175 @@ class FolderLabelSource:
                     yield json.loads(line)
 
 
+_T = TypeVar("_T")
+
+#: The keys ``project.export(params=...)`` understands in labelbox 7.17 (``ProjectExportParams``).
+#: The SDK silently ignores any other key, so a typo would quietly drop data from every export.
+PROJECT_EXPORT_PARAM_KEYS = frozenset(
+    {
+        "attachments",
+        "embeddings",
+        "metadata_fields",
+        "data_row_details",
+        "project_details",
+        "label_details",
+        "performance_details",
+        "media_type_override",
+        "interpolated_frames",
+    }
+)
+#: Labelbox limit on global keys (characters).
+GLOBAL_KEY_MAX_LENGTH = 200
+#: Global keys per "which of these exist" lookup job.
+_LOOKUP_CHUNK = 1000
+_NOT_FOUND = "Data Row not found"
+
+
+def validate_export_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` as a dict, or :class:`LabelSourceError` for keys the SDK would silently ignore.
+
+    >>> validate_export_params({"label_details": True})
+    {'label_details': True}
+    >>> try:
+    ...     validate_export_params({"include_labels": True})
+    ... except LabelSourceError as exc:
+    ...     print(str(exc).split(" (")[0])
+    Unknown Labelbox export params ['include_labels']
+    """
+    unknown = sorted(set(params) - PROJECT_EXPORT_PARAM_KEYS)
+    if unknown:
+        raise LabelSourceError(
+            f"Unknown Labelbox export params {unknown} (the SDK ignores them silently); known: "
+            f"{sorted(PROJECT_EXPORT_PARAM_KEYS)}."
+        )
+    flags = {k: v for k, v in params.items() if k != "media_type_override"}
+    wrong = sorted(k for k, v in flags.items() if not isinstance(v, bool))
+    if wrong:
+        raise LabelSourceError(f"Labelbox export params {wrong} must be true or false.")
+    return dict(params)
+
+
+def _parse_time(text: str) -> dt.datetime:
+    """An ISO-8601 time as an aware UTC datetime (a time without offset is taken as UTC)."""
+    value = dt.datetime.fromisoformat(text)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _utc_filter_time(value: dt.datetime) -> str:
+    """A time as the SDK's export filters want it: UTC wall clock with an explicit ``+0000``.
+
+    A plain ``"YYYY-MM-DD hh:mm:ss"`` would be read in the API user's timezone, and the SDK
+    *replaces* (does not convert) any other offset with UTC (integrations.md section 1.3).
+    """
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+def _row_activity(row: Mapping[str, Any]) -> dt.datetime | None:
+    """The newest activity time of an export row: data row ``last_activity_at`` or label times."""
+    data_row = row.get("data_row") or {}
+    stamps = [(data_row.get("details") or {}).get("last_activity_at")]
+    for project in (row.get("projects") or {}).values():
+        for label in project.get("labels") or []:
+            details = label.get("label_details") or {}
+            stamps += [details.get("updated_at"), details.get("created_at")]
+    parsed: list[dt.datetime] = []
+    for stamp in stamps:
+        if isinstance(stamp, str) and stamp:
+            try:
+                parsed.append(_parse_time(stamp))
+            except ValueError:
+                continue
+    return max(parsed, default=None)
+
+
+@dataclass(frozen=True)
+class ActivityCursor:
+    """Where the Labelbox sensor stands.
+
+    ``high_water`` is the newest activity time seen so far, on Labelbox's clock (so the local clock
+    never matters). Each check exports the rows active since ``high_water`` minus
+    :data:`EXPORT_OVERLAP` (late indexing); ``window_digest`` fingerprints the (data row, activity)
+    pairs inside that window, so rows that were already seen do not count as news again, while a
+    late-indexed or edited row inside the window does.
+
+    >>> c = ActivityCursor(dt.datetime(2026, 3, 2, 10, 15, 7, tzinfo=dt.UTC), "ab12")
+    >>> c.encode()
+    '2026-03-02T10:15:07+00:00|ab12'
+    >>> ActivityCursor.decode(c.encode()) == c
+    True
+    >>> ActivityCursor.decode("2026-03-02T11:15:07+01:00").high_water.isoformat()
+    '2026-03-02T10:15:07+00:00'
+    """
+
+    high_water: dt.datetime | None = None
+    window_digest: str = ""
+
+    def encode(self) -> str:
+        stamp = self.high_water.astimezone(dt.UTC).isoformat() if self.high_water else ""
+        return f"{stamp}|{self.window_digest}" if self.window_digest else stamp
+
+    @classmethod
+    def decode(cls, text: str | None) -> ActivityCursor:
+        if not text:
+            return cls()
+        stamp, _, digest = text.partition("|")
+        try:
+            return cls(_parse_time(stamp) if stamp else None, digest)
+        except ValueError:
+            raise LabelSourceError(
+                f"'{text}' is not a Labelbox cursor (expected an ISO-8601 time, optionally "
+                "followed by '|<digest>'); reset the sensor cursor."
+            ) from None
+
+
+@dataclass(frozen=True)
+class _DataRowSpec:
+    global_key: str
+    external_id: str
+    row_data: str
+
+
+def _data_row_specs(rows: Sequence[Mapping[str, Any]]) -> list[_DataRowSpec]:
+    """Checked, de-duplicated data rows (sorted by global key); conflicts are errors."""
+    specs: dict[str, _DataRowSpec] = {}
+    for number, row in enumerate(rows, start=1):
+        key = str(row.get("global_key") or "")
+        row_data = str(row.get("row_data") or "")
+        if not key or key != key.strip() or len(key) > GLOBAL_KEY_MAX_LENGTH:
+            raise LabelSourceError(
+                f"Data row {number}: global key {key!r} must be non-empty, without leading or "
+                f"trailing spaces, and at most {GLOBAL_KEY_MAX_LENGTH} characters."
+            )
+        if not row_data:
+            raise LabelSourceError(f"Data row {number} ({key}) has no row_data.")
+        spec = _DataRowSpec(key, str(row.get("external_id") or key), row_data)
+        if specs.setdefault(key, spec) != spec:
+            raise LabelSourceError(f"Global key {key} appears twice with different contents.")
+    return [specs[k] for k in sorted(specs)]
+
+
 class LabelboxSdkSource:
-    """The Labelbox SDK (imported lazily so loading the code location stays fast)."""
+    """Labels from, and data rows to, a Labelbox project through the labelbox SDK.
+
+    The SDK is imported lazily, so loading the code location stays fast. Every SDK failure
+    surfaces as :class:`LabelSourceError` with the API key scrubbed from the message.
+
+    * :meth:`export_rows` runs ``project.export`` (export v2 streaming) with
+      :data:`EXPORT_PARAMS`; ``since`` (a cursor or an ISO time) adds the filter
+      ``last_activity_at >= since - EXPORT_OVERLAP``.
+    * :meth:`changes_since` runs that export and compares it with an :class:`ActivityCursor`.
+    * :meth:`send_data_rows` finds or creates dataset ``<dataset_prefix>-<dataset>``, looks up
+      which global keys exist already, updates those in place (``key=GlobalKey``) and creates
+      the others, then waits for the upsert task and fails on any rejected row.
+
+    Rate limits (``ApiLimitError``, which the SDK does not retry) are retried with exponential
+    backoff: :attr:`rate_limit_retries` times, starting at :attr:`rate_limit_backoff_s` seconds.
+    """
+
+    rate_limit_retries: int = 5
+    rate_limit_backoff_s: float = 2.0
+    export_timeout_s: float = 3600.0
+    upsert_timeout_s: float = 1800.0
 
     def __init__(
         self,
@@ -129,12 +301,22 @@ class LabelboxSdkSource:
         self.dataset_prefix = dataset_prefix
         self.name = f"labelbox:{project_id}"
         self._api_key = api_key or os.environ.get("LABELBOX_API_KEY", "")
-        self._endpoint = endpoint or os.environ.get("LABELBOX_ENDPOINT")
-        self._rest_endpoint = rest_endpoint or os.environ.get("LABELBOX_REST_ENDPOINT")
-        self._app_url = app_url or os.environ.get("LABELBOX_APP_URL")
-        self._client = None
+        self._endpoint = endpoint or os.environ.get("LABELBOX_ENDPOINT") or None
+        self._rest_endpoint = rest_endpoint or os.environ.get("LABELBOX_REST_ENDPOINT") or None
+        self._app_url = app_url or os.environ.get("LABELBOX_APP_URL") or None
+        if self._endpoint:
+            # Never mix a custom GraphQL endpoint with the public REST/app hosts.
+            origin = "{0.scheme}://{0.netloc}".format(urlparse(self._endpoint))
+            self._rest_endpoint = self._rest_endpoint or f"{origin}/api/v1"
+            self._app_url = self._app_url or origin
+        self._client: Any = None
 
-    def _get_client(self):
+    def __repr__(self) -> str:
+        return f"LabelboxSdkSource(project_id={self.project_id!r}, dataset_prefix={self.dataset_prefix!r})"
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _get_client(self) -> Any:
         if self._client is None:
             if not self._api_key:
                 raise LabelSourceError(
@@ -153,55 +335,199 @@ class LabelboxSdkSource:
             self._client = lb.Client(**kwargs)
         return self._client
 
-    def _export(self, since: str | None):
-        project = self._get_client().get_project(self.project_id)
-        filters: dict[str, Any] = {}
-        if since:
-            start = dt.datetime.fromisoformat(since) - EXPORT_OVERLAP
-            filters["last_activity_at"] = [start.strftime("%Y-%m-%d %H:%M:%S"), None]
-        task = project.export(params=dict(EXPORT_PARAMS), filters=filters or None)
-        task.wait_till_done()
-        if task.has_errors():
-            raise LabelSourceError("The Labelbox export finished with errors; see the export task.")
+    def _scrub(self, text: str) -> str:
+        """``text`` without the API key (SDK errors may echo request details)."""
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+    @contextmanager
+    def _sdk_errors(self, action: str) -> Iterator[None]:
+        """Turn SDK and transport failures into :class:`LabelSourceError` (key scrubbed)."""
+        from lbox import exceptions as lbx
+
+        try:
+            yield
+        except LabelSourceError:
+            raise
+        except lbx.AuthenticationError:
+            raise LabelSourceError(
+                f"Labelbox rejected the API key during {action}; check LABELBOX_API_KEY."
+            ) from None
+        except lbx.AuthorizationError as exc:
+            raise LabelSourceError(
+                f"The Labelbox API key may not do {action}: {self._scrub(str(exc))}"
+            ) from None
+        except Exception as exc:
+            raise LabelSourceError(
+                f"Labelbox {action} failed ({type(exc).__name__}: {self._scrub(str(exc))})"
+            ) from None
+
+    def _with_backoff(self, action: Callable[[], _T]) -> _T:
+        """Run ``action``, retrying it with exponential backoff while Labelbox rate-limits us."""
+        from lbox.exceptions import ApiLimitError
+
+        for attempt in range(self.rate_limit_retries + 1):
+            try:
+                return action()
+            except ApiLimitError:
+                if attempt == self.rate_limit_retries:
+                    raise
+                time.sleep(self.rate_limit_backoff_s * 2**attempt)
+        raise AssertionError("unreachable")
+
+    # -- export ---------------------------------------------------------------------------------
+
+    def _start_export(self, params: dict[str, Any], filters: dict[str, Any]) -> Any:
+        from lbox.exceptions import ResourceNotFoundError
+
+        client = self._get_client()
+        try:
+            project = client.get_project(self.project_id)
+        except ResourceNotFoundError:
+            raise LabelSourceError(
+                f"Labelbox project '{self.project_id}' does not exist or this API key cannot "
+                "see it; check the project id in the label source URI."
+            ) from None
+        since = filters.get("last_activity_at", [None])[0]
+        task = project.export(
+            task_name=f"cadbusi {'since ' + since if since else 'full'}",
+            filters=filters or None,
+            params=params,
+        )
+        task.wait_till_done(timeout_seconds=self.export_timeout_s)
         return task
 
-    def changes_since(self, cursor: str | None) -> tuple[bool, str]:
-        now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-        task = self._export(cursor)
-        has_rows = task.has_result() and (task.get_total_lines() or 0) > 0
-        return has_rows, now if has_rows or cursor is None else cursor
+    def _check_export(self, task: Any) -> None:
+        from labelbox.schema.export_task import StreamType
+
+        if task.status == "FAILED":
+            raise LabelSourceError(f"The Labelbox export task {task.uid} failed.")
+        if task.status != "COMPLETE":
+            raise LabelSourceError(
+                f"The Labelbox export task {task.uid} did not finish within "
+                f"{self.export_timeout_s:.0f} s (status {task.status})."
+            )
+        if task.has_errors():
+            errors = islice(task.get_buffered_stream(StreamType.ERRORS), 3)
+            sample = "; ".join(self._scrub(json.dumps(e.json, sort_keys=True)) for e in errors)
+            raise LabelSourceError(
+                f"The Labelbox export task {task.uid} finished with errors "
+                f"({task.get_total_lines(StreamType.ERRORS)} lines), first: {sample}"
+            )
+
+    def _export(self, since: dt.datetime | None) -> Iterator[dict[str, Any]]:
+        params = validate_export_params(EXPORT_PARAMS)
+        filters: dict[str, Any] = {}
+        if since is not None:
+            filters["last_activity_at"] = [_utc_filter_time(since - EXPORT_OVERLAP), None]
+        with self._sdk_errors("export"):
+            task = self._with_backoff(lambda: self._start_export(params, filters))
+            self._check_export(task)
+            if not task.has_result():
+                return
+            for item in task.get_buffered_stream():
+                yield item.json
 
     def export_rows(self, since: str | None = None) -> Iterator[dict[str, Any]]:
-        task = self._export(since)
-        if not task.has_result():
-            return
-        for item in task.get_buffered_stream():
-            yield item.json
+        """Export rows of the project; ``since`` (cursor or ISO time): only rows active since."""
+        return self._export(ActivityCursor.decode(since).high_water)
 
-    def send_data_rows(self, dataset: str, rows: Sequence[Mapping[str, Any]]) -> int:
+    def changes_since(self, cursor: str | None) -> tuple[bool, str]:
+        """(new or changed activity since ``cursor``, the :class:`ActivityCursor` to store now).
+
+        Without a cursor (first tick), this reads the whole project export. A cursor that is not
+        an :class:`ActivityCursor` (say, a folder fingerprint from another deployment) counts as
+        none, so the sensor starts over instead of failing every tick.
+        """
+        try:
+            previous = ActivityCursor.decode(cursor)
+        except LabelSourceError:
+            previous = ActivityCursor()
+        seen = [
+            (str((row.get("data_row") or {}).get("id")), _row_activity(row))
+            for row in self._export(previous.high_water)
+        ]
+        stamps = [stamp for _, stamp in seen if stamp is not None]
+        if previous.high_water is not None:
+            stamps.append(previous.high_water)
+        high_water = max(stamps, default=None)
+        window_start = high_water - EXPORT_OVERLAP if high_water else None
+        in_window = sorted(
+            f"{row_id}@{stamp.isoformat() if stamp else ''}"
+            for row_id, stamp in seen
+            if stamp is None or window_start is None or stamp >= window_start
+        )
+        digest = hashlib.sha256("\n".join(in_window).encode()).hexdigest()[:16] if in_window else ""
+        current = ActivityCursor(high_water, digest)
+        return current != previous, current.encode()
+
+    # -- data rows ------------------------------------------------------------------------------
+
+    def _dataset(self, client: Any, name: str) -> Any:
         import labelbox as lb
+
+        found = [d for d in client.get_datasets(where=lb.Dataset.name == name) if d.name == name]
+        if len(found) > 1:
+            raise LabelSourceError(
+                f"{len(found)} Labelbox datasets are named '{name}'; keep one (rename the others)."
+            )
+        return found[0] if found else client.create_dataset(name=name)
+
+    def _existing_global_keys(self, client: Any, keys: list[str]) -> set[str]:
+        existing: set[str] = set()
+        for start in range(0, len(keys), _LOOKUP_CHUNK):
+            chunk = keys[start : start + _LOOKUP_CHUNK]
+            result = client.get_data_row_ids_for_global_keys(chunk)
+            errors = result.get("errors") or []
+            denied = sorted(e["global_key"] for e in errors if e.get("error") != _NOT_FOUND)
+            if denied:
+                raise LabelSourceError(
+                    f"{len(denied)} global keys belong to data rows this API key cannot use "
+                    f"(global keys are unique across the organization), e.g. {denied[:3]}."
+                )
+            existing |= set(chunk) - {e["global_key"] for e in errors}
+        return existing
+
+    def _upsert(self, name: str, specs: list[_DataRowSpec]) -> int:
         from labelbox.schema.identifiable import GlobalKey
 
         client = self._get_client()
-        name = f"{self.dataset_prefix}-{dataset}"
-        found = list(client.get_datasets(where=lb.Dataset.name == name))
-        target = found[0] if found else client.create_dataset(name=name)
-        items = [
-            {
-                "key": GlobalKey(str(r["global_key"])),
-                "global_key": str(r["global_key"]),
-                "external_id": str(r.get("external_id") or r["global_key"]),
-                "row_data": str(r["row_data"]),
-            }
-            for r in rows
-        ]
-        if not items:
-            return 0
+        target = self._dataset(client, name)
+        existing = self._existing_global_keys(client, [s.global_key for s in specs])
+        items: list[dict[str, Any]] = []
+        for spec in specs:
+            fields = {"external_id": spec.external_id, "row_data": spec.row_data}
+            if spec.global_key in existing:
+                items.append({"key": GlobalKey(spec.global_key), **fields})
+            else:
+                items.append({"global_key": spec.global_key, "media_type": "IMAGE", **fields})
         task = target.upsert_data_rows(items)
-        task.wait_till_done()
-        if getattr(task, "errors", None):
-            raise LabelSourceError(f"Labelbox refused {len(task.errors)} data rows.")
+        task.wait_till_done(timeout_seconds=self.upsert_timeout_s)
+        errors = task.errors or []
+        if task.status == "FAILED" or errors:
+            sample = "; ".join(
+                f"{self._scrub(str(e.get('message')))} "
+                f"{[r.get('globalKey') for r in e.get('failedDataRows', [])]}"
+                for e in errors[:3]
+            )
+            raise LabelSourceError(
+                f"Labelbox refused {len(errors) or 'the'} data rows of dataset '{name}' "
+                f"(task {task.uid}, status {task.status}): {sample or 'no details'}"
+            )
+        if task.status != "COMPLETE":
+            raise LabelSourceError(
+                f"The Labelbox upsert task {task.uid} did not finish within "
+                f"{self.upsert_timeout_s:.0f} s; sending again is safe (keyed by global key)."
+            )
         return len(items)
+
+    def send_data_rows(self, dataset: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Create or update (by global key) ``rows`` in dataset ``<prefix>-<dataset>``."""
+        specs = _data_row_specs(rows)
+        if not specs:
+            return 0
+        name = f"{self.dataset_prefix}-{dataset}"
+        with self._sdk_errors(f"upload of data rows to dataset '{name}'"):
+            return self._with_backoff(lambda: self._upsert(name, specs))
 
 
 def open_label_source(uri: str) -> LabelSource:
