@@ -36,3 +36,64 @@ def duckdb_warehouse_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_duckdb_warehouse(
         tmp_path_factory.mktemp("warehouse") / "records.duckdb", synthetic_tables()
     )
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for this test session (started here, stopped at the end).
+
+    Yields its DSN (``postgresql://postgres:<password>@127.0.0.1:<port>/postgres``).
+    """
+    from cadbusi_assets_tests.records.postgres_server import start_postgres
+
+    server = start_postgres()
+    try:
+        yield server.dsn
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_records(postgres_server) -> tuple[str, str]:
+    """The synthetic warehouse in schema ``clinical`` of database ``records``.
+
+    Returns ``(uri without password, password)``.
+    """
+    from urllib.parse import urlsplit
+
+    import psycopg2
+    import psycopg2.extras
+
+    parts = urlsplit(postgres_server)
+    admin = psycopg2.connect(postgres_server)
+    try:
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            cursor.execute("CREATE DATABASE records")
+    finally:
+        admin.close()
+    dsn = postgres_server.rsplit("/", 1)[0] + "/records"
+    types = {pl.Utf8: "TEXT", pl.Date: "DATE", pl.Datetime("us"): "TIMESTAMP"}
+    connection = psycopg2.connect(dsn)
+    try:
+        with connection, connection.cursor() as cursor:
+            cursor.execute("CREATE SCHEMA clinical")
+            for name, frame in synthetic_tables().items():
+                columns = ", ".join(f"{c} {types[t]}" for c, t in frame.schema.items())
+                cursor.execute(f"CREATE TABLE clinical.{name} ({columns})")
+                psycopg2.extras.execute_values(
+                    cursor, f"INSERT INTO clinical.{name} VALUES %s", frame.rows()
+                )
+    finally:
+        connection.close()
+    uri = f"postgresql://{parts.username}@{parts.hostname}:{parts.port}/records?schema=clinical"
+    return uri, parts.password or ""
+
+
+@pytest.fixture
+def bigquery_on_duckdb(duckdb_warehouse_path):
+    """A fake BigQuery client for project ``demo-project``, dataset ``clinical``, answering from
+    the synthetic DuckDB warehouse."""
+    from cadbusi_assets_tests.records.fake_bigquery import FakeBigQueryClient
+
+    return FakeBigQueryClient(duckdb_warehouse_path, "demo-project", "clinical")

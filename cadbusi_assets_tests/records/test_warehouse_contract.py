@@ -20,12 +20,22 @@ from cadbusi_assets_tests.records import synthetic
 D = dt.date
 
 
-@pytest.fixture(params=["duckdb"])
-def warehouse(request, duckdb_warehouse_path):
+POSTGRES = pytest.param(
+    "postgres", marks=[pytest.mark.integration, pytest.mark.xdist_group("records-postgres")]
+)
+
+
+@pytest.fixture(params=["duckdb", POSTGRES, "bigquery-on-duckdb"])
+def warehouse(request, duckdb_warehouse_path, monkeypatch):
     if request.param == "duckdb":
         opened = open_warehouse(f"duckdb://{duckdb_warehouse_path}")
-    else:  # pragma: no cover - other adapters are added by their own fixtures
-        raise AssertionError(request.param)
+    elif request.param == "postgres":
+        uri, password = request.getfixturevalue("postgres_records")
+        monkeypatch.setenv("CADBUSI_WAREHOUSE_PASSWORD", password)
+        opened = open_warehouse(uri)
+    else:
+        client = request.getfixturevalue("bigquery_on_duckdb")
+        opened = open_warehouse("bigquery://demo-project/clinical", client=client)
     yield opened
     opened.close()
 
