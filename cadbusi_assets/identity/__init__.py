@@ -13,7 +13,7 @@ from cadbusi_assets.identity.keys import (
     generate_key_file,
     load_key,
 )
-from cadbusi_assets.identity.pseudonyms import Pseudonymizer
+from cadbusi_assets.identity.pseudonyms import Pseudonymizer, image_id_for, instance_id_for
 
 __all__ = [
     "KEY_ENV_VAR",
@@ -23,5 +23,7 @@ __all__ = [
     "PseudonymKeyError",
     "Pseudonymizer",
     "generate_key_file",
+    "image_id_for",
+    "instance_id_for",
     "load_key",
 ]
