@@ -1,0 +1,204 @@
+"""``cadbusi analyze INPUT OUTPUT``: features of every frame of a folder of DICOM files.
+
+Writes ``OUTPUT/features.parquet`` (one row per analysed frame, plus one row per unreadable
+file with its ``exclusion_reason``) and ``OUTPUT/inpainted/<file stem>_f<frame>.png`` for
+every frame with calipers and no clean twin. Files are analysed in parallel processes
+(:func:`cadbusi_assets.parallel.parallel_map`); twins are paired across the whole folder.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from cadbusi_assets.dicom import (
+    DecodeError,
+    DicomReadError,
+    iter_frames,
+    number_of_frames,
+    read_dataset,
+    ultrasound_regions,
+)
+from cadbusi_assets.parallel import parallel_map
+from cadbusi_assets.ultrasound.analysis import analyze_frame, features_frame
+from cadbusi_assets.ultrasound.inpaint import inpaint_calipers
+from cadbusi_assets.ultrasound.png import encode_png
+from cadbusi_assets.ultrasound.quality import exclusion_reasons
+from cadbusi_assets.ultrasound.twins import find_twins
+
+#: Columns the command adds in front of :data:`~.analysis.FEATURES_SCHEMA`.
+COMMAND_COLUMNS: dict[str, pl.DataType] = {
+    "source_path": pl.String(),
+    "image_id": pl.String(),
+    "study_instance_uid": pl.String(),
+    "sop_instance_uid": pl.String(),
+    "number_of_frames": pl.Int32(),
+    "study_laterality": pl.String(),
+    "error": pl.String(),
+}
+
+
+@dataclass(frozen=True)
+class _Task:
+    path: str
+    relative: str
+    frame_step: int
+    ocr: bool
+
+
+def dicom_files(input_dir: Path) -> list[Path]:
+    """Every regular file under ``input_dir`` that starts like DICOM (preamble + 'DICM')."""
+    found = []
+    for path in sorted(p for p in input_dir.rglob("*") if p.is_file()):
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(132)
+        except OSError:
+            continue
+        if head[128:132] == b"DICM" or path.suffix.lower() == ".dcm":
+            found.append(path)
+    return found
+
+
+def _image_id(relative: str, frame: int) -> str:
+    return f"{Path(relative).with_suffix('').as_posix()}_f{frame}"
+
+
+def _analyze_file(task: _Task) -> list[dict[str, Any]]:
+    base: dict[str, Any] = {"source_path": task.relative}
+    try:
+        ds = read_dataset(task.path)
+        regions = ultrasound_regions(ds)
+        base.update(
+            study_instance_uid=str(ds.get("StudyInstanceUID", "")) or None,
+            sop_instance_uid=str(ds.get("SOPInstanceUID", "")) or None,
+            number_of_frames=number_of_frames(ds),
+            study_laterality=str(ds.get("Laterality", "")).strip() or None,
+        )
+        rows = []
+        for index, frame in iter_frames(ds, step=task.frame_step):
+            analysis = analyze_frame(
+                frame,
+                regions,
+                ocr=task.ocr,
+                study_laterality=base["study_laterality"],
+                frame_index=index,
+            )
+            rows.append({**base, "image_id": _image_id(task.relative, index), **analysis.as_row()})
+        return rows
+    except (DicomReadError, DecodeError) as exc:
+        return [{**base, "error": str(exc)}]
+
+
+def _inpaint_file(job: tuple[str, str, list[tuple[int, list[list[int]], str]]]) -> list[str]:
+    path, out_dir, frames = job
+    ds = read_dataset(path)
+    written = []
+    wanted = {index: (points, name) for index, points, name in frames}
+    for index, frame in iter_frames(ds, indices=sorted(wanted)):
+        points, name = wanted[index]
+        inpainted, _ = inpaint_calipers(frame, points)
+        target = Path(out_dir) / name
+        target.write_bytes(encode_png(inpainted))
+        written.append(name)
+    return written
+
+
+def analyze_command(
+    input_dir: Path,
+    output_dir: Path,
+    *,
+    jobs: int | None = None,
+    frame_step: int = 1,
+    ocr: bool = True,
+    echo: Callable[[str], None] = print,
+) -> int:
+    """Analyse every DICOM file under ``input_dir``; returns a process exit code."""
+    started = time.perf_counter()
+    input_dir, output_dir = Path(input_dir), Path(output_dir)
+    if not input_dir.is_dir():
+        echo(f"error: {input_dir} is not a folder")
+        return 2
+    if ocr:
+        from cadbusi_assets.ultrasound.ocr import tesseract_available
+
+        if not tesseract_available():
+            echo("warning: tesseract is not installed (apt-get install tesseract-ocr); OCR is off")
+            ocr = False
+    files = dicom_files(input_dir)
+    if not files:
+        echo(f"error: no DICOM files under {input_dir}")
+        return 1
+    echo(
+        f"analysing {len(files)} files (every {max(1, frame_step)}. frame, OCR {'on' if ocr else 'off'})"
+    )
+    tasks = [
+        _Task(str(p), p.relative_to(input_dir).as_posix(), max(1, frame_step), ocr) for p in files
+    ]
+    rows = [
+        row
+        for rows in parallel_map(_analyze_file, tasks, workers=jobs, min_items_per_worker=2)
+        for row in rows
+    ]
+    features = features_frame(rows, extra=COMMAND_COLUMNS)
+    features = exclusion_reasons(features).with_columns(
+        pl.when(pl.col("error").is_not_null())
+        .then(pl.lit("unreadable"))
+        .otherwise(pl.col("exclusion_reason"))
+        .alias("exclusion_reason")
+    )
+    twins = find_twins(
+        features.filter(pl.col("error").is_null()).with_columns(
+            pl.col("study_instance_uid").alias("study_key")
+        )
+    )
+    features = features.join(
+        twins.select(
+            pl.col("caliper_image_id").alias("image_id"),
+            pl.col("clean_image_id").alias("clean_twin_image_id"),
+            pl.col("distance").alias("twin_distance"),
+        ),
+        on="image_id",
+        how="left",
+    )
+    inpainted_dir = output_dir / "inpainted"
+    inpainted_dir.mkdir(parents=True, exist_ok=True)
+    to_inpaint = features.filter(
+        pl.col("has_calipers").fill_null(False) & pl.col("clean_twin_image_id").is_null()
+    ).select("source_path", "frame", "caliper_points", "image_id")
+    by_file: dict[str, list[tuple[int, list[list[int]], str]]] = {}
+    paths: dict[str, str] = {}
+    for source, frame, points, image_id in to_inpaint.iter_rows():
+        name = f"{Path(source).stem}_f{frame}.png"
+        by_file.setdefault(source, []).append((frame, points, name))
+        paths[image_id] = f"inpainted/{name}"
+    inpaint_jobs = [(str(input_dir / src), str(inpainted_dir), fr) for src, fr in by_file.items()]
+    written = [
+        name
+        for names in parallel_map(_inpaint_file, inpaint_jobs, workers=jobs, min_items_per_worker=2)
+        for name in names
+    ]
+    features = features.with_columns(
+        pl.col("image_id")
+        .replace_strict(paths, default=None, return_dtype=pl.String)
+        .alias("inpainted_path")
+    )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    features.write_parquet(output_dir / "features.parquet")
+    analysed = features.filter(pl.col("error").is_null())
+    unreadable = features.height - analysed.height
+    kept = analysed.filter(pl.col("exclusion_reason").is_null()).height
+    echo(
+        f"{analysed.height} frames from {len(files) - unreadable} files"
+        f" ({unreadable} unreadable): {int(analysed['has_calipers'].sum() or 0)} with calipers,"
+        f" {twins.height} clean twins, {len(written)} inpainted,"
+        f" {int(analysed['is_doppler'].sum() or 0)} Doppler, {kept} kept"
+        f" in {time.perf_counter() - started:.1f} s"
+    )
+    echo(f"wrote {output_dir / 'features.parquet'} and {inpainted_dir}/")
+    return 0
