@@ -7,9 +7,11 @@ Plain Python over polars frames; no Dagster here. The Dagster assets (``defs/rec
 - :func:`parse_radiology_reports`, :func:`parse_pathology_reports`;
 - :func:`select_cohort` → :class:`CohortSelection` (+ :func:`exclusion_counts`);
 - :func:`link_pathology`, :func:`diagnosis_labels` with :class:`LabelWindows`;
-- :func:`pseudonymize_labels`, :func:`scrub_report_text`, :func:`scrub_reports`.
+- :func:`pseudonymize_labels`, :func:`scrub_report_text`, :func:`scrub_reports`;
+- :func:`extract_lesions` (deterministic; optional :class:`LesionLLM`), :func:`parsing_accuracy`.
 """
 
+from cadbusi_assets.records.accuracy import parsing_accuracy
 from cadbusi_assets.records.birads import extract_birads
 from cadbusi_assets.records.cohort import (
     EXCLUSION_REASONS,
@@ -17,7 +19,20 @@ from cadbusi_assets.records.cohort import (
     exclusion_counts,
     select_cohort,
 )
-from cadbusi_assets.records.labels import LABELS_SCHEMA, diagnosis_labels, link_pathology
+from cadbusi_assets.records.labels import (
+    LABELS_SCHEMA,
+    diagnosis_labels,
+    label_disagreements,
+    link_pathology,
+)
+from cadbusi_assets.records.lesions import (
+    LESIONS_SCHEMA_EXTRA,
+    Lesion,
+    LesionLLM,
+    LesionRequest,
+    extract_lesions,
+    lesions_from_json,
+)
 from cadbusi_assets.records.pathology import PARSED_PATHOLOGY_SCHEMA, parse_pathology_reports
 from cadbusi_assets.records.pseudonymize import pseudonymize_labels
 from cadbusi_assets.records.radiology import PARSED_COLUMNS, parse_radiology_reports
@@ -35,6 +50,7 @@ __all__ = [
     "EXAM_COUNTS_SCHEMA",
     "EXCLUSION_REASONS",
     "LABELS_SCHEMA",
+    "LESIONS_SCHEMA_EXTRA",
     "PARSED_COLUMNS",
     "PARSED_PATHOLOGY_SCHEMA",
     "PATHOLOGY_SCHEMA",
@@ -42,15 +58,22 @@ __all__ = [
     "RADIOLOGY_SCHEMA",
     "CohortSelection",
     "LabelWindows",
+    "Lesion",
+    "LesionLLM",
+    "LesionRequest",
     "Warehouse",
     "WarehouseError",
     "diagnosis_labels",
     "exclusion_counts",
     "extract_birads",
+    "extract_lesions",
+    "label_disagreements",
+    "lesions_from_json",
     "link_pathology",
     "open_warehouse",
     "parse_pathology_reports",
     "parse_radiology_reports",
+    "parsing_accuracy",
     "pseudonymize_labels",
     "scrub_report_text",
     "scrub_reports",

@@ -536,3 +536,9 @@ def diagnosis_labels(
     return table.sort("patient_id", "exam_date", "accession_number", "side").select(
         [pl.col(c).cast(t) for c, t in LABELS_SCHEMA.items()]
     )
+
+
+def label_disagreements(labels: pl.DataFrame) -> pl.DataFrame:
+    """The rows where the report's explicit pathology category (rule family 4) overrode a
+    different label from the other rules (the original's disagreement report)."""
+    return labels.filter(pl.col("overridden_rule").is_not_null())

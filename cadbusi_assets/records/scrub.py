@@ -143,8 +143,11 @@ def scrub_report_text(
     identifiers: Sequence[str | None],
     date_shift_days: int,
     replacements: Mapping[str, str] | None = None,
+    remove_dates: bool = False,
 ) -> str | None:
-    """``text`` with names, identifiers, signatures removed and dates shifted (module doc).
+    """``text`` with names, identifiers, signatures removed and dates shifted (module doc);
+    ``remove_dates=True`` replaces dates by ``[DATE]`` instead of shifting them (for text that
+    leaves the organisation, e.g. to an LLM service).
 
     >>> scrub_report_text("MRN 12345678 seen 03/14/2021. Dictated by: Dr. Who",
     ...                   identifiers=["12345678"], date_shift_days=-10)
@@ -177,7 +180,10 @@ def scrub_report_text(
     out = _SSN.sub("[SSN]", out)
     out = _MRN.sub("[MRN]", out)
     out = _ACCESSION.sub("[ACCESSION]", out)
-    out = _DATES.sub(lambda m: _shift_match(m, int(date_shift_days)), out)
+    if remove_dates:
+        out = _DATES.sub(lambda m: "[YEAR]" if m.group("year") else "[DATE]", out)
+    else:
+        out = _DATES.sub(lambda m: _shift_match(m, int(date_shift_days)), out)
     out = _PHONE.sub("[PHONE]", out)
     out = _LONG_NUMBER.sub("[ID]", out)
     out = _OLD_AGE.sub("90+", out)

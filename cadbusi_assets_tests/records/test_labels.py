@@ -353,3 +353,22 @@ def test_link_unknown_side_part_takes_the_linked_exam_side():
     parts = parse_pathology_reports(specimens([path(1, "benign", None)]))
     row = link_pathology(parsed_rad, parts).row(0, named=True)
     assert (row["laterality"], row["side"], row["accession_number"]) == ("UNKNOWN", "RIGHT", "U1")
+
+
+def test_label_disagreements_lists_overrides_only():
+    from cadbusi_assets.records import label_disagreements
+
+    report = "IMPRESSION: BI-RADS 2\nPATHOLOGY: Invasive ductal carcinoma."
+    labels = run(
+        [
+            us("U1", 0, "2", report_text=report),
+            mg("M1", 400, "1"),
+            us("U2", 0, "2", "RIGHT"),
+            mg("M2", 400, "1", "RIGHT"),
+        ]
+    )
+    disagreements = label_disagreements(labels)
+    assert disagreements.select("accession_number", "rule", "overridden_rule").rows() == [
+        ("U1", "MALIGNANT4", "BENIGN1")
+    ]
+    assert rule(labels, "U2", "RIGHT") == "BENIGN1"
