@@ -71,8 +71,8 @@ def random_tissue(rng: np.random.Generator, height: int, width: int, extra: int)
     return TissueParams(
         skin_cm=float(rng.uniform(0.08, 0.15)), fat_cm=float(rng.uniform(0.4, 1.0)),
         gland_cm=float(rng.uniform(1.0, 2.0)),
-        undulation=(float(rng.uniform(0.05, 0.25)), float(rng.uniform(180, 420)), float(rng.uniform(0, 6.3)),
-                    float(rng.uniform(0.05, 0.3)), float(rng.uniform(120, 300)), float(rng.uniform(0, 6.3))),
+        undulation=(float(rng.uniform(0.04, 0.16)), float(rng.uniform(180, 420)), float(rng.uniform(0, 6.3)),
+                    float(rng.uniform(0.05, 0.2)), float(rng.uniform(120, 300)), float(rng.uniform(0, 6.3))),
         texture=grid, texture_cell=cell, gain=float(rng.uniform(0.9, 1.1)),
         attenuation=float(rng.uniform(0.08, 0.16)),
     )
@@ -141,8 +141,9 @@ def echogenicity(depth_cm: np.ndarray, params: TissueParams, lesion: Lesion | No
     height, width = depth_cm.shape
     xs = np.arange(width, dtype=np.float32) + offset
     a1, p1, f1, a2, p2, f2 = params.undulation
-    fat_end = (params.skin_cm + params.fat_cm + a1 * np.sin(2 * np.pi * xs / p1 + f1))[None, :]
-    gland_end = fat_end + params.gland_cm + (a2 * np.sin(2 * np.pi * xs / p2 + f2))[None, :]
+    ripple = 0.5 * np.sin(2 * np.pi * xs / (0.37 * p1) + f2) + 0.3 * np.sin(2 * np.pi * xs / (0.23 * p2) + f1)
+    fat_end = (params.skin_cm + params.fat_cm + a1 * (np.sin(2 * np.pi * xs / p1 + f1) + ripple))[None, :]
+    gland_end = fat_end + params.gland_cm + (a2 * (np.sin(2 * np.pi * xs / p2 + f2) - 0.6 * ripple))[None, :]
     texture = _smooth_texture(params, height, width, offset)
     wave = 0.12 * np.sin(xs / (23.0 + 40 * a1)) + 0.07 * np.sin(xs / 11.0 + f2)
     ligaments = np.exp(-(((depth_cm - fat_end * 0.7 - wave[None, :]) / 0.035) ** 2))
@@ -197,7 +198,7 @@ def _posterior(echo: np.ndarray, lesion: Lesion, alpha_cols: tuple[int, int]) ->
     below = np.clip((ys - bottom[None, :]) / 6.0, 0, 1)
     fade = np.exp(-np.clip(ys - bottom[None, :], 0, None) / (6 * lesion.half_h))
     if lesion.posterior == "enhancement":
-        factor = 1 + 0.7 * lateral[None, :] * below * fade
+        factor = 1 + 1.1 * lateral[None, :] * below * fade
     else:
         factor = 1 - 0.75 * lateral[None, :] * below
     echo[:, x0:x1] *= factor.astype(np.float32)
@@ -214,31 +215,39 @@ def _needle(needle: tuple[float, float, float, float], height: int, width: int) 
 
 
 def _blur(field: np.ndarray, size: int, axis: int) -> np.ndarray:
-    """Box filter of ``size`` along ``axis`` (reflect padding), via cumulative sums."""
+    """Box filter of ``size`` along ``axis`` (edge padding), via cumulative sums and slices."""
     if size <= 1:
         return field
+    if size == 2:  # a two-tap mean is cheaper as one shifted add
+        out = field.copy()
+        head = [slice(None)] * field.ndim
+        tail = [slice(None)] * field.ndim
+        head[axis], tail[axis] = slice(0, -1), slice(1, None)
+        out[tuple(head)] += field[tuple(tail)]
+        last = [slice(None)] * field.ndim
+        last[axis] = slice(-1, None)
+        out[tuple(last)] *= 2
+        out *= np.float32(0.5)
+        return out
     before, after = size // 2, size - 1 - size // 2
     pad = [(0, 0)] * field.ndim
-    pad[axis] = (before, after)
-    padded = np.pad(field, pad, mode="reflect")
-    total = np.cumsum(padded, axis=axis, dtype=np.float32)
-    zero_shape = list(total.shape)
-    zero_shape[axis] = 1
-    total = np.concatenate([np.zeros(zero_shape, np.float32), total], axis=axis)
-    upper = np.take(total, np.arange(size, total.shape[axis]), axis=axis)
-    lower = np.take(total, np.arange(0, total.shape[axis] - size), axis=axis)
-    return (upper - lower) / np.float32(size)
+    pad[axis] = (before + 1, after)  # one extra leading element so the first window sum is total[size]-total[0]
+    total = np.cumsum(np.pad(field, pad, mode="edge"), axis=axis, dtype=np.float32)
+    upper = [slice(None)] * field.ndim
+    lower = [slice(None)] * field.ndim
+    upper[axis], lower[axis] = slice(size, None), slice(0, -size)
+    out = total[tuple(upper)] - total[tuple(lower)]
+    out *= np.float32(1 / size)
+    return out
 
 
 def complex_speckle(rng: np.random.Generator, height: int, width: int, grain: tuple[int, int] = (2, 5)
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Correlated complex Gaussian field with unit variance per component (real, imaginary)."""
-    parts = []
-    for _ in range(2):
-        field = rng.standard_normal((height, width), dtype=np.float32)
-        field = _blur(_blur(field, grain[0], 0), grain[1], 1)
-        parts.append(field * np.float32(math.sqrt(grain[0] * grain[1])))
-    return parts[0], parts[1]
+    field = rng.standard_normal((2, height, width), dtype=np.float32)
+    field = _blur(_blur(field, grain[0], 1), grain[1], 2)
+    field *= np.float32(math.sqrt(grain[0] * grain[1]))
+    return field[0], field[1]
 
 
 def to_display(echo: np.ndarray, real: np.ndarray, imag: np.ndarray) -> np.ndarray:

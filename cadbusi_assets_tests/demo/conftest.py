@@ -10,7 +10,7 @@ from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
 from cadbusi_assets.demo.plan import plan_cohort
 
 #: Small enough to generate in a few seconds, large enough to hold every feature.
-SMALL_CONFIG = DemoConfig(start=dt.date(2026, 9, 1), days=3, studies_per_day=(1, 2), seed=424242,
+SMALL_CONFIG = DemoConfig(start=dt.date(2026, 9, 1), days=2, studies_per_day=(1, 2), seed=424242,
                           workers=2)
 
 
