@@ -192,6 +192,22 @@ def scrub_report_text(
     return out
 
 
+_CREDENTIALS = {"MD", "DO", "PHD", "RN", "NP", "PA", "PA-C", "RT", "RDMS", "DR", "DR."}
+
+
+def staff_name_parts(name: str | None) -> list[str]:
+    """Name parts of a staff field such as ``"ADEBISI, MARCUS MD"`` or ``"ADEBISI^MARCUS"``
+    (credentials and one-letter initials dropped).
+
+    >>> staff_name_parts("ADEBISI, MARCUS MD")
+    ['ADEBISI', 'MARCUS']
+    """
+    if not name:
+        return []
+    parts = [p.strip(".") for p in re.split(r"[\^,\s]+", name) if p.strip(".")]
+    return [p for p in parts if len(p) >= 2 and p.upper() not in _CREDENTIALS]
+
+
 def scrub_reports(
     frame: pl.DataFrame,
     pseudonymizer: Any,
@@ -202,8 +218,8 @@ def scrub_reports(
     """``frame`` with each text column in ``columns`` scrubbed per row.
 
     Per row, the study's own identifiers are the row's ``patient_id`` (→ its pseudonym),
-    ``accession_number`` (→ its pseudonym), ``specimen_accession`` / ``encounter_id`` (→
-    ``[REDACTED]``) and, when ``patients`` (``patient_id, patient_name``) is given, the parts
+    ``accession_number`` (→ its pseudonym), ``specimen_accession`` / ``encounter_id`` and the
+    name parts of ``radiologist`` (→ ``[REDACTED]``) and, when ``patients`` (``patient_id, patient_name``) is given, the parts
     of the patient's name; dates shift by the patient's ``date_shift_days``.
 
     The per-row work (identifier list and date arithmetic inside the text) needs Python, so
@@ -216,7 +232,7 @@ def scrub_reports(
         else pl.DataFrame(schema={"patient_id": pl.Utf8, "__name": pl.Utf8})
     )
     work = frame.with_row_index("__row").join(names, on="patient_id", how="left").sort("__row")
-    id_columns = [
+    id_columns = [c for c in ("radiologist",) if c in work.columns] + [
         c
         for c in ("patient_id", "accession_number", "specimen_accession", "encounter_id")
         if c in work.columns
@@ -238,6 +254,7 @@ def scrub_reports(
                 row["accession_number"]
             )
         identifiers = [row.get(c) for c in id_columns] + [row.get("__name")]
+        identifiers += staff_name_parts(row.get("radiologist"))
         return scrub_report_text(
             row["__text"],
             identifiers=identifiers,

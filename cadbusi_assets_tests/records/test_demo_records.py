@@ -87,3 +87,29 @@ def test_cohort_and_labels_run_on_the_demo(demo):
     assert set(labels["has_malignant"].unique()) <= {-1, 0, 1}
     assert (labels["label"].is_null() == (labels["has_malignant"] == -1)).all()
     assert labels.filter(pl.col("label").is_not_null()).height > 0
+
+
+def test_scrubbed_demo_reports_hold_no_planted_identifier(demo, tmp_path):
+    from cadbusi_assets.identity import Pseudonymizer
+    from cadbusi_assets.records import extract_birads, scrub_reports
+    from cadbusi_assets.records.scrub import staff_name_parts
+    from cadbusi_assets_tests.support import TEST_KEY
+
+    plan, radiology, _ = demo
+    path = tmp_path / "w.duckdb"
+    write_warehouse(path, plan)
+    with open_warehouse(str(path)) as warehouse:
+        patients = warehouse.patients(radiology["patient_id"].unique().to_list())
+    scrubbed = scrub_reports(radiology, Pseudonymizer(TEST_KEY), patients)
+    planted: set[str] = set(radiology["accession_number"]) | set(radiology["patient_id"])
+    for name in patients["patient_name"]:
+        last, _, first = name.partition("^")
+        planted |= {f"{last}, {first}", f"{first} {last}"} | {
+            p for p in (last, first) if len(p) >= 4
+        }
+    for staff in radiology["radiologist"].drop_nulls().unique():
+        planted |= {p for p in staff_name_parts(staff) if len(p) >= 4}
+    text = "\n".join(scrubbed["report_text"].drop_nulls()).lower()
+    assert sorted(p for p in planted if p.lower() in text) == []
+    # what the reports are for survives scrubbing
+    assert extract_birads(scrubbed["report_text"]).to_list() == radiology["birads"].to_list()

@@ -143,3 +143,16 @@ def test_frame_version_uses_each_rows_patient():
         expected = dt.date(2021, 3, 14) + dt.timedelta(days=pseudonymizer.date_shift_days(mrn))
         assert expected.strftime("%m/%d/%Y") in text
     assert out["patient_id"].to_list() == frame["patient_id"].to_list()  # only the text changes
+
+
+def test_frame_version_removes_the_radiologist_named_in_the_row():
+    frame = pl.DataFrame(
+        {
+            "patient_id": ["90000001"],
+            "accession_number": ["ACC77001"],
+            "radiologist": ["PEMBROOK, ORVILLE MD"],
+            "report_text": ["Case reviewed with ORVILLE PEMBROOK at the console."],
+        }
+    )
+    out = scrub_reports(frame, Pseudonymizer(TEST_KEY))["report_text"].item()
+    assert "PEMBROOK" not in out and "ORVILLE" not in out and "at the console" in out
