@@ -12,6 +12,7 @@ Layout of ``out_dir``::
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from collections.abc import Callable
@@ -39,6 +40,19 @@ Progress = Callable[[str], None]
 def dump_json(data: Any) -> str:
     """Stable JSON text: sorted keys, two-space indent, trailing newline."""
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def patient_identifiers(patient_id: str, patient_name: str, birth_date: dt.date) -> set[str]:
+    """The PHI strings one patient is written with anywhere in the cohort.
+
+    >>> sorted(patient_identifiers("01234567", "DOE^JANE", dt.date(1960, 2, 1)))  # doctest: +NORMALIZE_WHITESPACE
+    ['01234567', '02/01/1960', '1960-02-01', '19600201', 'DOE, JANE', 'DOE^JANE', 'JANE', 'JANE DOE']
+    """
+    last, _, first = patient_name.partition("^")
+    found = {patient_id, patient_name, f"{last}, {first}", f"{first} {last}"}
+    found |= {part for part in (last, first) if len(part) >= 4}
+    found |= {birth_date.strftime("%Y%m%d"), birth_date.strftime("%m/%d/%Y"), birth_date.isoformat()}
+    return found
 
 
 @dataclass(frozen=True)
@@ -86,11 +100,7 @@ class DemoCohort:
                 "SELECT DISTINCT specimen_accession FROM pathology_specimens").fetchall()
         found: set[str] = set()
         for patient_id, patient_name, birth_date in patients:
-            last, _, first = patient_name.partition("^")
-            found |= {patient_id, patient_name, f"{last}, {first}", f"{first} {last}"}
-            found |= {part for part in (last, first) if len(part) >= 4}
-            found |= {birth_date.strftime("%Y%m%d"), birth_date.strftime("%m/%d/%Y"),
-                      birth_date.isoformat()}
+            found |= patient_identifiers(patient_id, patient_name, birth_date)
         found |= {row[0] for row in accessions} | {row[0] for row in specimens}
         return sorted(found)
 
