@@ -126,6 +126,11 @@ class FolderPacs:
                 break
         return matches
 
+    def check(self) -> None:
+        """Raise :class:`PacsError` unless the root folder is still readable."""
+        if not os.access(self.root, os.R_OK | os.X_OK) or not self.root.is_dir():
+            raise PacsError(f"The folder PACS root {self.root} is no longer readable.")
+
     def close(self) -> None:
         return None
 

@@ -176,3 +176,12 @@ def test_dimse_uri_options():
         open_pacs("dimse://PACS@pacs.example:104?mode=push")
     with pytest.raises(PacsError, match="AE titles"):
         open_pacs("dimse://PACS@pacs.example:104?calling_aet=WAY_TOO_LONG_AE_TITLE")
+
+
+def test_folder_check(folder_studies, tmp_path):
+    pacs = FolderPacs(folder_studies.root)
+    pacs.check()
+    moved = tmp_path / "moved"
+    folder_studies.root.rename(moved)
+    with pytest.raises(PacsError, match="no longer readable"):
+        pacs.check()

@@ -196,3 +196,36 @@ def test_fetch_streams_into_any_binary_file(pacs, orthanc_studies):
     written = pacs.fetch(ref, buffer)
     assert written == len(buffer.getvalue()) > 1000
     assert read_dataset(buffer.getvalue()).SOPInstanceUID == ref.sop_instance_uid
+
+
+def test_dimse_short_listing_is_queried_again_then_reported(orthanc, orthanc_studies):
+    """A C-FIND answer that lost a response (PACS or network) never passes as the full study."""
+    from cadbusi_assets.pacs import TransientError
+    from cadbusi_assets.pacs.dimse import DimsePacs
+
+    class LosesAResponse(DimsePacs):
+        def __init__(self, losses: int) -> None:
+            super().__init__(orthanc.aet, "127.0.0.1", orthanc.dicom_port, mode="get")
+            self.losses = losses
+            self.listings = 0
+
+        def _list_once(self, study_instance_uid):
+            self.listings += 1
+            found = super()._list_once(study_instance_uid)
+            if self.losses:
+                self.losses -= 1
+                found.pop(sorted(found)[0])
+            return found
+
+    study = orthanc_studies.new_study(series=2, instances=2)
+    once = LosesAResponse(losses=1)
+    try:
+        assert len(once.list_instances(study)) == 4 and once.listings == 2
+    finally:
+        once.close()
+    always = LosesAResponse(losses=10)
+    try:
+        with pytest.raises(TransientError, match="listed 3 of the 4 instances"):
+            always.list_instances(study)
+    finally:
+        always.close()
