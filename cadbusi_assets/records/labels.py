@@ -71,7 +71,8 @@ _BENIGN2_BIRADS = ["1", "2", "3", "4", "4A", "4B"]
 
 
 def _exams(parsed_radiology: pl.DataFrame) -> pl.DataFrame:
-    """One row per accession (the first), with the columns the rules need."""
+    """One row per accession (its ultrasound row if it has one, else the first), with the
+    columns the rules need."""
     frame = parsed_radiology
     defaults = {
         "modality": pl.Utf8,
@@ -84,8 +85,10 @@ def _exams(parsed_radiology: pl.DataFrame) -> pl.DataFrame:
     frame = frame.with_columns(
         [pl.lit(None, dtype=t).alias(c) for c, t in defaults.items() if c not in frame.columns]
     )
+    # one row per accession; an accession with an ultrasound row is an ultrasound exam
     return (
         frame.filter(pl.col("accession_number").is_not_null() & pl.col("exam_date").is_not_null())
+        .sort(pl.col("modality").str.to_uppercase().ne_missing("US"), maintain_order=True)
         .unique("accession_number", keep="first", maintain_order=True)
         .select(
             "patient_id",

@@ -6,6 +6,8 @@ from typing import Any
 
 import polars as pl
 
+from cadbusi_assets.records.labels import LABELS_SCHEMA
+
 #: identifier columns and how they are pseudonymized
 _DATE_COLUMNS = ("exam_date", "specimen_date", "biopsy_date")
 
@@ -16,7 +18,9 @@ def pseudonymize_labels(labels: pl.DataFrame, pseudonymizer: Any) -> pl.DataFram
     ``patient_id`` and ``accession_number`` become keyed pseudonyms, ``specimen_accession`` an
     ``other_identifier("specimen", …)`` pseudonym, and every date is shifted by the patient's
     own shift (the one image de-identification uses, so intervals and image dates agree). The
-    other columns carry no identifiers (``source`` is generated text).
+    other label columns carry no identifiers (``source`` is generated text); columns that are
+    not label columns (:data:`LABELS_SCHEMA`) are dropped, so nothing joined on by accident
+    reaches the research zone.
     """
     patients = labels.get_column("patient_id").drop_nulls().unique().to_list()
     accessions = labels.get_column("accession_number").drop_nulls().unique().to_list()
@@ -48,4 +52,4 @@ def pseudonymize_labels(labels: pl.DataFrame, pseudonymizer: Any) -> pl.DataFram
                 specimen_map, default=None, return_dtype=pl.Utf8
             )
         )
-    return out
+    return out.select([c for c in LABELS_SCHEMA if c in out.columns])

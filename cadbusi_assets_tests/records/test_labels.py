@@ -372,3 +372,9 @@ def test_label_disagreements_lists_overrides_only():
         ("U1", "MALIGNANT4", "BENIGN1")
     ]
     assert rule(labels, "U2", "RIGHT") == "BENIGN1"
+
+
+def test_accession_with_mammogram_and_ultrasound_rows_is_labelled_as_ultrasound():
+    rad = [mg("U1", 0, "2", "LEFT"), us("U1", 0, "2", encounter_id="E1")]
+    labels = run(rad, [path(0, "benign", encounter_id="E1")])
+    assert labels.select("accession_number", "side", "rule").rows() == [("U1", "LEFT", "BENIGN0")]

@@ -72,3 +72,11 @@ def test_deterministic():
     assert pseudonymize_labels(labels(), Pseudonymizer(TEST_KEY)).equals(
         pseudonymize_labels(labels(), Pseudonymizer(TEST_KEY))
     )
+
+
+def test_columns_outside_the_label_schema_are_dropped():
+    extra = labels().with_columns(
+        study_instance_uid=pl.lit("1.2.840.99"), report_text=pl.lit("MRN1")
+    )
+    out = pseudonymize_labels(extra, Pseudonymizer(TEST_KEY))
+    assert out.columns == list(LABELS_SCHEMA)

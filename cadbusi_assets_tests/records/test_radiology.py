@@ -55,67 +55,68 @@ def test_sections_of_a_full_report():
     assert row["addendum"] is None and row["pathology_text"] is None
 
 
-@pytest.mark.parametrize(
-    ("laterality", "description", "report", "expected"),
-    [
-        ("LEFT", "US BREAST RIGHT", "", "LEFT"),  # the warehouse field wins
-        ("L", "US BREAST", "", "LEFT"),
-        ("B", "US BREAST", "", "BILATERAL"),
-        (None, "US BREAST RT LIMITED", "", "RIGHT"),
-        (None, "US BREAST LT", "", "LEFT"),
-        (None, "US BREAST R", "", "RIGHT"),
-        (None, "US BREAST BILAT", "", "BILATERAL"),
-        (None, "US BOTH BREASTS", "", "BILATERAL"),
-        (None, "US BREAST LEFT AND RIGHT", "", "BILATERAL"),
-        (None, "US BREAST SOFT TISSUE", "", None),  # "ft" inside a word is not LEFT
-        (None, "US BREAST WITH HEIGHT", "", None),  # nor "ht"
-        (None, "US BREAST", "The right breast was scanned.", "RIGHT"),
-        (None, "US BREAST", "Bilateral whole-breast ultrasound.", "BILATERAL"),
-        (None, "US BREAST", "No laterality.", None),
-    ],
-)
-def test_study_laterality(laterality, description, report, expected):
-    row = parse_one(laterality=laterality, exam_description=description, report_text=report)
-    assert row["study_laterality"] == expected
+LATERALITY_CASES = [
+    ("LEFT", "US BREAST RIGHT", "", "LEFT"),  # the warehouse field wins
+    ("L", "US BREAST", "", "LEFT"),
+    ("B", "US BREAST", "", "BILATERAL"),
+    (None, "US BREAST RT LIMITED", "", "RIGHT"),
+    (None, "US BREAST LT", "", "LEFT"),
+    (None, "US BREAST R", "", "RIGHT"),
+    (None, "US BREAST BILAT", "", "BILATERAL"),
+    (None, "US BOTH BREASTS", "", "BILATERAL"),
+    (None, "US BREAST LEFT AND RIGHT", "", "BILATERAL"),
+    (None, "US BREAST SOFT TISSUE", "", None),  # "ft" inside a word is not LEFT
+    (None, "US BREAST WITH HEIGHT", "", None),  # nor "ht"
+    (None, "US BREAST", "The right breast was scanned.", "RIGHT"),
+    (None, "US BREAST", "Bilateral whole-breast ultrasound.", "BILATERAL"),
+    (None, "US BREAST", "No laterality.", None),
+]
 
 
 @pytest.mark.parametrize(
-    ("description", "modality", "biopsy", "us_biopsy", "guidance"),
-    [
-        ("US GUIDED CORE BIOPSY LEFT BREAST", "US", True, True, "US"),
-        ("ULTRASOUND-GUIDED BREAST BX RIGHT", "US", True, True, "US"),
-        ("STEREOTACTIC BIOPSY LEFT BREAST", "MG", True, False, "STEREOTACTIC"),
-        ("MAMMO GUIDED BIOPSY", "MG", True, False, "MAMMO"),
-        ("TOMO GUIDED BIOPSY RIGHT", "MG", True, False, "TOMO"),
-        ("MRI GUIDED BREAST BIOPSY", "MR", True, False, "MR"),
-        ("BREAST CYST ASPIRATION", None, True, False, "OTHER"),
-        ("US BREAST FNA LEFT", None, True, True, "US"),
-        ("US BREAST LEFT LIMITED", "US", False, False, None),
-        ("MG SCREENING BILATERAL", "MG", False, False, None),
-    ],
+    "index",
+    range(len(LATERALITY_CASES)),
+    ids=[f"{c[0]}|{c[1]}|{c[2][:20]}" for c in LATERALITY_CASES],
 )
-def test_biopsy_flags_and_guidance(description, modality, biopsy, us_biopsy, guidance):
-    row = parse_one(exam_description=description, modality=modality)
-    assert (row["is_biopsy"], row["is_us_biopsy"], row["biopsy_guidance"]) == (
-        biopsy,
-        us_biopsy,
-        guidance,
-    )
+def test_study_laterality(parsed_cases, index):
+    expected = LATERALITY_CASES[index][-1]
+    assert parsed_cases[f"lat{index}"]["study_laterality"] == expected
 
 
-@pytest.mark.parametrize(
-    ("report", "letter"),
-    [
-        ("DENSITY: Scattered areas of fibroglandular density.", "B"),
-        ("BREAST COMPOSITION: c. Heterogeneously dense.", "C"),
-        ("The breasts are extremely dense, which lowers sensitivity.", "D"),
-        ("The breasts are almost entirely fatty.", "A"),
-        ("Breast density: ACR B", "B"),
-        ("No density statement.", None),
-    ],
-)
-def test_density(report, letter):
-    assert parse_one(report_text=report)["density"] == letter
+BIOPSY_CASES = [
+    ("US GUIDED CORE BIOPSY LEFT BREAST", "US", True, True, "US"),
+    ("ULTRASOUND-GUIDED BREAST BX RIGHT", "US", True, True, "US"),
+    ("STEREOTACTIC BIOPSY LEFT BREAST", "MG", True, False, "STEREOTACTIC"),
+    ("MAMMO GUIDED BIOPSY", "MG", True, False, "MAMMO"),
+    ("TOMO GUIDED BIOPSY RIGHT", "MG", True, False, "TOMO"),
+    ("MRI GUIDED BREAST BIOPSY", "MR", True, False, "MR"),
+    ("BREAST CYST ASPIRATION", None, True, False, "OTHER"),
+    ("US BREAST FNA LEFT", None, True, True, "US"),
+    ("US BREAST LEFT LIMITED", "US", False, False, None),
+    ("MG SCREENING BILATERAL", "MG", False, False, None),
+]
+
+
+@pytest.mark.parametrize("index", range(len(BIOPSY_CASES)), ids=[c[0] for c in BIOPSY_CASES])
+def test_biopsy_flags_and_guidance(parsed_cases, index):
+    row = parsed_cases[f"bx{index}"]
+    expected = BIOPSY_CASES[index][2:]
+    assert (row["is_biopsy"], row["is_us_biopsy"], row["biopsy_guidance"]) == expected
+
+
+DENSITY_CASES = [
+    ("DENSITY: Scattered areas of fibroglandular density.", "B"),
+    ("BREAST COMPOSITION: c. Heterogeneously dense.", "C"),
+    ("The breasts are extremely dense, which lowers sensitivity.", "D"),
+    ("The breasts are almost entirely fatty.", "A"),
+    ("Breast density: ACR B", "B"),
+    ("No density statement.", None),
+]
+
+
+@pytest.mark.parametrize("index", range(len(DENSITY_CASES)), ids=[c[0][:30] for c in DENSITY_CASES])
+def test_density(parsed_cases, index):
+    assert parsed_cases[f"density{index}"]["density"] == DENSITY_CASES[index][1]
 
 
 def test_density_text_is_the_section():
@@ -123,20 +124,22 @@ def test_density_text_is_the_section():
     assert row["density_text"] == "Heterogeneously dense."
 
 
+CONCORDANCE_CASES = [
+    ("PATHOLOGY: Fibroadenoma. Concordant.", True),
+    ("CONCORDANCE: yes", True),
+    ("CONCORDANCE: No", False),
+    ("Pathology is discordant with imaging.", False),
+    ("Results are not concordant; excision recommended.", False),
+    ("Non-concordant result.", False),
+    ("No statement.", None),
+]
+
+
 @pytest.mark.parametrize(
-    ("report", "expected"),
-    [
-        ("PATHOLOGY: Fibroadenoma. Concordant.", True),
-        ("CONCORDANCE: yes", True),
-        ("CONCORDANCE: No", False),
-        ("Pathology is discordant with imaging.", False),
-        ("Results are not concordant; excision recommended.", False),
-        ("Non-concordant result.", False),
-        ("No statement.", None),
-    ],
+    "index", range(len(CONCORDANCE_CASES)), ids=[c[0][:30] for c in CONCORDANCE_CASES]
 )
-def test_concordance(report, expected):
-    assert parse_one(report_text=report)["concordance"] is expected
+def test_concordance(parsed_cases, index):
+    assert parsed_cases[f"conc{index}"]["concordance"] is CONCORDANCE_CASES[index][1]
 
 
 def test_pathology_section_and_category():
@@ -239,3 +242,30 @@ def test_history_can_be_switched_off():
     )
     assert parsed["days_to_biopsy"].to_list() == [None]
     assert parsed["left_prior_breast_biopsies"].to_list() == [None]
+
+
+@pytest.fixture(scope="module")
+def parsed_cases() -> dict[str, dict]:
+    """Every table-driven case above, parsed in one call (one patient per case)."""
+    rows = []
+    for i, (laterality, description, report, _) in enumerate(LATERALITY_CASES):
+        rows.append(
+            dict(
+                accession_number=f"lat{i}",
+                laterality=laterality,
+                exam_description=description,
+                report_text=report,
+            )
+        )
+    for i, (description, modality, *_) in enumerate(BIOPSY_CASES):
+        rows.append(
+            dict(accession_number=f"bx{i}", exam_description=description, modality=modality)
+        )
+    for i, (report, _) in enumerate(DENSITY_CASES):
+        rows.append(dict(accession_number=f"density{i}", report_text=report))
+    for i, (report, _) in enumerate(CONCORDANCE_CASES):
+        rows.append(dict(accession_number=f"conc{i}", report_text=report))
+    for row in rows:
+        row.update(patient_id=row["accession_number"], exam_date=D(2024, 1, 1))
+    parsed = parse_radiology_reports(exams(rows))
+    return {row["accession_number"]: row for row in parsed.iter_rows(named=True)}
