@@ -143,10 +143,10 @@ def _uri(server: OrthancServer, protocol: str) -> str:
         return f"dimse://{server.aet}@127.0.0.1:{server.dicom_port}?mode=get"
     if protocol == "dimse-move":
         port = free_port()
-        server.add_modality("bench", "CADBUSI", "127.0.0.1", port)
+        server.add_modality("cadbusi-bench", "CADBUSIBENCH", "127.0.0.1", port)
         return (
             f"dimse://{server.aet}@127.0.0.1:{server.dicom_port}?mode=move"
-            f"&move_destination=CADBUSI&store_port={port}&store_bind=127.0.0.1"
+            f"&move_destination=CADBUSIBENCH&store_port={port}&store_bind=127.0.0.1"
         )
     raise ValueError(f"Unknown protocol {protocol!r}; use one of {PROTOCOLS}.")
 
