@@ -178,7 +178,7 @@ LAYOUTS: dict[str, Layout] = {
             HeaderItem(450, 32, "{probe} {preset} MI {mi} TIb {ti}", "ui", "probe", 14),
         ),
         menu=(), menu_origin=(0, 0), annotation_origin=(24, 500), annotation_size=16, ticks="right",
-        grey_bar=(24, 80, 35, 335), body_mark=(690, 505, 760, 575), colour_bar=(44, 80, 55, 207),
+        grey_bar=(24, 80, 35, 335), body_mark=(620, 510, 690, 580), colour_bar=(44, 80, 55, 207),
         single_encodings={"rgb": 0.4, "jpeg": 0.6}, cine_encodings={"jpeg": 1.0},
         burned_in_tag_probability=0.0, caliper_style="+",
     ),

@@ -64,11 +64,12 @@ def _static_screen(study: StudyPlan, view: ViewPlan, layout: Layout, geos: tuple
     canvas = painter.pixels()
     screen.draw_grey_bar(canvas, layout.grey_bar)
     painter.element("grey_bar", layout.grey_bar)
-    texts = painter.texts
-    for i, a in enumerate(texts):
-        for b in texts[i + 1 :]:
-            if _boxes_overlap(a.box, b.box):
-                raise ValueError(f"{layout.name}: burned-in texts overlap: {a.text!r} / {b.text!r}")
+    items = [(t.text, t.box) for t in painter.texts]
+    items += [(e.kind, e.box) for e in painter.elements if e.kind != "side_panel"]
+    for i, (name_a, box_a) in enumerate(items):
+        for name_b, box_b in items[i + 1 :]:
+            if _boxes_overlap(box_a, box_b):
+                raise ValueError(f"{layout.name}: screen items overlap: {name_a!r} / {name_b!r}")
     for geo in geos:
         x0, y0, x1, y1 = geo.bbox
         if canvas[y0 : y1 + 1, x0 : x1 + 1][geo.mask].any():

@@ -166,8 +166,12 @@ def echogenicity(depth_cm: np.ndarray, params: TissueParams, lesion: Lesion | No
             inner = np.float32(_ECHO.get(shifted.echo, 0.25))
             if shifted.echo == "heterogeneous":
                 inner = 0.2 + 0.45 * texture[y0:y1, x0:x1]
-            if shifted.echo == "complex cystic and solid":
-                inner = np.where(np.sin(xx / 6.0 + yy / 9.0) > 0.2, 0.05, 0.55).astype(np.float32)
+            if shifted.echo == "complex cystic and solid":  # a fluid cavity with a solid mural nodule
+                nx = shifted.cx + 0.45 * shifted.half_w * math.cos(shifted.phase)
+                ny = shifted.cy + 0.45 * shifted.half_h * math.sin(shifted.phase)
+                radius = 0.5 * min(shifted.half_w, shifted.half_h)
+                nodule = np.hypot(xx - nx, yy - ny) / radius + 0.3 * (texture[y0:y1, x0:x1] - 0.5)
+                inner = np.where(nodule < 1.0, 0.6, 0.04).astype(np.float32)
             if shifted.kind == "node":
                 inner = np.where(rho < 0.55, 1.5, 0.3).astype(np.float32)
             lesion_echo = window * (1 - alpha) + inner * alpha
