@@ -60,6 +60,8 @@ class AnnotationFields:
 
 def _normalize(text: str) -> str:
     text = text.upper().replace("’", "'").replace("`", "'")
+    # OCR doubles or mixes the colon of a clock position: "2:;00", "10::30".
+    text = re.sub(r"(?<=\d)\s*[:;][:;.]*\s*(?=\d)", ":", text)
     # OCR confusions inside number+unit tokens: S/O misread for 5/0 before CM.
     text = re.sub(r"\b([0-9]*)S(\s*CM)", lambda m: m.group(1) + "5" + m.group(2), text)
     text = re.sub(r"(\d)O(\s*CM)", r"\g<1>0\2", text)

@@ -29,8 +29,10 @@ from cadbusi_assets.ultrasound.overlay import coloured_pixels, overlay_candidate
 ARM = 4
 #: Share of each stroke that must be lit.
 MIN_STROKE_FILL = 0.78
-#: Share of the window away from the strokes that may be lit.
-MAX_OFF_FILL = 0.06
+#: Share of the window away from the strokes that may be lit (bright speckle, dots).
+MAX_OFF_FILL = 0.13
+#: Mark centres may lie this far outside the field of view (lesion edges at the FOV border).
+FOV_SLACK = 16
 #: Points scoring below this are dropped.
 MIN_SCORE = 0.5
 
@@ -105,25 +107,53 @@ def _group(ys: np.ndarray, xs: np.ndarray, scores: np.ndarray, styles: np.ndarra
 _DIRECTIONS = {"+": ((0, 1), (0, -1), (1, 0), (-1, 0)), "x": ((1, 1), (-1, -1), (1, -1), (-1, 1))}
 
 
+def _run(lit: np.ndarray) -> int:
+    """Length of the lit run from the start, bridging single unlit pixels."""
+    run, gap = 0, 0
+    for step, on in enumerate(lit, start=1):
+        if on:
+            run, gap = step, 0
+        else:
+            gap += 1
+            if gap > 1:
+                break
+    return run
+
+
 def arm_length(candidates: np.ndarray, x: int, y: int, style: str, limit: int = 20) -> int:
-    """Longest lit run (gaps of one pixel allowed) from ``(x, y)`` along the mark's strokes."""
+    """Arm length of a mark centred at ``(x, y)``: the second longest of its four lit runs
+    (a pixel counts as lit when it or a 4-neighbour is a candidate), so one arm running into
+    bright speckle does not stretch the estimate."""
     height, width = candidates.shape
-    best = 0
+    padded = np.pad(candidates, 1)
+    steps = np.arange(1, limit + 1)
+    runs = []
     for dy, dx in _DIRECTIONS[style]:
-        run, gap = 0, 0
-        for step in range(1, limit + 1):
-            yy, xx = y + dy * step, x + dx * step
-            if not (0 <= yy < height and 0 <= xx < width):
-                break
-            near = candidates[max(0, yy - 1) : yy + 2, max(0, xx - 1) : xx + 2]
-            if candidates[yy, xx] or (near.any() and gap == 0 and step > 1):
-                if not candidates[yy, xx]:
-                    gap += 1
-                run = step
-            else:
-                break
-        best = max(best, run)
-    return best
+        ys, xs = y + dy * steps, x + dx * steps
+        inside = (ys >= 0) & (ys < height) & (xs >= 0) & (xs < width)
+        ys, xs = ys[inside] + 1, xs[inside] + 1
+        lit = (
+            padded[ys, xs]
+            | padded[ys - 1, xs]
+            | padded[ys + 1, xs]
+            | padded[ys, xs - 1]
+            | padded[ys, xs + 1]
+        )
+        runs.append(_run(lit.astype(bool)))
+    return sorted(runs)[-2]
+
+
+def stroke_fill(candidates: np.ndarray, x: int, y: int, style: str, arm: int = ARM) -> float:
+    """Share of the mark's two strokes (half-size ``arm``) that is lit."""
+    k = np.arange(-arm, arm + 1)
+    if style == "+":
+        ys = np.concatenate([np.full_like(k, y), y + k])
+        xs = np.concatenate([x + k, np.full_like(k, x)])
+    else:
+        ys = np.concatenate([y + k, y + k])
+        xs = np.concatenate([x + k, x - k])
+    inside = (ys >= 0) & (ys < candidates.shape[0]) & (xs >= 0) & (xs < candidates.shape[1])
+    return float(candidates[ys[inside], xs[inside]].mean()) if inside.any() else 0.0
 
 
 def _in_text_line(candidates: np.ndarray, x: int, y: int, style: str, arm: int) -> bool:
@@ -154,7 +184,8 @@ def detect_calipers(
     arm: int = ARM,
     min_score: float = MIN_SCORE,
 ) -> CaliperDetection:
-    """Caliper points (full-frame ``(x, y)``) inside ``box``; centres must lie in ``fov_mask``."""
+    """Caliper points (full-frame ``(x, y)``) inside ``box``; centres must lie in ``fov_mask``
+    (give or take :data:`FOV_SLACK` pixels)."""
     height, width = frame.shape[:2]
     margin = arm + 3
     x0, y0 = max(0, box[0] - margin), max(0, box[1] - margin)
@@ -167,8 +198,9 @@ def detect_calipers(
     lo, hi = int(255 * (2 * side - 2) * 0.7 / side**2), int(255 * 0.85)
     keep = (candidates > 0) & (density >= lo) & (density <= hi)
     if fov_mask is not None:
-        inside = fov_mask[y0 : y1 + 1, x0 : x1 + 1]
-        keep &= inside
+        inside = fov_mask[y0 : y1 + 1, x0 : x1 + 1].astype(np.uint8)
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * FOV_SLACK + 1,) * 2)
+        keep &= cv2.dilate(inside, kernel).astype(bool)
     ys, xs = np.nonzero(keep)
     if len(ys) == 0:
         return CaliperDetection()

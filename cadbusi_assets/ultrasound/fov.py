@@ -30,6 +30,9 @@ from cadbusi_assets.dicom import UltrasoundRegion
 
 #: Background is near 0 even after JPEG; speckle averaged over 2x2 pixels rarely is.
 BACKGROUND_LEVEL = 4
+#: Edge refinement: a line belongs to the image when this many pixels exceed this level.
+EDGE_LEVEL = 12
+EDGE_MIN_PIXELS = 3
 #: Below this share of the search area, image evidence is not trusted.
 MIN_FOV_SHARE = 0.05
 RECTANGLE_FILL = 0.96
@@ -113,22 +116,48 @@ def _evidence_mask(grey: np.ndarray, scale: int) -> np.ndarray | None:
     return _fill_holes(component)
 
 
+def _walk(counts: np.ndarray, start: int, step: int, minimum: int) -> int:
+    """Move an edge outward over lit lines and inward over unlit ones (contiguous only)."""
+    last = len(counts) - 1
+    edge = min(max(start, 0), last)
+    while 0 <= edge + step <= last and counts[edge + step] >= minimum:
+        edge += step
+    while counts[edge] < minimum and 0 <= edge - step <= last:
+        edge -= step
+    return edge
+
+
 def _refine_box(grey: np.ndarray, component: np.ndarray, scale: int) -> Box | None:
-    """Bounding box at full resolution: pixels above background near the component."""
+    """Full-resolution edges: from the component's edges, walk over contiguous lines that
+    hold at least :data:`EDGE_MIN_PIXELS` pixels above :data:`EDGE_LEVEL` near the component.
+
+    Contiguity keeps depth ticks and labels a few pixels away out of the box; the level is
+    above the ringing JPEG leaves on the black background next to a bright edge.
+    """
     height, width = grey.shape
-    up = cv2.resize(component, (width, height), interpolation=cv2.INTER_NEAREST)
-    if scale > 1:
-        near = cv2.dilate(up, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * scale + 1,) * 2))
-    else:
-        near = up
-    core = near.astype(bool) & (grey > BACKGROUND_LEVEL)
-    rows = np.count_nonzero(core, axis=1)
-    cols = np.count_nonzero(core, axis=0)
-    ys = np.flatnonzero(rows >= 2)
-    xs = np.flatnonzero(cols >= 2)
-    if len(xs) == 0 or len(ys) == 0:
+    ys, xs = np.nonzero(component)
+    y0, y1 = int(ys.min()) * scale, min(height - 1, (int(ys.max()) + 1) * scale - 1)
+    x0, x1 = int(xs.min()) * scale, min(width - 1, (int(xs.max()) + 1) * scale - 1)
+    reach = 4 * scale + 2
+    oy0, oy1 = max(0, y0 - reach), min(height - 1, y1 + reach)
+    ox0, ox1 = max(0, x0 - reach), min(width - 1, x1 + reach)
+    roi = grey[oy0 : oy1 + 1, ox0 : ox1 + 1]
+    up = cv2.resize(component, (width, height), interpolation=cv2.INTER_NEAREST)[
+        oy0 : oy1 + 1, ox0 : ox1 + 1
+    ]
+    near = cv2.dilate(up, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * reach + 1,) * 2))
+    lit = (roi > EDGE_LEVEL) & near.astype(bool)
+    rows = np.count_nonzero(lit, axis=1)
+    cols = np.count_nonzero(lit, axis=0)
+    if rows.max(initial=0) < EDGE_MIN_PIXELS or cols.max(initial=0) < EDGE_MIN_PIXELS:
         return None
-    return int(xs[0]), int(ys[0]), int(xs[-1]), int(ys[-1])
+    left = _walk(cols, x0 - ox0, -1, EDGE_MIN_PIXELS)
+    right = _walk(cols, x1 - ox0, 1, EDGE_MIN_PIXELS)
+    top = _walk(rows, y0 - oy0, -1, EDGE_MIN_PIXELS)
+    bottom = _walk(rows, y1 - oy0, 1, EDGE_MIN_PIXELS)
+    if right < left or bottom < top:
+        return None
+    return left + ox0, top + oy0, right + ox0, bottom + oy0
 
 
 def _sector_polygon(component: np.ndarray) -> tuple[list[tuple[float, float]], float] | None:

@@ -1,48 +1,79 @@
 """Caliper removal: a tight mask from the detected points, then a local fill.
 
-The mask of each mark is the overlay pixels lying on the mark's own strokes ('+' or 'x',
-arm length measured from the image), plus the colour halo that JPEG chroma subsampling
-leaves around a coloured mark, dilated by one pixel. Pixels outside the mask never change.
+Each mark gets two masks. The *fill* mask holds the pixels whose grey level the mark changed:
+bright or saturated pixels on the mark's own strokes ('+' or 'x', arm length measured from
+the image) and the dots of a measurement line joining two marks. Those are interpolated from
+their neighbours. The *recolour* mask holds the colour halo that JPEG chroma subsampling
+smears around a coloured mark on a grey image: those pixels keep their grey level and only
+lose the tint. Pixels outside both masks never change.
 
-Fill methods (all work on a small window around each point, never on the whole frame):
+Fill methods (all work on a small window around each mark, never on the whole frame):
 
 * ``"normconv"`` (the default, also ``"auto"``): normalized Gaussian convolution, i.e. the
-  locally weighted mean of the unmasked neighbours (sigma 1.5 px, 4 px where the mask is
+  locally weighted mean of the unmasked neighbours (sigma 1 px, 4 px where the mask is
   wide). Speckle under a stroke cannot be recovered; its best estimate in the mean-square
-  sense is the local mean, which is what this gives (TELEA copies noisy edge pixels inward).
+  sense is a local mean of the nearest pixels.
 * ``"telea"`` / ``"ns"``: OpenCV ``cv2.inpaint``.
 * ``"torch"``: the normalized convolution on batched windows with torch (GPU when present),
   see :func:`inpaint_batch`.
+
+On grey images (and grey images with coloured marks) the fill is computed on the grey level
+and written to all channels, so the result is grey again.
 
 >>> import numpy as np
 >>> frame = np.full((40, 40), 90, np.uint8)
 >>> frame[20, 14:27] = 255; frame[14:27, 20] = 255
 >>> out, mask = inpaint_calipers(frame, [(20, 20)])
->>> int(out[20, 20]), bool(mask[20, 20]), bool(mask[5, 5])
-(90, True, False)
+>>> int(out[20, 20]), bool(mask[20, 20]), bool(mask[5, 5]), int(mask.sum())
+(90, True, False, 25)
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from cadbusi_assets.ultrasound.calipers import arm_length
-from cadbusi_assets.ultrasound.overlay import chroma, overlay_candidates, to_grey
+from cadbusi_assets.ultrasound.calipers import arm_length, stroke_fill
+from cadbusi_assets.ultrasound.overlay import (
+    SATURATED_LEVEL,
+    WHITE_CONTRAST,
+    WHITE_LEVEL,
+    chroma,
+    overlay_candidates,
+    to_grey,
+)
 
 #: Half-size of the window searched around a caliper point.
 REACH = 20
 #: Extra context around the window for the fill.
 CONTEXT = 8
-SIGMA_NEAR = 1.5
+SIGMA_NEAR = 1.0
 SIGMA_FAR = 4.0
 #: Chroma above which a pixel near a coloured mark belongs to its JPEG halo.
 HALO_CHROMA = 12
 METHODS = ("auto", "normconv", "telea", "ns", "torch")
+#: Share of samples along a segment between two marks that must be lit for a dotted line.
+LINE_MIN_HITS = 0.08
+MAX_LINE_LENGTH = 800
+#: A window is grey when at most this share of its unmasked pixels has chroma above 8.
+GREY_WINDOW_SHARE = 0.05
 
 Point = Sequence[int]
+
+
+@dataclass(frozen=True)
+class CaliperMasks:
+    """Boolean full-frame masks: pixels to interpolate and pixels to make grey."""
+
+    fill: np.ndarray
+    recolour: np.ndarray
+
+    @property
+    def union(self) -> np.ndarray:
+        return self.fill | self.recolour
 
 
 def _window(shape: tuple[int, ...], x: int, y: int, half: int) -> tuple[int, int, int, int]:
@@ -50,16 +81,25 @@ def _window(shape: tuple[int, ...], x: int, y: int, half: int) -> tuple[int, int
     return max(0, x - half), max(0, y - half), min(width, x + half + 1), min(height, y + half + 1)
 
 
-def _mark_mask(
+def _bright(grey: np.ndarray) -> np.ndarray:
+    """Pixels a white or yellow mark brightened (the grey-level part of a mark)."""
+    background = cv2.blur(grey, (15, 15))
+    return ((grey >= WHITE_LEVEL) & (cv2.subtract(grey, background) >= WHITE_CONTRAST)) | (
+        grey >= SATURATED_LEVEL
+    )
+
+
+def _mark_masks(
     frame: np.ndarray, grey: np.ndarray, x: int, y: int
-) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """Mask of one mark in its window (uint8 0/1) and the window (x0, y0, x1, y1 exclusive)."""
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """Fill and recolour masks of one mark in its window, and the window (exclusive end)."""
     wx0, wy0, wx1, wy1 = _window(frame.shape, x, y, REACH + 8)
-    sub = frame[wy0:wy1, wx0:wx1]
-    candidates = overlay_candidates(sub, grey[wy0:wy1, wx0:wx1])
+    sub, sub_grey = frame[wy0:wy1, wx0:wx1], grey[wy0:wy1, wx0:wx1]
+    candidates = overlay_candidates(sub, sub_grey)
     cx, cy = x - wx0, y - wy0
+    fills = {style: stroke_fill(candidates, cx, cy, style) for style in ("+", "x")}
     arms = {style: arm_length(candidates, cx, cy, style, limit=REACH) for style in ("+", "x")}
-    style = "+" if arms["+"] >= arms["x"] else "x"
+    style = max(("+", "x"), key=lambda s: (fills[s], arms[s]))
     arm = max(3, arms[style])
     model = np.zeros(candidates.shape, np.uint8)
     if style == "+":
@@ -69,27 +109,99 @@ def _mark_mask(
         cv2.line(model, (cx - arm, cy - arm), (cx + arm, cy + arm), 1, 1)
         cv2.line(model, (cx - arm, cy + arm), (cx + arm, cy - arm), 1, 1)
     band = cv2.dilate(model, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5)))
-    mask = (candidates & band) | model
+    fill = (_bright(sub_grey).astype(np.uint8) & band) | model
+    recolour = np.zeros_like(fill)
     if sub.ndim == 3:
-        halo_band = cv2.dilate(band, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 3)))
-        mask |= (chroma(sub) >= HALO_CHROMA).astype(np.uint8) & halo_band
-    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
-    return mask, (wx0, wy0, wx1, wy1)
+        halo_band = cv2.dilate(band, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 5)))
+        recolour = (chroma(sub) >= HALO_CHROMA).astype(np.uint8) & halo_band & (1 - fill)
+    return fill, recolour, (wx0, wy0, wx1, wy1)
+
+
+def _dotted_line(
+    frame: np.ndarray,
+    grey: np.ndarray,
+    p: tuple[int, int],
+    q: tuple[int, int],
+    marks: np.ndarray,
+) -> np.ndarray | None:
+    """Mask (full frame) of a dotted or dashed line drawn from mark ``p`` to mark ``q``.
+
+    The segment between the two marks (minus the pixels of the marks, ``marks``) is sampled
+    every pixel;
+    it is a line when at least :data:`LINE_MIN_HITS` of the samples have an overlay pixel
+    within one pixel across the segment (speckle gives about 1 %, a dotted line 15-35 %).
+    """
+    (x0, y0), (x1, y1) = p, q
+    length = float(np.hypot(x1 - x0, y1 - y0))
+    clearance = 3
+    if length < 24 or length > MAX_LINE_LENGTH:
+        return None
+    bx0, by0 = max(0, min(x0, x1) - 3), max(0, min(y0, y1) - 3)
+    bx1, by1 = min(frame.shape[1], max(x0, x1) + 4), min(frame.shape[0], max(y0, y1) + 4)
+    candidates = overlay_candidates(frame[by0:by1, bx0:bx1], grey[by0:by1, bx0:bx1])
+    candidates[marks[by0:by1, bx0:bx1]] = 0
+    t = np.arange(clearance, length - clearance) / length
+    xs = np.rint(x0 + t * (x1 - x0)).astype(np.intp) - bx0
+    ys = np.rint(y0 + t * (y1 - y0)).astype(np.intp) - by0
+    nx, ny = -(y1 - y0) / length, (x1 - x0) / length
+    hits = np.zeros(len(t), bool)
+    line = np.zeros(candidates.shape, np.uint8)
+    for offset in (-1, 0, 1):
+        sx = np.clip(np.rint(xs + offset * nx).astype(np.intp), 0, candidates.shape[1] - 1)
+        sy = np.clip(np.rint(ys + offset * ny).astype(np.intp), 0, candidates.shape[0] - 1)
+        lit = candidates[sy, sx].astype(bool)
+        hits |= lit
+        line[sy[lit], sx[lit]] = 1
+    free = ~marks[ys + by0, xs + bx0]
+    if not free.any() or hits[free].mean() < LINE_MIN_HITS:
+        return None
+    full = np.zeros(frame.shape[:2], bool)
+    full[by0:by1, bx0:bx1] = line.astype(bool)
+    return full
+
+
+def caliper_masks(
+    frame: np.ndarray,
+    caliper_points: Sequence[Point],
+    grey: np.ndarray | None = None,
+    *,
+    lines: bool = True,
+) -> CaliperMasks:
+    """Fill and recolour masks of the marks at ``caliper_points`` and, with ``lines``, of
+    dotted measurement lines joining two of them."""
+    grey = to_grey(frame) if grey is None else grey
+    fill = np.zeros(frame.shape[:2], bool)
+    recolour = np.zeros(frame.shape[:2], bool)
+    points = [
+        (int(p[0]), int(p[1]))
+        for p in caliper_points
+        if 0 <= int(p[0]) < frame.shape[1] and 0 <= int(p[1]) < frame.shape[0]
+    ]
+    for x, y in points:
+        mark, halo, (wx0, wy0, wx1, wy1) = _mark_masks(frame, grey, x, y)
+        fill[wy0:wy1, wx0:wx1] |= mark.astype(bool)
+        recolour[wy0:wy1, wx0:wx1] |= halo.astype(bool)
+    if lines:
+        for i, p in enumerate(points):
+            for q in points[i + 1 :]:
+                line = _dotted_line(frame, grey, p, q, fill)
+                if line is not None:
+                    fill |= line
+                    if frame.ndim == 3:
+                        near = cv2.dilate(line.astype(np.uint8), np.ones((5, 7), np.uint8))
+                        recolour |= near.astype(bool) & (chroma(frame) >= HALO_CHROMA)
+    return CaliperMasks(fill, recolour & ~fill)
 
 
 def caliper_mask(
-    frame: np.ndarray, caliper_points: Sequence[Point], grey: np.ndarray | None = None
+    frame: np.ndarray,
+    caliper_points: Sequence[Point],
+    grey: np.ndarray | None = None,
+    *,
+    lines: bool = True,
 ) -> np.ndarray:
-    """Boolean full-frame mask of the caliper marks at ``caliper_points``."""
-    grey = to_grey(frame) if grey is None else grey
-    full = np.zeros(frame.shape[:2], bool)
-    for point in caliper_points:
-        x, y = int(point[0]), int(point[1])
-        if not (0 <= x < frame.shape[1] and 0 <= y < frame.shape[0]):
-            continue
-        mask, (wx0, wy0, wx1, wy1) = _mark_mask(frame, grey, x, y)
-        full[wy0:wy1, wx0:wx1] |= mask.astype(bool)
-    return full
+    """Boolean full-frame mask of every pixel :func:`inpaint_calipers` may change."""
+    return caliper_masks(frame, caliper_points, grey, lines=lines).union
 
 
 def gaussian_kernel(sigma: float) -> np.ndarray:
@@ -118,23 +230,71 @@ def _normconv(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return out
 
 
-def _fill_window(window: np.ndarray, mask: np.ndarray, method: str) -> np.ndarray:
+def _windows(union: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """``(x, y, w, h)`` of the marks' surroundings (one per group of nearby masked pixels)."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(
+        cv2.dilate(union.astype(np.uint8), np.ones((2 * CONTEXT + 1,) * 2, np.uint8)),
+        connectivity=8,
+    )
+    return [tuple(int(v) for v in stats[label, :4]) for label in range(1, count)]  # type: ignore[misc]
+
+
+@dataclass
+class _Job:
+    """One window: the values to interpolate and where they are unknown."""
+
+    frame_index: int
+    x: int
+    y: int
+    fill: np.ndarray
+    recolour: np.ndarray
+    grey_mode: bool
+    values: np.ndarray  # grey (H, W) in grey mode, else the window's channels
+    unknown: np.ndarray  # the pixels to interpolate
+
+
+def _job(
+    frame: np.ndarray, masks: CaliperMasks, frame_index: int, box: tuple[int, int, int, int]
+) -> _Job:
+    x, y, w, h = box
+    window = frame[y : y + h, x : x + w]
+    fill, recolour = masks.fill[y : y + h, x : x + w], masks.recolour[y : y + h, x : x + w]
+    union = fill | recolour
+    grey_mode = window.ndim == 2
+    if not grey_mode:
+        around = window[~union]
+        grey_mode = (
+            bool(around.size) and float(np.mean(chroma(around[None]) > 8)) <= GREY_WINDOW_SHARE
+        )
+    if grey_mode:
+        return _Job(frame_index, x, y, fill, recolour, True, to_grey(window), fill)
+    return _Job(frame_index, x, y, fill, recolour, False, window, union)
+
+
+def _write(target: np.ndarray, job: _Job, estimate: np.ndarray) -> None:
+    """Put the interpolated (and, in grey mode, decoloured) pixels into ``target``."""
+    h, w = job.fill.shape
+    window = target[job.y : job.y + h, job.x : job.x + w]
+    filled = np.clip(np.rint(estimate), 0, 255).astype(np.uint8)
+    if job.grey_mode:
+        grey = np.where(job.fill, filled, job.values)
+        changed = job.fill | job.recolour
+        window[changed] = grey[changed][:, None] if window.ndim == 3 else grey[changed]
+    else:
+        window[job.unknown] = filled[job.unknown]
+
+
+def _estimate(job: _Job, method: str) -> np.ndarray:
     if method in ("telea", "ns"):
         flag = cv2.INPAINT_TELEA if method == "telea" else cv2.INPAINT_NS
-        return cv2.inpaint(window, mask.astype(np.uint8), 3, flag)
-    estimate = _normconv(window, mask == 0)
-    return np.clip(np.rint(estimate), 0, 255).astype(np.uint8)
+        return cv2.inpaint(job.values, job.unknown.astype(np.uint8), 3, flag).astype(np.float32)
+    return _normconv(job.values, ~job.unknown)
 
 
-def _neutralize(frame: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Make filled pixels grey when the unmasked surroundings are grey (up to JPEG noise)."""
-    if filled.ndim != 3:
-        return filled
-    around = frame[mask == 0]
-    if around.size and float(np.mean(chroma(around[None, :, :]) > 8)) <= 0.05:
-        grey = cv2.cvtColor(filled, cv2.COLOR_RGB2GRAY)
-        filled = np.repeat(grey[..., None], 3, axis=2)
-    return filled
+def _masks_for(frame: np.ndarray, points: Sequence[Point], mask: np.ndarray | None) -> CaliperMasks:
+    if mask is None:
+        return caliper_masks(frame, points)
+    return CaliperMasks(mask.astype(bool), np.zeros(frame.shape[:2], bool))
 
 
 def inpaint_calipers(
@@ -147,30 +307,25 @@ def inpaint_calipers(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(inpainted copy, boolean mask)``; pixels outside the mask are unchanged.
 
-    ``mask`` overrides the mask derived from the points (e.g. a known overlay mask).
+    ``mask`` replaces the masks derived from the points (e.g. a known overlay mask; every
+    pixel in it is interpolated).
     """
     if method not in METHODS:
         raise ValueError(f"unknown inpainting method {method!r}; choose one of {METHODS}")
-    full_mask = caliper_mask(frame, caliper_points) if mask is None else mask.astype(bool)
+    masks = _masks_for(frame, caliper_points, mask)
     if method == "torch":
-        return inpaint_batch([frame], [caliper_points], device=device, masks=[full_mask])[
-            0
-        ], full_mask
+        out = inpaint_batch([frame], [caliper_points], device=device, masks=[masks])[0]
+        return out, masks.union
+    return _inpaint(frame, masks, method), masks.union
+
+
+def _inpaint(frame: np.ndarray, masks: CaliperMasks, method: str) -> np.ndarray:
     method = "normconv" if method == "auto" else method
     out = frame.copy()
-    if not full_mask.any():
-        return out, full_mask
-    labels_count, _, stats, _ = cv2.connectedComponentsWithStats(
-        cv2.dilate(full_mask.astype(np.uint8), np.ones((2 * CONTEXT + 1,) * 2, np.uint8)),
-        connectivity=8,
-    )
-    for label in range(1, labels_count):
-        x, y, w, h = stats[label, :4]
-        window = out[y : y + h, x : x + w]
-        window_mask = full_mask[y : y + h, x : x + w]
-        filled = _neutralize(window, _fill_window(window, window_mask, method), window_mask)
-        window[window_mask] = filled[window_mask]
-    return out, full_mask
+    for box in _windows(masks.union):
+        job = _job(frame, masks, 0, box)
+        _write(out, job, _estimate(job, method))
+    return out
 
 
 def inpaint_batch(
@@ -179,41 +334,39 @@ def inpaint_batch(
     *,
     method: str = "torch",
     device: str | None = None,
-    masks: Sequence[np.ndarray] | None = None,
+    masks: Sequence[np.ndarray | CaliperMasks] | None = None,
 ) -> list[np.ndarray]:
     """Inpaint many frames at once; ``method="torch"`` batches all windows on one device.
 
     The device is ``device`` or, when None, CUDA when available, else the CPU. Other methods
-    fall back to :func:`inpaint_calipers` frame by frame.
+    run :func:`inpaint_calipers` frame by frame.
     """
+
+    def masks_of(i: int) -> CaliperMasks:
+        given = None if masks is None else masks[i]
+        if isinstance(given, CaliperMasks):
+            return given
+        return _masks_for(frames[i], points[i], given)
+
+    if method not in METHODS:
+        raise ValueError(f"unknown inpainting method {method!r}; choose one of {METHODS}")
     if method != "torch":
-        return [
-            inpaint_calipers(f, p, method=method, mask=None if masks is None else masks[i])[0]
-            for i, (f, p) in enumerate(zip(frames, points, strict=True))
-        ]
+        return [_inpaint(frame, masks_of(i), method) for i, frame in enumerate(frames)]
     from cadbusi_assets.ultrasound.inpaint_torch import normconv_windows
 
     outputs = [f.copy() for f in frames]
-    jobs: list[tuple[int, int, int, np.ndarray, np.ndarray]] = []
+    jobs = []
     for i, frame in enumerate(frames):
-        full_mask = caliper_mask(frame, points[i]) if masks is None else masks[i].astype(bool)
-        if not full_mask.any():
-            continue
-        count, _, stats, _ = cv2.connectedComponentsWithStats(
-            cv2.dilate(full_mask.astype(np.uint8), np.ones((2 * CONTEXT + 1,) * 2, np.uint8)),
-            connectivity=8,
-        )
-        for label in range(1, count):
-            x, y, w, h = (int(v) for v in stats[label, :4])
-            jobs.append((i, x, y, frame[y : y + h, x : x + w], full_mask[y : y + h, x : x + w]))
+        m = masks_of(i)
+        jobs += [_job(frame, m, i, box) for box in _windows(m.union)]
     if not jobs:
         return outputs
     estimates = normconv_windows(
-        [job[3] for job in jobs], [job[4] for job in jobs], (SIGMA_FAR, SIGMA_NEAR), device=device
+        [job.values for job in jobs],
+        [job.unknown for job in jobs],
+        (SIGMA_FAR, SIGMA_NEAR),
+        device=device,
     )
-    for (i, x, y, window, window_mask), estimate in zip(jobs, estimates, strict=True):
-        filled = np.clip(np.rint(estimate), 0, 255).astype(np.uint8)
-        filled = _neutralize(window, filled, window_mask)
-        target = outputs[i][y : y + window.shape[0], x : x + window.shape[1]]
-        target[window_mask] = filled[window_mask]
+    for job, estimate in zip(jobs, estimates, strict=True):
+        _write(outputs[job.frame_index], job, estimate)
     return outputs
