@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 
 import duckdb
@@ -11,6 +12,7 @@ import pytest
 from cadbusi_assets.demo import DemoCohort, DemoConfig, generate_demo_cohort
 from cadbusi_assets.demo.__main__ import main
 from cadbusi_assets.demo.acquisition import plan_acquisitions
+from cadbusi_assets.demo.cohort import _swap_into_place
 from cadbusi_assets.demo.dicom_writer import instance_bytes
 from cadbusi_assets.demo.plan import plan_cohort
 from cadbusi_assets.demo.render import render_view
@@ -76,20 +78,34 @@ def test_summary_counts_agree_with_the_files(demo_cohort, truths):
     assert summary["doppler"] >= 1 and summary["cine"] >= 1
 
 
-def test_command_line_replaces_the_folder(tmp_path, capsys):
-    out = tmp_path / "cli"
+def test_command_line_builds_the_config_and_prints_the_summary(monkeypatch, capsys, tmp_path, demo_cohort):
+    calls = []
+
+    def fake_generate(out_dir, config, progress):
+        calls.append((out_dir, config))
+        progress("images: 1/1 studies")
+        return demo_cohort
+
+    monkeypatch.setattr("cadbusi_assets.demo.__main__.generate_demo_cohort", fake_generate)
+    assert main([str(tmp_path / "cli"), "--start", "2026-10-05", "--days", "4", "--seed", "5",
+                 "--studies-per-day", "1", "3", "--workers", "1"]) == 0
+    assert calls == [(tmp_path / "cli", DemoConfig(start=dt.date(2026, 10, 5), days=4, studies_per_day=(1, 3),
+                                                   seed=5, workers=1))]
+    printed = capsys.readouterr().out
+    assert "images: 1/1 studies" in printed
+    assert json.loads(printed[printed.index("{") : printed.rindex("}") + 1]) == demo_cohort.summary()
+
+
+def test_regeneration_replaces_the_whole_folder(tmp_path):
+    out = tmp_path / "cohort"
     out.mkdir()
     (out / "stale.txt").write_text("left over from an older run")
-    assert main([str(out), "--start", "2026-10-05", "--days", "1", "--seed", "5",
-                 "--studies-per-day", "0", "0"]) == 0
-    printed = capsys.readouterr().out
-    assert "images:" in printed and '"instances"' in printed
-    assert not (out / "stale.txt").exists()
-    cohort = DemoCohort.load(out)
-    assert cohort.config == DemoConfig(start=cohort.config.start, days=1, studies_per_day=(0, 0), seed=5)
-    assert cohort.config.start.isoformat() == "2026-10-05"
-    assert cohort.summary()["us_studies"] == len(list(cohort.pacs_root.iterdir())) >= 1
-    assert not list(tmp_path.glob(".cli.*"))
+    staging = tmp_path / ".cohort.partial"
+    staging.mkdir()
+    (staging / "cohort.json").write_text("{}")
+    _swap_into_place(staging, out)
+    assert sorted(p.name for p in out.iterdir()) == ["cohort.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort"]
 
 
 def test_invalid_config_is_rejected():
@@ -97,3 +113,18 @@ def test_invalid_config_is_rejected():
         DemoConfig(days=0)
     with pytest.raises(ValueError):
         DemoConfig(studies_per_day=(3, 2))
+
+
+def test_a_failed_generation_keeps_the_previous_cohort(monkeypatch, tmp_path):
+    out = tmp_path / "cohort"
+    out.mkdir()
+    (out / "cohort.json").write_text('{"previous": true}')
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("cadbusi_assets.demo.pacs.write_pacs", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        generate_demo_cohort(out, DemoConfig(days=1, studies_per_day=(0, 0)))
+    assert (out / "cohort.json").read_text() == '{"previous": true}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort"]
