@@ -15,6 +15,7 @@ from cadbusi_assets.pacs.base import (
     StudySearch,
     TransientError,
 )
+from cadbusi_assets.pacs.find import find_studies
 from cadbusi_assets.pacs.manifest import INSTANCE_SCHEMA, STUDY_SCHEMA
 from cadbusi_assets.pacs.retrieve import RetrievalResult, retrieve_studies
 from cadbusi_assets.pacs.uri import open_pacs
@@ -35,6 +36,7 @@ __all__ = [
     "StudyNotFoundError",
     "StudySearch",
     "TransientError",
+    "find_studies",
     "open_pacs",
     "retrieve_studies",
 ]

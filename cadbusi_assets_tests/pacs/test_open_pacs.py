@@ -185,3 +185,32 @@ def test_folder_check(folder_studies, tmp_path):
     folder_studies.root.rename(moved)
     with pytest.raises(PacsError, match="no longer readable"):
         pacs.check()
+
+
+def test_dicomweb_uri_forms_and_google_auth_without_credentials(monkeypatch, tmp_path):
+    from cadbusi_assets.pacs.dicomweb import DicomWebPacs
+
+    pacs = open_pacs("dicomweb+https://pacs.example:8443/dicom-web/?max_connections=3&timeout=9")
+    try:
+        assert isinstance(pacs, DicomWebPacs)
+        assert (pacs.url, pacs.max_connections, pacs.timeout) == (
+            "https://pacs.example:8443/dicom-web",
+            3,
+            9.0,
+        )
+        assert "Authorization" not in pacs.session.headers and pacs.session.auth is None
+    finally:
+        pacs.close()
+    monkeypatch.setenv("CADBUSI_PACS_TOKEN", "secret-token")
+    pacs = open_pacs("dicomweb+http://127.0.0.1:1/dicom-web")
+    assert pacs.session.headers["Authorization"] == "Bearer secret-token"
+    assert "secret-token" not in repr(pacs)
+    pacs.close()
+
+    monkeypatch.delenv("CADBUSI_PACS_TOKEN")
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing-key.json"))
+    store = "healthcare.googleapis.com/v1/projects/p/locations/l/datasets/d/dicomStores/s/dicomWeb"
+    with pytest.raises(PacsError, match="gcloud auth application-default login"):
+        open_pacs(f"dicomweb+https://{store}?auth=google")
+    with pytest.raises(PacsError, match="auth"):
+        open_pacs(f"dicomweb+https://{store}?auth=kerberos")
