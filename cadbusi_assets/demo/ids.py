@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 
 import numpy as np
 
@@ -44,7 +45,7 @@ class IdentifierPool:
         self._rng = rng
         self._used: set[str] = set()
 
-    def _unique(self, make) -> str:
+    def _unique(self, make: Callable[[], str]) -> str:
         while True:
             value = make()
             if value not in self._used:

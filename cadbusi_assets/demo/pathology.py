@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cadbusi_assets.demo.model import Patient, Specimen
+from cadbusi_assets.demo.model import PathologyPart, Patient, Specimen
 from cadbusi_assets.demo.reports import fmt_date
 
 
@@ -53,7 +53,7 @@ DIAGNOSES: dict[str, Diagnosis] = {
 }
 
 
-def part_header(part) -> str:
+def part_header(part: PathologyPart) -> str:
     """``A. LEFT BREAST, 2:00, 3 CM FN, ULTRASOUND-GUIDED CORE BIOPSY:``"""
     if part.site == "axilla":
         where = f"{part.side} AXILLARY LYMPH NODE"

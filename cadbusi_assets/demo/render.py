@@ -12,6 +12,7 @@ from cadbusi_assets.demo import overlays, screen, tissue
 from cadbusi_assets.demo.acquisition import ORIENTATIONS, StudyPlan, ViewPlan
 from cadbusi_assets.demo.ids import child_rng
 from cadbusi_assets.demo.layouts import LAYOUTS, Box, Fov, Layout
+from cadbusi_assets.demo.model import Finding
 
 
 @dataclass(frozen=True)
@@ -77,14 +78,15 @@ def _static_screen(study: StudyPlan, view: ViewPlan, layout: Layout, geos: tuple
     return canvas, painter
 
 
-def _needle(lesion: tissue.Lesion, size: tuple[int, int], rng: np.random.Generator):
+def _needle(lesion: tissue.Lesion, size: tuple[int, int], rng: np.random.Generator
+            ) -> tuple[float, float, float, float]:
     width = size[1]
     from_left = rng.random() < 0.5
     x_entry = 0.05 * width if from_left else 0.95 * width
     return (x_entry, 2.0, lesion.cx, lesion.cy)
 
 
-def _lesion_dict(lesion: tissue.Lesion, origin: tuple[int, int], finding) -> dict:
+def _lesion_dict(lesion: tissue.Lesion, origin: tuple[int, int], finding: Finding) -> dict:
     return {
         "kind": lesion.kind, "shape": finding.shape, "margin": lesion.margin, "echo": lesion.echo,
         "posterior": lesion.posterior, "orientation": finding.orientation,

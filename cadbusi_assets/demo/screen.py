@@ -10,11 +10,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from cadbusi_assets.demo.layouts import Box, Fov, Layout
+
+if TYPE_CHECKING:
+    from cadbusi_assets.demo.acquisition import StudyPlan, ViewPlan
 
 TEXT_WHITE = 255
 UI_GREY = 200
@@ -81,7 +85,7 @@ class Painter:
         return np.array(self.image)
 
 
-def header_values(study, layout: Layout) -> dict[str, str]:
+def header_values(study: StudyPlan, layout: Layout) -> dict[str, str]:
     patient = study.patient
     return {
         "name_comma": f"{patient.last_name}, {patient.first_name}",
@@ -120,7 +124,7 @@ def draw_header(painter: Painter, layout: Layout, values: dict[str, str]) -> Non
         y += 30
 
 
-def draw_annotation(painter: Painter, layout: Layout, view) -> None:
+def draw_annotation(painter: Painter, layout: Layout, view: ViewPlan) -> None:
     """Operator annotation lines (laterality, clock, distance, orientation) below/beside the FOV."""
     size = layout.annotation_size
     x0, y = layout.annotation_origin
@@ -172,7 +176,7 @@ def draw_grey_bar(canvas: np.ndarray, box: Box) -> None:
     canvas[y0 : y1 + 1, x0 : x1 + 1] = ramp[:, None]
 
 
-def draw_body_mark(painter: Painter, box: Box, view) -> None:
+def draw_body_mark(painter: Painter, box: Box, view: ViewPlan) -> None:
     """A breast (circle, nipple, probe bar at the clock position) or an axilla pictogram."""
     x0, y0, x1, y1 = box
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
