@@ -35,6 +35,14 @@ MAX_OFF_FILL = 0.13
 FOV_SLACK = 16
 #: Points scoring below this are dropped.
 MIN_SCORE = 0.5
+#: Caliper arms are shorter than this; longer ones are lines.
+MAX_ARM = 15
+#: The shortest arm of a mark is at least this share of the longest.
+ARM_SYMMETRY = 0.7
+#: Lit share beside a mark (on its row) that makes it a glyph in a text line.
+TEXT_FILL = 0.03
+#: Lit share of the ring around a mark that makes it part of an icon or scale.
+CLUTTER_FILL = 0.06
 
 Box = tuple[int, int, int, int]
 
@@ -61,9 +69,11 @@ class _Template:
     stroke1: tuple[np.ndarray, np.ndarray]
     stroke2: tuple[np.ndarray, np.ndarray]
     off: tuple[np.ndarray, np.ndarray]
+    core: tuple[np.ndarray, np.ndarray]  # next to the centre, between the strokes: unlit
+    max_core: int  # lit core pixels allowed (JPEG smears thick strokes sideways)
 
 
-def _cross_templates(arm: int, gap: int) -> tuple[_Template, _Template]:
+def _cross_templates(arm: int, gap: int, max_core: int) -> tuple[_Template, _Template]:
     """'+' and 'x' of half-size ``arm``; the window farther than ``gap`` from a stroke is 'off'."""
     k = np.arange(-arm, arm + 1)
     zeros = np.zeros_like(k)
@@ -71,15 +81,24 @@ def _cross_templates(arm: int, gap: int) -> tuple[_Template, _Template]:
     dy, dx = dy.ravel(), dx.ravel()
     plus_off = np.minimum(np.abs(dx), np.abs(dy)) >= gap
     cross_off = np.minimum(np.abs(dx - dy), np.abs(dx + dy)) >= gap + 1
-    plus = _Template("+", arm, (zeros, k), (k, zeros), (dy[plus_off], dx[plus_off]))
-    cross = _Template("x", arm, (k, k), (k, -k), (dy[cross_off], dx[cross_off]))
+    plus_core = (np.array([-2, -2, 2, 2]), np.array([-2, 2, -2, 2]))
+    cross_core = (np.array([0, 0, -2, 2]), np.array([-2, 2, 0, 0]))
+    plus = _Template(
+        "+", arm, (zeros, k), (k, zeros), (dy[plus_off], dx[plus_off]), plus_core, max_core
+    )
+    cross = _Template(
+        "x", arm, (k, k), (k, -k), (dy[cross_off], dx[cross_off]), cross_core, max_core
+    )
     return plus, cross
 
 
 @lru_cache(maxsize=8)
 def _templates(arm: int) -> tuple[_Template, ...]:
-    """Thin strokes (up to 3 px) at ``arm``, thick strokes (up to 5 px) at ``arm + 1``."""
-    return _cross_templates(arm, 2) + _cross_templates(arm + 1, 3)
+    """Thin strokes (up to 3 px) at ``arm``; thick or JPEG-smeared strokes (up to 5 px) at
+    ``arm`` and ``arm + 1``."""
+    return (
+        _cross_templates(arm, 2, 1) + _cross_templates(arm, 3, 2) + _cross_templates(arm + 1, 3, 2)
+    )
 
 
 def _gather(
@@ -88,7 +107,19 @@ def _gather(
     return padded[ys[:, None] + offsets[0][None, :], xs[:, None] + offsets[1][None, :]]
 
 
-def _group(ys: np.ndarray, xs: np.ndarray, scores: np.ndarray, styles: np.ndarray, radius: int):
+@dataclass(frozen=True)
+class _Group:
+    x: int
+    y: int
+    score: float
+    style: str
+    members: tuple[tuple[int, int], ...]  # passing pixels, nearest to the centre first
+
+
+def _group(
+    ys: np.ndarray, xs: np.ndarray, scores: np.ndarray, styles: np.ndarray, radius: int
+) -> list[_Group]:
+    """One group per mark: greedy by score, all passing pixels within ``radius``."""
     order = np.lexsort((xs, ys, -scores))
     taken = np.zeros(len(ys), bool)
     out = []
@@ -97,10 +128,12 @@ def _group(ys: np.ndarray, xs: np.ndarray, scores: np.ndarray, styles: np.ndarra
             continue
         near = (~taken) & (np.abs(ys - ys[i]) <= radius) & (np.abs(xs - xs[i]) <= radius)
         same = near & (styles == styles[i])
-        cy = float(ys[same].mean())
-        cx = float(xs[same].mean())
+        cy, cx = float(ys[same].mean()), float(xs[same].mean())
         taken |= near
-        out.append((round(cx), round(cy), float(scores[i]), str(styles[i])))
+        idx = np.flatnonzero(same)
+        idx = idx[np.lexsort((xs[idx], ys[idx], np.hypot(xs[idx] - cx, ys[idx] - cy)))]
+        members = tuple((int(xs[k]), int(ys[k])) for k in idx[:9])
+        out.append(_Group(round(cx), round(cy), float(scores[i]), str(styles[i]), members))
     return out
 
 
@@ -124,6 +157,11 @@ def arm_length(candidates: np.ndarray, x: int, y: int, style: str, limit: int = 
     """Arm length of a mark centred at ``(x, y)``: the second longest of its four lit runs
     (a pixel counts as lit when it or a 4-neighbour is a candidate), so one arm running into
     bright speckle does not stretch the estimate."""
+    return sorted(arm_runs(candidates, x, y, style, limit))[-2]
+
+
+def arm_runs(candidates: np.ndarray, x: int, y: int, style: str, limit: int = 20) -> list[int]:
+    """The lit run along each of the mark's four arm directions."""
     height, width = candidates.shape
     padded = np.pad(candidates, 1)
     steps = np.arange(1, limit + 1)
@@ -140,7 +178,7 @@ def arm_length(candidates: np.ndarray, x: int, y: int, style: str, limit: int = 
             | padded[ys, xs + 1]
         )
         runs.append(_run(lit.astype(bool)))
-    return sorted(runs)[-2]
+    return runs
 
 
 def stroke_fill(candidates: np.ndarray, x: int, y: int, style: str, arm: int = ARM) -> float:
@@ -156,23 +194,64 @@ def stroke_fill(candidates: np.ndarray, x: int, y: int, style: str, arm: int = A
     return float(candidates[ys[inside], xs[inside]].mean()) if inside.any() else 0.0
 
 
-def _in_text_line(candidates: np.ndarray, x: int, y: int, style: str, arm: int) -> bool:
-    """True when lit pixels sit beside the mark on its row but not above or below it (text)."""
-    reach = arm + 10
+def same_kind(coloured: np.ndarray, grey: np.ndarray, x: int, y: int, style: str) -> np.ndarray:
+    """Pixels drawn like the mark at ``(x, y)``: coloured ones for a coloured mark, else the
+    ones about as bright as its strokes (bright tissue rims are darker than white marks)."""
+    if stroke_fill(coloured, x, y, style) >= 0.5:
+        return coloured
+    k = np.arange(-ARM, ARM + 1)
+    if style == "+":
+        ys, xs = (
+            np.concatenate([np.full_like(k, y), y + k]),
+            np.concatenate([x + k, np.full_like(k, x)]),
+        )
+    else:
+        ys, xs = np.concatenate([y + k, y + k]), np.concatenate([x + k, x - k])
+    inside = (ys >= 0) & (ys < grey.shape[0]) & (xs >= 0) & (xs < grey.shape[1])
+    level = float(np.median(grey[ys[inside], xs[inside]])) if inside.any() else 255.0
+    return (grey >= max(180.0, level - 40.0)).astype(np.uint8)
+
+
+def context_rejection(candidates: np.ndarray, x: int, y: int, style: str) -> str | None:
+    """Why a cross-shaped spot is not a caliper mark, judging by its surroundings, or None.
+
+    ``candidates`` are the pixels drawn like the mark (:func:`same_kind`).
+
+    * ``"line"``: two of its arms run on beyond :data:`MAX_ARM` (lines crossing, box edges);
+    * ``"text"``: lit pixels beside it on its row and not above or below (a glyph in text,
+      such as the '+' legend before "Dist 1.2 cm");
+    * ``"asymmetric"``: its arms differ in length (arrows, corners of icons); a caliper's four
+      arms are equal;
+    * ``"clutter"``: the ring around it is busy (icons, scales), where a mark stands alone.
+    """
+    runs = sorted(arm_runs(candidates, x, y, style, limit=MAX_ARM + 1))
+    arm = runs[-2]
+    if arm > MAX_ARM:
+        return "line"
+    # One arm may run on into a measurement line and one may be cut by an obstacle.
+    if runs[1] < ARM_SYMMETRY * runs[2]:
+        return "asymmetric"
+    inner, reach = arm + 3, arm + 12
     y0, y1 = max(0, y - reach), min(candidates.shape[0], y + reach + 1)
     x0, x1 = max(0, x - reach), min(candidates.shape[1], x + reach + 1)
     window = candidates[y0:y1, x0:x1].astype(bool)
     dy, dx = np.mgrid[y0 - y : y1 - y, x0 - x : x1 - x]
-    ring = np.maximum(np.abs(dx), np.abs(dy)) >= arm + 3
+    ring = np.maximum(np.abs(dx), np.abs(dy)) >= inner
     if style == "+":
         ring &= (np.abs(dx) > 2) & (np.abs(dy) > 2)
     else:
         ring &= (np.abs(dx - dy) > 3) & (np.abs(dx + dy) > 3)
+    if not ring.any():
+        return None
     beside = ring & (np.abs(dy) <= arm + 2)
     above = ring & (np.abs(dx) <= arm + 2)
     beside_fill = window[beside].mean() if beside.any() else 0.0
     above_fill = window[above].mean() if above.any() else 0.0
-    return bool(beside_fill >= 0.08 and beside_fill >= 3.0 * above_fill)
+    if beside_fill >= TEXT_FILL and beside_fill >= 3.0 * above_fill:
+        return "text"
+    if window[ring].mean() > CLUTTER_FILL:
+        return "clutter"
+    return None
 
 
 def detect_calipers(
@@ -215,7 +294,13 @@ def detect_calipers(
         f1 = _gather(padded, ys_p, xs_p, template.stroke1).mean(axis=1)
         f2 = _gather(padded, ys_p, xs_p, template.stroke2).mean(axis=1)
         off = _gather(padded, ys_p, xs_p, template.off).mean(axis=1)
-        ok = (f1 >= MIN_STROKE_FILL) & (f2 >= MIN_STROKE_FILL) & (off <= MAX_OFF_FILL)
+        core = _gather(padded, ys_p, xs_p, template.core).sum(axis=1)
+        ok = (
+            (f1 >= MIN_STROKE_FILL)
+            & (f2 >= MIN_STROKE_FILL)
+            & (off <= MAX_OFF_FILL)
+            & (core <= template.max_core)
+        )
         if not ok.any():
             continue
         idx = np.flatnonzero(ok)
@@ -236,14 +321,16 @@ def detect_calipers(
     if not passed.any():
         return CaliperDetection()
     groups = _group(ys[passed], xs[passed], best_score[passed], best_style[passed], arm)
-    groups = [
-        g
-        for g in groups
-        if not _in_text_line(candidates, g[0], g[1], g[3], arm_length(candidates, g[0], g[1], g[3]))
-    ]
-    groups.sort(key=lambda g: (g[1], g[0]))
+    coloured = colour_p[pad:-pad, pad:-pad]
+
+    def plausible(group: _Group) -> bool:
+        # A 2-px mark has no single centre pixel: judge it from its best-placed one.
+        kind = same_kind(coloured, grey_crop, group.x, group.y, group.style)
+        return any(context_rejection(kind, x, y, group.style) is None for x, y in group.members)
+
+    groups = sorted((g for g in groups if plausible(g)), key=lambda g: (g.y, g.x))
     return CaliperDetection(
-        points=[(gx + x0, gy + y0) for gx, gy, _, _ in groups],
-        scores=[round(score, 4) for _, _, score, _ in groups],
-        styles=[style for _, _, _, style in groups],
+        points=[(g.x + x0, g.y + y0) for g in groups],
+        scores=[round(g.score, 4) for g in groups],
+        styles=[g.style for g in groups],
     )

@@ -21,6 +21,8 @@ WHITE_LEVEL = 150
 WHITE_CONTRAST = 40
 #: Saturated pixels count whatever their neighbourhood.
 SATURATED_LEVEL = 235
+#: A coloured mark pixel is at least this bright (yellow, green, cyan marks are).
+COLOUR_MARK_LEVEL = 120
 
 
 def to_grey(frame: np.ndarray) -> np.ndarray:
@@ -54,5 +56,7 @@ def overlay_candidates(frame: np.ndarray, grey: np.ndarray | None = None) -> np.
     mask = bright | (grey >= SATURATED_LEVEL)
     if frame.ndim == 3:
         high = cv2.max(cv2.max(frame[..., 0], frame[..., 1]), frame[..., 2])
-        mask |= (chroma(frame) >= CHROMA_LEVEL) & (high >= 100)
+        # Coloured marks are bright too; JPEG smears their colour (not their brightness)
+        # over the darker neighbours, which this leaves out.
+        mask |= (chroma(frame) >= CHROMA_LEVEL) & (high >= 100) & (grey >= COLOUR_MARK_LEVEL)
     return mask.astype(np.uint8)

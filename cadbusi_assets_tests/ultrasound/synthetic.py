@@ -68,12 +68,15 @@ def draw_caliper(
     arm: int = 6,
     thickness: int = 1,
 ) -> None:
-    if style == "+":
-        cv2.line(img, (x - arm, y), (x + arm, y), colour, thickness)
-        cv2.line(img, (x, y - arm), (x, y + arm), colour, thickness)
-    else:
-        cv2.line(img, (x - arm, y - arm), (x + arm, y + arm), colour, thickness)
-        cv2.line(img, (x - arm, y + arm), (x + arm, y - arm), colour, thickness)
+    """A '+' or 'x' of 1-px lines; ``thickness`` 2 adds a parallel line one pixel over, as
+    scanners draw their 2-px marks."""
+    for shift in range(thickness):
+        if style == "+":
+            cv2.line(img, (x - arm, y + shift), (x + arm, y + shift), colour, 1)
+            cv2.line(img, (x + shift, y - arm), (x + shift, y + arm), colour, 1)
+        else:
+            cv2.line(img, (x - arm + shift, y - arm), (x + arm + shift, y + arm), colour, 1)
+            cv2.line(img, (x - arm + shift, y + arm), (x + arm + shift, y - arm), colour, 1)
 
 
 def jpeg_roundtrip(rgb: np.ndarray, quality: int = 90) -> np.ndarray:
