@@ -42,9 +42,18 @@ _CLOCK = re.compile(r"(?<![\d.,:])(1[0-2]|0?[1-9])\s*[:;]\s*([0-5]\d)" + _NOT_A_
 _CLOCK_DOT = re.compile(r"(?<![\d.,:])(1[0-2]|0?[1-9])\s*[.]\s*(00|15|30|45)" + _NOT_A_UNIT)
 _OCLOCK = re.compile(r"(?<![\d.,])(1[0-2]|0?[1-9])\s*(?:O'?\s*CLOCK|OCLOCK|O'C)\b")
 _QUADRANT = re.compile(r"\b(UOQ|UIQ|LOQ|LIQ)\b")
+#: "3 CM FN", "4CMFN", "2-3 cm from nipple"; OCR may add a stray letter before CM ("6BCMFN")
+#: or an E inside FN ("CMFEN").
 _DISTANCE = re.compile(
-    r"(?<![\d.,])(\d{1,2}(?:[.,]\d)?)\s*(?:-\s*(\d{1,2}(?:[.,]\d)?)\s*)?C\s*M\s*(?:F\s*N|FROM\s+(?:THE\s+)?NIPPLE|FTN|FN)"
+    r"(?<![\d.,])(\d{1,2}(?:[.,]\d)?)\s*(?:-\s*(\d{1,2}(?:[.,]\d)?)\s*)?[A-Z]?\s*C\s*M\s*"
+    r"(?:F\s*E?\s*N|FROM\s+(?:THE\s+)?NIPPLE|FTN)"
 )
+#: A clock position whose colon OCR lost ("400 7CMFN"), trusted only before a distance.
+_CLOCK_NO_COLON = re.compile(
+    r"(?<![\d.,:])(1[0-2]|[1-9])(00|15|30|45)(?=\s+\d{1,2}(?:[.,]\d)?\s*[A-Z]?\s*C\s*M)"
+)
+#: Farther than this from the nipple is outside a breast: most likely a lost decimal point.
+PLAUSIBLE_DISTANCE_CM = 12.0
 _AXILLA = re.compile(r"\b(?:AXILLA|AXILLARY|AXILL\w*|AX)\b")
 _BREAST = re.compile(r"\bBREAST\b")
 
@@ -98,7 +107,7 @@ def parse_orientation(text: str) -> str | None:
 def parse_clock(text: str) -> str | None:
     """``H:MM`` (hours 1-12), ``H:00`` from "H o'clock", or a quadrant; None otherwise."""
     text = _normalize(text)
-    match = _CLOCK.search(text) or _CLOCK_DOT.search(text)
+    match = _CLOCK.search(text) or _CLOCK_DOT.search(text) or _CLOCK_NO_COLON.search(text)
     if match:
         return f"{int(match.group(1))}:{match.group(2)}"
     match = _OCLOCK.search(text)
@@ -127,6 +136,19 @@ def parse_body_area(
     if _BREAST.search(text) or clock is not None or distance is not None:
         return "breast"
     return None
+
+
+def looks_misread(line: str) -> bool:
+    """True for a line that seems to hold a clock or distance OCR did not read cleanly
+    (digits and 'CM' without a parsable distance, a clock without its colon, a distance
+    no breast has); such a line is worth reading again at another scale."""
+    text = _normalize(line)
+    if not re.search(r"\d", text):
+        return False
+    distance = parse_nipple_distance(text)
+    if re.search(r"C\s*M", text) and (distance is None or distance > PLAUSIBLE_DISTANCE_CM):
+        return True
+    return bool(_CLOCK_NO_COLON.search(text)) and not _CLOCK.search(text)
 
 
 def parse_annotation(text: str | None) -> AnnotationFields:

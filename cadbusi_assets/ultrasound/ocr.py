@@ -42,7 +42,10 @@ MAX_LINE_HEIGHT = 48
 STROKE_CONTRAST = 60
 #: Inside the field of view only near-white (or coloured) strokes count as text.
 FOV_TEXT_LEVEL = 200
-TARGET_LINE_HEIGHT = 40
+#: Line images are scaled to this height for tesseract; misread-looking lines are read again
+#: at the other heights (small glyphs such as ':' and '.' come out at some scales only).
+TARGET_LINE_HEIGHT = 32
+RETRY_LINE_HEIGHTS = (26, 40)
 CACHE_SIZE = 4096
 
 
@@ -94,14 +97,47 @@ def find_text_lines(
         if not 0.08 <= fill <= 0.7:
             continue
         boxes.append((x + ox, y + oy, x + w - 1 + ox, y + h - 1 + oy))
-    return sorted(boxes, key=lambda b: (b[1] // 8, b[0]))
+    return sorted(merge_words(boxes), key=lambda b: (b[1] // 8, b[0]))
 
 
-def line_image(grey: np.ndarray, box: Box, pad: int = 4) -> np.ndarray:
-    """Dark text on a light background, scaled to about :data:`TARGET_LINE_HEIGHT` px."""
+def merge_words(boxes: Sequence[Box]) -> list[Box]:
+    """Join boxes on one text line (vertical overlap >= 60 %, gap <= 1.2 line heights):
+    tesseract reads a short word such as "LT" far better within its line."""
+    merged = sorted(boxes, key=lambda b: (b[0], b[1]))
+    changed = True
+    while changed:
+        changed = False
+        out: list[Box] = []
+        for box in merged:
+            for k, other in enumerate(out):
+                overlap = min(box[3], other[3]) - max(box[1], other[1]) + 1
+                height = min(box[3] - box[1], other[3] - other[1]) + 1
+                gap = max(box[0], other[0]) - min(box[2], other[2]) - 1
+                if (
+                    overlap >= 0.6 * height
+                    and gap <= 1.2 * max(box[3] - box[1], other[3] - other[1]) + 1
+                ):
+                    out[k] = (
+                        min(box[0], other[0]),
+                        min(box[1], other[1]),
+                        max(box[2], other[2]),
+                        max(box[3], other[3]),
+                    )
+                    changed = True
+                    break
+            else:
+                out.append(box)
+        merged = out
+    return merged
+
+
+def line_image(grey: np.ndarray, box: Box, pad: int = 4, height: int | None = None) -> np.ndarray:
+    """Dark text on a light background, scaled to about ``height`` (default
+    :data:`TARGET_LINE_HEIGHT`) pixels."""
     x0, y0, x1, y1 = box
     crop = grey[max(0, y0 - pad) : y1 + pad + 1, max(0, x0 - pad) : x1 + pad + 1]
-    scale = min(4.0, max(1.0, TARGET_LINE_HEIGHT / float(y1 - y0 + 1)))
+    target = TARGET_LINE_HEIGHT if height is None else height
+    scale = min(4.0, max(1.0, target / float(y1 - y0 + 1)))
     if scale > 1.0:
         crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     return np.ascontiguousarray(255 - crop)
@@ -242,6 +278,20 @@ def tesseract_available() -> bool:
 
 
 def read_text_lines(grey: np.ndarray, boxes: Sequence[Box]) -> list[str]:
-    """OCR text of each line box (empty string where nothing was read)."""
+    """OCR text of each line box (empty string where nothing was read); a line that looks
+    misread (:func:`~.annotations.looks_misread`) is read again at other scales and the
+    first clean reading wins."""
+    from cadbusi_assets.ultrasound.annotations import looks_misread
+
     reader = engine()
-    return [reader.read_line(line_image(grey, box)) for box in boxes]
+    texts = []
+    for box in boxes:
+        text = reader.read_line(line_image(grey, box))
+        if looks_misread(text):
+            for height in RETRY_LINE_HEIGHTS:
+                again = reader.read_line(line_image(grey, box, height=height))
+                if again and not looks_misread(again):
+                    text = again
+                    break
+        texts.append(text)
+    return texts
