@@ -241,7 +241,8 @@ def analyze_frame(
         dark = darkness(grey, fov.box, fov_mask)
         share = 0.0 if is_grey else colour_share(frame, fov.box, fov_mask)
         doppler = (not is_grey) and is_doppler(frame, fov.box, fov_mask, share=share)
-        calipers = detect_calipers(frame if not is_grey else grey, fov.box, fov_mask, grey=grey)
+        # The whole crop is searched: a mark on the black corners of a fan is in the export too.
+        calipers = detect_calipers(frame if not is_grey else grey, fov.box, grey=grey)
     else:
         dark, share, doppler, calipers = None, 0.0, False, CaliperDetection()
     region = main_region(regions)

@@ -160,8 +160,11 @@ def arm_length(candidates: np.ndarray, x: int, y: int, style: str, limit: int = 
     return sorted(arm_runs(candidates, x, y, style, limit))[-2]
 
 
-def arm_runs(candidates: np.ndarray, x: int, y: int, style: str, limit: int = 20) -> list[int]:
-    """The lit run along each of the mark's four arm directions."""
+def arm_runs(
+    candidates: np.ndarray, x: int, y: int, style: str, limit: int = 20, *, strict: bool = False
+) -> list[int]:
+    """The lit run along each of the mark's four arm directions (``strict``: on the exact
+    line; otherwise a 4-neighbour counts too, for strokes that JPEG has blurred)."""
     height, width = candidates.shape
     padded = np.pad(candidates, 1)
     steps = np.arange(1, limit + 1)
@@ -170,13 +173,15 @@ def arm_runs(candidates: np.ndarray, x: int, y: int, style: str, limit: int = 20
         ys, xs = y + dy * steps, x + dx * steps
         inside = (ys >= 0) & (ys < height) & (xs >= 0) & (xs < width)
         ys, xs = ys[inside] + 1, xs[inside] + 1
-        lit = (
-            padded[ys, xs]
-            | padded[ys - 1, xs]
-            | padded[ys + 1, xs]
-            | padded[ys, xs - 1]
-            | padded[ys, xs + 1]
-        )
+        lit = padded[ys, xs]
+        if not strict:
+            lit = (
+                lit
+                | padded[ys - 1, xs]
+                | padded[ys + 1, xs]
+                | padded[ys, xs - 1]
+                | padded[ys, xs + 1]
+            )
         runs.append(_run(lit.astype(bool)))
     return runs
 
@@ -222,6 +227,8 @@ def context_rejection(candidates: np.ndarray, x: int, y: int, style: str) -> str
       such as the '+' legend before "Dist 1.2 cm");
     * ``"asymmetric"``: its arms differ in length (arrows, corners of icons); a caliper's four
       arms are equal;
+    * ``"tilted"``: an arm leaves its exact row, column or diagonal within :data:`ARM` pixels
+      (lines crossing at other angles, such as the ruler icon of echo screens);
     * ``"clutter"``: the ring around it is busy (icons, scales), where a mark stands alone.
     """
     runs = sorted(arm_runs(candidates, x, y, style, limit=MAX_ARM + 1))
@@ -231,6 +238,8 @@ def context_rejection(candidates: np.ndarray, x: int, y: int, style: str) -> str
     # One arm may run on into a measurement line and one may be cut by an obstacle.
     if runs[1] < ARM_SYMMETRY * runs[2]:
         return "asymmetric"
+    if min(arm_runs(candidates, x, y, style, limit=ARM, strict=True)) < ARM:
+        return "tilted"
     inner, reach = arm + 3, arm + 12
     y0, y1 = max(0, y - reach), min(candidates.shape[0], y + reach + 1)
     x0, x1 = max(0, x - reach), min(candidates.shape[1], x + reach + 1)
