@@ -21,7 +21,7 @@ RUN pip install --no-cache-dir --index-url "$TORCH_INDEX" "torch==2.13.0" \
  && pip uninstall -y cadbusi_assets && rm -rf cadbusi_assets
 COPY cadbusi_assets/ ./cadbusi_assets/
 RUN pip install --no-cache-dir --no-deps . && mkdir -p "$DAGSTER_HOME"
-COPY dagster.yaml workspace.yaml "$DAGSTER_HOME"/
+COPY deploy/dagster.production.yaml "$DAGSTER_HOME"/dagster.yaml
 
 RUN useradd --create-home --uid 10001 cadbusi && chown -R cadbusi "$DAGSTER_HOME"
 USER cadbusi

@@ -23,7 +23,9 @@ import time
 from pathlib import Path
 
 DEMO_INSTANCE_YAML = """\
-# Dagster instance of the demo deployment: SQLite storage in this folder (written by `cadbusi demo`).
+# Dagster instance of the embedded default deployment: SQLite storage in $DAGSTER_HOME.
+# `cadbusi demo` writes this same content into .demo/dagster_home/dagster.yaml (a test keeps the
+# two identical). Production uses PostgreSQL: deploy/dagster.production.yaml.
 telemetry:
   enabled: false
 concurrency:
@@ -194,7 +196,7 @@ def _print_summary(instance, export_key: str, seconds: float) -> None:
         _echo("  catalog (research zone):")
         for label, sql in queries.items():
             try:
-                (value,) = con.execute(sql).fetchone()
+                ((value,),) = con.execute(sql).fetchall()
             except Exception:
                 value = "n/a"
             _echo(f"    {label:<28} {value}")

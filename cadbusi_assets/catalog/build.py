@@ -138,9 +138,9 @@ def build_metadata_db(research_zone: Zone) -> CatalogReport:
                 if name not in frames:
                     continue
                 cols = ", ".join(keys)
-                (dupes,) = con.execute(
+                ((dupes,),) = con.execute(
                     f"SELECT count(*) FROM (SELECT {cols} FROM {name} GROUP BY {cols} HAVING count(*) > 1)"
-                ).fetchone()
+                ).fetchall()
                 report.duplicate_keys[name] = int(dupes)
             con.execute("CHECKPOINT")
         finally:

@@ -164,11 +164,12 @@ def _assemble(
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
     con = open_catalog(research_zone)
     try:
-        catalog = con.execute("SELECT * FROM image_catalog ORDER BY image_id").pl()
-        twins = con.execute("SELECT caliper_image_id, clean_image_id FROM twins").pl() if _has(con, "twins") else pl.DataFrame(schema={"caliper_image_id": pl.Utf8, "clean_image_id": pl.Utf8})
-        studies = con.execute("SELECT accession_pseudo, findings, impression FROM studies").pl()
+        catalog = con.sql("SELECT * FROM image_catalog ORDER BY image_id").pl()
+        twins = con.sql("SELECT caliper_image_id, clean_image_id FROM twins").pl() if _has(con, "twins") else pl.DataFrame(schema={"caliper_image_id": pl.Utf8, "clean_image_id": pl.Utf8})
+        studies = con.sql("SELECT accession_pseudo, findings, impression FROM studies").pl()
     finally:
         con.close()
+    lineage = {**lineage, "catalog_digest": hashlib.sha256(parquet_bytes(catalog)).hexdigest()[:16]}
     selected, dropped = _select(catalog, twins, config)
     selected = selected.with_columns(
         split=pl.col("patient_pseudo").map_elements(
@@ -268,7 +269,7 @@ def _has(con, table: str) -> bool:
     return bool(
         con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     )
 
 

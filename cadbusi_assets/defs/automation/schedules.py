@@ -1,0 +1,96 @@
+"""Schedules: yesterday's study date every night, and a trailing window for late arrivals."""
+
+import datetime as dt
+
+import dagster as dg
+
+from cadbusi_assets.defs.imaging.deidentified_images import deidentified_images
+from cadbusi_assets.defs.imaging.image_analysis import image_features, inpainted_images
+from cadbusi_assets.defs.imaging.raw_dicom import raw_dicom
+from cadbusi_assets.defs.labeling.assets import labelbox_data_rows
+from cadbusi_assets.defs.partitions import study_date_partitions
+from cadbusi_assets.defs.records.assets import imaging_studies, pathology_reports, radiology_reports
+from cadbusi_assets.defs.resources import WarehouseResource
+from cadbusi_assets.settings import load_settings
+
+STUDY_DATE_ASSETS = [
+    radiology_reports,
+    pathology_reports,
+    imaging_studies,
+    raw_dicom,
+    deidentified_images,
+    image_features,
+    inpainted_images,
+    labelbox_data_rows,
+]
+
+#: How many days back the late-arrival schedule looks (yesterday is the nightly run's).
+LATE_ARRIVAL_DAYS = 7
+
+study_date_job = dg.define_asset_job(
+    "study_date_job",
+    selection=dg.AssetSelection.assets(*STUDY_DATE_ASSETS),
+    description="Everything partitioned by study date, for one date (or a range in backfills).",
+)
+
+_status = (
+    dg.DefaultScheduleStatus.STOPPED
+    if load_settings().is_demo
+    else dg.DefaultScheduleStatus.RUNNING
+)
+
+nightly_study_date_schedule = dg.build_schedule_from_partitioned_job(
+    study_date_job,
+    hour_of_day=2,
+    minute_of_hour=0,
+    name="nightly_study_date_schedule",
+    default_status=_status,
+    description="Every night at 02:00 UTC: yesterday's study date, records to Labelbox data rows.",
+)
+
+
+def _studies_seen(instance: dg.DagsterInstance, day: str) -> int | None:
+    """US exams with a PACS reference seen by the latest radiology_reports run of ``day``."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=radiology_reports.key, asset_partitions=[day]), limit=1
+    ).records
+    if not records:
+        return None
+    event = records[0].asset_materialization
+    value = event.metadata.get("us_with_pacs_reference") if event else None
+    return int(value.value) if value is not None else None
+
+
+@dg.schedule(
+    cron_schedule="0 5 * * *",
+    job=study_date_job,
+    default_status=_status,
+    description=f"Every morning: re-run the {LATE_ARRIVAL_DAYS} days before yesterday whose "
+    "warehouse study count differs from what was processed (late arrivals), and only those.",
+)
+def late_arrivals_schedule(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
+    run_day = context.scheduled_execution_time.date()
+    start = run_day - dt.timedelta(days=LATE_ARRIVAL_DAYS + 1)
+    end = run_day - dt.timedelta(days=2)
+    first = dt.date.fromisoformat(study_date_partitions.start.strftime("%Y-%m-%d"))
+    start = max(start, first)
+    if end < start:
+        return dg.SkipReason("the late-arrival window is before the first study date")
+    with warehouse.open() as wh:
+        counts = {
+            d.isoformat(): int(n)
+            for d, n in wh.exam_counts(start, end).select("exam_date", "n_us_studies").iter_rows()
+        }
+    requests = []
+    day = start
+    while day <= end:
+        key = day.isoformat()
+        expected = counts.get(key, 0)
+        seen = _studies_seen(context.instance, key)
+        if (seen is None and expected > 0) or (seen is not None and seen != expected):
+            requests.append(
+                dg.RunRequest(run_key=f"late-{key}-{expected}", partition_key=key,
+                              tags={"cadbusi/reason": "late arrivals"})
+            )
+        day += dt.timedelta(days=1)
+    return requests or dg.SkipReason("no study date in the window changed")

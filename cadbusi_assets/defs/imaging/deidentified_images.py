@@ -1,0 +1,89 @@
+"""deidentified_images: raw instances → de-identified DICOM + PNG frames in the research zone.
+
+The blocking check ``no_patient_identifiers`` scans everything the partition wrote for the
+studies' own identifiers (names, MRNs, accession numbers, birth dates from the warehouse and the
+raw headers). When anything is found, the partition's research outputs are purged and the check
+fails, so nothing downstream can use them.
+"""
+
+import dagster as dg
+
+from cadbusi_assets.defs.imaging.raw_dicom import raw_dicom
+from cadbusi_assets.defs.partitions import STUDY_DATE_BACKFILL, study_date_partitions
+from cadbusi_assets.defs.reporting import attach, run_per_day
+from cadbusi_assets.defs.resources import ProcessingResource, PseudonymKeyResource, ZonesResource
+from cadbusi_assets.stages import deidentification as stage
+
+
+@dg.asset(
+    partitions_def=study_date_partitions,
+    backfill_policy=STUDY_DATE_BACKFILL,
+    deps=[raw_dicom],
+    group_name="imaging",
+    kinds={"dicom", "png"},
+    code_version="1",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "no_patient_identifiers",
+            asset="deidentified_images",
+            blocking=True,
+            description="No name, MRN, accession number or birth date of the day's patients in "
+            "any de-identified file, file name or table.",
+        )
+    ],
+    description="De-identified DICOM (PS3.15 profile, keyed pseudonyms, UID remapping, shifted "
+    "dates, burned-in text removed) and one PNG per kept frame; quarantine rows with reasons.",
+)
+def deidentified_images(
+    context: dg.AssetExecutionContext,
+    zones: ZonesResource,
+    pseudonym_key: PseudonymKeyResource,
+    processing: ProcessingResource,
+) -> dg.MaterializeResult:
+    raw, research = zones.raw(), zones.research()
+    pseudonymizer = pseudonym_key.pseudonymizer(zones)
+    findings: dict[str, list[str]] = {}
+
+    def one_day(day: str):
+        result = stage.deidentify_partition(
+            raw,
+            research,
+            pseudonymizer,
+            day,
+            profile=processing.deid_profile,
+            frame_step=processing.cine_frame_step,
+            verify_ocr=processing.ocr,
+            workers=processing.worker_count,
+            progress=context.log.info,
+        )
+        batch = pseudonymizer.batch_name(day)
+        found = stage.scan_partition_for_identifiers(research, batch, result.identifiers)
+        if found:
+            findings[day] = found
+            stage.purge_batch(research, batch)
+            result.report.add_problem(
+                f"identifiers found in {len(found)} places; the partition's research outputs were purged"
+            )
+        return result.report
+
+    reports = run_per_day(context, context.partition_keys, one_day)
+    attach(context, reports)
+    for day in reports:
+        context.add_asset_metadata(
+            {"research_batch": pseudonymizer.batch_name(day)}, partition_key=day
+        )
+    return dg.MaterializeResult(
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="no_patient_identifiers",
+                passed=not findings,
+                metadata={
+                    "dates_scanned": len(reports),
+                    "dates_with_findings": len(findings),
+                    "findings": dg.MetadataValue.md(
+                        "\n".join(f"- {d}: {f}" for d, fs in findings.items() for f in fs) or "none"
+                    ),
+                },
+            )
+        ]
+    )

@@ -1,0 +1,60 @@
+"""Labeling group: de-identified images out to Labelbox, labels back in (sensor-driven)."""
+
+import dagster as dg
+
+from cadbusi_assets.defs.imaging.image_analysis import image_features, inpainted_images
+from cadbusi_assets.defs.partitions import STUDY_DATE_BACKFILL, study_date_partitions
+from cadbusi_assets.defs.reporting import attach, report_metadata, run_per_day
+from cadbusi_assets.defs.resources import LabelSourceResource, PseudonymKeyResource, ZonesResource
+from cadbusi_assets.stages import labeling as stage
+
+
+@dg.asset(
+    partitions_def=study_date_partitions,
+    backfill_policy=STUDY_DATE_BACKFILL,
+    deps=[image_features, inpainted_images],
+    group_name="labeling",
+    kinds={"labelbox"},
+    code_version="1",
+    description="The day's usable de-identified images sent as Labelbox data rows (global key = "
+    "image id; inpainted version when the image had calipers).",
+)
+def labelbox_data_rows(
+    context: dg.AssetExecutionContext,
+    zones: ZonesResource,
+    pseudonym_key: PseudonymKeyResource,
+    labelbox: LabelSourceResource,
+) -> dg.MaterializeResult:
+    research = zones.research()
+    pseudonymizer = pseudonym_key.pseudonymizer(zones)
+    source = labelbox.open()
+    reports = run_per_day(
+        context,
+        context.partition_keys,
+        lambda day: stage.send_data_rows(research, source, pseudonymizer.batch_name(day)),
+    )
+    attach(context, reports)
+    return dg.MaterializeResult()
+
+
+class LabelIngestConfig(dg.Config):
+    full_reconciliation: bool = True
+    """Re-read the whole export and drop labels deleted at the source (else: incremental)."""
+
+
+@dg.asset(
+    group_name="labeling",
+    kinds={"labelbox", "parquet"},
+    code_version="1",
+    description="Normalized, versioned label tables (labels, objects, classification answers) "
+    "from Labelbox exports; a new label_set_version whenever the content changes.",
+)
+def labelbox_labels(
+    config: LabelIngestConfig, zones: ZonesResource, labelbox: LabelSourceResource
+) -> dg.MaterializeResult:
+    report = stage.ingest_labels(zones.research(), labelbox.open(), full=config.full_reconciliation)
+    version = report.tables["label_set"]["label_set_version"][0]
+    return dg.MaterializeResult(
+        metadata=report_metadata(report) | {"label_set_version": version},
+        data_version=dg.DataVersion(version),
+    )

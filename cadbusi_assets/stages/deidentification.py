@@ -1,0 +1,477 @@
+"""De-identification stage: raw instances of one study date → research zone.
+
+For every retrieved instance a worker process reads the raw file, de-identifies header and
+pixels (:mod:`cadbusi_assets.deid`), and writes
+
+* ``dicom/<id[:2]>/<instance_id>.dcm`` — the de-identified DICOM (uncompressed, lossless),
+* ``images/<id[:2]>/<image_id>.png`` — one PNG per kept frame (every ``frame_step``-th of a cine),
+
+or a quarantine row with the reason. The day's tables ``instances``, ``images``, ``quarantine``
+and ``studies`` (pseudonymized study rows with scrubbed report text) replace the previous ones,
+and files of the previous version that are no longer produced are deleted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+from PIL import Image
+
+from cadbusi_assets.deid import (
+    DeidentificationError,
+    OriginalIdentifiers,
+    deidentify_dataset,
+    find_identifiers_in_text,
+    get_profile,
+)
+from cadbusi_assets.deid.scan import find_identifiers_in_file_bytes
+from cadbusi_assets.dicom import DecodeError, DicomReadError, dataset_to_bytes, read_dataset
+from cadbusi_assets.identity import Pseudonymizer, image_id_for, instance_id_for
+from cadbusi_assets.parallel import parallel_map
+from cadbusi_assets.records import scrub_report_text
+from cadbusi_assets.stages.previews import deidentification_preview
+from cadbusi_assets.stages.records import COHORT_TABLE
+from cadbusi_assets.stages.report import PartitionReport, StageFailure, reason_counts
+from cadbusi_assets.stages.retrieval import INSTANCES_TABLE as RETRIEVAL_INSTANCES
+from cadbusi_assets.storage import Zone, read_partition_table, write_partition_table
+from cadbusi_assets.ultrasound import encode_png
+
+INSTANCES_TABLE = "instances"
+IMAGES_TABLE = "images"
+QUARANTINE_TABLE = "quarantine"
+STUDIES_TABLE = "studies"
+
+IMAGE_SCHEMA: dict[str, pl.DataType] = {
+    "image_id": pl.Utf8,
+    "instance_id": pl.Utf8,
+    "frame": pl.Int32,
+    "n_frames": pl.Int32,
+    "is_cine": pl.Boolean,
+    "accession_pseudo": pl.Utf8,
+    "patient_pseudo": pl.Utf8,
+    "study_uid_pseudo": pl.Utf8,
+    "series_uid_pseudo": pl.Utf8,
+    "sop_uid_pseudo": pl.Utf8,
+    "study_date_shifted": pl.Date,
+    "manufacturer": pl.Utf8,
+    "model": pl.Utf8,
+    "rows": pl.Int32,
+    "columns": pl.Int32,
+    "photometric_original": pl.Utf8,
+    "transfer_syntax_original": pl.Utf8,
+    "regions": pl.List(pl.List(pl.Int32)),
+    "region_count": pl.Int32,
+    "physical_delta_x_cm": pl.Float64,
+    "physical_delta_y_cm": pl.Float64,
+    "image_laterality": pl.Utf8,
+    "is_colour": pl.Boolean,
+    "png_path": pl.Utf8,
+    "png_sha256": pl.Utf8,
+    "dicom_path": pl.Utf8,
+}
+
+INSTANCE_SCHEMA: dict[str, pl.DataType] = {
+    "instance_id": pl.Utf8,
+    "raw_instance_key": pl.Utf8,
+    "accession_pseudo": pl.Utf8,
+    "sop_uid_pseudo": pl.Utf8,
+    "sop_class_uid": pl.Utf8,
+    "n_frames": pl.Int32,
+    "frames_kept": pl.Int32,
+    "dicom_path": pl.Utf8,
+    "dicom_sha256": pl.Utf8,
+    "pixel_cleaning": pl.Utf8,
+    "blanked_fraction": pl.Float64,
+    "profile": pl.Utf8,
+}
+
+QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+    "raw_instance_key": pl.Utf8,
+    "raw_path": pl.Utf8,
+    "accession_pseudo": pl.Utf8,
+    "stage": pl.Utf8,
+    "reason": pl.Utf8,
+}
+
+
+def shard_path(folder: str, key: str, suffix: str) -> tuple[str, str, str]:
+    """``(folder, key[:2], key + suffix)``: spreads files over 256 sub-folders."""
+    return (folder, key[:2], f"{key}{suffix}")
+
+
+@dataclass(frozen=True)
+class DeidTask:
+    raw_zone: Zone
+    research_zone: Zone
+    raw_path: str
+    raw_instance_key: str
+    pseudonymizer: Pseudonymizer
+    profile: str
+    frame_step: int
+    verify_ocr: bool
+    expected_patient_id: str | None
+    study_identifiers: OriginalIdentifiers
+    want_preview: bool = False
+
+
+@dataclass
+class DeidOutcome:
+    raw_instance_key: str
+    instance: dict[str, Any] | None = None
+    images: list[dict[str, Any]] = field(default_factory=list)
+    quarantine: dict[str, Any] | None = None
+    preview: bytes | None = None
+    original_identifiers: OriginalIdentifiers | None = None
+
+
+def _text(ds, keyword: str) -> str | None:
+    value = ds.get(keyword)
+    return None if value in (None, "") else str(value)
+
+
+def _float(ds, keyword: str) -> float | None:
+    try:
+        value = ds.get(keyword)
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _quarantine(task: DeidTask, reason: str, accession_pseudo: str | None = None) -> DeidOutcome:
+    return DeidOutcome(
+        task.raw_instance_key,
+        quarantine={
+            "raw_instance_key": task.raw_instance_key,
+            "raw_path": task.raw_path,
+            "accession_pseudo": accession_pseudo,
+            "stage": "deidentify",
+            "reason": reason,
+        },
+    )
+
+
+def deidentify_one(task: DeidTask) -> DeidOutcome:
+    """Worker: one raw instance → de-identified DICOM + PNG frames, or a quarantine row."""
+    try:
+        data = task.raw_zone.read_bytes(task.raw_path)
+    except OSError as exc:
+        return _quarantine(task, f"raw file unreadable ({type(exc).__name__})")
+    try:
+        ds = read_dataset(data)
+    except DicomReadError as exc:
+        return _quarantine(task, f"corrupt DICOM: {exc}")
+    header_patient = str(ds.get("PatientID", "") or "").strip()
+    if task.expected_patient_id and header_patient and header_patient != task.expected_patient_id:
+        return _quarantine(
+            task, "PatientID in the DICOM header does not match the warehouse record of the study"
+        )
+    try:
+        result = deidentify_dataset(
+            ds,
+            task.pseudonymizer,
+            get_profile(task.profile),
+            verify_ocr=task.verify_ocr,
+            extra_identifiers=task.study_identifiers,
+        )
+    except DeidentificationError as exc:
+        return _quarantine(task, f"de-identification refused: {exc}")
+    except DecodeError as exc:
+        return _quarantine(task, f"pixel data cannot be decoded: {exc}")
+
+    out = result.dataset
+    n_frames = int(result.frames.shape[0])
+    instance_id = instance_id_for(result.pseudo_sop_uid)
+    dicom_bytes = dataset_to_bytes(out)
+    dicom_path = shard_path("dicom", instance_id, ".dcm")
+    task.research_zone.write_bytes(dicom_path, dicom_bytes)
+
+    regions = [[int(r.x0), int(r.y0), int(r.x1), int(r.y1)] for r in result.kept_regions]
+    first = result.kept_regions[0] if result.kept_regions else None
+    common = {
+        "instance_id": instance_id,
+        "n_frames": n_frames,
+        "is_cine": n_frames > 1,
+        "accession_pseudo": result.pseudo_accession_number,
+        "patient_pseudo": result.pseudo_patient_id,
+        "study_uid_pseudo": result.pseudo_study_uid,
+        "series_uid_pseudo": result.pseudo_series_uid,
+        "sop_uid_pseudo": result.pseudo_sop_uid,
+        "study_date_shifted": result.study_date_shifted,
+        "manufacturer": _text(out, "Manufacturer"),
+        "model": _text(out, "ManufacturerModelName"),
+        "rows": int(out.Rows),
+        "columns": int(out.Columns),
+        "photometric_original": _text(ds, "PhotometricInterpretation"),
+        "transfer_syntax_original": str(getattr(ds.file_meta, "TransferSyntaxUID", "") or ""),
+        "regions": regions,
+        "region_count": len(regions),
+        "physical_delta_x_cm": first.physical_delta_x if first else None,
+        "physical_delta_y_cm": first.physical_delta_y if first else None,
+        "image_laterality": _text(out, "ImageLaterality") or _text(out, "Laterality"),
+        "dicom_path": "/".join(dicom_path),
+    }
+    step = max(1, task.frame_step)
+    images: list[dict[str, Any]] = []
+    for index in range(0, n_frames, step if n_frames > 1 else 1):
+        frame = result.frames[index]
+        png = encode_png(frame)
+        image_id = image_id_for(result.pseudo_sop_uid, index)
+        png_path = shard_path("images", image_id, ".png")
+        task.research_zone.write_bytes(png_path, png)
+        images.append(
+            {
+                **common,
+                "image_id": image_id,
+                "frame": index,
+                "is_colour": Image.open(io.BytesIO(png)).mode != "L",
+                "png_path": "/".join(png_path),
+                "png_sha256": hashlib.sha256(png).hexdigest(),
+            }
+        )
+    preview = None
+    if task.want_preview:
+        preview = deidentification_preview(result.frames[0], result.blanked_mask)
+    instance_row = {
+        "instance_id": instance_id,
+        "raw_instance_key": task.raw_instance_key,
+        "accession_pseudo": result.pseudo_accession_number,
+        "sop_uid_pseudo": result.pseudo_sop_uid,
+        "sop_class_uid": _text(out, "SOPClassUID"),
+        "n_frames": n_frames,
+        "frames_kept": len(images),
+        "dicom_path": "/".join(dicom_path),
+        "dicom_sha256": hashlib.sha256(dicom_bytes).hexdigest(),
+        "pixel_cleaning": result.pixel_cleaning,
+        "blanked_fraction": float(result.blanked_mask.mean()) if result.blanked_mask.size else 0.0,
+        "profile": task.profile,
+    }
+    return DeidOutcome(
+        task.raw_instance_key,
+        instance=instance_row,
+        images=images,
+        preview=preview,
+        original_identifiers=result.identifiers,
+    )
+
+
+def _study_identifiers(row: dict[str, Any]) -> OriginalIdentifiers:
+    names = tuple(n for n in [row.get("patient_name")] if n)
+    birth = row.get("birth_date")
+    return OriginalIdentifiers(
+        patient_names=names,
+        patient_ids=tuple(x for x in [row.get("patient_id")] if x),
+        accession_numbers=tuple(x for x in [row.get("accession_number")] if x),
+        birth_dates=(birth,) if isinstance(birth, dt.date) else (),
+        other=(),
+    )
+
+
+def _age_years(birth: dt.date | None, on: dt.date | None) -> int | None:
+    if birth is None or on is None:
+        return None
+    years = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+    return min(years, 90)  # HIPAA: ages over 89 are aggregated
+
+
+def pseudonymized_studies(cohort: pl.DataFrame, pseudonymizer: Pseudonymizer) -> pl.DataFrame:
+    """Research-zone study rows: pseudonyms, shifted dates, scrubbed report text, age."""
+    rows = []
+    for row in cohort.iter_rows(named=True):
+        mrn = row["patient_id"]
+        shift = pseudonymizer.date_shift_days(mrn)
+        identifiers = [
+            x for x in (row.get("patient_name"), mrn, row.get("accession_number")) if x
+        ]
+        exam_date = row.get("exam_date")
+        rows.append(
+            {
+                "accession_pseudo": pseudonymizer.accession_number(row["accession_number"]),
+                "patient_pseudo": pseudonymizer.patient_id(mrn),
+                "study_uid_pseudo": pseudonymizer.uid(row["study_instance_uid"]),
+                "study_date_shifted": exam_date + dt.timedelta(days=shift) if exam_date else None,
+                "age_years": _age_years(row.get("birth_date"), exam_date),
+                "exam_description": row.get("exam_description"),
+                "study_laterality": row.get("study_laterality"),
+                "birads": row.get("birads"),
+                "is_biopsy": row.get("is_biopsy"),
+                "findings": scrub_report_text(
+                    row.get("findings"), identifiers=identifiers, date_shift_days=shift
+                ),
+                "impression": scrub_report_text(
+                    row.get("impression"), identifiers=identifiers, date_shift_days=shift
+                ),
+            }
+        )
+    schema = {
+        "accession_pseudo": pl.Utf8,
+        "patient_pseudo": pl.Utf8,
+        "study_uid_pseudo": pl.Utf8,
+        "study_date_shifted": pl.Date,
+        "age_years": pl.Int32,
+        "exam_description": pl.Utf8,
+        "study_laterality": pl.Utf8,
+        "birads": pl.Utf8,
+        "is_biopsy": pl.Boolean,
+        "findings": pl.Utf8,
+        "impression": pl.Utf8,
+    }
+    return pl.DataFrame(rows, schema=schema, orient="row").sort("accession_pseudo")
+
+
+def _frame(rows: Sequence[dict[str, Any]], schema: dict[str, pl.DataType], key: str) -> pl.DataFrame:
+    return pl.DataFrame(list(rows), schema=schema, orient="row").sort(key)
+
+
+def _delete_stale(zone: Zone, previous: pl.DataFrame | None, current: pl.DataFrame, column: str) -> int:
+    if previous is None or previous.height == 0 or column not in previous.columns:
+        return 0
+    keep = set(current[column].to_list()) if current.height else set()
+    removed = 0
+    for path in previous[column].to_list():
+        if path and path not in keep and zone.delete(path):
+            removed += 1
+    return removed
+
+
+@dataclass
+class DeidPartitionResult:
+    report: PartitionReport
+    identifiers: OriginalIdentifiers  # for the blocking leak check (never logged)
+
+
+def deidentify_partition(
+    raw_zone: Zone,
+    research_zone: Zone,
+    pseudonymizer: Pseudonymizer,
+    day: str,
+    *,
+    profile: str = "research-breast-us",
+    frame_step: int = 4,
+    verify_ocr: bool = True,
+    workers: int | None = None,
+    previews: int = 3,
+    progress: Callable[[str], None] | None = None,
+) -> DeidPartitionResult:
+    manifest = read_partition_table(raw_zone, RETRIEVAL_INSTANCES, day)
+    cohort = read_partition_table(raw_zone, COHORT_TABLE, day)
+    if manifest is None or cohort is None:
+        raise FileNotFoundError(f"raw_dicom for {day} is missing; materialize it first.")
+    by_study = {row["study_instance_uid"]: row for row in cohort.iter_rows(named=True)}
+    stored = manifest.filter(pl.col("status") != "failed").sort("raw_path")
+    tasks = []
+    for i, row in enumerate(stored.iter_rows(named=True)):
+        study = by_study.get(row["study_instance_uid"], {})
+        tasks.append(
+            DeidTask(
+                raw_zone=raw_zone,
+                research_zone=research_zone,
+                raw_path=row["raw_path"],
+                raw_instance_key=row["instance_key"],
+                pseudonymizer=pseudonymizer,
+                profile=profile,
+                frame_step=frame_step,
+                verify_ocr=verify_ocr,
+                expected_patient_id=study.get("patient_id"),
+                study_identifiers=_study_identifiers(study),
+                want_preview=i < previews,
+            )
+        )
+    if progress:
+        progress(f"{day}: de-identifying {len(tasks)} instances")
+    outcomes = parallel_map(deidentify_one, tasks, workers=workers, min_items_per_worker=2)
+
+    instances = _frame([o.instance for o in outcomes if o.instance], INSTANCE_SCHEMA, "instance_id")
+    images = _frame([img for o in outcomes for img in o.images], IMAGE_SCHEMA, "image_id")
+    quarantine = _frame(
+        [o.quarantine for o in outcomes if o.quarantine], QUARANTINE_SCHEMA, "raw_instance_key"
+    )
+    studies = pseudonymized_studies(cohort, pseudonymizer)
+
+    batch = pseudonymizer.batch_name(day)
+    previous_images = read_partition_table(research_zone, IMAGES_TABLE, batch)
+    previous_instances = read_partition_table(research_zone, INSTANCES_TABLE, batch)
+    write_partition_table(research_zone, INSTANCES_TABLE, batch, instances)
+    write_partition_table(research_zone, IMAGES_TABLE, batch, images)
+    write_partition_table(research_zone, QUARANTINE_TABLE, batch, quarantine)
+    write_partition_table(research_zone, STUDIES_TABLE, batch, studies)
+    stale = _delete_stale(research_zone, previous_images, images, "png_path")
+    stale += _delete_stale(research_zone, previous_instances, instances, "dicom_path")
+
+    identifiers = OriginalIdentifiers((), (), (), (), ())
+    for row in cohort.iter_rows(named=True):
+        identifiers = identifiers.merge(_study_identifiers(row))
+    for outcome in outcomes:
+        if outcome.original_identifiers is not None:
+            identifiers = identifiers.merge(outcome.original_identifiers)
+
+    report = PartitionReport(day, row_count=images.height)
+    report.count("instances_in", len(tasks))
+    report.count("instances_deidentified", instances.height)
+    report.count("instances_quarantined", quarantine.height)
+    report.count("images", images.height)
+    report.count("cine_instances", int(instances.filter(pl.col("n_frames") > 1).height))
+    report.count("studies", studies.height)
+    report.count("stale_files_removed", stale)
+    for reason, n in reason_counts(quarantine, "reason").items():
+        report.count(f"quarantined: {reason}", n)
+    if quarantine.height:
+        report.tables["quarantine"] = quarantine.select("raw_instance_key", "stage", "reason")
+    for i, outcome in enumerate(o for o in outcomes if o.preview):
+        report.previews[f"deidentification_{i + 1}"] = outcome.preview  # type: ignore[assignment]
+    if tasks and instances.height == 0:
+        report.failed = True
+        raise StageFailure(
+            f"{day}: none of the {len(tasks)} instances could be de-identified "
+            f"({'; '.join(f'{n}× {r}' for r, n in reason_counts(quarantine, 'reason').items())})"
+        )
+    return DeidPartitionResult(report=report, identifiers=identifiers)
+
+
+def scan_partition_for_identifiers(
+    research_zone: Zone, batch: str, identifiers: OriginalIdentifiers
+) -> list[str]:
+    """Look for the study's own identifiers in everything a batch wrote to the research zone.
+
+    Scans every de-identified DICOM file (bytes), the PNG file names and every text value of the
+    day's research tables. Returns findings as ``"<where>: <kind>"`` (never the value).
+    """
+    findings: list[str] = []
+    for table in (INSTANCES_TABLE, IMAGES_TABLE, QUARANTINE_TABLE, STUDIES_TABLE):
+        frame = read_partition_table(research_zone, table, batch)
+        if frame is None:
+            continue
+        for column, dtype in frame.schema.items():
+            if dtype not in (pl.Utf8, pl.String):
+                continue
+            text = "\n".join(v for v in frame[column].to_list() if v)
+            for kind in find_identifiers_in_text(text, identifiers):
+                findings.append(f"table {table}.{column}: {kind}")
+    instances = read_partition_table(research_zone, INSTANCES_TABLE, batch)
+    for path in [] if instances is None else instances["dicom_path"].to_list():
+        for kind in find_identifiers_in_file_bytes(research_zone.read_bytes(path), identifiers):
+            findings.append(f"dicom {path.rsplit('/', 1)[-1]}: {kind}")
+    images = read_partition_table(research_zone, IMAGES_TABLE, batch)
+    names = "\n".join([] if images is None else images["png_path"].to_list())
+    for kind in find_identifiers_in_text(names, identifiers):
+        findings.append(f"file names: {kind}")
+    return sorted(set(findings))
+
+
+def purge_batch(research_zone: Zone, batch: str) -> int:
+    """Delete everything one batch wrote to the research zone (files and tables)."""
+    from cadbusi_assets.storage import delete_partition_table
+
+    removed = 0
+    for table, column in ((IMAGES_TABLE, "png_path"), (INSTANCES_TABLE, "dicom_path")):
+        frame = read_partition_table(research_zone, table, batch)
+        for path in [] if frame is None else frame[column].to_list():
+            removed += int(research_zone.delete(path))
+    for table in (INSTANCES_TABLE, IMAGES_TABLE, QUARANTINE_TABLE, STUDIES_TABLE):
+        delete_partition_table(research_zone, table, batch)
+    return removed

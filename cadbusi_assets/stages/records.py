@@ -1,0 +1,172 @@
+"""Records stages: warehouse rows per study date → parsed reports → cohort → labels.
+
+Raw-zone outputs (PHI): ``tables/radiology_reports``, ``tables/pathology_reports``,
+``tables/imaging_studies``, ``tables/imaging_study_exclusions`` (one Parquet per day) and
+``labels/diagnosis_labels.parquet``. Research-zone output: the pseudonymized
+``labels/diagnosis_labels.parquet``. Reports carry counts only (no identifiers).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import polars as pl
+
+from cadbusi_assets.identity import Pseudonymizer
+from cadbusi_assets.records import (
+    LabelWindows,
+    Warehouse,
+    diagnosis_labels,
+    parse_pathology_reports,
+    parse_radiology_reports,
+    pseudonymize_labels,
+    select_cohort,
+)
+from cadbusi_assets.stages.report import PartitionReport, reason_counts
+from cadbusi_assets.storage import (
+    Zone,
+    read_all_partition_tables,
+    read_partition_table,
+    write_partition_table,
+)
+
+RADIOLOGY_TABLE = "radiology_reports"
+PATHOLOGY_TABLE = "pathology_reports"
+COHORT_TABLE = "imaging_studies"
+COHORT_EXCLUSIONS_TABLE = "imaging_study_exclusions"
+LABELS_PATH = ("labels", "diagnosis_labels.parquet")
+
+
+def _window(days: Sequence[str]) -> tuple[dt.date, dt.date]:
+    parsed = sorted(dt.date.fromisoformat(d) for d in days)
+    return parsed[0], parsed[-1]
+
+
+def _per_day(frame: pl.DataFrame, column: str, day: str) -> pl.DataFrame:
+    return frame.filter(pl.col(column) == dt.date.fromisoformat(day))
+
+
+def _value_counts(frame: pl.DataFrame, column: str, prefix: str) -> dict[str, int]:
+    if column not in frame.columns or frame.height == 0:
+        return {}
+    out: dict[str, int] = {}
+    for value, n in frame.group_by(column).len().sort(column, nulls_last=True).iter_rows():
+        out[f"{prefix}{'none' if value is None else value}"] = int(n)
+    return out
+
+
+def load_radiology_reports(
+    warehouse: Warehouse, raw_zone: Zone, days: Sequence[str]
+) -> dict[str, PartitionReport]:
+    """One warehouse query for the whole window, parsed, written per day."""
+    start, end = _window(days)
+    parsed = parse_radiology_reports(warehouse.radiology_exams(start, end))
+    reports: dict[str, PartitionReport] = {}
+    for day in days:
+        rows = _per_day(parsed, "exam_date", day).sort("accession_number")
+        write_partition_table(raw_zone, RADIOLOGY_TABLE, day, rows)
+        report = PartitionReport(day, row_count=rows.height)
+        report.count("exams", rows.height)
+        # the same figure as Warehouse.exam_counts (the late-arrival schedule compares them)
+        report.count(
+            "us_with_pacs_reference",
+            rows.filter(
+                (pl.col("modality").str.to_uppercase() == "US")
+                & (pl.col("study_instance_uid").str.strip_chars().fill_null("") != "")
+            )["accession_number"].n_unique(),
+        )
+        report.counts.update(_value_counts(rows, "modality", "modality_"))
+        report.counts.update(_value_counts(rows, "birads", "birads_"))
+        if "is_biopsy" in rows.columns:
+            report.count("biopsies", int(rows["is_biopsy"].fill_null(False).sum()))
+        reports[day] = report
+    return reports
+
+
+def load_pathology_reports(
+    warehouse: Warehouse, raw_zone: Zone, days: Sequence[str]
+) -> dict[str, PartitionReport]:
+    start, end = _window(days)
+    parts = parse_pathology_reports(warehouse.pathology_specimens(start, end))
+    reports: dict[str, PartitionReport] = {}
+    for day in days:
+        rows = _per_day(parts, "specimen_date", day)
+        sort_cols = [c for c in ("specimen_accession", "part_letter") if c in rows.columns]
+        rows = rows.sort(sort_cols) if sort_cols else rows
+        write_partition_table(raw_zone, PATHOLOGY_TABLE, day, rows)
+        report = PartitionReport(day, row_count=rows.height)
+        report.count("specimen_parts", rows.height)
+        if "specimen_accession" in rows.columns:
+            report.count("specimens", rows["specimen_accession"].n_unique())
+        report.counts.update(_value_counts(rows, "interpretation", "interpretation_"))
+        reports[day] = report
+    return reports
+
+
+def select_imaging_studies(
+    warehouse: Warehouse, raw_zone: Zone, days: Sequence[str]
+) -> dict[str, PartitionReport]:
+    """The cohort per day (studies to retrieve) with recorded exclusion reasons.
+
+    The cohort rows carry the patient's name and birth date (raw zone only) so that later
+    stages can scrub and check for the study's own identifiers.
+    """
+    reports: dict[str, PartitionReport] = {}
+    for day in days:
+        parsed = read_partition_table(raw_zone, RADIOLOGY_TABLE, day)
+        if parsed is None:
+            raise FileNotFoundError(
+                f"radiology_reports for {day} is missing in the raw zone; materialize it first."
+            )
+        selection = select_cohort(parsed)
+        cohort = selection.cohort
+        if cohort.height:
+            patients = warehouse.patients(sorted(set(cohort["patient_id"].to_list())))
+            cohort = cohort.join(
+                patients.select("patient_id", "patient_name", "birth_date", "sex"),
+                on="patient_id",
+                how="left",
+            )
+        cohort = cohort.sort("accession_number")
+        exclusions = selection.exclusions.sort("accession_number")
+        write_partition_table(raw_zone, COHORT_TABLE, day, cohort)
+        write_partition_table(raw_zone, COHORT_EXCLUSIONS_TABLE, day, exclusions)
+        report = PartitionReport(day, row_count=cohort.height)
+        report.count("studies", cohort.height)
+        report.count("excluded", exclusions.height)
+        for reason, n in reason_counts(exclusions).items():
+            report.count(f"excluded: {reason}", n)
+        reports[day] = report
+    return reports
+
+
+def build_diagnosis_labels(
+    raw_zone: Zone,
+    research_zone: Zone,
+    pseudonymizer: Pseudonymizer,
+    windows: LabelWindows | None = None,
+) -> PartitionReport:
+    """Per-breast labels over every materialized date (windows need history across dates)."""
+    radiology = read_all_partition_tables(raw_zone, RADIOLOGY_TABLE)
+    pathology = read_all_partition_tables(raw_zone, PATHOLOGY_TABLE)
+    if radiology is None:
+        raise FileNotFoundError("No radiology_reports partitions exist yet; materialize them first.")
+    if pathology is None:
+        pathology = parse_pathology_reports(pl.DataFrame())
+    labels = diagnosis_labels(radiology, pathology, windows or LabelWindows())
+    labels = labels.sort(["accession_number", "side"])
+    raw_zone.write_parquet(LABELS_PATH, labels)
+    research = pseudonymize_labels(labels, pseudonymizer).sort(["accession_number", "side"])
+    research_zone.write_parquet(LABELS_PATH, research)
+    report = PartitionReport("all", row_count=research.height)
+    report.count("breast_exams", research.height)
+    report.counts.update(_value_counts(research, "has_malignant", "has_malignant_"))
+    if "rule" in research.columns:
+        report.counts.update(_value_counts(research, "rule", "rule_"))
+    report.tables["labels_by_rule"] = (
+        research.group_by(["rule", "has_malignant"]).len().sort(["rule", "has_malignant"])
+        if {"rule", "has_malignant"} <= set(research.columns)
+        else pl.DataFrame()
+    )
+    return report

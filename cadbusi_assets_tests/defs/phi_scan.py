@@ -1,0 +1,41 @@
+"""A grep-style scan of a folder tree for identifier strings, looking inside compressed tables.
+
+Parquet and DuckDB files are read and every value is scanned as text (their pages are
+compressed, so a byte grep alone would find nothing even when a value leaked); everything else
+except PNG is scanned as bytes; file and folder names are scanned too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+
+def _texts(path: Path) -> list[str]:
+    if path.suffix == ".parquet":
+        return [pl.read_parquet(path).write_ndjson()]
+    if path.suffix == ".duckdb":
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+            return [con.sql(f'SELECT * FROM "{t}"').pl().write_ndjson() for t in tables]
+        finally:
+            con.close()
+    if path.suffix == ".png":
+        return []
+    return [path.read_bytes().decode("latin-1")]
+
+
+def find_identifiers(root: Path, identifiers: list[str]) -> list[str]:
+    """``"<relative path>: <identifier>"`` for every identifier found (case-insensitive)."""
+    needles = sorted({i.lower() for i in identifiers if len(i) >= 4})
+    found = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        haystacks = [rel.lower(), *(t.lower() for t in _texts(path))]
+        for needle in needles:
+            if any(needle in h for h in haystacks):
+                found.append(f"{rel}: {needle}")
+    return found
