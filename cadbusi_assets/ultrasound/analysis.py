@@ -29,7 +29,7 @@ from cadbusi_assets.ultrasound.fov import (
     main_region,
 )
 from cadbusi_assets.ultrasound.ocr import find_text_lines, read_text_lines
-from cadbusi_assets.ultrasound.overlay import coloured_pixels, to_grey
+from cadbusi_assets.ultrasound.overlay import ColourMaps, coloured_pixels, to_grey
 from cadbusi_assets.ultrasound.quality import darkness
 from cadbusi_assets.ultrasound.twins import image_signature
 
@@ -187,28 +187,25 @@ def debris_boxes(
     text_boxes: Sequence[tuple[int, int, int, int]],
     caliper_points: Sequence[tuple[int, int]],
     doppler: bool,
+    maps: ColourMaps | None = None,
 ) -> list[tuple[int, int, int, int]]:
     """UI elements inside the crop box: text lines, and coloured marks that are not calipers
     (colour blobs are flow on Doppler frames, so only text counts there)."""
     found = [box for box in text_boxes if _intersects(box, crop)]
     if frame.ndim == 3 and not doppler:
         x0, y0, x1, y1 = crop
-        coloured = coloured_pixels(frame[y0 : y1 + 1, x0 : x1 + 1]).astype(np.uint8)
-        if coloured.any():
-            count, _, stats, _ = cv2.connectedComponentsWithStats(
-                cv2.dilate(coloured, np.ones((5, 5), np.uint8)), connectivity=8
-            )
-            for label in range(1, count):
-                x, y, w, h = (int(v) for v in stats[label, :4])
-                if max(w, h) < 8:
-                    continue
-                box = (x + x0, y + y0, x + x0 + w - 1, y + y0 + h - 1)
-                near_caliper = any(
-                    box[0] - 2 <= px <= box[2] + 2 and box[1] - 2 <= py <= box[3] + 2
-                    for px, py in caliper_points
-                )
-                if not near_caliper:
-                    found.append(box)
+        crop_maps = None if maps is None else maps.crop(y0, y1 + 1, x0, x1 + 1)
+        coloured = coloured_pixels(frame[y0 : y1 + 1, x0 : x1 + 1], maps=crop_maps).astype(np.uint8)
+        for px, py in caliper_points:  # the marks themselves are not debris
+            cx, cy = px - x0, py - y0
+            coloured[max(0, cy - 24) : cy + 25, max(0, cx - 24) : cx + 25] = 0
+        if cv2.countNonZero(coloured):
+            near = cv2.dilate(coloured, np.ones((5, 5), np.uint8))
+            contours, _ = cv2.findContours(near, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            for contour in contours:
+                x, y, w, h = cv2.boundingRect(contour)
+                if max(w, h) >= 8:
+                    found.append((x + x0, y + y0, x + x0 + w - 1, y + y0 + h - 1))
     return sorted(set(found), key=lambda b: (b[1], b[0]))
 
 
@@ -231,22 +228,23 @@ def analyze_frame(
         raise ValueError("analyze_frame needs a uint8 (H, W) or (H, W, 3) frame")
     height, width = frame.shape[:2]
     grey = to_grey(frame)
-    is_grey = frame.ndim == 2 or bool(
-        np.array_equal(frame[..., 0], frame[..., 1])
-        and np.array_equal(frame[..., 1], frame[..., 2])
-    )
+    maps = ColourMaps.of(frame) if frame.ndim == 3 else None
+    is_grey = maps is None or cv2.countNonZero(maps.chroma) == 0
+    work, maps = (grey, None) if is_grey else (frame, maps)  # R=G=B: one channel is enough
     fov = find_field_of_view(grey, regions)
     fov_mask = fov.mask(height, width)
     if fov.box is not None:
         dark = darkness(grey, fov.box, fov_mask)
-        share = 0.0 if is_grey else colour_share(frame, fov.box, fov_mask)
+        share = 0.0 if is_grey else colour_share(frame, fov.box, fov_mask, maps)
         doppler = (not is_grey) and is_doppler(frame, fov.box, fov_mask, share=share)
         # The whole crop is searched: a mark on the black corners of a fan is in the export too.
-        calipers = detect_calipers(frame if not is_grey else grey, fov.box, grey=grey)
+        calipers = detect_calipers(work, fov.box, grey=grey, maps=maps)
     else:
         dark, share, doppler, calipers = None, 0.0, False, CaliperDetection()
     region = main_region(regions)
-    text_boxes = find_text_lines(frame, fov_mask, area=region.box if region else None, grey=grey)
+    text_boxes = find_text_lines(
+        work, fov_mask, area=region.box if region else None, grey=grey, maps=maps
+    )
     ocr_fields = OcrFields(boxes=list(text_boxes))
     if ocr and text_boxes:
         lines = [line for line in read_text_lines(grey, text_boxes) if line]
@@ -261,7 +259,9 @@ def analyze_frame(
             body_area=parsed.body_area,
             boxes=list(text_boxes),
         )
-    debris = debris_boxes(frame, fov.box, text_boxes, calipers.points, doppler) if fov.box else []
+    debris = (
+        debris_boxes(work, fov.box, text_boxes, calipers.points, doppler, maps) if fov.box else []
+    )
     return FrameAnalysis(
         frame=frame_index,
         height=height,

@@ -23,7 +23,12 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from cadbusi_assets.ultrasound.overlay import coloured_pixels, overlay_candidates, to_grey
+from cadbusi_assets.ultrasound.overlay import (
+    ColourMaps,
+    coloured_pixels,
+    overlay_candidates,
+    to_grey,
+)
 
 #: Half-size of the template window: marks need arms at least this long.
 ARM = 4
@@ -62,7 +67,7 @@ class CaliperDetection:
         return max(self.scores) if self.scores else 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Template:
     style: str
     arm: int
@@ -101,10 +106,30 @@ def _templates(arm: int) -> tuple[_Template, ...]:
     )
 
 
-def _gather(
-    padded: np.ndarray, ys: np.ndarray, xs: np.ndarray, offsets: tuple[np.ndarray, np.ndarray]
-) -> np.ndarray:
-    return padded[ys[:, None] + offsets[0][None, :], xs[:, None] + offsets[1][None, :]]
+@dataclass(frozen=True)
+class _Index:
+    """A template's offsets as positions in the flattened square window."""
+
+    stroke1: np.ndarray
+    stroke2: np.ndarray
+    off: np.ndarray
+    core: np.ndarray
+
+
+@lru_cache(maxsize=8)
+def _window_offsets(arm: int) -> tuple[np.ndarray, np.ndarray, dict[_Template, _Index]]:
+    reach = arm + 1
+    side = 2 * reach + 1
+    dy, dx = np.mgrid[-reach : reach + 1, -reach : reach + 1]
+
+    def flat(offsets: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        return (offsets[0] + reach) * side + (offsets[1] + reach)
+
+    index = {
+        t: _Index(flat(t.stroke1), flat(t.stroke2), flat(t.off), flat(t.core))
+        for t in _templates(arm)
+    }
+    return dy.ravel(), dx.ravel(), index
 
 
 @dataclass(frozen=True)
@@ -271,16 +296,20 @@ def detect_calipers(
     grey: np.ndarray | None = None,
     arm: int = ARM,
     min_score: float = MIN_SCORE,
+    maps: ColourMaps | None = None,
 ) -> CaliperDetection:
     """Caliper points (full-frame ``(x, y)``) inside ``box``; centres must lie in ``fov_mask``
-    (give or take :data:`FOV_SLACK` pixels)."""
+    (give or take :data:`FOV_SLACK` pixels) when one is given. ``maps`` are the frame's
+    :class:`~.overlay.ColourMaps` if the caller has them."""
     height, width = frame.shape[:2]
     margin = arm + 3
     x0, y0 = max(0, box[0] - margin), max(0, box[1] - margin)
     x1, y1 = min(width - 1, box[2] + margin), min(height - 1, box[3] + margin)
     crop = frame[y0 : y1 + 1, x0 : x1 + 1]
     grey_crop = (to_grey(frame) if grey is None else grey)[y0 : y1 + 1, x0 : x1 + 1]
-    candidates = overlay_candidates(crop, grey_crop)
+    if crop.ndim == 3:
+        maps = ColourMaps.of(crop) if maps is None else maps.crop(y0, y1 + 1, x0, x1 + 1)
+    candidates = overlay_candidates(crop, grey_crop, maps)
     side = 2 * arm + 1
     density = cv2.blur(candidates * np.uint8(255), (side, side))
     lo, hi = int(255 * (2 * side - 2) * 0.7 / side**2), int(255 * 0.85)
@@ -289,21 +318,27 @@ def detect_calipers(
         inside = fov_mask[y0 : y1 + 1, x0 : x1 + 1].astype(np.uint8)
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * FOV_SLACK + 1,) * 2)
         keep &= cv2.dilate(inside, kernel).astype(bool)
-    ys, xs = np.nonzero(keep)
-    if len(ys) == 0:
+    reach = arm + 1  # the widest template's half-size
+    keep[:reach], keep[-reach:], keep[:, :reach], keep[:, -reach:] = False, False, False, False
+    found = cv2.findNonZero(keep.astype(np.uint8))
+    if found is None:
         return CaliperDetection()
-    pad = arm + 1
-    padded = np.pad(candidates, pad)
-    ys_p, xs_p = ys + pad, xs + pad
+    found = found.reshape(-1, 2)
+    xs, ys = found[:, 0].astype(np.intp), found[:, 1].astype(np.intp)
+    order = np.lexsort((xs, ys))  # row-major, as np.nonzero gives them
+    ys, xs = ys[order], xs[order]
+    window_dy, window_dx, index = _window_offsets(arm)
+    rows, cols = ys[:, None] + window_dy[None, :], xs[:, None] + window_dx[None, :]
+    window = candidates[rows, cols]  # N x (2 reach + 1)^2, one gather for every template
     best_score = np.zeros(len(ys), np.float32)
     best_style = np.full(len(ys), "", dtype="<U1")
-    grey_p = np.pad(grey_crop, pad)
-    colour_p = np.pad(coloured_pixels(crop).astype(np.uint8), pad)
+    coloured = coloured_pixels(crop, maps=maps).astype(np.uint8)
     for template in _templates(arm):
-        f1 = _gather(padded, ys_p, xs_p, template.stroke1).mean(axis=1)
-        f2 = _gather(padded, ys_p, xs_p, template.stroke2).mean(axis=1)
-        off = _gather(padded, ys_p, xs_p, template.off).mean(axis=1)
-        core = _gather(padded, ys_p, xs_p, template.core).sum(axis=1)
+        at = index[template]
+        f1 = window[:, at.stroke1].mean(axis=1)
+        f2 = window[:, at.stroke2].mean(axis=1)
+        off = window[:, at.off].mean(axis=1)
+        core = window[:, at.core].sum(axis=1)
         ok = (
             (f1 >= MIN_STROKE_FILL)
             & (f2 >= MIN_STROKE_FILL)
@@ -314,14 +349,14 @@ def detect_calipers(
             continue
         idx = np.flatnonzero(ok)
         shape = np.minimum(f1[idx], f2[idx]) * (1.0 - 4.0 * off[idx])
-        on_offsets = (
-            np.concatenate([template.stroke1[0], template.stroke2[0]]),
-            np.concatenate([template.stroke1[1], template.stroke2[1]]),
+        on = np.concatenate([at.stroke1, at.stroke2])
+        grey_window = grey_crop[rows[idx], cols[idx]].astype(np.float32)
+        contrast = np.clip(
+            (grey_window[:, on].mean(axis=1) - grey_window[:, at.off].mean(axis=1)) / 120.0,
+            0.0,
+            1.0,
         )
-        on_grey = _gather(grey_p, ys_p[idx], xs_p[idx], on_offsets).astype(np.float32)
-        off_grey = _gather(grey_p, ys_p[idx], xs_p[idx], template.off).astype(np.float32)
-        contrast = np.clip((on_grey.mean(axis=1) - off_grey.mean(axis=1)) / 120.0, 0.0, 1.0)
-        colour = _gather(colour_p, ys_p[idx], xs_p[idx], on_offsets).mean(axis=1)
+        colour = coloured[rows[idx][:, on], cols[idx][:, on]].mean(axis=1)
         score = shape * (0.55 + 0.45 * np.maximum(contrast, colour))
         better = score > best_score[idx]
         best_score[idx[better]] = score[better]
@@ -330,7 +365,6 @@ def detect_calipers(
     if not passed.any():
         return CaliperDetection()
     groups = _group(ys[passed], xs[passed], best_score[passed], best_style[passed], arm)
-    coloured = colour_p[pad:-pad, pad:-pad]
 
     def plausible(group: _Group) -> bool:
         # A 2-px mark has no single centre pixel: judge it from its best-placed one.

@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from cadbusi_assets.ultrasound.overlay import chroma
+from cadbusi_assets.ultrasound.overlay import ColourMaps, chroma
 
 #: Chroma (max - min channel) of a flow pixel.
 FLOW_CHROMA = 40
@@ -27,21 +27,31 @@ MIN_PIXELS = 150
 Box = tuple[int, int, int, int]
 
 
-def colour_share(frame: np.ndarray, box: Box, fov_mask: np.ndarray | None = None) -> float:
+def colour_share(
+    frame: np.ndarray,
+    box: Box,
+    fov_mask: np.ndarray | None = None,
+    maps: ColourMaps | None = None,
+) -> float:
     """Share of the field of view covered by solid (not thin) colour."""
     if frame.ndim == 2:
         return 0.0
     x0, y0, x1, y1 = box
-    crop = frame[y0 : y1 + 1, x0 : x1 + 1]
-    if crop.size == 0:
-        return 0.0
-    # Half resolution is plenty for blobs and 4x cheaper.
-    small = cv2.resize(
-        crop, (max(1, crop.shape[1] // 2), max(1, crop.shape[0] // 2)), interpolation=cv2.INTER_AREA
+    crop_chroma = (
+        chroma(frame[y0 : y1 + 1, x0 : x1 + 1])
+        if maps is None
+        else maps.chroma[y0 : y1 + 1, x0 : x1 + 1]
     )
-    coloured = (chroma(small) >= FLOW_CHROMA).astype(np.uint8)
-    if not coloured.any():
+    if crop_chroma.size == 0:
         return 0.0
+    coloured = (crop_chroma >= FLOW_CHROMA).astype(np.uint8)
+    if cv2.countNonZero(coloured) == 0:
+        return 0.0
+    # Half resolution is plenty for blobs and 4x cheaper to open.
+    half = (max(1, coloured.shape[1] // 2), max(1, coloured.shape[0] // 2))
+    coloured = (
+        cv2.resize(coloured * np.uint8(255), half, interpolation=cv2.INTER_AREA) >= 128
+    ).astype(np.uint8)
     solid = cv2.morphologyEx(
         coloured, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
     )
@@ -58,12 +68,17 @@ def colour_share(frame: np.ndarray, box: Box, fov_mask: np.ndarray | None = None
 
 
 def is_doppler(
-    frame: np.ndarray, box: Box, fov_mask: np.ndarray | None = None, *, share: float | None = None
+    frame: np.ndarray,
+    box: Box,
+    fov_mask: np.ndarray | None = None,
+    *,
+    share: float | None = None,
+    maps: ColourMaps | None = None,
 ) -> bool:
     """True when the field of view holds a colour-flow or power-Doppler map."""
     if frame.ndim == 2:
         return False
-    share = colour_share(frame, box, fov_mask) if share is None else share
+    share = colour_share(frame, box, fov_mask, maps) if share is None else share
     x0, y0, x1, y1 = box
     area = (x1 - x0 + 1) * (y1 - y0 + 1)
     return share >= MIN_SHARE and share * area >= MIN_PIXELS

@@ -74,25 +74,6 @@ def main_region(regions: Sequence[UltrasoundRegion]) -> UltrasoundRegion | None:
     return found[0] if found else None
 
 
-def _fill_holes(mask: np.ndarray) -> np.ndarray:
-    """Fill the holes of a 0/1 uint8 mask (flood fill of the background from the border)."""
-    padded = np.pad(mask, 1)
-    flood = padded.copy()
-    cv2.floodFill(flood, None, (0, 0), 1)
-    holes = flood[1:-1, 1:-1] == 0
-    out = mask.copy()
-    out[holes] = 1
-    return out
-
-
-def _largest_component(mask: np.ndarray) -> np.ndarray | None:
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if count <= 1:
-        return None
-    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    return (labels == best).astype(np.uint8)
-
-
 def _evidence_mask(grey: np.ndarray, scale: int) -> np.ndarray | None:
     """Component mask of the speckle area at ``1/scale`` resolution (uint8 0/1)."""
     if scale > 1:
@@ -110,10 +91,15 @@ def _evidence_mask(grey: np.ndarray, scale: int) -> np.ndarray | None:
     side = max(3, (14 // scale) | 1)
     kernel_open = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel_open)
-    component = _largest_component(mask)
-    if component is None:
+    # The largest outer contour, filled: the largest component with its holes (cysts,
+    # shadows) closed, in one pass.
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
         return None
-    return _fill_holes(component)
+    largest = max(contours, key=cv2.contourArea)
+    component = np.zeros_like(mask)
+    cv2.drawContours(component, [largest], -1, 1, thickness=cv2.FILLED)
+    return component
 
 
 def _walk(counts: np.ndarray, start: int, step: int, minimum: int) -> int:
@@ -135,9 +121,9 @@ def _refine_box(grey: np.ndarray, component: np.ndarray, scale: int) -> Box | No
     above the ringing JPEG leaves on the black background next to a bright edge.
     """
     height, width = grey.shape
-    ys, xs = np.nonzero(component)
-    y0, y1 = int(ys.min()) * scale, min(height - 1, (int(ys.max()) + 1) * scale - 1)
-    x0, x1 = int(xs.min()) * scale, min(width - 1, (int(xs.max()) + 1) * scale - 1)
+    bx, by, bw, bh = cv2.boundingRect(component)
+    y0, y1 = by * scale, min(height - 1, (by + bh) * scale - 1)
+    x0, x1 = bx * scale, min(width - 1, (bx + bw) * scale - 1)
     reach = 4 * scale + 2
     oy0, oy1 = max(0, y0 - reach), min(height - 1, y1 + reach)
     ox0, ox1 = max(0, x0 - reach), min(width - 1, x1 + reach)
@@ -216,8 +202,8 @@ def _describe(
 ) -> tuple[str, list[list[int]]]:
     x0, y0, x1, y1 = box
     rectangle = [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
-    ys, xs = np.nonzero(component)
-    fill = len(xs) / float((xs.max() - xs.min() + 1) * (ys.max() - ys.min() + 1))
+    _, _, bw, bh = cv2.boundingRect(component)
+    fill = cv2.countNonZero(component) / float(bw * bh)
     if fill >= RECTANGLE_FILL:
         return "rectangle", rectangle
 
@@ -246,7 +232,7 @@ def find_field_of_view(grey: np.ndarray, regions: Sequence[UltrasoundRegion]) ->
         area = grey
     scale = 2 if min(area.shape) >= 128 else 1
     component = _evidence_mask(area, scale)
-    share = 0.0 if component is None else component.sum() * scale * scale / float(area.size)
+    share = 0.0 if component is None else cv2.countNonZero(component) * scale * scale / area.size
     box = None
     if component is not None and share >= MIN_FOV_SHARE:
         local = _refine_box(area, component, scale)

@@ -52,8 +52,10 @@ REACH = 20
 CONTEXT = 8
 SIGMA_NEAR = 1.0
 SIGMA_FAR = 4.0
-#: Chroma above which a pixel near a coloured mark belongs to its JPEG halo.
-HALO_CHROMA = 12
+#: Chroma above which a pixel near a coloured mark belongs to its JPEG halo, and how far the
+#: halo reaches (JPEG codes 4:2:2 chroma in 16x8 blocks, so the tint spreads that far).
+HALO_CHROMA = 6
+HALO_REACH = (31, 17)
 METHODS = ("auto", "normconv", "telea", "ns", "torch")
 #: Share of samples along a segment between two marks that must be lit for a dotted line.
 LINE_MIN_HITS = 0.08
@@ -93,7 +95,7 @@ def _mark_masks(
     frame: np.ndarray, grey: np.ndarray, x: int, y: int
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
     """Fill and recolour masks of one mark in its window, and the window (exclusive end)."""
-    wx0, wy0, wx1, wy1 = _window(frame.shape, x, y, REACH + 8)
+    wx0, wy0, wx1, wy1 = _window(frame.shape, x, y, REACH + HALO_REACH[0] // 2 + 2)
     sub, sub_grey = frame[wy0:wy1, wx0:wx1], grey[wy0:wy1, wx0:wx1]
     candidates = overlay_candidates(sub, sub_grey)
     cx, cy = x - wx0, y - wy0
@@ -112,7 +114,7 @@ def _mark_masks(
     fill = (_bright(sub_grey).astype(np.uint8) & band) | model
     recolour = np.zeros_like(fill)
     if sub.ndim == 3:
-        halo_band = cv2.dilate(band, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 5)))
+        halo_band = cv2.dilate(band, cv2.getStructuringElement(cv2.MORPH_RECT, HALO_REACH))
         recolour = (chroma(sub) >= HALO_CHROMA).astype(np.uint8) & halo_band & (1 - fill)
     return fill, recolour, (wx0, wy0, wx1, wy1)
 
@@ -188,8 +190,17 @@ def caliper_masks(
                 if line is not None:
                     fill |= line
                     if frame.ndim == 3:
-                        near = cv2.dilate(line.astype(np.uint8), np.ones((5, 7), np.uint8))
-                        recolour |= near.astype(bool) & (chroma(frame) >= HALO_CHROMA)
+                        bx, by, bw, bh = cv2.boundingRect(line.astype(np.uint8))
+                        rx, ry = HALO_REACH[0] // 2, HALO_REACH[1] // 2
+                        x0, y0 = max(0, bx - rx), max(0, by - ry)
+                        x1 = min(frame.shape[1], bx + bw + rx)
+                        y1 = min(frame.shape[0], by + bh + ry)
+                        near = cv2.dilate(
+                            line[y0:y1, x0:x1].astype(np.uint8),
+                            np.ones(HALO_REACH[::-1], np.uint8),
+                        )
+                        tint = chroma(frame[y0:y1, x0:x1]) >= HALO_CHROMA
+                        recolour[y0:y1, x0:x1] |= near.astype(bool) & tint
     return CaliperMasks(fill, recolour & ~fill)
 
 
@@ -232,11 +243,20 @@ def _normconv(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 def _windows(union: np.ndarray) -> list[tuple[int, int, int, int]]:
     """``(x, y, w, h)`` of the marks' surroundings (one per group of nearby masked pixels)."""
-    count, _, stats, _ = cv2.connectedComponentsWithStats(
-        cv2.dilate(union.astype(np.uint8), np.ones((2 * CONTEXT + 1,) * 2, np.uint8)),
-        connectivity=8,
+    if not union.any():
+        return []
+    bx, by, bw, bh = cv2.boundingRect(union.astype(np.uint8))
+    x0, y0 = max(0, bx - CONTEXT), max(0, by - CONTEXT)
+    x1, y1 = min(union.shape[1], bx + bw + CONTEXT), min(union.shape[0], by + bh + CONTEXT)
+    near = cv2.dilate(
+        union[y0:y1, x0:x1].astype(np.uint8), np.ones((2 * CONTEXT + 1,) * 2, np.uint8)
     )
-    return [tuple(int(v) for v in stats[label, :4]) for label in range(1, count)]  # type: ignore[misc]
+    contours, _ = cv2.findContours(near, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    boxes = []
+    for contour in contours:
+        x, y, w, h = cv2.boundingRect(contour)
+        boxes.append((x + x0, y + y0, w, h))
+    return sorted(boxes, key=lambda b: (b[1], b[0]))
 
 
 @dataclass

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from cadbusi_assets.ultrasound.overlay import chroma
+from cadbusi_assets.ultrasound.overlay import ColourMaps
 
 Box = tuple[int, int, int, int]
 
@@ -44,21 +44,26 @@ STROKE_CONTRAST = 60
 FOV_TEXT_LEVEL = 200
 #: Line images are scaled to this height for tesseract; misread-looking lines are read again
 #: at the other heights (small glyphs such as ':' and '.' come out at some scales only).
-TARGET_LINE_HEIGHT = 32
-RETRY_LINE_HEIGHTS = (26, 40)
+TARGET_LINE_HEIGHT = 26
+RETRY_LINE_HEIGHTS = (32, 40)
+#: Fields of a line are separated by dark gaps at least this many line heights wide.
+WORD_GAP = 0.55
 CACHE_SIZE = 4096
 
 
 def text_pixels(
-    frame: np.ndarray, grey: np.ndarray, fov_mask: np.ndarray | None = None
+    frame: np.ndarray,
+    grey: np.ndarray,
+    fov_mask: np.ndarray | None = None,
+    maps: ColourMaps | None = None,
 ) -> np.ndarray:
     """uint8 0/1 mask of thin bright or coloured strokes (text candidates)."""
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (11, 11))
     tophat = cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, kernel)
     strokes = (tophat >= STROKE_CONTRAST) & (grey >= 100)
     if frame.ndim == 3:
-        high = cv2.max(cv2.max(frame[..., 0], frame[..., 1]), frame[..., 2])
-        strokes |= (chroma(frame) >= 60) & (high >= 150) & (tophat >= 30)
+        maps = ColourMaps.of(frame) if maps is None else maps
+        strokes |= (maps.chroma >= 60) & (maps.high >= 150) & (tophat >= 30)
     if fov_mask is not None:
         strokes &= ~fov_mask | (grey >= FOV_TEXT_LEVEL)
     return strokes.astype(np.uint8)
@@ -70,6 +75,7 @@ def find_text_lines(
     *,
     area: Box | None = None,
     grey: np.ndarray | None = None,
+    maps: ColourMaps | None = None,
 ) -> list[Box]:
     """Boxes (inclusive, full-frame) of text lines, top to bottom, left to right."""
     grey = (
@@ -83,17 +89,18 @@ def find_text_lines(
         sl = (slice(area[1], area[3] + 1), slice(area[0], area[2] + 1))
         frame, grey = frame[sl], grey[sl]
         fov_mask = None if fov_mask is None else fov_mask[sl]
-    ink = text_pixels(frame, grey, fov_mask)
+        maps = None if maps is None else maps.crop(area[1], area[3] + 1, area[0], area[2] + 1)
+    ink = text_pixels(frame, grey, fov_mask, maps)
     smeared = cv2.morphologyEx(
         ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (13, 3))
     )
-    count, _, stats, _ = cv2.connectedComponentsWithStats(smeared, connectivity=8)
+    contours, _ = cv2.findContours(smeared, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     boxes: list[Box] = []
-    for label in range(1, count):
-        x, y, w, h = (int(v) for v in stats[label, :4])
+    for contour in contours:
+        x, y, w, h = cv2.boundingRect(contour)
         if not (MIN_LINE_HEIGHT <= h <= MAX_LINE_HEIGHT and w >= 12 and w >= 1.1 * h):
             continue
-        fill = float(ink[y : y + h, x : x + w].mean())
+        fill = cv2.countNonZero(ink[y : y + h, x : x + w]) / float(w * h)
         if not 0.08 <= fill <= 0.7:
             continue
         boxes.append((x + ox, y + oy, x + w - 1 + ox, y + h - 1 + oy))
@@ -220,6 +227,8 @@ class Tesseract:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self.backend: str | None = None
+        self.hits = 0
+        self.misses = 0
 
     def _start(self) -> _CApi | _Cli:
         if self._engine is None:
@@ -243,7 +252,9 @@ class Tesseract:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
+                self.hits += 1
                 return cached
+            self.misses += 1
             text = " ".join(self._start().read(image).split())
             self._cache[key] = text
             if len(self._cache) > self._cache_size:
@@ -277,18 +288,61 @@ def tesseract_available() -> bool:
     return True
 
 
+def split_words(grey: np.ndarray, box: Box) -> list[Box]:
+    """Split a line box at wide gaps (dark columns at least :data:`WORD_GAP` line heights
+    wide) into the separately drawn fields of an annotation ("4:00" | "7 CM FN").
+
+    Text drawn on speckle has no dark gaps and stays one piece."""
+    x0, y0, x1, y1 = box
+    ink = (grey[y0 : y1 + 1, x0 : x1 + 1] >= 100).any(axis=0)
+    gap = max(5, round(WORD_GAP * (y1 - y0 + 1)))
+    words: list[Box] = []
+    start, dark = None, 0
+    for offset, lit in enumerate(ink):
+        if lit:
+            if start is None:
+                start = offset
+            dark = 0
+            end = offset
+        elif start is not None:
+            dark += 1
+            if dark >= gap:
+                words.append((x0 + start, y0, x0 + end, y1))
+                start, dark = None, 0
+    if start is not None:
+        words.append((x0 + start, y0, x0 + end, y1))
+    # A short word ("LT") reads far better with its neighbour: keep it joined.
+    height = y1 - y0 + 1
+    joined: list[Box] = []
+    for word in words:
+        if joined and (
+            word[2] - word[0] + 1 < 2 * height or joined[-1][2] - joined[-1][0] + 1 < 2 * height
+        ):
+            joined[-1] = (joined[-1][0], y0, word[2], y1)
+        else:
+            joined.append(word)
+    return joined or [box]
+
+
 def read_text_lines(grey: np.ndarray, boxes: Sequence[Box]) -> list[str]:
-    """OCR text of each line box (empty string where nothing was read); a line that looks
-    misread (:func:`~.annotations.looks_misread`) is read again at other scales and the
-    first clean reading wins."""
+    """OCR text of each line box (empty string where nothing was read).
+
+    Each line is read field by field (:func:`split_words`): scanners draw the same fields
+    pixel for pixel again and again ("LT BREAST", "4:00", "3 CM FN"), so most fields come
+    from the per-image cache and only new ones reach tesseract; the text of a field depends
+    on its own pixels only, so results do not depend on what was read before. A line that
+    looks misread (:func:`~.annotations.looks_misread`) is read again whole at other scales
+    and the first clean reading wins.
+    """
     from cadbusi_assets.ultrasound.annotations import looks_misread
 
     reader = engine()
     texts = []
     for box in boxes:
-        text = reader.read_line(line_image(grey, box))
+        words = [reader.read_line(line_image(grey, word)) for word in split_words(grey, box)]
+        text = " ".join(word for word in words if word)
         if looks_misread(text):
-            for height in RETRY_LINE_HEIGHTS:
+            for height in (TARGET_LINE_HEIGHT, *RETRY_LINE_HEIGHTS):
                 again = reader.read_line(line_image(grey, box, height=height))
                 if again and not looks_misread(again):
                     text = again

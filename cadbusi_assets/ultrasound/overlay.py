@@ -10,6 +10,8 @@ Shared by the caliper detector, the inpainting mask and the debris finder.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -36,27 +38,50 @@ def chroma(rgb: np.ndarray) -> np.ndarray:
     """Max minus min over the channels (0 for a grey pixel), uint8."""
     if rgb.ndim == 2:
         return np.zeros(rgb.shape, np.uint8)
-    high = cv2.max(cv2.max(rgb[..., 0], rgb[..., 1]), rgb[..., 2])
-    low = cv2.min(cv2.min(rgb[..., 0], rgb[..., 1]), rgb[..., 2])
-    return cv2.subtract(high, low)
+    return ColourMaps.of(rgb).chroma
 
 
-def coloured_pixels(rgb: np.ndarray, level: int = CHROMA_LEVEL) -> np.ndarray:
+@dataclass(frozen=True)
+class ColourMaps:
+    """Per-pixel chroma and brightest channel of an RGB frame, computed once per frame."""
+
+    chroma: np.ndarray
+    high: np.ndarray
+
+    @classmethod
+    def of(cls, rgb: np.ndarray) -> ColourMaps:
+        channels = cv2.split(rgb)
+        high = cv2.max(cv2.max(channels[0], channels[1]), channels[2])
+        low = cv2.min(cv2.min(channels[0], channels[1]), channels[2])
+        return cls(cv2.subtract(high, low), high)
+
+    def crop(self, y0: int, y1: int, x0: int, x1: int) -> ColourMaps:
+        """The maps of ``frame[y0:y1, x0:x1]`` (exclusive ends)."""
+        return ColourMaps(self.chroma[y0:y1, x0:x1], self.high[y0:y1, x0:x1])
+
+
+def coloured_pixels(
+    rgb: np.ndarray, level: int = CHROMA_LEVEL, maps: ColourMaps | None = None
+) -> np.ndarray:
     """Boolean mask of clearly coloured pixels (all False for a grey frame)."""
     if rgb.ndim == 2:
         return np.zeros(rgb.shape, bool)
-    return chroma(rgb) >= level
+    return (chroma(rgb) if maps is None else maps.chroma) >= level
 
 
-def overlay_candidates(frame: np.ndarray, grey: np.ndarray | None = None) -> np.ndarray:
-    """uint8 0/1 mask of pixels that may belong to a drawn mark (colour or bright stroke)."""
+def overlay_candidates(
+    frame: np.ndarray, grey: np.ndarray | None = None, maps: ColourMaps | None = None
+) -> np.ndarray:
+    """uint8 0/1 mask of pixels that may belong to a drawn mark (colour or bright stroke).
+
+    ``maps`` are the frame's :class:`ColourMaps` when the caller has them already."""
     grey = to_grey(frame) if grey is None else grey
     background = cv2.blur(grey, (15, 15))
     bright = (grey >= WHITE_LEVEL) & (cv2.subtract(grey, background) >= WHITE_CONTRAST)
     mask = bright | (grey >= SATURATED_LEVEL)
     if frame.ndim == 3:
-        high = cv2.max(cv2.max(frame[..., 0], frame[..., 1]), frame[..., 2])
+        maps = ColourMaps.of(frame) if maps is None else maps
         # Coloured marks are bright too; JPEG smears their colour (not their brightness)
         # over the darker neighbours, which this leaves out.
-        mask |= (chroma(frame) >= CHROMA_LEVEL) & (high >= 100) & (grey >= COLOUR_MARK_LEVEL)
+        mask |= (maps.chroma >= CHROMA_LEVEL) & (maps.high >= 100) & (grey >= COLOUR_MARK_LEVEL)
     return mask.astype(np.uint8)
