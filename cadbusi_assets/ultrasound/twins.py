@@ -39,9 +39,10 @@ TWINS_SCHEMA = {
 
 
 def image_signature(frame: np.ndarray, crop_box: Box | None) -> np.ndarray:
-    """Flat ``uint8`` thumbnail (32x32) of the crop; the whole frame when there is no crop."""
+    """Flat ``uint8`` thumbnail (32x32) of the crop; the whole frame when there is no crop
+    (``crop_box`` None or holding None, as a features row without a crop does)."""
     grey = to_grey(frame)
-    if crop_box is not None:
+    if crop_box is not None and all(v is not None for v in crop_box):
         x0, y0, x1, y1 = (int(v) for v in crop_box)
         grey = grey[y0 : y1 + 1, x0 : x1 + 1]
     if grey.size == 0:
