@@ -32,7 +32,7 @@ def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
     generate_demo_cohort(
         root / "cohort",
-        DemoConfig(start=dt.date(2026, 9, 1), days=1, studies_per_day=(3, 3), seed=SEED),
+        DemoConfig(start=dt.date(2026, 9, 1), days=1, studies_per_day=(3, 3), seed=SEED, workers=1),
     )
     out = root / "out"
     ocr = tesseract_available()
