@@ -9,6 +9,7 @@ of one run per date.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -33,12 +34,25 @@ def load_definitions() -> dg.Definitions:
     return defs()
 
 
-def _console(level: str = "INFO") -> dict:
-    return {"loggers": {"console": {"config": {"log_level": level}}}}
+class _ProgressHandler(logging.Handler):
+    """Prints the pipeline's own log messages (not engine events) as short indented lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None) or {}
+        if meta.get("dagster_event") is not None:
+            event = meta["dagster_event"]
+            if record.levelno >= logging.ERROR or event.event_type_value in ("STEP_FAILURE", "RUN_FAILURE"):
+                print(f"      ✗ {meta.get('step_key') or ''} {event.message or ''}".rstrip(), flush=True)
+            return
+        step = meta.get("step_key") or ""
+        print(f"      {step}: {meta.get('orig_message', record.getMessage())}", flush=True)
 
 
-def _assets(defs: dg.Definitions) -> list:
-    return list(defs.assets or [])
+@dg.logger(description="Compact progress lines for the command line (the UI keeps full logs).")
+def progress_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
+    log = logging.Logger("cadbusi.progress", logging.INFO)
+    log.addHandler(_ProgressHandler())
+    return log
 
 
 def _check_failures(result: dg.ExecuteInProcessResult) -> list[str]:
@@ -59,14 +73,16 @@ def materialize(
     run_config: dict | None = None,
     name: str = "",
 ) -> RunSummary:
-    result = dg.materialize(
-        _assets(defs),
-        resources=dict(defs.resources or {}),
+    keys = [dg.AssetKey(name) for name in selection]
+    job = defs.resolve_implicit_job_def_def_for_assets(keys)
+    if job is None:
+        raise ValueError(f"no asset job contains {', '.join(selection)}")
+    result = job.with_logger_defs({"progress": progress_logger}).execute_in_process(
+        run_config={"loggers": {"progress": {}}, **(run_config or {})},
         instance=instance,
-        selection=list(selection),
         partition_key=partition_key,
+        asset_selection=keys,
         tags=tags,
-        run_config={**_console(), **(run_config or {})},
         raise_on_error=False,
     )
     return RunSummary(name or ",".join(selection), result.success, result.run_id, _check_failures(result))

@@ -43,3 +43,20 @@ def reason_counts(frame: pl.DataFrame | None, column: str = "exclusion_reason") 
         .sort(["len", column], descending=[True, False])
     )
     return {str(r): int(n) for r, n in counted.iter_rows()}
+
+
+def throttled(progress, seconds: float = 5.0):
+    """Pass at most one progress message every ``seconds`` (None stays None)."""
+    if progress is None:
+        return None
+    import time
+
+    last = [float("-inf")]
+
+    def emit(message: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= seconds:
+            last[0] = now
+            progress(message)
+
+    return emit

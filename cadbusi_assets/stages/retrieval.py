@@ -13,7 +13,7 @@ import polars as pl
 from cadbusi_assets.identity import Pseudonymizer
 from cadbusi_assets.pacs import Pacs, retrieve_studies
 from cadbusi_assets.stages.records import COHORT_TABLE
-from cadbusi_assets.stages.report import PartitionReport, reason_counts
+from cadbusi_assets.stages.report import PartitionReport, reason_counts, throttled
 from cadbusi_assets.storage import Zone, read_partition_table, write_partition_table
 
 INSTANCES_TABLE = "retrieval_instances"
@@ -42,7 +42,7 @@ def retrieve_partition(
         pseudonymizer,
         previous=previous,
         concurrency=concurrency,
-        progress=progress,
+        progress=throttled(progress),
     )
     instances = result.instances.sort(["study_key", "instance_key"])
     study_rows = result.studies.sort("study_key")
