@@ -91,3 +91,11 @@ def attach(context: dg.AssetExecutionContext, reports: Mapping[str, PartitionRep
     """Per-partition metadata for every day of the run."""
     for day, report in reports.items():
         context.add_asset_metadata(report_metadata(report), partition_key=day)
+
+
+def materialize_per_day(
+    context: dg.AssetExecutionContext, stage: Callable[[str], PartitionReport]
+) -> dg.MaterializeResult:
+    """The common body of a study-date asset: every day of the run, isolated, with metadata."""
+    attach(context, run_per_day(context, context.partition_keys, stage))
+    return dg.MaterializeResult()

@@ -4,7 +4,7 @@ import dagster as dg
 
 from cadbusi_assets.defs.imaging.deidentified_images import deidentified_images
 from cadbusi_assets.defs.partitions import STUDY_DATE_BACKFILL, study_date_partitions
-from cadbusi_assets.defs.reporting import attach, run_per_day
+from cadbusi_assets.defs.reporting import materialize_per_day
 from cadbusi_assets.defs.resources import ProcessingResource, PseudonymKeyResource, ZonesResource
 from cadbusi_assets.stages import analysis as stage
 
@@ -32,9 +32,8 @@ def image_features(
 ) -> dg.MaterializeResult:
     research = zones.research()
     pseudonymizer = pseudonym_key.pseudonymizer(zones)
-    reports = run_per_day(
+    return materialize_per_day(
         context,
-        context.partition_keys,
         lambda day: stage.analyze_partition(
             research,
             pseudonymizer.batch_name(day),
@@ -43,8 +42,6 @@ def image_features(
             progress=context.log.info,
         ),
     )
-    attach(context, reports)
-    return dg.MaterializeResult()
 
 
 @dg.asset(
@@ -63,9 +60,8 @@ def inpainted_images(
 ) -> dg.MaterializeResult:
     research = zones.research()
     pseudonymizer = pseudonym_key.pseudonymizer(zones)
-    reports = run_per_day(
+    return materialize_per_day(
         context,
-        context.partition_keys,
         lambda day: stage.inpaint_partition(
             research,
             pseudonymizer.batch_name(day),
@@ -74,5 +70,3 @@ def inpainted_images(
             progress=context.log.info,
         ),
     )
-    attach(context, reports)
-    return dg.MaterializeResult()

@@ -4,7 +4,7 @@ import dagster as dg
 
 from cadbusi_assets.defs.imaging.image_analysis import image_features, inpainted_images
 from cadbusi_assets.defs.partitions import STUDY_DATE_BACKFILL, study_date_partitions
-from cadbusi_assets.defs.reporting import attach, report_metadata, run_per_day
+from cadbusi_assets.defs.reporting import materialize_per_day, report_metadata
 from cadbusi_assets.defs.resources import LabelSourceResource, PseudonymKeyResource, ZonesResource
 from cadbusi_assets.stages import labeling as stage
 
@@ -28,13 +28,9 @@ def labelbox_data_rows(
     research = zones.research()
     pseudonymizer = pseudonym_key.pseudonymizer(zones)
     source = labelbox.open()
-    reports = run_per_day(
-        context,
-        context.partition_keys,
-        lambda day: stage.send_data_rows(research, source, pseudonymizer.batch_name(day)),
+    return materialize_per_day(
+        context, lambda day: stage.send_data_rows(research, source, pseudonymizer.batch_name(day))
     )
-    attach(context, reports)
-    return dg.MaterializeResult()
 
 
 class LabelIngestConfig(dg.Config):
