@@ -33,6 +33,11 @@ BACKGROUND_LEVEL = 4
 #: Edge refinement: a line belongs to the image when this many pixels exceed this level.
 EDGE_LEVEL = 12
 EDGE_MIN_PIXELS = 3
+EDGE_KEEP = 0.1
+#: Other parts of the image (split off by a black band) are at least this share of the
+#: largest and span the same columns within this overlap.
+MIN_PART_SHARE = 0.05
+SAME_COLUMNS = 0.95
 #: Below this share of the search area, image evidence is not trusted.
 MIN_FOV_SHARE = 0.05
 RECTANGLE_FILL = 0.96
@@ -96,29 +101,62 @@ def _evidence_mask(grey: np.ndarray, scale: int) -> np.ndarray | None:
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
         return None
-    largest = max(contours, key=cv2.contourArea)
+    areas = [cv2.contourArea(c) for c in contours]
+    best = int(np.argmax(areas))
     component = np.zeros_like(mask)
-    cv2.drawContours(component, [largest], -1, 1, thickness=cv2.FILLED)
+    # Parts of one image split by an anechoic (black) band share its left and right edges:
+    # join them through their convex hull.
+    bx, _, bw, _ = cv2.boundingRect(contours[best])
+    parts = [
+        contour
+        for contour, area in zip(contours, areas, strict=True)
+        if area >= MIN_PART_SHARE * areas[best] and _same_columns(cv2.boundingRect(contour), bx, bw)
+    ]
+    if len(parts) > 1:
+        hull = cv2.convexHull(np.concatenate(parts))
+        cv2.drawContours(component, [hull], -1, 1, thickness=cv2.FILLED)
+    else:
+        cv2.drawContours(component, [contours[best]], -1, 1, thickness=cv2.FILLED)
     return component
+
+
+def _same_columns(rect: tuple[int, int, int, int], x: int, width: int) -> bool:
+    """True when ``rect`` spans (nearly) the same columns as ``x .. x + width``."""
+    overlap = min(rect[0] + rect[2], x + width) - max(rect[0], x)
+    return overlap >= SAME_COLUMNS * max(rect[2], width)
 
 
 def _walk(counts: np.ndarray, start: int, step: int, minimum: int) -> int:
     """Move an edge outward over lit lines and inward over unlit ones (contiguous only)."""
     last = len(counts) - 1
     edge = min(max(start, 0), last)
-    while 0 <= edge + step <= last and counts[edge + step] >= minimum:
-        edge += step
     while counts[edge] < minimum and 0 <= edge - step <= last:
         edge -= step
+    while 0 <= edge + step <= last and counts[edge + step] >= minimum:
+        edge += step
     return edge
 
 
-def _refine_box(grey: np.ndarray, component: np.ndarray, scale: int) -> Box | None:
-    """Full-resolution edges: from the component's edges, walk over contiguous lines that
-    hold at least :data:`EDGE_MIN_PIXELS` pixels above :data:`EDGE_LEVEL` near the component.
+def _edge(counts: np.ndarray, centre: int, step: int, minimum: int) -> int:
+    """Walk from ``centre`` outward while each next line keeps at least :data:`EDGE_KEEP`
+    of the previous line's count (and ``minimum``); return the last line kept.
 
-    Contiguity keeps depth ticks and labels a few pixels away out of the box; the level is
-    above the ringing JPEG leaves on the black background next to a bright edge.
+    The image thins out gradually towards the tip of a fan but drops at once to the sparse
+    pixels of markers, ticks and JPEG ringing beside a straight edge."""
+    run = counts[centre:] if step > 0 else counts[: centre + 1][::-1]
+    keeps = run[1:] >= np.maximum(minimum, EDGE_KEEP * run[:-1])
+    stops = np.flatnonzero(~keeps)
+    length = int(stops[0]) if len(stops) else len(keeps)
+    return centre + step * length
+
+
+def _refine_box(grey: np.ndarray, component: np.ndarray, scale: int) -> Box | None:
+    """Full-resolution edges from the pixels above :data:`EDGE_LEVEL` (above the ringing JPEG
+    leaves on black next to a bright edge) near the component, counted per row and column.
+
+    The side edges walk out from the middle of the image (:func:`_edge`), which stops at
+    markers touching the image; the top and bottom edges only need contiguous lit rows
+    (:func:`_walk`), because depth attenuation and anechoic bands darken whole rows.
     """
     height, width = grey.shape
     bx, by, bw, bh = cv2.boundingRect(component)
@@ -137,8 +175,10 @@ def _refine_box(grey: np.ndarray, component: np.ndarray, scale: int) -> Box | No
     cols = np.count_nonzero(lit, axis=0)
     if rows.max(initial=0) < EDGE_MIN_PIXELS or cols.max(initial=0) < EDGE_MIN_PIXELS:
         return None
-    left = _walk(cols, x0 - ox0, -1, EDGE_MIN_PIXELS)
-    right = _walk(cols, x1 - ox0, 1, EDGE_MIN_PIXELS)
+    middle = (x0 + x1) // 2 - ox0
+    centre = middle if cols[middle] >= EDGE_MIN_PIXELS else int(np.argmax(cols))
+    left = _edge(cols, centre, -1, EDGE_MIN_PIXELS)
+    right = _edge(cols, centre, 1, EDGE_MIN_PIXELS)
     top = _walk(rows, y0 - oy0, -1, EDGE_MIN_PIXELS)
     bottom = _walk(rows, y1 - oy0, 1, EDGE_MIN_PIXELS)
     if right < left or bottom < top:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -73,3 +74,23 @@ def test_black_region_falls_back_to_the_region_box():
 def test_nothing_found_without_region_or_image():
     fov = find_field_of_view(np.zeros((200, 200), np.uint8), [])
     assert fov.box is None and fov.shape is None and fov.mask(200, 200) is None
+
+
+def test_anechoic_band_does_not_split_the_image():
+    frame = make_frame(seed=7)
+    grey = to_grey(frame.rgb).copy()
+    x0, y0, x1, _ = frame.crop_box
+    grey[y0 + 90 : y0 + 220, x0 : x1 + 1] = 0  # a black band across the whole image
+    fov = find_field_of_view(grey, [])
+    assert fov.shape == "rectangle"
+    assert box_iou(fov.box, frame.crop_box) >= 0.98
+
+
+def test_marker_touching_the_image_does_not_widen_the_box():
+    frame = make_frame(seed=8)
+    grey = to_grey(frame.rgb).copy()
+    x0, y0 = frame.crop_box[:2]
+    cv2.circle(grey, (x0 - 8, y0 + 12), 9, 160, -1)  # an orientation marker at the corner
+    fov = find_field_of_view(grey, [])
+    assert abs(fov.box[0] - x0) <= 2
+    assert box_iou(fov.box, frame.crop_box) >= 0.98
