@@ -68,8 +68,12 @@ def retrieve_partition(
     )
     if "attempts" in instances.columns and instances.height:
         report.count("fetch_attempts", int(instances["attempts"].fill_null(0).sum()))
-    for reason, n in reason_counts(instances, "reason").items():
+    failed = instances.filter(pl.col("status") == "failed") if instances.height else instances
+    for reason, n in reason_counts(failed, "reason").items():
         report.count(f"failed: {reason}", n)
+    noted = instances.filter(pl.col("status") != "failed") if instances.height else instances
+    for reason, n in reason_counts(noted, "reason").items():
+        report.count(f"stored with a note: {reason}", n)
     incomplete = study_rows.filter(~pl.col("complete")) if study_rows.height else study_rows
     if incomplete.height:
         report.add_problem(f"{incomplete.height} of {study_rows.height} studies are incomplete")
