@@ -15,6 +15,7 @@ from cadbusi_assets.ultrasound.calipers import CaliperDetection, detect_calipers
 from cadbusi_assets.ultrasound.fov import FieldOfView, find_field_of_view
 from cadbusi_assets.ultrasound.inpaint import caliper_mask, inpaint_batch, inpaint_calipers
 from cadbusi_assets.ultrasound.png import encode_png
+from cadbusi_assets.ultrasound.preview import preview_png
 from cadbusi_assets.ultrasound.quality import darkness, exclusion_reasons
 from cadbusi_assets.ultrasound.twins import find_twins, image_signature
 
@@ -35,5 +36,6 @@ __all__ = [
     "image_signature",
     "inpaint_batch",
     "inpaint_calipers",
+    "preview_png",
     "resolve_laterality",
 ]
