@@ -329,7 +329,7 @@ def read_text_lines(grey: np.ndarray, boxes: Sequence[Box]) -> list[str]:
 
     Each line is read field by field (:func:`split_words`): scanners draw the same fields
     pixel for pixel again and again ("LT BREAST", "4:00", "3 CM FN"), so most fields come
-    from the per-image cache and only new ones reach tesseract; the text of a field depends
+    from the per-process cache and only new ones reach tesseract; the text of a field depends
     on its own pixels only, so results do not depend on what was read before. A line that
     looks misread (:func:`~.annotations.looks_misread`) is read again whole at other scales
     and the first clean reading wins.
