@@ -30,6 +30,7 @@ from pydicom.uid import (
 from cadbusi_assets.deid.engine import HeaderResult, clean_header, rebuild_file_meta
 from cadbusi_assets.deid.errors import DeidentificationError
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+from cadbusi_assets.deid.ocr import ocr_identifiers, verification_frame_indices
 from cadbusi_assets.deid.pixels import PixelPlan, blank_outside, describe, plan_pixel_cleaning
 from cadbusi_assets.deid.profile import DEFAULT_PROFILE, DeidProfile
 from cadbusi_assets.deid.scan import find_identifiers_in_dataset
@@ -198,12 +199,13 @@ def _bookkeeping(out: Dataset, profile: DeidProfile, pixels_cleaned: bool) -> No
 
 
 def ocr_frame_indices(n_frames: int) -> list[int]:
-    """Frames read by OCR: the first, the middle and the last (text overlays are static).
+    """Frames OCR verification reads (:func:`~cadbusi_assets.deid.ocr.verification_frame_indices`:
+    all of a short object; the first, the last and every n-th frame of a cine).
 
     >>> ocr_frame_indices(1), ocr_frame_indices(30)
-    ([0], [0, 15, 29])
+    ([0], [0, 10, 20, 29])
     """
-    return sorted({0, n_frames // 2, n_frames - 1})
+    return verification_frame_indices(n_frames)
 
 
 def deidentify_dataset(
@@ -243,12 +245,11 @@ def deidentify_dataset(
 
     findings: list[str] = []
     if verify_ocr:
-        from cadbusi_assets.deid.ocr import ocr_identifiers
-
-        for index in ocr_frame_indices(frames.shape[0]):
+        indices = verification_frame_indices(frames.shape[0])
+        for index in indices:
             kinds = ocr_identifiers(frames[index], identifiers)
             findings += [f"frame {index}: {kind}" for kind in kinds]
-        actions["ocr-frames-read"] += len(ocr_frame_indices(frames.shape[0]))
+        actions["ocr-frames-read"] += len(indices)
         if findings:
             raise DeidentificationError(
                 "identifying text still readable after pixel cleaning (" + "; ".join(findings) + ")"

@@ -10,8 +10,8 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from cadbusi_assets.deid.deidentify import ocr_frame_indices
 from cadbusi_assets.deid.engine import is_instance_uid
+from cadbusi_assets.deid.errors import DeidentificationError
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers
 from cadbusi_assets.deid.profile import DEFAULT_PROFILE
 from cadbusi_assets.deid.scan import (
@@ -79,16 +79,22 @@ def verify_file(path: Path, identifiers: OriginalIdentifiers, ocr: bool = False)
         f"file bytes: {kind}" for kind in find_identifiers_in_file_bytes(data, identifiers)
     ]
     if ocr and not identifiers.is_empty() and "PixelData" in ds:
-        from cadbusi_assets.deid.ocr import ocr_identifiers, tesseract_available
+        from cadbusi_assets.deid.ocr import (
+            ocr_identifiers,
+            tesseract_available,
+            verification_frame_indices,
+        )
 
         if tesseract_available():
             n_frames = int(ds.get("NumberOfFrames", 1) or 1)
             try:
-                for index, frame in iter_frames(ds, indices=ocr_frame_indices(n_frames)):
+                for index, frame in iter_frames(ds, indices=verification_frame_indices(n_frames)):
                     kinds = ocr_identifiers(frame, identifiers)
                     findings += [f"pixels frame {index}: {kind}" for kind in kinds]
             except DecodeError as exc:
                 findings.append(f"pixels undecodable: {exc}")
+            except DeidentificationError as exc:  # OCR could not run: not verified
+                findings.append(f"pixels not verified: {exc}")
         else:
             findings.append("OCR not run: tesseract is not installed")
     return findings

@@ -1,4 +1,5 @@
-"""OCR verification (tesseract) and round trips through DCMTK. Few OCR cases: ~1 s each."""
+"""OCR verification (tesseract) and round trips through DCMTK (more OCR cases in
+test_ocr_verification.py)."""
 
 from __future__ import annotations
 
