@@ -21,6 +21,17 @@ R = TypeVar("R")
 WORKERS_ENV_VAR = "CADBUSI_WORKERS"
 
 
+def _init_worker() -> None:
+    """One thread per worker process for the native libraries (the processes are the parallelism)."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:  # pragma: no cover
+        pass
+
+
 def resolve_workers(workers: int | None = None) -> int:
     if workers is None or workers <= 0:
         env = os.environ.get(WORKERS_ENV_VAR, "")
@@ -45,5 +56,5 @@ def parallel_map(
         return [fn(item) for item in seq]
     context = multiprocessing.get_context("forkserver")
     size = chunksize or max(1, len(seq) // (n_workers * 4))
-    with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=n_workers, mp_context=context, initializer=_init_worker) as pool:
         return list(pool.map(fn, seq, chunksize=size))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,21 +47,34 @@ class AnalysisTask:
     zone: Zone
     image_id: str
     png_path: str
+    frame: int
     regions: tuple[tuple[int, int, int, int], ...]
+    region_formats: tuple[int | None, ...]
+    region_data_types: tuple[int | None, ...]
     ocr: bool
     study_laterality: str | None
 
 
-def _regions(boxes: Sequence[Sequence[int]]) -> list[UltrasoundRegion]:
-    return [UltrasoundRegion(int(b[0]), int(b[1]), int(b[2]), int(b[3])) for b in boxes]
+def _regions(task: AnalysisTask) -> list[UltrasoundRegion]:
+    formats = task.region_formats or (None,) * len(task.regions)
+    types = task.region_data_types or (None,) * len(task.regions)
+    return [
+        UltrasoundRegion(int(b[0]), int(b[1]), int(b[2]), int(b[3]), spatial_format=f, data_type=t)
+        for b, f, t in zip(task.regions, formats, types, strict=False)
+    ]
 
 
 def analyze_one(task: AnalysisTask) -> dict[str, Any]:
     frame = load_png(task.zone, task.png_path)
     analysis = analyze_frame(
-        frame, _regions(task.regions), ocr=task.ocr, study_laterality=task.study_laterality
+        frame,
+        _regions(task),
+        ocr=task.ocr,
+        study_laterality=task.study_laterality,
+        frame_index=task.frame,
     )
     row = analysis.as_row()
+    row.pop("frame", None)  # the images table already has it
     crop = (row["crop_x0"], row["crop_y0"], row["crop_x1"], row["crop_y1"])
     row["signature"] = image_signature(frame, crop).astype(np.int16).ravel().tolist()
     row["image_id"] = task.image_id
@@ -88,7 +101,10 @@ def analyze_partition(
             research_zone,
             row["image_id"],
             row["png_path"],
+            int(row["frame"]),
             tuple(tuple(b) for b in (row["regions"] or [])),
+            tuple(row.get("region_formats") or ()),
+            tuple(row.get("region_data_types") or ()),
             ocr,
             laterality.get(row["accession_pseudo"]),
         )
@@ -143,6 +159,7 @@ class InpaintTask:
     png_path: str
     caliper_points: tuple[tuple[int, int], ...]
     crop: tuple[int, int, int, int] | None
+    is_doppler: bool
     method: str
     want_preview: bool
 
@@ -150,7 +167,8 @@ class InpaintTask:
 def inpaint_one(task: InpaintTask) -> dict[str, Any]:
     frame = load_png(task.zone, task.png_path)
     inpainted, mask = inpaint_calipers(frame, task.caliper_points, method=task.method)
-    png = encode_png(inpainted)
+    # non-Doppler frames are stored grey even if the caliper tint left a few coloured pixels
+    png = encode_png(inpainted, grey_tolerance=0 if task.is_doppler else 12)
     path = shard_path("inpainted", task.image_id, ".png")
     task.zone.write_bytes(path, png)
     row: dict[str, Any] = {
@@ -196,6 +214,7 @@ def inpaint_partition(
             row["png_path"],
             tuple(tuple(int(v) for v in p) for p in (row["caliper_points"] or [])),
             (row["crop_x0"], row["crop_y0"], row["crop_x1"], row["crop_y1"]) if row.get("crop_x0") is not None else None,
+            bool(row.get("is_doppler")),
             method,
             i < previews,
         )

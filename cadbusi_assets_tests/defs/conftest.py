@@ -25,6 +25,7 @@ from cadbusi_assets.defs.resources import (
 from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
 from cadbusi_assets.identity import generate_key_file
 from cadbusi_assets.runner import RANGE_END, RANGE_START
+from cadbusi_assets_tests.conftest import clear_dagster_state_storage
 from cadbusi_assets_tests.support import in_ci
 
 COHORT = DemoConfig(start=dt.date(2026, 9, 1), days=3, studies_per_day=(2, 3), seed=7, workers=2)
@@ -101,6 +102,7 @@ def key_file(tmp_path_factory) -> Path:
 
 
 def run(definitions, env: Environment, selection, instance, *, partition_range=None, partition_key=None, raise_on_error=True):
+    clear_dagster_state_storage()
     tags = {}
     if partition_range:
         tags = {RANGE_START: partition_range[0], RANGE_END: partition_range[1]}
@@ -145,7 +147,7 @@ def pipeline(definitions, cohort_dir, key_file, tmp_path_factory):
     from cadbusi_assets.identity import load_key
 
     env = make_environment(tmp_path_factory.mktemp("run_a"), cohort_dir, key_file)
-    with dg.instance_for_test(temp_dir=str(tmp_path_factory.mktemp("instance"))) as instance:
+    with dg.instance_for_test(temp_dir=str(tmp_path_factory.mktemp("instance")), set_dagster_home=False) as instance:
         results = {"backfill": run(definitions, env, PARTITIONED, instance, partition_range=days())}
         label_sent_images(env.labels, cohort_dir / "ground_truth", load_key(key_file))
         results["labels"] = run(definitions, env, ["labelbox_labels"], instance)

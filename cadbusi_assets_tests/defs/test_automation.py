@@ -37,7 +37,7 @@ def test_labelbox_sensor_requests_one_run_per_change(tmp_path):
 
 
 def test_export_partition_sensor_requests_new_partitions_once():
-    with dg.instance_for_test() as instance:
+    with dg.instance_for_test(set_dagster_home=False) as instance:
         instance.add_dynamic_partitions("exports", ["2026-11-01"])
         first = export_partition_sensor(dg.build_sensor_context(instance=instance))
         assert [r.partition_key for r in first.run_requests] == ["2026-11-01"]
@@ -49,7 +49,7 @@ def test_export_partition_sensor_requests_new_partitions_once():
 
 
 def test_monthly_export_sensor_adds_the_month_partition_once():
-    with dg.instance_for_test() as instance:
+    with dg.instance_for_test(set_dagster_home=False) as instance:
         result = monthly_export_sensor(dg.build_sensor_context(instance=instance))
         key = dt.datetime.now(dt.UTC).date().replace(day=1).isoformat()
         assert result.dynamic_partitions_requests[0].partition_keys == [key]
@@ -59,28 +59,35 @@ def test_monthly_export_sensor_adds_the_month_partition_once():
 
 @pytest.mark.integration
 @pytest.mark.xdist_group("pipeline")
-def test_late_arrival_schedule_requests_only_changed_days(pipeline, cohort_dir):
-    """After the backfill every day is up to date; a study added to the warehouse makes its day stale."""
+def test_late_arrival_schedule_requests_only_changed_days(definitions, cohort_dir, key_file, tmp_path):
+    """After the days are processed the schedule skips; a study added to the warehouse makes its
+    day stale and only that day is requested."""
     import shutil
 
     import duckdb
 
-    warehouse = cohort_dir.parent / "warehouse_late.duckdb"
+    from cadbusi_assets_tests.defs.conftest import days, make_environment, run
+
+    warehouse = tmp_path / "warehouse_late.duckdb"
     shutil.copyfile(cohort_dir / "warehouse.duckdb", warehouse)
     resource = WarehouseResource(uri=f"duckdb://{warehouse}")
+    env = make_environment(tmp_path / "run", cohort_dir, key_file)
     when = dt.datetime(2026, 9, 6, 5, 0, tzinfo=dt.UTC)  # window 2026-08-29 .. 2026-09-04
-    context = dg.build_schedule_context(instance=pipeline.instance, scheduled_execution_time=when,
-                                        resources={"warehouse": resource})
-    quiet = late_arrivals_schedule(context)
-    assert isinstance(quiet, dg.SkipReason)
-    con = duckdb.connect(str(warehouse))
-    con.execute(
-        "INSERT INTO radiology_exams SELECT * REPLACE ('LATE' || accession_number AS accession_number, "
-        "'9.9.9.' || accession_number AS study_instance_uid) FROM radiology_exams "
-        "WHERE exam_date = DATE '2026-09-02' AND modality = 'US' AND study_instance_uid IS NOT NULL LIMIT 1"
-    )
-    con.close()
-    context = dg.build_schedule_context(instance=pipeline.instance, scheduled_execution_time=when,
-                                        resources={"warehouse": resource})
-    requests = late_arrivals_schedule(context)
+    with dg.instance_for_test(set_dagster_home=False) as instance:
+        assert run(definitions, env, ["radiology_reports"], instance, partition_range=days()).success
+        quiet = late_arrivals_schedule(
+            dg.build_schedule_context(instance=instance, scheduled_execution_time=when, resources={"warehouse": resource})
+        )
+        assert isinstance(quiet, dg.SkipReason)
+        con = duckdb.connect(str(warehouse))
+        con.execute(
+            "INSERT INTO radiology_exams SELECT * REPLACE ('LATE' || accession_number AS accession_number, "
+            "'9.9.9.' || accession_number AS study_instance_uid) FROM radiology_exams "
+            "WHERE exam_date = DATE '2026-09-02' AND modality = 'US' AND study_instance_uid IS NOT NULL LIMIT 1"
+        )
+        con.close()
+        requests = late_arrivals_schedule(
+            dg.build_schedule_context(instance=instance, scheduled_execution_time=when, resources={"warehouse": resource})
+        )
     assert [r.partition_key for r in requests] == ["2026-09-02"]
+    assert requests[0].run_key == "late-2026-09-02-" + str(requests[0].run_key.rsplit("-", 1)[1])

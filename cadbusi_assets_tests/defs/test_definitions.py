@@ -77,7 +77,7 @@ def test_nightly_schedule_requests_yesterday(definitions):
     import datetime as dt
 
     schedule = definitions.resolve_schedule_def("nightly_study_date_schedule")
-    with dg.instance_for_test() as instance:
+    with dg.instance_for_test(set_dagster_home=False) as instance:
         context = dg.build_schedule_context(
             instance=instance,
             scheduled_execution_time=dt.datetime(2026, 10, 5, 2, 0, tzinfo=dt.UTC),

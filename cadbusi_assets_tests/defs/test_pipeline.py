@@ -102,7 +102,7 @@ def test_independent_runs_with_the_same_key_give_the_same_pseudonyms(
 ):
     day = sorted(all_days())[0]
     env_b = make_environment(tmp_path_factory.mktemp("run_b"), cohort_dir, key_file)
-    with dg.instance_for_test() as instance:
+    with dg.instance_for_test(set_dagster_home=False) as instance:
         result = run(definitions, env_b, PARTITIONED[:5], instance, partition_key=day)
     assert result.success
     batch = Pseudonymizer(load_key(key_file)).batch_name(day)
@@ -122,7 +122,7 @@ def test_a_different_key_gives_different_pseudonyms(pipeline, definitions, cohor
     day = sorted(all_days())[0]
     other_key = generate_key_file(tmp_path_factory.mktemp("other_key") / "k.key")
     env_c = make_environment(tmp_path_factory.mktemp("run_c"), cohort_dir, other_key)
-    with dg.instance_for_test() as instance:
+    with dg.instance_for_test(set_dagster_home=False) as instance:
         assert run(definitions, env_c, PARTITIONED[:5], instance, partition_key=day).success
     key_a = Pseudonymizer(load_key(pipeline.env.key_file))
     key_c = Pseudonymizer(load_key(other_key))
@@ -146,7 +146,7 @@ def test_corrupt_dicom_is_quarantined_and_the_rest_of_the_partition_succeeds(
     (study_folder / "zz-garbage.dcm").write_bytes(b"this is not a DICOM file at all" * 20)
 
     env_d = make_environment(tmp_path_factory.mktemp("run_d"), cohort_dir, key_file, pacs_root=pacs)
-    with dg.instance_for_test() as instance:
+    with dg.instance_for_test(set_dagster_home=False) as instance:
         result = run(definitions, env_d, PARTITIONED[:5], instance, partition_key=day)
     assert result.success
     event = result.asset_materializations_for_node("deidentified_images")[0]
@@ -164,7 +164,7 @@ def test_corrupt_dicom_is_quarantined_and_the_rest_of_the_partition_succeeds(
 
 def test_unknown_pseudonym_key_fails_clearly(definitions, cohort_dir, tmp_path_factory):
     env = make_environment(tmp_path_factory.mktemp("run_nokey"), cohort_dir, tmp_path_factory.mktemp("k") / "missing.key")
-    with dg.instance_for_test() as instance:
+    with dg.instance_for_test(set_dagster_home=False) as instance:
         result = run(definitions, env, PARTITIONED[:4], instance, partition_key=days()[0], raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")

@@ -58,7 +58,7 @@ def test_raw_dicom_from_orthanc_matches_the_folder_pacs(
         uri = f"dimse://{server.aet}@127.0.0.1:{server.dicom_port}?calling_aet=CADBUSI&mode=get"
     env = make_environment(tmp_path_factory.mktemp(f"orthanc_{protocol}"), cohort_dir, key_file)
     env.resources["pacs"] = env.resources["pacs"].model_copy(update={"uri": uri})
-    with dg.instance_for_test() as instance:
+    with dg.instance_for_test(set_dagster_home=False) as instance:
         result = run(definitions, env, ["radiology_reports", "imaging_studies", "raw_dicom"],
                      instance, partition_key=day)
     assert result.success
