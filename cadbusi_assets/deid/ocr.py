@@ -16,6 +16,8 @@ Finding lines (:func:`find_lines`):
    it is. A blob too big for a line (text touching speckle, stacked lines) is cut at its
    ink-free rows; a part still too big is searched again at the next brightness of
    :data:`LEVEL_STEPS`, so text brighter than the speckle around it comes apart from it.
+   Lines whose ascenders and descenders touch are cut between them, and three or more
+   glyph-sized blobs side by side (letters spaced wider than the smear) make a line too.
 3. **Large text**: the same search on a copy shrunk :data:`COARSE_FACTOR` times finds lines
    taller than :data:`MAX_LINE_HEIGHT` or with strokes too wide for the top-hat.
 4. **Fallback**: a bright structure that does not come apart into lines even at the last
@@ -224,9 +226,13 @@ def _search(
         ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, SMEAR)
     )
     _, _, stats, _ = cv2.connectedComponentsWithStats(smeared, connectivity=8)
+    glyphs: list[Box] = []
     for x, y, w, h, _ in stats[1:]:
         if h < MIN_TEXT_HEIGHT or w < MIN_TEXT_HEIGHT or (h <= MAX_LINE_HEIGHT and w < h):
-            continue  # too small, or glyph-sized / upright: not a line of text
+            if MIN_TEXT_HEIGHT <= h <= MAX_LINE_HEIGHT and w < h:
+                # one glyph, or letters spaced wider than the smear (chained below)
+                glyphs.append((int(x), int(y), int(x + w - 1), int(y + h - 1)))
+            continue
         # Lines the smearing joined (a gap of a row or two) come apart at ink-free rows.
         for part in _bands(ink[y : y + h, x : x + w]):
             band = _shift(part, int(x), int(y))
@@ -248,6 +254,42 @@ def _search(
                         lines.append(stacked)
                     elif stacked[3] - stacked[1] + 1 > MAX_LINE_HEIGHT:
                         unresolved.append(stacked)
+    lines += _glyph_chains(glyphs)
+
+
+def _glyph_chains(glyphs: Sequence[Box], least: int = 3) -> list[Box]:
+    """Boxes of runs of at least ``least`` glyph-sized blobs side by side on one line (of
+    similar height, less than 1.5 heights apart): letters spaced too wide to be smeared
+    together still make a line.
+
+    >>> _glyph_chains([(0, 0, 9, 19), (25, 1, 34, 20), (50, 0, 59, 19), (0, 60, 9, 79)])
+    [(0, 0, 59, 20)]
+    """
+    chains: list[list[Box]] = []
+    for glyph in sorted(glyphs):
+        for chain in chains:
+            last = chain[-1]
+            h1, h2 = last[3] - last[1] + 1, glyph[3] - glyph[1] + 1
+            overlap = min(last[3], glyph[3]) - max(last[1], glyph[1]) + 1
+            if (
+                overlap >= 0.6 * min(h1, h2)
+                and max(h1, h2) <= 1.5 * min(h1, h2)
+                and 0 <= glyph[0] - last[2] <= 1.5 * max(h1, h2)
+            ):
+                chain.append(glyph)
+                break
+        else:
+            chains.append([glyph])
+    return [
+        (
+            min(b[0] for b in chain),
+            min(b[1] for b in chain),
+            max(b[2] for b in chain),
+            max(b[3] for b in chain),
+        )
+        for chain in chains
+        if len(chain) >= least
+    ]
 
 
 def merge_words(boxes: Sequence[Box]) -> list[Box]:

@@ -82,6 +82,15 @@ def test_large_and_stacked_text_is_read():
     assert "patient_name" in ocr_identifiers(block, IDS)
 
 
+def test_letters_spaced_wider_than_a_word_gap_are_read_as_a_line():
+    _require_tesseract()
+    frame = np.full((120, 480), 40, np.uint8)
+    for i, letter in enumerate("CANARYLAST"):
+        frame = _draw(frame, letter, (20 + 34 * i, 40), 24, 255)
+    assert len(find_lines(frame).lines) == 1
+    assert "patient_name" in ocr_identifiers(frame, IDS)
+
+
 def test_bright_areas_that_are_not_lines_are_read_in_strips():
     """A bright trace with text touching it does not come apart into lines: it is read in
     overlapping strips, and a clean one reports nothing."""
