@@ -31,7 +31,9 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def pipeline_benchmark(days: int = 5, seed: int = 424242, workers: int | None = None, ocr: bool = True) -> dict:
+def pipeline_benchmark(
+    days: int = 5, seed: int = 424242, workers: int | None = None, ocr: bool = True
+) -> dict:
     """Run every partition stage on a fresh cohort and report seconds and images/s per stage."""
     from cadbusi_assets.catalog import build_metadata_db
     from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
@@ -43,7 +45,12 @@ def pipeline_benchmark(days: int = 5, seed: int = 424242, workers: int | None = 
     from cadbusi_assets.stages import analysis, deidentification, records, retrieval
     from cadbusi_assets.storage import open_zone
 
-    out: dict[str, Any] = {"days": days, "seed": seed, "workers": resolve_workers(workers), "ocr": ocr}
+    out: dict[str, Any] = {
+        "days": days,
+        "seed": seed,
+        "workers": resolve_workers(workers),
+        "ocr": ocr,
+    }
     with tempfile.TemporaryDirectory(prefix="cadbusi-bench-") as tmp:
         root = Path(tmp)
         config = DemoConfig(start=dt.date(2026, 9, 1), days=days, seed=seed, workers=workers)
@@ -52,11 +59,16 @@ def pipeline_benchmark(days: int = 5, seed: int = 424242, workers: int | None = 
         out["cohort"] = {k: summary.get(k) for k in ("us_studies", "instances", "frames", "bytes")}
         out["generate_s"] = round(seconds, 2)
         pseudonymizer = Pseudonymizer(load_key(generate_key_file(root / "k.key")))
-        raw, research = open_zone(root / "raw", "raw").ensure(), open_zone(root / "research", "research").ensure()
+        raw, research = (
+            open_zone(root / "raw", "raw").ensure(),
+            open_zone(root / "research", "research").ensure(),
+        )
         day_keys = [(config.start + dt.timedelta(days=i)).isoformat() for i in range(days)]
         stages: dict[str, dict[str, float]] = {}
 
-        def record(name: str, fn: Callable[[], Any], items: Callable[[], int] | None = None) -> None:
+        def record(
+            name: str, fn: Callable[[], Any], items: Callable[[], int] | None = None
+        ) -> None:
             _, wall, cpu = _timed(fn)
             entry = {"wall_s": round(wall, 2), "main_process_cpu_s": round(cpu, 2)}
             if items is not None:
@@ -66,25 +78,59 @@ def pipeline_benchmark(days: int = 5, seed: int = 424242, workers: int | None = 
             stages[name] = entry
 
         warehouse = open_warehouse(f"duckdb://{root / 'cohort' / 'warehouse.duckdb'}")
-        record("records", lambda: (records.load_radiology_reports(warehouse, raw, day_keys),
-                                   records.load_pathology_reports(warehouse, raw, day_keys),
-                                   records.select_imaging_studies(warehouse, raw, day_keys)))
+        record(
+            "records",
+            lambda: (
+                records.load_radiology_reports(warehouse, raw, day_keys),
+                records.load_pathology_reports(warehouse, raw, day_keys),
+                records.select_imaging_studies(warehouse, raw, day_keys),
+            ),
+        )
         pacs = open_pacs(f"folder://{root / 'cohort' / 'pacs'}")
         reports: dict[str, Any] = {}
-        record("retrieval", lambda: [retrieval.retrieve_partition(pacs, raw, pseudonymizer, d) for d in day_keys],
-               lambda: summary.get("instances", 0))
+        record(
+            "retrieval",
+            lambda: [retrieval.retrieve_partition(pacs, raw, pseudonymizer, d) for d in day_keys],
+            lambda: summary.get("instances", 0),
+        )
         record(
             "deidentification",
             lambda: reports.update(
-                {d: deidentification.deidentify_partition(raw, research, pseudonymizer, d, verify_ocr=ocr, workers=workers) for d in day_keys}
+                {
+                    d: deidentification.deidentify_partition(
+                        raw, research, pseudonymizer, d, verify_ocr=ocr, workers=workers
+                    )
+                    for d in day_keys
+                }
             ),
             lambda: sum(r.report.counts.get("instances_deidentified", 0) for r in reports.values()),
         )
         images = sum(r.report.row_count for r in reports.values())
-        record("image_features", lambda: [analysis.analyze_partition(research, pseudonymizer.batch_name(d), ocr=ocr, workers=workers) for d in day_keys], lambda: images)
-        record("inpainting", lambda: [analysis.inpaint_partition(research, pseudonymizer.batch_name(d), workers=workers) for d in day_keys])
+        record(
+            "image_features",
+            lambda: [
+                analysis.analyze_partition(
+                    research, pseudonymizer.batch_name(d), ocr=ocr, workers=workers
+                )
+                for d in day_keys
+            ],
+            lambda: images,
+        )
+        record(
+            "inpainting",
+            lambda: [
+                analysis.inpaint_partition(research, pseudonymizer.batch_name(d), workers=workers)
+                for d in day_keys
+            ],
+        )
         record("catalog", lambda: build_metadata_db(research))
-        record("export", lambda: build_export(research, ExportConfig(key="bench"), {"bench": True}, workers=workers), lambda: images)
+        record(
+            "export",
+            lambda: build_export(
+                research, ExportConfig(key="bench"), {"bench": True}, workers=workers
+            ),
+            lambda: images,
+        )
         warehouse.close()
         out["stages"] = stages
         total = sum(s["wall_s"] for n, s in stages.items())
@@ -101,13 +147,21 @@ def _call(module: str, function: str, **kwargs) -> dict:
     return fn(**kwargs)
 
 
-def run_benchmarks(only: list[str], quick: bool = False, echo: Callable[[str], None] = print) -> int:
+def run_benchmarks(
+    only: list[str], quick: bool = False, echo: Callable[[str], None] = print
+) -> int:
     suites: dict[str, Callable[[], dict]] = {
         "pipeline": lambda: pipeline_benchmark(days=2 if quick else 5),
         "deid": lambda: _call("cadbusi_assets.deid.bench", "run_benchmark", n=10 if quick else 50),
-        "analysis-speed": lambda: _call("cadbusi_assets.ultrasound.bench", "run_speed_benchmark", n=40 if quick else 200),
-        "analysis-accuracy": lambda: _call("cadbusi_assets.ultrasound.bench", "run_accuracy_benchmark"),
-        "pacs": lambda: _call("cadbusi_assets.pacs.bench", "run_benchmark", n_instances=60 if quick else 300),
+        "analysis-speed": lambda: _call(
+            "cadbusi_assets.ultrasound.bench", "run_speed_benchmark", n=40 if quick else 200
+        ),
+        "analysis-accuracy": lambda: _call(
+            "cadbusi_assets.ultrasound.bench", "run_accuracy_benchmark"
+        ),
+        "pacs": lambda: _call(
+            "cadbusi_assets.pacs.bench", "run_benchmark", n_instances=60 if quick else 300
+        ),
     }
     selected = [s for s in suites if not only or any(s.startswith(o) for o in only)]
     BENCH_DIR.mkdir(exist_ok=True)
@@ -120,8 +174,15 @@ def run_benchmarks(only: list[str], quick: bool = False, echo: Callable[[str], N
             failures += 1
             echo(traceback.format_exc(limit=5))
             continue
-        result = {"benchmark": name, "wall_s": round(wall, 1), "cpu_count": os.cpu_count(), **result}
-        (BENCH_DIR / f"{name}.json").write_text(json.dumps(result, indent=2, sort_keys=True, default=str))
+        result = {
+            "benchmark": name,
+            "wall_s": round(wall, 1),
+            "cpu_count": os.cpu_count(),
+            **result,
+        }
+        (BENCH_DIR / f"{name}.json").write_text(
+            json.dumps(result, indent=2, sort_keys=True, default=str)
+        )
         echo(json.dumps(result, indent=2, sort_keys=True, default=str))
     echo(f"figures saved in {BENCH_DIR.resolve()}")
     return 1 if failures else 0

@@ -1,14 +1,14 @@
 """The `cadbusi` command.
 
-    cadbusi demo            build the synthetic cohort and run the whole graph (what `make demo` runs)
-    cadbusi demo-data OUT   only generate the synthetic cohort into OUT
-    cadbusi keygen PATH     create a pseudonym key file (32 random bytes, mode 0600)
-    cadbusi deidentify IN OUT --key-file KEY   de-identify a folder of DICOM files
-    cadbusi verify OUT      re-scan de-identified output for anything identifying
-    cadbusi analyze IN OUT  ultrasound analysis of a folder of de-identified DICOM files
-    cadbusi export [--key]  cut a dated export on the configured instance
-    cadbusi doctor          show the configuration and check that every part is reachable
-    cadbusi bench           run the benchmarks and print the figures
+cadbusi demo            build the synthetic cohort and run the whole graph (what `make demo` runs)
+cadbusi demo-data OUT   only generate the synthetic cohort into OUT
+cadbusi keygen PATH     create a pseudonym key file (32 random bytes, mode 0600)
+cadbusi deidentify IN OUT --key-file KEY   de-identify a folder of DICOM files
+cadbusi verify OUT      re-scan de-identified output for anything identifying
+cadbusi analyze IN OUT  ultrasound analysis of a folder of de-identified DICOM files
+cadbusi export [--key]  cut a dated export on the configured instance
+cadbusi doctor          show the configuration and check that every part is reachable
+cadbusi bench           run the benchmarks and print the figures
 """
 
 from __future__ import annotations
@@ -65,8 +65,10 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     except PseudonymKeyError as exc:
         _echo(f"error: {exc}")
         return 2
-    _echo(f"wrote a new pseudonym key to {path} (fingerprint {load_key(path).fingerprint}); "
-          "back it up in your secret manager and never store it next to data")
+    _echo(
+        f"wrote a new pseudonym key to {path} (fingerprint {load_key(path).fingerprint}); "
+        "back it up in your secret manager and never store it next to data"
+    )
     return 0
 
 
@@ -103,9 +105,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _echo(f"cadbusi demo — everything under {os.environ['CADBUSI_HOME']}")
     if not paths["key"].exists():
         generate_key_file(paths["key"])
-        _echo(f"[1/7] created a demo pseudonym key in {paths['key'].parent} (outside the data zones)")
+        _echo(
+            f"[1/7] created a demo pseudonym key in {paths['key'].parent} (outside the data zones)"
+        )
     else:
-        _echo(f"[1/7] using the demo pseudonym key (fingerprint {load_key(paths['key']).fingerprint})")
+        _echo(
+            f"[1/7] using the demo pseudonym key (fingerprint {load_key(paths['key']).fingerprint})"
+        )
 
     config = DemoConfig(start=args.start, days=args.days, seed=args.seed)
     if args.fresh or not _demo_config_matches(paths["sources"], config):
@@ -113,15 +119,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
             target = Path(os.environ["CADBUSI_HOME"]) / stale
             if target.exists():
                 shutil.rmtree(target)
-        _echo(f"[2/7] generating the synthetic cohort: {config.days} days from {config.start}, seed {config.seed}")
+        _echo(
+            f"[2/7] generating the synthetic cohort: {config.days} days from {config.start}, seed {config.seed}"
+        )
         generate_demo_cohort(paths["sources"], config, progress=lambda m: _echo(f"      {m}"))
     else:
         _echo("[2/7] synthetic cohort already present (use --fresh to regenerate)")
 
     if shutil.which("tesseract") is None and os.environ.get("CADBUSI_OCR", "1") != "0":
         os.environ["CADBUSI_OCR"] = "0"
-        _echo("      note: tesseract is not installed, so OCR (burned-in text checks and annotation "
-              "reading) is off for this run; install it with `apt-get install tesseract-ocr`")
+        _echo(
+            "      note: tesseract is not installed, so OCR (burned-in text checks and annotation "
+            "reading) is off for this run; install it with `apt-get install tesseract-ocr`"
+        )
 
     from dagster import DagsterInstance
 
@@ -131,11 +141,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     instance = DagsterInstance.get()
     start, end = config.start, config.start + dt.timedelta(days=config.days - 1)
     partitioned = [
-        "radiology_reports", "pathology_reports", "imaging_studies", "raw_dicom",
-        "deidentified_images", "image_features", "inpainted_images", "labelbox_data_rows",
+        "radiology_reports",
+        "pathology_reports",
+        "imaging_studies",
+        "raw_dicom",
+        "deidentified_images",
+        "image_features",
+        "inpainted_images",
+        "labelbox_data_rows",
     ]
-    _echo(f"[3/7] backfill of every study date {start}…{end} (records → raw DICOM → "
-          "de-identified → features → inpainted → Labelbox data rows)")
+    _echo(
+        f"[3/7] backfill of every study date {start}…{end} (records → raw DICOM → "
+        "de-identified → features → inpainted → Labelbox data rows)"
+    )
     runs = runner.backfill_study_dates(defs, partitioned, instance, start, end, echo=_echo)
 
     from cadbusi_assets.demo.labeler import label_sent_images
@@ -174,8 +192,14 @@ def _print_summary(instance, export_key: str, seconds: float) -> None:
     research = open_zone(settings.research_zone_uri, "research")
     _echo("  materialized partitions per asset:")
     for key in (
-        "radiology_reports", "pathology_reports", "imaging_studies", "raw_dicom",
-        "deidentified_images", "image_features", "inpainted_images", "labelbox_data_rows",
+        "radiology_reports",
+        "pathology_reports",
+        "imaging_studies",
+        "raw_dicom",
+        "deidentified_images",
+        "image_features",
+        "inpainted_images",
+        "labelbox_data_rows",
     ):
         n = len(instance.get_materialized_partitions(dg.AssetKey(key)))
         _echo(f"    {key:<22} {n:>4} study dates")
@@ -203,12 +227,18 @@ def _print_summary(instance, export_key: str, seconds: float) -> None:
         con.close()
     except FileNotFoundError:
         _echo("  catalog: not built")
-    export_dir = (research.local_path("exports", export_key) if research.local else research.path("exports", export_key))
+    export_dir = (
+        research.local_path("exports", export_key)
+        if research.local
+        else research.path("exports", export_key)
+    )
     _echo(f"  raw zone (PHI):        {settings.raw_zone_uri}")
     _echo(f"  research zone:         {settings.research_zone_uri}")
     _echo(f"  catalog:               {research.uri}/catalog/metadata.duckdb")
     _echo(f"  export:                {export_dir}  (README.md is the dataset card)")
-    _echo(f"  finished in {seconds:.0f} s. Open the UI on the same data with `make dev` → http://127.0.0.1:3000")
+    _echo(
+        f"  finished in {seconds:.0f} s. Open the UI on the same data with `make dev` → http://127.0.0.1:3000"
+    )
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -221,7 +251,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     key = args.key or dt.date.today().isoformat()
     defs = runner.load_definitions()
     summary = runner.cut_export(defs, DagsterInstance.get(), key)
-    _echo(f"export {key}: {'ok' if summary.success and not summary.failed_checks else 'FAILED'} (run {summary.run_id})")
+    _echo(
+        f"export {key}: {'ok' if summary.success and not summary.failed_checks else 'FAILED'} (run {summary.run_id})"
+    )
     return 0 if summary.success and not summary.failed_checks else 1
 
 
@@ -268,9 +300,15 @@ def cmd_deidentify(args: argparse.Namespace) -> int:
     from cadbusi_assets.deid.command import deidentify_command
 
     return deidentify_command(
-        Path(args.input), Path(args.output), key_file=Path(args.key_file) if args.key_file else None,
-        profile=args.profile, jobs=args.jobs, layout=args.layout,
-        report=Path(args.report) if args.report else None, verify_ocr=not args.no_ocr, echo=_echo,
+        Path(args.input),
+        Path(args.output),
+        key_file=Path(args.key_file) if args.key_file else None,
+        profile=args.profile,
+        jobs=args.jobs,
+        layout=args.layout,
+        report=Path(args.report) if args.report else None,
+        verify_ocr=not args.no_ocr,
+        echo=_echo,
     )
 
 
@@ -278,8 +316,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from cadbusi_assets.deid.command import verify_command
 
     return verify_command(
-        Path(args.output), report=Path(args.report) if args.report else None,
-        identifiers_from=Path(args.identifiers_from) if args.identifiers_from else None, echo=_echo,
+        Path(args.output),
+        report=Path(args.report) if args.report else None,
+        identifiers_from=Path(args.identifiers_from) if args.identifiers_from else None,
+        echo=_echo,
     )
 
 
@@ -287,8 +327,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from cadbusi_assets.ultrasound.command import analyze_command
 
     return analyze_command(
-        Path(args.input), Path(args.output), jobs=args.jobs, frame_step=args.frame_step,
-        ocr=not args.no_ocr, echo=_echo,
+        Path(args.input),
+        Path(args.output),
+        jobs=args.jobs,
+        frame_step=args.frame_step,
+        ocr=not args.no_ocr,
+        echo=_echo,
     )
 
 
@@ -306,7 +350,9 @@ def _date(text: str) -> dt.date:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cadbusi", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="cadbusi", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="generate the synthetic cohort and run the whole graph")

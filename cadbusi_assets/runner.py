@@ -41,8 +41,14 @@ class _ProgressHandler(logging.Handler):
         meta = getattr(record, "dagster_meta", None) or {}
         if meta.get("dagster_event") is not None:
             event = meta["dagster_event"]
-            if record.levelno >= logging.ERROR or event.event_type_value in ("STEP_FAILURE", "RUN_FAILURE"):
-                print(f"      ✗ {meta.get('step_key') or ''} {event.message or ''}".rstrip(), flush=True)
+            if record.levelno >= logging.ERROR or event.event_type_value in (
+                "STEP_FAILURE",
+                "RUN_FAILURE",
+            ):
+                print(
+                    f"      ✗ {meta.get('step_key') or ''} {event.message or ''}".rstrip(),
+                    flush=True,
+                )
             return
         step = meta.get("step_key") or ""
         print(f"      {step}: {meta.get('orig_message', record.getMessage())}", flush=True)
@@ -85,7 +91,9 @@ def materialize(
         tags=tags,
         raise_on_error=False,
     )
-    return RunSummary(name or ",".join(selection), result.success, result.run_id, _check_failures(result))
+    return RunSummary(
+        name or ",".join(selection), result.success, result.run_id, _check_failures(result)
+    )
 
 
 def backfill_study_dates(
@@ -122,6 +130,10 @@ def cut_export(
     if not instance.has_dynamic_partition("exports", key):
         instance.add_dynamic_partitions("exports", [key])
     return materialize(
-        defs, ["dataset_export"], instance, partition_key=key, run_config=run_config,
+        defs,
+        ["dataset_export"],
+        instance,
+        partition_key=key,
+        run_config=run_config,
         name=f"dataset_export {key}",
     )

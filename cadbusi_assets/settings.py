@@ -110,7 +110,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(
             f"CADBUSI_DEPLOYMENT must be 'demo' or 'production', not {deployment!r}."
         )
-    first = _date(env.get("CADBUSI_FIRST_STUDY_DATE", DEFAULT_FIRST_STUDY_DATE), "CADBUSI_FIRST_STUDY_DATE")
+    first = _date(
+        env.get("CADBUSI_FIRST_STUDY_DATE", DEFAULT_FIRST_STUDY_DATE), "CADBUSI_FIRST_STUDY_DATE"
+    )
     step_text = env.get("CADBUSI_CINE_FRAME_STEP", "4").strip()
     if not step_text.isdigit() or int(step_text) < 1:
         raise SettingsError("CADBUSI_CINE_FRAME_STEP must be a whole number >= 1.")

@@ -11,7 +11,9 @@ import pytest
 from cadbusi_assets.identity import PseudonymKey
 
 #: A fixed key for tests only (synthetic data). Never used outside the test suite.
-TEST_KEY = PseudonymKey(bytes.fromhex("5f3c9a0e7d21b4c8e6a1f0d93b7c2e4a8d6f1b0c3e5a7092d4b6c8e0f1a3b5c7"))
+TEST_KEY = PseudonymKey(
+    bytes.fromhex("5f3c9a0e7d21b4c8e6a1f0d93b7c2e4a8d6f1b0c3e5a7092d4b6c8e0f1a3b5c7")
+)
 
 
 def in_ci() -> bool:

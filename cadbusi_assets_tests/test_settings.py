@@ -15,7 +15,9 @@ def test_demo_defaults_live_under_home(tmp_path):
 
 
 def test_overrides_win(tmp_path):
-    settings = load_settings({"CADBUSI_HOME": str(tmp_path), "CADBUSI_PACS": "dimse://PACS@host:104"})
+    settings = load_settings(
+        {"CADBUSI_HOME": str(tmp_path), "CADBUSI_PACS": "dimse://PACS@host:104"}
+    )
     assert settings.pacs_uri == "dimse://PACS@host:104"
 
 

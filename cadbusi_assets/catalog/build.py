@@ -161,9 +161,13 @@ def open_catalog(research_zone: Zone) -> duckdb.DuckDBPyConnection:
     if research_zone.local:
         path = research_zone.local_path(*CATALOG_PATH)
         if not path.exists():
-            raise FileNotFoundError("The metadata catalog does not exist yet; materialize metadata_db.")
+            raise FileNotFoundError(
+                "The metadata catalog does not exist yet; materialize metadata_db."
+            )
         return duckdb.connect(str(path), read_only=True)
     data = research_zone.read_bytes(*CATALOG_PATH)
-    with tempfile.NamedTemporaryFile(prefix="cadbusi-catalog-", suffix=".duckdb", delete=False) as handle:
+    with tempfile.NamedTemporaryFile(
+        prefix="cadbusi-catalog-", suffix=".duckdb", delete=False
+    ) as handle:
         handle.write(data)
     return duckdb.connect(handle.name, read_only=True)

@@ -82,7 +82,11 @@ def run_per_day(
         raise dg.Failure(
             description=f"{len(failures)} of {len(days)} study dates failed: nothing in them could "
             "be processed. The other dates were written. Fix the cause and re-run the failed dates.",
-            metadata={"failed_dates": dg.MetadataValue.md("\n".join(f"- {d}: {r}" for d, r in failures.items()))},
+            metadata={
+                "failed_dates": dg.MetadataValue.md(
+                    "\n".join(f"- {d}: {r}" for d, r in failures.items())
+                )
+            },
         )
     return reports
 

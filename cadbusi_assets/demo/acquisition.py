@@ -21,8 +21,13 @@ from cadbusi_assets.demo.model import Exam, Finding, Patient
 from cadbusi_assets.demo.plan import CohortPlan
 
 #: Printed orientation token -> the normalized ground-truth value.
-ORIENTATIONS = {"TRANS": "transverse", "LONG": "longitudinal", "RAD": "radial",
-                "ARAD": "antiradial", "OBL": "oblique"}
+ORIENTATIONS = {
+    "TRANS": "transverse",
+    "LONG": "longitudinal",
+    "RAD": "radial",
+    "ARAD": "antiradial",
+    "OBL": "oblique",
+}
 CALIPER_RATE = 0.72  # of lesion views without Doppler or dual view (about 40% of all images)
 TWIN_RATE = 0.5  # of caliper images
 DOPPLER_RATE = 0.10  # of colour (RGB or JPEG) single-frame images
@@ -130,7 +135,7 @@ def _site(exam: Exam) -> names.Site:
 def _laterality_text(rng: np.random.Generator, side: str, body_area: str) -> str:
     if body_area == "axilla":
         return ("LT" if side == "LEFT" else "RT") if rng.random() < 0.5 else side
-    return (("LT BREAST" if side == "LEFT" else "RT BREAST") if rng.random() < 0.6 else side)
+    return ("LT BREAST" if side == "LEFT" else "RT BREAST") if rng.random() < 0.6 else side
 
 
 def _distance_text(rng: np.random.Generator, distance: float) -> str:
@@ -199,26 +204,43 @@ class _AcquisitionPlanner:
                 if finding is not None and not doppler and not dual:
                     calipers = self.calipers.take()
                     twin = calipers and self.twins.take()
-            style = layout.caliper_style if rng.random() < 0.75 else ("x" if layout.caliper_style == "+" else "+")
+            style = (
+                layout.caliper_style
+                if rng.random() < 0.75
+                else ("x" if layout.caliper_style == "+" else "+")
+            )
             sop = derive_uid(seed, "sop", exam.accession, index, "main")
             twin_sop = derive_uid(seed, "sop", exam.accession, index, "twin") if twin else None
             twin_number = instance if twin else None
             number = instance + (1 if twin else 0)
             instance = number + 1
             return ViewPlan(
-                index=index, series_number=2 if cine else 1, encoding=encoding,
+                index=index,
+                series_number=2 if cine else 1,
+                encoding=encoding,
                 frames=int(rng.integers(8, 17)) if cine else 1,
-                laterality=laterality, body_area=body_area, clock=clock, distance_cm=distance,
-                orientation=orientation, laterality_text=_laterality_text(rng, laterality, body_area),
+                laterality=laterality,
+                body_area=body_area,
+                clock=clock,
+                distance_cm=distance,
+                orientation=orientation,
+                laterality_text=_laterality_text(rng, laterality, body_area),
                 distance_text=_distance_text(rng, distance) if distance is not None else None,
                 finding=finding,
                 needle=exam.kind == "biopsy" and finding is not None and rng.random() < 0.6,
-                doppler=doppler, dual=dual, calipers=calipers,
-                caliper_count=4 if rng.random() < 0.4 else 2, caliper_style=style,
-                caliper_size=int(rng.choice([9, 11, 13, 15])), caliper_stroke=int(rng.integers(1, 3)),
-                caliper_line=bool(rng.random() < 0.5), twin=twin,
+                doppler=doppler,
+                dual=dual,
+                calipers=calipers,
+                caliper_count=4 if rng.random() < 0.4 else 2,
+                caliper_style=style,
+                caliper_size=int(rng.choice([9, 11, 13, 15])),
+                caliper_stroke=int(rng.integers(1, 3)),
+                caliper_line=bool(rng.random() < 0.5),
+                twin=twin,
                 burned_in_tag=bool(rng.random() < layout.burned_in_tag_probability),
-                sop_instance_uid=sop, instance_number=number, twin_sop_instance_uid=twin_sop,
+                sop_instance_uid=sop,
+                instance_number=number,
+                twin_sop_instance_uid=twin_sop,
                 twin_instance_number=twin_number,
             )
 
@@ -228,15 +250,27 @@ class _AcquisitionPlanner:
             views.append(make(n_views, cine=True))
         patient = self.plan.patient(exam.patient_id)
         return StudyPlan(
-            seed=seed, accession=exam.accession, study_instance_uid=exam.study_instance_uid or "",
-            series_uids=(derive_uid(seed, "series", exam.accession, 1), derive_uid(seed, "series", exam.accession, 2)),
-            patient=patient, exam_datetime=exam.exam_datetime, description=exam.description,
-            kind=exam.kind, site=site, layout=layout.name,
+            seed=seed,
+            accession=exam.accession,
+            study_instance_uid=exam.study_instance_uid or "",
+            series_uids=(
+                derive_uid(seed, "series", exam.accession, 1),
+                derive_uid(seed, "series", exam.accession, 2),
+            ),
+            patient=patient,
+            exam_datetime=exam.exam_datetime,
+            description=exam.description,
+            kind=exam.kind,
+            site=site,
+            layout=layout.name,
             radiologist_pn=names.radiologist_pn(*exam.radiologist),
-            referring_pn=names.REFERRING_PHYSICIANS[int(rng.integers(len(names.REFERRING_PHYSICIANS)))],
+            referring_pn=names.REFERRING_PHYSICIANS[
+                int(rng.integers(len(names.REFERRING_PHYSICIANS)))
+            ],
             operator=names.SONOGRAPHERS[int(rng.integers(len(names.SONOGRAPHERS)))],
             depth_cm=float(rng.choice([3.0, 3.5, 4.0, 4.5, 5.0])),
-            mechanical_index=f"{rng.uniform(0.6, 1.3):.1f}", thermal_index=f"{rng.uniform(0.1, 0.6):.1f}",
+            mechanical_index=f"{rng.uniform(0.6, 1.3):.1f}",
+            thermal_index=f"{rng.uniform(0.1, 0.6):.1f}",
             views=tuple(views),
         )
 

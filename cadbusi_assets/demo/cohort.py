@@ -51,7 +51,11 @@ def patient_identifiers(patient_id: str, patient_name: str, birth_date: dt.date)
     last, _, first = patient_name.partition("^")
     found = {patient_id, patient_name, f"{last}, {first}", f"{first} {last}"}
     found |= {part for part in (last, first) if len(part) >= 4}
-    found |= {birth_date.strftime("%Y%m%d"), birth_date.strftime("%m/%d/%Y"), birth_date.isoformat()}
+    found |= {
+        birth_date.strftime("%Y%m%d"),
+        birth_date.strftime("%m/%d/%Y"),
+        birth_date.isoformat(),
+    }
     return found
 
 
@@ -94,10 +98,15 @@ class DemoCohort:
         ``YYYYMMDD``, ``MM/DD/YYYY`` and ``YYYY-MM-DD``.
         """
         with duckdb.connect(str(self.warehouse_path), read_only=True) as con:
-            patients = con.execute("SELECT patient_id, patient_name, birth_date FROM patients").fetchall()
-            accessions = con.execute("SELECT DISTINCT accession_number FROM radiology_exams").fetchall()
+            patients = con.execute(
+                "SELECT patient_id, patient_name, birth_date FROM patients"
+            ).fetchall()
+            accessions = con.execute(
+                "SELECT DISTINCT accession_number FROM radiology_exams"
+            ).fetchall()
             specimens = con.execute(
-                "SELECT DISTINCT specimen_accession FROM pathology_specimens").fetchall()
+                "SELECT DISTINCT specimen_accession FROM pathology_specimens"
+            ).fetchall()
         found: set[str] = set()
         for patient_id, patient_name, birth_date in patients:
             found |= patient_identifiers(patient_id, patient_name, birth_date)
@@ -115,7 +124,9 @@ def _swap_into_place(staging: Path, out_dir: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _summary(plan: CohortPlan, warehouse_counts: dict[str, int], image_counts: dict[str, Any]) -> dict[str, Any]:
+def _summary(
+    plan: CohortPlan, warehouse_counts: dict[str, int], image_counts: dict[str, Any]
+) -> dict[str, Any]:
     us = [e for e in plan.exams if e.modality == "US"]
     return {
         "patients": len(plan.patients),
@@ -145,8 +156,10 @@ def generate_demo_cohort(
     out_dir = Path(out_dir).resolve()
     say = progress or (lambda _message: None)
     plan = plan_cohort(config)
-    say(f"planned {len(plan.patients)} patients, {len(plan.exams)} exams, "
-        f"{len(plan.pacs_exams())} US studies, {len(plan.specimens)} specimens")
+    say(
+        f"planned {len(plan.patients)} patients, {len(plan.exams)} exams, "
+        f"{len(plan.pacs_exams())} US studies, {len(plan.specimens)} specimens"
+    )
     staging = out_dir.parent / f".{out_dir.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -156,8 +169,15 @@ def generate_demo_cohort(
         write_records_truth(staging / GROUND_TRUTH_DIR / "records", plan)
         image_counts = write_pacs(plan, staging / PACS_DIR, staging / GROUND_TRUTH_DIR, say)
         summary = _summary(plan, warehouse_counts, image_counts)
-        (staging / COHORT_FILE).write_text(dump_json(
-            {"config": config.to_dict(), "generator_version": GENERATOR_VERSION, "summary": summary}))
+        (staging / COHORT_FILE).write_text(
+            dump_json(
+                {
+                    "config": config.to_dict(),
+                    "generator_version": GENERATOR_VERSION,
+                    "summary": summary,
+                }
+            )
+        )
         _swap_into_place(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -123,13 +123,23 @@ def _phi_traps(ds: Dataset, study: StudyPlan, view: ViewPlan) -> None:
     ds.add_new(Tag(0x6000, 0x4000), "LT", f"REVIEWED FOR {patient.pn}")
 
 
-def build_dataset(study: StudyPlan, view: ViewPlan, *, sop_instance_uid: str, instance_number: int,
-                  frames: list[np.ndarray], regions: list[dict], colour: bool) -> Dataset:
+def build_dataset(
+    study: StudyPlan,
+    view: ViewPlan,
+    *,
+    sop_instance_uid: str,
+    instance_number: int,
+    frames: list[np.ndarray],
+    regions: list[dict],
+    colour: bool,
+) -> Dataset:
     """The full data set for one instance (pixel data encoded per ``view.encoding``)."""
     layout = LAYOUTS[study.layout]
     patient = study.patient
     cine = view.frames > 1
-    content = study.exam_datetime + dt.timedelta(seconds=60 + 20 * instance_number + 300 * (view.series_number - 1))
+    content = study.exam_datetime + dt.timedelta(
+        seconds=60 + 20 * instance_number + 300 * (view.series_number - 1)
+    )
     series_time = study.exam_datetime + dt.timedelta(seconds=30 + 300 * (view.series_number - 1))
 
     ds = Dataset()
@@ -184,7 +194,8 @@ def build_dataset(study: StudyPlan, view: ViewPlan, *, sop_instance_uid: str, in
         ds.BurnedInAnnotation = "YES"
     dual = len(regions) > 1
     ds.SequenceOfUltrasoundRegions = Sequence(
-        [_region_item(r, study.layout, i if dual else None) for i, r in enumerate(regions)])
+        [_region_item(r, study.layout, i if dual else None) for i, r in enumerate(regions)]
+    )
     if cine:
         ds.NumberOfFrames = len(frames)
         ds.FrameTime = FRAME_TIME_MS

@@ -72,4 +72,6 @@ class IdentifierPool:
 
     def specimen(self, year: int) -> str:
         """A surgical-pathology accession such as ``S26-04217``."""
-        return self._unique(lambda: f"S{year % 100:02d}-{int(self._rng.integers(1000, 100_000)):05d}")
+        return self._unique(
+            lambda: f"S{year % 100:02d}-{int(self._rng.integers(1000, 100_000)):05d}"
+        )

@@ -24,7 +24,9 @@ EXPORT_NAME = "demo-labels.ndjson"
 LABELLED_SHARE = 7  # out of 10
 
 
-def _ground_truth_by_image(ground_truth_dir: Path, pseudonymizer: Pseudonymizer) -> dict[str, dict[str, Any]]:
+def _ground_truth_by_image(
+    ground_truth_dir: Path, pseudonymizer: Pseudonymizer
+) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for path in sorted(ground_truth_dir.glob("*.json")):
         truth = json.loads(path.read_text())
@@ -64,7 +66,12 @@ def _row(image_id: str, row_data: str, truth: dict[str, Any], when: dt.datetime)
         )
     has_calipers = bool(frame.get("has_calipers"))
     return {
-        "data_row": {"id": "dr" + image_id[:20], "global_key": image_id, "external_id": image_id, "row_data": row_data},
+        "data_row": {
+            "id": "dr" + image_id[:20],
+            "global_key": image_id,
+            "external_id": image_id,
+            "row_data": row_data,
+        },
         "media_attributes": {"mime_type": "image/png"},
         "projects": {
             PROJECT_ID: {
@@ -78,11 +85,16 @@ def _row(image_id: str, row_data: str, truth: dict[str, Any], when: dt.datetime)
                             "updated_at": stamp,
                             "created_by": "annotator-1@demo.invalid",
                         },
-                        "performance_details": {"seconds_to_create": 30 + int(image_id[:2], 16) % 90},
+                        "performance_details": {
+                            "seconds_to_create": 30 + int(image_id[:2], 16) % 90
+                        },
                         "annotations": {
                             "objects": objects,
                             "classifications": [
-                                {"name": "has_calipers", "radio_answer": {"name": "yes" if has_calipers else "no"}},
+                                {
+                                    "name": "has_calipers",
+                                    "radio_answer": {"name": "yes" if has_calipers else "no"},
+                                },
                                 {"name": "image_quality", "radio_answer": {"name": "good"}},
                             ],
                             "relationships": [],
@@ -107,7 +119,11 @@ def label_sent_images(labels_root: Path, ground_truth_dir: Path, key: PseudonymK
             continue
         if int(hashlib.sha256(image_id.encode()).hexdigest(), 16) % 10 >= LABELLED_SHARE:
             continue
-        rows.append(_row(image_id, sent["row_data"], truth[image_id], base + dt.timedelta(minutes=len(rows))))
+        rows.append(
+            _row(
+                image_id, sent["row_data"], truth[image_id], base + dt.timedelta(minutes=len(rows))
+            )
+        )
     target = source.exports_dir / EXPORT_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))

@@ -54,8 +54,14 @@ class Fov:
         half = math.radians(self.half_angle_deg)
         outer = np.linspace(-half, half, 17)
         inner = np.linspace(half, -half, 9)
-        points = [(self.apex[0] + self.r1 * math.sin(a), self.apex[1] + self.r1 * math.cos(a)) for a in outer]
-        points += [(self.apex[0] + self.r0 * math.sin(a), self.apex[1] + self.r0 * math.cos(a)) for a in inner]
+        points = [
+            (self.apex[0] + self.r1 * math.sin(a), self.apex[1] + self.r1 * math.cos(a))
+            for a in outer
+        ]
+        points += [
+            (self.apex[0] + self.r0 * math.sin(a), self.apex[1] + self.r0 * math.cos(a))
+            for a in inner
+        ]
         return [[round(x, 1), round(y, 1)] for x, y in points]
 
     def depth_px(self, yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
@@ -66,7 +72,9 @@ class Fov:
 
     @property
     def depth_span_px(self) -> float:
-        return float(self.box[3] - self.box[1] + 1) if self.shape == "rectangle" else self.r1 - self.r0
+        return (
+            float(self.box[3] - self.box[1] + 1) if self.shape == "rectangle" else self.r1 - self.r0
+        )
 
 
 @dataclass(frozen=True)
@@ -116,9 +124,17 @@ class Layout:
 
 LAYOUTS: dict[str, Layout] = {
     "logiq_e10": Layout(
-        name="logiq_e10", manufacturer="GE Healthcare", model="LOGIQ E10",
-        software_versions="R3.2.1", probe="ML6-15-D", probe_type="LINEAR", frequency_mhz=12.0,
-        preset="Breast", rows=768, columns=1024, header_height=64,
+        name="logiq_e10",
+        manufacturer="GE Healthcare",
+        model="LOGIQ E10",
+        software_versions="R3.2.1",
+        probe="ML6-15-D",
+        probe_type="LINEAR",
+        frequency_mhz=12.0,
+        preset="Breast",
+        rows=768,
+        columns=1024,
+        header_height=64,
         region=(70, 72, 953, 735),
         fov=Fov("rectangle", (180, 92, 843, 627)),
         dual_regions=((70, 72, 509, 735), (514, 72, 953, 735)),
@@ -133,16 +149,31 @@ LAYOUTS: dict[str, Layout] = {
             HeaderItem(-12, 8, "{probe} {preset}", "ui", "probe", 16),
             HeaderItem(-12, 38, "MI {mi}  TIs {ti}", "ui", "acoustic_output", 16),
         ),
-        menu=("Gn 52", "DR 66", "FR 31", "AO 90", "CRI 2"), menu_origin=(962, 120),
-        annotation_origin=(190, 642), annotation_size=18, ticks="right",
-        grey_bar=(92, 120, 103, 375), body_mark=(800, 644, 870, 714), colour_bar=(900, 120, 911, 247),
-        single_encodings={"rgb": 0.55, "jpeg": 0.45}, cine_encodings={"jpeg": 1.0},
-        burned_in_tag_probability=0.9, caliper_style="+",
+        menu=("Gn 52", "DR 66", "FR 31", "AO 90", "CRI 2"),
+        menu_origin=(962, 120),
+        annotation_origin=(190, 642),
+        annotation_size=18,
+        ticks="right",
+        grey_bar=(92, 120, 103, 375),
+        body_mark=(800, 644, 870, 714),
+        colour_bar=(900, 120, 911, 247),
+        single_encodings={"rgb": 0.55, "jpeg": 0.45},
+        cine_encodings={"jpeg": 1.0},
+        burned_in_tag_probability=0.9,
+        caliper_style="+",
     ),
     "epiq_7g": Layout(
-        name="epiq_7g", manufacturer="Philips Medical Systems", model="EPIQ 7G",
-        software_versions="7.0.5.189", probe="L12-5", probe_type="LINEAR", frequency_mhz=8.5,
-        preset="Breast", rows=720, columns=960, header_height=52,
+        name="epiq_7g",
+        manufacturer="Philips Medical Systems",
+        model="EPIQ 7G",
+        software_versions="7.0.5.189",
+        probe="L12-5",
+        probe_type="LINEAR",
+        frequency_mhz=8.5,
+        preset="Breast",
+        rows=720,
+        columns=960,
+        header_height=52,
         region=(168, 56, 951, 711),
         fov=Fov("rectangle", (236, 72, 875, 579)),
         dual_regions=((168, 56, 557, 711), (562, 56, 951, 711)),
@@ -157,18 +188,42 @@ LAYOUTS: dict[str, Layout] = {
             HeaderItem(-12, 26, "MI {mi}  TIS {ti}", "ui", "acoustic_output", 16),
         ),
         menu=("{probe}", "{preset}", "2D", "Gn 54", "C 60", "Res/Spd", "Harm", "SonoCT"),
-        menu_origin=(12, 70), annotation_origin=(250, 596), annotation_size=18, ticks="left",
-        grey_bar=(920, 90, 931, 345), body_mark=(790, 600, 860, 670), colour_bar=(896, 90, 907, 217),
-        single_encodings={"mono": 0.7, "jpeg": 0.3}, cine_encodings={"mono": 0.7, "jpeg": 0.3},
-        burned_in_tag_probability=0.7, caliper_style="x",
+        menu_origin=(12, 70),
+        annotation_origin=(250, 596),
+        annotation_size=18,
+        ticks="left",
+        grey_bar=(920, 90, 931, 345),
+        body_mark=(790, 600, 860, 670),
+        colour_bar=(896, 90, 907, 217),
+        single_encodings={"mono": 0.7, "jpeg": 0.3},
+        cine_encodings={"mono": 0.7, "jpeg": 0.3},
+        burned_in_tag_probability=0.7,
+        caliper_style="x",
     ),
     "acuson_s2000": Layout(
-        name="acuson_s2000", manufacturer="SIEMENS", model="ACUSON S2000",
-        software_versions="VC21", probe="9L4", probe_type="CURVED LINEAR", frequency_mhz=7.0,
-        preset="Breast", rows=600, columns=800, header_height=58,
+        name="acuson_s2000",
+        manufacturer="SIEMENS",
+        model="ACUSON S2000",
+        software_versions="VC21",
+        probe="9L4",
+        probe_type="CURVED LINEAR",
+        frequency_mhz=7.0,
+        preset="Breast",
+        rows=600,
+        columns=800,
+        header_height=58,
         region=(16, 60, 783, 591),
-        fov=Fov("sector", (16, 60, 783, 591), apex=(400.0, -60.0), r0=160.0, r1=580.0, half_angle_deg=35.0),
-        dual_regions=None, dual_fovs=None, side_panel=None,
+        fov=Fov(
+            "sector",
+            (16, 60, 783, 591),
+            apex=(400.0, -60.0),
+            r0=160.0,
+            r1=580.0,
+            half_angle_deg=35.0,
+        ),
+        dual_regions=None,
+        dual_fovs=None,
+        side_panel=None,
         header=(
             HeaderItem(10, 6, "{name_space}", "phi", "patient_name", 18),
             HeaderItem(340, 6, "{mrn}", "phi", "mrn", 18),
@@ -177,9 +232,17 @@ LAYOUTS: dict[str, Layout] = {
             HeaderItem(-10, 32, "{time}", "ui", "exam_time", 15),
             HeaderItem(450, 32, "{probe} {preset} MI {mi} TIb {ti}", "ui", "probe", 14),
         ),
-        menu=(), menu_origin=(0, 0), annotation_origin=(24, 500), annotation_size=16, ticks="right",
-        grey_bar=(24, 80, 35, 335), body_mark=(620, 510, 690, 580), colour_bar=(44, 80, 55, 207),
-        single_encodings={"rgb": 0.4, "jpeg": 0.6}, cine_encodings={"jpeg": 1.0},
-        burned_in_tag_probability=0.0, caliper_style="+",
+        menu=(),
+        menu_origin=(0, 0),
+        annotation_origin=(24, 500),
+        annotation_size=16,
+        ticks="right",
+        grey_bar=(24, 80, 35, 335),
+        body_mark=(620, 510, 690, 580),
+        colour_bar=(44, 80, 55, 207),
+        single_encodings={"rgb": 0.4, "jpeg": 0.6},
+        cine_encodings={"jpeg": 1.0},
+        burned_in_tag_probability=0.0,
+        caliper_style="+",
     ),
 }

@@ -69,7 +69,9 @@ SITES = (
     Site("NORTHFIELD MEDICAL CENTER", "9 COLLEGE AVE NORTHFIELD", "acuson_s2000", "NMC-USR4"),
 )
 #: Where outside films come from (their images were imported into our PACS).
-OUTSIDE_SITE = Site("RIVERBEND RADIOLOGY ASSOCIATES", "300 MILL ST RIVERBEND", "logiq_e10", "RRA-US")
+OUTSIDE_SITE = Site(
+    "RIVERBEND RADIOLOGY ASSOCIATES", "300 MILL ST RIVERBEND", "logiq_e10", "RRA-US"
+)
 
 
 def radiologist_label(first: str, last: str) -> str:

@@ -16,7 +16,9 @@ YELLOW = (255, 255, 0)
 WHITE = (255, 255, 255)
 
 
-def glyph_pixels(cx: int, cy: int, style: str, size: int, stroke: int) -> tuple[np.ndarray, np.ndarray]:
+def glyph_pixels(
+    cx: int, cy: int, style: str, size: int, stroke: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Pixel coordinates ``(ys, xs)`` of one caliper glyph centred on ``(cx, cy)``."""
     half = size // 2
     k = np.arange(-half, half + 1)
@@ -36,7 +38,9 @@ def glyph_pixels(cx: int, cy: int, style: str, size: int, stroke: int) -> tuple[
     return np.concatenate(ys), np.concatenate(xs)
 
 
-def dotted_line_pixels(p: tuple[int, int], q: tuple[int, int], clearance: int) -> tuple[np.ndarray, np.ndarray]:
+def dotted_line_pixels(
+    p: tuple[int, int], q: tuple[int, int], clearance: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Dots every 6 px from ``p`` to ``q``, leaving ``clearance`` px free around both ends."""
     (x0, y0), (x1, y1) = p, q
     length = float(np.hypot(x1 - x0, y1 - y0))
@@ -46,8 +50,9 @@ def dotted_line_pixels(p: tuple[int, int], q: tuple[int, int], clearance: int) -
     return np.rint(y0 + t * (y1 - y0)).astype(np.intp), np.rint(x0 + t * (x1 - x0)).astype(np.intp)
 
 
-def draw_calipers(frame: np.ndarray, points: list[tuple[int, int]], style: str, size: int, stroke: int,
-                  line: bool) -> tuple[np.ndarray, list[list[int]]]:
+def draw_calipers(
+    frame: np.ndarray, points: list[tuple[int, int]], style: str, size: int, stroke: int, line: bool
+) -> tuple[np.ndarray, list[list[int]]]:
     """Calipers on a copy of ``frame``; returns it and the dotted segments drawn."""
     out = frame.copy()
     colour = np.array(YELLOW if out.ndim == 3 else 255, dtype=np.uint8)
@@ -82,8 +87,13 @@ def doppler_box_for(fov_box: Box, lesion_box: Box | None, rng: np.random.Generat
     return (bx0, by0, bx0 + width, by0 + height)
 
 
-def draw_doppler(frame: np.ndarray, box: Box, fov_mask: np.ndarray, fov_origin: tuple[int, int],
-                 rng: np.random.Generator) -> None:
+def draw_doppler(
+    frame: np.ndarray,
+    box: Box,
+    fov_mask: np.ndarray,
+    fov_origin: tuple[int, int],
+    rng: np.random.Generator,
+) -> None:
     """Colour flow in ``box`` (in place): 2-4 winding vessels, red one way, blue the other."""
     x0, y0, x1, y1 = box
     ox, oy = fov_origin
@@ -94,15 +104,23 @@ def draw_doppler(frame: np.ndarray, box: Box, fov_mask: np.ndarray, fov_origin: 
         centre = float(rng.uniform(0.15, 0.85)) * height
         amplitude, period, phase = rng.uniform(3, 12), rng.uniform(40, 120), rng.uniform(0, 6.3)
         thickness = rng.uniform(2.5, 5.5)
-        path = centre + amplitude * np.sin(2 * np.pi * xx / period + phase) + (xx - width / 2) * rng.uniform(-0.3, 0.3)
+        path = (
+            centre
+            + amplitude * np.sin(2 * np.pi * xx / period + phase)
+            + (xx - width / 2) * rng.uniform(-0.3, 0.3)
+        )
         dist = np.abs(yy - path)
         vessel = (dist < thickness) & inside
         strength = np.clip(1.0 - dist / thickness, 0, 1) * 0.5 + 0.5
         patch = frame[y0 : y1 + 1, x0 : x1 + 1]
         if rng.random() < 0.5:  # towards the probe: red to orange
-            colour = np.stack([205 + 50 * strength, 30 + 60 * (1 - strength), 20 * strength], axis=-1)
+            colour = np.stack(
+                [205 + 50 * strength, 30 + 60 * (1 - strength), 20 * strength], axis=-1
+            )
         else:  # away: blue to cyan
-            colour = np.stack([15 * strength, 40 + 80 * (1 - strength), 200 + 55 * strength], axis=-1)
+            colour = np.stack(
+                [15 * strength, 40 + 80 * (1 - strength), 200 + 55 * strength], axis=-1
+            )
         patch[vessel] = colour.astype(np.uint8)[vessel]
     outline = np.array([170, 170, 170], np.uint8)
     frame[y0, x0 : x1 + 1] = outline

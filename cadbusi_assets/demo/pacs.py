@@ -28,7 +28,11 @@ from cadbusi_assets.demo.render import RenderedView, render_view
 from cadbusi_assets.parallel import parallel_map
 
 CLEAN_DIR = "clean"
-_TRANSFER_SYNTAX = {"jpeg": "1.2.840.10008.1.2.4.50", "rgb": "1.2.840.10008.1.2.1", "mono": "1.2.840.10008.1.2.1"}
+_TRANSFER_SYNTAX = {
+    "jpeg": "1.2.840.10008.1.2.4.50",
+    "rgb": "1.2.840.10008.1.2.1",
+    "mono": "1.2.840.10008.1.2.1",
+}
 _PHOTOMETRIC = {"jpeg": "YBR_FULL_422", "rgb": "RGB", "mono": "MONOCHROME2"}
 
 
@@ -51,9 +55,17 @@ def instance_truth(study: StudyPlan, view: ViewPlan, rendered: RenderedView, *, 
     for frame in rendered.truth:
         frame = dict(frame)
         if twin:
-            frame.update(has_calipers=False, caliper_points=[], caliper_style=None, caliper_colour=None,
-                         caliper_size_px=None, caliper_stroke_px=None, caliper_lines=[],
-                         clean_twin_sop_instance_uid=None, twin_of=view.sop_instance_uid)
+            frame.update(
+                has_calipers=False,
+                caliper_points=[],
+                caliper_style=None,
+                caliper_colour=None,
+                caliper_size_px=None,
+                caliper_stroke_px=None,
+                caliper_lines=[],
+                clean_twin_sop_instance_uid=None,
+                twin_of=view.sop_instance_uid,
+            )
         else:
             frame.update(clean_twin_sop_instance_uid=view.twin_sop_instance_uid, twin_of=None)
         frames.append(frame)
@@ -97,11 +109,20 @@ def synthesize_study(job: StudyJob) -> dict[str, int]:
         rendered = render_view(study, view)
         instances = []
         if view.twin:
-            instances.append((True, view.twin_sop_instance_uid, view.twin_instance_number, rendered.clean))
+            instances.append(
+                (True, view.twin_sop_instance_uid, view.twin_instance_number, rendered.clean)
+            )
         instances.append((False, view.sop_instance_uid, view.instance_number, rendered.frames))
         for is_twin, sop, number, frames in instances:
-            data = instance_bytes(study, view, sop_instance_uid=sop, instance_number=number, frames=frames,
-                                  regions=rendered.regions, colour=rendered.colour)
+            data = instance_bytes(
+                study,
+                view,
+                sop_instance_uid=sop,
+                instance_number=number,
+                frames=frames,
+                regions=rendered.regions,
+                colour=rendered.colour,
+            )
             (folder / f"{sop}.dcm").write_bytes(data)
             truth = instance_truth(study, view, rendered, twin=is_twin)
             (truth_dir / f"{sop}.json").write_text(_dump(truth))
@@ -122,7 +143,10 @@ def synthesize_study(job: StudyJob) -> dict[str, int]:
             for k, frame in enumerate(rendered.truth):
                 if frame["has_calipers"]:
                     image = Image.fromarray(rendered.clean[k])
-                    image.save(truth_dir / CLEAN_DIR / f"{view.sop_instance_uid}_f{k}.png", compress_level=1)
+                    image.save(
+                        truth_dir / CLEAN_DIR / f"{view.sop_instance_uid}_f{k}.png",
+                        compress_level=1,
+                    )
                     counts["clean_pngs"] += 1
         counts["single_frame_images"] += (view.frames == 1) * (1 + view.twin)
     return dict(counts)
@@ -132,8 +156,9 @@ def _batches(studies: list[StudyPlan], size: int) -> list[list[StudyPlan]]:
     return [studies[i : i + size] for i in range(0, len(studies), size)]
 
 
-def write_pacs(plan: CohortPlan, pacs_root: Path, ground_truth_dir: Path,
-               progress: Callable[[str], None]) -> dict[str, Any]:
+def write_pacs(
+    plan: CohortPlan, pacs_root: Path, ground_truth_dir: Path, progress: Callable[[str], None]
+) -> dict[str, Any]:
     """Synthesize every planned US study (in parallel) and return the image counts."""
     pacs_root.mkdir(parents=True, exist_ok=True)
     ground_truth_dir.mkdir(parents=True, exist_ok=True)
@@ -142,15 +167,40 @@ def write_pacs(plan: CohortPlan, pacs_root: Path, ground_truth_dir: Path,
     done = 0
     for batch in _batches(studies, max(8, -(-len(studies) // 4))):
         jobs = [StudyJob(s, str(pacs_root), str(ground_truth_dir)) for s in batch]
-        for counts in parallel_map(synthesize_study, jobs, workers=plan.config.workers, min_items_per_worker=2,
-                                   chunksize=1):
+        for counts in parallel_map(
+            synthesize_study, jobs, workers=plan.config.workers, min_items_per_worker=2, chunksize=1
+        ):
             total.update(counts)
         done += len(batch)
-        progress(f"images: {done}/{len(studies)} studies (through {batch[-1].exam_datetime.date()}), "
-                 f"{total['instances']} instances, {total['frames']} frames")
-    layouts = {key.split(":", 1)[1]: value for key, value in sorted(total.items()) if key.startswith("layout:")}
-    keys = ("instances", "frames", "single_frame_images", "cine", "caliper_images", "twins", "clean_pngs",
-            "doppler", "dual_view", "needle", "axilla_images", "burned_in_annotation_yes", "bytes")
+        progress(
+            f"images: {done}/{len(studies)} studies (through {batch[-1].exam_datetime.date()}), "
+            f"{total['instances']} instances, {total['frames']} frames"
+        )
+    layouts = {
+        key.split(":", 1)[1]: value
+        for key, value in sorted(total.items())
+        if key.startswith("layout:")
+    }
+    keys = (
+        "instances",
+        "frames",
+        "single_frame_images",
+        "cine",
+        "caliper_images",
+        "twins",
+        "clean_pngs",
+        "doppler",
+        "dual_view",
+        "needle",
+        "axilla_images",
+        "burned_in_annotation_yes",
+        "bytes",
+    )
     summary: dict[str, Any] = {key: total.get(key, 0) for key in keys}
-    summary.update(jpeg=total.get("jpeg", 0), rgb=total.get("rgb", 0), mono=total.get("mono", 0), layouts=layouts)
+    summary.update(
+        jpeg=total.get("jpeg", 0),
+        rgb=total.get("rgb", 0),
+        mono=total.get("mono", 0),
+        layouts=layouts,
+    )
     return summary

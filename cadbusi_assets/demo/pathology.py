@@ -25,31 +25,58 @@ class Diagnosis:
 
 
 DIAGNOSES: dict[str, Diagnosis] = {
-    "idc": Diagnosis("INVASIVE DUCTAL CARCINOMA",
-                     ("INVASIVE DUCTAL CARCINOMA, GRADE {grade}.",
-                      "DUCTAL CARCINOMA IN SITU (DCIS), INTERMEDIATE NUCLEAR GRADE, PRESENT."), True),
-    "dcis": Diagnosis("DUCTAL CARCINOMA IN SITU",
-                      ("DUCTAL CARCINOMA IN SITU (DCIS), HIGH NUCLEAR GRADE, SOLID TYPE, WITH "
-                       "COMEDONECROSIS.", "NO INVASIVE CARCINOMA IDENTIFIED."), True),
+    "idc": Diagnosis(
+        "INVASIVE DUCTAL CARCINOMA",
+        (
+            "INVASIVE DUCTAL CARCINOMA, GRADE {grade}.",
+            "DUCTAL CARCINOMA IN SITU (DCIS), INTERMEDIATE NUCLEAR GRADE, PRESENT.",
+        ),
+        True,
+    ),
+    "dcis": Diagnosis(
+        "DUCTAL CARCINOMA IN SITU",
+        (
+            "DUCTAL CARCINOMA IN SITU (DCIS), HIGH NUCLEAR GRADE, SOLID TYPE, WITH COMEDONECROSIS.",
+            "NO INVASIVE CARCINOMA IDENTIFIED.",
+        ),
+        True,
+    ),
     "fibroadenoma": Diagnosis("FIBROADENOMA", ("FIBROADENOMA.",), False),
-    "fibrocystic": Diagnosis("FIBROCYSTIC CHANGES",
-                             ("FIBROCYSTIC CHANGES. NEGATIVE FOR MALIGNANCY.",), False),
-    "adh": Diagnosis("ATYPICAL DUCTAL HYPERPLASIA",
-                     ("ATYPICAL DUCTAL HYPERPLASIA.", "COLUMNAR CELL CHANGE."), False, True),
-    "lcis": Diagnosis("LOBULAR CARCINOMA IN SITU",
-                      ("LOBULAR CARCINOMA IN SITU, CLASSIC TYPE.", "NEGATIVE FOR INVASIVE CARCINOMA."),
-                      False, True),
-    "node_negative": Diagnosis("BENIGN LYMPH NODE",
-                               ("ONE LYMPH NODE, NEGATIVE FOR METASTATIC CARCINOMA (0/1).",), False),
-    "node_metastatic": Diagnosis("METASTATIC CARCINOMA",
-                                 ("METASTATIC CARCINOMA, CONSISTENT WITH BREAST PRIMARY.",), True),
-    "excision_benign": Diagnosis("BIOPSY SITE CHANGES",
-                                 ("BIOPSY SITE CHANGES WITH FAT NECROSIS.",
-                                  "NO RESIDUAL ATYPIA. NEGATIVE FOR MALIGNANCY."), False),
-    "lumpectomy_idc": Diagnosis("INVASIVE DUCTAL CARCINOMA",
-                                ("RESIDUAL INVASIVE DUCTAL CARCINOMA, GRADE {grade}, 1.1 CM.",
-                                 "MARGINS NEGATIVE FOR CARCINOMA (CLOSEST 4 MM, POSTERIOR).",
-                                 "BIOPSY SITE CHANGES."), True),
+    "fibrocystic": Diagnosis(
+        "FIBROCYSTIC CHANGES", ("FIBROCYSTIC CHANGES. NEGATIVE FOR MALIGNANCY.",), False
+    ),
+    "adh": Diagnosis(
+        "ATYPICAL DUCTAL HYPERPLASIA",
+        ("ATYPICAL DUCTAL HYPERPLASIA.", "COLUMNAR CELL CHANGE."),
+        False,
+        True,
+    ),
+    "lcis": Diagnosis(
+        "LOBULAR CARCINOMA IN SITU",
+        ("LOBULAR CARCINOMA IN SITU, CLASSIC TYPE.", "NEGATIVE FOR INVASIVE CARCINOMA."),
+        False,
+        True,
+    ),
+    "node_negative": Diagnosis(
+        "BENIGN LYMPH NODE", ("ONE LYMPH NODE, NEGATIVE FOR METASTATIC CARCINOMA (0/1).",), False
+    ),
+    "node_metastatic": Diagnosis(
+        "METASTATIC CARCINOMA", ("METASTATIC CARCINOMA, CONSISTENT WITH BREAST PRIMARY.",), True
+    ),
+    "excision_benign": Diagnosis(
+        "BIOPSY SITE CHANGES",
+        ("BIOPSY SITE CHANGES WITH FAT NECROSIS.", "NO RESIDUAL ATYPIA. NEGATIVE FOR MALIGNANCY."),
+        False,
+    ),
+    "lumpectomy_idc": Diagnosis(
+        "INVASIVE DUCTAL CARCINOMA",
+        (
+            "RESIDUAL INVASIVE DUCTAL CARCINOMA, GRADE {grade}, 1.1 CM.",
+            "MARGINS NEGATIVE FOR CARCINOMA (CLOSEST 4 MM, POSTERIOR).",
+            "BIOPSY SITE CHANGES.",
+        ),
+        True,
+    ),
 }
 
 
@@ -95,19 +122,28 @@ def summary(specimen: Specimen) -> str:
 
 def synoptic_report(specimen: Specimen, rng: np.random.Generator) -> str | None:
     """A CAP-style synoptic block for malignant specimens, else None."""
-    malignant = [p for p in specimen.parts if DIAGNOSES[p.diagnosis].malignant and p.site == "breast"]
+    malignant = [
+        p for p in specimen.parts if DIAGNOSES[p.diagnosis].malignant and p.site == "breast"
+    ]
     if not malignant:
         return None
     part = malignant[0]
     dcis_only = part.diagnosis == "dcis"
     er, pr = int(rng.integers(0, 20)) * 5, int(rng.integers(0, 20)) * 5
-    her2 = ("0 (Negative)", "1+ (Negative)", "2+ (Equivocal)", "3+ (Positive)")[int(rng.integers(4))]
+    her2 = ("0 (Negative)", "1+ (Negative)", "2+ (Equivocal)", "3+ (Positive)")[
+        int(rng.integers(4))
+    ]
     lines = [
-        "SYNOPTIC REPORT - " + ("DCIS OF THE BREAST" if dcis_only else "INVASIVE CARCINOMA OF THE BREAST"),
+        "SYNOPTIC REPORT - "
+        + ("DCIS OF THE BREAST" if dcis_only else "INVASIVE CARCINOMA OF THE BREAST"),
         f"Procedure: {specimen.procedure_kind.capitalize()}",
         f"Specimen Laterality: {part.side.capitalize()}",
-        "Histologic Type: " + ("Ductal carcinoma in situ" if dcis_only
-                               else "Invasive carcinoma of no special type (ductal)"),
+        "Histologic Type: "
+        + (
+            "Ductal carcinoma in situ"
+            if dcis_only
+            else "Invasive carcinoma of no special type (ductal)"
+        ),
     ]
     if not dcis_only:
         lines.append(f"Histologic Grade (Nottingham): Grade {_grade(specimen)}")
@@ -130,19 +166,25 @@ def specimen_text(specimen: Specimen, patient: Patient, rng: np.random.Generator
     lines += diagnosis_lines(specimen)
     lines.append("")
     if is_malignant(specimen):
-        comment = (f"The diagnosis was communicated to Dr. {first} {last} on "
-                   f"{fmt_date(specimen.specimen_date)}. Prognostic markers are reported below.")
+        comment = (
+            f"The diagnosis was communicated to Dr. {first} {last} on "
+            f"{fmt_date(specimen.specimen_date)}. Prognostic markers are reported below."
+        )
     elif any(DIAGNOSES[p.diagnosis].high_risk for p in specimen.parts):
-        comment = "High-risk lesion. Correlation with imaging and surgical consultation recommended."
+        comment = (
+            "High-risk lesion. Correlation with imaging and surgical consultation recommended."
+        )
     else:
         comment = "The findings are benign. Correlation with imaging findings is recommended."
     lines += [f"COMMENT: {comment}", ""]
     lines.append("GROSS DESCRIPTION:")
     for part in specimen.parts:
         pieces = int(rng.integers(3, 7))
-        lines.append(f"{part.letter}. Received in formalin, labeled with the patient's name "
-                     f"\"{label}\" and \"{part.side.lower()} {part.site}\", are {pieces} tan-white "
-                     "cores of tissue, entirely submitted.")
+        lines.append(
+            f"{part.letter}. Received in formalin, labeled with the patient's name "
+            f'"{label}" and "{part.side.lower()} {part.site}", are {pieces} tan-white '
+            "cores of tissue, entirely submitted."
+        )
     lines.append(f"Sides sampled: {', '.join(sides)}.")
     return "\n".join(lines)
 
@@ -158,15 +200,17 @@ def specimen_rows(specimen: Specimen, patient: Patient, rng: np.random.Generator
         if name in seen:
             continue
         seen.add(name)
-        rows.append({
-            "specimen_accession": specimen.specimen_accession,
-            "patient_id": specimen.patient_id,
-            "encounter_id": specimen.encounter_id,
-            "specimen_date": specimen.specimen_date,
-            "received_at": specimen.received_at,
-            "part_description": part_header(part).rstrip(":"),
-            "diagnosis_name": name,
-            "final_diagnosis_text": text,
-            "synoptic_report": synoptic,
-        })
+        rows.append(
+            {
+                "specimen_accession": specimen.specimen_accession,
+                "patient_id": specimen.patient_id,
+                "encounter_id": specimen.encounter_id,
+                "specimen_date": specimen.specimen_date,
+                "received_at": specimen.received_at,
+                "part_description": part_header(part).rstrip(":"),
+                "diagnosis_name": name,
+                "final_diagnosis_text": text,
+                "synoptic_report": synoptic,
+            }
+        )
     return rows

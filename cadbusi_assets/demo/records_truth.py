@@ -51,8 +51,11 @@ def specimens_truth(plan: CohortPlan) -> list[dict]:
             "procedure_kind": s.procedure_kind,
             "malignant": pathology.is_malignant(s),
             "parts": [
-                asdict(p) | {"diagnosis_name": pathology.DIAGNOSES[p.diagnosis].name,
-                             "malignant": pathology.DIAGNOSES[p.diagnosis].malignant}
+                asdict(p)
+                | {
+                    "diagnosis_name": pathology.DIAGNOSES[p.diagnosis].name,
+                    "malignant": pathology.DIAGNOSES[p.diagnosis].malignant,
+                }
                 for p in s.parts
             ],
         }

@@ -31,7 +31,11 @@ class Geometry:
 @lru_cache(maxsize=16)
 def geometries(layout_name: str, dual: bool) -> tuple[Geometry, ...]:
     layout = LAYOUTS[layout_name]
-    pairs = zip(layout.dual_regions, layout.dual_fovs, strict=True) if dual else [(layout.region, layout.fov)]
+    pairs = (
+        zip(layout.dual_regions, layout.dual_fovs, strict=True)
+        if dual
+        else [(layout.region, layout.fov)]
+    )
     out = []
     for region, fov in pairs:
         bbox, mask = fov.mask_in(region)
@@ -53,14 +57,23 @@ def _boxes_overlap(a: Box, b: Box) -> bool:
     return not (a[2] < b[0] or b[2] < a[0] or a[3] < b[1] or b[3] < a[1])
 
 
-def _static_screen(study: StudyPlan, view: ViewPlan, layout: Layout, geos: tuple[Geometry, ...],
-                   cm_per_px: float) -> tuple[np.ndarray, screen.Painter]:
+def _static_screen(
+    study: StudyPlan, view: ViewPlan, layout: Layout, geos: tuple[Geometry, ...], cm_per_px: float
+) -> tuple[np.ndarray, screen.Painter]:
     painter = screen.Painter(layout.rows, layout.columns)
     screen.draw_header(painter, layout, screen.header_values(study, layout))
     screen.draw_annotation(painter, layout, view)
     tick_geo = geos[-1] if layout.ticks == "right" else geos[0]
-    screen.draw_depth_ticks(painter, layout, tick_geo.fov, tick_geo.bbox, tick_geo.region, cm_per_px,
-                            study.depth_cm, layout.ticks)
+    screen.draw_depth_ticks(
+        painter,
+        layout,
+        tick_geo.fov,
+        tick_geo.bbox,
+        tick_geo.region,
+        cm_per_px,
+        study.depth_cm,
+        layout.ticks,
+    )
     screen.draw_body_mark(painter, layout.body_mark, view)
     canvas = painter.pixels()
     screen.draw_grey_bar(canvas, layout.grey_bar)
@@ -78,8 +91,9 @@ def _static_screen(study: StudyPlan, view: ViewPlan, layout: Layout, geos: tuple
     return canvas, painter
 
 
-def _needle(lesion: tissue.Lesion, size: tuple[int, int], rng: np.random.Generator
-            ) -> tuple[float, float, float, float]:
+def _needle(
+    lesion: tissue.Lesion, size: tuple[int, int], rng: np.random.Generator
+) -> tuple[float, float, float, float]:
     width = size[1]
     from_left = rng.random() < 0.5
     x_entry = 0.05 * width if from_left else 0.95 * width
@@ -88,11 +102,16 @@ def _needle(lesion: tissue.Lesion, size: tuple[int, int], rng: np.random.Generat
 
 def _lesion_dict(lesion: tissue.Lesion, origin: tuple[int, int], finding: Finding) -> dict:
     return {
-        "kind": lesion.kind, "shape": finding.shape, "margin": lesion.margin, "echo": lesion.echo,
-        "posterior": lesion.posterior, "orientation": finding.orientation,
+        "kind": lesion.kind,
+        "shape": finding.shape,
+        "margin": lesion.margin,
+        "echo": lesion.echo,
+        "posterior": lesion.posterior,
+        "orientation": finding.orientation,
         "centre": [round(lesion.cx + origin[0], 1), round(lesion.cy + origin[1], 1)],
         "half_axes": [round(lesion.half_w, 1), round(lesion.half_h, 1)],
-        "tilt_deg": round(math.degrees(lesion.tilt), 1), "size_cm": list(finding.size_cm),
+        "tilt_deg": round(math.degrees(lesion.tilt), 1),
+        "size_cm": list(finding.size_cm),
     }
 
 
@@ -136,20 +155,35 @@ def render_view(study: StudyPlan, view: ViewPlan) -> RenderedView:
                 fresh_real, fresh_imag = tissue.complex_speckle(rng, height, width)
                 real_k = 0.87 * real_k + 0.5 * fresh_real
                 imag_k = 0.87 * imag_k + 0.5 * fresh_imag
-            echo, _, lesion_box = tissue.echogenicity(depth_cm, params, lesion, needle, offset=offset)
+            echo, _, lesion_box = tissue.echogenicity(
+                depth_cm, params, lesion, needle, offset=offset
+            )
             grey = tissue.to_display(echo, real_k, imag_k)
             x0, y0, x1, y1 = geo.bbox
             target = canvas[y0 : y1 + 1, x0 : x1 + 1]
             target[geo.mask] = grey[geo.mask]
             image_box = None
             if lesion_box is not None:
-                image_box = [lesion_box[0] + x0, lesion_box[1] + y0, lesion_box[2] + x0, lesion_box[3] + y0]
-            views_truth.append({
-                "region_index": i, "fov_shape": geo.fov.shape, "fov_polygon": geo.fov.polygon(),
-                "crop_box": list(geo.bbox), "lesion_box": image_box,
-                "lesion": (_lesion_dict(replace(lesion, cx=lesion.cx - offset), (x0, y0), view.finding)
-                           if lesion is not None else None),
-            })
+                image_box = [
+                    lesion_box[0] + x0,
+                    lesion_box[1] + y0,
+                    lesion_box[2] + x0,
+                    lesion_box[3] + y0,
+                ]
+            views_truth.append(
+                {
+                    "region_index": i,
+                    "fov_shape": geo.fov.shape,
+                    "fov_polygon": geo.fov.polygon(),
+                    "crop_box": list(geo.bbox),
+                    "lesion_box": image_box,
+                    "lesion": (
+                        _lesion_dict(replace(lesion, cx=lesion.cx - offset), (x0, y0), view.finding)
+                        if lesion is not None
+                        else None
+                    ),
+                }
+            )
         frame = np.repeat(canvas[:, :, None], 3, axis=2) if colour else canvas
         ui = [e.as_dict() for e in painter.elements]
         if view.doppler:
@@ -165,34 +199,60 @@ def render_view(study: StudyPlan, view: ViewPlan) -> RenderedView:
         if view.calipers and per_fov[0][2] is not None:
             geo, lesion = per_fov[0][0], per_fov[0][2]
             shifted = replace(lesion, cx=lesion.cx - offset)
-            caliper_points = [[round(float(x) + geo.bbox[0]), round(float(y) + geo.bbox[1])]
-                              for x, y in shifted.extent_points(view.caliper_count)]
-            frame, lines = overlays.draw_calipers(frame, [tuple(p) for p in caliper_points], view.caliper_style,
-                                                  view.caliper_size, view.caliper_stroke, view.caliper_line)
+            caliper_points = [
+                [round(float(x) + geo.bbox[0]), round(float(y) + geo.bbox[1])]
+                for x, y in shifted.extent_points(view.caliper_count)
+            ]
+            frame, lines = overlays.draw_calipers(
+                frame,
+                [tuple(p) for p in caliper_points],
+                view.caliper_style,
+                view.caliper_size,
+                view.caliper_stroke,
+                view.caliper_line,
+            )
         first = views_truth[0]
-        truths.append({
-            "index": k,
-            "fov_shape": first["fov_shape"], "fov_polygon": first["fov_polygon"],
-            "crop_box": first["crop_box"], "lesion_box": first["lesion_box"], "lesion": first["lesion"],
-            "views": views_truth,
-            "has_calipers": bool(caliper_points),
-            "caliper_points": caliper_points,
-            "caliper_style": view.caliper_style if caliper_points else None,
-            "caliper_colour": list(overlays.YELLOW if colour else overlays.WHITE) if caliper_points else None,
-            "caliper_size_px": view.caliper_size if caliper_points else None,
-            "caliper_stroke_px": view.caliper_stroke if caliper_points else None,
-            "caliper_lines": lines,
-            "is_doppler": view.doppler, "doppler_box": list(doppler_box) if doppler_box else None,
-            "needle": view.needle,
-            "laterality": view.laterality, "body_area": view.body_area,
-            "orientation": ORIENTATIONS[view.orientation], "orientation_text": view.orientation,
-            "clock_position": view.clock, "nipple_distance_cm": view.distance_cm,
-            "burned_in_text": [t.as_dict() for t in painter.texts],
-            "ui_elements": ui,
-        })
+        truths.append(
+            {
+                "index": k,
+                "fov_shape": first["fov_shape"],
+                "fov_polygon": first["fov_polygon"],
+                "crop_box": first["crop_box"],
+                "lesion_box": first["lesion_box"],
+                "lesion": first["lesion"],
+                "views": views_truth,
+                "has_calipers": bool(caliper_points),
+                "caliper_points": caliper_points,
+                "caliper_style": view.caliper_style if caliper_points else None,
+                "caliper_colour": list(overlays.YELLOW if colour else overlays.WHITE)
+                if caliper_points
+                else None,
+                "caliper_size_px": view.caliper_size if caliper_points else None,
+                "caliper_stroke_px": view.caliper_stroke if caliper_points else None,
+                "caliper_lines": lines,
+                "is_doppler": view.doppler,
+                "doppler_box": list(doppler_box) if doppler_box else None,
+                "needle": view.needle,
+                "laterality": view.laterality,
+                "body_area": view.body_area,
+                "orientation": ORIENTATIONS[view.orientation],
+                "orientation_text": view.orientation,
+                "clock_position": view.clock,
+                "nipple_distance_cm": view.distance_cm,
+                "burned_in_text": [t.as_dict() for t in painter.texts],
+                "ui_elements": ui,
+            }
+        )
         frames.append(frame)
         clean_frames.append(clean)
-    regions = [{"box": list(geo.region), "data_type": 2 if view.doppler else 1,
-                "spatial_format": 1, "physical_delta_cm": round(cm_per_px, 6),
-                "fov_shape": geo.fov.shape} for geo, *_ in per_fov]
+    regions = [
+        {
+            "box": list(geo.region),
+            "data_type": 2 if view.doppler else 1,
+            "spatial_format": 1,
+            "physical_delta_cm": round(cm_per_px, 6),
+            "fov_shape": geo.fov.shape,
+        }
+        for geo, *_ in per_fov
+    ]
     return RenderedView(frames, clean_frames, truths, regions, colour)

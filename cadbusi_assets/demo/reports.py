@@ -112,8 +112,11 @@ def describe_finding(finding: Finding, rng: np.random.Generator, caps: bool) -> 
     if finding.kind == "node":
         text = (
             f"In the {side} axilla there is a lymph node measuring {size_phrase(finding.size_cm)} "
-            + ("with a preserved fatty hilum and normal cortical thickness." if finding.birads in {"1", "2"}
-               else "with eccentric cortical thickening up to 4 mm and effacement of the fatty hilum.")
+            + (
+                "with a preserved fatty hilum and normal cortical thickness."
+                if finding.birads in {"1", "2"}
+                else "with eccentric cortical thickening up to 4 mm and effacement of the fatty hilum."
+            )
         )
         return text.upper() if caps else text
     posterior = {
@@ -151,8 +154,10 @@ def describe_finding(finding: Finding, rng: np.random.Generator, caps: bool) -> 
 
 
 def _patient_header(patient: Patient, rng: np.random.Generator) -> str:
-    name = _pick(rng, (f"{patient.last_name}, {patient.first_name}",
-                       f"{patient.first_name} {patient.last_name}"))
+    name = _pick(
+        rng,
+        (f"{patient.last_name}, {patient.first_name}", f"{patient.first_name} {patient.last_name}"),
+    )
     return f"Patient: {name}    MRN: {patient.patient_id}    DOB: {fmt_date(patient.birth_date)}"
 
 
@@ -180,8 +185,11 @@ def _history(exam: Exam, patient: Patient, rng: np.random.Generator) -> str:
     if patient.sex == "M":
         return f"{age}-year-old {sex} with {exam.side.lower()} breast enlargement and tenderness."
     reasons = (
-        "palpable lump", "focal pain", "abnormal screening mammogram (callback)",
-        "nipple discharge", "asymmetry on mammography",
+        "palpable lump",
+        "focal pain",
+        "abnormal screening mammogram (callback)",
+        "nipple discharge",
+        "asymmetry on mammography",
     )
     where = "both breasts" if exam.side in {None, "BILATERAL"} else f"{exam.side.lower()} breast"
     return f"{age}-year-old {sex} with {_pick(rng, reasons)}, {where}."
@@ -189,8 +197,10 @@ def _history(exam: Exam, patient: Patient, rng: np.random.Generator) -> str:
 
 def _impression_text(exam: Exam, rng: np.random.Generator) -> str:
     if exam.kind == "incomplete":
-        return ("Indeterminate area of architectural distortion in the right breast, not "
-                "adequately characterized on ultrasound. " + _RECOMMENDATION["0"])
+        return (
+            "Indeterminate area of architectural distortion in the right breast, not "
+            "adequately characterized on ultrasound. " + _RECOMMENDATION["0"]
+        )
     if not exam.findings:
         if exam.side and exam.side != "BILATERAL" and rng.random() < 0.5:
             return f"No sonographic evidence of malignancy in the {exam.side.lower()} breast."
@@ -199,15 +209,21 @@ def _impression_text(exam: Exam, rng: np.random.Generator) -> str:
     for i, f in enumerate(exam.findings, 1):
         where = f"{f.side.lower()} {'axilla' if f.kind == 'node' else 'breast'}"
         if f.kind == "node":
-            parts.append(f"{i}. {'Benign-appearing' if f.birads in {'1', '2'} else 'Abnormal'} "
-                         f"lymph node in the {where}.")
+            parts.append(
+                f"{i}. {'Benign-appearing' if f.birads in {'1', '2'} else 'Abnormal'} "
+                f"lymph node in the {where}."
+            )
             continue
         lead = {
-            "2": "Benign-appearing", "3": "Probably benign", "6": "Known malignancy:",
+            "2": "Benign-appearing",
+            "3": "Probably benign",
+            "6": "Known malignancy:",
         }.get(f.birads, "Suspicious")
         label = "cyst" if f.kind == "cyst" else "mass"
-        parts.append(f"{i}. {lead} {max(f.size_cm):.1f} cm {label} in the {where} at "
-                     f"{clock_phrase(f.clock, rng)}, {distance_phrase(f.distance_cm, rng, False)}.")
+        parts.append(
+            f"{i}. {lead} {max(f.size_cm):.1f} cm {label} in the {where} at "
+            f"{clock_phrase(f.clock, rng)}, {distance_phrase(f.distance_cm, rng, False)}."
+        )
     worst = exam.birads or "1"
     parts.append(_RECOMMENDATION.get(worst, ""))
     return " ".join(p for p in parts if p)
@@ -235,7 +251,10 @@ def us_report(exam: Exam, patient: Patient, rng: np.random.Generator) -> str:
     lines: list[str] = []
     if rng.random() < 0.3:
         lines.append(_patient_header(patient, rng))
-    lines += [f"EXAM: {exam.description}", f"DATE: {fmt_date(exam.exam_date)} {exam.exam_datetime:%H:%M}"]
+    lines += [
+        f"EXAM: {exam.description}",
+        f"DATE: {fmt_date(exam.exam_date)} {exam.exam_datetime:%H:%M}",
+    ]
     lines.append(f"HISTORY: {_history(exam, patient, rng)}")
     if exam.kind == "outside":
         lines.append("COMPARISON: Outside ultrasound images were imported and reviewed.")
@@ -244,18 +263,26 @@ def us_report(exam: Exam, patient: Patient, rng: np.random.Generator) -> str:
     else:
         lines.append(_pick(rng, ("COMPARISON: None.", "COMPARISON: Mammogram of the same date.")))
     region = "axilla" if exam.kind == "axilla" else "breast"
-    where = "both breasts" if exam.side in {None, "BILATERAL"} else f"the {exam.side.lower()} {region}"
+    where = (
+        "both breasts" if exam.side in {None, "BILATERAL"} else f"the {exam.side.lower()} {region}"
+    )
     lines.append(f"TECHNIQUE: Targeted grayscale and color Doppler ultrasound of {where}.")
     lines.append("FINDINGS:" if rng.random() < 0.7 else "Ultrasound Findings:")
     if exam.kind == "incomplete":
-        lines.append("At the 10:00 position of the right breast there is a vague area of shadowing "
-                     "without a discrete mass, possibly architectural distortion.")
+        lines.append(
+            "At the 10:00 position of the right breast there is a vague area of shadowing "
+            "without a discrete mass, possibly architectural distortion."
+        )
     elif patient.sex == "M" and not exam.findings:
-        lines.append("Retroareolar fibroglandular tissue consistent with gynecomastia. "
-                     "No discrete mass. No suspicious features.")
+        lines.append(
+            "Retroareolar fibroglandular tissue consistent with gynecomastia. "
+            "No discrete mass. No suspicious features."
+        )
     elif not exam.findings:
-        lines.append("No solid or cystic mass. No architectural distortion. "
-                     "No suspicious axillary lymph nodes.")
+        lines.append(
+            "No solid or cystic mass. No architectural distortion. "
+            "No suspicious axillary lymph nodes."
+        )
     for f in exam.findings:
         text = describe_finding(f, rng, caps)
         if exam.kind == "followup":
@@ -268,8 +295,10 @@ def us_report(exam: Exam, patient: Patient, rng: np.random.Generator) -> str:
     lines.append("")
     lines += _assessment_lines(exam, rng, _impression_text(exam, rng))
     if patient.sex == "F" and rng.random() < 0.15:
-        lines.append(f"Results discussed with {patient.first_name} {patient.last_name} at the time "
-                     "of the exam.")
+        lines.append(
+            f"Results discussed with {patient.first_name} {patient.last_name} at the time "
+            "of the exam."
+        )
     lines.append("")
     lines += _signature(exam, rng)
     return "\n".join(lines)
@@ -277,60 +306,93 @@ def us_report(exam: Exam, patient: Patient, rng: np.random.Generator) -> str:
 
 def mg_report(exam: Exam, patient: Patient, rng: np.random.Generator) -> str:
     """A screening or diagnostic mammogram report (no PACS reference in the demo)."""
-    density = _pick(rng, (
-        "B: There are scattered areas of fibroglandular density.",
-        "C: The breasts are heterogeneously dense, which may obscure small masses.",
-        "D: The breasts are extremely dense, which lowers the sensitivity of mammography.",
-    ))
-    lines = [f"EXAM: {exam.description}", f"DATE: {fmt_date(exam.exam_date)} {exam.exam_datetime:%H:%M}",
-             f"HISTORY: {_history(exam, patient, rng)}", "COMPARISON: Prior mammograms.",
-             f"DENSITY: {density}", "FINDINGS:"]
+    density = _pick(
+        rng,
+        (
+            "B: There are scattered areas of fibroglandular density.",
+            "C: The breasts are heterogeneously dense, which may obscure small masses.",
+            "D: The breasts are extremely dense, which lowers the sensitivity of mammography.",
+        ),
+    )
+    lines = [
+        f"EXAM: {exam.description}",
+        f"DATE: {fmt_date(exam.exam_date)} {exam.exam_datetime:%H:%M}",
+        f"HISTORY: {_history(exam, patient, rng)}",
+        "COMPARISON: Prior mammograms.",
+        f"DENSITY: {density}",
+        "FINDINGS:",
+    ]
     if exam.birads == "0":
         callback = [t.split(":", 1)[1] for t in exam.tags if t.startswith("callback:")]
         side = callback[0] if callback else "LEFT"
-        lines.append(f"There is a focal asymmetry in the {side.lower()} breast which requires "
-                     "further evaluation with ultrasound.")
+        lines.append(
+            f"There is a focal asymmetry in the {side.lower()} breast which requires "
+            "further evaluation with ultrasound."
+        )
     elif exam.findings:
         f = exam.findings[0]
-        lines.append(f"{'Oval circumscribed' if f.birads in {'2', '3'} else 'Irregular'} mass in the "
-                     f"{f.side.lower()} breast at {f.clock}, see same-day ultrasound.")
+        lines.append(
+            f"{'Oval circumscribed' if f.birads in {'2', '3'} else 'Irregular'} mass in the "
+            f"{f.side.lower()} breast at {f.clock}, see same-day ultrasound."
+        )
     else:
         lines.append("No suspicious masses, calcifications or architectural distortion.")
-    lines += ["", "IMPRESSION:", "See ultrasound report of the same date for the combined assessment."
-              if exam.findings else "No mammographic evidence of malignancy."]
+    lines += [
+        "",
+        "IMPRESSION:",
+        "See ultrasound report of the same date for the combined assessment."
+        if exam.findings
+        else "No mammographic evidence of malignancy.",
+    ]
     if exam.birads is not None:
-        lines.append(birads_line(exam.birads, _pick(rng, ("category", "assessment", "final", "code"))))
+        lines.append(
+            birads_line(exam.birads, _pick(rng, ("category", "assessment", "final", "code")))
+        )
     lines.append("")
     lines += _signature(exam, rng)
     return "\n".join(lines)
 
 
-def biopsy_report(exam: Exam, patient: Patient, rng: np.random.Generator, addendum_date: dt.date | None) -> str:
+def biopsy_report(
+    exam: Exam, patient: Patient, rng: np.random.Generator, addendum_date: dt.date | None
+) -> str:
     """An ultrasound-guided core biopsy note with a PATHOLOGY / CONCORDANCE addendum."""
     described = "; ".join(
         f"{f.side.lower()} breast {f.clock}, {distance_phrase(f.distance_cm, rng, False)}"
         for f in exam.findings
     )
-    lines = [f"EXAM: {exam.description}", f"DATE: {fmt_date(exam.exam_date)} {exam.exam_datetime:%H:%M}",
-             f"HISTORY: Suspicious sonographic finding: {described}.",
-             "PROCEDURE: The risks, benefits and alternatives were discussed and written informed "
-             "consent was obtained. Under ultrasound guidance and local anesthesia, "
-             f"{int(rng.integers(3, 7))} core samples were obtained with a 14-gauge spring-loaded "
-             "device. A biopsy marker clip was placed. Post-procedure mammogram confirms clip "
-             "placement.",
-             "COMPLICATIONS: None.", "",
-             "IMPRESSION: Successful ultrasound-guided core biopsy. Pathology pending.", ""]
+    lines = [
+        f"EXAM: {exam.description}",
+        f"DATE: {fmt_date(exam.exam_date)} {exam.exam_datetime:%H:%M}",
+        f"HISTORY: Suspicious sonographic finding: {described}.",
+        "PROCEDURE: The risks, benefits and alternatives were discussed and written informed "
+        "consent was obtained. Under ultrasound guidance and local anesthesia, "
+        f"{int(rng.integers(3, 7))} core samples were obtained with a 14-gauge spring-loaded "
+        "device. A biopsy marker clip was placed. Post-procedure mammogram confirms clip "
+        "placement.",
+        "COMPLICATIONS: None.",
+        "",
+        "IMPRESSION: Successful ultrasound-guided core biopsy. Pathology pending.",
+        "",
+    ]
     lines += _signature(exam, rng)
     if addendum_date is not None and exam.pathology_summary:
-        lines += ["", f"ADDENDUM ({fmt_date(addendum_date)}):",
-                  f"PATHOLOGY: {exam.pathology_summary}",
-                  f"CONCORDANCE: {'yes' if exam.concordance else 'no'}"]
+        lines += [
+            "",
+            f"ADDENDUM ({fmt_date(addendum_date)}):",
+            f"PATHOLOGY: {exam.pathology_summary}",
+            f"CONCORDANCE: {'yes' if exam.concordance else 'no'}",
+        ]
         if exam.concordance is False:
-            lines.append("The pathology is discordant with the imaging findings. Surgical excision "
-                         "is recommended.")
+            lines.append(
+                "The pathology is discordant with the imaging findings. Surgical excision "
+                "is recommended."
+            )
         elif exam.birads == "6":
-            lines.append("Concordant malignant. " + birads_line("6", "inline") + ". Surgical "
-                         "consultation has been arranged.")
+            lines.append(
+                "Concordant malignant. " + birads_line("6", "inline") + ". Surgical "
+                "consultation has been arranged."
+            )
         else:
             lines.append("Concordant. Recommend follow-up as clinically indicated.")
     return "\n".join(lines)

@@ -43,7 +43,9 @@ class BurnedText:
 
 @dataclass(frozen=True)
 class UiElement:
-    kind: str  # 'grey_bar' | 'depth_ticks' | 'body_mark' | 'side_panel' | 'separator' | 'colour_bar'
+    kind: (
+        str  # 'grey_bar' | 'depth_ticks' | 'body_mark' | 'side_panel' | 'separator' | 'colour_bar'
+    )
     box: Box
 
     def as_dict(self) -> dict:
@@ -59,21 +61,38 @@ class Painter:
         self.texts: list[BurnedText] = []
         self.elements: list[UiElement] = []
 
-    def text(self, x: int, y: int, text: str, size: int, kind: str, field: str,
-             fill: int = TEXT_WHITE, align_right: bool = False) -> BurnedText:
+    def text(
+        self,
+        x: int,
+        y: int,
+        text: str,
+        size: int,
+        kind: str,
+        field: str,
+        fill: int = TEXT_WHITE,
+        align_right: bool = False,
+    ) -> BurnedText:
         """Draw ``text`` with its top-left (or top-right) at ``(x, y)``; returns its ink box."""
         face = font(size)
         if align_right:
             x = x - math.ceil(self.draw.textbbox((0, y), text, font=face)[2])
         left, top, right, bottom = (int(v) for v in self.draw.textbbox((x, y), text, font=face))
-        window = (max(0, left - 2), max(0, top - 2), min(self.image.width, right + 2),
-                  min(self.image.height, bottom + 2))
+        window = (
+            max(0, left - 2),
+            max(0, top - 2),
+            min(self.image.width, right + 2),
+            min(self.image.height, bottom + 2),
+        )
         before = np.asarray(self.image.crop(window))
         self.draw.text((x, y), text, font=face, fill=fill)
         changed = np.asarray(self.image.crop(window)) != before
         rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
-        box = (window[0] + int(cols[0]), window[1] + int(rows[0]),
-               window[0] + int(cols[-1]), window[1] + int(rows[-1]))
+        box = (
+            window[0] + int(cols[0]),
+            window[1] + int(rows[0]),
+            window[0] + int(cols[-1]),
+            window[1] + int(rows[-1]),
+        )
         item = BurnedText(text, kind, field, box)
         self.texts.append(item)
         return item
@@ -112,8 +131,16 @@ def draw_header(painter: Painter, layout: Layout, values: dict[str, str]) -> Non
     for item in layout.header:
         text = item.template.format(**values)
         x = layout.columns + item.x if item.x < 0 else item.x
-        painter.text(x, item.y, text, item.size, item.kind, item.field,
-                     fill=TEXT_WHITE if item.kind == "phi" else UI_GREY, align_right=item.x < 0)
+        painter.text(
+            x,
+            item.y,
+            text,
+            item.size,
+            item.kind,
+            item.field,
+            fill=TEXT_WHITE if item.kind == "phi" else UI_GREY,
+            align_right=item.x < 0,
+        )
     y = layout.header_height - 2
     x_start = layout.side_panel[1] + 1 if layout.side_panel else 0
     painter.draw.line((x_start, y, layout.columns - 1, y), fill=70)
@@ -143,8 +170,16 @@ def draw_annotation(painter: Painter, layout: Layout, view: ViewPlan) -> None:
         y += size + 8
 
 
-def draw_depth_ticks(painter: Painter, layout: Layout, fov: Fov, fov_box: Box, region: Box,
-                     cm_per_px: float, depth_cm: float, side: str) -> None:
+def draw_depth_ticks(
+    painter: Painter,
+    layout: Layout,
+    fov: Fov,
+    fov_box: Box,
+    region: Box,
+    cm_per_px: float,
+    depth_cm: float,
+    side: str,
+) -> None:
     """Depth marks every 0.5 cm beside the FOV with a label every centimetre."""
     if fov.shape == "sector":
         top = fov.apex[1] + fov.r0
@@ -165,8 +200,16 @@ def draw_depth_ticks(painter: Painter, layout: Layout, fov: Fov, fov_box: Box, r
             if side == "right" or fov.shape == "sector":
                 painter.text(x + 11, y - 7, str(k // 2), 12, "ui", "depth_label", fill=UI_GREY)
             else:
-                painter.text(x - 3, y - 7, str(k // 2), 12, "ui", "depth_label", fill=UI_GREY,
-                             align_right=True)
+                painter.text(
+                    x - 3,
+                    y - 7,
+                    str(k // 2),
+                    12,
+                    "ui",
+                    "depth_label",
+                    fill=UI_GREY,
+                    align_right=True,
+                )
     painter.element("depth_ticks", (min(xs), min(ys), max(xs), max(ys)))
 
 
@@ -188,7 +231,9 @@ def draw_body_mark(painter: Painter, box: Box, view: ViewPlan) -> None:
         painter.draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), outline=185)
         painter.draw.ellipse((cx - 3, cy - 3, cx + 3, cy + 3), fill=185)
         hour, minute = (int(v) for v in (view.clock or "12:00").split(":"))
-        angle = math.radians((hour % 12 + minute / 60) * 30)  # clockwise from 12, facing the patient
+        angle = math.radians(
+            (hour % 12 + minute / 60) * 30
+        )  # clockwise from 12, facing the patient
         px, py = cx + 0.6 * radius * math.sin(angle), cy - 0.6 * radius * math.cos(angle)
         dx, dy = 8 * math.cos(angle), 8 * math.sin(angle)
         painter.draw.line((px - dx, py - dy, px + dx, py + dy), fill=230, width=3)

@@ -23,8 +23,13 @@ SPECKLE_MAX = 232
 #: The darkest grey inside the field of view (the noise floor of a real scanner).
 SPECKLE_FLOOR = 3
 
-_ECHO = {"anechoic": 0.03, "hypoechoic": 0.22, "isoechoic": 0.8, "heterogeneous": 0.35,
-         "complex cystic and solid": 0.05}
+_ECHO = {
+    "anechoic": 0.03,
+    "hypoechoic": 0.22,
+    "isoechoic": 0.8,
+    "heterogeneous": 0.35,
+    "complex cystic and solid": 0.05,
+}
 
 
 @dataclass(frozen=True)
@@ -45,11 +50,15 @@ class Lesion:
     def extent_points(self, count: int) -> list[tuple[float, float]]:
         """Ends of the width axis (2 points) and also of the height axis (4 points)."""
         c, s = math.cos(self.tilt), math.sin(self.tilt)
-        points = [(self.cx - self.half_w * c, self.cy - self.half_w * s),
-                  (self.cx + self.half_w * c, self.cy + self.half_w * s)]
+        points = [
+            (self.cx - self.half_w * c, self.cy - self.half_w * s),
+            (self.cx + self.half_w * c, self.cy + self.half_w * s),
+        ]
         if count == 4:
-            points += [(self.cx + self.half_h * s, self.cy - self.half_h * c),
-                       (self.cx - self.half_h * s, self.cy + self.half_h * c)]
+            points += [
+                (self.cx + self.half_h * s, self.cy - self.half_h * c),
+                (self.cx - self.half_h * s, self.cy + self.half_h * c),
+            ]
         return points
 
 
@@ -69,17 +78,31 @@ def random_tissue(rng: np.random.Generator, height: int, width: int, extra: int)
     cell = 24.0
     grid = rng.random((int(height / cell) + 3, int((width + extra) / cell) + 3)).astype(np.float32)
     return TissueParams(
-        skin_cm=float(rng.uniform(0.08, 0.15)), fat_cm=float(rng.uniform(0.4, 1.0)),
+        skin_cm=float(rng.uniform(0.08, 0.15)),
+        fat_cm=float(rng.uniform(0.4, 1.0)),
         gland_cm=float(rng.uniform(1.0, 2.0)),
-        undulation=(float(rng.uniform(0.04, 0.16)), float(rng.uniform(180, 420)), float(rng.uniform(0, 6.3)),
-                    float(rng.uniform(0.05, 0.2)), float(rng.uniform(120, 300)), float(rng.uniform(0, 6.3))),
-        texture=grid, texture_cell=cell, gain=float(rng.uniform(0.9, 1.1)),
+        undulation=(
+            float(rng.uniform(0.04, 0.16)),
+            float(rng.uniform(180, 420)),
+            float(rng.uniform(0, 6.3)),
+            float(rng.uniform(0.05, 0.2)),
+            float(rng.uniform(120, 300)),
+            float(rng.uniform(0, 6.3)),
+        ),
+        texture=grid,
+        texture_cell=cell,
+        gain=float(rng.uniform(0.9, 1.1)),
         attenuation=float(rng.uniform(0.08, 0.16)),
     )
 
 
-def lesion_for(finding: Finding, fov_size: tuple[int, int], cm_per_px: float, rng: np.random.Generator,
-               centre: tuple[float, float] | None = None) -> Lesion:
+def lesion_for(
+    finding: Finding,
+    fov_size: tuple[int, int],
+    cm_per_px: float,
+    rng: np.random.Generator,
+    centre: tuple[float, float] | None = None,
+) -> Lesion:
     """Place ``finding`` in a FOV of ``(height, width)`` pixels; sizes follow the report."""
     height, width = fov_size
     half_w = finding.size_cm[0] / 2 / cm_per_px
@@ -91,9 +114,23 @@ def lesion_for(finding: Finding, fov_size: tuple[int, int], cm_per_px: float, rn
         top = 0.3 / cm_per_px + half_h
         cy = float(rng.uniform(top, max(top + 1, 0.62 * height - half_h)))
         centre = (cx, cy)
-    tilt = float(rng.uniform(-0.25, 0.25)) if finding.orientation == "parallel" else float(rng.uniform(-0.15, 0.15))
-    return Lesion(centre[0], centre[1], half_w, half_h, tilt, finding.kind, finding.margin,
-                  finding.echo, finding.posterior, float(rng.uniform(0, 2 * math.pi)))
+    tilt = (
+        float(rng.uniform(-0.25, 0.25))
+        if finding.orientation == "parallel"
+        else float(rng.uniform(-0.15, 0.15))
+    )
+    return Lesion(
+        centre[0],
+        centre[1],
+        half_w,
+        half_h,
+        tilt,
+        finding.kind,
+        finding.margin,
+        finding.echo,
+        finding.posterior,
+        float(rng.uniform(0, 2 * math.pi)),
+    )
 
 
 def _smooth_texture(params: TissueParams, height: int, width: int, offset: float) -> np.ndarray:
@@ -131,9 +168,13 @@ def lesion_alpha(lesion: Lesion, yy: np.ndarray, xx: np.ndarray) -> tuple[np.nda
     return np.clip((edge - rho) / softness + 0.5, 0.0, 1.0), rho
 
 
-def echogenicity(depth_cm: np.ndarray, params: TissueParams, lesion: Lesion | None,
-                 needle: tuple[float, float, float, float] | None, offset: float = 0.0
-                 ) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int, int, int] | None]:
+def echogenicity(
+    depth_cm: np.ndarray,
+    params: TissueParams,
+    lesion: Lesion | None,
+    needle: tuple[float, float, float, float] | None,
+    offset: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int, int, int] | None]:
     """The tissue reflectivity map for one frame, the lesion alpha window and its box.
 
     ``offset`` shifts the anatomy laterally (cine probe motion), in pixels.
@@ -141,15 +182,33 @@ def echogenicity(depth_cm: np.ndarray, params: TissueParams, lesion: Lesion | No
     height, width = depth_cm.shape
     xs = np.arange(width, dtype=np.float32) + offset
     a1, p1, f1, a2, p2, f2 = params.undulation
-    ripple = 0.5 * np.sin(2 * np.pi * xs / (0.37 * p1) + f2) + 0.3 * np.sin(2 * np.pi * xs / (0.23 * p2) + f1)
-    fat_end = (params.skin_cm + params.fat_cm + a1 * (np.sin(2 * np.pi * xs / p1 + f1) + ripple))[None, :]
-    gland_end = fat_end + params.gland_cm + (a2 * (np.sin(2 * np.pi * xs / p2 + f2) - 0.6 * ripple))[None, :]
+    ripple = 0.5 * np.sin(2 * np.pi * xs / (0.37 * p1) + f2) + 0.3 * np.sin(
+        2 * np.pi * xs / (0.23 * p2) + f1
+    )
+    fat_end = (params.skin_cm + params.fat_cm + a1 * (np.sin(2 * np.pi * xs / p1 + f1) + ripple))[
+        None, :
+    ]
+    gland_end = (
+        fat_end
+        + params.gland_cm
+        + (a2 * (np.sin(2 * np.pi * xs / p2 + f2) - 0.6 * ripple))[None, :]
+    )
     texture = _smooth_texture(params, height, width, offset)
     wave = 0.12 * np.sin(xs / (23.0 + 40 * a1)) + 0.07 * np.sin(xs / 11.0 + f2)
     ligaments = np.exp(-(((depth_cm - fat_end * 0.7 - wave[None, :]) / 0.035) ** 2))
     echo = np.select(
-        [depth_cm < params.skin_cm, depth_cm < fat_end, depth_cm < gland_end, depth_cm < gland_end + 0.3],
-        [np.float32(1.4), 0.38 + 0.25 * texture + 0.7 * ligaments, 0.85 + 0.55 * texture, np.float32(0.4)],
+        [
+            depth_cm < params.skin_cm,
+            depth_cm < fat_end,
+            depth_cm < gland_end,
+            depth_cm < gland_end + 0.3,
+        ],
+        [
+            np.float32(1.4),
+            0.38 + 0.25 * texture + 0.7 * ligaments,
+            0.85 + 0.55 * texture,
+            np.float32(0.4),
+        ],
         default=0.65 + 0.25 * (np.sin(depth_cm * 45.0) > 0.6) + 0.1 * texture,
     ).astype(np.float32)
     alpha_window = None
@@ -166,7 +225,9 @@ def echogenicity(depth_cm: np.ndarray, params: TissueParams, lesion: Lesion | No
             inner = np.float32(_ECHO.get(shifted.echo, 0.25))
             if shifted.echo == "heterogeneous":
                 inner = 0.2 + 0.45 * texture[y0:y1, x0:x1]
-            if shifted.echo == "complex cystic and solid":  # a fluid cavity with a solid mural nodule
+            if (
+                shifted.echo == "complex cystic and solid"
+            ):  # a fluid cavity with a solid mural nodule
                 nx = shifted.cx + 0.45 * shifted.half_w * math.cos(shifted.phase)
                 ny = shifted.cy + 0.45 * shifted.half_h * math.sin(shifted.phase)
                 radius = 0.5 * min(shifted.half_w, shifted.half_h)
@@ -197,7 +258,9 @@ def _posterior(echo: np.ndarray, lesion: Lesion, alpha_cols: tuple[int, int]) ->
     x0, x1 = alpha_cols
     xs = np.arange(x0, x1, dtype=np.float32)
     lateral = np.clip(1 - (np.abs(xs - lesion.cx) / (lesion.half_w * 0.9)) ** 4, 0, 1)
-    bottom = lesion.cy + lesion.half_h * np.sqrt(np.clip(1 - ((xs - lesion.cx) / lesion.half_w) ** 2, 0, 1))
+    bottom = lesion.cy + lesion.half_h * np.sqrt(
+        np.clip(1 - ((xs - lesion.cx) / lesion.half_w) ** 2, 0, 1)
+    )
     ys = np.arange(height, dtype=np.float32)[:, None]
     below = np.clip((ys - bottom[None, :]) / 6.0, 0, 1)
     fade = np.exp(-np.clip(ys - bottom[None, :], 0, None) / (6 * lesion.half_h))
@@ -235,7 +298,10 @@ def _blur(field: np.ndarray, size: int, axis: int) -> np.ndarray:
         return out
     before, after = size // 2, size - 1 - size // 2
     pad = [(0, 0)] * field.ndim
-    pad[axis] = (before + 1, after)  # one extra leading element so the first window sum is total[size]-total[0]
+    pad[axis] = (
+        before + 1,
+        after,
+    )  # one extra leading element so the first window sum is total[size]-total[0]
     total = np.cumsum(np.pad(field, pad, mode="edge"), axis=axis, dtype=np.float32)
     upper = [slice(None)] * field.ndim
     lower = [slice(None)] * field.ndim
@@ -245,8 +311,9 @@ def _blur(field: np.ndarray, size: int, axis: int) -> np.ndarray:
     return out
 
 
-def complex_speckle(rng: np.random.Generator, height: int, width: int, grain: tuple[int, int] = (2, 5)
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def complex_speckle(
+    rng: np.random.Generator, height: int, width: int, grain: tuple[int, int] = (2, 5)
+) -> tuple[np.ndarray, np.ndarray]:
     """Correlated complex Gaussian field with unit variance per component (real, imaginary)."""
     field = rng.standard_normal((2, height, width), dtype=np.float32)
     field = _blur(_blur(field, grain[0], 1), grain[1], 2)

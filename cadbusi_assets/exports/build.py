@@ -74,7 +74,9 @@ def export_path(key: str) -> tuple[str, str]:
     return (EXPORTS_DIR, key)
 
 
-def _select(catalog: pl.DataFrame, twins: pl.DataFrame, config: ExportConfig) -> tuple[pl.DataFrame, dict[str, int]]:
+def _select(
+    catalog: pl.DataFrame, twins: pl.DataFrame, config: ExportConfig
+) -> tuple[pl.DataFrame, dict[str, int]]:
     dropped: dict[str, int] = {}
 
     def drop(frame: pl.DataFrame, mask: pl.Expr, reason: str) -> pl.DataFrame:
@@ -86,7 +88,9 @@ def _select(catalog: pl.DataFrame, twins: pl.DataFrame, config: ExportConfig) ->
     frame = catalog
     if not config.include_excluded:
         excluded = frame.filter(pl.col("exclusion_reason").is_not_null())
-        for reason, n in excluded.group_by("exclusion_reason").len().sort("exclusion_reason").iter_rows():
+        for reason, n in (
+            excluded.group_by("exclusion_reason").len().sort("exclusion_reason").iter_rows()
+        ):
             dropped[f"excluded: {reason}"] = int(n)
         frame = frame.filter(pl.col("exclusion_reason").is_null())
     if config.prefer_clean_twin and twins.height:
@@ -96,7 +100,9 @@ def _select(catalog: pl.DataFrame, twins: pl.DataFrame, config: ExportConfig) ->
             "caliper image whose clean twin is exported instead",
         )
     if not config.include_cine_frames:
-        frame = drop(frame, pl.col("is_cine").fill_null(False), "cine frame (include_cine_frames: false)")
+        frame = drop(
+            frame, pl.col("is_cine").fill_null(False), "cine frame (include_cine_frames: false)"
+        )
     frame = frame.with_columns(label=pl.col("has_malignant").fill_null(-1).cast(pl.Int32))
     if not config.include_unlabeled:
         frame = drop(frame, pl.col("label") < 0, "no diagnosis label (include_unlabeled: false)")
@@ -160,12 +166,20 @@ def _sums(folder: Path) -> str:
 
 
 def _assemble(
-    research_zone: Zone, config: ExportConfig, lineage: Mapping[str, Any], folder: Path, workers: int | None
+    research_zone: Zone,
+    config: ExportConfig,
+    lineage: Mapping[str, Any],
+    folder: Path,
+    workers: int | None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
     con = open_catalog(research_zone)
     try:
         catalog = con.sql("SELECT * FROM image_catalog ORDER BY image_id").pl()
-        twins = con.sql("SELECT caliper_image_id, clean_image_id FROM twins").pl() if _has(con, "twins") else pl.DataFrame(schema={"caliper_image_id": pl.Utf8, "clean_image_id": pl.Utf8})
+        twins = (
+            con.sql("SELECT caliper_image_id, clean_image_id FROM twins").pl()
+            if _has(con, "twins")
+            else pl.DataFrame(schema={"caliper_image_id": pl.Utf8, "clean_image_id": pl.Utf8})
+        )
         studies = con.sql("SELECT accession_pseudo, findings, impression FROM studies").pl()
     finally:
         con.close()
@@ -176,7 +190,9 @@ def _assemble(
             lambda p: assign_split(p, config.split_salt, config.split_ratios), return_dtype=pl.Utf8
         ),
         side=pl.coalesce(
-            pl.when(pl.col("study_laterality").is_in(["LEFT", "RIGHT"])).then(pl.col("study_laterality")),
+            pl.when(pl.col("study_laterality").is_in(["LEFT", "RIGHT"])).then(
+                pl.col("study_laterality")
+            ),
             pl.when(pl.col("laterality").is_in(["LEFT", "RIGHT"])).then(pl.col("laterality")),
         ),
         source=pl.when(pl.col("inpainted_path").is_not_null() & pl.lit(config.use_inpainted))
@@ -216,10 +232,32 @@ def _assemble(
         width=pl.Series(widths, dtype=pl.Int32),
         height=pl.Series(heights, dtype=pl.Int32),
     ).select(
-        "image_id", "patient_pseudo", "accession_pseudo", "side", "split", "label", "label_rule",
-        "birads", "age_years", "manufacturer", "model", "is_cine", "frame",
-        "crop_x0", "crop_y0", "crop_x1", "crop_y1", "fov_shape", "has_calipers", "source",
-        "image_path", "mask_path", "image_sha256", "width", "height", "study_date_shifted",
+        "image_id",
+        "patient_pseudo",
+        "accession_pseudo",
+        "side",
+        "split",
+        "label",
+        "label_rule",
+        "birads",
+        "age_years",
+        "manufacturer",
+        "model",
+        "is_cine",
+        "frame",
+        "crop_x0",
+        "crop_y0",
+        "crop_x1",
+        "crop_y1",
+        "fov_shape",
+        "has_calipers",
+        "source",
+        "image_path",
+        "mask_path",
+        "image_sha256",
+        "width",
+        "height",
+        "study_date_shifted",
     )
     bags = (
         manifest.group_by(["accession_pseudo", "side"], maintain_order=True)
@@ -241,10 +279,7 @@ def _assemble(
         "bags.csv",
         bags.with_columns(pl.col("image_ids").list.join(";")).write_csv().encode(),
     )
-    texts = dict(
-        (a, " ".join(t for t in (f, i) if t))
-        for a, f, i in studies.iter_rows()
-    )
+    texts = dict((a, " ".join(t for t in (f, i) if t)) for a, f, i in studies.iter_rows())
     vlm_lines = [
         json.dumps(
             {"image": path, "image_id": image_id, "text": texts.get(acc, ""), "label": label},
@@ -353,5 +388,3 @@ def verify_export(research_zone: Zone, key: str) -> list[str]:
         if not research_zone.exists(*parts, *rel.split("/")):
             problems.append(f"manifest lists {rel} but it is not on disk")
     return problems
-
-

@@ -110,7 +110,9 @@ class Pseudonymizer:
     # -- dates -----------------------------------------------------------------------------
     def date_shift_days(self, patient_id: str, issuer: str = "") -> int:
         """Per-patient shift in days, in [-MAX_SHIFT_DAYS, -1]."""
-        value = int.from_bytes(self.digest("dateshift", f"{issuer}|{patient_id.strip()}")[:8], "big")
+        value = int.from_bytes(
+            self.digest("dateshift", f"{issuer}|{patient_id.strip()}")[:8], "big"
+        )
         return -(value % MAX_SHIFT_DAYS) - 1
 
     def shift_date(self, value: dt.date, patient_id: str, issuer: str = "") -> dt.date:

@@ -23,7 +23,9 @@ def build_data_rows(
     (annotators see the lesion without calipers); the key stays the image id."""
     paths = images.select("image_id", "png_path")
     if inpainted is not None and inpainted.height:
-        paths = paths.join(inpainted.select("image_id", "inpainted_path"), on="image_id", how="left")
+        paths = paths.join(
+            inpainted.select("image_id", "inpainted_path"), on="image_id", how="left"
+        )
         paths = paths.with_columns(pl.coalesce("inpainted_path", "png_path").alias("png_path"))
     return [
         {"global_key": image_id, "external_id": image_id, "row_data": locate(path)}

@@ -109,7 +109,11 @@ def _timestamp(text: Any) -> dt.datetime | None:
 
 
 def _answers(
-    classification: Mapping[str, Any], label_id: str, image_id: str, project_id: str, parent: str | None
+    classification: Mapping[str, Any],
+    label_id: str,
+    image_id: str,
+    project_id: str,
+    parent: str | None,
 ) -> Iterable[dict[str, Any]]:
     question = classification.get("name") or classification.get("value")
     base = {

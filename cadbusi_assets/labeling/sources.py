@@ -541,5 +541,9 @@ def open_label_source(uri: str) -> LabelSource:
     parsed = urlparse(uri)
     if parsed.scheme == "labelbox":
         query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-        return LabelboxSdkSource(parsed.netloc, dataset_prefix=query.get("dataset_prefix", "cadbusi"))
-    raise LabelSourceError(f"Unknown label source scheme '{parsed.scheme}' (use folder:// or labelbox://).")
+        return LabelboxSdkSource(
+            parsed.netloc, dataset_prefix=query.get("dataset_prefix", "cadbusi")
+        )
+    raise LabelSourceError(
+        f"Unknown label source scheme '{parsed.scheme}' (use folder:// or labelbox://)."
+    )

@@ -92,7 +92,9 @@ def analyze_partition(
     images = read_partition_table(research_zone, IMAGES_TABLE, batch)
     studies = read_partition_table(research_zone, STUDIES_TABLE, batch)
     if images is None:
-        raise FileNotFoundError("deidentified_images for this date is missing; materialize it first.")
+        raise FileNotFoundError(
+            "deidentified_images for this date is missing; materialize it first."
+        )
     laterality = {}
     if studies is not None and studies.height:
         laterality = dict(studies.select("accession_pseudo", "study_laterality").iter_rows())
@@ -122,7 +124,10 @@ def analyze_partition(
         features = keys.join(features, on="image_id", how="left")
         features = features.join(
             pl.DataFrame(
-                {"accession_pseudo": list(laterality), "study_laterality": list(laterality.values())},
+                {
+                    "accession_pseudo": list(laterality),
+                    "study_laterality": list(laterality.values()),
+                },
                 schema={"accession_pseudo": pl.Utf8, "study_laterality": pl.Utf8},
             ),
             on="accession_pseudo",
@@ -198,7 +203,9 @@ def inpaint_partition(
     twins = read_partition_table(research_zone, TWINS_TABLE, batch)
     if features is None or images is None:
         raise FileNotFoundError("image_features for this date is missing; materialize it first.")
-    twinned = set(twins["caliper_image_id"].to_list()) if twins is not None and twins.height else set()
+    twinned = (
+        set(twins["caliper_image_id"].to_list()) if twins is not None and twins.height else set()
+    )
     targets = (
         features.filter(pl.col("has_calipers").fill_null(False))
         .filter(~pl.col("image_id").is_in(list(twinned)))
@@ -213,7 +220,9 @@ def inpaint_partition(
             row["image_id"],
             row["png_path"],
             tuple(tuple(int(v) for v in p) for p in (row["caliper_points"] or [])),
-            (row["crop_x0"], row["crop_y0"], row["crop_x1"], row["crop_y1"]) if row.get("crop_x0") is not None else None,
+            (row["crop_x0"], row["crop_y0"], row["crop_x1"], row["crop_y1"])
+            if row.get("crop_x0") is not None
+            else None,
             bool(row.get("is_doppler")),
             method,
             i < previews,
@@ -223,7 +232,9 @@ def inpaint_partition(
     if progress:
         progress(f"inpainting {len(tasks)} images")
     rows = parallel_map(inpaint_one, tasks, workers=workers, min_items_per_worker=4)
-    previews_out = {f"inpainting_{i + 1}": r.pop("preview") for i, r in enumerate(rows) if r.get("preview")}
+    previews_out = {
+        f"inpainting_{i + 1}": r.pop("preview") for i, r in enumerate(rows) if r.get("preview")
+    }
     for r in rows:
         r.pop("preview", None)
     table = pl.DataFrame(

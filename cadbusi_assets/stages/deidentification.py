@@ -289,9 +289,7 @@ def pseudonymized_studies(cohort: pl.DataFrame, pseudonymizer: Pseudonymizer) ->
     for row in cohort.iter_rows(named=True):
         mrn = row["patient_id"]
         shift = pseudonymizer.date_shift_days(mrn)
-        identifiers = [
-            x for x in (row.get("patient_name"), mrn, row.get("accession_number")) if x
-        ]
+        identifiers = [x for x in (row.get("patient_name"), mrn, row.get("accession_number")) if x]
         exam_date = row.get("exam_date")
         rows.append(
             {
@@ -328,11 +326,15 @@ def pseudonymized_studies(cohort: pl.DataFrame, pseudonymizer: Pseudonymizer) ->
     return pl.DataFrame(rows, schema=schema, orient="row").sort("accession_pseudo")
 
 
-def _frame(rows: Sequence[dict[str, Any]], schema: dict[str, pl.DataType], key: str) -> pl.DataFrame:
+def _frame(
+    rows: Sequence[dict[str, Any]], schema: dict[str, pl.DataType], key: str
+) -> pl.DataFrame:
     return pl.DataFrame(list(rows), schema=schema, orient="row").sort(key)
 
 
-def _delete_stale(zone: Zone, previous: pl.DataFrame | None, current: pl.DataFrame, column: str) -> int:
+def _delete_stale(
+    zone: Zone, previous: pl.DataFrame | None, current: pl.DataFrame, column: str
+) -> int:
     if previous is None or previous.height == 0 or column not in previous.columns:
         return 0
     keep = set(current[column].to_list()) if current.height else set()

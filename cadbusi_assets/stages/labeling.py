@@ -52,7 +52,9 @@ def send_data_rows(research_zone: Zone, source: LabelSource, batch: str) -> Part
     rows = build_data_rows(selected, _locator(research_zone), inpainted)
     sent = source.send_data_rows(batch, rows)
     table = pl.DataFrame(
-        rows, schema={"global_key": pl.Utf8, "external_id": pl.Utf8, "row_data": pl.Utf8}, orient="row"
+        rows,
+        schema={"global_key": pl.Utf8, "external_id": pl.Utf8, "row_data": pl.Utf8},
+        orient="row",
     )
     write_partition_table(research_zone, DATA_ROWS_TABLE, batch, table)
     report = PartitionReport(batch, row_count=sent)
@@ -94,7 +96,9 @@ def ingest_labels(
     )
     report = PartitionReport("all", row_count=merged.labels.height)
     report.count("labels", merged.labels.height)
-    report.count("labelled_images", merged.labels["image_id"].n_unique() if merged.labels.height else 0)
+    report.count(
+        "labelled_images", merged.labels["image_id"].n_unique() if merged.labels.height else 0
+    )
     report.count("objects", merged.objects.height)
     report.count("classification_answers", merged.classifications.height)
     report.count("labels_in_this_export", fresh.labels.height)

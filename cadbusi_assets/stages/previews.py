@@ -29,7 +29,9 @@ def side_by_side(panels: Sequence[np.ndarray], max_width: int = 640) -> bytes:
     image = Image.fromarray(np.concatenate(parts, axis=1).astype(np.uint8))
     scale = min(1.0, max_width / image.width)
     if scale < 1.0:
-        image = image.resize((max(1, int(image.width * scale)), max(1, int(image.height * scale))), Image.BILINEAR)
+        image = image.resize(
+            (max(1, int(image.width * scale)), max(1, int(image.height * scale))), Image.BILINEAR
+        )
     out = io.BytesIO()
     image.save(out, format="PNG", compress_level=6)
     return out.getvalue()
@@ -44,7 +46,10 @@ def deidentification_preview(frame: np.ndarray, blanked: np.ndarray) -> bytes:
 
 
 def inpainting_preview(
-    frame: np.ndarray, inpainted: np.ndarray, points: Sequence[Sequence[int]], crop: Sequence[int] | None = None
+    frame: np.ndarray,
+    inpainted: np.ndarray,
+    points: Sequence[Sequence[int]],
+    crop: Sequence[int] | None = None,
 ) -> bytes:
     """Before (detected calipers circled) and after inpainting, cropped to the field of view."""
     before = Image.fromarray(_rgb(frame).astype(np.uint8))
@@ -54,5 +59,8 @@ def inpainting_preview(
     before_arr, after_arr = np.asarray(before), _rgb(inpainted)
     if crop:
         x0, y0, x1, y1 = (int(v) for v in crop)
-        before_arr, after_arr = before_arr[y0 : y1 + 1, x0 : x1 + 1], after_arr[y0 : y1 + 1, x0 : x1 + 1]
+        before_arr, after_arr = (
+            before_arr[y0 : y1 + 1, x0 : x1 + 1],
+            after_arr[y0 : y1 + 1, x0 : x1 + 1],
+        )
     return side_by_side([before_arr, after_arr])

@@ -151,7 +151,9 @@ def build_diagnosis_labels(
     radiology = read_all_partition_tables(raw_zone, RADIOLOGY_TABLE)
     pathology = read_all_partition_tables(raw_zone, PATHOLOGY_TABLE)
     if radiology is None:
-        raise FileNotFoundError("No radiology_reports partitions exist yet; materialize them first.")
+        raise FileNotFoundError(
+            "No radiology_reports partitions exist yet; materialize them first."
+        )
     if pathology is None:
         pathology = parse_pathology_reports(pl.DataFrame())
     labels = diagnosis_labels(radiology, pathology, windows or LabelWindows())

@@ -49,7 +49,9 @@ def retrieve_partition(
     # The tables record the partition's state, not what this run did: a file found in place is
     # simply "stored" and attempt counts go to the metadata, so a re-run writes identical tables.
     state = instances.with_columns(
-        status=pl.when(pl.col("status") == "already_present").then(pl.lit("stored")).otherwise(pl.col("status"))
+        status=pl.when(pl.col("status") == "already_present")
+        .then(pl.lit("stored"))
+        .otherwise(pl.col("status"))
     ).drop("attempts", strict=False)
     write_partition_table(raw_zone, INSTANCES_TABLE, day, state)
     write_partition_table(raw_zone, STUDIES_TABLE, day, study_rows)
@@ -64,7 +66,9 @@ def retrieve_partition(
     report.count("instances_failed", int((status == "failed").sum()))
     report.count(
         "bytes_stored",
-        int(instances.filter(pl.col("status") != "failed")["size_bytes"].sum()) if instances.height else 0,
+        int(instances.filter(pl.col("status") != "failed")["size_bytes"].sum())
+        if instances.height
+        else 0,
     )
     if "attempts" in instances.columns and instances.height:
         report.count("fetch_attempts", int(instances["attempts"].fill_null(0).sum()))

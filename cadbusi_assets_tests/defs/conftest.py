@@ -61,7 +61,9 @@ class Environment:
         return self.root / "labelbox"
 
 
-def make_environment(root: Path, cohort_dir: Path, key_file: Path, pacs_root: Path | None = None) -> Environment:
+def make_environment(
+    root: Path, cohort_dir: Path, key_file: Path, pacs_root: Path | None = None
+) -> Environment:
     root.mkdir(parents=True, exist_ok=True)
     env = Environment(root, cohort_dir, key_file, {})
     zones = ZonesResource(raw_uri=str(env.raw), research_uri=str(env.research))
@@ -101,7 +103,16 @@ def key_file(tmp_path_factory) -> Path:
     return generate_key_file(tmp_path_factory.mktemp("secrets") / "pseudonym.key")
 
 
-def run(definitions, env: Environment, selection, instance, *, partition_range=None, partition_key=None, raise_on_error=True):
+def run(
+    definitions,
+    env: Environment,
+    selection,
+    instance,
+    *,
+    partition_range=None,
+    partition_key=None,
+    raise_on_error=True,
+):
     clear_dagster_state_storage()
     tags = {}
     if partition_range:
@@ -147,12 +158,16 @@ def pipeline(definitions, cohort_dir, key_file, tmp_path_factory):
     from cadbusi_assets.identity import load_key
 
     env = make_environment(tmp_path_factory.mktemp("run_a"), cohort_dir, key_file)
-    with dg.instance_for_test(temp_dir=str(tmp_path_factory.mktemp("instance")), set_dagster_home=False) as instance:
+    with dg.instance_for_test(
+        temp_dir=str(tmp_path_factory.mktemp("instance")), set_dagster_home=False
+    ) as instance:
         results = {"backfill": run(definitions, env, PARTITIONED, instance, partition_range=days())}
         label_sent_images(env.labels, cohort_dir / "ground_truth", load_key(key_file))
         results["labels"] = run(definitions, env, ["labelbox_labels"], instance)
         results["catalog"] = run(definitions, env, ["diagnosis_labels", "metadata_db"], instance)
         export_key = "2026-11-22"
         instance.add_dynamic_partitions("exports", [export_key])
-        results["export"] = run(definitions, env, ["dataset_export"], instance, partition_key=export_key)
+        results["export"] = run(
+            definitions, env, ["dataset_export"], instance, partition_key=export_key
+        )
         yield PipelineRun(env, instance, results, export_key)

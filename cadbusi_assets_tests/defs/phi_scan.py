@@ -19,7 +19,10 @@ def _texts(path: Path) -> list[str]:
     if path.suffix == ".duckdb":
         con = duckdb.connect(str(path), read_only=True)
         try:
-            tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+            tables = [
+                r[0]
+                for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+            ]
             return [con.sql(f'SELECT * FROM "{t}"').pl().write_ndjson() for t in tables]
         finally:
             con.close()

@@ -23,15 +23,21 @@ def write_export(folder, name, rows):
 def test_labelbox_sensor_requests_one_run_per_change(tmp_path):
     resource = LabelSourceResource(uri=f"folder://{tmp_path}")
     instance = dg.DagsterInstance.ephemeral()
-    first = labelbox_labels_sensor(dg.build_sensor_context(instance=instance, resources={"labelbox": resource}))
+    first = labelbox_labels_sensor(
+        dg.build_sensor_context(instance=instance, resources={"labelbox": resource})
+    )
     assert first.run_requests == [] and first.skip_reason is not None
     write_export(tmp_path, "a.ndjson", [export_row("a")])
     second = labelbox_labels_sensor(
-        dg.build_sensor_context(instance=instance, cursor=first.cursor, resources={"labelbox": resource})
+        dg.build_sensor_context(
+            instance=instance, cursor=first.cursor, resources={"labelbox": resource}
+        )
     )
     assert len(second.run_requests) == 1 and second.cursor != first.cursor
     third = labelbox_labels_sensor(
-        dg.build_sensor_context(instance=instance, cursor=second.cursor, resources={"labelbox": resource})
+        dg.build_sensor_context(
+            instance=instance, cursor=second.cursor, resources={"labelbox": resource}
+        )
     )
     assert third.run_requests == []
 
@@ -41,10 +47,14 @@ def test_export_partition_sensor_requests_new_partitions_once():
         instance.add_dynamic_partitions("exports", ["2026-11-01"])
         first = export_partition_sensor(dg.build_sensor_context(instance=instance))
         assert [r.partition_key for r in first.run_requests] == ["2026-11-01"]
-        again = export_partition_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+        again = export_partition_sensor(
+            dg.build_sensor_context(instance=instance, cursor=first.cursor)
+        )
         assert again.run_requests == []
         instance.add_dynamic_partitions("exports", ["2026-12-01"])
-        later = export_partition_sensor(dg.build_sensor_context(instance=instance, cursor=again.cursor))
+        later = export_partition_sensor(
+            dg.build_sensor_context(instance=instance, cursor=again.cursor)
+        )
         assert [r.partition_key for r in later.run_requests] == ["2026-12-01"]
 
 
@@ -59,7 +69,9 @@ def test_monthly_export_sensor_adds_the_month_partition_once():
 
 @pytest.mark.integration
 @pytest.mark.xdist_group("pipeline")
-def test_late_arrival_schedule_requests_only_changed_days(definitions, cohort_dir, key_file, tmp_path):
+def test_late_arrival_schedule_requests_only_changed_days(
+    definitions, cohort_dir, key_file, tmp_path
+):
     """After the days are processed the schedule skips; a study added to the warehouse makes its
     day stale and only that day is requested."""
     import shutil
@@ -74,9 +86,13 @@ def test_late_arrival_schedule_requests_only_changed_days(definitions, cohort_di
     env = make_environment(tmp_path / "run", cohort_dir, key_file)
     when = dt.datetime(2026, 9, 6, 5, 0, tzinfo=dt.UTC)  # window 2026-08-29 .. 2026-09-04
     with dg.instance_for_test(set_dagster_home=False) as instance:
-        assert run(definitions, env, ["radiology_reports"], instance, partition_range=days()).success
+        assert run(
+            definitions, env, ["radiology_reports"], instance, partition_range=days()
+        ).success
         quiet = late_arrivals_schedule(
-            dg.build_schedule_context(instance=instance, scheduled_execution_time=when, resources={"warehouse": resource})
+            dg.build_schedule_context(
+                instance=instance, scheduled_execution_time=when, resources={"warehouse": resource}
+            )
         )
         assert isinstance(quiet, dg.SkipReason)
         con = duckdb.connect(str(warehouse))
@@ -87,7 +103,9 @@ def test_late_arrival_schedule_requests_only_changed_days(definitions, cohort_di
         )
         con.close()
         requests = late_arrivals_schedule(
-            dg.build_schedule_context(instance=instance, scheduled_execution_time=when, resources={"warehouse": resource})
+            dg.build_schedule_context(
+                instance=instance, scheduled_execution_time=when, resources={"warehouse": resource}
+            )
         )
     assert [r.partition_key for r in requests] == ["2026-09-02"]
     assert requests[0].run_key == "late-2026-09-02-" + str(requests[0].run_key.rsplit("-", 1)[1])

@@ -29,8 +29,14 @@ EXPECTED = {
     "metadata_db": (
         "catalog",
         None,
-        {"deidentified_images", "image_features", "inpainted_images", "labelbox_data_rows",
-         "diagnosis_labels", "labelbox_labels"},
+        {
+            "deidentified_images",
+            "image_features",
+            "inpainted_images",
+            "labelbox_data_rows",
+            "diagnosis_labels",
+            "labelbox_labels",
+        },
     ),
     "dataset_export": ("exports", "exports", {"metadata_db"}),
 }
@@ -43,7 +49,11 @@ def test_every_asset_of_the_lineage_graph_exists_with_group_partitions_and_deps(
     for name, (group, partitions, upstream) in EXPECTED.items():
         node = graph.get(dg.AssetKey(name))
         assert node.group_name == group, name
-        expected_partitions = {"study_date": study_date_partitions, "exports": export_partitions, None: None}[partitions]
+        expected_partitions = {
+            "study_date": study_date_partitions,
+            "exports": export_partitions,
+            None: None,
+        }[partitions]
         assert node.partitions_def == expected_partitions, name
         assert {k.to_user_string() for k in node.parent_keys} == upstream, name
 
@@ -90,7 +100,15 @@ def test_nightly_schedule_requests_yesterday(definitions):
 def test_definitions_validate_from_the_command_line():
     env = {k: v for k, v in os.environ.items() if not k.startswith("CADBUSI_")}
     result = subprocess.run(
-        [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "cadbusi_assets.definitions"],
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "definitions",
+            "validate",
+            "-m",
+            "cadbusi_assets.definitions",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -105,6 +123,8 @@ def test_definitions_load_in_every_deployment_without_credentials(deployment):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CADBUSI_")}
     env["CADBUSI_DEPLOYMENT"] = deployment
     code = "from cadbusi_assets.definitions import defs; d = defs(); print(len(list(d.resolve_asset_graph().get_all_asset_keys())))"
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith(str(len(EXPECTED)))

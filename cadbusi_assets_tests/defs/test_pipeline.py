@@ -49,13 +49,25 @@ def test_per_partition_metadata_has_counts(pipeline):
     assert {e.partition for e in events} == all_days()
     for event in events:
         assert event.metadata["dagster/row_count"].value == event.metadata["images"].value
-        assert event.metadata["instances_in"].value >= event.metadata["instances_deidentified"].value
+        assert (
+            event.metadata["instances_in"].value >= event.metadata["instances_deidentified"].value
+        )
 
 
 def test_export_manifest_lists_images_that_are_on_disk(pipeline):
     folder = pipeline.env.research / "exports" / pipeline.export_key
-    for name in ("manifest.parquet", "manifest.csv", "bags.parquet", "bags.csv", "vlm.jsonl",
-                 "export_config.yaml", "lineage.json", "README.md", "SHA256SUMS", "_COMPLETE"):
+    for name in (
+        "manifest.parquet",
+        "manifest.csv",
+        "bags.parquet",
+        "bags.csv",
+        "vlm.jsonl",
+        "export_config.yaml",
+        "lineage.json",
+        "README.md",
+        "SHA256SUMS",
+        "_COMPLETE",
+    ):
         assert (folder / name).is_file(), name
     manifest = pl.read_parquet(folder / "manifest.parquet")
     assert manifest.height > 0
@@ -72,7 +84,13 @@ def test_export_manifest_lists_images_that_are_on_disk(pipeline):
 def test_export_is_immutable_and_reproducible(pipeline, definitions):
     folder = pipeline.env.research / "exports" / pipeline.export_key
     before = tree_digest(folder)
-    again = run(definitions, pipeline.env, ["dataset_export"], pipeline.instance, partition_key=pipeline.export_key)
+    again = run(
+        definitions,
+        pipeline.env,
+        ["dataset_export"],
+        pipeline.instance,
+        partition_key=pipeline.export_key,
+    )
     assert again.success
     event = again.asset_materializations_for_node("dataset_export")[0]
     assert event.metadata["already_existed"].value is True
@@ -94,7 +112,10 @@ def test_rematerializing_a_partition_replaces_it_with_identical_files(pipeline, 
     result = run(definitions, pipeline.env, PARTITIONED, pipeline.instance, partition_key=day)
     assert result.success
     assert tree_digest(pipeline.env.raw) == raw_before
-    assert tree_digest(pipeline.env.research, exclude=("catalog", "exports", "labels")) == research_before
+    assert (
+        tree_digest(pipeline.env.research, exclude=("catalog", "exports", "labels"))
+        == research_before
+    )
 
 
 def test_independent_runs_with_the_same_key_give_the_same_pseudonyms(
@@ -109,14 +130,19 @@ def test_independent_runs_with_the_same_key_give_the_same_pseudonyms(
     zone_a = open_zone(str(pipeline.env.research), "research")
     zone_b = open_zone(str(env_b.research), "research")
     for table in ("studies", "images", "instances"):
-        a, b = read_partition_table(zone_a, table, batch), read_partition_table(zone_b, table, batch)
+        a, b = (
+            read_partition_table(zone_a, table, batch),
+            read_partition_table(zone_b, table, batch),
+        )
         assert a is not None and a.height > 0
         assert a.equals(b), table
     for path in read_partition_table(zone_a, "instances", batch)["dicom_path"]:
         assert (pipeline.env.research / path).read_bytes() == (env_b.research / path).read_bytes()
 
 
-def test_a_different_key_gives_different_pseudonyms(pipeline, definitions, cohort_dir, tmp_path_factory):
+def test_a_different_key_gives_different_pseudonyms(
+    pipeline, definitions, cohort_dir, tmp_path_factory
+):
     from cadbusi_assets.identity import generate_key_file
 
     day = sorted(all_days())[0]
@@ -126,7 +152,9 @@ def test_a_different_key_gives_different_pseudonyms(pipeline, definitions, cohor
         assert run(definitions, env_c, PARTITIONED[:5], instance, partition_key=day).success
     key_a = Pseudonymizer(load_key(pipeline.env.key_file))
     key_c = Pseudonymizer(load_key(other_key))
-    a = read_partition_table(open_zone(str(pipeline.env.research), "r"), "studies", key_a.batch_name(day))
+    a = read_partition_table(
+        open_zone(str(pipeline.env.research), "r"), "studies", key_a.batch_name(day)
+    )
     c = read_partition_table(open_zone(str(env_c.research), "r"), "studies", key_c.batch_name(day))
     assert a.height == c.height > 0
     assert set(a["accession_pseudo"]).isdisjoint(set(c["accession_pseudo"]))
@@ -163,13 +191,22 @@ def test_corrupt_dicom_is_quarantined_and_the_rest_of_the_partition_succeeds(
 
 
 def test_unknown_pseudonym_key_fails_clearly(definitions, cohort_dir, tmp_path_factory):
-    env = make_environment(tmp_path_factory.mktemp("run_nokey"), cohort_dir, tmp_path_factory.mktemp("k") / "missing.key")
+    env = make_environment(
+        tmp_path_factory.mktemp("run_nokey"),
+        cohort_dir,
+        tmp_path_factory.mktemp("k") / "missing.key",
+    )
     with dg.instance_for_test(set_dagster_home=False) as instance:
-        result = run(definitions, env, PARTITIONED[:4], instance, partition_key=days()[0], raise_on_error=False)
+        result = run(
+            definitions,
+            env,
+            PARTITIONED[:4],
+            instance,
+            partition_key=days()[0],
+            raise_on_error=False,
+        )
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     error = failure.step_failure_data.error
     assert error.cause is not None and error.cause.cls_name == "PseudonymKeyError"
     assert "pseudonym key" in error.cause.message and "cadbusi keygen" in error.cause.message
-
-

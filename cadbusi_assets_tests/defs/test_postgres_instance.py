@@ -28,7 +28,9 @@ def postgres_dsn():
 
 @pytest.mark.integration
 @pytest.mark.xdist_group("pipeline")
-def test_production_instance_config_on_postgres(postgres_dsn, definitions, cohort_dir, key_file, tmp_path, monkeypatch):
+def test_production_instance_config_on_postgres(
+    postgres_dsn, definitions, cohort_dir, key_file, tmp_path, monkeypatch
+):
     url = urlparse(postgres_dsn)
     monkeypatch.setenv("DAGSTER_PG_HOST", url.hostname)
     monkeypatch.setenv("DAGSTER_PG_PORT", str(url.port))
@@ -43,8 +45,13 @@ def test_production_instance_config_on_postgres(postgres_dsn, definitions, cohor
     day = COHORT.start.isoformat()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        result = run(definitions, env, ["radiology_reports", "pathology_reports", "imaging_studies"],
-                     instance, partition_key=day)
+        result = run(
+            definitions,
+            env,
+            ["radiology_reports", "pathology_reports", "imaging_studies"],
+            instance,
+            partition_key=day,
+        )
         assert result.success
         instance.add_dynamic_partitions("exports", ["2026-11-22"])
         run_id = result.run_id

@@ -52,17 +52,26 @@ def test_raw_dicom_from_orthanc_matches_the_folder_pacs(
     elif protocol == "dimse-move":
         port = free_port()
         server.add_modality("cadbusi", "CADBUSI", "127.0.0.1", port)
-        uri = (f"dimse://{server.aet}@127.0.0.1:{server.dicom_port}?calling_aet=CADBUSI"
-               f"&move_destination=CADBUSI&store_port={port}&store_bind=127.0.0.1&mode=move")
+        uri = (
+            f"dimse://{server.aet}@127.0.0.1:{server.dicom_port}?calling_aet=CADBUSI"
+            f"&move_destination=CADBUSI&store_port={port}&store_bind=127.0.0.1&mode=move"
+        )
     else:
         uri = f"dimse://{server.aet}@127.0.0.1:{server.dicom_port}?calling_aet=CADBUSI&mode=get"
     env = make_environment(tmp_path_factory.mktemp(f"orthanc_{protocol}"), cohort_dir, key_file)
     env.resources["pacs"] = env.resources["pacs"].model_copy(update={"uri": uri})
     with dg.instance_for_test(set_dagster_home=False) as instance:
-        result = run(definitions, env, ["radiology_reports", "imaging_studies", "raw_dicom"],
-                     instance, partition_key=day)
+        result = run(
+            definitions,
+            env,
+            ["radiology_reports", "imaging_studies", "raw_dicom"],
+            instance,
+            partition_key=day,
+        )
     assert result.success
-    check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "retrieval_complete")
+    check = next(
+        e for e in result.get_asset_check_evaluations() if e.check_name == "retrieval_complete"
+    )
     assert check.passed
     fetched, reference = _instances(env, day), _instances(pipeline.env, day)
     assert fetched.keys() == reference.keys() and fetched

@@ -10,8 +10,9 @@ from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
 from cadbusi_assets.demo.plan import plan_cohort
 
 #: Small enough to generate in a few seconds, large enough to hold every feature.
-SMALL_CONFIG = DemoConfig(start=dt.date(2026, 9, 1), days=2, studies_per_day=(1, 2), seed=424242,
-                          workers=2)
+SMALL_CONFIG = DemoConfig(
+    start=dt.date(2026, 9, 1), days=2, studies_per_day=(1, 2), seed=424242, workers=2
+)
 
 
 def pytest_collection_modifyitems(items):
@@ -42,7 +43,10 @@ def truths(demo_cohort) -> dict[str, dict]:
     """Ground truth per SOP Instance UID."""
     import json
 
-    return {p.stem: json.loads(p.read_text()) for p in sorted(demo_cohort.ground_truth_dir.glob("*.json"))}
+    return {
+        p.stem: json.loads(p.read_text())
+        for p in sorted(demo_cohort.ground_truth_dir.glob("*.json"))
+    }
 
 
 @pytest.fixture(scope="session")

@@ -20,13 +20,18 @@ from cadbusi_assets.demo.warehouse import WAREHOUSE_SCHEMA, warehouse_frames
 
 
 def files(root) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name != "warehouse.duckdb"}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "warehouse.duckdb"
+    }
 
 
 def tables(path) -> dict[str, list]:
     with duckdb.connect(str(path), read_only=True) as con:
-        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in WAREHOUSE_SCHEMA}
+        return {
+            t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in WAREHOUSE_SCHEMA
+        }
 
 
 def test_same_seed_gives_identical_files_with_any_worker_count(tmp_path, demo_cohort, small_config):
@@ -47,11 +52,22 @@ def test_a_different_seed_gives_a_different_cohort(small_config):
     studies = [plan_acquisitions(p)[0] for p in plans]
     views = [s.views[0] for s in studies]
     rendered = [render_view(s, v) for s, v in zip(studies, views, strict=True)]
-    assert not (rendered[0].frames[0].shape == rendered[1].frames[0].shape
-                and (rendered[0].frames[0] == rendered[1].frames[0]).all())
-    data = [instance_bytes(s, v, sop_instance_uid=v.sop_instance_uid, instance_number=1, frames=r.frames,
-                           regions=r.regions, colour=r.colour)
-            for s, v, r in zip(studies, views, rendered, strict=True)]
+    assert not (
+        rendered[0].frames[0].shape == rendered[1].frames[0].shape
+        and (rendered[0].frames[0] == rendered[1].frames[0]).all()
+    )
+    data = [
+        instance_bytes(
+            s,
+            v,
+            sop_instance_uid=v.sop_instance_uid,
+            instance_number=1,
+            frames=r.frames,
+            regions=r.regions,
+            colour=r.colour,
+        )
+        for s, v, r in zip(studies, views, rendered, strict=True)
+    ]
     assert data[0] != data[1]
 
 
@@ -72,13 +88,17 @@ def test_summary_counts_agree_with_the_files(demo_cohort, truths):
     assert summary["cine"] == sum(t["is_cine"] for t in truths.values())
     assert summary["twins"] == sum(bool(t["twin_of"]) for t in truths.values())
     assert summary["caliper_images"] == sum(t["has_calipers"] for t in truths.values())
-    assert summary["clean_pngs"] == len(list((demo_cohort.ground_truth_dir / "clean").glob("*.png")))
+    assert summary["clean_pngs"] == len(
+        list((demo_cohort.ground_truth_dir / "clean").glob("*.png"))
+    )
     assert summary["jpeg"] + summary["rgb"] + summary["mono"] == summary["instances"]
     assert sum(summary["layouts"].values()) == summary["instances"]
     assert summary["doppler"] >= 1 and summary["cine"] >= 1
 
 
-def test_command_line_builds_the_config_and_prints_the_summary(monkeypatch, capsys, tmp_path, demo_cohort):
+def test_command_line_builds_the_config_and_prints_the_summary(
+    monkeypatch, capsys, tmp_path, demo_cohort
+):
     calls = []
 
     def fake_generate(out_dir, config, progress):
@@ -87,13 +107,38 @@ def test_command_line_builds_the_config_and_prints_the_summary(monkeypatch, caps
         return demo_cohort
 
     monkeypatch.setattr("cadbusi_assets.demo.__main__.generate_demo_cohort", fake_generate)
-    assert main([str(tmp_path / "cli"), "--start", "2026-10-05", "--days", "4", "--seed", "5",
-                 "--studies-per-day", "1", "3", "--workers", "1"]) == 0
-    assert calls == [(tmp_path / "cli", DemoConfig(start=dt.date(2026, 10, 5), days=4, studies_per_day=(1, 3),
-                                                   seed=5, workers=1))]
+    assert (
+        main(
+            [
+                str(tmp_path / "cli"),
+                "--start",
+                "2026-10-05",
+                "--days",
+                "4",
+                "--seed",
+                "5",
+                "--studies-per-day",
+                "1",
+                "3",
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
+    assert calls == [
+        (
+            tmp_path / "cli",
+            DemoConfig(
+                start=dt.date(2026, 10, 5), days=4, studies_per_day=(1, 3), seed=5, workers=1
+            ),
+        )
+    ]
     printed = capsys.readouterr().out
     assert "images: 1/1 studies" in printed
-    assert json.loads(printed[printed.index("{") : printed.rindex("}") + 1]) == demo_cohort.summary()
+    assert (
+        json.loads(printed[printed.index("{") : printed.rindex("}") + 1]) == demo_cohort.summary()
+    )
 
 
 def test_regeneration_replaces_the_whole_folder(tmp_path):

@@ -44,8 +44,14 @@ def test_crop_box_lies_in_the_region_and_hugs_the_speckle(decoded, truths):
                     for edge in (box[0], box[-1], box[:, 0], box[:, -1]):
                         assert edge.max() > 0  # the box is tight
                 if truth["photometric"] in UNCOMPRESSED and view["fov_shape"] == "rectangle":
-                    ring = np.concatenate([image[y0 - 1, x0 - 1 : x1 + 2], image[y1 + 1, x0 - 1 : x1 + 2],
-                                           image[y0 - 1 : y1 + 2, x0 - 1], image[y0 - 1 : y1 + 2, x1 + 1]])
+                    ring = np.concatenate(
+                        [
+                            image[y0 - 1, x0 - 1 : x1 + 2],
+                            image[y1 + 1, x0 - 1 : x1 + 2],
+                            image[y0 - 1 : y1 + 2, x0 - 1],
+                            image[y0 - 1 : y1 + 2, x1 + 1],
+                        ]
+                    )
                     assert ring.max() == 0  # and nothing lit just outside a rectangular FOV
             assert frame_truth["crop_box"] == frame_truth["views"][0]["crop_box"]
 
@@ -103,12 +109,21 @@ def test_calipers_change_only_their_own_pixels(demo_cohort, decoded, truths):
             for x, y in points:
                 assert changed[y, x]
                 colour = frame[y, x]
-                assert tuple(np.atleast_1d(colour)) == tuple(frame_truth["caliper_colour"][: np.size(colour)])
+                assert tuple(np.atleast_1d(colour)) == tuple(
+                    frame_truth["caliper_colour"][: np.size(colour)]
+                )
             ys, xs = np.nonzero(changed)
-            near_point = np.min(np.hypot(xs[:, None] - points[:, 0], ys[:, None] - points[:, 1]), axis=1)
+            near_point = np.min(
+                np.hypot(xs[:, None] - points[:, 0], ys[:, None] - points[:, 1]), axis=1
+            )
             allowed = near_point <= frame_truth["caliper_size_px"] / 2 * 1.5 + 2
             for x0, y0, x1, y1 in frame_truth["caliper_lines"]:
-                t = np.clip(((xs - x0) * (x1 - x0) + (ys - y0) * (y1 - y0)) / ((x1 - x0) ** 2 + (y1 - y0) ** 2), 0, 1)
+                t = np.clip(
+                    ((xs - x0) * (x1 - x0) + (ys - y0) * (y1 - y0))
+                    / ((x1 - x0) ** 2 + (y1 - y0) ** 2),
+                    0,
+                    1,
+                )
                 allowed |= np.hypot(xs - (x0 + t * (x1 - x0)), ys - (y0 + t * (y1 - y0))) <= 1.5
             assert allowed.all()
     assert checked
@@ -131,7 +146,7 @@ def test_twins_are_the_clean_frames(demo_cohort, decoded, truths):
         clean = clean_png(demo_cohort, main["sop_instance_uid"], 0)
         if main["photometric"] in UNCOMPRESSED:
             assert np.array_equal(twin_pixels, clean)
-            differ = (twin_pixels != decoded[main["sop_instance_uid"]][0])
+            differ = twin_pixels != decoded[main["sop_instance_uid"]][0]
             differ = differ.any(axis=-1) if differ.ndim == 3 else differ
             x, y = main["frames"][0]["caliper_points"][0]
             assert differ[y, x]
@@ -152,7 +167,9 @@ def test_burned_in_text_is_placed_where_it_belongs(decoded, truths):
             x0, y0, x1, y1 = text["box"]
             assert image[y0 : y1 + 1, x0 : x1 + 1].max() >= 150, text
             if text["kind"] == "phi":
-                assert y1 < min(r["box"][1] for r in truth["regions"])  # header band above the region
+                assert y1 < min(
+                    r["box"][1] for r in truth["regions"]
+                )  # header band above the region
             if text["kind"] == "annotation":
                 assert inside(text["box"], region)
                 for (bx0, by0, bx1, by1), mask in masks:
@@ -160,7 +177,14 @@ def test_burned_in_text_is_placed_where_it_belongs(decoded, truths):
                     if ox0 <= ox1 and oy0 <= oy1:
                         assert not mask[oy0 - by0 : oy1 - by0 + 1, ox0 - bx0 : ox1 - bx0 + 1].any()
         fields = {t["field"]: t["text"] for t in frame_truth["burned_in_text"]}
-        assert {"patient_name", "mrn", "exam_date", "institution", "laterality", "orientation"} <= set(fields)
+        assert {
+            "patient_name",
+            "mrn",
+            "exam_date",
+            "institution",
+            "laterality",
+            "orientation",
+        } <= set(fields)
         assert frame_truth["laterality"] in {"LEFT", "RIGHT"}
         assert frame_truth["body_area"] in {"breast", "axilla"}
         if frame_truth["body_area"] == "breast":

@@ -16,14 +16,17 @@ def exam_rows(cohort) -> list[dict]:
     with duckdb.connect(str(cohort.warehouse_path), read_only=True) as con:
         cursor = con.execute(
             "SELECT e.*, p.patient_name, p.birth_date, p.sex FROM radiology_exams e "
-            "JOIN patients p USING (patient_id)")
+            "JOIN patients p USING (patient_id)"
+        )
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
 
 def test_one_folder_per_us_study_with_a_uid(demo_cohort):
     rows = exam_rows(demo_cohort)
-    expected = {r["study_instance_uid"] for r in rows if r["modality"] == "US" and r["study_instance_uid"]}
+    expected = {
+        r["study_instance_uid"] for r in rows if r["modality"] == "US" and r["study_instance_uid"]
+    }
     folders = {p.name for p in demo_cohort.pacs_root.iterdir() if p.is_dir()}
     assert folders == expected
     assert all(any(p.iterdir()) for p in demo_cohort.pacs_root.iterdir())
@@ -77,11 +80,26 @@ def test_headers_match_the_warehouse(demo_cohort, datasets):
         assert row["patient_id"] in ds.ImageComments
         age = int(ds.PatientAge[:3])
         assert abs(age - (row["exam_date"] - row["birth_date"]).days / 365.25) < 1
-        for keyword in ("SeriesDate", "SeriesTime", "ContentDate", "ContentTime", "AcquisitionDateTime",
-                        "InstanceCreationDate", "ReferringPhysicianName", "OperatorsName",
-                        "PerformingPhysicianName", "StationName", "DeviceSerialNumber", "Manufacturer",
-                        "ManufacturerModelName", "SoftwareVersions", "TransducerData", "StudyID",
-                        "InstitutionAddress", "SeriesDescription"):
+        for keyword in (
+            "SeriesDate",
+            "SeriesTime",
+            "ContentDate",
+            "ContentTime",
+            "AcquisitionDateTime",
+            "InstanceCreationDate",
+            "ReferringPhysicianName",
+            "OperatorsName",
+            "PerformingPhysicianName",
+            "StationName",
+            "DeviceSerialNumber",
+            "Manufacturer",
+            "ManufacturerModelName",
+            "SoftwareVersions",
+            "TransducerData",
+            "StudyID",
+            "InstitutionAddress",
+            "SeriesDescription",
+        ):
             assert ds.get(keyword) not in (None, ""), keyword
 
 
@@ -99,20 +117,25 @@ def test_feature_mix_is_present(datasets, truths):
     assert any(t["twin_of"] for t in truths.values())
     tags = {ds.get("BurnedInAnnotation") for ds in datasets.values()}
     assert tags == {"YES", None}
-    cine_jpeg = [ds for ds in datasets.values() if number_of_frames(ds) > 1
-                 and ds.PhotometricInterpretation == "YBR_FULL_422"]
+    cine_jpeg = [
+        ds
+        for ds in datasets.values()
+        if number_of_frames(ds) > 1 and ds.PhotometricInterpretation == "YBR_FULL_422"
+    ]
     assert cine_jpeg
 
 
 def test_jpeg_objects_are_baseline_ybr_422_one_fragment_per_frame(datasets):
-    jpeg = [ds for ds in datasets.values() if ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.50"]
+    jpeg = [
+        ds for ds in datasets.values() if ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.50"
+    ]
     assert jpeg
     for ds in jpeg:
         assert ds.PhotometricInterpretation == "YBR_FULL_422"
         assert ds.PlanarConfiguration == 0 and ds.SamplesPerPixel == 3
         assert ds.LossyImageCompression == "01"
         offsets = parse_basic_offsets(ds.PixelData)
-        fragments = list(generate_fragments(ds.PixelData[8 + 4 * len(offsets):]))
+        fragments = list(generate_fragments(ds.PixelData[8 + 4 * len(offsets) :]))
         assert len(offsets) == len(fragments) == number_of_frames(ds)
         assert all(f[:2] == b"\xff\xd8" for f in fragments)
 

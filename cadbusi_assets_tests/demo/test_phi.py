@@ -20,13 +20,25 @@ def patients(cohort) -> dict[str, dict]:
 def test_identifiers_cover_names_ids_and_birth_dates(demo_cohort):
     identifiers = set(demo_cohort.identifiers())
     with duckdb.connect(str(demo_cohort.warehouse_path), read_only=True) as con:
-        accessions = {r[0] for r in con.execute("SELECT accession_number FROM radiology_exams").fetchall()}
-        specimens = {r[0] for r in con.execute("SELECT specimen_accession FROM pathology_specimens").fetchall()}
+        accessions = {
+            r[0] for r in con.execute("SELECT accession_number FROM radiology_exams").fetchall()
+        }
+        specimens = {
+            r[0]
+            for r in con.execute("SELECT specimen_accession FROM pathology_specimens").fetchall()
+        }
     assert accessions | specimens <= identifiers
     for patient_id, p in patients(demo_cohort).items():
         last, first = p["pn"].split("^")
-        expected = {patient_id, p["pn"], f"{last}, {first}", f"{first} {last}",
-                    p["dob"].strftime("%Y%m%d"), p["dob"].strftime("%m/%d/%Y"), p["dob"].isoformat()}
+        expected = {
+            patient_id,
+            p["pn"],
+            f"{last}, {first}",
+            f"{first} {last}",
+            p["dob"].strftime("%Y%m%d"),
+            p["dob"].strftime("%m/%d/%Y"),
+            p["dob"].isoformat(),
+        }
         expected |= {part for part in (last, first) if len(part) >= 4}
         assert expected <= identifiers
 
@@ -79,15 +91,21 @@ def test_identifiers_do_not_collide_with_other_text(default_plan):
         own_accessions.setdefault(s.patient_id, set()).add(s.specimen_accession)
     everyone = set().union(*own.values(), *own_accessions.values())
     texts = [(e.patient_id, e.report_text) for e in default_plan.exams]
-    texts += [(r["patient_id"], (r["final_diagnosis_text"] or "") + (r["synoptic_report"] or ""))
-              for r in default_plan.specimen_rows]
+    texts += [
+        (r["patient_id"], (r["final_diagnosis_text"] or "") + (r["synoptic_report"] or ""))
+        for r in default_plan.specimen_rows
+    ]
     for patient_id, text in texts:
         foreign = everyone - own[patient_id] - own_accessions.get(patient_id, set())
         found = [i for i in foreign if i in text.upper() or i in text]
         assert not found, (patient_id, found)
     screen_words = " ".join(
-        [w for layout in LAYOUTS.values() for w in (*layout.menu, layout.probe, layout.preset, layout.model,
-                                                     layout.manufacturer)]
+        [
+            w
+            for layout in LAYOUTS.values()
+            for w in (*layout.menu, layout.probe, layout.preset, layout.model, layout.manufacturer)
+        ]
         + [site.name for site in (*SITES, OUTSIDE_SITE)]
-        + ["LT BREAST RT BREAST LEFT RIGHT AXILLA TRANS LONG RAD ARAD OBL CM FN MI TIS TIB"])
+        + ["LT BREAST RT BREAST LEFT RIGHT AXILLA TRANS LONG RAD ARAD OBL CM FN MI TIS TIB"]
+    )
     assert not [i for i in everyone if i in screen_words.upper()]

@@ -23,17 +23,45 @@ def test_screen_furniture_never_overlaps_or_enters_the_fov(template, layout, dep
     longest_last = max(LAST_NAMES, key=len)
     longest_first = max(FEMALE_FIRST_NAMES, key=len)
     site = max((*SITES, OUTSIDE_SITE), key=lambda s: len(s.name))
-    patient = dataclasses.replace(template.patient, last_name=longest_last, first_name=longest_first)
+    patient = dataclasses.replace(
+        template.patient, last_name=longest_last, first_name=longest_first
+    )
     study = dataclasses.replace(template, layout=layout, depth_cm=depth, patient=patient, site=site)
     base = template.views[0]
-    variants = [dataclasses.replace(base, body_area="breast", clock="10:30", distance_cm=12.5,
-                                    distance_text="12.5 CM FN", laterality_text="RT BREAST", orientation="ARAD"),
-                dataclasses.replace(base, body_area="axilla", clock=None, distance_cm=None, distance_text=None,
-                                    laterality_text="LEFT", orientation="TRANS")]
-    for dual in ([False, True] if LAYOUTS[layout].dual_regions else [False]):
+    variants = [
+        dataclasses.replace(
+            base,
+            body_area="breast",
+            clock="10:30",
+            distance_cm=12.5,
+            distance_text="12.5 CM FN",
+            laterality_text="RT BREAST",
+            orientation="ARAD",
+        ),
+        dataclasses.replace(
+            base,
+            body_area="axilla",
+            clock=None,
+            distance_cm=None,
+            distance_text=None,
+            laterality_text="LEFT",
+            orientation="TRANS",
+        ),
+    ]
+    for dual in [False, True] if LAYOUTS[layout].dual_regions else [False]:
         geos = geometries(layout, dual)
         for view in variants:
-            canvas, painter = _static_screen(study, dataclasses.replace(view, dual=dual), LAYOUTS[layout], geos,
-                                             depth / geos[0].fov.depth_span_px)
+            canvas, painter = _static_screen(
+                study,
+                dataclasses.replace(view, dual=dual),
+                LAYOUTS[layout],
+                geos,
+                depth / geos[0].fov.depth_span_px,
+            )
             assert all(0 <= t.box[0] <= t.box[2] < canvas.shape[1] for t in painter.texts)
-            assert {t.field for t in painter.texts} >= {"patient_name", "mrn", "laterality", "orientation"}
+            assert {t.field for t in painter.texts} >= {
+                "patient_name",
+                "mrn",
+                "laterality",
+                "orientation",
+            }

@@ -13,19 +13,36 @@ from cadbusi_assets.demo.plan import EDGE_CASES
 from cadbusi_assets.demo.warehouse import write_warehouse
 
 EXPECTED = {
-    "patients": [("patient_id", "VARCHAR"), ("patient_name", "VARCHAR"), ("birth_date", "DATE"),
-                 ("sex", "VARCHAR")],
+    "patients": [
+        ("patient_id", "VARCHAR"),
+        ("patient_name", "VARCHAR"),
+        ("birth_date", "DATE"),
+        ("sex", "VARCHAR"),
+    ],
     "radiology_exams": [
-        ("accession_number", "VARCHAR"), ("patient_id", "VARCHAR"), ("encounter_id", "VARCHAR"),
-        ("exam_date", "DATE"), ("exam_datetime", "TIMESTAMP"), ("modality", "VARCHAR"),
-        ("exam_description", "VARCHAR"), ("laterality", "VARCHAR"), ("report_text", "VARCHAR"),
-        ("report_status", "VARCHAR"), ("study_instance_uid", "VARCHAR"), ("site", "VARCHAR"),
+        ("accession_number", "VARCHAR"),
+        ("patient_id", "VARCHAR"),
+        ("encounter_id", "VARCHAR"),
+        ("exam_date", "DATE"),
+        ("exam_datetime", "TIMESTAMP"),
+        ("modality", "VARCHAR"),
+        ("exam_description", "VARCHAR"),
+        ("laterality", "VARCHAR"),
+        ("report_text", "VARCHAR"),
+        ("report_status", "VARCHAR"),
+        ("study_instance_uid", "VARCHAR"),
+        ("site", "VARCHAR"),
         ("radiologist", "VARCHAR"),
     ],
     "pathology_specimens": [
-        ("specimen_accession", "VARCHAR"), ("patient_id", "VARCHAR"), ("encounter_id", "VARCHAR"),
-        ("specimen_date", "DATE"), ("received_at", "TIMESTAMP"), ("part_description", "VARCHAR"),
-        ("diagnosis_name", "VARCHAR"), ("final_diagnosis_text", "VARCHAR"),
+        ("specimen_accession", "VARCHAR"),
+        ("patient_id", "VARCHAR"),
+        ("encounter_id", "VARCHAR"),
+        ("specimen_date", "DATE"),
+        ("received_at", "TIMESTAMP"),
+        ("part_description", "VARCHAR"),
+        ("diagnosis_name", "VARCHAR"),
+        ("final_diagnosis_text", "VARCHAR"),
         ("synoptic_report", "VARCHAR"),
     ],
 }
@@ -74,9 +91,15 @@ def test_daily_us_breast_volume_matches_config(default_plan):
     config = default_plan.config
     low, high = config.studies_per_day
     for day in config.dates():
-        regular = [e for e in default_plan.exams if e.exam_date == day and e.modality == "US"
-                   and e.kind not in {"outside", "axilla", "incomplete"}
-                   and e.study_instance_uid is not None and not e.duplicated]
+        regular = [
+            e
+            for e in default_plan.exams
+            if e.exam_date == day
+            and e.modality == "US"
+            and e.kind not in {"outside", "axilla", "incomplete"}
+            and e.study_instance_uid is not None
+            and not e.duplicated
+        ]
         assert low <= len(regular) <= high, day
     assert all(config.start <= e.exam_date <= config.end for e in default_plan.exams)
 
@@ -92,8 +115,11 @@ def test_edge_cases_present_once(warehouse):
         "SELECT accession_number, count(*) FROM radiology_exams GROUP BY 1 HAVING count(*) > 1"
     ).fetchall()
     assert len(counts) == 1 and counts[0][1] == 2
-    assert any(re.search(r"BI-RADS[^\n]*\b0\b", e["report_text"]) for e in exams
-               if e["exam_description"].startswith("US BREAST"))
+    assert any(
+        re.search(r"BI-RADS[^\n]*\b0\b", e["report_text"])
+        for e in exams
+        if e["exam_description"].startswith("US BREAST")
+    )
     assert {e["study_instance_uid"] for e in exams if e["modality"] == "MG"} == {None}
     assert len(EDGE_CASES) == 5
 
@@ -103,23 +129,42 @@ def test_reports_have_sections_lexicon_and_birads_variety(warehouse):
     joined = "\n".join(texts)
     for section in ("EXAM:", "HISTORY:", "IMPRESSION", "Dictated by: Dr. "):
         assert all(section in t for t in texts), section
-    for term in ("oval", "irregular", "circumscribed", "not parallel", "hypoechoic",
-                 "posterior acoustic shadowing", "posterior acoustic enhancement",
-                 "No posterior acoustic shadowing", "cm from the nipple", " x "):
+    for term in (
+        "oval",
+        "irregular",
+        "circumscribed",
+        "not parallel",
+        "hypoechoic",
+        "posterior acoustic shadowing",
+        "posterior acoustic enhancement",
+        "No posterior acoustic shadowing",
+        "cm from the nipple",
+        " x ",
+    ):
         assert term in joined, term
     assert re.search(r"\b\d{1,2}:[03]0\b", joined)
     assert re.search(r"\d+(\.\d)?\s?CM\s?FN", joined)
-    phrasings = [r"BI-RADS Category 4[ABC]: Suspicious", r"ASSESSMENT: BI-RADS \d", r"Final Assessment: \d",
-                 r"BI-RADS® \d", r"ACR code \d", r"US BI-RADS: \d", r"OVERALL ASSESSMENT: BI-RADS",
-                 r"BI-RADS 6 - Known biopsy-proven malignancy|BI-RADS 6 - Known Biopsy-Proven Malignancy"]
+    phrasings = [
+        r"BI-RADS Category 4[ABC]: Suspicious",
+        r"ASSESSMENT: BI-RADS \d",
+        r"Final Assessment: \d",
+        r"BI-RADS® \d",
+        r"ACR code \d",
+        r"US BI-RADS: \d",
+        r"OVERALL ASSESSMENT: BI-RADS",
+        r"BI-RADS 6 - Known biopsy-proven malignancy|BI-RADS 6 - Known Biopsy-Proven Malignancy",
+    ]
     for pattern in phrasings:
         assert re.search(pattern, joined), pattern
     assert "PATHOLOGY:" in joined and "CONCORDANCE: yes" in joined
 
 
 def test_some_reports_name_their_patient(warehouse):
-    data = rows(warehouse, "SELECT e.report_text, p.patient_id, p.patient_name FROM radiology_exams e "
-                           "JOIN patients p USING (patient_id)")
+    data = rows(
+        warehouse,
+        "SELECT e.report_text, p.patient_id, p.patient_name FROM radiology_exams e "
+        "JOIN patients p USING (patient_id)",
+    )
     named = [d for d in data if d["patient_name"].split("^")[0] in d["report_text"]]
     with_mrn = [d for d in data if d["patient_id"] in d["report_text"]]
     assert named and with_mrn
@@ -134,9 +179,14 @@ def test_biopsies_follow_suspicious_exams_and_have_pathology(default_plan):
         specimen = specimens[biopsy.encounter_id]
         assert specimen.patient_id == biopsy.patient_id
         assert 0 <= (specimen.specimen_date - biopsy.exam_date).days <= 1
-        earlier = [e for e in default_plan.exams if e.patient_id == biopsy.patient_id
-                   and e.modality == "US" and e.exam_datetime < biopsy.exam_datetime
-                   and e.birads in {"4", "4A", "4B", "4C", "5"}]
+        earlier = [
+            e
+            for e in default_plan.exams
+            if e.patient_id == biopsy.patient_id
+            and e.modality == "US"
+            and e.exam_datetime < biopsy.exam_datetime
+            and e.birads in {"4", "4A", "4B", "4C", "5"}
+        ]
         assert earlier, biopsy.accession
         prior = earlier[-1]
         assert 1 <= (biopsy.exam_date - prior.exam_date).days <= 31
@@ -156,7 +206,11 @@ def test_pathology_rows_fan_out_per_diagnosis(warehouse):
         assert "FINAL DIAGNOSIS" in text and "COMMENT:" in text and re.search(r"^A\. ", text, re.M)
     names = {r["diagnosis_name"] for r in data}
     assert {"INVASIVE DUCTAL CARCINOMA", "FIBROADENOMA"} <= names
-    malignant = [r for r in data if "CARCINOMA" in r["diagnosis_name"] and "IN SITU" not in r["diagnosis_name"]]
+    malignant = [
+        r
+        for r in data
+        if "CARCINOMA" in r["diagnosis_name"] and "IN SITU" not in r["diagnosis_name"]
+    ]
     assert malignant and all(r["synoptic_report"] for r in malignant)
     assert any(r["synoptic_report"] is None for r in data)
     assert all(isinstance(r["specimen_date"], dt.date) for r in data)
@@ -168,4 +222,6 @@ def test_plan_is_deterministic_and_seed_dependent():
     config = DemoConfig(days=5)
     assert plan_cohort(config) == plan_cohort(config)
     other = plan_cohort(DemoConfig(days=5, seed=1))
-    assert [e.report_text for e in other.exams] != [e.report_text for e in plan_cohort(config).exams]
+    assert [e.report_text for e in other.exams] != [
+        e.report_text for e in plan_cohort(config).exams
+    ]

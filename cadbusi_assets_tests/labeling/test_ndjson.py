@@ -7,7 +7,9 @@ from cadbusi_assets.labeling import label_set_version, merge_label_tables, parse
 from cadbusi_assets.labeling.ndjson import ExportFormatError
 
 
-def export_row(image_id="img-1", label_id="lb-1", updated="2026-03-02T10:15:07.000+00:00", answer="yes"):
+def export_row(
+    image_id="img-1", label_id="lb-1", updated="2026-03-02T10:15:07.000+00:00", answer="yes"
+):
     """A synthetic row in the Labelbox export v2 shape (integrations.md section 1.2)."""
     return {
         "data_row": {"id": f"dr-{image_id}", "global_key": image_id, "external_id": image_id},
@@ -30,27 +32,48 @@ def export_row(image_id="img-1", label_id="lb-1", updated="2026-03-02T10:15:07.0
                                     "feature_id": "f-box",
                                     "name": "lesion",
                                     "annotation_kind": "ImageBoundingBox",
-                                    "bounding_box": {"top": 212.0, "left": 318.0, "height": 96.0, "width": 141.0},
+                                    "bounding_box": {
+                                        "top": 212.0,
+                                        "left": 318.0,
+                                        "height": 96.0,
+                                        "width": 141.0,
+                                    },
                                     "classifications": [
-                                        {"name": "margin", "radio_answer": {"name": "spiculated", "classifications": []}}
+                                        {
+                                            "name": "margin",
+                                            "radio_answer": {
+                                                "name": "spiculated",
+                                                "classifications": [],
+                                            },
+                                        }
                                     ],
                                 },
                                 {
                                     "feature_id": "f-poly",
                                     "name": "outline",
                                     "annotation_kind": "ImagePolygon",
-                                    "polygon": [{"x": 1, "y": 2}, {"x": 3, "y": 4}, {"x": 5, "y": 1}],
+                                    "polygon": [
+                                        {"x": 1, "y": 2},
+                                        {"x": 3, "y": 4},
+                                        {"x": 5, "y": 1},
+                                    ],
                                 },
                                 {
                                     "feature_id": "f-mask",
                                     "name": "mask",
                                     "annotation_kind": "ImageSegmentationMask",
-                                    "composite_mask": {"url": "https://example.invalid/m/1", "color_rgb": [1, 2, 3]},
+                                    "composite_mask": {
+                                        "url": "https://example.invalid/m/1",
+                                        "color_rgb": [1, 2, 3],
+                                    },
                                 },
                             ],
                             "classifications": [
                                 {"name": "has_calipers", "radio_answer": {"name": answer}},
-                                {"name": "features", "checklist_answers": [{"name": "shadowing"}, {"name": "mass"}]},
+                                {
+                                    "name": "features",
+                                    "checklist_answers": [{"name": "shadowing"}, {"name": "mass"}],
+                                },
                                 {"name": "comment", "text_answer": {"content": "oval mass"}},
                             ],
                         },
@@ -64,13 +87,30 @@ def export_row(image_id="img-1", label_id="lb-1", updated="2026-03-02T10:15:07.0
 
 def test_parse_all_annotation_shapes():
     tables = parse_export_rows([export_row()])
-    assert tables.labels.select("label_id", "image_id", "workflow_status").row(0) == ("lb-1", "img-1", "DONE")
+    assert tables.labels.select("label_id", "image_id", "workflow_status").row(0) == (
+        "lb-1",
+        "img-1",
+        "DONE",
+    )
     assert tables.labels["annotator_hash"][0] != "radiologist1@example.org"
     kinds = dict(tables.objects.select("name", "kind").iter_rows())
-    assert kinds == {"lesion": "ImageBoundingBox", "outline": "ImagePolygon", "mask": "ImageSegmentationMask"}
+    assert kinds == {
+        "lesion": "ImageBoundingBox",
+        "outline": "ImagePolygon",
+        "mask": "ImageSegmentationMask",
+    }
     box = tables.objects.filter(pl.col("name") == "lesion").row(0, named=True)
-    assert (box["bbox_left"], box["bbox_top"], box["bbox_width"], box["bbox_height"]) == (318.0, 212.0, 141.0, 96.0)
-    assert tables.objects.filter(pl.col("name") == "outline")["points"][0].to_list() == [[1.0, 2.0], [3.0, 4.0], [5.0, 1.0]]
+    assert (box["bbox_left"], box["bbox_top"], box["bbox_width"], box["bbox_height"]) == (
+        318.0,
+        212.0,
+        141.0,
+        96.0,
+    )
+    assert tables.objects.filter(pl.col("name") == "outline")["points"][0].to_list() == [
+        [1.0, 2.0],
+        [3.0, 4.0],
+        [5.0, 1.0],
+    ]
     answers = set(tables.classifications.select("question", "answer", "answer_kind").iter_rows())
     assert answers == {
         ("has_calipers", "yes", "radio"),
@@ -98,14 +138,18 @@ def test_version_is_content_addressed():
 
 def test_incremental_merge_keeps_old_and_takes_newer_versions():
     old = parse_export_rows([export_row("a", "lb-1", answer="yes"), export_row("b", "lb-2")])
-    newer = parse_export_rows([export_row("a", "lb-1", updated="2026-04-01T00:00:00+00:00", answer="no")])
+    newer = parse_export_rows(
+        [export_row("a", "lb-1", updated="2026-04-01T00:00:00+00:00", answer="no")]
+    )
     merged = merge_label_tables(old, newer)
     assert merged.labels.height == 2
     answer = merged.classifications.filter(
         (pl.col("label_id") == "lb-1") & (pl.col("question") == "has_calipers")
     )["answer"].to_list()
     assert answer == ["no"]
-    stale = parse_export_rows([export_row("a", "lb-1", updated="2020-01-01T00:00:00+00:00", answer="maybe")])
+    stale = parse_export_rows(
+        [export_row("a", "lb-1", updated="2020-01-01T00:00:00+00:00", answer="maybe")]
+    )
     assert merge_label_tables(merged, stale).classifications.filter(
         (pl.col("label_id") == "lb-1") & (pl.col("question") == "has_calipers")
     )["answer"].to_list() == ["no"]

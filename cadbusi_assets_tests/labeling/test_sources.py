@@ -36,7 +36,10 @@ def test_folder_bad_json_names_file_and_line(tmp_path):
 
 def test_folder_outbox_is_deterministic_upsert(tmp_path):
     source = FolderLabelSource(tmp_path)
-    rows = [{"global_key": "b", "row_data": "/x/b.png"}, {"global_key": "a", "row_data": "/x/a.png"}]
+    rows = [
+        {"global_key": "b", "row_data": "/x/b.png"},
+        {"global_key": "a", "row_data": "/x/a.png"},
+    ]
     assert source.send_data_rows("batch1", rows) == 2
     first = (tmp_path / "outbox" / "batch1.ndjson").read_bytes()
     source.send_data_rows("batch1", list(reversed(rows)))

@@ -11,8 +11,9 @@ def after_upstream_updates() -> dg.AutomationCondition:
     not wait for *every* upstream day to exist (days without studies never materialize).
     """
     return (
-        (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated())
-        .since_last_handled()
+        (
+            dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()
+        ).since_last_handled()
         & ~dg.AutomationCondition.any_deps_in_progress()
         & ~dg.AutomationCondition.in_progress()
     ).with_label("after upstream updates")

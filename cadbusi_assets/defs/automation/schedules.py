@@ -89,8 +89,11 @@ def late_arrivals_schedule(context: dg.ScheduleEvaluationContext, warehouse: War
         seen = _studies_seen(context.instance, key)
         if (seen is None and expected > 0) or (seen is not None and seen != expected):
             requests.append(
-                dg.RunRequest(run_key=f"late-{key}-{expected}", partition_key=key,
-                              tags={"cadbusi/reason": "late arrivals"})
+                dg.RunRequest(
+                    run_key=f"late-{key}-{expected}",
+                    partition_key=key,
+                    tags={"cadbusi/reason": "late arrivals"},
+                )
             )
         day += dt.timedelta(days=1)
     return requests or dg.SkipReason("no study date in the window changed")

@@ -26,8 +26,12 @@ from cadbusi_assets.defs.resources import ZonesResource
     code_version="1",
     automation_condition=after_upstream_updates(),
     check_specs=[
-        dg.AssetCheckSpec("unique_keys", asset="metadata_db", blocking=True,
-                          description="No duplicate image, instance, study or label keys.")
+        dg.AssetCheckSpec(
+            "unique_keys",
+            asset="metadata_db",
+            blocking=True,
+            description="No duplicate image, instance, study or label keys.",
+        )
     ],
     description="DuckDB catalog (research zone): studies, instances, images, features, twins, "
     "inpainted images, exclusions, diagnosis labels and Labelbox labels, plus the image_catalog "
@@ -36,7 +40,10 @@ from cadbusi_assets.defs.resources import ZonesResource
 def metadata_db(zones: ZonesResource) -> dg.MaterializeResult:
     report = build_metadata_db(zones.research())
     duplicates = {k: v for k, v in report.duplicate_keys.items() if v}
-    table_md = "\n".join(["| table | rows |", "|---|---|"] + [f"| {k} | {v} |" for k, v in sorted(report.tables.items())])
+    table_md = "\n".join(
+        ["| table | rows |", "|---|---|"]
+        + [f"| {k} | {v} |" for k, v in sorted(report.tables.items())]
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": report.tables.get("images", 0),

@@ -27,9 +27,13 @@ class ExportRunConfig(dg.Config):
     kinds={"parquet", "png"},
     code_version="1",
     check_specs=[
-        dg.AssetCheckSpec("export_files_verified", asset="dataset_export", blocking=True,
-                          description="Every file in SHA256SUMS is present and unchanged and every "
-                          "manifest row points at an image on disk.")
+        dg.AssetCheckSpec(
+            "export_files_verified",
+            asset="dataset_export",
+            blocking=True,
+            description="Every file in SHA256SUMS is present and unchanged and every "
+            "manifest row points at an image on disk.",
+        )
     ],
     description="Immutable dated export: cropped images, masks, manifest, MIL bags, VLM pairs, "
     "config, lineage and a dataset card with plots. Add a partition (e.g. today's date) to cut one.",
@@ -53,7 +57,11 @@ def dataset_export(
     }
     report = build_export(research, export_config, lineage, workers=processing.worker_count)
     problems = verify_export(research, key)
-    location = research.local_path(*report.path.split("/")) if research.local else research.path(report.path)
+    location = (
+        research.local_path(*report.path.split("/"))
+        if research.local
+        else research.path(report.path)
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": report.images,
@@ -74,9 +82,9 @@ def dataset_export(
             dg.AssetCheckResult(
                 check_name="export_files_verified",
                 passed=not problems,
-                metadata={"problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")},
+                metadata={
+                    "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")
+                },
             )
         ],
     )
-
-

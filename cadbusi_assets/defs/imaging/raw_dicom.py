@@ -34,12 +34,20 @@ def raw_dicom(
             context,
             context.partition_keys,
             lambda day: retrieval.retrieve_partition(
-                source, raw, pseudonymizer, day, concurrency=pacs.concurrency,
+                source,
+                raw,
+                pseudonymizer,
+                day,
+                concurrency=pacs.concurrency,
                 progress=context.log.info,
             ),
         )
     attach(context, reports)
-    incomplete = {day: r.tables["incomplete_studies"] for day, r in reports.items() if "incomplete_studies" in r.tables}
+    incomplete = {
+        day: r.tables["incomplete_studies"]
+        for day, r in reports.items()
+        if "incomplete_studies" in r.tables
+    }
     metadata = {"incomplete_studies": sum(t.height for t in incomplete.values())}
     if incomplete:
         metadata["details"] = dg.MetadataValue.md(
@@ -57,5 +65,3 @@ def raw_dicom(
             )
         ]
     )
-
-
