@@ -14,6 +14,7 @@ Each part can be overridden on its own with the variables in :data:`VARIABLES`.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ VARIABLES: dict[str, str] = {
     "CADBUSI_PACS": "folder:///path | dicomweb+https://host/dicom-web | dimse://AET@host:port?...",
     "CADBUSI_RAW_ZONE": "raw (PHI) zone root: /path, file://, gs://bucket/prefix, s3://bucket/prefix",
     "CADBUSI_RESEARCH_ZONE": "research (de-identified) zone root, same forms",
+    "CADBUSI_STORAGE_OPTIONS": 'JSON options for object-store zones, e.g. {"endpoint_url": "https://minio.local:9000"} (credentials from the usual AWS_/GOOGLE_ variables)',
     "CADBUSI_LABELBOX": "folder:///path (NDJSON exports) | labelbox://<project id> (key in LABELBOX_API_KEY)",
     "CADBUSI_PSEUDONYM_KEY_FILE": "file holding the secret pseudonym key (or CADBUSI_PSEUDONYM_KEY)",
     "CADBUSI_WORKERS": "worker processes inside one partition (default: CPU count)",
@@ -58,6 +60,7 @@ class Settings:
     key_file: str
     cine_frame_step: int = 4
     ocr: bool = True
+    storage_options: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -117,6 +120,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if not step_text.isdigit() or int(step_text) < 1:
         raise SettingsError("CADBUSI_CINE_FRAME_STEP must be a whole number >= 1.")
     ocr = env.get("CADBUSI_OCR", "1").strip().lower() not in {"0", "false", "no", "off"}
+    storage_options = env.get("CADBUSI_STORAGE_OPTIONS", "").strip()
+    if storage_options:
+        try:
+            if not isinstance(json.loads(storage_options), dict):
+                raise ValueError
+        except ValueError:
+            raise SettingsError(
+                'CADBUSI_STORAGE_OPTIONS must be a JSON object, e.g. {"endpoint_url": "https://s3.local"}.'
+            ) from None
 
     home: Path | None = None
     defaults: dict[str, str] = {}
@@ -128,6 +140,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "CADBUSI_PACS": f"folder://{paths['pacs']}",
             "CADBUSI_RAW_ZONE": str(paths["raw"]),
             "CADBUSI_RESEARCH_ZONE": str(paths["research"]),
+            "CADBUSI_STORAGE_OPTIONS": 'JSON options for object-store zones, e.g. {"endpoint_url": "https://minio.local:9000"} (credentials from the usual AWS_/GOOGLE_ variables)',
             "CADBUSI_LABELBOX": f"folder://{paths['labelbox']}",
             "CADBUSI_PSEUDONYM_KEY_FILE": str(paths["key"]),
         }
@@ -147,4 +160,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         key_file=pick("CADBUSI_PSEUDONYM_KEY_FILE"),
         cine_frame_step=int(step_text),
         ocr=ocr,
+        storage_options=storage_options,
     )

@@ -6,6 +6,7 @@ passwords, the Labelbox API key) are read from the environment at run time.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -23,12 +24,18 @@ class ZonesResource(dg.ConfigurableResource):
 
     raw_uri: str = Field(description="Root of the raw zone (PHI): folder, gs://, s3://")
     research_uri: str = Field(description="Root of the research zone (de-identified)")
+    storage_options: str = Field(
+        default="", description="JSON options for object-store zones (no secrets: endpoint, region)"
+    )
+
+    def _options(self) -> dict:
+        return json.loads(self.storage_options) if self.storage_options else {}
 
     def raw(self) -> Zone:
-        return open_zone(self.raw_uri, "raw").ensure()
+        return open_zone(self.raw_uri, "raw", **self._options()).ensure()
 
     def research(self) -> Zone:
-        return open_zone(self.research_uri, "research").ensure()
+        return open_zone(self.research_uri, "research", **self._options()).ensure()
 
 
 class PseudonymKeyResource(dg.ConfigurableResource):
@@ -100,7 +107,11 @@ class ProcessingResource(dg.ConfigurableResource):
 
 def build_resources() -> dict[str, dg.ConfigurableResource]:
     settings = load_settings()
-    zones = ZonesResource(raw_uri=settings.raw_zone_uri, research_uri=settings.research_zone_uri)
+    zones = ZonesResource(
+        raw_uri=settings.raw_zone_uri,
+        research_uri=settings.research_zone_uri,
+        storage_options=settings.storage_options,
+    )
     return {
         "zones": zones,
         "pseudonym_key": PseudonymKeyResource(key_file=settings.key_file),

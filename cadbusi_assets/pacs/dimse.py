@@ -63,6 +63,31 @@ from cadbusi_assets.pacs.find import StudyMatches
 #: accepts every other storage class uncompressed only: negotiating all classes in all
 #: transfer syntaxes costs pynetdicom tens of ms per association). Extend with
 #: ``storage_classes=[...]``.
+#: The classes whose objects must arrive as stored (no transcoding) with C-GET.
+ULTRASOUND_CLASSES = frozenset(
+    {
+        "1.2.840.10008.5.1.4.1.1.6.1",
+        "1.2.840.10008.5.1.4.1.1.3.1",
+        "1.2.840.10008.5.1.4.1.1.6",
+        "1.2.840.10008.5.1.4.1.1.3",
+    }
+)
+#: Transfer syntaxes proposed one per context for those classes (4 x 11 = 44 contexts, well
+#: under the 128-context limit of an association).
+ORIGINAL_SYNTAXES = (
+    "1.2.840.10008.1.2.1",  # Explicit VR Little Endian
+    "1.2.840.10008.1.2",  # Implicit VR Little Endian
+    "1.2.840.10008.1.2.4.50",  # JPEG Baseline
+    "1.2.840.10008.1.2.4.51",  # JPEG Extended
+    "1.2.840.10008.1.2.4.57",  # JPEG Lossless
+    "1.2.840.10008.1.2.4.70",  # JPEG Lossless SV1
+    "1.2.840.10008.1.2.4.80",  # JPEG-LS Lossless
+    "1.2.840.10008.1.2.4.81",  # JPEG-LS Near-lossless
+    "1.2.840.10008.1.2.4.90",  # JPEG 2000 Lossless
+    "1.2.840.10008.1.2.4.91",  # JPEG 2000
+    "1.2.840.10008.1.2.5",  # RLE Lossless
+)
+
 STORAGE_CLASSES = (
     "1.2.840.10008.5.1.4.1.1.6.1",  # Ultrasound Image
     "1.2.840.10008.5.1.4.1.1.3.1",  # Ultrasound Multi-frame Image
@@ -168,7 +193,14 @@ class DimsePacs:
             ae.add_requested_context(GET_MODEL)
             self._roles = []
             for uid in dict.fromkeys(storage_classes):
-                ae.add_requested_context(uid, ALL_TRANSFER_SYNTAXES)
+                if uid in ULTRASOUND_CLASSES:
+                    # One context per transfer syntax: the PACS accepts a single syntax per
+                    # context, so a context listing all of them makes it transcode (JPEG comes
+                    # back decompressed). Separate contexts let it send every object as stored.
+                    for syntax in ORIGINAL_SYNTAXES:
+                        ae.add_requested_context(uid, [syntax])
+                else:
+                    ae.add_requested_context(uid, ALL_TRANSFER_SYNTAXES)
                 self._roles.append(build_role(uid, scp_role=True))
         return ae
 

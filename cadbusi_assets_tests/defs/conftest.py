@@ -62,16 +62,23 @@ class Environment:
 
 
 def make_environment(
-    root: Path, cohort_dir: Path, key_file: Path, pacs_root: Path | None = None
+    root: Path,
+    cohort_dir: Path,
+    key_file: Path,
+    pacs_root: Path | None = None,
+    *,
+    pacs_uri: str | None = None,
+    zones: ZonesResource | None = None,
 ) -> Environment:
+    """Resources for one run. Build a new environment to change a resource: Dagster resources are
+    configuration objects, and copying one with changed fields does not reconfigure it."""
     root.mkdir(parents=True, exist_ok=True)
     env = Environment(root, cohort_dir, key_file, {})
-    zones = ZonesResource(raw_uri=str(env.raw), research_uri=str(env.research))
     env.resources = {
-        "zones": zones,
+        "zones": zones or ZonesResource(raw_uri=str(env.raw), research_uri=str(env.research)),
         "pseudonym_key": PseudonymKeyResource(key_file=str(key_file)),
         "warehouse": WarehouseResource(uri=f"duckdb://{cohort_dir / 'warehouse.duckdb'}"),
-        "pacs": PacsResource(uri=f"folder://{pacs_root or cohort_dir / 'pacs'}"),
+        "pacs": PacsResource(uri=pacs_uri or f"folder://{pacs_root or cohort_dir / 'pacs'}"),
         "labelbox": LabelSourceResource(uri=f"folder://{env.labels}"),
         "processing": ProcessingResource(workers=2, ocr=in_ci() or _has_tesseract()),
     }
