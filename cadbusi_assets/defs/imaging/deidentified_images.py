@@ -67,11 +67,8 @@ def deidentified_images(
         return result.report
 
     reports = run_per_day(context, context.partition_keys, one_day)
+    # No research batch name in the metadata: it would map each opaque batch to its real date.
     attach(context, reports)
-    for day in reports:
-        context.add_asset_metadata(
-            {"research_batch": pseudonymizer.batch_name(day)}, partition_key=day
-        )
     return dg.MaterializeResult(
         check_results=[
             dg.AssetCheckResult(
