@@ -1,9 +1,20 @@
 """Parallel map over items inside one partition (processes; serial for tiny inputs).
 
 The worker count comes from the argument, else ``$CADBUSI_WORKERS``, else the CPU count.
-Workers start with ``forkserver`` so a parent holding threads (Dagster's run process) is safe,
-and the pool is kept for the life of the process: a run that processes 31 study dates starts
-its workers (and imports the pipeline modules in them) once, not once per date.
+Workers start with ``forkserver`` so a parent holding threads (Dagster's run process) is safe.
+
+**Who owns the workers.** Worker processes never outlive the code that asked for them:
+
+* inside ``with worker_scope():`` (a Dagster step, a CLI command) one pool per worker count is
+  started on first use, reused by every ``parallel_map`` of the scope (a step that processes 31
+  study dates starts its workers once), and torn down when the scope ends — normally, on an
+  exception, or on an interrupt (a run terminated from the UI): workers still busy are killed;
+* outside any scope, ``parallel_map`` starts a pool for the call and tears it down before it
+  returns.
+
+Every worker also watches its owner process and exits when the owner is gone (a run process
+killed with SIGKILL leaves no orphans). Nothing relies on ``atexit``, which does not run in a
+multiprocessing child such as a Dagster run or step process.
 
 >>> parallel_map(abs, [-1, -2, 3], workers=1)
 [1, 2, 3]
@@ -11,11 +22,13 @@ its workers (and imports the pipeline modules in them) once, not once per date.
 
 from __future__ import annotations
 
-import atexit
+import contextlib
 import multiprocessing
 import os
+import signal
 import threading
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
@@ -28,19 +41,36 @@ WORKERS_ENV_VAR = "CADBUSI_WORKERS"
 #: Imported once by the fork server, so every worker starts with them loaded.
 PRELOAD = ["numpy", "PIL.Image", "pydicom", "polars", "cv2", "cadbusi_assets.dicom"]
 
-_pools: dict[int, ProcessPoolExecutor] = {}
-_lock = threading.Lock()
+#: How often a worker checks that its owner process is still alive (seconds).
+OWNER_POLL_SECONDS = 0.5
+#: How long a busy worker gets to stop after SIGTERM before SIGKILL (seconds).
+KILL_GRACE_SECONDS = 2.0
 
 
-def _init_worker() -> None:
-    """One thread per worker process for the native libraries (the processes are the parallelism)."""
+def _watch_owner(owner_pid: int) -> None:
+    while True:
+        time.sleep(OWNER_POLL_SECONDS)
+        try:
+            os.kill(owner_pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # pragma: no cover - pid reused by another user's process
+            os._exit(1)
+
+
+def _init_worker(owner_pid: int) -> None:
+    """One native thread per worker (the processes are the parallelism); exit with the owner."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # The owner decides when work stops: an interrupt of the owner's process group must not
+    # print a KeyboardInterrupt traceback in every worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import cv2
 
         cv2.setNumThreads(1)
     except ImportError:  # pragma: no cover
         pass
+    threading.Thread(target=_watch_owner, args=(owner_pid,), daemon=True).start()
 
 
 def resolve_workers(workers: int | None = None) -> int:
@@ -50,25 +80,97 @@ def resolve_workers(workers: int | None = None) -> int:
     return max(1, int(workers))
 
 
-def _pool(n_workers: int) -> ProcessPoolExecutor:
-    with _lock:
-        pool = _pools.get(n_workers)
+def _start_pool(n_workers: int) -> ProcessPoolExecutor:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return ProcessPoolExecutor(
+        n_workers, mp_context=context, initializer=_init_worker, initargs=(os.getpid(),)
+    )
+
+
+def worker_pids(pool: ProcessPoolExecutor) -> list[int]:
+    processes = getattr(pool, "_processes", None) or {}
+    return [p.pid for p in list(processes.values()) if p.pid is not None]
+
+
+def stop_pool(pool: ProcessPoolExecutor, *, kill: bool) -> None:
+    """Shut ``pool`` down; with ``kill`` the workers are terminated instead of drained."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    if kill:
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.terminate()
+        deadline = time.monotonic() + KILL_GRACE_SECONDS
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.join(max(0.0, deadline - time.monotonic()))
+        for process in processes:
+            with contextlib.suppress(Exception):
+                if process.is_alive():
+                    process.kill()
+                    process.join(1.0)
+    # After a kill the pool's management thread fails the pending futures itself (cancelling
+    # them as well would make it raise InvalidStateError).
+    pool.shutdown(wait=not kill, cancel_futures=not kill)
+
+
+class WorkerScope:
+    """Pools started inside one ``with worker_scope():`` block."""
+
+    def __init__(self) -> None:
+        self.pools: dict[int, ProcessPoolExecutor] = {}
+
+    def pool(self, n_workers: int) -> ProcessPoolExecutor:
+        pool = self.pools.get(n_workers)
         if pool is None or getattr(pool, "_broken", False):
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(PRELOAD)
-            pool = ProcessPoolExecutor(n_workers, mp_context=context, initializer=_init_worker)
-            _pools[n_workers] = pool
+            if pool is not None:
+                stop_pool(pool, kill=True)
+            pool = _start_pool(n_workers)
+            self.pools[n_workers] = pool
         return pool
 
+    def discard(self, n_workers: int) -> None:
+        pool = self.pools.pop(n_workers, None)
+        if pool is not None:
+            stop_pool(pool, kill=True)
 
-def shutdown_pools() -> None:
+    def close(self, *, kill: bool) -> None:
+        while self.pools:
+            _, pool = self.pools.popitem()
+            stop_pool(pool, kill=kill)
+
+    def pids(self) -> list[int]:
+        return [pid for pool in self.pools.values() for pid in worker_pids(pool)]
+
+
+_scopes: list[WorkerScope] = []
+_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def worker_scope() -> Iterator[WorkerScope]:
+    """Own the worker processes started inside the block; they are gone when it ends.
+
+    On a normal exit idle workers are shut down; on any exception (including Dagster's
+    interrupt when a run is terminated, or KeyboardInterrupt) busy workers are killed.
+    """
+    scope = WorkerScope()
     with _lock:
-        for pool in _pools.values():
-            pool.shutdown(wait=True, cancel_futures=True)
-        _pools.clear()
+        _scopes.append(scope)
+    clean = False
+    try:
+        yield scope
+        clean = True
+    finally:
+        with _lock:
+            if scope in _scopes:
+                _scopes.remove(scope)
+        scope.close(kill=not clean)
 
 
-atexit.register(shutdown_pools)
+def _current_scope() -> WorkerScope | None:
+    with _lock:
+        return _scopes[-1] if _scopes else None
 
 
 def parallel_map(
@@ -89,10 +191,12 @@ def parallel_map(
     if n_workers <= 1:
         return [fn(item) for item in seq]
     size = chunksize or max(1, len(seq) // (n_workers * 4))
-    pool = _pool(n_workers)
+    scope = _current_scope()
+    if scope is None:
+        with worker_scope() as own:
+            return list(own.pool(n_workers).map(fn, seq, chunksize=size))
     try:
-        return list(pool.map(fn, seq, chunksize=size))
+        return list(scope.pool(n_workers).map(fn, seq, chunksize=size))
     except BrokenProcessPool:
-        with _lock:
-            _pools.pop(n_workers, None)
+        scope.discard(n_workers)
         raise

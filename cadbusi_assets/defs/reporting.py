@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import base64
+import json
+import traceback
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
+from cadbusi_assets.defs.run_process import tag_run_process
+from cadbusi_assets.parallel import worker_scope
 from cadbusi_assets.stages import PartitionReport, StageFailure
+from cadbusi_assets.stages.locks import partition_lock
 
 MAX_TABLE_ROWS = 25
 
@@ -47,6 +52,39 @@ def report_metadata(report: PartitionReport) -> dict[str, Any]:
     return metadata
 
 
+#: Run tag listing the study dates that failed in a ranged run: ``{"2026-09-03": "raw_dicom"}``.
+FAILED_DATES_TAG = "cadbusi/failed_dates"
+
+
+def failed_dates(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """Dates that already failed in this run, with the asset where they failed."""
+    run = context.instance.get_run_by_id(context.run_id)
+    text = (run.tags if run else {}).get(FAILED_DATES_TAG, "")
+    return json.loads(text) if text else {}
+
+
+def _record_failed_dates(context: dg.AssetExecutionContext, days: Iterable[str]) -> None:
+    known = failed_dates(context)
+    for day in days:
+        known.setdefault(day, context.asset_key.to_user_string())
+    context.instance.add_run_tags(
+        context.run_id, {FAILED_DATES_TAG: json.dumps(known, sort_keys=True)}
+    )
+
+
+def safe_traceback(exc: BaseException) -> str:
+    """Where an exception came from, without its message (messages may quote data values).
+
+    Our own :class:`StageFailure` messages are written to be safe and are kept.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    lines = [f'  File "{f.filename}", line {f.lineno}, in {f.name}' for f in frames]
+    head = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    if isinstance(exc, StageFailure):
+        head += f": {exc}"
+    return "Traceback (most recent call last):\n" + "\n".join(lines) + "\n" + head
+
+
 def run_per_day(
     context: dg.AssetExecutionContext,
     days: Iterable[str],
@@ -54,39 +92,67 @@ def run_per_day(
 ) -> dict[str, PartitionReport]:
     """Run ``stage`` for every day of the run; a failing day does not stop the others.
 
-    Days that fail are listed in a :class:`dagster.Failure` raised after all days ran; the
-    successful days are recorded as materialized (their data is written and correct).
+    * Any exception of one day is that day's failure: its traceback (without the message, which
+      may quote data) goes to the run log, a short reason to the day's metadata. A report with
+      ``failed`` set (nothing of the day could be processed) fails the day too.
+    * Days that failed in an earlier step of the same run are not processed again downstream.
+    * Each day runs under its partition lock, so two runs of one date never interleave.
+    * Worker processes started by the stage belong to this step and are gone when it ends
+      (killed at once when the run is terminated).
+
+    When every day of the run failed, the step fails (a single-date run fails as usual).
+    When only some failed, the others go on downstream in the same run; the failed days are
+    listed in the run tag ``cadbusi/failed_dates``, in the step's metadata and log, and the
+    ``failed_study_dates_sensor`` re-runs each of them alone so that its failure is recorded
+    against that date (red in the UI) and a retry re-runs exactly that date.
     """
     reports: dict[str, PartitionReport] = {}
     failures: dict[str, str] = {}
     days = list(days)
-    for day in days:
-        try:
-            report = stage(day)
-        except StageFailure as exc:
-            failures[day] = str(exc)
-            continue
-        reports[day] = report
-        context.log.info(
-            f"{day}: {report.row_count} rows"
-            + (f"; problems: {'; '.join(report.problems)}" if report.problems else "")
-        )
-    if failures:
-        if len(days) > 1:
-            for day, report in reports.items():
-                context.log_event(
-                    dg.AssetMaterialization(
-                        asset_key=context.asset_key, partition=day, metadata=report_metadata(report)
-                    )
-                )
+    tag_run_process(context.instance, context.run_id)
+    earlier = failed_dates(context)
+    asset = context.asset_key.to_user_string()
+    with worker_scope():
+        for day in days:
+            if day in earlier:
+                failures[day] = f"not processed: {earlier[day]} failed for this date in this run"
+                continue
+            try:
+                with partition_lock(asset, day, on_wait=context.log.info):
+                    report = stage(day)
+            except StageFailure as exc:
+                failures[day] = str(exc)
+                context.log.error(f"{day}: {safe_traceback(exc)}")
+                continue
+            except Exception as exc:
+                failures[day] = f"{type(exc).__name__} (traceback in the run log)"
+                context.log.error(f"{day}: {safe_traceback(exc)}")
+                continue
+            if report.failed:
+                failures[day] = "; ".join(report.problems) or "nothing could be processed"
+                continue
+            reports[day] = report
+            context.log.info(
+                f"{day}: {report.row_count} rows"
+                + (f"; problems: {'; '.join(report.problems)}" if report.problems else "")
+            )
+    if not failures:
+        return reports
+    listing = "\n".join(f"- {d}: {r}" for d, r in sorted(failures.items()))
+    if not reports:
         raise dg.Failure(
-            description=f"{len(failures)} of {len(days)} study dates failed: nothing in them could "
-            "be processed. The other dates were written. Fix the cause and re-run the failed dates.",
-            metadata={
-                "failed_dates": dg.MetadataValue.md(
-                    "\n".join(f"- {d}: {r}" for d, r in failures.items())
-                )
-            },
+            description=f"{len(failures)} of {len(days)} study dates failed; nothing was written "
+            "for them. Fix the cause and re-run these dates.",
+            metadata={"failed_dates": dg.MetadataValue.md(listing)},
+        )
+    _record_failed_dates(context, failures)
+    context.log.warning(
+        f"{len(failures)} of {len(days)} study dates failed at {asset}; the other dates go on. "
+        f"Failed dates:\n{listing}"
+    )
+    for day, reason in failures.items():
+        context.add_asset_metadata(
+            {"dagster/row_count": 0, "failed": dg.MetadataValue.text(reason)}, partition_key=day
         )
     return reports
 

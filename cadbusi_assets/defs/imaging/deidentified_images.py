@@ -12,7 +12,9 @@ from cadbusi_assets.defs.imaging.raw_dicom import raw_dicom
 from cadbusi_assets.defs.partitions import STUDY_DATE_BACKFILL, study_date_partitions
 from cadbusi_assets.defs.reporting import attach, run_per_day
 from cadbusi_assets.defs.resources import ProcessingResource, PseudonymKeyResource, ZonesResource
+from cadbusi_assets.stages import StageFailure
 from cadbusi_assets.stages import deidentification as stage
+from cadbusi_assets.stages.purge import purge_research_batch
 
 
 @dg.asset(
@@ -28,7 +30,8 @@ from cadbusi_assets.stages import deidentification as stage
             asset="deidentified_images",
             blocking=True,
             description="No name, MRN, accession number or birth date of the day's patients in "
-            "any de-identified file, file name or table.",
+            "any de-identified file, file name or table. Decided per study date: a date with a "
+            "finding is purged at every research stage and fails alone.",
         )
     ],
     description="De-identified DICOM (PS3.15 profile, keyed pseudonyms, UID remapping, shifted "
@@ -60,27 +63,46 @@ def deidentified_images(
         found = stage.scan_partition_for_identifiers(research, batch, result.identifiers)
         if found:
             findings[day] = found
-            stage.purge_batch(research, batch)
-            result.report.add_problem(
-                f"identifiers found in {len(found)} places; the partition's research outputs were purged"
+            removed = purge_research_batch(research, batch)
+            raise StageFailure(
+                f"identifiers found in {len(found)} places ({'; '.join(found)}); this date's "
+                f"research outputs at every stage were purged ({removed} files)"
             )
         return result.report
 
-    reports = run_per_day(context, context.partition_keys, one_day)
-    # No research batch name in the metadata: it would map each opaque batch to its real date.
-    attach(context, reports)
-    return dg.MaterializeResult(
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="no_patient_identifiers",
-                passed=not findings,
-                metadata={
-                    "dates_scanned": len(reports),
-                    "dates_with_findings": len(findings),
-                    "findings": dg.MetadataValue.md(
-                        "\n".join(f"- {d}: {f}" for d, fs in findings.items() for f in fs) or "none"
-                    ),
-                },
+    def check_result() -> dg.AssetCheckResult:
+        # Decided per date: a date with findings is purged and fails alone; the dates that
+        # passed the scan go on. The check is an error only when no date could be delivered.
+        return dg.AssetCheckResult(
+            check_name="no_patient_identifiers",
+            passed=not findings,
+            severity=dg.AssetCheckSeverity.WARN if delivered else dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "dates_delivered_clean": len(delivered),
+                "dates_with_findings_purged": len(findings),
+                "findings": dg.MetadataValue.md(
+                    "\n".join(f"- {d}: {f}" for d, fs in findings.items() for f in fs) or "none"
+                ),
+            },
+        )
+
+    delivered: dict = {}
+    try:
+        delivered = run_per_day(context, context.partition_keys, one_day)
+    except dg.Failure:
+        if findings:
+            evaluation = check_result()
+            context.log_event(
+                dg.AssetCheckEvaluation(
+                    asset_key=context.asset_key,
+                    check_name=evaluation.check_name or "no_patient_identifiers",
+                    passed=False,
+                    metadata=evaluation.metadata,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    blocking=True,
+                )
             )
-        ]
-    )
+        raise
+    # No research batch name in the metadata: it would map each opaque batch to its real date.
+    attach(context, delivered)
+    return dg.MaterializeResult(check_results=[check_result()])

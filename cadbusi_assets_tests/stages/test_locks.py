@@ -1,0 +1,63 @@
+"""Concurrent runs of one partition are serialized (issue 9: two runs of one date left tables
+listing PNGs that were not on disk)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+
+import pytest
+
+from cadbusi_assets.stages.locks import PartitionBusy, lock_path, partition_lock
+
+
+def _hold(lock_dir: str, seconds: float, started, log) -> None:
+    with partition_lock("deidentified_images", "2026-09-01", lock_dir=lock_dir):
+        started.set()
+        log.put(("a-start", time.monotonic()))
+        time.sleep(seconds)
+        log.put(("a-end", time.monotonic()))
+
+
+def test_a_second_writer_of_the_same_partition_waits_for_the_first(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    started, log = ctx.Event(), ctx.Queue()
+    first = ctx.Process(target=_hold, args=(str(tmp_path), 1.0, started, log))
+    first.start()
+    assert started.wait(30)
+    waited = []
+    with partition_lock(
+        "deidentified_images", "2026-09-01", lock_dir=tmp_path, on_wait=waited.append
+    ):
+        entered = time.monotonic()
+    first.join(10)
+    events = dict(log.get(timeout=5) for _ in range(2))
+    assert entered >= events["a-end"]
+    assert waited and "waiting for another run" in waited[0]
+
+
+def test_other_partitions_and_stages_do_not_wait(tmp_path):
+    with partition_lock("deidentified_images", "2026-09-01", lock_dir=tmp_path):
+        with partition_lock("deidentified_images", "2026-09-02", lock_dir=tmp_path, timeout=0.5):
+            pass
+        with partition_lock("image_features", "2026-09-01", lock_dir=tmp_path, timeout=0.5):
+            pass
+
+
+def test_a_partition_held_too_long_fails_with_a_clear_reason(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    started, log = ctx.Event(), ctx.Queue()
+    holder = ctx.Process(target=_hold, args=(str(tmp_path), 3.0, started, log))
+    holder.start()
+    assert started.wait(30)
+    with (
+        pytest.raises(PartitionBusy, match="another run held this partition"),
+        partition_lock("deidentified_images", "2026-09-01", lock_dir=tmp_path, timeout=0.5),
+    ):
+        pass
+    holder.join(10)
+
+
+def test_lock_file_names_reveal_no_date(tmp_path):
+    path = lock_path("deidentified_images", "2026-09-01", tmp_path)
+    assert "2026" not in path.name and "deidentified" not in path.name

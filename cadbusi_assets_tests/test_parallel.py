@@ -1,0 +1,118 @@
+"""Worker processes belong to the code that started them (issue 9: a Dagster step process hung
+at exit on idle pool workers, and terminated runs leaked busy workers)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import psutil
+import pytest
+
+from cadbusi_assets.parallel import parallel_map, worker_scope
+
+
+def _children() -> set[int]:
+    """Child processes other than multiprocessing's fork server and resource tracker (one of
+    each per process, idle, and gone with their owner)."""
+    helpers = ("multiprocessing.forkserver", "multiprocessing.resource_tracker")
+    out = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if not any(h in " ".join(child.cmdline()) for h in helpers):
+                out.add(child.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def _wait_gone(pids, timeout=10.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+        if not alive:
+            return []
+        time.sleep(0.1)
+    return alive
+
+
+def _slow_square(x: int) -> int:
+    time.sleep(0.05)
+    return x * x
+
+
+def _sleep_forever(x: int) -> int:
+    time.sleep(3600)
+    return x
+
+
+def test_parallel_map_outside_a_scope_leaves_no_worker_behind():
+    before = _children()
+    assert parallel_map(_slow_square, list(range(16)), workers=2) == [x * x for x in range(16)]
+    assert not _wait_gone(_children() - before)
+
+
+def test_a_scope_reuses_one_pool_and_stops_it_at_the_end():
+    with worker_scope() as scope:
+        parallel_map(_slow_square, list(range(16)), workers=2)
+        first = set(scope.pids())
+        parallel_map(_slow_square, list(range(16)), workers=2)
+        assert set(scope.pids()) == first and len(first) == 2
+    assert not _wait_gone(first)
+
+
+def test_an_exception_in_the_scope_kills_busy_workers_at_once():
+    started = time.monotonic()
+    pids: list[int] = []
+    with pytest.raises(KeyboardInterrupt), worker_scope() as scope:
+        import threading
+
+        def interrupt_soon():
+            while not scope.pids():
+                time.sleep(0.05)
+            pids.extend(scope.pids())
+            time.sleep(0.5)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Thread(target=interrupt_soon, daemon=True).start()
+        parallel_map(_sleep_forever, list(range(8)), workers=2)
+    assert pids
+    assert not _wait_gone(pids, timeout=5)
+    assert time.monotonic() - started < 30
+
+
+def test_workers_exit_when_their_owner_is_killed(tmp_path):
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        sys.path.insert(0, {os.getcwd()!r})
+        from cadbusi_assets_tests.test_parallel import _sleep_forever
+        from cadbusi_assets.parallel import parallel_map, worker_scope
+        with worker_scope() as scope:
+            import threading
+            def report():
+                while len(scope.pids()) < 2:
+                    time.sleep(0.05)
+                print(" ".join(map(str, scope.pids())), flush=True)
+            threading.Thread(target=report, daemon=True).start()
+            parallel_map(_sleep_forever, list(range(8)), workers=2)
+        """
+    )
+    owner = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        line = owner.stdout.readline()
+        workers = [int(p) for p in line.split()]
+        assert len(workers) == 2, line
+        owner.kill()  # SIGKILL: no cleanup code runs in the owner
+        owner.wait(10)
+        assert not _wait_gone(workers, timeout=10), "workers outlived their owner"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(owner.pid, signal.SIGKILL)
