@@ -19,10 +19,10 @@ from cadbusi_assets.records import (
     Warehouse,
     diagnosis_labels,
     parse_pathology_reports,
-    parse_radiology_reports,
     pseudonymize_labels,
     select_cohort,
 )
+from cadbusi_assets.records.history_context import radiology_reports_for_window
 from cadbusi_assets.stages.report import PartitionReport, reason_counts
 from cadbusi_assets.storage import (
     Zone,
@@ -59,9 +59,10 @@ def _value_counts(frame: pl.DataFrame, column: str, prefix: str) -> dict[str, in
 def load_radiology_reports(
     warehouse: Warehouse, raw_zone: Zone, days: Sequence[str]
 ) -> dict[str, PartitionReport]:
-    """One warehouse query for the whole window, parsed, written per day."""
+    """One warehouse query for the whole window, parsed, written per day (history columns from
+    the warehouse span around the window, so a day's rows never depend on the window)."""
     start, end = _window(days)
-    parsed = parse_radiology_reports(warehouse.radiology_exams(start, end))
+    parsed = radiology_reports_for_window(warehouse, start, end)
     reports: dict[str, PartitionReport] = {}
     for day in days:
         rows = _per_day(parsed, "exam_date", day).sort("accession_number")
