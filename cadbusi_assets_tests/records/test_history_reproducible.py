@@ -191,3 +191,24 @@ def test_radiology_history_query_on_every_adapter(
         assert warehouse.radiology_history([], D(2024, 3, 1), D(2024, 3, 4)).height == 0
         with pytest.raises(TypeError):
             warehouse.radiology_history("MRN0001", D(2024, 3, 1), D(2024, 3, 4))
+
+
+@pytest.mark.integration
+def test_every_demo_date_alone_equals_the_31_date_window(tmp_path):
+    """The demo warehouse (prior mammograms and biopsies before the demo's first date)."""
+    from cadbusi_assets.demo import DemoConfig
+    from cadbusi_assets.demo.plan import plan_cohort
+    from cadbusi_assets.demo.warehouse import write_warehouse
+
+    config = DemoConfig(days=31)
+    write_warehouse(tmp_path / "demo.duckdb", plan_cohort(config))
+    with open_warehouse(str(tmp_path / "demo.duckdb")) as warehouse:
+        together = radiology_reports_for_window(warehouse, config.start, config.end)
+        assert together["previous_worst_mg"].is_not_null().any()
+        assert together["days_to_biopsy"].is_not_null().any()
+        for day in config.dates():
+            alone = radiology_reports_for_window(warehouse, day, day)
+            assert_frame_equal(
+                alone.sort("accession_number"),
+                together.filter(pl.col("exam_date") == day).sort("accession_number"),
+            )
