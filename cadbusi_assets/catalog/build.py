@@ -4,10 +4,17 @@ The catalog is an output, never a workspace: every build starts from an empty fi
 every partition table with a bulk insert from polars (about 200k rows/s; per-row inserts are
 250x slower), adds the views, checks keys, and replaces the previous file atomically. One writer
 at a time (the Dagster asset runs in the ``duckdb_catalog`` pool); readers open it read-only.
+
+Every key that must be unique is checked (:data:`UNIQUE_KEYS`): image, instance (pseudonymous
+SOP Instance UID), study (accession and Study Instance UID), diagnosis label, data row, each
+label id of the current label set, and the pixel hash per pseudonymous patient (the same pixels
+stored twice for one patient). The result is in :attr:`CatalogReport.duplicate_keys` and in the
+catalog itself (table ``catalog_info``), so a reader can refuse a catalog that failed it.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -37,17 +44,30 @@ SINGLE_TABLES = {
     "label_annotations": ("labels", "labelbox", "labels.parquet"),
     "label_objects": ("labels", "labelbox", "objects.parquet"),
     "label_classifications": ("labels", "labelbox", "classifications.parquet"),
+    # superseded label versions (relabelled, re-exported or deleted at the source)
+    "label_history": ("labels", "labelbox", "history", "labels.parquet"),
+    "label_classifications_history": ("labels", "labelbox", "history", "classifications.parquet"),
 }
 #: Columns too bulky or internal for the catalog.
 DROP_COLUMNS = {"image_features": ["signature"]}
-PRIMARY_KEYS = {
-    "images": ["image_id"],
-    "instances": ["instance_id"],
-    "image_features": ["image_id"],
-    "studies": ["accession_pseudo"],
-    "inpainted_images": ["image_id"],
-    "diagnosis_labels": ["accession_number", "side"],
+#: Keys that must be unique: check name → (table, columns). Rows with a NULL in the key are
+#: not compared (a missing hash or UID is not a duplicate).
+UNIQUE_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "image_id": ("images", ("image_id",)),
+    "instance_id": ("instances", ("instance_id",)),
+    "sop_instance_uid": ("instances", ("sop_uid_pseudo",)),
+    "study_id": ("studies", ("accession_pseudo",)),
+    "study_instance_uid": ("studies", ("study_uid_pseudo",)),
+    "image_features.image_id": ("image_features", ("image_id",)),
+    "inpainted_images.image_id": ("inpainted_images", ("image_id",)),
+    "data_row_global_key": ("labelbox_data_rows", ("global_key",)),
+    "diagnosis_label": ("diagnosis_labels", ("accession_number", "side")),
+    "label_id": ("label_annotations", ("label_id",)),
+    "pixel_hash_per_patient": ("images", ("patient_pseudo", "png_sha256")),
 }
+#: Reported, not failed: the same pixels under two pseudonymous patients (a changed key re-using
+#: old images would show here; so would two identical blank frames).
+PIXEL_HASH_ACROSS_PATIENTS = "pixel_hash_across_patients"
 
 VIEWS = {
     # One row per image with study, features, inpainting and the label of its breast.
@@ -83,8 +103,67 @@ VIEWS = {
 class CatalogReport:
     path: str
     tables: dict[str, int] = field(default_factory=dict)
+    #: check name → number of key values that occur more than once (0: unique)
     duplicate_keys: dict[str, int] = field(default_factory=dict)
+    #: check name → up to 3 duplicated key values (pseudonymous ids and hashes only)
+    duplicate_examples: dict[str, list[str]] = field(default_factory=dict)
     missing_tables: list[str] = field(default_factory=list)
+    label_set_version: str | None = None
+    #: informational counts that do not fail the check
+    warnings: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def unique_keys_passed(self) -> bool:
+        return not any(self.duplicate_keys.values())
+
+
+def _duplicates(
+    con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...]
+) -> tuple[int, list[str]]:
+    cols = ", ".join(columns)
+    not_null = " AND ".join(f"{c} IS NOT NULL" for c in columns)
+    rows = con.execute(
+        f"SELECT concat_ws('|', {cols}) FROM {table} WHERE {not_null} "
+        f"GROUP BY {cols} HAVING count(*) > 1 ORDER BY 1"
+    ).fetchall()
+    return len(rows), [str(r[0]) for r in rows[:3]]
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    return {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+        ).fetchall()
+    }
+
+
+def check_unique_keys(con: duckdb.DuckDBPyConnection, report: CatalogReport) -> None:
+    """Fill ``report.duplicate_keys`` for every key of :data:`UNIQUE_KEYS` whose table is there."""
+    present = {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+    for name, (table, columns) in UNIQUE_KEYS.items():
+        if table not in present or not set(columns) <= _columns(con, table):
+            continue
+        count, examples = _duplicates(con, table, columns)
+        report.duplicate_keys[name] = count
+        if count:
+            report.duplicate_examples[name] = examples
+    if "images" in present and {"patient_pseudo", "png_sha256"} <= _columns(con, "images"):
+        ((across,),) = con.execute(
+            "SELECT count(*) FROM (SELECT png_sha256 FROM images WHERE png_sha256 IS NOT NULL "
+            "GROUP BY png_sha256 HAVING count(DISTINCT patient_pseudo) > 1)"
+        ).fetchall()
+        report.warnings[PIXEL_HASH_ACROSS_PATIENTS] = int(across)
+
+
+def _label_set_version(frames: dict[str, pl.DataFrame]) -> str | None:
+    labels = frames.get("label_annotations")
+    if labels is None or "label_set_version" not in labels.columns or labels.height == 0:
+        return None
+    versions = labels["label_set_version"].drop_nulls().unique().sort().to_list()
+    return ",".join(versions) or None
 
 
 def _load(zone: Zone) -> tuple[dict[str, pl.DataFrame], list[str]]:
@@ -134,14 +213,17 @@ def build_metadata_db(research_zone: Zone) -> CatalogReport:
             _empty_for_views(con, set(frames))
             for view, sql in VIEWS.items():
                 con.execute(f"CREATE VIEW {view} AS {sql}")
-            for name, keys in PRIMARY_KEYS.items():
-                if name not in frames:
-                    continue
-                cols = ", ".join(keys)
-                ((dupes,),) = con.execute(
-                    f"SELECT count(*) FROM (SELECT {cols} FROM {name} GROUP BY {cols} HAVING count(*) > 1)"
-                ).fetchall()
-                report.duplicate_keys[name] = int(dupes)
+            check_unique_keys(con, report)
+            report.label_set_version = _label_set_version(frames)
+            con.execute(
+                "CREATE TABLE catalog_info AS SELECT ? AS label_set_version, "
+                "? AS unique_keys_passed, ? AS duplicate_keys",
+                [
+                    report.label_set_version,
+                    report.unique_keys_passed,
+                    json.dumps(report.duplicate_keys, sort_keys=True),
+                ],
+            )
             con.execute("CHECKPOINT")
         finally:
             con.close()
@@ -154,6 +236,29 @@ def build_metadata_db(research_zone: Zone) -> CatalogReport:
         else:
             research_zone.copy_file_in(local, CATALOG_PATH)
     return report
+
+
+@dataclass(frozen=True)
+class CatalogInfo:
+    """What a catalog file says about itself (``catalog_info``)."""
+
+    label_set_version: str | None
+    unique_keys_passed: bool | None
+    duplicate_keys: dict[str, int]
+
+
+def read_catalog_info(con: duckdb.DuckDBPyConnection) -> CatalogInfo:
+    """The catalog's own record of its label set and key check (a catalog built before
+    ``catalog_info`` existed gives ``unique_keys_passed=None``: unknown)."""
+    present = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'catalog_info'"
+    ).fetchall()[0][0]
+    if not present:
+        return CatalogInfo(None, None, {})
+    version, passed, duplicates = con.execute(
+        "SELECT label_set_version, unique_keys_passed, duplicate_keys FROM catalog_info"
+    ).fetchone()
+    return CatalogInfo(version, bool(passed), json.loads(duplicates or "{}"))
 
 
 def open_catalog(research_zone: Zone) -> duckdb.DuckDBPyConnection:
