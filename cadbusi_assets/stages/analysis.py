@@ -19,6 +19,7 @@ from PIL import Image
 
 from cadbusi_assets.dicom import UltrasoundRegion
 from cadbusi_assets.parallel import parallel_map
+from cadbusi_assets.settings import require_ocr
 from cadbusi_assets.stages.deidentification import IMAGES_TABLE, STUDIES_TABLE, shard_path
 from cadbusi_assets.stages.previews import inpainting_preview
 from cadbusi_assets.stages.report import PartitionReport, reason_counts
@@ -89,6 +90,7 @@ def analyze_partition(
     workers: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> PartitionReport:
+    require_ocr(ocr)  # no silent OCR-off: a missing tesseract stops the run here
     images = read_partition_table(research_zone, IMAGES_TABLE, batch)
     studies = read_partition_table(research_zone, STUDIES_TABLE, batch)
     if images is None:
@@ -145,6 +147,7 @@ def analyze_partition(
 
     report.row_count = features.height
     report.count("images", features.height)
+    report.count("ocr_ran", ocr)
     if features.height:
         report.count("with_calipers", int(features["has_calipers"].fill_null(False).sum()))
         report.count("doppler", int(features["is_doppler"].fill_null(False).sum()))

@@ -35,6 +35,7 @@ from cadbusi_assets.dicom import DecodeError, DicomReadError, dataset_to_bytes, 
 from cadbusi_assets.identity import Pseudonymizer, image_id_for, instance_id_for
 from cadbusi_assets.parallel import parallel_map
 from cadbusi_assets.records import scrub_report_text
+from cadbusi_assets.settings import require_ocr
 from cadbusi_assets.stages.previews import deidentification_preview
 from cadbusi_assets.stages.records import COHORT_TABLE
 from cadbusi_assets.stages.report import PartitionReport, StageFailure, reason_counts
@@ -364,6 +365,7 @@ def deidentify_partition(
     previews: int = 3,
     progress: Callable[[str], None] | None = None,
 ) -> DeidPartitionResult:
+    require_ocr(verify_ocr)  # no silent OCR-off: a missing tesseract stops the run here
     manifest = read_partition_table(raw_zone, RETRIEVAL_INSTANCES, day)
     cohort = read_partition_table(raw_zone, COHORT_TABLE, day)
     if manifest is None or cohort is None:
@@ -418,6 +420,7 @@ def deidentify_partition(
 
     report = PartitionReport(day, row_count=images.height)
     report.count("instances_in", len(tasks))
+    report.count("ocr_ran", verify_ocr)
     report.count("instances_deidentified", instances.height)
     report.count("instances_quarantined", quarantine.height)
     report.count("images", images.height)
