@@ -14,6 +14,7 @@ MODULES = [
     "cadbusi_assets.deid.deidentify",
     "cadbusi_assets.deid.engine",
     "cadbusi_assets.deid.identifiers",
+    "cadbusi_assets.deid.name_variants",
     "cadbusi_assets.deid.ocr",
     "cadbusi_assets.deid.pixels",
     "cadbusi_assets.deid.profile",
