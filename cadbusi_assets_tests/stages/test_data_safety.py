@@ -1,0 +1,445 @@
+"""No run destroys data (issue 9, item 4): sharp drops fail instead of deleting, an instance on
+two study dates is a recorded conflict, nothing retrieved fails the date, the pseudonym key's
+fingerprint is recorded and checked, bad warehouse rows are excluded with a reason.
+
+Everything here is synthetic (invented people, UIDs from the 2.25 test root)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from cadbusi_assets.identity import Pseudonymizer, PseudonymKey
+from cadbusi_assets.pacs.folder import FolderPacs
+from cadbusi_assets.pacs.manifest import CONFLICT_OTHER_DATE
+from cadbusi_assets.pacs.synthetic import synthetic_uid, synthetic_us_instance
+from cadbusi_assets.records.schemas import (
+    EXAM_COUNTS_SCHEMA,
+    PATHOLOGY_SCHEMA,
+    PATIENTS_SCHEMA,
+    RADIOLOGY_SCHEMA,
+)
+from cadbusi_assets.stages import records as records_stage
+from cadbusi_assets.stages import retrieval
+from cadbusi_assets.stages.report import StageFailure
+from cadbusi_assets.stages.safety import (
+    ALLOW_SHRINK_ENV,
+    KEY_FINGERPRINTS_TABLE,
+    check_key_fingerprint,
+    record_key_fingerprint,
+)
+from cadbusi_assets.storage import open_zone, read_partition_table, write_partition_table
+from cadbusi_assets_tests.support import TEST_KEY
+
+DAY_A = "2024-03-05"
+DAY_B = "2024-03-06"
+OTHER_KEY = PseudonymKey(bytes(range(100, 132)))
+
+
+# -- a warehouse whose answer the test can change ---------------------------------------------
+class FakeWarehouse:
+    """In-memory warehouse with the documented schemas (the rows can be swapped between runs)."""
+
+    def __init__(self, radiology: pl.DataFrame, patients: pl.DataFrame | None = None) -> None:
+        self.radiology = radiology
+        self.pathology = pl.DataFrame(schema=PATHOLOGY_SCHEMA)
+        self.patients_frame = patients if patients is not None else _patients()
+
+    def radiology_exams(self, start: dt.date, end: dt.date) -> pl.DataFrame:
+        return self.radiology.filter(pl.col("exam_date").is_between(start, end))
+
+    def pathology_specimens(self, start: dt.date, end: dt.date) -> pl.DataFrame:
+        return self.pathology.filter(pl.col("specimen_date").is_between(start, end))
+
+    def patients(self, patient_ids: Sequence[str]) -> pl.DataFrame:
+        assert all(isinstance(p, str) for p in patient_ids)
+        return self.patients_frame.filter(pl.col("patient_id").is_in(list(patient_ids)))
+
+    def exam_counts(self, start: dt.date, end: dt.date) -> pl.DataFrame:
+        return pl.DataFrame(schema=EXAM_COUNTS_SCHEMA)
+
+    def radiology_history(
+        self, patient_ids: Sequence[str], start: dt.date, end: dt.date
+    ) -> pl.DataFrame:
+        ids = [p for p in patient_ids if p is not None]
+        return self.radiology.filter(
+            pl.col("patient_id").is_in(ids) & pl.col("exam_date").is_between(start, end)
+        )
+
+    def close(self) -> None:
+        return None
+
+
+def _patients() -> pl.DataFrame:
+    return pl.DataFrame(
+        [
+            ("SYN-P1", "TESTER^ALPHA", dt.date(1970, 1, 2), "F"),
+            ("SYN-P2", "TESTER^BETA", dt.date(1980, 3, 4), "F"),
+        ],
+        schema=PATIENTS_SCHEMA,
+        orient="row",
+    )
+
+
+def _exam(accession: str, day: str, uid: str | None, **extra) -> dict:
+    row = {
+        "accession_number": accession,
+        "patient_id": "SYN-P1",
+        "encounter_id": None,
+        "exam_date": dt.date.fromisoformat(day),
+        "exam_datetime": dt.datetime.fromisoformat(day + "T10:00:00"),
+        "modality": "US",
+        "exam_description": "US BREAST LEFT",
+        "laterality": "LEFT",
+        "report_text": "FINDINGS: Simple cyst.\nIMPRESSION: BI-RADS 2 - Benign",
+        "report_status": "FINAL",
+        "study_instance_uid": uid,
+        "site": "MAIN",
+        "radiologist": "RAD1",
+    }
+    row.update(extra)
+    return row
+
+
+def _radiology(rows: list[dict]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [{c: r.get(c) for c in RADIOLOGY_SCHEMA} for r in rows],
+        schema=RADIOLOGY_SCHEMA,
+        orient="row",
+    )
+
+
+@pytest.fixture
+def zones(tmp_path: Path):
+    return open_zone(tmp_path / "raw", name="raw").ensure(), open_zone(
+        tmp_path / "research", name="research"
+    ).ensure()
+
+
+@pytest.fixture
+def pseudo() -> Pseudonymizer:
+    return Pseudonymizer(TEST_KEY)
+
+
+@pytest.fixture(autouse=True)
+def _no_allow_shrink(monkeypatch):
+    monkeypatch.delenv(ALLOW_SHRINK_ENV, raising=False)
+
+
+# -- a folder PACS ----------------------------------------------------------------------------
+def _add(root: Path, study: str, n: int, *, sop: str | None = None, day: str = DAY_A) -> Path:
+    folder = root / study
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"IM{n:04d}.dcm"
+    path.write_bytes(
+        synthetic_us_instance(
+            study,
+            study + ".1",
+            sop or f"{study}.1.{n}",
+            rows=8,
+            columns=8,
+            study_date=dt.date.fromisoformat(day),
+            instance_number=n,
+            seed=n,
+        )
+    )
+    return path
+
+
+def _cohort(raw, day: str, uids: list[str]) -> None:
+    write_partition_table(
+        raw,
+        records_stage.COHORT_TABLE,
+        day,
+        pl.DataFrame(
+            {
+                "study_instance_uid": uids,
+                "accession_number": [f"SYNACC{i}" for i in range(len(uids))],
+                "patient_id": ["SYN-P1"] * len(uids),
+            },
+            schema={
+                "study_instance_uid": pl.Utf8,
+                "accession_number": pl.Utf8,
+                "patient_id": pl.Utf8,
+            },
+        ),
+    )
+
+
+def _dicom_files(raw, day: str) -> set[str]:
+    return {raw.relative(p) for p in raw.iter_files("dicom", day)}
+
+
+@pytest.fixture
+def pacs_root(tmp_path: Path) -> Path:
+    root = tmp_path / "pacs"
+    root.mkdir()
+    return root
+
+
+def _studies(pacs_root: Path, n: int, first: int = 1, day: str = DAY_A) -> list[str]:
+    uids = [synthetic_uid(900 + first + i) for i in range(n)]
+    for uid in uids:
+        _add(pacs_root, uid, 1, day=day)
+        _add(pacs_root, uid, 2, day=day)
+    return uids
+
+
+# == 1. a sharp drop fails instead of deleting ==================================================
+def test_retrieval_refuses_to_delete_a_processed_date_when_the_cohort_empties(
+    zones, pseudo, pacs_root
+):
+    raw, _ = zones
+    uids = _studies(pacs_root, 7)
+    _cohort(raw, DAY_A, uids)
+    first = retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
+    assert first.counts["instances_fetched"] == 14 and not first.failed
+    files = _dicom_files(raw, DAY_A)
+    assert len(files) == 14
+
+    _cohort(raw, DAY_A, [])  # the warehouse answered nothing for the date
+    with pytest.raises(StageFailure) as info:
+        retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
+    message = str(info.value)
+    assert "returned 0 studies for a date that has 7 processed; refusing to delete" in message
+    assert "CADBUSI_ALLOW_SHRINK=1" in message and "allow_shrink=True" in message
+    assert _dicom_files(raw, DAY_A) == files
+    manifest = read_partition_table(raw, retrieval.INSTANCES_TABLE, DAY_A)
+    assert manifest.height == 14  # the manifest still describes the files
+
+    # a smaller drop is an ordinary change
+    _cohort(raw, DAY_A, uids[:5])
+    retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
+    assert len(_dicom_files(raw, DAY_A)) == 10
+
+    # an explicit override accepts the shrink
+    _cohort(raw, DAY_A, [])
+    report = retrieval.retrieve_partition(
+        FolderPacs(pacs_root), raw, pseudo, DAY_A, allow_shrink=True
+    )
+    assert _dicom_files(raw, DAY_A) == set() and not report.failed
+
+
+def test_allow_shrink_environment_variable(zones, pseudo, pacs_root, monkeypatch):
+    raw, _ = zones
+    _cohort(raw, DAY_A, _studies(pacs_root, 4))
+    retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
+    _cohort(raw, DAY_A, [])
+    monkeypatch.setenv(ALLOW_SHRINK_ENV, "1")
+    retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
+    assert _dicom_files(raw, DAY_A) == set()
+
+
+def test_retrieval_refuses_to_delete_when_the_pacs_suddenly_knows_none_of_the_studies(
+    zones, pseudo, pacs_root, tmp_path
+):
+    raw, _ = zones
+    uids = _studies(pacs_root, 4)
+    _cohort(raw, DAY_A, uids)
+    retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
+    files = _dicom_files(raw, DAY_A)
+    empty = tmp_path / "empty-pacs"
+    empty.mkdir()
+    with pytest.raises(StageFailure, match="the PACS returned 0 studies with files"):
+        retrieval.retrieve_partition(FolderPacs(empty), raw, pseudo, DAY_A)
+    assert _dicom_files(raw, DAY_A) == files
+
+
+def test_records_keep_a_processed_day_when_the_warehouse_returns_nothing(zones):
+    raw, _ = zones
+    rows = [_exam(f"SYNACC{i}", DAY_A, synthetic_uid(500 + i)) for i in range(7)]
+    rows.append(_exam("SYNACCB", DAY_B, synthetic_uid(600)))
+    warehouse = FakeWarehouse(_radiology(rows))
+    days = [DAY_A, DAY_B]
+    records_stage.load_radiology_reports(warehouse, raw, days)
+    records_stage.select_imaging_studies(warehouse, raw, days)
+    before = read_partition_table(raw, records_stage.COHORT_TABLE, DAY_A)
+    assert before.height == 7
+
+    warehouse.radiology = _radiology(rows[-1:])  # reachable, but nothing for DAY_A
+    reports = records_stage.load_radiology_reports(warehouse, raw, days)
+    assert reports[DAY_A].failed and not reports[DAY_B].failed
+    assert (
+        "returned 0 exams for a date that has 7 processed; refusing to delete"
+        in (reports[DAY_A].problems[0])
+    )
+    assert read_partition_table(raw, records_stage.RADIOLOGY_TABLE, DAY_A).height == 7
+    # the cohort is guarded on its own as well (a stored table that shrank by other means)
+    write_partition_table(
+        raw,
+        records_stage.RADIOLOGY_TABLE,
+        DAY_A,
+        read_partition_table(raw, records_stage.RADIOLOGY_TABLE, DAY_A).head(0),
+    )
+    cohort_reports = records_stage.select_imaging_studies(warehouse, raw, days)
+    assert cohort_reports[DAY_A].failed
+    assert (
+        "returned 0 studies for a date that has 7 processed" in (cohort_reports[DAY_A].problems[0])
+    )
+    assert read_partition_table(raw, records_stage.COHORT_TABLE, DAY_A).equals(before)
+
+    accepted = records_stage.select_imaging_studies(warehouse, raw, days, allow_shrink=True)
+    assert not accepted[DAY_A].failed
+    assert read_partition_table(raw, records_stage.COHORT_TABLE, DAY_A).height == 0
+
+
+# == 2. one instance on two study dates ========================================================
+def test_an_instance_on_two_dates_is_a_recorded_conflict_never_an_overwrite(
+    zones, pseudo, pacs_root
+):
+    raw, _ = zones
+    study_a, study_b = synthetic_uid(701), synthetic_uid(702)
+    shared_sop = synthetic_uid(799)
+    _add(pacs_root, study_a, 1, day=DAY_A)
+    shared_a = _add(pacs_root, study_a, 2, sop=shared_sop, day=DAY_A)
+    _add(pacs_root, study_b, 1, day=DAY_B)
+    # the same instance (same SOP Instance UID) filed under a study of the next day as well
+    shared_b = pacs_root / study_b / "IM0009.dcm"
+    shutil.copyfile(shared_a, shared_b)
+    _cohort(raw, DAY_A, [study_a])
+    _cohort(raw, DAY_B, [study_b])
+
+    retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
+    files_a = {p: raw.read_bytes(p) for p in _dicom_files(raw, DAY_A)}
+    assert len(files_b_before := _dicom_files(raw, DAY_B)) == 0 and len(files_a) == 2
+
+    report_b = retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_B)
+    assert report_b.counts["instances_held_by_another_study"] == 1
+    assert not report_b.failed
+    conflicts = read_partition_table(raw, retrieval.CONFLICTS_TABLE, DAY_B)
+    assert conflicts.height == 1
+    row = conflicts.row(0, named=True)
+    assert row["owner_partition"] == DAY_A and row["reason"] == CONFLICT_OTHER_DATE
+    assert row["sop_instance_uid"] == shared_sop
+    manifest_b = read_partition_table(raw, retrieval.INSTANCES_TABLE, DAY_B)
+    manifest_a = read_partition_table(raw, retrieval.INSTANCES_TABLE, DAY_A)
+    assert shared_sop not in manifest_b["sop_instance_uid"].to_list()
+    assert len(files_b_before) == 0 and len(_dicom_files(raw, DAY_B)) == 1
+    # keys never collide across dates: no instance key is in both manifests
+    assert not set(manifest_a["instance_key"]) & set(manifest_b["instance_key"])
+    assert {p: raw.read_bytes(p) for p in _dicom_files(raw, DAY_A)} == files_a
+
+    # re-runs of either date change nothing
+    retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_B)
+    retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
+    assert {p: raw.read_bytes(p) for p in _dicom_files(raw, DAY_A)} == files_a
+    assert read_partition_table(raw, retrieval.CONFLICTS_TABLE, DAY_B).height == 1
+
+    # the owner drops the instance (it left the PACS study): the claim is released, and the
+    # other date takes the instance on its next run
+    shared_a.unlink()
+    retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
+    assert len(_dicom_files(raw, DAY_A)) == 1
+    retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_B)
+    assert read_partition_table(raw, retrieval.CONFLICTS_TABLE, DAY_B).height == 0
+    manifest_b = read_partition_table(raw, retrieval.INSTANCES_TABLE, DAY_B)
+    assert shared_sop in manifest_b["sop_instance_uid"].to_list()
+
+
+# == 3. nothing retrieved fails the date ======================================================
+def test_nothing_retrieved_for_a_non_empty_cohort_fails_the_date(zones, pseudo, pacs_root):
+    raw, _ = zones
+    _cohort(raw, DAY_A, [synthetic_uid(801), synthetic_uid(802)])  # not in the PACS
+    report = retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
+    assert report.failed
+    assert report.problems[0].startswith("nothing could be retrieved for the 2 studies")
+    assert "study not found in PACS" in report.problems[0]
+
+    _cohort(raw, DAY_B, [])  # an empty cohort is not a failure
+    assert not retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_B).failed
+
+
+# == 4. key fingerprint per partition ===========================================================
+def test_a_changed_pseudonym_key_fails_the_run(zones, pseudo, pacs_root):
+    raw, research = zones
+    _cohort(raw, DAY_A, _studies(pacs_root, 2))
+    retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
+    recorded = read_partition_table(raw, KEY_FINGERPRINTS_TABLE, DAY_A)
+    assert recorded["fingerprint"].to_list() == [TEST_KEY.fingerprint]
+    assert TEST_KEY.secret_bytes().hex()[:16] not in recorded["fingerprint"][0]
+    files = _dicom_files(raw, DAY_A)
+
+    other = Pseudonymizer(OTHER_KEY)
+    with pytest.raises(StageFailure, match="processed with the pseudonym key") as info:
+        retrieval.retrieve_partition(FolderPacs(pacs_root), raw, other, DAY_A)
+    assert OTHER_KEY.secret_bytes().hex() not in str(info.value)
+    assert _dicom_files(raw, DAY_A) == files
+    # another date of the same zone with the other key fails as well (one zone, one key)
+    _cohort(raw, DAY_B, [])
+    with pytest.raises(StageFailure, match="refusing to mix"):
+        retrieval.retrieve_partition(FolderPacs(pacs_root), raw, other, DAY_B)
+
+    # the helpers work on any zone and partition (the research zone uses batch names)
+    batch = pseudo.batch_name(DAY_A)
+    check_key_fingerprint(research, batch, TEST_KEY.fingerprint)
+    record_key_fingerprint(research, batch, TEST_KEY.fingerprint)
+    check_key_fingerprint(research, batch, TEST_KEY.fingerprint)
+    with pytest.raises(StageFailure):
+        check_key_fingerprint(research, other.batch_name(DAY_A), OTHER_KEY.fingerprint)
+
+
+# == 5. NULL patient ids, missing or future dates, duplicated rows ============================
+def test_bad_warehouse_rows_are_excluded_with_a_reason_and_never_crash_the_run(zones):
+    raw, _ = zones
+    future = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)).isoformat()
+    rows = [
+        _exam("SYNACC1", DAY_A, synthetic_uid(1001)),
+        _exam("SYNACC2", DAY_A, synthetic_uid(1002), patient_id=None),
+        _exam("SYNACC3", DAY_A, synthetic_uid(1003), patient_id="  "),
+        _exam("SYNACC4", DAY_A, synthetic_uid(1004)),
+        _exam("SYNACC4", DAY_A, synthetic_uid(1004)),  # an exact duplicate row
+        _exam("SYNACC5", DAY_A, synthetic_uid(1005), report_status="PRELIMINARY"),
+        _exam("SYNACC5", DAY_A, synthetic_uid(1005), report_status="FINAL"),  # fan-out
+        _exam("SYNACC6", future, synthetic_uid(1006)),
+    ]
+    warehouse = FakeWarehouse(_radiology(rows))
+    days = [DAY_A, future]
+    loaded = records_stage.load_radiology_reports(warehouse, raw, days)
+    assert loaded[DAY_A].counts["duplicate_warehouse_rows_dropped_in_window"] == 1
+    assert read_partition_table(raw, records_stage.RADIOLOGY_TABLE, DAY_A).height == 6
+    reports = records_stage.select_imaging_studies(warehouse, raw, days)
+
+    cohort = read_partition_table(raw, records_stage.COHORT_TABLE, DAY_A)
+    exclusions = read_partition_table(raw, records_stage.COHORT_EXCLUSIONS_TABLE, DAY_A)
+    assert sorted(cohort["accession_number"]) == ["SYNACC1", "SYNACC4", "SYNACC5"]
+    assert cohort.filter(pl.col("accession_number") == "SYNACC5")["report_status"][0] == "FINAL"
+    reasons = dict(zip(exclusions["accession_number"], exclusions["exclusion_reason"], strict=True))
+    assert reasons == {
+        "SYNACC2": "missing patient id",
+        "SYNACC3": "missing patient id",
+        "SYNACC5": "duplicate row",
+    }
+    assert reports[DAY_A].counts["excluded: missing patient id"] == 2
+    future_exclusions = read_partition_table(raw, records_stage.COHORT_EXCLUSIONS_TABLE, future)
+    assert future_exclusions["exclusion_reason"].to_list() == ["exam date in the future"]
+
+
+def test_which_duplicate_row_is_kept_does_not_depend_on_warehouse_order(zones, tmp_path):
+    rows = [
+        _exam("SYNACC7", DAY_A, synthetic_uid(1101), report_text="FINDINGS: a\nBI-RADS 2"),
+        _exam("SYNACC7", DAY_A, synthetic_uid(1101), report_text="FINDINGS: b\nBI-RADS 3"),
+        _exam("SYNACC8", DAY_A, synthetic_uid(1102)),
+    ]
+    tables = []
+    for order in (rows, rows[::-1]):
+        raw = open_zone(tmp_path / f"raw{len(tables)}", name="raw").ensure()
+        warehouse = FakeWarehouse(_radiology(order))
+        records_stage.load_radiology_reports(warehouse, raw, [DAY_A])
+        records_stage.select_imaging_studies(warehouse, raw, [DAY_A])
+        tables.append(
+            tuple(
+                read_partition_table(raw, t, DAY_A)
+                for t in (
+                    records_stage.RADIOLOGY_TABLE,
+                    records_stage.COHORT_TABLE,
+                    records_stage.COHORT_EXCLUSIONS_TABLE,
+                )
+            )
+        )
+    for first, second in zip(*tables, strict=True):
+        assert first.equals(second)
