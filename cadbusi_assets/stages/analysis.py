@@ -23,6 +23,7 @@ from cadbusi_assets.settings import require_ocr
 from cadbusi_assets.stages.deidentification import IMAGES_TABLE, STUDIES_TABLE, shard_path
 from cadbusi_assets.stages.previews import inpainting_preview
 from cadbusi_assets.stages.report import PartitionReport, reason_counts
+from cadbusi_assets.stages.safety import guard_shrink
 from cadbusi_assets.storage import Zone, read_partition_table, write_partition_table
 from cadbusi_assets.ultrasound import (
     analyze_frame,
@@ -252,6 +253,13 @@ def inpaint_partition(
         orient="row",
     ).sort("image_id")
     previous = read_partition_table(research_zone, INPAINTED_TABLE, batch)
+    guard_shrink(  # a sharp drop fails before anything is replaced or deleted
+        "inpainted images",
+        batch,
+        0 if previous is None else previous.height,
+        table.height,
+        source="inpainting",
+    )
     write_partition_table(research_zone, INPAINTED_TABLE, batch, table)
     stale = 0
     if previous is not None and previous.height:

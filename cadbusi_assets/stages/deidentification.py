@@ -40,7 +40,13 @@ from cadbusi_assets.stages.previews import deidentification_preview
 from cadbusi_assets.stages.records import COHORT_TABLE
 from cadbusi_assets.stages.report import PartitionReport, StageFailure, reason_counts
 from cadbusi_assets.stages.retrieval import INSTANCES_TABLE as RETRIEVAL_INSTANCES
-from cadbusi_assets.storage import Zone, read_partition_table, write_partition_table
+from cadbusi_assets.stages.safety import guard_shrink
+from cadbusi_assets.storage import (
+    Zone,
+    read_all_partition_tables,
+    read_partition_table,
+    write_partition_table,
+)
 from cadbusi_assets.ultrasound import encode_png
 
 INSTANCES_TABLE = "instances"
@@ -334,11 +340,16 @@ def _frame(
 
 
 def _delete_stale(
-    zone: Zone, previous: pl.DataFrame | None, current: pl.DataFrame, column: str
+    zone: Zone, previous: pl.DataFrame | None, current: pl.DataFrame, column: str, table: str
 ) -> int:
     if previous is None or previous.height == 0 or column not in previous.columns:
         return 0
     keep = set(current[column].to_list()) if current.height else set()
+    if any(p and p not in keep for p in previous[column].to_list()):
+        # never delete a file that another batch's table still lists (a shared instance)
+        everything = read_all_partition_tables(zone, table)
+        if everything is not None and column in everything.columns:
+            keep |= set(everything[column].drop_nulls().to_list())
     removed = 0
     for path in previous[column].to_list():
         if path and path not in keep and zone.delete(path):
@@ -364,6 +375,7 @@ def deidentify_partition(
     workers: int | None = None,
     previews: int = 3,
     progress: Callable[[str], None] | None = None,
+    allow_shrink: bool | None = None,
 ) -> DeidPartitionResult:
     require_ocr(verify_ocr)  # no silent OCR-off: a missing tesseract stops the run here
     manifest = read_partition_table(raw_zone, RETRIEVAL_INSTANCES, day)
@@ -404,12 +416,22 @@ def deidentify_partition(
     batch = pseudonymizer.batch_name(day)
     previous_images = read_partition_table(research_zone, IMAGES_TABLE, batch)
     previous_instances = read_partition_table(research_zone, INSTANCES_TABLE, batch)
+    guard_shrink(  # a sharp drop fails before anything is replaced or deleted
+        "de-identified instances",
+        day,
+        0 if previous_instances is None else previous_instances.height,
+        instances.height,
+        allow_shrink=allow_shrink,
+        source="de-identification",
+    )
     write_partition_table(research_zone, INSTANCES_TABLE, batch, instances)
     write_partition_table(research_zone, IMAGES_TABLE, batch, images)
     write_partition_table(research_zone, QUARANTINE_TABLE, batch, quarantine)
     write_partition_table(research_zone, STUDIES_TABLE, batch, studies)
-    stale = _delete_stale(research_zone, previous_images, images, "png_path")
-    stale += _delete_stale(research_zone, previous_instances, instances, "dicom_path")
+    stale = _delete_stale(research_zone, previous_images, images, "png_path", IMAGES_TABLE)
+    stale += _delete_stale(
+        research_zone, previous_instances, instances, "dicom_path", INSTANCES_TABLE
+    )
 
     identifiers = OriginalIdentifiers((), (), (), (), ())
     for row in cohort.iter_rows(named=True):
