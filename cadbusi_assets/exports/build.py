@@ -438,6 +438,9 @@ def _assemble(
         "bags.csv",
         bags.with_columns(pl.col("image_ids").list.join(";")).write_csv().encode(),
     )
+    lesion_bags = _lesion_bags(research_zone, manifest)
+    if lesion_bags is not None:
+        _write(folder, "lesions.parquet", parquet_bytes(lesion_bags))
     texts = dict((a, " ".join(t for t in (f, i) if t)) for a, f, i in studies.iter_rows())
     vlm_lines = [
         json.dumps(
@@ -497,6 +500,51 @@ def _csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 LESION_IMAGES_PATH = ("lesions", "lesion_images.parquet")
+LESIONS_PATH = ("lesions", "lesions.parquet")
+
+
+def _lesion_bags(research_zone: Zone, manifest: pl.DataFrame) -> pl.DataFrame | None:
+    """One row per report lesion of an exported study: its location, size, descriptors,
+    pathology and the exported images that show it (a bag per lesion)."""
+    if not research_zone.exists(*LESIONS_PATH):
+        return None
+    lesions = research_zone.read_parquet(*LESIONS_PATH)
+    exported = manifest.select("accession_pseudo", "split", "fold").unique("accession_pseudo")
+    images = (
+        manifest.select("image_id", "lesion_ids")
+        .explode("lesion_ids")
+        .filter(pl.col("lesion_ids").is_not_null())
+        .group_by("lesion_ids")
+        .agg(pl.col("image_id").sort().alias("image_ids"))
+        .rename({"lesion_ids": "lesion_id"})
+    )
+    keep = [
+        c
+        for c in (
+            "lesion_id",
+            "accession_pseudo",
+            "patient_pseudo",
+            "lesion_index",
+            "side",
+            "clock",
+            "distance_cm",
+            "size_cm",
+            "descriptors",
+            "lesion_type",
+            "part_letter",
+            "interpretation",
+            "cancer_type",
+            "pathology_score",
+        )
+        if c in lesions.columns
+    ]
+    return (
+        lesions.select(keep)
+        .join(exported, on="accession_pseudo", how="inner")
+        .join(images, on="lesion_id", how="left")
+        .with_columns(pl.col("image_ids").list.len().fill_null(0).alias("n_images"))
+        .sort("lesion_id")
+    )
 
 
 def _lesion_columns(research_zone: Zone, selected: pl.DataFrame) -> pl.DataFrame:

@@ -85,6 +85,9 @@ def build_card(
         "caliper points in full-image and crop pixels, pixel spacing in cm, report lesions and "
         "their boxes, paths, checksums, batch)",
         "- `bags.parquet` / `.csv`: one row per breast exam (image list, label, split) for multiple-instance learning",
+        "- `lesions.parquet` (when the lesions asset exists): one row per report lesion (side, "
+        "clock, distance, size, descriptors, pathology part) with the images that show it, a bag "
+        "per lesion",
         "- `vlm.jsonl`: image and report-text pairs",
         "- `export_config.yaml`, `lineage.json`",
         "",

@@ -164,3 +164,43 @@ def test_hash_method_is_still_available(zone):
     report = _build(zone, split_method="hash")
     config = _read(zone, report.key, "export_config.yaml").decode()
     assert "split_method: hash" in config
+
+
+def test_lesions_reach_the_manifest_with_crop_boxes_and_a_bag_per_lesion(tmp_path):
+    catalog = synthetic_catalog(6, 1)
+    zone = write_zone(tmp_path / "r", catalog)
+    first = catalog.filter(pl.col("has_calipers")).row(0, named=True)
+    zone.write_parquet(
+        ("lesions", "lesion_images.parquet"),
+        pl.DataFrame(
+            {
+                "lesion_id": [f"{first['accession_pseudo']}-L1"],
+                "image_id": [first["image_id"]],
+                "box_x0": [20],
+                "box_y0": [25],
+                "box_x1": [40],
+                "box_y1": [35],
+            }
+        ),
+    )
+    zone.write_parquet(
+        ("lesions", "lesions.parquet"),
+        pl.DataFrame(
+            {
+                "lesion_id": [f"{first['accession_pseudo']}-L1", "A9999-L1"],
+                "accession_pseudo": [first["accession_pseudo"], "A9999"],
+                "side": ["LEFT", "RIGHT"],
+                "clock": ["2:00", "3:00"],
+                "interpretation": ["MALIGNANT", None],
+            }
+        ),
+    )
+    report = _build(zone)
+    manifest = pl.read_parquet(_read(zone, report.key, "manifest.parquet"))
+    row = manifest.filter(pl.col("image_id") == first["image_id"]).row(0, named=True)
+    assert row["lesion_ids"] == [f"{first['accession_pseudo']}-L1"]
+    assert row["lesion_boxes_crop"] == [[10, 5, 30, 15]]  # crop origin (10, 20)
+    bags = pl.read_parquet(_read(zone, report.key, "lesions.parquet"))
+    assert bags["lesion_id"].to_list() == [f"{first['accession_pseudo']}-L1"]  # exported only
+    assert bags["image_ids"][0].to_list() == [first["image_id"]]
+    assert bags["interpretation"][0] == "MALIGNANT"
