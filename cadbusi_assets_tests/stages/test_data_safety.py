@@ -443,3 +443,90 @@ def test_which_duplicate_row_is_kept_does_not_depend_on_warehouse_order(zones, t
         )
     for first, second in zip(*tables, strict=True):
         assert first.equals(second)
+
+
+# == 1b. de-identification and inpainting keep their files on a sharp drop ===================
+def _research_batch(research, batch: str, names: list[str]) -> list[str]:
+    from cadbusi_assets.stages import deidentification as deid
+
+    dicom_paths = [f"dicom/{n[:2]}/{n}.dcm" for n in names]
+    png_paths = [f"images/{n[:2]}/{n}.png" for n in names]
+    for path in dicom_paths + png_paths:
+        research.write_bytes(tuple(path.split("/")), b"synthetic")
+    write_partition_table(
+        research,
+        deid.INSTANCES_TABLE,
+        batch,
+        pl.DataFrame({"instance_id": names, "dicom_path": dicom_paths}),
+    )
+    write_partition_table(
+        research,
+        deid.IMAGES_TABLE,
+        batch,
+        pl.DataFrame({"image_id": names, "instance_id": names, "png_path": png_paths}),
+    )
+    return dicom_paths + png_paths
+
+
+def test_deidentification_refuses_to_delete_a_batch_when_nothing_comes_in(zones, pseudo):
+    from cadbusi_assets.stages import deidentification as deid
+
+    raw, research = zones
+    batch = pseudo.batch_name(DAY_A)
+    paths = _research_batch(research, batch, [f"{i:02d}aa{i}" for i in range(5)])
+    write_partition_table(
+        raw,
+        retrieval.INSTANCES_TABLE,
+        DAY_A,
+        pl.DataFrame(
+            schema={
+                "status": pl.Utf8,
+                "raw_path": pl.Utf8,
+                "instance_key": pl.Utf8,
+                "study_instance_uid": pl.Utf8,
+            }
+        ),
+    )
+    _cohort(raw, DAY_A, [])
+    with pytest.raises(StageFailure, match="returned 0 de-identified instances for a date that"):
+        deid.deidentify_partition(raw, research, pseudo, DAY_A, verify_ocr=False, workers=1)
+    assert all(research.exists(*p.split("/")) for p in paths)
+    assert read_partition_table(research, deid.IMAGES_TABLE, batch).height == 5
+
+    # accepted on purpose: the batch's files go, but never a file another batch still lists
+    other = pseudo.batch_name(DAY_B)
+    _research_batch(research, other, ["00aa0"])
+    deid.deidentify_partition(
+        raw, research, pseudo, DAY_A, verify_ocr=False, workers=1, allow_shrink=True
+    )
+    left = {p for p in paths if research.exists(*p.split("/"))}
+    assert left == {"dicom/00/00aa0.dcm", "images/00/00aa0.png"}
+
+
+def test_inpainting_refuses_to_delete_a_batch_when_nothing_comes_in(zones, pseudo):
+    from cadbusi_assets.stages import analysis
+    from cadbusi_assets.stages import deidentification as deid
+
+    _, research = zones
+    batch = pseudo.batch_name(DAY_A)
+    names = [f"{i:02d}bb{i}" for i in range(4)]
+    _research_batch(research, batch, names)
+    write_partition_table(
+        research,
+        analysis.FEATURES_TABLE,
+        batch,
+        pl.DataFrame({"image_id": names, "has_calipers": [False] * 4}),
+    )
+    inpainted = [f"inpainted/{n[:2]}/{n}.png" for n in names]
+    for path in inpainted:
+        research.write_bytes(tuple(path.split("/")), b"synthetic")
+    write_partition_table(
+        research,
+        analysis.INPAINTED_TABLE,
+        batch,
+        pl.DataFrame({"image_id": names, "inpainted_path": inpainted}),
+    )
+    with pytest.raises(StageFailure, match="returned 0 inpainted images"):
+        analysis.inpaint_partition(research, batch, workers=1)
+    assert all(research.exists(*p.split("/")) for p in inpainted)
+    assert read_partition_table(research, deid.IMAGES_TABLE, batch).height == 4
