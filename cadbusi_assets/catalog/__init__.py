@@ -6,6 +6,7 @@ from cadbusi_assets.catalog.build import (
     CatalogInfo,
     CatalogReport,
     build_metadata_db,
+    catalog_problems,
     open_catalog,
     read_catalog_info,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "CatalogInfo",
     "CatalogReport",
     "build_metadata_db",
+    "catalog_problems",
     "open_catalog",
     "read_catalog_info",
 ]

@@ -158,12 +158,16 @@ def check_unique_keys(con: duckdb.DuckDBPyConnection, report: CatalogReport) -> 
         report.warnings[PIXEL_HASH_ACROSS_PATIENTS] = int(across)
 
 
-def _label_set_version(frames: dict[str, pl.DataFrame]) -> str | None:
-    labels = frames.get("label_annotations")
-    if labels is None or "label_set_version" not in labels.columns or labels.height == 0:
+#: Written by label ingestion next to the label tables: ``{"label_set_version": ...}``.
+LABEL_SET_POINTER = ("labels", "labelbox", "current.json")
+
+
+def _label_set_version(zone: Zone) -> str | None:
+    """The label set the catalog loads (read before the label tables: if an ingestion runs
+    meanwhile, the catalog names the older set and an export refuses it as stale)."""
+    if not zone.exists(*LABEL_SET_POINTER):
         return None
-    versions = labels["label_set_version"].drop_nulls().unique().sort().to_list()
-    return ",".join(versions) or None
+    return json.loads(zone.read_bytes(*LABEL_SET_POINTER)).get("label_set_version")
 
 
 def _load(zone: Zone) -> tuple[dict[str, pl.DataFrame], list[str]]:
@@ -186,7 +190,7 @@ def _load(zone: Zone) -> tuple[dict[str, pl.DataFrame], list[str]]:
 def _empty_for_views(con: duckdb.DuckDBPyConnection, present: set[str]) -> None:
     """Create empty stand-ins so the views always exist (a fresh deployment has no labels yet)."""
     stand_ins = {
-        "studies": "accession_pseudo VARCHAR, patient_pseudo VARCHAR, age_years INTEGER, exam_description VARCHAR, study_laterality VARCHAR, birads VARCHAR, is_biopsy BOOLEAN",
+        "studies": "accession_pseudo VARCHAR, patient_pseudo VARCHAR, study_uid_pseudo VARCHAR, age_years INTEGER, exam_description VARCHAR, study_laterality VARCHAR, birads VARCHAR, is_biopsy BOOLEAN, findings VARCHAR, impression VARCHAR",
         "images": "image_id VARCHAR, instance_id VARCHAR, frame INTEGER, accession_pseudo VARCHAR, is_cine BOOLEAN, rows INTEGER, columns INTEGER",
         "image_features": "image_id VARCHAR, instance_id VARCHAR, frame INTEGER, accession_pseudo VARCHAR, is_cine BOOLEAN, rows INTEGER, columns INTEGER, study_laterality VARCHAR, laterality VARCHAR, exclusion_reason VARCHAR",
         "inpainted_images": "image_id VARCHAR, inpainted_path VARCHAR",
@@ -199,6 +203,7 @@ def _empty_for_views(con: duckdb.DuckDBPyConnection, present: set[str]) -> None:
 
 
 def build_metadata_db(research_zone: Zone) -> CatalogReport:
+    label_set = _label_set_version(research_zone)
     frames, missing = _load(research_zone)
     with tempfile.TemporaryDirectory(prefix="cadbusi-catalog-") as tmp:
         local = Path(tmp) / "metadata.duckdb"
@@ -214,7 +219,7 @@ def build_metadata_db(research_zone: Zone) -> CatalogReport:
             for view, sql in VIEWS.items():
                 con.execute(f"CREATE VIEW {view} AS {sql}")
             check_unique_keys(con, report)
-            report.label_set_version = _label_set_version(frames)
+            report.label_set_version = label_set
             con.execute(
                 "CREATE TABLE catalog_info AS SELECT ? AS label_set_version, "
                 "? AS unique_keys_passed, ? AS duplicate_keys",
@@ -259,6 +264,30 @@ def read_catalog_info(con: duckdb.DuckDBPyConnection) -> CatalogInfo:
         "SELECT label_set_version, unique_keys_passed, duplicate_keys FROM catalog_info"
     ).fetchone()
     return CatalogInfo(version, bool(passed), json.loads(duplicates or "{}"))
+
+
+def catalog_problems(research_zone: Zone, current_label_set: str | None) -> list[str]:
+    """Why the catalog file itself must not be exported (empty: it may): it is missing, its
+    unique-key check failed, or it holds another label set than the current one (labels were
+    ingested after the catalog was built)."""
+    try:
+        con = open_catalog(research_zone)
+    except FileNotFoundError as exc:
+        return [str(exc)]
+    try:
+        info = read_catalog_info(con)
+    finally:
+        con.close()
+    problems = []
+    if info.unique_keys_passed is False:
+        failed = ", ".join(sorted(k for k, v in info.duplicate_keys.items() if v))
+        problems.append(f"the catalog has duplicate keys ({failed})")
+    if info.unique_keys_passed is not None and info.label_set_version != current_label_set:
+        problems.append(
+            f"the catalog holds label set {info.label_set_version or 'none'} but the current "
+            f"one is {current_label_set or 'none'}"
+        )
+    return problems
 
 
 def open_catalog(research_zone: Zone) -> duckdb.DuckDBPyConnection:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 import pytest
 
-from cadbusi_assets.catalog import build_metadata_db, open_catalog, read_catalog_info
+from cadbusi_assets.catalog import (
+    build_metadata_db,
+    catalog_problems,
+    open_catalog,
+    read_catalog_info,
+)
 from cadbusi_assets.storage import open_zone, write_partition_table
 
 
@@ -86,6 +93,10 @@ def _zone(tmp_path, duplicate: str | None = None):
         write_partition_table(zone, "studies", f"batch{batch}", studies)
     ids = ["lb-1", "lb-2", "lb-2"] if duplicate == "label_id" else ["lb-1", "lb-2", "lb-3"]
     zone.write_parquet(("labels", "labelbox", "labels.parquet"), _labels(ids))
+    zone.write_bytes(
+        ("labels", "labelbox", "current.json"),
+        json.dumps({"label_set_version": "labels-0001"}).encode(),
+    )
     return zone
 
 
@@ -144,3 +155,14 @@ def test_same_pixels_for_two_patients_is_reported_not_failed(tmp_path):
     report = build_metadata_db(zone)
     assert report.unique_keys_passed
     assert report.warnings["pixel_hash_across_patients"] == 1
+
+
+def test_catalog_problems_name_duplicates_and_another_label_set(tmp_path):
+    zone = _zone(tmp_path, duplicate="label_id")
+    assert "does not exist yet" in catalog_problems(zone, "labels-0001")[0]
+    build_metadata_db(zone)
+    assert catalog_problems(zone, "labels-0001") == ["the catalog has duplicate keys (label_id)"]
+    clean = _zone(tmp_path / "clean")
+    build_metadata_db(clean)
+    assert catalog_problems(clean, "labels-0001") == []
+    assert "current one is labels-0002" in catalog_problems(clean, "labels-0002")[0]

@@ -1,13 +1,38 @@
 """Exports group: a dated, immutable training export per `exports` partition."""
 
 import dagster as dg
+from dagster_shared.check import CheckError
 
 from cadbusi_assets import __version__
+from cadbusi_assets.catalog import catalog_problems, open_catalog, read_catalog_info
 from cadbusi_assets.defs.catalog.assets import metadata_db
+from cadbusi_assets.defs.exports.guards import catalog_refusals, refusal_message
 from cadbusi_assets.defs.partitions import export_partitions
 from cadbusi_assets.defs.resources import ProcessingResource, PseudonymKeyResource, ZonesResource
 from cadbusi_assets.exports import ExportConfig, build_export, verify_export
 from cadbusi_assets.stages.labeling import current_label_set_version
+
+
+def _asset_graph(context: dg.AssetExecutionContext):
+    """The code location's asset graph (runs launched from the UI, daemon or CLI), else the
+    job's (in-process runs: it has every upstream asset but may lack checks outside the job)."""
+    try:
+        return context.repository_def.asset_graph
+    except CheckError:  # "No repository definition was set on the step context"
+        return context.job_def.asset_layer.asset_graph
+
+
+def _catalog_label_set(research) -> str | None:
+    """The label set the catalog was built from (what the export really contains); for a
+    catalog built before it recorded one, the current label set."""
+    con = open_catalog(research)
+    try:
+        info = read_catalog_info(con)
+    finally:
+        con.close()
+    if info.unique_keys_passed is None:
+        return current_label_set_version(research)
+    return info.label_set_version
 
 
 class ExportRunConfig(dg.Config):
@@ -36,7 +61,9 @@ class ExportRunConfig(dg.Config):
         )
     ],
     description="Immutable dated export: cropped images, masks, manifest, MIL bags, VLM pairs, "
-    "config, lineage and a dataset card with plots. Add a partition (e.g. today's date) to cut one.",
+    "config, lineage and a dataset card with plots. Add a partition (e.g. today's date) to cut one. "
+    "Refuses (writes nothing) when the catalog's latest blocking check failed or the catalog is "
+    "older than its inputs.",
 )
 def dataset_export(
     context: dg.AssetExecutionContext,
@@ -47,12 +74,26 @@ def dataset_export(
 ) -> dg.MaterializeResult:
     research = zones.research()
     key = context.partition_key
+    # Refuse before writing anything: a catalog whose blocking checks failed, or that is older
+    # than its inputs (instance), or whose file says so itself (duplicates, another label set).
+    problems = catalog_refusals(
+        context.instance,
+        _asset_graph(context),
+        extra_checks=[spec.key for spec in metadata_db.check_specs if spec.blocking],
+    )
+    problems += catalog_problems(research, current_label_set_version(research))
+    if problems:
+        raise dg.Failure(
+            description=refusal_message(problems),
+            metadata={"reasons": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems))},
+            allow_retries=False,
+        )
     export_config = ExportConfig(key=key, **config.model_dump())
     lineage = {
         "export_key": key,
         "code_version": __version__,
         "deidentification_profile": processing.deid_profile,
-        "label_set_version": current_label_set_version(research),
+        "label_set_version": _catalog_label_set(research),
         "pseudonym_key_fingerprint": pseudonym_key.pseudonymizer(zones).key_fingerprint,
     }
     report = build_export(research, export_config, lineage, workers=processing.worker_count)
