@@ -39,6 +39,7 @@ from cadbusi_assets.dicom import (
     UltrasoundRegion,
     iter_frames,
     number_of_frames,
+    quiet_pydicom,
     set_frames,
 )
 from cadbusi_assets.identity import Pseudonymizer
@@ -221,7 +222,26 @@ def deidentify_dataset(
     Raises :class:`DeidentificationError` for an unsupported SOP class, an image without
     usable ultrasound regions or device rule, undecodable pixels, an identifier left in the
     header, or (with ``verify_ocr``) the study's identifiers readable in the cleaned pixels.
+    pydicom's warnings and log records (they quote header values) are captured.
     """
+    with quiet_pydicom():
+        return _deidentify_dataset(
+            ds,
+            pseudonymizer,
+            profile,
+            verify_ocr=verify_ocr,
+            extra_identifiers=extra_identifiers,
+        )
+
+
+def _deidentify_dataset(
+    ds: Dataset,
+    pseudonymizer: Pseudonymizer,
+    profile: DeidProfile | None,
+    *,
+    verify_ocr: bool,
+    extra_identifiers: OriginalIdentifiers | None,
+) -> DeidentifiedObject:
     profile = profile or DEFAULT_PROFILE
     _check_supported(ds, profile)
     identifiers = OriginalIdentifiers.from_dataset(ds).merge(extra_identifiers)
