@@ -15,6 +15,7 @@ import pytest
 from cadbusi_assets.cli import DEMO_INSTANCE_YAML, build_parser, main
 from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
 from cadbusi_assets.progress import ProgressBar, tick
+from cadbusi_assets_tests.support import require_tesseract
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -158,6 +159,7 @@ def test_deidentify_verify_and_analyze_commands(small_pacs, tmp_path, capsys):
 @pytest.mark.xdist_group("cli-demo")
 def test_cadbusi_demo_runs_the_whole_graph_and_prints_a_summary(tmp_path):
     """What `make demo` runs, on a one-day cohort, in a clean process and a fresh home."""
+    require_tesseract()  # OCR is on by default: without tesseract the demo stops at once
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("CADBUSI_") and k != "DAGSTER_HOME"
     }
@@ -183,3 +185,14 @@ def test_cadbusi_demo_runs_the_whole_graph_and_prints_a_summary(tmp_path):
     assert (tmp_path / "home" / "dagster_home" / "dagster.yaml").exists()
     key = tmp_path / "home" / "secrets" / "pseudonym.key"
     assert key.exists() and not any(p == key for p in (tmp_path / "home" / "zones").rglob("*"))
+    # partition metadata says whether OCR ran (it is on by default, and tesseract is required)
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(tmp_path / "home" / "dagster_home"))
+    try:
+        for asset in ("deidentified_images", "image_features"):
+            event = instance.get_latest_materialization_event(dg.AssetKey(asset))
+            assert event is not None and event.asset_materialization is not None
+            assert event.asset_materialization.metadata["ocr_ran"].value in (True, 1), asset
+    finally:
+        instance.dispose()
