@@ -37,9 +37,13 @@ def key_fingerprint_from_bytes(secret: bytes) -> str:
 def key_fingerprint(key: Any) -> str:
     """The pseudonym key's fingerprint for lineage.
 
-    Uses ``cadbusi_assets.identity.key_fingerprint`` when the identity package provides it (one
-    definition for the whole project); otherwise the same formula locally.
+    ``key``: a :class:`~cadbusi_assets.identity.PseudonymKey` or a
+    :class:`~cadbusi_assets.identity.Pseudonymizer`. Uses ``cadbusi_assets.identity.key_fingerprint``
+    when the identity package provides it (one definition for the whole project); otherwise the
+    same formula locally.
     """
+    if not hasattr(key, "secret_bytes") and hasattr(key, "_key"):  # a Pseudonymizer
+        key = key._key
     try:
         from cadbusi_assets import identity
 

@@ -16,7 +16,7 @@ from cadbusi_assets.exports.lineage import (
     key_fingerprint,
     runs_per_batch,
 )
-from cadbusi_assets.identity import PseudonymKey
+from cadbusi_assets.identity import Pseudonymizer, PseudonymKey
 from cadbusi_assets_tests.exports.conftest import synthetic_catalog, write_zone
 
 LINEAGE = {
@@ -134,6 +134,9 @@ def test_key_fingerprint_is_the_documented_hmac():
     if getattr(identity, "key_fingerprint", None) is None:
         assert key_fingerprint(PseudonymKey(secret)) == expected
     assert secret.hex() not in key_fingerprint(PseudonymKey(secret))
+    assert key_fingerprint(Pseudonymizer(PseudonymKey(secret))) == key_fingerprint(
+        PseudonymKey(secret)
+    )
 
 
 def test_card_shows_changes_since_the_previous_export_and_caveats(tmp_path):
