@@ -151,6 +151,33 @@ def _add(root: Path, study: str, n: int, *, sop: str | None = None, day: str = D
     return path
 
 
+def _add_imaged(root: Path, study: str, n: int, *, sop: str | None = None, day: str) -> Path:
+    """A larger instance with an ultrasound region, so that it can be de-identified."""
+    import pydicom
+    from pydicom.dataset import Dataset
+
+    path = _add(root, study, n, sop=sop, day=day)
+    data = synthetic_us_instance(
+        study,
+        study + ".1",
+        sop or f"{study}.1.{n}",
+        rows=48,
+        columns=64,
+        study_date=dt.date.fromisoformat(day),
+        instance_number=n,
+        seed=n,
+    )
+    ds = pydicom.dcmread(__import__("io").BytesIO(data))
+    item = Dataset()
+    item.RegionLocationMinX0, item.RegionLocationMinY0 = 4, 4
+    item.RegionLocationMaxX1, item.RegionLocationMaxY1 = 59, 43
+    item.RegionSpatialFormat, item.RegionDataType = 1, 1
+    item.PhysicalDeltaX = item.PhysicalDeltaY = 0.01
+    ds.SequenceOfUltrasoundRegions = [item]
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
 def _cohort(raw, day: str, uids: list[str]) -> None:
     write_partition_table(
         raw,
@@ -160,7 +187,7 @@ def _cohort(raw, day: str, uids: list[str]) -> None:
             {
                 "study_instance_uid": uids,
                 "accession_number": [f"SYNACC{i}" for i in range(len(uids))],
-                "patient_id": ["SYN-P1"] * len(uids),
+                "patient_id": ["SYNTH-PATIENT"] * len(uids),
             },
             schema={
                 "study_instance_uid": pl.Utf8,
@@ -309,6 +336,10 @@ def test_an_instance_on_two_dates_is_a_recorded_conflict_never_an_overwrite(
     assert len(files_b_before := _dicom_files(raw, DAY_B)) == 0 and len(files_a) == 2
 
     report_b = retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_B)
+    manifest_a = read_partition_table(raw, retrieval.INSTANCES_TABLE, DAY_A)
+    manifest_b = read_partition_table(raw, retrieval.INSTANCES_TABLE, DAY_B)
+    # keys never collide across dates: no instance key is in both manifests
+    assert not set(manifest_a["instance_key"]) & set(manifest_b["instance_key"])
     assert report_b.counts["instances_held_by_another_study"] == 1
     assert not report_b.failed
     conflicts = read_partition_table(raw, retrieval.CONFLICTS_TABLE, DAY_B)
@@ -316,12 +347,8 @@ def test_an_instance_on_two_dates_is_a_recorded_conflict_never_an_overwrite(
     row = conflicts.row(0, named=True)
     assert row["owner_partition"] == DAY_A and row["reason"] == CONFLICT_OTHER_DATE
     assert row["sop_instance_uid"] == shared_sop
-    manifest_b = read_partition_table(raw, retrieval.INSTANCES_TABLE, DAY_B)
-    manifest_a = read_partition_table(raw, retrieval.INSTANCES_TABLE, DAY_A)
     assert shared_sop not in manifest_b["sop_instance_uid"].to_list()
     assert len(files_b_before) == 0 and len(_dicom_files(raw, DAY_B)) == 1
-    # keys never collide across dates: no instance key is in both manifests
-    assert not set(manifest_a["instance_key"]) & set(manifest_b["instance_key"])
     assert {p: raw.read_bytes(p) for p in _dicom_files(raw, DAY_A)} == files_a
 
     # re-runs of either date change nothing
@@ -400,9 +427,9 @@ def test_bad_warehouse_rows_are_excluded_with_a_reason_and_never_crash_the_run(z
     warehouse = FakeWarehouse(_radiology(rows))
     days = [DAY_A, future]
     loaded = records_stage.load_radiology_reports(warehouse, raw, days)
+    reports = records_stage.select_imaging_studies(warehouse, raw, days)  # no TypeError
     assert loaded[DAY_A].counts["duplicate_warehouse_rows_dropped_in_window"] == 1
     assert read_partition_table(raw, records_stage.RADIOLOGY_TABLE, DAY_A).height == 6
-    reports = records_stage.select_imaging_studies(warehouse, raw, days)
 
     cohort = read_partition_table(raw, records_stage.COHORT_TABLE, DAY_A)
     exclusions = read_partition_table(raw, records_stage.COHORT_EXCLUSIONS_TABLE, DAY_A)
@@ -530,3 +557,46 @@ def test_inpainting_refuses_to_delete_a_batch_when_nothing_comes_in(zones, pseud
         analysis.inpaint_partition(research, batch, workers=1)
     assert all(research.exists(*p.split("/")) for p in inpainted)
     assert read_partition_table(research, deid.IMAGES_TABLE, batch).height == 4
+
+
+def test_a_shared_instance_never_overwrites_or_deletes_the_other_dates_research_files(
+    zones, pseudo, pacs_root
+):
+    """End to end through de-identification: the research files of date A stay what A wrote
+    while date B (which lists the same SOP Instance UID) is retrieved, de-identified and re-run
+    without it."""
+    import hashlib
+
+    from cadbusi_assets.stages import deidentification as deid
+
+    raw, research = zones
+    study_a, study_b = synthetic_uid(711), synthetic_uid(712)
+    _add_imaged(pacs_root, study_a, 1, day=DAY_A)
+    shared = _add_imaged(pacs_root, study_a, 2, sop=synthetic_uid(719), day=DAY_A)
+    _add_imaged(pacs_root, study_b, 1, day=DAY_B)
+    _add_imaged(pacs_root, study_b, 3, day=DAY_B)
+    shared_in_b = pacs_root / study_b / "IM0009.dcm"
+    shutil.copyfile(shared, shared_in_b)
+    _cohort(raw, DAY_A, [study_a])
+    _cohort(raw, DAY_B, [study_b])
+
+    def run(day: str) -> None:
+        retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, day)
+        deid.deidentify_partition(raw, research, pseudo, day, verify_ocr=False, workers=1)
+
+    def a_files_intact() -> bool:
+        table = read_partition_table(research, deid.INSTANCES_TABLE, pseudo.batch_name(DAY_A))
+        assert table.height == 2
+        return all(
+            research.exists(*path.split("/"))
+            and hashlib.sha256(research.read_bytes(path)).hexdigest() == digest
+            for path, digest in table.select("dicom_path", "dicom_sha256").iter_rows()
+        )
+
+    run(DAY_A)
+    assert a_files_intact()
+    run(DAY_B)
+    assert a_files_intact()  # never overwritten
+    shared_in_b.unlink()  # the PACS drops it from B's study; B is re-run
+    run(DAY_B)
+    assert a_files_intact()  # never deleted
