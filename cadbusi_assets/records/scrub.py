@@ -84,7 +84,11 @@ _LABELLED_NAME = re.compile(
     + _NAME_WORD
     + r"){0,3}"
 )
-_CARET_NAME = re.compile(r"(?<![\w^])[^\W\d_][\w'\-. ]*?(?:\^[\w'\-. ]*)+(?:=[\w'\-.^ ]*)*")
+_PN_PART = r"(?:[^\W\d_][^\W\d_'’\-]*(?:[ \-](?=[A-Z]{2})[A-Z][A-Z'\-]+)?\.?)"
+_CARET_NAME = re.compile(
+    r"(?<![\w^])" + _PN_PART + r"(?:\^" + _PN_PART + r"?){1,4}"
+    r"(?:=(?:" + _PN_PART + r"?(?:\^" + _PN_PART + r"?){0,4}))*"
+)
 
 _EMAIL = re.compile(r"(?<![\w.+\-])[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 _URL = re.compile(
@@ -93,7 +97,7 @@ _URL = re.compile(
     r"(?:/[^\s<>\"']*)?(?![\w.])"
 )
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
-_IPV6 = re.compile(r"(?i)(?<![\w:])(?:[0-9a-f]{1,4}:){2,7}(?::|[0-9a-f]{1,4})(?![\w:])|(?<![\w:])::1\b")
+_IPV6 = re.compile(r"(?i)(?<![\w:])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{1,4}(?![\w:])")
 _SSN = re.compile(
     r"(?<![\d\-])\d{3}-\d{2}-\d{4}(?![\d\-])"
     r"|(?i:\b(?:SSN|SS#|social security(?:\s+(?:number|no\.?|#))?)\s*[:#]?\s*)\d{3}[\s\-]?\d{2}[\s\-]?\d{4}\b"
@@ -146,7 +150,9 @@ _SUFFIX_FORMS = "|".join(
     )
 )
 _CAP_WORD = r"(?:[^\W\d_a-z][\w'’\-]*\.?|\d+(?:st|nd|rd|th))"
-_UNIT = r"(?:,?\s*(?:Apt|APT|Apartment|Unit|UNIT|Suite|SUITE|Ste|Flat|FLAT|Room|Rm|#)\.?\s*#?[\w\-]+)"
+_UNIT = (
+    r"(?:,?\s*(?:Apt|APT|Apartment|Unit|UNIT|Suite|SUITE|Ste|Flat|FLAT|Room|Rm|#)\.?\s*#?[\w\-]+)"
+)
 _STREET = re.compile(
     r"(?<![\w.,])\d{1,6}[A-Za-z]?(?:\s*[-–/]\s*\d{1,5})?,?\s+(?:" + _CAP_WORD + r"\s+){0,4}"
     r"(?:" + _SUFFIX_FORMS + r")(?![\w'’])\.?" + _UNIT + "?"
@@ -161,7 +167,9 @@ _CITY_STATE_ZIP = re.compile(
     r"\b(?:" + _STATES + r")\.?,?[ \t]+\d{5}(?:-\d{4})?(?!\d)"
 )
 _UK_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b")
-_ZIP_LABEL = re.compile(r"(?i)\b(zip(?:\s*code)?|postal\s*code|postcode)\s*[:#]?\s*[A-Z0-9][A-Z0-9 \-]{2,8}[A-Z0-9]")
+_ZIP_LABEL = re.compile(
+    r"(?i)\b(zip(?:\s*code)?|postal\s*code|postcode)\s*[:#]?\s*[A-Z0-9][A-Z0-9 \-]{2,8}[A-Z0-9]"
+)
 _ADDRESS_CUE = re.compile(
     r"(?i)\b(?:lives|living|resides|residing|resident|address(?:ed)?|located|moved|relocated"
     r"|home|lives\s+at|from)\s+(?:at|in|on|to)?\s*"
@@ -190,7 +198,9 @@ _DIGIT = re.compile(r"\d")
 _FIVE_DIGITS = re.compile(r"\d{5}")
 _NINETY = re.compile(r"(?<!\d)(?:9\d|1[0-4]\d)(?!\d)")
 _MANY_COLONS = re.compile(r"[0-9a-fA-F]:[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4}:")
-_ID_RUN = re.compile(r"(?<![\w\-./])(?=[\w\-./]*\d)[A-Za-z0-9][A-Za-z0-9\-/.]*[A-Za-z0-9](?![\w\-/]|\.\w)")
+_ID_RUN = re.compile(
+    r"(?<![\w\-./])(?=[\w\-./]*\d)[A-Za-z0-9][A-Za-z0-9\-/.]*[A-Za-z0-9](?![\w\-/]|\.\w)"
+)
 _OLD_AGE = re.compile(
     r"(?i)\b(?:9\d|1[0-4]\d)(?=[\s\-]*(?:years?|yrs?|y/?o|y\.o\.|yo|year-old|yr-old)\b)"
     r"|(?i:(?<=\bage\s)|(?<=\bage:\s)|(?<=\baged\s)|(?<=\bage:)|(?<=\bage\s\s))(?:9\d|1[0-4]\d)\b"
@@ -203,19 +213,34 @@ _DATES = re.compile(
     r"|(?P<num>(?<![\d.:])(?P<na>\d{1,2})(?P<nsep>[/.\-])(?P<nb>\d{1,2})(?P=nsep)(?P<ny>(?:19|20)\d{2}|\d{2})(?![\d]|\.\d))"
     r"|(?P<jp>(?P<jy>(?:19|20)\d{2})年\s*(?P<jm>\d{1,2})月\s*(?P<jd>\d{1,2})日)"
     r"|(?P<compact>(?<![\w.])(?P<cy>(?:19|20)\d{2})(?P<cm>0[1-9]|1[0-2])(?P<cd>0[1-9]|[12]\d|3[01])(?!\w))"
-    r"|(?P<mdy>\b" + _WEEKDAY + r"(?P<mm>(?i:" + _MON + r"))\.?\s+(?P<md>\d{1,2})" + _ORD
+    r"|(?P<mdy>\b"
+    + _WEEKDAY
+    + r"(?P<mm>(?i:"
+    + _MON
+    + r"))\.?\s+(?P<md>\d{1,2})"
+    + _ORD
     + r",?\s+(?P<my>(?:19|20)\d{2})\b)"
-    r"|(?P<dmy>\b(?P<dd>\d{1,2})" + _ORD + r"(?:\s+of)?(?P<dsep>[\s\-/]?)(?P<dm>(?i:" + _MON
+    r"|(?P<dmy>\b(?P<dd>\d{1,2})"
+    + _ORD
+    + r"(?:\s+of)?(?P<dsep>[\s\-/]?)(?P<dm>(?i:"
+    + _MON
     + r"))\.?,?(?:\s+|(?P=dsep))(?P<dy>(?:19|20)\d{2}|\d{2})\b)"
     r"|(?P<monyear>\b(?P<ym>(?i:" + _MON + r"))\.?,?\s+(?P<yy>(?:19|20)\d{2})\b)"
     r"|(?P<monthyear>(?<![\d/.])(?P<qm>0?[1-9]|1[0-2])/(?P<qy>(?:19|20)\d{2})(?![\d/]))"
-    r"|(?P<mdnoyear>\b" + _WEEKDAY + r"(?P<am>" + _MON + r")\.?\s+(?P<ad>\d{1,2})(?P<aord>" + _ORD
-    + r")(?![\d:.]|\.\d|\s*(?:cm|mm|o'?clock)))"
-    r"|(?P<dmnoyear>\b(?P<bd>\d{1,2})(?P<bord>" + _ORD + r")(?:\s+of)?\s+(?P<bm>" + _MON
+    r"|(?P<mdnoyear>\b"
+    + _WEEKDAY
+    + r"(?P<am>"
+    + _MON
+    + r")\.?\s+(?P<ad>\d{1,2})(?P<aord>"
+    + _ORD
+    + r")(?![\d:]|\.\d|\s*(?:cm|mm|o'?clock)))"
+    r"|(?P<dmnoyear>\b(?P<bd>\d{1,2})(?P<bord>"
+    + _ORD
+    + r")(?:\s+of)?\s+(?P<bm>"
+    + _MON
     + r")\b\.?)"
     r"|(?P<year>\b(?:19|20)\d{2}\b))"
 )
-
 
 
 def _word_start(pattern: re.Pattern[str], first: str) -> re.Pattern[str]:
@@ -245,6 +270,7 @@ _UK_POSTCODE = _word_start(_UK_POSTCODE, "A-Z")
 _ZIP_LABEL = _word_start(_ZIP_LABEL, _LETTERS)
 _BARE_EXTENSION = _word_start(_BARE_EXTENSION, _LETTERS)
 
+
 # --------------------------------------------------------------------------- dates
 def _month(name: str) -> int:
     return _MONTHS[name.rstrip(".").lower()]
@@ -253,7 +279,11 @@ def _month(name: str) -> int:
 def _fmt_month(original: str, month: int) -> str:
     """The month name in the style of ``original`` (full / abbreviated, case)."""
     plain = original.rstrip(".")
-    name = calendar.month_name[month] if len(plain) > 4 or plain.lower() in {"june", "july", "sept"} else calendar.month_abbr[month]
+    name = (
+        calendar.month_name[month]
+        if len(plain) > 4 or plain.lower() in {"june", "july", "sept"}
+        else calendar.month_abbr[month]
+    )
     if len(plain) <= 4 and plain.lower() == "sept":
         name = calendar.month_abbr[month]
     if plain.isupper():
@@ -270,10 +300,7 @@ def _two(value: int, like: str) -> str:
 def _ordinal(day: int, suffix: str) -> str:
     if not suffix:
         return str(day)
-    if 10 <= day % 100 <= 20:
-        end = "th"
-    else:
-        end = {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    end = "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
     return f"{day}{end.upper() if suffix.isupper() else end}"
 
 
@@ -282,6 +309,14 @@ def _year(text: str) -> int:
     if len(text) == 2:
         year += 2000 if year < 50 else 1900
     return year
+
+
+def _shift_month(year: int, month: int, days: int) -> tuple[int, int]:
+    """A month-precision date moved by ``days`` rounded to whole months, at least one month
+    (so that the original month never survives a small shift)."""
+    months = round(days / 30.44) or (1 if days > 0 else -1 if days < 0 else 0)
+    index = year * 12 + (month - 1) + months
+    return index // 12, index % 12 + 1
 
 
 def _shift_match(match: re.Match[str], days: int) -> str:
@@ -318,7 +353,7 @@ def _shift_match(match: re.Match[str], days: int) -> str:
             comma = "," if "," in text[match.start("md") - match.start() :] else ""
             ordinal = re.match(r"\d+(st|nd|rd|th)", text[match.start("md") - match.start() :], re.I)
             day = _ordinal(d.day, ordinal.group(1) if ordinal else "")
-            return f"{_fmt_month(g['mm'] + ('.' if text[match.end('mm') - match.start():].startswith('.') else ''), d.month)} {day}{comma} {d.year}"
+            return f"{_fmt_month(g['mm'] + ('.' if text[match.end('mm') - match.start() :].startswith('.') else ''), d.month)} {day}{comma} {d.year}"
         if g["dmy"]:
             d = dt.date(_year(g["dy"]), _month(g["dm"]), int(g["dd"])) + delta
             y = f"{d.year}" if len(g["dy"]) == 4 else f"{d.year % 100:02d}"
@@ -331,11 +366,11 @@ def _shift_match(match: re.Match[str], days: int) -> str:
             of = " of" if re.search(r"(?i)\bof\b", text) else ""
             return f"{_ordinal(d.day, ordinal.group(1) if ordinal else '')}{of} {_fmt_month(g['dm'], d.month)} {y}"
         if g["monyear"]:
-            d = dt.date(int(g["yy"]), _month(g["ym"]), 15) + delta
-            return f"{_fmt_month(g['ym'], d.month)} {d.year}"
+            year, month = _shift_month(int(g["yy"]), _month(g["ym"]), days)
+            return f"{_fmt_month(g['ym'], month)} {year}"
         if g["monthyear"]:
-            d = dt.date(int(g["qy"]), int(g["qm"]), 15) + delta
-            return f"{_two(d.month, g['qm'])}/{d.year}"
+            year, month = _shift_month(int(g["qy"]), int(g["qm"]), days)
+            return f"{_two(month, g['qm'])}/{year}"
         if g["mdnoyear"]:
             d = dt.date(2001, _month(g["am"]), int(g["ad"])) + delta  # a non-leap year
             return f"{_fmt_month(g['am'], d.month)} {_ordinal(d.day, g['aord'])}"
@@ -367,7 +402,9 @@ _TRANSLITERATIONS = {
     "ë": ("e",),
     "ï": ("i",),
 }
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\uac00-\ud7af]")
+_CJK = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\uac00-\ud7af]"
+)
 _PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "di", "da", "du", "la", "le",
               "bin", "ibn", "al", "el", "dos", "das", "ten", "ter", "st", "mac", "mc", "y"}  # fmt: skip
 
@@ -375,9 +412,7 @@ _PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "di", "da", "du"
 def _spellings(word: str) -> set[str]:
     """``word``, its folded form and every transliteration mix (ü → u/ue, ø → o/oe, ...)."""
     lower = word.lower()
-    options = [
-        (c, *_TRANSLITERATIONS[c]) if c in _TRANSLITERATIONS else (c,) for c in lower
-    ]
+    options = [(c, *_TRANSLITERATIONS[c]) if c in _TRANSLITERATIONS else (c,) for c in lower]
     found = {word, fold(word)}
     count = 1
     for choice in options:
@@ -504,7 +539,13 @@ _RELATIONS = {
     "coordinator", "navigator", "scribe", "assistant", "student", "trainee", "registrar",
     "consultant", "practitioner", "dentist", "pharmacist", "therapist", "counselor", "worker",
     "officer", "clerk", "receptionist", "secretary", "chaplain", "from", "of", "and", "with",
+    "law",
 }  # fmt: skip
+#: frequent words that never continue a name even when a names list has them
+_STOP = {"the", "and", "or", "in", "on", "at", "of", "with", "to", "for", "by", "from", "is",
+         "was", "are", "were", "has", "had", "her", "his", "she", "he", "it", "this", "that",
+         "as", "an", "a", "be", "no", "not", "left", "right", "will", "may", "can", "all", "but",
+         "if", "so", "we", "you", "they", "who", "see", "per", "new", "one", "two", "also"}  # fmt: skip
 _WEAK_CUES = {"by", "to", "and", "with", "from", "of"}
 _CREDENTIALS = {"md", "do", "phd", "rn", "np", "pa", "rt", "rdms", "rvt", "frcr", "frcpc",
                 "mbbs", "facr", "dds", "pharmd", "lpn", "cnm", "bsn", "msn", "aprn", "dnp",
@@ -512,11 +553,101 @@ _CREDENTIALS = {"md", "do", "phd", "rn", "np", "pa", "rt", "rdms", "rvt", "frcr"
 #: CJK / kana words that stay (clinical terms, honorifics); everything else in those scripts goes
 _CJK_SAFE = tuple(
     sorted(
-        """乳腺 乳房 乳癌 乳がん エコー 超音波 検査 所見 診断 右 左 両側 腫瘤 嚢胞 石灰化 生検 病理 良性 悪性
-        線維腺腫 浸潤性 乳管癌 非浸潤性 リンパ節 腋窩 カテゴリー 患者 様 さん 先生 氏 殿 君 ちゃん 歳 才 の と
-        は が を に で へ や 、 。 ・ 時 分 性 部 位 径 大 小 不整形 円形 楕円形 境界 明瞭 不明瞭 内部 低 高
-        等 無 エコー域 後方 増強 減弱 血流 あり なし 認め ます です した 経過 観察 推奨 精査 要 特記 事項
-        マンモグラフィ 造影 検診 外来 紹介 報告 書 画像""".split(),
+        [
+            "乳腺",
+            "乳房",
+            "乳癌",
+            "乳がん",
+            "エコー",
+            "超音波",
+            "検査",
+            "所見",
+            "診断",
+            "右",
+            "左",
+            "両側",
+            "腫瘤",
+            "嚢胞",
+            "石灰化",
+            "生検",
+            "病理",
+            "良性",
+            "悪性",
+            "線維腺腫",
+            "浸潤性",
+            "乳管癌",
+            "非浸潤性",
+            "リンパ節",
+            "腋窩",
+            "カテゴリー",
+            "患者",
+            "様",
+            "さん",
+            "先生",
+            "氏",
+            "殿",
+            "君",
+            "ちゃん",
+            "歳",
+            "才",
+            "の",
+            "と",
+            "は",
+            "が",
+            "を",
+            "に",
+            "で",
+            "へ",
+            "や",
+            "、",
+            "。",
+            "・",
+            "時",
+            "分",
+            "性",
+            "部",
+            "位",
+            "径",
+            "大",
+            "小",
+            "不整形",
+            "円形",
+            "楕円形",
+            "境界",
+            "明瞭",
+            "不明瞭",
+            "内部",
+            "低",
+            "高",
+            "等",
+            "無",
+            "エコー域",
+            "後方",
+            "増強",
+            "減弱",
+            "血流",
+            "あり",
+            "なし",
+            "認め",
+            "ます",
+            "です",
+            "した",
+            "経過",
+            "観察",
+            "推奨",
+            "精査",
+            "要",
+            "特記",
+            "事項",
+            "マンモグラフィ",
+            "造影",
+            "検診",
+            "外来",
+            "紹介",
+            "報告",
+            "書",
+            "画像",
+        ],
         key=len,
         reverse=True,
     )
@@ -573,7 +704,7 @@ def _word_class(key: str) -> int:
 
 
 class _Token:
-    __slots__ = ("text", "start", "end", "key", "cls", "kind", "redact")
+    __slots__ = ("cls", "end", "key", "kind", "redact", "start", "text")
 
     def __init__(self, match: re.Match[str], placeholders: list[str]) -> None:
         self.text = match.group(0)
@@ -585,7 +716,11 @@ class _Token:
             self.key = ""
             self.cls = _SAFE
             return
-        self.kind = "cjk" if _CJK.search(self.text) else ("digit" if any(c.isdigit() for c in self.text) else "word")
+        self.kind = (
+            "cjk"
+            if _CJK.search(self.text)
+            else ("digit" if any(c.isdigit() for c in self.text) else "word")
+        )
         word = self.text
         for end in ("'s", "’s"):
             if word.lower().endswith(end):
@@ -610,9 +745,21 @@ def _gap(text: str, left: _Token, right: _Token) -> str:
     return text[left.end : right.start]
 
 
-def _joined(gap: str, comma: bool = True) -> bool:
-    """Whether two tokens separated by ``gap`` can be parts of one name."""
-    return bool(re.fullmatch(r"[ \t]*[\-.]?[ \t]*" + (r"|[ \t]*,[ \t]*" if comma else ""), gap)) and gap != ""
+_JOIN = re.compile(r"[ \t]*-?[ \t]*")
+_JOIN_DOT = re.compile(r"\.?[ \t]*")
+_JOIN_COMMA = re.compile(r"[ \t]*,[ \t]*")
+
+
+def _joined(gap: str, comma: bool = True, left: str = "") -> bool:
+    """Whether two tokens separated by ``gap`` can be parts of one name (a dot only after an
+    initial: "M. Long")."""
+    if not gap:
+        return False
+    if _JOIN.fullmatch(gap):
+        return True
+    if len(left) == 1 and _JOIN_DOT.fullmatch(gap):
+        return True
+    return comma and _JOIN_COMMA.fullmatch(gap) is not None
 
 
 def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
@@ -621,7 +768,7 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
     core = core_words()
     n = len(tokens)
     spans: list[tuple[int, int]] = []
-    for i, tok in enumerate(tokens):
+    for tok in tokens:
         if tok.kind == "cjk":
             spans.extend(_cjk_names(tok))
             continue
@@ -640,11 +787,22 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
     def cue(i: int) -> tuple[bool, bool]:
         """(any cue, strong cue) before token ``i``."""
         j = i - 1
-        while j >= 0 and tokens[j].kind == "word" and tokens[j].key in {"her", "his", "their", "the", "my", "a", "an", "our", "s"}:
+        while (
+            j >= 0
+            and tokens[j].kind == "word"
+            and (
+                tokens[j].key in {"her", "his", "their", "the", "my", "a", "an", "our", "s"}
+                or (
+                    len(tokens[j].text) == 1
+                    and tokens[j].text.isupper()
+                    and text[tokens[j].end : tokens[j].end + 1] == "."
+                )
+            )
+        ):
             j -= 1
         if j < 0:
             return False, False
-        gap = text[tokens[j].end : tokens[i].start]
+        gap = text[tokens[j].end : tokens[j + 1].start]
         if "\n" in gap or len(gap) > 4:
             return False, False
         key = tokens[j].key
@@ -659,8 +817,15 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
         if j >= n:
             return False
         gap = text[tokens[i].end : tokens[j].start]
-        return tokens[j].key in _CREDENTIALS and tokens[j].text[:1].isupper() and bool(re.fullmatch(r",?[ \t]*", gap)) and gap.strip() != "" or (
-            tokens[j].key in _CREDENTIALS and tokens[j].text.isupper() and re.fullmatch(r",?[ \t]+|,", gap) is not None
+        return (
+            tokens[j].key in _CREDENTIALS
+            and tokens[j].text[:1].isupper()
+            and bool(re.fullmatch(r",?[ \t]*", gap))
+            and gap.strip() != ""
+        ) or (
+            tokens[j].key in _CREDENTIALS
+            and tokens[j].text.isupper()
+            and re.fullmatch(r",?[ \t]+|,", gap) is not None
         )
 
     # cues and credentials
@@ -670,18 +835,30 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
         any_cue, strong = cue(i)
         if strong and (tok.cls != _SAFE or tok.key not in core or tok.title):
             tok.redact = True
-        elif any_cue and tok.cls in (_AMBIGUOUS, _UNKNOWN, _NAME) and (tok.title or tok.cls != _AMBIGUOUS):
+        elif (
+            any_cue
+            and tok.key not in _STOP
+            and (
+                tok.cls != _SAFE
+                or (tok.title and tok.key not in core and tok.key not in medical_words())
+            )
+        ):
             prev = tokens[i - 1].key if i else ""
             if prev in _WEAK_CUES:
                 # "by Grant", "with Rose": only when a name word follows or the word is not common
                 nxt = tokens[i + 1] if i + 1 < n else None
                 if tok.cls != _AMBIGUOUS or (
-                    nxt is not None and nxt.title and nxt.cls != _SAFE and _joined(_gap(text, tok, nxt), False)
+                    nxt is not None
+                    and nxt.title
+                    and nxt.cls != _SAFE
+                    and _joined(_gap(text, tok, nxt), False)
                 ):
                     tok.redact = True
             else:
                 tok.redact = True
-        elif credential_after(i) and tok.cls != _SAFE or (credential_after(i) and tok.title and tok.key not in core):
+        elif (credential_after(i) and tok.cls != _SAFE) or (
+            credential_after(i) and tok.title and tok.key not in core
+        ):
             tok.redact = True
     # credentials: up to three capitalised words before ", MD"
     for i, tok in enumerate(tokens):
@@ -691,7 +868,13 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
                 continue
             j = i - 1
             count = 0
-            while j >= 0 and count < 3 and tokens[j].kind in ("word", "name") and tokens[j].capitalised and (tokens[j].key not in core or tokens[j].kind == "name"):
+            while (
+                j >= 0
+                and count < 3
+                and tokens[j].kind in ("word", "name")
+                and tokens[j].capitalised
+                and (tokens[j].key not in core or tokens[j].kind == "name")
+            ):
                 if tokens[j].kind == "word" and tokens[j].key in _CREDENTIALS | _TITLES:
                     break
                 tokens[j].redact = tokens[j].kind == "word" or tokens[j].redact
@@ -703,11 +886,17 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
     for i in range(n - 1):
         a, b = tokens[i], tokens[i + 1]
         if (
-            a.kind == "word" and b.kind == "word" and a.title and b.title
-            and a.cls in (_AMBIGUOUS, _NAME) and b.cls in (_AMBIGUOUS, _NAME)
-            and a.key not in core and b.key not in core
+            a.kind == "word"
+            and b.kind == "word"
+            and a.title
+            and b.title
+            and a.cls in (_AMBIGUOUS, _NAME)
+            and b.cls in (_AMBIGUOUS, _NAME)
+            and a.key not in core
+            and b.key not in core
             and _joined(_gap(text, a, b), False)
-            and i > 0 and not re.search(r"[.:!?\n]\s*$", text[tokens[i - 1].end : a.start])
+            and i > 0
+            and not re.search(r"[.:!?\n]\s*$", text[tokens[i - 1].end : a.start])
         ):
             a.redact = b.redact = True
     # chains: neighbours of a name that look like name parts
@@ -722,24 +911,32 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
                     continue
                 left, right = (tokens[j], tok) if j < i else (tok, tokens[j])
                 gap = _gap(text, left, right)
-                if not _joined(gap, comma=tok.capitalised and tokens[j].kind == "word" and tokens[j].capitalised):
+                if not _joined(
+                    gap,
+                    comma=tok.capitalised and tokens[j].kind == "word" and tokens[j].capitalised,
+                    left=left.text,
+                ):
                     continue
                 if "," in gap and tok.cls == _SAFE:
                     continue
                 single = len(tok.text) == 1 and tok.text.isupper()
                 particle = tok.key in _PARTICLES and j > i and i and is_name(tokens[i - 1])
-                if single and (gap.startswith(".") or text[tok.end : tok.end + 1] == "."):
-                    pass
-                elif particle:
+                if (
+                    single and (gap.startswith(".") or text[tok.end : tok.end + 1] == ".")
+                ) or particle:
                     pass
                 elif not tok.capitalised:
                     continue
                 elif tok.upper:
-                    if tok.cls == _SAFE or (tok.cls == _AMBIGUOUS and tok.key in core):
+                    if tok.key in core or tok.key in medical_words() or tok.key in _STOP:
                         continue
                     if len(tok.text) <= 2 and tok.key in medical_words():
                         continue
-                elif tok.key in core or tok.key in medical_words() or tok.key in _CREDENTIALS | _TITLES:
+                elif (
+                    tok.key in medical_words()
+                    or tok.key in _CREDENTIALS | _TITLES
+                    or (tok.key in core and (tok.cls != _AMBIGUOUS or tok.key in _STOP))
+                ):
                     continue
                 tok.redact = True
                 changed = True
@@ -816,9 +1013,14 @@ class _Text:
         values = self.values
         text = re.sub(
             "(\ue000.\ue001)(?:[ \t]*[,.\\-]?[ \t]*\ue000.\ue001)+",
-            lambda m: m.group(0)
-            if not all(values[ord(p) - 0xE100] == "[NAME]" for p in re.findall("\ue000(.)\ue001", m.group(0)))
-            else m.group(1),
+            lambda m: (
+                m.group(0)
+                if not all(
+                    values[ord(p) - 0xE100] == "[NAME]"
+                    for p in re.findall("\ue000(.)\ue001", m.group(0))
+                )
+                else m.group(1)
+            ),
             text,
         )
         for _ in range(3):  # placeholders inside placeholder values (labelled names)
@@ -866,7 +1068,9 @@ def scrub_report_text(
     work = _Text(unicodedata.normalize("NFC", text))
     work.sub(_SIGNATURE, "[SIGNATURE]")
     clean_ids = tuple(
-        unicodedata.normalize("NFC", str(i)) for i in identifiers if i is not None and str(i).strip()
+        unicodedata.normalize("NFC", str(i))
+        for i in identifiers
+        if i is not None and str(i).strip()
     )
     pattern = _identifier_pattern(clean_ids) if clean_ids else None
     if pattern is not None:
@@ -882,7 +1086,7 @@ def scrub_report_text(
             lambda m: "[IP]" if all(int(p) <= 255 for p in m.group(0).split(".")) else m.group(0),
         )
     if "::" in work.text or _MANY_COLONS.search(work.text):
-        work.sub(_IPV6, "[IP]")
+        work.sub(_IPV6, lambda m: "[IP]" if _is_ipv6(m.group(0)) else m.group(0))
     digits = _DIGIT.search(work.text) is not None
     if digits:
         work.sub(_SSN, "[SSN]")
@@ -902,7 +1106,9 @@ def scrub_report_text(
     )
     work.text = re.sub(
         "(\ue000.\ue001)" + _EXTENSION,
-        lambda m: m.group(1) if work.values[ord(m.group(1)[1]) - 0xE100] == "[PHONE]" else m.group(0),
+        lambda m: (
+            m.group(1) if work.values[ord(m.group(1)[1]) - 0xE100] == "[PHONE]" else m.group(0)
+        ),
         work.text,
     )
     work.sub(_BARE_EXTENSION, "[PHONE]")
@@ -919,6 +1125,11 @@ def scrub_report_text(
     work.sub(_LABELLED_NAME, lambda m: f"{m.group(1)}: [NAME]")
     work.replace_spans(_mark_names(work.text, work.values), "[NAME]")
     return work.resolve()
+
+
+def _is_ipv6(value: str) -> bool:
+    """Not a time such as ``10:22:33``: a ``::``, five or more groups, or a hex letter."""
+    return "::" in value or value.count(":") >= 4 or re.search(r"(?i)[a-f]", value) is not None
 
 
 def _looks_like_id(value: str) -> bool:

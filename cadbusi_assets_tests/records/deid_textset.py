@@ -169,7 +169,9 @@ def _date_formats(day: dt.date, rng: random.Random) -> str:
         f"{month[:3]} {day.day} {day.year}",
         f"{month[:3]}. {day.day}, {day.year}",
         f"{day.day} {month} {day.year}",
-        f"{month} {day.day}th, {day.year}" if day.day not in (1, 2, 3, 21, 22, 23, 31) else f"{month} {day.day}, {day.year}",
+        f"{month} {day.day}th, {day.year}"
+        if day.day not in (1, 2, 3, 21, 22, 23, 31)
+        else f"{month} {day.day}, {day.year}",
         f"{day:%d}-{month[:3].upper()}-{day.year}",
         f"{day:%Y%m%d}",
         f"{month} {day.year}",
@@ -205,7 +207,9 @@ def _street(rng: random.Random) -> str:
     suffix = rng.choice(_STREETS)
     text = f"{number} {words} {suffix}"
     if rng.random() < 0.3:
-        text += rng.choice((f", Apt {rng.randint(1, 40)}{rng.choice('ABC')}", f" Unit {rng.randint(1, 9)}"))
+        text += rng.choice(
+            (f", Apt {rng.randint(1, 40)}{rng.choice('ABC')}", f" Unit {rng.randint(1, 9)}")
+        )
     if rng.random() < 0.3:
         text = text.upper()
     if rng.random() < 0.1:
@@ -225,8 +229,16 @@ def _clinical_finding(b: _Builder, rng: random.Random) -> None:
     side = rng.choice(("right", "left"))
     clock = rng.choice(_CLOCKS)
     size = " x ".join(f"{rng.uniform(0.3, 3.5):.1f}" for _ in range(3)) + " cm"
-    distance = f"{rng.randint(1, 9)} cm FN" if rng.random() < 0.5 else f"{rng.randint(1, 9)} cm from the nipple"
-    shape, margin, echo = rng.choice(_LEXICON[:2]), rng.choice(_LEXICON[2:6]), rng.choice(_LEXICON[6:10])
+    distance = (
+        f"{rng.randint(1, 9)} cm FN"
+        if rng.random() < 0.5
+        else f"{rng.randint(1, 9)} cm from the nipple"
+    )
+    shape, margin, echo = (
+        rng.choice(_LEXICON[:2]),
+        rng.choice(_LEXICON[2:6]),
+        rng.choice(_LEXICON[6:10]),
+    )
     if rng.random() < 0.5:
         b.add("At the ")
         b.keep(clock if rng.random() < 0.6 else f"{clock.split(':')[0]} o'clock")
@@ -246,27 +258,66 @@ def _clinical_finding(b: _Builder, rng: random.Random) -> None:
         b.add(": ")
         b.keep(size.upper())
         b.add(f" {shape.upper()} {echo.upper()} MASS, {margin.upper()} MARGINS. ")
-    b.keep(rng.choice(("No posterior acoustic shadowing.", "Posterior acoustic enhancement.", "No internal vascularity.")))
+    b.keep(
+        rng.choice(
+            (
+                "No posterior acoustic shadowing.",
+                "Posterior acoustic enhancement.",
+                "No internal vascularity.",
+            )
+        )
+    )
     b.add("\n")
 
 
-def _sentences(b: _Builder, rng: random.Random, own: dict, shift_kind: Callable[[], dt.date]) -> list[Callable[[], None]]:
+def _sentences(
+    b: _Builder, rng: random.Random, own: dict, shift_kind: Callable[[], dt.date]
+) -> list[Callable[[], None]]:
     """Sentence makers, each planting one or two identifier kinds."""
 
     def relative() -> None:
         first, last, script = _person(rng)
         rel = rng.choice(_RELATIONS)
-        lead = rng.choice(("Accompanied by her ", "The patient's ", "Patient came with her ", "Her ", "History obtained from her "))
+        lead = rng.choice(
+            (
+                "Accompanied by her ",
+                "The patient's ",
+                "Patient came with her ",
+                "Her ",
+                "History obtained from her ",
+            )
+        )
         b.add(lead + rel + " ")
         b.plant("relative_name", _name_text(first, last, script, rng))
-        b.add(rng.choice((".", ", who drove her.", " (emergency contact).", " is also a patient here.")) + " ")
+        b.add(
+            rng.choice(
+                (".", ", who drove her.", " (emergency contact).", " is also a patient here.")
+            )
+            + " "
+        )
 
     def staff() -> None:
         first, last, script = _person(rng)
         role = rng.choice(_STAFF)
-        lead = rng.choice(("Images obtained by ", "Scanned by ", "Discussed with ", "Exam performed by ", "Chaperone present: ", "Findings reviewed with "))
+        lead = rng.choice(
+            (
+                "Images obtained by ",
+                "Scanned by ",
+                "Discussed with ",
+                "Exam performed by ",
+                "Chaperone present: ",
+                "Findings reviewed with ",
+            )
+        )
         b.add(lead + role + " ")
-        b.plant("staff_name", _name_text(first, last, script, rng) if "Dr." not in role else f"{first} {last}" if script == "latin" else f"{last}")
+        b.plant(
+            "staff_name",
+            _name_text(first, last, script, rng)
+            if "Dr." not in role
+            else f"{first} {last}"
+            if script == "latin"
+            else f"{last}",
+        )
         if rng.random() < 0.3 and script == "latin":
             b.add(rng.choice((", MD", ", RDMS", " RN")))
         b.add(". ")
@@ -282,22 +333,57 @@ def _sentences(b: _Builder, rng: random.Random, own: dict, shift_kind: Callable[
     def other_patient() -> None:
         first, last, script = _person(rng)
         if script == "latin":
-            pn = f"{fold_upper(last)}^{fold_upper(first)}" if rng.random() < 0.7 else f"{last}^{first}"
+            pn = (
+                f"{fold_upper(last)}^{fold_upper(first)}"
+                if rng.random() < 0.7
+                else f"{last}^{first}"
+            )
         elif script == "cjk":
             pn = f"{last}^{first}"
         else:
             pn = f"{last}^{first}"
-        b.add(rng.choice(("Compared with the exam of ", "Note: images of ", "Prior filed under ", "Mislabeled series belongs to ")))
+        b.add(
+            rng.choice(
+                (
+                    "Compared with the exam of ",
+                    "Note: images of ",
+                    "Prior filed under ",
+                    "Mislabeled series belongs to ",
+                )
+            )
+        )
         b.plant("other_patient", pn)
         b.add(rng.choice((" from the same day. ", "; corrected. ", ". ")))
 
     def phone() -> None:
-        b.add(rng.choice(("Contact phone ", "Call back at ", "Tel: ", "Patient can be reached at ", "Fax results to ", "Her cell is ", "Phone: ")))
+        b.add(
+            rng.choice(
+                (
+                    "Contact phone ",
+                    "Call back at ",
+                    "Tel: ",
+                    "Patient can be reached at ",
+                    "Fax results to ",
+                    "Her cell is ",
+                    "Phone: ",
+                )
+            )
+        )
         b.plant("phone", _phone(rng))
         b.add(rng.choice((".", " if questions.", " (mobile).")) + " ")
 
     def address() -> None:
-        b.add(rng.choice(("Lives at ", "Home address: ", "Resides at ", "Patient moved to ", "Address on file: ")))
+        b.add(
+            rng.choice(
+                (
+                    "Lives at ",
+                    "Home address: ",
+                    "Resides at ",
+                    "Patient moved to ",
+                    "Address on file: ",
+                )
+            )
+        )
         b.plant("address", _street(rng))
         if rng.random() < 0.6:
             b.add(", ")
@@ -312,21 +398,32 @@ def _sentences(b: _Builder, rng: random.Random, own: dict, shift_kind: Callable[
     def email() -> None:
         first, last = _invented(rng)
         b.add(rng.choice(("Images sent to ", "E-mail: ", "Contact ", "Questions to ")))
-        b.plant("email", f"{first.lower()}.{last.lower()}@{rng.choice(('example.org', 'mail.example.com', 'hospital.example.net'))}")
+        b.plant(
+            "email",
+            f"{first.lower()}.{last.lower()}@{rng.choice(('example.org', 'mail.example.com', 'hospital.example.net'))}",
+        )
         b.add(". ")
 
     def url() -> None:
         b.add(rng.choice(("Viewer link ", "Portal: ", "See ", "Images at ")))
-        b.plant("url", rng.choice((
-            f"https://pacs.example.org/viewer?study={rng.randint(10**7, 10**8)}",
-            f"http://portal.example.com/p/{rng.randint(1000, 99999)}",
-            f"www.example-imaging.com/case/{rng.randint(100, 9999)}",
-        )))
+        b.plant(
+            "url",
+            rng.choice(
+                (
+                    f"https://pacs.example.org/viewer?study={rng.randint(10**7, 10**8)}",
+                    f"http://portal.example.com/p/{rng.randint(1000, 99999)}",
+                    f"www.example-imaging.com/case/{rng.randint(100, 9999)}",
+                )
+            ),
+        )
         b.add(". ")
 
     def ip() -> None:
         b.add(rng.choice(("Sent from workstation ", "Station IP ", "Uploaded via ")))
-        b.plant("ip", f"{rng.randint(10, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}")
+        b.plant(
+            "ip",
+            f"{rng.randint(10, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+        )
         b.add(". ")
 
     def ssn() -> None:
@@ -336,45 +433,107 @@ def _sentences(b: _Builder, rng: random.Random, own: dict, shift_kind: Callable[
 
     def mrn() -> None:
         value = str(rng.randint(10**6, 10**9))
-        b.add(rng.choice(("MRN: ", "MRN ", "Medical record number ", "Clinic no. ", "Patient ID: ", "Prior MRN ", "")))
+        b.add(
+            rng.choice(
+                (
+                    "MRN: ",
+                    "MRN ",
+                    "Medical record number ",
+                    "Clinic no. ",
+                    "Patient ID: ",
+                    "Prior MRN ",
+                    "",
+                )
+            )
+        )
         b.plant("mrn", value)
         b.add(". ")
 
     def other_id() -> None:
-        label, value = rng.choice((
-            ("Accession ", f"ACC{rng.randint(10000, 99999)}"),
-            ("Specimen ", f"S{rng.randint(20, 26)}-{rng.randint(1000, 99999)}"),
-            ("Insurance member ID ", f"XQ{rng.randint(100000, 999999)}"),
-            ("Health plan number ", f"{rng.randint(10**8, 10**9)}"),
-            ("Account # ", f"{rng.randint(10**5, 10**7)}"),
-            ("Device serial ", f"SN-{rng.randint(10000, 99999)}"),
-            ("Driver licence ", f"D{rng.randint(1000000, 9999999)}"),
-            ("Encounter ", f"E{rng.randint(100000, 999999)}"),
-            ("", f"RAD-{rng.randint(100000, 999999)}"),
-        ))
+        label, value = rng.choice(
+            (
+                ("Accession ", f"ACC{rng.randint(10000, 99999)}"),
+                ("Specimen ", f"S{rng.randint(20, 26)}-{rng.randint(1000, 99999)}"),
+                ("Insurance member ID ", f"XQ{rng.randint(100000, 999999)}"),
+                ("Health plan number ", f"{rng.randint(10**8, 10**9)}"),
+                ("Account # ", f"{rng.randint(10**5, 10**7)}"),
+                ("Device serial ", f"SN-{rng.randint(10000, 99999)}"),
+                ("Driver licence ", f"D{rng.randint(1000000, 9999999)}"),
+                ("Encounter ", f"E{rng.randint(100000, 999999)}"),
+                ("", f"RAD-{rng.randint(100000, 999999)}"),
+            )
+        )
         b.add(label)
         b.plant("other_id", value)
         b.add(". ")
 
     def date() -> None:
-        b.add(rng.choice(("Prior exam ", "Compared with study of ", "Biopsy performed ", "Last mammogram ", "Follow-up on ", "Seen ")))
+        b.add(
+            rng.choice(
+                (
+                    "Prior exam ",
+                    "Compared with study of ",
+                    "Biopsy performed ",
+                    "Last mammogram ",
+                    "Follow-up on ",
+                    "Seen ",
+                )
+            )
+        )
         b.plant("date", _date_formats(shift_kind(), rng))
         b.add(". ")
 
     def age() -> None:
         years = rng.randint(90, 104)
-        form = rng.choice((f"{years}-year-old", f"{years} year old", f"{years} y/o", f"{years} yo", f"age {years}", f"aged {years}"))
+        form = rng.choice(
+            (
+                f"{years}-year-old",
+                f"{years} year old",
+                f"{years} y/o",
+                f"{years} yo",
+                f"age {years}",
+                f"aged {years}",
+            )
+        )
         b.add("HISTORY: ")
         b.plant("age", form)
         b.add(rng.choice((" woman with a palpable lump. ", " female, screening callback. ", ". ")))
 
     def own_name() -> None:
         variants = own["variants"]
-        b.add(rng.choice(("Results discussed with ", "Patient ", "Pt. ", "Label reads ", "Comparison: prior of ", "Patient name on the requisition: ")))
+        b.add(
+            rng.choice(
+                (
+                    "Results discussed with ",
+                    "Patient ",
+                    "Pt. ",
+                    "Label reads ",
+                    "Comparison: prior of ",
+                    "Patient name on the requisition: ",
+                )
+            )
+        )
         b.plant("own_name", rng.choice(variants))
         b.add(rng.choice((" at the time of the exam. ", ". ", " (verified two identifiers). ")))
 
-    return [relative, staff, credentialed, other_patient, phone, address, city, email, url, ip, ssn, mrn, other_id, date, age, own_name]
+    return [
+        relative,
+        staff,
+        credentialed,
+        other_patient,
+        phone,
+        address,
+        city,
+        email,
+        url,
+        ip,
+        ssn,
+        mrn,
+        other_id,
+        date,
+        age,
+        own_name,
+    ]
 
 
 def fold_upper(text: str) -> str:
@@ -382,7 +541,11 @@ def fold_upper(text: str) -> str:
 
 
 def _ascii(text: str, german: bool) -> str:
-    table = {"ü": "ue", "ö": "oe", "ä": "ae", "ø": "oe", "å": "aa", "ß": "ss", "æ": "ae"} if german else {"ø": "o", "ß": "ss", "æ": "ae"}
+    table = (
+        {"ü": "ue", "ö": "oe", "ä": "ae", "ø": "oe", "å": "aa", "ß": "ss", "æ": "ae"}
+        if german
+        else {"ø": "o", "ß": "ss", "æ": "ae"}
+    )
     out = "".join(table.get(c.lower(), c) if c.lower() in table else c for c in text)
     return "".join(c for c in unicodedata.normalize("NFKD", out) if not unicodedata.combining(c))
 
@@ -403,9 +566,26 @@ def _own_identity(rng: random.Random) -> dict:
                     _ascii(last, False).upper(), _ascii(last, True), last.upper(), _ascii(first, False)]  # fmt: skip
     else:
         family, given, kf, kg = rng.choice(_JAPANESE)
-        roma = rng.choice((("Yamada", "Tarou"), ("Sato", "Hanako"), ("Suzuki", "Ichiro"), ("Takahashi", "Misaki"), ("Ito", "Naomi"), ("Nakamura", "Megumi")))
+        roma = rng.choice(
+            (
+                ("Yamada", "Tarou"),
+                ("Sato", "Hanako"),
+                ("Suzuki", "Ichiro"),
+                ("Takahashi", "Misaki"),
+                ("Ito", "Naomi"),
+                ("Nakamura", "Megumi"),
+            )
+        )
         pn = f"{roma[0]}^{roma[1]}={family}^{given}={kf}^{kg}"
-        variants = [f"{family}{given} 様", f"{family}", f"{kf}{kg}", f"{roma[0]} {roma[1]}", f"{roma[0].upper()}", f"乳腺エコー {family}", f"{family} {given}"]
+        variants = [
+            f"{family}{given} 様",
+            f"{family}",
+            f"{kf}{kg}",
+            f"{roma[0]} {roma[1]}",
+            f"{roma[0].upper()}",
+            f"乳腺エコー {family}",
+            f"{family} {given}",
+        ]
     mrn = str(rng.randint(10**7, 10**8))
     accession = f"A{rng.randint(10**6, 10**7)}"
     return {"pn": pn, "mrn": mrn, "accession": accession, "variants": variants}
@@ -416,7 +596,15 @@ def _report(rng: random.Random) -> Case:
     shift = -rng.randint(1, 365)
     exam_day = dt.date(2015, 1, 1) + dt.timedelta(days=rng.randint(0, 4000))
     b = _Builder()
-    b.add(rng.choice(("EXAM: US BREAST ", "EXAM: ULTRASOUND BREAST ", "SURGICAL PATHOLOGY REPORT\nSPECIMEN: ")))
+    b.add(
+        rng.choice(
+            (
+                "EXAM: US BREAST ",
+                "EXAM: ULTRASOUND BREAST ",
+                "SURGICAL PATHOLOGY REPORT\nSPECIMEN: ",
+            )
+        )
+    )
     b.keep(rng.choice(("RIGHT", "LEFT", "BILATERAL")))
     b.add("\nDATE: ")
     b.plant("date", _date_formats(exam_day, rng))
@@ -431,7 +619,11 @@ def _report(rng: random.Random) -> Case:
         b.add("\n")
     b.add("HISTORY: ")
     b.add(f"{rng.randint(30, 85)}-year-old female with ")
-    b.keep(rng.choice(("palpable lump", "focal pain", "nipple discharge", "abnormal screening mammogram")))
+    b.keep(
+        rng.choice(
+            ("palpable lump", "focal pain", "nipple discharge", "abnormal screening mammogram")
+        )
+    )
     b.add(".\nFINDINGS:\n")
 
     def any_day() -> dt.date:
@@ -449,7 +641,14 @@ def _report(rng: random.Random) -> Case:
     b.keep(f"BI-RADS {rng.choice(('2', '3', '4A', '4B', '4C', '5', '6'))}")
     b.add(". ")
     if rng.random() < 0.5:
-        b.keep(rng.choice(("Ultrasound-guided core biopsy is recommended.", "Recommend short-interval follow-up ultrasound in 6 months.")))
+        b.keep(
+            rng.choice(
+                (
+                    "Ultrasound-guided core biopsy is recommended.",
+                    "Recommend short-interval follow-up ultrasound in 6 months.",
+                )
+            )
+        )
     b.add("\n")
     identifiers = [own["pn"], own["mrn"], own["accession"]]
     return Case(b.text(), identifiers, shift, b.phi, b.clinical, b.spans)
@@ -468,10 +667,12 @@ _WORD = re.compile(r"[^\W_]+")
 def _removed(kind: str, planted: str, output: str) -> bool:
     """Whether no part of ``planted`` that identifies survives in ``output``."""
     if kind in ("own_name", "relative_name", "staff_name", "other_patient"):
+        if planted in output:
+            return False
         lowered = output.lower()
-        words = set(_WORD.findall(lowered))
+        words = set(_WORD.findall(output))  # case-sensitive: "Long" the name, not "long axis"
         for part in re.split(r"[\s^,.=]+|(?<=[様])|(?=[様さ])", planted):
-            part = part.strip().lower()
+            part = part.strip()
             part = part.replace("様", "").replace("さん", "").replace("乳腺エコー", "")
             if len(part) < 2:
                 continue
@@ -483,8 +684,12 @@ def _removed(kind: str, planted: str, output: str) -> bool:
         return True
     if kind in ("phone", "ssn", "mrn", "other_id", "ip"):
         digits = re.sub(r"\D", "", planted)
-        return planted not in output and (len(digits) < 4 or digits not in re.sub(r"\D", "", output) or planted not in output)
-    return planted not in output
+        return planted not in output and (
+            len(digits) < 4 or digits not in re.sub(r"\D", "", output) or planted not in output
+        )
+    if kind == "age":
+        output = output.replace("90+", "")
+    return re.search(r"(?<![^\W_])" + re.escape(planted) + r"(?![^\W_])", output) is None
 
 
 def evaluate(cases: list[Case], scrub: Callable[..., str | None]) -> dict[str, tuple[int, int]]:
