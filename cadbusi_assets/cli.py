@@ -358,30 +358,34 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cadbusi", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    defaults = argparse.ArgumentDefaultsHelpFormatter
 
     def cohort_options(command: argparse.ArgumentParser) -> None:
         command.add_argument(
-            "--start", type=_date, default=dt.date(2026, 9, 1), help="first study date (YYYY-MM-DD)"
+            "--start",
+            type=_date,
+            default=dt.date(2026, 9, 1),
+            help="first study date, YYYY-MM-DD (default: 2026-09-01)",
         )
-        command.add_argument("--days", type=int, default=30, help="number of study dates")
         command.add_argument(
-            "--seed", type=int, default=20260901, help="random seed (same seed, same cohort)"
+            "--days", type=int, default=30, help="number of study dates (default: 30)"
+        )
+        command.add_argument(
+            "--seed",
+            type=int,
+            default=20260901,
+            help="random seed: same seed, same cohort (default: 20260901)",
         )
 
     demo = sub.add_parser(
         "demo",
         help="generate the synthetic cohort and run the whole graph",
-        formatter_class=defaults,
     )
     cohort_options(demo)
     demo.add_argument("--fresh", action="store_true", help="regenerate the cohort and zones")
     demo.add_argument("--export-key", default="", help="export partition key (default: today)")
     demo.set_defaults(func=cmd_demo)
 
-    data = sub.add_parser(
-        "demo-data", help="generate the synthetic cohort only", formatter_class=defaults
-    )
+    data = sub.add_parser("demo-data", help="generate the synthetic cohort only")
     data.add_argument("out", help="folder to write the cohort into")
     cohort_options(data)
     data.set_defaults(func=cmd_demo_data)
@@ -391,9 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     keygen.add_argument("--force", action="store_true", help="overwrite (rotates every pseudonym!)")
     keygen.set_defaults(func=cmd_keygen)
 
-    deid = sub.add_parser(
-        "deidentify", help="de-identify a folder tree of DICOM files", formatter_class=defaults
-    )
+    deid = sub.add_parser("deidentify", help="de-identify a folder tree of DICOM files")
     deid.add_argument("input", help="folder of original DICOM files (read recursively)")
     deid.add_argument("output", help="folder for the de-identified files (created if needed)")
     deid.add_argument(
@@ -401,7 +403,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         help="pseudonym key file (default: $CADBUSI_PSEUDONYM_KEY_FILE or $CADBUSI_PSEUDONYM_KEY)",
     )
-    deid.add_argument("--profile", default="research-breast-us", help="de-identification profile")
+    deid.add_argument(
+        "--profile",
+        default="research-breast-us",
+        help="de-identification profile (default: research-breast-us)",
+    )
     deid.add_argument(
         "--jobs",
         type=int,
@@ -412,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--layout",
         choices=["flat", "study"],
         default="study",
-        help="study: patient/study/series/file folders; flat: all files in OUTPUT",
+        help="study: patient/study/series/file folders (default); flat: all files in OUTPUT",
     )
     deid.add_argument(
         "--report",
@@ -437,9 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.set_defaults(func=cmd_verify)
 
-    analyze = sub.add_parser(
-        "analyze", help="ultrasound analysis of de-identified DICOM files", formatter_class=defaults
-    )
+    analyze = sub.add_parser("analyze", help="ultrasound analysis of de-identified DICOM files")
     analyze.add_argument("input", help="folder of de-identified DICOM files (read recursively)")
     analyze.add_argument("output", help="folder for features.parquet and inpainted/ PNGs")
     analyze.add_argument(
@@ -448,7 +452,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="worker processes (default: $CADBUSI_WORKERS or CPUs)",
     )
-    analyze.add_argument("--frame-step", type=int, default=4, help="analyse every n-th cine frame")
+    analyze.add_argument(
+        "--frame-step", type=int, default=4, help="analyse every n-th cine frame (default: 4)"
+    )
     analyze.add_argument(
         "--no-ocr",
         action="store_true",
@@ -463,13 +469,15 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser(
         "doctor",
         help="check that every part works (warehouse, PACS, zones, key, tesseract, labels)",
-        formatter_class=defaults,
     )
     doctor.add_argument(
         "-v", "--verbose", action="store_true", help="also list every environment variable"
     )
     doctor.add_argument(
-        "--timeout", type=float, default=5.0, help="seconds each network check may wait"
+        "--timeout",
+        type=float,
+        default=5.0,
+        help="seconds each network check may wait (default: 5)",
     )
     doctor.set_defaults(func=cmd_doctor)
 
