@@ -134,6 +134,15 @@ _saved: tuple[list[logging.Handler], bool] | None = None
 _handler = _CategoryHandler()
 
 
+_local = threading.local()
+
+
+def _notes_stack() -> list[Counter[str]]:
+    if not hasattr(_local, "stack"):
+        _local.stack = []
+    return _local.stack
+
+
 @contextmanager
 def quiet_pydicom() -> Iterator[Counter[str]]:
     """Capture pydicom's warnings and log records in the block.
@@ -155,6 +164,8 @@ def quiet_pydicom() -> Iterator[Counter[str]]:
         _depth += 1
     start = Counter(_handler.counts)
     notes: Counter[str] = Counter()
+    stack = _notes_stack()
+    stack.append(notes)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -164,7 +175,11 @@ def quiet_pydicom() -> Iterator[Counter[str]]:
                 for item in caught:
                     notes[describe_message(str(item.message), item.category.__name__)] += 1
     finally:
-        notes.update(_handler.counts - start)
+        stack.pop()
+        logged = _handler.counts - start
+        notes.update(logged)
+        if stack:  # warnings caught here are the enclosing block's too (logs are counted there)
+            stack[-1].update(notes - logged)
         with _state_lock:
             _depth -= 1
             if _depth == 0 and _saved is not None:
