@@ -2,7 +2,7 @@
 de-identification's OCR verification (:mod:`cadbusi_assets.deid.ocr`) and the annotation
 reading (:mod:`cadbusi_assets.ultrasound.ocr`, :mod:`cadbusi_assets.ultrasound.analysis`).
 
-Candidates (:func:`find_candidates`):
+Candidates (inside :func:`find_text`):
 
 1. **Ink**: thin bright strokes: brightest channel at or above :data:`TEXT_LEVEL` (coloured
    text counts as much as white text) and at least :data:`STROKE_CONTRAST` above the
@@ -288,30 +288,6 @@ class FoundText:
     unresolved: list[Box] = field(default_factory=list)
 
 
-def find_candidates(level: np.ndarray) -> FoundText:
-    """Candidate text lines of a :func:`brightness` image (inclusive boxes, top to bottom),
-    and the bright areas that do not come apart into lines; speckle not yet told apart."""
-    lines: list[Box] = []
-    unresolved: list[Box] = []
-    _search(level, stroke_contrast(level), 0, lines, unresolved)
-    lines = merge_words(lines)
-    height, width = level.shape
-    f = COARSE_FACTOR
-    if min(height, width) >= 2 * f * MIN_TEXT_HEIGHT:
-        small = cv2.resize(level, (width // f, height // f), interpolation=cv2.INTER_AREA)
-        coarse: list[Box] = []
-        _search(small, stroke_contrast(small), 0, coarse, [])
-        large = [
-            (x0 * f, y0 * f, min(width - 1, x1 * f + f - 1), min(height - 1, y1 * f + f - 1))
-            for x0, y0, x1, y1 in coarse
-            if (y1 - y0 + 1) * f > MAX_LINE_HEIGHT
-        ]
-        lines += large
-    return FoundText(
-        sorted(set(lines), key=_reading_order), sorted(set(unresolved), key=_reading_order)
-    )
-
-
 def _reading_order(box: Box) -> tuple[int, int, int, int]:
     return (box[1], box[0], box[3], box[2])
 
@@ -390,20 +366,52 @@ class LineEvidence:
         )
 
 
-def surround_roughness(level: np.ndarray, ink: np.ndarray, box: Box) -> float:
+@dataclass(frozen=True)
+class FrameInk:
+    """A :func:`brightness` image with its ink (:func:`text_ink` at :data:`TEXT_LEVEL`), the
+    ink's 8-connected blobs, their distance to the background and the one-pixel halo around
+    them: computed once per frame, then every candidate is judged on slices of them."""
+
+    level: np.ndarray
+    ink: np.ndarray
+    labels: np.ndarray
+    stats: np.ndarray  # per blob (label - 1): x, y, width, height, area
+    distance: np.ndarray
+    near: np.ndarray
+
+    @classmethod
+    def of(cls, level: np.ndarray, tophat: np.ndarray | None = None) -> FrameInk:
+        ink = text_ink(level, tophat)
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+        distance = cv2.distanceTransform(ink, cv2.DIST_L2, 3)
+        near = cv2.dilate(ink, np.ones((3, 3), np.uint8))
+        return cls(level, ink, labels, stats[1:], distance, near)
+
+    def blobs_inside(self, box: Box) -> np.ndarray:
+        """Indices (label - 1) of the blobs lying wholly inside ``box``."""
+        x0, y0, x1, y1 = box
+        st = self.stats
+        return np.flatnonzero(
+            (st[:, 0] >= x0)
+            & (st[:, 1] >= y0)
+            & (st[:, 0] + st[:, 2] - 1 <= x1)
+            & (st[:, 1] + st[:, 3] - 1 <= y1)
+        )
+
+
+def surround_roughness(frame_ink: FrameInk, box: Box) -> float:
     """Share of the pixels of ``box`` and around it (half a line height above and below),
     away from ink (and its one-pixel halo), that stray more than :data:`ROUGH_LEVEL` from
     their median: the panels and bands scanners draw text on are flat; speckle is not."""
     x0, y0, x1, y1 = box
     height = y1 - y0 + 1
     pad = max(3, height // 2)
-    rows, cols = level.shape
+    rows, cols = frame_ink.level.shape
     sl = (
         slice(max(0, y0 - pad), min(rows, y1 + pad + 1)),
         slice(max(0, x0 - pad), min(cols, x1 + pad + 1)),
     )
-    near = cv2.dilate(ink[sl], np.ones((3, 3), np.uint8))
-    background = level[sl][near == 0]
+    background = frame_ink.level[sl][frame_ink.near[sl] == 0]
     if background.size < 8:
         return 1.0
     median = int(np.median(background))
@@ -411,37 +419,37 @@ def surround_roughness(level: np.ndarray, ink: np.ndarray, box: Box) -> float:
     return float(stray) / background.size
 
 
-def text_like(level: np.ndarray, ink: np.ndarray, box: Box) -> LineEvidence:
-    """Measure whether ``box`` (a candidate line in a :func:`brightness` image with its
-    :func:`text_ink`) holds text or speckle."""
+def text_like(frame_ink: FrameInk, box: Box) -> LineEvidence:
+    """Measure whether ``box`` (a candidate line) holds text or speckle."""
     x0, y0, x1, y1 = box
     height, width = y1 - y0 + 1, x1 - x0 + 1
-    inner = np.ascontiguousarray(ink[y0 : y1 + 1, x0 : x1 + 1])
-    rough = surround_roughness(level, ink, box)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(inner, connectivity=8)
-    stats = stats[1:]
-    if n <= 1:
+    sl = (slice(y0, y1 + 1), slice(x0, x1 + 1))
+    inner = frame_ink.ink[sl]
+    total = cv2.countNonZero(inner)
+    rough = surround_roughness(frame_ink, box)
+    if total == 0:
         return LineEvidence(rough, 0, 0.0, 0.0, 1.0, height, width)
+    inside = frame_ink.blobs_inside(box)
+    stats = frame_ink.stats[inside]
     heights, widths, areas = stats[:, 3], stats[:, 2], stats[:, 4]
     glyph = (heights >= max(MIN_TEXT_HEIGHT - 1, GLYPH_HEIGHT * height)) & (
         widths <= max(GLYPH_MIN_WIDTH, GLYPH_WIDTH * height)
     )
     glyphs = int(glyph.sum())
-    share = float(areas[glyph].sum()) / float(areas.sum())
-    if glyphs:
-        bottoms = stats[glyph, 1] + heights[glyph]
-        baseline = float(np.mean(np.abs(bottoms - np.median(bottoms)) <= 0.15 * height + 1))
-    else:
-        baseline = 0.0
-    distance = cv2.distanceTransform(inner, cv2.DIST_L2, 3)
-    stroke = 2.0 * float(np.percentile(distance[inner > 0], 90)) / height
+    share = float(areas[glyph].sum()) / float(total)
+    if glyphs == 0 or (glyphs == 1 and (rough > ROUGH_SHARE or width < 2 * height)):
+        return LineEvidence(rough, glyphs, share, 0.0, 1.0, height, width)  # not a line
+    bottoms = stats[glyph, 1] + heights[glyph]
+    baseline = float(np.mean(np.abs(bottoms - np.median(bottoms)) <= 0.15 * height + 1))
+    stroke = 2.0 * float(np.percentile(frame_ink.distance[sl][inner > 0], 90)) / height
     starts = np.count_nonzero(np.diff(inner, axis=1, prepend=0) == 1, axis=1)
     runs = float(np.median(starts[starts > 0])) * height / width if starts.any() else 0.0
     flat, spread = 1.0, 0
     if rough > ROUGH_SHARE and glyphs:
-        values = level[y0 : y1 + 1, x0 : x1 + 1]
+        values = frame_ink.level[sl]
+        labels = frame_ink.labels[sl]
         peaks, flats = [], []
-        for index in np.flatnonzero(glyph):
+        for index in inside[glyph]:
             pixels = values[labels == index + 1]
             peak = int(pixels.max())
             peaks.append(peak)
@@ -453,31 +461,30 @@ def text_like(level: np.ndarray, ink: np.ndarray, box: Box) -> LineEvidence:
     return LineEvidence(rough, glyphs, share, baseline, stroke, height, width, runs, flat, spread)
 
 
-def glyph_lines(level: np.ndarray, ink: np.ndarray, box: Box) -> list[Box]:
+def glyph_lines(frame_ink: FrameInk, box: Box) -> list[Box]:
     """Text lines inside a candidate that is not text as a whole (text the smearing glued to
-    speckle beside it): runs of three or more glyph-sized ink blobs on one line, each run
+    speckle beside it): runs of two or more glyph-sized ink blobs on one line, each run
     judged by :func:`text_like`."""
-    x0, y0, x1, y1 = box
-    inner = np.ascontiguousarray(ink[y0 : y1 + 1, x0 : x1 + 1])
-    _, _, stats, _ = cv2.connectedComponentsWithStats(inner, connectivity=8)
-    glyphs = [
-        (int(x + x0), int(y + y0), int(x + x0 + w - 1), int(y + y0 + h - 1))
-        for x, y, w, h, area in stats[1:]
-        if MIN_TEXT_HEIGHT <= h <= MAX_LINE_HEIGHT and w <= 3 * h and area <= 0.7 * w * h
-    ]
-    if len(glyphs) < 2:
+    stats = frame_ink.stats[frame_ink.blobs_inside(box)]
+    x, y, w, h, area = stats.T
+    keep = (h >= MIN_TEXT_HEIGHT) & (h <= MAX_LINE_HEIGHT) & (w <= 3 * h) & (area <= 0.7 * w * h)
+    if np.count_nonzero(keep) < 2:
         return []
-    return [run for run in _glyph_chains(glyphs, least=2) if text_like(level, ink, run).is_text]
+    glyphs = [
+        (int(a), int(b), int(a + c - 1), int(b + d - 1))
+        for a, b, c, d in zip(x[keep], y[keep], w[keep], h[keep], strict=True)
+    ]
+    return [run for run in _glyph_chains(glyphs, least=2) if text_like(frame_ink, run).is_text]
 
 
-def _extend(level: np.ndarray, ink: np.ndarray, box: Box) -> Box:
+def _extend(frame_ink: FrameInk, box: Box) -> Box:
     """``box`` widened over ink in its rows less than :data:`EXTEND_GAP` line heights away
     while the surround stays flat: a lone character set apart by spaces ("4:00  8 CM FN")
     belongs to its line."""
     x0, y0, x1, y1 = box
     height = y1 - y0 + 1
     gap = max(4, round(EXTEND_GAP * height))
-    band = ink[y0 : y1 + 1].any(axis=0)
+    band = frame_ink.ink[y0 : y1 + 1].any(axis=0)
     cols = band.shape[0]
     right = x1
     while True:
@@ -494,7 +501,7 @@ def _extend(level: np.ndarray, ink: np.ndarray, box: Box) -> Box:
     if (left, right) == (x0, x1):
         return box
     wider = (left, y0, right, y1)
-    return wider if surround_roughness(level, ink, wider) <= ROUGH_SHARE else box
+    return wider if surround_roughness(frame_ink, wider) <= ROUGH_SHARE else box
 
 
 #: :func:`_extend` joins ink up to this many line heights beside a line.
@@ -506,38 +513,43 @@ def find_text(frame: np.ndarray, *, level: np.ndarray | None = None) -> FoundTex
     speckle told apart (:func:`text_like`), and the bright areas on a flat background that do
     not come apart into lines (to be read in strips)."""
     level = brightness(frame) if level is None else level
-    candidates = find_candidates(level)
-    if not candidates.lines and not candidates.unresolved:
-        return candidates
-    ink = text_ink(level, stroke_contrast(level), TEXT_LEVEL)
+    tophat = stroke_contrast(level)
     lines: list[Box] = []
-    small: tuple[np.ndarray, np.ndarray] | None = None
-    f = COARSE_FACTOR
-    for box in candidates.lines:
-        if box[3] - box[1] + 1 > MAX_LINE_HEIGHT:  # large text: judged at the coarse scale
-            if small is None:
-                rows, cols = level.shape
-                shrunk = cv2.resize(level, (cols // f, rows // f), interpolation=cv2.INTER_AREA)
-                small = (shrunk, text_ink(shrunk))
-            sb = (
-                box[0] // f,
-                box[1] // f,
-                min(small[0].shape[1] - 1, box[2] // f),
-                min(small[0].shape[0] - 1, box[3] // f),
-            )
-            evidence = text_like(small[0], small[1], sb)
-        else:
-            evidence = text_like(level, ink, box)
+    unresolved: list[Box] = []
+    _search(level, tophat, 0, lines, unresolved)
+    if not lines and not unresolved:
+        return FoundText()
+    frame_ink = FrameInk.of(level, tophat)
+    accepted: list[Box] = []
+    for box in lines:
+        evidence = text_like(frame_ink, box)
         if evidence.is_text:
-            lines.append(_extend(level, ink, box) if evidence.on_panel else box)
-        elif box[3] - box[1] + 1 <= MAX_LINE_HEIGHT:
-            lines += glyph_lines(level, ink, box)
-    unresolved = []
-    for box in candidates.unresolved:
-        if surround_roughness(level, ink, box) <= ROUGH_SHARE:
-            unresolved.append(box)
+            accepted.append(_extend(frame_ink, box) if evidence.on_panel else box)
         else:
-            lines += glyph_lines(level, ink, box)
+            accepted += glyph_lines(frame_ink, box)
+    kept: list[Box] = []
+    for box in unresolved:
+        if surround_roughness(frame_ink, box) <= ROUGH_SHARE:
+            kept.append(box)
+        else:
+            accepted += glyph_lines(frame_ink, box)
+    accepted = merge_words(accepted)
+    # Large text: the same search on a copy shrunk COARSE_FACTOR times, judged there.
+    rows, cols = level.shape
+    f = COARSE_FACTOR
+    if min(rows, cols) >= 2 * f * MIN_TEXT_HEIGHT:
+        small = cv2.resize(level, (cols // f, rows // f), interpolation=cv2.INTER_AREA)
+        small_tophat = stroke_contrast(small)
+        coarse: list[Box] = []
+        _search(small, small_tophat, 0, coarse, [])
+        coarse = [b for b in coarse if (b[3] - b[1] + 1) * f > MAX_LINE_HEIGHT]
+        if coarse:
+            small_ink = FrameInk.of(small, small_tophat)
+            accepted += [
+                (x0 * f, y0 * f, min(cols - 1, x1 * f + f - 1), min(rows - 1, y1 * f + f - 1))
+                for x0, y0, x1, y1 in merge_words(coarse)
+                if text_like(small_ink, (x0, y0, x1, y1)).is_text
+            ]
     return FoundText(
-        sorted(set(merge_words(lines)), key=_reading_order), sorted(unresolved, key=_reading_order)
+        sorted(set(accepted), key=_reading_order), sorted(set(kept), key=_reading_order)
     )
