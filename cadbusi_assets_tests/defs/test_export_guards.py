@@ -11,7 +11,8 @@ import polars as pl
 import pytest
 
 from cadbusi_assets.catalog import open_catalog, read_catalog_info
-from cadbusi_assets.defs.exports.guards import catalog_refusals
+from cadbusi_assets.defs.exports.guards import catalog_refusals, earlier_export_run
+from cadbusi_assets.defs.exports.sensors import export_partition_sensor
 from cadbusi_assets.identity import generate_key_file
 from cadbusi_assets.storage import open_zone
 from cadbusi_assets_tests.defs.conftest import make_environment, run
@@ -143,3 +144,45 @@ def test_instance_guard_reads_the_latest_check_evaluation(tmp_path):
         assert catalog_refusals(instance, graph) == [
             "metadata_db is older than its inputs (labelbox_labels materialized since)"
         ]
+
+
+def _launch_like_the_ui(definitions, instance, key: str) -> dg.DagsterRun:
+    """A submitted run of dataset_export for ``key``, as the UI creates it (implicit asset job,
+    partition tag); it logs its planned materialization and waits for the run coordinator."""
+    job = definitions.resolve_implicit_job_def_def_for_assets([dg.AssetKey("dataset_export")])
+    return instance.create_run_for_job(
+        job_def=job,
+        run_config={},
+        tags={"dagster/partition": key},
+        asset_selection=frozenset({dg.AssetKey("dataset_export")}),
+    )
+
+
+def test_export_sensor_does_not_launch_a_partition_already_launched(definitions):
+    """Issue 9: adding an export partition in the UI and launching it built the export twice
+    (the sensor saw a new, not yet materialized partition and launched a second run)."""
+    with dg.instance_for_test(set_dagster_home=False) as instance:
+        instance.add_dynamic_partitions("exports", ["2026-12-01", "2026-12-02"])
+        ui_run = _launch_like_the_ui(definitions, instance, "2026-12-01")
+        first = export_partition_sensor(dg.build_sensor_context(instance=instance))
+        assert [r.partition_key for r in first.run_requests] == ["2026-12-02"]
+
+        instance.add_dynamic_partitions("exports", ["2026-12-03"])
+        failed = _launch_like_the_ui(definitions, instance, "2026-12-03")
+        instance.report_run_failed(failed)
+        again = export_partition_sensor(
+            dg.build_sensor_context(instance=instance, cursor=first.cursor)
+        )
+        assert again.run_requests == []  # a failed launch is re-launched by a person
+        assert ui_run.run_id != failed.run_id
+
+
+def test_a_second_launch_of_one_export_steps_aside(definitions, env):
+    with dg.instance_for_test(set_dagster_home=False) as instance:
+        instance.add_dynamic_partitions("exports", ["2026-12-01"])
+        first = _launch_like_the_ui(definitions, instance, "2026-12-01")
+        assert earlier_export_run(instance, "2026-12-01", first.run_id) is None
+        second = _export(definitions, env, instance, "2026-12-01")
+        assert not second.success
+        assert f"already being built by run {first.run_id[:8]}" in _failure_message(second)
+        assert not (env.research / "exports").exists()

@@ -6,7 +6,11 @@ from dagster_shared.check import CheckError
 from cadbusi_assets import __version__
 from cadbusi_assets.catalog import catalog_problems, open_catalog, read_catalog_info
 from cadbusi_assets.defs.catalog.assets import metadata_db
-from cadbusi_assets.defs.exports.guards import catalog_refusals, refusal_message
+from cadbusi_assets.defs.exports.guards import (
+    catalog_refusals,
+    earlier_export_run,
+    refusal_message,
+)
 from cadbusi_assets.defs.partitions import export_partitions
 from cadbusi_assets.defs.resources import ProcessingResource, PseudonymKeyResource, ZonesResource
 from cadbusi_assets.exports import ExportConfig, build_export, verify_export
@@ -74,6 +78,14 @@ def dataset_export(
 ) -> dg.MaterializeResult:
     research = zones.research()
     key = context.partition_key
+    other = earlier_export_run(context.instance, key, context.run.run_id)
+    if other is not None:
+        raise dg.Failure(
+            description=f"Export {key} is already being built by run {other[:8]} (launched "
+            "first); this duplicate launch wrote nothing. If that run is dead, terminate it and "
+            "launch again.",
+            allow_retries=False,
+        )
     # Refuse before writing anything: a catalog whose blocking checks failed, or that is older
     # than its inputs (instance), or whose file says so itself (duplicates, another label set).
     problems = catalog_refusals(

@@ -23,8 +23,17 @@ from collections.abc import Iterable, Sequence
 import dagster as dg
 from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 CATALOG_KEY = dg.AssetKey("metadata_db")
+EXPORT_KEY = dg.AssetKey("dataset_export")
+EXPORT_JOB_NAME = "dataset_export_job"
+UNFINISHED = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 
 
 def _last_materializations(
@@ -151,3 +160,48 @@ def refusal_message(problems: Sequence[str]) -> str:
         "automation do it), make its checks pass, then launch the export again. Nothing "
         "was written."
     )
+
+
+def launched_export_partitions(
+    instance: dg.DagsterInstance, keys: Sequence[str], partitions_def: dg.PartitionsDefinition
+) -> set[str]:
+    """The export partitions among ``keys`` that someone already launched: materialized, or
+    with a run of ``dataset_export`` that is queued, running, failed or done (a run creates its
+    planned materialization when it is submitted, before it starts)."""
+    if not keys:
+        return set()
+    statuses = instance.get_status_by_partition(EXPORT_KEY, list(keys), partitions_def)
+    launched = {k for k, status in (statuses or {}).items() if status is not None}
+    launched |= instance.get_materialized_partitions(EXPORT_KEY) & set(keys)
+    for key in set(keys) - launched:
+        runs = instance.get_run_records(
+            filters=dg.RunsFilter(tags={PARTITION_NAME_TAG: key}), limit=50
+        )
+        if any(_builds_export(record.dagster_run) for record in runs):
+            launched.add(key)
+    return launched
+
+
+def _builds_export(run: dg.DagsterRun) -> bool:
+    if run.asset_selection is not None:
+        return EXPORT_KEY in run.asset_selection
+    return run.job_name == EXPORT_JOB_NAME
+
+
+def earlier_export_run(instance: dg.DagsterInstance, key: str, run_id: str) -> str | None:
+    """Another unfinished run that builds export ``key`` and was created before run ``run_id``
+    (two launches of one partition: the first one builds, the later one steps aside)."""
+    this = instance.get_run_record_by_id(run_id)
+    if this is None:
+        return None
+    others = instance.get_run_records(
+        filters=dg.RunsFilter(tags={PARTITION_NAME_TAG: key}, statuses=UNFINISHED), limit=50
+    )
+    earlier = [
+        r
+        for r in others
+        if r.dagster_run.run_id != run_id
+        and _builds_export(r.dagster_run)
+        and (r.create_timestamp, r.dagster_run.run_id) < (this.create_timestamp, run_id)
+    ]
+    return min(earlier, key=lambda r: r.create_timestamp).dagster_run.run_id if earlier else None
