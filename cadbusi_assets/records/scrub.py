@@ -440,8 +440,8 @@ def identifier_variants(identifiers: Sequence[str | None]) -> list[str]:
     Latin parts shorter than 2 characters are dropped (initials are matched separately);
     CJK and kana parts are kept whatever their length.
 
-    >>> sorted(identifier_variants(["Ødegård^Åse"]))[:4]
-    ['Aase', 'Ase', 'Odegaard', 'Odegard']
+    >>> {"Odegard", "oedegaard", "Ødegård", "ase", "aase"} <= set(identifier_variants(["Ødegård^Åse"]))
+    True
     """
     found: set[str] = set()
     for identifier in identifiers:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import polars as pl
 import pytest
@@ -360,3 +361,41 @@ def test_recall_and_retention_on_a_held_out_synthetic_set():
         assert removed / planted >= 0.99, (kind, removed, planted)
     kept, total = counts["clinical"]
     assert kept / total >= 0.99
+
+
+def test_demo_reports_plant_third_parties_and_scrubbing_removes_them():
+    from cadbusi_assets.demo import DemoConfig
+    from cadbusi_assets.demo.plan import plan_cohort
+    from cadbusi_assets.demo.records_truth import exams_truth
+    from cadbusi_assets.records.sections import findings, impression
+
+    plan = plan_cohort(DemoConfig(days=30))
+    truth = {e["accession_number"]: e["planted_third_party"] for e in exams_truth(plan)}
+    reports = [e for e in plan.exams if e.modality in {"US", "MG"}]
+    planted = [e for e in reports if truth[e.accession]]
+    assert 0.08 <= len(planted) / len(reports) <= 0.25
+    kinds = {item["kind"] for e in planted for item in truth[e.accession]}
+    assert {"relative", "staff", "phone", "address", "city_zip", "other_patient"} <= kinds
+    # the planted paragraph is part of the findings (what the studies table and vlm.jsonl carry)
+    frame = pl.DataFrame({"text": [e.report_text for e in planted]})
+    sections = frame.select(
+        findings(pl.col("text")).alias("f"), impression(pl.col("text")).alias("i")
+    )
+    for exam, found in zip(planted, sections["f"].to_list(), strict=True):
+        assert found and all(item["value"] in found for item in truth[exam.accession])
+    pseudonymizer = Pseudonymizer(TEST_KEY)
+    for exam in planted:
+        out = scrub_report_text(
+            exam.report_text,
+            identifiers=[exam.patient_id, exam.accession],
+            date_shift_days=pseudonymizer.date_shift_days(exam.patient_id),
+        )
+        for item in truth[exam.accession]:
+            for part in re.split(r"[\s^,]+", item["value"]):
+                if (
+                    len(part) >= 4
+                    and not part.isdigit()
+                    and part not in {"Street", "Lane", "Road", "Hill", "Avenue"}
+                ):
+                    assert part not in out, (part, out)
+            assert item["value"] not in out
