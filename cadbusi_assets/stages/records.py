@@ -246,6 +246,18 @@ def select_imaging_studies(
     return reports
 
 
+def _attributable(frame: pl.DataFrame, columns: Sequence[str]) -> tuple[pl.DataFrame, int]:
+    """Rows whose ``columns`` are all present and not blank, and how many were dropped."""
+    present = [c for c in columns if c in frame.columns]
+    if not present or frame.height == 0:
+        return frame, 0
+    ok = pl.all_horizontal(
+        [pl.col(c).cast(pl.Utf8).str.strip_chars().fill_null("") != "" for c in present]
+    )
+    kept = frame.filter(ok)
+    return kept, frame.height - kept.height
+
+
 def build_diagnosis_labels(
     raw_zone: Zone,
     research_zone: Zone,
@@ -261,6 +273,10 @@ def build_diagnosis_labels(
         )
     if pathology is None:
         pathology = parse_pathology_reports(pl.DataFrame())
+    # rows that cannot be attributed to a patient or an exam never get a label (they are
+    # excluded from the cohort with a reason; here they are counted)
+    radiology, unusable_exams = _attributable(radiology, ["patient_id", "accession_number"])
+    pathology, unusable_specimens = _attributable(pathology, ["patient_id"])
     labels = diagnosis_labels(radiology, pathology, windows or LabelWindows())
     labels = labels.sort(["accession_number", "side"])
     raw_zone.write_parquet(LABELS_PATH, labels)
@@ -268,6 +284,8 @@ def build_diagnosis_labels(
     research_zone.write_parquet(LABELS_PATH, research)
     report = PartitionReport("all", row_count=research.height)
     report.count("breast_exams", research.height)
+    report.count("exams_skipped_without_patient_or_accession", unusable_exams)
+    report.count("specimens_skipped_without_patient", unusable_specimens)
     report.counts.update(_value_counts(research, "has_malignant", "has_malignant_"))
     if "rule" in research.columns:
         report.counts.update(_value_counts(research, "rule", "rule_"))

@@ -600,3 +600,20 @@ def test_a_shared_instance_never_overwrites_or_deletes_the_other_dates_research_
     shared_in_b.unlink()  # the PACS drops it from B's study; B is re-run
     run(DAY_B)
     assert a_files_intact()  # never deleted
+
+
+def test_labels_skip_and_count_exams_without_a_patient_or_accession(zones, pseudo):
+    raw, research = zones
+    rows = [
+        _exam("SYNACC1", DAY_A, synthetic_uid(1201)),
+        _exam("SYNACC2", DAY_A, synthetic_uid(1202), patient_id=None),
+        _exam(None, DAY_A, synthetic_uid(1203)),
+    ]
+    warehouse = FakeWarehouse(_radiology(rows))
+    records_stage.load_radiology_reports(warehouse, raw, [DAY_A])
+    records_stage.load_pathology_reports(warehouse, raw, [DAY_A])
+    report = records_stage.build_diagnosis_labels(raw, research, pseudo)
+    assert report.counts["exams_skipped_without_patient_or_accession"] == 2
+    labels = research.read_parquet(*records_stage.LABELS_PATH)
+    assert labels["patient_id"].null_count() == 0
+    assert labels.height == report.counts["breast_exams"] == 1
