@@ -287,7 +287,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         _echo(f"PROBLEM  settings       {exc}")
         return 2
-    _echo(f"deployment: {settings.deployment}")
+    _echo(
+        f"deployment: {settings.deployment} (first study date {settings.first_study_date}, "
+        f"OCR {'on' if settings.ocr else 'off'})"
+    )
     checks = run_checks(settings, timeout=args.timeout, on_check=lambda c: _echo(c.line()))
     if args.verbose:
         _echo("variables:")
