@@ -150,3 +150,49 @@ def reidentify(
             "the stored link does not match this key: the link table or the key is wrong"
         )
     return sorted(verified, key=lambda link: (link.kind, link.partition))
+
+
+def reidentify_command(
+    pseudonym: str,
+    *,
+    raw_zone_uri: str,
+    key_file: str | None,
+    storage_options: str = "",
+    purpose: str = "",
+    run_id: str | None = None,
+    echo=print,
+) -> int:
+    """``cadbusi reidentify <pseudonym>``: print the originals behind a pseudonym.
+
+    Needs read access to the raw zone and the pseudonym key that minted the pseudonyms
+    (``key_file``, else ``CADBUSI_PSEUDONYM_KEY_FILE`` / ``CADBUSI_PSEUDONYM_KEY``). Every
+    lookup, answered or not, is appended to the raw-zone re-identification audit. Exit codes:
+    0 found, 1 refused or unknown, 2 configuration problem.
+    """
+    import json
+
+    from cadbusi_assets.identity.audit import record_reidentification
+    from cadbusi_assets.identity.keys import PseudonymKeyError, load_key
+    from cadbusi_assets.storage import ZoneError, open_zone
+
+    try:
+        options = json.loads(storage_options) if storage_options else {}
+        zone = open_zone(raw_zone_uri, "raw", **options)
+        local_root = raw_zone_uri if "://" not in raw_zone_uri else ""
+        key = load_key(key_file or None, forbidden_roots=(local_root,) if local_root else ())
+    except (PseudonymKeyError, ZoneError, ValueError) as exc:
+        echo(f"cannot re-identify: {exc}")
+        return 2
+    pseudonymizer = Pseudonymizer(key)
+    try:
+        links = reidentify(zone, pseudonym, pseudonymizer)
+    except ReidentificationError as exc:
+        record_reidentification(zone, pseudonym, [], run_id=run_id, purpose=purpose or None)
+        echo(f"refused: {exc}")
+        return 1
+    record_reidentification(
+        zone, pseudonym, [link.kind for link in links], run_id=run_id, purpose=purpose or None
+    )
+    for link in links:
+        echo(f"{link.kind}\t{link.original}\t(study date partition {link.partition})")
+    return 0

@@ -22,6 +22,10 @@ MODULES = [
     "cadbusi_assets.deid.table",
     "cadbusi_assets.deid.tablegen",
     "cadbusi_assets.deid.text",
+    "cadbusi_assets.dicom.io",
+    "cadbusi_assets.identity.audit",
+    "cadbusi_assets.identity.optout",
+    "cadbusi_assets.identity.reidentify",
 ]
 
 
