@@ -309,6 +309,8 @@ GLYPH_MIN_WIDTH = 40
 #: share of the line height or :data:`MIN_STROKE_PX` wide: speckle grains are solid.
 MAX_STROKE = 0.4
 MIN_STROKE_PX = 3.0
+#: A flat background is a panel when the strokes stand at least this far above it.
+PANEL_CONTRAST = 80
 #: On a flat background: at least this share of the ink in glyphs.
 PANEL_GLYPH_SHARE = 0.2
 #: On a textured background: at least this many glyphs holding this share of the ink, on
@@ -399,10 +401,11 @@ class FrameInk:
         )
 
 
-def surround_roughness(frame_ink: FrameInk, box: Box) -> float:
-    """Share of the pixels of ``box`` and around it (half a line height above and below),
+def _surround(frame_ink: FrameInk, box: Box) -> tuple[float, int]:
+    """(Share of the pixels of ``box`` and around it (half a line height above and below),
     away from ink (and its one-pixel halo), that stray more than :data:`ROUGH_LEVEL` from
-    their median: the panels and bands scanners draw text on are flat; speckle is not."""
+    their median: the panels and bands scanners draw text on are flat; speckle is not;
+    and that median.)"""
     x0, y0, x1, y1 = box
     height = y1 - y0 + 1
     pad = max(3, height // 2)
@@ -413,10 +416,15 @@ def surround_roughness(frame_ink: FrameInk, box: Box) -> float:
     )
     background = frame_ink.level[sl][frame_ink.near[sl] == 0]
     if background.size < 8:
-        return 1.0
+        return 1.0, 0
     median = int(np.median(background))
     stray = np.count_nonzero(np.abs(background.astype(np.int16) - median) > ROUGH_LEVEL)
-    return float(stray) / background.size
+    return float(stray) / background.size, median
+
+
+def surround_roughness(frame_ink: FrameInk, box: Box) -> float:
+    """How textured the surround of ``box`` is (see :func:`_surround`)."""
+    return _surround(frame_ink, box)[0]
 
 
 def text_like(frame_ink: FrameInk, box: Box) -> LineEvidence:
@@ -426,7 +434,7 @@ def text_like(frame_ink: FrameInk, box: Box) -> LineEvidence:
     sl = (slice(y0, y1 + 1), slice(x0, x1 + 1))
     inner = frame_ink.ink[sl]
     total = cv2.countNonZero(inner)
-    rough = surround_roughness(frame_ink, box)
+    rough, background = _surround(frame_ink, box)
     if total == 0:
         return LineEvidence(rough, 0, 0.0, 0.0, 1.0, height, width)
     inside = frame_ink.blobs_inside(box)
@@ -442,6 +450,10 @@ def text_like(frame_ink: FrameInk, box: Box) -> LineEvidence:
     bottoms = stats[glyph, 1] + heights[glyph]
     baseline = float(np.mean(np.abs(bottoms - np.median(bottoms)) <= 0.15 * height + 1))
     stroke = 2.0 * float(np.percentile(frame_ink.distance[sl][inner > 0], 90)) / height
+    if rough <= ROUGH_SHARE and int(np.median(frame_ink.level[sl][inner > 0])) - background < (
+        PANEL_CONTRAST
+    ):
+        rough = 1.0  # flat but hardly darker than the strokes: fine speckle, not a panel
     starts = np.count_nonzero(np.diff(inner, axis=1, prepend=0) == 1, axis=1)
     runs = float(np.median(starts[starts > 0])) * height / width if starts.any() else 0.0
     flat, spread = 1.0, 0

@@ -71,7 +71,7 @@ def test_annotation_fields_read_with_tesseract(lines, expected):
     )
     assert got == expected
     assert row["laterality"] == expected[0]
-    assert "\n" in row["ocr_text"]
+    assert "ocr_text" not in row  # only parsed fields reach the features table
 
 
 def test_study_laterality_overrides_ocr_and_text_is_kept():
@@ -90,4 +90,4 @@ def test_same_line_image_same_text_and_ocr_off_reads_nothing():
     boxes = find_text_lines(rgb, frame.fov_mask)
     assert read_text_lines(grey, boxes) == read_text_lines(grey.copy(), boxes)
     row = analyze_frame(rgb, [REGION], ocr=False).as_row()
-    assert row["ocr_text"] is None and row["clock_position"] is None
+    assert row["clock_position"] is None and row["nipple_distance_cm"] is None
