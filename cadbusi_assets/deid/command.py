@@ -106,8 +106,8 @@ def default_report_path(output_dir: Path) -> Path:
     >>> default_report_path(Path("/data/deid"))
     PosixPath('/data/deid.report.csv')
     """
-    output_dir = Path(output_dir)
-    return output_dir.with_name(output_dir.name + ".report.csv")
+    output_dir = Path(output_dir).resolve()  # "." and "out/" get a real name
+    return output_dir.parent / f"{output_dir.name or 'output'}.report.csv"
 
 
 def _input_files(root: Path, exclude: Path, report: Path | None = None) -> list[Path]:
