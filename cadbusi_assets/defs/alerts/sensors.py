@@ -2,7 +2,8 @@
 
 - ``run_failure_alert_sensor``: every failed run of this code location;
 - ``check_failure_alert_sensor``: every failed *blocking* asset check evaluation, one alert per
-  run (cursor: the event-log storage id; history before the sensor's first tick is skipped).
+  finished run (it reads the check evaluations of each run that succeeded or failed since the
+  last tick; runs before the sensor's first tick are skipped).
 
 Both run by default when ``CADBUSI_ALERT_SMTP`` or ``CADBUSI_ALERT_WEBHOOK`` is set (stopped
 otherwise). Alerts carry run id, job, asset keys, check names, the number of partitions and
@@ -12,6 +13,7 @@ the error class: never a partition key, an error message or any value from the d
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import dagster as dg
 
@@ -25,8 +27,8 @@ from cadbusi_assets.alerts import (
 )
 from cadbusi_assets.settings import load_settings
 
-#: at most this many check evaluations are read per tick (the rest on the next tick)
-CHECK_EVENTS_PER_TICK = 1000
+#: at most this many finished runs (of each outcome) are read per tick (the rest next tick)
+RUNS_PER_TICK = 200
 
 
 def _default_status() -> dg.DefaultSensorStatus:
@@ -68,6 +70,17 @@ def partition_count(tags: dict[str, str]) -> int | None:
     return None
 
 
+#: Dagster's wrappers around the error raised by our code
+_WRAPPERS = {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"}
+
+
+def user_error_class(error) -> str:
+    """The class name of the error our code raised (Dagster wraps it), never its message."""
+    while error.cls_name in _WRAPPERS and error.cause is not None:
+        error = error.cause
+    return error.cls_name
+
+
 def run_asset_keys(instance: dg.DagsterInstance, run: dg.DagsterRun) -> tuple[str, ...]:
     """The assets a run planned to materialize (or its asset selection)."""
     records = instance.get_records_for_run(
@@ -90,7 +103,7 @@ def run_failure_alert(
     run = context.dagster_run
     classes = sorted(
         {
-            e.step_failure_data.error.cls_name
+            user_error_class(e.step_failure_data.error)
             for e in context.get_step_failure_events()
             if e.step_failure_data is not None and e.step_failure_data.error is not None
         }
@@ -106,6 +119,14 @@ def run_failure_alert(
         asset_keys=run_asset_keys(context.instance, run),
         partition_count=partition_count(dict(run.tags)),
         error_class=", ".join(classes) or None,
+        checks=tuple(
+            sorted(
+                {
+                    f"{e.asset_key.to_user_string()}:{e.check_name}"
+                    for e in failed_blocking_checks(context.instance, run.run_id)
+                }
+            )
+        ),
         deployment=_deployment(),
         run_url=targets.run_url(run.run_id) if targets else None,
     )
@@ -129,83 +150,107 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext):
     return None
 
 
-def _check_events(instance: dg.DagsterInstance, after: int | None, limit: int, ascending: bool):
-    return instance.get_event_records(
-        dg.EventRecordsFilter(
-            event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after
-        ),
-        limit=limit,
-        ascending=ascending,
+_FINISHED = {"success": dg.DagsterEventType.RUN_SUCCESS, "failure": dg.DagsterEventType.RUN_FAILURE}
+
+
+def _finished_runs(instance: dg.DagsterInstance, kind: str, after: int | None, limit: int):
+    """Run success/failure records after storage id ``after`` (all storages, SQLite too)."""
+    records_filter = dg.RunStatusChangeRecordsFilter(
+        event_type=_FINISHED[kind], after_storage_id=after
     )
+    return instance.fetch_run_status_changes(
+        records_filter, limit=limit, ascending=after is not None
+    ).records
 
 
-def check_failure_alerts(
-    instance: dg.DagsterInstance, records, targets: AlertTargets | None = None
-) -> list[Alert]:
-    """One alert per run with failed blocking checks among ``records``."""
-    failed: dict[str, list] = {}
+def failed_blocking_checks(instance: dg.DagsterInstance, run_id: str) -> list:
+    """The failed blocking asset check evaluations of one run."""
+    records = instance.get_records_for_run(
+        run_id=run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, limit=10000
+    ).records
+    failed = []
     for record in records:
         event = record.event_log_entry.dagster_event
         evaluation = event.event_specific_data if event is not None else None
-        if evaluation is None or evaluation.passed or not evaluation.blocking:
-            continue
-        failed.setdefault(record.event_log_entry.run_id, []).append(evaluation)
-    alerts = []
-    for run_id, evaluations in failed.items():
-        run = instance.get_run_by_id(run_id)
-        partitions = {e.partition for e in evaluations if e.partition is not None}
-        alerts.append(
-            Alert(
-                kind=CHECK_FAILURE,
-                run_id=run_id,
-                job=run.job_name if run else "(unknown job)",
-                asset_keys=tuple(sorted({e.asset_key.to_user_string() for e in evaluations})),
-                checks=tuple(
-                    sorted({f"{e.asset_key.to_user_string()}:{e.check_name}" for e in evaluations})
-                ),
-                partition_count=len(partitions)
-                if partitions
-                else (partition_count(dict(run.tags)) if run else None),
-                error_class="AssetCheckFailed",
-                deployment=_deployment(),
-                run_url=targets.run_url(run_id) if targets else None,
-            )
-        )
-    return alerts
+        if evaluation is not None and not evaluation.passed and evaluation.blocking:
+            failed.append(evaluation)
+    return failed
+
+
+def check_failure_alert(
+    instance: dg.DagsterInstance,
+    run_id: str,
+    evaluations: list,
+    targets: AlertTargets | None = None,
+) -> Alert:
+    run = instance.get_run_by_id(run_id)
+    partitions = {e.partition for e in evaluations if e.partition is not None}
+    return Alert(
+        kind=CHECK_FAILURE,
+        run_id=run_id,
+        job=run.job_name if run else "(unknown job)",
+        asset_keys=tuple(sorted({e.asset_key.to_user_string() for e in evaluations})),
+        checks=tuple(
+            sorted({f"{e.asset_key.to_user_string()}:{e.check_name}" for e in evaluations})
+        ),
+        partition_count=len(partitions)
+        if partitions
+        else (partition_count(dict(run.tags)) if run else None),
+        error_class="AssetCheckFailed",
+        deployment=_deployment(),
+        run_url=targets.run_url(run_id) if targets else None,
+    )
 
 
 @dg.sensor(
     name="check_failure_alert_sensor",
     default_status=_default_status(),
     minimum_interval_seconds=60,
-    description="E-mail / webhook alert for failed blocking asset checks (one per run). No PHI: "
-    "run id, job, asset keys, check names, partition count.",
+    description="E-mail / webhook alert for failed blocking asset checks, one per finished run "
+    "(CADBUSI_ALERT_SMTP, CADBUSI_ALERT_WEBHOOK). No PHI: run id, job, asset keys, check "
+    "names, partition count.",
 )
 def check_failure_alert_sensor(context: dg.SensorEvaluationContext):
+    """Cursor: the last run-success and run-failure storage ids seen (JSON). Runs that finished
+    before the first tick are not alerted on."""
     instance = context.instance
     if context.cursor is None:
-        latest = _check_events(instance, None, 1, ascending=False)
-        cursor = str(latest[0].storage_id) if latest else "0"
-        return dg.SensorResult(skip_reason="started; alerting on new check failures", cursor=cursor)
-    after = int(context.cursor)
-    records = list(_check_events(instance, after, CHECK_EVENTS_PER_TICK, ascending=True))
-    if not records:
-        return dg.SkipReason("no new check evaluations")
-    cursor = str(records[-1].storage_id)
+        start = {}
+        for kind in _FINISHED:
+            latest = _finished_runs(instance, kind, None, 1)
+            start[kind] = latest[0].storage_id if latest else 0
+        return dg.SensorResult(
+            skip_reason="started; alerting on checks of runs that finish from now on",
+            cursor=json.dumps(start, sort_keys=True),
+        )
+    cursor = {k: int(v) for k, v in json.loads(context.cursor).items()}
+    finished: list = []
+    for kind in _FINISHED:
+        records = _finished_runs(instance, kind, cursor.get(kind, 0), RUNS_PER_TICK)
+        if records:
+            cursor[kind] = max(r.storage_id for r in records)
+        finished.extend(records)
+    if not finished:
+        return dg.SkipReason("no run finished since the last tick")
+    new_cursor = json.dumps(cursor, sort_keys=True)
     targets = AlertTargets.from_env()
-    alerts = check_failure_alerts(instance, records, targets)
+    alerts = []
+    for record in sorted(finished, key=lambda r: r.storage_id):
+        evaluations = failed_blocking_checks(instance, record.run_id)
+        if evaluations:
+            alerts.append(check_failure_alert(instance, record.run_id, evaluations, targets))
     if not alerts:
-        return dg.SensorResult(skip_reason="no failed blocking check", cursor=cursor)
+        return dg.SensorResult(skip_reason="no failed blocking check", cursor=new_cursor)
     if not targets.configured:
         return dg.SensorResult(
             skip_reason=f"{len(alerts)} run(s) with failed blocking checks; no alert target "
             "configured (CADBUSI_ALERT_SMTP/WEBHOOK)",
-            cursor=cursor,
+            cursor=new_cursor,
         )
-    sent = 0
     for alert in alerts:
-        delivered, failures = send_alert(alert, targets)  # raises when every target failed
+        _delivered, failures = send_alert(alert, targets)  # raises when every target failed
         for kind, error in failures:
             context.log.warning(f"check-failure alert by {kind} failed ({error})")
-        sent += bool(delivered)
-    return dg.SensorResult(skip_reason=f"sent {sent} check-failure alert(s)", cursor=cursor)
+    return dg.SensorResult(
+        skip_reason=f"sent {len(alerts)} check-failure alert(s)", cursor=new_cursor
+    )
