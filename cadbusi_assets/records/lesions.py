@@ -430,6 +430,7 @@ LESIONS_TABLE_SCHEMA = pl.Schema(
         "descriptors": pl.Utf8,
         "lesion_type": pl.Utf8,
         "text": pl.Utf8,
+        "method": pl.Utf8,
         "n_images": pl.UInt32,
         "specimen_pseudo": pl.Utf8,
         "part_letter": pl.Utf8,

@@ -173,15 +173,68 @@ def pathology_parts(raw_zone: Zone, pseudonymizer: Pseudonymizer) -> pl.DataFram
     ).cast(schema)
 
 
+RADIOLOGY_TABLE = "radiology_reports"
+_HISTORY = r"(?im)^[ \t]*(?:HISTORY|INDICATION|CLINICAL HISTORY)[ \t]*:[ \t]*(.+)$"
+
+
+def history_lesions(
+    raw_zone: Zone, studies: pl.DataFrame, pseudonymizer: Pseudonymizer
+) -> pl.DataFrame:
+    """Lesions of studies without a findings section (biopsy notes), read from the report's
+    HISTORY/INDICATION line in the raw zone ("Suspicious finding: right breast 8:30, 2 cm from
+    the nipple"). Only the structured fields leave the raw zone: ``text`` is dropped."""
+    missing = studies.filter(pl.col("findings").is_null())
+    reports = read_all_partition_tables(raw_zone, RADIOLOGY_TABLE)
+    empty = extract_lesions(
+        pl.DataFrame(
+            schema={"patient_pseudo": pl.Utf8, "accession_pseudo": pl.Utf8, "findings": pl.Utf8}
+        ),
+        key_columns=("patient_pseudo", "accession_pseudo"),
+    )
+    if missing.height == 0 or reports is None or "report_text" not in reports.columns:
+        return empty
+    accessions = reports["accession_number"].drop_nulls().unique().to_list()
+    pseudo = {a: pseudonymizer.accession_number(a) for a in accessions}
+    wanted = missing.select("accession_pseudo", "patient_pseudo", "study_laterality")
+    history = (
+        reports.select(
+            pl.col("accession_number")
+            .replace_strict(pseudo, default=None, return_dtype=pl.Utf8)
+            .alias("accession_pseudo"),
+            # each ';' clause of the indication names one finding ("...: left breast 6:00, 6 cm
+            # from the nipple; right breast 10:00, 6.5 cm FN")
+            pl.col("report_text")
+            .str.extract(_HISTORY, 1)
+            .str.replace_all(";", "; finding:", literal=True)
+            .alias("findings"),
+        )
+        .filter(pl.col("findings").is_not_null())
+        .unique("accession_pseudo", keep="first")
+        .join(wanted, on="accession_pseudo", how="inner")
+    )
+    if history.height == 0:
+        return empty
+    found = extract_lesions(history, key_columns=("patient_pseudo", "accession_pseudo"))
+    return found.with_columns(
+        pl.lit(None, dtype=pl.Utf8).alias("text"), pl.lit("rules-history").alias("method")
+    )
+
+
 def build_lesions(
     raw_zone: Zone, research_zone: Zone, pseudonymizer: Pseudonymizer
 ) -> PartitionReport:
     studies = read_all_partition_tables(research_zone, "studies")
     if studies is None:
         raise FileNotFoundError("No deidentified_images partitions yet (no studies table).")
-    report_lesions = extract_lesions(
-        studies.filter(pl.col("findings").is_not_null()),
-        key_columns=("patient_pseudo", "accession_pseudo"),
+    report_lesions = pl.concat(
+        [
+            extract_lesions(
+                studies.filter(pl.col("findings").is_not_null()),
+                key_columns=("patient_pseudo", "accession_pseudo"),
+            ),
+            history_lesions(raw_zone, studies, pseudonymizer),
+        ],
+        how="vertical_relaxed",
     )
     images = image_evidence(research_zone)
     parts = pathology_parts(raw_zone, pseudonymizer)

@@ -356,3 +356,40 @@ def test_lesion_links_match_the_demo_ground_truth(request):
         assert figures["box_iou_median"] >= 0.5, figures
     if figures["pathology_links"]:
         assert figures["pathology_correct"] >= 0.95 * figures["pathology_links"], figures
+
+
+def test_biopsy_notes_give_their_lesions_from_the_history_line(tmp_path, test_key):
+    """Biopsy notes have no findings section: before, their lesions (and both lesions of a
+    bilateral biopsy) were missing. The structured fields come from the HISTORY line; no raw
+    text reaches the research zone."""
+    from cadbusi_assets.identity import Pseudonymizer
+    from cadbusi_assets.stages.lesions import history_lesions
+    from cadbusi_assets.storage import open_zone, write_partition_table
+
+    pseudonymizer = Pseudonymizer(test_key)
+    raw = open_zone(str(tmp_path / "raw"), "raw")
+    note = (
+        "EXAM: US BIOPSY BREAST BILATERAL CORE W US GUIDANCE\n"
+        "HISTORY: Suspicious sonographic finding: left breast 6:00, 6 cm from the nipple; "
+        "right breast 10:00, 6.5 cm FN.\nPROCEDURE: core samples were obtained.\n"
+    )
+    write_partition_table(
+        raw,
+        "radiology_reports",
+        "2026-09-15",
+        pl.DataFrame({"accession_number": ["ACC1", "ACC2"], "report_text": [note, note]}),
+    )
+    studies = pl.DataFrame(
+        {
+            "accession_pseudo": [pseudonymizer.accession_number("ACC1"), "other"],
+            "patient_pseudo": ["P1", "P2"],
+            "study_laterality": ["BILATERAL", "LEFT"],
+            "findings": [None, "Mass at 2:00."],
+        }
+    )
+    found = history_lesions(raw, studies, pseudonymizer)
+    assert found.select("accession_pseudo", "side", "clock", "distance_cm").rows() == [
+        (pseudonymizer.accession_number("ACC1"), "LEFT", "6:00", 6.0),
+        (pseudonymizer.accession_number("ACC1"), "RIGHT", "10:00", 6.5),
+    ]
+    assert found["text"].null_count() == 2 and set(found["method"]) == {"rules-history"}
