@@ -348,6 +348,7 @@ def test_lesion_links_match_the_demo_ground_truth(request):
         set(read_all_partition_tables(research, "image_features")["image_id"]),
         set(read_all_partition_tables(research, "studies")["accession_pseudo"]),
     )
+    print("lesion matching on the demo cohort:", figures)  # shown with pytest -s
     assert figures["images_eligible"] > 10, figures
     assert figures["image_accuracy"] >= 0.95, figures
     assert figures["report_lesions_found"] >= 0.95 * figures["report_lesions_true"], figures
