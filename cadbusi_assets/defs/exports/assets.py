@@ -1,5 +1,8 @@
 """Exports group: a dated, immutable training export per `exports` partition."""
 
+from collections.abc import Sequence
+from typing import NoReturn
+
 import dagster as dg
 from dagster_shared.check import CheckError
 
@@ -15,6 +18,18 @@ from cadbusi_assets.defs.partitions import export_partitions
 from cadbusi_assets.defs.resources import ProcessingResource, PseudonymKeyResource, ZonesResource
 from cadbusi_assets.exports import ExportConfig, build_export, verify_export
 from cadbusi_assets.stages.labeling import current_label_set_version
+
+
+def _refuse(
+    context: dg.AssetExecutionContext, message: str, reasons: Sequence[str] = ()
+) -> NoReturn:
+    """Fail the step with ``message`` (also logged, so `cadbusi export` prints it)."""
+    context.log.error(message)
+    raise dg.Failure(
+        description=message,
+        metadata={"reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in reasons) or message)},
+        allow_retries=False,
+    )
 
 
 def _asset_graph(context: dg.AssetExecutionContext):
@@ -80,11 +95,10 @@ def dataset_export(
     key = context.partition_key
     other = earlier_export_run(context.instance, key, context.run.run_id)
     if other is not None:
-        raise dg.Failure(
-            description=f"Export {key} is already being built by run {other[:8]} (launched "
-            "first); this duplicate launch wrote nothing. If that run is dead, terminate it and "
-            "launch again.",
-            allow_retries=False,
+        _refuse(
+            context,
+            f"Export {key} is already being built by run {other[:8]} (launched first); this "
+            "duplicate launch wrote nothing. If that run is dead, terminate it and launch again.",
         )
     # Refuse before writing anything: a catalog whose blocking checks failed, or that is older
     # than its inputs (instance), or whose file says so itself (duplicates, another label set).
@@ -95,11 +109,7 @@ def dataset_export(
     )
     problems += catalog_problems(research, current_label_set_version(research))
     if problems:
-        raise dg.Failure(
-            description=refusal_message(problems),
-            metadata={"reasons": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems))},
-            allow_retries=False,
-        )
+        _refuse(context, refusal_message(problems), problems)
     export_config = ExportConfig(key=key, **config.model_dump())
     lineage = {
         "export_key": key,
