@@ -10,6 +10,8 @@ import polars as pl
 from cadbusi_assets.storage import Zone
 
 EXPORTS_DIR = "exports"
+#: Label rules that rest on imaging follow-up, not on pathology (records/labels.py).
+FOLLOW_UP_RULES = ("BENIGN1", "BENIGN3")
 SUMS_FILE = "SHA256SUMS"
 
 
@@ -128,13 +130,12 @@ def caveats(
     out.append(("images without a diagnosis label (label -1)", pct(unknown)))
     labelled = manifest.filter(pl.col("label") >= 0)
     if labelled.height:
-        rule = pl.col("label_rule").fill_null("")
-        from_pathology = labelled.filter(rule.str.contains("(?i)patholog|^[A-Z]+[04]$")).height
+        follow_up = labelled.filter(pl.col("label_rule").is_in(list(FOLLOW_UP_RULES))).height
         out.append(
             (
-                "labelled images whose label is not from pathology (follow-up or BI-RADS rules: "
-                "more label noise)",
-                pct(labelled.height - from_pathology, labelled.height),
+                "labelled images that are benign by imaging follow-up only, without pathology "
+                f"({'/'.join(FOLLOW_UP_RULES)}: more label noise)",
+                pct(follow_up, labelled.height),
             )
         )
     bag_mixed = (

@@ -158,6 +158,7 @@ def test_card_shows_changes_since_the_previous_export_and_caveats(tmp_path):
     assert f"| images | {catalog.height} | {grown.height} | +{added} |" in card
     assert "## Known caveats (measured on this export)" in card
     assert "images without a diagnosis label (label -1)" in card
+    assert "benign by imaging follow-up only" in card
     assert "| test | 1 |" in card or "| test | 0 |" in card  # per split and label rows
     # rebuilding the same key with the same inputs is byte-identical
     assert _build(zone, key="2026-11-01").already_existed
