@@ -96,7 +96,7 @@ _URL = re.compile(
     r"|\b(?:[a-z0-9\-]+\.)+(?:com|org|net|edu|gov|io|health|med|info|us|uk|de|fr|jp|ca|au|nl)"
     r"(?:/[^\s<>\"']*)?(?![\w.])"
 )
-_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)")
 _IPV6 = re.compile(r"(?i)(?<![\w:])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{1,4}(?![\w:])")
 _SSN = re.compile(
     r"(?<![\d\-])\d{3}-\d{2}-\d{4}(?![\d\-])"
@@ -181,7 +181,7 @@ _PHONE_LABEL = (
 )
 _PHONES = re.compile(
     # international: +CC then groups
-    r"(?<![\w+])\+\d{1,3}[\s.\-]?(?:\(0\)\s?)?(?:\(?\d{1,5}\)?[\s.\-]?){1,5}\d{2,5}(?!\d)"
+    r"(?<![\w+])\+\d{1,3}(?:[ \-]|\.(?=\d))?(?:\(0\)\s?)?(?:\(?\d{1,5}\)?(?:[ \-]|\.(?=\d))?){1,5}\d{2,5}(?!\d)"
     # North American with optional 1
     r"|(?<![\w.])(?:1[\s.\-])?(?:\(\d{3}\)\s*|\d{3}[\s.\-])\d{3}[\s.\-]\d{4}(?![\d\-])"
     # 7-digit local
@@ -674,8 +674,11 @@ def _fold_lower(word: str) -> str:
 
 def _stems(word: str) -> list[str]:
     out = []
+    doubled = re.match(r"(.*?([bdgklmnprt])\2)(?:ed|ing|er|ers)$", word)
+    if doubled and len(doubled.group(1)) >= 4:
+        out.append(doubled.group(1)[:-1])  # scanned -> scan
     for suffix, repl in (("'s", ""), ("’s", ""), ("ies", "y"), ("es", ""), ("s", ""), ("ed", ""),
-                         ("ed", "e"), ("ing", ""), ("ing", "e"), ("ly", ""), ("er", ""),
+                         ("ed", "e"), ("ing", ""), ("ing", "e"), ("ly", ""), ("er", ""), ("er", "e"), ("est", "e"),
                          ("ers", ""), ("est", ""), ("al", ""), ("ally", ""), ("ness", ""),
                          ("ment", ""), ("ments", ""), ("ity", ""), ("ities", "y"),
                          ("ied", "y"), ("ation", "e"), ("ations", "e")):  # fmt: skip
@@ -694,13 +697,24 @@ def _word_class(key: str) -> int:
     if key in english:
         return _AMBIGUOUS if named else _SAFE
     if named:
+        # "Lives" is in a names list, but it is "live" + s
+        if any(stem in english or stem in medical for stem in _stems(key)):
+            return _AMBIGUOUS
         return _NAME
     for stem in _stems(key):
-        if stem in medical or (stem in english and stem not in names and stem not in places):
+        if stem in medical:
             return _SAFE
+        if stem in english:
+            return _AMBIGUOUS if stem in names or stem in places else _SAFE
     if len(key) >= 7 and _MEDICAL_SUFFIX.search(key):
         return _SAFE
     return _UNKNOWN
+
+
+_HAS_DIGIT = re.compile(r"\d")
+#: what follows a person's name used as a subject: a possessive or a lower-case word
+_NAME_END = re.compile(r"[ \t]*(?:[.;:)(\n]|$)")
+_VERB_AFTER = re.compile(r"['’]s\b| [a-z]")
 
 
 class _Token:
@@ -716,15 +730,16 @@ class _Token:
             self.key = ""
             self.cls = _SAFE
             return
-        self.kind = (
-            "cjk"
-            if _CJK.search(self.text)
-            else ("digit" if any(c.isdigit() for c in self.text) else "word")
-        )
-        word = self.text
-        for end in ("'s", "’s"):
-            if word.lower().endswith(end):
-                word = word[: -len(end)]
+        text = self.text
+        if text.isascii():
+            self.kind = "word" if text.isalpha() or not _HAS_DIGIT.search(text) else "digit"
+        elif _CJK.search(text):
+            self.kind = "cjk"
+        else:
+            self.kind = "digit" if _HAS_DIGIT.search(text) else "word"
+        word = text
+        if word[-2:].lower() in ("'s", "’s"):
+            word = word[:-2]
         self.key = _fold_lower(word)
         self.cls = _word_class(self.key) if self.kind == "word" else _SAFE
 
@@ -833,7 +848,17 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
         if tok.kind != "word" or tok.redact or not tok.capitalised:
             continue
         any_cue, strong = cue(i)
-        if strong and (tok.cls != _SAFE or tok.key not in core or tok.title):
+        if (
+            any_cue
+            and tok.upper
+            and len(tok.text) <= 3
+            and tok.key not in medical_words()
+            and tok.key not in _CREDENTIALS
+            and tok.key not in _STOP
+            and tok.key not in core
+        ):
+            tok.redact = True  # staff initials: "scanned by sonographer KMR"
+        elif strong and (tok.cls != _SAFE or tok.key not in core or tok.title):
             tok.redact = True
         elif (
             any_cue
@@ -882,7 +907,33 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
                     break
                 j -= 1
                 count += 1
-    # title-case runs of name-like words ("Grant Hill")
+    # title-case runs of name-like words ("Grant Hill"); at a sentence start or made of frequent
+    # words ("Mark Long") only when both are person names and a verb or a possessive follows
+    persons = name_words()
+    for i in range(n - 1):
+        a, b = tokens[i], tokens[i + 1]
+        if not (
+            a.kind == "word"
+            and b.kind == "word"
+            and a.title
+            and b.title
+            and a.cls in (_AMBIGUOUS, _NAME)
+            and b.cls in (_AMBIGUOUS, _NAME)
+            and a.key not in _STOP
+            and b.key not in _STOP
+            and _joined(_gap(text, a, b), False)
+        ):
+            continue
+        mid_sentence = i > 0 and not re.search(r"[.:!?\n]\s*$", text[tokens[i - 1].end : a.start])
+        if (mid_sentence and a.key not in core and b.key not in core) or (
+            a.key in persons
+            and b.key in persons
+            and a.key not in medical_words()
+            and b.key not in medical_words()
+            and _VERB_AFTER.match(text, b.end)
+        ):
+            a.redact = b.redact = True
+    # a first name and a capitalised word before a verb ("Joy Castle called")
     for i in range(n - 1):
         a, b = tokens[i], tokens[i + 1]
         if (
@@ -890,13 +941,15 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
             and b.kind == "word"
             and a.title
             and b.title
-            and a.cls in (_AMBIGUOUS, _NAME)
-            and b.cls in (_AMBIGUOUS, _NAME)
+            and not a.redact
+            and a.key in persons
             and a.key not in core
             and b.key not in core
+            and a.key not in medical_words()
+            and b.key not in medical_words()
+            and a.key not in _STOP
             and _joined(_gap(text, a, b), False)
-            and i > 0
-            and not re.search(r"[.:!?\n]\s*$", text[tokens[i - 1].end : a.start])
+            and _VERB_AFTER.match(text, b.end)
         ):
             a.redact = b.redact = True
     # chains: neighbours of a name that look like name parts
@@ -917,8 +970,8 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
                     left=left.text,
                 ):
                     continue
-                if "," in gap and tok.cls == _SAFE:
-                    continue
+                if "," in gap and tok.cls == _SAFE and not _NAME_END.match(text, tok.end):
+                    continue  # "Voss, Left" no; "Salloward, Noria." yes
                 single = len(tok.text) == 1 and tok.text.isupper()
                 particle = tok.key in _PARTICLES and j > i and i and is_name(tokens[i - 1])
                 if (
@@ -1042,8 +1095,7 @@ def _phone(match: re.Match[str]) -> str:
 
 
 def _valid_phone(match: re.Match[str]) -> bool:
-    digits = sum(c.isdigit() for c in match.group(0))
-    return 7 <= digits <= 15
+    return sum(c.isdigit() for c in match.group(0)) >= 7
 
 
 def scrub_report_text(

@@ -77,6 +77,10 @@ _CITIES = (("Springfield", "MA"), ("Easton", "PA"), ("Riverbend", "OR"), ("North
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December")  # fmt: skip
 
+#: initials that are also clinical abbreviations or credentials are not drawn as staff initials
+_ABBREVIATIONS = {"MD", "DO", "RN", "NP", "PA", "RT", "CT", "US", "MR", "ER", "PR", "CC", "LT",
+                  "ML", "MM", "CM", "DR", "MG", "FN", "BX", "HR", "PT", "TB", "DCIS", "MRI", "PET",
+                  "DBT", "FNA", "LMP", "PMH", "SLN", "LVI", "IDC", "ILC", "MLO", "RCC", "LCC", "VS", "ST"}  # fmt: skip
 _CLOCKS = ("1:00", "2:00", "3:00", "9:30", "10:00", "11:00", "12:00", "4:30")
 _DIAGNOSES = ("invasive ductal carcinoma", "fibroadenoma", "ductal carcinoma in situ",
               "fibrocystic changes", "atypical ductal hyperplasia", "intraductal papilloma",
@@ -516,6 +520,62 @@ def _sentences(
         b.plant("own_name", rng.choice(variants))
         b.add(rng.choice((" at the time of the exam. ", ". ", " (verified two identifiers). ")))
 
+    def bare_name() -> None:
+        first, last, script = _person(rng)
+        b.plant(
+            "relative_name",
+            _name_text(first, last, script, rng) if script != "latin" else f"{first} {last}",
+        )
+        b.add(
+            rng.choice(
+                (
+                    " called to reschedule. ",
+                    "'s results were mailed. ",
+                    " will bring the prior films. ",
+                )
+            )
+        )
+
+    def initials() -> None:
+        b.add(rng.choice(("Scanned by sonographer ", "Images obtained by ", "Tech: ")))
+        letters = "".join(rng.choice("BDFGHJKLMNPRSTVWZ") for _ in range(rng.choice((2, 3))))
+        if letters in _ABBREVIATIONS:
+            letters = "KMR"
+        b.plant("staff_name", letters)
+
+        b.add(". ")
+
+    def foreign_address() -> None:
+        b.add(rng.choice(("Forwarding address: ", "Lives abroad: ", "Address: ")))
+        if rng.random() < 0.5:
+            b.plant(
+                "address",
+                f"{rng.choice(('Hauptstraße', 'Lindenweg', 'Bahnhofstrasse'))} {rng.randint(1, 120)}",
+            )
+            b.add(", ")
+            b.plant(
+                "city_zip",
+                f"{rng.randint(10000, 99999)} {rng.choice(('Berlin', 'Hamburg', 'Köln'))}",
+            )
+        else:
+            b.plant(
+                "address",
+                f"Flat {rng.randint(1, 9)}, {rng.randint(1, 200)} {rng.choice(('Baker', 'Cromwell', 'Marylebone'))} {rng.choice(('Street', 'Road'))}",
+            )
+            b.add(", London ")
+            b.plant(
+                "city_zip",
+                f"{rng.choice(('NW1', 'SW7', 'E14', 'N1C'))} {rng.randint(1, 9)}{rng.choice(('XE', 'AB', 'QT', 'LN'))}",
+            )
+        b.add(". ")
+
+    def spaced_id() -> None:
+        b.add(rng.choice(("NHS number ", "Health plan ID ", "MRN ")))
+        b.plant(
+            "other_id", f"{rng.randint(100, 999)} {rng.randint(100, 999)} {rng.randint(1000, 9999)}"
+        )
+        b.add(". ")
+
     return [
         relative,
         staff,
@@ -533,6 +593,10 @@ def _sentences(
         date,
         age,
         own_name,
+        bare_name,
+        initials,
+        foreign_address,
+        spaced_id,
     ]
 
 
@@ -667,7 +731,7 @@ _WORD = re.compile(r"[^\W_]+")
 def _removed(kind: str, planted: str, output: str) -> bool:
     """Whether no part of ``planted`` that identifies survives in ``output``."""
     if kind in ("own_name", "relative_name", "staff_name", "other_patient"):
-        if planted in output:
+        if re.search(r"(?<![^\W_])" + re.escape(planted) + r"(?![^\W_])", output):
             return False
         lowered = output.lower()
         words = set(_WORD.findall(output))  # case-sensitive: "Long" the name, not "long axis"

@@ -353,8 +353,9 @@ def test_clinical_text_is_kept_verbatim(text):
 def test_recall_and_retention_on_a_held_out_synthetic_set():
     from cadbusi_assets_tests.records.deid_textset import KINDS, evaluate, generate
 
-    # tuning used seeds 1-6; this seed was never looked at before the threshold was set
-    counts = evaluate(generate(9137, 250), scrub_report_text)
+    # tuning used seeds 1-6 and 9137 (a first held-out seed, which missed one French phone
+    # number: fixed); 48611 was run only after the last change to the scrubber
+    counts = evaluate(generate(48611, 300), scrub_report_text)
     for kind in KINDS:
         removed, planted = counts[kind]
         assert planted >= 20, kind
