@@ -21,6 +21,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import (
     JPEG2000,
+    UID,
     ExplicitVRLittleEndian,
     JPEGBaseline8Bit,
     JPEGExtended12Bit,
@@ -82,9 +83,12 @@ def _check_supported(ds: Dataset, profile: DeidProfile) -> None:
     if not sop_class:
         raise DeidentificationError("no SOPClassUID: cannot choose a de-identification policy")
     if sop_class not in profile.sop_classes:
-        name = getattr(ds.SOPClassUID, "name", sop_class)
+        name = UID(sop_class).name
+        # a registered class is named with its UID; anything else is not quoted (the header
+        # value could hold any text)
+        label = f"{name} ({sop_class})" if name != sop_class else "(unregistered UID)"
         raise DeidentificationError(
-            f"unsupported SOP class {name} ({sop_class}): only ultrasound and secondary "
+            f"unsupported SOP class {label}: only ultrasound and secondary "
             "capture images are de-identified"
         )
     if not profile.has("clean_pixel_data"):
