@@ -158,3 +158,39 @@ def test_prelabels_import_with_status_and_errors_reported(fake, client):
     assert all("not queued" in e["errors"][0]["message"] for e in report.errors)
     assert fake.imports[f"{PROJECT}/mal-1"]["lines"] == lines
     assert import_prelabels(client, PROJECT, "mal-empty", []).state == "SKIPPED"
+
+
+@pytest.mark.integration
+def test_queue_for_labeling_batches_then_prelabels_and_backs_off_on_rate_limits(fake, client):
+    from cadbusi_assets.labeling.project_queue import queue_for_labeling, with_backoff
+
+    keys = ["img-000", "img-001", "img-002"]
+    fake.add_data_rows(keys)
+    lesions, links = _lesions()
+    waits: list[float] = []
+    fake.rate_limit(1)
+    report = queue_for_labeling(
+        client,
+        PROJECT,
+        pl.DataFrame({"global_key": keys, "birads": ["4A", "4A", "2"]}),
+        "2026-09-01",
+        lesions=lesions,
+        lesion_images=links,
+        retry=with_backoff(first_wait_s=0.5, sleep=waits.append),
+        poll_seconds=0,
+    )
+    assert waits == [0.5]  # one rate-limited call, retried after a backoff
+    assert report.batches.created == ["2026-09-01-p1-001", "2026-09-01-p4-001"]
+    assert sorted(report.queued_keys) == keys
+    assert report.prelabels is not None and report.prelabels.failed == 0
+    assert report.prelabels.succeeded == len(build_prelabels(links, lesions))
+    again = queue_for_labeling(
+        client,
+        PROJECT,
+        pl.DataFrame({"global_key": keys}),
+        "2026-09-01",
+        already_queued=fake.queued_keys(PROJECT),
+        lesions=lesions,
+        lesion_images=links,
+    )
+    assert again.batches.created == [] and again.prelabels is None
