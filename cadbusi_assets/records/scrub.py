@@ -657,6 +657,10 @@ _MEDICAL_SUFFIX = re.compile(
     r"|ocyte|ocytes|ectasia|ogenic|ometry|ology|ologic|ological|ologist|opathy|otomy|oscopy"
     r"|emia|algia|plasty|lytic|trophic|ation|ations|ular|aneous|itic|ized|ised)$"
 )
+_MEDICAL_PREFIX = re.compile(
+    r"(?:retro|intra|inter|peri|sub|supra|infra|pre|post|para|trans|hypo|hyper|micro|macro"
+    r"|multi|non|anti|pseudo|extra|contra|ipsi|re|un)-?"
+)
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W\d_]+)*|\ue000.\ue001")
 #: tokens that only a placeholder can be
 _NAME_PLACEHOLDERS = {"[NAME]", "[REDACTED]"}
@@ -708,6 +712,11 @@ def _word_class(key: str) -> int:
             return _AMBIGUOUS if stem in names or stem in places else _SAFE
     if len(key) >= 7 and _MEDICAL_SUFFIX.search(key):
         return _SAFE
+    prefix = _MEDICAL_PREFIX.match(key)
+    if prefix and len(key) - prefix.end() >= 5:
+        rest = key[prefix.end() :]
+        if rest in medical or (rest in english and rest not in names and rest not in places):
+            return _SAFE  # retropectoral, intraductal, nonpalpable
     return _UNKNOWN
 
 
