@@ -96,6 +96,17 @@ class PseudonymKey:
         return (PseudonymKey, (self._key,))
 
 
+def key_fingerprint(key: PseudonymKey | object) -> str:
+    """The fingerprint of a :class:`PseudonymKey` or of a ``Pseudonymizer``'s key (one
+    definition for the whole project: see :attr:`PseudonymKey.fingerprint`)."""
+    if isinstance(key, PseudonymKey):
+        return key.fingerprint
+    fingerprint = getattr(key, "key_fingerprint", None)
+    if isinstance(fingerprint, str):
+        return fingerprint
+    raise TypeError("key_fingerprint takes a PseudonymKey or a Pseudonymizer")
+
+
 _BOMS = (
     (b"\xef\xbb\xbf", "UTF-8"),
     (b"\x00\x00\xfe\xff", "UTF-32"),

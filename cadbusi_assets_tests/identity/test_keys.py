@@ -137,3 +137,12 @@ def test_fingerprint_is_keyed_short_and_stable():
     assert key.fingerprint == expected
     assert PseudonymKey(bytes(range(1, 33))).fingerprint != expected
     assert bytes(range(32)).hex()[:8] not in key.fingerprint
+
+
+def test_one_fingerprint_definition_for_keys_and_pseudonymizers():
+    from cadbusi_assets.identity import Pseudonymizer, key_fingerprint
+
+    key = PseudonymKey(bytes(range(32)))
+    assert key_fingerprint(key) == key_fingerprint(Pseudonymizer(key)) == key.fingerprint
+    with pytest.raises(TypeError):
+        key_fingerprint("not a key")
