@@ -170,10 +170,6 @@ _UK_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b")
 _ZIP_LABEL = re.compile(
     r"(?i)\b(zip(?:\s*code)?|postal\s*code|postcode)\s*[:#]?\s*[A-Z0-9][A-Z0-9 \-]{2,8}[A-Z0-9]"
 )
-_ADDRESS_CUE = re.compile(
-    r"(?i)\b(?:lives|living|resides|residing|resident|address(?:ed)?|located|moved|relocated"
-    r"|home|lives\s+at|from)\s+(?:at|in|on|to)?\s*"
-)
 
 _PHONE_LABEL = (
     r"(?i:\b(?:phone|ph|tel|telephone|fax|facsimile|cell|mobile|mob|pager|beeper|contact|call"
@@ -195,7 +191,10 @@ _EXTENSION = r"(?i:\s*,?\s*(?:ext\.?|extension|x)\s*\d{1,6}\b)"
 _BARE_EXTENSION = re.compile(r"(?i)\b(?:ext\.?|extension)\s*#?\s*\d{2,6}\b")
 
 _DIGIT = re.compile(r"\d")
-_FIVE_DIGITS = re.compile(r"\d{5}")
+_STATE_ZIP_HINT = re.compile(r"[A-Za-z.],?[ \t]+\d{5}(?:-\d{4})?(?!\d)")
+_URL_HINT = re.compile(
+    r"(?i)://|www\.|\.(?:com|org|net|edu|gov|io|health|med|info|us|uk|de|fr|jp|ca|au|nl)\b"
+)
 _NINETY = re.compile(r"(?<!\d)(?:9\d|1[0-4]\d)(?!\d)")
 _MANY_COLONS = re.compile(r"[0-9a-fA-F]:[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4}:")
 _ID_RUN = re.compile(
@@ -208,7 +207,7 @@ _OLD_AGE = re.compile(
 
 _DATES = re.compile(
     # every form starts a word: the look-around in front lets the engine skip the rest fast
-    r"(?<![^\W_])(?=[\dA-Za-z])(?:"
+    r"(?<![^\W_])(?=\d|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun))(?:"
     r"(?P<iso>(?<![\d.])(?P<iy>(?:19|20)\d{2})(?P<isep>[-/.])(?P<im>\d{1,2})(?P=isep)(?P<id>\d{1,2})(?![\d]|\.\d))"
     r"|(?P<num>(?<![\d.:])(?P<na>\d{1,2})(?P<nsep>[/.\-])(?P<nb>\d{1,2})(?P=nsep)(?P<ny>(?:19|20)\d{2}|\d{2})(?![\d]|\.\d))"
     r"|(?P<jp>(?P<jy>(?:19|20)\d{2})年\s*(?P<jm>\d{1,2})月\s*(?P<jd>\d{1,2})日)"
@@ -1141,7 +1140,8 @@ def scrub_report_text(
     if "@" in work.text:
         work.sub(_EMAIL, "[EMAIL]")
     if "." in work.text:
-        work.sub(_URL, "[URL]")
+        if _URL_HINT.search(work.text):
+            work.sub(_URL, "[URL]")
         work.sub(
             _IPV4,
             lambda m: "[IP]" if all(int(p) <= 255 for p in m.group(0).split(".")) else m.group(0),
@@ -1172,9 +1172,10 @@ def scrub_report_text(
         ),
         work.text,
     )
-    work.sub(_BARE_EXTENSION, "[PHONE]")
+    if "ext" in work.text.lower():
+        work.sub(_BARE_EXTENSION, "[PHONE]")
     work.sub(_STREET, "[ADDRESS]")
-    if _FIVE_DIGITS.search(work.text):
+    if _STATE_ZIP_HINT.search(work.text):
         work.sub(_CITY_STATE_ZIP, "[ADDRESS]")
     work.sub(_ZIP_LABEL, lambda m: m.group(1) + " [ADDRESS]")
     work.sub(_UK_POSTCODE, "[ADDRESS]")
