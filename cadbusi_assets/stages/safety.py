@@ -140,3 +140,27 @@ def record_key_fingerprint(zone: Zone, partition: str, fingerprint: str) -> None
             schema={"partition": pl.Utf8, "fingerprint": pl.Utf8},
         ),
     )
+
+
+def check_partition_key(
+    raw_zone: Zone | None,
+    research_zone: Zone | None,
+    day: str,
+    pseudonymizer,
+    *,
+    record: bool = False,
+) -> str:
+    """The key check of one study date for any stage: the raw zone's record of ``day`` and the
+    research zone's record of the date's batch (``pseudonymizer.batch_name(day)``) must name
+    this key (zone-wide where the partition has none yet). ``record=True`` records the key for
+    the batch in the research zone (call it after the stage wrote the batch). Returns the
+    fingerprint. Raises :class:`StageFailure` on a different key."""
+    fingerprint = pseudonymizer.key_fingerprint
+    if raw_zone is not None:
+        check_key_fingerprint(raw_zone, day, fingerprint)
+    if research_zone is not None:
+        batch = pseudonymizer.batch_name(day)
+        check_key_fingerprint(research_zone, batch, fingerprint)
+        if record:
+            record_key_fingerprint(research_zone, batch, fingerprint)
+    return fingerprint

@@ -617,3 +617,54 @@ def test_labels_skip_and_count_exams_without_a_patient_or_accession(zones, pseud
     labels = research.read_parquet(*records_stage.LABELS_PATH)
     assert labels["patient_id"].null_count() == 0
     assert labels.height == report.counts["breast_exams"] == 1
+
+
+def test_check_partition_key_for_the_other_stages(zones, pseudo):
+    from cadbusi_assets.stages.safety import check_partition_key
+
+    raw, research = zones
+    record_key_fingerprint(raw, DAY_A, TEST_KEY.fingerprint)
+    assert check_partition_key(raw, research, DAY_A, pseudo, record=True) == TEST_KEY.fingerprint
+    batch_record = read_partition_table(research, KEY_FINGERPRINTS_TABLE, pseudo.batch_name(DAY_A))
+    assert batch_record["fingerprint"].to_list() == [TEST_KEY.fingerprint]
+    other = Pseudonymizer(OTHER_KEY)
+    with pytest.raises(StageFailure):
+        check_partition_key(raw, None, DAY_A, other)
+    with pytest.raises(StageFailure):  # a new key gives a new batch name: the zone tells
+        check_partition_key(None, research, DAY_A, other)
+
+
+def test_two_dates_retrieved_at_once_give_each_instance_one_owner(zones, pseudo, pacs_root):
+    import threading
+
+    raw, _ = zones
+    study_a, study_b = synthetic_uid(721), synthetic_uid(722)
+    shared_sops = [synthetic_uid(730 + i) for i in range(6)]
+    for i, sop in enumerate(shared_sops):
+        path = _add(pacs_root, study_a, i + 1, sop=sop, day=DAY_A)
+        (pacs_root / study_b).mkdir(exist_ok=True)
+        shutil.copyfile(path, pacs_root / study_b / path.name)
+    _cohort(raw, DAY_A, [study_a])
+    _cohort(raw, DAY_B, [study_b])
+    errors: list[BaseException] = []
+
+    def run(day: str) -> None:
+        try:
+            retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, day, concurrency=4)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(day,)) for day in (DAY_A, DAY_B)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors
+    stored = pl.concat(
+        [read_partition_table(raw, retrieval.INSTANCES_TABLE, d) for d in (DAY_A, DAY_B)]
+    )
+    conflicts = pl.concat(
+        [read_partition_table(raw, retrieval.CONFLICTS_TABLE, d) for d in (DAY_A, DAY_B)]
+    )
+    assert sorted(stored["sop_instance_uid"].to_list()) == sorted(shared_sops)
+    assert sorted(conflicts["sop_instance_uid"].to_list()) == sorted(shared_sops)
