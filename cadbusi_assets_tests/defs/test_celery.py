@@ -8,10 +8,8 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,8 +19,9 @@ import pytest
 from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
 from cadbusi_assets.identity import generate_key_file
 from cadbusi_assets.runner import RANGE_END, RANGE_START
+from cadbusi_assets_tests import celery_support
 from cadbusi_assets_tests.defs import celery_job
-from cadbusi_assets_tests.support import free_port, require_tool
+from cadbusi_assets_tests.support import require_tool
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("celery")]
 
@@ -45,107 +44,6 @@ def _deadline(seconds: int):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def _start_redis(work: Path) -> tuple[subprocess.Popen, str]:
-    exe = require_tool("redis-server", "apt-get install -y redis-server")
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            exe,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(work),
-            "--protected-mode",
-            "yes",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=port)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if client.ping():
-                break
-        except redis.ConnectionError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("redis-server did not start")
-        time.sleep(0.05)
-    return proc, f"redis://127.0.0.1:{port}/0"
-
-
-def _start_worker(name: str, broker: str, work: Path, env: dict[str, str]) -> subprocess.Popen:
-    config_dir = work / "celery_config"
-    config_dir.mkdir(exist_ok=True)
-    (config_dir / "dagster_celery_config.py").write_text(
-        f"broker_url = {broker!r}\nresult_backend = {broker!r}\nworker_hijack_root_logger = False\n"
-    )
-    worker_env = dict(env)
-    worker_env["PYTHONPATH"] = os.pathsep.join([str(config_dir), str(ROOT)])
-    log = open(work / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "dagster_celery.app",
-            "worker",
-            "--prefetch-multiplier=1",
-            "--concurrency=1",
-            "--pool=prefork",
-            "-Q",
-            "dagster",
-            "-n",
-            f"{name}@%h",
-            "--loglevel=WARNING",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=worker_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-
-def _celery_app(broker: str):
-    from celery import Celery
-
-    return Celery("probe", broker=broker, backend=broker)
-
-
-def _wait_for_workers(broker: str, names: set[str], procs: list[subprocess.Popen]) -> None:
-    app = _celery_app(broker)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        for proc in procs:
-            if proc.poll() is not None:
-                pytest.fail("a celery worker exited at start; see its log")
-        replies = app.control.ping(timeout=1.0) or []
-        answered = {next(iter(r)).split("@")[0] for r in replies}
-        if names <= answered:
-            return
-    pytest.fail("the celery workers did not answer a ping")
-
-
-def _tasks_per_worker(broker: str) -> dict[str, int]:
-    stats = _celery_app(broker).control.inspect(timeout=2.0).stats() or {}
-    return {
-        worker.split("@")[0]: sum(info.get("total", {}).values()) for worker, info in stats.items()
-    }
 
 
 def _files(root: Path) -> dict[str, str]:
@@ -176,7 +74,8 @@ def test_a_multi_date_run_on_two_celery_workers_matches_a_local_run(tmp_path, mo
     dagster_home.mkdir()
     (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
 
-    redis_proc, broker = _start_redis(tmp_path)
+    require_tool("redis-server", "apt-get install -y redis-server")
+    redis_proc, broker = celery_support.start_redis(tmp_path)
     workers: list[subprocess.Popen] = []
     try:
         with _deadline(TIMEOUT_S):
@@ -185,8 +84,8 @@ def test_a_multi_date_run_on_two_celery_workers_matches_a_local_run(tmp_path, mo
                 monkeypatch.setenv(name, value)
             monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
             env = {k: v for k, v in os.environ.items() if not k.startswith("CADBUSI_")}
-            workers = [_start_worker(n, broker, tmp_path, env) for n in ("w1", "w2")]
-            _wait_for_workers(broker, {"w1", "w2"}, workers)
+            workers = [celery_support.start_worker(n, broker, tmp_path, env) for n in ("w1", "w2")]
+            celery_support.wait_for_workers(broker, {"w1", "w2"}, workers)
 
             instance = dg.DagsterInstance.from_config(str(dagster_home))
             started = time.monotonic()
@@ -206,7 +105,7 @@ def test_a_multi_date_run_on_two_celery_workers_matches_a_local_run(tmp_path, mo
                 ).records
             }
             assert step_pids and os.getpid() not in step_pids
-            per_worker = _tasks_per_worker(broker)
+            per_worker = celery_support.tasks_per_worker(broker)
             assert sum(per_worker.values()) == len(celery_job.ASSETS)
             assert per_worker.get("w1", 0) >= 1 and per_worker.get("w2", 0) >= 1, per_worker
 
@@ -219,15 +118,7 @@ def test_a_multi_date_run_on_two_celery_workers_matches_a_local_run(tmp_path, mo
                 )
             assert local.success
     finally:
-        for proc in workers:
-            proc.terminate()
-        for proc in workers:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        redis_proc.terminate()
-        redis_proc.wait(timeout=10)
+        celery_support.stop([*workers, redis_proc])
 
     celery_files = _files(tmp_path / "celery" / "raw")
     local_files = _files(tmp_path / "local" / "raw")
@@ -235,4 +126,3 @@ def test_a_multi_date_run_on_two_celery_workers_matches_a_local_run(tmp_path, mo
     assert any(p.startswith("dicom/") for p in celery_files)
     assert celery_files == local_files
     print(f"celery run: {celery_seconds:.1f} s for 3 dates, steps per worker {per_worker}")
-    shutil.rmtree(tmp_path / "celery_config", ignore_errors=True)
