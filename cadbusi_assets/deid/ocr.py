@@ -181,6 +181,8 @@ _LOOKALIKES = str.maketrans(
 #: character wrong, missing or extra), with look-alike characters folded and with spaces
 #: OCR put inside or left out.
 FUZZY_MIN_LENGTH = 6
+#: Shortest identifier term matched exactly in OCR text.
+OCR_MIN_TERM = 3
 
 
 def _fold_number(token: re.Match[str]) -> str:
@@ -256,7 +258,9 @@ def find_identifiers_in_ocr_text(text: str, identifiers: OriginalIdentifiers) ->
     >>> find_identifiers_in_ocr_text("ID 039084830 01/31/1982 VILLA LT BREAST 12:00 2CMFN", ids)
     []
     """
-    kinds = set(find_identifiers_in_text(text, identifiers))
+    # two-letter name parts are left to the header and free-text checks: OCR of speckle
+    # reads stray two-letter words
+    kinds = set(find_identifiers_in_text(text, identifiers, min_length=OCR_MIN_TERM))
     lines = text.upper().splitlines()
     compact = "\n".join("".join(line.split()) for line in lines)
     numbers_folded = "\n".join(

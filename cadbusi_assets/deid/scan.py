@@ -41,10 +41,13 @@ OWN_BOOKKEEPING = frozenset({"DeidentificationMethod", "DeidentificationMethodCo
 
 
 @lru_cache(maxsize=256)
-def _text_regexes(identifiers: OriginalIdentifiers) -> tuple[tuple[str, re.Pattern[str]], ...]:
+def _text_regexes(
+    identifiers: OriginalIdentifiers, min_length: int = 1
+) -> tuple[tuple[str, re.Pattern[str]], ...]:
     by_kind: dict[str, list[str]] = {}
     for kind, term in identifiers.search_terms():
-        by_kind.setdefault(kind, []).append(term)
+        if len(term) >= min_length:
+            by_kind.setdefault(kind, []).append(term)
     return tuple((kind, compile_terms(terms)) for kind, terms in sorted(by_kind.items()))
 
 
@@ -74,11 +77,17 @@ def _byte_regexes(identifiers: OriginalIdentifiers) -> tuple[tuple[str, re.Patte
     return tuple(out)
 
 
-def find_identifiers_in_text(text: str, identifiers: OriginalIdentifiers) -> list[str]:
-    """Kinds of the study's identifiers that occur in ``text`` (sorted, unique)."""
+def find_identifiers_in_text(
+    text: str, identifiers: OriginalIdentifiers, *, min_length: int = 1
+) -> list[str]:
+    """Kinds of the study's identifiers that occur in ``text`` (sorted, unique).
+
+    ``min_length`` leaves out shorter terms (OCR of speckle reads stray two-letter words).
+    """
     if not text or identifiers.is_empty():
         return []
-    return [kind for kind, regex in _text_regexes(identifiers) if regex.search(text)]
+    regexes = _text_regexes(identifiers, min_length)
+    return [kind for kind, regex in regexes if regex.search(text)]
 
 
 def find_identifiers_in_bytes(data: bytes, identifiers: OriginalIdentifiers) -> list[str]:

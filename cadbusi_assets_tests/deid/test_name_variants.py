@@ -160,3 +160,13 @@ def test_blocking_check_scan_finds_the_examples(name, text, where, tmp_path):
     write_partition_table(zone, "studies", "b123", frame)
     found = scan_partition_for_identifiers(zone, "b123", _ids(name))
     assert found == ["table studies.exam_description: patient_name"]
+
+
+def test_ocr_leaves_two_letter_parts_to_the_text_checks():
+    """OCR of speckle reads stray two-letter words: only longer terms count there."""
+    from cadbusi_assets.deid.ocr import find_identifiers_in_ocr_text
+
+    ids = _ids("Wu^Li")
+    assert find_identifiers_in_ocr_text("RT 10:00 Li 4CM", ids) == []
+    assert find_identifiers_in_ocr_text("WU LI 02/03/1961", ids) == ["patient_name"]
+    assert find_identifiers_in_text("RT 10:00 Li 4CM", ids) == ["patient_name"]
