@@ -407,19 +407,32 @@ class _Retrieval:
         return None
 
     def _owner_dropped(self, owner: str, instance_key: str) -> bool:
+        """A claim is stale only when its owner finished a run *after* the claim was made and
+        that run's manifest does not list the instance at all (a crashed run, or a failed fetch
+        of an instance the owner no longer lists). Unknown times: never stale."""
         partition, _, study_key = owner.partition("/")
         if partition == self.partition:
             return False  # another study of this run: it is being stored now
+        manifest_parts = partition_table_path(_INSTANCES, partition)
+        claimed_at = self._mtime(self._claim_parts(instance_key))
+        written_at = self._mtime(manifest_parts)
+        if not claimed_at or not written_at or written_at <= claimed_at:
+            return False
         try:
-            manifest = self.zone.read_parquet(*partition_table_path(_INSTANCES, partition))
+            manifest = self.zone.read_parquet(*manifest_parts)
         except Exception:
-            return False  # no finished manifest (a run in progress or crashed): keep out
-        held = manifest.filter(
-            (pl.col("instance_key") == instance_key)
-            & (pl.col("study_key") == study_key)
-            & (pl.col("status") != FAILED)
+            return False
+        listed = manifest.filter(
+            (pl.col("instance_key") == instance_key) & (pl.col("study_key") == study_key)
         )
-        return held.height == 0
+        return listed.height == 0
+
+    def _mtime(self, parts: tuple[str, ...]) -> float | None:
+        try:
+            value = float(self.zone.path(*parts).stat().st_mtime)
+        except Exception:
+            return None
+        return value or None
 
     def _release(self, instance_key: str, study_key: str) -> None:
         parts = self._claim_parts(instance_key)

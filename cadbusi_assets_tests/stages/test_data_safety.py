@@ -668,3 +668,35 @@ def test_two_dates_retrieved_at_once_give_each_instance_one_owner(zones, pseudo,
     )
     assert sorted(stored["sop_instance_uid"].to_list()) == sorted(shared_sops)
     assert sorted(conflicts["sop_instance_uid"].to_list()) == sorted(shared_sops)
+
+
+@pytest.mark.parametrize("stale", [True, False])
+def test_a_claim_left_by_a_crashed_run_is_taken_over_only_once_its_owner_finished(
+    zones, pseudo, pacs_root, stale
+):
+    import os
+    import time
+
+    raw, _ = zones
+    study_a, study_b = synthetic_uid(741), synthetic_uid(742)
+    shared_sop = synthetic_uid(749)
+    _add(pacs_root, study_a, 1, day=DAY_A)
+    _add(pacs_root, study_b, 1, day=DAY_B)
+    _add(pacs_root, study_b, 2, sop=shared_sop, day=DAY_B)
+    _cohort(raw, DAY_A, [study_a])
+    _cohort(raw, DAY_B, [study_b])
+    # date A claimed the instance in a run that crashed, then finished a run without it
+    claim = ("claims", "instances")
+    key = pseudo.raw_key("instance", shared_sop)
+    raw.write_bytes((*claim, key[:2], key), f"{DAY_A}/{pseudo.raw_key('study', study_a)}".encode())
+    retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
+    claim_path = raw.local_path(*claim, key[:2], key)
+    if stale:
+        os.utime(claim_path, (time.time() - 3600, time.time() - 3600))
+    else:  # the claim is newer than A's manifest: A may be storing it right now
+        os.utime(claim_path, (time.time() + 3600, time.time() + 3600))
+    retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_B)
+    stored_b = read_partition_table(raw, retrieval.INSTANCES_TABLE, DAY_B)
+    conflicts_b = read_partition_table(raw, retrieval.CONFLICTS_TABLE, DAY_B)
+    assert (shared_sop in stored_b["sop_instance_uid"].to_list()) is stale
+    assert conflicts_b.height == (0 if stale else 1)
