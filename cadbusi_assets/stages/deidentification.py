@@ -504,7 +504,11 @@ def deidentify_partition(
     for reason, n in reason_counts(quarantine, "reason").items():
         report.count(f"quarantined: {reason}", n)
     if quarantine.height:
-        report.tables["quarantine"] = quarantine.select("raw_instance_key", "stage", "reason")
+        # reasons and counts only: an instance key here would tie a research batch's quarantine
+        # rows to this (real-date) partition; the raw paths are in the raw zone's table
+        report.tables["quarantine"] = (
+            quarantine.group_by("stage", "reason").len("instances").sort("stage", "reason")
+        )
     for i, outcome in enumerate(o for o in outcomes if o.preview):
         report.previews[f"deidentification_{i + 1}"] = outcome.preview  # type: ignore[assignment]
     if tasks and instances.height == 0:

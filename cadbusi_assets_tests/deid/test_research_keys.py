@@ -130,3 +130,38 @@ def test_reidentify_answers_holders_of_the_key_only(batch_run):
 def test_reidentify_without_links_is_a_clear_error(tmp_path):
     with pytest.raises(ReidentificationError, match="no re-identification links"):
         reidentify(open_zone(tmp_path / "raw", "raw"), "P123", Pseudonymizer(TEST_KEY))
+
+
+def test_partition_report_names_no_instance(tmp_path):
+    """Dagster metadata is filed under the real date: it must not carry the research keys."""
+    raw = open_zone(tmp_path / "raw", "raw")
+    research = open_zone(tmp_path / "research", "research")
+    key = "c" * 32
+    raw.write_bytes(("dicom", DAY, "s", f"{key}.dcm"), b"not a DICOM file" * 20)
+    raw.write_bytes(
+        ("dicom", DAY, "s", f"{'d' * 32}.dcm"), dataset_to_bytes(canary.canary_dataset())
+    )
+    manifest = pl.DataFrame(
+        {
+            "instance_key": [key, "d" * 32],
+            "raw_path": [f"dicom/{DAY}/s/{key}.dcm", f"dicom/{DAY}/s/{'d' * 32}.dcm"],
+            "status": ["stored", "stored"],
+            "study_instance_uid": [canary.STUDY_UID] * 2,
+        }
+    )
+    cohort = pl.DataFrame(
+        {
+            "study_instance_uid": [canary.STUDY_UID],
+            "patient_id": [canary.MRN],
+            "accession_number": [canary.ACCESSION],
+            "exam_date": [dt.date(2026, 9, 25)],
+        }
+    )
+    write_partition_table(raw, RETRIEVAL_INSTANCES, DAY, manifest)
+    write_partition_table(raw, COHORT_TABLE, DAY, cohort)
+    result = stage.deidentify_partition(
+        raw, research, Pseudonymizer(TEST_KEY), DAY, verify_ocr=False, workers=1, previews=0
+    )
+    table = result.report.tables["quarantine"]
+    assert table.columns == ["stage", "reason", "instances"]
+    assert key not in table.write_csv()
