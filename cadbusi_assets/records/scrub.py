@@ -68,6 +68,11 @@ _MON = (
     r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
 )
 _ORD = r"(?:st|nd|rd|th)?"
+#: words before a month/day without a year ("on 9/25") that make it a date, not a fraction
+_DATE_CUE = re.compile(
+    r"(?i)\b(?:on|dated?|since|until|till|from|seen|performed|done|exam|mammogram|ultrasound"
+    r"|study|prior|visit|called|scheduled|biopsy|surgery|returns?|due)\s+$"
+)
 _WEEKDAY = r"(?:(?:Mon|Tues?|Wed(?:nes)?|Thu(?:rs)?|Fri|Sat(?:ur)?|Sun)(?:day)?\.?,?\s+)?"
 
 _SIGNATURE = re.compile(
@@ -84,7 +89,7 @@ _LABELLED_NAME = re.compile(
     + _NAME_WORD
     + r"){0,3}"
 )
-_PN_PART = r"(?:[^\W\d_][^\W\d_'’\-]*(?:[ \-](?=[A-Z]{2})[A-Z][A-Z'\-]+)?\.?)"
+_PN_PART = r"(?:[^\W\d_]\.|[^\W\d_][^\W\d_'’\-]*(?:[ \-](?=[A-Z]{2})[A-Z][A-Z'\-]+)?)"
 _CARET_NAME = re.compile(
     r"(?<![\w^])" + _PN_PART + r"(?:\^" + _PN_PART + r"?){1,4}"
     r"(?:=(?:" + _PN_PART + r"?(?:\^" + _PN_PART + r"?){0,4}))*"
@@ -238,6 +243,7 @@ _DATES = re.compile(
     + r")(?:\s+of)?\s+(?P<bm>"
     + _MON
     + r")\b\.?)"
+    r"|(?P<cued>(?<=\s)(?P<um>1[0-2]|0?[1-9])/(?P<ud>3[01]|[12]\d|0?[1-9])(?![\d/]|\.\d))"
     r"|(?P<year>\b(?:19|20)\d{2}\b))"
 )
 
@@ -370,6 +376,11 @@ def _shift_match(match: re.Match[str], days: int) -> str:
         if g["monthyear"]:
             year, month = _shift_month(int(g["qy"]), int(g["qm"]), days)
             return f"{_two(month, g['qm'])}/{year}"
+        if g["cued"]:
+            if not _DATE_CUE.search(match.string, max(0, match.start() - 12), match.start()):
+                return text
+            d = dt.date(2001, int(g["um"]), int(g["ud"])) + delta
+            return f"{_two(d.month, g['um'])}/{_two(d.day, g['ud'])}"
         if g["mdnoyear"]:
             d = dt.date(2001, _month(g["am"]), int(g["ad"])) + delta  # a non-leap year
             return f"{_fmt_month(g['am'], d.month)} {_ordinal(d.day, g['aord'])}"
@@ -383,6 +394,10 @@ def _shift_match(match: re.Match[str], days: int) -> str:
 
 
 def _remove_match(match: re.Match[str]) -> str:
+    if match.group("cued") and not _DATE_CUE.search(
+        match.string, max(0, match.start() - 12), match.start()
+    ):
+        return match.group(0)
     return "[YEAR]" if match.group("year") else "[DATE]"
 
 
@@ -538,7 +553,7 @@ _RELATIONS = {
     "coordinator", "navigator", "scribe", "assistant", "student", "trainee", "registrar",
     "consultant", "practitioner", "dentist", "pharmacist", "therapist", "counselor", "worker",
     "officer", "clerk", "receptionist", "secretary", "chaplain", "from", "of", "and", "with",
-    "law",
+    "law", "operator", "referring", "reader", "performing", "scanned", "obtained",
 }  # fmt: skip
 #: frequent words that never continue a name even when a names list has them
 _STOP = {"the", "and", "or", "in", "on", "at", "of", "with", "to", "for", "by", "from", "is",
@@ -721,6 +736,11 @@ def _word_class(key: str) -> int:
 
 _HAS_DIGIT = re.compile(r"\d")
 #: what follows a person's name used as a subject: a possessive or a lower-case word
+#: what stands before a town: "lives in", "from", "Hospital, " (a capitalised word and a comma)
+_PLACE_CUE = re.compile(
+    r"(?:\b(?i:in|from|at|to|near|of|lives|moved|resides|outside|visiting|born)|[A-Z]\w*,)[ \t]+$"
+)
+_SENTENCE_END = re.compile(r"[.!?:;\n]")
 _NAME_END = re.compile(r"[ \t]*(?:[.;:)(\n]|$)")
 _VERB_AFTER = re.compile(r"['’]s\b| [a-z]")
 
@@ -791,11 +811,40 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
     core = core_words()
     n = len(tokens)
     spans: list[tuple[int, int]] = []
+    places = place_words()
+    medical = medical_words()
+    previous_end = 0
     for tok in tokens:
         if tok.kind == "cjk":
             spans.extend(_cjk_names(tok))
             continue
         if tok.kind != "word":
+            previous_end = tok.end
+            continue
+        sentence_start = (
+            _SENTENCE_END.search(text, previous_end, tok.start) is not None or not previous_end
+        )
+        place_cue = _PLACE_CUE.search(text, max(0, tok.start - 24), tok.start) is not None
+        previous_end = tok.end
+        if (
+            tok.cls == _NAME
+            and not tok.capitalised
+            and len(tok.text) >= 4
+            and tok.key not in medical
+        ):
+            tok.redact = True  # a name written in lower case (OCR, descriptors)
+            continue
+        if (
+            tok.cls == _AMBIGUOUS
+            and tok.title
+            and not sentence_start
+            and place_cue
+            and tok.key in places
+            and tok.key not in core
+            and tok.key not in medical
+            and tok.key not in _STOP
+        ):
+            tok.redact = True  # a town that is also a word ("Boston", "Reading") mid-sentence
             continue
         if tok.cls in (_NAME, _UNKNOWN) and tok.capitalised:
             if tok.upper and len(tok.text) <= 3 and tok.cls == _UNKNOWN:
