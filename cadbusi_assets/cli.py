@@ -4,11 +4,17 @@ cadbusi demo            build the synthetic cohort and run the whole graph (what
 cadbusi demo-data OUT   only generate the synthetic cohort into OUT
 cadbusi keygen PATH     create a pseudonym key file (32 random bytes, mode 0600)
 cadbusi deidentify IN OUT --key-file KEY   de-identify a folder of DICOM files
+                        (report of every input, quarantined ones named: OUT.report.csv)
 cadbusi verify OUT      re-scan de-identified output for anything identifying
 cadbusi analyze IN OUT  ultrasound analysis of a folder of de-identified DICOM files
 cadbusi export [--key]  cut a dated export on the configured instance
-cadbusi doctor          show the configuration and check that every part is reachable
+cadbusi doctor          check for real that every part works: warehouse query, PACS echo,
+                        zone probes, key rules, tesseract, label source (exit 1 on a problem)
 cadbusi bench           run the benchmarks and print the figures
+
+OCR (tesseract) is on by default; without tesseract, commands stop and name the install
+command (apt-get install tesseract-ocr tesseract-ocr-eng). CADBUSI_OCR=0 (or --no-ocr)
+runs without OCR, and the partition metadata records ocr_ran=0.
 """
 
 from __future__ import annotations
@@ -96,8 +102,30 @@ def _demo_config_matches(sources: Path, config) -> bool:
     )
 
 
+def _ocr_ready() -> bool:
+    """OCR is on and tesseract runs, or OCR was switched off explicitly (CADBUSI_OCR=0).
+
+    Never switches OCR off itself: a missing tesseract stops the command with the fix."""
+    from cadbusi_assets.settings import SettingsError, load_settings, require_ocr
+
+    try:
+        ocr = load_settings().ocr
+        require_ocr(ocr)
+    except SettingsError as exc:  # OcrUnavailableError included
+        _echo(f"error: {exc}")
+        return False
+    if not ocr:
+        _echo(
+            "note: OCR is off (CADBUSI_OCR=0): burned-in text is not verified and annotations are "
+            "not read; every partition's metadata records ocr_ran=0"
+        )
+    return True
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    if not _ocr_ready():
+        return 2
     paths = _ensure_demo_environment()
     from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
     from cadbusi_assets.identity import generate_key_file, load_key
@@ -125,13 +153,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         generate_demo_cohort(paths["sources"], config, progress=lambda m: _echo(f"      {m}"))
     else:
         _echo("[2/7] synthetic cohort already present (use --fresh to regenerate)")
-
-    if shutil.which("tesseract") is None and os.environ.get("CADBUSI_OCR", "1") != "0":
-        os.environ["CADBUSI_OCR"] = "0"
-        _echo(
-            "      note: tesseract is not installed, so OCR (burned-in text checks and annotation "
-            "reading) is off for this run; install it with `apt-get install tesseract-ocr`"
-        )
 
     from dagster import DagsterInstance
 
@@ -258,42 +279,28 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from cadbusi_assets.identity import PseudonymKeyError, load_key
+    from cadbusi_assets.doctor import WARNING, run_checks
     from cadbusi_assets.settings import VARIABLES, SettingsError, load_settings
 
     try:
         settings = load_settings()
     except SettingsError as exc:
-        _echo(f"error: {exc}")
+        _echo(f"PROBLEM  settings       {exc}")
         return 2
-    problems = 0
-    _echo(f"deployment: {settings.deployment}")
-    for name, value in (
-        ("warehouse", settings.warehouse_uri),
-        ("PACS", settings.pacs_uri),
-        ("raw zone", settings.raw_zone_uri),
-        ("research zone", settings.research_zone_uri),
-        ("labels", settings.labelbox_uri),
-        ("first study date", settings.first_study_date),
-    ):
-        _echo(f"  {name:<17} {value or '(not set)'}")
-        problems += not value
-    try:
-        key = load_key(settings.key_file or None)
-        _echo(f"  pseudonym key     ok (fingerprint {key.fingerprint})")
-    except PseudonymKeyError as exc:
-        _echo(f"  pseudonym key     PROBLEM: {exc}")
-        problems += 1
-    for tool, hint in (("tesseract", "apt-get install tesseract-ocr"),):
-        found = shutil.which(tool)
-        _echo(f"  {tool:<17} {found or 'missing: ' + hint}")
-        problems += found is None and settings.ocr
+    _echo(
+        f"deployment: {settings.deployment} (first study date {settings.first_study_date}, "
+        f"OCR {'on' if settings.ocr else 'off'})"
+    )
+    checks = run_checks(settings, timeout=args.timeout, on_check=lambda c: _echo(c.line()))
     if args.verbose:
         _echo("variables:")
         for name, meaning in VARIABLES.items():
             _echo(f"  {name}: {meaning}")
-    _echo("ok" if not problems else f"{problems} problem(s)")
-    return 0 if not problems else 1
+    problems = sum(c.failed for c in checks)
+    warnings = sum(c.status == WARNING for c in checks)
+    summary = "ok" if not problems else f"{problems} problem(s)"
+    _echo(summary + (f", {warnings} warning(s)" if warnings else ""))
+    return 1 if problems else 0
 
 
 def cmd_deidentify(args: argparse.Namespace) -> int:
@@ -306,7 +313,7 @@ def cmd_deidentify(args: argparse.Namespace) -> int:
         profile=args.profile,
         jobs=args.jobs,
         layout=args.layout,
-        report=Path(args.report) if args.report else None,
+        report=Path(args.report) if args.report else None,  # None: OUTPUT.report.csv
         verify_ocr=not args.no_ocr,
         echo=_echo,
     )
@@ -353,64 +360,135 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cadbusi", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="generate the synthetic cohort and run the whole graph")
-    demo.add_argument("--start", type=_date, default=dt.date(2026, 9, 1))
-    demo.add_argument("--days", type=int, default=30)
-    demo.add_argument("--seed", type=int, default=20260901)
+    def cohort_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--start",
+            type=_date,
+            default=dt.date(2026, 9, 1),
+            help="first study date, YYYY-MM-DD (default: 2026-09-01)",
+        )
+        command.add_argument(
+            "--days", type=int, default=30, help="number of study dates (default: 30)"
+        )
+        command.add_argument(
+            "--seed",
+            type=int,
+            default=20260901,
+            help="random seed: same seed, same cohort (default: 20260901)",
+        )
+
+    demo = sub.add_parser(
+        "demo",
+        help="generate the synthetic cohort and run the whole graph",
+    )
+    cohort_options(demo)
     demo.add_argument("--fresh", action="store_true", help="regenerate the cohort and zones")
     demo.add_argument("--export-key", default="", help="export partition key (default: today)")
     demo.set_defaults(func=cmd_demo)
 
     data = sub.add_parser("demo-data", help="generate the synthetic cohort only")
-    data.add_argument("out")
-    data.add_argument("--start", type=_date, default=dt.date(2026, 9, 1))
-    data.add_argument("--days", type=int, default=30)
-    data.add_argument("--seed", type=int, default=20260901)
+    data.add_argument("out", help="folder to write the cohort into")
+    cohort_options(data)
     data.set_defaults(func=cmd_demo_data)
 
     keygen = sub.add_parser("keygen", help="create a pseudonym key file")
-    keygen.add_argument("path")
+    keygen.add_argument("path", help="where to write the key (outside every data zone)")
     keygen.add_argument("--force", action="store_true", help="overwrite (rotates every pseudonym!)")
     keygen.set_defaults(func=cmd_keygen)
 
     deid = sub.add_parser("deidentify", help="de-identify a folder tree of DICOM files")
-    deid.add_argument("input")
-    deid.add_argument("output")
-    deid.add_argument("--key-file", default="")
-    deid.add_argument("--profile", default="research-breast-us")
-    deid.add_argument("--jobs", type=int, default=None)
-    deid.add_argument("--layout", choices=["flat", "study"], default="study")
-    deid.add_argument("--report", default="")
-    deid.add_argument("--no-ocr", action="store_true")
+    deid.add_argument("input", help="folder of original DICOM files (read recursively)")
+    deid.add_argument("output", help="folder for the de-identified files (created if needed)")
+    deid.add_argument(
+        "--key-file",
+        default="",
+        help="pseudonym key file (default: $CADBUSI_PSEUDONYM_KEY_FILE or $CADBUSI_PSEUDONYM_KEY)",
+    )
+    deid.add_argument(
+        "--profile",
+        default="research-breast-us",
+        help="de-identification profile (default: research-breast-us)",
+    )
+    deid.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="worker processes (default: $CADBUSI_WORKERS or CPUs)",
+    )
+    deid.add_argument(
+        "--layout",
+        choices=["flat", "study"],
+        default="study",
+        help="study: patient/study/series/file folders (default); flat: all files in OUTPUT",
+    )
+    deid.add_argument(
+        "--report",
+        default="",
+        help="per-input report, .csv or .parquet; it links inputs to outputs, so it must lie "
+        "outside OUTPUT (default: OUTPUT.report.csv beside OUTPUT)",
+    )
+    deid.add_argument(
+        "--no-ocr",
+        action="store_true",
+        help="skip OCR verification of burned-in text (otherwise tesseract is required)",
+    )
     deid.set_defaults(func=cmd_deidentify)
 
     verify = sub.add_parser("verify", help="re-scan de-identified output for identifying content")
-    verify.add_argument("output")
-    verify.add_argument("--report", default="")
-    verify.add_argument("--identifiers-from", default="", help="the original input tree")
+    verify.add_argument("output", help="folder of de-identified DICOM files")
+    verify.add_argument("--report", default="", help="write findings per file (.csv or .parquet)")
+    verify.add_argument(
+        "--identifiers-from",
+        default="",
+        help="the original input tree: also search for its own identifiers (with OCR)",
+    )
     verify.set_defaults(func=cmd_verify)
 
     analyze = sub.add_parser("analyze", help="ultrasound analysis of de-identified DICOM files")
-    analyze.add_argument("input")
-    analyze.add_argument("output")
-    analyze.add_argument("--jobs", type=int, default=None)
-    analyze.add_argument("--frame-step", type=int, default=4)
-    analyze.add_argument("--no-ocr", action="store_true")
+    analyze.add_argument("input", help="folder of de-identified DICOM files (read recursively)")
+    analyze.add_argument("output", help="folder for features.parquet and inpainted/ PNGs")
+    analyze.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="worker processes (default: $CADBUSI_WORKERS or CPUs)",
+    )
+    analyze.add_argument(
+        "--frame-step", type=int, default=4, help="analyse every n-th cine frame (default: 4)"
+    )
+    analyze.add_argument(
+        "--no-ocr",
+        action="store_true",
+        help="do not read the burned-in annotation (otherwise tesseract is required)",
+    )
     analyze.set_defaults(func=cmd_analyze)
 
     export = sub.add_parser("export", help="cut a dated export")
-    export.add_argument("--key", default="")
+    export.add_argument("--key", default="", help="export partition key (default: today)")
     export.set_defaults(func=cmd_export)
 
-    doctor = sub.add_parser("doctor", help="check the configuration")
-    doctor.add_argument("-v", "--verbose", action="store_true")
+    doctor = sub.add_parser(
+        "doctor",
+        help="check that every part works (warehouse, PACS, zones, key, tesseract, labels)",
+    )
+    doctor.add_argument(
+        "-v", "--verbose", action="store_true", help="also list every environment variable"
+    )
+    doctor.add_argument(
+        "--timeout",
+        type=float,
+        default=5.0,
+        help="seconds each network check may wait (default: 5)",
+    )
     doctor.set_defaults(func=cmd_doctor)
 
     bench = sub.add_parser("bench", help="run the benchmarks")
-    bench.add_argument("--only", action="append", default=[], help="pipeline, deid, pacs, analysis")
-    bench.add_argument("--quick", action="store_true")
+    bench.add_argument(
+        "--only", action="append", default=[], help="pipeline, deid, pacs, analysis (repeatable)"
+    )
+    bench.add_argument("--quick", action="store_true", help="small inputs, for a smoke test")
     bench.set_defaults(func=cmd_bench)
     return parser
 

@@ -14,8 +14,11 @@ Each part can be overridden on its own with the variables in :data:`VARIABLES`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
+import shutil
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,14 +40,63 @@ VARIABLES: dict[str, str] = {
     "CADBUSI_PSEUDONYM_KEY_FILE": "file holding the secret pseudonym key (or CADBUSI_PSEUDONYM_KEY)",
     "CADBUSI_WORKERS": "worker processes inside one partition (default: CPU count)",
     "CADBUSI_CINE_FRAME_STEP": "keep every n-th frame of cine loops (default 4)",
-    "CADBUSI_OCR": "1 (default) to OCR burned-in text, 0 to skip",
+    "CADBUSI_OCR": "1 (default) to OCR burned-in text (needs tesseract), 0 to run without OCR "
+    "(burned-in text is then not verified; partition metadata records ocr_ran=0)",
 }
+
+#: The Debian packages OCR needs (the ``tesseract`` engine and its English data).
+TESSERACT_INSTALL = "apt-get install tesseract-ocr tesseract-ocr-eng"
 
 DEFAULT_FIRST_STUDY_DATE = "2026-09-01"
 
 
 class SettingsError(RuntimeError):
     """A setting is missing or malformed; the message says which variable to set."""
+
+
+class OcrUnavailableError(SettingsError):
+    """OCR is on (the default) but tesseract cannot run; the message says how to fix it."""
+
+
+def tesseract_problem() -> str | None:
+    """None when ``tesseract`` runs and has English data; else what is wrong and the fix.
+
+    Checked with the ``tesseract`` command on ``PATH`` (``tesseract --list-langs``), cached
+    per ``PATH`` value.
+    """
+    return _tesseract_problem(os.environ.get("PATH", ""))
+
+
+@functools.lru_cache(maxsize=8)
+def _tesseract_problem(path_env: str) -> str | None:
+    how = f"install it with `{TESSERACT_INSTALL}`"
+    executable = shutil.which("tesseract", path=path_env)
+    if executable is None:
+        return f"tesseract is not installed; {how}"
+    try:
+        listed = subprocess.run(
+            [executable, "--list-langs"], capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"tesseract does not run ({type(exc).__name__}); {how}"
+    languages = {line.strip() for line in (listed.stdout + listed.stderr).splitlines()}
+    if listed.returncode != 0 or "eng" not in languages:
+        return f"tesseract has no English language data; {how}"
+    return None
+
+
+def require_ocr(ocr: bool) -> None:
+    """Raise :class:`OcrUnavailableError` when ``ocr`` is on and tesseract cannot run.
+
+    OCR is never switched off silently: the only way to run without it is CADBUSI_OCR=0.
+    """
+    if ocr:
+        problem = tesseract_problem()
+        if problem:
+            raise OcrUnavailableError(
+                f"OCR is on (CADBUSI_OCR), but {problem}; or set CADBUSI_OCR=0 to run without "
+                "OCR (burned-in text is then not verified; partition metadata records ocr_ran=0)"
+            )
 
 
 @dataclass(frozen=True)
@@ -140,7 +192,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "CADBUSI_PACS": f"folder://{paths['pacs']}",
             "CADBUSI_RAW_ZONE": str(paths["raw"]),
             "CADBUSI_RESEARCH_ZONE": str(paths["research"]),
-            "CADBUSI_STORAGE_OPTIONS": 'JSON options for object-store zones, e.g. {"endpoint_url": "https://minio.local:9000"} (credentials from the usual AWS_/GOOGLE_ variables)',
             "CADBUSI_LABELBOX": f"folder://{paths['labelbox']}",
             "CADBUSI_PSEUDONYM_KEY_FILE": str(paths["key"]),
         }

@@ -36,3 +36,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def require_tesseract() -> None:
+    """Declare that a test needs OCR: tesseract with English data (the check the product uses,
+    :func:`cadbusi_assets.settings.tesseract_problem`). Missing: FAIL in CI (scripts/system-deps.sh
+    installs it), skip with the install command on a developer machine."""
+    from cadbusi_assets.settings import tesseract_problem
+
+    problem = tesseract_problem()
+    if problem is None:
+        return
+    if in_ci():
+        pytest.fail(problem + "; CI must install it (scripts/system-deps.sh)", pytrace=False)
+    pytest.skip(problem)

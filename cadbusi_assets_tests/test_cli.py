@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import subprocess
@@ -11,8 +12,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from cadbusi_assets.cli import DEMO_INSTANCE_YAML, main
+from cadbusi_assets.cli import DEMO_INSTANCE_YAML, build_parser, main
 from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
+from cadbusi_assets.progress import ProgressBar, tick
+from cadbusi_assets_tests.support import require_tesseract
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,9 +34,90 @@ def test_keygen_creates_a_key_and_refuses_to_overwrite(tmp_path, capsys):
 
 def test_doctor_reports_a_missing_key(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CADBUSI_HOME", str(tmp_path))
-    assert main(["doctor"]) == 1
+    assert main(["doctor", "--timeout", "2"]) == 1
     out = capsys.readouterr().out
-    assert "pseudonym key     PROBLEM" in out and "cadbusi keygen" in out
+    assert "PROBLEM  pseudonym key" in out and "cadbusi keygen" in out
+
+
+def _all_parsers(parser: argparse.ArgumentParser):
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _all_parsers(sub)
+
+
+def test_every_option_of_every_command_has_help():
+    parser = build_parser()
+    commands = [p.prog for p in _all_parsers(parser)]
+    assert {"cadbusi deidentify", "cadbusi doctor", "cadbusi demo", "cadbusi analyze"} <= set(
+        commands
+    )
+    missing = [
+        f"{p.prog} {'/'.join(a.option_strings) or a.dest}"
+        for p in _all_parsers(parser)
+        for a in p._actions
+        if not isinstance(a, argparse._HelpAction | argparse._SubParsersAction)
+        and not (a.help and a.help.strip())
+    ]
+    assert missing == []
+    for sub in _all_parsers(parser):  # and every help text renders (no bad % formats)
+        assert sub.format_help()
+
+
+def test_progress_bar_counts_ticks_from_any_process():
+    import io
+    from concurrent.futures import ProcessPoolExecutor
+
+    out = io.StringIO()
+    with ProgressBar(4, "files", stream=out, enabled=True, interval=0.01) as bar:
+        tick(bar.path)
+        with ProcessPoolExecutor(2) as pool:
+            list(pool.map(tick, [bar.path] * 3))
+    text = out.getvalue()
+    assert text.startswith("\rfiles [") and text.endswith("\n")
+    assert "] 4/4" in text.split("\r")[-1]
+    assert not Path(bar.path).exists()
+    quiet = io.StringIO()  # not a terminal: nothing drawn, workers get no file
+    with ProgressBar(4, "files", stream=quiet) as bar:
+        tick(bar.path)
+    assert bar.path == "" and quiet.getvalue() == ""
+
+
+def test_demo_without_tesseract_stops_at_once_naming_the_install_command(
+    tmp_path, monkeypatch, capsys
+):
+    for name, value in {
+        "CADBUSI_HOME": str(tmp_path / "home"),
+        "CADBUSI_DEPLOYMENT": "demo",
+        "PATH": str(tmp_path / "empty-bin"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("CADBUSI_OCR", raising=False)
+    assert main(["demo", "--days", "1"]) == 2
+    out = capsys.readouterr().out
+    assert "apt-get install tesseract-ocr tesseract-ocr-eng" in out and "CADBUSI_OCR=0" in out
+    assert os.environ.get("CADBUSI_OCR") is None  # never switched off behind the user's back
+    assert not (tmp_path / "home" / "sources").exists()  # stopped before any work
+
+
+def test_ocr_off_only_when_asked_and_then_said(tmp_path, monkeypatch, capsys):
+    from cadbusi_assets.cli import _ocr_ready
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    monkeypatch.setenv("CADBUSI_OCR", "0")
+    assert _ocr_ready()
+    assert "OCR is off (CADBUSI_OCR=0)" in capsys.readouterr().out
+    monkeypatch.setenv("CADBUSI_OCR", "1")
+    assert not _ocr_ready()
+
+
+def test_analyze_without_tesseract_stops_unless_no_ocr(small_pacs, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    code = main(["analyze", str(small_pacs), str(tmp_path / "a"), "--jobs", "1"])
+    assert code == 2
+    assert "apt-get install tesseract-ocr tesseract-ocr-eng" in capsys.readouterr().out
+    assert not (tmp_path / "a").exists()
 
 
 @pytest.fixture(scope="module")
@@ -50,22 +134,16 @@ def test_deidentify_verify_and_analyze_commands(small_pacs, tmp_path, capsys):
     assert main(["keygen", str(key)]) == 0
     study = next(small_pacs.iterdir())
     (study / "zz-corrupt.dcm").write_bytes(b"not dicom" * 50)
-    deid, report = tmp_path / "deid", tmp_path / "report.csv"
-    code = main(
-        [
-            "deidentify",
-            str(small_pacs),
-            str(deid),
-            "--key-file",
-            str(key),
-            "--report",
-            str(report),
-            "--no-ocr",
-        ]
-    )
+    deid = tmp_path / "deid"
+    capsys.readouterr()
+    code = main(["deidentify", str(small_pacs), str(deid), "--key-file", str(key), "--no-ocr"])
     assert code == 1  # the corrupt file is quarantined, everything else is written
+    report = tmp_path / "deid.report.csv"  # by default, beside (not inside) OUTPUT
+    out = capsys.readouterr().out
+    corrupt = f"{study.name}/zz-corrupt.dcm"
+    assert f"quarantined: {corrupt}: " in out and str(report) in out
     rows = pl.read_csv(report)
-    assert rows.filter(pl.col("status") == "quarantined").height == 1
+    assert rows.filter(pl.col("status") == "quarantined")["input_path"].to_list() == [corrupt]
     written = sorted(deid.rglob("*.dcm"))
     assert len(written) == rows.filter(pl.col("status") == "ok").height > 0
     assert main(["verify", str(deid)]) == 0
@@ -81,6 +159,7 @@ def test_deidentify_verify_and_analyze_commands(small_pacs, tmp_path, capsys):
 @pytest.mark.xdist_group("cli-demo")
 def test_cadbusi_demo_runs_the_whole_graph_and_prints_a_summary(tmp_path):
     """What `make demo` runs, on a one-day cohort, in a clean process and a fresh home."""
+    require_tesseract()  # OCR is on by default: without tesseract the demo stops at once
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("CADBUSI_") and k != "DAGSTER_HOME"
     }
@@ -106,3 +185,14 @@ def test_cadbusi_demo_runs_the_whole_graph_and_prints_a_summary(tmp_path):
     assert (tmp_path / "home" / "dagster_home" / "dagster.yaml").exists()
     key = tmp_path / "home" / "secrets" / "pseudonym.key"
     assert key.exists() and not any(p == key for p in (tmp_path / "home" / "zones").rglob("*"))
+    # partition metadata says whether OCR ran (it is on by default, and tesseract is required)
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(tmp_path / "home" / "dagster_home"))
+    try:
+        for asset in ("deidentified_images", "image_features"):
+            event = instance.get_latest_materialization_event(dg.AssetKey(asset))
+            assert event is not None and event.asset_materialization is not None
+            assert event.asset_materialization.metadata["ocr_ran"].value in (True, 1), asset
+    finally:
+        instance.dispose()

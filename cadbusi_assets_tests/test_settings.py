@@ -2,7 +2,15 @@ from pathlib import Path
 
 import pytest
 
-from cadbusi_assets.settings import SettingsError, load_settings
+from cadbusi_assets.settings import (
+    TESSERACT_INSTALL,
+    OcrUnavailableError,
+    SettingsError,
+    load_settings,
+    require_ocr,
+    tesseract_problem,
+)
+from cadbusi_assets_tests.support import require_tesseract
 
 
 def test_demo_defaults_live_under_home(tmp_path):
@@ -38,3 +46,35 @@ def test_production_requires_explicit_uris():
 def test_bad_values_name_the_variable(env, message):
     with pytest.raises(SettingsError, match=message):
         load_settings(env)
+
+
+def test_ocr_is_on_unless_switched_off_explicitly():
+    assert load_settings({}).ocr
+    for off in ("0", "false", "off", "no"):
+        assert not load_settings({"CADBUSI_OCR": off}).ocr
+
+
+def test_missing_tesseract_is_an_error_naming_the_install_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    problem = tesseract_problem()
+    assert problem is not None and TESSERACT_INSTALL in problem
+    assert TESSERACT_INSTALL == "apt-get install tesseract-ocr tesseract-ocr-eng"
+    with pytest.raises(OcrUnavailableError, match="CADBUSI_OCR=0") as raised:
+        require_ocr(True)
+    assert TESSERACT_INSTALL in str(raised.value)
+    require_ocr(False)  # OCR off on purpose: nothing to check
+
+
+def test_tesseract_without_english_data_is_a_problem(tmp_path, monkeypatch):
+    fake = tmp_path / "tesseract"
+    fake.write_text("#!/bin/sh\necho 'List of available languages (1):'\necho osd\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    problem = tesseract_problem()
+    assert problem is not None and "English" in problem and TESSERACT_INSTALL in problem
+
+
+def test_installed_tesseract_passes():
+    require_tesseract()
+    assert tesseract_problem() is None
+    require_ocr(True)

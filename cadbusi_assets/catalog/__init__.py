@@ -2,9 +2,22 @@
 
 from cadbusi_assets.catalog.build import (
     CATALOG_PATH,
+    UNIQUE_KEYS,
+    CatalogInfo,
     CatalogReport,
     build_metadata_db,
+    catalog_problems,
     open_catalog,
+    read_catalog_info,
 )
 
-__all__ = ["CATALOG_PATH", "CatalogReport", "build_metadata_db", "open_catalog"]
+__all__ = [
+    "CATALOG_PATH",
+    "UNIQUE_KEYS",
+    "CatalogInfo",
+    "CatalogReport",
+    "build_metadata_db",
+    "catalog_problems",
+    "open_catalog",
+    "read_catalog_info",
+]

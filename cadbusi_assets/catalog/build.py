@@ -4,10 +4,17 @@ The catalog is an output, never a workspace: every build starts from an empty fi
 every partition table with a bulk insert from polars (about 200k rows/s; per-row inserts are
 250x slower), adds the views, checks keys, and replaces the previous file atomically. One writer
 at a time (the Dagster asset runs in the ``duckdb_catalog`` pool); readers open it read-only.
+
+Every key that must be unique is checked (:data:`UNIQUE_KEYS`): image, instance (pseudonymous
+SOP Instance UID), study (accession and Study Instance UID), diagnosis label, data row, each
+label id of the current label set, and the pixel hash per pseudonymous patient (the same pixels
+stored twice for one patient). The result is in :attr:`CatalogReport.duplicate_keys` and in the
+catalog itself (table ``catalog_info``), so a reader can refuse a catalog that failed it.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -37,17 +44,30 @@ SINGLE_TABLES = {
     "label_annotations": ("labels", "labelbox", "labels.parquet"),
     "label_objects": ("labels", "labelbox", "objects.parquet"),
     "label_classifications": ("labels", "labelbox", "classifications.parquet"),
+    # superseded label versions (relabelled, re-exported or deleted at the source)
+    "label_history": ("labels", "labelbox", "history", "labels.parquet"),
+    "label_classifications_history": ("labels", "labelbox", "history", "classifications.parquet"),
 }
 #: Columns too bulky or internal for the catalog.
 DROP_COLUMNS = {"image_features": ["signature"]}
-PRIMARY_KEYS = {
-    "images": ["image_id"],
-    "instances": ["instance_id"],
-    "image_features": ["image_id"],
-    "studies": ["accession_pseudo"],
-    "inpainted_images": ["image_id"],
-    "diagnosis_labels": ["accession_number", "side"],
+#: Keys that must be unique: check name → (table, columns). Rows with a NULL in the key are
+#: not compared (a missing hash or UID is not a duplicate).
+UNIQUE_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "image_id": ("images", ("image_id",)),
+    "instance_id": ("instances", ("instance_id",)),
+    "sop_instance_uid": ("instances", ("sop_uid_pseudo",)),
+    "study_id": ("studies", ("accession_pseudo",)),
+    "study_instance_uid": ("studies", ("study_uid_pseudo",)),
+    "image_features.image_id": ("image_features", ("image_id",)),
+    "inpainted_images.image_id": ("inpainted_images", ("image_id",)),
+    "data_row_global_key": ("labelbox_data_rows", ("global_key",)),
+    "diagnosis_label": ("diagnosis_labels", ("accession_number", "side")),
+    "label_id": ("label_annotations", ("label_id",)),
+    "pixel_hash_per_patient": ("images", ("patient_pseudo", "png_sha256")),
 }
+#: Reported, not failed: the same pixels under two pseudonymous patients (a changed key re-using
+#: old images would show here; so would two identical blank frames).
+PIXEL_HASH_ACROSS_PATIENTS = "pixel_hash_across_patients"
 
 VIEWS = {
     # One row per image with study, features, inpainting and the label of its breast.
@@ -83,8 +103,71 @@ VIEWS = {
 class CatalogReport:
     path: str
     tables: dict[str, int] = field(default_factory=dict)
+    #: check name → number of key values that occur more than once (0: unique)
     duplicate_keys: dict[str, int] = field(default_factory=dict)
+    #: check name → up to 3 duplicated key values (pseudonymous ids and hashes only)
+    duplicate_examples: dict[str, list[str]] = field(default_factory=dict)
     missing_tables: list[str] = field(default_factory=list)
+    label_set_version: str | None = None
+    #: informational counts that do not fail the check
+    warnings: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def unique_keys_passed(self) -> bool:
+        return not any(self.duplicate_keys.values())
+
+
+def _duplicates(
+    con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...]
+) -> tuple[int, list[str]]:
+    cols = ", ".join(columns)
+    not_null = " AND ".join(f"{c} IS NOT NULL" for c in columns)
+    rows = con.execute(
+        f"SELECT concat_ws('|', {cols}) FROM {table} WHERE {not_null} "
+        f"GROUP BY {cols} HAVING count(*) > 1 ORDER BY 1"
+    ).fetchall()
+    return len(rows), [str(r[0]) for r in rows[:3]]
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    return {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+        ).fetchall()
+    }
+
+
+def check_unique_keys(con: duckdb.DuckDBPyConnection, report: CatalogReport) -> None:
+    """Fill ``report.duplicate_keys`` for every key of :data:`UNIQUE_KEYS` whose table is there."""
+    present = {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+    for name, (table, columns) in UNIQUE_KEYS.items():
+        if table not in present or not set(columns) <= _columns(con, table):
+            continue
+        count, examples = _duplicates(con, table, columns)
+        report.duplicate_keys[name] = count
+        if count:
+            report.duplicate_examples[name] = examples
+    if "images" in present and {"patient_pseudo", "png_sha256"} <= _columns(con, "images"):
+        ((across,),) = con.execute(
+            "SELECT count(*) FROM (SELECT png_sha256 FROM images WHERE png_sha256 IS NOT NULL "
+            "GROUP BY png_sha256 HAVING count(DISTINCT patient_pseudo) > 1)"
+        ).fetchall()
+        report.warnings[PIXEL_HASH_ACROSS_PATIENTS] = int(across)
+
+
+#: Written by label ingestion next to the label tables: ``{"label_set_version": ...}``.
+LABEL_SET_POINTER = ("labels", "labelbox", "current.json")
+
+
+def _label_set_version(zone: Zone) -> str | None:
+    """The label set the catalog loads (read before the label tables: if an ingestion runs
+    meanwhile, the catalog names the older set and an export refuses it as stale)."""
+    if not zone.exists(*LABEL_SET_POINTER):
+        return None
+    return json.loads(zone.read_bytes(*LABEL_SET_POINTER)).get("label_set_version")
 
 
 def _load(zone: Zone) -> tuple[dict[str, pl.DataFrame], list[str]]:
@@ -107,7 +190,7 @@ def _load(zone: Zone) -> tuple[dict[str, pl.DataFrame], list[str]]:
 def _empty_for_views(con: duckdb.DuckDBPyConnection, present: set[str]) -> None:
     """Create empty stand-ins so the views always exist (a fresh deployment has no labels yet)."""
     stand_ins = {
-        "studies": "accession_pseudo VARCHAR, patient_pseudo VARCHAR, age_years INTEGER, exam_description VARCHAR, study_laterality VARCHAR, birads VARCHAR, is_biopsy BOOLEAN",
+        "studies": "accession_pseudo VARCHAR, patient_pseudo VARCHAR, study_uid_pseudo VARCHAR, age_years INTEGER, exam_description VARCHAR, study_laterality VARCHAR, birads VARCHAR, is_biopsy BOOLEAN, findings VARCHAR, impression VARCHAR",
         "images": "image_id VARCHAR, instance_id VARCHAR, frame INTEGER, accession_pseudo VARCHAR, is_cine BOOLEAN, rows INTEGER, columns INTEGER",
         "image_features": "image_id VARCHAR, instance_id VARCHAR, frame INTEGER, accession_pseudo VARCHAR, is_cine BOOLEAN, rows INTEGER, columns INTEGER, study_laterality VARCHAR, laterality VARCHAR, exclusion_reason VARCHAR",
         "inpainted_images": "image_id VARCHAR, inpainted_path VARCHAR",
@@ -120,6 +203,7 @@ def _empty_for_views(con: duckdb.DuckDBPyConnection, present: set[str]) -> None:
 
 
 def build_metadata_db(research_zone: Zone) -> CatalogReport:
+    label_set = _label_set_version(research_zone)
     frames, missing = _load(research_zone)
     with tempfile.TemporaryDirectory(prefix="cadbusi-catalog-") as tmp:
         local = Path(tmp) / "metadata.duckdb"
@@ -134,14 +218,17 @@ def build_metadata_db(research_zone: Zone) -> CatalogReport:
             _empty_for_views(con, set(frames))
             for view, sql in VIEWS.items():
                 con.execute(f"CREATE VIEW {view} AS {sql}")
-            for name, keys in PRIMARY_KEYS.items():
-                if name not in frames:
-                    continue
-                cols = ", ".join(keys)
-                ((dupes,),) = con.execute(
-                    f"SELECT count(*) FROM (SELECT {cols} FROM {name} GROUP BY {cols} HAVING count(*) > 1)"
-                ).fetchall()
-                report.duplicate_keys[name] = int(dupes)
+            check_unique_keys(con, report)
+            report.label_set_version = label_set
+            con.execute(
+                "CREATE TABLE catalog_info AS SELECT ? AS label_set_version, "
+                "? AS unique_keys_passed, ? AS duplicate_keys",
+                [
+                    report.label_set_version,
+                    report.unique_keys_passed,
+                    json.dumps(report.duplicate_keys, sort_keys=True),
+                ],
+            )
             con.execute("CHECKPOINT")
         finally:
             con.close()
@@ -154,6 +241,53 @@ def build_metadata_db(research_zone: Zone) -> CatalogReport:
         else:
             research_zone.copy_file_in(local, CATALOG_PATH)
     return report
+
+
+@dataclass(frozen=True)
+class CatalogInfo:
+    """What a catalog file says about itself (``catalog_info``)."""
+
+    label_set_version: str | None
+    unique_keys_passed: bool | None
+    duplicate_keys: dict[str, int]
+
+
+def read_catalog_info(con: duckdb.DuckDBPyConnection) -> CatalogInfo:
+    """The catalog's own record of its label set and key check (a catalog built before
+    ``catalog_info`` existed gives ``unique_keys_passed=None``: unknown)."""
+    present = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'catalog_info'"
+    ).fetchall()[0][0]
+    if not present:
+        return CatalogInfo(None, None, {})
+    version, passed, duplicates = con.execute(
+        "SELECT label_set_version, unique_keys_passed, duplicate_keys FROM catalog_info"
+    ).fetchone()
+    return CatalogInfo(version, bool(passed), json.loads(duplicates or "{}"))
+
+
+def catalog_problems(research_zone: Zone, current_label_set: str | None) -> list[str]:
+    """Why the catalog file itself must not be exported (empty: it may): it is missing, its
+    unique-key check failed, or it holds another label set than the current one (labels were
+    ingested after the catalog was built)."""
+    try:
+        con = open_catalog(research_zone)
+    except FileNotFoundError as exc:
+        return [str(exc)]
+    try:
+        info = read_catalog_info(con)
+    finally:
+        con.close()
+    problems = []
+    if info.unique_keys_passed is False:
+        failed = ", ".join(sorted(k for k, v in info.duplicate_keys.items() if v))
+        problems.append(f"the catalog has duplicate keys ({failed})")
+    if info.unique_keys_passed is not None and info.label_set_version != current_label_set:
+        problems.append(
+            f"the catalog holds label set {info.label_set_version or 'none'} but the current "
+            f"one is {current_label_set or 'none'}"
+        )
+    return problems
 
 
 def open_catalog(research_zone: Zone) -> duckdb.DuckDBPyConnection:

@@ -1,13 +1,85 @@
-"""Partition definitions shared by the asset groups."""
+"""Partition definitions shared by the asset groups.
+
+The study-date partitions cover the dates the data has:
+
+- production: from ``CADBUSI_FIRST_STUDY_DATE`` to yesterday (UTC; a day's partition appears
+  once it is over);
+- demo (``CADBUSI_HOME`` set, as ``make demo``, ``make dev`` and ``cadbusi demo`` do): exactly
+  the demo cohort's dates, read from ``$CADBUSI_HOME/sources/cohort.json`` (written by the
+  cohort generator), so a finished demo shows every partition materialized instead of a few
+  percent of the days up to today;
+- either: ``CADBUSI_LAST_STUDY_DATE`` (YYYY-MM-DD) sets the last partition explicitly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Mapping
 
 import dagster as dg
 
-from cadbusi_assets.settings import load_settings
+from cadbusi_assets.settings import SettingsError, demo_paths, load_settings
+
+#: the file in the demo sources folder that records the cohort's first date and day count
+DEMO_COHORT_FILE = "cohort.json"
+
+
+def study_date_range(env: Mapping[str, str] | None = None) -> tuple[str, str | None]:
+    """``(first, last)`` study date (ISO) of the partitions; ``last`` None means yesterday."""
+    env = os.environ if env is None else env
+    settings = load_settings(env)
+    first, last = settings.first_study_date, None
+    if settings.is_demo and env.get("CADBUSI_HOME", "").strip() and settings.home is not None:
+        cohort = _demo_cohort(demo_paths(settings.home)["sources"] / DEMO_COHORT_FILE)
+        if cohort is not None:
+            demo_first, demo_last = cohort
+            if not env.get("CADBUSI_FIRST_STUDY_DATE", "").strip():
+                first = demo_first
+            last = demo_last
+    explicit = env.get("CADBUSI_LAST_STUDY_DATE", "").strip()
+    if explicit:
+        try:
+            last = dt.date.fromisoformat(explicit).isoformat()
+        except ValueError:
+            raise SettingsError(
+                f"CADBUSI_LAST_STUDY_DATE must be a date like 2024-01-31, not {explicit!r}."
+            ) from None
+    if last is not None and last < first:
+        raise SettingsError(
+            f"The last study date {last} is before the first study date {first} "
+            "(CADBUSI_FIRST_STUDY_DATE / CADBUSI_LAST_STUDY_DATE)."
+        )
+    return first, last
+
+
+def study_date_partitions_for(env: Mapping[str, str] | None = None) -> dg.DailyPartitionsDefinition:
+    """The daily study-date partitions for ``env`` (default: the process environment)."""
+    first, last = study_date_range(env)
+    end = None if last is None else (dt.date.fromisoformat(last) + dt.timedelta(days=1))
+    return dg.DailyPartitionsDefinition(
+        start_date=first,
+        end_date=None if end is None else end.isoformat(),  # exclusive
+        timezone="UTC",
+    )
+
+
+def _demo_cohort(path) -> tuple[str, str] | None:
+    """(first, last) date of the demo cohort recorded at ``path``; None if absent or unreadable."""
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))["config"]
+        first = dt.date.fromisoformat(config["start"])
+        days = int(config["days"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if days < 1:
+        return None
+    return first.isoformat(), (first + dt.timedelta(days=days - 1)).isoformat()
+
 
 #: One partition per DICOM StudyDate (treated as a UTC date; partition key = StudyDate).
-study_date_partitions = dg.DailyPartitionsDefinition(
-    start_date=load_settings().first_study_date, timezone="UTC"
-)
+study_date_partitions = study_date_partitions_for()
 
 #: Dated exports, added from the UI, the export sensor or `cadbusi export` (keys like 2026-11-22).
 export_partitions = dg.DynamicPartitionsDefinition(name="exports")

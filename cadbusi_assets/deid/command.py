@@ -1,12 +1,15 @@
 """The standalone commands: ``cadbusi deidentify`` and ``cadbusi verify`` (argparse-free).
 
-The CLI owner wires these functions to argparse; they print through ``echo`` and return the
-exit code: 0 all clean, 1 something was quarantined or flagged, 2 usage or key error.
+The CLI wires these functions to argparse; they print through ``echo`` and return the exit
+code: 0 all clean, 1 something was quarantined or flagged, 2 usage, key or OCR set-up error.
 
-Nothing printed or written names an original identifier: progress lines show counters and
-reasons; output paths are built from pseudonyms only. The report of ``deidentify`` links
-each input path to its output, so it is a re-identification table: it must be written
-outside OUTPUT (with the raw data), and the command refuses a report path inside OUTPUT.
+Output paths are built from pseudonyms only, and nothing printed or written into OUTPUT names
+an original identifier. The report of ``deidentify`` (written by default beside OUTPUT, as
+``<OUTPUT>.report.csv``) links each input path to its output, so it is a re-identification
+table: it stays with the raw data, and the command refuses a report path inside OUTPUT.
+Quarantined and duplicate inputs are named on screen and in the report by their path relative
+to INPUT: the operator's own raw-side file names (keep that terminal on the raw side when
+those names carry identifiers). Files are counted on a progress bar (stderr, terminals only).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import polars as pl
@@ -29,6 +32,8 @@ from cadbusi_assets.dicom import DicomReadError, dataset_to_bytes, read_dataset
 from cadbusi_assets.identity import Pseudonymizer, PseudonymKeyError, load_key
 from cadbusi_assets.identity.pseudonyms import instance_id_for
 from cadbusi_assets.parallel import parallel_map
+from cadbusi_assets.progress import ProgressBar, tick
+from cadbusi_assets.settings import tesseract_problem
 
 LAYOUTS = ("flat", "study")
 
@@ -44,6 +49,7 @@ class _Task:
     profile: str
     layout: str
     verify_ocr: bool
+    progress: str = ""
 
 
 @dataclass
@@ -90,13 +96,29 @@ def _process(task: _Task) -> DeidRow:
     except Exception as exc:  # fail closed on anything unexpected, without echoing values
         row.reason = f"unexpected error ({type(exc).__name__})"
     row.seconds = round(time.perf_counter() - started, 4)
+    tick(task.progress)
     return row
 
 
-def _input_files(root: Path, exclude: Path) -> list[Path]:
+def default_report_path(output_dir: Path) -> Path:
+    """``<OUTPUT>.report.csv``: beside OUTPUT, never inside it.
+
+    >>> default_report_path(Path("/data/deid"))
+    PosixPath('/data/deid.report.csv')
+    """
+    output_dir = Path(output_dir).resolve()  # "." and "out/" get a real name
+    return output_dir.parent / f"{output_dir.name or 'output'}.report.csv"
+
+
+def _input_files(root: Path, exclude: Path, report: Path | None = None) -> list[Path]:
+    exclude = exclude.resolve()
+    skip = report.resolve() if report is not None else None
     files = []
     for path in sorted(root.rglob("*")):
-        if path.is_file() and exclude not in path.parents and path != exclude:
+        resolved = path.resolve()
+        if not path.is_file() or resolved == skip:
+            continue
+        if exclude not in resolved.parents and resolved != exclude:
             files.append(path)
     return files
 
@@ -131,8 +153,12 @@ def deidentify_command(
     verify_ocr: bool,
     echo: Echo,
 ) -> int:
-    """De-identify every file under ``input_dir`` into ``output_dir``; see the module doc."""
+    """De-identify every file under ``input_dir`` into ``output_dir``; see the module doc.
+
+    ``report`` defaults to :func:`default_report_path` (beside ``output_dir``).
+    """
     input_dir, output_dir = Path(input_dir), Path(output_dir)
+    report = Path(report) if report is not None else default_report_path(output_dir)
     if not input_dir.is_dir():
         echo("error: INPUT is not a folder")
         return 2
@@ -145,9 +171,14 @@ def deidentify_command(
     if output_dir.resolve() == input_dir.resolve():
         echo("error: OUTPUT must differ from INPUT")
         return 2
-    if report is not None and _is_within(Path(report), output_dir):
+    if _is_within(report, output_dir):
         echo("error: the report links inputs to outputs; write it outside OUTPUT")
         return 2
+    if verify_ocr:
+        problem = tesseract_problem()
+        if problem:
+            echo(f"error: OCR verification of burned-in text is on, but {problem} (or --no-ocr)")
+            return 2
     try:
         key = load_key(key_file, forbidden_roots=(output_dir,))
     except PseudonymKeyError as exc:
@@ -155,7 +186,7 @@ def deidentify_command(
         return 2
     pseudonymizer = Pseudonymizer(key)
 
-    files = _input_files(input_dir, output_dir)
+    files = _input_files(input_dir, output_dir, report)
     output_dir.mkdir(parents=True, exist_ok=True)
     tasks = [
         _Task(
@@ -169,9 +200,14 @@ def deidentify_command(
         )
         for path in files
     ]
-    echo(f"de-identifying {len(tasks)} files with profile {profile} (key {key.fingerprint})")
+    echo(
+        f"de-identifying {len(tasks)} files with profile {profile} (key {key.fingerprint}, "
+        f"OCR verification {'on' if verify_ocr else 'off'})"
+    )
     started = time.perf_counter()
-    rows = parallel_map(_process, tasks, workers=jobs, min_items_per_worker=2)
+    with ProgressBar(len(tasks), "de-identifying") as bar:
+        tasks = [replace(task, progress=bar.path) for task in tasks]
+        rows = parallel_map(_process, tasks, workers=jobs, min_items_per_worker=2)
 
     published: set[str] = set()
     for index, (task, row) in enumerate(zip(tasks, rows, strict=True), start=1):
@@ -185,8 +221,9 @@ def deidentify_command(
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(staging, target)
                 published.add(row.output_path)
-        row.input_path = str(Path(task.input_path).relative_to(input_dir))
-        echo(f"[{index}/{len(tasks)}] {row.status}" + (f": {row.reason}" if row.reason else ""))
+        row.input_path = Path(task.input_path).relative_to(input_dir).as_posix()
+        if row.status != "ok":  # name the input: the operator must find it (raw side)
+            echo(f"[{index}/{len(tasks)}] {row.status}: {row.input_path}: {row.reason}")
     staging_dir = output_dir / ".staging"
     if staging_dir.is_dir() and not any(staging_dir.iterdir()):
         staging_dir.rmdir()
@@ -201,9 +238,8 @@ def deidentify_command(
     for reason in sorted({r.reason for r in quarantined}):
         count = sum(r.reason == reason for r in quarantined)
         echo(f"  quarantined x{count}: {reason}")
-    if report is not None:
-        write_report([asdict(r) for r in rows], Path(report))
-        echo(f"report: {report}")
+    write_report([asdict(r) for r in rows], report)
+    echo(f"report (input -> output, keep it with the raw data): {report}")
     return 1 if quarantined else 0
 
 
@@ -251,17 +287,20 @@ def verify_command(
         identifiers = _original_identifiers(Path(identifiers_from), echo)
     files = sorted(p for p in output_dir.rglob("*.dcm") if p.is_file())
     rows = []
-    for index, path in enumerate(files, start=1):
-        findings = verify_file(path, identifiers, ocr=ocr and identifiers_from is not None)
-        status = "clean" if not findings else "flagged"
-        rows.append(
-            {
-                "output_path": str(path.relative_to(output_dir)),
-                "status": status,
-                "findings": "; ".join(findings),
-            }
-        )
-        echo(f"[{index}/{len(files)}] {status}" + (f": {'; '.join(findings)}" if findings else ""))
+    lines = []
+    with ProgressBar(len(files), "verifying") as bar:
+        for index, path in enumerate(files, start=1):
+            findings = verify_file(path, identifiers, ocr=ocr and identifiers_from is not None)
+            status = "clean" if not findings else "flagged"
+            relative = path.relative_to(output_dir).as_posix()
+            rows.append(
+                {"output_path": relative, "status": status, "findings": "; ".join(findings)}
+            )
+            if findings:
+                lines.append(f"[{index}/{len(files)}] flagged: {relative}: {'; '.join(findings)}")
+            bar.advance()
+    for line in lines:
+        echo(line)
     flagged = sum(r["status"] != "clean" for r in rows)
     echo(f"verified {len(files)} files: {flagged} flagged")
     if report is not None:

@@ -21,6 +21,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import (
     JPEG2000,
+    UID,
     ExplicitVRLittleEndian,
     JPEGBaseline8Bit,
     JPEGExtended12Bit,
@@ -39,6 +40,7 @@ from cadbusi_assets.dicom import (
     UltrasoundRegion,
     iter_frames,
     number_of_frames,
+    quiet_pydicom,
     set_frames,
 )
 from cadbusi_assets.identity import Pseudonymizer
@@ -81,9 +83,12 @@ def _check_supported(ds: Dataset, profile: DeidProfile) -> None:
     if not sop_class:
         raise DeidentificationError("no SOPClassUID: cannot choose a de-identification policy")
     if sop_class not in profile.sop_classes:
-        name = getattr(ds.SOPClassUID, "name", sop_class)
+        name = UID(sop_class).name
+        # a registered class is named with its UID; anything else is not quoted (the header
+        # value could hold any text)
+        label = f"{name} ({sop_class})" if name != sop_class else "(unregistered UID)"
         raise DeidentificationError(
-            f"unsupported SOP class {name} ({sop_class}): only ultrasound and secondary "
+            f"unsupported SOP class {label}: only ultrasound and secondary "
             "capture images are de-identified"
         )
     if not profile.has("clean_pixel_data"):
@@ -221,7 +226,26 @@ def deidentify_dataset(
     Raises :class:`DeidentificationError` for an unsupported SOP class, an image without
     usable ultrasound regions or device rule, undecodable pixels, an identifier left in the
     header, or (with ``verify_ocr``) the study's identifiers readable in the cleaned pixels.
+    pydicom's warnings and log records (they quote header values) are captured.
     """
+    with quiet_pydicom():
+        return _deidentify_dataset(
+            ds,
+            pseudonymizer,
+            profile,
+            verify_ocr=verify_ocr,
+            extra_identifiers=extra_identifiers,
+        )
+
+
+def _deidentify_dataset(
+    ds: Dataset,
+    pseudonymizer: Pseudonymizer,
+    profile: DeidProfile | None,
+    *,
+    verify_ocr: bool,
+    extra_identifiers: OriginalIdentifiers | None,
+) -> DeidentifiedObject:
     profile = profile or DEFAULT_PROFILE
     _check_supported(ds, profile)
     identifiers = OriginalIdentifiers.from_dataset(ds).merge(extra_identifiers)

@@ -19,6 +19,7 @@ The file meta is rebuilt from scratch (nothing of the original meta survives).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -339,12 +340,19 @@ def shifted_study_date(ds: Dataset) -> dt.date | None:
     return parse_da_value(str(ds.get("StudyDate", "") or ""))
 
 
+#: A valid Age String (AS): three digits and D, W, M or Y.
+_AGE_RE = re.compile(r"^\d{3}[DWMY]$")
+
+
 def _set_age(ds: Dataset, original: Dataset, profile: DeidProfile) -> None:
     if not profile.has("retain_patient_characteristics"):
         return
     age = str(ds.get("PatientAge", "") or "").strip()
+    if age and not _AGE_RE.match(age):
+        del ds.PatientAge  # not an AS value (it could be a date of birth): recomputed below
+        age = ""
     if age:
-        if age.endswith("Y") and age[:-1].isdigit() and int(age[:-1]) >= 90:
+        if age.endswith("Y") and int(age[:-1]) >= 90:
             ds.PatientAge = "090Y"
         return
     birth = parse_da_value(str(original.get("PatientBirthDate", "") or ""))

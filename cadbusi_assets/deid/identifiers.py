@@ -23,13 +23,23 @@ from dataclasses import dataclass, field, fields
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-#: Name parts shorter than this are not searched for on their own (too many false hits).
-MIN_NAME_PART = 3
+from cadbusi_assets.deid.name_variants import (
+    MIN_LATIN_COMPONENT,
+    NAME_NOISE,
+    component_groups,
+    is_cjk,
+    name_terms,
+    spellings,
+)
+
+#: Latin name parts shorter than this are not searched for on their own (initials); CJK
+#: parts of any length are (see :mod:`~cadbusi_assets.deid.name_variants`).
+MIN_NAME_PART = MIN_LATIN_COMPONENT
+#: Staff and relatives: only family names of at least this many Latin letters on their own.
+MIN_OTHER_FAMILY = 4
 #: Identifiers shorter than this are not searched for at all.
 MIN_IDENTIFIER = 3
 
-#: Titles and suffixes that are not identifying on their own.
-_NAME_NOISE = {"MR", "MRS", "MS", "MISS", "DR", "JR", "SR", "II", "III", "IV", "MD", "PHD"}
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
 #: Keywords whose values identify the patient or the encounter ("other" identifiers).
@@ -101,38 +111,39 @@ def parse_da(text: str) -> dt.date | None:
         return None
 
 
-def _name_parts(name: str) -> list[str]:
-    parts = [p for p in re.split(r"[\^\s,=]+", name.upper()) if p]
-    return [p for p in parts if len(p) >= MIN_NAME_PART and p not in _NAME_NOISE]
-
-
 def name_variants(name: str) -> list[str]:
-    """Ways a DICOM person name is written elsewhere (upper case).
+    """Ways a DICOM person name is written elsewhere (upper case, longest first): whole-name
+    forms, every component of every component group, accents stripped and transliterated
+    (:func:`~cadbusi_assets.deid.name_variants.name_terms`).
 
     >>> name_variants("Doe^Jane^Q")[:4]
-    ['DOE^JANE^Q', 'DOE, JANE', 'DOE,JANE', 'JANE DOE']
+    ['DOE, JANE Q', 'DOE^JANE^Q', 'JANE Q DOE', 'DOE, JANE']
+    >>> "ZOE" in name_variants("Müller^Zoë") and "MUELLER" in name_variants("Müller^Zoë")
+    True
     """
-    name = str(name).strip().upper()
-    if not name:
-        return []
-    components = [c.strip() for c in name.split("=")[0].split("^")]
-    family = components[0] if components else ""
-    given = components[1] if len(components) > 1 else ""
-    variants = [name]
-    if family and given:
-        variants += [
-            f"{family}, {given}",
-            f"{family},{given}",
-            f"{given} {family}",
-            f"{family} {given}",
-            f"{family}^{given}",
-        ]
-        middle = components[2] if len(components) > 2 else ""
-        if middle:
-            variants += [f"{given} {middle} {family}", f"{family}, {given} {middle}"]
-    elif " " in name or "," in name:
-        variants.append(name)
-    return list(dict.fromkeys(v for v in variants if len(v) >= MIN_IDENTIFIER))
+    return [v for v in name_terms(name) if len(v) >= MIN_NAME_PART or is_cjk(v)]
+
+
+def other_name_variants(name: str) -> list[str]:
+    """Search texts for a staff member's or relative's name: whole-name forms in every
+    spelling, and the family name alone when it has at least :data:`MIN_OTHER_FAMILY` Latin
+    letters (or two CJK characters).
+
+    >>> other_name_variants("Smith^Jo")[:2], "SMITH" in other_name_variants("Smith^Jo")
+    (['SMITH, JO', 'JO SMITH'], True)
+    >>> "JO" in other_name_variants("Smith^Jo")
+    False
+    """
+    terms = name_terms(name, components=False)
+    for group in component_groups(name):
+        family = group[0] if group else ""
+        if not family:
+            continue
+        cjk = is_cjk(family)
+        long_enough = len(family) >= (2 if cjk else MIN_OTHER_FAMILY)
+        if long_enough and family.upper() not in NAME_NOISE:
+            terms += spellings(family)
+    return [t for t in dict.fromkeys(terms) if len(t) >= MIN_IDENTIFIER or is_cjk(t)]
 
 
 def date_variants(value: dt.date) -> list[str]:
@@ -265,13 +276,14 @@ class OriginalIdentifiers:
         """``(kind, text)`` pairs to search for, upper case, longest first.
 
         Kinds: ``patient_name``, ``patient_id``, ``accession_number``, ``birth_date``,
-        ``other_identifier``. Name parts shorter than :data:`MIN_NAME_PART` characters and
-        identifiers shorter than :data:`MIN_IDENTIFIER` are left out.
+        ``other_identifier``. Latin name parts shorter than :data:`MIN_NAME_PART` letters
+        and identifiers shorter than :data:`MIN_IDENTIFIER` are left out; CJK name parts of
+        any length are kept. Every searcher compiles these with
+        :func:`~cadbusi_assets.deid.name_variants.term_regex`.
         """
         terms: list[tuple[str, str]] = []
         for name in self.patient_names:
             terms += [("patient_name", v) for v in name_variants(name)]
-            terms += [("patient_name", p) for p in _name_parts(name)]
         for value in self.patient_ids:
             terms += [("patient_id", v) for v in id_variants(value)]
         for value in self.accession_numbers:
@@ -279,11 +291,8 @@ class OriginalIdentifiers:
         for birth in self.birth_dates:
             terms += [("birth_date", v) for v in date_variants(birth)]
         for value in self.other:
-            if "^" in value:
-                terms += [("other_identifier", v) for v in name_variants(value)]
-                family = value.split("^")[0].strip().upper()
-                if len(family) >= 4 and family not in _NAME_NOISE:
-                    terms.append(("other_identifier", family))
+            if "^" in value or "=" in value:
+                terms += [("other_identifier", v) for v in other_name_variants(value)]
             else:
                 terms += [("other_identifier", v) for v in id_variants(value)]
         unique = dict.fromkeys((kind, text.upper()) for kind, text in terms if text.strip())

@@ -1,8 +1,11 @@
 """Leak checks: find the study's own identifiers in text, bytes and whole data sets.
 
 Every finder returns *kinds* (and, for data sets, element paths), never the text it found.
-Matching is case-insensitive and bounded: an identifier only counts when it is not part of a
-longer run of letters and digits, so ``1234`` does not match inside ``2.25.912345``.
+Matching is case- and accent-insensitive and bounded: an identifier only counts when it is
+not part of a longer run of letters and digits, so ``1234`` does not match inside
+``2.25.912345``; CJK name parts match anywhere. The patterns come from
+:func:`~cadbusi_assets.deid.name_variants.term_regex`, the one matcher shared by the
+scrubber, ``cadbusi verify`` and the pipeline's blocking check.
 
 >>> from cadbusi_assets.deid.identifiers import OriginalIdentifiers
 >>> ids = OriginalIdentifiers(patient_names=("DOE^JANE",), accession_numbers=("A77123",))
@@ -26,61 +29,65 @@ from pydicom.multival import MultiValue
 from pydicom.tag import Tag
 
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+from cadbusi_assets.deid.name_variants import compile_terms, term_byte_forms
 
 #: Byte-level matches on UTF-16 text need at least this many characters (random binary data
 #: matches short UTF-16 patterns too easily).
 MIN_UTF16_TERM = 4
-
-_ALNUM = "A-Za-z0-9"
 
 #: Elements whose text we write ourselves (profile and option names): not scanned, since
 #: words like "Patient" in "Retain Patient Characteristics" would match a name part.
 OWN_BOOKKEEPING = frozenset({"DeidentificationMethod", "DeidentificationMethodCodeSequence"})
 
 
-def _text_pattern(term: str) -> str:
-    parts = [re.escape(p) for p in term.split()]
-    return r"\s+".join(parts)
-
-
 @lru_cache(maxsize=256)
-def _text_regexes(identifiers: OriginalIdentifiers) -> tuple[tuple[str, re.Pattern[str]], ...]:
+def _text_regexes(
+    identifiers: OriginalIdentifiers, min_length: int = 1
+) -> tuple[tuple[str, re.Pattern[str]], ...]:
     by_kind: dict[str, list[str]] = {}
     for kind, term in identifiers.search_terms():
-        by_kind.setdefault(kind, []).append(_text_pattern(term))
-    return tuple(
-        (
-            kind,
-            re.compile(rf"(?<![{_ALNUM}])(?:{'|'.join(patterns)})(?![{_ALNUM}])", re.IGNORECASE),
-        )
-        for kind, patterns in sorted(by_kind.items())
-    )
+        if len(term) >= min_length:
+            by_kind.setdefault(kind, []).append(term)
+    return tuple((kind, compile_terms(terms)) for kind, terms in sorted(by_kind.items()))
 
 
 @lru_cache(maxsize=256)
 def _byte_regexes(identifiers: OriginalIdentifiers) -> tuple[tuple[str, re.Pattern[bytes]], ...]:
     by_kind: dict[str, list[bytes]] = {}
+    exact: dict[str, list[bytes]] = {}
     for kind, term in identifiers.search_terms():
-        ascii_term = term.encode("latin-1", errors="ignore")
-        if ascii_term:
-            escaped = re.escape(ascii_term)
-            by_kind.setdefault(kind, []).append(
-                rb"(?<![A-Za-z0-9])" + escaped + rb"(?![A-Za-z0-9])"
-            )
+        for encoded, fold_case in term_byte_forms(term):
+            if fold_case:
+                by_kind.setdefault(kind, []).append(
+                    rb"(?<![A-Za-z0-9])" + re.escape(encoded) + rb"(?![A-Za-z0-9])"
+                )
+            else:
+                exact.setdefault(kind, []).append(re.escape(encoded))
         if len(term) >= MIN_UTF16_TERM:
             for codec in ("utf-16-le", "utf-16-be"):
                 by_kind.setdefault(kind, []).append(re.escape(term.encode(codec)))
-    return tuple(
-        (kind, re.compile(b"|".join(patterns), re.IGNORECASE))
-        for kind, patterns in sorted(by_kind.items())
-    )
+    out = []
+    for kind in sorted(set(by_kind) | set(exact)):
+        parts = []
+        if kind in by_kind:
+            parts.append(b"(?i:" + b"|".join(by_kind[kind]) + b")")
+        if kind in exact:
+            parts.append(b"(?:" + b"|".join(exact[kind]) + b")")
+        out.append((kind, re.compile(b"|".join(parts))))
+    return tuple(out)
 
 
-def find_identifiers_in_text(text: str, identifiers: OriginalIdentifiers) -> list[str]:
-    """Kinds of the study's identifiers that occur in ``text`` (sorted, unique)."""
+def find_identifiers_in_text(
+    text: str, identifiers: OriginalIdentifiers, *, min_length: int = 1
+) -> list[str]:
+    """Kinds of the study's identifiers that occur in ``text`` (sorted, unique).
+
+    ``min_length`` leaves out shorter terms (OCR of speckle reads stray two-letter words).
+    """
     if not text or identifiers.is_empty():
         return []
-    return [kind for kind, regex in _text_regexes(identifiers) if regex.search(text)]
+    regexes = _text_regexes(identifiers, min_length)
+    return [kind for kind, regex in regexes if regex.search(text)]
 
 
 def find_identifiers_in_bytes(data: bytes, identifiers: OriginalIdentifiers) -> list[str]:

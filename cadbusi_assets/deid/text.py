@@ -21,6 +21,7 @@ import re
 from functools import lru_cache
 
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+from cadbusi_assets.deid.name_variants import term_regex
 
 _KIND_MARKERS = {
     "patient_name": "[name]",
@@ -56,9 +57,8 @@ _MIN_ID_DIGITS = 6
 @lru_cache(maxsize=256)
 def _identifier_regex(identifiers: OriginalIdentifiers) -> tuple[tuple[re.Pattern[str], str], ...]:
     out = []
-    for kind, term in identifiers.search_terms():
-        pattern = r"\s+".join(re.escape(p) for p in term.split())
-        regex = re.compile(rf"(?<![A-Za-z0-9]){pattern}(?![A-Za-z0-9])", re.IGNORECASE)
+    for kind, term in identifiers.search_terms():  # longest first
+        regex = re.compile(term_regex(term), re.IGNORECASE)
         out.append((regex, _KIND_MARKERS.get(kind, "[id]")))
     return tuple(out)
 

@@ -20,7 +20,13 @@ from cadbusi_assets.deid.scan import (
     iter_elements,
 )
 from cadbusi_assets.deid.text import scrub_text
-from cadbusi_assets.dicom import DecodeError, DicomReadError, iter_frames, read_dataset
+from cadbusi_assets.dicom import (
+    DecodeError,
+    DicomReadError,
+    iter_frames,
+    quiet_pydicom,
+    read_dataset,
+)
 
 _DESCRIPTOR_VRS = {"LO", "SH", "ST", "LT", "UT", "UC"}
 _ALLOWED_PN = {"", "ANONYMIZED"}
@@ -67,7 +73,13 @@ def structural_findings(ds: Dataset) -> list[str]:
 
 
 def verify_file(path: Path, identifiers: OriginalIdentifiers, ocr: bool = False) -> list[str]:
-    """All findings for one de-identified file (empty list: clean)."""
+    """All findings for one de-identified file (empty list: clean). pydicom's warnings and
+    log records are captured (they quote header values)."""
+    with quiet_pydicom():
+        return _verify_file(path, identifiers, ocr)
+
+
+def _verify_file(path: Path, identifiers: OriginalIdentifiers, ocr: bool) -> list[str]:
     try:
         data = Path(path).read_bytes()
         ds = read_dataset(data)

@@ -1,8 +1,9 @@
 """Ground truth for the records side: what each report and specimen really says.
 
 ``ground_truth/records/exams.json`` lists every radiology exam with its true overall BI-RADS
-(None where the report states none, e.g. a biopsy note), per-side categories, side, kind and the
-lesions; ``specimens.json`` lists every specimen's parts with their diagnosis and malignancy.
+(None where the report states none, e.g. a biopsy note), per-side categories, side, kind, the
+lesions and ``planted_third_party`` (the relatives, staff, other patients, phone numbers and
+addresses the report text names, :func:`cadbusi_assets.demo.reports.planted_third_party`); ``specimens.json`` lists every specimen's parts with their diagnosis and malignancy.
 Report parsers and label rules can be tested against these.
 """
 
@@ -12,7 +13,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from cadbusi_assets.demo import pathology
+from cadbusi_assets.demo import pathology, reports
 from cadbusi_assets.demo.plan import CohortPlan
 
 
@@ -36,6 +37,7 @@ def exams_truth(plan: CohortPlan) -> list[dict]:
             "study_instance_uid": e.study_instance_uid,
             "duplicated_row": e.duplicated,
             "concordance": e.concordance,
+            "planted_third_party": reports.planted_third_party(e.report_text),
         }
         for e in plan.exams
     ]

@@ -4,6 +4,13 @@ Reports are written the way real ones are: the lexicon (shape, margin, orientati
 pattern, posterior features) with negations, clock positions as ``2:00`` or ``2 o'clock``,
 distances as ``3 cm from the nipple`` or ``3 CM FN``, a signature line, and sometimes the
 patient's own name and MRN (which a scrubber must remove).
+
+About one report in seven (:data:`THIRD_PARTY_SHARE`) also carries third-party identifiers in its
+findings, as real ones do: a relative who came along, the sonographer, another patient's
+``LAST^FIRST``, a phone number, a street address with city and ZIP code
+(:func:`third_party_sentence`). Their values come from the fixed lists below, so
+:func:`planted_third_party` finds them again in any report text (the demo ground truth records
+them per exam, ``exams.json`` → ``planted_third_party``).
 """
 
 from __future__ import annotations
@@ -41,9 +48,76 @@ _RECOMMENDATION = {
 }
 BIRADS_STYLES = ("category", "assessment", "final", "registered", "acr", "us", "inline", "code")
 
+#: share of ultrasound and mammography reports that mention third parties
+THIRD_PARTY_SHARE = 0.15
+#: invented third parties (no part is a demo patient or staff name or a word used in reports)
+RELATIVES = (
+    ("sister", "Zelda Plimsoll"), ("daughter", "Ottoline Brackwater"), ("husband", "Lucan Thistlewood"),
+    ("son", "Evander Quillfeather"), ("mother", "Perpetua Scrimgeour"), ("niece", "Isolde Fennimore"),
+    ("partner", "Hesper Wollaston"), ("friend", "Cosima Ravensworth"),
+)  # fmt: skip
+STAFF = (
+    ("sonographer", "Quentin Aldergrove"), ("technologist", "Marisol Ebbesmeyer"),
+    ("sonographer", "Tiberius Hollingrake"), ("nurse", "Wynona Penhaligon"),
+)  # fmt: skip
+OTHER_PATIENTS = ("PRIDDLECOMBE^ARABELLA", "VANTONGEREN^EULALIA", "ESSENWEIN^CLEMENTINE")
+PHONES = ("555-0142", "+44 20 7946 0958", "(413) 555-0187", "413-555-0163 ext. 2210")
+ADDRESSES = (
+    ("12 Elm Street", "Springfield MA 01103"), ("48 Larkspur Lane", "Amherst, MA 01002"),
+    ("7 Quarry Hill Road", "Easthampton MA 01027"), ("310 Orchard Avenue, Apt 2B", "Holyoke, MA 01040"),
+)  # fmt: skip
+
 
 def _pick(rng: np.random.Generator, options):
     return options[int(rng.integers(len(options)))]
+
+
+def third_party_sentence(rng: np.random.Generator) -> str:
+    """One findings paragraph naming a relative, a staff member, another patient, a phone
+    number and an address (each present or not)."""
+    relation, relative = _pick(rng, RELATIVES)
+    role, staff = _pick(rng, STAFF)
+    street, city = _pick(rng, ADDRESSES)
+    phone = _pick(rng, PHONES)
+    parts = [
+        f"The patient was accompanied by her {relation} {relative}, phone {phone}.",
+        f"Lives at {street}, {city}.",
+        f"Images obtained by {role} {staff}.",
+    ]
+    if rng.random() < 0.5:
+        parts.append(f"Compared with the exam of {_pick(rng, OTHER_PATIENTS)}, filed in error.")
+    order = [int(i) for i in rng.permutation(len(parts))]
+    return " ".join(parts[i] for i in order)
+
+
+def planted_third_party(text: str) -> list[dict[str, str]]:
+    """The third-party identifiers of the fixed lists that ``text`` contains, as
+    ``{"kind": relative|staff|other_patient|phone|address|city_zip, "value": ...}``."""
+    found: list[dict[str, str]] = []
+    for kind, values in (
+        ("relative", [v for _, v in RELATIVES]),
+        ("staff", [v for _, v in STAFF]),
+        ("other_patient", list(OTHER_PATIENTS)),
+        ("phone", list(PHONES)),
+        ("address", [street for street, _ in ADDRESSES]),
+        ("city_zip", [city for _, city in ADDRESSES]),
+    ):
+        found += [{"kind": kind, "value": v} for v in values if v in text]
+    return found
+
+
+def _with_third_parties(lines: list[str], rng: np.random.Generator) -> list[str]:
+    """``lines`` with a third-party paragraph after the findings in a share of reports (drawn
+    last, so that the rest of the report does not change)."""
+    if rng.random() >= THIRD_PARTY_SHARE:
+        return lines
+    sentence = third_party_sentence(rng)
+    for index, line in enumerate(lines):
+        if line.startswith("IMPRESSION"):
+            while index > 0 and not lines[index - 1].strip():
+                index -= 1
+            return [*lines[:index], sentence, *lines[index:]]
+    return [*lines, sentence]
 
 
 def fmt_date(day: dt.date) -> str:
@@ -301,7 +375,7 @@ def us_report(exam: Exam, patient: Patient, rng: np.random.Generator) -> str:
         )
     lines.append("")
     lines += _signature(exam, rng)
-    return "\n".join(lines)
+    return "\n".join(_with_third_parties(lines, rng))
 
 
 def mg_report(exam: Exam, patient: Patient, rng: np.random.Generator) -> str:
@@ -350,7 +424,7 @@ def mg_report(exam: Exam, patient: Patient, rng: np.random.Generator) -> str:
         )
     lines.append("")
     lines += _signature(exam, rng)
-    return "\n".join(lines)
+    return "\n".join(_with_third_parties(lines, rng))
 
 
 def biopsy_report(

@@ -5,10 +5,13 @@ One shared decoder (:func:`iter_frames`) gives every frame as 8-bit grey ``(H, W
 """
 
 from cadbusi_assets.dicom.io import (
+    DicomLimitError,
     DicomReadError,
+    check_declared_size,
     dataset_to_bytes,
     is_multiframe,
     number_of_frames,
+    quiet_pydicom,
     read_dataset,
 )
 from cadbusi_assets.dicom.pixels import (
@@ -23,14 +26,17 @@ from cadbusi_assets.dicom.regions import UltrasoundRegion, ultrasound_regions
 
 __all__ = [
     "DecodeError",
+    "DicomLimitError",
     "DicomReadError",
     "UltrasoundRegion",
+    "check_declared_size",
     "dataset_to_bytes",
     "decode_frame",
     "frame_indices",
     "is_multiframe",
     "iter_frames",
     "number_of_frames",
+    "quiet_pydicom",
     "read_dataset",
     "set_frames",
     "to_grey_if_neutral",

@@ -1,4 +1,16 @@
-"""Reading and writing DICOM files with clear errors.
+"""Reading and writing DICOM files with clear errors, bounded resources and quiet logs.
+
+* **Quiet**: pydicom warns and logs with header values in the message (``Invalid value for
+  VR DA: '13.04.1961'``). :func:`quiet_pydicom` captures its warnings and the ``pydicom``
+  logger and keeps only a category (``invalid value for VR DA``, the tag keyword where the
+  message names a tag), never a value. :func:`read_dataset` reads inside it and converts
+  every element there, so the lazy conversions that warn happen while captured.
+* **Bounded**: before anything is inflated or decoded, a Deflated Explicit VR Little Endian
+  data set is inflated as a stream with a ceiling (:data:`MAX_INFLATED_BYTES`) and the
+  declared pixel size (Rows × Columns × Frames × Samples × bytes) is checked against
+  :data:`MAX_PIXEL_BYTES`; either raises :class:`DicomLimitError` (a
+  :class:`DicomReadError`), so a decompression or pixel-size bomb is quarantined with a
+  reason instead of exhausting memory.
 
 >>> from pydicom.data import get_testdata_file
 >>> ds = read_dataset(get_testdata_file("examples_rgb_color.dcm", download=False))
@@ -9,17 +21,296 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
+import re
+import threading
+import warnings
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import BinaryIO
 
 import pydicom
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.multival import MultiValue
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
+
+_MIB = 1 << 20
+
+
+def _limit(env_var: str, default_mib: int) -> int:
+    try:
+        return max(1, int(os.environ.get(env_var, default_mib))) * _MIB
+    except ValueError:
+        return default_mib * _MIB
+
+
+#: Most bytes a deflated data set may inflate to (``CADBUSI_MAX_INFLATED_MB``, default 256).
+MAX_INFLATED_BYTES = _limit("CADBUSI_MAX_INFLATED_MB", 256)
+#: Most bytes the declared pixel data may decode to (``CADBUSI_MAX_PIXEL_MB``, default 1024).
+MAX_PIXEL_BYTES = _limit("CADBUSI_MAX_PIXEL_MB", 1024)
+#: Most frames an object may declare.
+MAX_FRAMES = 20000
+_INFLATE_CHUNK = 4 * _MIB
+
+_LOG = logging.getLogger(__name__)
 
 
 class DicomReadError(ValueError):
     """A file is not readable DICOM. The message says why, without any header value."""
+
+
+class DicomLimitError(DicomReadError):
+    """A file declares or inflates to more than the configured limits (a possible bomb)."""
+
+
+# ---------------------------------------------------------------------------------------
+# pydicom warnings and log records: categories only
+
+_TAG_RE = re.compile(r"\(([0-9A-Fa-f]{4}),\s*([0-9A-Fa-f]{4})\)")
+_CATEGORIES = (
+    (re.compile(r"invalid value for vr (\w\w)", re.I), "invalid value for VR {}"),
+    (
+        re.compile(r"exceeds the maximum length of \d+ allowed for vr (\w\w)", re.I),
+        "too long for VR {}",
+    ),
+    (re.compile(r"failed to decode", re.I), "text not decodable with the character set"),
+    (
+        re.compile(r"unknown encoding|incorrect value for specific character set", re.I),
+        "unknown character set",
+    ),
+    (
+        re.compile(r"expected explicit vr|expected implicit vr", re.I),
+        "VR encoding differs from the transfer syntax",
+    ),
+)
+
+
+def describe_message(message: str, category: str = "warning") -> str:
+    """A PHI-free description of a pydicom message: a fixed category, the VR and the tag
+    keyword when the message names them, never the value.
+
+    >>> describe_message("Invalid value for VR DA: '13.04.1961'", "UserWarning")
+    'UserWarning: invalid value for VR DA'
+    >>> describe_message("(0010,0030) odd value 1961-13-04", "UserWarning")
+    'UserWarning: pydicom message (PatientBirthDate)'
+    """
+    text = str(message)
+    label = "pydicom message"
+    for pattern, template in _CATEGORIES:
+        found = pattern.search(text)
+        if found:
+            label = template.format(*(g.upper() for g in found.groups()))
+            break
+    tag = _TAG_RE.search(text)
+    if tag:
+        keyword = keyword_for_tag(int(tag.group(1) + tag.group(2), 16)) or "private/unknown tag"
+        label += f" ({keyword})"
+    return f"{category}: {label}"
+
+
+class _CategoryHandler(logging.Handler):
+    """Counts pydicom log records by category; never formats or stores their message."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.counts: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = str(record.msg) % record.args if record.args else str(record.msg)
+        except Exception:
+            message = ""
+        self.counts[describe_message(message, record.levelname.lower())] += 1
+
+
+_state_lock = threading.RLock()
+_depth = 0
+_saved: tuple[list[logging.Handler], bool] | None = None
+_handler = _CategoryHandler()
+
+
+_local = threading.local()
+
+
+def _notes_stack() -> list[Counter[str]]:
+    if not hasattr(_local, "stack"):
+        _local.stack = []
+    return _local.stack
+
+
+@contextmanager
+def quiet_pydicom() -> Iterator[Counter[str]]:
+    """Capture pydicom's warnings and log records in the block.
+
+    Yields a counter of PHI-free categories (:func:`describe_message`) that the caller may
+    log. Every warning raised in the block is captured (not only pydicom's): warnings can
+    quote values wherever they come from. The ``pydicom`` logger is detached from its
+    handlers and from the root logger for the outermost block (nested blocks share it).
+    """
+    global _depth, _saved
+    logger = logging.getLogger("pydicom")
+    with _state_lock:
+        if _depth == 0:
+            _saved = (list(logger.handlers), logger.propagate)
+            for handler in _saved[0]:
+                logger.removeHandler(handler)
+            logger.addHandler(_handler)
+            logger.propagate = False
+        _depth += 1
+    start = Counter(_handler.counts)
+    notes: Counter[str] = Counter()
+    stack = _notes_stack()
+    stack.append(notes)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                yield notes
+            finally:
+                for item in caught:
+                    notes[describe_message(str(item.message), item.category.__name__)] += 1
+    finally:
+        stack.pop()
+        logged = _handler.counts - start
+        notes.update(logged)
+        if stack:  # warnings caught here are the enclosing block's too (logs are counted there)
+            stack[-1].update(notes - logged)
+        with _state_lock:
+            _depth -= 1
+            if _depth == 0 and _saved is not None:
+                logger.removeHandler(_handler)
+                for handler in _saved[0]:
+                    logger.addHandler(handler)
+                logger.propagate = _saved[1]
+                _saved = None
+        if notes:
+            _LOG.debug("pydicom notes: %s", dict(notes))
+
+
+def _convert_all(ds: Dataset) -> None:
+    """Convert every raw element now (pydicom validates and decodes lazily, and warns)."""
+    for elem in ds.iterall():
+        if elem.VR == "PN" and elem.value is not None:
+            values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
+            for value in values:
+                str(value)
+
+
+# ---------------------------------------------------------------------------------------
+# Limits checked before inflating or decoding
+
+_LONG_LENGTH_VRS = {
+    b"OB",
+    b"OD",
+    b"OF",
+    b"OL",
+    b"OV",
+    b"OW",
+    b"SQ",
+    b"SV",
+    b"UC",
+    b"UN",
+    b"UR",
+    b"UT",
+    b"UV",
+}
+
+
+def _meta_transfer_syntax(head: BinaryIO) -> tuple[str | None, int] | None:
+    """``(TransferSyntaxUID, offset of the data set)`` of a Part-10 stream, or ``None``."""
+    preamble = head.read(132)
+    if len(preamble) < 132 or preamble[128:132] != b"DICM":
+        return None
+    syntax = None
+    while True:
+        start = head.tell()
+        header = head.read(8)
+        if len(header) < 8 or int.from_bytes(header[:2], "little") != 0x0002:
+            return syntax, start
+        element = int.from_bytes(header[2:4], "little")
+        vr = header[4:6]
+        if vr in _LONG_LENGTH_VRS:
+            length = int.from_bytes(head.read(4), "little")
+        else:
+            length = int.from_bytes(header[6:8], "little")
+        if length == 0xFFFFFFFF or length > 1 << 16:
+            return syntax, start  # not a plausible file meta element: let pydicom decide
+        value = head.read(length)
+        if element == 0x0010:
+            syntax = value.rstrip(b"\x00 ").decode("ascii", errors="replace")
+
+
+def check_inflated_size(stream: BinaryIO, limit: int | None = None) -> None:
+    """Raise :class:`DicomLimitError` when a deflated data set inflates beyond ``limit``.
+
+    Inflates as a stream (at most one chunk in memory) and only counts; ``stream`` is
+    returned to where it was.
+    """
+    limit = MAX_INFLATED_BYTES if limit is None else limit
+    origin = stream.tell()
+    try:
+        found = _meta_transfer_syntax(stream)
+        if found is None or found[0] != DeflatedExplicitVRLittleEndian:
+            return
+        stream.seek(found[1])
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        total = 0
+        while not inflater.eof:
+            data = stream.read(256 * 1024)
+            if not data:
+                break
+            while data:
+                try:
+                    out = inflater.decompress(data, _INFLATE_CHUNK)
+                except zlib.error:
+                    return  # corrupt stream: pydicom reports it
+                total += len(out)
+                if total > limit:
+                    raise DicomLimitError(
+                        f"deflated data set inflates to more than {limit // _MIB} MiB "
+                        "(decompression bomb?)"
+                    )
+                if inflater.eof:
+                    break
+                data = inflater.unconsumed_tail
+    finally:
+        stream.seek(origin)
+
+
+def declared_pixel_bytes(ds: Dataset) -> int:
+    """Bytes the pixel data decodes to according to the header (0 without pixel data)."""
+    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+        return 0
+    try:
+        rows = int(ds.get("Rows", 0) or 0)
+        columns = int(ds.get("Columns", 0) or 0)
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        samples = int(ds.get("SamplesPerPixel", 1) or 1)
+        bits = int(ds.get("BitsAllocated", 8) or 8)
+    except (TypeError, ValueError):
+        raise DicomReadError("image size attributes are not numbers") from None
+    if frames > MAX_FRAMES:
+        raise DicomLimitError(f"declares {frames} frames (limit {MAX_FRAMES})")
+    return max(0, rows) * max(0, columns) * max(1, frames) * max(1, samples) * max(1, -(-bits // 8))
+
+
+def check_declared_size(ds: Dataset, limit: int | None = None) -> None:
+    """Raise :class:`DicomLimitError` when Rows × Columns × Frames × Samples × bytes per
+    sample exceeds ``limit`` (default :data:`MAX_PIXEL_BYTES`)."""
+    limit = MAX_PIXEL_BYTES if limit is None else limit
+    size = declared_pixel_bytes(ds)
+    if size > limit:
+        raise DicomLimitError(
+            f"declared pixel data of {size // _MIB} MiB exceeds the limit of {limit // _MIB} MiB"
+        )
+
+
+# ---------------------------------------------------------------------------------------
 
 
 def read_dataset(
@@ -27,16 +318,44 @@ def read_dataset(
 ) -> Dataset:
     """Read a DICOM file (path, bytes or binary file object).
 
-    Raises :class:`DicomReadError` for empty, truncated, non-DICOM or pixel-less image files.
+    Raises :class:`DicomReadError` for empty, truncated, non-DICOM or pixel-less image files,
+    and :class:`DicomLimitError` for a deflated data set or declared pixel data beyond the
+    limits. pydicom's warnings are captured (:func:`quiet_pydicom`).
     """
-    stream: BinaryIO | str | os.PathLike[str]
-    stream = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+    opened: BinaryIO | None = None
+    stream: BinaryIO
+    if isinstance(source, bytes | bytearray):
+        stream = io.BytesIO(source)
+    elif isinstance(source, str | os.PathLike):
+        try:
+            opened = stream = open(source, "rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise DicomReadError(f"unreadable file ({type(exc).__name__})") from None
+    else:
+        stream = source
+    try:
+        with quiet_pydicom():
+            if stream.seekable():
+                check_inflated_size(stream)
+            ds = _dcmread(stream, stop_before_pixels)
+            if not stop_before_pixels:
+                check_declared_size(ds)
+            return ds
+    finally:
+        if opened is not None:
+            opened.close()
+
+
+def _dcmread(stream: BinaryIO, stop_before_pixels: bool) -> Dataset:
     try:
         ds = pydicom.dcmread(stream, stop_before_pixels=stop_before_pixels, force=False)
+        _convert_all(ds)
     except InvalidDicomError:
         raise DicomReadError(
             "not a DICOM file (no 'DICM' preamble and no recognisable data set)"
         ) from None
+    except MemoryError:
+        raise DicomLimitError("out of memory while reading (decompression bomb?)") from None
     except (EOFError, OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
         kind = type(exc).__name__
         raise DicomReadError(f"unreadable or truncated DICOM ({kind})") from None
@@ -72,5 +391,6 @@ def dataset_to_bytes(ds: Dataset) -> bytes:
     if "SOPInstanceUID" in ds:
         meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
+    with quiet_pydicom():
+        ds.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()

@@ -8,7 +8,8 @@ from cadbusi_assets.exports.build import (
     export_path,
     verify_export,
 )
-from cadbusi_assets.exports.splits import assign_split
+from cadbusi_assets.exports.lineage import build_lineage, key_fingerprint
+from cadbusi_assets.exports.splits import assign_split, stratified_splits
 
 __all__ = [
     "ExportConfig",
@@ -16,6 +17,9 @@ __all__ = [
     "ExportReport",
     "assign_split",
     "build_export",
+    "build_lineage",
     "export_path",
+    "key_fingerprint",
+    "stratified_splits",
     "verify_export",
 ]

@@ -14,7 +14,7 @@ import io
 import json
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,14 @@ from PIL import Image, ImageDraw
 
 from cadbusi_assets.catalog import open_catalog
 from cadbusi_assets.exports.card import build_card
-from cadbusi_assets.exports.splits import DEFAULT_RATIOS, assign_split
+from cadbusi_assets.exports.compare import caveats, previous_export_key, read_manifest, what_changed
+from cadbusi_assets.exports.lineage import build_lineage
+from cadbusi_assets.exports.splits import (
+    DEFAULT_RATIOS,
+    balance_table,
+    patients_in_several_splits,
+    stratified_splits,
+)
 from cadbusi_assets.parallel import parallel_map
 from cadbusi_assets.storage import Zone, parquet_bytes
 
@@ -49,6 +56,10 @@ class ExportConfig:
     prefer_clean_twin: bool = True
     split_salt: str = "cadbusi-v1"
     split_ratios: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RATIOS))
+    #: "stratified" (label x scanner, balanced by images) or "hash" (the plain patient hash)
+    split_method: str = "stratified"
+    #: k cross-validation folds over the non-test patients (0: none)
+    folds: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -68,6 +79,9 @@ class ExportReport:
     dropped: dict[str, int]
     splits: dict[str, int]
     labels: dict[str, int]
+    #: images per split and label, e.g. {"test": {"0": 12, "1": 9}}
+    split_labels: dict[str, dict[str, int]] = field(default_factory=dict)
+    previous_key: str | None = None
 
 
 def export_path(key: str) -> tuple[str, str]:
@@ -141,6 +155,17 @@ def _render(job: _ImageJob) -> tuple[bytes, bytes | None, int, int]:
         return out.getvalue(), mask_bytes, image.width, image.height
 
 
+def _valid_crop(config: ExportConfig) -> pl.Expr:
+    """The same test as :func:`_crop_of`, as an expression (when the image is really cropped)."""
+    corners = [pl.col(c).is_not_null() for c in ("crop_x0", "crop_y0", "crop_x1", "crop_y1")]
+    return (
+        pl.lit(config.crop_to_field_of_view)
+        & pl.all_horizontal(corners)
+        & (pl.col("crop_x1") > pl.col("crop_x0"))
+        & (pl.col("crop_y1") > pl.col("crop_y0"))
+    ).fill_null(False)
+
+
 def _crop_of(row: Mapping[str, Any]) -> tuple[int, int, int, int] | None:
     values = [row.get(k) for k in ("crop_x0", "crop_y0", "crop_x1", "crop_y1")]
     if any(v is None for v in values):
@@ -165,13 +190,84 @@ def _sums(folder: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _image_batches(research_zone: Zone) -> pl.DataFrame:
+    """image_id → the research-zone batch (opaque partition name) its row came from."""
+    frames = []
+    for path in research_zone.iter_files("tables", "images", suffix=".parquet"):
+        name = path.name.removesuffix(".parquet")
+        ids = pl.read_parquet(io.BytesIO(path.read_bytes()), columns=["image_id"])
+        frames.append(ids.with_columns(batch=pl.lit(name)))
+    if not frames:
+        return pl.DataFrame(schema={"image_id": pl.Utf8, "batch": pl.Utf8})
+    return pl.concat(frames).unique("image_id", keep="first")
+
+
+def _with_calipers(
+    selected: pl.DataFrame, catalog: pl.DataFrame, twins: pl.DataFrame
+) -> pl.DataFrame:
+    """``caliper_points`` (full-image px) per image: its own, or for a clean twin exported in
+    place of a caliper image, the twin's (same geometry); ``caliper_points_crop`` relative to the
+    exported crop; ``caliper_source`` says which."""
+    points_type = pl.List(pl.List(pl.Int64))
+    own = catalog.select(
+        "image_id",
+        pl.when(pl.col("has_calipers").fill_null(False))
+        .then(pl.col("caliper_points"))
+        .cast(points_type)
+        .alias("_own"),
+    )
+    from_twin = (
+        twins.join(own, left_on="caliper_image_id", right_on="image_id", how="inner")
+        .filter(pl.col("_own").list.len() > 0)
+        .group_by("clean_image_id")
+        .agg(pl.col("_own").sort_by("caliper_image_id").first().alias("_twin"))
+        .rename({"clean_image_id": "image_id"})
+        if twins.height
+        else pl.DataFrame(schema={"image_id": pl.Utf8, "_twin": points_type})
+    )
+    frame = (
+        selected.join(own, on="image_id", how="left")
+        .join(from_twin, on="image_id", how="left")
+        .with_columns(
+            pl.when(pl.col("_own").list.len() > 0)
+            .then(pl.col("_own"))
+            .when(pl.col("_twin").list.len() > 0)
+            .then(pl.col("_twin"))
+            .alias("caliper_points"),
+            pl.when(pl.col("_own").list.len() > 0)
+            .then(pl.lit("image"))
+            .when(pl.col("_twin").list.len() > 0)
+            .then(pl.lit("clean_twin_of"))
+            .alias("caliper_source"),
+        )
+        .drop("_own", "_twin")
+    )
+    # crop-relative points: explode, shift, gather back (no Python loop over rows)
+    shifted = (
+        frame.select("image_id", "caliper_points", "_cx", "_cy")
+        .explode("caliper_points")
+        .filter(pl.col("caliper_points").is_not_null())
+        .with_columns(
+            pl.concat_list(
+                pl.col("caliper_points").list.get(0) - pl.col("_cx"),
+                pl.col("caliper_points").list.get(1) - pl.col("_cy"),
+            ).alias("caliper_points_crop")
+        )
+        .group_by("image_id", maintain_order=True)
+        .agg(pl.col("caliper_points_crop"))
+    )
+    return frame.join(shifted, on="image_id", how="left")
+
+
 def _assemble(
     research_zone: Zone,
     config: ExportConfig,
     lineage: Mapping[str, Any],
     folder: Path,
     workers: int | None,
-) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
+    upstream: Sequence[Mapping[str, Any]] = (),
+    partition_alias: Callable[[str], str] | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int], str | None]:
     con = open_catalog(research_zone)
     try:
         catalog = con.sql("SELECT * FROM image_catalog ORDER BY image_id").pl()
@@ -183,12 +279,50 @@ def _assemble(
         studies = con.sql("SELECT accession_pseudo, findings, impression FROM studies").pl()
     finally:
         con.close()
-    lineage = {**lineage, "catalog_digest": hashlib.sha256(parquet_bytes(catalog)).hexdigest()[:16]}
+    catalog_digest = hashlib.sha256(parquet_bytes(catalog)).hexdigest()[:16]
+    lineage_doc = build_lineage(
+        export_key=config.key,
+        deidentification_profile=lineage.get("deidentification_profile"),
+        key_fingerprint=lineage.get("pseudonym_key_fingerprint"),
+        label_set_version=lineage.get("label_set_version"),
+        catalog_digest=catalog_digest,
+        upstream=upstream,
+        partition_alias=partition_alias,
+        code_version=lineage.get("code_version"),
+        commit=lineage.get("git_commit"),
+        extra={
+            k: v
+            for k, v in lineage.items()
+            if k
+            not in {
+                "export_key",
+                "deidentification_profile",
+                "pseudonym_key_fingerprint",
+                "label_set_version",
+                "code_version",
+                "git_commit",
+                "catalog_digest",
+                "upstream",
+            }
+        },
+    )
     selected, dropped = _select(catalog, twins, config)
-    selected = selected.with_columns(
-        split=pl.col("patient_pseudo").map_elements(
-            lambda p: assign_split(p, config.split_salt, config.split_ratios), return_dtype=pl.Utf8
+    for column in ("physical_delta_x_cm", "physical_delta_y_cm", "caliper_points"):
+        if column not in catalog.columns:
+            catalog = catalog.with_columns(pl.lit(None).alias(column))
+            selected = selected.with_columns(pl.lit(None).alias(column))
+    assignment = stratified_splits(
+        selected.select(
+            "patient_pseudo", "label", *(["model"] if "model" in selected.columns else [])
         ),
+        salt=config.split_salt,
+        ratios=config.split_ratios,
+        folds=config.folds,
+        method=config.split_method,
+    )
+    selected = selected.join(
+        assignment.select("patient_pseudo", "split", "fold"), on="patient_pseudo", how="left"
+    ).with_columns(
         side=pl.coalesce(
             pl.when(pl.col("study_laterality").is_in(["LEFT", "RIGHT"])).then(
                 pl.col("study_laterality")
@@ -198,6 +332,13 @@ def _assemble(
         source=pl.when(pl.col("inpainted_path").is_not_null() & pl.lit(config.use_inpainted))
         .then(pl.lit("inpainted"))
         .otherwise(pl.lit("original")),
+        _cx=pl.when(_valid_crop(config)).then(pl.col("crop_x0")).otherwise(0).cast(pl.Int64),
+        _cy=pl.when(_valid_crop(config)).then(pl.col("crop_y0")).otherwise(0).cast(pl.Int64),
+    )
+    selected = (
+        _with_calipers(selected, catalog, twins)
+        .join(_image_batches(research_zone), on="image_id", how="left")
+        .sort("image_id")
     )
     jobs = []
     for row in selected.iter_rows(named=True):
@@ -225,45 +366,63 @@ def _assemble(
             mask_paths.append(None)
         widths.append(width)
         heights.append(height)
-    manifest = selected.with_columns(
-        image_path=pl.Series([j.out_image for j in jobs], dtype=pl.Utf8),
-        mask_path=pl.Series(mask_paths, dtype=pl.Utf8),
-        image_sha256=pl.Series(image_sha, dtype=pl.Utf8),
-        width=pl.Series(widths, dtype=pl.Int32),
-        height=pl.Series(heights, dtype=pl.Int32),
-    ).select(
-        "image_id",
-        "patient_pseudo",
-        "accession_pseudo",
-        "side",
-        "split",
-        "label",
-        "label_rule",
-        "birads",
-        "age_years",
-        "manufacturer",
-        "model",
-        "is_cine",
-        "frame",
-        "crop_x0",
-        "crop_y0",
-        "crop_x1",
-        "crop_y1",
-        "fov_shape",
-        "has_calipers",
-        "source",
-        "image_path",
-        "mask_path",
-        "image_sha256",
-        "width",
-        "height",
-        "study_date_shifted",
+    lesion_columns = _lesion_columns(research_zone, selected)
+    manifest = (
+        selected.with_columns(
+            image_path=pl.Series([j.out_image for j in jobs], dtype=pl.Utf8),
+            mask_path=pl.Series(mask_paths, dtype=pl.Utf8),
+            image_sha256=pl.Series(image_sha, dtype=pl.Utf8),
+            width=pl.Series(widths, dtype=pl.Int32),
+            height=pl.Series(heights, dtype=pl.Int32),
+            pixel_spacing_x_cm=pl.col("physical_delta_x_cm").cast(pl.Float64),
+            pixel_spacing_y_cm=pl.col("physical_delta_y_cm").cast(pl.Float64),
+        )
+        .join(lesion_columns, on="image_id", how="left")
+        .select(
+            "image_id",
+            "patient_pseudo",
+            "accession_pseudo",
+            "side",
+            "split",
+            "fold",
+            "label",
+            "label_rule",
+            "birads",
+            "age_years",
+            "manufacturer",
+            "model",
+            "is_cine",
+            "frame",
+            "crop_x0",
+            "crop_y0",
+            "crop_x1",
+            "crop_y1",
+            "fov_shape",
+            "has_calipers",
+            "caliper_points",
+            "caliper_points_crop",
+            "caliper_source",
+            "pixel_spacing_x_cm",
+            "pixel_spacing_y_cm",
+            "lesion_ids",
+            "lesion_boxes_crop",
+            "source",
+            "image_path",
+            "mask_path",
+            "image_sha256",
+            "width",
+            "height",
+            "study_date_shifted",
+            "batch",
+        )
+        .sort("image_id")
     )
     bags = (
         manifest.group_by(["accession_pseudo", "side"], maintain_order=True)
         .agg(
             pl.col("patient_pseudo").first(),
             pl.col("split").first(),
+            pl.col("fold").first(),
             pl.col("label").max(),
             pl.col("birads").first(),
             pl.col("image_id").sort().alias("image_ids"),
@@ -272,13 +431,16 @@ def _assemble(
         .sort(["accession_pseudo", "side"], nulls_last=True)
     )
     _write(folder, "manifest.parquet", parquet_bytes(manifest))
-    _write(folder, "manifest.csv", manifest.write_csv().encode())
+    _write(folder, "manifest.csv", _csv_safe(manifest).write_csv().encode())
     _write(folder, "bags.parquet", parquet_bytes(bags))
     _write(
         folder,
         "bags.csv",
         bags.with_columns(pl.col("image_ids").list.join(";")).write_csv().encode(),
     )
+    lesion_bags = _lesion_bags(research_zone, manifest)
+    if lesion_bags is not None:
+        _write(folder, "lesions.parquet", parquet_bytes(lesion_bags))
     texts = dict((a, " ".join(t for t in (f, i) if t)) for a, f, i in studies.iter_rows())
     vlm_lines = [
         json.dumps(
@@ -292,12 +454,136 @@ def _assemble(
     ]
     _write(folder, "vlm.jsonl", ("\n".join(vlm_lines) + "\n" if vlm_lines else "").encode())
     _write(folder, "export_config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=True).encode())
-    _write(folder, "lineage.json", json.dumps(dict(lineage), sort_keys=True, indent=2).encode())
-    card, plots = build_card(config.key, manifest, bags, dropped, config.to_dict(), lineage)
+    previous_key = previous_export_key(research_zone, config.key)
+    previous = read_manifest(research_zone, previous_key) if previous_key else None
+    changes = what_changed(manifest, previous, previous_key)
+    lineage_doc["previous_export"] = previous_key
+    lineage_doc["images_per_batch"] = (
+        {
+            str(k): int(n)
+            for k, n in manifest.group_by("batch").len().sort("batch", nulls_last=True).iter_rows()
+        }
+        if manifest.height
+        else {}
+    )
+    _write(folder, "lineage.json", json.dumps(lineage_doc, sort_keys=True, indent=2).encode())
+    card, plots = build_card(
+        config.key,
+        manifest,
+        bags,
+        dropped,
+        config.to_dict(),
+        lineage_doc,
+        changes=changes,
+        caveats=caveats(manifest, catalog, twins),
+        balance=balance_table(manifest),
+    )
     _write(folder, "README.md", card.encode())
     for name, png in plots.items():
         _write(folder, f"plots/{name}.png", png)
-    return manifest, bags, dropped
+    return manifest, bags, dropped, previous_key
+
+
+def _csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """Nested columns as JSON text (CSV has no lists)."""
+    nested = [c for c, t in frame.schema.items() if isinstance(t, pl.List | pl.Struct | pl.Array)]
+    return frame.with_columns(
+        [
+            pl.col(c).map_elements(
+                lambda v: json.dumps(v.to_list() if hasattr(v, "to_list") else v),
+                return_dtype=pl.Utf8,
+                skip_nulls=True,
+            )
+            for c in nested
+        ]
+    )
+
+
+LESION_IMAGES_PATH = ("lesions", "lesion_images.parquet")
+LESIONS_PATH = ("lesions", "lesions.parquet")
+
+
+def _lesion_bags(research_zone: Zone, manifest: pl.DataFrame) -> pl.DataFrame | None:
+    """One row per report lesion of an exported study: its location, size, descriptors,
+    pathology and the exported images that show it (a bag per lesion)."""
+    if not research_zone.exists(*LESIONS_PATH):
+        return None
+    lesions = research_zone.read_parquet(*LESIONS_PATH)
+    exported = manifest.select("accession_pseudo", "split", "fold").unique("accession_pseudo")
+    images = (
+        manifest.select("image_id", "lesion_ids")
+        .explode("lesion_ids")
+        .filter(pl.col("lesion_ids").is_not_null())
+        .group_by("lesion_ids")
+        .agg(pl.col("image_id").sort().alias("image_ids"))
+        .rename({"lesion_ids": "lesion_id"})
+    )
+    keep = [
+        c
+        for c in (
+            "lesion_id",
+            "accession_pseudo",
+            "patient_pseudo",
+            "lesion_index",
+            "side",
+            "clock",
+            "distance_cm",
+            "size_cm",
+            "descriptors",
+            "lesion_type",
+            "part_letter",
+            "interpretation",
+            "cancer_type",
+            "pathology_score",
+        )
+        if c in lesions.columns
+    ]
+    return (
+        lesions.select(keep)
+        .join(exported, on="accession_pseudo", how="inner")
+        .join(images, on="lesion_id", how="left")
+        .with_columns(pl.col("image_ids").list.len().fill_null(0).alias("n_images"))
+        .sort("lesion_id")
+    )
+
+
+def _lesion_columns(research_zone: Zone, selected: pl.DataFrame) -> pl.DataFrame:
+    """Per image: ids of the report lesions it shows and their boxes in crop coordinates, from
+    the ``lesions`` asset when it has been materialized."""
+    box_type = pl.List(pl.List(pl.Int64))
+    empty = pl.DataFrame(
+        schema={"image_id": pl.Utf8, "lesion_ids": pl.List(pl.Utf8), "lesion_boxes_crop": box_type}
+    )
+    if not research_zone.exists(*LESION_IMAGES_PATH):
+        return empty
+    links = research_zone.read_parquet(*LESION_IMAGES_PATH)
+    if links.height == 0 or not {"image_id", "lesion_id"} <= set(links.columns):
+        return empty
+    if "box_x0" not in links.columns:
+        links = links.with_columns(
+            [
+                pl.lit(None, dtype=pl.Int64).alias(c)
+                for c in ("box_x0", "box_y0", "box_x1", "box_y1")
+            ]
+        )
+    return (
+        links.join(selected.select("image_id", "_cx", "_cy"), on="image_id", how="inner")
+        .sort("image_id", "lesion_id")
+        .group_by("image_id", maintain_order=True)
+        .agg(
+            pl.col("lesion_id").alias("lesion_ids"),
+            pl.when(pl.col("box_x0").is_not_null())
+            .then(
+                pl.concat_list(
+                    (pl.col("box_x0") - pl.col("_cx")).cast(pl.Int64),
+                    (pl.col("box_y0") - pl.col("_cy")).cast(pl.Int64),
+                    (pl.col("box_x1") - pl.col("_cx")).cast(pl.Int64),
+                    (pl.col("box_y1") - pl.col("_cy")).cast(pl.Int64),
+                )
+            )
+            .alias("lesion_boxes_crop"),
+        )
+    )
 
 
 def _has(con, table: str) -> bool:
@@ -314,18 +600,38 @@ def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
     return {str(k): int(n) for k, n in frame.group_by(column).len().sort(column).iter_rows()}
 
 
+def _split_labels(manifest: pl.DataFrame) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for split, label, n in balance_table(manifest).select("split", "label", "images").iter_rows():
+        out.setdefault(str(split), {})[str(label)] = int(n)
+    return out
+
+
 def build_export(
     research_zone: Zone,
     config: ExportConfig,
     lineage: Mapping[str, Any],
     *,
     workers: int | None = None,
+    upstream: Sequence[Mapping[str, Any]] = (),
+    partition_alias: Callable[[str], str] | None = None,
 ) -> ExportReport:
+    """Build (or verify the identical re-build of) export ``config.key``.
+
+    ``lineage``: plain facts from the caller (``deidentification_profile``,
+    ``pseudonym_key_fingerprint``, ``label_set_version``, ``code_version``, optionally
+    ``git_commit``). ``upstream``: one dict per upstream asset partition (``asset``,
+    ``partition``, ``data_version``, ``run_id``, anything else) gathered by the orchestrator;
+    ``partition_alias`` maps a study-date partition key to the research zone's batch name so
+    that ``lineage.json`` never shows real dates.
+    """
     key_parts = export_path(config.key)
     with tempfile.TemporaryDirectory(prefix="cadbusi-export-") as tmp:
         staging = Path(tmp) / config.key
         staging.mkdir()
-        manifest, bags, dropped = _assemble(research_zone, config, lineage, staging, workers)
+        manifest, bags, dropped, previous_key = _assemble(
+            research_zone, config, lineage, staging, workers, upstream, partition_alias
+        )
         sums = _sums(staging)
         (staging / SUMS_FILE).write_text(sums)
         digest = hashlib.sha256(sums.encode()).hexdigest()
@@ -365,6 +671,8 @@ def build_export(
         dropped=dropped,
         splits=_counts(manifest, "split"),
         labels=_counts(manifest, "label"),
+        split_labels=_split_labels(manifest),
+        previous_key=previous_key,
     )
 
 
@@ -387,4 +695,8 @@ def verify_export(research_zone: Zone, key: str) -> list[str]:
     for rel in manifest["image_path"].to_list():
         if not research_zone.exists(*parts, *rel.split("/")):
             problems.append(f"manifest lists {rel} but it is not on disk")
+    if "split" in manifest.columns:
+        mixed = patients_in_several_splits(manifest)
+        if mixed:
+            problems.append(f"{len(mixed)} patient(s) have images in more than one split")
     return problems

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -52,6 +52,10 @@ def build_card(
     dropped: Mapping[str, int],
     config: Mapping[str, Any],
     lineage: Mapping[str, Any],
+    *,
+    changes: Mapping[str, Any] | None = None,
+    caveats: Sequence[tuple[str, str]] = (),
+    balance: pl.DataFrame | None = None,
 ) -> tuple[str, dict[str, bytes]]:
     """Markdown text and the plots it links (``plots/<name>.png``)."""
     plots = {
@@ -77,12 +81,27 @@ def build_card(
         "",
         f"- images: {manifest.height} (patients: {manifest['patient_pseudo'].n_unique() if manifest.height else 0}, "
         f"breast exams / bags: {bags.height})",
-        "- `manifest.parquet` / `.csv`: one row per image (ids, split, label, crop, scanner, paths, checksums)",
+        "- `manifest.parquet` / `.csv`: one row per image (ids, split, fold, label, crop, scanner, "
+        "caliper points in full-image and crop pixels, pixel spacing in cm, report lesions and "
+        "their boxes, paths, checksums, batch)",
         "- `bags.parquet` / `.csv`: one row per breast exam (image list, label, split) for multiple-instance learning",
+        "- `lesions.parquet` (when the lesions asset exists): one row per report lesion (side, "
+        "clock, distance, size, descriptors, pathology part) with the images that show it, a bag "
+        "per lesion",
         "- `vlm.jsonl`: image and report-text pairs",
         "- `export_config.yaml`, `lineage.json`",
         "",
         "## Splits (patient level, deterministic)",
+        "",
+        f"Method: `{config.get('split_method', 'hash')}` (salt `{config.get('split_salt')}`). "
+        "Stratified splits group patients by label and main scanner and deal them out so that "
+        "each split gets its share of every stratum, counted in images; no patient has images "
+        "in two splits (checked when the export is verified)."
+        + (
+            f" `fold` holds {config.get('folds')} cross-validation folds over the non-test patients."
+            if config.get("folds")
+            else ""
+        ),
         "",
         _md_table(_counts(manifest, "split"), ("split", "images")),
         "",
@@ -98,7 +117,16 @@ def build_card(
         "![labels](plots/labels.png)",
         "",
     ]
-    if split_label.height:
+    if balance is not None and balance.height:
+        lines += [
+            "Per split and label (1 malignant, 0 benign, -1 unknown):",
+            "",
+            "| split | label | images | patients |",
+            "|---|---|---|---|",
+        ]
+        lines += [f"| {s} | {lab} | {n} | {p} |" for s, lab, n, p in balance.iter_rows()]
+        lines.append("")
+    elif split_label.height:
         lines += ["| split | label | images |", "|---|---|---|"]
         lines += [f"| {s} | {lab} | {n} |" for s, lab, n in split_label.iter_rows()]
         lines.append("")
@@ -109,6 +137,8 @@ def build_card(
         "",
         "![scanners](plots/scanners.png) ![birads](plots/birads.png)",
         "",
+        *_changes_section(changes),
+        *_caveats_section(caveats),
         "## What was left out, and why",
         "",
         _md_table(dict(dropped) or {"(nothing)": 0}, ("reason", "images")),
@@ -119,6 +149,10 @@ def build_card(
         f"- label set version: `{lineage.get('label_set_version')}`",
         f"- catalog digest: `{lineage.get('catalog_digest')}`",
         f"- code version: `{lineage.get('code_version')}`",
+        f"- git commit: `{lineage.get('git_commit')}`",
+        f"- pseudonym key fingerprint: `{lineage.get('pseudonym_key_fingerprint')}`",
+        f"- upstream asset partitions: {len(lineage.get('upstream') or [])} (asset, batch, data "
+        "version and run id in `lineage.json`; the manifest's `batch` column names each image's)",
         "",
         "## Configuration",
         "",
@@ -128,3 +162,31 @@ def build_card(
         "",
     ]
     return "\n".join(lines), plots
+
+
+def _changes_section(changes: Mapping[str, Any] | None) -> list[str]:
+    lines = ["## What changed since the previous export", ""]
+    if not changes or not changes.get("previous_export"):
+        return [*lines, "This is the first export (nothing to compare with).", ""]
+    lines += [
+        f"Compared with export `{changes['previous_export']}`: "
+        f"{changes.get('added_images', 0)} images added, "
+        f"{changes.get('removed_images', 0)} removed, "
+        f"{changes.get('images_relabelled', 0)} relabelled, "
+        f"{changes.get('patients_changed_split', 0)} patients changed split.",
+        "",
+        "| count | before | now | change |",
+        "|---|---|---|---|",
+    ]
+    for name, before, now, delta in changes.get("rows", []):
+        sign = "" if delta is None else (f"+{delta}" if delta > 0 else str(delta))
+        lines.append(f"| {name} | {'' if before is None else before} | {now} | {sign} |")
+    return [*lines, ""]
+
+
+def _caveats_section(caveats: Sequence[tuple[str, str]]) -> list[str]:
+    if not caveats:
+        return []
+    lines = ["## Known caveats (measured on this export)", "", "| caveat | figure |", "|---|---|"]
+    lines += [f"| {name} | {figure} |" for name, figure in caveats]
+    return [*lines, ""]

@@ -11,6 +11,7 @@ from cadbusi_assets.identity.keys import (
     PseudonymKey,
     PseudonymKeyError,
     generate_key_file,
+    key_fingerprint,
     load_key,
 )
 from cadbusi_assets.identity.pseudonyms import Pseudonymizer, image_id_for, instance_id_for
@@ -25,5 +26,6 @@ __all__ = [
     "generate_key_file",
     "image_id_for",
     "instance_id_for",
+    "key_fingerprint",
     "load_key",
 ]

@@ -4,6 +4,21 @@ The key is read from a file (``CADBUSI_PSEUDONYM_KEY_FILE``) or from an environm
 (``CADBUSI_PSEUDONYM_KEY``, hex or base64). It is never written next to data, never logged and
 never put into an exception message or a ``repr``. A missing or weak key is a clear error.
 
+The key is read **byte-exact**; nothing is silently normalised (a changed key changes every
+pseudonym, so an editor that adds a byte-order mark must not give a second, silent key):
+
+- a byte-order mark (UTF-8 ``EF BB BF``, UTF-16 or UTF-32) at the start of the file is
+  rejected with an error;
+- a file that is UTF-8 text is a *text key*: hex or base64 in ASCII, with at most one line
+  ending (``\n`` or ``\r\n``) at the very end, which is removed. Any other whitespace
+  (leading, trailing or inside, a second newline) and any non-ASCII character are rejected;
+- a file that is not UTF-8 text is a *binary key*: its bytes are the key, unchanged;
+- ``CADBUSI_PSEUDONYM_KEY`` follows the text-key rules.
+
+:attr:`PseudonymKey.fingerprint` tells keys apart without revealing them: the first 16 hex
+characters of SHA-256 over ``HMAC-SHA256(key, b"cadbusi-fingerprint")``. Stages record it per
+partition, and a run with another key fails.
+
 >>> key = PseudonymKey(bytes(range(32)))
 >>> "00010203" in repr(key)
 False
@@ -14,6 +29,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 import secrets
 import stat
@@ -60,8 +76,10 @@ class PseudonymKey:
 
     @property
     def fingerprint(self) -> str:
-        """A short, non-reversible tag that tells two keys apart (safe to log and store)."""
-        return hashlib.sha256(b"cadbusi-key-fingerprint\x00" + self._key).hexdigest()[:12]
+        """A short, non-reversible tag that tells two keys apart (safe to log and store):
+        the first 16 hex characters of ``SHA-256(HMAC-SHA256(key, b"cadbusi-fingerprint"))``."""
+        tag = hmac.new(self._key, b"cadbusi-fingerprint", hashlib.sha256).digest()
+        return hashlib.sha256(tag).hexdigest()[:16]
 
     def __repr__(self) -> str:
         return f"PseudonymKey(fingerprint={self.fingerprint})"
@@ -78,10 +96,48 @@ class PseudonymKey:
         return (PseudonymKey, (self._key,))
 
 
+def key_fingerprint(key: PseudonymKey | object) -> str:
+    """The fingerprint of a :class:`PseudonymKey` or of a ``Pseudonymizer``'s key (one
+    definition for the whole project: see :attr:`PseudonymKey.fingerprint`)."""
+    if isinstance(key, PseudonymKey):
+        return key.fingerprint
+    fingerprint = getattr(key, "key_fingerprint", None)
+    if isinstance(fingerprint, str):
+        return fingerprint
+    raise TypeError("key_fingerprint takes a PseudonymKey or a Pseudonymizer")
+
+
+_BOMS = (
+    (b"\xef\xbb\xbf", "UTF-8"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\xfe\xff", "UTF-16"),
+    (b"\xff\xfe", "UTF-16"),
+)
+_TEXT_KEY_CHARS = frozenset("0123456789abcdefABCDEFghijklmnopqrstuvwxyzGHIJKLMNOPQRSTUVWXYZ+/=")
+
+
 def _decode_text_key(text: str, source: str) -> bytes:
-    text = text.strip()
-    if not text:
+    """Hex or base64 text, with at most one trailing line ending (removed); nothing else is
+    stripped: any other whitespace or a non-ASCII character is an error."""
+    if text.endswith("\r\n"):
+        text = text[:-2]
+    elif text.endswith("\n"):
+        text = text[:-1]
+    if not text.strip():
         raise PseudonymKeyError(f"The pseudonym key in {source} is empty. " + _HOW_TO_FIX)
+    if any(c.isspace() for c in text):
+        raise PseudonymKeyError(
+            f"The pseudonym key in {source} contains whitespace other than one final newline "
+            "(leading or trailing spaces, tabs, blank lines or a second newline). Keys are read "
+            "byte-exact: write the key as one line of hex or base64, optionally followed by one "
+            "newline."
+        )
+    if not text.isascii() or not set(text) <= _TEXT_KEY_CHARS:
+        raise PseudonymKeyError(
+            f"The pseudonym key in {source} contains characters that are neither hex nor "
+            "base64 (a non-ASCII or invisible character?). Keys are read byte-exact. " + _HOW_TO_FIX
+        )
     try:
         if len(text) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in text):
             return bytes.fromhex(text)
@@ -90,6 +146,23 @@ def _decode_text_key(text: str, source: str) -> bytes:
         raise PseudonymKeyError(
             f"The pseudonym key in {source} is neither hex nor base64. " + _HOW_TO_FIX
         ) from None
+
+
+def key_from_file_bytes(raw: bytes) -> PseudonymKey:
+    """The key of a key file's bytes, by the byte-exact rules of the module doc."""
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            raise PseudonymKeyError(
+                f"The pseudonym key file starts with a {encoding} byte-order mark (an editor "
+                "added it?). Keys are read byte-exact, so it would silently change the key: "
+                "save the file without a byte-order mark (plain ASCII hex, as `cadbusi keygen` "
+                "writes it)."
+            )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return PseudonymKey(raw)  # a binary key: the bytes as they are
+    return PseudonymKey(_decode_text_key(text, "the key file"))
 
 
 def load_key(
@@ -126,11 +199,7 @@ def load_key(
             raise PseudonymKeyError(
                 f"The pseudonym key file cannot be read ({exc.strerror}). " + _HOW_TO_FIX
             ) from None
-        try:
-            text = raw.decode("ascii")
-        except UnicodeDecodeError:
-            return PseudonymKey(raw)
-        return PseudonymKey(_decode_text_key(text, "the key file"))
+        return key_from_file_bytes(raw)
     text = env.get(KEY_ENV_VAR, "")
     if text:
         return PseudonymKey(_decode_text_key(text, KEY_ENV_VAR))

@@ -10,6 +10,12 @@ One export row is one data row with ``projects.<project id>.labels[]``; each lab
 * ``classifications``: one row per answer (radio answer, each checklist answer, text), for
   global classifications and those nested under objects.
 
+A label id appears once in the parsed tables: when exports overlap (a second export that
+re-exports a relabelled data row), the newest version of each label wins — the later
+``updated_at``, and on equal times the one read last (the later export).
+:func:`parse_export` also returns the versions that lost (``superseded``), each with its
+``label_revision`` (a content hash of that version) and ``superseded_by`` (the winner's).
+
 >>> row = {"data_row": {"id": "dr1", "global_key": "img1"}, "projects": {"p1": {"name": "P",
 ...   "labels": [{"id": "l1", "label_details": {"updated_at": "2026-01-02T00:00:00.000+00:00"},
 ...   "annotations": {"objects": [], "classifications": [{"name": "has_calipers",
@@ -24,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +74,15 @@ CLASSIFICATIONS_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+#: Position of a label entry in the export stream (internal; breaks ties between versions).
+_OCCURRENCE = "_occurrence"
+#: Columns that history rows carry on top of the table columns.
+HISTORY_COLUMNS: dict[str, pl.DataType] = {
+    "label_revision": pl.Utf8,
+    "superseded_by": pl.Utf8,
+}
+
+
 class ExportFormatError(ValueError):
     """An export row does not have the Labelbox export shape; the message says where."""
 
@@ -84,6 +99,14 @@ class LabelTables:
             pl.DataFrame(schema=LABELS_SCHEMA),
             pl.DataFrame(schema=OBJECTS_SCHEMA),
             pl.DataFrame(schema=CLASSIFICATIONS_SCHEMA),
+        )
+
+    @classmethod
+    def empty_history(cls) -> LabelTables:
+        return cls(
+            pl.DataFrame(schema=LABELS_SCHEMA | HISTORY_COLUMNS),
+            pl.DataFrame(schema=OBJECTS_SCHEMA | HISTORY_COLUMNS),
+            pl.DataFrame(schema=CLASSIFICATIONS_SCHEMA | HISTORY_COLUMNS),
         )
 
     def sorted(self) -> LabelTables:
@@ -173,8 +196,8 @@ def _geometry(obj: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def parse_export_rows(rows: Iterable[Mapping[str, Any]]) -> LabelTables:
-    """Normalize export rows. Data rows without a global key fall back to the external id."""
+def _parse_all(rows: Iterable[Mapping[str, Any]]) -> LabelTables:
+    """Every label entry of the export stream, numbered by position (``_occurrence``)."""
     labels: list[dict[str, Any]] = []
     objects: list[dict[str, Any]] = []
     classifications: list[dict[str, Any]] = []
@@ -191,6 +214,7 @@ def parse_export_rows(rows: Iterable[Mapping[str, Any]]) -> LabelTables:
                 label_id = label.get("id")
                 if not label_id:
                     raise ExportFormatError(f"export row {number}: a label without id")
+                occurrence = len(labels)
                 label_details = label.get("label_details") or {}
                 annotator = label_details.get("created_by")
                 labels.append(
@@ -211,6 +235,7 @@ def parse_export_rows(rows: Iterable[Mapping[str, Any]]) -> LabelTables:
                         "seconds_to_create": (label.get("performance_details") or {}).get(
                             "seconds_to_create"
                         ),
+                        _OCCURRENCE: occurrence,
                     }
                 )
                 annotations = label.get("annotations") or {}
@@ -225,21 +250,164 @@ def parse_export_rows(rows: Iterable[Mapping[str, Any]]) -> LabelTables:
                             "name": obj.get("name") or obj.get("value"),
                             "kind": obj.get("annotation_kind"),
                             **_geometry(obj),
+                            _OCCURRENCE: occurrence,
                         }
                     )
                     for nested in obj.get("classifications") or []:
                         classifications.extend(
-                            _answers(nested, label_id, image_id, project_id, feature_id)
+                            {**answer, _OCCURRENCE: occurrence}
+                            for answer in _answers(
+                                nested, label_id, image_id, project_id, feature_id
+                            )
                         )
                 for classification in annotations.get("classifications") or []:
                     classifications.extend(
-                        _answers(classification, label_id, image_id, project_id, None)
+                        {**answer, _OCCURRENCE: occurrence}
+                        for answer in _answers(classification, label_id, image_id, project_id, None)
                     )
+    occurrence_column = {_OCCURRENCE: pl.Int64}
     return LabelTables(
-        pl.DataFrame(labels, schema=LABELS_SCHEMA, orient="row"),
-        pl.DataFrame(objects, schema=OBJECTS_SCHEMA, orient="row"),
-        pl.DataFrame(classifications, schema=CLASSIFICATIONS_SCHEMA, orient="row"),
+        pl.DataFrame(labels, schema=LABELS_SCHEMA | occurrence_column, orient="row"),
+        pl.DataFrame(objects, schema=OBJECTS_SCHEMA | occurrence_column, orient="row"),
+        pl.DataFrame(
+            classifications, schema=CLASSIFICATIONS_SCHEMA | occurrence_column, orient="row"
+        ),
+    )
+
+
+def label_revisions(tables: LabelTables, keys: Sequence[str] = ("label_id",)) -> pl.DataFrame:
+    """``keys`` + ``label_revision``: a content hash of each label version (its label row,
+    objects and answers; the same content gives the same revision on any machine)."""
+    keys = list(keys)
+
+    def encoded(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+        content = [c for c in frame.columns if c not in keys]
+        return (
+            frame.select(
+                *keys,
+                pl.struct(content).struct.json_encode().alias(name),
+            )
+            .group_by(keys)
+            .agg(pl.col(name).sort().str.join("\n"))
+        )
+
+    return (
+        encoded(tables.labels, "labels_json")
+        .join(encoded(tables.objects, "objects_json"), on=keys, how="left")
+        .join(encoded(tables.classifications, "answers_json"), on=keys, how="left")
+        .select(
+            *keys,
+            label_revision=pl.concat_str(
+                pl.col("labels_json"),
+                pl.col("objects_json").fill_null(""),
+                pl.col("answers_json").fill_null(""),
+                separator="\x1e",
+            ).map_elements(
+                lambda text: "rev-" + hashlib.sha256(text.encode()).hexdigest()[:16],
+                return_dtype=pl.Utf8,
+            ),
+        )
+        .sort(keys)
+    )
+
+
+@dataclass
+class ParsedExport:
+    """The current label set of an export and the label versions it superseded."""
+
+    current: LabelTables
+    #: Label versions that lost to a newer version of the same label id in the same export
+    #: stream; every table has ``label_revision`` and ``superseded_by`` (the winner's revision).
+    superseded: LabelTables
+
+
+def parse_export(rows: Iterable[Mapping[str, Any]]) -> ParsedExport:
+    """Normalize export rows (data rows without a global key fall back to the external id);
+    one version per label id is current: the latest ``updated_at``, then the last one read.
+
+    >>> def row(answer):
+    ...     label = {"id": "l1", "annotations": {"classifications": [
+    ...         {"name": "has_calipers", "radio_answer": {"name": answer}}]}}
+    ...     return {"data_row": {"id": "dr1", "global_key": "img1"},
+    ...             "projects": {"p1": {"labels": [label]}}}
+    >>> parsed = parse_export([row("yes"), row("no")])  # the same label in two exports
+    >>> parsed.current.classifications["answer"].to_list()
+    ['no']
+    >>> parsed.superseded.classifications["answer"].to_list()
+    ['yes']
+    """
+    everything = _parse_all(rows)
+    keys = ["label_id", _OCCURRENCE]
+    winners = (
+        everything.labels.sort(["label_id", "updated_at", _OCCURRENCE], nulls_last=False)
+        .group_by("label_id", maintain_order=True)
+        .last()
+        .select(keys)
+    )
+
+    def split(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        return frame.join(winners, on=keys, how="semi"), frame.join(winners, on=keys, how="anti")
+
+    (labels, old_labels), (objects, old_objects), (answers, old_answers) = (
+        split(everything.labels),
+        split(everything.objects),
+        split(everything.classifications),
+    )
+    current = LabelTables(
+        labels.drop(_OCCURRENCE), objects.drop(_OCCURRENCE), answers.drop(_OCCURRENCE)
     ).sorted()
+    if old_labels.height == 0:
+        return ParsedExport(current, LabelTables.empty_history())
+    losers = LabelTables(old_labels, old_objects, old_answers)
+    revisions = (
+        label_revisions(losers, keys)
+        .sort(keys)
+        .unique(["label_id", "label_revision"], keep="first", maintain_order=True)
+        .join(
+            label_revisions(current).rename({"label_revision": "superseded_by"}),
+            on="label_id",
+            how="left",
+        )
+    )
+
+    def annotate(frame: pl.DataFrame) -> pl.DataFrame:
+        # inner join: one copy of each superseded revision (its first occurrence)
+        return frame.join(revisions, on=keys, how="inner").drop(_OCCURRENCE)
+
+    superseded = LabelTables(annotate(old_labels), annotate(old_objects), annotate(old_answers))
+    return ParsedExport(current, superseded.sorted())
+
+
+def concat_history(parts: Sequence[LabelTables]) -> LabelTables:
+    """History tables (with ``label_revision``) concatenated, each (label id, revision) once:
+    the first part that has it wins, with all its objects and answers."""
+    parts = [LabelTables.empty_history(), *parts]
+    keys = ["label_id", "label_revision"]
+
+    def tagged(name: str) -> pl.DataFrame:
+        return pl.concat(
+            [
+                getattr(part, name).with_columns(_part=pl.lit(i, pl.Int32))
+                for i, part in enumerate(parts)
+            ],
+            how="diagonal_relaxed",
+        )
+
+    labels = tagged("labels")
+    first = labels.group_by(keys).agg(pl.col("_part").min())
+    take = [*keys, "_part"]
+
+    def pick(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.join(first, on=take, how="semi").drop("_part")
+
+    return LabelTables(
+        pick(labels), pick(tagged("objects")), pick(tagged("classifications"))
+    ).sorted()
+
+
+def parse_export_rows(rows: Iterable[Mapping[str, Any]]) -> LabelTables:
+    """The current label set of export rows: one row per label id (see :func:`parse_export`)."""
+    return parse_export(rows).current
 
 
 def merge_label_tables(previous: LabelTables, new: LabelTables) -> LabelTables:

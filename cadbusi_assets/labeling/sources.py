@@ -84,7 +84,10 @@ class FolderLabelSource:
         return (bool(self._export_files()) and current != cursor, current)
 
     def export_rows(self, since: str | None = None) -> Iterator[dict[str, Any]]:
-        for path in self._export_files():
+        """Rows of every export file, oldest file first (modification time, then name), so
+        that a label exported twice resolves to the later export when its times are equal."""
+        files = sorted(self._export_files(), key=lambda p: (p.stat().st_mtime_ns, p.name))
+        for path in files:
             with path.open(encoding="utf-8") as handle:
                 for number, line in enumerate(handle, start=1):
                     if not line.strip():

@@ -74,6 +74,7 @@ class StudyMatch:
     study_time: str | None = None
     modalities: str | None = None
     number_of_instances: int | None = None
+    patient_id: str | None = None
 
 
 @runtime_checkable
@@ -104,4 +105,25 @@ class StudySearch(Protocol):
         """Studies matching a DICOM ``StudyDate`` (``YYYYMMDD`` or ``YYYYMMDD-YYYYMMDD``) and,
         optionally, a ``StudyTime`` range (``HHMMSS-HHMMSS``). ``limit`` asks for at most that
         many results; the PACS may also cap results on its own."""
+        ...
+
+
+@runtime_checkable
+class StudyLookup(Protocol):
+    """Optional: PACS implementations that can find a study by its identifiers (QIDO-RS,
+    C-FIND at STUDY level) when the warehouse holds no StudyInstanceUID."""
+
+    def lookup_studies(
+        self,
+        *,
+        accession_number: str | None = None,
+        patient_id: str | None = None,
+        study_date: dt.date | None = None,
+        modality: str | None = None,
+        limit: int | None = None,
+    ) -> list[StudyMatch]:
+        """Studies whose ``AccessionNumber``, ``PatientID``, ``StudyDate`` and
+        ``ModalitiesInStudy`` match every given value exactly (values never hold wildcards;
+        the caller checks the answers again, since some PACS ignore keys they do not support).
+        The result carries ``truncated`` when the PACS says it cut the answer short."""
         ...

@@ -33,7 +33,7 @@ from cadbusi_assets.pacs.base import (
     StudyNotFoundError,
     TransientError,
 )
-from cadbusi_assets.pacs.find import StudyMatches
+from cadbusi_assets.pacs.find import StudyMatches, lookup_keys
 from cadbusi_assets.pacs.multipart import boundary_of, copy_single_part
 
 _INSTANCE_ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*'
@@ -182,6 +182,37 @@ class DicomWebPacs:
                 matches.append(_study_match(item, uid))
         return matches
 
+    def lookup_studies(
+        self,
+        *,
+        accession_number: str | None = None,
+        patient_id: str | None = None,
+        study_date: dt.date | None = None,
+        modality: str | None = None,
+        limit: int | None = None,
+    ) -> StudyMatches:
+        """QIDO-RS ``/studies`` with exact-match keys (see :class:`StudyLookup`)."""
+        filters = lookup_keys(accession_number, patient_id, study_date, modality)
+        with self._slot(), _translated():
+            found = self.client.search_for_studies(
+                search_filters=filters,
+                limit=limit,
+                fields=[
+                    "AccessionNumber",
+                    "PatientID",
+                    "StudyDate",
+                    "StudyTime",
+                    "ModalitiesInStudy",
+                    "NumberOfStudyRelatedInstances",
+                ],
+            )
+        matches = StudyMatches()
+        for item in found:
+            uid = _value(item, "0020000D")
+            if uid:
+                matches.append(_study_match(item, uid))
+        return matches
+
 
 def _quiet_library_loggers() -> None:
     """dicomweb-client logs study UIDs at INFO and urllib3 logs URLs (with UIDs) at DEBUG. Unless
@@ -302,4 +333,5 @@ def _study_match(item: dict[str, Any], uid: str) -> StudyMatch:
         study_time=_value(item, "00080030"),
         modalities="\\".join(str(m) for m in modalities) or None,
         number_of_instances=int(count) if count and count.isdigit() else None,
+        patient_id=_value(item, "00100020"),
     )

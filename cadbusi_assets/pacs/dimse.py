@@ -56,7 +56,7 @@ from cadbusi_assets.pacs.base import (
     StudyNotFoundError,
     TransientError,
 )
-from cadbusi_assets.pacs.find import StudyMatches
+from cadbusi_assets.pacs.find import StudyMatches, lookup_keys
 
 #: Storage classes accepted in every transfer syntax (ultrasound exams and what travels with
 #: them): proposed with the SCP role for C-GET, and accepted by our C-MOVE Storage SCP (which
@@ -417,6 +417,36 @@ class DimsePacs:
                 matches.append(_study_match(item, uid))
         return matches
 
+    def lookup_studies(
+        self,
+        *,
+        accession_number: str | None = None,
+        patient_id: str | None = None,
+        study_date: dt.date | None = None,
+        modality: str | None = None,
+        limit: int | None = None,
+    ) -> StudyMatches:
+        """C-FIND at STUDY level (Study Root) with exact-match keys (see StudyLookup);
+        ``limit`` is left to the PACS (C-FIND has no limit key)."""
+        keys = lookup_keys(accession_number, patient_id, study_date, modality)
+        query = Dataset()
+        query.QueryRetrieveLevel = "STUDY"
+        query.StudyInstanceUID = ""
+        query.AccessionNumber = keys.get("AccessionNumber", "")
+        query.PatientID = keys.get("PatientID", "")
+        query.StudyDate = keys.get("StudyDate", "")
+        query.StudyTime = ""
+        query.ModalitiesInStudy = keys.get("ModalitiesInStudy", "")
+        query.NumberOfStudyRelatedInstances = ""
+        found, cut = self._find(query)
+        matches = StudyMatches()
+        matches.truncated = cut
+        for item in found:
+            uid = str(item.get("StudyInstanceUID", "") or "").strip()
+            if uid:
+                matches.append(_study_match(item, uid))
+        return matches
+
     def check(self) -> None:
         """C-ECHO; raises :class:`PacsError` when the PACS does not answer."""
         try:
@@ -578,4 +608,5 @@ def _study_match(item: Dataset, uid: str) -> StudyMatch:
         study_time=str(item.get("StudyTime", "") or "").strip() or None,
         modalities=modalities or None,
         number_of_instances=int(count) if count.isdigit() else None,
+        patient_id=str(item.get("PatientID", "") or "").strip() or None,
     )

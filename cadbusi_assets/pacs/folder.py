@@ -120,6 +120,7 @@ class FolderPacs:
                     study_date=date,
                     study_time=time_text or None,
                     modalities=str(header.get("Modality", "") or "") or None,
+                    patient_id=str(header.get("PatientID", "") or "") or None,
                 )
             )
             if limit is not None and len(matches) >= limit:

@@ -69,3 +69,27 @@ def conform_instances(frame: pl.DataFrame | None) -> pl.DataFrame | None:
         for name, dtype in INSTANCE_SCHEMA.items()
     ]
     return frame.select(columns)
+
+
+#: ``conflicts``: instances skipped because another study (usually of another study date)
+#: already holds the same instance key. Raw zone only (UIDs, accession numbers, dates).
+CONFLICT_SCHEMA: dict[str, Any] = {
+    "partition": pl.String,
+    "study_key": pl.String,
+    "study_instance_uid": pl.String,
+    "accession_number": pl.String,
+    "sop_instance_uid": pl.String,
+    "instance_key": pl.String,
+    "source_key": pl.String,
+    "owner_partition": pl.String,
+    "owner_study_key": pl.String,
+    "reason": pl.String,
+}
+
+CONFLICT_OTHER_DATE = "instance already stored under another study date; skipped here"
+CONFLICT_OTHER_STUDY = "instance already stored in another study of this date; skipped here"
+
+
+def conflicts_frame(rows: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
+    frame = pl.DataFrame(list(rows), schema=CONFLICT_SCHEMA, orient="row")
+    return frame.sort(["study_key", "instance_key", "source_key"], nulls_last=True)

@@ -8,6 +8,15 @@ manifests say what was expected, what is stored and what failed, with PHI-free r
   (same size, and same SHA-256 on local zones) are not fetched again.
 - **Exact**: afterwards the partition folder holds exactly the files of the new manifest (files
   of instances no longer expected are deleted); studies whose listing failed keep their files.
+- **One owner per instance**: an instance key (from the SOP Instance UID) is claimed in the
+  raw zone (``claims/instances/<key[:2]>/<key>``, holding ``<partition>/<study_key>``) before
+  it is stored. An instance that another study -- usually of another study date -- already
+  holds is not stored again, never overwritten and never deleted here: it becomes a row of the
+  ``conflicts`` manifest with a reason. A claim is released when its owner stops holding the
+  instance (the owner's re-run deletes the file).
+- **No silent mass deletion**: ``before_delete(previous, kept)`` (optional) is called with the
+  number of studies that had files before and how many of them still have files, before any
+  file is deleted; it may raise to stop the run (see :mod:`cadbusi_assets.stages.safety`).
 - **Atomic and streaming**: each instance is streamed to a staging file while it is hashed, then
   renamed into place (local) or uploaded create-only (object stores).
 - **Polite**: at most ``concurrency`` requests in flight, retries with exponential backoff on
@@ -35,8 +44,11 @@ from cadbusi_assets.identity import Pseudonymizer
 from cadbusi_assets.pacs.base import InstanceRef, Pacs, PacsError, StudyNotFoundError
 from cadbusi_assets.pacs.manifest import (
     ALREADY_PRESENT,
+    CONFLICT_OTHER_DATE,
+    CONFLICT_OTHER_STUDY,
     FAILED,
     STORED,
+    conflicts_frame,
     conform_instances,
     instances_frame,
     studies_frame,
@@ -49,15 +61,19 @@ from cadbusi_assets.storage.zones import sha256_file
 
 log = logging.getLogger(__name__)
 
+#: the instances manifest table of the raw zone (its name is fixed by the retrieval stage)
+_INSTANCES = "retrieval_instances"
+
 Verify = Literal["size", "sha256"]
 
 
 @dataclass
 class RetrievalResult:
-    """The two manifests of one partition (see :mod:`cadbusi_assets.pacs.manifest`)."""
+    """The manifests of one partition (see :mod:`cadbusi_assets.pacs.manifest`)."""
 
     instances: pl.DataFrame
     studies: pl.DataFrame
+    conflicts: pl.DataFrame = field(default_factory=lambda: conflicts_frame([]))
 
     @property
     def complete(self) -> bool:
@@ -140,6 +156,7 @@ class _Study:
     staged_unknown: list[_Staged] = field(default_factory=list)
     claimed: dict[str, str | None] = field(default_factory=dict)
     duplicates: int = 0
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -160,6 +177,7 @@ def retrieve_studies(
     verify: Verify | None = None,
     clock: Callable[[], dt.datetime] = dt.datetime.now,
     sleep: Callable[[float], None] = time.sleep,
+    before_delete: Callable[[int, int], None] | None = None,
 ) -> RetrievalResult:
     """Retrieve ``studies`` (columns ``study_instance_uid``, ``accession_number``) into
     ``raw_zone`` under ``dicom/<partition>/``.
@@ -169,6 +187,10 @@ def retrieve_studies(
     :mod:`cadbusi_assets.pacs.window`. ``verify`` says how an instance of ``previous`` is
     checked before it is trusted: ``"size"`` or ``"sha256"`` (default: SHA-256 on local zones,
     size on object stores, where hashing would download the file).
+
+    ``before_delete(previous, kept)``: called before any file is deleted, with the number of
+    studies that had files in ``previous`` and how many of them still have files; an exception
+    it raises stops the run with nothing deleted.
 
     Raises :class:`~cadbusi_assets.pacs.base.PacsError` when the PACS is misconfigured or
     refuses us (nothing is deleted then), :class:`OutsideWindowError` outside the window.
@@ -187,6 +209,7 @@ def retrieve_studies(
         verify=verify or ("sha256" if raw_zone.local else "size"),
         clock=clock,
         sleep=sleep,
+        before_delete=before_delete,
     )
     run.wait_for_window(window_wait)
     return run.run(studies, conform_instances(previous))
@@ -208,6 +231,7 @@ class _Retrieval:
         verify: Verify,
         clock: Callable[[], dt.datetime],
         sleep: Callable[[float], None],
+        before_delete: Callable[[int, int], None] | None = None,
     ) -> None:
         self.pacs = pacs
         self.zone = zone
@@ -221,6 +245,7 @@ class _Retrieval:
         self.verify = verify
         self.clock = clock
         self.sleep = sleep
+        self.before_delete = before_delete
         self._done = 0
         self._total = 0
         self._counter_lock = threading.Lock()
@@ -259,17 +284,21 @@ class _Retrieval:
             self._total = len(tasks)
             self._run_all(pool, lambda task: task(), tasks)
 
+        if self.before_delete is not None:
+            self.before_delete(*self._studies_kept(cohort, prev_by_instance))
         self._clean_partition(cohort)
         result = RetrievalResult(
             instances=instances_frame(row for study in cohort for row in study.rows),
             studies=studies_frame(self._study_row(study) for study in cohort),
+            conflicts=conflicts_frame(row for study in cohort for row in study.conflicts),
         )
         summary = result.summary()
         self._say(
             f"{summary['studies_complete']}/{summary['studies']} studies complete; "
             f"{summary['instances_stored']} instances stored, "
             f"{summary['instances_already_present']} already present, "
-            f"{summary['instances_failed']} failed"
+            f"{summary['instances_failed']} failed, "
+            f"{result.conflicts.height} held by another study"
         )
         return result
 
@@ -335,6 +364,105 @@ class _Retrieval:
             if row["source_key"]:
                 by_source[(row["study_key"], row["source_key"])] = row
         return by_instance, by_source
+
+    def _studies_kept(
+        self, cohort: list[_Study], prev_by_instance: dict[tuple[str, str], dict]
+    ) -> tuple[int, int]:
+        """(studies with files before, how many of them still have files or are protected)."""
+        before = {study_key for study_key, _ in prev_by_instance}
+        after = {
+            study.key
+            for study in cohort
+            if study.key is not None
+            and (study.refs is None or any(r["status"] != FAILED for r in study.rows))
+        }
+        return len(before), len(before & after)
+
+    # -- claims (one owner per instance key across partitions) ---------------------------------
+    def _claim_parts(self, instance_key: str) -> tuple[str, ...]:
+        return ("claims", "instances", instance_key[:2], instance_key)
+
+    def _claim(self, study: _Study, instance_key: str) -> str | None:
+        """Claim ``instance_key`` for this study; ``None`` when it is ours, else the owner
+        (``<partition>/<study_key>``). A claim whose owner's finished manifest no longer holds
+        the instance is stale and taken over."""
+        mine = f"{self.partition}/{study.key}"
+        parts = self._claim_parts(instance_key)
+        for _ in range(3):
+            try:
+                self.zone.write_bytes(parts, mine.encode(), create_only=True)
+                return None
+            except FileExistsError:
+                pass
+            try:
+                owner = self.zone.read_bytes(*parts).decode("utf-8", "replace").strip()
+            except FileNotFoundError:
+                continue  # released meanwhile: try again
+            if owner == mine:
+                return None
+            if self._owner_dropped(owner, instance_key):
+                self.zone.write_bytes(parts, mine.encode())
+                return None
+            return owner
+        return None
+
+    def _owner_dropped(self, owner: str, instance_key: str) -> bool:
+        """A claim is stale only when its owner finished a run *after* the claim was made and
+        that run's manifest does not list the instance at all (a crashed run, or a failed fetch
+        of an instance the owner no longer lists). Unknown times: never stale."""
+        partition, _, study_key = owner.partition("/")
+        if partition == self.partition:
+            return False  # another study of this run: it is being stored now
+        manifest_parts = partition_table_path(_INSTANCES, partition)
+        claimed_at = self._mtime(self._claim_parts(instance_key))
+        written_at = self._mtime(manifest_parts)
+        if not claimed_at or not written_at or written_at <= claimed_at:
+            return False
+        try:
+            manifest = self.zone.read_parquet(*manifest_parts)
+        except Exception:
+            return False
+        listed = manifest.filter(
+            (pl.col("instance_key") == instance_key) & (pl.col("study_key") == study_key)
+        )
+        return listed.height == 0
+
+    def _mtime(self, parts: tuple[str, ...]) -> float | None:
+        try:
+            value = float(self.zone.path(*parts).stat().st_mtime)
+        except Exception:
+            return None
+        return value or None
+
+    def _release(self, instance_key: str, study_key: str) -> None:
+        parts = self._claim_parts(instance_key)
+        try:
+            owner = self.zone.read_bytes(*parts).decode("utf-8", "replace").strip()
+        except (FileNotFoundError, OSError):
+            return
+        if owner == f"{self.partition}/{study_key}":
+            self.zone.delete(*parts)
+
+    def _conflict(
+        self, study: _Study, owner: str, *, instance_key: str, sop_uid: str | None, source_key: str
+    ) -> None:
+        owner_partition, _, owner_study = owner.partition("/")
+        row = {
+            "partition": self.partition,
+            "study_key": study.key,
+            "study_instance_uid": study.uid,
+            "accession_number": study.accession,
+            "sop_instance_uid": sop_uid,
+            "instance_key": instance_key,
+            "source_key": source_key,
+            "owner_partition": owner_partition,
+            "owner_study_key": owner_study or None,
+            "reason": CONFLICT_OTHER_STUDY
+            if owner_partition == self.partition
+            else CONFLICT_OTHER_DATE,
+        }
+        with study.lock:
+            study.conflicts.append(row)
 
     # -- listing -----------------------------------------------------------------------------
     def _list_study(self, study: _Study) -> None:
@@ -412,7 +540,30 @@ class _Retrieval:
     ) -> Callable[[], None]:
         def task() -> None:
             try:
+                if ref.sop_instance_uid:
+                    instance_key = self.pseudo.raw_key("instance", ref.sop_instance_uid)
+                    owner = self._claim(study, instance_key)
+                    if owner is not None:
+                        self._conflict(
+                            study,
+                            owner,
+                            instance_key=instance_key,
+                            sop_uid=ref.sop_instance_uid,
+                            source_key=source_key,
+                        )
+                        return
                 if prev is not None and self._still_valid(prev):
+                    if ref.sop_instance_uid is None and prev.get("instance_key"):
+                        owner = self._claim(study, prev["instance_key"])
+                        if owner is not None:
+                            self._conflict(
+                                study,
+                                owner,
+                                instance_key=prev["instance_key"],
+                                sop_uid=prev.get("sop_instance_uid"),
+                                source_key=source_key,
+                            )
+                            return
                     row = dict(
                         prev,
                         accession_number=study.accession,
@@ -528,6 +679,17 @@ class _Retrieval:
                     study.duplicates += 1
                     continue
             claimed[key] = staged.sha256
+            owner = self._claim(study, key)
+            if owner is not None:
+                staged.path.unlink(missing_ok=True)
+                self._conflict(
+                    study,
+                    owner,
+                    instance_key=key,
+                    sop_uid=staged.sop_instance_uid,
+                    source_key=staged.source_key,
+                )
+                continue
             self._commit(study, staged, key, note)
         if study.duplicates:
             log.info("study %s: %d duplicate files skipped", study.key, study.duplicates)
@@ -642,6 +804,8 @@ class _Retrieval:
                 continue
             self.zone.delete(*parts)
             deleted += 1
+            if len(parts) == 4 and parts[3].endswith(".dcm"):
+                self._release(parts[3][: -len(".dcm")], parts[2])
         if self.zone.local:
             base = self.zone.local_path("dicom", self.partition)
             if base.is_dir():
@@ -661,10 +825,15 @@ class _Retrieval:
             expected, reason = None, study.listing_reason
         elif study.not_found:
             expected, reason = 0, study.listing_reason
+        elif not rows and study.conflicts:
+            expected, reason = 0, "every instance is held by another study"
         elif not rows:
             expected, reason = 0, "study has no instances in PACS"
         else:
             expected, reason = len(rows), _failure_summary(failed)
+            if study.conflicts:
+                held = f"{len(study.conflicts)} instances held by another study"
+                reason = f"{reason}; {held}" if reason else held
         return {
             "partition": self.partition,
             "study_key": study.key,
@@ -673,7 +842,7 @@ class _Retrieval:
             "expected": expected,
             "stored": present,
             "failed": len(failed),
-            "complete": bool(expected) and not failed,
+            "complete": bool(expected or (study.refs and study.conflicts)) and not failed,
             "reason": reason,
         }
 

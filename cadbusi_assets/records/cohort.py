@@ -3,25 +3,36 @@
 Every input row ends up either in the cohort or in the exclusions with one
 ``exclusion_reason`` (the first rule that applies, in this order):
 
-1. ``not ultrasound`` — modality is not US;
-2. ``axilla only`` — the description names the axilla and not the breast;
-3. ``outside read`` — an outside-film read or second opinion (images are not ours);
-4. ``report not final`` — report status is cancelled/deleted (configurable);
-5. ``BI-RADS 0`` — incomplete assessment (configurable);
-6. ``missing PACS reference`` — no study_instance_uid to retrieve;
-7. ``duplicate row`` — the same accession and study UID again (warehouse fan-out); the first
-   row stays in the cohort;
-8. ``duplicate accession`` — one accession with several different study UIDs: all its rows
-   are excluded, since the images cannot be attributed.
+1. ``missing patient id`` — no (or a blank) ``patient_id``: nothing can be pseudonymized;
+2. ``missing exam date`` — no ``exam_date``;
+3. ``exam date in the future`` — ``exam_date`` after ``today`` (a data-entry error);
+4. ``missing accession number`` — no (or a blank) ``accession_number``;
+5. ``not ultrasound`` — modality is not US;
+6. ``axilla only`` — the description names the axilla and not the breast;
+7. ``outside read`` — an outside-film read or second opinion (images are not ours);
+8. ``report not final`` — report status is cancelled/deleted (configurable);
+9. ``BI-RADS 0`` — incomplete assessment (configurable);
+10. ``missing PACS reference`` — no study_instance_uid to retrieve;
+11. ``duplicate row`` — the same accession and study UID again (warehouse fan-out or a
+    duplicated row). Which row stays in the cohort does not depend on the warehouse's row
+    order: the rows are ranked by their content (final reports first, then every column in
+    order), and the first one stays;
+12. ``duplicate accession`` — one accession with several different study UIDs: all its rows
+    are excluded, since the images cannot be attributed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import polars as pl
 
 EXCLUSION_REASONS: tuple[str, ...] = (
+    "missing patient id",
+    "missing exam date",
+    "exam date in the future",
+    "missing accession number",
     "not ultrasound",
     "axilla only",
     "outside read",
@@ -58,13 +69,28 @@ def select_cohort(
     exclude_birads_0: bool = True,
     require_pacs_reference: bool = True,
     excluded_report_statuses: tuple[str, ...] = DEFAULT_EXCLUDED_STATUSES,
+    today: dt.date | None = None,
 ) -> CohortSelection:
     """Split parsed radiology rows (output of ``parse_radiology_reports``) into the cohort and
-    the recorded exclusions. Both keep all input columns; exclusions add ``exclusion_reason``."""
+    the recorded exclusions. Both keep all input columns; exclusions add ``exclusion_reason``.
+
+    ``today`` (default: today's UTC date) is the last valid exam date."""
     frame = parsed_radiology
-    for column in ("modality", "study_instance_uid", "report_status", "birads"):
+    today = today or dt.datetime.now(dt.UTC).date()
+    for column in (
+        "modality",
+        "study_instance_uid",
+        "report_status",
+        "birads",
+        "patient_id",
+        "accession_number",
+    ):
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias(column))
+    if "exam_date" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.Date).alias("exam_date"))
+    patient = pl.col("patient_id").cast(pl.Utf8).str.strip_chars()
+    accession = pl.col("accession_number").cast(pl.Utf8).str.strip_chars()
     description = pl.col("exam_description").fill_null("").str.to_uppercase()
     modality = pl.col("modality").fill_null("").str.strip_chars().str.to_uppercase()
     uid = pl.col("study_instance_uid").str.strip_chars()
@@ -72,7 +98,15 @@ def select_cohort(
     statuses = [s.upper() for s in excluded_report_statuses]
 
     reason = (
-        pl.when(modality != "US")
+        pl.when(patient.is_null() | (patient.str.len_chars() == 0))
+        .then(pl.lit("missing patient id"))
+        .when(pl.col("exam_date").is_null())
+        .then(pl.lit("missing exam date"))
+        .when(pl.col("exam_date") > pl.lit(today))
+        .then(pl.lit("exam date in the future"))
+        .when(accession.is_null() | (accession.str.len_chars() == 0))
+        .then(pl.lit("missing accession number"))
+        .when(modality != "US")
         .then(pl.lit("not ultrasound"))
         .when(
             pl.lit(exclude_axilla_only)
@@ -93,9 +127,9 @@ def select_cohort(
         .then(pl.lit("missing PACS reference"))
     )
     staged = frame.with_row_index("__order").with_columns(reason.alias("exclusion_reason"))
-    candidates = staged.filter(pl.col("exclusion_reason").is_null())
+    candidates = _content_rank(staged.filter(pl.col("exclusion_reason").is_null()), status)
     uid_count = pl.col("study_instance_uid").n_unique().over("accession_number")
-    first_of_uid = pl.col("__order") == pl.col("__order").min().over(
+    first_of_uid = pl.col("__rank") == pl.col("__rank").min().over(
         "accession_number", "study_instance_uid"
     )
     candidates = candidates.with_columns(
@@ -104,7 +138,7 @@ def select_cohort(
         .when(~first_of_uid)
         .then(pl.lit("duplicate row"))
         .alias("exclusion_reason")
-    )
+    ).drop("__rank")
     decided = pl.concat([staged.filter(pl.col("exclusion_reason").is_not_null()), candidates]).sort(
         "__order"
     )
@@ -113,6 +147,26 @@ def select_cohort(
     )
     exclusions = decided.filter(pl.col("exclusion_reason").is_not_null()).drop("__order")
     return CohortSelection(cohort=cohort, exclusions=exclusions)
+
+
+_SORTABLE = (pl.Utf8, pl.String, pl.Boolean, pl.Date, pl.Datetime, pl.Time, pl.Duration)
+
+
+def _content_rank(frame: pl.DataFrame, status: pl.Expr) -> pl.DataFrame:
+    """``frame`` with ``__rank``: the position of each row when rows are ordered by content
+    (final reports first, then every scalar column in order), never by input order, so that
+    the row kept among duplicates does not depend on how the warehouse ordered them."""
+    columns = [
+        name
+        for name, dtype in frame.schema.items()
+        if not name.startswith("__")
+        and name != "exclusion_reason"
+        and (dtype.is_numeric() or isinstance(dtype, _SORTABLE) or dtype in _SORTABLE)
+    ]
+    ranked = frame.with_columns((status != "FINAL").alias("__not_final")).sort(
+        ["__not_final", *columns], nulls_last=True, maintain_order=True
+    )
+    return ranked.with_row_index("__rank").drop("__not_final")
 
 
 def exclusion_counts(selection: CohortSelection) -> dict[str, int]:

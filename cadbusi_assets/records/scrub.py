@@ -1,51 +1,87 @@
-"""Report text for the research zone: :func:`scrub_report_text` and :func:`scrub_reports`.
+"""Free-text de-identification for the research zone: :func:`scrub_report_text` and
+:func:`scrub_reports`.
 
-What happens to a text, in order:
+The design follows Philter (a safe-list approach): a word stays only when it is known to be
+safe (common English or clinical vocabulary, :mod:`cadbusi_assets.records.vocabulary`) or part
+of a known clinical pattern; capitalised words that are not known are taken for names. Patterns
+find the other HIPAA Safe Harbor identifiers first. What happens to a text, in order:
 
-1. signature lines ("Dictated by: …", "Electronically signed by …", "Interpreted by", "Read
-   by", "Radiologist: …") → ``[SIGNATURE]`` (the rest of the line goes);
-2. the study's own identifiers (MRN, accession number, patient name parts, …) → their
-   pseudonym when one is given in ``replacements``, else ``[REDACTED]`` (case-insensitive,
-   whole tokens only);
-3. other names: "Dr./Mr./Mrs./Ms. Name", "Name Name, MD/DO/RN/PA", "Patient: …" → ``[NAME]``;
-4. labelled identifiers (MRN/clinic number/patient ID, accession numbers), phone numbers,
-   e-mail addresses, SSNs and runs of 7+ digits → ``[MRN]``, ``[ACCESSION]``, ``[PHONE]``,
-   ``[EMAIL]``, ``[SSN]``, ``[ID]``;
-5. dates (``03/14/2021``, ``3/14/21``, ``2021-03-14``, ``March 14, 2021``, ``14 Mar 2021``,
-   ``March 2021``) → the same date shifted by ``date_shift_days`` in the same format (the
-   per-patient shift that image de-identification uses); impossible dates → ``[DATE]``;
-   a bare year (``1990``–``2099``) → ``[YEAR]``; ages of 90 and over → ``90+``.
+1. signature lines ("Dictated by: …", "Electronically signed by …", "Radiologist: …") →
+   ``[SIGNATURE]`` (the rest of the line goes);
+2. the study's own identifiers in every variant (:func:`identifier_variants`: case, accents
+   removed or transliterated — ü → u/ue, ø → o/oe, å → a/aa, ñ → n, ß → ss —, ``LAST^FIRST``
+   with its ``=`` ideographic / phonetic groups, each name component in every script, CJK
+   components as substrings, initials) → their pseudonym when ``replacements`` gives one, else
+   ``[REDACTED]``;
+3. other people's DICOM-style names (``MARCHETTI^MAGDALENA``) → ``[NAME]``;
+4. e-mail addresses, URLs, IP addresses → ``[EMAIL]``, ``[URL]``, ``[IP]``;
+5. SSNs and labelled identifiers (MRN, accession, account, health plan, member, policy,
+   licence, certificate, serial / device, vehicle, specimen, encounter numbers) → ``[SSN]``,
+   ``[MRN]``, ``[ACCESSION]``, ``[ID]`` (the label stays);
+6. dates in every common format (``2026-09-25``, ``09/25/2026``, ``25.09.2026``, ``20260925``,
+   ``Sep 25 2026``, ``25 September 2026``, ``September 25th, 2026``, ``25-SEP-2026``,
+   ``September 2026``, ``September 25th``, ``2026年9月25日``) → the same date shifted by
+   ``date_shift_days`` in the same format (impossible dates → ``[DATE]``); a bare year →
+   ``[YEAR]``;
+7. phone and fax numbers (North American, 7-digit, international ``+44 20 7946 0958``,
+   national with a trunk 0, labelled numbers, extensions) → ``[PHONE]``;
+8. street addresses, PO boxes, "City ST 01103" and UK postcodes → ``[ADDRESS]``;
+9. other numbers that look like identifiers (five or more digits, or four digits with
+   letters) → ``[ID]``; ages of 90 and over → ``90+``;
+10. names: every capitalised word that is not in the safe vocabulary; words that are both
+    names and common words (*Grant*, *Rose*) when they stand in a name context (after a title,
+    a relation or a role such as "her sister", "sonographer", before a credential such as
+    ", MD", next to another name, or two capitalised name words in a row); runs of CJK or kana
+    characters outside a small clinical list → ``[NAME]``.
 
-Clock positions (``2:00``), measurements (``1.2 x 0.8 cm``) and BI-RADS categories stay.
+Clinical content stays: BI-RADS categories, clock positions (``10:00``, ``2 o'clock``),
+distances (``3 cm FN``), measurements (``1.2 x 0.8 x 1.0 cm``), lexicon terms, diagnoses.
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
+import itertools
 import re
-from collections.abc import Mapping, Sequence
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
 
+from cadbusi_assets.records.vocabulary import (
+    core_words,
+    english_words,
+    fold,
+    medical_words,
+    name_words,
+    place_words,
+)
+
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 _MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
 _MONTHS["sept"] = 9
-_MONTH = r"(?P<{g}>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+_MON = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
+    r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+)
+_ORD = r"(?:st|nd|rd|th)?"
+#: words before a month/day without a year ("on 9/25") that make it a date, not a fraction
+_DATE_CUE = re.compile(
+    r"(?i)\b(?:on|dated?|since|until|till|from|seen|performed|done|exam|mammogram|ultrasound"
+    r"|study|prior|visit|called|scheduled|biopsy|surgery|returns?|due)\s+$"
+)
+_WEEKDAY = r"(?:(?:Mon|Tues?|Wed(?:nes)?|Thu(?:rs)?|Fri|Sat(?:ur)?|Sun)(?:day)?\.?,?\s+)?"
 
 _SIGNATURE = re.compile(
     r"(?im)\b(?:dictated|interpreted|transcribed|electronically signed|e-signed|signed|reviewed"
     r"|verified|read|attested|finalized|reported|released)(?:\s+and\s+\w+)?\s+(?:by|on)\b[^\n]*"
     r"|^[ \t]*(?:radiologist|attending|resident|fellow|pathologist|physician|technologist|sonographer)s?\s*:[^\n]*"
 )
-_TITLED_NAME = re.compile(
-    r"\b(?:Dr|Mr|Mrs|Ms|Miss|Prof)\.?\s+[A-Z][A-Za-z'\-]+(?:\s+[A-Z]\.)?(?:\s+[A-Z][A-Za-z'\-]+)?"
-)
-_CREDENTIALED_NAME = re.compile(
-    r"\b[A-Z][A-Za-z'\-]+(?:\s+[A-Z]\.?)?\s+[A-Z][A-Za-z'\-]+,?\s+(?:M\.?D\.?|D\.?O\.?|Ph\.?D\.?|R\.?N\.?|PA-C|N\.?P\.?|RDMS|RT)(?![A-Za-z])"
-)
-_NAME_WORD = r"(?:\ue000.\ue001|[A-Za-z][A-Za-z'\-^.]*)(?![\w'\-^.]*\s*[:#])"
+_PLACEHOLDER = re.compile("\ue000(.)\ue001")
+_NAME_WORD = r"(?:\ue000.\ue001|[^\W\d_][\w'\-^.]*)(?![\w'\-^.]*\s*[:#])"
 _LABELLED_NAME = re.compile(
     r"(?i)\b(patient(?:'s)?(?: name)?|name)\s*:[ \t]*"
     + _NAME_WORD
@@ -53,88 +89,1070 @@ _LABELLED_NAME = re.compile(
     + _NAME_WORD
     + r"){0,3}"
 )
-_MRN = re.compile(
-    r"(?i)\b(?:MRN|MR\s*#|MR\s*No\.?|medical record(?:\s+(?:number|no\.?|#))?|clinic(?:\s+(?:number|no\.?|#))|patient\s+id|CN)\s*[:#]?\s*[A-Z0-9][A-Z0-9\-]{3,}\b"
+_PN_PART = r"(?:[^\W\d_]\.|[^\W\d_][^\W\d_'’\-]*(?:[ \-](?=[A-Z]{2})[A-Z][A-Z'\-]+)?)"
+_CARET_NAME = re.compile(
+    r"(?<![\w^])" + _PN_PART + r"(?:\^" + _PN_PART + r"?){1,4}"
+    r"(?:=(?:" + _PN_PART + r"?(?:\^" + _PN_PART + r"?){0,4}))*"
 )
-_ACCESSION = re.compile(
-    r"(?i)\b(?:accession(?:\s+(?:number|no\.?|#))?|acc(?:\s*(?:#|no\.?|number)|\b))\s*[:#]?\s*[A-Z0-9][A-Z0-9\-]{3,}\b"
+
+_EMAIL = re.compile(r"(?<![\w.+\-])[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+_URL = re.compile(
+    r"(?i)\b(?:(?:https?|ftp|sftp)://|www\.)[^\s<>\"']+"
+    r"|\b(?:[a-z0-9\-]+\.)+(?:com|org|net|edu|gov|io|health|med|info|us|uk|de|fr|jp|ca|au|nl)"
+    r"(?:/[^\s<>\"']*)?(?![\w.])"
 )
-_EMAIL = re.compile(r"\b[\w.+\-]+@[\w\-]+\.[\w.\-]+\b")
-_PHONE = re.compile(r"(?<!\d)(?:\(\d{3}\)\s*|\d{3}[\s.\-])\d{3}[\s.\-]\d{4}(?!\d)")
-_SSN = re.compile(r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)")
-_LONG_NUMBER = re.compile(r"(?<![\d.])\d{7,}(?![\d.])")
-_OLD_AGE = re.compile(r"(?i)\b(?:9\d|1[0-4]\d)(?=[\s\-]*(?:years?|yrs?|y/?o)\b)")
+_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)")
+_IPV6 = re.compile(r"(?i)(?<![\w:])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{1,4}(?![\w:])")
+_SSN = re.compile(
+    r"(?<![\d\-])\d{3}-\d{2}-\d{4}(?![\d\-])"
+    r"|(?i:\b(?:SSN|SS#|social security(?:\s+(?:number|no\.?|#))?)\s*[:#]?\s*)\d{3}[\s\-]?\d{2}[\s\-]?\d{4}\b"
+)
+_ID_VALUE = r"(?=[A-Za-z\-/.]*\d)[A-Za-z0-9][A-Za-z0-9\-/.]*[A-Za-z0-9]"
+_LABELLED_IDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (
+        re.compile(
+            r"(?i)\b(" + label + r")(\s*(?:number|no\.?|num|#|id)?\s*[:#=]?\s*)" + _ID_VALUE
+        ),
+        token,
+    )
+    for label, token in (
+        (
+            r"MRN|MR\s*#|MR\s*No\.?|medical record|clinic|patient\s+id|PID|hospital|NHS|CN"
+            r"|unit number|chart",
+            "[MRN]",
+        ),
+        (r"accession|acc", "[ACCESSION]"),
+        (
+            r"account|acct|health\s*plan|member|subscriber|policy|insurance|group|beneficiary"
+            r"|licen[cs]e|DL|certificate|cert|serial|device|VIN|vehicle|plate|specimen|case"
+            r"|encounter|visit|CSN|FIN|order|requisition|study id|badge|employee|provider"
+            r"|NPI|DEA|passport|ID",
+            "[ID]",
+        ),
+    )
+)
+
+_STATES = (
+    "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH"
+    "|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR"
+    "|Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|Georgia"
+    "|Hawaii|Idaho|Illinois|Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts"
+    "|Michigan|Minnesota|Mississippi|Missouri|Montana|Nebraska|Nevada|New Hampshire|New Jersey"
+    "|New Mexico|New York|North Carolina|North Dakota|Ohio|Oklahoma|Oregon|Pennsylvania"
+    "|Rhode Island|South Carolina|South Dakota|Tennessee|Texas|Utah|Vermont|Virginia|Washington"
+    "|West Virginia|Wisconsin|Wyoming|Mass\\.|Calif\\.|Fla\\.|Tex\\.|Penn\\."
+)
+_STREET_SUFFIX = (
+    "Street|St|Avenue|Ave|Av|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Court|Ct|Way|Place|Pl"
+    "|Terrace|Ter|Circle|Cir|Highway|Hwy|Parkway|Pkwy|Square|Sq|Trail|Trl|Crescent|Cres|Close"
+    "|Row|Mews|Gardens|Grove|Hill|Plaza|Alley|Loop|Pike|Walk|Green|Quay|Wharf|Heights"
+)
+_SUFFIX_FORMS = "|".join(
+    sorted(
+        {f for s in _STREET_SUFFIX.split("|") for f in (s, s.upper())} - {"CT", "PL", "DR", "AV"},
+        key=len,
+        reverse=True,
+    )
+)
+_CAP_WORD = r"(?:[^\W\d_a-z][\w'’\-]*\.?|\d+(?:st|nd|rd|th))"
+_UNIT = (
+    r"(?:,?\s*(?:Apt|APT|Apartment|Unit|UNIT|Suite|SUITE|Ste|Flat|FLAT|Room|Rm|#)\.?\s*#?[\w\-]+)"
+)
+_STREET = re.compile(
+    r"(?<![\w.,])\d{1,6}[A-Za-z]?(?:\s*[-–/]\s*\d{1,5})?,?\s+(?:" + _CAP_WORD + r"\s+){0,4}"
+    r"(?:" + _SUFFIX_FORMS + r")(?![\w'’])\.?" + _UNIT + "?"
+    r"|(?i:\bP\.?\s*O\.?\s*Box\s+\d+)"
+    r"|\b(?:[^\W\d_]+(?:stra(?:ss|ß)e|str\.|gasse|weg|platz|allee|gatan|gata|vej|veien|vegen))"
+    r"\s+\d{1,5}[a-z]?\b"
+    r"|(?<![\w.,])\d{1,5}(?:bis|ter)?,?\s+(?i:rue|avenue|boulevard|chemin|place|via|calle|avenida|rua)"
+    r"\s+(?:[\w'’\-]+\s+){0,3}[\w'’\-]+"
+)
+_CITY_STATE_ZIP = re.compile(
+    r"(?:\b(?:" + _CAP_WORD + r"[ \t]+){0,3}" + _CAP_WORD + r",?[ \t]+)?"
+    r"\b(?:" + _STATES + r")\.?,?[ \t]+\d{5}(?:-\d{4})?(?!\d)"
+)
+_UK_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b")
+_ZIP_LABEL = re.compile(
+    r"(?i)\b(zip(?:\s*code)?|postal\s*code|postcode)\s*[:#]?\s*[A-Z0-9][A-Z0-9 \-]{2,8}[A-Z0-9]"
+)
+
+_PHONE_LABEL = (
+    r"(?i:\b(?:phone|ph|tel|telephone|fax|facsimile|cell|mobile|mob|pager|beeper|contact|call"
+    r"|reach(?:ed)?|callback|number)\b\.?(?:\s*(?:no\.?|number|#|at|on|is))?\s*[:#]?\s*)"
+)
+_PHONES = re.compile(
+    # international: +CC then groups
+    r"(?<![\w+])\+\d{1,3}(?:[ \-]|\.(?=\d))?(?:\(0\)\s?)?(?:\(?\d{1,5}\)?(?:[ \-]|\.(?=\d))?){1,5}\d{2,5}(?!\d)"
+    # North American with optional 1
+    r"|(?<![\w.])(?:1[\s.\-])?(?:\(\d{3}\)\s*|\d{3}[\s.\-])\d{3}[\s.\-]\d{4}(?![\d\-])"
+    # 7-digit local
+    r"|(?<![\w.\-/])\d{3}[\-.]\d{4}(?![\w\-]|\.\d)"
+    # national with trunk 0 (UK, Europe)
+    r"|(?<![\w.])\(?0\d{1,4}\)?[\s\-]?\d{3,4}[\s\-]?\d{3,4}(?![\d\-])"
+    # labelled numbers of any layout
+    r"|" + _PHONE_LABEL + r"\+?\(?\d[\d\s().\-]{5,}\d"
+)
+_EXTENSION = r"(?i:\s*,?\s*(?:ext\.?|extension|x)\s*\d{1,6}\b)"
+_BARE_EXTENSION = re.compile(r"(?i)\b(?:ext\.?|extension)\s*#?\s*\d{2,6}\b")
+
+_DIGIT = re.compile(r"\d")
+_STATE_ZIP_HINT = re.compile(r"[A-Za-z.],?[ \t]+\d{5}(?:-\d{4})?(?!\d)")
+_URL_HINT = re.compile(
+    r"(?i)://|www\.|\.(?:com|org|net|edu|gov|io|health|med|info|us|uk|de|fr|jp|ca|au|nl)\b"
+)
+_NINETY = re.compile(r"(?<!\d)(?:9\d|1[0-4]\d)(?!\d)")
+_MANY_COLONS = re.compile(r"[0-9a-fA-F]:[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4}:")
+_ID_RUN = re.compile(
+    r"(?<![\w\-./])(?=[\w\-./]*\d)[A-Za-z0-9][A-Za-z0-9\-/.]*[A-Za-z0-9](?![\w\-/]|\.\w)"
+)
+_OLD_AGE = re.compile(
+    r"(?i)\b(?:9\d|1[0-4]\d)(?=[\s\-]*(?:years?|yrs?|y/?o|y\.o\.|yo|year-old|yr-old)\b)"
+    r"|(?i:(?<=\bage\s)|(?<=\bage:\s)|(?<=\baged\s)|(?<=\bage:)|(?<=\bage\s\s))(?:9\d|1[0-4]\d)\b"
+)
+
 _DATES = re.compile(
-    r"(?P<mdy>\b(?P<m1>\d{1,2})/(?P<d1>\d{1,2})/(?P<y1>\d{4}|\d{2})\b)"
-    r"|(?P<mdy_dash>\b(?P<m4>\d{1,2})-(?P<d4>\d{1,2})-(?P<y4>\d{4})\b)"
-    r"|(?P<iso>\b(?P<y2>\d{4})-(?P<m2>\d{1,2})-(?P<d2>\d{1,2})\b)"
-    r"|(?P<mdy_text>\b"
-    + _MONTH.format(g="mon3")
-    + r"\s+(?P<d3>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y3>\d{4})\b)"
-    r"|(?P<dmy_text>\b(?P<d5>\d{1,2})(?:st|nd|rd|th)?\s+"
-    + _MONTH.format(g="mon5")
-    + r",?\s+(?P<y5>\d{4})\b)"
-    r"|(?P<my_text>\b" + _MONTH.format(g="mon6") + r",?\s+(?P<y6>\d{4})\b)"
-    r"|(?P<year>\b(?:19|20)\d{2}\b)"
+    # every form starts a word: the look-around in front lets the engine skip the rest fast
+    r"(?<![^\W_])(?=\d|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun))(?:"
+    r"(?P<iso>(?<![\d.])(?P<iy>(?:19|20)\d{2})(?P<isep>[-/.])(?P<im>\d{1,2})(?P=isep)(?P<id>\d{1,2})(?![\d]|\.\d))"
+    r"|(?P<num>(?<![\d.:])(?P<na>\d{1,2})(?P<nsep>[/.\-])(?P<nb>\d{1,2})(?P=nsep)(?P<ny>(?:19|20)\d{2}|\d{2})(?![\d]|\.\d))"
+    r"|(?P<jp>(?P<jy>(?:19|20)\d{2})年\s*(?P<jm>\d{1,2})月\s*(?P<jd>\d{1,2})日)"
+    r"|(?P<compact>(?<![\w.])(?P<cy>(?:19|20)\d{2})(?P<cm>0[1-9]|1[0-2])(?P<cd>0[1-9]|[12]\d|3[01])(?!\w))"
+    r"|(?P<mdy>\b"
+    + _WEEKDAY
+    + r"(?P<mm>(?i:"
+    + _MON
+    + r"))\.?\s+(?P<md>\d{1,2})"
+    + _ORD
+    + r",?\s+(?P<my>(?:19|20)\d{2})\b)"
+    r"|(?P<dmy>\b(?P<dd>\d{1,2})"
+    + _ORD
+    + r"(?:\s+of)?(?P<dsep>[\s\-/]?)(?P<dm>(?i:"
+    + _MON
+    + r"))\.?,?(?:\s+|(?P=dsep))(?P<dy>(?:19|20)\d{2}|\d{2})\b)"
+    r"|(?P<monyear>\b(?P<ym>(?i:" + _MON + r"))\.?,?\s+(?P<yy>(?:19|20)\d{2})\b)"
+    r"|(?P<monthyear>(?<![\d/.])(?P<qm>0?[1-9]|1[0-2])/(?P<qy>(?:19|20)\d{2})(?![\d/]))"
+    r"|(?P<mdnoyear>\b"
+    + _WEEKDAY
+    + r"(?P<am>"
+    + _MON
+    + r")\.?\s+(?P<ad>\d{1,2})(?P<aord>"
+    + _ORD
+    + r")(?![\d:]|\.\d|\s*(?:cm|mm|o'?clock)))"
+    r"|(?P<dmnoyear>\b(?P<bd>\d{1,2})(?P<bord>"
+    + _ORD
+    + r")(?:\s+of)?\s+(?P<bm>"
+    + _MON
+    + r")\b\.?)"
+    r"|(?P<cued>(?<=\s)(?P<um>1[0-2]|0?[1-9])/(?P<ud>3[01]|[12]\d|0?[1-9])(?![\d/]|\.\d))"
+    r"|(?P<year>\b(?:19|20)\d{2}\b))"
 )
+
+
+def _word_start(pattern: re.Pattern[str], first: str) -> re.Pattern[str]:
+    """``pattern`` (every match of which starts a word with one of ``first``) with a look-around
+    in front that lets the regex engine skip other positions fast (3-4x faster)."""
+    source, flags = pattern.pattern, pattern.flags & (re.IGNORECASE | re.MULTILINE)
+    inline = re.match(r"\(\?([imx]+)\)", source)
+    if inline:
+        source = source[inline.end() :]
+        for letter in inline.group(1):
+            flags |= {"i": re.IGNORECASE, "m": re.MULTILINE, "x": re.VERBOSE}[letter]
+    return re.compile(r"(?<![^\W_])(?=[" + first + r"])(?:" + source + ")", flags)
+
+
+_LETTERS = "A-Za-z"
+_LABELLED_IDS = tuple((_word_start(p, _LETTERS), t) for p, t in _LABELLED_IDS)
+_PHONES = _word_start(_PHONES, r"\d+(" + _LETTERS)
+_STREET = _word_start(_STREET, r"\d" + _LETTERS)
+_CITY_STATE_ZIP = _word_start(_CITY_STATE_ZIP, _LETTERS)
+_OLD_AGE = _word_start(_OLD_AGE, r"\d")
+_SSN = _word_start(_SSN, r"\d" + _LETTERS)
+_ID_RUN = _word_start(_ID_RUN, r"\dA-Za-z")
+_URL = _word_start(_URL, r"\dA-Za-z")
+_IPV4 = _word_start(_IPV4, r"\d")
+_EMAIL = _word_start(_EMAIL, r"\w.+\-")
+_UK_POSTCODE = _word_start(_UK_POSTCODE, "A-Z")
+_ZIP_LABEL = _word_start(_ZIP_LABEL, _LETTERS)
+_BARE_EXTENSION = _word_start(_BARE_EXTENSION, _LETTERS)
+
+
+# --------------------------------------------------------------------------- dates
+def _month(name: str) -> int:
+    return _MONTHS[name.rstrip(".").lower()]
+
+
+def _fmt_month(original: str, month: int) -> str:
+    """The month name in the style of ``original`` (full / abbreviated, case)."""
+    plain = original.rstrip(".")
+    name = (
+        calendar.month_name[month]
+        if len(plain) > 4 or plain.lower() in {"june", "july", "sept"}
+        else calendar.month_abbr[month]
+    )
+    if len(plain) <= 4 and plain.lower() == "sept":
+        name = calendar.month_abbr[month]
+    if plain.isupper():
+        name = name.upper()
+    elif plain.islower():
+        name = name.lower()
+    return name + ("." if original.endswith(".") else "")
+
+
+def _two(value: int, like: str) -> str:
+    return f"{value:02d}" if len(like) == 2 else str(value)
+
+
+def _ordinal(day: int, suffix: str) -> str:
+    if not suffix:
+        return str(day)
+    end = "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"{day}{end.upper() if suffix.isupper() else end}"
+
+
+def _year(text: str) -> int:
+    year = int(text)
+    if len(text) == 2:
+        year += 2000 if year < 50 else 1900
+    return year
+
+
+def _shift_month(year: int, month: int, days: int) -> tuple[int, int]:
+    """A month-precision date moved by ``days`` rounded to whole months, at least one month
+    (so that the original month never survives a small shift)."""
+    months = round(days / 30.44) or (1 if days > 0 else -1 if days < 0 else 0)
+    index = year * 12 + (month - 1) + months
+    return index // 12, index % 12 + 1
 
 
 def _shift_match(match: re.Match[str], days: int) -> str:
-    groups = match.groupdict()
+    g = match.groupdict()
+    delta = dt.timedelta(days=days)
+    text = match.group(0)
     try:
-        if groups["mdy"]:
-            year = int(groups["y1"])
-            if len(groups["y1"]) == 2:
-                year += 2000 if year < 50 else 1900
-            shifted = dt.date(year, int(groups["m1"]), int(groups["d1"])) + dt.timedelta(days=days)
-            text_year = f"{shifted.year}" if len(groups["y1"]) == 4 else f"{shifted.year % 100:02d}"
-            return f"{shifted.month:02d}/{shifted.day:02d}/{text_year}"
-        if groups["mdy_dash"]:
-            shifted = dt.date(
-                int(groups["y4"]), int(groups["m4"]), int(groups["d4"])
-            ) + dt.timedelta(days=days)
-            return f"{shifted.month:02d}-{shifted.day:02d}-{shifted.year}"
-        if groups["iso"]:
-            shifted = dt.date(
-                int(groups["y2"]), int(groups["m2"]), int(groups["d2"])
-            ) + dt.timedelta(days=days)
-            return shifted.isoformat()
-        if groups["mdy_text"]:
-            month = _MONTHS[groups["mon3"].rstrip(".").lower()]
-            shifted = dt.date(int(groups["y3"]), month, int(groups["d3"])) + dt.timedelta(days=days)
-            return f"{calendar.month_name[shifted.month]} {shifted.day}, {shifted.year}"
-        if groups["dmy_text"]:
-            month = _MONTHS[groups["mon5"].rstrip(".").lower()]
-            shifted = dt.date(int(groups["y5"]), month, int(groups["d5"])) + dt.timedelta(days=days)
-            return f"{shifted.day} {calendar.month_name[shifted.month]} {shifted.year}"
-        if groups["my_text"]:
-            month = _MONTHS[groups["mon6"].rstrip(".").lower()]
-            shifted = dt.date(int(groups["y6"]), month, 15) + dt.timedelta(days=days)
-            return f"{calendar.month_name[shifted.month]} {shifted.year}"
+        if g["iso"]:
+            d = dt.date(int(g["iy"]), int(g["im"]), int(g["id"])) + delta
+            sep = g["isep"]
+            return f"{d.year}{sep}{_two(d.month, g['im'])}{sep}{_two(d.day, g['id'])}"
+        if g["num"]:
+            a, b, sep = int(g["na"]), int(g["nb"]), g["nsep"]
+            day_first = a > 12 or (sep == "." and b <= 12)
+            if a > 12 and b > 12:
+                return "[DATE]"
+            if day_first:
+                day, month = a, b
+            else:
+                month, day = a, b
+            d = dt.date(_year(g["ny"]), month, day) + delta
+            y = f"{d.year}" if len(g["ny"]) == 4 else f"{d.year % 100:02d}"
+            if day_first:
+                return f"{_two(d.day, g['na'])}{sep}{_two(d.month, g['nb'])}{sep}{y}"
+            return f"{_two(d.month, g['na'])}{sep}{_two(d.day, g['nb'])}{sep}{y}"
+        if g["jp"]:
+            d = dt.date(int(g["jy"]), int(g["jm"]), int(g["jd"])) + delta
+            return f"{d.year}年{d.month}月{d.day}日"
+        if g["compact"]:
+            d = dt.date(int(g["cy"]), int(g["cm"]), int(g["cd"])) + delta
+            return f"{d:%Y%m%d}"
+        if g["mdy"]:
+            d = dt.date(int(g["my"]), _month(g["mm"]), int(g["md"])) + delta
+            comma = "," if "," in text[match.start("md") - match.start() :] else ""
+            ordinal = re.match(r"\d+(st|nd|rd|th)", text[match.start("md") - match.start() :], re.I)
+            day = _ordinal(d.day, ordinal.group(1) if ordinal else "")
+            return f"{_fmt_month(g['mm'] + ('.' if text[match.end('mm') - match.start() :].startswith('.') else ''), d.month)} {day}{comma} {d.year}"
+        if g["dmy"]:
+            d = dt.date(_year(g["dy"]), _month(g["dm"]), int(g["dd"])) + delta
+            y = f"{d.year}" if len(g["dy"]) == 4 else f"{d.year % 100:02d}"
+            sep = g["dsep"]
+            if sep and sep != " ":
+                return f"{_two(d.day, g['dd'])}{sep}{_fmt_month(g['dm'], d.month)}{sep}{y}"
+            if sep == "" and not re.search(r"\s", text):
+                return f"{_two(d.day, g['dd'])}{_fmt_month(g['dm'], d.month)}{y}"
+            ordinal = re.match(r"\d+(st|nd|rd|th)", text, re.I)
+            of = " of" if re.search(r"(?i)\bof\b", text) else ""
+            return f"{_ordinal(d.day, ordinal.group(1) if ordinal else '')}{of} {_fmt_month(g['dm'], d.month)} {y}"
+        if g["monyear"]:
+            year, month = _shift_month(int(g["yy"]), _month(g["ym"]), days)
+            return f"{_fmt_month(g['ym'], month)} {year}"
+        if g["monthyear"]:
+            year, month = _shift_month(int(g["qy"]), int(g["qm"]), days)
+            return f"{_two(month, g['qm'])}/{year}"
+        if g["cued"]:
+            if not _DATE_CUE.search(match.string, max(0, match.start() - 12), match.start()):
+                return text
+            d = dt.date(2001, int(g["um"]), int(g["ud"])) + delta
+            return f"{_two(d.month, g['um'])}/{_two(d.day, g['ud'])}"
+        if g["mdnoyear"]:
+            d = dt.date(2001, _month(g["am"]), int(g["ad"])) + delta  # a non-leap year
+            return f"{_fmt_month(g['am'], d.month)} {_ordinal(d.day, g['aord'])}"
+        if g["dmnoyear"]:
+            d = dt.date(2001, _month(g["bm"]), int(g["bd"])) + delta
+            of = " of" if re.search(r"(?i)\bof\b", text) else ""
+            return f"{_ordinal(d.day, g['bord'])}{of} {_fmt_month(g['bm'], d.month)}"
     except (ValueError, KeyError, OverflowError):
         return "[DATE]"
     return "[YEAR]"
 
 
+def _remove_match(match: re.Match[str]) -> str:
+    if match.group("cued") and not _DATE_CUE.search(
+        match.string, max(0, match.start() - 12), match.start()
+    ):
+        return match.group(0)
+    return "[YEAR]" if match.group("year") else "[DATE]"
+
+
+# --------------------------------------------------------------------------- name variants
+#: each special letter and its plain spellings (the first is what :func:`fold` gives)
+_TRANSLITERATIONS = {
+    "ä": ("a", "ae"),
+    "ö": ("o", "oe"),
+    "ü": ("u", "ue"),
+    "ø": ("o", "oe"),
+    "å": ("a", "aa"),
+    "æ": ("ae", "a"),
+    "ß": ("ss", "s"),
+    "ñ": ("n", "ny", "nh"),
+    "œ": ("oe",),
+    "ë": ("e",),
+    "ï": ("i",),
+}
+_CJK = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\uac00-\ud7af]"
+)
+_PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "di", "da", "du", "la", "le",
+              "bin", "ibn", "al", "el", "dos", "das", "ten", "ter", "st", "mac", "mc", "y"}  # fmt: skip
+
+
+def _spellings(word: str) -> set[str]:
+    """``word``, its folded form and every transliteration mix (ü → u/ue, ø → o/oe, ...)."""
+    lower = word.lower()
+    options = [(c, *_TRANSLITERATIONS[c]) if c in _TRANSLITERATIONS else (c,) for c in lower]
+    found = {word, fold(word)}
+    count = 1
+    for choice in options:
+        count *= len(choice)
+    if count <= 64:
+        found.update("".join(p) for p in itertools.product(*options))
+    else:
+        found.add("".join(o[1] if len(o) > 1 else o[0] for o in options))
+    return {f for f in found if f}
+
+
+def _name_components(value: str) -> list[list[str]]:
+    """Per ``=`` group, the name components of a DICOM PN (``LAST^FIRST^MIDDLE``)."""
+    groups = []
+    for group in value.split("="):
+        parts = [p.strip() for p in group.split("^")]
+        groups.append([p for p in parts if p])
+    return groups
+
+
 def identifier_variants(identifiers: Sequence[str | None]) -> list[str]:
-    """The strings to look for: each identifier, and for DICOM-style names (``LAST^FIRST``)
-    each name part plus "FIRST LAST" and "LAST, FIRST". Parts shorter than 2 characters are
-    dropped (they would erase ordinary text)."""
+    """The strings to look for: each identifier; for person names (``LAST^FIRST`` with optional
+    ``=`` ideographic and phonetic groups, or plain "First Last") each component and each
+    word of it, in every spelling (:func:`_spellings`), plus "FIRST LAST", "LAST, FIRST".
+    Latin parts shorter than 2 characters are dropped (initials are matched separately);
+    CJK and kana parts are kept whatever their length.
+
+    >>> {"Odegard", "oedegaard", "Ødegård", "ase", "aase"} <= set(identifier_variants(["Ødegård^Åse"]))
+    True
+    """
     found: set[str] = set()
     for identifier in identifiers:
         if identifier is None:
             continue
-        value = str(identifier).strip()
-        if "^" in value:
-            parts = [p.strip() for p in value.split("^") if p.strip()]
-            found.update(parts)
-            if len(parts) >= 2:
-                found.add(f"{parts[1]} {parts[0]}")
-                found.add(f"{parts[0]}, {parts[1]}")
-                found.add(" ".join(parts))
-        elif value:
+        value = unicodedata.normalize("NFC", str(identifier).strip())
+        if not value:
+            continue
+        if "^" in value or "=" in value:
+            for parts in _name_components(value):
+                words = [w for p in parts for w in re.split(r"[\s\-]+", p) if w]
+                for item in [*parts, *words]:
+                    if item.lower() in _PARTICLES:
+                        continue
+                    found.update(_spellings(item))
+                if len(parts) >= 2:
+                    found.add(f"{parts[1]} {parts[0]}")
+                    found.add(f"{parts[0]}, {parts[1]}")
+                    found.add(" ".join(parts))
+                    found.add("".join(parts[:2]))  # 山田太郎
+        else:
             found.add(value)
-    return sorted((v for v in found if len(v) >= 2), key=len, reverse=True)
+            if not any(c.isdigit() for c in value):
+                for word in re.split(r"[\s,\-]+", value):
+                    if word and word.lower() not in _PARTICLES:
+                        found.update(_spellings(word))
+    return sorted((v for v in found if len(v) >= 2 or _CJK.search(v)), key=len, reverse=True)
+
+
+def _initials(identifiers: Sequence[str | None]) -> set[str]:
+    """Upper-case initials of the person names among ``identifiers`` (``ZM``, ``MZ``)."""
+    found: set[str] = set()
+    for identifier in identifiers:
+        if not identifier or ("^" not in identifier and "=" not in identifier):
+            continue
+        parts = _name_components(identifier)[0]
+        letters = [fold(p)[:1].upper() for p in parts[:3] if p and fold(p)[:1].isalpha()]
+        if len(letters) >= 2:
+            last, first, *middle = letters
+            found.update({first + last, last + first, first + "".join(middle) + last})
+    return {i for i in found if len(i) >= 2}
+
+
+@functools.lru_cache(maxsize=1)
+def _safe_words() -> frozenset[str]:
+    return english_words() | medical_words()
+
+
+@functools.lru_cache(maxsize=4096)
+def _identifier_pattern(identifiers: tuple[str | None, ...]) -> re.Pattern[str] | None:
+    variants = identifier_variants(identifiers)
+    alternatives: list[str] = []
+    safe = _safe_words()
+    for variant in variants:
+        escaped = re.escape(variant)
+        if _CJK.search(variant):
+            continue  # CJK names stand without spaces: matched as substrings below
+        key = fold(variant).lower()
+        if len(variant) <= 2 or key in safe:
+            # a common word or a two-letter part: only when written as a name
+            forms = {variant, variant.upper(), variant[:1].upper() + variant[1:].lower()}
+            alternatives.append(
+                "(?-i:" + "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)) + ")"
+            )
+        else:
+            alternatives.append(escaped)
+        # text written with combining accents (NFD) is normalised before matching
+    for initials in sorted(_initials(identifiers), key=len, reverse=True):
+        dotted = r"\.\s?".join(initials) + r"\."
+        alternatives.append("(?-i:" + dotted + ")")
+        if fold(initials).lower() not in medical_words():
+            alternatives.append("(?-i:" + initials + ")")
+    cjk = [re.escape(v) for v in variants if _CJK.search(v)]
+    if not alternatives and not cjk:
+        return None
+    latin = r"(?<![^\W_])(?:" + "|".join(alternatives) + r")(?![^\W_])" if alternatives else ""
+    return re.compile(r"(?i)(?:" + "|".join(p for p in (latin, *cjk) if p) + ")")
+
+
+# --------------------------------------------------------------------------- names by safe list
+_TITLES = {"dr", "doctor", "mr", "mrs", "ms", "miss", "mx", "prof", "professor", "sr", "sra",
+           "herr", "frau", "mme", "mlle", "madame", "monsieur", "sir", "dame", "rev", "fr"}  # fmt: skip
+_RELATIONS = {
+    "sister", "brother", "mother", "father", "mom", "mum", "dad", "daughter", "son", "husband",
+    "wife", "partner", "spouse", "fiance", "fiancee", "friend", "neighbor", "neighbour", "niece",
+    "nephew", "aunt", "uncle", "cousin", "grandmother", "grandfather", "granddaughter",
+    "grandson", "guardian", "caregiver", "carer", "interpreter", "translator", "chaperone",
+    "sonographer", "technologist", "tech", "technician", "radiologist", "nurse", "physician",
+    "surgeon", "pathologist", "resident", "fellow", "attending", "midwife", "pcp", "colleague",
+    "patient", "pt", "mammographer", "oncologist", "gynecologist", "gynaecologist", "doctor",
+    "provider", "named", "called", "by", "cc", "to", "contact", "contacts", "informed",
+    "accompanied", "sibling", "stepmother", "stepfather", "stepdaughter", "stepson", "relative",
+    "employer", "boss", "landlord", "roommate", "housemate", "girlfriend", "boyfriend", "twin",
+    "sisters", "brothers", "children", "child", "kin", "np", "pa", "rn", "md", "manager",
+    "coordinator", "navigator", "scribe", "assistant", "student", "trainee", "registrar",
+    "consultant", "practitioner", "dentist", "pharmacist", "therapist", "counselor", "worker",
+    "officer", "clerk", "receptionist", "secretary", "chaplain", "from", "of", "and", "with",
+    "law", "operator", "referring", "reader", "performing", "scanned", "obtained",
+}  # fmt: skip
+#: frequent words that never continue a name even when a names list has them
+_STOP = {"the", "and", "or", "in", "on", "at", "of", "with", "to", "for", "by", "from", "is",
+         "was", "are", "were", "has", "had", "her", "his", "she", "he", "it", "this", "that",
+         "as", "an", "a", "be", "no", "not", "left", "right", "will", "may", "can", "all", "but",
+         "if", "so", "we", "you", "they", "who", "see", "per", "new", "one", "two", "also"}  # fmt: skip
+_WEAK_CUES = {"by", "to", "and", "with", "from", "of"}
+_CREDENTIALS = {"md", "do", "phd", "rn", "np", "pa", "rt", "rdms", "rvt", "frcr", "frcpc",
+                "mbbs", "facr", "dds", "pharmd", "lpn", "cnm", "bsn", "msn", "aprn", "dnp",
+                "crna", "mph", "mba", "jr", "sr", "ii", "iii", "arrt", "rtr", "cma", "lcsw"}  # fmt: skip
+#: CJK / kana words that stay (clinical terms, honorifics); everything else in those scripts goes
+_CJK_SAFE = tuple(
+    sorted(
+        [
+            "乳腺",
+            "乳房",
+            "乳癌",
+            "乳がん",
+            "エコー",
+            "超音波",
+            "検査",
+            "所見",
+            "診断",
+            "右",
+            "左",
+            "両側",
+            "腫瘤",
+            "嚢胞",
+            "石灰化",
+            "生検",
+            "病理",
+            "良性",
+            "悪性",
+            "線維腺腫",
+            "浸潤性",
+            "乳管癌",
+            "非浸潤性",
+            "リンパ節",
+            "腋窩",
+            "カテゴリー",
+            "患者",
+            "様",
+            "さん",
+            "先生",
+            "氏",
+            "殿",
+            "君",
+            "ちゃん",
+            "歳",
+            "才",
+            "の",
+            "と",
+            "は",
+            "が",
+            "を",
+            "に",
+            "で",
+            "へ",
+            "や",
+            "、",
+            "。",
+            "・",
+            "時",
+            "分",
+            "性",
+            "部",
+            "位",
+            "径",
+            "大",
+            "小",
+            "不整形",
+            "円形",
+            "楕円形",
+            "境界",
+            "明瞭",
+            "不明瞭",
+            "内部",
+            "低",
+            "高",
+            "等",
+            "無",
+            "エコー域",
+            "後方",
+            "増強",
+            "減弱",
+            "血流",
+            "あり",
+            "なし",
+            "認め",
+            "ます",
+            "です",
+            "した",
+            "経過",
+            "観察",
+            "推奨",
+            "精査",
+            "要",
+            "特記",
+            "事項",
+            "マンモグラフィ",
+            "造影",
+            "検診",
+            "外来",
+            "紹介",
+            "報告",
+            "書",
+            "画像",
+        ],
+        key=len,
+        reverse=True,
+    )
+)
+_MEDICAL_SUFFIX = re.compile(
+    r"(?:echoic|ectomy|ectomies|ography|ographic|ogram|ograms|plasia|plastic|itis|osis|oses|omas?"
+    r"|ocyte|ocytes|ectasia|ogenic|ometry|ology|ologic|ological|ologist|opathy|otomy|oscopy"
+    r"|emia|algia|plasty|lytic|trophic|ation|ations|ular|aneous|itic|ized|ised)$"
+)
+_MEDICAL_PREFIX = re.compile(
+    r"(?:retro|intra|inter|peri|sub|supra|infra|pre|post|para|trans|hypo|hyper|micro|macro"
+    r"|multi|non|anti|pseudo|extra|contra|ipsi|re|un)-?"
+)
+_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W\d_]+)*|\ue000.\ue001")
+#: tokens that only a placeholder can be
+_NAME_PLACEHOLDERS = {"[NAME]", "[REDACTED]"}
+
+_SAFE = 0  # known word, not a name
+_AMBIGUOUS = 1  # a known word that is also a name (grant, rose)
+_NAME = 2  # a person name, not a common word
+_UNKNOWN = 3  # not in any list
+
+
+@functools.lru_cache(maxsize=200_000)
+def _fold_lower(word: str) -> str:
+    return fold(word).lower()
+
+
+def _stems(word: str) -> list[str]:
+    out = []
+    doubled = re.match(r"(.*?([bdgklmnprt])\2)(?:ed|ing|er|ers)$", word)
+    if doubled and len(doubled.group(1)) >= 4:
+        out.append(doubled.group(1)[:-1])  # scanned -> scan
+    for suffix, repl in (("'s", ""), ("’s", ""), ("ies", "y"), ("es", ""), ("s", ""), ("ed", ""),
+                         ("ed", "e"), ("ing", ""), ("ing", "e"), ("ly", ""), ("er", ""), ("er", "e"), ("est", "e"),
+                         ("ers", ""), ("est", ""), ("al", ""), ("ally", ""), ("ness", ""),
+                         ("ment", ""), ("ments", ""), ("ity", ""), ("ities", "y"),
+                         ("ied", "y"), ("ation", "e"), ("ations", "e")):  # fmt: skip
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            out.append(word[: len(word) - len(suffix)] + repl)
+    return out
+
+
+@functools.lru_cache(maxsize=200_000)
+def _word_class(key: str) -> int:
+    """The class of a lower-case folded word (``_SAFE`` … ``_UNKNOWN``)."""
+    english, medical, names, places = english_words(), medical_words(), name_words(), place_words()
+    if key in medical:
+        return _SAFE
+    named = key in names or key in places
+    if key in english:
+        return _AMBIGUOUS if named else _SAFE
+    if named:
+        # "Lives" is in a names list, but it is "live" + s
+        if any(stem in english or stem in medical for stem in _stems(key)):
+            return _AMBIGUOUS
+        return _NAME
+    for stem in _stems(key):
+        if stem in medical:
+            return _SAFE
+        if stem in english:
+            return _AMBIGUOUS if stem in names or stem in places else _SAFE
+    if len(key) >= 7 and _MEDICAL_SUFFIX.search(key):
+        return _SAFE
+    prefix = _MEDICAL_PREFIX.match(key)
+    if prefix and len(key) - prefix.end() >= 5:
+        rest = key[prefix.end() :]
+        if rest in medical or (rest in english and rest not in names and rest not in places):
+            return _SAFE  # retropectoral, intraductal, nonpalpable
+    return _UNKNOWN
+
+
+_HAS_DIGIT = re.compile(r"\d")
+#: what follows a person's name used as a subject: a possessive or a lower-case word
+#: what stands before a town: "lives in", "from", "Hospital, " (a capitalised word and a comma)
+_PLACE_CUE = re.compile(
+    r"(?:\b(?i:in|from|at|to|near|of|lives|moved|resides|outside|visiting|born)|[A-Z]\w*,)[ \t]+$"
+)
+_SENTENCE_END = re.compile(r"[.!?:;\n]")
+_NAME_END = re.compile(r"[ \t]*(?:[.;:)(\n]|$)")
+_VERB_AFTER = re.compile(r"['’]s\b| [a-z]")
+
+
+class _Token:
+    __slots__ = ("cls", "end", "key", "kind", "redact", "start", "text")
+
+    def __init__(self, match: re.Match[str], placeholders: list[str]) -> None:
+        self.text = match.group(0)
+        self.start, self.end = match.span()
+        self.redact = False
+        if self.text.startswith("\ue000"):
+            value = placeholders[ord(self.text[1]) - 0xE100]
+            self.kind = "name" if value in _NAME_PLACEHOLDERS else "placeholder"
+            self.key = ""
+            self.cls = _SAFE
+            return
+        text = self.text
+        if text.isascii():
+            self.kind = "word" if text.isalpha() or not _HAS_DIGIT.search(text) else "digit"
+        elif _CJK.search(text):
+            self.kind = "cjk"
+        else:
+            self.kind = "digit" if _HAS_DIGIT.search(text) else "word"
+        word = text
+        if word[-2:].lower() in ("'s", "’s"):
+            word = word[:-2]
+        self.key = _fold_lower(word)
+        self.cls = _word_class(self.key) if self.kind == "word" else _SAFE
+
+    @property
+    def capitalised(self) -> bool:
+        return self.text[:1].isupper()
+
+    @property
+    def upper(self) -> bool:
+        return self.text.isupper() and len(self.text) > 1
+
+    @property
+    def title(self) -> bool:
+        return self.text[:1].isupper() and not self.upper
+
+
+def _gap(text: str, left: _Token, right: _Token) -> str:
+    return text[left.end : right.start]
+
+
+_JOIN = re.compile(r"[ \t]*-?[ \t]*")
+_JOIN_DOT = re.compile(r"\.?[ \t]*")
+_JOIN_COMMA = re.compile(r"[ \t]*,[ \t]*")
+
+
+def _joined(gap: str, comma: bool = True, left: str = "") -> bool:
+    """Whether two tokens separated by ``gap`` can be parts of one name (a dot only after an
+    initial: "M. Long")."""
+    if not gap:
+        return False
+    if _JOIN.fullmatch(gap):
+        return True
+    if len(left) == 1 and _JOIN_DOT.fullmatch(gap):
+        return True
+    return comma and _JOIN_COMMA.fullmatch(gap) is not None
+
+
+def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
+    """Spans of ``text`` that are names (the safe-list decision, then name contexts)."""
+    tokens = [_Token(m, placeholders) for m in _TOKEN.finditer(text)]
+    core = core_words()
+    n = len(tokens)
+    spans: list[tuple[int, int]] = []
+    places = place_words()
+    medical = medical_words()
+    previous_end = 0
+    for tok in tokens:
+        if tok.kind == "cjk":
+            spans.extend(_cjk_names(tok))
+            continue
+        if tok.kind != "word":
+            previous_end = tok.end
+            continue
+        sentence_start = (
+            _SENTENCE_END.search(text, previous_end, tok.start) is not None or not previous_end
+        )
+        place_cue = _PLACE_CUE.search(text, max(0, tok.start - 24), tok.start) is not None
+        previous_end = tok.end
+        if (
+            tok.cls == _NAME
+            and not tok.capitalised
+            and len(tok.text) >= 4
+            and tok.key not in medical
+        ):
+            tok.redact = True  # a name written in lower case (OCR, descriptors)
+            continue
+        if (
+            tok.cls == _AMBIGUOUS
+            and tok.title
+            and not sentence_start
+            and place_cue
+            and tok.key in places
+            and tok.key not in core
+            and tok.key not in medical
+            and tok.key not in _STOP
+        ):
+            tok.redact = True  # a town that is also a word ("Boston", "Reading") mid-sentence
+            continue
+        if tok.cls in (_NAME, _UNKNOWN) and tok.capitalised:
+            if tok.upper and len(tok.text) <= 3 and tok.cls == _UNKNOWN:
+                continue  # an abbreviation unless the context says otherwise
+            if tok.upper and len(tok.text) == 2:
+                continue
+            tok.redact = True
+
+    def is_name(t: _Token) -> bool:
+        return t.redact or t.kind == "name"
+
+    def cue(i: int) -> tuple[bool, bool]:
+        """(any cue, strong cue) before token ``i``."""
+        j = i - 1
+        while (
+            j >= 0
+            and tokens[j].kind == "word"
+            and (
+                tokens[j].key in {"her", "his", "their", "the", "my", "a", "an", "our", "s"}
+                or (
+                    len(tokens[j].text) == 1
+                    and tokens[j].text.isupper()
+                    and text[tokens[j].end : tokens[j].end + 1] == "."
+                )
+            )
+        ):
+            j -= 1
+        if j < 0:
+            return False, False
+        gap = text[tokens[j].end : tokens[j + 1].start]
+        if "\n" in gap or len(gap) > 4:
+            return False, False
+        key = tokens[j].key
+        if key in _TITLES:
+            return True, True
+        if key in {"name", "patient", "pt"} and ":" in gap:
+            return True, True
+        return key in _RELATIONS, False
+
+    def credential_after(i: int) -> bool:
+        j = i + 1
+        if j >= n:
+            return False
+        gap = text[tokens[i].end : tokens[j].start]
+        return (
+            tokens[j].key in _CREDENTIALS
+            and tokens[j].text[:1].isupper()
+            and bool(re.fullmatch(r",?[ \t]*", gap))
+            and gap.strip() != ""
+        ) or (
+            tokens[j].key in _CREDENTIALS
+            and tokens[j].text.isupper()
+            and re.fullmatch(r",?[ \t]+|,", gap) is not None
+        )
+
+    # cues and credentials
+    for i, tok in enumerate(tokens):
+        if tok.kind != "word" or tok.redact or not tok.capitalised:
+            continue
+        any_cue, strong = cue(i)
+        if (
+            any_cue
+            and tok.upper
+            and len(tok.text) <= 3
+            and tok.key not in medical_words()
+            and tok.key not in _CREDENTIALS
+            and tok.key not in _STOP
+            and tok.key not in core
+        ):
+            tok.redact = True  # staff initials: "scanned by sonographer KMR"
+        elif strong and (tok.cls != _SAFE or tok.key not in core or tok.title):
+            tok.redact = True
+        elif (
+            any_cue
+            and tok.key not in _STOP
+            and (
+                tok.cls != _SAFE
+                or (tok.title and tok.key not in core and tok.key not in medical_words())
+            )
+        ):
+            prev = tokens[i - 1].key if i else ""
+            if prev in _WEAK_CUES:
+                # "by Grant", "with Rose": only when a name word follows or the word is not common
+                nxt = tokens[i + 1] if i + 1 < n else None
+                if tok.cls != _AMBIGUOUS or (
+                    nxt is not None
+                    and nxt.title
+                    and nxt.cls != _SAFE
+                    and _joined(_gap(text, tok, nxt), False)
+                ):
+                    tok.redact = True
+            else:
+                tok.redact = True
+        elif (credential_after(i) and tok.cls != _SAFE) or (
+            credential_after(i) and tok.title and tok.key not in core
+        ):
+            tok.redact = True
+    # credentials: up to three capitalised words before ", MD"
+    for i, tok in enumerate(tokens):
+        if tok.kind == "word" and tok.key in _CREDENTIALS and i and tokens[i].text[:1].isupper():
+            gap = text[tokens[i - 1].end : tok.start]
+            if not re.fullmatch(r",?[ \t]+|,", gap):
+                continue
+            j = i - 1
+            count = 0
+            while (
+                j >= 0
+                and count < 3
+                and tokens[j].kind in ("word", "name")
+                and tokens[j].capitalised
+                and (tokens[j].key not in core or tokens[j].kind == "name")
+            ):
+                if tokens[j].kind == "word" and tokens[j].key in _CREDENTIALS | _TITLES:
+                    break
+                tokens[j].redact = tokens[j].kind == "word" or tokens[j].redact
+                if j and not _joined(text[tokens[j - 1].end : tokens[j].start], False):
+                    break
+                j -= 1
+                count += 1
+    # title-case runs of name-like words ("Grant Hill"); at a sentence start or made of frequent
+    # words ("Mark Long") only when both are person names and a verb or a possessive follows
+    persons = name_words()
+    for i in range(n - 1):
+        a, b = tokens[i], tokens[i + 1]
+        if not (
+            a.kind == "word"
+            and b.kind == "word"
+            and a.title
+            and b.title
+            and a.cls in (_AMBIGUOUS, _NAME)
+            and b.cls in (_AMBIGUOUS, _NAME)
+            and a.key not in _STOP
+            and b.key not in _STOP
+            and _joined(_gap(text, a, b), False)
+        ):
+            continue
+        mid_sentence = i > 0 and not re.search(r"[.:!?\n]\s*$", text[tokens[i - 1].end : a.start])
+        if (mid_sentence and a.key not in core and b.key not in core) or (
+            a.key in persons
+            and b.key in persons
+            and a.key not in medical_words()
+            and b.key not in medical_words()
+            and _VERB_AFTER.match(text, b.end)
+        ):
+            a.redact = b.redact = True
+    # a first name and a capitalised word before a verb ("Joy Castle called")
+    for i in range(n - 1):
+        a, b = tokens[i], tokens[i + 1]
+        if (
+            a.kind == "word"
+            and b.kind == "word"
+            and a.title
+            and b.title
+            and not a.redact
+            and a.key in persons
+            and a.key not in core
+            and b.key not in core
+            and a.key not in medical_words()
+            and b.key not in medical_words()
+            and a.key not in _STOP
+            and _joined(_gap(text, a, b), False)
+            and _VERB_AFTER.match(text, b.end)
+        ):
+            a.redact = b.redact = True
+    # chains: neighbours of a name that look like name parts
+    changed = True
+    while changed:
+        changed = False
+        for i, tok in enumerate(tokens):
+            if tok.redact or tok.kind != "word":
+                continue
+            for j in (i - 1, i + 1):
+                if not 0 <= j < n or not is_name(tokens[j]):
+                    continue
+                left, right = (tokens[j], tok) if j < i else (tok, tokens[j])
+                gap = _gap(text, left, right)
+                if not _joined(
+                    gap,
+                    comma=tok.capitalised and tokens[j].kind == "word" and tokens[j].capitalised,
+                    left=left.text,
+                ):
+                    continue
+                if "," in gap and tok.cls == _SAFE and not _NAME_END.match(text, tok.end):
+                    continue  # "Voss, Left" no; "Salloward, Noria." yes
+                single = len(tok.text) == 1 and tok.text.isupper()
+                particle = tok.key in _PARTICLES and j > i and i and is_name(tokens[i - 1])
+                if (
+                    single and (gap.startswith(".") or text[tok.end : tok.end + 1] == ".")
+                ) or particle:
+                    pass
+                elif not tok.capitalised:
+                    continue
+                elif tok.upper:
+                    if tok.key in core or tok.key in medical_words() or tok.key in _STOP:
+                        continue
+                    if len(tok.text) <= 2 and tok.key in medical_words():
+                        continue
+                elif (
+                    tok.key in medical_words()
+                    or tok.key in _CREDENTIALS | _TITLES
+                    or (tok.key in core and (tok.cls != _AMBIGUOUS or tok.key in _STOP))
+                ):
+                    continue
+                tok.redact = True
+                changed = True
+                break
+    spans.extend((t.start, t.end) for t in tokens if t.redact and t.kind == "word")
+    return spans
+
+
+def _cjk_names(tok: _Token) -> list[tuple[int, int]]:
+    """Spans of a CJK / kana token outside the clinical list (whole unknown runs)."""
+    text = tok.text
+    spans: list[tuple[int, int]] = []
+    i = 0
+    start: int | None = None
+    while i < len(text):
+        if not _CJK.match(text[i]):
+            if start is not None:
+                spans.append((tok.start + start, tok.start + i))
+                start = None
+            i += 1
+            continue
+        for word in _CJK_SAFE:
+            if text.startswith(word, i):
+                if start is not None:
+                    spans.append((tok.start + start, tok.start + i))
+                    start = None
+                i += len(word)
+                break
+        else:
+            if start is None:
+                start = i
+            i += 1
+    if start is not None:
+        spans.append((tok.start + start, tok.start + len(text)))
+    return spans
+
+
+# --------------------------------------------------------------------------- the scrubber
+class _Text:
+    """Text with protected placeholders: every replacement becomes a private-use token that
+    later passes cannot match, resolved at the end."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.values: list[str] = []
+
+    def token(self, value: str) -> str:
+        self.values.append(value)
+        return f"\ue000{chr(0xE100 + len(self.values) - 1)}\ue001"
+
+    def sub(self, pattern: re.Pattern[str], repl: str | Callable[[re.Match[str]], str]) -> None:
+        if isinstance(repl, str):
+            value = repl
+            self.text = pattern.sub(lambda _: self.token(value), self.text)
+        else:
+            self.text = pattern.sub(lambda m: self.token(repl(m)), self.text)
+
+    def replace_spans(self, spans: list[tuple[int, int]], value: str) -> None:
+        if not spans:
+            return
+        out, last = [], 0
+        for start, end in sorted(set(spans)):
+            if start < last:
+                continue
+            out.append(self.text[last:start])
+            out.append(self.token(value))
+            last = end
+        out.append(self.text[last:])
+        self.text = "".join(out)
+
+    def resolve(self) -> str:
+        text = self.text
+        # adjacent name placeholders become one
+        values = self.values
+        text = re.sub(
+            "(\ue000.\ue001)(?:[ \t]*[,.\\-]?[ \t]*\ue000.\ue001)+",
+            lambda m: (
+                m.group(0)
+                if not all(
+                    values[ord(p) - 0xE100] == "[NAME]"
+                    for p in re.findall("\ue000(.)\ue001", m.group(0))
+                )
+                else m.group(1)
+            ),
+            text,
+        )
+        for _ in range(3):  # placeholders inside placeholder values (labelled names)
+            if "\ue000" not in text:
+                break
+            text = _PLACEHOLDER.sub(lambda m: values[ord(m.group(1)) - 0xE100], text)
+        return text
+
+
+def _keep_label(token: str) -> Callable[[re.Match[str]], str]:
+    def repl(match: re.Match[str]) -> str:
+        return match.group(1) + match.group(2) + token
+
+    return repl
+
+
+def _phone(match: re.Match[str]) -> str:
+    return "[PHONE]"
+
+
+def _valid_phone(match: re.Match[str]) -> bool:
+    return sum(c.isdigit() for c in match.group(0)) >= 7
 
 
 def scrub_report_text(
@@ -145,9 +1163,9 @@ def scrub_report_text(
     replacements: Mapping[str, str] | None = None,
     remove_dates: bool = False,
 ) -> str | None:
-    """``text`` with names, identifiers, signatures removed and dates shifted (module doc);
-    ``remove_dates=True`` replaces dates by ``[DATE]`` instead of shifting them (for text that
-    leaves the organisation, e.g. to an LLM service).
+    """``text`` with identifiers removed and dates shifted (module doc); ``remove_dates=True``
+    replaces dates by ``[DATE]`` instead of shifting them (for text that leaves the
+    organisation, e.g. to an LLM service).
 
     >>> scrub_report_text("MRN 12345678 seen 03/14/2021. Dictated by: Dr. Who",
     ...                   identifiers=["12345678"], date_shift_days=-10)
@@ -156,43 +1174,82 @@ def scrub_report_text(
     if text is None:
         return None
     replacements = {k.strip().lower(): v for k, v in (replacements or {}).items() if k}
-    out = _SIGNATURE.sub("[SIGNATURE]", text)
-    # the study's own identifiers become private-use placeholder tokens first, so that the
-    # generic passes below never touch their pseudonyms; the tokens are resolved at the end
-    tokens: list[str] = []
-
-    def placeholder(match: re.Match[str]) -> str:
-        tokens.append(replacements.get(match.group(0).lower(), "[REDACTED]"))
-        return f"\ue000{chr(0xE100 + len(tokens) - 1)}\ue001"
-
-    variants = identifier_variants(identifiers)
-    if variants:
-        pattern = re.compile(
-            r"(?i)(?<![A-Za-z0-9])(?:"
-            + "|".join(re.escape(v) for v in variants)
-            + r")(?![A-Za-z0-9])"
+    work = _Text(unicodedata.normalize("NFC", text))
+    work.sub(_SIGNATURE, "[SIGNATURE]")
+    clean_ids = tuple(
+        unicodedata.normalize("NFC", str(i))
+        for i in identifiers
+        if i is not None and str(i).strip()
+    )
+    pattern = _identifier_pattern(clean_ids) if clean_ids else None
+    if pattern is not None:
+        work.sub(pattern, lambda m: replacements.get(m.group(0).lower(), "[REDACTED]"))
+    if "^" in work.text:
+        work.sub(_CARET_NAME, "[NAME]")
+    if "@" in work.text:
+        work.sub(_EMAIL, "[EMAIL]")
+    if "." in work.text:
+        if _URL_HINT.search(work.text):
+            work.sub(_URL, "[URL]")
+        work.sub(
+            _IPV4,
+            lambda m: "[IP]" if all(int(p) <= 255 for p in m.group(0).split(".")) else m.group(0),
         )
-        out = pattern.sub(placeholder, out)
-    out = _TITLED_NAME.sub("[NAME]", out)
-    out = _CREDENTIALED_NAME.sub("[NAME]", out)
-    out = _LABELLED_NAME.sub(lambda m: f"{m.group(1)}: [NAME]", out)
-    out = _EMAIL.sub("[EMAIL]", out)
-    out = _SSN.sub("[SSN]", out)
-    out = _MRN.sub("[MRN]", out)
-    out = _ACCESSION.sub("[ACCESSION]", out)
+    if "::" in work.text or _MANY_COLONS.search(work.text):
+        work.sub(_IPV6, lambda m: "[IP]" if _is_ipv6(m.group(0)) else m.group(0))
+    digits = _DIGIT.search(work.text) is not None
+    if digits:
+        work.sub(_SSN, "[SSN]")
+        for labelled, token in _LABELLED_IDS:
+            work.sub(labelled, _keep_label(token))
     if remove_dates:
-        out = _DATES.sub(lambda m: "[YEAR]" if m.group("year") else "[DATE]", out)
+        work.sub(_DATES, _remove_match)
     else:
-        out = _DATES.sub(lambda m: _shift_match(m, int(date_shift_days)), out)
-    out = _PHONE.sub("[PHONE]", out)
-    out = _LONG_NUMBER.sub("[ID]", out)
-    out = _OLD_AGE.sub("90+", out)
-    if tokens:
-        out = re.sub("\ue000(.)\ue001", lambda m: tokens[ord(m.group(1)) - 0xE100], out)
-    return out
+        days = int(date_shift_days)
+        work.sub(_DATES, lambda m: _shift_match(m, days))
+    if not digits:
+        work.sub(_LABELLED_NAME, lambda m: f"{m.group(1)}: [NAME]")
+        work.replace_spans(_mark_names(work.text, work.values), "[NAME]")
+        return work.resolve()
+    work.text = _PHONES.sub(
+        lambda m: work.token("[PHONE]") if _valid_phone(m) else m.group(0), work.text
+    )
+    work.text = re.sub(
+        "(\ue000.\ue001)" + _EXTENSION,
+        lambda m: (
+            m.group(1) if work.values[ord(m.group(1)[1]) - 0xE100] == "[PHONE]" else m.group(0)
+        ),
+        work.text,
+    )
+    if "ext" in work.text.lower():
+        work.sub(_BARE_EXTENSION, "[PHONE]")
+    work.sub(_STREET, "[ADDRESS]")
+    if _STATE_ZIP_HINT.search(work.text):
+        work.sub(_CITY_STATE_ZIP, "[ADDRESS]")
+    work.sub(_ZIP_LABEL, lambda m: m.group(1) + " [ADDRESS]")
+    work.sub(_UK_POSTCODE, "[ADDRESS]")
+    work.text = _ID_RUN.sub(
+        lambda m: work.token("[ID]") if _looks_like_id(m.group(0)) else m.group(0), work.text
+    )
+    if _NINETY.search(work.text):
+        work.text = _OLD_AGE.sub("90+", work.text)
+    work.sub(_LABELLED_NAME, lambda m: f"{m.group(1)}: [NAME]")
+    work.replace_spans(_mark_names(work.text, work.values), "[NAME]")
+    return work.resolve()
 
 
-_CREDENTIALS = {"MD", "DO", "PHD", "RN", "NP", "PA", "PA-C", "RT", "RDMS", "DR", "DR."}
+def _is_ipv6(value: str) -> bool:
+    """Not a time such as ``10:22:33``: a ``::``, five or more groups, or a hex letter."""
+    return "::" in value or value.count(":") >= 4 or re.search(r"(?i)[a-f]", value) is not None
+
+
+def _looks_like_id(value: str) -> bool:
+    digits = sum(c.isdigit() for c in value)
+    letters = sum(c.isalpha() for c in value)
+    return digits >= 5 or (digits >= 4 and letters >= 1)
+
+
+_STAFF_CREDENTIALS = {"MD", "DO", "PHD", "RN", "NP", "PA", "PA-C", "RT", "RDMS", "DR", "DR."}
 
 
 def staff_name_parts(name: str | None) -> list[str]:
@@ -205,7 +1262,7 @@ def staff_name_parts(name: str | None) -> list[str]:
     if not name:
         return []
     parts = [p.strip(".") for p in re.split(r"[\^,\s]+", name) if p.strip(".")]
-    return [p for p in parts if len(p) >= 2 and p.upper() not in _CREDENTIALS]
+    return [p for p in parts if len(p) >= 2 and p.upper() not in _STAFF_CREDENTIALS]
 
 
 def scrub_reports(
@@ -253,7 +1310,7 @@ def scrub_reports(
             replacements[row["accession_number"]] = pseudonymizer.accession_number(
                 row["accession_number"]
             )
-        identifiers = [row.get(c) for c in id_columns] + [row.get("__name")]
+        identifiers = [row.get(c) for c in id_columns if c != "radiologist"] + [row.get("__name")]
         identifiers += staff_name_parts(row.get("radiologist"))
         return scrub_report_text(
             row["__text"],

@@ -1,7 +1,9 @@
-"""Time windows of pathology linking and diagnosis labels (cadbusi.md §2.4 defaults)."""
+"""Time windows of pathology linking and diagnosis labels (cadbusi.md §2.4 defaults), and of
+the cross-exam history columns of the parsed radiology reports."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 
@@ -37,3 +39,41 @@ class LabelWindows:
         for name, value in self.__dict__.items():
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"LabelWindows.{name} must be a non-negative number of days")
+
+
+@dataclass(frozen=True)
+class HistoryWindows:
+    """How far the cross-exam columns of ``radiology_reports`` look, in days from each exam.
+
+    Every history column is a function of the patient's exams inside
+    ``[exam_date - lookback_days, exam_date + forward_days]`` only, and the records stage
+    reads exactly that span from the warehouse (for the patients of the run), so a study date
+    gives the same rows whether it runs alone, inside a backfill or nightly.
+
+    - ``lookback_days`` (3 years): prior biopsies per side, the worst prior mammogram, and
+      ``days_to_biopsy`` when no biopsy follows (minus the days since the latest one);
+    - ``forward_days`` (1 year): ``days_to_biopsy`` to the next biopsy;
+    - ``guidance_before_days`` / ``guidance_after_days`` (30 / 120): the biopsy whose
+      guidance a non-biopsy exam inherits (must lie inside the two spans above).
+    """
+
+    lookback_days: int = 1095
+    forward_days: int = 365
+    guidance_before_days: int = 30
+    guidance_after_days: int = 120
+
+    def __post_init__(self) -> None:
+        for name, value in self.__dict__.items():
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"HistoryWindows.{name} must be a non-negative number of days")
+        if self.guidance_before_days > self.lookback_days:
+            raise ValueError("HistoryWindows.guidance_before_days exceeds lookback_days")
+        if self.guidance_after_days > self.forward_days:
+            raise ValueError("HistoryWindows.guidance_after_days exceeds forward_days")
+
+    def context(self, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+        """The exam dates whose exams the history of exams dated ``start``…``end`` reads."""
+        return (
+            start - dt.timedelta(days=self.lookback_days),
+            end + dt.timedelta(days=self.forward_days),
+        )

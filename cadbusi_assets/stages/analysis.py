@@ -19,9 +19,11 @@ from PIL import Image
 
 from cadbusi_assets.dicom import UltrasoundRegion
 from cadbusi_assets.parallel import parallel_map
+from cadbusi_assets.settings import require_ocr
 from cadbusi_assets.stages.deidentification import IMAGES_TABLE, STUDIES_TABLE, shard_path
 from cadbusi_assets.stages.previews import inpainting_preview
 from cadbusi_assets.stages.report import PartitionReport, reason_counts
+from cadbusi_assets.stages.safety import guard_shrink
 from cadbusi_assets.storage import Zone, read_partition_table, write_partition_table
 from cadbusi_assets.ultrasound import (
     analyze_frame,
@@ -89,6 +91,7 @@ def analyze_partition(
     workers: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> PartitionReport:
+    require_ocr(ocr)  # no silent OCR-off: a missing tesseract stops the run here
     images = read_partition_table(research_zone, IMAGES_TABLE, batch)
     studies = read_partition_table(research_zone, STUDIES_TABLE, batch)
     if images is None:
@@ -145,6 +148,7 @@ def analyze_partition(
 
     report.row_count = features.height
     report.count("images", features.height)
+    report.count("ocr_ran", ocr)
     if features.height:
         report.count("with_calipers", int(features["has_calipers"].fill_null(False).sum()))
         report.count("doppler", int(features["is_doppler"].fill_null(False).sum()))
@@ -249,6 +253,13 @@ def inpaint_partition(
         orient="row",
     ).sort("image_id")
     previous = read_partition_table(research_zone, INPAINTED_TABLE, batch)
+    guard_shrink(  # a sharp drop fails before anything is replaced or deleted
+        "inpainted images",
+        batch,
+        0 if previous is None else previous.height,
+        table.height,
+        source="inpainting",
+    )
     write_partition_table(research_zone, INPAINTED_TABLE, batch, table)
     stale = 0
     if previous is not None and previous.height:

@@ -9,6 +9,12 @@ pixels (:mod:`cadbusi_assets.deid`), and writes
 or a quarantine row with the reason. The day's tables ``instances``, ``images``, ``quarantine``
 and ``studies`` (pseudonymized study rows with scrubbed report text) replace the previous ones,
 and files of the previous version that are no longer produced are deleted.
+
+Research tables carry pseudonymous keys only: no raw-zone path (``dicom/<study date>/…`` would
+give each patient's date shift away next to ``study_date_shifted``), no real date. What links
+a pseudonym back to its original (patient, accession, study UID, instance → raw path, batch →
+study date) is written to the raw zone only (:data:`LINKS_TABLE`), with the raw paths of
+quarantined instances (:data:`RAW_QUARANTINE_TABLE`).
 """
 
 from __future__ import annotations
@@ -31,21 +37,38 @@ from cadbusi_assets.deid import (
     get_profile,
 )
 from cadbusi_assets.deid.scan import find_identifiers_in_file_bytes
-from cadbusi_assets.dicom import DecodeError, DicomReadError, dataset_to_bytes, read_dataset
+from cadbusi_assets.dicom import (
+    DecodeError,
+    DicomLimitError,
+    DicomReadError,
+    dataset_to_bytes,
+    quiet_pydicom,
+    read_dataset,
+)
 from cadbusi_assets.identity import Pseudonymizer, image_id_for, instance_id_for
+from cadbusi_assets.identity.reidentify import LINKS_TABLE, pseudonym_links
 from cadbusi_assets.parallel import parallel_map
 from cadbusi_assets.records import scrub_report_text
+from cadbusi_assets.settings import require_ocr
 from cadbusi_assets.stages.previews import deidentification_preview
 from cadbusi_assets.stages.records import COHORT_TABLE
 from cadbusi_assets.stages.report import PartitionReport, StageFailure, reason_counts
 from cadbusi_assets.stages.retrieval import INSTANCES_TABLE as RETRIEVAL_INSTANCES
-from cadbusi_assets.storage import Zone, read_partition_table, write_partition_table
+from cadbusi_assets.stages.safety import guard_shrink
+from cadbusi_assets.storage import (
+    Zone,
+    read_all_partition_tables,
+    read_partition_table,
+    write_partition_table,
+)
 from cadbusi_assets.ultrasound import encode_png
 
 INSTANCES_TABLE = "instances"
 IMAGES_TABLE = "images"
 QUARANTINE_TABLE = "quarantine"
 STUDIES_TABLE = "studies"
+#: Raw zone: quarantined instances with their raw paths (never in the research zone).
+RAW_QUARANTINE_TABLE = "deidentification_quarantine"
 
 IMAGE_SCHEMA: dict[str, pl.DataType] = {
     "image_id": pl.Utf8,
@@ -95,11 +118,11 @@ INSTANCE_SCHEMA: dict[str, pl.DataType] = {
 
 QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "raw_instance_key": pl.Utf8,
-    "raw_path": pl.Utf8,
     "accession_pseudo": pl.Utf8,
     "stage": pl.Utf8,
     "reason": pl.Utf8,
 }
+RAW_QUARANTINE_SCHEMA: dict[str, pl.DataType] = {**QUARANTINE_SCHEMA, "raw_path": pl.Utf8}
 
 
 def shard_path(folder: str, key: str, suffix: str) -> tuple[str, str, str]:
@@ -150,7 +173,6 @@ def _quarantine(task: DeidTask, reason: str, accession_pseudo: str | None = None
         task.raw_instance_key,
         quarantine={
             "raw_instance_key": task.raw_instance_key,
-            "raw_path": task.raw_path,
             "accession_pseudo": accession_pseudo,
             "stage": "deidentify",
             "reason": reason,
@@ -159,13 +181,30 @@ def _quarantine(task: DeidTask, reason: str, accession_pseudo: str | None = None
 
 
 def deidentify_one(task: DeidTask) -> DeidOutcome:
-    """Worker: one raw instance → de-identified DICOM + PNG frames, or a quarantine row."""
+    """Worker: one raw instance → de-identified DICOM + PNG frames, or a quarantine row.
+
+    pydicom's warnings and log records are captured (they quote header values), and an
+    unexpected error is quarantined by its type only (its message may quote a value).
+    """
+    with quiet_pydicom():
+        try:
+            return _deidentify_one(task)
+        except OSError:
+            raise  # storage trouble stops the partition (its message names no header value)
+        except Exception as exc:  # fail closed; the message may quote a header value
+            kind = type(exc).__name__
+            return _quarantine(task, f"unexpected error during de-identification ({kind})")
+
+
+def _deidentify_one(task: DeidTask) -> DeidOutcome:
     try:
         data = task.raw_zone.read_bytes(task.raw_path)
     except OSError as exc:
         return _quarantine(task, f"raw file unreadable ({type(exc).__name__})")
     try:
         ds = read_dataset(data)
+    except DicomLimitError as exc:
+        return _quarantine(task, f"resource limit: {exc}")
     except DicomReadError as exc:
         return _quarantine(task, f"corrupt DICOM: {exc}")
     header_patient = str(ds.get("PatientID", "") or "").strip()
@@ -333,11 +372,16 @@ def _frame(
 
 
 def _delete_stale(
-    zone: Zone, previous: pl.DataFrame | None, current: pl.DataFrame, column: str
+    zone: Zone, previous: pl.DataFrame | None, current: pl.DataFrame, column: str, table: str
 ) -> int:
     if previous is None or previous.height == 0 or column not in previous.columns:
         return 0
     keep = set(current[column].to_list()) if current.height else set()
+    if any(p and p not in keep for p in previous[column].to_list()):
+        # never delete a file that another batch's table still lists (a shared instance)
+        everything = read_all_partition_tables(zone, table)
+        if everything is not None and column in everything.columns:
+            keep |= set(everything[column].drop_nulls().to_list())
     removed = 0
     for path in previous[column].to_list():
         if path and path not in keep and zone.delete(path):
@@ -363,7 +407,9 @@ def deidentify_partition(
     workers: int | None = None,
     previews: int = 3,
     progress: Callable[[str], None] | None = None,
+    allow_shrink: bool | None = None,
 ) -> DeidPartitionResult:
+    require_ocr(verify_ocr)  # no silent OCR-off: a missing tesseract stops the run here
     manifest = read_partition_table(raw_zone, RETRIEVAL_INSTANCES, day)
     cohort = read_partition_table(raw_zone, COHORT_TABLE, day)
     if manifest is None or cohort is None:
@@ -398,16 +444,46 @@ def deidentify_partition(
         [o.quarantine for o in outcomes if o.quarantine], QUARANTINE_SCHEMA, "raw_instance_key"
     )
     studies = pseudonymized_studies(cohort, pseudonymizer)
+    raw_paths = {t.raw_instance_key: t.raw_path for t in tasks}
+    raw_quarantine = quarantine.with_columns(
+        pl.col("raw_instance_key")
+        .replace_strict(raw_paths, default=None, return_dtype=pl.Utf8)
+        .alias("raw_path")
+    ).select(list(RAW_QUARANTINE_SCHEMA))
+    links = pseudonym_links(
+        pseudonymizer,
+        day,
+        patients=cohort["patient_id"].drop_nulls().to_list(),
+        accessions=cohort["accession_number"].drop_nulls().to_list(),
+        study_uids=cohort["study_instance_uid"].drop_nulls().to_list(),
+        instances=[
+            (i, raw_paths.get(k))
+            for i, k in instances.select("instance_id", "raw_instance_key").iter_rows()
+        ],
+        raw_instances=list(raw_paths.items()),
+    )
+    write_partition_table(raw_zone, LINKS_TABLE, day, links)
+    write_partition_table(raw_zone, RAW_QUARANTINE_TABLE, day, raw_quarantine)
 
     batch = pseudonymizer.batch_name(day)
     previous_images = read_partition_table(research_zone, IMAGES_TABLE, batch)
     previous_instances = read_partition_table(research_zone, INSTANCES_TABLE, batch)
+    guard_shrink(  # a sharp drop fails before anything is replaced or deleted
+        "de-identified instances",
+        day,
+        0 if previous_instances is None else previous_instances.height,
+        instances.height,
+        allow_shrink=allow_shrink,
+        source="de-identification",
+    )
     write_partition_table(research_zone, INSTANCES_TABLE, batch, instances)
     write_partition_table(research_zone, IMAGES_TABLE, batch, images)
     write_partition_table(research_zone, QUARANTINE_TABLE, batch, quarantine)
     write_partition_table(research_zone, STUDIES_TABLE, batch, studies)
-    stale = _delete_stale(research_zone, previous_images, images, "png_path")
-    stale += _delete_stale(research_zone, previous_instances, instances, "dicom_path")
+    stale = _delete_stale(research_zone, previous_images, images, "png_path", IMAGES_TABLE)
+    stale += _delete_stale(
+        research_zone, previous_instances, instances, "dicom_path", INSTANCES_TABLE
+    )
 
     identifiers = OriginalIdentifiers((), (), (), (), ())
     for row in cohort.iter_rows(named=True):
@@ -418,6 +494,7 @@ def deidentify_partition(
 
     report = PartitionReport(day, row_count=images.height)
     report.count("instances_in", len(tasks))
+    report.count("ocr_ran", verify_ocr)
     report.count("instances_deidentified", instances.height)
     report.count("instances_quarantined", quarantine.height)
     report.count("images", images.height)
@@ -427,7 +504,11 @@ def deidentify_partition(
     for reason, n in reason_counts(quarantine, "reason").items():
         report.count(f"quarantined: {reason}", n)
     if quarantine.height:
-        report.tables["quarantine"] = quarantine.select("raw_instance_key", "stage", "reason")
+        # reasons and counts only: an instance key here would tie a research batch's quarantine
+        # rows to this (real-date) partition; the raw paths are in the raw zone's table
+        report.tables["quarantine"] = (
+            quarantine.group_by("stage", "reason").len("instances").sort("stage", "reason")
+        )
     for i, outcome in enumerate(o for o in outcomes if o.preview):
         report.previews[f"deidentification_{i + 1}"] = outcome.preview  # type: ignore[assignment]
     if tasks and instances.height == 0:

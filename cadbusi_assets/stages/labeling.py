@@ -1,8 +1,12 @@
 """Labeling stages: send the day's usable images to the label source; ingest label exports.
 
 Research-zone outputs: ``tables/labelbox_data_rows/<day>``; ``labels/labelbox/{labels,objects,
-classifications}.parquet`` (current, with a ``label_set_version``) and an immutable snapshot per
-version under ``labels/labelbox/versions/<version>/``.
+classifications}.parquet`` (the current label set: each label id once, newest version wins, with
+a ``label_set_version``), an immutable snapshot per version under
+``labels/labelbox/versions/<version>/``, and ``labels/labelbox/history/`` with every label version
+that was superseded (relabelled, re-exported, or deleted at the source) — its ``label_revision``,
+the ``label_set_version`` it was current in (null when it never was), ``superseded_in`` (the
+label set that replaced it) and ``superseded_by`` (the revision that won; null when deleted).
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ from cadbusi_assets.labeling import (
     build_data_rows,
     label_set_version,
     merge_label_tables,
-    parse_export_rows,
 )
+from cadbusi_assets.labeling.ndjson import concat_history, label_revisions, parse_export
 from cadbusi_assets.stages.analysis import FEATURES_TABLE, INPAINTED_TABLE
 from cadbusi_assets.stages.deidentification import IMAGES_TABLE
 from cadbusi_assets.stages.report import PartitionReport
@@ -27,6 +31,7 @@ from cadbusi_assets.storage import Zone, read_partition_table, write_partition_t
 DATA_ROWS_TABLE = "labelbox_data_rows"
 LABELS_DIR = ("labels", "labelbox")
 TABLE_NAMES = ("labels", "objects", "classifications")
+HISTORY_DIR = (*LABELS_DIR, "history")
 
 
 def _locator(zone: Zone):
@@ -63,14 +68,87 @@ def send_data_rows(research_zone: Zone, source: LabelSource, batch: str) -> Part
     return report
 
 
-def _read_current(zone: Zone) -> LabelTables:
+def _read_tables(zone: Zone, folder: tuple[str, ...]) -> dict[str, pl.DataFrame] | None:
     frames = {}
     for name in TABLE_NAMES:
-        parts = (*LABELS_DIR, f"{name}.parquet")
+        parts = (*folder, f"{name}.parquet")
         if not zone.exists(*parts):
-            return LabelTables.empty()
-        frames[name] = zone.read_parquet(*parts).drop("label_set_version", strict=False)
-    return LabelTables(frames["labels"], frames["objects"], frames["classifications"])
+            return None
+        frames[name] = zone.read_parquet(*parts)
+    return frames
+
+
+def _read_current(zone: Zone) -> tuple[LabelTables, str | None]:
+    """The current label tables and their ``label_set_version`` (None before the first)."""
+    frames = _read_tables(zone, LABELS_DIR)
+    if frames is None:
+        return LabelTables.empty(), None
+    versions = frames["labels"]["label_set_version"].unique().drop_nulls().to_list()
+    tables = LabelTables(
+        *(frames[name].drop("label_set_version", strict=False) for name in TABLE_NAMES)
+    )
+    return tables, (versions[0] if versions else None)
+
+
+def _read_history(zone: Zone) -> LabelTables:
+    frames = _read_tables(zone, HISTORY_DIR)
+    if frames is None:
+        return LabelTables.empty_history()
+    return LabelTables(*(frames[name] for name in TABLE_NAMES))
+
+
+def _with_columns(tables: LabelTables, **columns: pl.Expr) -> LabelTables:
+    return LabelTables(*(getattr(tables, n).with_columns(**columns) for n in TABLE_NAMES))
+
+
+def _superseded(
+    previous: LabelTables,
+    previous_version: str | None,
+    in_export: LabelTables,
+    current: LabelTables,
+    version: str,
+    history: LabelTables,
+) -> LabelTables:
+    """The history after this ingestion: earlier history, the versions of the previous label
+    set that are no longer current, and the versions the export itself superseded; minus any
+    revision that is current again."""
+    now = label_revisions(current)
+    before = label_revisions(previous)
+    gone = before.join(now, on=["label_id", "label_revision"], how="anti").join(
+        now.rename({"label_revision": "superseded_by"}), on="label_id", how="left"
+    )
+
+    def annotate(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.join(gone, on="label_id", how="inner")
+
+    from_previous = LabelTables(
+        annotate(previous.labels), annotate(previous.objects), annotate(previous.classifications)
+    )
+    merged = concat_history(
+        [
+            history,
+            _with_columns(
+                from_previous,
+                label_set_version=pl.lit(previous_version, pl.Utf8),
+                superseded_in=pl.lit(version),
+            ),
+            _with_columns(
+                in_export,
+                label_set_version=pl.lit(None, pl.Utf8),
+                superseded_in=pl.lit(version),
+            ),
+        ]
+    )
+    keys = ["label_id", "label_revision"]
+
+    def not_current(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.join(now, on=keys, how="anti")
+
+    return LabelTables(
+        not_current(merged.labels),
+        not_current(merged.objects),
+        not_current(merged.classifications),
+    )
 
 
 def ingest_labels(
@@ -78,18 +156,26 @@ def ingest_labels(
 ) -> PartitionReport:
     """Export from the source and write the label tables; a new version when content changed.
 
-    ``full``: the export is the complete truth (labels deleted at the source disappear).
-    Otherwise the export is incremental and is upserted into the current tables.
+    ``full``: the export is the complete truth (labels deleted at the source disappear from the
+    current set). Otherwise the export is incremental and is upserted into the current tables.
+    Either way each label id appears once in the current set (its newest version) and every
+    version that stopped being current is kept in ``labels/labelbox/history/``.
     """
-    previous = _read_current(research_zone)
-    fresh = parse_export_rows(source.export_rows(None if full else since))
+    previous, previous_version = _read_current(research_zone)
+    parsed = parse_export(source.export_rows(None if full else since))
+    fresh = parsed.current
     merged = fresh.sorted() if full else merge_label_tables(previous, fresh)
     version = label_set_version(merged)
-    previous_version = label_set_version(previous) if previous.labels.height else None
+    if previous.labels.height and previous_version is None:
+        previous_version = label_set_version(previous)
+    history = _superseded(
+        previous, previous_version, parsed.superseded, merged, version, _read_history(research_zone)
+    )
     for name in TABLE_NAMES:
         frame = getattr(merged, name).with_columns(label_set_version=pl.lit(version))
         research_zone.write_parquet((*LABELS_DIR, "versions", version, f"{name}.parquet"), frame)
         research_zone.write_parquet((*LABELS_DIR, f"{name}.parquet"), frame)
+        research_zone.write_parquet((*HISTORY_DIR, f"{name}.parquet"), getattr(history, name))
     research_zone.write_bytes(
         (*LABELS_DIR, "current.json"),
         json.dumps({"label_set_version": version}, sort_keys=True).encode(),
@@ -102,6 +188,8 @@ def ingest_labels(
     report.count("objects", merged.objects.height)
     report.count("classification_answers", merged.classifications.height)
     report.count("labels_in_this_export", fresh.labels.height)
+    report.count("label_versions_superseded_in_this_export", parsed.superseded.labels.height)
+    report.count("superseded_label_versions_kept", history.labels.height)
     report.count("new_version", int(version != previous_version))
     report.tables["answers"] = (
         merged.classifications.group_by(["question", "answer"]).len().sort(["question", "answer"])

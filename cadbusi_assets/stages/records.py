@@ -4,6 +4,14 @@ Raw-zone outputs (PHI): ``tables/radiology_reports``, ``tables/pathology_reports
 ``tables/imaging_studies``, ``tables/imaging_study_exclusions`` (one Parquet per day) and
 ``labels/diagnosis_labels.parquet``. Research-zone output: the pseudonymized
 ``labels/diagnosis_labels.parquet``. Reports carry counts only (no identifiers).
+
+Data safety: exact duplicate warehouse rows are dropped (counted); a row without a patient id
+or with a missing or future date never fails the run -- it is excluded from the cohort with a
+reason. A day whose warehouse answer drops sharply against what the raw zone holds for it (to
+nothing, or below half and by at least a few rows; see :mod:`cadbusi_assets.stages.safety`) is
+not overwritten: its report has ``failed = True`` and the reason as its first problem, and the
+other days of the run are written. ``allow_shrink=True`` or ``CADBUSI_ALLOW_SHRINK=1`` accepts
+the drop.
 """
 
 from __future__ import annotations
@@ -19,11 +27,12 @@ from cadbusi_assets.records import (
     Warehouse,
     diagnosis_labels,
     parse_pathology_reports,
-    parse_radiology_reports,
     pseudonymize_labels,
     select_cohort,
 )
-from cadbusi_assets.stages.report import PartitionReport, reason_counts
+from cadbusi_assets.records.history_context import radiology_reports_for_window
+from cadbusi_assets.stages.report import PartitionReport, StageFailure, reason_counts
+from cadbusi_assets.stages.safety import guard_shrink
 from cadbusi_assets.storage import (
     Zone,
     read_all_partition_tables,
@@ -56,18 +65,92 @@ def _value_counts(frame: pl.DataFrame, column: str, prefix: str) -> dict[str, in
     return out
 
 
+def _deduplicated(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """``frame`` without exact duplicate rows (the first of each kept), and how many went."""
+    if frame.height == 0:
+        return frame, 0
+    unique = frame.unique(maintain_order=True)
+    return unique, frame.height - unique.height
+
+
+def _content_order(frame: pl.DataFrame, first: Sequence[str]) -> pl.DataFrame:
+    """Rows ordered by ``first`` and then every other scalar column: the same rows give the
+    same table whatever order the warehouse returned them in."""
+    rest = [
+        c
+        for c, t in frame.schema.items()
+        if c not in first and not isinstance(t, pl.List | pl.Array | pl.Struct | pl.Object)
+    ]
+    return frame.sort([c for c in first if c in frame.columns] + rest, nulls_last=True)
+
+
+def _refuse_shrink(
+    raw_zone: Zone,
+    table: str,
+    day: str,
+    rows: pl.DataFrame,
+    what: str,
+    allow_shrink: bool | None,
+) -> str | None:
+    """The reason a day must not be overwritten (a sharp drop), or ``None``."""
+    previous = read_partition_table(raw_zone, table, day)
+    try:
+        guard_shrink(
+            what,
+            day,
+            0 if previous is None else previous.height,
+            rows.height,
+            allow_shrink=allow_shrink,
+            source="the warehouse",
+        )
+    except StageFailure as exc:
+        return str(exc)
+    return None
+
+
+def _refused_report(day: str, reason: str) -> PartitionReport:
+    report = PartitionReport(day)
+    report.failed = True
+    report.add_problem(reason)
+    return report
+
+
+def _undated_rows(frame: pl.DataFrame, column: str, days: Sequence[str]) -> int:
+    """Rows of the window's answer that belong to none of ``days`` (no or another date)."""
+    if frame.height == 0 or column not in frame.columns:
+        return 0
+    wanted = [dt.date.fromisoformat(d) for d in days]
+    return frame.filter(pl.col(column).is_null() | ~pl.col(column).is_in(wanted)).height
+
+
 def load_radiology_reports(
-    warehouse: Warehouse, raw_zone: Zone, days: Sequence[str]
+    warehouse: Warehouse,
+    raw_zone: Zone,
+    days: Sequence[str],
+    *,
+    allow_shrink: bool | None = None,
 ) -> dict[str, PartitionReport]:
-    """One warehouse query for the whole window, parsed, written per day."""
+    """One warehouse query for the whole window, parsed, written per day (history columns from
+    the warehouse span around the window, so a day's rows never depend on the window).
+
+    Exact duplicate rows are dropped; a day whose exams drop sharply against its stored table
+    is left as it was and reported with ``failed = True`` (see the module doc)."""
     start, end = _window(days)
-    parsed = parse_radiology_reports(warehouse.radiology_exams(start, end))
+    parsed, duplicates = _deduplicated(radiology_reports_for_window(warehouse, start, end))
+    undated = _undated_rows(parsed, "exam_date", days)
     reports: dict[str, PartitionReport] = {}
     for day in days:
-        rows = _per_day(parsed, "exam_date", day).sort("accession_number")
+        rows = _content_order(_per_day(parsed, "exam_date", day), ["accession_number"])
+        refused = _refuse_shrink(raw_zone, RADIOLOGY_TABLE, day, rows, "exams", allow_shrink)
+        if refused:
+            reports[day] = _refused_report(day, refused)
+            continue
         write_partition_table(raw_zone, RADIOLOGY_TABLE, day, rows)
         report = PartitionReport(day, row_count=rows.height)
         report.count("exams", rows.height)
+        report.count("duplicate_warehouse_rows_dropped_in_window", duplicates)
+        if undated:
+            report.count("warehouse_rows_without_a_date_of_the_window", undated)
         # the same figure as Warehouse.exam_counts (the late-arrival schedule compares them)
         report.count(
             "us_with_pacs_reference",
@@ -85,17 +168,29 @@ def load_radiology_reports(
 
 
 def load_pathology_reports(
-    warehouse: Warehouse, raw_zone: Zone, days: Sequence[str]
+    warehouse: Warehouse,
+    raw_zone: Zone,
+    days: Sequence[str],
+    *,
+    allow_shrink: bool | None = None,
 ) -> dict[str, PartitionReport]:
     start, end = _window(days)
-    parts = parse_pathology_reports(warehouse.pathology_specimens(start, end))
+    fetched, duplicates = _deduplicated(warehouse.pathology_specimens(start, end))
+    parts = parse_pathology_reports(fetched)
     reports: dict[str, PartitionReport] = {}
     for day in days:
-        rows = _per_day(parts, "specimen_date", day)
-        sort_cols = [c for c in ("specimen_accession", "part_letter") if c in rows.columns]
-        rows = rows.sort(sort_cols) if sort_cols else rows
+        rows = _content_order(
+            _per_day(parts, "specimen_date", day), ["specimen_accession", "part_letter"]
+        )
+        refused = _refuse_shrink(
+            raw_zone, PATHOLOGY_TABLE, day, rows, "specimen parts", allow_shrink
+        )
+        if refused:
+            reports[day] = _refused_report(day, refused)
+            continue
         write_partition_table(raw_zone, PATHOLOGY_TABLE, day, rows)
         report = PartitionReport(day, row_count=rows.height)
+        report.count("duplicate_warehouse_rows_dropped_in_window", duplicates)
         report.count("specimen_parts", rows.height)
         if "specimen_accession" in rows.columns:
             report.count("specimens", rows["specimen_accession"].n_unique())
@@ -105,12 +200,17 @@ def load_pathology_reports(
 
 
 def select_imaging_studies(
-    warehouse: Warehouse, raw_zone: Zone, days: Sequence[str]
+    warehouse: Warehouse,
+    raw_zone: Zone,
+    days: Sequence[str],
+    *,
+    allow_shrink: bool | None = None,
 ) -> dict[str, PartitionReport]:
     """The cohort per day (studies to retrieve) with recorded exclusion reasons.
 
     The cohort rows carry the patient's name and birth date (raw zone only) so that later
-    stages can scrub and check for the study's own identifiers.
+    stages can scrub and check for the study's own identifiers. A day whose cohort drops
+    sharply against the stored one is left as it was and reported with ``failed = True``.
     """
     reports: dict[str, PartitionReport] = {}
     for day in days:
@@ -122,14 +222,19 @@ def select_imaging_studies(
         selection = select_cohort(parsed)
         cohort = selection.cohort
         if cohort.height:
-            patients = warehouse.patients(sorted(set(cohort["patient_id"].to_list())))
+            ids = cohort["patient_id"].drop_nulls().unique().sort().to_list()
+            patients = warehouse.patients(ids)
             cohort = cohort.join(
                 patients.select("patient_id", "patient_name", "birth_date", "sex"),
                 on="patient_id",
                 how="left",
             )
         cohort = cohort.sort("accession_number")
-        exclusions = selection.exclusions.sort("accession_number")
+        exclusions = selection.exclusions.sort("accession_number", nulls_last=True)
+        refused = _refuse_shrink(raw_zone, COHORT_TABLE, day, cohort, "studies", allow_shrink)
+        if refused:
+            reports[day] = _refused_report(day, refused)
+            continue
         write_partition_table(raw_zone, COHORT_TABLE, day, cohort)
         write_partition_table(raw_zone, COHORT_EXCLUSIONS_TABLE, day, exclusions)
         report = PartitionReport(day, row_count=cohort.height)
@@ -139,6 +244,18 @@ def select_imaging_studies(
             report.count(f"excluded: {reason}", n)
         reports[day] = report
     return reports
+
+
+def _attributable(frame: pl.DataFrame, columns: Sequence[str]) -> tuple[pl.DataFrame, int]:
+    """Rows whose ``columns`` are all present and not blank, and how many were dropped."""
+    present = [c for c in columns if c in frame.columns]
+    if not present or frame.height == 0:
+        return frame, 0
+    ok = pl.all_horizontal(
+        [pl.col(c).cast(pl.Utf8).str.strip_chars().fill_null("") != "" for c in present]
+    )
+    kept = frame.filter(ok)
+    return kept, frame.height - kept.height
 
 
 def build_diagnosis_labels(
@@ -156,6 +273,10 @@ def build_diagnosis_labels(
         )
     if pathology is None:
         pathology = parse_pathology_reports(pl.DataFrame())
+    # rows that cannot be attributed to a patient or an exam never get a label (they are
+    # excluded from the cohort with a reason; here they are counted)
+    radiology, unusable_exams = _attributable(radiology, ["patient_id", "accession_number"])
+    pathology, unusable_specimens = _attributable(pathology, ["patient_id"])
     labels = diagnosis_labels(radiology, pathology, windows or LabelWindows())
     labels = labels.sort(["accession_number", "side"])
     raw_zone.write_parquet(LABELS_PATH, labels)
@@ -163,6 +284,8 @@ def build_diagnosis_labels(
     research_zone.write_parquet(LABELS_PATH, research)
     report = PartitionReport("all", row_count=research.height)
     report.count("breast_exams", research.height)
+    report.count("exams_skipped_without_patient_or_accession", unusable_exams)
+    report.count("specimens_skipped_without_patient", unusable_specimens)
     report.counts.update(_value_counts(research, "has_malignant", "has_malignant_"))
     if "rule" in research.columns:
         report.counts.update(_value_counts(research, "rule", "rule_"))

@@ -1,7 +1,16 @@
 """Retrieval stage: the day's cohort from the PACS into the raw zone, with a manifest.
 
 Outputs (raw zone): the instance files under ``dicom/<day>/...`` and the manifest tables
-``tables/retrieval_instances/<day>`` and ``tables/retrieval_studies/<day>``.
+``tables/retrieval_instances/<day>``, ``tables/retrieval_studies/<day>`` and
+``tables/retrieval_conflicts/<day>`` (instances held by another study or study date, skipped
+here with a reason), and the key fingerprint ``tables/key_fingerprints/<day>``.
+
+Safety (see :mod:`cadbusi_assets.stages.safety`): the stage fails with
+:class:`~cadbusi_assets.stages.report.StageFailure` and deletes nothing when the cohort or the
+PACS answer drops sharply against what the date already holds (``allow_shrink=True`` or
+``CADBUSI_ALLOW_SHRINK=1`` accepts it), or when the date was retrieved with another pseudonym
+key. A date with a non-empty cohort of which nothing could be retrieved is reported with
+``report.failed = True``.
 """
 
 from __future__ import annotations
@@ -14,10 +23,12 @@ from cadbusi_assets.identity import Pseudonymizer
 from cadbusi_assets.pacs import Pacs, retrieve_studies
 from cadbusi_assets.stages.records import COHORT_TABLE
 from cadbusi_assets.stages.report import PartitionReport, reason_counts, throttled
+from cadbusi_assets.stages.safety import check_key_fingerprint, guard_shrink, record_key_fingerprint
 from cadbusi_assets.storage import Zone, read_partition_table, write_partition_table
 
 INSTANCES_TABLE = "retrieval_instances"
 STUDIES_TABLE = "retrieval_studies"
+CONFLICTS_TABLE = "retrieval_conflicts"
 
 
 def retrieve_partition(
@@ -28,12 +39,43 @@ def retrieve_partition(
     *,
     concurrency: int = 4,
     progress: Callable[[str], None] | None = None,
+    allow_shrink: bool | None = None,
 ) -> PartitionReport:
+    """Retrieve the day's cohort. ``allow_shrink`` (default ``$CADBUSI_ALLOW_SHRINK``) accepts a
+    sharp drop of the studies the date holds (otherwise :class:`StageFailure`)."""
+    fingerprint = pseudonymizer.key_fingerprint
+    check_key_fingerprint(raw_zone, day, fingerprint)
     cohort = read_partition_table(raw_zone, COHORT_TABLE, day)
     if cohort is None:
         raise FileNotFoundError(f"imaging_studies for {day} is missing; materialize it first.")
     previous = read_partition_table(raw_zone, INSTANCES_TABLE, day)
     studies = cohort.select("study_instance_uid", "accession_number")
+    held_before = _studies_with_files(previous, day)
+    if held_before:
+        wanted = {
+            pseudonymizer.raw_key("study", uid.strip())
+            for uid in studies["study_instance_uid"].drop_nulls().to_list()
+            if uid.strip()
+        }
+        guard_shrink(
+            "studies",
+            day,
+            len(held_before),
+            len(held_before & wanted),
+            allow_shrink=allow_shrink,
+            source="the cohort (warehouse)",
+        )
+
+    def before_delete(before: int, kept: int) -> None:
+        guard_shrink(
+            "studies with files",
+            day,
+            before,
+            kept,
+            allow_shrink=allow_shrink,
+            source="the PACS",
+        )
+
     result = retrieve_studies(
         pacs,
         studies,
@@ -43,6 +85,7 @@ def retrieve_partition(
         previous=previous,
         concurrency=concurrency,
         progress=throttled(progress),
+        before_delete=before_delete,
     )
     instances = result.instances.sort(["study_key", "instance_key"])
     study_rows = result.studies.sort("study_key")
@@ -55,6 +98,9 @@ def retrieve_partition(
     ).drop("attempts", strict=False)
     write_partition_table(raw_zone, INSTANCES_TABLE, day, state)
     write_partition_table(raw_zone, STUDIES_TABLE, day, study_rows)
+    conflicts = result.conflicts
+    write_partition_table(raw_zone, CONFLICTS_TABLE, day, conflicts)
+    record_key_fingerprint(raw_zone, day, fingerprint)
 
     report = PartitionReport(day, row_count=instances.height)
     status = instances["status"] if instances.height else pl.Series([], dtype=pl.Utf8)
@@ -64,6 +110,9 @@ def retrieve_partition(
     report.count("instances_fetched", int((status == "stored").sum()))
     report.count("instances_already_present", int((status == "already_present").sum()))
     report.count("instances_failed", int((status == "failed").sum()))
+    report.count("instances_held_by_another_study", conflicts.height)
+    for reason, n in reason_counts(conflicts, "reason").items():
+        report.count(f"skipped: {reason}", n)
     report.count(
         "bytes_stored",
         int(instances.filter(pl.col("status") != "failed")["size_bytes"].sum())
@@ -84,6 +133,26 @@ def retrieve_partition(
         report.tables["incomplete_studies"] = incomplete.select(
             "study_key", "expected", "stored", "failed", "reason"
         )
-    if study_rows.height and incomplete.height == study_rows.height:
-        report.failed = instances.filter(pl.col("status") != "failed").height == 0
+    present = instances.filter(pl.col("status") != "failed").height if instances.height else 0
+    if study_rows.height and present == 0 and conflicts.height == 0:
+        report.failed = True
+        reasons = reason_counts(study_rows, "reason")
+        report.problems.insert(
+            0,
+            f"nothing could be retrieved for the {study_rows.height} studies of the cohort"
+            + (f" ({'; '.join(f'{n}× {r}' for r, n in reasons.items())})" if reasons else ""),
+        )
     return report
+
+
+def _studies_with_files(previous: pl.DataFrame | None, day: str) -> set[str]:
+    """Study keys for which the previous manifest of ``day`` lists stored files."""
+    if previous is None or previous.height == 0 or "study_key" not in previous.columns:
+        return set()
+    held = previous.filter(
+        (pl.col("partition") == day)
+        & (pl.col("status") != "failed")
+        & pl.col("raw_path").is_not_null()
+        & pl.col("study_key").is_not_null()
+    )
+    return set(held["study_key"].to_list())

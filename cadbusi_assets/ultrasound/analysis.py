@@ -1,5 +1,9 @@
 """One frame in, one features row out: field of view, darkness, Doppler, calipers, OCR fields.
 
+The OCR text itself never enters the row (it may hold names or numbers burned into the
+image): only the fields parsed from it (laterality, orientation, clock position, nipple
+distance, body area) do.
+
 >>> import numpy as np
 >>> frame = np.zeros((300, 400), np.uint8)
 >>> frame[50:251, 80:321] = np.random.default_rng(1).integers(40, 200, (201, 241))
@@ -28,7 +32,7 @@ from cadbusi_assets.ultrasound.fov import (
     image_regions,
     main_region,
 )
-from cadbusi_assets.ultrasound.ocr import find_text_lines, read_text_lines
+from cadbusi_assets.ultrasound.ocr import FrameText, find_text_lines, read_frame_text
 from cadbusi_assets.ultrasound.overlay import ColourMaps, coloured_pixels, to_grey
 from cadbusi_assets.ultrasound.quality import darkness
 from cadbusi_assets.ultrasound.twins import image_signature
@@ -61,7 +65,6 @@ FEATURES_SCHEMA: dict[str, pl.DataType] = {
     "colour_share": pl.Float64(),
     "darkness": pl.Float64(),
     "is_grey": pl.Boolean(),
-    "ocr_text": pl.String(),
     "ocr_laterality": pl.String(),
     "laterality": pl.String(),
     "orientation": pl.String(),
@@ -74,7 +77,7 @@ FEATURES_SCHEMA: dict[str, pl.DataType] = {
 
 @dataclass
 class OcrFields:
-    text: str | None = None
+    text: str | None = None  # PHI until parsed: kept in memory, never in a row
     laterality: str | None = None
     orientation: str | None = None
     clock_position: str | None = None
@@ -135,7 +138,6 @@ class FrameAnalysis:
             "colour_share": self.colour_share,
             "darkness": self.darkness,
             "is_grey": self.is_grey,
-            "ocr_text": self.ocr.text,
             "ocr_laterality": self.ocr.laterality,
             "laterality": self.laterality,
             "orientation": self.ocr.orientation,
@@ -216,13 +218,15 @@ def analyze_frame(
     ocr: bool = True,
     study_laterality: str | None = None,
     frame_index: int = 0,
+    reading: FrameText | None = None,
 ) -> FrameAnalysis:
     """Analyse one de-identified uint8 frame (grey ``(H, W)`` or RGB ``(H, W, 3)``).
 
     Text lines are searched inside the main US region (the whole frame when there is none)
     and, with ``ocr``, read with tesseract (:class:`~.ocr.TesseractUnavailable` when it is
-    not installed). ``study_laterality`` (LEFT/RIGHT/BILATERAL) overrides the OCR side for
-    one-sided studies.
+    not installed); ``reading`` (:func:`~.ocr.read_frame_text` of this frame, for example the
+    one the de-identification's verification made) is used instead of reading again.
+    ``study_laterality`` (LEFT/RIGHT/BILATERAL) overrides the OCR side for one-sided studies.
     """
     if frame.dtype != np.uint8 or frame.ndim not in (2, 3):
         raise ValueError("analyze_frame needs a uint8 (H, W) or (H, W, 3) frame")
@@ -242,13 +246,18 @@ def analyze_frame(
     else:
         dark, share, doppler, calipers = None, 0.0, False, CaliperDetection()
     region = main_region(regions)
-    text_boxes = find_text_lines(
-        work, fov_mask, area=region.box if region else None, grey=grey, maps=maps
-    )
+    area = region.box if region else None
+    if reading is not None:
+        reading = reading.within(area)
+        text_boxes = reading.boxes
+    elif ocr:
+        reading = read_frame_text(work, area=area)
+        text_boxes = reading.boxes
+    else:
+        text_boxes = find_text_lines(work, area=area)
     ocr_fields = OcrFields(boxes=list(text_boxes))
-    if ocr and text_boxes:
-        lines = [line for line in read_text_lines(grey, text_boxes) if line]
-        text = "\n".join(lines) or None
+    if reading is not None and reading.lines:
+        text = reading.text or None
         parsed = parse_annotation(text)
         ocr_fields = OcrFields(
             text=text,

@@ -30,18 +30,25 @@ QUADRANTS = {
     "LIQ": "LIQ",
     "SA": "SUBAREOLAR",
     "RA": "RETROAREOLAR",
+    "SUBAREOLAR": "SUBAREOLAR",
+    "RETROAREOLAR": "RETROAREOLAR",
 }
 MIN_DISTANCE_CM, MAX_DISTANCE_CM = 0.0, 25.0
 
-_LEFT = re.compile(r"\b(?:LT|LEFT|LFT|L(?=\s+(?:BREAST|BR|AXILLA|AX)\b))\b")
-_RIGHT = re.compile(r"\b(?:RT|RIGHT|RGT|R(?=\s+(?:BREAST|BR|AXILLA|AX)\b))\b")
+#: "LT", "LEFT", "L BREAST", and the side after the organ ("BREAST L 5:00", "BR R").
+_LEFT = re.compile(
+    r"\b(?:LT|LEFT|LFT|L(?=\s+(?:BREAST|BR|AXILLA|AX)\b)|(?<=BREAST\s)L|(?<=\bBR\s)L)\b"
+)
+_RIGHT = re.compile(
+    r"\b(?:RT|RIGHT|RGT|R(?=\s+(?:BREAST|BR|AXILLA|AX)\b)|(?<=BREAST\s)R|(?<=\bBR\s)R)\b"
+)
 _NOT_A_UNIT = r"(?![\d.,:])(?!\s*(?:C\s*M|MM|%|HZ|MHZ|S\b))"
 #: "2:00"; OCR may read the colon as ';'.
 _CLOCK = re.compile(r"(?<![\d.,:])(1[0-2]|0?[1-9])\s*[:;]\s*([0-5]\d)" + _NOT_A_UNIT)
 #: "2.30" only with quarter-hour minutes, so "MI 1.10" or "1.25" are not clock positions.
 _CLOCK_DOT = re.compile(r"(?<![\d.,:])(1[0-2]|0?[1-9])\s*[.]\s*(00|15|30|45)" + _NOT_A_UNIT)
 _OCLOCK = re.compile(r"(?<![\d.,])(1[0-2]|0?[1-9])\s*(?:O'?\s*CLOCK|OCLOCK|O'C)\b")
-_QUADRANT = re.compile(r"\b(UOQ|UIQ|LOQ|LIQ)\b")
+_QUADRANT = re.compile(r"\b(UOQ|UIQ|LOQ|LIQ|SUB\s*-?\s*AREOLAR|RETRO\s*-?\s*AREOLAR)\b")
 #: "3 CM FN", "4CMFN", "2-3 cm from nipple"; OCR may add a stray letter before CM ("6BCMFN")
 #: or an E inside FN ("CMFEN").
 _DISTANCE = re.compile(
@@ -114,7 +121,10 @@ def parse_clock(text: str) -> str | None:
     if match:
         return f"{int(match.group(1))}:00"
     match = _QUADRANT.search(text)
-    return QUADRANTS[match.group(1)] if match else None
+    if not match:
+        return None
+    word = re.sub(r"[\s-]", "", match.group(1))
+    return QUADRANTS.get(word, word)
 
 
 def parse_nipple_distance(text: str) -> float | None:

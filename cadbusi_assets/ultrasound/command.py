@@ -3,7 +3,10 @@
 Writes ``OUTPUT/features.parquet`` (one row per analysed frame, plus one row per unreadable
 file with its ``exclusion_reason``) and ``OUTPUT/inpainted/<file stem>_f<frame>.png`` for
 every frame with calipers and no clean twin. Files are analysed in parallel processes
-(:func:`cadbusi_assets.parallel.parallel_map`); twins are paired across the whole folder.
+(:func:`cadbusi_assets.parallel.parallel_map`) and counted on a progress bar (stderr,
+terminals only); twins are paired across the whole folder. OCR of the burned-in annotation is
+on unless ``ocr=False`` (``--no-ocr``): without tesseract the command stops with the install
+command instead of silently reading no text.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from cadbusi_assets.dicom import (
     ultrasound_regions,
 )
 from cadbusi_assets.parallel import parallel_map
+from cadbusi_assets.progress import ProgressBar, tick
+from cadbusi_assets.settings import tesseract_problem
 from cadbusi_assets.ultrasound.analysis import analyze_frame, features_frame
 from cadbusi_assets.ultrasound.inpaint import inpaint_calipers
 from cadbusi_assets.ultrasound.png import encode_png
@@ -49,6 +54,7 @@ class _Task:
     relative: str
     frame_step: int
     ocr: bool
+    progress: str = ""
 
 
 def dicom_files(input_dir: Path) -> list[Path]:
@@ -70,6 +76,13 @@ def _image_id(relative: str, frame: int) -> str:
 
 
 def _analyze_file(task: _Task) -> list[dict[str, Any]]:
+    try:
+        return _analyze(task)
+    finally:
+        tick(task.progress)
+
+
+def _analyze(task: _Task) -> list[dict[str, Any]]:
     base: dict[str, Any] = {"source_path": task.relative}
     try:
         ds = read_dataset(task.path)
@@ -95,8 +108,17 @@ def _analyze_file(task: _Task) -> list[dict[str, Any]]:
         return [{**base, "error": str(exc)}]
 
 
-def _inpaint_file(job: tuple[str, str, list[tuple[int, list[list[int]], str]]]) -> list[str]:
-    path, out_dir, frames = job
+def _inpaint_file(
+    job: tuple[str, str, list[tuple[int, list[list[int]], str]], str],
+) -> list[str]:
+    path, out_dir, frames, progress = job
+    try:
+        return _inpaint(path, out_dir, frames)
+    finally:
+        tick(progress)
+
+
+def _inpaint(path: str, out_dir: str, frames: list[tuple[int, list[list[int]], str]]) -> list[str]:
     ds = read_dataset(path)
     written = []
     wanted = {index: (points, name) for index, points, name in frames}
@@ -124,27 +146,28 @@ def analyze_command(
     if not input_dir.is_dir():
         echo(f"error: {input_dir} is not a folder")
         return 2
-    if ocr:
-        from cadbusi_assets.ultrasound.ocr import tesseract_available
-
-        if not tesseract_available():
-            echo("warning: tesseract is not installed (apt-get install tesseract-ocr); OCR is off")
-            ocr = False
     files = dicom_files(input_dir)
     if not files:
         echo(f"error: no DICOM files under {input_dir}")
         return 1
+    if ocr:
+        problem = tesseract_problem()
+        if problem:
+            echo(f"error: OCR of the annotations is on, but {problem} (or --no-ocr)")
+            return 2
     echo(
         f"analysing {len(files)} files (every {max(1, frame_step)}. frame, OCR {'on' if ocr else 'off'})"
     )
-    tasks = [
-        _Task(str(p), p.relative_to(input_dir).as_posix(), max(1, frame_step), ocr) for p in files
-    ]
-    rows = [
-        row
-        for rows in parallel_map(_analyze_file, tasks, workers=jobs, min_items_per_worker=2)
-        for row in rows
-    ]
+    with ProgressBar(len(files), "analysing") as bar:
+        tasks = [
+            _Task(str(p), p.relative_to(input_dir).as_posix(), max(1, frame_step), ocr, bar.path)
+            for p in files
+        ]
+        rows = [
+            row
+            for rows in parallel_map(_analyze_file, tasks, workers=jobs, min_items_per_worker=2)
+            for row in rows
+        ]
     features = features_frame(rows, extra=COMMAND_COLUMNS)
     features = exclusion_reasons(features).with_columns(
         pl.when(pl.col("error").is_not_null())
@@ -177,12 +200,17 @@ def analyze_command(
         name = f"{Path(source).stem}_f{frame}.png"
         by_file.setdefault(source, []).append((frame, points, name))
         paths[image_id] = f"inpainted/{name}"
-    inpaint_jobs = [(str(input_dir / src), str(inpainted_dir), fr) for src, fr in by_file.items()]
-    written = [
-        name
-        for names in parallel_map(_inpaint_file, inpaint_jobs, workers=jobs, min_items_per_worker=2)
-        for name in names
-    ]
+    with ProgressBar(len(by_file), "inpainting") as bar:
+        inpaint_jobs = [
+            (str(input_dir / src), str(inpainted_dir), fr, bar.path) for src, fr in by_file.items()
+        ]
+        written = [
+            name
+            for names in parallel_map(
+                _inpaint_file, inpaint_jobs, workers=jobs, min_items_per_worker=2
+            )
+            for name in names
+        ]
     features = features.with_columns(
         pl.col("image_id")
         .replace_strict(paths, default=None, return_dtype=pl.String)

@@ -1,10 +1,10 @@
 """Burned-in annotation OCR with the Debian ``tesseract-ocr`` engine (no model downloads).
 
-1. :func:`find_text_lines` finds text lines by image evidence: thin bright (or coloured)
-   strokes from a white top-hat, smeared along the line, kept when the box has the height,
-   aspect and ink density of text. Inside the field of view only near-white strokes count,
-   so speckle does not become text. Calipers (square glyphs) and dotted lines are too square
-   or too flat to pass.
+1. :func:`find_text_lines` finds text lines with the detector shared with the
+   de-identification's OCR verification (:func:`cadbusi_assets.ultrasound.textlines.find_text`):
+   thin bright strokes smeared into lines, kept when they are text rather than speckle (glyphs
+   of one height on a baseline, thin strokes, on a flat background or one colour over
+   speckle). Calipers (single square marks) and dotted lines do not pass.
 2. :class:`Tesseract` reads each line crop (inverted to dark-on-light, scaled to a ~40 px line
    height) in-process through ``libtesseract``'s C API (ctypes; ~5-15 ms a line with
    ``OMP_THREAD_LIMIT=1``), or through the ``tesseract`` command (pytesseract) when the library
@@ -16,6 +16,12 @@
 >>> _ = cv2.putText(grey, "LT BREAST", (10, 50), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 255, 2)
 >>> [(x0 <= 12, y0 <= 36, x1 >= 140) for x0, y0, x1, y1 in find_text_lines(grey)]
 [(True, True, True)]
+
+:func:`read_frame_text` finds and reads every line of a frame once (:class:`FrameText`); the
+de-identification's verification (:func:`cadbusi_assets.deid.ocr.ocr_text`) and the annotation
+reading (:func:`cadbusi_assets.ultrasound.analysis.analyze_frame`) both accept that reading, so a
+caller that has it reads no line twice. Its text is PHI until parsed: only the parsed fields
+(:mod:`cadbusi_assets.ultrasound.annotations`) may leave the raw zone.
 """
 
 from __future__ import annotations
@@ -28,20 +34,16 @@ import shutil
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from cadbusi_assets.ultrasound.overlay import ColourMaps
+from cadbusi_assets.ultrasound.textlines import brightness, find_text
 
 Box = tuple[int, int, int, int]
 
-MIN_LINE_HEIGHT = 8
-MAX_LINE_HEIGHT = 48
-#: Text strokes are at least this much brighter than the opened (stroke-free) image.
-STROKE_CONTRAST = 60
-#: Inside the field of view only near-white (or coloured) strokes count as text.
-FOV_TEXT_LEVEL = 200
 #: Line images are scaled to this height for tesseract; misread-looking lines are read again
 #: at the other heights (small glyphs such as ':' and '.' come out at some scales only).
 TARGET_LINE_HEIGHT = 26
@@ -49,24 +51,6 @@ RETRY_LINE_HEIGHTS = (32, 40)
 #: Fields of a line are separated by dark gaps at least this many line heights wide.
 WORD_GAP = 0.55
 CACHE_SIZE = 4096
-
-
-def text_pixels(
-    frame: np.ndarray,
-    grey: np.ndarray,
-    fov_mask: np.ndarray | None = None,
-    maps: ColourMaps | None = None,
-) -> np.ndarray:
-    """uint8 0/1 mask of thin bright or coloured strokes (text candidates)."""
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (11, 11))
-    tophat = cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, kernel)
-    strokes = (tophat >= STROKE_CONTRAST) & (grey >= 100)
-    if frame.ndim == 3:
-        maps = ColourMaps.of(frame) if maps is None else maps
-        strokes |= (maps.chroma >= 60) & (maps.high >= 150) & (tophat >= 30)
-    if fov_mask is not None:
-        strokes &= ~fov_mask | (grey >= FOV_TEXT_LEVEL)
-    return strokes.astype(np.uint8)
 
 
 def find_text_lines(
@@ -77,34 +61,29 @@ def find_text_lines(
     grey: np.ndarray | None = None,
     maps: ColourMaps | None = None,
 ) -> list[Box]:
-    """Boxes (inclusive, full-frame) of text lines, top to bottom, left to right."""
-    grey = (
-        (frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))
-        if grey is None
-        else grey
-    )
+    """Boxes (inclusive, full-frame) of text lines, top to bottom, left to right, found by
+    the shared detector (:func:`~cadbusi_assets.ultrasound.textlines.find_text`) inside
+    ``area`` (the whole frame by default). ``fov_mask``, ``grey`` and ``maps`` are accepted
+    for compatibility: the detector tells text from speckle without a field-of-view mask."""
+    del fov_mask, grey, maps
+    return [line.box for line in _found_lines(frame, area)]
+
+
+@dataclass(frozen=True)
+class _Found:
+    box: Box
+    strip: bool = False
+
+
+def _found_lines(frame: np.ndarray, area: Box | None) -> list[_Found]:
     ox, oy = 0, 0
     if area is not None:
         ox, oy = area[0], area[1]
-        sl = (slice(area[1], area[3] + 1), slice(area[0], area[2] + 1))
-        frame, grey = frame[sl], grey[sl]
-        fov_mask = None if fov_mask is None else fov_mask[sl]
-        maps = None if maps is None else maps.crop(area[1], area[3] + 1, area[0], area[2] + 1)
-    ink = text_pixels(frame, grey, fov_mask, maps)
-    smeared = cv2.morphologyEx(
-        ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (13, 3))
-    )
-    contours, _ = cv2.findContours(smeared, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    boxes: list[Box] = []
-    for contour in contours:
-        x, y, w, h = cv2.boundingRect(contour)
-        if not (MIN_LINE_HEIGHT <= h <= MAX_LINE_HEIGHT and w >= 12 and w >= 1.1 * h):
-            continue
-        fill = cv2.countNonZero(ink[y : y + h, x : x + w]) / float(w * h)
-        if not 0.08 <= fill <= 0.7:
-            continue
-        boxes.append((x + ox, y + oy, x + w - 1 + ox, y + h - 1 + oy))
-    return sorted(merge_words(boxes), key=lambda b: (b[1] // 8, b[0]))
+        frame = frame[area[1] : area[3] + 1, area[0] : area[2] + 1]
+    found = find_text(frame)
+    return [_Found((b[0] + ox, b[1] + oy, b[2] + ox, b[3] + oy)) for b in found.lines] + [
+        _Found((b[0] + ox, b[1] + oy, b[2] + ox, b[3] + oy), True) for b in found.unresolved
+    ]
 
 
 def merge_words(boxes: Sequence[Box]) -> list[Box]:
@@ -349,3 +328,131 @@ def read_text_lines(grey: np.ndarray, boxes: Sequence[Box]) -> list[str]:
                     break
         texts.append(text)
     return texts
+
+
+# ---------------------------------------------------------------------------------------
+# One reading per frame, shared by the de-identification's verification and the analysis
+
+#: Inside a line box, pixels below this percentile of the box (or below
+#: :data:`~cadbusi_assets.ultrasound.textlines.TEXT_LEVEL`) are background for reading.
+BACKGROUND_PERCENTILE = 60
+#: Line images are scaled to about this height, at most :data:`MAX_UPSCALE` times.
+LINE_HEIGHT = 26
+MAX_UPSCALE = 4.0
+#: A bright area that is not a set of lines is read in overlapping strips this high.
+STRIP_HEIGHTS = (24, 40)
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One line of text read in a frame (the text is PHI until parsed)."""
+
+    box: Box
+    text: str
+
+
+@dataclass(frozen=True)
+class FrameText:
+    """Every line found in a frame, read once; ``strips`` are the texts read in strips of
+    bright areas that do not come apart into lines (a trace with text glued to it)."""
+
+    lines: tuple[TextLine, ...] = ()
+    strips: tuple[str, ...] = ()
+
+    @property
+    def boxes(self) -> list[Box]:
+        return [line.box for line in self.lines]
+
+    @property
+    def text(self) -> str:
+        """All text read, one line per text line (PHI: never store or log it)."""
+        texts = [line.text for line in self.lines] + list(self.strips)
+        return "\n".join(t.strip() for t in texts if t.strip())
+
+    def within(self, area: Box | None) -> FrameText:
+        """The lines whose box meets ``area`` (all of them when ``area`` is None)."""
+        if area is None:
+            return self
+        x0, y0, x1, y1 = area
+        return FrameText(
+            tuple(
+                line
+                for line in self.lines
+                if line.box[0] <= x1
+                and x0 <= line.box[2]
+                and line.box[1] <= y1
+                and y0 <= line.box[3]
+            )
+        )
+
+
+def clean_line_image(level: np.ndarray, box: Box, height: int = LINE_HEIGHT) -> np.ndarray:
+    """Dark text on light for one line of a brightness image, scaled to about ``height``
+    px. Pixels darker than the text (speckle around it) become background."""
+    x0, y0, x1, y1 = box
+    rows = y1 - y0 + 1
+    pad = max(4, rows // 8)
+    crop = level[max(0, y0 - pad) : y1 + pad + 1, max(0, x0 - pad) : x1 + pad + 1]
+    inside = level[y0 : y1 + 1, x0 : x1 + 1]
+    from cadbusi_assets.ultrasound.textlines import TEXT_LEVEL
+
+    floor = max(TEXT_LEVEL, int(np.percentile(inside, BACKGROUND_PERCENTILE)))
+    crop = np.where(crop >= floor, crop, 0).astype(np.uint8)
+    scale = min(MAX_UPSCALE, height / float(rows))
+    if scale < 1.0:
+        crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    elif scale > 1.0:
+        crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    return np.ascontiguousarray(255 - crop)
+
+
+def strips(box: Box) -> list[Box]:
+    """Overlapping horizontal strips of ``box``, each :data:`STRIP_HEIGHTS` high, half a
+    strip apart: any line of text up to half a strip high lies whole in one of them.
+
+    >>> strips((0, 0, 99, 59))
+    [(0, 0, 99, 23), (0, 12, 99, 35), (0, 24, 99, 47), (0, 36, 99, 59), (0, 0, 99, 39), (0, 20, 99, 59)]
+    """
+    x0, y0, x1, y1 = box
+    out: list[Box] = []
+    for height in STRIP_HEIGHTS:
+        last = max(y0, y1 - height + 1)
+        tops = sorted({*range(y0, last + 1, height // 2), last})
+        out += [(x0, top, x1, min(y1, top + height - 1)) for top in tops]
+    return out
+
+
+def read_line(level: np.ndarray, box: Box) -> str:
+    """Text of one line of a brightness image; a line that looks misread (a clock or
+    distance not read cleanly) is read again at other heights and the first clean reading
+    wins."""
+    from cadbusi_assets.ultrasound.annotations import looks_misread
+
+    reader = engine()
+    text = reader.read_line(clean_line_image(level, box))
+    if looks_misread(text):
+        for height in RETRY_LINE_HEIGHTS:
+            again = reader.read_line(clean_line_image(level, box, height))
+            if again and not looks_misread(again):
+                return again
+    return text
+
+
+def read_frame_text(frame: np.ndarray, *, area: Box | None = None) -> FrameText:
+    """Find every text line of ``frame`` (inside ``area``, default the whole frame) with
+    the shared detector and read each once (:class:`TesseractUnavailable` without
+    tesseract). Static text repeated on frames (UI, the annotation of a cine) comes from the
+    engine's per-process cache."""
+    level = brightness(frame)
+    reader = engine()
+    lines: list[TextLine] = []
+    strip_texts: list[str] = []
+    for found in _found_lines(frame, area):
+        if found.strip:
+            for strip in strips(found.box):
+                strip_texts.append(
+                    reader.read_line(clean_line_image(level, strip, 2 * LINE_HEIGHT))
+                )
+        else:
+            lines.append(TextLine(found.box, read_line(level, found.box)))
+    return FrameText(tuple(lines), tuple(t for t in strip_texts if t.strip()))

@@ -159,3 +159,58 @@ def canary_dataset(colour: bool = True) -> Dataset:
     pixels = burned_in_pixels(colour)
     ds.set_pixel_data(pixels, "RGB" if colour else "MONOCHROME2", 8, generate_instance_uid=False)
     return ds
+
+
+#: Non-ASCII patient names in three character sets (issue 10): case →
+#: (SpecificCharacterSet, PatientName, burned-in text, codec of the header bytes, words that
+#: must not survive anywhere, (StudyDescription, ImageComments) as the issue found them).
+#: Tesseract reads Latin only, so the burned-in text is the transliterated spelling a
+#: scanner would print.
+NON_ASCII_NAMES: dict[str, tuple[object, str, str, str, tuple[str, ...], tuple[str, str]]] = {
+    "utf8-german": (
+        "ISO_IR 192",
+        "Müller^Zoë",
+        "MUELLER ZOE 02/03/1961",
+        "utf-8",
+        ("MÜLLER", "MULLER", "MUELLER", "ZOË", "ZOE"),
+        ("US BREAST Muller", "Pt Mueller Zoe; MULLER ZOE"),
+    ),
+    "latin1-norwegian": (
+        "ISO_IR 100",
+        "Ødegård^Åse",
+        "ODEGARD ASE 02/03/1961",
+        "latin-1",
+        ("ØDEGÅRD", "ODEGARD", "OEDEGAARD", "ÅSE", "AASE"),
+        ("US BREAST Oedegaard", "Odegard Ase"),
+    ),
+    "jis-japanese": (
+        ["", "ISO 2022 IR 87"],
+        "Yamada^Tarou=山田^太郎=やまだ^たろう",
+        "YAMADA TAROU 02/03/1961",
+        "iso2022_jp",
+        ("YAMADA", "TAROU", "山田", "太郎", "やまだ", "たろう"),
+        ("乳腺エコー 山田", "山田太郎 様; Yamada Tarou"),
+    ),
+}
+
+
+def non_ascii_canary(case: str) -> Dataset:
+    """:func:`canary_dataset` with a non-ASCII patient name (every component group) written
+    in descriptors, a request sequence, a private block, an overlay comment and the pixels."""
+    charset, name, burned, _, _, (study, comments) = NON_ASCII_NAMES[case]
+    groups = name.split("=")
+    ds = canary_dataset()
+    ds.SpecificCharacterSet = charset
+    ds.PatientName = name
+    ds.OtherPatientNames = groups[0]
+    ds.StudyDescription = study
+    ds.ImageComments = comments
+    ds.RequestAttributesSequence[
+        0
+    ].ScheduledProcedureStepDescription = f"US BREAST for {groups[-1]}"
+    block = ds.private_block(0x0011, "CANARYPRIVATE CREATOR")
+    block.add_new(0x12, "LO", groups[-1])
+    ds.add_new(0x60004000, "LT", f"CANARYOVERLAY comment for {name}")
+    pixels = burned_in_pixels(True, text=burned)
+    ds.set_pixel_data(pixels, "RGB", 8, generate_instance_uid=False)
+    return ds

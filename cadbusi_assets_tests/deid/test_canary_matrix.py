@@ -99,3 +99,55 @@ def test_no_canary_survives_any_place_in_any_encoding(encoding, pseudonymizer):
     _, before = next(iter_frames(source))
     assert np.array_equal(frames[0][1][y0 : y1 + 1, x0 : x1 + 1], before[y0 : y1 + 1, x0 : x1 + 1])
     assert written.BurnedInAnnotation == "NO" and written.PatientIdentityRemoved == "YES"
+
+
+# -- a row for non-ASCII names in three character sets ------------------------------------
+
+
+def _header_bytes(data: bytes, written) -> bytes:
+    return data.replace(bytes(written.PixelData), b"")
+
+
+def _encoded(word: str, codec: str) -> list[bytes]:
+    out = []
+    for text in {word, word.lower(), word.title()}:
+        try:
+            encoded = text.encode(codec)
+        except UnicodeEncodeError:
+            continue
+        out.append(encoded.replace(b"\x1b$B", b"").replace(b"\x1b(B", b""))
+    return out
+
+
+@pytest.mark.parametrize("case", sorted(canary.NON_ASCII_NAMES))
+def test_non_ascii_names_are_present_before(case):
+    require_tool("tesseract", "apt-get install tesseract-ocr")
+    ds = read_dataset(dataset_to_bytes(canary.non_ascii_canary(case)))
+    ids = OriginalIdentifiers.from_dataset(ds)
+    found = find_identifiers_in_dataset(ds, ids)
+    assert "StudyDescription: patient_name" in found and "ImageComments: patient_name" in found
+    _, first = next(iter_frames(ds))
+    assert "patient_name" in ocr_identifiers(first, ids)
+
+
+@pytest.mark.parametrize("case", sorted(canary.NON_ASCII_NAMES))
+def test_no_non_ascii_name_survives_in_any_character_set(case, pseudonymizer):
+    require_tool("tesseract", "apt-get install tesseract-ocr")
+    _, _, _, codec, words, _ = canary.NON_ASCII_NAMES[case]
+    source = read_dataset(dataset_to_bytes(canary.non_ascii_canary(case)))
+    ids = OriginalIdentifiers.from_dataset(source)
+    result = deidentify_dataset(source, pseudonymizer, verify_ocr=True)
+    data = dataset_to_bytes(result.dataset)
+    written = read_dataset(data)
+    assert find_identifiers_in_file_bytes(data, ids) == []
+    assert find_identifiers_in_dataset(written, ids) == []
+    header = _header_bytes(data, written)
+    for word in words:
+        for encoded in _encoded(word, codec) + _encoded(word, "utf-8"):
+            assert encoded not in header, f"a name word survived in the bytes ({case})"
+    texts = " ".join(
+        str(written.get(k, "")) for k in ("StudyDescription", "ImageComments", "PatientName")
+    ).upper()
+    assert not any(word in texts for word in words)
+    for index, frame in iter_frames(written):
+        assert ocr_identifiers(frame, ids) == [], f"readable name in frame {index} ({case})"

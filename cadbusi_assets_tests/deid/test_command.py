@@ -84,10 +84,87 @@ def test_outputs_and_paths_hold_no_original_identifiers(study_run):
         header = header[: header.rfind(b"\xe0\x7f\x10\x00")].upper()
         assert b"CANARY" not in header
     assert not (study_run["out"] / ".staging").exists()
-    assert not any("CANARY" in line.upper() for line in study_run["lines"])
+    # Screen lines name inputs only by their path under INPUT (here a folder deliberately named
+    # by MRN and accession); no identifier from inside the files is ever printed.
+    inputs = pl.read_csv(study_run["report"])["input_path"].to_list()
+
+    def without_input_paths(line: str) -> str:
+        for path in inputs:
+            line = line.replace(f": {path}: ", ": <input>: ")
+        return line.upper()
+
+    assert not any("CANARY" in without_input_paths(line) for line in study_run["lines"])
     assert any(
         line.startswith("done: 2 de-identified, 2 quarantined") for line in study_run["lines"]
     )
+
+
+def test_quarantined_and_duplicate_inputs_are_named_on_screen_and_in_the_report(study_run):
+    lines = study_run["lines"]
+    named = [line for line in lines if line.startswith("[")]
+    assert len(named) == 3, lines  # ok inputs are counted on the bar, not listed
+    by_name = {line.split(": ")[1]: line for line in named}
+    assert "not a DICOM file" in by_name["corrupt.dcm"]
+    assert "] quarantined: corrupt.dcm: " in by_name["corrupt.dcm"]
+    assert "] quarantined: no_region.dcm: " in by_name["no_region.dcm"]
+    duplicate = next(v for k, v in by_name.items() if k.endswith("canary_copy.dcm"))
+    assert "] duplicate: " in duplicate and "same SOP Instance UID" in duplicate
+    index, total = named[0][1:].split("]")[0].split("/")
+    assert total == "5" and 1 <= int(index) <= 5
+    report = pl.read_csv(study_run["report"])
+    assert sorted(report.filter(pl.col("status") == "quarantined")["input_path"]) == [
+        "corrupt.dcm",
+        "no_region.dcm",
+    ]
+
+
+def test_the_report_is_written_by_default_beside_not_inside_the_output(tree):
+    out = tree["root"] / "out_default_report"
+    code, lines = _run(tree, out)
+    assert code == 1
+    report = tree["root"] / "out_default_report.report.csv"
+    assert report.is_file() and any(str(report) in line for line in lines)
+    assert not any(p.suffix == ".csv" for p in out.rglob("*"))
+    rows = pl.read_csv(report)
+    assert rows.height == 5
+    assert set(rows.filter(pl.col("status") == "quarantined")["input_path"]) == {
+        "corrupt.dcm",
+        "no_region.dcm",
+    }
+
+
+def test_output_and_report_inside_input_are_not_read_back_as_inputs(tree, tmp_path):
+    source = tmp_path / "in"
+    shutil.copytree(tree["input"], source)
+    local = {**tree, "input": source}
+    out = source / "deid"
+    assert _run(local, out)[0] == 1
+    assert (source / "deid.report.csv").is_file()
+    code, lines = _run(local, out)  # a re-run must not pick up the report or the outputs
+    assert code == 1
+    assert pl.read_csv(source / "deid.report.csv").height == 5
+    assert not any("deid.report.csv" in line for line in lines if line.startswith("["))
+
+
+def test_ocr_on_without_tesseract_stops_with_the_install_command(tree, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    lines: list[str] = []
+    out = tmp_path / "out"
+    code = deidentify_command(
+        tree["input"],
+        out,
+        key_file=tree["key"],
+        profile="research-breast-us",
+        jobs=1,
+        layout="flat",
+        report=None,
+        verify_ocr=True,
+        echo=lines.append,
+    )
+    assert code == 2
+    assert "apt-get install tesseract-ocr tesseract-ocr-eng" in lines[-1]
+    assert "--no-ocr" in lines[-1]
+    assert not out.exists()
 
 
 def test_runs_are_byte_identical_and_flat_layout_matches(tree, study_run):
@@ -121,7 +198,7 @@ def test_verify_clean_outputs_then_a_leak(tree, study_run):
         leaked, report=None, identifiers_from=tree["input"], echo=lines.append, ocr=False
     )
     assert code == 1
-    flagged = [line for line in lines if "flagged" in line and "raw" not in line]
+    flagged = [line for line in lines if "] flagged: raw.dcm: " in line]
     assert any("patient_name" in line and "private element" in line for line in flagged)
     assert not any("CANARY" in line.upper() for line in lines)
 

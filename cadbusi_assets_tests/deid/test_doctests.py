@@ -14,6 +14,7 @@ MODULES = [
     "cadbusi_assets.deid.deidentify",
     "cadbusi_assets.deid.engine",
     "cadbusi_assets.deid.identifiers",
+    "cadbusi_assets.deid.name_variants",
     "cadbusi_assets.deid.ocr",
     "cadbusi_assets.deid.pixels",
     "cadbusi_assets.deid.profile",
@@ -21,6 +22,10 @@ MODULES = [
     "cadbusi_assets.deid.table",
     "cadbusi_assets.deid.tablegen",
     "cadbusi_assets.deid.text",
+    "cadbusi_assets.dicom.io",
+    "cadbusi_assets.identity.audit",
+    "cadbusi_assets.identity.optout",
+    "cadbusi_assets.identity.reidentify",
 ]
 
 

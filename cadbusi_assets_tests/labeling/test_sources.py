@@ -1,9 +1,13 @@
 import json
+import os
 
+import polars as pl
 import pytest
 
 from cadbusi_assets.labeling import FolderLabelSource, LabelSourceError, open_label_source
 from cadbusi_assets.labeling.sources import LabelboxSdkSource
+from cadbusi_assets.stages.labeling import current_label_set_version, ingest_labels
+from cadbusi_assets.storage import open_zone
 from cadbusi_assets_tests.labeling.test_ndjson import export_row
 
 
@@ -60,3 +64,93 @@ def test_sdk_source_without_api_key_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("LABELBOX_API_KEY", raising=False)
     with pytest.raises(LabelSourceError, match="LABELBOX_API_KEY"):
         LabelboxSdkSource("proj").changes_since(None)
+
+
+def _answers(frame, label_id):
+    return frame.filter((pl.col("label_id") == label_id) & (pl.col("question") == "has_calipers"))[
+        "answer"
+    ].to_list()
+
+
+def _set_mtime(root, name, seconds):
+    os.utime(root / "exports" / name, ns=(seconds * 10**9, seconds * 10**9))
+
+
+def test_second_export_relabelling_one_row_keeps_each_label_id_once(tmp_path):
+    """Issue 9: a second export that relabels one data row doubled the label table (each
+    label id twice, one with both answers). Now the newest export wins and the superseded
+    answer is kept, with its version, in the history."""
+    source = FolderLabelSource(tmp_path / "labelbox")
+    zone = open_zone(tmp_path / "research", "research")
+    rows = [export_row(f"img-{i}", f"lb-{i}") for i in range(4)]
+    write_export(source.root, "export-1.ndjson", rows)
+    _set_mtime(source.root, "export-1.ndjson", 1_800_000_000)
+    ingest_labels(zone, source)
+    first_version = current_label_set_version(zone)
+
+    # the second (complete) export re-exports every row; img-2 was relabelled (same time stamp,
+    # as a re-export from the app may carry), so the later export must win
+    relabelled = [
+        export_row(f"img-{i}", f"lb-{i}", answer="no" if i == 2 else "yes") for i in range(4)
+    ]
+    write_export(source.root, "export-0-later.ndjson", relabelled)  # sorts first by name
+    _set_mtime(source.root, "export-0-later.ndjson", 1_800_000_100)
+    report = ingest_labels(zone, source)
+    second_version = current_label_set_version(zone)
+    assert second_version != first_version
+
+    labels = zone.read_parquet("labels", "labelbox", "labels.parquet")
+    answers = zone.read_parquet("labels", "labelbox", "classifications.parquet")
+    objects = zone.read_parquet("labels", "labelbox", "objects.parquet")
+    assert labels.height == 4 and labels["label_id"].n_unique() == 4
+    assert _answers(answers, "lb-2") == ["no"]
+    assert _answers(answers, "lb-1") == ["yes"]
+    assert objects.filter(pl.col("label_id") == "lb-2").height == 3  # not doubled
+    assert report.counts["labels"] == 4
+
+    history = zone.read_parquet("labels", "labelbox", "history", "labels.parquet")
+    old = zone.read_parquet("labels", "labelbox", "history", "classifications.parquet")
+    assert history["label_id"].to_list() == ["lb-2"]
+    entry = history.row(0, named=True)
+    assert entry["label_set_version"] == first_version  # the set where it was current
+    assert entry["superseded_in"] == second_version
+    assert entry["superseded_by"] and entry["superseded_by"] != entry["label_revision"]
+    assert _answers(old, "lb-2") == ["yes"]
+
+    # ingesting the same exports again changes nothing
+    ingest_labels(zone, source)
+    assert current_label_set_version(zone) == second_version
+    again = zone.read_parquet("labels", "labelbox", "history", "labels.parquet")
+    assert again.height == 1 and again["superseded_in"].to_list() == [second_version]
+
+
+def test_newer_updated_at_wins_over_export_order(tmp_path):
+    source = FolderLabelSource(tmp_path / "labelbox")
+    zone = open_zone(tmp_path / "research", "research")
+    newer = export_row("img-1", "lb-1", updated="2026-05-01T00:00:00+00:00", answer="no")
+    older = export_row("img-1", "lb-1", updated="2026-04-01T00:00:00+00:00", answer="yes")
+    write_export(source.root, "a.ndjson", [newer])
+    _set_mtime(source.root, "a.ndjson", 1_800_000_000)
+    write_export(source.root, "b.ndjson", [older])  # a stale export written later
+    _set_mtime(source.root, "b.ndjson", 1_800_000_100)
+    ingest_labels(zone, source)
+    answers = zone.read_parquet("labels", "labelbox", "classifications.parquet")
+    assert _answers(answers, "lb-1") == ["no"]
+    history = zone.read_parquet("labels", "labelbox", "history", "classifications.parquet")
+    assert _answers(history, "lb-1") == ["yes"]
+    assert history["label_set_version"].null_count() == history.height  # never was current
+
+
+def test_label_deleted_at_source_is_kept_in_history(tmp_path):
+    source = FolderLabelSource(tmp_path / "labelbox")
+    zone = open_zone(tmp_path / "research", "research")
+    write_export(source.root, "a.ndjson", [export_row("a", "lb-1"), export_row("b", "lb-2")])
+    ingest_labels(zone, source)
+    write_export(source.root, "a.ndjson", [export_row("a", "lb-1")])
+    ingest_labels(zone, source)
+    assert zone.read_parquet("labels", "labelbox", "labels.parquet")["label_id"].to_list() == [
+        "lb-1"
+    ]
+    history = zone.read_parquet("labels", "labelbox", "history", "labels.parquet")
+    assert history["label_id"].to_list() == ["lb-2"]
+    assert history["superseded_by"].to_list() == [None]

@@ -163,3 +163,43 @@ def test_empty_input():
     selection = select_cohort(cohort_input().head(0))
     assert selection.cohort.height == 0 and selection.exclusions.height == 0
     assert set(exclusion_counts(selection).values()) == {0}
+
+
+def test_rows_without_patient_id_or_date_or_with_a_future_date_are_excluded_with_a_reason():
+    frame = parse_radiology_reports(
+        exams(
+            [
+                dict(accession_number="OK1", exam_date=D(2024, 1, 1), birads="2"),
+                dict(accession_number="NOPAT", patient_id=None, exam_date=D(2024, 1, 1)),
+                dict(accession_number="BLANKPAT", patient_id=" ", exam_date=D(2024, 1, 1)),
+                dict(accession_number="NODATE", exam_date=None, birads="2"),
+                dict(accession_number="FUTURE", exam_date=D(2024, 6, 1), birads="2"),
+                dict(accession_number=None, exam_date=D(2024, 1, 1), birads="2"),
+            ]
+        )
+    )
+    selection = select_cohort(frame, today=D(2024, 3, 1))
+    assert selection.cohort["accession_number"].to_list() == ["OK1"]
+    assert reasons(selection) == {
+        "missing patient id": ["NOPAT", "BLANKPAT"],
+        "missing exam date": ["NODATE"],
+        "exam date in the future": ["FUTURE"],
+        "missing accession number": [None],
+    }
+
+
+def test_the_duplicate_kept_does_not_depend_on_row_order():
+    rows = [
+        dict(accession_number="D1", study_instance_uid="9.9.9", report_status="PRELIMINARY"),
+        dict(accession_number="D1", study_instance_uid="9.9.9", report_status="FINAL"),
+        dict(accession_number="D1", study_instance_uid="9.9.9", report_status="FINAL", site="B"),
+    ]
+    for row in rows:
+        row.update(exam_date=D(2024, 1, 1), birads="2")
+    kept = []
+    for order in (rows, rows[::-1], rows[1:] + rows[:1]):
+        selection = select_cohort(parse_radiology_reports(exams(order)))
+        assert selection.cohort.height == 1
+        kept.append(selection.cohort.drop("__row", strict=False).row(0))
+    assert kept[0] == kept[1] == kept[2]
+    assert selection.cohort["report_status"][0] == "FINAL"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import polars as pl
 import pytest
@@ -77,7 +78,7 @@ def test_dates_shift_by_the_given_days_in_their_own_format():
     assert "EXAM DATE: 12/04/2020" in out  # 2021-03-14 − 100 days
     assert "November 23, 2019" in out  # 2020-03-02 − 100 days
     assert "2019-07-28" in out  # 2019-11-05 − 100 days
-    assert "4 December 2020" in out
+    assert "4 Dec 2020" in out  # the abbreviated month stays abbreviated
 
 
 def test_same_shift_keeps_intervals():
@@ -156,3 +157,246 @@ def test_frame_version_removes_the_radiologist_named_in_the_row():
     )
     out = scrub_reports(frame, Pseudonymizer(TEST_KEY))["report_text"].item()
     assert "PEMBROOK" not in out and "ORVILLE" not in out and "at the console" in out
+
+
+# --------------------------------------------------------------------------- issue 10 examples
+ISSUE_REPORT = (
+    "Accompanied by her sister Zelda Plimsoll, phone 555-0142 or +44 20 7946 0958. "
+    "Lives at 12 Elm Street, Springfield MA 01103. Images obtained by sonographer Quentin "
+    "Aldergrove. Compared with the exam of MARCHETTI^MAGDALENA. Viewer "
+    "https://pacs.example.org/viewer?study=88412. At the 10:00 position of the right breast, "
+    "3 cm FN, an oval hypoechoic mass with circumscribed margins measures 1.2 x 0.8 x 1.0 cm. "
+    "IMPRESSION: fibroadenoma. BI-RADS 3."
+)
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        "Zelda",
+        "Plimsoll",
+        "555-0142",
+        "7946",
+        "+44",
+        "12 Elm",
+        "Elm Street",
+        "Springfield",
+        "01103",
+        "Quentin",
+        "Aldergrove",
+        "MARCHETTI",
+        "MAGDALENA",
+        "pacs.example.org",
+        "88412",
+    ],
+)
+def test_third_party_identifiers_of_the_issue_are_gone(planted):
+    out = scrub_report_text(ISSUE_REPORT, identifiers=IDENTIFIERS, date_shift_days=-30)
+    assert planted not in out
+
+
+def test_clinical_content_of_the_issue_report_stays():
+    out = scrub_report_text(ISSUE_REPORT, identifiers=IDENTIFIERS, date_shift_days=-30)
+    for kept in (
+        "10:00 position of the right breast",
+        "3 cm FN",
+        "oval hypoechoic mass with circumscribed margins",
+        "1.2 x 0.8 x 1.0 cm",
+        "IMPRESSION: fibroadenoma. BI-RADS 3.",
+    ):
+        assert kept in out
+
+
+@pytest.mark.parametrize(
+    ("identifier", "text", "gone"),
+    [
+        ("Müller^Zoë", "Pt Mueller Zoe; MULLER ZOE", ("Mueller", "Zoe", "MULLER", "ZOE")),
+        ("Müller^Zoë", "US BREAST Muller", ("Muller",)),
+        ("Müller^Zoë", "Patientin Zoë Müller, Frau MÜLLER", ("Zoë", "Müller", "MÜLLER")),
+        ("Ødegård^Åse", "Odegard Ase", ("Odegard", "Ase")),
+        ("Ødegård^Åse", "seen with Oedegaard, Aase and ØDEGÅRD", ("Oedegaard", "Aase", "ØDEGÅRD")),
+        ("Peña^Íñigo", "Inigo Pena; IÑIGO PEÑA", ("Inigo", "Pena", "IÑIGO", "PEÑA")),
+        ("Großmann^Jürgen", "Juergen Grossmann", ("Juergen", "Grossmann")),
+        ("Yamada^Tarou=山田^太郎=やまだ^たろう", "山田太郎 様", ("山田", "太郎")),
+        ("Yamada^Tarou=山田^太郎=やまだ^たろう", "乳腺エコー 山田", ("山田",)),
+        (
+            "Yamada^Tarou=山田^太郎=やまだ^たろう",
+            "やまだ たろう さん; YAMADA",
+            ("やまだ", "たろう", "YAMADA"),
+        ),
+        ("ZEBRA^QUILLA", "initials Q.Z. on the label; QZ", ("Q.Z.", "QZ")),
+    ],
+)
+def test_own_name_variants_in_every_script(identifier, text, gone):
+    out = scrub_report_text(text, identifiers=[identifier], date_shift_days=-3)
+    for part in gone:
+        assert part not in out, (part, out)
+
+
+def test_cjk_clinical_words_stay_around_a_removed_name():
+    out = scrub_report_text(
+        "乳腺エコー 山田", identifiers=["Yamada^Tarou=山田^太郎=やまだ^たろう"], date_shift_days=-3
+    )
+    assert out.startswith("乳腺エコー") and "山田" not in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-09-25",
+        "09/25/2026",
+        "25.09.2026",
+        "Sep 25 2026",
+        "25 September 2026",
+        "September 25th, 2026",
+        "September 25, 2026",
+        "25-SEP-2026",
+        "20260925",
+        "9/25/26",
+        "September 2026",
+        "September 25th",
+        "2026年9月25日",
+    ],
+)
+def test_the_original_date_never_survives_in_any_format(text):
+    for shift in (-1, -5, -200):
+        out = scrub_report_text(f"Prior exam {text}.", identifiers=[], date_shift_days=shift)
+        assert text not in out
+        assert (
+            "25" not in out
+            or "2025" in out
+            or "[DATE]" in out
+            or out.count("25") < text.count("25")
+        )
+
+
+def test_dates_shift_consistently_in_every_format():
+    out = scrub_report_text(
+        "A 2026-09-25 B 09/25/2026 C 25.09.2026 D Sep 25 2026 E 25 September 2026",
+        identifiers=[],
+        date_shift_days=-10,
+    )
+    assert out == "A 2026-09-15 B 09/15/2026 C 15.09.2026 D Sep 15 2026 E 15 September 2026"
+
+
+@pytest.mark.parametrize(
+    ("text", "gone"),
+    [
+        ("Call (507) 555-0199 ext. 4417 after 5.", ("555-0199", "4417")),
+        ("Phone +1 507 555 0199 or 1-800-555-0199.", ("555 0199", "555-0199")),
+        ("Tel. 020 7946 0958; mobile 07700 900123.", ("7946", "900123")),
+        ("Fax: +49 30 12345678.", ("12345678",)),
+        (
+            "Mail to q.z@example.org, see www.example.com/case/8841 or http://10.2.3.4/x",
+            ("q.z@", "8841", "10.2.3.4"),
+        ),
+        ("Host 192.168.10.25 and fe80::1ff:fe23:4567:890a.", ("192.168.10.25", "fe80::1ff")),
+        ("Address: 45 QUARRY LN UNIT 3 EASTON PA 18042", ("45 QUARRY", "18042", "EASTON")),
+        ("PO Box 1234, Millbrook, NY 12545-0001", ("1234", "Millbrook", "12545")),
+        ("SSN 123-45-6789; social security number 123 45 6789", ("6789",)),
+        (
+            "Member ID XQ123456, account # 7788123, licence D1234567",
+            ("XQ123456", "7788123", "D1234567"),
+        ),
+        (
+            "Specimen S26-004512, encounter E552211, prior MRN 90000002",
+            ("004512", "552211", "90000002"),
+        ),
+        ("HISTORY: 93-year-old woman; age 101; 95 y/o", ("93", "101", "95")),
+    ],
+)
+def test_safe_harbor_patterns(text, gone):
+    out = scrub_report_text(text, identifiers=[], date_shift_days=-7)
+    for part in gone:
+        assert part not in out, (part, out)
+
+
+@pytest.mark.parametrize(
+    ("text", "gone"),
+    [
+        ("Her daughter Mary Smith drove her.", ("Mary", "Smith")),
+        ("Scanned by technologist GRANT HILL.", ("GRANT", "HILL")),
+        ("Discussed with Rose Baker at the front desk.", ("Rose", "Baker")),
+        ("Results communicated to Hope Frost, NP.", ("Hope", "Frost")),
+        ("Her mother M. Long is also a patient here.", ("Long",)),
+        ("Her sister Иванова Мария came along.", ("Иванова", "Мария")),
+        ("紹介元 佐藤花子先生 の報告", ("佐藤", "花子")),
+        ("Henry Wu, MD reviewed.", ("Henry", "Wu")),
+        ("sonographer Quentin Aldergrove", ("Quentin", "Aldergrove")),
+    ],
+)
+def test_other_peoples_names_with_or_without_titles(text, gone):
+    out = scrub_report_text(text, identifiers=[], date_shift_days=-7)
+    for part in gone:
+        assert part not in out, (part, out)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "BI-RADS 4A: Suspicious. BI-RADS® 3: Probably Benign.",
+        "LEFT BREAST 2:00 3 CM FN: 1.2 X 0.8 X 1.0 CM OVAL HYPOECHOIC MASS, CIRCUMSCRIBED MARGINS.",
+        "At the 10 o'clock position of the right breast, 4 cm from the nipple, an irregular mass with spiculated margins, not parallel, posterior acoustic shadowing.",
+        "A. LEFT BREAST, 2:00, 3 CM FN, ULTRASOUND-GUIDED CORE BIOPSY:",
+        "INVASIVE DUCTAL CARCINOMA, GRADE 2. DUCTAL CARCINOMA IN SITU (DCIS), INTERMEDIATE NUCLEAR GRADE.",
+        "Histologic Grade (Nottingham): Grade 2. Estrogen Receptor (ER): Positive (95%). HER2 (IHC): 2+ (Equivocal). Ki-67: 25%.",
+        "Fibroadenoma. Fibrocystic changes. Atypical ductal hyperplasia. Lobular carcinoma in situ.",
+        "Ultrasound-guided core biopsy with a 14-gauge spring-loaded device; a biopsy marker clip was placed.",
+        "Retroareolar fibroglandular tissue consistent with gynecomastia.",
+        "Transducer L12-5 and eL18-4. Time 10:22.",
+    ],
+)
+def test_clinical_text_is_kept_verbatim(text):
+    assert scrub_report_text(text, identifiers=IDENTIFIERS, date_shift_days=-7) == text
+
+
+def test_recall_and_retention_on_a_held_out_synthetic_set():
+    from cadbusi_assets_tests.records.deid_textset import KINDS, evaluate, generate
+
+    # tuning used seeds 1-6 and 9137 (a first held-out seed, which missed one French phone
+    # number: fixed); 48611 was run only after the last change to the scrubber
+    counts = evaluate(generate(48611, 300), scrub_report_text)
+    for kind in KINDS:
+        removed, planted = counts[kind]
+        assert planted >= 20, kind
+        assert removed / planted >= 0.99, (kind, removed, planted)
+    kept, total = counts["clinical"]
+    assert kept / total >= 0.99
+
+
+def test_demo_reports_plant_third_parties_and_scrubbing_removes_them():
+    from cadbusi_assets.demo import DemoConfig
+    from cadbusi_assets.demo.plan import plan_cohort
+    from cadbusi_assets.demo.records_truth import exams_truth
+    from cadbusi_assets.records.sections import findings, impression
+
+    plan = plan_cohort(DemoConfig(days=30))
+    truth = {e["accession_number"]: e["planted_third_party"] for e in exams_truth(plan)}
+    reports = [e for e in plan.exams if e.modality in {"US", "MG"}]
+    planted = [e for e in reports if truth[e.accession]]
+    assert 0.08 <= len(planted) / len(reports) <= 0.25
+    kinds = {item["kind"] for e in planted for item in truth[e.accession]}
+    assert {"relative", "staff", "phone", "address", "city_zip", "other_patient"} <= kinds
+    # the planted paragraph is part of the findings (what the studies table and vlm.jsonl carry)
+    frame = pl.DataFrame({"text": [e.report_text for e in planted]})
+    sections = frame.select(
+        findings(pl.col("text")).alias("f"), impression(pl.col("text")).alias("i")
+    )
+    for exam, found in zip(planted, sections["f"].to_list(), strict=True):
+        assert found and all(item["value"] in found for item in truth[exam.accession])
+    pseudonymizer = Pseudonymizer(TEST_KEY)
+    for exam in planted:
+        out = scrub_report_text(
+            exam.report_text,
+            identifiers=[exam.patient_id, exam.accession],
+            date_shift_days=pseudonymizer.date_shift_days(exam.patient_id),
+        )
+        for item in truth[exam.accession]:
+            for part in re.split(r"[\s^,]+", item["value"]):
+                if (
+                    len(part) >= 4
+                    and not part.isdigit()
+                    and part not in {"Street", "Lane", "Road", "Hill", "Avenue"}
+                ):
+                    assert part not in out, (part, out)
+            assert item["value"] not in out

@@ -104,3 +104,31 @@ def test_whole_annotation_and_empty_text():
     assert (fields.orientation, fields.body_area) == ("antiradial", "breast")
     empty = parse_annotation(None)
     assert empty.laterality is None and empty.clock_position is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("RT BREAST 10:00 3CMFN", ("RIGHT", "10:00", 3.0, None, "breast")),
+        ("L BR 2 O'CLOCK 4 CM FN", ("LEFT", "2:00", 4.0, None, "breast")),
+        ("BREAST R 5:00 5CM FN", ("RIGHT", "5:00", 5.0, None, "breast")),  # side after organ
+        ("BR L 7:30 2CM FN", ("LEFT", "7:30", 2.0, None, "breast")),
+        ("LT 12:00 SUBAREOLAR", ("LEFT", "12:00", None, None, "breast")),
+        ("RT SUBAREOLAR RADIAL", ("RIGHT", "SUBAREOLAR", None, "radial", "breast")),
+        ("LT BREAST\n3:00 2 CM FN\nANTIRADIAL", ("LEFT", "3:00", 2.0, "antiradial", "breast")),
+        ("R BREAST 9:00 ANTI-RAD", ("RIGHT", "9:00", None, "antiradial", "breast")),
+        ("LEFT BREAST 1:00 TRANSVERSE", ("LEFT", "1:00", None, "transverse", "breast")),
+        ("RT BREAST 11:00 SAGITTAL", ("RIGHT", "11:00", None, "longitudinal", "breast")),
+        ("L12-5 BREAST LONG", (None, None, None, "longitudinal", "breast")),  # probe, not side
+    ],
+)
+def test_scanner_phrasings(text, expected):
+    fields = parse_annotation(text)
+    got = (
+        fields.laterality,
+        fields.clock_position,
+        fields.nipple_distance_cm,
+        fields.orientation,
+        fields.body_area,
+    )
+    assert got == expected

@@ -26,7 +26,6 @@ REQUIRED = [
     "caliper_points",
     "is_doppler",
     "darkness",
-    "ocr_text",
     "laterality",
     "orientation",
     "clock_position",

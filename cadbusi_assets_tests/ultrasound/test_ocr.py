@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
@@ -71,7 +72,7 @@ def test_annotation_fields_read_with_tesseract(lines, expected):
     )
     assert got == expected
     assert row["laterality"] == expected[0]
-    assert "\n" in row["ocr_text"]
+    assert "ocr_text" not in row  # only parsed fields reach the features table
 
 
 def test_study_laterality_overrides_ocr_and_text_is_kept():
@@ -90,4 +91,60 @@ def test_same_line_image_same_text_and_ocr_off_reads_nothing():
     boxes = find_text_lines(rgb, frame.fov_mask)
     assert read_text_lines(grey, boxes) == read_text_lines(grey.copy(), boxes)
     row = analyze_frame(rgb, [REGION], ocr=False).as_row()
-    assert row["ocr_text"] is None and row["clock_position"] is None
+    assert row["clock_position"] is None and row["nipple_distance_cm"] is None
+
+
+def test_burned_in_third_party_text_never_reaches_the_features_table():
+    """Issue: a relative's name and phone number burned into the image region were read by
+    OCR into image_features.ocr_text verbatim. Only parsed fields may be stored."""
+    require_tool("tesseract", "apt-get install tesseract-ocr")
+    from cadbusi_assets.ultrasound.analysis import features_frame
+
+    _, rgb = annotated(
+        ["LT BREAST", "2:00  3 CM FN"],
+        extra=[("SISTER ZELDA PLIMSOLL 555-0142", (140, 60), (255, 255, 255))],
+    )
+    analysis = analyze_frame(rgb, [REGION], ocr=True)
+    assert "PLIMSOLL" in (analysis.ocr.text or "").upper()  # read (in memory only) ...
+    table = features_frame([analysis.as_row()])
+    stored = " ".join(
+        str(value)
+        for column in table.columns
+        if table[column].dtype == pl.String
+        for value in table[column].to_list()
+    ).upper()
+    for secret in ("ZELDA", "PLIMSOLL", "SISTER", "0142", "555"):
+        assert secret not in stored  # ... but never stored
+    assert "ocr_text" not in table.columns
+    row = table.row(0, named=True)
+    assert (row["ocr_laterality"], row["clock_position"], row["nipple_distance_cm"]) == (
+        "LEFT",
+        "2:00",
+        3.0,
+    )
+
+
+def test_one_reading_serves_the_verification_and_the_annotation():
+    """The frame is read once; de-identification verification and the annotation reading
+    both use that reading (no line is read again)."""
+    require_tool("tesseract", "apt-get install tesseract-ocr")
+    from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+    from cadbusi_assets.deid.ocr import ocr_identifiers, read_frame
+    from cadbusi_assets.ultrasound.ocr import engine
+
+    _, rgb = annotated(
+        ["RT BREAST", "9:00  2 CM FN"],
+        extra=[("QUENTINA ALDERGROVE", (140, 60), (255, 255, 255))],
+    )
+    reading = read_frame(rgb)
+    reader = engine()
+    misses = reader.misses
+    ids = OriginalIdentifiers(patient_names=("ALDERGROVE^QUENTINA",))
+    assert ocr_identifiers(rgb, ids, reading) == ["patient_name"]
+    row = analyze_frame(rgb, [REGION], reading=reading).as_row()
+    assert reader.misses == misses  # nothing read a second time
+    assert (row["ocr_laterality"], row["clock_position"], row["nipple_distance_cm"]) == (
+        "RIGHT",
+        "9:00",
+        2.0,
+    )

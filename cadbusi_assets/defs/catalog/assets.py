@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from cadbusi_assets.catalog import build_metadata_db
+from cadbusi_assets.catalog import UNIQUE_KEYS, build_metadata_db
 from cadbusi_assets.defs.automation.conditions import after_upstream_updates
 from cadbusi_assets.defs.imaging.deidentified_images import deidentified_images
 from cadbusi_assets.defs.imaging.image_analysis import image_features, inpainted_images
@@ -30,7 +30,10 @@ from cadbusi_assets.defs.resources import ZonesResource
             "unique_keys",
             asset="metadata_db",
             blocking=True,
-            description="No duplicate image, instance, study or label keys.",
+            description="Every key that must be unique is: image id, instance id and SOP "
+            "Instance UID, study id and Study Instance UID, data row, diagnosis label, label id "
+            "in the current label set, and pixel hash per pseudonymous patient. An export "
+            "refuses a catalog whose latest check failed.",
         )
     ],
     description="DuckDB catalog (research zone): studies, instances, images, features, twins, "
@@ -50,12 +53,23 @@ def metadata_db(zones: ZonesResource) -> dg.MaterializeResult:
             "tables": dg.MetadataValue.md(table_md),
             "path": report.path,
             "tables_not_yet_available": ", ".join(report.missing_tables) or "none",
+            "label_set_version": report.label_set_version or "none",
         },
         check_results=[
             dg.AssetCheckResult(
                 check_name="unique_keys",
-                passed=not duplicates,
-                metadata={"duplicates": dg.MetadataValue.json(duplicates or {})},
+                passed=report.unique_keys_passed,
+                metadata={
+                    "duplicates": dg.MetadataValue.json(duplicates or {}),
+                    "examples": dg.MetadataValue.json(report.duplicate_examples),
+                    "keys_checked": dg.MetadataValue.json(
+                        {
+                            name: f"{UNIQUE_KEYS[name][0]}({', '.join(UNIQUE_KEYS[name][1])})"
+                            for name in sorted(report.duplicate_keys)
+                        }
+                    ),
+                    **{name: count for name, count in sorted(report.warnings.items())},
+                },
             )
         ],
     )

@@ -1,13 +1,57 @@
 """Exports group: a dated, immutable training export per `exports` partition."""
 
+from collections.abc import Sequence
+from typing import NoReturn
+
 import dagster as dg
+from dagster_shared.check import CheckError
 
 from cadbusi_assets import __version__
+from cadbusi_assets.catalog import catalog_problems, open_catalog, read_catalog_info
 from cadbusi_assets.defs.catalog.assets import metadata_db
+from cadbusi_assets.defs.exports.guards import (
+    catalog_refusals,
+    earlier_export_run,
+    refusal_message,
+)
 from cadbusi_assets.defs.partitions import export_partitions
 from cadbusi_assets.defs.resources import ProcessingResource, PseudonymKeyResource, ZonesResource
 from cadbusi_assets.exports import ExportConfig, build_export, verify_export
 from cadbusi_assets.stages.labeling import current_label_set_version
+
+
+def _refuse(
+    context: dg.AssetExecutionContext, message: str, reasons: Sequence[str] = ()
+) -> NoReturn:
+    """Fail the step with ``message`` (also logged, so `cadbusi export` prints it)."""
+    context.log.error(message)
+    raise dg.Failure(
+        description=message,
+        metadata={"reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in reasons) or message)},
+        allow_retries=False,
+    )
+
+
+def _asset_graph(context: dg.AssetExecutionContext):
+    """The code location's asset graph (runs launched from the UI, daemon or CLI), else the
+    job's (in-process runs: it has every upstream asset but may lack checks outside the job)."""
+    try:
+        return context.repository_def.asset_graph
+    except CheckError:  # "No repository definition was set on the step context"
+        return context.job_def.asset_layer.asset_graph
+
+
+def _catalog_label_set(research) -> str | None:
+    """The label set the catalog was built from (what the export really contains); for a
+    catalog built before it recorded one, the current label set."""
+    con = open_catalog(research)
+    try:
+        info = read_catalog_info(con)
+    finally:
+        con.close()
+    if info.unique_keys_passed is None:
+        return current_label_set_version(research)
+    return info.label_set_version
 
 
 class ExportRunConfig(dg.Config):
@@ -36,7 +80,9 @@ class ExportRunConfig(dg.Config):
         )
     ],
     description="Immutable dated export: cropped images, masks, manifest, MIL bags, VLM pairs, "
-    "config, lineage and a dataset card with plots. Add a partition (e.g. today's date) to cut one.",
+    "config, lineage and a dataset card with plots. Add a partition (e.g. today's date) to cut one. "
+    "Refuses (writes nothing) when the catalog's latest blocking check failed or the catalog is "
+    "older than its inputs.",
 )
 def dataset_export(
     context: dg.AssetExecutionContext,
@@ -47,12 +93,29 @@ def dataset_export(
 ) -> dg.MaterializeResult:
     research = zones.research()
     key = context.partition_key
+    other = earlier_export_run(context.instance, key, context.run.run_id)
+    if other is not None:
+        _refuse(
+            context,
+            f"Export {key} is already being built by run {other[:8]} (launched first); this "
+            "duplicate launch wrote nothing. If that run is dead, terminate it and launch again.",
+        )
+    # Refuse before writing anything: a catalog whose blocking checks failed, or that is older
+    # than its inputs (instance), or whose file says so itself (duplicates, another label set).
+    problems = catalog_refusals(
+        context.instance,
+        _asset_graph(context),
+        extra_checks=[spec.key for spec in metadata_db.check_specs if spec.blocking],
+    )
+    problems += catalog_problems(research, current_label_set_version(research))
+    if problems:
+        _refuse(context, refusal_message(problems), problems)
     export_config = ExportConfig(key=key, **config.model_dump())
     lineage = {
         "export_key": key,
         "code_version": __version__,
         "deidentification_profile": processing.deid_profile,
-        "label_set_version": current_label_set_version(research),
+        "label_set_version": _catalog_label_set(research),
         "pseudonym_key_fingerprint": pseudonym_key.pseudonymizer(zones).key_fingerprint,
     }
     report = build_export(research, export_config, lineage, workers=processing.worker_count)

@@ -1,6 +1,6 @@
 """The warehouse interface, its error type and what all adapters share.
 
-Every adapter runs the same four BigQuery-dialect queries (``records/sql/*.sql``) over a
+Every adapter runs the same five BigQuery-dialect queries (``records/sql/*.sql``) over a
 study-date window and returns polars frames with the explicit schemas of
 :mod:`cadbusi_assets.records.schemas`. Windows are pushed into the SQL: an adapter never reads
 everything and filters afterwards.
@@ -54,6 +54,13 @@ class Warehouse(Protocol):
         """``exam_date, n_us_studies``: US accessions with a PACS reference per day."""
         ...
 
+    def radiology_history(
+        self, patient_ids: Sequence[str], start: dt.date, end: dt.date
+    ) -> pl.DataFrame:
+        """The given patients' exams with ``exam_date`` in ``[start, end]``,
+        ``RADIOLOGY_SCHEMA`` (what the history columns of a run's exams read)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -74,13 +81,31 @@ class SqlWarehouse:
         return self._run("exam_counts", _window(start, end), EXAM_COUNTS_SCHEMA)
 
     def patients(self, patient_ids: Sequence[str]) -> pl.DataFrame:
+        return self._by_patients("patients", patient_ids, {}, PATIENTS_SCHEMA)
+
+    def radiology_history(
+        self, patient_ids: Sequence[str], start: dt.date, end: dt.date
+    ) -> pl.DataFrame:
+        frame = self._by_patients(
+            "radiology_history", patient_ids, _window(start, end), RADIOLOGY_SCHEMA
+        )
+        return frame.sort("exam_date", "accession_number", "modality", nulls_last=True)
+
+    def _by_patients(
+        self,
+        name: str,
+        patient_ids: Sequence[str],
+        params: Mapping[str, Any],
+        schema: pl.Schema,
+    ) -> pl.DataFrame:
+        """Query ``name`` per batch of :data:`PATIENT_BATCH` ids (``@patient_ids``)."""
         if isinstance(patient_ids, str):
-            raise TypeError("patients() takes a sequence of patient ids, not one string")
+            raise TypeError(f"{name}() takes a sequence of patient ids, not one string")
         ids = sorted({str(p) for p in patient_ids if p is not None})
         if not ids:
-            return empty_frame(PATIENTS_SCHEMA)
+            return empty_frame(schema)
         frames = [
-            self._run("patients", {"patient_ids": ids[i : i + PATIENT_BATCH]}, PATIENTS_SCHEMA)
+            self._run(name, {**params, "patient_ids": ids[i : i + PATIENT_BATCH]}, schema)
             for i in range(0, len(ids), PATIENT_BATCH)
         ]
         return pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]

@@ -29,6 +29,7 @@ QUERY_NAMES: tuple[str, ...] = (
     "pathology_specimens",
     "patients",
     "exam_counts",
+    "radiology_history",
 )
 
 _SENTINEL = "cadbusi_param__{}__"

@@ -1,0 +1,346 @@
+"""Every way a person's name may be written, and the one matcher used for all identifiers.
+
+A DICOM person name (PN) has up to three component groups separated by ``=``: alphabetic,
+ideographic and phonetic (``Yamada^Tarou=山田^太郎=やまだ^たろう``), each with up to five
+components separated by ``^`` (family, given, middle, prefix, suffix). :func:`name_terms`
+gives the texts to search for:
+
+* the whole name in the usual orders (``LAST^FIRST``, ``LAST, FIRST``, ``FIRST LAST``...);
+* every component of every group, and every word of a component (``MARY ANN`` → ``MARY``,
+  ``ANN``; ``SMITH-JONES`` → ``SMITH``, ``JONES``);
+* Latin letters upper-cased, with accents stripped and transliterated (ü → U / UE,
+  ø → O / OE, å → A / AA, æ → AE, ß → SS, ñ → N...);
+* CJK (Han, kana, Hangul) components of any length, and kana in both scripts
+  (やまだ ↔ ヤマダ), plus family and given name written together (``山田太郎``).
+
+:func:`term_regex` turns one term into a pattern: Latin terms of at least
+:data:`MIN_LATIN_COMPONENT` letters match as whole words, case- and accent-insensitively
+(``MULLER`` matches ``Müller``); CJK terms match anywhere (Japanese and Chinese text has no
+spaces between words). The scrubbers (:mod:`~cadbusi_assets.deid.text`), the leak finders
+(:mod:`~cadbusi_assets.deid.scan`, used by ``cadbusi verify`` and by the pipeline's blocking
+check) all build their patterns with it.
+
+>>> latin_forms("Ødegård")[:3]
+['ØDEGÅRD', 'ODEGARD', 'OEDEGAARD']
+>>> {"ODEGAARD", "OEDEGARD"} <= set(latin_forms("Ødegård"))
+True
+>>> "MUELLER" in name_terms("Müller^Zoë") and "ZOE" in name_terms("Müller^Zoë")
+True
+>>> terms = name_terms("Yamada^Tarou=山田^太郎=やまだ^たろう")
+>>> [t for t in terms if t in {"山田", "太郎", "山田太郎", "ヤマダ", "たろう", "YAMADA", "TAROU"}]
+['YAMADA', 'TAROU', '山田太郎', 'たろう', 'ヤマダ', '太郎', '山田']
+>>> import re
+>>> bool(re.search(term_regex("MULLER"), "US BREAST Müller", re.IGNORECASE))
+True
+>>> bool(re.search(term_regex("LI"), "LINEAR probe", re.IGNORECASE))
+False
+>>> bool(re.search(term_regex("山田"), "乳腺エコー山田様"))
+True
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from collections.abc import Iterable
+
+#: Latin name components shorter than this are not searched for on their own (initials).
+MIN_LATIN_COMPONENT = 2
+#: CJK components of any length are searched for (a one-character family name is common).
+MIN_CJK_COMPONENT = 1
+#: At most this many spellings of one word (the product of per-letter choices).
+MAX_FORMS = 32
+
+#: Titles and suffixes that are not identifying on their own.
+NAME_NOISE = frozenset(
+    {"MR", "MRS", "MS", "MISS", "DR", "JR", "SR", "II", "III", "IV", "MD", "PHD", "PROF"}
+)
+
+#: Letters with more than one usual ASCII spelling (upper case): stripped, transliterated.
+_TRANSLITERATIONS: dict[str, tuple[str, ...]] = {
+    "Ä": ("A", "AE"),
+    "Ö": ("O", "OE"),
+    "Ü": ("U", "UE"),
+    "Ø": ("O", "OE"),
+    "Å": ("A", "AA"),
+    "Æ": ("AE",),
+    "Œ": ("OE",),
+    "ẞ": ("SS",),
+    "Þ": ("TH",),
+    "Ð": ("D",),
+    "Đ": ("D",),
+    "Ł": ("L",),
+    "Ħ": ("H",),
+    "Ŀ": ("L",),
+    "Ŧ": ("T",),
+}
+
+_CJK_RANGES = (
+    (0x1100, 0x11FF),  # Hangul Jamo
+    (0x2E80, 0x2FDF),  # CJK radicals
+    (0x3005, 0x3007),  # 々 〆 〇
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x3130, 0x318F),  # Hangul compatibility Jamo
+    (0x31F0, 0x31FF),  # Katakana phonetic extensions
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xAC00, 0xD7AF),  # Hangul syllables
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFF66, 0xFF9F),  # half-width Katakana
+    (0x20000, 0x3134F),  # CJK extensions B-G
+)
+_CJK_CLASS = "".join(f"\\U{lo:08X}-\\U{hi:08X}" for lo, hi in _CJK_RANGES)
+#: A letter or digit of a space-separated script (Latin, Greek, Cyrillic...): word boundary.
+_WORD_CHAR = rf"[^\W_{_CJK_CLASS}]"
+
+
+def is_cjk(text: str) -> bool:
+    """True when ``text`` holds a Han, kana or Hangul character.
+
+    >>> is_cjk("山田"), is_cjk("やまだ"), is_cjk("Yamada")
+    (True, True, False)
+    """
+    return any(any(lo <= ord(ch) <= hi for lo, hi in _CJK_RANGES) for ch in text)
+
+
+def _strip_accents(ch: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", ch)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)) or ch
+
+
+def _letter_choices(ch: str) -> tuple[str, ...]:
+    if ch in _TRANSLITERATIONS:
+        return (ch, *_TRANSLITERATIONS[ch])
+    if ch == "ß":
+        return ("SS",)
+    if ch.isascii() or not ch.isalpha() or is_cjk(ch):
+        return (ch,)
+    base = _strip_accents(ch).upper()
+    return (ch, base) if base != ch else (ch,)
+
+
+def latin_forms(word: str) -> list[str]:
+    """``word`` upper case as written, accents stripped and transliterated (at most
+    :data:`MAX_FORMS` spellings; the first is the word as written, upper case).
+
+    >>> latin_forms("Müller")
+    ['MÜLLER', 'MULLER', 'MUELLER']
+    >>> latin_forms("Peña"), latin_forms("Strauß")
+    (['PEÑA', 'PENA'], ['STRAUSS'])
+    """
+    upper = word.upper()
+    choices = [_letter_choices(ch) for ch in upper]
+    forms = [
+        upper,
+        "".join(c[1] if len(c) > 1 else c[0] for c in choices),  # accents stripped
+        "".join(c[-1] for c in choices),  # transliterated
+    ]
+    forms += ["".join(combo) for combo in itertools.islice(itertools.product(*choices), MAX_FORMS)]
+    return list(dict.fromkeys(f for f in forms if f))
+
+
+def _kana_forms(text: str) -> list[str]:
+    """Hiragana and Katakana spellings of ``text`` (other characters unchanged)."""
+    to_katakana = "".join(chr(ord(c) + 0x60) if 0x3041 <= ord(c) <= 0x3096 else c for c in text)
+    to_hiragana = "".join(chr(ord(c) - 0x60) if 0x30A1 <= ord(c) <= 0x30F6 else c for c in text)
+    return list(dict.fromkeys([text, to_katakana, to_hiragana]))
+
+
+def spellings(word: str) -> list[str]:
+    """All spellings searched for one word or name component (upper case)."""
+    word = unicodedata.normalize("NFC", word.strip())
+    if not word:
+        return []
+    if is_cjk(word):
+        return _kana_forms(word)
+    return latin_forms(word)
+
+
+def component_groups(name: str) -> list[list[str]]:
+    """The component groups of a PN value, each as its (up to five) components.
+
+    >>> component_groups("Yamada^Tarou=山田^太郎=やまだ^たろう")
+    [['Yamada', 'Tarou'], ['山田', '太郎'], ['やまだ', 'たろう']]
+    """
+    groups = []
+    for group in str(name).split("="):
+        components = [c.strip() for c in group.split("^")]
+        while components and not components[-1]:
+            components.pop()
+        if any(components):
+            groups.append(components)
+    return groups
+
+
+def _words(component: str) -> list[str]:
+    """A component and its words (``MARY ANN`` → both words; ``SMITH-JONES`` → both parts;
+    ``O'BRIEN`` also as ``OBRIEN`` and ``BRIEN``)."""
+    out = [component]
+    for word in re.split(r"[\s,.]+", component):
+        if not word:
+            continue
+        out.append(word)
+        out += [p for p in re.split(r"[-‐]", word) if p]
+        if "'" in word or "’" in word:
+            out.append(re.sub(r"['’]", "", word))
+            out += [p for p in re.split(r"['’]", word) if p]
+    return list(dict.fromkeys(out))
+
+
+def _keep_component(text: str, min_latin: int) -> bool:
+    if is_cjk(text):
+        return len(text) >= MIN_CJK_COMPONENT
+    letters = re.sub(r"[\W_]", "", text)
+    return len(letters) >= min_latin and text.upper() not in NAME_NOISE
+
+
+def _whole_name_forms(family: str, given: str, middle: str) -> list[str]:
+    if is_cjk(family) or is_cjk(given):
+        forms = [f"{family}^{given}", f"{family}{given}", f"{family} {given}", f"{given} {family}"]
+        return [f for f in forms if f.strip("^ ")]
+    forms = [
+        f"{family}^{given}",
+        f"{family}, {given}",
+        f"{family},{given}",
+        f"{given} {family}",
+        f"{family} {given}",
+    ]
+    if middle:
+        forms += [f"{given} {middle} {family}", f"{family}, {given} {middle}"]
+    return forms
+
+
+def name_terms(
+    name: str, *, components: bool = True, min_latin: int = MIN_LATIN_COMPONENT
+) -> list[str]:
+    """Texts to search for one person name, longest first (see the module docstring).
+
+    ``components=False`` leaves out single components (whole-name forms only);
+    ``min_latin`` is the shortest Latin component searched on its own.
+    """
+    terms: list[str] = []
+    raw = unicodedata.normalize("NFC", str(name).strip())
+    if not raw:
+        return []
+    terms.append(raw.upper())
+    for group in component_groups(raw):
+        family = group[0] if group else ""
+        given = group[1] if len(group) > 1 else ""
+        middle = group[2] if len(group) > 2 else ""
+        if family and given:
+            # same-mode spellings of family and given: as written, stripped, transliterated
+            fams = spellings(family)
+            givs = spellings(given)
+            mids = spellings(middle) if middle else [""]
+            for i in range(3):  # as written, accents stripped, transliterated
+                f = fams[min(i, len(fams) - 1)]
+                g = givs[min(i, len(givs) - 1)]
+                m = mids[min(i, len(mids) - 1)]
+                terms += _whole_name_forms(f, g, m)
+        if components:
+            for component in group[:3]:  # prefix and suffix (titles) are not identifying
+                for word in _words(component):
+                    if _keep_component(word, min_latin):
+                        terms += spellings(word)
+    out = [t.upper() for t in terms if t.strip()]
+    return sorted(dict.fromkeys(out), key=lambda t: (-len(t), t))
+
+
+# ---------------------------------------------------------------------------------------
+# Matching
+
+_LATIN_RANGES = ((0x00C0, 0x024F), (0x1E00, 0x1EFF))
+
+
+def _accent_classes() -> dict[str, str]:
+    """ASCII letter → regex class of the letter and every accented Latin letter on it."""
+    members: dict[str, set[str]] = {chr(c): {chr(c)} for c in range(ord("A"), ord("Z") + 1)}
+    for lo, hi in _LATIN_RANGES:
+        for code in range(lo, hi + 1):
+            ch = chr(code)
+            if not ch.isalpha():
+                continue
+            choices = _TRANSLITERATIONS.get(ch.upper())
+            base = choices[0] if choices else _strip_accents(ch).upper()
+            if len(base) == 1 and base in members:
+                members[base].add(ch)
+    return {
+        letter: "[" + "".join(re.escape(c) for c in sorted(chars)) + "]"
+        for letter, chars in members.items()
+    }
+
+
+_ACCENT_CLASSES = _accent_classes()
+
+
+def term_regex(term: str) -> str:
+    """Regex source for one search term (compile with ``re.IGNORECASE``).
+
+    Latin/other alphabetic terms: whole words (not inside a longer run of letters or digits
+    of a space-separated script), accent-insensitive, any whitespace between words. Terms
+    with CJK characters: anywhere, optional whitespace between words.
+
+    >>> import re
+    >>> rx = re.compile(term_regex("ZOE MULLER"), re.IGNORECASE)
+    >>> bool(rx.search("Pt zoë  Müller.")), bool(rx.search("ZOEMULLER"))
+    (True, False)
+    >>> bool(re.search(term_regex("12345"), "2.25.9123456")), bool(re.search(term_regex("ANN"), "ANN様"))
+    (False, True)
+    """
+    words = term.split()
+    if is_cjk(term):
+        return r"\s*".join(re.escape(w) for w in words)
+    parts = []
+    for word in words:
+        parts.append(
+            "".join(
+                _ACCENT_CLASSES.get(ch.upper(), re.escape(ch)) if ch.isalpha() else re.escape(ch)
+                for ch in word
+            )
+        )
+    return rf"(?<!{_WORD_CHAR})" + r"\s+".join(parts) + rf"(?!{_WORD_CHAR})"
+
+
+def compile_terms(terms: Iterable[str]) -> re.Pattern[str]:
+    """One case-insensitive pattern matching any of ``terms`` (longest alternatives first)."""
+    unique = sorted(dict.fromkeys(t for t in terms if t.strip()), key=lambda t: (-len(t), t))
+    if not unique:
+        return re.compile(r"(?!)")
+    return re.compile("|".join(f"(?:{term_regex(t)})" for t in unique), re.IGNORECASE)
+
+
+#: Multi-byte encodings of CJK text used by DICOM character sets (ISO 2022 escapes stripped).
+_CJK_CODECS = ("iso2022_jp", "gb18030", "euc_kr")
+
+
+def term_byte_forms(term: str) -> list[tuple[bytes, bool]]:
+    """``(bytes, case_insensitive)`` encodings of ``term`` to look for in raw files:
+    Latin-1 and UTF-8 (case-insensitive, bounded by the caller), and for CJK terms of two
+    or more characters the JIS (ISO 2022 IR 87, without escapes), GB18030 and EUC-KR bytes.
+
+    >>> term_byte_forms("山田")[1:3]
+    [(b';3ED', False), (b'\\xc9\\xbd\\xcc\\xef', False)]
+    """
+    out: list[tuple[bytes, bool]] = []
+    if not is_cjk(term):
+        # bytes only fold ASCII case: non-ASCII letters are spelled in the three usual cases
+        cases = [term] if term.isascii() else [term, term.lower(), term.title()]
+        for codec in ("latin-1", "utf-8"):
+            for text in cases:
+                try:
+                    out.append((text.encode(codec), True))
+                except UnicodeEncodeError:
+                    continue
+        return list(dict.fromkeys(out))
+    out.append((term.encode("utf-8"), False))
+    if len(term.replace(" ", "")) >= 2:
+        for codec in _CJK_CODECS:
+            try:
+                encoded = term.encode(codec)
+            except UnicodeEncodeError:
+                continue
+            encoded = re.sub(rb"\x1b[$()][@A-Z]?", b"", encoded)
+            if len(encoded) >= 4:
+                out.append((encoded, False))
+    return list(dict.fromkeys(out))

@@ -1,0 +1,602 @@
+"""A second, independent ultrasound screen generator: several scanner layout families.
+
+Written apart from the demo generator (:mod:`cadbusi_assets.demo.render`) so that detectors
+tuned on one can be measured on the other. Each family is modelled loosely on a real
+scanner's screen (GE LOGIQ, Philips EPIQ, Siemens ACUSON, Canon Aplio, Samsung RS, SonoSite,
+Mindray); within a family every frame randomizes fonts (DejaVu TrueType faces when installed,
+Pillow's bundled FreeType font, Pillow's bitmap font), sizes, text colours (white, yellow,
+cyan, green, grey), strings, fan geometry, speckle brightness (bright speckle reaches full
+white, as on real scanners), caliper style and count.
+
+Families :data:`TUNING_FAMILIES` may be used to tune detectors; :data:`HELDOUT_FAMILIES` must
+never be (they measure generalization).
+
+Ground truth (:class:`Screen`): every text box with its string and kind, the caliper points,
+the field-of-view polygon and mask, and the clean frame (speckle and UI graphics, no text and
+no calipers). Text kinds: ``phi`` (clinic, patient name, ID, date, time), ``annotation``,
+``measurement``, ``ui`` (probe, frequency, gain, MI/TI) and ``scale`` (depth-scale numbers:
+single digits, neither text a reader needs nor a false detection).
+
+>>> screen = render_screen("ge_logiq", seed=3)
+>>> screen.frame.shape, screen.frame.dtype.name, len(screen.calipers) % 2
+((768, 1024, 3), 'uint8', 0)
+>>> any(t.kind == "annotation" for t in screen.texts)
+True
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from functools import cache
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 inclusive
+
+WHITE = (255, 255, 255)
+YELLOW = (255, 255, 0)
+CYAN = (0, 255, 255)
+GREEN = (0, 255, 0)
+GREY = (200, 200, 200)
+PALE_YELLOW = (255, 255, 150)
+
+_DEJAVU = "/usr/share/fonts/truetype/dejavu"
+_FACES = {
+    "sans": "DejaVuSans.ttf",
+    "sans_bold": "DejaVuSans-Bold.ttf",
+    "mono": "DejaVuSansMono.ttf",
+    "mono_bold": "DejaVuSansMono-Bold.ttf",
+    "condensed": "DejaVuSansCondensed.ttf",
+    "serif": "DejaVuSerif.ttf",
+    "light": "DejaVuSans-ExtraLight.ttf",
+}
+
+
+@cache
+def load_font(face: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """A font by face name: a DejaVu face when installed, else Pillow's bundled FreeType
+    font; ``bitmap`` is Pillow's fixed 11-px bitmap font (the size is ignored)."""
+    if face == "bitmap":
+        return ImageFont.load_default_imagefont()
+    path = os.path.join(_DEJAVU, _FACES.get(face, ""))
+    if face in _FACES and os.path.exists(path):
+        return ImageFont.truetype(path, size)
+    return ImageFont.load_default(size=size)
+
+
+@dataclass(frozen=True)
+class TextTruth:
+    text: str
+    kind: str  # phi | annotation | measurement | ui | scale
+    box: Box
+    colour: tuple[int, int, int]
+
+    def as_dict(self) -> dict:
+        return {"text": self.text, "kind": self.kind, "box": list(self.box)}
+
+
+@dataclass
+class Screen:
+    family: str
+    seed: int
+    frame: np.ndarray  # (H, W, 3) uint8 RGB
+    clean: np.ndarray  # the same without text and calipers
+    fov_mask: np.ndarray  # bool (H, W)
+    fov_polygon: list[tuple[int, int]]
+    texts: list[TextTruth] = field(default_factory=list)
+    calipers: list[tuple[int, int]] = field(default_factory=list)
+    ui_boxes: list[Box] = field(default_factory=list)  # grey bar, body mark, ticks
+
+    @property
+    def annotation_text(self) -> str:
+        return "\n".join(t.text for t in self.texts if t.kind == "annotation")
+
+    @property
+    def readable_texts(self) -> list[TextTruth]:
+        """Texts a text detector must find (all but single-character scale numbers)."""
+        return [t for t in self.texts if t.kind != "scale"]
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    size: tuple[int, int]  # (height, width)
+    fans: tuple[str, ...]  # sector | linear | curvilinear | trapezoid
+    faces: tuple[str, ...]
+    sizes: tuple[int, int]  # text height range (font size)
+    colours: tuple[tuple[int, int, int], ...]  # header / UI text colours
+    annotation_colours: tuple[tuple[int, int, int], ...]
+    annotation_place: tuple[str, ...]  # top_right | bottom_band | inside | side
+    measurement_place: tuple[str, ...]  # bottom | top_left_inside | side
+    header: str  # top_left_stack | one_line | two_columns | right_stack
+    caliper_glyphs: tuple[str, ...]
+    scale_side: str  # right | left
+    speckle_gain: tuple[float, float]  # share of fan pixels at full white (fraction)
+
+
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        Family(
+            "ge_logiq",
+            (768, 1024),
+            ("sector", "curvilinear"),
+            ("sans", "sans_bold", "mono"),
+            (14, 22),
+            (WHITE, GREY),
+            (WHITE, YELLOW),
+            ("top_right",),
+            ("bottom",),
+            "top_left_stack",
+            ("+", "x"),
+            "right",
+            (0.01, 0.04),
+        ),
+        Family(
+            "philips_epiq",
+            (768, 1024),
+            ("linear", "trapezoid"),
+            ("sans", "condensed"),
+            (13, 20),
+            (WHITE, GREY),
+            (WHITE, YELLOW, CYAN),
+            ("bottom_band", "inside"),
+            ("side",),
+            "one_line",
+            ("+",),
+            "right",
+            (0.01, 0.03),
+        ),
+        Family(
+            "siemens_s2000",
+            (600, 800),
+            ("curvilinear", "linear"),
+            ("sans", "mono", "bitmap"),
+            (12, 18),
+            (WHITE, GREY),
+            (WHITE, YELLOW),
+            ("bottom_band", "top_right"),
+            ("top_left_inside", "bottom"),
+            "two_columns",
+            ("+", "x"),
+            "left",
+            (0.005, 0.03),
+        ),
+        Family(
+            "canon_aplio",
+            (720, 960),
+            ("linear", "curvilinear"),
+            ("sans_bold", "condensed", "serif"),
+            (14, 24),
+            (WHITE, GREEN, GREY),
+            (GREEN, WHITE, YELLOW),
+            ("bottom_band", "inside", "top_right"),
+            ("side", "bottom"),
+            "right_stack",
+            ("x", "+"),
+            "right",
+            (0.01, 0.05),
+        ),
+        Family(
+            "samsung_rs",
+            (768, 1024),
+            ("sector", "linear", "trapezoid"),
+            ("mono", "mono_bold", "light"),
+            (13, 21),
+            (CYAN, WHITE),
+            (CYAN, WHITE, YELLOW),
+            ("top_right", "bottom_band"),
+            ("bottom", "top_left_inside"),
+            "one_line",
+            ("+",),
+            "left",
+            (0.01, 0.04),
+        ),
+        Family(
+            "sonosite_edge",
+            (480, 640),
+            ("linear", "sector"),
+            ("bitmap", "sans", "sans_bold"),
+            (11, 16),
+            (WHITE, GREY),
+            (WHITE, YELLOW),
+            ("inside", "bottom_band"),
+            ("bottom", "side"),
+            "two_columns",
+            ("+", "x"),
+            "right",
+            (0.01, 0.04),
+        ),
+        Family(
+            "mindray_dc",
+            (768, 1024),
+            ("curvilinear", "linear"),
+            ("condensed", "sans", "mono"),
+            (13, 22),
+            (WHITE, YELLOW, GREY),
+            (YELLOW, WHITE, GREEN),
+            ("side", "top_right", "inside"),
+            ("side", "bottom"),
+            "top_left_stack",
+            ("x", "+"),
+            "right",
+            (0.01, 0.05),
+        ),
+    )
+}
+#: Families detectors may be tuned on.
+TUNING_FAMILIES = ("ge_logiq", "philips_epiq", "siemens_s2000")
+#: Families never used for tuning: they measure generalization.
+HELDOUT_FAMILIES = ("canon_aplio", "samsung_rs", "sonosite_edge", "mindray_dc")
+
+_FIRST = ("ANNA", "MARIA", "JUDITH", "CAROL", "NGOZI", "MEI", "SOFIA", "IRENE", "HELGA", "ROSA")
+_LAST = ("KOWALSKA", "OKAFOR", "BRANDT", "LINDQVIST", "MORETTI", "TANAKA", "DUVAL", "HARGREAVE")
+_CLINICS = (
+    "ST MARY WOMENS CLINIC",
+    "NORTHSIDE IMAGING",
+    "LAKEVIEW BREAST CENTER",
+    "MERCY RADIOLOGY",
+    "Riverside Hospital",
+)
+_PROBES = ("L12-5", "C5-1", "ML6-15", "14L5", "L18-5", "9L4", "HFL50x", "eL18-4")
+
+
+def _annotation_lines(rng: np.random.Generator) -> list[str]:
+    """Breast annotation in one of the phrasings scanners use."""
+    side_long, side_short = (("LEFT", "LT"), ("RIGHT", "RT"))[int(rng.integers(2))]
+    hour = int(rng.integers(1, 13))
+    minute = ("00", "00", "30")[int(rng.integers(3))]
+    cm = int(rng.integers(1, 9))
+    orient = ("RADIAL", "ANTIRAD", "TRANS", "SAG", "LONG", "ARAD", "TRV")[int(rng.integers(7))]
+    style = int(rng.integers(6))
+    if style == 0:
+        return [f"{side_short} BREAST {hour}:{minute} {cm}CMFN", orient]
+    if style == 1:
+        return [f"BREAST {side_short[0]} {hour}:{minute} {cm}CM FN"]
+    if style == 2:
+        return [f"{side_short[0]} BR {hour} O'CLOCK {cm} CM FN", orient]
+    if style == 3:
+        return [f"{side_long} BREAST", f"{hour}:{minute}  {cm} CM FN", orient]
+    if style == 4:
+        return [f"{side_short} {hour}:{minute} SUBAREOLAR"]
+    return [f"{side_short} BREAST", f"{hour}:{minute} {cm}CMFN {orient}"]
+
+
+class _Canvas:
+    def __init__(self, clean: np.ndarray) -> None:
+        self.clean = clean
+        self.image = Image.fromarray(clean.copy())
+        self.draw = ImageDraw.Draw(self.image)
+        self.texts: list[TextTruth] = []
+        self.height, self.width = clean.shape[:2]
+
+    def text(
+        self,
+        xy: tuple[int, int],
+        text: str,
+        font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+        colour: tuple[int, int, int],
+        kind: str,
+        anchor_right: bool = False,
+    ) -> Box | None:
+        left, top, right, bottom = self.draw.textbbox((0, 0), text, font=font)
+        x, y = xy
+        if anchor_right:
+            x -= right
+        x0, y0 = x + left, y + top
+        x1, y1 = x + right, y + bottom
+        if x0 < 1 or y0 < 1 or x1 >= self.width - 1 or y1 >= self.height - 1:
+            return None
+        mask = Image.new("L", (x1 - x0 + 3, y1 - y0 + 3), 0)
+        ImageDraw.Draw(mask).text((1 - left, 1 - top), text, font=font, fill=255)
+        ys, xs = np.nonzero(np.asarray(mask))
+        if ys.size == 0:
+            return None
+        box = (
+            int(x0 - 1 + xs.min()),
+            int(y0 - 1 + ys.min()),
+            int(x0 - 1 + xs.max()),
+            int(y0 - 1 + ys.max()),
+        )
+        self.draw.text((x, y), text, font=font, fill=colour)
+        self.texts.append(TextTruth(text, kind, box, colour))
+        return box
+
+    def array(self) -> np.ndarray:
+        return np.asarray(self.image).copy()
+
+
+def _fan(
+    kind: str, area: Box, rng: np.random.Generator
+) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """Polygon of the field of view inside ``area`` (as points and as an int32 array)."""
+    x0, y0, x1, y1 = area
+    width, height = x1 - x0, y1 - y0
+    cx = (x0 + x1) / 2
+    if kind == "linear":
+        w = width * rng.uniform(0.6, 0.85)
+        h = height * rng.uniform(0.8, 0.97)
+        poly = [
+            (cx - w / 2, y0),
+            (cx + w / 2, y0),
+            (cx + w / 2, y0 + h),
+            (cx - w / 2, y0 + h),
+        ]
+    elif kind == "trapezoid":
+        top = width * rng.uniform(0.4, 0.6)
+        bottom = width * rng.uniform(0.8, 0.95)
+        h = height * rng.uniform(0.85, 0.97)
+        poly = [
+            (cx - top / 2, y0),
+            (cx + top / 2, y0),
+            (cx + bottom / 2, y0 + h),
+            (cx - bottom / 2, y0 + h),
+        ]
+    else:
+        half = math.radians(rng.uniform(30, 40) if kind == "sector" else rng.uniform(25, 33))
+        r_in = 4.0 if kind == "sector" else height * rng.uniform(0.2, 0.35)
+        r_out = min(height * rng.uniform(0.9, 0.98) + r_in, (width / 2) / math.sin(half) + r_in)
+        apex = (cx, y0 - r_in)
+        r_out = min(r_out, y1 - apex[1])
+        angles = np.linspace(-half, half, 48)
+        outer = [(apex[0] + r_out * math.sin(a), apex[1] + r_out * math.cos(a)) for a in angles]
+        inner = [(apex[0] + r_in * math.sin(a), apex[1] + r_in * math.cos(a)) for a in angles[::-1]]
+        poly = outer + inner if kind == "curvilinear" else [(apex[0], y0), *outer]
+    points = [(round(px), round(py)) for px, py in poly]
+    return points, np.array(points, np.int32)
+
+
+def _speckle(rng: np.random.Generator, height: int, width: int, bright_share: float) -> np.ndarray:
+    """Log-compressed speckle with tissue layers, a lesion, and depth attenuation; scaled so
+    that about ``bright_share`` of the pixels reach full white."""
+    noise = rng.standard_normal((height, width, 2)).astype(np.float32)
+    sx, sy = rng.uniform(1.5, 3.0), rng.uniform(0.8, 1.4)
+    noise = cv2.GaussianBlur(noise, (0, 0), sigmaX=sx, sigmaY=sy)
+    magnitude = np.sqrt(noise[..., 0] ** 2 + noise[..., 1] ** 2)
+    yy = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
+    xx = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :]
+    echo = np.ones((height, width), np.float32)
+    skin = rng.uniform(0.04, 0.08)
+    echo += 1.5 * (yy < skin)
+    echo *= 1.0 + 0.5 * np.sin(2 * math.pi * (yy * rng.uniform(2, 5) + xx * rng.uniform(-1, 1)))
+    lx, ly = rng.uniform(0.3, 0.7), rng.uniform(0.35, 0.6)
+    rx, ry = rng.uniform(0.06, 0.15), rng.uniform(0.05, 0.1)
+    lesion = ((xx - lx) / rx) ** 2 + ((yy - ly) / ry) ** 2 < 1.0
+    echo[lesion] *= rng.uniform(0.05, 0.3)
+    echo *= np.exp(-rng.uniform(0.6, 1.6) * yy)
+    amplitude = magnitude * echo
+    top = float(np.quantile(amplitude[::4, ::4], 1.0 - bright_share))
+    out = 255.0 * (amplitude / top) ** rng.uniform(0.5, 0.8)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _draw_caliper(
+    image: np.ndarray, x: int, y: int, glyph: str, size: int, colour: tuple[int, int, int]
+) -> None:
+    colour_bgr = tuple(int(c) for c in colour)
+    if glyph == "+":
+        cv2.line(image, (x - size, y), (x + size, y), colour_bgr, 1)
+        cv2.line(image, (x, y - size), (x, y + size), colour_bgr, 1)
+    else:
+        cv2.line(image, (x - size, y - size), (x + size, y + size), colour_bgr, 1)
+        cv2.line(image, (x - size, y + size), (x + size, y - size), colour_bgr, 1)
+
+
+def _depth_scale(
+    canvas: _Canvas, fov: Box, side: str, rng: np.random.Generator, ui_boxes: list[Box]
+) -> None:
+    x0, y0, x1, y1 = fov
+    depth_cm = int(rng.integers(3, 7))
+    x = x1 + 12 if side == "right" else x0 - 18
+    x = int(min(max(x, 4), canvas.width - 30))
+    font = load_font("sans", 11)
+    for cm in range(depth_cm + 1):
+        y = int(y0 + (y1 - y0) * cm / depth_cm)
+        canvas.draw.line([(x, y), (x + 6, y)], fill=GREY, width=1)
+        if cm > 0 and y + 12 < canvas.height:
+            canvas.text((x + 9 if side == "right" else x - 10, y - 6), str(cm), font, GREY, "scale")
+    ui_boxes.append((x, y0, x + 8, y1))
+
+
+def render_screen(family: str, seed: int) -> Screen:
+    """One frame of ``family`` (a key of :data:`FAMILIES`), fully determined by ``seed``."""
+    spec = FAMILIES[family]
+    rng = np.random.default_rng([seed, sorted(FAMILIES).index(family)])
+    height, width = spec.size
+    header_h = int(height * rng.uniform(0.08, 0.11))
+    bottom_h = int(height * rng.uniform(0.08, 0.12))
+    side_w = int(width * rng.uniform(0.16, 0.2))
+    left = int(width * rng.uniform(0.03, 0.06))
+    needs_side = "side" in spec.annotation_place or "side" in spec.measurement_place
+    image_area = (
+        left + 30,
+        header_h + 8,
+        width - (side_w if needs_side else int(width * 0.1)) - 30,
+        height - bottom_h - 8,
+    )
+    fan_kind = spec.fans[int(rng.integers(len(spec.fans)))]
+    polygon, poly_array = _fan(fan_kind, image_area, rng)
+    mask8 = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(mask8, [poly_array], 1)
+    fov_mask = mask8.astype(bool)
+    ys, xs = np.nonzero(fov_mask)
+    fov_box = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
+    bx0, by0, bx1, by1 = fov_box
+    bright = rng.uniform(*spec.speckle_gain)
+    tissue = _speckle(rng, by1 - by0 + 1, bx1 - bx0 + 1, bright)
+    grey = np.zeros((height, width), np.uint8)
+    grey[by0 : by1 + 1, bx0 : bx1 + 1] = tissue
+    grey[~fov_mask] = 0
+    clean = np.repeat(grey[..., None], 3, axis=2)
+    ui_boxes: list[Box] = []
+    # grey bar on the left
+    bar_x = max(4, left - 10)
+    bar = np.linspace(255, 0, 160).astype(np.uint8)
+    bar_y = header_h + 20
+    if bar_y + 160 < height:
+        clean[bar_y : bar_y + 160, bar_x : bar_x + 8] = bar[:, None, None]
+        ui_boxes.append((bar_x, bar_y, bar_x + 7, bar_y + 159))
+    canvas = _Canvas(clean)
+    # circular body marker (bottom left, under the image)
+    radius = int(rng.integers(16, 26))
+    mx, my = left + radius + 8, height - bottom_h - radius - 12
+    if "inside" not in spec.annotation_place or fan_kind == "sector":
+        canvas.draw.ellipse(
+            [mx - radius, my - radius, mx + radius, my + radius], outline=GREY, width=2
+        )
+        canvas.draw.ellipse([mx - 3, my - 3, mx + 3, my + 3], outline=GREY, width=1)
+        angle = rng.uniform(0, math.pi)
+        dx, dy = 0.8 * radius * math.cos(angle), 0.8 * radius * math.sin(angle)
+        canvas.draw.line([(mx - dx, my - dy), (mx + dx, my + dy)], fill=WHITE, width=3)
+        ui_boxes.append((mx - radius, my - radius, mx + radius, my + radius))
+    _depth_scale(canvas, fov_box, spec.scale_side, rng, ui_boxes)
+    canvas_clean = canvas.array()  # UI graphics without text
+
+    def pick_font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+        face = spec.faces[int(rng.integers(len(spec.faces)))]
+        return load_font(face, int(rng.integers(spec.sizes[0], spec.sizes[1] + 1)))
+
+    def pick(colours: tuple[tuple[int, int, int], ...]) -> tuple[int, int, int]:
+        return colours[int(rng.integers(len(colours)))]
+
+    # header
+    name = f"{_LAST[int(rng.integers(len(_LAST)))]}^{_FIRST[int(rng.integers(len(_FIRST)))]}"
+    patient_id = f"ID: {int(rng.integers(10**6, 10**8)):08d}"
+    clinic = _CLINICS[int(rng.integers(len(_CLINICS)))]
+    date = f"{int(rng.integers(1, 29)):02d}/{int(rng.integers(1, 13)):02d}/20{int(rng.integers(18, 27))}"
+    clock = f"{int(rng.integers(7, 19)):02d}:{int(rng.integers(0, 60)):02d}:{int(rng.integers(0, 60)):02d}"
+    probe = f"{_PROBES[int(rng.integers(len(_PROBES)))]}  {int(rng.integers(5, 18))}MHz"
+    power = f"MI {rng.uniform(0.4, 1.4):.1f}  TIs {rng.uniform(0.1, 1.0):.1f}"
+    font = pick_font()
+    colour = pick(spec.colours)
+    step = lambda f: int(f.getbbox("Ag")[3]) + 4  # noqa: E731
+    if spec.header == "top_left_stack":
+        y = 4
+        for text in (clinic, name, patient_id):
+            canvas.text((left, y), text, font, colour, "phi")
+            y += step(font)
+        canvas.text((width // 2 - 60, 6), f"{date} {clock}", font, colour, "phi")
+        canvas.text((width - 10, 6), probe, font, colour, "ui", anchor_right=True)
+    elif spec.header == "one_line":
+        y = 6
+        canvas.text((left, y), name, font, colour, "phi")
+        canvas.text((left + int(width * 0.3), y), patient_id, font, colour, "phi")
+        canvas.text((left + int(width * 0.52), y), date, font, colour, "phi")
+        canvas.text((width - 10, y), clock, font, colour, "phi", anchor_right=True)
+        canvas.text((left, y + step(font)), clinic, font, colour, "phi")
+        canvas.text((width - 10, y + step(font)), probe, font, colour, "ui", anchor_right=True)
+    elif spec.header == "two_columns":
+        y = 4
+        canvas.text((left, y), name, font, colour, "phi")
+        canvas.text((left, y + step(font)), patient_id, font, colour, "phi")
+        canvas.text((width // 2, y), clinic, font, colour, "phi")
+        canvas.text((width // 2, y + step(font)), f"{date}  {clock}", font, colour, "phi")
+    else:  # right_stack
+        y = 4
+        for text in (clinic, f"{date} {clock}"):
+            canvas.text((width - 10, y), text, font, colour, "phi", anchor_right=True)
+            y += step(font)
+        canvas.text((left, 4), name, font, colour, "phi")
+        canvas.text((left, 4 + step(font)), patient_id, font, colour, "phi")
+    # UI text on the side of the image
+    ui_font = pick_font()
+    ui_colour = pick(spec.colours)
+    ux = image_area[2] + 40 if not needs_side else width - side_w + 8
+    uy = int(height * 0.42)
+    for text in (power, f"Gn {int(rng.integers(30, 80))}", f"DR {int(rng.integers(50, 80))}"):
+        if ux + 40 < width:
+            box = canvas.text((ux, uy), text, ui_font, ui_colour, "ui")
+            uy += step(ui_font) + 2 if box else 0
+    # annotation
+    place = spec.annotation_place[int(rng.integers(len(spec.annotation_place)))]
+    afont = pick_font()
+    acolour = pick(spec.annotation_colours)
+    lines = _annotation_lines(rng)
+    line_h = step(afont) + 2
+    if place == "top_right":
+        ax, ay = width - 12, header_h + 8
+        right = True
+    elif place == "bottom_band":
+        ax, ay = left + int(width * 0.25), height - bottom_h + 4
+        ay = min(ay, height - len(lines) * line_h - 4)
+        right = False
+    elif place == "side":
+        ax, ay = width - side_w + 8, height // 2
+        right = False
+    else:  # inside the image: lower part of the image area (dark corner or deep speckle)
+        ax = image_area[0] + 6
+        ay = image_area[3] - len(lines) * line_h - 4
+        right = False
+    for text in lines:
+        canvas.text((ax, ay), text, afont, acolour, "annotation", anchor_right=right)
+        ay += line_h
+    # calipers and measurements
+    pairs = int(rng.integers(0, 3))
+    glyph = spec.caliper_glyphs[int(rng.integers(len(spec.caliper_glyphs)))]
+    csize = int(rng.integers(4, 9))
+    ccolour = pick((YELLOW, PALE_YELLOW, YELLOW))
+    calipers: list[tuple[int, int]] = []
+    inner = cv2.erode(mask8, np.ones((41, 41), np.uint8))
+    iy, ix = np.nonzero(inner)
+    measurements = []
+    frame = canvas.array()
+    for k in range(pairs if iy.size else 0):
+        a = int(rng.integers(iy.size))
+        p = (int(ix[a]), int(iy[a]))
+        angle = rng.uniform(0, math.pi)
+        dist = rng.uniform(40, 160)
+        q = (int(p[0] + dist * math.cos(angle)), int(p[1] + dist * math.sin(angle)))
+        if not (0 <= q[1] < height and 0 <= q[0] < width and inner[q[1], q[0]]):
+            continue
+        for px, py in (p, q):
+            _draw_caliper(frame, px, py, glyph, csize, ccolour)
+            calipers.append((px, py))
+        measurements.append(f"D{k + 1} {dist / 100:.2f} cm")
+    canvas.image = Image.fromarray(frame)
+    canvas.draw = ImageDraw.Draw(canvas.image)
+    if measurements:
+        mplace = spec.measurement_place[int(rng.integers(len(spec.measurement_place)))]
+        mfont = pick_font()
+        mcolour = pick((YELLOW, WHITE, *spec.colours))
+        if mplace == "bottom":
+            canvas.text(
+                (left + int(width * 0.05), height - max(bottom_h // 2, step(mfont)) - 2),
+                "  ".join(measurements),
+                mfont,
+                mcolour,
+                "measurement",
+            )
+        else:
+            mx0 = width - side_w + 8 if mplace == "side" else image_area[0] + 4
+            my0 = (
+                height - bottom_h - 2 * step(mfont) - 30 if mplace == "side" else image_area[1] + 4
+            )
+            if mplace == "top_left_inside":
+                mx0 = fov_box[0] - 4 if fan_kind == "sector" else mx0
+            if mplace == "top_left_inside":  # a result box: dark backing under the text
+                tw = max(int(canvas.draw.textlength(t, font=mfont)) for t in measurements)
+                th = len(measurements) * (step(mfont) + 2)
+                canvas.draw.rectangle([mx0 - 3, my0 - 3, mx0 + tw + 3, my0 + th], fill=(0, 0, 0))
+            for text in measurements:
+                canvas.text((mx0, my0), text, mfont, mcolour, "measurement")
+                my0 += step(mfont) + 2
+    return Screen(
+        family=family,
+        seed=seed,
+        frame=canvas.array(),
+        clean=canvas_clean,
+        fov_mask=fov_mask,
+        fov_polygon=polygon,
+        texts=canvas.texts,
+        calipers=calipers,
+        ui_boxes=ui_boxes,
+    )
+
+
+def render_family(family: str, n: int, seed: int = 0) -> list[Screen]:
+    """``n`` frames of ``family`` with seeds ``seed``, ``seed + 1``, ..."""
+    return [render_screen(family, seed + k) for k in range(n)]

@@ -1,0 +1,103 @@
+"""Patients who withdrew consent: an optional opt-out list honoured at the cohort stage.
+
+The list is a file named by ``CADBUSI_OPT_OUT_FILE`` (or a warehouse table read into a
+frame): plain text with one patient id a line (``#`` starts a comment), or CSV / Parquet
+with a ``patient_id`` column. Ids are compared after trimming spaces and leading zeros, so
+``0012345`` on the list also excludes ``12345`` (erring on the side of the patient).
+
+Opted-out rows leave the cohort with the exclusion reason :data:`OPT_OUT_REASON`; the list
+itself never leaves the raw side (it holds MRNs).
+
+>>> import polars as pl
+>>> rows = pl.DataFrame({"patient_id": ["00123", "456", None], "accession_number": ["A", "B", "C"]})
+>>> kept, excluded = split_opted_out(rows, frozenset({"123"}))
+>>> kept["accession_number"].to_list(), excluded.select("accession_number", "exclusion_reason").rows()
+(['B', 'C'], [('A', 'patient opted out')])
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import polars as pl
+
+OPT_OUT_ENV_VAR = "CADBUSI_OPT_OUT_FILE"
+OPT_OUT_REASON = "patient opted out"
+
+
+class OptOutError(RuntimeError):
+    """The opt-out list is configured but unusable (the run must not go on without it)."""
+
+
+def normalize_patient_id(value: str) -> str:
+    """``" 0012345 "`` → ``"12345"`` (all zeros stay ``"0"``)."""
+    text = str(value).strip()
+    return text.lstrip("0") or ("0" if text else "")
+
+
+def opt_out_ids(frame: pl.DataFrame, column: str = "patient_id") -> frozenset[str]:
+    """Normalized ids from a frame (a warehouse table of withdrawn consents)."""
+    if column not in frame.columns:
+        raise OptOutError(f"the opt-out table has no {column!r} column")
+    values = frame.get_column(column).cast(pl.Utf8).drop_nulls().to_list()
+    return frozenset(n for n in (normalize_patient_id(v) for v in values) if n)
+
+
+def load_opt_out(path: str | os.PathLike[str] | None) -> frozenset[str]:
+    """Patient ids (normalized) from an opt-out file; an empty set when ``path`` is empty.
+
+    A configured but missing or unreadable file is an :class:`OptOutError`: silently
+    ignoring it would release withdrawn patients.
+    """
+    if path is None or not str(path).strip():
+        return frozenset()
+    source = Path(path).expanduser()
+    if not source.is_file():
+        raise OptOutError(f"the opt-out file named by {OPT_OUT_ENV_VAR} does not exist")
+    suffix = source.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return opt_out_ids(pl.read_parquet(source))
+        if suffix == ".csv":
+            return opt_out_ids(pl.read_csv(source, infer_schema=False))
+        lines = source.read_text(encoding="utf-8-sig").splitlines()
+    except OptOutError:
+        raise
+    except Exception as exc:  # the message of a parser may quote an id
+        raise OptOutError(f"the opt-out file cannot be read ({type(exc).__name__})") from None
+    ids = (line.split("#", 1)[0].strip() for line in lines)
+    return frozenset(n for n in (normalize_patient_id(i) for i in ids) if n)
+
+
+def load_opt_out_from_env(env: Mapping[str, str] | None = None) -> frozenset[str]:
+    """:func:`load_opt_out` of ``$CADBUSI_OPT_OUT_FILE`` (empty when not set)."""
+    env = os.environ if env is None else env
+    return load_opt_out(env.get(OPT_OUT_ENV_VAR) or None)
+
+
+def opted_out_expr(opt_out: Iterable[str], column: str = "patient_id") -> pl.Expr:
+    """Polars expression: the row's patient is on the (normalized) opt-out list."""
+    ids = sorted(opt_out)
+    normalized = pl.col(column).cast(pl.Utf8).str.strip_chars().str.strip_chars_start("0")
+    normalized = pl.when(normalized == "").then(pl.lit("0")).otherwise(normalized)
+    return normalized.is_in(ids).fill_null(False)
+
+
+def split_opted_out(
+    frame: pl.DataFrame,
+    opt_out: Iterable[str],
+    column: str = "patient_id",
+    reason_column: str = "exclusion_reason",
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(kept, excluded)``: rows of opted-out patients move to ``excluded`` with
+    ``reason_column`` = :data:`OPT_OUT_REASON`."""
+    ids = frozenset(opt_out)
+    if not ids or frame.height == 0:
+        empty = frame.head(0).with_columns(pl.lit(None, dtype=pl.Utf8).alias(reason_column))
+        return frame, empty
+    flag = opted_out_expr(ids, column)
+    kept = frame.filter(~flag)
+    excluded = frame.filter(flag).with_columns(pl.lit(OPT_OUT_REASON).alias(reason_column))
+    return kept, excluded

@@ -1,0 +1,166 @@
+"""Guards that keep a re-run from destroying data (no Dagster here).
+
+**Sharp drops.** A stage that replaces a partition compares what it is about to keep with what
+the partition held before. When the new answer drops sharply -- to nothing, or to less than
+half and by at least :data:`MIN_DROP` -- the stage raises :class:`StageFailure` *before* it
+writes or deletes anything: a reachable warehouse that answers nothing for a processed date, or
+a PACS that suddenly knows none of the studies, is far more often an outage or a wrong view
+than real deletions. To accept a real shrink, pass ``allow_shrink=True`` to the stage
+function, or set ``CADBUSI_ALLOW_SHRINK=1`` for the run.
+
+**Key fingerprints.** Every partition records the fingerprint of the pseudonym key it was
+processed with (``tables/key_fingerprints/<partition>.parquet``: one row ``partition,
+fingerprint``; the fingerprint is keyed and never reveals the key). A run with another key
+fails (:func:`check_key_fingerprint`) instead of writing the same images under second
+pseudonyms.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import polars as pl
+
+from cadbusi_assets.stages.report import StageFailure
+from cadbusi_assets.storage import (
+    Zone,
+    read_all_partition_tables,
+    read_partition_table,
+    write_partition_table,
+)
+
+ALLOW_SHRINK_ENV = "CADBUSI_ALLOW_SHRINK"
+#: a drop counts as sharp when the new count is below this share of the previous one ...
+MAX_SHRINK_RATIO = 0.5
+#: ... and at least this many fewer (a drop to zero is always sharp)
+MIN_DROP = 3
+
+KEY_FINGERPRINTS_TABLE = "key_fingerprints"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def allow_shrink_enabled(
+    allow_shrink: bool | None = None, env: Mapping[str, str] | None = None
+) -> bool:
+    """``allow_shrink`` when given, else ``$CADBUSI_ALLOW_SHRINK`` (1/true/yes/on)."""
+    if allow_shrink is not None:
+        return bool(allow_shrink)
+    env = os.environ if env is None else env
+    return env.get(ALLOW_SHRINK_ENV, "").strip().lower() in _TRUE
+
+
+def is_sharp_drop(previous: int, current: int) -> bool:
+    """``True`` when ``current`` is a sharp drop from ``previous`` (see the module doc).
+
+    >>> is_sharp_drop(7, 0), is_sharp_drop(1, 0), is_sharp_drop(10, 6), is_sharp_drop(10, 4)
+    (True, True, False, True)
+    >>> is_sharp_drop(4, 1), is_sharp_drop(0, 0)
+    (True, False)
+    """
+    if previous <= 0 or current >= previous:
+        return False
+    if current == 0:
+        return True
+    return current < previous * MAX_SHRINK_RATIO and previous - current >= MIN_DROP
+
+
+def guard_shrink(
+    what: str,
+    partition: str,
+    previous: int,
+    current: int,
+    *,
+    allow_shrink: bool | None = None,
+    source: str = "the input",
+) -> None:
+    """Raise :class:`StageFailure` when ``current`` drops sharply from ``previous``.
+
+    ``what`` names the counted things ("studies"), ``source`` where the new answer came from
+    ("the warehouse"). The message holds counts only (no identifiers).
+    """
+    if not is_sharp_drop(previous, current) or allow_shrink_enabled(allow_shrink):
+        return
+    raise StageFailure(
+        f"{partition}: {source} returned {current} {what} for a date that has {previous} "
+        f"processed; refusing to delete. Set {ALLOW_SHRINK_ENV}=1 / pass allow_shrink=True "
+        "to accept"
+    )
+
+
+# -- key fingerprints ------------------------------------------------------------------------
+def recorded_key_fingerprint(zone: Zone, partition: str) -> str | None:
+    """The fingerprint ``partition`` of ``zone`` was processed with (``None``: not recorded)."""
+    frame = read_partition_table(zone, KEY_FINGERPRINTS_TABLE, partition)
+    if frame is None or frame.height == 0 or "fingerprint" not in frame.columns:
+        return None
+    return frame["fingerprint"][0]
+
+
+def check_key_fingerprint(zone: Zone, partition: str, fingerprint: str) -> None:
+    """Raise :class:`StageFailure` if ``partition`` (or, where it has no record yet, any other
+    partition of ``zone``) was processed with a different pseudonym key.
+
+    The zone-wide check matters in the research zone, whose batch names are derived from the
+    key: a new key gives new batch names, so only the other batches' records can tell.
+    """
+    recorded = recorded_key_fingerprint(zone, partition)
+    if recorded is not None:
+        if recorded != fingerprint:
+            raise StageFailure(
+                f"{partition} was processed with the pseudonym key {recorded} but this run uses "
+                f"the key {fingerprint}; refusing to write second pseudonyms into the "
+                f"{zone.name} zone. Restore the original key file (check it for a byte-order "
+                "mark or changed whitespace), or rebuild the zone from scratch on purpose."
+            )
+        return
+    everything = read_all_partition_tables(zone, KEY_FINGERPRINTS_TABLE)
+    if everything is None or everything.height == 0:
+        return
+    others = sorted(set(everything["fingerprint"].drop_nulls().to_list()) - {fingerprint})
+    if others:
+        raise StageFailure(
+            f"the {zone.name} zone holds partitions processed with the pseudonym key "
+            f"{', '.join(others)} but this run uses the key {fingerprint}; refusing to mix "
+            "pseudonyms of two keys in one zone. Restore the original key file (check it for a "
+            "byte-order mark or changed whitespace)."
+        )
+
+
+def record_key_fingerprint(zone: Zone, partition: str, fingerprint: str) -> None:
+    """Record that ``partition`` of ``zone`` was (re)written with the key ``fingerprint``."""
+    if recorded_key_fingerprint(zone, partition) == fingerprint:
+        return
+    write_partition_table(
+        zone,
+        KEY_FINGERPRINTS_TABLE,
+        partition,
+        pl.DataFrame(
+            {"partition": [partition], "fingerprint": [fingerprint]},
+            schema={"partition": pl.Utf8, "fingerprint": pl.Utf8},
+        ),
+    )
+
+
+def check_partition_key(
+    raw_zone: Zone | None,
+    research_zone: Zone | None,
+    day: str,
+    pseudonymizer,
+    *,
+    record: bool = False,
+) -> str:
+    """The key check of one study date for any stage: the raw zone's record of ``day`` and the
+    research zone's record of the date's batch (``pseudonymizer.batch_name(day)``) must name
+    this key (zone-wide where the partition has none yet). ``record=True`` records the key for
+    the batch in the research zone (call it after the stage wrote the batch). Returns the
+    fingerprint. Raises :class:`StageFailure` on a different key."""
+    fingerprint = pseudonymizer.key_fingerprint
+    if raw_zone is not None:
+        check_key_fingerprint(raw_zone, day, fingerprint)
+    if research_zone is not None:
+        batch = pseudonymizer.batch_name(day)
+        check_key_fingerprint(research_zone, batch, fingerprint)
+        if record:
+            record_key_fingerprint(research_zone, batch, fingerprint)
+    return fingerprint

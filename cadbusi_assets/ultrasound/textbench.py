@@ -1,0 +1,328 @@
+"""Text detection and reading measured on the held-out screen generator
+(:mod:`cadbusi_assets.demo.screens_heldout`): numbers, never assertions.
+
+Per layout family, for the tuning families and for the held-out families together
+(:func:`run_text_benchmark`): text-box recall and false boxes per frame of the annotation
+reader's detector (``find_text_lines``) and of the de-identification's (``find_lines``: lines
+and areas read in strips), annotation fields read (laterality, clock, distance, orientation,
+body area) by ``analyze_frame``, and the CPU time of the de-identification's OCR verification
+(``ocr_identifiers``) per frame: after pixel cleaning (the header's identifiers blacked out,
+the engine's line cache warm from the earlier frames: what the verification does in the
+pipeline), and on the frame as rendered with a cold cache (every text read). Only
+APIs that exist before and after the shared detector are used, so the same module measures
+both (run it in a checkout of the older commit).
+
+* A true text box is **found** when detected boxes holding at least half its height cover at
+  least :data:`COVERED` of its columns.
+* A detected box is **false** when it overlaps no true text box and no UI graphic (depth
+  scale, body mark, grey bar) by at least :data:`OVERLAP` of the smaller of the two.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Box = tuple[int, int, int, int]
+
+COVERED = 0.7
+OVERLAP = 0.3
+FIELDS = ("laterality", "clock_position", "nipple_distance_cm", "orientation", "body_area")
+
+
+def _area(box: Box) -> int:
+    return max(0, box[2] - box[0] + 1) * max(0, box[3] - box[1] + 1)
+
+
+def _intersection(a: Box, b: Box) -> int:
+    return _area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
+
+
+def covered_share(truth: Box, found: Sequence[Box]) -> float:
+    """Share of ``truth``'s columns covered by boxes of ``found`` that hold at least half
+    of its height (a line box may leave out descenders or a halo)."""
+    x0, y0, x1, y1 = truth
+    columns = np.zeros(x1 - x0 + 1, bool)
+    for b in found:
+        rows = min(b[3], y1) - max(b[1], y0) + 1
+        if rows >= 0.5 * (y1 - y0 + 1) and b[0] <= x1 and b[2] >= x0:
+            columns[max(b[0], x0) - x0 : min(b[2], x1) - x0 + 1] = True
+    return float(columns.mean())
+
+
+def match_boxes(
+    truth: Sequence[Box], ignore: Sequence[Box], found: Sequence[Box]
+) -> tuple[int, int]:
+    """(true boxes found, detected boxes that are false)."""
+    hits = sum(covered_share(t, found) >= COVERED for t in truth)
+    false = 0
+    for b in found:
+        if not any(
+            _intersection(b, t) >= OVERLAP * min(_area(b), _area(t)) for t in (*truth, *ignore)
+        ):
+            false += 1
+    return hits, false
+
+
+def expected_fields(text: str) -> dict[str, Any]:
+    from cadbusi_assets.ultrasound.annotations import parse_annotation
+
+    parsed = parse_annotation(text)
+    return {f: getattr(parsed, f) for f in FIELDS}
+
+
+@dataclass
+class FamilyScore:
+    family: str
+    frames: int = 0
+    truth_boxes: int = 0
+    found_boxes: int = 0
+    false_boxes: int = 0
+    fields_expected: int = 0
+    fields_read: int = 0
+    verify_ms: list[float] | None = None
+
+    @property
+    def recall(self) -> float:
+        return self.found_boxes / self.truth_boxes if self.truth_boxes else 1.0
+
+    @property
+    def false_per_frame(self) -> float:
+        return self.false_boxes / self.frames if self.frames else 0.0
+
+    @property
+    def fields_share(self) -> float | None:
+        return self.fields_read / self.fields_expected if self.fields_expected else None
+
+    def as_dict(self) -> dict[str, Any]:
+        ms = self.verify_ms or []
+        return {
+            "family": self.family,
+            "frames": self.frames,
+            "text_box_recall": round(self.recall, 4),
+            "false_boxes_per_frame": round(self.false_per_frame, 4),
+            "annotation_fields_read": None
+            if self.fields_share is None
+            else round(self.fields_share, 4),
+            "verify_ms_per_frame": round(statistics.median(ms), 1) if ms else None,
+        }
+
+    def add(self, other: FamilyScore) -> None:
+        self.frames += other.frames
+        self.truth_boxes += other.truth_boxes
+        self.found_boxes += other.found_boxes
+        self.false_boxes += other.false_boxes
+        self.fields_expected += other.fields_expected
+        self.fields_read += other.fields_read
+        self.verify_ms = (self.verify_ms or []) + (other.verify_ms or [])
+
+
+def score_family(
+    family: str,
+    frames: int,
+    seed: int,
+    detect: Callable[[np.ndarray, np.ndarray], list[Box]],
+    read_fields: Callable[[np.ndarray, np.ndarray], dict[str, Any]] | None = None,
+    verify: Callable[[np.ndarray], Any] | None = None,
+) -> FamilyScore:
+    """Score ``detect(frame, fov_mask)`` (and optionally ``read_fields`` and the timing of
+    ``verify(frame)``) on ``frames`` frames of ``family``."""
+    from cadbusi_assets.demo.screens_heldout import render_screen
+
+    score = FamilyScore(family, verify_ms=[])
+    for k in range(frames):
+        screen = render_screen(family, seed + k)
+        found = detect(screen.frame, screen.fov_mask)
+        truth = [t.box for t in screen.readable_texts]
+        ignore = [t.box for t in screen.texts if t.kind == "scale"] + list(screen.ui_boxes)
+        hits, false = match_boxes(truth, ignore, found)
+        score.frames += 1
+        score.truth_boxes += len(truth)
+        score.found_boxes += hits
+        score.false_boxes += false
+        if read_fields is not None:
+            want = expected_fields(screen.annotation_text)
+            got = read_fields(screen.frame, screen.fov_mask)
+            for name in FIELDS:
+                if want[name] is not None:
+                    score.fields_expected += 1
+                    score.fields_read += got.get(name) == want[name]
+        if verify is not None:
+            start = time.process_time()
+            verify(screen.frame)
+            assert score.verify_ms is not None
+            score.verify_ms.append(1000 * (time.process_time() - start))
+    return score
+
+
+def _cleaned(screen: Any) -> np.ndarray:
+    """The frame with its identifying text (kind ``phi``) blacked out, as pixel cleaning
+    leaves it."""
+    frame = screen.frame.copy()
+    for t in screen.texts:
+        if t.kind == "phi":
+            x0, y0, x1, y1 = t.box
+            frame[max(0, y0 - 2) : y1 + 3, max(0, x0 - 2) : x1 + 3] = 0
+    return frame
+
+
+def _identifiers(screen: Any) -> Any:
+    from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+
+    phi = [t.text for t in screen.texts if t.kind == "phi"]
+    names = tuple(t for t in phi if "^" in t)
+    ids = tuple(t.split()[-1] for t in phi if t.startswith("ID"))
+    return OriginalIdentifiers(patient_names=names, patient_ids=ids)
+
+
+@dataclass
+class _Totals:
+    frames: int = 0
+    truth: int = 0
+    found: dict[str, int] | None = None
+    false: dict[str, int] | None = None
+    fields_expected: int = 0
+    fields_read: int = 0
+    verify_raw_ms: list[float] | None = None
+    verify_clean_ms: list[float] | None = None
+    detect_ms: list[float] | None = None
+
+    def __post_init__(self) -> None:
+        self.found = {"annotation": 0, "deid": 0}
+        self.false = {"annotation": 0, "deid": 0}
+        self.verify_raw_ms, self.verify_clean_ms, self.detect_ms = [], [], []
+
+    def add(self, other: _Totals) -> None:
+        assert self.found and self.false and other.found and other.false
+        self.frames += other.frames
+        self.truth += other.truth
+        for key in self.found:
+            self.found[key] += other.found[key]
+            self.false[key] += other.false[key]
+        self.fields_expected += other.fields_expected
+        self.fields_read += other.fields_read
+        for mine, theirs in (
+            (self.verify_raw_ms, other.verify_raw_ms),
+            (self.verify_clean_ms, other.verify_clean_ms),
+            (self.detect_ms, other.detect_ms),
+        ):
+            assert mine is not None and theirs is not None
+            mine += theirs
+
+    def summary(self) -> dict[str, Any]:
+        assert self.found and self.false
+        med = lambda v: round(statistics.median(v), 1) if v else None  # noqa: E731
+        return {
+            "frames": self.frames,
+            "recall_annotation_detector": round(self.found["annotation"] / max(1, self.truth), 4),
+            "false_per_frame_annotation_detector": round(
+                self.false["annotation"] / max(1, self.frames), 3
+            ),
+            "recall_deid_detector": round(self.found["deid"] / max(1, self.truth), 4),
+            "false_per_frame_deid_detector": round(self.false["deid"] / max(1, self.frames), 3),
+            "annotation_fields_read": round(self.fields_read / max(1, self.fields_expected), 4),
+            "detect_ms_median": med(self.detect_ms),
+            "verify_ms_raw_median": med(self.verify_raw_ms),
+            "verify_ms_cleaned_median": med(self.verify_clean_ms),
+            "verify_ms_cleaned_mean": round(statistics.fmean(self.verify_clean_ms), 1)
+            if self.verify_clean_ms
+            else None,
+        }
+
+
+def _family_totals(family: str, frames: int, seed: int, ocr: bool) -> _Totals:
+    from cadbusi_assets.deid.ocr import find_lines, ocr_identifiers
+    from cadbusi_assets.demo.screens_heldout import render_screen
+    from cadbusi_assets.ultrasound.analysis import analyze_frame
+    from cadbusi_assets.ultrasound.ocr import engine as ocr_engine
+    from cadbusi_assets.ultrasound.ocr import find_text_lines
+
+    totals = _Totals()
+    for k in range(frames):
+        screen = render_screen(family, seed + k)
+        truth = [t.box for t in screen.readable_texts]
+        ignore = [t.box for t in screen.texts if t.kind == "scale"] + list(screen.ui_boxes)
+        start = time.process_time()
+        annotation_boxes = find_text_lines(screen.frame, screen.fov_mask)
+        assert totals.detect_ms is not None
+        totals.detect_ms.append(1000 * (time.process_time() - start))
+        found = find_lines(screen.frame)
+        deid_boxes = list(found.lines) + list(found.unresolved)
+        totals.frames += 1
+        totals.truth += len(truth)
+        assert totals.found is not None and totals.false is not None
+        for key, boxes in (("annotation", annotation_boxes), ("deid", deid_boxes)):
+            hits, false = match_boxes(truth, ignore, boxes)
+            totals.found[key] += hits
+            totals.false[key] += false
+        if not ocr:
+            continue
+        identifiers = _identifiers(screen)
+        # As in the pipeline: the cleaned frame, the engine's cache warm from earlier frames.
+        start = time.process_time()
+        ocr_identifiers(_cleaned(screen), identifiers)
+        assert totals.verify_clean_ms is not None and totals.verify_raw_ms is not None
+        totals.verify_clean_ms.append(1000 * (time.process_time() - start))
+        # Every text of the frame, with a cold cache (a first frame of its kind).
+        reader = ocr_engine()
+        warm = reader._cache
+        reader._cache = type(warm)()
+        try:
+            start = time.process_time()
+            ocr_identifiers(screen.frame, identifiers)
+            totals.verify_raw_ms.append(1000 * (time.process_time() - start))
+        finally:
+            reader._cache = warm
+        want = expected_fields(screen.annotation_text)
+        row = analyze_frame(screen.frame, [], ocr=True).as_row()
+        got = {**row, "laterality": row.get("ocr_laterality")}
+        for name in FIELDS:
+            if want[name] is not None:
+                totals.fields_expected += 1
+                totals.fields_read += got.get(name) == want[name]
+    return totals
+
+
+#: Seed of the text benchmark's frames (the tests and the tuning used other seeds).
+TEXT_SEED = 20261202
+
+
+def run_text_benchmark(
+    frames_per_family: int = 20, seed: int = TEXT_SEED, ocr: bool = True
+) -> dict[str, Any]:
+    """Per family, tuning families together and held-out families together (see the module
+    docstring); ``ocr=False`` measures the detectors only."""
+    from cadbusi_assets.demo.screens_heldout import FAMILIES, HELDOUT_FAMILIES, TUNING_FAMILIES
+
+    per_family = {f: _family_totals(f, frames_per_family, seed, ocr) for f in FAMILIES}
+    out: dict[str, Any] = {name: t.summary() for name, t in per_family.items()}
+    for label, group in (("tuning", TUNING_FAMILIES), ("held_out", HELDOUT_FAMILIES)):
+        total = _Totals()
+        for name in group:
+            total.add(per_family[name])
+        out[label] = total.summary()
+    return out
+
+
+def format_text_report(results: dict[str, Any]) -> str:
+    """A plain-text table of :func:`run_text_benchmark`'s results."""
+    columns = [
+        ("recall_annotation_detector", "recall(an)"),
+        ("false_per_frame_annotation_detector", "false/fr(an)"),
+        ("recall_deid_detector", "recall(deid)"),
+        ("false_per_frame_deid_detector", "false/fr(deid)"),
+        ("annotation_fields_read", "fields"),
+        ("detect_ms_median", "detect ms"),
+        ("verify_ms_cleaned_median", "verify ms clean"),
+        ("verify_ms_raw_median", "verify ms cold"),
+    ]
+    lines = ["family".ljust(16) + "".join(title.rjust(16) for _, title in columns)]
+    for name, figures in results.items():
+        cells = ["-" if figures.get(key) is None else str(figures[key]) for key, _ in columns]
+        lines.append(name.ljust(16) + "".join(cell.rjust(16) for cell in cells))
+    return "\n".join(lines)

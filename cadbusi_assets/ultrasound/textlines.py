@@ -1,0 +1,591 @@
+"""Text lines in an ultrasound frame, told apart from speckle: one detector shared by the
+de-identification's OCR verification (:mod:`cadbusi_assets.deid.ocr`) and the annotation
+reading (:mod:`cadbusi_assets.ultrasound.ocr`, :mod:`cadbusi_assets.ultrasound.analysis`).
+
+Candidates (inside :func:`find_text`):
+
+1. **Ink**: thin bright strokes: brightest channel at or above :data:`TEXT_LEVEL` (coloured
+   text counts as much as white text) and at least :data:`STROKE_CONTRAST` above the
+   morphological opening (a white top-hat), which keeps letters and drops wide bright areas.
+2. **Lines**: the ink is smeared along the line; every blob at least :data:`MIN_TEXT_HEIGHT`
+   pixels high and wide, with the shape and ink density of a line, is a candidate, wherever
+   it is. A blob too big for a line (text touching speckle, stacked lines) is cut at its
+   ink-free rows; a part still too big is searched again at the next brightness of
+   :data:`LEVEL_STEPS`, so text brighter than the speckle around it comes apart from it.
+   Lines whose ascenders and descenders touch are cut between them, and three or more
+   glyph-sized blobs side by side (letters spaced wider than the smear) make a line too.
+3. **Large text**: the same search on a copy shrunk :data:`COARSE_FACTOR` times finds lines
+   taller than :data:`MAX_LINE_HEIGHT` or with strokes too wide for the top-hat.
+
+Text, not speckle (:func:`text_like`): bright speckle (real scanners' speckle reaches full
+white) makes candidates too. A candidate is kept when it lies on a flat dark background
+(the bands and panels around the image), or, on a textured background (inside the image),
+when its ink is made of glyphs: blobs nearly as tall as the line, of similar heights, whose
+bottoms line up on a baseline, with thin strokes. Speckle grains are short, solid and
+scattered. A bright area that does not come apart into lines (a Doppler trace, text glued
+to a needle) is kept for strip reading only on a dark background.
+
+>>> import cv2
+>>> frame = np.zeros((120, 400), np.uint8)
+>>> _ = cv2.putText(frame, "DOE JANE", (150, 80), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 230, 2)
+>>> [(x0 < 155, x1 > 260) for x0, y0, x1, y1 in find_text(frame).lines]
+[(True, True)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (inclusive)
+
+
+#: Brightest channel from which a pixel can be text (overlay text is bright).
+TEXT_LEVEL = 150
+#: Brightness levels tried in turn inside a blob too big to be a line (text over speckle).
+LEVEL_STEPS = (TEXT_LEVEL, 180, 210, 240)
+#: Text strokes stand at least this far above the opened (stroke-free) image.
+STROKE_CONTRAST = 40
+#: Side of the square top-hat element: strokes narrower than this count as ink.
+TOPHAT_SIZE = 11
+#: Blobs lower or narrower than this cannot hold readable text.
+MIN_TEXT_HEIGHT = 6
+#: Lines up to this height are found at full resolution, taller ones by the coarse pass.
+MAX_LINE_HEIGHT = 48
+#: The coarse pass shrinks the frame this many times.
+COARSE_FACTOR = 4
+#: A row with at most this fraction of the ink of the densest rows above and below it
+#: separates two stacked lines.
+STACKED_VALLEY = 0.25
+#: Ink fraction of a line box (text sits well inside these bounds).
+MIN_FILL, MAX_FILL = 0.04, 0.9
+#: Smearing that joins the letters of a line (width, height).
+SMEAR = (13, 3)
+
+
+def brightness(frame: np.ndarray) -> np.ndarray:
+    """Brightest channel per pixel (the grey value itself for a grey frame), uint8.
+
+    >>> brightness(np.array([[[10, 200, 30], [0, 0, 255]]], np.uint8)).tolist()
+    [[200, 255]]
+    >>> brightness(np.array([[0, 2048, 4095]], np.uint16)).tolist()
+    [[0, 127, 255]]
+    """
+    frame = np.asarray(frame)
+    if frame.ndim == 3:
+        if frame.shape[2] == 1:
+            frame = frame[..., 0]
+        else:
+            channels = cv2.split(np.ascontiguousarray(frame[..., :3]))
+            frame = cv2.max(cv2.max(channels[0], channels[1]), channels[2])
+    if frame.dtype != np.uint8:  # more than 8 bits: scaled to the frame's own maximum
+        top = float(frame.max()) if frame.size else 0.0
+        scale = 255.0 / top if top > 255 else 1.0
+        frame = np.clip(frame.astype(np.float32) * scale, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(frame)
+
+
+def stroke_contrast(level: np.ndarray) -> np.ndarray:
+    """White top-hat of a :func:`brightness` image: how far each pixel stands above the
+    opened (stroke-free) image."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (TOPHAT_SIZE, TOPHAT_SIZE))
+    return cv2.morphologyEx(level, cv2.MORPH_TOPHAT, kernel)
+
+
+def text_ink(
+    level: np.ndarray, tophat: np.ndarray | None = None, threshold: int = TEXT_LEVEL
+) -> np.ndarray:
+    """uint8 0/1 mask of thin bright strokes in a :func:`brightness` image, without vertical
+    runs longer than a text line (scale rulers, bars, region borders: no glyph is that tall).
+    """
+    tophat = stroke_contrast(level) if tophat is None else tophat
+    ink = ((level >= threshold) & (tophat >= STROKE_CONTRAST)).astype(np.uint8)
+    rulers = cv2.morphologyEx(
+        ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, MAX_LINE_HEIGHT + 1))
+    )
+    return cv2.subtract(ink, rulers)
+
+
+def _components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """8-connected blobs with their stats; Grana's algorithm, fastest on one thread."""
+    return cv2.connectedComponentsWithStatsWithAlgorithm(binary, 8, cv2.CV_32S, cv2.CCL_GRANA)
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """OpenCV on one thread for a while: on these small images its thread pool costs more
+    than it gains (labelling runs 2-3x slower), and callers parallelize by process."""
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(threads)
+
+
+def _bands(ink: np.ndarray) -> list[Box]:
+    """``ink`` cut at its ink-free rows into horizontal bands, each trimmed to its ink.
+
+    >>> ink = np.zeros((9, 8), np.uint8); ink[1:3, 2:5] = 1; ink[5:8, 1:7] = 1
+    >>> _bands(ink)
+    [(2, 1, 4, 2), (1, 5, 6, 7)]
+    """
+    rows = np.flatnonzero(ink.any(axis=1))
+    if rows.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(rows) > 1)
+    starts = np.concatenate(([rows[0]], rows[breaks + 1]))
+    ends = np.concatenate((rows[breaks], [rows[-1]]))
+    out = []
+    for top, bottom in zip(starts, ends, strict=True):
+        cols = np.flatnonzero(ink[top : bottom + 1].any(axis=0))
+        out.append((int(cols[0]), int(top), int(cols[-1]), int(bottom)))
+    return out
+
+
+def _is_line(ink: np.ndarray, box: Box) -> bool:
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0 + 1, y1 - y0 + 1
+    if not (MIN_TEXT_HEIGHT <= h <= MAX_LINE_HEIGHT and w >= h):
+        return False
+    filled = cv2.countNonZero(ink[y0 : y1 + 1, x0 : x1 + 1]) / float(w * h)
+    return MIN_FILL <= filled <= MAX_FILL
+
+
+def _split_stacked(ink: np.ndarray, box: Box) -> list[Box]:
+    """``box`` cut where its ink rows thin out between two dense parts: lines of text set
+    so tight that their ascenders and descenders touch.
+
+    >>> ink = np.zeros((30, 40), np.uint8); ink[2:12, :] = 1; ink[16:26, :] = 1
+    >>> ink[12:16, 5] = 1  # a descender touching the next line
+    >>> _split_stacked(ink, (0, 2, 39, 25))
+    [(0, 2, 39, 12), (0, 13, 39, 25)]
+    """
+    x0, y0, x1, y1 = box
+    rows = (ink[y0 : y1 + 1, x0 : x1 + 1] > 0).sum(axis=1)
+    n = len(rows)
+    if n < 2 * MIN_TEXT_HEIGHT + 1:
+        return [box]
+    ahead = np.maximum.accumulate(rows)
+    behind = np.maximum.accumulate(rows[::-1])[::-1]
+    best, cut = None, -1
+    for y in range(MIN_TEXT_HEIGHT, n - MIN_TEXT_HEIGHT):
+        dense = min(ahead[y - 1], behind[y + 1])
+        if dense < rows.max() / 2:
+            continue  # thin rows at a line's edge (ascenders, a T's bar), not between lines
+        if rows[y] <= STACKED_VALLEY * dense and (best is None or rows[y] < best):
+            best, cut = rows[y], y
+    if cut < 0:
+        return [box]
+    top = (x0, y0, x1, y0 + cut - 1) if rows[cut] == 0 else (x0, y0, x1, y0 + cut)
+    return _split_stacked(ink, top) + _split_stacked(ink, (x0, y0 + cut + 1, x1, y1))
+
+
+def _shift(box: Box, dx: int, dy: int) -> Box:
+    return (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
+
+
+def _search(
+    level: np.ndarray, tophat: np.ndarray, step: int, lines: list[Box], unresolved: list[Box]
+) -> None:
+    """Append the line boxes of ``level`` (brightness :data:`LEVEL_STEPS` [step]) to
+    ``lines``, and to ``unresolved`` what is too big for a line even at the last step."""
+    ink = text_ink(level, tophat, LEVEL_STEPS[step])
+    smeared = cv2.morphologyEx(
+        ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, SMEAR)
+    )
+    _, _, stats, _ = _components(smeared)
+    glyphs: list[Box] = []
+    for x, y, w, h, _ in stats[1:]:
+        if h < MIN_TEXT_HEIGHT or w < MIN_TEXT_HEIGHT or (h <= MAX_LINE_HEIGHT and w < h):
+            if MIN_TEXT_HEIGHT <= h <= MAX_LINE_HEIGHT and w < h:
+                # one glyph, or letters spaced wider than the smear (chained below)
+                glyphs.append((int(x), int(y), int(x + w - 1), int(y + h - 1)))
+            continue
+        # Lines the smearing joined (a gap of a row or two) come apart at ink-free rows.
+        for part in _bands(ink[y : y + h, x : x + w]):
+            band = _shift(part, int(x), int(y))
+            height = band[3] - band[1] + 1
+            if _is_line(ink, band):
+                lines += _split_stacked(ink, band)
+            elif height < MIN_TEXT_HEIGHT:
+                continue
+            elif step + 1 < len(LEVEL_STEPS):
+                sl = (slice(band[1], band[3] + 1), slice(band[0], band[2] + 1))
+                found: list[Box] = []
+                lost: list[Box] = []
+                _search(level[sl], tophat[sl], step + 1, found, lost)
+                lines += [_shift(b, band[0], band[1]) for b in found]
+                unresolved += [_shift(b, band[0], band[1]) for b in lost]
+            elif height > MAX_LINE_HEIGHT:
+                for stacked in _split_stacked(ink, band):
+                    if _is_line(ink, stacked):
+                        lines.append(stacked)
+                    elif stacked[3] - stacked[1] + 1 > MAX_LINE_HEIGHT:
+                        unresolved.append(stacked)
+    lines += _glyph_chains(glyphs)
+
+
+def _glyph_chains(glyphs: Sequence[Box], least: int = 3) -> list[Box]:
+    """Boxes of runs of at least ``least`` glyph-sized blobs side by side on one line (of
+    similar height, less than 1.5 heights apart): letters spaced too wide to be smeared
+    together still make a line.
+
+    >>> _glyph_chains([(0, 0, 9, 19), (25, 1, 34, 20), (50, 0, 59, 19), (0, 60, 9, 79)])
+    [(0, 0, 59, 20)]
+    """
+    chains: list[list[Box]] = []
+    for glyph in sorted(glyphs):
+        for chain in chains:
+            last = chain[-1]
+            h1, h2 = last[3] - last[1] + 1, glyph[3] - glyph[1] + 1
+            overlap = min(last[3], glyph[3]) - max(last[1], glyph[1]) + 1
+            if (
+                overlap >= 0.6 * min(h1, h2)
+                and max(h1, h2) <= 1.5 * min(h1, h2)
+                and 0 <= glyph[0] - last[2] <= 1.5 * max(h1, h2)
+            ):
+                chain.append(glyph)
+                break
+        else:
+            chains.append([glyph])
+    return [
+        (
+            min(b[0] for b in chain),
+            min(b[1] for b in chain),
+            max(b[2] for b in chain),
+            max(b[3] for b in chain),
+        )
+        for chain in chains
+        if len(chain) >= least
+    ]
+
+
+def merge_words(boxes: Sequence[Box]) -> list[Box]:
+    """Join boxes on one text line (vertical overlap >= 60 % of the lower one, gap <= 1.2
+    line heights): a name split into words is read as one line.
+
+    >>> merge_words([(0, 0, 20, 10), (30, 1, 50, 11), (0, 40, 20, 50)])
+    [(0, 0, 50, 11), (0, 40, 20, 50)]
+    """
+    merged = sorted(boxes)
+    changed = True
+    while changed:
+        changed = False
+        out: list[Box] = []
+        for box in merged:
+            for k, other in enumerate(out):
+                overlap = min(box[3], other[3]) - max(box[1], other[1]) + 1
+                lower = min(box[3] - box[1], other[3] - other[1]) + 1
+                taller = max(box[3] - box[1], other[3] - other[1]) + 1
+                gap = max(box[0], other[0]) - min(box[2], other[2]) - 1
+                if overlap >= 0.6 * lower and gap <= 1.2 * taller:
+                    out[k] = (
+                        min(box[0], other[0]),
+                        min(box[1], other[1]),
+                        max(box[2], other[2]),
+                        max(box[3], other[3]),
+                    )
+                    changed = True
+                    break
+            else:
+                out.append(box)
+        merged = out
+    return merged
+
+
+@dataclass(frozen=True)
+class FoundText:
+    """Where a frame may hold text: single lines, and bright areas read in strips."""
+
+    lines: list[Box] = field(default_factory=list)
+    unresolved: list[Box] = field(default_factory=list)
+
+
+def _reading_order(box: Box) -> tuple[int, int, int, int]:
+    return (box[1], box[0], box[3], box[2])
+
+
+# ---------------------------------------------------------------------------------------
+# Text, not speckle
+
+#: A surround whose non-ink pixels stray more than :data:`ROUGH_LEVEL` from their median in
+#: more than this share is textured (speckle), not a flat panel.
+ROUGH_SHARE = 0.08
+ROUGH_LEVEL = 25
+#: Glyphs: ink blobs at least this share of the line height tall, at most
+#: :data:`GLYPH_WIDTH` line heights (or :data:`GLYPH_MIN_WIDTH` pixels) wide (touching
+#: letters included: small bitmap fonts touch).
+GLYPH_HEIGHT = 0.55
+GLYPH_WIDTH = 3.0
+GLYPH_MIN_WIDTH = 40
+#: Strokes (twice the 90th percentile of the ink's distance to the background) at most this
+#: share of the line height or :data:`MIN_STROKE_PX` wide: speckle grains are solid.
+MAX_STROKE = 0.4
+MIN_STROKE_PX = 3.0
+#: A flat background is a panel when the strokes stand at least this far above it.
+PANEL_CONTRAST = 80
+#: On a flat background: at least this share of the ink in glyphs.
+PANEL_GLYPH_SHARE = 0.2
+#: On a textured background: at least this many glyphs holding this share of the ink, on
+#: one baseline, with thin strokes.
+TEXTURE_GLYPHS = 3
+TEXTURE_GLYPH_SHARE = 0.6
+TEXTURE_BASELINE = 0.7
+TEXTURE_STROKE = 0.35
+#: ... drawn in one colour: each glyph's peak within :data:`TEXTURE_PEAK_SPREAD` levels of
+#: the others, and at least :data:`TEXTURE_FLAT` of a glyph's ink (median over glyphs)
+#: within 10 levels of its peak (strokes are flat; speckle grains are smooth bumps).
+TEXTURE_PEAK_SPREAD = 30
+TEXTURE_FLAT = 0.25
+#: One blob is a line of touching letters (small bitmap fonts) when a row crosses at least
+#: this many strokes per line height of width.
+MIN_RUNS = 1.2
+
+
+@dataclass(frozen=True)
+class LineEvidence:
+    """What :func:`text_like` measured on one candidate box."""
+
+    rough: float  # share of the surround that is textured
+    glyphs: int  # glyph-sized ink blobs
+    glyph_share: float  # share of the ink in them
+    baseline: float  # share of glyphs whose bottom is on the line's baseline
+    stroke: float  # stroke width / line height
+    height: int
+    width: int
+    runs: float = 0.0  # ink runs per row per line height of width (strokes crossed)
+    flat: float = 1.0  # median share of a glyph's ink near its peak (textured surround only)
+    peak_spread: int = 0  # brightest minus dimmest glyph peak (textured surround only)
+
+    @property
+    def on_panel(self) -> bool:
+        return self.rough <= ROUGH_SHARE
+
+    @property
+    def is_text(self) -> bool:
+        if self.stroke * self.height > max(MIN_STROKE_PX, MAX_STROKE * self.height):
+            return False
+        if self.glyphs < 2 and not (
+            self.on_panel and self.width >= 2 * self.height and self.runs >= MIN_RUNS
+        ):
+            return False  # one mark (a caliper, a lone letter, a blob) is not a line
+        if self.on_panel:
+            return self.glyph_share >= PANEL_GLYPH_SHARE
+        return (
+            self.glyphs >= TEXTURE_GLYPHS
+            and self.glyph_share >= TEXTURE_GLYPH_SHARE
+            and self.baseline >= TEXTURE_BASELINE
+            and self.stroke <= TEXTURE_STROKE
+            and self.flat >= TEXTURE_FLAT
+            and self.peak_spread <= TEXTURE_PEAK_SPREAD
+        )
+
+
+@dataclass(frozen=True)
+class FrameInk:
+    """A :func:`brightness` image with its ink (:func:`text_ink` at :data:`TEXT_LEVEL`), the
+    ink's 8-connected blobs, their distance to the background and the one-pixel halo around
+    them: computed once per frame, then every candidate is judged on slices of them."""
+
+    level: np.ndarray
+    ink: np.ndarray
+    labels: np.ndarray
+    stats: np.ndarray  # per blob (label - 1): x, y, width, height, area
+    distance: np.ndarray
+    near: np.ndarray
+
+    @classmethod
+    def of(cls, level: np.ndarray, tophat: np.ndarray | None = None) -> FrameInk:
+        ink = text_ink(level, tophat)
+        _, labels, stats, _ = _components(ink)
+        distance = cv2.distanceTransform(ink, cv2.DIST_L2, 3)
+        near = cv2.dilate(ink, np.ones((3, 3), np.uint8))
+        return cls(level, ink, labels, stats[1:], distance, near)
+
+    def blobs_inside(self, box: Box) -> np.ndarray:
+        """Indices (label - 1) of the blobs lying wholly inside ``box``."""
+        x0, y0, x1, y1 = box
+        st = self.stats
+        # blobs are few where text is; a first cut on the left edge keeps this cheap
+        first = st[:, 0]
+        candidates = np.flatnonzero((first >= x0) & (first <= x1))
+        st = st[candidates]
+        keep = (st[:, 1] >= y0) & (st[:, 0] + st[:, 2] - 1 <= x1) & (st[:, 1] + st[:, 3] - 1 <= y1)
+        return candidates[keep]
+
+
+def _surround(frame_ink: FrameInk, box: Box) -> tuple[float, int]:
+    """(Share of the pixels of ``box`` and around it (half a line height above and below),
+    away from ink (and its one-pixel halo), that stray more than :data:`ROUGH_LEVEL` from
+    their median: the panels and bands scanners draw text on are flat; speckle is not;
+    and that median.)"""
+    x0, y0, x1, y1 = box
+    height = y1 - y0 + 1
+    pad = max(3, height // 2)
+    rows, cols = frame_ink.level.shape
+    sl = (
+        slice(max(0, y0 - pad), min(rows, y1 + pad + 1)),
+        slice(max(0, x0 - pad), min(cols, x1 + pad + 1)),
+    )
+    background = frame_ink.level[sl][frame_ink.near[sl] == 0]
+    if background.size < 8:
+        return 1.0, 0
+    median = int(np.median(background))
+    stray = np.count_nonzero(np.abs(background.astype(np.int16) - median) > ROUGH_LEVEL)
+    return float(stray) / background.size, median
+
+
+def surround_roughness(frame_ink: FrameInk, box: Box) -> float:
+    """How textured the surround of ``box`` is (see :func:`_surround`)."""
+    return _surround(frame_ink, box)[0]
+
+
+def text_like(frame_ink: FrameInk, box: Box) -> LineEvidence:
+    """Measure whether ``box`` (a candidate line) holds text or speckle."""
+    x0, y0, x1, y1 = box
+    height, width = y1 - y0 + 1, x1 - x0 + 1
+    sl = (slice(y0, y1 + 1), slice(x0, x1 + 1))
+    inner = frame_ink.ink[sl]
+    total = cv2.countNonZero(inner)
+    if total == 0:
+        return LineEvidence(1.0, 0, 0.0, 0.0, 1.0, height, width)
+    inside = frame_ink.blobs_inside(box)
+    stats = frame_ink.stats[inside]
+    heights, widths, areas = stats[:, 3], stats[:, 2], stats[:, 4]
+    glyph = (heights >= max(MIN_TEXT_HEIGHT - 1, GLYPH_HEIGHT * height)) & (
+        widths <= max(GLYPH_MIN_WIDTH, GLYPH_WIDTH * height)
+    )
+    glyphs = int(glyph.sum())
+    share = float(areas[glyph].sum()) / float(total)
+    if glyphs == 0:  # no glyph: not text, whatever the background (surround not measured)
+        return LineEvidence(1.0, 0, share, 0.0, 1.0, height, width)
+    rough, background = _surround(frame_ink, box)
+    if glyphs == 0 or (glyphs == 1 and (rough > ROUGH_SHARE or width < 2 * height)):
+        return LineEvidence(rough, glyphs, share, 0.0, 1.0, height, width)  # not a line
+    bottoms = stats[glyph, 1] + heights[glyph]
+    baseline = float(np.mean(np.abs(bottoms - np.median(bottoms)) <= 0.15 * height + 1))
+    stroke = 2.0 * float(np.percentile(frame_ink.distance[sl][inner > 0], 90)) / height
+    if rough <= ROUGH_SHARE and int(np.median(frame_ink.level[sl][inner > 0])) - background < (
+        PANEL_CONTRAST
+    ):
+        rough = 1.0  # flat but hardly darker than the strokes: fine speckle, not a panel
+    starts = np.count_nonzero(np.diff(inner, axis=1, prepend=0) == 1, axis=1)
+    runs = float(np.median(starts[starts > 0])) * height / width if starts.any() else 0.0
+    flat, spread = 1.0, 0
+    if rough > ROUGH_SHARE and glyphs:
+        values = frame_ink.level[sl]
+        labels = frame_ink.labels[sl]
+        peaks, flats = [], []
+        for index in inside[glyph]:
+            pixels = values[labels == index + 1]
+            peak = int(pixels.max())
+            peaks.append(peak)
+            flats.append(float(np.mean(pixels >= peak - 10)))
+        # one colour: most glyphs peak together (a speckle grain touching a letter aside)
+        flat = float(np.percentile(flats, 75))
+        top = np.sort(peaks)[::-1][: max(2, int(np.ceil(0.7 * len(peaks))))]
+        spread = int(top[0] - top[-1])
+    return LineEvidence(rough, glyphs, share, baseline, stroke, height, width, runs, flat, spread)
+
+
+def glyph_lines(frame_ink: FrameInk, box: Box) -> list[Box]:
+    """Text lines inside a candidate that is not text as a whole (text the smearing glued to
+    speckle beside it): runs of two or more glyph-sized ink blobs on one line, each run
+    judged by :func:`text_like`."""
+    stats = frame_ink.stats[frame_ink.blobs_inside(box)]
+    x, y, w, h, area = stats.T
+    keep = (h >= MIN_TEXT_HEIGHT) & (h <= MAX_LINE_HEIGHT) & (w <= 3 * h) & (area <= 0.7 * w * h)
+    if np.count_nonzero(keep) < 2:
+        return []
+    glyphs = [
+        (int(a), int(b), int(a + c - 1), int(b + d - 1))
+        for a, b, c, d in zip(x[keep], y[keep], w[keep], h[keep], strict=True)
+    ]
+    return [run for run in _glyph_chains(glyphs, least=2) if text_like(frame_ink, run).is_text]
+
+
+def _extend(frame_ink: FrameInk, box: Box) -> Box:
+    """``box`` widened over ink in its rows less than :data:`EXTEND_GAP` line heights away
+    while the surround stays flat: a lone character set apart by spaces ("4:00  8 CM FN")
+    belongs to its line."""
+    x0, y0, x1, y1 = box
+    height = y1 - y0 + 1
+    gap = max(4, round(EXTEND_GAP * height))
+    band = frame_ink.ink[y0 : y1 + 1].any(axis=0)
+    cols = band.shape[0]
+    right = x1
+    while True:
+        ahead = np.flatnonzero(band[right + 1 : min(cols, right + 1 + gap)])
+        if ahead.size == 0:
+            break
+        right += 1 + int(ahead[-1])
+    left = x0
+    while True:
+        behind = np.flatnonzero(band[max(0, left - gap) : left])
+        if behind.size == 0:
+            break
+        left = max(0, left - gap) + int(behind[0])
+    if (left, right) == (x0, x1):
+        return box
+    wider = (left, y0, right, y1)
+    return wider if surround_roughness(frame_ink, wider) <= ROUGH_SHARE else box
+
+
+#: :func:`_extend` joins ink up to this many line heights beside a line.
+EXTEND_GAP = 1.5
+
+
+def find_text(frame: np.ndarray, *, level: np.ndarray | None = None) -> FoundText:
+    """Text lines of ``frame`` (any layout, anywhere: bands, panels, inside the image) with
+    speckle told apart (:func:`text_like`), and the bright areas on a flat background that do
+    not come apart into lines (to be read in strips)."""
+    with _one_thread():
+        return _find_text(brightness(frame) if level is None else level)
+
+
+def _find_text(level: np.ndarray) -> FoundText:
+    tophat = stroke_contrast(level)
+    lines: list[Box] = []
+    unresolved: list[Box] = []
+    _search(level, tophat, 0, lines, unresolved)
+    if not lines and not unresolved:
+        return FoundText()
+    frame_ink = FrameInk.of(level, tophat)
+    accepted: list[Box] = []
+    for box in lines:
+        evidence = text_like(frame_ink, box)
+        if evidence.is_text:
+            accepted.append(_extend(frame_ink, box) if evidence.on_panel else box)
+        else:
+            accepted += glyph_lines(frame_ink, box)
+    kept: list[Box] = []
+    for box in unresolved:
+        if surround_roughness(frame_ink, box) <= ROUGH_SHARE:
+            kept.append(box)
+        else:
+            accepted += glyph_lines(frame_ink, box)
+    accepted = merge_words(accepted)
+    # Large text: the same search on a copy shrunk COARSE_FACTOR times, judged there.
+    rows, cols = level.shape
+    f = COARSE_FACTOR
+    if min(rows, cols) >= 2 * f * MIN_TEXT_HEIGHT:
+        small = cv2.resize(level, (cols // f, rows // f), interpolation=cv2.INTER_AREA)
+        small_tophat = stroke_contrast(small)
+        coarse: list[Box] = []
+        _search(small, small_tophat, 0, coarse, [])
+        coarse = [b for b in coarse if (b[3] - b[1] + 1) * f > MAX_LINE_HEIGHT]
+        if coarse:
+            small_ink = FrameInk.of(small, small_tophat)
+            accepted += [
+                (x0 * f, y0 * f, min(cols - 1, x1 * f + f - 1), min(rows - 1, y1 * f + f - 1))
+                for x0, y0, x1, y1 in merge_words(coarse)
+                if text_like(small_ink, (x0, y0, x1, y1)).is_text
+            ]
+    return FoundText(
+        sorted(set(accepted), key=_reading_order), sorted(set(kept), key=_reading_order)
+    )

@@ -1,0 +1,46 @@
+"""Jobs for the Celery test: the records and retrieval assets of the study-date graph, with
+resources from environment variables (the workers inherit them from the test), once on the
+``celery_executor`` and once in-process for comparison. Workers import this module by name
+(``dg.reconstructable``), so it must stay importable from the repository root."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_celery import celery_executor
+
+from cadbusi_assets.defs.imaging.raw_dicom import raw_dicom
+from cadbusi_assets.defs.records.assets import imaging_studies, pathology_reports, radiology_reports
+from cadbusi_assets.defs.resources import (
+    PacsResource,
+    PseudonymKeyResource,
+    WarehouseResource,
+    ZonesResource,
+)
+
+ASSETS = [radiology_reports, pathology_reports, imaging_studies, raw_dicom]
+
+
+def _job(name: str, executor: dg.ExecutorDefinition) -> dg.JobDefinition:
+    resources = {
+        "zones": ZonesResource(
+            raw_uri=dg.EnvVar("CELERY_TEST_RAW_ZONE"),
+            research_uri=dg.EnvVar("CELERY_TEST_RESEARCH_ZONE"),
+        ),
+        "warehouse": WarehouseResource(uri=dg.EnvVar("CELERY_TEST_WAREHOUSE")),
+        "pacs": PacsResource(uri=dg.EnvVar("CELERY_TEST_PACS"), concurrency=2),
+        "pseudonym_key": PseudonymKeyResource(key_file=dg.EnvVar("CELERY_TEST_KEY_FILE")),
+    }
+    defs = dg.Definitions(
+        assets=ASSETS,
+        resources=resources,
+        jobs=[dg.define_asset_job(name, selection=ASSETS, executor_def=executor)],
+    )
+    return defs.resolve_job_def(name)
+
+
+def celery_study_date_job() -> dg.JobDefinition:
+    return _job("celery_study_date_job", celery_executor)
+
+
+def local_study_date_job() -> dg.JobDefinition:
+    return _job("local_study_date_job", dg.in_process_executor)
