@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import traceback
 from collections.abc import Callable, Iterable, Mapping
@@ -128,16 +129,28 @@ def run_per_day(
                 failures[day] = f"{type(exc).__name__} (traceback in the run log)"
                 context.log.error(f"{day}: {safe_traceback(exc)}")
                 continue
-            if report.failed:
-                failures[day] = "; ".join(report.problems) or "nothing could be processed"
-                continue
             reports[day] = report
             context.log.info(
                 f"{day}: {report.row_count} rows"
                 + (f"; problems: {'; '.join(report.problems)}" if report.problems else "")
             )
+    return settle(context, days, reports, failures)
+
+
+def settle(
+    context: dg.AssetExecutionContext,
+    days: list[str],
+    reports: dict[str, PartitionReport],
+    failures: dict[str, str],
+) -> dict[str, PartitionReport]:
+    """Apply the per-date failure rules to a step's outcome (see :func:`run_per_day`)."""
+    for day, report in list(reports.items()):
+        if report.failed:
+            failures[day] = "; ".join(report.problems) or "nothing could be processed"
+            del reports[day]
     if not failures:
         return reports
+    asset = context.asset_key.to_user_string()
     listing = "\n".join(f"- {d}: {r}" for d, r in sorted(failures.items()))
     if not reports:
         raise dg.Failure(
@@ -155,6 +168,32 @@ def run_per_day(
             {"dagster/row_count": 0, "failed": dg.MetadataValue.text(reason)}, partition_key=day
         )
     return reports
+
+
+def run_for_days(
+    context: dg.AssetExecutionContext,
+    stage: Callable[[list[str]], dict[str, PartitionReport]],
+) -> dict[str, PartitionReport]:
+    """Like :func:`run_per_day` for stages that read all the run's days at once (one warehouse
+    query per run): days that failed earlier in the run are left out, every day's lock is held,
+    and days whose report is marked failed fail alone."""
+    tag_run_process(context.instance, context.run_id)
+    days = list(context.partition_keys)
+    earlier = failed_dates(context)
+    failures = {
+        d: f"not processed: {earlier[d]} failed for this date in this run"
+        for d in days
+        if d in earlier
+    }
+    todo = [d for d in days if d not in earlier]
+    asset = context.asset_key.to_user_string()
+    reports: dict[str, PartitionReport] = {}
+    if todo:
+        with contextlib.ExitStack() as locks:
+            for day in sorted(todo):
+                locks.enter_context(partition_lock(asset, day, on_wait=context.log.info))
+            reports = dict(stage(todo))
+    return settle(context, days, reports, failures)
 
 
 def attach(context: dg.AssetExecutionContext, reports: Mapping[str, PartitionReport]) -> None:

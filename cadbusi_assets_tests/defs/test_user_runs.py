@@ -48,6 +48,12 @@ COHORT = DemoConfig(start=dt.date(2026, 9, 1), days=5, studies_per_day=(1, 2), s
 DATES = [d.isoformat() for d in COHORT.dates()]
 BROKEN_DATE = DATES[2]
 
+SENSORS = """
+{ sensorsOrError(repositorySelector:
+    {repositoryLocationName: "cadbusi_assets", repositoryName: "__repository__"}) {
+    ... on Sensors { results { name sensorState { status ticks(limit: 1) { status } } } } } }
+"""
+
 PARTITION_STATUS = """
 query($key: AssetKeyInput!) {
   assetNodeOrError(assetKey: $key) {
@@ -176,19 +182,18 @@ def test_ui_backfill_finishes_isolates_a_failing_date_and_automation_rebuilds_ca
         assert BROKEN_DATE in materialized(instance, "labelbox_data_rows")
         assert len(list((research / "tables" / "labelbox_data_rows").glob("*.parquet"))) == 5
 
-        # The daemon ticked every sensor that is on by default.
+        # Every sensor that must run without a person is on by default and was ticked.
+        sensors = {n["name"]: n for n in services.graphql(SENSORS)["sensorsOrError"]["results"]}
         for sensor in (
             "labelbox_labels_sensor",
             "failed_study_dates_sensor",
             "dead_run_sensor",
             "default_automation_condition_sensor",
+            "export_partition_sensor",
         ):
-            ticks = [
-                t
-                for t in instance.all_instigator_state()
-                if t.instigator_name == sensor and t.status.value == "RUNNING"
-            ]
-            assert ticks, f"{sensor} is not running by default"
+            state = sensors[sensor]["sensorState"]
+            assert state["status"] == "RUNNING", sensor
+            assert state["ticks"], f"the daemon never ticked {sensor}"
         wait_for(lambda: not runs_alive(instance), 30, "run processes to exit", services)
 
 

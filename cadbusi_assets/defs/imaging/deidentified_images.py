@@ -15,6 +15,7 @@ from cadbusi_assets.defs.resources import ProcessingResource, PseudonymKeyResour
 from cadbusi_assets.stages import StageFailure
 from cadbusi_assets.stages import deidentification as stage
 from cadbusi_assets.stages.purge import purge_research_batch
+from cadbusi_assets.stages.safety import check_partition_key
 
 
 @dg.asset(
@@ -48,6 +49,7 @@ def deidentified_images(
     findings: dict[str, list[str]] = {}
 
     def one_day(day: str):
+        check_partition_key(raw, research, day, pseudonymizer)
         result = stage.deidentify_partition(
             raw,
             research,
@@ -68,6 +70,7 @@ def deidentified_images(
                 f"identifiers found in {len(found)} places ({'; '.join(found)}); this date's "
                 f"research outputs at every stage were purged ({removed} files)"
             )
+        check_partition_key(None, research, day, pseudonymizer, record=True)
         return result.report
 
     def check_result() -> dg.AssetCheckResult:

@@ -7,6 +7,7 @@ from cadbusi_assets.defs.partitions import STUDY_DATE_BACKFILL, study_date_parti
 from cadbusi_assets.defs.reporting import materialize_per_day
 from cadbusi_assets.defs.resources import ProcessingResource, PseudonymKeyResource, ZonesResource
 from cadbusi_assets.stages import analysis as stage
+from cadbusi_assets.stages.safety import check_partition_key
 
 COMMON = dict(
     partitions_def=study_date_partitions,
@@ -32,16 +33,18 @@ def image_features(
 ) -> dg.MaterializeResult:
     research = zones.research()
     pseudonymizer = pseudonym_key.pseudonymizer(zones)
-    return materialize_per_day(
-        context,
-        lambda day: stage.analyze_partition(
+
+    def one_day(day: str):
+        check_partition_key(None, research, day, pseudonymizer)
+        return stage.analyze_partition(
             research,
             pseudonymizer.batch_name(day),
             ocr=processing.ocr,
             workers=processing.worker_count,
             progress=context.log.info,
-        ),
-    )
+        )
+
+    return materialize_per_day(context, one_day)
 
 
 @dg.asset(
@@ -60,13 +63,15 @@ def inpainted_images(
 ) -> dg.MaterializeResult:
     research = zones.research()
     pseudonymizer = pseudonym_key.pseudonymizer(zones)
-    return materialize_per_day(
-        context,
-        lambda day: stage.inpaint_partition(
+
+    def one_day(day: str):
+        check_partition_key(None, research, day, pseudonymizer)
+        return stage.inpaint_partition(
             research,
             pseudonymizer.batch_name(day),
             method=processing.inpaint_method,
             workers=processing.worker_count,
             progress=context.log.info,
-        ),
-    )
+        )
+
+    return materialize_per_day(context, one_day)

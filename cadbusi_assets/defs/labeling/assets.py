@@ -7,6 +7,7 @@ from cadbusi_assets.defs.partitions import STUDY_DATE_BACKFILL, study_date_parti
 from cadbusi_assets.defs.reporting import materialize_per_day, report_metadata
 from cadbusi_assets.defs.resources import LabelSourceResource, PseudonymKeyResource, ZonesResource
 from cadbusi_assets.stages import labeling as stage
+from cadbusi_assets.stages.safety import check_partition_key
 
 
 @dg.asset(
@@ -28,9 +29,12 @@ def labelbox_data_rows(
     research = zones.research()
     pseudonymizer = pseudonym_key.pseudonymizer(zones)
     source = labelbox.open()
-    return materialize_per_day(
-        context, lambda day: stage.send_data_rows(research, source, pseudonymizer.batch_name(day))
-    )
+
+    def one_day(day: str):
+        check_partition_key(None, research, day, pseudonymizer)
+        return stage.send_data_rows(research, source, pseudonymizer.batch_name(day))
+
+    return materialize_per_day(context, one_day)
 
 
 class LabelIngestConfig(dg.Config):

@@ -4,9 +4,10 @@ import dagster as dg
 
 from cadbusi_assets.defs.automation.conditions import after_upstream_updates
 from cadbusi_assets.defs.partitions import STUDY_DATE_BACKFILL, study_date_partitions
-from cadbusi_assets.defs.reporting import attach, report_metadata
+from cadbusi_assets.defs.reporting import attach, report_metadata, run_for_days
 from cadbusi_assets.defs.resources import PseudonymKeyResource, WarehouseResource, ZonesResource
 from cadbusi_assets.stages import records as stage
+from cadbusi_assets.stages.safety import check_key_fingerprint, record_key_fingerprint
 
 COMMON = dict(
     partitions_def=study_date_partitions,
@@ -26,7 +27,9 @@ def radiology_reports(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, zones: ZonesResource
 ) -> dg.MaterializeResult:
     with warehouse.open() as wh:
-        reports = stage.load_radiology_reports(wh, zones.raw(), context.partition_keys)
+        reports = run_for_days(
+            context, lambda days: stage.load_radiology_reports(wh, zones.raw(), days)
+        )
     attach(context, reports)
     return dg.MaterializeResult()
 
@@ -42,7 +45,9 @@ def pathology_reports(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, zones: ZonesResource
 ) -> dg.MaterializeResult:
     with warehouse.open() as wh:
-        reports = stage.load_pathology_reports(wh, zones.raw(), context.partition_keys)
+        reports = run_for_days(
+            context, lambda days: stage.load_pathology_reports(wh, zones.raw(), days)
+        )
     attach(context, reports)
     return dg.MaterializeResult()
 
@@ -59,7 +64,9 @@ def imaging_studies(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, zones: ZonesResource
 ) -> dg.MaterializeResult:
     with warehouse.open() as wh:
-        reports = stage.select_imaging_studies(wh, zones.raw(), context.partition_keys)
+        reports = run_for_days(
+            context, lambda days: stage.select_imaging_studies(wh, zones.raw(), days)
+        )
     attach(context, reports)
     return dg.MaterializeResult()
 
@@ -79,7 +86,9 @@ def imaging_studies(
 def diagnosis_labels(
     zones: ZonesResource, pseudonym_key: PseudonymKeyResource
 ) -> dg.MaterializeResult:
-    report = stage.build_diagnosis_labels(
-        zones.raw(), zones.research(), pseudonym_key.pseudonymizer(zones)
-    )
+    pseudonymizer = pseudonym_key.pseudonymizer(zones)
+    research = zones.research()
+    check_key_fingerprint(research, "diagnosis_labels", pseudonymizer.key_fingerprint)
+    report = stage.build_diagnosis_labels(zones.raw(), research, pseudonymizer)
+    record_key_fingerprint(research, "diagnosis_labels", pseudonymizer.key_fingerprint)
     return dg.MaterializeResult(metadata=report_metadata(report))
