@@ -549,7 +549,7 @@ _RELATIONS = {
     "provider", "named", "called", "by", "cc", "to", "contact", "contacts", "informed",
     "accompanied", "sibling", "stepmother", "stepfather", "stepdaughter", "stepson", "relative",
     "employer", "boss", "landlord", "roommate", "housemate", "girlfriend", "boyfriend", "twin",
-    "sisters", "brothers", "children", "child", "kin", "np", "pa", "rn", "md", "manager",
+    "sisters", "brothers", "children", "child", "kin", "manager",
     "coordinator", "navigator", "scribe", "assistant", "student", "trainee", "registrar",
     "consultant", "practitioner", "dentist", "pharmacist", "therapist", "counselor", "worker",
     "officer", "clerk", "receptionist", "secretary", "chaplain", "from", "of", "and", "with",
@@ -564,6 +564,9 @@ _WEAK_CUES = {"by", "to", "and", "with", "from", "of"}
 _CREDENTIALS = {"md", "do", "phd", "rn", "np", "pa", "rt", "rdms", "rvt", "frcr", "frcpc",
                 "mbbs", "facr", "dds", "pharmd", "lpn", "cnm", "bsn", "msn", "aprn", "dnp",
                 "crna", "mph", "mba", "jr", "sr", "ii", "iii", "arrt", "rtr", "cma", "lcsw"}  # fmt: skip
+#: words that name a role, a relation or a title: never themselves part of a name
+_NOT_A_NAME_PART = (_RELATIONS - _WEAK_CUES) | _CREDENTIALS | _TITLES
+
 #: CJK / kana words that stay (clinical terms, honorifics); everything else in those scripts goes
 _CJK_SAFE = tuple(
     sorted(
@@ -1038,13 +1041,18 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
                 elif not tok.capitalised:
                     continue
                 elif tok.upper:
-                    if tok.key in core or tok.key in medical_words() or tok.key in _STOP:
+                    if (
+                        tok.key in core
+                        or tok.key in medical_words()
+                        or tok.key in _STOP
+                        or tok.key in _NOT_A_NAME_PART
+                    ):
                         continue
                     if len(tok.text) <= 2 and tok.key in medical_words():
                         continue
                 elif (
                     tok.key in medical_words()
-                    or tok.key in _CREDENTIALS | _TITLES
+                    or tok.key in _NOT_A_NAME_PART
                     or (tok.key in core and (tok.cls != _AMBIGUOUS or tok.key in _STOP))
                 ):
                     continue
