@@ -20,19 +20,26 @@ find the other HIPAA Safe Harbor identifiers first. What happens to a text, in o
    ``[MRN]``, ``[ACCESSION]``, ``[ID]`` (the label stays);
 6. dates in every common format (``2026-09-25``, ``09/25/2026``, ``25.09.2026``, ``20260925``,
    ``Sep 25 2026``, ``25 September 2026``, ``September 25th, 2026``, ``25-SEP-2026``,
-   ``September 2026``, ``September 25th``, ``2026年9月25日``) → the same date shifted by
-   ``date_shift_days`` in the same format (impossible dates → ``[DATE]``); a bare year →
-   ``[YEAR]``;
+   ``September 2026``, ``September 25th``, ``2026年9月25日``, and ``9/25`` after a date word
+   such as "on" or "dated") → the same date shifted by ``date_shift_days`` in the same format
+   (month-precision dates by at least one month, so the original never survives; impossible
+   dates → ``[DATE]``); a bare year → ``[YEAR]``;
 7. phone and fax numbers (North American, 7-digit, international ``+44 20 7946 0958``,
    national with a trunk 0, labelled numbers, extensions) → ``[PHONE]``;
 8. street addresses, PO boxes, "City ST 01103" and UK postcodes → ``[ADDRESS]``;
 9. other numbers that look like identifiers (five or more digits, or four digits with
    letters) → ``[ID]``; ages of 90 and over → ``90+``;
-10. names: every capitalised word that is not in the safe vocabulary; words that are both
-    names and common words (*Grant*, *Rose*) when they stand in a name context (after a title,
-    a relation or a role such as "her sister", "sonographer", before a credential such as
-    ", MD", next to another name, or two capitalised name words in a row); runs of CJK or kana
-    characters outside a small clinical list → ``[NAME]``.
+10. names: every capitalised word that is not in the safe vocabulary (and lower-case words
+    found only in the person-name list); words that are both names and common words
+    (*Grant*, *Rose*, *Boston*) when they stand in a name context (after a title, a relation or
+    a role such as "her sister", "sonographer", before a credential such as ", MD", next to
+    another name, two capitalised name words in a row or before a verb, a town after "in" /
+    "from"); staff initials after a role ("sonographer KMR"); runs of CJK or kana characters
+    outside a small clinical list (honorifics such as 様 stay) → ``[NAME]``.
+
+Adjacent ``[NAME]`` tokens merge into one. Speed: about 200–300 reports/s on one core
+(``python -m cadbusi_assets_tests.records.bench_scrub``); each patient's identifier pattern is
+compiled once and cached.
 
 Clinical content stays: BI-RADS categories, clock positions (``10:00``, ``2 o'clock``),
 distances (``3 cm FN``), measurements (``1.2 x 0.8 x 1.0 cm``), lexicon terms, diagnoses.
