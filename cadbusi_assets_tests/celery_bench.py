@@ -46,6 +46,11 @@ def measure(workers: int, days: list[str], runs_at_once: int, work: Path, env: d
     dagster_home = work / "dagster_home"
     dagster_home.mkdir()
     (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    import dagster as dg
+
+    # create the SQLite storage once, before several processes open it at the same time
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        instance.get_runs(limit=1)
     redis_proc, broker = celery_support.start_redis(work)
     procs = [redis_proc]
     try:

@@ -20,19 +20,26 @@ find the other HIPAA Safe Harbor identifiers first. What happens to a text, in o
    ``[MRN]``, ``[ACCESSION]``, ``[ID]`` (the label stays);
 6. dates in every common format (``2026-09-25``, ``09/25/2026``, ``25.09.2026``, ``20260925``,
    ``Sep 25 2026``, ``25 September 2026``, ``September 25th, 2026``, ``25-SEP-2026``,
-   ``September 2026``, ``September 25th``, ``2026年9月25日``) → the same date shifted by
-   ``date_shift_days`` in the same format (impossible dates → ``[DATE]``); a bare year →
-   ``[YEAR]``;
+   ``September 2026``, ``September 25th``, ``2026年9月25日``, and ``9/25`` after a date word
+   such as "on" or "dated") → the same date shifted by ``date_shift_days`` in the same format
+   (month-precision dates by at least one month, so the original never survives; impossible
+   dates → ``[DATE]``); a bare year → ``[YEAR]``;
 7. phone and fax numbers (North American, 7-digit, international ``+44 20 7946 0958``,
    national with a trunk 0, labelled numbers, extensions) → ``[PHONE]``;
 8. street addresses, PO boxes, "City ST 01103" and UK postcodes → ``[ADDRESS]``;
 9. other numbers that look like identifiers (five or more digits, or four digits with
    letters) → ``[ID]``; ages of 90 and over → ``90+``;
-10. names: every capitalised word that is not in the safe vocabulary; words that are both
-    names and common words (*Grant*, *Rose*) when they stand in a name context (after a title,
-    a relation or a role such as "her sister", "sonographer", before a credential such as
-    ", MD", next to another name, or two capitalised name words in a row); runs of CJK or kana
-    characters outside a small clinical list → ``[NAME]``.
+10. names: every capitalised word that is not in the safe vocabulary (and lower-case words
+    found only in the person-name list); words that are both names and common words
+    (*Grant*, *Rose*, *Boston*) when they stand in a name context (after a title, a relation or
+    a role such as "her sister", "sonographer", before a credential such as ", MD", next to
+    another name, two capitalised name words in a row or before a verb, a town after "in" /
+    "from"); staff initials after a role ("sonographer KMR"); runs of CJK or kana characters
+    outside a small clinical list (honorifics such as 様 stay) → ``[NAME]``.
+
+Adjacent ``[NAME]`` tokens merge into one. Speed: about 200–300 reports/s on one core
+(``python -m cadbusi_assets_tests.records.bench_scrub``); each patient's identifier pattern is
+compiled once and cached.
 
 Clinical content stays: BI-RADS categories, clock positions (``10:00``, ``2 o'clock``),
 distances (``3 cm FN``), measurements (``1.2 x 0.8 x 1.0 cm``), lexicon terms, diagnoses.
@@ -549,7 +556,7 @@ _RELATIONS = {
     "provider", "named", "called", "by", "cc", "to", "contact", "contacts", "informed",
     "accompanied", "sibling", "stepmother", "stepfather", "stepdaughter", "stepson", "relative",
     "employer", "boss", "landlord", "roommate", "housemate", "girlfriend", "boyfriend", "twin",
-    "sisters", "brothers", "children", "child", "kin", "np", "pa", "rn", "md", "manager",
+    "sisters", "brothers", "children", "child", "kin", "manager",
     "coordinator", "navigator", "scribe", "assistant", "student", "trainee", "registrar",
     "consultant", "practitioner", "dentist", "pharmacist", "therapist", "counselor", "worker",
     "officer", "clerk", "receptionist", "secretary", "chaplain", "from", "of", "and", "with",
@@ -564,6 +571,9 @@ _WEAK_CUES = {"by", "to", "and", "with", "from", "of"}
 _CREDENTIALS = {"md", "do", "phd", "rn", "np", "pa", "rt", "rdms", "rvt", "frcr", "frcpc",
                 "mbbs", "facr", "dds", "pharmd", "lpn", "cnm", "bsn", "msn", "aprn", "dnp",
                 "crna", "mph", "mba", "jr", "sr", "ii", "iii", "arrt", "rtr", "cma", "lcsw"}  # fmt: skip
+#: words that name a role, a relation or a title: never themselves part of a name
+_NOT_A_NAME_PART = (_RELATIONS - _WEAK_CUES) | _CREDENTIALS | _TITLES
+
 #: CJK / kana words that stay (clinical terms, honorifics); everything else in those scripts goes
 _CJK_SAFE = tuple(
     sorted(
@@ -1038,13 +1048,18 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
                 elif not tok.capitalised:
                     continue
                 elif tok.upper:
-                    if tok.key in core or tok.key in medical_words() or tok.key in _STOP:
+                    if (
+                        tok.key in core
+                        or tok.key in medical_words()
+                        or tok.key in _STOP
+                        or tok.key in _NOT_A_NAME_PART
+                    ):
                         continue
                     if len(tok.text) <= 2 and tok.key in medical_words():
                         continue
                 elif (
                     tok.key in medical_words()
-                    or tok.key in _CREDENTIALS | _TITLES
+                    or tok.key in _NOT_A_NAME_PART
                     or (tok.key in core and (tok.cls != _AMBIGUOUS or tok.key in _STOP))
                 ):
                     continue

@@ -4,7 +4,8 @@ clinical-phrase retention and reports per second, for the current
 99b1fc3, copied below verbatim as :func:`previous_scrub_report_text` so the comparison can be
 rerun).
 
-Run: ``python -m cadbusi_assets_tests.records.bench_scrub [--seed N] [--reports N]``.
+Run: ``python -m cadbusi_assets_tests.records.bench_scrub [--seed N] [--reports N] [--ner MODEL]``
+(``--ner`` needs ``spacy`` and a model package installed by hand).
 """
 
 from __future__ import annotations
@@ -215,12 +216,37 @@ def table(seed: int = 20261202, reports: int = 500) -> str:
     return "\n".join(lines)
 
 
+def ner_scrubber(model: str) -> Callable[..., str]:
+    """A NER-only scrubber for comparison: every PERSON, GPE, LOC, FAC, ORG and DATE entity of
+    a spaCy pipeline (``spacy`` and the model installed separately; neither is a dependency)."""
+    import spacy  # type: ignore[import-not-found]
+
+    nlp = spacy.load(model)
+    labels = {"PERSON", "GPE", "LOC", "FAC", "ORG", "DATE"}
+
+    def scrub(text: str, identifiers: Sequence[str], date_shift_days: int) -> str:
+        out = text
+        for ent in sorted(nlp(text).ents, key=lambda e: e.start_char, reverse=True):
+            if ent.label_ in labels:
+                out = out[: ent.start_char] + f"[{ent.label_}]" + out[ent.end_char :]
+        return out
+
+    return scrub
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=20261202)
     parser.add_argument("--reports", type=int, default=500)
+    parser.add_argument("--ner", help="also measure a spaCy NER model (e.g. en_core_web_sm)")
     args = parser.parse_args(argv)
     print(table(args.seed, args.reports))
+    if args.ner:
+        result = measure(ner_scrubber(args.ner), args.seed, args.reports)
+        print(f"\nNER only ({args.ner}):")
+        for kind, (kept, total) in sorted(result["counts"].items()):
+            print(f"| {kind} | {total} | {kept / total:.2%} |")
+        print(f"| reports/s | | {result['reports_per_s']:.0f} |")
 
 
 if __name__ == "__main__":

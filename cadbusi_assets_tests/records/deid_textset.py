@@ -80,7 +80,7 @@ _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augu
 #: initials that are also clinical abbreviations or credentials are not drawn as staff initials
 _ABBREVIATIONS = {"MD", "DO", "RN", "NP", "PA", "RT", "CT", "US", "MR", "ER", "PR", "CC", "LT",
                   "ML", "MM", "CM", "DR", "MG", "FN", "BX", "HR", "PT", "TB", "DCIS", "MRI", "PET",
-                  "DBT", "FNA", "LMP", "PMH", "SLN", "LVI", "IDC", "ILC", "MLO", "RCC", "LCC", "VS", "ST", "MRN", "DOB", "CAD", "BRCA", "HRT", "GYN", "PCP"}  # fmt: skip
+                  "DBT", "FNA", "LMP", "PMH", "SLN", "LVI", "IDC", "ILC", "MLO", "RCC", "LCC", "VS", "ST", "MRN", "DOB", "CAD", "BRCA", "HRT", "GYN", "PCP", "PTS", "HX", "DX", "TX", "RX", "SX", "FX", "YO", "YRS", "WKS", "MOS", "HRS"}  # fmt: skip
 _CLOCKS = ("1:00", "2:00", "3:00", "9:30", "10:00", "11:00", "12:00", "4:30")
 _DIAGNOSES = ("invasive ductal carcinoma", "fibroadenoma", "ductal carcinoma in situ",
               "fibrocystic changes", "atypical ductal hyperplasia", "intraductal papilloma",
