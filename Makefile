@@ -9,7 +9,7 @@ export CADBUSI_HOME ?= $(CURDIR)/.demo
 export DAGSTER_HOME ?= $(CADBUSI_HOME)/dagster_home
 export CADBUSI_PSEUDONYM_KEY_FILE ?= $(CADBUSI_HOME)/secrets/pseudonym.key
 
-.PHONY: install demo dev test test-fast bench lint check-defs clean-demo help
+.PHONY: install demo dev test test-fast bench lint check-defs clean-demo help system-deps-demo system-deps-test
 
 help:
 	@echo "make demo   - install into $(VENV) if needed, build the synthetic cohort, run the whole graph"
@@ -27,17 +27,25 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: install
+# Debian packages (tesseract for the demo; PostgreSQL, Orthanc, DCMTK, GDCM, Redis for the tests):
+# installed with apt-get as root or with passwordless sudo, else the one command to run is printed.
+system-deps-demo:
+	@scripts/system-deps.sh demo
+
+system-deps-test:
+	@scripts/system-deps.sh test
+
+demo: system-deps-demo install
 	$(BIN)/cadbusi demo
 
 dev: install
 	@test -d "$(DAGSTER_HOME)" || (echo "Run 'make demo' first: it creates the demo data in $(CADBUSI_HOME)." && exit 1)
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${PORT:-3000}
 
-test: install
+test: system-deps-test install
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-test-fast: install
+test-fast: system-deps-test install
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not integration" $(PYTEST_ARGS)
 
 bench: install

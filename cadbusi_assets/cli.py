@@ -28,18 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-DEMO_INSTANCE_YAML = """\
-# Dagster instance of the embedded default deployment: SQLite storage in $DAGSTER_HOME.
-# `cadbusi demo` writes this same content into .demo/dagster_home/dagster.yaml (a test keeps the
-# two identical). Production uses PostgreSQL: deploy/dagster.production.yaml.
-telemetry:
-  enabled: false
-concurrency:
-  runs:
-    max_concurrent_runs: 2
-  pools:
-    default_limit: 1
-"""
+from cadbusi_assets.instance_config import DEMO_INSTANCE_YAML
 
 
 def _echo(text: str) -> None:
@@ -465,6 +454,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.set_defaults(func=cmd_analyze)
 
+    reid = sub.add_parser(
+        "reidentify",
+        help="look a pseudonym up in the raw zone (holders of the pseudonym key only; audited)",
+    )
+    reid.add_argument("pseudonym", help="a patient, study or image pseudonym")
+    reid.add_argument("--purpose", default="", help="why (recorded in the raw-zone audit table)")
+    reid.add_argument(
+        "--key-file", default="", help="pseudonym key file (default: CADBUSI_PSEUDONYM_KEY_FILE)"
+    )
+    reid.set_defaults(func=cmd_reidentify)
     export = sub.add_parser("export", help="cut a dated export")
     export.add_argument("--key", default="", help="export partition key (default: today)")
     export.set_defaults(func=cmd_export)
@@ -493,9 +492,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def cmd_reidentify(args: argparse.Namespace) -> int:
+    from cadbusi_assets.identity.reidentify import reidentify_command
+    from cadbusi_assets.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        _echo(f"settings: {exc}")
+        return 2
+    return reidentify_command(
+        args.pseudonym,
+        raw_zone_uri=settings.raw_zone_uri,
+        key_file=args.key_file or settings.key_file,
+        storage_options=settings.storage_options,
+        purpose=args.purpose,
+        echo=_echo,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
+    from cadbusi_assets.parallel import worker_scope
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    # Worker processes started by a command end with it (and at once on Ctrl-C).
+    with worker_scope():
+        return int(args.func(args) or 0)
 
 
 if __name__ == "__main__":

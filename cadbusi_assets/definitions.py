@@ -7,4 +7,6 @@ import dagster as dg
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    from cadbusi_assets.defs.alerts.freshness import with_freshness
+
+    return with_freshness(dg.load_from_defs_folder(path_within_project=Path(__file__).parent))

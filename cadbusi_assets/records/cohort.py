@@ -28,8 +28,11 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from cadbusi_assets.identity.optout import OPT_OUT_REASON, opted_out_expr
+
 EXCLUSION_REASONS: tuple[str, ...] = (
     "missing patient id",
+    OPT_OUT_REASON,
     "missing exam date",
     "exam date in the future",
     "missing accession number",
@@ -70,11 +73,13 @@ def select_cohort(
     require_pacs_reference: bool = True,
     excluded_report_statuses: tuple[str, ...] = DEFAULT_EXCLUDED_STATUSES,
     today: dt.date | None = None,
+    opt_out: frozenset[str] = frozenset(),
 ) -> CohortSelection:
     """Split parsed radiology rows (output of ``parse_radiology_reports``) into the cohort and
     the recorded exclusions. Both keep all input columns; exclusions add ``exclusion_reason``.
 
-    ``today`` (default: today's UTC date) is the last valid exam date."""
+    ``today`` (default: today's UTC date) is the last valid exam date. Patients in ``opt_out``
+    (withdrew consent) are excluded with the reason ``patient opted out``."""
     frame = parsed_radiology
     today = today or dt.datetime.now(dt.UTC).date()
     for column in (
@@ -100,6 +105,8 @@ def select_cohort(
     reason = (
         pl.when(patient.is_null() | (patient.str.len_chars() == 0))
         .then(pl.lit("missing patient id"))
+        .when(opted_out_expr(opt_out))
+        .then(pl.lit(OPT_OUT_REASON))
         .when(pl.col("exam_date").is_null())
         .then(pl.lit("missing exam date"))
         .when(pl.col("exam_date") > pl.lit(today))

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from cadbusi_assets.identity import Pseudonymizer
+from cadbusi_assets.identity.optout import load_opt_out_from_env
 from cadbusi_assets.records import (
     LabelWindows,
     Warehouse,
@@ -219,7 +220,7 @@ def select_imaging_studies(
             raise FileNotFoundError(
                 f"radiology_reports for {day} is missing in the raw zone; materialize it first."
             )
-        selection = select_cohort(parsed)
+        selection = select_cohort(parsed, opt_out=load_opt_out_from_env())
         cohort = selection.cohort
         if cohort.height:
             ids = cohort["patient_id"].drop_nulls().unique().sort().to_list()

@@ -74,6 +74,8 @@ def late_arrivals_schedule(context: dg.ScheduleEvaluationContext, warehouse: War
     end = run_day - dt.timedelta(days=2)
     first = dt.date.fromisoformat(study_date_partitions.start.strftime("%Y-%m-%d"))
     start = max(start, first)
+    if study_date_partitions.end is not None:  # the demo: never past its last date
+        end = min(end, (study_date_partitions.end - dt.timedelta(days=1)).date())
     if end < start:
         return dg.SkipReason("the late-arrival window is before the first study date")
     with warehouse.open() as wh:
