@@ -13,7 +13,6 @@ Nothing is asserted: these are figures for the README and the issue notes.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import tempfile
 import time

@@ -16,7 +16,9 @@ def test_opted_out_patients_are_excluded_with_their_reason():
     parsed = parse_radiology_reports(
         exams(
             [
-                dict(accession_number="A1", patient_id="P001", exam_date=D(2024, 1, 1), birads="4A"),
+                dict(
+                    accession_number="A1", patient_id="P001", exam_date=D(2024, 1, 1), birads="4A"
+                ),
                 dict(accession_number="A2", patient_id="P002", exam_date=D(2024, 1, 1), birads="3"),
             ]
         )
