@@ -180,12 +180,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _echo(f"[6/7] dated export {key}")
     runs.append(runner.cut_export(defs, instance, key))
 
-    failed = [r for r in runs if not r.success or r.failed_checks]
+    failed = [r for r in runs if not r.ok]
     _echo("[7/7] summary")
     _print_summary(instance, key, time.monotonic() - started)
     if failed:
         for run in failed:
-            _echo(f"  FAILED: {run.name} (run {run.run_id}) {', '.join(run.failed_checks)}")
+            dates = ", ".join(f"{d} at {a}" for d, a in sorted(run.failed_dates.items()))
+            what = ", ".join(x for x in (", ".join(run.failed_checks), dates) if x)
+            _echo(f"  FAILED: {run.name} (run {run.run_id}) {what}")
         _echo("Open the UI (`make dev`) to see the failed run's logs.")
         return 1
     return 0

@@ -9,9 +9,10 @@ of one run per date.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dagster as dg
 
@@ -26,6 +27,12 @@ class RunSummary:
     success: bool
     run_id: str
     failed_checks: list[str]
+    #: Study dates that failed inside a ranged run whose other dates succeeded ({date: asset}).
+    failed_dates: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.success and not self.failed_checks and not self.failed_dates
 
 
 def load_definitions() -> dg.Definitions:
@@ -91,8 +98,14 @@ def materialize(
         tags=tags,
         raise_on_error=False,
     )
+    run = instance.get_run_by_id(result.run_id)
+    failed_dates = json.loads((run.tags if run else {}).get("cadbusi/failed_dates", "") or "{}")
     return RunSummary(
-        name or ",".join(selection), result.success, result.run_id, _check_failures(result)
+        name or ",".join(selection),
+        result.success,
+        result.run_id,
+        _check_failures(result),
+        failed_dates,
     )
 
 
