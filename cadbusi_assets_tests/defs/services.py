@@ -144,6 +144,12 @@ def dagster_services(
     log_dir = Path(env["DAGSTER_HOME"]) / "service-logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     services = Services(env, free_port())
+    # The test process reads the same instance (PostgreSQL credentials come from the env).
+    saved = {k: os.environ.get(k) for k in env if k.startswith("DAGSTER_PG_")}
+    os.environ.update({k: env[k] for k in saved})
+    # Create the instance's storage once, before two processes race to create it.
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]):
+        pass
     workspace = str(ROOT / "workspace.yaml")
     try:
         if webserver:
@@ -172,6 +178,11 @@ def dagster_services(
     finally:
         for proc in services.procs.values():
             _stop(proc)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def wait_for(predicate, timeout: float, what: str, services: Services | None = None, poll=1.0):
