@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from cadbusi_assets.identity import Pseudonymizer
+from cadbusi_assets.pacs.find import require_study_uid as _require_study_uid
 from cadbusi_assets.records import (
     LabelWindows,
     Warehouse,
@@ -205,8 +206,13 @@ def select_imaging_studies(
     days: Sequence[str],
     *,
     allow_shrink: bool | None = None,
+    require_study_uid: bool | None = None,
 ) -> dict[str, PartitionReport]:
     """The cohort per day (studies to retrieve) with recorded exclusion reasons.
+
+    Rows without a StudyInstanceUID stay in the cohort (retrieval looks their study up in the
+    PACS by accession number, else patient ID + date) unless ``require_study_uid`` (default
+    ``$CADBUSI_REQUIRE_STUDY_UID``) excludes them as "missing PACS reference".
 
     The cohort rows carry the patient's name and birth date (raw zone only) so that later
     stages can scrub and check for the study's own identifiers. A day whose cohort drops
@@ -219,7 +225,9 @@ def select_imaging_studies(
             raise FileNotFoundError(
                 f"radiology_reports for {day} is missing in the raw zone; materialize it first."
             )
-        selection = select_cohort(parsed)
+        selection = select_cohort(
+            parsed, require_pacs_reference=_require_study_uid(require_study_uid)
+        )
         cohort = selection.cohort
         if cohort.height:
             ids = cohort["patient_id"].drop_nulls().unique().sort().to_list()
