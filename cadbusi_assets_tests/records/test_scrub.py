@@ -439,3 +439,38 @@ def test_scrub_is_fast_enough_for_every_report():
         scrub_report_text(case.text, identifiers=case.identifiers, date_shift_days=-3)
     # ~200 reports/s on one free core; the bound leaves room for a loaded CI machine
     assert len(cases) / (time.perf_counter() - start) > 20
+
+
+@pytest.mark.parametrize(
+    ("text", "gone", "kept"),
+    [
+        ("Contact (029) 2018 0862 or 28-1948-2199.", ("2018", "0862", "1948", "2199"), ()),
+        (
+            "Lives at 3799 Timothy Shoal. Mass at 2:00.",
+            ("3799", "Timothy", "Shoal"),
+            ("Mass at 2:00",),
+        ),
+        ("Lives at 326 Morgan Flat. Mass at 2:00.", ("326", "Morgan"), ("Mass at 2:00",)),
+        ("Address: 23194 Golden Stream Suite 491.", ("23194", "Golden", "491"), ()),
+        ("Contact 09139 Roding or 1234 AB Amsterdam.", ("09139", "Roding", "Amsterdam"), ()),
+        ("Mailing: New Tylerburgh, V3S 7B1; London SW1A 1AA.", ("V3S 7B1", "SW1A"), ()),
+        (
+            "Discussed with Philippe Mercier de la Costa and Vera van den Broek.",
+            ("Costa", "Broek"),
+            (),
+        ),
+        ("Accompanied by her sister. Contact the office.", (), ("Contact the office.",)),
+        (
+            "1 CM FROM CHEST WALL. 2 VIEWS. 2 OVAL MASSES.",
+            (),
+            ("1 CM FROM CHEST WALL. 2 VIEWS. 2 OVAL MASSES.",),
+        ),
+    ],
+)
+def test_formats_seen_in_other_generators(text, gone, kept):
+    """Phone, address and name layouts of the Faker library (not used to tune the set)."""
+    out = scrub_report_text(text, identifiers=[], date_shift_days=-11)
+    for part in gone:
+        assert part not in out, (part, out)
+    for part in kept:
+        assert part in out, (part, out)
