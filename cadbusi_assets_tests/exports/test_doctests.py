@@ -10,6 +10,8 @@ import pytest
 MODULES = [
     "cadbusi_assets.exports.splits",
     "cadbusi_assets.exports.lineage",
+    "cadbusi_assets.exports.lesion_masks",
+    "cadbusi_assets.exports.shards",
     "cadbusi_assets.records.lesions",
     "cadbusi_assets.labeling.batches",
 ]
