@@ -438,6 +438,12 @@ def read_line(level: np.ndarray, box: Box) -> str:
     return text
 
 
+def read_boxes(frame: np.ndarray, boxes: Sequence[Box]) -> list[str]:
+    """Text of each line box of ``frame`` as :func:`read_frame_text` reads it."""
+    level = brightness(frame)
+    return [read_line(level, box) for box in boxes]
+
+
 def read_frame_text(frame: np.ndarray, *, area: Box | None = None) -> FrameText:
     """Find every text line of ``frame`` (inside ``area``, default the whole frame) with
     the shared detector and read each once (:class:`TesseractUnavailable` without
