@@ -181,7 +181,8 @@ _STREET = re.compile(
     r"(?:" + _CAP_WORD + r"\s+){0,4}"
     r"(?:" + _SUFFIX_FORMS + r")(?![\w'’])\.?" + _UNIT + "?"
     r"|(?i:\bP\.?\s*O\.?\s*Box\s+\d+)"
-    r"|\b(?:[^\W\d_]+(?:stra(?:ss|ß)e|str\.|gasse|weg|platz|allee|gatan|gata|vej|veien|vegen))"
+    r"|\b(?:[^\W\d_a-z][\w\-]*(?:-(?i:ring|damm|ufer)|(?i:stra(?:ss|ß)e|str\.|gasse|weg"
+    r"|platz|allee|gatan|gata|vej|veien|vegen)))"
     r"\s+\d{1,5}[a-z]?\b"
     r"|(?<![\w.,])\d{1,5}(?:bis|ter)?,?\s+(?i:rue|avenue|boulevard|chemin|place|via|calle|avenida|rua)"
     r"\s+(?:[\w'’\-]+\s+){0,3}[\w'’\-]+"
@@ -196,7 +197,11 @@ _CUED_ADDRESS = re.compile(
     r"|\baddress(?:\s+on\s+file)?\s*[:\-]|\bhome\s*:)\s*"
     r"(\d{1,6}[A-Za-z]?(?:\s*[-–/]\s*\d{1,5})?,?"
     r"(?:[ \t]+(?!(?:Apt|APT|Apartment|Unit|UNIT|Suite|SUITE|Ste|Flat|FLAT|Room|Rm)\b)"
-    r"[^\W\d_a-z][\w'’\-]*){1,5}" + _UNIT + "?)"
+    r"[^\W\d_a-z][\w'’\-]*){1,5}" + _UNIT + "?"
+    # European order: street words, then the house number and a floor / flat
+    r"|[^\W\d_a-z][\w'’\-]*[ \t,]+(?:[^\W\d_][\w'’\-]*[ \t,]+){0,5}\d{1,5}[A-Za-z]?\b"
+    r"(?:[ \t,]+(?i:piso|piano|appartamento|etage|stock|apt\.?|apartment|flat|escalera|puerta)"
+    r"[ \t]*\d+[A-Za-z]?\b)*)"
 )
 #: a European / Japanese postcode and the town after it ("10115 Berlin", "1234 AB Amsterdam")
 _POSTCODE_TOWN = re.compile(

@@ -474,3 +474,24 @@ def test_formats_seen_in_other_generators(text, gone, kept):
         assert part not in out, (part, out)
     for part in kept:
         assert part in out, (part, out)
+
+
+@pytest.mark.parametrize(
+    ("text", "gone", "kept"),
+    [
+        (
+            "Lives at Viale Veronica, 286 Piano 1. Mass at 2:00.",
+            ("Veronica", "286"),
+            ("Mass at 2:00",),
+        ),
+        ("Lives at Swen-Lindner-Gasse 1186. Mass at 2:00.", ("Lindner", "1186"), ("Mass at 2:00",)),
+        ("Lives at home with 2 cats. Mass at 2:00.", (), ("Lives at home with 2 cats.",)),
+        ("margins measuring 3.1 x 1.7 x 2.7 cm", (), ("margins measuring 3.1 x 1.7 x 2.7 cm",)),
+    ],
+)
+def test_european_addresses_and_what_only_looks_like_one(text, gone, kept):
+    out = scrub_report_text(text, identifiers=[], date_shift_days=-11)
+    for part in gone:
+        assert part not in out, (part, out)
+    for part in kept:
+        assert part in out, (part, out)
