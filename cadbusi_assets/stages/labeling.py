@@ -23,6 +23,7 @@ from cadbusi_assets.labeling import (
     merge_label_tables,
 )
 from cadbusi_assets.labeling.ndjson import concat_history, label_revisions, parse_export
+from cadbusi_assets.labeling.row_data import RowDataConfig, row_data_locator
 from cadbusi_assets.stages.analysis import FEATURES_TABLE, INPAINTED_TABLE
 from cadbusi_assets.stages.deidentification import IMAGES_TABLE
 from cadbusi_assets.stages.report import PartitionReport
@@ -34,15 +35,18 @@ TABLE_NAMES = ("labels", "objects", "classifications")
 HISTORY_DIR = (*LABELS_DIR, "history")
 
 
-def _locator(zone: Zone):
-    def locate(path: str) -> str:
-        return str(zone.local_path(path)) if zone.local else str(zone.path(path))
+def send_data_rows(
+    research_zone: Zone,
+    source: LabelSource,
+    batch: str,
+    row_data: RowDataConfig | None = None,
+) -> PartitionReport:
+    """Images of a batch that passed quality checks become data rows in dataset ``batch``.
 
-    return locate
-
-
-def send_data_rows(research_zone: Zone, source: LabelSource, batch: str) -> PartitionReport:
-    """Images of a batch that passed quality checks become data rows in dataset ``batch``."""
+    ``row_data`` (default: from ``CADBUSI_LABELBOX_ROW_DATA`` / ``CADBUSI_SIGNED_URL_HOURS``)
+    chooses what Labelbox gets: the zone path, a signed URL or uploaded bytes. The table keeps
+    the zone location, the mode and the expiry, never the signed URL."""
+    config = row_data or RowDataConfig.from_env()
     images = read_partition_table(research_zone, IMAGES_TABLE, batch)
     features = read_partition_table(research_zone, FEATURES_TABLE, batch)
     inpainted = read_partition_table(research_zone, INPAINTED_TABLE, batch)
@@ -54,17 +58,27 @@ def send_data_rows(research_zone: Zone, source: LabelSource, batch: str) -> Part
         else pl.DataFrame(schema={"image_id": pl.Utf8})
     )
     selected = images.join(usable, on="image_id", how="semi")
-    rows = build_data_rows(selected, _locator(research_zone), inpainted)
-    sent = source.send_data_rows(batch, rows)
+    with row_data_locator(research_zone, config) as locate:
+        rows = build_data_rows(selected, locate, inpainted)
+        sent = source.send_data_rows(batch, rows)
+        stored = build_data_rows(selected, locate.location, inpainted)
+    expires = locate.expires_at.isoformat(timespec="seconds") if locate.expires_at else None
     table = pl.DataFrame(
-        rows,
+        stored,
         schema={"global_key": pl.Utf8, "external_id": pl.Utf8, "row_data": pl.Utf8},
         orient="row",
+    ).with_columns(
+        row_data_mode=pl.lit(config.mode),
+        row_data_expires_at=pl.lit(expires, pl.Utf8),
     )
     write_partition_table(research_zone, DATA_ROWS_TABLE, batch, table)
     report = PartitionReport(batch, row_count=sent)
     report.count("data_rows_sent", sent)
     report.count("images_not_sent_excluded", images.height - selected.height)
+    report.tables["row_data"] = pl.DataFrame(
+        {"mode": [config.mode], "expires_at": [expires]},
+        schema={"mode": pl.Utf8, "expires_at": pl.Utf8},
+    )
     return report
 
 

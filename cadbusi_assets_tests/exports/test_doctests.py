@@ -14,6 +14,7 @@ MODULES = [
     "cadbusi_assets.exports.shards",
     "cadbusi_assets.records.lesions",
     "cadbusi_assets.labeling.batches",
+    "cadbusi_assets.labeling.row_data",
 ]
 
 
