@@ -189,7 +189,8 @@ _STREET = re.compile(
 )
 _CITY_STATE_ZIP = re.compile(
     r"(?:\b(?:" + _CAP_WORD + r"[ \t]+){0,3}" + _CAP_WORD + r",?[ \t]+)?"
-    r"\b(?:" + _STATES + r")\.?,?[ \t]+\d{5}(?:-\d{4})?(?!\d)"
+    r"\b(?:(?:" + _STATES + r")\.?,?[ \t]+\d{5}(?:-\d{4})?"
+    r"|(?:NSW|VIC|QLD|TAS|SA|WA|NT|ACT)\.?,?[ \t]+\d{4})(?!\d)"
 )
 #: an address after "lives at", "address:": a number and up to five capitalised words
 _CUED_ADDRESS = re.compile(
@@ -206,7 +207,10 @@ _CUED_ADDRESS = re.compile(
 #: a European / Japanese postcode and the town after it ("10115 Berlin", "1234 AB Amsterdam")
 _POSTCODE_TOWN = re.compile(
     r"(?<![\w.,\-])(?!(?:19|20)\d\d\b)(?:\d{5}|\d{4}(?:\s?[A-Z]{2})?|\d{3}-\d{4}|[A-Z]-\d{4,5})"
-    r"[ \t]+(?:[^\W\d_a-z][\w'’\-]*)(?:[ \t]+[^\W\d_a-z][\w'’\-]*)?"
+    r"[ \t]+(?:[^\W\d_a-z][\w'’\-]*)"
+    # more words of the town, with particles: "Mühldorf am Inn", "Koog aan de Zaan"
+    r"(?:[ \t]+(?:(?:am|an|im|ob|bei|der|de|del|della|di|da|aan|den|sur|sous|en|la|le|les)[ \t]+)*"
+    r"[^\W\d_a-z][\w'’\-]*){0,2}"
 )
 _UK_POSTCODE = re.compile(
     r"\b(?:[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|[A-Z]\d[A-Z][ ]?\d[A-Z]\d)\b"
@@ -237,7 +241,7 @@ _BARE_EXTENSION = re.compile(r"(?i)\b(?:ext\.?|extension)\s*#?\s*\d{2,6}\b")
 
 _DIGIT = re.compile(r"\d")
 _YEAR = re.compile(r"(?<![\w\-./:])(?:19|20)\d{2}(?![\w\-/:]|\.\d)")
-_STATE_ZIP_HINT = re.compile(r"[A-Za-z.],?[ \t]+\d{5}(?:-\d{4})?(?!\d)")
+_STATE_ZIP_HINT = re.compile(r"[A-Za-z.],?[ \t]+\d{4,5}(?:-\d{4})?(?!\d)")
 _URL_HINT = re.compile(
     r"(?i)://|www\.|\.(?:com|org|net|edu|gov|io|health|med|info|us|uk|de|fr|jp|ca|au|nl)\b"
 )
@@ -979,7 +983,7 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
                 if tok.cls != _AMBIGUOUS or (
                     nxt is not None
                     and nxt.title
-                    and nxt.cls != _SAFE
+                    and (nxt.cls != _SAFE or _eponym_as_name(text, nxt, True))
                     and _joined(_gap(text, tok, nxt), False)
                 ):
                     tok.redact = True
@@ -1095,7 +1099,7 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
                     if len(tok.text) <= 2 and tok.key in medical_words():
                         continue
                 elif (
-                    tok.key in medical_words()
+                    (tok.key in medical_words() and not _eponym_as_name(text, tok, j < i))
                     or tok.key in _NOT_A_NAME_PART
                     or (tok.key in core and (tok.cls != _AMBIGUOUS or tok.key in _STOP))
                 ):
@@ -1106,6 +1110,25 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
     _particle_names(text, tokens, is_name)
     spans.extend((t.start, t.end) for t in tokens if t.redact and t.kind == "word")
     return spans
+
+
+#: surnames that name clinical things ("Cooper's ligaments", "Bloom-Richardson grade")
+_EPONYMS = {"cooper", "paget", "bloom", "richardson", "ellis", "elston", "gail", "tyrer",
+            "cuzick", "mondor", "poland", "cowden", "tanner", "scarff", "nottingham"}  # fmt: skip
+_EPONYM_USE = re.compile(
+    r"['’]s\b|-|\s+(?i:disease|grade|grading|model|score|ligaments?|classification|system"
+    r"|modification|syndrome|index|criteria|risk|type|stage|method|scale)\b"
+)
+
+
+def _eponym_as_name(text: str, tok: _Token, after_name: bool) -> bool:
+    """Whether an eponym right after a first name is a surname ("Debbie Richardson") rather
+    than a clinical term ("Bloom-Richardson grade", "Cooper's ligaments")."""
+    if tok.key not in _EPONYMS or not after_name:
+        return False
+    if text[max(0, tok.start - 1) : tok.start] == "-":
+        return False
+    return _EPONYM_USE.match(text, tok.end) is None
 
 
 def _particle_names(text: str, tokens: list[_Token], is_name: Callable[[_Token], bool]) -> None:

@@ -495,3 +495,22 @@ def test_european_addresses_and_what_only_looks_like_one(text, gone, kept):
         assert part not in out, (part, out)
     for part in kept:
         assert part in out, (part, out)
+
+
+def test_eponyms_are_names_only_when_they_stand_as_names():
+    out = scrub_report_text(
+        "Discussed with Debbie Richardson and Larry Cooper. Bloom-Richardson grade 2. "
+        "Cooper's ligaments are thickened. Paget disease. Tyrer-Cuzick risk 21%.",
+        identifiers=[],
+        date_shift_days=-3,
+    )
+    assert "Debbie" not in out and "Larry" not in out
+    assert out.endswith(
+        "Bloom-Richardson grade 2. Cooper's ligaments are thickened. Paget disease. "
+        "Tyrer-Cuzick risk 21%."
+    )
+
+
+def test_australian_state_and_postcode():
+    out = scrub_report_text("Mailing: Goldenmouth, NSW 2929.", identifiers=[], date_shift_days=-3)
+    assert "2929" not in out and "Goldenmouth" not in out
