@@ -15,8 +15,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from pydicom.dataset import Dataset
 
 from cadbusi_assets.demo.warehouse import WAREHOUSE_SCHEMA
+from cadbusi_assets.dicom import dataset_to_bytes, read_dataset
 from cadbusi_assets.identity import Pseudonymizer
 from cadbusi_assets.pacs import open_pacs
 from cadbusi_assets.pacs.find import (
@@ -29,8 +31,8 @@ from cadbusi_assets.pacs.find import (
 )
 from cadbusi_assets.pacs.synthetic import synthetic_uid, synthetic_us_instance
 from cadbusi_assets.records.warehouse import open_warehouse
+from cadbusi_assets.stages import deidentification, retrieval
 from cadbusi_assets.stages import records as records_stage
-from cadbusi_assets.stages import retrieval
 from cadbusi_assets.storage import open_zone, read_partition_table
 from cadbusi_assets_tests.support import TEST_KEY
 
@@ -88,16 +90,28 @@ def _instances() -> list[tuple[str, str, bytes]]:
                 study,
                 study + ".1",
                 f"{study}.1.{n}",
-                rows=8,
-                columns=8,
+                rows=48,
+                columns=64,
                 accession_number=accession,
                 patient_id=patient,
                 study_date=day,
                 instance_number=n,
                 seed=n,
             )
-            out.append((name, f"IM{n:04d}.dcm", data))
+            out.append((name, f"IM{n:04d}.dcm", _with_region(data)))
     return out
+
+
+def _with_region(data: bytes) -> bytes:
+    """The instance with an ultrasound region, so that de-identification can release it."""
+    ds = read_dataset(data)
+    item = Dataset()
+    item.RegionLocationMinX0, item.RegionLocationMinY0 = 4, 4
+    item.RegionLocationMaxX1, item.RegionLocationMaxY1 = 59, 43
+    item.RegionSpatialFormat, item.RegionDataType = 1, 1
+    item.PhysicalDeltaX = item.PhysicalDeltaY = 0.01
+    ds.SequenceOfUltrasoundRegions = [item]
+    return dataset_to_bytes(ds)
 
 
 def _folder_pacs(root: Path) -> Path:
@@ -239,6 +253,29 @@ def test_warehouse_without_uids_is_retrieved_by_lookup_on_the_folder_pacs(
     assert cohort.height == 5 and cohort["study_instance_uid"].is_null().all()
     pacs = open_pacs(f"folder://{_folder_pacs(tmp_path / 'pacs')}")
     _check_retrieval(pacs, raw, Pseudonymizer(TEST_KEY))
+
+
+def test_deidentification_uses_the_looked_up_study_uids(tmp_path, warehouse_uri, monkeypatch):
+    """De-identification matches each retrieved instance to its cohort row through the UID the
+    lookup found: the study rows, the pseudonymized study UIDs and the identifiers the blocking
+    leak check looks for are those of the resolved studies."""
+    monkeypatch.delenv(REQUIRE_STUDY_UID_ENV, raising=False)
+    raw = open_zone(tmp_path / "raw", name="raw")
+    research = open_zone(tmp_path / "research", name="research")
+    _records(warehouse_uri, raw)
+    pseudonymizer = Pseudonymizer(TEST_KEY)
+    pacs = open_pacs(f"folder://{_folder_pacs(tmp_path / 'pacs')}")
+    retrieval.retrieve_partition(pacs, raw, pseudonymizer, DAY)
+    result = deidentification.deidentify_partition(
+        raw, research, pseudonymizer, DAY, verify_ocr=False, workers=1
+    )
+    assert result.report.counts["instances_deidentified"] == 4
+    studies = read_partition_table(
+        research, deidentification.STUDIES_TABLE, pseudonymizer.batch_name(DAY)
+    )
+    assert set(studies["study_uid_pseudo"]) == {pseudonymizer.uid(UID[n]) for n in RESOLVED}
+    assert set(result.identifiers.patient_ids) >= {"LRP-1", "LRP-2", "LRP-4"}
+    assert set(result.identifiers.accession_numbers) >= {"LRA-1", "LRA-2", "LRA-4"}
 
 
 def test_require_study_uid_excludes_rows_without_one(tmp_path, warehouse_uri, monkeypatch):
