@@ -15,6 +15,8 @@ MODULES = [
     "cadbusi_assets.records.lesions",
     "cadbusi_assets.labeling.batches",
     "cadbusi_assets.labeling.row_data",
+    "cadbusi_assets.labeling.agreement",
+    "cadbusi_assets.labeling.ontology",
 ]
 
 
