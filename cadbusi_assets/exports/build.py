@@ -536,7 +536,7 @@ def _assemble(
         config.to_dict(),
         lineage_doc,
         changes=changes,
-        caveats=caveats(manifest, catalog, twins),
+        caveats=caveats(manifest, catalog, twins) + _agreement_caveats(research_zone),
         balance=balance_table(manifest),
     )
     _write(folder, "README.md", card.encode())
@@ -670,6 +670,36 @@ def _lesion_geometry(research_zone: Zone, config: ExportConfig) -> pl.DataFrame:
             "label_id": "lesion_mask_label_id",
         }
     )
+
+
+AGREEMENT_QUESTIONS_PATH = ("labels", "labelbox", "agreement_questions.parquet")
+AGREEMENT_BOXES_PATH = ("labels", "labelbox", "agreement_boxes.parquet")
+
+
+def _agreement_caveats(research_zone: Zone) -> list[tuple[str, str]]:
+    """Annotator agreement of the current label set (consensus images), when ingested."""
+    out: list[tuple[str, str]] = []
+    if research_zone.exists(*AGREEMENT_QUESTIONS_PATH):
+        table = research_zone.read_parquet(*AGREEMENT_QUESTIONS_PATH)
+        for question, images, share in table.select(
+            "question", "images", "share_all_agree"
+        ).iter_rows():
+            out.append(
+                (
+                    f"Labelbox annotators all agree on {question} (images labelled more than once)",
+                    f"{100.0 * share:.1f} % of {images}",
+                )
+            )
+    if research_zone.exists(*AGREEMENT_BOXES_PATH):
+        boxes = research_zone.read_parquet(*AGREEMENT_BOXES_PATH)
+        if boxes.height and boxes["mean_iou"][0] is not None:
+            out.append(
+                (
+                    "mean IoU of lesion boxes between annotators of one image",
+                    f"{boxes['mean_iou'][0]:.2f} over {boxes['label_pairs'][0]} label pairs",
+                )
+            )
+    return out
 
 
 def _boxes_in_crop(selected: pl.DataFrame) -> pl.DataFrame:

@@ -66,6 +66,10 @@ def _zone_with_lesions(tmp_path):
     ).with_columns(pl.col("updated_at").str.to_datetime(time_zone="UTC"))
     zone.write_parquet(("labels", "labelbox", "objects.parquet"), objects)
     zone.write_parquet(("labels", "labelbox", "labels.parquet"), labels)
+    zone.write_parquet(
+        ("labels", "labelbox", "agreement_questions.parquet"),
+        pl.DataFrame({"question": ["laterality"], "images": [4], "share_all_agree": [0.75]}),
+    )
     return zone, labelled, fallback
 
 
@@ -99,6 +103,10 @@ def test_lesion_masks_from_labels_then_calipers_named_apart_from_fov_masks(expor
     assert other["lesion_mask_source"] == "calipers"
     assert other["lesion_mask_boxes_crop"] == [[10, 10, 30, 12]]
     assert _mask(folder, other["lesion_mask_path"])[10:13, 10:31].min() == 255
+    card = (folder / "README.md").read_text()
+    assert "1 caliper boxes (fallback, a box, not an outline); 1 from Labelbox" in card
+    assert 'datasets.load_dataset("parquet"' in card and "CadbusiExportDataset" in card
+    assert "annotators all agree on laterality" in card and "75.0 % of 4" in card
     plain = manifest.filter(pl.col("lesion_mask_path").is_null())
     assert plain.height == manifest.height - 2 and plain["lesion_mask_source"].null_count() == (
         plain.height
