@@ -277,6 +277,11 @@ def run_benchmarks(
 ) -> int:
     suites: dict[str, Callable[[], dict]] = {
         "pipeline": lambda: pipeline_benchmark(days=2 if quick else 5),
+        "text-heldout": lambda: _call(
+            "cadbusi_assets.ultrasound.bench",
+            "run_text_benchmark",
+            frames_per_family=6 if quick else 20,
+        ),
         "deid": lambda: _call("cadbusi_assets.deid.bench", "run_benchmark", n=10 if quick else 50),
         "deid-vs-tools": lambda: deid_comparison_benchmark(n=20 if quick else 60),
         "analysis-speed": lambda: _call(

@@ -26,7 +26,17 @@ from PIL import Image, ImageDraw
 from cadbusi_assets.catalog import open_catalog
 from cadbusi_assets.exports.card import build_card
 from cadbusi_assets.exports.compare import caveats, previous_export_key, read_manifest, what_changed
+from cadbusi_assets.exports.lesion_masks import (
+    GEOMETRY_SCHEMA,
+    LABELBOX_LABELS_PATH,
+    LABELBOX_OBJECTS_PATH,
+    LESION_OBJECT_NAMES,
+    caliper_lesion_geometry,
+    label_lesion_geometry,
+    lesion_geometry,
+)
 from cadbusi_assets.exports.lineage import build_lineage
+from cadbusi_assets.exports.shards import DEFAULT_SHARD_MAX_BYTES, write_shards
 from cadbusi_assets.exports.splits import (
     DEFAULT_RATIOS,
     balance_table,
@@ -60,10 +70,18 @@ class ExportConfig:
     split_method: str = "stratified"
     #: k cross-validation folds over the non-test patients (0: none)
     folds: int = 0
+    #: lesion masks (``lesion_masks/``) from Labelbox lesion objects, then caliper boxes
+    lesion_masks_from_labels: bool = True
+    lesion_masks_from_calipers: bool = True
+    lesion_object_names: tuple[str, ...] = LESION_OBJECT_NAMES
+    #: Parquet shards under ``data/`` (Hugging Face ``datasets`` layout, PNG bytes inside)
+    parquet_shards: bool = True
+    shard_max_bytes: int = DEFAULT_SHARD_MAX_BYTES
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["split_ratios"] = dict(self.split_ratios)
+        out["lesion_object_names"] = list(self.lesion_object_names)
         return out
 
 
@@ -131,9 +149,35 @@ class _ImageJob:
     polygon: tuple[tuple[float, float], ...] | None
     out_image: str
     out_mask: str | None
+    #: lesion geometry in full-image pixels (boxes x0, y0, x1, y1; polygons of (x, y))
+    lesion_boxes: tuple[tuple[int, int, int, int], ...] = ()
+    lesion_polygons: tuple[tuple[tuple[float, float], ...], ...] = ()
+    out_lesion_mask: str | None = None
 
 
-def _render(job: _ImageJob) -> tuple[bytes, bytes | None, int, int]:
+def _mask_png(
+    size: tuple[int, int],
+    crop: tuple[int, int, int, int] | None,
+    polygons: Sequence[Sequence[Sequence[float]]] = (),
+    boxes: Sequence[Sequence[int]] = (),
+) -> bytes:
+    """A binary (0/255) mask of the full image, drawn then cropped like the image."""
+    mask = Image.new("L", size, 0)
+    draw = ImageDraw.Draw(mask)
+    for polygon in polygons:
+        if len(polygon) >= 3:
+            draw.polygon([(float(x), float(y)) for x, y in polygon], fill=255)
+    for x0, y0, x1, y1 in boxes:
+        draw.rectangle((min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)), fill=255)
+    if crop:
+        x0, y0, x1, y1 = crop
+        mask = mask.crop((x0, y0, x1 + 1, y1 + 1))
+    buffer = io.BytesIO()
+    mask.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def _render(job: _ImageJob) -> tuple[bytes, bytes | None, bytes | None, int, int]:
     with Image.open(io.BytesIO(job.zone.read_bytes(job.source_path))) as image:
         image.load()
         full = image
@@ -144,15 +188,11 @@ def _render(job: _ImageJob) -> tuple[bytes, bytes | None, int, int]:
         image.save(out, format="PNG", compress_level=1)
         mask_bytes = None
         if job.out_mask and job.polygon and len(job.polygon) >= 3:
-            mask = Image.new("L", full.size, 0)
-            ImageDraw.Draw(mask).polygon([tuple(p) for p in job.polygon], fill=255)
-            if job.crop:
-                x0, y0, x1, y1 = job.crop
-                mask = mask.crop((x0, y0, x1 + 1, y1 + 1))
-            buffer = io.BytesIO()
-            mask.save(buffer, format="PNG", compress_level=1)
-            mask_bytes = buffer.getvalue()
-        return out.getvalue(), mask_bytes, image.width, image.height
+            mask_bytes = _mask_png(full.size, job.crop, polygons=[job.polygon])
+        lesion_bytes = None
+        if job.out_lesion_mask and (job.lesion_boxes or job.lesion_polygons):
+            lesion_bytes = _mask_png(full.size, job.crop, job.lesion_polygons, job.lesion_boxes)
+        return out.getvalue(), mask_bytes, lesion_bytes, image.width, image.height
 
 
 def _valid_crop(config: ExportConfig) -> pl.Expr:
@@ -338,12 +378,17 @@ def _assemble(
     selected = (
         _with_calipers(selected, catalog, twins)
         .join(_image_batches(research_zone), on="image_id", how="left")
+        .join(_lesion_geometry(research_zone, config), on="image_id", how="left")
         .sort("image_id")
     )
     jobs = []
     for row in selected.iter_rows(named=True):
         source_path = row["inpainted_path"] if row["source"] == "inpainted" else row["png_path"]
         polygon = row.get("fov_polygon")
+        boxes = tuple(tuple(int(v) for v in b) for b in (row["_lesion_boxes"] or ()))
+        polygons = tuple(
+            tuple((float(x), float(y)) for x, y in p) for p in (row["_lesion_polygons"] or ())
+        )
         jobs.append(
             _ImageJob(
                 research_zone,
@@ -351,12 +396,15 @@ def _assemble(
                 _crop_of(row) if config.crop_to_field_of_view else None,
                 tuple(tuple(p) for p in polygon) if polygon else None,
                 f"images/{row['image_id']}.png",
-                f"masks/{row['image_id']}.png" if polygon else None,
+                f"fov_masks/{row['image_id']}.png" if polygon else None,
+                boxes,
+                polygons,
+                f"lesion_masks/{row['image_id']}.png" if boxes or polygons else None,
             )
         )
     rendered = parallel_map(_render, jobs, workers=workers, min_items_per_worker=8)
-    image_sha, mask_paths, widths, heights = [], [], [], []
-    for job, (png, mask, width, height) in zip(jobs, rendered, strict=True):
+    image_sha, mask_paths, lesion_paths, widths, heights = [], [], [], [], []
+    for job, (png, mask, lesion_mask, width, height) in zip(jobs, rendered, strict=True):
         _write(folder, job.out_image, png)
         image_sha.append(hashlib.sha256(png).hexdigest())
         if mask is not None and job.out_mask:
@@ -364,13 +412,19 @@ def _assemble(
             mask_paths.append(job.out_mask)
         else:
             mask_paths.append(None)
+        if lesion_mask is not None and job.out_lesion_mask:
+            _write(folder, job.out_lesion_mask, lesion_mask)
+            lesion_paths.append(job.out_lesion_mask)
+        else:
+            lesion_paths.append(None)
         widths.append(width)
         heights.append(height)
     lesion_columns = _lesion_columns(research_zone, selected)
     manifest = (
         selected.with_columns(
             image_path=pl.Series([j.out_image for j in jobs], dtype=pl.Utf8),
-            mask_path=pl.Series(mask_paths, dtype=pl.Utf8),
+            fov_mask_path=pl.Series(mask_paths, dtype=pl.Utf8),
+            lesion_mask_path=pl.Series(lesion_paths, dtype=pl.Utf8),
             image_sha256=pl.Series(image_sha, dtype=pl.Utf8),
             width=pl.Series(widths, dtype=pl.Int32),
             height=pl.Series(heights, dtype=pl.Int32),
@@ -378,6 +432,7 @@ def _assemble(
             pixel_spacing_y_cm=pl.col("physical_delta_y_cm").cast(pl.Float64),
         )
         .join(lesion_columns, on="image_id", how="left")
+        .join(_boxes_in_crop(selected), on="image_id", how="left")
         .select(
             "image_id",
             "patient_pseudo",
@@ -406,9 +461,13 @@ def _assemble(
             "pixel_spacing_y_cm",
             "lesion_ids",
             "lesion_boxes_crop",
+            "lesion_mask_source",
+            "lesion_mask_label_id",
+            "lesion_mask_boxes_crop",
             "source",
             "image_path",
-            "mask_path",
+            "fov_mask_path",
+            "lesion_mask_path",
             "image_sha256",
             "width",
             "height",
@@ -431,6 +490,8 @@ def _assemble(
         .sort(["accession_pseudo", "side"], nulls_last=True)
     )
     _write(folder, "manifest.parquet", parquet_bytes(manifest))
+    if config.parquet_shards:
+        write_shards(folder, manifest, config.shard_max_bytes)
     _write(folder, "manifest.csv", _csv_safe(manifest).write_csv().encode())
     _write(folder, "bags.parquet", parquet_bytes(bags))
     _write(
@@ -475,7 +536,7 @@ def _assemble(
         config.to_dict(),
         lineage_doc,
         changes=changes,
-        caveats=caveats(manifest, catalog, twins),
+        caveats=caveats(manifest, catalog, twins) + _agreement_caveats(research_zone),
         balance=balance_table(manifest),
     )
     _write(folder, "README.md", card.encode())
@@ -583,6 +644,81 @@ def _lesion_columns(research_zone: Zone, selected: pl.DataFrame) -> pl.DataFrame
             )
             .alias("lesion_boxes_crop"),
         )
+    )
+
+
+def _lesion_geometry(research_zone: Zone, config: ExportConfig) -> pl.DataFrame:
+    """``_lesion_boxes`` / ``_lesion_polygons`` (full-image px) per image for its lesion mask,
+    with ``lesion_mask_source`` (labelbox, calipers) and ``lesion_mask_label_id``."""
+    labelled = pl.DataFrame(schema=GEOMETRY_SCHEMA)
+    if config.lesion_masks_from_labels and research_zone.exists(*LABELBOX_OBJECTS_PATH):
+        objects = research_zone.read_parquet(*LABELBOX_OBJECTS_PATH)
+        labels = (
+            research_zone.read_parquet(*LABELBOX_LABELS_PATH)
+            if research_zone.exists(*LABELBOX_LABELS_PATH)
+            else None
+        )
+        labelled = label_lesion_geometry(objects, labels, config.lesion_object_names)
+    calipers = pl.DataFrame(schema=GEOMETRY_SCHEMA)
+    if config.lesion_masks_from_calipers and research_zone.exists(*LESION_IMAGES_PATH):
+        calipers = caliper_lesion_geometry(research_zone.read_parquet(*LESION_IMAGES_PATH))
+    return lesion_geometry(labelled, calipers).rename(
+        {
+            "boxes": "_lesion_boxes",
+            "polygons": "_lesion_polygons",
+            "source": "lesion_mask_source",
+            "label_id": "lesion_mask_label_id",
+        }
+    )
+
+
+AGREEMENT_QUESTIONS_PATH = ("labels", "labelbox", "agreement_questions.parquet")
+AGREEMENT_BOXES_PATH = ("labels", "labelbox", "agreement_boxes.parquet")
+
+
+def _agreement_caveats(research_zone: Zone) -> list[tuple[str, str]]:
+    """Annotator agreement of the current label set (consensus images), when ingested."""
+    out: list[tuple[str, str]] = []
+    if research_zone.exists(*AGREEMENT_QUESTIONS_PATH):
+        table = research_zone.read_parquet(*AGREEMENT_QUESTIONS_PATH)
+        for question, images, share in table.select(
+            "question", "images", "share_all_agree"
+        ).iter_rows():
+            out.append(
+                (
+                    f"Labelbox annotators all agree on {question} (images labelled more than once)",
+                    f"{100.0 * share:.1f} % of {images}",
+                )
+            )
+    if research_zone.exists(*AGREEMENT_BOXES_PATH):
+        boxes = research_zone.read_parquet(*AGREEMENT_BOXES_PATH)
+        if boxes.height and boxes["mean_iou"][0] is not None:
+            out.append(
+                (
+                    "mean IoU of lesion boxes between annotators of one image",
+                    f"{boxes['mean_iou'][0]:.2f} over {boxes['label_pairs'][0]} label pairs",
+                )
+            )
+    return out
+
+
+def _boxes_in_crop(selected: pl.DataFrame) -> pl.DataFrame:
+    """``lesion_mask_boxes_crop``: the lesion-mask boxes moved into the crop (``_cx``, ``_cy``)."""
+    box = pl.col("_lesion_boxes")
+    return (
+        selected.select("image_id", "_lesion_boxes", "_cx", "_cy")
+        .explode("_lesion_boxes")
+        .filter(box.is_not_null())
+        .with_columns(
+            pl.concat_list(
+                box.list.get(0) - pl.col("_cx"),
+                box.list.get(1) - pl.col("_cy"),
+                box.list.get(2) - pl.col("_cx"),
+                box.list.get(3) - pl.col("_cy"),
+            ).alias("lesion_mask_boxes_crop")
+        )
+        .group_by("image_id", maintain_order=True)
+        .agg(pl.col("lesion_mask_boxes_crop"))
     )
 
 

@@ -39,6 +39,21 @@ def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
     return {("unknown" if k is None else str(k)): int(n) for k, n in rows}
 
 
+def _lesion_mask_summary(manifest: pl.DataFrame) -> str:
+    if "lesion_mask_source" not in manifest.columns or manifest.height == 0:
+        return "none"
+    counts = _counts(
+        manifest.filter(pl.col("lesion_mask_source").is_not_null()), "lesion_mask_source"
+    )
+    if not counts:
+        return "none (no Labelbox lesion labels or caliper boxes for these images)"
+    described = {
+        "labelbox": "from Labelbox lesion labels",
+        "calipers": "caliper boxes (fallback, a box, not an outline)",
+    }
+    return "; ".join(f"{n} {described.get(k, k)}" for k, n in counts.items())
+
+
 def _md_table(counts: Mapping[str, Any], header: tuple[str, str]) -> str:
     lines = [f"| {header[0]} | {header[1]} |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in counts.items()]
@@ -90,6 +105,31 @@ def build_card(
         "per lesion",
         "- `vlm.jsonl`: image and report-text pairs",
         "- `export_config.yaml`, `lineage.json`",
+        "- `fov_masks/`: field-of-view masks (the scanner's imaging area; manifest "
+        "`fov_mask_path`)",
+        f"- `lesion_masks/`: {_lesion_mask_summary(manifest)} (manifest `lesion_mask_path`, "
+        "`lesion_mask_source`, `lesion_mask_boxes_crop`)",
+        *(
+            [
+                "- `data/<split>-NNNNN-of-NNNNN.parquet`: Parquet shards with the manifest fields "
+                "and the PNG bytes of `image`, `fov_mask` and `lesion_mask` (Hugging Face "
+                "`datasets` Image features)"
+            ]
+            if config.get("parquet_shards", False)
+            else []
+        ),
+        "",
+        "## Loading",
+        "",
+        "```python",
+        "import datasets  # Hugging Face: splits train / validation / test",
+        'ds = datasets.load_dataset("parquet", data_dir="<this folder>/data")',
+        "",
+        "from torch.utils.data import DataLoader  # PyTorch",
+        "from cadbusi_assets.exports.torch_dataset import CadbusiExportDataset, collate",
+        'train = CadbusiExportDataset("<this folder>", split="train")',
+        "loader = DataLoader(train, batch_size=16, shuffle=True, collate_fn=collate)",
+        "```",
         "",
         "## Splits (patient level, deterministic)",
         "",

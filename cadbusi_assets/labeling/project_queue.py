@@ -16,6 +16,12 @@ from typing import Any, TypeVar
 import polars as pl
 
 from cadbusi_assets.labeling.batches import BatchReport, plan_batches, queue_batches
+from cadbusi_assets.labeling.ontology import (
+    OntologyCheck,
+    OntologySpec,
+    differences_text,
+    ensure_ontology,
+)
 from cadbusi_assets.labeling.prelabels import (
     ImportReport,
     PrelabelNames,
@@ -53,6 +59,10 @@ class QueueReport:
     batches: BatchReport
     prelabels: ImportReport | None = None
     queued_keys: list[str] = field(default_factory=list)
+    #: the ontology check made first (when an ontology was configured)
+    ontology: OntologyCheck | None = None
+    #: why pre-labels were not imported (None when they were, or when there were none)
+    prelabels_skipped: str | None = None
 
 
 def queue_for_labeling(
@@ -69,16 +79,25 @@ def queue_for_labeling(
     max_rows: int = 100_000,
     retry: Callable[[Callable[[], Any]], Any] | None = None,
     poll_seconds: int = 10,
+    ontology: OntologySpec | None = None,
 ) -> QueueReport:
     """Queue ``data_rows`` (``global_key`` and optional ``birads``) to the project in batches named
-    after ``prefix``, then import pre-labels for the rows that were queued now."""
+    after ``prefix``, then import pre-labels for the rows that were queued now.
+
+    ``ontology``: checked (created and connected when the project has none) before anything is
+    queued; when the project's ontology differs from it, batches are still queued but the
+    pre-labels are skipped (their feature names may not exist) and the differences reported."""
     call = retry or with_backoff()
+    check = call(lambda: ensure_ontology(client, project_id, ontology)) if ontology else None
     plans = plan_batches(data_rows, prefix, max_rows=max_rows, already_queued=already_queued)
     project = call(lambda: client.get_project(project_id))
     batches = queue_batches(project, plans, consensus=consensus, retry=call)
     refused = {k for keys in batches.failed.values() for k in keys}
     queued = [k for plan in plans for k in plan.global_keys if k not in refused]
-    report = QueueReport(batches, None, queued)
+    report = QueueReport(batches, None, queued, ontology=check)
+    if check is not None and not check.ok and queued and lesions is not None:
+        report.prelabels_skipped = differences_text(check)
+        return report
     if lesions is not None and lesion_images is not None and queued:
         lines = build_prelabels(lesion_images, lesions, names, global_keys=queued)
         if lines:

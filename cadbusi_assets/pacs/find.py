@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+from collections.abc import Mapping
 
 import polars as pl
 
@@ -181,6 +183,27 @@ def _collect(
 
 
 # -- StudyInstanceUID lookups (warehouse rows without one) -----------------------------------
+
+#: set to 1/true/yes/on to exclude warehouse rows without a StudyInstanceUID from the cohort
+#: ("missing PACS reference") instead of looking their study up in the PACS at retrieval
+REQUIRE_STUDY_UID_ENV = "CADBUSI_REQUIRE_STUDY_UID"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def require_study_uid(value: bool | None = None, env: Mapping[str, str] | None = None) -> bool:
+    """``value`` when given, else ``$CADBUSI_REQUIRE_STUDY_UID`` (default off: rows without a
+    StudyInstanceUID stay in the cohort and retrieval looks them up).
+
+    >>> require_study_uid(env={}), require_study_uid(env={"CADBUSI_REQUIRE_STUDY_UID": "1"})
+    (False, True)
+    >>> require_study_uid(False, env={"CADBUSI_REQUIRE_STUDY_UID": "yes"})
+    False
+    """
+    if value is not None:
+        return bool(value)
+    env = os.environ if env is None else env
+    return env.get(REQUIRE_STUDY_UID_ENV, "").strip().lower() in _TRUE
+
 
 #: how many matches one lookup asks for (more than one is ambiguous anyway)
 LOOKUP_LIMIT = 10

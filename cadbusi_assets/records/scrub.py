@@ -141,7 +141,8 @@ _LABELLED_IDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 
 _STATES = (
     "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH"
-    "|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR"
+    "|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR|AS|GU|MP|VI|FM|MH|PW"
+    "|AA|AE|AP"
     "|Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|Georgia"
     "|Hawaii|Idaho|Illinois|Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts"
     "|Michigan|Minnesota|Mississippi|Missouri|Montana|Nebraska|Nevada|New Hampshire|New Jersey"
@@ -153,6 +154,15 @@ _STREET_SUFFIX = (
     "Street|St|Avenue|Ave|Av|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Court|Ct|Way|Place|Pl"
     "|Terrace|Ter|Circle|Cir|Highway|Hwy|Parkway|Pkwy|Square|Sq|Trail|Trl|Crescent|Cres|Close"
     "|Row|Mews|Gardens|Grove|Hill|Plaza|Alley|Loop|Pike|Walk|Green|Quay|Wharf|Heights"
+    # more USPS suffixes (not those that are clinical words: oval, view, wall, trace, radial...)
+    "|Avenues|Roads|Streets|Drives|Courts|Lanes|Ways|Bayou|Beach|Bend|Bluffs?|Brooks?|Burgs?"
+    "|Bypass|Canyon|Causeway|Cliffs?|Commons?|Corners?|Coves?|Creek|Crossroad|Dale|Estates?"
+    "|Expressway|Falls|Ferry|Fields|Flats|Fords?|Forest|Forges?|Freeway|Gateway|Glens?|Greens"
+    "|Groves|Harbors?|Haven|Highways|Hills|Inlet|Isle|Junctions?|Knolls?|Lakes?|Landing|Lodge"
+    "|Manors?|Meadows?|Mills?|Mission|Motorway|Mountains?|Orchard|Overpass|Parkways|Pines|Plains?"
+    "|Port|Prairie|Ranch|Rapids|Ridges?|River|Route|Shoals?|Shores?|Skyway|Springs|Squares"
+    "|Stravenue|Stream|Summit|Terraces|Throughway|Trafficway|Trails|Tunnel|Turnpike|Underpass"
+    "|Valleys?|Viaduct|Villages?|Ville|Vista|Villas?"
 )
 _SUFFIX_FORMS = "|".join(
     sorted(
@@ -163,22 +173,49 @@ _SUFFIX_FORMS = "|".join(
 )
 _CAP_WORD = r"(?:[^\W\d_a-z][\w'’\-]*\.?|\d+(?:st|nd|rd|th))"
 _UNIT = (
-    r"(?:,?\s*(?:Apt|APT|Apartment|Unit|UNIT|Suite|SUITE|Ste|Flat|FLAT|Room|Rm|#)\.?\s*#?[\w\-]+)"
+    r"(?:,?\s*(?:Apt|APT|Apartment|Unit|UNIT|Suite|SUITE|Ste|Flat|FLAT|Studio|Room|Rm|#)\.?\s*#?"
+    r"(?:\d[\w\-]*|[A-Z]\b))"
 )
 _STREET = re.compile(
-    r"(?<![\w.,])\d{1,6}[A-Za-z]?(?:\s*[-–/]\s*\d{1,5})?,?\s+(?:" + _CAP_WORD + r"\s+){0,4}"
+    r"(?<![\w.,])\d{1,6}[A-Za-z]?(?:\s*[-–/]\s*\d{1,5})?,?\s+(?!(?i:cm|mm|o'?clock|x|cores?)\b)"
+    r"(?:" + _CAP_WORD + r"\s+){0,4}"
     r"(?:" + _SUFFIX_FORMS + r")(?![\w'’])\.?" + _UNIT + "?"
     r"|(?i:\bP\.?\s*O\.?\s*Box\s+\d+)"
-    r"|\b(?:[^\W\d_]+(?:stra(?:ss|ß)e|str\.|gasse|weg|platz|allee|gatan|gata|vej|veien|vegen))"
+    r"|\b(?:[^\W\d_a-z][\w\-]*(?:-(?i:ring|damm|ufer)|(?i:stra(?:ss|ß)e|str\.|gasse|weg"
+    r"|platz|allee|gatan|gata|vej|veien|vegen)))"
     r"\s+\d{1,5}[a-z]?\b"
     r"|(?<![\w.,])\d{1,5}(?:bis|ter)?,?\s+(?i:rue|avenue|boulevard|chemin|place|via|calle|avenida|rua)"
     r"\s+(?:[\w'’\-]+\s+){0,3}[\w'’\-]+"
 )
 _CITY_STATE_ZIP = re.compile(
     r"(?:\b(?:" + _CAP_WORD + r"[ \t]+){0,3}" + _CAP_WORD + r",?[ \t]+)?"
-    r"\b(?:" + _STATES + r")\.?,?[ \t]+\d{5}(?:-\d{4})?(?!\d)"
+    r"\b(?:(?:" + _STATES + r")\.?,?[ \t]+\d{5}(?:-\d{4})?"
+    r"|(?:NSW|VIC|QLD|TAS|SA|WA|NT|ACT)\.?,?[ \t]+\d{4})(?!\d)"
 )
-_UK_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b")
+#: an address after "lives at", "address:": a number and up to five capitalised words
+_CUED_ADDRESS = re.compile(
+    r"(?i:\b(?:lives|living|resides|residing|reside|moved|relocated|staying)\s+(?:at|to|on)"
+    r"|\baddress(?:\s+on\s+file)?\s*[:\-]|\bhome\s*:)\s*"
+    r"(\d{1,6}[A-Za-z]?(?:\s*[-–/]\s*\d{1,5})?,?"
+    r"(?:[ \t]+(?!(?:Apt|APT|Apartment|Unit|UNIT|Suite|SUITE|Ste|Flat|FLAT|Room|Rm)\b)"
+    r"[^\W\d_a-z][\w'’\-]*){1,5}" + _UNIT + "?"
+    # European order: street words, then the house number and a floor / flat
+    r"|[^\W\d_a-z][\w'’\-]*[ \t,]+(?:[^\W\d_][\w'’\-]*[ \t,]+){0,5}\d{1,5}[A-Za-z]?\b"
+    r"(?:[ \t,]+(?i:piso|piano|appartamento|etage|stock|apt\.?|apartment|flat|escalera|puerta)"
+    r"[ \t]*\d+[A-Za-z]?\b)*)"
+)
+#: a European / Japanese postcode and the town after it ("10115 Berlin", "1234 AB Amsterdam")
+_POSTCODE_TOWN = re.compile(
+    r"(?<![\w.,\-])(?!(?:19|20)\d\d\b)(?:\d{5}|\d{4}(?:\s?[A-Z]{2})?|\d{3}-\d{4}|[A-Z]-\d{4,5})"
+    r"[ \t]+(?:[^\W\d_a-z][\w'’\-]*)"
+    # more words of the town, with particles: "Mühldorf am Inn", "Koog aan de Zaan"
+    r"(?:[ \t]+(?:(?:am|an|im|ob|bei|der|de|del|della|di|da|aan|den|sur|sous|en|la|le|les)[ \t]+)*"
+    r"[^\W\d_a-z][\w'’\-]*){0,2}"
+)
+_UK_POSTCODE = re.compile(
+    r"\b(?:[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|[A-Z]\d[A-Z][ ]?\d[A-Z]\d)\b"
+    r"(?:[ \t]+[A-Z][a-z][\w'’\-]*){0,2}"
+)
 _ZIP_LABEL = re.compile(
     r"(?i)\b(zip(?:\s*code)?|postal\s*code|postcode)\s*[:#]?\s*[A-Z0-9][A-Z0-9 \-]{2,8}[A-Z0-9]"
 )
@@ -203,7 +240,8 @@ _EXTENSION = r"(?i:\s*,?\s*(?:ext\.?|extension|x)\s*\d{1,6}\b)"
 _BARE_EXTENSION = re.compile(r"(?i)\b(?:ext\.?|extension)\s*#?\s*\d{2,6}\b")
 
 _DIGIT = re.compile(r"\d")
-_STATE_ZIP_HINT = re.compile(r"[A-Za-z.],?[ \t]+\d{5}(?:-\d{4})?(?!\d)")
+_YEAR = re.compile(r"(?<![\w\-./:])(?:19|20)\d{2}(?![\w\-/:]|\.\d)")
+_STATE_ZIP_HINT = re.compile(r"[A-Za-z.],?[ \t]+\d{4,5}(?:-\d{4})?(?!\d)")
 _URL_HINT = re.compile(
     r"(?i)://|www\.|\.(?:com|org|net|edu|gov|io|health|med|info|us|uk|de|fr|jp|ca|au|nl)\b"
 )
@@ -251,7 +289,7 @@ _DATES = re.compile(
     + _MON
     + r")\b\.?)"
     r"|(?P<cued>(?<=\s)(?P<um>1[0-2]|0?[1-9])/(?P<ud>3[01]|[12]\d|0?[1-9])(?![\d/]|\.\d))"
-    r"|(?P<year>\b(?:19|20)\d{2}\b))"
+    r")"
 )
 
 
@@ -397,7 +435,7 @@ def _shift_match(match: re.Match[str], days: int) -> str:
             return f"{_ordinal(d.day, g['bord'])}{of} {_fmt_month(g['bm'], d.month)}"
     except (ValueError, KeyError, OverflowError):
         return "[DATE]"
-    return "[YEAR]"
+    return "[DATE]"
 
 
 def _remove_match(match: re.Match[str]) -> str:
@@ -405,7 +443,7 @@ def _remove_match(match: re.Match[str]) -> str:
         match.string, max(0, match.start() - 12), match.start()
     ):
         return match.group(0)
-    return "[YEAR]" if match.group("year") else "[DATE]"
+    return "[DATE]"
 
 
 # --------------------------------------------------------------------------- name variants
@@ -745,6 +783,7 @@ def _word_class(key: str) -> int:
 
 
 _HAS_DIGIT = re.compile(r"\d")
+_YEAR = re.compile(r"(?<![\w\-./:])(?:19|20)\d{2}(?![\w\-/:]|\.\d)")
 #: what follows a person's name used as a subject: a possessive or a lower-case word
 #: what stands before a town: "lives in", "from", "Hospital, " (a capitalised word and a comma)
 _PLACE_CUE = re.compile(
@@ -892,6 +931,8 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
             return True, True
         if key in {"name", "patient", "pt"} and ":" in gap:
             return True, True
+        if "." in gap or ";" in gap:
+            return False, False  # "... her sister. Contact the office"
         return key in _RELATIONS, False
 
     def credential_after(i: int) -> bool:
@@ -942,7 +983,7 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
                 if tok.cls != _AMBIGUOUS or (
                     nxt is not None
                     and nxt.title
-                    and nxt.cls != _SAFE
+                    and (nxt.cls != _SAFE or _eponym_as_name(text, nxt, True))
                     and _joined(_gap(text, tok, nxt), False)
                 ):
                     tok.redact = True
@@ -1058,7 +1099,7 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
                     if len(tok.text) <= 2 and tok.key in medical_words():
                         continue
                 elif (
-                    tok.key in medical_words()
+                    (tok.key in medical_words() and not _eponym_as_name(text, tok, j < i))
                     or tok.key in _NOT_A_NAME_PART
                     or (tok.key in core and (tok.cls != _AMBIGUOUS or tok.key in _STOP))
                 ):
@@ -1066,8 +1107,68 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
                 tok.redact = True
                 changed = True
                 break
+    _particle_names(text, tokens, is_name)
     spans.extend((t.start, t.end) for t in tokens if t.redact and t.kind == "word")
     return spans
+
+
+#: surnames that name clinical things ("Cooper's ligaments", "Bloom-Richardson grade")
+_EPONYMS = {"cooper", "paget", "bloom", "richardson", "ellis", "elston", "gail", "tyrer",
+            "cuzick", "mondor", "poland", "cowden", "tanner", "scarff", "nottingham"}  # fmt: skip
+_EPONYM_USE = re.compile(
+    r"['’]s\b|-|\s+(?i:disease|grade|grading|model|score|ligaments?|classification|system"
+    r"|modification|syndrome|index|criteria|risk|type|stage|method|scale)\b"
+)
+
+
+def _eponym_as_name(text: str, tok: _Token, after_name: bool) -> bool:
+    """Whether an eponym right after a first name is a surname ("Debbie Richardson") rather
+    than a clinical term ("Bloom-Richardson grade", "Cooper's ligaments")."""
+    if tok.key not in _EPONYMS or not after_name:
+        return False
+    if text[max(0, tok.start - 1) : tok.start] == "-":
+        return False
+    return _EPONYM_USE.match(text, tok.end) is None
+
+
+def _particle_names(text: str, tokens: list[_Token], is_name: Callable[[_Token], bool]) -> None:
+    """Name particles and the word on their far side: "Mercier de la Costa", "Jordán de
+    Huerta", "van den Broek"."""
+    core, medical = core_words(), medical_words()
+    n = len(tokens)
+
+    def name_like(t: _Token) -> bool:
+        return (
+            t.kind == "word"
+            and t.capitalised
+            and t.key not in core
+            and t.key not in medical
+            and t.key not in _NOT_A_NAME_PART
+        )
+
+    for i, tok in enumerate(tokens):
+        if not is_name(tok):
+            continue
+        for step in (1, -1):
+            j = i + step
+            run = []
+            while (
+                0 <= j < n
+                and len(run) < 3
+                and tokens[j].kind == "word"
+                and tokens[j].key in _PARTICLES
+            ):
+                run.append(tokens[j])
+                j += step
+            if not run or not 0 <= j < n:
+                continue
+            chain = [tok, *run, tokens[j]]
+            if all(
+                _JOIN.fullmatch(_gap(text, a, b) if step > 0 else _gap(text, b, a))
+                for a, b in itertools.pairwise(chain)
+            ) and (name_like(tokens[j]) or is_name(tokens[j])):
+                for t in (*run, tokens[j]):
+                    t.redact = t.kind == "word" or t.redact
 
 
 def _cjk_names(tok: _Token) -> list[tuple[int, int]]:
@@ -1239,10 +1340,15 @@ def scrub_report_text(
     if "ext" in work.text.lower():
         work.sub(_BARE_EXTENSION, "[PHONE]")
     work.sub(_STREET, "[ADDRESS]")
+    work.text = _CUED_ADDRESS.sub(
+        lambda m: m.group(0)[: m.start(1) - m.start()] + work.token("[ADDRESS]"), work.text
+    )
     if _STATE_ZIP_HINT.search(work.text):
         work.sub(_CITY_STATE_ZIP, "[ADDRESS]")
     work.sub(_ZIP_LABEL, lambda m: m.group(1) + " [ADDRESS]")
     work.sub(_UK_POSTCODE, "[ADDRESS]")
+    work.sub(_POSTCODE_TOWN, "[ADDRESS]")
+    work.sub(_YEAR, "[YEAR]")  # after phones and addresses: "(029) 2018 0862" is a phone
     work.text = _ID_RUN.sub(
         lambda m: work.token("[ID]") if _looks_like_id(m.group(0)) else m.group(0), work.text
     )

@@ -51,9 +51,9 @@ from cadbusi_assets.parallel import parallel_map
 from cadbusi_assets.records import scrub_report_text
 from cadbusi_assets.settings import require_ocr
 from cadbusi_assets.stages.previews import deidentification_preview
-from cadbusi_assets.stages.records import COHORT_TABLE
 from cadbusi_assets.stages.report import PartitionReport, StageFailure, reason_counts
 from cadbusi_assets.stages.retrieval import INSTANCES_TABLE as RETRIEVAL_INSTANCES
+from cadbusi_assets.stages.retrieval import resolved_cohort
 from cadbusi_assets.stages.safety import guard_shrink
 from cadbusi_assets.storage import (
     Zone,
@@ -411,7 +411,7 @@ def deidentify_partition(
 ) -> DeidPartitionResult:
     require_ocr(verify_ocr)  # no silent OCR-off: a missing tesseract stops the run here
     manifest = read_partition_table(raw_zone, RETRIEVAL_INSTANCES, day)
-    cohort = read_partition_table(raw_zone, COHORT_TABLE, day)
+    cohort = resolved_cohort(raw_zone, day)  # StudyInstanceUIDs found by PACS lookups included
     if manifest is None or cohort is None:
         raise FileNotFoundError(f"raw_dicom for {day} is missing; materialize it first.")
     by_study = {row["study_instance_uid"]: row for row in cohort.iter_rows(named=True)}

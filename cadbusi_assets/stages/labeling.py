@@ -7,6 +7,8 @@ a ``label_set_version``), an immutable snapshot per version under
 that was superseded (relabelled, re-exported, or deleted at the source) — its ``label_revision``,
 the ``label_set_version`` it was current in (null when it never was), ``superseded_in`` (the
 label set that replaced it) and ``superseded_by`` (the revision that won; null when deleted).
+``labels/labelbox/agreement_{questions,boxes}.parquet``: annotator agreement over the images
+labelled more than once (consensus), also in the ingestion report.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from cadbusi_assets.labeling import (
     label_set_version,
     merge_label_tables,
 )
+from cadbusi_assets.labeling.agreement import annotator_agreement
 from cadbusi_assets.labeling.ndjson import concat_history, label_revisions, parse_export
+from cadbusi_assets.labeling.ontology import OntologySpec, ensure_ontology
+from cadbusi_assets.labeling.row_data import RowDataConfig, row_data_locator
 from cadbusi_assets.stages.analysis import FEATURES_TABLE, INPAINTED_TABLE
 from cadbusi_assets.stages.deidentification import IMAGES_TABLE
 from cadbusi_assets.stages.report import PartitionReport
@@ -32,17 +37,23 @@ DATA_ROWS_TABLE = "labelbox_data_rows"
 LABELS_DIR = ("labels", "labelbox")
 TABLE_NAMES = ("labels", "objects", "classifications")
 HISTORY_DIR = (*LABELS_DIR, "history")
+#: annotator agreement of the current label set (consensus images only)
+AGREEMENT_FILE = "agreement_questions.parquet"
+BOX_AGREEMENT_FILE = "agreement_boxes.parquet"
 
 
-def _locator(zone: Zone):
-    def locate(path: str) -> str:
-        return str(zone.local_path(path)) if zone.local else str(zone.path(path))
+def send_data_rows(
+    research_zone: Zone,
+    source: LabelSource,
+    batch: str,
+    row_data: RowDataConfig | None = None,
+) -> PartitionReport:
+    """Images of a batch that passed quality checks become data rows in dataset ``batch``.
 
-    return locate
-
-
-def send_data_rows(research_zone: Zone, source: LabelSource, batch: str) -> PartitionReport:
-    """Images of a batch that passed quality checks become data rows in dataset ``batch``."""
+    ``row_data`` (default: from ``CADBUSI_LABELBOX_ROW_DATA`` / ``CADBUSI_SIGNED_URL_HOURS``)
+    chooses what Labelbox gets: the zone path, a signed URL or uploaded bytes. The table keeps
+    the zone location, the mode and the expiry, never the signed URL."""
+    config = row_data or RowDataConfig.from_env()
     images = read_partition_table(research_zone, IMAGES_TABLE, batch)
     features = read_partition_table(research_zone, FEATURES_TABLE, batch)
     inpainted = read_partition_table(research_zone, INPAINTED_TABLE, batch)
@@ -54,17 +65,27 @@ def send_data_rows(research_zone: Zone, source: LabelSource, batch: str) -> Part
         else pl.DataFrame(schema={"image_id": pl.Utf8})
     )
     selected = images.join(usable, on="image_id", how="semi")
-    rows = build_data_rows(selected, _locator(research_zone), inpainted)
-    sent = source.send_data_rows(batch, rows)
+    with row_data_locator(research_zone, config) as locate:
+        rows = build_data_rows(selected, locate, inpainted)
+        sent = source.send_data_rows(batch, rows)
+        stored = build_data_rows(selected, locate.location, inpainted)
+    expires = locate.expires_at.isoformat(timespec="seconds") if locate.expires_at else None
     table = pl.DataFrame(
-        rows,
+        stored,
         schema={"global_key": pl.Utf8, "external_id": pl.Utf8, "row_data": pl.Utf8},
         orient="row",
+    ).with_columns(
+        row_data_mode=pl.lit(config.mode),
+        row_data_expires_at=pl.lit(expires, pl.Utf8),
     )
     write_partition_table(research_zone, DATA_ROWS_TABLE, batch, table)
     report = PartitionReport(batch, row_count=sent)
     report.count("data_rows_sent", sent)
     report.count("images_not_sent_excluded", images.height - selected.height)
+    report.tables["row_data"] = pl.DataFrame(
+        {"mode": [config.mode], "expires_at": [expires]},
+        schema={"mode": pl.Utf8, "expires_at": pl.Utf8},
+    )
     return report
 
 
@@ -197,6 +218,35 @@ def ingest_labels(
         else pl.DataFrame()
     )
     report.tables["label_set"] = pl.DataFrame({"label_set_version": [version]})
+    agreement = annotator_agreement(merged)
+    for name, value in agreement.counts().items():
+        report.count(name, value)
+    if agreement.consensus_images:
+        report.tables["agreement_questions"] = agreement.questions
+        report.tables["agreement_boxes"] = agreement.boxes
+    research_zone.write_parquet((*LABELS_DIR, AGREEMENT_FILE), agreement.questions)
+    research_zone.write_parquet((*LABELS_DIR, BOX_AGREEMENT_FILE), agreement.boxes)
+    return report
+
+
+def check_ontology(
+    source: LabelSource, spec: OntologySpec | None = None, *, create: bool = True
+) -> PartitionReport:
+    """Create (when the project has none) or compare the project's ontology with the configured
+    one (``CADBUSI_LABELBOX_ONTOLOGY``, else the default); differences become problems."""
+    report = PartitionReport("all")
+    get_client = getattr(source, "_get_client", None)
+    project_id = getattr(source, "project_id", None)
+    if get_client is None or not project_id:
+        report.count("ontology_checked", 0)
+        return report
+    check = ensure_ontology(get_client(), project_id, spec, create=create)
+    report.count("ontology_checked", 1)
+    report.count("ontology_created", int(check.status == "created"))
+    report.count("ontology_differences", len(check.differences))
+    for difference in check.differences:
+        report.add_problem(f"ontology: {difference}")
+    report.failed = not check.ok
     return report
 
 

@@ -23,6 +23,7 @@ import polars as pl
 
 from cadbusi_assets.identity import Pseudonymizer
 from cadbusi_assets.identity.optout import load_opt_out_from_env
+from cadbusi_assets.pacs.find import require_study_uid as _require_study_uid
 from cadbusi_assets.records import (
     LabelWindows,
     Warehouse,
@@ -206,8 +207,13 @@ def select_imaging_studies(
     days: Sequence[str],
     *,
     allow_shrink: bool | None = None,
+    require_study_uid: bool | None = None,
 ) -> dict[str, PartitionReport]:
     """The cohort per day (studies to retrieve) with recorded exclusion reasons.
+
+    Rows without a StudyInstanceUID stay in the cohort (retrieval looks their study up in the
+    PACS by accession number, else patient ID + date) unless ``require_study_uid`` (default
+    ``$CADBUSI_REQUIRE_STUDY_UID``) excludes them as "missing PACS reference".
 
     The cohort rows carry the patient's name and birth date (raw zone only) so that later
     stages can scrub and check for the study's own identifiers. A day whose cohort drops
@@ -220,7 +226,11 @@ def select_imaging_studies(
             raise FileNotFoundError(
                 f"radiology_reports for {day} is missing in the raw zone; materialize it first."
             )
-        selection = select_cohort(parsed, opt_out=load_opt_out_from_env())
+        selection = select_cohort(
+            parsed,
+            require_pacs_reference=_require_study_uid(require_study_uid),
+            opt_out=load_opt_out_from_env(),
+        )
         cohort = selection.cohort
         if cohort.height:
             ids = cohort["patient_id"].drop_nulls().unique().sort().to_list()

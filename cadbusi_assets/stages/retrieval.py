@@ -5,6 +5,14 @@ Outputs (raw zone): the instance files under ``dicom/<day>/...`` and the manifes
 ``tables/retrieval_conflicts/<day>`` (instances held by another study or study date, skipped
 here with a reason), and the key fingerprint ``tables/key_fingerprints/<day>``.
 
+Cohort rows without a StudyInstanceUID (warehouses that hold only accession numbers) are looked
+up in the PACS first (:func:`~cadbusi_assets.pacs.find.resolve_study_uids`: by accession
+number, else patient ID + study date). The rows retrieval works from, with the UID found and
+``study_uid_source``, are written to ``tables/retrieval_cohort/<day>`` (what later stages read
+through :func:`resolved_cohort`); rows no lookup could resolve -- no match, an ambiguous
+accession, a lookup that failed -- go to ``tables/retrieval_unresolved/<day>`` with their
+``lookup_reason`` and are never guessed. The report counts them per reason.
+
 Safety (see :mod:`cadbusi_assets.stages.safety`): the stage fails with
 :class:`~cadbusi_assets.stages.report.StageFailure` and deletes nothing when the cohort or the
 PACS answer drops sharply against what the date already holds (``allow_shrink=True`` or
@@ -21,6 +29,7 @@ import polars as pl
 
 from cadbusi_assets.identity import Pseudonymizer
 from cadbusi_assets.pacs import Pacs, retrieve_studies
+from cadbusi_assets.pacs.find import SOURCE_WAREHOUSE, resolve_study_uids
 from cadbusi_assets.stages.records import COHORT_TABLE
 from cadbusi_assets.stages.report import PartitionReport, reason_counts, throttled
 from cadbusi_assets.stages.safety import check_key_fingerprint, guard_shrink, record_key_fingerprint
@@ -29,6 +38,18 @@ from cadbusi_assets.storage import Zone, read_partition_table, write_partition_t
 INSTANCES_TABLE = "retrieval_instances"
 STUDIES_TABLE = "retrieval_studies"
 CONFLICTS_TABLE = "retrieval_conflicts"
+RESOLVED_TABLE = "retrieval_cohort"
+UNRESOLVED_TABLE = "retrieval_unresolved"
+#: the columns of ``retrieval_unresolved`` (enough to follow a row up; no names or birth dates)
+UNRESOLVED_COLUMNS = (
+    "accession_number",
+    "patient_id",
+    "exam_date",
+    "modality",
+    "exam_description",
+    "study_instance_uid",
+    "lookup_reason",
+)
 
 
 def retrieve_partition(
@@ -48,8 +69,9 @@ def retrieve_partition(
     cohort = read_partition_table(raw_zone, COHORT_TABLE, day)
     if cohort is None:
         raise FileNotFoundError(f"imaging_studies for {day} is missing; materialize it first.")
+    resolved, unresolved = resolve_study_uids(pacs, cohort)
     previous = read_partition_table(raw_zone, INSTANCES_TABLE, day)
-    studies = cohort.select("study_instance_uid", "accession_number")
+    studies = resolved.select("study_instance_uid", "accession_number")
     held_before = _studies_with_files(previous, day)
     if held_before:
         wanted = {
@@ -100,10 +122,24 @@ def retrieve_partition(
     write_partition_table(raw_zone, STUDIES_TABLE, day, study_rows)
     conflicts = result.conflicts
     write_partition_table(raw_zone, CONFLICTS_TABLE, day, conflicts)
+    write_partition_table(raw_zone, RESOLVED_TABLE, day, resolved)
+    write_partition_table(
+        raw_zone,
+        UNRESOLVED_TABLE,
+        day,
+        unresolved.select([c for c in UNRESOLVED_COLUMNS if c in unresolved.columns]),
+    )
     record_key_fingerprint(raw_zone, day, fingerprint)
 
     report = PartitionReport(day, row_count=instances.height)
     status = instances["status"] if instances.height else pl.Series([], dtype=pl.Utf8)
+    report.count("cohort_rows", cohort.height)
+    sources = resolved["study_uid_source"] if resolved.height else pl.Series([], dtype=pl.Utf8)
+    report.count("study_uids_from_warehouse", int((sources == SOURCE_WAREHOUSE).sum()))
+    report.count("study_uids_looked_up", int((sources != SOURCE_WAREHOUSE).sum()))
+    report.count("cohort_rows_unresolved", unresolved.height)
+    for reason, n in reason_counts(unresolved, "lookup_reason").items():
+        report.count(f"unresolved: {reason}", n)
     report.count("studies", study_rows.height)
     report.count("studies_complete", int(study_rows["complete"].sum()) if study_rows.height else 0)
     report.count("instances_expected", instances.height)
@@ -130,19 +166,46 @@ def retrieve_partition(
     incomplete = study_rows.filter(~pl.col("complete")) if study_rows.height else study_rows
     if incomplete.height:
         report.add_problem(f"{incomplete.height} of {study_rows.height} studies are incomplete")
-        report.tables["incomplete_studies"] = incomplete.select(
-            "study_key", "expected", "stored", "failed", "reason"
+    if unresolved.height:
+        report.add_problem(
+            f"{unresolved.height} of {cohort.height} cohort rows have no study in the PACS "
+            f"(see {UNRESOLVED_TABLE})"
+        )
+    if incomplete.height or unresolved.height:
+        # an unresolved row is a study the cohort wants and the raw zone lacks: no key, no files
+        report.tables["incomplete_studies"] = pl.concat(
+            [
+                incomplete.select("study_key", "expected", "stored", "failed", "reason"),
+                unresolved.select(
+                    pl.lit(None, dtype=pl.Utf8).alias("study_key"),
+                    pl.lit(0, dtype=pl.Int64).alias("expected"),
+                    pl.lit(0, dtype=pl.Int64).alias("stored"),
+                    pl.lit(0, dtype=pl.Int64).alias("failed"),
+                    ("StudyInstanceUID lookup: " + pl.col("lookup_reason")).alias("reason"),
+                ),
+            ],
+            how="vertical_relaxed",
         )
     present = instances.filter(pl.col("status") != "failed").height if instances.height else 0
-    if study_rows.height and present == 0 and conflicts.height == 0:
+    if cohort.height and present == 0 and conflicts.height == 0:
         report.failed = True
-        reasons = reason_counts(study_rows, "reason")
+        reasons = {
+            **reason_counts(study_rows, "reason"),
+            **{f"lookup: {r}": n for r, n in reason_counts(unresolved, "lookup_reason").items()},
+        }
         report.problems.insert(
             0,
-            f"nothing could be retrieved for the {study_rows.height} studies of the cohort"
+            f"nothing could be retrieved for the {cohort.height} studies of the cohort"
             + (f" ({'; '.join(f'{n}× {r}' for r, n in reasons.items())})" if reasons else ""),
         )
     return report
+
+
+def resolved_cohort(raw_zone: Zone, day: str) -> pl.DataFrame | None:
+    """The cohort rows retrieval worked from, each with its StudyInstanceUID (the warehouse's
+    or the PACS lookup's); the stored cohort for dates retrieved before lookups existed."""
+    resolved = read_partition_table(raw_zone, RESOLVED_TABLE, day)
+    return resolved if resolved is not None else read_partition_table(raw_zone, COHORT_TABLE, day)
 
 
 def _studies_with_files(previous: pl.DataFrame | None, day: str) -> set[str]:

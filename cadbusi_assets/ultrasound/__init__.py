@@ -14,6 +14,7 @@ from cadbusi_assets.ultrasound.analysis import (
 from cadbusi_assets.ultrasound.calipers import CaliperDetection, detect_calipers
 from cadbusi_assets.ultrasound.fov import FieldOfView, find_field_of_view
 from cadbusi_assets.ultrasound.inpaint import caliper_mask, inpaint_batch, inpaint_calipers
+from cadbusi_assets.ultrasound.ocr import FrameText, TextLine, read_frame_text
 from cadbusi_assets.ultrasound.png import encode_png
 from cadbusi_assets.ultrasound.preview import preview_png
 from cadbusi_assets.ultrasound.quality import darkness, exclusion_reasons
@@ -24,6 +25,8 @@ __all__ = [
     "CaliperDetection",
     "FieldOfView",
     "FrameAnalysis",
+    "FrameText",
+    "TextLine",
     "analyze_frame",
     "caliper_mask",
     "darkness",
@@ -37,5 +40,6 @@ __all__ = [
     "inpaint_batch",
     "inpaint_calipers",
     "preview_png",
+    "read_frame_text",
     "resolve_laterality",
 ]

@@ -61,6 +61,8 @@ _CLOCK_NO_COLON = re.compile(
 )
 #: Farther than this from the nipple is outside a breast: most likely a lost decimal point.
 PLAUSIBLE_DISTANCE_CM = 12.0
+#: A caliper measurement: a decimal number of centimetres ("D1 1.58 cm", "Dist 0.96cm").
+_MEASUREMENT = re.compile(r"\d[.,]\d{1,2}\s*C\s*M\b")
 _AXILLA = re.compile(r"\b(?:AXILLA|AXILLARY|AXILL\w*|AX)\b")
 _BREAST = re.compile(r"\bBREAST\b")
 
@@ -151,11 +153,22 @@ def parse_body_area(
 def looks_misread(line: str) -> bool:
     """True for a line that seems to hold a clock or distance OCR did not read cleanly
     (digits and 'CM' without a parsable distance, a clock without its colon, a distance
-    no breast has); such a line is worth reading again at another scale."""
+    no breast has); such a line is worth reading again at another scale. A caliper
+    measurement read cleanly ("D1 1.58 cm") is not.
+
+    >>> looks_misread("D1 1.58 cm  D2 1.79 cm"), looks_misread("4:00 7CMEN"), looks_misread("1.2 CM FN")
+    (False, True, False)
+    """
     text = _normalize(line)
     if not re.search(r"\d", text):
         return False
     distance = parse_nipple_distance(text)
+    if (
+        distance is None
+        and _MEASUREMENT.search(text)
+        and not re.search(r"F\s*E?\s*N|NIPPLE|FTN", text)
+    ):
+        return False
     if re.search(r"C\s*M", text) and (distance is None or distance > PLAUSIBLE_DISTANCE_CM):
         return True
     return bool(_CLOCK_NO_COLON.search(text)) and not _CLOCK.search(text)

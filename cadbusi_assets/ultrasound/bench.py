@@ -8,6 +8,11 @@
   and inside the true caliper mask (with OpenCV TELEA on the true mask as the reference).
   It also renders a contact sheet of the detectors on the real ultrasound files of
   ``deid-data`` and ``pydicom-data`` (no labels: for a person to judge).
+* :func:`run_text_benchmark` measures text detection and reading on the held-out screen
+  generator (:mod:`cadbusi_assets.demo.screens_heldout`), per layout family, for the tuning
+  families and for the held-out families: text-box recall, false boxes per frame, annotation
+  fields read, de-identification OCR verification ms/frame; printed beside the same figures
+  measured before the shared detector (:data:`TEXT_BEFORE`).
 * :func:`run_speed_benchmark` times the whole chain on 1024x768 demo frames in one process
   (CPU time, so "per core"): read + decode -> features (with and without OCR) -> inpaint ->
   PNG, with the share of every stage.
@@ -38,7 +43,7 @@ from cadbusi_assets.parallel import parallel_map
 from cadbusi_assets.ultrasound.analysis import analyze_frame
 from cadbusi_assets.ultrasound.inpaint import inpaint_calipers
 from cadbusi_assets.ultrasound.ocr import engine as ocr_engine
-from cadbusi_assets.ultrasound.ocr import read_text_lines
+from cadbusi_assets.ultrasound.ocr import read_boxes
 from cadbusi_assets.ultrasound.overlay import to_grey
 from cadbusi_assets.ultrasound.png import encode_png
 from cadbusi_assets.ultrasound.preview import preview_png
@@ -517,7 +522,7 @@ def run_speed_benchmark(
             analysis = analyze_frame(frame, regions, ocr=False)
             t2 = time.process_time()
             if ocr and analysis.ocr.boxes:
-                read_text_lines(to_grey(frame), analysis.ocr.boxes)
+                read_boxes(frame, analysis.ocr.boxes)
             t3 = time.process_time()
             out = frame
             if analysis.calipers.has_calipers:
@@ -588,3 +593,142 @@ def format_report(
         if key not in TARGETS:
             lines.append(f"{key:40s} {json.dumps(value, default=str)}")
     return "\n".join(lines)
+
+
+#: :func:`run_text_benchmark`'s figures measured with the same code on commit 99b1fc3 (the
+#: annotation reader's own detector and the de-identification's, before they were shared),
+#: 12 frames per family (seed TEXT_SEED), on the shared 2-core development machine under a
+#: load average of about 8 (CPU milliseconds; compare with a run made on the same machine).
+TEXT_BEFORE: dict[str, dict[str, Any]] = {
+    "ge_logiq": {
+        "frames": 12,
+        "recall_annotation_detector": 1.0,
+        "false_per_frame_annotation_detector": 7.167,
+        "recall_deid_detector": 1.0,
+        "false_per_frame_deid_detector": 40.167,
+        "annotation_fields_read": 0.94,
+        "detect_ms_median": 4.3,
+        "verify_ms_raw_median": 454.1,
+        "verify_ms_cleaned_median": 410.9,
+        "verify_ms_cleaned_mean": 383.8,
+    },
+    "philips_epiq": {
+        "frames": 12,
+        "recall_annotation_detector": 1.0,
+        "false_per_frame_annotation_detector": 7.667,
+        "recall_deid_detector": 1.0,
+        "false_per_frame_deid_detector": 37.0,
+        "annotation_fields_read": 0.9375,
+        "detect_ms_median": 5.4,
+        "verify_ms_raw_median": 366.8,
+        "verify_ms_cleaned_median": 323.5,
+        "verify_ms_cleaned_mean": 330.5,
+    },
+    "siemens_s2000": {
+        "frames": 12,
+        "recall_annotation_detector": 0.69,
+        "false_per_frame_annotation_detector": 2.667,
+        "recall_deid_detector": 1.0,
+        "false_per_frame_deid_detector": 17.5,
+        "annotation_fields_read": 0.7708,
+        "detect_ms_median": 3.0,
+        "verify_ms_raw_median": 253.3,
+        "verify_ms_cleaned_median": 192.3,
+        "verify_ms_cleaned_mean": 181.0,
+    },
+    "canon_aplio": {
+        "frames": 12,
+        "recall_annotation_detector": 1.0,
+        "false_per_frame_annotation_detector": 6.417,
+        "recall_deid_detector": 1.0,
+        "false_per_frame_deid_detector": 39.75,
+        "annotation_fields_read": 1.0,
+        "detect_ms_median": 3.7,
+        "verify_ms_raw_median": 468.1,
+        "verify_ms_cleaned_median": 411.7,
+        "verify_ms_cleaned_mean": 386.6,
+    },
+    "samsung_rs": {
+        "frames": 12,
+        "recall_annotation_detector": 1.0,
+        "false_per_frame_annotation_detector": 7.0,
+        "recall_deid_detector": 0.9672,
+        "false_per_frame_deid_detector": 42.75,
+        "annotation_fields_read": 0.98,
+        "detect_ms_median": 5.7,
+        "verify_ms_raw_median": 419.3,
+        "verify_ms_cleaned_median": 333.7,
+        "verify_ms_cleaned_mean": 382.6,
+    },
+    "sonosite_edge": {
+        "frames": 12,
+        "recall_annotation_detector": 0.713,
+        "false_per_frame_annotation_detector": 1.917,
+        "recall_deid_detector": 1.0,
+        "false_per_frame_deid_detector": 9.5,
+        "annotation_fields_read": 0.7115,
+        "detect_ms_median": 2.8,
+        "verify_ms_raw_median": 180.7,
+        "verify_ms_cleaned_median": 118.0,
+        "verify_ms_cleaned_mean": 117.1,
+    },
+    "mindray_dc": {
+        "frames": 12,
+        "recall_annotation_detector": 0.9837,
+        "false_per_frame_annotation_detector": 11.0,
+        "recall_deid_detector": 0.9837,
+        "false_per_frame_deid_detector": 52.0,
+        "annotation_fields_read": 0.9388,
+        "detect_ms_median": 5.3,
+        "verify_ms_raw_median": 600.8,
+        "verify_ms_cleaned_median": 546.0,
+        "verify_ms_cleaned_mean": 537.3,
+    },
+    "tuning": {
+        "frames": 36,
+        "recall_annotation_detector": 0.9109,
+        "false_per_frame_annotation_detector": 5.833,
+        "recall_deid_detector": 1.0,
+        "false_per_frame_deid_detector": 31.556,
+        "annotation_fields_read": 0.8836,
+        "detect_ms_median": 4.1,
+        "verify_ms_raw_median": 357.3,
+        "verify_ms_cleaned_median": 294.6,
+        "verify_ms_cleaned_mean": 298.4,
+    },
+    "held_out": {
+        "frames": 48,
+        "recall_annotation_detector": 0.9286,
+        "false_per_frame_annotation_detector": 6.583,
+        "recall_deid_detector": 0.987,
+        "false_per_frame_deid_detector": 36.0,
+        "annotation_fields_read": 0.9045,
+        "detect_ms_median": 4.4,
+        "verify_ms_raw_median": 381.2,
+        "verify_ms_cleaned_median": 301.1,
+        "verify_ms_cleaned_mean": 355.9,
+    },
+}
+
+
+def run_text_benchmark(
+    frames_per_family: int = 20, seed: int | None = None, echo: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Text detection and reading per layout family and for the held-out families (see
+    :mod:`cadbusi_assets.ultrasound.textbench`), printed after the figures measured before
+    the shared detector; returns ``{"after": ..., "before": TEXT_BEFORE}``."""
+    from cadbusi_assets.ultrasound.textbench import (
+        TEXT_SEED,
+        format_text_report,
+    )
+    from cadbusi_assets.ultrasound.textbench import (
+        run_text_benchmark as measure,
+    )
+
+    after = measure(frames_per_family, TEXT_SEED if seed is None else seed)
+    if TEXT_BEFORE:
+        echo("before (commit 99b1fc3):")
+        echo(format_text_report(TEXT_BEFORE))
+    echo("after:")
+    echo(format_text_report(after))
+    return {"after": after, "before": TEXT_BEFORE}

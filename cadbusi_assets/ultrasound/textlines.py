@@ -110,6 +110,18 @@ def text_ink(
     return cv2.subtract(ink, rulers)
 
 
+def _quantile(values: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of ``values`` (lower element; np.percentile costs more than the
+    small arrays it is asked about here).
+
+    >>> _quantile(np.array([5, 1, 4, 2, 3]), 0.5), _quantile(np.array([1.0, 2.0]), 0.9)
+    (3, 1.0)
+    """
+    flat = np.ravel(values)
+    k = int(q * (flat.size - 1))
+    return np.partition(flat, k)[k].item()
+
+
 def _components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     """8-connected blobs with their stats; Grana's algorithm, fastest on one thread."""
     return cv2.connectedComponentsWithStatsWithAlgorithm(binary, 8, cv2.CV_32S, cv2.CCL_GRANA)
@@ -435,7 +447,7 @@ def _surround(frame_ink: FrameInk, box: Box) -> tuple[float, int]:
     background = frame_ink.level[sl][frame_ink.near[sl] == 0]
     if background.size < 8:
         return 1.0, 0
-    median = int(np.median(background))
+    median = int(_quantile(background, 0.5))
     stray = np.count_nonzero(np.abs(background.astype(np.int16) - median) > ROUGH_LEVEL)
     return float(stray) / background.size, median
 
@@ -468,14 +480,14 @@ def text_like(frame_ink: FrameInk, box: Box) -> LineEvidence:
     if glyphs == 0 or (glyphs == 1 and (rough > ROUGH_SHARE or width < 2 * height)):
         return LineEvidence(rough, glyphs, share, 0.0, 1.0, height, width)  # not a line
     bottoms = stats[glyph, 1] + heights[glyph]
-    baseline = float(np.mean(np.abs(bottoms - np.median(bottoms)) <= 0.15 * height + 1))
-    stroke = 2.0 * float(np.percentile(frame_ink.distance[sl][inner > 0], 90)) / height
-    if rough <= ROUGH_SHARE and int(np.median(frame_ink.level[sl][inner > 0])) - background < (
+    baseline = float(np.mean(np.abs(bottoms - _quantile(bottoms, 0.5)) <= 0.15 * height + 1))
+    stroke = 2.0 * float(_quantile(frame_ink.distance[sl][inner > 0], 0.9)) / height
+    if rough <= ROUGH_SHARE and int(_quantile(frame_ink.level[sl][inner > 0], 0.5)) - background < (
         PANEL_CONTRAST
     ):
         rough = 1.0  # flat but hardly darker than the strokes: fine speckle, not a panel
     starts = np.count_nonzero(np.diff(inner, axis=1, prepend=0) == 1, axis=1)
-    runs = float(np.median(starts[starts > 0])) * height / width if starts.any() else 0.0
+    runs = float(_quantile(starts[starts > 0], 0.5)) * height / width if starts.any() else 0.0
     flat, spread = 1.0, 0
     if rough > ROUGH_SHARE and glyphs:
         values = frame_ink.level[sl]
@@ -487,7 +499,7 @@ def text_like(frame_ink: FrameInk, box: Box) -> LineEvidence:
             peaks.append(peak)
             flats.append(float(np.mean(pixels >= peak - 10)))
         # one colour: most glyphs peak together (a speckle grain touching a letter aside)
-        flat = float(np.percentile(flats, 75))
+        flat = float(_quantile(np.asarray(flats), 0.75))
         top = np.sort(peaks)[::-1][: max(2, int(np.ceil(0.7 * len(peaks))))]
         spread = int(top[0] - top[-1])
     return LineEvidence(rough, glyphs, share, baseline, stroke, height, width, runs, flat, spread)

@@ -10,8 +10,13 @@ import pytest
 MODULES = [
     "cadbusi_assets.exports.splits",
     "cadbusi_assets.exports.lineage",
+    "cadbusi_assets.exports.lesion_masks",
+    "cadbusi_assets.exports.shards",
     "cadbusi_assets.records.lesions",
     "cadbusi_assets.labeling.batches",
+    "cadbusi_assets.labeling.row_data",
+    "cadbusi_assets.labeling.agreement",
+    "cadbusi_assets.labeling.ontology",
 ]
 
 

@@ -4,8 +4,9 @@ clinical-phrase retention and reports per second, for the current
 99b1fc3, copied below verbatim as :func:`previous_scrub_report_text` so the comparison can be
 rerun).
 
-Run: ``python -m cadbusi_assets_tests.records.bench_scrub [--seed N] [--reports N] [--ner MODEL]``
-(``--ner`` needs ``spacy`` and a model package installed by hand).
+Run: ``python -m cadbusi_assets_tests.records.bench_scrub [--seed N] [--reports N] [--ner MODEL]
+[--faker]`` (``--ner`` needs ``spacy`` and a model package, ``--faker`` the ``faker`` package,
+installed by hand).
 """
 
 from __future__ import annotations
@@ -234,13 +235,81 @@ def ner_scrubber(model: str) -> Callable[..., str]:
     return scrub
 
 
+_FAKER_LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "ja_JP", "en_CA", "en_AU")  # fmt: skip
+#: words of a Faker value that are not identifying on their own
+_FAKER_IGNORE = {"the", "and", "http", "https", "www", "com", "org", "net", "rue", "via", "apt",
+                 "suite", "calle", "avenue", "street", "road", "lane", "drive", "studio", "flat",
+                 "miss", "mrs", "ms", "dr", "ing", "prof", "van", "der", "den", "von", "de",
+                 "del", "la", "le", "di", "da", "bsc", "msc", "mba", "dipl", "univ", "jr", "sr",
+                 "md", "phd", "dds", "dvm", "ii", "iii", "iv", "new", "north", "south", "east",
+                 "west", "lake", "port", "am", "aan", "piso", "piano", "appartamento", "etage"}  # fmt: skip
+
+
+def faker_check(
+    scrub: Callable[..., str | None], seed: int = 7, per_locale: int = 60
+) -> dict[str, tuple[int, int]]:
+    """An independent check with the layouts of the ``faker`` package (installed by hand; not
+    a dependency): names, phone numbers, street addresses, postcodes with towns, e-mails, URLs
+    and dates of ten locales, each in a one-line report. A value counts as removed when none
+    of its words of three or more characters (titles, particles and street types aside) is
+    left, and only when the clinical sentence beside it survives."""
+    from faker import Faker  # type: ignore[import-not-found]
+
+    counts: dict[str, list[int]] = {}
+    for locale in _FAKER_LOCALES:
+        fake = Faker(locale)
+        fake.seed_instance(seed)
+        for _ in range(per_locale):
+            us = locale in ("en_US", "en_CA", "en_AU")
+            state = fake.state_abbr() if hasattr(fake, "state_abbr") else ""
+            values = {
+                "name": fake.name(),
+                "phone": fake.phone_number(),
+                "address": fake.street_address(),
+                "city_zip": f"{fake.city()}, {state} {fake.postcode()}"
+                if us
+                else f"{fake.postcode()} {fake.city()}",
+                "email": fake.email(),
+                "url": f"{fake.url()}patient/{fake.random_int(1000, 99999)}",
+                "date": fake.date_between("-30y", "today").strftime(
+                    fake.random_element(
+                        ["%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y", "%B %d, %Y", "%d %b %Y", "%b %d %Y"]
+                    )
+                ),
+            }
+            for kind, value in values.items():
+                lead = {"name": "Discussed with", "address": "Lives at", "date": "Prior exam"}
+                text = f"{lead.get(kind, 'Contact')} {value}. Mass at 2:00, 3 cm FN."
+                out = scrub(text, identifiers=[], date_shift_days=-9) or ""
+                parts = re.findall(r"\d{3,}|[^\W\d_]{3,}", value)
+                left = [
+                    p
+                    for p in parts
+                    if p.lower() not in _FAKER_IGNORE
+                    and re.search(r"(?<![^\W_])" + re.escape(p) + r"(?![^\W_])", out)
+                ]
+                if kind == "date":
+                    left = [value] if value in out else []
+                row = counts.setdefault(kind, [0, 0])
+                row[1] += 1
+                row[0] += not left and "Mass at 2:00, 3 cm FN." in out
+    return {k: (v[0], v[1]) for k, v in counts.items()}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=20261202)
     parser.add_argument("--reports", type=int, default=500)
     parser.add_argument("--ner", help="also measure a spaCy NER model (e.g. en_core_web_sm)")
+    parser.add_argument("--faker", action="store_true", help="also run the Faker-layout check")
     args = parser.parse_args(argv)
     print(table(args.seed, args.reports))
+    if args.faker:
+        print("\nFaker layouts (10 locales, 60 values each):")
+        new, old = faker_check(scrub_report_text), faker_check(previous_scrub_report_text)
+        print("| kind | values | current | previous |\n| --- | ---: | ---: | ---: |")
+        for kind, (kept, total) in new.items():
+            print(f"| {kind} | {total} | {kept / total:.2%} | {old[kind][0] / total:.2%} |")
     if args.ner:
         result = measure(ner_scrubber(args.ner), args.seed, args.reports)
         print(f"\nNER only ({args.ner}):")

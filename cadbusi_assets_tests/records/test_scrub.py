@@ -439,3 +439,78 @@ def test_scrub_is_fast_enough_for_every_report():
         scrub_report_text(case.text, identifiers=case.identifiers, date_shift_days=-3)
     # ~200 reports/s on one free core; the bound leaves room for a loaded CI machine
     assert len(cases) / (time.perf_counter() - start) > 20
+
+
+@pytest.mark.parametrize(
+    ("text", "gone", "kept"),
+    [
+        ("Contact (029) 2018 0862 or 28-1948-2199.", ("2018", "0862", "1948", "2199"), ()),
+        (
+            "Lives at 3799 Timothy Shoal. Mass at 2:00.",
+            ("3799", "Timothy", "Shoal"),
+            ("Mass at 2:00",),
+        ),
+        ("Lives at 326 Morgan Flat. Mass at 2:00.", ("326", "Morgan"), ("Mass at 2:00",)),
+        ("Address: 23194 Golden Stream Suite 491.", ("23194", "Golden", "491"), ()),
+        ("Contact 09139 Roding or 1234 AB Amsterdam.", ("09139", "Roding", "Amsterdam"), ()),
+        ("Mailing: New Tylerburgh, V3S 7B1; London SW1A 1AA.", ("V3S 7B1", "SW1A"), ()),
+        (
+            "Discussed with Philippe Mercier de la Costa and Vera van den Broek.",
+            ("Costa", "Broek"),
+            (),
+        ),
+        ("Accompanied by her sister. Contact the office.", (), ("Contact the office.",)),
+        (
+            "1 CM FROM CHEST WALL. 2 VIEWS. 2 OVAL MASSES.",
+            (),
+            ("1 CM FROM CHEST WALL. 2 VIEWS. 2 OVAL MASSES.",),
+        ),
+    ],
+)
+def test_formats_seen_in_other_generators(text, gone, kept):
+    """Phone, address and name layouts of the Faker library (not used to tune the set)."""
+    out = scrub_report_text(text, identifiers=[], date_shift_days=-11)
+    for part in gone:
+        assert part not in out, (part, out)
+    for part in kept:
+        assert part in out, (part, out)
+
+
+@pytest.mark.parametrize(
+    ("text", "gone", "kept"),
+    [
+        (
+            "Lives at Viale Veronica, 286 Piano 1. Mass at 2:00.",
+            ("Veronica", "286"),
+            ("Mass at 2:00",),
+        ),
+        ("Lives at Swen-Lindner-Gasse 1186. Mass at 2:00.", ("Lindner", "1186"), ("Mass at 2:00",)),
+        ("Lives at home with 2 cats. Mass at 2:00.", (), ("Lives at home with 2 cats.",)),
+        ("margins measuring 3.1 x 1.7 x 2.7 cm", (), ("margins measuring 3.1 x 1.7 x 2.7 cm",)),
+    ],
+)
+def test_european_addresses_and_what_only_looks_like_one(text, gone, kept):
+    out = scrub_report_text(text, identifiers=[], date_shift_days=-11)
+    for part in gone:
+        assert part not in out, (part, out)
+    for part in kept:
+        assert part in out, (part, out)
+
+
+def test_eponyms_are_names_only_when_they_stand_as_names():
+    out = scrub_report_text(
+        "Discussed with Debbie Richardson and Larry Cooper. Bloom-Richardson grade 2. "
+        "Cooper's ligaments are thickened. Paget disease. Tyrer-Cuzick risk 21%.",
+        identifiers=[],
+        date_shift_days=-3,
+    )
+    assert "Debbie" not in out and "Larry" not in out
+    assert out.endswith(
+        "Bloom-Richardson grade 2. Cooper's ligaments are thickened. Paget disease. "
+        "Tyrer-Cuzick risk 21%."
+    )
+
+
+def test_australian_state_and_postcode():
+    out = scrub_report_text("Mailing: Goldenmouth, NSW 2929.", identifiers=[], date_shift_days=-3)
+    assert "2929" not in out and "Goldenmouth" not in out

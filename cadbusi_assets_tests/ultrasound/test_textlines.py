@@ -73,3 +73,20 @@ def test_text_found_and_nothing_else_on_every_family():
             frames += 1
     assert found / truth_boxes >= 0.9
     assert false / frames <= 0.25
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "cadbusi_assets.ultrasound.textlines",
+        "cadbusi_assets.ultrasound.annotations",
+        "cadbusi_assets.ultrasound.ocr",
+        "cadbusi_assets.demo.screens_heldout",
+    ],
+)
+def test_doctests(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0

@@ -1,0 +1,136 @@
+"""Per-image lesion geometry for label-derived masks in an export.
+
+Two sources, in order of trust:
+
+1. **Labelbox labels** (``labels/labelbox/objects.parquet``): lesion boxes and polygons drawn by
+   annotators. When an image has several labels (consensus), the most recently updated label
+   that has a lesion object is used (one annotator's consistent reading, never a union).
+   Segmentation masks stored only as Labelbox URLs are not fetched at export time.
+2. **Calipers** (``lesions/lesion_images.parquet``): the box spanned by a caliper pair, for
+   images without a labelled lesion.
+
+Coordinates are full-image pixels (the geometry of the PNG sent to Labelbox, which is the same
+for the inpainted twin); the export shifts them into the crop.
+
+>>> objects = pl.DataFrame({"label_id": ["l1", "l2"], "image_id": ["a", "a"],
+...     "name": ["lesion_box", "lesion_box"], "bbox_left": [1.0, 5.0], "bbox_top": [2.0, 5.0],
+...     "bbox_width": [3.0, 2.0], "bbox_height": [4.0, 2.0], "points": [None, None]})
+>>> labels = pl.DataFrame({"label_id": ["l1", "l2"],
+...     "updated_at": ["2026-01-01T00:00:00", "2026-01-02T00:00:00"]})
+>>> label_lesion_geometry(objects, labels).select("image_id", "label_id", "boxes").row(0)
+('a', 'l2', [[5, 5, 7, 7]])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+#: Object names (case-insensitive) that count as a lesion; the ontology's tools come first.
+LESION_OBJECT_NAMES: tuple[str, ...] = (
+    "lesion_box",
+    "lesion_mask",
+    "lesion",
+    "mass",
+    "lesion_bbox",
+)
+LABELBOX_OBJECTS_PATH = ("labels", "labelbox", "objects.parquet")
+LABELBOX_LABELS_PATH = ("labels", "labelbox", "labels.parquet")
+
+BOXES_TYPE = pl.List(pl.List(pl.Int64))
+POLYGONS_TYPE = pl.List(pl.List(pl.List(pl.Float64)))
+GEOMETRY_SCHEMA: dict[str, pl.DataType] = {
+    "image_id": pl.Utf8,
+    "label_id": pl.Utf8,
+    "source": pl.Utf8,
+    "boxes": BOXES_TYPE,
+    "polygons": POLYGONS_TYPE,
+}
+
+
+def label_lesion_geometry(
+    objects: pl.DataFrame,
+    labels: pl.DataFrame | None = None,
+    names: Sequence[str] = LESION_OBJECT_NAMES,
+) -> pl.DataFrame:
+    """One row per image with a labelled lesion: the chosen ``label_id``, its lesion ``boxes``
+    (``[x0, y0, x1, y1]``, rounded to pixels) and ``polygons`` (``[[x, y], ...]``)."""
+    wanted = [n.lower() for n in names]
+    lesion = objects.cast(
+        {
+            "points": pl.List(pl.List(pl.Float64)),
+            **{c: pl.Float64 for c in ("bbox_left", "bbox_top", "bbox_width", "bbox_height")},
+        }
+    )
+    lesion = lesion.filter(pl.col("name").str.to_lowercase().is_in(wanted))
+    has_box = pl.col("bbox_left").is_not_null() & pl.col("bbox_width").is_not_null()
+    has_polygon = pl.col("points").list.len().fill_null(0) >= 3
+    lesion = lesion.filter(has_box | has_polygon)
+    if lesion.height == 0:
+        return pl.DataFrame(schema=GEOMETRY_SCHEMA)
+    if labels is not None and "updated_at" in labels.columns and labels.height:
+        order = labels.select("label_id", pl.col("updated_at").cast(pl.Utf8).alias("_updated"))
+        lesion = lesion.join(order, on="label_id", how="left")
+    else:
+        lesion = lesion.with_columns(_updated=pl.lit(None, pl.Utf8))
+    chosen = (
+        lesion.select("image_id", "label_id", "_updated")
+        .unique()
+        .sort(["image_id", "_updated", "label_id"], nulls_last=False)
+        .group_by("image_id", maintain_order=True)
+        .agg(pl.col("label_id").last())
+    )
+    picked = lesion.join(chosen, on=["image_id", "label_id"], how="inner").sort(
+        "image_id", "label_id", "bbox_left", "bbox_top", nulls_last=True
+    )
+    box = pl.concat_list(
+        pl.col("bbox_left").round(0).cast(pl.Int64),
+        pl.col("bbox_top").round(0).cast(pl.Int64),
+        (pl.col("bbox_left") + pl.col("bbox_width")).round(0).cast(pl.Int64),
+        (pl.col("bbox_top") + pl.col("bbox_height")).round(0).cast(pl.Int64),
+    )
+    return (
+        picked.group_by("image_id", "label_id", maintain_order=True)
+        .agg(
+            pl.when(has_box).then(box).drop_nulls().alias("boxes"),
+            pl.when(has_box.not_() & has_polygon)
+            .then(pl.col("points"))
+            .drop_nulls()
+            .alias("polygons"),
+        )
+        .with_columns(source=pl.lit("labelbox"))
+        .select(list(GEOMETRY_SCHEMA))
+        .cast(GEOMETRY_SCHEMA)
+        .sort("image_id")
+    )
+
+
+def caliper_lesion_geometry(links: pl.DataFrame) -> pl.DataFrame:
+    """Caliper-derived boxes per image from the ``lesion_images`` table (rows with a box)."""
+    needed = {"image_id", "box_x0", "box_y0", "box_x1", "box_y1"}
+    if links.height == 0 or not needed <= set(links.columns):
+        return pl.DataFrame(schema=GEOMETRY_SCHEMA)
+    return (
+        links.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in sorted(needed)]))
+        .sort("image_id", *(["lesion_id"] if "lesion_id" in links.columns else []))
+        .group_by("image_id", maintain_order=True)
+        .agg(
+            pl.concat_list(
+                *(pl.col(c).cast(pl.Int64) for c in ("box_x0", "box_y0", "box_x1", "box_y1"))
+            ).alias("boxes")
+        )
+        .with_columns(
+            label_id=pl.lit(None, pl.Utf8),
+            source=pl.lit("calipers"),
+            polygons=pl.lit(None, POLYGONS_TYPE),
+        )
+        .select(list(GEOMETRY_SCHEMA))
+        .cast(GEOMETRY_SCHEMA)
+    )
+
+
+def lesion_geometry(labelled: pl.DataFrame, calipers: pl.DataFrame) -> pl.DataFrame:
+    """Labelbox geometry where an image has it, else the caliper boxes."""
+    fallback = calipers.join(labelled.select("image_id"), on="image_id", how="anti")
+    return pl.concat([labelled, fallback]).sort("image_id")
