@@ -20,6 +20,7 @@ from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
 from cadbusi_assets.identity import generate_key_file
 from cadbusi_assets.runner import RANGE_END, RANGE_START
 from cadbusi_assets_tests import celery_support
+from cadbusi_assets_tests.conftest import clear_dagster_state_storage
 from cadbusi_assets_tests.defs import celery_job
 from cadbusi_assets_tests.support import require_tool
 
@@ -88,6 +89,7 @@ def test_a_multi_date_run_on_two_celery_workers_matches_a_local_run(tmp_path, mo
             celery_support.wait_for_workers(broker, {"w1", "w2"}, workers)
 
             instance = dg.DagsterInstance.from_config(str(dagster_home))
+            clear_dagster_state_storage()  # no storage of an earlier test's instance
             started = time.monotonic()
             result = dg.execute_job(
                 dg.reconstructable(celery_job.celery_study_date_job),

@@ -26,6 +26,7 @@ EXPECTED = {
     "inpainted_images": ("imaging", "study_date", {"image_features"}),
     "labelbox_data_rows": ("labeling", "study_date", {"image_features", "inpainted_images"}),
     "labelbox_labels": ("labeling", None, set()),
+    "lesions": ("records", None, {"image_features", "pathology_reports", "diagnosis_labels"}),
     "metadata_db": (
         "catalog",
         None,
