@@ -373,3 +373,46 @@ def test_ui_backfill_on_the_postgres_instance(cohort, key, tmp_path, postgres_ds
         assert status in {"COMPLETED", "COMPLETED_SUCCESS"}, status
         for asset in STUDY_DATE_ASSETS:
             assert set(DATES[:2]) <= materialized(instance, asset), asset
+
+
+def test_two_concurrent_runs_of_one_date_are_serialized(cohort, key, tmp_path):
+    """Two `dagster asset materialize` of the same date at once, with different settings (every
+    cine frame vs every 4th): before the fix the tables listed PNGs that were not on disk."""
+    import polars as pl
+
+    base = product_env(tmp_path, cohort, key)
+    write_instance_yaml(base)
+    day = DATES[4]
+    selection = ",".join(STUDY_DATE_ASSETS[:6])
+    procs = []
+    for step in ("1", "4"):
+        env = {**base, "CADBUSI_CINE_FRAME_STEP": step}
+        procs.append(
+            subprocess.Popen(
+                [str(BIN / "dagster"), "asset", "materialize", "-m", "cadbusi_assets.definitions"]
+                + ["--select", selection, "--partition", day],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+    outputs = []
+    for proc in procs:
+        try:
+            out, _ = proc.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            for p in procs:
+                os.killpg(p.pid, signal.SIGKILL)
+            pytest.fail("a concurrent run hung")
+        outputs.append(out.decode(errors="replace"))
+        assert proc.returncode == 0, outputs[-1][-3000:]
+    assert any("waiting for another run of this partition" in o for o in outputs)
+    research = Path(base["CADBUSI_RESEARCH_ZONE"])
+    for table, column in (("images", "png_path"), ("instances", "dicom_path")):
+        frames = list((research / "tables" / table).glob("*.parquet"))
+        assert frames, table
+        for frame in frames:
+            for path in pl.read_parquet(frame)[column].drop_nulls().to_list():
+                assert (research / path).is_file(), f"{table} lists a missing file"
