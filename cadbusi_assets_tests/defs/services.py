@@ -73,6 +73,9 @@ def write_instance_yaml(env: dict[str, str], extra_yaml: str = "") -> Path:
     home = Path(env["DAGSTER_HOME"])
     path = home / "dagster.yaml"
     path.write_text((ROOT / "dagster.yaml").read_text() + ("\n" + extra_yaml if extra_yaml else ""))
+    # Create the storage now: two processes starting at once would race to create it.
+    with dg.DagsterInstance.from_config(str(home)):
+        pass
     return path
 
 

@@ -47,6 +47,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("user_runs")]
 COHORT = DemoConfig(start=dt.date(2026, 9, 1), days=5, studies_per_day=(1, 2), seed=11, workers=2)
 DATES = [d.isoformat() for d in COHORT.dates()]
 BROKEN_DATE = DATES[2]
+MATERIALIZE = [str(BIN / "dagster"), "asset", "materialize", "-m", "cadbusi_assets.definitions"]
 
 SENSORS = """
 { sensorsOrError(repositorySelector:
@@ -389,8 +390,7 @@ def test_two_concurrent_runs_of_one_date_are_serialized(cohort, key, tmp_path):
         env = {**base, "CADBUSI_CINE_FRAME_STEP": step}
         procs.append(
             subprocess.Popen(
-                [str(BIN / "dagster"), "asset", "materialize", "-m", "cadbusi_assets.definitions"]
-                + ["--select", selection, "--partition", day],
+                [*MATERIALIZE, "--select", selection, "--partition", day],
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.PIPE,
