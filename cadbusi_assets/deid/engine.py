@@ -36,10 +36,12 @@ from cadbusi_assets.deid.dates import age_string, parse_da_value, shift_da, shif
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers
 from cadbusi_assets.deid.profile import DeidProfile
 from cadbusi_assets.deid.scan import find_identifiers_in_text
-from cadbusi_assets.deid.text import scrub_text
+from cadbusi_assets.deid.text import scrub_free_text, scrub_text
 from cadbusi_assets.identity import Pseudonymizer
 
 _TEXT_VRS = {"LO", "SH", "ST", "LT", "UT", "UC"}
+#: Free-text VRs: also scrubbed for third parties (relatives, staff) like report text.
+_FREE_TEXT_VRS = {"ST", "LT", "UT"}
 _SCANNED_VRS = _TEXT_VRS | {"AE", "CS", "UR", "PN"}
 _BINARY_VRS = {"OB", "OW", "OD", "OF", "OL", "OV", "UN"}
 _NUMBER_VRS = {"IS", "DS", "US", "UL", "SS", "SL", "FL", "FD", "UV", "SV", "AT"}
@@ -186,7 +188,8 @@ class HeaderCleaner:
             return
         if vr in _TEXT_VRS or vr == "PN":
             values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
-            cleaned = [scrub_text(str(v), self.identifiers) if v else v for v in values]
+            scrub = scrub_free_text if vr in _FREE_TEXT_VRS else scrub_text
+            cleaned = [scrub(str(v), self.identifiers) if v else v for v in values]
             limit = MAX_VALUE_LEN.get(vr)
             if limit:
                 cleaned = [c[:limit] if isinstance(c, str) else c for c in cleaned]

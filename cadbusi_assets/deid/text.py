@@ -13,6 +13,13 @@ Clinical words (laterality, clock position, probe and preset names) are left alo
 '[name] [id] seen [date] by [name]'
 >>> scrub_text("SMITH^JOHN called 555-123-4567", OriginalIdentifiers())
 '[name] called [phone]'
+
+Free-text values (ST, LT, UT: Image Comments, Additional Patient History...) also go through
+the report scrubber (:func:`~cadbusi_assets.records.scrub.scrub_report_text`), which finds
+other people's names without a title (relatives, staff), addresses, URLs and ids:
+
+>>> scrub_free_text("Pt [name]; sister Zelda Plimsoll 555-0142", ids)
+'Pt [name]; sister [NAME] [id]'
 """
 
 from __future__ import annotations
@@ -85,3 +92,14 @@ def scrub_text(text: str, identifiers: OriginalIdentifiers | None = None) -> str
     for regex, marker in _PATTERNS:
         out = regex.sub(_replace_ids, out) if marker == "[id]" else regex.sub(marker, out)
     return _collapse(out) if out != text else out
+
+
+def scrub_free_text(text: str, identifiers: OriginalIdentifiers | None = None) -> str:
+    """:func:`scrub_text`, then the report scrubber's third-party pass (names of relatives and
+    staff without a title, addresses, URLs, ids; dates removed, never shifted)."""
+    out = scrub_text(text, identifiers)
+    if not out:
+        return out
+    from cadbusi_assets.records.scrub import scrub_report_text  # heavy: word lists
+
+    return scrub_report_text(out, identifiers=(), date_shift_days=0, remove_dates=True) or out

@@ -13,6 +13,8 @@ labelled more than once (consensus), also in the ingestion report.
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import json
 
 import polars as pl
@@ -87,6 +89,27 @@ def send_data_rows(
         schema={"mode": pl.Utf8, "expires_at": pl.Utf8},
     )
     return report
+
+
+def batches_to_refresh(
+    research_zone: Zone, *, now: dt.datetime | None = None, margin_hours: float = 24.0
+) -> list[str]:
+    """Batches whose signed-URL data rows expire within ``margin_hours`` (or have expired):
+    send them again (re-materialize their data rows) so that Labelbox gets fresh URLs; the
+    upsert is keyed by global key, so labels and batches are kept."""
+    moment = now or dt.datetime.now(dt.UTC)
+    limit = (moment + dt.timedelta(hours=margin_hours)).isoformat(timespec="seconds")
+    batches = []
+    for path in research_zone.iter_files("tables", DATA_ROWS_TABLE, suffix=".parquet"):
+        table = pl.read_parquet(io.BytesIO(path.read_bytes()))
+        if "row_data_expires_at" not in table.columns:
+            continue
+        expiry = table.select(
+            pl.col("row_data_expires_at").str.to_datetime(time_zone="UTC").min()
+        ).item()
+        if expiry is not None and expiry.isoformat(timespec="seconds") <= limit:
+            batches.append(path.name.removesuffix(".parquet"))
+    return sorted(batches)
 
 
 def _read_tables(zone: Zone, folder: tuple[str, ...]) -> dict[str, pl.DataFrame] | None:

@@ -12,6 +12,7 @@ import pytest
 
 from cadbusi_assets.catalog import open_catalog, read_catalog_info
 from cadbusi_assets.defs.exports.guards import catalog_refusals, earlier_export_run
+from cadbusi_assets.defs.exports.lineage import upstream_lineage
 from cadbusi_assets.defs.exports.sensors import export_partition_sensor
 from cadbusi_assets.identity import generate_key_file
 from cadbusi_assets.storage import open_zone
@@ -186,3 +187,39 @@ def test_a_second_launch_of_one_export_steps_aside(definitions, env):
         assert not second.success
         assert f"already being built by run {first.run_id[:8]}" in _failure_message(second)
         assert not (env.research / "exports").exists()
+
+
+def test_upstream_lineage_lists_the_latest_run_of_every_partition_the_catalog_holds():
+    days = dg.StaticPartitionsDefinition(["2026-09-01", "2026-09-02"])
+
+    @dg.asset(name="image_features", partitions_def=days)
+    def fake_features() -> None:
+        return None
+
+    @dg.asset(name="labelbox_labels")
+    def fake_labels() -> dg.MaterializeResult:
+        return dg.MaterializeResult(data_version=dg.DataVersion("labels-1"))
+
+    @dg.asset(name="metadata_db", deps=[fake_features, fake_labels])
+    def fake_catalog() -> None:
+        return None
+
+    assets = [fake_features, fake_labels, fake_catalog]
+    graph = dg.Definitions(assets=assets).resolve_asset_graph()
+    with dg.instance_for_test(set_dagster_home=False) as instance:
+        for day in ("2026-09-01", "2026-09-02", "2026-09-02"):  # the second day twice
+            dg.materialize(
+                assets, instance=instance, selection=["image_features"], partition_key=day
+            )
+        last_features_run = instance.get_runs(limit=1)[0].run_id
+        dg.materialize(assets, instance=instance, selection=["labelbox_labels", "metadata_db"])
+        entries = upstream_lineage(instance, graph)
+    assert [(e["asset"], e["partition"]) for e in entries] == [
+        ("image_features", "2026-09-01"),
+        ("image_features", "2026-09-02"),
+        ("labelbox_labels", None),
+        ("metadata_db", None),
+    ]
+    assert entries[1]["run_id"] == last_features_run
+    assert entries[2]["data_version"] == "labels-1"
+    assert all(e["run_id"] for e in entries)

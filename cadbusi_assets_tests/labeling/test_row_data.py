@@ -41,7 +41,7 @@ class RecordingSource:
             data = row["row_data"]
             if data.startswith("http"):
                 self.fetched[row["global_key"]] = requests.get(data, timeout=10).content
-            else:
+            elif "://" not in data:
                 with open(data, "rb") as handle:
                     self.fetched[row["global_key"]] = handle.read()
         return len(rows)
@@ -176,6 +176,21 @@ def test_upload_mode_sends_the_bytes_through_the_sdk(moto_s3, monkeypatch):  # n
     table = read_partition_table(zone, stage.DATA_ROWS_TABLE, "b1")
     assert table["row_data_mode"].to_list() == ["upload", "upload"]
     assert table["row_data_expires_at"].null_count() == 2
+
+
+def test_batches_whose_signed_urls_expire_soon_are_listed_for_refresh(moto_s3):  # noqa: F811
+    zone = _zone("s3", moto_s3)
+    _seed(zone, "b1")
+    _seed(zone, "b2")
+    _seed(zone, "b3")
+    source = RecordingSource()
+    stage.send_data_rows(zone, source, "b1", RowDataConfig("signed_url", hours=10))
+    stage.send_data_rows(zone, source, "b2", RowDataConfig("signed_url", hours=100))
+    stage.send_data_rows(zone, source, "b3", RowDataConfig("path"))
+    now = dt.datetime.now(dt.UTC)
+    assert stage.batches_to_refresh(zone, now=now) == ["b1"]  # within a day
+    assert stage.batches_to_refresh(zone, now=now + dt.timedelta(hours=90)) == ["b1", "b2"]
+    assert stage.batches_to_refresh(zone, now=now, margin_hours=1) == []
 
 
 def test_path_mode_keeps_todays_rows(tmp_path):

@@ -154,3 +154,20 @@ def test_label_deleted_at_source_is_kept_in_history(tmp_path):
     history = zone.read_parquet("labels", "labelbox", "history", "labels.parquet")
     assert history["label_id"].to_list() == ["lb-2"]
     assert history["superseded_by"].to_list() == [None]
+
+
+def test_incremental_ingest_keeps_the_replaced_version_in_history(tmp_path):
+    source = FolderLabelSource(tmp_path / "labelbox")
+    zone = open_zone(tmp_path / "research", "research")
+    write_export(source.root, "a.ndjson", [export_row("a", "lb-1"), export_row("b", "lb-2")])
+    ingest_labels(zone, source)
+    first_version = current_label_set_version(zone)
+    newer = export_row("a", "lb-1", updated="2026-04-01T00:00:00+00:00", answer="no")
+    write_export(source.root, "a.ndjson", [newer])  # an incremental export: only lb-1
+    ingest_labels(zone, source, full=False)
+    labels = zone.read_parquet("labels", "labelbox", "labels.parquet")
+    answers = zone.read_parquet("labels", "labelbox", "classifications.parquet")
+    assert sorted(labels["label_id"]) == ["lb-1", "lb-2"]
+    assert _answers(answers, "lb-1") == ["no"]
+    history = zone.read_parquet("labels", "labelbox", "history", "labels.parquet")
+    assert history.select("label_id", "label_set_version").rows() == [("lb-1", first_version)]

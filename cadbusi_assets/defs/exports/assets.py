@@ -14,6 +14,7 @@ from cadbusi_assets.defs.exports.guards import (
     earlier_export_run,
     refusal_message,
 )
+from cadbusi_assets.defs.exports.lineage import upstream_lineage
 from cadbusi_assets.defs.partitions import export_partitions
 from cadbusi_assets.defs.resources import ProcessingResource, PseudonymKeyResource, ZonesResource
 from cadbusi_assets.exports import ExportConfig, build_export, verify_export
@@ -33,12 +34,13 @@ def _refuse(
 
 
 def _asset_graph(context: dg.AssetExecutionContext):
-    """The code location's asset graph (runs launched from the UI, daemon or CLI), else the
-    job's (in-process runs: it has every upstream asset but may lack checks outside the job)."""
+    """The whole asset graph: the code location's (runs launched from the UI, daemon or CLI),
+    else the one the job was cut from (``source_asset_graph``; a job's own graph holds only its assets and their direct
+    parents, without their checks)."""
     try:
         return context.repository_def.asset_graph
     except CheckError:  # "No repository definition was set on the step context"
-        return context.job_def.asset_layer.asset_graph
+        return context.job_def.asset_layer.asset_graph.source_asset_graph
 
 
 def _catalog_label_set(research) -> str | None:
@@ -102,23 +104,34 @@ def dataset_export(
         )
     # Refuse before writing anything: a catalog whose blocking checks failed, or that is older
     # than its inputs (instance), or whose file says so itself (duplicates, another label set).
+    graph = _asset_graph(context)
     problems = catalog_refusals(
         context.instance,
-        _asset_graph(context),
+        graph,
         extra_checks=[spec.key for spec in metadata_db.check_specs if spec.blocking],
     )
     problems += catalog_problems(research, current_label_set_version(research))
     if problems:
         _refuse(context, refusal_message(problems), problems)
     export_config = ExportConfig(key=key, **config.model_dump())
+    pseudonymizer = pseudonym_key.pseudonymizer(zones)
     lineage = {
         "export_key": key,
         "code_version": __version__,
         "deidentification_profile": processing.deid_profile,
         "label_set_version": _catalog_label_set(research),
-        "pseudonym_key_fingerprint": pseudonym_key.pseudonymizer(zones).key_fingerprint,
+        "pseudonym_key_fingerprint": pseudonymizer.key_fingerprint,
     }
-    report = build_export(research, export_config, lineage, workers=processing.worker_count)
+    report = build_export(
+        research,
+        export_config,
+        lineage,
+        workers=processing.worker_count,
+        # every partition of every asset the catalog holds, with its data version and run;
+        # study dates appear as the research zone's opaque batch names
+        upstream=upstream_lineage(context.instance, graph),
+        partition_alias=pseudonymizer.batch_name,
+    )
     problems = verify_export(research, key)
     location = (
         research.local_path(*report.path.split("/"))

@@ -66,6 +66,13 @@ def _checked_assets(graph: BaseAssetGraph, catalog: dg.AssetKey) -> list[dg.Asse
     return seen
 
 
+def catalog_inputs(graph: BaseAssetGraph, catalog: dg.AssetKey = CATALOG_KEY) -> set[dg.AssetKey]:
+    """The catalog, the unpartitioned assets it reads, and the assets those read directly."""
+    checked = _checked_assets(graph, catalog)
+    parents = {p for key in checked for p in graph.get(key).parent_keys if graph.has(p)}
+    return {*checked, *parents}
+
+
 def _check_refusals(
     instance: dg.DagsterInstance,
     key: dg.AssetKey,
@@ -128,8 +135,7 @@ def catalog_refusals(
     """Why an export must not be cut from the catalog now (empty: it may)."""
     checked = _checked_assets(graph, catalog)
     checks = blocking_checks(graph, checked) | set(extra_checks)
-    parents = {p for key in checked for p in graph.get(key).parent_keys if graph.has(p)}
-    materialized = _last_materializations(instance, {*checked, *parents})
+    materialized = _last_materializations(instance, catalog_inputs(graph, catalog))
     if catalog not in materialized:
         return [f"{catalog.to_user_string()} has never been materialized"]
     problems: list[str] = []

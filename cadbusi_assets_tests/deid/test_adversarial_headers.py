@@ -1,0 +1,45 @@
+"""Header leaks found by the adversarial end-to-end test (cadbusi_assets_tests/test_adversarial_phi.py),
+reduced to unit tests. All names, numbers and dates are synthetic."""
+
+from __future__ import annotations
+
+from pydicom.dataset import Dataset
+
+from cadbusi_assets.deid import DEFAULT_PROFILE, OriginalIdentifiers
+from cadbusi_assets.deid.engine import clean_header
+
+
+def _with_comments(text: str) -> Dataset:
+    ds = Dataset()
+    ds.PatientID = "00123456"
+    ds.PatientName = "Müller^Zoë"
+    ds.StudyDate = "20260901"
+    ds.ImageComments = text
+    return ds
+
+
+def test_third_party_name_in_image_comments_is_scrubbed(pseudonymizer):
+    """A relative's name without a title in Image Comments (LT, Clean Descriptors) reached the
+    research DICOM: the header scrubber removed only the study's own identifiers."""
+    ids = OriginalIdentifiers(patient_names=("Müller^Zoë",), patient_ids=("00123456",))
+    ds = _with_comments("Pt Mueller Zoe; MULLER ZOE; sister Zelda Plimsoll 555-0142")
+    clean_header(ds, pseudonymizer, DEFAULT_PROFILE, ids)
+    comments = str(ds.get("ImageComments", ""))
+    for word in ("Zelda", "Plimsoll", "Mueller", "Zoe", "MULLER", "555-0142"):
+        assert word.lower() not in comments.lower(), word
+
+
+def test_cjk_name_and_third_party_in_image_comments(pseudonymizer):
+    name = "Yamada^Tarou=山田^太郎=やまだ^たろう"
+    ids = OriginalIdentifiers(patient_names=(name,), patient_ids=("00123456",))
+    ds = _with_comments("山田太郎 様; daughter Hortensia Quackenbush (617) 555-0199")
+    clean_header(ds, pseudonymizer, DEFAULT_PROFILE, ids)
+    comments = str(ds.get("ImageComments", ""))
+    for word in ("山田", "太郎", "Hortensia", "Quackenbush", "555-0199"):
+        assert word.lower() not in comments.lower(), word
+
+
+def test_clinical_image_comments_kept(pseudonymizer):
+    ds = _with_comments("RT BREAST 10:00 3CM FN RADIAL")
+    clean_header(ds, pseudonymizer, DEFAULT_PROFILE, OriginalIdentifiers(patient_ids=("1",)))
+    assert str(ds.ImageComments) == "RT BREAST 10:00 3CM FN RADIAL"
