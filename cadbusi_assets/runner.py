@@ -139,7 +139,10 @@ def backfill_study_dates(
 def cut_export(
     defs: dg.Definitions, instance: dg.DagsterInstance, key: str, run_config: dict | None = None
 ) -> RunSummary:
-    """Add the ``exports`` partition ``key`` (if new) and build it."""
+    """Add the ``exports`` partition ``key`` (if new) and build it (the OS user who cut it is
+    recorded in the raw-zone export audit)."""
+    from cadbusi_assets.identity.audit import current_user
+
     if not instance.has_dynamic_partition("exports", key):
         instance.add_dynamic_partitions("exports", [key])
     return materialize(
@@ -147,6 +150,7 @@ def cut_export(
         ["dataset_export"],
         instance,
         partition_key=key,
+        tags={"cadbusi/user": current_user()},
         run_config=run_config,
         name=f"dataset_export {key}",
     )

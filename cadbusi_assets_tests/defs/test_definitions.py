@@ -39,7 +39,7 @@ EXPECTED = {
             "labelbox_labels",
         },
     ),
-    "dataset_export": ("exports", "exports", {"metadata_db"}),
+    "dataset_export": ("exports", "exports", {"metadata_db", "lesions"}),
 }
 
 

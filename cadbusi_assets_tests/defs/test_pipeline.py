@@ -210,3 +210,14 @@ def test_unknown_pseudonym_key_fails_clearly(definitions, cohort_dir, tmp_path_f
     error = failure.step_failure_data.error
     assert error.cause is not None and error.cause.cls_name == "PseudonymKeyError"
     assert "pseudonym key" in error.cause.message and "cadbusi keygen" in error.cause.message
+
+
+def test_each_export_is_recorded_in_the_raw_zone_audit(pipeline):
+    from cadbusi_assets.identity.audit import read_audit
+    from cadbusi_assets.storage import open_zone
+
+    audit = read_audit(open_zone(str(pipeline.env.raw), "raw"))
+    rows = audit.filter(audit["export_key"] == pipeline.export_key)
+    assert rows.height == 1  # the verifying re-build of the same key is not a new export
+    assert rows["run_id"][0] == pipeline.results["export"].run_id
+    assert rows["user"][0]

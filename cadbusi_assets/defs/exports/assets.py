@@ -16,8 +16,10 @@ from cadbusi_assets.defs.exports.guards import (
 )
 from cadbusi_assets.defs.exports.lineage import upstream_lineage
 from cadbusi_assets.defs.partitions import export_partitions
+from cadbusi_assets.defs.records.lesions import lesions
 from cadbusi_assets.defs.resources import ProcessingResource, PseudonymKeyResource, ZonesResource
 from cadbusi_assets.exports import ExportConfig, build_export, verify_export
+from cadbusi_assets.identity.audit import record_export_audit
 from cadbusi_assets.stages.labeling import current_label_set_version
 
 
@@ -64,11 +66,16 @@ class ExportRunConfig(dg.Config):
     use_inpainted: bool = True
     prefer_clean_twin: bool = True
     split_salt: str = "cadbusi-v1"
+    split_method: str = "stratified"
+    """stratified (patients by label x scanner, balanced in images) or hash (the original CADBUSI
+    patient hash)."""
+    folds: int = 0
+    """k cross-validation folds over the non-test patients (0: none)."""
 
 
 @dg.asset(
     partitions_def=export_partitions,
-    deps=[metadata_db],
+    deps=[metadata_db, lesions],
     group_name="exports",
     kinds={"parquet", "png"},
     code_version="1",
@@ -133,6 +140,20 @@ def dataset_export(
         partition_alias=pseudonymizer.batch_name,
     )
     problems = verify_export(research, key)
+    if not report.already_existed:
+        # Who cut it and from which study dates: appended to the raw zone (PHI side) only.
+        record_export_audit(
+            zones.raw(),
+            key,
+            run_id=context.run.run_id,
+            partitions=sorted(
+                context.instance.get_materialized_partitions(dg.AssetKey("deidentified_images"))
+            ),
+            key_fingerprint=pseudonymizer.key_fingerprint,
+            row_count=report.images,
+            destination=report.path,
+            details={"launched_by": context.run.tags.get("cadbusi/user"), "digest": report.digest},
+        )
     location = (
         research.local_path(*report.path.split("/"))
         if research.local
