@@ -221,3 +221,37 @@ def test_each_export_is_recorded_in_the_raw_zone_audit(pipeline):
     assert rows.height == 1  # the verifying re-build of the same key is not a new export
     assert rows["run_id"][0] == pipeline.results["export"].run_id
     assert rows["user"][0]
+
+
+def test_no_planted_third_party_identifier_reaches_the_export_or_research_zone(
+    pipeline, cohort_dir
+):
+    """The demo plants relatives, staff, other patients, phones and addresses in some reports
+    (issue 10: they reached the research `studies` table, the catalog and `vlm.jsonl`)."""
+    import json
+    import re
+
+    import polars as pl
+
+    exams = json.loads((cohort_dir / "ground_truth" / "records" / "exams.json").read_text())
+    items = exams if isinstance(exams, list) else list(exams.values())
+    planted = [p for e in items for p in (e.get("planted_third_party") or [])]
+    assert planted, "the test cohort must plant third-party identifiers"
+    needles = set()
+    for item in planted:
+        value = item["value"]
+        needles.add(value.lower())
+        if item["kind"] in ("relative", "staff", "other_patient"):
+            needles.update(w.lower() for w in re.split(r"[\s^,]+", value) if len(w) >= 4)
+    export = pipeline.env.research / "exports" / pipeline.export_key
+    vlm = (export / "vlm.jsonl").read_text().lower()
+    assert vlm.strip(), "the export has VLM pairs"
+    assert not [n for n in needles if n in vlm]
+    leaked = []
+    for path in pipeline.env.research.rglob("*.parquet"):
+        frame = pl.read_parquet(path)
+        text = " ".join(
+            str(v) for col in frame.iter_columns() if col.dtype == pl.Utf8 for v in col.drop_nulls()
+        ).lower()
+        leaked += [(path.name, n) for n in needles if n in text]
+    assert not leaked
