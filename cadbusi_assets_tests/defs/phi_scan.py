@@ -13,9 +13,24 @@ import duckdb
 import polars as pl
 
 
+def _without_binary(frame: pl.DataFrame) -> pl.DataFrame:
+    """Binary columns hold image bytes (like the PNG files, not scanned as text); struct
+    columns are flattened so that their text fields are scanned."""
+    columns = []
+    for column in frame.iter_columns():
+        if column.dtype == pl.Binary:
+            continue
+        if isinstance(column.dtype, pl.Struct):
+            inner = _without_binary(column.struct.unnest())
+            columns += [c.alias(f"{column.name}.{c.name}") for c in inner.iter_columns()]
+        else:
+            columns.append(column)
+    return pl.DataFrame(columns)
+
+
 def _texts(path: Path) -> list[str]:
     if path.suffix == ".parquet":
-        return [pl.read_parquet(path).write_ndjson()]
+        return [_without_binary(pl.read_parquet(path)).write_ndjson()]
     if path.suffix == ".duckdb":
         con = duckdb.connect(str(path), read_only=True)
         try:
