@@ -34,6 +34,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,6 +120,14 @@ class Services:
     def __init__(self, env: dict[str, str], port: int, log_dir: Path) -> None:
         self.env, self.port, self.log_dir = env, port, log_dir
         self.procs: dict[str, subprocess.Popen] = {}
+        self.children: dict[int, psutil.Process] = {}
+
+    def remember_children(self) -> None:
+        """Note the processes the services started (stopped with them at the end)."""
+        for proc in self.procs.values():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                for child in psutil.Process(proc.pid).children(recursive=True):
+                    self.children.setdefault(child.pid, child)
 
     def graphql(self, query: str, variables: dict | None = None, timeout: float = 300) -> dict:
         reply = requests.post(
@@ -203,8 +212,18 @@ def dagster_services(env: dict[str, str], timeout: float = 600) -> Iterator[Serv
             time.sleep(1)
         yield services
     finally:
+        # code servers and run workers the services started (some in sessions of their own)
+        services.remember_children()
+        children = list(services.children.values())
         for proc in services.procs.values():
             _stop(proc)
+        for child in children:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.terminate()
+        _, alive = psutil.wait_procs(children, timeout=20)
+        for child in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
 
 
 # -- environment --------------------------------------------------------------------------------
@@ -236,10 +255,23 @@ def _empty_sources(root: Path) -> dict[str, str]:
     }
 
 
-def _environment(root: Path, pg, first: dt.date, last: dt.date, instance_yaml: Path) -> dict:
+def _environment(
+    root: Path,
+    pg,
+    first: dt.date,
+    last: dt.date,
+    instance_yaml: Path,
+    paused: bool,
+    run_chunk_size: int | None,
+) -> dict:
+    import yaml
+
     home = root / "dagster_home"
     home.mkdir(parents=True)
-    (home / "dagster.yaml").write_text(instance_yaml.read_text())
+    config = yaml.safe_load(instance_yaml.read_text())
+    if paused:  # runs stay queued: the daemon's run creation alone, no run competes for CPU
+        config.setdefault("concurrency", {}).setdefault("runs", {})["max_concurrent_runs"] = 0
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CADBUSI_", "DAGSTER_"))}
     env.update(_empty_sources(root))
     env.update(
@@ -256,6 +288,8 @@ def _environment(root: Path, pg, first: dt.date, last: dt.date, instance_yaml: P
         DAGSTER_PG_DB="postgres",
         PYTHONUNBUFFERED="1",
     )
+    if run_chunk_size:  # runs the daemon submits between two looks at the backfill's status
+        env["DAGSTER_ASSET_BACKFILL_RUN_CHUNK_SIZE"] = str(run_chunk_size)
     return env
 
 
@@ -303,11 +337,21 @@ def measure(args: argparse.Namespace) -> dict:
         "cpu_count": os.cpu_count(),
         "load_average_at_start": os.getloadavg(),
         "instance_yaml": str(args.instance_yaml.relative_to(ROOT)),
+        "paused_queue": args.paused_queue,
+        "asset_backfill_run_chunk_size": args.run_chunk_size or 25,
     }
     pg = start_postgres()
     try:
         with tempfile.TemporaryDirectory(prefix="cadbusi-partitions-") as tmp:
-            env = _environment(Path(tmp), pg, first, last, args.instance_yaml)
+            env = _environment(
+                Path(tmp),
+                pg,
+                first,
+                last,
+                args.instance_yaml,
+                args.paused_queue,
+                args.run_chunk_size,
+            )
             os.environ.update({k: v for k, v in env.items() if k.startswith("DAGSTER_PG_")})
             started = time.perf_counter()
             with dagster_services(env) as services:
@@ -341,6 +385,7 @@ def measure(args: argparse.Namespace) -> dict:
                 first_run_s = None
                 while time.perf_counter() - launched_at < args.watch:
                     services.check_alive()
+                    services.remember_children()
                     counts = _run_counts(instance, backfill_id)
                     total = sum(counts.values())
                     t = time.perf_counter() - launched_at
@@ -415,6 +460,16 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=ROOT / "deploy" / "dagster.production.yaml",
         help="dagster.yaml of the instance",
+    )
+    parser.add_argument(
+        "--paused-queue",
+        action="store_true",
+        help="max_concurrent_runs 0: measure run creation alone (runs stay queued)",
+    )
+    parser.add_argument(
+        "--run-chunk-size",
+        type=int,
+        help="DAGSTER_ASSET_BACKFILL_RUN_CHUNK_SIZE for the daemon (Dagster's default: 25)",
     )
     parser.add_argument("--out", type=Path, help="write the JSON report here")
     args = parser.parse_args(argv)

@@ -105,6 +105,17 @@ def test_production_settings_zones_and_secrets(deployment):
     assert volume["secret"]["secretName"] and volume["secret"]["defaultMode"] == 0o400
 
 
+def test_backfill_cancel_takes_effect_within_a_few_runs(values):
+    """The daemon checks a backfill's status between chunks of submitted runs (Dagster reads
+    the chunk size from this variable); a small chunk makes a cancel stop new runs soon."""
+    from dagster._core.execution import asset_backfill
+
+    env = values["dagsterDaemon"]["env"]
+    chunk = int(env["DAGSTER_ASSET_BACKFILL_RUN_CHUNK_SIZE"])
+    assert 1 <= chunk <= 5
+    assert "DAGSTER_ASSET_BACKFILL_RUN_CHUNK_SIZE" in Path(asset_backfill.__file__).read_text()
+
+
 def test_chart_images_match_the_installed_dagster(values):
     for part in ("dagsterWebserver", "dagsterDaemon"):
         assert str(values[part]["image"]["tag"]) == dg.__version__

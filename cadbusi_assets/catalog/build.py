@@ -260,9 +260,12 @@ def read_catalog_info(con: duckdb.DuckDBPyConnection) -> CatalogInfo:
     ).fetchall()[0][0]
     if not present:
         return CatalogInfo(None, None, {})
-    version, passed, duplicates = con.execute(
+    row = con.execute(
         "SELECT label_set_version, unique_keys_passed, duplicate_keys FROM catalog_info"
     ).fetchone()
+    if row is None:  # the table is there but empty: nothing recorded, as if absent
+        return CatalogInfo(None, None, {})
+    version, passed, duplicates = row
     return CatalogInfo(version, bool(passed), json.loads(duplicates or "{}"))
 
 

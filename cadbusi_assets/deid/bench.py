@@ -42,7 +42,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit
+from pydicom.uid import UID, ExplicitVRLittleEndian, JPEGBaseline8Bit
 
 from cadbusi_assets.deid.deidentify import deidentify_dataset
 from cadbusi_assets.dicom import dataset_to_bytes, read_dataset
@@ -73,8 +73,8 @@ def synthetic_us(index: int, jpeg: bool) -> Dataset:
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     sop = f"1.2.826.0.1.3680043.99998.{index}.{int(jpeg)}"
-    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.6.1"
-    ds.file_meta.MediaStorageSOPInstanceUID = sop
+    ds.file_meta.MediaStorageSOPClassUID = UID("1.2.840.10008.5.1.4.1.1.6.1")
+    ds.file_meta.MediaStorageSOPInstanceUID = UID(sop)
     ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.6.1"
     ds.SOPInstanceUID = sop
     ds.StudyInstanceUID = f"1.2.826.0.1.3680043.99998.{index}"

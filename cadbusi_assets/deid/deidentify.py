@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import (
     JPEG2000,
@@ -130,7 +130,7 @@ def _stored_values_view(ds: Dataset) -> Dataset:
     for elem in ds:
         if elem.keyword not in _DISPLAY_TRANSFORMS:
             view.add(elem)
-    view.file_meta = getattr(ds, "file_meta", Dataset())
+    view.file_meta = getattr(ds, "file_meta", FileMetaDataset())
     return view
 
 
@@ -154,7 +154,7 @@ def _copy_header(ds: Dataset) -> Dataset:
     for elem in ds:
         if elem.tag != 0x7FE00010:
             out.add(copy.deepcopy(elem))
-    out.file_meta = copy.deepcopy(getattr(ds, "file_meta", Dataset()))
+    out.file_meta = copy.deepcopy(getattr(ds, "file_meta", FileMetaDataset()))
     return out
 
 

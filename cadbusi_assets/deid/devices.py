@@ -64,9 +64,7 @@ def parse_rules(text: str) -> list[DeviceRule]:
     rules = []
     for row in csv.DictReader(text.splitlines()):
         boxes = tuple(
-            tuple(int(v) for v in box.split())  # type: ignore[misc]
-            for box in row["boxes"].split(";")
-            if box.strip()
+            tuple(int(v) for v in box.split()) for box in row["boxes"].split(";") if box.strip()
         )
         if row["mode"] not in {"blank", "keep"} or any(len(b) != 4 for b in boxes):
             raise ValueError(f"bad device rule {row['rule_id']!r}")

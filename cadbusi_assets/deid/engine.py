@@ -376,7 +376,7 @@ def rebuild_file_meta(ds: Dataset, transfer_syntax: str | None = None) -> None:
         meta.MediaStorageSOPClassUID = ds.SOPClassUID
     if "SOPInstanceUID" in ds:
         meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = syntax or ExplicitVRLittleEndian
+    meta.TransferSyntaxUID = UID(syntax or ExplicitVRLittleEndian)
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     meta.ImplementationVersionName = f"PYDICOM {pydicom_version}"[:16]
     ds.file_meta = meta

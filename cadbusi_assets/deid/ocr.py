@@ -275,14 +275,42 @@ def find_identifiers_in_ocr_text(text: str, identifiers: OriginalIdentifiers) ->
     return sorted(kinds)
 
 
+#: Contact details of anyone (a relative's phone typed on the image): phone numbers (7 digits
+#: and more, national or international), e-mail addresses, URLs, SSNs. Clinical annotations
+#: (clock positions, distances, probe names) never take these forms.
+_CONTACT = re.compile(
+    r"(?:\(\d{3}\)\s?|(?<![\w.])\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-])"  # (617) 555-0199
+    r"|(?<![\w.-])\d{3}-\d{4}(?![\w-])"  # 555-0142
+    r"|\+\d{1,3}(?:[ .-]?\d){7,14}"  # +44 20 7946 0958
+    r"|[\w.+-]+@[\w-]+\.[a-z]{2,}"
+    r"|(?:https?://|www\.)\S+"
+    r"|(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)",
+    re.IGNORECASE,
+)
+THIRD_PARTY_CONTACT = "third_party_contact"
+
+
+def find_contact_details_in_ocr_text(text: str) -> list[str]:
+    r"""``[THIRD_PARTY_CONTACT]`` when OCR text holds a phone number, an e-mail address, a URL
+    or an SSN of anyone, else ``[]``.
+
+    >>> find_contact_details_in_ocr_text("ZELDA PLIMSOLL 555-0142")
+    ['third_party_contact']
+    >>> find_contact_details_in_ocr_text("LT BREAST\n10:00 7 CM FN\nARAD L12-5 0.6 X 0.4")
+    []
+    """
+    return [THIRD_PARTY_CONTACT] if _CONTACT.search(text) else []
+
+
 def ocr_identifiers(
     frame: np.ndarray, identifiers: OriginalIdentifiers, reading: FrameText | None = None
 ) -> list[str]:
     """Kinds of the study's identifiers that tesseract can read anywhere in ``frame``
-    (``reading``: the frame's :func:`read_frame`, when a caller has it already)."""
-    if identifiers.is_empty():
-        return []
-    return find_identifiers_in_ocr_text(ocr_text(frame, reading), identifiers)
+    (``reading``: the frame's :func:`read_frame`, when a caller has it already), plus
+    :data:`THIRD_PARTY_CONTACT` for anyone's phone number, e-mail, URL or SSN."""
+    text = ocr_text(frame, reading)
+    found = [] if identifiers.is_empty() else find_identifiers_in_ocr_text(text, identifiers)
+    return sorted({*found, *find_contact_details_in_ocr_text(text)})
 
 
 # ---------------------------------------------------------------------------------------

@@ -101,11 +101,8 @@ def read_basic_column(path: Path) -> dict[str, tuple[str, str]]:
             if len(values) == 4:  # repeating group (group, elem, group mask, element mask)
                 group_mask, elem_mask = values[2], values[3]
                 text = "".join(
-                    ch if mask_nibble else "x"
-                    for ch, mask_nibble in zip(
-                        text, f"{group_mask:04X}{elem_mask:04X}", strict=True
-                    )
-                    for mask_nibble in [mask_nibble != "0"]
+                    ch if nibble != "0" else "x"
+                    for ch, nibble in zip(text, f"{group_mask:04X}{elem_mask:04X}", strict=True)
                 )
             rows[text] = (action, comments.get(element.lineno, ""))
     return rows

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 import yaml
@@ -181,18 +181,19 @@ def _render(job: _ImageJob) -> tuple[bytes, bytes | None, bytes | None, int, int
     with Image.open(io.BytesIO(job.zone.read_bytes(job.source_path))) as image:
         image.load()
         full = image
+        shown: Image.Image = image
         if job.crop:
             x0, y0, x1, y1 = job.crop
-            image = image.crop((x0, y0, x1 + 1, y1 + 1))
+            shown = image.crop((x0, y0, x1 + 1, y1 + 1))
         out = io.BytesIO()
-        image.save(out, format="PNG", compress_level=1)
+        shown.save(out, format="PNG", compress_level=1)
         mask_bytes = None
         if job.out_mask and job.polygon and len(job.polygon) >= 3:
             mask_bytes = _mask_png(full.size, job.crop, polygons=[job.polygon])
         lesion_bytes = None
         if job.out_lesion_mask and (job.lesion_boxes or job.lesion_polygons):
             lesion_bytes = _mask_png(full.size, job.crop, job.lesion_polygons, job.lesion_boxes)
-        return out.getvalue(), mask_bytes, lesion_bytes, image.width, image.height
+        return out.getvalue(), mask_bytes, lesion_bytes, shown.width, shown.height
 
 
 def _valid_crop(config: ExportConfig) -> pl.Expr:
@@ -207,7 +208,7 @@ def _valid_crop(config: ExportConfig) -> pl.Expr:
 
 
 def _crop_of(row: Mapping[str, Any]) -> tuple[int, int, int, int] | None:
-    values = [row.get(k) for k in ("crop_x0", "crop_y0", "crop_x1", "crop_y1")]
+    values: list[Any] = [row.get(k) for k in ("crop_x0", "crop_y0", "crop_x1", "crop_y1")]
     if any(v is None for v in values):
         return None
     x0, y0, x1, y1 = (int(v) for v in values)
@@ -385,7 +386,10 @@ def _assemble(
     for row in selected.iter_rows(named=True):
         source_path = row["inpainted_path"] if row["source"] == "inpainted" else row["png_path"]
         polygon = row.get("fov_polygon")
-        boxes = tuple(tuple(int(v) for v in b) for b in (row["_lesion_boxes"] or ()))
+        boxes = cast(
+            tuple[tuple[int, int, int, int], ...],
+            tuple(tuple(int(v) for v in b) for b in (row["_lesion_boxes"] or ())),
+        )
         polygons = tuple(
             tuple((float(x), float(y)) for x, y in p) for p in (row["_lesion_polygons"] or ())
         )
@@ -403,7 +407,11 @@ def _assemble(
             )
         )
     rendered = parallel_map(_render, jobs, workers=workers, min_items_per_worker=8)
-    image_sha, mask_paths, lesion_paths, widths, heights = [], [], [], [], []
+    image_sha: list[str] = []
+    mask_paths: list[str | None] = []
+    lesion_paths: list[str | None] = []
+    widths: list[int] = []
+    heights: list[int] = []
     for job, (png, mask, lesion_mask, width, height) in zip(jobs, rendered, strict=True):
         _write(folder, job.out_image, png)
         image_sha.append(hashlib.sha256(png).hexdigest())

@@ -24,7 +24,7 @@ def _bar_png(title: str, counts: Mapping[str, int], xlabel: str = "") -> bytes:
         ax.set_xlabel(xlabel)
     for tick in ax.get_xticklabels():
         tick.set_rotation(30)
-        tick.set_ha("right")
+        tick.set_horizontalalignment("right")
     fig.tight_layout()
     out = io.BytesIO()
     fig.savefig(out, format="png", metadata={"Software": None})

@@ -40,7 +40,7 @@ LABELBOX_LABELS_PATH = ("labels", "labelbox", "labels.parquet")
 
 BOXES_TYPE = pl.List(pl.List(pl.Int64))
 POLYGONS_TYPE = pl.List(pl.List(pl.List(pl.Float64)))
-GEOMETRY_SCHEMA: dict[str, pl.DataType] = {
+GEOMETRY_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "image_id": pl.Utf8,
     "label_id": pl.Utf8,
     "source": pl.Utf8,
@@ -101,7 +101,7 @@ def label_lesion_geometry(
         )
         .with_columns(source=pl.lit("labelbox"))
         .select(list(GEOMETRY_SCHEMA))
-        .cast(GEOMETRY_SCHEMA)
+        .cast(pl.Schema(GEOMETRY_SCHEMA))
         .sort("image_id")
     )
 
@@ -126,7 +126,7 @@ def caliper_lesion_geometry(links: pl.DataFrame) -> pl.DataFrame:
             polygons=pl.lit(None, POLYGONS_TYPE),
         )
         .select(list(GEOMETRY_SCHEMA))
-        .cast(GEOMETRY_SCHEMA)
+        .cast(pl.Schema(GEOMETRY_SCHEMA))
     )
 
 

@@ -36,7 +36,7 @@ import polars as pl
 EXPORT_AUDIT_TABLE = "export_audit"
 REIDENTIFICATION_AUDIT_TABLE = "reidentification_audit"
 
-EXPORT_AUDIT_SCHEMA: dict[str, pl.DataType] = {
+EXPORT_AUDIT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "event_id": pl.Utf8,
     "recorded_at": pl.Datetime("us", "UTC"),
     "export_key": pl.Utf8,
@@ -51,7 +51,7 @@ EXPORT_AUDIT_SCHEMA: dict[str, pl.DataType] = {
     "details": pl.Utf8,
 }
 
-REIDENTIFICATION_AUDIT_SCHEMA: dict[str, pl.DataType] = {
+REIDENTIFICATION_AUDIT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "event_id": pl.Utf8,
     "recorded_at": pl.Datetime("us", "UTC"),
     "pseudonym": pl.Utf8,
@@ -76,7 +76,9 @@ def _event_id(now: dt.datetime) -> str:
     return now.strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:12]
 
 
-def _append(zone: Any, table: str, row: dict[str, Any], schema: dict[str, pl.DataType]) -> None:
+def _append(
+    zone: Any, table: str, row: dict[str, Any], schema: dict[str, pl.DataType | type[pl.DataType]]
+) -> None:
     from cadbusi_assets.storage import parquet_bytes
     from cadbusi_assets.storage.tables import partition_table_path
 

@@ -32,7 +32,7 @@ from cadbusi_assets.identity.pseudonyms import Pseudonymizer, instance_id_for
 
 #: Raw-zone table (per study date) holding the pseudonym → original links.
 LINKS_TABLE = "reidentification_links"
-LINKS_SCHEMA: dict[str, pl.DataType] = {
+LINKS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "pseudonym": pl.Utf8,
     "kind": pl.Utf8,
     "original": pl.Utf8,
@@ -84,7 +84,7 @@ def pseudonym_links(
     patients: Iterable[str] = (),
     accessions: Iterable[str] = (),
     study_uids: Iterable[str] = (),
-    instances: Iterable[tuple[str, str]] = (),
+    instances: Iterable[tuple[str, str | None]] = (),
     raw_instances: Iterable[tuple[str, str]] = (),
 ) -> pl.DataFrame:
     """The link rows of one partition (raw zone only).

@@ -39,7 +39,7 @@ from cadbusi_assets.labeling.ndjson import LabelTables
 BOX_TOOLS: tuple[str, ...] = ("lesion_box", "lesion", "lesion_bbox")
 IOU_MATCH = 0.5
 
-QUESTIONS_SCHEMA = {
+QUESTIONS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "question": pl.Utf8,
     "images": pl.UInt32,
     "all_agree": pl.UInt32,
@@ -121,7 +121,7 @@ def question_agreement(
         )
         .with_columns(share_all_agree=pl.col("all_agree") / pl.col("images"))
         .select(list(QUESTIONS_SCHEMA))
-        .cast(QUESTIONS_SCHEMA)
+        .cast(pl.Schema(QUESTIONS_SCHEMA))
         .sort("question")
     )
     disagreements = (

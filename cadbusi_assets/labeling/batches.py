@@ -119,14 +119,16 @@ def queue_batches(
             continue
         if len(plan.global_keys) > MAX_BATCH_ROWS:
             raise ValueError(f"batch {plan.name} has more than {MAX_BATCH_ROWS} rows")
-        batch = call(
-            lambda plan=plan: project.create_batch(
+
+        def create(plan: BatchPlan = plan) -> Any:
+            return project.create_batch(
                 plan.name,
                 global_keys=list(plan.global_keys),
                 priority=plan.priority,
                 consensus_settings=dict(consensus) if consensus else None,
             )
-        )
+
+        batch = call(create)
         failed = list(getattr(batch, "failed_data_row_ids", None) or [])
         report.created.append(plan.name)
         report.rows_queued += len(plan.global_keys) - len(failed)

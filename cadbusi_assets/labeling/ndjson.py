@@ -36,7 +36,7 @@ from typing import Any
 
 import polars as pl
 
-LABELS_SCHEMA: dict[str, pl.DataType] = {
+LABELS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "label_id": pl.Utf8,
     "data_row_id": pl.Utf8,
     "image_id": pl.Utf8,
@@ -48,7 +48,7 @@ LABELS_SCHEMA: dict[str, pl.DataType] = {
     "annotator_hash": pl.Utf8,
     "seconds_to_create": pl.Float64,
 }
-OBJECTS_SCHEMA: dict[str, pl.DataType] = {
+OBJECTS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "label_id": pl.Utf8,
     "image_id": pl.Utf8,
     "project_id": pl.Utf8,
@@ -63,7 +63,7 @@ OBJECTS_SCHEMA: dict[str, pl.DataType] = {
     "mask_url": pl.Utf8,
     "mask_color": pl.List(pl.Int32),
 }
-CLASSIFICATIONS_SCHEMA: dict[str, pl.DataType] = {
+CLASSIFICATIONS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "label_id": pl.Utf8,
     "image_id": pl.Utf8,
     "project_id": pl.Utf8,
@@ -77,7 +77,7 @@ CLASSIFICATIONS_SCHEMA: dict[str, pl.DataType] = {
 #: Position of a label entry in the export stream (internal; breaks ties between versions).
 _OCCURRENCE = "_occurrence"
 #: Columns that history rows carry on top of the table columns.
-HISTORY_COLUMNS: dict[str, pl.DataType] = {
+HISTORY_COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
     "label_revision": pl.Utf8,
     "superseded_by": pl.Utf8,
 }
@@ -265,7 +265,7 @@ def _parse_all(rows: Iterable[Mapping[str, Any]]) -> LabelTables:
                         {**answer, _OCCURRENCE: occurrence}
                         for answer in _answers(classification, label_id, image_id, project_id, None)
                     )
-    occurrence_column = {_OCCURRENCE: pl.Int64}
+    occurrence_column: dict[str, pl.DataType | type[pl.DataType]] = {_OCCURRENCE: pl.Int64}
     return LabelTables(
         pl.DataFrame(labels, schema=LABELS_SCHEMA | occurrence_column, orient="row"),
         pl.DataFrame(objects, schema=OBJECTS_SCHEMA | occurrence_column, orient="row"),

@@ -179,10 +179,11 @@ def _name(item: Mapping[str, Any]) -> str:
 def ontology_differences(spec: OntologySpec, normalized: Mapping[str, Any] | str) -> list[str]:
     """What the project's ontology (``normalized``) lacks or has differently from ``spec``;
     features it has beyond the configuration are listed last as ``extra``."""
-    if isinstance(normalized, str):
-        normalized = json.loads(normalized or "{}")
-    tools = {_name(t): t for t in normalized.get("tools") or []}
-    classes = {_name(c): c for c in normalized.get("classifications") or []}
+    parsed: Mapping[str, Any] = (
+        json.loads(normalized or "{}") if isinstance(normalized, str) else normalized
+    )
+    tools = {_name(t): t for t in parsed.get("tools") or []}
+    classes = {_name(c): c for c in parsed.get("classifications") or []}
     out: list[str] = []
     for tool in spec.tools:
         found = tools.get(tool.name)

@@ -155,3 +155,52 @@ def import_prelabels(
     return ImportReport(
         name, state, len(lines), len(statuses) - len(failures), len(failures), errors
     )
+
+
+def caliper_lesion_tables(evidence: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(lesions, lesion_images)`` for :func:`build_prelabels` from per-image evidence alone,
+    for when the lesion table (report lesions linked to images) is not built yet.
+
+    ``evidence``: ``image_id``, ``laterality`` (LEFT/RIGHT), ``clock_position`` (``H:MM``) and
+    the caliper box ``box_x0``/``box_y0``/``box_x1``/``box_y1`` (null without calipers). Each image
+    becomes its own lesion ``<image_id>-calipers`` with the image's OCR'd side and clock; images
+    with neither a box nor a side nor a clock are left out.
+
+    >>> ev = pl.DataFrame({"image_id": ["a", "b"], "laterality": ["LEFT", None],
+    ...     "clock_position": ["2:10", None], "box_x0": [1, None], "box_y0": [2, None],
+    ...     "box_x1": [9, None], "box_y1": [8, None]})
+    >>> lesions, links = caliper_lesion_tables(ev)
+    >>> lesions.rows(), links["image_id"].to_list()
+    ([('a-calipers', 'LEFT', '2:10')], ['a'])
+    """
+    box = ("box_x0", "box_y0", "box_x1", "box_y1")
+    side = pl.col("laterality").cast(pl.Utf8).str.to_uppercase()
+    frame = evidence.select(
+        pl.col("image_id").cast(pl.Utf8),
+        (pl.col("image_id").cast(pl.Utf8) + "-calipers").alias("lesion_id"),
+        pl.when(side.is_in(["LEFT", "RIGHT"])).then(side).alias("side"),
+        pl.col("clock_position").cast(pl.Utf8).alias("clock"),
+        *[pl.col(c).cast(pl.Int64) for c in box],
+    ).filter(
+        pl.all_horizontal(pl.col(c).is_not_null() for c in box)
+        | pl.col("side").is_not_null()
+        | pl.col("clock").is_not_null()
+    )
+    lesions = frame.select("lesion_id", "side", "clock").sort("lesion_id")
+    links = frame.select("lesion_id", "image_id", *box).sort("image_id")
+    return lesions, links
+
+
+def one_lesion_per_image(lesion_images: pl.DataFrame) -> pl.DataFrame:
+    """The best-scored lesion link of each image (highest ``score``, then ``lesion_id``), so an
+    image gets one set of classifications; links without a box come after those with one."""
+    ordered = lesion_images.sort(
+        [
+            pl.col("score") if "score" in lesion_images.columns else pl.lit(0.0),
+            pl.col("box_x0").is_not_null() if "box_x0" in lesion_images.columns else pl.lit(True),
+            "lesion_id",
+        ],
+        descending=[True, True, False],
+        nulls_last=True,
+    )
+    return ordered.unique("image_id", keep="first", maintain_order=True).sort("image_id")

@@ -7,6 +7,12 @@ files, as downloaded from the app or written by the demo labeler) and ``outbox/<
 ``open_label_source("labelbox://<project id>?dataset_prefix=cadbusi")`` — the Labelbox SDK; the
 API key comes from ``LABELBOX_API_KEY`` (never from configuration), optional endpoint overrides
 from ``LABELBOX_ENDPOINT`` / ``LABELBOX_REST_ENDPOINT`` / ``LABELBOX_APP_URL``.
+
+Both also :meth:`queue_rows`: the day's data rows as batches of the project (priority from
+BI-RADS) and the model-assisted pre-labels of the newly queued rows. Labelbox checks (or creates)
+the ontology first, creates the batches and imports the pre-labels; the folder writes what it
+would have sent to ``outbox/batches/<dataset>.ndjson`` and ``outbox/prelabels/<dataset>.ndjson``
+(and the configured ontology to ``outbox/ontology.json``).
 """
 
 from __future__ import annotations
@@ -21,8 +27,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import parse_qs, urlparse
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from cadbusi_assets.labeling.ontology import OntologySpec
+    from cadbusi_assets.labeling.project_queue import QueueReport
 
 #: Overlap when asking Labelbox for activity since the cursor (clock skew, late indexing).
 EXPORT_OVERLAP = dt.timedelta(hours=1)
@@ -117,6 +129,73 @@ class FolderLabelSource:
             for line in path.read_text(encoding="utf-8").splitlines():
                 if line.strip():
                     yield json.loads(line)
+
+    def queue_rows(
+        self,
+        dataset: str,
+        rows: pl.DataFrame,
+        *,
+        already_queued: Sequence[str] = (),
+        lesions: pl.DataFrame | None = None,
+        lesion_images: pl.DataFrame | None = None,
+        ontology: OntologySpec | None = None,
+    ) -> QueueReport:
+        """Write the batches and pre-labels Labelbox would get for ``rows`` (all of them: the
+        day's files are rewritten, so a re-run gives the same files)."""
+        from cadbusi_assets.labeling.batches import BatchReport, plan_batches
+        from cadbusi_assets.labeling.ontology import OntologySpec
+        from cadbusi_assets.labeling.prelabels import ImportReport, build_prelabels
+        from cadbusi_assets.labeling.project_queue import QueueReport
+
+        plans = plan_batches(rows, dataset)
+        keys = [k for plan in plans for k in plan.global_keys]
+        batches = [
+            {"name": p.name, "priority": p.priority, "global_keys": p.global_keys} for p in plans
+        ]
+        lines = (
+            build_prelabels(lesion_images, lesions, global_keys=keys)
+            if lesions is not None and lesion_images is not None and keys
+            else []
+        )
+        spec = ontology or OntologySpec.from_env()
+        self._write(self.outbox_dir / "ontology.json", json.dumps(spec.normalized(), indent=1))
+        self._write(self.outbox_dir / "batches" / f"{dataset}.ndjson", _ndjson(batches))
+        self._write(self.outbox_dir / "prelabels" / f"{dataset}.ndjson", _ndjson(lines))
+        report = QueueReport(
+            BatchReport([p.name for p in plans], len(keys)),
+            ImportReport(f"{dataset}-prelabels", "WRITTEN", len(lines), len(lines), 0)
+            if lines
+            else None,
+            keys,
+        )
+        return report
+
+    @staticmethod
+    def _write(target: Path, text: str) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+
+    def sent_batches(self) -> Iterator[dict[str, Any]]:
+        """The batches written by :meth:`queue_rows` (every day)."""
+        for path in sorted((self.outbox_dir / "batches").glob("*.ndjson")):
+            yield from _read_ndjson(path)
+
+    def sent_prelabels(self) -> Iterator[dict[str, Any]]:
+        """The pre-label lines written by :meth:`queue_rows` (every day)."""
+        for path in sorted((self.outbox_dir / "prelabels").glob("*.ndjson")):
+            yield from _read_ndjson(path)
+
+
+def _ndjson(items: Sequence[Mapping[str, Any]]) -> str:
+    return "".join(json.dumps(dict(item), sort_keys=True) + "\n" for item in items)
+
+
+def _read_ndjson(path: Path) -> Iterator[dict[str, Any]]:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            yield json.loads(line)
 
 
 _T = TypeVar("_T")
@@ -288,6 +367,8 @@ class LabelboxSdkSource:
     rate_limit_backoff_s: float = 2.0
     export_timeout_s: float = 3600.0
     upsert_timeout_s: float = 1800.0
+    #: seconds between status polls of a pre-label import
+    import_poll_s: int = 10
 
     def __init__(
         self,
@@ -531,6 +612,46 @@ class LabelboxSdkSource:
         name = f"{self.dataset_prefix}-{dataset}"
         with self._sdk_errors(f"upload of data rows to dataset '{name}'"):
             return self._with_backoff(lambda: self._upsert(name, specs))
+
+    # -- batches and pre-labels -----------------------------------------------------------------
+
+    def queue_rows(
+        self,
+        dataset: str,
+        rows: pl.DataFrame,
+        *,
+        already_queued: Sequence[str] = (),
+        lesions: pl.DataFrame | None = None,
+        lesion_images: pl.DataFrame | None = None,
+        ontology: OntologySpec | None = None,
+    ) -> QueueReport:
+        """Check (or create) the project's ontology, queue the rows of ``rows`` not in
+        ``already_queued`` as batches of the project, then import the pre-labels of the rows
+        queued now (polling the import; per-annotation errors in the report).
+
+        Batch and import names are ``<prefix>-<dataset>-<digest of the rows queued now>``:
+        Labelbox wants them unique per project, and a re-run that queues other rows of the same
+        day must not reuse a name."""
+        from cadbusi_assets.labeling.ontology import OntologySpec
+        from cadbusi_assets.labeling.project_queue import queue_for_labeling
+
+        queued = set(already_queued)
+        fresh = sorted(set(rows["global_key"].drop_nulls().to_list()) - queued)
+        digest = hashlib.sha256("\n".join(fresh).encode()).hexdigest()[:8]
+        prefix = f"{self.dataset_prefix}-{dataset}-{digest}"
+        with self._sdk_errors(f"queueing the data rows of '{dataset}' to the project"):
+            return queue_for_labeling(
+                self._get_client(),
+                self.project_id,
+                rows,
+                prefix,
+                already_queued=queued,
+                lesions=lesions,
+                lesion_images=lesion_images,
+                ontology=ontology or OntologySpec.from_env(),
+                retry=self._with_backoff,
+                poll_seconds=self.import_poll_s,
+            )
 
 
 def open_label_source(uri: str) -> LabelSource:

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -27,7 +27,7 @@ def _records(data: pl.DataFrame | Sequence[Mapping[str, Any]]) -> list[dict[str,
 
 
 def _rate(matches: pl.Series) -> float:
-    return round(float(matches.mean()), 4) if matches.len() else float("nan")
+    return round(float(cast(float, matches.mean())), 4) if matches.len() else float("nan")
 
 
 def parsing_accuracy(

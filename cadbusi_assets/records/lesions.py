@@ -583,7 +583,7 @@ def link_images(lesions: pl.DataFrame, images: pl.DataFrame) -> pl.DataFrame:
             "box_x1",
             "box_y1",
         )
-        .cast(dict(LESION_IMAGES_SCHEMA))
+        .cast(LESION_IMAGES_SCHEMA)
         .sort("lesion_id", "image_id")
     )
 

@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from cadbusi_assets.records.schemas import PATHOLOGY_SCHEMA
+from cadbusi_assets.records.schemas import PATHOLOGY_SCHEMA, typed_schema
 
-PARSED_PATHOLOGY_SCHEMA = pl.Schema(
+PARSED_PATHOLOGY_SCHEMA = typed_schema(
     {
         "specimen_accession": pl.Utf8,
         "patient_id": pl.Utf8,

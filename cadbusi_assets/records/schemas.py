@@ -15,6 +15,12 @@ from __future__ import annotations
 
 import polars as pl
 
+
+def typed_schema(columns: dict[str, pl.DataType | type[pl.DataType]]) -> pl.Schema:
+    """``pl.Schema(columns)``, typed so that type classes and instances can be mixed."""
+    return pl.Schema(columns)
+
+
 PATIENTS_SCHEMA = pl.Schema(
     {
         "patient_id": pl.Utf8,
@@ -24,7 +30,7 @@ PATIENTS_SCHEMA = pl.Schema(
     }
 )
 
-RADIOLOGY_SCHEMA = pl.Schema(
+RADIOLOGY_SCHEMA = typed_schema(
     {
         "accession_number": pl.Utf8,
         "patient_id": pl.Utf8,
@@ -42,7 +48,7 @@ RADIOLOGY_SCHEMA = pl.Schema(
     }
 )
 
-PATHOLOGY_SCHEMA = pl.Schema(
+PATHOLOGY_SCHEMA = typed_schema(
     {
         "specimen_accession": pl.Utf8,
         "patient_id": pl.Utf8,

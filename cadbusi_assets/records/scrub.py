@@ -402,8 +402,8 @@ def _shift_match(match: re.Match[str], days: int) -> str:
             d = dt.date(int(g["my"]), _month(g["mm"]), int(g["md"])) + delta
             comma = "," if "," in text[match.start("md") - match.start() :] else ""
             ordinal = re.match(r"\d+(st|nd|rd|th)", text[match.start("md") - match.start() :], re.I)
-            day = _ordinal(d.day, ordinal.group(1) if ordinal else "")
-            return f"{_fmt_month(g['mm'] + ('.' if text[match.end('mm') - match.start() :].startswith('.') else ''), d.month)} {day}{comma} {d.year}"
+            day_text = _ordinal(d.day, ordinal.group(1) if ordinal else "")
+            return f"{_fmt_month(g['mm'] + ('.' if text[match.end('mm') - match.start() :].startswith('.') else ''), d.month)} {day_text}{comma} {d.year}"
         if g["dmy"]:
             d = dt.date(_year(g["dy"]), _month(g["dm"]), int(g["dd"])) + delta
             y = f"{d.year}" if len(g["dy"]) == 4 else f"{d.year % 100:02d}"
@@ -1151,7 +1151,7 @@ def _particle_names(text: str, tokens: list[_Token], is_name: Callable[[_Token],
             continue
         for step in (1, -1):
             j = i + step
-            run = []
+            run: list[_Token] = []
             while (
                 0 <= j < n
                 and len(run) < 3

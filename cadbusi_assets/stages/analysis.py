@@ -11,7 +11,7 @@ import hashlib
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -154,7 +154,9 @@ def analyze_partition(
         report.count("doppler", int(features["is_doppler"].fill_null(False).sum()))
         report.count("excluded", int(features["exclusion_reason"].is_not_null().sum()))
         report.count("kept", int(features["exclusion_reason"].is_null().sum()))
-        report.count("median_darkness", float(features["darkness"].median() or 0.0))
+        report.count(
+            "median_darkness", float(cast("float | None", features["darkness"].median()) or 0.0)
+        )
         for reason, n in reason_counts(features).items():
             report.count(f"excluded: {reason}", n)
     report.count("caliper_clean_twins", twins.height)
@@ -223,7 +225,10 @@ def inpaint_partition(
             research_zone,
             row["image_id"],
             row["png_path"],
-            tuple(tuple(int(v) for v in p) for p in (row["caliper_points"] or [])),
+            cast(
+                tuple[tuple[int, int], ...],
+                tuple(tuple(int(v) for v in p) for p in (row["caliper_points"] or [])),
+            ),
             (row["crop_x0"], row["crop_y0"], row["crop_x1"], row["crop_y1"])
             if row.get("crop_x0") is not None
             else None,

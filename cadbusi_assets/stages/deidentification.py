@@ -70,7 +70,7 @@ STUDIES_TABLE = "studies"
 #: Raw zone: quarantined instances with their raw paths (never in the research zone).
 RAW_QUARANTINE_TABLE = "deidentification_quarantine"
 
-IMAGE_SCHEMA: dict[str, pl.DataType] = {
+IMAGE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "image_id": pl.Utf8,
     "instance_id": pl.Utf8,
     "frame": pl.Int32,
@@ -101,7 +101,7 @@ IMAGE_SCHEMA: dict[str, pl.DataType] = {
     "dicom_path": pl.Utf8,
 }
 
-INSTANCE_SCHEMA: dict[str, pl.DataType] = {
+INSTANCE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "instance_id": pl.Utf8,
     "raw_instance_key": pl.Utf8,
     "accession_pseudo": pl.Utf8,
@@ -116,13 +116,16 @@ INSTANCE_SCHEMA: dict[str, pl.DataType] = {
     "profile": pl.Utf8,
 }
 
-QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+QUARANTINE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "raw_instance_key": pl.Utf8,
     "accession_pseudo": pl.Utf8,
     "stage": pl.Utf8,
     "reason": pl.Utf8,
 }
-RAW_QUARANTINE_SCHEMA: dict[str, pl.DataType] = {**QUARANTINE_SCHEMA, "raw_path": pl.Utf8}
+RAW_QUARANTINE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    **QUARANTINE_SCHEMA,
+    "raw_path": pl.Utf8,
+}
 
 
 def shard_path(folder: str, key: str, suffix: str) -> tuple[str, str, str]:
@@ -366,7 +369,7 @@ def pseudonymized_studies(cohort: pl.DataFrame, pseudonymizer: Pseudonymizer) ->
 
 
 def _frame(
-    rows: Sequence[dict[str, Any]], schema: dict[str, pl.DataType], key: str
+    rows: Sequence[dict[str, Any]], schema: dict[str, pl.DataType | type[pl.DataType]], key: str
 ) -> pl.DataFrame:
     return pl.DataFrame(list(rows), schema=schema, orient="row").sort(key)
 

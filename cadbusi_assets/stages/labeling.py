@@ -1,6 +1,14 @@
 """Labeling stages: send the day's usable images to the label source; ingest label exports.
 
-Research-zone outputs: ``tables/labelbox_data_rows/<day>``; ``labels/labelbox/{labels,objects,
+Sending a day (:func:`send_data_rows`) creates the data rows, then, with a source that queues
+(Labelbox, or the folder's outbox), checks the ontology, queues the rows to the project as
+batches (priority from the study's BI-RADS) and imports model-assisted pre-labels for the rows
+queued now: a ``lesion`` box from the image's caliper marks and the ``laterality`` and ``clock``
+of its lesion. The lesion of an image comes from the lesion table (``lesions/*.parquet``) when
+it links the image, else from the image's own OCR'd side and clock and caliper box.
+
+Research-zone outputs: ``tables/labelbox_data_rows/<day>`` (with ``queued``: the row is in a
+batch of the project); ``labels/labelbox/{labels,objects,
 classifications}.parquet`` (the current label set: each label id once, newest version wins, with
 a ``label_set_version``), an immutable snapshot per version under
 ``labels/labelbox/versions/<version>/``, and ``labels/labelbox/history/`` with every label version
@@ -29,9 +37,12 @@ from cadbusi_assets.labeling import (
 from cadbusi_assets.labeling.agreement import annotator_agreement
 from cadbusi_assets.labeling.ndjson import concat_history, label_revisions, parse_export
 from cadbusi_assets.labeling.ontology import OntologySpec, ensure_ontology
+from cadbusi_assets.labeling.prelabels import caliper_lesion_tables, one_lesion_per_image
 from cadbusi_assets.labeling.row_data import RowDataConfig, row_data_locator
-from cadbusi_assets.stages.analysis import FEATURES_TABLE, INPAINTED_TABLE
-from cadbusi_assets.stages.deidentification import IMAGES_TABLE
+from cadbusi_assets.records.lesions import caliper_measurement
+from cadbusi_assets.stages.analysis import FEATURES_TABLE, INPAINTED_TABLE, TWINS_TABLE
+from cadbusi_assets.stages.deidentification import IMAGES_TABLE, STUDIES_TABLE
+from cadbusi_assets.stages.lesions import LESION_IMAGES_PATH, LESIONS_PATH
 from cadbusi_assets.stages.report import PartitionReport
 from cadbusi_assets.storage import Zone, read_partition_table, write_partition_table
 
@@ -49,12 +60,19 @@ def send_data_rows(
     source: LabelSource,
     batch: str,
     row_data: RowDataConfig | None = None,
+    ontology: OntologySpec | None = None,
 ) -> PartitionReport:
     """Images of a batch that passed quality checks become data rows in dataset ``batch``.
 
     ``row_data`` (default: from ``CADBUSI_LABELBOX_ROW_DATA`` / ``CADBUSI_SIGNED_URL_HOURS``)
     chooses what Labelbox gets: the zone path, a signed URL or uploaded bytes. The table keeps
-    the zone location, the mode and the expiry, never the signed URL."""
+    the zone location, the mode and the expiry, never the signed URL.
+
+    Then, when the source queues (see the module doc), the rows go to the project as batches
+    and their pre-labels are imported; ``ontology`` (default: ``CADBUSI_LABELBOX_ONTOLOGY`` or
+    the built-in one) is checked first. Counts: ``rows_queued``, ``batches_created``,
+    ``prelabels_imported``, ``prelabel_errors``; ontology differences and rejected pre-labels
+    are problems (the pre-labels are skipped on a differing ontology)."""
     config = row_data or RowDataConfig.from_env()
     images = read_partition_table(research_zone, IMAGES_TABLE, batch)
     features = read_partition_table(research_zone, FEATURES_TABLE, batch)
@@ -80,7 +98,6 @@ def send_data_rows(
         row_data_mode=pl.lit(config.mode),
         row_data_expires_at=pl.lit(expires, pl.Utf8),
     )
-    write_partition_table(research_zone, DATA_ROWS_TABLE, batch, table)
     report = PartitionReport(batch, row_count=sent)
     report.count("data_rows_sent", sent)
     report.count("images_not_sent_excluded", images.height - selected.height)
@@ -88,7 +105,213 @@ def send_data_rows(
         {"mode": [config.mode], "expires_at": [expires]},
         schema={"mode": pl.Utf8, "expires_at": pl.Utf8},
     )
+    queued = _queue(research_zone, source, batch, table, images, features, report, ontology)
+    if queued is not None:
+        table = table.with_columns(queued=pl.col("global_key").is_in(sorted(queued)))
+    write_partition_table(research_zone, DATA_ROWS_TABLE, batch, table)
     return report
+
+
+def _queue(
+    research_zone: Zone,
+    source: LabelSource,
+    batch: str,
+    table: pl.DataFrame,
+    images: pl.DataFrame,
+    features: pl.DataFrame,
+    report: PartitionReport,
+    ontology: OntologySpec | None,
+) -> set[str] | None:
+    """Queue the day's data rows and import their pre-labels when ``source`` can; the global
+    keys in a batch of the project afterwards (None when the source does not queue)."""
+    queue_rows = getattr(source, "queue_rows", None)
+    if queue_rows is None or table.height == 0:
+        return None
+    previous = read_partition_table(research_zone, DATA_ROWS_TABLE, batch)
+    already = (
+        previous.filter(pl.col("queued"))["global_key"].to_list()
+        if previous is not None and "queued" in previous.columns
+        else []
+    )
+    rows = table.select("global_key").join(
+        _birads(research_zone, batch, images), on="global_key", how="left"
+    )
+    keys = rows["global_key"].to_list()
+    lesions, links, linked = prelabel_lesions(research_zone, batch, features, keys)
+    result = queue_rows(
+        batch,
+        rows,
+        already_queued=already,
+        lesions=lesions,
+        lesion_images=links,
+        ontology=ontology,
+    )
+    report.count("rows_queued", result.batches.rows_queued)
+    report.count("rows_already_queued", len(set(already) & set(keys)))
+    report.count("batches_created", len(result.batches.created))
+    refused = sum(len(v) for v in result.batches.failed.values())
+    report.count("rows_refused_by_batches", refused)
+    if refused:
+        report.add_problem(f"{refused} data rows were refused by the project's batches")
+    report.count("images_with_lesion_from_lesion_table", linked)
+    if result.ontology is not None:
+        report.count("ontology_created", int(result.ontology.status == "created"))
+        report.count("ontology_differences", len(result.ontology.differences))
+        for difference in result.ontology.differences:
+            report.add_problem(f"ontology: {difference}")
+    if result.prelabels_skipped:
+        report.add_problem("pre-labels skipped: the project's ontology differs (see above)")
+    imported = result.prelabels
+    report.count("prelabels_imported", imported.succeeded if imported else 0)
+    report.count("prelabel_errors", imported.failed if imported else 0)
+    if imported is not None:
+        report.tables["prelabel_import"] = pl.DataFrame(
+            {
+                "name": [imported.name],
+                "state": [imported.state],
+                "annotations": [imported.annotations],
+                "succeeded": [imported.succeeded],
+                "failed": [imported.failed],
+            }
+        )
+        if imported.state == "FAILED":
+            report.add_problem(f"pre-label import {imported.name} failed")
+        if imported.errors:
+            report.add_problem(
+                f"{imported.failed} pre-labels were rejected by Labelbox; e.g. "
+                + "; ".join(
+                    f"{(e.get('dataRow') or {}).get('globalKey')}: "
+                    + ", ".join(str(x.get("message")) for x in e.get("errors") or [])
+                    for e in imported.errors[:3]
+                )
+            )
+            report.tables["prelabel_errors"] = pl.DataFrame(
+                {
+                    "global_key": [
+                        (e.get("dataRow") or {}).get("globalKey") for e in imported.errors
+                    ],
+                    "errors": [
+                        "; ".join(str(x.get("message")) for x in e.get("errors") or [])
+                        for e in imported.errors
+                    ],
+                },
+                schema={"global_key": pl.Utf8, "errors": pl.Utf8},
+            )
+    return set(already) | set(result.queued_keys)
+
+
+def _birads(research_zone: Zone, batch: str, images: pl.DataFrame) -> pl.DataFrame:
+    """``global_key`` (image id) → the study's BI-RADS (batch priority), when known."""
+    studies = read_partition_table(research_zone, STUDIES_TABLE, batch)
+    empty = pl.DataFrame(schema={"global_key": pl.Utf8, "birads": pl.Utf8})
+    if studies is None or "birads" not in studies.columns or "accession_pseudo" not in images:
+        return empty
+    return (
+        images.select(pl.col("image_id").alias("global_key"), "accession_pseudo")
+        .join(
+            studies.select("accession_pseudo", pl.col("birads").cast(pl.Utf8)).unique(
+                "accession_pseudo", keep="first"
+            ),
+            on="accession_pseudo",
+            how="left",
+        )
+        .select("global_key", "birads")
+        .unique("global_key", keep="first")
+    )
+
+
+_BOX = ("box_x0", "box_y0", "box_x1", "box_y1")
+
+
+def caliper_evidence(research_zone: Zone, batch: str, features: pl.DataFrame) -> pl.DataFrame:
+    """Per image of the day: OCR'd ``laterality`` and ``clock_position`` and the caliper box
+    (full-image pixels; a clean frame inherits its caliper twin's marks)."""
+    schema = {
+        "image_id": pl.Utf8,
+        "laterality": pl.Utf8,
+        "clock_position": pl.Utf8,
+        **{c: pl.Int64 for c in _BOX},
+    }
+    needed = {"image_id", "laterality", "clock_position", "has_calipers", "caliper_points"}
+    if features.height == 0 or not needed <= set(features.columns):
+        return pl.DataFrame(schema=schema)
+    points_type = pl.List(pl.List(pl.Int64))
+    frame = features.select(
+        "image_id",
+        pl.col("laterality").cast(pl.Utf8),
+        pl.col("clock_position").cast(pl.Utf8),
+        pl.when(pl.col("has_calipers").fill_null(False))
+        .then(pl.col("caliper_points"))
+        .cast(points_type)
+        .alias("caliper_points"),
+    )
+    twins = read_partition_table(research_zone, TWINS_TABLE, batch)
+    if twins is not None and twins.height:
+        inherited = (
+            twins.join(
+                frame.select(pl.col("image_id").alias("caliper_image_id"), "caliper_points"),
+                on="caliper_image_id",
+            )
+            .filter(pl.col("caliper_points").list.len() > 0)
+            .group_by("clean_image_id")
+            .agg(pl.col("caliper_points").sort_by("caliper_image_id").first().alias("_twin"))
+            .rename({"clean_image_id": "image_id"})
+        )
+        frame = (
+            frame.join(inherited, on="image_id", how="left")
+            .with_columns(
+                pl.when(pl.col("caliper_points").list.len() > 0)
+                .then(pl.col("caliper_points"))
+                .otherwise(pl.col("_twin"))
+                .alias("caliper_points")
+            )
+            .drop("_twin")
+        )
+    box = (
+        pl.col("caliper_points")
+        .map_elements(
+            lambda points: list(caliper_measurement(points.to_list(), None)["box"] or []) or None,
+            return_dtype=pl.List(pl.Int64),
+        )
+        .alias("_box")
+    )
+    return frame.with_columns(box).select(
+        "image_id",
+        "laterality",
+        "clock_position",
+        *[pl.col("_box").list.get(i, null_on_oob=True).alias(c) for i, c in enumerate(_BOX)],
+    )
+
+
+def prelabel_lesions(
+    research_zone: Zone, batch: str, features: pl.DataFrame, keys: list[str]
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """``(lesions, lesion_images, n linked)`` for the pre-labels of ``keys``: an image's
+    best-scored link of the lesion table (when the ``lesions`` asset has linked it), else its
+    own caliper box with its OCR'd side and clock."""
+    links = pl.DataFrame(schema={"lesion_id": pl.Utf8, "image_id": pl.Utf8})
+    lesions = pl.DataFrame(schema={"lesion_id": pl.Utf8, "side": pl.Utf8, "clock": pl.Utf8})
+    if research_zone.exists(*LESIONS_PATH) and research_zone.exists(*LESION_IMAGES_PATH):
+        table_links = research_zone.read_parquet(*LESION_IMAGES_PATH).filter(
+            pl.col("image_id").is_in(keys)
+        )
+        if table_links.height:
+            links = one_lesion_per_image(table_links).select("lesion_id", "image_id", *_BOX)
+            lesions = (
+                research_zone.read_parquet(*LESIONS_PATH)
+                .select("lesion_id", "side", "clock")
+                .join(links.select("lesion_id").unique(), on="lesion_id", how="semi")
+            )
+    linked = links.height
+    evidence = caliper_evidence(research_zone, batch, features).filter(
+        pl.col("image_id").is_in(keys) & ~pl.col("image_id").is_in(links["image_id"].to_list())
+    )
+    own_lesions, own_links = caliper_lesion_tables(evidence)
+    return (
+        pl.concat([lesions, own_lesions], how="diagonal_relaxed"),
+        pl.concat([links, own_links], how="diagonal_relaxed"),
+        linked,
+    )
 
 
 def batches_to_refresh(

@@ -13,6 +13,8 @@ interpretation do).
 
 from __future__ import annotations
 
+from typing import cast
+
 import polars as pl
 
 from cadbusi_assets.identity import Pseudonymizer
@@ -126,7 +128,7 @@ def image_evidence(research_zone: Zone) -> pl.DataFrame:
 
 def pathology_parts(raw_zone: Zone, pseudonymizer: Pseudonymizer) -> pl.DataFrame:
     """Parts of the specimens linked to breast exams, pseudonymized, located (clock/distance)."""
-    schema = {
+    schema: dict[str, pl.DataType | type[pl.DataType]] = {
         "accession_pseudo": pl.Utf8,
         "side": pl.Utf8,
         "specimen_pseudo": pl.Utf8,
@@ -170,7 +172,7 @@ def pathology_parts(raw_zone: Zone, pseudonymizer: Pseudonymizer) -> pl.DataFram
         "part_distance_cm",
         "interpretation",
         "cancer_type",
-    ).cast(schema)
+    ).cast(pl.Schema(schema))
 
 
 RADIOLOGY_TABLE = "radiology_reports"
@@ -240,7 +242,7 @@ def build_lesions(
     parts = pathology_parts(raw_zone, pseudonymizer)
     lesions, links = lesion_table(report_lesions, images, parts)
     research_zone.write_parquet(LESIONS_PATH, lesions)
-    research_zone.write_parquet(LESION_IMAGES_PATH, links.cast(dict(LESION_IMAGES_SCHEMA)))
+    research_zone.write_parquet(LESION_IMAGES_PATH, links.cast(LESION_IMAGES_SCHEMA))
 
     report = PartitionReport("all", row_count=lesions.height)
     report.count("report_lesions", lesions.height)
@@ -253,5 +255,7 @@ def build_lesions(
     ).height
     report.count("images_with_ocr_location", located)
     if links.height:
-        report.count("median_match_score", float(links["score"].median() or 0.0))
+        report.count(
+            "median_match_score", float(cast("float | None", links["score"].median()) or 0.0)
+        )
     return report

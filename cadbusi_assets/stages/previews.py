@@ -30,7 +30,8 @@ def side_by_side(panels: Sequence[np.ndarray], max_width: int = 640) -> bytes:
     scale = min(1.0, max_width / image.width)
     if scale < 1.0:
         image = image.resize(
-            (max(1, int(image.width * scale)), max(1, int(image.height * scale))), Image.BILINEAR
+            (max(1, int(image.width * scale)), max(1, int(image.height * scale))),
+            Image.Resampling.BILINEAR,
         )
     out = io.BytesIO()
     image.save(out, format="PNG", compress_level=6)

@@ -40,7 +40,7 @@ from cadbusi_assets.ultrasound.twins import image_signature
 _BOX = pl.List(pl.Int32)
 
 #: Columns of the ``image_features`` table produced by :meth:`FrameAnalysis.as_row`.
-FEATURES_SCHEMA: dict[str, pl.DataType] = {
+FEATURES_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "frame": pl.Int32(),
     "height": pl.Int32(),
     "width": pl.Int32(),
@@ -149,7 +149,7 @@ class FrameAnalysis:
 
 
 def features_frame(
-    rows: Sequence[dict[str, Any]], extra: dict[str, pl.DataType] | None = None
+    rows: Sequence[dict[str, Any]], extra: dict[str, pl.DataType | type[pl.DataType]] | None = None
 ) -> pl.DataFrame:
     """A typed frame from :meth:`FrameAnalysis.as_row` dicts (plus ``extra`` columns)."""
     schema = {**(extra or {}), **FEATURES_SCHEMA}

@@ -37,7 +37,7 @@ from cadbusi_assets.ultrasound.quality import exclusion_reasons
 from cadbusi_assets.ultrasound.twins import find_twins
 
 #: Columns the command adds in front of :data:`~.analysis.FEATURES_SCHEMA`.
-COMMAND_COLUMNS: dict[str, pl.DataType] = {
+COMMAND_COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
     "source_path": pl.String(),
     "image_id": pl.String(),
     "study_instance_uid": pl.String(),

@@ -89,7 +89,7 @@ def _evidence_mask(grey: np.ndarray, scale: int) -> np.ndarray | None:
         )
     else:
         small = grey
-    mask = (small > BACKGROUND_LEVEL).astype(np.uint8)
+    mask: np.ndarray = (small > BACKGROUND_LEVEL).astype(np.uint8)
     kernel_close = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel_close)
     # Opening at ~14 full-resolution pixels removes text, ticks, thin bars and markers.
@@ -120,7 +120,7 @@ def _evidence_mask(grey: np.ndarray, scale: int) -> np.ndarray | None:
     return component
 
 
-def _same_columns(rect: tuple[int, int, int, int], x: int, width: int) -> bool:
+def _same_columns(rect: Sequence[int], x: int, width: int) -> bool:
     """True when ``rect`` spans (nearly) the same columns as ``x .. x + width``."""
     overlap = min(rect[0] + rect[2], x + width) - max(rect[0], x)
     return overlap >= SAME_COLUMNS * max(rect[2], width)

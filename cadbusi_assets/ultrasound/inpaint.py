@@ -110,11 +110,13 @@ def _mark_masks(
     else:
         cv2.line(model, (cx - arm, cy - arm), (cx + arm, cy + arm), 1, 1)
         cv2.line(model, (cx - arm, cy + arm), (cx + arm, cy - arm), 1, 1)
-    band = cv2.dilate(model, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5)))
+    band: np.ndarray = cv2.dilate(model, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5)))
     fill = (_bright(sub_grey).astype(np.uint8) & band) | model
     recolour = np.zeros_like(fill)
     if sub.ndim == 3:
-        halo_band = cv2.dilate(band, cv2.getStructuringElement(cv2.MORPH_RECT, HALO_REACH))
+        halo_band: np.ndarray = cv2.dilate(
+            band, cv2.getStructuringElement(cv2.MORPH_RECT, HALO_REACH)
+        )
         recolour = (chroma(sub) >= HALO_CHROMA).astype(np.uint8) & halo_band & (1 - fill)
     return fill, recolour, (wx0, wy0, wx1, wy1)
 

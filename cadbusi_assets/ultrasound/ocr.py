@@ -273,7 +273,7 @@ def split_words(grey: np.ndarray, box: Box) -> list[Box]:
 
     Text drawn on speckle has no dark gaps and stays one piece."""
     x0, y0, x1, y1 = box
-    ink = (grey[y0 : y1 + 1, x0 : x1 + 1] >= 100).any(axis=0)
+    ink = np.asarray((grey[y0 : y1 + 1, x0 : x1 + 1] >= 100).any(axis=0))
     gap = max(5, round(WORD_GAP * (y1 - y0 + 1)))
     words: list[Box] = []
     start, dark = None, 0

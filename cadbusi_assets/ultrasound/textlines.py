@@ -528,7 +528,7 @@ def _extend(frame_ink: FrameInk, box: Box) -> Box:
     x0, y0, x1, y1 = box
     height = y1 - y0 + 1
     gap = max(4, round(EXTEND_GAP * height))
-    band = frame_ink.ink[y0 : y1 + 1].any(axis=0)
+    band = np.asarray(frame_ink.ink[y0 : y1 + 1].any(axis=0))
     cols = band.shape[0]
     right = x1
     while True:

@@ -31,7 +31,7 @@ MAX_BOX_SHIFT = 4
 
 Box = Sequence[int]
 
-TWINS_SCHEMA = {
+TWINS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "caliper_image_id": pl.String,
     "clean_image_id": pl.String,
     "distance": pl.Float64,
@@ -108,5 +108,5 @@ def find_twins(
         .filter(pl.col("distance") <= max_distance)
         .sort(["caliper_image_id", "distance", "clean_image_id"])
         .unique(subset="caliper_image_id", keep="first", maintain_order=True)
-        .cast(TWINS_SCHEMA)
+        .cast(pl.Schema(TWINS_SCHEMA))
     )

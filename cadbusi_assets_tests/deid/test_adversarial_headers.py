@@ -43,3 +43,25 @@ def test_clinical_image_comments_kept(pseudonymizer):
     ds = _with_comments("RT BREAST 10:00 3CM FN RADIAL")
     clean_header(ds, pseudonymizer, DEFAULT_PROFILE, OriginalIdentifiers(patient_ids=("1",)))
     assert str(ds.ImageComments) == "RT BREAST 10:00 3CM FN RADIAL"
+
+
+def test_burned_in_relative_phone_inside_the_image_region_is_found():
+    """A relative's name and phone typed inside the ultrasound region stay after pixel cleaning
+    (the region is kept) and reached the research PNGs and the export: OCR verification looked
+    only for the study's own identifiers. A phone number of anyone now fails verification."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    from cadbusi_assets.deid.ocr import THIRD_PARTY_CONTACT, ocr_identifiers
+    from cadbusi_assets_tests.support import require_tool
+
+    require_tool("tesseract", "apt-get install tesseract-ocr tesseract-ocr-eng")
+    image = Image.fromarray(np.full((300, 640), 40, np.uint8))
+    draw = ImageDraw.Draw(image)
+    draw.text((60, 120), "ZELDA PLIMSOLL 555-0142", font=ImageFont.load_default(size=30), fill=255)
+    draw.text((60, 220), "LT BREAST 10:00 3CM FN", font=ImageFont.load_default(size=22), fill=255)
+    frame = np.asarray(image)
+    ids = OriginalIdentifiers(patient_names=("Müller^Zoë",), patient_ids=("00123456",))
+    assert ocr_identifiers(frame, ids) == [THIRD_PARTY_CONTACT]
+    clinical = np.asarray(image.crop((0, 200, 640, 300)))
+    assert ocr_identifiers(clinical, ids) == []

@@ -19,7 +19,9 @@ from cadbusi_assets.stages import labeling as stage
 from cadbusi_assets.stages.analysis import FEATURES_TABLE
 from cadbusi_assets.stages.deidentification import IMAGES_TABLE
 from cadbusi_assets.storage import Zone, open_zone, read_partition_table, write_partition_table
-from cadbusi_assets_tests.labeling.fake_labelbox import running_fake
+from cadbusi_assets_tests.labeling.fake_labelbox_ontology import (
+    running_fake_with_ontology as running_fake,  # the stage also queues batches
+)
 from cadbusi_assets_tests.storage.conftest import BUCKET, fake_gcs, moto_s3  # noqa: F401
 
 pytestmark = pytest.mark.integration

@@ -55,7 +55,7 @@ def _deadline():
         signal.signal(signal.SIGALRM, previous)
 
 
-DAY = "2024-03-05"
+DAY = "2026-09-02"  # inside the test session's study-date partitions (defs/conftest.py)
 DATE = dt.date.fromisoformat(DAY)
 
 #: the PACS: name -> (accession in the PACS, patient, number of instances)
@@ -350,3 +350,44 @@ def test_warehouse_without_uids_is_retrieved_by_lookup_on_orthanc(
         close = getattr(pacs, "close", None)
         if close:
             close()
+
+
+@pytest.mark.integration
+def test_raw_dicom_asset_retrieves_by_lookup_and_flags_unresolved_rows(tmp_path, monkeypatch):
+    """Through Dagster: the raw_dicom asset of a warehouse without UIDs succeeds, its metadata
+    counts the lookups, and its retrieval_complete check fails on the unresolved rows."""
+    import dagster as dg
+
+    from cadbusi_assets.definitions import defs
+    from cadbusi_assets.identity import generate_key_file
+    from cadbusi_assets_tests.defs.conftest import make_environment, run
+
+    monkeypatch.delenv(REQUIRE_STUDY_UID_ENV, raising=False)
+    cohort_dir = tmp_path / "cohort"
+    cohort_dir.mkdir()
+    _warehouse(cohort_dir / "warehouse.duckdb")
+    _folder_pacs(cohort_dir / "pacs")
+    key_file = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
+    env = make_environment(tmp_path / "run", cohort_dir, key_file)
+    with dg.instance_for_test(set_dagster_home=False) as instance:
+        result = run(
+            defs(),
+            env,
+            ["radiology_reports", "imaging_studies", "raw_dicom"],
+            instance,
+            partition_key=DAY,
+        )
+        assert result.success
+        check = next(
+            e for e in result.get_asset_check_evaluations() if e.check_name == "retrieval_complete"
+        )
+        assert not check.passed
+        assert check.metadata["incomplete_studies"].value == 2
+        event = instance.get_latest_materialization_event(dg.AssetKey("raw_dicom"))
+        metadata = event.asset_materialization.metadata
+        assert metadata["study_uids_looked_up"].value == 3
+        assert metadata[f"unresolved: {REASON_ACCESSION_AMBIGUOUS}"].value == 1
+        assert not any("LRA-" in str(v.value) or "LRP-" in str(v.value) for v in metadata.values())
+    raw = open_zone(env.raw, name="raw")
+    manifest = read_partition_table(raw, retrieval.INSTANCES_TABLE, DAY)
+    assert set(manifest["study_instance_uid"]) == {UID[n] for n in RESOLVED}
