@@ -29,7 +29,13 @@ import polars as pl
 
 from cadbusi_assets.identity import Pseudonymizer
 from cadbusi_assets.pacs import Pacs, retrieve_studies
-from cadbusi_assets.pacs.find import SOURCE_WAREHOUSE, resolve_study_uids
+from cadbusi_assets.pacs.find import (
+    REASON_NO_ACCESSION_MATCH,
+    REASON_NO_KEYS,
+    REASON_NO_PATIENT_DATE_MATCH,
+    SOURCE_WAREHOUSE,
+    resolve_study_uids,
+)
 from cadbusi_assets.stages.records import COHORT_TABLE
 from cadbusi_assets.stages.report import PartitionReport, reason_counts, throttled
 from cadbusi_assets.stages.safety import check_key_fingerprint, guard_shrink, record_key_fingerprint
@@ -40,6 +46,8 @@ STUDIES_TABLE = "retrieval_studies"
 CONFLICTS_TABLE = "retrieval_conflicts"
 RESOLVED_TABLE = "retrieval_cohort"
 UNRESOLVED_TABLE = "retrieval_unresolved"
+#: Lookup outcomes meaning "the PACS has no such study" (recorded, not an incomplete retrieval).
+NOT_IN_PACS_REASONS = (REASON_NO_KEYS, REASON_NO_ACCESSION_MATCH, REASON_NO_PATIENT_DATE_MATCH)
 #: the columns of ``retrieval_unresolved`` (enough to follow a row up; no names or birth dates)
 UNRESOLVED_COLUMNS = (
     "accession_number",
@@ -166,17 +174,24 @@ def retrieve_partition(
     incomplete = study_rows.filter(~pl.col("complete")) if study_rows.height else study_rows
     if incomplete.height:
         report.add_problem(f"{incomplete.height} of {study_rows.height} studies are incomplete")
-    if unresolved.height:
+    # A row the PACS has no study for was never imaged there (an outside read, a cancelled
+    # exam): recorded with its reason, not an incomplete retrieval. Ambiguous answers and
+    # failed lookups are: somebody has to look.
+    not_in_pacs = pl.col("lookup_reason").is_in(list(NOT_IN_PACS_REASONS))
+    absent = unresolved.filter(not_in_pacs) if unresolved.height else unresolved
+    unsure = unresolved.filter(~not_in_pacs) if unresolved.height else unresolved
+    report.count("cohort_rows_not_in_pacs", absent.height)
+    if unsure.height:
         report.add_problem(
-            f"{unresolved.height} of {cohort.height} cohort rows have no study in the PACS "
-            f"(see {UNRESOLVED_TABLE})"
+            f"{unsure.height} of {cohort.height} cohort rows could not be matched to one study "
+            f"in the PACS (see {UNRESOLVED_TABLE})"
         )
-    if incomplete.height or unresolved.height:
-        # an unresolved row is a study the cohort wants and the raw zone lacks: no key, no files
+    if incomplete.height or unsure.height:
+        # an ambiguous or failed lookup is a study the cohort wants and the raw zone lacks
         report.tables["incomplete_studies"] = pl.concat(
             [
                 incomplete.select("study_key", "expected", "stored", "failed", "reason"),
-                unresolved.select(
+                unsure.select(
                     pl.lit(None, dtype=pl.Utf8).alias("study_key"),
                     pl.lit(0, dtype=pl.Int64).alias("expected"),
                     pl.lit(0, dtype=pl.Int64).alias("stored"),
