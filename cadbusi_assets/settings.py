@@ -40,6 +40,9 @@ VARIABLES: dict[str, str] = {
     "CADBUSI_PSEUDONYM_KEY_FILE": "file holding the secret pseudonym key (or CADBUSI_PSEUDONYM_KEY)",
     "CADBUSI_WORKERS": "worker processes inside one partition (default: CPU count)",
     "CADBUSI_CINE_FRAME_STEP": "keep every n-th frame of cine loops (default 4)",
+    "CADBUSI_REQUIRE_STUDY_UID": "0 (default): warehouse rows without a StudyInstanceUID are looked up in the PACS; 1: excluded",
+    "CADBUSI_EXECUTOR": "in_process (default) or k8s (one Kubernetes pod per step)",
+    "CADBUSI_LOCK_DIR": "folder of the per-(asset, date) write locks (default $DAGSTER_HOME/cadbusi-locks)",
     "CADBUSI_OCR": "1 (default) to OCR burned-in text (needs tesseract), 0 to run without OCR "
     "(burned-in text is then not verified; partition metadata records ocr_ran=0)",
 }
