@@ -43,13 +43,14 @@ def _event_times(instance: dg.DagsterInstance, run_id: str) -> dict:
         event = entry.dagster_event
         if event is None:
             continue
-        kind = event.event_type_value
-        if kind in ("RUN_STARTING", "RUN_START", "RUN_SUCCESS", "RUN_FAILURE", "RUN_CANCELED"):
+        kind = event.event_type.name  # RUN_START's stored value is the legacy PIPELINE_START
+        if kind in ("RUN_ENQUEUED", "RUN_STARTING", "RUN_START", "RUN_SUCCESS", "RUN_FAILURE"):
             out.setdefault(kind, entry.timestamp)
         elif kind == "STEP_START":
             starts[event.step_key] = entry.timestamp
             out.setdefault("first_step", entry.timestamp)
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in starts:
+            out["last_step"] = entry.timestamp
             out["steps"][event.step_key] += entry.timestamp - starts.pop(event.step_key)
     return out
 
@@ -85,8 +86,12 @@ def measure(days: int, workers: int, keep: Path | None = None) -> dict:
                 {
                     "run_id": run.run_id,
                     "status": run.status.value,
+                    # queued -> run process started (launch, Python, Dagster, code location)
                     "launch_s": round(times.get("RUN_START", 0) - times.get("RUN_STARTING", 0), 2),
+                    # run process started -> first step (resources, plan)
                     "startup_s": round(times.get("first_step", 0) - times.get("RUN_START", 0), 2),
+                    # last step -> run finished
+                    "teardown_s": round(finished - times.get("last_step", finished), 2),
                     "wall_s": round(finished - times.get("RUN_STARTING", finished), 2),
                     "steps_s": {k: round(v, 2) for k, v in times["steps"].items()},
                 }
