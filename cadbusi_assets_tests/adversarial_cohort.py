@@ -298,11 +298,14 @@ def _plant(out: Path, con: duckdb.DuckDBPyConnection) -> Planted:
             *seen,
         ],
     )
-    con.execute(
-        "UPDATE pathology_specimens SET final_diagnosis_text = final_diagnosis_text || ?",
+    con.execute(  # inside the run's dates, so the pathology path runs too
+        "UPDATE pathology_specimens SET specimen_date = ?, received_at = ?, "
+        "final_diagnosis_text = final_diagnosis_text || ?",
         [
+            CONFIG.start,
+            dt.datetime.combine(CONFIG.start, dt.time(9, 30)),
             "\nSpecimen couriered by Wilbur Pennyfeather; call Zelda Plimsoll 555-0142; "
-            "received 3/14/2025; SSN 078-05-1120."
+            "received 3/14/2025; SSN 078-05-1120.",
         ],
     )
     # a duplicated row and a row with a NULL patient id
