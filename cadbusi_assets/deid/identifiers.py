@@ -41,6 +41,21 @@ MIN_OTHER_FAMILY = 4
 MIN_IDENTIFIER = 3
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+#: Full English month names (not the locale's: report text is English).
+_MONTH_NAMES = (
+    "JANUARY",
+    "FEBRUARY",
+    "MARCH",
+    "APRIL",
+    "MAY",
+    "JUNE",
+    "JULY",
+    "AUGUST",
+    "SEPTEMBER",
+    "OCTOBER",
+    "NOVEMBER",
+    "DECEMBER",
+)
 
 #: Keywords whose values identify the patient or the encounter ("other" identifiers).
 OTHER_ID_KEYWORDS = (
@@ -154,6 +169,7 @@ def date_variants(value: dt.date) -> list[str]:
     """
     d, m, y = value.day, value.month, value.year
     mon = _MONTHS[m - 1]
+    full = _MONTH_NAMES[m - 1]
     return list(
         dict.fromkeys(
             [
@@ -175,6 +191,14 @@ def date_variants(value: dt.date) -> list[str]:
                 f"{mon} {d}, {y:04d}",
                 f"{m:02d}/{d:02d}/{y % 100:02d}",
                 f"{d:02d}-{mon}-{y % 100:02d}",
+                f"{m}/{d}/{y % 100:02d}",
+                f"{d}.{m}.{y:04d}",
+                f"{d}/{m}/{y:04d}",
+                f"{mon} {d} {y:04d}",
+                f"{d} {mon} {y:04d}",
+                f"{full} {d}, {y:04d}",
+                f"{full} {d} {y:04d}",
+                f"{d} {full} {y:04d}",
             ]
         )
     )

@@ -65,3 +65,16 @@ def test_burned_in_relative_phone_inside_the_image_region_is_found():
     assert ocr_identifiers(frame, ids) == [THIRD_PARTY_CONTACT]
     clinical = np.asarray(image.crop((0, 200, 640, 300)))
     assert ocr_identifiers(clinical, ids) == []
+
+
+def test_leak_finder_knows_long_and_short_birth_date_forms():
+    """``cadbusi verify`` and the blocking check missed a birth date written ``April 13, 1961``,
+    ``13 April 1961``, ``4/13/61`` or ``13.4.1961``."""
+    import datetime as dt
+
+    from cadbusi_assets.deid.scan import find_identifiers_in_text
+
+    ids = OriginalIdentifiers(patient_ids=("00123456",), birth_dates=(dt.date(1961, 4, 13),))
+    for text in ("April 13, 1961", "born April 13 1961", "13 April 1961", "4/13/61", "13.4.1961"):
+        assert find_identifiers_in_text(text, ids) == ["birth_date"], text
+    assert find_identifiers_in_text("LT BREAST 4CM FN 13:00 4/13/2026", ids) == []
