@@ -1,5 +1,7 @@
 """Records group: warehouse rows per study date, the imaging cohort, per-breast labels."""
 
+from typing import Any
+
 import dagster as dg
 
 from cadbusi_assets.defs.automation.conditions import after_upstream_updates
@@ -8,7 +10,7 @@ from cadbusi_assets.defs.reporting import attach, report_metadata
 from cadbusi_assets.defs.resources import PseudonymKeyResource, WarehouseResource, ZonesResource
 from cadbusi_assets.stages import records as stage
 
-COMMON = dict(
+COMMON: dict[str, Any] = dict(
     partitions_def=study_date_partitions,
     group_name="records",
     backfill_policy=STUDY_DATE_BACKFILL,
