@@ -64,13 +64,16 @@ def pipeline_benchmark(
             open_zone(root / "research", "research").ensure(),
         )
         day_keys = [(config.start + dt.timedelta(days=i)).isoformat() for i in range(days)]
-        stages: dict[str, dict[str, float]] = {}
+        stages: dict[str, dict[str, float | None]] = {}
 
         def record(
             name: str, fn: Callable[[], Any], items: Callable[[], int] | None = None
         ) -> None:
             _, wall, cpu = _timed(fn)
-            entry = {"wall_s": round(wall, 2), "main_process_cpu_s": round(cpu, 2)}
+            entry: dict[str, float | None] = {
+                "wall_s": round(wall, 2),
+                "main_process_cpu_s": round(cpu, 2),
+            }
             if items is not None:
                 n = items()
                 entry["items"] = n
@@ -133,7 +136,7 @@ def pipeline_benchmark(
         )
         warehouse.close()
         out["stages"] = stages
-        total = sum(s["wall_s"] for n, s in stages.items())
+        total = sum(s["wall_s"] or 0.0 for n, s in stages.items())
         out["images"] = images
         out["total_pipeline_s"] = round(total, 2)
         out["images_per_s_end_to_end"] = round(images / total, 2) if total else None
@@ -207,11 +210,13 @@ def deid_comparison_benchmark(n: int = 60, workers: int | None = None) -> dict:
             target = root / f"ours_{verify}"
             target.mkdir()
             jobs = [(str(f), str(target), pseudonymizer, verify) for f in files]
+
+            def full_chain(jobs: list[tuple[str, str, Any, bool]] = jobs) -> Any:
+                return parallel_map(_full_chain_one, jobs, workers=cores, min_items_per_worker=1)
+
             measure(
                 f"ours_full_chain{'_with_ocr' if verify else ''}",
-                lambda jobs=jobs: parallel_map(
-                    _full_chain_one, jobs, workers=cores, min_items_per_worker=1
-                ),
+                full_chain,
             )
         dcmj2pnm = shutil.which("dcmj2pnm")
         if dcmj2pnm:

@@ -262,6 +262,7 @@ def _c_echo(uri: str, timeout: float) -> Check:
     for attribute in ("connection_timeout", "acse_timeout", "dimse_timeout", "network_timeout"):
         setattr(ae, attribute, timeout)
     ae.add_requested_context(Verification)
+    assert parts.hostname is not None and parts.port is not None  # validated by open_pacs
     assoc = ae.associate(parts.hostname, parts.port, ae_title=unquote(parts.username or ""))
     try:
         if assoc.is_rejected:

@@ -61,7 +61,10 @@ class _ProgressHandler(logging.Handler):
         print(f"      {step}: {meta.get('orig_message', record.getMessage())}", flush=True)
 
 
-@dg.logger(description="Compact progress lines for the command line (the UI keeps full logs).")
+@dg.logger(
+    config_schema=None,
+    description="Compact progress lines for the command line (the UI keeps full logs).",
+)
 def progress_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
     log = logging.Logger("cadbusi.progress", logging.INFO)
     log.addHandler(_ProgressHandler())

@@ -178,6 +178,8 @@ class _AcquisitionPlanner:
             if findings and (index < 2 or cine or rng.random() < 0.5):
                 finding = findings[lesion_count % len(findings)]
                 lesion_count += 1
+            clock: str | None
+            distance: float | None
             if finding is not None:
                 laterality, body_area = finding.side, finding.body_area
                 clock, distance = finding.clock, finding.distance_cm

@@ -112,7 +112,7 @@ def label_sent_images(labels_root: Path, ground_truth_dir: Path, key: PseudonymK
     source = FolderLabelSource(labels_root)
     truth = _ground_truth_by_image(Path(ground_truth_dir), Pseudonymizer(key))
     base = dt.datetime(2026, 10, 15, 9, 0, tzinfo=dt.UTC)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for sent in sorted(source.sent_data_rows(), key=lambda r: r["global_key"]):
         image_id = sent["global_key"]
         if image_id not in truth:

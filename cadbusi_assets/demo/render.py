@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +34,7 @@ def geometries(layout_name: str, dual: bool) -> tuple[Geometry, ...]:
     layout = LAYOUTS[layout_name]
     pairs = (
         zip(layout.dual_regions, layout.dual_fovs, strict=True)
-        if dual
+        if dual and layout.dual_regions is not None and layout.dual_fovs is not None
         else [(layout.region, layout.fov)]
     )
     out = []
@@ -147,7 +148,7 @@ def render_view(study: StudyPlan, view: ViewPlan) -> RenderedView:
     for k in range(view.frames):
         offset = k * step
         canvas = static.copy()
-        views_truth = []
+        views_truth: list[dict[str, Any]] = []
         for i, (geo, params, lesion, needle, (real, imag), depth_cm) in enumerate(per_fov):
             height, width = geo.size
             real_k, imag_k = real[:, offset : offset + width], imag[:, offset : offset + width]
@@ -179,7 +180,7 @@ def render_view(study: StudyPlan, view: ViewPlan) -> RenderedView:
                     "lesion_box": image_box,
                     "lesion": (
                         _lesion_dict(replace(lesion, cx=lesion.cx - offset), (x0, y0), view.finding)
-                        if lesion is not None
+                        if lesion is not None and view.finding is not None
                         else None
                     ),
                 }
@@ -205,7 +206,7 @@ def render_view(study: StudyPlan, view: ViewPlan) -> RenderedView:
             ]
             frame, lines = overlays.draw_calipers(
                 frame,
-                [tuple(p) for p in caliper_points],
+                [(p[0], p[1]) for p in caliper_points],
                 view.caliper_style,
                 view.caliper_size,
                 view.caliper_stroke,

@@ -248,16 +248,17 @@ def _signature(exam: Exam, rng: np.random.Generator) -> list[str]:
 def _history(exam: Exam, patient: Patient, rng: np.random.Generator) -> str:
     age = patient.age_on(exam.exam_date)
     sex = "female" if patient.sex == "F" else "male"
+    side = (exam.side or "").lower()
     if exam.kind == "known_cancer":
-        return f"{age}-year-old {sex} with recently diagnosed {exam.side.lower()} breast cancer, staging."
+        return f"{age}-year-old {sex} with recently diagnosed {side} breast cancer, staging."
     if exam.kind == "followup":
         return f"{age}-year-old {sex}, short-interval follow-up of a probably benign finding."
     if exam.kind == "axilla":
-        return f"{age}-year-old {sex} with a palpable {exam.side.lower()} axillary lump."
+        return f"{age}-year-old {sex} with a palpable {side} axillary lump."
     if exam.kind == "outside":
         return f"{age}-year-old {sex}; second opinion of outside ultrasound."
     if patient.sex == "M":
-        return f"{age}-year-old {sex} with {exam.side.lower()} breast enlargement and tenderness."
+        return f"{age}-year-old {sex} with {side} breast enlargement and tenderness."
     reasons = (
         "palpable lump",
         "focal pain",

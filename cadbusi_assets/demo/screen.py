@@ -159,6 +159,7 @@ def draw_annotation(painter: Painter, layout: Layout, view: ViewPlan) -> None:
     if view.body_area == "axilla":
         lines[0].append(("AXILLA", "body_area"))
     else:
+        assert view.clock is not None and view.distance_text is not None  # set outside the axilla
         lines.append([(view.clock, "clock_position"), (view.distance_text, "nipple_distance")])
     lines.append([(view.orientation, "orientation")])
     gap = int(size * 0.5)

@@ -283,7 +283,7 @@ class _Canvas:
         kind: str,
         anchor_right: bool = False,
     ) -> Box | None:
-        left, top, right, bottom = self.draw.textbbox((0, 0), text, font=font)
+        left, top, right, bottom = (int(v) for v in self.draw.textbbox((0, 0), text, font=font))
         x, y = xy
         if anchor_right:
             x -= right
@@ -353,7 +353,7 @@ def _fan(
 def _speckle(rng: np.random.Generator, height: int, width: int, bright_share: float) -> np.ndarray:
     """Log-compressed speckle with tissue layers, a lesion, and depth attenuation; scaled so
     that about ``bright_share`` of the pixels reach full white."""
-    noise = rng.standard_normal((height, width, 2)).astype(np.float32)
+    noise: np.ndarray = rng.standard_normal((height, width, 2)).astype(np.float32)
     sx, sy = rng.uniform(1.5, 3.0), rng.uniform(0.8, 1.4)
     noise = cv2.GaussianBlur(noise, (0, 0), sigmaX=sx, sigmaY=sy)
     magnitude = np.sqrt(noise[..., 0] ** 2 + noise[..., 1] ** 2)

@@ -222,7 +222,7 @@ def echogenicity(
             yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
             alpha, rho = lesion_alpha(shifted, yy, xx)
             window = echo[y0:y1, x0:x1]
-            inner = np.float32(_ECHO.get(shifted.echo, 0.25))
+            inner: np.floating | np.ndarray = np.float32(_ECHO.get(shifted.echo, 0.25))
             if shifted.echo == "heterogeneous":
                 inner = 0.2 + 0.45 * texture[y0:y1, x0:x1]
             if (

@@ -49,7 +49,11 @@ WAREHOUSE_SCHEMA: dict[str, tuple[tuple[str, str], ...]] = {
     ),
 }
 
-_POLARS_TYPES = {"VARCHAR": pl.String, "DATE": pl.Date, "TIMESTAMP": pl.Datetime("us")}
+_POLARS_TYPES: dict[str, pl.DataType | type[pl.DataType]] = {
+    "VARCHAR": pl.String,
+    "DATE": pl.Date,
+    "TIMESTAMP": pl.Datetime("us"),
+}
 
 
 def _frame(table: str, rows: list[dict]) -> pl.DataFrame:

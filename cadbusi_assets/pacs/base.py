@@ -92,6 +92,10 @@ class Pacs(Protocol):
         """Stream one instance (a DICOM Part-10 file) into ``dest``; return the bytes written."""
         ...
 
+    def check(self) -> None:
+        """Raise :class:`PacsError` unless the PACS answers (a cheap query or C-ECHO)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from pydicom.dataset import Dataset
 from pynetdicom import (
@@ -36,16 +36,17 @@ from pynetdicom import (
     evt,
 )
 from pynetdicom.association import Association
-from pynetdicom.sop_class import (
+from pynetdicom.dimse_primitives import C_STORE
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     StudyRootQueryRetrieveInformationModelFind as FIND_MODEL,
 )
-from pynetdicom.sop_class import (
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     StudyRootQueryRetrieveInformationModelGet as GET_MODEL,
 )
-from pynetdicom.sop_class import (
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     StudyRootQueryRetrieveInformationModelMove as MOVE_MODEL,
 )
-from pynetdicom.sop_class import Verification
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from cadbusi_assets.pacs.base import (
     InstanceRef,
@@ -264,8 +265,9 @@ class DimsePacs:
             for uid in self.storage_classes:
                 ae.add_supported_context(uid, ALL_TRANSFER_SYNTAXES)
             for context in AllStoragePresentationContexts:
-                if context.abstract_syntax not in self.storage_classes:
-                    ae.add_supported_context(context.abstract_syntax, DEFAULT_TRANSFER_SYNTAXES)
+                syntax = context.abstract_syntax
+                if syntax is not None and syntax not in self.storage_classes:
+                    ae.add_supported_context(syntax, DEFAULT_TRANSFER_SYNTAXES)
             ae.add_supported_context(Verification)
             try:
                 self._server = ae.start_server(
@@ -283,7 +285,7 @@ class DimsePacs:
                 ) from None
 
     def _on_store(self, event: evt.Event) -> int:
-        sop = str(event.request.AffectedSOPInstanceUID or "")
+        sop = str(cast(C_STORE, event.request).AffectedSOPInstanceUID or "")
         with self._waiting_lock:
             waiting = self._waiting.get(sop)
         if waiting is None or waiting.received:
@@ -555,7 +557,9 @@ def _no_delay(event: evt.Event) -> None:
     Nagle plus delayed ACKs add about 40 ms to every request otherwise."""
     # AttributeError: pynetdicom internals moved; OSError: the socket is already gone
     with contextlib.suppress(AttributeError, OSError):
-        event.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        event.assoc.dul.socket.socket.setsockopt(  # type: ignore[union-attr]
+            socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
+        )
 
 
 def _quiet_pynetdicom() -> None:

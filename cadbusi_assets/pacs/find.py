@@ -317,7 +317,7 @@ def resolve_study_uids(
     keys = need.select(_KEY_COLUMNS).unique(maintain_order=True)
     cache: dict[dt.date, tuple[list[StudyMatch], bool]] = {}
     answers = [_resolve_one(pacs, limit, *key, cache=cache) for key in keys.iter_rows()]
-    answer_schema = {
+    answer_schema: dict[str, pl.DataType | type[pl.DataType]] = {
         **{c: keys.schema[c] for c in _KEY_COLUMNS},
         "_found": pl.String,
         "study_uid_source": pl.String,

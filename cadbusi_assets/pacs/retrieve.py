@@ -819,6 +819,8 @@ class _Retrieval:
         rows = study.rows
         present = sum(1 for r in rows if r["status"] in (STORED, ALREADY_PRESENT))
         failed = [r for r in rows if r["status"] == FAILED]
+        expected: int | None
+        reason: str | None
         if study.uid is None:
             expected, reason = 0, "no StudyInstanceUID in the cohort"
         elif study.refs is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Literal
 
 import dagster as dg
 
@@ -150,7 +151,10 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext):
     return None
 
 
-_FINISHED = {"success": dg.DagsterEventType.RUN_SUCCESS, "failure": dg.DagsterEventType.RUN_FAILURE}
+_FINISHED: dict[str, Literal[dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE]] = {
+    "success": dg.DagsterEventType.RUN_SUCCESS,
+    "failure": dg.DagsterEventType.RUN_FAILURE,
+}
 
 
 def _finished_runs(instance: dg.DagsterInstance, kind: str, after: int | None, limit: int):
@@ -172,7 +176,11 @@ def failed_blocking_checks(instance: dg.DagsterInstance, run_id: str) -> list:
     for record in records:
         event = record.event_log_entry.dagster_event
         evaluation = event.event_specific_data if event is not None else None
-        if evaluation is not None and not evaluation.passed and evaluation.blocking:
+        if (
+            isinstance(evaluation, dg.AssetCheckEvaluation)
+            and not evaluation.passed
+            and evaluation.blocking
+        ):
             failed.append(evaluation)
     return failed
 

@@ -1,6 +1,7 @@
 """Schedules: yesterday's study date every night, and a trailing window for late arrivals."""
 
 import datetime as dt
+from typing import cast
 
 import dagster as dg
 
@@ -58,7 +59,7 @@ def _studies_seen(instance: dg.DagsterInstance, day: str) -> int | None:
         return None
     event = records[0].asset_materialization
     value = event.metadata.get("us_with_pacs_reference") if event else None
-    return int(value.value) if value is not None else None
+    return int(cast(int, value.value)) if value is not None else None
 
 
 @dg.schedule(

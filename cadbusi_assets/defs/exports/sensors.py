@@ -50,7 +50,7 @@ def export_partition_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRes
 def monthly_export_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     today = dt.datetime.now(dt.UTC).date()
     key = today.replace(day=1).isoformat()
-    if context.instance.has_dynamic_partition(export_partitions.name, key):
+    if context.instance.has_dynamic_partition(str(export_partitions.name), key):
         return dg.SensorResult(skip_reason=f"export {key} already exists")
     return dg.SensorResult(
         run_requests=[dg.RunRequest(run_key=f"export-{key}", partition_key=key)],

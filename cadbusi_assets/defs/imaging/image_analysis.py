@@ -1,5 +1,7 @@
 """image_features and inpainted_images: analysis of the de-identified frames of a study date."""
 
+from typing import Any
+
 import dagster as dg
 
 from cadbusi_assets.defs.imaging.deidentified_images import deidentified_images
@@ -9,7 +11,7 @@ from cadbusi_assets.defs.resources import ProcessingResource, PseudonymKeyResour
 from cadbusi_assets.stages import analysis as stage
 from cadbusi_assets.stages.safety import check_partition_key
 
-COMMON = dict(
+COMMON: dict[str, Any] = dict(
     partitions_def=study_date_partitions,
     backfill_policy=STUDY_DATE_BACKFILL,
     group_name="imaging",

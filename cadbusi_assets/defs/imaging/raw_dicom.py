@@ -1,5 +1,7 @@
 """raw_dicom: the day's cohort retrieved from the PACS into the raw zone, with a manifest."""
 
+from typing import Any
+
 import dagster as dg
 
 from cadbusi_assets.defs.partitions import STUDY_DATE_BACKFILL, study_date_partitions
@@ -48,7 +50,7 @@ def raw_dicom(
         for day, r in reports.items()
         if "incomplete_studies" in r.tables
     }
-    metadata = {"incomplete_studies": sum(t.height for t in incomplete.values())}
+    metadata: dict[str, Any] = {"incomplete_studies": sum(t.height for t in incomplete.values())}
     if incomplete:
         metadata["details"] = dg.MetadataValue.md(
             "\n\n".join(f"**{day}**\n\n{markdown_table(t)}" for day, t in incomplete.items())

@@ -1,5 +1,7 @@
 """Records group: warehouse rows per study date, the imaging cohort, per-breast labels."""
 
+from typing import Any
+
 import dagster as dg
 
 from cadbusi_assets.defs.automation.conditions import after_upstream_updates
@@ -9,7 +11,7 @@ from cadbusi_assets.defs.resources import PseudonymKeyResource, WarehouseResourc
 from cadbusi_assets.stages import records as stage
 from cadbusi_assets.stages.safety import check_key_fingerprint, record_key_fingerprint
 
-COMMON = dict(
+COMMON: dict[str, Any] = dict(
     partitions_def=study_date_partitions,
     group_name="records",
     backfill_policy=STUDY_DATE_BACKFILL,
