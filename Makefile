@@ -16,7 +16,7 @@ help:
 	@echo "make dev    - open the Dagster UI on the demo data (http://127.0.0.1:3000)"
 	@echo "make test   - run the test suite (starts its own PostgreSQL, Orthanc, storage emulators)"
 	@echo "make bench  - run the benchmarks and print the figures"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff and mypy"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,7 @@ bench: install
 lint: install
 	$(BIN)/ruff check cadbusi_assets cadbusi_assets_tests
 	$(BIN)/ruff format --check cadbusi_assets cadbusi_assets_tests
+	$(BIN)/mypy cadbusi_assets
 
 check-defs: install
 	$(BIN)/dagster definitions validate -m cadbusi_assets.definitions
