@@ -368,6 +368,8 @@ def test_no_identifier_in_dagster_event_log_or_metadata(adversarial):
 def test_no_identifier_in_compute_logs_or_instance_storage(adversarial):
     needles = _needles(adversarial.planted, dates=False)
     found = set()
+    logs = list(adversarial.instance_dir.rglob("compute_logs/*.err"))
+    assert logs, "no compute log written: the scan below would prove nothing"
     for path in sorted(adversarial.instance_dir.rglob("*")):
         if path.is_file() and path.suffix not in {".db", ".sqlite", ".db-wal", ".db-shm"}:
             for kind in needles.kinds_in(path.read_bytes().decode("utf-8", "replace")):
@@ -377,6 +379,7 @@ def test_no_identifier_in_compute_logs_or_instance_storage(adversarial):
 
 def test_no_identifier_in_process_logs_warnings_or_stdio(adversarial):
     needles = _needles(adversarial.planted, dates=False)
+    assert "STEP_SUCCESS" in "".join(adversarial.captured["stdio"]), "stdio not captured"
     found = set()
     for channel, texts in adversarial.captured.items():
         for text in texts:
