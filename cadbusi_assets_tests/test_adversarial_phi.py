@@ -132,6 +132,7 @@ class AdversarialRun:
     events: list[str]
     captured: dict[str, list[str]]
     batch_names: set[str] = field(default_factory=set)
+    labels: Path | None = None  # the Labelbox outbox (leaves the organisation)
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +189,14 @@ def adversarial(tmp_path_factory) -> Iterator[AdversarialRun]:
             )
             events = [_event_text(e) for r in results.values() for e in instance.all_logs(r.run_id)]
         yield AdversarialRun(
-            planted, env.research, env.raw, instance_dir, results, events, captured
+            planted,
+            env.research,
+            env.raw,
+            instance_dir,
+            results,
+            events,
+            captured,
+            labels=env.labels,
         )
     clear_dagster_state_storage()
 
@@ -342,9 +350,11 @@ def test_graph_ran_with_planted_phi(adversarial):
     assert adversarial.planted.burned_in_sop is not None
 
 
-def test_no_planted_identifier_in_research_zone_or_export(adversarial):
+def test_no_planted_identifier_in_research_zone_export_or_labelbox(adversarial):
     needles = _needles(adversarial.planted, dates=True)
     found = _scan_tree(adversarial.research, needles, "research")
+    if adversarial.labels is not None:  # data rows, batches and pre-labels sent to Labelbox
+        found |= _scan_tree(adversarial.labels, needles, "labelbox")
     assert not found, _listing(found)
     # the scan works: the raw zone is full of them
     assert _scan_tree(adversarial.raw, needles, "raw")
