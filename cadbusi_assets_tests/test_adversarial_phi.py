@@ -29,7 +29,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -433,10 +432,12 @@ def test_no_research_key_in_dagster_events(adversarial):
     assert not hits, _listing(hits)
 
 
-@pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs tesseract for pixel OCR")
 def test_burned_in_third_party_text_not_in_research_pixels(adversarial):
     """The frame with a relative's name and phone burned inside the ultrasound region: no
     research PNG shows them (OCR of every research PNG made from that instance)."""
+    from cadbusi_assets_tests.support import require_tool
+
+    require_tool("tesseract", "apt-get install tesseract-ocr tesseract-ocr-eng")
     sop = adversarial.planted.burned_in_sop
     pngs = _research_pngs_of(adversarial, sop)
     if not pngs:  # quarantined by de-identification: nothing reached the research zone
