@@ -29,7 +29,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -132,6 +131,7 @@ class AdversarialRun:
     events: list[str]
     captured: dict[str, list[str]]
     batch_names: set[str] = field(default_factory=set)
+    labels: Path | None = None  # the Labelbox outbox (leaves the organisation)
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +188,14 @@ def adversarial(tmp_path_factory) -> Iterator[AdversarialRun]:
             )
             events = [_event_text(e) for r in results.values() for e in instance.all_logs(r.run_id)]
         yield AdversarialRun(
-            planted, env.research, env.raw, instance_dir, results, events, captured
+            planted,
+            env.research,
+            env.raw,
+            instance_dir,
+            results,
+            events,
+            captured,
+            labels=env.labels,
         )
     clear_dagster_state_storage()
 
@@ -342,9 +349,11 @@ def test_graph_ran_with_planted_phi(adversarial):
     assert adversarial.planted.burned_in_sop is not None
 
 
-def test_no_planted_identifier_in_research_zone_or_export(adversarial):
+def test_no_planted_identifier_in_research_zone_export_or_labelbox(adversarial):
     needles = _needles(adversarial.planted, dates=True)
     found = _scan_tree(adversarial.research, needles, "research")
+    if adversarial.labels is not None:  # data rows, batches and pre-labels sent to Labelbox
+        found |= _scan_tree(adversarial.labels, needles, "labelbox")
     assert not found, _listing(found)
     # the scan works: the raw zone is full of them
     assert _scan_tree(adversarial.raw, needles, "raw")
@@ -368,6 +377,8 @@ def test_no_identifier_in_dagster_event_log_or_metadata(adversarial):
 def test_no_identifier_in_compute_logs_or_instance_storage(adversarial):
     needles = _needles(adversarial.planted, dates=False)
     found = set()
+    logs = list(adversarial.instance_dir.rglob("compute_logs/*.err"))
+    assert logs, "no compute log written: the scan below would prove nothing"
     for path in sorted(adversarial.instance_dir.rglob("*")):
         if path.is_file() and path.suffix not in {".db", ".sqlite", ".db-wal", ".db-shm"}:
             for kind in needles.kinds_in(path.read_bytes().decode("utf-8", "replace")):
@@ -377,6 +388,7 @@ def test_no_identifier_in_compute_logs_or_instance_storage(adversarial):
 
 def test_no_identifier_in_process_logs_warnings_or_stdio(adversarial):
     needles = _needles(adversarial.planted, dates=False)
+    assert "STEP_SUCCESS" in "".join(adversarial.captured["stdio"]), "stdio not captured"
     found = set()
     for channel, texts in adversarial.captured.items():
         for text in texts:
@@ -420,10 +432,12 @@ def test_no_research_key_in_dagster_events(adversarial):
     assert not hits, _listing(hits)
 
 
-@pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs tesseract for pixel OCR")
 def test_burned_in_third_party_text_not_in_research_pixels(adversarial):
     """The frame with a relative's name and phone burned inside the ultrasound region: no
     research PNG shows them (OCR of every research PNG made from that instance)."""
+    from cadbusi_assets_tests.support import require_tool
+
+    require_tool("tesseract", "apt-get install tesseract-ocr tesseract-ocr-eng")
     sop = adversarial.planted.burned_in_sop
     pngs = _research_pngs_of(adversarial, sop)
     if not pngs:  # quarantined by de-identification: nothing reached the research zone
