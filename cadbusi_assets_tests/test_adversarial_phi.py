@@ -538,10 +538,6 @@ def test_partition_counts_in_metadata_do_not_identify_research_batches(adversari
     assert linked == [], f"{len(linked)} of {len(batches)} research batches linked to a date"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="leak not fixed yet: research images shown as previews beside their real study date",
-)
 def test_no_research_image_preview_in_partition_metadata(adversarial):
     """Preview images in the metadata of a study-date partition show research images next to
     their real date: a viewer who also reads the research zone matches them by eye."""

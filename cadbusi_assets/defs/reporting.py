@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import traceback
@@ -32,22 +31,15 @@ def markdown_table(frame: pl.DataFrame, max_rows: int = MAX_TABLE_ROWS) -> str:
     return "\n".join(lines)
 
 
-def image_markdown(previews: Mapping[str, bytes]) -> str:
-    parts = []
-    for name, png in previews.items():
-        encoded = base64.b64encode(png).decode()
-        parts.append(f"**{name}**\n\n![{name}](data:image/png;base64,{encoded})")
-    return "\n\n".join(parts)
-
-
 def report_metadata(report: PartitionReport) -> dict[str, Any]:
     metadata: dict[str, Any] = {"dagster/row_count": int(report.row_count)}
     for name, value in report.counts.items():
         metadata[name] = float(value) if isinstance(value, float) else int(value)
     for name, frame in report.tables.items():
         metadata[name] = dg.MetadataValue.md(markdown_table(frame))
-    if report.previews:
-        metadata["previews"] = dg.MetadataValue.md(image_markdown(report.previews))
+    # No research-image previews beside a study date: a UI viewer could match them to research
+    # batches by eye and so recover real dates (issue 10). Previews stay in the stage reports
+    # for the command line; the dataset card of an export shows its own samples.
     if report.problems:
         metadata["problems"] = dg.MetadataValue.md("\n".join(f"- {p}" for p in report.problems))
     return metadata
