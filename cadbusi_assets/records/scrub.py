@@ -80,6 +80,20 @@ _DATE_CUE = re.compile(
     r"(?i)\b(?:on|dated?|since|until|till|from|seen|performed|done|exam|mammogram|ultrasound"
     r"|study|prior|visit|called|scheduled|biopsy|surgery|returns?|due)\s+$"
 )
+#: a month/day right after another date of a list ("on 9/1 and 9/2", "9/1, 9/2 or 9/3") is a date
+_DATE_LIST_CUE = re.compile(
+    r"(?i)(?:\b\d{1,4}[/.-]\d{1,2}(?:[/.-]\d{2,4})?|\b"
+    + _MON
+    + r"\.?\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?)\s*(?:,|;|&|\band\b|\bor\b|\bto\b|-)\s*(?:and\s+|or\s+)?$"
+)
+
+
+def _cued(match: re.Match[str]) -> bool:
+    """Whether a month/day without a year (``9/25``) stands where a date is meant."""
+    before = match.string[max(0, match.start() - 40) : match.start()]
+    return bool(_DATE_CUE.search(before[-12:]) or _DATE_LIST_CUE.search(before))
+
+
 _WEEKDAY = r"(?:(?:Mon|Tues?|Wed(?:nes)?|Thu(?:rs)?|Fri|Sat(?:ur)?|Sun)(?:day)?\.?,?\s+)?"
 
 _SIGNATURE = re.compile(
@@ -422,7 +436,7 @@ def _shift_match(match: re.Match[str], days: int) -> str:
             year, month = _shift_month(int(g["qy"]), int(g["qm"]), days)
             return f"{_two(month, g['qm'])}/{year}"
         if g["cued"]:
-            if not _DATE_CUE.search(match.string, max(0, match.start() - 12), match.start()):
+            if not _cued(match):
                 return text
             d = dt.date(2001, int(g["um"]), int(g["ud"])) + delta
             return f"{_two(d.month, g['um'])}/{_two(d.day, g['ud'])}"
@@ -439,9 +453,7 @@ def _shift_match(match: re.Match[str], days: int) -> str:
 
 
 def _remove_match(match: re.Match[str]) -> str:
-    if match.group("cued") and not _DATE_CUE.search(
-        match.string, max(0, match.start() - 12), match.start()
-    ):
+    if match.group("cued") and not _cued(match):
         return match.group(0)
     return "[DATE]"
 

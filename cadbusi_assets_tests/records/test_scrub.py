@@ -514,3 +514,18 @@ def test_eponyms_are_names_only_when_they_stand_as_names():
 def test_australian_state_and_postcode():
     out = scrub_report_text("Mailing: Goldenmouth, NSW 2929.", identifiers=[], date_shift_days=-3)
     assert "2929" not in out and "Goldenmouth" not in out
+
+
+def test_month_day_dates_in_a_list_are_all_shifted():
+    """The adversary's case: "on 9/1 and 9/2" shifted the first date and kept the second."""
+    from cadbusi_assets.records.scrub import scrub_report_text
+
+    for text, expected in (
+        ("Seen on 9/1 and 9/2 for follow-up.", "Seen on 8/22 and 8/23 for follow-up."),
+        ("Biopsies on 9/1, 9/2 and 9/3.", "Biopsies on 8/22, 8/23 and 8/24."),
+        ("Compared with 03/14/2024 and 9/2.", "Compared with 03/04/2024 and 8/23."),
+    ):
+        assert scrub_report_text(text, identifiers=[], date_shift_days=-10) == expected
+    assert scrub_report_text("ratio 1/2 of lesion", identifiers=[], date_shift_days=-10) == (
+        "ratio 1/2 of lesion"
+    )
