@@ -367,6 +367,8 @@ class LabelboxSdkSource:
     rate_limit_backoff_s: float = 2.0
     export_timeout_s: float = 3600.0
     upsert_timeout_s: float = 1800.0
+    #: retries of an action whose connection dropped (see :meth:`_with_backoff`)
+    network_retries: int = 2
     #: seconds between status polls of a pre-label import
     import_poll_s: int = 10
 
@@ -446,16 +448,23 @@ class LabelboxSdkSource:
             ) from None
 
     def _with_backoff(self, action: Callable[[], _T]) -> _T:
-        """Run ``action``, retrying it with exponential backoff while Labelbox rate-limits us."""
-        from lbox.exceptions import ApiLimitError
+        """Run ``action``, retrying it with exponential backoff while Labelbox rate-limits us,
+        and up to :attr:`network_retries` times when the connection drops before an answer
+        (``NetworkError``: reset or closed without response, so the request was not taken)."""
+        from lbox.exceptions import ApiLimitError, NetworkError
 
+        dropped = 0
         for attempt in range(self.rate_limit_retries + 1):
             try:
                 return action()
             except ApiLimitError:
                 if attempt == self.rate_limit_retries:
                     raise
-                time.sleep(self.rate_limit_backoff_s * 2**attempt)
+            except NetworkError:
+                dropped += 1
+                if dropped > self.network_retries or attempt == self.rate_limit_retries:
+                    raise
+            time.sleep(self.rate_limit_backoff_s * 2**attempt)
         raise AssertionError("unreachable")
 
     # -- export ---------------------------------------------------------------------------------

@@ -7,8 +7,9 @@ queued now: a ``lesion`` box from the image's caliper marks and the ``laterality
 of its lesion. The lesion of an image comes from the lesion table (``lesions/*.parquet``) when
 it links the image, else from the image's own OCR'd side and clock and caliper box.
 
-Research-zone outputs: ``tables/labelbox_data_rows/<day>`` (with ``queued``: the row is in a
-batch of the project); ``labels/labelbox/{labels,objects,
+Research-zone outputs: ``tables/labelbox_data_rows/<day>`` (with ``queued_in``: the label
+source whose project has the row in a batch, e.g. ``labelbox:<project id>``; rows queued there
+are not queued again); ``labels/labelbox/{labels,objects,
 classifications}.parquet`` (the current label set: each label id once, newest version wins, with
 a ``label_set_version``), an immutable snapshot per version under
 ``labels/labelbox/versions/<version>/``, and ``labels/labelbox/history/`` with every label version
@@ -107,7 +108,11 @@ def send_data_rows(
     )
     queued = _queue(research_zone, source, batch, table, images, features, report, ontology)
     if queued is not None:
-        table = table.with_columns(queued=pl.col("global_key").is_in(sorted(queued)))
+        table = table.with_columns(
+            queued_in=pl.when(pl.col("global_key").is_in(sorted(queued)))
+            .then(pl.lit(source.name))
+            .otherwise(pl.lit(None, pl.Utf8))
+        )
     write_partition_table(research_zone, DATA_ROWS_TABLE, batch, table)
     return report
 
@@ -129,8 +134,8 @@ def _queue(
         return None
     previous = read_partition_table(research_zone, DATA_ROWS_TABLE, batch)
     already = (
-        previous.filter(pl.col("queued"))["global_key"].to_list()
-        if previous is not None and "queued" in previous.columns
+        previous.filter(pl.col("queued_in") == source.name)["global_key"].to_list()
+        if previous is not None and "queued_in" in previous.columns
         else []
     )
     rows = table.select("global_key").join(
@@ -185,7 +190,7 @@ def _queue(
                     for e in imported.errors[:3]
                 )
             )
-            report.tables["prelabel_errors"] = pl.DataFrame(
+            report.tables["prelabel_error_rows"] = pl.DataFrame(
                 {
                     "global_key": [
                         (e.get("dataRow") or {}).get("globalKey") for e in imported.errors
