@@ -412,11 +412,6 @@ def _research_keys(research: Path) -> set[str]:
     return keys
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="leak not fixed yet: labelbox_data_rows metadata names the pre-label import "
-    "'<prefix>-<research batch>-<digest>-prelabels' (and image ids of rejected pre-labels)",
-)
 def test_no_research_key_in_dagster_events(adversarial):
     """Dagster shows every event next to its partition key, a real study date. A research batch
     name, image id or pseudonym in an event maps research rows back to their real date, and with

@@ -170,9 +170,10 @@ def _queue(
     report.count("prelabels_imported", imported.succeeded if imported else 0)
     report.count("prelabel_errors", imported.failed if imported else 0)
     if imported is not None:
+        # No import name and no image id beside the date: both carry research keys that would
+        # map a research batch to its real study date (Labelbox itself has the details).
         report.tables["prelabel_import"] = pl.DataFrame(
             {
-                "name": [imported.name],
                 "state": [imported.state],
                 "annotations": [imported.annotations],
                 "succeeded": [imported.succeeded],
@@ -180,28 +181,23 @@ def _queue(
             }
         )
         if imported.state == "FAILED":
-            report.add_problem(f"pre-label import {imported.name} failed")
+            report.add_problem("the pre-label import failed (see the import in Labelbox)")
         if imported.errors:
+            messages = [
+                "; ".join(str(x.get("message")) for x in e.get("errors") or [])
+                for e in imported.errors
+            ]
+            errors = (
+                pl.DataFrame({"errors": messages}, schema={"errors": pl.Utf8})
+                .group_by("errors")
+                .len("rows")
+                .sort(["rows", "errors"], descending=[True, False])
+            )
             report.add_problem(
                 f"{imported.failed} pre-labels were rejected by Labelbox; e.g. "
-                + "; ".join(
-                    f"{(e.get('dataRow') or {}).get('globalKey')}: "
-                    + ", ".join(str(x.get("message")) for x in e.get("errors") or [])
-                    for e in imported.errors[:3]
-                )
+                + "; ".join(f"{n}x {m}" for m, n in errors.head(3).iter_rows())
             )
-            report.tables["prelabel_error_rows"] = pl.DataFrame(
-                {
-                    "global_key": [
-                        (e.get("dataRow") or {}).get("globalKey") for e in imported.errors
-                    ],
-                    "errors": [
-                        "; ".join(str(x.get("message")) for x in e.get("errors") or [])
-                        for e in imported.errors
-                    ],
-                },
-                schema={"global_key": pl.Utf8, "errors": pl.Utf8},
-            )
+            report.tables["prelabel_error_messages"] = errors
     return set(already) | set(result.queued_keys)
 
 
