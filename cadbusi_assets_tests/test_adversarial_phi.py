@@ -400,7 +400,12 @@ def test_no_identifier_in_process_logs_warnings_or_stdio(adversarial):
 def _research_keys(research: Path) -> set[str]:
     """Every key a research-zone reader sees: batch names (table file stems), image ids (PNG
     stems) and the pseudonymous ids in the tables."""
-    keys = {p.stem for p in (research / "tables").rglob("*.parquet")}
+    # batch names ("b" + 20 hex); unpartitioned tables are named after their asset
+    keys = {
+        p.stem
+        for p in (research / "tables").rglob("*.parquet")
+        if re.fullmatch(r"b[0-9a-f]{20}", p.stem)
+    }
     keys |= {p.stem for p in research.rglob("*.png") if "exports" not in p.parts}
     for path in (research / "tables").rglob("*.parquet"):
         frame = pl.read_parquet(path)
