@@ -43,7 +43,7 @@ from cadbusi_assets.labeling.row_data import RowDataConfig, row_data_locator
 from cadbusi_assets.records.lesions import caliper_measurement
 from cadbusi_assets.stages.analysis import FEATURES_TABLE, INPAINTED_TABLE, TWINS_TABLE
 from cadbusi_assets.stages.deidentification import IMAGES_TABLE, STUDIES_TABLE
-from cadbusi_assets.stages.lesions import LESION_IMAGES_PATH, LESIONS_PATH
+from cadbusi_assets.stages.lesions import LESION_IMAGES_PATH, LESIONS_PATH, inherit_twin_calipers
 from cadbusi_assets.stages.report import PartitionReport
 from cadbusi_assets.storage import Zone, read_partition_table, write_partition_table
 
@@ -246,28 +246,7 @@ def caliper_evidence(research_zone: Zone, batch: str, features: pl.DataFrame) ->
         .cast(points_type)
         .alias("caliper_points"),
     )
-    twins = read_partition_table(research_zone, TWINS_TABLE, batch)
-    if twins is not None and twins.height:
-        inherited = (
-            twins.join(
-                frame.select(pl.col("image_id").alias("caliper_image_id"), "caliper_points"),
-                on="caliper_image_id",
-            )
-            .filter(pl.col("caliper_points").list.len() > 0)
-            .group_by("clean_image_id")
-            .agg(pl.col("caliper_points").sort_by("caliper_image_id").first().alias("_twin"))
-            .rename({"clean_image_id": "image_id"})
-        )
-        frame = (
-            frame.join(inherited, on="image_id", how="left")
-            .with_columns(
-                pl.when(pl.col("caliper_points").list.len() > 0)
-                .then(pl.col("caliper_points"))
-                .otherwise(pl.col("_twin"))
-                .alias("caliper_points")
-            )
-            .drop("_twin")
-        )
+    frame = inherit_twin_calipers(frame, read_partition_table(research_zone, TWINS_TABLE, batch))
     box = (
         pl.col("caliper_points")
         .map_elements(

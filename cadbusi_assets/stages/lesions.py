@@ -84,28 +84,7 @@ def image_evidence(research_zone: Zone) -> pl.DataFrame:
         on="image_id",
         how="inner",
     )
-    twins = read_all_partition_tables(research_zone, "twins")
-    if twins is not None and twins.height:
-        inherited = (
-            twins.join(
-                frame.select(pl.col("image_id").alias("caliper_image_id"), "caliper_points"),
-                on="caliper_image_id",
-            )
-            .filter(pl.col("caliper_points").list.len() > 0)
-            .group_by("clean_image_id")
-            .agg(pl.col("caliper_points").sort_by("caliper_image_id").first().alias("_twin"))
-            .rename({"clean_image_id": "image_id"})
-        )
-        frame = (
-            frame.join(inherited, on="image_id", how="left")
-            .with_columns(
-                pl.when(pl.col("caliper_points").list.len() > 0)
-                .then(pl.col("caliper_points"))
-                .otherwise(pl.col("_twin"))
-                .alias("caliper_points")
-            )
-            .drop("_twin")
-        )
+    frame = inherit_twin_calipers(frame, read_all_partition_tables(research_zone, "twins"))
     measured = frame.with_columns(
         pl.struct("caliper_points", "physical_delta_x_cm", "physical_delta_y_cm")
         .map_elements(_measure, return_dtype=_MEASUREMENT)
@@ -259,3 +238,30 @@ def build_lesions(
             "median_match_score", float(cast("float | None", links["score"].median()) or 0.0)
         )
     return report
+
+
+def inherit_twin_calipers(frame: pl.DataFrame, twins: pl.DataFrame | None) -> pl.DataFrame:
+    """A clean frame without marks of its own takes the ``caliper_points`` of its caliper twin
+    (the first twin by image id when there are several)."""
+    if twins is None or not twins.height:
+        return frame
+    inherited = (
+        twins.join(
+            frame.select(pl.col("image_id").alias("caliper_image_id"), "caliper_points"),
+            on="caliper_image_id",
+        )
+        .filter(pl.col("caliper_points").list.len() > 0)
+        .group_by("clean_image_id")
+        .agg(pl.col("caliper_points").sort_by("caliper_image_id").first().alias("_twin"))
+        .rename({"clean_image_id": "image_id"})
+    )
+    return (
+        frame.join(inherited, on="image_id", how="left")
+        .with_columns(
+            pl.when(pl.col("caliper_points").list.len() > 0)
+            .then(pl.col("caliper_points"))
+            .otherwise(pl.col("_twin"))
+            .alias("caliper_points")
+        )
+        .drop("_twin")
+    )
