@@ -25,10 +25,8 @@ import contextlib
 import datetime as dt
 import json
 import os
-import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -37,18 +35,8 @@ from pathlib import Path
 import psutil
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-STUDY_DATE_ASSETS = [
-    "radiology_reports",
-    "pathology_reports",
-    "imaging_studies",
-    "raw_dicom",
-    "deidentified_images",
-    "image_features",
-    "inpainted_images",
-    "labelbox_data_rows",
-]
+from cadbusi_assets_tests.defs.services import BIN, ROOT, STUDY_DATE_ASSETS, _stop
+from cadbusi_assets_tests.support import free_port
 
 ONE_ASSET_STATUS = """
 query($key: AssetKeyInput!) {
@@ -156,30 +144,13 @@ class Services:
                 raise RuntimeError(f"{name} exited ({proc.returncode}):\n{self.log_tail(name)}")
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=wait)
-            return
-
-
 @contextlib.contextmanager
 def dagster_services(env: dict[str, str], timeout: float = 600) -> Iterator[Services]:
     import dagster as dg
 
     log_dir = Path(env["DAGSTER_HOME"]) / "service-logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    services = Services(env, _free_port(), log_dir)
+    services = Services(env, free_port(), log_dir)
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]):  # create the schema once
         pass
     workspace = str(ROOT / "workspace.yaml")
