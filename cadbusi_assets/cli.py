@@ -466,6 +466,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--key-file", default="", help="pseudonym key file (default: CADBUSI_PSEUDONYM_KEY_FILE)"
     )
     reid.set_defaults(func=cmd_reidentify)
+    partition_report = sub.add_parser(
+        "partition-report",
+        help="exact counts, tables and problems per study date (raw zone; the UI shows no counts)",
+    )
+    partition_report.add_argument("--asset", default="", help="one asset (default: all)")
+    partition_report.add_argument("--date", default="", help="one study date (default: all)")
+    partition_report.add_argument(
+        "--tables", action="store_true", help="also print each report's tables"
+    )
+    partition_report.set_defaults(func=cmd_partition_report)
+    lineage = sub.add_parser(
+        "lineage",
+        help="which study date, run and data version produced an export's images (raw zone and key)",
+    )
+    lineage.add_argument("export_key", help="the export partition key")
+    lineage.add_argument("--image", default="", help="one exported image id")
+    lineage.add_argument("--batch", default="", help="one research batch")
+    lineage.set_defaults(func=cmd_lineage)
     export = sub.add_parser("export", help="cut a dated export")
     export.add_argument("--key", default="", help="export partition key (default: today)")
     export.set_defaults(func=cmd_export)
@@ -511,6 +529,68 @@ def cmd_reidentify(args: argparse.Namespace) -> int:
         purpose=args.purpose,
         echo=_echo,
     )
+
+
+def cmd_partition_report(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from cadbusi_assets.settings import SettingsError
+    from cadbusi_assets.stages.report import format_partition_report, read_partition_reports
+    from cadbusi_assets.storage import ZoneError
+
+    try:
+        (raw,) = _zones("raw")
+    except (SettingsError, ZoneError, ValueError) as exc:
+        _echo(f"cannot read the raw zone: {exc}")
+        return 2
+    reports = read_partition_reports(raw, args.asset or None, args.date or None)
+    if not reports:
+        _echo("no partition reports match (they are written when a study date is materialized)")
+        return 1
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=80, tbl_width_chars=200):
+        for document in reports:
+            _echo(format_partition_report(document, tables=args.tables))
+    return 0
+
+
+def _zones(*names: str):
+    """The configured zones by name (``raw``, ``research``)."""
+    from cadbusi_assets.settings import load_settings
+    from cadbusi_assets.storage import open_zone
+
+    settings = load_settings()
+    options = json.loads(settings.storage_options) if settings.storage_options else {}
+    uris = {"raw": settings.raw_zone_uri, "research": settings.research_zone_uri}
+    return [open_zone(uris[name], name, **options) for name in names]
+
+
+def cmd_lineage(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from cadbusi_assets.exports.lineage import LineageError, lineage_seal, resolve_lineage
+    from cadbusi_assets.identity import Pseudonymizer, PseudonymKeyError, load_key
+    from cadbusi_assets.settings import SettingsError, load_settings
+    from cadbusi_assets.storage import ZoneError
+
+    try:
+        research, raw = _zones("research", "raw")
+        seal = lineage_seal(Pseudonymizer(load_key(load_settings().key_file or None)))
+        rows = resolve_lineage(
+            research, raw, args.export_key, args.image or None, args.batch or None, seal=seal
+        )
+    except (SettingsError, ZoneError, ValueError, LineageError, PseudonymKeyError) as exc:
+        _echo(f"cannot resolve the lineage: {exc}")
+        return 2
+    if not rows:
+        _echo("no study-date partitions match")
+        return 1
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=64, tbl_width_chars=200):
+        _echo(str(pl.DataFrame(rows).drop("ref")))
+    unverified = sum(not r["verified"] for r in rows)
+    if unverified:
+        _echo(f"{unverified} entries do not match the export's sealed lineage.json")
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -196,3 +197,17 @@ def test_cadbusi_demo_runs_the_whole_graph_and_prints_a_summary(tmp_path):
             assert event.asset_materialization.metadata["ocr_ran"].value in (True, 1), asset
     finally:
         instance.dispose()
+    # what the UI does not show beside a date, the raw zone keeps: exact counts per date, and
+    # which date and run made an exported image (resolved with the raw zone and the key)
+    subcommand = {"cwd": tmp_path, "env": env, "capture_output": True, "text": True, "timeout": 120}
+    shown = subprocess.run([*command, "partition-report", "--asset", "raw_dicom"], **subcommand)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "raw_dicom" in shown.stdout and "instances_fetched" in shown.stdout
+    image = manifest["image_id"][0]
+    found = subprocess.run([*command, "lineage", "2026-11-22", "--image", image], **subcommand)
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert "deidentified_images" in found.stdout and "true" in found.stdout
+    day = json.loads((export / "lineage.json").read_text())
+    assert all(e["run_id"] is None for e in day["upstream"] if e["partition"])
+    missing = subprocess.run([*command, "lineage", "2026-11-22", "--image", "nope"], **subcommand)
+    assert missing.returncode == 2 and "not in export" in missing.stdout

@@ -15,6 +15,8 @@ from cadbusi_assets.defs.run_process import tag_run_process
 from cadbusi_assets.parallel import worker_scope
 from cadbusi_assets.stages import PartitionReport, StageFailure
 from cadbusi_assets.stages.locks import partition_lock
+from cadbusi_assets.stages.report import record_partition_report, without_counts
+from cadbusi_assets.storage.zones import Zone
 
 MAX_TABLE_ROWS = 25
 
@@ -31,7 +33,44 @@ def markdown_table(frame: pl.DataFrame, max_rows: int = MAX_TABLE_ROWS) -> str:
     return "\n".join(lines)
 
 
+#: report entries that are yes/no flags, not counts: shown beside a study date
+FLAGS = frozenset({"ocr_ran"})
+
+
+def partition_metadata(asset: str, report: PartitionReport) -> dict[str, Any]:
+    """What the UI shows beside a study date: the outcome and the problems, without counts.
+
+    A UI viewer sees real study dates; a research reader sees the row counts of the opaque
+    batches. A count seen on both sides would link a batch to its date (issue 10), so exact
+    counts and tables stay in the raw zone (:func:`~cadbusi_assets.stages.report.
+    record_partition_report`, read with ``cadbusi partition-report``).
+    """
+    metadata: dict[str, Any] = {
+        "outcome": dg.MetadataValue.text(
+            "delivered with problems" if report.problems else "delivered"
+        ),
+        "details": dg.MetadataValue.md(
+            f"Exact counts and tables are kept in the raw zone: `cadbusi partition-report "
+            f"--asset {asset} --date <this date>` (raw-zone access needed)."
+        ),
+    }
+    for name in FLAGS & set(report.counts):
+        metadata[name] = dg.MetadataValue.bool(bool(report.counts[name]))
+    if report.problems:
+        metadata["problems"] = dg.MetadataValue.md(
+            "\n".join(f"- {without_counts(p)}" for p in report.problems)
+        )
+    return metadata
+
+
+def ui_progress(context: dg.AssetExecutionContext) -> Callable[[str], None]:
+    """Progress messages for the run log of a study-date step, with absolute counts removed
+    (see :func:`partition_metadata`); percentages stay."""
+    return lambda message: context.log.info(without_counts(message))
+
+
 def report_metadata(report: PartitionReport) -> dict[str, Any]:
+    """Metadata of an asset that is not partitioned by study date (counts over all dates)."""
     metadata: dict[str, Any] = {"dagster/row_count": int(report.row_count)}
     for name, value in report.counts.items():
         metadata[name] = float(value) if isinstance(value, float) else int(value)
@@ -51,7 +90,7 @@ FAILED_DATES_TAG = "cadbusi/failed_dates"
 
 def failed_dates(context: dg.AssetExecutionContext) -> dict[str, str]:
     """Dates that already failed in this run, with the asset where they failed."""
-    run = context.instance.get_run_by_id(context.run_id)
+    run = context.instance.get_run_by_id(context.run.run_id)
     text = (run.tags if run else {}).get(FAILED_DATES_TAG, "")
     return json.loads(text) if text else {}
 
@@ -61,7 +100,7 @@ def _record_failed_dates(context: dg.AssetExecutionContext, days: Iterable[str])
     for day in days:
         known.setdefault(day, context.asset_key.to_user_string())
     context.instance.add_run_tags(
-        context.run_id, {FAILED_DATES_TAG: json.dumps(known, sort_keys=True)}
+        context.run.run_id, {FAILED_DATES_TAG: json.dumps(known, sort_keys=True)}
     )
 
 
@@ -102,7 +141,7 @@ def run_per_day(
     reports: dict[str, PartitionReport] = {}
     failures: dict[str, str] = {}
     days = list(days)
-    tag_run_process(context.instance, context.run_id)
+    tag_run_process(context.instance, context.run.run_id)
     earlier = failed_dates(context)
     asset = context.asset_key.to_user_string()
     with worker_scope():
@@ -123,8 +162,12 @@ def run_per_day(
                 continue
             reports[day] = report
             context.log.info(
-                f"{day}: {report.row_count} rows"
-                + (f"; problems: {'; '.join(report.problems)}" if report.problems else "")
+                f"{day}: done"
+                + (
+                    f"; problems: {'; '.join(without_counts(p) for p in report.problems)}"
+                    if report.problems
+                    else ""
+                )
             )
     return settle(context, days, reports, failures)
 
@@ -157,7 +200,7 @@ def settle(
     )
     for day, reason in failures.items():
         context.add_asset_metadata(
-            {"dagster/row_count": 0, "failed": dg.MetadataValue.text(reason)}, partition_key=day
+            {"outcome": "failed", "failed": dg.MetadataValue.text(reason)}, partition_key=day
         )
     return reports
 
@@ -169,7 +212,7 @@ def run_for_days(
     """Like :func:`run_per_day` for stages that read all the run's days at once (one warehouse
     query per run): days that failed earlier in the run are left out, every day's lock is held,
     and days whose report is marked failed fail alone."""
-    tag_run_process(context.instance, context.run_id)
+    tag_run_process(context.instance, context.run.run_id)
     days = list(context.partition_keys)
     earlier = failed_dates(context)
     failures = {
@@ -188,15 +231,20 @@ def run_for_days(
     return settle(context, days, reports, failures)
 
 
-def attach(context: dg.AssetExecutionContext, reports: Mapping[str, PartitionReport]) -> None:
-    """Per-partition metadata for every day of the run."""
+def attach(
+    context: dg.AssetExecutionContext, reports: Mapping[str, PartitionReport], raw: Zone
+) -> None:
+    """For every day of the run: the full report into the raw zone, the count-free view into
+    the partition's metadata."""
+    asset = context.asset_key.to_user_string()
     for day, report in reports.items():
-        context.add_asset_metadata(report_metadata(report), partition_key=day)
+        record_partition_report(raw, asset, day, report)
+        context.add_asset_metadata(partition_metadata(asset, report), partition_key=day)
 
 
 def materialize_per_day(
-    context: dg.AssetExecutionContext, stage: Callable[[str], PartitionReport]
+    context: dg.AssetExecutionContext, stage: Callable[[str], PartitionReport], raw: Zone
 ) -> dg.MaterializeResult:
     """The common body of a study-date asset: every day of the run, isolated, with metadata."""
-    attach(context, run_per_day(context, context.partition_keys, stage))
+    attach(context, run_per_day(context, context.partition_keys, stage), raw)
     return dg.MaterializeResult()

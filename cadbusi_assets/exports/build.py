@@ -308,6 +308,7 @@ def _assemble(
     workers: int | None,
     upstream: Sequence[Mapping[str, Any]] = (),
     partition_alias: Callable[[str], str] | None = None,
+    seal: Callable[[str], str] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int], str | None]:
     con = open_catalog(research_zone)
     try:
@@ -329,6 +330,7 @@ def _assemble(
         catalog_digest=catalog_digest,
         upstream=upstream,
         partition_alias=partition_alias,
+        seal=seal,
         code_version=lineage.get("code_version"),
         commit=lineage.get("git_commit"),
         extra={
@@ -759,6 +761,7 @@ def build_export(
     workers: int | None = None,
     upstream: Sequence[Mapping[str, Any]] = (),
     partition_alias: Callable[[str], str] | None = None,
+    seal: Callable[[str], str] | None = None,
 ) -> ExportReport:
     """Build (or verify the identical re-build of) export ``config.key``.
 
@@ -767,14 +770,15 @@ def build_export(
     ``git_commit``). ``upstream``: one dict per upstream asset partition (``asset``,
     ``partition``, ``data_version``, ``run_id``, anything else) gathered by the orchestrator;
     ``partition_alias`` maps a study-date partition key to the research zone's batch name so
-    that ``lineage.json`` never shows real dates.
+    that ``lineage.json`` never shows real dates; ``seal`` (a keyed hash) replaces the data
+    version and run id of those partitions by a ``ref`` (see :mod:`.lineage`).
     """
     key_parts = export_path(config.key)
     with tempfile.TemporaryDirectory(prefix="cadbusi-export-") as tmp:
         staging = Path(tmp) / config.key
         staging.mkdir()
         manifest, bags, dropped, previous_key = _assemble(
-            research_zone, config, lineage, staging, workers, upstream, partition_alias
+            research_zone, config, lineage, staging, workers, upstream, partition_alias, seal
         )
         sums = _sums(staging)
         (staging / SUMS_FILE).write_text(sums)

@@ -191,8 +191,9 @@ def build_card(
         f"- code version: `{lineage.get('code_version')}`",
         f"- git commit: `{lineage.get('git_commit')}`",
         f"- pseudonym key fingerprint: `{lineage.get('pseudonym_key_fingerprint')}`",
-        f"- upstream asset partitions: {len(lineage.get('upstream') or [])} (asset, batch, data "
-        "version and run id in `lineage.json`; the manifest's `batch` column names each image's)",
+        f"- upstream asset partitions: {len(lineage.get('upstream') or [])} (asset and batch in "
+        "`lineage.json`, each batch's data version and run sealed in `ref`: `cadbusi lineage` "
+        "resolves them with raw-zone access; the manifest's `batch` column names each image's)",
         "",
         "## Configuration",
         "",

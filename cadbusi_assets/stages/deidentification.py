@@ -545,7 +545,9 @@ def scan_partition_for_identifiers(
     instances = read_partition_table(research_zone, INSTANCES_TABLE, batch)
     for path in [] if instances is None else instances["dicom_path"].to_list():
         for kind in find_identifiers_in_file_bytes(research_zone.read_bytes(path), identifiers):
-            findings.append(f"dicom {path.rsplit('/', 1)[-1]}: {kind}")
+            # no file name: it is a research pseudonym, and this message is shown beside the
+            # real study date (the date is purged now, but a re-run mints the same names)
+            findings.append(f"de-identified DICOM headers: {kind}")
     images = read_partition_table(research_zone, IMAGES_TABLE, batch)
     names = "\n".join([] if images is None else images["png_path"].to_list())
     for kind in find_identifiers_in_text(names, identifiers):

@@ -6,9 +6,15 @@ pseudonymized keys, reasons and de-identified previews only.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from cadbusi_assets.storage.zones import Zone
 
 
 class StageFailure(RuntimeError):
@@ -30,6 +36,78 @@ class PartitionReport:
 
     def add_problem(self, text: str) -> None:
         self.problems.append(text)
+
+
+#: an absolute number (not a percentage): ``12``, ``3.5``, ``1,204``
+_ABSOLUTE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\d%\w]|[.,]\d)")
+
+
+def without_counts(text: str) -> str:
+    """``text`` with absolute numbers replaced by ``n`` (percentages are kept).
+
+    What the Dagster UI shows next to a study date must not carry counts: the research zone's
+    batches have row counts too, and a count seen on both sides links a batch to its real date.
+
+    >>> without_counts("3 of 12 studies are incomplete; 50% done")
+    'n of n studies are incomplete; 50% done'
+    >>> without_counts("2026-09-03: de-identifying 1,204 instances")
+    'n-n-n: de-identifying n instances'
+    """
+    return _ABSOLUTE.sub("n", text)
+
+
+REPORTS = "reports"
+
+
+def _cell(value: Any) -> Any:
+    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
+
+
+def record_partition_report(raw: Zone, asset: str, day: str, report: PartitionReport) -> None:
+    """Keep the full report of one study date (exact counts, tables, problems) in the raw zone:
+    ``reports/<asset>/<date>.json``. Re-materializing the date replaces it. Read it with
+    ``cadbusi partition-report``; the Dagster UI shows only what carries no count."""
+    document = {
+        "asset": asset,
+        "partition": day,
+        "row_count": int(report.row_count),
+        "counts": dict(report.counts),
+        "problems": list(report.problems),
+        "tables": {
+            name: [{k: _cell(v) for k, v in row.items()} for row in frame.iter_rows(named=True)]
+            for name, frame in report.tables.items()
+        },
+    }
+    raw.write_bytes(
+        (REPORTS, asset, f"{day}.json"),
+        json.dumps(document, sort_keys=True, indent=1).encode(),
+    )
+
+
+def read_partition_reports(
+    raw: Zone, asset: str | None = None, partition: str | None = None
+) -> list[dict[str, Any]]:
+    """The reports kept by :func:`record_partition_report`, sorted by asset and date."""
+    found = []
+    for path in raw.iter_files(*((REPORTS, asset) if asset else (REPORTS,)), suffix=".json"):
+        document = json.loads(path.read_bytes())
+        if partition is None or document.get("partition") == partition:
+            found.append(document)
+    return sorted(found, key=lambda d: (d.get("asset", ""), d.get("partition", "")))
+
+
+def format_partition_report(document: dict[str, Any], tables: bool = False) -> str:
+    """A report as lines: ``asset date``, then one ``name: value`` line per count and problem
+    (and each table, when ``tables``)."""
+    lines = [f"{document['asset']} {document['partition']}", f"  rows: {document['row_count']}"]
+    lines += [f"  {name}: {value}" for name, value in sorted(document.get("counts", {}).items())]
+    lines += [f"  problem: {p}" for p in document.get("problems", [])]
+    if tables:
+        for name, rows in document.get("tables", {}).items():
+            lines.append(f"  table {name}:")
+            frame = pl.DataFrame(rows, infer_schema_length=None)
+            lines += ["    " + line for line in str(frame).splitlines()]
+    return "\n".join(lines)
 
 
 def reason_counts(frame: pl.DataFrame | None, column: str = "exclusion_reason") -> dict[str, int]:

@@ -13,7 +13,11 @@ from cadbusi_assets.exports.lineage import (
     GIT_COMMIT_ENV,
     git_commit,
     key_fingerprint,
+    lineage_seal,
+    raw_lineage_document,
+    resolve_lineage,
     runs_per_batch,
+    write_raw_lineage,
 )
 from cadbusi_assets.identity import Pseudonymizer, PseudonymKey
 from cadbusi_assets_tests.exports.conftest import synthetic_catalog, write_zone
@@ -30,6 +34,7 @@ UPSTREAM = [
     {"asset": "diagnosis_labels", "partition": None, "data_version": "dl", "run_id": "r3"},
 ]
 ALIAS = {"2026-09-01": "bbatch0", "2026-09-02": "bbatch1"}
+SEAL = lineage_seal(Pseudonymizer(PseudonymKey(bytes(range(32)))))
 
 
 def _read(zone, key, name):
@@ -44,6 +49,7 @@ def _build(zone, key="2026-10-01", **config):
         workers=1,
         upstream=UPSTREAM,
         partition_alias=ALIAS.__getitem__,
+        seal=SEAL,
     )
 
 
@@ -94,7 +100,9 @@ def test_clean_twin_inherits_the_caliper_points(tmp_path):
     assert row["caliper_source"] == "clean_twin_of"
 
 
-def test_lineage_names_upstream_partitions_by_batch_never_by_date(zone, monkeypatch):
+def test_lineage_names_upstream_partitions_by_batch_never_by_date(zone, tmp_path, monkeypatch):
+    from cadbusi_assets.storage import open_zone
+
     monkeypatch.setenv(GIT_COMMIT_ENV, "abc123")
     report = _build(zone)
     text = _read(zone, report.key, "lineage.json").decode()
@@ -110,10 +118,33 @@ def test_lineage_names_upstream_partitions_by_batch_never_by_date(zone, monkeypa
         ("image_features", "bbatch0"),
         ("image_features", "bbatch1"),
     ]
-    # any exported image → its batch → the run that produced it
+    # a batch's data version and run are shown by the Dagster UI beside the real date: sealed
+    for entry in lineage["upstream"]:
+        if entry["partition"]:
+            assert entry["data_version"] is None and entry["run_id"] is None
+            assert len(entry["ref"]) == 32
+            assert "dv1" not in text and "dv2" not in text and '"r1"' not in text
+        else:
+            assert (entry["data_version"], entry["run_id"]) == ("dl", "r3")
+    # any exported image → its batch → the run that produced it, with raw-zone access
+    raw = open_zone(str(tmp_path / "raw"), "raw")
+    write_raw_lineage(raw, raw_lineage_document(report.key, UPSTREAM, ALIAS.__getitem__, SEAL))
     manifest = pl.read_parquet(_read(zone, report.key, "manifest.parquet"))
-    runs = runs_per_batch(lineage)
+    document = json.loads(raw.read_bytes("exports", "lineage", f"{report.key}.json"))
+    runs = runs_per_batch(lineage, document, SEAL)
     assert {runs[b]["image_features"] for b in manifest["batch"]} == {"r1", "r2"}
+    image = manifest.filter(pl.col("batch") == "bbatch1")["image_id"][0]
+    (found,) = resolve_lineage(zone, raw, report.key, image_id=image, seal=SEAL)
+    assert (found["date"], found["run_id"], found["data_version"]) == ("2026-09-02", "r2", "dv2")
+    assert found["verified"]
+    # a raw entry whose values do not hash to the export's seal is not taken for the truth
+    document["partitions"][0]["run_id"] = "forged"
+    assert runs_per_batch(lineage, document, SEAL)["bbatch0"] == {}
+    write_raw_lineage(raw, document)
+    assert not resolve_lineage(zone, raw, report.key, batch="bbatch0", seal=SEAL)[0]["verified"]
+    document["partitions"][0]["ref"] = "0" * 32
+    write_raw_lineage(raw, document)
+    assert not resolve_lineage(zone, raw, report.key, batch="bbatch0")[0]["verified"]
 
 
 def test_git_commit_from_the_repository(monkeypatch):

@@ -33,6 +33,7 @@ from cadbusi_assets.pacs.synthetic import synthetic_uid, synthetic_us_instance
 from cadbusi_assets.records.warehouse import open_warehouse
 from cadbusi_assets.stages import deidentification, retrieval
 from cadbusi_assets.stages import records as records_stage
+from cadbusi_assets.stages.report import read_partition_reports
 from cadbusi_assets.storage import open_zone, read_partition_table
 from cadbusi_assets_tests.support import TEST_KEY
 
@@ -383,12 +384,16 @@ def test_raw_dicom_asset_retrieves_by_lookup_and_flags_unresolved_rows(tmp_path,
             e for e in result.get_asset_check_evaluations() if e.check_name == "retrieval_complete"
         )
         assert not check.passed
-        assert check.metadata["incomplete_studies"].value == 1
+        assert check.metadata["dates_with_incomplete_studies"].value == 1
+        assert DAY in check.metadata["details"].value
         event = instance.get_latest_materialization_event(dg.AssetKey("raw_dicom"))
         metadata = event.asset_materialization.metadata
-        assert metadata["study_uids_looked_up"].value == 3
-        assert metadata[f"unresolved: {REASON_ACCESSION_AMBIGUOUS}"].value == 1
         assert not any("LRA-" in str(v.value) or "LRP-" in str(v.value) for v in metadata.values())
     raw = open_zone(env.raw, name="raw")
+    # the exact counts are in the raw zone's partition report, not beside the date in the UI
+    (report,) = read_partition_reports(raw, "raw_dicom", DAY)
+    assert report["counts"]["study_uids_looked_up"] == 3
+    assert report["counts"][f"unresolved: {REASON_ACCESSION_AMBIGUOUS}"] == 1
+    assert len(report["tables"]["incomplete_studies"]) == 1
     manifest = read_partition_table(raw, retrieval.INSTANCES_TABLE, DAY)
     assert set(manifest["study_instance_uid"]) == {UID[n] for n in RESOLVED}

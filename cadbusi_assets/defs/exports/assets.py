@@ -19,6 +19,7 @@ from cadbusi_assets.defs.partitions import export_partitions
 from cadbusi_assets.defs.records.lesions import lesions
 from cadbusi_assets.defs.resources import ProcessingResource, PseudonymKeyResource, ZonesResource
 from cadbusi_assets.exports import ExportConfig, build_export, verify_export
+from cadbusi_assets.exports.lineage import lineage_seal, raw_lineage_document, write_raw_lineage
 from cadbusi_assets.identity.audit import record_export_audit
 from cadbusi_assets.stages.labeling import current_label_set_version
 
@@ -129,15 +130,22 @@ def dataset_export(
         "label_set_version": _catalog_label_set(research),
         "pseudonym_key_fingerprint": pseudonymizer.key_fingerprint,
     }
+    upstream = upstream_lineage(context.instance, graph)
+    seal = lineage_seal(pseudonymizer)
     report = build_export(
         research,
         export_config,
         lineage,
         workers=processing.worker_count,
-        # every partition of every asset the catalog holds, with its data version and run;
-        # study dates appear as the research zone's opaque batch names
-        upstream=upstream_lineage(context.instance, graph),
+        # every partition of every asset the catalog holds: study dates appear as the research
+        # zone's opaque batch names, their data versions and runs sealed (the UI shows them
+        # beside the real date); the clear mapping goes to the raw zone
+        upstream=upstream,
         partition_alias=pseudonymizer.batch_name,
+        seal=seal,
+    )
+    write_raw_lineage(
+        zones.raw(), raw_lineage_document(key, upstream, pseudonymizer.batch_name, seal)
     )
     problems = verify_export(research, key)
     if not report.already_existed:

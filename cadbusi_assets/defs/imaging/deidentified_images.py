@@ -10,7 +10,7 @@ import dagster as dg
 
 from cadbusi_assets.defs.imaging.raw_dicom import raw_dicom
 from cadbusi_assets.defs.partitions import STUDY_DATE_BACKFILL, study_date_partitions
-from cadbusi_assets.defs.reporting import attach, run_per_day
+from cadbusi_assets.defs.reporting import attach, run_per_day, ui_progress
 from cadbusi_assets.defs.resources import ProcessingResource, PseudonymKeyResource, ZonesResource
 from cadbusi_assets.stages import StageFailure
 from cadbusi_assets.stages import deidentification as stage
@@ -59,7 +59,7 @@ def deidentified_images(
             frame_step=processing.cine_frame_step,
             verify_ocr=processing.ocr,
             workers=processing.worker_count,
-            progress=context.log.info,
+            progress=ui_progress(context),
         )
         batch = pseudonymizer.batch_name(day)
         found = stage.scan_partition_for_identifiers(research, batch, result.identifiers)
@@ -107,5 +107,5 @@ def deidentified_images(
             )
         raise
     # No research batch name in the metadata: it would map each opaque batch to its real date.
-    attach(context, delivered)
+    attach(context, delivered, raw)
     return dg.MaterializeResult(check_results=[check_result()])

@@ -6,7 +6,7 @@ import dagster as dg
 
 from cadbusi_assets.defs.imaging.deidentified_images import deidentified_images
 from cadbusi_assets.defs.partitions import STUDY_DATE_BACKFILL, study_date_partitions
-from cadbusi_assets.defs.reporting import materialize_per_day
+from cadbusi_assets.defs.reporting import materialize_per_day, ui_progress
 from cadbusi_assets.defs.resources import ProcessingResource, PseudonymKeyResource, ZonesResource
 from cadbusi_assets.stages import analysis as stage
 from cadbusi_assets.stages.safety import check_partition_key
@@ -43,10 +43,10 @@ def image_features(
             pseudonymizer.batch_name(day),
             ocr=processing.ocr,
             workers=processing.worker_count,
-            progress=context.log.info,
+            progress=ui_progress(context),
         )
 
-    return materialize_per_day(context, one_day)
+    return materialize_per_day(context, one_day, zones.raw())
 
 
 @dg.asset(
@@ -73,7 +73,7 @@ def inpainted_images(
             pseudonymizer.batch_name(day),
             method=processing.inpaint_method,
             workers=processing.worker_count,
-            progress=context.log.info,
+            progress=ui_progress(context),
         )
 
-    return materialize_per_day(context, one_day)
+    return materialize_per_day(context, one_day, zones.raw())

@@ -6,7 +6,7 @@ import dagster as dg
 
 from cadbusi_assets.defs.partitions import STUDY_DATE_BACKFILL, study_date_partitions
 from cadbusi_assets.defs.records.assets import imaging_studies
-from cadbusi_assets.defs.reporting import attach, markdown_table, run_per_day
+from cadbusi_assets.defs.reporting import attach, run_per_day, ui_progress
 from cadbusi_assets.defs.resources import PacsResource, PseudonymKeyResource, ZonesResource
 from cadbusi_assets.stages import retrieval
 
@@ -41,19 +41,19 @@ def raw_dicom(
                 pseudonymizer,
                 day,
                 concurrency=pacs.concurrency,
-                progress=context.log.info,
+                progress=ui_progress(context),
             ),
         )
-    attach(context, reports)
-    incomplete = {
-        day: r.tables["incomplete_studies"]
-        for day, r in reports.items()
-        if "incomplete_studies" in r.tables
-    }
-    metadata: dict[str, Any] = {"incomplete_studies": sum(t.height for t in incomplete.values())}
+    attach(context, reports, zones.raw())
+    incomplete = sorted(day for day, r in reports.items() if "incomplete_studies" in r.tables)
+    # Dates only: the study keys and counts of the incomplete studies stay in the raw zone's
+    # report (next to a real date they would link research rows to it).
+    metadata: dict[str, Any] = {"dates_with_incomplete_studies": len(incomplete)}
     if incomplete:
         metadata["details"] = dg.MetadataValue.md(
-            "\n\n".join(f"**{day}**\n\n{markdown_table(t)}" for day, t in incomplete.items())
+            "\n".join(f"- {day}" for day in incomplete)
+            + "\n\nThe studies and what is missing: `cadbusi partition-report --asset raw_dicom "
+            "--date <date>` (raw-zone access needed)."
         )
     return dg.MaterializeResult(
         check_results=[

@@ -34,7 +34,7 @@ def labelbox_data_rows(
         check_partition_key(None, research, day, pseudonymizer)
         return stage.send_data_rows(research, source, pseudonymizer.batch_name(day))
 
-    return materialize_per_day(context, one_day)
+    return materialize_per_day(context, one_day, zones.raw())
 
 
 class LabelIngestConfig(dg.Config):

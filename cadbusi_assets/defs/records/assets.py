@@ -32,7 +32,7 @@ def radiology_reports(
         reports = run_for_days(
             context, lambda days: stage.load_radiology_reports(wh, zones.raw(), days)
         )
-    attach(context, reports)
+    attach(context, reports, zones.raw())
     return dg.MaterializeResult()
 
 
@@ -50,7 +50,7 @@ def pathology_reports(
         reports = run_for_days(
             context, lambda days: stage.load_pathology_reports(wh, zones.raw(), days)
         )
-    attach(context, reports)
+    attach(context, reports, zones.raw())
     return dg.MaterializeResult()
 
 
@@ -69,7 +69,7 @@ def imaging_studies(
         reports = run_for_days(
             context, lambda days: stage.select_imaging_studies(wh, zones.raw(), days)
         )
-    attach(context, reports)
+    attach(context, reports, zones.raw())
     return dg.MaterializeResult()
 
 
