@@ -13,7 +13,9 @@ never be (they measure generalization).
 
 Ground truth (:class:`Screen`): every text box with its string and kind, the caliper points,
 the field-of-view polygon and mask, and the clean frame (speckle and UI graphics, no text and
-no calipers). Text kinds: ``phi`` (clinic, patient name, ID, date, time), ``annotation``,
+no calipers), and the pixel spacing the depth scale implies. :class:`LesionMarks` renders
+a given lesion instead of random annotation and calipers (side, clock and distance in the
+frame's phrasing; calipers spanning the lesion's size at the frame's pixel spacing). Text kinds: ``phi`` (clinic, patient name, ID, date, time), ``annotation``,
 ``measurement``, ``ui`` (probe, frequency, gain, MI/TI) and ``scale`` (depth-scale numbers:
 single digits, neither text a reader needs nor a false detection).
 
@@ -90,6 +92,7 @@ class Screen:
     texts: list[TextTruth] = field(default_factory=list)
     calipers: list[tuple[int, int]] = field(default_factory=list)
     ui_boxes: list[Box] = field(default_factory=list)  # grey bar, body mark, ticks
+    pixel_spacing_cm: float | None = None  # depth scale (cm) / field-of-view height (px)
 
     @property
     def annotation_text(self) -> str:
@@ -245,14 +248,41 @@ _CLINICS = (
 _PROBES = ("L12-5", "C5-1", "ML6-15", "14L5", "L18-5", "9L4", "HFL50x", "eL18-4")
 
 
-def _annotation_lines(rng: np.random.Generator) -> list[str]:
-    """Breast annotation in one of the phrasings scanners use."""
+@dataclass(frozen=True)
+class LesionMarks:
+    """A lesion to show on a frame instead of random annotation and calipers.
+
+    ``side``: LEFT/RIGHT; ``clock``: ``"H:MM"``; ``distance_cm`` from the nipple (None: not
+    annotated); ``size_cm``: the longest caliper axis (None: no calipers); ``axes``: 1 (one
+    caliper pair along the long axis) or 2 (two crossing pairs, the short axis 40-90 % of the
+    long one). The phrasing, orientation, fonts and placement stay the family's random ones."""
+
+    side: str
+    clock: str
+    distance_cm: float | None = None
+    size_cm: float | None = None
+    axes: int = 1
+
+
+def _annotation_lines(rng: np.random.Generator, lesion: LesionMarks | None = None) -> list[str]:
+    """Breast annotation in one of the phrasings scanners use (the location of ``lesion``
+    when given: the same random draws, its values)."""
     side_long, side_short = (("LEFT", "LT"), ("RIGHT", "RT"))[int(rng.integers(2))]
     hour = int(rng.integers(1, 13))
     minute = ("00", "00", "30")[int(rng.integers(3))]
-    cm = int(rng.integers(1, 9))
+    cm: int | str = int(rng.integers(1, 9))
     orient = ("RADIAL", "ANTIRAD", "TRANS", "SAG", "LONG", "ARAD", "TRV")[int(rng.integers(7))]
     style = int(rng.integers(6))
+    if lesion is not None:
+        side_long, side_short = (lesion.side, lesion.side[0] + "T")
+        hour_text, _, minute = lesion.clock.partition(":")
+        hour, minute = int(hour_text), minute or "00"
+        cm = "" if lesion.distance_cm is None else f"{lesion.distance_cm:g}"
+        if not cm:  # no distance: the phrasings without one
+            return [
+                [f"{side_short} BREAST {hour}:{minute}", orient],
+                [f"{side_short} {hour}:{minute} SUBAREOLAR"],
+            ][style % 2]
     if style == 0:
         return [f"{side_short} BREAST {hour}:{minute} {cm}CMFN", orient]
     if style == 1:
@@ -388,7 +418,8 @@ def _draw_caliper(
 
 def _depth_scale(
     canvas: _Canvas, fov: Box, side: str, rng: np.random.Generator, ui_boxes: list[Box]
-) -> None:
+) -> int:
+    """Draw the depth scale; returns its depth in cm."""
     x0, y0, x1, y1 = fov
     depth_cm = int(rng.integers(3, 7))
     x = x1 + 12 if side == "right" else x0 - 18
@@ -400,10 +431,42 @@ def _depth_scale(
         if cm > 0 and y + 12 < canvas.height:
             canvas.text((x + 9 if side == "right" else x - 10, y - 6), str(cm), font, GREY, "scale")
     ui_boxes.append((x, y0, x + 8, y1))
+    return depth_cm
 
 
-def render_screen(family: str, seed: int) -> Screen:
-    """One frame of ``family`` (a key of :data:`FAMILIES`), fully determined by ``seed``."""
+def _lesion_calipers(
+    lesion: LesionMarks, spacing_cm: float, inner: np.ndarray, rng: np.random.Generator
+) -> list[tuple[tuple[int, int], tuple[int, int], float]]:
+    """Caliper pairs (end, end, length in cm) spanning ``lesion`` inside ``inner`` (the
+    eroded field of view); none when the lesion does not fit."""
+    if lesion.size_cm is None or lesion.size_cm <= 0:
+        return []
+    long_px = lesion.size_cm / spacing_cm
+    short_share = rng.uniform(0.4, 0.9)
+    angle = rng.uniform(-0.3, 0.3)  # widths are measured about horizontally
+    iy, ix = np.nonzero(inner)
+    height, width = inner.shape
+    for _ in range(50 if iy.size else 0):
+        a = int(rng.integers(iy.size))
+        cx, cy = float(ix[a]), float(iy[a])
+        axes = [(angle, long_px)]
+        if lesion.axes >= 2:
+            axes.append((angle + math.pi / 2, long_px * short_share))
+        pairs = []
+        for theta, length in axes:
+            dx, dy = 0.5 * length * math.cos(theta), 0.5 * length * math.sin(theta)
+            p, q = (round(cx - dx), round(cy - dy)), (round(cx + dx), round(cy + dy))
+            cm = math.hypot(q[0] - p[0], q[1] - p[1]) * spacing_cm
+            pairs.append((p, q, cm))
+        ends = [e for p, q, _ in pairs for e in (p, q)]
+        if all(0 <= x < width and 0 <= y < height and inner[y, x] for x, y in ends):
+            return pairs
+    return []
+
+
+def render_screen(family: str, seed: int, lesion: LesionMarks | None = None) -> Screen:
+    """One frame of ``family`` (a key of :data:`FAMILIES`), fully determined by ``seed``
+    (and ``lesion``: its location as the annotation, its size between the calipers)."""
     spec = FAMILIES[family]
     rng = np.random.default_rng([seed, sorted(FAMILIES).index(family)])
     height, width = spec.size
@@ -453,7 +516,8 @@ def render_screen(family: str, seed: int) -> Screen:
         dx, dy = 0.8 * radius * math.cos(angle), 0.8 * radius * math.sin(angle)
         canvas.draw.line([(mx - dx, my - dy), (mx + dx, my + dy)], fill=WHITE, width=3)
         ui_boxes.append((mx - radius, my - radius, mx + radius, my + radius))
-    _depth_scale(canvas, fov_box, spec.scale_side, rng, ui_boxes)
+    depth_cm = _depth_scale(canvas, fov_box, spec.scale_side, rng, ui_boxes)
+    spacing_cm = depth_cm / max(1, by1 - by0 + 1)
     canvas_clean = canvas.array()  # UI graphics without text
 
     def pick_font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -515,7 +579,7 @@ def render_screen(family: str, seed: int) -> Screen:
     place = spec.annotation_place[int(rng.integers(len(spec.annotation_place)))]
     afont = pick_font()
     acolour = pick(spec.annotation_colours)
-    lines = _annotation_lines(rng)
+    lines = _annotation_lines(rng, lesion)
     line_h = step(afont) + 2
     if place == "top_right":
         ax, ay = width - 12, header_h + 8
@@ -544,6 +608,13 @@ def render_screen(family: str, seed: int) -> Screen:
     iy, ix = np.nonzero(inner)
     measurements = []
     frame = canvas.array()
+    if lesion is not None:
+        pairs = 0
+        for k, (p, q, cm) in enumerate(_lesion_calipers(lesion, spacing_cm, inner, rng)):
+            for px, py in (p, q):
+                _draw_caliper(frame, px, py, glyph, csize, ccolour)
+                calipers.append((px, py))
+            measurements.append(f"D{k + 1} {cm:.2f} cm")
     for k in range(pairs if iy.size else 0):
         a = int(rng.integers(iy.size))
         p = (int(ix[a]), int(iy[a]))
@@ -594,6 +665,7 @@ def render_screen(family: str, seed: int) -> Screen:
         texts=canvas.texts,
         calipers=calipers,
         ui_boxes=ui_boxes,
+        pixel_spacing_cm=spacing_cm,
     )
 
 

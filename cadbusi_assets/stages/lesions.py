@@ -50,8 +50,20 @@ def _measure(row: dict) -> dict:
 
 def image_evidence(research_zone: Zone) -> pl.DataFrame:
     """Per image: accession, OCR'd side/clock/distance, caliper size (cm) and caliper box."""
-    images = read_all_partition_tables(research_zone, "images")
-    features = read_all_partition_tables(research_zone, "image_features")
+    return evidence_of_images(
+        read_all_partition_tables(research_zone, "images"),
+        read_all_partition_tables(research_zone, "image_features"),
+        read_all_partition_tables(research_zone, "twins"),
+    )
+
+
+def evidence_of_images(
+    images: pl.DataFrame | None, features: pl.DataFrame | None, twins: pl.DataFrame | None
+) -> pl.DataFrame:
+    """:func:`image_evidence` on tables already read: ``images`` (``image_id,
+    accession_pseudo, physical_delta_x_cm, physical_delta_y_cm``), ``features`` (the
+    ``image_features`` columns ``image_id, laterality, clock_position, nipple_distance_cm,
+    has_calipers, caliper_points``) and ``twins`` (``clean_image_id, caliper_image_id``)."""
     if images is None or features is None or features.height == 0:
         return pl.DataFrame(
             schema={
@@ -84,7 +96,7 @@ def image_evidence(research_zone: Zone) -> pl.DataFrame:
         on="image_id",
         how="inner",
     )
-    frame = inherit_twin_calipers(frame, read_all_partition_tables(research_zone, "twins"))
+    frame = inherit_twin_calipers(frame, twins)
     measured = frame.with_columns(
         pl.struct("caliper_points", "physical_delta_x_cm", "physical_delta_y_cm")
         .map_elements(_measure, return_dtype=_MEASUREMENT)
