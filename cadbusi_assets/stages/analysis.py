@@ -18,7 +18,7 @@ import polars as pl
 from PIL import Image
 
 from cadbusi_assets.dicom import UltrasoundRegion
-from cadbusi_assets.parallel import parallel_map
+from cadbusi_assets.parallel import parallel_map, resolve_workers
 from cadbusi_assets.settings import require_ocr
 from cadbusi_assets.stages.deidentification import IMAGES_TABLE, STUDIES_TABLE, shard_path
 from cadbusi_assets.stages.previews import inpainting_preview
@@ -31,8 +31,8 @@ from cadbusi_assets.ultrasound import (
     exclusion_reasons,
     find_twins,
     image_signature,
-    inpaint_calipers,
 )
+from cadbusi_assets.ultrasound.inpaint import inpaint_frames
 
 FEATURES_TABLE = "image_features"
 TWINS_TABLE = "twins"
@@ -175,24 +175,49 @@ class InpaintTask:
     want_preview: bool
 
 
+#: Frames per inpainting batch (one batched torch call, on the GPU when there is one).
+INPAINT_BATCH_FRAMES = 32
+
+
+def inpaint_chunk(tasks: list[InpaintTask]) -> list[dict[str, Any]]:
+    """Inpaint a batch of images in one :func:`inpaint_frames` call, then write their PNGs."""
+    if not tasks:
+        return []
+    frames = [load_png(task.zone, task.png_path) for task in tasks]
+    done = inpaint_frames(frames, [task.caliper_points for task in tasks], method=tasks[0].method)
+    rows = []
+    for task, frame, (inpainted, mask) in zip(tasks, frames, done, strict=True):
+        # non-Doppler frames are stored grey even if the caliper tint left a few coloured pixels
+        png = encode_png(inpainted, grey_tolerance=0 if task.is_doppler else 12)
+        path = shard_path("inpainted", task.image_id, ".png")
+        task.zone.write_bytes(path, png)
+        row: dict[str, Any] = {
+            "image_id": task.image_id,
+            "inpainted_path": "/".join(path),
+            "inpainted_sha256": hashlib.sha256(png).hexdigest(),
+            "mask_pixels": int(mask.sum()),
+            "method": "torch" if task.method == "auto" else task.method,
+            "preview": None,
+        }
+        if task.want_preview:
+            row["preview"] = inpainting_preview(frame, inpainted, task.caliper_points, task.crop)
+        rows.append(row)
+    return rows
+
+
 def inpaint_one(task: InpaintTask) -> dict[str, Any]:
-    frame = load_png(task.zone, task.png_path)
-    inpainted, mask = inpaint_calipers(frame, task.caliper_points, method=task.method)
-    # non-Doppler frames are stored grey even if the caliper tint left a few coloured pixels
-    png = encode_png(inpainted, grey_tolerance=0 if task.is_doppler else 12)
-    path = shard_path("inpainted", task.image_id, ".png")
-    task.zone.write_bytes(path, png)
-    row: dict[str, Any] = {
-        "image_id": task.image_id,
-        "inpainted_path": "/".join(path),
-        "inpainted_sha256": hashlib.sha256(png).hexdigest(),
-        "mask_pixels": int(mask.sum()),
-        "method": task.method,
-        "preview": None,
-    }
-    if task.want_preview:
-        row["preview"] = inpainting_preview(frame, inpainted, task.caliper_points, task.crop)
-    return row
+    return inpaint_chunk([task])[0]
+
+
+def inpaint_batches(
+    tasks: list[InpaintTask], workers: int | None = None
+) -> list[list[InpaintTask]]:
+    """Consecutive batches of at most :data:`INPAINT_BATCH_FRAMES` tasks, at least one per
+    worker when there are enough (the output does not depend on the batching)."""
+    if len(tasks) < 8:
+        return [tasks] if tasks else []
+    size = min(INPAINT_BATCH_FRAMES, max(4, -(-len(tasks) // resolve_workers(workers))))
+    return [tasks[i : i + size] for i in range(0, len(tasks), size)]
 
 
 def inpaint_partition(
@@ -240,7 +265,12 @@ def inpaint_partition(
     ]
     if progress:
         progress(f"inpainting {len(tasks)} images")
-    rows = parallel_map(inpaint_one, tasks, workers=workers, min_items_per_worker=4)
+    batches = inpaint_batches(tasks, workers)
+    rows = [
+        row
+        for rows in parallel_map(inpaint_chunk, batches, workers=workers, min_items_per_worker=1)
+        for row in rows
+    ]
     previews_out = {
         f"inpainting_{i + 1}": r.pop("preview") for i, r in enumerate(rows) if r.get("preview")
     }

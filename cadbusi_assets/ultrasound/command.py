@@ -6,7 +6,9 @@ every frame with calipers and no clean twin. Files are analysed in parallel proc
 (:func:`cadbusi_assets.parallel.parallel_map`) and counted on a progress bar (stderr,
 terminals only); twins are paired across the whole folder. OCR of the burned-in annotation is
 on unless ``ocr=False`` (``--no-ocr``): without tesseract the command stops with the install
-command instead of silently reading no text.
+command instead of silently reading no text. Inpainting runs in batches of frames through
+:func:`cadbusi_assets.ultrasound.inpaint.inpaint_frames`, the same call as the
+``inpainted_images`` asset (torch, on CUDA when present, else the CPU).
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ from cadbusi_assets.dicom import (
     read_dataset,
     ultrasound_regions,
 )
-from cadbusi_assets.parallel import parallel_map
+from cadbusi_assets.parallel import parallel_map, resolve_workers
 from cadbusi_assets.progress import ProgressBar, tick
 from cadbusi_assets.settings import tesseract_problem
 from cadbusi_assets.ultrasound.analysis import analyze_frame, features_frame
-from cadbusi_assets.ultrasound.inpaint import inpaint_calipers
+from cadbusi_assets.ultrasound.inpaint import inpaint_frames
 from cadbusi_assets.ultrasound.png import encode_png
 from cadbusi_assets.ultrasound.quality import exclusion_reasons
 from cadbusi_assets.ultrasound.twins import find_twins
@@ -108,27 +110,53 @@ def _analyze(task: _Task) -> list[dict[str, Any]]:
         return [{**base, "error": str(exc)}]
 
 
-def _inpaint_file(
-    job: tuple[str, str, list[tuple[int, list[list[int]], str]], str],
-) -> list[str]:
-    path, out_dir, frames, progress = job
+#: Frames per inpainting batch (one batched torch call, on the GPU when there is one).
+INPAINT_BATCH_FRAMES = 32
+
+#: A file and the frames of it to inpaint: ``(path, [(frame index, points, PNG name)])``.
+_FileFrames = tuple[str, list[tuple[int, list[list[int]], str]]]
+
+
+def _inpaint_files(job: tuple[list[_FileFrames], str, str]) -> list[str]:
+    """Decode the wanted frames of a group of files, inpaint them in one batch, write PNGs."""
+    files, out_dir, progress = job
+    frames, points, names = [], [], []
     try:
-        return _inpaint(path, out_dir, frames)
+        for path, wanted_frames in files:
+            wanted = {index: (pts, name) for index, pts, name in wanted_frames}
+            for index, frame in iter_frames(read_dataset(path), indices=sorted(wanted)):
+                frames.append(frame)
+                points.append(wanted[index][0])
+                names.append(wanted[index][1])
+        written = []
+        for (inpainted, _), name in zip(inpaint_frames(frames, points), names, strict=True):
+            (Path(out_dir) / name).write_bytes(encode_png(inpainted))
+            written.append(name)
+        return written
     finally:
-        tick(progress)
+        for _ in range(sum(len(wanted_frames) for _, wanted_frames in files)):
+            tick(progress)
 
 
-def _inpaint(path: str, out_dir: str, frames: list[tuple[int, list[list[int]], str]]) -> list[str]:
-    ds = read_dataset(path)
-    written = []
-    wanted = {index: (points, name) for index, points, name in frames}
-    for index, frame in iter_frames(ds, indices=sorted(wanted)):
-        points, name = wanted[index]
-        inpainted, _ = inpaint_calipers(frame, points)
-        target = Path(out_dir) / name
-        target.write_bytes(encode_png(inpainted))
-        written.append(name)
-    return written
+def _frame_batches(
+    by_file: dict[str, list[tuple[int, list[list[int]], str]]], input_dir: Path, workers: int
+) -> list[list[_FileFrames]]:
+    """Consecutive groups of files with at most ``size`` frames to inpaint, ``size`` at most
+    :data:`INPAINT_BATCH_FRAMES` and small enough to give every worker a group (a cine with
+    more frames is split). The output does not depend on the grouping."""
+    total = sum(len(frames) for frames in by_file.values())
+    size = min(INPAINT_BATCH_FRAMES, max(4, -(-total // max(1, workers))))
+    batches: list[list[_FileFrames]] = []
+    count = size
+    for source, frames in by_file.items():
+        for start in range(0, len(frames), size):
+            piece = frames[start : start + size]
+            if count + len(piece) > size:
+                batches.append([])
+                count = 0
+            batches[-1].append((str(input_dir / source), piece))
+            count += len(piece)
+    return batches
 
 
 def analyze_command(
@@ -200,14 +228,15 @@ def analyze_command(
         name = f"{Path(source).stem}_f{frame}.png"
         by_file.setdefault(source, []).append((frame, points, name))
         paths[image_id] = f"inpainted/{name}"
-    with ProgressBar(len(by_file), "inpainting") as bar:
-        inpaint_jobs = [
-            (str(input_dir / src), str(inpainted_dir), fr, bar.path) for src, fr in by_file.items()
-        ]
+    with ProgressBar(to_inpaint.height, "inpainting") as bar:
+        batches = _frame_batches(by_file, input_dir, resolve_workers(jobs))
         written = [
             name
             for names in parallel_map(
-                _inpaint_file, inpaint_jobs, workers=jobs, min_items_per_worker=2
+                _inpaint_files,
+                [(files, str(inpainted_dir), bar.path) for files in batches],
+                workers=jobs,
+                min_items_per_worker=1,
             )
             for name in names
         ]

@@ -9,13 +9,19 @@ lose the tint. Pixels outside both masks never change.
 
 Fill methods (all work on a small window around each mark, never on the whole frame):
 
-* ``"normconv"`` (the default, also ``"auto"``): normalized Gaussian convolution, i.e. the
+* ``"torch"`` (the default, also ``"auto"``): normalized Gaussian convolution, i.e. the
   locally weighted mean of the unmasked neighbours (sigma 1 px, 4 px where the mask is
-  wide). Speckle under a stroke cannot be recovered; its best estimate in the mean-square
-  sense is a local mean of the nearest pixels.
+  wide), computed with torch on every window of a batch of frames at once, on CUDA when
+  present and on the CPU otherwise (:mod:`.inpaint_torch`; ``$CADBUSI_INPAINT_DEVICE``
+  forces a device). Exact fixed-point arithmetic: a frame gives the same bytes alone or in
+  a batch, on any device. Speckle under a stroke cannot be recovered; its best estimate in
+  the mean-square sense is a local mean of the nearest pixels.
+* ``"normconv"``: the same normalized convolution with OpenCV, window by window (float32;
+  within one grey level of ``"torch"``).
 * ``"telea"`` / ``"ns"``: OpenCV ``cv2.inpaint``.
-* ``"torch"``: the normalized convolution on batched windows with torch (GPU when present),
-  see :func:`inpaint_batch`.
+
+:func:`inpaint_frames` is the one entry point: the pipeline stage and ``cadbusi analyze``
+hand it batches of frames, :func:`inpaint_calipers` is a batch of one.
 
 On grey images (and grey images with coloured marks) the fill is computed on the grey level
 and written to all channels, so the result is grey again.
@@ -25,7 +31,7 @@ and written to all channels, so the result is grey again.
 >>> frame[20, 14:27] = 255; frame[14:27, 20] = 255
 >>> out, mask = inpaint_calipers(frame, [(20, 20)])
 >>> int(out[20, 20]), bool(mask[20, 20]), bool(mask[5, 5]), int(mask.sum())
-(90, True, False, 25)
+(90, True, False, 29)
 """
 
 from __future__ import annotations
@@ -56,7 +62,7 @@ SIGMA_FAR = 4.0
 #: halo reaches (JPEG codes 4:2:2 chroma in 16x8 blocks, so the tint spreads that far).
 HALO_CHROMA = 6
 HALO_REACH = (31, 17)
-METHODS = ("auto", "normconv", "telea", "ns", "torch")
+METHODS = ("auto", "torch", "normconv", "telea", "ns")
 #: Share of samples along a segment between two marks that must be lit for a dotted line.
 LINE_MIN_HITS = 0.08
 MAX_LINE_LENGTH = 800
@@ -330,65 +336,69 @@ def inpaint_calipers(
     """Return ``(inpainted copy, boolean mask)``; pixels outside the mask are unchanged.
 
     ``mask`` replaces the masks derived from the points (e.g. a known overlay mask; every
-    pixel in it is interpolated).
+    pixel in it is interpolated). A batch of one of :func:`inpaint_frames`.
+    """
+    masks = None if mask is None else [mask]
+    return inpaint_frames([frame], [caliper_points], method=method, device=device, masks=masks)[0]
+
+
+def inpaint_frames(
+    frames: Sequence[np.ndarray],
+    points: Sequence[Sequence[Point]],
+    *,
+    method: str = "auto",
+    device: str | None = None,
+    masks: Sequence[np.ndarray | CaliperMasks | None] | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(inpainted copy, boolean mask)`` of every frame; pixels outside a mask unchanged.
+
+    With ``"torch"`` / ``"auto"`` the windows of all frames are filled in one batched call
+    on ``device`` (see :func:`.inpaint_torch.pick_device`); the result of a frame does not
+    depend on the other frames of the batch. The OpenCV methods go window by window.
+    ``masks`` (one per frame, None to derive it from the points) replace the detected masks.
     """
     if method not in METHODS:
         raise ValueError(f"unknown inpainting method {method!r}; choose one of {METHODS}")
-    masks = _masks_for(frame, caliper_points, mask)
-    if method == "torch":
-        out = inpaint_batch([frame], [caliper_points], device=device, masks=[masks])[0]
-        return out, masks.union
-    return _inpaint(frame, masks, method), masks.union
+    if len(points) != len(frames) or (masks is not None and len(masks) != len(frames)):
+        raise ValueError("one list of caliper points (and one mask, if given) per frame")
+    all_masks = []
+    for i, frame in enumerate(frames):
+        given = None if masks is None else masks[i]
+        all_masks.append(
+            given if isinstance(given, CaliperMasks) else _masks_for(frame, points[i], given)
+        )
+    outputs = [frame.copy() for frame in frames]
+    jobs = [
+        _job(frame, m, i, box)
+        for i, (frame, m) in enumerate(zip(frames, all_masks, strict=True))
+        for box in _windows(m.union)
+    ]
+    if method in ("auto", "torch"):
+        if jobs:
+            from cadbusi_assets.ultrasound.inpaint_torch import normconv_windows
 
-
-def _inpaint(frame: np.ndarray, masks: CaliperMasks, method: str) -> np.ndarray:
-    method = "normconv" if method == "auto" else method
-    out = frame.copy()
-    for box in _windows(masks.union):
-        job = _job(frame, masks, 0, box)
-        _write(out, job, _estimate(job, method))
-    return out
+            estimates = normconv_windows(
+                [job.values for job in jobs],
+                [job.unknown for job in jobs],
+                (SIGMA_FAR, SIGMA_NEAR),
+                device=device,
+            )
+            for job, estimate in zip(jobs, estimates, strict=True):
+                _write(outputs[job.frame_index], job, estimate)
+    else:
+        for job in jobs:
+            _write(outputs[job.frame_index], job, _estimate(job, method))
+    return [(out, m.union) for out, m in zip(outputs, all_masks, strict=True)]
 
 
 def inpaint_batch(
     frames: Sequence[np.ndarray],
     points: Sequence[Sequence[Point]],
     *,
-    method: str = "torch",
+    method: str = "auto",
     device: str | None = None,
-    masks: Sequence[np.ndarray | CaliperMasks] | None = None,
+    masks: Sequence[np.ndarray | CaliperMasks | None] | None = None,
 ) -> list[np.ndarray]:
-    """Inpaint many frames at once; ``method="torch"`` batches all windows on one device.
-
-    The device is ``device`` or, when None, CUDA when available, else the CPU. Other methods
-    run :func:`inpaint_calipers` frame by frame.
-    """
-
-    def masks_of(i: int) -> CaliperMasks:
-        given = None if masks is None else masks[i]
-        if isinstance(given, CaliperMasks):
-            return given
-        return _masks_for(frames[i], points[i], given)
-
-    if method not in METHODS:
-        raise ValueError(f"unknown inpainting method {method!r}; choose one of {METHODS}")
-    if method != "torch":
-        return [_inpaint(frame, masks_of(i), method) for i, frame in enumerate(frames)]
-    from cadbusi_assets.ultrasound.inpaint_torch import normconv_windows
-
-    outputs = [f.copy() for f in frames]
-    jobs = []
-    for i, frame in enumerate(frames):
-        m = masks_of(i)
-        jobs += [_job(frame, m, i, box) for box in _windows(m.union)]
-    if not jobs:
-        return outputs
-    estimates = normconv_windows(
-        [job.values for job in jobs],
-        [job.unknown for job in jobs],
-        (SIGMA_FAR, SIGMA_NEAR),
-        device=device,
-    )
-    for job, estimate in zip(jobs, estimates, strict=True):
-        _write(outputs[job.frame_index], job, estimate)
-    return outputs
+    """The inpainted copies of :func:`inpaint_frames` (without the masks)."""
+    done = inpaint_frames(frames, points, method=method, device=device, masks=masks)
+    return [out for out, _ in done]

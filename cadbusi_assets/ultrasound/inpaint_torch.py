@@ -1,32 +1,101 @@
-"""Batched normalized convolution with torch (imported only when this path is used).
+"""Batched normalized convolution with torch: the fill of :mod:`.inpaint` for many windows.
 
-All windows are zero-padded to one size and stacked (one sample per channel), so a single
-separable convolution per sigma serves the whole batch; on a GPU that is one kernel launch
-for hundreds of calipers. Zero padding of both the values and the validity weights gives
-the same result as OpenCV's constant border in :mod:`cadbusi_assets.ultrasound.inpaint`.
+The windows of a batch (every caliper window of many frames) are grouped into size buckets
+(height and width rounded up to :data:`BUCKET`), zero-padded to their bucket and stacked, one
+plane per channel plus one validity plane per window, so one separable Gaussian blur per
+sigma serves the whole bucket (on a GPU: a few kernel launches for hundreds of calipers).
+Zero padding of values and weights is OpenCV's constant border in :func:`.inpaint._normconv`.
+
+**Exact, hence deterministic.** The Gaussian kernels are fixed point (integer taps summing to
+about ``2**16``) and the data are integers (grey levels times a 0/1 validity), so every
+partial sum of the two blur passes is an integer below ``2**53`` and float64 holds it
+exactly: the sums do not depend on the order of the additions, the batch a window is part
+of, its bucket, the thread count or the device. The one rounding step left is the division
+``num / den``, which IEEE 754 defines to the bit on CPUs and GPUs alike. A frame therefore
+gives the same bytes alone or in a batch, on the CPU or on CUDA.
+
+**Device.** ``device`` if given, else ``$CADBUSI_INPAINT_DEVICE`` (``cpu``, ``cuda``,
+``cuda:1``, or ``auto``), else CUDA when :func:`torch.cuda.is_available`, else the CPU.
 """
 
 from __future__ import annotations
 
+import os
+from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 
+#: Environment variable that forces the inpainting device (``cpu``, ``cuda``, ``auto``).
+DEVICE_ENV_VAR = "CADBUSI_INPAINT_DEVICE"
+#: Window heights and widths are padded up to a multiple of this (the size buckets).
+BUCKET = 16
+#: Fixed-point scale of the Gaussian taps (each 1-D kernel sums to about ``2**SCALE_BITS``).
+SCALE_BITS = 16
+#: At most this many elements (planes x height x width) in one tensor of a bucket.
+MAX_ELEMENTS = 1 << 23
+
 
 def pick_device(device: str | None = None) -> str:
-    """``device`` if given, else ``"cuda"`` when a GPU is visible, else ``"cpu"``."""
+    """``device``, else :data:`DEVICE_ENV_VAR`, else ``"cuda"`` when a GPU is visible, else
+    ``"cpu"``. Asking for CUDA where there is none is an error, not a silent CPU run."""
     import torch
 
-    if device:
-        return device
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    choice = (device or os.environ.get(DEVICE_ENV_VAR, "") or "auto").strip().lower()
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"inpainting device {choice!r} asked for, but torch sees no CUDA device "
+            f"(unset {DEVICE_ENV_VAR} or set it to 'auto' or 'cpu')"
+        )
+    return choice
 
 
-def _kernel(sigma: float) -> np.ndarray:
+def fixed_point_kernel(sigma: float) -> np.ndarray:
+    """Integer Gaussian taps (float64) of OpenCV's size for ``sigma``: ``2*ceil(3 sigma)+1``."""
     size = 2 * int(np.ceil(3 * sigma)) + 1
     x = np.arange(size, dtype=np.float64) - size // 2
     k = np.exp(-(x**2) / (2 * sigma * sigma))
-    return (k / k.sum()).astype(np.float32)
+    return np.rint(k / k.sum() * (1 << SCALE_BITS))
+
+
+def _blur(t: Any, taps: np.ndarray) -> Any:
+    """Separable blur of ``t`` (planes, H, W) with zero border: shifted multiply-adds on
+    slices (exact on integer data, so no algorithm choice can change a bit)."""
+    import torch
+
+    radius = len(taps) // 2
+    for axis in (2, 1):  # along the width, then along the height
+        out = torch.zeros_like(t)
+        n = t.shape[axis]
+        for i, w in enumerate(taps.tolist()):
+            shift = i - radius  # out[j] += w * t[j + shift]
+            lo, hi = max(0, -shift), min(n, n - shift)
+            if lo >= hi or w == 0:
+                continue
+            out.narrow(axis, lo, hi - lo).add_(t.narrow(axis, lo + shift, hi - lo), alpha=w)
+        t = out
+    return t
+
+
+def _bucket_of(shape: tuple[int, ...]) -> tuple[int, int]:
+    return (-(-shape[0] // BUCKET) * BUCKET, -(-shape[1] // BUCKET) * BUCKET)
+
+
+def _chunks(indices: list[int], planes_of: list[int], area: int) -> list[list[int]]:
+    """Split a bucket's windows so that no tensor exceeds :data:`MAX_ELEMENTS`."""
+    chunks: list[list[int]] = [[]]
+    size = 0
+    for i in indices:
+        n = (planes_of[i] + 1) * area
+        if chunks[-1] and size + n > MAX_ELEMENTS:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(i)
+        size += n
+    return chunks
 
 
 def normconv_windows(
@@ -37,55 +106,58 @@ def normconv_windows(
     device: str | None = None,
     min_weight: float = 0.05,
 ) -> list[np.ndarray]:
-    """Locally weighted mean of the unmasked pixels of every window (float32 arrays).
+    """Locally weighted mean of the unmasked pixels of every window (float64 arrays of the
+    windows' shapes; grey windows give 2-D arrays, colour windows one plane per channel).
 
     ``sigmas`` go from wide to narrow; a narrower estimate replaces the wider one wherever
-    its weight sum reaches ``min_weight``.
+    its weight sum reaches ``min_weight`` (of a fully valid neighbourhood).
     """
     import torch
-    import torch.nn.functional as functional
 
     dev = torch.device(pick_device(device))
-    height = max(w.shape[0] for w in windows)
-    width = max(w.shape[1] for w in windows)
-    planes: list[np.ndarray] = []
-    valids: list[np.ndarray] = []
-    owners: list[tuple[int, int]] = []
-    for index, (window, mask) in enumerate(zip(windows, masks, strict=True)):
-        channels = window[..., None] if window.ndim == 2 else window
-        valid = np.zeros((height, width), np.float32)
-        valid[: mask.shape[0], : mask.shape[1]] = ~mask.astype(bool)
-        for channel in range(channels.shape[2]):
-            plane = np.zeros((height, width), np.float32)
-            plane[: window.shape[0], : window.shape[1]] = channels[..., channel]
-            planes.append(plane)
-            valids.append(valid)
-            owners.append((index, channel))
+    kernels = [fixed_point_kernel(s) for s in sigmas]
+    thresholds = [min_weight * float(k.sum()) ** 2 for k in kernels]
+    planes_of = [1 if w.ndim == 2 else w.shape[2] for w in windows]
+    buckets: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for i, window in enumerate(windows):
+        buckets[_bucket_of(window.shape)].append(i)
+    results: list[np.ndarray | None] = [None] * len(windows)
     with torch.inference_mode():
-        values = torch.from_numpy(np.stack(planes)[:, None]).to(dev)
-        weight = torch.from_numpy(np.stack(valids)[:, None]).to(dev)
-        weighted = values * weight
-        result = None
-        for sigma in sigmas:
-            k = torch.from_numpy(_kernel(sigma)).to(dev)
-            pad = k.numel() // 2
-            kx, ky = k.view(1, 1, 1, -1), k.view(1, 1, -1, 1)
-
-            def blur(t, kx=kx, ky=ky, pad=pad):
-                return functional.conv2d(
-                    functional.conv2d(t, kx, padding=(0, pad)), ky, padding=(pad, 0)
-                )
-
-            num, den = blur(weighted), blur(weight)
-            estimate = num / den.clamp_min(1e-6)
-            result = (
-                estimate if result is None else torch.where(den >= min_weight, estimate, result)
-            )
-        assert result is not None
-        out = result[:, 0].float().cpu().numpy()
-    results: list[np.ndarray] = []
-    for index, window in enumerate(windows):
-        h, w = window.shape[:2]
-        rows = [out[i, :h, :w] for i, (owner, _) in enumerate(owners) if owner == index]
-        results.append(rows[0] if window.ndim == 2 else np.stack(rows, axis=-1))
-    return results
+        for (height, width), members in sorted(buckets.items()):
+            for chunk in _chunks(members, planes_of, height * width):
+                n_planes = sum(planes_of[i] for i in chunk)
+                stack = np.zeros((n_planes + len(chunk), height, width), np.float64)
+                owner = np.empty(n_planes, np.int64)
+                p = 0
+                for slot, i in enumerate(chunk):
+                    window, h, w = windows[i], *windows[i].shape[:2]
+                    valid = ~np.asarray(masks[i], bool)
+                    channels = window[..., None] if window.ndim == 2 else window
+                    stack[n_planes + slot, :h, :w] = valid
+                    for c in range(planes_of[i]):
+                        stack[p, :h, :w] = np.where(valid, channels[..., c], 0)
+                        owner[p] = slot
+                        p += 1
+                t = torch.from_numpy(stack).to(dev)
+                owner_t = torch.from_numpy(owner).to(dev)
+                result = None
+                for taps, threshold in zip(kernels, thresholds, strict=True):
+                    blurred = _blur(t, taps)
+                    num = blurred[:n_planes]
+                    den = blurred[n_planes:].index_select(0, owner_t)
+                    estimate = num / den.clamp_min(1.0)
+                    result = (
+                        estimate
+                        if result is None
+                        else torch.where(den >= threshold, estimate, result)
+                    )
+                assert result is not None
+                out = result.cpu().numpy()
+                p = 0
+                for i in chunk:
+                    h, w = windows[i].shape[:2]
+                    planes = out[p : p + planes_of[i], :h, :w]
+                    p += planes_of[i]
+                    results[i] = planes[0] if windows[i].ndim == 2 else np.moveaxis(planes, 0, -1)
+    assert all(r is not None for r in results)
+    return cast(list[np.ndarray], results)
