@@ -1,10 +1,21 @@
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
+import torch
 
-from cadbusi_assets.ultrasound.inpaint import caliper_mask, inpaint_batch, inpaint_calipers
+from cadbusi_assets.ultrasound import inpaint_torch
+from cadbusi_assets.ultrasound.inpaint import (
+    caliper_mask,
+    inpaint_batch,
+    inpaint_calipers,
+    inpaint_frames,
+)
+from cadbusi_assets.ultrasound.inpaint_torch import DEVICE_ENV_VAR, pick_device
 from cadbusi_assets.ultrasound.overlay import chroma, to_grey
+from cadbusi_assets.ultrasound.png import encode_png
 from cadbusi_assets_tests.ultrasound.synthetic import WHITE, YELLOW, make_frame
 
 MARKS = [
@@ -34,7 +45,7 @@ def test_mask_covers_the_marks_tightly(marked):
     assert caliper_mask(marked.rgb, []).sum() == 0
 
 
-@pytest.mark.parametrize("method", ["auto", "normconv", "telea", "ns"])
+@pytest.mark.parametrize("method", ["auto", "torch", "normconv", "telea", "ns"])
 def test_inpainting_changes_only_masked_pixels_and_removes_the_marks(marked, method):
     out, mask = inpaint_calipers(marked.rgb, marked.caliper_points, method=method)
     assert np.array_equal(out[~mask], marked.rgb[~mask])
@@ -47,7 +58,7 @@ def test_inpainting_changes_only_masked_pixels_and_removes_the_marks(marked, met
 
 def test_fill_beats_telea_inside_the_marks():
     frames = [make_frame(seed=s, calipers=MARKS, jpeg=False) for s in (31, 32, 33)]
-    scores = {"normconv": [], "telea": []}
+    scores: dict[str, list[float]] = {"torch": [], "normconv": [], "telea": []}
     for frame in frames:
         for method in scores:
             out, _ = inpaint_calipers(frame.rgb, frame.caliper_points, method=method)
@@ -55,6 +66,8 @@ def test_fill_beats_telea_inside_the_marks():
                 psnr(to_grey(out)[frame.caliper_mask], to_grey(frame.clean)[frame.caliper_mask])
             )
     assert np.mean(scores["normconv"]) > np.mean(scores["telea"])
+    assert np.mean(scores["torch"]) > np.mean(scores["telea"])
+    assert abs(np.mean(scores["torch"]) - np.mean(scores["normconv"])) < 0.05
 
 
 def test_inpainting_is_deterministic(marked):
@@ -79,3 +92,91 @@ def test_torch_batch_matches_the_classical_fill(marked):
 def test_unknown_method_is_refused(marked):
     with pytest.raises(ValueError, match="unknown inpainting method"):
         inpaint_calipers(marked.rgb, marked.caliper_points, method="magic")
+
+
+@pytest.fixture(scope="module")
+def batch(marked):
+    """Frames of different sizes and kinds: colour JPEG, grey, no calipers, a large known
+    mask (a window far bigger than a caliper's), a small frame."""
+    other = make_frame(seed=22, calipers=MARKS[:2])
+    small = make_frame(
+        seed=23, size=(240, 320), box=(40, 30, 279, 209), calipers=[(100, 100, "x", WHITE)]
+    )
+    plain = make_frame(seed=24)
+    wide = np.zeros(plain.rgb.shape[:2], bool)
+    wide[150:230, 200:420] = True
+    frames = [marked.rgb, to_grey(other.rgb), plain.rgb, small.rgb, plain.rgb]
+    points = [marked.caliper_points, other.caliper_points, [], small.caliper_points, []]
+    masks = [None, None, None, None, wide]
+    return frames, points, masks
+
+
+def test_a_frame_gives_the_same_bytes_alone_and_in_a_batch(batch):
+    frames, points, masks = batch
+    together = inpaint_frames(frames, points, masks=masks, device="cpu")
+    for frame, pts, mask, (got, got_mask) in zip(frames, points, masks, together, strict=True):
+        alone, alone_mask = inpaint_frames([frame], [pts], masks=[mask], device="cpu")[0]
+        assert np.array_equal(got, alone) and np.array_equal(got_mask, alone_mask)
+    # another order and batches split into several tensors change nothing either
+    reverse = inpaint_frames(frames[::-1], points[::-1], masks=masks[::-1], device="cpu")
+    assert all(np.array_equal(a, b) for (a, _), (b, _) in zip(together, reverse[::-1], strict=True))
+
+
+def test_a_bucket_split_into_several_tensors_gives_the_same_bytes(batch, monkeypatch):
+    frames, points, masks = batch
+    whole = inpaint_batch(frames, points, masks=masks, device="cpu")
+    monkeypatch.setattr(inpaint_torch, "MAX_ELEMENTS", 4096)
+    split = inpaint_batch(frames, points, masks=masks, device="cpu")
+    assert all(np.array_equal(a, b) for a, b in zip(whole, split, strict=True))
+
+
+def test_batched_torch_changes_only_masked_pixels(batch):
+    frames, points, masks = batch
+    for frame, (out, mask) in zip(frames, inpaint_frames(frames, points, masks=masks), strict=True):
+        assert out.shape == frame.shape and out.dtype == np.uint8
+        assert np.array_equal(out[~mask], frame[~mask])
+    assert not inpaint_frames(frames[2:3], [[]])[0][1].any()  # no calipers: nothing changes
+    assert inpaint_frames([], []) == []
+
+
+def test_torch_is_the_default_and_gives_the_same_png_every_time(batch):
+    frames, points, masks = batch
+
+    def digests() -> list[str]:
+        done = inpaint_frames(frames, points, masks=masks)
+        return [hashlib.sha256(encode_png(out)).hexdigest() for out, _ in done]
+
+    first = digests()
+    assert digests() == first
+    explicit = inpaint_frames(frames, points, masks=masks, method="torch", device="cpu")
+    assert first == [hashlib.sha256(encode_png(out)).hexdigest() for out, _ in explicit]
+
+
+def test_the_cpu_is_used_when_there_is_no_cuda(monkeypatch, marked):
+    monkeypatch.delenv(DEVICE_ENV_VAR, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pick_device() == "cpu"
+    out, mask = inpaint_calipers(marked.rgb, marked.caliper_points)  # runs without a GPU
+    assert mask.any() and np.array_equal(out[~mask], marked.rgb[~mask])
+    with pytest.raises(ValueError, match="no CUDA device"):
+        pick_device("cuda")
+    monkeypatch.setenv(DEVICE_ENV_VAR, "cuda")
+    with pytest.raises(ValueError, match="no CUDA device"):
+        inpaint_calipers(marked.rgb, marked.caliper_points)
+
+
+def test_cuda_is_picked_when_present_unless_the_cpu_is_forced(monkeypatch):
+    monkeypatch.delenv(DEVICE_ENV_VAR, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device() == "cuda"
+    monkeypatch.setenv(DEVICE_ENV_VAR, "cpu")
+    assert pick_device() == "cpu"
+    assert pick_device("cuda:1") == "cuda:1"  # an explicit argument wins over the variable
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_and_cpu_give_the_same_bytes(batch):
+    frames, points, masks = batch
+    cpu = inpaint_batch(frames, points, masks=masks, device="cpu")
+    cuda = inpaint_batch(frames, points, masks=masks, device="cuda")
+    assert all(np.array_equal(a, b) for a, b in zip(cpu, cuda, strict=True))
