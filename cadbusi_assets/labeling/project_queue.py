@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import polars as pl
 
 from cadbusi_assets.labeling.batches import BatchReport, plan_batches, queue_batches
+from cadbusi_assets.labeling.consensus import ConsensusCheck, ConsensusConfig, check_consensus
 from cadbusi_assets.labeling.ontology import (
     OntologyCheck,
     OntologySpec,
@@ -63,6 +64,8 @@ class QueueReport:
     ontology: OntologyCheck | None = None
     #: why pre-labels were not imported (None when they were, or when there were none)
     prelabels_skipped: str | None = None
+    #: the project's quality settings compared with the configuration (when one was given)
+    consensus: ConsensusCheck | None = None
 
 
 def queue_for_labeling(
@@ -80,21 +83,30 @@ def queue_for_labeling(
     retry: Callable[[Callable[[], Any]], Any] | None = None,
     poll_seconds: int = 10,
     ontology: OntologySpec | None = None,
+    quality: ConsensusConfig | None = None,
 ) -> QueueReport:
     """Queue ``data_rows`` (``global_key`` and optional ``birads``) to the project in batches named
     after ``prefix``, then import pre-labels for the rows that were queued now.
 
     ``ontology``: checked (created and connected when the project has none) before anything is
     queued; when the project's ontology differs from it, batches are still queued but the
-    pre-labels are skipped (their feature names may not exist) and the differences reported."""
+    pre-labels are skipped (their feature names may not exist) and the differences reported.
+
+    ``quality``: the configured consensus settings (:mod:`.consensus`), compared with the
+    project's; the batches carry them (instead of ``consensus``) when consensus is on in both,
+    and go without consensus settings otherwise (the difference is in the report)."""
     call = retry or with_backoff()
     check = call(lambda: ensure_ontology(client, project_id, ontology)) if ontology else None
     plans = plan_batches(data_rows, prefix, max_rows=max_rows, already_queued=already_queued)
     project = call(lambda: client.get_project(project_id))
+    quality_check = None
+    if quality is not None:
+        quality_check = check_consensus(project, quality)
+        consensus = quality.batch_settings() if quality_check.batches_get_consensus else None
     batches = queue_batches(project, plans, consensus=consensus, retry=call)
     refused = {k for keys in batches.failed.values() for k in keys}
     queued = [k for plan in plans for k in plan.global_keys if k not in refused]
-    report = QueueReport(batches, None, queued, ontology=check)
+    report = QueueReport(batches, None, queued, ontology=check, consensus=quality_check)
     if check is not None and not check.ok and queued and lesions is not None:
         report.prelabels_skipped = differences_text(check)
         return report

@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, urlparse
 if TYPE_CHECKING:
     import polars as pl
 
+    from cadbusi_assets.labeling.consensus import ConsensusConfig
     from cadbusi_assets.labeling.ontology import OntologySpec
     from cadbusi_assets.labeling.project_queue import QueueReport
 
@@ -139,18 +140,25 @@ class FolderLabelSource:
         lesions: pl.DataFrame | None = None,
         lesion_images: pl.DataFrame | None = None,
         ontology: OntologySpec | None = None,
+        consensus: ConsensusConfig | None = None,
     ) -> QueueReport:
         """Write the batches and pre-labels Labelbox would get for ``rows`` (all of them: the
-        day's files are rewritten, so a re-run gives the same files)."""
+        day's files are rewritten, so a re-run gives the same files). With consensus on
+        (``consensus`` or ``CADBUSI_LABELBOX_CONSENSUS``), each batch line carries the
+        ``consensus_settings`` Labelbox would get."""
         from cadbusi_assets.labeling.batches import BatchReport, plan_batches
+        from cadbusi_assets.labeling.consensus import ConsensusConfig
         from cadbusi_assets.labeling.ontology import OntologySpec
         from cadbusi_assets.labeling.prelabels import ImportReport, build_prelabels
         from cadbusi_assets.labeling.project_queue import QueueReport
 
         plans = plan_batches(rows, dataset)
         keys = [k for plan in plans for k in plan.global_keys]
+        settings = (consensus or ConsensusConfig.from_env()).batch_settings()
         batches = [
-            {"name": p.name, "priority": p.priority, "global_keys": p.global_keys} for p in plans
+            {"name": p.name, "priority": p.priority, "global_keys": p.global_keys}
+            | ({"consensus_settings": settings} if settings else {})
+            for p in plans
         ]
         lines = (
             build_prelabels(lesion_images, lesions, global_keys=keys)
@@ -633,6 +641,7 @@ class LabelboxSdkSource:
         lesions: pl.DataFrame | None = None,
         lesion_images: pl.DataFrame | None = None,
         ontology: OntologySpec | None = None,
+        consensus: ConsensusConfig | None = None,
     ) -> QueueReport:
         """Check (or create) the project's ontology, queue the rows of ``rows`` not in
         ``already_queued`` as batches of the project, then import the pre-labels of the rows
@@ -640,9 +649,16 @@ class LabelboxSdkSource:
 
         Batch and import names are ``<prefix>-<dataset>-<digest of the rows queued now>``:
         Labelbox wants them unique per project, and a re-run that queues other rows of the same
-        day must not reuse a name."""
+        day must not reuse a name.
+
+        ``consensus`` (default: ``CADBUSI_LABELBOX_CONSENSUS*``, see :mod:`.consensus`) is
+        compared with the project's quality settings and given to the batches when consensus
+        is on in both; a malformed setting fails here, before anything is sent."""
+        from cadbusi_assets.labeling.consensus import ConsensusConfig
         from cadbusi_assets.labeling.ontology import OntologySpec
         from cadbusi_assets.labeling.project_queue import queue_for_labeling
+
+        quality = consensus or ConsensusConfig.from_env()
 
         queued = set(already_queued)
         fresh = sorted(set(rows["global_key"].drop_nulls().to_list()) - queued)
@@ -658,6 +674,7 @@ class LabelboxSdkSource:
                 lesions=lesions,
                 lesion_images=lesion_images,
                 ontology=ontology or OntologySpec.from_env(),
+                quality=quality,
                 retry=self._with_backoff,
                 poll_seconds=self.import_poll_s,
             )

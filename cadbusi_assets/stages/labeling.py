@@ -36,6 +36,7 @@ from cadbusi_assets.labeling import (
     merge_label_tables,
 )
 from cadbusi_assets.labeling.agreement import annotator_agreement
+from cadbusi_assets.labeling.consensus import ConsensusConfig, ensure_consensus
 from cadbusi_assets.labeling.ndjson import concat_history, label_revisions, parse_export
 from cadbusi_assets.labeling.ontology import OntologySpec, ensure_ontology
 from cadbusi_assets.labeling.prelabels import caliper_lesion_tables, one_lesion_per_image
@@ -62,6 +63,7 @@ def send_data_rows(
     batch: str,
     row_data: RowDataConfig | None = None,
     ontology: OntologySpec | None = None,
+    consensus: ConsensusConfig | None = None,
 ) -> PartitionReport:
     """Images of a batch that passed quality checks become data rows in dataset ``batch``.
 
@@ -73,7 +75,9 @@ def send_data_rows(
     and their pre-labels are imported; ``ontology`` (default: ``CADBUSI_LABELBOX_ONTOLOGY`` or
     the built-in one) is checked first. Counts: ``rows_queued``, ``batches_created``,
     ``prelabels_imported``, ``prelabel_errors``; ontology differences and rejected pre-labels
-    are problems (the pre-labels are skipped on a differing ontology)."""
+    are problems (the pre-labels are skipped on a differing ontology). ``consensus`` (default:
+    ``CADBUSI_LABELBOX_CONSENSUS*``) is compared with the project's quality settings
+    (differences are problems) and given to the batches when on in both."""
     config = row_data or RowDataConfig.from_env()
     images = read_partition_table(research_zone, IMAGES_TABLE, batch)
     features = read_partition_table(research_zone, FEATURES_TABLE, batch)
@@ -106,7 +110,9 @@ def send_data_rows(
         {"mode": [config.mode], "expires_at": [expires]},
         schema={"mode": pl.Utf8, "expires_at": pl.Utf8},
     )
-    queued = _queue(research_zone, source, batch, table, images, features, report, ontology)
+    queued = _queue(
+        research_zone, source, batch, table, images, features, report, ontology, consensus
+    )
     if queued is not None:
         table = table.with_columns(
             queued_in=pl.when(pl.col("global_key").is_in(sorted(queued)))
@@ -126,6 +132,7 @@ def _queue(
     features: pl.DataFrame,
     report: PartitionReport,
     ontology: OntologySpec | None,
+    consensus: ConsensusConfig | None = None,
 ) -> set[str] | None:
     """Queue the day's data rows and import their pre-labels when ``source`` can; the global
     keys in a batch of the project afterwards (None when the source does not queue)."""
@@ -150,6 +157,7 @@ def _queue(
         lesions=lesions,
         lesion_images=links,
         ontology=ontology,
+        **({"consensus": consensus} if consensus is not None else {}),
     )
     report.count("rows_queued", result.batches.rows_queued)
     report.count("rows_already_queued", len(set(already) & set(keys)))
@@ -164,6 +172,12 @@ def _queue(
         report.count("ontology_differences", len(result.ontology.differences))
         for difference in result.ontology.differences:
             report.add_problem(f"ontology: {difference}")
+    quality = getattr(result, "consensus", None)
+    if quality is not None:
+        report.count("consensus_in_batches", int(quality.batches_get_consensus))
+        report.count("consensus_differences", len(quality.differences))
+        for difference in quality.differences:
+            report.add_problem(f"consensus: {difference}")
     if result.prelabels_skipped:
         report.add_problem("pre-labels skipped: the project's ontology differs (see above)")
     imported = result.prelabels
@@ -472,6 +486,26 @@ def check_ontology(
     report.count("ontology_differences", len(check.differences))
     for difference in check.differences:
         report.add_problem(f"ontology: {difference}")
+    report.failed = not check.ok
+    return report
+
+
+def check_consensus_settings(
+    source: LabelSource, config: ConsensusConfig | None = None
+) -> PartitionReport:
+    """Compare the project's consensus (quality) settings with the configured ones
+    (``CADBUSI_LABELBOX_CONSENSUS*``); differences become problems, nothing is changed."""
+    report = PartitionReport("all")
+    get_client = getattr(source, "_get_client", None)
+    project_id = getattr(source, "project_id", None)
+    if get_client is None or not project_id:
+        report.count("consensus_checked", 0)
+        return report
+    check = ensure_consensus(get_client(), project_id, config or ConsensusConfig.from_env())
+    report.count("consensus_checked", 1)
+    report.count("consensus_differences", len(check.differences))
+    for difference in check.differences:
+        report.add_problem(f"consensus: {difference}")
     report.failed = not check.ok
     return report
 

@@ -15,7 +15,9 @@ Adds, for the unmodified labelbox SDK (7.17):
   ``polygon``, ``point``, ``mask`` or ``answer``); a bbox needs non-negative
   ``top``/``left`` and positive ``height``/``width``; MAL lines must not carry ``confidence``.
   Status and error NDJSON files are served under ``/files/`` like signed URLs. Imports finish
-  at once (state ``FINISHED``), so ``wait_till_done`` never sleeps.
+  at once (state ``FINISHED``), so ``wait_till_done`` never sleeps, unless
+  :attr:`FakeLabelboxWithBatches.import_running_polls` is set: an import then reports
+  ``RUNNING`` to that many status polls first.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class FakeLabelboxWithBatches(FakeLabelbox):
         super().__init__(*args, **kwargs)
         self.batches: dict[str, list[dict[str, Any]]] = {}
         self.imports: dict[str, dict[str, Any]] = {}
+        #: status polls that see a new import RUNNING before it is FINISHED
+        self.import_running_polls = 0
 
     def start(self) -> FakeLabelboxWithBatches:
         import threading
@@ -117,6 +121,10 @@ class FakeLabelboxWithBatches(FakeLabelbox):
             return self._create_import(variables, files)
         if operation == "getModelAssistedLabelingPredictionImportPyApi":
             job = self.imports.get(f"{variables['projectId']}/{variables['name']}")
+            if job and job.get("running_polls", 0) > 0:
+                job["running_polls"] -= 1
+                running = job["json"] | {"state": "RUNNING", "progress": "50%"}
+                return {"modelAssistedLabelingPredictionImport": running}
             return {"modelAssistedLabelingPredictionImport": job["json"] if job else None}
         return super()._resolve(operation, query, variables, files)
 
@@ -226,8 +234,14 @@ class FakeLabelboxWithBatches(FakeLabelbox):
             "errorFileUrl": self._store_file(ndjson(errors), "errors.ndjson"),
             "project": base._project_json(project) | {"uploadType": None},
         }
-        self.imports[f"{project_id}/{name}"] = {"json": job_json, "lines": lines}
-        return {"createModelAssistedLabelingPredictionImport": job_json}
+        polls = self.import_running_polls
+        self.imports[f"{project_id}/{name}"] = {
+            "json": job_json,
+            "lines": lines,
+            "running_polls": polls,
+        }
+        created = job_json | ({"state": "RUNNING", "progress": "0%"} if polls else {})
+        return {"createModelAssistedLabelingPredictionImport": created}
 
 
 def running_fake_with_batches(**kwargs: Any) -> Iterator[FakeLabelboxWithBatches]:
