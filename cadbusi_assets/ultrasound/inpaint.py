@@ -368,10 +368,11 @@ def inpaint_frames(
             given if isinstance(given, CaliperMasks) else _masks_for(frame, points[i], given)
         )
     outputs = [frame.copy() for frame in frames]
+    unions = [m.union for m in all_masks]
     jobs = [
         _job(frame, m, i, box)
-        for i, (frame, m) in enumerate(zip(frames, all_masks, strict=True))
-        for box in _windows(m.union)
+        for i, (frame, m, union) in enumerate(zip(frames, all_masks, unions, strict=True))
+        for box in _windows(union)
     ]
     if method in ("auto", "torch"):
         if jobs:
@@ -388,7 +389,7 @@ def inpaint_frames(
     else:
         for job in jobs:
             _write(outputs[job.frame_index], job, _estimate(job, method))
-    return [(out, m.union) for out, m in zip(outputs, all_masks, strict=True)]
+    return list(zip(outputs, unions, strict=True))
 
 
 def inpaint_batch(

@@ -34,7 +34,7 @@ BUCKET = 16
 #: Fixed-point scale of the Gaussian taps (each 1-D kernel sums to about ``2**SCALE_BITS``).
 SCALE_BITS = 16
 #: At most this many elements (planes x height x width) in one tensor of a bucket.
-MAX_ELEMENTS = 1 << 23
+MAX_ELEMENTS = 1 << 22
 
 
 def pick_device(device: str | None = None) -> str:
