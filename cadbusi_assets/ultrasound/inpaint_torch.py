@@ -62,20 +62,18 @@ def fixed_point_kernel(sigma: float) -> np.ndarray:
 
 
 def _blur(t: Any, taps: np.ndarray) -> Any:
-    """Separable blur of ``t`` (planes, H, W) with zero border: shifted multiply-adds on
-    slices (exact on integer data, so no algorithm choice can change a bit)."""
-    import torch
+    """Separable blur of ``t`` (planes, H, W) with zero border: shifted multiply-adds over a
+    zero-padded copy (exact on integer data, so no algorithm choice can change a bit)."""
+    import torch.nn.functional as functional
 
     radius = len(taps) // 2
+    weights = taps.tolist()
     for axis in (2, 1):  # along the width, then along the height
-        out = torch.zeros_like(t)
         n = t.shape[axis]
-        for i, w in enumerate(taps.tolist()):
-            shift = i - radius  # out[j] += w * t[j + shift]
-            lo, hi = max(0, -shift), min(n, n - shift)
-            if lo >= hi or w == 0:
-                continue
-            out.narrow(axis, lo, hi - lo).add_(t.narrow(axis, lo + shift, hi - lo), alpha=w)
+        padded = functional.pad(t, (radius, radius) if axis == 2 else (0, 0, radius, radius))
+        out = padded.narrow(axis, 0, n) * weights[0]
+        for i in range(1, len(weights)):
+            out.add_(padded.narrow(axis, i, n), alpha=weights[i])
         t = out
     return t
 
