@@ -205,10 +205,6 @@ def inpaint_chunk(tasks: list[InpaintTask]) -> list[dict[str, Any]]:
     return rows
 
 
-def inpaint_one(task: InpaintTask) -> dict[str, Any]:
-    return inpaint_chunk([task])[0]
-
-
 def inpaint_batches(
     tasks: list[InpaintTask], workers: int | None = None
 ) -> list[list[InpaintTask]]:
