@@ -5,7 +5,8 @@ at 100,000 data rows and takes a priority from 1 (highest) to 5 (lowest); a data
 one batch per project. :func:`plan_batches` groups rows by priority and cuts them into named,
 deterministic batches; :func:`queue_batches` creates them with the SDK's
 ``project.create_batch(name, global_keys=..., priority=..., consensus_settings=...)`` and reports
-the rows Labelbox refused.
+the rows Labelbox refused. From 1,000 rows on the SDK creates a batch asynchronously and names
+no refused rows; the batch's size then shows how many it did not take (``unconfirmed``).
 
 >>> import polars as pl
 >>> rows = pl.DataFrame({"global_key": ["a", "b", "c"], "birads": ["4A", "2", None]})
@@ -25,6 +26,8 @@ import polars as pl
 #: Labelbox's limit on data rows per batch.
 MAX_BATCH_ROWS = 100_000
 DEFAULT_PRIORITY = 5
+#: from this many rows on, the SDK (7.17) creates a batch asynchronously (no refused row ids)
+ASYNC_BATCH_ROWS = 1_000
 _NAME_SAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
@@ -59,6 +62,9 @@ class BatchReport:
     #: global keys (or data row ids) Labelbox refused, per batch name
     failed: dict[str, list[str]] = field(default_factory=dict)
     skipped_already_queued: int = 0
+    #: rows a batch did not take without Labelbox naming them (the SDK's path for batches of
+    #: 1,000 rows or more returns no refused ids), per batch name
+    unconfirmed: dict[str, int] = field(default_factory=dict)
 
 
 def plan_batches(
@@ -130,8 +136,13 @@ def queue_batches(
 
         batch = call(create)
         failed = list(getattr(batch, "failed_data_row_ids", None) or [])
+        taken = len(plan.global_keys) - len(failed)
+        size = getattr(batch, "size", None) if len(plan.global_keys) >= ASYNC_BATCH_ROWS else None
+        if isinstance(size, int) and not isinstance(size, bool) and size < taken:
+            report.unconfirmed[plan.name] = taken - size
+            taken = size
         report.created.append(plan.name)
-        report.rows_queued += len(plan.global_keys) - len(failed)
+        report.rows_queued += taken
         if failed:
             report.failed[plan.name] = failed
     return report

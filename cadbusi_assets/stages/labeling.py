@@ -166,6 +166,13 @@ def _queue(
     report.count("rows_refused_by_batches", refused)
     if refused:
         report.add_problem(f"{refused} data rows were refused by the project's batches")
+    unconfirmed = sum(getattr(result.batches, "unconfirmed", {}).values())
+    if unconfirmed:
+        report.count("rows_unconfirmed_in_batches", unconfirmed)
+        report.add_problem(
+            f"{unconfirmed} data rows sent in large batches are not in them (Labelbox names no "
+            "rows for batches of 1,000 or more; see the batches in Labelbox)"
+        )
     report.count("images_with_lesion_from_lesion_table", linked)
     if result.ontology is not None:
         report.count("ontology_created", int(result.ontology.status == "created"))

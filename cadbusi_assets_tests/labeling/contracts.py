@@ -341,6 +341,21 @@ def scenario_batches_prelabels(fake: RecordingFake) -> None:
     assert sorted(report.queued_keys) == KEYS
 
 
+def scenario_batches_large(fake: RecordingFake) -> None:
+    """A batch of 1,000 rows or more (the SDK's asynchronous path) with priority and
+    consensus settings."""
+    from cadbusi_assets.labeling.batches import ASYNC_BATCH_ROWS, plan_batches, queue_batches
+    from cadbusi_assets.labeling.consensus import ConsensusConfig
+
+    fake.add_project("proj-large", consensus=True, number_of_labels=3, percentage=0.1)
+    keys = [f"img-{i:05d}" for i in range(ASYNC_BATCH_ROWS)]
+    fake.add_data_rows(keys)
+    plans = plan_batches(pl.DataFrame({"global_key": keys}), "2026-09-01")
+    settings = ConsensusConfig(True, 10, 3).batch_settings()
+    report = queue_batches(_client(fake).get_project("proj-large"), plans, consensus=settings)
+    assert report.rows_queued == len(keys) and not report.unconfirmed
+
+
 def scenario_export(fake: RecordingFake) -> None:
     """Labels exported (full, then incremental since a cursor) and ingested into tables."""
     from cadbusi_assets.labeling.ndjson import parse_export
@@ -383,6 +398,7 @@ SCENARIOS: dict[str, Callable[[RecordingFake], None]] = {
     "ontology": scenario_ontology,
     "data_rows": scenario_data_rows,
     "batches_prelabels": scenario_batches_prelabels,
+    "batches_large": scenario_batches_large,
     "export": scenario_export,
     "consensus": scenario_consensus,
 }

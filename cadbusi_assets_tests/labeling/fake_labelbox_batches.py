@@ -7,6 +7,11 @@ Adds, for the unmodified labelbox SDK (7.17):
   which the SDK sends to the *experimental* endpoint ``/_gql``. Batch names are unique per
   project; at most 100,000 rows; a data row already in a batch of the project, or a global key
   that names no data row, comes back in ``failedDataRowIds`` (Labelbox's behaviour).
+  From 1,000 rows on the SDK takes its asynchronous path instead: ``createEmptyBatchPyApi``
+  (name and consensus settings), ``addDataRowsToBatchAsyncPyApi`` (rows and priority; a task of
+  type ``add-data-rows-to-batch``, COMPLETE at once, polled with ``GetUserCreatedTasksPyApi``)
+  and ``getProjectBatchPyApi``. That path names no refused rows: the batch's ``size`` counts
+  the rows it took (assumed; Labelbox documents no per-row failures for it).
   The project is a batch-mode project (``uploadType`` null, not ``Auto``).
 * ``MALPredictionImport.create_from_objects``: ``createMALPredictionImportByFilePyApi`` (a
   multipart upload of the NDJSON) and ``getModelAssistedLabelingPredictionImportPyApi`` (the
@@ -34,6 +39,9 @@ from cadbusi_assets_tests.labeling.fake_labelbox import FakeLabelbox, GraphQLErr
 EXTRA_OPERATIONS = (
     "CheckAllDataRowsHaveBeenProcessedPyApi",
     "createBatchV2PyApi",
+    "createEmptyBatchPyApi",
+    "addDataRowsToBatchAsyncPyApi",
+    "getProjectBatchPyApi",
     "createMALPredictionImportByFilePyApi",
     "getModelAssistedLabelingPredictionImportPyApi",
 )
@@ -117,6 +125,13 @@ class FakeLabelboxWithBatches(FakeLabelbox):
             return {"queryAllDataRowsHaveBeenProcessed": {"allDataRowsHaveBeenProcessed": True}}
         if operation == "createBatchV2PyApi":
             return self._create_batch(variables)
+        if operation == "createEmptyBatchPyApi":
+            return self._create_empty_batch(variables)
+        if operation == "addDataRowsToBatchAsyncPyApi":
+            return self._add_rows_async(variables)
+        if operation == "getProjectBatchPyApi":
+            batch = self._batch_by_id(variables["projectId"], variables["batchId"])
+            return {"project": {"batches": {"nodes": [self._batch_json(batch)]}}}
         if operation == "createMALPredictionImportByFilePyApi":
             return self._create_import(variables, files)
         if operation == "getModelAssistedLabelingPredictionImportPyApi":
@@ -128,46 +143,86 @@ class FakeLabelboxWithBatches(FakeLabelbox):
             return {"modelAssistedLabelingPredictionImport": job["json"] if job else None}
         return super()._resolve(operation, query, variables, files)
 
-    def _create_batch(self, variables: Mapping[str, Any]) -> dict[str, Any]:
-        project_id = variables["projectId"]
-        spec = variables["batchInput"]
+    def _new_batch(
+        self, project_id: str, name: str, consensus: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
         if project_id not in self._projects:
             raise GraphQLError("RESOURCE_NOT_FOUND", "project not found")
         existing = self.batches.setdefault(project_id, [])
-        if any(b["name"] == spec["name"] for b in existing):
-            raise GraphQLError("CONFLICT", f"A batch named {spec['name']!r} already exists")
-        keys = list(spec.get("globalKeys") or [])
-        if len(keys) > 100_000:
+        if any(b["name"] == name for b in existing):
+            raise GraphQLError("CONFLICT", f"A batch named {name!r} already exists")
+        batch = {
+            "id": self._new_id("cbt"),
+            "name": name,
+            "priority": None,
+            "consensus": consensus,
+            "global_keys": [],
+            "created_at": dt.datetime.now(dt.UTC),
+        }
+        existing.append(batch)
+        return batch
+
+    def _add_keys(
+        self, project_id: str, batch: dict[str, Any], keys: list[str], priority: Any
+    ) -> list[str]:
+        """Add ``keys`` to ``batch``; the keys refused (no such data row, or already queued)."""
+        if len(batch["global_keys"]) + len(keys) > 100_000:
             raise GraphQLError("BAD_REQUEST", "Batch exceeds max size")
         queued = self.queued_keys(project_id)
         failed = [k for k in keys if self._row_by_key(k) is None or k in queued]
-        accepted = [k for k in keys if k not in failed]
-        now = base._orm_time(dt.datetime.now(dt.UTC))
-        batch = {
-            "id": self._new_id("cbt"),
-            "name": spec["name"],
-            "priority": spec.get("priority"),
-            "consensus": spec.get("consensusSettings"),
-            "global_keys": accepted,
+        batch["global_keys"] += [k for k in keys if k not in failed]
+        batch["priority"] = priority
+        return failed
+
+    def _batch_json(self, batch: Mapping[str, Any]) -> dict[str, Any]:
+        stamp = base._orm_time(batch["created_at"])
+        return {
+            "id": batch["id"],
+            "name": batch["name"],
+            "createdAt": stamp,
+            "updatedAt": stamp,
+            "size": len(batch["global_keys"]),
+            "consensusSettingsJson": json.dumps(batch["consensus"]) if batch["consensus"] else None,
         }
-        existing.append(batch)
+
+    def _batch_by_id(self, project_id: str, batch_id: str) -> dict[str, Any]:
+        for batch in self.batches.get(project_id, []):
+            if batch["id"] == batch_id:
+                return batch
+        raise GraphQLError("RESOURCE_NOT_FOUND", "batch not found")
+
+    def _create_batch(self, variables: Mapping[str, Any]) -> dict[str, Any]:
+        project_id = variables["projectId"]
+        spec = variables["batchInput"]
+        keys = list(spec.get("globalKeys") or [])
+        if len(keys) > 100_000:
+            raise GraphQLError("BAD_REQUEST", "Batch exceeds max size")
+        batch = self._new_batch(project_id, spec["name"], spec.get("consensusSettings"))
+        failed = self._add_keys(project_id, batch, keys, spec.get("priority"))
         return {
             "project": {
-                "createBatchV2": {
-                    "batch": {
-                        "id": batch["id"],
-                        "name": batch["name"],
-                        "createdAt": now,
-                        "updatedAt": now,
-                        "size": len(accepted),
-                        "consensusSettingsJson": json.dumps(batch["consensus"])
-                        if batch["consensus"]
-                        else None,
-                    },
-                    "failedDataRowIds": failed,
-                }
+                "createBatchV2": {"batch": self._batch_json(batch), "failedDataRowIds": failed}
             }
         }
+
+    def _create_empty_batch(self, variables: Mapping[str, Any]) -> dict[str, Any]:
+        spec = variables["input"]
+        batch = self._new_batch(variables["projectId"], spec["name"], spec.get("consensusSettings"))
+        return {"project": {"createEmptyBatch": {"id": batch["id"]}}}
+
+    def _add_rows_async(self, variables: Mapping[str, Any]) -> dict[str, Any]:
+        project_id, spec = variables["projectId"], variables["input"]
+        batch = self._batch_by_id(project_id, spec["batchId"])
+        self._add_keys(project_id, batch, list(spec.get("globalKeys") or []), spec.get("priority"))
+        task = base._Task(
+            self._new_id("ctask"),
+            "add-data-rows-to-batch",
+            "add data rows to batch",
+            "COMPLETE",
+            dt.datetime.now(dt.UTC),
+        )
+        self._tasks[task.id] = task
+        return {"project": {"addDataRowsToBatchAsync": {"taskId": task.id}}}
 
     def _check_line(self, line: Mapping[str, Any], queued: set[str]) -> list[dict[str, str]]:
         problems = []

@@ -14,7 +14,8 @@ What is modelled and what is assumed:
 * ``updateProjectPyApi`` refuses to switch the quality mode (``isConsensusEnabled`` /
   ``isBenchmarkEnabled``), or to give a benchmark project consensus numbers (the SDK documents
   both as invalid), and a percentage outside 0..1 or fewer than 1 label.
-* ``createBatchV2PyApi`` with ``consensusSettings`` is refused on a project without consensus
+* ``createBatchV2PyApi`` (or ``createEmptyBatchPyApi``, the SDK's path from 1,000 rows on)
+  with ``consensusSettings`` is refused on a project without consensus
   (assumed: Labelbox's documentation ties batch consensus to a consensus project), and for
   ``numberOfLabels`` < 2 or ``coveragePercentage`` outside (0, 1].
 """
@@ -98,7 +99,7 @@ class FakeLabelboxWithProjects(FakeLabelboxWithOntology):
             fields = dict(variables)
             project_id = fields.pop(where.group(1), None) if where else None
             return {"updateProject": self._update_project(project_id, fields)}
-        if operation == "createBatchV2PyApi":
+        if operation in ("createBatchV2PyApi", "createEmptyBatchPyApi"):
             self._check_batch_consensus(variables)
         return super()._resolve(operation, query, variables, files)
 
@@ -147,7 +148,8 @@ class FakeLabelboxWithProjects(FakeLabelboxWithOntology):
         return self._project_payload(project_id)
 
     def _check_batch_consensus(self, variables: Mapping[str, Any]) -> None:
-        consensus = (variables.get("batchInput") or {}).get("consensusSettings")
+        spec = variables.get("batchInput") or variables.get("input") or {}
+        consensus = spec.get("consensusSettings")
         project_id = variables.get("projectId")
         if not consensus or project_id not in self._projects:
             return

@@ -1,7 +1,7 @@
 """Contract tests: what the real labelbox SDK sends for our calls, against recorded payloads.
 
 For each scenario of :mod:`.contracts` (ontology, data rows, batches + pre-labels with status
-polling, export + ingestion, consensus settings): (a) our code, run against the fake, sends
+polling, a batch of 1,000 rows or more, export + ingestion, consensus settings): (a) our code, run against the fake, sends
 exactly the recorded operations, query texts, variable types and variable / upload shapes; (b)
 every answer of the fake satisfies the *recorded* query (no errors, every selected field
 present). A new SDK version or a change in our calls fails here until the fixtures are
@@ -41,6 +41,12 @@ REQUIRED = {
         "createBatchV2PyApi",
         "createMALPredictionImportByFilePyApi",
         "getModelAssistedLabelingPredictionImportPyApi",
+    },
+    "batches_large": {
+        "createEmptyBatchPyApi",
+        "addDataRowsToBatchAsyncPyApi",
+        "GetUserCreatedTasksPyApi",
+        "getProjectBatchPyApi",
     },
     "export": {"exportDataRowsInProjectPyApi", "GetExportFileFromOffsetPyApi"},
     "consensus": {"CreateProjectPyApi", "updateProjectPyApi", "createBatchV2PyApi"},
