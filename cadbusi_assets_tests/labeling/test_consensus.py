@@ -211,3 +211,10 @@ def test_source_and_stage_read_the_environment_and_fail_clearly_on_bad_values(
         b["consensus_settings"] == {"number_of_labels": 3, "coverage_percentage": 0.2}
         for b in folder.sent_batches()
     )
+
+
+def test_the_variables_are_documented_for_cadbusi_doctor():
+    from cadbusi_assets.labeling.consensus import CONSENSUS_ENV, COVERAGE_ENV, LABELS_ENV
+    from cadbusi_assets.settings import VARIABLES
+
+    assert {CONSENSUS_ENV, COVERAGE_ENV, LABELS_ENV} <= set(VARIABLES)
