@@ -3,7 +3,7 @@
 Each *scenario* runs our labeling code (the real SDK) against the local fake Labelbox and
 captures every GraphQL exchange. A request is reduced to its contract: the operation name, the
 query text normalized (GraphQL-printed, integer literals such as ``skip: 100`` as ``N``) and its
-SHA-256, the declared variable types, and the *shape* of the variables sent (keys and JSON
+SHA-256, the endpoint (``/graphql`` or the experimental ``/_gql``), the declared variable types, and the *shape* of the variables sent (keys and JSON
 types, never values: no secrets, no PHI), and the shape of any uploaded JSON / NDJSON file
 (the data rows of an upsert, the lines of a pre-label import). The distinct contracts of a scenario, in the order
 first sent, are stored in ``recorded/<scenario>.json`` with the SDK version.
@@ -28,6 +28,7 @@ import json
 import os
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from typing import Any
 import polars as pl
 
 from cadbusi_assets_tests.labeling import fake_labelbox as base
+from cadbusi_assets_tests.labeling import fake_labelbox_batches as batches_fake
 from cadbusi_assets_tests.labeling.fake_labelbox_projects import FakeLabelboxWithProjects
 
 RECORDED_DIR = Path(__file__).with_name("recorded")
@@ -110,12 +112,16 @@ def file_shape(content: bytes) -> Any:
 
 
 def contract(
-    query: str, variables: Mapping[str, Any], files: Mapping[str, bytes] | None = None
+    query: str,
+    variables: Mapping[str, Any],
+    files: Mapping[str, bytes] | None = None,
+    endpoint: str = "/graphql",
 ) -> dict[str, Any]:
     normalized = normalize_query(query)
     match = base._OPERATION_NAME.match(query)
     item = {
         "operation": match.group(1) if match else "<anonymous>",
+        "endpoint": endpoint,
         "query_sha256": hashlib.sha256(normalized.encode()).hexdigest(),
         "variables": variable_types(query),
         "variable_shape": shape(dict(variables)),
@@ -131,7 +137,7 @@ def distinct_contracts(exchanges: list[Exchange]) -> list[dict[str, Any]]:
     seen: set[str] = set()
     out = []
     for exchange in exchanges:
-        item = contract(exchange.query, exchange.variables, exchange.files)
+        item = contract(exchange.query, exchange.variables, exchange.files, exchange.endpoint)
         key = json.dumps(item, sort_keys=True)
         if key not in seen:
             seen.add(key)
@@ -213,6 +219,16 @@ class Exchange:
     status: int
     payload: Mapping[str, Any]
     files: Mapping[str, bytes]
+    #: ``/graphql``, or ``/_gql`` (the SDK's experimental endpoint: batches)
+    endpoint: str = "/graphql"
+
+
+class _PathHandler(batches_fake._Handler):
+    """The fake's handler, noting each request's path for :class:`RecordingFake`."""
+
+    def do_POST(self) -> None:
+        self.owner._paths.path = self.path.split("?", 1)[0]  # type: ignore[attr-defined]
+        super().do_POST()
 
 
 class RecordingFake(FakeLabelboxWithProjects):
@@ -221,6 +237,23 @@ class RecordingFake(FakeLabelboxWithProjects):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.exchanges: list[Exchange] = []
+        self._paths = threading.local()  # one request per server thread
+
+    def start(self) -> RecordingFake:
+        from http.server import ThreadingHTTPServer
+
+        fake = self
+
+        class Handler(_PathHandler):
+            owner = fake
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self._thread.start()
+        return self
 
     def handle_graphql(self, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
         status, payload = super().handle_graphql(headers, body)
@@ -235,6 +268,7 @@ class RecordingFake(FakeLabelboxWithProjects):
                     status,
                     json.loads(json.dumps(payload)),
                     dict(files),
+                    getattr(self._paths, "path", "/graphql"),
                 )
             )
         return status, payload
@@ -464,7 +498,7 @@ def contract_differences(recorded: Mapping[str, Any], current: Mapping[str, Any]
             continue
         changed = same[0]
         new.remove(changed)
-        for part in ("query_sha256", "variables", "variable_shape", "file_shape"):
+        for part in ("endpoint", "query_sha256", "variables", "variable_shape", "file_shape"):
             if old.get(part) != changed.get(part):
                 out.append(
                     f"{old['operation']}: {part} changed from "

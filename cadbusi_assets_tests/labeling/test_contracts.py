@@ -102,7 +102,9 @@ def test_our_calls_send_the_recorded_requests_and_the_fake_answers_them(name):
     by_contract = {json.dumps(r, sort_keys=True): r["query"] for r in recorded["requests"]}
     answered = set()
     for exchange in exchanges:
-        item = contracts.contract(exchange.query, exchange.variables, exchange.files)
+        item = contracts.contract(
+            exchange.query, exchange.variables, exchange.files, exchange.endpoint
+        )
         recorded_query = by_contract[json.dumps(item, sort_keys=True)]
         answered.add(recorded_query)
         assert exchange.status == 200 and not exchange.payload.get("errors"), (
@@ -133,6 +135,9 @@ def test_a_changed_payload_or_sdk_version_fails_the_contract():
     requeried = copy.deepcopy(recorded)
     batch(requeried["requests"])["query_sha256"] = "0" * 64
     drifts["query"] = requeried
+    moved = copy.deepcopy(recorded)
+    batch(moved["requests"])["endpoint"] = "/graphql"  # recorded: the experimental /_gql
+    drifts["endpoint"] = moved
     dropped = copy.deepcopy(recorded)
     dropped["requests"] = [r for r in dropped["requests"] if r["operation"] != "updateProjectPyApi"]
     drifts["dropped"] = dropped
@@ -141,6 +146,7 @@ def test_a_changed_payload_or_sdk_version_fails_the_contract():
         "type": "createBatchV2PyApi: variables changed",
         "shape": "createBatchV2PyApi: variable_shape changed",
         "query": "createBatchV2PyApi: query_sha256 changed",
+        "endpoint": 'createBatchV2PyApi: endpoint changed from "/graphql" to "/_gql"',
         "dropped": "updateProjectPyApi is sent now but was not recorded",
     }
     for kind, fixture in drifts.items():
@@ -170,7 +176,7 @@ def test_the_answer_check_catches_a_field_the_fake_left_out():
     data = copy.deepcopy(dict(answer.payload))
     del data["data"]["project"]["autoAuditPercentage"]
     broken = contracts.Exchange(
-        answer.operation, answer.query, answer.variables, 200, data, answer.files
+        answer.operation, answer.query, answer.variables, 200, data, answer.files, answer.endpoint
     )
     assert answer_problems(broken) == ["GetProjectPyApi: answer lacks project.autoAuditPercentage"]
 
