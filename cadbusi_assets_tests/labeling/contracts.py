@@ -2,11 +2,12 @@
 
 Each *scenario* runs our labeling code (the real SDK) against the local fake Labelbox and
 captures every GraphQL exchange. A request is reduced to its contract: the operation name, the
-query text normalized (GraphQL-printed, integer literals such as ``skip: 100`` as ``N``) and its
-SHA-256, the endpoint (``/graphql`` or the experimental ``/_gql``), the declared variable types, and the *shape* of the variables sent (keys and JSON
-types, never values: no secrets, no PHI), and the shape of any uploaded JSON / NDJSON file
-(the data rows of an upsert, the lines of a pre-label import). The distinct contracts of a scenario, in the order
-first sent, are stored in ``recorded/<scenario>.json`` with the SDK version.
+endpoint (``/graphql`` or the SDK's experimental ``/_gql``), the query text normalized
+(GraphQL-printed, integer literals such as ``skip: 100`` as ``N``) and its SHA-256, the declared
+variable types, the *shape* of the variables sent (keys and JSON types, never values: no
+secrets, no PHI) and the shape of any uploaded JSON / NDJSON file (the data rows of an upsert,
+the lines of a pre-label import). The distinct contracts of a scenario, in the order first
+sent, are stored in ``recorded/<scenario>.json`` with the SDK version.
 
 ``test_contracts.py`` checks (a) that our code, run again, sends exactly the recorded contracts
 and (b) that each fake answer satisfies the recorded query: no GraphQL errors, and every field
