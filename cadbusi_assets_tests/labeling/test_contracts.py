@@ -193,3 +193,23 @@ def test_fixtures_hold_shapes_not_values_or_secrets():
 def test_re_recording_reproduces_the_committed_fixture(tmp_path):
     [written] = contracts.record(["consensus"], tmp_path)
     assert json.loads(written.read_text()) == load_recording("consensus")
+
+
+def test_an_sdk_that_asks_for_other_fields_fails_the_contract(monkeypatch):
+    """Stands in for a new SDK release: the project queries stop selecting one field."""
+    from labelbox.orm import query
+
+    original = query.results_query_part
+    monkeypatch.setattr(
+        query,
+        "results_query_part",
+        lambda entity: original(entity).replace("autoAuditPercentage ", ""),
+    )
+    differences = contract_differences(
+        load_recording("consensus"), recording("consensus", _capture("consensus"))
+    )
+    assert any(
+        d.startswith("GetProjectPyApi: query_sha256 changed")
+        and "lost ['autoAuditPercentage']" in d
+        for d in differences
+    ), differences
