@@ -1,12 +1,14 @@
 """Throughput of the Celery setup with 1 and with 2 workers (issue 14, item 1).
 
-    python -m cadbusi_assets_tests.celery_bench --dates 6 --runs-at-once 2
+    python -m cadbusi_assets_tests.celery_bench --dates 6 --runs-at-once 2 [--images]
 
 Builds a synthetic demo cohort of ``--dates`` study dates, then, for each worker count, starts
 a redis-server broker and that many ``celery`` workers (one pool process each), and launches
-one run per study date (the records and retrieval assets: 4 steps each), ``--runs-at-once`` runs
-at a time, every step on the workers. Prints one JSON line per worker count and the speed-up.
-Same runs, same submitting side: only the number of workers changes.
+one run per study date (the records and retrieval assets: 4 steps each; with ``--images`` also
+de-identification with OCR verification and image analysis, one process per step: the
+CPU-bound work), ``--runs-at-once`` runs at a time, every step on the workers. Prints one JSON
+line per worker count and the speed-up. Same runs, same submitting side: only the number of
+workers changes.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from pathlib import Path
 from cadbusi_assets_tests import celery_support
 
 
-def _run_one(args: tuple[str, str, str]) -> tuple[str, bool, float]:
-    day, broker, dagster_home = args
+def _run_one(args: tuple[str, str, str, str]) -> tuple[str, bool, float]:
+    day, broker, dagster_home, job = args
     import dagster as dg
 
     from cadbusi_assets_tests.defs import celery_job
@@ -32,7 +34,7 @@ def _run_one(args: tuple[str, str, str]) -> tuple[str, bool, float]:
     instance = dg.DagsterInstance.from_config(dagster_home)
     started = time.monotonic()
     result = dg.execute_job(
-        dg.reconstructable(celery_job.celery_study_date_job),
+        dg.reconstructable(getattr(celery_job, job)),
         instance=instance,
         run_config={"execution": {"config": {"broker": broker, "backend": broker}}},
         tags={"dagster/partition": day},
@@ -41,7 +43,14 @@ def _run_one(args: tuple[str, str, str]) -> tuple[str, bool, float]:
     return day, result.success, time.monotonic() - started
 
 
-def measure(workers: int, days: list[str], runs_at_once: int, work: Path, env: dict[str, str]):
+def measure(
+    workers: int,
+    days: list[str],
+    runs_at_once: int,
+    work: Path,
+    env: dict[str, str],
+    job: str = "celery_study_date_job",
+):
     work.mkdir(parents=True)
     dagster_home = work / "dagster_home"
     dagster_home.mkdir()
@@ -62,7 +71,7 @@ def measure(workers: int, days: list[str], runs_at_once: int, work: Path, env: d
         os.environ.update(worker_env)
         started = time.monotonic()
         with multiprocessing.get_context("spawn").Pool(runs_at_once) as pool:
-            results = pool.map(_run_one, [(d, broker, str(dagster_home)) for d in days], 1)
+            results = pool.map(_run_one, [(d, broker, str(dagster_home), job) for d in days], 1)
         seconds = time.monotonic() - started
         per_worker = celery_support.tasks_per_worker(broker)
     finally:
@@ -71,6 +80,7 @@ def measure(workers: int, days: list[str], runs_at_once: int, work: Path, env: d
         "workers": workers,
         "dates": len(days),
         "runs_at_once": runs_at_once,
+        "job": job,
         "seconds": round(seconds, 1),
         "dates_per_minute": round(60 * len(days) / seconds, 2),
         "all_succeeded": all(ok for _, ok, _ in results),
@@ -83,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dates", type=int, default=6)
     parser.add_argument("--runs-at-once", type=int, default=2)
     parser.add_argument("--workers", default="1,2", help="worker counts to compare")
+    parser.add_argument("--images", action="store_true", help="include the image steps (CPU-bound)")
     args = parser.parse_args(argv)
 
     from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
@@ -103,8 +114,10 @@ def main(argv: list[str] | None = None) -> int:
                 CELERY_TEST_WAREHOUSE=f"duckdb://{root / 'cohort' / 'warehouse.duckdb'}",
                 CELERY_TEST_PACS=f"folder://{root / 'cohort' / 'pacs'}",
                 CELERY_TEST_KEY_FILE=str(key),
+                CELERY_TEST_STEP_WORKERS="1",
             )
-            result = measure(workers, days, args.runs_at_once, root / f"w{workers}", env)
+            job = "celery_image_job" if args.images else "celery_study_date_job"
+            result = measure(workers, days, args.runs_at_once, root / f"w{workers}", env, job)
             results.append(result)
             print(json.dumps(result), flush=True)
         if len(results) >= 2:

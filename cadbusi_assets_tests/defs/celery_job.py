@@ -8,19 +8,25 @@ from __future__ import annotations
 import dagster as dg
 from dagster_celery import celery_executor
 
+from cadbusi_assets.defs.imaging.deidentified_images import deidentified_images
+from cadbusi_assets.defs.imaging.image_analysis import image_features
 from cadbusi_assets.defs.imaging.raw_dicom import raw_dicom
 from cadbusi_assets.defs.records.assets import imaging_studies, pathology_reports, radiology_reports
 from cadbusi_assets.defs.resources import (
     PacsResource,
+    ProcessingResource,
     PseudonymKeyResource,
     WarehouseResource,
     ZonesResource,
 )
 
 ASSETS = [radiology_reports, pathology_reports, imaging_studies, raw_dicom]
+#: with the image steps (de-identification with OCR verification, analysis): the CPU-bound work
+#: the scaling benchmark measures; one process per step (``CELERY_TEST_STEP_WORKERS``)
+IMAGE_ASSETS = [*ASSETS, deidentified_images, image_features]
 
 
-def _job(name: str, executor: dg.ExecutorDefinition) -> dg.JobDefinition:
+def _job(name: str, executor: dg.ExecutorDefinition, assets: list = ASSETS) -> dg.JobDefinition:
     resources = {
         "zones": ZonesResource(
             raw_uri=dg.EnvVar("CELERY_TEST_RAW_ZONE"),
@@ -29,11 +35,12 @@ def _job(name: str, executor: dg.ExecutorDefinition) -> dg.JobDefinition:
         "warehouse": WarehouseResource(uri=dg.EnvVar("CELERY_TEST_WAREHOUSE")),
         "pacs": PacsResource(uri=dg.EnvVar("CELERY_TEST_PACS"), concurrency=2),
         "pseudonym_key": PseudonymKeyResource(key_file=dg.EnvVar("CELERY_TEST_KEY_FILE")),
+        "processing": ProcessingResource(workers=dg.EnvVar.int("CELERY_TEST_STEP_WORKERS")),
     }
     defs = dg.Definitions(
-        assets=ASSETS,
+        assets=assets,
         resources=resources,
-        jobs=[dg.define_asset_job(name, selection=ASSETS, executor_def=executor)],
+        jobs=[dg.define_asset_job(name, selection=assets, executor_def=executor)],
     )
     return defs.resolve_job_def(name)
 
@@ -44,3 +51,7 @@ def celery_study_date_job() -> dg.JobDefinition:
 
 def local_study_date_job() -> dg.JobDefinition:
     return _job("local_study_date_job", dg.in_process_executor)
+
+
+def celery_image_job() -> dg.JobDefinition:
+    return _job("celery_image_job", celery_executor, IMAGE_ASSETS)

@@ -91,7 +91,9 @@ def test_late_arrival_schedule_requests_only_changed_days(
         ).success
         quiet = late_arrivals_schedule(
             dg.build_schedule_context(
-                instance=instance, scheduled_execution_time=when, resources={"warehouse": resource}
+                instance=instance,
+                scheduled_execution_time=when,
+                resources={"warehouse": resource, "zones": env.resources["zones"]},
             )
         )
         assert isinstance(quiet, dg.SkipReason)
@@ -104,7 +106,9 @@ def test_late_arrival_schedule_requests_only_changed_days(
         con.close()
         requests = late_arrivals_schedule(
             dg.build_schedule_context(
-                instance=instance, scheduled_execution_time=when, resources={"warehouse": resource}
+                instance=instance,
+                scheduled_execution_time=when,
+                resources={"warehouse": resource, "zones": env.resources["zones"]},
             )
         )
     assert [r.partition_key for r in requests] == ["2026-09-02"]

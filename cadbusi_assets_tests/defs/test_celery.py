@@ -62,6 +62,7 @@ def _environment(tmp: Path, cohort: Path, key: Path, name: str) -> dict[str, str
         "CELERY_TEST_WAREHOUSE": f"duckdb://{cohort / 'warehouse.duckdb'}",
         "CELERY_TEST_PACS": f"folder://{cohort / 'pacs'}",
         "CELERY_TEST_KEY_FILE": str(key),
+        "CELERY_TEST_STEP_WORKERS": "1",
     }
 
 

@@ -22,6 +22,7 @@ from cadbusi_assets.labeling.ontology import OntologySpec
 from cadbusi_assets.labeling.sources import FolderLabelSource
 from cadbusi_assets.stages import labeling as stage
 from cadbusi_assets.stages.lesions import LESION_IMAGES_PATH, LESIONS_PATH
+from cadbusi_assets.stages.report import read_partition_reports
 from cadbusi_assets.storage import open_zone, read_partition_table
 from cadbusi_assets_tests.defs.conftest import Environment, make_environment, run
 from cadbusi_assets_tests.labeling.fake_labelbox_ontology import running_fake_with_ontology
@@ -88,9 +89,20 @@ def _with_labelbox(env: Environment, project: str) -> Environment:
     return other
 
 
-def _metadata(result: dg.ExecuteInProcessResult) -> dict:
+def _metadata(result: dg.ExecuteInProcessResult, built) -> dict:
+    """The date's report: its outcome from the materialization, the exact counts and problems
+    from the raw zone (the UI shows no counts beside a study date)."""
     [event] = result.asset_materializations_for_node("labelbox_data_rows")
-    return {k: getattr(v, "value", v) for k, v in event.metadata.items()}
+    assert event.metadata["outcome"].value.startswith("delivered")
+    (report,) = read_partition_reports(
+        open_zone(str(built[0].raw), "raw"), "labelbox_data_rows", DAY
+    )
+    meta = dict(report["counts"])
+    meta |= {name: json.dumps(rows) for name, rows in report["tables"].items()}
+    if report["problems"]:
+        meta["problems"] = "\n".join(report["problems"])
+        assert "problems" in event.metadata
+    return meta
 
 
 def _box_keys(env: Environment) -> set[str]:
@@ -177,7 +189,7 @@ def test_labelbox_source_creates_ontology_queues_batches_and_imports_prelabels(
     fake.add_project(project)
     env, _ = built
     result = _send_to_labelbox(definitions, built, fake, project)
-    meta = _metadata(result)
+    meta = _metadata(result, built)
     keys = set(_data_rows(env)["global_key"].to_list())
 
     assert fake.project_ontology[project]  # created and connected
@@ -202,7 +214,7 @@ def test_labelbox_source_creates_ontology_queues_batches_and_imports_prelabels(
     assert "problems" not in meta
     assert (_data_rows(env)["queued_in"] == f"labelbox:{project}").all()
 
-    again = _metadata(_send_to_labelbox(definitions, built, fake, project))
+    again = _metadata(_send_to_labelbox(definitions, built, fake, project), built)
     assert len(fake.batches[project]) == len(batches)  # nothing queued twice
     assert again["rows_queued"] == 0 and again["rows_already_queued"] == len(keys)
     assert again["prelabels_imported"] == 0 and again["ontology_created"] == 0
@@ -216,7 +228,7 @@ def test_differing_ontology_is_a_problem_and_skips_prelabels(definitions, built,
         spec.name, spec.tools, tuple(c for c in spec.classifications if c.name != "clock")
     )
     fake.set_project_ontology(project, without_clock.normalized())
-    meta = _metadata(_send_to_labelbox(definitions, built, fake, project))
+    meta = _metadata(_send_to_labelbox(definitions, built, fake, project), built)
     assert meta["rows_queued"] > 0 and fake.batches[project]
     assert not [k for k in fake.imports if k.startswith(f"{project}/")]
     assert meta["prelabels_imported"] == 0 and meta["ontology_differences"] == 1
@@ -251,7 +263,7 @@ def test_lesion_table_links_are_used_and_import_errors_reported(definitions, bui
         ),
     )
     try:
-        meta = _metadata(_send_to_labelbox(definitions, built, fake, project))
+        meta = _metadata(_send_to_labelbox(definitions, built, fake, project), built)
     finally:
         for parts in (LESIONS_PATH, LESION_IMAGES_PATH):
             research.delete(*parts)

@@ -1,7 +1,6 @@
 """Schedules: yesterday's study date every night, and a trailing window for late arrivals."""
 
 import datetime as dt
-from typing import cast
 
 import dagster as dg
 
@@ -11,8 +10,10 @@ from cadbusi_assets.defs.imaging.raw_dicom import raw_dicom
 from cadbusi_assets.defs.labeling.assets import labelbox_data_rows
 from cadbusi_assets.defs.partitions import study_date_partitions
 from cadbusi_assets.defs.records.assets import imaging_studies, pathology_reports, radiology_reports
-from cadbusi_assets.defs.resources import WarehouseResource
+from cadbusi_assets.defs.resources import WarehouseResource, ZonesResource
 from cadbusi_assets.settings import load_settings
+from cadbusi_assets.stages.report import read_partition_reports
+from cadbusi_assets.storage.zones import Zone
 
 STUDY_DATE_ASSETS = [
     radiology_reports,
@@ -50,16 +51,14 @@ nightly_study_date_schedule = dg.build_schedule_from_partitioned_job(
 )
 
 
-def _studies_seen(instance: dg.DagsterInstance, day: str) -> int | None:
-    """US exams with a PACS reference seen by the latest radiology_reports run of ``day``."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=radiology_reports.key, asset_partitions=[day]), limit=1
-    ).records
-    if not records:
+def _studies_seen(raw: Zone, day: str) -> int | None:
+    """US exams with a PACS reference seen by the latest radiology_reports run of ``day``, from
+    the raw zone's partition report (the UI shows no counts beside a date)."""
+    reports = read_partition_reports(raw, radiology_reports.key.to_user_string(), day)
+    if not reports:
         return None
-    event = records[0].asset_materialization
-    value = event.metadata.get("us_with_pacs_reference") if event else None
-    return int(cast(int, value.value)) if value is not None else None
+    value = reports[-1].get("counts", {}).get("us_with_pacs_reference")
+    return int(value) if value is not None else None
 
 
 @dg.schedule(
@@ -69,7 +68,9 @@ def _studies_seen(instance: dg.DagsterInstance, day: str) -> int | None:
     description=f"Every morning: re-run the {LATE_ARRIVAL_DAYS} days before yesterday whose "
     "warehouse study count differs from what was processed (late arrivals), and only those.",
 )
-def late_arrivals_schedule(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
+def late_arrivals_schedule(
+    context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource, zones: ZonesResource
+):
     run_day = context.scheduled_execution_time.date()
     start = run_day - dt.timedelta(days=LATE_ARRIVAL_DAYS + 1)
     end = run_day - dt.timedelta(days=2)
@@ -85,11 +86,12 @@ def late_arrivals_schedule(context: dg.ScheduleEvaluationContext, warehouse: War
             for d, n in wh.exam_counts(start, end).select("exam_date", "n_us_studies").iter_rows()
         }
     requests = []
+    raw = zones.raw()
     day = start
     while day <= end:
         key = day.isoformat()
         expected = counts.get(key, 0)
-        seen = _studies_seen(context.instance, key)
+        seen = _studies_seen(raw, key)
         if (seen is None and expected > 0) or (seen is not None and seen != expected):
             requests.append(
                 dg.RunRequest(
