@@ -98,7 +98,10 @@ class ProcessingResource(dg.ConfigurableResource):
     cine_frame_step: int = Field(default=4, description="Keep every n-th cine frame")
     ocr: bool = Field(default=True, description="OCR burned-in text (verification and features)")
     deid_profile: str = Field(default="research-breast-us", description="De-identification profile")
-    inpaint_method: str = Field(default="auto", description="auto, telea or torch")
+    inpaint_method: str = Field(
+        default="auto",
+        description="auto (= torch, batched, CUDA when present), normconv, telea or ns",
+    )
 
     @property
     def worker_count(self) -> int | None:

@@ -52,7 +52,7 @@ def image_features(
 @dg.asset(
     **COMMON,
     deps=[image_features],
-    kinds={"opencv", "png"},
+    kinds={"torch", "png"},
     code_version="1",
     description="Caliper-free versions of images with calipers and no clean twin (pixels outside "
     "the caliper mask unchanged), with before/after previews.",
