@@ -508,7 +508,10 @@ def link_images(lesions: pl.DataFrame, images: pl.DataFrame) -> pl.DataFrame:
     the clock (≤ 1.5 h) and distance (≤ 2 cm) agree where both are known, with at least one of
     them known. Score: 0.6 clock + 0.4 distance closeness (a missing term counts half), +0.1 when
     the caliper size is within 0.5 cm of the reported size, -0.1 when it is far off; the best
-    lesion per image is kept when its score is at least :data:`MIN_IMAGE_SCORE`.
+    lesion per image is kept when its score is at least :data:`MIN_IMAGE_SCORE`. An image whose
+    best score is shared by lesions at different locations (two lesions at 5:00 of one breast,
+    an image that shows the clock but not the distance) stays unlinked: the evidence cannot
+    tell them apart, and a link by lesion order would be a coin toss.
     """
     if lesions.height == 0 or images.height == 0:
         return pl.DataFrame(schema=LESION_IMAGES_SCHEMA)
@@ -564,6 +567,14 @@ def link_images(lesions: pl.DataFrame, images: pl.DataFrame) -> pl.DataFrame:
             evidence.alias("evidence"),
         )
         .filter(pl.col("_usable") & (pl.col("score") >= MIN_IMAGE_SCORE))
+        .filter(
+            # ambiguous: the best score reached by lesions at more than one location
+            pl.struct("_l_side", "_l_clock", "_l_dist")
+            .filter(pl.col("score") == pl.col("score").max())
+            .n_unique()
+            .over("image_id")
+            == 1
+        )
         .sort(["image_id", "score", "lesion_index"], descending=[False, True, False])
         .group_by("image_id", maintain_order=True)
         .first()
