@@ -49,12 +49,12 @@ test-fast: system-deps-test install
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not integration" $(PYTEST_ARGS)
 
 bench: install
-	$(BIN)/cadbusi bench
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 lint: install
-	$(BIN)/ruff check cadbusi_assets cadbusi_assets_tests
-	$(BIN)/ruff format --check cadbusi_assets cadbusi_assets_tests
-	$(BIN)/mypy cadbusi_assets
+	$(BIN)/ruff check cadbusi_assets cadbusi_assets_tests benchmarks tools
+	$(BIN)/ruff format --check cadbusi_assets cadbusi_assets_tests benchmarks tools
+	$(BIN)/mypy cadbusi_assets benchmarks tools
 
 check-defs: install
 	$(BIN)/dagster definitions validate -m cadbusi_assets.definitions

@@ -31,6 +31,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import requests
@@ -352,7 +353,7 @@ def measure(args: argparse.Namespace) -> dict:
                 backfill_id = launched["backfillId"]
                 report["launch_backfill_s"] = round(elapsed, 3)
 
-                samples = []
+                samples: list[dict[str, Any]] = []
                 first_run_s = None
                 while time.perf_counter() - launched_at < args.watch:
                     services.check_alive()

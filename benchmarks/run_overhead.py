@@ -46,10 +46,11 @@ def _event_times(instance: dg.DagsterInstance, run_id: str) -> dict:
         kind = event.event_type.name  # RUN_START's stored value is the legacy PIPELINE_START
         if kind in ("RUN_ENQUEUED", "RUN_STARTING", "RUN_START", "RUN_SUCCESS", "RUN_FAILURE"):
             out.setdefault(kind, entry.timestamp)
-        elif kind == "STEP_START":
+        elif kind == "STEP_START" and event.step_key is not None:
             starts[event.step_key] = entry.timestamp
             out.setdefault("first_step", entry.timestamp)
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in starts:
+            assert event.step_key is not None
             out["last_step"] = entry.timestamp
             out["steps"][event.step_key] += entry.timestamp - starts.pop(event.step_key)
     return out

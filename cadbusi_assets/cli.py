@@ -10,7 +10,11 @@ cadbusi analyze IN OUT  ultrasound analysis of a folder of de-identified DICOM f
 cadbusi export [--key]  cut a dated export on the configured instance
 cadbusi doctor          check for real that every part works: warehouse query, PACS echo,
                         zone probes, key rules, tesseract, label source (exit 1 on a problem)
-cadbusi bench           run the benchmarks and print the figures
+cadbusi reidentify P    key holders: the originals behind a pseudonym (raw zone, audited)
+cadbusi partition-report   exact counts and tables per study date (raw zone)
+cadbusi lineage EXPORT  the study dates and runs behind an export's images (raw zone + key)
+
+The benchmarks (`make bench`, `python -m benchmarks`) are not part of this package.
 
 OCR (tesseract) is on by default; without tesseract, commands stop and name the install
 command (apt-get install tesseract-ocr tesseract-ocr-eng). CADBUSI_OCR=0 (or --no-ocr)
@@ -334,12 +338,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     )
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from cadbusi_assets.bench import run_benchmarks
-
-    return run_benchmarks(args.only, quick=args.quick, echo=_echo)
-
-
 def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -503,12 +501,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.set_defaults(func=cmd_doctor)
 
-    bench = sub.add_parser("bench", help="run the benchmarks")
-    bench.add_argument(
-        "--only", action="append", default=[], help="pipeline, deid, pacs, analysis (repeatable)"
-    )
-    bench.add_argument("--quick", action="store_true", help="small inputs, for a smoke test")
-    bench.set_defaults(func=cmd_bench)
     return parser
 
 

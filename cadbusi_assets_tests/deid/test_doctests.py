@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = [
-    "cadbusi_assets.deid.bench",
+    "benchmarks.deid",
     "cadbusi_assets.deid.dates",
     "cadbusi_assets.deid.devices",
     "cadbusi_assets.deid.deidentify",
@@ -20,7 +20,7 @@ MODULES = [
     "cadbusi_assets.deid.profile",
     "cadbusi_assets.deid.scan",
     "cadbusi_assets.deid.table",
-    "cadbusi_assets.deid.tablegen",
+    "tools.deid_tablegen",
     "cadbusi_assets.deid.text",
     "cadbusi_assets.dicom.io",
     "cadbusi_assets.identity.audit",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cadbusi_assets.pacs.bench import PROTOCOLS, run_benchmark
+from benchmarks.pacs import PROTOCOLS, run_benchmark
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,9 @@ import polars as pl
 import pytest
 from PIL import Image
 
+from benchmarks.analysis import box_iou, psnr, true_caliper_mask
 from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
 from cadbusi_assets.dicom import decode_frame, read_dataset
-from cadbusi_assets.ultrasound.bench import box_iou, psnr, true_caliper_mask
 from cadbusi_assets.ultrasound.command import analyze_command
 from cadbusi_assets.ultrasound.ocr import tesseract_available
 from cadbusi_assets.ultrasound.overlay import to_grey
@@ -23,7 +23,7 @@ from cadbusi_assets_tests.support import require_tool
 
 pytestmark = pytest.mark.slow
 
-#: The benchmark uses other seeds (cadbusi_assets.ultrasound.bench).
+#: The benchmark uses other seeds (benchmarks.analysis).
 SEED = 31
 
 

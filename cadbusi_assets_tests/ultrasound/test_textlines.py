@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchmarks.textlines import match_boxes
 from cadbusi_assets.demo.screens_heldout import (
     FAMILIES,
     HELDOUT_FAMILIES,
@@ -12,7 +13,6 @@ from cadbusi_assets.demo.screens_heldout import (
     render_screen,
 )
 from cadbusi_assets.ultrasound.ocr import find_text_lines
-from cadbusi_assets.ultrasound.textbench import match_boxes
 from cadbusi_assets.ultrasound.textlines import find_text
 
 #: The benchmark and the tuning used other seeds.

@@ -9,7 +9,7 @@ The rates are end to end, so they include the server: on a small machine Orthanc
 DICOMweb plugin spends about 50 ms of CPU per 2.4 MB instance, which caps the DICOMweb figure;
 ``client_cpu_ms_per_instance`` is what the retrieval costs on our side.
 
-Run: ``python -m cadbusi_assets.pacs.bench [n_instances]`` (prints JSON).
+Run: ``python -m benchmarks.pacs [n_instances]`` (prints JSON).
 """
 
 from __future__ import annotations

@@ -715,13 +715,13 @@ def run_text_benchmark(
     frames_per_family: int = 20, seed: int | None = None, echo: Callable[[str], None] = print
 ) -> dict[str, Any]:
     """Text detection and reading per layout family and for the held-out families (see
-    :mod:`cadbusi_assets.ultrasound.textbench`), printed after the figures measured before
+    :mod:`benchmarks.textlines`), printed after the figures measured before
     the shared detector; returns ``{"after": ..., "before": TEXT_BEFORE}``."""
-    from cadbusi_assets.ultrasound.textbench import (
+    from benchmarks.textlines import (
         TEXT_SEED,
         format_text_report,
     )
-    from cadbusi_assets.ultrasound.textbench import (
+    from benchmarks.textlines import (
         run_text_benchmark as measure,
     )
 

@@ -2,10 +2,10 @@
 
 * ``pipeline``: the partition stages on a fresh synthetic cohort (records → retrieval →
   de-identification → analysis → inpainting → catalog → export), images/s and seconds per stage;
-* ``deid``: de-identification throughput (``cadbusi_assets.deid.bench``);
+* ``deid``: de-identification throughput (``benchmarks.deid``);
 * ``analysis``: ultrasound analysis speed and accuracy against ground truth
-  (``cadbusi_assets.ultrasound.bench``);
-* ``pacs``: retrieval from a real Orthanc over DICOMweb and DIMSE (``cadbusi_assets.pacs.bench``).
+  (``benchmarks.analysis``);
+* ``pacs``: retrieval from a real Orthanc over DICOMweb and DIMSE (``benchmarks.pacs``).
 
 Figures are written to ``.benchmarks/<name>.json``; nothing here asserts on them.
 """
@@ -168,7 +168,7 @@ def deid_comparison_benchmark(n: int = 60, workers: int | None = None) -> dict:
     import subprocess
     from concurrent.futures import ThreadPoolExecutor
 
-    from cadbusi_assets.deid.bench import synthetic_us
+    from benchmarks.deid import synthetic_us
     from cadbusi_assets.dicom import dataset_to_bytes
     from cadbusi_assets.identity import Pseudonymizer, PseudonymKey
     from cadbusi_assets.parallel import parallel_map, resolve_workers
@@ -283,21 +283,17 @@ def run_benchmarks(
     suites: dict[str, Callable[[], dict]] = {
         "pipeline": lambda: pipeline_benchmark(days=2 if quick else 5),
         "text-heldout": lambda: _call(
-            "cadbusi_assets.ultrasound.bench",
+            "benchmarks.analysis",
             "run_text_benchmark",
             frames_per_family=6 if quick else 20,
         ),
-        "deid": lambda: _call("cadbusi_assets.deid.bench", "run_benchmark", n=10 if quick else 50),
+        "deid": lambda: _call("benchmarks.deid", "run_benchmark", n=10 if quick else 50),
         "deid-vs-tools": lambda: deid_comparison_benchmark(n=20 if quick else 60),
         "analysis-speed": lambda: _call(
-            "cadbusi_assets.ultrasound.bench", "run_speed_benchmark", n=40 if quick else 200
+            "benchmarks.analysis", "run_speed_benchmark", n=40 if quick else 200
         ),
-        "analysis-accuracy": lambda: _call(
-            "cadbusi_assets.ultrasound.bench", "run_accuracy_benchmark"
-        ),
-        "pacs": lambda: _call(
-            "cadbusi_assets.pacs.bench", "run_benchmark", n_instances=60 if quick else 300
-        ),
+        "analysis-accuracy": lambda: _call("benchmarks.analysis", "run_accuracy_benchmark"),
+        "pacs": lambda: _call("benchmarks.pacs", "run_benchmark", n_instances=60 if quick else 300),
     }
     selected = [s for s in suites if not only or any(s.startswith(o) for o in only)]
     BENCH_DIR.mkdir(exist_ok=True)

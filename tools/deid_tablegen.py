@@ -16,7 +16,7 @@ outside the patient module get ``K`` (Full Dates) / ``C`` (Modified Dates), and 
 Regenerate (see ``data/README.md``)::
 
     pip download --no-deps dicom-anonymizer==2.1.0 -d /tmp/da && unzip -o /tmp/da/*.whl -d /tmp/da
-    python -m cadbusi_assets.deid.tablegen \\
+    python -m tools.deid_tablegen \\
         --basic /tmp/da/dicomanonymizer/dicom_anonymization_databases/dicomfields_2026c.py \\
         --options confidentiality_profile_attributes.json \\
         --out cadbusi_assets/deid/data/ps3_15_table_e1_1.csv
