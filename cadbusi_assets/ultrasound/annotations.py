@@ -42,7 +42,8 @@ _LEFT = re.compile(
 _RIGHT = re.compile(
     r"\b(?:RT|RIGHT|RGT|R(?=\s+(?:BREAST|BR|AXILLA|AX)\b)|(?<=BREAST\s)R|(?<=\bBR\s)R)\b"
 )
-_NOT_A_UNIT = r"(?![\d.,:])(?!\s*(?:C\s*M|MM|%|HZ|MHZ|S\b))"
+#: not followed by a unit; OCR reads the "c" of "cm" as "o", "0" or "e" ("D1 1.30 om")
+_NOT_A_UNIT = r"(?![\d.,:])(?!\s*(?:[CO0E]\s*M\b|C\s*M|CRN|MM|%|HZ|MHZ|S\b))"
 #: "2:00"; OCR may read the colon as ';'.
 _CLOCK = re.compile(r"(?<![\d.,:])(1[0-2]|0?[1-9])\s*[:;]\s*([0-5]\d)" + _NOT_A_UNIT)
 #: "2.30" only with quarter-hour minutes, so "MI 1.10" or "1.25" are not clock positions.

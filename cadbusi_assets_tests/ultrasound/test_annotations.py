@@ -132,3 +132,14 @@ def test_scanner_phrasings(text, expected):
         fields.body_area,
     )
     assert got == expected
+
+
+def test_a_measurement_whose_unit_ocr_misread_is_not_a_clock_position():
+    """Found by the held-out lesion evaluation: OCR read "D1 1.30 cm" as "D1 1.30 om", and the
+    reader took 1.30 for the clock position 1:30."""
+    from cadbusi_assets.ultrasound.annotations import parse_clock
+
+    for text in ("D1 1.30 om", "D1 1.30 0m", "D2 2.15 em", "D1 1.30 crn"):
+        assert parse_clock(text) is None, text
+    assert parse_clock("RT BREAST 1.30 3CMFN") == "1:30"
+    assert parse_clock("L 2:30 4 CM FN") == "2:30"
