@@ -6,7 +6,9 @@ One export row is one data row with ``projects.<project id>.labels[]``; each lab
 
 * ``labels``: one row per (data row, label): ids, project, workflow status, timestamps, a hash
   of the annotator (staff e-mails are not kept in clear);
-* ``objects``: one row per object annotation with its geometry;
+* ``objects``: one row per object annotation with its geometry (a mask as ``mask_url`` without
+  query string and ``mask_color``; ``mask_path`` / ``mask_sha256`` are filled in by the label
+  ingestion, which fetches and stores the mask, see :mod:`.masks`);
 * ``classifications``: one row per answer (radio answer, each checklist answer, text), for
   global classifications and those nested under objects.
 
@@ -36,6 +38,8 @@ from typing import Any
 
 import polars as pl
 
+from cadbusi_assets.labeling.masks import safe_mask_url
+
 LABELS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "label_id": pl.Utf8,
     "data_row_id": pl.Utf8,
@@ -62,6 +66,8 @@ OBJECTS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "points": pl.List(pl.List(pl.Float64)),
     "mask_url": pl.Utf8,
     "mask_color": pl.List(pl.Int32),
+    "mask_path": pl.Utf8,
+    "mask_sha256": pl.Utf8,
 }
 CLASSIFICATIONS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "label_id": pl.Utf8,
@@ -177,6 +183,8 @@ def _geometry(obj: Mapping[str, Any]) -> dict[str, Any]:
         "points": None,
         "mask_url": None,
         "mask_color": None,
+        "mask_path": None,
+        "mask_sha256": None,
     }
     if box := obj.get("bounding_box"):
         out.update(
@@ -190,7 +198,9 @@ def _geometry(obj: Mapping[str, Any]) -> dict[str, Any]:
     elif point := obj.get("point"):
         out["points"] = [[float(point["x"]), float(point["y"])]]
     elif mask := obj.get("composite_mask") or obj.get("mask"):
-        out["mask_url"] = mask.get("url")
+        # no tokens (query string) and no data: payload in the table; the label ingestion
+        # fetches the mask from the URL as exported (see :mod:`.masks`)
+        out["mask_url"] = safe_mask_url(mask.get("url"))
         if "color_rgb" in mask:
             out["mask_color"] = [int(c) for c in mask["color_rgb"]]
     return out

@@ -113,6 +113,27 @@ class FolderLabelSource:
                             "remove the file and the sensor will pick it up again."
                         ) from None
 
+    def fetch_mask(self, url: str) -> bytes:
+        """The bytes of a mask an export names: a ``data:`` URL, or a file path (relative to
+        the folder, ``file://`` or absolute) inside the folder; anything else is refused."""
+        from cadbusi_assets.labeling.masks import MaskFetchError, decode_data_url
+
+        if url.startswith("data:"):
+            return decode_data_url(url)
+        parsed = urlparse(url)
+        if parsed.scheme not in ("", "file"):
+            raise MaskFetchError(
+                f"the folder source reads mask files and data: URLs, not {parsed.scheme}: URLs"
+            )
+        text = parsed.path if parsed.scheme == "file" else url
+        root = self.root.resolve()
+        path = (root / text).resolve()
+        if not path.is_relative_to(root):
+            raise MaskFetchError("the mask file is outside the label folder")
+        if not path.is_file():
+            raise MaskFetchError("the mask file does not exist")
+        return path.read_bytes()
+
     def send_data_rows(self, dataset: str, rows: Sequence[Mapping[str, Any]]) -> int:
         self.outbox_dir.mkdir(parents=True, exist_ok=True)
         target = self.outbox_dir / f"{dataset}.ndjson"
@@ -379,6 +400,9 @@ class LabelboxSdkSource:
     network_retries: int = 2
     #: seconds between status polls of a pre-label import
     import_poll_s: int = 10
+    #: mask downloads: (connect, read) timeouts, retries on 429/5xx/dropped connections
+    mask_timeout_s: tuple[float, float] = (10.0, 60.0)
+    mask_retries: int = 4
 
     def __init__(
         self,
@@ -404,6 +428,7 @@ class LabelboxSdkSource:
             self._rest_endpoint = self._rest_endpoint or f"{origin}/api/v1"
             self._app_url = self._app_url or origin
         self._client: Any = None
+        self._session: Any = None
 
     def __repr__(self) -> str:
         return f"LabelboxSdkSource(project_id={self.project_id!r}, dataset_prefix={self.dataset_prefix!r})"
@@ -560,6 +585,74 @@ class LabelboxSdkSource:
         digest = hashlib.sha256("\n".join(in_window).encode()).hexdigest()[:16] if in_window else ""
         current = ActivityCursor(high_water, digest)
         return current != previous, current.encode()
+
+    # -- masks ----------------------------------------------------------------------------------
+
+    def _trusted_host(self, host: str) -> bool:
+        """Hosts that get the API key: Labelbox's, and those of the configured endpoints."""
+        host = host.lower()
+        configured = {
+            (urlparse(u).hostname or "").lower()
+            for u in (self._endpoint, self._rest_endpoint, self._app_url)
+            if u
+        }
+        return host in configured or host == "labelbox.com" or host.endswith(".labelbox.com")
+
+    def fetch_mask(self, url: str) -> bytes:
+        """Download a mask an export names. Labelbox hosts (and the configured endpoints) get
+        ``Authorization: Bearer <API key>``; other hosts (signed URLs) get no key. 429, 5xx and
+        dropped connections are retried with exponential backoff (:attr:`mask_retries` times);
+        other failures raise :class:`~cadbusi_assets.labeling.masks.MaskFetchError` (no URL,
+        no key in the message)."""
+        import requests
+
+        from cadbusi_assets.labeling.masks import MaskFetchError
+
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise MaskFetchError("the mask URL is not an http(s) URL")
+        headers = {"Accept": "image/png"}
+        if self._trusted_host(parsed.hostname):
+            if not self._api_key:
+                raise MaskFetchError("LABELBOX_API_KEY is not set")
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        if self._session is None:
+            self._session = requests.Session()
+            self._session.trust_env = True
+        problem = "no answer"
+        for attempt in range(self.mask_retries + 1):
+            if attempt:
+                time.sleep(self.rate_limit_backoff_s * 2 ** (attempt - 1))
+            try:
+                response = self._session.get(
+                    url, headers=headers, timeout=self.mask_timeout_s, allow_redirects=False
+                )
+            except requests.RequestException as exc:
+                problem = f"connection failed ({type(exc).__name__})"
+                continue
+            if response.status_code == 200:
+                return response.content
+            if response.status_code in (301, 302, 303, 307, 308):
+                # a redirect (e.g. to cloud storage) is followed without the API key
+                target = response.headers.get("Location") or ""
+                try:
+                    response = self._session.get(
+                        requests.compat.urljoin(url, target),
+                        headers={"Accept": "image/png"},
+                        timeout=self.mask_timeout_s,
+                    )
+                except requests.RequestException as exc:
+                    problem = f"connection failed ({type(exc).__name__})"
+                    continue
+                if response.status_code == 200:
+                    return response.content
+            problem = f"HTTP {response.status_code}"
+            if response.status_code != 429 and response.status_code < 500:
+                break
+        raise MaskFetchError(
+            f"{problem}"
+            + (" (check LABELBOX_API_KEY)" if problem in ("HTTP 401", "HTTP 403") else "")
+        )
 
     # -- data rows ------------------------------------------------------------------------------
 

@@ -18,6 +18,12 @@ the ``label_set_version`` it was current in (null when it never was), ``supersed
 label set that replaced it) and ``superseded_by`` (the revision that won; null when deleted).
 ``labels/labelbox/agreement_{questions,boxes}.parquet``: annotator agreement over the images
 labelled more than once (consensus), also in the ingestion report.
+
+Segmentation masks (Labelbox exports only their URLs) are fetched once through the label source,
+checked against the image's size, reduced to the object's colour and stored under
+``labels/labelbox/masks/``; the objects table gets ``mask_path`` / ``mask_sha256``. A mask that
+cannot be fetched or checked is a problem naming the label id (see
+:mod:`cadbusi_assets.labeling.masks`).
 """
 
 from __future__ import annotations
@@ -37,6 +43,14 @@ from cadbusi_assets.labeling import (
 )
 from cadbusi_assets.labeling.agreement import annotator_agreement
 from cadbusi_assets.labeling.consensus import ConsensusConfig, ensure_consensus
+from cadbusi_assets.labeling.masks import (
+    MAX_LISTED_PROBLEMS,
+    MaskReference,
+    attach_masks,
+    image_sizes_from_table,
+    recording_mask_references,
+    with_mask_columns,
+)
 from cadbusi_assets.labeling.ndjson import concat_history, label_revisions, parse_export
 from cadbusi_assets.labeling.ontology import OntologySpec, ensure_ontology
 from cadbusi_assets.labeling.prelabels import caliper_lesion_tables, one_lesion_per_image
@@ -47,6 +61,7 @@ from cadbusi_assets.stages.deidentification import IMAGES_TABLE, STUDIES_TABLE
 from cadbusi_assets.stages.lesions import LESION_IMAGES_PATH, LESIONS_PATH, inherit_twin_calipers
 from cadbusi_assets.stages.report import PartitionReport
 from cadbusi_assets.storage import Zone, read_partition_table, write_partition_table
+from cadbusi_assets.storage.tables import read_all_partition_tables
 
 DATA_ROWS_TABLE = "labelbox_data_rows"
 LABELS_DIR = ("labels", "labelbox")
@@ -355,6 +370,8 @@ def _read_current(zone: Zone) -> tuple[LabelTables, str | None]:
     tables = LabelTables(
         *(frames[name].drop("label_set_version", strict=False) for name in TABLE_NAMES)
     )
+    # label sets written before masks were fetched have no mask columns
+    tables.objects = with_mask_columns(tables.objects)
     return tables, (versions[0] if versions else None)
 
 
@@ -362,7 +379,9 @@ def _read_history(zone: Zone) -> LabelTables:
     frames = _read_tables(zone, HISTORY_DIR)
     if frames is None:
         return LabelTables.empty_history()
-    return LabelTables(*(frames[name] for name in TABLE_NAMES))
+    tables = LabelTables(*(frames[name] for name in TABLE_NAMES))
+    tables.objects = with_mask_columns(tables.objects)
+    return tables
 
 
 def _with_columns(tables: LabelTables, **columns: pl.Expr) -> LabelTables:
@@ -419,6 +438,17 @@ def _superseded(
     )
 
 
+def _image_sizes(research_zone: Zone, objects: pl.DataFrame) -> dict[str, tuple[int, int]]:
+    """(width, height) of the images with a mask object, from the ``images`` tables."""
+    wanted = objects.filter(pl.col("mask_url").is_not_null())["image_id"].unique()
+    if wanted.len() == 0:
+        return {}
+    images = read_all_partition_tables(research_zone, IMAGES_TABLE)
+    if images is None or "image_id" not in images.columns:
+        return {}
+    return image_sizes_from_table(images.filter(pl.col("image_id").is_in(wanted.to_list())))
+
+
 def ingest_labels(
     research_zone: Zone, source: LabelSource, *, full: bool = True, since: str | None = None
 ) -> PartitionReport:
@@ -430,9 +460,21 @@ def ingest_labels(
     version that stopped being current is kept in ``labels/labelbox/history/``.
     """
     previous, previous_version = _read_current(research_zone)
-    parsed = parse_export(source.export_rows(None if full else since))
+    references: list[MaskReference] = []
+    parsed = parse_export(
+        recording_mask_references(source.export_rows(None if full else since), references)
+    )
     fresh = parsed.current
     merged = fresh.sorted() if full else merge_label_tables(previous, fresh)
+    masks = attach_masks(
+        research_zone,
+        merged.objects,
+        merged.labels,
+        references,
+        getattr(source, "fetch_mask", None),
+        _image_sizes(research_zone, merged.objects),
+    )
+    merged = LabelTables(merged.labels, masks.objects, merged.classifications)
     version = label_set_version(merged)
     if previous.labels.height and previous_version is None:
         previous_version = label_set_version(previous)
@@ -459,6 +501,22 @@ def ingest_labels(
     report.count("label_versions_superseded_in_this_export", parsed.superseded.labels.height)
     report.count("superseded_label_versions_kept", history.labels.height)
     report.count("new_version", int(version != previous_version))
+    report.count("mask_objects", merged.objects["mask_url"].is_not_null().sum())
+    report.count("masks_stored", merged.objects["mask_path"].is_not_null().sum())
+    report.count("masks_fetched", masks.fetched)
+    report.count("masks_reused", masks.reused)
+    report.count("mask_problems", len(masks.problems))
+    for problem in masks.problems[:MAX_LISTED_PROBLEMS]:
+        report.add_problem(
+            f"label {problem['label_id']}: mask of object {problem['feature_id']}: "
+            f"{problem['problem']}"
+        )
+    if len(masks.problems) > MAX_LISTED_PROBLEMS:
+        report.add_problem(
+            f"{len(masks.problems) - MAX_LISTED_PROBLEMS} more mask problems (table mask_problems)"
+        )
+    if masks.problems:
+        report.tables["mask_problems"] = masks.problem_table()
     report.tables["answers"] = (
         merged.classifications.group_by(["question", "answer"]).len().sort(["question", "answer"])
         if merged.classifications.height
