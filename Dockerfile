@@ -16,10 +16,12 @@ RUN apt-get update \
 WORKDIR /opt/dagster/app
 COPY pyproject.toml README.md ./
 RUN pip install --no-cache-dir --index-url "$TORCH_INDEX" "torch==2.13.0" \
- && mkdir cadbusi_assets && touch cadbusi_assets/__init__.py \
+ && mkdir cadbusi_assets cadbusi_demo \
+ && touch cadbusi_assets/__init__.py cadbusi_demo/__init__.py \
  && pip install --no-cache-dir . \
- && pip uninstall -y cadbusi_assets && rm -rf cadbusi_assets
+ && pip uninstall -y cadbusi_assets && rm -rf cadbusi_assets cadbusi_demo
 COPY cadbusi_assets/ ./cadbusi_assets/
+COPY cadbusi_demo/ ./cadbusi_demo/
 RUN pip install --no-cache-dir --no-deps . && mkdir -p "$DAGSTER_HOME"
 COPY deploy/dagster.production.yaml "$DAGSTER_HOME"/dagster.yaml
 

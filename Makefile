@@ -52,9 +52,9 @@ bench: install
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 lint: install
-	$(BIN)/ruff check cadbusi_assets cadbusi_assets_tests benchmarks tools
-	$(BIN)/ruff format --check cadbusi_assets cadbusi_assets_tests benchmarks tools
-	$(BIN)/mypy cadbusi_assets benchmarks tools
+	$(BIN)/ruff check cadbusi_assets cadbusi_demo cadbusi_assets_tests benchmarks tools
+	$(BIN)/ruff format --check cadbusi_assets cadbusi_demo cadbusi_assets_tests benchmarks tools
+	$(BIN)/mypy cadbusi_assets cadbusi_demo benchmarks tools
 
 check-defs: install
 	$(BIN)/dagster definitions validate -m cadbusi_assets.definitions

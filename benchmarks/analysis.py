@@ -9,7 +9,7 @@
   It also renders a contact sheet of the detectors on the real ultrasound files of
   ``deid-data`` and ``pydicom-data`` (no labels: for a person to judge).
 * :func:`run_text_benchmark` measures text detection and reading on the held-out screen
-  generator (:mod:`cadbusi_assets.demo.screens_heldout`), per layout family, for the tuning
+  generator (:mod:`cadbusi_demo.screens_heldout`), per layout family, for the tuning
   families and for the held-out families: text-box recall, false boxes per frame, annotation
   fields read, de-identification OCR verification ms/frame; printed beside the same figures
   measured before the shared detector (:data:`TEXT_BEFORE`).
@@ -72,7 +72,7 @@ def generate_corpus(
     out_dir: Path, seed: int, days: int, studies_per_day: tuple[int, int] = (2, 4)
 ) -> Path:
     """A demo cohort for the benchmark (the demo generator is deterministic per seed)."""
-    from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
+    from cadbusi_demo import DemoConfig, generate_demo_cohort
 
     config = DemoConfig(
         start=dt.date(2026, 9, 1), days=days, studies_per_day=studies_per_day, seed=seed
@@ -108,7 +108,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def true_caliper_mask(shape: tuple[int, int], truth: dict[str, Any]) -> np.ndarray:
     """Every pixel the demo generator drew for the calipers (glyphs and dotted lines)."""
-    from cadbusi_assets.demo.overlays import dotted_line_pixels, glyph_pixels
+    from cadbusi_demo.overlays import dotted_line_pixels, glyph_pixels
 
     mask = np.zeros(shape, bool)
     size, stroke, style = (

@@ -146,7 +146,7 @@ def time_ocr_verification(instances: int = 30, seed: int = 3) -> dict:
         tesseract_available,
         verification_frame_indices,
     )
-    from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
+    from cadbusi_demo import DemoConfig, generate_demo_cohort
 
     if not tesseract_available():
         return {"skipped": "tesseract is not installed"}

@@ -205,8 +205,8 @@ def _empty_sources(root: Path) -> dict[str, str]:
     """An empty warehouse (demo schema, no rows), an empty folder PACS, zones and a key."""
     import duckdb
 
-    from cadbusi_assets.demo.warehouse import WAREHOUSE_SCHEMA
     from cadbusi_assets.identity import generate_key_file
+    from cadbusi_demo.warehouse import WAREHOUSE_SCHEMA
 
     warehouse = root / "warehouse.duckdb"
     with duckdb.connect(str(warehouse)) as con:

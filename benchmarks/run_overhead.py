@@ -21,7 +21,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
 from cadbusi_assets.identity import generate_key_file
 from cadbusi_assets_tests.defs.services import (
     STUDY_DATE_ASSETS,
@@ -31,6 +30,7 @@ from cadbusi_assets_tests.defs.services import (
     wait_backfill,
     write_instance_yaml,
 )
+from cadbusi_demo import DemoConfig, generate_demo_cohort
 
 IMAGE_STEPS = {"deidentified_images", "image_features", "inpainted_images"}
 

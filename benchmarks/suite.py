@@ -36,7 +36,6 @@ def pipeline_benchmark(
 ) -> dict:
     """Run every partition stage on a fresh cohort and report seconds and images/s per stage."""
     from cadbusi_assets.catalog import build_metadata_db
-    from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
     from cadbusi_assets.exports import ExportConfig, build_export
     from cadbusi_assets.identity import Pseudonymizer, generate_key_file, load_key
     from cadbusi_assets.pacs import open_pacs
@@ -44,6 +43,7 @@ def pipeline_benchmark(
     from cadbusi_assets.records import open_warehouse
     from cadbusi_assets.stages import analysis, deidentification, records, retrieval
     from cadbusi_assets.storage import open_zone
+    from cadbusi_demo import DemoConfig, generate_demo_cohort
 
     out: dict[str, Any] = {
         "days": days,

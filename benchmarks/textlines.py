@@ -1,5 +1,5 @@
 """Text detection and reading measured on the held-out screen generator
-(:mod:`cadbusi_assets.demo.screens_heldout`): numbers, never assertions.
+(:mod:`cadbusi_demo.screens_heldout`): numbers, never assertions.
 
 Per layout family, for the tuning families and for the held-out families together
 (:func:`run_text_benchmark`): text-box recall and false boxes per frame of the annotation
@@ -132,7 +132,7 @@ def score_family(
 ) -> FamilyScore:
     """Score ``detect(frame, fov_mask)`` (and optionally ``read_fields`` and the timing of
     ``verify(frame)``) on ``frames`` frames of ``family``."""
-    from cadbusi_assets.demo.screens_heldout import render_screen
+    from cadbusi_demo.screens_heldout import render_screen
 
     score = FamilyScore(family, verify_ms=[])
     for k in range(frames):
@@ -237,10 +237,10 @@ class _Totals:
 
 def _family_totals(family: str, frames: int, seed: int, ocr: bool) -> _Totals:
     from cadbusi_assets.deid.ocr import find_identifiers_in_ocr_text, find_lines, ocr_identifiers
-    from cadbusi_assets.demo.screens_heldout import render_screen
     from cadbusi_assets.ultrasound.analysis import analyze_frame
     from cadbusi_assets.ultrasound.ocr import engine as ocr_engine
     from cadbusi_assets.ultrasound.ocr import find_text_lines
+    from cadbusi_demo.screens_heldout import render_screen
 
     totals = _Totals()
     for k in range(frames):
@@ -299,7 +299,7 @@ def run_text_benchmark(
 ) -> dict[str, Any]:
     """Per family, tuning families together and held-out families together (see the module
     docstring); ``ocr=False`` measures the detectors only."""
-    from cadbusi_assets.demo.screens_heldout import FAMILIES, HELDOUT_FAMILIES, TUNING_FAMILIES
+    from cadbusi_demo.screens_heldout import FAMILIES, HELDOUT_FAMILIES, TUNING_FAMILIES
 
     per_family = {f: _family_totals(f, frames_per_family, seed, ocr) for f in FAMILIES}
     out: dict[str, Any] = {name: t.summary() for name, t in per_family.items()}

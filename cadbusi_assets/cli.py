@@ -72,7 +72,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
-    from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
+    from cadbusi_demo import DemoConfig, generate_demo_cohort
 
     config = DemoConfig(start=args.start, days=args.days, seed=args.seed)
     cohort = generate_demo_cohort(Path(args.out), config, progress=_echo)
@@ -120,8 +120,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not _ocr_ready():
         return 2
     paths = _ensure_demo_environment()
-    from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
     from cadbusi_assets.identity import generate_key_file, load_key
+    from cadbusi_demo import DemoConfig, generate_demo_cohort
 
     _echo(f"cadbusi demo — everything under {os.environ['CADBUSI_HOME']}")
     if not paths["key"].exists():
@@ -170,7 +170,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     runs = runner.backfill_study_dates(defs, partitioned, instance, start, end, echo=_echo)
 
-    from cadbusi_assets.demo.labeler import label_sent_images
+    from cadbusi_demo.labeler import label_sent_images
 
     _echo("[4/7] simulated annotators label the images sent to the label folder")
     labelled = label_sent_images(paths["labelbox"], paths["ground_truth"], load_key(paths["key"]))

@@ -32,7 +32,7 @@ import pydicom
 from PIL import Image, ImageDraw, ImageFont
 
 from cadbusi_assets.deid.name_variants import name_terms
-from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
+from cadbusi_demo import DemoConfig, generate_demo_cohort
 
 CONFIG = DemoConfig(start=dt.date(2026, 9, 1), days=2, studies_per_day=(2, 2), seed=7, workers=1)
 

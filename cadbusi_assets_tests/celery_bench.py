@@ -96,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", action="store_true", help="include the image steps (CPU-bound)")
     args = parser.parse_args(argv)
 
-    from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
     from cadbusi_assets.identity import generate_key_file
+    from cadbusi_demo import DemoConfig, generate_demo_cohort
 
     config = DemoConfig(start=dt.date(2026, 9, 1), days=args.dates, studies_per_day=(3, 3), seed=5)
     with tempfile.TemporaryDirectory(prefix="cadbusi-celery-bench-") as tmp:

@@ -137,10 +137,10 @@ class AdversarialRun:
 @pytest.fixture(scope="module")
 def adversarial(tmp_path_factory) -> Iterator[AdversarialRun]:
     from cadbusi_assets.definitions import defs
-    from cadbusi_assets.demo.labeler import label_sent_images
     from cadbusi_assets.identity import generate_key_file, load_key
     from cadbusi_assets_tests.conftest import clear_dagster_state_storage
     from cadbusi_assets_tests.defs.conftest import PARTITIONED, make_environment, run
+    from cadbusi_demo.labeler import label_sent_images
 
     root = tmp_path_factory.mktemp("adversarial")
     clear_dagster_state_storage()

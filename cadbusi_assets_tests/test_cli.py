@@ -14,9 +14,9 @@ import polars as pl
 import pytest
 
 from cadbusi_assets.cli import DEMO_INSTANCE_YAML, build_parser, main
-from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
 from cadbusi_assets.progress import ProgressBar, tick
 from cadbusi_assets_tests.support import require_tesseract
+from cadbusi_demo import DemoConfig, generate_demo_cohort
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,11 +22,11 @@ from cadbusi_assets.defs.resources import (
     WarehouseResource,
     ZonesResource,
 )
-from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
 from cadbusi_assets.identity import generate_key_file
 from cadbusi_assets.runner import RANGE_END, RANGE_START
 from cadbusi_assets_tests.conftest import clear_dagster_state_storage
 from cadbusi_assets_tests.support import in_ci
+from cadbusi_demo import DemoConfig, generate_demo_cohort
 
 COHORT = DemoConfig(start=dt.date(2026, 9, 1), days=3, studies_per_day=(2, 3), seed=7, workers=2)
 PARTITIONED = [
@@ -161,8 +161,8 @@ class PipelineRun:
 @pytest.fixture(scope="session")
 def pipeline(definitions, cohort_dir, key_file, tmp_path_factory):
     """The whole graph: backfill of every study date, labels, catalog and one export."""
-    from cadbusi_assets.demo.labeler import label_sent_images
     from cadbusi_assets.identity import load_key
+    from cadbusi_demo.labeler import label_sent_images
 
     env = make_environment(tmp_path_factory.mktemp("run_a"), cohort_dir, key_file)
     with dg.instance_for_test(

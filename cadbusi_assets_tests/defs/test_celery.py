@@ -16,13 +16,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
 from cadbusi_assets.identity import generate_key_file
 from cadbusi_assets.runner import RANGE_END, RANGE_START
 from cadbusi_assets_tests import celery_support
 from cadbusi_assets_tests.conftest import clear_dagster_state_storage
 from cadbusi_assets_tests.defs import celery_job
 from cadbusi_assets_tests.support import require_tool
+from cadbusi_demo import DemoConfig, generate_demo_cohort
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("celery")]
 

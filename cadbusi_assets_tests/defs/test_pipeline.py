@@ -8,7 +8,6 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from cadbusi_assets.demo import DemoCohort
 from cadbusi_assets.identity import Pseudonymizer, load_key
 from cadbusi_assets.stages.report import read_partition_reports
 from cadbusi_assets.storage import open_zone, read_partition_table
@@ -20,6 +19,7 @@ from cadbusi_assets_tests.defs.conftest import (
     tree_digest,
 )
 from cadbusi_assets_tests.defs.phi_scan import find_identifiers
+from cadbusi_demo import DemoCohort
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("pipeline")]
 

@@ -25,7 +25,6 @@ import pytest
 
 from cadbusi_assets.defs.reporting import FAILED_DATES_TAG
 from cadbusi_assets.defs.run_process import run_pid
-from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
 from cadbusi_assets.identity import generate_key_file
 from cadbusi_assets_tests.defs.services import (
     BIN,
@@ -41,6 +40,7 @@ from cadbusi_assets_tests.defs.services import (
     wait_for,
     write_instance_yaml,
 )
+from cadbusi_demo import DemoConfig, generate_demo_cohort
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("user_runs")]
 

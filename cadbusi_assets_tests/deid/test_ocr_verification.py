@@ -179,7 +179,7 @@ def test_ocr_tolerant_matching(ocr, kinds):
 @pytest.fixture(scope="module")
 def demo_instances(tmp_path_factory) -> list[Path]:
     """A few instances of a tiny demo cohort: one per scanner layout, a cine, a Doppler."""
-    from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
+    from cadbusi_demo import DemoConfig, generate_demo_cohort
 
     cohort = generate_demo_cohort(
         tmp_path_factory.mktemp("demo") / "cohort",

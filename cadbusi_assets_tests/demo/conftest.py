@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
-from cadbusi_assets.demo.plan import plan_cohort
+from cadbusi_demo import DemoConfig, generate_demo_cohort
+from cadbusi_demo.plan import plan_cohort
 
 #: Small enough to generate in a few seconds, large enough to hold every feature.
 SMALL_CONFIG = DemoConfig(

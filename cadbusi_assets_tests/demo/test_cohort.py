@@ -9,14 +9,14 @@ import json
 import duckdb
 import pytest
 
-from cadbusi_assets.demo import DemoCohort, DemoConfig, generate_demo_cohort
-from cadbusi_assets.demo.__main__ import main
-from cadbusi_assets.demo.acquisition import plan_acquisitions
-from cadbusi_assets.demo.cohort import _swap_into_place
-from cadbusi_assets.demo.dicom_writer import instance_bytes
-from cadbusi_assets.demo.plan import plan_cohort
-from cadbusi_assets.demo.render import render_view
-from cadbusi_assets.demo.warehouse import WAREHOUSE_SCHEMA, warehouse_frames
+from cadbusi_demo import DemoCohort, DemoConfig, generate_demo_cohort
+from cadbusi_demo.__main__ import main
+from cadbusi_demo.acquisition import plan_acquisitions
+from cadbusi_demo.cohort import _swap_into_place
+from cadbusi_demo.dicom_writer import instance_bytes
+from cadbusi_demo.plan import plan_cohort
+from cadbusi_demo.render import render_view
+from cadbusi_demo.warehouse import WAREHOUSE_SCHEMA, warehouse_frames
 
 
 def files(root) -> dict[str, bytes]:
@@ -106,7 +106,7 @@ def test_command_line_builds_the_config_and_prints_the_summary(
         progress("images: 1/1 studies")
         return demo_cohort
 
-    monkeypatch.setattr("cadbusi_assets.demo.__main__.generate_demo_cohort", fake_generate)
+    monkeypatch.setattr("cadbusi_demo.__main__.generate_demo_cohort", fake_generate)
     assert (
         main(
             [
@@ -168,7 +168,7 @@ def test_a_failed_generation_keeps_the_previous_cohort(monkeypatch, tmp_path):
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("cadbusi_assets.demo.pacs.write_pacs", broken)
+    monkeypatch.setattr("cadbusi_demo.pacs.write_pacs", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         generate_demo_cohort(out, DemoConfig(days=1, studies_per_day=(0, 0)))
     assert (out / "cohort.json").read_text() == '{"previous": true}'

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cadbusi_assets.demo.render import geometries
-from cadbusi_assets.demo.tissue import SPECKLE_MAX
+from cadbusi_demo.render import geometries
+from cadbusi_demo.tissue import SPECKLE_MAX
 
 UNCOMPRESSED = {"RGB", "MONOCHROME2"}
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import duckdb
 from pydicom.tag import Tag
 
-from cadbusi_assets.demo.cohort import patient_identifiers
-from cadbusi_assets.demo.dicom_writer import PRIVATE_CREATOR
-from cadbusi_assets.demo.layouts import LAYOUTS
-from cadbusi_assets.demo.names import OUTSIDE_SITE, SITES
+from cadbusi_demo.cohort import patient_identifiers
+from cadbusi_demo.dicom_writer import PRIVATE_CREATOR
+from cadbusi_demo.layouts import LAYOUTS
+from cadbusi_demo.names import OUTSIDE_SITE, SITES
 
 
 def patients(cohort) -> dict[str, dict]:

@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
-from cadbusi_assets.demo.acquisition import plan_acquisitions
-from cadbusi_assets.demo.layouts import LAYOUTS
-from cadbusi_assets.demo.names import FEMALE_FIRST_NAMES, LAST_NAMES, OUTSIDE_SITE, SITES
-from cadbusi_assets.demo.render import _static_screen, geometries
+from cadbusi_demo.acquisition import plan_acquisitions
+from cadbusi_demo.layouts import LAYOUTS
+from cadbusi_demo.names import FEMALE_FIRST_NAMES, LAST_NAMES, OUTSIDE_SITE, SITES
+from cadbusi_demo.render import _static_screen, geometries
 
 
 @pytest.fixture(scope="module")

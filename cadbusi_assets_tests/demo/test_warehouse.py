@@ -8,9 +8,9 @@ import re
 import duckdb
 import pytest
 
-from cadbusi_assets.demo import WAREHOUSE_SCHEMA, DemoConfig
-from cadbusi_assets.demo.plan import EDGE_CASES
-from cadbusi_assets.demo.warehouse import write_warehouse
+from cadbusi_demo import WAREHOUSE_SCHEMA, DemoConfig
+from cadbusi_demo.plan import EDGE_CASES
+from cadbusi_demo.warehouse import write_warehouse
 
 EXPECTED = {
     "patients": [
@@ -217,7 +217,7 @@ def test_pathology_rows_fan_out_per_diagnosis(warehouse):
 
 
 def test_plan_is_deterministic_and_seed_dependent():
-    from cadbusi_assets.demo.plan import plan_cohort
+    from cadbusi_demo.plan import plan_cohort
 
     config = DemoConfig(days=5)
     assert plan_cohort(config) == plan_cohort(config)

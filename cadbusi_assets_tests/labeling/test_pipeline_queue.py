@@ -16,7 +16,6 @@ import polars as pl
 import pytest
 
 from cadbusi_assets.defs.resources import LabelSourceResource
-from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
 from cadbusi_assets.identity import generate_key_file
 from cadbusi_assets.labeling.ontology import OntologySpec
 from cadbusi_assets.labeling.sources import FolderLabelSource
@@ -26,6 +25,7 @@ from cadbusi_assets.stages.report import read_partition_reports
 from cadbusi_assets.storage import open_zone, read_partition_table
 from cadbusi_assets_tests.defs.conftest import Environment, make_environment, run
 from cadbusi_assets_tests.labeling.fake_labelbox_ontology import running_fake_with_ontology
+from cadbusi_demo import DemoConfig, generate_demo_cohort
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,6 @@ import polars as pl
 import pytest
 from pydicom.dataset import Dataset
 
-from cadbusi_assets.demo.warehouse import WAREHOUSE_SCHEMA
 from cadbusi_assets.dicom import dataset_to_bytes, read_dataset
 from cadbusi_assets.identity import Pseudonymizer
 from cadbusi_assets.pacs import open_pacs
@@ -36,6 +35,7 @@ from cadbusi_assets.stages import records as records_stage
 from cadbusi_assets.stages.report import read_partition_reports
 from cadbusi_assets.storage import open_zone, read_partition_table
 from cadbusi_assets_tests.support import TEST_KEY
+from cadbusi_demo.warehouse import WAREHOUSE_SCHEMA
 
 DEADLINE_S = 300
 

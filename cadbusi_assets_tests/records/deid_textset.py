@@ -1,7 +1,7 @@
 """A synthetic, deterministic free-text de-identification test set.
 
 :func:`generate` writes breast radiology and pathology reports (the style of
-``cadbusi_assets.demo.reports`` / ``demo.pathology``) and plants identifiers of every HIPAA Safe
+``cadbusi_demo.reports`` / ``demo.pathology``) and plants identifiers of every HIPAA Safe
 Harbor kind the scrubber must remove, in many phrasings and three scripts (Latin with and without
 accents, Japanese kanji / kana, Cyrillic), with ground-truth spans for each identifier and for
 the clinical phrases that must survive. :func:`evaluate` runs a scrubber over a set and returns

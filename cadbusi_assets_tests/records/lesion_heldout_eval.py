@@ -1,5 +1,5 @@
 """Lesion-matching accuracy on the domain-randomized screen generator
-(:mod:`cadbusi_assets.demo.screens_heldout`), per layout family.
+(:mod:`cadbusi_demo.screens_heldout`), per layout family.
 
 For synthetic breast exams (several report lesions per breast: side, clock, distance from the
 nipple, size), every lesion is shown on frames of the exam's scanner family: the annotation
@@ -46,7 +46,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from cadbusi_assets.demo.screens_heldout import (
+from cadbusi_assets.records.lesions import LESIONS_SCHEMA_EXTRA, lesion_table
+from cadbusi_assets.stages.lesions import evidence_of_images
+from cadbusi_assets.ultrasound.analysis import analyze_frame, resolve_laterality
+from cadbusi_assets.ultrasound.annotations import parse_annotation
+from cadbusi_demo.screens_heldout import (
     FAMILIES,
     HELDOUT_FAMILIES,
     TUNING_FAMILIES,
@@ -54,10 +58,6 @@ from cadbusi_assets.demo.screens_heldout import (
     Screen,
     render_screen,
 )
-from cadbusi_assets.records.lesions import LESIONS_SCHEMA_EXTRA, lesion_table
-from cadbusi_assets.stages.lesions import evidence_of_images
-from cadbusi_assets.ultrasound.analysis import analyze_frame, resolve_laterality
-from cadbusi_assets.ultrasound.annotations import parse_annotation
 
 #: Seed of the evaluation's exams and frames (the text benchmark and tuning use others).
 EVAL_SEED = 20261203

@@ -7,10 +7,6 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from cadbusi_assets.demo import DemoConfig
-from cadbusi_assets.demo.plan import plan_cohort
-from cadbusi_assets.demo.records_truth import exams_truth, specimens_truth
-from cadbusi_assets.demo.warehouse import write_warehouse
 from cadbusi_assets.records import (
     diagnosis_labels,
     open_warehouse,
@@ -19,6 +15,10 @@ from cadbusi_assets.records import (
     select_cohort,
 )
 from cadbusi_assets.records.accuracy import parsing_accuracy
+from cadbusi_demo import DemoConfig
+from cadbusi_demo.plan import plan_cohort
+from cadbusi_demo.records_truth import exams_truth, specimens_truth
+from cadbusi_demo.warehouse import write_warehouse
 
 pytestmark = pytest.mark.integration
 

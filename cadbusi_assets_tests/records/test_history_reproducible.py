@@ -196,9 +196,9 @@ def test_radiology_history_query_on_every_adapter(
 @pytest.mark.integration
 def test_every_demo_date_alone_equals_the_31_date_window(tmp_path):
     """The demo warehouse (prior mammograms and biopsies before the demo's first date)."""
-    from cadbusi_assets.demo import DemoConfig
-    from cadbusi_assets.demo.plan import plan_cohort
-    from cadbusi_assets.demo.warehouse import write_warehouse
+    from cadbusi_demo import DemoConfig
+    from cadbusi_demo.plan import plan_cohort
+    from cadbusi_demo.warehouse import write_warehouse
 
     config = DemoConfig(days=31)
     write_warehouse(tmp_path / "demo.duckdb", plan_cohort(config))

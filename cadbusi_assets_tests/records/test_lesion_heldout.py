@@ -16,17 +16,17 @@ from contextlib import contextmanager
 import polars as pl
 import pytest
 
-from cadbusi_assets.demo.screens_heldout import (
+from cadbusi_assets.records.lesions import caliper_measurement, link_images
+from cadbusi_assets.ultrasound.annotations import parse_annotation
+from cadbusi_assets_tests.records.lesion_heldout_eval import evaluate, synthetic_exams
+from cadbusi_assets_tests.support import require_tesseract
+from cadbusi_demo.screens_heldout import (
     FAMILIES,
     HELDOUT_FAMILIES,
     TUNING_FAMILIES,
     LesionMarks,
     render_screen,
 )
-from cadbusi_assets.records.lesions import caliper_measurement, link_images
-from cadbusi_assets.ultrasound.annotations import parse_annotation
-from cadbusi_assets_tests.records.lesion_heldout_eval import evaluate, synthetic_exams
-from cadbusi_assets_tests.support import require_tesseract
 
 
 @contextmanager

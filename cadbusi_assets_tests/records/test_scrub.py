@@ -365,10 +365,10 @@ def test_recall_and_retention_on_a_held_out_synthetic_set():
 
 
 def test_demo_reports_plant_third_parties_and_scrubbing_removes_them():
-    from cadbusi_assets.demo import DemoConfig
-    from cadbusi_assets.demo.plan import plan_cohort
-    from cadbusi_assets.demo.records_truth import exams_truth
     from cadbusi_assets.records.sections import findings, impression
+    from cadbusi_demo import DemoConfig
+    from cadbusi_demo.plan import plan_cohort
+    from cadbusi_demo.records_truth import exams_truth
 
     plan = plan_cohort(DemoConfig(days=30))
     truth = {e["accession_number"]: e["planted_third_party"] for e in exams_truth(plan)}

@@ -14,12 +14,12 @@ import pytest
 from PIL import Image
 
 from benchmarks.analysis import box_iou, psnr, true_caliper_mask
-from cadbusi_assets.demo import DemoConfig, generate_demo_cohort
 from cadbusi_assets.dicom import decode_frame, read_dataset
 from cadbusi_assets.ultrasound.command import analyze_command
 from cadbusi_assets.ultrasound.ocr import tesseract_available
 from cadbusi_assets.ultrasound.overlay import to_grey
 from cadbusi_assets_tests.support import require_tool
+from cadbusi_demo import DemoConfig, generate_demo_cohort
 
 pytestmark = pytest.mark.slow
 

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from benchmarks.textlines import match_boxes
-from cadbusi_assets.demo.screens_heldout import (
+from cadbusi_assets.ultrasound.ocr import find_text_lines
+from cadbusi_assets.ultrasound.textlines import find_text
+from cadbusi_demo.screens_heldout import (
     FAMILIES,
     HELDOUT_FAMILIES,
     TUNING_FAMILIES,
     render_screen,
 )
-from cadbusi_assets.ultrasound.ocr import find_text_lines
-from cadbusi_assets.ultrasound.textlines import find_text
 
 #: The benchmark and the tuning used other seeds.
 SEED = 77
@@ -81,7 +81,7 @@ def test_text_found_and_nothing_else_on_every_family():
         "cadbusi_assets.ultrasound.textlines",
         "cadbusi_assets.ultrasound.annotations",
         "cadbusi_assets.ultrasound.ocr",
-        "cadbusi_assets.demo.screens_heldout",
+        "cadbusi_demo.screens_heldout",
     ],
 )
 def test_doctests(module):
