@@ -5,7 +5,7 @@ DICOM with burned-in and header PHI, and ground truth for every image.
 opens it again. The names are imported lazily so that worker processes, which only need the
 image synthesis modules, do not pay for DuckDB and polars.
 
->>> from cadbusi_assets.demo import DemoConfig
+>>> from cadbusi_demo import DemoConfig
 >>> DemoConfig().days
 30
 """
@@ -16,15 +16,15 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cadbusi_assets.demo.cohort import DemoCohort, generate_demo_cohort
-    from cadbusi_assets.demo.config import DemoConfig
-    from cadbusi_assets.demo.warehouse import WAREHOUSE_SCHEMA
+    from cadbusi_demo.cohort import DemoCohort, generate_demo_cohort
+    from cadbusi_demo.config import DemoConfig
+    from cadbusi_demo.warehouse import WAREHOUSE_SCHEMA
 
 _EXPORTS = {
-    "DemoCohort": "cadbusi_assets.demo.cohort",
-    "generate_demo_cohort": "cadbusi_assets.demo.cohort",
-    "DemoConfig": "cadbusi_assets.demo.config",
-    "WAREHOUSE_SCHEMA": "cadbusi_assets.demo.warehouse",
+    "DemoCohort": "cadbusi_demo.cohort",
+    "generate_demo_cohort": "cadbusi_demo.cohort",
+    "DemoConfig": "cadbusi_demo.config",
+    "WAREHOUSE_SCHEMA": "cadbusi_demo.warehouse",
 }
 
 __all__ = ["WAREHOUSE_SCHEMA", "DemoCohort", "DemoConfig", "generate_demo_cohort"]
@@ -33,4 +33,4 @@ __all__ = ["WAREHOUSE_SCHEMA", "DemoCohort", "DemoConfig", "generate_demo_cohort
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'cadbusi_assets.demo' has no attribute {name!r}")
+    raise AttributeError(f"module 'cadbusi_demo' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""``python -m cadbusi_assets.demo OUT_DIR [--start YYYY-MM-DD] [--days N] [--seed N]``."""
+"""``python -m cadbusi_demo OUT_DIR [--start YYYY-MM-DD] [--days N] [--seed N]``."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import sys
 import time
 from pathlib import Path
 
-from cadbusi_assets.demo.cohort import generate_demo_cohort
-from cadbusi_assets.demo.config import DemoConfig
+from cadbusi_demo.cohort import generate_demo_cohort
+from cadbusi_demo.config import DemoConfig
 
 
 def main(argv: list[str] | None = None) -> int:
     defaults = DemoConfig()
     parser = argparse.ArgumentParser(
-        prog="python -m cadbusi_assets.demo", description="Generate the synthetic demo cohort."
+        prog="python -m cadbusi_demo", description="Generate the synthetic demo cohort."
     )
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--start", type=dt.date.fromisoformat, default=defaults.start)

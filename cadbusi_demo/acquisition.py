@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cadbusi_assets.demo import names
-from cadbusi_assets.demo.findings import random_clock, random_distance
-from cadbusi_assets.demo.ids import child_rng, derive_uid
-from cadbusi_assets.demo.layouts import LAYOUTS
-from cadbusi_assets.demo.model import Exam, Finding, Patient
-from cadbusi_assets.demo.plan import CohortPlan
+from cadbusi_demo import names
+from cadbusi_demo.findings import random_clock, random_distance
+from cadbusi_demo.ids import child_rng, derive_uid
+from cadbusi_demo.layouts import LAYOUTS
+from cadbusi_demo.model import Exam, Finding, Patient
+from cadbusi_demo.plan import CohortPlan
 
 #: Printed orientation token -> the normalized ground-truth value.
 ORIENTATIONS = {

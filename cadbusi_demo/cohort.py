@@ -22,10 +22,10 @@ from typing import Any
 
 import duckdb
 
-from cadbusi_assets.demo.config import DemoConfig
-from cadbusi_assets.demo.plan import CohortPlan, plan_cohort
-from cadbusi_assets.demo.records_truth import write_records_truth
-from cadbusi_assets.demo.warehouse import write_warehouse
+from cadbusi_demo.config import DemoConfig
+from cadbusi_demo.plan import CohortPlan, plan_cohort
+from cadbusi_demo.records_truth import write_records_truth
+from cadbusi_demo.warehouse import write_warehouse
 
 COHORT_FILE = "cohort.json"
 WAREHOUSE_FILE = "warehouse.duckdb"
@@ -151,7 +151,7 @@ def generate_demo_cohort(
     The files are built in a sibling folder and moved into place at the end, so a failed run
     leaves the previous cohort untouched, and a re-run gives byte-identical files.
     """
-    from cadbusi_assets.demo.pacs import write_pacs
+    from cadbusi_demo.pacs import write_pacs
 
     out_dir = Path(out_dir).resolve()
     say = progress or (lambda _message: None)

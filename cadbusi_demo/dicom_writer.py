@@ -23,10 +23,10 @@ from pydicom.sequence import Sequence
 from pydicom.tag import Tag
 from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit
 
-from cadbusi_assets.demo.acquisition import StudyPlan, ViewPlan
-from cadbusi_assets.demo.ids import derive_uid
-from cadbusi_assets.demo.layouts import LAYOUTS
 from cadbusi_assets.dicom import dataset_to_bytes
+from cadbusi_demo.acquisition import StudyPlan, ViewPlan
+from cadbusi_demo.ids import derive_uid
+from cadbusi_demo.layouts import LAYOUTS
 
 US_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.6.1"
 US_MULTIFRAME_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.3.1"
@@ -56,7 +56,7 @@ def device_serial(station: str) -> str:
 
 
 def _region_item(region: dict, layout_name: str, dual_index: int | None) -> Dataset:
-    from cadbusi_assets.demo.render import geometries
+    from cadbusi_demo.render import geometries
 
     x0, y0, x1, y1 = region["box"]
     geo = geometries(layout_name, dual_index is not None)[dual_index or 0]

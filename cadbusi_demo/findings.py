@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cadbusi_assets.demo.model import Finding
+from cadbusi_demo.model import Finding
 
 
 def _pick(rng: np.random.Generator, options):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cadbusi_assets.demo.layouts import Box
+from cadbusi_demo.layouts import Box
 
 YELLOW = (255, 255, 0)
 WHITE = (255, 255, 255)

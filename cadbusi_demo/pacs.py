@@ -16,16 +16,16 @@ from typing import Any
 
 from PIL import Image
 
-from cadbusi_assets.demo.acquisition import StudyPlan, ViewPlan, plan_acquisitions
-from cadbusi_assets.demo.dicom_writer import (
+from cadbusi_assets.parallel import parallel_map
+from cadbusi_demo.acquisition import StudyPlan, ViewPlan, plan_acquisitions
+from cadbusi_demo.dicom_writer import (
     US_IMAGE_STORAGE,
     US_MULTIFRAME_IMAGE_STORAGE,
     instance_bytes,
 )
-from cadbusi_assets.demo.layouts import LAYOUTS
-from cadbusi_assets.demo.plan import CohortPlan
-from cadbusi_assets.demo.render import RenderedView, render_view
-from cadbusi_assets.parallel import parallel_map
+from cadbusi_demo.layouts import LAYOUTS
+from cadbusi_demo.plan import CohortPlan
+from cadbusi_demo.render import RenderedView, render_view
 
 CLEAN_DIR = "clean"
 _TRANSFER_SYNTAX = {

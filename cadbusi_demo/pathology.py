@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cadbusi_assets.demo.model import PathologyPart, Patient, Specimen
-from cadbusi_assets.demo.reports import fmt_date
+from cadbusi_demo.model import PathologyPart, Patient, Specimen
+from cadbusi_demo.reports import fmt_date
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from cadbusi_assets.demo import names, pathology, reports
-from cadbusi_assets.demo.config import DemoConfig
-from cadbusi_assets.demo.findings import make_finding
-from cadbusi_assets.demo.ids import IdentifierPool, child_rng, derive_uid
-from cadbusi_assets.demo.model import BIRADS_ORDER, Exam, Finding, PathologyPart, Patient, Specimen
+from cadbusi_demo import names, pathology, reports
+from cadbusi_demo.config import DemoConfig
+from cadbusi_demo.findings import make_finding
+from cadbusi_demo.ids import IdentifierPool, child_rng, derive_uid
+from cadbusi_demo.model import BIRADS_ORDER, Exam, Finding, PathologyPart, Patient, Specimen
 
 #: How often each kind of new patient arrives.
 CASE_WEIGHTS = {

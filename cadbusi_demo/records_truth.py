@@ -3,7 +3,7 @@
 ``ground_truth/records/exams.json`` lists every radiology exam with its true overall BI-RADS
 (None where the report states none, e.g. a biopsy note), per-side categories, side, kind, the
 lesions and ``planted_third_party`` (the relatives, staff, other patients, phone numbers and
-addresses the report text names, :func:`cadbusi_assets.demo.reports.planted_third_party`); ``specimens.json`` lists every specimen's parts with their diagnosis and malignancy.
+addresses the report text names, :func:`cadbusi_demo.reports.planted_third_party`); ``specimens.json`` lists every specimen's parts with their diagnosis and malignancy.
 Report parsers and label rules can be tested against these.
 """
 
@@ -13,8 +13,8 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from cadbusi_assets.demo import pathology, reports
-from cadbusi_assets.demo.plan import CohortPlan
+from cadbusi_demo import pathology, reports
+from cadbusi_demo.plan import CohortPlan
 
 
 def _dump(data) -> str:

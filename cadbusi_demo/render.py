@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from cadbusi_assets.demo import overlays, screen, tissue
-from cadbusi_assets.demo.acquisition import ORIENTATIONS, StudyPlan, ViewPlan
-from cadbusi_assets.demo.ids import child_rng
-from cadbusi_assets.demo.layouts import LAYOUTS, Box, Fov, Layout
-from cadbusi_assets.demo.model import Finding
+from cadbusi_demo import overlays, screen, tissue
+from cadbusi_demo.acquisition import ORIENTATIONS, StudyPlan, ViewPlan
+from cadbusi_demo.ids import child_rng
+from cadbusi_demo.layouts import LAYOUTS, Box, Fov, Layout
+from cadbusi_demo.model import Finding
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import datetime as dt
 
 import numpy as np
 
-from cadbusi_assets.demo.model import Exam, Finding, Patient
+from cadbusi_demo.model import Exam, Finding, Patient
 
 BIRADS_DESCRIPTIONS = {
     "0": "Incomplete - Need Additional Imaging Evaluation",

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from cadbusi_assets.demo.layouts import Box, Fov, Layout
+from cadbusi_demo.layouts import Box, Fov, Layout
 
 if TYPE_CHECKING:
-    from cadbusi_assets.demo.acquisition import StudyPlan, ViewPlan
+    from cadbusi_demo.acquisition import StudyPlan, ViewPlan
 
 TEXT_WHITE = 255
 UI_GREY = 200

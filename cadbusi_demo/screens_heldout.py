@@ -1,6 +1,6 @@
 """A second, independent ultrasound screen generator: several scanner layout families.
 
-Written apart from the demo generator (:mod:`cadbusi_assets.demo.render`) so that detectors
+Written apart from the demo generator (:mod:`cadbusi_demo.render`) so that detectors
 tuned on one can be measured on the other. Each family is modelled loosely on a real
 scanner's screen (GE LOGIQ, Philips EPIQ, Siemens ACUSON, Canon Aplio, Samsung RS, SonoSite,
 Mindray); within a family every frame randomizes fonts (DejaVu TrueType faces when installed,

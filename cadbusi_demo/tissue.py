@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from cadbusi_assets.demo.model import Finding
+from cadbusi_demo.model import Finding
 
 #: The brightest grey any tissue pixel may take (calipers and text are 255).
 SPECKLE_MAX = 232

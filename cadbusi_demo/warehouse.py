@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from cadbusi_assets.demo.plan import CohortPlan
+from cadbusi_demo.plan import CohortPlan
 
 #: Table name -> ordered (column, DuckDB type).
 WAREHOUSE_SCHEMA: dict[str, tuple[tuple[str, str], ...]] = {
@@ -63,7 +63,7 @@ def _frame(table: str, rows: list[dict]) -> pl.DataFrame:
 
 def warehouse_frames(plan: CohortPlan) -> dict[str, pl.DataFrame]:
     """The three tables as typed polars frames, rows in a stable order."""
-    from cadbusi_assets.demo.names import radiologist_label
+    from cadbusi_demo.names import radiologist_label
 
     patients = [
         {"patient_id": p.patient_id, "patient_name": p.pn, "birth_date": p.birth_date, "sex": p.sex}
