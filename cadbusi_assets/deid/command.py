@@ -3,6 +3,13 @@
 The CLI wires these functions to argparse; they print through ``echo`` and return the exit
 code: 0 all clean, 1 something was quarantined or flagged, 2 usage, key or OCR set-up error.
 
+``deidentify`` is a thin wrapper over the stage behind the ``deidentified_images`` asset
+(:func:`cadbusi_assets.stages.deidentification.deidentify_files`): INPUT is read as a raw
+zone and OUTPUT written as a research zone in the chosen layout, with the same bytes as the
+asset writes: per input the de-identified DICOM ``<instance_id>.dcm`` and one PNG
+``<image_id>.png`` per kept frame (every 4th of a cine), and the tables ``images.parquet`` and
+``instances.parquet`` (pseudonyms and OUTPUT paths only).
+
 Output paths are built from pseudonyms only, and nothing printed or written into OUTPUT names
 an original identifier. The report of ``deidentify`` (written by default beside OUTPUT, as
 ``<OUTPUT>.report.csv``) links each input path to its output, so it is a re-identification
@@ -14,42 +21,33 @@ those names carry identifiers). Files are counted on a progress bar (stderr, ter
 
 from __future__ import annotations
 
-import hashlib
-import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import polars as pl
 
-from cadbusi_assets.deid.deidentify import deidentify_dataset
-from cadbusi_assets.deid.errors import DeidentificationError
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers
-from cadbusi_assets.deid.profile import PROFILE_NAMES, get_profile
+from cadbusi_assets.deid.profile import PROFILE_NAMES
 from cadbusi_assets.deid.verify import verify_file
-from cadbusi_assets.dicom import DicomReadError, dataset_to_bytes, read_dataset
+from cadbusi_assets.dicom import DicomReadError, read_dataset
 from cadbusi_assets.identity import Pseudonymizer, PseudonymKeyError, load_key
-from cadbusi_assets.identity.pseudonyms import instance_id_for
-from cadbusi_assets.parallel import parallel_map
-from cadbusi_assets.progress import ProgressBar, tick
+from cadbusi_assets.progress import ProgressBar
 from cadbusi_assets.settings import tesseract_problem
+from cadbusi_assets.stages.deidentification import DeidInput, deidentify_files
+from cadbusi_assets.storage import open_zone
+
+#: The research tables of a run, in OUTPUT (pseudonyms and output paths only).
+IMAGES_FILE = "images.parquet"
+INSTANCES_FILE = "instances.parquet"
 
 LAYOUTS = ("flat", "study")
 
+#: PNG frames written per cine (every n-th frame; the ``deidentified_images`` asset's default).
+FRAME_STEP = 4
+
 Echo = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class _Task:
-    input_path: str
-    output_root: str
-    staging_name: str
-    pseudonymizer: Pseudonymizer
-    profile: str
-    layout: str
-    verify_ocr: bool
-    progress: str = ""
 
 
 @dataclass
@@ -63,41 +61,6 @@ class DeidRow:
     frames: int
     pixel_cleaning: str
     seconds: float
-
-
-def _relative_output(result, layout: str) -> str:
-    name = instance_id_for(result.pseudo_sop_uid) + ".dcm"
-    if layout == "flat":
-        return name
-    return "/".join(
-        (result.pseudo_patient_id, result.pseudo_study_uid, result.pseudo_series_uid, name)
-    )
-
-
-def _process(task: _Task) -> DeidRow:
-    """Worker: de-identify one file into a staging name; the parent publishes it."""
-    started = time.perf_counter()
-    row = DeidRow(task.input_path, "quarantined", "", "", 0, "", 0.0)
-    try:
-        ds = read_dataset(task.input_path)
-        result = deidentify_dataset(
-            ds, task.pseudonymizer, get_profile(task.profile), verify_ocr=task.verify_ocr
-        )
-        data = dataset_to_bytes(result.dataset)
-        staging = Path(task.output_root) / ".staging" / task.staging_name
-        staging.parent.mkdir(parents=True, exist_ok=True)
-        staging.write_bytes(data)
-        row.status, row.output_path = "ok", _relative_output(result, task.layout)
-        row.frames, row.pixel_cleaning = int(result.frames.shape[0]), result.pixel_cleaning
-    except (DicomReadError, DeidentificationError) as exc:
-        row.reason = str(exc)
-    except MemoryError:
-        row.reason = "out of memory while de-identifying"
-    except Exception as exc:  # fail closed on anything unexpected, without echoing values
-        row.reason = f"unexpected error ({type(exc).__name__})"
-    row.seconds = round(time.perf_counter() - started, 4)
-    tick(task.progress)
-    return row
 
 
 def default_report_path(output_dir: Path) -> Path:
@@ -188,45 +151,48 @@ def deidentify_command(
 
     files = _input_files(input_dir, output_dir, report)
     output_dir.mkdir(parents=True, exist_ok=True)
-    tasks = [
-        _Task(
-            input_path=str(path),
-            output_root=str(output_dir),
-            staging_name=hashlib.sha256(str(path).encode()).hexdigest()[:32] + ".part",
-            pseudonymizer=pseudonymizer,
-            profile=profile,
-            layout=layout,
-            verify_ocr=verify_ocr,
-        )
-        for path in files
+    inputs = [
+        # an opaque key: the input path may name the patient, and the tables lie in OUTPUT
+        DeidInput(path.relative_to(input_dir).as_posix(), f"input-{index:06d}")
+        for index, path in enumerate(files, start=1)
     ]
     echo(
-        f"de-identifying {len(tasks)} files with profile {profile} (key {key.fingerprint}, "
+        f"de-identifying {len(inputs)} files with profile {profile} (key {key.fingerprint}, "
         f"OCR verification {'on' if verify_ocr else 'off'})"
     )
     started = time.perf_counter()
-    with ProgressBar(len(tasks), "de-identifying") as bar:
-        tasks = [replace(task, progress=bar.path) for task in tasks]
-        rows = parallel_map(_process, tasks, workers=jobs, min_items_per_worker=2)
+    research = open_zone(output_dir, "output")
+    with ProgressBar(len(inputs), "de-identifying") as bar:
+        done = deidentify_files(
+            open_zone(input_dir, "input"),
+            research,
+            inputs,
+            pseudonymizer,
+            profile=profile,
+            frame_step=FRAME_STEP,
+            verify_ocr=verify_ocr,
+            workers=jobs,
+            layout=layout,
+            progress_path=bar.path,
+        )
+    research.write_parquet((IMAGES_FILE,), done.images)
+    research.write_parquet((INSTANCES_FILE,), done.instances)
 
-    published: set[str] = set()
-    for index, (task, row) in enumerate(zip(tasks, rows, strict=True), start=1):
-        staging = output_dir / ".staging" / task.staging_name
-        if row.status == "ok":
-            if row.output_path in published:
-                row.status, row.reason = "duplicate", "same SOP Instance UID as an earlier input"
-                staging.unlink(missing_ok=True)
-            else:
-                target = output_dir / row.output_path
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staging, target)
-                published.add(row.output_path)
-        row.input_path = Path(task.input_path).relative_to(input_dir).as_posix()
+    rows = []
+    for index, (item, outcome) in enumerate(zip(inputs, done.outcomes, strict=True), start=1):
+        instance = outcome.instance or {}
+        row = DeidRow(
+            input_path=item.raw_path,
+            status=outcome.status,
+            output_path=instance.get("dicom_path", ""),
+            reason=(outcome.quarantine or {}).get("reason", ""),
+            frames=instance.get("n_frames", 0),
+            pixel_cleaning=instance.get("pixel_cleaning", ""),
+            seconds=outcome.seconds,
+        )
+        rows.append(row)
         if row.status != "ok":  # name the input: the operator must find it (raw side)
-            echo(f"[{index}/{len(tasks)}] {row.status}: {row.input_path}: {row.reason}")
-    staging_dir = output_dir / ".staging"
-    if staging_dir.is_dir() and not any(staging_dir.iterdir()):
-        staging_dir.rmdir()
+            echo(f"[{index}/{len(inputs)}] {row.status}: {row.input_path}: {row.reason}")
 
     quarantined = [r for r in rows if r.status == "quarantined"]
     elapsed = time.perf_counter() - started

@@ -22,8 +22,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
@@ -48,6 +49,7 @@ from cadbusi_assets.dicom import (
 from cadbusi_assets.identity import Pseudonymizer, image_id_for, instance_id_for
 from cadbusi_assets.identity.reidentify import LINKS_TABLE, pseudonym_links
 from cadbusi_assets.parallel import parallel_map
+from cadbusi_assets.progress import tick
 from cadbusi_assets.records import scrub_report_text
 from cadbusi_assets.settings import require_ocr
 from cadbusi_assets.stages.previews import deidentification_preview
@@ -133,6 +135,39 @@ def shard_path(folder: str, key: str, suffix: str) -> tuple[str, str, str]:
     return (folder, key[:2], f"{key}{suffix}")
 
 
+#: Where the files of an instance go: ``shard`` (the research zone: ``dicom/<id[:2]>/…`` and
+#: ``images/<id[:2]>/…``), ``flat`` (every file in the output root) or ``study`` (patient /
+#: study / series folders of pseudonyms); the names are the same in every layout.
+LAYOUTS = ("shard", "flat", "study")
+
+#: Reason of an input whose SOP Instance UID an earlier input (in input order) already had.
+DUPLICATE_REASON = "same SOP Instance UID as an earlier input"
+
+
+def output_path(layout: str, folder: str, key: str, suffix: str, result) -> tuple[str, ...]:
+    """The zone path of one output file (``result``: the de-identification result)."""
+    if layout == "flat":
+        return (f"{key}{suffix}",)
+    if layout == "study":
+        return (
+            result.pseudo_patient_id,
+            result.pseudo_study_uid,
+            result.pseudo_series_uid,
+            f"{key}{suffix}",
+        )
+    return shard_path(folder, key, suffix)
+
+
+@dataclass(frozen=True)
+class DeidInput:
+    """One raw file to de-identify: its path in the raw zone and an opaque key."""
+
+    raw_path: str
+    raw_instance_key: str
+    expected_patient_id: str | None = None
+    study_identifiers: OriginalIdentifiers = field(default_factory=OriginalIdentifiers)
+
+
 @dataclass(frozen=True)
 class DeidTask:
     raw_zone: Zone
@@ -146,6 +181,8 @@ class DeidTask:
     expected_patient_id: str | None
     study_identifiers: OriginalIdentifiers
     want_preview: bool = False
+    layout: str = "shard"
+    progress: str = ""  # a progress-bar file the worker ticks (cadbusi_assets.progress)
 
 
 @dataclass
@@ -156,6 +193,16 @@ class DeidOutcome:
     quarantine: dict[str, Any] | None = None
     preview: bytes | None = None
     original_identifiers: OriginalIdentifiers | None = None
+    seconds: float = 0.0
+
+    @property
+    def status(self) -> str:
+        """``ok``, ``quarantined`` or ``duplicate``."""
+        if self.instance is not None:
+            return "ok"
+        if self.quarantine is not None and self.quarantine["reason"] == DUPLICATE_REASON:
+            return "duplicate"
+        return "quarantined"
 
 
 def _text(ds, keyword: str) -> str | None:
@@ -189,14 +236,21 @@ def deidentify_one(task: DeidTask) -> DeidOutcome:
     pydicom's warnings and log records are captured (they quote header values), and an
     unexpected error is quarantined by its type only (its message may quote a value).
     """
+    started = time.perf_counter()
     with quiet_pydicom():
         try:
-            return _deidentify_one(task)
+            outcome = _deidentify_one(task)
         except OSError:
             raise  # storage trouble stops the partition (its message names no header value)
+        except MemoryError:
+            outcome = _quarantine(task, "out of memory while de-identifying")
         except Exception as exc:  # fail closed; the message may quote a header value
             kind = type(exc).__name__
-            return _quarantine(task, f"unexpected error during de-identification ({kind})")
+            outcome = _quarantine(task, f"unexpected error during de-identification ({kind})")
+        finally:
+            tick(task.progress)
+    outcome.seconds = round(time.perf_counter() - started, 4)
+    return outcome
 
 
 def _deidentify_one(task: DeidTask) -> DeidOutcome:
@@ -232,7 +286,7 @@ def _deidentify_one(task: DeidTask) -> DeidOutcome:
     n_frames = int(result.frames.shape[0])
     instance_id = instance_id_for(result.pseudo_sop_uid)
     dicom_bytes = dataset_to_bytes(out)
-    dicom_path = shard_path("dicom", instance_id, ".dcm")
+    dicom_path = output_path(task.layout, "dicom", instance_id, ".dcm", result)
     task.research_zone.write_bytes(dicom_path, dicom_bytes)
 
     regions = [[int(r.x0), int(r.y0), int(r.x1), int(r.y1)] for r in result.kept_regions]
@@ -268,7 +322,7 @@ def _deidentify_one(task: DeidTask) -> DeidOutcome:
         frame = result.frames[index]
         png = encode_png(frame)
         image_id = image_id_for(result.pseudo_sop_uid, index)
-        png_path = shard_path("images", image_id, ".png")
+        png_path = output_path(task.layout, "images", image_id, ".png", result)
         task.research_zone.write_bytes(png_path, png)
         images.append(
             {
@@ -393,6 +447,104 @@ def _delete_stale(
 
 
 @dataclass
+class DeidFiles:
+    """What :func:`deidentify_files` did: one outcome per input (input order) and the tables."""
+
+    outcomes: list[DeidOutcome]
+    instances: pl.DataFrame
+    images: pl.DataFrame
+    quarantine: pl.DataFrame
+
+
+def deidentify_files(
+    raw_zone: Zone,
+    research_zone: Zone,
+    inputs: Sequence[DeidInput],
+    pseudonymizer: Pseudonymizer,
+    *,
+    profile: str = "research-breast-us",
+    frame_step: int = 4,
+    verify_ocr: bool = True,
+    workers: int | None = None,
+    previews: int = 0,
+    layout: str = "shard",
+    progress_path: str = "",
+) -> DeidFiles:
+    """De-identify ``inputs`` (raw-zone paths) in worker processes into ``research_zone``.
+
+    Every worker reads, decodes, cleans and writes one instance (DICOM and PNG frames, see
+    :func:`deidentify_one`). An input whose SOP Instance UID an earlier input already had is a
+    duplicate (quarantine reason :data:`DUPLICATE_REASON`); the files are the first one's. The
+    same function runs behind the ``deidentified_images`` asset (:func:`deidentify_partition`)
+    and ``cadbusi deidentify``.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}")
+    tasks = [
+        DeidTask(
+            raw_zone=raw_zone,
+            research_zone=research_zone,
+            raw_path=item.raw_path,
+            raw_instance_key=item.raw_instance_key,
+            pseudonymizer=pseudonymizer,
+            profile=profile,
+            frame_step=frame_step,
+            verify_ocr=verify_ocr,
+            expected_patient_id=item.expected_patient_id,
+            study_identifiers=item.study_identifiers,
+            want_preview=i < previews,
+            layout=layout,
+            progress=progress_path,
+        )
+        for i, item in enumerate(inputs)
+    ]
+    outcomes = parallel_map(deidentify_one, tasks, workers=workers, min_items_per_worker=2)
+    outcomes = _without_duplicates(tasks, outcomes)
+    return DeidFiles(
+        outcomes=outcomes,
+        instances=_frame(
+            [o.instance for o in outcomes if o.instance], INSTANCE_SCHEMA, "instance_id"
+        ),
+        images=_frame([img for o in outcomes for img in o.images], IMAGE_SCHEMA, "image_id"),
+        quarantine=_frame(
+            [o.quarantine for o in outcomes if o.quarantine], QUARANTINE_SCHEMA, "raw_instance_key"
+        ),
+    )
+
+
+def _without_duplicates(tasks: list[DeidTask], outcomes: list[DeidOutcome]) -> list[DeidOutcome]:
+    """Later inputs with an earlier input's instance id become duplicates; where their files
+    differ from the first one's (workers write in any order), the first one is written again."""
+    first: dict[str, int] = {}
+    rewrite: set[int] = set()
+    out = list(outcomes)
+    for index, outcome in enumerate(outcomes):
+        if outcome.instance is None:
+            continue
+        instance_id = outcome.instance["instance_id"]
+        if instance_id not in first:
+            first[instance_id] = index
+            continue
+        kept = outcomes[first[instance_id]]
+        assert kept.instance is not None
+        digests = [img["png_sha256"] for img in outcome.images]
+        if outcome.instance["dicom_sha256"] != kept.instance["dicom_sha256"] or digests != [
+            img["png_sha256"] for img in kept.images
+        ]:
+            rewrite.add(first[instance_id])
+        duplicate = _quarantine(
+            tasks[index], DUPLICATE_REASON, outcome.instance["accession_pseudo"]
+        )
+        duplicate.seconds = outcome.seconds
+        out[index] = duplicate
+    for index in sorted(rewrite):
+        seconds = out[index].seconds
+        out[index] = deidentify_one(replace(tasks[index], progress=""))
+        out[index].seconds += seconds
+    return out
+
+
+@dataclass
 class DeidPartitionResult:
     report: PartitionReport
     identifiers: OriginalIdentifiers  # for the blocking leak check (never logged)
@@ -419,35 +571,38 @@ def deidentify_partition(
         raise FileNotFoundError(f"raw_dicom for {day} is missing; materialize it first.")
     by_study = {row["study_instance_uid"]: row for row in cohort.iter_rows(named=True)}
     stored = manifest.filter(pl.col("status") != "failed").sort("raw_path")
-    tasks = []
-    for i, row in enumerate(stored.iter_rows(named=True)):
+    inputs = []
+    for row in stored.iter_rows(named=True):
         study = by_study.get(row["study_instance_uid"], {})
-        tasks.append(
-            DeidTask(
-                raw_zone=raw_zone,
-                research_zone=research_zone,
+        inputs.append(
+            DeidInput(
                 raw_path=row["raw_path"],
                 raw_instance_key=row["instance_key"],
-                pseudonymizer=pseudonymizer,
-                profile=profile,
-                frame_step=frame_step,
-                verify_ocr=verify_ocr,
                 expected_patient_id=study.get("patient_id"),
                 study_identifiers=_study_identifiers(study),
-                want_preview=i < previews,
             )
         )
     if progress:
-        progress(f"{day}: de-identifying {len(tasks)} instances")
-    outcomes = parallel_map(deidentify_one, tasks, workers=workers, min_items_per_worker=2)
-
-    instances = _frame([o.instance for o in outcomes if o.instance], INSTANCE_SCHEMA, "instance_id")
-    images = _frame([img for o in outcomes for img in o.images], IMAGE_SCHEMA, "image_id")
-    quarantine = _frame(
-        [o.quarantine for o in outcomes if o.quarantine], QUARANTINE_SCHEMA, "raw_instance_key"
+        progress(f"{day}: de-identifying {len(inputs)} instances")
+    done = deidentify_files(
+        raw_zone,
+        research_zone,
+        inputs,
+        pseudonymizer,
+        profile=profile,
+        frame_step=frame_step,
+        verify_ocr=verify_ocr,
+        workers=workers,
+        previews=previews,
+    )
+    outcomes, instances, images, quarantine = (
+        done.outcomes,
+        done.instances,
+        done.images,
+        done.quarantine,
     )
     studies = pseudonymized_studies(cohort, pseudonymizer)
-    raw_paths = {t.raw_instance_key: t.raw_path for t in tasks}
+    raw_paths = {t.raw_instance_key: t.raw_path for t in inputs}
     raw_quarantine = quarantine.with_columns(
         pl.col("raw_instance_key")
         .replace_strict(raw_paths, default=None, return_dtype=pl.Utf8)
@@ -496,7 +651,7 @@ def deidentify_partition(
             identifiers = identifiers.merge(outcome.original_identifiers)
 
     report = PartitionReport(day, row_count=images.height)
-    report.count("instances_in", len(tasks))
+    report.count("instances_in", len(inputs))
     report.count("ocr_ran", verify_ocr)
     report.count("instances_deidentified", instances.height)
     report.count("instances_quarantined", quarantine.height)
@@ -514,10 +669,10 @@ def deidentify_partition(
         )
     for i, outcome in enumerate(o for o in outcomes if o.preview):
         report.previews[f"deidentification_{i + 1}"] = outcome.preview  # type: ignore[assignment]
-    if tasks and instances.height == 0:
+    if inputs and instances.height == 0:
         report.failed = True
         raise StageFailure(
-            f"{day}: none of the {len(tasks)} instances could be de-identified "
+            f"{day}: none of the {len(inputs)} instances could be de-identified "
             f"({'; '.join(f'{n}× {r}' for r, n in reason_counts(quarantine, 'reason').items())})"
         )
     return DeidPartitionResult(report=report, identifiers=identifiers)

@@ -74,15 +74,33 @@ def test_exit_code_and_report(study_run):
 
 
 def test_outputs_and_paths_hold_no_original_identifiers(study_run):
-    files = sorted(p for p in study_run["out"].rglob("*") if p.is_file())
-    assert len(files) == 2
+    out = study_run["out"]
+    files = sorted(p for p in out.rglob("*") if p.is_file())
+    # DICOM and PNG frames in patient/study/series folders, and the two research tables
+    assert sorted(p.name for p in files if len(p.relative_to(out).parts) == 1) == [
+        "images.parquet",
+        "instances.parquet",
+    ]
+    dicoms = [p for p in files if p.suffix == ".dcm"]
+    assert len(dicoms) == 2
+    images = pl.read_parquet(out / "images.parquet")
+    assert sorted(images["png_path"]) == sorted(
+        p.relative_to(out).as_posix() for p in files if p.suffix == ".png"
+    )
+    instances = pl.read_parquet(out / "instances.parquet")
+    assert sorted(instances["dicom_path"]) == sorted(p.relative_to(out).as_posix() for p in dicoms)
     for path in files:
-        relative = str(path.relative_to(study_run["out"])).upper()
+        relative = str(path.relative_to(out)).upper()
         assert "CANARY" not in relative and "4242" not in relative
-        assert len(path.relative_to(study_run["out"]).parts) == 4  # patient/study/series/file
+        if path.suffix != ".parquet":
+            assert len(path.relative_to(out).parts) == 4  # patient/study/series/file
         header = path.read_bytes()
-        header = header[: header.rfind(b"\xe0\x7f\x10\x00")].upper()
-        assert b"CANARY" not in header
+        if path.suffix == ".dcm":
+            header = header[: header.rfind(b"\xe0\x7f\x10\x00")]
+        assert b"CANARY" not in header.upper()
+    for table in (images, instances):  # no input path, no original identifier
+        text = "\n".join(str(v) for row in table.iter_rows() for v in row).upper()
+        assert "CANARY" not in text and "4242" not in text
     assert not (study_run["out"] / ".staging").exists()
     # Screen lines name inputs only by their path under INPUT (here a folder deliberately named
     # by MRN and accession); no identifier from inside the files is ever printed.
@@ -170,9 +188,15 @@ def test_ocr_on_without_tesseract_stops_with_the_install_command(tree, monkeypat
 def test_runs_are_byte_identical_and_flat_layout_matches(tree, study_run):
     code, _ = _run(tree, tree["root"] / "out_flat", layout="flat", jobs=2)
     assert code == 1
-    flat = {p.name: p.read_bytes() for p in (tree["root"] / "out_flat").iterdir()}
-    study = {p.name: p.read_bytes() for p in study_run["out"].rglob("*.dcm")}
-    assert flat == study
+    flat = {
+        p.name: p.read_bytes()
+        for p in (tree["root"] / "out_flat").iterdir()
+        if p.suffix in (".dcm", ".png")
+    }
+    study = {
+        p.name: p.read_bytes() for p in study_run["out"].rglob("*") if p.suffix in (".dcm", ".png")
+    }
+    assert flat == study and len(flat) > 2
 
 
 def test_verify_clean_outputs_then_a_leak(tree, study_run):
