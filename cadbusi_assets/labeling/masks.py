@@ -49,10 +49,14 @@ MASK_COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
     "mask_path": pl.Utf8,
     "mask_sha256": pl.Utf8,
 }
+#: One row per fetched mask: where it is stored, or why the mask was refused (a mask that came
+#: back but is not a PNG of the image's size, or has no pixels of its colour, is not fetched
+#: again for the same label version; failed downloads are tried again).
 INDEX_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "fetch_key": pl.Utf8,
     "mask_path": pl.Utf8,
     "mask_sha256": pl.Utf8,
+    "problem": pl.Utf8,
 }
 PROBLEM_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "label_id": pl.Utf8,
@@ -235,7 +239,9 @@ def attach_masks(
         if zone.exists(*index_parts)
         else pl.DataFrame(schema=INDEX_SCHEMA)
     )
-    known = {k: (p, s) for k, p, s in index.iter_rows()}
+    if "problem" not in index.columns:
+        index = index.with_columns(problem=pl.lit(None, pl.Utf8))
+    known = {k: (p, s, q) for k, p, s, q in index.select(list(INDEX_SCHEMA)).iter_rows()}
     updated = dict(
         labels.select("label_id", pl.col("updated_at").cast(pl.Utf8)).iter_rows()
         if labels.height
@@ -243,7 +249,7 @@ def attach_masks(
     )
     downloads: dict[str, bytes | MaskFetchError] = {}
     found: dict[tuple[str, str | None], tuple[str, str]] = {}
-    new_index: dict[str, tuple[str, str]] = {}
+    new_index: dict[str, tuple[str | None, str | None, str | None]] = {}
     for row in pending.select(
         "label_id", "feature_id", "image_id", "mask_url", "mask_color"
     ).iter_rows(named=True):
@@ -256,11 +262,17 @@ def attach_masks(
                 {"label_id": label_id, "feature_id": feature_id, "problem": text}
             )
 
-        if key in known and zone.exists(*known[key][0].split("/")):
-            found[(label_id, feature_id)] = known[key]
-            new_index[key] = known[key]
-            result.reused += 1
-            continue
+        if key in known:
+            path, digest, refused = known[key]
+            if refused is not None:
+                new_index[key] = known[key]
+                problem(refused)
+                continue
+            if path is not None and digest is not None and zone.exists(*path.split("/")):
+                found[(label_id, feature_id)] = (path, digest)
+                new_index[key] = known[key]
+                result.reused += 1
+                continue
         reference = by_object.get((label_id, feature_id, row["mask_url"]))
         url = reference.url if reference is not None else row["mask_url"]
         if url.startswith("data:sha256-"):
@@ -289,6 +301,7 @@ def attach_masks(
             pixels = object_mask(data, size, color)
         except MaskFetchError as exc:
             problem(str(exc))
+            new_index[key] = (None, None, str(exc))
             continue
         png = mask_png(pixels)
         digest = hashlib.sha256(png).hexdigest()
@@ -298,7 +311,7 @@ def attach_masks(
             zone.write_bytes(parts, png)
         result.stored += 1
         found[(label_id, feature_id)] = ("/".join(parts), digest)
-        new_index[key] = ("/".join(parts), digest)
+        new_index[key] = ("/".join(parts), digest, None)
     if found:
         attached = pl.DataFrame(
             [(lid, fid, p, s) for (lid, fid), (p, s) in found.items()],
@@ -318,7 +331,7 @@ def attach_masks(
     zone.write_parquet(
         index_parts,
         pl.DataFrame(
-            [(k, p, s) for k, (p, s) in sorted(merged_index.items())],
+            [(k, *entry) for k, entry in sorted(merged_index.items())],
             schema=INDEX_SCHEMA,
             orient="row",
         ),
