@@ -21,7 +21,7 @@ from typing import Any, cast
 
 import polars as pl
 import yaml
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageDraw
 
 from cadbusi_assets.catalog import open_catalog
 from cadbusi_assets.exports.card import build_card
@@ -34,6 +34,7 @@ from cadbusi_assets.exports.lesion_masks import (
     caliper_lesion_geometry,
     label_lesion_geometry,
     lesion_geometry,
+    mask_source,
 )
 from cadbusi_assets.exports.lineage import build_lineage
 from cadbusi_assets.exports.shards import DEFAULT_SHARD_MAX_BYTES, write_shards
@@ -153,6 +154,8 @@ class _ImageJob:
     lesion_boxes: tuple[tuple[int, int, int, int], ...] = ()
     lesion_polygons: tuple[tuple[tuple[float, float], ...], ...] = ()
     out_lesion_mask: str | None = None
+    #: research-zone paths of the annotator's masks (full-image 0/255 PNGs), united with the rest
+    lesion_mask_files: tuple[str, ...] = ()
 
 
 def _mask_png(
@@ -160,9 +163,14 @@ def _mask_png(
     crop: tuple[int, int, int, int] | None,
     polygons: Sequence[Sequence[Sequence[float]]] = (),
     boxes: Sequence[Sequence[int]] = (),
+    masks: Sequence[Image.Image] = (),
 ) -> bytes:
-    """A binary (0/255) mask of the full image, drawn then cropped like the image."""
+    """A binary (0/255) mask of the full image: ``masks`` (full-image, nonzero = lesion) united
+    with the drawn polygons and boxes, then cropped like the image."""
     mask = Image.new("L", size, 0)
+    for annotated in masks:
+        if annotated.size == size:
+            mask = ImageChops.lighter(mask, annotated.convert("L").point(lambda v: 255 * (v > 0)))
     draw = ImageDraw.Draw(mask)
     for polygon in polygons:
         if len(polygon) >= 3:
@@ -175,6 +183,13 @@ def _mask_png(
     buffer = io.BytesIO()
     mask.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
+
+
+def _annotator_mask(zone: Zone, path: str) -> Image.Image:
+    """A stored annotator mask (checked against the image's size at label ingestion)."""
+    with Image.open(io.BytesIO(zone.read_bytes(*path.split("/")))) as image:
+        image.load()
+        return image.convert("L")
 
 
 def _render(job: _ImageJob) -> tuple[bytes, bytes | None, bytes | None, int, int]:
@@ -191,8 +206,13 @@ def _render(job: _ImageJob) -> tuple[bytes, bytes | None, bytes | None, int, int
         if job.out_mask and job.polygon and len(job.polygon) >= 3:
             mask_bytes = _mask_png(full.size, job.crop, polygons=[job.polygon])
         lesion_bytes = None
-        if job.out_lesion_mask and (job.lesion_boxes or job.lesion_polygons):
-            lesion_bytes = _mask_png(full.size, job.crop, job.lesion_polygons, job.lesion_boxes)
+        if job.out_lesion_mask and (
+            job.lesion_boxes or job.lesion_polygons or job.lesion_mask_files
+        ):
+            annotated = [_annotator_mask(job.zone, path) for path in job.lesion_mask_files]
+            lesion_bytes = _mask_png(
+                full.size, job.crop, job.lesion_polygons, job.lesion_boxes, annotated
+            )
         return out.getvalue(), mask_bytes, lesion_bytes, shown.width, shown.height
 
 
@@ -395,6 +415,7 @@ def _assemble(
         polygons = tuple(
             tuple((float(x), float(y)) for x, y in p) for p in (row["_lesion_polygons"] or ())
         )
+        mask_files = tuple(row["_lesion_mask_files"] or ())
         jobs.append(
             _ImageJob(
                 research_zone,
@@ -405,7 +426,8 @@ def _assemble(
                 f"fov_masks/{row['image_id']}.png" if polygon else None,
                 boxes,
                 polygons,
-                f"lesion_masks/{row['image_id']}.png" if boxes or polygons else None,
+                f"lesion_masks/{row['image_id']}.png" if boxes or polygons or mask_files else None,
+                mask_files,
             )
         )
     rendered = parallel_map(_render, jobs, workers=workers, min_items_per_worker=8)
@@ -473,6 +495,7 @@ def _assemble(
             "lesion_boxes_crop",
             "lesion_mask_source",
             "lesion_mask_label_id",
+            "mask_source",
             "lesion_mask_boxes_crop",
             "source",
             "image_path",
@@ -658,8 +681,10 @@ def _lesion_columns(research_zone: Zone, selected: pl.DataFrame) -> pl.DataFrame
 
 
 def _lesion_geometry(research_zone: Zone, config: ExportConfig) -> pl.DataFrame:
-    """``_lesion_boxes`` / ``_lesion_polygons`` (full-image px) per image for its lesion mask,
-    with ``lesion_mask_source`` (labelbox, calipers) and ``lesion_mask_label_id``."""
+    """``_lesion_boxes`` / ``_lesion_polygons`` (full-image px) and ``_lesion_mask_files`` (the
+    annotator's stored masks) per image for its lesion mask, with ``lesion_mask_source``
+    (labelbox, calipers), ``lesion_mask_label_id`` and ``mask_source`` (what the mask is drawn
+    from: ``annotator_mask``, ``polygons``, ``boxes`` joined by ``+``, or ``caliper_boxes``)."""
     labelled = pl.DataFrame(schema=GEOMETRY_SCHEMA)
     if config.lesion_masks_from_labels and research_zone.exists(*LABELBOX_OBJECTS_PATH):
         objects = research_zone.read_parquet(*LABELBOX_OBJECTS_PATH)
@@ -672,13 +697,18 @@ def _lesion_geometry(research_zone: Zone, config: ExportConfig) -> pl.DataFrame:
     calipers = pl.DataFrame(schema=GEOMETRY_SCHEMA)
     if config.lesion_masks_from_calipers and research_zone.exists(*LESION_IMAGES_PATH):
         calipers = caliper_lesion_geometry(research_zone.read_parquet(*LESION_IMAGES_PATH))
-    return lesion_geometry(labelled, calipers).rename(
-        {
-            "boxes": "_lesion_boxes",
-            "polygons": "_lesion_polygons",
-            "source": "lesion_mask_source",
-            "label_id": "lesion_mask_label_id",
-        }
+    return (
+        lesion_geometry(labelled, calipers)
+        .with_columns(mask_source=mask_source("source"))
+        .rename(
+            {
+                "boxes": "_lesion_boxes",
+                "polygons": "_lesion_polygons",
+                "mask_paths": "_lesion_mask_files",
+                "source": "lesion_mask_source",
+                "label_id": "lesion_mask_label_id",
+            }
+        )
     )
 
 

@@ -2,10 +2,13 @@
 
 Two sources, in order of trust:
 
-1. **Labelbox labels** (``labels/labelbox/objects.parquet``): lesion boxes and polygons drawn by
-   annotators. When an image has several labels (consensus), the most recently updated label
-   that has a lesion object is used (one annotator's consistent reading, never a union).
-   Segmentation masks stored only as Labelbox URLs are not fetched at export time.
+1. **Labelbox labels** (``labels/labelbox/objects.parquet``): lesion boxes, polygons and
+   segmentation masks drawn by annotators. When an image has several labels (consensus), the
+   most recently updated label that has a lesion object is used (one annotator's consistent
+   reading, never a union across labels); within that label its masks, polygons and boxes are
+   united. A mask counts when the label ingestion stored it (``mask_path``, a full-image 0/255
+   PNG in the research zone; see :mod:`cadbusi_assets.labeling.masks`): masks are never fetched
+   at export time.
 2. **Calipers** (``lesions/lesion_images.parquet``): the box spanned by a caliper pair, for
    images without a labelled lesion.
 
@@ -46,6 +49,8 @@ GEOMETRY_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "source": pl.Utf8,
     "boxes": BOXES_TYPE,
     "polygons": POLYGONS_TYPE,
+    #: research-zone paths of the annotator's stored masks (full-image 0/255 PNGs)
+    "mask_paths": pl.List(pl.Utf8),
 }
 
 
@@ -55,18 +60,23 @@ def label_lesion_geometry(
     names: Sequence[str] = LESION_OBJECT_NAMES,
 ) -> pl.DataFrame:
     """One row per image with a labelled lesion: the chosen ``label_id``, its lesion ``boxes``
-    (``[x0, y0, x1, y1]``, rounded to pixels) and ``polygons`` (``[[x, y], ...]``)."""
+    (``[x0, y0, x1, y1]``, rounded to pixels), ``polygons`` (``[[x, y], ...]``) and
+    ``mask_paths`` (the stored annotator masks)."""
     wanted = [n.lower() for n in names]
+    if "mask_path" not in objects.columns:
+        objects = objects.with_columns(mask_path=pl.lit(None, pl.Utf8))
     lesion = objects.cast(
         {
             "points": pl.List(pl.List(pl.Float64)),
+            "mask_path": pl.Utf8,
             **{c: pl.Float64 for c in ("bbox_left", "bbox_top", "bbox_width", "bbox_height")},
         }
     )
     lesion = lesion.filter(pl.col("name").str.to_lowercase().is_in(wanted))
     has_box = pl.col("bbox_left").is_not_null() & pl.col("bbox_width").is_not_null()
     has_polygon = pl.col("points").list.len().fill_null(0) >= 3
-    lesion = lesion.filter(has_box | has_polygon)
+    has_mask = pl.col("mask_path").is_not_null()
+    lesion = lesion.filter(has_box | has_polygon | has_mask)
     if lesion.height == 0:
         return pl.DataFrame(schema=GEOMETRY_SCHEMA)
     if labels is not None and "updated_at" in labels.columns and labels.height:
@@ -98,6 +108,11 @@ def label_lesion_geometry(
             .then(pl.col("points"))
             .drop_nulls()
             .alias("polygons"),
+            pl.when(has_box.not_() & has_polygon.not_() & has_mask)
+            .then(pl.col("mask_path"))
+            .drop_nulls()
+            .sort()
+            .alias("mask_paths"),
         )
         .with_columns(source=pl.lit("labelbox"))
         .select(list(GEOMETRY_SCHEMA))
@@ -124,9 +139,35 @@ def caliper_lesion_geometry(links: pl.DataFrame) -> pl.DataFrame:
             label_id=pl.lit(None, pl.Utf8),
             source=pl.lit("calipers"),
             polygons=pl.lit(None, POLYGONS_TYPE),
+            mask_paths=pl.lit(None, pl.List(pl.Utf8)),
         )
         .select(list(GEOMETRY_SCHEMA))
         .cast(pl.Schema(GEOMETRY_SCHEMA))
+    )
+
+
+def mask_source(source: pl.Expr | str = "source") -> pl.Expr:
+    """What a lesion mask is drawn from: ``annotator_mask``, ``polygons``, ``boxes`` joined by
+    ``+`` for a Labelbox label (e.g. ``annotator_mask+boxes``), ``caliper_boxes`` for calipers,
+    null without geometry. Needs ``boxes``, ``polygons`` and ``mask_paths``."""
+    origin = pl.col(source) if isinstance(source, str) else source
+
+    def part(column: str, name: str) -> pl.Expr:
+        return pl.when(pl.col(column).list.len().fill_null(0) > 0).then(pl.lit(name))
+
+    drawn = pl.concat_str(
+        part("mask_paths", "annotator_mask"),
+        part("polygons", "polygons"),
+        part("boxes", "boxes"),
+        separator="+",
+        ignore_nulls=True,
+    )
+    return (
+        pl.when(origin == "calipers")
+        .then(pl.lit("caliper_boxes"))
+        .when(origin.is_not_null() & (drawn != ""))
+        .then(drawn)
+        .otherwise(pl.lit(None, pl.Utf8))
     )
 
 
