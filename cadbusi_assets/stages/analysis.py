@@ -3,22 +3,38 @@
 ``image_features``: one row per image (field of view, calipers, Doppler, darkness, OCR fields,
 quality, exclusion reason) plus caliper/clean twin pairs. ``inpainted_images``: a caliper-free
 PNG for every image with calipers and no clean twin.
+
+The same workers run behind ``cadbusi analyze`` (:func:`analyze_dicom_files`,
+:func:`inpaint_images`): there the frames come from the DICOM files of a folder (every
+``frame_step``-th frame, in the form the de-identification stores it as PNG, so that a
+de-identified file gives the same features and inpainted PNG bytes both ways).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any, cast
 
 import numpy as np
 import polars as pl
 from PIL import Image
 
-from cadbusi_assets.dicom import UltrasoundRegion
+from cadbusi_assets.dicom import (
+    DecodeError,
+    DicomReadError,
+    UltrasoundRegion,
+    iter_frames,
+    number_of_frames,
+    quiet_pydicom,
+    read_dataset,
+    ultrasound_regions,
+)
 from cadbusi_assets.parallel import parallel_map, resolve_workers
+from cadbusi_assets.progress import tick
 from cadbusi_assets.settings import require_ocr
 from cadbusi_assets.stages.deidentification import IMAGES_TABLE, STUDIES_TABLE, shard_path
 from cadbusi_assets.stages.previews import inpainting_preview
@@ -33,6 +49,7 @@ from cadbusi_assets.ultrasound import (
     image_signature,
 )
 from cadbusi_assets.ultrasound.inpaint import inpaint_frames
+from cadbusi_assets.ultrasound.overlay import chroma
 
 FEATURES_TABLE = "image_features"
 TWINS_TABLE = "twins"
@@ -42,6 +59,13 @@ INPAINTED_TABLE = "inpainted_images"
 def load_png(zone: Zone, path: str) -> np.ndarray:
     with Image.open(io.BytesIO(zone.read_bytes(path))) as image:
         return np.asarray(image.convert("RGB") if image.mode not in ("L", "RGB") else image)
+
+
+def stored_frame(frame: np.ndarray) -> np.ndarray:
+    """A decoded frame as its PNG stores it (:func:`encode_png`): R=G=B frames as one channel."""
+    if frame.ndim == 3 and frame.size and int(chroma(frame).max()) == 0:
+        return np.ascontiguousarray(frame[..., 1])
+    return frame
 
 
 @dataclass(frozen=True)
@@ -55,6 +79,7 @@ class AnalysisTask:
     region_data_types: tuple[int | None, ...]
     ocr: bool
     study_laterality: str | None
+    progress: str = ""
 
 
 def _regions(task: AnalysisTask) -> list[UltrasoundRegion]:
@@ -66,21 +91,154 @@ def _regions(task: AnalysisTask) -> list[UltrasoundRegion]:
     ]
 
 
-def analyze_one(task: AnalysisTask) -> dict[str, Any]:
-    frame = load_png(task.zone, task.png_path)
+def _features_row(
+    frame: np.ndarray,
+    regions: list[UltrasoundRegion],
+    *,
+    ocr: bool,
+    study_laterality: str | None,
+    index: int,
+) -> dict[str, Any]:
+    """One frame's ``image_features`` columns (the frame index is the caller's)."""
     analysis = analyze_frame(
-        frame,
-        _regions(task),
-        ocr=task.ocr,
-        study_laterality=task.study_laterality,
-        frame_index=task.frame,
+        frame, regions, ocr=ocr, study_laterality=study_laterality, frame_index=index
     )
     row = analysis.as_row()
-    row.pop("frame", None)  # the images table already has it
+    row.pop("frame", None)
     crop = (row["crop_x0"], row["crop_y0"], row["crop_x1"], row["crop_y1"])
     row["signature"] = image_signature(frame, crop).astype(np.int16).ravel().tolist()
+    return row
+
+
+def analyze_one(task: AnalysisTask) -> dict[str, Any]:
+    """Worker: one PNG of the research zone → its features row."""
+    try:
+        row = _features_row(
+            load_png(task.zone, task.png_path),
+            _regions(task),
+            ocr=task.ocr,
+            study_laterality=task.study_laterality,
+            index=task.frame,
+        )
+    finally:
+        tick(task.progress)
     row["image_id"] = task.image_id
     return row
+
+
+@dataclass(frozen=True)
+class DicomAnalysisTask:
+    zone: Zone
+    path: str  # in ``zone``
+    frame_step: int
+    ocr: bool
+    progress: str = ""
+
+
+def dicom_image_id(path: str, frame: int) -> str:
+    """``cadbusi analyze``'s image id: the file's path without suffix, and the frame.
+
+    >>> dicom_image_id("s1/a.dcm", 4)
+    's1/a_f4'
+    """
+    return f"{PurePosixPath(path).with_suffix('').as_posix()}_f{frame}"
+
+
+def analyze_dicom_file(task: DicomAnalysisTask) -> list[dict[str, Any]]:
+    """Worker: every ``frame_step``-th frame of one DICOM file → features rows; an unreadable
+    file or undecodable pixel data → one row with its ``error``."""
+    base: dict[str, Any] = {"source_path": task.path}
+    try:
+        with quiet_pydicom():
+            ds = read_dataset(task.zone.read_bytes(task.path))
+            regions = ultrasound_regions(ds)
+            base.update(
+                study_instance_uid=str(ds.get("StudyInstanceUID", "")) or None,
+                sop_instance_uid=str(ds.get("SOPInstanceUID", "")) or None,
+                number_of_frames=number_of_frames(ds),
+                study_laterality=str(ds.get("Laterality", "")).strip() or None,
+            )
+            rows = []
+            for index, frame in iter_frames(ds, step=task.frame_step):
+                row = _features_row(
+                    stored_frame(frame),
+                    regions,
+                    ocr=task.ocr,
+                    study_laterality=base["study_laterality"],
+                    index=index,
+                )
+                rows.append(
+                    {**base, "image_id": dicom_image_id(task.path, index), "frame": index, **row}
+                )
+            return rows
+    except (DicomReadError, DecodeError) as exc:
+        return [{**base, "error": str(exc)}]
+    finally:
+        tick(task.progress)
+
+
+#: Columns of ``cadbusi analyze``'s features table in front of the features.
+DICOM_COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
+    "source_path": pl.String(),
+    "image_id": pl.String(),
+    "study_instance_uid": pl.String(),
+    "sop_instance_uid": pl.String(),
+    "number_of_frames": pl.Int64(),
+    "study_laterality": pl.String(),
+    "error": pl.String(),
+    "frame": pl.Int64(),
+}
+
+
+def analyze_dicom_files(
+    zone: Zone,
+    paths: Sequence[str],
+    *,
+    frame_step: int = 4,
+    ocr: bool = True,
+    workers: int | None = None,
+    progress_path: str = "",
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Features of every ``frame_step``-th frame of DICOM files in ``zone`` (``cadbusi
+    analyze``), and the caliper/clean twin pairs (files of one StudyInstanceUID).
+
+    The features table is the ``image_features`` one keyed by :func:`dicom_image_id`, with
+    :data:`DICOM_COLUMNS` in front; an unreadable file is one row with ``error`` and the
+    exclusion reason ``unreadable``.
+    """
+    require_ocr(ocr)
+    tasks = [DicomAnalysisTask(zone, p, max(1, frame_step), ocr, progress_path) for p in paths]
+    rows = [
+        row
+        for rows in parallel_map(analyze_dicom_file, tasks, workers=workers, min_items_per_worker=2)
+        for row in rows
+    ]
+    found = pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+    front = pl.DataFrame(schema=DICOM_COLUMNS)
+    features = pl.concat([front, found], how="diagonal_relaxed")
+    features = features.select(
+        *DICOM_COLUMNS, *[c for c in features.columns if c not in DICOM_COLUMNS]
+    )
+    features = exclusion_reasons(features).with_columns(
+        pl.when(pl.col("error").is_not_null())
+        .then(pl.lit("unreadable"))
+        .otherwise(pl.col("exclusion_reason"))
+        .alias("exclusion_reason")
+    )
+    readable = features.filter(pl.col("error").is_null())
+    twins = _twins(readable, "study_instance_uid") if readable.height else _no_twins()
+    return features.sort("source_path", "frame", nulls_last=True), twins
+
+
+def _no_twins() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={"caliper_image_id": pl.Utf8, "clean_image_id": pl.Utf8, "distance": pl.Float64}
+    )
+
+
+def _twins(features: pl.DataFrame, study_key: str) -> pl.DataFrame:
+    twins = find_twins(features.with_columns(study_key=pl.col(study_key)))
+    return twins.sort("caliper_image_id") if twins.height else twins
 
 
 def analyze_partition(
@@ -137,12 +295,9 @@ def analyze_partition(
             how="left",
         )
         features = exclusion_reasons(features).sort("image_id")
-        twins = find_twins(features.with_columns(study_key=pl.col("accession_pseudo")))
+        twins = _twins(features, "accession_pseudo")
     else:
-        twins = pl.DataFrame(
-            schema={"caliper_image_id": pl.Utf8, "clean_image_id": pl.Utf8, "distance": pl.Float64}
-        )
-    twins = twins.sort("caliper_image_id") if twins.height else twins
+        twins = _no_twins()
     write_partition_table(research_zone, FEATURES_TABLE, batch, features)
     write_partition_table(research_zone, TWINS_TABLE, batch, twins)
 
@@ -167,12 +322,37 @@ def analyze_partition(
 class InpaintTask:
     zone: Zone
     image_id: str
-    png_path: str
+    png_path: str  # the source frame: a PNG in ``zone``, or (with ``dicom_path``) ""
     caliper_points: tuple[tuple[int, int], ...]
     crop: tuple[int, int, int, int] | None
     is_doppler: bool
     method: str
     want_preview: bool
+    dicom_path: str = ""  # or frame ``frame`` of this DICOM file in ``zone``
+    frame: int = 0
+    target: str = ""  # where the PNG goes (default ``inpainted/<id[:2]>/<image_id>.png``)
+    target_zone: Zone | None = None  # default ``zone``
+    progress: str = ""
+
+
+def _source_frames(tasks: list[InpaintTask]) -> list[np.ndarray]:
+    """The tasks' frames: PNGs read, DICOM files read and decoded once per file."""
+    wanted: dict[str, list[int]] = {}
+    for task in tasks:
+        if task.dicom_path:
+            wanted.setdefault(task.dicom_path, []).append(task.frame)
+    decoded: dict[tuple[str, int], np.ndarray] = {}
+    for path, indices in wanted.items():
+        with quiet_pydicom():
+            ds = read_dataset(tasks[0].zone.read_bytes(path))
+            for index, frame in iter_frames(ds, indices=indices):
+                decoded[(path, index)] = stored_frame(frame)
+    return [
+        decoded[(task.dicom_path, task.frame)]
+        if task.dicom_path
+        else load_png(task.zone, task.png_path)
+        for task in tasks
+    ]
 
 
 #: Frames per inpainting batch (one batched torch call, on the GPU when there is one).
@@ -183,26 +363,35 @@ def inpaint_chunk(tasks: list[InpaintTask]) -> list[dict[str, Any]]:
     """Inpaint a batch of images in one :func:`inpaint_frames` call, then write their PNGs."""
     if not tasks:
         return []
-    frames = [load_png(task.zone, task.png_path) for task in tasks]
-    done = inpaint_frames(frames, [task.caliper_points for task in tasks], method=tasks[0].method)
-    rows = []
-    for task, frame, (inpainted, mask) in zip(tasks, frames, done, strict=True):
-        # non-Doppler frames are stored grey even if the caliper tint left a few coloured pixels
-        png = encode_png(inpainted, grey_tolerance=0 if task.is_doppler else 12)
-        path = shard_path("inpainted", task.image_id, ".png")
-        task.zone.write_bytes(path, png)
-        row: dict[str, Any] = {
-            "image_id": task.image_id,
-            "inpainted_path": "/".join(path),
-            "inpainted_sha256": hashlib.sha256(png).hexdigest(),
-            "mask_pixels": int(mask.sum()),
-            "method": "torch" if task.method == "auto" else task.method,
-            "preview": None,
-        }
-        if task.want_preview:
-            row["preview"] = inpainting_preview(frame, inpainted, task.caliper_points, task.crop)
-        rows.append(row)
-    return rows
+    try:
+        frames = _source_frames(tasks)
+        done = inpaint_frames(
+            frames, [task.caliper_points for task in tasks], method=tasks[0].method
+        )
+        rows = []
+        for task, frame, (inpainted, mask) in zip(tasks, frames, done, strict=True):
+            # non-Doppler frames are stored grey even if the caliper tint left a few coloured
+            # pixels
+            png = encode_png(inpainted, grey_tolerance=0 if task.is_doppler else 12)
+            path = task.target or "/".join(shard_path("inpainted", task.image_id, ".png"))
+            (task.target_zone or task.zone).write_bytes(tuple(path.split("/")), png)
+            row: dict[str, Any] = {
+                "image_id": task.image_id,
+                "inpainted_path": path,
+                "inpainted_sha256": hashlib.sha256(png).hexdigest(),
+                "mask_pixels": int(mask.sum()),
+                "method": "torch" if task.method == "auto" else task.method,
+                "preview": None,
+            }
+            if task.want_preview:
+                row["preview"] = inpainting_preview(
+                    frame, inpainted, task.caliper_points, task.crop
+                )
+            rows.append(row)
+        return rows
+    finally:
+        for task in tasks:
+            tick(task.progress)
 
 
 def inpaint_batches(
@@ -214,6 +403,85 @@ def inpaint_batches(
         return [tasks] if tasks else []
     size = min(INPAINT_BATCH_FRAMES, max(4, -(-len(tasks) // resolve_workers(workers))))
     return [tasks[i : i + size] for i in range(0, len(tasks), size)]
+
+
+INPAINTED_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "image_id": pl.Utf8,
+    "inpainted_path": pl.Utf8,
+    "inpainted_sha256": pl.Utf8,
+    "mask_pixels": pl.Int64,
+    "method": pl.Utf8,
+}
+
+
+def inpaint_targets(features: pl.DataFrame, twins: pl.DataFrame | None) -> pl.DataFrame:
+    """The images to inpaint: with calipers and no clean twin, by image id."""
+    if not features.height:
+        return features
+    twinned = [] if twins is None or not twins.height else twins["caliper_image_id"].to_list()
+    return (
+        features.filter(pl.col("has_calipers").fill_null(False))
+        .filter(~pl.col("image_id").is_in(twinned))
+        .sort("image_id")
+    )
+
+
+def inpaint_tasks(
+    zone: Zone,
+    targets: pl.DataFrame,
+    *,
+    method: str = "auto",
+    previews: int = 0,
+    target_zone: Zone | None = None,
+    progress_path: str = "",
+) -> list[InpaintTask]:
+    """One task per row of ``targets`` (from :func:`inpaint_targets`), its frame from the
+    ``png_path`` column (a PNG in ``zone``) or from ``source_path`` and ``frame`` (a DICOM
+    file in ``zone``); a ``target`` column says where each PNG goes (in ``target_zone``)."""
+    from_png = "png_path" in targets.columns
+    return [
+        InpaintTask(
+            zone,
+            row["image_id"],
+            row["png_path"] if from_png else "",
+            cast(
+                tuple[tuple[int, int], ...],
+                tuple(tuple(int(v) for v in p) for p in (row["caliper_points"] or [])),
+            ),
+            (row["crop_x0"], row["crop_y0"], row["crop_x1"], row["crop_y1"])
+            if row.get("crop_x0") is not None
+            else None,
+            bool(row.get("is_doppler")),
+            method,
+            i < previews,
+            dicom_path="" if from_png else row["source_path"],
+            frame=0 if from_png else int(row["frame"]),
+            target=row.get("target") or "",
+            target_zone=target_zone,
+            progress=progress_path,
+        )
+        for i, row in enumerate(targets.iter_rows(named=True))
+    ]
+
+
+def inpaint_images(
+    tasks: list[InpaintTask], workers: int | None = None
+) -> tuple[pl.DataFrame, dict[str, bytes]]:
+    """Inpaint ``tasks`` in batches over worker processes: the ``inpainted_images`` table
+    (sorted by image id) and the previews the tasks asked for."""
+    batches = inpaint_batches(tasks, workers)
+    rows = [
+        row
+        for rows in parallel_map(inpaint_chunk, batches, workers=workers, min_items_per_worker=1)
+        for row in rows
+    ]
+    previews = {
+        f"inpainting_{i + 1}": r.pop("preview") for i, r in enumerate(rows) if r.get("preview")
+    }
+    for r in rows:
+        r.pop("preview", None)
+    table = pl.DataFrame(rows, schema=INPAINTED_SCHEMA, orient="row").sort("image_id")
+    return table, previews
 
 
 def inpaint_partition(
@@ -233,56 +501,13 @@ def inpaint_partition(
     twinned = (
         set(twins["caliper_image_id"].to_list()) if twins is not None and twins.height else set()
     )
-    targets = (
-        features.filter(pl.col("has_calipers").fill_null(False))
-        .filter(~pl.col("image_id").is_in(list(twinned)))
-        .join(images.select("image_id", "png_path"), on="image_id")
-        .sort("image_id")
-        if features.height
-        else features
-    )
-    tasks = [
-        InpaintTask(
-            research_zone,
-            row["image_id"],
-            row["png_path"],
-            cast(
-                tuple[tuple[int, int], ...],
-                tuple(tuple(int(v) for v in p) for p in (row["caliper_points"] or [])),
-            ),
-            (row["crop_x0"], row["crop_y0"], row["crop_x1"], row["crop_y1"])
-            if row.get("crop_x0") is not None
-            else None,
-            bool(row.get("is_doppler")),
-            method,
-            i < previews,
-        )
-        for i, row in enumerate(targets.iter_rows(named=True))
-    ]
+    targets = inpaint_targets(features, twins)
+    if targets.height:
+        targets = targets.join(images.select("image_id", "png_path"), on="image_id")
+    tasks = inpaint_tasks(research_zone, targets, method=method, previews=previews)
     if progress:
         progress(f"inpainting {len(tasks)} images")
-    batches = inpaint_batches(tasks, workers)
-    rows = [
-        row
-        for rows in parallel_map(inpaint_chunk, batches, workers=workers, min_items_per_worker=1)
-        for row in rows
-    ]
-    previews_out = {
-        f"inpainting_{i + 1}": r.pop("preview") for i, r in enumerate(rows) if r.get("preview")
-    }
-    for r in rows:
-        r.pop("preview", None)
-    table = pl.DataFrame(
-        rows,
-        schema={
-            "image_id": pl.Utf8,
-            "inpainted_path": pl.Utf8,
-            "inpainted_sha256": pl.Utf8,
-            "mask_pixels": pl.Int64,
-            "method": pl.Utf8,
-        },
-        orient="row",
-    ).sort("image_id")
+    table, previews_out = inpaint_images(tasks, workers)
     previous = read_partition_table(research_zone, INPAINTED_TABLE, batch)
     guard_shrink(  # a sharp drop fails before anything is replaced or deleted
         "inpainted images",

@@ -100,8 +100,11 @@ def test_twin_pairs_are_not_inpainted_and_lone_caliper_frames_are(analysed):
     a = table.filter(pl.col("source_path") == "s1/a.dcm").row(0, named=True)
     assert a["clean_twin_image_id"] == "s1/b_f0" and a["inpainted_path"] is None
     c = table.filter(pl.col("source_path") == "s2/c.dcm").row(0, named=True)
-    assert c["clean_twin_image_id"] is None and c["inpainted_path"] == "inpainted/c_f0.png"
-    assert sorted(p.name for p in (out / "inpainted").iterdir()) == ["c_f0.png"]
+    # named by the image id (the input path): two inputs of one name in different folders no
+    # longer write the same PNG
+    assert c["clean_twin_image_id"] is None and c["inpainted_path"] == "inpainted/s2/c_f0.png"
+    written = [p.relative_to(out).as_posix() for p in (out / "inpainted").rglob("*.png")]
+    assert written == ["inpainted/s2/c_f0.png"]
     image = np.asarray(Image.open(io.BytesIO((out / c["inpainted_path"]).read_bytes())))
     assert image.ndim == 2  # grey in, grey out
     clean = lone.clean[..., 0].astype(int)
