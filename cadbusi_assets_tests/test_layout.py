@@ -5,6 +5,7 @@ runtime never imports them, except the two demo commands, lazily."""
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -51,13 +52,20 @@ def test_no_benchmark_or_generator_modules_are_left_inside_the_runtime_package()
     assert not (ROOT / "cadbusi_assets" / "demo").exists()
 
 
-def test_loading_the_code_location_loads_no_demo_or_benchmark_module():
+def test_loading_the_code_location_loads_no_demo_or_benchmark_module(tmp_path):
     code = (
         "import sys, cadbusi_assets.definitions as d; d.defs(); "
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {OUTSIDE!r}))"
     )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CADBUSI_", "DAGSTER_"))}
+    env["CADBUSI_HOME"] = str(tmp_path)
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout[-2000:]
