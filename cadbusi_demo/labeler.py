@@ -6,15 +6,26 @@ Instance UID, which only the holder of the key can compute), and writes a Labelb
 ``<labels>/exports/demo-labels.ndjson``: a ``has_calipers`` answer, an ``image_quality`` answer and
 a ``lesion`` bounding box where the ground truth has one. About 70 % of the sent images are
 labelled, deterministically, so a later export can show labelled and unlabelled images.
+
+For about a third of the labelled images with a lesion (:data:`MASK_SHARE`), the annotator
+draws the lesion with the ``lesion_mask`` tool instead of a box: the ground-truth ellipse,
+written as a Labelbox-style composite mask (RGB, the object in its ``color_rgb``) to
+``<labels>/masks/<label id>.png`` and named by the export's ``composite_mask.url`` (a path
+relative to the label folder), so the label ingestion fetches, checks and stores it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
+import math
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+from PIL import Image
 
 from cadbusi_assets.identity import Pseudonymizer, PseudonymKey, image_id_for
 from cadbusi_assets.labeling import FolderLabelSource
@@ -22,6 +33,10 @@ from cadbusi_assets.labeling import FolderLabelSource
 PROJECT_ID = "cdemoproject000001"
 EXPORT_NAME = "demo-labels.ndjson"
 LABELLED_SHARE = 7  # out of 10
+MASK_SHARE = 3  # out of 10 labelled images with a lesion: a mask instead of a box
+MASKS_DIR = "masks"
+#: the composite mask colour of the lesion_mask object (Labelbox assigns one per object)
+MASK_COLOUR = (255, 96, 0)
 
 
 def _ground_truth_by_image(
@@ -47,12 +62,66 @@ def _box(frame: dict[str, Any], truth: dict[str, Any]) -> dict[str, float] | Non
     return {"left": x0, "top": y0, "width": x1 - x0 + 1, "height": y1 - y0 + 1}
 
 
-def _row(image_id: str, row_data: str, truth: dict[str, Any], when: dt.datetime) -> dict[str, Any]:
+def _ellipse_mask(truth: dict[str, Any]) -> np.ndarray | None:
+    """The ground-truth lesion ellipse of the frame (bool, rows x columns), if it has one."""
+    lesion = truth.get("frame_truth", {}).get("lesion") or truth.get("lesion")
+    rows, columns = truth.get("rows"), truth.get("columns")
+    if not lesion or not rows or not columns:
+        return None
+    (cx, cy), (hw, hh) = lesion["centre"], lesion["half_axes"]
+    if hw <= 0 or hh <= 0:
+        return None
+    tilt = math.radians(float(lesion.get("tilt_deg") or 0.0))
+    yy, xx = np.mgrid[: int(rows), : int(columns)].astype(np.float64)
+    dx, dy = xx - cx, yy - cy
+    u = dx * math.cos(tilt) + dy * math.sin(tilt)
+    v = -dx * math.sin(tilt) + dy * math.cos(tilt)
+    inside = (u / hw) ** 2 + (v / hh) ** 2 <= 1.0
+    return inside if inside.any() else None
+
+
+def _composite_png(pixels: np.ndarray) -> bytes:
+    rgb = np.zeros((*pixels.shape, 3), np.uint8)
+    rgb[pixels] = MASK_COLOUR
+    buffer = io.BytesIO()
+    Image.fromarray(rgb, mode="RGB").save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def _draws_mask(image_id: str) -> bool:
+    return int(hashlib.sha256(f"mask:{image_id}".encode()).hexdigest(), 16) % 10 < MASK_SHARE
+
+
+def _row(
+    image_id: str,
+    row_data: str,
+    truth: dict[str, Any],
+    when: dt.datetime,
+    labels_root: Path | None = None,
+) -> dict[str, Any]:
     frame = truth.get("frame_truth", {})
     stamp = when.isoformat(timespec="milliseconds")
-    objects = []
+    objects: list[dict[str, Any]] = []
     box = _box(frame, truth)
-    if box:
+    label_id = "lb" + image_id[:20]
+    mask = _ellipse_mask(truth) if box and labels_root and _draws_mask(image_id) else None
+    if mask is not None and labels_root is not None:
+        relative = f"{MASKS_DIR}/{label_id}.png"
+        target = labels_root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(_composite_png(mask))
+        objects.append(
+            {
+                "feature_id": "m" + image_id[:20],
+                "feature_schema_id": "schema-lesion-mask",
+                "name": "lesion_mask",
+                "value": "lesion_mask",
+                "annotation_kind": "ImageSegmentationMask",
+                "composite_mask": {"url": relative, "color_rgb": list(MASK_COLOUR)},
+                "classifications": [],
+            }
+        )
+    elif box:
         objects.append(
             {
                 "feature_id": "f" + image_id[:20],
@@ -72,13 +141,18 @@ def _row(image_id: str, row_data: str, truth: dict[str, Any], when: dt.datetime)
             "external_id": image_id,
             "row_data": row_data,
         },
-        "media_attributes": {"mime_type": "image/png"},
+        "media_attributes": {"mime_type": "image/png"}
+        | (
+            {"width": int(truth["columns"]), "height": int(truth["rows"])}
+            if truth.get("rows") and truth.get("columns")
+            else {}
+        ),
         "projects": {
             PROJECT_ID: {
                 "name": "cadbusi demo: caliper and lesion review",
                 "labels": [
                     {
-                        "id": "lb" + image_id[:20],
+                        "id": label_id,
                         "label_kind": "Default",
                         "label_details": {
                             "created_at": stamp,
@@ -121,7 +195,11 @@ def label_sent_images(labels_root: Path, ground_truth_dir: Path, key: PseudonymK
             continue
         rows.append(
             _row(
-                image_id, sent["row_data"], truth[image_id], base + dt.timedelta(minutes=len(rows))
+                image_id,
+                sent["row_data"],
+                truth[image_id],
+                base + dt.timedelta(minutes=len(rows)),
+                Path(labels_root),
             )
         )
     target = source.exports_dir / EXPORT_NAME
