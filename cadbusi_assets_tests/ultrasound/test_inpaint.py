@@ -174,9 +174,5 @@ def test_cuda_is_picked_when_present_unless_the_cpu_is_forced(monkeypatch):
     assert pick_device("cuda:1") == "cuda:1"  # an explicit argument wins over the variable
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_and_cpu_give_the_same_bytes(batch):
-    frames, points, masks = batch
-    cpu = inpaint_batch(frames, points, masks=masks, device="cpu")
-    cuda = inpaint_batch(frames, points, masks=masks, device="cuda")
-    assert all(np.array_equal(a, b) for a, b in zip(cpu, cuda, strict=True))
+# CUDA = CPU bytes is checked on a GPU machine by `python -m benchmarks.inpaint_speed`
+# (`torch_batched_cuda`); this suite runs where there is none and skips nothing.
