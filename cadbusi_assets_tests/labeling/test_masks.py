@@ -292,3 +292,40 @@ def test_image_size_comes_from_the_images_table_and_a_colour_without_pixels_is_a
     assert "label lb-b: mask of object f-b: the mask has no pixels of colour [1, 2, 3]" in problems
     assert "label lb-c: mask of object f-c: the image's size is unknown" in problems
     assert report.counts["masks_stored"] == 0 and report.counts["labels"] == 3
+
+
+def test_a_new_label_version_fetches_its_mask_again_and_old_snapshots_keep_theirs(tmp_path):
+    first, _ = single()
+    second_pixels = np.zeros((H, W), bool)
+    second_pixels[10:20, 10:30] = True
+    second = png(np.where(second_pixels, 255, 0).astype(np.uint8), "L")
+    served = {"bytes": first}
+    fetched: list[str] = []
+
+    class Source:
+        minutes = 0
+
+        def export_rows(self, since=None):
+            return [row("img-a", "lb-a", [mask_object("f-a", "https://x.invalid/m")], self.minutes)]
+
+        def fetch_mask(self, url: str) -> bytes:
+            fetched.append(url)
+            return served["bytes"]
+
+    zone = open_zone(tmp_path / "research", "research")
+    source = Source()
+    stage.ingest_labels(zone, source)
+    stage.ingest_labels(zone, source)
+    assert len(fetched) == 1
+    old_path = zone.read_parquet(*stage.LABELS_DIR, "objects.parquet")["mask_path"].item()
+
+    source.minutes, served["bytes"] = 5, second  # relabelled: a new version of the label
+    report = stage.ingest_labels(zone, source)
+    assert len(fetched) == 2 and report.counts["new_version"] == 1
+    new_path = zone.read_parquet(*stage.LABELS_DIR, "objects.parquet")["mask_path"].item()
+    assert new_path != old_path
+    assert stored_mask(zone, new_path).tolist() == second_pixels.tolist()
+    # the superseded version (history) still finds its own mask
+    history = zone.read_parquet(*stage.HISTORY_DIR, "objects.parquet")
+    assert history["mask_path"].to_list() == [old_path]
+    assert zone.exists(*old_path.split("/"))
