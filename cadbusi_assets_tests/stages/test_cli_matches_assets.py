@@ -1,0 +1,191 @@
+"""Issue 12's done-when: ``cadbusi deidentify`` + ``cadbusi analyze`` on a folder and the stages
+behind the ``deidentified_images``, ``image_features`` and ``inpainted_images`` assets on the
+same files give byte-identical de-identified DICOM, PNG and inpainted PNG files and equal
+tables (joined on the same key).
+
+The stages are called as the assets call them (the processing resource's defaults: cine frame
+step 4, inpainting method ``auto``), over a raw zone holding the same files with the retrieval
+manifest and the cohort that ``raw_dicom`` would have written. OCR is off on both sides (the
+same switch; tesseract is not needed here)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import signal
+from contextlib import contextmanager
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from cadbusi_assets.cli import main
+from cadbusi_assets.dicom import read_dataset
+from cadbusi_assets.identity import Pseudonymizer, generate_key_file, load_key
+from cadbusi_assets.identity.pseudonyms import image_id_for, instance_id_for
+from cadbusi_assets.stages import analysis, records, retrieval
+from cadbusi_assets.stages import deidentification as deid
+from cadbusi_assets.storage import open_zone, read_partition_table, write_partition_table
+from cadbusi_demo import DemoConfig, generate_demo_cohort
+
+pytestmark = pytest.mark.slow
+
+#: The whole comparison (both paths) must finish within this many seconds.
+TIMEOUT_S = 600
+
+DAY = "2026-09-01"
+
+
+def _raw_zone(root: Path, pacs: Path):
+    """The raw zone ``raw_dicom`` leaves for DAY: the files, the manifest and the cohort."""
+    raw = open_zone(root / "raw", "raw").ensure()
+    manifest, studies = [], {}
+    for n, path in enumerate(sorted(p for p in pacs.rglob("*") if p.is_file())):
+        raw_path = f"dicom/{DAY}/{n:04d}.dcm"
+        raw.copy_file_in(path, tuple(raw_path.split("/")))
+        header = read_dataset(path, stop_before_pixels=True)
+        uid = str(header.StudyInstanceUID)
+        manifest.append(
+            {
+                "status": "stored",
+                "raw_path": raw_path,
+                "instance_key": f"{n:04d}",
+                "study_instance_uid": uid,
+            }
+        )
+        studies[uid] = {
+            "study_instance_uid": uid,
+            "accession_number": str(header.get("AccessionNumber", "")) or None,
+            "patient_id": str(header.get("PatientID", "")) or None,
+        }
+    write_partition_table(raw, retrieval.INSTANCES_TABLE, DAY, pl.DataFrame(manifest))
+    write_partition_table(raw, records.COHORT_TABLE, DAY, pl.DataFrame(list(studies.values())))
+    return raw
+
+
+@contextmanager
+def _deadline(seconds: int):
+    def expired(*_):
+        raise TimeoutError(f"the CLI/asset comparison took more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    with _deadline(TIMEOUT_S):
+        return _run_both(tmp_path_factory)
+
+
+def _run_both(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli_vs_assets")
+    generate_demo_cohort(
+        root / "cohort",
+        DemoConfig(start=dt.date.fromisoformat(DAY), days=1, studies_per_day=(2, 2), seed=11),
+    )
+    source = root / "in"
+    shutil.copytree(root / "cohort" / "pacs", source)
+    key_file = generate_key_file(root / "secrets" / "pseudonym.key")
+    pseudonymizer = Pseudonymizer(load_key(key_file))
+
+    # the assets' stages
+    raw = _raw_zone(root, source)
+    research = open_zone(root / "research", "research").ensure()
+    batch = pseudonymizer.batch_name(DAY)
+    deid.deidentify_partition(raw, research, pseudonymizer, DAY, verify_ocr=False, workers=2)
+    analysis.analyze_partition(research, batch, ocr=False, workers=2)
+    analysis.inpaint_partition(research, batch, workers=2)
+
+    # the commands
+    out, found = root / "deid", root / "analysis"
+    common = ["--jobs", "2", "--no-ocr"]
+    assert main(["deidentify", str(source), str(out), "--key-file", str(key_file), *common]) == 0
+    assert main(["analyze", str(out), str(found), *common]) == 0
+    return {"research": research, "batch": batch, "out": out, "analysis": found}
+
+
+def _files(root: Path, suffix: str) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in root.rglob(f"*{suffix}") if p.is_file()}
+
+
+def _table(both, name: str) -> pl.DataFrame:
+    table = read_partition_table(both["research"], name, both["batch"])
+    assert table is not None
+    return table
+
+
+def test_the_same_deidentified_dicom_and_png_files(both):
+    research = Path(both["research"].uri)
+    dicoms = _files(research / "dicom", ".dcm")
+    assert len(dicoms) > 10 and _files(both["out"], ".dcm") == dicoms
+    pngs = _files(research / "images", ".png")
+    assert len(pngs) >= len(dicoms) and _files(both["out"], ".png") == pngs
+
+
+def test_the_same_images_and_instances_tables(both):
+    paths = ["png_path", "dicom_path"]  # where the files lie: the layout differs
+    stage = _table(both, deid.IMAGES_TABLE).drop(paths)
+    command = pl.read_parquet(both["out"] / "images.parquet").drop(paths)
+    assert command.equals(stage)
+    keys = ["dicom_path", "raw_instance_key"]  # raw keys: the manifest's or the command's own
+    stage = _table(both, deid.INSTANCES_TABLE).drop(keys)
+    assert pl.read_parquet(both["out"] / "instances.parquet").drop(keys).equals(stage)
+
+
+def _command_features(both) -> pl.DataFrame:
+    """``cadbusi analyze``'s table keyed like the asset's: image id from the pseudonymized
+    SOP Instance UID and the frame (the command names images by their file)."""
+    features = pl.read_parquet(both["analysis"] / "features.parquet")
+    ids = {
+        row["image_id"]: image_id_for(row["sop_instance_uid"], row["frame"])
+        for row in features.iter_rows(named=True)
+    }
+    return features.with_columns(
+        pl.col("image_id").replace_strict(ids).alias("image_id"),
+        pl.col("clean_twin_image_id").replace_strict(ids, default=None),
+        pl.col("source_path").str.extract(r"([^/]+)\.dcm$").alias("instance_id"),
+    ).sort("image_id")
+
+
+def test_the_same_features_and_twins(both):
+    stage = _table(both, analysis.FEATURES_TABLE)
+    command = _command_features(both)
+    assert command.height == stage.height > 10
+    assert command["error"].null_count() == command.height
+    assert command["instance_id"].equals(stage["instance_id"])
+    assert (
+        command["sop_instance_uid"].map_elements(instance_id_for, return_dtype=pl.String)
+    ).equals(stage["instance_id"])
+    columns = [c for c in stage.columns if c in command.columns]
+    assert len(columns) > 30
+    for column in columns:
+        left, right = command[column], stage[column]
+        if left.dtype != right.dtype:
+            left = left.cast(right.dtype)
+        assert left.equals(right), column
+    twins = _table(both, analysis.TWINS_TABLE)
+    paired = command.filter(pl.col("clean_twin_image_id").is_not_null())
+    assert twins.height > 0
+    assert paired.select(
+        pl.col("image_id").alias("caliper_image_id"),
+        pl.col("clean_twin_image_id").alias("clean_image_id"),
+        pl.col("twin_distance").alias("distance"),
+    ).equals(twins)
+
+
+def test_the_same_inpainted_files(both):
+    stage = _table(both, analysis.INPAINTED_TABLE)
+    assert stage.height > 0
+    command = _command_features(both).filter(pl.col("inpainted_path").is_not_null())
+    assert command["image_id"].to_list() == stage["image_id"].to_list()
+    research = both["research"]
+    for image_id, path, stage_path in zip(
+        command["image_id"], command["inpainted_path"], stage["inpainted_path"], strict=True
+    ):
+        assert (both["analysis"] / path).read_bytes() == research.read_bytes(stage_path), image_id
