@@ -84,5 +84,29 @@ study_date_partitions = study_date_partitions_for()
 #: Dated exports, added from the UI, the export sensor or `cadbusi export` (keys like 2026-11-22).
 export_partitions = dg.DynamicPartitionsDefinition(name="exports")
 
-#: Partitioned assets run in chunks of at most a month per run during backfills.
-STUDY_DATE_BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=31)
+PARTITIONS_PER_RUN_ENV_VAR = "CADBUSI_PARTITIONS_PER_RUN"
+
+
+def partitions_per_run(env: Mapping[str, str] | None = None) -> int:
+    """How many study dates one backfill run takes (``CADBUSI_PARTITIONS_PER_RUN``, default 31).
+
+    One run works its dates step after step, so a backfill keeps at most as many machines busy
+    as it has runs in flight: with N Celery workers (or pods) use at most dates / N per run and
+    let the run queue start N runs at once (``max_concurrent_runs``).
+    """
+    env = os.environ if env is None else env
+    text = env.get(PARTITIONS_PER_RUN_ENV_VAR, "").strip() or "31"
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 366:
+        raise SettingsError(
+            f"{PARTITIONS_PER_RUN_ENV_VAR} must be a whole number of study dates from 1 to 366, "
+            f"not {text!r}."
+        )
+    return value
+
+
+#: Partitioned assets run in chunks of at most a month per run during backfills (by default).
+STUDY_DATE_BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=partitions_per_run())
