@@ -51,7 +51,15 @@ def _lesion_mask_summary(manifest: pl.DataFrame) -> str:
         "labelbox": "from Labelbox lesion labels",
         "calipers": "caliper boxes (fallback, a box, not an outline)",
     }
-    return "; ".join(f"{n} {described.get(k, k)}" for k, n in counts.items())
+    summary = "; ".join(f"{n} {described.get(k, k)}" for k, n in counts.items())
+    if "mask_source" in manifest.columns:
+        drawn = _counts(
+            manifest.filter(pl.col("mask_source").str.contains("annotator_mask").fill_null(False)),
+            "mask_source",
+        )
+        if drawn:
+            summary += f"; {sum(drawn.values())} drawn by annotators as masks"
+    return summary
 
 
 def _md_table(counts: Mapping[str, Any], header: tuple[str, str]) -> str:
@@ -108,7 +116,7 @@ def build_card(
         "- `fov_masks/`: field-of-view masks (the scanner's imaging area; manifest "
         "`fov_mask_path`)",
         f"- `lesion_masks/`: {_lesion_mask_summary(manifest)} (manifest `lesion_mask_path`, "
-        "`lesion_mask_source`, `lesion_mask_boxes_crop`)",
+        "`lesion_mask_source`, `mask_source`, `lesion_mask_boxes_crop`)",
         *(
             [
                 "- `data/<split>-NNNNN-of-NNNNN.parquet`: Parquet shards with the manifest fields "

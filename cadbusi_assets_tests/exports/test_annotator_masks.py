@@ -128,3 +128,5 @@ def test_export_lesion_mask_is_the_annotator_mask_cropped_and_united(tmp_path):
 
     assert by_id[third]["mask_source"] == "boxes"
     assert exported(third).sum() == 4 * 5
+    # the dataset card says how many lesion masks annotators drew
+    assert "2 drawn by annotators as masks" in (folder / "README.md").read_text()
