@@ -40,7 +40,8 @@ from cadbusi_assets.stages.deidentification import IMAGES_TABLE, STUDIES_TABLE, 
 from cadbusi_assets.stages.previews import inpainting_preview
 from cadbusi_assets.stages.report import PartitionReport, reason_counts
 from cadbusi_assets.stages.safety import guard_shrink
-from cadbusi_assets.storage import Zone, read_partition_table, write_partition_table
+from cadbusi_assets.stages.tables import INPAINTED_SCHEMA, RESEARCH, write_table
+from cadbusi_assets.storage import Zone, read_partition_table
 from cadbusi_assets.ultrasound import (
     analyze_frame,
     encode_png,
@@ -298,8 +299,8 @@ def analyze_partition(
         twins = _twins(features, "accession_pseudo")
     else:
         twins = _no_twins()
-    write_partition_table(research_zone, FEATURES_TABLE, batch, features)
-    write_partition_table(research_zone, TWINS_TABLE, batch, twins)
+    write_table(research_zone, RESEARCH, FEATURES_TABLE, batch, features)
+    write_table(research_zone, RESEARCH, TWINS_TABLE, batch, twins)
 
     report.row_count = features.height
     report.count("images", features.height)
@@ -405,15 +406,6 @@ def inpaint_batches(
     return [tasks[i : i + size] for i in range(0, len(tasks), size)]
 
 
-INPAINTED_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
-    "image_id": pl.Utf8,
-    "inpainted_path": pl.Utf8,
-    "inpainted_sha256": pl.Utf8,
-    "mask_pixels": pl.Int64,
-    "method": pl.Utf8,
-}
-
-
 def inpaint_targets(features: pl.DataFrame, twins: pl.DataFrame | None) -> pl.DataFrame:
     """The images to inpaint: with calipers and no clean twin, by image id."""
     if not features.height:
@@ -516,7 +508,7 @@ def inpaint_partition(
         table.height,
         source="inpainting",
     )
-    write_partition_table(research_zone, INPAINTED_TABLE, batch, table)
+    write_table(research_zone, RESEARCH, INPAINTED_TABLE, batch, table)
     stale = 0
     if previous is not None and previous.height:
         keep = set(table["inpainted_path"].to_list())

@@ -57,11 +57,20 @@ from cadbusi_assets.stages.report import PartitionReport, StageFailure, reason_c
 from cadbusi_assets.stages.retrieval import INSTANCES_TABLE as RETRIEVAL_INSTANCES
 from cadbusi_assets.stages.retrieval import resolved_cohort
 from cadbusi_assets.stages.safety import guard_shrink
+from cadbusi_assets.stages.tables import (
+    IMAGE_SCHEMA,
+    INSTANCE_SCHEMA,
+    QUARANTINE_SCHEMA,
+    RAW,
+    RAW_QUARANTINE_SCHEMA,
+    RESEARCH,
+    STUDIES_SCHEMA,
+    write_table,
+)
 from cadbusi_assets.storage import (
     Zone,
     read_all_partition_tables,
     read_partition_table,
-    write_partition_table,
 )
 from cadbusi_assets.ultrasound import encode_png
 
@@ -71,63 +80,6 @@ QUARANTINE_TABLE = "quarantine"
 STUDIES_TABLE = "studies"
 #: Raw zone: quarantined instances with their raw paths (never in the research zone).
 RAW_QUARANTINE_TABLE = "deidentification_quarantine"
-
-IMAGE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
-    "image_id": pl.Utf8,
-    "instance_id": pl.Utf8,
-    "frame": pl.Int32,
-    "n_frames": pl.Int32,
-    "is_cine": pl.Boolean,
-    "accession_pseudo": pl.Utf8,
-    "patient_pseudo": pl.Utf8,
-    "study_uid_pseudo": pl.Utf8,
-    "series_uid_pseudo": pl.Utf8,
-    "sop_uid_pseudo": pl.Utf8,
-    "study_date_shifted": pl.Date,
-    "manufacturer": pl.Utf8,
-    "model": pl.Utf8,
-    "rows": pl.Int32,
-    "columns": pl.Int32,
-    "photometric_original": pl.Utf8,
-    "transfer_syntax_original": pl.Utf8,
-    "regions": pl.List(pl.List(pl.Int32)),
-    "region_formats": pl.List(pl.Int32),
-    "region_data_types": pl.List(pl.Int32),
-    "region_count": pl.Int32,
-    "physical_delta_x_cm": pl.Float64,
-    "physical_delta_y_cm": pl.Float64,
-    "image_laterality": pl.Utf8,
-    "is_colour": pl.Boolean,
-    "png_path": pl.Utf8,
-    "png_sha256": pl.Utf8,
-    "dicom_path": pl.Utf8,
-}
-
-INSTANCE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
-    "instance_id": pl.Utf8,
-    "raw_instance_key": pl.Utf8,
-    "accession_pseudo": pl.Utf8,
-    "sop_uid_pseudo": pl.Utf8,
-    "sop_class_uid": pl.Utf8,
-    "n_frames": pl.Int32,
-    "frames_kept": pl.Int32,
-    "dicom_path": pl.Utf8,
-    "dicom_sha256": pl.Utf8,
-    "pixel_cleaning": pl.Utf8,
-    "blanked_fraction": pl.Float64,
-    "profile": pl.Utf8,
-}
-
-QUARANTINE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
-    "raw_instance_key": pl.Utf8,
-    "accession_pseudo": pl.Utf8,
-    "stage": pl.Utf8,
-    "reason": pl.Utf8,
-}
-RAW_QUARANTINE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
-    **QUARANTINE_SCHEMA,
-    "raw_path": pl.Utf8,
-}
 
 
 def shard_path(folder: str, key: str, suffix: str) -> tuple[str, str, str]:
@@ -406,20 +358,7 @@ def pseudonymized_studies(cohort: pl.DataFrame, pseudonymizer: Pseudonymizer) ->
                 ),
             }
         )
-    schema = {
-        "accession_pseudo": pl.Utf8,
-        "patient_pseudo": pl.Utf8,
-        "study_uid_pseudo": pl.Utf8,
-        "study_date_shifted": pl.Date,
-        "age_years": pl.Int32,
-        "exam_description": pl.Utf8,
-        "study_laterality": pl.Utf8,
-        "birads": pl.Utf8,
-        "is_biopsy": pl.Boolean,
-        "findings": pl.Utf8,
-        "impression": pl.Utf8,
-    }
-    return pl.DataFrame(rows, schema=schema, orient="row").sort("accession_pseudo")
+    return pl.DataFrame(rows, schema=STUDIES_SCHEMA, orient="row").sort("accession_pseudo")
 
 
 def _frame(
@@ -620,8 +559,8 @@ def deidentify_partition(
         ],
         raw_instances=list(raw_paths.items()),
     )
-    write_partition_table(raw_zone, LINKS_TABLE, day, links)
-    write_partition_table(raw_zone, RAW_QUARANTINE_TABLE, day, raw_quarantine)
+    write_table(raw_zone, RAW, LINKS_TABLE, day, links)
+    write_table(raw_zone, RAW, RAW_QUARANTINE_TABLE, day, raw_quarantine)
 
     batch = pseudonymizer.batch_name(day)
     previous_images = read_partition_table(research_zone, IMAGES_TABLE, batch)
@@ -634,10 +573,10 @@ def deidentify_partition(
         allow_shrink=allow_shrink,
         source="de-identification",
     )
-    write_partition_table(research_zone, INSTANCES_TABLE, batch, instances)
-    write_partition_table(research_zone, IMAGES_TABLE, batch, images)
-    write_partition_table(research_zone, QUARANTINE_TABLE, batch, quarantine)
-    write_partition_table(research_zone, STUDIES_TABLE, batch, studies)
+    write_table(research_zone, RESEARCH, INSTANCES_TABLE, batch, instances)
+    write_table(research_zone, RESEARCH, IMAGES_TABLE, batch, images)
+    write_table(research_zone, RESEARCH, QUARANTINE_TABLE, batch, quarantine)
+    write_table(research_zone, RESEARCH, STUDIES_TABLE, batch, studies)
     stale = _delete_stale(research_zone, previous_images, images, "png_path", IMAGES_TABLE)
     stale += _delete_stale(
         research_zone, previous_instances, instances, "dicom_path", INSTANCES_TABLE

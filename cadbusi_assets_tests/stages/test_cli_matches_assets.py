@@ -25,6 +25,7 @@ from cadbusi_assets.identity import Pseudonymizer, generate_key_file, load_key
 from cadbusi_assets.identity.pseudonyms import image_id_for, instance_id_for
 from cadbusi_assets.stages import analysis, records, retrieval
 from cadbusi_assets.stages import deidentification as deid
+from cadbusi_assets.stages import tables as registry
 from cadbusi_assets.storage import open_zone, read_partition_table, write_partition_table
 from cadbusi_demo import DemoConfig, generate_demo_cohort
 
@@ -107,7 +108,7 @@ def _run_both(tmp_path_factory):
     common = ["--jobs", "2", "--no-ocr"]
     assert main(["deidentify", str(source), str(out), "--key-file", str(key_file), *common]) == 0
     assert main(["analyze", str(out), str(found), *common]) == 0
-    return {"research": research, "batch": batch, "out": out, "analysis": found}
+    return {"raw": raw, "research": research, "batch": batch, "out": out, "analysis": found}
 
 
 def _files(root: Path, suffix: str) -> dict[str, bytes]:
@@ -189,3 +190,21 @@ def test_the_same_inpainted_files(both):
         command["image_id"], command["inpainted_path"], stage["inpainted_path"], strict=True
     ):
         assert (both["analysis"] / path).read_bytes() == research.read_bytes(stage_path), image_id
+
+
+def test_every_table_the_stages_wrote_is_registered_with_its_schema(both):
+    """The demo partition's tables (research zone, and the raw tables the de-identification
+    stage writes) have exactly their registered schemas."""
+    zones = {registry.RESEARCH: both["research"], registry.RAW: both["raw"]}
+    seen = []
+    for kind, zone in zones.items():
+        for path in zone.iter_files("tables", suffix=".parquet"):
+            name = zone.relative(path).split("/")[1]
+            table = registry.TABLES.get((kind, name))
+            assert table is not None, f"{kind} table {name} is not in the registry"
+            if kind == registry.RAW and table.stage != "deidentification":
+                continue  # the test wrote these itself (what raw_dicom would write)
+            assert pl.read_parquet(path.read_bytes()).schema == table.schema, name
+            seen.append(name)
+    assert {"images", "instances", "image_features", "twins", "inpainted_images"} <= set(seen)
+    assert {"reidentification_links", "deidentification_quarantine"} <= set(seen)
