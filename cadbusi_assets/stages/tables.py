@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from cadbusi_assets.identity.audit import EXPORT_AUDIT_SCHEMA, REIDENTIFICATION_AUDIT_SCHEMA
 from cadbusi_assets.identity.reidentify import LINKS_SCHEMA
 from cadbusi_assets.pacs.manifest import CONFLICT_SCHEMA, STUDY_SCHEMA
 from cadbusi_assets.pacs.manifest import INSTANCE_SCHEMA as MANIFEST_SCHEMA
@@ -39,7 +40,7 @@ class TableSchemaError(ValueError):
 class Table:
     name: str
     zone: str  # RAW or RESEARCH
-    stage: str  # the module under cadbusi_assets.stages that writes it
+    stage: str  # what writes it: a module under cadbusi_assets.stages, or "identity.audit"
     schema: pl.Schema
     key: tuple[str, ...]
     description: str = ""
@@ -362,6 +363,22 @@ _ALL = [
         RAW_QUARANTINE_SCHEMA,
         ("raw_instance_key",),
         "quarantined instances with their raw paths",
+    ),
+    _table(
+        "export_audit",
+        RAW,
+        "identity.audit",
+        EXPORT_AUDIT_SCHEMA,
+        ("event_id",),
+        "one row per export (who, run, partitions); one file per event, never replaced",
+    ),
+    _table(
+        "reidentification_audit",
+        RAW,
+        "identity.audit",
+        REIDENTIFICATION_AUDIT_SCHEMA,
+        ("event_id",),
+        "one row per cadbusi reidentify lookup; one file per event, never replaced",
     ),
     # research zone (pseudonyms only, partitioned by research batch)
     _table(

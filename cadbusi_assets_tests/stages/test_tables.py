@@ -6,6 +6,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from cadbusi_assets.identity.audit import EXPORT_AUDIT_TABLE, REIDENTIFICATION_AUDIT_TABLE
 from cadbusi_assets.identity.reidentify import LINKS_TABLE
 from cadbusi_assets.stages import analysis, deidentification, labeling, records, retrieval, safety
 from cadbusi_assets.stages import tables as registry
@@ -35,6 +36,8 @@ def test_every_stage_table_constant_is_registered_with_its_owning_stage():
         (registry.RESEARCH, analysis.TWINS_TABLE): "analysis",
         (registry.RESEARCH, analysis.INPAINTED_TABLE): "analysis",
         (registry.RESEARCH, labeling.DATA_ROWS_TABLE): "labeling",
+        (registry.RAW, EXPORT_AUDIT_TABLE): "identity.audit",
+        (registry.RAW, REIDENTIFICATION_AUDIT_TABLE): "identity.audit",
     }
     assert {k: t.stage for k, t in registry.TABLES.items()} == expected
     for (zone, name), table in registry.TABLES.items():
