@@ -38,7 +38,7 @@ from cadbusi_assets.progress import tick
 from cadbusi_assets.settings import require_ocr
 from cadbusi_assets.stages.deidentification import IMAGES_TABLE, STUDIES_TABLE, shard_path
 from cadbusi_assets.stages.previews import inpainting_preview
-from cadbusi_assets.stages.report import PartitionReport, reason_counts
+from cadbusi_assets.stages.report import MissingUpstream, PartitionReport, reason_counts
 from cadbusi_assets.stages.safety import guard_shrink
 from cadbusi_assets.stages.tables import INPAINTED_SCHEMA, RESEARCH, write_table
 from cadbusi_assets.storage import Zone, read_partition_table
@@ -254,9 +254,7 @@ def analyze_partition(
     images = read_partition_table(research_zone, IMAGES_TABLE, batch)
     studies = read_partition_table(research_zone, STUDIES_TABLE, batch)
     if images is None:
-        raise FileNotFoundError(
-            "deidentified_images for this date is missing; materialize it first."
-        )
+        raise MissingUpstream("deidentified_images for this date is missing; materialize it first.")
     laterality = {}
     if studies is not None and studies.height:
         laterality = dict(studies.select("accession_pseudo", "study_laterality").iter_rows())
@@ -489,7 +487,7 @@ def inpaint_partition(
     images = read_partition_table(research_zone, IMAGES_TABLE, batch)
     twins = read_partition_table(research_zone, TWINS_TABLE, batch)
     if features is None or images is None:
-        raise FileNotFoundError("image_features for this date is missing; materialize it first.")
+        raise MissingUpstream("image_features for this date is missing; materialize it first.")
     twinned = (
         set(twins["caliper_image_id"].to_list()) if twins is not None and twins.height else set()
     )

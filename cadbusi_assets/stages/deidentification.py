@@ -53,7 +53,12 @@ from cadbusi_assets.progress import tick
 from cadbusi_assets.records import scrub_report_text
 from cadbusi_assets.settings import require_ocr
 from cadbusi_assets.stages.previews import deidentification_preview
-from cadbusi_assets.stages.report import PartitionReport, StageFailure, reason_counts
+from cadbusi_assets.stages.report import (
+    MissingUpstream,
+    PartitionReport,
+    StageFailure,
+    reason_counts,
+)
 from cadbusi_assets.stages.retrieval import INSTANCES_TABLE as RETRIEVAL_INSTANCES
 from cadbusi_assets.stages.retrieval import resolved_cohort
 from cadbusi_assets.stages.safety import guard_shrink
@@ -507,7 +512,7 @@ def deidentify_partition(
     manifest = read_partition_table(raw_zone, RETRIEVAL_INSTANCES, day)
     cohort = resolved_cohort(raw_zone, day)  # StudyInstanceUIDs found by PACS lookups included
     if manifest is None or cohort is None:
-        raise FileNotFoundError(f"raw_dicom for {day} is missing; materialize it first.")
+        raise MissingUpstream(f"raw_dicom for {day} is missing; materialize it first.")
     by_study = {row["study_instance_uid"]: row for row in cohort.iter_rows(named=True)}
     stored = manifest.filter(pl.col("status") != "failed").sort("raw_path")
     inputs = []

@@ -21,6 +21,10 @@ class StageFailure(RuntimeError):
     """Nothing in a partition could be processed (the partition fails; others are unaffected)."""
 
 
+class MissingUpstream(StageFailure, FileNotFoundError):
+    """A partition the stage reads has not been materialized (its message says which)."""
+
+
 @dataclass
 class PartitionReport:
     partition: str

@@ -22,6 +22,8 @@ from cadbusi_assets.identity.audit import EXPORT_AUDIT_SCHEMA, REIDENTIFICATION_
 from cadbusi_assets.identity.reidentify import LINKS_SCHEMA
 from cadbusi_assets.pacs.manifest import CONFLICT_SCHEMA, STUDY_SCHEMA
 from cadbusi_assets.pacs.manifest import INSTANCE_SCHEMA as MANIFEST_SCHEMA
+from cadbusi_assets.records.pathology import PARSED_PATHOLOGY_SCHEMA
+from cadbusi_assets.records.radiology import PARSED_COLUMNS
 from cadbusi_assets.records.schemas import PATIENTS_SCHEMA, RADIOLOGY_SCHEMA
 from cadbusi_assets.storage import Zone, write_partition_table
 from cadbusi_assets.ultrasound.twins import TWINS_SCHEMA
@@ -186,60 +188,11 @@ DATA_ROWS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 }
 
 # -- raw zone: records and retrieval ----------------------------------------------------------
-#: Parsed radiology report columns the records stage adds to the warehouse's exam rows.
-PARSED_REPORT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
-    "birads": pl.Utf8,
-    "birads_source": pl.Utf8,
-    "study_laterality": pl.Utf8,
-    "is_biopsy": pl.Boolean,
-    "is_us_biopsy": pl.Boolean,
-    "biopsy_guidance": pl.Utf8,
-    "days_to_biopsy": pl.Int32,
-    "density": pl.Utf8,
-    "density_text": pl.Utf8,
-    "findings": pl.Utf8,
-    "impression": pl.Utf8,
-    "pathology_text": pl.Utf8,
-    "pathology_category": pl.Utf8,
-    "addendum": pl.Utf8,
-    "concordance": pl.Boolean,
-    "ultrasound_findings": pl.Utf8,
-    "margin": pl.Utf8,
-    "shape": pl.Utf8,
-    "orientation": pl.Utf8,
-    "echo": pl.Utf8,
-    "posterior": pl.Utf8,
-    "boundary": pl.Utf8,
-    "lexicon_negated": pl.Utf8,
-    "left_prior_breast_biopsies": pl.Int32,
-    "right_prior_breast_biopsies": pl.Int32,
-    "previous_worst_mg": pl.Utf8,
-    "previous_worst_mg_accession": pl.Utf8,
-}
-RADIOLOGY_REPORTS_SCHEMA = {**RADIOLOGY_SCHEMA, **PARSED_REPORT_SCHEMA}
+RADIOLOGY_REPORTS_SCHEMA = {**RADIOLOGY_SCHEMA, **PARSED_COLUMNS}
 _PATIENT = {k: v for k, v in PATIENTS_SCHEMA.items() if k != "patient_id"}
 COHORT_SCHEMA = {**RADIOLOGY_REPORTS_SCHEMA, **_PATIENT}
 COHORT_EXCLUSIONS_SCHEMA = {**RADIOLOGY_REPORTS_SCHEMA, "exclusion_reason": pl.Utf8}
 RESOLVED_COHORT_SCHEMA = {**COHORT_SCHEMA, "study_uid_source": pl.Utf8}
-
-PATHOLOGY_REPORTS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
-    "specimen_accession": pl.Utf8,
-    "patient_id": pl.Utf8,
-    "encounter_id": pl.Utf8,
-    "specimen_date": pl.Date,
-    "received_at": pl.Datetime("us"),
-    "part_letter": pl.Utf8,
-    "part_text": pl.Utf8,
-    "laterality": pl.Utf8,
-    "interpretation": pl.Utf8,
-    "high_risk": pl.Boolean,
-    "cancer_type": pl.Utf8,
-    "grade": pl.Int8,
-    "final_diagnosis": pl.Utf8,
-    "synoptic_report": pl.Utf8,
-    "diagnosis_names": pl.Utf8,
-    "part_descriptions": pl.Utf8,
-}
 
 #: The retrieval manifest as stored (the attempt count goes to the run metadata instead).
 RETRIEVAL_INSTANCES_SCHEMA = {k: v for k, v in MANIFEST_SCHEMA.items() if k != "attempts"}
@@ -280,7 +233,7 @@ _ALL = [
         "pathology_reports",
         RAW,
         "records",
-        PATHOLOGY_REPORTS_SCHEMA,
+        PARSED_PATHOLOGY_SCHEMA,
         ("specimen_accession", "part_letter"),
         "pathology specimens of the date, one row per part",
     ),
