@@ -191,8 +191,9 @@ DATA_ROWS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 RADIOLOGY_REPORTS_SCHEMA = {**RADIOLOGY_SCHEMA, **PARSED_COLUMNS}
 _PATIENT = {k: v for k, v in PATIENTS_SCHEMA.items() if k != "patient_id"}
 COHORT_SCHEMA = {**RADIOLOGY_REPORTS_SCHEMA, **_PATIENT}
-COHORT_EXCLUSIONS_SCHEMA = {**RADIOLOGY_REPORTS_SCHEMA, "exclusion_reason": pl.Utf8}
-RESOLVED_COHORT_SCHEMA = {**COHORT_SCHEMA, "study_uid_source": pl.Utf8}
+_UTF8: pl.DataType = pl.Utf8()
+COHORT_EXCLUSIONS_SCHEMA = {**RADIOLOGY_REPORTS_SCHEMA, "exclusion_reason": _UTF8}
+RESOLVED_COHORT_SCHEMA = {**COHORT_SCHEMA, "study_uid_source": _UTF8}
 
 #: The retrieval manifest as stored (the attempt count goes to the run metadata instead).
 RETRIEVAL_INSTANCES_SCHEMA = {k: v for k, v in MANIFEST_SCHEMA.items() if k != "attempts"}
