@@ -115,10 +115,12 @@ def deidentify_command(
     report: Path | None,
     verify_ocr: bool,
     echo: Echo,
+    frame_step: int = FRAME_STEP,
 ) -> int:
     """De-identify every file under ``input_dir`` into ``output_dir``; see the module doc.
 
-    ``report`` defaults to :func:`default_report_path` (beside ``output_dir``).
+    ``report`` defaults to :func:`default_report_path` (beside ``output_dir``); a PNG is
+    written for every ``frame_step``-th frame of a cine.
     """
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     report = Path(report) if report is not None else default_report_path(output_dir)
@@ -169,7 +171,7 @@ def deidentify_command(
             inputs,
             pseudonymizer,
             profile=profile,
-            frame_step=FRAME_STEP,
+            frame_step=frame_step,
             verify_ocr=verify_ocr,
             workers=jobs,
             layout=layout,
@@ -184,7 +186,7 @@ def deidentify_command(
         row = DeidRow(
             input_path=item.raw_path,
             status=outcome.status,
-            output_path=instance.get("dicom_path", ""),
+            output_path=instance.get("dicom_path", "") or outcome.duplicate_of,
             reason=(outcome.quarantine or {}).get("reason", ""),
             frames=instance.get("n_frames", 0),
             pixel_cleaning=instance.get("pixel_cleaning", ""),

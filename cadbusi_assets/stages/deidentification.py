@@ -151,6 +151,7 @@ class DeidOutcome:
     preview: bytes | None = None
     original_identifiers: OriginalIdentifiers | None = None
     seconds: float = 0.0
+    duplicate_of: str = ""  # a duplicate: the DICOM path of the earlier input's instance
 
     @property
     def status(self) -> str:
@@ -480,6 +481,7 @@ def _without_duplicates(tasks: list[DeidTask], outcomes: list[DeidOutcome]) -> l
             tasks[index], DUPLICATE_REASON, outcome.instance["accession_pseudo"]
         )
         duplicate.seconds = outcome.seconds
+        duplicate.duplicate_of = kept.instance["dicom_path"]
         out[index] = duplicate
     for index in sorted(rewrite):
         seconds = out[index].seconds

@@ -71,6 +71,9 @@ def test_exit_code_and_report(study_run):
     assert by_input["epiq.dcm"]["status"] == "ok"
     statuses = sorted(by_input[n]["status"] for n in ("canary.dcm", "canary_copy.dcm"))
     assert statuses == ["duplicate", "ok"]
+    # the duplicate names the file the earlier input wrote
+    assert by_input["canary.dcm"]["output_path"] == by_input["canary_copy.dcm"]["output_path"]
+    assert by_input["canary.dcm"]["output_path"].endswith(".dcm")
 
 
 def test_outputs_and_paths_hold_no_original_identifiers(study_run):
