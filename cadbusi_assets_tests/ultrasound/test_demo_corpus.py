@@ -97,7 +97,7 @@ def test_twins_are_paired_and_only_twin_less_caliper_frames_are_inpainted(run):
     assert found == expected
     lone = table.filter(pl.col("has_calipers") & pl.col("clean_twin_image_id").is_null())
     assert sorted(lone["inpainted_path"].to_list()) == sorted(
-        p.relative_to(out).as_posix() for p in (out / "inpainted").iterdir()
+        p.relative_to(out).as_posix() for p in (out / "inpainted").rglob("*.png")
     )
     for row in lone.iter_rows(named=True):
         gt = truths[Path(row["source_path"]).stem]["frames"][row["frame"]]
