@@ -310,6 +310,7 @@ def cmd_deidentify(args: argparse.Namespace) -> int:
         layout=args.layout,
         report=Path(args.report) if args.report else None,  # None: OUTPUT.report.csv
         verify_ocr=not args.no_ocr,
+        frame_step=args.frame_step,
         echo=_echo,
     )
 
@@ -343,6 +344,16 @@ def _date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text}") from None
+
+
+def _frame_step(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of frames, 1 or more: {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -389,7 +400,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     deid = sub.add_parser("deidentify", help="de-identify a folder tree of DICOM files")
     deid.add_argument("input", help="folder of original DICOM files (read recursively)")
-    deid.add_argument("output", help="folder for the de-identified files (created if needed)")
+    deid.add_argument(
+        "output",
+        help="folder for the de-identified DICOM files, one PNG per kept frame and the "
+        "images/instances tables (created if needed)",
+    )
+    deid.add_argument(
+        "--frame-step",
+        type=_frame_step,
+        default=4,
+        help="write a PNG of every n-th cine frame (default: 4, as the pipeline)",
+    )
     deid.add_argument(
         "--key-file",
         default="",
@@ -445,7 +466,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes (default: $CADBUSI_WORKERS or CPUs)",
     )
     analyze.add_argument(
-        "--frame-step", type=int, default=4, help="analyse every n-th cine frame (default: 4)"
+        "--frame-step",
+        type=_frame_step,
+        default=4,
+        help="analyse every n-th cine frame (default: 4)",
     )
     analyze.add_argument(
         "--no-ocr",

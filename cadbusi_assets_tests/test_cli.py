@@ -211,3 +211,14 @@ def test_cadbusi_demo_runs_the_whole_graph_and_prints_a_summary(tmp_path):
     assert all(e["run_id"] is None for e in day["upstream"] if e["partition"])
     missing = subprocess.run([*command, "lineage", "2026-11-22", "--image", "nope"], **subcommand)
     assert missing.returncode == 2 and "not in export" in missing.stdout
+
+
+def test_a_frame_step_below_one_is_refused_before_anything_runs(tmp_path, capsys):
+    from cadbusi_assets.cli import main
+
+    for command in (["deidentify", str(tmp_path), str(tmp_path / "out")], ["analyze", "a", "b"]):
+        with pytest.raises(SystemExit) as stopped:
+            main([*command, "--frame-step", "0"])
+        assert stopped.value.code == 2
+        assert "1 or more" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -59,7 +59,7 @@ from cadbusi_assets.records.lesions import caliper_measurement
 from cadbusi_assets.stages.analysis import FEATURES_TABLE, INPAINTED_TABLE, TWINS_TABLE
 from cadbusi_assets.stages.deidentification import IMAGES_TABLE, STUDIES_TABLE
 from cadbusi_assets.stages.lesions import LESION_IMAGES_PATH, LESIONS_PATH, inherit_twin_calipers
-from cadbusi_assets.stages.report import PartitionReport
+from cadbusi_assets.stages.report import MissingUpstream, PartitionReport
 from cadbusi_assets.storage import Zone, read_partition_table, write_partition_table
 from cadbusi_assets.storage.tables import read_all_partition_tables
 
@@ -98,7 +98,7 @@ def send_data_rows(
     features = read_partition_table(research_zone, FEATURES_TABLE, batch)
     inpainted = read_partition_table(research_zone, INPAINTED_TABLE, batch)
     if images is None or features is None:
-        raise FileNotFoundError("image_features for this date is missing; materialize it first.")
+        raise MissingUpstream("image_features for this date is missing; materialize it first.")
     usable = (
         features.filter(pl.col("exclusion_reason").is_null()).select("image_id")
         if features.height

@@ -25,7 +25,7 @@ from cadbusi_assets.records.lesions import (
     lesion_table,
     part_locations,
 )
-from cadbusi_assets.stages.report import PartitionReport
+from cadbusi_assets.stages.report import MissingUpstream, PartitionReport
 from cadbusi_assets.storage import Zone, read_all_partition_tables
 
 LESIONS_PATH = ("lesions", "lesions.parquet")
@@ -218,7 +218,7 @@ def build_lesions(
 ) -> PartitionReport:
     studies = read_all_partition_tables(research_zone, "studies")
     if studies is None:
-        raise FileNotFoundError("No deidentified_images partitions yet (no studies table).")
+        raise MissingUpstream("No deidentified_images partitions yet (no studies table).")
     report_lesions = pl.concat(
         [
             extract_lesions(

@@ -33,7 +33,12 @@ from cadbusi_assets.records import (
     select_cohort,
 )
 from cadbusi_assets.records.history_context import radiology_reports_for_window
-from cadbusi_assets.stages.report import PartitionReport, StageFailure, reason_counts
+from cadbusi_assets.stages.report import (
+    MissingUpstream,
+    PartitionReport,
+    StageFailure,
+    reason_counts,
+)
 from cadbusi_assets.stages.safety import guard_shrink
 from cadbusi_assets.storage import (
     Zone,
@@ -223,7 +228,7 @@ def select_imaging_studies(
     for day in days:
         parsed = read_partition_table(raw_zone, RADIOLOGY_TABLE, day)
         if parsed is None:
-            raise FileNotFoundError(
+            raise MissingUpstream(
                 f"radiology_reports for {day} is missing in the raw zone; materialize it first."
             )
         selection = select_cohort(
@@ -279,9 +284,7 @@ def build_diagnosis_labels(
     radiology = read_all_partition_tables(raw_zone, RADIOLOGY_TABLE)
     pathology = read_all_partition_tables(raw_zone, PATHOLOGY_TABLE)
     if radiology is None:
-        raise FileNotFoundError(
-            "No radiology_reports partitions exist yet; materialize them first."
-        )
+        raise MissingUpstream("No radiology_reports partitions exist yet; materialize them first.")
     if pathology is None:
         pathology = parse_pathology_reports(pl.DataFrame())
     # rows that cannot be attributed to a patient or an exam never get a label (they are

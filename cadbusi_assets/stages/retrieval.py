@@ -37,7 +37,7 @@ from cadbusi_assets.pacs.find import (
     resolve_study_uids,
 )
 from cadbusi_assets.stages.records import COHORT_TABLE
-from cadbusi_assets.stages.report import PartitionReport, reason_counts, throttled
+from cadbusi_assets.stages.report import MissingUpstream, PartitionReport, reason_counts, throttled
 from cadbusi_assets.stages.safety import check_key_fingerprint, guard_shrink, record_key_fingerprint
 from cadbusi_assets.storage import Zone, read_partition_table, write_partition_table
 
@@ -76,7 +76,7 @@ def retrieve_partition(
     check_key_fingerprint(raw_zone, day, fingerprint)
     cohort = read_partition_table(raw_zone, COHORT_TABLE, day)
     if cohort is None:
-        raise FileNotFoundError(f"imaging_studies for {day} is missing; materialize it first.")
+        raise MissingUpstream(f"imaging_studies for {day} is missing; materialize it first.")
     resolved, unresolved = resolve_study_uids(pacs, cohort)
     previous = read_partition_table(raw_zone, INSTANCES_TABLE, day)
     studies = resolved.select("study_instance_uid", "accession_number")
