@@ -26,6 +26,7 @@ from cadbusi_assets.records.pathology import PARSED_PATHOLOGY_SCHEMA
 from cadbusi_assets.records.radiology import PARSED_COLUMNS
 from cadbusi_assets.records.schemas import PATIENTS_SCHEMA, RADIOLOGY_SCHEMA
 from cadbusi_assets.storage import Zone, write_partition_table
+from cadbusi_assets.ultrasound.analysis import FEATURES_SCHEMA as FRAME_FEATURES
 from cadbusi_assets.ultrasound.twins import TWINS_SCHEMA
 
 Schema = Mapping[str, pl.DataType | type[pl.DataType]]
@@ -135,36 +136,7 @@ FEATURES_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "is_cine": pl.Boolean,
     "rows": pl.Int32,
     "columns": pl.Int32,
-    "height": pl.Int64,
-    "width": pl.Int64,
-    "region_count": pl.Int64,
-    "region_x0": pl.Int64,
-    "region_y0": pl.Int64,
-    "region_x1": pl.Int64,
-    "region_y1": pl.Int64,
-    "crop_x0": pl.Int64,
-    "crop_y0": pl.Int64,
-    "crop_x1": pl.Int64,
-    "crop_y1": pl.Int64,
-    "fov_shape": pl.Utf8,
-    "fov_source": pl.Utf8,
-    "fov_polygon": _POINTS,
-    "debris_boxes": _POINTS,
-    "has_calipers": pl.Boolean,
-    "caliper_points": _POINTS,
-    "caliper_scores": pl.List(pl.Float64),
-    "caliper_confidence": pl.Float64,
-    "is_doppler": pl.Boolean,
-    "colour_share": pl.Float64,
-    "darkness": pl.Float64,
-    "is_grey": pl.Boolean,
-    "ocr_laterality": pl.Utf8,
-    "laterality": pl.Utf8,
-    "orientation": pl.Utf8,
-    "clock_position": pl.Utf8,
-    "nipple_distance_cm": pl.Float64,
-    "body_area": pl.Utf8,
-    "signature": pl.List(pl.Int64),
+    **{k: v for k, v in FRAME_FEATURES.items() if k != "frame"},
     "study_laterality": pl.Utf8,
     "exclusion_reason": pl.Utf8,
 }

@@ -37,22 +37,23 @@ from cadbusi_assets.ultrasound.overlay import ColourMaps, coloured_pixels, to_gr
 from cadbusi_assets.ultrasound.quality import darkness
 from cadbusi_assets.ultrasound.twins import image_signature
 
-_BOX = pl.List(pl.Int32)
+_BOX = pl.List(pl.Int64)
 
-#: Columns of the ``image_features`` table produced by :meth:`FrameAnalysis.as_row`.
+#: Columns of :meth:`FrameAnalysis.as_row`, typed as the ``image_features`` table stores them
+#: (the stage registry, :mod:`cadbusi_assets.stages.tables`, builds that table's schema on it).
 FEATURES_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "frame": pl.Int32(),
-    "height": pl.Int32(),
-    "width": pl.Int32(),
-    "region_count": pl.Int32(),
-    "region_x0": pl.Int32(),
-    "region_y0": pl.Int32(),
-    "region_x1": pl.Int32(),
-    "region_y1": pl.Int32(),
-    "crop_x0": pl.Int32(),
-    "crop_y0": pl.Int32(),
-    "crop_x1": pl.Int32(),
-    "crop_y1": pl.Int32(),
+    "height": pl.Int64(),
+    "width": pl.Int64(),
+    "region_count": pl.Int64(),
+    "region_x0": pl.Int64(),
+    "region_y0": pl.Int64(),
+    "region_x1": pl.Int64(),
+    "region_y1": pl.Int64(),
+    "crop_x0": pl.Int64(),
+    "crop_y0": pl.Int64(),
+    "crop_x1": pl.Int64(),
+    "crop_y1": pl.Int64(),
     "fov_shape": pl.String(),
     "fov_source": pl.String(),
     "fov_polygon": pl.List(_BOX),
@@ -71,7 +72,7 @@ FEATURES_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "clock_position": pl.String(),
     "nipple_distance_cm": pl.Float64(),
     "body_area": pl.String(),
-    "signature": pl.List(pl.UInt8()),
+    "signature": pl.List(pl.Int64()),
 }
 
 

@@ -27,7 +27,9 @@ def test_row_has_the_schema_and_the_detections():
     assert row["is_doppler"] is False and row["is_grey"] is False
     assert 0.0 <= row["darkness"] < 0.2
     table = features_frame([row], extra={"image_id": pl.String})
-    assert table.schema["caliper_points"] == pl.List(pl.List(pl.Int32))
+    assert table.schema["caliper_points"] == pl.List(
+        pl.List(pl.Int64)
+    )  # as image_features stores it
     assert table.height == 1
 
 
