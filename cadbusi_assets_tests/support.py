@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -48,3 +51,20 @@ def require_tesseract() -> None:
     if problem is None:
         return
     pytest.fail(problem + "; `make test` installs it (scripts/system-deps.sh)", pytrace=False)
+
+
+@contextmanager
+def time_limit(seconds: int, what: str = "the test") -> Iterator[None]:
+    """Fail with :class:`TimeoutError` when the block runs longer than ``seconds`` (SIGALRM: a
+    hang fails fast instead of stalling the suite). Used by every end-to-end test."""
+
+    def expired(*_: object) -> None:
+        raise TimeoutError(f"{what} took longer than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -29,7 +29,6 @@ import json
 import logging
 import os
 import re
-import signal
 import subprocess
 import tempfile
 import warnings
@@ -44,25 +43,12 @@ import pytest
 
 from cadbusi_assets.deid.name_variants import compile_terms
 from cadbusi_assets_tests.adversarial_cohort import CONFIG, Planted, build_adversarial_cohort
+from cadbusi_assets_tests.support import time_limit as _deadline
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("pipeline")]
 
 TIMEOUT_S = 1800
 EXPORT_KEY = "2026-11-22"
-
-
-@contextlib.contextmanager
-def _deadline(seconds: int) -> Iterator[None]:
-    def expired(signum, frame):
-        raise TimeoutError(f"adversarial pipeline run took more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 class _Collect(logging.Handler):

@@ -4,11 +4,9 @@ steps run on the workers, with the same raw-zone files as an in-process run."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -22,6 +20,7 @@ from cadbusi_assets_tests import celery_support
 from cadbusi_assets_tests.conftest import clear_dagster_state_storage
 from cadbusi_assets_tests.defs import celery_job
 from cadbusi_assets_tests.support import require_tool
+from cadbusi_assets_tests.support import time_limit as _deadline
 from cadbusi_demo import DemoConfig, generate_demo_cohort
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("celery")]
@@ -29,22 +28,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("celery")]
 ROOT = Path(__file__).resolve().parents[2]
 COHORT = DemoConfig(start=dt.date(2026, 9, 1), days=3, studies_per_day=(2, 2), seed=11, workers=1)
 TIMEOUT_S = 420  # the whole end-to-end test
-
-
-@contextlib.contextmanager
-def _deadline(seconds: int):
-    """Fail (instead of hanging) when the block runs longer than ``seconds``."""
-
-    def expired(*_):
-        raise TimeoutError(f"the Celery test ran longer than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _files(root: Path) -> dict[str, str]:

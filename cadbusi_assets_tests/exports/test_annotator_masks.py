@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import signal
 
 import numpy as np
 import polars as pl
@@ -19,6 +18,7 @@ from cadbusi_assets.exports import ExportConfig, build_export, verify_export
 from cadbusi_assets.labeling import FolderLabelSource
 from cadbusi_assets.stages import labeling as stage
 from cadbusi_assets_tests.exports.conftest import synthetic_catalog, write_zone
+from cadbusi_assets_tests.support import time_limit as shared_time_limit
 
 LINEAGE = {"deidentification_profile": "p", "label_set_version": "ls", "code_version": "0"}
 SIZE = 64  # the synthetic zone's images are 64 x 64; crop (10, 20)-(49, 59)
@@ -26,14 +26,8 @@ SIZE = 64  # the synthetic zone's images are 64 x 64; crop (10, 20)-(49, 59)
 
 @pytest.fixture(autouse=True)
 def time_limit():
-    def expired(*_: object) -> None:
-        raise TimeoutError("test_annotator_masks: over 180 s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(180)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
+    with shared_time_limit(180, "test_annotator_masks"):
+        yield
 
 
 def _data_url(pixels: np.ndarray) -> str:

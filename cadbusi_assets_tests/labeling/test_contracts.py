@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
@@ -29,6 +26,7 @@ from cadbusi_assets_tests.labeling.contracts import (
     missing_fields,
     recording,
 )
+from cadbusi_assets_tests.support import time_limit
 
 pytestmark = pytest.mark.integration
 
@@ -51,20 +49,6 @@ REQUIRED = {
     "export": {"exportDataRowsInProjectPyApi", "GetExportFileFromOffsetPyApi"},
     "consensus": {"CreateProjectPyApi", "updateProjectPyApi", "createBatchV2PyApi"},
 }
-
-
-@contextmanager
-def time_limit(seconds: int) -> Iterator[None]:
-    def expire(signum, frame):
-        raise TimeoutError(f"took longer than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _capture(name: str) -> list[contracts.Exchange]:

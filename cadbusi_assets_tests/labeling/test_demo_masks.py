@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import signal
 
 import numpy as np
 import polars as pl
@@ -16,6 +15,7 @@ from cadbusi_assets.identity import Pseudonymizer, PseudonymKey, image_id_for
 from cadbusi_assets.labeling import FolderLabelSource
 from cadbusi_assets.stages import labeling as stage
 from cadbusi_assets.storage import open_zone
+from cadbusi_assets_tests.support import time_limit as shared_time_limit
 from cadbusi_demo.labeler import MASK_COLOUR, label_sent_images
 
 ROWS, COLUMNS = 48, 64
@@ -23,14 +23,8 @@ ROWS, COLUMNS = 48, 64
 
 @pytest.fixture(autouse=True)
 def time_limit():
-    def expired(*_: object) -> None:
-        raise TimeoutError("test_demo_masks: over 120 s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(120)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
+    with shared_time_limit(120, "test_demo_masks"):
+        yield
 
 
 def test_demo_labels_carry_masks_that_ingestion_stores(tmp_path):

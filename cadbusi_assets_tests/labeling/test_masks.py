@@ -9,7 +9,6 @@ import copy
 import datetime as dt
 import io
 import json
-import signal
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,7 @@ from cadbusi_assets_tests.labeling.fake_labelbox_masks import (
     FakeLabelboxWithMasks,
     running_fake_with_masks,
 )
+from cadbusi_assets_tests.support import time_limit as shared_time_limit
 
 PROJECT = "proj-1"
 W, H = 40, 30
@@ -104,15 +104,8 @@ def stored_mask(zone, path: str) -> np.ndarray:
 @pytest.fixture(autouse=True)
 def time_limit():
     """Every test here ends within 120 s (a hung download or server fails the test)."""
-
-    def expired(*_: object) -> None:
-        raise TimeoutError("test_masks: over 120 s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(120)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
+    with shared_time_limit(120, "test_masks"):
+        yield
 
 
 @pytest.fixture

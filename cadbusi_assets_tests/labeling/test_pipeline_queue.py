@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import signal
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -25,6 +23,7 @@ from cadbusi_assets.stages.report import read_partition_reports
 from cadbusi_assets.storage import open_zone, read_partition_table
 from cadbusi_assets_tests.defs.conftest import Environment, make_environment, run
 from cadbusi_assets_tests.labeling.fake_labelbox_ontology import running_fake_with_ontology
+from cadbusi_assets_tests.support import time_limit
 from cadbusi_demo import DemoConfig, generate_demo_cohort
 
 pytestmark = pytest.mark.integration
@@ -42,22 +41,6 @@ UPSTREAM = [
 ]
 PIPELINE_TIMEOUT_S = 420
 STEP_TIMEOUT_S = 120
-
-
-@contextmanager
-def time_limit(seconds: int) -> Iterator[None]:
-    """Fail (rather than hang) when the block runs longer than ``seconds``."""
-
-    def expire(signum, frame):
-        raise TimeoutError(f"took longer than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ folder PACS and on a real Orthanc over DICOMweb and DIMSE (C-FIND + C-GET). All 
 from __future__ import annotations
 
 import datetime as dt
-import signal
 from pathlib import Path
 
 import duckdb
@@ -35,6 +34,7 @@ from cadbusi_assets.stages import records as records_stage
 from cadbusi_assets.stages.report import read_partition_reports
 from cadbusi_assets.storage import open_zone, read_partition_table
 from cadbusi_assets_tests.support import TEST_KEY
+from cadbusi_assets_tests.support import time_limit as shared_time_limit
 from cadbusi_demo.warehouse import WAREHOUSE_SCHEMA
 
 DEADLINE_S = 300
@@ -43,17 +43,8 @@ DEADLINE_S = 300
 @pytest.fixture(autouse=True)
 def _deadline():
     """Every test here ends within DEADLINE_S (PACS servers and lookups included)."""
-
-    def expired(signum, frame):
-        raise TimeoutError(f"test did not finish within {DEADLINE_S} s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(DEADLINE_S)
-    try:
+    with shared_time_limit(DEADLINE_S, "test_lookup_retrieval"):
         yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 DAY = "2026-09-02"  # inside the test session's study-date partitions (defs/conftest.py)

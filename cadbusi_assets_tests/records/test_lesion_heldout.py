@@ -9,17 +9,13 @@ unlinked, not wrongly linked. The test runs three exams per family.
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import polars as pl
 import pytest
 
 from cadbusi_assets.records.lesions import caliper_measurement, link_images
 from cadbusi_assets.ultrasound.annotations import parse_annotation
 from cadbusi_assets_tests.records.lesion_heldout_eval import evaluate, synthetic_exams
-from cadbusi_assets_tests.support import require_tesseract
+from cadbusi_assets_tests.support import require_tesseract, time_limit
 from cadbusi_demo.screens_heldout import (
     FAMILIES,
     HELDOUT_FAMILIES,
@@ -27,20 +23,6 @@ from cadbusi_demo.screens_heldout import (
     LesionMarks,
     render_screen,
 )
-
-
-@contextmanager
-def time_limit(seconds: int) -> Iterator[None]:
-    def fail(*_: object) -> None:
-        raise TimeoutError(f"took more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, fail)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))

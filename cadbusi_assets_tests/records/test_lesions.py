@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Mapping, Sequence
-from contextlib import contextmanager
 
 import polars as pl
 import pytest
@@ -30,6 +28,7 @@ from cadbusi_assets_tests.defs.conftest import (  # noqa: F401  (session fixture
     key_file,
     pipeline,
 )
+from cadbusi_assets_tests.support import time_limit
 
 FINDINGS = (
     "Left breast 2:00, 3 cm from the nipple: irregular hypoechoic mass with angular margins, "
@@ -171,20 +170,6 @@ def test_llm_json_answers():
 
 
 # -- calipers, linking, and accuracy against the demo ground truth ---------------------------
-
-
-@contextmanager
-def time_limit(seconds: int):
-    def fail(*_):
-        raise TimeoutError(f"took more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, fail)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def test_four_caliper_marks_pair_into_crossing_axes_whatever_their_order():

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import signal
-from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
@@ -27,6 +25,7 @@ from cadbusi_assets.stages import analysis, records, retrieval
 from cadbusi_assets.stages import deidentification as deid
 from cadbusi_assets.stages import tables as registry
 from cadbusi_assets.storage import open_zone, read_partition_table, write_partition_table
+from cadbusi_assets_tests.support import time_limit as _deadline
 from cadbusi_demo import DemoConfig, generate_demo_cohort
 
 pytestmark = pytest.mark.slow
@@ -62,20 +61,6 @@ def _raw_zone(root: Path, pacs: Path):
     write_partition_table(raw, retrieval.INSTANCES_TABLE, DAY, pl.DataFrame(manifest))
     write_partition_table(raw, records.COHORT_TABLE, DAY, pl.DataFrame(list(studies.values())))
     return raw
-
-
-@contextmanager
-def _deadline(seconds: int):
-    def expired(*_):
-        raise TimeoutError(f"the CLI/asset comparison took more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(scope="module")
