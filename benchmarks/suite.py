@@ -3,6 +3,9 @@
 * ``pipeline``: the partition stages on a fresh synthetic cohort (records → retrieval →
   de-identification → analysis → inpainting → catalog → export), images/s and seconds per stage;
 * ``deid``: de-identification throughput (``benchmarks.deid``);
+* ``deid-vs-tools``: ``cadbusi deidentify`` and ``cadbusi analyze`` side by side with DCMTK
+  ``dcmj2pnm`` and the decode + PNG floor on text-heavy held-out screens
+  (``benchmarks.sidebyside``);
 * ``analysis``: ultrasound analysis speed and accuracy against ground truth
   (``benchmarks.analysis``);
 * ``pacs``: retrieval from a real Orthanc over DICOMweb and DIMSE (``benchmarks.pacs``).
@@ -161,115 +164,6 @@ def _full_chain_one(job: tuple) -> int:
     return 1
 
 
-def deid_comparison_benchmark(n: int = 60, workers: int | None = None) -> dict:
-    """Our de-identification chain against DCMTK dcmj2pnm (to PNG) and GDCM gdcmanon, on the
-    same 1024x768 US files (half uncompressed RGB, half JPEG baseline) and the same cores."""
-    import shutil
-    import subprocess
-    from concurrent.futures import ThreadPoolExecutor
-
-    from benchmarks.deid import synthetic_us
-    from cadbusi_assets.dicom import dataset_to_bytes
-    from cadbusi_assets.identity import Pseudonymizer, PseudonymKey
-    from cadbusi_assets.parallel import parallel_map, resolve_workers
-
-    cores = resolve_workers(workers)
-    pseudonymizer = Pseudonymizer(PseudonymKey(bytes(range(7, 39))))
-    out: dict[str, Any] = {
-        "files": n,
-        "cores": cores,
-        "size": "1024x768",
-        "mix": "half RGB uncompressed, half JPEG baseline",
-    }
-    with tempfile.TemporaryDirectory(prefix="cadbusi-deid-bench-") as tmp:
-        root = Path(tmp)
-        corpus = root / "corpus"
-        corpus.mkdir()
-        for i in range(n):
-            (corpus / f"us{i:04d}.dcm").write_bytes(
-                dataset_to_bytes(synthetic_us(i, jpeg=bool(i % 2)))
-            )
-        files = sorted(corpus.glob("*.dcm"))
-        megabytes = sum(f.stat().st_size for f in files) / 1e6
-        parallel_map(
-            _full_chain_one,
-            [(str(files[0]), str(root), pseudonymizer, True)] * 2,
-            workers=cores,
-            min_items_per_worker=1,
-        )  # warm the pool
-
-        def measure(name: str, fn: Callable[[], Any]) -> None:
-            _, wall, _ = _timed(fn)
-            out[name] = {
-                "files_per_s": round(n / wall, 1),
-                "mb_per_s": round(megabytes / wall, 1),
-                "wall_s": round(wall, 2),
-            }
-
-        for verify in (True, False):
-            target = root / f"ours_{verify}"
-            target.mkdir()
-            jobs = [(str(f), str(target), pseudonymizer, verify) for f in files]
-
-            def full_chain(jobs: list[tuple[str, str, Any, bool]] = jobs) -> Any:
-                return parallel_map(_full_chain_one, jobs, workers=cores, min_items_per_worker=1)
-
-            measure(
-                f"ours_full_chain{'_with_ocr' if verify else ''}",
-                full_chain,
-            )
-        dcmj2pnm = shutil.which("dcmj2pnm")
-        if dcmj2pnm:
-            png_dir = root / "dcmtk"
-            png_dir.mkdir()
-
-            def run(source: Path) -> None:
-                target = png_dir / (source.stem + ".png")
-                subprocess.run(
-                    [dcmj2pnm, "--write-png", str(source), str(target)],
-                    check=True,
-                    capture_output=True,
-                )
-
-            with ThreadPoolExecutor(cores) as pool:
-                measure("dcmtk_dcmj2pnm_png", lambda: list(pool.map(run, files)))
-        gdcmanon = shutil.which("gdcmanon")
-        if gdcmanon:
-            anon_dir = root / "gdcm"
-            command = [
-                gdcmanon,
-                "--dumb",
-                "--empty",
-                "10,10",
-                "--empty",
-                "10,20",
-                "--remove",
-                "10,30",
-                "--remove",
-                "8,80",
-                "-i",
-                str(corpus),
-                "-o",
-                str(anon_dir),
-            ]
-            measure(
-                "gdcm_gdcmanon_dumb_directory_mode",
-                lambda: subprocess.run(command, check=True, capture_output=True),
-            )
-        if "dcmtk_dcmj2pnm_png" in out:
-            out["ratio_ours_with_ocr_vs_dcmj2pnm"] = round(
-                out["ours_full_chain_with_ocr"]["files_per_s"]
-                / out["dcmtk_dcmj2pnm_png"]["files_per_s"],
-                1,
-            )
-        out["note"] = (
-            "ours: header profile + region pixel cleaning + de-identified DICOM + PNG per frame "
-            "(+ OCR verification); dcmj2pnm: PNG only, no de-identification, one process per file; "
-            "gdcmanon --dumb: empties four tags, keeps pixels and private tags, one process for the folder"
-        )
-    return out
-
-
 def _call(module: str, function: str, **kwargs) -> dict:
     import importlib
 
@@ -288,7 +182,9 @@ def run_benchmarks(
             frames_per_family=6 if quick else 20,
         ),
         "deid": lambda: _call("benchmarks.deid", "run_benchmark", n=10 if quick else 50),
-        "deid-vs-tools": lambda: deid_comparison_benchmark(n=20 if quick else 60),
+        "deid-vs-tools": lambda: _call(
+            "benchmarks.sidebyside", "run_benchmark", n=40 if quick else 120
+        ),
         "analysis-speed": lambda: _call(
             "benchmarks.analysis", "run_speed_benchmark", n=40 if quick else 200
         ),

@@ -29,7 +29,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
@@ -143,6 +143,36 @@ class WorkerScope:
         return [pid for pool in self.pools.values() for pid in worker_pids(pool)]
 
 
+#: How often the waiting owner wakes up (seconds): a signal (Ctrl-C, Dagster's terminate)
+#: that the kernel hands to another thread of the process is only acted on when the main
+#: thread runs Python code; an untimed wait for a result would sleep through it forever.
+WAIT_POLL_SECONDS = 0.25
+
+
+def _run_chunk(fn: Callable[[T], R], chunk: Sequence[T]) -> list[R]:
+    return [fn(item) for item in chunk]
+
+
+def _gather(
+    pool: ProcessPoolExecutor, fn: Callable[[T], R], seq: Sequence[T], size: int
+) -> list[R]:
+    """``pool.map`` in order, waiting in short slices so that pending signals are handled."""
+    futures = [
+        pool.submit(_run_chunk, fn, seq[start : start + size]) for start in range(0, len(seq), size)
+    ]
+    out: list[R] = []
+    try:
+        for future in futures:
+            while not future.done():
+                wait([future], timeout=WAIT_POLL_SECONDS)
+            out.extend(future.result())
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    return out
+
+
 _scopes: list[WorkerScope] = []
 _lock = threading.Lock()
 
@@ -194,9 +224,9 @@ def parallel_map(
     scope = _current_scope()
     if scope is None:
         with worker_scope() as own:
-            return list(own.pool(n_workers).map(fn, seq, chunksize=size))
+            return _gather(own.pool(n_workers), fn, seq, size)
     try:
-        return list(scope.pool(n_workers).map(fn, seq, chunksize=size))
+        return _gather(scope.pool(n_workers), fn, seq, size)
     except BrokenProcessPool:
         scope.discard(n_workers)
         raise

@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from cadbusi_assets.parallel import parallel_map, worker_scope
+from cadbusi_assets_tests.support import time_limit
 
 
 def _children() -> set[int]:
@@ -116,3 +117,29 @@ def test_workers_exit_when_their_owner_is_killed(tmp_path):
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(owner.pid, signal.SIGKILL)
+
+
+def test_an_interrupt_handed_to_another_thread_still_stops_the_owner():
+    """The kernel hands a process-directed SIGINT (Ctrl-C, Dagster's terminate) to any thread;
+    when it was not the main thread, the owner slept on in an untimed wait for its workers'
+    results and never saw the interrupt (a hang seen in the suite, and a terminated run that
+    would never end)."""
+    import threading
+
+    started = time.monotonic()
+    pids: list[int] = []
+    with pytest.raises(KeyboardInterrupt), worker_scope() as scope:
+
+        def interrupt_from_here():
+            while not scope.pids():
+                time.sleep(0.05)
+            pids.extend(scope.pids())
+            time.sleep(0.5)
+            signal.pthread_kill(threading.get_ident(), signal.SIGINT)  # delivered to this thread
+
+        threading.Thread(target=interrupt_from_here, daemon=True).start()
+        with time_limit(60, "waiting for the interrupt"):
+            parallel_map(_sleep_forever, list(range(8)), workers=2)
+    assert pids
+    assert not _wait_gone(pids, timeout=5)
+    assert time.monotonic() - started < 30

@@ -43,7 +43,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 #: Latin name components shorter than this are not searched for on their own (initials).
 MIN_LATIN_COMPONENT = 2
@@ -288,6 +288,20 @@ def term_regex(term: str) -> str:
     >>> bool(re.search(term_regex("12345"), "2.25.9123456")), bool(re.search(term_regex("ANN"), "ANN様"))
     (False, True)
     """
+    if is_cjk(term):
+        return term_body(term)
+    return _BEFORE + term_body(term) + _AFTER
+
+
+#: Word boundaries for non-CJK terms. The class holds the CJK ranges, whose case folding
+#: makes it slow to compile under IGNORECASE; case plays no part in "is a letter or digit",
+#: so the boundaries are compiled case-sensitively (scoped flag), once per pattern.
+_BEFORE = rf"(?-i:(?<!{_WORD_CHAR}))"
+_AFTER = rf"(?-i:(?!{_WORD_CHAR}))"
+
+
+def term_body(term: str) -> str:
+    """:func:`term_regex` without the word boundaries (CJK terms have none)."""
     words = term.split()
     if is_cjk(term):
         return r"\s*".join(re.escape(w) for w in words)
@@ -299,7 +313,20 @@ def term_regex(term: str) -> str:
                 for ch in word
             )
         )
-    return rf"(?<!{_WORD_CHAR})" + r"\s+".join(parts) + rf"(?!{_WORD_CHAR})"
+    return r"\s+".join(parts)
+
+
+def terms_regex(terms: Sequence[str]) -> str:
+    """Regex source matching any of ``terms`` as :func:`term_regex` does, in the given order
+    (give longest first), with the word boundaries written once for all non-CJK terms."""
+    latin = [term_body(t) for t in terms if not is_cjk(t)]
+    cjk = [term_body(t) for t in terms if is_cjk(t)]
+    parts = []
+    if latin:
+        parts.append(_BEFORE + "(?:" + "|".join(f"(?:{b})" for b in latin) + ")" + _AFTER)
+    if cjk:
+        parts.append("|".join(f"(?:{b})" for b in cjk))
+    return "|".join(parts) if parts else "(?!)"
 
 
 def compile_terms(terms: Iterable[str]) -> re.Pattern[str]:
@@ -307,7 +334,7 @@ def compile_terms(terms: Iterable[str]) -> re.Pattern[str]:
     unique = sorted(dict.fromkeys(t for t in terms if t.strip()), key=lambda t: (-len(t), t))
     if not unique:
         return re.compile(r"(?!)")
-    return re.compile("|".join(f"(?:{term_regex(t)})" for t in unique), re.IGNORECASE)
+    return re.compile(terms_regex(unique), re.IGNORECASE)
 
 
 #: Multi-byte encodings of CJK text used by DICOM character sets (ISO 2022 escapes stripped).

@@ -28,7 +28,7 @@ import re
 from functools import lru_cache
 
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers
-from cadbusi_assets.deid.name_variants import term_regex
+from cadbusi_assets.deid.name_variants import terms_regex
 
 _KIND_MARKERS = {
     "patient_name": "[name]",
@@ -63,11 +63,15 @@ _MIN_ID_DIGITS = 6
 
 @lru_cache(maxsize=256)
 def _identifier_regex(identifiers: OriginalIdentifiers) -> tuple[tuple[re.Pattern[str], str], ...]:
-    out = []
+    """One pattern per marker (compiling a pattern per term cost ~0.2 s per patient), the
+    marker whose longest term is longest first."""
+    by_marker: dict[str, list[str]] = {}
     for kind, term in identifiers.search_terms():  # longest first
-        regex = re.compile(term_regex(term), re.IGNORECASE)
-        out.append((regex, _KIND_MARKERS.get(kind, "[id]")))
-    return tuple(out)
+        by_marker.setdefault(_KIND_MARKERS.get(kind, "[id]"), []).append(term)
+    return tuple(
+        (re.compile(terms_regex(terms), re.IGNORECASE), marker)
+        for marker, terms in by_marker.items()
+    )
 
 
 def _collapse(text: str) -> str:

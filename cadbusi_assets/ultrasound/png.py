@@ -1,9 +1,12 @@
-"""Deterministic PNG encoding: single-channel when the frame is grey, fast zlib settings.
+"""Deterministic, fast PNG encoding: single-channel when the frame is grey.
 
-Grey (L) PNGs are 2-4x faster to write and about half the size of RGB ones (performance.md
-section 4). Speckle is noise to LZ77, so string matching buys nothing there: zlib's run-length
-strategy at level 1 writes a 1024x768 ultrasound frame about twice as fast as the default
-strategy and ~10 % smaller, and still collapses the black background (runs).
+PNG encoding is most of the cost of writing a frame (libpng through OpenCV spent ~20 ms on a
+1024×768 RGB screen at its fastest setting, more than decoding and cleaning together). Here the
+rows are filtered with PNG's *Sub* filter in numpy (one vectorized subtraction: speckle and
+flat panels both compress better as differences) and deflated by ISA-L (``isal``, Intel's
+deflate, level 2): about 3 ms for the same frame, and ~35 % smaller than before. The PNG
+container itself is four chunks (signature, IHDR, IDAT, IEND). Grey (L) PNGs are a third of
+the work of RGB ones. The same pixels always give the same bytes (no timestamps or text chunks).
 
 >>> import numpy as np
 >>> rgb = np.repeat(np.arange(12, dtype=np.uint8).reshape(3, 4, 1), 3, axis=2)
@@ -13,12 +16,27 @@ strategy and ~10 % smaller, and still collapses the black background (runs).
 
 from __future__ import annotations
 
+import struct
+
 import cv2
 import numpy as np
+from isal import isal_zlib
 
 from cadbusi_assets.ultrasound.overlay import chroma
 
-COMPRESS_LEVEL = 1
+#: ISA-L deflate level (0-3); 2 is as fast as 1 here and smaller.
+COMPRESS_LEVEL = 2
+_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_SUB = 1  # PNG filter type: each byte minus the same channel of the pixel on its left
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", isal_zlib.crc32(data, isal_zlib.crc32(kind)) & 0xFFFFFFFF)
+    )
 
 
 def encode_png(
@@ -28,28 +46,33 @@ def encode_png(
 
     Grey means R=G=B exactly, or, with ``grey_tolerance``, channels within that many levels of
     each other (the chroma noise JPEG leaves on a grey image); such a frame is written as its
-    luma. The same pixels always give the same bytes (no timestamps or text chunks).
+    luma (OpenCV's RGB→grey weights).
     """
     if frame.dtype != np.uint8:
         raise ValueError(f"encode_png needs uint8 pixels, got {frame.dtype}")
+    if frame.ndim == 3 and frame.shape[2] == 1:
+        frame = frame[..., 0]
     if frame.ndim == 3:
+        if frame.shape[2] != 3:
+            raise ValueError(f"encode_png needs grey or RGB pixels, got {frame.shape[2]} channels")
         spread = int(chroma(frame).max()) if frame.size else 0
         if spread == 0:
-            frame = np.ascontiguousarray(frame[..., 1])
+            frame = frame[..., 1]
         elif spread <= grey_tolerance:
-            frame = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    if frame.ndim == 3:
-        frame = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
-    ok, buffer = cv2.imencode(
-        ".png",
-        np.ascontiguousarray(frame),
-        [
-            cv2.IMWRITE_PNG_COMPRESSION,
-            compress_level,
-            cv2.IMWRITE_PNG_STRATEGY,
-            cv2.IMWRITE_PNG_STRATEGY_RLE,
-        ],
+            frame = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+    if frame.ndim != 2 and frame.ndim != 3:
+        raise ValueError(f"encode_png needs a 2-D or 3-D array, got shape {frame.shape}")
+    height, width = frame.shape[:2]
+    channels = 1 if frame.ndim == 2 else 3
+    rows = np.ascontiguousarray(frame).reshape(height, width * channels)
+    scanlines = np.empty((height, width * channels + 1), np.uint8)
+    scanlines[:, 0] = _SUB
+    scanlines[:, 1 : channels + 1] = rows[:, :channels]
+    np.subtract(rows[:, channels:], rows[:, :-channels], out=scanlines[:, channels + 1 :])
+    header = struct.pack(">IIBBBBB", width, height, 8, 0 if channels == 1 else 2, 0, 0, 0)
+    return (
+        _SIGNATURE
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", isal_zlib.compress(scanlines.tobytes(), compress_level))
+        + _chunk(b"IEND", b"")
     )
-    if not ok:
-        raise ValueError("PNG encoding failed")
-    return buffer.tobytes()

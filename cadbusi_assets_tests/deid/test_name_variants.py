@@ -170,3 +170,40 @@ def test_ocr_leaves_two_letter_parts_to_the_text_checks():
     assert find_identifiers_in_ocr_text("RT 10:00 Li 4CM", ids) == []
     assert find_identifiers_in_ocr_text("WU LI 02/03/1961", ids) == ["patient_name"]
     assert find_identifiers_in_text("RT 10:00 Li 4CM", ids) == ["patient_name"]
+
+
+def test_one_pattern_for_all_terms_matches_exactly_what_each_term_matches():
+    """The terms of a patient are compiled into one pattern with the word boundaries written
+    once (compiling a pattern per term cost ~0.2 s per patient); it must find what the
+    per-term patterns find, at the same places."""
+    import re
+
+    from cadbusi_assets.deid.name_variants import compile_terms, term_regex
+
+    terms = [t for name in (MULLER, ODEGARD, YAMADA) for t in name_terms(name)]
+    terms += ["12345678", "A7654321", "LI", "ANN MARIE"]
+    texts = [
+        "Pt Mueller Zoe; MULLER ZOE",
+        "ZOEMULLER",
+        "xMULLER",
+        "MULLER1",
+        "_MULLER_",
+        "乳腺エコー山田様",
+        "山田太郎",
+        "LINEAR probe",
+        "li",
+        "Ann  Marie, ann-marie",
+        "ID 2.25.9123456789",
+        "ID:12345678.",
+        "Ødegård Åse / odegard / OEDEGAARD",
+        "やまだ たろう",
+        "Mülleres",
+    ]
+    combined = compile_terms(terms)
+    singles = [re.compile(term_regex(t), re.IGNORECASE) for t in terms]
+    for text in texts:
+        found_singly = any(p.search(text) for p in singles)
+        assert bool(combined.search(text)) == found_singly, text
+        covered = {i for p in singles for m in p.finditer(text) for i in range(*m.span())}
+        for match in combined.finditer(text):
+            assert set(range(*match.span())) <= covered, (text, match.group(0))

@@ -42,3 +42,23 @@ def test_same_pixels_same_bytes():
 def test_rejects_non_uint8():
     with pytest.raises(ValueError):
         encode_png(np.zeros((4, 4), np.uint16))
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (7, 1, 3), (1, 9), (768, 1024, 3), (33, 17)])
+def test_round_trips_through_pillow_and_libpng_at_any_size(shape):
+    import cv2
+
+    rng = np.random.default_rng(len(shape) * 100 + shape[0])
+    pixels = rng.integers(0, 256, shape, dtype=np.uint8)
+    if pixels.ndim == 3:
+        pixels[..., 0] //= 2  # not grey
+    data = encode_png(pixels)
+    assert np.array_equal(np.asarray(decode(data)), pixels)
+    by_libpng = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    expected = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR) if pixels.ndim == 3 else pixels
+    assert np.array_equal(by_libpng, expected)
+
+
+def test_rejects_pixels_that_are_neither_grey_nor_rgb():
+    with pytest.raises(ValueError, match="channels"):
+        encode_png(np.zeros((4, 4, 4), np.uint8))

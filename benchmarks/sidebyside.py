@@ -1,0 +1,264 @@
+"""Our commands side by side with DCMTK on text-heavy frames from the domain-randomized generator.
+
+One run, the same cores, the same files: ``n`` DICOM files (half raw RGB, half JPEG baseline
+YBR_FULL_422) whose frames are rendered by :mod:`cadbusi_demo.screens_heldout` from the
+held-out families (bright speckle reaching full white, header with the patient's name, ID,
+date and clinic, annotation, measurement and UI text). The header carries the same name, ID and
+date as the burned-in text, and the ultrasound region starts under the header band, so the
+de-identification has burned-in identifiers to remove and the OCR verification has text to read
+(annotation, UI and measurement lines inside the region).
+
+Timed, each with ``jobs`` processes (wall time, as a user sees it, process start-up included):
+
+* ``floor``: decode the pixels and encode one PNG per file (pydicom + our PNG encoder): the
+  physical floor of any DICOM → PNG tool written in Python here;
+* ``dcmj2pnm``: DCMTK's ``dcmj2pnm --write-png``, one process per file (as the tool is used),
+  ``jobs`` at a time;
+* ``deidentify``: ``cadbusi deidentify IN OUT --jobs N`` (header profile + pixel cleaning +
+  OCR verification + DICOM + PNG);
+* ``deidentify_no_ocr``: the same with ``--no-ocr`` (what reading text costs);
+* ``full_chain``: ``cadbusi deidentify`` then ``cadbusi analyze`` of its output
+  (de-identification + analysis with the annotation reading + inpainting).
+
+Ratios are files/s against ``dcmj2pnm``. Numbers only; nothing asserts on them.
+
+>>> paths = write_corpus(__import__("pathlib").Path(__import__("tempfile").mkdtemp()), 2)
+>>> len(paths)
+2
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import encapsulate
+from pydicom.sequence import Sequence
+from pydicom.uid import UID, ExplicitVRLittleEndian, JPEGBaseline8Bit
+
+from cadbusi_assets.dicom import dataset_to_bytes
+
+_US_IMAGE = "1.2.840.10008.5.1.4.1.1.6.1"
+_ROOT = "1.2.826.0.1.3680043.99997"
+_KEY_HEX = bytes(range(11, 43)).hex()  # synthetic data only
+
+
+def _phi(screen: Any) -> dict[str, str]:
+    """The header values that match the burned-in identifying text of ``screen``."""
+    found = {"name": "SYNTH^PATIENT", "id": "00000000", "date": "20240101"}
+    for text in (t.text for t in screen.texts if t.kind == "phi"):
+        if "^" in text and text.replace("^", "").isalpha():
+            found["name"] = text
+        elif text.upper().startswith("ID"):
+            found["id"] = "".join(ch for ch in text if ch.isdigit()) or found["id"]
+        elif text.count("/") == 2:
+            day, month, year = text.split()[0].split("/")
+            found["date"] = f"{year}{month}{day}"
+    return found
+
+
+def screen_dataset(index: int, jpeg: bool, per_study: int = 1) -> Dataset:
+    """One held-out-family screen as a DICOM dataset (fictitious identifiers). Files
+    ``per_study`` at a time form one study of one patient (header identifiers from the
+    study's first screen; every screen's header band is outside the region and cleaned)."""
+    from cadbusi_demo.screens_heldout import HELDOUT_FAMILIES, render_screen
+
+    study = index // per_study
+    family = HELDOUT_FAMILIES[study % len(HELDOUT_FAMILIES)]
+    screen = render_screen(family, seed=10_000 + index)
+    first = screen if index % per_study == 0 else render_screen(family, 10_000 + study * per_study)
+    pixels = np.ascontiguousarray(screen.frame)
+    rows, cols = pixels.shape[:2]
+    phi = _phi(first)
+    header_bottom = max((t.box[3] for t in screen.texts if t.kind == "phi"), default=0)
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    sop = f"{_ROOT}.{index}.{int(jpeg)}"
+    ds.file_meta.MediaStorageSOPClassUID = UID(_US_IMAGE)
+    ds.file_meta.MediaStorageSOPInstanceUID = UID(sop)
+    ds.SOPClassUID, ds.SOPInstanceUID = _US_IMAGE, sop
+    ds.StudyInstanceUID = f"{_ROOT}.{study}"
+    ds.SeriesInstanceUID = f"{_ROOT}.{study}.9"
+    ds.Modality, ds.Manufacturer = "US", family
+    ds.PatientName, ds.PatientID = phi["name"], phi["id"]
+    ds.PatientBirthDate, ds.StudyDate = "19620304", phi["date"]
+    ds.AccessionNumber = f"A{study:07d}"
+    ds.InstitutionName = "Synthetic Clinic"
+    ds.StudyDescription = "US BREAST"
+    region = Dataset()
+    region.RegionLocationMinX0, region.RegionLocationMinY0 = 0, min(rows - 2, header_bottom + 3)
+    region.RegionLocationMaxX1, region.RegionLocationMaxY1 = cols - 1, rows - 1
+    region.RegionSpatialFormat, region.RegionDataType = 1, 1
+    ds.SequenceOfUltrasoundRegions = Sequence([region])
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.set_pixel_data(pixels, "RGB", 8, generate_instance_uid=False)
+    if jpeg:
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format="JPEG", quality=90, subsampling=1)
+        ds.PixelData = encapsulate([buffer.getvalue()])
+        ds["PixelData"].VR = "OB"
+        ds["PixelData"].is_undefined_length = True
+        ds.PhotometricInterpretation = "YBR_FULL_422"
+        ds.LossyImageCompression = "01"
+        ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
+    return ds
+
+
+def write_corpus(folder: Path, n: int, per_study: int = 1) -> list[Path]:
+    """``n`` files in ``folder``: even indices raw RGB, odd ones JPEG baseline; studies of
+    ``per_study`` files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(n):
+        path = folder / f"screen_{index:04d}.dcm"
+        path.write_bytes(dataset_to_bytes(screen_dataset(index, index % 2 == 1, per_study)))
+        paths.append(path)
+    return paths
+
+
+def _floor_one(path: str) -> int:
+    from cadbusi_assets.dicom import iter_frames, read_dataset
+    from cadbusi_assets.ultrasound import encode_png
+
+    _, frame = next(iter_frames(read_dataset(path), indices=[0]))
+    return len(encode_png(frame))
+
+
+def _time(fn: Any) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def _entry(files: int, seconds: float, **extra: Any) -> dict[str, Any]:
+    return {"files": files, "seconds": round(seconds, 2), "files_per_s": round(files / seconds, 1)}
+
+
+def _cli(*args: str) -> None:
+    env = dict(os.environ, CADBUSI_PSEUDONYM_KEY=_KEY_HEX)
+    done = subprocess.run(
+        [sys.executable, "-m", "cadbusi_assets.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode not in (0, 1):  # 1: some input quarantined (reported, not an error here)
+        raise RuntimeError(f"cadbusi {args[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
+
+
+def run_benchmark(
+    n: int = 120, jobs: int = 2, repeats: int = 2, per_study: int = 10
+) -> dict[str, Any]:
+    """Every contender on the same ``n`` files (studies of ``per_study``) with ``jobs``
+    processes; best of ``repeats``."""
+    dcmj2pnm = shutil.which("dcmj2pnm")
+    out: dict[str, Any] = {
+        "files": n,
+        "files_per_study": per_study,
+        "jobs": jobs,
+        "cpus": os.cpu_count(),
+        "repeats": repeats,
+    }
+    with tempfile.TemporaryDirectory(prefix="cadbusi-sidebyside-") as tmp:
+        root = Path(tmp)
+        paths = write_corpus(root / "in", n, per_study)
+        out["mb"] = round(sum(p.stat().st_size for p in paths) / 1e6, 1)
+        names = [str(p) for p in paths]
+
+        def floor() -> None:
+            with ProcessPoolExecutor(jobs) as pool:
+                list(pool.map(_floor_one, names, chunksize=4))
+
+        def dcmtk() -> None:
+            target = root / "dcmtk"
+            target.mkdir(exist_ok=True)
+            assert dcmj2pnm is not None
+
+            def one(path: Path) -> None:
+                png = target / (path.stem + ".png")
+                subprocess.run([dcmj2pnm, "--write-png", str(path), str(png)], check=True)
+
+            with ThreadPoolExecutor(jobs) as pool:
+                list(pool.map(one, paths))
+
+        def ours(*extra: str, analyze: bool = False) -> None:
+            target = root / "out"
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.rmtree(root / "out.report.csv", ignore_errors=True)
+            _cli("deidentify", str(root / "in"), str(target), "--jobs", str(jobs), *extra)
+            if analyze:
+                analysis = root / "analysis"
+                shutil.rmtree(analysis, ignore_errors=True)
+                _cli("analyze", str(target), str(analysis), "--jobs", str(jobs))
+
+        contenders: dict[str, Any] = {
+            "floor": floor,
+            "deidentify": lambda: ours(),
+            "deidentify_no_ocr": lambda: ours("--no-ocr"),
+            "full_chain": lambda: ours(analyze=True),
+        }
+        if dcmj2pnm:
+            contenders["dcmj2pnm"] = dcmtk
+        for name, fn in contenders.items():
+            seconds = min(_time(fn) for _ in range(repeats))
+            out[name] = _entry(n, seconds)
+        if dcmj2pnm:
+            base = out["dcmj2pnm"]["files_per_s"]
+            out["ratio_to_dcmj2pnm"] = {
+                k: round(out[k]["files_per_s"] / base, 2)
+                for k in ("floor", "deidentify", "deidentify_no_ocr", "full_chain")
+            }
+        out["ratio_to_floor"] = {
+            k: round(out[k]["files_per_s"] / out["floor"]["files_per_s"], 2)
+            for k in ("deidentify", "deidentify_no_ocr", "full_chain")
+        }
+    return out
+
+
+def format_report(result: dict[str, Any]) -> str:
+    lines = [
+        f"{result['files']} held-out-family screens (half raw RGB, half JPEG baseline, "
+        f"studies of {result['files_per_study']}), "
+        f"{result['mb']} MB, {result['jobs']} processes on {result['cpus']} CPUs, best of "
+        f"{result['repeats']}:",
+    ]
+    for name in ("floor", "dcmj2pnm", "deidentify", "deidentify_no_ocr", "full_chain"):
+        if name in result:
+            entry = result[name]
+            ratio = result.get("ratio_to_dcmj2pnm", {}).get(name)
+            lines.append(
+                f"  {name:<18} {entry['files_per_s']:>7.1f} files/s  ({entry['seconds']} s)"
+                + (f"  {ratio}x dcmj2pnm" if ratio is not None else "")
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:  # pragma: no cover - manual entry point
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=int, default=120, help="files in the corpus")
+    parser.add_argument("--jobs", type=int, default=2, help="processes for every contender")
+    parser.add_argument("--repeats", type=int, default=2, help="best of this many runs")
+    parser.add_argument(
+        "--per-study", type=int, default=10, help="files per study (one patient); 1: all distinct"
+    )
+    args = parser.parse_args(argv)
+    result = run_benchmark(args.files, args.jobs, args.repeats, args.per_study)
+    print(format_report(result))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
