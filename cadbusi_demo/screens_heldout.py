@@ -766,7 +766,7 @@ def _fan(
         half = math.radians(rng.uniform(30, 40) if kind == "sector" else rng.uniform(25, 33))
         r_in = 4.0 if kind == "sector" else height * rng.uniform(0.2, 0.35)
         r_out = min(height * rng.uniform(0.9, 0.98) + r_in, (width / 2) / math.sin(half))
-        apex = (cx, y0 - r_in)
+        apex = (cx, y0 - r_in * math.cos(half))  # the inner arc never rises above y0
         r_out = min(r_out, y1 - apex[1])
         angles = np.linspace(-half, half, 48)
         outer = [(apex[0] + r_out * math.sin(a), apex[1] + r_out * math.cos(a)) for a in angles]
@@ -852,7 +852,8 @@ def _lesion_calipers(
         pairs = []
         for theta, length in axes:
             dx, dy = 0.5 * length * math.cos(theta), 0.5 * length * math.sin(theta)
-            p, q = (round(cx - dx), round(cy - dy)), (round(cx + dx), round(cy + dy))
+            p = (round(cx - dx), round(cy - dy))  # q from p: the length off by < 1 px
+            q = (p[0] + round(2 * dx), p[1] + round(2 * dy))
             cm = math.hypot(q[0] - p[0], q[1] - p[1]) * spacing_cm
             pairs.append((p, q, cm))
         ends = [e for p, q, _ in pairs for e in (p, q)]
