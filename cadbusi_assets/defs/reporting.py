@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -95,10 +95,12 @@ def failed_dates(context: dg.AssetExecutionContext) -> dict[str, str]:
     return json.loads(text) if text else {}
 
 
-def _record_failed_dates(context: dg.AssetExecutionContext, days: Iterable[str]) -> None:
+def _record_failed_dates(
+    context: dg.AssetExecutionContext, days: Iterable[str], asset: str | None = None
+) -> None:
     known = failed_dates(context)
     for day in days:
-        known.setdefault(day, context.asset_key.to_user_string())
+        known.setdefault(day, asset or context.asset_key.to_user_string())
     context.instance.add_run_tags(
         context.run.run_id, {FAILED_DATES_TAG: json.dumps(known, sort_keys=True)}
     )
@@ -121,8 +123,14 @@ def run_per_day(
     context: dg.AssetExecutionContext,
     days: Iterable[str],
     stage: Callable[[str], PartitionReport],
+    *,
+    assets: Sequence[dg.AssetKey] | None = None,
 ) -> dict[str, PartitionReport]:
     """Run ``stage`` for every day of the run; a failing day does not stop the others.
+
+    ``assets``: the assets the stage materializes (a multi-asset step; default the step's
+    one asset): every day holds each one's partition lock, and a failed day is failed for
+    each of them.
 
     * Any exception of one day is that day's failure: its traceback (without the message, which
       may quote data) goes to the run log, a short reason to the day's metadata. A report with
@@ -143,14 +151,18 @@ def run_per_day(
     days = list(days)
     tag_run_process(context.instance, context.run.run_id)
     earlier = failed_dates(context)
-    asset = context.asset_key.to_user_string()
+    keys = list(assets or [context.asset_key])
     with worker_scope():
         for day in days:
             if day in earlier:
                 failures[day] = f"not processed: {earlier[day]} failed for this date in this run"
                 continue
             try:
-                with partition_lock(asset, day, on_wait=context.log.info):
+                with contextlib.ExitStack() as locks:
+                    for key in keys:  # in the order given: the same in every step
+                        locks.enter_context(
+                            partition_lock(key.to_user_string(), day, on_wait=context.log.info)
+                        )
                     report = stage(day)
             except StageFailure as exc:
                 failures[day] = str(exc)
@@ -169,7 +181,7 @@ def run_per_day(
                     else ""
                 )
             )
-    return settle(context, days, reports, failures)
+    return settle(context, days, reports, failures, assets=keys)
 
 
 def settle(
@@ -177,15 +189,19 @@ def settle(
     days: list[str],
     reports: dict[str, PartitionReport],
     failures: dict[str, str],
+    *,
+    assets: Sequence[dg.AssetKey] | None = None,
 ) -> dict[str, PartitionReport]:
-    """Apply the per-date failure rules to a step's outcome (see :func:`run_per_day`)."""
+    """Apply the per-date failure rules to a step's outcome (see :func:`run_per_day`;
+    ``assets``: the step's assets, default its one asset)."""
     for day, report in list(reports.items()):
         if report.failed:
             failures[day] = "; ".join(report.problems) or "nothing could be processed"
             del reports[day]
     if not failures:
         return reports
-    asset = context.asset_key.to_user_string()
+    keys = list(assets or [context.asset_key])
+    asset = ", ".join(key.to_user_string() for key in keys)
     listing = "\n".join(f"- {d}: {r}" for d, r in sorted(failures.items()))
     if not reports:
         raise dg.Failure(
@@ -193,15 +209,18 @@ def settle(
             "for them. Fix the cause and re-run these dates.",
             metadata={"failed_dates": dg.MetadataValue.md(listing)},
         )
-    _record_failed_dates(context, failures)
+    _record_failed_dates(context, failures, keys[0].to_user_string())
     context.log.warning(
         f"{len(failures)} of {len(days)} study dates failed at {asset}; the other dates go on. "
         f"Failed dates:\n{listing}"
     )
     for day, reason in failures.items():
-        context.add_asset_metadata(
-            {"outcome": "failed", "failed": dg.MetadataValue.text(reason)}, partition_key=day
-        )
+        for key in keys:
+            context.add_asset_metadata(
+                {"outcome": "failed", "failed": dg.MetadataValue.text(reason)},
+                asset_key=key if assets else None,
+                partition_key=day,
+            )
     return reports
 
 
@@ -232,14 +251,20 @@ def run_for_days(
 
 
 def attach(
-    context: dg.AssetExecutionContext, reports: Mapping[str, PartitionReport], raw: Zone
+    context: dg.AssetExecutionContext,
+    reports: Mapping[str, PartitionReport],
+    raw: Zone,
+    *,
+    asset_key: dg.AssetKey | None = None,
 ) -> None:
     """For every day of the run: the full report into the raw zone, the count-free view into
-    the partition's metadata."""
-    asset = context.asset_key.to_user_string()
+    the partition's metadata (of ``asset_key``, default the step's one asset)."""
+    asset = (asset_key or context.asset_key).to_user_string()
     for day, report in reports.items():
         record_partition_report(raw, asset, day, report)
-        context.add_asset_metadata(partition_metadata(asset, report), partition_key=day)
+        context.add_asset_metadata(
+            partition_metadata(asset, report), asset_key=asset_key, partition_key=day
+        )
 
 
 def materialize_per_day(

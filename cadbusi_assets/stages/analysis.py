@@ -50,6 +50,7 @@ from cadbusi_assets.ultrasound import (
     image_signature,
 )
 from cadbusi_assets.ultrasound.inpaint import inpaint_frames
+from cadbusi_assets.ultrasound.ocr import FrameText
 from cadbusi_assets.ultrasound.overlay import chroma
 
 FEATURES_TABLE = "image_features"
@@ -92,17 +93,24 @@ def _regions(task: AnalysisTask) -> list[UltrasoundRegion]:
     ]
 
 
-def _features_row(
+def features_row(
     frame: np.ndarray,
     regions: list[UltrasoundRegion],
     *,
     ocr: bool,
     study_laterality: str | None,
     index: int,
+    reading: FrameText | None = None,
 ) -> dict[str, Any]:
-    """One frame's ``image_features`` columns (the frame index is the caller's)."""
+    """One frame's ``image_features`` columns (the frame index is the caller's; ``reading``:
+    the frame's text read already, see :func:`~cadbusi_assets.ultrasound.analyze_frame`)."""
     analysis = analyze_frame(
-        frame, regions, ocr=ocr, study_laterality=study_laterality, frame_index=index
+        frame,
+        regions,
+        ocr=ocr,
+        study_laterality=study_laterality,
+        frame_index=index,
+        reading=reading if ocr else None,
     )
     row = analysis.as_row()
     row.pop("frame", None)
@@ -114,7 +122,7 @@ def _features_row(
 def analyze_one(task: AnalysisTask) -> dict[str, Any]:
     """Worker: one PNG of the research zone → its features row."""
     try:
-        row = _features_row(
+        row = features_row(
             load_png(task.zone, task.png_path),
             _regions(task),
             ocr=task.ocr,
@@ -161,7 +169,7 @@ def analyze_dicom_file(task: DicomAnalysisTask) -> list[dict[str, Any]]:
             )
             rows = []
             for index, frame in iter_frames(ds, step=task.frame_step):
-                row = _features_row(
+                row = features_row(
                     stored_frame(frame),
                     regions,
                     ocr=task.ocr,
@@ -255,9 +263,7 @@ def analyze_partition(
     studies = read_partition_table(research_zone, STUDIES_TABLE, batch)
     if images is None:
         raise MissingUpstream("deidentified_images for this date is missing; materialize it first.")
-    laterality = {}
-    if studies is not None and studies.height:
-        laterality = dict(studies.select("accession_pseudo", "study_laterality").iter_rows())
+    laterality = _laterality(studies)
     tasks = [
         AnalysisTask(
             research_zone,
@@ -275,8 +281,23 @@ def analyze_partition(
     if progress:
         progress(f"analysing {len(tasks)} images")
     rows = parallel_map(analyze_one, tasks, workers=workers, min_items_per_worker=4)
-    features = pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
-    report = PartitionReport(batch)
+    features, twins = features_table(images, studies, rows)
+    return write_features(research_zone, batch, features, twins, ocr=ocr)
+
+
+def _laterality(studies: pl.DataFrame | None) -> dict[str, str | None]:
+    if studies is None or not studies.height:
+        return {}
+    return dict(studies.select("accession_pseudo", "study_laterality").iter_rows())
+
+
+def features_table(
+    images: pl.DataFrame, studies: pl.DataFrame | None, rows: Sequence[dict[str, Any]]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The ``image_features`` table of a date from its images table, its studies table and
+    the per-image rows (:func:`analyze_one`), and the caliper/clean twins."""
+    laterality = _laterality(studies)
+    features = pl.DataFrame(list(rows), infer_schema_length=None) if rows else pl.DataFrame()
     if features.height:
         keys = images.select(
             "image_id", "instance_id", "frame", "accession_pseudo", "is_cine", "rows", "columns"
@@ -297,6 +318,14 @@ def analyze_partition(
         twins = _twins(features, "accession_pseudo")
     else:
         twins = _no_twins()
+    return features, twins
+
+
+def write_features(
+    research_zone: Zone, batch: str, features: pl.DataFrame, twins: pl.DataFrame, *, ocr: bool
+) -> PartitionReport:
+    """Write a date's ``image_features`` and ``twins`` tables; the partition report."""
+    report = PartitionReport(batch)
     write_table(research_zone, RESEARCH, FEATURES_TABLE, batch, features)
     write_table(research_zone, RESEARCH, TWINS_TABLE, batch, twins)
 
@@ -332,13 +361,14 @@ class InpaintTask:
     target: str = ""  # where the PNG goes (default ``inpainted/<id[:2]>/<image_id>.png``)
     target_zone: Zone | None = None  # default ``zone``
     progress: str = ""
+    pixels: np.ndarray | None = None  # or the frame itself (as its PNG stores it)
 
 
 def _source_frames(tasks: list[InpaintTask]) -> list[np.ndarray]:
     """The tasks' frames: PNGs read, DICOM files read and decoded once per file."""
     wanted: dict[str, list[int]] = {}
     for task in tasks:
-        if task.dicom_path:
+        if task.dicom_path and task.pixels is None:
             wanted.setdefault(task.dicom_path, []).append(task.frame)
     decoded: dict[tuple[str, int], np.ndarray] = {}
     for path, indices in wanted.items():
@@ -347,7 +377,9 @@ def _source_frames(tasks: list[InpaintTask]) -> list[np.ndarray]:
             for index, frame in iter_frames(ds, indices=indices):
                 decoded[(path, index)] = stored_frame(frame)
     return [
-        decoded[(task.dicom_path, task.frame)]
+        task.pixels
+        if task.pixels is not None
+        else decoded[(task.dicom_path, task.frame)]
         if task.dicom_path
         else load_png(task.zone, task.png_path)
         for task in tasks
@@ -497,6 +529,19 @@ def inpaint_partition(
     tasks = inpaint_tasks(research_zone, targets, method=method, previews=previews)
     if progress:
         progress(f"inpainting {len(tasks)} images")
+    return finish_inpainting(research_zone, batch, tasks, len(twinned), workers=workers)
+
+
+def finish_inpainting(
+    research_zone: Zone,
+    batch: str,
+    tasks: list[InpaintTask],
+    twinned: int,
+    *,
+    workers: int | None = None,
+) -> PartitionReport:
+    """Inpaint ``tasks``, write the date's ``inpainted_images`` table (after the shrink
+    guard), delete stale PNGs and report (``twinned``: caliper images with a clean twin)."""
     table, previews_out = inpaint_images(tasks, workers)
     previous = read_partition_table(research_zone, INPAINTED_TABLE, batch)
     guard_shrink(  # a sharp drop fails before anything is replaced or deleted
@@ -515,7 +560,7 @@ def inpaint_partition(
                 stale += 1
     report = PartitionReport(batch, row_count=table.height)
     report.count("inpainted", table.height)
-    report.count("with_calipers_and_clean_twin", len(twinned))
+    report.count("with_calipers_and_clean_twin", twinned)
     report.count("stale_files_removed", stale)
     report.previews.update(previews_out)
     return report

@@ -32,6 +32,7 @@ from PIL import Image
 
 from cadbusi_assets.deid import (
     DeidentificationError,
+    DeidentifiedObject,
     OriginalIdentifiers,
     deidentify_dataset,
     find_identifiers_in_text,
@@ -188,16 +189,31 @@ def _quarantine(task: DeidTask, reason: str, accession_pseudo: str | None = None
     )
 
 
+#: A hook that checks a de-identified object before anything is written (the one-pass stage
+#: reads the verification frames itself): a quarantine reason, or None when it passes.
+Verifier = Callable[[DeidentifiedObject], "str | None"]
+
+
 def deidentify_one(task: DeidTask) -> DeidOutcome:
     """Worker: one raw instance → de-identified DICOM + PNG frames, or a quarantine row.
 
     pydicom's warnings and log records are captured (they quote header values), and an
     unexpected error is quarantined by its type only (its message may quote a value).
     """
+    return deidentify_one_with(task)[0]
+
+
+def deidentify_one_with(
+    task: DeidTask, verify: Verifier | None = None
+) -> tuple[DeidOutcome, DeidentifiedObject | None]:
+    """:func:`deidentify_one`, and the de-identified object (its cleaned frames) when the
+    instance was written. With ``verify``, the OCR verification is the hook's (run on the
+    cleaned object before anything is written) instead of :func:`deidentify_dataset`'s."""
     started = time.perf_counter()
+    result: DeidentifiedObject | None = None
     with quiet_pydicom():
         try:
-            outcome = _deidentify_one(task)
+            outcome, result = _deidentify_one(task, verify)
         except OSError:
             raise  # storage trouble stops the partition (its message names no header value)
         except MemoryError:
@@ -208,38 +224,46 @@ def deidentify_one(task: DeidTask) -> DeidOutcome:
         finally:
             tick(task.progress)
     outcome.seconds = round(time.perf_counter() - started, 4)
-    return outcome
+    return outcome, (result if outcome.instance is not None else None)
 
 
-def _deidentify_one(task: DeidTask) -> DeidOutcome:
+def _deidentify_one(
+    task: DeidTask, verify: Verifier | None = None
+) -> tuple[DeidOutcome, DeidentifiedObject | None]:
     try:
         data = task.raw_zone.read_bytes(task.raw_path)
     except OSError as exc:
-        return _quarantine(task, f"raw file unreadable ({type(exc).__name__})")
+        return _quarantine(task, f"raw file unreadable ({type(exc).__name__})"), None
     try:
         ds = read_dataset(data)
     except DicomLimitError as exc:
-        return _quarantine(task, f"resource limit: {exc}")
+        return _quarantine(task, f"resource limit: {exc}"), None
     except DicomReadError as exc:
-        return _quarantine(task, f"corrupt DICOM: {exc}")
+        return _quarantine(task, f"corrupt DICOM: {exc}"), None
     header_patient = str(ds.get("PatientID", "") or "").strip()
     if task.expected_patient_id and header_patient and header_patient != task.expected_patient_id:
-        return _quarantine(
-            task, "PatientID in the DICOM header does not match the warehouse record of the study"
-        )
+        reason = "PatientID in the DICOM header does not match the warehouse record of the study"
+        return _quarantine(task, reason), None
     try:
         result = deidentify_dataset(
             ds,
             task.pseudonymizer,
             get_profile(task.profile),
-            verify_ocr=task.verify_ocr,
+            verify_ocr=task.verify_ocr and verify is None,
             extra_identifiers=task.study_identifiers,
         )
+        refused = verify(result) if verify is not None else None
     except DeidentificationError as exc:
-        return _quarantine(task, f"de-identification refused: {exc}")
+        return _quarantine(task, f"de-identification refused: {exc}"), None
     except DecodeError as exc:
-        return _quarantine(task, f"pixel data cannot be decoded: {exc}")
+        return _quarantine(task, f"pixel data cannot be decoded: {exc}"), None
+    if refused is not None:
+        return _quarantine(task, f"de-identification refused: {refused}"), None
+    return _write_instance(task, ds, result), result
 
+
+def _write_instance(task: DeidTask, ds, result: DeidentifiedObject) -> DeidOutcome:
+    """Write one de-identified object (DICOM and the kept frames' PNGs): its outcome."""
     out = result.dataset
     n_frames = int(result.frames.shape[0])
     instance_id = instance_id_for(result.pseudo_sop_uid)
@@ -423,9 +447,39 @@ def deidentify_files(
     same function runs behind the ``deidentified_images`` asset (:func:`deidentify_partition`)
     and ``cadbusi deidentify``.
     """
+    tasks = deid_tasks(
+        raw_zone,
+        research_zone,
+        inputs,
+        pseudonymizer,
+        profile=profile,
+        frame_step=frame_step,
+        verify_ocr=verify_ocr,
+        previews=previews,
+        layout=layout,
+        progress_path=progress_path,
+    )
+    outcomes = parallel_map(deidentify_one, tasks, workers=workers, min_items_per_worker=2)
+    return deid_files(_without_duplicates(tasks, outcomes))
+
+
+def deid_tasks(
+    raw_zone: Zone,
+    research_zone: Zone,
+    inputs: Sequence[DeidInput],
+    pseudonymizer: Pseudonymizer,
+    *,
+    profile: str = "research-breast-us",
+    frame_step: int = 4,
+    verify_ocr: bool = True,
+    previews: int = 0,
+    layout: str = "shard",
+    progress_path: str = "",
+) -> list[DeidTask]:
+    """One :class:`DeidTask` per input (see :func:`deidentify_files`)."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}")
-    tasks = [
+    return [
         DeidTask(
             raw_zone=raw_zone,
             research_zone=research_zone,
@@ -443,8 +497,10 @@ def deidentify_files(
         )
         for i, item in enumerate(inputs)
     ]
-    outcomes = parallel_map(deidentify_one, tasks, workers=workers, min_items_per_worker=2)
-    outcomes = _without_duplicates(tasks, outcomes)
+
+
+def deid_files(outcomes: list[DeidOutcome]) -> DeidFiles:
+    """The tables of the outcomes (duplicates resolved, input order)."""
     return DeidFiles(
         outcomes=outcomes,
         instances=_frame(
@@ -457,9 +513,14 @@ def deidentify_files(
     )
 
 
-def _without_duplicates(tasks: list[DeidTask], outcomes: list[DeidOutcome]) -> list[DeidOutcome]:
+def _without_duplicates(
+    tasks: list[DeidTask],
+    outcomes: Sequence[DeidOutcome],
+    rerun: Callable[[DeidTask], DeidOutcome] = deidentify_one,
+) -> list[DeidOutcome]:
     """Later inputs with an earlier input's instance id become duplicates; where their files
-    differ from the first one's (workers write in any order), the first one is written again."""
+    differ from the first one's (workers write in any order), the first one is written again
+    (by ``rerun``, the worker that made the outcomes)."""
     first: dict[str, int] = {}
     rewrite: set[int] = set()
     out = list(outcomes)
@@ -485,7 +546,7 @@ def _without_duplicates(tasks: list[DeidTask], outcomes: list[DeidOutcome]) -> l
         out[index] = duplicate
     for index in sorted(rewrite):
         seconds = out[index].seconds
-        out[index] = deidentify_one(replace(tasks[index], progress=""))
+        out[index] = rerun(replace(tasks[index], progress=""))
         out[index].seconds += seconds
     return out
 
@@ -511,6 +572,35 @@ def deidentify_partition(
     allow_shrink: bool | None = None,
 ) -> DeidPartitionResult:
     require_ocr(verify_ocr)  # no silent OCR-off: a missing tesseract stops the run here
+    inputs, cohort = partition_inputs(raw_zone, day)
+    if progress:
+        progress(f"{day}: de-identifying {len(inputs)} instances")
+    done = deidentify_files(
+        raw_zone,
+        research_zone,
+        inputs,
+        pseudonymizer,
+        profile=profile,
+        frame_step=frame_step,
+        verify_ocr=verify_ocr,
+        workers=workers,
+        previews=previews,
+    )
+    return finish_partition(
+        raw_zone,
+        research_zone,
+        pseudonymizer,
+        day,
+        inputs,
+        cohort,
+        done,
+        verify_ocr=verify_ocr,
+        allow_shrink=allow_shrink,
+    )
+
+
+def partition_inputs(raw_zone: Zone, day: str) -> tuple[list[DeidInput], pl.DataFrame]:
+    """The stored instances of a study date (by raw path) and the day's resolved cohort."""
     manifest = read_partition_table(raw_zone, RETRIEVAL_INSTANCES, day)
     cohort = resolved_cohort(raw_zone, day)  # StudyInstanceUIDs found by PACS lookups included
     if manifest is None or cohort is None:
@@ -528,19 +618,23 @@ def deidentify_partition(
                 study_identifiers=_study_identifiers(study),
             )
         )
-    if progress:
-        progress(f"{day}: de-identifying {len(inputs)} instances")
-    done = deidentify_files(
-        raw_zone,
-        research_zone,
-        inputs,
-        pseudonymizer,
-        profile=profile,
-        frame_step=frame_step,
-        verify_ocr=verify_ocr,
-        workers=workers,
-        previews=previews,
-    )
+    return inputs, cohort
+
+
+def finish_partition(
+    raw_zone: Zone,
+    research_zone: Zone,
+    pseudonymizer: Pseudonymizer,
+    day: str,
+    inputs: Sequence[DeidInput],
+    cohort: pl.DataFrame,
+    done: DeidFiles,
+    *,
+    verify_ocr: bool,
+    allow_shrink: bool | None = None,
+) -> DeidPartitionResult:
+    """Write the day's tables (raw links and quarantine, research instances, images,
+    quarantine, studies), delete stale files and report."""
     outcomes, instances, images, quarantine = (
         done.outcomes,
         done.instances,

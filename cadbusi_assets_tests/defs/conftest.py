@@ -178,3 +178,14 @@ def pipeline(definitions, cohort_dir, key_file, tmp_path_factory):
             definitions, env, ["dataset_export"], instance, partition_key=export_key
         )
         yield PipelineRun(env, instance, results, export_key)
+
+
+def materializations(result, asset: str) -> list[dg.AssetMaterialization]:
+    """The materializations of ``asset`` in an in-process run, whichever step made them (the
+    imaging assets share one step)."""
+    key = dg.AssetKey(asset)
+    return [
+        event.step_materialization_data.materialization
+        for event in result.get_asset_materialization_events()
+        if event.step_materialization_data.materialization.asset_key == key
+    ]

@@ -15,6 +15,7 @@ from cadbusi_assets_tests.defs.conftest import (
     PARTITIONED,
     days,
     make_environment,
+    materializations,
     run,
     tree_digest,
 )
@@ -48,7 +49,7 @@ def test_backfill_materialized_every_study_date_of_every_partitioned_asset(pipel
 def test_per_partition_metadata_has_no_counts_and_the_raw_zone_keeps_them(pipeline):
     """Beside a real study date the UI shows the outcome, never a count (a count would link the
     date to a research batch of the same size); the exact counts are in the raw zone."""
-    events = pipeline.results["backfill"].asset_materializations_for_node("deidentified_images")
+    events = materializations(pipeline.results["backfill"], "deidentified_images")
     assert {e.partition for e in events} == all_days()
     for event in events:
         assert event.metadata["outcome"].value.startswith("delivered")
@@ -194,7 +195,7 @@ def test_corrupt_dicom_is_quarantined_and_the_rest_of_the_partition_succeeds(
     with dg.instance_for_test(set_dagster_home=False) as instance:
         result = run(definitions, env_d, PARTITIONED[:5], instance, partition_key=day)
     assert result.success
-    event = result.asset_materializations_for_node("deidentified_images")[0]
+    event = materializations(result, "deidentified_images")[0]
     assert event.metadata["outcome"].value.startswith("delivered")
     (report,) = read_partition_reports(open_zone(str(env_d.raw), "raw"), "deidentified_images", day)
     assert report["counts"]["instances_quarantined"] == 2

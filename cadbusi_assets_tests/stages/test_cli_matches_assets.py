@@ -3,8 +3,8 @@ behind the ``deidentified_images``, ``image_features`` and ``inpainted_images`` 
 same files give byte-identical de-identified DICOM, PNG and inpainted PNG files and equal
 tables (joined on the same key).
 
-The stages are called as the assets call them (the processing resource's defaults: cine frame
-step 4, inpainting method ``auto``), over a raw zone holding the same files with the retrieval
+The stage is called as the assets call it (the one pass of :mod:`cadbusi_assets.stages.imaging`,
+with the processing resource's defaults: cine frame step 4, inpainting method ``auto``), over a raw zone holding the same files with the retrieval
 manifest and the cohort that ``raw_dicom`` would have written. OCR is off on both sides (the
 same switch; tesseract is not needed here)."""
 
@@ -21,7 +21,7 @@ from cadbusi_assets.cli import main
 from cadbusi_assets.dicom import read_dataset
 from cadbusi_assets.identity import Pseudonymizer, generate_key_file, load_key
 from cadbusi_assets.identity.pseudonyms import image_id_for, instance_id_for
-from cadbusi_assets.stages import analysis, records, retrieval
+from cadbusi_assets.stages import analysis, imaging, records, retrieval
 from cadbusi_assets.stages import deidentification as deid
 from cadbusi_assets.stages import tables as registry
 from cadbusi_assets.storage import open_zone, read_partition_table, write_partition_table
@@ -84,9 +84,9 @@ def _run_both(tmp_path_factory):
     raw = _raw_zone(root, source)
     research = open_zone(root / "research", "research").ensure()
     batch = pseudonymizer.batch_name(DAY)
-    deid.deidentify_partition(raw, research, pseudonymizer, DAY, verify_ocr=False, workers=2)
-    analysis.analyze_partition(research, batch, ocr=False, workers=2)
-    analysis.inpaint_partition(research, batch, workers=2)
+    # the one pass behind the three assets (it writes what the three stages write:
+    # test_one_pass.py)
+    imaging.process_partition(raw, research, pseudonymizer, DAY, ocr=False, workers=2)
 
     # the commands
     out, found = root / "deid", root / "analysis"

@@ -15,15 +15,16 @@ from cadbusi_assets.settings import load_settings
 from cadbusi_assets.stages.report import read_partition_reports
 from cadbusi_assets.storage.zones import Zone
 
-STUDY_DATE_ASSETS = [
-    radiology_reports,
-    pathology_reports,
-    imaging_studies,
-    raw_dicom,
+#: The assets partitioned by study date, in lineage order (keys).
+STUDY_DATE_ASSETS: list[dg.AssetKey] = [
+    radiology_reports.key,
+    pathology_reports.key,
+    imaging_studies.key,
+    raw_dicom.key,
     deidentified_images,
     image_features,
     inpainted_images,
-    labelbox_data_rows,
+    labelbox_data_rows.key,
 ]
 
 #: How many days back the late-arrival schedule looks (yesterday is the nightly run's).

@@ -32,7 +32,7 @@ default_automation_condition_sensor = dg.AutomationConditionSensorDefinition(
     "automation conditions); on by default.",
 )
 
-_ORDER = [a.key.to_user_string() for a in STUDY_DATE_ASSETS]
+_ORDER = [key.to_user_string() for key in STUDY_DATE_ASSETS]
 
 
 def downstream_from(asset: str) -> list[dg.AssetKey]:

@@ -1,38 +1,48 @@
-"""image_features and inpainted_images: analysis of the de-identified frames of a study date."""
+"""image_features and inpainted_images: analysis of the de-identified frames of a study date.
+
+Both are specs of the imaging step (:mod:`.imaging_step`); this module holds their keys and
+their bodies when one of them is materialized without the de-identification (a subset).
+"""
+
+from __future__ import annotations
 
 from typing import Any
 
 import dagster as dg
 
-from cadbusi_assets.defs.imaging.deidentified_images import deidentified_images
-from cadbusi_assets.defs.partitions import STUDY_DATE_BACKFILL, study_date_partitions
-from cadbusi_assets.defs.reporting import materialize_per_day, ui_progress
+from cadbusi_assets.defs.reporting import attach, run_per_day, ui_progress
 from cadbusi_assets.defs.resources import ProcessingResource, PseudonymKeyResource, ZonesResource
 from cadbusi_assets.stages import analysis as stage
 from cadbusi_assets.stages.safety import check_partition_key
 
-COMMON: dict[str, Any] = dict(
-    partitions_def=study_date_partitions,
-    backfill_policy=STUDY_DATE_BACKFILL,
+#: The assets' keys (their specs are the imaging step's, :mod:`.imaging_step`).
+image_features = dg.AssetKey("image_features")
+inpainted_images = dg.AssetKey("inpainted_images")
+
+FEATURES_SPEC_ARGS: dict[str, Any] = dict(
     group_name="imaging",
-)
-
-
-@dg.asset(
-    **COMMON,
-    deps=[deidentified_images],
     kinds={"opencv", "parquet"},
     code_version="1",
     description="Per image: field-of-view crop and shape, burned-in annotation OCR (laterality, "
     "clock, distance, orientation), calipers, Doppler, darkness, caliper/clean twins, and the "
     "exclusion reason of every image that fails a quality rule.",
 )
-def image_features(
+INPAINTED_SPEC_ARGS: dict[str, Any] = dict(
+    group_name="imaging",
+    kinds={"torch", "png"},
+    code_version="1",
+    description="Caliper-free versions of images with calipers and no clean twin (pixels outside "
+    "the caliper mask unchanged), with before/after previews.",
+)
+
+
+def materialize_image_features(
     context: dg.AssetExecutionContext,
     zones: ZonesResource,
     pseudonym_key: PseudonymKeyResource,
     processing: ProcessingResource,
 ) -> dg.MaterializeResult:
+    """``image_features`` alone: :func:`~cadbusi_assets.stages.analysis.analyze_partition`."""
     research = zones.research()
     pseudonymizer = pseudonym_key.pseudonymizer(zones)
 
@@ -46,23 +56,18 @@ def image_features(
             progress=ui_progress(context),
         )
 
-    return materialize_per_day(context, one_day, zones.raw())
+    reports = run_per_day(context, context.partition_keys, one_day, assets=[image_features])
+    attach(context, reports, zones.raw(), asset_key=image_features)
+    return dg.MaterializeResult(asset_key=image_features)
 
 
-@dg.asset(
-    **COMMON,
-    deps=[image_features],
-    kinds={"torch", "png"},
-    code_version="1",
-    description="Caliper-free versions of images with calipers and no clean twin (pixels outside "
-    "the caliper mask unchanged), with before/after previews.",
-)
-def inpainted_images(
+def materialize_inpainted_images(
     context: dg.AssetExecutionContext,
     zones: ZonesResource,
     pseudonym_key: PseudonymKeyResource,
     processing: ProcessingResource,
 ) -> dg.MaterializeResult:
+    """``inpainted_images`` alone: :func:`~cadbusi_assets.stages.analysis.inpaint_partition`."""
     research = zones.research()
     pseudonymizer = pseudonym_key.pseudonymizer(zones)
 
@@ -76,4 +81,6 @@ def inpainted_images(
             progress=ui_progress(context),
         )
 
-    return materialize_per_day(context, one_day, zones.raw())
+    reports = run_per_day(context, context.partition_keys, one_day, assets=[inpainted_images])
+    attach(context, reports, zones.raw(), asset_key=inpainted_images)
+    return dg.MaterializeResult(asset_key=inpainted_images)

@@ -1,0 +1,251 @@
+"""One pass per image: de-identify, analyse and inpaint the instances of one study date.
+
+The three imaging stages (:func:`~cadbusi_assets.stages.deidentification.deidentify_partition`,
+:func:`~cadbusi_assets.stages.analysis.analyze_partition`,
+:func:`~cadbusi_assets.stages.analysis.inpaint_partition`) each decode the images again (the
+analysis and the inpainting read the PNGs back) and read the burned-in text twice (the OCR
+verification and the annotation reading). :func:`process_partition` writes the same tables and
+files with one worker per instance that
+
+1. reads and decodes the raw instance once and cleans its header and pixels
+   (:func:`~cadbusi_assets.deid.deidentify_dataset`),
+2. reads the text of every verification frame
+   (:func:`~cadbusi_assets.deid.ocr.verification_frame_indices`) once, on the cleaned frame
+   (what is published), and checks that reading for the study's identifiers and anyone's
+   contact details (:func:`~cadbusi_assets.deid.ocr.ocr_identifiers`): any finding, or an OCR
+   that cannot run, quarantines the instance before anything is written (fail closed),
+3. writes the DICOM and encodes each kept frame's PNG once,
+4. analyses each kept frame in memory (:func:`~cadbusi_assets.ultrasound.analyze_frame`),
+   handing it the verification's reading of that frame where there is one, so no frame is read
+   twice; only the parsed annotation fields enter the row, never the text (it is PHI and stays
+   in the worker's memory),
+5. hands the frames with calipers back to the parent (only those can need inpainting).
+
+Twins (caliper/clean pairs) are a property of a whole study, so they are found after every
+instance is analysed (:func:`~cadbusi_assets.stages.analysis.features_table`); the images with
+calipers and no clean twin are then inpainted from the frames kept in memory (batched
+:func:`~cadbusi_assets.ultrasound.inpaint.inpaint_frames` over the workers, no PNG read back),
+and encoded once. The tables, reports, shrink guards and stale-file clean-up are the three
+stages' own functions, so everything downstream is unchanged.
+
+Memory: the parent holds the kept frames with calipers of one study date until they are
+inpainted (a frame is ``rows x columns x 3`` bytes at most).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from cadbusi_assets.deid import DeidentifiedObject, OriginalIdentifiers
+from cadbusi_assets.deid.ocr import ocr_identifiers, read_frame, verification_frame_indices
+from cadbusi_assets.dicom import UltrasoundRegion
+from cadbusi_assets.identity import Pseudonymizer
+from cadbusi_assets.parallel import parallel_map
+from cadbusi_assets.settings import require_ocr
+from cadbusi_assets.stages import analysis
+from cadbusi_assets.stages import deidentification as deid
+from cadbusi_assets.stages.report import PartitionReport
+from cadbusi_assets.storage import Zone, read_partition_table
+from cadbusi_assets.ultrasound.ocr import FrameText
+
+
+@dataclass(frozen=True)
+class ImagingTask:
+    """One raw instance: its de-identification task and what the analysis needs."""
+
+    deid: deid.DeidTask
+    ocr: bool
+    laterality: dict[str, str | None]  # study laterality by pseudonymized accession number
+
+
+@dataclass
+class ImagingOutcome(deid.DeidOutcome):
+    """A de-identification outcome with the kept frames' features rows and the frames with
+    calipers (by image id, as their PNGs store them)."""
+
+    features: list[dict[str, Any]] = field(default_factory=list)
+    caliper_frames: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _verifier(ocr: bool, readings: dict[int, FrameText]) -> deid.Verifier | None:
+    """The OCR verification of :func:`~cadbusi_assets.deid.deidentify_dataset`, reading each
+    verification frame once and keeping the readings (in memory) for the analysis."""
+    if not ocr:
+        return None
+
+    def verify(result: DeidentifiedObject) -> str | None:
+        findings: list[str] = []
+        identifiers: OriginalIdentifiers = result.identifiers
+        for index in verification_frame_indices(int(result.frames.shape[0])):
+            frame = result.frames[index]
+            readings[index] = read_frame(frame)  # DeidentificationError: quarantined
+            kinds = ocr_identifiers(frame, identifiers, reading=readings[index])
+            findings += [f"frame {index}: {kind}" for kind in kinds]
+        if findings:
+            return (
+                "identifying text still readable after pixel cleaning (" + "; ".join(findings) + ")"
+            )
+        return None
+
+    return verify
+
+
+def _regions(result: DeidentifiedObject) -> list[UltrasoundRegion]:
+    """The kept regions as the ``images`` table hands them to the analysis."""
+    return [
+        UltrasoundRegion(
+            int(r.x0),
+            int(r.y0),
+            int(r.x1),
+            int(r.y1),
+            spatial_format=r.spatial_format,
+            data_type=r.data_type,
+        )
+        for r in result.kept_regions
+    ]
+
+
+def process_one(task: ImagingTask) -> ImagingOutcome:
+    """Worker: one raw instance de-identified, verified, written and analysed (see the
+    module docstring). An analysis error stops the partition (as in the analysis stage)."""
+    readings: dict[int, FrameText] = {}
+    outcome, result = deid.deidentify_one_with(task.deid, _verifier(task.ocr, readings))
+    done = ImagingOutcome(**{f: getattr(outcome, f) for f in outcome.__dataclass_fields__})
+    if result is None or outcome.instance is None:
+        return done
+    regions = _regions(result)
+    laterality = task.laterality.get(result.pseudo_accession_number)
+    for image in outcome.images:
+        index = int(image["frame"])
+        frame = analysis.stored_frame(result.frames[index])
+        row = analysis.features_row(
+            frame,
+            regions,
+            ocr=task.ocr,
+            study_laterality=laterality,
+            index=index,
+            reading=readings.get(index),
+        )
+        row["image_id"] = image["image_id"]
+        done.features.append(row)
+        if row["has_calipers"]:
+            done.caliper_frames[image["image_id"]] = frame
+    readings.clear()  # the text never leaves the worker
+    return done
+
+
+@dataclass
+class ImagingPartitionResult:
+    """The three stages' results for one study date."""
+
+    deidentification: deid.DeidPartitionResult
+    features: PartitionReport
+    inpainting: PartitionReport
+
+    @property
+    def identifiers(self) -> OriginalIdentifiers:  # for the blocking leak check (never logged)
+        return self.deidentification.identifiers
+
+
+def process_partition(
+    raw_zone: Zone,
+    research_zone: Zone,
+    pseudonymizer: Pseudonymizer,
+    day: str,
+    *,
+    profile: str = "research-breast-us",
+    frame_step: int = 4,
+    ocr: bool = True,
+    inpaint_method: str = "auto",
+    workers: int | None = None,
+    previews: int = 3,
+    progress: Callable[[str], None] | None = None,
+    allow_shrink: bool | None = None,
+    after_deidentification: Callable[[deid.DeidPartitionResult], None] | None = None,
+) -> ImagingPartitionResult:
+    """De-identify, analyse and inpaint one study date in one pass per image: the same
+    tables, files and reports as ``deidentify_partition``, ``analyze_partition`` and
+    ``inpaint_partition`` run one after the other with the same settings (``ocr`` is both
+    the verification and the annotation reading).
+
+    ``after_deidentification`` runs once the de-identification tables are written and before
+    the analysis tables are (the leak check); an exception there stops the date.
+    """
+    require_ocr(ocr)  # no silent OCR-off: a missing tesseract stops the run here
+    inputs, cohort = deid.partition_inputs(raw_zone, day)
+    studies = deid.pseudonymized_studies(cohort, pseudonymizer)
+    laterality = dict(studies.select("accession_pseudo", "study_laterality").iter_rows())
+    if progress:
+        progress(f"{day}: de-identifying and analysing {len(inputs)} instances")
+    tasks = deid.deid_tasks(
+        raw_zone,
+        research_zone,
+        inputs,
+        pseudonymizer,
+        profile=profile,
+        frame_step=frame_step,
+        verify_ocr=ocr,
+        previews=previews,
+    )
+    work = [ImagingTask(t, ocr, laterality) for t in tasks]
+
+    def rerun(task: deid.DeidTask) -> deid.DeidOutcome:
+        return process_one(ImagingTask(task, ocr, laterality))
+
+    outcomes = parallel_map(process_one, work, workers=workers, min_items_per_worker=2)
+    resolved = deid._without_duplicates(tasks, outcomes, rerun)
+    done = deid.deid_files(resolved)
+    deidentified = deid.finish_partition(
+        raw_zone,
+        research_zone,
+        pseudonymizer,
+        day,
+        inputs,
+        cohort,
+        done,
+        verify_ocr=ocr,
+        allow_shrink=allow_shrink,
+    )
+    if after_deidentification is not None:
+        after_deidentification(deidentified)
+
+    batch = pseudonymizer.batch_name(day)
+    kept = [o for o in resolved if isinstance(o, ImagingOutcome) and o.instance is not None]
+    images = read_partition_table(research_zone, deid.IMAGES_TABLE, batch)
+    stored_studies = read_partition_table(research_zone, deid.STUDIES_TABLE, batch)
+    assert images is not None  # finish_partition wrote it
+    features, twins = analysis.features_table(
+        images, stored_studies, [row for o in kept for row in o.features]
+    )
+    features_report = analysis.write_features(research_zone, batch, features, twins, ocr=ocr)
+
+    stored_features = read_partition_table(research_zone, analysis.FEATURES_TABLE, batch)
+    assert stored_features is not None
+    targets = analysis.inpaint_targets(stored_features, twins)
+    frames = {k: v for o in kept for k, v in o.caliper_frames.items()}
+    tasks_inpaint = [
+        _with_pixels(task, frames[task.image_id])
+        for task in analysis.inpaint_tasks(
+            research_zone,
+            targets.with_columns(pl.lit("").alias("png_path")) if targets.height else targets,
+            method=inpaint_method,
+            previews=previews,
+        )
+    ]
+    frames.clear()
+    if progress:
+        progress(f"inpainting {len(tasks_inpaint)} images")
+    twinned = len(set(twins["caliper_image_id"].to_list())) if twins.height else 0
+    inpainting = analysis.finish_inpainting(
+        research_zone, batch, tasks_inpaint, twinned, workers=workers
+    )
+    return ImagingPartitionResult(deidentified, features_report, inpainting)
+
+
+def _with_pixels(task: analysis.InpaintTask, pixels: np.ndarray) -> analysis.InpaintTask:
+    return replace(task, pixels=pixels)
