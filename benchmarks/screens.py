@@ -16,7 +16,7 @@ per family, for the tuning families together and for the held-out families toget
   the true crop box and inside the true caliper mask. Text is not the caliper inpainting's
   job: pixels the generator changed that are not calipers (text, a result box's backing) are
   left out of the crop figure. The true caliper mask is the generator's ``caliper_mask`` when
-  it has one, else every changed pixel outside the text boxes. JPEG frames are compared
+  it has one, else every changed pixel outside the text boxes that is not black. JPEG frames are compared
   against the clean (never compressed) frame too, so their PSNR includes the JPEG loss;
 * **speed**: frames/s on one core (OpenCV and torch limited to one thread) of
   ``analyze_frame(ocr=False)`` plus :func:`~cadbusi_assets.ultrasound.inpaint.inpaint_frames`
@@ -50,14 +50,14 @@ SCREENS_BEFORE = """\
 family            IoU med  IoU min     true    found     prec   recall  err med  err max 0-cal FP  dB crop      min  dB mask      min
 ge_logiq (T)        0.996    0.995       30       28    1.000    0.933     0.00     0.00        0     68.2     47.0     26.9      8.5
 philips_epiq (T)    1.000    0.977       36       33    1.000    0.917     0.00     0.00        0     63.3     45.8     25.6      9.2
-siemens_s2000 (T)    0.998    0.967       26       24    1.000    0.923     0.00     0.00        0     63.8     32.1     19.0      5.3
+siemens_s2000 (T)    0.998    0.967       26       24    1.000    0.923     0.00     0.00        0     63.8     46.0     25.0      8.7
 canon_aplio (H)     1.000    0.985       40       36    1.000    0.900     0.00     0.00        0     60.3     43.1     21.0      9.5
-samsung_rs (H)      1.000    0.995       26       22    1.000    0.846     0.00     0.00        0     82.6     33.6     22.9      3.5
+samsung_rs (H)      1.000    0.995       26       22    1.000    0.846     0.00     0.00        0     82.6     45.6     22.9      8.7
 sonosite_edge (H)    0.992    0.964       18       17    1.000    0.944     0.00     0.00        0     99.0     40.5     19.9      8.7
 mindray_dc (H)      0.997    0.972       34       32    1.000    0.941     0.00     0.00        0     62.4     41.4     24.0     12.3
-TUNING              0.997    0.967       92       85    1.000    0.924     0.00     0.00        0     64.5     32.1     25.4      5.3
-HELDOUT             0.997    0.964      118      107    1.000    0.907     0.00     0.00        0     65.0     33.6     23.1      3.5
-analysis (no OCR) + inpainting, one core: 19.7 frames/s"""
+TUNING              0.997    0.967       92       85    1.000    0.924     0.00     0.00        0     64.5     45.8     25.4      8.5
+HELDOUT             0.997    0.964      118      107    1.000    0.907     0.00     0.00        0     65.0     40.5     23.1      8.7
+analysis (no OCR) + inpainting, one core: 13.0 frames/s"""
 
 
 def box_of(mask: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -126,7 +126,8 @@ def true_caliper_mask(screen: Any) -> np.ndarray:
     if given is not None:
         return np.asarray(given, bool)
     changed = np.any(screen.frame != screen.clean, axis=2)
-    return changed & ~text_mask(screen, changed.shape)
+    backing = np.all(screen.frame == 0, axis=2)  # a result box's black backing
+    return changed & ~backing & ~text_mask(screen, changed.shape)
 
 
 def _grey(frame: np.ndarray) -> np.ndarray:

@@ -288,41 +288,27 @@ def context_rejection(candidates: np.ndarray, x: int, y: int, style: str) -> str
     return None
 
 
-def detect_calipers(
-    frame: np.ndarray,
-    box: Box,
-    fov_mask: np.ndarray | None = None,
-    *,
-    grey: np.ndarray | None = None,
-    arm: int = ARM,
-    min_score: float = MIN_SCORE,
-    maps: ColourMaps | None = None,
-) -> CaliperDetection:
-    """Caliper points (full-frame ``(x, y)``) inside ``box``; centres must lie in ``fov_mask``
-    (give or take :data:`FOV_SLACK` pixels) when one is given. ``maps`` are the frame's
-    :class:`~.overlay.ColourMaps` if the caller has them."""
-    height, width = frame.shape[:2]
-    margin = arm + 3
-    x0, y0 = max(0, box[0] - margin), max(0, box[1] - margin)
-    x1, y1 = min(width - 1, box[2] + margin), min(height - 1, box[3] + margin)
-    crop = frame[y0 : y1 + 1, x0 : x1 + 1]
-    grey_crop = (to_grey(frame) if grey is None else grey)[y0 : y1 + 1, x0 : x1 + 1]
-    if crop.ndim == 3:
-        maps = ColourMaps.of(crop) if maps is None else maps.crop(y0, y1 + 1, x0, x1 + 1)
-    candidates = overlay_candidates(crop, grey_crop, maps)
+def _score(
+    candidates: np.ndarray,
+    coloured: np.ndarray,
+    grey_crop: np.ndarray,
+    arm: int,
+    inside: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows, columns, best template score and style of the pixels of ``candidates`` that may
+    be the centre of a mark (pre-filtered by local density, then scored by gathering)."""
     side = 2 * arm + 1
     density = cv2.blur(candidates * np.uint8(255), (side, side))
     lo, hi = int(255 * (2 * side - 2) * 0.7 / side**2), int(255 * 0.85)
     keep = (candidates > 0) & (density >= lo) & (density <= hi)
-    if fov_mask is not None:
-        inside = fov_mask[y0 : y1 + 1, x0 : x1 + 1].astype(np.uint8)
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * FOV_SLACK + 1,) * 2)
-        keep &= cv2.dilate(inside, kernel).astype(bool)
+    if inside is not None:
+        keep &= inside
     reach = arm + 1  # the widest template's half-size
     keep[:reach], keep[-reach:], keep[:, :reach], keep[:, -reach:] = False, False, False, False
     found = cv2.findNonZero(keep.astype(np.uint8))
+    empty = np.zeros(0, np.intp)
     if found is None:
-        return CaliperDetection()
+        return empty, empty, np.zeros(0, np.float32), np.zeros(0, "<U1")
     found = found.reshape(-1, 2)
     xs, ys = found[:, 0].astype(np.intp), found[:, 1].astype(np.intp)
     order = np.lexsort((xs, ys))  # row-major, as np.nonzero gives them
@@ -332,7 +318,6 @@ def detect_calipers(
     window = candidates[rows, cols]  # N x (2 reach + 1)^2, one gather for every template
     best_score = np.zeros(len(ys), np.float32)
     best_style = np.full(len(ys), "", dtype="<U1")
-    coloured = coloured_pixels(crop, maps=maps).astype(np.uint8)
     for template in _templates(arm):
         at = index[template]
         f1 = window[:, at.stroke1].mean(axis=1)
@@ -361,6 +346,49 @@ def detect_calipers(
         better = score > best_score[idx]
         best_score[idx[better]] = score[better]
         best_style[idx[better]] = template.style
+    return ys, xs, best_score, best_style
+
+
+def detect_calipers(
+    frame: np.ndarray,
+    box: Box,
+    fov_mask: np.ndarray | None = None,
+    *,
+    grey: np.ndarray | None = None,
+    arm: int = ARM,
+    min_score: float = MIN_SCORE,
+    maps: ColourMaps | None = None,
+) -> CaliperDetection:
+    """Caliper points (full-frame ``(x, y)``) inside ``box``; centres must lie in ``fov_mask``
+    (give or take :data:`FOV_SLACK` pixels) when one is given. ``maps`` are the frame's
+    :class:`~.overlay.ColourMaps` if the caller has them."""
+    height, width = frame.shape[:2]
+    margin = arm + 3
+    x0, y0 = max(0, box[0] - margin), max(0, box[1] - margin)
+    x1, y1 = min(width - 1, box[2] + margin), min(height - 1, box[3] + margin)
+    crop = frame[y0 : y1 + 1, x0 : x1 + 1]
+    grey_crop = (to_grey(frame) if grey is None else grey)[y0 : y1 + 1, x0 : x1 + 1]
+    if crop.ndim == 3:
+        maps = ColourMaps.of(crop) if maps is None else maps.crop(y0, y1 + 1, x0, x1 + 1)
+    candidates = overlay_candidates(crop, grey_crop, maps)
+    coloured = coloured_pixels(crop, maps=maps).astype(np.uint8)
+    inside = None
+    if fov_mask is not None:
+        near = fov_mask[y0 : y1 + 1, x0 : x1 + 1].astype(np.uint8)
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * FOV_SLACK + 1,) * 2)
+        inside = cv2.dilate(near, kernel).astype(bool)
+    # A coloured mark is searched for among the coloured pixels alone too: bright speckle
+    # touching its strokes then no longer spoils the template's empty window.
+    maps_to_search = [candidates]
+    if crop.ndim == 3:
+        colour_marks = candidates & coloured
+        if cv2.countNonZero(colour_marks):
+            maps_to_search.append(colour_marks)
+    scored = [_score(m, coloured, grey_crop, arm, inside) for m in maps_to_search]
+    ys = np.concatenate([s[0] for s in scored])
+    xs = np.concatenate([s[1] for s in scored])
+    best_score = np.concatenate([s[2] for s in scored])
+    best_style = np.concatenate([s[3] for s in scored])
     passed = best_score >= min_score
     if not passed.any():
         return CaliperDetection()
