@@ -159,6 +159,8 @@ def evaluate_screen(screen: Any) -> dict[str, Any]:
     return {
         "family": screen.family,
         "seed": screen.seed,
+        "style": getattr(screen, "caliper_style", ""),
+        "colour": str(getattr(screen, "caliper_colour", None)),
         "iou": box_iou(analysis.fov.box, truth_box),
         "found": len(found),
         "truth": len(truth),
@@ -197,6 +199,31 @@ def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "psnr_mask_median": _median(inside),
         "psnr_mask_worst": round(min(inside), 2) if inside else None,
     }
+
+
+def by_style(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Caliper figures per style element (glyph, size, decoration, colour) of the frames."""
+    tokens: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        for token in [*r["style"].split(), f"colour {r['colour']}"]:
+            tokens.setdefault(token, []).append(r)
+    out = {}
+    for token, rs in sorted(tokens.items()):
+        figures = summarize(rs)
+        out[token] = {
+            k: figures[k]
+            for k in (
+                "frames",
+                "calipers_true",
+                "precision",
+                "recall",
+                "error_max_px",
+                "frames_false",
+                "psnr_mask_median",
+                "psnr_mask_worst",
+            )
+        }
+    return out
 
 
 def measure_speed(screens: Sequence[Any], repeats: int = SPEED_REPEATS) -> float:
@@ -249,6 +276,7 @@ def run_screens_benchmark(
         "point_tolerance_px": POINT_TOLERANCE,
         "families": per_family,
         "groups": {name: summarize(rs) for name, rs in groups.items()},
+        "styles": {name: by_style(rs) for name, rs in groups.items()},
         "frames_per_s_one_core": measure_speed(speed_screens),
         "tuning_families": list(gen.TUNING_FAMILIES),
         "heldout_families": list(gen.HELDOUT_FAMILIES),
@@ -294,6 +322,17 @@ def format_report(result: dict[str, Any]) -> str:
         lines.append(row(f"{name} ({tag})", figures))
     for name, figures in result["groups"].items():
         lines.append(row(name, figures))
+    for group, styles in result.get("styles", {}).items():
+        lines.append(f"{group} by caliper style element:")
+        for token, f in styles.items():
+            lines.append(
+                f"  {token:<22} frames {f['frames']:>4} true {f['calipers_true']:>4}"
+                f" prec {f['precision']:.3f} recall {f['recall']:.3f}"
+                f" err max {'-' if f['error_max_px'] is None else f['error_max_px']}"
+                f" 0-cal FP {f['frames_false']}"
+                f" dB mask {'-' if f['psnr_mask_median'] is None else f['psnr_mask_median']}"
+                f" / {'-' if f['psnr_mask_worst'] is None else f['psnr_mask_worst']}"
+            )
     lines.append(
         f"analysis (no OCR) + inpainting, one core: {result['frames_per_s_one_core']} frames/s"
     )
