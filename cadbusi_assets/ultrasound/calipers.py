@@ -359,6 +359,11 @@ MODEL_FIT = 0.85
 ARROW_WIDE, ARROW_NARROW = 0.3, 3.5
 
 
+#: White marks are drawn at least this bright.
+WHITE_MARK_LEVEL = 250
+_DISC5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+
+
 @dataclass(frozen=True)
 class _Mark:
     x: int
@@ -518,7 +523,17 @@ def _arrow_tip(component: np.ndarray) -> tuple[float, int, int] | None:
     return min(1.0, wide / (0.5 * length)), round(tx), round(ty)
 
 
-def colour_marks(layer: np.ndarray) -> list[_Mark]:
+def white_strokes(grey: np.ndarray, coloured: np.ndarray) -> np.ndarray:
+    """uint8 0/1: grey pixels at :data:`WHITE_MARK_LEVEL` or above that an opening with a
+    5x5 disc removes (strokes up to 4 px wide, not blobs of saturated speckle)."""
+    white = ((grey >= WHITE_MARK_LEVEL) & (coloured == 0)).astype(np.uint8)
+    if not cv2.countNonZero(white):
+        return white
+    blobs = cv2.morphologyEx(white, cv2.MORPH_OPEN, _DISC5)
+    return white & (1 - blobs)
+
+
+def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
     """Caliper marks among the connected components of ``layer`` (uint8 0/1, the pixels of
     mark colours): '+' and 'x' of any size in range (the centre), arrows (the tip).
     Components in a text line (neighbours of about their height beside them) are not marks."""
@@ -540,7 +555,7 @@ def colour_marks(layer: np.ndarray) -> list[_Mark]:
                 fit, cx, cy = _cross_fit(component, style)
                 if fit >= MODEL_FIT and (best is None or fit > best[0]):
                     best = (fit, cx, cy, style)
-        if best is None and area <= 6 * max(w, h):
+        if best is None and arrows and area <= 6 * max(w, h):
             tip = _arrow_tip(component)
             if tip is not None:
                 best = (tip[0], tip[1], tip[2], ">")
@@ -597,6 +612,16 @@ def detect_calipers(
                 for m in colour_marks(layer)
                 if m.score >= min_score and (inside is None or inside[m.y, m.x])
             ]
+    # White marks: near-white pixels that are thin (not in a blob of bright speckle); crosses
+    # only, since bright speckle ridges and white text give arrow-like pieces.
+    white = white_strokes(grey_crop, coloured)
+    white_marks: list[_Mark] = []
+    if cv2.countNonZero(white):
+        white_marks = [
+            m
+            for m in colour_marks(white, arrows=False)
+            if m.score >= min_score and (inside is None or inside[m.y, m.x])
+        ]
     ys, xs, best_score, best_style = _score(candidates, coloured, grey_crop, arm, inside)
     passed = best_score >= min_score
     groups = (
@@ -610,15 +635,21 @@ def detect_calipers(
         kind = same_kind(coloured, grey_crop, group.x, group.y, group.style)
         return any(context_rejection(kind, x, y, group.style) is None for x, y in group.members)
 
+    def covered(x: int, y: int, by: list[_Mark]) -> bool:
+        return any(
+            abs(x - m.x) <= m.box[2] - m.box[0] and abs(y - m.y) <= m.box[3] - m.box[1] for m in by
+        )
+
     points = [(m.x, m.y, m.score, m.style) for m in marks]
     for g in groups:
-        if any(
-            abs(g.x - m.x) <= m.box[2] - m.box[0] and abs(g.y - m.y) <= m.box[3] - m.box[1]
-            for m in marks
-        ):
-            continue  # the same mark, found as a component (its centre or tip)
-        if plausible(g):
+        if not covered(g.x, g.y, marks) and plausible(g):  # else the same mark, coloured
             points.append((g.x, g.y, g.score, g.style))
+    taken = [
+        _Mark(x, y, style, score, (x - arm, y - arm, x + arm, y + arm))
+        for x, y, score, style in points
+    ]
+    # A white mark the templates found keeps the templates' centre.
+    points += [(m.x, m.y, m.score, m.style) for m in white_marks if not covered(m.x, m.y, taken)]
     points.sort(key=lambda p: (p[1], p[0]))
     return CaliperDetection(
         points=[(x + x0, y + y0) for x, y, _, _ in points],
