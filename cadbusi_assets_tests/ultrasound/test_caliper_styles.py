@@ -62,7 +62,7 @@ def test_every_style_is_found_at_its_mark_centres(glyph, size, extra):
         ellipse=extra == "ellipse",
     )
     family = TUNING_FAMILIES[k % len(TUNING_FAMILIES)]
-    frame, drawn, screen = _styled_frame(family, 100 + k, style)
+    frame, drawn, _ = _styled_frame(family, 100 + k, style)
     found = analyze_frame(frame, [], ocr=False).calipers.points
     assert len(found) == len(drawn.points), (style.name, found, drawn.points)
     for point in drawn.points:
