@@ -148,8 +148,15 @@ def evaluate_screen(screen: Any) -> dict[str, Any]:
     (out, _mask), *_ = inpaint_frames([frame], [found])
     caliper_true = true_caliper_mask(screen)
     changed = np.any(frame != screen.clean, axis=2)
-    others = changed & ~caliper_true  # text and the like: not the caliper inpainting's job
+    # Text, measurement panels and the like are not the caliper inpainting's job. On a JPEG
+    # frame every pixel changed: there the generator's text boxes and panels are left out.
+    others = text_mask(screen, changed.shape, grow=2)
+    for x0, y0, x1, y1 in getattr(screen, "panels", []):
+        others[y0 : y1 + 1, x0 : x1 + 1] = True
+    if getattr(screen, "jpeg_quality", None) is None:
+        others |= changed & ~caliper_true
     others = cv2.dilate(others.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    others &= ~caliper_true
     region = np.zeros(changed.shape, bool)
     if truth_box is not None:
         x0, y0, x1, y1 = truth_box
@@ -159,7 +166,18 @@ def evaluate_screen(screen: Any) -> dict[str, Any]:
     return {
         "family": screen.family,
         "seed": screen.seed,
-        "style": getattr(screen, "caliper_style", ""),
+        "style": " ".join(
+            [
+                getattr(screen, "caliper_style", ""),
+                *(
+                    flag
+                    for flag in ("dual", "doppler", "elastography", "zoom")
+                    if getattr(screen, flag, False)
+                ),
+                *(["jpeg"] if getattr(screen, "jpeg_quality", None) is not None else []),
+                *([f"fan:{screen.fan}"] if getattr(screen, "fan", "") else []),
+            ]
+        ).strip(),
         "colour": str(getattr(screen, "caliper_colour", None)),
         "iou": box_iou(analysis.fov.box, truth_box),
         "found": len(found),
@@ -202,7 +220,8 @@ def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def by_style(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Caliper figures per style element (glyph, size, decoration, colour) of the frames."""
+    """Caliper figures per style element (glyph, size, decoration, colour) and per screen
+    element (dual view, Doppler, elastography, zoom box, JPEG, fan shape) of the frames."""
     tokens: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         for token in [*r["style"].split(), f"colour {r['colour']}"]:
@@ -214,6 +233,7 @@ def by_style(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             k: figures[k]
             for k in (
                 "frames",
+                "iou_worst",
                 "calipers_true",
                 "precision",
                 "recall",
@@ -326,7 +346,8 @@ def format_report(result: dict[str, Any]) -> str:
         lines.append(f"{group} by caliper style element:")
         for token, f in styles.items():
             lines.append(
-                f"  {token:<22} frames {f['frames']:>4} true {f['calipers_true']:>4}"
+                f"  {token:<22} frames {f['frames']:>4} IoU min {f['iou_worst']:.3f}"
+                f" true {f['calipers_true']:>4}"
                 f" prec {f['precision']:.3f} recall {f['recall']:.3f}"
                 f" err max {'-' if f['error_max_px'] is None else f['error_max_px']}"
                 f" 0-cal FP {f['frames_false']}"

@@ -438,7 +438,8 @@ def _cross_fit(component: np.ndarray, style: str) -> tuple[float, int, int]:
     ellipse trace touching the mark) are not judged."""
     best = (0.0, 0, 0)
     for cx, cy in _cross_centres(component, style):
-        if not component[cy, cx]:
+        inside = 0 <= cy < component.shape[0] and 0 <= cx < component.shape[1]
+        if not inside or not component[cy, cx]:
             continue
         runs = arm_runs(component, cx, cy, style, limit=MAX_HALF + 2)
         if min(runs) < MIN_HALF or min(runs) < 0.75 * max(runs):
