@@ -359,6 +359,9 @@ MODEL_FIT = 0.85
 ARROW_WIDE, ARROW_NARROW = 0.3, 3.5
 
 
+#: Share of the :data:`CLUTTER_SIDE` square around a mark that other lit pixels may fill.
+MARK_CLUTTER = 0.06
+CLUTTER_SIDE = 41
 #: White marks are drawn at least this bright.
 WHITE_MARK_LEVEL = 250
 _DISC5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
@@ -540,6 +543,10 @@ def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
     Components in a text line (neighbours of about their height beside them) are not marks."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(layer, connectivity=8)
     lo, hi = 2 * MIN_HALF + 1, 2 * MAX_HALF + 3
+    # Lit pixels around a mark besides its own (colour flow, elastography, busy icons).
+    around = cv2.boxFilter(
+        layer.astype(np.float32), -1, (CLUTTER_SIDE, CLUTTER_SIDE), normalize=False
+    )
     boxes = stats[1:, :4]
     heights = stats[1:, 3]
     found = []
@@ -570,6 +577,9 @@ def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
         if beside.any():
             continue
         fit, cx, cy, style = best
+        my, mx = min(max(cy + oy, 0), layer.shape[0] - 1), min(max(cx + ox, 0), layer.shape[1] - 1)
+        if around[my, mx] - area > MARK_CLUTTER * CLUTTER_SIDE**2:
+            continue
         found.append(_Mark(cx + ox, cy + oy, style, round(fit, 4), (x, y, x + w - 1, y + h - 1)))
     return found
 
