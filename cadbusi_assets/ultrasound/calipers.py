@@ -422,13 +422,14 @@ def _stroke_width(component: np.ndarray, x: int, y: int, style: str, half: int) 
     return widest * (1.0 if style == "+" else math.sqrt(2.0))
 
 
-def _flip_overlap(part: np.ndarray, axes: tuple[int, ...]) -> int:
+def _flip_overlap(part: np.ndarray, axes: tuple[int, ...], shift: int = 1) -> int:
     """Pixels of ``part`` that its mirror image (about ``axes``) also lights, the mirror
-    shifted by up to a pixel along each axis (even stroke widths centre between pixels)."""
+    shifted by up to ``shift`` pixels along each axis."""
     flipped = np.flip(part, axis=axes)
     best = 0
-    for shift_y in (-1, 0, 1) if 0 in axes else (0,):
-        for shift_x in (-1, 0, 1) if 1 in axes else (0,):
+    shifts = tuple(range(-shift, shift + 1))
+    for shift_y in shifts if 0 in axes else (0,):
+        for shift_x in shifts if 1 in axes else (0,):
             moved = np.roll(flipped, (shift_y, shift_x), axis=(0, 1))
             best = max(best, cv2.countNonZero(part & moved))
     return best
@@ -471,9 +472,6 @@ def _cross_fit(component: np.ndarray, style: str) -> tuple[float, int, int]:
         if part.shape != ideal.shape or part.shape[0] != part.shape[1]:
             continue
         lit, n_ideal = cv2.countNonZero(part), cv2.countNonZero(ideal)
-        symmetry = min(
-            _flip_overlap(part, (0, 1)), _flip_overlap(part, (1,)), _flip_overlap(part, (0,))
-        ) / max(1, lit)
         # Thick strokes: pixels count as on the mark within the stroke width they imply.
         side = 2 * round(lit / max(1, n_ideal)) + 1
         near = cv2.countNonZero(part & cv2.dilate(ideal, np.ones((side, side), np.uint8)))
@@ -481,6 +479,15 @@ def _cross_fit(component: np.ndarray, style: str) -> tuple[float, int, int]:
         # Beyond the arms only dots of a line or trace may touch the mark, not a glyph's
         # other strokes.
         outside = cv2.countNonZero(component) - lit
+        # Thick strokes of even width centre between pixels and are drawn a little lopsided.
+        shift = 1 if side > 3 and half >= 4 else 0  # small marks are thin: exact symmetry
+        symmetry = min(
+            _flip_overlap(part, (0, 1), shift),
+            _flip_overlap(part, (1,), shift),
+            _flip_overlap(part, (0,), shift),
+        ) / max(1, lit)
+        if shift:
+            symmetry = min(1.0, symmetry + 0.1)
         fit = min(near / max(1, lit), symmetry, covered / 0.9)
         if outside > 0.25 * lit or symmetry < 0.85:
             fit = 0.0
