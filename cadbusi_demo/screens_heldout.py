@@ -576,6 +576,10 @@ FAMILIES: dict[str, Family] = {
         ),
     )
 }
+#: The demo cohort's own screens (:mod:`cadbusi_demo.screens.demo_style`), rendered by
+#: :func:`render_screen` but not one of :data:`FAMILIES` (it takes no :class:`LesionMarks`;
+#: detectors were developed on it, so it is never held out).
+DEMO_FAMILY = "demo"
 #: Families detectors may be tuned on.
 TUNING_FAMILIES = ("ge_logiq", "philips_epiq", "siemens_s2000", "ge_voluson", "philips_iu22")
 #: Families never used for tuning: they measure generalization.
@@ -906,7 +910,15 @@ def _bbox(mask: np.ndarray) -> Box:
 
 def render_screen(family: str, seed: int, lesion: LesionMarks | None = None) -> Screen:
     """One frame of ``family`` (a key of :data:`FAMILIES`), fully determined by ``seed``
-    (and ``lesion``: its location as the annotation, its size between the calipers)."""
+    (and ``lesion``: its location as the annotation, its size between the calipers).
+    ``family`` :data:`DEMO_FAMILY` renders the demo cohort's own screens
+    (:mod:`cadbusi_demo.screens.demo_style`; no ``lesion``)."""
+    if family == DEMO_FAMILY:
+        if lesion is not None:
+            raise ValueError("the demo style plans its own lesions: no LesionMarks")
+        from cadbusi_demo.screens.demo_style import render_demo_screen
+
+        return render_demo_screen(seed)
     spec = FAMILIES[family]
     rng = np.random.default_rng([seed, sorted(FAMILIES).index(family)])
     height, width = spec.size

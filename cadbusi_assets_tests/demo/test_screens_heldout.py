@@ -3,13 +3,16 @@ and the ground truth every frame carries (texts, field of view, calipers)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from cadbusi_demo.screens.calipers import CALIPER_EXTRAS, CALIPER_SIZES
 from cadbusi_demo.screens_heldout import (
+    DEMO_FAMILY,
     FAMILIES,
     HELDOUT_FAMILIES,
     TUNING_FAMILIES,
+    LesionMarks,
     render_family,
     render_screen,
 )
@@ -159,3 +162,31 @@ def test_render_family_renders_consecutive_seeds():
     screens = render_family("terason", 2, seed=7)
     assert [s.seed for s in screens] == [7, 8]
     assert screens[1].frame.tobytes() == render_screen("terason", 8).frame.tobytes()
+
+
+def test_demo_style_renders_the_demo_cohort_with_the_same_ground_truth():
+    assert DEMO_FAMILY not in FAMILIES  # it takes no LesionMarks; tuning data by nature
+    with pytest.raises(ValueError):
+        render_screen(DEMO_FAMILY, 1, LesionMarks("LEFT", "2:00"))
+    screens = [render_screen(DEMO_FAMILY, s) for s in range(6)]
+    again = render_screen(DEMO_FAMILY, 3)
+    assert again.frame.tobytes() == screens[3].frame.tobytes()
+    assert len({s.frame.tobytes() for s in screens}) == len(screens)
+    assert any(s.calipers for s in screens)
+    for screen in screens:
+        assert screen.family == DEMO_FAMILY and screen.frame.ndim == 3
+        assert screen.fov_mask.any() and screen.pixel_spacing_cm
+        assert any(t.kind == "phi" for t in screen.texts)
+        marked = screen.caliper_mask.copy()
+        for t in screen.texts:
+            x0, y0, x1, y1 = t.box
+            marked[y0 : y1 + 1, x0 : x1 + 1] = True
+        # the clean frame: no text (its boxes hold the background), no calipers
+        changed = (screen.frame != screen.clean).any(axis=-1)
+        assert not (changed & ~marked).any()
+        for t in (t for t in screen.texts if t.kind != "scale"):
+            x0, y0, x1, y1 = t.box
+            assert np.unique(screen.clean[y0 : y1 + 1, x0 : x1 + 1]).size == 1
+        for x, y in screen.calipers:
+            assert screen.fov_mask[y, x] and screen.caliper_mask[y, x]
+        assert (screen.frame[screen.caliper_mask] == screen.caliper_colour).all()
