@@ -360,7 +360,7 @@ ARROW_WIDE, ARROW_NARROW = 0.3, 3.5
 
 
 #: Share of the :data:`CLUTTER_SIDE` square around a mark that other lit pixels may fill.
-MARK_CLUTTER = 0.06
+MARK_CLUTTER = 0.12
 CLUTTER_SIDE = 41
 #: White marks are drawn at least this bright.
 WHITE_MARK_LEVEL = 250
@@ -578,7 +578,16 @@ def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
             continue
         # Text: components of about this height beside it, on its rows.
         same_rows = (boxes[:, 1] < y + h) & (boxes[:, 1] + heights > y)
-        similar = (heights >= 0.5 * h) & (heights <= 2 * h)
+        # ... glyphs of one line: about its height, their tops or bottoms aligned with its.
+        align = max(2.0, 0.2 * h)
+        similar = (
+            (heights >= 0.6 * h)
+            & (heights <= 1.6 * h)
+            & (
+                (np.abs(boxes[:, 1] - y) <= align)
+                | (np.abs(boxes[:, 1] + heights - (y + h)) <= align)
+            )
+        )
         gap = np.maximum(boxes[:, 0] - (x + w), x - (boxes[:, 0] + boxes[:, 2]))
         beside = same_rows & similar & (gap <= max(4, h)) & (np.arange(1, count) != k)
         if beside.any():
