@@ -362,6 +362,8 @@ ARROW_WIDE, ARROW_NARROW = 0.3, 3.5
 #: Share of the :data:`CLUTTER_SIDE` square around a mark that other lit pixels may fill.
 MARK_CLUTTER = 0.12
 CLUTTER_SIDE = 41
+#: Share of its bounding box a cross fills at most (thick strokes of a small mark ~0.6).
+CROSS_FILL = 0.7
 #: White marks are drawn at least this bright.
 WHITE_MARK_LEVEL = 250
 _DISC5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
@@ -565,7 +567,16 @@ def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
         component = component.astype(np.uint8)
         ox, oy = max(0, x - 2), max(0, y - 2)
         best: tuple[float, int, int, str] | None = None
-        if max(w, h) <= hi and abs(w - h) <= 2 + max(w, h) // 4:
+        # A cross is square, sparse and lit at its middle (cheap tests first: most
+        # components are speckle or text).
+        middle = labels[y + h // 2 - 1 : y + h // 2 + 2, x + w // 2 - 1 : x + w // 2 + 2]
+        crossable = (
+            max(w, h) <= hi
+            and abs(w - h) <= 2 + max(w, h) // 4
+            and area <= CROSS_FILL * w * h
+            and bool((middle == k).any())
+        )
+        if crossable:
             for style in ("+", "x"):
                 fit, cx, cy = _cross_fit(component, style)
                 if fit >= MODEL_FIT and (best is None or fit > best[0]):
