@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from cadbusi_assets.ultrasound.calipers import arm_length, stroke_fill
+from cadbusi_assets.ultrasound.calipers import arm_length, stroke_fill, white_strokes
 from cadbusi_assets.ultrasound.overlay import (
     CHROMA_LEVEL,
     SATURATED_LEVEL,
@@ -177,17 +177,18 @@ def _dotted_line(
 
 
 def _colour_graphics(
-    frame: np.ndarray, grey: np.ndarray, points: list[tuple[int, int]]
+    frame: np.ndarray, grey: np.ndarray, points: list[tuple[int, int]], *, white: bool = False
 ) -> tuple[np.ndarray | None, list[bool]]:
     """Full-frame mask of the coloured caliper graphics of ``points`` (None when there are
-    none) and, per point, whether its mark is a coloured component.
+    none) and, per point, whether its mark is a coloured component (``white``: of thin
+    near-white strokes, :func:`.calipers.white_strokes`, instead).
 
     The mark is the connected component of mark-coloured pixels under the point (any shape:
     '+', 'x', an arrow); with it go the small components of about its colour (the
     :data:`PIECE_MAX_SIDE`) within :data:`PIECE_NEAR` px of a mark (its number) or inside the
     circle whose diameter joins two marks (dots of a measurement line or an ellipse trace)."""
     handled = [False] * len(points)
-    if frame.ndim != 3 or not points:
+    if (frame.ndim != 3 and not white) or not points:
         return None, handled
     height, width = grey.shape
     xs, ys = [p[0] for p in points], [p[1] for p in points]
@@ -195,7 +196,12 @@ def _colour_graphics(
     x0, y0 = max(0, min(xs) - margin), max(0, min(ys) - margin)
     x1, y1 = min(width, max(xs) + margin + 1), min(height, max(ys) + margin + 1)
     sub = frame[y0:y1, x0:x1]
-    layer = overlay_candidates(sub, grey[y0:y1, x0:x1]) & (chroma(sub) >= CHROMA_LEVEL)
+    tinted = chroma(sub) >= CHROMA_LEVEL
+    if white:
+        layer = white_strokes(grey[y0:y1, x0:x1], tinted.astype(np.uint8)).astype(bool)
+    else:
+        layer = overlay_candidates(sub, grey[y0:y1, x0:x1]).astype(bool) & tinted
+    sub = sub if sub.ndim == 3 else sub[..., None]
     if not layer.any():
         return None, handled
     count, labels, stats, centres = cv2.connectedComponentsWithStats(
@@ -203,7 +209,8 @@ def _colour_graphics(
     )
     flat = labels.ravel()
     sums = np.stack(
-        [np.bincount(flat, sub[..., c].ravel(), minlength=count) for c in range(3)], axis=1
+        [np.bincount(flat, sub[..., c].ravel(), minlength=count) for c in range(sub.shape[2])],
+        axis=1,
     )
     colours = sums / np.maximum(stats[:, 4:5], 1)
     marks: list[int] = []
@@ -263,6 +270,12 @@ def caliper_masks(
     if graphics is not None:
         fill |= graphics
         recolour |= _halo(frame, graphics)
+    rest = [p for p, c in zip(points, coloured, strict=True) if not c]
+    # White marks keep their stroke model below (JPEG breaks thin white strokes); their
+    # numbers and dots come from the thin near-white components.
+    whites, _ = _colour_graphics(frame, grey, rest, white=True)
+    if whites is not None:
+        fill |= whites
     for (x, y), done in zip(points, coloured, strict=True):
         if done:
             continue
