@@ -60,10 +60,12 @@ from cadbusi_demo.screens.calipers import (
     random_style,
 )
 from cadbusi_demo.screens.elements import (
+    bbox,
     body_marker,
     doppler_box,
     elastography,
     focus_markers,
+    nonzero,
     tgc_curve,
     zoom_box,
 )
@@ -774,10 +776,17 @@ def _fan(
     return points, np.array(points, np.int32)
 
 
-def _speckle(rng: np.random.Generator, height: int, width: int, bright_share: float) -> np.ndarray:
+def _speckle(
+    rng: np.random.Generator,
+    height: int,
+    width: int,
+    bright_share: float,
+    inside: np.ndarray | None = None,
+) -> np.ndarray:
     """Log-compressed speckle with tissue layers, a lesion, and depth attenuation; scaled so
-    that about ``bright_share`` of the pixels reach full white."""
-    noise: np.ndarray = rng.standard_normal((height, width, 2)).astype(np.float32)
+    that about ``bright_share`` of the pixels (of those ``inside``, the field of view, when
+    given) reach full white."""
+    noise: np.ndarray = rng.standard_normal((height, width, 2), dtype=np.float32)
     sx, sy = rng.uniform(1.5, 3.0), rng.uniform(0.8, 1.4)
     noise = cv2.GaussianBlur(noise, (0, 0), sigmaX=sx, sigmaY=sy)
     magnitude = np.sqrt(noise[..., 0] ** 2 + noise[..., 1] ** 2)
@@ -793,7 +802,8 @@ def _speckle(rng: np.random.Generator, height: int, width: int, bright_share: fl
     echo[lesion] *= rng.uniform(0.05, 0.3)
     echo *= np.exp(-rng.uniform(0.6, 1.6) * yy)
     amplitude = magnitude * echo
-    top = float(np.quantile(amplitude[::4, ::4], 1.0 - bright_share))
+    sample = amplitude[::2, ::2] if inside is None else amplitude[::2, ::2][inside[::2, ::2]]
+    top = float(np.quantile(sample if sample.size else amplitude, 1.0 - bright_share))
     out = 255.0 * (amplitude / top) ** rng.uniform(0.5, 0.8)
     return np.clip(out, 0, 255).astype(np.uint8)
 
@@ -831,7 +841,7 @@ def _lesion_calipers(
     long_px = lesion.size_cm / spacing_cm
     short_share = rng.uniform(0.4, 0.9)
     angle = rng.uniform(-0.3, 0.3)  # widths are measured about horizontally
-    iy, ix = np.nonzero(inner)
+    iy, ix = nonzero(inner)
     height, width = inner.shape
     for _ in range(50 if iy.size else 0):
         a = int(rng.integers(iy.size))
@@ -857,7 +867,7 @@ def _random_pairs(
     """``n_pairs`` caliper pairs with both ends inside ``inner`` (fewer when they do not fit):
     a pair after the first crosses the previous one at right angles (the short axis of the
     same lesion) about half of the time, else it measures somewhere else."""
-    iy, ix = np.nonzero(inner)
+    iy, ix = nonzero(inner)
     height, width = inner.shape
     pairs: list[tuple[tuple[int, int], tuple[int, int]]] = []
     for _ in range(n_pairs if iy.size else 0):
@@ -904,8 +914,7 @@ def _views(
 
 
 def _bbox(mask: np.ndarray) -> Box:
-    ys, xs = np.nonzero(mask)
-    return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
+    return bbox(mask)
 
 
 def render_screen(family: str, seed: int, lesion: LesionMarks | None = None) -> Screen:
@@ -941,11 +950,11 @@ def render_screen(family: str, seed: int, lesion: LesionMarks | None = None) -> 
     grey = np.zeros((height, width), np.uint8)
     for view in view_masks:
         bx0, by0, bx1, by1 = _bbox(view)
-        tissue = _speckle(rng, by1 - by0 + 1, bx1 - bx0 + 1, bright)
-        window = grey[by0 : by1 + 1, bx0 : bx1 + 1]
         inside = view[by0 : by1 + 1, bx0 : bx1 + 1]
+        tissue = _speckle(rng, by1 - by0 + 1, bx1 - bx0 + 1, bright, inside)
+        window = grey[by0 : by1 + 1, bx0 : bx1 + 1]
         window[inside] = tissue[inside]
-    clean = np.repeat(grey[..., None], 3, axis=2)
+    clean = cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
     band = spec.header_bands[int(rng.integers(len(spec.header_bands)))]
     if band is not None:
         clean[: header_h - 2] = band

@@ -27,6 +27,21 @@ WHITE = (255, 255, 255)
 GREY = (200, 200, 200)
 
 
+def nonzero(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.nonzero`` of a 2-D bool or uint8 mask (rows, columns; row-major order), faster."""
+    points = cv2.findNonZero(np.ascontiguousarray(mask).view(np.uint8))
+    if points is None:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    points = points.reshape(-1, 2)
+    return points[:, 1].astype(np.intp), points[:, 0].astype(np.intp)
+
+
+def bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """Inclusive bounding box ``x0, y0, x1, y1`` of a non-empty 2-D mask."""
+    x, y, w, h = cv2.boundingRect(np.ascontiguousarray(mask).view(np.uint8))
+    return x, y, x + w - 1, y + h - 1
+
+
 def _smooth_field(rng: np.random.Generator, height: int, width: int, cell: int) -> np.ndarray:
     """A smooth random field in about [-1, 1] (low-resolution noise, resized)."""
     small = rng.standard_normal((max(2, height // cell), max(2, width // cell))).astype(np.float32)
@@ -36,10 +51,9 @@ def _smooth_field(rng: np.random.Generator, height: int, width: int, cell: int) 
 
 def _box_in(view: np.ndarray, rng: np.random.Generator, share: tuple[float, float]) -> Box | None:
     """A random box covering ``share`` of the view's bounding box, centred inside the view."""
-    ys, xs = np.nonzero(view)
-    if ys.size == 0:
+    if not view.any():
         return None
-    x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
+    x0, y0, x1, y1 = bbox(view)
     w = int((x1 - x0) * rng.uniform(*share))
     h = int((y1 - y0) * rng.uniform(*share))
     for _ in range(20):
@@ -81,8 +95,7 @@ def _colour_bar(image: np.ndarray, x: int, y: int, colours: np.ndarray) -> Box |
 
 def _bar_place(image: np.ndarray, view: np.ndarray, n: int) -> tuple[int, int]:
     """Top-left of a colour bar ``n`` px high left of the view (right of it when no room)."""
-    ys, xs = np.nonzero(view)
-    x0, y0, x1 = int(xs.min()), int(ys.min()), int(xs.max())
+    x0, y0, x1, _ = bbox(view)
     x = x0 - 30 if x0 - 30 >= 4 else x1 + 22
     return x, y0 + 10
 
@@ -160,7 +173,7 @@ def zoom_box(
     the field of view ``fov`` (both boxes returned; nothing when no corner has room)."""
     height, width = fov.shape
     inner = cv2.erode(view.astype(np.uint8), np.ones((31, 31), np.uint8))
-    ys, xs = np.nonzero(inner)
+    ys, xs = nonzero(inner)
     if ys.size == 0:
         return []
     a = int(rng.integers(ys.size))
