@@ -559,10 +559,23 @@ def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
     boxes = stats[1:, :4]
     heights = stats[1:, 3]
     found = []
-    for k in range(1, count):
+    # Size tests on every component at once; the rest only for those in range.
+    side_max = np.maximum(stats[:, 2], stats[:, 3])
+    sized = (
+        (stats[:, 4] >= 5)
+        & (side_max >= lo)
+        & (side_max <= 3 * hi)
+        & (np.minimum(stats[:, 2], stats[:, 3]) >= 2)
+    )
+    sized[0] = False
+    if not arrows:  # crosses only: square and sparse
+        sized &= (
+            (side_max <= hi)
+            & (np.abs(stats[:, 2] - stats[:, 3]) <= 2 + side_max // 4)
+            & (stats[:, 4] <= CROSS_FILL * stats[:, 2] * stats[:, 3])
+        )
+    for k in np.flatnonzero(sized):
         x, y, w, h, area = (int(v) for v in stats[k])
-        if area < 5 or max(w, h) < lo or max(w, h) > 3 * hi or min(w, h) < 2:
-            continue
         component = labels[y - 2 if y >= 2 else 0 : y + h + 2, max(0, x - 2) : x + w + 2] == k
         component = component.astype(np.uint8)
         ox, oy = max(0, x - 2), max(0, y - 2)
