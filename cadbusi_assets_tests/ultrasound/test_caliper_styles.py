@@ -14,6 +14,7 @@ import pytest
 from cadbusi_assets.ultrasound.analysis import analyze_frame
 from cadbusi_assets.ultrasound.calipers import detect_calipers
 from cadbusi_assets.ultrasound.inpaint import caliper_mask
+from cadbusi_assets_tests.support import time_limit
 from cadbusi_demo.screens.calipers import CaliperStyle, draw_calipers
 from cadbusi_demo.screens_heldout import HELDOUT_FAMILIES, TUNING_FAMILIES, render_screen
 
@@ -126,24 +127,23 @@ def _match(found, truth, tolerance=5.0):
 @pytest.mark.parametrize("families", [TUNING_FAMILIES, HELDOUT_FAMILIES], ids=["tuning", "heldout"])
 def test_generator_frames_precision_and_point_error(families):
     """Random generator frames: precision (at the 0.98 target on tuning frames), matched
-    points within 2 px
-    (all but a few), most marks found (a regression floor below the measured recall; see benchmarks.screens)."""
+    points within 2 px (all but a few), most marks found (a regression floor below the
+    measured recall; see benchmarks.screens)."""
     found_n = truth_n = matched = 0
     all_errors: list[float] = []
     per_family = 6 if families == TUNING_FAMILIES else 3
-    for family in families:
-        for seed in range(500, 500 + per_family):
-            screen = render_screen(family, seed)
-            found = analyze_frame(screen.frame, [], ocr=False).calipers.points
-            errors = _match(found, screen.calipers)
-            all_errors += errors
-            found_n, truth_n, matched = (
-                found_n + len(found),
-                truth_n + len(screen.calipers),
-                matched + len(errors),
-            )
+    with time_limit(300, "analysing the generator frames"):
+        for family in families:
+            for seed in range(500, 500 + per_family):
+                screen = render_screen(family, seed)
+                found = analyze_frame(screen.frame, [], ocr=False).calipers.points
+                errors = _match(found, screen.calipers)
+                all_errors += errors
+                found_n += len(found)
+                truth_n += len(screen.calipers)
+                matched += len(errors)
     # Tuning: the issue's precision target; held out: a regression floor under the measured
     # figure (below the target: see the benchmark).
     assert matched >= (0.98 if families == TUNING_FAMILIES else 0.94) * found_n
     assert sum(e <= 2.0 for e in all_errors) >= 0.95 * len(all_errors)
-    assert matched >= 0.7 * truth_n
+    assert matched >= (0.75 if families == TUNING_FAMILIES else 0.6) * truth_n
