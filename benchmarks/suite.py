@@ -8,7 +8,9 @@
   (``benchmarks.sidebyside``);
 * ``analysis``: ultrasound analysis speed and accuracy against ground truth
   (``benchmarks.analysis``);
-* ``pacs``: retrieval from a real Orthanc over DICOMweb and DIMSE (``benchmarks.pacs``).
+* ``pacs``: retrieval from a real Orthanc over DICOMweb and DIMSE (``benchmarks.pacs``);
+* ``screens-heldout``: crop, calipers and inpainting per screen family, tuning against
+  held-out families (``benchmarks.screens``).
 
 Figures are written to ``.benchmarks/<name>.json``; nothing here asserts on them.
 """
@@ -190,6 +192,9 @@ def run_benchmarks(
         ),
         "analysis-accuracy": lambda: _call("benchmarks.analysis", "run_accuracy_benchmark"),
         "pacs": lambda: _call("benchmarks.pacs", "run_benchmark", n_instances=60 if quick else 300),
+        "screens-heldout": lambda: _call(
+            "benchmarks.screens", "run_screens_benchmark", frames=5 if quick else 20
+        ),
     }
     selected = [s for s in suites if not only or any(s.startswith(o) for o in only)]
     BENCH_DIR.mkdir(exist_ok=True)

@@ -17,6 +17,7 @@ combines the shape fit with colour or contrast; the image confidence is the best
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -288,41 +289,27 @@ def context_rejection(candidates: np.ndarray, x: int, y: int, style: str) -> str
     return None
 
 
-def detect_calipers(
-    frame: np.ndarray,
-    box: Box,
-    fov_mask: np.ndarray | None = None,
-    *,
-    grey: np.ndarray | None = None,
-    arm: int = ARM,
-    min_score: float = MIN_SCORE,
-    maps: ColourMaps | None = None,
-) -> CaliperDetection:
-    """Caliper points (full-frame ``(x, y)``) inside ``box``; centres must lie in ``fov_mask``
-    (give or take :data:`FOV_SLACK` pixels) when one is given. ``maps`` are the frame's
-    :class:`~.overlay.ColourMaps` if the caller has them."""
-    height, width = frame.shape[:2]
-    margin = arm + 3
-    x0, y0 = max(0, box[0] - margin), max(0, box[1] - margin)
-    x1, y1 = min(width - 1, box[2] + margin), min(height - 1, box[3] + margin)
-    crop = frame[y0 : y1 + 1, x0 : x1 + 1]
-    grey_crop = (to_grey(frame) if grey is None else grey)[y0 : y1 + 1, x0 : x1 + 1]
-    if crop.ndim == 3:
-        maps = ColourMaps.of(crop) if maps is None else maps.crop(y0, y1 + 1, x0, x1 + 1)
-    candidates = overlay_candidates(crop, grey_crop, maps)
+def _score(
+    candidates: np.ndarray,
+    coloured: np.ndarray,
+    grey_crop: np.ndarray,
+    arm: int,
+    inside: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows, columns, best template score and style of the pixels of ``candidates`` that may
+    be the centre of a mark (pre-filtered by local density, then scored by gathering)."""
     side = 2 * arm + 1
     density = cv2.blur(candidates * np.uint8(255), (side, side))
     lo, hi = int(255 * (2 * side - 2) * 0.7 / side**2), int(255 * 0.85)
     keep = (candidates > 0) & (density >= lo) & (density <= hi)
-    if fov_mask is not None:
-        inside = fov_mask[y0 : y1 + 1, x0 : x1 + 1].astype(np.uint8)
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * FOV_SLACK + 1,) * 2)
-        keep &= cv2.dilate(inside, kernel).astype(bool)
+    if inside is not None:
+        keep &= inside
     reach = arm + 1  # the widest template's half-size
     keep[:reach], keep[-reach:], keep[:, :reach], keep[:, -reach:] = False, False, False, False
     found = cv2.findNonZero(keep.astype(np.uint8))
+    empty = np.zeros(0, np.intp)
     if found is None:
-        return CaliperDetection()
+        return empty, empty, np.zeros(0, np.float32), np.zeros(0, "<U1")
     found = found.reshape(-1, 2)
     xs, ys = found[:, 0].astype(np.intp), found[:, 1].astype(np.intp)
     order = np.lexsort((xs, ys))  # row-major, as np.nonzero gives them
@@ -332,7 +319,6 @@ def detect_calipers(
     window = candidates[rows, cols]  # N x (2 reach + 1)^2, one gather for every template
     best_score = np.zeros(len(ys), np.float32)
     best_style = np.full(len(ys), "", dtype="<U1")
-    coloured = coloured_pixels(crop, maps=maps).astype(np.uint8)
     for template in _templates(arm):
         at = index[template]
         f1 = window[:, at.stroke1].mean(axis=1)
@@ -361,19 +347,363 @@ def detect_calipers(
         better = score > best_score[idx]
         best_score[idx[better]] = score[better]
         best_style[idx[better]] = template.style
+    return ys, xs, best_score, best_style
+
+
+#: A coloured mark's half-size (arm length or arrow wing) lies in this range (px).
+MIN_HALF, MAX_HALF = 2, 14
+#: Share of a component's pixels within 1 px of the ideal mark, and of the ideal mark's
+#: pixels within 1 px of the component, for the component to be that mark.
+MODEL_FIT = 0.85
+#: An arrow: the wide end's spread (share of the length) and the narrow end's (px).
+ARROW_WIDE, ARROW_NARROW = 0.3, 3.5
+
+
+#: Share of the :data:`CLUTTER_SIDE` square around a mark that other lit pixels may fill.
+MARK_CLUTTER = 0.12
+CLUTTER_SIDE = 41
+#: Share of its bounding box a cross fills at most (thick strokes of a small mark ~0.6).
+CROSS_FILL = 0.7
+#: White marks are drawn at least this bright.
+WHITE_MARK_LEVEL = 250
+_DISC5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+
+
+@dataclass(frozen=True)
+class _Mark:
+    x: int
+    y: int
+    style: str
+    score: float
+    box: Box  # the component's bounding box (inclusive, crop coordinates)
+
+
+def _model_fit(pixels: np.ndarray, box: Box, model: np.ndarray) -> float:
+    """The worse of the two shares of :data:`MODEL_FIT` (``pixels``, ``model``: uint8 0/1
+    over ``box`` grown by 2 px)."""
+    kernel = np.ones((3, 3), np.uint8)
+    n_pixels, n_model = cv2.countNonZero(pixels), cv2.countNonZero(model)
+    if not n_pixels or not n_model:
+        return 0.0
+    near_model = cv2.countNonZero(pixels & cv2.dilate(model, kernel))
+    near_pixels = cv2.countNonZero(model & cv2.dilate(pixels, kernel))
+    return min(near_model / n_pixels, near_pixels / n_model)
+
+
+def _cross_centres(component: np.ndarray, style: str) -> list[tuple[int, int]]:
+    """Candidate centres of a '+' or 'x' component: where the most lit row and column
+    (diagonals) cross, and the rounded centroid (thick strokes tie many rows)."""
+    ys, xs = np.nonzero(component)
+    out = [(round(float(xs.mean())), round(float(ys.mean())))]
+    first, second = (ys, xs) if style == "+" else (xs - ys, xs + ys)
+    u = int(np.bincount(first - first.min()).argmax() + first.min())
+    v = int(np.bincount(second - second.min()).argmax() + second.min())
+    if style == "+":
+        out.append((v, u))
+    elif (u + v) % 2 == 0:
+        out.append(((u + v) // 2, (v - u) // 2))
+    return list(dict.fromkeys(out))
+
+
+def _stroke_width(component: np.ndarray, x: int, y: int, style: str, half: int) -> float:
+    """The widest of the mark's four strokes (px), measured across each arm halfway along it."""
+    height, width = component.shape
+    d = max(1, half // 2)
+    widest = 0
+    for dx, dy in _DIRECTIONS[style]:
+        px, py = x + dx * d, y + dy * d
+        ax, ay = (dy, dx) if style == "+" else (dx, -dy)  # across the arm
+        run = 0
+        for sign in (1, -1):
+            for k in range(0 if sign == 1 else 1, 2 * MAX_HALF):
+                qx, qy = px + sign * k * ax, py + sign * k * ay
+                if not (0 <= qx < width and 0 <= qy < height and component[qy, qx]):
+                    break
+                run += 1
+        widest = max(widest, run)
+    return widest * (1.0 if style == "+" else math.sqrt(2.0))
+
+
+def _flip_overlap(part: np.ndarray, axes: tuple[int, ...], shift: int = 1) -> int:
+    """Pixels of ``part`` that its mirror image (about ``axes``) also lights, the mirror
+    shifted by up to ``shift`` pixels along each axis."""
+    flipped = np.flip(part, axis=axes)
+    best = 0
+    shifts = tuple(range(-shift, shift + 1))
+    for shift_y in shifts if 0 in axes else (0,):
+        for shift_x in shifts if 1 in axes else (0,):
+            moved = np.roll(flipped, (shift_y, shift_x), axis=(0, 1))
+            best = max(best, cv2.countNonZero(part & moved))
+    return best
+
+
+def _cross_fit(component: np.ndarray, style: str) -> tuple[float, int, int]:
+    """Fit of a component (uint8 0/1, 2-px border) to a '+' or 'x': ``(fit, x, y)`` in the
+    component's coordinates. The four arms from the centre must be about equally long and
+    the mark's window symmetric; pixels beyond the arms (dots of a measurement line or an
+    ellipse trace touching the mark) are not judged."""
+    best = (0.0, 0, 0)
+    for cx, cy in _cross_centres(component, style):
+        inside = 0 <= cy < component.shape[0] and 0 <= cx < component.shape[1]
+        if not inside or not component[cy, cx]:
+            continue
+        runs = arm_runs(component, cx, cy, style, limit=MAX_HALF + 2)
+        if min(runs) < MIN_HALF or min(runs) < 0.75 * max(runs):
+            continue
+        strict = arm_runs(component, cx, cy, style, limit=MAX_HALF + 2, strict=True)
+        half = int(np.median(strict))
+        if half < MIN_HALF:
+            continue
+        # Strokes, not a filled blob (colour bars, discs, flow).
+        if _stroke_width(component, cx, cy, style, half) > max(
+            3 if style == "+" else 5, 0.45 * half
+        ):
+            continue
+        model = np.zeros_like(component)
+        if style == "+":
+            cv2.line(model, (cx - half, cy), (cx + half, cy), 1, 1)
+            cv2.line(model, (cx, cy - half), (cx, cy + half), 1, 1)
+        else:
+            cv2.line(model, (cx - half, cy - half), (cx + half, cy + half), 1, 1)
+            cv2.line(model, (cx - half, cy + half), (cx + half, cy - half), 1, 1)
+        reach = half + 1
+        if cy - reach < 0 or cx - reach < 0:
+            continue
+        window = (slice(cy - reach, cy + reach + 1), slice(cx - reach, cx + reach + 1))
+        part, ideal = component[window], model[window]
+        if part.shape != ideal.shape or part.shape[0] != part.shape[1]:
+            continue
+        lit, n_ideal = cv2.countNonZero(part), cv2.countNonZero(ideal)
+        # Thick strokes: pixels count as on the mark within the stroke width they imply.
+        side = 2 * round(lit / max(1, n_ideal)) + 1
+        near = cv2.countNonZero(part & cv2.dilate(ideal, np.ones((side, side), np.uint8)))
+        covered = cv2.countNonZero(part & ideal) / max(1, n_ideal)
+        # Beyond the arms only dots of a line or trace may touch the mark, not a glyph's
+        # other strokes.
+        outside = cv2.countNonZero(component) - lit
+        # Thick strokes of even width centre between pixels and are drawn a little lopsided.
+        shift = 1 if side > 3 and half >= 4 else 0  # small marks are thin: exact symmetry
+        symmetry = min(
+            _flip_overlap(part, (0, 1), shift),
+            _flip_overlap(part, (1,), shift),
+            _flip_overlap(part, (0,), shift),
+        ) / max(1, lit)
+        if shift:
+            symmetry = min(1.0, symmetry + 0.1)
+        fit = min(near / max(1, lit), symmetry, covered / 0.9)
+        if outside > 0.25 * lit or symmetry < 0.85:
+            fit = 0.0
+        if fit > best[0]:
+            best = (min(1.0, fit), cx, cy)
+    return best
+
+
+def _arrow_tip(component: np.ndarray) -> tuple[float, int, int] | None:
+    """An arrow (a shaft and two short wings from its tip): ``(score, x, y)`` of the tip, or
+    None. Along the shaft, the end near the tip is wide (the wings), the far end is the
+    shaft alone; at the tip itself the strokes meet in one point."""
+    ys, xs = np.nonzero(component)
+    points = np.stack([xs, ys], axis=1).astype(np.float64)
+    centre = points.mean(axis=0)
+    centred = points - centre
+    _, vectors = np.linalg.eigh(centred.T @ centred)
+    axis, across = vectors[:, 1], vectors[:, 0]
+    along, side = centred @ axis, centred @ across
+    length = float(along.max() - along.min())
+    if length < 5:
+        return None
+    spreads, rests = [], []
+    for end in (along.min(), along.max()):
+        band = np.abs(along - end) <= 0.45 * length
+        rest = ~band  # the far 55 %: the shaft alone (a '+' has its bar in the middle)
+        spreads.append(float(side[band].max() - side[band].min()))
+        rests.append(float(side[rest].max() - side[rest].min()) if rest.any() else 0.0)
+    tip_end = int(np.argmax(spreads))
+    wide, narrow = spreads[tip_end], rests[tip_end]
+    if length < 12 and (narrow > 1.5 or len(points) > 2.5 * length):
+        return None  # a small arrow is drawn with thin strokes (not a chain of thick dots)
+    if wide < ARROW_WIDE * length or narrow > ARROW_NARROW:
+        return None
+    end = along.min() if tip_end == 0 else along.max()
+    near = np.abs(along - end) <= 0.45 * length
+    left, right = float(side[near].max()), float(-side[near].min())
+    if min(left, right) < 0.12 * length or min(left, right) < 0.5 * max(left, right):
+        return None  # wings on both sides of the shaft, not one curve
+    at_tip = np.abs(along - end) <= 1.0
+    if float(side[at_tip].max() - side[at_tip].min()) > 3.0:  # a 'T' or 'Y', not a tip
+        return None
+    tx, ty = points[at_tip].mean(axis=0)
+    return min(1.0, wide / (0.5 * length)), round(tx), round(ty)
+
+
+def white_strokes(grey: np.ndarray, coloured: np.ndarray) -> np.ndarray:
+    """uint8 0/1: grey pixels at :data:`WHITE_MARK_LEVEL` or above that an opening with a
+    5x5 disc removes (strokes up to 4 px wide, not blobs of saturated speckle)."""
+    white = ((grey >= WHITE_MARK_LEVEL) & (coloured == 0)).astype(np.uint8)
+    if not cv2.countNonZero(white):
+        return white
+    blobs = cv2.morphologyEx(white, cv2.MORPH_OPEN, _DISC5)
+    return white & (1 - blobs)
+
+
+def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
+    """Caliper marks among the connected components of ``layer`` (uint8 0/1, the pixels of
+    mark colours): '+' and 'x' of any size in range (the centre), arrows (the tip).
+    Components in a text line (neighbours of about their height beside them) are not marks."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(layer, connectivity=8)
+    lo, hi = 2 * MIN_HALF + 1, 2 * MAX_HALF + 3
+    # Lit pixels around a mark besides its own (colour flow, elastography, busy icons).
+    around = cv2.boxFilter(
+        layer.astype(np.float32), -1, (CLUTTER_SIDE, CLUTTER_SIDE), normalize=False
+    )
+    boxes = stats[1:, :4]
+    heights = stats[1:, 3]
+    found = []
+    # Size tests on every component at once; the rest only for those in range.
+    side_max = np.maximum(stats[:, 2], stats[:, 3])
+    sized = (
+        (stats[:, 4] >= 5)
+        & (side_max >= lo)
+        & (side_max <= 3 * hi)
+        & (np.minimum(stats[:, 2], stats[:, 3]) >= 2)
+    )
+    sized[0] = False
+    if not arrows:  # crosses only: square and sparse
+        sized &= (
+            (side_max <= hi)
+            & (np.abs(stats[:, 2] - stats[:, 3]) <= 2 + side_max // 4)
+            & (stats[:, 4] <= CROSS_FILL * stats[:, 2] * stats[:, 3])
+        )
+    for k in np.flatnonzero(sized):
+        x, y, w, h, area = (int(v) for v in stats[k])
+        component = labels[y - 2 if y >= 2 else 0 : y + h + 2, max(0, x - 2) : x + w + 2] == k
+        component = component.astype(np.uint8)
+        ox, oy = max(0, x - 2), max(0, y - 2)
+        best: tuple[float, int, int, str] | None = None
+        # A cross is square, sparse and lit at its middle (cheap tests first: most
+        # components are speckle or text).
+        middle = labels[y + h // 2 - 1 : y + h // 2 + 2, x + w // 2 - 1 : x + w // 2 + 2]
+        crossable = (
+            max(w, h) <= hi
+            and abs(w - h) <= 2 + max(w, h) // 4
+            and area <= CROSS_FILL * w * h
+            and bool((middle == k).any())
+        )
+        if crossable:
+            for style in ("+", "x"):
+                fit, cx, cy = _cross_fit(component, style)
+                if fit >= MODEL_FIT and (best is None or fit > best[0]):
+                    best = (fit, cx, cy, style)
+        if best is None and arrows and area <= 6 * max(w, h):
+            tip = _arrow_tip(component)
+            if tip is not None:
+                best = (tip[0], tip[1], tip[2], ">")
+        if best is None:
+            continue
+        # Text: components of about this height beside it, on its rows.
+        same_rows = (boxes[:, 1] < y + h) & (boxes[:, 1] + heights > y)
+        # ... glyphs of one line: about its height, their tops or bottoms aligned with its.
+        align = max(2.0, 0.2 * h)
+        similar = (
+            (heights >= 0.6 * h)
+            & (heights <= 1.6 * h)
+            & (
+                (np.abs(boxes[:, 1] - y) <= align)
+                | (np.abs(boxes[:, 1] + heights - (y + h)) <= align)
+            )
+        )
+        gap = np.maximum(boxes[:, 0] - (x + w), x - (boxes[:, 0] + boxes[:, 2]))
+        beside = same_rows & similar & (gap <= max(4, h)) & (np.arange(1, count) != k)
+        if beside.any():
+            continue
+        fit, cx, cy, style = best
+        my, mx = min(max(cy + oy, 0), layer.shape[0] - 1), min(max(cx + ox, 0), layer.shape[1] - 1)
+        if around[my, mx] - area > MARK_CLUTTER * CLUTTER_SIDE**2:
+            continue
+        found.append(_Mark(cx + ox, cy + oy, style, round(fit, 4), (x, y, x + w - 1, y + h - 1)))
+    return found
+
+
+def detect_calipers(
+    frame: np.ndarray,
+    box: Box,
+    fov_mask: np.ndarray | None = None,
+    *,
+    grey: np.ndarray | None = None,
+    arm: int = ARM,
+    min_score: float = MIN_SCORE,
+    maps: ColourMaps | None = None,
+) -> CaliperDetection:
+    """Caliper points (full-frame ``(x, y)``) inside ``box``; centres must lie in ``fov_mask``
+    (give or take :data:`FOV_SLACK` pixels) when one is given. ``maps`` are the frame's
+    :class:`~.overlay.ColourMaps` if the caller has them."""
+    height, width = frame.shape[:2]
+    margin = arm + 3
+    x0, y0 = max(0, box[0] - margin), max(0, box[1] - margin)
+    x1, y1 = min(width - 1, box[2] + margin), min(height - 1, box[3] + margin)
+    crop = frame[y0 : y1 + 1, x0 : x1 + 1]
+    grey_crop = (to_grey(frame) if grey is None else grey)[y0 : y1 + 1, x0 : x1 + 1]
+    if crop.ndim == 3:
+        maps = ColourMaps.of(crop) if maps is None else maps.crop(y0, y1 + 1, x0, x1 + 1)
+    candidates = overlay_candidates(crop, grey_crop, maps)
+    coloured = coloured_pixels(crop, maps=maps).astype(np.uint8)
+    inside = None
+    if fov_mask is not None:
+        near = fov_mask[y0 : y1 + 1, x0 : x1 + 1].astype(np.uint8)
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * FOV_SLACK + 1,) * 2)
+        inside = cv2.dilate(near, kernel).astype(bool)
+    # Coloured marks are connected components of the mark-coloured pixels (bright speckle
+    # touching a stroke is grey and stays out); white ones are found by the templates.
+    marks: list[_Mark] = []
+    if crop.ndim == 3:
+        layer = candidates & coloured
+        if cv2.countNonZero(layer):
+            marks = [
+                m
+                for m in colour_marks(layer)
+                if m.score >= min_score and (inside is None or inside[m.y, m.x])
+            ]
+    # White marks: near-white pixels that are thin (not in a blob of bright speckle); crosses
+    # only, since bright speckle ridges and white text give arrow-like pieces.
+    white = white_strokes(grey_crop, coloured)
+    white_marks: list[_Mark] = []
+    if cv2.countNonZero(white):
+        white_marks = [
+            m
+            for m in colour_marks(white, arrows=False)
+            if m.score >= min_score and (inside is None or inside[m.y, m.x])
+        ]
+    ys, xs, best_score, best_style = _score(candidates, coloured, grey_crop, arm, inside)
     passed = best_score >= min_score
-    if not passed.any():
-        return CaliperDetection()
-    groups = _group(ys[passed], xs[passed], best_score[passed], best_style[passed], arm)
+    groups = (
+        _group(ys[passed], xs[passed], best_score[passed], best_style[passed], arm)
+        if passed.any()
+        else []
+    )
 
     def plausible(group: _Group) -> bool:
         # A 2-px mark has no single centre pixel: judge it from its best-placed one.
         kind = same_kind(coloured, grey_crop, group.x, group.y, group.style)
         return any(context_rejection(kind, x, y, group.style) is None for x, y in group.members)
 
-    groups = sorted((g for g in groups if plausible(g)), key=lambda g: (g.y, g.x))
+    def covered(x: int, y: int, by: list[_Mark]) -> bool:
+        return any(
+            abs(x - m.x) <= m.box[2] - m.box[0] and abs(y - m.y) <= m.box[3] - m.box[1] for m in by
+        )
+
+    points = [(m.x, m.y, m.score, m.style) for m in marks]
+    for g in groups:
+        if not covered(g.x, g.y, marks) and plausible(g):  # else the same mark, coloured
+            points.append((g.x, g.y, g.score, g.style))
+    taken = [
+        _Mark(x, y, style, score, (x - arm, y - arm, x + arm, y + arm))
+        for x, y, score, style in points
+    ]
+    # A white mark the templates found keeps the templates' centre.
+    points += [(m.x, m.y, m.score, m.style) for m in white_marks if not covered(m.x, m.y, taken)]
+    points.sort(key=lambda p: (p[1], p[0]))
     return CaliperDetection(
-        points=[(g.x + x0, g.y + y0) for g in groups],
-        scores=[round(g.score, 4) for g in groups],
-        styles=[g.style for g in groups],
+        points=[(x + x0, y + y0) for x, y, _, _ in points],
+        scores=[round(score, 4) for _, _, score, _ in points],
+        styles=[style for _, _, _, style in points],
     )

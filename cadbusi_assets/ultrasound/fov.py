@@ -38,6 +38,11 @@ EDGE_KEEP = 0.1
 #: largest and span the same columns within this overlap.
 MIN_PART_SHARE = 0.05
 SAME_COLUMNS = 0.95
+#: Rows lit over at least this share of the search area's width are a UI band.
+BAND_SHARE = 0.97
+#: A second view of a dual view: at least this share of the first's area, on the same rows.
+DUAL_SHARE = 0.4
+SAME_ROWS = 0.8
 #: Below this share of the search area, image evidence is not trusted.
 MIN_FOV_SHARE = 0.05
 RECTANGLE_FILL = 0.96
@@ -92,6 +97,11 @@ def _evidence_mask(grey: np.ndarray, scale: int) -> np.ndarray | None:
     mask: np.ndarray = (small > BACKGROUND_LEVEL).astype(np.uint8)
     kernel_close = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel_close)
+    # Header and footer bands span the whole width; an image rarely does, and when it does
+    # (an image filling its region) such rows are most of the lit ones.
+    full = mask.mean(axis=1) >= BAND_SHARE
+    if 0 < np.count_nonzero(full) < 0.5 * np.count_nonzero(mask.any(axis=1)):
+        mask[full] = 0
     # Opening at ~14 full-resolution pixels removes text, ticks, thin bars and markers.
     side = max(3, (14 // scale) | 1)
     kernel_open = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
@@ -117,6 +127,17 @@ def _evidence_mask(grey: np.ndarray, scale: int) -> np.ndarray | None:
         cv2.drawContours(component, [hull], -1, 1, thickness=cv2.FILLED)
     else:
         cv2.drawContours(component, [contours[best]], -1, 1, thickness=cv2.FILLED)
+    # Dual views: another image of about the same size beside it, on the same rows. Each
+    # view stays a component of its own (the crop is their union, see _refine_box).
+    best_rect = cv2.boundingRect(contours[best])
+    for contour, area in zip(contours, areas, strict=True):
+        rect = cv2.boundingRect(contour)
+        if (
+            area >= DUAL_SHARE * areas[best]
+            and _same_rows(rect, best_rect)
+            and not _same_columns(rect, bx, bw)
+        ):
+            cv2.drawContours(component, [contour], -1, 1, thickness=cv2.FILLED)
     return component
 
 
@@ -124,6 +145,12 @@ def _same_columns(rect: Sequence[int], x: int, width: int) -> bool:
     """True when ``rect`` spans (nearly) the same columns as ``x .. x + width``."""
     overlap = min(rect[0] + rect[2], x + width) - max(rect[0], x)
     return overlap >= SAME_COLUMNS * max(rect[2], width)
+
+
+def _same_rows(rect: Sequence[int], other: Sequence[int]) -> bool:
+    """True when ``rect`` spans (nearly) the same rows as ``other`` (both x, y, w, h)."""
+    overlap = min(rect[1] + rect[3], other[1] + other[3]) - max(rect[1], other[1])
+    return overlap >= SAME_ROWS * max(rect[3], other[3])
 
 
 def _walk(counts: np.ndarray, start: int, step: int, minimum: int) -> int:
@@ -151,6 +178,24 @@ def _edge(counts: np.ndarray, centre: int, step: int, minimum: int) -> int:
 
 
 def _refine_box(grey: np.ndarray, component: np.ndarray, scale: int) -> Box | None:
+    """The refined box (:func:`_refine_view`) of every view in ``component`` (two side by
+    side on a dual view), united."""
+    count, labels = cv2.connectedComponents(component)
+    if count <= 2:
+        return _refine_view(grey, component, scale)
+    boxes = [_refine_view(grey, (labels == k).astype(np.uint8), scale) for k in range(1, count)]
+    found = [b for b in boxes if b is not None]
+    if not found:
+        return None
+    return (
+        min(b[0] for b in found),
+        min(b[1] for b in found),
+        max(b[2] for b in found),
+        max(b[3] for b in found),
+    )
+
+
+def _refine_view(grey: np.ndarray, component: np.ndarray, scale: int) -> Box | None:
     """Full-resolution edges from the pixels above :data:`EDGE_LEVEL` (above the ringing JPEG
     leaves on black next to a bright edge) near the component, counted per row and column.
 

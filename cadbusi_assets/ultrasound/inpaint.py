@@ -42,8 +42,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from cadbusi_assets.ultrasound.calipers import arm_length, stroke_fill
+from cadbusi_assets.ultrasound.calipers import arm_length, stroke_fill, white_strokes
 from cadbusi_assets.ultrasound.overlay import (
+    CHROMA_LEVEL,
     SATURATED_LEVEL,
     WHITE_CONTRAST,
     WHITE_LEVEL,
@@ -68,6 +69,11 @@ LINE_MIN_HITS = 0.08
 MAX_LINE_LENGTH = 800
 #: A window is grey when at most this share of its unmasked pixels has chroma above 8.
 GREY_WINDOW_SHARE = 0.05
+#: Coloured graphics of a caliper besides its mark: small pieces (numbers, dots of a line or
+#: an ellipse trace) of about the mark's colour, near a mark or between two marks.
+PIECE_MAX_SIDE = 16
+PIECE_NEAR = 30
+PIECE_COLOUR = 60
 
 Point = Sequence[int]
 
@@ -170,6 +176,79 @@ def _dotted_line(
     return full
 
 
+def _colour_graphics(
+    frame: np.ndarray, grey: np.ndarray, points: list[tuple[int, int]], *, white: bool = False
+) -> tuple[np.ndarray | None, list[bool]]:
+    """Full-frame mask of the coloured caliper graphics of ``points`` (None when there are
+    none) and, per point, whether its mark is a coloured component (``white``: of thin
+    near-white strokes, :func:`.calipers.white_strokes`, instead).
+
+    The mark is the connected component of mark-coloured pixels under the point (any shape:
+    '+', 'x', an arrow); with it go the small components of about its colour (the
+    :data:`PIECE_MAX_SIDE`) within :data:`PIECE_NEAR` px of a mark (its number) or inside the
+    circle whose diameter joins two marks (dots of a measurement line or an ellipse trace)."""
+    handled = [False] * len(points)
+    if (frame.ndim != 3 and not white) or not points:
+        return None, handled
+    height, width = grey.shape
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    margin = PIECE_NEAR + PIECE_MAX_SIDE
+    x0, y0 = max(0, min(xs) - margin), max(0, min(ys) - margin)
+    x1, y1 = min(width, max(xs) + margin + 1), min(height, max(ys) + margin + 1)
+    sub = frame[y0:y1, x0:x1]
+    tinted = chroma(sub) >= CHROMA_LEVEL
+    if white:
+        layer = white_strokes(grey[y0:y1, x0:x1], tinted.astype(np.uint8)).astype(bool)
+    else:
+        layer = overlay_candidates(sub, grey[y0:y1, x0:x1]).astype(bool) & tinted
+    sub = sub if sub.ndim == 3 else sub[..., None]
+    if not layer.any():
+        return None, handled
+    count, labels, stats, centres = cv2.connectedComponentsWithStats(
+        layer.astype(np.uint8), connectivity=8
+    )
+    flat = labels.ravel()
+    sums = np.stack(
+        [np.bincount(flat, sub[..., c].ravel(), minlength=count) for c in range(sub.shape[2])],
+        axis=1,
+    )
+    colours = sums / np.maximum(stats[:, 4:5], 1)
+    marks: list[int] = []
+    for i, (px, py) in enumerate(points):
+        cx, cy = px - x0, py - y0
+        near = labels[max(0, cy - 2) : cy + 3, max(0, cx - 2) : cx + 3]
+        found = near[near > 0]
+        if found.size:
+            marks.append(int(np.bincount(found).argmax()))
+            handled[i] = True
+    if not marks:
+        return None, handled
+    selected = set(marks)
+    mark_colours = colours[marks]
+    local = np.array(points, float) - (x0, y0)
+    pairs = [
+        (local[i], local[j])
+        for i in range(len(points))
+        for j in range(i + 1, len(points))
+        if handled[i] and handled[j] and np.hypot(*(local[i] - local[j])) <= MAX_LINE_LENGTH
+    ]
+    for k in range(1, count):
+        if k in selected or max(stats[k, 2], stats[k, 3]) > PIECE_MAX_SIDE:
+            continue
+        if np.abs(mark_colours - colours[k]).max(axis=1).min() > PIECE_COLOUR:
+            continue
+        centre = centres[k]
+        close = np.hypot(*(local - centre).T).min() <= PIECE_NEAR
+        between = any(
+            np.hypot(*(centre - (p + q) / 2)) <= np.hypot(*(p - q)) / 2 + 3 for p, q in pairs
+        )
+        if close or between:
+            selected.add(k)
+    mask = np.zeros(grey.shape, bool)
+    mask[y0:y1, x0:x1] = np.isin(labels, sorted(selected))
+    return mask, handled
+
+
 def caliper_masks(
     frame: np.ndarray,
     caliper_points: Sequence[Point],
@@ -187,13 +266,28 @@ def caliper_masks(
         for p in caliper_points
         if 0 <= int(p[0]) < frame.shape[1] and 0 <= int(p[1]) < frame.shape[0]
     ]
-    for x, y in points:
+    graphics, coloured = _colour_graphics(frame, grey, points)
+    if graphics is not None:
+        fill |= graphics
+        recolour |= _halo(frame, graphics)
+    rest = [p for p, c in zip(points, coloured, strict=True) if not c]
+    # White marks keep their stroke model below (JPEG breaks thin white strokes); their
+    # numbers and dots come from the thin near-white components.
+    whites, _ = _colour_graphics(frame, grey, rest, white=True)
+    if whites is not None:
+        fill |= whites
+    for (x, y), done in zip(points, coloured, strict=True):
+        if done:
+            continue
         mark, halo, (wx0, wy0, wx1, wy1) = _mark_masks(frame, grey, x, y)
         fill[wy0:wy1, wx0:wx1] |= mark.astype(bool)
         recolour[wy0:wy1, wx0:wx1] |= halo.astype(bool)
     if lines:
         for i, p in enumerate(points):
-            for q in points[i + 1 :]:
+            for j in range(i + 1, len(points)):
+                q = points[j]
+                if coloured[i] and coloured[j]:
+                    continue  # its dots are among the coloured graphics already
                 line = _dotted_line(frame, grey, p, q, fill)
                 if line is not None:
                     fill |= line
@@ -210,6 +304,19 @@ def caliper_masks(
                         tint = chroma(frame[y0:y1, x0:x1]) >= HALO_CHROMA
                         recolour[y0:y1, x0:x1] |= near.astype(bool) & tint
     return CaliperMasks(fill, recolour & ~fill)
+
+
+def _halo(frame: np.ndarray, drawn: np.ndarray) -> np.ndarray:
+    """The tinted pixels JPEG smears around coloured graphics ``drawn`` (full frame)."""
+    out = np.zeros(drawn.shape, bool)
+    bx, by, bw, bh = cv2.boundingRect(drawn.astype(np.uint8))
+    rx, ry = HALO_REACH[0] // 2, HALO_REACH[1] // 2
+    x0, y0 = max(0, bx - rx), max(0, by - ry)
+    x1, y1 = min(frame.shape[1], bx + bw + rx), min(frame.shape[0], by + bh + ry)
+    near = cv2.dilate(drawn[y0:y1, x0:x1].astype(np.uint8), np.ones(HALO_REACH[::-1], np.uint8))
+    tint = chroma(frame[y0:y1, x0:x1]) >= HALO_CHROMA
+    out[y0:y1, x0:x1] = near.astype(bool) & tint
+    return out & ~drawn
 
 
 def caliper_mask(

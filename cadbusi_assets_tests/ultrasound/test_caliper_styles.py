@@ -1,0 +1,149 @@
+"""Calipers of every style on the domain-randomized screens (:mod:`cadbusi_demo.screens_heldout`).
+
+Detection is tuned on the TUNING families only; the held-out check at the end is a regression
+test on a handful of frames, not a tuning target.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from cadbusi_assets.ultrasound.analysis import analyze_frame
+from cadbusi_assets.ultrasound.calipers import detect_calipers
+from cadbusi_assets.ultrasound.inpaint import caliper_mask
+from cadbusi_assets_tests.support import time_limit
+from cadbusi_demo.screens.calipers import CaliperStyle, draw_calipers
+from cadbusi_demo.screens_heldout import HELDOUT_FAMILIES, TUNING_FAMILIES, render_screen
+
+YELLOW, GREEN, CYAN, WHITE = (255, 255, 0), (0, 255, 0), (0, 255, 255), (255, 255, 255)
+
+
+def _nearest(point: tuple[int, int], found: list[tuple[int, int]]) -> float:
+    return min((math.hypot(point[0] - x, point[1] - y) for x, y in found), default=math.inf)
+
+
+def _styled_frame(family: str, seed: int, style: CaliperStyle):
+    """The clean frame (speckle and UI graphics) of the first single-view, grey tuning screen
+    from ``seed`` on, with two caliper pairs of ``style`` in its fan."""
+    for k in range(seed, seed + 50):
+        screen = render_screen(family, k)
+        if screen.dual or screen.doppler or screen.elastography or screen.zoom:
+            continue
+        ys, xs = np.nonzero(screen.fov_mask)
+        cx, cy = int(np.median(xs)), int(np.median(ys))
+        pairs = [
+            ((cx - 70, cy - 40), (cx + 50, cy - 55)),
+            ((cx - 60, cy + 45), (cx + 65, cy + 60)),
+        ]
+        if all(screen.fov_mask[y, x] for p, q in pairs for x, y in (p, q)):
+            frame = screen.clean.copy()
+            return frame, draw_calipers(frame, pairs, style), screen
+    raise AssertionError(f"no single-view {family} screen from seed {seed}")
+
+
+STYLES = [
+    (glyph, size, extra)
+    for glyph in ("+", "x", "arrow")
+    for size in ("small", "large")
+    for extra in ("", "numbered", "dotted", "ellipse")
+]
+
+
+@pytest.mark.parametrize(("glyph", "size", "extra"), STYLES)
+def test_every_style_is_found_at_its_mark_centres(glyph, size, extra):
+    k = STYLES.index((glyph, size, extra))
+    colour = (YELLOW, GREEN, CYAN)[k % 3]
+    half = 3 if size == "small" else 9
+    style = CaliperStyle(
+        glyph,
+        size,
+        half,
+        1,
+        colour,
+        numbered=extra == "numbered",
+        dotted=extra == "dotted",
+        ellipse=extra == "ellipse",
+    )
+    family = TUNING_FAMILIES[k % len(TUNING_FAMILIES)]
+    frame, drawn, _ = _styled_frame(family, 100 + k, style)
+    found = analyze_frame(frame, [], ocr=False).calipers.points
+    assert len(found) == len(drawn.points), (style.name, found, drawn.points)
+    for point in drawn.points:
+        assert _nearest(point, found) <= 2.0, (style.name, point, found)
+    # The inpainting mask covers every pixel the calipers drew (numbers, dots, traces too).
+    mask = caliper_mask(frame, found)
+    assert mask[drawn.mask].mean() >= 0.97, style.name
+
+
+@pytest.mark.parametrize("glyph", ["+", "x"])
+@pytest.mark.parametrize("thickness", [1, 2])
+def test_white_and_thick_crosses(glyph, thickness):
+    style = CaliperStyle(glyph, "large", 8, thickness, WHITE if thickness == 1 else YELLOW)
+    frame, drawn, _ = _styled_frame("philips_epiq", 7 + thickness, style)
+    found = analyze_frame(frame, [], ocr=False).calipers.points
+    assert len(found) == len(drawn.points)
+    for point in drawn.points:
+        assert _nearest(point, found) <= 2.0
+
+
+def _screens_without_calipers(families, per_family):
+    for family in families:
+        seed, taken = 0, 0
+        while taken < per_family and seed < 200:
+            screen = render_screen(family, seed)
+            seed += 1
+            if not screen.calipers:
+                taken += 1
+                yield screen
+
+
+@pytest.mark.parametrize("family", TUNING_FAMILIES)
+def test_no_calipers_on_frames_without_them(family):
+    """Text, body markers, depth scales and bright speckle are not calipers."""
+    for screen in _screens_without_calipers([family], 4):
+        box = screen.fov_box
+        assert detect_calipers(screen.frame, box).points == [], (family, screen.seed)
+        assert analyze_frame(screen.frame, [], ocr=False).calipers.points == []
+
+
+def _match(found, truth, tolerance=5.0):
+    pairs = sorted(
+        (math.hypot(f[0] - t[0], f[1] - t[1]), i, j)
+        for i, f in enumerate(found)
+        for j, t in enumerate(truth)
+    )
+    used_f, used_t, errors = set(), set(), []
+    for distance, i, j in pairs:
+        if distance <= tolerance and i not in used_f and j not in used_t:
+            used_f.add(i)
+            used_t.add(j)
+            errors.append(distance)
+    return errors
+
+
+@pytest.mark.parametrize("families", [TUNING_FAMILIES, HELDOUT_FAMILIES], ids=["tuning", "heldout"])
+def test_generator_frames_precision_and_point_error(families):
+    """Random generator frames: precision (at the 0.98 target on tuning frames), matched
+    points within 2 px (all but a few), most marks found (a regression floor below the
+    measured recall; see benchmarks.screens)."""
+    found_n = truth_n = matched = 0
+    all_errors: list[float] = []
+    per_family = 6 if families == TUNING_FAMILIES else 3
+    with time_limit(300, "analysing the generator frames"):
+        for family in families:
+            for seed in range(500, 500 + per_family):
+                screen = render_screen(family, seed)
+                found = analyze_frame(screen.frame, [], ocr=False).calipers.points
+                errors = _match(found, screen.calipers)
+                all_errors += errors
+                found_n += len(found)
+                truth_n += len(screen.calipers)
+                matched += len(errors)
+    # Tuning: the issue's precision target; held out: a regression floor under the measured
+    # figure (below the target: see the benchmark).
+    assert matched >= (0.98 if families == TUNING_FAMILIES else 0.94) * found_n
+    assert sum(e <= 2.0 for e in all_errors) >= 0.95 * len(all_errors)
+    assert matched >= (0.75 if families == TUNING_FAMILIES else 0.6) * truth_n
