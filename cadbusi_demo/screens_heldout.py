@@ -16,8 +16,14 @@ the field-of-view polygon and mask, and the clean frame (speckle and UI graphics
 no calipers), and the pixel spacing the depth scale implies. :class:`LesionMarks` renders
 a given lesion instead of random annotation and calipers (side, clock and distance in the
 frame's phrasing; calipers spanning the lesion's size at the frame's pixel spacing). Text kinds: ``phi`` (clinic, patient name, ID, date, time), ``annotation``,
-``measurement``, ``ui`` (probe, frequency, gain, MI/TI) and ``scale`` (depth-scale numbers:
-single digits, neither text a reader needs nor a false detection).
+``measurement``, ``ui`` (probe, frequency, gain, MI/TI), ``scale`` (depth-scale numbers:
+single digits, neither text a reader needs nor a false detection) and ``caliper`` (the digits
+numbering caliper marks; also in :attr:`Screen.caliper_mask`).
+
+Calipers (:mod:`cadbusi_demo.screens.calipers`): 0-4 pairs (0-8 marks) per frame, one style
+per frame (``+``, ``x`` or arrows, small or large, optionally numbered, with dotted lines or
+dotted ellipse traces) in yellow, green, cyan or white; :attr:`Screen.calipers` lists the mark
+centres (pairs in order), :attr:`Screen.caliper_mask` every pixel they drew.
 
 >>> screen = render_screen("ge_logiq", seed=3)
 >>> screen.frame.shape, screen.frame.dtype.name, len(screen.calipers) % 2
@@ -36,6 +42,12 @@ from functools import cache
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from cadbusi_demo.screens.calipers import (
+    CALIPER_EXTRAS,
+    draw_calipers,
+    random_style,
+)
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 inclusive
 
@@ -93,6 +105,13 @@ class Screen:
     calipers: list[tuple[int, int]] = field(default_factory=list)
     ui_boxes: list[Box] = field(default_factory=list)  # grey bar, body mark, ticks
     pixel_spacing_cm: float | None = None  # depth scale (cm) / field-of-view height (px)
+    #: every pixel the caliper graphics drew (marks, numbers, dotted lines, ellipses,
+    #: arrows); None only for a Screen built by hand
+    caliper_mask: np.ndarray | None = None
+    #: the frame's caliper style (:attr:`CaliperStyle.name`, e.g. ``"+ small numbered"``),
+    #: drawn for every frame, also one without calipers
+    caliper_style: str = ""
+    caliper_colour: tuple[int, int, int] | None = None
 
     @property
     def annotation_text(self) -> str:
@@ -100,8 +119,9 @@ class Screen:
 
     @property
     def readable_texts(self) -> list[TextTruth]:
-        """Texts a text detector must find (all but single-character scale numbers)."""
-        return [t for t in self.texts if t.kind != "scale"]
+        """Texts a text detector must find (all but single-character scale numbers and the
+        digits numbering calipers)."""
+        return [t for t in self.texts if t.kind not in ("scale", "caliper")]
 
 
 @dataclass(frozen=True)
@@ -119,6 +139,15 @@ class Family:
     caliper_glyphs: tuple[str, ...]
     scale_side: str  # right | left
     speckle_gain: tuple[float, float]  # share of fan pixels at full white (fraction)
+    caliper_colours: tuple[tuple[int, int, int], ...] = (
+        (255, 255, 0),
+        (0, 255, 0),
+        (0, 255, 255),
+        (255, 255, 255),
+    )
+    caliper_extras: tuple[str, ...] = CALIPER_EXTRAS
+    #: weights of 0, 1, 2, 3, 4 caliper pairs (0-8 marks) on a frame
+    pair_weights: tuple[float, ...] = (0.25, 0.3, 0.2, 0.15, 0.1)
 
 
 FAMILIES: dict[str, Family] = {
@@ -135,7 +164,7 @@ FAMILIES: dict[str, Family] = {
             ("top_right",),
             ("bottom",),
             "top_left_stack",
-            ("+", "x"),
+            ("+", "x", "+", "x", "arrow"),
             "right",
             (0.01, 0.04),
         ),
@@ -150,7 +179,7 @@ FAMILIES: dict[str, Family] = {
             ("bottom_band", "inside"),
             ("side",),
             "one_line",
-            ("+",),
+            ("+", "+", "x", "arrow"),
             "right",
             (0.01, 0.03),
         ),
@@ -165,7 +194,7 @@ FAMILIES: dict[str, Family] = {
             ("bottom_band", "top_right"),
             ("top_left_inside", "bottom"),
             "two_columns",
-            ("+", "x"),
+            ("+", "x", "+", "x", "arrow"),
             "left",
             (0.005, 0.03),
         ),
@@ -180,7 +209,7 @@ FAMILIES: dict[str, Family] = {
             ("bottom_band", "inside", "top_right"),
             ("side", "bottom"),
             "right_stack",
-            ("x", "+"),
+            ("x", "+", "x", "+", "arrow"),
             "right",
             (0.01, 0.05),
         ),
@@ -195,7 +224,7 @@ FAMILIES: dict[str, Family] = {
             ("top_right", "bottom_band"),
             ("bottom", "top_left_inside"),
             "one_line",
-            ("+",),
+            ("+", "+", "x", "arrow"),
             "left",
             (0.01, 0.04),
         ),
@@ -210,7 +239,7 @@ FAMILIES: dict[str, Family] = {
             ("inside", "bottom_band"),
             ("bottom", "side"),
             "two_columns",
-            ("+", "x"),
+            ("+", "x", "+", "x", "arrow"),
             "right",
             (0.01, 0.04),
         ),
@@ -225,7 +254,7 @@ FAMILIES: dict[str, Family] = {
             ("side", "top_right", "inside"),
             ("side", "bottom"),
             "top_left_stack",
-            ("x", "+"),
+            ("x", "+", "x", "+", "arrow"),
             "right",
             (0.01, 0.05),
         ),
@@ -404,18 +433,6 @@ def _speckle(rng: np.random.Generator, height: int, width: int, bright_share: fl
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def _draw_caliper(
-    image: np.ndarray, x: int, y: int, glyph: str, size: int, colour: tuple[int, int, int]
-) -> None:
-    colour_bgr = tuple(int(c) for c in colour)
-    if glyph == "+":
-        cv2.line(image, (x - size, y), (x + size, y), colour_bgr, 1)
-        cv2.line(image, (x, y - size), (x, y + size), colour_bgr, 1)
-    else:
-        cv2.line(image, (x - size, y - size), (x + size, y + size), colour_bgr, 1)
-        cv2.line(image, (x - size, y + size), (x + size, y - size), colour_bgr, 1)
-
-
 def _depth_scale(
     canvas: _Canvas, fov: Box, side: str, rng: np.random.Generator, ui_boxes: list[Box]
 ) -> int:
@@ -462,6 +479,36 @@ def _lesion_calipers(
         if all(0 <= x < width and 0 <= y < height and inner[y, x] for x, y in ends):
             return pairs
     return []
+
+
+def _random_pairs(
+    rng: np.random.Generator, inner: np.ndarray, n_pairs: int
+) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """``n_pairs`` caliper pairs with both ends inside ``inner`` (fewer when they do not fit):
+    a pair after the first crosses the previous one at right angles (the short axis of the
+    same lesion) about half of the time, else it measures somewhere else."""
+    iy, ix = np.nonzero(inner)
+    height, width = inner.shape
+    pairs: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    for _ in range(n_pairs if iy.size else 0):
+        for _attempt in range(20):
+            if pairs and len(pairs) % 2 == 1 and rng.random() < 0.5:
+                (px, py), (qx, qy) = pairs[-1]
+                cx, cy = (px + qx) / 2, (py + qy) / 2
+                angle = math.atan2(qy - py, qx - px) + math.pi / 2
+                dist = math.hypot(qx - px, qy - py) * rng.uniform(0.4, 0.9)
+            else:
+                a = int(rng.integers(iy.size))
+                angle = rng.uniform(0, math.pi)
+                dist = rng.uniform(40, 160)
+                cx = ix[a] + 0.5 * dist * math.cos(angle)
+                cy = iy[a] + 0.5 * dist * math.sin(angle)
+            dx, dy = 0.5 * dist * math.cos(angle), 0.5 * dist * math.sin(angle)
+            p, q = (round(cx - dx), round(cy - dy)), (round(cx + dx), round(cy + dy))
+            if all(0 <= x < width and 0 <= y < height and inner[y, x] for x, y in (p, q)):
+                pairs.append((p, q))
+                break
+    return pairs
 
 
 def render_screen(family: str, seed: int, lesion: LesionMarks | None = None) -> Screen:
@@ -599,34 +646,30 @@ def render_screen(family: str, seed: int, lesion: LesionMarks | None = None) -> 
         canvas.text((ax, ay), text, afont, acolour, "annotation", anchor_right=right)
         ay += line_h
     # calipers and measurements
-    pairs = int(rng.integers(0, 3))
-    glyph = spec.caliper_glyphs[int(rng.integers(len(spec.caliper_glyphs)))]
-    csize = int(rng.integers(4, 9))
-    ccolour = pick((YELLOW, PALE_YELLOW, YELLOW))
-    calipers: list[tuple[int, int]] = []
+    weights = np.array(spec.pair_weights, float)
+    n_pairs = int(rng.choice(len(weights), p=weights / weights.sum()))
+    style = random_style(rng, spec.caliper_glyphs, spec.caliper_colours, spec.caliper_extras)
+    ellipse_ratio = float(rng.uniform(0.4, 0.9))
+    digit_font = load_font(
+        ("bitmap", "sans", "sans_bold")[int(rng.integers(3))], int(rng.integers(10, 14))
+    )
     inner = cv2.erode(mask8, np.ones((41, 41), np.uint8))
-    iy, ix = np.nonzero(inner)
     measurements = []
     frame = canvas.array()
+    pairs: list[tuple[tuple[int, int], tuple[int, int]]] = []
     if lesion is not None:
-        pairs = 0
-        for k, (p, q, cm) in enumerate(_lesion_calipers(lesion, spacing_cm, inner, rng)):
-            for px, py in (p, q):
-                _draw_caliper(frame, px, py, glyph, csize, ccolour)
-                calipers.append((px, py))
-            measurements.append(f"D{k + 1} {cm:.2f} cm")
-    for k in range(pairs if iy.size else 0):
-        a = int(rng.integers(iy.size))
-        p = (int(ix[a]), int(iy[a]))
-        angle = rng.uniform(0, math.pi)
-        dist = rng.uniform(40, 160)
-        q = (int(p[0] + dist * math.cos(angle)), int(p[1] + dist * math.sin(angle)))
-        if not (0 <= q[1] < height and 0 <= q[0] < width and inner[q[1], q[0]]):
-            continue
-        for px, py in (p, q):
-            _draw_caliper(frame, px, py, glyph, csize, ccolour)
-            calipers.append((px, py))
-        measurements.append(f"D{k + 1} {dist / 100:.2f} cm")
+        for p, q, cm in _lesion_calipers(lesion, spacing_cm, inner, rng):
+            pairs.append((p, q))
+            measurements.append(f"D{len(pairs)} {cm:.2f} cm")
+    else:
+        for p, q in _random_pairs(rng, inner, n_pairs):
+            pairs.append((p, q))
+            cm = math.hypot(q[0] - p[0], q[1] - p[1]) * spacing_cm
+            measurements.append(f"D{len(pairs)} {cm:.2f} cm")
+    drawn = draw_calipers(frame, pairs, style, digit_font, ellipse_ratio)
+    calipers = drawn.points
+    for text, box in drawn.labels:
+        canvas.texts.append(TextTruth(text, "caliper", box, style.colour))
     canvas.image = Image.fromarray(frame)
     canvas.draw = ImageDraw.Draw(canvas.image)
     if measurements:
@@ -666,6 +709,9 @@ def render_screen(family: str, seed: int, lesion: LesionMarks | None = None) -> 
         calipers=calipers,
         ui_boxes=ui_boxes,
         pixel_spacing_cm=spacing_cm,
+        caliper_mask=drawn.mask,
+        caliper_style=style.name,
+        caliper_colour=style.colour,
     )
 
 
