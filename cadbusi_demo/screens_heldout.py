@@ -1,24 +1,35 @@
-"""A second, independent ultrasound screen generator: several scanner layout families.
+"""A second, independent ultrasound screen generator: domain-randomized scanner layout families.
 
 Written apart from the demo generator (:mod:`cadbusi_demo.render`) so that detectors
-tuned on one can be measured on the other. Each family is modelled loosely on a real
-scanner's screen (GE LOGIQ, Philips EPIQ, Siemens ACUSON, Canon Aplio, Samsung RS, SonoSite,
-Mindray); within a family every frame randomizes fonts (DejaVu TrueType faces when installed,
-Pillow's bundled FreeType font, Pillow's bitmap font), sizes, text colours (white, yellow,
-cyan, green, grey), strings, fan geometry, speckle brightness (bright speckle reaches full
-white, as on real scanners), caliper style and count.
+tuned on one can be measured on the other. Each family (:class:`Family`) is modelled loosely
+on a real scanner's screen: GE LOGIQ and Voluson; Philips EPIQ, iU22, Affiniti and CX50;
+Siemens ACUSON S2000, Sequoia and Juniper; Canon Aplio; Samsung RS; SuperSonic Aixplorer;
+Hitachi-Aloka; Mindray; Esaote; BK; SonoSite Edge and PX; Terason. Within its own ranges every
+frame randomizes the header layout, band and position; annotation place (top right, top band,
+bottom band, side panel, inside the image; another place when the drawn one is taken); fonts
+(DejaVu faces when installed, thin ExtraLight, Pillow's bitmap font; 8-30 px), text colours
+(white, yellow, cyan, green, grey); strings; the fan (sector, linear, curvilinear,
+trapezoid) and dual views; speckle brightness (bright speckle reaches full white, as on real
+scanners); colour and power Doppler boxes, elastography, zoom boxes
+(:mod:`cadbusi_demo.screens.elements`); caliper style and count; measurement lines or tables;
+body markers with probe icons, depth scales, TGC curves, focus markers; JPEG re-encoding.
 
 Families :data:`TUNING_FAMILIES` may be used to tune detectors; :data:`HELDOUT_FAMILIES` must
 never be (they measure generalization).
 
-Ground truth (:class:`Screen`): every text box with its string and kind, the caliper points,
-the field-of-view polygon and mask, and the clean frame (speckle and UI graphics, no text and
-no calipers), and the pixel spacing the depth scale implies. :class:`LesionMarks` renders
-a given lesion instead of random annotation and calipers (side, clock and distance in the
-frame's phrasing; calipers spanning the lesion's size at the frame's pixel spacing). Text kinds: ``phi`` (clinic, patient name, ID, date, time), ``annotation``,
-``measurement``, ``ui`` (probe, frequency, gain, MI/TI), ``scale`` (depth-scale numbers:
-single digits, neither text a reader needs nor a false detection) and ``caliper`` (the digits
-numbering caliper marks; also in :attr:`Screen.caliper_mask`).
+Ground truth (:class:`Screen`): every text box with its string and kind (texts never overlap),
+the caliper points and mask, the field-of-view polygons and mask (``fov_polygon`` is the
+first view's, ``fov_polygons`` every view's, ``fov_mask`` and ``fov_box`` the union), the UI
+graphics' boxes, measurement panels, the elements shown (``dual``, ``doppler``,
+``elastography``, ``zoom``, ``jpeg_quality``), the clean frame (speckle and UI graphics, no
+text and no calipers, never JPEG re-encoded), and the pixel spacing the depth scale implies.
+:class:`LesionMarks` renders a given lesion instead of random annotation and calipers (side,
+clock and distance in the frame's phrasing; calipers spanning the lesion's size at the
+frame's pixel spacing). Text kinds: ``phi`` (clinic, patient name, ID, date, time),
+``annotation``, ``measurement`` (``D1 1.58 cm`` ..., ``Vol 2.30 ml``), ``ui`` (probe,
+frequency, gain, MI/TI), ``scale`` (depth-scale numbers: single digits, neither text a reader
+needs nor a false detection) and ``caliper`` (the digits numbering caliper marks; also in
+:attr:`Screen.caliper_mask`).
 
 Calipers (:mod:`cadbusi_demo.screens.calipers`): 0-4 pairs (0-8 marks) per frame, one style
 per frame (``+``, ``x`` or arrows, small or large, optionally numbered, with dotted lines or
@@ -48,6 +59,14 @@ from cadbusi_demo.screens.calipers import (
     draw_calipers,
     random_style,
 )
+from cadbusi_demo.screens.elements import (
+    body_marker,
+    doppler_box,
+    elastography,
+    focus_markers,
+    tgc_curve,
+    zoom_box,
+)
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 inclusive
 
@@ -67,6 +86,8 @@ _FACES = {
     "condensed": "DejaVuSansCondensed.ttf",
     "serif": "DejaVuSerif.ttf",
     "light": "DejaVuSans-ExtraLight.ttf",
+    "condensed_bold": "DejaVuSansCondensed-Bold.ttf",
+    "serif_bold": "DejaVuSerif-Bold.ttf",
 }
 
 
@@ -112,6 +133,27 @@ class Screen:
     #: drawn for every frame, also one without calipers
     caliper_style: str = ""
     caliper_colour: tuple[int, int, int] | None = None
+    #: every view's field-of-view polygon (two for a dual view); ``fov_polygon`` is the
+    #: first (left) view's and ``fov_mask`` the union of all
+    fov_polygons: list[list[tuple[int, int]]] = field(default_factory=list)
+    dual: bool = False  # two views side by side
+    doppler: bool = False  # a colour or power Doppler box (``doppler_kind``)
+    doppler_kind: str | None = None  # colour | power
+    elastography: bool = False  # an elastography box with its colour bar
+    zoom: bool = False  # a zoom rectangle with its magnified inset
+    #: the frame was re-encoded as JPEG at this quality (None: not); ``clean`` never is
+    jpeg_quality: int | None = None
+    header_layout: str = ""  # top_left_stack | one_line | two_columns | right_stack
+    fan: str = ""  # sector | linear | curvilinear | trapezoid
+    #: measurement tables' dark panels (inclusive boxes): drawn with the text, so not in
+    #: ``clean``
+    panels: list[Box] = field(default_factory=list)
+
+    @property
+    def fov_box(self) -> Box:
+        """The crop: bounding box (inclusive) of the field of view, both views of a dual view."""
+        ys, xs = np.nonzero(self.fov_mask)
+        return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
 
     @property
     def annotation_text(self) -> str:
@@ -148,6 +190,28 @@ class Family:
     caliper_extras: tuple[str, ...] = CALIPER_EXTRAS
     #: weights of 0, 1, 2, 3, 4 caliper pairs (0-8 marks) on a frame
     pair_weights: tuple[float, ...] = (0.25, 0.3, 0.2, 0.15, 0.1)
+    #: other header layouts the family also shows (``header`` is the usual one)
+    header_alts: tuple[str, ...] = ()
+    #: header band backgrounds (None: black, as the image background)
+    header_bands: tuple[tuple[int, int, int] | None, ...] = (None,)
+    #: shares of frames with two views side by side, a zoom box, a colour or power Doppler
+    #: box, an elastography box, a TGC curve, focus markers
+    dual_share: float = 0.1
+    zoom_share: float = 0.08
+    doppler_share: float = 0.12
+    elasto_share: float = 0.05
+    tgc_share: float = 0.5
+    focus_share: float = 0.6
+    #: share of frames whose measurements are a table (one line each, dark backing)
+    table_share: float = 0.5
+    body_markers: tuple[str, ...] = ("circle",)  # circle | pair | quadrant
+    #: JPEG quality range of the re-encoded frame, and the share of frames re-encoded
+    jpeg: tuple[int, int] = (75, 95)
+    jpeg_share: float = 0.4
+    #: the annotation's own faces and sizes (empty: ``faces`` and ``sizes``), where the
+    #: family's smallest or thinnest faces are kept for the header and UI text
+    annotation_faces: tuple[str, ...] = ()
+    annotation_sizes: tuple[int, int] | None = None
 
 
 FAMILIES: dict[str, Family] = {
@@ -258,12 +322,283 @@ FAMILIES: dict[str, Family] = {
             "right",
             (0.01, 0.05),
         ),
+        Family(
+            "ge_voluson",
+            (768, 1024),
+            ("curvilinear", "sector", "linear"),
+            ("sans", "condensed", "sans_bold"),
+            (12, 20),
+            (WHITE, GREY, YELLOW),
+            (WHITE, YELLOW),
+            ("top_right", "top_band", "inside"),
+            ("side", "top_left_inside"),
+            "top_left_stack",
+            ("+", "x", "+"),
+            "right",
+            (0.01, 0.04),
+            header_alts=("one_line",),
+            header_bands=(None, (24, 28, 40)),
+            pair_weights=(0.2, 0.25, 0.25, 0.15, 0.15),
+            dual_share=0.25,
+            zoom_share=0.15,
+            body_markers=("circle", "quadrant"),
+            jpeg=(70, 95),
+        ),
+        Family(
+            "philips_iu22",
+            (768, 1024),
+            ("linear", "trapezoid", "curvilinear"),
+            ("sans", "condensed", "light"),
+            (12, 19),
+            (WHITE, GREY, CYAN),
+            (WHITE, YELLOW, CYAN),
+            ("bottom_band", "inside", "top_band"),
+            ("side", "bottom"),
+            "one_line",
+            ("+", "+", "x"),
+            "right",
+            (0.008, 0.035),
+            header_alts=("two_columns",),
+            header_bands=(None, (30, 30, 30)),
+            doppler_share=0.2,
+            body_markers=("pair", "circle"),
+            jpeg=(80, 98),
+            annotation_faces=("sans", "condensed"),
+        ),
+        Family(
+            "philips_affiniti",
+            (720, 960),
+            ("linear", "trapezoid"),
+            ("light", "sans", "condensed"),
+            (11, 18),
+            (WHITE, GREY),
+            (WHITE, CYAN, YELLOW),
+            ("inside", "bottom_band", "top_band"),
+            ("side", "top_left_inside"),
+            "right_stack",
+            ("+", "x", "arrow"),
+            "right",
+            (0.01, 0.04),
+            header_alts=("one_line",),
+            header_bands=((20, 24, 36), None),
+            doppler_share=0.2,
+            zoom_share=0.12,
+            body_markers=("pair",),
+            annotation_faces=("sans", "condensed"),
+            annotation_sizes=(13, 18),
+        ),
+        Family(
+            "philips_cx50",
+            (600, 800),
+            ("linear", "curvilinear", "sector"),
+            ("bitmap", "mono", "condensed"),
+            (9, 14),
+            (WHITE, GREY, GREEN),
+            (WHITE, YELLOW, GREEN),
+            ("bottom_band", "inside"),
+            ("bottom", "side"),
+            "two_columns",
+            ("+", "x"),
+            "left",
+            (0.01, 0.05),
+            pair_weights=(0.3, 0.35, 0.2, 0.1, 0.05),
+            dual_share=0.05,
+            tgc_share=0.2,
+            jpeg=(60, 85),
+            jpeg_share=0.7,
+            annotation_faces=("mono", "condensed"),
+            annotation_sizes=(12, 16),
+        ),
+        Family(
+            "siemens_sequoia",
+            (768, 1024),
+            ("linear", "curvilinear", "trapezoid"),
+            ("sans", "sans_bold", "condensed_bold"),
+            (14, 24),
+            (WHITE, GREY, CYAN),
+            (WHITE, YELLOW, CYAN),
+            ("top_right", "bottom_band", "side"),
+            ("top_left_inside", "side"),
+            "two_columns",
+            ("+", "x", "x"),
+            "left",
+            (0.01, 0.045),
+            header_alts=("right_stack",),
+            header_bands=((16, 32, 56), (40, 40, 40)),
+            elasto_share=0.15,
+            doppler_share=0.18,
+            body_markers=("quadrant", "circle"),
+        ),
+        Family(
+            "siemens_juniper",
+            (720, 1280),
+            ("linear", "curvilinear"),
+            ("sans", "light", "mono"),
+            (13, 22),
+            (WHITE, GREY),
+            (WHITE, GREEN, YELLOW),
+            ("side", "top_band", "inside"),
+            ("side",),
+            "one_line",
+            ("x", "+", "arrow"),
+            "left",
+            (0.01, 0.04),
+            header_bands=((28, 28, 34),),
+            dual_share=0.2,
+            table_share=0.8,
+            body_markers=("circle", "pair"),
+            annotation_faces=("sans", "mono"),
+        ),
+        Family(
+            "supersonic_aixplorer",
+            (768, 1024),
+            ("linear", "trapezoid"),
+            ("sans_bold", "sans", "condensed"),
+            (13, 21),
+            (WHITE, GREY),
+            (WHITE, YELLOW),
+            ("bottom_band", "side", "top_band"),
+            ("side", "top_left_inside"),
+            "right_stack",
+            ("+", "x"),
+            "right",
+            (0.01, 0.04),
+            header_alts=("top_left_stack",),
+            header_bands=((36, 36, 36), None),
+            dual_share=0.45,
+            elasto_share=0.45,
+            doppler_share=0.05,
+            table_share=0.8,
+            body_markers=("pair",),
+        ),
+        Family(
+            "hitachi_aloka",
+            (768, 1024),
+            ("curvilinear", "linear", "sector"),
+            ("mono", "serif", "bitmap"),
+            (11, 19),
+            (GREEN, WHITE, GREY),
+            (GREEN, WHITE, YELLOW),
+            ("top_right", "inside", "side"),
+            ("bottom", "side"),
+            "right_stack",
+            ("x", "+", "x", "arrow"),
+            "right",
+            (0.005, 0.03),
+            header_alts=("two_columns",),
+            elasto_share=0.15,
+            body_markers=("quadrant",),
+            jpeg=(65, 90),
+            annotation_faces=("mono", "serif"),
+            annotation_sizes=(13, 19),
+        ),
+        Family(
+            "esaote",
+            (600, 800),
+            ("linear", "curvilinear", "trapezoid"),
+            ("condensed", "serif", "light"),
+            (10, 17),
+            (WHITE, CYAN, GREY),
+            (CYAN, WHITE, YELLOW),
+            ("bottom_band", "top_band", "inside"),
+            ("bottom", "top_left_inside"),
+            "top_left_stack",
+            ("+", "x", "arrow"),
+            "left",
+            (0.01, 0.05),
+            header_alts=("one_line",),
+            header_bands=((0, 30, 40), None),
+            zoom_share=0.15,
+            body_markers=("circle", "pair"),
+            annotation_faces=("condensed", "serif"),
+            annotation_sizes=(13, 18),
+        ),
+        Family(
+            "bk",
+            (768, 1024),
+            ("curvilinear", "sector", "linear"),
+            ("sans", "mono_bold", "condensed"),
+            (14, 26),
+            (WHITE, YELLOW, GREY),
+            (YELLOW, WHITE),
+            ("side", "top_right", "inside"),
+            ("side", "bottom"),
+            "two_columns",
+            ("+", "x", "arrow"),
+            "right",
+            (0.01, 0.05),
+            header_alts=("top_left_stack",),
+            dual_share=0.3,
+            doppler_share=0.2,
+            body_markers=("circle",),
+            jpeg=(70, 92),
+        ),
+        Family(
+            "terason",
+            (600, 960),
+            ("linear", "curvilinear"),
+            ("sans", "light", "bitmap", "serif_bold"),
+            (8, 16),
+            (WHITE, GREY, CYAN),
+            (WHITE, CYAN, GREEN),
+            ("top_band", "inside", "bottom_band"),
+            ("top_left_inside", "bottom"),
+            "one_line",
+            ("+", "x"),
+            "right",
+            (0.01, 0.04),
+            header_bands=((56, 56, 60), (30, 30, 34)),
+            pair_weights=(0.3, 0.3, 0.2, 0.1, 0.1),
+            zoom_share=0.12,
+            body_markers=("pair", "quadrant"),
+            jpeg=(55, 85),
+            jpeg_share=0.6,
+            annotation_faces=("sans", "serif_bold"),
+            annotation_sizes=(12, 17),
+        ),
+        Family(
+            "sonosite_px",
+            (720, 1280),
+            ("linear", "sector", "curvilinear"),
+            ("sans_bold", "sans", "condensed_bold"),
+            (16, 30),
+            (WHITE, GREY),
+            (WHITE, YELLOW, CYAN),
+            ("inside", "bottom_band", "side"),
+            ("side", "bottom"),
+            "right_stack",
+            ("+", "x"),
+            "right",
+            (0.01, 0.05),
+            header_alts=("one_line",),
+            doppler_share=0.2,
+            body_markers=("circle",),
+        ),
     )
 }
+#: The demo cohort's own screens (:mod:`cadbusi_demo.screens.demo_style`), rendered by
+#: :func:`render_screen` but not one of :data:`FAMILIES` (it takes no :class:`LesionMarks`;
+#: detectors were developed on it, so it is never held out).
+DEMO_FAMILY = "demo"
 #: Families detectors may be tuned on.
-TUNING_FAMILIES = ("ge_logiq", "philips_epiq", "siemens_s2000")
+TUNING_FAMILIES = ("ge_logiq", "philips_epiq", "siemens_s2000", "ge_voluson", "philips_iu22")
 #: Families never used for tuning: they measure generalization.
-HELDOUT_FAMILIES = ("canon_aplio", "samsung_rs", "sonosite_edge", "mindray_dc")
+HELDOUT_FAMILIES = (
+    "canon_aplio",
+    "samsung_rs",
+    "sonosite_edge",
+    "mindray_dc",
+    "philips_affiniti",
+    "philips_cx50",
+    "siemens_sequoia",
+    "siemens_juniper",
+    "supersonic_aixplorer",
+    "hitachi_aloka",
+    "esaote",
+    "bk",
+    "terason",
+    "sonosite_px",
+)
 
 _FIRST = ("ANNA", "MARIA", "JUDITH", "CAROL", "NGOZI", "MEI", "SOFIA", "IRENE", "HELGA", "ROSA")
 _LAST = ("KOWALSKA", "OKAFOR", "BRANDT", "LINDQVIST", "MORETTI", "TANAKA", "DUVAL", "HARGREAVE")
@@ -326,12 +661,38 @@ def _annotation_lines(rng: np.random.Generator, lesion: LesionMarks | None = Non
 
 
 class _Canvas:
-    def __init__(self, clean: np.ndarray) -> None:
+    def __init__(self, clean: np.ndarray, blocked: list[Box] | None = None) -> None:
         self.clean = clean
         self.image = Image.fromarray(clean.copy())
         self.draw = ImageDraw.Draw(self.image)
         self.texts: list[TextTruth] = []
+        self.blocked = blocked if blocked is not None else []  # UI graphics texts avoid
         self.height, self.width = clean.shape[:2]
+
+    def extent(
+        self,
+        xy: tuple[int, int],
+        text: str,
+        font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+        anchor_right: bool = False,
+    ) -> Box:
+        """Where ``text`` would go (its font box, a little larger than its ink)."""
+        left, top, right, bottom = (int(v) for v in self.draw.textbbox((0, 0), text, font=font))
+        x, y = xy
+        if anchor_right:
+            x -= right
+        return x + left, y + top, x + right, y + bottom
+
+    def free(self, box: Box, margin: int = 2) -> bool:
+        """``box`` lies inside the frame, clear of every text drawn so far and of the
+        blocked UI graphics."""
+        x0, y0, x1, y1 = box
+        if x0 < 1 or y0 < 1 or x1 >= self.width - 1 or y1 >= self.height - 1:
+            return False
+        return all(
+            x1 + margin < b[0] or b[2] + margin < x0 or y1 + margin < b[1] or b[3] + margin < y0
+            for b in [*(t.box for t in self.texts), *self.blocked]
+        )
 
     def text(
         self,
@@ -348,7 +709,7 @@ class _Canvas:
             x -= right
         x0, y0 = x + left, y + top
         x1, y1 = x + right, y + bottom
-        if x0 < 1 or y0 < 1 or x1 >= self.width - 1 or y1 >= self.height - 1:
+        if not self.free((x0, y0, x1, y1)):
             return None
         mask = Image.new("L", (x1 - x0 + 3, y1 - y0 + 3), 0)
         ImageDraw.Draw(mask).text((1 - left, 1 - top), text, font=font, fill=255)
@@ -367,6 +728,10 @@ class _Canvas:
 
     def array(self) -> np.ndarray:
         return np.asarray(self.image).copy()
+
+    def set_array(self, image: np.ndarray) -> None:
+        self.image = Image.fromarray(image.copy())
+        self.draw = ImageDraw.Draw(self.image)
 
 
 def _fan(
@@ -398,7 +763,7 @@ def _fan(
     else:
         half = math.radians(rng.uniform(30, 40) if kind == "sector" else rng.uniform(25, 33))
         r_in = 4.0 if kind == "sector" else height * rng.uniform(0.2, 0.35)
-        r_out = min(height * rng.uniform(0.9, 0.98) + r_in, (width / 2) / math.sin(half) + r_in)
+        r_out = min(height * rng.uniform(0.9, 0.98) + r_in, (width / 2) / math.sin(half))
         apex = (cx, y0 - r_in)
         r_out = min(r_out, y1 - apex[1])
         angles = np.linspace(-half, half, 48)
@@ -434,11 +799,16 @@ def _speckle(rng: np.random.Generator, height: int, width: int, bright_share: fl
 
 
 def _depth_scale(
-    canvas: _Canvas, fov: Box, side: str, rng: np.random.Generator, ui_boxes: list[Box]
-) -> int:
-    """Draw the depth scale; returns its depth in cm."""
+    canvas: _Canvas,
+    fov: Box,
+    side: str,
+    rng: np.random.Generator,
+    ui_boxes: list[Box],
+    depth_cm: int | None = None,
+) -> tuple[int, int]:
+    """Draw the depth scale beside ``fov``; returns its depth in cm and its column."""
     x0, y0, x1, y1 = fov
-    depth_cm = int(rng.integers(3, 7))
+    depth_cm = int(rng.integers(3, 7)) if depth_cm is None else depth_cm
     x = x1 + 12 if side == "right" else x0 - 18
     x = int(min(max(x, 4), canvas.width - 30))
     font = load_font("sans", 11)
@@ -448,7 +818,7 @@ def _depth_scale(
         if cm > 0 and y + 12 < canvas.height:
             canvas.text((x + 9 if side == "right" else x - 10, y - 6), str(cm), font, GREY, "scale")
     ui_boxes.append((x, y0, x + 8, y1))
-    return depth_cm
+    return depth_cm, x
 
 
 def _lesion_calipers(
@@ -511,9 +881,44 @@ def _random_pairs(
     return pairs
 
 
+def _views(
+    kind: str, area: Box, dual: bool, rng: np.random.Generator, height: int, width: int
+) -> tuple[list[list[tuple[int, int]]], list[np.ndarray]]:
+    """The field-of-view polygons and masks: one view in ``area``, or two of the same shape
+    side by side (40 px apart, room for a depth scale between them)."""
+    x0, y0, x1, y1 = area
+    areas = (
+        [area]
+        if not dual
+        else [(x0, y0, (x0 + x1) // 2 - 20, y1), ((x0 + x1) // 2 + 20, y0, x1, y1)]
+    )
+    fan_seed = int(rng.integers(2**31))
+    polygons, masks = [], []
+    for sub in areas:
+        polygon, poly_array = _fan(kind, sub, np.random.default_rng(fan_seed))
+        mask8 = np.zeros((height, width), np.uint8)
+        cv2.fillPoly(mask8, [poly_array], 1)
+        polygons.append(polygon)
+        masks.append(mask8.astype(bool))
+    return polygons, masks
+
+
+def _bbox(mask: np.ndarray) -> Box:
+    ys, xs = np.nonzero(mask)
+    return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
+
+
 def render_screen(family: str, seed: int, lesion: LesionMarks | None = None) -> Screen:
     """One frame of ``family`` (a key of :data:`FAMILIES`), fully determined by ``seed``
-    (and ``lesion``: its location as the annotation, its size between the calipers)."""
+    (and ``lesion``: its location as the annotation, its size between the calipers).
+    ``family`` :data:`DEMO_FAMILY` renders the demo cohort's own screens
+    (:mod:`cadbusi_demo.screens.demo_style`; no ``lesion``)."""
+    if family == DEMO_FAMILY:
+        if lesion is not None:
+            raise ValueError("the demo style plans its own lesions: no LesionMarks")
+        from cadbusi_demo.screens.demo_style import render_demo_screen
+
+        return render_demo_screen(seed)
     spec = FAMILIES[family]
     rng = np.random.default_rng([seed, sorted(FAMILIES).index(family)])
     height, width = spec.size
@@ -529,20 +934,23 @@ def render_screen(family: str, seed: int, lesion: LesionMarks | None = None) -> 
         height - bottom_h - 8,
     )
     fan_kind = spec.fans[int(rng.integers(len(spec.fans)))]
-    polygon, poly_array = _fan(fan_kind, image_area, rng)
-    mask8 = np.zeros((height, width), np.uint8)
-    cv2.fillPoly(mask8, [poly_array], 1)
-    fov_mask = mask8.astype(bool)
-    ys, xs = np.nonzero(fov_mask)
-    fov_box = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
-    bx0, by0, bx1, by1 = fov_box
+    dual = bool(rng.random() < spec.dual_share)
+    polygons, view_masks = _views(fan_kind, image_area, dual, rng, height, width)
+    fov_mask = np.logical_or.reduce(view_masks)
     bright = rng.uniform(*spec.speckle_gain)
-    tissue = _speckle(rng, by1 - by0 + 1, bx1 - bx0 + 1, bright)
     grey = np.zeros((height, width), np.uint8)
-    grey[by0 : by1 + 1, bx0 : bx1 + 1] = tissue
-    grey[~fov_mask] = 0
+    for view in view_masks:
+        bx0, by0, bx1, by1 = _bbox(view)
+        tissue = _speckle(rng, by1 - by0 + 1, bx1 - bx0 + 1, bright)
+        window = grey[by0 : by1 + 1, bx0 : bx1 + 1]
+        inside = view[by0 : by1 + 1, bx0 : bx1 + 1]
+        window[inside] = tissue[inside]
     clean = np.repeat(grey[..., None], 3, axis=2)
+    band = spec.header_bands[int(rng.integers(len(spec.header_bands)))]
+    if band is not None:
+        clean[: header_h - 2] = band
     ui_boxes: list[Box] = []
+    blocked: list[Box] = []  # UI graphics no text may cover
     # grey bar on the left
     bar_x = max(4, left - 10)
     bar = np.linspace(255, 0, 160).astype(np.uint8)
@@ -550,21 +958,68 @@ def render_screen(family: str, seed: int, lesion: LesionMarks | None = None) -> 
     if bar_y + 160 < height:
         clean[bar_y : bar_y + 160, bar_x : bar_x + 8] = bar[:, None, None]
         ui_boxes.append((bar_x, bar_y, bar_x + 7, bar_y + 159))
-    canvas = _Canvas(clean)
-    # circular body marker (bottom left, under the image)
+    # colour modes and zoom, in one of the views
+    active = int(rng.integers(len(view_masks)))
+    doppler_kind: str | None = None
+    elasto = False
+    mode = rng.random()
+    if mode < spec.doppler_share:
+        doppler_kind = "power" if rng.random() < 0.35 else "colour"
+        boxes = doppler_box(clean, view_masks[active], rng, doppler_kind)
+        doppler_kind = doppler_kind if boxes else None
+        ui_boxes += boxes
+        blocked += boxes[1:]
+    elif mode < spec.doppler_share + spec.elasto_share:
+        boxes = elastography(clean, view_masks[active], rng)
+        elasto = bool(boxes)
+        ui_boxes += boxes
+        blocked += boxes[1:]
+    zoom = False
+    if rng.random() < spec.zoom_share:
+        boxes = zoom_box(clean, view_masks[active], fov_mask, rng)
+        zoom = bool(boxes)
+        ui_boxes += boxes
+        blocked += boxes[1:]
+    # body marker with a probe icon (bottom left, under the image)
     radius = int(rng.integers(16, 26))
     mx, my = left + radius + 8, height - bottom_h - radius - 12
+    marker = spec.body_markers[int(rng.integers(len(spec.body_markers)))]
     if "inside" not in spec.annotation_place or fan_kind == "sector":
-        canvas.draw.ellipse(
-            [mx - radius, my - radius, mx + radius, my + radius], outline=GREY, width=2
+        box = body_marker(clean, (mx, my), radius, marker, rng)
+        ui_boxes.append(box)
+        blocked.append(box)
+    canvas = _Canvas(clean, blocked)
+    # depth scale of every view (the frame's pixel spacing from the first), TGC, focus
+    depth_cm = int(rng.integers(3, 7))
+    fov_box = _bbox(view_masks[0])
+    scale_x = 0
+    for k, view in enumerate(view_masks):
+        _, x = _depth_scale(canvas, _bbox(view), spec.scale_side, rng, ui_boxes, depth_cm)
+        scale_x = x if k == 0 else scale_x
+    spacing_cm = depth_cm / max(1, fov_box[3] - fov_box[1] + 1)
+    clean = canvas.array()
+    if rng.random() < spec.tgc_share:
+        tgc_x = image_area[0] - 14 if spec.scale_side == "right" else image_area[2] + 14
+        box_or_none = tgc_curve(clean, tgc_x, fov_box[1], fov_box[3], rng)
+        if box_or_none is not None:
+            ui_boxes.append(box_or_none)
+            blocked.append(box_or_none)
+    if rng.random() < spec.focus_share:
+        rows = rng.uniform(
+            fov_box[1] + 0.15 * (fov_box[3] - fov_box[1]), fov_box[3] - 20, int(rng.integers(1, 4))
         )
-        canvas.draw.ellipse([mx - 3, my - 3, mx + 3, my + 3], outline=GREY, width=1)
-        angle = rng.uniform(0, math.pi)
-        dx, dy = 0.8 * radius * math.cos(angle), 0.8 * radius * math.sin(angle)
-        canvas.draw.line([(mx - dx, my - dy), (mx + dx, my + dy)], fill=WHITE, width=3)
-        ui_boxes.append((mx - radius, my - radius, mx + radius, my + radius))
-    depth_cm = _depth_scale(canvas, fov_box, spec.scale_side, rng, ui_boxes)
-    spacing_cm = depth_cm / max(1, by1 - by0 + 1)
+        focus_x = scale_x + 26 if spec.scale_side == "right" else scale_x + 13
+        box_or_none = focus_markers(
+            clean,
+            focus_x,
+            sorted(int(r) for r in rows),
+            spec.scale_side == "right",
+            (WHITE, YELLOW, GREY)[int(rng.integers(3))],
+        )
+        if box_or_none is not None:
+            ui_boxes.append(box_or_none)
+            blocked.append(box_or_none)
+    canvas.set_array(clean)
     canvas_clean = canvas.array()  # UI graphics without text
 
     def pick_font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -585,34 +1040,40 @@ def render_screen(family: str, seed: int, lesion: LesionMarks | None = None) -> 
     font = pick_font()
     colour = pick(spec.colours)
     step = lambda f: int(f.getbbox("Ag")[3]) + 4  # noqa: E731
-    if spec.header == "top_left_stack":
-        y = 4
+    layouts = (spec.header, *spec.header_alts)
+    header = spec.header if rng.random() < 0.65 else layouts[int(rng.integers(len(layouts)))]
+    y = int(rng.integers(2, 9))
+    hx = left + int(rng.integers(-8, 9))
+    if header == "top_left_stack":
         for text in (clinic, name, patient_id):
-            canvas.text((left, y), text, font, colour, "phi")
+            canvas.text((hx, y), text, font, colour, "phi")
             y += step(font)
-        canvas.text((width // 2 - 60, 6), f"{date} {clock}", font, colour, "phi")
-        canvas.text((width - 10, 6), probe, font, colour, "ui", anchor_right=True)
-    elif spec.header == "one_line":
-        y = 6
-        canvas.text((left, y), name, font, colour, "phi")
-        canvas.text((left + int(width * 0.3), y), patient_id, font, colour, "phi")
-        canvas.text((left + int(width * 0.52), y), date, font, colour, "phi")
+        y -= 3 * step(font)
+        canvas.text((width // 2 - 60, y + 2), f"{date} {clock}", font, colour, "phi")
+        canvas.text((width - 10, y + 2), probe, font, colour, "ui", anchor_right=True)
+        top_band = (width // 2 - 60, y + 2 + step(font), False)
+    elif header == "one_line":
+        canvas.text((hx, y), name, font, colour, "phi")
+        canvas.text((hx + int(width * 0.3), y), patient_id, font, colour, "phi")
+        canvas.text((hx + int(width * 0.52), y), date, font, colour, "phi")
         canvas.text((width - 10, y), clock, font, colour, "phi", anchor_right=True)
-        canvas.text((left, y + step(font)), clinic, font, colour, "phi")
+        canvas.text((hx, y + step(font)), clinic, font, colour, "phi")
         canvas.text((width - 10, y + step(font)), probe, font, colour, "ui", anchor_right=True)
-    elif spec.header == "two_columns":
-        y = 4
-        canvas.text((left, y), name, font, colour, "phi")
-        canvas.text((left, y + step(font)), patient_id, font, colour, "phi")
+        top_band = (int(width * 0.4), y + step(font), False)
+    elif header == "two_columns":
+        canvas.text((hx, y), name, font, colour, "phi")
+        canvas.text((hx, y + step(font)), patient_id, font, colour, "phi")
         canvas.text((width // 2, y), clinic, font, colour, "phi")
         canvas.text((width // 2, y + step(font)), f"{date}  {clock}", font, colour, "phi")
+        top_band = (width - 10, y, True)
     else:  # right_stack
-        y = 4
-        for text in (clinic, f"{date} {clock}"):
-            canvas.text((width - 10, y), text, font, colour, "phi", anchor_right=True)
-            y += step(font)
-        canvas.text((left, 4), name, font, colour, "phi")
-        canvas.text((left, 4 + step(font)), patient_id, font, colour, "phi")
+        for k, text in enumerate((clinic, f"{date} {clock}")):
+            canvas.text(
+                (width - 10, y + k * step(font)), text, font, colour, "phi", anchor_right=True
+            )
+        canvas.text((hx, y), name, font, colour, "phi")
+        canvas.text((hx, y + step(font)), patient_id, font, colour, "phi")
+        top_band = (int(width * 0.36), y, False)
     # UI text on the side of the image
     ui_font = pick_font()
     ui_colour = pick(spec.colours)
@@ -620,32 +1081,51 @@ def render_screen(family: str, seed: int, lesion: LesionMarks | None = None) -> 
     uy = int(height * 0.42)
     for text in (power, f"Gn {int(rng.integers(30, 80))}", f"DR {int(rng.integers(50, 80))}"):
         if ux + 40 < width:
-            box = canvas.text((ux, uy), text, ui_font, ui_colour, "ui")
-            uy += step(ui_font) + 2 if box else 0
-    # annotation
+            drawn_box = canvas.text((ux, uy), text, ui_font, ui_colour, "ui")
+            uy += step(ui_font) + 2 if drawn_box else 0
+    # annotation: the drawn place, else the family's others, else inside the image
     place = spec.annotation_place[int(rng.integers(len(spec.annotation_place)))]
-    afont = pick_font()
+    afont = load_font(
+        (spec.annotation_faces or spec.faces)[
+            int(rng.integers(len(spec.annotation_faces or spec.faces)))
+        ],
+        int(
+            rng.integers(
+                (spec.annotation_sizes or spec.sizes)[0],
+                (spec.annotation_sizes or spec.sizes)[1] + 1,
+            )
+        ),
+    )
     acolour = pick(spec.annotation_colours)
     lines = _annotation_lines(rng, lesion)
     line_h = step(afont) + 2
-    if place == "top_right":
-        ax, ay = width - 12, header_h + 8
-        right = True
-    elif place == "bottom_band":
-        ax, ay = left + int(width * 0.25), height - bottom_h + 4
-        ay = min(ay, height - len(lines) * line_h - 4)
-        right = False
-    elif place == "side":
-        ax, ay = width - side_w + 8, height // 2
-        right = False
-    else:  # inside the image: lower part of the image area (dark corner or deep speckle)
-        ax = image_area[0] + 6
-        ay = image_area[3] - len(lines) * line_h - 4
-        right = False
-    for text in lines:
-        canvas.text((ax, ay), text, afont, acolour, "annotation", anchor_right=right)
-        ay += line_h
-    # calipers and measurements
+
+    def origin(where: str) -> tuple[int, int, bool]:
+        if where == "top_right":
+            return width - 12, header_h + 8, True
+        if where == "top_band":
+            return top_band
+        if where == "bottom_band":
+            return (
+                left + int(width * 0.25),
+                min(height - bottom_h + 4, height - len(lines) * line_h - 4),
+                False,
+            )
+        if where == "side":
+            return width - side_w + 8, height // 2, False
+        # inside the image: lower part of the image area (dark corner or deep speckle)
+        return image_area[0] + 6, image_area[3] - len(lines) * line_h - 4, False
+
+    for where in dict.fromkeys([place, *spec.annotation_place, "inside"]):
+        ax, ay, right = origin(where)
+        spots = [canvas.extent((ax, ay + k * line_h), t, afont, right) for k, t in enumerate(lines)]
+        if all(canvas.free(b) for b in spots):
+            for k, text in enumerate(lines):
+                canvas.text(
+                    (ax, ay + k * line_h), text, afont, acolour, "annotation", anchor_right=right
+                )
+            break
+    # calipers (drawn last, over everything) and their measurements
     weights = np.array(spec.pair_weights, float)
     n_pairs = int(rng.choice(len(weights), p=weights / weights.sum()))
     style = random_style(rng, spec.caliper_glyphs, spec.caliper_colours, spec.caliper_extras)
@@ -653,27 +1133,26 @@ def render_screen(family: str, seed: int, lesion: LesionMarks | None = None) -> 
     digit_font = load_font(
         ("bitmap", "sans", "sans_bold")[int(rng.integers(3))], int(rng.integers(10, 14))
     )
-    inner = cv2.erode(mask8, np.ones((41, 41), np.uint8))
-    measurements = []
-    frame = canvas.array()
+    inner = cv2.erode(view_masks[active].astype(np.uint8), np.ones((41, 41), np.uint8))
     pairs: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    lengths: list[float] = []
     if lesion is not None:
         for p, q, cm in _lesion_calipers(lesion, spacing_cm, inner, rng):
             pairs.append((p, q))
-            measurements.append(f"D{len(pairs)} {cm:.2f} cm")
+            lengths.append(cm)
     else:
         for p, q in _random_pairs(rng, inner, n_pairs):
             pairs.append((p, q))
-            cm = math.hypot(q[0] - p[0], q[1] - p[1]) * spacing_cm
-            measurements.append(f"D{len(pairs)} {cm:.2f} cm")
-    drawn = draw_calipers(frame, pairs, style, digit_font, ellipse_ratio)
-    calipers = drawn.points
-    for text, box in drawn.labels:
-        canvas.texts.append(TextTruth(text, "caliper", box, style.colour))
-    canvas.image = Image.fromarray(frame)
-    canvas.draw = ImageDraw.Draw(canvas.image)
+            lengths.append(math.hypot(q[0] - p[0], q[1] - p[1]) * spacing_cm)
+    measurements = [f"D{k + 1} {cm:.2f} cm" for k, cm in enumerate(lengths)]
+    if len(lengths) >= 3:
+        measurements.append(f"Vol {0.523 * lengths[0] * lengths[1] * lengths[2]:.2f} ml")
+    panels: list[Box] = []
     if measurements:
         mplace = spec.measurement_place[int(rng.integers(len(spec.measurement_place)))]
+        table = bool(rng.random() < spec.table_share)
+        if table and mplace == "bottom":
+            mplace = "side" if needs_side else "top_left_inside"
         mfont = pick_font()
         mcolour = pick((YELLOW, WHITE, *spec.colours))
         if mplace == "bottom":
@@ -687,31 +1166,56 @@ def render_screen(family: str, seed: int, lesion: LesionMarks | None = None) -> 
         else:
             mx0 = width - side_w + 8 if mplace == "side" else image_area[0] + 4
             my0 = (
-                height - bottom_h - 2 * step(mfont) - 30 if mplace == "side" else image_area[1] + 4
+                height - bottom_h - (len(measurements) + 1) * step(mfont) - 30
+                if mplace == "side"
+                else image_area[1] + 4
             )
             if mplace == "top_left_inside":
                 mx0 = fov_box[0] - 4 if fan_kind == "sector" else mx0
-            if mplace == "top_left_inside":  # a result box: dark backing under the text
+            if table or mplace == "top_left_inside":  # a result box: dark backing under the text
                 tw = max(int(canvas.draw.textlength(t, font=mfont)) for t in measurements)
                 th = len(measurements) * (step(mfont) + 2)
-                canvas.draw.rectangle([mx0 - 3, my0 - 3, mx0 + tw + 3, my0 + th], fill=(0, 0, 0))
+                backing = (mx0 - 3, my0 - 3, mx0 + tw + 3, my0 + th)
+                if canvas.free(backing):
+                    canvas.draw.rectangle(backing, fill=(0, 0, 0), outline=GREY if table else None)
+                    panels.append(backing)
             for text in measurements:
                 canvas.text((mx0, my0), text, mfont, mcolour, "measurement")
                 my0 += step(mfont) + 2
+    frame = canvas.array()
+    drawn = draw_calipers(frame, pairs, style, digit_font, ellipse_ratio)
+    texts = canvas.texts + [TextTruth(t, "caliper", box, style.colour) for t, box in drawn.labels]
+    jpeg_quality: int | None = None
+    if rng.random() < spec.jpeg_share:
+        jpeg_quality = int(rng.integers(spec.jpeg[0], spec.jpeg[1] + 1))
+        _, data = cv2.imencode(".jpg", frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+        decoded = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        assert decoded is not None  # an image OpenCV just encoded
+        frame = np.ascontiguousarray(decoded[..., ::-1])
     return Screen(
         family=family,
         seed=seed,
-        frame=canvas.array(),
+        frame=frame,
         clean=canvas_clean,
         fov_mask=fov_mask,
-        fov_polygon=polygon,
-        texts=canvas.texts,
-        calipers=calipers,
+        fov_polygon=polygons[0],
+        texts=texts,
+        calipers=drawn.points,
         ui_boxes=ui_boxes,
         pixel_spacing_cm=spacing_cm,
         caliper_mask=drawn.mask,
         caliper_style=style.name,
         caliper_colour=style.colour,
+        fov_polygons=polygons,
+        dual=dual,
+        doppler=doppler_kind is not None,
+        doppler_kind=doppler_kind,
+        elastography=elasto,
+        zoom=zoom,
+        jpeg_quality=jpeg_quality,
+        header_layout=header,
+        fan=fan_kind,
+        panels=panels,
     )
 
 

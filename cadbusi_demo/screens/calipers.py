@@ -82,7 +82,7 @@ def random_style(
         numbered=on["numbered"],
         dotted=on["dotted"],
         ellipse=on["ellipse"],
-        dot_gap=int(rng.integers(3, 7)),
+        dot_gap=int(rng.integers(4, 8)) + 2 * (thickness - 1),
     )
 
 
