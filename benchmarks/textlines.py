@@ -307,7 +307,8 @@ def _family_totals(family: str, frames: int, seed: int, ocr: bool) -> _Totals:
         # Identifiers left in the frame (name, ID) that the verification catches, and that
         # tesseract reading every line catches.
         full = ocr_identifiers(screen.frame, identifiers, read_frame(screen.frame))
-        wanted = {"patient_name", "patient_id"}
+        wanted = {"patient_name"} if identifiers.patient_names else set()
+        wanted |= {"patient_id"} if identifiers.patient_ids else set()
         totals.identifiers_expected += len(wanted)
         totals.identifiers_caught += len(wanted & set(caught))
         totals.identifiers_caught_tesseract += len(wanted & set(full))

@@ -124,12 +124,38 @@ def _fold_cm(match: re.Match[str]) -> str:
     return _digits(match.group(1))
 
 
+#: Annotation words whose digits-for-letters misreadings are folded back ("L0NG", "5AG");
+#: other words keep their digits ("LBR5 O'CLOCK": the hour glued to the side).
+_FOLDABLE = frozenset(
+    [
+        "LONG",
+        "LONGITUDINAL",
+        "SAG",
+        "SAGITTAL",
+        "TRANS",
+        "TRANSVERSE",
+        "TRV",
+        "RAD",
+        "RADIAL",
+        "ARAD",
+        "ANTIRAD",
+        "ANTIRADIAL",
+        "OBL",
+        "OBLIQUE",
+        "BREAST",
+        "SUBAREOLAR",
+        "RETROAREOLAR",
+        "LEFT",
+        "RIGHT",
+        "AXILLA",
+    ]
+)
+
+
 def _fold_word(match: re.Match[str]) -> str:
     word = match.group(0)
-    if re.match(r"[015]+C", word):  # a number glued to its unit: "15CMFN"
-        return word
-    letters = sum(c.isalpha() for c in word)
-    return word.translate(_AS_LETTER) if letters > len(word) - letters else word
+    folded = word.translate(_AS_LETTER)
+    return folded if folded != word and folded in _FOLDABLE else word
 
 
 def _normalize(text: str) -> str:

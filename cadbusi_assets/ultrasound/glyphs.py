@@ -270,6 +270,7 @@ _WORDS = [
     "CF",
     "M/S",
     "CM/S",
+    "ML",
 ]
 _NUMBER = r"\d{1,2}(?:[.:]\d{1,2})?"
 _TOKEN = re.compile(
@@ -279,6 +280,9 @@ _TOKEN = re.compile(
     # probe names: 14L5, 9L4 | L12-5, C5-1, ML6-15, EL18-4 | HFL50X
     r"|\d{1,2}[A-Z]\d{1,2}|[A-Z]{1,3}\d{1,2}-\d{1,2}|[A-Z]{1,3}\d{2}X"
 )
+
+
+_BARE_NUMBER = re.compile(r"[-+]?\d{1,2}(?:[.:]\d{1,2})?[-+]?")
 
 
 def is_screen_vocabulary(text: str) -> bool:
@@ -293,4 +297,10 @@ def is_screen_vocabulary(text: str) -> bool:
     (False, False, False)
     """
     words = text.upper().split()
-    return bool(words) and all(_TOKEN.fullmatch(word) for word in words)
+    if not words or not all(_TOKEN.fullmatch(word) for word in words):
+        return False
+    # numbers alone ("12 35 45": a time whose colons were lost) are not the screen's words;
+    # a lone depth mark ("-6") is
+    return not all(_BARE_NUMBER.fullmatch(w) for w in words) or (
+        len(words) == 1 and len(words[0]) <= 3
+    )

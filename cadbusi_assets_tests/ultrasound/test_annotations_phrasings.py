@@ -150,3 +150,8 @@ def test_fields_one_by_one():
     assert parse_nipple_distance("3 CM F.N.") == 3.0
     assert parse_orientation("A-RAD") == "antiradial"
     assert parse_orientation("OBLIQUE") == "oblique"
+
+
+def test_an_hour_glued_to_the_side_stays_a_digit():
+    """Found on a tuning family: OCR read "L BR 5 O'CLOCK" as "LBR5 O'CLOCK"."""
+    assert parse_clock("LBR5 O'CLOCK 2 CM FN") == "5:00"

@@ -36,6 +36,10 @@ def _screen(lines: list[tuple[str, tuple[int, int]]], face: str = "sans", size: 
         ("RT BREAST 10:00 3CMFN", True),
         ("D1 1.58 CM D2 0.96 CM", True),
         ("MI 1.1 TIS 0.4", True),
+        ("VOL 1.23 ML", True),
+        ("-6", True),
+        ("12 35 45", False),  # a time of day whose colons were lost
+        ("12:35", False),
         ("LT 12:00 SUBAREOLAR", True),
         ("KOWALSKA^ANNA", False),
         ("ANNA KOWALSKA", False),
@@ -93,9 +97,12 @@ def test_vocabulary_lines_skip_tesseract_and_a_name_does_not(monkeypatch):
 
     read = []
     original = ultrasound_ocr.read_line
-    monkeypatch.setattr(
-        ultrasound_ocr, "read_line", lambda lv, box: read.append(box) or original(lv, box)
-    )
+
+    def counting(lv, box):
+        read.append(box)
+        return original(lv, box)
+
+    monkeypatch.setattr(ultrasound_ocr, "read_line", counting)
     reading = ultrasound_ocr.read_frame_text(frame, vocabulary_gate=True)
     assert read == name_box  # tesseract read the name line only
     assert "KOWALSKA" in reading.text.upper()
