@@ -19,6 +19,14 @@ to dark-on-light, scaled to ~:data:`LINE_HEIGHT` px and read as a single line by
 per-process ``libtesseract`` engine of :mod:`cadbusi_assets.ultrasound.ocr` (in-process C
 API, cached per line image: static text repeated on every frame of a cine is read once).
 
+A learned gate (:mod:`cadbusi_assets.ultrasound.glyphs`, when :func:`ocr_identifiers` reads
+the frame itself): a small CNN reads all lines of the frame in one batch first; a line it reads
+with high confidence as the scanner's own vocabulary (gain, probe, annotation, measurements)
+keeps that reading and skips tesseract. Names, IDs, dates and whatever the model is unsure of
+are read by tesseract as before: the gate only spares tesseract lines that cannot hold an
+identifier, so the verification stays fail-closed (without torch or the weights, tesseract
+reads every line).
+
 Matching (:func:`find_identifiers_in_ocr_text`): the exact matching of
 :func:`cadbusi_assets.deid.scan.find_identifiers_in_text` (names in any order or case, IDs
 with or without leading zeros, dates in their common forms), plus what OCR does to text.
@@ -147,17 +155,19 @@ def read_lines(level: np.ndarray, boxes: Sequence[Box], height: int = LINE_HEIGH
         raise DeidentificationError(f"OCR failed ({type(exc).__name__})") from None
 
 
-def read_frame(frame: np.ndarray) -> FrameText:
+def read_frame(frame: np.ndarray, *, vocabulary_gate: bool = False) -> FrameText:
     """Every line of ``frame`` found and read once
     (:func:`cadbusi_assets.ultrasound.ocr.read_frame_text`), as a
     :class:`~cadbusi_assets.ultrasound.ocr.FrameText` a caller may hand on to the annotation
-    reading (handle it as PHI)."""
+    reading (handle it as PHI). ``vocabulary_gate``: lines the learned reader reads
+    confidently as the screen's own words skip tesseract (what :func:`ocr_identifiers`
+    does when it reads the frame itself)."""
     from cadbusi_assets.ultrasound.ocr import TesseractUnavailable, read_frame_text
 
     if not tesseract_available():
         raise DeidentificationError(_MISSING)
     try:
-        return read_frame_text(frame)
+        return read_frame_text(frame, vocabulary_gate=vocabulary_gate)
     except TesseractUnavailable:
         raise DeidentificationError(_MISSING) from None
     except Exception as exc:  # the command fallback raises pytesseract errors
@@ -307,8 +317,15 @@ def ocr_identifiers(
 ) -> list[str]:
     """Kinds of the study's identifiers that tesseract can read anywhere in ``frame``
     (``reading``: the frame's :func:`read_frame`, when a caller has it already), plus
-    :data:`THIRD_PARTY_CONTACT` for anyone's phone number, e-mail, URL or SSN."""
-    text = ocr_text(frame, reading)
+    :data:`THIRD_PARTY_CONTACT` for anyone's phone number, e-mail, URL or SSN.
+
+    Without ``reading`` the frame is read with the learned vocabulary gate
+    (:func:`read_frame`): lines the small line reader reads confidently as the scanner's own
+    words (gain, probe, annotation, measurements) skip tesseract; names, IDs, dates and
+    anything the reader is unsure of are read by tesseract."""
+    text = ocr_text(
+        frame, reading if reading is not None else read_frame(frame, vocabulary_gate=True)
+    )
     found = [] if identifiers.is_empty() else find_identifiers_in_ocr_text(text, identifiers)
     return sorted({*found, *find_contact_details_in_ocr_text(text)})
 

@@ -17,10 +17,14 @@ import re
 from dataclasses import dataclass
 
 ORIENTATIONS = (
-    ("antiradial", r"A\s*-?\s*RAD(?:IAL)?|ANTI\s*-?\s*RAD(?:IAL)?"),
+    ("antiradial", r"A\s*-?\s*RAD(?:IAL)?|ANTI\s*-?\s*RAD(?:IAL)?|ANTRAD"),
     ("radial", r"RAD(?:IAL)?"),
-    ("transverse", r"TRANS(?:VERSE)?|TRV|TRNS|TRAN"),
-    ("longitudinal", r"LONG(?:ITUDINAL)?|LONG|LON|SAG(?:ITTAL)?"),
+    ("transverse", r"TRANS(?:V|VERSE)?|TRV|TRNS|TRAN|TRS"),
+    (
+        "longitudinal",
+        # "LONG ISLAND RADIOLOGY" and "LONG BEACH" are clinics, not orientations
+        r"(?:LONG(?:IT|ITUD|ITUDINAL)?|LON|LNG)(?!\s+(?:ISLAND|BEACH)\b)|SAG(?:IT|ITTAL)?",
+    ),
     ("oblique", r"OBL(?:IQUE)?|OBLQ"),
 )
 QUADRANTS = {
@@ -36,25 +40,32 @@ QUADRANTS = {
 MIN_DISTANCE_CM, MAX_DISTANCE_CM = 0.0, 25.0
 
 #: "LT", "LEFT", "L BREAST", and the side after the organ ("BREAST L 5:00", "BR R").
-_LEFT = re.compile(
-    r"\b(?:LT|LEFT|LFT|L(?=\s+(?:BREAST|BR|AXILLA|AX)\b)|(?<=BREAST\s)L|(?<=\bBR\s)L)\b"
+#: A lone "L" / "R" counts before the organ, after it, or right before a clock position
+#: ("L 2:30 4 CM FN", "R 10 O'CLOCK"); never inside a probe name ("L12-5") or a word.
+_SIDE_CONTEXT = (
+    r"(?=\s+(?:BREAST|BR|AXILLA|AX)\b)"
+    r"|(?=\s+(?:1[0-2]|0?[1-9])\s*(?::[0-5]\d|O'?\s*CLOCK|OCLOCK)(?![\d:]))"
 )
-_RIGHT = re.compile(
-    r"\b(?:RT|RIGHT|RGT|R(?=\s+(?:BREAST|BR|AXILLA|AX)\b)|(?<=BREAST\s)R|(?<=\bBR\s)R)\b"
-)
+_LEFT = re.compile(rf"\b(?:LT|LEFT|LFT|L(?:{_SIDE_CONTEXT})|(?<=BREAST\s)L|(?<=\bBR\s)L)\b")
+_RIGHT = re.compile(rf"\b(?:RT|RIGHT|RGT|R(?:{_SIDE_CONTEXT})|(?<=BREAST\s)R|(?<=\bBR\s)R)\b")
 #: not followed by a unit; OCR reads the "c" of "cm" as "o", "0" or "e" ("D1 1.30 om")
-_NOT_A_UNIT = r"(?![\d.,:])(?!\s*(?:[CO0E]\s*M\b|C\s*M|CRN|MM|%|HZ|MHZ|S\b))"
+#: (nor by other units a screen shows next to a number: "Vol 3.15 ml", "FR 12.30 Hz"), nor by
+#: AM / PM (a time of day).
+_NOT_A_UNIT = (
+    r"(?![\d.,:])(?!\s*(?:[CO0E]\s*M\b|C\s*M|CRN|MM|ML|%|K?HZ|MHZ|DB\b|FPS|S\b|M\s*/\s*S"
+    r"|KPA|[AP]\.?\s*M\b))"
+)
 #: "2:00"; OCR may read the colon as ';'.
 _CLOCK = re.compile(r"(?<![\d.,:])(1[0-2]|0?[1-9])\s*[:;]\s*([0-5]\d)" + _NOT_A_UNIT)
 #: "2.30" only with quarter-hour minutes, so "MI 1.10" or "1.25" are not clock positions.
 _CLOCK_DOT = re.compile(r"(?<![\d.,:])(1[0-2]|0?[1-9])\s*[.]\s*(00|15|30|45)" + _NOT_A_UNIT)
-_OCLOCK = re.compile(r"(?<![\d.,])(1[0-2]|0?[1-9])\s*(?:O'?\s*CLOCK|OCLOCK|O'C)\b")
+_OCLOCK = re.compile(r"(?<![\d.,])(1[0-2]|0?[1-9])\s*(?:[O0]\s*'?\s*CL[O0]CK|[O0]'C)\b")
 _QUADRANT = re.compile(r"\b(UOQ|UIQ|LOQ|LIQ|SUB\s*-?\s*AREOLAR|RETRO\s*-?\s*AREOLAR)\b")
 #: "3 CM FN", "4CMFN", "2-3 cm from nipple"; OCR may add a stray letter before CM ("6BCMFN")
 #: or an E inside FN ("CMFEN").
 _DISTANCE = re.compile(
     r"(?<![\d.,])(\d{1,2}(?:[.,]\d)?)\s*(?:-\s*(\d{1,2}(?:[.,]\d)?)\s*)?[A-Z]?\s*C\s*M\s*"
-    r"(?:F\s*E?\s*N|FROM\s+(?:THE\s+)?NIPPLE|FTN)"
+    r"(?:F\s*[./]?\s*E?\s*N\b\.?|FR(?:OM)?\s+(?:THE\s+)?NIP(?:PLE)?|FTN)"
 )
 #: A clock position whose colon OCR lost ("400 7CMFN"), trusted only before a distance.
 _CLOCK_NO_COLON = re.compile(
@@ -77,8 +88,82 @@ class AnnotationFields:
     body_area: str | None = None  # 'breast' | 'axilla'
 
 
+#: Characters OCR reads for digits inside a number (case matters: an upper-case "L" is
+#: the left side in "L2:00" with its space lost, a lower-case "l" is a 1).
+_AS_DIGIT = str.maketrans(
+    {"O": "0", "o": "0", "D": "0", "l": "1", "I": "1", "|": "1", "i": "1", "S": "5", "s": "5"}
+)
+_AS_LETTER = str.maketrans({"0": "O", "1": "I", "5": "S"})
+_DIGITISH = "0-9OoDlIi|Ss"
+#: A clock position or an hour before "o'clock" in which OCR put letters for digits:
+#: "1O:3O", "l0:00", "S:00", "l1 O'CLOCK" (at least one real digit or the colon form).
+_FUZZY_CLOCK = re.compile(
+    rf"(?<![\w.,:])([{_DIGITISH}]{{1,2}})(\s*[:;]\s*)([{_DIGITISH}]{{2}})(?![\w:])"
+    rf"|(?<![\w.,:])([{_DIGITISH}]{{1,2}})(?=\s*[O0o]\s*'?\s*[Cc][Ll][Oo0][Cc][Kk])"
+)
+#: A number before "cm" in which OCR put letters for digits ("S CM FN", "lO CM FN").
+_FUZZY_CM = re.compile(
+    rf"(?<![\w.,])([{_DIGITISH}]{{1,2}}(?:[.,][{_DIGITISH}])?)(?=\s*[Cc]\s*[Mm])"
+)
+#: A word in which OCR put digits for letters ("L0NG", "5AG", "RAD1AL", "TRAN5").
+_WORD = re.compile(r"\b[A-Z015]{3,}\b")
+
+
+def _digits(text: str) -> str:
+    return text.translate(_AS_DIGIT)
+
+
+def _fold_clock(match: re.Match[str]) -> str:
+    if match.group(4) is not None:
+        hour = match.group(4)
+        return _digits(hour) if any(c.isdigit() for c in hour) or len(hour) == 1 else hour
+    return _digits(match.group(1)) + match.group(2) + _digits(match.group(3))
+
+
+def _fold_cm(match: re.Match[str]) -> str:
+    return _digits(match.group(1))
+
+
+#: Annotation words whose digits-for-letters misreadings are folded back ("L0NG", "5AG");
+#: other words keep their digits ("LBR5 O'CLOCK": the hour glued to the side).
+_FOLDABLE = frozenset(
+    [
+        "LONG",
+        "LONGITUDINAL",
+        "SAG",
+        "SAGITTAL",
+        "TRANS",
+        "TRANSVERSE",
+        "TRV",
+        "RAD",
+        "RADIAL",
+        "ARAD",
+        "ANTIRAD",
+        "ANTIRADIAL",
+        "OBL",
+        "OBLIQUE",
+        "BREAST",
+        "SUBAREOLAR",
+        "RETROAREOLAR",
+        "LEFT",
+        "RIGHT",
+        "AXILLA",
+    ]
+)
+
+
+def _fold_word(match: re.Match[str]) -> str:
+    word = match.group(0)
+    folded = word.translate(_AS_LETTER)
+    return folded if folded != word and folded in _FOLDABLE else word
+
+
 def _normalize(text: str) -> str:
-    text = text.upper().replace("’", "'").replace("`", "'")
+    text = _FUZZY_CLOCK.sub(_fold_clock, text.replace("’", "'").replace("`", "'"))
+    text = _FUZZY_CM.sub(_fold_cm, text)
+    text = _WORD.sub(_fold_word, text.upper())
+    # "1T" or "|T": OCR read the L of "LT" as a one.
+    text = re.sub(r"(?<![\w.])[1|]T\b", "LT", text)
     # OCR doubles or mixes the colon of a clock position: "2:;00", "10::30".
     text = re.sub(r"(?<=\d)\s*[:;][:;.]*\s*(?=\d)", ":", text)
     # OCR confusions inside number+unit tokens: S/O misread for 5/0 before CM.

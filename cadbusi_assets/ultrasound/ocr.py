@@ -444,21 +444,76 @@ def read_boxes(frame: np.ndarray, boxes: Sequence[Box]) -> list[str]:
     return [read_line(level, box) for box in boxes]
 
 
-def read_frame_text(frame: np.ndarray, *, area: Box | None = None) -> FrameText:
+def learned_readings(level: np.ndarray, boxes: Sequence[Box]) -> list[tuple[str, bool]] | None:
+    """The learned line reader's text of each line of ``boxes``
+    (:mod:`cadbusi_assets.ultrasound.glyphs`), and whether it read the line confidently as the
+    screen's own vocabulary (gain, probe, annotation, measurements: no name, ID or date);
+    None when the reader cannot run (no torch, no weights)."""
+    if not boxes:
+        return []
+    try:
+        from cadbusi_assets.ultrasound.glyphs import (
+            MIN_CONFIDENCE,
+            is_screen_vocabulary,
+            line_reader,
+        )
+
+        readings = line_reader().read([clean_line_image(level, box) for box in boxes])
+    except (ImportError, OSError, RuntimeError):
+        return None
+    return [
+        (r.text, r.confidence >= MIN_CONFIDENCE and is_screen_vocabulary(r.text)) for r in readings
+    ]
+
+
+def screen_vocabulary_lines(level: np.ndarray, boxes: Sequence[Box]) -> dict[Box, str]:
+    """The lines of ``boxes`` that the learned line reader reads confidently as the screen's
+    own vocabulary (:func:`learned_readings`), with their text; empty when the reader cannot
+    run: then tesseract reads every line."""
+    readings = learned_readings(level, boxes)
+    if readings is None:
+        return {}
+    return {
+        box: text for box, (text, vocabulary) in zip(boxes, readings, strict=True) if vocabulary
+    }
+
+
+def read_frame_text(
+    frame: np.ndarray, *, area: Box | None = None, vocabulary_gate: bool = False
+) -> FrameText:
     """Find every text line of ``frame`` (inside ``area``, default the whole frame) with
     the shared detector and read each once (:class:`TesseractUnavailable` without
     tesseract). Static text repeated on frames (UI, the annotation of a cine) comes from the
-    engine's per-process cache."""
+    engine's per-process cache.
+
+    ``vocabulary_gate``: lines the learned reader reads confidently as the screen's own
+    vocabulary (:func:`learned_readings`) keep its text and skip tesseract; every other line
+    is read by tesseract as without the gate, and the learned reader's own reading of it is
+    added to ``strips`` (a second reading that identifiers are matched against too). For the
+    de-identification's verification: fast, and still fail-closed for names, IDs and dates.
+    """
     level = brightness(frame)
     reader = engine()
-    lines: list[TextLine] = []
+    found_lines = _found_lines(frame, area)
+    learned: dict[Box, str] = {}
     strip_texts: list[str] = []
-    for found in _found_lines(frame, area):
+    if vocabulary_gate:
+        boxes = [f.box for f in found_lines if not f.strip]
+        readings = learned_readings(level, boxes)
+        for box, (text, vocabulary) in zip(boxes, readings or [], strict=readings is not None):
+            if vocabulary:
+                learned[box] = text
+            else:
+                strip_texts.append(text)
+    lines: list[TextLine] = []
+    for found in found_lines:
         if found.strip:
             for strip in strips(found.box):
                 strip_texts.append(
                     reader.read_line(clean_line_image(level, strip, 2 * LINE_HEIGHT))
                 )
+        elif found.box in learned:
+            lines.append(TextLine(found.box, learned[found.box]))
         else:
             lines.append(TextLine(found.box, read_line(level, found.box)))
     return FrameText(tuple(lines), tuple(t for t in strip_texts if t.strip()))

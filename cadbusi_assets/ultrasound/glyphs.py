@@ -1,0 +1,306 @@
+"""A small learned line reader (CNN + CTC) for burned-in ultrasound text, used as a *gate*.
+
+The de-identification's OCR verification (:func:`cadbusi_assets.deid.ocr.ocr_identifiers`)
+must read every text line of a frame; tesseract costs ~5-15 ms a line. Most lines left on a
+cleaned frame are the scanner's own vocabulary: gain and dynamic range ("Gn 36", "DR 72"),
+probe and frequency ("L12-5 14MHz"), the annotation ("RT BREAST 10:00 3CMFN", "TRANS"),
+caliper measurements ("D1 1.58 cm"). :class:`LineReader` reads all lines of a frame in one
+pass (a few milliseconds on one CPU core; on CUDA when present); a line whose reading
+is confident *and* made only of that vocabulary (:func:`is_screen_vocabulary`) is taken as
+read; every other line (a name, an ID, a date, anything the model is unsure of) still goes to
+tesseract. The verification stays fail-closed: the model can only spare tesseract a line that
+it read, with high confidence, as words no identifier can be.
+
+The model (``LineNet``, 153 k parameters, :data:`WEIGHTS` float16, 0.3 MB) is
+trained by ``tools/train_line_reader.py`` on lines rendered with the *tuning* families of
+:mod:`cadbusi_demo.screens_heldout` (and random strings in those families' fonts and in
+OpenCV's Hershey fonts); the held-out families measure it. Deterministic: fixed seeds, and
+inference runs in float32 on the CPU (same input, same text) unless CUDA is used.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+#: Classes of the CTC output (index 0 is the blank). Lower case is read as upper case.
+CHARSET = " 0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ:.,-/'%^()+#*=&@"
+#: Model input height (pixels); the width follows the line's aspect ratio.
+INPUT_HEIGHT = 24
+#: Horizontal downsampling of the network (input columns per output frame).
+STRIDE = 4
+WEIGHTS = "line_reader.pt"
+#: Empty columns between lines read side by side (more than the receptive field's reach).
+GAP = 48
+#: A line counts as read when the most likely class of every output frame (characters and
+#: blanks) has at least this probability (calibrated on tuning-family screens: at 0.5 no line
+#: holding a name, ID or date was read as vocabulary).
+MIN_CONFIDENCE = 0.5
+
+
+def input_image(line: np.ndarray) -> np.ndarray:
+    """A dark-on-light line image (:func:`cadbusi_assets.ultrasound.ocr.clean_line_image`)
+    as the network's float32 input: :data:`INPUT_HEIGHT` high, light text on 0, in [0, 1]."""
+    height, width = line.shape[:2]
+    new_width = max(STRIDE * 2, round(width * INPUT_HEIGHT / max(1, height)))
+    interpolation = cv2.INTER_AREA if height > INPUT_HEIGHT else cv2.INTER_LINEAR
+    small = cv2.resize(line, (new_width, INPUT_HEIGHT), interpolation=interpolation)
+    return (255.0 - small.astype(np.float32)) / 255.0
+
+
+def encode(text: str) -> list[int]:
+    """Class indices of ``text`` (upper-cased; characters outside :data:`CHARSET` dropped)."""
+    return [CHARSET.index(c) + 1 for c in text.upper() if c in CHARSET]
+
+
+def _net() -> Any:
+    import torch
+    from torch import nn
+
+    class LineNet(nn.Module):
+        """Conv layers that fold the height away, then 1-D convolutions along the line."""
+
+        def __init__(self) -> None:
+            super().__init__()
+
+            def block(cin: int, cout: int, pool: tuple[int, int] | None) -> list[nn.Module]:
+                layers: list[nn.Module] = [
+                    nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+                    nn.BatchNorm2d(cout),
+                    nn.ReLU(inplace=True),
+                ]
+                if pool is not None:
+                    layers.append(nn.MaxPool2d(pool, pool))
+                return layers
+
+            self.features = nn.Sequential(
+                *block(1, 16, (2, 2)),  # 12 x W/2
+                *block(16, 32, (2, 2)),  # 6 x W/4
+                *block(32, 48, (2, 1)),  # 3 x W/4
+                *block(48, 64, None),
+            )
+            self.sequence = nn.Sequential(
+                nn.Conv1d(64 * 3, 96, 3, padding=1),
+                nn.ReLU(inplace=True),
+                nn.Conv1d(96, 96, 5, padding=2),
+                nn.ReLU(inplace=True),
+                nn.Conv1d(96, len(CHARSET) + 1, 1),
+            )
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            """(N, 1, H, W) -> log-probabilities (T, N, C) with T = W / STRIDE."""
+            f = self.features(x)
+            n, c, h, w = f.shape
+            out = self.sequence(f.reshape(n, c * h, w))
+            return torch.log_softmax(out.permute(2, 0, 1), dim=2)
+
+    return LineNet()
+
+
+def build_model() -> Any:
+    """An untrained :class:`LineNet` (the training script's starting point)."""
+    return _net()
+
+
+def batch(images: list[np.ndarray]) -> tuple[np.ndarray, list[int]]:
+    """Inputs (:func:`input_image`) padded on the right to one width, and their widths."""
+    widths = [i.shape[1] for i in images]
+    width = -(-max(widths) // STRIDE) * STRIDE
+    out = np.zeros((len(images), 1, INPUT_HEIGHT, width), np.float32)
+    for k, image in enumerate(images):
+        out[k, 0, :, : image.shape[1]] = image
+    return out, widths
+
+
+@dataclass(frozen=True)
+class Reading:
+    text: str
+    confidence: float  # the lowest probability of a character (or of the blanks) kept
+
+
+def decode(log_probs: np.ndarray, frames: int) -> Reading:
+    """Greedy CTC decoding of one line's (T, C) log-probabilities over its first ``frames``."""
+    probs = np.exp(log_probs[:frames])
+    best = probs.argmax(axis=1)
+    peak = probs.max(axis=1)
+    chars: list[str] = []
+    confidence = 1.0
+    previous = 0
+    for k, cls in enumerate(best):
+        confidence = min(confidence, float(peak[k]))
+        if cls != 0 and cls != previous:
+            chars.append(CHARSET[cls - 1])
+        previous = int(cls)
+    return Reading(" ".join("".join(chars).split()), round(confidence, 4))
+
+
+class LineReader:
+    """The trained line reader; one per process (:func:`line_reader`)."""
+
+    def __init__(self, state: dict[str, Any] | None = None) -> None:
+        import torch
+
+        self.model = _net()
+        if state is None:
+            with (
+                resources.files("cadbusi_assets.ultrasound.models")
+                .joinpath(WEIGHTS)
+                .open("rb") as handle
+            ):
+                state = torch.load(handle, map_location="cpu", weights_only=True)
+        self.model.load_state_dict({k: v.float() for k, v in state.items()})
+        self.model.eval()
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.model.to(self.device)
+        self._lock = threading.Lock()
+
+    def read(self, lines: list[np.ndarray]) -> list[Reading]:
+        """Read dark-on-light line images (as tesseract gets them) in one pass: the lines
+        side by side in one strip, :data:`GAP` empty columns apart (wider than the network's
+        receptive field, so each line reads as it would alone; no padding to the widest).
+        On the CPU on one thread: the pass is small, and threads fighting the caller's
+        processes for cores cost more than they gain."""
+        import torch
+
+        if not lines:
+            return []
+        images = [input_image(line) for line in lines]
+        spans: list[tuple[int, int]] = []
+        column = 0
+        for image in images:
+            width = -(-image.shape[1] // STRIDE) * STRIDE
+            spans.append((column // STRIDE, (column + width) // STRIDE))
+            column += width + GAP
+        strip = np.zeros((1, 1, INPUT_HEIGHT, column), np.float32)
+        for image, (start, _) in zip(images, spans, strict=True):
+            strip[0, 0, :, start * STRIDE : start * STRIDE + image.shape[1]] = image
+        threads = torch.get_num_threads()
+        with self._lock, torch.inference_mode():
+            if self.device.type == "cpu":
+                torch.set_num_threads(1)
+            try:
+                out = self.model(torch.from_numpy(strip).to(self.device)).float().cpu().numpy()
+            finally:
+                torch.set_num_threads(threads)
+        return [decode(out[start:end, 0, :], end - start) for start, end in spans]
+
+
+@lru_cache(maxsize=1)
+def line_reader() -> LineReader:
+    return LineReader()
+
+
+# ---------------------------------------------------------------------------------------
+# The screen's own vocabulary: words no identifier can be
+
+_WORDS = [
+    "LT",
+    "RT",
+    "L",
+    "R",
+    "LEFT",
+    "RIGHT",
+    "BREAST",
+    "BR",
+    "AXILLA",
+    "AX",
+    "CM",
+    "MM",
+    "FN",
+    "CMFN",
+    "FROM",
+    "NIPPLE",
+    "O'CLOCK",
+    "OCLOCK",
+    "RAD",
+    "RADIAL",
+    "ARAD",
+    "ANTIRAD",
+    "ANTIRADIAL",
+    "ANTI-RAD",
+    "A-RAD",
+    "TRANS",
+    "TRANSVERSE",
+    "TRV",
+    "SAG",
+    "SAGITTAL",
+    "LONG",
+    "LONGITUDINAL",
+    "OBL",
+    "OBLIQUE",
+    "SUBAREOLAR",
+    "RETROAREOLAR",
+    "UOQ",
+    "UIQ",
+    "LOQ",
+    "LIQ",
+    "GN",
+    "DR",
+    "FR",
+    "MI",
+    "TIS",
+    "TIB",
+    "TIC",
+    "MHZ",
+    "HZ",
+    "KHZ",
+    "DB",
+    "FPS",
+    "DIST",
+    "DEPTH",
+    "D1",
+    "D2",
+    "D3",
+    "D4",
+    "AREA",
+    "VOL",
+    "RES",
+    "2D",
+    "PW",
+    "CF",
+    "M/S",
+    "CM/S",
+    "ML",
+]
+_NUMBER = r"\d{1,2}(?:[.:]\d{1,2})?"
+_TOKEN = re.compile(
+    rf"(?:{'|'.join(re.escape(w) for w in sorted(_WORDS, key=len, reverse=True))})"
+    rf"|{_NUMBER}(?:CM|MM|MHZ|HZ|%|CMFN)?"
+    r"|[-+]?\d{1,2}[-+]?"  # depth-scale marks: "-6", "6+"
+    # probe names: 14L5, 9L4 | L12-5, C5-1, ML6-15, EL18-4 | HFL50X
+    r"|\d{1,2}[A-Z]\d{1,2}|[A-Z]{1,3}\d{1,2}-\d{1,2}|[A-Z]{1,3}\d{2}X"
+)
+
+
+_BARE_NUMBER = re.compile(r"[-+]?\d{1,2}(?:[.:]\d{1,2})?[-+]?")
+
+
+def is_screen_vocabulary(text: str) -> bool:
+    """True when every word of ``text`` is one of the screen's own words, a short number
+    (with a unit) or a probe name: text that holds no name, ID or date.
+
+    >>> is_screen_vocabulary("Gn 36"), is_screen_vocabulary("RT BREAST 10:00 3CMFN")
+    (True, True)
+    >>> is_screen_vocabulary("ID 03908483"), is_screen_vocabulary("KOWALSKA^ANNA")
+    (False, False)
+    >>> is_screen_vocabulary("01/13/1982"), is_screen_vocabulary("ACC0412"), is_screen_vocabulary("")
+    (False, False, False)
+    """
+    words = text.upper().split()
+    if not words or not all(_TOKEN.fullmatch(word) for word in words):
+        return False
+    # numbers alone ("12 35 45": a time whose colons were lost) are not the screen's words;
+    # a lone depth mark ("-6") is
+    return not all(_BARE_NUMBER.fullmatch(w) for w in words) or (
+        len(words) == 1 and len(words[0]) <= 3
+    )

@@ -1,0 +1,145 @@
+"""The learned line reader (a gate in front of tesseract): it reads the screen's own words,
+its vocabulary excludes names, IDs and dates, and the verification stays fail-closed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+from cadbusi_assets.ultrasound import glyphs
+from cadbusi_assets.ultrasound import ocr as ultrasound_ocr
+from cadbusi_assets.ultrasound.textlines import brightness
+from cadbusi_assets_tests.support import require_tool
+from cadbusi_demo.screens_heldout import load_font
+
+
+def _require_tesseract() -> None:
+    require_tool("tesseract", "apt-get install tesseract-ocr tesseract-ocr-eng")
+
+
+def _screen(lines: list[tuple[str, tuple[int, int]]], face: str = "sans", size: int = 16):
+    image = Image.new("RGB", (640, 260), (0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    for text, xy in lines:
+        draw.text(xy, text, font=load_font(face, size), fill=(255, 255, 255))
+    return np.asarray(image)
+
+
+@pytest.mark.parametrize(
+    ("text", "vocabulary"),
+    [
+        ("Gn 36", True),
+        ("DR 72", True),
+        ("L12-5 14MHZ", True),
+        ("RT BREAST 10:00 3CMFN", True),
+        ("D1 1.58 CM D2 0.96 CM", True),
+        ("MI 1.1 TIS 0.4", True),
+        ("VOL 1.23 ML", True),
+        ("-6", True),
+        ("12 35 45", False),  # a time of day whose colons were lost
+        ("12:35", False),
+        ("LT 12:00 SUBAREOLAR", True),
+        ("KOWALSKA^ANNA", False),
+        ("ANNA KOWALSKA", False),
+        ("ID 03908483", False),
+        ("03908483", False),
+        ("ACC0412", False),
+        ("AB12CD34", False),
+        ("01/13/1982", False),
+        ("1982-01-13", False),
+        ("13.01.1982", False),
+        ("555-0142", False),
+        ("ST MARY WOMENS CLINIC", False),
+        ("RT BREAST OKAFOR", False),
+        ("", False),
+    ],
+)
+def test_the_screen_vocabulary_holds_no_identifier(text, vocabulary):
+    assert glyphs.is_screen_vocabulary(text) is vocabulary
+
+
+def test_encode_and_decode_round_trip():
+    labels = glyphs.encode("Gn 36")
+    frames = np.full((12, len(glyphs.CHARSET) + 1), -20.0, np.float32)
+    g, n, space, three, six = labels
+    for k, cls in enumerate([g, 0, n, n, space, three, 0, six]):  # CTC: repeats merge
+        frames[k, cls] = 0.0
+    frames[8:, 0] = 0.0
+    assert glyphs.decode(frames, 12).text == "GN 36"
+    assert glyphs.decode(frames, 4).text == "GN"
+
+
+def test_the_reader_reads_screen_words_confidently_and_the_same_twice():
+    frame = _screen(
+        [("Gn 48", (20, 20)), ("RT BREAST 10:00 3CMFN", (20, 80)), ("DR 60", (20, 140))]
+    )
+    level = brightness(frame)
+    boxes = ultrasound_ocr.find_text_lines(frame)
+    images = [ultrasound_ocr.clean_line_image(level, box) for box in boxes]
+    first = glyphs.line_reader().read(images)
+    assert [r.text for r in first] == ["GN 48", "RT BREAST 10:00 3CMFN", "DR 60"]
+    assert all(r.confidence >= glyphs.MIN_CONFIDENCE for r in first)
+    assert glyphs.line_reader().read(images) == first
+
+
+def test_vocabulary_lines_skip_tesseract_and_a_name_does_not(monkeypatch):
+    _require_tesseract()
+    name = "KOWALSKA^ANNA"
+    frame = _screen([("Gn 48", (20, 20)), (name, (20, 80)), ("DR 60", (20, 140))])
+    level = brightness(frame)
+    boxes = ultrasound_ocr.find_text_lines(frame)
+    learned = ultrasound_ocr.screen_vocabulary_lines(level, boxes)
+    assert sorted(learned.values()) == ["DR 60", "GN 48"]
+    name_box = [b for b in boxes if b not in learned]
+    assert len(name_box) == 1
+
+    read = []
+    original = ultrasound_ocr.read_line
+
+    def counting(lv, box):
+        read.append(box)
+        return original(lv, box)
+
+    monkeypatch.setattr(ultrasound_ocr, "read_line", counting)
+    reading = ultrasound_ocr.read_frame_text(frame, vocabulary_gate=True)
+    assert read == name_box  # tesseract read the name line only
+    assert "KOWALSKA" in reading.text.upper()
+
+
+def test_the_verification_still_catches_identifiers_with_the_gate():
+    """With the gate the verification finds at least what tesseract reading every line finds
+    (fonts of the held-out families too; tesseract itself misreads the ID in the extra-light
+    face)."""
+    _require_tesseract()
+    from cadbusi_assets.deid.ocr import ocr_identifiers, read_frame
+
+    ids = OriginalIdentifiers(patient_names=("KOWALSKA^ANNA",), patient_ids=("03908483",))
+    for face in ("sans", "serif", "mono_bold", "light", "bitmap", "condensed"):
+        frame = _screen(
+            [("Gn 48", (20, 20)), ("KOWALSKA^ANNA", (20, 70)), ("ID 03908483", (20, 120))],
+            face=face,
+            size=18,
+        )
+        gated = ocr_identifiers(frame, ids)
+        assert set(gated) >= set(ocr_identifiers(frame, ids, read_frame(frame))), face
+        assert "patient_name" in gated, face
+        if face != "light":
+            assert gated == ["patient_id", "patient_name"], face
+
+
+def test_without_the_reader_tesseract_reads_every_line(monkeypatch):
+    _require_tesseract()
+
+    def broken() -> glyphs.LineReader:
+        raise OSError("no weights")
+
+    monkeypatch.setattr(glyphs, "line_reader", broken)
+    frame = _screen([("Gn 48", (20, 20)), ("DR 60", (20, 140))])
+    level = brightness(frame)
+    assert (
+        ultrasound_ocr.screen_vocabulary_lines(level, ultrasound_ocr.find_text_lines(frame)) == {}
+    )
+    gated = ultrasound_ocr.read_frame_text(frame, vocabulary_gate=True)
+    assert gated == ultrasound_ocr.read_frame_text(frame)
