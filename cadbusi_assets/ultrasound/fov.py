@@ -40,6 +40,8 @@ MIN_PART_SHARE = 0.05
 SAME_COLUMNS = 0.95
 #: Rows lit over at least this share of the search area's width are a UI band.
 BAND_SHARE = 0.97
+#: ... and a band is at most this share of the frame's height thick.
+BAND_MAX_SHARE = 0.12
 #: A second view of a dual view: at least this share of the first's area, on the same rows.
 DUAL_SHARE = 0.4
 SAME_ROWS = 0.8
@@ -99,9 +101,15 @@ def _evidence_mask(grey: np.ndarray, scale: int) -> np.ndarray | None:
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel_close)
     # Header and footer bands span the whole width; an image rarely does, and when it does
     # (an image filling its region) such rows are most of the lit ones.
+    # Only thin runs of such rows are bands: two views side by side also light whole rows,
+    # in one thick block.
     full = mask.mean(axis=1) >= BAND_SHARE
     if 0 < np.count_nonzero(full) < 0.5 * np.count_nonzero(mask.any(axis=1)):
-        mask[full] = 0
+        thin = max(1, int(BAND_MAX_SHARE * mask.shape[0]))
+        rows = np.flatnonzero(full)
+        for run in np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1):
+            if len(run) <= thin:
+                mask[run] = 0
     # Opening at ~14 full-resolution pixels removes text, ticks, thin bars and markers.
     side = max(3, (14 // scale) | 1)
     kernel_open = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
