@@ -8,6 +8,7 @@ import signal
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import pytest
 
@@ -23,16 +24,19 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+def missing(message: str, ci_hint: str = "CI must install it in .ci/run") -> NoReturn:
+    """Something a test needs is not here: FAIL in CI, skip on a developer machine."""
+    if in_ci():
+        pytest.fail(f"{message}; {ci_hint}", pytrace=False)
+    pytest.skip(message)
+
+
 def require_tool(executable: str, install_hint: str) -> str:
     """Return the path of ``executable``. Missing: FAIL in CI, skip on a developer machine."""
     found = shutil.which(executable)
     if found:
         return found
-    message = f"{executable} is not installed ({install_hint})"
-    if in_ci():
-        pytest.fail(message + "; CI must install it in .ci/run", pytrace=False)
-    pytest.skip(message)
-    raise AssertionError("unreachable")
+    missing(f"{executable} is not installed ({install_hint})")
 
 
 def free_port() -> int:

@@ -35,7 +35,7 @@ from cadbusi_assets.dicom import UltrasoundRegion, iter_frames, read_dataset, ul
 from cadbusi_assets.ultrasound import analyze_frame, inpaint_calipers
 from cadbusi_assets.ultrasound.analysis import FrameAnalysis
 from cadbusi_assets.ultrasound.textlines import find_text
-from cadbusi_assets_tests.support import in_ci, require_tesseract, require_tool
+from cadbusi_assets_tests.support import missing, require_tesseract, require_tool
 
 Box = tuple[int, int, int, int]
 
@@ -198,10 +198,10 @@ KNOWN_MISSES: dict[tuple[str, str], str] = {
 
 
 def _missing(what: str) -> None:
-    message = f"{what} is not available offline (pip install pydicom-data deid-data)"
-    if in_ci():
-        pytest.fail(message + "; CI must install the test data packages", pytrace=False)
-    pytest.skip(message)
+    missing(
+        f"{what} is not available offline (pip install pydicom-data deid-data)",
+        "CI must install the test data packages",
+    )
 
 
 def _pydicom_path(name: str) -> Path:

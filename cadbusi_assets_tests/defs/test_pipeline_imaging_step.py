@@ -38,6 +38,9 @@ def test_the_three_assets_are_one_step_with_their_own_metadata_and_reports(pipel
 
 
 def test_one_asset_alone_runs_its_own_stage_and_writes_the_same(pipeline, definitions):
+    # Runs after test_pipeline.py (file order, one xdist group): re-materializing
+    # image_features leaves the shared pipeline's catalog older than its inputs, and the
+    # export tests there need it fresh.
     day = sorted(_days(pipeline))[-1]
     before = tree_digest(pipeline.env.research, exclude=("catalog", "exports", "labels"))
     result = run(
