@@ -91,6 +91,12 @@ def synthetic_us(index: int, jpeg: bool) -> Dataset:
     region.RegionLocationMaxX1, region.RegionLocationMaxY1 = COLS - 1, ROWS - 1
     ds.SequenceOfUltrasoundRegions = Sequence([region])
     pixels = _pixels(index)
+    set_rgb_pixels(ds, pixels, jpeg)
+    return ds
+
+
+def set_rgb_pixels(ds: Dataset, pixels: np.ndarray, jpeg: bool) -> None:
+    """RGB pixels as raw little-endian data, or as one JPEG baseline (YBR_FULL_422) fragment."""
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.set_pixel_data(pixels, "RGB", 8, generate_instance_uid=False)
     if jpeg:
@@ -102,7 +108,6 @@ def synthetic_us(index: int, jpeg: bool) -> Dataset:
         ds.PhotometricInterpretation = "YBR_FULL_422"
         ds.LossyImageCompression = "01"
         ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
-    return ds
 
 
 def _time_files(paths: list[Path], pseudonymizer: Pseudonymizer, verify_ocr: bool) -> dict:

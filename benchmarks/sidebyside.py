@@ -30,7 +30,6 @@ Ratios are files/s against ``dcmj2pnm``. Numbers only; nothing asserts on them.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import shutil
@@ -43,12 +42,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.encaps import encapsulate
 from pydicom.sequence import Sequence
-from pydicom.uid import UID, ExplicitVRLittleEndian, JPEGBaseline8Bit
+from pydicom.uid import UID
 
+from benchmarks.deid import set_rgb_pixels
 from cadbusi_assets.dicom import dataset_to_bytes
 
 _US_IMAGE = "1.2.840.10008.5.1.4.1.1.6.1"
@@ -103,17 +101,7 @@ def screen_dataset(index: int, jpeg: bool, per_study: int = 1) -> Dataset:
     region.RegionLocationMaxX1, region.RegionLocationMaxY1 = cols - 1, rows - 1
     region.RegionSpatialFormat, region.RegionDataType = 1, 1
     ds.SequenceOfUltrasoundRegions = Sequence([region])
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.set_pixel_data(pixels, "RGB", 8, generate_instance_uid=False)
-    if jpeg:
-        buffer = io.BytesIO()
-        Image.fromarray(pixels).save(buffer, format="JPEG", quality=90, subsampling=1)
-        ds.PixelData = encapsulate([buffer.getvalue()])
-        ds["PixelData"].VR = "OB"
-        ds["PixelData"].is_undefined_length = True
-        ds.PhotometricInterpretation = "YBR_FULL_422"
-        ds.LossyImageCompression = "01"
-        ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
+    set_rgb_pixels(ds, pixels, jpeg)
     return ds
 
 
