@@ -363,3 +363,105 @@ def format_text_report(results: dict[str, Any]) -> str:
         cells = ["-" if figures.get(key) is None else str(figures[key]) for key, _ in columns]
         lines.append(name.ljust(16) + "".join(cell.rjust(15) for cell in cells))
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------
+# Speed of the shared detector, and the frames that prove speed work output-preserving
+
+#: Frames of the equivalence reference and of the speed runner: the tuning families and the
+#: demo style (never the held-out families), :data:`REFERENCE_FRAMES` seeds each.
+REFERENCE_SEED = 5150
+REFERENCE_FRAMES = 5
+
+
+def reference_screens(
+    frames: int = REFERENCE_FRAMES, seed: int = REFERENCE_SEED
+) -> list[tuple[str, int]]:
+    """(family, seed) of the reference frames: tuning families and ``demo``."""
+    from cadbusi_demo.screens_heldout import DEMO_FAMILY, TUNING_FAMILIES
+
+    return [(f, seed + k) for f in (*TUNING_FAMILIES, DEMO_FAMILY) for k in range(frames)]
+
+
+def detector_boxes(frame: np.ndarray) -> dict[str, list[list[int]]]:
+    """``find_text``'s lines and unresolved areas of ``frame`` as JSON-ready lists."""
+    from cadbusi_assets.ultrasound.textlines import find_text
+
+    found = find_text(frame)
+    return {
+        "lines": [list(map(int, b)) for b in found.lines],
+        "unresolved": [list(map(int, b)) for b in found.unresolved],
+    }
+
+
+def record_reference(frames: int = REFERENCE_FRAMES, seed: int = REFERENCE_SEED) -> list[dict]:
+    """The boxes ``find_text`` finds on the reference frames now (what the equivalence test
+    compares against; re-record only when the detector's output is meant to change)."""
+    from cadbusi_demo.screens_heldout import render_screen
+
+    return [
+        {"family": family, "seed": s, **detector_boxes(render_screen(family, s).frame)}
+        for family, s in reference_screens(frames, seed)
+    ]
+
+
+def find_text_speed(
+    frames: int = REFERENCE_FRAMES, repeats: int = 5, seed: int = REFERENCE_SEED
+) -> dict[str, Any]:
+    """Milliseconds per frame of ``find_text`` on one OpenCV thread (wall clock, best of
+    ``repeats`` passes over the reference frames; the frames are rendered beforehand)."""
+    import cv2
+
+    from cadbusi_assets.ultrasound.textlines import find_text
+    from cadbusi_demo.screens_heldout import render_screen
+
+    screens = [(f, render_screen(f, s).frame) for f, s in reference_screens(frames, seed)]
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        per_family: dict[str, float] = {}
+        passes = []
+        for _ in range(repeats):
+            times: dict[str, list[float]] = {}
+            for family, frame in screens:
+                start = time.perf_counter()
+                find_text(frame)
+                times.setdefault(family, []).append(1000 * (time.perf_counter() - start))
+            passes.append(sum(sum(v) for v in times.values()) / len(screens))
+            for family, values in times.items():
+                mean = sum(values) / len(values)
+                per_family[family] = min(per_family.get(family, mean), mean)
+    finally:
+        cv2.setNumThreads(threads)
+    return {
+        "frames": len(screens),
+        "ms_per_frame_best": round(min(passes), 2),
+        "ms_per_frame_median": round(statistics.median(passes), 2),
+        "per_family_best": {f: round(v, 2) for f, v in per_family.items()},
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m benchmarks.textlines --speed`` (ms per frame of ``find_text``, one core),
+    ``--record PATH`` (write the equivalence reference), or the text benchmark without OCR."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.textlines")
+    parser.add_argument("--speed", action="store_true", help="ms per frame of find_text")
+    parser.add_argument("--repeats", type=int, default=5, help="passes (--speed; best kept)")
+    parser.add_argument("--frames", type=int, default=20, help="frames per family (benchmark)")
+    parser.add_argument("--record", metavar="PATH", help="write the equivalence reference")
+    args = parser.parse_args(argv)
+    if args.record:
+        with open(args.record, "w", encoding="utf-8") as out:
+            rows = [json.dumps(row, separators=(",", ":")) for row in record_reference()]
+            out.write("[\n" + ",\n".join(rows) + "\n]\n")
+    elif args.speed:
+        print(json.dumps(find_text_speed(repeats=args.repeats), indent=1))
+    else:
+        print(format_text_report(run_text_benchmark(frames_per_family=args.frames, ocr=False)))
+
+
+if __name__ == "__main__":
+    main()
