@@ -65,6 +65,10 @@ STACKED_VALLEY = 0.25
 MIN_FILL, MAX_FILL = 0.04, 0.9
 #: Smearing that joins the letters of a line (width, height).
 SMEAR = (13, 3)
+_SMEAR_KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, SMEAR)
+
+
+_CHANNELS = np.ones((1, 3), np.uint8)
 
 
 def brightness(frame: np.ndarray) -> np.ndarray:
@@ -72,6 +76,8 @@ def brightness(frame: np.ndarray) -> np.ndarray:
 
     >>> brightness(np.array([[[10, 200, 30], [0, 0, 255]]], np.uint8)).tolist()
     [[200, 255]]
+    >>> brightness(np.array([[[9, 2, 3, 4]]], np.uint8)).tolist()  # alpha left out
+    [[9]]
     >>> brightness(np.array([[0, 2048, 4095]], np.uint16)).tolist()
     [[0, 127, 255]]
     """
@@ -79,6 +85,13 @@ def brightness(frame: np.ndarray) -> np.ndarray:
     if frame.ndim == 3:
         if frame.shape[2] == 1:
             frame = frame[..., 0]
+        elif frame.shape[2] == 3 and frame.dtype == np.uint8:
+            # the brightest channel as a 1x3 dilation of the interleaved rows, read from the
+            # first channel (five times faster than splitting the channels)
+            rows, cols = frame.shape[:2]
+            interleaved = np.ascontiguousarray(frame).reshape(rows, cols * 3)
+            brightest = cv2.dilate(interleaved, _CHANNELS, anchor=(0, 0))
+            return cv2.extractChannel(brightest.reshape(rows, cols, 3), 0)
         else:
             channels = cv2.split(np.ascontiguousarray(frame[..., :3]))
             frame = cv2.max(cv2.max(channels[0], channels[1]), channels[2])
@@ -103,7 +116,10 @@ def text_ink(
     runs longer than a text line (scale rulers, bars, region borders: no glyph is that tall).
     """
     tophat = stroke_contrast(level) if tophat is None else tophat
-    ink = ((level >= threshold) & (tophat >= STROKE_CONTRAST)).astype(np.uint8)
+    ink = cv2.bitwise_and(
+        cv2.threshold(level, threshold - 1, 1, cv2.THRESH_BINARY)[1],
+        cv2.threshold(tophat, STROKE_CONTRAST - 1, 1, cv2.THRESH_BINARY)[1],
+    )
     rulers = cv2.morphologyEx(
         ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, MAX_LINE_HEIGHT + 1))
     )
@@ -202,25 +218,37 @@ def _shift(box: Box, dx: int, dy: int) -> Box:
 
 
 def _search(
-    level: np.ndarray, tophat: np.ndarray, step: int, lines: list[Box], unresolved: list[Box]
+    level: np.ndarray,
+    tophat: np.ndarray,
+    step: int,
+    lines: list[Box],
+    unresolved: list[Box],
+    ink: np.ndarray | None = None,
 ) -> None:
     """Append the line boxes of ``level`` (brightness :data:`LEVEL_STEPS` [step]) to
-    ``lines``, and to ``unresolved`` what is too big for a line even at the last step."""
-    ink = text_ink(level, tophat, LEVEL_STEPS[step])
-    smeared = cv2.morphologyEx(
-        ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, SMEAR)
-    )
+    ``lines``, and to ``unresolved`` what is too big for a line even at the last step
+    (``ink``: :func:`text_ink` at that step, when already computed)."""
+    if ink is None:
+        ink = text_ink(level, tophat, LEVEL_STEPS[step])
+    smeared = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, _SMEAR_KERNEL)
     _, _, stats, _ = _components(smeared)
-    glyphs: list[Box] = []
-    for x, y, w, h, _ in stats[1:]:
-        if h < MIN_TEXT_HEIGHT or w < MIN_TEXT_HEIGHT or (h <= MAX_LINE_HEIGHT and w < h):
-            if MIN_TEXT_HEIGHT <= h <= MAX_LINE_HEIGHT and w < h:
-                # one glyph, or letters spaced wider than the smear (chained below)
-                glyphs.append((int(x), int(y), int(x + w - 1), int(y + h - 1)))
-            continue
+    xs, ys, ws, hs = (stats[1:, k] for k in range(4))
+    small = (hs < MIN_TEXT_HEIGHT) | (ws < MIN_TEXT_HEIGHT) | ((hs <= MAX_LINE_HEIGHT) & (ws < hs))
+    # one glyph, or letters spaced wider than the smear (chained below)
+    single = small & (hs >= MIN_TEXT_HEIGHT) & (hs <= MAX_LINE_HEIGHT) & (ws < hs)
+    glyphs: list[Box] = list(
+        zip(
+            xs[single].tolist(),
+            ys[single].tolist(),
+            (xs + ws - 1)[single].tolist(),
+            (ys + hs - 1)[single].tolist(),
+            strict=True,
+        )
+    )
+    for x, y, w, h in stats[1:, :4][~small].tolist():
         # Lines the smearing joined (a gap of a row or two) come apart at ink-free rows.
         for part in _bands(ink[y : y + h, x : x + w]):
-            band = _shift(part, int(x), int(y))
+            band = _shift(part, x, y)
             height = band[3] - band[1] + 1
             if _is_line(ink, band):
                 lines += _split_stacked(ink, band)
@@ -401,23 +429,24 @@ class LineEvidence:
 @dataclass(frozen=True)
 class FrameInk:
     """A :func:`brightness` image with its ink (:func:`text_ink` at :data:`TEXT_LEVEL`), the
-    ink's 8-connected blobs, their distance to the background and the one-pixel halo around
-    them: computed once per frame, then every candidate is judged on slices of them."""
+    ink's 8-connected blobs and the one-pixel halo around them: computed once per frame,
+    then every candidate is judged on slices of them (the ink's distance to the background
+    on the candidate's own surroundings, :meth:`distance_in`)."""
 
     level: np.ndarray
     ink: np.ndarray
     labels: np.ndarray
     stats: np.ndarray  # per blob (label - 1): x, y, width, height, area
-    distance: np.ndarray
     near: np.ndarray
 
     @classmethod
-    def of(cls, level: np.ndarray, tophat: np.ndarray | None = None) -> FrameInk:
-        ink = text_ink(level, tophat)
+    def of(
+        cls, level: np.ndarray, tophat: np.ndarray | None = None, ink: np.ndarray | None = None
+    ) -> FrameInk:
+        ink = text_ink(level, tophat) if ink is None else ink
         _, labels, stats, _ = _components(ink)
-        distance = cv2.distanceTransform(ink, cv2.DIST_L2, 3)
         near = cv2.dilate(ink, np.ones((3, 3), np.uint8))
-        return cls(level, ink, labels, stats[1:], distance, near)
+        return cls(level, ink, labels, stats[1:], near)
 
     def blobs_inside(self, box: Box) -> np.ndarray:
         """Indices (label - 1) of the blobs lying wholly inside ``box``."""
@@ -429,6 +458,44 @@ class FrameInk:
         st = st[candidates]
         keep = (st[:, 1] >= y0) & (st[:, 0] + st[:, 2] - 1 <= x1) & (st[:, 1] + st[:, 3] - 1 <= y1)
         return candidates[keep]
+
+    def glyph_counts(self, boxes: Sequence[Box]) -> tuple[np.ndarray, np.ndarray]:
+        """Per box, all at once: (blobs wholly inside that :func:`text_like` counts as glyphs,
+        blobs that :func:`glyph_lines` would chain): a box with neither is no text."""
+        st = self.stats
+        x, y, w, h, area = (st[:, k] for k in range(5))
+        chainable = (
+            (h >= MIN_TEXT_HEIGHT) & (h <= MAX_LINE_HEIGHT) & (w <= 3 * h) & (area <= 0.7 * w * h)
+        )
+        glyphs = np.zeros(len(boxes), np.int64)
+        chained = np.zeros(len(boxes), np.int64)
+        for start in range(0, len(boxes), 64):  # 64 boxes x all blobs at a time
+            b = np.asarray(boxes[start : start + 64], np.int64).reshape(-1, 4)
+            x0, y0, x1, y1 = (b[:, k, None] for k in range(4))
+            inside = (x >= x0) & (y >= y0) & (x + w - 1 <= x1) & (y + h - 1 <= y1)
+            height = y1 - y0 + 1
+            glyph = (
+                inside
+                & (h >= np.maximum(MIN_TEXT_HEIGHT - 1, GLYPH_HEIGHT * height))
+                & (w <= np.maximum(GLYPH_MIN_WIDTH, GLYPH_WIDTH * height))
+            )
+            glyphs[start : start + 64] = glyph.sum(axis=1)
+            chained[start : start + 64] = (inside & chainable).sum(axis=1)
+        return glyphs, chained
+
+    def distance_in(self, box: Box) -> np.ndarray:
+        """The ink's distance to the background (``cv2.DIST_L2``, 3x3 mask) over ``box``,
+        computed on the box and a margin of its height around it: exact wherever the
+        distance is under half the line height (the nearest background then lies inside
+        the margin; beyond the frame counts as far, as on the whole frame), and over half
+        the line height wherever it is over, so the strokes' verdict is the frame's."""
+        x0, y0, x1, y1 = box
+        margin = y1 - y0 + 3
+        rows, cols = self.ink.shape
+        top, left = max(0, y0 - margin), max(0, x0 - margin)
+        crop = self.ink[top : min(rows, y1 + margin + 1), left : min(cols, x1 + margin + 1)]
+        distance = cv2.distanceTransform(np.ascontiguousarray(crop), cv2.DIST_L2, 3)
+        return distance[y0 - top : y1 - top + 1, x0 - left : x1 - left + 1]
 
 
 def _surround(frame_ink: FrameInk, box: Box) -> tuple[float, int]:
@@ -481,7 +548,7 @@ def text_like(frame_ink: FrameInk, box: Box) -> LineEvidence:
         return LineEvidence(rough, glyphs, share, 0.0, 1.0, height, width)  # not a line
     bottoms = stats[glyph, 1] + heights[glyph]
     baseline = float(np.mean(np.abs(bottoms - _quantile(bottoms, 0.5)) <= 0.15 * height + 1))
-    stroke = 2.0 * float(_quantile(frame_ink.distance[sl][inner > 0], 0.9)) / height
+    stroke = 2.0 * float(_quantile(frame_ink.distance_in(box)[inner > 0], 0.9)) / height
     if rough <= ROUGH_SHARE and int(_quantile(frame_ink.level[sl][inner > 0], 0.5)) - background < (
         PANEL_CONTRAST
     ):
@@ -490,11 +557,12 @@ def text_like(frame_ink: FrameInk, box: Box) -> LineEvidence:
     runs = float(_quantile(starts[starts > 0], 0.5)) * height / width if starts.any() else 0.0
     flat, spread = 1.0, 0
     if rough > ROUGH_SHARE and glyphs:
-        values = frame_ink.level[sl]
-        labels = frame_ink.labels[sl]
         peaks, flats = [], []
-        for index in inside[glyph]:
-            pixels = values[labels == index + 1]
+        for index, (gx, gy, gw, gh, _) in zip(
+            inside[glyph].tolist(), stats[glyph].tolist(), strict=True
+        ):
+            own = (slice(gy, gy + gh), slice(gx, gx + gw))  # the glyph's own bounds
+            pixels = frame_ink.level[own][frame_ink.labels[own] == index + 1]
             peak = int(pixels.max())
             peaks.append(peak)
             flats.append(float(np.mean(pixels >= peak - 10)))
@@ -562,14 +630,18 @@ def find_text(frame: np.ndarray, *, level: np.ndarray | None = None) -> FoundTex
 
 def _find_text(level: np.ndarray) -> FoundText:
     tophat = stroke_contrast(level)
+    ink = text_ink(level, tophat)
     lines: list[Box] = []
     unresolved: list[Box] = []
-    _search(level, tophat, 0, lines, unresolved)
+    _search(level, tophat, 0, lines, unresolved, ink)
     if not lines and not unresolved:
         return FoundText()
-    frame_ink = FrameInk.of(level, tophat)
+    frame_ink = FrameInk.of(level, tophat, ink)
     accepted: list[Box] = []
-    for box in lines:
+    glyphs, chained = frame_ink.glyph_counts(lines)
+    for box, glyph_count, chain_count in zip(lines, glyphs, chained, strict=True):
+        if glyph_count == 0 and chain_count < 2:
+            continue  # no glyph (not text) and no two to chain (no line inside)
         evidence = text_like(frame_ink, box)
         if evidence.is_text:
             accepted.append(_extend(frame_ink, box) if evidence.on_panel else box)
