@@ -408,8 +408,9 @@ def record_reference(frames: int = REFERENCE_FRAMES, seed: int = REFERENCE_SEED)
 def find_text_speed(
     frames: int = REFERENCE_FRAMES, repeats: int = 5, seed: int = REFERENCE_SEED
 ) -> dict[str, Any]:
-    """Milliseconds per frame of ``find_text`` on one OpenCV thread (wall clock, best of
-    ``repeats`` passes over the reference frames; the frames are rendered beforehand)."""
+    """Milliseconds per frame of ``find_text`` on one OpenCV thread (CPU time of the
+    process, steadier than the wall clock on a shared machine; best of ``repeats`` passes
+    over the reference frames; the frames are rendered beforehand)."""
     import cv2
 
     from cadbusi_assets.ultrasound.textlines import find_text
@@ -424,9 +425,9 @@ def find_text_speed(
         for _ in range(repeats):
             times: dict[str, list[float]] = {}
             for family, frame in screens:
-                start = time.perf_counter()
+                start = time.process_time()
                 find_text(frame)
-                times.setdefault(family, []).append(1000 * (time.perf_counter() - start))
+                times.setdefault(family, []).append(1000 * (time.process_time() - start))
             passes.append(sum(sum(v) for v in times.values()) / len(screens))
             for family, values in times.items():
                 mean = sum(values) / len(values)

@@ -162,16 +162,21 @@ def _bands(ink: np.ndarray) -> list[Box]:
     >>> _bands(ink)
     [(2, 1, 4, 2), (1, 5, 6, 7)]
     """
-    rows = np.flatnonzero(ink.any(axis=1))
+    if ink.size == 0:
+        return []
+    rows = np.flatnonzero(cv2.reduce(ink, 1, cv2.REDUCE_MAX))
     if rows.size == 0:
         return []
+    if rows.size == ink.shape[0]:  # ink on every row: one band
+        cols = np.flatnonzero(cv2.reduce(ink, 0, cv2.REDUCE_MAX))
+        return [(int(cols[0]), 0, int(cols[-1]), ink.shape[0] - 1)]
     breaks = np.flatnonzero(np.diff(rows) > 1)
     starts = np.concatenate(([rows[0]], rows[breaks + 1]))
     ends = np.concatenate((rows[breaks], [rows[-1]]))
     out = []
-    for top, bottom in zip(starts, ends, strict=True):
-        cols = np.flatnonzero(ink[top : bottom + 1].any(axis=0))
-        out.append((int(cols[0]), int(top), int(cols[-1]), int(bottom)))
+    for top, bottom in zip(starts.tolist(), ends.tolist(), strict=True):
+        cols = np.flatnonzero(cv2.reduce(ink[top : bottom + 1], 0, cv2.REDUCE_MAX))
+        out.append((int(cols[0]), top, int(cols[-1]), bottom))
     return out
 
 
@@ -194,21 +199,23 @@ def _split_stacked(ink: np.ndarray, box: Box) -> list[Box]:
     [(0, 2, 39, 12), (0, 13, 39, 25)]
     """
     x0, y0, x1, y1 = box
-    rows = (ink[y0 : y1 + 1, x0 : x1 + 1] > 0).sum(axis=1)
-    n = len(rows)
+    n = y1 - y0 + 1
     if n < 2 * MIN_TEXT_HEIGHT + 1:
         return [box]
+    # ink pixels per row (ink is 0/1)
+    rows = cv2.reduce(ink[y0 : y1 + 1, x0 : x1 + 1], 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)[:, 0]
     ahead = np.maximum.accumulate(rows)
     behind = np.maximum.accumulate(rows[::-1])[::-1]
-    best, cut = None, -1
-    for y in range(MIN_TEXT_HEIGHT, n - MIN_TEXT_HEIGHT):
-        dense = min(ahead[y - 1], behind[y + 1])
-        if dense < rows.max() / 2:
-            continue  # thin rows at a line's edge (ascenders, a T's bar), not between lines
-        if rows[y] <= STACKED_VALLEY * dense and (best is None or rows[y] < best):
-            best, cut = rows[y], y
-    if cut < 0:
+    inner = rows[MIN_TEXT_HEIGHT : n - MIN_TEXT_HEIGHT]
+    dense = np.minimum(
+        ahead[MIN_TEXT_HEIGHT - 1 : n - MIN_TEXT_HEIGHT - 1],
+        behind[MIN_TEXT_HEIGHT + 1 : n - MIN_TEXT_HEIGHT + 1],
+    )
+    # thin rows at a line's edge (ascenders, a T's bar) are not between lines
+    valley = (dense >= rows.max() / 2) & (inner <= STACKED_VALLEY * dense)
+    if not valley.any():
         return [box]
+    cut = MIN_TEXT_HEIGHT + int(np.flatnonzero(valley)[np.argmin(inner[valley])])
     top = (x0, y0, x1, y0 + cut - 1) if rows[cut] == 0 else (x0, y0, x1, y0 + cut)
     return _split_stacked(ink, top) + _split_stacked(ink, (x0, y0 + cut + 1, x1, y1))
 
@@ -437,7 +444,9 @@ class FrameInk:
     ink: np.ndarray
     labels: np.ndarray
     stats: np.ndarray  # per blob (label - 1): x, y, width, height, area
-    near: np.ndarray
+    away: np.ndarray  # 1 away from the ink and its one-pixel halo, 0 on them
+    by_left: np.ndarray  # blob indices sorted by their left edge
+    lefts: np.ndarray  # their left edges, ascending
 
     @classmethod
     def of(
@@ -445,19 +454,23 @@ class FrameInk:
     ) -> FrameInk:
         ink = text_ink(level, tophat) if ink is None else ink
         _, labels, stats, _ = _components(ink)
-        near = cv2.dilate(ink, np.ones((3, 3), np.uint8))
-        return cls(level, ink, labels, stats[1:], near)
+        stats = stats[1:]
+        away = cv2.threshold(
+            cv2.dilate(ink, np.ones((3, 3), np.uint8)), 0, 1, cv2.THRESH_BINARY_INV
+        )
+        by_left = np.argsort(stats[:, 0], kind="stable")
+        return cls(level, ink, labels, stats, away[1], by_left, stats[by_left, 0])
 
     def blobs_inside(self, box: Box) -> np.ndarray:
-        """Indices (label - 1) of the blobs lying wholly inside ``box``."""
+        """Indices (label - 1), ascending, of the blobs lying wholly inside ``box``."""
         x0, y0, x1, y1 = box
-        st = self.stats
         # blobs are few where text is; a first cut on the left edge keeps this cheap
-        first = st[:, 0]
-        candidates = np.flatnonzero((first >= x0) & (first <= x1))
-        st = st[candidates]
+        lo = int(np.searchsorted(self.lefts, x0, side="left"))
+        hi = int(np.searchsorted(self.lefts, x1, side="right"))
+        candidates = self.by_left[lo:hi]
+        st = self.stats[candidates]
         keep = (st[:, 1] >= y0) & (st[:, 0] + st[:, 2] - 1 <= x1) & (st[:, 1] + st[:, 3] - 1 <= y1)
-        return candidates[keep]
+        return np.sort(candidates[keep])
 
     def glyph_counts(self, boxes: Sequence[Box]) -> tuple[np.ndarray, np.ndarray]:
         """Per box, all at once: (blobs wholly inside that :func:`text_like` counts as glyphs,
@@ -511,12 +524,15 @@ def _surround(frame_ink: FrameInk, box: Box) -> tuple[float, int]:
         slice(max(0, y0 - pad), min(rows, y1 + pad + 1)),
         slice(max(0, x0 - pad), min(cols, x1 + pad + 1)),
     )
-    background = frame_ink.level[sl][frame_ink.near[sl] == 0]
-    if background.size < 8:
+    # the background's levels as a histogram: its median and the share straying from it
+    counts = cv2.calcHist([frame_ink.level[sl]], [0], frame_ink.away[sl], [256], [0, 256]).ravel()
+    size = int(counts.sum())
+    if size < 8:
         return 1.0, 0
-    median = int(_quantile(background, 0.5))
-    stray = np.count_nonzero(np.abs(background.astype(np.int16) - median) > ROUGH_LEVEL)
-    return float(stray) / background.size, median
+    cumulative = np.cumsum(counts)
+    median = int(np.searchsorted(cumulative, (size - 1) // 2, side="right"))
+    near = int(counts[max(0, median - ROUGH_LEVEL) : median + ROUGH_LEVEL + 1].sum())
+    return float(size - near) / size, median
 
 
 def surround_roughness(frame_ink: FrameInk, box: Box) -> float:
@@ -541,8 +557,10 @@ def text_like(frame_ink: FrameInk, box: Box) -> LineEvidence:
     )
     glyphs = int(glyph.sum())
     share = float(areas[glyph].sum()) / float(total)
-    if glyphs == 0:  # no glyph: not text, whatever the background (surround not measured)
-        return LineEvidence(1.0, 0, share, 0.0, 1.0, height, width)
+    if glyphs == 0 or (glyphs == 1 and width < 2 * height):
+        # no glyph, or one mark in a short box: not a line whatever the background (the
+        # surround is not measured)
+        return LineEvidence(1.0, glyphs, share, 0.0, 1.0, height, width)
     rough, background = _surround(frame_ink, box)
     if glyphs == 0 or (glyphs == 1 and (rough > ROUGH_SHARE or width < 2 * height)):
         return LineEvidence(rough, glyphs, share, 0.0, 1.0, height, width)  # not a line
@@ -640,8 +658,9 @@ def _find_text(level: np.ndarray) -> FoundText:
     accepted: list[Box] = []
     glyphs, chained = frame_ink.glyph_counts(lines)
     for box, glyph_count, chain_count in zip(lines, glyphs, chained, strict=True):
-        if glyph_count == 0 and chain_count < 2:
-            continue  # no glyph (not text) and no two to chain (no line inside)
+        short = box[2] - box[0] < 2 * (box[3] - box[1]) + 1
+        if (glyph_count == 0 or (glyph_count == 1 and short)) and chain_count < 2:
+            continue  # not text (text_like) and no two glyphs to chain (glyph_lines)
         evidence = text_like(frame_ink, box)
         if evidence.is_text:
             accepted.append(_extend(frame_ink, box) if evidence.on_panel else box)
