@@ -6,7 +6,9 @@ Candidates (inside :func:`find_text`):
 
 1. **Ink**: thin bright strokes: brightest channel at or above :data:`TEXT_LEVEL` (coloured
    text counts as much as white text) and at least :data:`STROKE_CONTRAST` above the
-   morphological opening (a white top-hat), which keeps letters and drops wide bright areas.
+   morphological opening (a white top-hat), which keeps letters and drops wide bright areas;
+   on a dark surround, dimmer strokes from :data:`DIM_TEXT_LEVEL` too (thin and grey fonts,
+   whose anti-aliased strokes stay under :data:`TEXT_LEVEL`).
 2. **Lines**: the ink is smeared along the line; every blob at least :data:`MIN_TEXT_HEIGHT`
    pixels high and wide, with the shape and ink density of a line, is a candidate, wherever
    it is. A blob too big for a line (text touching speckle, stacked lines) is cut at its
@@ -46,6 +48,13 @@ Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (inclusive)
 
 #: Brightest channel from which a pixel can be text (overlay text is bright).
 TEXT_LEVEL = 150
+#: Thin and grey text on a dark background: strokes from this level (see :func:`text_ink`).
+DIM_TEXT_LEVEL = 100
+#: ... where the opened (stroke-free) image is at most this bright.
+DIM_BACKGROUND = 40
+#: ... and the mean level over a :data:`DIM_WINDOW` square around is at most this.
+DIM_MEAN = 60
+DIM_WINDOW = 15
 #: Brightness levels tried in turn inside a blob too big to be a line (text over speckle).
 LEVEL_STEPS = (TEXT_LEVEL, 180, 210, 240)
 #: Text strokes stand at least this far above the opened (stroke-free) image.
@@ -110,15 +119,29 @@ def stroke_contrast(level: np.ndarray) -> np.ndarray:
 
 
 def text_ink(
-    level: np.ndarray, tophat: np.ndarray | None = None, threshold: int = TEXT_LEVEL
+    level: np.ndarray,
+    tophat: np.ndarray | None = None,
+    threshold: int = TEXT_LEVEL,
+    dim: int | None = None,
 ) -> np.ndarray:
     """uint8 0/1 mask of thin bright strokes in a :func:`brightness` image, without vertical
     runs longer than a text line (scale rulers, bars, region borders: no glyph is that tall).
+    With ``dim``, strokes from that level up count too where the opened (stroke-free) image
+    is dark (at most :data:`DIM_BACKGROUND`): thin and grey fonts on the dark bands and
+    panels scanners write on, whose anti-aliased strokes stay under ``threshold``.
     """
     tophat = stroke_contrast(level) if tophat is None else tophat
+    bright = cv2.threshold(level, threshold - 1, 1, cv2.THRESH_BINARY)[1]
+    if dim is not None and dim < threshold:
+        opened = cv2.subtract(level, tophat)
+        dark = cv2.threshold(opened, DIM_BACKGROUND, 1, cv2.THRESH_BINARY_INV)[1]
+        # ... and dark around (the rim of a bright fan is dark on one side only)
+        mean = cv2.blur(level, (DIM_WINDOW, DIM_WINDOW))
+        dark = cv2.bitwise_and(dark, cv2.threshold(mean, DIM_MEAN, 1, cv2.THRESH_BINARY_INV)[1])
+        lit = cv2.threshold(level, dim - 1, 1, cv2.THRESH_BINARY)[1]
+        bright = cv2.bitwise_or(bright, cv2.bitwise_and(lit, dark))
     ink = cv2.bitwise_and(
-        cv2.threshold(level, threshold - 1, 1, cv2.THRESH_BINARY)[1],
-        cv2.threshold(tophat, STROKE_CONTRAST - 1, 1, cv2.THRESH_BINARY)[1],
+        bright, cv2.threshold(tophat, STROKE_CONTRAST - 1, 1, cv2.THRESH_BINARY)[1]
     )
     rulers = cv2.morphologyEx(
         ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, MAX_LINE_HEIGHT + 1))
@@ -648,7 +671,7 @@ def find_text(frame: np.ndarray, *, level: np.ndarray | None = None) -> FoundTex
 
 def _find_text(level: np.ndarray) -> FoundText:
     tophat = stroke_contrast(level)
-    ink = text_ink(level, tophat)
+    ink = text_ink(level, tophat, LEVEL_STEPS[0], DIM_TEXT_LEVEL)
     lines: list[Box] = []
     unresolved: list[Box] = []
     _search(level, tophat, 0, lines, unresolved, ink)
@@ -683,7 +706,7 @@ def _find_text(level: np.ndarray) -> FoundText:
         _search(small, small_tophat, 0, coarse, [])
         coarse = [b for b in coarse if (b[3] - b[1] + 1) * f > MAX_LINE_HEIGHT]
         if coarse:
-            small_ink = FrameInk.of(small, small_tophat)
+            small_ink = FrameInk.of(small, small_tophat)  # large text is not thin
             accepted += [
                 (x0 * f, y0 * f, min(cols - 1, x1 * f + f - 1), min(rows - 1, y1 * f + f - 1))
                 for x0, y0, x1, y1 in merge_words(coarse)
