@@ -412,6 +412,11 @@ TEXTURE_STROKE = 0.35
 #: within 10 levels of its peak (strokes are flat; speckle grains are smooth bumps).
 TEXTURE_PEAK_SPREAD = 30
 TEXTURE_FLAT = 0.25
+#: ... or :data:`TEXTURE_FLAT_MANY` for at least :data:`TEXTURE_MANY_GLYPHS` glyphs of which
+#: :data:`TEXTURE_MANY_BASELINE` on the baseline.
+TEXTURE_FLAT_MANY = 0.12
+TEXTURE_MANY_GLYPHS = 6
+TEXTURE_MANY_BASELINE = 0.9
 #: One blob is a line of touching letters (small bitmap fonts) when a row crosses at least
 #: this many strokes per line height of width.
 MIN_RUNS = 1.2
@@ -433,6 +438,12 @@ class LineEvidence:
     peak_spread: int = 0  # brightest minus dimmest glyph peak (textured surround only)
 
     @property
+    def many_glyphs(self) -> bool:
+        """A long run of glyphs on one baseline: small anti-aliased fonts have few pixels at
+        their peak, and speckle does not line up this many grains."""
+        return self.glyphs >= TEXTURE_MANY_GLYPHS and self.baseline >= TEXTURE_MANY_BASELINE
+
+    @property
     def on_panel(self) -> bool:
         return self.rough <= ROUGH_SHARE
 
@@ -451,7 +462,7 @@ class LineEvidence:
             and self.glyph_share >= TEXTURE_GLYPH_SHARE
             and self.baseline >= TEXTURE_BASELINE
             and self.stroke <= TEXTURE_STROKE
-            and self.flat >= TEXTURE_FLAT
+            and self.flat >= (TEXTURE_FLAT_MANY if self.many_glyphs else TEXTURE_FLAT)
             and self.peak_spread <= TEXTURE_PEAK_SPREAD
         )
 
