@@ -164,19 +164,11 @@ def _group(
 
 
 _DIRECTIONS = {"+": ((0, 1), (0, -1), (1, 0), (-1, 0)), "x": ((1, 1), (-1, -1), (1, -1), (-1, 1))}
-
-
-def _run(lit: np.ndarray) -> int:
-    """Length of the lit run from the start, bridging single unlit pixels."""
-    run, gap = 0, 0
-    for step, on in enumerate(lit, start=1):
-        if on:
-            run, gap = step, 0
-        else:
-            gap += 1
-            if gap > 1:
-                break
-    return run
+#: The same as arrays of (dy, dx) rows, and the pixels that count for a step along an arm
+#: (itself; itself and its 4-neighbours).
+_DIRECTION_STEPS = {style: np.array(d) for style, d in _DIRECTIONS.items()}
+_CENTRE = ((0, 0),)
+_CROSS5 = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
 
 
 def arm_length(candidates: np.ndarray, x: int, y: int, style: str, limit: int = 20) -> int:
@@ -190,26 +182,48 @@ def arm_runs(
     candidates: np.ndarray, x: int, y: int, style: str, limit: int = 20, *, strict: bool = False
 ) -> list[int]:
     """The lit run along each of the mark's four arm directions (``strict``: on the exact
-    line; otherwise a 4-neighbour counts too, for strokes that JPEG has blurred)."""
-    height, width = candidates.shape
-    padded = np.pad(candidates, 1)
-    steps = np.arange(1, limit + 1)
-    runs = []
-    for dy, dx in _DIRECTIONS[style]:
-        ys, xs = y + dy * steps, x + dx * steps
-        inside = (ys >= 0) & (ys < height) & (xs >= 0) & (xs < width)
-        ys, xs = ys[inside] + 1, xs[inside] + 1
-        lit = padded[ys, xs]
-        if not strict:
-            lit = (
-                lit
-                | padded[ys - 1, xs]
-                | padded[ys + 1, xs]
-                | padded[ys, xs - 1]
-                | padded[ys, xs + 1]
-            )
-        runs.append(_run(lit.astype(bool)))
-    return runs
+    line; otherwise a 4-neighbour counts too, for strokes that JPEG has blurred). A run is
+    the distance to its farthest lit pixel from the centre, bridging single unlit pixels;
+    pixels outside ``candidates`` are unlit."""
+    runs = _arm_runs_many(candidates, None, np.array([x]), np.array([y]), style, limit, strict)
+    return [int(v) for v in runs[0]]
+
+
+def _arm_runs_many(
+    grid: np.ndarray,
+    values: np.ndarray | None,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    style: str,
+    limit: int,
+    strict: bool,
+) -> np.ndarray:
+    """:func:`arm_runs` of many centres at once, ``(N, 4)``: a pixel of ``grid`` is lit when
+    it is non-zero (``values`` None) or equals the centre's value (component labels)."""
+    count = len(xs)
+    if limit <= 0 or count == 0:
+        return np.zeros((count, 4), np.intp)
+    height, width = grid.shape
+    directions, steps = _DIRECTION_STEPS[style], np.arange(1, limit + 1)
+    line_y = ys[:, None, None] + directions[None, :, :1] * steps  # N x 4 x limit
+    line_x = xs[:, None, None] + directions[None, :, 1:] * steps
+    on_line = (line_y >= 0) & (line_y < height) & (line_x >= 0) & (line_x < width)
+    lit = np.zeros(line_y.shape, bool)
+    for oy, ox in _CENTRE if strict else _CROSS5:
+        yy, xx = line_y + oy, line_x + ox
+        ok = on_line & (yy >= 0) & (yy < height) & (xx >= 0) & (xx < width)
+        seen = grid[
+            np.minimum(np.maximum(yy, 0), height - 1), np.minimum(np.maximum(xx, 0), width - 1)
+        ]
+        hit = seen != 0 if values is None else seen == values[:, None, None]
+        lit |= ok & hit
+    # The run stops at the first two unlit pixels in a row.
+    broken = np.ones(lit.shape, bool)  # the last step: the end of the arm
+    broken[..., :-1] = ~lit[..., :-1] & ~lit[..., 1:]
+    stop = broken.argmax(axis=2)
+    counted = lit & (steps <= stop[..., None] + 1)
+    last = limit - counted[..., ::-1].argmax(axis=2)
+    return np.where(counted.any(axis=2), last, 0)
 
 
 def stroke_fill(candidates: np.ndarray, x: int, y: int, style: str, arm: int = ARM) -> float:
@@ -289,6 +303,40 @@ def context_rejection(candidates: np.ndarray, x: int, y: int, style: str) -> str
     return None
 
 
+def _line_sums(lit: np.ndarray, dy: int, dx: int, half: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel, the lit pixels (``lit`` uint8 0/1) on the line through it along ``(dy, dx)``
+    within ``half`` and within ``half + 1`` steps (pixels outside count as unlit)."""
+    height, width = lit.shape
+    pad = half + 1
+    padded = cv2.copyMakeBorder(lit, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+
+    def shifted(k: int) -> np.ndarray:
+        return padded[pad + k * dy : pad + k * dy + height, pad + k * dx : pad + k * dx + width]
+
+    inner = lit.copy()
+    for k in range(1, half + 1):
+        inner += shifted(k)
+        inner += shifted(-k)
+    return inner, inner + shifted(half + 1) + shifted(-half - 1)
+
+
+def _strokes_lit(candidates: np.ndarray, arm: int) -> np.ndarray:
+    """Pixels where both strokes of some template of :func:`_templates` (arm ``arm`` or
+    ``arm + 1``) may be lit to :data:`MIN_STROKE_FILL` (a cheap test every scored pixel must
+    pass; the scoring decides)."""
+    lit = (candidates > 0).astype(np.uint8)
+    short, long = 2 * arm + 1, 2 * arm + 3
+    need_short = math.ceil(MIN_STROKE_FILL * short - 1e-6)  # the fewest that reach the share
+    need_long = math.ceil(MIN_STROKE_FILL * long - 1e-6)
+    ok = np.zeros(lit.shape, bool)
+    for (ay, ax), (by, bx) in (((0, 1), (1, 0)), ((1, 1), (1, -1))):  # '+', 'x'
+        a_short, a_long = _line_sums(lit, ay, ax, arm)
+        b_short, b_long = _line_sums(lit, by, bx, arm)
+        ok |= (a_short >= need_short) & (b_short >= need_short)
+        ok |= (a_long >= need_long) & (b_long >= need_long)
+    return ok
+
+
 def _score(
     candidates: np.ndarray,
     coloured: np.ndarray,
@@ -306,6 +354,8 @@ def _score(
         keep &= inside
     reach = arm + 1  # the widest template's half-size
     keep[:reach], keep[-reach:], keep[:, :reach], keep[:, -reach:] = False, False, False, False
+    if keep.any():
+        keep &= _strokes_lit(candidates, arm)
     found = cv2.findNonZero(keep.astype(np.uint8))
     empty = np.zeros(0, np.intp)
     if found is None:
@@ -403,6 +453,61 @@ def _cross_centres(component: np.ndarray, style: str) -> list[tuple[int, int]]:
     elif (u + v) % 2 == 0:
         out.append(((u + v) // 2, (v - u) // 2))
     return list(dict.fromkeys(out))
+
+
+def _may_fit(
+    layer: np.ndarray, labels: np.ndarray, stats: np.ndarray, which: np.ndarray, style: str
+) -> np.ndarray:
+    """Per component (``which``, bool per label), whether :func:`_cross_fit` may find a
+    ``style`` centre in it: one of :func:`_cross_centres` is lit and its four arms
+    (:func:`arm_runs`) pass the first test there. All components at once; the same
+    centres and runs as those functions (in each component's own coordinates, 2-px
+    border), so a component left out here gets no fit from :func:`_cross_fit`."""
+    out = np.zeros(len(stats), bool)
+    chosen = np.flatnonzero(which)
+    if chosen.size == 0:
+        return out
+    index = np.full(len(stats), -1, np.intp)
+    index[chosen] = np.arange(chosen.size)
+    py, px = np.nonzero(layer)
+    member = index[labels[py, px]]
+    keep = member >= 0
+    py, px, member = py[keep], px[keep], member[keep]
+    x, y, w, h = (stats[chosen, i].astype(np.intp) for i in range(4))
+    ox, oy = np.maximum(0, x - 2), np.maximum(0, y - 2)
+    crop_h = np.minimum(labels.shape[0], y + h + 2) - oy
+    crop_w = np.minimum(labels.shape[1], x + w + 2) - ox
+    ly, lx = py - oy[member], px - ox[member]
+    n = np.bincount(member, minlength=chosen.size).astype(np.float64)
+    # The rounded centroid, as round(float(xs.mean())) gives it.
+    mean_x = np.bincount(member, weights=lx, minlength=chosen.size) / n
+    mean_y = np.bincount(member, weights=ly, minlength=chosen.size) / n
+    centres = [(np.round(mean_x).astype(np.intp), np.round(mean_y).astype(np.intp))]
+    # The most lit row and column (diagonals): the smallest of the tied ones.
+    first, second = (ly, lx) if style == "+" else (lx - ly, lx + ly)
+    span = 2 * int(crop_h.max() + crop_w.max()) + 1
+    shift = crop_h[member]  # makes both indices non-negative within a component
+
+    def most_lit(values: np.ndarray) -> np.ndarray:
+        counts = np.bincount(member * span + values + shift, minlength=chosen.size * span)
+        return counts.reshape(chosen.size, span).argmax(axis=1) - crop_h
+
+    u, v = most_lit(first), most_lit(second)
+    if style == "+":
+        centres.append((v, u))
+        valid = [np.ones(chosen.size, bool), np.ones(chosen.size, bool)]
+    else:
+        centres.append(((u + v) // 2, (v - u) // 2))
+        valid = [np.ones(chosen.size, bool), (u + v) % 2 == 0]
+    for (cx, cy), ok in zip(centres, valid, strict=True):
+        ok = ok & (cx >= 0) & (cy >= 0) & (cx < crop_w) & (cy < crop_h)
+        gx, gy = np.where(ok, cx + ox, 0), np.where(ok, cy + oy, 0)
+        ok &= labels[gy, gx] == chosen
+        runs = _arm_runs_many(labels, chosen[ok], gx[ok], gy[ok], style, MAX_HALF + 2, False)
+        shortest, longest = runs.min(axis=1), runs.max(axis=1)
+        passed = (shortest >= MIN_HALF) & (shortest >= 0.75 * longest)
+        out[chosen[ok][passed]] = True
+    return out
 
 
 def _stroke_width(component: np.ndarray, x: int, y: int, style: str, half: int) -> float:
@@ -574,8 +679,19 @@ def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
             & (np.abs(stats[:, 2] - stats[:, 3]) <= 2 + side_max // 4)
             & (stats[:, 4] <= CROSS_FILL * stats[:, 2] * stats[:, 3])
         )
+    shaped = sized & (
+        (side_max <= hi)
+        & (np.abs(stats[:, 2] - stats[:, 3]) <= 2 + side_max // 4)
+        & (stats[:, 4] <= CROSS_FILL * stats[:, 2] * stats[:, 3])
+    )
+    # Components whose centres may pass the first tests of _cross_fit, per style.
+    fittable = {style: _may_fit(layer, labels, stats, shaped, style) for style in ("+", "x")}
     for k in np.flatnonzero(sized):
         x, y, w, h, area = (int(v) for v in stats[k])
+        may_cross = shaped[k] and (fittable["+"][k] or fittable["x"][k])
+        may_arrow = arrows and area <= 6 * max(w, h)
+        if not (may_cross or may_arrow):
+            continue
         component = labels[y - 2 if y >= 2 else 0 : y + h + 2, max(0, x - 2) : x + w + 2] == k
         component = component.astype(np.uint8)
         ox, oy = max(0, x - 2), max(0, y - 2)
@@ -589,8 +705,10 @@ def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
             and area <= CROSS_FILL * w * h
             and bool((middle == k).any())
         )
-        if crossable:
+        if crossable and may_cross:
             for style in ("+", "x"):
+                if not fittable[style][k]:
+                    continue  # _cross_fit would find no centre
                 fit, cx, cy = _cross_fit(component, style)
                 if fit >= MODEL_FIT and (best is None or fit > best[0]):
                     best = (fit, cx, cy, style)
