@@ -440,36 +440,26 @@ def _model_fit(pixels: np.ndarray, box: Box, model: np.ndarray) -> float:
     return min(near_model / n_pixels, near_pixels / n_model)
 
 
-def _cross_centres(component: np.ndarray, style: str) -> list[tuple[int, int]]:
-    """Candidate centres of a '+' or 'x' component: where the most lit row and column
-    (diagonals) cross, and the rounded centroid (thick strokes tie many rows)."""
-    ys, xs = np.nonzero(component)
-    out = [(round(float(xs.mean())), round(float(ys.mean())))]
-    first, second = (ys, xs) if style == "+" else (xs - ys, xs + ys)
-    u = int(np.bincount(first - first.min()).argmax() + first.min())
-    v = int(np.bincount(second - second.min()).argmax() + second.min())
-    if style == "+":
-        out.append((v, u))
-    elif (u + v) % 2 == 0:
-        out.append(((u + v) // 2, (v - u) // 2))
-    return list(dict.fromkeys(out))
-
-
-def _may_fit(
-    layer: np.ndarray, labels: np.ndarray, stats: np.ndarray, which: np.ndarray, style: str
-) -> np.ndarray:
-    """Per component (``which``, bool per label), whether :func:`_cross_fit` may find a
-    ``style`` centre in it: one of :func:`_cross_centres` is lit and its four arms
-    (:func:`arm_runs`) pass the first test there. All components at once; the same
-    centres and runs as those functions (in each component's own coordinates, 2-px
-    border), so a component left out here gets no fit from :func:`_cross_fit`."""
-    out = np.zeros(len(stats), bool)
+def _fit_centres(
+    lit: tuple[np.ndarray, np.ndarray],
+    labels: np.ndarray,
+    stats: np.ndarray,
+    which: np.ndarray,
+    style: str,
+) -> dict[int, list[tuple[int, int, int]]]:
+    """Per component (``which``: bool per label), its candidate ``style`` centres that pass
+    the first tests of a cross: ``(x, y, half)`` in the component's own coordinates (2-px
+    border), in order. Candidates are where the most lit row and column (diagonals) cross,
+    and the rounded centroid (thick strokes tie many rows); a centre must be lit, its four
+    arms (:func:`arm_runs`, 4-neighbours count) at least :data:`MIN_HALF` and within 75 %
+    of each other, and ``half``, the median arm on the exact lines, at least
+    :data:`MIN_HALF`. All components at once (``lit``: the layer's lit pixels)."""
     chosen = np.flatnonzero(which)
     if chosen.size == 0:
-        return out
+        return {}
     index = np.full(len(stats), -1, np.intp)
     index[chosen] = np.arange(chosen.size)
-    py, px = np.nonzero(layer)
+    py, px = lit
     member = index[labels[py, px]]
     keep = member >= 0
     py, px, member = py[keep], px[keep], member[keep]
@@ -499,14 +489,21 @@ def _may_fit(
     else:
         centres.append(((u + v) // 2, (v - u) // 2))
         valid = [np.ones(chosen.size, bool), (u + v) % 2 == 0]
+    out: dict[int, list[tuple[int, int, int]]] = {}
     for (cx, cy), ok in zip(centres, valid, strict=True):
         ok = ok & (cx >= 0) & (cy >= 0) & (cx < crop_w) & (cy < crop_h)
         gx, gy = np.where(ok, cx + ox, 0), np.where(ok, cy + oy, 0)
         ok &= labels[gy, gx] == chosen
-        runs = _arm_runs_many(labels, chosen[ok], gx[ok], gy[ok], style, MAX_HALF + 2, False)
+        at = np.flatnonzero(ok)
+        runs = _arm_runs_many(labels, chosen[at], gx[at], gy[at], style, MAX_HALF + 2, False)
         shortest, longest = runs.min(axis=1), runs.max(axis=1)
-        passed = (shortest >= MIN_HALF) & (shortest >= 0.75 * longest)
-        out[chosen[ok][passed]] = True
+        at = at[(shortest >= MIN_HALF) & (shortest >= 0.75 * longest)]
+        strict = _arm_runs_many(labels, chosen[at], gx[at], gy[at], style, MAX_HALF + 2, True)
+        half = np.median(strict, axis=1).astype(np.intp)  # int(np.median(...)) of each
+        for i, half_i in zip(at, half, strict=True):
+            if half_i >= MIN_HALF:
+                entry = (int(cx[i]), int(cy[i]), int(half_i))
+                out.setdefault(int(chosen[i]), []).append(entry)
     return out
 
 
@@ -542,23 +539,16 @@ def _flip_overlap(part: np.ndarray, axes: tuple[int, ...], shift: int = 1) -> in
     return best
 
 
-def _cross_fit(component: np.ndarray, style: str) -> tuple[float, int, int]:
+def _cross_fit(
+    component: np.ndarray, style: str, centres: list[tuple[int, int, int]]
+) -> tuple[float, int, int]:
     """Fit of a component (uint8 0/1, 2-px border) to a '+' or 'x': ``(fit, x, y)`` in the
-    component's coordinates. The four arms from the centre must be about equally long and
-    the mark's window symmetric; pixels beyond the arms (dots of a measurement line or an
-    ellipse trace touching the mark) are not judged."""
+    component's coordinates. ``centres`` are the ``(x, y, half)`` of :func:`_fit_centres`:
+    lit centres whose four arms are about equally long, ``half`` the median arm on the exact
+    lines. The mark's window must be symmetric; pixels beyond the arms (dots of a
+    measurement line or an ellipse trace touching the mark) are not judged."""
     best = (0.0, 0, 0)
-    for cx, cy in _cross_centres(component, style):
-        inside = 0 <= cy < component.shape[0] and 0 <= cx < component.shape[1]
-        if not inside or not component[cy, cx]:
-            continue
-        runs = arm_runs(component, cx, cy, style, limit=MAX_HALF + 2)
-        if min(runs) < MIN_HALF or min(runs) < 0.75 * max(runs):
-            continue
-        strict = arm_runs(component, cx, cy, style, limit=MAX_HALF + 2, strict=True)
-        half = int(np.median(strict))
-        if half < MIN_HALF:
-            continue
+    for cx, cy, half in centres:
         # Strokes, not a filled blob (colour bars, discs, flow).
         if _stroke_width(component, cx, cy, style, half) > max(
             3 if style == "+" else 5, 0.45 * half
@@ -685,10 +675,13 @@ def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
         & (stats[:, 4] <= CROSS_FILL * stats[:, 2] * stats[:, 3])
     )
     # Components whose centres may pass the first tests of _cross_fit, per style.
-    fittable = {style: _may_fit(layer, labels, stats, shaped, style) for style in ("+", "x")}
+    nonzero = cv2.findNonZero(layer) if shaped.any() else None
+    points = np.zeros((0, 2), np.intp) if nonzero is None else nonzero.reshape(-1, 2)
+    lit = (points[:, 1].astype(np.intp), points[:, 0].astype(np.intp))
+    fittable = {style: _fit_centres(lit, labels, stats, shaped, style) for style in ("+", "x")}
     for k in np.flatnonzero(sized):
         x, y, w, h, area = (int(v) for v in stats[k])
-        may_cross = shaped[k] and (fittable["+"][k] or fittable["x"][k])
+        may_cross = k in fittable["+"] or k in fittable["x"]
         may_arrow = arrows and area <= 6 * max(w, h)
         if not (may_cross or may_arrow):
             continue
@@ -707,9 +700,9 @@ def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
         )
         if crossable and may_cross:
             for style in ("+", "x"):
-                if not fittable[style][k]:
-                    continue  # _cross_fit would find no centre
-                fit, cx, cy = _cross_fit(component, style)
+                if k not in fittable[style]:
+                    continue  # no centre passes the first tests
+                fit, cx, cy = _cross_fit(component, style, fittable[style][k])
                 if fit >= MODEL_FIT and (best is None or fit > best[0]):
                     best = (fit, cx, cy, style)
         if best is None and arrows and area <= 6 * max(w, h):
