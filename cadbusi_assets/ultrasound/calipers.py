@@ -445,18 +445,18 @@ def _fit_centres(
     labels: np.ndarray,
     stats: np.ndarray,
     which: np.ndarray,
-    style: str,
-) -> dict[int, list[tuple[int, int, int]]]:
-    """Per component (``which``: bool per label), its candidate ``style`` centres that pass
+) -> dict[str, dict[int, list[tuple[int, int, int]]]]:
+    """Per style and component (``which``: bool per label), its candidate centres that pass
     the first tests of a cross: ``(x, y, half)`` in the component's own coordinates (2-px
     border), in order. Candidates are where the most lit row and column (diagonals) cross,
     and the rounded centroid (thick strokes tie many rows); a centre must be lit, its four
     arms (:func:`arm_runs`, 4-neighbours count) at least :data:`MIN_HALF` and within 75 %
     of each other, and ``half``, the median arm on the exact lines, at least
     :data:`MIN_HALF`. All components at once (``lit``: the layer's lit pixels)."""
+    out: dict[str, dict[int, list[tuple[int, int, int]]]] = {"+": {}, "x": {}}
     chosen = np.flatnonzero(which)
     if chosen.size == 0:
-        return {}
+        return out
     index = np.full(len(stats), -1, np.intp)
     index[chosen] = np.arange(chosen.size)
     py, px = lit
@@ -472,39 +472,56 @@ def _fit_centres(
     # The rounded centroid, as round(float(xs.mean())) gives it.
     mean_x = np.bincount(member, weights=lx, minlength=chosen.size) / n
     mean_y = np.bincount(member, weights=ly, minlength=chosen.size) / n
-    centres = [(np.round(mean_x).astype(np.intp), np.round(mean_y).astype(np.intp))]
-    # The most lit row and column (diagonals): the smallest of the tied ones.
-    first, second = (ly, lx) if style == "+" else (lx - ly, lx + ly)
+    centroid = (np.round(mean_x).astype(np.intp), np.round(mean_y).astype(np.intp))
     span = 2 * int(crop_h.max() + crop_w.max()) + 1
     shift = crop_h[member]  # makes both indices non-negative within a component
 
     def most_lit(values: np.ndarray) -> np.ndarray:
+        """Per component, the most frequent of ``values`` (the smallest of the tied ones)."""
         counts = np.bincount(member * span + values + shift, minlength=chosen.size * span)
         return counts.reshape(chosen.size, span).argmax(axis=1) - crop_h
 
-    u, v = most_lit(first), most_lit(second)
-    if style == "+":
-        centres.append((v, u))
-        valid = [np.ones(chosen.size, bool), np.ones(chosen.size, bool)]
-    else:
-        centres.append(((u + v) // 2, (v - u) // 2))
-        valid = [np.ones(chosen.size, bool), (u + v) % 2 == 0]
-    out: dict[int, list[tuple[int, int, int]]] = {}
-    for (cx, cy), ok in zip(centres, valid, strict=True):
-        ok = ok & (cx >= 0) & (cy >= 0) & (cx < crop_w) & (cy < crop_h)
-        gx, gy = np.where(ok, cx + ox, 0), np.where(ok, cy + oy, 0)
-        ok &= labels[gy, gx] == chosen
-        at = np.flatnonzero(ok)
-        runs = _arm_runs_many(labels, chosen[at], gx[at], gy[at], style, MAX_HALF + 2, False)
-        shortest, longest = runs.min(axis=1), runs.max(axis=1)
-        at = at[(shortest >= MIN_HALF) & (shortest >= 0.75 * longest)]
-        strict = _arm_runs_many(labels, chosen[at], gx[at], gy[at], style, MAX_HALF + 2, True)
-        half = np.median(strict, axis=1).astype(np.intp)  # int(np.median(...)) of each
-        for i, half_i in zip(at, half, strict=True):
-            if half_i >= MIN_HALF:
-                entry = (int(cx[i]), int(cy[i]), int(half_i))
-                out.setdefault(int(chosen[i]), []).append(entry)
+    everywhere = np.ones(chosen.size, bool)
+    # The most lit row and column cross at (column, row); the diagonals x - y = u and
+    # x + y = v at a pixel when u + v is even.
+    row, column = most_lit(ly), most_lit(lx)
+    u, v = most_lit(lx - ly), most_lit(lx + ly)
+    for style, crossing, valid in (
+        ("+", (column, row), everywhere),
+        ("x", ((u + v) // 2, (v - u) // 2), (u + v) % 2 == 0),
+    ):
+        for (cx, cy), ok in ((centroid, everywhere), (crossing, valid)):
+            _add_fit_centres(out[style], labels, chosen, ox, oy, crop_w, crop_h, cx, cy, ok, style)
     return out
+
+
+def _add_fit_centres(
+    out: dict[int, list[tuple[int, int, int]]],
+    labels: np.ndarray,
+    chosen: np.ndarray,
+    ox: np.ndarray,
+    oy: np.ndarray,
+    crop_w: np.ndarray,
+    crop_h: np.ndarray,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    ok: np.ndarray,
+    style: str,
+) -> None:
+    """The tests of :func:`_fit_centres` on one candidate centre per component."""
+    ok = ok & (cx >= 0) & (cy >= 0) & (cx < crop_w) & (cy < crop_h)
+    gx, gy = np.where(ok, cx + ox, 0), np.where(ok, cy + oy, 0)
+    ok &= labels[gy, gx] == chosen
+    at = np.flatnonzero(ok)
+    runs = _arm_runs_many(labels, chosen[at], gx[at], gy[at], style, MAX_HALF + 2, False)
+    shortest, longest = runs.min(axis=1), runs.max(axis=1)
+    at = at[(shortest >= MIN_HALF) & (shortest >= 0.75 * longest)]
+    strict = _arm_runs_many(labels, chosen[at], gx[at], gy[at], style, MAX_HALF + 2, True)
+    half = np.median(strict, axis=1).astype(np.intp)  # int(np.median(...)) of each
+    for i, half_i in zip(at, half, strict=True):
+        if half_i >= MIN_HALF:
+            entry = (int(cx[i]), int(cy[i]), int(half_i))
+            out.setdefault(int(chosen[i]), []).append(entry)
 
 
 def _stroke_width(component: np.ndarray, x: int, y: int, style: str, half: int) -> float:
@@ -678,13 +695,14 @@ def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
     nonzero = cv2.findNonZero(layer) if shaped.any() else None
     points = np.zeros((0, 2), np.intp) if nonzero is None else nonzero.reshape(-1, 2)
     lit = (points[:, 1].astype(np.intp), points[:, 0].astype(np.intp))
-    fittable = {style: _fit_centres(lit, labels, stats, shaped, style) for style in ("+", "x")}
-    for k in np.flatnonzero(sized):
+    fittable = _fit_centres(lit, labels, stats, shaped)
+    tried = np.zeros(count, bool)  # a cross may fit, or an arrow (the tests below)
+    tried[[*fittable["+"], *fittable["x"]]] = True
+    if arrows:
+        tried |= stats[:, 4] <= 6 * side_max
+    for k in np.flatnonzero(sized & tried):
         x, y, w, h, area = (int(v) for v in stats[k])
         may_cross = k in fittable["+"] or k in fittable["x"]
-        may_arrow = arrows and area <= 6 * max(w, h)
-        if not (may_cross or may_arrow):
-            continue
         component = labels[y - 2 if y >= 2 else 0 : y + h + 2, max(0, x - 2) : x + w + 2] == k
         component = component.astype(np.uint8)
         ox, oy = max(0, x - 2), max(0, y - 2)
