@@ -354,7 +354,7 @@ def _score(
         keep &= inside
     reach = arm + 1  # the widest template's half-size
     keep[:reach], keep[-reach:], keep[:, :reach], keep[:, -reach:] = False, False, False, False
-    if keep.any():
+    if cv2.countNonZero(keep.view(np.uint8)) > 2000:  # a cheap test before gathering
         keep &= _strokes_lit(candidates, arm)
     found = cv2.findNonZero(keep.astype(np.uint8))
     empty = np.zeros(0, np.intp)
@@ -513,6 +513,9 @@ def _add_fit_centres(
     gx, gy = np.where(ok, cx + ox, 0), np.where(ok, cy + oy, 0)
     ok &= labels[gy, gx] == chosen
     at = np.flatnonzero(ok)
+    # Arms of MIN_HALF (2) show in the first 3 steps: a cheap test first.
+    first = _arm_runs_many(labels, chosen[at], gx[at], gy[at], style, 3, False)
+    at = at[first.min(axis=1) >= MIN_HALF]
     runs = _arm_runs_many(labels, chosen[at], gx[at], gy[at], style, MAX_HALF + 2, False)
     shortest, longest = runs.min(axis=1), runs.max(axis=1)
     at = at[(shortest >= MIN_HALF) & (shortest >= 0.75 * longest)]
@@ -658,16 +661,31 @@ def white_strokes(grey: np.ndarray, coloured: np.ndarray) -> np.ndarray:
     return white & (1 - blobs)
 
 
+def _lit_around(layer: np.ndarray, x: int, y: int) -> int:
+    """Lit pixels of ``layer`` in the :data:`CLUTTER_SIDE` square centred at ``(x, y)``,
+    the layer mirrored at its edges (``cv2.BORDER_REFLECT_101``, as a box filter has it)."""
+    half = CLUTTER_SIDE // 2
+    height, width = layer.shape
+    if y >= half and x >= half and y + half < height and x + half < width:
+        return int(np.count_nonzero(layer[y - half : y + half + 1, x - half : x + half + 1]))
+
+    def mirrored(centre: int, size: int) -> np.ndarray:
+        index = np.arange(centre - half, centre + half + 1)
+        if size == 1:
+            return np.zeros_like(index)
+        period = 2 * (size - 1)
+        index = np.abs(index) % period
+        return np.where(index >= size, period - index, index)
+
+    return int(np.count_nonzero(layer[np.ix_(mirrored(y, height), mirrored(x, width))]))
+
+
 def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
     """Caliper marks among the connected components of ``layer`` (uint8 0/1, the pixels of
     mark colours): '+' and 'x' of any size in range (the centre), arrows (the tip).
     Components in a text line (neighbours of about their height beside them) are not marks."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(layer, connectivity=8)
     lo, hi = 2 * MIN_HALF + 1, 2 * MAX_HALF + 3
-    # Lit pixels around a mark besides its own (colour flow, elastography, busy icons).
-    around = cv2.boxFilter(
-        layer.astype(np.float32), -1, (CLUTTER_SIDE, CLUTTER_SIDE), normalize=False
-    )
     boxes = stats[1:, :4]
     heights = stats[1:, 3]
     found = []
@@ -747,7 +765,8 @@ def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
             continue
         fit, cx, cy, style = best
         my, mx = min(max(cy + oy, 0), layer.shape[0] - 1), min(max(cx + ox, 0), layer.shape[1] - 1)
-        if around[my, mx] - area > MARK_CLUTTER * CLUTTER_SIDE**2:
+        # Lit pixels around a mark besides its own (colour flow, elastography, busy icons).
+        if _lit_around(layer, mx, my) - area > MARK_CLUTTER * CLUTTER_SIDE**2:
             continue
         found.append(_Mark(cx + ox, cy + oy, style, round(fit, 4), (x, y, x + w - 1, y + h - 1)))
     return found

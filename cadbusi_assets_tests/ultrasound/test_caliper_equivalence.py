@@ -12,8 +12,9 @@ A deliberate change of the detector's output is recorded again with
 ``PYTHONPATH=. python -m cadbusi_assets_tests.ultrasound.test_caliper_equivalence`` (and the
 diff of the json reviewed).
 
-:func:`~cadbusi_assets.ultrasound.calipers.arm_runs` (used by the inpainting too) is checked
-against the straightforward padded implementation it replaced on random masks.
+:func:`~cadbusi_assets.ultrasound.calipers.arm_runs` (used by the inpainting too) and the
+clutter count around a mark are checked against the straightforward implementations they
+replaced (np.pad, a full-frame box filter) on random masks.
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ import cv2
 import numpy as np
 import pytest
 
-from cadbusi_assets.ultrasound.calipers import _DIRECTIONS, arm_runs, detect_calipers
+from cadbusi_assets.ultrasound.calipers import (
+    _DIRECTIONS,
+    CLUTTER_SIDE,
+    _lit_around,
+    arm_runs,
+    detect_calipers,
+)
 from cadbusi_assets.ultrasound.overlay import ColourMaps, to_grey
 from cadbusi_assets_tests.support import time_limit
 from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
@@ -132,6 +139,18 @@ def test_arm_runs_equal_the_padded_implementation():
                         assert got == want, (height, width, x, y, style, limit, strict)
                         checked += 1
     assert checked == 4 * 40 * 2 * 3 * 2
+
+
+def test_lit_around_equals_the_box_filter_it_replaced():
+    rng = np.random.default_rng(12)
+    for height, width in ((60, 80), (25, 90), (7, 5), (1, 30)):
+        layer = (rng.random((height, width)) < 0.3).astype(np.uint8)
+        boxed = cv2.boxFilter(
+            layer.astype(np.float32), -1, (CLUTTER_SIDE, CLUTTER_SIDE), normalize=False
+        )
+        for y in range(height):
+            for x in range(width):
+                assert _lit_around(layer, x, y) == boxed[y, x], (height, width, x, y)
 
 
 def main() -> None:
