@@ -194,19 +194,21 @@ def _arm_runs_many(
     values: np.ndarray | None,
     xs: np.ndarray,
     ys: np.ndarray,
-    style: str,
+    style: str | np.ndarray,
     limit: int,
     strict: bool,
 ) -> np.ndarray:
     """:func:`arm_runs` of many centres at once, ``(N, 4)``: a pixel of ``grid`` is lit when
-    it is non-zero (``values`` None) or equals the centre's value (component labels)."""
+    it is non-zero (``values`` None) or equals the centre's value (component labels).
+    ``style`` is one for all, or each centre's four ``(dy, dx)`` (``(N, 4, 2)``)."""
     count = len(xs)
     if limit <= 0 or count == 0:
         return np.zeros((count, 4), np.intp)
     height, width = grid.shape
-    directions, steps = _DIRECTION_STEPS[style], np.arange(1, limit + 1)
-    line_y = ys[:, None, None] + directions[None, :, :1] * steps  # N x 4 x limit
-    line_x = xs[:, None, None] + directions[None, :, 1:] * steps
+    steps = np.arange(1, limit + 1)
+    directions = _DIRECTION_STEPS[style][None] if isinstance(style, str) else style
+    line_y = ys[:, None, None] + directions[:, :, :1] * steps  # N x 4 x limit
+    line_x = xs[:, None, None] + directions[:, :, 1:] * steps
     on_line = (line_y >= 0) & (line_y < height) & (line_x >= 0) & (line_x < width)
     lit = np.zeros(line_y.shape, bool)
     for oy, ox in _CENTRE if strict else _CROSS5:
@@ -483,48 +485,45 @@ def _fit_centres(
 
     everywhere = np.ones(chosen.size, bool)
     # The most lit row and column cross at (column, row); the diagonals x - y = u and
-    # x + y = v at a pixel when u + v is even.
+    # x + y = v at a pixel when u + v is even. Candidates in order: per style, the
+    # centroid's then the crossing's.
     row, column = most_lit(ly), most_lit(lx)
     u, v = most_lit(lx - ly), most_lit(lx + ly)
-    for style, crossing, valid in (
+    cands = [
+        ("+", centroid, everywhere),
         ("+", (column, row), everywhere),
+        ("x", centroid, everywhere),
         ("x", ((u + v) // 2, (v - u) // 2), (u + v) % 2 == 0),
-    ):
-        for (cx, cy), ok in ((centroid, everywhere), (crossing, valid)):
-            _add_fit_centres(out[style], labels, chosen, ox, oy, crop_w, crop_h, cx, cy, ok, style)
-    return out
-
-
-def _add_fit_centres(
-    out: dict[int, list[tuple[int, int, int]]],
-    labels: np.ndarray,
-    chosen: np.ndarray,
-    ox: np.ndarray,
-    oy: np.ndarray,
-    crop_w: np.ndarray,
-    crop_h: np.ndarray,
-    cx: np.ndarray,
-    cy: np.ndarray,
-    ok: np.ndarray,
-    style: str,
-) -> None:
-    """The tests of :func:`_fit_centres` on one candidate centre per component."""
-    ok = ok & (cx >= 0) & (cy >= 0) & (cx < crop_w) & (cy < crop_h)
+    ]
+    cx = np.concatenate([c[1][0] for c in cands])
+    cy = np.concatenate([c[1][1] for c in cands])
+    ok = np.concatenate([c[2] for c in cands])
+    styles = np.repeat(np.array([c[0] for c in cands]), chosen.size)
+    ks = np.tile(chosen, len(cands))
+    ox, oy = np.tile(ox, len(cands)), np.tile(oy, len(cands))
+    ok &= (cx >= 0) & (cy >= 0) & (cx < np.tile(crop_w, len(cands)))
+    ok &= cy < np.tile(crop_h, len(cands))
     gx, gy = np.where(ok, cx + ox, 0), np.where(ok, cy + oy, 0)
-    ok &= labels[gy, gx] == chosen
+    ok &= labels[gy, gx] == ks
     at = np.flatnonzero(ok)
+    directions = np.where(
+        (styles == "+")[:, None, None], _DIRECTION_STEPS["+"], _DIRECTION_STEPS["x"]
+    )
+
+    def runs_of(at: np.ndarray, limit: int, strict: bool) -> np.ndarray:
+        return _arm_runs_many(labels, ks[at], gx[at], gy[at], directions[at], limit, strict)
+
     # Arms of MIN_HALF (2) show in the first 3 steps: a cheap test first.
-    first = _arm_runs_many(labels, chosen[at], gx[at], gy[at], style, 3, False)
-    at = at[first.min(axis=1) >= MIN_HALF]
-    runs = _arm_runs_many(labels, chosen[at], gx[at], gy[at], style, MAX_HALF + 2, False)
+    at = at[runs_of(at, 3, False).min(axis=1) >= MIN_HALF]
+    runs = runs_of(at, MAX_HALF + 2, False)
     shortest, longest = runs.min(axis=1), runs.max(axis=1)
     at = at[(shortest >= MIN_HALF) & (shortest >= 0.75 * longest)]
-    strict = _arm_runs_many(labels, chosen[at], gx[at], gy[at], style, MAX_HALF + 2, True)
-    half = np.median(strict, axis=1).astype(np.intp)  # int(np.median(...)) of each
-    for i, half_i in zip(at, half, strict=True):
+    half = np.median(runs_of(at, MAX_HALF + 2, True), axis=1).astype(np.intp)
+    for i, half_i in zip(at, half, strict=True):  # int(np.median(strict runs)) of each
         if half_i >= MIN_HALF:
             entry = (int(cx[i]), int(cy[i]), int(half_i))
-            out.setdefault(int(chosen[i]), []).append(entry)
+            out[str(styles[i])].setdefault(int(ks[i]), []).append(entry)
+    return out
 
 
 def _stroke_width(component: np.ndarray, x: int, y: int, style: str, half: int) -> float:
