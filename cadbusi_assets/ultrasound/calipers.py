@@ -691,6 +691,37 @@ def _lit_around(layer: np.ndarray, x: int, y: int) -> int:
     return int(np.count_nonzero(layer[np.ix_(mirrored(y, height), mirrored(x, width))]))
 
 
+#: A white stroke pixel is at least this bright, and this much brighter than the pixels
+#: 2 px to both sides of it (across a stroke of 1-2 px, in any direction but its own).
+RIDGE_LEVEL, RIDGE_CONTRAST = 200, 40
+
+
+def white_ridges(grey: np.ndarray, coloured: np.ndarray) -> np.ndarray:
+    """uint8 0/1: bright grey pixels on a thin ridge (brighter than the pixels 2 px left and
+    right of them, or above and below): white strokes that JPEG has dimmed or that bright
+    speckle touches."""
+    g = grey.astype(np.int16)
+    padded = cv2.copyMakeBorder(g, 2, 2, 2, 2, cv2.BORDER_REPLICATE)
+    height, width = g.shape
+    left, right = padded[2:-2, :width], padded[2:-2, 4:]
+    up, down = padded[:height, 2:-2], padded[4:, 2:-2]
+    across_x = g - np.maximum(left, right)
+    across_y = g - np.maximum(up, down)
+    bright = g >= RIDGE_LEVEL
+    ridge = bright & ((across_x >= RIDGE_CONTRAST) | (across_y >= RIDGE_CONTRAST))
+    # Where strokes cross, no side is dark: a bright pixel between two ridge pixels joins.
+    r = cv2.copyMakeBorder(ridge.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    between = np.zeros_like(ridge)
+    for (ay, ax), (by, bx) in (
+        ((0, 1), (2, 1)),
+        ((1, 0), (1, 2)),
+        ((0, 0), (2, 2)),
+        ((0, 2), (2, 0)),
+    ):
+        between |= (r[ay : ay + height, ax : ax + width] & r[by : by + height, bx : bx + width]) > 0
+    return ((ridge | (bright & between)) & (coloured == 0)).astype(np.uint8)
+
+
 def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
     """Caliper marks among the connected components of ``layer`` (uint8 0/1, the pixels of
     mark colours): '+' and 'x' of any size in range (the centre), arrows (the tip).
@@ -860,6 +891,22 @@ def detect_calipers(
     ]
     # A white mark the templates found keeps the templates' centre.
     points += [(m.x, m.y, m.score, m.style) for m in white_marks if not covered(m.x, m.y, taken)]
+    # White marks that bright speckle touches or JPEG breaks: the templates on the white
+    # strokes alone.
+    if cv2.countNonZero(white):
+        taken = [
+            _Mark(x, y, style, score, (x - arm, y - arm, x + arm, y + arm))
+            for x, y, score, style in points
+        ]
+        ridges = white_ridges(grey_crop, coloured) | white
+        wy, wx, w_score, w_style = _score(ridges, coloured, grey_crop, arm, inside)
+        passed = w_score >= min_score
+        if passed.any():
+            for g in _group(wy[passed], wx[passed], w_score[passed], w_style[passed], arm):
+                if covered(g.x, g.y, taken):
+                    continue
+                if any(context_rejection(ridges, x, y, g.style) is None for x, y in g.members):
+                    points.append((g.x, g.y, g.score, g.style))
     points.sort(key=lambda p: (p[1], p[0]))
     return CaliperDetection(
         points=[(x + x0, y + y0) for x, y, _, _ in points],
