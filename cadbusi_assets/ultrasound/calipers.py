@@ -409,6 +409,8 @@ MIN_HALF, MAX_HALF = 2, 14
 MODEL_FIT = 0.85
 #: An arrow: the wide end's spread (share of the length) and the narrow end's (px).
 ARROW_WIDE, ARROW_NARROW = 0.3, 3.5
+#: ... or, for a long arrow with a thick shaft, this share of its length.
+ARROW_SHAFT = 0.2
 
 
 #: Share of the :data:`CLUTTER_SIDE` square around a mark that other lit pixels may fill.
@@ -578,7 +580,7 @@ def _cross_fit(
     for cx, cy, half in centres:
         # Strokes, not a filled blob (colour bars, discs, flow).
         if _stroke_width(component, cx, cy, style, half) > max(
-            3 if style == "+" else 5, 0.45 * half
+            3 if style == "+" else 5, 0.9 * half
         ):
             continue
         model = np.zeros_like(component)
@@ -648,7 +650,7 @@ def _arrow_tip(component: np.ndarray) -> tuple[float, int, int] | None:
     wide, narrow = spreads[tip_end], rests[tip_end]
     if length < 12 and (narrow > 1.5 or len(points) > 2.5 * length):
         return None  # a small arrow is drawn with thin strokes (not a chain of thick dots)
-    if wide < ARROW_WIDE * length or narrow > ARROW_NARROW:
+    if wide < ARROW_WIDE * length or narrow > max(ARROW_NARROW, ARROW_SHAFT * length):
         return None
     end = along.min() if tip_end == 0 else along.max()
     near = np.abs(along - end) <= 0.45 * length
