@@ -409,8 +409,6 @@ MIN_HALF, MAX_HALF = 2, 14
 MODEL_FIT = 0.85
 #: An arrow: the wide end's spread (share of the length) and the narrow end's (px).
 ARROW_WIDE, ARROW_NARROW = 0.3, 3.5
-#: ... or, for a long arrow with a thick shaft, this share of its length.
-ARROW_SHAFT = 0.2
 
 
 #: Share of the :data:`CLUTTER_SIDE` square around a mark that other lit pixels may fill.
@@ -650,7 +648,7 @@ def _arrow_tip(component: np.ndarray) -> tuple[float, int, int] | None:
     wide, narrow = spreads[tip_end], rests[tip_end]
     if length < 12 and (narrow > 1.5 or len(points) > 2.5 * length):
         return None  # a small arrow is drawn with thin strokes (not a chain of thick dots)
-    if wide < ARROW_WIDE * length or narrow > max(ARROW_NARROW, ARROW_SHAFT * length):
+    if wide < ARROW_WIDE * length or narrow > ARROW_NARROW:
         return None
     end = along.min() if tip_end == 0 else along.max()
     near = np.abs(along - end) <= 0.45 * length
