@@ -760,6 +760,7 @@ def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
     tried[[*fittable["+"], *fittable["x"]]] = True
     if arrows:
         tried |= stats[:, 4] <= 6 * side_max
+    fitted: dict[int, tuple[tuple[float, int, int, str], int, int]] = {}
     for k in np.flatnonzero(sized & tried):
         x, y, w, h, area = (int(v) for v in stats[k])
         may_cross = k in fittable["+"] or k in fittable["x"]
@@ -787,8 +788,13 @@ def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
             tip = _arrow_tip(component)
             if tip is not None:
                 best = (tip[0], tip[1], tip[2], ">")
-        if best is None:
-            continue
+        if best is not None:
+            fitted[int(k)] = (best, ox, oy)
+    # Marks beside each other (a pair drawn close) are not a text line.
+    is_mark = np.zeros(count - 1, bool)
+    is_mark[[k - 1 for k in fitted]] = True
+    for k, (best, ox, oy) in fitted.items():
+        x, y, w, h, area = (int(v) for v in stats[k])
         # Text: components of about this height beside it, on its rows.
         same_rows = (boxes[:, 1] < y + h) & (boxes[:, 1] + heights > y)
         # ... glyphs of one line: about its height, their tops or bottoms aligned with its.
@@ -802,7 +808,7 @@ def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
             )
         )
         gap = np.maximum(boxes[:, 0] - (x + w), x - (boxes[:, 0] + boxes[:, 2]))
-        beside = same_rows & similar & (gap <= max(4, h)) & (np.arange(1, count) != k)
+        beside = same_rows & similar & (gap <= max(4, h)) & (np.arange(1, count) != k) & ~is_mark
         if beside.any():
             continue
         fit, cx, cy, style = best
