@@ -419,6 +419,7 @@ CROSS_FILL = 0.7
 #: White marks are drawn at least this bright.
 WHITE_MARK_LEVEL = 250
 _DISC5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+_SQUARE5 = np.ones((5, 5), np.uint8)
 
 
 @dataclass(frozen=True)
@@ -516,8 +517,13 @@ def _fit_centres(
     # Arms of MIN_HALF (2) show in the first 3 steps: a cheap test first.
     at = at[runs_of(at, 3, False).min(axis=1) >= MIN_HALF]
     runs = runs_of(at, MAX_HALF + 2, False)
-    shortest, longest = runs.min(axis=1), runs.max(axis=1)
-    at = at[(shortest >= MIN_HALF) & (shortest >= 0.75 * longest)]
+    ordered = np.sort(runs, axis=1)
+    shortest, second, longest = ordered[:, 0], ordered[:, 1], ordered[:, 3]
+    # About equal arms; JPEG may cut one of a long mark's short.
+    equal = (shortest >= 0.75 * longest) | (
+        (second >= 0.75 * longest) & (shortest >= 0.5 * longest) & (longest >= 6)
+    )
+    at = at[(shortest >= MIN_HALF) & equal]
     half = np.median(runs_of(at, MAX_HALF + 2, True), axis=1).astype(np.intp)
     for i, half_i in zip(at, half, strict=True):  # int(np.median(strict runs)) of each
         if half_i >= MIN_HALF:
@@ -662,13 +668,15 @@ def _arrow_tip(component: np.ndarray) -> tuple[float, int, int] | None:
     return min(1.0, wide / (0.5 * length)), round(tx), round(ty)
 
 
-def white_strokes(grey: np.ndarray, coloured: np.ndarray) -> np.ndarray:
+def white_strokes(grey: np.ndarray, coloured: np.ndarray, *, crossings: bool = False) -> np.ndarray:
     """uint8 0/1: grey pixels at :data:`WHITE_MARK_LEVEL` or above that an opening with a
-    5x5 disc removes (strokes up to 4 px wide, not blobs of saturated speckle)."""
+    5x5 disc removes (strokes up to 4 px wide, not blobs of saturated speckle). With
+    ``crossings``, the opening is with a 5x5 square, which fits where two 3-px strokes
+    cross no more than along them (the disc does, and takes a thick cross's centre)."""
     white = ((grey >= WHITE_MARK_LEVEL) & (coloured == 0)).astype(np.uint8)
     if not cv2.countNonZero(white):
         return white
-    blobs = cv2.morphologyEx(white, cv2.MORPH_OPEN, _DISC5)
+    blobs = cv2.morphologyEx(white, cv2.MORPH_OPEN, _SQUARE5 if crossings else _DISC5)
     return white & (1 - blobs)
 
 
@@ -861,7 +869,7 @@ def detect_calipers(
             ]
     # White marks: near-white pixels that are thin (not in a blob of bright speckle); crosses
     # only, since bright speckle ridges and white text give arrow-like pieces.
-    white = white_strokes(grey_crop, coloured)
+    white = white_strokes(grey_crop, coloured, crossings=True)
     white_marks: list[_Mark] = []
     if cv2.countNonZero(white):
         white_marks = [
