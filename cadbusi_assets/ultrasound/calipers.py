@@ -49,6 +49,10 @@ ARM_SYMMETRY = 0.7
 TEXT_FILL = 0.03
 #: Lit share of the ring around a mark that makes it part of an icon or scale.
 CLUTTER_FILL = 0.06
+#: :func:`same_kind` and :func:`context_rejection` look no farther from a mark's centre
+#: (its arms up to MAX_ARM + 1 and their neighbours; the ring up to MAX_ARM + 12; group
+#: members up to ARM away).
+CONTEXT_REACH = 48
 
 Box = tuple[int, int, int, int]
 
@@ -308,6 +312,14 @@ def context_rejection(candidates: np.ndarray, x: int, y: int, style: str) -> str
 def _line_sums(lit: np.ndarray, dy: int, dx: int, half: int) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel, the lit pixels (``lit`` uint8 0/1) on the line through it along ``(dy, dx)``
     within ``half`` and within ``half + 1`` steps (pixels outside count as unlit)."""
+    if dy == 0 or dx == 0:  # along a row or a column: box filters
+        sums = []
+        for length in (2 * half + 1, 2 * half + 3):
+            size = (length, 1) if dy == 0 else (1, length)
+            sums.append(
+                cv2.boxFilter(lit, -1, size, normalize=False, borderType=cv2.BORDER_CONSTANT)
+            )
+        return sums[0], sums[1]
     height, width = lit.shape
     pad = half + 1
     padded = cv2.copyMakeBorder(lit, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
@@ -886,9 +898,17 @@ def detect_calipers(
     )
 
     def plausible(group: _Group) -> bool:
-        # A 2-px mark has no single centre pixel: judge it from its best-placed one.
-        kind = same_kind(coloured, grey_crop, group.x, group.y, group.style)
-        return any(context_rejection(kind, x, y, group.style) is None for x, y in group.members)
+        # A 2-px mark has no single centre pixel: judge it from its best-placed one. Both
+        # tests look no farther than CONTEXT_REACH: a window around the group is enough.
+        wy0, wx0 = max(0, group.y - CONTEXT_REACH), max(0, group.x - CONTEXT_REACH)
+        near = (
+            slice(wy0, group.y + CONTEXT_REACH + 1),
+            slice(wx0, group.x + CONTEXT_REACH + 1),
+        )
+        kind = same_kind(coloured[near], grey_crop[near], group.x - wx0, group.y - wy0, group.style)
+        return any(
+            context_rejection(kind, x - wx0, y - wy0, group.style) is None for x, y in group.members
+        )
 
     def covered(x: int, y: int, by: list[_Mark]) -> bool:
         return any(
