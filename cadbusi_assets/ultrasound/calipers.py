@@ -730,7 +730,7 @@ def white_ridges(grey: np.ndarray, coloured: np.ndarray) -> np.ndarray:
     bright = g >= RIDGE_LEVEL
     ridge = bright & ((across_x >= RIDGE_CONTRAST) | (across_y >= RIDGE_CONTRAST))
     # Where strokes cross, no side is dark: a bright pixel between two ridge pixels joins.
-    r = cv2.copyMakeBorder(ridge.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    r = cv2.copyMakeBorder(ridge.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0) > 0
     between = np.zeros_like(ridge)
     for (ay, ax), (by, bx) in (
         ((0, 1), (2, 1)),
@@ -738,7 +738,7 @@ def white_ridges(grey: np.ndarray, coloured: np.ndarray) -> np.ndarray:
         ((0, 0), (2, 2)),
         ((0, 2), (2, 0)),
     ):
-        between |= (r[ay : ay + height, ax : ax + width] & r[by : by + height, bx : bx + width]) > 0
+        between |= r[ay : ay + height, ax : ax + width] & r[by : by + height, bx : bx + width]
     return ((ridge | (bright & between)) & (coloured == 0)).astype(np.uint8)
 
 
@@ -781,7 +781,8 @@ def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
     if arrows:
         tried |= stats[:, 4] <= 6 * side_max
     fitted: dict[int, tuple[tuple[float, int, int, str], int, int]] = {}
-    for k in np.flatnonzero(sized & tried):
+    for label in np.flatnonzero(sized & tried):
+        k = int(label)
         x, y, w, h, area = (int(v) for v in stats[k])
         may_cross = k in fittable["+"] or k in fittable["x"]
         component = labels[y - 2 if y >= 2 else 0 : y + h + 2, max(0, x - 2) : x + w + 2] == k
@@ -809,7 +810,7 @@ def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
             if tip is not None:
                 best = (tip[0], tip[1], tip[2], ">")
         if best is not None:
-            fitted[int(k)] = (best, ox, oy)
+            fitted[k] = (best, ox, oy)
     # Marks beside each other (a pair drawn close) are not a text line.
     is_mark = np.zeros(count - 1, bool)
     is_mark[[k - 1 for k in fitted]] = True
