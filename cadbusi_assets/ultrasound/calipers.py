@@ -432,6 +432,10 @@ CROSS_FILL = 0.7
 WHITE_MARK_LEVEL = 250
 _DISC5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 _SQUARE5 = np.ones((5, 5), np.uint8)
+#: A white arrow: at most this share of the pixels around it at this grey level or above.
+ARROW_RING_LEVEL, ARROW_RING_SHARE = 200, 0.03
+#: ... and at most this share of them this dark.
+ARROW_BLACK_LEVEL, ARROW_BLACK_SHARE = 10, 0.3
 
 
 @dataclass(frozen=True)
@@ -742,11 +746,25 @@ def white_ridges(grey: np.ndarray, coloured: np.ndarray) -> np.ndarray:
     return ((ridge | (bright & between)) & (coloured == 0)).astype(np.uint8)
 
 
-def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
+def colour_marks(
+    layer: np.ndarray, arrows: bool = True, *, grey: np.ndarray | None = None
+) -> list[_Mark]:
     """Caliper marks among the connected components of ``layer`` (uint8 0/1, the pixels of
     mark colours): '+' and 'x' of any size in range (the centre), arrows (the tip).
-    Components in a text line (neighbours of about their height beside them) are not marks."""
+    Components in a text line (neighbours of about their height beside them) are not marks.
+    With ``grey`` (white marks), arrows only where the pixels around a component are not
+    bright (a drawn arrow on tissue, not a piece of bright speckle)."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(layer, connectivity=8)
+    arrow_ok = np.ones(count, bool)
+    if arrows and grey is not None:
+        ring = (cv2.dilate(layer, _SQUARE3) > layer).astype(np.uint8)
+        owner = cv2.dilate(labels.astype(np.float32), _SQUARE3)[ring > 0].astype(np.intp)
+        levels = grey[ring > 0]
+        around = np.bincount(owner, minlength=count)
+        lit_around = np.bincount(owner, weights=levels >= ARROW_RING_LEVEL, minlength=count)
+        # ... and not on a black band (white text: its '1', 'L' and '7' look like arrows).
+        black = np.bincount(owner, weights=levels <= ARROW_BLACK_LEVEL, minlength=count)
+        arrow_ok = (lit_around <= ARROW_RING_SHARE * around) & (black <= ARROW_BLACK_SHARE * around)
     lo, hi = 2 * MIN_HALF + 1, 2 * MAX_HALF + 3
     boxes = stats[1:, :4]
     heights = stats[1:, 3]
@@ -779,7 +797,7 @@ def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
     tried = np.zeros(count, bool)  # a cross may fit, or an arrow (the tests below)
     tried[[*fittable["+"], *fittable["x"]]] = True
     if arrows:
-        tried |= stats[:, 4] <= 6 * side_max
+        tried |= (stats[:, 4] <= 6 * side_max) & arrow_ok
     fitted: dict[int, tuple[tuple[float, int, int, str], int, int]] = {}
     for label in np.flatnonzero(sized & tried):
         k = int(label)
@@ -805,7 +823,7 @@ def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
                 fit, cx, cy = _cross_fit(component, style, fittable[style][k])
                 if fit >= MODEL_FIT and (best is None or fit > best[0]):
                     best = (fit, cx, cy, style)
-        if best is None and arrows and area <= 6 * max(w, h):
+        if best is None and arrows and area <= 6 * max(w, h) and arrow_ok[k]:
             tip = _arrow_tip(component)
             if tip is not None:
                 best = (tip[0], tip[1], tip[2], ">")
@@ -887,7 +905,7 @@ def detect_calipers(
     if cv2.countNonZero(white):
         white_marks = [
             m
-            for m in colour_marks(white, arrows=False)
+            for m in colour_marks(white, grey=grey_crop)
             if m.score >= min_score and (inside is None or inside[m.y, m.x])
         ]
     ys, xs, best_score, best_style = _score(candidates, coloured, grey_crop, arm, inside)
