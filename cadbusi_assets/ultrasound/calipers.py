@@ -1,11 +1,19 @@
 """Caliper marks ('+' and 'x', coloured or white) inside the field of view.
 
 Candidate pixels (:func:`overlay.overlay_candidates`) are pre-filtered by their local
-density, then scored against two cross templates of half-size ``arm`` by gathering the
-template offsets around each candidate (vectorized, no full-frame convolution): both strokes
-of the cross must be lit and the window away from the strokes must be empty. Passing pixels
-are grouped (greedy, radius ``arm``) into one point per mark. The confidence of a point
-combines the shape fit with colour or contrast; the image confidence is the best point's.
+density and by line sums (both strokes of some template may be lit), then scored against
+two cross templates of half-size ``arm`` by gathering the template offsets around each
+candidate (vectorized, no full-frame convolution): both strokes of the cross must be lit and
+the window away from the strokes must be empty. Passing pixels are grouped (greedy, radius
+``arm``) into one point per mark. The confidence of a point combines the shape fit with
+colour or contrast; the image confidence is the best point's.
+
+Coloured marks, and white ones among the thin near-white strokes (:func:`white_strokes`),
+are also found as connected components (:func:`colour_marks`): '+' and 'x' of any size
+(candidate centres and their arm tests for all components at once, then a model fit), and
+arrows (white ones only off bright speckle and off black bands). White crosses that JPEG
+dims or bright speckle touches are found by the templates on the white strokes and the thin
+bright ridges (:func:`white_ridges`).
 
 >>> import numpy as np
 >>> rgb = np.full((60, 60, 3), 60, np.uint8)
