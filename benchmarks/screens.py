@@ -23,7 +23,8 @@ per family, for the tuning families together and for the held-out families toget
   of the found points, the best of several repeats over the first frames of each family.
 
 Numbers only: nothing here asserts. :data:`SCREENS_BEFORE` keeps the figures measured before
-the work on caliper styles (printed first for comparison).
+the work on caliper styles, :data:`SCREENS_BEFORE_SESSION2` those before the caliper speed-up
+and recall work of the second session (both printed first for comparison).
 """
 
 from __future__ import annotations
@@ -73,6 +74,33 @@ sonosite_px (H)     0.995    0.477       20        3    1.000    0.150     0.00 
 TUNING              0.995    0.000      158       68    1.000    0.430     0.00     1.00        0     40.2     29.8      9.5      3.4
 HELDOUT             0.995    0.352      406      108    1.000    0.266     0.00     1.00        0     40.0     27.8      9.4      1.5
 analysis (no OCR) + inpainting, one core: 13.8 frames/s"""
+#: ``--frames 10 --seed 0`` at commit aa54f6f, before the caliper speed-up and the work on
+#: caliper recall of the second session (same generator as the run after it). Speed on a
+#: heavily loaded 2-core machine (load average about 8): not comparable with other runs.
+SCREENS_BEFORE_SESSION2 = """\
+family            IoU med  IoU min     true    found     prec   recall  err med  err max 0-cal FP  dB crop      min  dB mask      min
+ge_logiq (T)        0.995    0.995       12       11    1.000    0.917     0.00     1.00        0     61.9     37.6     20.6     13.8
+philips_epiq (T)    1.000    0.973       36       32    0.969    0.861     0.00     0.00        0     58.1     32.9     20.3      3.4
+siemens_s2000 (T)    0.997    0.995       32       29    1.000    0.906     0.00     0.00        0     48.3     31.0     21.8      6.6
+ge_voluson (T)      0.995    0.993       42       39    1.000    0.929     0.00     0.00        0     47.9     33.9     21.8     10.2
+philips_iu22 (T)    0.998    0.982       28       19    1.000    0.679     0.00     1.00        0     39.3     30.4     16.9      6.4
+canon_aplio (H)     0.997    0.985       34       26    1.000    0.765     0.00     1.00        0     41.3     34.6     15.4      8.7
+samsung_rs (H)      1.000    0.995       24       21    0.952    0.833     0.00     1.00        0     51.8     40.2     18.0     15.2
+sonosite_edge (H)    0.997    0.959       16       10    1.000    0.625     0.00     0.00        0     58.4     38.5     12.8      9.6
+mindray_dc (H)      1.000    0.995       26       12    1.000    0.462     0.00     0.00        0     51.5     23.7     14.8      3.8
+philips_affiniti (H)    0.998    0.963       20       12    1.000    0.600     0.00     1.00        0     37.9     30.8     11.3      4.2
+philips_cx50 (H)    0.996    0.959       36       18    1.000    0.500     0.00     3.00        0     33.3     29.3     11.4      4.7
+siemens_sequoia (H)    0.999    0.997       36       33    0.939    0.861     0.00     0.00        0     46.4     27.1     18.0      5.8
+siemens_juniper (H)    0.997    0.961       32       28    1.000    0.875     0.00     1.00        0     45.6     31.4     18.8      4.5
+supersonic_aixplorer (H)    0.997    0.960       30       15    1.000    0.500     0.00     0.00        0     43.9     31.6     16.8      9.9
+hitachi_aloka (H)    0.997    0.973       40       22    1.000    0.550     0.00     1.41        0     32.9     20.6      9.6      3.9
+esaote (H)          0.996    0.956       20       17    1.000    0.850     0.00     1.00        0     38.6     37.1     17.3     15.2
+bk (H)              0.995    0.976       22       15    1.000    0.682     0.00     1.00        0     55.6     34.6     15.7      2.2
+terason (H)         0.989    0.944       44       28    0.964    0.614     0.00     0.00        0     33.5     29.7     12.7      5.0
+sonosite_px (H)     0.995    0.995       32       27    1.000    0.844     0.00     0.00        0     55.3     38.1     19.6     14.5
+TUNING              0.997    0.973      150      130    0.992    0.860     0.00     1.00        0     50.4     30.4     21.3      3.4
+HELDOUT             0.997    0.944      412      284    0.986    0.680     0.00     3.00        0     43.0     20.6     16.7      2.2
+analysis (no OCR) + inpainting, one core: 1.9 frames/s"""
 #: ``--frames 20 --seed 0`` at commit 4110737 on the first generator (7 families, '+'/'x'
 #: marks only; its caliper mask was every changed pixel outside the text boxes).
 SCREENS_BEFORE_FIRST_GENERATOR = """\
@@ -332,6 +360,8 @@ def run_screens_benchmark(
     }
     echo("before (detectors of commit 4110737, generator 4d37f50, --frames 10 --seed 0):")
     echo(SCREENS_BEFORE)
+    echo("before the second session's caliper work (commit aa54f6f, --frames 10 --seed 0):")
+    echo(SCREENS_BEFORE_SESSION2)
     echo("now:")
     echo(format_report(result))
     return result

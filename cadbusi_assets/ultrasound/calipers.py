@@ -1,11 +1,19 @@
 """Caliper marks ('+' and 'x', coloured or white) inside the field of view.
 
 Candidate pixels (:func:`overlay.overlay_candidates`) are pre-filtered by their local
-density, then scored against two cross templates of half-size ``arm`` by gathering the
-template offsets around each candidate (vectorized, no full-frame convolution): both strokes
-of the cross must be lit and the window away from the strokes must be empty. Passing pixels
-are grouped (greedy, radius ``arm``) into one point per mark. The confidence of a point
-combines the shape fit with colour or contrast; the image confidence is the best point's.
+density and by line sums (both strokes of some template may be lit), then scored against
+two cross templates of half-size ``arm`` by gathering the template offsets around each
+candidate (vectorized, no full-frame convolution): both strokes of the cross must be lit and
+the window away from the strokes must be empty. Passing pixels are grouped (greedy, radius
+``arm``) into one point per mark. The confidence of a point combines the shape fit with
+colour or contrast; the image confidence is the best point's.
+
+Coloured marks, and white ones among the thin near-white strokes (:func:`white_strokes`),
+are also found as connected components (:func:`colour_marks`): '+' and 'x' of any size
+(candidate centres and their arm tests for all components at once, then a model fit), and
+arrows (white ones only off bright speckle and off black bands). White crosses that JPEG
+dims or bright speckle touches are found by the templates on the white strokes and the thin
+bright ridges (:func:`white_ridges`).
 
 >>> import numpy as np
 >>> rgb = np.full((60, 60, 3), 60, np.uint8)
@@ -49,6 +57,10 @@ ARM_SYMMETRY = 0.7
 TEXT_FILL = 0.03
 #: Lit share of the ring around a mark that makes it part of an icon or scale.
 CLUTTER_FILL = 0.06
+#: :func:`same_kind` and :func:`context_rejection` look no farther from a mark's centre
+#: (its arms up to MAX_ARM + 1 and their neighbours; the ring up to MAX_ARM + 12; group
+#: members up to ARM away).
+CONTEXT_REACH = 48
 
 Box = tuple[int, int, int, int]
 
@@ -164,19 +176,11 @@ def _group(
 
 
 _DIRECTIONS = {"+": ((0, 1), (0, -1), (1, 0), (-1, 0)), "x": ((1, 1), (-1, -1), (1, -1), (-1, 1))}
-
-
-def _run(lit: np.ndarray) -> int:
-    """Length of the lit run from the start, bridging single unlit pixels."""
-    run, gap = 0, 0
-    for step, on in enumerate(lit, start=1):
-        if on:
-            run, gap = step, 0
-        else:
-            gap += 1
-            if gap > 1:
-                break
-    return run
+#: The same as arrays of (dy, dx) rows, and the pixels that count for a step along an arm
+#: (itself; itself and its 4-neighbours).
+_DIRECTION_STEPS = {style: np.array(d) for style, d in _DIRECTIONS.items()}
+_CENTRE = ((0, 0),)
+_CROSS5 = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
 
 
 def arm_length(candidates: np.ndarray, x: int, y: int, style: str, limit: int = 20) -> int:
@@ -190,26 +194,50 @@ def arm_runs(
     candidates: np.ndarray, x: int, y: int, style: str, limit: int = 20, *, strict: bool = False
 ) -> list[int]:
     """The lit run along each of the mark's four arm directions (``strict``: on the exact
-    line; otherwise a 4-neighbour counts too, for strokes that JPEG has blurred)."""
-    height, width = candidates.shape
-    padded = np.pad(candidates, 1)
+    line; otherwise a 4-neighbour counts too, for strokes that JPEG has blurred). A run is
+    the distance to its farthest lit pixel from the centre, bridging single unlit pixels;
+    pixels outside ``candidates`` are unlit."""
+    runs = _arm_runs_many(candidates, None, np.array([x]), np.array([y]), style, limit, strict)
+    return [int(v) for v in runs[0]]
+
+
+def _arm_runs_many(
+    grid: np.ndarray,
+    values: np.ndarray | None,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    style: str | np.ndarray,
+    limit: int,
+    strict: bool,
+) -> np.ndarray:
+    """:func:`arm_runs` of many centres at once, ``(N, 4)``: a pixel of ``grid`` is lit when
+    it is non-zero (``values`` None) or equals the centre's value (component labels).
+    ``style`` is one for all, or each centre's four ``(dy, dx)`` (``(N, 4, 2)``)."""
+    count = len(xs)
+    if limit <= 0 or count == 0:
+        return np.zeros((count, 4), np.intp)
+    height, width = grid.shape
     steps = np.arange(1, limit + 1)
-    runs = []
-    for dy, dx in _DIRECTIONS[style]:
-        ys, xs = y + dy * steps, x + dx * steps
-        inside = (ys >= 0) & (ys < height) & (xs >= 0) & (xs < width)
-        ys, xs = ys[inside] + 1, xs[inside] + 1
-        lit = padded[ys, xs]
-        if not strict:
-            lit = (
-                lit
-                | padded[ys - 1, xs]
-                | padded[ys + 1, xs]
-                | padded[ys, xs - 1]
-                | padded[ys, xs + 1]
-            )
-        runs.append(_run(lit.astype(bool)))
-    return runs
+    directions = _DIRECTION_STEPS[style][None] if isinstance(style, str) else style
+    line_y = ys[:, None, None] + directions[:, :, :1] * steps  # N x 4 x limit
+    line_x = xs[:, None, None] + directions[:, :, 1:] * steps
+    on_line = (line_y >= 0) & (line_y < height) & (line_x >= 0) & (line_x < width)
+    lit = np.zeros(line_y.shape, bool)
+    for oy, ox in _CENTRE if strict else _CROSS5:
+        yy, xx = line_y + oy, line_x + ox
+        ok = on_line & (yy >= 0) & (yy < height) & (xx >= 0) & (xx < width)
+        seen = grid[
+            np.minimum(np.maximum(yy, 0), height - 1), np.minimum(np.maximum(xx, 0), width - 1)
+        ]
+        hit = seen != 0 if values is None else seen == values[:, None, None]
+        lit |= ok & hit
+    # The run stops at the first two unlit pixels in a row.
+    broken = np.ones(lit.shape, bool)  # the last step: the end of the arm
+    broken[..., :-1] = ~lit[..., :-1] & ~lit[..., 1:]
+    stop = broken.argmax(axis=2)
+    counted = lit & (steps <= stop[..., None] + 1)
+    last = limit - counted[..., ::-1].argmax(axis=2)
+    return np.where(counted.any(axis=2), last, 0)
 
 
 def stroke_fill(candidates: np.ndarray, x: int, y: int, style: str, arm: int = ARM) -> float:
@@ -289,6 +317,48 @@ def context_rejection(candidates: np.ndarray, x: int, y: int, style: str) -> str
     return None
 
 
+def _line_sums(lit: np.ndarray, dy: int, dx: int, half: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel, the lit pixels (``lit`` uint8 0/1) on the line through it along ``(dy, dx)``
+    within ``half`` and within ``half + 1`` steps (pixels outside count as unlit)."""
+    if dy == 0 or dx == 0:  # along a row or a column: box filters
+        sums = []
+        for length in (2 * half + 1, 2 * half + 3):
+            size = (length, 1) if dy == 0 else (1, length)
+            sums.append(
+                cv2.boxFilter(lit, -1, size, normalize=False, borderType=cv2.BORDER_CONSTANT)
+            )
+        return sums[0], sums[1]
+    height, width = lit.shape
+    pad = half + 1
+    padded = cv2.copyMakeBorder(lit, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+
+    def shifted(k: int) -> np.ndarray:
+        return padded[pad + k * dy : pad + k * dy + height, pad + k * dx : pad + k * dx + width]
+
+    inner = lit.copy()
+    for k in range(1, half + 1):
+        inner += shifted(k)
+        inner += shifted(-k)
+    return inner, inner + shifted(half + 1) + shifted(-half - 1)
+
+
+def _strokes_lit(candidates: np.ndarray, arm: int) -> np.ndarray:
+    """Pixels where both strokes of some template of :func:`_templates` (arm ``arm`` or
+    ``arm + 1``) may be lit to :data:`MIN_STROKE_FILL` (a cheap test every scored pixel must
+    pass; the scoring decides)."""
+    lit = (candidates > 0).astype(np.uint8)
+    short, long = 2 * arm + 1, 2 * arm + 3
+    need_short = math.ceil(MIN_STROKE_FILL * short - 1e-6)  # the fewest that reach the share
+    need_long = math.ceil(MIN_STROKE_FILL * long - 1e-6)
+    ok = np.zeros(lit.shape, bool)
+    for (ay, ax), (by, bx) in (((0, 1), (1, 0)), ((1, 1), (1, -1))):  # '+', 'x'
+        a_short, a_long = _line_sums(lit, ay, ax, arm)
+        b_short, b_long = _line_sums(lit, by, bx, arm)
+        ok |= (a_short >= need_short) & (b_short >= need_short)
+        ok |= (a_long >= need_long) & (b_long >= need_long)
+    return ok
+
+
 def _score(
     candidates: np.ndarray,
     coloured: np.ndarray,
@@ -306,6 +376,8 @@ def _score(
         keep &= inside
     reach = arm + 1  # the widest template's half-size
     keep[:reach], keep[-reach:], keep[:, :reach], keep[:, -reach:] = False, False, False, False
+    if cv2.countNonZero(keep.view(np.uint8)) > 2000:  # a cheap test before gathering
+        keep &= _strokes_lit(candidates, arm)
     found = cv2.findNonZero(keep.astype(np.uint8))
     empty = np.zeros(0, np.intp)
     if found is None:
@@ -367,6 +439,11 @@ CROSS_FILL = 0.7
 #: White marks are drawn at least this bright.
 WHITE_MARK_LEVEL = 250
 _DISC5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+_SQUARE5 = np.ones((5, 5), np.uint8)
+#: A white arrow: at most this share of the pixels around it at this grey level or above.
+ARROW_RING_LEVEL, ARROW_RING_SHARE = 200, 0.03
+#: ... and at most this share of them this dark.
+ARROW_BLACK_LEVEL, ARROW_BLACK_SHARE = 10, 0.3
 
 
 @dataclass(frozen=True)
@@ -390,19 +467,93 @@ def _model_fit(pixels: np.ndarray, box: Box, model: np.ndarray) -> float:
     return min(near_model / n_pixels, near_pixels / n_model)
 
 
-def _cross_centres(component: np.ndarray, style: str) -> list[tuple[int, int]]:
-    """Candidate centres of a '+' or 'x' component: where the most lit row and column
-    (diagonals) cross, and the rounded centroid (thick strokes tie many rows)."""
-    ys, xs = np.nonzero(component)
-    out = [(round(float(xs.mean())), round(float(ys.mean())))]
-    first, second = (ys, xs) if style == "+" else (xs - ys, xs + ys)
-    u = int(np.bincount(first - first.min()).argmax() + first.min())
-    v = int(np.bincount(second - second.min()).argmax() + second.min())
-    if style == "+":
-        out.append((v, u))
-    elif (u + v) % 2 == 0:
-        out.append(((u + v) // 2, (v - u) // 2))
-    return list(dict.fromkeys(out))
+def _fit_centres(
+    lit: tuple[np.ndarray, np.ndarray],
+    labels: np.ndarray,
+    stats: np.ndarray,
+    which: np.ndarray,
+) -> dict[str, dict[int, list[tuple[int, int, int]]]]:
+    """Per style and component (``which``: bool per label), its candidate centres that pass
+    the first tests of a cross: ``(x, y, half)`` in the component's own coordinates (2-px
+    border), in order. Candidates are where the most lit row and column (diagonals) cross,
+    and the rounded centroid (thick strokes tie many rows); a centre must be lit, its four
+    arms (:func:`arm_runs`, 4-neighbours count) at least :data:`MIN_HALF` and within 75 %
+    of each other, and ``half``, the median arm on the exact lines, at least
+    :data:`MIN_HALF`. All components at once (``lit``: the layer's lit pixels)."""
+    out: dict[str, dict[int, list[tuple[int, int, int]]]] = {"+": {}, "x": {}}
+    chosen = np.flatnonzero(which)
+    if chosen.size == 0:
+        return out
+    index = np.full(len(stats), -1, np.intp)
+    index[chosen] = np.arange(chosen.size)
+    py, px = lit
+    member = index[labels[py, px]]
+    keep = member >= 0
+    py, px, member = py[keep], px[keep], member[keep]
+    x, y, w, h = (stats[chosen, i].astype(np.intp) for i in range(4))
+    ox, oy = np.maximum(0, x - 2), np.maximum(0, y - 2)
+    crop_h = np.minimum(labels.shape[0], y + h + 2) - oy
+    crop_w = np.minimum(labels.shape[1], x + w + 2) - ox
+    ly, lx = py - oy[member], px - ox[member]
+    n = np.bincount(member, minlength=chosen.size).astype(np.float64)
+    # The rounded centroid, as round(float(xs.mean())) gives it.
+    mean_x = np.bincount(member, weights=lx, minlength=chosen.size) / n
+    mean_y = np.bincount(member, weights=ly, minlength=chosen.size) / n
+    centroid = (np.round(mean_x).astype(np.intp), np.round(mean_y).astype(np.intp))
+    span = 2 * int(crop_h.max() + crop_w.max()) + 1
+    shift = crop_h[member]  # makes both indices non-negative within a component
+
+    def most_lit(values: np.ndarray) -> np.ndarray:
+        """Per component, the most frequent of ``values`` (the smallest of the tied ones)."""
+        counts = np.bincount(member * span + values + shift, minlength=chosen.size * span)
+        return counts.reshape(chosen.size, span).argmax(axis=1) - crop_h
+
+    everywhere = np.ones(chosen.size, bool)
+    # The most lit row and column cross at (column, row); the diagonals x - y = u and
+    # x + y = v at a pixel when u + v is even. Candidates in order: per style, the
+    # centroid's then the crossing's.
+    row, column = most_lit(ly), most_lit(lx)
+    u, v = most_lit(lx - ly), most_lit(lx + ly)
+    cands = [
+        ("+", centroid, everywhere),
+        ("+", (column, row), everywhere),
+        ("x", centroid, everywhere),
+        ("x", ((u + v) // 2, (v - u) // 2), (u + v) % 2 == 0),
+    ]
+    cx = np.concatenate([c[1][0] for c in cands])
+    cy = np.concatenate([c[1][1] for c in cands])
+    ok = np.concatenate([c[2] for c in cands])
+    styles = np.repeat(np.array([c[0] for c in cands]), chosen.size)
+    ks = np.tile(chosen, len(cands))
+    ox, oy = np.tile(ox, len(cands)), np.tile(oy, len(cands))
+    ok &= (cx >= 0) & (cy >= 0) & (cx < np.tile(crop_w, len(cands)))
+    ok &= cy < np.tile(crop_h, len(cands))
+    gx, gy = np.where(ok, cx + ox, 0), np.where(ok, cy + oy, 0)
+    ok &= labels[gy, gx] == ks
+    at = np.flatnonzero(ok)
+    directions = np.where(
+        (styles == "+")[:, None, None], _DIRECTION_STEPS["+"], _DIRECTION_STEPS["x"]
+    )
+
+    def runs_of(at: np.ndarray, limit: int, strict: bool) -> np.ndarray:
+        return _arm_runs_many(labels, ks[at], gx[at], gy[at], directions[at], limit, strict)
+
+    # Arms of MIN_HALF (2) show in the first 3 steps: a cheap test first.
+    at = at[runs_of(at, 3, False).min(axis=1) >= MIN_HALF]
+    runs = runs_of(at, MAX_HALF + 2, False)
+    ordered = np.sort(runs, axis=1)
+    shortest, second, longest = ordered[:, 0], ordered[:, 1], ordered[:, 3]
+    # About equal arms; JPEG may cut one of a long mark's short.
+    equal = (shortest >= 0.75 * longest) | (
+        (second >= 0.75 * longest) & (shortest >= 0.5 * longest) & (longest >= 6)
+    )
+    at = at[(shortest >= MIN_HALF) & equal]
+    half = np.median(runs_of(at, MAX_HALF + 2, True), axis=1).astype(np.intp)
+    for i, half_i in zip(at, half, strict=True):  # int(np.median(strict runs)) of each
+        if half_i >= MIN_HALF:
+            entry = (int(cx[i]), int(cy[i]), int(half_i))
+            out[str(styles[i])].setdefault(int(ks[i]), []).append(entry)
+    return out
 
 
 def _stroke_width(component: np.ndarray, x: int, y: int, style: str, half: int) -> float:
@@ -437,26 +588,27 @@ def _flip_overlap(part: np.ndarray, axes: tuple[int, ...], shift: int = 1) -> in
     return best
 
 
-def _cross_fit(component: np.ndarray, style: str) -> tuple[float, int, int]:
+def _near_flip(part: np.ndarray, axes: tuple[int, ...]) -> int:
+    """Pixels of ``part`` within 1 px of a pixel of its mirror image (about ``axes``)."""
+    return cv2.countNonZero(part & cv2.dilate(np.flip(part, axis=axes), _SQUARE3))
+
+
+_SQUARE3 = np.ones((3, 3), np.uint8)
+
+
+def _cross_fit(
+    component: np.ndarray, style: str, centres: list[tuple[int, int, int]]
+) -> tuple[float, int, int]:
     """Fit of a component (uint8 0/1, 2-px border) to a '+' or 'x': ``(fit, x, y)`` in the
-    component's coordinates. The four arms from the centre must be about equally long and
-    the mark's window symmetric; pixels beyond the arms (dots of a measurement line or an
-    ellipse trace touching the mark) are not judged."""
+    component's coordinates. ``centres`` are the ``(x, y, half)`` of :func:`_fit_centres`:
+    lit centres whose four arms are about equally long, ``half`` the median arm on the exact
+    lines. The mark's window must be symmetric; pixels beyond the arms (dots of a
+    measurement line or an ellipse trace touching the mark) are not judged."""
     best = (0.0, 0, 0)
-    for cx, cy in _cross_centres(component, style):
-        inside = 0 <= cy < component.shape[0] and 0 <= cx < component.shape[1]
-        if not inside or not component[cy, cx]:
-            continue
-        runs = arm_runs(component, cx, cy, style, limit=MAX_HALF + 2)
-        if min(runs) < MIN_HALF or min(runs) < 0.75 * max(runs):
-            continue
-        strict = arm_runs(component, cx, cy, style, limit=MAX_HALF + 2, strict=True)
-        half = int(np.median(strict))
-        if half < MIN_HALF:
-            continue
+    for cx, cy, half in centres:
         # Strokes, not a filled blob (colour bars, discs, flow).
         if _stroke_width(component, cx, cy, style, half) > max(
-            3 if style == "+" else 5, 0.45 * half
+            3 if style == "+" else 5, 0.9 * half
         ):
             continue
         model = np.zeros_like(component)
@@ -490,6 +642,10 @@ def _cross_fit(component: np.ndarray, style: str) -> tuple[float, int, int]:
         ) / max(1, lit)
         if shift:
             symmetry = min(1.0, symmetry + 0.1)
+        if symmetry < 0.85 and covered >= 0.9 and half >= 3:
+            # JPEG smears a few pixels to one side of a stroke: mirrored pixels count within
+            # 1 px, when the ideal mark is all there.
+            symmetry = min(_near_flip(part, axes) for axes in ((0, 1), (1,), (0,))) / max(1, lit)
         fit = min(near / max(1, lit), symmetry, covered / 0.9)
         if outside > 0.25 * lit or symmetry < 0.85:
             fit = 0.0
@@ -536,26 +692,88 @@ def _arrow_tip(component: np.ndarray) -> tuple[float, int, int] | None:
     return min(1.0, wide / (0.5 * length)), round(tx), round(ty)
 
 
-def white_strokes(grey: np.ndarray, coloured: np.ndarray) -> np.ndarray:
+def white_strokes(grey: np.ndarray, coloured: np.ndarray, *, crossings: bool = False) -> np.ndarray:
     """uint8 0/1: grey pixels at :data:`WHITE_MARK_LEVEL` or above that an opening with a
-    5x5 disc removes (strokes up to 4 px wide, not blobs of saturated speckle)."""
+    5x5 disc removes (strokes up to 4 px wide, not blobs of saturated speckle). With
+    ``crossings``, the opening is with a 5x5 square, which fits where two 3-px strokes
+    cross no more than along them (the disc does, and takes a thick cross's centre)."""
     white = ((grey >= WHITE_MARK_LEVEL) & (coloured == 0)).astype(np.uint8)
     if not cv2.countNonZero(white):
         return white
-    blobs = cv2.morphologyEx(white, cv2.MORPH_OPEN, _DISC5)
+    blobs = cv2.morphologyEx(white, cv2.MORPH_OPEN, _SQUARE5 if crossings else _DISC5)
     return white & (1 - blobs)
 
 
-def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
+def _lit_around(layer: np.ndarray, x: int, y: int) -> int:
+    """Lit pixels of ``layer`` in the :data:`CLUTTER_SIDE` square centred at ``(x, y)``,
+    the layer mirrored at its edges (``cv2.BORDER_REFLECT_101``, as a box filter has it)."""
+    half = CLUTTER_SIDE // 2
+    height, width = layer.shape
+    if y >= half and x >= half and y + half < height and x + half < width:
+        return int(np.count_nonzero(layer[y - half : y + half + 1, x - half : x + half + 1]))
+
+    def mirrored(centre: int, size: int) -> np.ndarray:
+        index = np.arange(centre - half, centre + half + 1)
+        if size == 1:
+            return np.zeros_like(index)
+        period = 2 * (size - 1)
+        index = np.abs(index) % period
+        return np.where(index >= size, period - index, index)
+
+    return int(np.count_nonzero(layer[np.ix_(mirrored(y, height), mirrored(x, width))]))
+
+
+#: A white stroke pixel is at least this bright, and this much brighter than the pixels
+#: 2 px to both sides of it (across a stroke of 1-2 px, in any direction but its own).
+RIDGE_LEVEL, RIDGE_CONTRAST = 200, 40
+
+
+def white_ridges(grey: np.ndarray, coloured: np.ndarray) -> np.ndarray:
+    """uint8 0/1: bright grey pixels on a thin ridge (brighter than the pixels 2 px left and
+    right of them, or above and below): white strokes that JPEG has dimmed or that bright
+    speckle touches."""
+    g = grey.astype(np.int16)
+    padded = cv2.copyMakeBorder(g, 2, 2, 2, 2, cv2.BORDER_REPLICATE)
+    height, width = g.shape
+    left, right = padded[2:-2, :width], padded[2:-2, 4:]
+    up, down = padded[:height, 2:-2], padded[4:, 2:-2]
+    across_x = g - np.maximum(left, right)
+    across_y = g - np.maximum(up, down)
+    bright = g >= RIDGE_LEVEL
+    ridge = bright & ((across_x >= RIDGE_CONTRAST) | (across_y >= RIDGE_CONTRAST))
+    # Where strokes cross, no side is dark: a bright pixel between two ridge pixels joins.
+    r = cv2.copyMakeBorder(ridge.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0) > 0
+    between = np.zeros_like(ridge)
+    for (ay, ax), (by, bx) in (
+        ((0, 1), (2, 1)),
+        ((1, 0), (1, 2)),
+        ((0, 0), (2, 2)),
+        ((0, 2), (2, 0)),
+    ):
+        between |= r[ay : ay + height, ax : ax + width] & r[by : by + height, bx : bx + width]
+    return ((ridge | (bright & between)) & (coloured == 0)).astype(np.uint8)
+
+
+def colour_marks(
+    layer: np.ndarray, arrows: bool = True, *, grey: np.ndarray | None = None
+) -> list[_Mark]:
     """Caliper marks among the connected components of ``layer`` (uint8 0/1, the pixels of
     mark colours): '+' and 'x' of any size in range (the centre), arrows (the tip).
-    Components in a text line (neighbours of about their height beside them) are not marks."""
+    Components in a text line (neighbours of about their height beside them) are not marks.
+    With ``grey`` (white marks), arrows only where the pixels around a component are not
+    bright (a drawn arrow on tissue, not a piece of bright speckle)."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(layer, connectivity=8)
+    arrow_ok = np.ones(count, bool)
+    if arrows and grey is not None:
+        ring = (cv2.dilate(layer, _SQUARE3) > layer).astype(np.uint8)
+        owner = cv2.dilate(labels.astype(np.float32), _SQUARE3)[ring > 0].astype(np.intp)
+        levels = grey[ring > 0]
+        around = np.bincount(owner, minlength=count)
+        lit_around = np.bincount(owner, weights=levels >= ARROW_RING_LEVEL, minlength=count)
+        # ... and not on a black band (white text: its '1', 'L' and '7' look like arrows).
+        black = np.bincount(owner, weights=levels <= ARROW_BLACK_LEVEL, minlength=count)
+        arrow_ok = (lit_around <= ARROW_RING_SHARE * around) & (black <= ARROW_BLACK_SHARE * around)
     lo, hi = 2 * MIN_HALF + 1, 2 * MAX_HALF + 3
-    # Lit pixels around a mark besides its own (colour flow, elastography, busy icons).
-    around = cv2.boxFilter(
-        layer.astype(np.float32), -1, (CLUTTER_SIDE, CLUTTER_SIDE), normalize=False
-    )
     boxes = stats[1:, :4]
     heights = stats[1:, 3]
     found = []
@@ -574,8 +792,25 @@ def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
             & (np.abs(stats[:, 2] - stats[:, 3]) <= 2 + side_max // 4)
             & (stats[:, 4] <= CROSS_FILL * stats[:, 2] * stats[:, 3])
         )
-    for k in np.flatnonzero(sized):
+    shaped = sized & (
+        (side_max <= hi)
+        & (np.abs(stats[:, 2] - stats[:, 3]) <= 2 + side_max // 4)
+        & (stats[:, 4] <= CROSS_FILL * stats[:, 2] * stats[:, 3])
+    )
+    # Components whose centres may pass the first tests of _cross_fit, per style.
+    nonzero = cv2.findNonZero(layer) if shaped.any() else None
+    points = np.zeros((0, 2), np.intp) if nonzero is None else nonzero.reshape(-1, 2)
+    lit = (points[:, 1].astype(np.intp), points[:, 0].astype(np.intp))
+    fittable = _fit_centres(lit, labels, stats, shaped)
+    tried = np.zeros(count, bool)  # a cross may fit, or an arrow (the tests below)
+    tried[[*fittable["+"], *fittable["x"]]] = True
+    if arrows:
+        tried |= (stats[:, 4] <= 6 * side_max) & arrow_ok
+    fitted: dict[int, tuple[tuple[float, int, int, str], int, int]] = {}
+    for label in np.flatnonzero(sized & tried):
+        k = int(label)
         x, y, w, h, area = (int(v) for v in stats[k])
+        may_cross = k in fittable["+"] or k in fittable["x"]
         component = labels[y - 2 if y >= 2 else 0 : y + h + 2, max(0, x - 2) : x + w + 2] == k
         component = component.astype(np.uint8)
         ox, oy = max(0, x - 2), max(0, y - 2)
@@ -589,17 +824,24 @@ def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
             and area <= CROSS_FILL * w * h
             and bool((middle == k).any())
         )
-        if crossable:
+        if crossable and may_cross:
             for style in ("+", "x"):
-                fit, cx, cy = _cross_fit(component, style)
+                if k not in fittable[style]:
+                    continue  # no centre passes the first tests
+                fit, cx, cy = _cross_fit(component, style, fittable[style][k])
                 if fit >= MODEL_FIT and (best is None or fit > best[0]):
                     best = (fit, cx, cy, style)
-        if best is None and arrows and area <= 6 * max(w, h):
+        if best is None and arrows and area <= 6 * max(w, h) and arrow_ok[k]:
             tip = _arrow_tip(component)
             if tip is not None:
                 best = (tip[0], tip[1], tip[2], ">")
-        if best is None:
-            continue
+        if best is not None:
+            fitted[k] = (best, ox, oy)
+    # Marks beside each other (a pair drawn close) are not a text line.
+    is_mark = np.zeros(count - 1, bool)
+    is_mark[[k - 1 for k in fitted]] = True
+    for k, (best, ox, oy) in fitted.items():
+        x, y, w, h, area = (int(v) for v in stats[k])
         # Text: components of about this height beside it, on its rows.
         same_rows = (boxes[:, 1] < y + h) & (boxes[:, 1] + heights > y)
         # ... glyphs of one line: about its height, their tops or bottoms aligned with its.
@@ -613,12 +855,13 @@ def colour_marks(layer: np.ndarray, arrows: bool = True) -> list[_Mark]:
             )
         )
         gap = np.maximum(boxes[:, 0] - (x + w), x - (boxes[:, 0] + boxes[:, 2]))
-        beside = same_rows & similar & (gap <= max(4, h)) & (np.arange(1, count) != k)
+        beside = same_rows & similar & (gap <= max(4, h)) & (np.arange(1, count) != k) & ~is_mark
         if beside.any():
             continue
         fit, cx, cy, style = best
         my, mx = min(max(cy + oy, 0), layer.shape[0] - 1), min(max(cx + ox, 0), layer.shape[1] - 1)
-        if around[my, mx] - area > MARK_CLUTTER * CLUTTER_SIDE**2:
+        # Lit pixels around a mark besides its own (colour flow, elastography, busy icons).
+        if _lit_around(layer, mx, my) - area > MARK_CLUTTER * CLUTTER_SIDE**2:
             continue
         found.append(_Mark(cx + ox, cy + oy, style, round(fit, 4), (x, y, x + w - 1, y + h - 1)))
     return found
@@ -665,12 +908,12 @@ def detect_calipers(
             ]
     # White marks: near-white pixels that are thin (not in a blob of bright speckle); crosses
     # only, since bright speckle ridges and white text give arrow-like pieces.
-    white = white_strokes(grey_crop, coloured)
+    white = white_strokes(grey_crop, coloured, crossings=True)
     white_marks: list[_Mark] = []
     if cv2.countNonZero(white):
         white_marks = [
             m
-            for m in colour_marks(white, arrows=False)
+            for m in colour_marks(white, grey=grey_crop)
             if m.score >= min_score and (inside is None or inside[m.y, m.x])
         ]
     ys, xs, best_score, best_style = _score(candidates, coloured, grey_crop, arm, inside)
@@ -682,9 +925,17 @@ def detect_calipers(
     )
 
     def plausible(group: _Group) -> bool:
-        # A 2-px mark has no single centre pixel: judge it from its best-placed one.
-        kind = same_kind(coloured, grey_crop, group.x, group.y, group.style)
-        return any(context_rejection(kind, x, y, group.style) is None for x, y in group.members)
+        # A 2-px mark has no single centre pixel: judge it from its best-placed one. Both
+        # tests look no farther than CONTEXT_REACH: a window around the group is enough.
+        wy0, wx0 = max(0, group.y - CONTEXT_REACH), max(0, group.x - CONTEXT_REACH)
+        near = (
+            slice(wy0, group.y + CONTEXT_REACH + 1),
+            slice(wx0, group.x + CONTEXT_REACH + 1),
+        )
+        kind = same_kind(coloured[near], grey_crop[near], group.x - wx0, group.y - wy0, group.style)
+        return any(
+            context_rejection(kind, x - wx0, y - wy0, group.style) is None for x, y in group.members
+        )
 
     def covered(x: int, y: int, by: list[_Mark]) -> bool:
         return any(
@@ -701,6 +952,22 @@ def detect_calipers(
     ]
     # A white mark the templates found keeps the templates' centre.
     points += [(m.x, m.y, m.score, m.style) for m in white_marks if not covered(m.x, m.y, taken)]
+    # White marks that bright speckle touches or JPEG breaks: the templates on the white
+    # strokes alone.
+    if cv2.countNonZero(white):
+        taken = [
+            _Mark(x, y, style, score, (x - arm, y - arm, x + arm, y + arm))
+            for x, y, score, style in points
+        ]
+        ridges = white_ridges(grey_crop, coloured) | white
+        wy, wx, w_score, w_style = _score(ridges, coloured, grey_crop, arm, inside)
+        passed = w_score >= min_score
+        if passed.any():
+            for g in _group(wy[passed], wx[passed], w_score[passed], w_style[passed], arm):
+                if covered(g.x, g.y, taken):
+                    continue
+                if any(context_rejection(ridges, x, y, g.style) is None for x, y in g.members):
+                    points.append((g.x, g.y, g.score, g.style))
     points.sort(key=lambda p: (p[1], p[0]))
     return CaliperDetection(
         points=[(x + x0, y + y0) for x, y, _, _ in points],
