@@ -272,3 +272,23 @@ def parse_annotation(text: str | None) -> AnnotationFields:
         nipple_distance_cm=distance,
         body_area=parse_body_area(text, clock, distance),
     )
+
+
+def has_fields(text: str) -> bool:
+    """True when ``text`` names any annotation field (side, orientation, clock position,
+    nipple distance, body area).
+
+    >>> has_fields("RT BREAST"), has_fields("4:00 7CMFN"), has_fields("D1 1.58 cm"), has_fields("Gn 36")
+    (True, True, False, False)
+    """
+    fields = parse_annotation(text)
+    return any(
+        value is not None
+        for value in (
+            fields.laterality,
+            fields.orientation,
+            fields.clock_position,
+            fields.nipple_distance_cm,
+            fields.body_area,
+        )
+    )
