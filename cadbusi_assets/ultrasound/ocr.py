@@ -34,7 +34,7 @@ import shutil
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -488,25 +488,50 @@ def screen_vocabulary_lines(level: np.ndarray, boxes: Sequence[Box]) -> dict[Box
     }
 
 
-def annotation_text(level: np.ndarray, box: Box, learned: str) -> str:
-    """The text of a line the learned reader read as the screen's own words (``learned``).
+def annotation_text(level: np.ndarray, box: Box, learned: str) -> tuple[str, str]:
+    """The text of a line the learned reader read as the screen's own words (``learned``),
+    and a second reading of it for the identifier matching ("" when there is none).
 
     A line of the annotation (the learned reading names a side, clock, distance, orientation
-    or body area: :func:`~.annotations.parse_annotation`) is read by tesseract too, and
-    tesseract's reading wins where it is clean (no misread-looking clock or distance) and names
-    annotation fields itself: the learned reader can mistake a digit of a font it was not
-    trained on ("3 CM FN" read "8 CM FN"), tesseract rarely does on a clean line; the learned
-    reading stays where tesseract's is garbled or empty (small bitmap and light fonts, text on
-    speckle). Chosen on the tuning families and the demo style (fields read 0.973 with this
-    rule, 0.969 with tesseract alone, 0.964 with the learned reading alone). Every other
-    vocabulary line ("Gn 36", "L12-5", "D1 1.58 cm") keeps the learned reading: no tesseract.
+    or body area: :func:`~.annotations.has_fields`) is read by tesseract too, and its fields
+    are merged: the words (side, orientation, body area) from the learned reading, which
+    reads the screen's words well even where tesseract garbles a letter ("RF BREAST",
+    "TRY"); the numbers (clock, distance) from tesseract where its reading is clean (no
+    misread-looking clock or distance, :func:`~.annotations.looks_misread`), as the learned
+    reader can drop or mistake a digit of a font it was not trained on ("12:30" read
+    "2:30", "3 CM FN" read "8 CM FN"); each from the other reading where one has none.
+    The line's text is then the merged fields written out (:func:`~.annotations.fields_text`),
+    and tesseract's own text the second reading. Chosen on the tuning families and the demo
+    style. Every other vocabulary line ("Gn 36", "L12-5", "D1 1.58 cm") keeps the learned
+    reading: no tesseract.
     """
-    from cadbusi_assets.ultrasound.annotations import has_fields, looks_misread
+    from cadbusi_assets.ultrasound.annotations import (
+        fields_text,
+        has_fields,
+        looks_misread,
+        parse_annotation,
+    )
 
     if not has_fields(learned):
-        return learned
+        return learned, ""
     text = read_line(level, box)
-    return text if text and not looks_misread(text) and has_fields(text) else learned
+    model = parse_annotation(learned)
+    tess = parse_annotation(text) if text and not looks_misread(text) else None
+    if tess is None:
+        return learned, text
+    merged = replace(
+        model,
+        laterality=model.laterality or tess.laterality,
+        orientation=model.orientation or tess.orientation,
+        body_area=model.body_area or tess.body_area,
+        clock_position=tess.clock_position or model.clock_position,
+        nipple_distance_cm=tess.nipple_distance_cm
+        if tess.nipple_distance_cm is not None
+        else model.nipple_distance_cm,
+    )
+    if merged == tess:
+        return text, learned
+    return (fields_text(merged) or text), text
 
 
 def read_frame_text(
@@ -546,7 +571,9 @@ def read_frame_text(
                     reader.read_line(clean_line_image(level, strip, 2 * LINE_HEIGHT))
                 )
         elif found.box in learned:
-            lines.append(TextLine(found.box, annotation_text(level, found.box, learned[found.box])))
+            text, other = annotation_text(level, found.box, learned[found.box])
+            lines.append(TextLine(found.box, text))
+            strip_texts.append(other)
         else:
             lines.append(TextLine(found.box, read_line(level, found.box)))
     return FrameText(tuple(lines), tuple(t for t in strip_texts if t.strip()))
