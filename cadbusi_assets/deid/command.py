@@ -10,6 +10,15 @@ asset writes: per input the de-identified DICOM ``<instance_id>.dcm`` and one PN
 ``<image_id>.png`` per kept frame (every 4th of a cine), and the tables ``images.parquet`` and
 ``instances.parquet`` (pseudonyms and OUTPUT paths only).
 
+With ``--analyze`` the command runs the one pass behind the ``deidentified_images``,
+``image_features`` and ``inpainted_images`` assets
+(:func:`cadbusi_assets.stages.imaging.process_files`): each input is decoded once, the OCR
+verification's reading of a frame is its annotation reading, and OUTPUT also gets the assets'
+tables ``image_features.parquet``, ``twins.parquet`` and ``inpainted_images.parquet`` and an
+inpainted PNG ``inpainted/<image_id>.png`` for every frame with calipers and no clean twin, the
+same bytes and rows as the assets write. ``cadbusi analyze`` stays for files de-identified
+already.
+
 Output paths are built from pseudonyms only, and nothing printed or written into OUTPUT names
 an original identifier. The report of ``deidentify`` (written by default beside OUTPUT, as
 ``<OUTPUT>.report.csv``) links each input path to its output, so it is a re-identification

@@ -11,9 +11,14 @@ files with one worker per instance that
    (:func:`~cadbusi_assets.deid.deidentify_dataset`),
 2. reads the text of every verification frame
    (:func:`~cadbusi_assets.deid.ocr.verification_frame_indices`) once, on the cleaned frame
-   (what is published), and checks that reading for the study's identifiers and anyone's
-   contact details (:func:`~cadbusi_assets.deid.ocr.ocr_identifiers`): any finding, or an OCR
-   that cannot run, quarantines the instance before anything is written (fail closed),
+   (what is published), one reading per line: the learned line reader's for lines it reads
+   confidently as the screen's own words, tesseract's for every other line (names, IDs,
+   dates, anything unsure), and both merged for the annotation's lines
+   (:func:`~cadbusi_assets.ultrasound.ocr.read_frame_text` with its vocabulary gate; without
+   torch or the weights tesseract reads every line); it checks that reading for the study's
+   identifiers and anyone's contact details (:func:`~cadbusi_assets.deid.ocr.ocr_identifiers`):
+   any finding, or an OCR that cannot run, quarantines the instance before anything is written
+   (fail closed),
 3. writes the DICOM and encodes each kept frame's PNG once,
 4. analyses each kept frame in memory (:func:`~cadbusi_assets.ultrasound.analyze_frame`),
    handing it the verification's reading of that frame where there is one, so no frame is read
@@ -30,6 +35,10 @@ stages' own functions, so everything downstream is unchanged.
 
 Memory: the parent holds the kept frames with calipers of one study date until they are
 inpainted (a frame is ``rows x columns x 3`` bytes at most).
+
+:func:`process_files` runs the same workers over the files of a folder for ``cadbusi
+deidentify --analyze`` (no cohort: a study's side comes from its headers; the frames with
+calipers are read back from their PNGs, so a folder of any size fits in memory).
 """
 
 from __future__ import annotations
