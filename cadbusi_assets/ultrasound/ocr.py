@@ -444,11 +444,13 @@ def read_boxes(frame: np.ndarray, boxes: Sequence[Box]) -> list[str]:
     return [read_line(level, box) for box in boxes]
 
 
-def learned_readings(level: np.ndarray, boxes: Sequence[Box]) -> list[tuple[str, bool]] | None:
+def learned_readings(
+    level: np.ndarray, boxes: Sequence[Box]
+) -> list[tuple[str, bool, float]] | None:
     """The learned line reader's text of each line of ``boxes``
-    (:mod:`cadbusi_assets.ultrasound.glyphs`), and whether it read the line confidently as the
-    screen's own vocabulary (gain, probe, annotation, measurements: no name, ID or date);
-    None when the reader cannot run (no torch, no weights)."""
+    (:mod:`cadbusi_assets.ultrasound.glyphs`), whether it read the line confidently as the
+    screen's own vocabulary (gain, probe, annotation, measurements: no name, ID or date), and
+    its confidence; None when the reader cannot run (no torch, no weights)."""
     if not boxes:
         return []
     try:
@@ -471,6 +473,7 @@ def learned_readings(level: np.ndarray, boxes: Sequence[Box]) -> list[tuple[str,
             r.confidence >= MIN_CONFIDENCE
             and is_screen_vocabulary(r.text)
             and not looks_misread(r.text),
+            r.confidence,
         )
         for r in readings
     ]
@@ -484,17 +487,27 @@ def screen_vocabulary_lines(level: np.ndarray, boxes: Sequence[Box]) -> dict[Box
     if readings is None:
         return {}
     return {
-        box: text for box, (text, vocabulary) in zip(boxes, readings, strict=True) if vocabulary
+        box: text for box, (text, vocabulary, _) in zip(boxes, readings, strict=True) if vocabulary
     }
 
 
-def annotation_text(level: np.ndarray, box: Box, learned: str) -> tuple[str, str]:
-    """The text of a line the learned reader read as the screen's own words (``learned``),
-    and a second reading of it for the identifier matching ("" when there is none).
+#: An annotation line the learned reader reads with at least this confidence keeps its
+#: reading alone (no tesseract); below it, tesseract reads it too (:func:`annotation_text`).
+#: On the tuning families and the demo style, 2 of the 58 annotation lines read at or above
+#: 0.65 were misread, 7 of the 55 below.
+ANNOTATION_CONFIDENCE = 0.65
+
+
+def annotation_text(
+    level: np.ndarray, box: Box, learned: str, confidence: float = 0.0
+) -> tuple[str, str]:
+    """The text of a line the learned reader read as the screen's own words (``learned``,
+    with its ``confidence``), and a second reading of it for the identifier matching (""
+    when there is none).
 
     A line of the annotation (the learned reading names a side, clock, distance, orientation
-    or body area: :func:`~.annotations.has_fields`) is read by tesseract too, and its fields
-    are merged: the words (side, orientation, body area) from the learned reading, which
+    or body area: :func:`~.annotations.has_fields`) read with less than
+    :data:`ANNOTATION_CONFIDENCE` is read by tesseract too, and its fields are merged: the words (side, orientation, body area) from the learned reading, which
     reads the screen's words well even where tesseract garbles a letter ("RF BREAST",
     "TRY"); the numbers (clock, distance) from tesseract where its reading is clean (no
     misread-looking clock or distance, :func:`~.annotations.looks_misread`), as the learned
@@ -512,7 +525,7 @@ def annotation_text(level: np.ndarray, box: Box, learned: str) -> tuple[str, str
         parse_annotation,
     )
 
-    if not has_fields(learned):
+    if confidence >= ANNOTATION_CONFIDENCE or not has_fields(learned):
         return learned, ""
     text = read_line(level, box)
     model = parse_annotation(learned)
@@ -553,14 +566,16 @@ def read_frame_text(
     level = brightness(frame)
     reader = engine()
     found_lines = _found_lines(frame, area)
-    learned: dict[Box, str] = {}
+    learned: dict[Box, tuple[str, float]] = {}
     strip_texts: list[str] = []
     if vocabulary_gate:
         boxes = [f.box for f in found_lines if not f.strip]
         readings = learned_readings(level, boxes)
-        for box, (text, vocabulary) in zip(boxes, readings or [], strict=readings is not None):
+        for box, (text, vocabulary, confidence) in zip(
+            boxes, readings or [], strict=readings is not None
+        ):
             if vocabulary:
-                learned[box] = text
+                learned[box] = (text, confidence)
             else:
                 strip_texts.append(text)
     lines: list[TextLine] = []
@@ -571,7 +586,7 @@ def read_frame_text(
                     reader.read_line(clean_line_image(level, strip, 2 * LINE_HEIGHT))
                 )
         elif found.box in learned:
-            text, other = annotation_text(level, found.box, learned[found.box])
+            text, other = annotation_text(level, found.box, *learned[found.box])
             lines.append(TextLine(found.box, text))
             strip_texts.append(other)
         else:

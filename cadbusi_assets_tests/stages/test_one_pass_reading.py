@@ -29,7 +29,8 @@ VOCABULARY = {
     "L12-5 14MHz": (20, 100),
     "D1 1.58 cm": (20, 300),
 }
-#: The annotation: read by the learned reader and by tesseract (tesseract's clean reading wins).
+#: The annotation: read by the learned reader, and by tesseract too where the reader is unsure
+#: (:func:`cadbusi_assets.ultrasound.ocr.annotation_text`).
 ANNOTATION = {"RT BREAST": (560, 20), "10:00 3CMFN": (560, 60)}
 NAME_AT, ID_AT = (300, 180), (300, 230)
 
@@ -111,9 +112,10 @@ def test_vocabulary_lines_skip_tesseract_and_the_reading_is_the_annotations(monk
     for text, xy in VOCABULARY.items():
         assert _at(boxes, xy), text  # found and read ...
         assert not _at(read, xy), text  # ... by the learned reader alone
-    for xy in (*ANNOTATION.values(), NAME_AT, ID_AT):
-        assert _at(read, xy)  # tesseract reads the annotation, the name and the ID
-    assert len(read) == len(ANNOTATION) + 2
+    for xy in (NAME_AT, ID_AT):
+        assert _at(read, xy)  # tesseract reads the name and the ID
+    # and the annotation's lines only where the learned reader was not sure of them
+    assert len(read) <= len(ANNOTATION) + 2
     assert refusal is not None and "patient_name" in refusal and "patient_id" in refusal
     # the verification's reading is the annotation reading: no second OCR
     monkeypatch.setattr(ultrasound_ocr, "read_frame_text", None)
