@@ -4,7 +4,8 @@ cadbusi demo            build the synthetic cohort and run the whole graph (what
 cadbusi demo-data OUT   only generate the synthetic cohort into OUT
 cadbusi keygen PATH     create a pseudonym key file (32 random bytes, mode 0600)
 cadbusi deidentify IN OUT --key-file KEY   de-identify a folder of DICOM files
-                        (report of every input, quarantined ones named: OUT.report.csv)
+                        (report of every input, quarantined ones named: OUT.report.csv);
+                        --analyze: also analyse and inpaint, in the assets' one pass
 cadbusi verify OUT      re-scan de-identified output for anything identifying
 cadbusi analyze IN OUT  ultrasound analysis of a folder of de-identified DICOM files
 cadbusi export [--key]  cut a dated export on the configured instance
@@ -312,6 +313,7 @@ def cmd_deidentify(args: argparse.Namespace) -> int:
         verify_ocr=not args.no_ocr,
         frame_step=args.frame_step,
         echo=_echo,
+        analyze=args.analyze,
     )
 
 
@@ -444,6 +446,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip OCR verification of burned-in text (otherwise tesseract is required)",
     )
+    # -- one pass: `cadbusi deidentify --analyze` (the assets' stages.imaging) --------------
+    deid.add_argument(
+        "--analyze",
+        action="store_true",
+        help="also analyse every kept frame and inpaint the frames with calipers and no clean "
+        "twin, in the assets' one pass (each file decoded, each frame's text read once): adds "
+        "image_features/twins/inpainted_images.parquet and inpainted/ PNGs to OUTPUT "
+        "(`cadbusi analyze` is for files de-identified already)",
+    )
+    # -- end of the one-pass block ---------------------------------------------------------
     deid.set_defaults(func=cmd_deidentify)
 
     verify = sub.add_parser("verify", help="re-scan de-identified output for identifying content")

@@ -10,6 +10,15 @@ asset writes: per input the de-identified DICOM ``<instance_id>.dcm`` and one PN
 ``<image_id>.png`` per kept frame (every 4th of a cine), and the tables ``images.parquet`` and
 ``instances.parquet`` (pseudonyms and OUTPUT paths only).
 
+With ``--analyze`` the command runs the one pass behind the ``deidentified_images``,
+``image_features`` and ``inpainted_images`` assets
+(:func:`cadbusi_assets.stages.imaging.process_files`): each input is decoded once, the OCR
+verification's reading of a frame is its annotation reading, and OUTPUT also gets the assets'
+tables ``image_features.parquet``, ``twins.parquet`` and ``inpainted_images.parquet`` and an
+inpainted PNG ``inpainted/<image_id>.png`` for every frame with calipers and no clean twin, the
+same bytes and rows as the assets write. ``cadbusi analyze`` stays for files de-identified
+already.
+
 Output paths are built from pseudonyms only, and nothing printed or written into OUTPUT names
 an original identifier. The report of ``deidentify`` (written by default beside OUTPUT, as
 ``<OUTPUT>.report.csv``) links each input path to its output, so it is a re-identification
@@ -35,12 +44,18 @@ from cadbusi_assets.dicom import DicomReadError, read_dataset
 from cadbusi_assets.identity import Pseudonymizer, PseudonymKeyError, load_key
 from cadbusi_assets.progress import ProgressBar
 from cadbusi_assets.settings import tesseract_problem
-from cadbusi_assets.stages.deidentification import DeidInput, deidentify_files
-from cadbusi_assets.storage import open_zone
+from cadbusi_assets.stages.deidentification import DeidFiles, DeidInput, deidentify_files
+from cadbusi_assets.storage import Zone, open_zone
 
 #: The research tables of a run, in OUTPUT (pseudonyms and output paths only).
 IMAGES_FILE = "images.parquet"
 INSTANCES_FILE = "instances.parquet"
+#: ... and with ``--analyze`` the analysis's (the assets' ``image_features``, ``twins`` and
+#: ``inpainted_images`` tables), the inpainted PNGs in :data:`INPAINTED_FOLDER`.
+FEATURES_FILE = "image_features.parquet"
+TWINS_FILE = "twins.parquet"
+INPAINTED_FILE = "inpainted_images.parquet"
+INPAINTED_FOLDER = "inpainted"
 
 LAYOUTS = ("flat", "study")
 
@@ -116,11 +131,15 @@ def deidentify_command(
     verify_ocr: bool,
     echo: Echo,
     frame_step: int = FRAME_STEP,
+    analyze: bool = False,
 ) -> int:
     """De-identify every file under ``input_dir`` into ``output_dir``; see the module doc.
 
     ``report`` defaults to :func:`default_report_path` (beside ``output_dir``); a PNG is
-    written for every ``frame_step``-th frame of a cine.
+    written for every ``frame_step``-th frame of a cine. ``analyze``: the one pass of the
+    assets (:func:`cadbusi_assets.stages.imaging.process_files`) also analyses every kept
+    frame and inpaints the frames with calipers and no clean twin (the OCR verification's
+    reading of a frame is its annotation reading: each file decoded, each frame read once).
     """
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     report = Path(report) if report is not None else default_report_path(output_dir)
@@ -159,24 +178,39 @@ def deidentify_command(
         for index, path in enumerate(files, start=1)
     ]
     echo(
-        f"de-identifying {len(inputs)} files with profile {profile} (key {key.fingerprint}, "
+        f"de-identifying {'and analysing ' if analyze else ''}{len(inputs)} files with "
+        f"profile {profile} (key {key.fingerprint}, "
         f"OCR verification {'on' if verify_ocr else 'off'})"
     )
     started = time.perf_counter()
     research = open_zone(output_dir, "output")
-    with ProgressBar(len(inputs), "de-identifying") as bar:
-        done = deidentify_files(
-            open_zone(input_dir, "input"),
+    if analyze:
+        done = _one_pass(
+            input_dir,
             research,
             inputs,
             pseudonymizer,
-            profile=profile,
-            frame_step=frame_step,
-            verify_ocr=verify_ocr,
-            workers=jobs,
-            layout=layout,
-            progress_path=bar.path,
+            profile,
+            frame_step,
+            verify_ocr,
+            jobs,
+            layout,
+            echo,
         )
+    else:
+        with ProgressBar(len(inputs), "de-identifying") as bar:
+            done = deidentify_files(
+                open_zone(input_dir, "input"),
+                research,
+                inputs,
+                pseudonymizer,
+                profile=profile,
+                frame_step=frame_step,
+                verify_ocr=verify_ocr,
+                workers=jobs,
+                layout=layout,
+                progress_path=bar.path,
+            )
     research.write_parquet((IMAGES_FILE,), done.images)
     research.write_parquet((INSTANCES_FILE,), done.instances)
 
@@ -209,6 +243,53 @@ def deidentify_command(
     write_report([asdict(r) for r in rows], report)
     echo(f"report (input -> output, keep it with the raw data): {report}")
     return 1 if quarantined else 0
+
+
+def _one_pass(
+    input_dir: Path,
+    research: Zone,
+    inputs: list[DeidInput],
+    pseudonymizer: Pseudonymizer,
+    profile: str,
+    frame_step: int,
+    ocr: bool,
+    jobs: int | None,
+    layout: str,
+    echo: Echo,
+) -> DeidFiles:
+    """``--analyze``: the assets' one pass over the folder; writes the analysis tables and
+    PNGs beside the de-identification's, and returns the de-identification's part."""
+    from cadbusi_assets.stages.imaging import process_files
+
+    with ProgressBar(len(inputs), "de-identifying and analysing") as bar:
+        done = process_files(
+            open_zone(input_dir, "input"),
+            research,
+            inputs,
+            pseudonymizer,
+            profile=profile,
+            frame_step=frame_step,
+            ocr=ocr,
+            workers=jobs,
+            layout=layout,
+            progress_path=bar.path,
+            inpainted_path=_inpainted_path,
+        )
+    research.write_parquet((FEATURES_FILE,), done.features)
+    research.write_parquet((TWINS_FILE,), done.twins)
+    research.write_parquet((INPAINTED_FILE,), done.inpainted)
+    features = done.features
+    calipers = int(features["has_calipers"].fill_null(False).sum()) if features.height else 0
+    kept = int(features["exclusion_reason"].is_null().sum()) if features.height else 0
+    echo(
+        f"analysed {features.height} frames: {calipers} with calipers, {done.twins.height} "
+        f"clean twins, {done.inpainted.height} inpainted ({INPAINTED_FOLDER}/), {kept} kept"
+    )
+    return done.deidentified
+
+
+def _inpainted_path(image_id: str) -> str:
+    return f"{INPAINTED_FOLDER}/{image_id}.png"
 
 
 def _original_identifiers(root: Path, echo: Echo) -> OriginalIdentifiers:

@@ -244,6 +244,71 @@ def _ocr_regexes(
     )
 
 
+#: Greek and Cyrillic capitals an English OCR model reads as one Latin letter or digit
+#: ("ИВАНОВА" comes out "UBAHOBA", "ΠΑΠΑΔΟΠΟΥΛΟΥ" "NANAAONOYAOY"): each matches what it is
+#: read as; every other letter of those scripts matches any one or two characters.
+_LATIN_LOOKALIKES = {
+    **dict.fromkeys("ΑА", "A4"),
+    **dict.fromkeys("ΒВ", "B8"),
+    **dict.fromkeys("ΕЕЁ", "E"),
+    **dict.fromkeys("ΖZ", "Z2"),
+    **dict.fromkeys("ΗН", "H"),
+    **dict.fromkeys("ΙІ", "I1L|"),
+    **dict.fromkeys("ΚК", "K"),
+    **dict.fromkeys("ΜМ", "M"),
+    "Ν": "N",
+    **dict.fromkeys("ΟО", "O0QD"),
+    **dict.fromkeys("ΡР", "P"),
+    "С": "C",
+    **dict.fromkeys("ΤТ", "T"),
+    **dict.fromkeys("ΥУ", "YV"),
+    **dict.fromkeys("ΧХ", "X"),
+}
+#: A Greek or Cyrillic term is searched by its look-alikes when at least this many of its
+#: letters, and at least half of them, have a Latin look-alike.
+LOOKALIKE_MIN_LETTERS = 5
+
+
+def _lookalike_pattern(term: str) -> str | None:
+    """A regex for how English OCR reads a Greek or Cyrillic ``term`` (spaces removed), or
+    None for a term of another script or with too few look-alike letters.
+
+    >>> import re
+    >>> bool(re.search(_lookalike_pattern("ИВАНОВА"), "UBAHOBA"))
+    True
+    >>> bool(re.search(_lookalike_pattern("ΠΑΠΑΔΟΠΟΥΛΟΥ"), "FIATAAOFOYAOY"))
+    True
+    >>> _lookalike_pattern("MULLER") is None, _lookalike_pattern("ΕΛΕΝΗ") is None
+    (True, True)
+    """
+    letters = [ch for ch in term if not ch.isspace()]
+    foreign = [ch for ch in letters if "\u0370" <= ch <= "\u04ff"]
+    if not foreign or len(letters) < FUZZY_MIN_LENGTH:
+        return None
+    alike = sum(ch in _LATIN_LOOKALIKES for ch in letters)
+    if alike < LOOKALIKE_MIN_LETTERS or 2 * alike < len(letters):
+        return None
+    parts = []
+    for ch in letters:
+        if ch in _LATIN_LOOKALIKES:
+            parts.append(f"[{re.escape(_LATIN_LOOKALIKES[ch])}]")
+        elif "\u0370" <= ch <= "\u04ff":
+            parts.append(".{1,2}")
+        else:
+            parts.append(re.escape(ch))
+    return "".join(parts)
+
+
+@lru_cache(maxsize=256)
+def _lookalike_regexes(identifiers: OriginalIdentifiers) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    found: dict[str, list[str]] = {}
+    for kind, term in identifiers.search_terms():
+        pattern = _lookalike_pattern(term)
+        if pattern is not None:
+            found.setdefault(kind, []).append(pattern)
+    return tuple((kind, re.compile("|".join(p))) for kind, p in sorted(found.items()))
+
+
 def find_identifiers_in_ocr_text(text: str, identifiers: OriginalIdentifiers) -> list[str]:
     """Kinds found in OCR output (lines separated by newlines).
 
@@ -267,6 +332,12 @@ def find_identifiers_in_ocr_text(text: str, identifiers: OriginalIdentifiers) ->
     ['accession_number']
     >>> find_identifiers_in_ocr_text("ID 039084830 01/31/1982 VILLA LT BREAST 12:00 2CMFN", ids)
     []
+
+    A Greek or Cyrillic name is also searched for as English OCR reads it (its letters that
+    look like Latin ones, :func:`_lookalike_pattern`):
+
+    >>> find_identifiers_in_ocr_text("UBAHOBA MAPUA", OriginalIdentifiers(patient_names=("ИВАНОВА^МАРИЯ",)))
+    ['patient_name']
     """
     # two-letter name parts are left to the header and free-text checks: OCR of speckle
     # reads stray two-letter words
@@ -281,6 +352,9 @@ def find_identifiers_in_ocr_text(text: str, identifiers: OriginalIdentifiers) ->
         if kind not in kinds and (
             words.search(folded) or numbers.search(compact) or numbers.search(numbers_folded)
         ):
+            kinds.add(kind)
+    for kind, lookalike in _lookalike_regexes(identifiers):
+        if kind not in kinds and lookalike.search(compact):
             kinds.add(kind)
     return sorted(kinds)
 
@@ -323,11 +397,34 @@ def ocr_identifiers(
     (:func:`read_frame`): lines the small line reader reads confidently as the scanner's own
     words (gain, probe, annotation, measurements) skip tesseract; names, IDs, dates and
     anything the reader is unsure of are read by tesseract."""
-    text = ocr_text(
-        frame, reading if reading is not None else read_frame(frame, vocabulary_gate=True)
-    )
+    reading = reading if reading is not None else read_frame(frame, vocabulary_gate=True)
+    text = ocr_text(frame, reading)
     found = [] if identifiers.is_empty() else find_identifiers_in_ocr_text(text, identifiers)
+    if _cjk_name(identifiers) and _unexplained_text(reading):
+        found.append(UNREADABLE_CJK)
     return sorted({*found, *find_contact_details_in_ocr_text(text)})
+
+
+#: The kind reported when the study's name is written in CJK characters and text that is
+#: not the screen's own vocabulary is left in the frame: the OCR engine reads English only,
+#: so that text may be the name (fail closed; install tesseract's ``jpn``/``chi_sim``/``kor``
+#: data and read them to do better).
+UNREADABLE_CJK = "text_unreadable_for_a_cjk_name"
+
+
+def _cjk_name(identifiers: OriginalIdentifiers) -> bool:
+    from cadbusi_assets.deid.name_variants import is_cjk
+
+    return any(is_cjk(name) for name in identifiers.patient_names)
+
+
+def _unexplained_text(reading: FrameText) -> bool:
+    """True when a line or strip of ``reading`` is not the screen's own vocabulary
+    (:func:`~cadbusi_assets.ultrasound.glyphs.is_screen_vocabulary`)."""
+    from cadbusi_assets.ultrasound.glyphs import is_screen_vocabulary
+
+    texts = [line.text for line in reading.lines] + list(reading.strips)
+    return any(t.strip() and not is_screen_vocabulary(t) for t in texts)
 
 
 # ---------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from cadbusi_assets.ultrasound import (
     find_twins,
     image_signature,
 )
+from cadbusi_assets.ultrasound.analysis import normalize_laterality
 from cadbusi_assets.ultrasound.inpaint import inpaint_frames
 from cadbusi_assets.ultrasound.ocr import FrameText
 from cadbusi_assets.ultrasound.overlay import chroma
@@ -153,6 +154,17 @@ def dicom_image_id(path: str, frame: int) -> str:
     return f"{PurePosixPath(path).with_suffix('').as_posix()}_f{frame}"
 
 
+def header_laterality(ds: Any) -> str | None:
+    """The side a DICOM header names (``Laterality``, else ``ImageLaterality``), as LEFT,
+    RIGHT or BILATERAL (:func:`~cadbusi_assets.ultrasound.analysis.normalize_laterality`):
+    the study's side where no cohort says it (the commands)."""
+    for keyword in ("Laterality", "ImageLaterality"):
+        side = normalize_laterality(str(ds.get(keyword, "") or "").strip() or None)
+        if side is not None:
+            return side
+    return None
+
+
 def analyze_dicom_file(task: DicomAnalysisTask) -> list[dict[str, Any]]:
     """Worker: every ``frame_step``-th frame of one DICOM file → features rows; an unreadable
     file or undecodable pixel data → one row with its ``error``."""
@@ -165,7 +177,7 @@ def analyze_dicom_file(task: DicomAnalysisTask) -> list[dict[str, Any]]:
                 study_instance_uid=str(ds.get("StudyInstanceUID", "")) or None,
                 sop_instance_uid=str(ds.get("SOPInstanceUID", "")) or None,
                 number_of_frames=number_of_frames(ds),
-                study_laterality=str(ds.get("Laterality", "")).strip() or None,
+                study_laterality=header_laterality(ds),
             )
             rows = []
             for index, frame in iter_frames(ds, step=task.frame_step):

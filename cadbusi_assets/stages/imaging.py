@@ -11,9 +11,14 @@ files with one worker per instance that
    (:func:`~cadbusi_assets.deid.deidentify_dataset`),
 2. reads the text of every verification frame
    (:func:`~cadbusi_assets.deid.ocr.verification_frame_indices`) once, on the cleaned frame
-   (what is published), and checks that reading for the study's identifiers and anyone's
-   contact details (:func:`~cadbusi_assets.deid.ocr.ocr_identifiers`): any finding, or an OCR
-   that cannot run, quarantines the instance before anything is written (fail closed),
+   (what is published), one reading per line: the learned line reader's for lines it reads
+   confidently as the screen's own words, tesseract's for every other line (names, IDs,
+   dates, anything unsure), and both merged for the annotation's lines
+   (:func:`~cadbusi_assets.ultrasound.ocr.read_frame_text` with its vocabulary gate; without
+   torch or the weights tesseract reads every line); it checks that reading for the study's
+   identifiers and anyone's contact details (:func:`~cadbusi_assets.deid.ocr.ocr_identifiers`):
+   any finding, or an OCR that cannot run, quarantines the instance before anything is written
+   (fail closed),
 3. writes the DICOM and encodes each kept frame's PNG once,
 4. analyses each kept frame in memory (:func:`~cadbusi_assets.ultrasound.analyze_frame`),
    handing it the verification's reading of that frame where there is one, so no frame is read
@@ -30,6 +35,10 @@ stages' own functions, so everything downstream is unchanged.
 
 Memory: the parent holds the kept frames with calipers of one study date until they are
 inpainted (a frame is ``rows x columns x 3`` bytes at most).
+
+:func:`process_files` runs the same workers over the files of a folder for ``cadbusi
+deidentify --analyze`` (no cohort: a study's side comes from its headers; the frames with
+calipers are read back from their PNGs, so a folder of any size fits in memory).
 """
 
 from __future__ import annotations
@@ -60,7 +69,12 @@ class ImagingTask:
 
     deid: deid.DeidTask
     ocr: bool
-    laterality: dict[str, str | None]  # study laterality by pseudonymized accession number
+    #: study laterality by pseudonymized accession number (the cohort's); None: the
+    #: instance's own header (``cadbusi deidentify --analyze`` has no cohort)
+    laterality: dict[str, str | None] | None
+    #: hand the frames with calipers back (the partition: inpainted from memory); off, they
+    #: are read back from their PNGs (a folder of any size: the parent holds no frames)
+    keep_frames: bool = True
 
 
 @dataclass
@@ -70,6 +84,7 @@ class ImagingOutcome(deid.DeidOutcome):
 
     features: list[dict[str, Any]] = field(default_factory=list)
     caliper_frames: dict[str, np.ndarray] = field(default_factory=dict)
+    side: str | None = None  # the de-identified header's (:func:`~.analysis.header_laterality`)
 
 
 def _verifier(ocr: bool, readings: dict[int, FrameText]) -> deid.Verifier | None:
@@ -83,7 +98,10 @@ def _verifier(ocr: bool, readings: dict[int, FrameText]) -> deid.Verifier | None
         identifiers: OriginalIdentifiers = result.identifiers
         for index in verification_frame_indices(int(result.frames.shape[0])):
             frame = result.frames[index]
-            readings[index] = read_frame(frame)  # DeidentificationError: quarantined
+            # the learned gate: lines read confidently as the screen's own words skip
+            # tesseract; their readings are the annotation's too (DeidentificationError:
+            # quarantined)
+            readings[index] = read_frame(frame, vocabulary_gate=True)
             kinds = ocr_identifiers(frame, identifiers, reading=readings[index])
             findings += [f"frame {index}: {kind}" for kind in kinds]
         if findings:
@@ -119,7 +137,12 @@ def process_one(task: ImagingTask) -> ImagingOutcome:
     if result is None or outcome.instance is None:
         return done
     regions = _regions(result)
-    laterality = task.laterality.get(result.pseudo_accession_number)
+    done.side = analysis.header_laterality(result.dataset)
+    laterality = (
+        done.side
+        if task.laterality is None
+        else task.laterality.get(result.pseudo_accession_number)
+    )
     for image in outcome.images:
         index = int(image["frame"])
         frame = analysis.stored_frame(result.frames[index])
@@ -133,7 +156,7 @@ def process_one(task: ImagingTask) -> ImagingOutcome:
         )
         row["image_id"] = image["image_id"]
         done.features.append(row)
-        if row["has_calipers"]:
+        if row["has_calipers"] and task.keep_frames:
             done.caliper_frames[image["image_id"]] = frame
     readings.clear()  # the text never leaves the worker
     return done
@@ -192,13 +215,7 @@ def process_partition(
         verify_ocr=ocr,
         previews=previews,
     )
-    work = [ImagingTask(t, ocr, laterality) for t in tasks]
-
-    def rerun(task: deid.DeidTask) -> deid.DeidOutcome:
-        return process_one(ImagingTask(task, ocr, laterality))
-
-    outcomes = parallel_map(process_one, work, workers=workers, min_items_per_worker=2)
-    resolved = deid._without_duplicates(tasks, outcomes, rerun)
+    resolved = _one_pass(tasks, ocr, laterality, workers)
     done = deid.deid_files(resolved)
     deidentified = deid.finish_partition(
         raw_zone,
@@ -215,29 +232,17 @@ def process_partition(
         after_deidentification(deidentified)
 
     batch = pseudonymizer.batch_name(day)
-    kept = [o for o in resolved if isinstance(o, ImagingOutcome) and o.instance is not None]
     images = read_partition_table(research_zone, deid.IMAGES_TABLE, batch)
     stored_studies = read_partition_table(research_zone, deid.STUDIES_TABLE, batch)
     assert images is not None  # finish_partition wrote it
-    features, twins = analysis.features_table(
-        images, stored_studies, [row for o in kept for row in o.features]
-    )
+    features, twins = analysis.features_table(images, stored_studies, _feature_rows(resolved))
     features_report = analysis.write_features(research_zone, batch, features, twins, ocr=ocr)
 
     stored_features = read_partition_table(research_zone, analysis.FEATURES_TABLE, batch)
     assert stored_features is not None
-    targets = analysis.inpaint_targets(stored_features, twins)
-    frames = {k: v for o in kept for k, v in o.caliper_frames.items()}
-    tasks_inpaint = [
-        _with_pixels(task, frames[task.image_id])
-        for task in analysis.inpaint_tasks(
-            research_zone,
-            targets.with_columns(pl.lit("").alias("png_path")) if targets.height else targets,
-            method=inpaint_method,
-            previews=previews,
-        )
-    ]
-    frames.clear()
+    tasks_inpaint = _inpaint_tasks(
+        research_zone, stored_features, twins, resolved, method=inpaint_method, previews=previews
+    )
     if progress:
         progress(f"inpainting {len(tasks_inpaint)} images")
     twinned = len(set(twins["caliper_image_id"].to_list())) if twins.height else 0
@@ -245,6 +250,159 @@ def process_partition(
         research_zone, batch, tasks_inpaint, twinned, workers=workers
     )
     return ImagingPartitionResult(deidentified, features_report, inpainting)
+
+
+def _one_pass(
+    tasks: list[deid.DeidTask],
+    ocr: bool,
+    laterality: dict[str, str | None] | None,
+    workers: int | None,
+    *,
+    keep_frames: bool = True,
+) -> list[deid.DeidOutcome]:
+    """:func:`process_one` over ``tasks`` in worker processes, duplicates resolved (input
+    order)."""
+
+    def rerun(task: deid.DeidTask) -> deid.DeidOutcome:
+        return process_one(ImagingTask(task, ocr, laterality, keep_frames))
+
+    work = [ImagingTask(t, ocr, laterality, keep_frames) for t in tasks]
+    outcomes = parallel_map(process_one, work, workers=workers, min_items_per_worker=2)
+    return deid._without_duplicates(tasks, outcomes, rerun)
+
+
+def _kept(resolved: list[deid.DeidOutcome]) -> list[ImagingOutcome]:
+    return [o for o in resolved if isinstance(o, ImagingOutcome) and o.instance is not None]
+
+
+def _feature_rows(resolved: list[deid.DeidOutcome]) -> list[dict[str, Any]]:
+    return [row for o in _kept(resolved) for row in o.features]
+
+
+def _inpaint_tasks(
+    zone: Zone,
+    features: pl.DataFrame,
+    twins: pl.DataFrame,
+    resolved: list[deid.DeidOutcome],
+    *,
+    method: str,
+    previews: int,
+    target: Callable[[str], str] | None = None,
+    images: pl.DataFrame | None = None,
+) -> list[analysis.InpaintTask]:
+    """The images with calipers and no clean twin, each with its frame kept in memory by
+    the one pass (no PNG read back), or with ``images`` (frames not kept) its PNG;
+    ``target``: where an image's PNG goes (default the research zone's
+    ``inpainted/<id[:2]>/<image_id>.png``)."""
+    targets = analysis.inpaint_targets(features, twins)
+    if targets.height:
+        if images is None:
+            targets = targets.with_columns(pl.lit("").alias("png_path"))
+        else:
+            targets = targets.join(images.select("image_id", "png_path"), on="image_id")
+        if target is not None:
+            targets = targets.with_columns(
+                pl.col("image_id").map_elements(target, return_dtype=pl.String).alias("target")
+            )
+    frames = {k: v for o in _kept(resolved) for k, v in o.caliper_frames.items()}
+    tasks = [
+        _with_pixels(task, frames[task.image_id]) if images is None else task
+        for task in analysis.inpaint_tasks(zone, targets, method=method, previews=previews)
+    ]
+    frames.clear()
+    return tasks
+
+
+@dataclass
+class ImagingFiles:
+    """What :func:`process_files` did: the de-identification's outcomes and tables, and the
+    ``image_features``, ``twins`` and ``inpainted_images`` tables."""
+
+    deidentified: deid.DeidFiles
+    features: pl.DataFrame
+    twins: pl.DataFrame
+    inpainted: pl.DataFrame
+
+
+def study_lateralities(images: pl.DataFrame, sides: dict[str, str | None]) -> pl.DataFrame:
+    """Without a cohort (``cadbusi deidentify --analyze``): each study's side from its
+    instances' headers (``sides`` by instance id, :func:`~.analysis.header_laterality`): the
+    one side they name, BILATERAL when they name both, null when none; as the ``studies``
+    table's two columns the analysis joins."""
+    named: dict[str, set[str]] = {}
+    for accession, instance in images.select("accession_pseudo", "instance_id").iter_rows():
+        side = sides.get(instance)
+        named.setdefault(accession, set())
+        if side in ("LEFT", "RIGHT"):
+            named[accession].add(side)
+        elif side == "BILATERAL":
+            named[accession] |= {"LEFT", "RIGHT"}
+    rows = [
+        (a, None if not s else s.pop() if len(s) == 1 else "BILATERAL")
+        for a, s in sorted(named.items())
+    ]
+    return pl.DataFrame(
+        rows,
+        schema={"accession_pseudo": pl.String, "study_laterality": pl.String},
+        orient="row",
+    )
+
+
+def process_files(
+    raw_zone: Zone,
+    research_zone: Zone,
+    inputs: list[deid.DeidInput],
+    pseudonymizer: Pseudonymizer,
+    *,
+    profile: str = "research-breast-us",
+    frame_step: int = 4,
+    ocr: bool = True,
+    inpaint_method: str = "auto",
+    workers: int | None = None,
+    layout: str = "shard",
+    progress_path: str = "",
+    inpainted_path: Callable[[str], str] | None = None,
+) -> ImagingFiles:
+    """The one pass over files of a folder (``cadbusi deidentify --analyze``): the same
+    workers as :func:`process_partition` (:func:`process_one`) de-identify, verify, write
+    and analyse each input, then the images with calipers and no clean twin are inpainted
+    from the frames kept in memory; nothing is read back. No cohort: a study's side comes
+    from its headers (:func:`study_lateralities`), twins are paired within a pseudonymized
+    accession number as in the assets. ``inpainted_path(image_id)``: where an inpainted PNG
+    goes in ``research_zone`` (default ``inpainted/<id[:2]>/<image_id>.png``).
+
+    Memory: the frames with calipers are not kept (a folder may hold any number): the
+    inpainting reads their PNGs back, which hold the same pixels."""
+    require_ocr(ocr)
+    tasks = deid.deid_tasks(
+        raw_zone,
+        research_zone,
+        inputs,
+        pseudonymizer,
+        profile=profile,
+        frame_step=frame_step,
+        verify_ocr=ocr,
+        layout=layout,
+        progress_path=progress_path,
+    )
+    resolved = _one_pass(tasks, ocr, None, workers, keep_frames=False)
+    done = deid.deid_files(resolved)
+    sides = {o.instance["instance_id"]: o.side for o in _kept(resolved) if o.instance is not None}
+    features, twins = analysis.features_table(
+        done.images, study_lateralities(done.images, sides), _feature_rows(resolved)
+    )
+    inpaint = _inpaint_tasks(
+        research_zone,
+        features,
+        twins,
+        resolved,
+        method=inpaint_method,
+        previews=0,
+        target=inpainted_path,
+        images=done.images,
+    )
+    inpainted, _ = analysis.inpaint_images(inpaint, workers)
+    return ImagingFiles(done, features, twins, inpainted)
 
 
 def _with_pixels(task: analysis.InpaintTask, pixels: np.ndarray) -> analysis.InpaintTask:

@@ -224,8 +224,10 @@ def analyze_frame(
     """Analyse one de-identified uint8 frame (grey ``(H, W)`` or RGB ``(H, W, 3)``).
 
     Text lines are searched inside the main US region (the whole frame when there is none)
-    and, with ``ocr``, read with tesseract (:class:`~.ocr.TesseractUnavailable` when it is
-    not installed); ``reading`` (:func:`~.ocr.read_frame_text` of this frame, for example the
+    and, with ``ocr``, read as the de-identification's verification reads them (the learned
+    reader for lines it reads confidently as the screen's own words, tesseract for the rest:
+    :func:`~.ocr.read_frame_text` with its vocabulary gate; :class:`~.ocr.TesseractUnavailable`
+    when tesseract is not installed); ``reading`` (:func:`~.ocr.read_frame_text` of this frame, for example the
     one the de-identification's verification made) is used instead of reading again.
     ``study_laterality`` (LEFT/RIGHT/BILATERAL) overrides the OCR side for one-sided studies.
     """
@@ -252,7 +254,9 @@ def analyze_frame(
         reading = reading.within(area)
         text_boxes = reading.boxes
     elif ocr:
-        reading = read_frame_text(work, area=area)
+        # the reading the de-identification's verification makes: the learned reader for the
+        # screen's own words, tesseract for the rest (one reading, whoever reads)
+        reading = read_frame_text(work, area=area, vocabulary_gate=True)
         text_boxes = reading.boxes
     else:
         text_boxes = find_text_lines(work, area=area)

@@ -272,3 +272,56 @@ def parse_annotation(text: str | None) -> AnnotationFields:
         nipple_distance_cm=distance,
         body_area=parse_body_area(text, clock, distance),
     )
+
+
+def has_fields(text: str) -> bool:
+    """True when ``text`` names any annotation field (side, orientation, clock position,
+    nipple distance, body area).
+
+    >>> has_fields("RT BREAST"), has_fields("4:00 7CMFN"), has_fields("D1 1.58 cm"), has_fields("Gn 36")
+    (True, True, False, False)
+    """
+    fields = parse_annotation(text)
+    return any(
+        value is not None
+        for value in (
+            fields.laterality,
+            fields.orientation,
+            fields.clock_position,
+            fields.nipple_distance_cm,
+            fields.body_area,
+        )
+    )
+
+
+_ORIENTATION_WORDS = {
+    "antiradial": "ARAD",
+    "radial": "RAD",
+    "transverse": "TRANS",
+    "longitudinal": "LONG",
+    "oblique": "OBL",
+}
+
+
+def fields_text(fields: AnnotationFields) -> str | None:
+    """One line that :func:`parse_annotation` reads back as ``fields`` exactly, or None when
+    no such line is written here (a distance with two decimals, say).
+
+    >>> fields_text(AnnotationFields("RIGHT", "transverse", "10:00", 3.0, "breast"))
+    'RT BREAST 10:00 3CMFN TRANS'
+    >>> fields_text(AnnotationFields("LEFT", None, "SUBAREOLAR", None, "breast"))
+    'LT BREAST SUBAREOLAR'
+    """
+    words = []
+    if fields.laterality is not None:
+        words.append({"LEFT": "LT", "RIGHT": "RT"}.get(fields.laterality, "?"))
+    if fields.body_area is not None:
+        words.append(fields.body_area.upper())
+    if fields.clock_position is not None:
+        words.append(fields.clock_position)
+    if fields.nipple_distance_cm is not None:
+        words.append(f"{fields.nipple_distance_cm:g}CMFN")
+    if fields.orientation is not None:
+        words.append(_ORIENTATION_WORDS.get(fields.orientation, "?"))
+    text = " ".join(words)
+    return text if text and parse_annotation(text) == fields else None

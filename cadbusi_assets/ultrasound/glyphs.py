@@ -20,8 +20,10 @@ inference runs in float32 on the CPU (same input, same text) unless CUDA is used
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -46,6 +48,8 @@ GAP = 48
 #: blanks) has at least this probability (calibrated on tuning-family screens: at 0.5 no line
 #: holding a name, ID or date was read as vocabulary).
 MIN_CONFIDENCE = 0.5
+#: Line readings kept per process (:meth:`LineReader.read`).
+CACHE_SIZE = 4096
 
 
 def input_image(line: np.ndarray) -> np.ndarray:
@@ -163,13 +167,40 @@ class LineReader:
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.model.to(self.device)
         self._lock = threading.Lock()
+        self._cache: OrderedDict[bytes, Reading] = OrderedDict()
 
     def read(self, lines: list[np.ndarray]) -> list[Reading]:
         """Read dark-on-light line images (as tesseract gets them) in one pass: the lines
         side by side in one strip, :data:`GAP` empty columns apart (wider than the network's
         receptive field, so each line reads as it would alone; no padding to the widest).
         On the CPU on one thread: the pass is small, and threads fighting the caller's
-        processes for cores cost more than they gain."""
+        processes for cores cost more than they gain.
+
+        Readings are cached per line image (:data:`CACHE_SIZE`, like tesseract's): the
+        static text a scanner draws on every frame (gain, probe, the annotation of a cine)
+        is read once per process and only new lines enter the pass."""
+        keys = [
+            hashlib.blake2b(
+                np.ascontiguousarray(line).tobytes(),
+                digest_size=16,
+                person=str(line.shape).encode()[:16],
+            ).digest()
+            for line in lines
+        ]
+        with self._lock:
+            new = [k for k, key in enumerate(keys) if key not in self._cache]
+            if new:
+                for k, reading in zip(new, self._read([lines[k] for k in new]), strict=True):
+                    self._cache[keys[k]] = reading
+            out = []
+            for key in keys:
+                self._cache.move_to_end(key)
+                out.append(self._cache[key])
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return out
+
+    def _read(self, lines: list[np.ndarray]) -> list[Reading]:
         import torch
 
         if not lines:
@@ -185,7 +216,7 @@ class LineReader:
         for image, (start, _) in zip(images, spans, strict=True):
             strip[0, 0, :, start * STRIDE : start * STRIDE + image.shape[1]] = image
         threads = torch.get_num_threads()
-        with self._lock, torch.inference_mode():
+        with torch.inference_mode():
             if self.device.type == "cpu":
                 torch.set_num_threads(1)
             try:

@@ -34,7 +34,7 @@ import shutil
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -444,11 +444,13 @@ def read_boxes(frame: np.ndarray, boxes: Sequence[Box]) -> list[str]:
     return [read_line(level, box) for box in boxes]
 
 
-def learned_readings(level: np.ndarray, boxes: Sequence[Box]) -> list[tuple[str, bool]] | None:
+def learned_readings(
+    level: np.ndarray, boxes: Sequence[Box]
+) -> list[tuple[str, bool, float]] | None:
     """The learned line reader's text of each line of ``boxes``
-    (:mod:`cadbusi_assets.ultrasound.glyphs`), and whether it read the line confidently as the
-    screen's own vocabulary (gain, probe, annotation, measurements: no name, ID or date);
-    None when the reader cannot run (no torch, no weights)."""
+    (:mod:`cadbusi_assets.ultrasound.glyphs`), whether it read the line confidently as the
+    screen's own vocabulary (gain, probe, annotation, measurements: no name, ID or date), and
+    its confidence; None when the reader cannot run (no torch, no weights)."""
     if not boxes:
         return []
     try:
@@ -461,8 +463,19 @@ def learned_readings(level: np.ndarray, boxes: Sequence[Box]) -> list[tuple[str,
         readings = line_reader().read([clean_line_image(level, box) for box in boxes])
     except (ImportError, OSError, RuntimeError):
         return None
+    from cadbusi_assets.ultrasound.annotations import looks_misread
+
+    # a clock or distance the model did not read cleanly ("8:00 CMFN": a thin "1" lost) goes
+    # to tesseract, as tesseract's own misread-looking lines are read again
     return [
-        (r.text, r.confidence >= MIN_CONFIDENCE and is_screen_vocabulary(r.text)) for r in readings
+        (
+            r.text,
+            r.confidence >= MIN_CONFIDENCE
+            and is_screen_vocabulary(r.text)
+            and not looks_misread(r.text),
+            r.confidence,
+        )
+        for r in readings
     ]
 
 
@@ -474,8 +487,64 @@ def screen_vocabulary_lines(level: np.ndarray, boxes: Sequence[Box]) -> dict[Box
     if readings is None:
         return {}
     return {
-        box: text for box, (text, vocabulary) in zip(boxes, readings, strict=True) if vocabulary
+        box: text for box, (text, vocabulary, _) in zip(boxes, readings, strict=True) if vocabulary
     }
+
+
+#: An annotation line the learned reader reads with at least this confidence keeps its
+#: reading alone (no tesseract); below it, tesseract reads it too (:func:`annotation_text`).
+#: On the tuning families and the demo style, 2 of the 58 annotation lines read at or above
+#: 0.65 were misread, 7 of the 55 below.
+ANNOTATION_CONFIDENCE = 0.65
+
+
+def annotation_text(
+    level: np.ndarray, box: Box, learned: str, confidence: float = 0.0
+) -> tuple[str, str]:
+    """The text of a line the learned reader read as the screen's own words (``learned``,
+    with its ``confidence``), and a second reading of it for the identifier matching (""
+    when there is none).
+
+    A line of the annotation (the learned reading names a side, clock, distance, orientation
+    or body area: :func:`~.annotations.has_fields`) read with less than
+    :data:`ANNOTATION_CONFIDENCE` is read by tesseract too, and its fields are merged: the words (side, orientation, body area) from the learned reading, which
+    reads the screen's words well even where tesseract garbles a letter ("RF BREAST",
+    "TRY"); the numbers (clock, distance) from tesseract where its reading is clean (no
+    misread-looking clock or distance, :func:`~.annotations.looks_misread`), as the learned
+    reader can drop or mistake a digit of a font it was not trained on ("12:30" read
+    "2:30", "3 CM FN" read "8 CM FN"); each from the other reading where one has none.
+    The line's text is then the merged fields written out (:func:`~.annotations.fields_text`),
+    and tesseract's own text the second reading. Chosen on the tuning families and the demo
+    style. Every other vocabulary line ("Gn 36", "L12-5", "D1 1.58 cm") keeps the learned
+    reading: no tesseract.
+    """
+    from cadbusi_assets.ultrasound.annotations import (
+        fields_text,
+        has_fields,
+        looks_misread,
+        parse_annotation,
+    )
+
+    if confidence >= ANNOTATION_CONFIDENCE or not has_fields(learned):
+        return learned, ""
+    text = read_line(level, box)
+    model = parse_annotation(learned)
+    tess = parse_annotation(text) if text and not looks_misread(text) else None
+    if tess is None:
+        return learned, text
+    merged = replace(
+        model,
+        laterality=model.laterality or tess.laterality,
+        orientation=model.orientation or tess.orientation,
+        body_area=model.body_area or tess.body_area,
+        clock_position=tess.clock_position or model.clock_position,
+        nipple_distance_cm=tess.nipple_distance_cm
+        if tess.nipple_distance_cm is not None
+        else model.nipple_distance_cm,
+    )
+    if merged == tess:
+        return text, learned
+    return (fields_text(merged) or text), text
 
 
 def read_frame_text(
@@ -487,22 +556,26 @@ def read_frame_text(
     engine's per-process cache.
 
     ``vocabulary_gate``: lines the learned reader reads confidently as the screen's own
-    vocabulary (:func:`learned_readings`) keep its text and skip tesseract; every other line
-    is read by tesseract as without the gate, and the learned reader's own reading of it is
-    added to ``strips`` (a second reading that identifiers are matched against too). For the
-    de-identification's verification: fast, and still fail-closed for names, IDs and dates.
+    vocabulary (:func:`learned_readings`) keep its text and skip tesseract, except the
+    annotation's own lines, read by both (:func:`annotation_text`); every other line is read
+    by tesseract as without the gate, and the learned reader's own reading of it is added to
+    ``strips`` (a second reading that identifiers are matched against too). For the
+    de-identification's verification: fast, and still fail-closed for names, IDs and dates;
+    and the one reading the annotation fields are parsed from.
     """
     level = brightness(frame)
     reader = engine()
     found_lines = _found_lines(frame, area)
-    learned: dict[Box, str] = {}
+    learned: dict[Box, tuple[str, float]] = {}
     strip_texts: list[str] = []
     if vocabulary_gate:
         boxes = [f.box for f in found_lines if not f.strip]
         readings = learned_readings(level, boxes)
-        for box, (text, vocabulary) in zip(boxes, readings or [], strict=readings is not None):
+        for box, (text, vocabulary, confidence) in zip(
+            boxes, readings or [], strict=readings is not None
+        ):
             if vocabulary:
-                learned[box] = text
+                learned[box] = (text, confidence)
             else:
                 strip_texts.append(text)
     lines: list[TextLine] = []
@@ -513,7 +586,9 @@ def read_frame_text(
                     reader.read_line(clean_line_image(level, strip, 2 * LINE_HEIGHT))
                 )
         elif found.box in learned:
-            lines.append(TextLine(found.box, learned[found.box]))
+            text, other = annotation_text(level, found.box, *learned[found.box])
+            lines.append(TextLine(found.box, text))
+            strip_texts.append(other)
         else:
             lines.append(TextLine(found.box, read_line(level, found.box)))
     return FrameText(tuple(lines), tuple(t for t in strip_texts if t.strip()))

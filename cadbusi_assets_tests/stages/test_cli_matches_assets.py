@@ -1,7 +1,8 @@
-"""Issue 12's done-when: ``cadbusi deidentify`` + ``cadbusi analyze`` on a folder and the stages
-behind the ``deidentified_images``, ``image_features`` and ``inpainted_images`` assets on the
-same files give byte-identical de-identified DICOM, PNG and inpainted PNG files and equal
-tables (joined on the same key).
+"""Issue 12's done-when: ``cadbusi deidentify`` + ``cadbusi analyze`` on a folder, ``cadbusi
+deidentify --analyze`` (the one pass) on the same folder, and the stages behind the
+``deidentified_images``, ``image_features`` and ``inpainted_images`` assets on the same files
+give byte-identical de-identified DICOM, PNG and inpainted PNG files and equal tables (joined
+on the same key; the one pass writes the assets' own tables).
 
 The stage is called as the assets call it (the one pass of :mod:`cadbusi_assets.stages.imaging`,
 with the processing resource's defaults: cine frame step 4, inpainting method ``auto``), over a raw zone holding the same files with the retrieval
@@ -40,6 +41,7 @@ def _raw_zone(root: Path, pacs: Path):
     """The raw zone ``raw_dicom`` leaves for DAY: the files, the manifest and the cohort."""
     raw = open_zone(root / "raw", "raw").ensure()
     manifest, studies = [], {}
+    sides: dict[str, set[str]] = {}
     for n, path in enumerate(sorted(p for p in pacs.rglob("*") if p.is_file())):
         raw_path = f"dicom/{DAY}/{n:04d}.dcm"
         raw.copy_file_in(path, tuple(raw_path.split("/")))
@@ -58,6 +60,12 @@ def _raw_zone(root: Path, pacs: Path):
             "accession_number": str(header.get("AccessionNumber", "")) or None,
             "patient_id": str(header.get("PatientID", "")) or None,
         }
+        side = {"L": "LEFT", "R": "RIGHT"}.get(str(header.get("ImageLaterality", "")))
+        sides.setdefault(uid, set()).update([side] if side else [])
+    for uid, named in sides.items():  # the warehouse's side: the one the images name, or both
+        studies[uid]["study_laterality"] = (
+            None if not named else named.pop() if len(named) == 1 else "BILATERAL"
+        )
     write_partition_table(raw, retrieval.INSTANCES_TABLE, DAY, pl.DataFrame(manifest))
     write_partition_table(raw, records.COHORT_TABLE, DAY, pl.DataFrame(list(studies.values())))
     return raw
@@ -93,7 +101,18 @@ def _run_both(tmp_path_factory):
     common = ["--jobs", "2", "--no-ocr"]
     assert main(["deidentify", str(source), str(out), "--key-file", str(key_file), *common]) == 0
     assert main(["analyze", str(out), str(found), *common]) == 0
-    return {"raw": raw, "research": research, "batch": batch, "out": out, "analysis": found}
+    # the one pass on the command line
+    one = root / "one_pass"
+    argv = ["deidentify", str(source), str(one), "--key-file", str(key_file), "--analyze"]
+    assert main([*argv, *common]) == 0
+    return {
+        "raw": raw,
+        "research": research,
+        "batch": batch,
+        "out": out,
+        "analysis": found,
+        "one_pass": one,
+    }
 
 
 def _files(root: Path, suffix: str) -> dict[str, bytes]:
@@ -193,3 +212,45 @@ def test_every_table_the_stages_wrote_is_registered_with_its_schema(both):
             seen.append(name)
     assert {"images", "instances", "image_features", "twins", "inpainted_images"} <= set(seen)
     assert {"reidentification_links", "deidentification_quarantine"} <= set(seen)
+
+
+# ---------------------------------------------------------------------------------------
+# ``cadbusi deidentify --analyze``: the assets' one pass over a folder
+
+
+def test_the_one_pass_command_writes_the_same_dicom_png_and_inpainted_files(both):
+    research, one = Path(both["research"].uri), both["one_pass"]
+    for folder in ("dicom", "images"):
+        suffix = ".dcm" if folder == "dicom" else ".png"
+        stage = _files(research / folder, suffix)
+        assert len(stage) > 10
+        written = {
+            p.name: p.read_bytes()
+            for p in one.rglob(f"*{suffix}")
+            if p.is_file() and "inpainted" not in p.relative_to(one).parts
+        }
+        assert written == stage, folder
+    inpainted = _files(research / "inpainted", ".png")
+    assert len(inpainted) > 0 and _files(one / "inpainted", ".png") == inpainted
+
+
+def test_the_one_pass_command_writes_the_assets_tables(both):
+    one = both["one_pass"]
+    paths = ["png_path", "dicom_path"]
+    images = pl.read_parquet(one / "images.parquet")
+    assert images.drop(paths).equals(_table(both, deid.IMAGES_TABLE).drop(paths))
+    keys = ["dicom_path", "raw_instance_key"]
+    instances = pl.read_parquet(one / "instances.parquet")
+    assert instances.drop(keys).equals(_table(both, deid.INSTANCES_TABLE).drop(keys))
+    features = pl.read_parquet(one / "image_features.parquet")
+    stage = _table(both, analysis.FEATURES_TABLE)
+    assert features.height == stage.height > 10
+    assert features.columns == stage.columns
+    for column in stage.columns:
+        assert features[column].equals(stage[column]), column
+    assert pl.read_parquet(one / "twins.parquet").equals(_table(both, analysis.TWINS_TABLE))
+    inpainted = pl.read_parquet(one / "inpainted_images.parquet")
+    stage = _table(both, analysis.INPAINTED_TABLE)
+    assert inpainted.height == stage.height > 0
+    assert inpainted.drop("inpainted_path").equals(stage.drop("inpainted_path"))
+    assert all(p.startswith("inpainted/") for p in inpainted["inpainted_path"])

@@ -1,0 +1,164 @@
+"""Issue 12 item 2 / issue 11 item 3 in the one pass: the verification of
+:func:`cadbusi_assets.stages.imaging.process_one` reads each line once, with the learned
+vocabulary gate (the small line reader for the screen's own words, tesseract for the rest),
+that one reading is the annotation's, and identifiers are still caught: a patient's name and
+ID burned into a frame in Latin with accents, Greek, Cyrillic or CJK are found, or the file is
+quarantined (the hook's refusal is the quarantine reason)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+from cadbusi_assets.deid.ocr import UNREADABLE_CJK
+from cadbusi_assets.stages import imaging
+from cadbusi_assets.ultrasound import glyphs
+from cadbusi_assets.ultrasound import ocr as ultrasound_ocr
+from cadbusi_assets.ultrasound.analysis import analyze_frame
+from cadbusi_assets_tests.support import missing, require_tesseract
+from cadbusi_demo.screens_heldout import load_font
+
+#: The screen's own words (no tesseract with the gate) and where they are drawn.
+VOCABULARY = {
+    "Gn 48": (20, 20),
+    "DR 60": (20, 60),
+    "L12-5 14MHz": (20, 100),
+    "D1 1.58 cm": (20, 300),
+}
+#: The annotation: read by the learned reader, and by tesseract too where the reader is unsure
+#: (:func:`cadbusi_assets.ultrasound.ocr.annotation_text`).
+ANNOTATION = {"RT BREAST": (560, 20), "10:00 3CMFN": (560, 60)}
+NAME_AT, ID_AT = (300, 180), (300, 230)
+
+SCRIPTS = {
+    "latin": ("MÜLLER ZOË", "MÜLLER^ZOË", "03908483"),
+    "greek": ("ΠΑΠΑΔΟΠΟΥΛΟΥ ΕΛΕΝΗ", "ΠΑΠΑΔΟΠΟΥΛΟΥ^ΕΛΕΝΗ", "55501234"),
+    "cyrillic": ("ИВАНОВА МАРИЯ", "ИВАНОВА^МАРИЯ", "77712345"),
+    "cjk": ("山田", "YAMADA^HANAKO=山田^花子", "88812345"),
+}
+
+
+def _require_reader() -> None:
+    try:
+        glyphs.line_reader()
+    except (ImportError, OSError, RuntimeError) as exc:
+        missing(f"the learned line reader cannot run ({type(exc).__name__}: torch and weights)")
+
+
+def _han_yamada(draw: ImageDraw.ImageDraw, x: int, y: int, h: int) -> None:
+    """山田 drawn stroke by stroke (no CJK font is installed here or in CI)."""
+    white = (255, 255, 255)
+    draw.line([(x, y + h), (x + h, y + h)], fill=white, width=2)
+    for dx, top in ((0, y + h // 3), (h // 2, y), (h, y + h // 3)):
+        draw.line([(x + dx, top), (x + dx, y + h)], fill=white, width=2)
+    x += h + h // 3
+    draw.rectangle([x, y, x + h, y + h], outline=white, width=2)
+    draw.line([(x + h // 2, y), (x + h // 2, y + h)], fill=white, width=2)
+    draw.line([(x, y + h // 2), (x + h, y + h // 2)], fill=white, width=2)
+
+
+def _frame(script: str | None = None, *, with_id: bool = True) -> np.ndarray:
+    image = Image.new("RGB", (800, 400), (0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    font = load_font("sans", 18)
+    for text, xy in {**VOCABULARY, **ANNOTATION}.items():
+        draw.text(xy, text, font=font, fill=(255, 255, 255))
+    if script is not None:
+        shown, _, patient_id = SCRIPTS[script]
+        if script == "cjk":
+            _han_yamada(draw, *NAME_AT, 22)
+        else:
+            draw.text(NAME_AT, shown, font=font, fill=(255, 255, 255))
+        if with_id:
+            draw.text(ID_AT, f"ID {patient_id}", font=font, fill=(255, 255, 255))
+    return np.asarray(image)
+
+
+def _identifiers(script: str) -> OriginalIdentifiers:
+    _, name, patient_id = SCRIPTS[script]
+    return OriginalIdentifiers(patient_names=(name,), patient_ids=(patient_id,))
+
+
+def _verify(frame: np.ndarray, identifiers: OriginalIdentifiers, monkeypatch):
+    """The one pass's verification hook on one frame: (refusal, reading, lines tesseract read)."""
+    read: list[tuple[int, int, int, int]] = []
+    original = ultrasound_ocr.read_line
+
+    def counted(level, box):
+        read.append(box)
+        return original(level, box)
+
+    monkeypatch.setattr(ultrasound_ocr, "read_line", counted)
+    readings: dict = {}
+    result = SimpleNamespace(frames=frame[None], identifiers=identifiers)
+    refusal = imaging._verifier(True, readings)(result)  # type: ignore[arg-type]
+    return refusal, readings[0], read
+
+
+def _at(boxes, xy) -> bool:
+    return any(abs(b[0] - xy[0]) <= 6 and abs(b[1] - xy[1]) <= 8 for b in boxes)
+
+
+def test_vocabulary_lines_skip_tesseract_and_the_reading_is_the_annotations(monkeypatch):
+    require_tesseract()
+    _require_reader()
+    frame = _frame("latin")
+    refusal, reading, read = _verify(frame, _identifiers("latin"), monkeypatch)
+    boxes = reading.boxes
+    for text, xy in VOCABULARY.items():
+        assert _at(boxes, xy), text  # found and read ...
+        assert not _at(read, xy), text  # ... by the learned reader alone
+    for xy in (NAME_AT, ID_AT):
+        assert _at(read, xy)  # tesseract reads the name and the ID
+    # and the annotation's lines only where the learned reader was not sure of them
+    assert len(read) <= len(ANNOTATION) + 2
+    assert refusal is not None and "patient_name" in refusal and "patient_id" in refusal
+    # the verification's reading is the annotation reading: no second OCR
+    monkeypatch.setattr(ultrasound_ocr, "read_frame_text", None)
+    row = analyze_frame(frame, [], ocr=True, reading=reading).as_row()
+    assert (row["ocr_laterality"], row["clock_position"], row["nipple_distance_cm"]) == (
+        "RIGHT",
+        "10:00",
+        3.0,
+    )
+    assert row["body_area"] == "breast"
+
+
+@pytest.mark.parametrize("with_id", [True, False])
+@pytest.mark.parametrize("script", list(SCRIPTS))
+def test_a_burned_in_name_in_any_script_is_found_or_quarantined(script, with_id, monkeypatch):
+    require_tesseract()
+    _require_reader()
+    refusal, _, read = _verify(_frame(script, with_id=with_id), _identifiers(script), monkeypatch)
+    assert refusal is not None, script  # the one pass quarantines the instance
+    assert _at(read, NAME_AT), script  # the gate never spared tesseract the name
+    if script == "cjk":  # English OCR cannot read Han: the unexplained line fails closed
+        assert UNREADABLE_CJK in refusal
+    else:  # accents stripped; Greek and Cyrillic by their Latin look-alikes
+        assert "patient_name" in refusal, script
+    assert ("patient_id" in refusal) is with_id
+
+
+@pytest.mark.parametrize("script", list(SCRIPTS))
+def test_a_clean_screen_passes_whatever_the_patients_script(script, monkeypatch):
+    require_tesseract()
+    refusal, reading, _ = _verify(_frame(), _identifiers(script), monkeypatch)
+    assert refusal is None, script
+    assert len(reading.lines) == len(VOCABULARY) + len(ANNOTATION)
+
+
+def test_without_the_reader_tesseract_reads_every_line(monkeypatch):
+    require_tesseract()
+
+    def broken() -> glyphs.LineReader:
+        raise OSError("no weights")
+
+    monkeypatch.setattr(glyphs, "line_reader", broken)
+    refusal, reading, read = _verify(_frame("latin"), _identifiers("latin"), monkeypatch)
+    assert sorted(read) == sorted(reading.boxes)
+    assert len(read) == len(VOCABULARY) + len(ANNOTATION) + 2
+    assert refusal is not None and "patient_name" in refusal
