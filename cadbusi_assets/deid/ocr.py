@@ -38,10 +38,11 @@ Reading once (:func:`read_frame`): a caller that also parses the annotation hand
 :class:`~cadbusi_assets.ultrasound.ocr.FrameText` to
 :func:`cadbusi_assets.ultrasound.analysis.analyze_frame` and no line is read twice.
 
-Blind spots: text dimmer than :data:`TEXT_LEVEL`, text no brighter than the speckle it
-touches, text over speckle that is not one flat colour (heavily compressed), glyphs under :data:`MIN_TEXT_HEIGHT` pixels, vertical or rotated text, text glued
-to a bright trace that the strips do not separate, and the cine frames between the sampled
-ones.
+Blind spots: grey text dimmer than ``DIM_TEXT_LEVEL`` (or grey text on a lit surround),
+text no brighter than the speckle it touches, text over speckle that is not one flat colour
+(heavily compressed), glyphs under :data:`MIN_TEXT_HEIGHT` pixels, vertical or rotated text,
+text glued to a bright trace that the strips do not separate, and the cine frames between the
+sampled ones.
 
 >>> import cv2
 >>> frame = np.zeros((120, 400), np.uint8)
@@ -99,8 +100,8 @@ __all__ = [
     "verification_frame_indices",
 ]
 
-#: Inside a line box, pixels below this percentile (or below :data:`TEXT_LEVEL`) are
-#: background for reading.
+#: Inside a line box, pixels below this percentile (or below the line's
+#: :func:`~cadbusi_assets.ultrasound.ocr.reading_floor`) are background for reading.
 BACKGROUND_PERCENTILE = 60
 #: Line images are scaled to about this height (tesseract reads small UI fonts far better
 #: scaled up), at most :data:`MAX_UPSCALE` times.

@@ -334,7 +334,7 @@ def read_text_lines(grey: np.ndarray, boxes: Sequence[Box]) -> list[str]:
 # One reading per frame, shared by the de-identification's verification and the analysis
 
 #: Inside a line box, pixels below this percentile of the box (or below
-#: :data:`~cadbusi_assets.ultrasound.textlines.TEXT_LEVEL`) are background for reading.
+#: :func:`reading_floor`) are background for reading.
 BACKGROUND_PERCENTILE = 60
 #: Line images are scaled to about this height, at most :data:`MAX_UPSCALE` times.
 LINE_HEIGHT = 26
@@ -386,6 +386,25 @@ class FrameText:
         )
 
 
+#: A line whose brightest strokes (98th percentile of its box) stay under this level is grey
+#: text (:data:`~cadbusi_assets.ultrasound.textlines.DIM_TEXT_LEVEL` strokes, found on dark
+#: bands): its strokes are kept from the dim level, not from ``TEXT_LEVEL``.
+GREY_LINE_STROKES = 190
+
+
+def reading_floor(inside: np.ndarray) -> int:
+    """The lowest level of a line's strokes for reading: ``TEXT_LEVEL`` for bright text,
+    ``DIM_TEXT_LEVEL`` for a grey line (which ``TEXT_LEVEL`` would erase whole).
+
+    >>> reading_floor(np.array([0, 0, 240], np.uint8)), reading_floor(np.array([0, 0, 125], np.uint8))
+    (150, 100)
+    """
+    from cadbusi_assets.ultrasound.textlines import DIM_TEXT_LEVEL, TEXT_LEVEL
+
+    strokes = float(np.percentile(inside, 98)) if inside.size else 0.0
+    return TEXT_LEVEL if strokes >= GREY_LINE_STROKES else DIM_TEXT_LEVEL
+
+
 def clean_line_image(level: np.ndarray, box: Box, height: int = LINE_HEIGHT) -> np.ndarray:
     """Dark text on light for one line of a brightness image, scaled to about ``height``
     px. Pixels darker than the text (speckle around it) become background."""
@@ -394,9 +413,7 @@ def clean_line_image(level: np.ndarray, box: Box, height: int = LINE_HEIGHT) -> 
     pad = max(4, rows // 8)
     crop = level[max(0, y0 - pad) : y1 + pad + 1, max(0, x0 - pad) : x1 + pad + 1]
     inside = level[y0 : y1 + 1, x0 : x1 + 1]
-    from cadbusi_assets.ultrasound.textlines import TEXT_LEVEL
-
-    floor = max(TEXT_LEVEL, int(np.percentile(inside, BACKGROUND_PERCENTILE)))
+    floor = max(reading_floor(inside), int(np.percentile(inside, BACKGROUND_PERCENTILE)))
     crop = np.where(crop >= floor, crop, 0).astype(np.uint8)
     scale = min(MAX_UPSCALE, height / float(rows))
     if scale < 1.0:
