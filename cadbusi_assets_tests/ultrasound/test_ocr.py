@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import polars as pl
 import pytest
@@ -9,7 +13,7 @@ from cadbusi_assets.dicom import UltrasoundRegion
 from cadbusi_assets.ultrasound import analyze_frame
 from cadbusi_assets.ultrasound.ocr import find_text_lines, read_text_lines
 from cadbusi_assets.ultrasound.overlay import to_grey
-from cadbusi_assets_tests.support import require_tool
+from cadbusi_assets_tests.support import require_tesseract, require_tool
 from cadbusi_assets_tests.ultrasound.synthetic import WHITE, YELLOW, make_frame
 
 BOX = (120, 40, 519, 359)
@@ -148,3 +152,30 @@ def test_one_reading_serves_the_verification_and_the_annotation():
         "9:00",
         2.0,
     )
+
+
+def test_tesseract_runs_one_openmp_thread_even_after_torch():
+    """torch brings its own ``libgomp.so.1`` and tesseract binds to it; its thread limit is
+    read when torch is imported. Importing the package first caps it at one thread per
+    process (four spin-waiting threads per line cost 4-5x tesseract's CPU time)."""
+    require_tesseract()
+    probe = (
+        "import ctypes, os\n"
+        "import cadbusi_assets.ultrasound.ocr as ocr\n"
+        "import torch\n"
+        "ocr.engine().read_line(__import__('numpy').full((30, 60), 255, 'uint8'))\n"
+        "gomp = ctypes.CDLL('libgomp.so.1')\n"
+        "print(gomp.omp_get_thread_limit(), os.environ['OMP_THREAD_LIMIT'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMP_")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1", "1"]
+    # a user's own setting is kept
+    env["OMP_THREAD_LIMIT"] = "3"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.stdout.split() == ["3", "3"], done.stderr[-2000:]
