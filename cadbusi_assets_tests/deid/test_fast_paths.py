@@ -107,3 +107,17 @@ def test_rectangle_blanking_equals_the_boolean_mask(seed):
                 assert np.array_equal(blank_outside(frames, keep), expected)
     irregular = np.indices((40, 40)).sum(axis=0) % 2 == 0
     assert blank_rectangles(irregular) is None
+
+
+def test_the_written_out_cid7050_codes_are_pydicoms():
+    from pydicom.sr.codedict import codes
+
+    from cadbusi_assets.deid.profile import BASIC_PROFILE_CODE, OPTION_CODES
+
+    cid = codes.cid7050
+    found = [getattr(cid, name) for name in dir(cid) if name[:1].isupper()]
+    by_value = {c.value: c for c in found if hasattr(c, "value")}
+    assert len(OPTION_CODES) == 12
+    for code in [BASIC_PROFILE_CODE, *OPTION_CODES.values()]:
+        theirs = by_value[code.value]
+        assert (code.scheme_designator, code.meaning) == (theirs.scheme_designator, theirs.meaning)
