@@ -2,8 +2,9 @@
 
 Each speed-up keeps a plain path beside it: the identifier pre-check
 (:func:`~cadbusi_assets.deid.scan.may_hold_identifiers`, else every pattern is compiled and
-run) and the rectangle blanking (:func:`~cadbusi_assets.deid.pixels.blank_rectangles`,
-else the boolean mask). Here the same inputs go through both and every output byte is
+run), the rectangle blanking (:func:`~cadbusi_assets.deid.pixels.blank_rectangles`, else the
+boolean mask), the 8-bit pixel write-back (else ``Dataset.set_pixel_data``) and the header
+copy that shares immutable values (else ``copy.deepcopy`` of every element). Here the same inputs go through both and every output byte is
 compared: the side-by-side corpus (studies of several files, raw RGB and JPEG), the deid-data
 ultrasound files and cines, and headers whose free text names the patient.
 """
@@ -19,12 +20,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cadbusi_assets.deid import deidentify as deidentify_module
 from cadbusi_assets.deid import deidentify_dataset
 from cadbusi_assets.deid import engine as engine_module
 from cadbusi_assets.deid import pixels as pixels_module
 from cadbusi_assets.deid import scan as scan_module
 from cadbusi_assets.deid.pixels import blank_outside, blank_rectangles, keep_mask
 from cadbusi_assets.dicom import dataset_to_bytes, read_dataset
+from cadbusi_assets.dicom import pixels as dicom_pixels
 from cadbusi_assets_tests.deid.conftest import deid_data_ultrasounds
 
 
@@ -35,6 +38,8 @@ def plain_paths(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         patch.setattr(scan_module, "may_hold_identifiers", lambda text, ids: True)
         patch.setattr(engine_module, "may_hold_identifiers", lambda text, ids: True)
         patch.setattr(pixels_module, "blank_rectangles", lambda keep: None)
+        patch.setattr(dicom_pixels, "_set_uint8_pixels", lambda ds, frames, colour: False)
+        patch.setattr(deidentify_module, "_copy_element", copy.deepcopy)
         yield
 
 
@@ -65,7 +70,9 @@ def _inputs(tmp_path: Path) -> list[tuple[str, object]]:
 def _outputs(inputs, pseudonymizer) -> list[bytes]:
     out = []
     for _, ds in inputs:
-        result = deidentify_dataset(copy.deepcopy(ds), pseudonymizer)
+        before = dataset_to_bytes(copy.deepcopy(ds))
+        result = deidentify_dataset(ds, pseudonymizer)
+        assert dataset_to_bytes(copy.deepcopy(ds)) == before  # the input is left unchanged
         out.append(dataset_to_bytes(result.dataset))
         out.append(result.pixel_cleaning.encode() + np.packbits(result.blanked_mask).tobytes())
     return out
