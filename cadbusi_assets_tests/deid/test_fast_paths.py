@@ -3,8 +3,9 @@
 Each speed-up keeps a plain path beside it: the identifier pre-check
 (:func:`~cadbusi_assets.deid.scan.may_hold_identifiers`, else every pattern is compiled and
 run), the rectangle blanking (:func:`~cadbusi_assets.deid.pixels.blank_rectangles`, else the
-boolean mask), the 8-bit pixel write-back (else ``Dataset.set_pixel_data``) and the header
-copy that shares immutable values (else ``copy.deepcopy`` of every element). Here the same inputs go through both and every output byte is
+boolean mask), the 8-bit pixel write-back (else ``Dataset.set_pixel_data``), the header
+copy that shares immutable values (else ``copy.deepcopy`` of every element) and the Pixel
+Data appended to the serialised header (else pydicom writes it). Here the same inputs go through both and every output byte is
 compared: the side-by-side corpus (studies of several files, raw RGB and JPEG), the deid-data
 ultrasound files and cines, and headers whose free text names the patient.
 """
@@ -27,6 +28,7 @@ from cadbusi_assets.deid import pixels as pixels_module
 from cadbusi_assets.deid import scan as scan_module
 from cadbusi_assets.deid.pixels import blank_outside, blank_rectangles, keep_mask
 from cadbusi_assets.dicom import dataset_to_bytes, read_dataset
+from cadbusi_assets.dicom import io as dicom_io
 from cadbusi_assets.dicom import pixels as dicom_pixels
 from cadbusi_assets_tests.deid.conftest import deid_data_ultrasounds
 
@@ -40,6 +42,7 @@ def plain_paths(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         patch.setattr(pixels_module, "blank_rectangles", lambda keep: None)
         patch.setattr(dicom_pixels, "_set_uint8_pixels", lambda ds, frames, colour: False)
         patch.setattr(deidentify_module, "_copy_element", copy.deepcopy)
+        patch.setattr(dicom_io, "_pixel_tail", lambda ds: None)
         yield
 
 
