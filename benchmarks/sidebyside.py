@@ -147,11 +147,18 @@ def _cli(*args: str) -> None:
         raise RuntimeError(f"cadbusi {args[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
 
 
+CONTENDERS = ("floor", "dcmj2pnm", "deidentify", "deidentify_no_ocr", "full_chain")
+
+
 def run_benchmark(
-    n: int = 120, jobs: int = 2, repeats: int = 2, per_study: int = 10
+    n: int = 120,
+    jobs: int = 2,
+    repeats: int = 2,
+    per_study: int = 10,
+    only: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Every contender on the same ``n`` files (studies of ``per_study``) with ``jobs``
-    processes; best of ``repeats``."""
+    """Every contender (or those in ``only``) on the same ``n`` files (studies of
+    ``per_study``) with ``jobs`` processes; best of ``repeats``."""
     dcmj2pnm = shutil.which("dcmj2pnm")
     out: dict[str, Any] = {
         "files": n,
@@ -201,18 +208,17 @@ def run_benchmark(
         if dcmj2pnm:
             contenders["dcmj2pnm"] = dcmtk
         for name, fn in contenders.items():
+            if only and name not in only:
+                continue
             seconds = min(_time(fn) for _ in range(repeats))
             out[name] = _entry(n, seconds)
-        if dcmj2pnm:
-            base = out["dcmj2pnm"]["files_per_s"]
-            out["ratio_to_dcmj2pnm"] = {
-                k: round(out[k]["files_per_s"] / base, 2)
-                for k in ("floor", "deidentify", "deidentify_no_ocr", "full_chain")
-            }
-        out["ratio_to_floor"] = {
-            k: round(out[k]["files_per_s"] / out["floor"]["files_per_s"], 2)
-            for k in ("deidentify", "deidentify_no_ocr", "full_chain")
-        }
+        for base, key in (("dcmj2pnm", "ratio_to_dcmj2pnm"), ("floor", "ratio_to_floor")):
+            if base in out:
+                out[key] = {
+                    k: round(out[k]["files_per_s"] / out[base]["files_per_s"], 2)
+                    for k in CONTENDERS
+                    if k in out and k != base and (k != "floor" or base == "dcmj2pnm")
+                }
     return out
 
 
@@ -234,6 +240,91 @@ def format_report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+#: The parts of one file's de-identification that :func:`profile_parts` times, by the
+#: module-level functions (looked up at call time) that do them.
+PARTS = {
+    "read": (("cadbusi_assets.stages.deidentification", "read_dataset"),),
+    "header engine": (
+        ("cadbusi_assets.deid.deidentify", "_check_supported"),
+        ("cadbusi_assets.deid.deidentify", "_copy_header"),
+        ("cadbusi_assets.deid.deidentify", "clean_header"),
+        ("cadbusi_assets.deid.deidentify", "_bookkeeping"),
+        ("cadbusi_assets.deid.deidentify", "find_identifiers_in_dataset"),
+    ),
+    "decode": (("cadbusi_assets.deid.deidentify", "decode_all_frames"),),
+    "pixel cleaning": (
+        ("cadbusi_assets.deid.deidentify", "plan_pixel_cleaning"),
+        ("cadbusi_assets.deid.deidentify", "blank_outside"),
+        ("cadbusi_assets.deid.deidentify", "describe"),
+    ),
+    "serialisation": (
+        ("cadbusi_assets.deid.deidentify", "_write_pixels"),
+        ("cadbusi_assets.stages.deidentification", "dataset_to_bytes"),
+    ),
+    "ocr": (("cadbusi_assets.deid.deidentify", "ocr_identifiers"),),
+    "png": (("cadbusi_assets.stages.deidentification", "encode_png"),),
+}
+
+
+def profile_parts(n: int = 40, per_study: int = 10, ocr: bool = False) -> dict[str, Any]:
+    """CPU milliseconds per file of each part of ``cadbusi deidentify``'s worker, in this
+    process (``time.process_time``: what the file costs, whatever else the machine runs),
+    over ``n`` files of the corpus; ``other`` is the rest of the worker (file reads and
+    writes, hashes, rows)."""
+    import importlib
+
+    stage = importlib.import_module("cadbusi_assets.stages.deidentification")
+    from cadbusi_assets.identity import Pseudonymizer
+    from cadbusi_assets.identity.keys import PseudonymKey
+    from cadbusi_assets.storage import open_zone
+
+    spent: dict[str, float] = dict.fromkeys(PARTS, 0.0)
+    originals = []
+    for part, targets in PARTS.items():
+        for module_name, name in targets:
+            module = importlib.import_module(module_name)
+            function = getattr(module, name)
+            originals.append((module, name, function))
+
+            def timed(*args: Any, _f: Any = function, _p: str = part, **kwargs: Any) -> Any:
+                begin = time.process_time()
+                try:
+                    return _f(*args, **kwargs)
+                finally:
+                    spent[_p] += time.process_time() - begin
+
+            setattr(module, name, timed)
+    try:
+        with tempfile.TemporaryDirectory(prefix="cadbusi-parts-") as tmp:
+            root = Path(tmp)
+            write_corpus(root / "in", n, per_study)
+            inputs = [stage.DeidInput(f"screen_{i:04d}.dcm", f"input-{i:06d}") for i in range(n)]
+            tasks = stage.deid_tasks(
+                open_zone(root / "in", "in"),
+                open_zone(root / "out", "out"),
+                inputs,
+                Pseudonymizer(PseudonymKey(bytes.fromhex(_KEY_HEX))),
+                verify_ocr=ocr,
+                layout="flat",
+            )
+            begin = time.process_time()
+            outcomes = [stage.deidentify_one(task) for task in tasks]
+            total = time.process_time() - begin
+    finally:
+        for module, name, function in originals:
+            setattr(module, name, function)
+    per_file = {k: round(v / n * 1000, 1) for k, v in spent.items()}
+    per_file["other"] = round((total - sum(spent.values())) / n * 1000, 1)
+    return {
+        "files": n,
+        "files_per_study": per_study,
+        "ocr": ocr,
+        "deidentified": sum(o.status == "ok" for o in outcomes),
+        "cpu_ms_per_file": round(total / n * 1000, 1),
+        "parts_ms_per_file": per_file,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover - manual entry point
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=120, help="files in the corpus")
@@ -242,8 +333,25 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - manual en
     parser.add_argument(
         "--per-study", type=int, default=10, help="files per study (one patient); 1: all distinct"
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=CONTENDERS,
+        default=[],
+        help="run only this contender (repeatable; default: all)",
+    )
+    parser.add_argument(
+        "--parts",
+        action="store_true",
+        help="instead: CPU ms per file of each part of the de-identification worker, one "
+        "process (--files files, --no-ocr-parts to leave OCR out)",
+    )
+    parser.add_argument("--no-ocr-parts", action="store_true", help="--parts without OCR")
     args = parser.parse_args(argv)
-    result = run_benchmark(args.files, args.jobs, args.repeats, args.per_study)
+    if args.parts:
+        print(json.dumps(profile_parts(args.files, args.per_study, not args.no_ocr_parts)))
+        return
+    result = run_benchmark(args.files, args.jobs, args.repeats, args.per_study, tuple(args.only))
     print(format_report(result))
     print(json.dumps(result, indent=2))
 

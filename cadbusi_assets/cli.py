@@ -300,6 +300,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_deidentify(args: argparse.Namespace) -> int:
+    from cadbusi_assets.parallel import prestart_workers
+
+    # the workers' imports run in the fork server while this process imports the command
+    prestart_workers(["cadbusi_assets.stages.deidentification"], args.jobs)
     from cadbusi_assets.deid.command import deidentify_command
 
     return deidentify_command(

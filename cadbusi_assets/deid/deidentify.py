@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import (
@@ -27,6 +28,7 @@ from pydicom.uid import (
     JPEGExtended12Bit,
     JPEGLSNearLossless,
 )
+from pydicom.valuerep import PersonName
 
 from cadbusi_assets.deid.engine import HeaderResult, clean_header, rebuild_file_meta
 from cadbusi_assets.deid.errors import DeidentificationError
@@ -146,14 +148,28 @@ def decode_all_frames(ds: Dataset) -> np.ndarray:
     shapes = {f.shape for f in frames}
     if len(shapes) != 1:
         raise DeidentificationError("frames differ in size")
+    if len(frames) == 1 and frames[0].flags.writeable and frames[0].flags.c_contiguous:
+        return frames[0][np.newaxis]  # the decoder's own array: no copy of a single frame
     return np.stack(frames)
+
+
+def _copy_element(elem: DataElement) -> DataElement:
+    """A copy the header pass may change: sequences (and their items) and multi-values
+    deep, other values shared (strings, numbers and bytes the engine replaces, never edits)."""
+    if elem.VR == "SQ" or elem.is_buffered or not isinstance(elem.value, _SHARED_VALUES):
+        return copy.deepcopy(elem)
+    return copy.copy(elem)
+
+
+#: Value types that a copied element may share with the original (immutable).
+_SHARED_VALUES = (str, bytes, int, float, PersonName, type(None))
 
 
 def _copy_header(ds: Dataset) -> Dataset:
     out = Dataset()
     for elem in ds:
         if elem.tag != 0x7FE00010:
-            out.add(copy.deepcopy(elem))
+            out.add(_copy_element(elem))
     out.file_meta = copy.deepcopy(getattr(ds, "file_meta", FileMetaDataset()))
     return out
 

@@ -35,7 +35,7 @@ from pydicom.valuerep import MAX_VALUE_LEN
 from cadbusi_assets.deid.dates import age_string, parse_da_value, shift_da, shift_dt
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers
 from cadbusi_assets.deid.profile import DeidProfile
-from cadbusi_assets.deid.scan import find_identifiers_in_text
+from cadbusi_assets.deid.scan import find_identifiers_in_text, may_hold_identifiers
 from cadbusi_assets.deid.text import scrub_free_text, scrub_text
 from cadbusi_assets.identity import Pseudonymizer
 
@@ -189,7 +189,17 @@ class HeaderCleaner:
         if vr in _TEXT_VRS or vr == "PN":
             values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
             scrub = scrub_free_text if vr in _FREE_TEXT_VRS else scrub_text
-            cleaned = [scrub(str(v), self.identifiers) if v else v for v in values]
+            # the identifiers' patterns are compiled only for a value that may hold one (the
+            # scrub of a value that holds none is the generic one)
+            cleaned = [
+                scrub(
+                    str(v),
+                    self.identifiers if may_hold_identifiers(str(v), self.identifiers) else None,
+                )
+                if v
+                else v
+                for v in values
+            ]
             limit = MAX_VALUE_LEN.get(vr)
             if limit:
                 cleaned = [c[:limit] if isinstance(c, str) else c for c in cleaned]

@@ -19,6 +19,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
@@ -305,6 +306,9 @@ class OriginalIdentifiers:
         any length are kept. Every searcher compiles these with
         :func:`~cadbusi_assets.deid.name_variants.term_regex`.
         """
+        return list(_search_terms(self))  # every finder asks: worked out once per study
+
+    def _search_terms(self) -> tuple[tuple[str, str], ...]:
         terms: list[tuple[str, str]] = []
         for name in self.patient_names:
             terms += [("patient_name", v) for v in name_variants(name)]
@@ -320,7 +324,12 @@ class OriginalIdentifiers:
             else:
                 terms += [("other_identifier", v) for v in id_variants(value)]
         unique = dict.fromkeys((kind, text.upper()) for kind, text in terms if text.strip())
-        return sorted(unique, key=lambda item: (-len(item[1]), item[0], item[1]))
+        return tuple(sorted(unique, key=lambda item: (-len(item[1]), item[0], item[1])))
+
+
+@lru_cache(maxsize=256)
+def _search_terms(identifiers: OriginalIdentifiers) -> tuple[tuple[str, str], ...]:
+    return identifiers._search_terms()
 
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:

@@ -101,7 +101,10 @@ def is_cjk(text: str) -> bool:
     >>> is_cjk("山田"), is_cjk("やまだ"), is_cjk("Yamada")
     (True, True, False)
     """
-    return any(any(lo <= ord(ch) <= hi for lo, hi in _CJK_RANGES) for ch in text)
+    return _CJK_CHAR.search(text) is not None
+
+
+_CJK_CHAR = re.compile(f"[{_CJK_CLASS}]")
 
 
 def _strip_accents(ch: str) -> str:
@@ -335,6 +338,94 @@ def compile_terms(terms: Iterable[str]) -> re.Pattern[str]:
     if not unique:
         return re.compile(r"(?!)")
     return re.compile(terms_regex(unique), re.IGNORECASE)
+
+
+# ---------------------------------------------------------------------------------------
+# A conservative pre-check (no regex compiled): can any term match at all?
+#
+# Compiling the patterns of a new patient costs tens of milliseconds (every letter of every
+# term is a class of ~60 accented forms), while most texts searched (the kept header values,
+# the de-identified output, OCR lines) hold none of the identifiers. :func:`may_match`
+# answers "no" only when no term can match. In a Latin term (:func:`term_body`) every ASCII
+# letter is a class, every ASCII digit or punctuation mark a literal that matches only
+# itself, and words are joined by ``\s+``; so a match needs every piece of the term between
+# whitespace and other characters to occur in the text once every character that a letter
+# class matches (case-insensitively, as compiled) is folded onto that letter.
+
+#: Where the characters that a letter class matches lie (the test checks every code point).
+_FOLD_RANGES = ((0x0000, 0x0250), (0x1E00, 0x1F00), (0x2100, 0x2150))
+
+
+def _fold_table() -> tuple[dict[int, str], frozenset[str]]:
+    """(code point → ASCII letter it is matched as, characters matched as two letters)."""
+    candidates = "".join(chr(c) for lo, hi in _FOLD_RANGES for c in range(lo, hi))
+    table: dict[int, str] = {}
+    ambiguous: set[str] = set()
+    for letter, cls in _ACCENT_CLASSES.items():
+        for ch in re.findall(cls, candidates, re.IGNORECASE):
+            if table.setdefault(ord(ch), letter) != letter:
+                ambiguous.add(ch)
+    return table, frozenset(ambiguous)
+
+
+_FOLD: tuple[dict[int, str], frozenset[str]] | None = None
+
+
+def _fold() -> tuple[dict[int, str], frozenset[str]]:
+    global _FOLD
+    if _FOLD is None:
+        _FOLD = _fold_table()
+    return _FOLD
+
+
+def fold_text(text: str) -> str:
+    """``text`` with every character a letter class matches replaced by that letter.
+
+    >>> fold_text("Zoë Müller, 1961")
+    'ZOE MULLER, 1961'
+    """
+    return text.translate(_fold()[0])
+
+
+def _piece_char(ch: str) -> str:
+    """How a term character appears in folded text; a space where it cannot be told."""
+    if ch.isalpha():
+        return ch.upper() if ch.upper() in _ACCENT_CLASSES else " "
+    return ch if ch.isascii() and not ch.isspace() and not ch.isalpha() else " "
+
+
+def term_pieces(term: str) -> tuple[str, ...] | None:
+    """The pieces a match of ``term`` needs in folded text (:func:`fold_text`), or ``None``
+    for a CJK term (matched literally anywhere: not pre-checked).
+
+    >>> term_pieces("DOE, JANE"), term_pieces("12/03/1961"), term_pieces("STRAUSS") is None
+    (('DOE,', 'JANE'), ('12/03/1961',), False)
+    >>> term_pieces("山田") is None
+    True
+    """
+    if is_cjk(term):
+        return None
+    return tuple("".join(_piece_char(ch) for ch in term).split())
+
+
+def may_match(text: str, pieces: Sequence[tuple[str, ...] | None]) -> bool:
+    """False only when no term (given by its :func:`term_pieces`) can match ``text``.
+
+    >>> pieces = [term_pieces("MULLER"), term_pieces("03/04/1961")]
+    >>> may_match("Pt: Zoë MÜLLER", pieces), may_match("US BREAST 3/04/1961", pieces)
+    (True, False)
+    """
+    table, ambiguous = _fold()
+    if ambiguous and any(ch in ambiguous for ch in text):
+        return True
+    folded = text.translate(table)
+    for needed in pieces:
+        if needed is None:
+            if not text.isascii():
+                return True
+        elif all(piece in folded for piece in needed):
+            return True
+    return False
 
 
 #: Multi-byte encodings of CJK text used by DICOM character sets (ISO 2022 escapes stripped).

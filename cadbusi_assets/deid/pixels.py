@@ -19,6 +19,7 @@ array([[  0,   0,   0,   0,   0,   0],
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -43,7 +44,7 @@ class PixelPlan:
     keep: np.ndarray  # (H, W) bool
     source: str  # "ultrasound regions" or "device rule <id>"
 
-    @property
+    @cached_property
     def blanked_mask(self) -> np.ndarray:
         return ~self.keep
 
@@ -56,11 +57,46 @@ def keep_mask(shape: tuple[int, int], boxes: list[Box]) -> np.ndarray:
     return keep
 
 
+#: More rectangles than this: blank with the boolean mask instead (the same pixels).
+MAX_BLANK_RECTANGLES = 256
+
+
+def blank_rectangles(keep: np.ndarray) -> list[tuple[int, int, int, int]] | None:
+    """The pixels outside ``keep`` as ``(row0, row1, col0, col1)`` half-open rectangles
+    (runs of identical rows, then runs of blanked columns), or ``None`` when there would be
+    more than :data:`MAX_BLANK_RECTANGLES` (an irregular mask).
+
+    >>> keep = keep_mask((4, 6), [(1, 1, 3, 2)])
+    >>> blank_rectangles(keep)
+    [(0, 1, 0, 6), (1, 3, 0, 1), (1, 3, 4, 6), (3, 4, 0, 6)]
+    """
+    rows = keep.shape[0]
+    if rows == 0 or keep.shape[1] == 0:
+        return []
+    starts = [0, *(np.flatnonzero((keep[1:] != keep[:-1]).any(axis=1)) + 1).tolist()]
+    out: list[tuple[int, int, int, int]] = []
+    for r0, r1 in zip(starts, [*starts[1:], rows], strict=True):
+        blanked = np.concatenate(([False], ~keep[r0], [False])).view(np.int8)
+        edges = np.flatnonzero(np.diff(blanked)).tolist()
+        out += [(r0, r1, c0, c1) for c0, c1 in zip(edges[::2], edges[1::2], strict=True)]
+        if len(out) > MAX_BLANK_RECTANGLES:
+            return None
+    return out
+
+
 def blank_outside(frames: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """Set every pixel outside ``keep`` to 0 in all frames (in place; returns ``frames``)."""
+    """Set every pixel outside ``keep`` to 0 in all frames (in place; returns ``frames``).
+
+    Blanks rectangles of rows and columns (slices: no boolean gather over every pixel)
+    where the mask is made of a few boxes, as ultrasound regions and device rules are."""
     if keep.shape != frames.shape[1:3]:
         raise DeidentificationError("pixel mask does not match the frame size")
-    frames[:, ~keep] = 0
+    rectangles = blank_rectangles(keep)
+    if rectangles is None:
+        frames[:, ~keep] = 0
+    else:
+        for r0, r1, c0, c1 in rectangles:
+            frames[:, r0:r1, c0:c1] = 0
     return frames
 
 

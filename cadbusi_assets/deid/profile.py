@@ -21,27 +21,46 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pydicom.sr.codedict import codes
-from pydicom.sr.coding import Code
-
 from cadbusi_assets.deid.table import ConfidentialityTable, Rule, confidentiality_table
+
+
+@dataclass(frozen=True)
+class Code:
+    """A coded concept (``CodeValue``, ``CodingSchemeDesignator``, ``CodeMeaning``): the
+    CID 7050 codes below, written out (``pydicom.sr.codedict`` takes ~0.2 s to import; a
+    test checks every code against it)."""
+
+    value: str
+    scheme_designator: str
+    meaning: str
+
+
+def _dcm(value: str, meaning: str) -> Code:
+    return Code(value, "DCM", meaning)
+
 
 #: Option name -> CID 7050 code.
 OPTION_CODES: dict[str, Code] = {
-    "clean_pixel_data": codes.cid7050.CleanPixelDataOption,
-    "clean_recognizable_visual_features": codes.cid7050.CleanRecognizableVisualFeaturesOption,
-    "clean_graphics": codes.cid7050.CleanGraphicsOption,
-    "clean_structured_content": codes.cid7050.CleanStructuredContentOption,
-    "clean_descriptors": codes.cid7050.CleanDescriptorsOption,
-    "retain_full_dates": codes.cid7050.RetainLongitudinalTemporalInformationFullDatesOption,
-    "retain_modified_dates": codes.cid7050.RetainLongitudinalTemporalInformationModifiedDatesOption,
-    "retain_patient_characteristics": codes.cid7050.RetainPatientCharacteristicsOption,
-    "retain_device_identity": codes.cid7050.RetainDeviceIdentityOption,
-    "retain_uids": codes.cid7050.RetainUidsOption,
-    "retain_safe_private": codes.cid7050.RetainSafePrivateOption,
-    "retain_institution_identity": codes.cid7050.RetainInstitutionIdentityOption,
+    "clean_pixel_data": _dcm("113101", "Clean Pixel Data Option"),
+    "clean_recognizable_visual_features": _dcm(
+        "113102", "Clean Recognizable Visual Features Option"
+    ),
+    "clean_graphics": _dcm("113103", "Clean Graphics Option"),
+    "clean_structured_content": _dcm("113104", "Clean Structured Content Option"),
+    "clean_descriptors": _dcm("113105", "Clean Descriptors Option"),
+    "retain_full_dates": _dcm(
+        "113106", "Retain Longitudinal Temporal Information Full Dates Option"
+    ),
+    "retain_modified_dates": _dcm(
+        "113107", "Retain Longitudinal Temporal Information Modified Dates Option"
+    ),
+    "retain_patient_characteristics": _dcm("113108", "Retain Patient Characteristics Option"),
+    "retain_device_identity": _dcm("113109", "Retain Device Identity Option"),
+    "retain_uids": _dcm("113110", "Retain UIDs Option"),
+    "retain_safe_private": _dcm("113111", "Retain Safe Private Option"),
+    "retain_institution_identity": _dcm("113112", "Retain Institution Identity Option"),
 }
-BASIC_PROFILE_CODE: Code = codes.cid7050.BasicApplicationConfidentialityProfile
+BASIC_PROFILE_CODE = _dcm("113100", "Basic Application Confidentiality Profile")
 
 #: Options whose effect is not a table column (pixels, private allow-list) but code.
 _ENGINE_OPTIONS = {"clean_pixel_data", "clean_recognizable_visual_features", "retain_safe_private"}

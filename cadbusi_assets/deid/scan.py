@@ -29,7 +29,7 @@ from pydicom.multival import MultiValue
 from pydicom.tag import Tag
 
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers
-from cadbusi_assets.deid.name_variants import compile_terms, term_byte_forms
+from cadbusi_assets.deid.name_variants import compile_terms, may_match, term_byte_forms, term_pieces
 
 #: Byte-level matches on UTF-16 text need at least this many characters (random binary data
 #: matches short UTF-16 patterns too easily).
@@ -49,6 +49,22 @@ def _text_regexes(
         if len(term) >= min_length:
             by_kind.setdefault(kind, []).append(term)
     return tuple((kind, compile_terms(terms)) for kind, terms in sorted(by_kind.items()))
+
+
+def _byte_forms(identifiers: OriginalIdentifiers) -> Iterator[tuple[str, bytes, bool]]:
+    """``(kind, bytes, ASCII case folded)`` of every byte form searched for."""
+    for kind, term in identifiers.search_terms():
+        for encoded, fold_case in term_byte_forms(term):
+            yield kind, encoded, fold_case
+        if len(term) >= MIN_UTF16_TERM:
+            for codec in ("utf-16-le", "utf-16-be"):
+                yield kind, term.encode(codec), True
+
+
+@lru_cache(maxsize=256)
+def _byte_needles(identifiers: OriginalIdentifiers) -> tuple[bytes, ...]:
+    """Every byte form upper-cased (ASCII): a match needs one in the upper-cased data."""
+    return tuple(dict.fromkeys(encoded.upper() for _, encoded, _ in _byte_forms(identifiers)))
 
 
 @lru_cache(maxsize=256)
@@ -77,6 +93,18 @@ def _byte_regexes(identifiers: OriginalIdentifiers) -> tuple[tuple[str, re.Patte
     return tuple(out)
 
 
+@lru_cache(maxsize=256)
+def _term_pieces(identifiers: OriginalIdentifiers) -> tuple[tuple[str, ...] | None, ...]:
+    return tuple(dict.fromkeys(term_pieces(term) for _, term in identifiers.search_terms()))
+
+
+def may_hold_identifiers(text: str, identifiers: OriginalIdentifiers) -> bool:
+    """False only when none of the identifiers' terms can occur in ``text``: a pre-check
+    that compiles nothing (:func:`~cadbusi_assets.deid.name_variants.may_match`), so that
+    a patient's patterns are only compiled for a text that may hold one of them."""
+    return bool(text) and may_match(text, _term_pieces(identifiers))
+
+
 def find_identifiers_in_text(
     text: str, identifiers: OriginalIdentifiers, *, min_length: int = 1
 ) -> list[str]:
@@ -84,7 +112,7 @@ def find_identifiers_in_text(
 
     ``min_length`` leaves out shorter terms (OCR of speckle reads stray two-letter words).
     """
-    if not text or identifiers.is_empty():
+    if not text or identifiers.is_empty() or not may_hold_identifiers(text, identifiers):
         return []
     regexes = _text_regexes(identifiers, min_length)
     return [kind for kind, regex in regexes if regex.search(text)]
@@ -97,6 +125,9 @@ def find_identifiers_in_bytes(data: bytes, identifiers: OriginalIdentifiers) -> 
     :func:`pixel_data_span` to leave the Pixel Data value out (OCR covers the pixels).
     """
     if not data or identifiers.is_empty():
+        return []
+    upper = bytes(data).upper()  # a match needs one of the forms (ASCII case folded)
+    if not any(needle in upper for needle in _byte_needles(identifiers)):
         return []
     return [kind for kind, regex in _byte_regexes(identifiers) if regex.search(data)]
 

@@ -34,6 +34,7 @@ from typing import BinaryIO
 
 import pydicom
 from pydicom.datadict import keyword_for_tag
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
@@ -390,7 +391,40 @@ def dataset_to_bytes(ds: Dataset) -> bytes:
         meta.MediaStorageSOPClassUID = ds.SOPClassUID
     if "SOPInstanceUID" in ds:
         meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    tail = _pixel_tail(ds)
+    if tail is not None:  # written by hand after the rest: no copies of the pixels in between
+        elem, header = tail
+        del ds[0x7FE00010]
+        try:
+            return b"".join((_save(ds), header, elem.value))
+        finally:
+            ds.add(elem)
+    return _save(ds)
+
+
+def _save(ds: Dataset) -> bytes:
     buffer = io.BytesIO()
     with quiet_pydicom():
         ds.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def _pixel_tail(ds: Dataset) -> tuple[DataElement, bytes] | None:
+    """Pixel Data and its element header (tag, VR, length) when it is the last element of an
+    explicit VR little endian data set with an even, defined length, as pydicom writes it."""
+    elem = ds.get(0x7FE00010)
+    if (
+        elem is None
+        or ds.file_meta.get("TransferSyntaxUID") != ExplicitVRLittleEndian
+        or elem.VR not in ("OB", "OW")
+        or elem.is_undefined_length
+        or not isinstance(elem.value, bytes)
+        or len(elem.value) % 2
+        or len(elem.value) >= 0xFFFFFFFF
+        or max(ds.keys()) != 0x7FE00010
+    ):
+        return None
+    header = (
+        b"\xe0\x7f\x10\x00" + elem.VR.encode() + b"\x00\x00" + len(elem.value).to_bytes(4, "little")
+    )
+    return elem, header

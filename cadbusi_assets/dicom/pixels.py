@@ -23,7 +23,8 @@ from PIL import Image
 from pydicom import pixels as dicom_pixels
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
-from pydicom.uid import JPEGBaseline8Bit, JPEGExtended12Bit
+from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit, JPEGExtended12Bit
+from pydicom.valuerep import VR
 
 from cadbusi_assets.dicom.io import number_of_frames
 
@@ -241,4 +242,46 @@ def set_frames(ds: Dataset, frames: np.ndarray) -> None:
     """
     frames = np.ascontiguousarray(frames, dtype=np.uint8)
     colour = frames.ndim >= 3 and frames.shape[-1] == 3
-    ds.set_pixel_data(frames, "RGB" if colour else "MONOCHROME2", 8)
+    if not _set_uint8_pixels(ds, frames, colour):
+        ds.set_pixel_data(frames, "RGB" if colour else "MONOCHROME2", 8)
+
+
+def _set_uint8_pixels(ds: Dataset, frames: np.ndarray, colour: bool) -> bool:
+    """What ``Dataset.set_pixel_data(frames, RGB or MONOCHROME2, 8)`` does to ``ds`` (the
+    same elements, values and order; a test compares the bytes) without its passes over the
+    pixels for the value range (every uint8 value fits 8 bits) and without drawing a new SOP
+    Instance UID. False (nothing changed) where pydicom's checks or errors could apply."""
+    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    single = frames.ndim == (3 if colour else 2)
+    if (
+        frames.ndim not in ((3, 4) if colour else (2, 3))
+        or (syntax and not syntax.is_little_endian)
+        or 0x7FE00008 in ds
+        or 0x7FE00009 in ds
+        or not hasattr(ds, "file_meta")
+    ):
+        return False
+    shape = frames.shape if single else frames.shape[1:]
+    if single:
+        if "NumberOfFrames" in ds:
+            del ds["NumberOfFrames"]
+    else:
+        ds.NumberOfFrames = frames.shape[0]
+    ds.Rows, ds.Columns = shape[0], shape[1]
+    ds.SamplesPerPixel = 3 if colour else 1
+    if colour:
+        ds.PlanarConfiguration = 0
+    elif "PlanarConfiguration" in ds:
+        del ds["PlanarConfiguration"]
+    ds.PhotometricInterpretation = "RGB" if colour else "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    data = frames.tobytes()
+    ds.PixelData = data if len(data) % 2 == 0 else b"".join((data, b"\x00"))
+    elem = ds["PixelData"]
+    elem.VR = VR.OB
+    elem.is_undefined_length = False
+    ds._pixel_array = None
+    ds._pixel_id = {}
+    if not syntax or syntax.is_compressed:
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    return True
