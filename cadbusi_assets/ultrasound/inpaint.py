@@ -131,7 +131,10 @@ def _mark_masks(
     else:
         cv2.line(model, (cx - arm, cy - arm), (cx + arm, cy + arm), 1, 1)
         cv2.line(model, (cx - arm, cy + arm), (cx + arm, cy - arm), 1, 1)
-    band: np.ndarray = cv2.dilate(model, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5)))
+    # Bright pixels within one pixel of the stroke model: JPEG blurs a thin white stroke by
+    # about a pixel, and bright speckle further out is image (masking it only takes the
+    # fill's nearest neighbours away).
+    band: np.ndarray = cv2.dilate(model, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
     fill = (_bright(sub_grey).astype(np.uint8) & band) | model
     recolour = np.zeros_like(fill)
     if sub.ndim == 3:
