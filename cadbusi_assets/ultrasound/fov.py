@@ -174,8 +174,9 @@ def _background_level(grey: np.ndarray) -> int | None:
     """The flat dark level of the background: the darkest grey level up to
     :data:`BACKGROUND_LEVEL` that covers :data:`BACKGROUND_SHARE` of the area (None when
     there is none)."""
-    hist = cv2.calcHist([grey], [0], None, [BACKGROUND_LEVEL + 1], [0, BACKGROUND_LEVEL + 1])
-    common = np.flatnonzero(hist.ravel() >= BACKGROUND_SHARE * grey.size)
+    sample = grey[::4, ::4]  # every 16th pixel is plenty for a share of a tenth
+    hist = np.bincount(sample.ravel(), minlength=256)[: BACKGROUND_LEVEL + 1]
+    common = np.flatnonzero(hist >= BACKGROUND_SHARE * sample.size)
     return int(common[0]) if len(common) else None
 
 
@@ -188,7 +189,7 @@ def _dim_evidence(grey: np.ndarray, level: int, scale: int) -> np.ndarray | None
     height, width = grey.shape
     if min(height, width) < 8 * DIM_SCALE:
         return None
-    above = ((grey > level) * np.uint8(255)).astype(np.uint8)  # 255 above the background
+    _, above = cv2.threshold(grey, level, 255, cv2.THRESH_BINARY)  # 255 above the background
     coarse = cv2.resize(
         above, (width // DIM_SCALE, height // DIM_SCALE), interpolation=cv2.INTER_AREA
     )
@@ -206,8 +207,15 @@ def _dim_evidence(grey: np.ndarray, level: int, scale: int) -> np.ndarray | None
     return out
 
 
-def _holds(dim: np.ndarray, bright: np.ndarray) -> bool:
-    """True when the dim component holds :data:`DIM_HOLDS` of the bright one."""
+def _holds(dim: np.ndarray, bright: np.ndarray, box: Box | None, scale: int) -> bool:
+    """True when the dim component holds :data:`DIM_HOLDS` of the bright one and its box
+    (at block resolution, one block of slack) may reach :data:`DIM_GAIN` times the bright
+    one's refined ``box`` (so that its refinement is worth computing)."""
+    if box is not None:
+        _, _, w, h = cv2.boundingRect(dim)
+        slack = 2 * DIM_SCALE
+        if (w * scale + slack) * (h * scale + slack) < DIM_GAIN * _box_area(box):
+            return False
     held = cv2.countNonZero(bright & dim) / max(1, cv2.countNonZero(bright))
     return held >= DIM_HOLDS
 
@@ -228,33 +236,29 @@ def _refined(area: np.ndarray, component: np.ndarray | None, scale: int, level: 
 
 
 def _cut_tabs(mask: np.ndarray) -> None:
-    """In each large component of ``mask`` (uint8 0/1, changed in place), cut the rows
-    beyond the first row, going up or down from its widest row, that is less than
-    :data:`EDGE_KEEP` as wide as the row before it. A block of text lines that touches the
-    image's top or bottom edge joins it as a narrow tab; the image itself narrows gradually
-    (the apex of a fan, the arc of a curvilinear probe)."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if count <= 1:
+    """Cut narrow tabs off the image's top and bottom, in place (``mask``: uint8 0/1).
+
+    Going up (down) from the widest row, the first row that is lit but less than
+    :data:`EDGE_KEEP` as wide as the row before it starts a tab: that row and the lit rows
+    beyond it, up to the next unlit row, are cleared. A block of text lines touching the
+    image's top edge joins it as such a tab, while the image itself narrows gradually (the
+    apex of a fan, the arc of a curvilinear probe). Parts beyond an unlit row are other
+    components (their own image part, a band) and are left alone."""
+    widths = np.count_nonzero(mask, axis=1)
+    widest = int(np.argmax(widths))
+    if widths[widest] == 0:
         return
-    largest = int(stats[1:, cv2.CC_STAT_AREA].max())
-    for k in range(1, count):
-        x, y, w, h, area = (int(v) for v in stats[k])
-        if area < MIN_PART_SHARE * largest:
-            continue
-        own = labels[y : y + h, x : x + w] == k
-        widths = np.count_nonzero(own, axis=1)
-        widest = int(np.argmax(widths))
-        cut = np.zeros(h, bool)
-        for step in (-1, 1):
-            r = widest
-            while 0 <= r + step < h and widths[r + step] >= EDGE_KEEP * widths[r]:
-                r += step
-            if step < 0:
-                cut[:r] = True
-            else:
-                cut[r + 1 :] = True
-        if cut.any():
-            mask[y : y + h, x : x + w][own & cut[:, None]] = 0
+    for step in (-1, 1):
+        r = widest
+        while 0 <= r + step < len(widths) and widths[r + step] >= EDGE_KEEP * widths[r]:
+            r += step
+        end = r + step
+        while 0 <= end < len(widths) and widths[end] > 0:
+            end += step
+        if step < 0:
+            mask[end + 1 : r] = 0
+        else:
+            mask[r + 1 : end] = 0
 
 
 def _same_columns(rect: Sequence[int], x: int, width: int) -> bool:
@@ -446,7 +450,7 @@ def find_field_of_view(grey: np.ndarray, regions: Sequence[UltrasoundRegion]) ->
     background = None if region is None else _background_level(area)
     if background is not None:
         dim = _dim_evidence(area, background, scale)
-        if dim is not None and (component is None or _holds(dim, component)):
+        if dim is not None and (component is None or _holds(dim, component, local, scale)):
             dim_local = _refined(area, dim, scale, background)
             if dim_local is not None and (
                 local is None or _box_area(dim_local) >= DIM_GAIN * _box_area(local)
