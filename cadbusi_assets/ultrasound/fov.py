@@ -4,8 +4,12 @@ The search area is the main 2-D region of ``SequenceOfUltrasoundRegions`` when t
 one, else the whole frame (the header band is already blanked by de-identification). Inside
 it the speckle is separated from the flat background, text, depth ticks and bars by image
 evidence: a low threshold on a 2x area-downsampled copy, a closing that bridges dark speckle,
-an opening that removes thin UI elements, the largest component with its holes filled, and a
-full-resolution refinement of the edges. The component is then described as a ``rectangle``,
+an opening that removes thin UI elements, narrow tabs (text blocks touching the image's top
+or bottom edge) cut, the largest component with its holes filled, and a full-resolution
+refinement of the edges. Inside a region the file declares, on a flat dark background, dim
+evidence (blocks of 8 x 8 pixels partly above the background level) replaces it when it
+holds it and is larger: a fan's sparse near field and dim flanks, or a fan drawn at grey
+level 1, are lost by the per-pixel threshold. The component is then described as a ``rectangle``,
 a ``sector`` (fan with an apex; fitted from its two straight sides and its radii) or
 ``other`` (Douglas-Peucker polygon).
 
@@ -45,8 +49,24 @@ BAND_MAX_SHARE = 0.12
 #: A second view of a dual view: at least this share of the first's area, on the same rows.
 DUAL_SHARE = 0.4
 SAME_ROWS = 0.8
+#: The evidence is computed at half resolution when the search area's short side is at
+#: least this long. On smaller frames (half-size copies) text lines sit a few pixels above
+#: the image, and the closing at half resolution would bridge them into it.
+HALF_RESOLUTION_MIN_SIDE = 300
 #: Below this share of the search area, image evidence is not trusted.
 MIN_FOV_SHARE = 0.05
+#: Dim image evidence inside a declared region (a fan's sparse near field and dim flanks, a
+#: fan drawn at grey level 1): the background is one flat dark level, the darkest level up to
+#: :data:`BACKGROUND_LEVEL` that covers :data:`BACKGROUND_SHARE` of the search area; blocks
+#: of ``DIM_SCALE`` x ``DIM_SCALE`` pixels with at least :data:`DIM_LIT_SHARE` of their
+#: pixels above it are image. The dim component replaces the bright one when it holds
+#: :data:`DIM_HOLDS` of it and its refined box is at least :data:`DIM_GAIN` times as large
+#: (a few rows of JPEG ringing above a bright edge are not a dim flank).
+DIM_SCALE = 8
+BACKGROUND_SHARE = 0.1
+DIM_LIT_SHARE = 0.1
+DIM_GAIN = 1.03
+DIM_HOLDS = 0.95
 RECTANGLE_FILL = 0.96
 SECTOR_IOU = 0.92
 
@@ -114,6 +134,7 @@ def _evidence_mask(grey: np.ndarray, scale: int) -> np.ndarray | None:
     side = max(3, (14 // scale) | 1)
     kernel_open = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel_open)
+    _cut_tabs(mask)
     # The largest outer contour, filled: the largest component with its holes (cysts,
     # shadows) closed, in one pass.
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -147,6 +168,97 @@ def _evidence_mask(grey: np.ndarray, scale: int) -> np.ndarray | None:
         ):
             cv2.drawContours(component, [contour], -1, 1, thickness=cv2.FILLED)
     return component
+
+
+def _background_level(grey: np.ndarray) -> int | None:
+    """The flat dark level of the background: the darkest grey level up to
+    :data:`BACKGROUND_LEVEL` that covers :data:`BACKGROUND_SHARE` of the area (None when
+    there is none)."""
+    sample = grey[::4, ::4]  # every 16th pixel is plenty for a share of a tenth
+    hist = np.bincount(sample.ravel(), minlength=256)[: BACKGROUND_LEVEL + 1]
+    common = np.flatnonzero(hist >= BACKGROUND_SHARE * sample.size)
+    return int(common[0]) if len(common) else None
+
+
+def _dim_evidence(grey: np.ndarray, level: int, scale: int) -> np.ndarray | None:
+    """Component mask (at ``1/scale`` resolution, like :func:`_evidence_mask`) of the
+    blocks of :data:`DIM_SCALE` x :data:`DIM_SCALE` pixels with at least
+    :data:`DIM_LIT_SHARE` of their pixels above the background ``level``: the sparse, dim
+    speckle of a fan's flanks or near field, or a whole fan drawn a level above the
+    background, that the per-pixel evidence loses."""
+    height, width = grey.shape
+    if min(height, width) < 8 * DIM_SCALE:
+        return None
+    _, above = cv2.threshold(grey, level, 255, cv2.THRESH_BINARY)  # 255 above the background
+    coarse = cv2.resize(
+        above, (width // DIM_SCALE, height // DIM_SCALE), interpolation=cv2.INTER_AREA
+    )
+    mask: np.ndarray = (coarse >= round(255 * DIM_LIT_SHARE)).astype(np.uint8)
+    # Text lines, ticks and markers are at most about two blocks thick.
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    best = max(contours, key=cv2.contourArea)
+    component = np.zeros_like(mask)
+    cv2.drawContours(component, [best], -1, 1, thickness=cv2.FILLED)
+    small = (grey.shape[1] // scale, grey.shape[0] // scale)
+    out: np.ndarray = cv2.resize(component, small, interpolation=cv2.INTER_NEAREST)
+    return out
+
+
+def _holds(dim: np.ndarray, bright: np.ndarray, box: Box | None, scale: int) -> bool:
+    """True when the dim component holds :data:`DIM_HOLDS` of the bright one and its box
+    (at block resolution, one block of slack) may reach :data:`DIM_GAIN` times the bright
+    one's refined ``box`` (so that its refinement is worth computing)."""
+    if box is not None:
+        _, _, w, h = cv2.boundingRect(dim)
+        slack = 2 * DIM_SCALE
+        if (w * scale + slack) * (h * scale + slack) < DIM_GAIN * _box_area(box):
+            return False
+    held = cv2.countNonZero(bright & dim) / max(1, cv2.countNonZero(bright))
+    return held >= DIM_HOLDS
+
+
+def _box_area(box: Box) -> int:
+    return (box[2] - box[0] + 1) * (box[3] - box[1] + 1)
+
+
+def _refined(area: np.ndarray, component: np.ndarray | None, scale: int, level: int) -> Box | None:
+    """The refined box of ``component`` in ``area`` coordinates, or None when there is no
+    component or it covers less than :data:`MIN_FOV_SHARE` of the search area."""
+    if component is None:
+        return None
+    share = cv2.countNonZero(component) * scale * scale / area.size
+    if share < MIN_FOV_SHARE:
+        return None
+    return _refine_box(area, component, scale, level)
+
+
+def _cut_tabs(mask: np.ndarray) -> None:
+    """Cut narrow tabs off the image's top and bottom, in place (``mask``: uint8 0/1).
+
+    Going up (down) from the widest row, the first row that is lit but less than
+    :data:`EDGE_KEEP` as wide as the row before it starts a tab: that row and the lit rows
+    beyond it, up to the next unlit row, are cleared. A block of text lines touching the
+    image's top edge joins it as such a tab, while the image itself narrows gradually (the
+    apex of a fan, the arc of a curvilinear probe). Parts beyond an unlit row are other
+    components (their own image part, a band) and are left alone."""
+    widths = np.count_nonzero(mask, axis=1)
+    widest = int(np.argmax(widths))
+    if widths[widest] == 0:
+        return
+    for step in (-1, 1):
+        r = widest
+        while 0 <= r + step < len(widths) and widths[r + step] >= EDGE_KEEP * widths[r]:
+            r += step
+        end = r + step
+        while 0 <= end < len(widths) and widths[end] > 0:
+            end += step
+        if step < 0:
+            mask[end + 1 : r] = 0
+        else:
+            mask[r + 1 : end] = 0
 
 
 def _same_columns(rect: Sequence[int], x: int, width: int) -> bool:
@@ -185,13 +297,17 @@ def _edge(counts: np.ndarray, centre: int, step: int, minimum: int) -> int:
     return centre + step * length
 
 
-def _refine_box(grey: np.ndarray, component: np.ndarray, scale: int) -> Box | None:
+def _refine_box(
+    grey: np.ndarray, component: np.ndarray, scale: int, level: int = EDGE_LEVEL
+) -> Box | None:
     """The refined box (:func:`_refine_view`) of every view in ``component`` (two side by
     side on a dual view), united."""
     count, labels = cv2.connectedComponents(component)
     if count <= 2:
-        return _refine_view(grey, component, scale)
-    boxes = [_refine_view(grey, (labels == k).astype(np.uint8), scale) for k in range(1, count)]
+        return _refine_view(grey, component, scale, level)
+    boxes = [
+        _refine_view(grey, (labels == k).astype(np.uint8), scale, level) for k in range(1, count)
+    ]
     found = [b for b in boxes if b is not None]
     if not found:
         return None
@@ -203,9 +319,12 @@ def _refine_box(grey: np.ndarray, component: np.ndarray, scale: int) -> Box | No
     )
 
 
-def _refine_view(grey: np.ndarray, component: np.ndarray, scale: int) -> Box | None:
-    """Full-resolution edges from the pixels above :data:`EDGE_LEVEL` (above the ringing JPEG
-    leaves on black next to a bright edge) near the component, counted per row and column.
+def _refine_view(
+    grey: np.ndarray, component: np.ndarray, scale: int, level: int = EDGE_LEVEL
+) -> Box | None:
+    """Full-resolution edges from the pixels above ``level`` (:data:`EDGE_LEVEL`, above the
+    ringing JPEG leaves on black next to a bright edge; the background level for dim
+    evidence) near the component, counted per row and column.
 
     The side edges walk out from the middle of the image (:func:`_edge`), which stops at
     markers touching the image; the top and bottom edges only need contiguous lit rows
@@ -223,7 +342,7 @@ def _refine_view(grey: np.ndarray, component: np.ndarray, scale: int) -> Box | N
         oy0 : oy1 + 1, ox0 : ox1 + 1
     ]
     near = cv2.dilate(up, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * reach + 1,) * 2))
-    lit = (roi > EDGE_LEVEL) & near.astype(bool)
+    lit = (roi > level) & near.astype(bool)
     rows = np.count_nonzero(lit, axis=1)
     cols = np.count_nonzero(lit, axis=0)
     if rows.max(initial=0) < EDGE_MIN_PIXELS or cols.max(initial=0) < EDGE_MIN_PIXELS:
@@ -323,14 +442,23 @@ def find_field_of_view(grey: np.ndarray, regions: Sequence[UltrasoundRegion]) ->
     else:
         ox, oy = 0, 0
         area = grey
-    scale = 2 if min(area.shape) >= 128 else 1
+    scale = 2 if min(area.shape) >= HALF_RESOLUTION_MIN_SIDE else 1
     component = _evidence_mask(area, scale)
-    share = 0.0 if component is None else cv2.countNonZero(component) * scale * scale / area.size
+    local = _refined(area, component, scale, EDGE_LEVEL)
+    # Dim evidence only inside a region the scanner declared: on a whole frame, stacked
+    # text lines and panels next to the image are as lit as dim speckle.
+    background = None if region is None else _background_level(area)
+    if background is not None:
+        dim = _dim_evidence(area, background, scale)
+        if dim is not None and (component is None or _holds(dim, component, local, scale)):
+            dim_local = _refined(area, dim, scale, background)
+            if dim_local is not None and (
+                local is None or _box_area(dim_local) >= DIM_GAIN * _box_area(local)
+            ):
+                component, local = dim, dim_local
     box = None
-    if component is not None and share >= MIN_FOV_SHARE:
-        local = _refine_box(area, component, scale)
-        if local is not None:
-            box = (local[0] + ox, local[1] + oy, local[2] + ox, local[3] + oy)
+    if local is not None:
+        box = (local[0] + ox, local[1] + oy, local[2] + ox, local[3] + oy)
     if box is None or component is None:
         if region is None:
             return FieldOfView(None, None, [], "none")

@@ -5,13 +5,14 @@ bright or saturated pixels on the mark's own strokes ('+' or 'x', arm length mea
 the image) and the dots of a measurement line joining two marks. Those are interpolated from
 their neighbours. The *recolour* mask holds the colour halo that JPEG chroma subsampling
 smears around a coloured mark on a grey image: those pixels keep their grey level and only
-lose the tint. Pixels outside both masks never change.
+lose the tint, except the bright ones, which are the mark's own faded pixels and join the
+fill mask. Pixels outside both masks never change.
 
 Fill methods (all work on a small window around each mark, never on the whole frame):
 
 * ``"torch"`` (the default, also ``"auto"``): normalized Gaussian convolution, i.e. the
-  locally weighted mean of the unmasked neighbours (sigma 1 px, 4 px where the mask is
-  wide), computed with torch on every window of a batch of frames at once, on CUDA when
+  locally weighted mean of the unmasked neighbours (sigma 0.5 px next to the unmasked
+  image, 1 px and 4 px deeper inside a wide mask; :data:`SIGMAS`), computed with torch on every window of a batch of frames at once, on CUDA when
   present and on the CPU otherwise (:mod:`.inpaint_torch`; ``$CADBUSI_INPAINT_DEVICE``
   forces a device). Exact fixed-point arithmetic: a frame gives the same bytes alone or in
   a batch, on any device. Speckle under a stroke cannot be recovered; its best estimate in
@@ -45,6 +46,7 @@ import numpy as np
 from cadbusi_assets.ultrasound.calipers import arm_length, stroke_fill, white_strokes
 from cadbusi_assets.ultrasound.overlay import (
     CHROMA_LEVEL,
+    COLOUR_MARK_LEVEL,
     SATURATED_LEVEL,
     WHITE_CONTRAST,
     WHITE_LEVEL,
@@ -57,8 +59,16 @@ from cadbusi_assets.ultrasound.overlay import (
 REACH = 20
 #: Extra context around the window for the fill.
 CONTEXT = 8
-SIGMA_NEAR = 1.0
-SIGMA_FAR = 4.0
+#: Gaussian sigmas of the normalized convolution, wide to narrow: a narrower estimate
+#: replaces the wider one wherever its weights reach :data:`MIN_WEIGHT`. The narrowest is half
+#: a pixel, so a pixel next to the unmasked image takes (nearly) its nearest neighbours' mean:
+#: speckle is correlated over a few pixels, so the nearest pixels predict it best (on the
+#: true caliper masks of the tuning families, sigma 0.5 px gave 24.8 dB inside the mask
+#: against 22.8 dB for 1 px and 20.6 dB for 2 px).
+SIGMAS = (4.0, 1.0, 0.5)
+SIGMA_NEAR = SIGMAS[-1]
+SIGMA_FAR = SIGMAS[0]
+MIN_WEIGHT = 0.05
 #: Chroma above which a pixel near a coloured mark belongs to its JPEG halo, and how far the
 #: halo reaches (JPEG codes 4:2:2 chroma in 16x8 blocks, so the tint spreads that far).
 HALO_CHROMA = 6
@@ -122,7 +132,10 @@ def _mark_masks(
     else:
         cv2.line(model, (cx - arm, cy - arm), (cx + arm, cy + arm), 1, 1)
         cv2.line(model, (cx - arm, cy + arm), (cx + arm, cy - arm), 1, 1)
-    band: np.ndarray = cv2.dilate(model, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5)))
+    # Bright pixels within one pixel of the stroke model: JPEG blurs a thin white stroke by
+    # about a pixel, and bright speckle further out is image (masking it only takes the
+    # fill's nearest neighbours away).
+    band: np.ndarray = cv2.dilate(model, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
     fill = (_bright(sub_grey).astype(np.uint8) & band) | model
     recolour = np.zeros_like(fill)
     if sub.ndim == 3:
@@ -133,47 +146,107 @@ def _mark_masks(
     return fill, recolour, (wx0, wy0, wx1, wy1)
 
 
-def _dotted_line(
-    frame: np.ndarray,
-    grey: np.ndarray,
-    p: tuple[int, int],
-    q: tuple[int, int],
-    marks: np.ndarray,
-) -> np.ndarray | None:
-    """Mask (full frame) of a dotted or dashed line drawn from mark ``p`` to mark ``q``.
-
-    The segment between the two marks (minus the pixels of the marks, ``marks``) is sampled
-    every pixel;
-    it is a line when at least :data:`LINE_MIN_HITS` of the samples have an overlay pixel
-    within one pixel across the segment (speckle gives about 1 %, a dotted line 15-35 %).
-    """
+def _line_samples(
+    p: tuple[int, int], q: tuple[int, int], shape: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The pixels sampled for a line from mark ``p`` to mark ``q``: ``(sx, sy)`` every pixel
+    along the segment (clear of the marks' centres) and one pixel to either side of it
+    (three rows of samples, concatenated), and ``(xs, ys)`` the samples on the segment.
+    None when the marks are too close or too far apart for a measurement line."""
     (x0, y0), (x1, y1) = p, q
     length = float(np.hypot(x1 - x0, y1 - y0))
     clearance = 3
     if length < 24 or length > MAX_LINE_LENGTH:
         return None
-    bx0, by0 = max(0, min(x0, x1) - 3), max(0, min(y0, y1) - 3)
-    bx1, by1 = min(frame.shape[1], max(x0, x1) + 4), min(frame.shape[0], max(y0, y1) + 4)
-    candidates = overlay_candidates(frame[by0:by1, bx0:bx1], grey[by0:by1, bx0:bx1])
-    candidates[marks[by0:by1, bx0:bx1]] = 0
+    height, width = shape[:2]
     t = np.arange(clearance, length - clearance) / length
-    xs = np.rint(x0 + t * (x1 - x0)).astype(np.intp) - bx0
-    ys = np.rint(y0 + t * (y1 - y0)).astype(np.intp) - by0
+    xs = np.rint(x0 + t * (x1 - x0)).astype(np.intp)
+    ys = np.rint(y0 + t * (y1 - y0)).astype(np.intp)
     nx, ny = -(y1 - y0) / length, (x1 - x0) / length
-    hits = np.zeros(len(t), bool)
-    line = np.zeros(candidates.shape, np.uint8)
-    for offset in (-1, 0, 1):
-        sx = np.clip(np.rint(xs + offset * nx).astype(np.intp), 0, candidates.shape[1] - 1)
-        sy = np.clip(np.rint(ys + offset * ny).astype(np.intp), 0, candidates.shape[0] - 1)
-        lit = candidates[sy, sx].astype(bool)
-        hits |= lit
-        line[sy[lit], sx[lit]] = 1
-    free = ~marks[ys + by0, xs + bx0]
+    offsets = np.array([-1.0, 0.0, 1.0])[:, None]
+    sx = np.clip(np.rint(xs + offsets * nx).astype(np.intp), 0, width - 1).ravel()
+    sy = np.clip(np.rint(ys + offsets * ny).astype(np.intp), 0, height - 1).ravel()
+    return sx, sy, xs, ys
+
+
+def _dotted_line(
+    samples: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    overlay: np.ndarray,
+    marks: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Pixels ``(xs, ys)`` of a dotted or dashed line through ``samples``
+    (:func:`_line_samples`), ``overlay`` saying which samples are overlay pixels
+    (:func:`_overlay_at`).
+
+    The segment between the two marks (minus the pixels of the marks, ``marks``) is a line
+    when at least :data:`LINE_MIN_HITS` of its samples have an overlay pixel within one pixel
+    across the segment (speckle gives about 1 %, a dotted line 15-35 %).
+    """
+    sx, sy, xs, ys = samples
+    lit = overlay & ~marks[sy, sx]
+    hits = lit.reshape(3, len(xs)).any(axis=0)
+    free = ~marks[ys, xs]
     if not free.any() or hits[free].mean() < LINE_MIN_HITS:
         return None
-    full = np.zeros(frame.shape[:2], bool)
-    full[by0:by1, bx0:bx1] = line.astype(bool)
-    return full
+    return sx[lit], sy[lit]
+
+
+#: A pixel is tinted like a mark when its chroma reaches :data:`HALO_CHROMA` and its colour
+#: minus its grey points the mark's way (cosine at least this).
+TINT_COSINE = 0.8
+#: Side of the neighbourhood whose mean a white stroke must exceed (as in :mod:`.overlay`).
+BACKGROUND_SIDE = 15
+
+
+def _overlay_at(
+    frame: np.ndarray,
+    grey: np.ndarray,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    colours: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`.overlay.overlay_candidates` at the pixels ``(xs, ys)`` only (bool per pixel;
+    the neighbourhood mean of a bright pixel from its own window, clipped at the frame's
+    edge). ``colours`` (one RGB row per pixel, NaN for none): a pixel with a colour counts
+    only where it is tinted that way, even faintly (the dots of a coloured line that JPEG
+    faded toward white)."""
+    g = grey[ys, xs].astype(np.float64)
+    lit = g >= SATURATED_LEVEL
+    allowed = np.ones(len(xs), bool)
+    if frame.ndim == 3:
+        rgb = frame[ys, xs].astype(np.float64)
+        high, low = rgb.max(axis=1), rgb.min(axis=1)
+        lit |= (high - low >= CHROMA_LEVEL) & (high >= 100) & (g >= COLOUR_MARK_LEVEL)
+        if colours is not None:
+            tint = rgb - rgb.mean(axis=1, keepdims=True)
+            ref = colours - colours.mean(axis=1, keepdims=True)
+            ref /= np.maximum(np.sqrt((ref * ref).sum(axis=1, keepdims=True)), 1e-6)
+            norm = np.sqrt((tint * tint).sum(axis=1))
+            along = (tint * ref).sum(axis=1)
+            tinted = (along >= TINT_COSINE * norm) & (high - low >= HALO_CHROMA)
+            allowed = np.where(np.isnan(colours[:, 0]), True, tinted)
+    elif colours is not None:
+        allowed = np.isnan(colours[:, 0])
+    # A white stroke: bright and brighter than its neighbourhood's mean.
+    maybe = np.flatnonzero(allowed & ~lit & (g >= WHITE_LEVEL))
+    if maybe.size:
+        half = BACKGROUND_SIDE // 2
+        offsets = np.arange(-half, half + 1)
+        wy = np.clip(ys[maybe, None] + offsets, 0, grey.shape[0] - 1)
+        wx = np.clip(xs[maybe, None] + offsets, 0, grey.shape[1] - 1)
+        background = np.rint(grey[wy[:, :, None], wx[:, None, :]].mean(axis=(1, 2)))
+        lit[maybe] = g[maybe] - background >= WHITE_CONTRAST
+    return lit & allowed
+
+
+def _mark_colour(frame: np.ndarray, fill: np.ndarray, x: int, y: int) -> np.ndarray | None:
+    """Mean colour of the clearly coloured fill pixels within 5 px of ``(x, y)``."""
+    y0, x0 = max(0, y - 5), max(0, x - 5)
+    sub = frame[y0 : y + 6, x0 : x + 6]
+    keep = fill[y0 : y + 6, x0 : x + 6] & (chroma(sub) >= CHROMA_LEVEL)
+    if not keep.any():
+        return None
+    return np.asarray(sub[keep].mean(axis=0))
 
 
 def _colour_graphics(
@@ -283,27 +356,72 @@ def caliper_masks(
         fill[wy0:wy1, wx0:wx1] |= mark.astype(bool)
         recolour[wy0:wy1, wx0:wx1] |= halo.astype(bool)
     if lines:
+        pairs = []
         for i, p in enumerate(points):
             for j in range(i + 1, len(points)):
-                q = points[j]
+                colour = np.full(3, np.nan)
                 if coloured[i] and coloured[j]:
-                    continue  # its dots are among the coloured graphics already
-                line = _dotted_line(frame, grey, p, q, fill)
-                if line is not None:
-                    fill |= line
-                    if frame.ndim == 3:
-                        bx, by, bw, bh = cv2.boundingRect(line.astype(np.uint8))
-                        rx, ry = HALO_REACH[0] // 2, HALO_REACH[1] // 2
-                        x0, y0 = max(0, bx - rx), max(0, by - ry)
-                        x1 = min(frame.shape[1], bx + bw + rx)
-                        y1 = min(frame.shape[0], by + bh + ry)
-                        near = cv2.dilate(
-                            line[y0:y1, x0:x1].astype(np.uint8),
-                            np.ones(HALO_REACH[::-1], np.uint8),
-                        )
-                        tint = chroma(frame[y0:y1, x0:x1]) >= HALO_CHROMA
-                        recolour[y0:y1, x0:x1] |= near.astype(bool) & tint
-    return CaliperMasks(fill, recolour & ~fill)
+                    # Its dots are of the marks' colour: among the coloured graphics already
+                    # unless JPEG faded them, so only pixels tinted like the marks count.
+                    found = _mark_colour(frame, fill, *p)
+                    if found is None:
+                        continue
+                    colour = found
+                samples = _line_samples(p, q=points[j], shape=frame.shape)
+                if samples is not None:
+                    pairs.append((samples, colour))
+        if pairs:
+            # Every pair's samples looked at in one pass; the lines are then taken one by
+            # one (the pixels of a line found are a mark's for the next pairs).
+            sizes = [len(samples[0]) for samples, _ in pairs]
+            overlay = _overlay_at(
+                frame,
+                grey,
+                np.concatenate([samples[0] for samples, _ in pairs]),
+                np.concatenate([samples[1] for samples, _ in pairs]),
+                np.repeat(np.array([colour for _, colour in pairs]), sizes, axis=0),
+            )
+            for (samples, _), lit in zip(
+                pairs, np.split(overlay, np.cumsum(sizes)[:-1]), strict=True
+            ):
+                line = _dotted_line(samples, lit, fill)
+                if line is None:
+                    continue
+                lx, ly = line
+                fill[ly, lx] = True
+                if frame.ndim == 3:
+                    rx, ry = HALO_REACH[0] // 2, HALO_REACH[1] // 2
+                    x0, y0 = max(0, int(lx.min()) - rx), max(0, int(ly.min()) - ry)
+                    x1 = min(frame.shape[1], int(lx.max()) + 1 + rx)
+                    y1 = min(frame.shape[0], int(ly.max()) + 1 + ry)
+                    drawn = np.zeros((y1 - y0, x1 - x0), np.uint8)
+                    drawn[ly - y0, lx - x0] = 1
+                    near = cv2.dilate(drawn, np.ones(HALO_REACH[::-1], np.uint8))
+                    tint = chroma(frame[y0:y1, x0:x1]) >= HALO_CHROMA
+                    recolour[y0:y1, x0:x1] |= near.astype(bool) & tint
+    recolour &= ~fill
+    _promote_bright(grey, fill, recolour)
+    return CaliperMasks(fill, recolour)
+
+
+def _promote_bright(grey: np.ndarray, fill: np.ndarray, recolour: np.ndarray) -> None:
+    """Move the bright pixels of the colour halo into the fill mask, in place.
+
+    JPEG smears a thin coloured stroke: its chroma spreads and fades (a yellow dot becomes a
+    near-white ``(218, 219, 213)``), while its brightness stays. Such a pixel is part of the
+    drawing; making it grey would leave a bright spot, so it is interpolated instead.
+    (Bright pixels merely next to the fill are not taken: on white marks those are mostly
+    bright speckle, and masking them only takes the fill's nearest neighbours away.)"""
+    if not recolour.any():
+        return
+    bx, by, bw, bh = cv2.boundingRect(recolour.view(np.uint8))
+    pad = 8
+    x0, y0 = max(0, bx - pad), max(0, by - pad)
+    x1, y1 = min(grey.shape[1], bx + bw + pad), min(grey.shape[0], by + bh + pad)
+    sub_fill, sub_recolour = fill[y0:y1, x0:x1], recolour[y0:y1, x0:x1]
+    promote = _bright(grey[y0:y1, x0:x1]) & sub_recolour
+    sub_fill |= promote
+    sub_recolour &= ~promote
 
 
 def _halo(frame: np.ndarray, drawn: np.ndarray) -> np.ndarray:
@@ -340,7 +458,7 @@ def _normconv(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     valid_f = valid.astype(np.float32)
     weighted = values.astype(np.float32) * (valid_f[..., None] if values.ndim == 3 else valid_f)
     out = None
-    for sigma in (SIGMA_FAR, SIGMA_NEAR):
+    for sigma in SIGMAS:
         k = gaussian_kernel(sigma)
         num = cv2.sepFilter2D(weighted, cv2.CV_32F, k, k, borderType=cv2.BORDER_CONSTANT)
         den = cv2.sepFilter2D(valid_f, cv2.CV_32F, k, k, borderType=cv2.BORDER_CONSTANT)
@@ -350,7 +468,7 @@ def _normconv(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
         if out is None:
             out = estimate
         else:
-            trusted = den >= 0.05
+            trusted = den >= MIN_WEIGHT
             out = np.where(trusted, estimate, out)
     assert out is not None
     return out
@@ -488,8 +606,9 @@ def inpaint_frames(
             estimates = normconv_windows(
                 [job.values for job in jobs],
                 [job.unknown for job in jobs],
-                (SIGMA_FAR, SIGMA_NEAR),
+                SIGMAS,
                 device=device,
+                min_weight=MIN_WEIGHT,
             )
             for job, estimate in zip(jobs, estimates, strict=True):
                 _write(outputs[job.frame_index], job, estimate)
