@@ -80,3 +80,35 @@ def test_prestarted_workers_start_with_the_stage_loaded():
 def stage_loaded(_: int) -> bool:
     """In a worker: was the stage imported before this task arrived (by the fork server)?"""
     return "cadbusi_assets.stages.deidentification" in sys.modules
+
+
+def test_workers_that_read_text_or_analyse_start_with_torch_loaded():
+    """With OCR (the learned line reader) or ``--analyze`` (also the batched inpainting) the
+    fork server imports torch once; with ``--no-ocr`` alone nothing imports it."""
+    from cadbusi_assets.cli import build_parser, deidentify_worker_modules
+
+    def modules(*options: str) -> list[str]:
+        return deidentify_worker_modules(
+            build_parser().parse_args(["deidentify", "I", "O", *options])
+        )
+
+    assert "torch" in modules() and "torch" in modules("--no-ocr", "--analyze")
+    assert "cadbusi_assets.stages.imaging" in modules("--analyze")
+    assert modules("--no-ocr") == ["cadbusi_assets.stages.deidentification"]
+    with time_limit(180, "a pool of two workers with torch preloaded"):
+        found = _python(
+            """
+            import json, sys
+            from cadbusi_assets.parallel import parallel_map, prestart_workers, worker_scope
+            from cadbusi_assets_tests.test_startup import torch_loaded
+            prestart_workers(["cadbusi_assets.stages.deidentification", "torch"], 2)
+            with worker_scope():
+                workers = parallel_map(torch_loaded, list(range(8)), workers=2)
+            print(json.dumps({"parent": "torch" in sys.modules, "workers": workers}))
+            """
+        )
+    assert not found["parent"] and all(found["workers"])
+
+
+def torch_loaded(_: int) -> bool:
+    return "torch" in sys.modules
