@@ -156,19 +156,22 @@ def read_lines(level: np.ndarray, boxes: Sequence[Box], height: int = LINE_HEIGH
         raise DeidentificationError(f"OCR failed ({type(exc).__name__})") from None
 
 
-def read_frame(frame: np.ndarray, *, vocabulary_gate: bool = False) -> FrameText:
+def read_frame(
+    frame: np.ndarray, *, vocabulary_gate: bool = False, fields: bool = True
+) -> FrameText:
     """Every line of ``frame`` found and read once
     (:func:`cadbusi_assets.ultrasound.ocr.read_frame_text`), as a
     :class:`~cadbusi_assets.ultrasound.ocr.FrameText` a caller may hand on to the annotation
     reading (handle it as PHI). ``vocabulary_gate``: lines the learned reader reads
     confidently as the screen's own words skip tesseract (what :func:`ocr_identifiers`
-    does when it reads the frame itself)."""
+    does when it reads the frame itself); ``fields=False``: the annotation's lines too
+    (their second, tesseract reading serves only the annotation fields)."""
     from cadbusi_assets.ultrasound.ocr import TesseractUnavailable, read_frame_text
 
     if not tesseract_available():
         raise DeidentificationError(_MISSING)
     try:
-        return read_frame_text(frame, vocabulary_gate=vocabulary_gate)
+        return read_frame_text(frame, vocabulary_gate=vocabulary_gate, fields=fields)
     except TesseractUnavailable:
         raise DeidentificationError(_MISSING) from None
     except Exception as exc:  # the command fallback raises pytesseract errors
@@ -398,7 +401,8 @@ def ocr_identifiers(
     (:func:`read_frame`): lines the small line reader reads confidently as the scanner's own
     words (gain, probe, annotation, measurements) skip tesseract; names, IDs, dates and
     anything the reader is unsure of are read by tesseract."""
-    reading = reading if reading is not None else read_frame(frame, vocabulary_gate=True)
+    if reading is None:  # nobody parses this reading's annotation: no second reading of it
+        reading = read_frame(frame, vocabulary_gate=True, fields=False)
     text = ocr_text(frame, reading)
     found = [] if identifiers.is_empty() else find_identifiers_in_ocr_text(text, identifiers)
     if _cjk_name(identifiers) and _unexplained_text(reading):

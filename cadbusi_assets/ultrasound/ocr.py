@@ -565,7 +565,11 @@ def annotation_text(
 
 
 def read_frame_text(
-    frame: np.ndarray, *, area: Box | None = None, vocabulary_gate: bool = False
+    frame: np.ndarray,
+    *,
+    area: Box | None = None,
+    vocabulary_gate: bool = False,
+    fields: bool = True,
 ) -> FrameText:
     """Find every text line of ``frame`` (inside ``area``, default the whole frame) with
     the shared detector and read each once (:class:`TesseractUnavailable` without
@@ -574,7 +578,9 @@ def read_frame_text(
 
     ``vocabulary_gate``: lines the learned reader reads confidently as the screen's own
     vocabulary (:func:`learned_readings`) keep its text and skip tesseract, except the
-    annotation's own lines, read by both (:func:`annotation_text`); every other line is read
+    annotation's own lines, read by both (:func:`annotation_text`) unless ``fields`` is
+    False (a verification that parses no annotation: the learned reading is kept, as for
+    every vocabulary line); every other line is read
     by tesseract as without the gate, and the learned reader's own reading of it is added to
     ``strips`` (a second reading that identifiers are matched against too). For the
     de-identification's verification: fast, and still fail-closed for names, IDs and dates;
@@ -602,6 +608,8 @@ def read_frame_text(
                 strip_texts.append(
                     reader.read_line(clean_line_image(level, strip, 2 * LINE_HEIGHT))
                 )
+        elif found.box in learned and not fields:
+            lines.append(TextLine(found.box, learned[found.box][0]))
         elif found.box in learned:
             text, other = annotation_text(level, found.box, *learned[found.box])
             lines.append(TextLine(found.box, text))

@@ -162,3 +162,35 @@ def test_without_the_reader_tesseract_reads_every_line(monkeypatch):
     assert sorted(read) == sorted(reading.boxes)
     assert len(read) == len(VOCABULARY) + len(ANNOTATION) + 2
     assert refusal is not None and "patient_name" in refusal
+
+
+def test_a_verification_alone_reads_no_annotation_line_with_tesseract(monkeypatch):
+    """``cadbusi deidentify`` without ``--analyze`` parses no annotation: its verification
+    (``ocr_identifiers`` reading the frame itself) keeps the learned reading of the
+    annotation's lines, as of every vocabulary line; the one pass, which parses the fields,
+    reads the unsure ones with tesseract too. Names and IDs are read by tesseract either way."""
+    from cadbusi_assets.deid.ocr import ocr_identifiers
+
+    require_tesseract()
+    _require_reader()
+    monkeypatch.setattr(ultrasound_ocr, "ANNOTATION_CONFIDENCE", 1.01)  # every line "unsure"
+    read: list[tuple[int, int, int, int]] = []
+    original = ultrasound_ocr.read_line
+
+    def counted(level, box):
+        read.append(box)
+        return original(level, box)
+
+    monkeypatch.setattr(ultrasound_ocr, "read_line", counted)
+    frame = _frame("latin")
+    boxes = ultrasound_ocr.find_text_lines(frame)
+    vocabulary = ultrasound_ocr.screen_vocabulary_lines(ultrasound_ocr.brightness(frame), boxes)
+    gated = [xy for xy in ANNOTATION.values() if _at(list(vocabulary), xy)]
+    assert gated  # at least one annotation line the learned reader reads as vocabulary
+    found = ocr_identifiers(frame, _identifiers("latin"))
+    assert "patient_name" in found and "patient_id" in found
+    assert _at(read, NAME_AT) and _at(read, ID_AT)
+    assert not any(_at(read, xy) for xy in gated), read
+    read.clear()
+    ultrasound_ocr.read_frame_text(frame, vocabulary_gate=True)  # fields: the one pass's reading
+    assert all(_at(read, xy) for xy in gated), read
