@@ -42,7 +42,7 @@ INPUT_HEIGHT = 24
 #: Horizontal downsampling of the network (input columns per output frame).
 STRIDE = 4
 WEIGHTS = "line_reader.pt"
-#: Empty columns between lines read side by side (more than the receptive field's reach).
+#: Blank columns on both sides of a line as it is read.
 GAP = 48
 #: A line counts as read when the most likely class of every output frame (characters and
 #: blanks) has at least this probability (calibrated on tuning-family screens: at 0.5 no line
@@ -170,11 +170,9 @@ class LineReader:
         self._cache: OrderedDict[bytes, Reading] = OrderedDict()
 
     def read(self, lines: list[np.ndarray]) -> list[Reading]:
-        """Read dark-on-light line images (as tesseract gets them) in one pass: the lines
-        side by side in one strip, :data:`GAP` empty columns apart (wider than the network's
-        receptive field, so each line reads as it would alone; no padding to the widest).
-        On the CPU on one thread: the pass is small, and threads fighting the caller's
-        processes for cores cost more than they gain.
+        """Read dark-on-light line images (as tesseract gets them), each on its own
+        (:meth:`_read`). On the CPU on one thread: the passes are small, and threads fighting
+        the caller's processes for cores cost more than they gain.
 
         Readings are cached per line image (:data:`CACHE_SIZE`, like tesseract's): the
         static text a scanner draws on every frame (gain, probe, the annotation of a cine)
@@ -201,29 +199,35 @@ class LineReader:
         return out
 
     def _read(self, lines: list[np.ndarray]) -> list[Reading]:
+        """One pass of the network per line, the line between :data:`GAP` blank columns: a
+        line's reading depends on its own pixels only. Read side by side in one strip, a
+        line's confidence moved with the company it kept (the strip's edges, and the float
+        sums of a wider input) by up to 0.28, so the fields of the same frame could differ
+        between the one pass and the stages, or with the lines a process had cached."""
         import torch
 
         if not lines:
             return []
-        images = [input_image(line) for line in lines]
-        spans: list[tuple[int, int]] = []
-        column = 0
-        for image in images:
-            width = -(-image.shape[1] // STRIDE) * STRIDE
-            spans.append((column // STRIDE, (column + width) // STRIDE))
-            column += width + GAP
-        strip = np.zeros((1, 1, INPUT_HEIGHT, column), np.float32)
-        for image, (start, _) in zip(images, spans, strict=True):
-            strip[0, 0, :, start * STRIDE : start * STRIDE + image.shape[1]] = image
         threads = torch.get_num_threads()
+        out: list[Reading] = []
         with torch.inference_mode():
             if self.device.type == "cpu":
                 torch.set_num_threads(1)
             try:
-                out = self.model(torch.from_numpy(strip).to(self.device)).float().cpu().numpy()
+                for line in lines:
+                    image = input_image(line)
+                    width = -(-image.shape[1] // STRIDE) * STRIDE
+                    strip = np.zeros((1, 1, INPUT_HEIGHT, GAP + width + GAP), np.float32)
+                    strip[0, 0, :, GAP : GAP + image.shape[1]] = image
+                    tensor = torch.from_numpy(strip).to(self.device)
+                    probs = self.model(tensor).float().cpu().numpy()
+                    start = GAP // STRIDE
+                    out.append(
+                        decode(probs[start : start + width // STRIDE, 0, :], width // STRIDE)
+                    )
             finally:
                 torch.set_num_threads(threads)
-        return [decode(out[start:end, 0, :], end - start) for start, end in spans]
+        return out
 
 
 @lru_cache(maxsize=1)
