@@ -166,6 +166,24 @@ def _components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.nda
     return cv2.connectedComponentsWithStatsWithAlgorithm(binary, 8, cv2.CV_32S, cv2.CCL_GRANA)
 
 
+def _blob_boxes(binary: np.ndarray) -> np.ndarray:
+    """(x, y, width, height) of each 8-connected blob of ``binary``, in no set order: the
+    bounding rectangles of the outer borders (``cv2.RETR_CCOMP`` puts every blob's outer
+    border, nested ones included, at its top level), the same boxes as
+    :func:`_components`' stats at half its cost when only the boxes are needed.
+
+    >>> binary = np.zeros((9, 9), np.uint8); binary[0:7, 0:7] = 1; binary[1:6, 1:6] = 0
+    >>> binary[3, 3] = 1; binary[8, 5:9] = 1  # a dot in the ring's hole, a bar at the edge
+    >>> sorted(map(tuple, _blob_boxes(binary).tolist()))
+    [(0, 0, 7, 7), (3, 3, 1, 1), (5, 8, 4, 1)]
+    """
+    contours, hierarchy = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return np.zeros((0, 4), np.int32)
+    outer = np.flatnonzero(hierarchy[0, :, 3] < 0).tolist()
+    return np.array([cv2.boundingRect(contours[k]) for k in outer], np.int32).reshape(-1, 4)
+
+
 @contextmanager
 def _one_thread() -> Iterator[None]:
     """OpenCV on one thread for a while: on these small images its thread pool costs more
@@ -263,8 +281,8 @@ def _search(
     if ink is None:
         ink = text_ink(level, tophat, LEVEL_STEPS[step])
     smeared = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, _SMEAR_KERNEL)
-    _, _, stats, _ = _components(smeared)
-    xs, ys, ws, hs = (stats[1:, k] for k in range(4))
+    boxes = _blob_boxes(smeared)  # in no set order: what is found gets sorted (merge_words)
+    xs, ys, ws, hs = (boxes[:, k] for k in range(4))
     small = (hs < MIN_TEXT_HEIGHT) | (ws < MIN_TEXT_HEIGHT) | ((hs <= MAX_LINE_HEIGHT) & (ws < hs))
     # one glyph, or letters spaced wider than the smear (chained below)
     single = small & (hs >= MIN_TEXT_HEIGHT) & (hs <= MAX_LINE_HEIGHT) & (ws < hs)
@@ -277,7 +295,7 @@ def _search(
             strict=True,
         )
     )
-    for x, y, w, h in stats[1:, :4][~small].tolist():
+    for x, y, w, h in boxes[~small].tolist():
         # Lines the smearing joined (a gap of a row or two) come apart at ink-free rows.
         for part in _bands(ink[y : y + h, x : x + w]):
             band = _shift(part, x, y)
