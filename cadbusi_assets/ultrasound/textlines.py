@@ -77,6 +77,7 @@ SMEAR = (13, 3)
 _SMEAR_KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, SMEAR)
 
 
+_RULER_KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, (1, MAX_LINE_HEIGHT + 1))
 _CHANNELS = np.ones((1, 3), np.uint8)
 
 
@@ -143,10 +144,12 @@ def text_ink(
     ink = cv2.bitwise_and(
         bright, cv2.threshold(tophat, STROKE_CONTRAST - 1, 1, cv2.THRESH_BINARY)[1]
     )
-    rulers = cv2.morphologyEx(
-        ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, MAX_LINE_HEIGHT + 1))
-    )
-    return cv2.subtract(ink, rulers)
+    # the rulers: the opening by a vertical line, its dilation skipped where the erosion
+    # leaves nothing (most crops the search looks into again)
+    core = cv2.erode(ink, _RULER_KERNEL)
+    if cv2.countNonZero(core) == 0:
+        return ink
+    return cv2.subtract(ink, cv2.dilate(core, _RULER_KERNEL))
 
 
 def _quantile(values: np.ndarray, q: float) -> float:
