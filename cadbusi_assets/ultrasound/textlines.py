@@ -532,7 +532,8 @@ class FrameInk:
     def glyph_counts(self, boxes: Sequence[Box]) -> tuple[np.ndarray, np.ndarray]:
         """Per box, all at once: (blobs wholly inside that :func:`text_like` counts as glyphs,
         blobs that :func:`glyph_lines` would chain): a box with neither is no text."""
-        st = self.stats
+        # blobs lower than any glyph (most speckle) count for no box
+        st = self.stats[self.stats[:, 3] >= MIN_TEXT_HEIGHT - 1]
         x, y, w, h, area = (st[:, k] for k in range(5))
         chainable = (
             (h >= MIN_TEXT_HEIGHT) & (h <= MAX_LINE_HEIGHT) & (w <= 3 * h) & (area <= 0.7 * w * h)
@@ -632,17 +633,20 @@ def text_like(frame_ink: FrameInk, box: Box) -> LineEvidence:
     runs = float(_quantile(starts[starts > 0], 0.5)) * height / width if starts.any() else 0.0
     flat, spread = 1.0, 0
     if rough > ROUGH_SHARE and glyphs:
-        peaks, flats = [], []
-        for index, (gx, gy, gw, gh, _) in zip(
-            inside[glyph].tolist(), stats[glyph].tolist(), strict=True
-        ):
-            own = (slice(gy, gy + gh), slice(gx, gx + gw))  # the glyph's own bounds
-            pixels = frame_ink.level[own][frame_ink.labels[own] == index + 1]
-            peak = int(pixels.max())
-            peaks.append(peak)
-            flats.append(float(np.mean(pixels >= peak - 10)))
+        # each glyph's peak and share of ink within 10 levels of it, all glyphs at once from
+        # the labels of the box's ink (the glyphs lie wholly inside the box)
+        own = np.asarray(inside[glyph] + 1)  # the glyphs' labels, ascending
+        labels = frame_ink.labels[sl][inner > 0]
+        at = np.minimum(np.searchsorted(own, labels), own.size - 1)
+        mine = own[at] == labels
+        which, pixels = at[mine], frame_ink.level[sl][inner > 0][mine]
+        peak_of = np.zeros(own.size, np.int64)
+        np.maximum.at(peak_of, which, pixels)
+        near = np.bincount(which, weights=pixels >= peak_of[which] - 10, minlength=own.size)
+        flats = near / np.bincount(which, minlength=own.size)
+        peaks = peak_of.tolist()
         # one colour: most glyphs peak together (a speckle grain touching a letter aside)
-        flat = float(_quantile(np.asarray(flats), 0.75))
+        flat = float(_quantile(flats, 0.75))
         top = np.sort(peaks)[::-1][: max(2, int(np.ceil(0.7 * len(peaks))))]
         spread = int(top[0] - top[-1])
     return LineEvidence(rough, glyphs, share, baseline, stroke, height, width, runs, flat, spread)
