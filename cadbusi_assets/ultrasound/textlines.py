@@ -602,8 +602,11 @@ def surround_roughness(frame_ink: FrameInk, box: Box) -> float:
     return _surround(frame_ink, box)[0]
 
 
-def text_like(frame_ink: FrameInk, box: Box) -> LineEvidence:
-    """Measure whether ``box`` (a candidate line) holds text or speckle."""
+def text_like(frame_ink: FrameInk, box: Box, *, verdict_only: bool = False) -> LineEvidence:
+    """Measure whether ``box`` (a candidate line) holds text or speckle. With
+    ``verdict_only``, what cannot change :attr:`LineEvidence.is_text` any more is not
+    measured (left at the defaults: the strokes once the glyphs already rule the box out,
+    the runs across two glyphs or more, the glyphs' peaks once the strokes rule it out)."""
     x0, y0, x1, y1 = box
     height, width = y1 - y0 + 1, x1 - x0 + 1
     sl = (slice(y0, y1 + 1), slice(x0, x1 + 1))
@@ -628,15 +631,30 @@ def text_like(frame_ink: FrameInk, box: Box) -> LineEvidence:
         return LineEvidence(rough, glyphs, share, 0.0, 1.0, height, width)  # not a line
     bottoms = stats[glyph, 1] + heights[glyph]
     baseline = float(np.mean(np.abs(bottoms - _quantile(bottoms, 0.5)) <= 0.15 * height + 1))
-    stroke = 2.0 * float(_quantile(frame_ink.distance_in(box)[inner > 0], 0.9)) / height
     if rough <= ROUGH_SHARE and int(_quantile(frame_ink.level[sl][inner > 0], 0.5)) - background < (
         PANEL_CONTRAST
     ):
         rough = 1.0  # flat but hardly darker than the strokes: fine speckle, not a panel
-    starts = np.count_nonzero(np.diff(inner, axis=1, prepend=0) == 1, axis=1)
-    runs = float(_quantile(starts[starts > 0], 0.5)) * height / width if starts.any() else 0.0
+    if verdict_only and not (
+        share >= PANEL_GLYPH_SHARE
+        if rough <= ROUGH_SHARE
+        else (
+            glyphs >= TEXTURE_GLYPHS
+            and share >= TEXTURE_GLYPH_SHARE
+            and baseline >= TEXTURE_BASELINE
+        )
+    ):
+        return LineEvidence(rough, glyphs, share, baseline, 1.0, height, width)  # not text
+    stroke = 2.0 * float(_quantile(frame_ink.distance_in(box)[inner > 0], 0.9)) / height
+    runs = 0.0
+    if not verdict_only or glyphs < 2:
+        starts = np.count_nonzero(np.diff(inner, axis=1, prepend=0) == 1, axis=1)
+        runs = float(_quantile(starts[starts > 0], 0.5)) * height / width if starts.any() else 0.0
     flat, spread = 1.0, 0
-    if rough > ROUGH_SHARE and glyphs:
+    if rough > ROUGH_SHARE and (
+        not verdict_only
+        or (stroke <= TEXTURE_STROKE and stroke * height <= max(MIN_STROKE_PX, MAX_STROKE * height))
+    ):
         # each glyph's peak and share of ink within 10 levels of it, all glyphs at once from
         # the labels of the box's ink (the glyphs lie wholly inside the box)
         own = np.asarray(inside[glyph] + 1)  # the glyphs' labels, ascending
@@ -669,7 +687,11 @@ def glyph_lines(frame_ink: FrameInk, box: Box) -> list[Box]:
         (int(a), int(b), int(a + c - 1), int(b + d - 1))
         for a, b, c, d in zip(x[keep], y[keep], w[keep], h[keep], strict=True)
     ]
-    return [run for run in _glyph_chains(glyphs, least=2) if text_like(frame_ink, run).is_text]
+    return [
+        run
+        for run in _glyph_chains(glyphs, least=2)
+        if text_like(frame_ink, run, verdict_only=True).is_text
+    ]
 
 
 def _extend(frame_ink: FrameInk, box: Box) -> Box:
@@ -726,7 +748,7 @@ def _find_text(level: np.ndarray) -> FoundText:
         short = box[2] - box[0] < 2 * (box[3] - box[1]) + 1
         if (glyph_count == 0 or (glyph_count == 1 and short)) and chain_count < 2:
             continue  # not text (text_like) and no two glyphs to chain (glyph_lines)
-        evidence = text_like(frame_ink, box)
+        evidence = text_like(frame_ink, box, verdict_only=True)
         if evidence.is_text:
             accepted.append(_extend(frame_ink, box) if evidence.on_panel else box)
         else:
@@ -752,7 +774,7 @@ def _find_text(level: np.ndarray) -> FoundText:
             accepted += [
                 (x0 * f, y0 * f, min(cols - 1, x1 * f + f - 1), min(rows - 1, y1 * f + f - 1))
                 for x0, y0, x1, y1 in merge_words(coarse)
-                if text_like(small_ink, (x0, y0, x1, y1)).is_text
+                if text_like(small_ink, (x0, y0, x1, y1), verdict_only=True).is_text
             ]
     return FoundText(
         sorted(set(accepted), key=_reading_order), sorted(set(kept), key=_reading_order)
