@@ -77,6 +77,7 @@ SMEAR = (13, 3)
 _SMEAR_KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, SMEAR)
 
 
+_RULER_KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, (1, MAX_LINE_HEIGHT + 1))
 _CHANNELS = np.ones((1, 3), np.uint8)
 
 
@@ -143,10 +144,12 @@ def text_ink(
     ink = cv2.bitwise_and(
         bright, cv2.threshold(tophat, STROKE_CONTRAST - 1, 1, cv2.THRESH_BINARY)[1]
     )
-    rulers = cv2.morphologyEx(
-        ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, MAX_LINE_HEIGHT + 1))
-    )
-    return cv2.subtract(ink, rulers)
+    # the rulers: the opening by a vertical line, its dilation skipped where the erosion
+    # leaves nothing (most crops the search looks into again)
+    core = cv2.erode(ink, _RULER_KERNEL)
+    if cv2.countNonZero(core) == 0:
+        return ink
+    return cv2.subtract(ink, cv2.dilate(core, _RULER_KERNEL))
 
 
 def _quantile(values: np.ndarray, q: float) -> float:
@@ -164,6 +167,28 @@ def _quantile(values: np.ndarray, q: float) -> float:
 def _components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     """8-connected blobs with their stats; Grana's algorithm, fastest on one thread."""
     return cv2.connectedComponentsWithStatsWithAlgorithm(binary, 8, cv2.CV_32S, cv2.CCL_GRANA)
+
+
+def _blob_boxes(binary: np.ndarray) -> np.ndarray:
+    """(x, y, width, height) of each 8-connected blob of ``binary``, in no set order: the
+    bounding rectangles of the outer borders (``cv2.RETR_CCOMP`` puts every blob's outer
+    border, nested ones included, at its top level), the same boxes as
+    :func:`_components`' stats at half its cost when only the boxes are needed.
+
+    >>> binary = np.zeros((9, 9), np.uint8); binary[0:7, 0:7] = 1; binary[1:6, 1:6] = 0
+    >>> binary[3, 3] = 1; binary[8, 5:9] = 1  # a dot in the ring's hole, a bar at the edge
+    >>> sorted(map(tuple, _blob_boxes(binary).tolist()))
+    [(0, 0, 7, 7), (3, 3, 1, 1), (5, 8, 4, 1)]
+    """
+    contours, hierarchy = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return np.zeros((0, 4), np.int32)
+    outer = [contours[k] for k in np.flatnonzero(hierarchy[0, :, 3] < 0).tolist()]
+    # all borders' points at once (one cv2.boundingRect per border costs more on speckle)
+    points = np.concatenate(outer)[:, 0]
+    starts = np.cumsum([0] + [len(border) for border in outer[:-1]])
+    low = np.minimum.reduceat(points, starts)
+    return np.column_stack((low, np.maximum.reduceat(points, starts) - low + 1))
 
 
 @contextmanager
@@ -187,19 +212,21 @@ def _bands(ink: np.ndarray) -> list[Box]:
     """
     if ink.size == 0:
         return []
-    rows = np.flatnonzero(cv2.reduce(ink, 1, cv2.REDUCE_MAX))
+    # ink rows as row sums (cv2.reduce's REDUCE_MAX along rows is some 60 times slower than
+    # its REDUCE_SUM on uint8), each band's columns as the bounding rectangle of its ink
+    rows = np.flatnonzero(cv2.reduce(ink, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S))
     if rows.size == 0:
         return []
     if rows.size == ink.shape[0]:  # ink on every row: one band
-        cols = np.flatnonzero(cv2.reduce(ink, 0, cv2.REDUCE_MAX))
-        return [(int(cols[0]), 0, int(cols[-1]), ink.shape[0] - 1)]
+        x, _, w, _ = cv2.boundingRect(ink)
+        return [(x, 0, x + w - 1, ink.shape[0] - 1)]
     breaks = np.flatnonzero(np.diff(rows) > 1)
     starts = np.concatenate(([rows[0]], rows[breaks + 1]))
     ends = np.concatenate((rows[breaks], [rows[-1]]))
     out = []
     for top, bottom in zip(starts.tolist(), ends.tolist(), strict=True):
-        cols = np.flatnonzero(cv2.reduce(ink[top : bottom + 1], 0, cv2.REDUCE_MAX))
-        out.append((int(cols[0]), top, int(cols[-1]), bottom))
+        x, _, w, _ = cv2.boundingRect(ink[top : bottom + 1])
+        out.append((x, top, x + w - 1, bottom))
     return out
 
 
@@ -261,8 +288,8 @@ def _search(
     if ink is None:
         ink = text_ink(level, tophat, LEVEL_STEPS[step])
     smeared = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, _SMEAR_KERNEL)
-    _, _, stats, _ = _components(smeared)
-    xs, ys, ws, hs = (stats[1:, k] for k in range(4))
+    boxes = _blob_boxes(smeared)  # in no set order: what is found gets sorted (merge_words)
+    xs, ys, ws, hs = (boxes[:, k] for k in range(4))
     small = (hs < MIN_TEXT_HEIGHT) | (ws < MIN_TEXT_HEIGHT) | ((hs <= MAX_LINE_HEIGHT) & (ws < hs))
     # one glyph, or letters spaced wider than the smear (chained below)
     single = small & (hs >= MIN_TEXT_HEIGHT) & (hs <= MAX_LINE_HEIGHT) & (ws < hs)
@@ -275,7 +302,7 @@ def _search(
             strict=True,
         )
     )
-    for x, y, w, h in stats[1:, :4][~small].tolist():
+    for x, y, w, h in boxes[~small].tolist():
         # Lines the smearing joined (a gap of a row or two) come apart at ink-free rows.
         for part in _bands(ink[y : y + h, x : x + w]):
             band = _shift(part, x, y)
@@ -509,7 +536,8 @@ class FrameInk:
     def glyph_counts(self, boxes: Sequence[Box]) -> tuple[np.ndarray, np.ndarray]:
         """Per box, all at once: (blobs wholly inside that :func:`text_like` counts as glyphs,
         blobs that :func:`glyph_lines` would chain): a box with neither is no text."""
-        st = self.stats
+        # blobs lower than any glyph (most speckle) count for no box
+        st = self.stats[self.stats[:, 3] >= MIN_TEXT_HEIGHT - 1]
         x, y, w, h, area = (st[:, k] for k in range(5))
         chainable = (
             (h >= MIN_TEXT_HEIGHT) & (h <= MAX_LINE_HEIGHT) & (w <= 3 * h) & (area <= 0.7 * w * h)
@@ -574,8 +602,11 @@ def surround_roughness(frame_ink: FrameInk, box: Box) -> float:
     return _surround(frame_ink, box)[0]
 
 
-def text_like(frame_ink: FrameInk, box: Box) -> LineEvidence:
-    """Measure whether ``box`` (a candidate line) holds text or speckle."""
+def text_like(frame_ink: FrameInk, box: Box, *, verdict_only: bool = False) -> LineEvidence:
+    """Measure whether ``box`` (a candidate line) holds text or speckle. With
+    ``verdict_only``, what cannot change :attr:`LineEvidence.is_text` any more is not
+    measured (left at the defaults: the strokes once the glyphs already rule the box out,
+    the runs across two glyphs or more, the glyphs' peaks once the strokes rule it out)."""
     x0, y0, x1, y1 = box
     height, width = y1 - y0 + 1, x1 - x0 + 1
     sl = (slice(y0, y1 + 1), slice(x0, x1 + 1))
@@ -600,26 +631,44 @@ def text_like(frame_ink: FrameInk, box: Box) -> LineEvidence:
         return LineEvidence(rough, glyphs, share, 0.0, 1.0, height, width)  # not a line
     bottoms = stats[glyph, 1] + heights[glyph]
     baseline = float(np.mean(np.abs(bottoms - _quantile(bottoms, 0.5)) <= 0.15 * height + 1))
-    stroke = 2.0 * float(_quantile(frame_ink.distance_in(box)[inner > 0], 0.9)) / height
     if rough <= ROUGH_SHARE and int(_quantile(frame_ink.level[sl][inner > 0], 0.5)) - background < (
         PANEL_CONTRAST
     ):
         rough = 1.0  # flat but hardly darker than the strokes: fine speckle, not a panel
-    starts = np.count_nonzero(np.diff(inner, axis=1, prepend=0) == 1, axis=1)
-    runs = float(_quantile(starts[starts > 0], 0.5)) * height / width if starts.any() else 0.0
+    if verdict_only and not (
+        share >= PANEL_GLYPH_SHARE
+        if rough <= ROUGH_SHARE
+        else (
+            glyphs >= TEXTURE_GLYPHS
+            and share >= TEXTURE_GLYPH_SHARE
+            and baseline >= TEXTURE_BASELINE
+        )
+    ):
+        return LineEvidence(rough, glyphs, share, baseline, 1.0, height, width)  # not text
+    stroke = 2.0 * float(_quantile(frame_ink.distance_in(box)[inner > 0], 0.9)) / height
+    runs = 0.0
+    if not verdict_only or glyphs < 2:
+        starts = np.count_nonzero(np.diff(inner, axis=1, prepend=0) == 1, axis=1)
+        runs = float(_quantile(starts[starts > 0], 0.5)) * height / width if starts.any() else 0.0
     flat, spread = 1.0, 0
-    if rough > ROUGH_SHARE and glyphs:
-        peaks, flats = [], []
-        for index, (gx, gy, gw, gh, _) in zip(
-            inside[glyph].tolist(), stats[glyph].tolist(), strict=True
-        ):
-            own = (slice(gy, gy + gh), slice(gx, gx + gw))  # the glyph's own bounds
-            pixels = frame_ink.level[own][frame_ink.labels[own] == index + 1]
-            peak = int(pixels.max())
-            peaks.append(peak)
-            flats.append(float(np.mean(pixels >= peak - 10)))
+    if rough > ROUGH_SHARE and (
+        not verdict_only
+        or (stroke <= TEXTURE_STROKE and stroke * height <= max(MIN_STROKE_PX, MAX_STROKE * height))
+    ):
+        # each glyph's peak and share of ink within 10 levels of it, all glyphs at once from
+        # the labels of the box's ink (the glyphs lie wholly inside the box)
+        own = np.asarray(inside[glyph] + 1)  # the glyphs' labels, ascending
+        labels = frame_ink.labels[sl][inner > 0]
+        at = np.minimum(np.searchsorted(own, labels), own.size - 1)
+        mine = own[at] == labels
+        which, pixels = at[mine], frame_ink.level[sl][inner > 0][mine]
+        peak_of = np.zeros(own.size, np.int64)
+        np.maximum.at(peak_of, which, pixels)
+        near = np.bincount(which, weights=pixels >= peak_of[which] - 10, minlength=own.size)
+        flats = near / np.bincount(which, minlength=own.size)
+        peaks = peak_of.tolist()
         # one colour: most glyphs peak together (a speckle grain touching a letter aside)
-        flat = float(_quantile(np.asarray(flats), 0.75))
+        flat = float(_quantile(flats, 0.75))
         top = np.sort(peaks)[::-1][: max(2, int(np.ceil(0.7 * len(peaks))))]
         spread = int(top[0] - top[-1])
     return LineEvidence(rough, glyphs, share, baseline, stroke, height, width, runs, flat, spread)
@@ -638,7 +687,11 @@ def glyph_lines(frame_ink: FrameInk, box: Box) -> list[Box]:
         (int(a), int(b), int(a + c - 1), int(b + d - 1))
         for a, b, c, d in zip(x[keep], y[keep], w[keep], h[keep], strict=True)
     ]
-    return [run for run in _glyph_chains(glyphs, least=2) if text_like(frame_ink, run).is_text]
+    return [
+        run
+        for run in _glyph_chains(glyphs, least=2)
+        if text_like(frame_ink, run, verdict_only=True).is_text
+    ]
 
 
 def _extend(frame_ink: FrameInk, box: Box) -> Box:
@@ -695,7 +748,7 @@ def _find_text(level: np.ndarray) -> FoundText:
         short = box[2] - box[0] < 2 * (box[3] - box[1]) + 1
         if (glyph_count == 0 or (glyph_count == 1 and short)) and chain_count < 2:
             continue  # not text (text_like) and no two glyphs to chain (glyph_lines)
-        evidence = text_like(frame_ink, box)
+        evidence = text_like(frame_ink, box, verdict_only=True)
         if evidence.is_text:
             accepted.append(_extend(frame_ink, box) if evidence.on_panel else box)
         else:
@@ -721,7 +774,7 @@ def _find_text(level: np.ndarray) -> FoundText:
             accepted += [
                 (x0 * f, y0 * f, min(cols - 1, x1 * f + f - 1), min(rows - 1, y1 * f + f - 1))
                 for x0, y0, x1, y1 in merge_words(coarse)
-                if text_like(small_ink, (x0, y0, x1, y1)).is_text
+                if text_like(small_ink, (x0, y0, x1, y1), verdict_only=True).is_text
             ]
     return FoundText(
         sorted(set(accepted), key=_reading_order), sorted(set(kept), key=_reading_order)
