@@ -508,32 +508,22 @@ def screen_vocabulary_lines(level: np.ndarray, boxes: Sequence[Box]) -> dict[Box
     }
 
 
-#: An annotation line the learned reader reads with at least this confidence keeps its
-#: reading alone (no tesseract); below it, tesseract reads it too (:func:`annotation_text`).
-#: On the tuning families and the demo style, 2 of the 58 annotation lines read at or above
-#: 0.65 were misread, 7 of the 55 below.
-ANNOTATION_CONFIDENCE = 0.65
-
-
-def annotation_text(
-    level: np.ndarray, box: Box, learned: str, confidence: float = 0.0
-) -> tuple[str, str]:
-    """The text of a line the learned reader read as the screen's own words (``learned``,
-    with its ``confidence``), and a second reading of it for the identifier matching (""
-    when there is none).
+def annotation_text(level: np.ndarray, box: Box, learned: str) -> tuple[str, str]:
+    """The text of a line the learned reader read as the screen's own words (``learned``),
+    and a second reading of it for the identifier matching ("" when there is none).
 
     A line of the annotation (the learned reading names a side, clock, distance, orientation
-    or body area: :func:`~.annotations.has_fields`) read with less than
-    :data:`ANNOTATION_CONFIDENCE` is read by tesseract too, and its fields are merged: the words (side, orientation, body area) from the learned reading, which
+    or body area: :func:`~.annotations.has_fields`) is read by tesseract too, and its fields
+    are merged: the words (side, orientation, body area) from the learned reading, which
     reads the screen's words well even where tesseract garbles a letter ("RF BREAST",
     "TRY"); the numbers (clock, distance) from tesseract where its reading is clean (no
     misread-looking clock or distance, :func:`~.annotations.looks_misread`), as the learned
-    reader can drop or mistake a digit of a font it was not trained on ("12:30" read
-    "2:30", "3 CM FN" read "8 CM FN"); each from the other reading where one has none.
-    The line's text is then the merged fields written out (:func:`~.annotations.fields_text`),
-    and tesseract's own text the second reading. Chosen on the tuning families and the demo
-    style. Every other vocabulary line ("Gn 36", "L12-5", "D1 1.58 cm") keeps the learned
-    reading: no tesseract.
+    reader can drop or mistake a digit, confidently too ("12:30" read "2:30", "3 CM FN" read
+    "8 CM FN" on the demo screens, which linked three lesion images to no lesion); each from
+    the other reading where one has none. The line's text is then the merged fields written
+    out (:func:`~.annotations.fields_text`), and tesseract's own text the second reading.
+    Chosen on the tuning families and the demo style. Every other vocabulary line ("Gn 36",
+    "L12-5", "D1 1.58 cm") keeps the learned reading: no tesseract.
     """
     from cadbusi_assets.ultrasound.annotations import (
         fields_text,
@@ -542,7 +532,7 @@ def annotation_text(
         parse_annotation,
     )
 
-    if confidence >= ANNOTATION_CONFIDENCE or not has_fields(learned):
+    if not has_fields(learned):
         return learned, ""
     text = read_line(level, box)
     model = parse_annotation(learned)
@@ -589,16 +579,14 @@ def read_frame_text(
     level = brightness(frame)
     reader = engine()
     found_lines = _found_lines(frame, area)
-    learned: dict[Box, tuple[str, float]] = {}
+    learned: dict[Box, str] = {}
     strip_texts: list[str] = []
     if vocabulary_gate:
         boxes = [f.box for f in found_lines if not f.strip]
         readings = learned_readings(level, boxes)
-        for box, (text, vocabulary, confidence) in zip(
-            boxes, readings or [], strict=readings is not None
-        ):
+        for box, (text, vocabulary, _) in zip(boxes, readings or [], strict=readings is not None):
             if vocabulary:
-                learned[box] = (text, confidence)
+                learned[box] = text
             else:
                 strip_texts.append(text)
     lines: list[TextLine] = []
@@ -609,9 +597,9 @@ def read_frame_text(
                     reader.read_line(clean_line_image(level, strip, 2 * LINE_HEIGHT))
                 )
         elif found.box in learned and not fields:
-            lines.append(TextLine(found.box, learned[found.box][0]))
+            lines.append(TextLine(found.box, learned[found.box]))
         elif found.box in learned:
-            text, other = annotation_text(level, found.box, *learned[found.box])
+            text, other = annotation_text(level, found.box, learned[found.box])
             lines.append(TextLine(found.box, text))
             strip_texts.append(other)
         else:
