@@ -100,7 +100,10 @@ def _cross_templates(arm: int, gap: int, max_core: int) -> tuple[_Template, _Tem
     plus_off = np.minimum(np.abs(dx), np.abs(dy)) >= gap
     cross_off = np.minimum(np.abs(dx - dy), np.abs(dx + dy)) >= gap + 1
     plus_core = (np.array([-2, -2, 2, 2]), np.array([-2, 2, -2, 2]))
-    cross_core = (np.array([0, 0, -2, 2]), np.array([-2, 2, 0, 0]))
+    # Thick 'x' strokes (2 px drawn: 5 px along a row) light the pixels 2 px beside the
+    # centre: their core lies 3 px out.
+    c = 2 if gap <= 2 else 3
+    cross_core = (np.array([0, 0, -c, c]), np.array([-c, c, 0, 0]))
     plus = _Template(
         "+", arm, (zeros, k), (k, zeros), (dy[plus_off], dx[plus_off]), plus_core, max_core
     )
@@ -472,14 +475,15 @@ def _fit_centres(
     labels: np.ndarray,
     stats: np.ndarray,
     which: np.ndarray,
+    pixel_slack: bool = False,
 ) -> dict[str, dict[int, list[tuple[int, int, int]]]]:
     """Per style and component (``which``: bool per label), its candidate centres that pass
     the first tests of a cross: ``(x, y, half)`` in the component's own coordinates (2-px
     border), in order. Candidates are where the most lit row and column (diagonals) cross,
     and the rounded centroid (thick strokes tie many rows); a centre must be lit, its four
     arms (:func:`arm_runs`, 4-neighbours count) at least :data:`MIN_HALF` and within 75 %
-    of each other, and ``half``, the median arm on the exact lines, at least
-    :data:`MIN_HALF`. All components at once (``lit``: the layer's lit pixels)."""
+    of each other (with ``pixel_slack``, or 1 px apart), and ``half``, the median arm on
+    the exact lines, at least :data:`MIN_HALF`. All components at once (``lit``: the layer's lit pixels)."""
     out: dict[str, dict[int, list[tuple[int, int, int]]]] = {"+": {}, "x": {}}
     chosen = np.flatnonzero(which)
     if chosen.size == 0:
@@ -543,10 +547,14 @@ def _fit_centres(
     runs = runs_of(at, MAX_HALF + 2, False)
     ordered = np.sort(runs, axis=1)
     shortest, second, longest = ordered[:, 0], ordered[:, 1], ordered[:, 3]
-    # About equal arms; JPEG may cut one of a long mark's short.
+    # About equal arms; JPEG may cut one of a long mark's short, or lend one of a small
+    # coloured mark's a pixel (2 px against 3: otherwise a broken 'x' is taken for an arrow;
+    # not for white marks, where bright speckle gives such small crosses).
     equal = (shortest >= 0.75 * longest) | (
         (second >= 0.75 * longest) & (shortest >= 0.5 * longest) & (longest >= 6)
     )
+    if pixel_slack:
+        equal |= longest - shortest <= 1
     at = at[(shortest >= MIN_HALF) & equal]
     half = np.median(runs_of(at, MAX_HALF + 2, True), axis=1).astype(np.intp)
     for i, half_i in zip(at, half, strict=True):  # int(np.median(strict runs)) of each
@@ -801,7 +809,7 @@ def colour_marks(
     nonzero = cv2.findNonZero(layer) if shaped.any() else None
     points = np.zeros((0, 2), np.intp) if nonzero is None else nonzero.reshape(-1, 2)
     lit = (points[:, 1].astype(np.intp), points[:, 0].astype(np.intp))
-    fittable = _fit_centres(lit, labels, stats, shaped)
+    fittable = _fit_centres(lit, labels, stats, shaped, pixel_slack=grey is None)
     tried = np.zeros(count, bool)  # a cross may fit, or an arrow (the tests below)
     tried[[*fittable["+"], *fittable["x"]]] = True
     if arrows:
@@ -937,37 +945,55 @@ def detect_calipers(
             context_rejection(kind, x - wx0, y - wy0, group.style) is None for x, y in group.members
         )
 
-    def covered(x: int, y: int, by: list[_Mark]) -> bool:
-        return any(
-            abs(x - m.x) <= m.box[2] - m.box[0] and abs(y - m.y) <= m.box[3] - m.box[1] for m in by
-        )
+    def over(x: int, y: int, by: list[_Mark]) -> list[_Mark]:
+        return [
+            m
+            for m in by
+            if abs(x - m.x) <= m.box[2] - m.box[0] and abs(y - m.y) <= m.box[3] - m.box[1]
+        ]
 
-    points = [(m.x, m.y, m.score, m.style) for m in marks]
+    def at_point(x: int, y: int, score: float, style: str) -> _Mark:
+        return _Mark(x, y, style, score, (x - arm, y - arm, x + arm, y + arm))
+
+    # A template cross on a coloured component is the same mark: the component's stays,
+    # unless it was taken for an arrow (a cross that JPEG broke at one arm looks like one):
+    # then the cross replaces it, at the cross's centre (a mark is there: its context
+    # judged already).
+    kept = list(marks)
     for g in groups:
-        if not covered(g.x, g.y, marks) and plausible(g):  # else the same mark, coloured
-            points.append((g.x, g.y, g.score, g.style))
-    taken = [
-        _Mark(x, y, style, score, (x - arm, y - arm, x + arm, y + arm))
-        for x, y, score, style in points
-    ]
+        hits = over(g.x, g.y, [m for m in kept if m in marks])
+        if any(m.style != ">" for m in hits) or not (hits or plausible(g)):
+            continue
+        kept = [m for m in kept if m not in hits]
+        kept.append(at_point(g.x, g.y, g.score, g.style))
     # A white mark the templates found keeps the templates' centre.
-    points += [(m.x, m.y, m.score, m.style) for m in white_marks if not covered(m.x, m.y, taken)]
+    taken = [at_point(m.x, m.y, m.score, m.style) if m in marks else m for m in kept]
+    kept += [m for m in white_marks if not over(m.x, m.y, taken)]
     # White marks that bright speckle touches or JPEG breaks: the templates on the white
     # strokes alone.
     if cv2.countNonZero(white):
-        taken = [
-            _Mark(x, y, style, score, (x - arm, y - arm, x + arm, y + arm))
-            for x, y, score, style in points
-        ]
         ridges = white_ridges(grey_crop, coloured) | white
         wy, wx, w_score, w_style = _score(ridges, coloured, grey_crop, arm, inside)
         passed = w_score >= min_score
         if passed.any():
+
+            def on_ridges(group: _Group) -> bool:
+                return any(
+                    context_rejection(ridges, x, y, group.style) is None for x, y in group.members
+                )
+
             for g in _group(wy[passed], wx[passed], w_score[passed], w_style[passed], arm):
-                if covered(g.x, g.y, taken):
+                # Crosses already kept cover arm-sized boxes; arrows their components.
+                boxes = [
+                    m if m.style == ">" else at_point(m.x, m.y, m.score, m.style) for m in kept
+                ]
+                hits = over(g.x, g.y, boxes)
+                if any(m.style != ">" for m in hits) or not (hits or on_ridges(g)):
                     continue
-                if any(context_rejection(ridges, x, y, g.style) is None for x, y in g.members):
-                    points.append((g.x, g.y, g.score, g.style))
+                arrows = {(m.x, m.y) for m in hits}
+                kept = [m for m in kept if not (m.style == ">" and (m.x, m.y) in arrows)]
+                kept.append(at_point(g.x, g.y, g.score, g.style))
+    points = [(m.x, m.y, m.score, m.style) for m in kept]
     points.sort(key=lambda p: (p[1], p[0]))
     return CaliperDetection(
         points=[(x + x0, y + y0) for x, y, _, _ in points],
