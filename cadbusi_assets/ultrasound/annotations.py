@@ -260,6 +260,22 @@ def looks_misread(line: str) -> bool:
     return bool(_CLOCK_NO_COLON.search(text)) and not _CLOCK.search(text)
 
 
+def clean_numbers(line: str) -> tuple[str | None, float | None]:
+    """The clock and the nipple distance of ``line`` where each was read cleanly on its own:
+    a clock with its colon, a distance a breast can have (None otherwise). One misread number
+    does not spoil the other ("400 3CMFN": no clock, 3.0 cm).
+
+    >>> clean_numbers("400 3CMFN"), clean_numbers("4:00 3CM FN"), clean_numbers("2:00 83CMFN")
+    ((None, 3.0), ('4:00', 3.0), ('2:00', None))
+    """
+    text = _normalize(line)
+    clock = parse_clock(text) if _CLOCK.search(text) else None
+    distance = parse_nipple_distance(text)
+    if distance is not None and distance > PLAUSIBLE_DISTANCE_CM:
+        distance = None
+    return clock, distance
+
+
 def parse_annotation(text: str | None) -> AnnotationFields:
     if not text:
         return AnnotationFields()

@@ -516,8 +516,8 @@ def annotation_text(level: np.ndarray, box: Box, learned: str) -> tuple[str, str
     or body area: :func:`~.annotations.has_fields`) is read by tesseract too, and its fields
     are merged: the words (side, orientation, body area) from the learned reading, which
     reads the screen's words well even where tesseract garbles a letter ("RF BREAST",
-    "TRY"); the numbers (clock, distance) from tesseract where its reading is clean (no
-    misread-looking clock or distance, :func:`~.annotations.looks_misread`), as the learned
+    "TRY"); the numbers (clock, distance) from tesseract where each is read cleanly
+    (:func:`~.annotations.clean_numbers`: "400 3CMFN" still gives 3 cm), as the learned
     reader can drop or mistake a digit, confidently too ("12:30" read "2:30", "3 CM FN" read
     "8 CM FN" on the demo screens, which linked three lesion images to no lesion); each from
     the other reading where one has none. The line's text is then the merged fields written
@@ -526,28 +526,27 @@ def annotation_text(level: np.ndarray, box: Box, learned: str) -> tuple[str, str
     "L12-5", "D1 1.58 cm") keeps the learned reading: no tesseract.
     """
     from cadbusi_assets.ultrasound.annotations import (
+        clean_numbers,
         fields_text,
         has_fields,
-        looks_misread,
         parse_annotation,
     )
 
     if not has_fields(learned):
         return learned, ""
     text = read_line(level, box)
+    if not text:
+        return learned, ""
     model = parse_annotation(learned)
-    tess = parse_annotation(text) if text and not looks_misread(text) else None
-    if tess is None:
-        return learned, text
+    tess = parse_annotation(text)
+    clock, distance = clean_numbers(text)
     merged = replace(
         model,
         laterality=model.laterality or tess.laterality,
         orientation=model.orientation or tess.orientation,
         body_area=model.body_area or tess.body_area,
-        clock_position=tess.clock_position or model.clock_position,
-        nipple_distance_cm=tess.nipple_distance_cm
-        if tess.nipple_distance_cm is not None
-        else model.nipple_distance_cm,
+        clock_position=clock or model.clock_position,
+        nipple_distance_cm=distance if distance is not None else model.nipple_distance_cm,
     )
     if merged == tess:
         return text, learned

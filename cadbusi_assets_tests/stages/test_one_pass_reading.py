@@ -217,3 +217,18 @@ def test_the_annotation_numbers_of_demo_screens_come_out_right():
         if got != (want.clock_position, want.nipple_distance_cm):
             wrong.append((seed, screen.annotation_text, got))
     assert len(wrong) <= 1, wrong
+
+
+def test_one_misread_number_does_not_spoil_the_other(monkeypatch):
+    """The demo lesion images of the full pipeline: the learned reader read "4:00 8CM FN",
+    tesseract "400 3CMFN" (the colon lost). The clean distance of tesseract's reading counts
+    even though its clock is misread; the clock comes from the learned reading."""
+    from cadbusi_assets.ultrasound.annotations import parse_annotation
+
+    monkeypatch.setattr(ultrasound_ocr, "read_line", lambda level, box: "400 3CMFN")
+    text, other = ultrasound_ocr.annotation_text(
+        np.zeros((4, 4), np.uint8), (0, 0, 1, 1), "4:00 8CM FN"
+    )
+    fields = parse_annotation(text)
+    assert (fields.clock_position, fields.nipple_distance_cm) == ("4:00", 3.0)
+    assert {text, other} >= {"400 3CMFN"}  # tesseract's own text is kept as a reading
