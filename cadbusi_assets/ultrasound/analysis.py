@@ -256,7 +256,9 @@ def analyze_frame(
     elif ocr:
         # the reading the de-identification's verification makes: the learned reader for the
         # screen's own words, tesseract for the rest (one reading, whoever reads)
-        reading = read_frame_text(work, area=area, vocabulary_gate=True)
+        # the whole frame, then the area: the lines the one pass's reading finds (found in
+        # an area alone, a line at its edge is cut elsewhere and can read differently)
+        reading = read_frame_text(work, vocabulary_gate=True).within(area)
         text_boxes = reading.boxes
     else:
         text_boxes = find_text_lines(work, area=area)
