@@ -21,6 +21,7 @@ inference runs in float32 on the CPU (same input, same text) unless CUDA is used
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import threading
 from collections import OrderedDict
@@ -42,8 +43,11 @@ INPUT_HEIGHT = 24
 #: Horizontal downsampling of the network (input columns per output frame).
 STRIDE = 4
 WEIGHTS = "line_reader.pt"
-#: Blank columns on both sides of a line as it is read.
-GAP = 48
+#: Blank columns on both sides of a line as it is read: the network's receptive field reaches
+#: 23 input columns left and 26 right of an output frame's own 4 (3x3 convolutions, 2x2
+#: poolings, then 1-D kernels of 3 and 5 frames), so with 24 no output frame of the line
+#: meets the strip's edges: the line reads as between endless blank columns.
+GAP = 24
 #: A line counts as read when the most likely class of every output frame (characters and
 #: blanks) has at least this probability (calibrated on tuning-family screens: at 0.5 no line
 #: holding a name, ID or date was read as vocabulary).
@@ -166,6 +170,7 @@ class LineReader:
         self.model.eval()
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.model.to(self.device)
+        self._convs, self._sequence = _inference_weights(self.model)
         self._lock = threading.Lock()
         self._cache: OrderedDict[bytes, Reading] = OrderedDict()
 
@@ -220,7 +225,7 @@ class LineReader:
                     strip = np.zeros((1, 1, INPUT_HEIGHT, GAP + width + GAP), np.float32)
                     strip[0, 0, :, GAP : GAP + image.shape[1]] = image
                     tensor = torch.from_numpy(strip).to(self.device)
-                    probs = self.model(tensor).float().cpu().numpy()
+                    probs = _forward(self._convs, self._sequence, tensor).cpu().numpy()
                     start = GAP // STRIDE
                     out.append(
                         decode(probs[start : start + width // STRIDE, 0, :], width // STRIDE)
@@ -228,6 +233,59 @@ class LineReader:
             finally:
                 torch.set_num_threads(threads)
         return out
+
+
+Weights = list[tuple["torch.Tensor", "torch.Tensor"]]
+
+
+def _inference_weights(model: Any) -> tuple[Weights, Weights]:
+    """The weights of a :class:`LineNet` in eval mode for :func:`_forward`: each batch norm
+    folded into the convolution before it, the 2-D kernels channels-last."""
+    import torch
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    layers = list(model.features)
+    convs = [
+        fuse_conv_bn_eval(conv, bn)
+        for conv, bn in itertools.pairwise(layers)
+        if isinstance(conv, torch.nn.Conv2d)
+    ]
+    sequence = [m for m in model.sequence if isinstance(m, torch.nn.Conv1d)]
+
+    def weights(conv: Any, memory_format: torch.memory_format) -> tuple[Any, Any]:
+        return conv.weight.detach().contiguous(memory_format=memory_format), conv.bias.detach()
+
+    return (
+        [weights(c, torch.channels_last) for c in convs],
+        [weights(c, torch.contiguous_format) for c in sequence],
+    )
+
+
+#: Pooling of the 2-D blocks of :class:`LineNet` (the last block has none).
+_POOLS = ((2, 2), (2, 2), (2, 1), None)
+
+
+def _forward(convs: Weights, sequence: Weights, x: torch.Tensor) -> torch.Tensor:
+    """``LineNet.forward`` on :func:`_inference_weights`: the same function (the folded batch
+    norms move a log-probability by about 3e-5), at about half the cost on a CPU core: no
+    batch-norm pass, and channels-last activations (max pooling an NCHW tensor costs ~10x
+    more there)."""
+    import torch
+    import torch.nn.functional as F
+
+    for (weight, bias), pool in zip(convs, _POOLS, strict=True):
+        x = F.relu_(F.conv2d(x, weight, bias, padding=1))
+        # a 1-channel input is taken as contiguous: channels-last from the first layer on
+        x = x.contiguous(memory_format=torch.channels_last)
+        if pool is not None:
+            x = F.max_pool2d(x, pool, pool)
+    n, c, h, w = x.shape
+    x = x.contiguous().reshape(n, c * h, w)
+    for k, (weight, bias) in enumerate(sequence):
+        x = F.conv1d(x, weight, bias, padding=weight.shape[2] // 2)
+        if k < len(sequence) - 1:
+            x = F.relu_(x)
+    return torch.log_softmax(x.permute(2, 0, 1).float(), dim=2)
 
 
 @lru_cache(maxsize=1)

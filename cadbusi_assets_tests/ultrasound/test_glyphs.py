@@ -167,3 +167,50 @@ def test_a_line_reads_the_same_alone_or_beside_other_lines():
         assert reader._read(images[::-1]) == together[::-1]
         compared += len(images)
     assert compared >= 10
+
+
+def test_the_fast_forward_reads_as_the_trained_network():
+    """The reader's forward (batch norms folded into the convolutions, channels-last,
+    :data:`~cadbusi_assets.ultrasound.glyphs.GAP` blank columns) reads the lines of 30
+    generator frames as the trained ``LineNet`` module itself does between 48 blank columns:
+    the same text, the same gate verdict, the confidence within float rounding."""
+    import torch
+
+    from cadbusi_assets.ultrasound.annotations import looks_misread
+    from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
+
+    reader = glyphs.LineReader()
+
+    def reference(line: np.ndarray) -> glyphs.Reading:
+        image = glyphs.input_image(line)
+        frames = -(-image.shape[1] // glyphs.STRIDE)
+        strip = np.zeros((1, 1, glyphs.INPUT_HEIGHT, 96 + frames * glyphs.STRIDE), np.float32)
+        strip[0, 0, :, 48 : 48 + image.shape[1]] = image
+        with torch.inference_mode():
+            probs = reader.model(torch.from_numpy(strip).to(reader.device)).cpu().numpy()
+        start = 48 // glyphs.STRIDE
+        return glyphs.decode(probs[start : start + frames, 0, :], frames)
+
+    def verdict(r: glyphs.Reading) -> bool:
+        return (
+            r.confidence >= glyphs.MIN_CONFIDENCE
+            and glyphs.is_screen_vocabulary(r.text)
+            and not looks_misread(r.text)
+        )
+
+    compared = 0
+    for family in TUNING_FAMILIES:
+        for seed in range(700, 706):
+            frame = render_screen(family, seed).frame
+            level = brightness(frame)
+            images = [
+                ultrasound_ocr.clean_line_image(level, box)
+                for box in ultrasound_ocr.find_text_lines(frame)
+            ]
+            for image, fast in zip(images, reader._read(images), strict=True):
+                slow = reference(image)
+                assert fast.text == slow.text, (family, seed)
+                assert abs(fast.confidence - slow.confidence) <= 2e-4, (family, seed)
+                assert verdict(fast) == verdict(slow), (family, seed)
+                compared += 1
+    assert compared >= 150
