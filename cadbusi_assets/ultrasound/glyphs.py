@@ -140,16 +140,11 @@ def decode(log_probs: np.ndarray, frames: int) -> Reading:
     """Greedy CTC decoding of one line's (T, C) log-probabilities over its first ``frames``."""
     probs = np.exp(log_probs[:frames])
     best = probs.argmax(axis=1)
-    peak = probs.max(axis=1)
-    chars: list[str] = []
-    confidence = 1.0
-    previous = 0
-    for k, cls in enumerate(best):
-        confidence = min(confidence, float(peak[k]))
-        if cls != 0 and cls != previous:
-            chars.append(CHARSET[cls - 1])
-        previous = int(cls)
-    return Reading(" ".join("".join(chars).split()), round(confidence, 4))
+    # a class starts a character where it is no blank and differs from the frame before
+    starts = (best != 0) & (best != np.concatenate(([0], best[:-1])))
+    chars = "".join(CHARSET[cls - 1] for cls in best[starts])
+    confidence = min(1.0, float(probs.max(axis=1).min())) if len(best) else 1.0
+    return Reading(" ".join(chars.split()), round(confidence, 4))
 
 
 class LineReader:

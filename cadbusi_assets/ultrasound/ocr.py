@@ -399,28 +399,36 @@ def reading_floor(inside: np.ndarray) -> int:
     >>> reading_floor(np.array([0, 0, 240], np.uint8)), reading_floor(np.array([0, 0, 125], np.uint8))
     (150, 100)
     """
+    return _stroke_floor(float(np.percentile(inside, 98)) if inside.size else 0.0)
+
+
+def _stroke_floor(strokes: float) -> int:
     from cadbusi_assets.ultrasound.textlines import DIM_TEXT_LEVEL, TEXT_LEVEL
 
-    strokes = float(np.percentile(inside, 98)) if inside.size else 0.0
     return TEXT_LEVEL if strokes >= GREY_LINE_STROKES else DIM_TEXT_LEVEL
 
 
 def clean_line_image(level: np.ndarray, box: Box, height: int = LINE_HEIGHT) -> np.ndarray:
     """Dark text on light for one line of a brightness image, scaled to about ``height``
-    px. Pixels darker than the text (speckle around it) become background."""
+    px. Pixels darker than the text (speckle around it) become background: below the line's
+    :func:`reading_floor` or the :data:`BACKGROUND_PERCENTILE` of its box."""
     x0, y0, x1, y1 = box
     rows = y1 - y0 + 1
     pad = max(4, rows // 8)
     crop = level[max(0, y0 - pad) : y1 + pad + 1, max(0, x0 - pad) : x1 + pad + 1]
-    inside = level[y0 : y1 + 1, x0 : x1 + 1]
-    floor = max(reading_floor(inside), int(np.percentile(inside, BACKGROUND_PERCENTILE)))
-    crop = np.where(crop >= floor, crop, 0).astype(np.uint8)
+    # both percentiles in one call (numpy's overhead, not the sort, is most of a call's cost)
+    background, strokes = np.percentile(
+        level[y0 : y1 + 1, x0 : x1 + 1], [BACKGROUND_PERCENTILE, 98]
+    )
+    floor = max(_stroke_floor(float(strokes)), int(background))
+    # keeps the pixels above floor - 1, i.e. at least floor (np.where(crop >= floor, crop, 0))
+    crop = cv2.threshold(crop, floor - 1, 0, cv2.THRESH_TOZERO)[1]
     scale = min(MAX_UPSCALE, height / float(rows))
     if scale < 1.0:
         crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     elif scale > 1.0:
         crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-    return np.ascontiguousarray(255 - crop)
+    return cv2.bitwise_not(crop)
 
 
 def strips(box: Box) -> list[Box]:
@@ -439,14 +447,14 @@ def strips(box: Box) -> list[Box]:
     return out
 
 
-def read_line(level: np.ndarray, box: Box) -> str:
-    """Text of one line of a brightness image; a line that looks misread (a clock or
-    distance not read cleanly) is read again at other heights and the first clean reading
-    wins."""
+def read_line(level: np.ndarray, box: Box, image: np.ndarray | None = None) -> str:
+    """Text of one line of a brightness image (``image``: its :func:`clean_line_image`, when
+    the caller has it); a line that looks misread (a clock or distance not read cleanly) is
+    read again at other heights and the first clean reading wins."""
     from cadbusi_assets.ultrasound.annotations import looks_misread
 
     reader = engine()
-    text = reader.read_line(clean_line_image(level, box))
+    text = reader.read_line(clean_line_image(level, box) if image is None else image)
     if looks_misread(text):
         for height in RETRY_LINE_HEIGHTS:
             again = reader.read_line(clean_line_image(level, box, height))
@@ -462,12 +470,13 @@ def read_boxes(frame: np.ndarray, boxes: Sequence[Box]) -> list[str]:
 
 
 def learned_readings(
-    level: np.ndarray, boxes: Sequence[Box]
+    level: np.ndarray, boxes: Sequence[Box], images: Sequence[np.ndarray] | None = None
 ) -> list[tuple[str, bool, float]] | None:
     """The learned line reader's text of each line of ``boxes``
     (:mod:`cadbusi_assets.ultrasound.glyphs`), whether it read the line confidently as the
     screen's own vocabulary (gain, probe, annotation, measurements: no name, ID or date), and
-    its confidence; None when the reader cannot run (no torch, no weights)."""
+    its confidence; None when the reader cannot run (no torch, no weights). ``images``: the
+    lines' :func:`clean_line_image`, when the caller has them."""
     if not boxes:
         return []
     try:
@@ -477,7 +486,9 @@ def learned_readings(
             line_reader,
         )
 
-        readings = line_reader().read([clean_line_image(level, box) for box in boxes])
+        if images is None:
+            images = [clean_line_image(level, box) for box in boxes]
+        readings = line_reader().read(list(images))
     except (ImportError, OSError, RuntimeError):
         return None
     from cadbusi_assets.ultrasound.annotations import looks_misread
@@ -508,9 +519,12 @@ def screen_vocabulary_lines(level: np.ndarray, boxes: Sequence[Box]) -> dict[Box
     }
 
 
-def annotation_text(level: np.ndarray, box: Box, learned: str) -> tuple[str, str]:
+def annotation_text(
+    level: np.ndarray, box: Box, learned: str, image: np.ndarray | None = None
+) -> tuple[str, str]:
     """The text of a line the learned reader read as the screen's own words (``learned``),
-    and a second reading of it for the identifier matching ("" when there is none).
+    and a second reading of it for the identifier matching ("" when there is none);
+    ``image``: the line's :func:`clean_line_image`, when the caller has it.
 
     A line of the annotation (the learned reading names a side, clock, distance, orientation
     or body area: :func:`~.annotations.has_fields`) is read by tesseract too, and its fields
@@ -534,7 +548,7 @@ def annotation_text(level: np.ndarray, box: Box, learned: str) -> tuple[str, str
 
     if not has_fields(learned):
         return learned, ""
-    text = read_line(level, box)
+    text = read_line(level, box, image)
     if not text:
         return learned, ""
     model = parse_annotation(learned)
@@ -580,9 +594,12 @@ def read_frame_text(
     found_lines = _found_lines(frame, area)
     learned: dict[Box, str] = {}
     strip_texts: list[str] = []
+    # each line cleaned once: for the learned reader and for tesseract
+    images: dict[Box, np.ndarray] = {}
     if vocabulary_gate:
         boxes = [f.box for f in found_lines if not f.strip]
-        readings = learned_readings(level, boxes)
+        images = {box: clean_line_image(level, box) for box in boxes}
+        readings = learned_readings(level, boxes, [images[box] for box in boxes])
         for box, (text, vocabulary, _) in zip(boxes, readings or [], strict=readings is not None):
             if vocabulary:
                 learned[box] = text
@@ -598,9 +615,11 @@ def read_frame_text(
         elif found.box in learned and not fields:
             lines.append(TextLine(found.box, learned[found.box]))
         elif found.box in learned:
-            text, other = annotation_text(level, found.box, learned[found.box])
+            text, other = annotation_text(
+                level, found.box, learned[found.box], images.get(found.box)
+            )
             lines.append(TextLine(found.box, text))
             strip_texts.append(other)
         else:
-            lines.append(TextLine(found.box, read_line(level, found.box)))
+            lines.append(TextLine(found.box, read_line(level, found.box, images.get(found.box))))
     return FrameText(tuple(lines), tuple(t for t in strip_texts if t.strip()))

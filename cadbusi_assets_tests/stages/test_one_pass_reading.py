@@ -88,9 +88,9 @@ def _verify(frame: np.ndarray, identifiers: OriginalIdentifiers, monkeypatch):
     read: list[tuple[int, int, int, int]] = []
     original = ultrasound_ocr.read_line
 
-    def counted(level, box):
+    def counted(level, box, *image):
         read.append(box)
-        return original(level, box)
+        return original(level, box, *image)
 
     monkeypatch.setattr(ultrasound_ocr, "read_line", counted)
     readings: dict = {}
@@ -176,9 +176,9 @@ def test_a_verification_alone_reads_no_annotation_line_with_tesseract(monkeypatc
     read: list[tuple[int, int, int, int]] = []
     original = ultrasound_ocr.read_line
 
-    def counted(level, box):
+    def counted(level, box, *image):
         read.append(box)
-        return original(level, box)
+        return original(level, box, *image)
 
     monkeypatch.setattr(ultrasound_ocr, "read_line", counted)
     frame = _frame("latin")
@@ -225,7 +225,7 @@ def test_one_misread_number_does_not_spoil_the_other(monkeypatch):
     even though its clock is misread; the clock comes from the learned reading."""
     from cadbusi_assets.ultrasound.annotations import parse_annotation
 
-    monkeypatch.setattr(ultrasound_ocr, "read_line", lambda level, box: "400 3CMFN")
+    monkeypatch.setattr(ultrasound_ocr, "read_line", lambda level, box, *image: "400 3CMFN")
     text, other = ultrasound_ocr.annotation_text(
         np.zeros((4, 4), np.uint8), (0, 0, 1, 1), "4:00 8CM FN"
     )

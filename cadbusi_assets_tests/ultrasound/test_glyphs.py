@@ -98,9 +98,9 @@ def test_vocabulary_lines_skip_tesseract_and_a_name_does_not(monkeypatch):
     read = []
     original = ultrasound_ocr.read_line
 
-    def counting(lv, box):
+    def counting(lv, box, *image):
         read.append(box)
-        return original(lv, box)
+        return original(lv, box, *image)
 
     monkeypatch.setattr(ultrasound_ocr, "read_line", counting)
     reading = ultrasound_ocr.read_frame_text(frame, vocabulary_gate=True)
