@@ -408,14 +408,21 @@ def _stroke_floor(strokes: float) -> int:
     return TEXT_LEVEL if strokes >= GREY_LINE_STROKES else DIM_TEXT_LEVEL
 
 
+def _window(box: Box) -> tuple[slice, slice]:
+    """Rows and columns of a brightness image that :func:`clean_line_image` reads for
+    ``box``: the box and a margin of an eighth of its height (at least 4 px)."""
+    x0, y0, x1, y1 = box
+    pad = max(4, (y1 - y0 + 1) // 8)
+    return slice(max(0, y0 - pad), y1 + pad + 1), slice(max(0, x0 - pad), x1 + pad + 1)
+
+
 def clean_line_image(level: np.ndarray, box: Box, height: int = LINE_HEIGHT) -> np.ndarray:
     """Dark text on light for one line of a brightness image, scaled to about ``height``
     px. Pixels darker than the text (speckle around it) become background: below the line's
     :func:`reading_floor` or the :data:`BACKGROUND_PERCENTILE` of its box."""
     x0, y0, x1, y1 = box
     rows = y1 - y0 + 1
-    pad = max(4, rows // 8)
-    crop = level[max(0, y0 - pad) : y1 + pad + 1, max(0, x0 - pad) : x1 + pad + 1]
+    crop = level[_window(box)]
     # both percentiles in one call (numpy's overhead, not the sort, is most of a call's cost)
     background, strokes = np.percentile(
         level[y0 : y1 + 1, x0 : x1 + 1], [BACKGROUND_PERCENTILE, 98]
@@ -429,6 +436,22 @@ def clean_line_image(level: np.ndarray, box: Box, height: int = LINE_HEIGHT) -> 
     elif scale > 1.0:
         crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     return cv2.bitwise_not(crop)
+
+
+def _line_level(frame: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+    """The brightness image of ``frame`` (:func:`brightness`) where :func:`clean_line_image`
+    reads it for ``boxes`` (their windows); zero elsewhere. Computed in those windows alone
+    when the brightness of a pixel depends on that pixel only (8-bit frames: the lines of a
+    frame cover a few percent of it), else for the whole frame (a frame of more bits is
+    scaled to its own maximum)."""
+    frame = np.asarray(frame)
+    if frame.dtype != np.uint8:
+        return brightness(frame)
+    level = np.zeros(frame.shape[:2], np.uint8)
+    for box in boxes:
+        window = _window(box)
+        level[window] = brightness(frame[window])
+    return level
 
 
 def strips(box: Box) -> list[Box]:
@@ -470,14 +493,18 @@ def read_boxes(frame: np.ndarray, boxes: Sequence[Box]) -> list[str]:
 
 
 def learned_readings(
-    level: np.ndarray, boxes: Sequence[Box], images: Sequence[np.ndarray] | None = None
+    level: np.ndarray, boxes: Sequence[Box]
 ) -> list[tuple[str, bool, float]] | None:
     """The learned line reader's text of each line of ``boxes``
     (:mod:`cadbusi_assets.ultrasound.glyphs`), whether it read the line confidently as the
     screen's own vocabulary (gain, probe, annotation, measurements: no name, ID or date), and
-    its confidence; None when the reader cannot run (no torch, no weights). ``images``: the
-    lines' :func:`clean_line_image`, when the caller has them."""
-    if not boxes:
+    its confidence; None when the reader cannot run (no torch, no weights)."""
+    return _learned_readings([clean_line_image(level, box) for box in boxes])
+
+
+def _learned_readings(images: Sequence[np.ndarray]) -> list[tuple[str, bool, float]] | None:
+    """:func:`learned_readings` of lines' :func:`clean_line_image`."""
+    if not images:
         return []
     try:
         from cadbusi_assets.ultrasound.glyphs import (
@@ -486,8 +513,6 @@ def learned_readings(
             line_reader,
         )
 
-        if images is None:
-            images = [clean_line_image(level, box) for box in boxes]
         readings = line_reader().read(list(images))
     except (ImportError, OSError, RuntimeError):
         return None
@@ -589,9 +614,12 @@ def read_frame_text(
     de-identification's verification: fast, and still fail-closed for names, IDs and dates;
     and the one reading the annotation fields are parsed from.
     """
-    level = brightness(frame)
     reader = engine()
     found_lines = _found_lines(frame, area)
+    # the brightness where the lines are read, not of the whole frame
+    level = _line_level(
+        frame, [b for f in found_lines for b in (strips(f.box) if f.strip else [f.box])]
+    )
     learned: dict[Box, str] = {}
     strip_texts: list[str] = []
     # each line cleaned once: for the learned reader and for tesseract
@@ -599,7 +627,7 @@ def read_frame_text(
     if vocabulary_gate:
         boxes = [f.box for f in found_lines if not f.strip]
         images = {box: clean_line_image(level, box) for box in boxes}
-        readings = learned_readings(level, boxes, [images[box] for box in boxes])
+        readings = _learned_readings([images[box] for box in boxes])
         for box, (text, vocabulary, _) in zip(boxes, readings or [], strict=readings is not None):
             if vocabulary:
                 learned[box] = text
@@ -621,5 +649,6 @@ def read_frame_text(
             lines.append(TextLine(found.box, text))
             strip_texts.append(other)
         else:
-            lines.append(TextLine(found.box, read_line(level, found.box, images.get(found.box))))
+            text = read_line(level, found.box, images.get(found.box))
+            lines.append(TextLine(found.box, text))
     return FrameText(tuple(lines), tuple(t for t in strip_texts if t.strip()))
