@@ -20,9 +20,9 @@ per-process ``libtesseract`` engine of :mod:`cadbusi_assets.ultrasound.ocr` (in-
 API, cached per line image: static text repeated on every frame of a cine is read once).
 
 A learned gate (:mod:`cadbusi_assets.ultrasound.glyphs`, when :func:`ocr_identifiers` reads
-the frame itself): a small CNN reads all lines of the frame in one batch first; a line it reads
-with high confidence as the scanner's own vocabulary (gain, probe, annotation, measurements)
-keeps that reading and skips tesseract. Names, IDs, dates and whatever the model is unsure of
+the frame itself): a small CNN reads every line of the frame first (a pass per line); a line
+it reads with high confidence as the scanner's own vocabulary (gain, probe, annotation,
+measurements) keeps that reading and skips tesseract. Names, IDs, dates and whatever the model is unsure of
 are read by tesseract as before: the gate only spares tesseract lines that cannot hold an
 identifier, so the verification stays fail-closed (without torch or the weights, tesseract
 reads every line).
