@@ -281,10 +281,13 @@ def _search(
     lines: list[Box],
     unresolved: list[Box],
     ink: np.ndarray | None = None,
+    least: int = MIN_TEXT_HEIGHT,
 ) -> None:
     """Append the line boxes of ``level`` (brightness :data:`LEVEL_STEPS` [step]) to
     ``lines``, and to ``unresolved`` what is too big for a line even at the last step
-    (``ink``: :func:`text_ink` at that step, when already computed)."""
+    (``ink``: :func:`text_ink` at that step, when already computed). Blobs lower than
+    ``least`` are not looked into (the caller wants no line lower than that: what is
+    appended lower than ``least`` is for the caller to drop)."""
     if ink is None:
         ink = text_ink(level, tophat, LEVEL_STEPS[step])
     smeared = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, _SMEAR_KERNEL)
@@ -302,11 +305,13 @@ def _search(
             strict=True,
         )
     )
-    for x, y, w, h in boxes[~small].tolist():
+    for x, y, w, h in boxes[~small & (hs >= least)].tolist():
         # Lines the smearing joined (a gap of a row or two) come apart at ink-free rows.
         for part in _bands(ink[y : y + h, x : x + w]):
             band = _shift(part, x, y)
             height = band[3] - band[1] + 1
+            if height < least:
+                continue
             if _is_line(ink, band):
                 lines += _split_stacked(ink, band)
             elif height < MIN_TEXT_HEIGHT:
@@ -315,7 +320,7 @@ def _search(
                 sl = (slice(band[1], band[3] + 1), slice(band[0], band[2] + 1))
                 found: list[Box] = []
                 lost: list[Box] = []
-                _search(level[sl], tophat[sl], step + 1, found, lost)
+                _search(level[sl], tophat[sl], step + 1, found, lost, least=least)
                 lines += [_shift(b, band[0], band[1]) for b in found]
                 unresolved += [_shift(b, band[0], band[1]) for b in lost]
             elif height > MAX_LINE_HEIGHT:
@@ -506,7 +511,7 @@ class FrameInk:
     labels: np.ndarray
     stats: np.ndarray  # per blob (label - 1): x, y, width, height, area
     away: np.ndarray  # 1 away from the ink and its one-pixel halo, 0 on them
-    by_left: np.ndarray  # blob indices sorted by their left edge
+    by_left: np.ndarray  # indices of the blobs at least MIN_TEXT_HEIGHT - 1 high, by left edge
     lefts: np.ndarray  # their left edges, ascending
 
     @classmethod
@@ -519,11 +524,14 @@ class FrameInk:
         away = cv2.threshold(
             cv2.dilate(ink, np.ones((3, 3), np.uint8)), 0, 1, cv2.THRESH_BINARY_INV
         )
-        by_left = np.argsort(stats[:, 0], kind="stable")
+        # only blobs that can be a glyph or be chained (all that is asked about)
+        tall = np.flatnonzero(stats[:, 3] >= MIN_TEXT_HEIGHT - 1)
+        by_left = tall[np.argsort(stats[tall, 0], kind="stable")]
         return cls(level, ink, labels, stats, away[1], by_left, stats[by_left, 0])
 
     def blobs_inside(self, box: Box) -> np.ndarray:
-        """Indices (label - 1), ascending, of the blobs lying wholly inside ``box``."""
+        """Indices (label - 1), ascending, of the blobs lying wholly inside ``box`` that are
+        at least ``MIN_TEXT_HEIGHT - 1`` high (lower ones are no glyph)."""
         x0, y0, x1, y1 = box
         # blobs are few where text is; a first cut on the left edge keeps this cheap
         lo = int(np.searchsorted(self.lefts, x0, side="left"))
@@ -537,7 +545,7 @@ class FrameInk:
         """Per box, all at once: (blobs wholly inside that :func:`text_like` counts as glyphs,
         blobs that :func:`glyph_lines` would chain): a box with neither is no text."""
         # blobs lower than any glyph (most speckle) count for no box
-        st = self.stats[self.stats[:, 3] >= MIN_TEXT_HEIGHT - 1]
+        st = self.stats[self.by_left]
         x, y, w, h, area = (st[:, k] for k in range(5))
         chainable = (
             (h >= MIN_TEXT_HEIGHT) & (h <= MAX_LINE_HEIGHT) & (w <= 3 * h) & (area <= 0.7 * w * h)
@@ -751,7 +759,7 @@ def _find_text(level: np.ndarray) -> FoundText:
         evidence = text_like(frame_ink, box, verdict_only=True)
         if evidence.is_text:
             accepted.append(_extend(frame_ink, box) if evidence.on_panel else box)
-        else:
+        elif chain_count >= 2:
             accepted += glyph_lines(frame_ink, box)
     kept: list[Box] = []
     for box in unresolved:
@@ -767,8 +775,9 @@ def _find_text(level: np.ndarray) -> FoundText:
         small = cv2.resize(level, (cols // f, rows // f), interpolation=cv2.INTER_AREA)
         small_tophat = stroke_contrast(small)
         coarse: list[Box] = []
-        _search(small, small_tophat, 0, coarse, [])
-        coarse = [b for b in coarse if (b[3] - b[1] + 1) * f > MAX_LINE_HEIGHT]
+        least = MAX_LINE_HEIGHT // f + 1  # lower lines are found at full resolution
+        _search(small, small_tophat, 0, coarse, [], least=least)
+        coarse = [b for b in coarse if b[3] - b[1] + 1 >= least]
         if coarse:
             small_ink = FrameInk.of(small, small_tophat)  # large text is not thin
             accepted += [
