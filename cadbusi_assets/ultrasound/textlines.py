@@ -352,8 +352,13 @@ def _glyph_chains(glyphs: Sequence[Box], least: int = 3) -> list[Box]:
     [(0, 0, 59, 20)]
     """
     chains: list[list[Box]] = []
+    # chains whose last glyph ends more than 1.5 tallest glyphs before this one's left edge
+    # can take no later glyph (sorted by left edge): left out of the scan
+    reach = 1.5 * max((g[3] - g[1] + 1 for g in glyphs), default=0)
+    growing: list[list[Box]] = []
     for glyph in sorted(glyphs):
-        for chain in chains:
+        growing = [chain for chain in growing if glyph[0] - chain[-1][2] <= reach]
+        for chain in growing:
             last = chain[-1]
             h1, h2 = last[3] - last[1] + 1, glyph[3] - glyph[1] + 1
             overlap = min(last[3], glyph[3]) - max(last[1], glyph[1]) + 1
@@ -366,6 +371,7 @@ def _glyph_chains(glyphs: Sequence[Box], least: int = 3) -> list[Box]:
                 break
         else:
             chains.append([glyph])
+            growing.append(chains[-1])
     return [
         (
             min(b[0] for b in chain),
@@ -528,6 +534,8 @@ class FrameInk:
     away: np.ndarray  # 1 away from the ink and its one-pixel halo, 0 on them
     by_left: np.ndarray  # indices of the blobs at least MIN_TEXT_HEIGHT - 1 high, by left edge
     lefts: np.ndarray  # their left edges, ascending
+    by_top: np.ndarray  # the same blobs by top edge
+    tops: np.ndarray  # their top edges, ascending
 
     @classmethod
     def of(
@@ -542,18 +550,29 @@ class FrameInk:
         # only blobs that can be a glyph or be chained (all that is asked about)
         tall = np.flatnonzero(stats[:, 3] >= MIN_TEXT_HEIGHT - 1)
         by_left = tall[np.argsort(stats[tall, 0], kind="stable")]
-        return cls(level, ink, labels, stats, away[1], by_left, stats[by_left, 0])
+        by_top = tall[np.argsort(stats[tall, 1], kind="stable")]
+        return cls(
+            level, ink, labels, stats, away[1], by_left, stats[by_left, 0], by_top, stats[by_top, 1]
+        )
 
     def blobs_inside(self, box: Box) -> np.ndarray:
         """Indices (label - 1), ascending, of the blobs lying wholly inside ``box`` that are
         at least ``MIN_TEXT_HEIGHT - 1`` high (lower ones are no glyph)."""
         x0, y0, x1, y1 = box
-        # blobs are few where text is; a first cut on the left edge keeps this cheap
+        # a first cut on the left edges or on the top edges, whichever keeps fewer (a line's
+        # rows hold few blobs; a tall box's columns may hold fewer)
         lo = int(np.searchsorted(self.lefts, x0, side="left"))
         hi = int(np.searchsorted(self.lefts, x1, side="right"))
-        candidates = self.by_left[lo:hi]
+        top = int(np.searchsorted(self.tops, y0, side="left"))
+        bottom = int(np.searchsorted(self.tops, y1, side="right"))
+        candidates = self.by_left[lo:hi] if hi - lo <= bottom - top else self.by_top[top:bottom]
         st = self.stats[candidates]
-        keep = (st[:, 1] >= y0) & (st[:, 0] + st[:, 2] - 1 <= x1) & (st[:, 1] + st[:, 3] - 1 <= y1)
+        keep = (
+            (st[:, 0] >= x0)
+            & (st[:, 1] >= y0)
+            & (st[:, 0] + st[:, 2] - 1 <= x1)
+            & (st[:, 1] + st[:, 3] - 1 <= y1)
+        )
         return np.sort(candidates[keep])
 
     def glyph_counts(self, boxes: Sequence[Box]) -> tuple[np.ndarray, np.ndarray]:
@@ -705,7 +724,11 @@ def text_like(frame_ink: FrameInk, box: Box, *, verdict_only: bool = False) -> L
 def _runs(inner: np.ndarray, height: int, width: int) -> float:
     """Ink runs a row of ``inner`` (a box's ink) crosses (median over the rows with ink),
     per line height of width (:attr:`LineEvidence.runs`)."""
-    starts = np.count_nonzero(np.diff(inner, axis=1, prepend=0) == 1, axis=1)
+    # a run starts on ink after no ink (ink is 0/1: the saturated difference is 1 there)
+    starts = inner[:, 0].astype(np.int32)
+    if width > 1:
+        after = cv2.subtract(inner[:, 1:], inner[:, :-1])
+        starts += cv2.reduce(after, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)[:, 0]
     return float(_quantile(starts[starts > 0], 0.5)) * height / width if starts.any() else 0.0
 
 
