@@ -725,10 +725,10 @@ def _runs(inner: np.ndarray, height: int, width: int) -> float:
     """Ink runs a row of ``inner`` (a box's ink) crosses (median over the rows with ink),
     per line height of width (:attr:`LineEvidence.runs`)."""
     # a run starts on ink after no ink (ink is 0/1: the saturated difference is 1 there)
-    starts = inner[:, 0].astype(np.int32)
+    starts: np.ndarray = inner[:, 0].astype(np.int32)
     if width > 1:
         after = cv2.subtract(inner[:, 1:], inner[:, :-1])
-        starts += cv2.reduce(after, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)[:, 0]
+        starts = starts + np.asarray(cv2.reduce(after, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S))[:, 0]
     return float(_quantile(starts[starts > 0], 0.5)) * height / width if starts.any() else 0.0
 
 
@@ -827,14 +827,15 @@ def _find_text(level: np.ndarray) -> FoundText:
         small_tophat = stroke_contrast(small)
         coarse: list[Box] = []
         least = MAX_LINE_HEIGHT // f + 1  # lower lines are found at full resolution
-        _search(small, small_tophat, 0, coarse, [], least=least)
+        small_ink = text_ink(small, small_tophat, LEVEL_STEPS[0])  # large text is not thin
+        _search(small, small_tophat, 0, coarse, [], small_ink, least=least)
         coarse = [b for b in coarse if b[3] - b[1] + 1 >= least]
         if coarse:
-            small_ink = FrameInk.of(small, small_tophat)  # large text is not thin
+            small_frame_ink = FrameInk.of(small, small_tophat, small_ink)
             accepted += [
                 (x0 * f, y0 * f, min(cols - 1, x1 * f + f - 1), min(rows - 1, y1 * f + f - 1))
                 for x0, y0, x1, y1 in merge_words(coarse)
-                if text_like(small_ink, (x0, y0, x1, y1), verdict_only=True).is_text
+                if text_like(small_frame_ink, (x0, y0, x1, y1), verdict_only=True).is_text
             ]
     return FoundText(
         sorted(set(accepted), key=_reading_order), sorted(set(kept), key=_reading_order)
