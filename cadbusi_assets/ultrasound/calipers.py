@@ -345,41 +345,75 @@ def context_rejection(candidates: np.ndarray, x: int, y: int, style: str) -> str
     return None
 
 
-def _line_sums(lit: np.ndarray, dy: int, dx: int, half: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per pixel, the lit pixels (``lit`` uint8 0/1) on the line through it along ``(dy, dx)``
-    within ``half`` and within ``half + 1`` steps (pixels outside count as unlit). Sums of
-    shifted views of one padded copy (in place: several times faster than box filters on
-    sums this small)."""
-    height, width = lit.shape
-    pad = half + 1
-    padded = cv2.copyMakeBorder(lit, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+def _shifted_sum(a: np.ndarray, b: np.ndarray, k: int, dy: int, dx: int) -> np.ndarray:
+    """``a[p] + b[p + k (dy, dx)]`` (``b`` counts 0 outside; equal-shaped uint8 arrays), in
+    one pass."""
+    height, width = a.shape
+    sy, sx = k * dy, k * dx
+    dst = (
+        slice(max(0, -sy), height - max(0, sy)),
+        slice(max(0, -sx), width - max(0, sx)),
+    )
+    src = (
+        slice(max(0, sy), height - max(0, -sy)),
+        slice(max(0, sx), width - max(0, -sx)),
+    )
+    out = np.empty_like(a)
+    np.add(a[dst], b[src], out=out[dst])
+    # The strips where p + k (dy, dx) falls outside: a alone.
+    if sy:
+        rows = slice(height - sy, height) if sy > 0 else slice(0, -sy)
+        out[rows] = a[rows]
+    if sx:
+        cols = slice(width - sx, width) if sx > 0 else slice(0, -sx)
+        out[:, cols] = a[:, cols]
+    return out
 
-    def shifted(k: int) -> np.ndarray:
-        return padded[pad + k * dy : pad + k * dy + height, pad + k * dx : pad + k * dx + width]
 
-    inner = lit.copy()
-    for k in range(1, half + 1):
-        np.add(inner, shifted(k), out=inner)
-        np.add(inner, shifted(-k), out=inner)
-    outer = np.add(inner, shifted(half + 1))
-    np.add(outer, shifted(-half - 1), out=outer)
+def _line_sums(
+    padded: np.ndarray, pad: int, dy: int, dx: int, half: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel of the image that ``padded`` holds (uint8 0/1 with ``pad > half`` unlit
+    pixels around it), the lit pixels on the line through it along ``(dy, dx)`` within
+    ``half`` and within ``half + 1`` steps (pixels outside count as unlit). Run sums doubled
+    over the padded array: a few passes, not one per step."""
+    length = 2 * half + 1
+    run, n = padded, 1  # run[p]: the lit pixels at p, p + d, ..., p + (n - 1) d
+    while 2 * n <= length:
+        run, n = _shifted_sum(run, run, n, dy, dx), 2 * n
+    while n < length:  # the remaining steps one at a time
+        run, n = _shifted_sum(run, padded, n, dy, dx), n + 1
+    height, width = padded.shape[0] - 2 * pad, padded.shape[1] - 2 * pad
+
+    def at(array: np.ndarray, k: int) -> np.ndarray:
+        y, x = pad + k * dy, pad + k * dx
+        return array[y : y + height, x : x + width]
+
+    inner = at(run, -half)
+    outer = np.add(inner, at(padded, -half - 1))
+    np.add(outer, at(padded, half + 1), out=outer)
     return inner, outer
 
 
 def _strokes_lit(candidates: np.ndarray, arm: int) -> np.ndarray:
-    """Pixels where both strokes of some template of :func:`_templates` (arm ``arm`` or
-    ``arm + 1``) may be lit to :data:`MIN_STROKE_FILL` (a cheap test every scored pixel must
-    pass; the scoring decides)."""
-    lit = (candidates > 0).astype(np.uint8)
+    """uint8, non-zero at pixels where both strokes of some template of :func:`_templates`
+    (arm ``arm`` or ``arm + 1``) may be lit to :data:`MIN_STROKE_FILL` (a cheap test every
+    scored pixel must pass; the scoring decides)."""
+    lit = cv2.threshold(candidates, 0, 1, cv2.THRESH_BINARY)[1]
+    pad = arm + 2
+    padded = cv2.copyMakeBorder(lit, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
     short, long = 2 * arm + 1, 2 * arm + 3
     need_short = math.ceil(MIN_STROKE_FILL * short - 1e-6)  # the fewest that reach the share
     need_long = math.ceil(MIN_STROKE_FILL * long - 1e-6)
-    ok = np.zeros(lit.shape, bool)
+    ok: np.ndarray | None = None
     for (ay, ax), (by, bx) in (((0, 1), (1, 0)), ((1, 1), (1, -1))):  # '+', 'x'
-        a_short, a_long = _line_sums(lit, ay, ax, arm)
-        b_short, b_long = _line_sums(lit, by, bx, arm)
-        ok |= (a_short >= need_short) & (b_short >= need_short)
-        ok |= (a_long >= need_long) & (b_long >= need_long)
+        a_short, a_long = _line_sums(padded, pad, ay, ax, arm)
+        b_short, b_long = _line_sums(padded, pad, by, bx, arm)
+        # Both strokes reach the count: the smaller of the two sums does.
+        for a, b, need in ((a_short, b_short, need_short), (a_long, b_long, need_long)):
+            both = cv2.threshold(cv2.min(a, b), need - 1, 255, cv2.THRESH_BINARY)[1]
+            ok = both if ok is None else cv2.bitwise_or(ok, both)
+    assert ok is not None
     return ok
 
 
@@ -393,16 +427,18 @@ def _score(
     """Rows, columns, best template score and style of the pixels of ``candidates`` that may
     be the centre of a mark (pre-filtered by local density, then scored by gathering)."""
     side = 2 * arm + 1
-    density = cv2.blur(candidates * np.uint8(255), (side, side))
+    lit = cv2.threshold(candidates, 0, 255, cv2.THRESH_BINARY)[1]  # 0 or 255
+    density = cv2.blur(lit, (side, side))
     lo, hi = int(255 * (2 * side - 2) * 0.7 / side**2), int(255 * 0.85)
-    keep = (candidates > 0) & (density >= lo) & (density <= hi)
+    # uint8 masks (non-zero: kept) and OpenCV's operations on them, all over the crop.
+    keep = cv2.bitwise_and(lit, cv2.inRange(density, lo, hi))
     if inside is not None:
-        keep &= inside
+        keep = cv2.bitwise_and(keep, inside.view(np.uint8))
     reach = arm + 1  # the widest template's half-size
-    keep[:reach], keep[-reach:], keep[:, :reach], keep[:, -reach:] = False, False, False, False
-    if cv2.countNonZero(keep.view(np.uint8)) > 2000:  # a cheap test before gathering
-        keep &= _strokes_lit(candidates, arm)
-    found = cv2.findNonZero(keep.astype(np.uint8))
+    keep[:reach], keep[-reach:], keep[:, :reach], keep[:, -reach:] = 0, 0, 0, 0
+    if cv2.countNonZero(keep) > 2000:  # a cheap test before gathering
+        keep = cv2.bitwise_and(keep, _strokes_lit(candidates, arm))
+    found = cv2.findNonZero(keep)
     empty = np.zeros(0, np.intp)
     if found is None:
         return empty, empty, np.zeros(0, np.float32), np.zeros(0, "<U1")
@@ -418,7 +454,8 @@ def _score(
     centres = ys * width + xs
     window = flat[centres[:, None] + (window_dy * width + window_dx)[None, :]]
     templates = _templates(arm)
-    counts = window.astype(np.float32) @ _indicators(arm)  # N x 4 per template
+    # (OpenCV's product: numpy's BLAS threads cost more than the product at these sizes)
+    counts = cv2.gemm(window.astype(np.float32), _indicators(arm), 1.0, None, 0.0)
     best_score = np.zeros(len(ys), np.float32)
     best_style = np.full(len(ys), "", dtype="<U1")
     for t, template in enumerate(templates):
@@ -635,13 +672,14 @@ _SQUARE3 = np.ones((3, 3), np.uint8)
 
 
 def _cross_fit(
-    component: np.ndarray, style: str, centres: list[tuple[int, int, int]]
+    component: np.ndarray, style: str, centres: list[tuple[int, int, int]], at_least: float = 0.0
 ) -> tuple[float, int, int]:
     """Fit of a component (uint8 0/1, 2-px border) to a '+' or 'x': ``(fit, x, y)`` in the
     component's coordinates. ``centres`` are the ``(x, y, half)`` of :func:`_fit_centres`:
     lit centres whose four arms are about equally long, ``half`` the median arm on the exact
     lines. The mark's window must be symmetric; pixels beyond the arms (dots of a
-    measurement line or an ellipse trace touching the mark) are not judged."""
+    measurement line or an ellipse trace touching the mark) are not judged. Centres whose
+    fit stays below ``at_least`` are not judged to the end (their fit counts as 0)."""
     best = (0.0, 0, 0)
     for cx, cy, half in centres:
         # Strokes, not a filled blob (colour bars, discs, flow).
@@ -671,6 +709,8 @@ def _cross_fit(
         # Beyond the arms only dots of a line or trace may touch the mark, not a glyph's
         # other strokes.
         outside = cv2.countNonZero(component) - lit
+        if outside > 0.25 * lit or min(near / max(1, lit), covered / 0.9) < at_least:
+            continue  # a fit of 0, or below what the caller takes (symmetry costs the most)
         # Thick strokes of even width centre between pixels and are drawn a little lopsided.
         shift = 1 if side > 3 and half >= 4 else 0  # small marks are thin: exact symmetry
         symmetry = min(
@@ -814,9 +854,11 @@ def colour_marks(
     count, labels, stats = _components(layer)
     arrow_ok = np.ones(count, bool)
     if arrows and grey is not None:
-        ring = (cv2.dilate(layer, _SQUARE3) > layer).astype(np.uint8)
-        owner = cv2.dilate(labels.astype(np.float32), _SQUARE3)[ring > 0].astype(np.intp)
-        levels = grey[ring > 0]
+        ring = cv2.dilate(layer, _SQUARE3) > layer
+        # The largest label around each ring pixel (16-bit labels dilate as they are).
+        owned = labels if labels.dtype == np.uint16 else labels.astype(np.float32)
+        owner = cv2.dilate(owned, _SQUARE3)[ring].astype(np.intp)
+        levels = grey[ring]
         around = np.bincount(owner, minlength=count)
         lit_around = np.bincount(owner, weights=levels >= ARROW_RING_LEVEL, minlength=count)
         # ... and not on a black band (white text: its '1', 'L' and '7' look like arrows).
@@ -877,7 +919,7 @@ def colour_marks(
             for style in ("+", "x"):
                 if k not in fittable[style]:
                     continue  # no centre passes the first tests
-                fit, cx, cy = _cross_fit(component, style, fittable[style][k])
+                fit, cx, cy = _cross_fit(component, style, fittable[style][k], MODEL_FIT)
                 if fit >= MODEL_FIT and (best is None or fit > best[0]):
                     best = (fit, cx, cy, style)
         if best is None and arrows and area <= 6 * max(w, h) and arrow_ok[k]:
