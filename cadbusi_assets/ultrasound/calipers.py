@@ -148,6 +148,9 @@ def _window_offsets(arm: int) -> tuple[np.ndarray, np.ndarray, dict[_Template, _
     return dy.ravel(), dx.ravel(), index
 
 
+_NO_MATRIX = np.empty((0, 0), np.float32)  # cv2.gemm's unused third operand
+
+
 @lru_cache(maxsize=8)
 def _indicators(arm: int) -> np.ndarray:
     """float32 (window pixels) x (4 per template of :func:`_templates`): indicator columns of
@@ -455,7 +458,7 @@ def _score(
     window = flat[centres[:, None] + (window_dy * width + window_dx)[None, :]]
     templates = _templates(arm)
     # (OpenCV's product: numpy's BLAS threads cost more than the product at these sizes)
-    counts = cv2.gemm(window.astype(np.float32), _indicators(arm), 1.0, None, 0.0)
+    counts = cv2.gemm(window.astype(np.float32), _indicators(arm), 1.0, _NO_MATRIX, 0.0)
     best_score = np.zeros(len(ys), np.float32)
     best_style = np.full(len(ys), "", dtype="<U1")
     for t, template in enumerate(templates):
