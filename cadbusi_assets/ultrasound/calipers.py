@@ -222,6 +222,13 @@ def arm_runs(
     return [int(v) for v in runs[0]]
 
 
+def _padded(grid: np.ndarray, pad: int) -> tuple[np.ndarray, int]:
+    """``grid`` with ``pad`` zeros around it, and ``pad``."""
+    if grid.dtype in (np.uint8, np.uint16, np.int32):
+        return cv2.copyMakeBorder(grid, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0), pad
+    return np.pad(grid, pad), pad
+
+
 def _arm_runs_many(
     grid: np.ndarray,
     values: np.ndarray | None,
@@ -230,10 +237,13 @@ def _arm_runs_many(
     style: str | np.ndarray,
     limit: int,
     strict: bool,
+    padded: tuple[np.ndarray, int] | None = None,
 ) -> np.ndarray:
     """:func:`arm_runs` of many centres at once, ``(N, 4)``: a pixel of ``grid`` is lit when
     it is non-zero (``values`` None) or equals the centre's value (component labels).
-    ``style`` is one for all, or each centre's four ``(dy, dx)`` (``(N, 4, 2)``)."""
+    ``style`` is one for all, or each centre's four ``(dy, dx)`` (``(N, 4, 2)``).
+    ``padded``: the grid padded with unlit pixels and the padding, ``> limit`` (see
+    :func:`_padded`), for callers that ask several times."""
     count = len(xs)
     if limit <= 0 or count == 0:
         return np.zeros((count, 4), np.intp)
@@ -247,12 +257,8 @@ def _arm_runs_many(
     steps = np.arange(1, limit + 1)
     on_line = steps <= room[..., None]  # N x 4 x limit
     # Gathers from the grid padded (unlit) by the farthest reach, flattened: no clipping.
-    pad = limit + 1
-    if grid.dtype in (np.uint8, np.uint16, np.int32):
-        padded = cv2.copyMakeBorder(grid, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
-    else:
-        padded = np.pad(grid, pad)
-    flat = padded.ravel()
+    grown, pad = _padded(grid, limit + 1) if padded is None else padded
+    flat = grown.ravel()
     row = width + 2 * pad
     centre = (ys + pad) * row + (xs + pad)
     line = centre[:, None, None] + (dy * row + dx)[..., None] * steps  # N x 4 x limit
@@ -609,8 +615,10 @@ def _fit_centres(
         (styles == "+")[:, None, None], _DIRECTION_STEPS["+"], _DIRECTION_STEPS["x"]
     )
 
+    grown = _padded(labels, MAX_HALF + 3)  # the farthest any run below looks, and one
+
     def runs_of(at: np.ndarray, limit: int, strict: bool) -> np.ndarray:
-        return _arm_runs_many(labels, ks[at], gx[at], gy[at], directions[at], limit, strict)
+        return _arm_runs_many(labels, ks[at], gx[at], gy[at], directions[at], limit, strict, grown)
 
     # Arms of MIN_HALF (2) show in the first 3 steps: a cheap test first.
     at = at[runs_of(at, 3, False).min(axis=1) >= MIN_HALF]
@@ -813,17 +821,21 @@ def white_ridges(grey: np.ndarray, coloured: np.ndarray) -> np.ndarray:
     """uint8 0/1: bright grey pixels on a thin ridge (brighter than the pixels 2 px left and
     right of them, or above and below): white strokes that JPEG has dimmed or that bright
     speckle touches."""
-    g = grey.astype(np.int16)
-    padded = cv2.copyMakeBorder(g, 2, 2, 2, 2, cv2.BORDER_REPLICATE)
-    height, width = g.shape
+    height, width = grey.shape
+    padded = cv2.copyMakeBorder(grey, 2, 2, 2, 2, cv2.BORDER_REPLICATE)
     left, right = padded[2:-2, :width], padded[2:-2, 4:]
     up, down = padded[:height, 2:-2], padded[4:, 2:-2]
-    across_x = g - np.maximum(left, right)
-    across_y = g - np.maximum(up, down)
-    bright = g >= RIDGE_LEVEL
-    ridge = bright & ((across_x >= RIDGE_CONTRAST) | (across_y >= RIDGE_CONTRAST))
+    # uint8 throughout (OpenCV's saturating subtraction: a pixel darker than its sides
+    # gives 0, below the contrast as the signed difference is).
+    across_x = cv2.subtract(grey, cv2.max(left, right))
+    across_y = cv2.subtract(grey, cv2.max(up, down))
+    contrast = cv2.threshold(cv2.max(across_x, across_y), RIDGE_CONTRAST - 1, 1, cv2.THRESH_BINARY)[
+        1
+    ]
+    bright = cv2.threshold(grey, RIDGE_LEVEL - 1, 1, cv2.THRESH_BINARY)[1]
+    ridge = cv2.bitwise_and(bright, contrast)
     # Where strokes cross, no side is dark: a bright pixel between two ridge pixels joins.
-    r = cv2.copyMakeBorder(ridge.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0) > 0
+    r = cv2.copyMakeBorder(ridge, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     between = np.zeros_like(ridge)
     for (ay, ax), (by, bx) in (
         ((0, 1), (2, 1)),
@@ -831,8 +843,12 @@ def white_ridges(grey: np.ndarray, coloured: np.ndarray) -> np.ndarray:
         ((0, 0), (2, 2)),
         ((0, 2), (2, 0)),
     ):
-        between |= r[ay : ay + height, ax : ax + width] & r[by : by + height, bx : bx + width]
-    return ((ridge | (bright & between)) & (coloured == 0)).astype(np.uint8)
+        pair = cv2.bitwise_and(
+            r[ay : ay + height, ax : ax + width], r[by : by + height, bx : bx + width]
+        )
+        between = cv2.bitwise_or(between, pair)
+    joined = cv2.bitwise_or(ridge, cv2.bitwise_and(bright, between))
+    return cv2.bitwise_and(joined, cv2.threshold(coloured, 0, 1, cv2.THRESH_BINARY_INV)[1])
 
 
 def _components(layer: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
