@@ -148,22 +148,21 @@ def _window_offsets(arm: int) -> tuple[np.ndarray, np.ndarray, dict[_Template, _
     return dy.ravel(), dx.ravel(), index
 
 
-_NO_MATRIX = np.empty((0, 0), np.float32)  # cv2.gemm's unused third operand
-
-
 @lru_cache(maxsize=8)
-def _indicators(arm: int) -> np.ndarray:
-    """float32 (window pixels) x (4 per template of :func:`_templates`): indicator columns of
-    each template's first and second stroke, 'off' pixels and core, over the flattened
-    window of :func:`_window_offsets`."""
-    _, window_dx, index = _window_offsets(arm)
-    templates = _templates(arm)
-    out = np.zeros((window_dx.size, 4 * len(templates)), np.float32)
-    for t, template in enumerate(templates):
-        at = index[template]
-        for j, where in enumerate((at.stroke1, at.stroke2, at.off, at.core)):
-            out[where, 4 * t + j] = 1.0
-    return out
+def _part_rows(arm: int) -> tuple[np.ndarray, ...]:
+    """Per template of :func:`_templates`, four index arrays into the flattened window of
+    :func:`_window_offsets`: its first and second stroke, its 'off' pixels and its core."""
+    _, _, index = _window_offsets(arm)
+    return tuple(
+        rows
+        for template in _templates(arm)
+        for rows in (
+            index[template].stroke1,
+            index[template].stroke2,
+            index[template].off,
+            index[template].core,
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -456,24 +455,23 @@ def _score(
     order = np.lexsort((xs, ys))  # row-major, as np.nonzero gives them
     ys, xs = ys[order], xs[order]
     window_dy, window_dx, index = _window_offsets(arm)
-    # One gather of every centre's window (flat offsets), then every template's stroke,
-    # 'off' and core counts at once: a product with their indicator columns (exact sums).
+    # One gather of every centre's window (flat offsets; offsets by rows, centres along
+    # them), then every template's stroke, 'off' and core counts (exact: at most 121).
     width = candidates.shape[1]
     flat = np.ascontiguousarray(candidates).ravel()
-    centres = ys * width + xs
-    window = flat[centres[:, None] + (window_dy * width + window_dx)[None, :]]
+    window = flat[(window_dy * width + window_dx)[:, None] + (ys * width + xs)[None, :]]
     templates = _templates(arm)
-    # (OpenCV's product: numpy's BLAS threads cost more than the product at these sizes)
-    counts = cv2.gemm(window.astype(np.float32), _indicators(arm), 1.0, _NO_MATRIX, 0.0)
+    parts = _part_rows(arm)
+    counts = [np.add.reduce(window[rows], axis=0, dtype=np.uint8) for rows in parts]
     best_score = np.zeros(len(ys), np.float32)
     best_style = np.full(len(ys), "", dtype="<U1")
     for t, template in enumerate(templates):
         at = index[template]
         # As the means of the 0/1 window pixels give them (float64 sums over the count).
-        f1 = counts[:, 4 * t].astype(np.float64) / at.stroke1.size
-        f2 = counts[:, 4 * t + 1].astype(np.float64) / at.stroke2.size
-        off = counts[:, 4 * t + 2].astype(np.float64) / at.off.size
-        core = counts[:, 4 * t + 3]
+        f1 = counts[4 * t].astype(np.float64) / at.stroke1.size
+        f2 = counts[4 * t + 1].astype(np.float64) / at.stroke2.size
+        off = counts[4 * t + 2].astype(np.float64) / at.off.size
+        core = counts[4 * t + 3]
         ok = (
             (f1 >= MIN_STROKE_FILL)
             & (f2 >= MIN_STROKE_FILL)
