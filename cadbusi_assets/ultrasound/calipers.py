@@ -506,12 +506,6 @@ MIN_HALF, MAX_HALF = 2, 14
 MODEL_FIT = 0.85
 #: An arrow: the wide end's spread (share of the length) and the narrow end's (px).
 ARROW_WIDE, ARROW_NARROW = 0.3, 3.5
-#: ... a long coloured arrow's shaft (drawn thick, JPEG-smeared) up to this share of its
-#: length (white ones stay thin: box corners and speckle give thick white pieces).
-ARROW_SHAFT = 0.2
-#: An arrow's pixels: at most this many per pixel of its bounding box's longer side
-#: (coloured, white).
-ARROW_AREA, ARROW_AREA_WHITE = 8, 6
 
 
 #: Share of the :data:`CLUTTER_SIDE` square around a mark that other lit pixels may fill.
@@ -747,7 +741,7 @@ def _cross_fit(
     return best
 
 
-def _arrow_tip(component: np.ndarray, thick: bool = False) -> tuple[float, int, int] | None:
+def _arrow_tip(component: np.ndarray) -> tuple[float, int, int] | None:
     """An arrow (a shaft and two short wings from its tip): ``(score, x, y)`` of the tip, or
     None. Along the shaft, the end near the tip is wide (the wings), the far end is the
     shaft alone; at the tip itself the strokes meet in one point."""
@@ -771,8 +765,7 @@ def _arrow_tip(component: np.ndarray, thick: bool = False) -> tuple[float, int, 
     wide, narrow = spreads[tip_end], rests[tip_end]
     if length < 12 and (narrow > 1.5 or len(points) > 2.5 * length):
         return None  # a small arrow is drawn with thin strokes (not a chain of thick dots)
-    shaft = max(ARROW_NARROW, ARROW_SHAFT * length) if thick else ARROW_NARROW
-    if wide < ARROW_WIDE * length or narrow > shaft:
+    if wide < ARROW_WIDE * length or narrow > ARROW_NARROW:
         return None
     end = along.min() if tip_end == 0 else along.max()
     near = np.abs(along - end) <= 0.45 * length
@@ -918,10 +911,9 @@ def colour_marks(
     lit = (points[:, 1].astype(np.intp), points[:, 0].astype(np.intp))
     fittable = _fit_centres(lit, labels, stats, shaped, pixel_slack=grey is None)
     tried = np.zeros(count, bool)  # a cross may fit, or an arrow (the tests below)
-    arrow_area = ARROW_AREA if grey is None else ARROW_AREA_WHITE
     tried[[*fittable["+"], *fittable["x"]]] = True
     if arrows:
-        tried |= (stats[:, 4] <= arrow_area * side_max) & arrow_ok
+        tried |= (stats[:, 4] <= 6 * side_max) & arrow_ok
     fitted: dict[int, tuple[tuple[float, int, int, str], int, int]] = {}
     for label in np.flatnonzero(sized & tried):
         k = int(label)
@@ -947,8 +939,8 @@ def colour_marks(
                 fit, cx, cy = _cross_fit(component, style, fittable[style][k], MODEL_FIT)
                 if fit >= MODEL_FIT and (best is None or fit > best[0]):
                     best = (fit, cx, cy, style)
-        if best is None and arrows and area <= arrow_area * max(w, h) and arrow_ok[k]:
-            tip = _arrow_tip(component, thick=grey is None)
+        if best is None and arrows and area <= 6 * max(w, h) and arrow_ok[k]:
+            tip = _arrow_tip(component)
             if tip is not None:
                 best = (tip[0], tip[1], tip[2], ">")
         if best is not None:
