@@ -869,18 +869,6 @@ def colour_marks(
     With ``grey`` (white marks), arrows only where the pixels around a component are not
     bright (a drawn arrow on tissue, not a piece of bright speckle)."""
     count, labels, stats = _components(layer)
-    arrow_ok = np.ones(count, bool)
-    if arrows and grey is not None:
-        ring = cv2.dilate(layer, _SQUARE3) > layer
-        # The largest label around each ring pixel (16-bit labels dilate as they are).
-        owned = labels if labels.dtype == np.uint16 else labels.astype(np.float32)
-        owner = cv2.dilate(owned, _SQUARE3)[ring].astype(np.intp)
-        levels = grey[ring]
-        around = np.bincount(owner, minlength=count)
-        lit_around = np.bincount(owner, weights=levels >= ARROW_RING_LEVEL, minlength=count)
-        # ... and not on a black band (white text: its '1', 'L' and '7' look like arrows).
-        black = np.bincount(owner, weights=levels <= ARROW_BLACK_LEVEL, minlength=count)
-        arrow_ok = (lit_around <= ARROW_RING_SHARE * around) & (black <= ARROW_BLACK_SHARE * around)
     lo, hi = 2 * MIN_HALF + 1, 2 * MAX_HALF + 3
     boxes = stats[1:, :4]
     heights = stats[1:, 3]
@@ -894,6 +882,19 @@ def colour_marks(
         & (np.minimum(stats[:, 2], stats[:, 3]) >= 2)
     )
     sized[0] = False
+    arrow_ok = np.ones(count, bool)
+    # (only when some component could be an arrow)
+    if arrows and grey is not None and (sized & (stats[:, 4] <= 6 * side_max)).any():
+        ring = cv2.dilate(layer, _SQUARE3) > layer
+        # The largest label around each ring pixel (16-bit labels dilate as they are).
+        owned = labels if labels.dtype == np.uint16 else labels.astype(np.float32)
+        owner = cv2.dilate(owned, _SQUARE3)[ring].astype(np.intp)
+        levels = grey[ring]
+        around = np.bincount(owner, minlength=count)
+        lit_around = np.bincount(owner, weights=levels >= ARROW_RING_LEVEL, minlength=count)
+        # ... and not on a black band (white text: its '1', 'L' and '7' look like arrows).
+        black = np.bincount(owner, weights=levels <= ARROW_BLACK_LEVEL, minlength=count)
+        arrow_ok = (lit_around <= ARROW_RING_SHARE * around) & (black <= ARROW_BLACK_SHARE * around)
     if not arrows:  # crosses only: square and sparse
         sized &= (
             (side_max <= hi)
@@ -912,8 +913,13 @@ def colour_marks(
     fittable = _fit_centres(lit, labels, stats, shaped, pixel_slack=grey is None)
     tried = np.zeros(count, bool)  # a cross may fit, or an arrow (the tests below)
     tried[[*fittable["+"], *fittable["x"]]] = True
+    # An arrow is at least 5 px long (its box's diagonal bounds the length), a short one
+    # at most 2.5 pixels per pixel of it: the first tests of _arrow_tip, on the stats.
+    arrow_sized = np.zeros(count, bool)
     if arrows:
-        tried |= (stats[:, 4] <= 6 * side_max) & arrow_ok
+        diagonals = np.hypot(stats[:, 2] - 1, stats[:, 3] - 1)
+        arrow_sized = (diagonals >= 5) & ~((diagonals < 12) & (stats[:, 4] > 2.5 * diagonals))
+        tried |= (stats[:, 4] <= 6 * side_max) & arrow_ok & arrow_sized
     fitted: dict[int, tuple[tuple[float, int, int, str], int, int]] = {}
     for label in np.flatnonzero(sized & tried):
         k = int(label)
@@ -939,7 +945,8 @@ def colour_marks(
                 fit, cx, cy = _cross_fit(component, style, fittable[style][k], MODEL_FIT)
                 if fit >= MODEL_FIT and (best is None or fit > best[0]):
                     best = (fit, cx, cy, style)
-        if best is None and arrows and area <= 6 * max(w, h) and arrow_ok[k]:
+        may_arrow = arrows and area <= 6 * max(w, h) and arrow_ok[k] and arrow_sized[k]
+        if best is None and may_arrow:
             tip = _arrow_tip(component)
             if tip is not None:
                 best = (tip[0], tip[1], tip[2], ">")
