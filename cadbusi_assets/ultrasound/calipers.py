@@ -148,6 +148,23 @@ def _window_offsets(arm: int) -> tuple[np.ndarray, np.ndarray, dict[_Template, _
     return dy.ravel(), dx.ravel(), index
 
 
+@lru_cache(maxsize=8)
+def _part_rows(arm: int) -> tuple[np.ndarray, ...]:
+    """Per template of :func:`_templates`, four index arrays into the flattened window of
+    :func:`_window_offsets`: its first and second stroke, its 'off' pixels and its core."""
+    _, _, index = _window_offsets(arm)
+    return tuple(
+        rows
+        for template in _templates(arm)
+        for rows in (
+            index[template].stroke1,
+            index[template].stroke2,
+            index[template].off,
+            index[template].core,
+        )
+    )
+
+
 @dataclass(frozen=True)
 class _Group:
     x: int
@@ -204,6 +221,13 @@ def arm_runs(
     return [int(v) for v in runs[0]]
 
 
+def _padded(grid: np.ndarray, pad: int) -> tuple[np.ndarray, int]:
+    """``grid`` with ``pad`` zeros around it, and ``pad``."""
+    if grid.dtype in (np.uint8, np.uint16, np.int32):
+        return cv2.copyMakeBorder(grid, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0), pad
+    return np.pad(grid, pad), pad
+
+
 def _arm_runs_many(
     grid: np.ndarray,
     values: np.ndarray | None,
@@ -212,28 +236,37 @@ def _arm_runs_many(
     style: str | np.ndarray,
     limit: int,
     strict: bool,
+    padded: tuple[np.ndarray, int] | None = None,
 ) -> np.ndarray:
     """:func:`arm_runs` of many centres at once, ``(N, 4)``: a pixel of ``grid`` is lit when
     it is non-zero (``values`` None) or equals the centre's value (component labels).
-    ``style`` is one for all, or each centre's four ``(dy, dx)`` (``(N, 4, 2)``)."""
+    ``style`` is one for all, or each centre's four ``(dy, dx)`` (``(N, 4, 2)``).
+    ``padded``: the grid padded with unlit pixels and the padding, ``> limit`` (see
+    :func:`_padded`), for callers that ask several times."""
     count = len(xs)
     if limit <= 0 or count == 0:
         return np.zeros((count, 4), np.intp)
     height, width = grid.shape
-    steps = np.arange(1, limit + 1)
     directions = _DIRECTION_STEPS[style][None] if isinstance(style, str) else style
-    line_y = ys[:, None, None] + directions[:, :, :1] * steps  # N x 4 x limit
-    line_x = xs[:, None, None] + directions[:, :, 1:] * steps
-    on_line = (line_y >= 0) & (line_y < height) & (line_x >= 0) & (line_x < width)
-    lit = np.zeros(line_y.shape, bool)
+    dy, dx = directions[..., 0], directions[..., 1]  # N x 4 (or 1 x 4)
+    # Steps along a direction stay on the grid up to a bound per centre and direction.
+    y_room = np.where(dy > 0, height - 1 - ys[:, None], np.where(dy < 0, ys[:, None], limit))
+    x_room = np.where(dx > 0, width - 1 - xs[:, None], np.where(dx < 0, xs[:, None], limit))
+    room = np.minimum(y_room, x_room)  # N x 4
+    steps = np.arange(1, limit + 1)
+    on_line = steps <= room[..., None]  # N x 4 x limit
+    # Gathers from the grid padded (unlit) by the farthest reach, flattened: no clipping.
+    grown, pad = _padded(grid, limit + 1) if padded is None else padded
+    flat = grown.ravel()
+    row = width + 2 * pad
+    centre = (ys + pad) * row + (xs + pad)
+    line = centre[:, None, None] + (dy * row + dx)[..., None] * steps  # N x 4 x limit
+    lit = np.zeros(line.shape, bool)
     for oy, ox in _CENTRE if strict else _CROSS5:
-        yy, xx = line_y + oy, line_x + ox
-        ok = on_line & (yy >= 0) & (yy < height) & (xx >= 0) & (xx < width)
-        seen = grid[
-            np.minimum(np.maximum(yy, 0), height - 1), np.minimum(np.maximum(xx, 0), width - 1)
-        ]
+        seen = flat[line + (oy * row + ox)] if oy or ox else flat[line]
         hit = seen != 0 if values is None else seen == values[:, None, None]
-        lit |= ok & hit
+        lit |= hit
+    lit &= on_line
     # The run stops at the first two unlit pixels in a row.
     broken = np.ones(lit.shape, bool)  # the last step: the end of the arm
     broken[..., :-1] = ~lit[..., :-1] & ~lit[..., 1:]
@@ -320,45 +353,75 @@ def context_rejection(candidates: np.ndarray, x: int, y: int, style: str) -> str
     return None
 
 
-def _line_sums(lit: np.ndarray, dy: int, dx: int, half: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per pixel, the lit pixels (``lit`` uint8 0/1) on the line through it along ``(dy, dx)``
-    within ``half`` and within ``half + 1`` steps (pixels outside count as unlit)."""
-    if dy == 0 or dx == 0:  # along a row or a column: box filters
-        sums = []
-        for length in (2 * half + 1, 2 * half + 3):
-            size = (length, 1) if dy == 0 else (1, length)
-            sums.append(
-                cv2.boxFilter(lit, -1, size, normalize=False, borderType=cv2.BORDER_CONSTANT)
-            )
-        return sums[0], sums[1]
-    height, width = lit.shape
-    pad = half + 1
-    padded = cv2.copyMakeBorder(lit, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+def _shifted_sum(a: np.ndarray, b: np.ndarray, k: int, dy: int, dx: int) -> np.ndarray:
+    """``a[p] + b[p + k (dy, dx)]`` (``b`` counts 0 outside; equal-shaped uint8 arrays), in
+    one pass."""
+    height, width = a.shape
+    sy, sx = k * dy, k * dx
+    dst = (
+        slice(max(0, -sy), height - max(0, sy)),
+        slice(max(0, -sx), width - max(0, sx)),
+    )
+    src = (
+        slice(max(0, sy), height - max(0, -sy)),
+        slice(max(0, sx), width - max(0, -sx)),
+    )
+    out = np.empty_like(a)
+    cv2.add(a[dst], b[src], dst=out[dst])  # (OpenCV's addition of views: twice numpy's speed)
+    # The strips where p + k (dy, dx) falls outside: a alone.
+    if sy:
+        rows = slice(height - sy, height) if sy > 0 else slice(0, -sy)
+        out[rows] = a[rows]
+    if sx:
+        cols = slice(width - sx, width) if sx > 0 else slice(0, -sx)
+        out[:, cols] = a[:, cols]
+    return out
 
-    def shifted(k: int) -> np.ndarray:
-        return padded[pad + k * dy : pad + k * dy + height, pad + k * dx : pad + k * dx + width]
 
-    inner = lit.copy()
-    for k in range(1, half + 1):
-        inner += shifted(k)
-        inner += shifted(-k)
-    return inner, inner + shifted(half + 1) + shifted(-half - 1)
+def _line_sums(
+    padded: np.ndarray, pad: int, dy: int, dx: int, half: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel of the image that ``padded`` holds (uint8 0/1 with ``pad > half`` unlit
+    pixels around it), the lit pixels on the line through it along ``(dy, dx)`` within
+    ``half`` and within ``half + 1`` steps (pixels outside count as unlit). Run sums doubled
+    over the padded array: a few passes, not one per step."""
+    length = 2 * half + 1
+    run, n = padded, 1  # run[p]: the lit pixels at p, p + d, ..., p + (n - 1) d
+    while 2 * n <= length:
+        run, n = _shifted_sum(run, run, n, dy, dx), 2 * n
+    while n < length:  # the remaining steps one at a time
+        run, n = _shifted_sum(run, padded, n, dy, dx), n + 1
+    height, width = padded.shape[0] - 2 * pad, padded.shape[1] - 2 * pad
+
+    def at(array: np.ndarray, k: int) -> np.ndarray:
+        y, x = pad + k * dy, pad + k * dx
+        return array[y : y + height, x : x + width]
+
+    inner = at(run, -half)
+    outer = cv2.add(inner, at(padded, -half - 1))
+    cv2.add(outer, at(padded, half + 1), dst=outer)
+    return inner, outer
 
 
 def _strokes_lit(candidates: np.ndarray, arm: int) -> np.ndarray:
-    """Pixels where both strokes of some template of :func:`_templates` (arm ``arm`` or
-    ``arm + 1``) may be lit to :data:`MIN_STROKE_FILL` (a cheap test every scored pixel must
-    pass; the scoring decides)."""
-    lit = (candidates > 0).astype(np.uint8)
+    """uint8, non-zero at pixels where both strokes of some template of :func:`_templates`
+    (arm ``arm`` or ``arm + 1``) may be lit to :data:`MIN_STROKE_FILL` (a cheap test every
+    scored pixel must pass; the scoring decides)."""
+    lit = cv2.threshold(candidates, 0, 1, cv2.THRESH_BINARY)[1]
+    pad = arm + 2
+    padded = cv2.copyMakeBorder(lit, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
     short, long = 2 * arm + 1, 2 * arm + 3
     need_short = math.ceil(MIN_STROKE_FILL * short - 1e-6)  # the fewest that reach the share
     need_long = math.ceil(MIN_STROKE_FILL * long - 1e-6)
-    ok = np.zeros(lit.shape, bool)
+    ok: np.ndarray | None = None
     for (ay, ax), (by, bx) in (((0, 1), (1, 0)), ((1, 1), (1, -1))):  # '+', 'x'
-        a_short, a_long = _line_sums(lit, ay, ax, arm)
-        b_short, b_long = _line_sums(lit, by, bx, arm)
-        ok |= (a_short >= need_short) & (b_short >= need_short)
-        ok |= (a_long >= need_long) & (b_long >= need_long)
+        a_short, a_long = _line_sums(padded, pad, ay, ax, arm)
+        b_short, b_long = _line_sums(padded, pad, by, bx, arm)
+        # Both strokes reach the count: the smaller of the two sums does.
+        for a, b, need in ((a_short, b_short, need_short), (a_long, b_long, need_long)):
+            both = cv2.threshold(cv2.min(a, b), need - 1, 255, cv2.THRESH_BINARY)[1]
+            ok = both if ok is None else cv2.bitwise_or(ok, both)
+    assert ok is not None
     return ok
 
 
@@ -372,16 +435,18 @@ def _score(
     """Rows, columns, best template score and style of the pixels of ``candidates`` that may
     be the centre of a mark (pre-filtered by local density, then scored by gathering)."""
     side = 2 * arm + 1
-    density = cv2.blur(candidates * np.uint8(255), (side, side))
+    lit = cv2.threshold(candidates, 0, 255, cv2.THRESH_BINARY)[1]  # 0 or 255
+    density = cv2.blur(lit, (side, side))
     lo, hi = int(255 * (2 * side - 2) * 0.7 / side**2), int(255 * 0.85)
-    keep = (candidates > 0) & (density >= lo) & (density <= hi)
+    # uint8 masks (non-zero: kept) and OpenCV's operations on them, all over the crop.
+    keep = cv2.bitwise_and(lit, cv2.inRange(density, lo, hi))
     if inside is not None:
-        keep &= inside
+        keep = cv2.bitwise_and(keep, inside.view(np.uint8))
     reach = arm + 1  # the widest template's half-size
-    keep[:reach], keep[-reach:], keep[:, :reach], keep[:, -reach:] = False, False, False, False
-    if cv2.countNonZero(keep.view(np.uint8)) > 2000:  # a cheap test before gathering
-        keep &= _strokes_lit(candidates, arm)
-    found = cv2.findNonZero(keep.astype(np.uint8))
+    keep[:reach], keep[-reach:], keep[:, :reach], keep[:, -reach:] = 0, 0, 0, 0
+    if cv2.countNonZero(keep) > 2000:  # a cheap test before gathering
+        keep = cv2.bitwise_and(keep, _strokes_lit(candidates, arm))
+    found = cv2.findNonZero(keep)
     empty = np.zeros(0, np.intp)
     if found is None:
         return empty, empty, np.zeros(0, np.float32), np.zeros(0, "<U1")
@@ -390,16 +455,23 @@ def _score(
     order = np.lexsort((xs, ys))  # row-major, as np.nonzero gives them
     ys, xs = ys[order], xs[order]
     window_dy, window_dx, index = _window_offsets(arm)
-    rows, cols = ys[:, None] + window_dy[None, :], xs[:, None] + window_dx[None, :]
-    window = candidates[rows, cols]  # N x (2 reach + 1)^2, one gather for every template
+    # One gather of every centre's window (flat offsets; offsets by rows, centres along
+    # them), then every template's stroke, 'off' and core counts (exact: at most 121).
+    width = candidates.shape[1]
+    flat = np.ascontiguousarray(candidates).ravel()
+    window = flat[(window_dy * width + window_dx)[:, None] + (ys * width + xs)[None, :]]
+    templates = _templates(arm)
+    parts = _part_rows(arm)
+    counts = [np.add.reduce(window[rows], axis=0, dtype=np.uint8) for rows in parts]
     best_score = np.zeros(len(ys), np.float32)
     best_style = np.full(len(ys), "", dtype="<U1")
-    for template in _templates(arm):
+    for t, template in enumerate(templates):
         at = index[template]
-        f1 = window[:, at.stroke1].mean(axis=1)
-        f2 = window[:, at.stroke2].mean(axis=1)
-        off = window[:, at.off].mean(axis=1)
-        core = window[:, at.core].sum(axis=1)
+        # As the means of the 0/1 window pixels give them (float64 sums over the count).
+        f1 = counts[4 * t].astype(np.float64) / at.stroke1.size
+        f2 = counts[4 * t + 1].astype(np.float64) / at.stroke2.size
+        off = counts[4 * t + 2].astype(np.float64) / at.off.size
+        core = counts[4 * t + 3]
         ok = (
             (f1 >= MIN_STROKE_FILL)
             & (f2 >= MIN_STROKE_FILL)
@@ -411,13 +483,15 @@ def _score(
         idx = np.flatnonzero(ok)
         shape = np.minimum(f1[idx], f2[idx]) * (1.0 - 4.0 * off[idx])
         on = np.concatenate([at.stroke1, at.stroke2])
-        grey_window = grey_crop[rows[idx], cols[idx]].astype(np.float32)
+        rows = ys[idx][:, None] + window_dy[None, :]
+        cols = xs[idx][:, None] + window_dx[None, :]
+        grey_window = grey_crop[rows, cols].astype(np.float32)
         contrast = np.clip(
             (grey_window[:, on].mean(axis=1) - grey_window[:, at.off].mean(axis=1)) / 120.0,
             0.0,
             1.0,
         )
-        colour = coloured[rows[idx][:, on], cols[idx][:, on]].mean(axis=1)
+        colour = coloured[rows[:, on], cols[:, on]].mean(axis=1)
         score = shape * (0.55 + 0.45 * np.maximum(contrast, colour))
         better = score > best_score[idx]
         best_score[idx[better]] = score[better]
@@ -539,8 +613,10 @@ def _fit_centres(
         (styles == "+")[:, None, None], _DIRECTION_STEPS["+"], _DIRECTION_STEPS["x"]
     )
 
+    grown = _padded(labels, MAX_HALF + 3)  # the farthest any run below looks, and one
+
     def runs_of(at: np.ndarray, limit: int, strict: bool) -> np.ndarray:
-        return _arm_runs_many(labels, ks[at], gx[at], gy[at], directions[at], limit, strict)
+        return _arm_runs_many(labels, ks[at], gx[at], gy[at], directions[at], limit, strict, grown)
 
     # Arms of MIN_HALF (2) show in the first 3 steps: a cheap test first.
     at = at[runs_of(at, 3, False).min(axis=1) >= MIN_HALF]
@@ -605,13 +681,14 @@ _SQUARE3 = np.ones((3, 3), np.uint8)
 
 
 def _cross_fit(
-    component: np.ndarray, style: str, centres: list[tuple[int, int, int]]
+    component: np.ndarray, style: str, centres: list[tuple[int, int, int]], at_least: float = 0.0
 ) -> tuple[float, int, int]:
     """Fit of a component (uint8 0/1, 2-px border) to a '+' or 'x': ``(fit, x, y)`` in the
     component's coordinates. ``centres`` are the ``(x, y, half)`` of :func:`_fit_centres`:
     lit centres whose four arms are about equally long, ``half`` the median arm on the exact
     lines. The mark's window must be symmetric; pixels beyond the arms (dots of a
-    measurement line or an ellipse trace touching the mark) are not judged."""
+    measurement line or an ellipse trace touching the mark) are not judged. Centres whose
+    fit stays below ``at_least`` are not judged to the end (their fit counts as 0)."""
     best = (0.0, 0, 0)
     for cx, cy, half in centres:
         # Strokes, not a filled blob (colour bars, discs, flow).
@@ -641,6 +718,8 @@ def _cross_fit(
         # Beyond the arms only dots of a line or trace may touch the mark, not a glyph's
         # other strokes.
         outside = cv2.countNonZero(component) - lit
+        if outside > 0.25 * lit or min(near / max(1, lit), covered / 0.9) < at_least:
+            continue  # a fit of 0, or below what the caller takes (symmetry costs the most)
         # Thick strokes of even width centre between pixels and are drawn a little lopsided.
         shift = 1 if side > 3 and half >= 4 else 0  # small marks are thin: exact symmetry
         symmetry = min(
@@ -740,17 +819,21 @@ def white_ridges(grey: np.ndarray, coloured: np.ndarray) -> np.ndarray:
     """uint8 0/1: bright grey pixels on a thin ridge (brighter than the pixels 2 px left and
     right of them, or above and below): white strokes that JPEG has dimmed or that bright
     speckle touches."""
-    g = grey.astype(np.int16)
-    padded = cv2.copyMakeBorder(g, 2, 2, 2, 2, cv2.BORDER_REPLICATE)
-    height, width = g.shape
+    height, width = grey.shape
+    padded = cv2.copyMakeBorder(grey, 2, 2, 2, 2, cv2.BORDER_REPLICATE)
     left, right = padded[2:-2, :width], padded[2:-2, 4:]
     up, down = padded[:height, 2:-2], padded[4:, 2:-2]
-    across_x = g - np.maximum(left, right)
-    across_y = g - np.maximum(up, down)
-    bright = g >= RIDGE_LEVEL
-    ridge = bright & ((across_x >= RIDGE_CONTRAST) | (across_y >= RIDGE_CONTRAST))
+    # uint8 throughout (OpenCV's saturating subtraction: a pixel darker than its sides
+    # gives 0, below the contrast as the signed difference is).
+    across_x = cv2.subtract(grey, cv2.max(left, right))
+    across_y = cv2.subtract(grey, cv2.max(up, down))
+    contrast = cv2.threshold(cv2.max(across_x, across_y), RIDGE_CONTRAST - 1, 1, cv2.THRESH_BINARY)[
+        1
+    ]
+    bright = cv2.threshold(grey, RIDGE_LEVEL - 1, 1, cv2.THRESH_BINARY)[1]
+    ridge = cv2.bitwise_and(bright, contrast)
     # Where strokes cross, no side is dark: a bright pixel between two ridge pixels joins.
-    r = cv2.copyMakeBorder(ridge.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0) > 0
+    r = cv2.copyMakeBorder(ridge, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     between = np.zeros_like(ridge)
     for (ay, ax), (by, bx) in (
         ((0, 1), (2, 1)),
@@ -758,8 +841,23 @@ def white_ridges(grey: np.ndarray, coloured: np.ndarray) -> np.ndarray:
         ((0, 0), (2, 2)),
         ((0, 2), (2, 0)),
     ):
-        between |= r[ay : ay + height, ax : ax + width] & r[by : by + height, bx : bx + width]
-    return ((ridge | (bright & between)) & (coloured == 0)).astype(np.uint8)
+        pair = cv2.bitwise_and(
+            r[ay : ay + height, ax : ax + width], r[by : by + height, bx : bx + width]
+        )
+        between = cv2.bitwise_or(between, pair)
+    joined = cv2.bitwise_or(ridge, cv2.bitwise_and(bright, between))
+    return cv2.bitwise_and(joined, cv2.threshold(coloured, 0, 1, cv2.THRESH_BINARY_INV)[1])
+
+
+def _components(layer: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """8-connected components of ``layer``: count, labels and stats, as
+    ``cv2.connectedComponentsWithStats`` gives them; 16-bit labels when they fit (the same
+    labelling, several times faster to compute)."""
+    ltype = cv2.CV_16U if cv2.countNonZero(layer) < 65000 else cv2.CV_32S
+    count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+        layer, 8, ltype, cv2.CCL_SPAGHETTI
+    )
+    return count, labels, stats
 
 
 def colour_marks(
@@ -770,17 +868,19 @@ def colour_marks(
     Components in a text line (neighbours of about their height beside them) are not marks.
     With ``grey`` (white marks), arrows only where the pixels around a component are not
     bright (a drawn arrow on tissue, not a piece of bright speckle)."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(layer, connectivity=8)
-    arrow_ok = np.ones(count, bool)
-    if arrows and grey is not None:
-        ring = (cv2.dilate(layer, _SQUARE3) > layer).astype(np.uint8)
-        owner = cv2.dilate(labels.astype(np.float32), _SQUARE3)[ring > 0].astype(np.intp)
-        levels = grey[ring > 0]
-        around = np.bincount(owner, minlength=count)
-        lit_around = np.bincount(owner, weights=levels >= ARROW_RING_LEVEL, minlength=count)
-        # ... and not on a black band (white text: its '1', 'L' and '7' look like arrows).
-        black = np.bincount(owner, weights=levels <= ARROW_BLACK_LEVEL, minlength=count)
-        arrow_ok = (lit_around <= ARROW_RING_SHARE * around) & (black <= ARROW_BLACK_SHARE * around)
+    # All below looks at the lit pixels and no farther than 2 px around them (component
+    # crops, rings), but for the clutter count (on the whole layer): the lit pixels'
+    # bounding box grown by 2 px is searched, its origin even (the labelling's 2x2 blocks
+    # stay aligned: the same components in the same order).
+    whole = layer
+    bx, by, bw, bh = cv2.boundingRect(layer)
+    if bw == 0 or bh == 0:
+        return []
+    x0, y0 = max(0, bx - 2) // 2 * 2, max(0, by - 2) // 2 * 2
+    layer = whole[y0 : by + bh + 2, x0 : bx + bw + 2]
+    if grey is not None:
+        grey = grey[y0 : by + bh + 2, x0 : bx + bw + 2]
+    count, labels, stats = _components(layer)
     lo, hi = 2 * MIN_HALF + 1, 2 * MAX_HALF + 3
     boxes = stats[1:, :4]
     heights = stats[1:, 3]
@@ -794,6 +894,19 @@ def colour_marks(
         & (np.minimum(stats[:, 2], stats[:, 3]) >= 2)
     )
     sized[0] = False
+    arrow_ok = np.ones(count, bool)
+    # (only when some component could be an arrow)
+    if arrows and grey is not None and (sized & (stats[:, 4] <= 6 * side_max)).any():
+        ring = cv2.dilate(layer, _SQUARE3) > layer
+        # The largest label around each ring pixel (16-bit labels dilate as they are).
+        owned = labels if labels.dtype == np.uint16 else labels.astype(np.float32)
+        owner = cv2.dilate(owned, _SQUARE3)[ring].astype(np.intp)
+        levels = grey[ring]
+        around = np.bincount(owner, minlength=count)
+        lit_around = np.bincount(owner, weights=levels >= ARROW_RING_LEVEL, minlength=count)
+        # ... and not on a black band (white text: its '1', 'L' and '7' look like arrows).
+        black = np.bincount(owner, weights=levels <= ARROW_BLACK_LEVEL, minlength=count)
+        arrow_ok = (lit_around <= ARROW_RING_SHARE * around) & (black <= ARROW_BLACK_SHARE * around)
     if not arrows:  # crosses only: square and sparse
         sized &= (
             (side_max <= hi)
@@ -812,8 +925,13 @@ def colour_marks(
     fittable = _fit_centres(lit, labels, stats, shaped, pixel_slack=grey is None)
     tried = np.zeros(count, bool)  # a cross may fit, or an arrow (the tests below)
     tried[[*fittable["+"], *fittable["x"]]] = True
+    # An arrow is at least 5 px long (its box's diagonal bounds the length), a short one
+    # at most 2.5 pixels per pixel of it: the first tests of _arrow_tip, on the stats.
+    arrow_sized = np.zeros(count, bool)
     if arrows:
-        tried |= (stats[:, 4] <= 6 * side_max) & arrow_ok
+        diagonals = np.hypot(stats[:, 2] - 1, stats[:, 3] - 1)
+        arrow_sized = (diagonals >= 5) & ~((diagonals < 12) & (stats[:, 4] > 2.5 * diagonals))
+        tried |= (stats[:, 4] <= 6 * side_max) & arrow_ok & arrow_sized
     fitted: dict[int, tuple[tuple[float, int, int, str], int, int]] = {}
     for label in np.flatnonzero(sized & tried):
         k = int(label)
@@ -836,10 +954,11 @@ def colour_marks(
             for style in ("+", "x"):
                 if k not in fittable[style]:
                     continue  # no centre passes the first tests
-                fit, cx, cy = _cross_fit(component, style, fittable[style][k])
+                fit, cx, cy = _cross_fit(component, style, fittable[style][k], MODEL_FIT)
                 if fit >= MODEL_FIT and (best is None or fit > best[0]):
                     best = (fit, cx, cy, style)
-        if best is None and arrows and area <= 6 * max(w, h) and arrow_ok[k]:
+        may_arrow = arrows and area <= 6 * max(w, h) and arrow_ok[k] and arrow_sized[k]
+        if best is None and may_arrow:
             tip = _arrow_tip(component)
             if tip is not None:
                 best = (tip[0], tip[1], tip[2], ">")
@@ -867,11 +986,13 @@ def colour_marks(
         if beside.any():
             continue
         fit, cx, cy, style = best
-        my, mx = min(max(cy + oy, 0), layer.shape[0] - 1), min(max(cx + ox, 0), layer.shape[1] - 1)
+        my = min(max(cy + oy + y0, 0), whole.shape[0] - 1)
+        mx = min(max(cx + ox + x0, 0), whole.shape[1] - 1)
         # Lit pixels around a mark besides its own (colour flow, elastography, busy icons).
-        if _lit_around(layer, mx, my) - area > MARK_CLUTTER * CLUTTER_SIDE**2:
+        if _lit_around(whole, mx, my) - area > MARK_CLUTTER * CLUTTER_SIDE**2:
             continue
-        found.append(_Mark(cx + ox, cy + oy, style, round(fit, 4), (x, y, x + w - 1, y + h - 1)))
+        box = (x + x0, y + y0, x + x0 + w - 1, y + y0 + h - 1)
+        found.append(_Mark(cx + ox + x0, cy + oy + y0, style, round(fit, 4), box))
     return found
 
 
