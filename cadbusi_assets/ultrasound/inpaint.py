@@ -90,6 +90,9 @@ GREY_WINDOW_SHARE = 0.05
 PIECE_MAX_SIDE = 16
 PIECE_NEAR = 30
 PIECE_COLOUR = 60
+#: A pixel of a coloured mark's component is drawn when its grey level is within this of the
+#: mark's (see :func:`_colour_graphics`).
+LUMA_TOLERANCE = 20
 
 Point = Sequence[int]
 
@@ -236,7 +239,7 @@ def _overlay_at(
     # A white stroke: bright and brighter than its neighbourhood's mean.
     maybe = np.flatnonzero(allowed & ~lit & (g >= WHITE_LEVEL))
     if maybe.size:
-        half = BACKGROUND_SIDE // 2
+        half = 3
         offsets = np.arange(-half, half + 1)
         wy = np.clip(ys[maybe, None] + offsets, 0, grey.shape[0] - 1)
         wx = np.clip(xs[maybe, None] + offsets, 0, grey.shape[1] - 1)
@@ -255,40 +258,58 @@ def _mark_colour(frame: np.ndarray, fill: np.ndarray, x: int, y: int) -> np.ndar
     return np.asarray(sub[keep].mean(axis=0))
 
 
+def _luma_mode(values: np.ndarray) -> int:
+    """The grey level with the most of ``values`` within :data:`LUMA_TOLERANCE` of it."""
+    counts = np.bincount(values, minlength=256).astype(np.float64)
+    window = np.ones(2 * LUMA_TOLERANCE + 1)
+    return int(np.argmax(np.convolve(counts, window, mode="same")))
+
+
 def _colour_graphics(
     frame: np.ndarray, grey: np.ndarray, points: list[tuple[int, int]], *, white: bool = False
-) -> tuple[np.ndarray | None, list[bool]]:
-    """Full-frame mask of the coloured caliper graphics of ``points`` (None when there are
-    none) and, per point, whether its mark is a coloured component (``white``: of thin
-    near-white strokes, :func:`.calipers.white_strokes`, instead).
+) -> tuple[np.ndarray | None, np.ndarray | None, list[bool]]:
+    """Full-frame masks of the coloured caliper graphics of ``points`` (None when there are
+    none): the drawn pixels, and the pixels of the graphics' components off the marks' grey
+    level (None for ``white``); and, per point, whether its mark is a coloured component
+    (``white``: of thin near-white strokes, :func:`.calipers.white_strokes`, instead).
 
     The mark is the connected component of mark-coloured pixels under the point (any shape:
     '+', 'x', an arrow); with it go the small components of about its colour (the
     :data:`PIECE_MAX_SIDE`) within :data:`PIECE_NEAR` px of a mark (its number) or inside the
-    circle whose diameter joins two marks (dots of a measurement line or an ellipse trace)."""
+    circle whose diameter joins two marks (dots of a measurement line or an ellipse trace).
+
+    JPEG codes colour at half resolution, so a mark's colour bleeds into the neighbouring
+    pixels, and bright speckle next to a mark joins its component; but grey levels keep full
+    resolution: a drawn pixel keeps about the grey level of the mark's colour (within 16
+    levels on the JPEG frames of the tuning families), a tinted neighbour its own. The
+    component's pixels more than :data:`LUMA_TOLERANCE` from the mark's grey level (the mode
+    of its pixels' levels) are its tinted neighbours: they keep their grey level and only
+    lose the tint (filled, they take the image around a mark away from the fill of the
+    mark's own pixels: 3 dB inside the true caliper masks of the tuning JPEG frames)."""
     handled = [False] * len(points)
     if (frame.ndim != 3 and not white) or not points:
-        return None, handled
+        return None, None, handled
     height, width = grey.shape
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     margin = PIECE_NEAR + PIECE_MAX_SIDE
     x0, y0 = max(0, min(xs) - margin), max(0, min(ys) - margin)
     x1, y1 = min(width, max(xs) + margin + 1), min(height, max(ys) + margin + 1)
-    sub = frame[y0:y1, x0:x1]
+    sub, sub_grey = frame[y0:y1, x0:x1], grey[y0:y1, x0:x1]
     tinted = chroma(sub) >= CHROMA_LEVEL
     if white:
-        layer = white_strokes(grey[y0:y1, x0:x1], tinted.astype(np.uint8)).astype(bool)
+        layer = white_strokes(sub_grey, tinted.astype(np.uint8)).astype(bool)
     else:
-        layer = overlay_candidates(sub, grey[y0:y1, x0:x1]).astype(bool) & tinted
-    sub = sub if sub.ndim == 3 else sub[..., None]
+        layer = overlay_candidates(sub, sub_grey).astype(bool) & tinted
     if not layer.any():
-        return None, handled
+        return None, None, handled
     count, labels, stats, centres = cv2.connectedComponentsWithStats(
         layer.astype(np.uint8), connectivity=8
     )
-    flat = labels.ravel()
+    lit = np.flatnonzero(layer)
+    lit_labels = labels.ravel()[lit]
+    pixels = sub.reshape(-1, sub.shape[2])[lit] if sub.ndim == 3 else sub.ravel()[lit, None]
     sums = np.stack(
-        [np.bincount(flat, sub[..., c].ravel(), minlength=count) for c in range(sub.shape[2])],
+        [np.bincount(lit_labels, pixels[:, c], minlength=count) for c in range(pixels.shape[1])],
         axis=1,
     )
     colours = sums / np.maximum(stats[:, 4:5], 1)
@@ -301,31 +322,66 @@ def _colour_graphics(
             marks.append(int(np.bincount(found).argmax()))
             handled[i] = True
     if not marks:
-        return None, handled
-    selected = set(marks)
+        return None, None, handled
+    selected = np.zeros(count, bool)
+    selected[marks] = True
     mark_colours = colours[marks]
     local = np.array(points, float) - (x0, y0)
-    pairs = [
-        (local[i], local[j])
-        for i in range(len(points))
-        for j in range(i + 1, len(points))
-        if handled[i] and handled[j] and np.hypot(*(local[i] - local[j])) <= MAX_LINE_LENGTH
-    ]
-    for k in range(1, count):
-        if k in selected or max(stats[k, 2], stats[k, 3]) > PIECE_MAX_SIDE:
-            continue
-        if np.abs(mark_colours - colours[k]).max(axis=1).min() > PIECE_COLOUR:
-            continue
+    ends = np.array(
+        [
+            (local[i], local[j])
+            for i in range(len(points))
+            for j in range(i + 1, len(points))
+            if handled[i] and handled[j] and np.hypot(*(local[i] - local[j])) <= MAX_LINE_LENGTH
+        ]
+    ).reshape(-1, 2, 2)
+    # Candidate pieces: small, of about a mark's colour, not a mark.
+    k = np.arange(1, count)
+    k = k[~selected[k] & (np.maximum(stats[k, 2], stats[k, 3]) <= PIECE_MAX_SIDE)]
+    nearest = np.abs(colours[k, None, :] - mark_colours[None]).max(axis=2)
+    k = k[nearest.min(axis=1) <= PIECE_COLOUR]
+    if k.size:
         centre = centres[k]
-        close = np.hypot(*(local - centre).T).min() <= PIECE_NEAR
-        between = any(
-            np.hypot(*(centre - (p + q) / 2)) <= np.hypot(*(p - q)) / 2 + 3 for p, q in pairs
-        )
-        if close or between:
-            selected.add(k)
+        close = np.hypot(*(local[None] - centre[:, None]).transpose(2, 0, 1)).min(axis=1)
+        keep = close <= PIECE_NEAR
+        if len(ends):
+            middle, radius = ends.mean(axis=1), np.hypot(*(ends[:, 0] - ends[:, 1]).T) / 2
+            gap = np.hypot(*(centre[:, None] - middle[None]).transpose(2, 0, 1))
+            keep |= (gap <= radius[None] + 3).any(axis=1)
+        selected[k[keep]] = True
     mask = np.zeros(grey.shape, bool)
-    mask[y0:y1, x0:x1] = np.isin(labels, sorted(selected))
-    return mask, handled
+    drawn = selected[labels]
+    mask[y0:y1, x0:x1] = drawn
+    if white:
+        return mask, None, handled
+    # The grey level each selected component's pixels should have: its mark's, or that of
+    # the mark of the closest colour.
+    levels = np.array([_luma_mode(sub_grey.ravel()[lit[lit_labels == m]]) for m in marks])
+    reference = np.zeros(count, np.int16)
+    picked = np.flatnonzero(selected)
+    closest = np.abs(colours[picked, None, :] - mark_colours[None]).max(axis=2).argmin(axis=1)
+    reference[picked] = levels[closest]
+    grey16 = sub_grey.astype(np.int16)
+    off = drawn & (np.abs(grey16 - reference[labels]) > LUMA_TOLERANCE)
+    oy, ox = np.nonzero(off)
+    if oy.size:
+        # Off the mark's level: the image's own level (closer to the mean of the pixels
+        # around it outside the graphics) or a faded mark pixel (closer to the mark's).
+        half = 3
+        offsets = np.arange(-half, half + 1)
+        wy = np.clip(oy[:, None] + offsets, 0, sub_grey.shape[0] - 1)[:, :, None]
+        wx = np.clip(ox[:, None] + offsets, 0, sub_grey.shape[1] - 1)[:, None, :]
+        free = ~layer[wy, wx]
+        around = (grey16[wy, wx] * free).sum(axis=(1, 2)) / np.maximum(free.sum(axis=(1, 2)), 1)
+        level = grey16[oy, ox]
+        image = free.any(axis=(1, 2)) & (
+            np.abs(level - around) < np.abs(level - reference[labels[oy, ox]])
+        )
+        off[oy[~image], ox[~image]] = False
+    off_mask = np.zeros(grey.shape, bool)
+    off_mask[y0:y1, x0:x1] = off
+    mask[y0:y1, x0:x1] &= ~off
+    return mask, off_mask, handled
 
 
 def caliper_masks(
@@ -345,14 +401,14 @@ def caliper_masks(
         for p in caliper_points
         if 0 <= int(p[0]) < frame.shape[1] and 0 <= int(p[1]) < frame.shape[0]
     ]
-    graphics, coloured = _colour_graphics(frame, grey, points)
+    graphics, off_level, coloured = _colour_graphics(frame, grey, points)
     if graphics is not None:
         fill |= graphics
-        recolour |= _halo(frame, graphics)
+        recolour |= _halo(frame, graphics if off_level is None else graphics | off_level)
     rest = [p for p, c in zip(points, coloured, strict=True) if not c]
     # White marks keep their stroke model below (JPEG breaks thin white strokes); their
     # numbers and dots come from the thin near-white components.
-    whites, _ = _colour_graphics(frame, grey, rest, white=True)
+    whites, _, _ = _colour_graphics(frame, grey, rest, white=True)
     if whites is not None:
         fill |= whites
     for (x, y), done in zip(points, coloured, strict=True):
@@ -407,6 +463,9 @@ def caliper_masks(
                     recolour[y0:y1, x0:x1] |= near.astype(bool) & tint
     recolour &= ~fill
     _promote_bright(grey, fill, recolour)
+    if off_level is not None:
+        fill &= ~off_level
+        recolour |= off_level
     return CaliperMasks(fill, recolour)
 
 
@@ -605,23 +664,26 @@ def inpaint_frames(
         for i, (frame, m, union) in enumerate(zip(frames, all_masks, unions, strict=True))
         for box in _windows(union)
     ]
-    if method in ("auto", "torch"):
-        if jobs:
-            from cadbusi_assets.ultrasound.inpaint_torch import normconv_windows
-
-            estimates = normconv_windows(
-                [job.values for job in jobs],
-                [job.unknown for job in jobs],
-                SIGMAS,
-                device=device,
-                min_weight=MIN_WEIGHT,
-            )
-            for job, estimate in zip(jobs, estimates, strict=True):
-                _write(outputs[job.frame_index], job, estimate)
-    else:
-        for job in jobs:
-            _write(outputs[job.frame_index], job, _estimate(job, method))
+    for job, estimate in zip(jobs, _estimates(jobs, method, device), strict=True):
+        _write(outputs[job.frame_index], job, estimate)
     return list(zip(outputs, unions, strict=True))
+
+
+def _estimates(jobs: list[_Job], method: str, device: str | None) -> list[np.ndarray]:
+    """The fill of every job (one batched torch call, or window by window with OpenCV)."""
+    if not jobs:
+        return []
+    if method in ("auto", "torch"):
+        from cadbusi_assets.ultrasound.inpaint_torch import normconv_windows
+
+        return normconv_windows(
+            [job.values for job in jobs],
+            [job.unknown for job in jobs],
+            SIGMAS,
+            device=device,
+            min_weight=MIN_WEIGHT,
+        )
+    return [_estimate(job, method) for job in jobs]
 
 
 def inpaint_batch(
