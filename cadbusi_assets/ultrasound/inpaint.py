@@ -93,6 +93,8 @@ PIECE_COLOUR = 60
 #: A pixel of a coloured mark's component is drawn when its grey level is within this of the
 #: mark's (see :func:`_colour_graphics`).
 LUMA_TOLERANCE = 20
+#: Half-side of the square whose pixels outside the graphics give the image's level there.
+LEVEL_REACH = 3
 
 Point = Sequence[int]
 
@@ -239,7 +241,7 @@ def _overlay_at(
     # A white stroke: bright and brighter than its neighbourhood's mean.
     maybe = np.flatnonzero(allowed & ~lit & (g >= WHITE_LEVEL))
     if maybe.size:
-        half = 3
+        half = BACKGROUND_SIDE // 2
         offsets = np.arange(-half, half + 1)
         wy = np.clip(ys[maybe, None] + offsets, 0, grey.shape[0] - 1)
         wx = np.clip(xs[maybe, None] + offsets, 0, grey.shape[1] - 1)
@@ -256,6 +258,79 @@ def _mark_colour(frame: np.ndarray, fill: np.ndarray, x: int, y: int) -> np.ndar
     if not keep.any():
         return None
     return np.asarray(sub[keep].mean(axis=0))
+
+
+#: White dots of a line or an ellipse trace: at most this wide; within this distance of the
+#: segment or of the ellipse; an ellipse needs this share of the dots its perimeter would hold
+#: at the widest spacing (:data:`DOT_GAP` px) to agree on its minor axis.
+WHITE_DOT_SIDE = 5
+TRACE_DISTANCE = 2.5
+DOT_GAP = 9.0
+TRACE_SUPPORT = 0.25
+
+
+def _on_trace(centres: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Which ``centres`` lie on the segment ``pq`` or on an ellipse with the axis ``pq`` that
+    enough of them agree on (its half minor axis voted by the centres; bright speckle is
+    scattered, the dots of a trace are not)."""
+    half = float(np.hypot(*(q - p))) / 2
+    if half < 1:
+        return np.zeros(len(centres), bool)
+    along = (q - p) / (2 * half)
+    rel = centres - (p + q) / 2
+    u = rel @ along
+    v = rel @ np.array([-along[1], along[0]])
+    inside = np.abs(u) <= half
+    out = inside & (np.abs(v) <= TRACE_DISTANCE)
+    sure = inside & (np.abs(u) <= 0.85 * half)
+    minor = np.abs(v[sure]) / np.sqrt(1 - (u[sure] / half) ** 2)
+    if minor.size == 0:
+        return out
+    votes = np.bincount(np.rint(minor).astype(np.intp))
+    window = np.convolve(votes, np.ones(2 * int(TRACE_DISTANCE) + 1), mode="same")
+    best = int(np.argmax(window))
+    perimeter = np.pi * (half + best)
+    if best < 3 or window[best] < max(6.0, TRACE_SUPPORT * perimeter / DOT_GAP):
+        return out
+    radius = np.sqrt((u / half) ** 2 + (v / best) ** 2)
+    distance = np.abs(1 - 1 / np.maximum(radius, 1e-9)) * np.hypot(u, v)
+    return out | (distance <= TRACE_DISTANCE)
+
+
+#: A dotted line from a mark: at least this many dots in a row, the first within
+#: :data:`RAY_START` px of the mark, each within :data:`DOT_GAP` + 2 px of the previous one.
+RAY_DOTS = 5
+RAY_START = 24.0
+
+
+def _on_ray(centres: np.ndarray, mark: np.ndarray) -> np.ndarray:
+    """Which ``centres`` form a dotted line leaving ``mark`` (in any direction): the longest
+    run of centres within :data:`TRACE_DISTANCE` of a ray from the mark through one of them,
+    evenly enough spaced from the mark outwards."""
+    rel = centres - mark
+    dist = np.hypot(rel[:, 0], rel[:, 1])
+    out = np.zeros(len(centres), bool)
+    near = np.flatnonzero((dist > 2) & (dist <= MAX_LINE_LENGTH))
+    if near.size < RAY_DOTS:
+        return out
+    direction = rel[near] / dist[near, None]
+    # along[i, j]: position of centre j along the ray through centre i; across: off it.
+    along = direction @ rel[near].T
+    across = np.abs(direction[:, 0, None] * rel[near, 1] - direction[:, 1, None] * rel[near, 0])
+    on = (across <= TRACE_DISTANCE) & (along > 0)
+    best: np.ndarray | None = None
+    for i in np.flatnonzero(on.sum(axis=1) >= RAY_DOTS):
+        members = np.flatnonzero(on[i])
+        order = members[np.argsort(along[i, members])]
+        steps = np.diff(np.concatenate([[0.0], along[i, order]]))
+        limits = np.concatenate([[RAY_START], np.full(len(order) - 1, DOT_GAP + 2)])
+        broken = np.flatnonzero(steps > limits)
+        run = order[: broken[0]] if broken.size else order
+        if len(run) >= RAY_DOTS and (best is None or len(run) > len(best)):
+            best = run
+    if best is not None:
+        out[near[best]] = True
+    return out
 
 
 def _luma_mode(values: np.ndarray) -> int:
@@ -344,7 +419,14 @@ def _colour_graphics(
         centre = centres[k]
         close = np.hypot(*(local[None] - centre[:, None]).transpose(2, 0, 1)).min(axis=1)
         keep = close <= PIECE_NEAR
-        if len(ends):
+        if white:
+            dots = np.maximum(stats[k, 2], stats[k, 3]) <= WHITE_DOT_SIDE
+            for p, q in ends:
+                keep |= dots & _on_trace(centre, p, q)
+            # A dotted line to a mark that was not found: a run of dots from a mark.
+            for m in np.flatnonzero(handled):
+                keep |= dots & _on_ray(centre, local[m])
+        elif len(ends):
             middle, radius = ends.mean(axis=1), np.hypot(*(ends[:, 0] - ends[:, 1]).T) / 2
             gap = np.hypot(*(centre[:, None] - middle[None]).transpose(2, 0, 1))
             keep |= (gap <= radius[None] + 3).any(axis=1)
@@ -367,8 +449,7 @@ def _colour_graphics(
     if oy.size:
         # Off the mark's level: the image's own level (closer to the mean of the pixels
         # around it outside the graphics) or a faded mark pixel (closer to the mark's).
-        half = 3
-        offsets = np.arange(-half, half + 1)
+        offsets = np.arange(-LEVEL_REACH, LEVEL_REACH + 1)
         wy = np.clip(oy[:, None] + offsets, 0, sub_grey.shape[0] - 1)[:, :, None]
         wx = np.clip(ox[:, None] + offsets, 0, sub_grey.shape[1] - 1)[:, None, :]
         free = ~layer[wy, wx]
