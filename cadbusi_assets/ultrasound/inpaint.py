@@ -51,6 +51,7 @@ from cadbusi_assets.ultrasound.overlay import (
     SATURATED_LEVEL,
     WHITE_CONTRAST,
     WHITE_LEVEL,
+    ColourMaps,
     chroma,
     overlay_candidates,
     to_grey,
@@ -75,6 +76,10 @@ SIGMAS: tuple[tuple[float, float], ...] = ((4.0, 4.0), (1.4, 0.8), (0.7, 0.4))
 SIGMA_NEAR = SIGMAS[-1]
 SIGMA_FAR = SIGMAS[0]
 MIN_WEIGHT = 0.05
+#: :func:`caliper_masks` looks at the box around the points grown by this: the colour
+#: graphics' box (:data:`PIECE_NEAR` + :data:`PIECE_MAX_SIDE`), their halo
+#: (:data:`HALO_REACH`), the background of :func:`_promote_bright` and its 15 px blur.
+REGION_MARGIN = 96
 #: Chroma above which a pixel near a coloured mark belongs to its JPEG halo, and how far the
 #: halo reaches (JPEG codes 4:2:2 chroma in 16x8 blocks, so the tint spreads that far).
 HALO_CHROMA = 6
@@ -301,6 +306,20 @@ def _on_trace(centres: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray:
 #: :data:`RAY_START` px of the mark, each within :data:`DOT_GAP` + 2 px of the previous one.
 RAY_DOTS = 5
 RAY_START = 24.0
+RAY_REAIM = 3
+
+
+def _run(rel: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """Indices of ``rel`` (centres relative to a mark) in the run of dots along the ray in
+    ``direction`` (unit) from the mark, nearest first."""
+    along = rel @ direction
+    across = np.abs(direction[0] * rel[:, 1] - direction[1] * rel[:, 0])
+    members = np.flatnonzero((across <= TRACE_DISTANCE) & (along > 0))
+    order = members[np.argsort(along[members], kind="stable")]
+    steps = np.diff(np.concatenate([[0.0], along[order]]))
+    limits = np.concatenate([[RAY_START], np.full(max(len(order) - 1, 0), DOT_GAP + 2)])
+    broken = np.flatnonzero(steps > limits)
+    return order[: broken[0]] if broken.size else order
 
 
 def _on_ray(centres: np.ndarray, mark: np.ndarray) -> np.ndarray:
@@ -313,19 +332,19 @@ def _on_ray(centres: np.ndarray, mark: np.ndarray) -> np.ndarray:
     near = np.flatnonzero((dist > 2) & (dist <= MAX_LINE_LENGTH))
     if near.size < RAY_DOTS:
         return out
-    direction = rel[near] / dist[near, None]
-    # along[i, j]: position of centre j along the ray through centre i; across: off it.
-    along = direction @ rel[near].T
-    across = np.abs(direction[:, 0, None] * rel[near, 1] - direction[:, 1, None] * rel[near, 0])
-    on = (across <= TRACE_DISTANCE) & (along > 0)
+    # A line's first dot is within RAY_START of the mark: the rays through those, each
+    # re-aimed through the farthest dot of its run while the run grows.
     best: np.ndarray | None = None
-    for i in np.flatnonzero(on.sum(axis=1) >= RAY_DOTS):
-        members = np.flatnonzero(on[i])
-        order = members[np.argsort(along[i, members])]
-        steps = np.diff(np.concatenate([[0.0], along[i, order]]))
-        limits = np.concatenate([[RAY_START], np.full(len(order) - 1, DOT_GAP + 2)])
-        broken = np.flatnonzero(steps > limits)
-        run = order[: broken[0]] if broken.size else order
+    for seed in near[dist[near] <= RAY_START]:
+        run = _run(rel[near], rel[seed] / dist[seed])
+        for _ in range(RAY_REAIM):
+            if len(run) < 2:
+                break
+            tip = rel[near[run[-1]]]
+            longer = _run(rel[near], tip / np.hypot(*tip))
+            if len(longer) <= len(run):
+                break
+            run = longer
         if len(run) >= RAY_DOTS and (best is None or len(run) > len(best)):
             best = run
     if best is not None:
@@ -370,11 +389,12 @@ def _colour_graphics(
     x0, y0 = max(0, min(xs) - margin), max(0, min(ys) - margin)
     x1, y1 = min(width, max(xs) + margin + 1), min(height, max(ys) + margin + 1)
     sub, sub_grey = frame[y0:y1, x0:x1], grey[y0:y1, x0:x1]
-    tinted = chroma(sub) >= CHROMA_LEVEL
+    maps = ColourMaps.of(sub) if sub.ndim == 3 else None
+    tinted = maps.chroma >= CHROMA_LEVEL if maps is not None else np.zeros(sub_grey.shape, bool)
     if white:
         layer = white_strokes(sub_grey, tinted.astype(np.uint8)).astype(bool)
     else:
-        layer = overlay_candidates(sub, sub_grey).astype(bool) & tinted
+        layer = overlay_candidates(sub, sub_grey, maps).astype(bool) & tinted
     if not layer.any():
         return None, None, handled
     count, labels, stats, centres = cv2.connectedComponentsWithStats(
@@ -473,15 +493,38 @@ def caliper_masks(
     lines: bool = True,
 ) -> CaliperMasks:
     """Fill and recolour masks of the marks at ``caliper_points`` and, with ``lines``, of
-    dotted measurement lines joining two of them."""
-    grey = to_grey(frame) if grey is None else grey
-    fill = np.zeros(frame.shape[:2], bool)
-    recolour = np.zeros(frame.shape[:2], bool)
+    dotted measurement lines joining two of them.
+
+    Only the box around the points grown by :data:`REGION_MARGIN` is looked at (every
+    window below stays inside it, so the masks are those of the whole frame)."""
+    height, width = frame.shape[:2]
+    fill = np.zeros((height, width), bool)
+    recolour = np.zeros((height, width), bool)
     points = [
         (int(p[0]), int(p[1]))
         for p in caliper_points
-        if 0 <= int(p[0]) < frame.shape[1] and 0 <= int(p[1]) < frame.shape[0]
+        if 0 <= int(p[0]) < width and 0 <= int(p[1]) < height
     ]
+    if not points:
+        return CaliperMasks(fill, recolour)
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    x0, y0 = max(0, min(xs) - REGION_MARGIN), max(0, min(ys) - REGION_MARGIN)
+    x1, y1 = min(width, max(xs) + REGION_MARGIN + 1), min(height, max(ys) + REGION_MARGIN + 1)
+    region = frame[y0:y1, x0:x1]
+    region_grey = to_grey(region) if grey is None else grey[y0:y1, x0:x1]
+    local = [(x - x0, y - y0) for x, y in points]
+    masks = _region_masks(region, region_grey, local, lines)
+    fill[y0:y1, x0:x1] = masks.fill
+    recolour[y0:y1, x0:x1] = masks.recolour
+    return CaliperMasks(fill, recolour)
+
+
+def _region_masks(
+    frame: np.ndarray, grey: np.ndarray, points: list[tuple[int, int]], lines: bool
+) -> CaliperMasks:
+    """:func:`caliper_masks` of ``points`` (inside the frame) in the frame (a region)."""
+    fill = np.zeros(frame.shape[:2], bool)
+    recolour = np.zeros(frame.shape[:2], bool)
     graphics, off_level, coloured = _colour_graphics(frame, grey, points)
     if graphics is not None:
         fill |= graphics
@@ -500,13 +543,16 @@ def caliper_masks(
         recolour[wy0:wy1, wx0:wx1] |= halo.astype(bool)
     if lines:
         pairs = []
+        colours: dict[int, np.ndarray | None] = {}
         for i, p in enumerate(points):
             for j in range(i + 1, len(points)):
                 colour = np.full(3, np.nan)
                 if coloured[i] and coloured[j]:
                     # Its dots are of the marks' colour: among the coloured graphics already
                     # unless JPEG faded them, so only pixels tinted like the marks count.
-                    found = _mark_colour(frame, fill, *p)
+                    if i not in colours:
+                        colours[i] = _mark_colour(frame, fill, *p)
+                    found = colours[i]
                     if found is None:
                         continue
                     colour = found
