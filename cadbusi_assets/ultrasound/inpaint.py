@@ -153,6 +153,11 @@ def _mark_masks(
     # fill's nearest neighbours away).
     band: np.ndarray = cv2.dilate(model, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
     fill = (_bright(sub_grey).astype(np.uint8) & band) | model
+    # Bright pixels beside the strokes at the image's own level are speckle (JPEG blurs a
+    # stroke's level into them no further than that), as in :func:`_colour_graphics`.
+    reference = np.full(sub_grey.shape, _luma_mode(sub_grey[model.astype(bool)]), np.int16)
+    beside = fill.astype(bool) & ~model.astype(bool)
+    fill[_off_level(sub_grey, beside, band.astype(bool), reference)] = 0
     recolour = np.zeros_like(fill)
     if sub.ndim == 3:
         halo_band: np.ndarray = cv2.dilate(
@@ -463,26 +468,33 @@ def _colour_graphics(
     picked = np.flatnonzero(selected)
     closest = np.abs(colours[picked, None, :] - mark_colours[None]).max(axis=2).argmin(axis=1)
     reference[picked] = levels[closest]
-    grey16 = sub_grey.astype(np.int16)
-    off = drawn & (np.abs(grey16 - reference[labels]) > LUMA_TOLERANCE)
-    oy, ox = np.nonzero(off)
-    if oy.size:
-        # Off the mark's level: the image's own level (closer to the mean of the pixels
-        # around it outside the graphics) or a faded mark pixel (closer to the mark's).
-        offsets = np.arange(-LEVEL_REACH, LEVEL_REACH + 1)
-        wy = np.clip(oy[:, None] + offsets, 0, sub_grey.shape[0] - 1)[:, :, None]
-        wx = np.clip(ox[:, None] + offsets, 0, sub_grey.shape[1] - 1)[:, None, :]
-        free = ~layer[wy, wx]
-        around = (grey16[wy, wx] * free).sum(axis=(1, 2)) / np.maximum(free.sum(axis=(1, 2)), 1)
-        level = grey16[oy, ox]
-        image = free.any(axis=(1, 2)) & (
-            np.abs(level - around) < np.abs(level - reference[labels[oy, ox]])
-        )
-        off[oy[~image], ox[~image]] = False
+    off = _off_level(sub_grey, drawn, layer, reference[labels])
     off_mask = np.zeros(grey.shape, bool)
     off_mask[y0:y1, x0:x1] = off
     mask[y0:y1, x0:x1] &= ~off
     return mask, off_mask, handled
+
+
+def _off_level(
+    grey: np.ndarray, drawn: np.ndarray, graphics: np.ndarray, reference: np.ndarray
+) -> np.ndarray:
+    """The pixels of ``drawn`` at the image's own grey level rather than the mark's
+    (``reference``, per pixel): more than :data:`LUMA_TOLERANCE` from the mark's level and
+    closer to the mean of the pixels around them outside ``graphics`` (a faded mark pixel
+    is closer to the mark's)."""
+    grey16 = grey.astype(np.int16)
+    off = drawn & (np.abs(grey16 - reference) > LUMA_TOLERANCE)
+    oy, ox = np.nonzero(off)
+    if oy.size:
+        offsets = np.arange(-LEVEL_REACH, LEVEL_REACH + 1)
+        wy = np.clip(oy[:, None] + offsets, 0, grey.shape[0] - 1)[:, :, None]
+        wx = np.clip(ox[:, None] + offsets, 0, grey.shape[1] - 1)[:, None, :]
+        free = ~graphics[wy, wx]
+        around = (grey16[wy, wx] * free).sum(axis=(1, 2)) / np.maximum(free.sum(axis=(1, 2)), 1)
+        level = grey16[oy, ox]
+        image = free.any(axis=(1, 2)) & (np.abs(level - around) < np.abs(level - reference[oy, ox]))
+        off[oy[~image], ox[~image]] = False
+    return off
 
 
 def caliper_masks(
