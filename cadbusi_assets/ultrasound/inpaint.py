@@ -414,6 +414,7 @@ def _colour_graphics(
     )
     colours = sums / np.maximum(stats[:, 4:5], 1)
     marks: list[int] = []
+    centre_levels: list[np.ndarray] = []
     for i, (px, py) in enumerate(points):
         cx, cy = px - x0, py - y0
         near = labels[max(0, cy - 2) : cy + 3, max(0, cx - 2) : cx + 3]
@@ -421,6 +422,9 @@ def _colour_graphics(
         if found.size:
             marks.append(int(np.bincount(found).argmax()))
             handled[i] = True
+            # The mark's own pixels at its centre (where its strokes meet).
+            middle = (slice(max(0, cy - 1), cy + 2), slice(max(0, cx - 1), cx + 2))
+            centre_levels.append(sub_grey[middle][labels[middle] == marks[-1]])
     if not marks:
         return None, None, handled
     selected = np.zeros(count, bool)
@@ -461,9 +465,17 @@ def _colour_graphics(
     mask[y0:y1, x0:x1] = drawn
     if white:
         return mask, None, handled
-    # The grey level each selected component's pixels should have: its mark's, or that of
-    # the mark of the closest colour.
-    levels = np.array([_luma_mode(sub_grey.ravel()[lit[lit_labels == m]]) for m in marks])
+    # The grey level each selected component's pixels should have: its mark's (the median of
+    # its pixels at its centre, else the mode of its pixels), or that of the mark of the
+    # closest colour.
+    levels = np.array(
+        [
+            int(np.median(centre))
+            if centre.size
+            else _luma_mode(sub_grey.ravel()[lit[lit_labels == m]])
+            for m, centre in zip(marks, centre_levels, strict=True)
+        ]
+    )
     reference = np.zeros(count, np.int16)
     picked = np.flatnonzero(selected)
     closest = np.abs(colours[picked, None, :] - mark_colours[None]).max(axis=2).argmin(axis=1)
