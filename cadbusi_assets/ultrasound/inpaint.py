@@ -11,9 +11,10 @@ fill mask. Pixels outside both masks never change.
 Fill methods (all work on a small window around each mark, never on the whole frame):
 
 * ``"torch"`` (the default, also ``"auto"``): normalized Gaussian convolution, i.e. the
-  locally weighted mean of the unmasked neighbours (sigma 0.5 px next to the unmasked
-  image, 1 px and 4 px deeper inside a wide mask; :data:`SIGMAS`), computed with torch on every window of a batch of frames at once, on CUDA when
-  present and on the CPU otherwise (:mod:`.inpaint_torch`; ``$CADBUSI_INPAINT_DEVICE``
+  locally weighted mean of the unmasked neighbours (anisotropic, twice as wide across the
+  image as down it, as speckle is: sigma 0.7 x 0.4 px next to the unmasked image, wider
+  deeper inside a wide mask; :data:`SIGMAS`), computed with torch on every window of a
+  batch of frames at once, on CUDA when present and on the CPU otherwise (:mod:`.inpaint_torch`; ``$CADBUSI_INPAINT_DEVICE``
   forces a device). Exact fixed-point arithmetic: a frame gives the same bytes alone or in
   a batch, on any device. Speckle under a stroke cannot be recovered; its best estimate in
   the mean-square sense is a local mean of the nearest pixels.
@@ -50,6 +51,7 @@ from cadbusi_assets.ultrasound.overlay import (
     SATURATED_LEVEL,
     WHITE_CONTRAST,
     WHITE_LEVEL,
+    ColourMaps,
     chroma,
     overlay_candidates,
     to_grey,
@@ -59,16 +61,25 @@ from cadbusi_assets.ultrasound.overlay import (
 REACH = 20
 #: Extra context around the window for the fill.
 CONTEXT = 8
-#: Gaussian sigmas of the normalized convolution, wide to narrow: a narrower estimate
-#: replaces the wider one wherever its weights reach :data:`MIN_WEIGHT`. The narrowest is half
-#: a pixel, so a pixel next to the unmasked image takes (nearly) its nearest neighbours' mean:
-#: speckle is correlated over a few pixels, so the nearest pixels predict it best (on the
-#: true caliper masks of the tuning families, sigma 0.5 px gave 24.8 dB inside the mask
-#: against 22.8 dB for 1 px and 20.6 dB for 2 px).
-SIGMAS = (4.0, 1.0, 0.5)
+#: Gaussian sigmas ``(along x, along y)`` of the normalized convolution, wide to narrow: a
+#: narrower estimate replaces the wider one wherever its weights reach :data:`MIN_WEIGHT`.
+#: The narrowest is under a pixel, so a pixel next to the unmasked image takes (nearly) its
+#: nearest neighbours' mean: speckle is correlated over a few pixels, so the nearest pixels
+#: predict it best (on the true caliper masks of the tuning families, isotropic sigma 0.5 px
+#: gave 24.8 dB inside the mask against 22.8 dB for 1 px and 20.6 dB for 2 px). Speckle is
+#: elongated across the image (the lateral resolution of a probe is coarser than the axial
+#: one; the generator blurs its noise 1.5-3 px across and 0.8-1.4 px down): weighting the
+#: neighbours to the left and right twice as far as those above and below gave, on the
+#: frames of the tuning families without JPEG and their true masks, 25.7 dB median (26.5
+#: mean) against 24.4 (24.8) for the isotropic ((4, 1, 0.5) px) sigmas.
+SIGMAS: tuple[tuple[float, float], ...] = ((4.0, 4.0), (1.4, 0.8), (0.7, 0.4))
 SIGMA_NEAR = SIGMAS[-1]
 SIGMA_FAR = SIGMAS[0]
 MIN_WEIGHT = 0.05
+#: :func:`caliper_masks` looks at the box around the points grown by this: the colour
+#: graphics' box (:data:`PIECE_NEAR` + :data:`PIECE_MAX_SIDE`), their halo
+#: (:data:`HALO_REACH`), the background of :func:`_promote_bright` and its 15 px blur.
+REGION_MARGIN = 96
 #: Chroma above which a pixel near a coloured mark belongs to its JPEG halo, and how far the
 #: halo reaches (JPEG codes 4:2:2 chroma in 16x8 blocks, so the tint spreads that far).
 HALO_CHROMA = 6
@@ -84,6 +95,11 @@ GREY_WINDOW_SHARE = 0.05
 PIECE_MAX_SIDE = 16
 PIECE_NEAR = 30
 PIECE_COLOUR = 60
+#: A pixel of a coloured mark's component is drawn when its grey level is within this of the
+#: mark's (see :func:`_colour_graphics`).
+LUMA_TOLERANCE = 20
+#: Half-side of the square whose pixels outside the graphics give the image's level there.
+LEVEL_REACH = 3
 
 Point = Sequence[int]
 
@@ -137,6 +153,11 @@ def _mark_masks(
     # fill's nearest neighbours away).
     band: np.ndarray = cv2.dilate(model, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
     fill = (_bright(sub_grey).astype(np.uint8) & band) | model
+    # Bright pixels beside the strokes at the image's own level are speckle (JPEG blurs a
+    # stroke's level into them no further than that), as in :func:`_colour_graphics`.
+    reference = np.full(sub_grey.shape, _luma_mode(sub_grey[model.astype(bool)]), np.int16)
+    beside = fill.astype(bool) & ~model.astype(bool)
+    fill[_off_level(sub_grey, beside, band.astype(bool), reference)] = 0
     recolour = np.zeros_like(fill)
     if sub.ndim == 3:
         halo_band: np.ndarray = cv2.dilate(
@@ -249,44 +270,151 @@ def _mark_colour(frame: np.ndarray, fill: np.ndarray, x: int, y: int) -> np.ndar
     return np.asarray(sub[keep].mean(axis=0))
 
 
+#: White dots of a line or an ellipse trace: at most this wide; within this distance of the
+#: segment or of the ellipse; an ellipse needs this share of the dots its perimeter would hold
+#: at the widest spacing (:data:`DOT_GAP` px) to agree on its minor axis.
+WHITE_DOT_SIDE = 5
+TRACE_DISTANCE = 2.5
+DOT_GAP = 9.0
+TRACE_SUPPORT = 0.25
+
+
+def _on_trace(centres: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Which ``centres`` lie on the segment ``pq`` or on an ellipse with the axis ``pq`` that
+    enough of them agree on (its half minor axis voted by the centres; bright speckle is
+    scattered, the dots of a trace are not)."""
+    half = float(np.hypot(*(q - p))) / 2
+    if half < 1:
+        return np.zeros(len(centres), bool)
+    along = (q - p) / (2 * half)
+    rel = centres - (p + q) / 2
+    u = rel @ along
+    v = rel @ np.array([-along[1], along[0]])
+    inside = np.abs(u) <= half
+    out = inside & (np.abs(v) <= TRACE_DISTANCE)
+    sure = inside & (np.abs(u) <= 0.85 * half)
+    minor = np.abs(v[sure]) / np.sqrt(1 - (u[sure] / half) ** 2)
+    if minor.size == 0:
+        return out
+    votes = np.bincount(np.rint(minor).astype(np.intp))
+    window = np.convolve(votes, np.ones(2 * int(TRACE_DISTANCE) + 1), mode="same")
+    best = int(np.argmax(window))
+    perimeter = np.pi * (half + best)
+    if best < 3 or window[best] < max(6.0, TRACE_SUPPORT * perimeter / DOT_GAP):
+        return out
+    radius = np.sqrt((u / half) ** 2 + (v / best) ** 2)
+    distance = np.abs(1 - 1 / np.maximum(radius, 1e-9)) * np.hypot(u, v)
+    return out | (distance <= TRACE_DISTANCE)
+
+
+#: A dotted line from a mark: at least this many dots in a row, the first within
+#: :data:`RAY_START` px of the mark, each within :data:`DOT_GAP` + 2 px of the previous one.
+RAY_DOTS = 5
+RAY_START = 24.0
+RAY_REAIM = 3
+
+
+def _run(rel: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """Indices of ``rel`` (centres relative to a mark) in the run of dots along the ray in
+    ``direction`` (unit) from the mark, nearest first."""
+    along = rel @ direction
+    across = np.abs(direction[0] * rel[:, 1] - direction[1] * rel[:, 0])
+    members = np.flatnonzero((across <= TRACE_DISTANCE) & (along > 0))
+    order = members[np.argsort(along[members], kind="stable")]
+    steps = np.diff(np.concatenate([[0.0], along[order]]))
+    limits = np.concatenate([[RAY_START], np.full(max(len(order) - 1, 0), DOT_GAP + 2)])
+    broken = np.flatnonzero(steps > limits)
+    return order[: broken[0]] if broken.size else order
+
+
+def _on_ray(centres: np.ndarray, mark: np.ndarray) -> np.ndarray:
+    """Which ``centres`` form a dotted line leaving ``mark`` (in any direction): the longest
+    run of centres within :data:`TRACE_DISTANCE` of a ray from the mark through one of them,
+    evenly enough spaced from the mark outwards."""
+    rel = centres - mark
+    dist = np.hypot(rel[:, 0], rel[:, 1])
+    out = np.zeros(len(centres), bool)
+    near = np.flatnonzero((dist > 2) & (dist <= MAX_LINE_LENGTH))
+    if near.size < RAY_DOTS:
+        return out
+    # A line's first dot is within RAY_START of the mark: the rays through those, each
+    # re-aimed through the farthest dot of its run while the run grows.
+    best: np.ndarray | None = None
+    for seed in near[dist[near] <= RAY_START]:
+        run = _run(rel[near], rel[seed] / dist[seed])
+        for _ in range(RAY_REAIM):
+            if len(run) < 2:
+                break
+            tip = rel[near[run[-1]]]
+            longer = _run(rel[near], tip / np.hypot(*tip))
+            if len(longer) <= len(run):
+                break
+            run = longer
+        if len(run) >= RAY_DOTS and (best is None or len(run) > len(best)):
+            best = run
+    if best is not None:
+        out[near[best]] = True
+    return out
+
+
+def _luma_mode(values: np.ndarray) -> int:
+    """The grey level with the most of ``values`` within :data:`LUMA_TOLERANCE` of it."""
+    counts = np.bincount(values, minlength=256).astype(np.float64)
+    window = np.ones(2 * LUMA_TOLERANCE + 1)
+    return int(np.argmax(np.convolve(counts, window, mode="same")))
+
+
 def _colour_graphics(
     frame: np.ndarray, grey: np.ndarray, points: list[tuple[int, int]], *, white: bool = False
-) -> tuple[np.ndarray | None, list[bool]]:
-    """Full-frame mask of the coloured caliper graphics of ``points`` (None when there are
-    none) and, per point, whether its mark is a coloured component (``white``: of thin
-    near-white strokes, :func:`.calipers.white_strokes`, instead).
+) -> tuple[np.ndarray | None, np.ndarray | None, list[bool]]:
+    """Full-frame masks of the coloured caliper graphics of ``points`` (None when there are
+    none): the drawn pixels, and the pixels of the graphics' components off the marks' grey
+    level (None for ``white``); and, per point, whether its mark is a coloured component
+    (``white``: of thin near-white strokes, :func:`.calipers.white_strokes`, instead).
 
     The mark is the connected component of mark-coloured pixels under the point (any shape:
     '+', 'x', an arrow); with it go the small components of about its colour (the
     :data:`PIECE_MAX_SIDE`) within :data:`PIECE_NEAR` px of a mark (its number) or inside the
-    circle whose diameter joins two marks (dots of a measurement line or an ellipse trace)."""
+    circle whose diameter joins two marks (dots of a measurement line or an ellipse trace).
+
+    JPEG codes colour at half resolution, so a mark's colour bleeds into the neighbouring
+    pixels, and bright speckle next to a mark joins its component; but grey levels keep full
+    resolution: a drawn pixel keeps about the grey level of the mark's colour (within 16
+    levels on the JPEG frames of the tuning families), a tinted neighbour its own. The
+    component's pixels more than :data:`LUMA_TOLERANCE` from the mark's grey level (the mode
+    of its pixels' levels) are its tinted neighbours: they keep their grey level and only
+    lose the tint (filled, they take the image around a mark away from the fill of the
+    mark's own pixels: 3 dB inside the true caliper masks of the tuning JPEG frames)."""
     handled = [False] * len(points)
     if (frame.ndim != 3 and not white) or not points:
-        return None, handled
+        return None, None, handled
     height, width = grey.shape
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     margin = PIECE_NEAR + PIECE_MAX_SIDE
     x0, y0 = max(0, min(xs) - margin), max(0, min(ys) - margin)
     x1, y1 = min(width, max(xs) + margin + 1), min(height, max(ys) + margin + 1)
-    sub = frame[y0:y1, x0:x1]
-    tinted = chroma(sub) >= CHROMA_LEVEL
+    sub, sub_grey = frame[y0:y1, x0:x1], grey[y0:y1, x0:x1]
+    maps = ColourMaps.of(sub) if sub.ndim == 3 else None
+    tinted = maps.chroma >= CHROMA_LEVEL if maps is not None else np.zeros(sub_grey.shape, bool)
     if white:
-        layer = white_strokes(grey[y0:y1, x0:x1], tinted.astype(np.uint8)).astype(bool)
+        layer = white_strokes(sub_grey, tinted.astype(np.uint8)).astype(bool)
     else:
-        layer = overlay_candidates(sub, grey[y0:y1, x0:x1]).astype(bool) & tinted
-    sub = sub if sub.ndim == 3 else sub[..., None]
+        layer = overlay_candidates(sub, sub_grey, maps).astype(bool) & tinted
     if not layer.any():
-        return None, handled
+        return None, None, handled
     count, labels, stats, centres = cv2.connectedComponentsWithStats(
         layer.astype(np.uint8), connectivity=8
     )
-    flat = labels.ravel()
+    lit = np.flatnonzero(layer)
+    lit_labels = labels.ravel()[lit]
+    pixels = sub.reshape(-1, sub.shape[2])[lit] if sub.ndim == 3 else sub.ravel()[lit, None]
     sums = np.stack(
-        [np.bincount(flat, sub[..., c].ravel(), minlength=count) for c in range(sub.shape[2])],
+        [np.bincount(lit_labels, pixels[:, c], minlength=count) for c in range(pixels.shape[1])],
         axis=1,
     )
     colours = sums / np.maximum(stats[:, 4:5], 1)
     marks: list[int] = []
+    centre_levels: list[np.ndarray] = []
     for i, (px, py) in enumerate(points):
         cx, cy = px - x0, py - y0
         near = labels[max(0, cy - 2) : cy + 3, max(0, cx - 2) : cx + 3]
@@ -294,32 +422,91 @@ def _colour_graphics(
         if found.size:
             marks.append(int(np.bincount(found).argmax()))
             handled[i] = True
+            # The mark's own pixels at its centre (where its strokes meet).
+            middle = (slice(max(0, cy - 1), cy + 2), slice(max(0, cx - 1), cx + 2))
+            centre_levels.append(sub_grey[middle][labels[middle] == marks[-1]])
     if not marks:
-        return None, handled
-    selected = set(marks)
+        return None, None, handled
+    selected = np.zeros(count, bool)
+    selected[marks] = True
     mark_colours = colours[marks]
     local = np.array(points, float) - (x0, y0)
-    pairs = [
-        (local[i], local[j])
-        for i in range(len(points))
-        for j in range(i + 1, len(points))
-        if handled[i] and handled[j] and np.hypot(*(local[i] - local[j])) <= MAX_LINE_LENGTH
-    ]
-    for k in range(1, count):
-        if k in selected or max(stats[k, 2], stats[k, 3]) > PIECE_MAX_SIDE:
-            continue
-        if np.abs(mark_colours - colours[k]).max(axis=1).min() > PIECE_COLOUR:
-            continue
+    ends = np.array(
+        [
+            (local[i], local[j])
+            for i in range(len(points))
+            for j in range(i + 1, len(points))
+            if handled[i] and handled[j] and np.hypot(*(local[i] - local[j])) <= MAX_LINE_LENGTH
+        ]
+    ).reshape(-1, 2, 2)
+    # Candidate pieces: small, of about a mark's colour, not a mark.
+    k = np.arange(1, count)
+    k = k[~selected[k] & (np.maximum(stats[k, 2], stats[k, 3]) <= PIECE_MAX_SIDE)]
+    nearest = np.abs(colours[k, None, :] - mark_colours[None]).max(axis=2)
+    k = k[nearest.min(axis=1) <= PIECE_COLOUR]
+    if k.size:
         centre = centres[k]
-        close = np.hypot(*(local - centre).T).min() <= PIECE_NEAR
-        between = any(
-            np.hypot(*(centre - (p + q) / 2)) <= np.hypot(*(p - q)) / 2 + 3 for p, q in pairs
-        )
-        if close or between:
-            selected.add(k)
+        close = np.hypot(*(local[None] - centre[:, None]).transpose(2, 0, 1)).min(axis=1)
+        keep = close <= PIECE_NEAR
+        if white:
+            dots = np.maximum(stats[k, 2], stats[k, 3]) <= WHITE_DOT_SIDE
+            for p, q in ends:
+                keep |= dots & _on_trace(centre, p, q)
+            # A dotted line to a mark that was not found: a run of dots from a mark.
+            for m in np.flatnonzero(handled):
+                keep |= dots & _on_ray(centre, local[m])
+        elif len(ends):
+            middle, radius = ends.mean(axis=1), np.hypot(*(ends[:, 0] - ends[:, 1]).T) / 2
+            gap = np.hypot(*(centre[:, None] - middle[None]).transpose(2, 0, 1))
+            keep |= (gap <= radius[None] + 3).any(axis=1)
+        selected[k[keep]] = True
     mask = np.zeros(grey.shape, bool)
-    mask[y0:y1, x0:x1] = np.isin(labels, sorted(selected))
-    return mask, handled
+    drawn = selected[labels]
+    mask[y0:y1, x0:x1] = drawn
+    if white:
+        return mask, None, handled
+    # The grey level each selected component's pixels should have: its mark's (the median of
+    # its pixels at its centre, else the mode of its pixels), or that of the mark of the
+    # closest colour.
+    levels = np.array(
+        [
+            int(np.median(centre))
+            if centre.size
+            else _luma_mode(sub_grey.ravel()[lit[lit_labels == m]])
+            for m, centre in zip(marks, centre_levels, strict=True)
+        ]
+    )
+    reference = np.zeros(count, np.int16)
+    picked = np.flatnonzero(selected)
+    closest = np.abs(colours[picked, None, :] - mark_colours[None]).max(axis=2).argmin(axis=1)
+    reference[picked] = levels[closest]
+    off = _off_level(sub_grey, drawn, layer, reference[labels])
+    off_mask = np.zeros(grey.shape, bool)
+    off_mask[y0:y1, x0:x1] = off
+    mask[y0:y1, x0:x1] &= ~off
+    return mask, off_mask, handled
+
+
+def _off_level(
+    grey: np.ndarray, drawn: np.ndarray, graphics: np.ndarray, reference: np.ndarray
+) -> np.ndarray:
+    """The pixels of ``drawn`` at the image's own grey level rather than the mark's
+    (``reference``, per pixel): more than :data:`LUMA_TOLERANCE` from the mark's level and
+    closer to the mean of the pixels around them outside ``graphics`` (a faded mark pixel
+    is closer to the mark's)."""
+    grey16 = grey.astype(np.int16)
+    off = drawn & (np.abs(grey16 - reference) > LUMA_TOLERANCE)
+    oy, ox = np.nonzero(off)
+    if oy.size:
+        offsets = np.arange(-LEVEL_REACH, LEVEL_REACH + 1)
+        wy = np.clip(oy[:, None] + offsets, 0, grey.shape[0] - 1)[:, :, None]
+        wx = np.clip(ox[:, None] + offsets, 0, grey.shape[1] - 1)[:, None, :]
+        free = ~graphics[wy, wx]
+        around = (grey16[wy, wx] * free).sum(axis=(1, 2)) / np.maximum(free.sum(axis=(1, 2)), 1)
+        level = grey16[oy, ox]
+        image = free.any(axis=(1, 2)) & (np.abs(level - around) < np.abs(level - reference[oy, ox]))
+        off[oy[~image], ox[~image]] = False
+    return off
 
 
 def caliper_masks(
@@ -330,23 +517,46 @@ def caliper_masks(
     lines: bool = True,
 ) -> CaliperMasks:
     """Fill and recolour masks of the marks at ``caliper_points`` and, with ``lines``, of
-    dotted measurement lines joining two of them."""
-    grey = to_grey(frame) if grey is None else grey
-    fill = np.zeros(frame.shape[:2], bool)
-    recolour = np.zeros(frame.shape[:2], bool)
+    dotted measurement lines joining two of them.
+
+    Only the box around the points grown by :data:`REGION_MARGIN` is looked at (every
+    window below stays inside it, so the masks are those of the whole frame)."""
+    height, width = frame.shape[:2]
+    fill = np.zeros((height, width), bool)
+    recolour = np.zeros((height, width), bool)
     points = [
         (int(p[0]), int(p[1]))
         for p in caliper_points
-        if 0 <= int(p[0]) < frame.shape[1] and 0 <= int(p[1]) < frame.shape[0]
+        if 0 <= int(p[0]) < width and 0 <= int(p[1]) < height
     ]
-    graphics, coloured = _colour_graphics(frame, grey, points)
+    if not points:
+        return CaliperMasks(fill, recolour)
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    x0, y0 = max(0, min(xs) - REGION_MARGIN), max(0, min(ys) - REGION_MARGIN)
+    x1, y1 = min(width, max(xs) + REGION_MARGIN + 1), min(height, max(ys) + REGION_MARGIN + 1)
+    region = frame[y0:y1, x0:x1]
+    region_grey = to_grey(region) if grey is None else grey[y0:y1, x0:x1]
+    local = [(x - x0, y - y0) for x, y in points]
+    masks = _region_masks(region, region_grey, local, lines)
+    fill[y0:y1, x0:x1] = masks.fill
+    recolour[y0:y1, x0:x1] = masks.recolour
+    return CaliperMasks(fill, recolour)
+
+
+def _region_masks(
+    frame: np.ndarray, grey: np.ndarray, points: list[tuple[int, int]], lines: bool
+) -> CaliperMasks:
+    """:func:`caliper_masks` of ``points`` (inside the frame) in the frame (a region)."""
+    fill = np.zeros(frame.shape[:2], bool)
+    recolour = np.zeros(frame.shape[:2], bool)
+    graphics, off_level, coloured = _colour_graphics(frame, grey, points)
     if graphics is not None:
         fill |= graphics
-        recolour |= _halo(frame, graphics)
+        recolour |= _halo(frame, graphics if off_level is None else graphics | off_level)
     rest = [p for p, c in zip(points, coloured, strict=True) if not c]
     # White marks keep their stroke model below (JPEG breaks thin white strokes); their
     # numbers and dots come from the thin near-white components.
-    whites, _ = _colour_graphics(frame, grey, rest, white=True)
+    whites, _, _ = _colour_graphics(frame, grey, rest, white=True)
     if whites is not None:
         fill |= whites
     for (x, y), done in zip(points, coloured, strict=True):
@@ -357,13 +567,16 @@ def caliper_masks(
         recolour[wy0:wy1, wx0:wx1] |= halo.astype(bool)
     if lines:
         pairs = []
+        colours: dict[int, np.ndarray | None] = {}
         for i, p in enumerate(points):
             for j in range(i + 1, len(points)):
                 colour = np.full(3, np.nan)
                 if coloured[i] and coloured[j]:
                     # Its dots are of the marks' colour: among the coloured graphics already
                     # unless JPEG faded them, so only pixels tinted like the marks count.
-                    found = _mark_colour(frame, fill, *p)
+                    if i not in colours:
+                        colours[i] = _mark_colour(frame, fill, *p)
+                    found = colours[i]
                     if found is None:
                         continue
                     colour = found
@@ -401,6 +614,9 @@ def caliper_masks(
                     recolour[y0:y1, x0:x1] |= near.astype(bool) & tint
     recolour &= ~fill
     _promote_bright(grey, fill, recolour)
+    if off_level is not None:
+        fill &= ~off_level
+        recolour |= off_level
     return CaliperMasks(fill, recolour)
 
 
@@ -458,10 +674,10 @@ def _normconv(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     valid_f = valid.astype(np.float32)
     weighted = values.astype(np.float32) * (valid_f[..., None] if values.ndim == 3 else valid_f)
     out = None
-    for sigma in SIGMAS:
-        k = gaussian_kernel(sigma)
-        num = cv2.sepFilter2D(weighted, cv2.CV_32F, k, k, borderType=cv2.BORDER_CONSTANT)
-        den = cv2.sepFilter2D(valid_f, cv2.CV_32F, k, k, borderType=cv2.BORDER_CONSTANT)
+    for sigma_x, sigma_y in SIGMAS:
+        kx, ky = gaussian_kernel(sigma_x), gaussian_kernel(sigma_y)
+        num = cv2.sepFilter2D(weighted, cv2.CV_32F, kx, ky, borderType=cv2.BORDER_CONSTANT)
+        den = cv2.sepFilter2D(valid_f, cv2.CV_32F, kx, ky, borderType=cv2.BORDER_CONSTANT)
         if num.ndim == 3:
             den = den[..., None]
         estimate = num / np.maximum(den, 1e-6)
@@ -599,23 +815,26 @@ def inpaint_frames(
         for i, (frame, m, union) in enumerate(zip(frames, all_masks, unions, strict=True))
         for box in _windows(union)
     ]
-    if method in ("auto", "torch"):
-        if jobs:
-            from cadbusi_assets.ultrasound.inpaint_torch import normconv_windows
-
-            estimates = normconv_windows(
-                [job.values for job in jobs],
-                [job.unknown for job in jobs],
-                SIGMAS,
-                device=device,
-                min_weight=MIN_WEIGHT,
-            )
-            for job, estimate in zip(jobs, estimates, strict=True):
-                _write(outputs[job.frame_index], job, estimate)
-    else:
-        for job in jobs:
-            _write(outputs[job.frame_index], job, _estimate(job, method))
+    for job, estimate in zip(jobs, _estimates(jobs, method, device), strict=True):
+        _write(outputs[job.frame_index], job, estimate)
     return list(zip(outputs, unions, strict=True))
+
+
+def _estimates(jobs: list[_Job], method: str, device: str | None) -> list[np.ndarray]:
+    """The fill of every job (one batched torch call, or window by window with OpenCV)."""
+    if not jobs:
+        return []
+    if method in ("auto", "torch"):
+        from cadbusi_assets.ultrasound.inpaint_torch import normconv_windows
+
+        return normconv_windows(
+            [job.values for job in jobs],
+            [job.unknown for job in jobs],
+            SIGMAS,
+            device=device,
+            min_weight=MIN_WEIGHT,
+        )
+    return [_estimate(job, method) for job in jobs]
 
 
 def inpaint_batch(

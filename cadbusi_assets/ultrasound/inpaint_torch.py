@@ -61,14 +61,14 @@ def fixed_point_kernel(sigma: float) -> np.ndarray:
     return np.rint(k / k.sum() * (1 << SCALE_BITS))
 
 
-def _blur(t: Any, taps: np.ndarray) -> Any:
+def _blur(t: Any, taps_x: np.ndarray, taps_y: np.ndarray) -> Any:
     """Separable blur of ``t`` (planes, H, W) with zero border: shifted multiply-adds over a
     zero-padded copy (exact on integer data, so no algorithm choice can change a bit)."""
     import torch.nn.functional as functional
 
-    radius = len(taps) // 2
-    weights = taps.tolist()
-    for axis in (2, 1):  # along the width, then along the height
+    for axis, taps in ((2, taps_x), (1, taps_y)):  # along the width, then along the height
+        radius = len(taps) // 2
+        weights = taps.tolist()
         n = t.shape[axis]
         padded = functional.pad(t, (radius, radius) if axis == 2 else (0, 0, radius, radius))
         out = padded.narrow(axis, 0, n) * weights[0]
@@ -96,10 +96,17 @@ def _chunks(indices: list[int], planes_of: list[int], area: int) -> list[list[in
     return chunks
 
 
+Sigma = float | tuple[float, float]
+
+
+def _pair(sigma: Sigma) -> tuple[float, float]:
+    return (sigma, sigma) if isinstance(sigma, float | int) else (sigma[0], sigma[1])
+
+
 def normconv_windows(
     windows: Sequence[np.ndarray],
     masks: Sequence[np.ndarray],
-    sigmas: Sequence[float],
+    sigmas: Sequence[Sigma],
     *,
     device: str | None = None,
     min_weight: float = 0.05,
@@ -107,14 +114,19 @@ def normconv_windows(
     """Locally weighted mean of the unmasked pixels of every window (float64 arrays of the
     windows' shapes; grey windows give 2-D arrays, colour windows one plane per channel).
 
-    ``sigmas`` go from wide to narrow; a narrower estimate replaces the wider one wherever
-    its weight sum reaches ``min_weight`` (of a fully valid neighbourhood).
+    ``sigmas`` go from wide to narrow, each one value or ``(along x, along y)``; a narrower
+    estimate replaces the wider one wherever its weight sum reaches ``min_weight`` (of a
+    fully valid neighbourhood). Only the masked pixels' estimates are meant to be used: the
+    passes are computed narrow first, and a wider one only while some masked pixel of the
+    tensor lacks a trusted estimate (the same result as computing them all, for less work:
+    a thin stroke never needs the widest).
     """
     import torch
 
     dev = torch.device(pick_device(device))
-    kernels = [fixed_point_kernel(s) for s in sigmas]
-    thresholds = [min_weight * float(k.sum()) ** 2 for k in kernels]
+    narrow_first = [_pair(s) for s in reversed(sigmas)]
+    kernels = [(fixed_point_kernel(sx), fixed_point_kernel(sy)) for sx, sy in narrow_first]
+    thresholds = [min_weight * float(kx.sum()) * float(ky.sum()) for kx, ky in kernels]
     planes_of = [1 if w.ndim == 2 else w.shape[2] for w in windows]
     buckets: dict[tuple[int, int], list[int]] = defaultdict(list)
     for i, window in enumerate(windows):
@@ -126,29 +138,39 @@ def normconv_windows(
                 n_planes = sum(planes_of[i] for i in chunk)
                 stack = np.zeros((n_planes + len(chunk), height, width), np.float64)
                 owner = np.empty(n_planes, np.int64)
+                unknown = np.zeros((len(chunk), height, width), bool)
                 p = 0
                 for slot, i in enumerate(chunk):
                     window, h, w = windows[i], *windows[i].shape[:2]
                     valid = ~np.asarray(masks[i], bool)
                     channels = window[..., None] if window.ndim == 2 else window
                     stack[n_planes + slot, :h, :w] = valid
+                    unknown[slot, :h, :w] = ~valid
                     for c in range(planes_of[i]):
                         stack[p, :h, :w] = np.where(valid, channels[..., c], 0)
                         owner[p] = slot
                         p += 1
                 t = torch.from_numpy(stack).to(dev)
                 owner_t = torch.from_numpy(owner).to(dev)
+                # Masked pixels still without a trusted estimate (one plane per window).
+                pending = torch.from_numpy(unknown).to(dev)
                 result = None
-                for taps, threshold in zip(kernels, thresholds, strict=True):
-                    blurred = _blur(t, taps)
+                for k, ((taps_x, taps_y), threshold) in enumerate(
+                    zip(kernels, thresholds, strict=True)
+                ):
+                    blurred = _blur(t, taps_x, taps_y)
                     num = blurred[:n_planes]
-                    den = blurred[n_planes:].index_select(0, owner_t)
+                    den_w = blurred[n_planes:]
+                    den = den_w.index_select(0, owner_t)
                     estimate = num / den.clamp_min(1.0)
                     result = (
                         estimate
                         if result is None
-                        else torch.where(den >= threshold, estimate, result)
+                        else torch.where(pending.index_select(0, owner_t), estimate, result)
                     )
+                    pending &= den_w < threshold
+                    if k + 1 < len(kernels) and not bool(pending.any()):
+                        break
                 assert result is not None
                 out = result.cpu().numpy()
                 p = 0

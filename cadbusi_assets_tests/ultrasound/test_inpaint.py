@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -9,6 +10,7 @@ import torch
 from cadbusi_assets.ultrasound import inpaint_torch
 from cadbusi_assets.ultrasound.inpaint import (
     caliper_mask,
+    caliper_masks,
     inpaint_batch,
     inpaint_calipers,
     inpaint_frames,
@@ -176,3 +178,64 @@ def test_cuda_is_picked_when_present_unless_the_cpu_is_forced(monkeypatch):
 
 # CUDA = CPU bytes is checked on a GPU machine by `python -m benchmarks.inpaint_speed`
 # (`torch_batched_cuda`); this suite runs where there is none and skips nothing.
+
+
+def _white_ellipse_frame(with_trace: bool = True):
+    """Two white '+' marks, optionally a dotted ellipse trace through them, and scattered
+    2x2 white blobs (saturated speckle) inside the circle over the pair, away from the
+    trace and from the marks."""
+    rng = np.random.default_rng(5)
+    frame = np.full((220, 320), 60, np.uint8)
+    p, q = (90, 110), (230, 110)
+    for x, y in (p, q):
+        frame[y, x - 6 : x + 7] = 255
+        frame[y - 6 : y + 7, x] = 255
+    a, b = 70.0, 35.0
+    theta = np.linspace(0, 2 * np.pi, 40, endpoint=False)
+    ex, ey = (
+        np.rint(160 + a * np.cos(theta)).astype(int),
+        np.rint(110 + b * np.sin(theta)).astype(int),
+    )
+    keep = (np.hypot(ex - p[0], ey - p[1]) > 9) & (np.hypot(ex - q[0], ey - q[1]) > 9)
+    dots = list(zip(ex[keep], ey[keep], strict=True))
+    if with_trace:
+        for x, y in dots:
+            frame[y, x] = 255
+    blobs = []
+    while len(blobs) < 30:
+        x, y = (int(v) for v in rng.integers((100, 45), (220, 175)))
+        off_trace = abs(np.hypot((x - 160) / a, (y - 110) / b) - 1) > 0.2
+        if off_trace and min(np.hypot(x - p[0], y - p[1]), np.hypot(x - q[0], y - q[1])) > 35:
+            frame[y : y + 2, x : x + 2] = 255
+            blobs.append((x, y))
+    return frame, [p, q], dots, blobs
+
+
+@pytest.mark.parametrize("with_trace", [True, False])
+def test_white_dots_follow_a_trace_not_scattered_speckle(with_trace):
+    frame, points, dots, blobs = _white_ellipse_frame(with_trace)
+    mask = caliper_mask(frame, points)
+    if with_trace:
+        assert all(mask[y, x] for x, y in dots)  # the ellipse trace is taken
+    assert sum(bool(mask[y, x]) for x, y in blobs) <= 2  # the scattered blobs are not
+
+
+def test_bright_speckle_tinted_by_a_coloured_mark_keeps_its_grey_level():
+    """A cyan mark over bright speckle: JPEG bleeds its colour into the speckle around it
+    (here every pixel within 2 px, more of them than the mark's own), and those pixels join
+    the mark's coloured component, but they keep their own grey level, not the mark's: they
+    lose the tint and keep their level; the mark's own pixels are filled."""
+    frame = np.full((200, 200, 3), 80, np.uint8)
+    frame[84:117, 84:117] = 230  # bright speckle under the mark
+    mark = np.zeros((200, 200), bool)
+    mark[100, 94:107] = mark[94:107, 100] = True
+    tinted = cv2.dilate(mark.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & ~mark
+    frame[tinted] = (200, 245, 245)
+    frame[mark] = (0, 255, 255)
+    assert tinted.sum() > 2 * mark.sum()
+    masks = caliper_masks(frame, [(100, 100)])
+    assert masks.fill[mark].all()
+    assert not (masks.fill & tinted).any() and masks.recolour[tinted].all()
+    out, _ = inpaint_calipers(frame, [(100, 100)])
+    assert chroma(out)[tinted].max() <= 8
+    assert np.abs(to_grey(out)[tinted].astype(int) - int(to_grey(frame)[98, 98])).max() <= 2
