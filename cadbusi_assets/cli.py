@@ -303,12 +303,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def deidentify_worker_modules(args: argparse.Namespace) -> list[str]:
     """What ``cadbusi deidentify``'s workers import: the stage, the one pass with
     ``--analyze``, and torch with OCR or analysis (the learned line reader, the batched
-    inpainting: ~1.9 s per worker when each imports it on its first frame)."""
+    inpainting: ~1.9 s per worker when each imports it on its first frame); with OCR,
+    tesseract started once (:mod:`cadbusi_assets.deid.warmup`)."""
     modules = ["cadbusi_assets.stages.deidentification"]
     if args.analyze:
         modules.append("cadbusi_assets.stages.imaging")
     if args.analyze or not args.no_ocr:
         modules += ["torch", "cadbusi_assets.ultrasound.glyphs"]
+    if not args.no_ocr:
+        modules.append("cadbusi_assets.deid.warmup")
     return modules
 
 

@@ -39,8 +39,23 @@ R = TypeVar("R")
 
 WORKERS_ENV_VAR = "CADBUSI_WORKERS"
 
-#: Imported once by the fork server, so every worker starts with them loaded.
-PRELOAD = ["numpy", "PIL.Image", "pydicom", "polars", "cv2", "cadbusi_assets.dicom"]
+#: Imported once by the fork server, so every worker starts with them loaded (the image
+#: plugins Pillow imports on its first ``Image.open`` and numpy.ma included: each worker
+#: imported them on its first item).
+PRELOAD = [
+    "numpy",
+    "numpy.ma",
+    "PIL.Image",
+    "PIL.BmpImagePlugin",
+    "PIL.GifImagePlugin",
+    "PIL.JpegImagePlugin",
+    "PIL.PngImagePlugin",
+    "PIL.PpmImagePlugin",
+    "pydicom",
+    "polars",
+    "cv2",
+    "cadbusi_assets.dicom",
+]
 
 #: How often a worker checks that its owner process is still alive (seconds).
 OWNER_POLL_SECONDS = 0.5
@@ -247,6 +262,21 @@ def worker_scope() -> Iterator[WorkerScope]:
 def _current_scope() -> WorkerScope | None:
     with _lock:
         return _scopes[-1] if _scopes else None
+
+
+def call_in_worker(fn: Callable[[T], R], item: T) -> R:
+    """``fn(item)`` in a worker of the current :func:`worker_scope` when it has one running
+    (the process that owns the workers need not import what ``fn`` needs: the workers have
+    it), else in this process."""
+    scope = _current_scope()
+    pools = (
+        []
+        if scope is None
+        else [p for p in scope.pools.values() if not getattr(p, "_broken", False)]
+    )
+    if not pools:
+        return fn(item)
+    return _gather(pools[0], fn, [item], [0, 1])[0]
 
 
 def parallel_map(
