@@ -3,10 +3,10 @@
 The CLI wires these functions to argparse; they print through ``echo`` and return the exit
 code: 0 all clean, 1 something was quarantined or flagged, 2 usage, key or OCR set-up error.
 
-``deidentify`` is a thin wrapper over the stage behind the ``deidentified_images`` asset
-(:func:`cadbusi_assets.stages.deidentification.deidentify_files`): INPUT is read as a raw
-zone and OUTPUT written as a research zone in the chosen layout, with the same bytes as the
-asset writes: per input the de-identified DICOM ``<instance_id>.dcm`` and one PNG
+``deidentify`` runs the steps of the stage behind the ``deidentified_images`` asset
+(:func:`cadbusi_assets.stages.deidentification.deidentify_files`: the stage's tasks, its
+worker, its duplicate resolution and tables): INPUT is read as a raw zone and OUTPUT written
+as a research zone in the chosen layout, with the same bytes as the asset writes: per input the de-identified DICOM ``<instance_id>.dcm`` and one PNG
 ``<image_id>.png`` per kept frame (every 4th of a cine), and the tables ``images.parquet`` and
 ``instances.parquet`` (pseudonyms and OUTPUT paths only).
 
@@ -26,6 +26,10 @@ table: it stays with the raw data, and the command refuses a report path inside 
 Quarantined and duplicate inputs are named on screen and in the report by their path relative
 to INPUT: the operator's own raw-side file names (keep that terminal on the raw side when
 those names carry identifiers). Files are counted on a progress bar (stderr, terminals only).
+
+Start-up: with workers, the command's own process imports neither the stage nor polars (the
+workers' fork server imports them, on the same cores, :class:`FolderRun`); it lists the files
+and hands them out while the fork server starts.
 """
 
 from __future__ import annotations
