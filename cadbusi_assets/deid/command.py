@@ -6,9 +6,10 @@ code: 0 all clean, 1 something was quarantined or flagged, 2 usage, key or OCR s
 ``deidentify`` runs the steps of the stage behind the ``deidentified_images`` asset
 (:func:`cadbusi_assets.stages.deidentification.deidentify_files`: the stage's tasks, its
 worker, its duplicate resolution and tables): INPUT is read as a raw zone and OUTPUT written
-as a research zone in the chosen layout, with the same bytes as the asset writes: per input the de-identified DICOM ``<instance_id>.dcm`` and one PNG
-``<image_id>.png`` per kept frame (every 4th of a cine), and the tables ``images.parquet`` and
-``instances.parquet`` (pseudonyms and OUTPUT paths only).
+as a research zone in the chosen layout, with the same bytes as the asset writes: per input
+the de-identified DICOM ``<instance_id>.dcm`` and one PNG ``<image_id>.png`` per kept frame
+(every 4th of a cine), and the tables ``images.parquet`` and ``instances.parquet``
+(pseudonyms and OUTPUT paths only).
 
 With ``--analyze`` the command runs the one pass behind the ``deidentified_images``,
 ``image_features`` and ``inpainted_images`` assets
