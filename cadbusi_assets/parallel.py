@@ -191,9 +191,9 @@ def _run_chunk(fn: Callable[[T], R], chunk: Sequence[T]) -> list[R]:
     return [fn(item) for item in chunk]
 
 
-#: Guided chunks: each chunk is the items left over this many times the workers (1 at the
-#: end), so the first chunks are big (few hand-offs) and the last ones single items (the last
-#: worker to finish waits for at most one item, not for a whole chunk).
+#: Guided chunks: each chunk holds the items still left divided by this many times the
+#: workers (at least 1), so the first chunks are big (few hand-offs) and the last ones single
+#: items (the last worker to finish waits for at most one item, not for a whole chunk).
 GUIDED_SPLIT = 4
 
 
