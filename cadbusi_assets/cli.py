@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import json
 import os
 import shutil
@@ -302,12 +303,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def deidentify_worker_modules(args: argparse.Namespace) -> list[str]:
     """What ``cadbusi deidentify``'s workers import: the stage, the one pass with
     ``--analyze``, and torch with OCR or analysis (the learned line reader, the batched
-    inpainting: ~1.9 s per worker when each imports it on its first frame)."""
+    inpainting: ~1.9 s per worker when each imports it on its first frame); with OCR,
+    tesseract started once (:mod:`cadbusi_assets.deid.warmup`)."""
     modules = ["cadbusi_assets.stages.deidentification"]
     if args.analyze:
         modules.append("cadbusi_assets.stages.imaging")
     if args.analyze or not args.no_ocr:
         modules += ["torch", "cadbusi_assets.ultrasound.glyphs"]
+    if not args.no_ocr:
+        modules.append("cadbusi_assets.deid.warmup")
     return modules
 
 
@@ -638,12 +642,23 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command of ``argv`` (default: the process's arguments); its exit code.
+
+    Called for the process (``argv`` None: the ``cadbusi`` script, ``python -m``), it also
+    spares the process's exit the garbage collector's walk over every object the command
+    imported (numpy, pydicom, polars, ...: ~0.3 s, more than writing the tables): those
+    objects are moved out of the collector's reach (``gc.freeze``) when the command is done,
+    as the process ends right after."""
     from cadbusi_assets.parallel import worker_scope
 
     args = build_parser().parse_args(argv)
-    # Worker processes started by a command end with it (and at once on Ctrl-C).
-    with worker_scope():
-        return int(args.func(args) or 0)
+    try:
+        # Worker processes started by a command end with it (and at once on Ctrl-C).
+        with worker_scope():
+            return int(args.func(args) or 0)
+    finally:
+        if argv is None:
+            gc.freeze()
 
 
 if __name__ == "__main__":

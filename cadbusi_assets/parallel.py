@@ -23,6 +23,7 @@ multiprocessing child such as a Dagster run or step process.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing
 import os
 import signal
@@ -38,8 +39,23 @@ R = TypeVar("R")
 
 WORKERS_ENV_VAR = "CADBUSI_WORKERS"
 
-#: Imported once by the fork server, so every worker starts with them loaded.
-PRELOAD = ["numpy", "PIL.Image", "pydicom", "polars", "cv2", "cadbusi_assets.dicom"]
+#: Imported once by the fork server, so every worker starts with them loaded (the image
+#: plugins Pillow imports on its first ``Image.open`` and numpy.ma included: each worker
+#: imported them on its first item).
+PRELOAD = [
+    "numpy",
+    "numpy.ma",
+    "PIL.Image",
+    "PIL.BmpImagePlugin",
+    "PIL.GifImagePlugin",
+    "PIL.JpegImagePlugin",
+    "PIL.PngImagePlugin",
+    "PIL.PpmImagePlugin",
+    "pydicom",
+    "polars",
+    "cv2",
+    "cadbusi_assets.dicom",
+]
 
 #: How often a worker checks that its owner process is still alive (seconds).
 OWNER_POLL_SECONDS = 0.5
@@ -175,12 +191,35 @@ def _run_chunk(fn: Callable[[T], R], chunk: Sequence[T]) -> list[R]:
     return [fn(item) for item in chunk]
 
 
+#: Guided chunks: each chunk holds the items still left divided by this many times the
+#: workers (at least 1), so the first chunks are big (few hand-offs) and the last ones single
+#: items (the last worker to finish waits for at most one item, not for a whole chunk).
+GUIDED_SPLIT = 4
+
+
+def chunk_bounds(n_items: int, n_workers: int, chunksize: int | None = None) -> list[int]:
+    """Start offsets of the chunks of ``n_items`` (and ``n_items`` at the end): a fixed
+    ``chunksize``, else guided (see :data:`GUIDED_SPLIT`).
+
+    >>> chunk_bounds(20, 2)
+    [0, 2, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]
+    >>> chunk_bounds(5, 2, chunksize=2)
+    [0, 2, 4, 5]
+    """
+    bounds = [0]
+    while bounds[-1] < n_items:
+        left = n_items - bounds[-1]
+        size = chunksize or max(1, left // (n_workers * GUIDED_SPLIT))
+        bounds.append(min(n_items, bounds[-1] + size))
+    return bounds
+
+
 def _gather(
-    pool: ProcessPoolExecutor, fn: Callable[[T], R], seq: Sequence[T], size: int
+    pool: ProcessPoolExecutor, fn: Callable[[T], R], seq: Sequence[T], bounds: Sequence[int]
 ) -> list[R]:
     """``pool.map`` in order, waiting in short slices so that pending signals are handled."""
     futures = [
-        pool.submit(_run_chunk, fn, seq[start : start + size]) for start in range(0, len(seq), size)
+        pool.submit(_run_chunk, fn, seq[start:stop]) for start, stop in itertools.pairwise(bounds)
     ]
     out: list[R] = []
     try:
@@ -225,6 +264,21 @@ def _current_scope() -> WorkerScope | None:
         return _scopes[-1] if _scopes else None
 
 
+def call_in_worker(fn: Callable[[T], R], item: T) -> R:
+    """``fn(item)`` in a worker of the current :func:`worker_scope` when it has one running
+    (the process that owns the workers need not import what ``fn`` needs: the workers have
+    it), else in this process."""
+    scope = _current_scope()
+    pools = (
+        []
+        if scope is None
+        else [p for p in scope.pools.values() if not getattr(p, "_broken", False)]
+    )
+    if not pools:
+        return fn(item)
+    return _gather(pools[0], fn, [item], [0, 1])[0]
+
+
 def parallel_map(
     fn: Callable[[T], R],
     items: Iterable[T],
@@ -242,13 +296,13 @@ def parallel_map(
     n_workers = min(resolve_workers(workers), max(1, len(seq) // max(1, min_items_per_worker)))
     if n_workers <= 1:
         return [fn(item) for item in seq]
-    size = chunksize or max(1, len(seq) // (n_workers * 4))
+    bounds = chunk_bounds(len(seq), n_workers, chunksize)
     scope = _current_scope()
     if scope is None:
         with worker_scope() as own:
-            return _gather(own.pool(n_workers), fn, seq, size)
+            return _gather(own.pool(n_workers), fn, seq, bounds)
     try:
-        return _gather(scope.pool(n_workers), fn, seq, size)
+        return _gather(scope.pool(n_workers), fn, seq, bounds)
     except BrokenProcessPool:
         scope.discard(n_workers)
         raise

@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from cadbusi_assets_tests.support import TEST_KEY, time_limit
+from cadbusi_assets_tests.support import TEST_KEY, require_tesseract, time_limit
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Never needed to de-identify: the learned models and the orchestrator.
@@ -112,3 +112,104 @@ def test_workers_that_read_text_or_analyse_start_with_torch_loaded():
 
 def torch_loaded(_: int) -> bool:
     return "torch" in sys.modules
+
+
+#: What the command's own process need not import when workers do the work (the workers'
+#: fork server imports them; the command's process lists the files and hands them out).
+WORKER_ONLY = ("polars", "pydicom", "numpy", "cv2", "cadbusi_assets.stages.deidentification")
+
+
+def test_with_workers_the_command_process_imports_neither_the_stage_nor_polars(tmp_path):
+    """``cadbusi deidentify`` with workers: the command's process stays light, and what it
+    writes (DICOM, PNG, tables, report) is byte for byte what a serial run writes in-process."""
+    from benchmarks.sidebyside import write_corpus
+
+    write_corpus(tmp_path / "in", 6, per_study=3)
+    runs = {}
+    with time_limit(300, "cadbusi deidentify with two workers and serially"):
+        for jobs in ("2", "1"):
+            out = tmp_path / f"out{jobs}"
+            runs[jobs] = _python(
+                f"""
+                import contextlib, io, json, sys
+                from cadbusi_assets.cli import main
+                with contextlib.redirect_stdout(io.StringIO()) as said:
+                    code = main(["deidentify", {str(tmp_path / "in")!r}, {str(out)!r},
+                                 "--no-ocr", "--jobs", {jobs!r}])
+                print(json.dumps({{"code": code, "said": said.getvalue(),
+                                   "loaded": sorted(set(sys.modules) & {set(WORKER_ONLY)!r})}}))
+                """
+            )
+    assert runs["2"]["code"] == runs["1"]["code"] == 0
+    assert runs["2"]["loaded"] == []  # the workers did the work
+    assert "cadbusi_assets.stages.deidentification" in runs["1"]["loaded"]  # serial: in-process
+    said = {jobs: run["said"].splitlines() for jobs, run in runs.items()}
+    assert [line for line in said["2"] if not line.startswith(("done:", "report"))] == [
+        line for line in said["1"] if not line.startswith(("done:", "report"))
+    ]
+    files = {
+        jobs: {
+            p.relative_to(tmp_path / f"out{jobs}").as_posix(): p.read_bytes()
+            for p in (tmp_path / f"out{jobs}").rglob("*")
+            if p.is_file()
+        }
+        for jobs in runs
+    }
+    assert len([name for name in files["2"] if name.endswith(".dcm")]) == 6
+    assert {"images.parquet", "instances.parquet"} <= set(files["2"])
+    assert files["2"] == files["1"]
+
+    def report(jobs: str) -> list[list[str]]:  # without the seconds column (timings)
+        lines = (tmp_path / f"out{jobs}.report.csv").read_text().splitlines()
+        assert lines[0].endswith(",seconds")
+        return [line.rsplit(",", 1)[0].split(",") for line in lines]
+
+    assert report("2") == report("1") and len(report("2")) == 7
+
+
+def test_call_in_worker_runs_in_a_worker_of_the_scope_else_here():
+    from cadbusi_assets.parallel import call_in_worker, parallel_map, worker_scope
+
+    assert call_in_worker(_pid, 0) == os.getpid()  # no scope: this process
+    with time_limit(180, "a pool of two workers"), worker_scope():
+        assert call_in_worker(_pid, 0) == os.getpid()  # a scope without a pool yet: here
+        workers = set(parallel_map(_pid, list(range(8)), workers=2))
+        elsewhere = call_in_worker(_pid, 0)
+    assert os.getpid() not in workers
+    assert elsewhere in workers
+
+
+def _pid(_: object) -> int:
+    return os.getpid()
+
+
+def test_with_ocr_the_fork_server_starts_tesseract_once_for_every_worker():
+    """``cadbusi deidentify`` with OCR: each worker finds tesseract started (by the fork
+    server, :mod:`cadbusi_assets.deid.warmup`) when its first file arrives."""
+    from cadbusi_assets.cli import build_parser, deidentify_worker_modules
+
+    require_tesseract()
+    modules = deidentify_worker_modules(build_parser().parse_args(["deidentify", "I", "O"]))
+    assert modules[-1] == "cadbusi_assets.deid.warmup"
+    assert "cadbusi_assets.deid.warmup" not in deidentify_worker_modules(
+        build_parser().parse_args(["deidentify", "I", "O", "--no-ocr"])
+    )
+    with time_limit(180, "a pool of two workers with tesseract started"):
+        found = _python(
+            f"""
+            import json
+            from cadbusi_assets.parallel import parallel_map, prestart_workers, worker_scope
+            from cadbusi_assets_tests.test_startup import tesseract_started
+            prestart_workers({modules!r}, 2)
+            with worker_scope():
+                workers = parallel_map(tesseract_started, list(range(8)), workers=2)
+            print(json.dumps({{"workers": workers}}))
+            """
+        )
+    assert found["workers"] == [True] * 8
+
+
+def tesseract_started(_: int) -> bool:
+    from cadbusi_assets.ultrasound import ocr
+
+    return ocr._ENGINE is not None and ocr._ENGINE._engine is not None

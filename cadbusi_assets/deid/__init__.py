@@ -8,15 +8,40 @@ scrubbing), ``pixels`` / ``devices`` (what to blank), ``ocr`` (tesseract verific
 object end to end), ``command`` (the ``cadbusi deidentify`` / ``verify`` commands), ``bench``.
 """
 
-from cadbusi_assets.deid.deidentify import DeidentifiedObject, deidentify_dataset
-from cadbusi_assets.deid.errors import DeidentificationError
-from cadbusi_assets.deid.identifiers import OriginalIdentifiers
-from cadbusi_assets.deid.ocr import ocr_identifiers
-from cadbusi_assets.deid.profile import DEFAULT_PROFILE, PROFILE_NAMES, DeidProfile, get_profile
-from cadbusi_assets.deid.scan import (
-    find_identifiers_in_bytes,
-    find_identifiers_in_dataset,
-    find_identifiers_in_text,
+from typing import TYPE_CHECKING
+
+from cadbusi_assets.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from cadbusi_assets.deid.deidentify import DeidentifiedObject, deidentify_dataset
+    from cadbusi_assets.deid.errors import DeidentificationError
+    from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+    from cadbusi_assets.deid.ocr import ocr_identifiers
+    from cadbusi_assets.deid.profile import DEFAULT_PROFILE, PROFILE_NAMES, DeidProfile, get_profile
+    from cadbusi_assets.deid.scan import (
+        find_identifiers_in_bytes,
+        find_identifiers_in_dataset,
+        find_identifiers_in_text,
+    )
+
+# imported on first use (cadbusi_assets.lazy): importing one module of the package does not
+# import all the others (and what they import)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "DeidentifiedObject": "cadbusi_assets.deid.deidentify",
+        "deidentify_dataset": "cadbusi_assets.deid.deidentify",
+        "DeidentificationError": "cadbusi_assets.deid.errors",
+        "OriginalIdentifiers": "cadbusi_assets.deid.identifiers",
+        "ocr_identifiers": "cadbusi_assets.deid.ocr",
+        "DEFAULT_PROFILE": "cadbusi_assets.deid.profile",
+        "PROFILE_NAMES": "cadbusi_assets.deid.profile",
+        "DeidProfile": "cadbusi_assets.deid.profile",
+        "get_profile": "cadbusi_assets.deid.profile",
+        "find_identifiers_in_bytes": "cadbusi_assets.deid.scan",
+        "find_identifiers_in_dataset": "cadbusi_assets.deid.scan",
+        "find_identifiers_in_text": "cadbusi_assets.deid.scan",
+    },
 )
 
 __all__ = [

@@ -3,12 +3,13 @@
 The CLI wires these functions to argparse; they print through ``echo`` and return the exit
 code: 0 all clean, 1 something was quarantined or flagged, 2 usage, key or OCR set-up error.
 
-``deidentify`` is a thin wrapper over the stage behind the ``deidentified_images`` asset
-(:func:`cadbusi_assets.stages.deidentification.deidentify_files`): INPUT is read as a raw
-zone and OUTPUT written as a research zone in the chosen layout, with the same bytes as the
-asset writes: per input the de-identified DICOM ``<instance_id>.dcm`` and one PNG
-``<image_id>.png`` per kept frame (every 4th of a cine), and the tables ``images.parquet`` and
-``instances.parquet`` (pseudonyms and OUTPUT paths only).
+``deidentify`` runs the steps of the stage behind the ``deidentified_images`` asset
+(:func:`cadbusi_assets.stages.deidentification.deidentify_files`: the stage's tasks, its
+worker, its duplicate resolution and tables): INPUT is read as a raw zone and OUTPUT written
+as a research zone in the chosen layout, with the same bytes as the asset writes: per input
+the de-identified DICOM ``<instance_id>.dcm`` and one PNG ``<image_id>.png`` per kept frame
+(every 4th of a cine), and the tables ``images.parquet`` and ``instances.parquet``
+(pseudonyms and OUTPUT paths only).
 
 With ``--analyze`` the command runs the one pass behind the ``deidentified_images``,
 ``image_features`` and ``inpainted_images`` assets
@@ -26,26 +27,32 @@ table: it stays with the raw data, and the command refuses a report path inside 
 Quarantined and duplicate inputs are named on screen and in the report by their path relative
 to INPUT: the operator's own raw-side file names (keep that terminal on the raw side when
 those names carry identifiers). Files are counted on a progress bar (stderr, terminals only).
+
+Start-up: with workers, the command's own process imports neither the stage nor polars (the
+workers' fork server imports them, on the same cores, :class:`FolderRun`); it lists the files
+and hands them out while the fork server starts.
 """
 
 from __future__ import annotations
 
+import functools
+import pickle
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
-
-from cadbusi_assets.deid.identifiers import OriginalIdentifiers
 from cadbusi_assets.deid.profile import PROFILE_NAMES
-from cadbusi_assets.deid.verify import verify_file
-from cadbusi_assets.dicom import DicomReadError, read_dataset
 from cadbusi_assets.identity import Pseudonymizer, PseudonymKeyError, load_key
+from cadbusi_assets.parallel import call_in_worker, parallel_map
 from cadbusi_assets.progress import ProgressBar
 from cadbusi_assets.settings import tesseract_problem
-from cadbusi_assets.stages.deidentification import DeidFiles, DeidInput, deidentify_files
-from cadbusi_assets.storage import Zone, open_zone
+
+if TYPE_CHECKING:
+    from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+    from cadbusi_assets.stages.deidentification import DeidFiles, DeidOutcome, DeidTask
+    from cadbusi_assets.storage import Zone
 
 #: The research tables of a run, in OUTPUT (pseudonyms and output paths only).
 IMAGES_FILE = "images.parquet"
@@ -103,6 +110,8 @@ def _input_files(root: Path, exclude: Path, report: Path | None = None) -> list[
 
 def write_report(rows: list[dict], path: Path) -> None:
     """CSV, or Parquet when the name ends in ``.parquet``."""
+    import polars as pl
+
     path.parent.mkdir(parents=True, exist_ok=True)
     frame = pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
     if path.suffix.lower() == ".parquet":
@@ -172,9 +181,9 @@ def deidentify_command(
 
     files = _input_files(input_dir, output_dir, report)
     output_dir.mkdir(parents=True, exist_ok=True)
+    # an opaque key: the input path may name the patient, and the tables lie in OUTPUT
     inputs = [
-        # an opaque key: the input path may name the patient, and the tables lie in OUTPUT
-        DeidInput(path.relative_to(input_dir).as_posix(), f"input-{index:06d}")
+        (path.relative_to(input_dir).as_posix(), f"input-{index:06d}")
         for index, path in enumerate(files, start=1)
     ]
     echo(
@@ -183,42 +192,126 @@ def deidentify_command(
         f"OCR verification {'on' if verify_ocr else 'off'})"
     )
     started = time.perf_counter()
-    research = open_zone(output_dir, "output")
-    if analyze:
-        done = _one_pass(
-            input_dir,
-            research,
-            inputs,
+    label = "de-identifying and analysing" if analyze else "de-identifying"
+    with ProgressBar(len(inputs), label) as bar:
+        run = FolderRun(
+            str(input_dir),
+            str(output_dir),
             pseudonymizer,
             profile,
             frame_step,
             verify_ocr,
-            jobs,
             layout,
-            echo,
+            progress=bar.path,
         )
-    else:
-        with ProgressBar(len(inputs), "de-identifying") as bar:
-            done = deidentify_files(
-                open_zone(input_dir, "input"),
-                research,
-                inputs,
-                pseudonymizer,
-                profile=profile,
-                frame_step=frame_step,
-                verify_ocr=verify_ocr,
-                workers=jobs,
-                layout=layout,
-                progress_path=bar.path,
+        if analyze:
+            rows = _one_pass(run, inputs, jobs, report, echo)
+        else:
+            blobs = parallel_map(
+                _deidentify_input, [(run, *item) for item in inputs], jobs, min_items_per_worker=2
             )
+            # the tables and the report: in a worker (it has the stage and polars loaded)
+            rows = call_in_worker(_finish, (run, tuple(inputs), blobs, str(report)))
+
+    for index, row in enumerate(rows, start=1):
+        if row["status"] != "ok":  # name the input: the operator must find it (raw side)
+            echo(f"[{index}/{len(rows)}] {row['status']}: {row['input_path']}: {row['reason']}")
+    quarantined = [r for r in rows if r["status"] == "quarantined"]
+    elapsed = time.perf_counter() - started
+    echo(
+        f"done: {sum(r['status'] == 'ok' for r in rows)} de-identified, {len(quarantined)} "
+        f"quarantined, {sum(r['status'] == 'duplicate' for r in rows)} duplicates "
+        f"in {elapsed:.1f} s"
+    )
+    for reason in sorted({r["reason"] for r in quarantined}):
+        count = sum(r["reason"] == reason for r in quarantined)
+        echo(f"  quarantined x{count}: {reason}")
+    echo(f"report (input -> output, keep it with the raw data): {report}")
+    return 1 if quarantined else 0
+
+
+@dataclass(frozen=True)
+class FolderRun:
+    """What every input of one ``cadbusi deidentify`` run shares, as plain data.
+
+    The command's own process imports neither the stage nor polars (~1 s of CPU that the
+    workers' fork server spends already, on the same cores): it lists the files and hands
+    them out; the workers build the stage's tasks (:meth:`task`), de-identify
+    (:func:`_deidentify_input`) and write the tables and the report (:func:`_finish`)."""
+
+    input_dir: str
+    output_dir: str
+    pseudonymizer: Pseudonymizer
+    profile: str
+    frame_step: int
+    verify_ocr: bool
+    layout: str
+    progress: str = ""  # the progress bar's file (cadbusi_assets.progress)
+
+    def task(self, raw_path: str, raw_instance_key: str) -> DeidTask:
+        """The stage's task for one input (INPUT read as a raw zone, OUTPUT written as a
+        research zone)."""
+        from cadbusi_assets.stages.deidentification import DeidInput, deid_tasks
+
+        (task,) = deid_tasks(
+            _zone(self.input_dir, "input"),
+            _zone(self.output_dir, "output"),
+            [DeidInput(raw_path, raw_instance_key)],
+            self.pseudonymizer,
+            profile=self.profile,
+            frame_step=self.frame_step,
+            verify_ocr=self.verify_ocr,
+            layout=self.layout,
+            progress_path=self.progress,
+        )
+        return task
+
+
+@functools.lru_cache(maxsize=8)
+def _zone(root: str, name: str) -> Zone:
+    from cadbusi_assets.storage import open_zone
+
+    return open_zone(Path(root), name)
+
+
+def _deidentify_input(item: tuple[FolderRun, str, str]) -> bytes:
+    """Worker: one input de-identified and written (the stage's
+    :func:`~cadbusi_assets.stages.deidentification.deidentify_one`); its outcome pickled, so
+    that the command's process receives it without importing the stage."""
+    from cadbusi_assets.stages.deidentification import deidentify_one
+
+    run, raw_path, raw_instance_key = item
+    return pickle.dumps(deidentify_one(run.task(raw_path, raw_instance_key)))
+
+
+def _finish(item: tuple[FolderRun, tuple[tuple[str, str], ...], list[bytes], str]) -> list[dict]:
+    """Worker: the outcomes of every input → duplicates resolved, the tables written into
+    OUTPUT and the report beside it (as the stage's
+    :func:`~cadbusi_assets.stages.deidentification.deidentify_files` resolves and tabulates
+    them); the report rows."""
+    from cadbusi_assets.stages.deidentification import _without_duplicates, deid_files
+
+    run, inputs, blobs, report = item
+    tasks = [run.task(raw_path, key) for raw_path, key in inputs]
+    done = deid_files(_without_duplicates(tasks, [pickle.loads(blob) for blob in blobs]))
+    _write_tables(_zone(run.output_dir, "output"), done)
+    rows = report_rows([raw_path for raw_path, _ in inputs], done.outcomes)
+    write_report(rows, Path(report))
+    return rows
+
+
+def _write_tables(research: Zone, done: DeidFiles) -> None:
     research.write_parquet((IMAGES_FILE,), done.images)
     research.write_parquet((INSTANCES_FILE,), done.instances)
 
-    rows = []
-    for index, (item, outcome) in enumerate(zip(inputs, done.outcomes, strict=True), start=1):
+
+def report_rows(input_paths: Sequence[str], outcomes: Sequence[DeidOutcome]) -> list[dict]:
+    """One :class:`DeidRow` (as a dict) per input, in input order."""
+    rows: list[dict[str, Any]] = []
+    for input_path, outcome in zip(input_paths, outcomes, strict=True):
         instance = outcome.instance or {}
         row = DeidRow(
-            input_path=item.raw_path,
+            input_path=input_path,
             status=outcome.status,
             output_path=instance.get("dicom_path", "") or outcome.duplicate_of,
             reason=(outcome.quarantine or {}).get("reason", ""),
@@ -226,55 +319,37 @@ def deidentify_command(
             pixel_cleaning=instance.get("pixel_cleaning", ""),
             seconds=outcome.seconds,
         )
-        rows.append(row)
-        if row.status != "ok":  # name the input: the operator must find it (raw side)
-            echo(f"[{index}/{len(inputs)}] {row.status}: {row.input_path}: {row.reason}")
-
-    quarantined = [r for r in rows if r.status == "quarantined"]
-    elapsed = time.perf_counter() - started
-    echo(
-        f"done: {sum(r.status == 'ok' for r in rows)} de-identified, {len(quarantined)} "
-        f"quarantined, {sum(r.status == 'duplicate' for r in rows)} duplicates "
-        f"in {elapsed:.1f} s"
-    )
-    for reason in sorted({r.reason for r in quarantined}):
-        count = sum(r.reason == reason for r in quarantined)
-        echo(f"  quarantined x{count}: {reason}")
-    write_report([asdict(r) for r in rows], report)
-    echo(f"report (input -> output, keep it with the raw data): {report}")
-    return 1 if quarantined else 0
+        rows.append(asdict(row))
+    return rows
 
 
 def _one_pass(
-    input_dir: Path,
-    research: Zone,
-    inputs: list[DeidInput],
-    pseudonymizer: Pseudonymizer,
-    profile: str,
-    frame_step: int,
-    ocr: bool,
+    run: FolderRun,
+    inputs: list[tuple[str, str]],
     jobs: int | None,
-    layout: str,
+    report: Path,
     echo: Echo,
-) -> DeidFiles:
-    """``--analyze``: the assets' one pass over the folder; writes the analysis tables and
-    PNGs beside the de-identification's, and returns the de-identification's part."""
+) -> list[dict]:
+    """``--analyze``: the assets' one pass over the folder; writes the de-identification's
+    and the analysis's tables, the PNGs and the report; the report rows."""
+    from cadbusi_assets.stages.deidentification import DeidInput
     from cadbusi_assets.stages.imaging import process_files
 
-    with ProgressBar(len(inputs), "de-identifying and analysing") as bar:
-        done = process_files(
-            open_zone(input_dir, "input"),
-            research,
-            inputs,
-            pseudonymizer,
-            profile=profile,
-            frame_step=frame_step,
-            ocr=ocr,
-            workers=jobs,
-            layout=layout,
-            progress_path=bar.path,
-            inpainted_path=_inpainted_path,
-        )
+    research = _zone(run.output_dir, "output")
+    done = process_files(
+        _zone(run.input_dir, "input"),
+        research,
+        [DeidInput(raw_path, key) for raw_path, key in inputs],
+        run.pseudonymizer,
+        profile=run.profile,
+        frame_step=run.frame_step,
+        ocr=run.verify_ocr,
+        workers=jobs,
+        layout=run.layout,
+        progress_path=run.progress,
+        inpainted_path=_inpainted_path,
+    )
+    _write_tables(research, done.deidentified)
     research.write_parquet((FEATURES_FILE,), done.features)
     research.write_parquet((TWINS_FILE,), done.twins)
     research.write_parquet((INPAINTED_FILE,), done.inpainted)
@@ -285,7 +360,9 @@ def _one_pass(
         f"analysed {features.height} frames: {calipers} with calipers, {done.twins.height} "
         f"clean twins, {done.inpainted.height} inpainted ({INPAINTED_FOLDER}/), {kept} kept"
     )
-    return done.deidentified
+    rows = report_rows([raw_path for raw_path, _ in inputs], done.deidentified.outcomes)
+    write_report(rows, report)
+    return rows
 
 
 def _inpainted_path(image_id: str) -> str:
@@ -293,6 +370,9 @@ def _inpainted_path(image_id: str) -> str:
 
 
 def _original_identifiers(root: Path, echo: Echo) -> OriginalIdentifiers:
+    from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+    from cadbusi_assets.dicom import DicomReadError, read_dataset
+
     identifiers = OriginalIdentifiers()
     unreadable = 0
     for path in sorted(root.rglob("*")):
@@ -324,6 +404,9 @@ def verify_command(
     original input tree) the originals' own identifiers are searched for too, also by OCR of
     the pixels when ``ocr`` is on and tesseract is installed.
     """
+    from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+    from cadbusi_assets.deid.verify import verify_file
+
     output_dir = Path(output_dir)
     if not output_dir.is_dir():
         echo("error: OUTPUT is not a folder")

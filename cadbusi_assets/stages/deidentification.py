@@ -60,8 +60,6 @@ from cadbusi_assets.stages.report import (
     StageFailure,
     reason_counts,
 )
-from cadbusi_assets.stages.retrieval import INSTANCES_TABLE as RETRIEVAL_INSTANCES
-from cadbusi_assets.stages.retrieval import resolved_cohort
 from cadbusi_assets.stages.safety import guard_shrink
 from cadbusi_assets.stages.tables import (
     IMAGE_SCHEMA,
@@ -601,6 +599,11 @@ def deidentify_partition(
 
 def partition_inputs(raw_zone: Zone, day: str) -> tuple[list[DeidInput], pl.DataFrame]:
     """The stored instances of a study date (by raw path) and the day's resolved cohort."""
+    # here, not at the top: the retrieval stage imports the warehouse adapters (sqlglot) and the
+    # PACS clients, which `cadbusi deidentify` and its workers never use
+    from cadbusi_assets.stages.retrieval import INSTANCES_TABLE as RETRIEVAL_INSTANCES
+    from cadbusi_assets.stages.retrieval import resolved_cohort
+
     manifest = read_partition_table(raw_zone, RETRIEVAL_INSTANCES, day)
     cohort = resolved_cohort(raw_zone, day)  # StudyInstanceUIDs found by PACS lookups included
     if manifest is None or cohort is None:

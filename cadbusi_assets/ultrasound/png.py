@@ -39,6 +39,30 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     )
 
 
+#: :func:`is_grey` compares every this-many-th row first: a colour frame usually shows colour
+#: there already (and is told apart at a fraction of the cost), a grey one is compared whole.
+_GREY_PROBE_STEP = 16
+
+
+def is_grey(rgb: np.ndarray) -> bool:
+    """Whether every pixel of an ``(H, W, 3)`` uint8 frame has R = G = B.
+
+    >>> grey = np.zeros((40, 4, 3), np.uint8)
+    >>> is_grey(grey)
+    True
+    >>> grey[33, 2, 0] = 1  # one coloured pixel, on no probed row
+    >>> is_grey(grey)
+    False
+    """
+    for rows in (rgb[::_GREY_PROBE_STEP], rgb):
+        channels = cv2.split(np.ascontiguousarray(rows))
+        if cv2.countNonZero(cv2.absdiff(channels[0], channels[1])) or cv2.countNonZero(
+            cv2.absdiff(channels[1], channels[2])
+        ):
+            return False
+    return True
+
+
 def encode_png(
     frame: np.ndarray, *, compress_level: int = COMPRESS_LEVEL, grey_tolerance: int = 0
 ) -> bytes:
@@ -55,10 +79,9 @@ def encode_png(
     if frame.ndim == 3:
         if frame.shape[2] != 3:
             raise ValueError(f"encode_png needs grey or RGB pixels, got {frame.shape[2]} channels")
-        spread = int(chroma(frame).max()) if frame.size else 0
-        if spread == 0:
+        if is_grey(frame):
             frame = frame[..., 1]
-        elif spread <= grey_tolerance:
+        elif grey_tolerance > 0 and int(chroma(frame).max()) <= grey_tolerance:
             frame = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
     if frame.ndim != 2 and frame.ndim != 3:
         raise ValueError(f"encode_png needs a 2-D or 3-D array, got shape {frame.shape}")
@@ -73,6 +96,6 @@ def encode_png(
     return (
         _SIGNATURE
         + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", isal_zlib.compress(scanlines.tobytes(), compress_level))
+        + _chunk(b"IDAT", isal_zlib.compress(scanlines, compress_level))
         + _chunk(b"IEND", b"")
     )
