@@ -521,6 +521,9 @@ _SQUARE5 = np.ones((5, 5), np.uint8)
 ARROW_RING_LEVEL, ARROW_RING_SHARE = 200, 0.03
 #: ... and at most this share of them this dark.
 ARROW_BLACK_LEVEL, ARROW_BLACK_SHARE = 10, 0.3
+#: A thick white arrow's tip (where its 3-px shaft and wings meet): a blob that the opening
+#: of :func:`white_strokes` takes, of at most this many pixels.
+TIP_BLOB = 60
 
 
 @dataclass(frozen=True)
@@ -789,6 +792,25 @@ def white_strokes(grey: np.ndarray, coloured: np.ndarray, *, crossings: bool = F
         return white
     blobs = cv2.morphologyEx(white, cv2.MORPH_OPEN, _SQUARE5 if crossings else _DISC5)
     return white & (1 - blobs)
+
+
+def thick_arrow_layer(grey: np.ndarray, coloured: np.ndarray, white: np.ndarray) -> np.ndarray:
+    """uint8 0/1: ``white`` (:func:`white_strokes`) with the blobs its opening took put back
+    where they are small (at most :data:`TIP_BLOB` pixels) and touch its strokes: the tips
+    of thick white arrows, whose shaft and wings meet in a filled wedge. All zero when
+    there is no such blob."""
+    full = ((grey >= WHITE_MARK_LEVEL) & (coloured == 0)).astype(np.uint8)
+    blobs = full & (1 - white)
+    if not cv2.countNonZero(blobs):
+        return np.zeros_like(white)
+    count, labels, stats = _components(blobs)
+    near_strokes = cv2.dilate(white, _SQUARE3).astype(bool)
+    touching = np.bincount(labels[near_strokes & (blobs > 0)].ravel(), minlength=count) > 0
+    small = touching & (stats[:, 4] <= TIP_BLOB)
+    small[0] = False
+    if not small.any():
+        return np.zeros_like(white)
+    return white | small[labels].astype(np.uint8)
 
 
 def _lit_around(layer: np.ndarray, x: int, y: int) -> int:
@@ -1114,6 +1136,27 @@ def detect_calipers(
                 arrows = {(m.x, m.y) for m in hits}
                 kept = [m for m in kept if not (m.style == ">" and (m.x, m.y) in arrows)]
                 kept.append(at_point(g.x, g.y, g.score, g.style))
+    # Thick white arrows: their tips, which the opening took, put back; arrows only, on
+    # the components holding such a tip. One replaces the crosses that the pieces left
+    # without its tip gave (its shaft and wings).
+    if cv2.countNonZero(white):
+        thick = thick_arrow_layer(grey_crop, coloured, white)
+        tips = thick > white
+        if tips.any():
+            for m in colour_marks(thick, grey=grey_crop):
+                bx0, by0, bx1, by1 = m.box
+                if (
+                    m.style != ">"
+                    or m.score < min_score
+                    or not tips[by0 : by1 + 1, bx0 : bx1 + 1].any()
+                    or (inside is not None and not inside[m.y, m.x])
+                ):
+                    continue
+                within = [k for k in kept if bx0 <= k.x <= bx1 and by0 <= k.y <= by1]
+                if any(k.style == ">" for k in within):
+                    continue
+                kept = [k for k in kept if k not in within]
+                kept.append(m)
     points = [(m.x, m.y, m.score, m.style) for m in kept]
     points.sort(key=lambda p: (p[1], p[0]))
     return CaliperDetection(
