@@ -521,6 +521,9 @@ _SQUARE5 = np.ones((5, 5), np.uint8)
 ARROW_RING_LEVEL, ARROW_RING_SHARE = 200, 0.03
 #: ... and at most this share of them this dark.
 ARROW_BLACK_LEVEL, ARROW_BLACK_SHARE = 10, 0.3
+#: A thick white arrow's tip (where its 3-px shaft and wings meet): a blob that the opening
+#: of :func:`white_strokes` takes, of at most this many pixels.
+TIP_BLOB = 60
 
 
 @dataclass(frozen=True)
@@ -791,6 +794,31 @@ def white_strokes(grey: np.ndarray, coloured: np.ndarray, *, crossings: bool = F
     return white & (1 - blobs)
 
 
+def thick_arrow_tips(grey: np.ndarray, coloured: np.ndarray, white: np.ndarray) -> np.ndarray:
+    """uint8 0/1: the blobs that the opening of :func:`white_strokes` took (``white``: its
+    output) where they are small (at most :data:`TIP_BLOB` pixels) and touch its strokes:
+    the tips of thick white arrows, whose shaft and wings meet in a filled wedge."""
+    tips = np.zeros_like(white)
+    full = cv2.threshold(grey, WHITE_MARK_LEVEL - 1, 1, cv2.THRESH_BINARY)[1]
+    full = cv2.bitwise_and(full, cv2.threshold(coloured, 0, 1, cv2.THRESH_BINARY_INV)[1])
+    blobs = cv2.subtract(full, white)
+    if not cv2.countNonZero(blobs):
+        return tips
+    count, labels, stats = _components(blobs)
+    small = stats[:, 4] <= TIP_BLOB
+    small[0] = False
+    near = cv2.findNonZero(cv2.bitwise_and(cv2.dilate(white, _SQUARE3), blobs))
+    if near is None or not small.any():
+        return tips
+    near = near.reshape(-1, 2)
+    touching = np.zeros(count, bool)
+    touching[labels[near[:, 1], near[:, 0]]] = True
+    for label in np.flatnonzero(small & touching):
+        x, y, w, h = (int(v) for v in stats[label, :4])
+        tips[y : y + h, x : x + w] |= (labels[y : y + h, x : x + w] == label).astype(np.uint8)
+    return tips
+
+
 def _lit_around(layer: np.ndarray, x: int, y: int) -> int:
     """Lit pixels of ``layer`` in the :data:`CLUTTER_SIDE` square centred at ``(x, y)``,
     the layer mirrored at its edges (``cv2.BORDER_REFLECT_101``, as a box filter has it)."""
@@ -861,13 +889,19 @@ def _components(layer: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
 
 
 def colour_marks(
-    layer: np.ndarray, arrows: bool = True, *, grey: np.ndarray | None = None
+    layer: np.ndarray,
+    arrows: bool = True,
+    *,
+    grey: np.ndarray | None = None,
+    seeds: np.ndarray | None = None,
 ) -> list[_Mark]:
     """Caliper marks among the connected components of ``layer`` (uint8 0/1, the pixels of
     mark colours): '+' and 'x' of any size in range (the centre), arrows (the tip).
     Components in a text line (neighbours of about their height beside them) are not marks.
     With ``grey`` (white marks), arrows only where the pixels around a component are not
-    bright (a drawn arrow on tissue, not a piece of bright speckle)."""
+    bright (a drawn arrow on tissue, not a piece of bright speckle). With ``seeds`` (uint8
+    0/1, the layer's shape), arrows only, and only on components holding a pixel of it (the
+    others are context: text lines, clutter)."""
     # All below looks at the lit pixels and no farther than 2 px around them (component
     # crops, rings), but for the clutter count (on the whole layer): the lit pixels'
     # bounding box grown by 2 px is searched, its origin even (the labelling's 2x2 blocks
@@ -894,6 +928,10 @@ def colour_marks(
         & (np.minimum(stats[:, 2], stats[:, 3]) >= 2)
     )
     sized[0] = False
+    if seeds is not None:
+        holding = np.zeros(count, bool)
+        holding[labels[seeds[y0 : by + bh + 2, x0 : bx + bw + 2] > 0]] = True
+        sized &= holding
     arrow_ok = np.ones(count, bool)
     # (only when some component could be an arrow)
     if arrows and grey is not None and (sized & (stats[:, 4] <= 6 * side_max)).any():
@@ -913,10 +951,14 @@ def colour_marks(
             & (np.abs(stats[:, 2] - stats[:, 3]) <= 2 + side_max // 4)
             & (stats[:, 4] <= CROSS_FILL * stats[:, 2] * stats[:, 3])
         )
-    shaped = sized & (
-        (side_max <= hi)
-        & (np.abs(stats[:, 2] - stats[:, 3]) <= 2 + side_max // 4)
-        & (stats[:, 4] <= CROSS_FILL * stats[:, 2] * stats[:, 3])
+    shaped = (
+        sized
+        & (seeds is None)
+        & (
+            (side_max <= hi)
+            & (np.abs(stats[:, 2] - stats[:, 3]) <= 2 + side_max // 4)
+            & (stats[:, 4] <= CROSS_FILL * stats[:, 2] * stats[:, 3])
+        )
     )
     # Components whose centres may pass the first tests of _cross_fit, per style.
     nonzero = cv2.findNonZero(layer) if shaped.any() else None
@@ -1114,6 +1156,26 @@ def detect_calipers(
                 arrows = {(m.x, m.y) for m in hits}
                 kept = [m for m in kept if not (m.style == ">" and (m.x, m.y) in arrows)]
                 kept.append(at_point(g.x, g.y, g.score, g.style))
+    # Thick white arrows: their tips, which the opening took, put back; arrows only, on
+    # the components holding such a tip. One replaces the crosses that the pieces left
+    # without its tip gave (its shaft and wings).
+    if cv2.countNonZero(white):
+        tips = thick_arrow_tips(grey_crop, coloured, white)
+        if cv2.countNonZero(tips):
+            thick = cv2.bitwise_or(white, tips)
+            for m in colour_marks(thick, grey=grey_crop, seeds=tips):
+                bx0, by0, bx1, by1 = m.box
+                if (
+                    m.style != ">"
+                    or m.score < min_score
+                    or (inside is not None and not inside[m.y, m.x])
+                ):
+                    continue
+                within = [k for k in kept if bx0 <= k.x <= bx1 and by0 <= k.y <= by1]
+                if any(k.style == ">" for k in within):
+                    continue
+                kept = [k for k in kept if k not in within]
+                kept.append(m)
     points = [(m.x, m.y, m.score, m.style) for m in kept]
     points.sort(key=lambda p: (p[1], p[0]))
     return CaliperDetection(
