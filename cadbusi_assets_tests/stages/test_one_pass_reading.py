@@ -83,8 +83,8 @@ def _identifiers(script: str) -> OriginalIdentifiers:
     return OriginalIdentifiers(patient_names=(name,), patient_ids=(patient_id,))
 
 
-def _verify(frame: np.ndarray, identifiers: OriginalIdentifiers, monkeypatch):
-    """The one pass's verification hook on one frame: (refusal, reading, lines tesseract read)."""
+def _count_tesseract_lines(monkeypatch) -> list[tuple[int, int, int, int]]:
+    """The boxes of the lines tesseract reads from now on (``read_line`` counted)."""
     read: list[tuple[int, int, int, int]] = []
     original = ultrasound_ocr.read_line
 
@@ -93,6 +93,12 @@ def _verify(frame: np.ndarray, identifiers: OriginalIdentifiers, monkeypatch):
         return original(level, box, *image)
 
     monkeypatch.setattr(ultrasound_ocr, "read_line", counted)
+    return read
+
+
+def _verify(frame: np.ndarray, identifiers: OriginalIdentifiers, monkeypatch):
+    """The one pass's verification hook on one frame: (refusal, reading, lines tesseract read)."""
+    read = _count_tesseract_lines(monkeypatch)
     readings: dict = {}
     result = SimpleNamespace(frames=frame[None], identifiers=identifiers)
     refusal = imaging._verifier(True, readings)(result)  # type: ignore[arg-type]
@@ -173,14 +179,7 @@ def test_a_verification_alone_reads_no_annotation_line_with_tesseract(monkeypatc
 
     require_tesseract()
     _require_reader()
-    read: list[tuple[int, int, int, int]] = []
-    original = ultrasound_ocr.read_line
-
-    def counted(level, box, *image):
-        read.append(box)
-        return original(level, box, *image)
-
-    monkeypatch.setattr(ultrasound_ocr, "read_line", counted)
+    read = _count_tesseract_lines(monkeypatch)
     frame = _frame("latin")
     boxes = ultrasound_ocr.find_text_lines(frame)
     vocabulary = ultrasound_ocr.screen_vocabulary_lines(ultrasound_ocr.brightness(frame), boxes)
