@@ -343,6 +343,19 @@ def _search(
     lines += _glyph_chains(glyphs)
 
 
+def joins(last: Box, glyph: Box) -> bool:
+    """True when ``glyph`` continues a chain ending in ``last``: of similar height (at most
+    1.5 times), on one line (overlapping by 0.6 of the lower) and less than 1.5 heights to
+    its right."""
+    h1, h2 = last[3] - last[1] + 1, glyph[3] - glyph[1] + 1
+    overlap = min(last[3], glyph[3]) - max(last[1], glyph[1]) + 1
+    return (
+        overlap >= 0.6 * min(h1, h2)
+        and max(h1, h2) <= 1.5 * min(h1, h2)
+        and 0 <= glyph[0] - last[2] <= 1.5 * max(h1, h2)
+    )
+
+
 def _glyph_chains(glyphs: Sequence[Box], least: int = 3) -> list[Box]:
     """Boxes of runs of at least ``least`` glyph-sized blobs side by side on one line (of
     similar height, less than 1.5 heights apart): letters spaced too wide to be smeared
@@ -359,14 +372,7 @@ def _glyph_chains(glyphs: Sequence[Box], least: int = 3) -> list[Box]:
     for glyph in sorted(glyphs):
         growing = [chain for chain in growing if glyph[0] - chain[-1][2] <= reach]
         for chain in growing:
-            last = chain[-1]
-            h1, h2 = last[3] - last[1] + 1, glyph[3] - glyph[1] + 1
-            overlap = min(last[3], glyph[3]) - max(last[1], glyph[1]) + 1
-            if (
-                overlap >= 0.6 * min(h1, h2)
-                and max(h1, h2) <= 1.5 * min(h1, h2)
-                and 0 <= glyph[0] - last[2] <= 1.5 * max(h1, h2)
-            ):
+            if joins(chain[-1], glyph):
                 chain.append(glyph)
                 break
         else:

@@ -4,20 +4,11 @@ import cv2
 import numpy as np
 import pytest
 
+from benchmarks.analysis import box_iou
 from cadbusi_assets.dicom import UltrasoundRegion
 from cadbusi_assets.ultrasound.fov import find_field_of_view
 from cadbusi_assets.ultrasound.overlay import to_grey
 from cadbusi_assets_tests.ultrasound.synthetic import make_frame
-
-
-def box_iou(a, b) -> float:
-    ix0, iy0, ix1, iy1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0, ix1 - ix0 + 1) * max(0, iy1 - iy0 + 1)
-
-    def area(r):
-        return (r[2] - r[0] + 1) * (r[3] - r[1] + 1)
-
-    return inter / (area(a) + area(b) - inter)
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -9,18 +9,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from benchmarks.analysis import box_iou
 from cadbusi_assets.dicom import UltrasoundRegion
 from cadbusi_assets.ultrasound.fov import find_field_of_view
-
-
-def box_iou(a, b) -> float:
-    ix0, iy0, ix1, iy1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0, ix1 - ix0 + 1) * max(0, iy1 - iy0 + 1)
-
-    def area(r):
-        return (r[2] - r[0] + 1) * (r[3] - r[1] + 1)
-
-    return inter / (area(a) + area(b) - inter)
 
 
 def _fan(height: int, width: int, apex: tuple[int, int], radius: int) -> np.ndarray:

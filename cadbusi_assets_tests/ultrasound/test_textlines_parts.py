@@ -89,14 +89,7 @@ def _chains_scanning_every_chain(glyphs, least=3):
     chains: list = []
     for glyph in sorted(glyphs):
         for chain in chains:
-            last = chain[-1]
-            h1, h2 = last[3] - last[1] + 1, glyph[3] - glyph[1] + 1
-            overlap = min(last[3], glyph[3]) - max(last[1], glyph[1]) + 1
-            if (
-                overlap >= 0.6 * min(h1, h2)
-                and max(h1, h2) <= 1.5 * min(h1, h2)
-                and 0 <= glyph[0] - last[2] <= 1.5 * max(h1, h2)
-            ):
+            if textlines.joins(chain[-1], glyph):
                 chain.append(glyph)
                 break
         else:
