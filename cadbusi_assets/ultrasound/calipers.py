@@ -13,7 +13,8 @@ are also found as connected components (:func:`colour_marks`): '+' and 'x' of an
 (candidate centres and their arm tests for all components at once, then a model fit), and
 arrows (white ones only off bright speckle and off black bands). White crosses that JPEG
 dims or bright speckle touches are found by the templates on the white strokes and the thin
-bright ridges (:func:`white_ridges`).
+bright ridges (:func:`white_ridges`). Small coloured marks whose colour JPEG has smeared
+into a blob are found in the blob's brightest channel (:func:`smeared_marks`).
 
 >>> import numpy as np
 >>> rgb = np.full((60, 60, 3), 60, np.uint8)
@@ -1038,6 +1039,142 @@ def colour_marks(
     return found
 
 
+#: A small coloured mark that JPEG has smeared: its colour fills a blob of at most this
+#: side (px), in which the strokes are brighter than the rest by :data:`BLOB_CONTRAST`.
+BLOB_SIDE = (5, 15)
+BLOB_CONTRAST = 50.0
+#: The strokes are drawn bright (their brightest channel's mean, each arm), brighter by
+#: :data:`BLOB_INNER_CONTRAST` than the colour spread off them, which covers at most
+#: :data:`BLOB_SPREAD` pixels of the window (a filled blob is not a mark).
+BLOB_LEVEL, BLOB_INNER_CONTRAST, BLOB_SPREAD = 160.0, 20.0, 10
+#: ... and the pixels around the blob are tissue, at least this bright (median).
+BLOB_RING_LEVEL = 20.0
+#: ... and no mark found already within this distance (px; a mark's number), no blob of
+#: about its size within this one (dots of a dotted line).
+BLOB_SPACE, BLOB_CHAIN = 24, 14
+
+
+@lru_cache(maxsize=16)
+def _blob_model(style: str, half: int) -> tuple[np.ndarray, ...]:
+    """Offsets ``(dy, dx)`` of a '+' or 'x' of half-size ``half``: its four arms (without
+    the centre), the window (half-size ``half + 1``) farther than 1 px from the strokes and
+    the core (the four pixels next to the centre between the strokes)."""
+    steps = np.arange(1, half + 1)
+    arms = np.stack([np.outer(_DIRECTION_STEPS[style][:, i], steps) for i in (0, 1)])
+    wy, wx = np.mgrid[-half - 1 : half + 2, -half - 1 : half + 2]
+    wy, wx = wy.ravel(), wx.ravel()
+    if style == "+":
+        away = np.minimum(np.abs(wy), np.abs(wx)) >= 2
+    else:
+        away = np.minimum(np.abs(wy - wx), np.abs(wy + wx)) >= 3
+    core = ((-1, -1, 1, 1), (-1, 1, -1, 1)) if style == "+" else ((0, 0, -1, 1), (-1, 1, 0, 0))
+    return arms, np.stack([wy[away], wx[away]]), np.array(core)
+
+
+def smeared_marks(
+    coloured: np.ndarray, level: np.ndarray, grey: np.ndarray, taken: list[_Mark]
+) -> list[_Mark]:
+    """Small coloured '+' and 'x' that JPEG has smeared into a blob of colour (``coloured``,
+    uint8 0/1): within a blob of about a mark's size, standing alone, a cross whose four arms
+    are all brighter in ``level`` (the brightest channel, at full resolution where the colour
+    is not) than the pixels away from its strokes. ``taken``: marks found already (their
+    blobs are not searched)."""
+    count, labels, stats = _components(coloured)
+    if count <= 1:
+        return []
+    side = np.maximum(stats[:, 2], stats[:, 3])
+    ok = (
+        (side >= BLOB_SIDE[0])
+        & (side <= BLOB_SIDE[1])
+        & (np.abs(stats[:, 2] - stats[:, 3]) <= 3)
+        & (stats[:, 4] >= 0.3 * stats[:, 2] * stats[:, 3])
+    )
+    ok[0] = False
+    height, width = coloured.shape
+    found = []
+    for k in np.flatnonzero(ok):
+        x, y, w, h, area = (int(v) for v in stats[k])
+        # Not by a mark found already (its number), not one of a chain of dots.
+        mx, my = x + w / 2, y + h / 2
+        if any(abs(m.x - mx) <= BLOB_SPACE and abs(m.y - my) <= BLOB_SPACE for m in taken):
+            continue
+        centres_x = stats[:, 0] + stats[:, 2] / 2
+        centres_y = stats[:, 1] + stats[:, 3] / 2
+        chained = (
+            (np.hypot(centres_x - mx, centres_y - my) <= BLOB_CHAIN)
+            & (side >= 0.6 * max(w, h))
+            & (stats[:, 4] >= 4)
+        )
+        chained[[0, k]] = False
+        if chained.any():
+            continue
+        if _lit_around(coloured, x + w // 2, y + h // 2) - area > MARK_CLUTTER * CLUTTER_SIDE**2:
+            continue
+        # On tissue (text stands on black), alone (not a glyph of a text line).
+        ry0, ry1, rx0, rx1 = (
+            max(0, y - 3),
+            min(height, y + h + 3),
+            max(0, x - 3),
+            min(width, x + w + 3),
+        )
+        near = labels[ry0:ry1, rx0:rx1]
+        ring = grey[ry0:ry1, rx0:rx1][near == 0]
+        if ring.size == 0 or float(np.median(ring)) < BLOB_RING_LEVEL:
+            continue
+        same_rows = (stats[:, 1] < y + h) & (stats[:, 1] + stats[:, 3] > y)
+        similar = (stats[:, 3] >= 0.6 * h) & (stats[:, 3] <= 1.6 * h)
+        gap = np.maximum(stats[:, 0] - (x + w), x - (stats[:, 0] + stats[:, 2]))
+        beside = same_rows & similar & (gap <= max(4, h))
+        beside[[0, k]] = False
+        if beside.any():
+            continue
+        # Centres within 1 px of the blob's middle, every half-size and style: the best
+        # contrast (the first of equal ones: centres row by row, then half-size, style).
+        cys, cxs = np.mgrid[
+            y + (h - 1) // 2 - 1 : y + h // 2 + 2, x + (w - 1) // 2 - 1 : x + w // 2 + 2
+        ]
+        cys, cxs = cys.ravel(), cxs.ravel()
+        top = min(6, (max(w, h) - 1) // 2)
+        halves = range(2, top + 1)
+        contrast = np.full((len(cys), len(halves), 2), -np.inf)
+        for i, half in enumerate(halves):
+            fits = (cys >= half + 1) & (cys < height - half - 1)
+            fits &= (cxs >= half + 1) & (cxs < width - half - 1)
+            if not fits.any():
+                continue
+            py, px = cys[fits], cxs[fits]
+            for j, style in enumerate(("+", "x")):
+                arms, away, core = _blob_model(style, half)
+                ay, ax = py[:, None] + away[0], px[:, None] + away[1]
+                smear = labels[ay, ax] == k  # the colour JPEG spread off the strokes
+                spread = np.count_nonzero(smear, axis=1)
+                arm_min = level[py[:, None, None] + arms[0], px[:, None, None] + arms[1]]
+                arm_min = arm_min.mean(axis=2).min(axis=1)
+                # Strokes, not a filled disc (Doppler flow): dim between them.
+                core_level = level[py[:, None] + core[0], px[:, None] + core[1]].mean(axis=1)
+                values = level[ay, ax].astype(np.float64)
+                off = values.mean(axis=1)
+                smeared = np.where(smear, values, 0.0).sum(axis=1) / np.maximum(spread, 1)
+                passes = (
+                    (spread <= BLOB_SPREAD)
+                    & (arm_min >= BLOB_LEVEL)
+                    & (arm_min - core_level >= BLOB_INNER_CONTRAST)
+                    & ((spread == 0) | (arm_min - smeared >= BLOB_INNER_CONTRAST))
+                    & (arm_min - off >= BLOB_CONTRAST)
+                )
+                contrast[np.flatnonzero(fits)[passes], i, j] = (arm_min - off)[passes]
+        flat = contrast.ravel()
+        if flat.size == 0 or not np.isfinite(flat.max()):
+            continue
+        best = int(np.argmax(flat))
+        c, _, j = (int(v) for v in np.unravel_index(best, contrast.shape))
+        score = min(1.0, 0.5 + float(flat[best]) / 240.0)
+        style = ("+", "x")[j]
+        box = (x, y, x + w - 1, y + h - 1)
+        found.append(_Mark(int(cxs[c]), int(cys[c]), style, round(score, 4), box))
+    return found
+
+
 def detect_calipers(
     frame: np.ndarray,
     box: Box,
@@ -1175,6 +1312,11 @@ def detect_calipers(
                 if any(k.style == ">" for k in within):
                     continue
                 kept = [k for k in kept if k not in within]
+                kept.append(m)
+    if crop.ndim == 3 and maps is not None and cv2.countNonZero(coloured):
+        boxes = [m if m.style == ">" else at_point(m.x, m.y, m.score, m.style) for m in kept]
+        for m in smeared_marks(coloured, maps.high, grey_crop, boxes):
+            if m.score >= min_score and (inside is None or inside[m.y, m.x]):
                 kept.append(m)
     points = [(m.x, m.y, m.score, m.style) for m in kept]
     points.sort(key=lambda p: (p[1], p[0]))
