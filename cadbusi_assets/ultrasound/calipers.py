@@ -1079,6 +1079,15 @@ def smeared_marks(
     are all brighter in ``level`` (the brightest channel, at full resolution where the colour
     is not) than the pixels away from its strokes. ``taken``: marks found already (their
     blobs are not searched)."""
+    # The coloured pixels' bounding box grown by the farthest any test below looks (a
+    # centre 1 px beyond a blob, its arms and window up to 7 px on; the ring 3 px).
+    bx, by, bw, bh = cv2.boundingRect(coloured)
+    if bw == 0 or bh == 0:
+        return []
+    whole = coloured
+    x0, y0 = max(0, bx - 8), max(0, by - 8)
+    x1, y1 = min(whole.shape[1], bx + bw + 8), min(whole.shape[0], by + bh + 8)
+    coloured, level, grey = (a[y0:y1, x0:x1] for a in (whole, level, grey))
     count, labels, stats = _components(coloured)
     if count <= 1:
         return []
@@ -1092,23 +1101,20 @@ def smeared_marks(
     ok[0] = False
     height, width = coloured.shape
     found = []
+    centres_x = stats[:, 0] + stats[:, 2] / 2
+    centres_y = stats[:, 1] + stats[:, 3] / 2
     for k in np.flatnonzero(ok):
         x, y, w, h, area = (int(v) for v in stats[k])
-        # Not by a mark found already (its number), not one of a chain of dots.
+        # Not by a mark found already (its number), not in colour flow or a busy icon.
         mx, my = x + w / 2, y + h / 2
-        if any(abs(m.x - mx) <= BLOB_SPACE and abs(m.y - my) <= BLOB_SPACE for m in taken):
+        if any(
+            abs(m.x - x0 - mx) <= BLOB_SPACE and abs(m.y - y0 - my) <= BLOB_SPACE for m in taken
+        ):
             continue
-        centres_x = stats[:, 0] + stats[:, 2] / 2
-        centres_y = stats[:, 1] + stats[:, 3] / 2
-        chained = (
-            (np.hypot(centres_x - mx, centres_y - my) <= BLOB_CHAIN)
-            & (side >= 0.6 * max(w, h))
-            & (stats[:, 4] >= 4)
-        )
-        chained[[0, k]] = False
-        if chained.any():
-            continue
-        if _lit_around(coloured, x + w // 2, y + h // 2) - area > MARK_CLUTTER * CLUTTER_SIDE**2:
+        if (
+            _lit_around(whole, x0 + x + w // 2, y0 + y + h // 2) - area
+            > MARK_CLUTTER * CLUTTER_SIDE**2
+        ):
             continue
         # On tissue (text stands on black), alone (not a glyph of a text line).
         ry0, ry1, rx0, rx1 = (
@@ -1120,6 +1126,15 @@ def smeared_marks(
         near = labels[ry0:ry1, rx0:rx1]
         ring = grey[ry0:ry1, rx0:rx1][near == 0]
         if ring.size == 0 or float(np.median(ring)) < BLOB_RING_LEVEL:
+            continue
+        # Not one of a chain of dots (a dotted line or trace).
+        chained = (
+            (np.hypot(centres_x - mx, centres_y - my) <= BLOB_CHAIN)
+            & (side >= 0.6 * max(w, h))
+            & (stats[:, 4] >= 4)
+        )
+        chained[[0, k]] = False
+        if chained.any():
             continue
         same_rows = (stats[:, 1] < y + h) & (stats[:, 1] + stats[:, 3] > y)
         similar = (stats[:, 3] >= 0.6 * h) & (stats[:, 3] <= 1.6 * h)
@@ -1170,8 +1185,8 @@ def smeared_marks(
         c, _, j = (int(v) for v in np.unravel_index(best, contrast.shape))
         score = min(1.0, 0.5 + float(flat[best]) / 240.0)
         style = ("+", "x")[j]
-        box = (x, y, x + w - 1, y + h - 1)
-        found.append(_Mark(int(cxs[c]), int(cys[c]), style, round(score, 4), box))
+        box = (x0 + x, y0 + y, x0 + x + w - 1, y0 + y + h - 1)
+        found.append(_Mark(x0 + int(cxs[c]), y0 + int(cys[c]), style, round(score, 4), box))
     return found
 
 
