@@ -2,30 +2,36 @@
 de-identification's OCR verification (:mod:`cadbusi_assets.deid.ocr`) and the annotation
 reading (:mod:`cadbusi_assets.ultrasound.ocr`, :mod:`cadbusi_assets.ultrasound.analysis`).
 
-Candidates (inside :func:`find_text`):
+Candidates (inside :func:`find_text`), in one pass over the ink's blobs:
 
 1. **Ink**: thin bright strokes: brightest channel at or above :data:`TEXT_LEVEL` (coloured
    text counts as much as white text) and at least :data:`STROKE_CONTRAST` above the
    morphological opening (a white top-hat), which keeps letters and drops wide bright areas;
    on a dark surround, dimmer strokes from :data:`DIM_TEXT_LEVEL` too (thin and grey fonts,
    whose anti-aliased strokes stay under :data:`TEXT_LEVEL`).
-2. **Lines**: the ink is smeared along the line; every blob at least :data:`MIN_TEXT_HEIGHT`
-   pixels high and wide, with the shape and ink density of a line, is a candidate, wherever
-   it is. A blob too big for a line (text touching speckle, stacked lines) is cut at its
-   ink-free rows; a part still too big is searched again at the next brightness of
-   :data:`LEVEL_STEPS`, so text brighter than the speckle around it comes apart from it.
-   Lines whose ascenders and descenders touch are cut between them, and three or more
-   glyph-sized blobs side by side (letters spaced wider than the smear) make a line too.
-3. **Large text**: the same search on a copy shrunk :data:`COARSE_FACTOR` times finds lines
-   taller than :data:`MAX_LINE_HEIGHT` or with strokes too wide for the top-hat.
+2. **Blobs**: the ink's 8-connected blobs with their boxes and areas, labelled once
+   (:class:`FrameInk`); those from :data:`MIN_TEXT_HEIGHT` to :data:`MAX_LINE_HEIGHT`
+   pixels high and not solid (at most :data:`MAX_FILL` of their box) can be glyphs.
+3. **Lines**: glyphs chained left to right, all pairs at once (:func:`_chains`): each glyph
+   to its nearest right neighbour of similar height on the same line less than 1.5 heights
+   away (:func:`joins`) when it is that neighbour's nearest left one. A chain of two glyphs
+   or more is a candidate, and so is one blob twice as wide as high (touching letters).
+   Cheap verdicts first (:func:`_rejected`: no glyph inside, one blob crossing few strokes
+   per row; two glyphs on a textured surround), then :func:`text_like`. Lines found are
+   joined into words (:func:`merge_words`) and stacked lines whose ascenders and
+   descenders touch are cut between them (:func:`_split_stacked`).
+4. **Large text**: the smear-and-cut search (:func:`_search`) on a copy shrunk
+   :data:`COARSE_FACTOR` times finds lines taller than :data:`MAX_LINE_HEIGHT` or with
+   strokes too wide for the top-hat.
+5. **Areas**: blobs taller than a line (and at least :data:`MIN_AREA_WIDTH` wide) on a flat
+   background are read in strips (a Doppler trace, text glued to a needle).
 
 Text, not speckle (:func:`text_like`): bright speckle (real scanners' speckle reaches full
 white) makes candidates too. A candidate is kept when it lies on a flat dark background
 (the bands and panels around the image), or, on a textured background (inside the image),
 when its ink is made of glyphs: blobs nearly as tall as the line, of similar heights, whose
 bottoms line up on a baseline, with thin strokes. Speckle grains are short, solid and
-scattered. A bright area that does not come apart into lines (a Doppler trace, text glued
-to a needle) is kept for strip reading only on a dark background.
+scattered.
 
 >>> import cv2
 >>> frame = np.zeros((120, 400), np.uint8)
@@ -52,14 +58,12 @@ TEXT_LEVEL = 150
 DIM_TEXT_LEVEL = 100
 #: ... where the opened (stroke-free) image is at most this bright.
 DIM_BACKGROUND = 40
-#: ... and the mean level over a :data:`DIM_WINDOW` square around is at most this.
+#: ... and the mean level around (see :data:`DIM_BLOCKS`) is at most this.
 DIM_MEAN = 60
-DIM_WINDOW = 15
-#: Brightness levels tried in turn inside a blob too big to be a line (text over speckle).
-#: Two suffice: text on speckle is brighter than the grains that glue to it at TEXT_LEVEL,
-#: and what still does not come apart at the second level is searched for runs of glyphs
-#: (:func:`glyph_lines`); on the tuning families, (150, 200) finds more lines with fewer
-#: false boxes than (150, 180, 210, 240) did, at some 7 % less CPU.
+#: ... measured over this many blocks square of the :func:`shrunk` copy.
+DIM_BLOCKS = 4
+#: Brightness levels the large-text search (:func:`_search`, on the shrunk copy) tries in
+#: turn inside a blob too big to be a line.
 LEVEL_STEPS = (TEXT_LEVEL, 200)
 #: Text strokes stand at least this far above the opened (stroke-free) image.
 STROKE_CONTRAST = 40
@@ -120,6 +124,13 @@ def brightness(frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(frame)
 
 
+def shrunk(level: np.ndarray) -> np.ndarray:
+    """``level`` shrunk :data:`COARSE_FACTOR` times (each pixel the mean of a block)."""
+    rows, cols = level.shape
+    f = COARSE_FACTOR
+    return cv2.resize(level, (max(1, cols // f), max(1, rows // f)), interpolation=cv2.INTER_AREA)
+
+
 def stroke_contrast(level: np.ndarray) -> np.ndarray:
     """White top-hat of a :func:`brightness` image: how far each pixel stands above the
     opened (stroke-free) image."""
@@ -132,21 +143,29 @@ def text_ink(
     tophat: np.ndarray | None = None,
     threshold: int = TEXT_LEVEL,
     dim: int | None = None,
+    small: np.ndarray | None = None,
 ) -> np.ndarray:
     """uint8 0/1 mask of thin bright strokes in a :func:`brightness` image, without vertical
     runs longer than a text line (scale rulers, bars, region borders: no glyph is that tall).
     With ``dim``, strokes from that level up count too where the opened (stroke-free) image
     is dark (at most :data:`DIM_BACKGROUND`): thin and grey fonts on the dark bands and
-    panels scanners write on, whose anti-aliased strokes stay under ``threshold``.
+    panels scanners write on, whose anti-aliased strokes stay under ``threshold``. The mean
+    around is taken on ``small`` (:func:`shrunk`, computed when not given).
     """
     tophat = stroke_contrast(level) if tophat is None else tophat
     bright = cv2.threshold(level, threshold - 1, 1, cv2.THRESH_BINARY)[1]
     if dim is not None and dim < threshold:
         opened = cv2.subtract(level, tophat)
         dark = cv2.threshold(opened, DIM_BACKGROUND, 1, cv2.THRESH_BINARY_INV)[1]
-        # ... and dark around (the rim of a bright fan is dark on one side only)
-        mean = cv2.blur(level, (DIM_WINDOW, DIM_WINDOW))
-        dark = cv2.bitwise_and(dark, cv2.threshold(mean, DIM_MEAN, 1, cv2.THRESH_BINARY_INV)[1])
+        # ... and dark around (the rim of a bright fan is dark on one side only): the mean of
+        # the shrunk copy's 3 x 3 blocks (some 12-16 pixels square), a sixteenth of the work
+        small = shrunk(level) if small is None else small
+        mean = cv2.blur(small, (DIM_BLOCKS, DIM_BLOCKS))
+        around = cv2.threshold(mean, DIM_MEAN, 1, cv2.THRESH_BINARY_INV)[1]
+        rows, cols = level.shape
+        dark = cv2.bitwise_and(
+            dark, cv2.resize(around, (cols, rows), interpolation=cv2.INTER_NEAREST)
+        )
         lit = cv2.threshold(level, dim - 1, 1, cv2.THRESH_BINARY)[1]
         bright = cv2.bitwise_or(bright, cv2.bitwise_and(lit, dark))
     ink = cv2.bitwise_and(
@@ -452,6 +471,9 @@ GLYPH_MIN_WIDTH = 40
 #: share of the line height or :data:`MIN_STROKE_PX` wide: speckle grains are solid.
 MAX_STROKE = 0.4
 MIN_STROKE_PX = 3.0
+#: ... or this many pixels for a long run of glyphs on one baseline on a flat panel (small
+#: bold fonts: 2-pixel strokes whose joints reach 4).
+PANEL_STROKE_PX = 4.0
 #: :meth:`FrameInk.distance_in` is exact up to this many line heights: a chamfer step costs
 #: at least 0.955 (``cv2.DIST_L2``, 3x3 mask), so the margin of a quarter height reaches
 #: 0.955 / 4 of it; the verdicts ask about half a stroke, at most MAX_STROKE / 2.
@@ -508,7 +530,10 @@ class LineEvidence:
 
     @property
     def is_text(self) -> bool:
-        if self.stroke * self.height > max(MIN_STROKE_PX, MAX_STROKE * self.height):
+        widest = max(MIN_STROKE_PX, MAX_STROKE * self.height)
+        if self.on_panel and self.many_glyphs:
+            widest = max(widest, PANEL_STROKE_PX)  # small bold fonts on a panel
+        if self.stroke * self.height > widest:
             return False
         if self.glyphs < 2 and not (
             self.on_panel and self.width >= 2 * self.height and self.runs >= MIN_RUNS
@@ -581,30 +606,27 @@ class FrameInk:
         )
         return np.sort(candidates[keep])
 
-    def glyph_counts(self, boxes: Sequence[Box]) -> tuple[np.ndarray, np.ndarray]:
-        """Per box, all at once: (blobs wholly inside that :func:`text_like` counts as glyphs,
-        blobs that :func:`glyph_lines` would chain): a box with neither is no text."""
+    def glyph_counts(self, boxes: Sequence[Box]) -> np.ndarray:
+        """Per box, all at once: the blobs wholly inside that :func:`text_like` counts as
+        glyphs (a box with none, or with one and not twice as wide as high, is no text)."""
         # blobs lower than any glyph (most speckle) count for no box
         st = self.stats[self.by_left]
-        x, y, w, h, area = (st[:, k] for k in range(5))
-        chainable = (
-            (h >= MIN_TEXT_HEIGHT) & (h <= MAX_LINE_HEIGHT) & (w <= 3 * h) & (area <= 0.7 * w * h)
-        )
+        x, y, w, h = (st[:, k] for k in range(4))
         glyphs = np.zeros(len(boxes), np.int64)
-        chained = np.zeros(len(boxes), np.int64)
         for start in range(0, len(boxes), 64):  # 64 boxes x all blobs at a time
             b = np.asarray(boxes[start : start + 64], np.int64).reshape(-1, 4)
             x0, y0, x1, y1 = (b[:, k, None] for k in range(4))
-            inside = (x >= x0) & (y >= y0) & (x + w - 1 <= x1) & (y + h - 1 <= y1)
             height = y1 - y0 + 1
             glyph = (
-                inside
+                (x >= x0)
+                & (y >= y0)
+                & (x + w - 1 <= x1)
+                & (y + h - 1 <= y1)
                 & (h >= np.maximum(MIN_TEXT_HEIGHT - 1, GLYPH_HEIGHT * height))
                 & (w <= np.maximum(GLYPH_MIN_WIDTH, GLYPH_WIDTH * height))
             )
             glyphs[start : start + 64] = glyph.sum(axis=1)
-            chained[start : start + 64] = (inside & chainable).sum(axis=1)
-        return glyphs, chained
+        return glyphs
 
     def distance_in(self, box: Box) -> np.ndarray:
         """The ink's distance to the background (``cv2.DIST_L2``, 3x3 mask) over ``box``,
@@ -652,7 +674,13 @@ def surround_roughness(frame_ink: FrameInk, box: Box) -> float:
     return _surround(frame_ink, box)[0]
 
 
-def text_like(frame_ink: FrameInk, box: Box, *, verdict_only: bool = False) -> LineEvidence:
+def text_like(
+    frame_ink: FrameInk,
+    box: Box,
+    *,
+    verdict_only: bool = False,
+    surround: tuple[float, int] | None = None,
+) -> LineEvidence:
     """Measure whether ``box`` (a candidate line) holds text or speckle. With
     ``verdict_only``, what cannot change :attr:`LineEvidence.is_text` any more is not
     measured (left at the defaults: the strokes once the glyphs already rule the box out,
@@ -681,7 +709,7 @@ def text_like(frame_ink: FrameInk, box: Box, *, verdict_only: bool = False) -> L
         # one blob is a line only as touching letters (is_text), whatever the surround (not
         # measured)
         return LineEvidence(1.0, glyphs, share, 0.0, 1.0, height, width, runs)
-    rough, background = _surround(frame_ink, box)
+    rough, background = _surround(frame_ink, box) if surround is None else surround
     if glyphs == 0 or (glyphs == 1 and (rough > ROUGH_SHARE or width < 2 * height)):
         return LineEvidence(rough, glyphs, share, 0.0, 1.0, height, width)  # not a line
     bottoms = stats[glyph, 1] + heights[glyph]
@@ -738,26 +766,6 @@ def _runs(inner: np.ndarray, height: int, width: int) -> float:
     return float(_quantile(starts[starts > 0], 0.5)) * height / width if starts.any() else 0.0
 
 
-def glyph_lines(frame_ink: FrameInk, box: Box) -> list[Box]:
-    """Text lines inside a candidate that is not text as a whole (text the smearing glued to
-    speckle beside it): runs of two or more glyph-sized ink blobs on one line, each run
-    judged by :func:`text_like`."""
-    stats = frame_ink.stats[frame_ink.blobs_inside(box)]
-    x, y, w, h, area = stats.T
-    keep = (h >= MIN_TEXT_HEIGHT) & (h <= MAX_LINE_HEIGHT) & (w <= 3 * h) & (area <= 0.7 * w * h)
-    if np.count_nonzero(keep) < 2:
-        return []
-    glyphs = [
-        (int(a), int(b), int(a + c - 1), int(b + d - 1))
-        for a, b, c, d in zip(x[keep], y[keep], w[keep], h[keep], strict=True)
-    ]
-    return [
-        run
-        for run in _glyph_chains(glyphs, least=2)
-        if text_like(frame_ink, run, verdict_only=True).is_text
-    ]
-
-
 def _extend(frame_ink: FrameInk, box: Box) -> Box:
     """``box`` widened over ink in its rows less than :data:`EXTEND_GAP` line heights away
     while the surround stays flat: a lone character set apart by spaces ("4:00  8 CM FN")
@@ -798,51 +806,145 @@ def find_text(frame: np.ndarray, *, level: np.ndarray | None = None) -> FoundTex
         return _find_text(brightness(frame) if level is None else level)
 
 
+# ---------------------------------------------------------------------------------------
+# Lines: the ink's blobs chained
+
+
+def _chains(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``boxes`` (rows x0, y0, x1, y1) in chains linked by :func:`joins`: each box to its
+    nearest joining box on the right when that box's nearest joining box on the left is
+    this one (all pairs at once). (Indices into ``boxes`` chain after chain, where each
+    chain starts among them.)"""
+    n = len(boxes)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    b = boxes.astype(np.int64)
+    h = b[:, 3] - b[:, 1] + 1
+    order = np.argsort(b[:, 0], kind="stable")
+    lefts = b[order, 0]
+    # a joining box starts at most 1.5 x 1.5 heights to the right (heights within 1.5x)
+    lo = np.searchsorted(lefts, b[:, 2], side="left")
+    hi = np.searchsorted(lefts, b[:, 2] + (9 * h) // 4, side="right")
+    counts = hi - lo
+    total = int(counts.sum())
+    if total == 0:
+        return np.arange(n), np.arange(n)
+    i = np.repeat(np.arange(n), counts)
+    j = order[np.arange(total) - np.repeat(np.cumsum(counts) - counts - lo, counts)]
+    hi_, hj = h[i], h[j]
+    overlap = np.minimum(b[i, 3], b[j, 3]) - np.maximum(b[i, 1], b[j, 1]) + 1
+    gap = b[j, 0] - b[i, 2]
+    low, tall = np.minimum(hi_, hj), np.maximum(hi_, hj)
+    ok = (overlap >= 0.6 * low) & (tall <= 1.5 * low) & (gap >= 0) & (gap <= 1.5 * tall) & (i != j)
+    i, j, gap, overlap = i[ok], j[ok], gap[ok], overlap[ok]
+    succ = np.full(n, -1)
+    pred = np.full(n, -1)
+    if i.size:
+        # nearest on the right of each box (then the most overlapping), and on the left
+        by_i = np.lexsort((-overlap, gap, i))
+        first = by_i[np.r_[True, i[by_i][1:] != i[by_i][:-1]]]
+        succ[i[first]] = j[first]
+        by_j = np.lexsort((-overlap, gap, j))
+        first = by_j[np.r_[True, j[by_j][1:] != j[by_j][:-1]]]
+        pred[j[first]] = i[first]
+        mutual = succ >= 0
+        mutual[mutual] = pred[succ[mutual]] == np.flatnonzero(mutual)
+        succ[~mutual] = -1
+    has_pred = np.zeros(n, bool)
+    has_pred[succ[succ >= 0]] = True
+    # the chains in order, each from its head along the links
+    members: list[int] = []
+    starts: list[int] = []
+    nxt = succ.tolist()
+    for head in np.flatnonzero(~has_pred).tolist():
+        starts.append(len(members))
+        k = head
+        while k >= 0:
+            members.append(k)
+            k = nxt[k]
+    return np.array(members, np.int64), np.array(starts, np.int64)
+
+
+def _chain_boxes(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(Box, count of boxes) of each chain of ``boxes`` (see :func:`_chains`)."""
+    members, starts = _chains(boxes)
+    if members.size == 0:
+        return np.zeros((0, 4), np.int64), np.zeros(0, np.int64)
+    b = boxes[members]
+    low = np.minimum.reduceat(b[:, :2], starts)
+    high = np.maximum.reduceat(b[:, 2:], starts)
+    return np.column_stack((low, high)), np.diff(np.r_[starts, members.size])
+
+
 def _find_text(level: np.ndarray) -> FoundText:
     tophat = stroke_contrast(level)
-    ink = text_ink(level, tophat, LEVEL_STEPS[0], DIM_TEXT_LEVEL)
-    lines: list[Box] = []
-    unresolved: list[Box] = []
-    _search(level, tophat, 0, lines, unresolved, ink)
-    if not lines and not unresolved:
-        return FoundText()
+    small = shrunk(level)
+    ink = text_ink(level, tophat, TEXT_LEVEL, DIM_TEXT_LEVEL, small)
     frame_ink = FrameInk.of(level, tophat, ink)
+    x, y, w, h, area = (frame_ink.stats[:, k] for k in range(5))
+    boxes = np.column_stack((x, y, x + w - 1, y + h - 1))
+    # glyph-sized blobs (letters, digits, touching letters; not solid bars) in chains
+    glyph = (h >= MIN_TEXT_HEIGHT) & (h <= MAX_LINE_HEIGHT) & (area <= MAX_FILL * w * h)
+    chains, counts = _chain_boxes(boxes[glyph])
+    widths, heights = chains[:, 2] - chains[:, 0] + 1, chains[:, 3] - chains[:, 1] + 1
+    # one blob is a line only as touching letters, at least twice as wide as high
+    candidates: list[Box] = [
+        (b[0], b[1], b[2], b[3]) for b in chains[(counts > 1) | (widths >= 2 * heights)].tolist()
+    ]
     accepted: list[Box] = []
-    glyphs, chained = frame_ink.glyph_counts(lines)
-    for box, glyph_count, chain_count in zip(lines, glyphs, chained, strict=True):
-        short = box[2] - box[0] < 2 * (box[3] - box[1]) + 1
-        if (glyph_count == 0 or (glyph_count == 1 and short)) and chain_count < 2:
-            continue  # not text (text_like) and no two glyphs to chain (glyph_lines)
-        evidence = text_like(frame_ink, box, verdict_only=True)
+    for box, glyphs in zip(candidates, frame_ink.glyph_counts(candidates).tolist(), strict=True):
+        if _rejected(frame_ink, box, glyphs):
+            continue
+        surround = _surround(frame_ink, box)
+        if surround[0] > ROUGH_SHARE and glyphs < TEXTURE_GLYPHS:
+            continue  # on a textured surround a line needs more glyphs (text_like)
+        evidence = text_like(frame_ink, box, verdict_only=True, surround=surround)
         if evidence.is_text:
             accepted.append(_extend(frame_ink, box) if evidence.on_panel else box)
-        elif chain_count >= 2:
-            accepted += glyph_lines(frame_ink, box)
-    kept: list[Box] = []
-    for box in unresolved:
-        if surround_roughness(frame_ink, box) <= ROUGH_SHARE:
-            kept.append(box)
-        else:
-            accepted += glyph_lines(frame_ink, box)
-    accepted = merge_words(accepted)
-    # Large text: the same search on a copy shrunk COARSE_FACTOR times, judged there.
+    # lines set so tight that ascenders and descenders touch come apart between them
+    accepted = [part for box in merge_words(accepted) for part in _split_stacked(ink, box)]
+    accepted += _coarse_lines(level, small)
+    # bright areas too tall for a line, on a flat background: read in strips
+    kept = [
+        box
+        for box in boxes[(h > MAX_LINE_HEIGHT) & (w >= MIN_AREA_WIDTH)].tolist()
+        if surround_roughness(frame_ink, (box[0], box[1], box[2], box[3])) <= ROUGH_SHARE
+    ]
+    return FoundText(
+        sorted(set(accepted), key=_reading_order),
+        sorted({(b[0], b[1], b[2], b[3]) for b in kept}, key=_reading_order),
+    )
+
+
+def _rejected(frame_ink: FrameInk, box: Box, glyphs: int) -> bool:
+    """What :func:`text_like` rejects whatever the surround, from the glyphs inside ``box``
+    and, for one glyph, the ink runs its rows cross (touching letters cross many)."""
+    x0, y0, x1, y1 = box
+    if glyphs == 0 or (glyphs == 1 and x1 - x0 < 2 * (y1 - y0) + 1):
+        return True
+    if glyphs > 1:
+        return False
+    inner = frame_ink.ink[y0 : y1 + 1, x0 : x1 + 1]
+    return _runs(inner, y1 - y0 + 1, x1 - x0 + 1) < MIN_RUNS
+
+
+def _coarse_lines(level: np.ndarray, small: np.ndarray) -> list[Box]:
+    """Large text: the same search on ``small`` (:func:`shrunk`), judged there."""
     rows, cols = level.shape
     f = COARSE_FACTOR
-    if min(rows, cols) >= 2 * f * MIN_TEXT_HEIGHT:
-        small = cv2.resize(level, (cols // f, rows // f), interpolation=cv2.INTER_AREA)
-        small_tophat = stroke_contrast(small)
-        coarse: list[Box] = []
-        least = MAX_LINE_HEIGHT // f + 1  # lower lines are found at full resolution
-        small_ink = text_ink(small, small_tophat, LEVEL_STEPS[0])  # large text is not thin
-        _search(small, small_tophat, 0, coarse, [], small_ink, least=least)
-        coarse = [b for b in coarse if b[3] - b[1] + 1 >= least]
-        if coarse:
-            small_frame_ink = FrameInk.of(small, small_tophat, small_ink)
-            accepted += [
-                (x0 * f, y0 * f, min(cols - 1, x1 * f + f - 1), min(rows - 1, y1 * f + f - 1))
-                for x0, y0, x1, y1 in merge_words(coarse)
-                if text_like(small_frame_ink, (x0, y0, x1, y1), verdict_only=True).is_text
-            ]
-    return FoundText(
-        sorted(set(accepted), key=_reading_order), sorted(set(kept), key=_reading_order)
-    )
+    if min(rows, cols) < 2 * f * MIN_TEXT_HEIGHT:
+        return []
+    small_tophat = stroke_contrast(small)
+    coarse: list[Box] = []
+    least = MAX_LINE_HEIGHT // f + 1  # lower lines are found at full resolution
+    small_ink = text_ink(small, small_tophat, LEVEL_STEPS[0])  # large text is not thin
+    _search(small, small_tophat, 0, coarse, [], small_ink, least=least)
+    coarse = [b for b in coarse if b[3] - b[1] + 1 >= least]
+    if not coarse:
+        return []
+    small_frame_ink = FrameInk.of(small, small_tophat, small_ink)
+    return [
+        (x0 * f, y0 * f, min(cols - 1, x1 * f + f - 1), min(rows - 1, y1 * f + f - 1))
+        for x0, y0, x1, y1 in merge_words(coarse)
+        if text_like(small_frame_ink, (x0, y0, x1, y1), verdict_only=True).is_text
+    ]
