@@ -20,9 +20,9 @@ Candidates (inside :func:`find_text`), in one pass over the ink's blobs:
    per row; two glyphs on a textured surround), then :func:`text_like`. Lines found are
    joined into words (:func:`merge_words`) and stacked lines whose ascenders and
    descenders touch are cut between them (:func:`_split_stacked`).
-4. **Large text**: the smear-and-cut search (:func:`_search`) on a copy shrunk
-   :data:`COARSE_FACTOR` times finds lines taller than :data:`MAX_LINE_HEIGHT` or with
-   strokes too wide for the top-hat.
+4. **Large text**: the same search on a copy shrunk :data:`COARSE_FACTOR` times
+   (:func:`shrunk`) finds lines taller than :data:`MAX_LINE_HEIGHT` or with strokes too
+   wide for the top-hat.
 5. **Areas**: blobs taller than a line (and at least :data:`MIN_AREA_WIDTH` wide) on a flat
    background are read in strips (a Doppler trace, text glued to a needle).
 
@@ -62,8 +62,8 @@ DIM_BACKGROUND = 40
 DIM_MEAN = 60
 #: ... measured over this many blocks square of the :func:`shrunk` copy.
 DIM_BLOCKS = 4
-#: Brightness levels the large-text search (:func:`_search`, on the shrunk copy) tries in
-#: turn inside a blob too big to be a line.
+#: Brightness levels of the earlier smear-and-cut search (kept for the callers that name
+#: them: the blobs are now labelled at :data:`TEXT_LEVEL` only).
 LEVEL_STEPS = (TEXT_LEVEL, 200)
 #: Text strokes stand at least this far above the opened (stroke-free) image.
 STROKE_CONTRAST = 40
@@ -71,8 +71,7 @@ STROKE_CONTRAST = 40
 TOPHAT_SIZE = 11
 #: Blobs lower or narrower than this cannot hold readable text.
 MIN_TEXT_HEIGHT = 6
-#: A bright area that does not come apart into lines is read in strips only when at least
-#: this wide (three of the smallest characters): narrower ones are bars (rulers, scales,
+#: A bright area too tall for a line is read in strips only when at least this wide (three of the smallest characters): narrower ones are bars (rulers, scales,
 #: the grey bar), too narrow for a word.
 MIN_AREA_WIDTH = 3 * MIN_TEXT_HEIGHT
 #: Lines up to this height are found at full resolution, taller ones by the coarse pass.
@@ -82,11 +81,8 @@ COARSE_FACTOR = 4
 #: A row with at most this fraction of the ink of the densest rows above and below it
 #: separates two stacked lines.
 STACKED_VALLEY = 0.25
-#: Ink fraction of a line box (text sits well inside these bounds).
-MIN_FILL, MAX_FILL = 0.04, 0.9
-#: Smearing that joins the letters of a line (width, height).
-SMEAR = (13, 3)
-_SMEAR_KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, SMEAR)
+#: A glyph fills at most this share of its box (solid bars and blocks are no glyph).
+MAX_FILL = 0.9
 
 
 _RULER_KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, (1, MAX_LINE_HEIGHT + 1))
@@ -196,28 +192,6 @@ def _components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.nda
     return cv2.connectedComponentsWithStatsWithAlgorithm(binary, 8, cv2.CV_32S, cv2.CCL_GRANA)
 
 
-def _blob_boxes(binary: np.ndarray) -> np.ndarray:
-    """(x, y, width, height) of each 8-connected blob of ``binary``, in no set order: the
-    bounding rectangles of the outer borders (``cv2.RETR_CCOMP`` puts every blob's outer
-    border, nested ones included, at its top level), the same boxes as
-    :func:`_components`' stats at half its cost when only the boxes are needed.
-
-    >>> binary = np.zeros((9, 9), np.uint8); binary[0:7, 0:7] = 1; binary[1:6, 1:6] = 0
-    >>> binary[3, 3] = 1; binary[8, 5:9] = 1  # a dot in the ring's hole, a bar at the edge
-    >>> sorted(map(tuple, _blob_boxes(binary).tolist()))
-    [(0, 0, 7, 7), (3, 3, 1, 1), (5, 8, 4, 1)]
-    """
-    contours, hierarchy = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
-        return np.zeros((0, 4), np.int32)
-    outer = [contours[k] for k in np.flatnonzero(hierarchy[0, :, 3] < 0).tolist()]
-    # all borders' points at once (one cv2.boundingRect per border costs more on speckle)
-    points = np.concatenate(outer)[:, 0]
-    starts = np.cumsum([0] + [len(border) for border in outer[:-1]])
-    low = np.minimum.reduceat(points, starts)
-    return np.column_stack((low, np.maximum.reduceat(points, starts) - low + 1))
-
-
 @contextmanager
 def _one_thread() -> Iterator[None]:
     """OpenCV on one thread for a while: on these small images its thread pool costs more
@@ -228,42 +202,6 @@ def _one_thread() -> Iterator[None]:
         yield
     finally:
         cv2.setNumThreads(threads)
-
-
-def _bands(ink: np.ndarray) -> list[Box]:
-    """``ink`` cut at its ink-free rows into horizontal bands, each trimmed to its ink.
-
-    >>> ink = np.zeros((9, 8), np.uint8); ink[1:3, 2:5] = 1; ink[5:8, 1:7] = 1
-    >>> _bands(ink)
-    [(2, 1, 4, 2), (1, 5, 6, 7)]
-    """
-    if ink.size == 0:
-        return []
-    # ink rows as row sums (cv2.reduce's REDUCE_MAX along rows is some 60 times slower than
-    # its REDUCE_SUM on uint8), each band's columns as the bounding rectangle of its ink
-    rows = np.flatnonzero(cv2.reduce(ink, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S))
-    if rows.size == 0:
-        return []
-    if rows.size == ink.shape[0]:  # ink on every row: one band
-        x, _, w, _ = cv2.boundingRect(ink)
-        return [(x, 0, x + w - 1, ink.shape[0] - 1)]
-    breaks = np.flatnonzero(np.diff(rows) > 1)
-    starts = np.concatenate(([rows[0]], rows[breaks + 1]))
-    ends = np.concatenate((rows[breaks], [rows[-1]]))
-    out = []
-    for top, bottom in zip(starts.tolist(), ends.tolist(), strict=True):
-        x, _, w, _ = cv2.boundingRect(ink[top : bottom + 1])
-        out.append((x, top, x + w - 1, bottom))
-    return out
-
-
-def _is_line(ink: np.ndarray, box: Box) -> bool:
-    x0, y0, x1, y1 = box
-    w, h = x1 - x0 + 1, y1 - y0 + 1
-    if not (MIN_TEXT_HEIGHT <= h <= MAX_LINE_HEIGHT and w >= h):
-        return False
-    filled = cv2.countNonZero(ink[y0 : y1 + 1, x0 : x1 + 1]) / float(w * h)
-    return MIN_FILL <= filled <= MAX_FILL
 
 
 def _split_stacked(ink: np.ndarray, box: Box) -> list[Box]:
@@ -297,71 +235,6 @@ def _split_stacked(ink: np.ndarray, box: Box) -> list[Box]:
     return _split_stacked(ink, top) + _split_stacked(ink, (x0, y0 + cut + 1, x1, y1))
 
 
-def _shift(box: Box, dx: int, dy: int) -> Box:
-    return (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
-
-
-def _search(
-    level: np.ndarray,
-    tophat: np.ndarray,
-    step: int,
-    lines: list[Box],
-    unresolved: list[Box],
-    ink: np.ndarray | None = None,
-    least: int = MIN_TEXT_HEIGHT,
-) -> None:
-    """Append the line boxes of ``level`` (brightness :data:`LEVEL_STEPS` [step]) to
-    ``lines``, and to ``unresolved`` what is too big for a line even at the last step
-    (``ink``: :func:`text_ink` at that step, when already computed). Blobs lower than
-    ``least`` are not looked into (the caller wants no line lower than that: what is
-    appended lower than ``least`` is for the caller to drop)."""
-    if ink is None:
-        ink = text_ink(level, tophat, LEVEL_STEPS[step])
-    smeared = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, _SMEAR_KERNEL)
-    boxes = _blob_boxes(smeared)  # in no set order: what is found gets sorted (merge_words)
-    xs, ys, ws, hs = (boxes[:, k] for k in range(4))
-    small = (hs < MIN_TEXT_HEIGHT) | (ws < MIN_TEXT_HEIGHT) | ((hs <= MAX_LINE_HEIGHT) & (ws < hs))
-    # one glyph, or letters spaced wider than the smear (chained below)
-    single = small & (hs >= MIN_TEXT_HEIGHT) & (hs <= MAX_LINE_HEIGHT) & (ws < hs)
-    glyphs: list[Box] = list(
-        zip(
-            xs[single].tolist(),
-            ys[single].tolist(),
-            (xs + ws - 1)[single].tolist(),
-            (ys + hs - 1)[single].tolist(),
-            strict=True,
-        )
-    )
-    for x, y, w, h in boxes[~small & (hs >= least)].tolist():
-        # Lines the smearing joined (a gap of a row or two) come apart at ink-free rows.
-        for part in _bands(ink[y : y + h, x : x + w]):
-            band = _shift(part, x, y)
-            height = band[3] - band[1] + 1
-            if height < least:
-                continue
-            if _is_line(ink, band):
-                lines += _split_stacked(ink, band)
-            elif height < MIN_TEXT_HEIGHT:
-                continue
-            elif step + 1 < len(LEVEL_STEPS):
-                sl = (slice(band[1], band[3] + 1), slice(band[0], band[2] + 1))
-                found: list[Box] = []
-                lost: list[Box] = []
-                _search(level[sl], tophat[sl], step + 1, found, lost, least=least)
-                lines += [_shift(b, band[0], band[1]) for b in found]
-                unresolved += [_shift(b, band[0], band[1]) for b in lost]
-            elif height > MAX_LINE_HEIGHT:
-                for stacked in _split_stacked(ink, band):
-                    if _is_line(ink, stacked):
-                        lines.append(stacked)
-                    elif (
-                        stacked[3] - stacked[1] + 1 > MAX_LINE_HEIGHT
-                        and stacked[2] - stacked[0] + 1 >= MIN_AREA_WIDTH
-                    ):
-                        unresolved.append(stacked)
-    lines += _glyph_chains(glyphs)
-
-
 def joins(last: Box, glyph: Box) -> bool:
     """True when ``glyph`` continues a chain ending in ``last``: of similar height (at most
     1.5 times), on one line (overlapping by 0.6 of the lower) and less than 1.5 heights to
@@ -373,40 +246,6 @@ def joins(last: Box, glyph: Box) -> bool:
         and max(h1, h2) <= 1.5 * min(h1, h2)
         and 0 <= glyph[0] - last[2] <= 1.5 * max(h1, h2)
     )
-
-
-def _glyph_chains(glyphs: Sequence[Box], least: int = 3) -> list[Box]:
-    """Boxes of runs of at least ``least`` glyph-sized blobs side by side on one line (of
-    similar height, less than 1.5 heights apart): letters spaced too wide to be smeared
-    together still make a line.
-
-    >>> _glyph_chains([(0, 0, 9, 19), (25, 1, 34, 20), (50, 0, 59, 19), (0, 60, 9, 79)])
-    [(0, 0, 59, 20)]
-    """
-    chains: list[list[Box]] = []
-    # chains whose last glyph ends more than 1.5 tallest glyphs before this one's left edge
-    # can take no later glyph (sorted by left edge): left out of the scan
-    reach = 1.5 * max((g[3] - g[1] + 1 for g in glyphs), default=0)
-    growing: list[list[Box]] = []
-    for glyph in sorted(glyphs):
-        growing = [chain for chain in growing if glyph[0] - chain[-1][2] <= reach]
-        for chain in growing:
-            if joins(chain[-1], glyph):
-                chain.append(glyph)
-                break
-        else:
-            chains.append([glyph])
-            growing.append(chains[-1])
-    return [
-        (
-            min(b[0] for b in chain),
-            min(b[1] for b in chain),
-            max(b[2] for b in chain),
-            max(b[3] for b in chain),
-        )
-        for chain in chains
-        if len(chain) >= least
-    ]
 
 
 def merge_words(boxes: Sequence[Box]) -> list[Box]:
@@ -881,6 +720,21 @@ def _find_text(level: np.ndarray) -> FoundText:
     small = shrunk(level)
     ink = text_ink(level, tophat, TEXT_LEVEL, DIM_TEXT_LEVEL, small)
     frame_ink = FrameInk.of(level, tophat, ink)
+    accepted = _lines(frame_ink, MIN_TEXT_HEIGHT)
+    accepted += _coarse_lines(level, small)
+    # bright areas too tall for a line, on a flat background: read in strips
+    x, y, w, h = (frame_ink.stats[:, k] for k in range(4))
+    tall = np.flatnonzero((h > MAX_LINE_HEIGHT) & (w >= MIN_AREA_WIDTH)).tolist()
+    kept = [(int(x[k]), int(y[k]), int(x[k] + w[k] - 1), int(y[k] + h[k] - 1)) for k in tall]
+    kept = [box for box in kept if surround_roughness(frame_ink, box) <= ROUGH_SHARE]
+    return FoundText(
+        sorted(set(accepted), key=_reading_order), sorted(set(kept), key=_reading_order)
+    )
+
+
+def _lines(frame_ink: FrameInk, least: int) -> list[Box]:
+    """Text lines at least ``least`` pixels high among the chains of ``frame_ink``'s
+    glyph-sized blobs."""
     x, y, w, h, area = (frame_ink.stats[:, k] for k in range(5))
     boxes = np.column_stack((x, y, x + w - 1, y + h - 1))
     # glyph-sized blobs (letters, digits, touching letters; not solid bars) in chains
@@ -889,7 +743,8 @@ def _find_text(level: np.ndarray) -> FoundText:
     widths, heights = chains[:, 2] - chains[:, 0] + 1, chains[:, 3] - chains[:, 1] + 1
     # one blob is a line only as touching letters, at least twice as wide as high
     candidates: list[Box] = [
-        (b[0], b[1], b[2], b[3]) for b in chains[(counts > 1) | (widths >= 2 * heights)].tolist()
+        (b[0], b[1], b[2], b[3])
+        for b in chains[((counts > 1) | (widths >= 2 * heights)) & (heights >= least)].tolist()
     ]
     accepted: list[Box] = []
     for box, glyphs in zip(candidates, frame_ink.glyph_counts(candidates).tolist(), strict=True):
@@ -902,18 +757,12 @@ def _find_text(level: np.ndarray) -> FoundText:
         if evidence.is_text:
             accepted.append(_extend(frame_ink, box) if evidence.on_panel else box)
     # lines set so tight that ascenders and descenders touch come apart between them
-    accepted = [part for box in merge_words(accepted) for part in _split_stacked(ink, box)]
-    accepted += _coarse_lines(level, small)
-    # bright areas too tall for a line, on a flat background: read in strips
-    kept = [
-        box
-        for box in boxes[(h > MAX_LINE_HEIGHT) & (w >= MIN_AREA_WIDTH)].tolist()
-        if surround_roughness(frame_ink, (box[0], box[1], box[2], box[3])) <= ROUGH_SHARE
+    return [
+        part
+        for box in merge_words(accepted)
+        for part in _split_stacked(frame_ink.ink, box)
+        if part[3] - part[1] + 1 >= least
     ]
-    return FoundText(
-        sorted(set(accepted), key=_reading_order),
-        sorted({(b[0], b[1], b[2], b[3]) for b in kept}, key=_reading_order),
-    )
 
 
 def _rejected(frame_ink: FrameInk, box: Box, glyphs: int) -> bool:
@@ -929,22 +778,16 @@ def _rejected(frame_ink: FrameInk, box: Box, glyphs: int) -> bool:
 
 
 def _coarse_lines(level: np.ndarray, small: np.ndarray) -> list[Box]:
-    """Large text: the same search on ``small`` (:func:`shrunk`), judged there."""
+    """Large text (taller than :data:`MAX_LINE_HEIGHT`, or with strokes too wide for the
+    top-hat): the same search on ``small`` (:func:`shrunk`), judged there."""
     rows, cols = level.shape
     f = COARSE_FACTOR
     if min(rows, cols) < 2 * f * MIN_TEXT_HEIGHT:
         return []
     small_tophat = stroke_contrast(small)
-    coarse: list[Box] = []
+    small_ink = text_ink(small, small_tophat, TEXT_LEVEL)  # large text is not thin
     least = MAX_LINE_HEIGHT // f + 1  # lower lines are found at full resolution
-    small_ink = text_ink(small, small_tophat, LEVEL_STEPS[0])  # large text is not thin
-    _search(small, small_tophat, 0, coarse, [], small_ink, least=least)
-    coarse = [b for b in coarse if b[3] - b[1] + 1 >= least]
-    if not coarse:
-        return []
-    small_frame_ink = FrameInk.of(small, small_tophat, small_ink)
     return [
         (x0 * f, y0 * f, min(cols - 1, x1 * f + f - 1), min(rows - 1, y1 * f + f - 1))
-        for x0, y0, x1, y1 in merge_words(coarse)
-        if text_like(small_frame_ink, (x0, y0, x1, y1), verdict_only=True).is_text
+        for x0, y0, x1, y1 in _lines(FrameInk.of(small, small_tophat, small_ink), least)
     ]

@@ -1,6 +1,7 @@
 """Parts of the shared text detector made cheaper: each against the plain computation it
-replaces (the blobs inside a box, ink runs per row, chains of glyphs, the strokes' distance
-on a crop), and bright bars too narrow for a word left out of strip reading."""
+replaces (the blobs inside a box, ink runs per row, chains of glyphs linked pair by pair,
+the strokes' distance on a crop, the verdicts taken before text_like), and bright bars too
+narrow for a word left out of strip reading."""
 
 from __future__ import annotations
 
@@ -82,44 +83,6 @@ def test_runs_count_the_ink_runs_of_each_row():
         if rng.random() < 0.1:
             inner[:] = 0
         assert textlines._runs(inner, height, width) == _runs_by_counting(inner, height, width)
-
-
-def _chains_scanning_every_chain(glyphs, least=3):
-    """The chaining as first written: every chain looked at for every glyph."""
-    chains: list = []
-    for glyph in sorted(glyphs):
-        for chain in chains:
-            if textlines.joins(chain[-1], glyph):
-                chain.append(glyph)
-                break
-        else:
-            chains.append([glyph])
-    return [
-        (
-            min(b[0] for b in c),
-            min(b[1] for b in c),
-            max(b[2] for b in c),
-            max(b[3] for b in c),
-        )
-        for c in chains
-        if len(c) >= least
-    ]
-
-
-def test_glyph_chains_as_when_every_chain_was_scanned():
-    rng = np.random.default_rng(7)
-    chained = 0
-    for _ in range(100):
-        glyphs = []
-        for _ in range(int(rng.integers(0, 80))):
-            height, width = int(rng.integers(6, 49)), int(rng.integers(2, 30))
-            x0, y0 = int(rng.integers(0, 900)), int(rng.integers(0, 80))
-            glyphs.append((x0, y0, x0 + width - 1, y0 + height - 1))
-        for least in (2, 3):
-            want = _chains_scanning_every_chain(glyphs, least)
-            assert textlines._glyph_chains(glyphs, least) == want
-            chained += len(want)
-    assert chained > 100  # chains were made
 
 
 def _thick_strokes(seed: int) -> FrameInk:
