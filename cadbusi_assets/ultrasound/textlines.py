@@ -154,7 +154,7 @@ def text_ink(
         opened = cv2.subtract(level, tophat)
         dark = cv2.threshold(opened, DIM_BACKGROUND, 1, cv2.THRESH_BINARY_INV)[1]
         # ... and dark around (the rim of a bright fan is dark on one side only): the mean of
-        # the shrunk copy's 3 x 3 blocks (some 12-16 pixels square), a sixteenth of the work
+        # DIM_BLOCKS square blocks of the shrunk copy, a sixteenth of the work
         small = shrunk(level) if small is None else small
         mean = cv2.blur(small, (DIM_BLOCKS, DIM_BLOCKS))
         around = cv2.threshold(mean, DIM_MEAN, 1, cv2.THRESH_BINARY_INV)[1]
