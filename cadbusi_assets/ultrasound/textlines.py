@@ -81,7 +81,8 @@ COARSE_FACTOR = 4
 #: A row with at most this fraction of the ink of the densest rows above and below it
 #: separates two stacked lines.
 STACKED_VALLEY = 0.25
-#: A glyph fills at most this share of its box (solid bars and blocks are no glyph).
+#: A glyph fills at most this share of its box (solid blocks are no glyph; strokes as thin
+#: as a quarter of their height are: I, l, 1).
 MAX_FILL = 0.9
 
 
@@ -235,15 +236,20 @@ def _split_stacked(ink: np.ndarray, box: Box) -> list[Box]:
     return _split_stacked(ink, top) + _split_stacked(ink, (x0, y0 + cut + 1, x1, y1))
 
 
+#: Glyphs chain when the taller is at most this many times as high as the lower (an x-high
+#: letter beside one with a descender or an ascender).
+CHAIN_HEIGHTS = 1.6
+
+
 def joins(last: Box, glyph: Box) -> bool:
     """True when ``glyph`` continues a chain ending in ``last``: of similar height (at most
-    1.5 times), on one line (overlapping by 0.6 of the lower) and less than 1.5 heights to
-    its right."""
+    :data:`CHAIN_HEIGHTS` times), on one line (overlapping by 0.6 of the lower) and less
+    than 1.5 heights to its right."""
     h1, h2 = last[3] - last[1] + 1, glyph[3] - glyph[1] + 1
     overlap = min(last[3], glyph[3]) - max(last[1], glyph[1]) + 1
     return (
         overlap >= 0.6 * min(h1, h2)
-        and max(h1, h2) <= 1.5 * min(h1, h2)
+        and max(h1, h2) <= CHAIN_HEIGHTS * min(h1, h2)
         and 0 <= glyph[0] - last[2] <= 1.5 * max(h1, h2)
     )
 
@@ -661,9 +667,10 @@ def _chains(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     h = b[:, 3] - b[:, 1] + 1
     order = np.argsort(b[:, 0], kind="stable")
     lefts = b[order, 0]
-    # a joining box starts at most 1.5 x 1.5 heights to the right (heights within 1.5x)
+    # a joining box starts at most 1.5 of its heights, within CHAIN_HEIGHTS of this one's,
+    # to the right
     lo = np.searchsorted(lefts, b[:, 2], side="left")
-    hi = np.searchsorted(lefts, b[:, 2] + (9 * h) // 4, side="right")
+    hi = np.searchsorted(lefts, b[:, 2] + np.floor(1.5 * CHAIN_HEIGHTS * h), side="right")
     counts = hi - lo
     total = int(counts.sum())
     if total == 0:
@@ -674,7 +681,13 @@ def _chains(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     overlap = np.minimum(b[i, 3], b[j, 3]) - np.maximum(b[i, 1], b[j, 1]) + 1
     gap = b[j, 0] - b[i, 2]
     low, tall = np.minimum(hi_, hj), np.maximum(hi_, hj)
-    ok = (overlap >= 0.6 * low) & (tall <= 1.5 * low) & (gap >= 0) & (gap <= 1.5 * tall) & (i != j)
+    ok = (
+        (overlap >= 0.6 * low)
+        & (tall <= CHAIN_HEIGHTS * low)
+        & (gap >= 0)
+        & (gap <= 1.5 * tall)
+        & (i != j)
+    )
     i, j, gap, overlap = i[ok], j[ok], gap[ok], overlap[ok]
     succ = np.full(n, -1)
     pred = np.full(n, -1)
@@ -737,8 +750,10 @@ def _lines(frame_ink: FrameInk, least: int) -> list[Box]:
     glyph-sized blobs."""
     x, y, w, h, area = (frame_ink.stats[:, k] for k in range(5))
     boxes = np.column_stack((x, y, x + w - 1, y + h - 1))
-    # glyph-sized blobs (letters, digits, touching letters; not solid bars) in chains
-    glyph = (h >= MIN_TEXT_HEIGHT) & (h <= MAX_LINE_HEIGHT) & (area <= MAX_FILL * w * h)
+    # glyph-sized blobs (letters, digits, touching letters; not solid blocks, but strokes
+    # as thin as an I's) in chains
+    solid = (area > MAX_FILL * w * h) & (4 * w > h)
+    glyph = (h >= MIN_TEXT_HEIGHT) & (h <= MAX_LINE_HEIGHT) & ~solid
     chains, counts = _chain_boxes(boxes[glyph])
     widths, heights = chains[:, 2] - chains[:, 0] + 1, chains[:, 3] - chains[:, 1] + 1
     # one blob is a line only as touching letters, at least twice as wide as high
