@@ -770,7 +770,8 @@ def _lines(frame_ink: FrameInk, least: int) -> list[Box]:
             continue  # on a textured surround a line needs more glyphs (text_like)
         evidence = text_like(frame_ink, box, verdict_only=True, surround=surround)
         if evidence.is_text:
-            accepted.append(_extend(frame_ink, box) if evidence.on_panel else box)
+            box = _extend(frame_ink, box) if evidence.on_panel else box
+            accepted.append(_marks_above_below(frame_ink.ink, box))
     # lines set so tight that ascenders and descenders touch come apart between them
     return [
         part
@@ -778,6 +779,26 @@ def _lines(frame_ink: FrameInk, least: int) -> list[Box]:
         for part in _split_stacked(frame_ink.ink, box)
         if part[3] - part[1] + 1 >= least
     ]
+
+
+def _marks_above_below(ink: np.ndarray, box: Box, reach: int = 2) -> Box:
+    """``box`` grown over the ink rows right above and below it, up to ``reach`` rows:
+    marks lower than a glyph that touch the line's rows (a caret, accents, the dots of i
+    and j) belong to it.
+
+    >>> ink = np.zeros((12, 10), np.uint8); ink[4:9, 2:8] = 1; ink[2:4, 4] = 1
+    >>> _marks_above_below(ink, (2, 4, 7, 8))
+    (2, 2, 7, 8)
+    """
+    x0, y0, x1, y1 = box
+    top, bottom = max(0, y0 - reach), min(ink.shape[0] - 1, y1 + reach)
+    rows = cv2.reduce(ink[top : bottom + 1, x0 : x1 + 1], 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
+    inked = rows[:, 0] > 0
+    while y0 > top and inked[y0 - 1 - top]:
+        y0 -= 1
+    while y1 < bottom and inked[y1 + 1 - top]:
+        y1 += 1
+    return (x0, y0, x1, y1)
 
 
 def _rejected(frame_ink: FrameInk, box: Box, glyphs: int) -> bool:
