@@ -2,30 +2,36 @@
 de-identification's OCR verification (:mod:`cadbusi_assets.deid.ocr`) and the annotation
 reading (:mod:`cadbusi_assets.ultrasound.ocr`, :mod:`cadbusi_assets.ultrasound.analysis`).
 
-Candidates (inside :func:`find_text`):
+Candidates (inside :func:`find_text`), in one pass over the ink's blobs:
 
 1. **Ink**: thin bright strokes: brightest channel at or above :data:`TEXT_LEVEL` (coloured
    text counts as much as white text) and at least :data:`STROKE_CONTRAST` above the
    morphological opening (a white top-hat), which keeps letters and drops wide bright areas;
    on a dark surround, dimmer strokes from :data:`DIM_TEXT_LEVEL` too (thin and grey fonts,
    whose anti-aliased strokes stay under :data:`TEXT_LEVEL`).
-2. **Lines**: the ink is smeared along the line; every blob at least :data:`MIN_TEXT_HEIGHT`
-   pixels high and wide, with the shape and ink density of a line, is a candidate, wherever
-   it is. A blob too big for a line (text touching speckle, stacked lines) is cut at its
-   ink-free rows; a part still too big is searched again at the next brightness of
-   :data:`LEVEL_STEPS`, so text brighter than the speckle around it comes apart from it.
-   Lines whose ascenders and descenders touch are cut between them, and three or more
-   glyph-sized blobs side by side (letters spaced wider than the smear) make a line too.
-3. **Large text**: the same search on a copy shrunk :data:`COARSE_FACTOR` times finds lines
-   taller than :data:`MAX_LINE_HEIGHT` or with strokes too wide for the top-hat.
+2. **Blobs**: the ink's 8-connected blobs with their boxes and areas, labelled once
+   (:class:`FrameInk`); those from :data:`MIN_TEXT_HEIGHT` to :data:`MAX_LINE_HEIGHT`
+   pixels high and not solid (at most :data:`MAX_FILL` of their box) can be glyphs.
+3. **Lines**: glyphs chained left to right, all pairs at once (:func:`_chains`): each glyph
+   to its nearest right neighbour of similar height on the same line less than 1.5 heights
+   away (:func:`joins`) when it is that neighbour's nearest left one. A chain of two glyphs
+   or more is a candidate, and so is one blob twice as wide as high (touching letters).
+   Cheap verdicts first (:func:`_rejected`: no glyph inside, one blob crossing few strokes
+   per row; two glyphs on a textured surround), then :func:`text_like`. Lines found are
+   joined into words (:func:`merge_words`) and stacked lines whose ascenders and
+   descenders touch are cut between them (:func:`_split_stacked`).
+4. **Large text**: the same search on a copy shrunk :data:`COARSE_FACTOR` times
+   (:func:`shrunk`) finds lines taller than :data:`MAX_LINE_HEIGHT` or with strokes too
+   wide for the top-hat.
+5. **Areas**: blobs taller than a line (and at least :data:`MIN_AREA_WIDTH` wide) on a flat
+   background are read in strips (a Doppler trace, text glued to a needle).
 
 Text, not speckle (:func:`text_like`): bright speckle (real scanners' speckle reaches full
 white) makes candidates too. A candidate is kept when it lies on a flat dark background
 (the bands and panels around the image), or, on a textured background (inside the image),
 when its ink is made of glyphs: blobs nearly as tall as the line, of similar heights, whose
 bottoms line up on a baseline, with thin strokes. Speckle grains are short, solid and
-scattered. A bright area that does not come apart into lines (a Doppler trace, text glued
-to a needle) is kept for strip reading only on a dark background.
+scattered.
 
 >>> import cv2
 >>> frame = np.zeros((120, 400), np.uint8)
@@ -52,14 +58,12 @@ TEXT_LEVEL = 150
 DIM_TEXT_LEVEL = 100
 #: ... where the opened (stroke-free) image is at most this bright.
 DIM_BACKGROUND = 40
-#: ... and the mean level over a :data:`DIM_WINDOW` square around is at most this.
+#: ... and the mean level around (see :data:`DIM_BLOCKS`) is at most this.
 DIM_MEAN = 60
-DIM_WINDOW = 15
-#: Brightness levels tried in turn inside a blob too big to be a line (text over speckle).
-#: Two suffice: text on speckle is brighter than the grains that glue to it at TEXT_LEVEL,
-#: and what still does not come apart at the second level is searched for runs of glyphs
-#: (:func:`glyph_lines`); on the tuning families, (150, 200) finds more lines with fewer
-#: false boxes than (150, 180, 210, 240) did, at some 7 % less CPU.
+#: ... measured over this many blocks square of the :func:`shrunk` copy.
+DIM_BLOCKS = 4
+#: Brightness levels of the earlier smear-and-cut search (kept for the callers that name
+#: them: the blobs are now labelled at :data:`TEXT_LEVEL` only).
 LEVEL_STEPS = (TEXT_LEVEL, 200)
 #: Text strokes stand at least this far above the opened (stroke-free) image.
 STROKE_CONTRAST = 40
@@ -67,8 +71,7 @@ STROKE_CONTRAST = 40
 TOPHAT_SIZE = 11
 #: Blobs lower or narrower than this cannot hold readable text.
 MIN_TEXT_HEIGHT = 6
-#: A bright area that does not come apart into lines is read in strips only when at least
-#: this wide (three of the smallest characters): narrower ones are bars (rulers, scales,
+#: A bright area too tall for a line is read in strips only when at least this wide (three of the smallest characters): narrower ones are bars (rulers, scales,
 #: the grey bar), too narrow for a word.
 MIN_AREA_WIDTH = 3 * MIN_TEXT_HEIGHT
 #: Lines up to this height are found at full resolution, taller ones by the coarse pass.
@@ -78,11 +81,9 @@ COARSE_FACTOR = 4
 #: A row with at most this fraction of the ink of the densest rows above and below it
 #: separates two stacked lines.
 STACKED_VALLEY = 0.25
-#: Ink fraction of a line box (text sits well inside these bounds).
-MIN_FILL, MAX_FILL = 0.04, 0.9
-#: Smearing that joins the letters of a line (width, height).
-SMEAR = (13, 3)
-_SMEAR_KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, SMEAR)
+#: A glyph fills at most this share of its box (solid blocks are no glyph; strokes as thin
+#: as a quarter of their height are: I, l, 1).
+MAX_FILL = 0.9
 
 
 _RULER_KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, (1, MAX_LINE_HEIGHT + 1))
@@ -120,6 +121,13 @@ def brightness(frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(frame)
 
 
+def shrunk(level: np.ndarray) -> np.ndarray:
+    """``level`` shrunk :data:`COARSE_FACTOR` times (each pixel the mean of a block)."""
+    rows, cols = level.shape
+    f = COARSE_FACTOR
+    return cv2.resize(level, (max(1, cols // f), max(1, rows // f)), interpolation=cv2.INTER_AREA)
+
+
 def stroke_contrast(level: np.ndarray) -> np.ndarray:
     """White top-hat of a :func:`brightness` image: how far each pixel stands above the
     opened (stroke-free) image."""
@@ -132,21 +140,29 @@ def text_ink(
     tophat: np.ndarray | None = None,
     threshold: int = TEXT_LEVEL,
     dim: int | None = None,
+    small: np.ndarray | None = None,
 ) -> np.ndarray:
     """uint8 0/1 mask of thin bright strokes in a :func:`brightness` image, without vertical
     runs longer than a text line (scale rulers, bars, region borders: no glyph is that tall).
     With ``dim``, strokes from that level up count too where the opened (stroke-free) image
     is dark (at most :data:`DIM_BACKGROUND`): thin and grey fonts on the dark bands and
-    panels scanners write on, whose anti-aliased strokes stay under ``threshold``.
+    panels scanners write on, whose anti-aliased strokes stay under ``threshold``. The mean
+    around is taken on ``small`` (:func:`shrunk`, computed when not given).
     """
     tophat = stroke_contrast(level) if tophat is None else tophat
     bright = cv2.threshold(level, threshold - 1, 1, cv2.THRESH_BINARY)[1]
     if dim is not None and dim < threshold:
         opened = cv2.subtract(level, tophat)
         dark = cv2.threshold(opened, DIM_BACKGROUND, 1, cv2.THRESH_BINARY_INV)[1]
-        # ... and dark around (the rim of a bright fan is dark on one side only)
-        mean = cv2.blur(level, (DIM_WINDOW, DIM_WINDOW))
-        dark = cv2.bitwise_and(dark, cv2.threshold(mean, DIM_MEAN, 1, cv2.THRESH_BINARY_INV)[1])
+        # ... and dark around (the rim of a bright fan is dark on one side only): the mean of
+        # DIM_BLOCKS square blocks of the shrunk copy, a sixteenth of the work
+        small = shrunk(level) if small is None else small
+        mean = cv2.blur(small, (DIM_BLOCKS, DIM_BLOCKS))
+        around = cv2.threshold(mean, DIM_MEAN, 1, cv2.THRESH_BINARY_INV)[1]
+        rows, cols = level.shape
+        dark = cv2.bitwise_and(
+            dark, cv2.resize(around, (cols, rows), interpolation=cv2.INTER_NEAREST)
+        )
         lit = cv2.threshold(level, dim - 1, 1, cv2.THRESH_BINARY)[1]
         bright = cv2.bitwise_or(bright, cv2.bitwise_and(lit, dark))
     ink = cv2.bitwise_and(
@@ -177,28 +193,6 @@ def _components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.nda
     return cv2.connectedComponentsWithStatsWithAlgorithm(binary, 8, cv2.CV_32S, cv2.CCL_GRANA)
 
 
-def _blob_boxes(binary: np.ndarray) -> np.ndarray:
-    """(x, y, width, height) of each 8-connected blob of ``binary``, in no set order: the
-    bounding rectangles of the outer borders (``cv2.RETR_CCOMP`` puts every blob's outer
-    border, nested ones included, at its top level), the same boxes as
-    :func:`_components`' stats at half its cost when only the boxes are needed.
-
-    >>> binary = np.zeros((9, 9), np.uint8); binary[0:7, 0:7] = 1; binary[1:6, 1:6] = 0
-    >>> binary[3, 3] = 1; binary[8, 5:9] = 1  # a dot in the ring's hole, a bar at the edge
-    >>> sorted(map(tuple, _blob_boxes(binary).tolist()))
-    [(0, 0, 7, 7), (3, 3, 1, 1), (5, 8, 4, 1)]
-    """
-    contours, hierarchy = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
-        return np.zeros((0, 4), np.int32)
-    outer = [contours[k] for k in np.flatnonzero(hierarchy[0, :, 3] < 0).tolist()]
-    # all borders' points at once (one cv2.boundingRect per border costs more on speckle)
-    points = np.concatenate(outer)[:, 0]
-    starts = np.cumsum([0] + [len(border) for border in outer[:-1]])
-    low = np.minimum.reduceat(points, starts)
-    return np.column_stack((low, np.maximum.reduceat(points, starts) - low + 1))
-
-
 @contextmanager
 def _one_thread() -> Iterator[None]:
     """OpenCV on one thread for a while: on these small images its thread pool costs more
@@ -209,42 +203,6 @@ def _one_thread() -> Iterator[None]:
         yield
     finally:
         cv2.setNumThreads(threads)
-
-
-def _bands(ink: np.ndarray) -> list[Box]:
-    """``ink`` cut at its ink-free rows into horizontal bands, each trimmed to its ink.
-
-    >>> ink = np.zeros((9, 8), np.uint8); ink[1:3, 2:5] = 1; ink[5:8, 1:7] = 1
-    >>> _bands(ink)
-    [(2, 1, 4, 2), (1, 5, 6, 7)]
-    """
-    if ink.size == 0:
-        return []
-    # ink rows as row sums (cv2.reduce's REDUCE_MAX along rows is some 60 times slower than
-    # its REDUCE_SUM on uint8), each band's columns as the bounding rectangle of its ink
-    rows = np.flatnonzero(cv2.reduce(ink, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S))
-    if rows.size == 0:
-        return []
-    if rows.size == ink.shape[0]:  # ink on every row: one band
-        x, _, w, _ = cv2.boundingRect(ink)
-        return [(x, 0, x + w - 1, ink.shape[0] - 1)]
-    breaks = np.flatnonzero(np.diff(rows) > 1)
-    starts = np.concatenate(([rows[0]], rows[breaks + 1]))
-    ends = np.concatenate((rows[breaks], [rows[-1]]))
-    out = []
-    for top, bottom in zip(starts.tolist(), ends.tolist(), strict=True):
-        x, _, w, _ = cv2.boundingRect(ink[top : bottom + 1])
-        out.append((x, top, x + w - 1, bottom))
-    return out
-
-
-def _is_line(ink: np.ndarray, box: Box) -> bool:
-    x0, y0, x1, y1 = box
-    w, h = x1 - x0 + 1, y1 - y0 + 1
-    if not (MIN_TEXT_HEIGHT <= h <= MAX_LINE_HEIGHT and w >= h):
-        return False
-    filled = cv2.countNonZero(ink[y0 : y1 + 1, x0 : x1 + 1]) / float(w * h)
-    return MIN_FILL <= filled <= MAX_FILL
 
 
 def _split_stacked(ink: np.ndarray, box: Box) -> list[Box]:
@@ -278,116 +236,22 @@ def _split_stacked(ink: np.ndarray, box: Box) -> list[Box]:
     return _split_stacked(ink, top) + _split_stacked(ink, (x0, y0 + cut + 1, x1, y1))
 
 
-def _shift(box: Box, dx: int, dy: int) -> Box:
-    return (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
-
-
-def _search(
-    level: np.ndarray,
-    tophat: np.ndarray,
-    step: int,
-    lines: list[Box],
-    unresolved: list[Box],
-    ink: np.ndarray | None = None,
-    least: int = MIN_TEXT_HEIGHT,
-) -> None:
-    """Append the line boxes of ``level`` (brightness :data:`LEVEL_STEPS` [step]) to
-    ``lines``, and to ``unresolved`` what is too big for a line even at the last step
-    (``ink``: :func:`text_ink` at that step, when already computed). Blobs lower than
-    ``least`` are not looked into (the caller wants no line lower than that: what is
-    appended lower than ``least`` is for the caller to drop)."""
-    if ink is None:
-        ink = text_ink(level, tophat, LEVEL_STEPS[step])
-    smeared = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, _SMEAR_KERNEL)
-    boxes = _blob_boxes(smeared)  # in no set order: what is found gets sorted (merge_words)
-    xs, ys, ws, hs = (boxes[:, k] for k in range(4))
-    small = (hs < MIN_TEXT_HEIGHT) | (ws < MIN_TEXT_HEIGHT) | ((hs <= MAX_LINE_HEIGHT) & (ws < hs))
-    # one glyph, or letters spaced wider than the smear (chained below)
-    single = small & (hs >= MIN_TEXT_HEIGHT) & (hs <= MAX_LINE_HEIGHT) & (ws < hs)
-    glyphs: list[Box] = list(
-        zip(
-            xs[single].tolist(),
-            ys[single].tolist(),
-            (xs + ws - 1)[single].tolist(),
-            (ys + hs - 1)[single].tolist(),
-            strict=True,
-        )
-    )
-    for x, y, w, h in boxes[~small & (hs >= least)].tolist():
-        # Lines the smearing joined (a gap of a row or two) come apart at ink-free rows.
-        for part in _bands(ink[y : y + h, x : x + w]):
-            band = _shift(part, x, y)
-            height = band[3] - band[1] + 1
-            if height < least:
-                continue
-            if _is_line(ink, band):
-                lines += _split_stacked(ink, band)
-            elif height < MIN_TEXT_HEIGHT:
-                continue
-            elif step + 1 < len(LEVEL_STEPS):
-                sl = (slice(band[1], band[3] + 1), slice(band[0], band[2] + 1))
-                found: list[Box] = []
-                lost: list[Box] = []
-                _search(level[sl], tophat[sl], step + 1, found, lost, least=least)
-                lines += [_shift(b, band[0], band[1]) for b in found]
-                unresolved += [_shift(b, band[0], band[1]) for b in lost]
-            elif height > MAX_LINE_HEIGHT:
-                for stacked in _split_stacked(ink, band):
-                    if _is_line(ink, stacked):
-                        lines.append(stacked)
-                    elif (
-                        stacked[3] - stacked[1] + 1 > MAX_LINE_HEIGHT
-                        and stacked[2] - stacked[0] + 1 >= MIN_AREA_WIDTH
-                    ):
-                        unresolved.append(stacked)
-    lines += _glyph_chains(glyphs)
+#: Glyphs chain when the taller is at most this many times as high as the lower (an x-high
+#: letter beside one with a descender or an ascender).
+CHAIN_HEIGHTS = 1.6
 
 
 def joins(last: Box, glyph: Box) -> bool:
     """True when ``glyph`` continues a chain ending in ``last``: of similar height (at most
-    1.5 times), on one line (overlapping by 0.6 of the lower) and less than 1.5 heights to
-    its right."""
+    :data:`CHAIN_HEIGHTS` times), on one line (overlapping by 0.6 of the lower) and less
+    than 1.5 heights to its right."""
     h1, h2 = last[3] - last[1] + 1, glyph[3] - glyph[1] + 1
     overlap = min(last[3], glyph[3]) - max(last[1], glyph[1]) + 1
     return (
         overlap >= 0.6 * min(h1, h2)
-        and max(h1, h2) <= 1.5 * min(h1, h2)
+        and max(h1, h2) <= CHAIN_HEIGHTS * min(h1, h2)
         and 0 <= glyph[0] - last[2] <= 1.5 * max(h1, h2)
     )
-
-
-def _glyph_chains(glyphs: Sequence[Box], least: int = 3) -> list[Box]:
-    """Boxes of runs of at least ``least`` glyph-sized blobs side by side on one line (of
-    similar height, less than 1.5 heights apart): letters spaced too wide to be smeared
-    together still make a line.
-
-    >>> _glyph_chains([(0, 0, 9, 19), (25, 1, 34, 20), (50, 0, 59, 19), (0, 60, 9, 79)])
-    [(0, 0, 59, 20)]
-    """
-    chains: list[list[Box]] = []
-    # chains whose last glyph ends more than 1.5 tallest glyphs before this one's left edge
-    # can take no later glyph (sorted by left edge): left out of the scan
-    reach = 1.5 * max((g[3] - g[1] + 1 for g in glyphs), default=0)
-    growing: list[list[Box]] = []
-    for glyph in sorted(glyphs):
-        growing = [chain for chain in growing if glyph[0] - chain[-1][2] <= reach]
-        for chain in growing:
-            if joins(chain[-1], glyph):
-                chain.append(glyph)
-                break
-        else:
-            chains.append([glyph])
-            growing.append(chains[-1])
-    return [
-        (
-            min(b[0] for b in chain),
-            min(b[1] for b in chain),
-            max(b[2] for b in chain),
-            max(b[3] for b in chain),
-        )
-        for chain in chains
-        if len(chain) >= least
-    ]
 
 
 def merge_words(boxes: Sequence[Box]) -> list[Box]:
@@ -452,6 +316,9 @@ GLYPH_MIN_WIDTH = 40
 #: share of the line height or :data:`MIN_STROKE_PX` wide: speckle grains are solid.
 MAX_STROKE = 0.4
 MIN_STROKE_PX = 3.0
+#: ... or this many pixels for a long run of glyphs on one baseline on a flat panel (small
+#: bold fonts: 2-pixel strokes whose joints reach 4).
+PANEL_STROKE_PX = 4.0
 #: :meth:`FrameInk.distance_in` is exact up to this many line heights: a chamfer step costs
 #: at least 0.955 (``cv2.DIST_L2``, 3x3 mask), so the margin of a quarter height reaches
 #: 0.955 / 4 of it; the verdicts ask about half a stroke, at most MAX_STROKE / 2.
@@ -508,7 +375,10 @@ class LineEvidence:
 
     @property
     def is_text(self) -> bool:
-        if self.stroke * self.height > max(MIN_STROKE_PX, MAX_STROKE * self.height):
+        widest = max(MIN_STROKE_PX, MAX_STROKE * self.height)
+        if self.on_panel and self.many_glyphs:
+            widest = max(widest, PANEL_STROKE_PX)  # small bold fonts on a panel
+        if self.stroke * self.height > widest:
             return False
         if self.glyphs < 2 and not (
             self.on_panel and self.width >= 2 * self.height and self.runs >= MIN_RUNS
@@ -581,30 +451,27 @@ class FrameInk:
         )
         return np.sort(candidates[keep])
 
-    def glyph_counts(self, boxes: Sequence[Box]) -> tuple[np.ndarray, np.ndarray]:
-        """Per box, all at once: (blobs wholly inside that :func:`text_like` counts as glyphs,
-        blobs that :func:`glyph_lines` would chain): a box with neither is no text."""
+    def glyph_counts(self, boxes: Sequence[Box]) -> np.ndarray:
+        """Per box, all at once: the blobs wholly inside that :func:`text_like` counts as
+        glyphs (a box with none, or with one and not twice as wide as high, is no text)."""
         # blobs lower than any glyph (most speckle) count for no box
         st = self.stats[self.by_left]
-        x, y, w, h, area = (st[:, k] for k in range(5))
-        chainable = (
-            (h >= MIN_TEXT_HEIGHT) & (h <= MAX_LINE_HEIGHT) & (w <= 3 * h) & (area <= 0.7 * w * h)
-        )
+        x, y, w, h = (st[:, k] for k in range(4))
         glyphs = np.zeros(len(boxes), np.int64)
-        chained = np.zeros(len(boxes), np.int64)
         for start in range(0, len(boxes), 64):  # 64 boxes x all blobs at a time
             b = np.asarray(boxes[start : start + 64], np.int64).reshape(-1, 4)
             x0, y0, x1, y1 = (b[:, k, None] for k in range(4))
-            inside = (x >= x0) & (y >= y0) & (x + w - 1 <= x1) & (y + h - 1 <= y1)
             height = y1 - y0 + 1
             glyph = (
-                inside
+                (x >= x0)
+                & (y >= y0)
+                & (x + w - 1 <= x1)
+                & (y + h - 1 <= y1)
                 & (h >= np.maximum(MIN_TEXT_HEIGHT - 1, GLYPH_HEIGHT * height))
                 & (w <= np.maximum(GLYPH_MIN_WIDTH, GLYPH_WIDTH * height))
             )
             glyphs[start : start + 64] = glyph.sum(axis=1)
-            chained[start : start + 64] = (inside & chainable).sum(axis=1)
-        return glyphs, chained
+        return glyphs
 
     def distance_in(self, box: Box) -> np.ndarray:
         """The ink's distance to the background (``cv2.DIST_L2``, 3x3 mask) over ``box``,
@@ -652,7 +519,13 @@ def surround_roughness(frame_ink: FrameInk, box: Box) -> float:
     return _surround(frame_ink, box)[0]
 
 
-def text_like(frame_ink: FrameInk, box: Box, *, verdict_only: bool = False) -> LineEvidence:
+def text_like(
+    frame_ink: FrameInk,
+    box: Box,
+    *,
+    verdict_only: bool = False,
+    surround: tuple[float, int] | None = None,
+) -> LineEvidence:
     """Measure whether ``box`` (a candidate line) holds text or speckle. With
     ``verdict_only``, what cannot change :attr:`LineEvidence.is_text` any more is not
     measured (left at the defaults: the strokes once the glyphs already rule the box out,
@@ -681,7 +554,7 @@ def text_like(frame_ink: FrameInk, box: Box, *, verdict_only: bool = False) -> L
         # one blob is a line only as touching letters (is_text), whatever the surround (not
         # measured)
         return LineEvidence(1.0, glyphs, share, 0.0, 1.0, height, width, runs)
-    rough, background = _surround(frame_ink, box)
+    rough, background = _surround(frame_ink, box) if surround is None else surround
     if glyphs == 0 or (glyphs == 1 and (rough > ROUGH_SHARE or width < 2 * height)):
         return LineEvidence(rough, glyphs, share, 0.0, 1.0, height, width)  # not a line
     bottoms = stats[glyph, 1] + heights[glyph]
@@ -738,26 +611,6 @@ def _runs(inner: np.ndarray, height: int, width: int) -> float:
     return float(_quantile(starts[starts > 0], 0.5)) * height / width if starts.any() else 0.0
 
 
-def glyph_lines(frame_ink: FrameInk, box: Box) -> list[Box]:
-    """Text lines inside a candidate that is not text as a whole (text the smearing glued to
-    speckle beside it): runs of two or more glyph-sized ink blobs on one line, each run
-    judged by :func:`text_like`."""
-    stats = frame_ink.stats[frame_ink.blobs_inside(box)]
-    x, y, w, h, area = stats.T
-    keep = (h >= MIN_TEXT_HEIGHT) & (h <= MAX_LINE_HEIGHT) & (w <= 3 * h) & (area <= 0.7 * w * h)
-    if np.count_nonzero(keep) < 2:
-        return []
-    glyphs = [
-        (int(a), int(b), int(a + c - 1), int(b + d - 1))
-        for a, b, c, d in zip(x[keep], y[keep], w[keep], h[keep], strict=True)
-    ]
-    return [
-        run
-        for run in _glyph_chains(glyphs, least=2)
-        if text_like(frame_ink, run, verdict_only=True).is_text
-    ]
-
-
 def _extend(frame_ink: FrameInk, box: Box) -> Box:
     """``box`` widened over ink in its rows less than :data:`EXTEND_GAP` line heights away
     while the surround stays flat: a lone character set apart by spaces ("4:00  8 CM FN")
@@ -798,51 +651,179 @@ def find_text(frame: np.ndarray, *, level: np.ndarray | None = None) -> FoundTex
         return _find_text(brightness(frame) if level is None else level)
 
 
+# ---------------------------------------------------------------------------------------
+# Lines: the ink's blobs chained
+
+
+def _chains(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``boxes`` (rows x0, y0, x1, y1) in chains linked by :func:`joins`: each box to its
+    nearest joining box on the right when that box's nearest joining box on the left is
+    this one (all pairs at once). (Indices into ``boxes`` chain after chain, where each
+    chain starts among them.)"""
+    n = len(boxes)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    b = boxes.astype(np.int64)
+    h = b[:, 3] - b[:, 1] + 1
+    order = np.argsort(b[:, 0], kind="stable")
+    lefts = b[order, 0]
+    # a joining box starts at most 1.5 of its heights, within CHAIN_HEIGHTS of this one's,
+    # to the right
+    lo = np.searchsorted(lefts, b[:, 2], side="left")
+    hi = np.searchsorted(lefts, b[:, 2] + np.floor(1.5 * CHAIN_HEIGHTS * h), side="right")
+    counts = hi - lo
+    total = int(counts.sum())
+    if total == 0:
+        return np.arange(n), np.arange(n)
+    i = np.repeat(np.arange(n), counts)
+    j = order[np.arange(total) - np.repeat(np.cumsum(counts) - counts - lo, counts)]
+    hi_, hj = h[i], h[j]
+    overlap = np.minimum(b[i, 3], b[j, 3]) - np.maximum(b[i, 1], b[j, 1]) + 1
+    gap = b[j, 0] - b[i, 2]
+    low, tall = np.minimum(hi_, hj), np.maximum(hi_, hj)
+    ok = (
+        (overlap >= 0.6 * low)
+        & (tall <= CHAIN_HEIGHTS * low)
+        & (gap >= 0)
+        & (gap <= 1.5 * tall)
+        & (i != j)
+    )
+    i, j, gap, overlap = i[ok], j[ok], gap[ok], overlap[ok]
+    succ = np.full(n, -1)
+    pred = np.full(n, -1)
+    if i.size:
+        # nearest on the right of each box (then the most overlapping), and on the left
+        by_i = np.lexsort((-overlap, gap, i))
+        first = by_i[np.r_[True, i[by_i][1:] != i[by_i][:-1]]]
+        succ[i[first]] = j[first]
+        by_j = np.lexsort((-overlap, gap, j))
+        first = by_j[np.r_[True, j[by_j][1:] != j[by_j][:-1]]]
+        pred[j[first]] = i[first]
+        mutual = succ >= 0
+        mutual[mutual] = pred[succ[mutual]] == np.flatnonzero(mutual)
+        succ[~mutual] = -1
+    has_pred = np.zeros(n, bool)
+    has_pred[succ[succ >= 0]] = True
+    # the chains in order, each from its head along the links
+    members: list[int] = []
+    starts: list[int] = []
+    nxt = succ.tolist()
+    for head in np.flatnonzero(~has_pred).tolist():
+        starts.append(len(members))
+        k = head
+        while k >= 0:
+            members.append(k)
+            k = nxt[k]
+    return np.array(members, np.int64), np.array(starts, np.int64)
+
+
+def _chain_boxes(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(Box, count of boxes) of each chain of ``boxes`` (see :func:`_chains`)."""
+    members, starts = _chains(boxes)
+    if members.size == 0:
+        return np.zeros((0, 4), np.int64), np.zeros(0, np.int64)
+    b = boxes[members]
+    low = np.minimum.reduceat(b[:, :2], starts)
+    high = np.maximum.reduceat(b[:, 2:], starts)
+    return np.column_stack((low, high)), np.diff(np.r_[starts, members.size])
+
+
 def _find_text(level: np.ndarray) -> FoundText:
     tophat = stroke_contrast(level)
-    ink = text_ink(level, tophat, LEVEL_STEPS[0], DIM_TEXT_LEVEL)
-    lines: list[Box] = []
-    unresolved: list[Box] = []
-    _search(level, tophat, 0, lines, unresolved, ink)
-    if not lines and not unresolved:
-        return FoundText()
+    small = shrunk(level)
+    ink = text_ink(level, tophat, TEXT_LEVEL, DIM_TEXT_LEVEL, small)
     frame_ink = FrameInk.of(level, tophat, ink)
-    accepted: list[Box] = []
-    glyphs, chained = frame_ink.glyph_counts(lines)
-    for box, glyph_count, chain_count in zip(lines, glyphs, chained, strict=True):
-        short = box[2] - box[0] < 2 * (box[3] - box[1]) + 1
-        if (glyph_count == 0 or (glyph_count == 1 and short)) and chain_count < 2:
-            continue  # not text (text_like) and no two glyphs to chain (glyph_lines)
-        evidence = text_like(frame_ink, box, verdict_only=True)
-        if evidence.is_text:
-            accepted.append(_extend(frame_ink, box) if evidence.on_panel else box)
-        elif chain_count >= 2:
-            accepted += glyph_lines(frame_ink, box)
-    kept: list[Box] = []
-    for box in unresolved:
-        if surround_roughness(frame_ink, box) <= ROUGH_SHARE:
-            kept.append(box)
-        else:
-            accepted += glyph_lines(frame_ink, box)
-    accepted = merge_words(accepted)
-    # Large text: the same search on a copy shrunk COARSE_FACTOR times, judged there.
-    rows, cols = level.shape
-    f = COARSE_FACTOR
-    if min(rows, cols) >= 2 * f * MIN_TEXT_HEIGHT:
-        small = cv2.resize(level, (cols // f, rows // f), interpolation=cv2.INTER_AREA)
-        small_tophat = stroke_contrast(small)
-        coarse: list[Box] = []
-        least = MAX_LINE_HEIGHT // f + 1  # lower lines are found at full resolution
-        small_ink = text_ink(small, small_tophat, LEVEL_STEPS[0])  # large text is not thin
-        _search(small, small_tophat, 0, coarse, [], small_ink, least=least)
-        coarse = [b for b in coarse if b[3] - b[1] + 1 >= least]
-        if coarse:
-            small_frame_ink = FrameInk.of(small, small_tophat, small_ink)
-            accepted += [
-                (x0 * f, y0 * f, min(cols - 1, x1 * f + f - 1), min(rows - 1, y1 * f + f - 1))
-                for x0, y0, x1, y1 in merge_words(coarse)
-                if text_like(small_frame_ink, (x0, y0, x1, y1), verdict_only=True).is_text
-            ]
+    accepted = _lines(frame_ink, MIN_TEXT_HEIGHT)
+    accepted += _coarse_lines(level, small)
+    # bright areas too tall for a line, on a flat background: read in strips
+    x, y, w, h = (frame_ink.stats[:, k] for k in range(4))
+    tall = np.flatnonzero((h > MAX_LINE_HEIGHT) & (w >= MIN_AREA_WIDTH)).tolist()
+    kept = [(int(x[k]), int(y[k]), int(x[k] + w[k] - 1), int(y[k] + h[k] - 1)) for k in tall]
+    kept = [box for box in kept if surround_roughness(frame_ink, box) <= ROUGH_SHARE]
     return FoundText(
         sorted(set(accepted), key=_reading_order), sorted(set(kept), key=_reading_order)
     )
+
+
+def _lines(frame_ink: FrameInk, least: int) -> list[Box]:
+    """Text lines at least ``least`` pixels high among the chains of ``frame_ink``'s
+    glyph-sized blobs."""
+    x, y, w, h, area = (frame_ink.stats[:, k] for k in range(5))
+    boxes = np.column_stack((x, y, x + w - 1, y + h - 1))
+    # glyph-sized blobs (letters, digits, touching letters; not solid blocks, but strokes
+    # as thin as an I's) in chains
+    solid = (area > MAX_FILL * w * h) & (4 * w > h)
+    glyph = (h >= MIN_TEXT_HEIGHT) & (h <= MAX_LINE_HEIGHT) & ~solid
+    chains, counts = _chain_boxes(boxes[glyph])
+    widths, heights = chains[:, 2] - chains[:, 0] + 1, chains[:, 3] - chains[:, 1] + 1
+    # one blob is a line only as touching letters, at least twice as wide as high
+    candidates: list[Box] = [
+        (b[0], b[1], b[2], b[3])
+        for b in chains[((counts > 1) | (widths >= 2 * heights)) & (heights >= least)].tolist()
+    ]
+    accepted: list[Box] = []
+    for box, glyphs in zip(candidates, frame_ink.glyph_counts(candidates).tolist(), strict=True):
+        if _rejected(frame_ink, box, glyphs):
+            continue
+        surround = _surround(frame_ink, box)
+        if surround[0] > ROUGH_SHARE and glyphs < TEXTURE_GLYPHS:
+            continue  # on a textured surround a line needs more glyphs (text_like)
+        evidence = text_like(frame_ink, box, verdict_only=True, surround=surround)
+        if evidence.is_text:
+            box = _extend(frame_ink, box) if evidence.on_panel else box
+            accepted.append(_marks_above_below(frame_ink.ink, box))
+    # lines set so tight that ascenders and descenders touch come apart between them
+    return [
+        part
+        for box in merge_words(accepted)
+        for part in _split_stacked(frame_ink.ink, box)
+        if part[3] - part[1] + 1 >= least
+    ]
+
+
+def _marks_above_below(ink: np.ndarray, box: Box, reach: int = 2) -> Box:
+    """``box`` grown over the ink rows right above and below it, up to ``reach`` rows:
+    marks lower than a glyph that touch the line's rows (a caret, accents, the dots of i
+    and j) belong to it.
+
+    >>> ink = np.zeros((12, 10), np.uint8); ink[4:9, 2:8] = 1; ink[2:4, 4] = 1
+    >>> _marks_above_below(ink, (2, 4, 7, 8))
+    (2, 2, 7, 8)
+    """
+    x0, y0, x1, y1 = box
+    top, bottom = max(0, y0 - reach), min(ink.shape[0] - 1, y1 + reach)
+    rows = cv2.reduce(ink[top : bottom + 1, x0 : x1 + 1], 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
+    inked = rows[:, 0] > 0
+    while y0 > top and inked[y0 - 1 - top]:
+        y0 -= 1
+    while y1 < bottom and inked[y1 + 1 - top]:
+        y1 += 1
+    return (x0, y0, x1, y1)
+
+
+def _rejected(frame_ink: FrameInk, box: Box, glyphs: int) -> bool:
+    """What :func:`text_like` rejects whatever the surround, from the glyphs inside ``box``
+    and, for one glyph, the ink runs its rows cross (touching letters cross many)."""
+    x0, y0, x1, y1 = box
+    if glyphs == 0 or (glyphs == 1 and x1 - x0 < 2 * (y1 - y0) + 1):
+        return True
+    if glyphs > 1:
+        return False
+    inner = frame_ink.ink[y0 : y1 + 1, x0 : x1 + 1]
+    return _runs(inner, y1 - y0 + 1, x1 - x0 + 1) < MIN_RUNS
+
+
+def _coarse_lines(level: np.ndarray, small: np.ndarray) -> list[Box]:
+    """Large text (taller than :data:`MAX_LINE_HEIGHT`, or with strokes too wide for the
+    top-hat): the same search on ``small`` (:func:`shrunk`), judged there."""
+    rows, cols = level.shape
+    f = COARSE_FACTOR
+    if min(rows, cols) < 2 * f * MIN_TEXT_HEIGHT:
+        return []
+    small_tophat = stroke_contrast(small)
+    small_ink = text_ink(small, small_tophat, TEXT_LEVEL)  # large text is not thin
+    least = MAX_LINE_HEIGHT // f + 1  # lower lines are found at full resolution
+    return [
+        (x0 * f, y0 * f, min(cols - 1, x1 * f + f - 1), min(rows - 1, y1 * f + f - 1))
+        for x0, y0, x1, y1 in _lines(FrameInk.of(small, small_tophat, small_ink), least)
+    ]

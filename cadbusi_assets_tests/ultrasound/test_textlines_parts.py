@@ -1,6 +1,7 @@
 """Parts of the shared text detector made cheaper: each against the plain computation it
-replaces (the blobs inside a box, ink runs per row, chains of glyphs, the strokes' distance
-on a crop), and bright bars too narrow for a word left out of strip reading."""
+replaces (the blobs inside a box, ink runs per row, chains of glyphs linked pair by pair,
+the strokes' distance on a crop, the verdicts taken before text_like), and bright bars too
+narrow for a word left out of strip reading."""
 
 from __future__ import annotations
 
@@ -84,44 +85,6 @@ def test_runs_count_the_ink_runs_of_each_row():
         assert textlines._runs(inner, height, width) == _runs_by_counting(inner, height, width)
 
 
-def _chains_scanning_every_chain(glyphs, least=3):
-    """The chaining as first written: every chain looked at for every glyph."""
-    chains: list = []
-    for glyph in sorted(glyphs):
-        for chain in chains:
-            if textlines.joins(chain[-1], glyph):
-                chain.append(glyph)
-                break
-        else:
-            chains.append([glyph])
-    return [
-        (
-            min(b[0] for b in c),
-            min(b[1] for b in c),
-            max(b[2] for b in c),
-            max(b[3] for b in c),
-        )
-        for c in chains
-        if len(c) >= least
-    ]
-
-
-def test_glyph_chains_as_when_every_chain_was_scanned():
-    rng = np.random.default_rng(7)
-    chained = 0
-    for _ in range(100):
-        glyphs = []
-        for _ in range(int(rng.integers(0, 80))):
-            height, width = int(rng.integers(6, 49)), int(rng.integers(2, 30))
-            x0, y0 = int(rng.integers(0, 900)), int(rng.integers(0, 80))
-            glyphs.append((x0, y0, x0 + width - 1, y0 + height - 1))
-        for least in (2, 3):
-            want = _chains_scanning_every_chain(glyphs, least)
-            assert textlines._glyph_chains(glyphs, least) == want
-            chained += len(want)
-    assert chained > 100  # chains were made
-
-
 def _thick_strokes(seed: int) -> FrameInk:
     """Ink of bars 1 to 24 pixels thick, so that the strokes' distance reaches past every
     limit the verdicts ask about."""
@@ -179,3 +142,77 @@ def test_a_bright_area_wide_enough_for_a_word_is_read_in_strips():
     found = find_text(_column_of_dots(MIN_AREA_WIDTH + 10))
     assert len(found.unresolved) >= 1
     assert all(x1 - x0 + 1 >= MIN_AREA_WIDTH for x0, _, x1, _ in found.unresolved)
+
+
+def _links_pair_by_pair(boxes: list) -> list:
+    """The chains' links as first written: every pair asked :func:`textlines.joins`, each
+    box linked to its nearest joining box on the right (then the most overlapping, then the
+    first) when that box's nearest on the left is this one."""
+
+    def rank(a: int, b: int) -> tuple:
+        first, second = boxes[a], boxes[b]
+        overlap = min(first[3], second[3]) - max(first[1], second[1]) + 1
+        return (second[0] - first[2], -overlap)
+
+    n = len(boxes)
+    pairs = [
+        (a, b) for a in range(n) for b in range(n) if a != b and textlines.joins(boxes[a], boxes[b])
+    ]
+    right = {
+        a: min((p for p in pairs if p[0] == a), key=lambda p: (*rank(*p), p[1])) for a, _ in pairs
+    }
+    left = {
+        b: min((p for p in pairs if p[1] == b), key=lambda p: (*rank(*p), p[0])) for _, b in pairs
+    }
+    return sorted(p for p in right.values() if left[p[1]] == p)
+
+
+def test_chains_link_mutual_nearest_joining_glyphs():
+    rng = np.random.default_rng(9)
+    linked = 0
+    for _ in range(60):
+        boxes = []
+        for _ in range(int(rng.integers(0, 60))):
+            height, width = int(rng.integers(6, 30)), int(rng.integers(2, 25))
+            x0, y0 = int(rng.integers(0, 500)), int(rng.integers(0, 60))
+            boxes.append((x0, y0, x0 + width - 1, y0 + height - 1))
+        members, starts = textlines._chains(np.array(boxes, np.int64).reshape(-1, 4))
+        # every box once, chains in left-to-right order
+        assert sorted(members.tolist()) == list(range(len(boxes)))
+        ends = [*starts.tolist()[1:], members.size]
+        links = sorted(
+            (int(members[k]), int(members[k + 1]))
+            for start, end in zip(starts.tolist(), ends, strict=True)
+            for k in range(start, end - 1)
+        )
+        assert links == _links_pair_by_pair(boxes)
+        linked += len(links)
+    assert linked > 200  # links were made
+
+
+@pytest.mark.parametrize("family", TUNING_FAMILIES[:3])
+def test_cheap_verdicts_reject_only_what_text_like_rejects(family):
+    """The verdicts taken before :func:`textlines.text_like` (no glyph, one blob crossing few
+    strokes, fewer than three glyphs on a textured surround) never drop a box it keeps."""
+    frame_ink = _frame_ink(family)
+    rng = np.random.default_rng(10)
+    boxes = _random_boxes(rng, frame_ink.ink.shape, 200)
+    x, y, w, h = (frame_ink.stats[:, k] for k in range(4))
+    boxes += [
+        (int(a), int(b), int(a + c - 1), int(b + d - 1))
+        for a, b, c, d in zip(x, y, w, h, strict=True)
+    ]
+    # ... and the chains of glyph-sized blobs (the detector's candidates)
+    chains, _ = textlines._chain_boxes(np.column_stack((x, y, x + w - 1, y + h - 1))[h >= 6])
+    boxes += [(a, b, c, d) for a, b, c, d in chains.tolist()]
+    boxes = [b for b in boxes if b[3] - b[1] + 1 <= textlines.MAX_LINE_HEIGHT]
+    counts = frame_ink.glyph_counts(boxes).tolist()
+    cheap = kept = 0
+    for box, glyphs in zip(boxes, counts, strict=True):
+        verdict = textlines.text_like(frame_ink, box).is_text
+        kept += verdict
+        textured = textlines._surround(frame_ink, box)[0] > textlines.ROUGH_SHARE
+        if textlines._rejected(frame_ink, box, glyphs) or (textured and glyphs < 3):
+            cheap += 1
+            assert not verdict, box
+    assert cheap > 100 and kept > 3
