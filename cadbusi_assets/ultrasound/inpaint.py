@@ -98,6 +98,16 @@ PIECE_COLOUR = 60
 #: A pixel of a coloured mark's component is drawn when its grey level is within this of the
 #: mark's (see :func:`_colour_graphics`).
 LUMA_TOLERANCE = 20
+#: A white mark's strokes are sought this far (px) from its point: the opening of
+#: :func:`.calipers.white_strokes` takes the crossing of a thick '+' or 'x' away, so its
+#: nearest stroke pixels are 3-4 px from the centre.
+WHITE_MARK_NEAR = 4
+#: A mark's component is at most this wide (a large arrow: a 36 px shaft, its wings and the
+#: JPEG bleed) and, when wider than :data:`SOLID_MARK_SIDE`, fills at most this share of its
+#: box; a larger or solid component under a point is a colour map (elastography, Doppler).
+MARK_MAX_SIDE = 64
+SOLID_MARK_SIDE = 20
+MARK_MAX_FILL = 0.6
 #: Half-side of the square whose pixels outside the graphics give the image's level there.
 LEVEL_REACH = 3
 
@@ -163,7 +173,12 @@ def _mark_masks(
         halo_band: np.ndarray = cv2.dilate(
             band, cv2.getStructuringElement(cv2.MORPH_RECT, HALO_REACH)
         )
-        recolour = (chroma(sub) >= HALO_CHROMA).astype(np.uint8) & halo_band & (1 - fill)
+        tint = chroma(sub)
+        # The halo is JPEG's on a grey image: on a colour map (Doppler, elastography) the
+        # tinted pixels around the mark are the map's, and they stay.
+        outside = tint[halo_band == 0]
+        if outside.size and float(np.mean(outside > 8)) <= GREY_WINDOW_SHARE:
+            recolour = (tint >= HALO_CHROMA).astype(np.uint8) & halo_band & (1 - fill)
     return fill, recolour, (wx0, wy0, wx1, wy1)
 
 
@@ -194,24 +209,34 @@ def _dotted_line(
     samples: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     overlay: np.ndarray,
     marks: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Pixels ``(xs, ys)`` of a dotted or dashed line through ``samples``
-    (:func:`_line_samples`), ``overlay`` saying which samples are overlay pixels
-    (:func:`_overlay_at`).
+) -> np.ndarray | None:
+    """Which ``samples`` (:func:`_line_samples`) are the pixels of a dotted or dashed line,
+    ``overlay`` saying which samples are overlay pixels (:func:`_overlay_at`); None when the
+    segment is no line.
 
-    The segment between the two marks (minus the pixels of the marks, ``marks``) is a line
-    when at least :data:`LINE_MIN_HITS` of its samples have an overlay pixel within one pixel
-    across the segment (speckle gives about 1 %, a dotted line 15-35 %).
+    The segment between the two marks is a line when at least :data:`LINE_MIN_HITS` of its
+    samples have an overlay pixel within one pixel across the segment (speckle gives about
+    1 %, a dotted line 15-35 %). Samples in ``marks`` (pixels already masked) count only
+    farther than :data:`LINE_GROW_CLEARANCE` from both marks: nearer, they are the marks'
+    strokes; farther, dots that another pass (the white dots of :func:`_colour_graphics`,
+    another line) took already.
     """
     sx, sy, xs, ys = samples
-    lit = overlay & ~marks[sy, sx]
-    hits = lit.reshape(3, len(xs)).any(axis=0)
-    free = ~marks[ys, xs]
+    n = len(xs)
+    t = np.arange(n)
+    away = (t >= LINE_GROW_CLEARANCE) & (t < n - LINE_GROW_CLEARANCE)
+    counted = ~marks[sy, sx] | np.tile(away, 3)
+    lit = overlay & counted
+    hits = lit.reshape(3, n).any(axis=0)
+    free = ~marks[ys, xs] | away
     if not free.any() or hits[free].mean() < LINE_MIN_HITS:
         return None
-    return sx[lit], sy[lit]
+    return lit
 
 
+#: A line's dots within this distance (px) of a mark's centre do not grow (a large mark's
+#: arm is at most 12 px, its JPEG blur one more).
+LINE_GROW_CLEARANCE = 14
 #: A pixel is tinted like a mark when its chroma reaches :data:`HALO_CHROMA` and its colour
 #: minus its grey points the mark's way (cosine at least this).
 TINT_COSINE = 0.8
@@ -364,6 +389,16 @@ def _luma_mode(values: np.ndarray) -> int:
     return int(np.argmax(np.convolve(counts, window, mode="same")))
 
 
+def _mark_sized(stat: np.ndarray) -> bool:
+    """Whether a component (its ``connectedComponentsWithStats`` row) can be a mark: at most
+    :data:`MARK_MAX_SIDE` across and, unless small, mostly empty inside its box (strokes, not
+    a colour map such as an elastography box under the point)."""
+    side = max(int(stat[2]), int(stat[3]))
+    return side <= MARK_MAX_SIDE and (
+        side <= SOLID_MARK_SIDE or int(stat[4]) <= MARK_MAX_FILL * int(stat[2]) * int(stat[3])
+    )
+
+
 def _colour_graphics(
     frame: np.ndarray, grey: np.ndarray, points: list[tuple[int, int]], *, white: bool = False
 ) -> tuple[np.ndarray | None, np.ndarray | None, list[bool]]:
@@ -417,9 +452,10 @@ def _colour_graphics(
     centre_levels: list[np.ndarray] = []
     for i, (px, py) in enumerate(points):
         cx, cy = px - x0, py - y0
-        near = labels[max(0, cy - 2) : cy + 3, max(0, cx - 2) : cx + 3]
+        r = WHITE_MARK_NEAR if white else 2
+        near = labels[max(0, cy - r) : cy + r + 1, max(0, cx - r) : cx + r + 1]
         found = near[near > 0]
-        if found.size:
+        if found.size and _mark_sized(stats[int(np.bincount(found).argmax())]):
             marks.append(int(np.bincount(found).argmax()))
             handled[i] = True
             # The mark's own pixels at its centre (where its strokes meet).
@@ -594,13 +630,13 @@ def _region_masks(
                 np.concatenate([samples[1] for samples, _ in pairs]),
                 np.repeat(np.array([colour for _, colour in pairs]), sizes, axis=0),
             )
-            for (samples, _), lit in zip(
+            for (samples, colour), lit in zip(
                 pairs, np.split(overlay, np.cumsum(sizes)[:-1]), strict=True
             ):
                 line = _dotted_line(samples, lit, fill)
                 if line is None:
                     continue
-                lx, ly = line
+                lx, ly = _grown_line(frame, grey, fill, samples, line, colour)
                 fill[ly, lx] = True
                 if frame.ndim == 3:
                     rx, ry = HALO_REACH[0] // 2, HALO_REACH[1] // 2
@@ -618,6 +654,38 @@ def _region_masks(
         fill &= ~off_level
         recolour |= off_level
     return CaliperMasks(fill, recolour)
+
+
+def _grown_line(
+    frame: np.ndarray,
+    grey: np.ndarray,
+    fill: np.ndarray,
+    samples: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    line: np.ndarray,
+    colour: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels ``(xs, ys)`` of the dotted line ``line`` (which ``samples`` are its pixels,
+    :func:`_dotted_line`) and the overlay pixels of its ``colour`` (:func:`_overlay_at`)
+    touching them: the samples reach one pixel either side of the segment, but a thick
+    line's 3x3 dots, rounded to the pixel grid apart from the samples, reach two. A white
+    line (``colour`` NaN) grows into pixels without colour only."""
+    lx, ly = samples[0][line], samples[1][line]
+    height, width = grey.shape
+    offsets = np.array([-1, 0, 1])
+    nx = np.clip(lx[:, None, None] + offsets[None, None, :], 0, width - 1)
+    ny = np.clip(ly[:, None, None] + offsets[None, :, None], 0, height - 1)
+    nx, ny = np.broadcast_arrays(nx, ny)
+    flat = np.unique(ny.ravel() * width + nx.ravel())
+    cy, cx = np.divmod(flat, width)
+    new = ~fill[cy, cx]
+    if frame.ndim == 3 and np.isnan(colour[0]):
+        # A white line grows into white pixels, not into a colour map's.
+        new &= chroma(frame[cy, cx][None])[0] < CHROMA_LEVEL
+    cx, cy = cx[new], cy[new]
+    if cx.size:
+        grown = _overlay_at(frame, grey, cx, cy, np.repeat(colour[None], cx.size, axis=0))
+        lx, ly = np.concatenate([lx, cx[grown]]), np.concatenate([ly, cy[grown]])
+    return lx, ly
 
 
 def _promote_bright(grey: np.ndarray, fill: np.ndarray, recolour: np.ndarray) -> None:
