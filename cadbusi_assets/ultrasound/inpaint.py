@@ -467,14 +467,13 @@ def _colour_graphics(
     selected[marks] = True
     mark_colours = colours[marks]
     local = np.array(points, float) - (x0, y0)
-    ends = np.array(
-        [
-            (local[i], local[j])
-            for i in range(len(points))
-            for j in range(i + 1, len(points))
-            if handled[i] and handled[j] and np.hypot(*(local[i] - local[j])) <= MAX_LINE_LENGTH
-        ]
-    ).reshape(-1, 2, 2)
+    pairs = [
+        (i, j)
+        for i in range(len(points))
+        for j in range(i + 1, len(points))
+        if handled[i] and handled[j] and np.hypot(*(local[i] - local[j])) <= MAX_LINE_LENGTH
+    ]
+    ends = np.array([(local[i], local[j]) for i, j in pairs]).reshape(-1, 2, 2)
     # Candidate pieces: small, of about a mark's colour, not a mark.
     k = np.arange(1, count)
     k = k[~selected[k] & (np.maximum(stats[k, 2], stats[k, 3]) <= PIECE_MAX_SIDE)]
@@ -520,7 +519,87 @@ def _colour_graphics(
     off_mask = np.zeros(grey.shape, bool)
     off_mask[y0:y1, x0:x1] = off
     mask[y0:y1, x0:x1] &= ~off
+    if pairs and maps is not None:
+        mask[y0:y1, x0:x1] |= (
+            _faint_traces(sub, sub_grey, maps.chroma, local, pairs, handled, mark_colours, levels)
+            & ~off
+        )
     return mask, off_mask, handled
+
+
+#: Faint dots of a coloured trace: within this many grey levels of the marks' level, and at
+#: most this wide.
+FAINT_LEVEL = 25
+FAINT_DOT_SIDE = 4
+
+
+def _faint_traces(
+    sub: np.ndarray,
+    grey: np.ndarray,
+    tint_chroma: np.ndarray,
+    local: np.ndarray,
+    pairs: list[tuple[int, int]],
+    handled: list[bool],
+    mark_colours: np.ndarray,
+    levels: np.ndarray,
+) -> np.ndarray:
+    """Mask (``sub``'s shape) of the dots of dotted lines and ellipse traces through two
+    coloured marks (``pairs`` of indices into the points ``local``, handled ones only) that
+    JPEG faded: a 1 px dot of the marks' colour loses most of its chroma (cyan
+    ``(0, 255, 255)`` becomes ``(165, 185, 183)``) but keeps the marks' grey level and a tint
+    of their colour. Small groups of such pixels (within :data:`FAINT_LEVEL` of a mark's
+    level, tinted toward its colour, :func:`_tinted`) inside the circle on the two marks
+    whose centres lie on the segment or on an ellipse (:func:`_on_trace`)."""
+    out = np.zeros(grey.shape, bool)
+    order = np.cumsum(handled) - 1  # a handled point's index in ``mark_colours``
+    g = grey.astype(np.int16)
+    near = np.zeros(grey.shape, bool)
+    for level in np.unique(levels):
+        near |= np.abs(g - int(level)) <= FAINT_LEVEL
+    # Tinted pixels only (few on a grey image): the colour test on those alone.
+    at = np.flatnonzero(near & (tint_chroma >= HALO_CHROMA))
+    if at.size == 0:
+        return out
+    pixels = sub.reshape(-1, 3)[at]
+    lit = np.zeros(at.size, bool)
+    done: list[np.ndarray] = []
+    for colour in mark_colours:
+        if any(np.abs(colour - c).max() <= PIECE_COLOUR for c in done):
+            continue
+        done.append(colour)
+        lit |= _tinted(pixels, colour)
+    if not lit.any():
+        return out
+    candidates = np.zeros(grey.shape, np.uint8)
+    candidates.reshape(-1)[at[lit]] = 1
+    count, labels, stats, centres = cv2.connectedComponentsWithStats(candidates, connectivity=8)
+    k = np.flatnonzero(np.maximum(stats[:, 2], stats[:, 3]) <= FAINT_DOT_SIDE)
+    k = k[k > 0]
+    if k.size == 0:
+        return out
+    keep = np.zeros(count, bool)
+    for i, j in pairs:
+        if np.abs(mark_colours[order[i]] - mark_colours[order[j]]).max() > PIECE_COLOUR:
+            continue
+        p, q = local[i], local[j]
+        radius = float(np.hypot(*(q - p))) / 2
+        inside = np.hypot(*(centres[k] - (p + q) / 2).T) <= radius + 3
+        if radius >= 12 and inside.any():
+            keep[k[inside][_on_trace(centres[k[inside]], p, q)]] = True
+    return keep[labels]
+
+
+def _tinted(pixels: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """Which ``pixels`` (N x 3, chroma at least :data:`HALO_CHROMA`) are tinted toward
+    ``colour``: colour minus grey pointing ``colour``'s way (cosine at least
+    :data:`TINT_COSINE`), as :func:`_overlay_at` has it."""
+    values = pixels.astype(np.float32)
+    tint = values - values.mean(axis=1, keepdims=True)
+    ref = (colour - colour.mean()).astype(np.float32)
+    ref /= max(float(np.sqrt((ref * ref).sum())), 1e-6)
+    along = tint @ ref
+    norm = np.sqrt((tint * tint).sum(axis=1))
+    return np.asarray(along >= TINT_COSINE * norm)
 
 
 def _off_level(
@@ -630,13 +709,15 @@ def _region_masks(
                 np.concatenate([samples[1] for samples, _ in pairs]),
                 np.repeat(np.array([colour for _, colour in pairs]), sizes, axis=0),
             )
+            taken = []
             for (samples, colour), lit in zip(
                 pairs, np.split(overlay, np.cumsum(sizes)[:-1]), strict=True
             ):
                 line = _dotted_line(samples, lit, fill)
-                if line is None:
-                    continue
-                lx, ly = _grown_line(frame, grey, fill, samples, line, colour)
+                if line is not None:
+                    fill[samples[1][line], samples[0][line]] = True
+                    taken.append((samples, line, colour))
+            for lx, ly in _grown_lines(frame, grey, fill, taken):
                 fill[ly, lx] = True
                 if frame.ndim == 3:
                     rx, ry = HALO_REACH[0] // 2, HALO_REACH[1] // 2
@@ -656,36 +737,52 @@ def _region_masks(
     return CaliperMasks(fill, recolour)
 
 
-def _grown_line(
+def _grown_lines(
     frame: np.ndarray,
     grey: np.ndarray,
     fill: np.ndarray,
-    samples: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    line: np.ndarray,
-    colour: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The pixels ``(xs, ys)`` of the dotted line ``line`` (which ``samples`` are its pixels,
-    :func:`_dotted_line`) and the overlay pixels of its ``colour`` (:func:`_overlay_at`)
-    touching them: the samples reach one pixel either side of the segment, but a thick
-    line's 3x3 dots, rounded to the pixel grid apart from the samples, reach two. A white
-    line (``colour`` NaN) grows into pixels without colour only."""
-    lx, ly = samples[0][line], samples[1][line]
+    lines: list[
+        tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray, np.ndarray]
+    ],
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The pixels ``(xs, ys)`` of each dotted line ``(samples, line, colour)`` (which of the
+    ``samples`` are its pixels, :func:`_dotted_line`) and the overlay pixels of its
+    ``colour`` (:func:`_overlay_at`, one call for all lines) touching them and not in
+    ``fill``: the samples reach one pixel either side of the segment, but a thick line's 3x3
+    dots, rounded to the pixel grid apart from the samples, reach two. A white line
+    (``colour`` NaN) grows into pixels without colour only."""
     height, width = grey.shape
     offsets = np.array([-1, 0, 1])
-    nx = np.clip(lx[:, None, None] + offsets[None, None, :], 0, width - 1)
-    ny = np.clip(ly[:, None, None] + offsets[None, :, None], 0, height - 1)
-    nx, ny = np.broadcast_arrays(nx, ny)
-    flat = np.unique(ny.ravel() * width + nx.ravel())
-    cy, cx = np.divmod(flat, width)
-    new = ~fill[cy, cx]
-    if frame.ndim == 3 and np.isnan(colour[0]):
-        # A white line grows into white pixels, not into a colour map's.
-        new &= chroma(frame[cy, cx][None])[0] < CHROMA_LEVEL
-    cx, cy = cx[new], cy[new]
-    if cx.size:
-        grown = _overlay_at(frame, grey, cx, cy, np.repeat(colour[None], cx.size, axis=0))
-        lx, ly = np.concatenate([lx, cx[grown]]), np.concatenate([ly, cy[grown]])
-    return lx, ly
+    own, grow, colours = [], [], []
+    for samples, line, colour in lines:
+        lx, ly = samples[0][line], samples[1][line]
+        nx = np.clip(lx[:, None, None] + offsets[None, None, :], 0, width - 1)
+        ny = np.clip(ly[:, None, None] + offsets[None, :, None], 0, height - 1)
+        nx, ny = np.broadcast_arrays(nx, ny)
+        cy, cx = np.divmod(np.unique(ny.ravel() * width + nx.ravel()), width)
+        new = ~fill[cy, cx]
+        if frame.ndim == 3 and np.isnan(colour[0]):
+            # A white line grows into white pixels, not into a colour map's.
+            new &= chroma(frame[cy, cx][None])[0] < CHROMA_LEVEL
+        own.append((lx, ly))
+        grow.append((cx[new], cy[new]))
+        colours.append(np.repeat(colour[None], int(new.sum()), axis=0))
+    if not own:
+        return []
+    sizes = [len(cx) for cx, _ in grow]
+    lit = _overlay_at(
+        frame,
+        grey,
+        np.concatenate([cx for cx, _ in grow]),
+        np.concatenate([cy for _, cy in grow]),
+        np.concatenate(colours),
+    )
+    out = []
+    for (lx, ly), (cx, cy), grown in zip(
+        own, grow, np.split(lit, np.cumsum(sizes)[:-1]), strict=True
+    ):
+        out.append((np.concatenate([lx, cx[grown]]), np.concatenate([ly, cy[grown]])))
+    return out
 
 
 def _promote_bright(grey: np.ndarray, fill: np.ndarray, recolour: np.ndarray) -> None:
