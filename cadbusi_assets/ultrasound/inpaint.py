@@ -400,7 +400,12 @@ def _mark_sized(stat: np.ndarray) -> bool:
 
 
 def _colour_graphics(
-    frame: np.ndarray, grey: np.ndarray, points: list[tuple[int, int]], *, white: bool = False
+    frame: np.ndarray,
+    grey: np.ndarray,
+    points: list[tuple[int, int]],
+    *,
+    white: bool = False,
+    blocked: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None, list[bool]]:
     """Full-frame masks of the coloured caliper graphics of ``points`` (None when there are
     none): the drawn pixels, and the pixels of the graphics' components off the marks' grey
@@ -523,6 +528,7 @@ def _colour_graphics(
         mask[y0:y1, x0:x1] |= (
             _faint_traces(sub, sub_grey, maps.chroma, local, pairs, handled, mark_colours, levels)
             & ~off
+            & ~_or_none(blocked, grey)[y0:y1, x0:x1]
         )
     return mask, off_mask, handled
 
@@ -664,7 +670,9 @@ def _region_masks(
     """:func:`caliper_masks` of ``points`` (inside the frame) in the frame (a region)."""
     fill = np.zeros(frame.shape[:2], bool)
     recolour = np.zeros(frame.shape[:2], bool)
-    graphics, off_level, coloured = _colour_graphics(frame, grey, points)
+    # Coloured pixels of a colour map (Doppler, elastography): no mark's halo, line or trace.
+    on_map = _on_colour_map(frame)
+    graphics, off_level, coloured = _colour_graphics(frame, grey, points, blocked=on_map)
     if graphics is not None:
         fill |= graphics
         recolour |= _halo(frame, graphics if off_level is None else graphics | off_level)
@@ -709,6 +717,11 @@ def _region_masks(
                 np.concatenate([samples[1] for samples, _ in pairs]),
                 np.repeat(np.array([colour for _, colour in pairs]), sizes, axis=0),
             )
+            if on_map is not None:
+                overlay &= ~on_map[
+                    np.concatenate([samples[1] for samples, _ in pairs]),
+                    np.concatenate([samples[0] for samples, _ in pairs]),
+                ]
             taken = []
             for (samples, colour), lit in zip(
                 pairs, np.split(overlay, np.cumsum(sizes)[:-1]), strict=True
@@ -717,7 +730,7 @@ def _region_masks(
                 if line is not None:
                     fill[samples[1][line], samples[0][line]] = True
                     taken.append((samples, line, colour))
-            for lx, ly in _grown_lines(frame, grey, fill, taken):
+            for lx, ly in _grown_lines(frame, grey, fill | _or_none(on_map, fill), taken):
                 fill[ly, lx] = True
                 if frame.ndim == 3:
                     rx, ry = HALO_REACH[0] // 2, HALO_REACH[1] // 2
@@ -730,11 +743,41 @@ def _region_masks(
                     tint = chroma(frame[y0:y1, x0:x1]) >= HALO_CHROMA
                     recolour[y0:y1, x0:x1] |= near.astype(bool) & tint
     recolour &= ~fill
+    if on_map is not None:
+        recolour &= ~cv2.dilate(on_map.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
     _promote_bright(grey, fill, recolour)
     if off_level is not None:
         fill &= ~off_level
         recolour |= off_level
     return CaliperMasks(fill, recolour)
+
+
+#: A coloured pixel belongs to a colour map when at least this share of the pixels in the
+#: :data:`COLOUR_MAP_SIDE` square around it are coloured (chroma :data:`CHROMA_LEVEL` or
+#: more): a large coloured mark with its JPEG bleed holds about a fifth of that square.
+COLOUR_MAP_SHARE = 0.4
+COLOUR_MAP_SIDE = 41
+
+
+def _on_colour_map(frame: np.ndarray) -> np.ndarray | None:
+    """Boolean mask of the coloured pixels of a colour map (Doppler, elastography) in
+    ``frame``, None for a grey frame or one without coloured pixels. On a map, the tinted
+    pixels around a mark are the map's, not JPEG's halo, and the map's pixels of about a
+    mark's colour are not the dots of its line."""
+    if frame.ndim != 3:
+        return None
+    coloured = chroma(frame) >= CHROMA_LEVEL
+    if not coloured.any():
+        return None
+    share = cv2.boxFilter(
+        coloured.view(np.uint8), cv2.CV_32F, (COLOUR_MAP_SIDE,) * 2, borderType=cv2.BORDER_CONSTANT
+    )
+    out: np.ndarray = coloured & (share >= COLOUR_MAP_SHARE)
+    return out if out.any() else None
+
+
+def _or_none(mask: np.ndarray | None, like: np.ndarray) -> np.ndarray:
+    return np.zeros(like.shape[:2], bool) if mask is None else mask
 
 
 def _grown_lines(
