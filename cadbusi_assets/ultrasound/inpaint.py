@@ -730,7 +730,11 @@ def _region_masks(
                 if line is not None:
                     fill[samples[1][line], samples[0][line]] = True
                     taken.append((samples, line, colour))
-            for lx, ly in _grown_lines(frame, grey, fill | _or_none(on_map, fill), taken):
+            grown = _grown_lines(frame, grey, fill | _or_none(on_map, fill), taken)
+            for lx, ly in grown:
+                fill[ly, lx] = True
+            for samples, line, _ in taken:
+                lx, ly = samples[0][line], samples[1][line]
                 fill[ly, lx] = True
                 if frame.ndim == 3:
                     rx, ry = HALO_REACH[0] // 2, HALO_REACH[1] // 2
@@ -767,8 +771,8 @@ def _on_colour_map(frame: np.ndarray) -> np.ndarray | None:
     if frame.ndim != 3:
         return None
     coloured = chroma(frame) >= CHROMA_LEVEL
-    if not coloured.any():
-        return None
+    if np.count_nonzero(coloured) < COLOUR_MAP_SHARE * COLOUR_MAP_SIDE**2:
+        return None  # too few coloured pixels for any square to reach the share
     share = cv2.boxFilter(
         coloured.view(np.uint8), cv2.CV_32F, (COLOUR_MAP_SIDE,) * 2, borderType=cv2.BORDER_CONSTANT
     )
@@ -802,11 +806,14 @@ def _grown_lines(
         nx = np.clip(lx[:, None, None] + offsets[None, None, :], 0, width - 1)
         ny = np.clip(ly[:, None, None] + offsets[None, :, None], 0, height - 1)
         nx, ny = np.broadcast_arrays(nx, ny)
-        cy, cx = np.divmod(np.unique(ny.ravel() * width + nx.ravel()), width)
+        # The samples were looked at already.
+        around = np.setdiff1d(ny.ravel() * width + nx.ravel(), samples[1] * width + samples[0])
+        cy, cx = np.divmod(around, width)
         new = ~fill[cy, cx]
         if frame.ndim == 3 and np.isnan(colour[0]):
             # A white line grows into white pixels, not into a colour map's.
-            new &= chroma(frame[cy, cx][None])[0] < CHROMA_LEVEL
+            rgb = frame[cy, cx]
+            new &= rgb.max(axis=1) - rgb.min(axis=1) < CHROMA_LEVEL
         own.append((lx, ly))
         grow.append((cx[new], cy[new]))
         colours.append(np.repeat(colour[None], int(new.sum()), axis=0))
@@ -939,10 +946,10 @@ def _job(
     union = fill | recolour
     grey_mode = window.ndim == 2
     if not grey_mode:
-        around = window[~union]
-        grey_mode = (
-            bool(around.size) and float(np.mean(chroma(around[None]) > 8)) <= GREY_WINDOW_SHARE
-        )
+        free = ~union
+        around = np.count_nonzero(free)
+        tinted = np.count_nonzero((chroma(window) > 8) & free)
+        grey_mode = bool(around > 0 and tinted <= GREY_WINDOW_SHARE * around)
     if grey_mode:
         return _Job(frame_index, x, y, fill, recolour, True, to_grey(window), fill)
     return _Job(frame_index, x, y, fill, recolour, False, window, union)
