@@ -558,12 +558,13 @@ def _faint_traces(
     whose centres lie on the segment or on an ellipse (:func:`_on_trace`)."""
     out = np.zeros(grey.shape, bool)
     order = np.cumsum(handled) - 1  # a handled point's index in ``mark_colours``
-    g = grey.astype(np.int16)
-    near = np.zeros(grey.shape, bool)
+    # Tinted pixels only (few on a grey image): the level and colour tests on those alone.
+    at = np.flatnonzero(tint_chroma >= HALO_CHROMA)
+    g = grey.reshape(-1)[at].astype(np.int16)
+    near = np.zeros(at.size, bool)
     for level in np.unique(levels):
         near |= np.abs(g - int(level)) <= FAINT_LEVEL
-    # Tinted pixels only (few on a grey image): the colour test on those alone.
-    at = np.flatnonzero(near & (tint_chroma >= HALO_CHROMA))
+    at = at[near]
     if at.size == 0:
         return out
     pixels = sub.reshape(-1, 3)[at]
@@ -799,24 +800,29 @@ def _grown_lines(
     dots, rounded to the pixel grid apart from the samples, reach two. A white line
     (``colour`` NaN) grows into pixels without colour only."""
     height, width = grey.shape
-    offsets = np.array([-1, 0, 1])
     own, grow, colours = [], [], []
     for samples, line, colour in lines:
         lx, ly = samples[0][line], samples[1][line]
-        nx = np.clip(lx[:, None, None] + offsets[None, None, :], 0, width - 1)
-        ny = np.clip(ly[:, None, None] + offsets[None, :, None], 0, height - 1)
-        nx, ny = np.broadcast_arrays(nx, ny)
-        # The samples were looked at already.
-        around = np.setdiff1d(ny.ravel() * width + nx.ravel(), samples[1] * width + samples[0])
-        cy, cx = np.divmod(around, width)
-        new = ~fill[cy, cx]
-        if frame.ndim == 3 and np.isnan(colour[0]):
+        # The 3x3 neighbourhoods of the line's pixels, less the samples (looked at already).
+        x0, y0 = max(0, int(lx.min()) - 1), max(0, int(ly.min()) - 1)
+        x1, y1 = min(width, int(lx.max()) + 2), min(height, int(ly.max()) + 2)
+        seeds = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        seeds[ly - y0, lx - x0] = 1
+        near = cv2.dilate(seeds, np.ones((3, 3), np.uint8))
+        sx, sy = samples[0], samples[1]
+        inside = (sx >= x0) & (sx < x1) & (sy >= y0) & (sy < y1)
+        near[sy[inside] - y0, sx[inside] - x0] = 0
+        near[fill[y0:y1, x0:x1]] = 0
+        cy, cx = np.nonzero(near)
+        cy, cx = cy + y0, cx + x0
+        if frame.ndim == 3 and np.isnan(colour[0]) and cx.size:
             # A white line grows into white pixels, not into a colour map's.
             rgb = frame[cy, cx]
-            new &= rgb.max(axis=1) - rgb.min(axis=1) < CHROMA_LEVEL
+            white = rgb.max(axis=1) - rgb.min(axis=1) < CHROMA_LEVEL
+            cx, cy = cx[white], cy[white]
         own.append((lx, ly))
-        grow.append((cx[new], cy[new]))
-        colours.append(np.repeat(colour[None], int(new.sum()), axis=0))
+        grow.append((cx, cy))
+        colours.append(np.repeat(colour[None], cx.size, axis=0))
     if not own:
         return []
     sizes = [len(cx) for cx, _ in grow]
