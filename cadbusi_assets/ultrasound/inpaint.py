@@ -234,8 +234,9 @@ def _dotted_line(
     return lit
 
 
-#: A line's dots within this distance (px) of a mark's centre do not grow (a large mark's
-#: arm is at most 12 px, its JPEG blur one more).
+#: Samples of a line within this many samples of a mark (the samples start 3 px from its
+#: centre) that are masked already are the mark's strokes (a large mark's arm is at most
+#: 12 px, its JPEG blur one more); farther, masked samples are dots another pass took.
 LINE_GROW_CLEARANCE = 14
 #: A pixel is tinted like a mark when its chroma reaches :data:`HALO_CHROMA` and its colour
 #: minus its grey points the mark's way (cosine at least this).
@@ -424,7 +425,11 @@ def _colour_graphics(
     component's pixels more than :data:`LUMA_TOLERANCE` from the mark's grey level (the mode
     of its pixels' levels) are its tinted neighbours: they keep their grey level and only
     lose the tint (filled, they take the image around a mark away from the fill of the
-    mark's own pixels: 3 dB inside the true caliper masks of the tuning JPEG frames)."""
+    mark's own pixels: 3 dB inside the true caliper masks of the tuning JPEG frames).
+
+    A component under a point is a mark only when :func:`_mark_sized` (not a colour map).
+    With two coloured marks, the dots JPEG faded are added (:func:`_faint_traces`), except
+    on ``blocked`` pixels (full frame, the colour maps' of :func:`_on_colour_map`)."""
     handled = [False] * len(points)
     if (frame.ndim != 3 and not white) or not points:
         return None, None, handled
