@@ -825,6 +825,11 @@ def _grown_lines(
             rgb = frame[cy, cx]
             white = rgb.max(axis=1) - rgb.min(axis=1) < CHROMA_LEVEL
             cx, cy = cx[white], cy[white]
+        if np.isnan(colour[0]) and cx.size:
+            # A white dot's own pixels stay near saturation; JPEG's blur of it, and bright
+            # speckle beside it, are image (masking them takes the fill's neighbours away).
+            keep = grey[cy, cx] >= SATURATED_LEVEL
+            cx, cy = cx[keep], cy[keep]
         own.append((lx, ly))
         grow.append((cx, cy))
         colours.append(np.repeat(colour[None], cx.size, axis=0))
