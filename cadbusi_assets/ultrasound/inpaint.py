@@ -98,6 +98,16 @@ PIECE_COLOUR = 60
 #: A pixel of a coloured mark's component is drawn when its grey level is within this of the
 #: mark's (see :func:`_colour_graphics`).
 LUMA_TOLERANCE = 20
+#: A white mark's strokes are sought this far (px) from its point: the opening of
+#: :func:`.calipers.white_strokes` takes the crossing of a thick '+' or 'x' away, so its
+#: nearest stroke pixels are 3-4 px from the centre.
+WHITE_MARK_NEAR = 4
+#: A mark's component is at most this wide (a large arrow: a 36 px shaft, its wings and the
+#: JPEG bleed) and, when wider than :data:`SOLID_MARK_SIDE`, fills at most this share of its
+#: box; a larger or solid component under a point is a colour map (elastography, Doppler).
+MARK_MAX_SIDE = 64
+SOLID_MARK_SIDE = 20
+MARK_MAX_FILL = 0.6
 #: Half-side of the square whose pixels outside the graphics give the image's level there.
 LEVEL_REACH = 3
 
@@ -163,7 +173,12 @@ def _mark_masks(
         halo_band: np.ndarray = cv2.dilate(
             band, cv2.getStructuringElement(cv2.MORPH_RECT, HALO_REACH)
         )
-        recolour = (chroma(sub) >= HALO_CHROMA).astype(np.uint8) & halo_band & (1 - fill)
+        tint = chroma(sub)
+        # The halo is JPEG's on a grey image: on a colour map (Doppler, elastography) the
+        # tinted pixels around the mark are the map's, and they stay.
+        outside = tint[halo_band == 0]
+        if outside.size and float(np.mean(outside > 8)) <= GREY_WINDOW_SHARE:
+            recolour = (tint >= HALO_CHROMA).astype(np.uint8) & halo_band & (1 - fill)
     return fill, recolour, (wx0, wy0, wx1, wy1)
 
 
@@ -194,24 +209,35 @@ def _dotted_line(
     samples: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     overlay: np.ndarray,
     marks: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Pixels ``(xs, ys)`` of a dotted or dashed line through ``samples``
-    (:func:`_line_samples`), ``overlay`` saying which samples are overlay pixels
-    (:func:`_overlay_at`).
+) -> np.ndarray | None:
+    """Which ``samples`` (:func:`_line_samples`) are the pixels of a dotted or dashed line,
+    ``overlay`` saying which samples are overlay pixels (:func:`_overlay_at`); None when the
+    segment is no line.
 
-    The segment between the two marks (minus the pixels of the marks, ``marks``) is a line
-    when at least :data:`LINE_MIN_HITS` of its samples have an overlay pixel within one pixel
-    across the segment (speckle gives about 1 %, a dotted line 15-35 %).
+    The segment between the two marks is a line when at least :data:`LINE_MIN_HITS` of its
+    samples have an overlay pixel within one pixel across the segment (speckle gives about
+    1 %, a dotted line 15-35 %). Samples in ``marks`` (pixels already masked) count only
+    farther than :data:`LINE_GROW_CLEARANCE` from both marks: nearer, they are the marks'
+    strokes; farther, dots that another pass (the white dots of :func:`_colour_graphics`,
+    another line) took already.
     """
     sx, sy, xs, ys = samples
-    lit = overlay & ~marks[sy, sx]
-    hits = lit.reshape(3, len(xs)).any(axis=0)
-    free = ~marks[ys, xs]
+    n = len(xs)
+    t = np.arange(n)
+    away = (t >= LINE_GROW_CLEARANCE) & (t < n - LINE_GROW_CLEARANCE)
+    counted = ~marks[sy, sx] | np.tile(away, 3)
+    lit = overlay & counted
+    hits = lit.reshape(3, n).any(axis=0)
+    free = ~marks[ys, xs] | away
     if not free.any() or hits[free].mean() < LINE_MIN_HITS:
         return None
-    return sx[lit], sy[lit]
+    return lit
 
 
+#: Samples of a line within this many samples of a mark (the samples start 3 px from its
+#: centre) that are masked already are the mark's strokes (a large mark's arm is at most
+#: 12 px, its JPEG blur one more); farther, masked samples are dots another pass took.
+LINE_GROW_CLEARANCE = 14
 #: A pixel is tinted like a mark when its chroma reaches :data:`HALO_CHROMA` and its colour
 #: minus its grey points the mark's way (cosine at least this).
 TINT_COSINE = 0.8
@@ -364,8 +390,23 @@ def _luma_mode(values: np.ndarray) -> int:
     return int(np.argmax(np.convolve(counts, window, mode="same")))
 
 
+def _mark_sized(stat: np.ndarray) -> bool:
+    """Whether a component (its ``connectedComponentsWithStats`` row) can be a mark: at most
+    :data:`MARK_MAX_SIDE` across and, unless small, mostly empty inside its box (strokes, not
+    a colour map such as an elastography box under the point)."""
+    side = max(int(stat[2]), int(stat[3]))
+    return side <= MARK_MAX_SIDE and (
+        side <= SOLID_MARK_SIDE or int(stat[4]) <= MARK_MAX_FILL * int(stat[2]) * int(stat[3])
+    )
+
+
 def _colour_graphics(
-    frame: np.ndarray, grey: np.ndarray, points: list[tuple[int, int]], *, white: bool = False
+    frame: np.ndarray,
+    grey: np.ndarray,
+    points: list[tuple[int, int]],
+    *,
+    white: bool = False,
+    blocked: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None, list[bool]]:
     """Full-frame masks of the coloured caliper graphics of ``points`` (None when there are
     none): the drawn pixels, and the pixels of the graphics' components off the marks' grey
@@ -384,7 +425,11 @@ def _colour_graphics(
     component's pixels more than :data:`LUMA_TOLERANCE` from the mark's grey level (the mode
     of its pixels' levels) are its tinted neighbours: they keep their grey level and only
     lose the tint (filled, they take the image around a mark away from the fill of the
-    mark's own pixels: 3 dB inside the true caliper masks of the tuning JPEG frames)."""
+    mark's own pixels: 3 dB inside the true caliper masks of the tuning JPEG frames).
+
+    A component under a point is a mark only when :func:`_mark_sized` (not a colour map).
+    With two coloured marks, the dots JPEG faded are added (:func:`_faint_traces`), except
+    on ``blocked`` pixels (full frame, the colour maps' of :func:`_on_colour_map`)."""
     handled = [False] * len(points)
     if (frame.ndim != 3 and not white) or not points:
         return None, None, handled
@@ -417,9 +462,10 @@ def _colour_graphics(
     centre_levels: list[np.ndarray] = []
     for i, (px, py) in enumerate(points):
         cx, cy = px - x0, py - y0
-        near = labels[max(0, cy - 2) : cy + 3, max(0, cx - 2) : cx + 3]
+        r = WHITE_MARK_NEAR if white else 2
+        near = labels[max(0, cy - r) : cy + r + 1, max(0, cx - r) : cx + r + 1]
         found = near[near > 0]
-        if found.size:
+        if found.size and _mark_sized(stats[int(np.bincount(found).argmax())]):
             marks.append(int(np.bincount(found).argmax()))
             handled[i] = True
             # The mark's own pixels at its centre (where its strokes meet).
@@ -431,14 +477,13 @@ def _colour_graphics(
     selected[marks] = True
     mark_colours = colours[marks]
     local = np.array(points, float) - (x0, y0)
-    ends = np.array(
-        [
-            (local[i], local[j])
-            for i in range(len(points))
-            for j in range(i + 1, len(points))
-            if handled[i] and handled[j] and np.hypot(*(local[i] - local[j])) <= MAX_LINE_LENGTH
-        ]
-    ).reshape(-1, 2, 2)
+    pairs = [
+        (i, j)
+        for i in range(len(points))
+        for j in range(i + 1, len(points))
+        if handled[i] and handled[j] and np.hypot(*(local[i] - local[j])) <= MAX_LINE_LENGTH
+    ]
+    ends = np.array([(local[i], local[j]) for i, j in pairs]).reshape(-1, 2, 2)
     # Candidate pieces: small, of about a mark's colour, not a mark.
     k = np.arange(1, count)
     k = k[~selected[k] & (np.maximum(stats[k, 2], stats[k, 3]) <= PIECE_MAX_SIDE)]
@@ -484,7 +529,89 @@ def _colour_graphics(
     off_mask = np.zeros(grey.shape, bool)
     off_mask[y0:y1, x0:x1] = off
     mask[y0:y1, x0:x1] &= ~off
+    if pairs and maps is not None:
+        mask[y0:y1, x0:x1] |= (
+            _faint_traces(sub, sub_grey, maps.chroma, local, pairs, handled, mark_colours, levels)
+            & ~off
+            & ~_or_none(blocked, grey)[y0:y1, x0:x1]
+        )
     return mask, off_mask, handled
+
+
+#: Faint dots of a coloured trace: within this many grey levels of the marks' level, and at
+#: most this wide.
+FAINT_LEVEL = 25
+FAINT_DOT_SIDE = 4
+
+
+def _faint_traces(
+    sub: np.ndarray,
+    grey: np.ndarray,
+    tint_chroma: np.ndarray,
+    local: np.ndarray,
+    pairs: list[tuple[int, int]],
+    handled: list[bool],
+    mark_colours: np.ndarray,
+    levels: np.ndarray,
+) -> np.ndarray:
+    """Mask (``sub``'s shape) of the dots of dotted lines and ellipse traces through two
+    coloured marks (``pairs`` of indices into the points ``local``, handled ones only) that
+    JPEG faded: a 1 px dot of the marks' colour loses most of its chroma (cyan
+    ``(0, 255, 255)`` becomes ``(165, 185, 183)``) but keeps the marks' grey level and a tint
+    of their colour. Small groups of such pixels (within :data:`FAINT_LEVEL` of a mark's
+    level, tinted toward its colour, :func:`_tinted`) inside the circle on the two marks
+    whose centres lie on the segment or on an ellipse (:func:`_on_trace`)."""
+    out = np.zeros(grey.shape, bool)
+    order = np.cumsum(handled) - 1  # a handled point's index in ``mark_colours``
+    # Tinted pixels only (few on a grey image): the level and colour tests on those alone.
+    at = np.flatnonzero(tint_chroma >= HALO_CHROMA)
+    g = grey.reshape(-1)[at].astype(np.int16)
+    near = np.zeros(at.size, bool)
+    for level in np.unique(levels):
+        near |= np.abs(g - int(level)) <= FAINT_LEVEL
+    at = at[near]
+    if at.size == 0:
+        return out
+    pixels = sub.reshape(-1, 3)[at]
+    lit = np.zeros(at.size, bool)
+    done: list[np.ndarray] = []
+    for colour in mark_colours:
+        if any(np.abs(colour - c).max() <= PIECE_COLOUR for c in done):
+            continue
+        done.append(colour)
+        lit |= _tinted(pixels, colour)
+    if not lit.any():
+        return out
+    candidates = np.zeros(grey.shape, np.uint8)
+    candidates.reshape(-1)[at[lit]] = 1
+    count, labels, stats, centres = cv2.connectedComponentsWithStats(candidates, connectivity=8)
+    k = np.flatnonzero(np.maximum(stats[:, 2], stats[:, 3]) <= FAINT_DOT_SIDE)
+    k = k[k > 0]
+    if k.size == 0:
+        return out
+    keep = np.zeros(count, bool)
+    for i, j in pairs:
+        if np.abs(mark_colours[order[i]] - mark_colours[order[j]]).max() > PIECE_COLOUR:
+            continue
+        p, q = local[i], local[j]
+        radius = float(np.hypot(*(q - p))) / 2
+        inside = np.hypot(*(centres[k] - (p + q) / 2).T) <= radius + 3
+        if radius >= 12 and inside.any():
+            keep[k[inside][_on_trace(centres[k[inside]], p, q)]] = True
+    return keep[labels]
+
+
+def _tinted(pixels: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """Which ``pixels`` (N x 3, chroma at least :data:`HALO_CHROMA`) are tinted toward
+    ``colour``: colour minus grey pointing ``colour``'s way (cosine at least
+    :data:`TINT_COSINE`), as :func:`_overlay_at` has it."""
+    values = pixels.astype(np.float32)
+    tint = values - values.mean(axis=1, keepdims=True)
+    ref = (colour - colour.mean()).astype(np.float32)
+    ref /= max(float(np.sqrt((ref * ref).sum())), 1e-6)
+    along = tint @ ref
+    norm = np.sqrt((tint * tint).sum(axis=1))
+    return np.asarray(along >= TINT_COSINE * norm)
 
 
 def _off_level(
@@ -549,7 +676,9 @@ def _region_masks(
     """:func:`caliper_masks` of ``points`` (inside the frame) in the frame (a region)."""
     fill = np.zeros(frame.shape[:2], bool)
     recolour = np.zeros(frame.shape[:2], bool)
-    graphics, off_level, coloured = _colour_graphics(frame, grey, points)
+    # Coloured pixels of a colour map (Doppler, elastography): no mark's halo, line or trace.
+    on_map = _on_colour_map(frame)
+    graphics, off_level, coloured = _colour_graphics(frame, grey, points, blocked=on_map)
     if graphics is not None:
         fill |= graphics
         recolour |= _halo(frame, graphics if off_level is None else graphics | off_level)
@@ -594,13 +723,24 @@ def _region_masks(
                 np.concatenate([samples[1] for samples, _ in pairs]),
                 np.repeat(np.array([colour for _, colour in pairs]), sizes, axis=0),
             )
-            for (samples, _), lit in zip(
+            if on_map is not None:
+                overlay &= ~on_map[
+                    np.concatenate([samples[1] for samples, _ in pairs]),
+                    np.concatenate([samples[0] for samples, _ in pairs]),
+                ]
+            taken = []
+            for (samples, colour), lit in zip(
                 pairs, np.split(overlay, np.cumsum(sizes)[:-1]), strict=True
             ):
                 line = _dotted_line(samples, lit, fill)
-                if line is None:
-                    continue
-                lx, ly = line
+                if line is not None:
+                    fill[samples[1][line], samples[0][line]] = True
+                    taken.append((samples, line, colour))
+            grown = _grown_lines(frame, grey, fill | _or_none(on_map, fill), taken)
+            for lx, ly in grown:
+                fill[ly, lx] = True
+            for samples, line, _ in taken:
+                lx, ly = samples[0][line], samples[1][line]
                 fill[ly, lx] = True
                 if frame.ndim == 3:
                     rx, ry = HALO_REACH[0] // 2, HALO_REACH[1] // 2
@@ -613,11 +753,102 @@ def _region_masks(
                     tint = chroma(frame[y0:y1, x0:x1]) >= HALO_CHROMA
                     recolour[y0:y1, x0:x1] |= near.astype(bool) & tint
     recolour &= ~fill
+    if on_map is not None:
+        recolour &= ~cv2.dilate(on_map.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
     _promote_bright(grey, fill, recolour)
     if off_level is not None:
         fill &= ~off_level
         recolour |= off_level
     return CaliperMasks(fill, recolour)
+
+
+#: A coloured pixel belongs to a colour map when at least this share of the pixels in the
+#: :data:`COLOUR_MAP_SIDE` square around it are coloured (chroma :data:`CHROMA_LEVEL` or
+#: more): a large coloured mark with its JPEG bleed holds about a fifth of that square.
+COLOUR_MAP_SHARE = 0.4
+COLOUR_MAP_SIDE = 41
+
+
+def _on_colour_map(frame: np.ndarray) -> np.ndarray | None:
+    """Boolean mask of the coloured pixels of a colour map (Doppler, elastography) in
+    ``frame``, None for a grey frame or one without coloured pixels. On a map, the tinted
+    pixels around a mark are the map's, not JPEG's halo, and the map's pixels of about a
+    mark's colour are not the dots of its line."""
+    if frame.ndim != 3:
+        return None
+    coloured = chroma(frame) >= CHROMA_LEVEL
+    if np.count_nonzero(coloured) < COLOUR_MAP_SHARE * COLOUR_MAP_SIDE**2:
+        return None  # too few coloured pixels for any square to reach the share
+    share = cv2.boxFilter(
+        coloured.view(np.uint8), cv2.CV_32F, (COLOUR_MAP_SIDE,) * 2, borderType=cv2.BORDER_CONSTANT
+    )
+    out: np.ndarray = coloured & (share >= COLOUR_MAP_SHARE)
+    return out if out.any() else None
+
+
+def _or_none(mask: np.ndarray | None, like: np.ndarray) -> np.ndarray:
+    return np.zeros(like.shape[:2], bool) if mask is None else mask
+
+
+def _grown_lines(
+    frame: np.ndarray,
+    grey: np.ndarray,
+    fill: np.ndarray,
+    lines: list[
+        tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray, np.ndarray]
+    ],
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The pixels ``(xs, ys)`` of each dotted line ``(samples, line, colour)`` (which of the
+    ``samples`` are its pixels, :func:`_dotted_line`) and the overlay pixels of its
+    ``colour`` (:func:`_overlay_at`, one call for all lines) touching them and not in
+    ``fill``: the samples reach one pixel either side of the segment, but a thick line's 3x3
+    dots, rounded to the pixel grid apart from the samples, reach two. A white line
+    (``colour`` NaN) grows into pixels without colour only."""
+    height, width = grey.shape
+    own, grow, colours = [], [], []
+    for samples, line, colour in lines:
+        lx, ly = samples[0][line], samples[1][line]
+        # The 3x3 neighbourhoods of the line's pixels, less the samples (looked at already).
+        x0, y0 = max(0, int(lx.min()) - 1), max(0, int(ly.min()) - 1)
+        x1, y1 = min(width, int(lx.max()) + 2), min(height, int(ly.max()) + 2)
+        seeds = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        seeds[ly - y0, lx - x0] = 1
+        near = cv2.dilate(seeds, np.ones((3, 3), np.uint8))
+        sx, sy = samples[0], samples[1]
+        inside = (sx >= x0) & (sx < x1) & (sy >= y0) & (sy < y1)
+        near[sy[inside] - y0, sx[inside] - x0] = 0
+        near[fill[y0:y1, x0:x1]] = 0
+        cy, cx = np.nonzero(near)
+        cy, cx = cy + y0, cx + x0
+        if frame.ndim == 3 and np.isnan(colour[0]) and cx.size:
+            # A white line grows into white pixels, not into a colour map's.
+            rgb = frame[cy, cx]
+            white = rgb.max(axis=1) - rgb.min(axis=1) < CHROMA_LEVEL
+            cx, cy = cx[white], cy[white]
+        if np.isnan(colour[0]) and cx.size:
+            # A white dot's own pixels stay near saturation; JPEG's blur of it, and bright
+            # speckle beside it, are image (masking them takes the fill's neighbours away).
+            keep = grey[cy, cx] >= SATURATED_LEVEL
+            cx, cy = cx[keep], cy[keep]
+        own.append((lx, ly))
+        grow.append((cx, cy))
+        colours.append(np.repeat(colour[None], cx.size, axis=0))
+    if not own:
+        return []
+    sizes = [len(cx) for cx, _ in grow]
+    lit = _overlay_at(
+        frame,
+        grey,
+        np.concatenate([cx for cx, _ in grow]),
+        np.concatenate([cy for _, cy in grow]),
+        np.concatenate(colours),
+    )
+    out = []
+    for (lx, ly), (cx, cy), grown in zip(
+        own, grow, np.split(lit, np.cumsum(sizes)[:-1]), strict=True
+    ):
+        out.append((np.concatenate([lx, cx[grown]]), np.concatenate([ly, cy[grown]])))
+    return out
 
 
 def _promote_bright(grey: np.ndarray, fill: np.ndarray, recolour: np.ndarray) -> None:
@@ -731,10 +962,10 @@ def _job(
     union = fill | recolour
     grey_mode = window.ndim == 2
     if not grey_mode:
-        around = window[~union]
-        grey_mode = (
-            bool(around.size) and float(np.mean(chroma(around[None]) > 8)) <= GREY_WINDOW_SHARE
-        )
+        free = ~union
+        around = np.count_nonzero(free)
+        tinted = np.count_nonzero((chroma(window) > 8) & free)
+        grey_mode = bool(around > 0 and tinted <= GREY_WINDOW_SHARE * around)
     if grey_mode:
         return _Job(frame_index, x, y, fill, recolour, True, to_grey(window), fill)
     return _Job(frame_index, x, y, fill, recolour, False, window, union)
