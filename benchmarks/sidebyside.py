@@ -10,8 +10,9 @@ de-identification has burned-in identifiers to remove and the OCR verification h
 
 Timed, each with ``jobs`` processes (wall time, as a user sees it, process start-up included):
 
-* ``floor``: decode the pixels and encode one PNG per file (pydicom + our PNG encoder): the
-  physical floor of any DICOM → PNG tool written in Python here;
+* ``floor``: decode the pixels and encode one PNG per file (pydicom + our PNG encoder, workers
+  with our workers' malloc settings): the physical floor of any DICOM → PNG tool written in
+  Python here;
 * ``dcmj2pnm``: DCMTK's ``dcmj2pnm --write-png``, one process per file (as the tool is used),
   ``jobs`` at a time;
 * ``deidentify``: ``cadbusi deidentify IN OUT --jobs N`` (header profile + pixel cleaning +
@@ -51,6 +52,7 @@ from pydicom.uid import UID
 
 from benchmarks.deid import set_rgb_pixels
 from cadbusi_assets.dicom import dataset_to_bytes
+from cadbusi_assets.parallel import keep_freed_memory
 
 _US_IMAGE = "1.2.840.10008.5.1.4.1.1.6.1"
 _ROOT = "1.2.826.0.1.3680043.99997"
@@ -177,7 +179,8 @@ def run_benchmark(
         names = [str(p) for p in paths]
 
         def floor() -> None:
-            with ProcessPoolExecutor(jobs) as pool:
+            # the workers' malloc settings as ours (cadbusi_assets.parallel): a fair floor
+            with ProcessPoolExecutor(jobs, initializer=keep_freed_memory) as pool:
                 list(pool.map(_floor_one, names, chunksize=4))
 
         def dcmtk() -> None:
