@@ -275,10 +275,13 @@ PARTS = {
 
 def profile_parts(n: int = 40, per_study: int = 10, ocr: bool = False) -> dict[str, Any]:
     """CPU milliseconds per file of each part of ``cadbusi deidentify``'s worker, in this
-    process (``time.process_time``: what the file costs, whatever else the machine runs),
+    process (``time.process_time``: what the file costs, whatever else the machine runs;
+    with the workers' malloc settings, :func:`~cadbusi_assets.parallel.keep_freed_memory`),
     over ``n`` files of the corpus; ``other`` is the rest of the worker (file reads and
     writes, hashes, rows)."""
     import importlib
+
+    keep_freed_memory()
 
     stage = importlib.import_module("cadbusi_assets.stages.deidentification")
     from cadbusi_assets.identity import Pseudonymizer
