@@ -10,8 +10,9 @@ de-identification has burned-in identifiers to remove and the OCR verification h
 
 Timed, each with ``jobs`` processes (wall time, as a user sees it, process start-up included):
 
-* ``floor``: decode the pixels and encode one PNG per file (pydicom + our PNG encoder): the
-  physical floor of any DICOM → PNG tool written in Python here;
+* ``floor``: decode the pixels and encode one PNG per file (pydicom + our PNG encoder, workers
+  with our workers' malloc settings): the physical floor of any DICOM → PNG tool written in
+  Python here;
 * ``dcmj2pnm``: DCMTK's ``dcmj2pnm --write-png``, one process per file (as the tool is used),
   ``jobs`` at a time;
 * ``deidentify``: ``cadbusi deidentify IN OUT --jobs N`` (header profile + pixel cleaning +
@@ -51,6 +52,7 @@ from pydicom.uid import UID
 
 from benchmarks.deid import set_rgb_pixels
 from cadbusi_assets.dicom import dataset_to_bytes
+from cadbusi_assets.parallel import keep_freed_memory
 
 _US_IMAGE = "1.2.840.10008.5.1.4.1.1.6.1"
 _ROOT = "1.2.826.0.1.3680043.99997"
@@ -177,7 +179,8 @@ def run_benchmark(
         names = [str(p) for p in paths]
 
         def floor() -> None:
-            with ProcessPoolExecutor(jobs) as pool:
+            # the workers' malloc settings as ours (cadbusi_assets.parallel): a fair floor
+            with ProcessPoolExecutor(jobs, initializer=keep_freed_memory) as pool:
                 list(pool.map(_floor_one, names, chunksize=4))
 
         def dcmtk() -> None:
@@ -272,10 +275,13 @@ PARTS = {
 
 def profile_parts(n: int = 40, per_study: int = 10, ocr: bool = False) -> dict[str, Any]:
     """CPU milliseconds per file of each part of ``cadbusi deidentify``'s worker, in this
-    process (``time.process_time``: what the file costs, whatever else the machine runs),
+    process (``time.process_time``: what the file costs, whatever else the machine runs;
+    with the workers' malloc settings, :func:`~cadbusi_assets.parallel.keep_freed_memory`),
     over ``n`` files of the corpus; ``other`` is the rest of the worker (file reads and
     writes, hashes, rows)."""
     import importlib
+
+    keep_freed_memory()
 
     stage = importlib.import_module("cadbusi_assets.stages.deidentification")
     from cadbusi_assets.identity import Pseudonymizer

@@ -316,10 +316,11 @@ def deidentify_worker_modules(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_deidentify(args: argparse.Namespace) -> int:
-    from cadbusi_assets.parallel import prestart_workers
+    from cadbusi_assets.parallel import keep_freed_memory, prestart_workers
 
     # the workers' imports run in the fork server while this process imports the command
     prestart_workers(deidentify_worker_modules(args), args.jobs)
+    keep_freed_memory()  # as the workers do (one job: the files are done in this process)
     from cadbusi_assets.deid.command import deidentify_command
 
     return deidentify_command(

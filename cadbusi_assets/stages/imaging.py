@@ -43,7 +43,7 @@ calipers are read back from their PNGs, so a folder of any size fits in memory).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -385,7 +385,53 @@ def process_files(
         layout=layout,
         progress_path=progress_path,
     )
-    resolved = _one_pass(tasks, ocr, None, workers, keep_frames=False)
+    outcomes = parallel_map(
+        process_one, files_work(tasks, ocr), workers=workers, min_items_per_worker=2
+    )
+    analysed = analyse_files(
+        research_zone,
+        tasks,
+        outcomes,
+        ocr,
+        inpaint_method=inpaint_method,
+        inpainted_path=inpainted_path,
+    )
+    inpainted, _ = analysis.inpaint_images(analysed.inpaint, workers)
+    return ImagingFiles(analysed.deidentified, analysed.features, analysed.twins, inpainted)
+
+
+def files_work(tasks: list[deid.DeidTask], ocr: bool) -> list[ImagingTask]:
+    """:func:`process_files`' worker items (no cohort; the frames with calipers not kept)."""
+    return [ImagingTask(t, ocr, None, keep_frames=False) for t in tasks]
+
+
+@dataclass
+class AnalysedFiles:
+    """:func:`process_files` after its workers: the de-identification's outcomes and
+    tables, the features and twins, and the inpainting still to do."""
+
+    deidentified: deid.DeidFiles
+    features: pl.DataFrame
+    twins: pl.DataFrame
+    inpaint: list[analysis.InpaintTask]
+
+
+def analyse_files(
+    research_zone: Zone,
+    tasks: list[deid.DeidTask],
+    outcomes: Sequence[deid.DeidOutcome],
+    ocr: bool,
+    *,
+    inpaint_method: str = "auto",
+    inpainted_path: Callable[[str], str] | None = None,
+) -> AnalysedFiles:
+    """:func:`process_files` between its workers and the inpainting: duplicates resolved
+    (input order), the tables, the images to inpaint (read back from their PNGs)."""
+
+    def rerun(task: deid.DeidTask) -> deid.DeidOutcome:
+        return process_one(files_work([task], ocr)[0])
+
+    resolved = deid._without_duplicates(tasks, outcomes, rerun)
     done = deid.deid_files(resolved)
     sides = {o.instance["instance_id"]: o.side for o in _kept(resolved) if o.instance is not None}
     features, twins = analysis.features_table(
@@ -401,8 +447,7 @@ def process_files(
         target=inpainted_path,
         images=done.images,
     )
-    inpainted, _ = analysis.inpaint_images(inpaint, workers)
-    return ImagingFiles(done, features, twins, inpainted)
+    return AnalysedFiles(done, features, twins, inpaint)
 
 
 def _with_pixels(task: analysis.InpaintTask, pixels: np.ndarray) -> analysis.InpaintTask:
