@@ -5,9 +5,12 @@ Training lines come only from the generator's *tuning* families
 
 1. screens of those families: every line the shared detector finds whose box holds whole
    texts of the screen, labelled with those texts;
-2. random strings (the screens' vocabulary, names, IDs, dates, random characters) drawn in
-   those families' fonts and in OpenCV's Hershey fonts, over black or over speckle, in the
-   screens' text colours.
+2. random strings (the screens' vocabulary, measurement, UI and annotation lines as scanners
+   write them, names, IDs, dates, random characters) drawn in *every* face the generator
+   knows (:data:`FACES`: thin, bold, serif, mono, condensed and Pillow's bitmap font; fonts
+   are not families, and no held-out screen is drawn) at 8-30 px and in OpenCV's Hershey
+   fonts, over black or speckle, in the screens' text colours, some blurred, some JPEG
+   re-encoded (quality 50-95), the box a pixel or two off the ink as the detector's are.
 
 Each line goes through the reading's own preprocessing
 (:func:`cadbusi_assets.ultrasound.ocr.clean_line_image` on the brightness image, then
@@ -15,18 +18,27 @@ Each line goes through the reading's own preprocessing
 
     PYTHONPATH=. python tools/train_line_reader.py
 
-The committed weights are that command's output (2500 steps, batch 32, seed 7, 400 screens,
-12000 synthetic lines) with the generator of the commit that added them (5 tuning families):
-about 16 minutes on one CPU core of a loaded machine. A changed generator gives other screens,
-hence other weights.
+This command (3000 steps, batch 32, seed 7, 400 screens, 20000 synthetic lines; about 43
+minutes on one core of a loaded 2-core machine, 8 of them drawing the lines) gives the
+*font-robust* candidate of issue 11 item 5. It is **not** the committed weights: on the
+held-out families (14 families, text benchmark seeds) it read more lines right (exact lines
+0.839 -> 0.894, character error 0.032 -> 0.023, vocabulary lines passing the gate 0.88 ->
+0.96, lines left to tesseract per cleaned frame 1.21 -> 0.66) and more annotation fields
+(0.979 -> 0.987 in ``python -m benchmarks.textlines --frames 6 --ocr``), but its second reading
+of name and ID lines tesseract misread caught fewer identifiers (0.970 -> 0.958: one name
+on philips_cx50, one ID on esaote), and the identifiers caught must not drop. The committed
+weights come from this script at commit a789fa8 (2500 steps, 12000 synthetic lines, the
+tuning families' faces only, no JPEG). A changed generator gives other screens, hence other
+weights. ``--out`` writes elsewhere (to compare weights before replacing the committed ones).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import cv2
 import numpy as np
@@ -41,7 +53,32 @@ if TYPE_CHECKING:
 OUT = Path(__file__).resolve().parents[1] / "cadbusi_assets/ultrasound/models" / glyphs.WEIGHTS
 #: Screen seeds for training (the benchmark uses 20261202 on; tests use small seeds).
 FIRST_SCREEN_SEED = 100_000
-COLOURS = ((255, 255, 255), (255, 255, 0), (0, 255, 255), (0, 255, 0), (200, 200, 200))
+COLOURS = (
+    (255, 255, 255),
+    (255, 255, 0),
+    (0, 255, 255),
+    (0, 255, 0),
+    (200, 200, 200),
+    (255, 255, 150),
+    (170, 170, 170),
+    (230, 230, 230),
+)
+#: Every face the screen generator knows (:func:`cadbusi_demo.screens_heldout.load_font`):
+#: fonts are not families; the held-out families' screens are never drawn here.
+FACES = (
+    "sans",
+    "sans_bold",
+    "mono",
+    "mono_bold",
+    "condensed",
+    "condensed_bold",
+    "serif",
+    "serif_bold",
+    "light",
+    "bitmap",
+)
+#: Font sizes (px) of the synthetic lines: the generator's range.
+SIZES = (8, 30)
 HERSHEY = (
     cv2.FONT_HERSHEY_SIMPLEX,
     cv2.FONT_HERSHEY_DUPLEX,
@@ -97,11 +134,65 @@ _VOCAB = [
     "FR",
     "dB",
 ]
+_PROBES = ("L12-5", "C5-1", "ML6-15", "14L5", "L18-5", "9L4", "HFL50x", "eL18-4")
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_T = TypeVar("_T")
+
+
+def _pick(rng: np.random.Generator, options: Sequence[_T]) -> _T:
+    return options[int(rng.integers(len(options)))]
+
+
+def _screen_text(rng: np.random.Generator) -> str:
+    """A measurement, UI or annotation line as scanners write them (mixed case)."""
+    kind = int(rng.integers(3))
+    if kind == 0:  # measurements: "D1 1.58 cm", "Vol 2.30 ml", side by side or alone
+        items = [
+            f"{_pick(rng, ('D', 'Dist ', 'L', 'D'))}{k + 1} {rng.uniform(0.05, 9.99):.2f} "
+            f"{_pick(rng, ('cm', 'cm', 'mm', 'CM'))}"
+            for k in range(int(rng.integers(1, 4)))
+        ]
+        if rng.random() < 0.25:
+            items.append(f"Vol {rng.uniform(0.01, 40):.2f} {_pick(rng, ('ml', 'mL', 'ML'))}")
+        if rng.random() < 0.6:
+            items = [items[int(rng.integers(len(items)))]]
+        return "  ".join(items)
+    if kind == 1:  # UI: probe and frequency, gain, power
+        return _pick(
+            rng,
+            (
+                f"{_pick(rng, _PROBES)}  {int(rng.integers(5, 18))}MHz",
+                f"MI {rng.uniform(0.4, 1.4):.1f}  TIs {rng.uniform(0.1, 1.0):.1f}",
+                f"Gn {int(rng.integers(30, 80))}",
+                f"DR {int(rng.integers(50, 80))}",
+                f"FR {int(rng.integers(8, 60))}Hz",
+                f"{int(rng.integers(1, 18))}.{int(rng.integers(10))}MHz",
+            ),
+        )
+    side_long, side = _pick(rng, (("RIGHT", "RT"), ("LEFT", "LT")))
+    hour, minute = int(rng.integers(1, 13)), _pick(rng, ("00", "30", "00", "15", "45"))
+    cm = f"{int(rng.integers(1, 12))}" if rng.random() < 0.8 else f"{rng.uniform(0.5, 9):.1f}"
+    orient = _pick(rng, ("TRANS", "SAG", "RAD", "ARAD", "LONG", "TRV", "OBL", "ANTIRAD"))
+    return _pick(
+        rng,
+        (
+            f"{side} BREAST {hour}:{minute} {cm}CMFN",
+            f"BREAST {side[0]} {hour}:{minute} {cm}CM FN",
+            f"{side[0]} BR {hour} O'CLOCK {cm} CM FN",
+            f"{side_long} BREAST",
+            f"{hour}:{minute}  {cm} CM FN",
+            f"{hour}:{minute} {cm}CMFN {orient}",
+            f"{side} BREAST",
+            orient,
+            f"{side} AXILLA",
+        ),
+    )
 
 
 def _random_text(rng: np.random.Generator) -> str:
-    kind = int(rng.integers(6))
+    kind = int(rng.integers(8))
+    if kind >= 6:
+        return _screen_text(rng)
     if kind == 0:  # vocabulary and numbers
         words = []
         for _ in range(int(rng.integers(1, 5))):
@@ -142,42 +233,66 @@ def _random_text(rng: np.random.Generator) -> str:
 
 
 def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    if rng.random() < 0.5:
+    """Black, dark grey or speckle (fine or coarse grain, dim or bright)."""
+    if rng.random() < 0.45:
         return np.full((height, width, 3), int(rng.integers(0, 40)), np.uint8)
     raw = rng.standard_normal((height, width)).astype(np.float32)
-    noise = cv2.GaussianBlur(raw, (0, 0), sigmaX=rng.uniform(1.0, 3.0), sigmaY=1.0)
-    level = np.clip(np.abs(noise) * rng.uniform(40, 140), 0, 255).astype(np.uint8)
+    noise = cv2.GaussianBlur(
+        raw, (0, 0), sigmaX=rng.uniform(0.7, 3.0), sigmaY=rng.uniform(0.7, 1.5)
+    )
+    level = np.clip(np.abs(noise) * rng.uniform(40, 160), 0, 255).astype(np.uint8)
     return np.repeat(level[:, :, None], 3, axis=2)
 
 
+def _jpeg(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+    quality = int(rng.integers(50, 96))
+    ok, data = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    decoded = cv2.imdecode(data, cv2.IMREAD_COLOR) if ok else None
+    assert decoded is not None
+    return np.ascontiguousarray(decoded[:, :, ::-1])
+
+
 def _synthetic(rng: np.random.Generator) -> tuple[np.ndarray, str] | None:
-    """One random line drawn in a tuning family's font or a Hershey font."""
+    """One random line drawn in one of the generator's fonts (:data:`FACES`, 8-30 px) or a
+    Hershey font, over black or speckle, then maybe blurred and JPEG re-encoded."""
     from PIL import Image, ImageDraw
 
-    from cadbusi_demo.screens_heldout import FAMILIES, TUNING_FAMILIES, load_font
+    from cadbusi_demo.screens_heldout import load_font
 
     text = _random_text(rng)
     colour = COLOURS[int(rng.integers(len(COLOURS)))]
     image = _background(rng, 80, 900)
-    if rng.random() < 0.6:
-        faces = sorted({f for name in TUNING_FAMILIES for f in FAMILIES[name].faces})
-        font = load_font(faces[int(rng.integers(len(faces)))], int(rng.integers(10, 26)))
+    if rng.random() < 0.8:
+        font = load_font(
+            FACES[int(rng.integers(len(FACES)))], int(rng.integers(SIZES[0], SIZES[1] + 1))
+        )
         pil = Image.fromarray(image)
         draw = ImageDraw.Draw(pil)
         draw.text((10, 20), text, font=font, fill=colour)
         drawn = np.asarray(pil)
     else:
         font_face = HERSHEY[int(rng.integers(len(HERSHEY)))]
-        scale = rng.uniform(0.35, 0.8)
+        scale = rng.uniform(0.3, 0.9)
         thickness = 1 if rng.random() < 0.7 else 2
         drawn = image.copy()
         cv2.putText(drawn, text, (10, 50), font_face, scale, colour, thickness, cv2.LINE_AA)
     ink = np.abs(drawn.astype(np.int16) - image.astype(np.int16)).max(axis=2) > 60
     ys, xs = np.nonzero(ink)
-    if ys.size == 0 or xs.max() >= 890 or ys.max() - ys.min() < 6:
+    if ys.size == 0 or xs.max() >= 890 or ys.max() - ys.min() < 5:
         return None
+    if rng.random() < 0.2:
+        drawn = cv2.GaussianBlur(drawn, (0, 0), rng.uniform(0.3, 0.8))
+    if rng.random() < 0.4:
+        drawn = _jpeg(rng, drawn)
     level = brightness(drawn)
-    box = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
+    # the detector's boxes reach a pixel or two past the ink, or cut it a little
+    pad = rng.integers(-1, 3, 4)
+    box = (
+        max(0, int(xs.min() - pad[0])),
+        max(0, int(ys.min() - pad[1])),
+        int(xs.max() + pad[2]),
+        int(ys.max() + pad[3]),
+    )
     return clean_line_image(level, box), text
 
 
@@ -234,7 +349,9 @@ def _augment(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
     return x
 
 
-def train(steps: int, batch_size: int, seed: int, screens: int, synthetic: int) -> None:
+def train(
+    steps: int, batch_size: int, seed: int, screens: int, synthetic: int, path: Path = OUT
+) -> None:
     import torch
 
     torch.manual_seed(seed)
@@ -267,27 +384,28 @@ def train(steps: int, batch_size: int, seed: int, screens: int, synthetic: int) 
         if step % 200 == 0 or step == steps - 1:
             print(f"step {step} loss {loss.item():.3f} {time.time() - start:.0f} s", flush=True)
         if step % 500 == 499 or step == steps - 1:
-            _save(model)
-    print(f"saved {OUT} ({OUT.stat().st_size} bytes)")
+            _save(model, path)
+    print(f"saved {path} ({path.stat().st_size} bytes)")
 
 
-def _save(model: torch.nn.Module) -> None:
+def _save(model: torch.nn.Module, out: Path) -> None:
     import torch
 
     state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, OUT)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, out)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=2500)
+    parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--screens", type=int, default=400)
-    parser.add_argument("--synthetic", type=int, default=12000)
+    parser.add_argument("--synthetic", type=int, default=20000)
+    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    train(args.steps, args.batch, args.seed, args.screens, args.synthetic)
+    train(args.steps, args.batch, args.seed, args.screens, args.synthetic, args.out)
 
 
 if __name__ == "__main__":

@@ -54,9 +54,14 @@ WEIGHTS = "line_reader.pt"
 #: poolings, then 1-D kernels of 3 and 5 frames), so with 24 no output frame of the line
 #: meets the strip's edges: the line reads as between endless blank columns.
 GAP = 24
-#: A line counts as read when the most likely class of every output frame (characters and
-#: blanks) has at least this probability (calibrated on tuning-family screens: at 0.5 no line
-#: holding a name, ID or date was read as vocabulary).
+#: A line counts as read when every output frame's classes that leave its text as read
+#: (:func:`frame_confidences`) have at least this probability. Calibrated on tuning lines
+#: only (617 lines of tuning-family screens, seeds 300000-300059, and 1000 synthetic lines of
+#: ``tools/train_line_reader.py``, seed 12345): from 0.3 to 0.6 no line holding a name, ID,
+#: date or random characters was read as vocabulary at or above it; 0.5 keeps 538 of the 707
+#: vocabulary lines (349 of 368 on the screens; 531 and 345 when a frame's confidence was its
+#: greedy class's probability alone) with 12 of them misread as other vocabulary, 0.45 543
+#: with 13, 0.6 504 with 7.
 MIN_CONFIDENCE = 0.5
 #: Line readings kept per process (:meth:`LineReader.read`).
 CACHE_SIZE = 4096
@@ -139,7 +144,40 @@ def batch(images: list[np.ndarray]) -> tuple[np.ndarray, list[int]]:
 @dataclass(frozen=True)
 class Reading:
     text: str
-    confidence: float  # the lowest probability of a character (or of the blanks) kept
+    #: the lowest, over the line's output frames, probability that the frame's class leaves
+    #: the reading as it is (:func:`frame_confidences`)
+    confidence: float
+
+
+def frame_confidences(probs: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """For each output frame, the probability of the classes that, put in that frame alone,
+    decode to the same text as ``best`` (the greedy path): its own class, and
+
+    * at a blank, a character of the frame before or after (it only lengthens that
+      character), unless both neighbours hold that character (it would join a double
+      letter into one);
+    * at a character, the blank when exactly one neighbour holds the same character (it
+      only shortens it; with both neighbours it would split it in two, with none drop it).
+
+    A character's edge (a frame shared between it and the blank after it, each at about
+    0.5) is no doubt about the text; the probability of the greedy class alone called it
+    one, and sent lines read right to tesseract. A frame that could hold another character,
+    or lose one, keeps the probability of its own class only. Frames beyond the line are
+    blanks (a line is read between blank columns)."""
+    frames = np.arange(len(best))
+    before = np.concatenate(([0], best[:-1]))
+    after = np.concatenate((best[1:], [0]))
+    own = probs[frames, best]
+    blank = best == 0
+    lengthen_before = blank & (before != 0) & (after != before)
+    lengthen_after = blank & (after != 0) & (after != before)
+    shorten = ~blank & ((before == best) != (after == best))
+    return (
+        own
+        + np.where(lengthen_before, probs[frames, before], 0.0)
+        + np.where(lengthen_after, probs[frames, after], 0.0)
+        + np.where(shorten, probs[:, 0], 0.0)
+    )
 
 
 def decode(log_probs: np.ndarray, frames: int) -> Reading:
@@ -149,7 +187,7 @@ def decode(log_probs: np.ndarray, frames: int) -> Reading:
     # a class starts a character where it is no blank and differs from the frame before
     starts = (best != 0) & (best != np.concatenate(([0], best[:-1])))
     chars = "".join(CHARSET[cls - 1] for cls in best[starts])
-    confidence = min(1.0, float(probs.max(axis=1).min())) if len(best) else 1.0
+    confidence = min(1.0, float(frame_confidences(probs, best).min())) if len(best) else 1.0
     return Reading(" ".join(chars.split()), round(confidence, 4))
 
 

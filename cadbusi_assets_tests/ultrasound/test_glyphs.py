@@ -71,6 +71,35 @@ def test_encode_and_decode_round_trip():
     assert glyphs.decode(frames, 4).text == "GN"
 
 
+def _frames(*rows: dict[str, float]) -> np.ndarray:
+    """(T, C) log-probabilities: each row's classes (a character, or "" for the blank) with
+    their probabilities, the rest of the mass spread over the other classes."""
+    out = np.full((len(rows), len(glyphs.CHARSET) + 1), 1e-6, np.float32)
+    for t, row in enumerate(rows):
+        for char, p in row.items():
+            out[t, glyphs.encode(char)[0] if char else 0] = p
+    return np.log(out)
+
+
+def test_a_characters_edge_is_no_doubt_but_another_character_is():
+    """The confidence of a frame counts the classes that leave the text as it is: at the
+    edge between a character and the blank both decode the same; two characters, or a blank
+    that would join or split a double letter, do not."""
+    edge = _frames({"A": 1.0}, {"A": 0.51, "": 0.49}, {"": 1.0}, {"B": 1.0}, {"": 1.0})
+    assert glyphs.decode(edge, 5) == glyphs.Reading("AB", 1.0)
+    other = _frames({"A": 1.0}, {"A": 0.51, "C": 0.49}, {"": 1.0}, {"B": 1.0}, {"": 1.0})
+    assert glyphs.decode(other, 5) == glyphs.Reading("AB", 0.51)
+    # "A A": the blank between the two A's at 0.51 keeps them apart, an A there joins them
+    double = _frames({"A": 1.0}, {"": 0.51, "A": 0.49}, {"A": 1.0}, {"": 1.0})
+    assert glyphs.decode(double, 4) == glyphs.Reading("AA", 0.51)
+    # a lone character frame: the blank there would drop the character
+    lone = _frames({"": 1.0}, {"A": 0.51, "": 0.49}, {"": 1.0})
+    assert glyphs.decode(lone, 3) == glyphs.Reading("A", 0.51)
+    # a blank frame before a character: the character there only starts it earlier
+    early = _frames({"": 0.52, "A": 0.48}, {"A": 1.0}, {"": 1.0})
+    assert glyphs.decode(early, 3) == glyphs.Reading("A", 1.0)
+
+
 def test_the_reader_reads_screen_words_confidently_and_the_same_twice():
     frame = _screen(
         [("Gn 48", (20, 20)), ("RT BREAST 10:00 3CMFN", (20, 80)), ("DR 60", (20, 140))]
