@@ -514,6 +514,86 @@ def _surround(frame_ink: FrameInk, box: Box) -> tuple[float, int]:
     return float(size - near) / size, median
 
 
+def _box_pixels(
+    shape: tuple[int, int], boxes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pixels of ``boxes`` (rows x0, y0, x1, y1, inclusive, inside a frame of
+    ``shape``), all boxes at once, row after row: (flat indices into the frame, the start of
+    each box row among them, the box of each box row)."""
+    b = np.asarray(boxes, np.int64).reshape(-1, 4)
+    heights, widths = b[:, 3] - b[:, 1] + 1, b[:, 2] - b[:, 0] + 1
+    row_box = np.repeat(np.arange(len(b)), heights)
+    row_y = (
+        b[row_box, 1] + np.arange(row_box.size) - np.repeat(np.cumsum(heights) - heights, heights)
+    )
+    row_w = widths[row_box]
+    row_start = np.cumsum(row_w) - row_w
+    first = row_y * shape[1] + b[row_box, 0]  # flat index of each row's first pixel
+    flat = np.repeat(first - row_start, row_w) + np.arange(int(row_w.sum()))
+    return flat, row_start, row_box
+
+
+def _runs_many(ink: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """:func:`_runs` of the ink inside each of ``boxes`` (rows x0, y0, x1, y1), all at
+    once."""
+    b = np.asarray(boxes, np.int64).reshape(-1, 4)
+    if len(b) == 0:
+        return np.zeros(0)
+    flat, row_start, row_box = _box_pixels(ink.shape, b)
+    inside = ink.ravel()[flat].astype(bool)
+    # a run starts on ink after no ink, or on ink at the box's left edge
+    starts = inside.copy()
+    starts[1:] &= ~inside[:-1]
+    starts[row_start] = inside[row_start]
+    per_row = np.add.reduceat(starts.astype(np.int64), row_start)
+    # the lower median of each box's rows with ink (as _quantile), boxes without any: 0
+    lit = per_row > 0
+    box_of, counts = row_box[lit], per_row[lit]
+    order = np.lexsort((counts, box_of))
+    rows_lit = np.bincount(box_of, minlength=len(b))
+    offsets = np.cumsum(rows_lit) - rows_lit
+    runs = np.zeros(len(b))
+    has = rows_lit > 0
+    median = counts[order][offsets[has] + (rows_lit[has] - 1) // 2]
+    heights, widths = b[:, 3] - b[:, 1] + 1, b[:, 2] - b[:, 0] + 1
+    runs[has] = median.astype(np.float64) * heights[has] / widths[has]
+    return runs
+
+
+def _surrounds(frame_ink: FrameInk, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_surround` of each of ``boxes`` (rows x0, y0, x1, y1), all at once: (rough
+    shares, medians)."""
+    b = np.asarray(boxes, np.int64).reshape(-1, 4)
+    if len(b) == 0:
+        return np.zeros(0), np.zeros(0, np.int64)
+    rows, cols = frame_ink.level.shape
+    pad = np.maximum(3, (b[:, 3] - b[:, 1] + 1) // 2)
+    grown = np.column_stack(
+        (
+            np.maximum(0, b[:, 0] - pad),
+            np.maximum(0, b[:, 1] - pad),
+            np.minimum(cols - 1, b[:, 2] + pad),
+            np.minimum(rows - 1, b[:, 3] + pad),
+        )
+    )
+    flat, row_start, row_box = _box_pixels((rows, cols), grown)
+    away = frame_ink.away.ravel()[flat].astype(bool)
+    box_of = np.repeat(row_box, np.diff(np.r_[row_start, flat.size]))[away]
+    levels = frame_ink.level.ravel()[flat[away]]
+    counts = np.bincount(box_of * 256 + levels, minlength=256 * len(b)).reshape(-1, 256)
+    cumulative = np.cumsum(counts, axis=1)
+    size = cumulative[:, -1]
+    median = (cumulative <= ((size - 1) // 2)[:, None]).sum(axis=1)
+    k = np.arange(len(b))
+    upper = cumulative[k, np.minimum(255, median + ROUGH_LEVEL)]
+    below = median - ROUGH_LEVEL - 1
+    lower = np.where(below >= 0, cumulative[k, np.maximum(0, below)], 0)
+    near = upper - lower
+    small = size < 8
+    rough = np.where(small, 1.0, (size - near) / np.maximum(size, 1))
+    return rough, np.where(small, 0, median)
+
+
 def surround_roughness(frame_ink: FrameInk, box: Box) -> float:
     """How textured the surround of ``box`` is (see :func:`_surround`)."""
     return _surround(frame_ink, box)[0]
@@ -761,14 +841,25 @@ def _lines(frame_ink: FrameInk, least: int) -> list[Box]:
         (b[0], b[1], b[2], b[3])
         for b in chains[((counts > 1) | (widths >= 2 * heights)) & (heights >= least)].tolist()
     ]
+    # the verdicts taken before text_like, all candidates at once (see _rejected): no
+    # glyph, one glyph in a short box, one blob crossing few strokes per row
+    b = np.asarray(candidates, np.int64).reshape(-1, 4)
+    glyphs = frame_ink.glyph_counts(candidates)
+    wide = b[:, 2] - b[:, 0] >= 2 * (b[:, 3] - b[:, 1]) + 1
+    keep = (glyphs > 1) | ((glyphs == 1) & wide)
+    single = np.flatnonzero(keep & (glyphs == 1))
+    keep[single[_runs_many(frame_ink.ink, b[single]) < MIN_RUNS]] = False
+    # on a textured surround a line needs more glyphs (text_like)
+    kept = np.flatnonzero(keep)
+    rough, median = _surrounds(frame_ink, b[kept])
+    keep[kept[(rough > ROUGH_SHARE) & (glyphs[kept] < TEXTURE_GLYPHS)]] = False
+    surrounds = {
+        k: (r, m) for k, r, m in zip(kept.tolist(), rough.tolist(), median.tolist(), strict=True)
+    }
     accepted: list[Box] = []
-    for box, glyphs in zip(candidates, frame_ink.glyph_counts(candidates).tolist(), strict=True):
-        if _rejected(frame_ink, box, glyphs):
-            continue
-        surround = _surround(frame_ink, box)
-        if surround[0] > ROUGH_SHARE and glyphs < TEXTURE_GLYPHS:
-            continue  # on a textured surround a line needs more glyphs (text_like)
-        evidence = text_like(frame_ink, box, verdict_only=True, surround=surround)
+    for k in np.flatnonzero(keep).tolist():
+        box = candidates[k]
+        evidence = text_like(frame_ink, box, verdict_only=True, surround=surrounds[k])
         if evidence.is_text:
             box = _extend(frame_ink, box) if evidence.on_panel else box
             accepted.append(_marks_above_below(frame_ink.ink, box))
@@ -803,7 +894,8 @@ def _marks_above_below(ink: np.ndarray, box: Box, reach: int = 2) -> Box:
 
 def _rejected(frame_ink: FrameInk, box: Box, glyphs: int) -> bool:
     """What :func:`text_like` rejects whatever the surround, from the glyphs inside ``box``
-    and, for one glyph, the ink runs its rows cross (touching letters cross many)."""
+    and, for one glyph, the ink runs its rows cross (touching letters cross many). (One box
+    at a time: :func:`_lines` takes the same verdicts on all candidates at once.)"""
     x0, y0, x1, y1 = box
     if glyphs == 0 or (glyphs == 1 and x1 - x0 < 2 * (y1 - y0) + 1):
         return True

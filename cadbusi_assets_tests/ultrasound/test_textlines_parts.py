@@ -216,3 +216,22 @@ def test_cheap_verdicts_reject_only_what_text_like_rejects(family):
             cheap += 1
             assert not verdict, box
     assert cheap > 100 and kept > 3
+
+
+@pytest.mark.parametrize("family", TUNING_FAMILIES[:2])
+def test_runs_and_surrounds_of_many_boxes_at_once_are_each_box_s(family):
+    """The candidates' ink runs and surrounds taken all at once (:func:`textlines._runs_many`,
+    :func:`textlines._surrounds`) equal those of each box alone, frame edges included."""
+    frame_ink = _frame_ink(family)
+    rows, cols = frame_ink.ink.shape
+    rng = np.random.default_rng(12)
+    boxes = _random_boxes(rng, frame_ink.ink.shape, 150)
+    boxes += [(0, 0, 30, 9), (cols - 40, rows - 12, cols - 1, rows - 1), (5, 5, 5, 5)]
+    runs = textlines._runs_many(frame_ink.ink, np.array(boxes))
+    rough, median = textlines._surrounds(frame_ink, np.array(boxes))
+    for k, (x0, y0, x1, y1) in enumerate(boxes):
+        inner = frame_ink.ink[y0 : y1 + 1, x0 : x1 + 1]
+        assert runs[k] == textlines._runs(inner, y1 - y0 + 1, x1 - x0 + 1), boxes[k]
+        assert (rough[k], median[k]) == textlines._surround(frame_ink, boxes[k]), boxes[k]
+    assert (runs > 0).sum() > 30 and len(set(rough.tolist())) > 30  # not all alike
+    assert textlines._runs_many(frame_ink.ink, np.zeros((0, 4))).size == 0
