@@ -454,24 +454,27 @@ class FrameInk:
     def glyph_counts(self, boxes: Sequence[Box]) -> np.ndarray:
         """Per box, all at once: the blobs wholly inside that :func:`text_like` counts as
         glyphs (a box with none, or with one and not twice as wide as high, is no text)."""
-        # blobs lower than any glyph (most speckle) count for no box
-        st = self.stats[self.by_left]
+        # blobs lower than any glyph (most speckle) count for no box; each box is asked
+        # about the blobs whose left edge lies in its columns only (all pairs at once)
+        b = np.asarray(boxes, np.int64).reshape(-1, 4)
+        lo = np.searchsorted(self.lefts, b[:, 0], side="left")
+        counts = np.searchsorted(self.lefts, b[:, 2], side="right") - lo
+        total = int(counts.sum())
+        i = np.repeat(np.arange(len(b)), counts)
+        st = self.stats[
+            self.by_left[lo[i] + np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)]
+        ]
         x, y, w, h = (st[:, k] for k in range(4))
-        glyphs = np.zeros(len(boxes), np.int64)
-        for start in range(0, len(boxes), 64):  # 64 boxes x all blobs at a time
-            b = np.asarray(boxes[start : start + 64], np.int64).reshape(-1, 4)
-            x0, y0, x1, y1 = (b[:, k, None] for k in range(4))
-            height = y1 - y0 + 1
-            glyph = (
-                (x >= x0)
-                & (y >= y0)
-                & (x + w - 1 <= x1)
-                & (y + h - 1 <= y1)
-                & (h >= np.maximum(MIN_TEXT_HEIGHT - 1, GLYPH_HEIGHT * height))
-                & (w <= np.maximum(GLYPH_MIN_WIDTH, GLYPH_WIDTH * height))
-            )
-            glyphs[start : start + 64] = glyph.sum(axis=1)
-        return glyphs
+        y0, x1, y1 = (b[i, k] for k in (1, 2, 3))  # x >= x0: the first cut
+        height = y1 - y0 + 1
+        glyph = (
+            (y >= y0)
+            & (x + w - 1 <= x1)
+            & (y + h - 1 <= y1)
+            & (h >= np.maximum(MIN_TEXT_HEIGHT - 1, GLYPH_HEIGHT * height))
+            & (w <= np.maximum(GLYPH_MIN_WIDTH, GLYPH_WIDTH * height))
+        )
+        return np.bincount(i[glyph], minlength=len(b))
 
     def distance_in(self, box: Box) -> np.ndarray:
         """The ink's distance to the background (``cv2.DIST_L2``, 3x3 mask) over ``box``,
@@ -558,40 +561,6 @@ def _runs_many(ink: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     heights, widths = b[:, 3] - b[:, 1] + 1, b[:, 2] - b[:, 0] + 1
     runs[has] = median.astype(np.float64) * heights[has] / widths[has]
     return runs
-
-
-def _surrounds(frame_ink: FrameInk, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_surround` of each of ``boxes`` (rows x0, y0, x1, y1), all at once: (rough
-    shares, medians)."""
-    b = np.asarray(boxes, np.int64).reshape(-1, 4)
-    if len(b) == 0:
-        return np.zeros(0), np.zeros(0, np.int64)
-    rows, cols = frame_ink.level.shape
-    pad = np.maximum(3, (b[:, 3] - b[:, 1] + 1) // 2)
-    grown = np.column_stack(
-        (
-            np.maximum(0, b[:, 0] - pad),
-            np.maximum(0, b[:, 1] - pad),
-            np.minimum(cols - 1, b[:, 2] + pad),
-            np.minimum(rows - 1, b[:, 3] + pad),
-        )
-    )
-    flat, row_start, row_box = _box_pixels((rows, cols), grown)
-    away = frame_ink.away.ravel()[flat].astype(bool)
-    box_of = np.repeat(row_box, np.diff(np.r_[row_start, flat.size]))[away]
-    levels = frame_ink.level.ravel()[flat[away]]
-    counts = np.bincount(box_of * 256 + levels, minlength=256 * len(b)).reshape(-1, 256)
-    cumulative = np.cumsum(counts, axis=1)
-    size = cumulative[:, -1]
-    median = (cumulative <= ((size - 1) // 2)[:, None]).sum(axis=1)
-    k = np.arange(len(b))
-    upper = cumulative[k, np.minimum(255, median + ROUGH_LEVEL)]
-    below = median - ROUGH_LEVEL - 1
-    lower = np.where(below >= 0, cumulative[k, np.maximum(0, below)], 0)
-    near = upper - lower
-    small = size < 8
-    rough = np.where(small, 1.0, (size - near) / np.maximum(size, 1))
-    return rough, np.where(small, 0, median)
 
 
 def surround_roughness(frame_ink: FrameInk, box: Box) -> float:
@@ -841,6 +810,8 @@ def _lines(frame_ink: FrameInk, least: int) -> list[Box]:
         (b[0], b[1], b[2], b[3])
         for b in chains[((counts > 1) | (widths >= 2 * heights)) & (heights >= least)].tolist()
     ]
+    if not candidates:
+        return []
     # the verdicts taken before text_like, all candidates at once (see _rejected): no
     # glyph, one glyph in a short box, one blob crossing few strokes per row
     b = np.asarray(candidates, np.int64).reshape(-1, 4)
@@ -849,17 +820,13 @@ def _lines(frame_ink: FrameInk, least: int) -> list[Box]:
     keep = (glyphs > 1) | ((glyphs == 1) & wide)
     single = np.flatnonzero(keep & (glyphs == 1))
     keep[single[_runs_many(frame_ink.ink, b[single]) < MIN_RUNS]] = False
-    # on a textured surround a line needs more glyphs (text_like)
-    kept = np.flatnonzero(keep)
-    rough, median = _surrounds(frame_ink, b[kept])
-    keep[kept[(rough > ROUGH_SHARE) & (glyphs[kept] < TEXTURE_GLYPHS)]] = False
-    surrounds = {
-        k: (r, m) for k, r, m in zip(kept.tolist(), rough.tolist(), median.tolist(), strict=True)
-    }
     accepted: list[Box] = []
     for k in np.flatnonzero(keep).tolist():
         box = candidates[k]
-        evidence = text_like(frame_ink, box, verdict_only=True, surround=surrounds[k])
+        surround = _surround(frame_ink, box)
+        if surround[0] > ROUGH_SHARE and glyphs[k] < TEXTURE_GLYPHS:
+            continue  # on a textured surround a line needs more glyphs (text_like)
+        evidence = text_like(frame_ink, box, verdict_only=True, surround=surround)
         if evidence.is_text:
             box = _extend(frame_ink, box) if evidence.on_panel else box
             accepted.append(_marks_above_below(frame_ink.ink, box))
