@@ -607,8 +607,10 @@ def text_like(
     if glyphs == 0 or (glyphs == 1 and (rough > ROUGH_SHARE or width < 2 * height)):
         return LineEvidence(rough, glyphs, share, 0.0, 1.0, height, width)  # not a line
     bottoms = stats[glyph, 1] + heights[glyph]
-    baseline = float(np.mean(np.abs(bottoms - _quantile(bottoms, 0.5)) <= 0.15 * height + 1))
-    if rough <= ROUGH_SHARE and int(_quantile(frame_ink.level[sl][inner > 0], 0.5)) - background < (
+    on_base = np.abs(bottoms - _quantile(bottoms, 0.5)) <= 0.15 * height + 1
+    baseline = np.count_nonzero(on_base) / on_base.size
+    lit = inner > 0
+    if rough <= ROUGH_SHARE and int(_quantile(frame_ink.level[sl][lit], 0.5)) - background < (
         PANEL_CONTRAST
     ):
         rough = 1.0  # flat but hardly darker than the strokes: fine speckle, not a panel
@@ -622,7 +624,7 @@ def text_like(
         )
     ):
         return LineEvidence(rough, glyphs, share, baseline, 1.0, height, width)  # not text
-    stroke = 2.0 * float(_quantile(frame_ink.distance_in(box)[inner > 0], 0.9)) / height
+    stroke = 2.0 * float(_quantile(frame_ink.distance_in(box)[lit], 0.9)) / height
     if not verdict_only and glyphs > 1:
         runs = _runs(inner, height, width)
     flat, spread = 1.0, 0
@@ -633,10 +635,10 @@ def text_like(
         # each glyph's peak and share of ink within 10 levels of it, all glyphs at once from
         # the labels of the box's ink (the glyphs lie wholly inside the box)
         own = np.asarray(inside[glyph] + 1)  # the glyphs' labels, ascending
-        labels = frame_ink.labels[sl][inner > 0]
+        labels = frame_ink.labels[sl][lit]
         at = np.minimum(np.searchsorted(own, labels), own.size - 1)
         mine = own[at] == labels
-        which, pixels = at[mine], frame_ink.level[sl][inner > 0][mine]
+        which, pixels = at[mine], frame_ink.level[sl][lit][mine]
         peak_of = np.zeros(own.size, np.int64)
         np.maximum.at(peak_of, which, pixels)
         near = np.bincount(which, weights=pixels >= peak_of[which] - 10, minlength=own.size)
