@@ -454,24 +454,27 @@ class FrameInk:
     def glyph_counts(self, boxes: Sequence[Box]) -> np.ndarray:
         """Per box, all at once: the blobs wholly inside that :func:`text_like` counts as
         glyphs (a box with none, or with one and not twice as wide as high, is no text)."""
-        # blobs lower than any glyph (most speckle) count for no box
-        st = self.stats[self.by_left]
+        # blobs lower than any glyph (most speckle) count for no box; each box is asked
+        # about the blobs whose left edge lies in its columns only (all pairs at once)
+        b = np.asarray(boxes, np.int64).reshape(-1, 4)
+        lo = np.searchsorted(self.lefts, b[:, 0], side="left")
+        counts = np.searchsorted(self.lefts, b[:, 2], side="right") - lo
+        total = int(counts.sum())
+        i = np.repeat(np.arange(len(b)), counts)
+        st = self.stats[
+            self.by_left[lo[i] + np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)]
+        ]
         x, y, w, h = (st[:, k] for k in range(4))
-        glyphs = np.zeros(len(boxes), np.int64)
-        for start in range(0, len(boxes), 64):  # 64 boxes x all blobs at a time
-            b = np.asarray(boxes[start : start + 64], np.int64).reshape(-1, 4)
-            x0, y0, x1, y1 = (b[:, k, None] for k in range(4))
-            height = y1 - y0 + 1
-            glyph = (
-                (x >= x0)
-                & (y >= y0)
-                & (x + w - 1 <= x1)
-                & (y + h - 1 <= y1)
-                & (h >= np.maximum(MIN_TEXT_HEIGHT - 1, GLYPH_HEIGHT * height))
-                & (w <= np.maximum(GLYPH_MIN_WIDTH, GLYPH_WIDTH * height))
-            )
-            glyphs[start : start + 64] = glyph.sum(axis=1)
-        return glyphs
+        y0, x1, y1 = (b[i, k] for k in (1, 2, 3))  # x >= x0: the first cut
+        height = y1 - y0 + 1
+        glyph = (
+            (y >= y0)
+            & (x + w - 1 <= x1)
+            & (y + h - 1 <= y1)
+            & (h >= np.maximum(MIN_TEXT_HEIGHT - 1, GLYPH_HEIGHT * height))
+            & (w <= np.maximum(GLYPH_MIN_WIDTH, GLYPH_WIDTH * height))
+        )
+        return np.bincount(i[glyph], minlength=len(b))
 
     def distance_in(self, box: Box) -> np.ndarray:
         """The ink's distance to the background (``cv2.DIST_L2``, 3x3 mask) over ``box``,
@@ -512,6 +515,52 @@ def _surround(frame_ink: FrameInk, box: Box) -> tuple[float, int]:
     median = int(np.searchsorted(cumulative, (size - 1) // 2, side="right"))
     near = int(counts[max(0, median - ROUGH_LEVEL) : median + ROUGH_LEVEL + 1].sum())
     return float(size - near) / size, median
+
+
+def _box_pixels(
+    shape: tuple[int, int], boxes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pixels of ``boxes`` (rows x0, y0, x1, y1, inclusive, inside a frame of
+    ``shape``), all boxes at once, row after row: (flat indices into the frame, the start of
+    each box row among them, the box of each box row)."""
+    b = np.asarray(boxes, np.int64).reshape(-1, 4)
+    heights, widths = b[:, 3] - b[:, 1] + 1, b[:, 2] - b[:, 0] + 1
+    row_box = np.repeat(np.arange(len(b)), heights)
+    row_y = (
+        b[row_box, 1] + np.arange(row_box.size) - np.repeat(np.cumsum(heights) - heights, heights)
+    )
+    row_w = widths[row_box]
+    row_start = np.cumsum(row_w) - row_w
+    first = row_y * shape[1] + b[row_box, 0]  # flat index of each row's first pixel
+    flat = np.repeat(first - row_start, row_w) + np.arange(int(row_w.sum()))
+    return flat, row_start, row_box
+
+
+def _runs_many(ink: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """:func:`_runs` of the ink inside each of ``boxes`` (rows x0, y0, x1, y1), all at
+    once."""
+    b = np.asarray(boxes, np.int64).reshape(-1, 4)
+    if len(b) == 0:
+        return np.zeros(0)
+    flat, row_start, row_box = _box_pixels(ink.shape, b)
+    inside = ink.ravel()[flat].astype(bool)
+    # a run starts on ink after no ink, or on ink at the box's left edge
+    starts = inside.copy()
+    starts[1:] &= ~inside[:-1]
+    starts[row_start] = inside[row_start]
+    per_row = np.add.reduceat(starts.astype(np.int64), row_start)
+    # the lower median of each box's rows with ink (as _quantile), boxes without any: 0
+    lit = per_row > 0
+    box_of, counts = row_box[lit], per_row[lit]
+    order = np.lexsort((counts, box_of))
+    rows_lit = np.bincount(box_of, minlength=len(b))
+    offsets = np.cumsum(rows_lit) - rows_lit
+    runs = np.zeros(len(b))
+    has = rows_lit > 0
+    median = counts[order][offsets[has] + (rows_lit[has] - 1) // 2]
+    heights, widths = b[:, 3] - b[:, 1] + 1, b[:, 2] - b[:, 0] + 1
+    runs[has] = median.astype(np.float64) * heights[has] / widths[has]
+    return runs
 
 
 def surround_roughness(frame_ink: FrameInk, box: Box) -> float:
@@ -558,8 +607,10 @@ def text_like(
     if glyphs == 0 or (glyphs == 1 and (rough > ROUGH_SHARE or width < 2 * height)):
         return LineEvidence(rough, glyphs, share, 0.0, 1.0, height, width)  # not a line
     bottoms = stats[glyph, 1] + heights[glyph]
-    baseline = float(np.mean(np.abs(bottoms - _quantile(bottoms, 0.5)) <= 0.15 * height + 1))
-    if rough <= ROUGH_SHARE and int(_quantile(frame_ink.level[sl][inner > 0], 0.5)) - background < (
+    on_base = np.abs(bottoms - _quantile(bottoms, 0.5)) <= 0.15 * height + 1
+    baseline = np.count_nonzero(on_base) / on_base.size
+    lit = inner > 0
+    if rough <= ROUGH_SHARE and int(_quantile(frame_ink.level[sl][lit], 0.5)) - background < (
         PANEL_CONTRAST
     ):
         rough = 1.0  # flat but hardly darker than the strokes: fine speckle, not a panel
@@ -573,7 +624,7 @@ def text_like(
         )
     ):
         return LineEvidence(rough, glyphs, share, baseline, 1.0, height, width)  # not text
-    stroke = 2.0 * float(_quantile(frame_ink.distance_in(box)[inner > 0], 0.9)) / height
+    stroke = 2.0 * float(_quantile(frame_ink.distance_in(box)[lit], 0.9)) / height
     if not verdict_only and glyphs > 1:
         runs = _runs(inner, height, width)
     flat, spread = 1.0, 0
@@ -584,10 +635,10 @@ def text_like(
         # each glyph's peak and share of ink within 10 levels of it, all glyphs at once from
         # the labels of the box's ink (the glyphs lie wholly inside the box)
         own = np.asarray(inside[glyph] + 1)  # the glyphs' labels, ascending
-        labels = frame_ink.labels[sl][inner > 0]
+        labels = frame_ink.labels[sl][lit]
         at = np.minimum(np.searchsorted(own, labels), own.size - 1)
         mine = own[at] == labels
-        which, pixels = at[mine], frame_ink.level[sl][inner > 0][mine]
+        which, pixels = at[mine], frame_ink.level[sl][lit][mine]
         peak_of = np.zeros(own.size, np.int64)
         np.maximum.at(peak_of, which, pixels)
         near = np.bincount(which, weights=pixels >= peak_of[which] - 10, minlength=own.size)
@@ -761,12 +812,21 @@ def _lines(frame_ink: FrameInk, least: int) -> list[Box]:
         (b[0], b[1], b[2], b[3])
         for b in chains[((counts > 1) | (widths >= 2 * heights)) & (heights >= least)].tolist()
     ]
+    if not candidates:
+        return []
+    # the verdicts taken before text_like, all candidates at once (see _rejected): no
+    # glyph, one glyph in a short box, one blob crossing few strokes per row
+    b = np.asarray(candidates, np.int64).reshape(-1, 4)
+    glyphs = frame_ink.glyph_counts(candidates)
+    wide = b[:, 2] - b[:, 0] >= 2 * (b[:, 3] - b[:, 1]) + 1
+    keep = (glyphs > 1) | ((glyphs == 1) & wide)
+    single = np.flatnonzero(keep & (glyphs == 1))
+    keep[single[_runs_many(frame_ink.ink, b[single]) < MIN_RUNS]] = False
     accepted: list[Box] = []
-    for box, glyphs in zip(candidates, frame_ink.glyph_counts(candidates).tolist(), strict=True):
-        if _rejected(frame_ink, box, glyphs):
-            continue
+    for k in np.flatnonzero(keep).tolist():
+        box = candidates[k]
         surround = _surround(frame_ink, box)
-        if surround[0] > ROUGH_SHARE and glyphs < TEXTURE_GLYPHS:
+        if surround[0] > ROUGH_SHARE and glyphs[k] < TEXTURE_GLYPHS:
             continue  # on a textured surround a line needs more glyphs (text_like)
         evidence = text_like(frame_ink, box, verdict_only=True, surround=surround)
         if evidence.is_text:
@@ -803,7 +863,8 @@ def _marks_above_below(ink: np.ndarray, box: Box, reach: int = 2) -> Box:
 
 def _rejected(frame_ink: FrameInk, box: Box, glyphs: int) -> bool:
     """What :func:`text_like` rejects whatever the surround, from the glyphs inside ``box``
-    and, for one glyph, the ink runs its rows cross (touching letters cross many)."""
+    and, for one glyph, the ink runs its rows cross (touching letters cross many). (One box
+    at a time: :func:`_lines` takes the same verdicts on all candidates at once.)"""
     x0, y0, x1, y1 = box
     if glyphs == 0 or (glyphs == 1 and x1 - x0 < 2 * (y1 - y0) + 1):
         return True

@@ -216,3 +216,48 @@ def test_cheap_verdicts_reject_only_what_text_like_rejects(family):
             cheap += 1
             assert not verdict, box
     assert cheap > 100 and kept > 3
+
+
+@pytest.mark.parametrize("family", TUNING_FAMILIES[:2])
+def test_runs_of_many_boxes_at_once_are_each_box_s(family):
+    """The candidates' ink runs taken all at once (:func:`textlines._runs_many`) equal those
+    of each box alone, frame edges included."""
+    frame_ink = _frame_ink(family)
+    rows, cols = frame_ink.ink.shape
+    rng = np.random.default_rng(12)
+    boxes = _random_boxes(rng, frame_ink.ink.shape, 150)
+    boxes += [(0, 0, 30, 9), (cols - 40, rows - 12, cols - 1, rows - 1), (5, 5, 5, 5)]
+    runs = textlines._runs_many(frame_ink.ink, np.array(boxes))
+    for k, (x0, y0, x1, y1) in enumerate(boxes):
+        inner = frame_ink.ink[y0 : y1 + 1, x0 : x1 + 1]
+        assert runs[k] == textlines._runs(inner, y1 - y0 + 1, x1 - x0 + 1), boxes[k]
+    assert (runs > 0).sum() > 30 and len(set(runs.tolist())) > 10  # not all alike
+    assert textlines._runs_many(frame_ink.ink, np.zeros((0, 4))).size == 0
+
+
+@pytest.mark.parametrize("family", TUNING_FAMILIES[:2])
+def test_glyph_counts_are_the_glyphs_among_the_blobs_inside(family):
+    """:meth:`FrameInk.glyph_counts` (all boxes at once, each against the blobs starting in
+    its columns) counts what :func:`textlines.text_like` counts as glyphs in each box."""
+    frame_ink = _frame_ink(family)
+    rng = np.random.default_rng(13)
+    boxes = _random_boxes(rng, frame_ink.ink.shape, 300)
+    x, y, w, h = (frame_ink.stats[:, k] for k in range(4))
+    chains, _ = textlines._chain_boxes(np.column_stack((x, y, x + w - 1, y + h - 1))[h >= 6])
+    boxes += [(a, b, c, d) for a, b, c, d in chains.tolist()]  # the detector's candidates
+    got = frame_ink.glyph_counts(boxes).tolist()
+    want = []
+    for x0, y0, x1, y1 in boxes:
+        st = frame_ink.stats[frame_ink.blobs_inside((x0, y0, x1, y1))]
+        height = y1 - y0 + 1
+        want.append(
+            int(
+                (
+                    (st[:, 3] >= max(MIN_TEXT_HEIGHT - 1, textlines.GLYPH_HEIGHT * height))
+                    & (st[:, 2] <= max(textlines.GLYPH_MIN_WIDTH, textlines.GLYPH_WIDTH * height))
+                ).sum()
+            )
+        )
+    assert got == want
+    assert sum(1 for n in want if n > 1) > 10  # boxes holding glyphs were asked about
+    assert frame_ink.glyph_counts([]).size == 0
