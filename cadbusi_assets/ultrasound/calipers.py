@@ -945,6 +945,7 @@ def colour_marks(
     *,
     grey: np.ndarray | None = None,
     seeds: np.ndarray | None = None,
+    holding: np.ndarray | None = None,
 ) -> list[_Mark]:
     """Caliper marks among the connected components of ``layer`` (uint8 0/1, the pixels of
     mark colours): '+' and 'x' of any size in range (the centre), arrows (the tip).
@@ -952,7 +953,8 @@ def colour_marks(
     With ``grey`` (white marks), arrows only where the pixels around a component are not
     bright (a drawn arrow on tissue, not a piece of bright speckle). With ``seeds`` (uint8
     0/1, the layer's shape), arrows only, and only on components holding a pixel of it (the
-    others are context: text lines, clutter)."""
+    others are context: text lines, clutter). With ``holding`` (uint8 0/1, the layer's
+    shape), marks of any kind only on components holding a pixel of it."""
     # All below looks at the lit pixels and no farther than 2 px around them (component
     # crops, rings), but for the clutter count (on the whole layer): the lit pixels'
     # bounding box grown by 2 px is searched, its origin even (the labelling's 2x2 blocks
@@ -979,10 +981,11 @@ def colour_marks(
         & (np.minimum(stats[:, 2], stats[:, 3]) >= 2)
     )
     sized[0] = False
-    if seeds is not None:
-        holding = np.zeros(count, bool)
-        holding[labels[seeds[y0 : by + bh + 2, x0 : bx + bw + 2] > 0]] = True
-        sized &= holding
+    for must in (seeds, holding):
+        if must is not None:
+            held = np.zeros(count, bool)
+            held[labels[must[y0 : by + bh + 2, x0 : bx + bw + 2] > 0]] = True
+            sized &= held
     arrow_ok = np.ones(count, bool)
     # (only when some component could be an arrow)
     if arrows and grey is not None and (sized & (stats[:, 4] <= 6 * side_max)).any():
@@ -1345,11 +1348,12 @@ def detect_calipers(
         taken = [m if m.style == ">" else at_point(m.x, m.y, m.score, m.style) for m in kept]
         kept += [
             m
-            for m in colour_marks(cv2.bitwise_or(white, dimmed), arrows=False, grey=grey_crop)
+            for m in colour_marks(
+                cv2.bitwise_or(white, dimmed), arrows=False, grey=grey_crop, holding=dimmed
+            )
             if m.score >= min_score
             and (inside is None or inside[m.y, m.x])
             and not over(m.x, m.y, taken)
-            and cv2.countNonZero(dimmed[m.box[1] : m.box[3] + 1, m.box[0] : m.box[2] + 1])
             and _dim_core(grey_crop, m.x, m.y) <= DIM_CORE_MAX
         ]
     # White marks that bright speckle touches or JPEG breaks: the templates on the white
