@@ -13,7 +13,9 @@ are also found as connected components (:func:`colour_marks`): '+' and 'x' of an
 (candidate centres and their arm tests for all components at once, then a model fit), and
 arrows (white ones only off bright speckle and off black bands). White crosses that JPEG
 dims or bright speckle touches are found by the templates on the white strokes and the thin
-bright ridges (:func:`white_ridges`). Small coloured marks whose colour JPEG has smeared
+bright ridges (:func:`white_ridges`; on bright speckle, the ridges duller than the mark do not
+count against it), and as components of the thin pixels of a lower white level on those
+ridges (:data:`DIM_WHITE_LEVEL`). Small coloured marks whose colour JPEG has smeared
 into a blob are found in the blob's brightest channel (:func:`smeared_marks`).
 
 >>> import numpy as np
@@ -516,6 +518,8 @@ CLUTTER_SIDE = 41
 CROSS_FILL = 0.7
 #: White marks are drawn at least this bright.
 WHITE_MARK_LEVEL = 250
+#: ... and where JPEG dims them, their thin pixels at least this bright (crosses only).
+DIM_WHITE_LEVEL = 225
 _DISC5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 _SQUARE5 = np.ones((5, 5), np.uint8)
 #: A white arrow: at most this share of the pixels around it at this grey level or above.
@@ -783,12 +787,18 @@ def _arrow_tip(component: np.ndarray) -> tuple[float, int, int] | None:
     return min(1.0, wide / (0.5 * length)), round(tx), round(ty)
 
 
-def white_strokes(grey: np.ndarray, coloured: np.ndarray, *, crossings: bool = False) -> np.ndarray:
+def white_strokes(
+    grey: np.ndarray,
+    coloured: np.ndarray,
+    *,
+    crossings: bool = False,
+    level: int = WHITE_MARK_LEVEL,
+) -> np.ndarray:
     """uint8 0/1: grey pixels at :data:`WHITE_MARK_LEVEL` or above that an opening with a
     5x5 disc removes (strokes up to 4 px wide, not blobs of saturated speckle). With
     ``crossings``, the opening is with a 5x5 square, which fits where two 3-px strokes
     cross no more than along them (the disc does, and takes a thick cross's centre)."""
-    white = ((grey >= WHITE_MARK_LEVEL) & (coloured == 0)).astype(np.uint8)
+    white = ((grey >= level) & (coloured == 0)).astype(np.uint8)
     if not cv2.countNonZero(white):
         return white
     blobs = cv2.morphologyEx(white, cv2.MORPH_OPEN, _SQUARE5 if crossings else _DISC5)
@@ -878,6 +888,46 @@ def white_ridges(grey: np.ndarray, coloured: np.ndarray) -> np.ndarray:
     return cv2.bitwise_and(joined, cv2.threshold(coloured, 0, 1, cv2.THRESH_BINARY_INV)[1])
 
 
+#: A mark of the dim pass is thin strokes: of the 5x5 pixels around its centre, at most
+#: this many at :data:`DIM_WHITE_LEVEL` or above (a blob of bright speckle fills more).
+DIM_CORE_MAX = 14
+
+
+def _dim_core(grey: np.ndarray, x: int, y: int) -> int:
+    """Pixels at :data:`DIM_WHITE_LEVEL` or above among the 5x5 around ``(x, y)``."""
+    core = grey[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3]
+    return int(np.count_nonzero(core >= DIM_WHITE_LEVEL))
+
+
+#: A white cross on bright speckle: its strokes are at least this bright (median) and the
+#: ridges that make its ring busy are speckle if darker than them by this much.
+ALONE_LEVEL, ALONE_MARGIN = 235.0, 25.0
+
+
+def _alone_among_duller(ridges: np.ndarray, grey: np.ndarray, x: int, y: int, style: str) -> bool:
+    """Whether the cross at ``(x, y)`` on ``ridges`` stands alone once the ridges clearly
+    duller than its strokes (bright speckle around a white mark) are left out."""
+    k = np.arange(-ARM, ARM + 1)
+    if style == "+":
+        ys, xs = (
+            np.concatenate([np.full_like(k, y), y + k]),
+            np.concatenate([x + k, np.full_like(k, x)]),
+        )
+    else:
+        ys, xs = np.concatenate([y + k, y + k]), np.concatenate([x + k, x - k])
+    inside = (ys >= 0) & (ys < grey.shape[0]) & (xs >= 0) & (xs < grey.shape[1])
+    if not inside.any():
+        return False
+    level = float(np.median(grey[ys[inside], xs[inside]]))
+    if level < ALONE_LEVEL:
+        return False
+    reach = CONTEXT_REACH
+    y0, x0 = max(0, y - reach), max(0, x - reach)
+    near = (slice(y0, y + reach + 1), slice(x0, x + reach + 1))
+    bright = ridges[near] & (grey[near] >= level - ALONE_MARGIN).astype(np.uint8)
+    return context_rejection(bright, x - x0, y - y0, style) is None
+
+
 def _components(layer: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     """8-connected components of ``layer``: count, labels and stats, as
     ``cv2.connectedComponentsWithStats`` gives them; 16-bit labels when they fit (the same
@@ -895,6 +945,7 @@ def colour_marks(
     *,
     grey: np.ndarray | None = None,
     seeds: np.ndarray | None = None,
+    holding: np.ndarray | None = None,
 ) -> list[_Mark]:
     """Caliper marks among the connected components of ``layer`` (uint8 0/1, the pixels of
     mark colours): '+' and 'x' of any size in range (the centre), arrows (the tip).
@@ -902,7 +953,8 @@ def colour_marks(
     With ``grey`` (white marks), arrows only where the pixels around a component are not
     bright (a drawn arrow on tissue, not a piece of bright speckle). With ``seeds`` (uint8
     0/1, the layer's shape), arrows only, and only on components holding a pixel of it (the
-    others are context: text lines, clutter)."""
+    others are context: text lines, clutter). With ``holding`` (uint8 0/1, the layer's
+    shape), marks of any kind only on components holding a pixel of it."""
     # All below looks at the lit pixels and no farther than 2 px around them (component
     # crops, rings), but for the clutter count (on the whole layer): the lit pixels'
     # bounding box grown by 2 px is searched, its origin even (the labelling's 2x2 blocks
@@ -929,10 +981,11 @@ def colour_marks(
         & (np.minimum(stats[:, 2], stats[:, 3]) >= 2)
     )
     sized[0] = False
-    if seeds is not None:
-        holding = np.zeros(count, bool)
-        holding[labels[seeds[y0 : by + bh + 2, x0 : bx + bw + 2] > 0]] = True
-        sized &= holding
+    for must in (seeds, holding):
+        if must is not None:
+            held = np.zeros(count, bool)
+            held[labels[must[y0 : by + bh + 2, x0 : bx + bw + 2] > 0]] = True
+            sized &= held
     arrow_ok = np.ones(count, bool)
     # (only when some component could be an arrow)
     if arrows and grey is not None and (sized & (stats[:, 4] <= 6 * side_max)).any():
@@ -1284,18 +1337,43 @@ def detect_calipers(
     # A white mark the templates found keeps the templates' centre.
     taken = [at_point(m.x, m.y, m.score, m.style) if m in marks else m for m in kept]
     kept += [m for m in white_marks if not over(m.x, m.y, taken)]
+    # White crosses that JPEG dimmed below WHITE_MARK_LEVEL in places (broken components):
+    # crosses only, on the thin pixels of a lower level, where no mark is yet. The dimmed
+    # pixels must be on thin ridges (not the smooth slope of a bright speckle blob), and a
+    # mark found there must hold some (the white pass judged the others).
+    thin_ridges = white_ridges(grey_crop, coloured)
+    dim = white_strokes(grey_crop, coloured, crossings=True, level=DIM_WHITE_LEVEL)
+    dimmed = cv2.bitwise_and(cv2.subtract(dim, white), thin_ridges)
+    if cv2.countNonZero(dimmed):
+        taken = [m if m.style == ">" else at_point(m.x, m.y, m.score, m.style) for m in kept]
+        kept += [
+            m
+            for m in colour_marks(
+                cv2.bitwise_or(white, dimmed), arrows=False, grey=grey_crop, holding=dimmed
+            )
+            if m.score >= min_score
+            and (inside is None or inside[m.y, m.x])
+            and not over(m.x, m.y, taken)
+            and _dim_core(grey_crop, m.x, m.y) <= DIM_CORE_MAX
+        ]
     # White marks that bright speckle touches or JPEG breaks: the templates on the white
     # strokes alone.
     if cv2.countNonZero(white):
-        ridges = white_ridges(grey_crop, coloured) | white
+        ridges = thin_ridges | white
         wy, wx, w_score, w_style = _score(ridges, coloured, grey_crop, arm, inside)
         passed = w_score >= min_score
         if passed.any():
 
             def on_ridges(group: _Group) -> bool:
-                return any(
-                    context_rejection(ridges, x, y, group.style) is None for x, y in group.members
-                )
+                for x, y in group.members:
+                    why = context_rejection(ridges, x, y, group.style)
+                    if why is None:
+                        return True
+                    if why == "clutter" and _alone_among_duller(
+                        ridges, grey_crop, x, y, group.style
+                    ):
+                        return True
+                return False
 
             for g in _group(wy[passed], wx[passed], w_score[passed], w_style[passed], arm):
                 # Crosses already kept cover arm-sized boxes; arrows their components.
