@@ -126,6 +126,16 @@ class CaliperMasks:
         return self.fill | self.recolour
 
 
+def _maps_of(
+    sub: np.ndarray, maps: ColourMaps | None, y0: int, y1: int, x0: int, x1: int
+) -> ColourMaps | None:
+    """The :class:`.overlay.ColourMaps` of ``sub`` (``frame[y0:y1, x0:x1]``): cropped from
+    the frame's ``maps`` when given (they are per pixel), else computed; None when grey."""
+    if sub.ndim != 3:
+        return None
+    return maps.crop(y0, y1, x0, x1) if maps is not None else ColourMaps.of(sub)
+
+
 def _window(shape: tuple[int, ...], x: int, y: int, half: int) -> tuple[int, int, int, int]:
     height, width = shape[:2]
     return max(0, x - half), max(0, y - half), min(width, x + half + 1), min(height, y + half + 1)
@@ -140,12 +150,14 @@ def _bright(grey: np.ndarray) -> np.ndarray:
 
 
 def _mark_masks(
-    frame: np.ndarray, grey: np.ndarray, x: int, y: int
+    frame: np.ndarray, grey: np.ndarray, x: int, y: int, maps: ColourMaps | None = None
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
-    """Fill and recolour masks of one mark in its window, and the window (exclusive end)."""
+    """Fill and recolour masks of one mark in its window, and the window (exclusive end);
+    ``maps``: the frame's :class:`.overlay.ColourMaps`, when the caller has them."""
     wx0, wy0, wx1, wy1 = _window(frame.shape, x, y, REACH + HALO_REACH[0] // 2 + 2)
     sub, sub_grey = frame[wy0:wy1, wx0:wx1], grey[wy0:wy1, wx0:wx1]
-    candidates = overlay_candidates(sub, sub_grey)
+    sub_maps = _maps_of(sub, maps, wy0, wy1, wx0, wx1)
+    candidates = overlay_candidates(sub, sub_grey, sub_maps)
     cx, cy = x - wx0, y - wy0
     fills = {style: stroke_fill(candidates, cx, cy, style) for style in ("+", "x")}
     arms = {style: arm_length(candidates, cx, cy, style, limit=REACH) for style in ("+", "x")}
@@ -173,7 +185,7 @@ def _mark_masks(
         halo_band: np.ndarray = cv2.dilate(
             band, cv2.getStructuringElement(cv2.MORPH_RECT, HALO_REACH)
         )
-        tint = chroma(sub)
+        tint = sub_maps.chroma if sub_maps is not None else chroma(sub)
         # The halo is JPEG's on a grey image: on a colour map (Doppler, elastography) the
         # tinted pixels around the mark are the map's, and they stay.
         outside = tint[halo_band == 0]
@@ -286,11 +298,14 @@ def _overlay_at(
     return lit & allowed
 
 
-def _mark_colour(frame: np.ndarray, fill: np.ndarray, x: int, y: int) -> np.ndarray | None:
+def _mark_colour(
+    frame: np.ndarray, fill: np.ndarray, x: int, y: int, maps: ColourMaps | None = None
+) -> np.ndarray | None:
     """Mean colour of the clearly coloured fill pixels within 5 px of ``(x, y)``."""
     y0, x0 = max(0, y - 5), max(0, x - 5)
     sub = frame[y0 : y + 6, x0 : x + 6]
-    keep = fill[y0 : y + 6, x0 : x + 6] & (chroma(sub) >= CHROMA_LEVEL)
+    tint = chroma(sub) if maps is None else maps.chroma[y0 : y + 6, x0 : x + 6]
+    keep = fill[y0 : y + 6, x0 : x + 6] & (tint >= CHROMA_LEVEL)
     if not keep.any():
         return None
     return np.asarray(sub[keep].mean(axis=0))
@@ -407,6 +422,7 @@ def _colour_graphics(
     *,
     white: bool = False,
     blocked: np.ndarray | None = None,
+    frame_maps: ColourMaps | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None, list[bool]]:
     """Full-frame masks of the coloured caliper graphics of ``points`` (None when there are
     none): the drawn pixels, and the pixels of the graphics' components off the marks' grey
@@ -429,7 +445,8 @@ def _colour_graphics(
 
     A component under a point is a mark only when :func:`_mark_sized` (not a colour map).
     With two coloured marks, the dots JPEG faded are added (:func:`_faint_traces`), except
-    on ``blocked`` pixels (full frame, the colour maps' of :func:`_on_colour_map`)."""
+    on ``blocked`` pixels (full frame, the colour maps' of :func:`_on_colour_map`).
+    ``frame_maps``: ``frame``'s :class:`.overlay.ColourMaps`, when the caller has them."""
     handled = [False] * len(points)
     if (frame.ndim != 3 and not white) or not points:
         return None, None, handled
@@ -439,7 +456,7 @@ def _colour_graphics(
     x0, y0 = max(0, min(xs) - margin), max(0, min(ys) - margin)
     x1, y1 = min(width, max(xs) + margin + 1), min(height, max(ys) + margin + 1)
     sub, sub_grey = frame[y0:y1, x0:x1], grey[y0:y1, x0:x1]
-    maps = ColourMaps.of(sub) if sub.ndim == 3 else None
+    maps = _maps_of(sub, frame_maps, y0, y1, x0, x1)
     tinted = maps.chroma >= CHROMA_LEVEL if maps is not None else np.zeros(sub_grey.shape, bool)
     if white:
         layer = white_strokes(sub_grey, tinted.astype(np.uint8)).astype(bool)
@@ -677,21 +694,25 @@ def _region_masks(
     fill = np.zeros(frame.shape[:2], bool)
     recolour = np.zeros(frame.shape[:2], bool)
     # Coloured pixels of a colour map (Doppler, elastography): no mark's halo, line or trace.
-    on_map = _on_colour_map(frame)
-    graphics, off_level, coloured = _colour_graphics(frame, grey, points, blocked=on_map)
+    # Chroma and brightest channel once for the region (per pixel: every window crops them).
+    maps = ColourMaps.of(frame) if frame.ndim == 3 else None
+    on_map = _on_colour_map(frame, maps)
+    graphics, off_level, coloured = _colour_graphics(
+        frame, grey, points, blocked=on_map, frame_maps=maps
+    )
     if graphics is not None:
         fill |= graphics
-        recolour |= _halo(frame, graphics if off_level is None else graphics | off_level)
+        recolour |= _halo(frame, graphics if off_level is None else graphics | off_level, maps)
     rest = [p for p, c in zip(points, coloured, strict=True) if not c]
     # White marks keep their stroke model below (JPEG breaks thin white strokes); their
     # numbers and dots come from the thin near-white components.
-    whites, _, _ = _colour_graphics(frame, grey, rest, white=True)
+    whites, _, _ = _colour_graphics(frame, grey, rest, white=True, frame_maps=maps)
     if whites is not None:
         fill |= whites
     for (x, y), done in zip(points, coloured, strict=True):
         if done:
             continue
-        mark, halo, (wx0, wy0, wx1, wy1) = _mark_masks(frame, grey, x, y)
+        mark, halo, (wx0, wy0, wx1, wy1) = _mark_masks(frame, grey, x, y, maps)
         fill[wy0:wy1, wx0:wx1] |= mark.astype(bool)
         recolour[wy0:wy1, wx0:wx1] |= halo.astype(bool)
     if lines:
@@ -704,7 +725,7 @@ def _region_masks(
                     # Its dots are of the marks' colour: among the coloured graphics already
                     # unless JPEG faded them, so only pixels tinted like the marks count.
                     if i not in colours:
-                        colours[i] = _mark_colour(frame, fill, *p)
+                        colours[i] = _mark_colour(frame, fill, *p, maps)
                     found = colours[i]
                     if found is None:
                         continue
@@ -750,7 +771,8 @@ def _region_masks(
                     drawn = np.zeros((y1 - y0, x1 - x0), np.uint8)
                     drawn[ly - y0, lx - x0] = 1
                     near = cv2.dilate(drawn, np.ones(HALO_REACH[::-1], np.uint8))
-                    tint = chroma(frame[y0:y1, x0:x1]) >= HALO_CHROMA
+                    assert maps is not None
+                    tint = maps.chroma[y0:y1, x0:x1] >= HALO_CHROMA
                     recolour[y0:y1, x0:x1] |= near.astype(bool) & tint
     recolour &= ~fill
     if on_map is not None:
@@ -769,14 +791,14 @@ COLOUR_MAP_SHARE = 0.4
 COLOUR_MAP_SIDE = 41
 
 
-def _on_colour_map(frame: np.ndarray) -> np.ndarray | None:
+def _on_colour_map(frame: np.ndarray, maps: ColourMaps | None = None) -> np.ndarray | None:
     """Boolean mask of the coloured pixels of a colour map (Doppler, elastography) in
     ``frame``, None for a grey frame or one without coloured pixels. On a map, the tinted
     pixels around a mark are the map's, not JPEG's halo, and the map's pixels of about a
     mark's colour are not the dots of its line."""
     if frame.ndim != 3:
         return None
-    coloured = chroma(frame) >= CHROMA_LEVEL
+    coloured = (chroma(frame) if maps is None else maps.chroma) >= CHROMA_LEVEL
     if np.count_nonzero(coloured) < COLOUR_MAP_SHARE * COLOUR_MAP_SIDE**2:
         return None  # too few coloured pixels for any square to reach the share
     share = cv2.boxFilter(
@@ -871,15 +893,18 @@ def _promote_bright(grey: np.ndarray, fill: np.ndarray, recolour: np.ndarray) ->
     sub_recolour &= ~promote
 
 
-def _halo(frame: np.ndarray, drawn: np.ndarray) -> np.ndarray:
-    """The tinted pixels JPEG smears around coloured graphics ``drawn`` (full frame)."""
+def _halo(frame: np.ndarray, drawn: np.ndarray, maps: ColourMaps | None = None) -> np.ndarray:
+    """The tinted pixels JPEG smears around coloured graphics ``drawn`` (full frame;
+    ``maps``: ``frame``'s :class:`.overlay.ColourMaps`, when the caller has them)."""
     out = np.zeros(drawn.shape, bool)
     bx, by, bw, bh = cv2.boundingRect(drawn.astype(np.uint8))
     rx, ry = HALO_REACH[0] // 2, HALO_REACH[1] // 2
     x0, y0 = max(0, bx - rx), max(0, by - ry)
     x1, y1 = min(frame.shape[1], bx + bw + rx), min(frame.shape[0], by + bh + ry)
     near = cv2.dilate(drawn[y0:y1, x0:x1].astype(np.uint8), np.ones(HALO_REACH[::-1], np.uint8))
-    tint = chroma(frame[y0:y1, x0:x1]) >= HALO_CHROMA
+    tint = (chroma(frame[y0:y1, x0:x1]) if maps is None else maps.chroma[y0:y1, x0:x1]) >= (
+        HALO_CHROMA
+    )
     out[y0:y1, x0:x1] = near.astype(bool) & tint
     return out & ~drawn
 
