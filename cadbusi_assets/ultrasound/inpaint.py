@@ -289,13 +289,33 @@ def _overlay_at(
     # A white stroke: bright and brighter than its neighbourhood's mean.
     maybe = np.flatnonzero(allowed & ~lit & (g >= WHITE_LEVEL))
     if maybe.size:
-        half = BACKGROUND_SIDE // 2
-        offsets = np.arange(-half, half + 1)
-        wy = np.clip(ys[maybe, None] + offsets, 0, grey.shape[0] - 1)
-        wx = np.clip(xs[maybe, None] + offsets, 0, grey.shape[1] - 1)
-        background = np.rint(grey[wy[:, :, None], wx[:, None, :]].mean(axis=(1, 2)))
+        background = np.rint(_box_sums(grey, xs[maybe], ys[maybe]) / BACKGROUND_SIDE**2)
         lit[maybe] = g[maybe] - background >= WHITE_CONTRAST
     return lit & allowed
+
+
+def _box_sums(grey: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Sum of the :data:`BACKGROUND_SIDE` square of ``grey`` around each pixel ``(xs, ys)``,
+    the frame's edge replicated (exact integers, float64): one integral image over the box
+    around the pixels instead of a gathered square per pixel."""
+    half = BACKGROUND_SIDE // 2
+    height, width = grey.shape
+    bx0, by0 = int(xs.min()) - half, int(ys.min()) - half
+    bx1, by1 = int(xs.max()) + half + 1, int(ys.max()) + half + 1
+    x0, y0, x1, y1 = max(0, bx0), max(0, by0), min(width, bx1), min(height, by1)
+    box = cv2.copyMakeBorder(
+        np.ascontiguousarray(grey[y0:y1, x0:x1]),
+        y0 - by0,
+        by1 - y1,
+        x0 - bx0,
+        bx1 - x1,
+        cv2.BORDER_REPLICATE,
+    )
+    total = cv2.integral(box, sdepth=cv2.CV_32S)
+    cx, cy = xs - bx0 - half, ys - by0 - half  # the squares' first row and column
+    side = BACKGROUND_SIDE
+    sums = total[cy + side, cx + side] - total[cy, cx + side] - total[cy + side, cx] + total[cy, cx]
+    return sums.astype(np.float64)
 
 
 def _mark_colour(
@@ -950,12 +970,10 @@ def _windows(union: np.ndarray) -> list[tuple[int, int, int, int]]:
     """``(x, y, w, h)`` of the marks' surroundings (one per group of nearby masked pixels)."""
     if not union.any():
         return []
-    bx, by, bw, bh = cv2.boundingRect(union.astype(np.uint8))
+    bx, by, bw, bh = cv2.boundingRect(union.view(np.uint8))
     x0, y0 = max(0, bx - CONTEXT), max(0, by - CONTEXT)
     x1, y1 = min(union.shape[1], bx + bw + CONTEXT), min(union.shape[0], by + bh + CONTEXT)
-    near = cv2.dilate(
-        union[y0:y1, x0:x1].astype(np.uint8), np.ones((2 * CONTEXT + 1,) * 2, np.uint8)
-    )
+    near = cv2.dilate(union[y0:y1, x0:x1].view(np.uint8), np.ones((2 * CONTEXT + 1,) * 2, np.uint8))
     contours, _ = cv2.findContours(near, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     boxes = []
     for contour in contours:
