@@ -401,13 +401,14 @@ def _on_ray(centres: np.ndarray, mark: np.ndarray) -> np.ndarray:
     # A line's first dot is within RAY_START of the mark: the rays through those, each
     # re-aimed through the farthest dot of its run while the run grows.
     best: np.ndarray | None = None
+    candidates = rel[near]
     for seed in near[dist[near] <= RAY_START]:
-        run = _run(rel[near], rel[seed] / dist[seed])
+        run = _run(candidates, rel[seed] / dist[seed])
         for _ in range(RAY_REAIM):
             if len(run) < 2:
                 break
-            tip = rel[near[run[-1]]]
-            longer = _run(rel[near], tip / np.hypot(*tip))
+            tip = candidates[run[-1]]
+            longer = _run(candidates, tip / np.hypot(*tip))
             if len(longer) <= len(run):
                 break
             run = longer
