@@ -269,21 +269,27 @@ def _overlay_at(
     edge). ``colours`` (one RGB row per pixel, NaN for none): a pixel with a colour counts
     only where it is tinted that way, even faintly (the dots of a coloured line that JPEG
     faded toward white)."""
-    g = grey[ys, xs].astype(np.float64)
+    g = grey[ys, xs]
     lit = g >= SATURATED_LEVEL
     allowed = np.ones(len(xs), bool)
     if frame.ndim == 3:
-        rgb = frame[ys, xs].astype(np.float64)
-        high, low = rgb.max(axis=1), rgb.min(axis=1)
-        lit |= (high - low >= CHROMA_LEVEL) & (high >= 100) & (g >= COLOUR_MARK_LEVEL)
+        rgb8 = frame[ys, xs]
+        high = rgb8.max(axis=1).astype(np.int16)
+        spread = high - rgb8.min(axis=1)
+        lit |= (spread >= CHROMA_LEVEL) & (high >= 100) & (g >= COLOUR_MARK_LEVEL)
         if colours is not None:
+            # The tint matters only where a pixel may count (lit, or bright enough for a
+            # white stroke): tested there alone (a sample of a white line has no colour).
+            coloured = ~np.isnan(colours[:, 0])
+            at = np.flatnonzero(coloured & (lit | (g >= WHITE_LEVEL)))
+            allowed = ~coloured
+            rgb = rgb8[at].astype(np.float64)
             tint = rgb - rgb.mean(axis=1, keepdims=True)
-            ref = colours - colours.mean(axis=1, keepdims=True)
+            ref = colours[at] - colours[at].mean(axis=1, keepdims=True)
             ref /= np.maximum(np.sqrt((ref * ref).sum(axis=1, keepdims=True)), 1e-6)
             norm = np.sqrt((tint * tint).sum(axis=1))
             along = (tint * ref).sum(axis=1)
-            tinted = (along >= TINT_COSINE * norm) & (high - low >= HALO_CHROMA)
-            allowed = np.where(np.isnan(colours[:, 0]), True, tinted)
+            allowed[at] = (along >= TINT_COSINE * norm) & (spread[at] >= HALO_CHROMA)
     elif colours is not None:
         allowed = np.isnan(colours[:, 0])
     # A white stroke: bright and brighter than its neighbourhood's mean.
