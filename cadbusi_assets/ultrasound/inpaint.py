@@ -626,9 +626,14 @@ def _faint_traces(
         lit |= _tinted(pixels, colour)
     if not lit.any():
         return out
-    candidates = np.zeros(grey.shape, np.uint8)
-    candidates.reshape(-1)[at[lit]] = 1
+    # Components of the candidates in their bounding box only (a component does not depend
+    # on the empty pixels around; centres back in ``sub``'s coordinates).
+    cy, cx = np.divmod(at[lit], grey.shape[1])
+    bx0, by0, bx1, by1 = int(cx.min()), int(cy.min()), int(cx.max()) + 1, int(cy.max()) + 1
+    candidates = np.zeros((by1 - by0, bx1 - bx0), np.uint8)
+    candidates[cy - by0, cx - bx0] = 1
     count, labels, stats, centres = cv2.connectedComponentsWithStats(candidates, connectivity=8)
+    centres = centres + (bx0, by0)
     k = np.flatnonzero(np.maximum(stats[:, 2], stats[:, 3]) <= FAINT_DOT_SIDE)
     k = k[k > 0]
     if k.size == 0:
@@ -642,7 +647,8 @@ def _faint_traces(
         inside = np.hypot(*(centres[k] - (p + q) / 2).T) <= radius + 3
         if radius >= 12 and inside.any():
             keep[k[inside][_on_trace(centres[k[inside]], p, q)]] = True
-    return keep[labels]
+    out[by0:by1, bx0:bx1] = keep[labels]
+    return out
 
 
 def _tinted(pixels: np.ndarray, colour: np.ndarray) -> np.ndarray:
