@@ -627,13 +627,16 @@ def _faint_traces(
     if not lit.any():
         return out
     # Components of the candidates in their bounding box only (a component does not depend
-    # on the empty pixels around; centres back in ``sub``'s coordinates).
+    # on the empty pixels around). Centres back in ``sub``'s coordinates as OpenCV computes
+    # them there (its integer coordinate sums over the area: the same bits).
     cy, cx = np.divmod(at[lit], grey.shape[1])
     bx0, by0, bx1, by1 = int(cx.min()), int(cy.min()), int(cx.max()) + 1, int(cy.max()) + 1
     candidates = np.zeros((by1 - by0, bx1 - bx0), np.uint8)
     candidates[cy - by0, cx - bx0] = 1
     count, labels, stats, centres = cv2.connectedComponentsWithStats(candidates, connectivity=8)
-    centres = centres + (bx0, by0)
+    area = stats[:, 4:5].astype(np.float64)
+    sums = np.rint(centres * area) + area * np.array([bx0, by0], np.float64)
+    centres = sums / area
     k = np.flatnonzero(np.maximum(stats[:, 2], stats[:, 3]) <= FAINT_DOT_SIDE)
     k = k[k > 0]
     if k.size == 0:
