@@ -126,6 +126,16 @@ class CaliperMasks:
         return self.fill | self.recolour
 
 
+def _maps_of(
+    sub: np.ndarray, maps: ColourMaps | None, y0: int, y1: int, x0: int, x1: int
+) -> ColourMaps | None:
+    """The :class:`.overlay.ColourMaps` of ``sub`` (``frame[y0:y1, x0:x1]``): cropped from
+    the frame's ``maps`` when given (they are per pixel), else computed; None when grey."""
+    if sub.ndim != 3:
+        return None
+    return maps.crop(y0, y1, x0, x1) if maps is not None else ColourMaps.of(sub)
+
+
 def _window(shape: tuple[int, ...], x: int, y: int, half: int) -> tuple[int, int, int, int]:
     height, width = shape[:2]
     return max(0, x - half), max(0, y - half), min(width, x + half + 1), min(height, y + half + 1)
@@ -140,12 +150,14 @@ def _bright(grey: np.ndarray) -> np.ndarray:
 
 
 def _mark_masks(
-    frame: np.ndarray, grey: np.ndarray, x: int, y: int
+    frame: np.ndarray, grey: np.ndarray, x: int, y: int, maps: ColourMaps | None = None
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
-    """Fill and recolour masks of one mark in its window, and the window (exclusive end)."""
+    """Fill and recolour masks of one mark in its window, and the window (exclusive end);
+    ``maps``: the frame's :class:`.overlay.ColourMaps`, when the caller has them."""
     wx0, wy0, wx1, wy1 = _window(frame.shape, x, y, REACH + HALO_REACH[0] // 2 + 2)
     sub, sub_grey = frame[wy0:wy1, wx0:wx1], grey[wy0:wy1, wx0:wx1]
-    candidates = overlay_candidates(sub, sub_grey)
+    sub_maps = _maps_of(sub, maps, wy0, wy1, wx0, wx1)
+    candidates = overlay_candidates(sub, sub_grey, sub_maps)
     cx, cy = x - wx0, y - wy0
     fills = {style: stroke_fill(candidates, cx, cy, style) for style in ("+", "x")}
     arms = {style: arm_length(candidates, cx, cy, style, limit=REACH) for style in ("+", "x")}
@@ -173,7 +185,7 @@ def _mark_masks(
         halo_band: np.ndarray = cv2.dilate(
             band, cv2.getStructuringElement(cv2.MORPH_RECT, HALO_REACH)
         )
-        tint = chroma(sub)
+        tint = sub_maps.chroma if sub_maps is not None else chroma(sub)
         # The halo is JPEG's on a grey image: on a colour map (Doppler, elastography) the
         # tinted pixels around the mark are the map's, and they stay.
         outside = tint[halo_band == 0]
@@ -257,40 +269,69 @@ def _overlay_at(
     edge). ``colours`` (one RGB row per pixel, NaN for none): a pixel with a colour counts
     only where it is tinted that way, even faintly (the dots of a coloured line that JPEG
     faded toward white)."""
-    g = grey[ys, xs].astype(np.float64)
+    g = grey[ys, xs]
     lit = g >= SATURATED_LEVEL
     allowed = np.ones(len(xs), bool)
     if frame.ndim == 3:
-        rgb = frame[ys, xs].astype(np.float64)
-        high, low = rgb.max(axis=1), rgb.min(axis=1)
-        lit |= (high - low >= CHROMA_LEVEL) & (high >= 100) & (g >= COLOUR_MARK_LEVEL)
+        rgb8 = frame[ys, xs]
+        high = rgb8.max(axis=1).astype(np.int16)
+        spread = high - rgb8.min(axis=1)
+        lit |= (spread >= CHROMA_LEVEL) & (high >= 100) & (g >= COLOUR_MARK_LEVEL)
         if colours is not None:
+            # The tint matters only where a pixel may count (lit, or bright enough for a
+            # white stroke): tested there alone (a sample of a white line has no colour).
+            coloured = ~np.isnan(colours[:, 0])
+            at = np.flatnonzero(coloured & (lit | (g >= WHITE_LEVEL)))
+            allowed = ~coloured
+            rgb = rgb8[at].astype(np.float64)
             tint = rgb - rgb.mean(axis=1, keepdims=True)
-            ref = colours - colours.mean(axis=1, keepdims=True)
+            ref = colours[at] - colours[at].mean(axis=1, keepdims=True)
             ref /= np.maximum(np.sqrt((ref * ref).sum(axis=1, keepdims=True)), 1e-6)
             norm = np.sqrt((tint * tint).sum(axis=1))
             along = (tint * ref).sum(axis=1)
-            tinted = (along >= TINT_COSINE * norm) & (high - low >= HALO_CHROMA)
-            allowed = np.where(np.isnan(colours[:, 0]), True, tinted)
+            allowed[at] = (along >= TINT_COSINE * norm) & (spread[at] >= HALO_CHROMA)
     elif colours is not None:
         allowed = np.isnan(colours[:, 0])
     # A white stroke: bright and brighter than its neighbourhood's mean.
     maybe = np.flatnonzero(allowed & ~lit & (g >= WHITE_LEVEL))
     if maybe.size:
-        half = BACKGROUND_SIDE // 2
-        offsets = np.arange(-half, half + 1)
-        wy = np.clip(ys[maybe, None] + offsets, 0, grey.shape[0] - 1)
-        wx = np.clip(xs[maybe, None] + offsets, 0, grey.shape[1] - 1)
-        background = np.rint(grey[wy[:, :, None], wx[:, None, :]].mean(axis=(1, 2)))
+        background = np.rint(_box_sums(grey, xs[maybe], ys[maybe]) / BACKGROUND_SIDE**2)
         lit[maybe] = g[maybe] - background >= WHITE_CONTRAST
     return lit & allowed
 
 
-def _mark_colour(frame: np.ndarray, fill: np.ndarray, x: int, y: int) -> np.ndarray | None:
+def _box_sums(grey: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Sum of the :data:`BACKGROUND_SIDE` square of ``grey`` around each pixel ``(xs, ys)``,
+    the frame's edge replicated (exact integers, float64): one integral image over the box
+    around the pixels instead of a gathered square per pixel."""
+    half = BACKGROUND_SIDE // 2
+    height, width = grey.shape
+    bx0, by0 = int(xs.min()) - half, int(ys.min()) - half
+    bx1, by1 = int(xs.max()) + half + 1, int(ys.max()) + half + 1
+    x0, y0, x1, y1 = max(0, bx0), max(0, by0), min(width, bx1), min(height, by1)
+    box = cv2.copyMakeBorder(
+        np.ascontiguousarray(grey[y0:y1, x0:x1]),
+        y0 - by0,
+        by1 - y1,
+        x0 - bx0,
+        bx1 - x1,
+        cv2.BORDER_REPLICATE,
+    )
+    total = cv2.integral(box, sdepth=cv2.CV_32S)
+    cx, cy = xs - bx0 - half, ys - by0 - half  # the squares' first row and column
+    side = BACKGROUND_SIDE
+    sums = total[cy + side, cx + side] - total[cy, cx + side] - total[cy + side, cx] + total[cy, cx]
+    return sums.astype(np.float64)
+
+
+def _mark_colour(
+    frame: np.ndarray, fill: np.ndarray, x: int, y: int, maps: ColourMaps | None = None
+) -> np.ndarray | None:
     """Mean colour of the clearly coloured fill pixels within 5 px of ``(x, y)``."""
     y0, x0 = max(0, y - 5), max(0, x - 5)
     sub = frame[y0 : y + 6, x0 : x + 6]
-    keep = fill[y0 : y + 6, x0 : x + 6] & (chroma(sub) >= CHROMA_LEVEL)
+    tint = chroma(sub) if maps is None else maps.chroma[y0 : y + 6, x0 : x + 6]
+    keep = fill[y0 : y + 6, x0 : x + 6] & (tint >= CHROMA_LEVEL)
     if not keep.any():
         return None
     return np.asarray(sub[keep].mean(axis=0))
@@ -366,13 +407,14 @@ def _on_ray(centres: np.ndarray, mark: np.ndarray) -> np.ndarray:
     # A line's first dot is within RAY_START of the mark: the rays through those, each
     # re-aimed through the farthest dot of its run while the run grows.
     best: np.ndarray | None = None
+    candidates = rel[near]
     for seed in near[dist[near] <= RAY_START]:
-        run = _run(rel[near], rel[seed] / dist[seed])
+        run = _run(candidates, rel[seed] / dist[seed])
         for _ in range(RAY_REAIM):
             if len(run) < 2:
                 break
-            tip = rel[near[run[-1]]]
-            longer = _run(rel[near], tip / np.hypot(*tip))
+            tip = candidates[run[-1]]
+            longer = _run(candidates, tip / np.hypot(*tip))
             if len(longer) <= len(run):
                 break
             run = longer
@@ -407,6 +449,7 @@ def _colour_graphics(
     *,
     white: bool = False,
     blocked: np.ndarray | None = None,
+    frame_maps: ColourMaps | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None, list[bool]]:
     """Full-frame masks of the coloured caliper graphics of ``points`` (None when there are
     none): the drawn pixels, and the pixels of the graphics' components off the marks' grey
@@ -429,7 +472,8 @@ def _colour_graphics(
 
     A component under a point is a mark only when :func:`_mark_sized` (not a colour map).
     With two coloured marks, the dots JPEG faded are added (:func:`_faint_traces`), except
-    on ``blocked`` pixels (full frame, the colour maps' of :func:`_on_colour_map`)."""
+    on ``blocked`` pixels (full frame, the colour maps' of :func:`_on_colour_map`).
+    ``frame_maps``: ``frame``'s :class:`.overlay.ColourMaps`, when the caller has them."""
     handled = [False] * len(points)
     if (frame.ndim != 3 and not white) or not points:
         return None, None, handled
@@ -439,7 +483,7 @@ def _colour_graphics(
     x0, y0 = max(0, min(xs) - margin), max(0, min(ys) - margin)
     x1, y1 = min(width, max(xs) + margin + 1), min(height, max(ys) + margin + 1)
     sub, sub_grey = frame[y0:y1, x0:x1], grey[y0:y1, x0:x1]
-    maps = ColourMaps.of(sub) if sub.ndim == 3 else None
+    maps = _maps_of(sub, frame_maps, y0, y1, x0, x1)
     tinted = maps.chroma >= CHROMA_LEVEL if maps is not None else np.zeros(sub_grey.shape, bool)
     if white:
         layer = white_strokes(sub_grey, tinted.astype(np.uint8)).astype(bool)
@@ -582,9 +626,17 @@ def _faint_traces(
         lit |= _tinted(pixels, colour)
     if not lit.any():
         return out
-    candidates = np.zeros(grey.shape, np.uint8)
-    candidates.reshape(-1)[at[lit]] = 1
+    # Components of the candidates in their bounding box only (a component does not depend
+    # on the empty pixels around). Centres back in ``sub``'s coordinates as OpenCV computes
+    # them there (its integer coordinate sums over the area: the same bits).
+    cy, cx = np.divmod(at[lit], grey.shape[1])
+    bx0, by0, bx1, by1 = int(cx.min()), int(cy.min()), int(cx.max()) + 1, int(cy.max()) + 1
+    candidates = np.zeros((by1 - by0, bx1 - bx0), np.uint8)
+    candidates[cy - by0, cx - bx0] = 1
     count, labels, stats, centres = cv2.connectedComponentsWithStats(candidates, connectivity=8)
+    area = stats[:, 4:5].astype(np.float64)
+    sums = np.rint(centres * area) + area * np.array([bx0, by0], np.float64)
+    centres = sums / area
     k = np.flatnonzero(np.maximum(stats[:, 2], stats[:, 3]) <= FAINT_DOT_SIDE)
     k = k[k > 0]
     if k.size == 0:
@@ -598,7 +650,8 @@ def _faint_traces(
         inside = np.hypot(*(centres[k] - (p + q) / 2).T) <= radius + 3
         if radius >= 12 and inside.any():
             keep[k[inside][_on_trace(centres[k[inside]], p, q)]] = True
-    return keep[labels]
+    out[by0:by1, bx0:bx1] = keep[labels]
+    return out
 
 
 def _tinted(pixels: np.ndarray, colour: np.ndarray) -> np.ndarray:
@@ -677,21 +730,25 @@ def _region_masks(
     fill = np.zeros(frame.shape[:2], bool)
     recolour = np.zeros(frame.shape[:2], bool)
     # Coloured pixels of a colour map (Doppler, elastography): no mark's halo, line or trace.
-    on_map = _on_colour_map(frame)
-    graphics, off_level, coloured = _colour_graphics(frame, grey, points, blocked=on_map)
+    # Chroma and brightest channel once for the region (per pixel: every window crops them).
+    maps = ColourMaps.of(frame) if frame.ndim == 3 else None
+    on_map = _on_colour_map(frame, maps)
+    graphics, off_level, coloured = _colour_graphics(
+        frame, grey, points, blocked=on_map, frame_maps=maps
+    )
     if graphics is not None:
         fill |= graphics
-        recolour |= _halo(frame, graphics if off_level is None else graphics | off_level)
+        recolour |= _halo(frame, graphics if off_level is None else graphics | off_level, maps)
     rest = [p for p, c in zip(points, coloured, strict=True) if not c]
     # White marks keep their stroke model below (JPEG breaks thin white strokes); their
     # numbers and dots come from the thin near-white components.
-    whites, _, _ = _colour_graphics(frame, grey, rest, white=True)
+    whites, _, _ = _colour_graphics(frame, grey, rest, white=True, frame_maps=maps)
     if whites is not None:
         fill |= whites
     for (x, y), done in zip(points, coloured, strict=True):
         if done:
             continue
-        mark, halo, (wx0, wy0, wx1, wy1) = _mark_masks(frame, grey, x, y)
+        mark, halo, (wx0, wy0, wx1, wy1) = _mark_masks(frame, grey, x, y, maps)
         fill[wy0:wy1, wx0:wx1] |= mark.astype(bool)
         recolour[wy0:wy1, wx0:wx1] |= halo.astype(bool)
     if lines:
@@ -704,7 +761,7 @@ def _region_masks(
                     # Its dots are of the marks' colour: among the coloured graphics already
                     # unless JPEG faded them, so only pixels tinted like the marks count.
                     if i not in colours:
-                        colours[i] = _mark_colour(frame, fill, *p)
+                        colours[i] = _mark_colour(frame, fill, *p, maps)
                     found = colours[i]
                     if found is None:
                         continue
@@ -750,7 +807,8 @@ def _region_masks(
                     drawn = np.zeros((y1 - y0, x1 - x0), np.uint8)
                     drawn[ly - y0, lx - x0] = 1
                     near = cv2.dilate(drawn, np.ones(HALO_REACH[::-1], np.uint8))
-                    tint = chroma(frame[y0:y1, x0:x1]) >= HALO_CHROMA
+                    assert maps is not None
+                    tint = maps.chroma[y0:y1, x0:x1] >= HALO_CHROMA
                     recolour[y0:y1, x0:x1] |= near.astype(bool) & tint
     recolour &= ~fill
     if on_map is not None:
@@ -769,14 +827,14 @@ COLOUR_MAP_SHARE = 0.4
 COLOUR_MAP_SIDE = 41
 
 
-def _on_colour_map(frame: np.ndarray) -> np.ndarray | None:
+def _on_colour_map(frame: np.ndarray, maps: ColourMaps | None = None) -> np.ndarray | None:
     """Boolean mask of the coloured pixels of a colour map (Doppler, elastography) in
     ``frame``, None for a grey frame or one without coloured pixels. On a map, the tinted
     pixels around a mark are the map's, not JPEG's halo, and the map's pixels of about a
     mark's colour are not the dots of its line."""
     if frame.ndim != 3:
         return None
-    coloured = chroma(frame) >= CHROMA_LEVEL
+    coloured = (chroma(frame) if maps is None else maps.chroma) >= CHROMA_LEVEL
     if np.count_nonzero(coloured) < COLOUR_MAP_SHARE * COLOUR_MAP_SIDE**2:
         return None  # too few coloured pixels for any square to reach the share
     share = cv2.boxFilter(
@@ -871,15 +929,18 @@ def _promote_bright(grey: np.ndarray, fill: np.ndarray, recolour: np.ndarray) ->
     sub_recolour &= ~promote
 
 
-def _halo(frame: np.ndarray, drawn: np.ndarray) -> np.ndarray:
-    """The tinted pixels JPEG smears around coloured graphics ``drawn`` (full frame)."""
+def _halo(frame: np.ndarray, drawn: np.ndarray, maps: ColourMaps | None = None) -> np.ndarray:
+    """The tinted pixels JPEG smears around coloured graphics ``drawn`` (full frame;
+    ``maps``: ``frame``'s :class:`.overlay.ColourMaps`, when the caller has them)."""
     out = np.zeros(drawn.shape, bool)
     bx, by, bw, bh = cv2.boundingRect(drawn.astype(np.uint8))
     rx, ry = HALO_REACH[0] // 2, HALO_REACH[1] // 2
     x0, y0 = max(0, bx - rx), max(0, by - ry)
     x1, y1 = min(frame.shape[1], bx + bw + rx), min(frame.shape[0], by + bh + ry)
     near = cv2.dilate(drawn[y0:y1, x0:x1].astype(np.uint8), np.ones(HALO_REACH[::-1], np.uint8))
-    tint = chroma(frame[y0:y1, x0:x1]) >= HALO_CHROMA
+    tint = (chroma(frame[y0:y1, x0:x1]) if maps is None else maps.chroma[y0:y1, x0:x1]) >= (
+        HALO_CHROMA
+    )
     out[y0:y1, x0:x1] = near.astype(bool) & tint
     return out & ~drawn
 
@@ -925,12 +986,10 @@ def _windows(union: np.ndarray) -> list[tuple[int, int, int, int]]:
     """``(x, y, w, h)`` of the marks' surroundings (one per group of nearby masked pixels)."""
     if not union.any():
         return []
-    bx, by, bw, bh = cv2.boundingRect(union.astype(np.uint8))
+    bx, by, bw, bh = cv2.boundingRect(union.view(np.uint8))
     x0, y0 = max(0, bx - CONTEXT), max(0, by - CONTEXT)
     x1, y1 = min(union.shape[1], bx + bw + CONTEXT), min(union.shape[0], by + bh + CONTEXT)
-    near = cv2.dilate(
-        union[y0:y1, x0:x1].astype(np.uint8), np.ones((2 * CONTEXT + 1,) * 2, np.uint8)
-    )
+    near = cv2.dilate(union[y0:y1, x0:x1].view(np.uint8), np.ones((2 * CONTEXT + 1,) * 2, np.uint8))
     contours, _ = cv2.findContours(near, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     boxes = []
     for contour in contours:
