@@ -600,11 +600,17 @@ def _fit_centres(
     # centroid's then the crossing's.
     row, column = most_lit(ly), most_lit(lx)
     u, v = most_lit(lx - ly), most_lit(lx + ly)
+    # A crossing at the centroid is the same candidate again (its fit is the same): left out.
+    crossing = ((u + v) // 2, (v - u) // 2)
     cands = [
         ("+", centroid, everywhere),
-        ("+", (column, row), everywhere),
+        ("+", (column, row), (column != centroid[0]) | (row != centroid[1])),
         ("x", centroid, everywhere),
-        ("x", ((u + v) // 2, (v - u) // 2), (u + v) % 2 == 0),
+        (
+            "x",
+            crossing,
+            ((u + v) % 2 == 0) & ((crossing[0] != centroid[0]) | (crossing[1] != centroid[1])),
+        ),
     ]
     cx = np.concatenate([c[1][0] for c in cands])
     cy = np.concatenate([c[1][1] for c in cands])
@@ -984,7 +990,10 @@ def colour_marks(
     for must in (seeds, holding):
         if must is not None:
             held = np.zeros(count, bool)
-            held[labels[must[y0 : by + bh + 2, x0 : bx + bw + 2] > 0]] = True
+            found_at = cv2.findNonZero(must[y0 : by + bh + 2, x0 : bx + bw + 2])  # (few)
+            if found_at is not None:
+                xy = found_at.reshape(-1, 2)
+                held[labels[xy[:, 1], xy[:, 0]]] = True
             sized &= held
     arrow_ok = np.ones(count, bool)
     # (only when some component could be an arrow)
