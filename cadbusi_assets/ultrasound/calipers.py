@@ -279,8 +279,11 @@ def _arm_runs_many(
     return np.where(counted.any(axis=2), last, 0)
 
 
-def stroke_fill(candidates: np.ndarray, x: int, y: int, style: str, arm: int = ARM) -> float:
-    """Share of the mark's two strokes (half-size ``arm``) that is lit."""
+def stroke_pixels(
+    shape: tuple[int, ...], x: int, y: int, style: str, arm: int = ARM
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the two strokes (half-size ``arm``) of a ``style`` mark centred at
+    ``(x, y)``, those inside an image of ``shape`` only."""
     k = np.arange(-arm, arm + 1)
     if style == "+":
         ys = np.concatenate([np.full_like(k, y), y + k])
@@ -288,8 +291,14 @@ def stroke_fill(candidates: np.ndarray, x: int, y: int, style: str, arm: int = A
     else:
         ys = np.concatenate([y + k, y + k])
         xs = np.concatenate([x + k, x - k])
-    inside = (ys >= 0) & (ys < candidates.shape[0]) & (xs >= 0) & (xs < candidates.shape[1])
-    return float(candidates[ys[inside], xs[inside]].mean()) if inside.any() else 0.0
+    inside = (ys >= 0) & (ys < shape[0]) & (xs >= 0) & (xs < shape[1])
+    return ys[inside], xs[inside]
+
+
+def stroke_fill(candidates: np.ndarray, x: int, y: int, style: str, arm: int = ARM) -> float:
+    """Share of the mark's two strokes (half-size ``arm``) that is lit."""
+    ys, xs = stroke_pixels(candidates.shape, x, y, style, arm)
+    return float(candidates[ys, xs].mean()) if ys.size else 0.0
 
 
 def same_kind(coloured: np.ndarray, grey: np.ndarray, x: int, y: int, style: str) -> np.ndarray:
@@ -297,16 +306,8 @@ def same_kind(coloured: np.ndarray, grey: np.ndarray, x: int, y: int, style: str
     ones about as bright as its strokes (bright tissue rims are darker than white marks)."""
     if stroke_fill(coloured, x, y, style) >= 0.5:
         return coloured
-    k = np.arange(-ARM, ARM + 1)
-    if style == "+":
-        ys, xs = (
-            np.concatenate([np.full_like(k, y), y + k]),
-            np.concatenate([x + k, np.full_like(k, x)]),
-        )
-    else:
-        ys, xs = np.concatenate([y + k, y + k]), np.concatenate([x + k, x - k])
-    inside = (ys >= 0) & (ys < grey.shape[0]) & (xs >= 0) & (xs < grey.shape[1])
-    level = float(np.median(grey[ys[inside], xs[inside]])) if inside.any() else 255.0
+    ys, xs = stroke_pixels(grey.shape, x, y, style)
+    level = float(np.median(grey[ys, xs])) if ys.size else 255.0
     return (grey >= max(180.0, level - 40.0)).astype(np.uint8)
 
 
@@ -913,18 +914,10 @@ ALONE_LEVEL, ALONE_MARGIN = 235.0, 25.0
 def _alone_among_duller(ridges: np.ndarray, grey: np.ndarray, x: int, y: int, style: str) -> bool:
     """Whether the cross at ``(x, y)`` on ``ridges`` stands alone once the ridges clearly
     duller than its strokes (bright speckle around a white mark) are left out."""
-    k = np.arange(-ARM, ARM + 1)
-    if style == "+":
-        ys, xs = (
-            np.concatenate([np.full_like(k, y), y + k]),
-            np.concatenate([x + k, np.full_like(k, x)]),
-        )
-    else:
-        ys, xs = np.concatenate([y + k, y + k]), np.concatenate([x + k, x - k])
-    inside = (ys >= 0) & (ys < grey.shape[0]) & (xs >= 0) & (xs < grey.shape[1])
-    if not inside.any():
+    ys, xs = stroke_pixels(grey.shape, x, y, style)
+    if not ys.size:
         return False
-    level = float(np.median(grey[ys[inside], xs[inside]]))
+    level = float(np.median(grey[ys, xs]))
     if level < ALONE_LEVEL:
         return False
     reach = CONTEXT_REACH
