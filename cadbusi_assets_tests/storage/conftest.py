@@ -31,9 +31,11 @@ def _wait_until(url: str, process: subprocess.Popen | None = None, timeout: floa
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if requests.get(url, timeout=1).status_code < 500:
+            # moto answers its first request only after importing its backends: seconds on
+            # a loaded machine, so a slow answer is waited for like a refused connection.
+            if requests.get(url, timeout=5).status_code < 500:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             pass
         if (process is not None and process.poll() is not None) or time.monotonic() > deadline:
             pytest.fail(f"emulator at {url} did not start", pytrace=False)
