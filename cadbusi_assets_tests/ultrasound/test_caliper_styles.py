@@ -15,14 +15,11 @@ from cadbusi_assets.ultrasound.analysis import analyze_frame
 from cadbusi_assets.ultrasound.calipers import detect_calipers
 from cadbusi_assets.ultrasound.inpaint import caliper_mask
 from cadbusi_assets_tests.support import time_limit
+from cadbusi_assets_tests.ultrasound.caliper_frames import nearest
 from cadbusi_demo.screens.calipers import CaliperStyle, draw_calipers
 from cadbusi_demo.screens_heldout import HELDOUT_FAMILIES, TUNING_FAMILIES, render_screen
 
 YELLOW, GREEN, CYAN, WHITE = (255, 255, 0), (0, 255, 0), (0, 255, 255), (255, 255, 255)
-
-
-def _nearest(point: tuple[int, int], found: list[tuple[int, int]]) -> float:
-    return min((math.hypot(point[0] - x, point[1] - y) for x, y in found), default=math.inf)
 
 
 def _styled_frame(family: str, seed: int, style: CaliperStyle):
@@ -72,7 +69,7 @@ def test_every_style_is_found_at_its_mark_centres(glyph, size, extra):
     found = analyze_frame(frame, [], ocr=False).calipers.points
     assert len(found) == len(drawn.points), (style.name, found, drawn.points)
     for point in drawn.points:
-        assert _nearest(point, found) <= 2.0, (style.name, point, found)
+        assert nearest(point, found) <= 2.0, (style.name, point, found)
     # The inpainting mask covers every pixel the calipers drew (numbers, dots, traces too).
     mask = caliper_mask(frame, found)
     assert mask[drawn.mask].mean() >= 0.97, style.name
@@ -86,7 +83,7 @@ def test_white_and_thick_crosses(glyph, thickness):
     found = analyze_frame(frame, [], ocr=False).calipers.points
     assert len(found) == len(drawn.points)
     for point in drawn.points:
-        assert _nearest(point, found) <= 2.0
+        assert nearest(point, found) <= 2.0
 
 
 def test_thick_white_arrows_at_their_tips():
@@ -103,7 +100,7 @@ def test_thick_white_arrows_at_their_tips():
                 detection = analyze_frame(frame, [], ocr=False).calipers
                 for point, style_found in zip(detection.points, detection.styles, strict=True):
                     assert style_found == ">", (family, half, detection)
-                    assert _nearest(point, drawn.points) <= 2.0, (family, half, detection)
+                    assert nearest(point, drawn.points) <= 2.0, (family, half, detection)
                 drawn_total += len(drawn.points)
                 found_at_tips += len(detection.points)
     assert found_at_tips >= 0.6 * drawn_total, (found_at_tips, drawn_total)

@@ -11,14 +11,12 @@ bright speckle re-encoded as JPEG.
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
-from cadbusi_assets.ultrasound.analysis import analyze_frame
 from cadbusi_assets.ultrasound.calipers import detect_calipers
 from cadbusi_assets.ultrasound.overlay import to_grey
 from cadbusi_assets_tests.support import time_limit
+from cadbusi_assets_tests.ultrasound.caliper_frames import check_marks
 from cadbusi_assets_tests.ultrasound.synthetic import make_frame
 from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
 
@@ -42,10 +40,6 @@ TRAPS = [
 ]
 
 
-def _nearest(point: tuple[int, int], found: list[tuple[int, int]]) -> float:
-    return min((math.hypot(point[0] - x, point[1] - y) for x, y in found), default=math.inf)
-
-
 def test_dimmed_white_marks_on_tuning_frames_are_found_without_false_marks():
     assert {family for family, _ in DIMMED} <= set(TUNING_FAMILIES)
     with time_limit(300, "analysing dimmed white marks"):
@@ -53,11 +47,7 @@ def test_dimmed_white_marks_on_tuning_frames_are_found_without_false_marks():
             screen = render_screen(family, seed)
             assert screen.jpeg_quality is not None
             assert screen.caliper_colour == (255, 255, 255)
-            found = analyze_frame(screen.frame, [], ocr=False).calipers.points
-            for point in missed:
-                assert _nearest(point, found) <= 2.0, (family, seed, point)
-            for point in found:
-                assert _nearest(point, screen.calipers) <= 5.0, (family, seed, point)
+            check_marks(screen, missed, (family, seed))
 
 
 def test_speckle_text_and_rims_on_trap_frames_are_not_marks():
@@ -65,9 +55,7 @@ def test_speckle_text_and_rims_on_trap_frames_are_not_marks():
     with time_limit(300, "analysing trap frames"):
         for family, seed in TRAPS:
             screen = render_screen(family, seed)
-            found = analyze_frame(screen.frame, [], ocr=False).calipers.points
-            for point in found:
-                assert _nearest(point, screen.calipers) <= 5.0, (family, seed, point)
+            check_marks(screen, what=(family, seed))
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -8,10 +8,8 @@ its box. Doppler flow blobs are not marks.
 
 from __future__ import annotations
 
-import math
-
-from cadbusi_assets.ultrasound.analysis import analyze_frame
 from cadbusi_assets_tests.support import time_limit
+from cadbusi_assets_tests.ultrasound.caliper_frames import check_marks
 from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
 
 #: (family, seed): true marks missed before (the previous detector found none of these
@@ -26,10 +24,6 @@ SMEARED = {
 }
 
 
-def _nearest(point: tuple[int, int], found: list[tuple[int, int]]) -> float:
-    return min((math.hypot(point[0] - x, point[1] - y) for x, y in found), default=math.inf)
-
-
 def test_smeared_small_marks_on_tuning_frames_are_found_without_false_marks():
     assert {family for family, _ in SMEARED} <= set(TUNING_FAMILIES)
     with time_limit(300, "analysing smeared marks"):
@@ -37,12 +31,7 @@ def test_smeared_small_marks_on_tuning_frames_are_found_without_false_marks():
             screen = render_screen(family, seed)
             assert screen.jpeg_quality is not None
             assert screen.caliper_style.split()[1] == "small"
-            found = analyze_frame(screen.frame, [], ocr=False).calipers.points
-            for point in missed:
-                assert _nearest(point, found) <= 2.0, (family, seed, point)
-            # Every point found is a true mark.
-            for point in found:
-                assert _nearest(point, screen.calipers) <= 5.0, (family, seed, point)
+            check_marks(screen, missed, (family, seed))
 
 
 #: TUNING frames with power Doppler flow on JPEG (orange blobs of a small mark's size), each
@@ -55,6 +44,4 @@ def test_flow_blobs_on_jpeg_doppler_frames_are_not_marks():
         for family, seed in FLOW:
             screen = render_screen(family, seed)
             assert screen.doppler and screen.jpeg_quality is not None
-            found = analyze_frame(screen.frame, [], ocr=False).calipers.points
-            for point in found:
-                assert _nearest(point, screen.calipers) <= 5.0, (family, seed, point)
+            check_marks(screen, what=(family, seed))
