@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,44 @@ os.environ.setdefault("NO_GCE_CHECK", "true")
 @pytest.fixture
 def test_key():
     return TEST_KEY
+
+
+def _install_no_late_state_storage_restore() -> None:
+    """Dagster's ``set_defs_state_storage`` (entered by every ``DagsterInstance.__enter__``)
+    restores the value it replaced when it is left, and also when the garbage collector
+    finalizes a context that nobody left (a schedule context built from an instance reference,
+    a result holding its run context), at some later moment. In a test session that moment can
+    be in the middle of another test, and the restored value a temporary instance deleted long
+    ago (see ``test_dagster_state_storage.py``). This version restores on a real exit, normal
+    or by an exception, as before, and does nothing when it is only finalized."""
+    from contextlib import contextmanager
+
+    import dagster._core.storage.defs_state.base as state_base
+
+    current = state_base._current_storage
+
+    @contextmanager
+    def set_defs_state_storage(storage: state_base.DefsStateStorage | None) -> Iterator[None]:
+        token = current.set(storage)
+        try:
+            yield
+        except GeneratorExit:  # finalized, never left: restore nothing
+            raise
+        except BaseException:
+            _restore(token)
+            raise
+        _restore(token)
+
+    def _restore(token: contextvars.Token) -> None:
+        try:
+            current.reset(token)
+        except ValueError:  # left in another context than the one that entered it
+            current.set(None)
+
+    state_base.set_defs_state_storage = set_defs_state_storage
+
+
+_install_no_late_state_storage_restore()
 
 
 def clear_dagster_state_storage() -> None:
