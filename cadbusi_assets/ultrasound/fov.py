@@ -92,7 +92,7 @@ class FieldOfView:
             mask[y0 : y1 + 1, x0 : x1 + 1] = 1
         else:
             cv2.fillPoly(mask, [np.asarray(self.polygon, np.int32)], 1)
-        return mask.astype(bool)
+        return mask.view(bool)  # 0/1 bytes: a bool view, no copy
 
 
 def _row_counts(mask: np.ndarray) -> np.ndarray:
