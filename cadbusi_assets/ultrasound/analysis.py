@@ -33,7 +33,7 @@ from cadbusi_assets.ultrasound.fov import (
     main_region,
 )
 from cadbusi_assets.ultrasound.ocr import FrameText, find_text_lines, read_frame_text
-from cadbusi_assets.ultrasound.overlay import ColourMaps, coloured_pixels, to_grey
+from cadbusi_assets.ultrasound.overlay import CHROMA_LEVEL, ColourMaps, chroma, to_grey
 from cadbusi_assets.ultrasound.quality import darkness
 from cadbusi_assets.ultrasound.twins import image_signature
 
@@ -197,8 +197,13 @@ def debris_boxes(
     found = [box for box in text_boxes if _intersects(box, crop)]
     if frame.ndim == 3 and not doppler:
         x0, y0, x1, y1 = crop
-        crop_maps = None if maps is None else maps.crop(y0, y1 + 1, x0, x1 + 1)
-        coloured = coloured_pixels(frame[y0 : y1 + 1, x0 : x1 + 1], maps=crop_maps).astype(np.uint8)
+        crop_chroma = (
+            chroma(frame[y0 : y1 + 1, x0 : x1 + 1])
+            if maps is None
+            else maps.chroma[y0 : y1 + 1, x0 : x1 + 1]
+        )
+        # uint8 0/1 of the clearly coloured pixels (:func:`.overlay.coloured_pixels`)
+        _, coloured = cv2.threshold(crop_chroma, CHROMA_LEVEL - 1, 1, cv2.THRESH_BINARY)
         for px, py in caliper_points:  # the marks themselves are not debris
             cx, cy = px - x0, py - y0
             coloured[max(0, cy - 24) : cy + 25, max(0, cx - 24) : cx + 25] = 0

@@ -92,7 +92,17 @@ class FieldOfView:
             mask[y0 : y1 + 1, x0 : x1 + 1] = 1
         else:
             cv2.fillPoly(mask, [np.asarray(self.polygon, np.int32)], 1)
-        return mask.astype(bool)
+        return mask.view(bool)  # 0/1 bytes: a bool view, no copy
+
+
+def _row_counts(mask: np.ndarray) -> np.ndarray:
+    """Non-zero pixels per row of a uint8 0/1 ``mask`` (int32; one OpenCV reduce)."""
+    return cv2.reduce(mask, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+
+
+def _column_counts(mask: np.ndarray) -> np.ndarray:
+    """Non-zero pixels per column of a uint8 0/1 ``mask`` (int32; one OpenCV reduce)."""
+    return cv2.reduce(mask, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
 
 
 def image_regions(regions: Sequence[UltrasoundRegion]) -> list[UltrasoundRegion]:
@@ -116,15 +126,16 @@ def _evidence_mask(grey: np.ndarray, scale: int) -> np.ndarray | None:
         )
     else:
         small = grey
-    mask: np.ndarray = (small > BACKGROUND_LEVEL).astype(np.uint8)
+    _, mask = cv2.threshold(small, BACKGROUND_LEVEL, 1, cv2.THRESH_BINARY)
     kernel_close = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel_close)
     # Header and footer bands span the whole width; an image rarely does, and when it does
     # (an image filling its region) such rows are most of the lit ones.
     # Only thin runs of such rows are bands: two views side by side also light whole rows,
     # in one thick block.
-    full = mask.mean(axis=1) >= BAND_SHARE
-    if 0 < np.count_nonzero(full) < 0.5 * np.count_nonzero(mask.any(axis=1)):
+    counts = _row_counts(mask)
+    full = counts / mask.shape[1] >= BAND_SHARE
+    if 0 < np.count_nonzero(full) < 0.5 * np.count_nonzero(counts):
         thin = max(1, int(BAND_MAX_SHARE * mask.shape[0]))
         rows = np.flatnonzero(full)
         for run in np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1):
@@ -244,17 +255,15 @@ def _cut_tabs(mask: np.ndarray) -> None:
     image's top edge joins it as such a tab, while the image itself narrows gradually (the
     apex of a fan, the arc of a curvilinear probe). Parts beyond an unlit row are other
     components (their own image part, a band) and are left alone."""
-    widths = np.count_nonzero(mask, axis=1)
+    widths = _row_counts(mask)
     widest = int(np.argmax(widths))
     if widths[widest] == 0:
         return
     for step in (-1, 1):
-        r = widest
-        while 0 <= r + step < len(widths) and widths[r + step] >= EDGE_KEEP * widths[r]:
-            r += step
-        end = r + step
-        while 0 <= end < len(widths) and widths[end] > 0:
-            end += step
+        r = _edge(widths, widest, step, 0)
+        beyond = widths[r + step :] if step > 0 else widths[: max(r, 0)][::-1]
+        unlit = np.flatnonzero(beyond == 0)
+        end = r + step * (1 + int(unlit[0]) if len(unlit) else 1 + len(beyond))
         if step < 0:
             mask[end + 1 : r] = 0
         else:
@@ -302,6 +311,11 @@ def _refine_box(
 ) -> Box | None:
     """The refined box (:func:`_refine_view`) of every view in ``component`` (two side by
     side on a dual view), united."""
+    # Counted in the component's box (the empty rest adds no component).
+    bx, by, bw, bh = cv2.boundingRect(component)
+    count = cv2.connectedComponents(component[by : by + bh, bx : bx + bw])[0] if bw else 1
+    if count <= 2:
+        return _refine_view(grey, component, scale, level)
     count, labels = cv2.connectedComponents(component)
     if count <= 2:
         return _refine_view(grey, component, scale, level)
@@ -338,13 +352,11 @@ def _refine_view(
     oy0, oy1 = max(0, y0 - reach), min(height - 1, y1 + reach)
     ox0, ox1 = max(0, x0 - reach), min(width - 1, x1 + reach)
     roi = grey[oy0 : oy1 + 1, ox0 : ox1 + 1]
-    up = cv2.resize(component, (width, height), interpolation=cv2.INTER_NEAREST)[
-        oy0 : oy1 + 1, ox0 : ox1 + 1
-    ]
-    near = cv2.dilate(up, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * reach + 1,) * 2))
-    lit = (roi > level) & near.astype(bool)
-    rows = np.count_nonzero(lit, axis=1)
-    cols = np.count_nonzero(lit, axis=0)
+    near = _near(component, scale, reach, (height, width), (ox0, oy0, ox1, oy1))
+    _, lit = cv2.threshold(roi, level, 1, cv2.THRESH_BINARY)
+    lit = cv2.bitwise_and(lit, near)
+    rows = _row_counts(lit)
+    cols = _column_counts(lit)
     if rows.max(initial=0) < EDGE_MIN_PIXELS or cols.max(initial=0) < EDGE_MIN_PIXELS:
         return None
     middle = (x0 + x1) // 2 - ox0
@@ -358,12 +370,57 @@ def _refine_view(
     return left + ox0, top + oy0, right + ox0, bottom + oy0
 
 
+def _near(
+    component: np.ndarray,
+    scale: int,
+    reach: int,
+    shape: tuple[int, int],
+    roi: Box,
+) -> np.ndarray:
+    """uint8 0/1 mask, over ``roi`` (inclusive, full resolution), of the pixels within
+    ``reach`` (a square) of ``component`` (at ``1/scale`` resolution) brought to the full
+    resolution ``shape`` by nearest neighbours.
+
+    When the full resolution is exactly ``scale`` times the component's and ``reach`` and
+    the roi's corner are multiples of ``scale`` (the usual case), the square is dilated at
+    the component's resolution and the result repeated: the same pixels (each component
+    pixel is a ``scale`` x ``scale`` block, and a square of a whole number of blocks around a
+    block is whole blocks) at a ``scale``-squared share of the work."""
+    height, width = shape
+    ox0, oy0, ox1, oy1 = roi
+    if scale > 1 and (
+        component.shape[0] * scale == height
+        and component.shape[1] * scale == width
+        and reach % scale == 0
+        and ox0 % scale == 0
+        and oy0 % scale == 0
+    ):
+        sx0, sy0 = ox0 // scale, oy0 // scale
+        sx1, sy1 = ox1 // scale, oy1 // scale
+        side = 2 * (reach // scale) + 1
+        small = cv2.dilate(
+            component[sy0 : sy1 + 1, sx0 : sx1 + 1],
+            cv2.getStructuringElement(cv2.MORPH_RECT, (side, side)),
+        )
+        big = cv2.resize(
+            small, (small.shape[1] * scale, small.shape[0] * scale), interpolation=cv2.INTER_NEAREST
+        )
+        return big[: oy1 - oy0 + 1, : ox1 - ox0 + 1]
+    up = cv2.resize(component, (width, height), interpolation=cv2.INTER_NEAREST)[
+        oy0 : oy1 + 1, ox0 : ox1 + 1
+    ]
+    near: np.ndarray = cv2.dilate(
+        up, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * reach + 1,) * 2)
+    )
+    return near
+
+
 def _sector_polygon(component: np.ndarray) -> tuple[list[tuple[float, float]], float] | None:
     """Fit a fan (two straight sides meeting at an apex, inner and outer arcs).
 
     Returns the polygon in the component's pixel coordinates and its IoU with the component.
     """
-    ys_any = np.flatnonzero(component.any(axis=1))
+    ys_any = np.flatnonzero(_row_counts(component))
     if len(ys_any) < 10:
         return None
     top, bottom = int(ys_any[0]), int(ys_any[-1])
@@ -383,10 +440,11 @@ def _sector_polygon(component: np.ndarray) -> tuple[list[tuple[float, float]], f
     apex_y = (b_right - b_left) / (a_left - a_right)
     apex_x = a_left * apex_y + b_left
     theta_left, theta_right = math.atan(a_left), math.atan(a_right)
-    ys, xs = np.nonzero(component)
-    radius = np.hypot(xs - apex_x, ys - apex_y)
-    r_inner = float(np.percentile(radius, 0.2))
-    r_outer = float(np.percentile(radius, 99.8))
+    points = cv2.findNonZero(component).reshape(-1, 2)  # (x, y), as np.nonzero's order
+    radius = np.hypot(points[:, 0] - apex_x, points[:, 1] - apex_y)
+    # both percentiles from one partition, in place (the radii are not used again)
+    quantiles = np.percentile(radius, [0.2, 99.8], overwrite_input=True)
+    r_inner, r_outer = float(quantiles[0]), float(quantiles[1])
     angles = np.linspace(theta_left, theta_right, 24)
     outer = [(apex_x + r_outer * math.sin(t), apex_y + r_outer * math.cos(t)) for t in angles]
     if r_inner > 2.0:
@@ -396,8 +454,8 @@ def _sector_polygon(component: np.ndarray) -> tuple[list[tuple[float, float]], f
     polygon = inner + outer[::-1]
     raster = np.zeros_like(component)
     cv2.fillPoly(raster, [np.round(np.asarray(polygon)).astype(np.int32)], 1)
-    inter = np.count_nonzero(raster & component)
-    union = np.count_nonzero(raster | component)
+    inter = cv2.countNonZero(cv2.bitwise_and(raster, component))
+    union = cv2.countNonZero(raster) + cv2.countNonZero(component) - inter
     return polygon, inter / union if union else 0.0
 
 

@@ -51,9 +51,11 @@ class ColourMaps:
     @classmethod
     def of(cls, rgb: np.ndarray) -> ColourMaps:
         channels = cv2.split(rgb)
-        high = cv2.max(cv2.max(channels[0], channels[1]), channels[2])
-        low = cv2.min(cv2.min(channels[0], channels[1]), channels[2])
-        return cls(cv2.subtract(high, low), high)
+        high = cv2.max(channels[0], channels[1])
+        low = cv2.min(channels[0], channels[1])
+        cv2.max(high, channels[2], dst=high)
+        cv2.min(low, channels[2], dst=low)
+        return cls(cv2.subtract(high, low, dst=low), high)
 
     def crop(self, y0: int, y1: int, x0: int, x1: int) -> ColourMaps:
         """The maps of ``frame[y0:y1, x0:x1]`` (exclusive ends)."""

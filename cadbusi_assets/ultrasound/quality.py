@@ -11,6 +11,7 @@ Every reason that applies is recorded (joined with ``"; "``), so nothing is drop
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import polars as pl
 
@@ -42,13 +43,14 @@ def darkness(grey: np.ndarray, box: Box, fov_mask: np.ndarray | None = None) -> 
     crop = grey[y0 : y1 + 1, x0 : x1 + 1]
     if crop.size == 0:
         return 1.0
-    dark = crop < DARK_LEVEL
+    # uint8 0/1 masks counted with OpenCV (no bool temporaries)
+    _, dark = cv2.threshold(crop, DARK_LEVEL - 1, 1, cv2.THRESH_BINARY_INV)
     if fov_mask is not None:
-        inside = fov_mask[y0 : y1 + 1, x0 : x1 + 1]
-        total = int(np.count_nonzero(inside))
+        inside = np.asarray(fov_mask[y0 : y1 + 1, x0 : x1 + 1], bool).view(np.uint8)
+        total = cv2.countNonZero(inside)
         if total:
-            return round(float(np.count_nonzero(dark & inside)) / total, 4)
-    return round(float(np.count_nonzero(dark)) / dark.size, 4)
+            return round(float(cv2.countNonZero(cv2.bitwise_and(dark, inside))) / total, 4)
+    return round(float(cv2.countNonZero(dark)) / dark.size, 4)
 
 
 def exclusion_reasons(
