@@ -532,6 +532,15 @@ def _learned_readings(images: Sequence[np.ndarray]) -> list[tuple[str, bool, flo
     ]
 
 
+def _no_identifier(text: str, confidence: float) -> bool:
+    """A learned reading that spares tesseract in a verification that parses no annotation:
+    read with at least :data:`~.glyphs.NO_IDENTIFIER_CONFIDENCE` and holding no identifier
+    (:func:`~.glyphs.holds_no_identifier`)."""
+    from cadbusi_assets.ultrasound.glyphs import NO_IDENTIFIER_CONFIDENCE, holds_no_identifier
+
+    return confidence >= NO_IDENTIFIER_CONFIDENCE and holds_no_identifier(text)
+
+
 def screen_vocabulary_lines(level: np.ndarray, boxes: Sequence[Box]) -> dict[Box, str]:
     """The lines of ``boxes`` that the learned line reader reads confidently as the screen's
     own vocabulary (:func:`learned_readings`), with their text; empty when the reader cannot
@@ -608,7 +617,9 @@ def read_frame_text(
     vocabulary (:func:`learned_readings`) keep its text and skip tesseract, except the
     annotation's own lines, read by both (:func:`annotation_text`) unless ``fields`` is
     False (a verification that parses no annotation: the learned reading is kept, as for
-    every vocabulary line); every other line is read
+    every vocabulary line, and so is a reading that holds no identifier at all, such as a
+    misread measurement "M 0.6 TS 0.3" or a clock alone: :func:`_no_identifier`); every
+    other line is read
     by tesseract as without the gate, and the learned reader's own reading of it is added to
     ``strips`` (a second reading that identifiers are matched against too). For the
     de-identification's verification: fast, and still fail-closed for names, IDs and dates;
@@ -628,8 +639,10 @@ def read_frame_text(
         boxes = [f.box for f in found_lines if not f.strip]
         images = {box: clean_line_image(level, box) for box in boxes}
         readings = _learned_readings([images[box] for box in boxes])
-        for box, (text, vocabulary, _) in zip(boxes, readings or [], strict=readings is not None):
-            if vocabulary:
+        for box, (text, vocabulary, confidence) in zip(
+            boxes, readings or [], strict=readings is not None
+        ):
+            if vocabulary or (not fields and _no_identifier(text, confidence)):
                 learned[box] = text
             else:
                 strip_texts.append(text)
