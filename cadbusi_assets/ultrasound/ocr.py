@@ -416,6 +416,32 @@ def _window(box: Box) -> tuple[slice, slice]:
     return slice(max(0, y0 - pad), y1 + pad + 1), slice(max(0, x0 - pad), x1 + pad + 1)
 
 
+def _percentiles(values: np.ndarray, *percents: int) -> list[float]:
+    """``np.percentile(values, percents)`` (its linear method: the same floats, its own
+    arithmetic) from one partition of the values, without numpy's overhead (most of a
+    call's cost on a line's box).
+
+    >>> v = np.array([[3, 250, 7], [90, 0, 128]], np.uint8)
+    >>> _percentiles(v, 60, 98) == list(np.percentile(v, [60, 98]))
+    True
+    """
+    flat = values.ravel()
+    last = flat.size - 1
+    spots = []
+    for percent in percents:
+        virtual = last * (percent / 100)
+        low = last if virtual >= last else int(np.floor(virtual))
+        spots.append((virtual, low, min(low + 1, last)))
+    ordered = np.partition(flat, sorted({k for _, low, high in spots for k in (low, high)}))
+    out = []
+    for virtual, low, high in spots:
+        a, b = ordered[low].item(), ordered[high].item()
+        gamma = virtual - low
+        diff = b - a
+        out.append(float(b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma))
+    return out
+
+
 def clean_line_image(level: np.ndarray, box: Box, height: int = LINE_HEIGHT) -> np.ndarray:
     """Dark text on light for one line of a brightness image, scaled to about ``height``
     px. Pixels darker than the text (speckle around it) become background: below the line's
@@ -423,10 +449,7 @@ def clean_line_image(level: np.ndarray, box: Box, height: int = LINE_HEIGHT) -> 
     x0, y0, x1, y1 = box
     rows = y1 - y0 + 1
     crop = level[_window(box)]
-    # both percentiles in one call (numpy's overhead, not the sort, is most of a call's cost)
-    background, strokes = np.percentile(
-        level[y0 : y1 + 1, x0 : x1 + 1], [BACKGROUND_PERCENTILE, 98]
-    )
+    background, strokes = _percentiles(level[y0 : y1 + 1, x0 : x1 + 1], BACKGROUND_PERCENTILE, 98)
     floor = max(_stroke_floor(float(strokes)), int(background))
     # keeps the pixels above floor - 1, i.e. at least floor (np.where(crop >= floor, crop, 0))
     crop = cv2.threshold(crop, floor - 1, 0, cv2.THRESH_TOZERO)[1]
