@@ -22,7 +22,11 @@ API, cached per line image: static text repeated on every frame of a cine is rea
 A learned gate (:mod:`cadbusi_assets.ultrasound.glyphs`, when :func:`ocr_identifiers` reads
 the frame itself): a small CNN reads every line of the frame first (a pass per line); a line
 it reads with high confidence as the scanner's own vocabulary (gain, probe, annotation,
-measurements) keeps that reading and skips tesseract. Names, IDs, dates and whatever the model is unsure of
+measurements) keeps that reading and skips tesseract, and so does, in the verification of
+:func:`ocr_identifiers` (which parses no annotation), a reading that holds no identifier at
+all (:func:`cadbusi_assets.ultrasound.glyphs.holds_no_identifier`: words of one or two
+letters, numbers of one or two digits, punctuation, vocabulary; a misread "MI 0.6 TIs 0.3",
+a clock drawn alone). Names, IDs, dates and whatever the model is unsure of
 are read by tesseract as before: the gate only spares tesseract lines that cannot hold an
 identifier, so the verification stays fail-closed (without torch or the weights, tesseract
 reads every line).

@@ -63,6 +63,14 @@ GAP = 24
 #: greedy class's probability alone) with 12 of them misread as other vocabulary, 0.45 543
 #: with 13, 0.6 504 with 7.
 MIN_CONFIDENCE = 0.5
+#: A reading that holds no identifier (:func:`holds_no_identifier`) spares tesseract in the
+#: verification when read with at least this confidence. Chosen on tuning material only:
+#: of 239 lines holding a name, ID or date on tuning-family screens (seeds 300000-300059)
+#: and 2000 synthetic name, ID, date and phone lines (every generator face and the Hershey
+#: fonts, over speckle, some blurred or JPEG re-encoded; seed 4242) none was read as such a
+#: reading at 0.3 or above; on those screens 0.3 and 0.4 spare tesseract 13 other lines,
+#: 0.5 10.
+NO_IDENTIFIER_CONFIDENCE = 0.4
 #: Line readings kept per process (:meth:`LineReader.read`).
 CACHE_SIZE = 4096
 
@@ -436,3 +444,48 @@ def is_screen_vocabulary(text: str) -> bool:
     return not all(_BARE_NUMBER.fullmatch(w) for w in words) or (
         len(words) == 1 and len(words[0]) <= 3
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Readings that can hold no identifier: short words and numbers, the screen's own words
+
+#: A word of a reading with no identifier in it: a vocabulary token, a word of one or two
+#: letters, a number of one or two digits (a decimal, a clock or time: "0.6", "3:30"), or
+#: punctuation alone (what the reader reads in speckle: "&", "@").
+_SHORT_WORD = re.compile(r"[A-Z]{1,2}|\d{1,2}(?:[.:]\d{1,2})?|[^A-Z0-9]+")
+#: In a reading with its spaces taken out (as the OCR matching compacts a line): three
+#: letters or more in a row, three digits or more in a row, a date's two separators
+#: ("1.2.3"), or letters and digits in one run of six or more (a name or an ID with a
+#: character or two read as its look-alike: "K0WALSKA", "O39O8483").
+_LETTERS = re.compile(r"[A-Z]{3,}")
+_IDENTIFIER_SHAPE = re.compile(r"\d{3}|\d[./-]\d{1,2}[./-]\d|[A-Z0-9]{6}")
+
+
+def holds_no_identifier(text: str) -> bool:
+    """True when ``text`` (a learned reading) can hold none of the identifiers the OCR
+    verification matches (:func:`cadbusi_assets.deid.ocr.find_identifiers_in_ocr_text`:
+    names of three letters and more, IDs, dates; phone numbers and e-mail addresses), with
+    its spaces or without: every word is a vocabulary token (:func:`is_screen_vocabulary`'s),
+    a word of one or two letters, a number of one or two digits (a decimal, a clock or a
+    time) or punctuation alone; and with the spaces taken out no three letters in a row
+    but a vocabulary word, no three digits in a row, no date ("1.2.3"), no run of six
+    letters and digits. A misread measurement or UI line ("M 0.6 TS 0.3", "VL 0.03 ML"), a
+    clock alone ("3:30"), what the reader reads in speckle ("&").
+
+    >>> holds_no_identifier("M 0.6 TS 0.3"), holds_no_identifier("3:30"), holds_no_identifier("&")
+    (True, True, True)
+    >>> holds_no_identifier("AN NA"), holds_no_identifier("ID 039 084"), holds_no_identifier("1.2.82")
+    (False, False, False)
+    >>> holds_no_identifier("KOWALSKA"), holds_no_identifier("K0 WA L5 KA"), holds_no_identifier("")
+    (False, False, False)
+    """
+    words = text.upper().split()
+    if not words or not all(_TOKEN.fullmatch(w) or _SHORT_WORD.fullmatch(w) for w in words):
+        return False
+    compact = "".join(words)
+    if _IDENTIFIER_SHAPE.search(compact):
+        return False
+    return all(run in _VOCABULARY for run in _LETTERS.findall(compact))
+
+
+_VOCABULARY = frozenset(_WORDS)

@@ -243,3 +243,116 @@ def test_the_fast_forward_reads_as_the_trained_network():
                 assert verdict(fast) == verdict(slow), (family, seed)
                 compared += 1
     assert compared >= 150
+
+
+@pytest.mark.parametrize(
+    ("text", "free"),
+    [
+        ("M 0.6 TS 0.3", True),  # "MI 0.6 TIs 0.3" misread
+        ("VL 0.03 ML", True),
+        ("3:30", True),  # a clock drawn apart from its distance
+        ("&", True),
+        ("GN 36", True),
+        ("AN NA", False),  # "ANNA" once the spaces are out
+        ("KOWALSKA", False),
+        ("K0 WA L5 KA", False),  # a name with look-alike digits
+        ("ID 039 084", False),  # digits that join into an ID
+        ("03908483", False),
+        ("1.2.82", False),
+        ("01/13/1982", False),
+        ("13-JAN-82", False),
+        ("555-0142", False),
+        ("LEE", False),
+        ("RT BREAST OKAFOR", False),
+        ("", False),
+    ],
+)
+def test_a_reading_holds_no_identifier_only_in_short_words_and_numbers(text, free):
+    assert glyphs.holds_no_identifier(text) is free
+
+
+def test_the_verification_spares_tesseract_a_clock_but_not_a_name(monkeypatch):
+    """A verification that parses no annotation (``fields=False``) keeps the learned reading
+    of a line that holds no identifier (a clock drawn alone is no screen vocabulary: a time
+    of day looks the same); the name still goes to tesseract, and the annotation reading
+    (``fields=True``) still reads the clock with tesseract."""
+    _require_tesseract()
+    name = "KOWALSKA^ANNA"
+    frame = _screen([("Gn 48", (20, 20)), (name, (20, 80)), ("10:30", (20, 140))])
+    boxes = ultrasound_ocr.find_text_lines(frame)
+    readings = ultrasound_ocr.learned_readings(brightness(frame), boxes)
+    assert readings is not None
+    by_text = {
+        text: (box, confidence) for box, (text, _, confidence) in zip(boxes, readings, strict=True)
+    }
+    clock_box, clock_confidence = by_text["10:30"]
+    assert clock_confidence >= glyphs.NO_IDENTIFIER_CONFIDENCE
+    assert not glyphs.is_screen_vocabulary("10:30")
+
+    read: list = []
+    original = ultrasound_ocr.read_line
+
+    def counting(lv, box, *image):
+        read.append(box)
+        return original(lv, box, *image)
+
+    monkeypatch.setattr(ultrasound_ocr, "read_line", counting)
+    verification = ultrasound_ocr.read_frame_text(frame, vocabulary_gate=True, fields=False)
+    assert len(read) == 1 and read[0] != clock_box
+    assert "KOWALSKA" in verification.text.upper() and "10:30" in verification.text
+    read.clear()
+    ultrasound_ocr.read_frame_text(frame, vocabulary_gate=True)
+    assert clock_box in read and len(read) == 2
+
+
+def test_no_name_id_date_or_phone_line_reads_as_holding_no_identifier():
+    """The verification's second gate (:func:`~cadbusi_assets.ultrasound.glyphs.holds_no_identifier`
+    at :data:`~cadbusi_assets.ultrasound.glyphs.NO_IDENTIFIER_CONFIDENCE`) spares tesseract
+    no line holding a name, ID, date or phone number, in any face of the generator, on black
+    or on speckle."""
+    from cadbusi_assets.ultrasound.ocr import _no_identifier
+
+    rng = np.random.default_rng(11)
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    faces = ("sans", "sans_bold", "mono", "condensed", "serif", "light", "bitmap")
+
+    def text(kind: int) -> str:
+        if kind == 0:
+            parts = ["".join(rng.choice(list(letters), int(rng.integers(3, 9)))) for _ in "ab"]
+            return "^".join(parts) if rng.random() < 0.5 else " ".join(parts)
+        if kind == 1:
+            return "ID " + "".join(str(d) for d in rng.integers(0, 10, int(rng.integers(5, 9))))
+        if kind == 2:
+            d, m, y = (
+                int(rng.integers(1, 29)),
+                int(rng.integers(1, 13)),
+                int(rng.integers(1930, 2020)),
+            )
+            return (f"{m:02d}/{d:02d}/{y}", f"{d:02d}.{m:02d}.{y}", f"{m}/{d}/{y % 100:02d}")[
+                int(rng.integers(3))
+            ]
+        return f"{int(rng.integers(200, 999))}-{int(rng.integers(1000, 9999))}"
+
+    images, truths = [], []
+    for k in range(100):
+        truth = text(k % 4)
+        frame = _screen([(truth, (20, 100))], face=faces[k % len(faces)], size=10 + k % 13)
+        columns = np.flatnonzero(frame.max(axis=(0, 2)) > 0)
+        if k % 2:
+            speckle = rng.integers(0, 90, frame.shape[:2]).astype(np.uint8)[:, :, None]
+            frame = np.maximum(frame, speckle)
+        level = brightness(frame)
+        boxes = ultrasound_ocr.find_text_lines(frame)
+        # a box that holds the whole text (on speckle the detector can miss a thin face's
+        # end: a box of "ID 5" alone holds no identifier, and reads so)
+        whole = [b for b in boxes if b[0] <= columns[0] + 2 and b[2] >= columns[-1] - 2]
+        images += [ultrasound_ocr.clean_line_image(level, box) for box in whole]
+        truths += [truth] * len(whole)
+    assert len(images) >= 80
+    readings = glyphs.line_reader().read(images)
+    spared = [
+        (truth, r.text)
+        for truth, r in zip(truths, readings, strict=True)
+        if _no_identifier(r.text, r.confidence)
+    ]
+    assert spared == []
