@@ -42,12 +42,16 @@ scattered.
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import cv2
 import numpy as np
+from numpy.typing import DTypeLike
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (inclusive)
 
@@ -90,7 +94,49 @@ _RULER_KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, (1, MAX_LINE_HEIGHT + 
 _CHANNELS = np.ones((1, 3), np.uint8)
 
 
-def brightness(frame: np.ndarray) -> np.ndarray:
+class Buffers(Protocol):
+    """Where a step of the search writes a full-frame result: an array of ``shape`` and
+    ``dtype`` (any content), one per ``name``."""
+
+    def __call__(
+        self, name: str, shape: tuple[int, ...], dtype: DTypeLike = np.uint8
+    ) -> np.ndarray: ...
+
+
+def _fresh(name: str, shape: tuple[int, ...], dtype: DTypeLike = np.uint8) -> np.ndarray:
+    """A new array each time (what the public functions return)."""
+    return np.empty(shape, dtype)
+
+
+class _Reused(threading.local):
+    """The full-frame arrays of :func:`find_text`, kept from one call to the next on a thread
+    (none outlives the call that fills it: the lines found are plain tuples). Fresh ones each
+    frame cost more than the search itself: the allocator hands a frame's dozen buffers back
+    to the system after each frame and takes them again for the next, and the kernel maps and
+    clears every page anew (about 1,800 page faults, 8 ms of a 26 ms frame)."""
+
+    #: At most this many arrays are kept (a frame's names at two or three frame sizes).
+    LIMIT = 32
+
+    def __init__(self) -> None:
+        self.arrays: dict[tuple[str, tuple[int, ...], np.dtype], np.ndarray] = {}
+
+    def __call__(
+        self, name: str, shape: tuple[int, ...], dtype: DTypeLike = np.uint8
+    ) -> np.ndarray:
+        key = (name, tuple(shape), np.dtype(dtype))
+        array = self.arrays.get(key)
+        if array is None:
+            if len(self.arrays) >= self.LIMIT:
+                self.arrays.clear()
+            array = self.arrays[key] = np.empty(shape, dtype)
+        return array
+
+
+_REUSED = _Reused()
+
+
+def brightness(frame: np.ndarray, buffers: Buffers = _fresh) -> np.ndarray:
     """Brightest channel per pixel (the grey value itself for a grey frame), uint8.
 
     >>> brightness(np.array([[[10, 200, 30], [0, 0, 255]]], np.uint8)).tolist()
@@ -109,8 +155,15 @@ def brightness(frame: np.ndarray) -> np.ndarray:
             # first channel (five times faster than splitting the channels)
             rows, cols = frame.shape[:2]
             interleaved = np.ascontiguousarray(frame).reshape(rows, cols * 3)
-            brightest = cv2.dilate(interleaved, _CHANNELS, anchor=(0, 0))
-            return cv2.extractChannel(brightest.reshape(rows, cols, 3), 0)
+            brightest = cv2.dilate(
+                interleaved,
+                _CHANNELS,
+                dst=buffers("brightest", interleaved.shape),
+                anchor=(0, 0),
+            )
+            return cv2.extractChannel(
+                brightest.reshape(rows, cols, 3), 0, dst=buffers("level", (rows, cols))
+            )
         else:
             channels = cv2.split(np.ascontiguousarray(frame[..., :3]))
             frame = cv2.max(cv2.max(channels[0], channels[1]), channels[2])
@@ -128,11 +181,11 @@ def shrunk(level: np.ndarray) -> np.ndarray:
     return cv2.resize(level, (max(1, cols // f), max(1, rows // f)), interpolation=cv2.INTER_AREA)
 
 
-def stroke_contrast(level: np.ndarray) -> np.ndarray:
+def stroke_contrast(level: np.ndarray, buffers: Buffers = _fresh) -> np.ndarray:
     """White top-hat of a :func:`brightness` image: how far each pixel stands above the
     opened (stroke-free) image."""
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (TOPHAT_SIZE, TOPHAT_SIZE))
-    return cv2.morphologyEx(level, cv2.MORPH_TOPHAT, kernel)
+    return cv2.morphologyEx(level, cv2.MORPH_TOPHAT, kernel, dst=buffers("tophat", level.shape))
 
 
 def text_ink(
@@ -141,6 +194,7 @@ def text_ink(
     threshold: int = TEXT_LEVEL,
     dim: int | None = None,
     small: np.ndarray | None = None,
+    buffers: Buffers = _fresh,
 ) -> np.ndarray:
     """uint8 0/1 mask of thin bright strokes in a :func:`brightness` image, without vertical
     runs longer than a text line (scale rulers, bars, region borders: no glyph is that tall).
@@ -149,31 +203,93 @@ def text_ink(
     panels scanners write on, whose anti-aliased strokes stay under ``threshold``. The mean
     around is taken on ``small`` (:func:`shrunk`, computed when not given).
     """
-    tophat = stroke_contrast(level) if tophat is None else tophat
-    bright = cv2.threshold(level, threshold - 1, 1, cv2.THRESH_BINARY)[1]
+    tophat = stroke_contrast(level, buffers) if tophat is None else tophat
+    # (in place where the computation allows: each full-frame buffer spared is a frame's
+    # worth of fresh pages the kernel no longer maps and clears)
+    ink = cv2.threshold(
+        level, threshold - 1, 1, cv2.THRESH_BINARY, dst=buffers("ink", level.shape)
+    )[1]
+    strokes = cv2.threshold(
+        tophat, STROKE_CONTRAST - 1, 1, cv2.THRESH_BINARY, dst=buffers("strokes", level.shape)
+    )[1]
+    cv2.bitwise_and(ink, strokes, dst=ink)
     if dim is not None and dim < threshold:
-        opened = cv2.subtract(level, tophat)
-        dark = cv2.threshold(opened, DIM_BACKGROUND, 1, cv2.THRESH_BINARY_INV)[1]
+        # dim strokes: lit, on a dark opened image (level - tophat), dark around
+        dark = cv2.subtract(level, tophat, dst=buffers("dark", level.shape))
+        cv2.threshold(dark, DIM_BACKGROUND, 1, cv2.THRESH_BINARY_INV, dst=dark)
+        cv2.bitwise_and(dark, strokes, dst=dark)
+        lit = cv2.threshold(level, dim - 1, 1, cv2.THRESH_BINARY, dst=strokes)[1]
+        cv2.bitwise_and(dark, lit, dst=dark)
         # ... and dark around (the rim of a bright fan is dark on one side only): the mean of
         # DIM_BLOCKS square blocks of the shrunk copy, a sixteenth of the work
         small = shrunk(level) if small is None else small
-        mean = cv2.blur(small, (DIM_BLOCKS, DIM_BLOCKS))
-        around = cv2.threshold(mean, DIM_MEAN, 1, cv2.THRESH_BINARY_INV)[1]
-        rows, cols = level.shape
-        dark = cv2.bitwise_and(
-            dark, cv2.resize(around, (cols, rows), interpolation=cv2.INTER_NEAREST)
-        )
-        lit = cv2.threshold(level, dim - 1, 1, cv2.THRESH_BINARY)[1]
-        bright = cv2.bitwise_or(bright, cv2.bitwise_and(lit, dark))
-    ink = cv2.bitwise_and(
-        bright, cv2.threshold(tophat, STROKE_CONTRAST - 1, 1, cv2.THRESH_BINARY)[1]
-    )
+        _add_where_dark_around(ink, dark, small)
     # the rulers: the opening by a vertical line, its dilation skipped where the erosion
-    # leaves nothing (most crops the search looks into again)
-    core = cv2.erode(ink, _RULER_KERNEL)
+    # leaves nothing (most crops the search looks into again) and taken on the rows and
+    # columns the erosion left (it reaches no further)
+    core = cv2.erode(ink, _RULER_KERNEL, dst=strokes)
     if cv2.countNonZero(core) == 0:
         return ink
-    return cv2.subtract(ink, cv2.dilate(core, _RULER_KERNEL))
+    x, y, w, h = cv2.boundingRect(core)
+    reach = MAX_LINE_HEIGHT // 2
+    top, bottom = max(0, y - reach), min(ink.shape[0], y + h + reach)
+    ruled = ink[top:bottom, x : x + w]
+    ink[top:bottom, x : x + w] = cv2.subtract(
+        ruled, cv2.dilate(core[top:bottom, x : x + w], _RULER_KERNEL)
+    )
+    return ink
+
+
+#: :func:`_add_where_dark_around` looks the dim strokes up one by one up to this share of the
+#: frame, and past it scales the mask of dark surroundings to the frame.
+_SPARSE_SHARE = 1 / 64
+
+
+def _add_where_dark_around(ink: np.ndarray, dim: np.ndarray, small: np.ndarray) -> None:
+    """``ink`` or-ed in place with the pixels of ``dim`` (0/1) whose surroundings are dark:
+    the mean of :data:`DIM_BLOCKS` square blocks of ``small`` at most :data:`DIM_MEAN`, as
+    that mask scaled to the frame by nearest neighbours (``cv2.INTER_NEAREST``) reads."""
+    count = cv2.countNonZero(dim)
+    if count == 0:
+        return
+    mean = cv2.blur(small, (DIM_BLOCKS, DIM_BLOCKS))
+    around = cv2.threshold(mean, DIM_MEAN, 1, cv2.THRESH_BINARY_INV)[1]
+    rows, cols = ink.shape
+    if count > _SPARSE_SHARE * rows * cols:
+        # many: the mask scaled to the frame
+        cv2.bitwise_and(
+            dim, cv2.resize(around, (cols, rows), interpolation=cv2.INTER_NEAREST), dst=dim
+        )
+        cv2.bitwise_or(ink, dim, dst=ink)
+        return
+    # few (the usual): each looked up in the small mask, through the row and column of it
+    # that the scaling reads for it
+    at_row, at_col = _nearest_sources(around.shape, (rows, cols))
+    points = cv2.findNonZero(dim).reshape(-1, 2)
+    xs, ys = points[:, 0], points[:, 1]
+    dark = around[at_row[ys], at_col[xs]] > 0
+    ink[ys[dark], xs[dark]] = 1
+
+
+@functools.lru_cache(maxsize=16)
+def _nearest_sources(
+    small: tuple[int, int], size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(Source row of each row, source column of each column) when ``cv2.resize`` scales an
+    image of shape ``small`` to ``size`` (rows, cols) with ``cv2.INTER_NEAREST``: read off
+    OpenCV scaling the indices themselves."""
+    (small_rows, small_cols), (rows, cols) = small, size
+    index = np.arange(max(small_rows, small_cols), dtype=np.int32)
+    at_row = cv2.resize(
+        index[:small_rows].reshape(-1, 1), (1, rows), interpolation=cv2.INTER_NEAREST
+    )
+    at_col = cv2.resize(
+        index[:small_cols].reshape(1, -1), (cols, 1), interpolation=cv2.INTER_NEAREST
+    )
+    at_row, at_col = at_row.reshape(-1), at_col.reshape(-1)
+    at_row.flags.writeable = False
+    at_col.flags.writeable = False
+    return at_row, at_col
 
 
 def _quantile(values: np.ndarray, q: float) -> float:
@@ -188,9 +304,14 @@ def _quantile(values: np.ndarray, q: float) -> float:
     return np.partition(flat, k)[k].item()
 
 
-def _components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-    """8-connected blobs with their stats; Grana's algorithm, fastest on one thread."""
-    return cv2.connectedComponentsWithStatsWithAlgorithm(binary, 8, cv2.CV_32S, cv2.CCL_GRANA)
+def _components(
+    binary: np.ndarray, labels: np.ndarray | None = None
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """8-connected blobs with their stats (the labels written into ``labels`` when given,
+    int32); Grana's algorithm, fastest on one thread."""
+    return cv2.connectedComponentsWithStatsWithAlgorithm(
+        binary, 8, cv2.CV_32S, cv2.CCL_GRANA, labels=labels
+    )
 
 
 @contextmanager
@@ -415,20 +536,23 @@ class FrameInk:
 
     @classmethod
     def of(
-        cls, level: np.ndarray, tophat: np.ndarray | None = None, ink: np.ndarray | None = None
+        cls,
+        level: np.ndarray,
+        tophat: np.ndarray | None = None,
+        ink: np.ndarray | None = None,
+        buffers: Buffers = _fresh,
     ) -> FrameInk:
-        ink = text_ink(level, tophat) if ink is None else ink
-        _, labels, stats, _ = _components(ink)
+        ink = text_ink(level, tophat, buffers=buffers) if ink is None else ink
+        _, labels, stats, _ = _components(ink, buffers("labels", ink.shape, np.int32))
         stats = stats[1:]
-        away = cv2.threshold(
-            cv2.dilate(ink, np.ones((3, 3), np.uint8)), 0, 1, cv2.THRESH_BINARY_INV
-        )
+        away = cv2.dilate(ink, np.ones((3, 3), np.uint8), dst=buffers("away", ink.shape))
+        cv2.threshold(away, 0, 1, cv2.THRESH_BINARY_INV, dst=away)
         # only blobs that can be a glyph or be chained (all that is asked about)
         tall = np.flatnonzero(stats[:, 3] >= MIN_TEXT_HEIGHT - 1)
         by_left = tall[np.argsort(stats[tall, 0], kind="stable")]
         by_top = tall[np.argsort(stats[tall, 1], kind="stable")]
         return cls(
-            level, ink, labels, stats, away[1], by_left, stats[by_left, 0], by_top, stats[by_top, 1]
+            level, ink, labels, stats, away, by_left, stats[by_left, 0], by_top, stats[by_top, 1]
         )
 
     def blobs_inside(self, box: Box) -> np.ndarray:
@@ -699,7 +823,7 @@ def find_text(frame: np.ndarray, *, level: np.ndarray | None = None) -> FoundTex
     speckle told apart (:func:`text_like`), and the bright areas on a flat background that do
     not come apart into lines (to be read in strips)."""
     with _one_thread():
-        return _find_text(brightness(frame) if level is None else level)
+        return _find_text(brightness(frame, _REUSED) if level is None else level, _REUSED)
 
 
 # ---------------------------------------------------------------------------------------
@@ -779,13 +903,13 @@ def _chain_boxes(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.column_stack((low, high)), np.diff(np.r_[starts, members.size])
 
 
-def _find_text(level: np.ndarray) -> FoundText:
-    tophat = stroke_contrast(level)
+def _find_text(level: np.ndarray, buffers: Buffers) -> FoundText:
+    tophat = stroke_contrast(level, buffers)
     small = shrunk(level)
-    ink = text_ink(level, tophat, TEXT_LEVEL, DIM_TEXT_LEVEL, small)
-    frame_ink = FrameInk.of(level, tophat, ink)
+    ink = text_ink(level, tophat, TEXT_LEVEL, DIM_TEXT_LEVEL, small, buffers)
+    frame_ink = FrameInk.of(level, tophat, ink, buffers)
     accepted = _lines(frame_ink, MIN_TEXT_HEIGHT)
-    accepted += _coarse_lines(level, small)
+    accepted += _coarse_lines(level, small, buffers)
     # bright areas too tall for a line, on a flat background: read in strips
     x, y, w, h = (frame_ink.stats[:, k] for k in range(4))
     tall = np.flatnonzero((h > MAX_LINE_HEIGHT) & (w >= MIN_AREA_WIDTH)).tolist()
@@ -874,17 +998,18 @@ def _rejected(frame_ink: FrameInk, box: Box, glyphs: int) -> bool:
     return _runs(inner, y1 - y0 + 1, x1 - x0 + 1) < MIN_RUNS
 
 
-def _coarse_lines(level: np.ndarray, small: np.ndarray) -> list[Box]:
+def _coarse_lines(level: np.ndarray, small: np.ndarray, buffers: Buffers = _fresh) -> list[Box]:
     """Large text (taller than :data:`MAX_LINE_HEIGHT`, or with strokes too wide for the
     top-hat): the same search on ``small`` (:func:`shrunk`), judged there."""
     rows, cols = level.shape
     f = COARSE_FACTOR
     if min(rows, cols) < 2 * f * MIN_TEXT_HEIGHT:
         return []
-    small_tophat = stroke_contrast(small)
-    small_ink = text_ink(small, small_tophat, TEXT_LEVEL)  # large text is not thin
+    small_tophat = stroke_contrast(small, buffers)
+    # large text is not thin
+    small_ink = text_ink(small, small_tophat, TEXT_LEVEL, buffers=buffers)
     least = MAX_LINE_HEIGHT // f + 1  # lower lines are found at full resolution
     return [
         (x0 * f, y0 * f, min(cols - 1, x1 * f + f - 1), min(rows - 1, y1 * f + f - 1))
-        for x0, y0, x1, y1 in _lines(FrameInk.of(small, small_tophat, small_ink), least)
+        for x0, y0, x1, y1 in _lines(FrameInk.of(small, small_tophat, small_ink, buffers), least)
     ]

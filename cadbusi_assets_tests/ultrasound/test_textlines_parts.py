@@ -261,3 +261,79 @@ def test_glyph_counts_are_the_glyphs_among_the_blobs_inside(family):
     assert got == want
     assert sum(1 for n in want if n > 1) > 10  # boxes holding glyphs were asked about
     assert frame_ink.glyph_counts([]).size == 0
+
+
+def _text_ink_plainly(level: np.ndarray, threshold: int, dim: int | None) -> np.ndarray:
+    """:func:`text_ink` as first written: the dark surroundings scaled to the whole frame,
+    the rulers' erosion dilated back over the whole frame."""
+    tophat = stroke_contrast(level)
+    bright = cv2.threshold(level, threshold - 1, 1, cv2.THRESH_BINARY)[1]
+    if dim is not None:
+        opened = cv2.subtract(level, tophat)
+        dark = cv2.threshold(opened, textlines.DIM_BACKGROUND, 1, cv2.THRESH_BINARY_INV)[1]
+        blocks = (textlines.DIM_BLOCKS, textlines.DIM_BLOCKS)
+        mean = cv2.blur(textlines.shrunk(level), blocks)
+        around = cv2.threshold(mean, textlines.DIM_MEAN, 1, cv2.THRESH_BINARY_INV)[1]
+        rows, cols = level.shape
+        scaled = cv2.resize(around, (cols, rows), interpolation=cv2.INTER_NEAREST)
+        lit = cv2.threshold(level, dim - 1, 1, cv2.THRESH_BINARY)[1]
+        bright = cv2.bitwise_or(bright, cv2.bitwise_and(lit, cv2.bitwise_and(dark, scaled)))
+    strokes = cv2.threshold(tophat, textlines.STROKE_CONTRAST - 1, 1, cv2.THRESH_BINARY)[1]
+    ink = cv2.bitwise_and(bright, strokes)
+    ruler = cv2.getStructuringElement(cv2.MORPH_RECT, (1, textlines.MAX_LINE_HEIGHT + 1))
+    return cv2.subtract(ink, cv2.dilate(cv2.erode(ink, ruler), ruler))
+
+
+def _dim_panels(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
+    """Speckle with dark panels holding grey and white strokes, and a ruler or two."""
+    level = (rng.random((rows, cols)) * 255 * rng.random()).astype(np.uint8)
+    for _ in range(3):
+        y, x = int(rng.integers(0, rows)), int(rng.integers(0, cols))
+        level[y : y + int(rng.integers(5, 80)), x : x + int(rng.integers(5, 120))] //= 8
+    for _ in range(int(rng.integers(0, 60))):
+        y, x = int(rng.integers(0, rows)), int(rng.integers(0, cols))
+        level[y : y + int(rng.integers(1, 9)), x : x + 2] = rng.integers(90, 256)
+    for _ in range(int(rng.integers(0, 3))):
+        x, y = int(rng.integers(0, cols)), int(rng.integers(0, rows))
+        level[y : y + int(rng.integers(30, 200)), x] = 220
+    return level
+
+
+@pytest.mark.parametrize("sparse", [0.0, textlines._SPARSE_SHARE, 1.0])
+def test_text_ink_is_the_plain_computation(monkeypatch, sparse):
+    """The dim strokes looked up one by one in the small mask of dark surroundings (or all
+    at once through the mask scaled to the frame), and the rulers dilated back over the
+    rows and columns their erosion left only, are the plain computation's ink, on frames
+    of any size (scaled by nearest neighbours unevenly where not a multiple of four)."""
+    monkeypatch.setattr(textlines, "_SPARSE_SHARE", sparse)
+    rng = np.random.default_rng(12)
+    dim_pixels = 0
+    for k in range(120):
+        rows, cols = int(rng.integers(1, 260)), int(rng.integers(1, 260))
+        level = _dim_panels(rng, rows, cols)
+        for threshold, dim in ((textlines.TEXT_LEVEL, textlines.DIM_TEXT_LEVEL), (150, None)):
+            want = _text_ink_plainly(level, threshold, dim)
+            assert np.array_equal(text_ink(level, None, threshold, dim), want), (k, rows, cols)
+        dim_pixels += int(np.count_nonzero(want != text_ink(level, None, threshold, 100)))
+    assert dim_pixels > 100  # the dim strokes do count
+    for family in TUNING_FAMILIES:
+        level = brightness(render_screen(family, SEED).frame)
+        want = _text_ink_plainly(level, textlines.TEXT_LEVEL, textlines.DIM_TEXT_LEVEL)
+        got = text_ink(level, None, textlines.TEXT_LEVEL, textlines.DIM_TEXT_LEVEL)
+        assert np.array_equal(got, want), family
+
+
+def test_find_text_keeps_no_frame_in_its_reused_buffers():
+    """find_text writes its full-frame arrays into buffers kept from call to call: frames of
+    different sizes in turn find what fresh buffers find, and the public steps hand back
+    arrays of their own."""
+    screens = [render_screen(family, SEED + 1).frame for family in TUNING_FAMILIES]
+    fresh = [textlines._find_text(brightness(frame), textlines._fresh) for frame in screens]
+    assert len({frame.shape for frame in screens}) > 1
+    for _ in range(2):
+        for frame, want in zip(screens, fresh, strict=True):
+            assert find_text(frame) == want
+    level = brightness(screens[0])
+    assert not np.shares_memory(brightness(screens[0]), level)
+    assert not np.shares_memory(stroke_contrast(level), stroke_contrast(level))
+    assert not np.shares_memory(text_ink(level), text_ink(level))
