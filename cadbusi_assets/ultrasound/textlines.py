@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -555,24 +556,26 @@ class FrameInk:
             level, ink, labels, stats, away, by_left, stats[by_left, 0], by_top, stats[by_top, 1]
         )
 
+    @functools.cached_property
+    def _edges(self) -> tuple[list[int], list[int], np.ndarray]:
+        """(:attr:`lefts`, :attr:`tops` as lists, each blob's x0, y0, -x1, -y1): what
+        :meth:`blobs_inside` asks, one box at a time (bisecting a list costs a tenth of a
+        numpy search for one value)."""
+        x, y, w, h = (self.stats[:, k] for k in range(4))
+        bounds = np.column_stack((x, y, 1 - x - w, 1 - y - h))
+        return self.lefts.tolist(), self.tops.tolist(), bounds
+
     def blobs_inside(self, box: Box) -> np.ndarray:
         """Indices (label - 1), ascending, of the blobs lying wholly inside ``box`` that are
         at least ``MIN_TEXT_HEIGHT - 1`` high (lower ones are no glyph)."""
         x0, y0, x1, y1 = box
+        lefts, tops, bounds = self._edges
         # a first cut on the left edges or on the top edges, whichever keeps fewer (a line's
         # rows hold few blobs; a tall box's columns may hold fewer)
-        lo = int(np.searchsorted(self.lefts, x0, side="left"))
-        hi = int(np.searchsorted(self.lefts, x1, side="right"))
-        top = int(np.searchsorted(self.tops, y0, side="left"))
-        bottom = int(np.searchsorted(self.tops, y1, side="right"))
+        lo, hi = bisect_left(lefts, x0), bisect_right(lefts, x1)
+        top, bottom = bisect_left(tops, y0), bisect_right(tops, y1)
         candidates = self.by_left[lo:hi] if hi - lo <= bottom - top else self.by_top[top:bottom]
-        st = self.stats[candidates]
-        keep = (
-            (st[:, 0] >= x0)
-            & (st[:, 1] >= y0)
-            & (st[:, 0] + st[:, 2] - 1 <= x1)
-            & (st[:, 1] + st[:, 3] - 1 <= y1)
-        )
+        keep = (bounds[candidates] >= (x0, y0, -x1, -y1)).all(axis=1)
         return np.sort(candidates[keep])
 
     def glyph_counts(self, boxes: Sequence[Box]) -> np.ndarray:
@@ -631,13 +634,14 @@ def _surround(frame_ink: FrameInk, box: Box) -> tuple[float, int]:
         slice(max(0, x0 - pad), min(cols, x1 + pad + 1)),
     )
     # the background's levels as a histogram: its median and the share straying from it
-    counts = cv2.calcHist([frame_ink.level[sl]], [0], frame_ink.away[sl], [256], [0, 256]).ravel()
-    size = int(counts.sum())
+    counts = cv2.calcHist([frame_ink.level[sl]], [0], frame_ink.away[sl], [256], [0, 256])
+    cumulative = np.cumsum(counts).tolist()  # (whole numbers: exact in float32 to 2**24)
+    size = int(cumulative[-1])
     if size < 8:
         return 1.0, 0
-    cumulative = np.cumsum(counts)
-    median = int(np.searchsorted(cumulative, (size - 1) // 2, side="right"))
-    near = int(counts[max(0, median - ROUGH_LEVEL) : median + ROUGH_LEVEL + 1].sum())
+    median = bisect_right(cumulative, (size - 1) // 2)
+    below = cumulative[median - ROUGH_LEVEL - 1] if median > ROUGH_LEVEL else 0.0
+    near = int(cumulative[min(255, median + ROUGH_LEVEL)] - below)
     return float(size - near) / size, median
 
 
@@ -730,9 +734,10 @@ def text_like(
     rough, background = _surround(frame_ink, box) if surround is None else surround
     if glyphs == 0 or (glyphs == 1 and (rough > ROUGH_SHARE or width < 2 * height)):
         return LineEvidence(rough, glyphs, share, 0.0, 1.0, height, width)  # not a line
-    bottoms = stats[glyph, 1] + heights[glyph]
-    on_base = np.abs(bottoms - _quantile(bottoms, 0.5)) <= 0.15 * height + 1
-    baseline = np.count_nonzero(on_base) / on_base.size
+    # (few glyphs: as Python numbers)
+    bottoms = (stats[glyph, 1] + heights[glyph]).tolist()
+    base, near_base = sorted(bottoms)[(len(bottoms) - 1) // 2], 0.15 * height + 1
+    baseline = sum(abs(bottom - base) <= near_base for bottom in bottoms) / len(bottoms)
     lit = inner > 0
     if rough <= ROUGH_SHARE and int(_quantile(frame_ink.level[sl][lit], 0.5)) - background < (
         PANEL_CONTRAST

@@ -337,3 +337,32 @@ def test_find_text_keeps_no_frame_in_its_reused_buffers():
     assert not np.shares_memory(brightness(screens[0]), level)
     assert not np.shares_memory(stroke_contrast(level), stroke_contrast(level))
     assert not np.shares_memory(text_ink(level), text_ink(level))
+
+
+@pytest.mark.parametrize("family", TUNING_FAMILIES[:2])
+def test_surround_is_the_median_of_the_background_pixels(family):
+    """:func:`textlines._surround` (from a histogram's running sum) is the lower median of
+    the pixels away from ink around the box and the share of them further than ROUGH_LEVEL
+    from it."""
+    frame_ink = _frame_ink(family)
+    rows, cols = frame_ink.level.shape
+    rng = np.random.default_rng(13)
+    flat = textured = 0
+    for box in [*_random_boxes(rng, frame_ink.ink.shape, 200), (0, 0, 3, 2), (0, 0, 1, 1)]:
+        x0, y0, x1, y1 = box
+        pad = max(3, (y1 - y0 + 1) // 2)
+        sl = (
+            slice(max(0, y0 - pad), min(rows, y1 + pad + 1)),
+            slice(max(0, x0 - pad), min(cols, x1 + pad + 1)),
+        )
+        pixels = np.sort(frame_ink.level[sl][frame_ink.away[sl] > 0].astype(int))
+        if pixels.size < 8:
+            want = (1.0, 0)
+        else:
+            median = int(pixels[(pixels.size - 1) // 2])
+            near = np.count_nonzero(np.abs(pixels - median) <= textlines.ROUGH_LEVEL)
+            want = ((pixels.size - near) / pixels.size, median)
+        assert textlines._surround(frame_ink, box) == want, box
+        flat += want[0] <= textlines.ROUGH_SHARE
+        textured += want[0] > textlines.ROUGH_SHARE
+    assert flat > 10 and textured > 10
