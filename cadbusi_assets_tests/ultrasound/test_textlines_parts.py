@@ -299,13 +299,11 @@ def _dim_panels(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
     return level
 
 
-@pytest.mark.parametrize("sparse", [0.0, textlines._SPARSE_SHARE, 1.0])
-def test_text_ink_is_the_plain_computation(monkeypatch, sparse):
-    """The dim strokes looked up one by one in the small mask of dark surroundings (or all
-    at once through the mask scaled to the frame), and the rulers dilated back over the
-    rows and columns their erosion left only, are the plain computation's ink, on frames
-    of any size (scaled by nearest neighbours unevenly where not a multiple of four)."""
-    monkeypatch.setattr(textlines, "_SPARSE_SHARE", sparse)
+def test_text_ink_is_the_plain_computation():
+    """The mask of dark surroundings scaled across then its rows repeated, and the rulers
+    dilated back over the rows and columns their erosion left only, give the plain
+    computation's ink, on frames of any size (scaled by nearest neighbours unevenly where
+    not a multiple of four)."""
     rng = np.random.default_rng(12)
     dim_pixels = 0
     for k in range(120):
