@@ -782,21 +782,16 @@ def _extend(frame_ink: FrameInk, box: Box) -> Box:
     x0, y0, x1, y1 = box
     height = y1 - y0 + 1
     gap = max(4, round(EXTEND_GAP * height))
-    # columns with ink in the box's rows (as sums: REDUCE_MAX is slow on uint8)
+    # columns with ink in the box's rows (as sums: REDUCE_MAX is slow on uint8), ascending
     band = cv2.reduce(frame_ink.ink[y0 : y1 + 1], 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S)[0]
-    cols = band.shape[0]
+    inked = np.flatnonzero(band).tolist()
+    # the last inked column at most gap to the right, again from there; then to the left
     right = x1
-    while True:
-        ahead = np.flatnonzero(band[right + 1 : min(cols, right + 1 + gap)])
-        if ahead.size == 0:
-            break
-        right += 1 + int(ahead[-1])
+    while (k := bisect_right(inked, right + gap) - 1) >= 0 and inked[k] > right:
+        right = inked[k]
     left = x0
-    while True:
-        behind = np.flatnonzero(band[max(0, left - gap) : left])
-        if behind.size == 0:
-            break
-        left = max(0, left - gap) + int(behind[0])
+    while (k := bisect_left(inked, left - gap)) < len(inked) and inked[k] < left:
+        left = inked[k]
     if (left, right) == (x0, x1):
         return box
     wider = (left, y0, right, y1)

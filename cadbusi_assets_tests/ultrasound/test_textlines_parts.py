@@ -364,3 +364,49 @@ def test_surround_is_the_median_of_the_background_pixels(family):
         flat += want[0] <= textlines.ROUGH_SHARE
         textured += want[0] > textlines.ROUGH_SHARE
     assert flat > 10 and textured > 10
+
+
+def _extend_plainly(frame_ink: FrameInk, box: tuple[int, int, int, int]) -> tuple:
+    """:func:`textlines._extend` as first written: the columns beside the box scanned."""
+    x0, y0, x1, y1 = box
+    gap = max(4, round(textlines.EXTEND_GAP * (y1 - y0 + 1)))
+    band = frame_ink.ink[y0 : y1 + 1].sum(axis=0)
+    cols = band.shape[0]
+    right = x1
+    while (ahead := np.flatnonzero(band[right + 1 : min(cols, right + 1 + gap)])).size:
+        right += 1 + int(ahead[-1])
+    left = x0
+    while (behind := np.flatnonzero(band[max(0, left - gap) : left])).size:
+        left = max(0, left - gap) + int(behind[0])
+    if (left, right) == (x0, x1):
+        return box
+    wider = (left, y0, right, y1)
+    return wider if textlines.surround_roughness(frame_ink, wider) <= textlines.ROUGH_SHARE else box
+
+
+@pytest.mark.parametrize("family", TUNING_FAMILIES[:2])
+def test_extend_is_the_column_scan(family):
+    frame_ink = _frame_ink(family)
+    rng = np.random.default_rng(14)
+    widened = 0
+    for box in _random_boxes(rng, frame_ink.ink.shape, 300):
+        x0, y0, x1, y1 = box
+        box = (x0, y0, x1, min(y1, y0 + 40))
+        want = _extend_plainly(frame_ink, box)
+        assert textlines._extend(frame_ink, box) == want, box
+        widened += want != box
+    assert widened > 10
+
+
+@pytest.mark.parametrize("height", [6, 9, 14, 21])
+def test_extend_joins_marks_up_to_the_gap_and_no_further(height):
+    gap = max(4, round(textlines.EXTEND_GAP * height))
+    ink = np.zeros((120, 600), np.uint8)
+    y0, y1, x0, x1 = 50, 50 + height - 1, 250, 300
+    ink[y0 : y1 + 1, x0 : x1 + 1 : 3] = 1
+    # a mark gap columns away joins, one more column further does not: twice on each side
+    ink[y0 + 2, [x1 + gap, x1 + 2 * gap + 1, x0 - gap, x0 - 2 * gap - 1]] = 1
+    frame_ink = FrameInk.of(np.zeros_like(ink), ink=ink)
+    box = (x0, y0, x1, y1)
+    assert textlines._extend(frame_ink, box) == (x0 - gap, y0, x1 + gap, y1)
+    assert textlines._extend(frame_ink, box) == _extend_plainly(frame_ink, box)
