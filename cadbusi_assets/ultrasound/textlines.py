@@ -42,12 +42,17 @@ scattered.
 
 from __future__ import annotations
 
+import functools
+import threading
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import cv2
 import numpy as np
+from numpy.typing import DTypeLike
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (inclusive)
 
@@ -90,7 +95,51 @@ _RULER_KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, (1, MAX_LINE_HEIGHT + 
 _CHANNELS = np.ones((1, 3), np.uint8)
 
 
-def brightness(frame: np.ndarray) -> np.ndarray:
+class Buffers(Protocol):
+    """Where a step of the search writes a full-frame result: an array of ``shape`` and
+    ``dtype`` (any content), one per ``name``."""
+
+    def __call__(
+        self, name: str, shape: tuple[int, ...], dtype: DTypeLike = np.uint8
+    ) -> np.ndarray: ...
+
+
+def _fresh(name: str, shape: tuple[int, ...], dtype: DTypeLike = np.uint8) -> np.ndarray:
+    """A new array each time (what the public functions return)."""
+    return np.empty(shape, dtype)
+
+
+class _Reused(threading.local):
+    """The full-frame arrays of :func:`find_text`, kept from one call to the next on a thread
+    (none outlives the call that fills it: the lines found are plain tuples). Fresh ones each
+    frame can cost more than the search: when the allocator hands a frame's dozen buffers back
+    to the system after each frame, the kernel maps and clears every page anew for the next
+    (measured on one core, old code: 1,860 page faults and about 6 ms of system time per
+    frame when looping over frames already in memory, 440 faults when each frame is decoded
+    just before; none once the buffers are kept)."""
+
+    #: At most this many arrays are kept (a frame's names at two or three frame sizes).
+    LIMIT = 32
+
+    def __init__(self) -> None:
+        self.arrays: dict[tuple[str, tuple[int, ...], np.dtype], np.ndarray] = {}
+
+    def __call__(
+        self, name: str, shape: tuple[int, ...], dtype: DTypeLike = np.uint8
+    ) -> np.ndarray:
+        key = (name, tuple(shape), np.dtype(dtype))
+        array = self.arrays.get(key)
+        if array is None:
+            if len(self.arrays) >= self.LIMIT:
+                self.arrays.clear()
+            array = self.arrays[key] = np.empty(shape, dtype)
+        return array
+
+
+_REUSED = _Reused()
+
+
+def brightness(frame: np.ndarray, buffers: Buffers = _fresh) -> np.ndarray:
     """Brightest channel per pixel (the grey value itself for a grey frame), uint8.
 
     >>> brightness(np.array([[[10, 200, 30], [0, 0, 255]]], np.uint8)).tolist()
@@ -109,8 +158,15 @@ def brightness(frame: np.ndarray) -> np.ndarray:
             # first channel (five times faster than splitting the channels)
             rows, cols = frame.shape[:2]
             interleaved = np.ascontiguousarray(frame).reshape(rows, cols * 3)
-            brightest = cv2.dilate(interleaved, _CHANNELS, anchor=(0, 0))
-            return cv2.extractChannel(brightest.reshape(rows, cols, 3), 0)
+            brightest = cv2.dilate(
+                interleaved,
+                _CHANNELS,
+                dst=buffers("brightest", interleaved.shape),
+                anchor=(0, 0),
+            )
+            return cv2.extractChannel(
+                brightest.reshape(rows, cols, 3), 0, dst=buffers("level", (rows, cols))
+            )
         else:
             channels = cv2.split(np.ascontiguousarray(frame[..., :3]))
             frame = cv2.max(cv2.max(channels[0], channels[1]), channels[2])
@@ -128,11 +184,11 @@ def shrunk(level: np.ndarray) -> np.ndarray:
     return cv2.resize(level, (max(1, cols // f), max(1, rows // f)), interpolation=cv2.INTER_AREA)
 
 
-def stroke_contrast(level: np.ndarray) -> np.ndarray:
+def stroke_contrast(level: np.ndarray, buffers: Buffers = _fresh) -> np.ndarray:
     """White top-hat of a :func:`brightness` image: how far each pixel stands above the
     opened (stroke-free) image."""
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (TOPHAT_SIZE, TOPHAT_SIZE))
-    return cv2.morphologyEx(level, cv2.MORPH_TOPHAT, kernel)
+    return cv2.morphologyEx(level, cv2.MORPH_TOPHAT, kernel, dst=buffers("tophat", level.shape))
 
 
 def text_ink(
@@ -141,6 +197,7 @@ def text_ink(
     threshold: int = TEXT_LEVEL,
     dim: int | None = None,
     small: np.ndarray | None = None,
+    buffers: Buffers = _fresh,
 ) -> np.ndarray:
     """uint8 0/1 mask of thin bright strokes in a :func:`brightness` image, without vertical
     runs longer than a text line (scale rulers, bars, region borders: no glyph is that tall).
@@ -149,31 +206,77 @@ def text_ink(
     panels scanners write on, whose anti-aliased strokes stay under ``threshold``. The mean
     around is taken on ``small`` (:func:`shrunk`, computed when not given).
     """
-    tophat = stroke_contrast(level) if tophat is None else tophat
-    bright = cv2.threshold(level, threshold - 1, 1, cv2.THRESH_BINARY)[1]
+    tophat = stroke_contrast(level, buffers) if tophat is None else tophat
+    # (in place where the computation allows: each full-frame buffer spared is a frame's
+    # worth of fresh pages the kernel no longer maps and clears)
+    ink = cv2.threshold(
+        level, threshold - 1, 1, cv2.THRESH_BINARY, dst=buffers("ink", level.shape)
+    )[1]
+    strokes = cv2.threshold(
+        tophat, STROKE_CONTRAST - 1, 1, cv2.THRESH_BINARY, dst=buffers("strokes", level.shape)
+    )[1]
+    cv2.bitwise_and(ink, strokes, dst=ink)
     if dim is not None and dim < threshold:
-        opened = cv2.subtract(level, tophat)
-        dark = cv2.threshold(opened, DIM_BACKGROUND, 1, cv2.THRESH_BINARY_INV)[1]
+        # dim strokes: lit, on a dark opened image (level - tophat), dark around
+        dark = cv2.subtract(level, tophat, dst=buffers("dark", level.shape))
+        cv2.threshold(dark, DIM_BACKGROUND, 1, cv2.THRESH_BINARY_INV, dst=dark)
+        cv2.bitwise_and(dark, strokes, dst=dark)
+        lit = cv2.threshold(level, dim - 1, 1, cv2.THRESH_BINARY, dst=strokes)[1]
+        cv2.bitwise_and(dark, lit, dst=dark)
         # ... and dark around (the rim of a bright fan is dark on one side only): the mean of
         # DIM_BLOCKS square blocks of the shrunk copy, a sixteenth of the work
         small = shrunk(level) if small is None else small
-        mean = cv2.blur(small, (DIM_BLOCKS, DIM_BLOCKS))
-        around = cv2.threshold(mean, DIM_MEAN, 1, cv2.THRESH_BINARY_INV)[1]
-        rows, cols = level.shape
-        dark = cv2.bitwise_and(
-            dark, cv2.resize(around, (cols, rows), interpolation=cv2.INTER_NEAREST)
-        )
-        lit = cv2.threshold(level, dim - 1, 1, cv2.THRESH_BINARY)[1]
-        bright = cv2.bitwise_or(bright, cv2.bitwise_and(lit, dark))
-    ink = cv2.bitwise_and(
-        bright, cv2.threshold(tophat, STROKE_CONTRAST - 1, 1, cv2.THRESH_BINARY)[1]
-    )
+        _add_where_dark_around(ink, dark, small, buffers)
     # the rulers: the opening by a vertical line, its dilation skipped where the erosion
-    # leaves nothing (most crops the search looks into again)
-    core = cv2.erode(ink, _RULER_KERNEL)
+    # leaves nothing (most crops the search looks into again) and taken on the rows and
+    # columns the erosion left (it reaches no further)
+    core = cv2.erode(ink, _RULER_KERNEL, dst=strokes)
     if cv2.countNonZero(core) == 0:
         return ink
-    return cv2.subtract(ink, cv2.dilate(core, _RULER_KERNEL))
+    x, y, w, h = cv2.boundingRect(core)
+    reach = MAX_LINE_HEIGHT // 2
+    top, bottom = max(0, y - reach), min(ink.shape[0], y + h + reach)
+    ruled = ink[top:bottom, x : x + w]
+    ink[top:bottom, x : x + w] = cv2.subtract(
+        ruled, cv2.dilate(core[top:bottom, x : x + w], _RULER_KERNEL)
+    )
+    return ink
+
+
+def _add_where_dark_around(
+    ink: np.ndarray, dim: np.ndarray, small: np.ndarray, buffers: Buffers = _fresh
+) -> None:
+    """``ink`` or-ed in place with the pixels of ``dim`` (0/1, overwritten) whose
+    surroundings are dark: the mean of :data:`DIM_BLOCKS` square blocks of ``small`` at most
+    :data:`DIM_MEAN`, as that mask scaled to the frame by nearest neighbours
+    (``cv2.INTER_NEAREST``) reads."""
+    if cv2.countNonZero(dim) == 0:
+        return
+    mean = cv2.blur(small, (DIM_BLOCKS, DIM_BLOCKS))
+    around = cv2.threshold(mean, DIM_MEAN, 1, cv2.THRESH_BINARY_INV)[1]
+    rows, cols = ink.shape
+    # the nearest-neighbour scaling reads each row's and each column's source apart: scaled
+    # across (a quarter of the work), then its rows repeated, a copy each
+    across = cv2.resize(around, (cols, around.shape[0]), interpolation=cv2.INTER_NEAREST)
+    scaled = np.take(
+        across,
+        _nearest_rows(around.shape[0], rows),
+        axis=0,
+        out=buffers("around", ink.shape),
+        mode="clip",  # (in range: unbuffered)
+    )
+    cv2.bitwise_and(dim, scaled, dst=dim)
+    cv2.bitwise_or(ink, dim, dst=ink)
+
+
+@functools.lru_cache(maxsize=16)
+def _nearest_rows(small_rows: int, rows: int) -> np.ndarray:
+    """Source row of each row when ``cv2.resize`` scales ``small_rows`` rows to ``rows``
+    with ``cv2.INTER_NEAREST``: read off OpenCV scaling the row indices themselves."""
+    index = np.arange(small_rows, dtype=np.int32).reshape(-1, 1)
+    at_row = cv2.resize(index, (1, rows), interpolation=cv2.INTER_NEAREST).reshape(-1)
+    at_row.flags.writeable = False
+    return at_row
 
 
 def _quantile(values: np.ndarray, q: float) -> float:
@@ -188,9 +291,14 @@ def _quantile(values: np.ndarray, q: float) -> float:
     return np.partition(flat, k)[k].item()
 
 
-def _components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-    """8-connected blobs with their stats; Grana's algorithm, fastest on one thread."""
-    return cv2.connectedComponentsWithStatsWithAlgorithm(binary, 8, cv2.CV_32S, cv2.CCL_GRANA)
+def _components(
+    binary: np.ndarray, labels: np.ndarray | None = None
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """8-connected blobs with their stats (the labels written into ``labels`` when given,
+    int32); Grana's algorithm, fastest on one thread."""
+    return cv2.connectedComponentsWithStatsWithAlgorithm(
+        binary, 8, cv2.CV_32S, cv2.CCL_GRANA, labels=labels
+    )
 
 
 @contextmanager
@@ -415,40 +523,45 @@ class FrameInk:
 
     @classmethod
     def of(
-        cls, level: np.ndarray, tophat: np.ndarray | None = None, ink: np.ndarray | None = None
+        cls,
+        level: np.ndarray,
+        tophat: np.ndarray | None = None,
+        ink: np.ndarray | None = None,
+        buffers: Buffers = _fresh,
     ) -> FrameInk:
-        ink = text_ink(level, tophat) if ink is None else ink
-        _, labels, stats, _ = _components(ink)
+        ink = text_ink(level, tophat, buffers=buffers) if ink is None else ink
+        _, labels, stats, _ = _components(ink, buffers("labels", ink.shape, np.int32))
         stats = stats[1:]
-        away = cv2.threshold(
-            cv2.dilate(ink, np.ones((3, 3), np.uint8)), 0, 1, cv2.THRESH_BINARY_INV
-        )
+        away = cv2.dilate(ink, np.ones((3, 3), np.uint8), dst=buffers("away", ink.shape))
+        cv2.threshold(away, 0, 1, cv2.THRESH_BINARY_INV, dst=away)
         # only blobs that can be a glyph or be chained (all that is asked about)
         tall = np.flatnonzero(stats[:, 3] >= MIN_TEXT_HEIGHT - 1)
         by_left = tall[np.argsort(stats[tall, 0], kind="stable")]
         by_top = tall[np.argsort(stats[tall, 1], kind="stable")]
         return cls(
-            level, ink, labels, stats, away[1], by_left, stats[by_left, 0], by_top, stats[by_top, 1]
+            level, ink, labels, stats, away, by_left, stats[by_left, 0], by_top, stats[by_top, 1]
         )
+
+    @functools.cached_property
+    def _edges(self) -> tuple[list[int], list[int], np.ndarray]:
+        """(:attr:`lefts`, :attr:`tops` as lists, each blob's x0, y0, -x1, -y1): what
+        :meth:`blobs_inside` asks, one box at a time (bisecting a list costs a tenth of a
+        numpy search for one value)."""
+        x, y, w, h = (self.stats[:, k] for k in range(4))
+        bounds = np.column_stack((x, y, 1 - x - w, 1 - y - h))
+        return self.lefts.tolist(), self.tops.tolist(), bounds
 
     def blobs_inside(self, box: Box) -> np.ndarray:
         """Indices (label - 1), ascending, of the blobs lying wholly inside ``box`` that are
         at least ``MIN_TEXT_HEIGHT - 1`` high (lower ones are no glyph)."""
         x0, y0, x1, y1 = box
+        lefts, tops, bounds = self._edges
         # a first cut on the left edges or on the top edges, whichever keeps fewer (a line's
         # rows hold few blobs; a tall box's columns may hold fewer)
-        lo = int(np.searchsorted(self.lefts, x0, side="left"))
-        hi = int(np.searchsorted(self.lefts, x1, side="right"))
-        top = int(np.searchsorted(self.tops, y0, side="left"))
-        bottom = int(np.searchsorted(self.tops, y1, side="right"))
+        lo, hi = bisect_left(lefts, x0), bisect_right(lefts, x1)
+        top, bottom = bisect_left(tops, y0), bisect_right(tops, y1)
         candidates = self.by_left[lo:hi] if hi - lo <= bottom - top else self.by_top[top:bottom]
-        st = self.stats[candidates]
-        keep = (
-            (st[:, 0] >= x0)
-            & (st[:, 1] >= y0)
-            & (st[:, 0] + st[:, 2] - 1 <= x1)
-            & (st[:, 1] + st[:, 3] - 1 <= y1)
-        )
+        keep = (bounds[candidates] >= (x0, y0, -x1, -y1)).all(axis=1)
         return np.sort(candidates[keep])
 
     def glyph_counts(self, boxes: Sequence[Box]) -> np.ndarray:
@@ -507,13 +620,14 @@ def _surround(frame_ink: FrameInk, box: Box) -> tuple[float, int]:
         slice(max(0, x0 - pad), min(cols, x1 + pad + 1)),
     )
     # the background's levels as a histogram: its median and the share straying from it
-    counts = cv2.calcHist([frame_ink.level[sl]], [0], frame_ink.away[sl], [256], [0, 256]).ravel()
-    size = int(counts.sum())
+    counts = cv2.calcHist([frame_ink.level[sl]], [0], frame_ink.away[sl], [256], [0, 256])
+    cumulative = np.cumsum(counts).tolist()  # (whole numbers: exact in float32 to 2**24)
+    size = int(cumulative[-1])
     if size < 8:
         return 1.0, 0
-    cumulative = np.cumsum(counts)
-    median = int(np.searchsorted(cumulative, (size - 1) // 2, side="right"))
-    near = int(counts[max(0, median - ROUGH_LEVEL) : median + ROUGH_LEVEL + 1].sum())
+    median = bisect_right(cumulative, (size - 1) // 2)
+    below = cumulative[median - ROUGH_LEVEL - 1] if median > ROUGH_LEVEL else 0.0
+    near = int(cumulative[min(255, median + ROUGH_LEVEL)] - below)
     return float(size - near) / size, median
 
 
@@ -606,9 +720,10 @@ def text_like(
     rough, background = _surround(frame_ink, box) if surround is None else surround
     if glyphs == 0 or (glyphs == 1 and (rough > ROUGH_SHARE or width < 2 * height)):
         return LineEvidence(rough, glyphs, share, 0.0, 1.0, height, width)  # not a line
-    bottoms = stats[glyph, 1] + heights[glyph]
-    on_base = np.abs(bottoms - _quantile(bottoms, 0.5)) <= 0.15 * height + 1
-    baseline = np.count_nonzero(on_base) / on_base.size
+    # (few glyphs: as Python numbers)
+    bottoms = (stats[glyph, 1] + heights[glyph]).tolist()
+    base, near_base = sorted(bottoms)[(len(bottoms) - 1) // 2], 0.15 * height + 1
+    baseline = sum(abs(bottom - base) <= near_base for bottom in bottoms) / len(bottoms)
     lit = inner > 0
     if rough <= ROUGH_SHARE and int(_quantile(frame_ink.level[sl][lit], 0.5)) - background < (
         PANEL_CONTRAST
@@ -669,21 +784,16 @@ def _extend(frame_ink: FrameInk, box: Box) -> Box:
     x0, y0, x1, y1 = box
     height = y1 - y0 + 1
     gap = max(4, round(EXTEND_GAP * height))
-    # columns with ink in the box's rows (as sums: REDUCE_MAX is slow on uint8)
+    # columns with ink in the box's rows (as sums: REDUCE_MAX is slow on uint8), ascending
     band = cv2.reduce(frame_ink.ink[y0 : y1 + 1], 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S)[0]
-    cols = band.shape[0]
+    inked = np.flatnonzero(band).tolist()
+    # the last inked column at most gap to the right, again from there; then to the left
     right = x1
-    while True:
-        ahead = np.flatnonzero(band[right + 1 : min(cols, right + 1 + gap)])
-        if ahead.size == 0:
-            break
-        right += 1 + int(ahead[-1])
+    while (k := bisect_right(inked, right + gap) - 1) >= 0 and inked[k] > right:
+        right = inked[k]
     left = x0
-    while True:
-        behind = np.flatnonzero(band[max(0, left - gap) : left])
-        if behind.size == 0:
-            break
-        left = max(0, left - gap) + int(behind[0])
+    while (k := bisect_left(inked, left - gap)) < len(inked) and inked[k] < left:
+        left = inked[k]
     if (left, right) == (x0, x1):
         return box
     wider = (left, y0, right, y1)
@@ -699,7 +809,7 @@ def find_text(frame: np.ndarray, *, level: np.ndarray | None = None) -> FoundTex
     speckle told apart (:func:`text_like`), and the bright areas on a flat background that do
     not come apart into lines (to be read in strips)."""
     with _one_thread():
-        return _find_text(brightness(frame) if level is None else level)
+        return _find_text(brightness(frame, _REUSED) if level is None else level, _REUSED)
 
 
 # ---------------------------------------------------------------------------------------
@@ -779,13 +889,13 @@ def _chain_boxes(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.column_stack((low, high)), np.diff(np.r_[starts, members.size])
 
 
-def _find_text(level: np.ndarray) -> FoundText:
-    tophat = stroke_contrast(level)
+def _find_text(level: np.ndarray, buffers: Buffers) -> FoundText:
+    tophat = stroke_contrast(level, buffers)
     small = shrunk(level)
-    ink = text_ink(level, tophat, TEXT_LEVEL, DIM_TEXT_LEVEL, small)
-    frame_ink = FrameInk.of(level, tophat, ink)
+    ink = text_ink(level, tophat, TEXT_LEVEL, DIM_TEXT_LEVEL, small, buffers)
+    frame_ink = FrameInk.of(level, tophat, ink, buffers)
     accepted = _lines(frame_ink, MIN_TEXT_HEIGHT)
-    accepted += _coarse_lines(level, small)
+    accepted += _coarse_lines(level, small, buffers)
     # bright areas too tall for a line, on a flat background: read in strips
     x, y, w, h = (frame_ink.stats[:, k] for k in range(4))
     tall = np.flatnonzero((h > MAX_LINE_HEIGHT) & (w >= MIN_AREA_WIDTH)).tolist()
@@ -874,17 +984,18 @@ def _rejected(frame_ink: FrameInk, box: Box, glyphs: int) -> bool:
     return _runs(inner, y1 - y0 + 1, x1 - x0 + 1) < MIN_RUNS
 
 
-def _coarse_lines(level: np.ndarray, small: np.ndarray) -> list[Box]:
+def _coarse_lines(level: np.ndarray, small: np.ndarray, buffers: Buffers = _fresh) -> list[Box]:
     """Large text (taller than :data:`MAX_LINE_HEIGHT`, or with strokes too wide for the
     top-hat): the same search on ``small`` (:func:`shrunk`), judged there."""
     rows, cols = level.shape
     f = COARSE_FACTOR
     if min(rows, cols) < 2 * f * MIN_TEXT_HEIGHT:
         return []
-    small_tophat = stroke_contrast(small)
-    small_ink = text_ink(small, small_tophat, TEXT_LEVEL)  # large text is not thin
+    small_tophat = stroke_contrast(small, buffers)
+    # large text is not thin
+    small_ink = text_ink(small, small_tophat, TEXT_LEVEL, buffers=buffers)
     least = MAX_LINE_HEIGHT // f + 1  # lower lines are found at full resolution
     return [
         (x0 * f, y0 * f, min(cols - 1, x1 * f + f - 1), min(rows - 1, y1 * f + f - 1))
-        for x0, y0, x1, y1 in _lines(FrameInk.of(small, small_tophat, small_ink), least)
+        for x0, y0, x1, y1 in _lines(FrameInk.of(small, small_tophat, small_ink, buffers), least)
     ]

@@ -261,3 +261,152 @@ def test_glyph_counts_are_the_glyphs_among_the_blobs_inside(family):
     assert got == want
     assert sum(1 for n in want if n > 1) > 10  # boxes holding glyphs were asked about
     assert frame_ink.glyph_counts([]).size == 0
+
+
+def _text_ink_plainly(level: np.ndarray, threshold: int, dim: int | None) -> np.ndarray:
+    """:func:`text_ink` as first written: the dark surroundings scaled to the whole frame,
+    the rulers' erosion dilated back over the whole frame."""
+    tophat = stroke_contrast(level)
+    bright = cv2.threshold(level, threshold - 1, 1, cv2.THRESH_BINARY)[1]
+    if dim is not None:
+        opened = cv2.subtract(level, tophat)
+        dark = cv2.threshold(opened, textlines.DIM_BACKGROUND, 1, cv2.THRESH_BINARY_INV)[1]
+        blocks = (textlines.DIM_BLOCKS, textlines.DIM_BLOCKS)
+        mean = cv2.blur(textlines.shrunk(level), blocks)
+        around = cv2.threshold(mean, textlines.DIM_MEAN, 1, cv2.THRESH_BINARY_INV)[1]
+        rows, cols = level.shape
+        scaled = cv2.resize(around, (cols, rows), interpolation=cv2.INTER_NEAREST)
+        lit = cv2.threshold(level, dim - 1, 1, cv2.THRESH_BINARY)[1]
+        bright = cv2.bitwise_or(bright, cv2.bitwise_and(lit, cv2.bitwise_and(dark, scaled)))
+    strokes = cv2.threshold(tophat, textlines.STROKE_CONTRAST - 1, 1, cv2.THRESH_BINARY)[1]
+    ink = cv2.bitwise_and(bright, strokes)
+    ruler = cv2.getStructuringElement(cv2.MORPH_RECT, (1, textlines.MAX_LINE_HEIGHT + 1))
+    return cv2.subtract(ink, cv2.dilate(cv2.erode(ink, ruler), ruler))
+
+
+def _dim_panels(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
+    """Speckle with dark panels holding grey and white strokes, and a ruler or two."""
+    level = (rng.random((rows, cols)) * 255 * rng.random()).astype(np.uint8)
+    for _ in range(3):
+        y, x = int(rng.integers(0, rows)), int(rng.integers(0, cols))
+        level[y : y + int(rng.integers(5, 80)), x : x + int(rng.integers(5, 120))] //= 8
+    for _ in range(int(rng.integers(0, 60))):
+        y, x = int(rng.integers(0, rows)), int(rng.integers(0, cols))
+        level[y : y + int(rng.integers(1, 9)), x : x + 2] = rng.integers(90, 256)
+    for _ in range(int(rng.integers(0, 3))):
+        x, y = int(rng.integers(0, cols)), int(rng.integers(0, rows))
+        level[y : y + int(rng.integers(30, 200)), x] = 220
+    return level
+
+
+def test_text_ink_is_the_plain_computation():
+    """The mask of dark surroundings scaled across then its rows repeated, and the rulers
+    dilated back over the rows and columns their erosion left only, give the plain
+    computation's ink, on frames of any size (scaled by nearest neighbours unevenly where
+    not a multiple of four)."""
+    rng = np.random.default_rng(12)
+    dim_pixels = 0
+    for k in range(120):
+        rows, cols = int(rng.integers(1, 260)), int(rng.integers(1, 260))
+        level = _dim_panels(rng, rows, cols)
+        for threshold, dim in ((textlines.TEXT_LEVEL, textlines.DIM_TEXT_LEVEL), (150, None)):
+            want = _text_ink_plainly(level, threshold, dim)
+            assert np.array_equal(text_ink(level, None, threshold, dim), want), (k, rows, cols)
+        dim_pixels += int(np.count_nonzero(want != text_ink(level, None, threshold, 100)))
+    assert dim_pixels > 100  # the dim strokes do count
+    for family in TUNING_FAMILIES:
+        level = brightness(render_screen(family, SEED).frame)
+        want = _text_ink_plainly(level, textlines.TEXT_LEVEL, textlines.DIM_TEXT_LEVEL)
+        got = text_ink(level, None, textlines.TEXT_LEVEL, textlines.DIM_TEXT_LEVEL)
+        assert np.array_equal(got, want), family
+
+
+def test_find_text_keeps_no_frame_in_its_reused_buffers():
+    """find_text writes its full-frame arrays into buffers kept from call to call: frames of
+    different sizes in turn find what fresh buffers find, and the public steps hand back
+    arrays of their own."""
+    screens = [render_screen(family, SEED + 1).frame for family in TUNING_FAMILIES]
+    fresh = [textlines._find_text(brightness(frame), textlines._fresh) for frame in screens]
+    assert len({frame.shape for frame in screens}) > 1
+    for _ in range(2):
+        for frame, want in zip(screens, fresh, strict=True):
+            assert find_text(frame) == want
+    level = brightness(screens[0])
+    assert not np.shares_memory(brightness(screens[0]), level)
+    assert not np.shares_memory(stroke_contrast(level), stroke_contrast(level))
+    assert not np.shares_memory(text_ink(level), text_ink(level))
+
+
+@pytest.mark.parametrize("family", TUNING_FAMILIES[:2])
+def test_surround_is_the_median_of_the_background_pixels(family):
+    """:func:`textlines._surround` (from a histogram's running sum) is the lower median of
+    the pixels away from ink around the box and the share of them further than ROUGH_LEVEL
+    from it."""
+    frame_ink = _frame_ink(family)
+    rows, cols = frame_ink.level.shape
+    rng = np.random.default_rng(13)
+    flat = textured = 0
+    for box in [*_random_boxes(rng, frame_ink.ink.shape, 200), (0, 0, 3, 2), (0, 0, 1, 1)]:
+        x0, y0, x1, y1 = box
+        pad = max(3, (y1 - y0 + 1) // 2)
+        sl = (
+            slice(max(0, y0 - pad), min(rows, y1 + pad + 1)),
+            slice(max(0, x0 - pad), min(cols, x1 + pad + 1)),
+        )
+        pixels = np.sort(frame_ink.level[sl][frame_ink.away[sl] > 0].astype(int))
+        if pixels.size < 8:
+            want = (1.0, 0)
+        else:
+            median = int(pixels[(pixels.size - 1) // 2])
+            near = np.count_nonzero(np.abs(pixels - median) <= textlines.ROUGH_LEVEL)
+            want = ((pixels.size - near) / pixels.size, median)
+        assert textlines._surround(frame_ink, box) == want, box
+        flat += want[0] <= textlines.ROUGH_SHARE
+        textured += want[0] > textlines.ROUGH_SHARE
+    assert flat > 10 and textured > 10
+
+
+def _extend_plainly(frame_ink: FrameInk, box: tuple[int, int, int, int]) -> tuple:
+    """:func:`textlines._extend` as first written: the columns beside the box scanned."""
+    x0, y0, x1, y1 = box
+    gap = max(4, round(textlines.EXTEND_GAP * (y1 - y0 + 1)))
+    band = frame_ink.ink[y0 : y1 + 1].sum(axis=0)
+    cols = band.shape[0]
+    right = x1
+    while (ahead := np.flatnonzero(band[right + 1 : min(cols, right + 1 + gap)])).size:
+        right += 1 + int(ahead[-1])
+    left = x0
+    while (behind := np.flatnonzero(band[max(0, left - gap) : left])).size:
+        left = max(0, left - gap) + int(behind[0])
+    if (left, right) == (x0, x1):
+        return box
+    wider = (left, y0, right, y1)
+    return wider if textlines.surround_roughness(frame_ink, wider) <= textlines.ROUGH_SHARE else box
+
+
+@pytest.mark.parametrize("family", TUNING_FAMILIES[:2])
+def test_extend_is_the_column_scan(family):
+    frame_ink = _frame_ink(family)
+    rng = np.random.default_rng(14)
+    widened = 0
+    for box in _random_boxes(rng, frame_ink.ink.shape, 300):
+        x0, y0, x1, y1 = box
+        box = (x0, y0, x1, min(y1, y0 + 40))
+        want = _extend_plainly(frame_ink, box)
+        assert textlines._extend(frame_ink, box) == want, box
+        widened += want != box
+    assert widened > 10
+
+
+@pytest.mark.parametrize("height", [6, 9, 14, 21])
+def test_extend_joins_marks_up_to_the_gap_and_no_further(height):
+    gap = max(4, round(textlines.EXTEND_GAP * height))
+    ink = np.zeros((120, 600), np.uint8)
+    y0, y1, x0, x1 = 50, 50 + height - 1, 250, 300
+    ink[y0 : y1 + 1, x0 : x1 + 1 : 3] = 1
+    # a mark gap columns away joins, one more column further does not: twice on each side
+    ink[y0 + 2, [x1 + gap, x1 + 2 * gap + 1, x0 - gap, x0 - 2 * gap - 1]] = 1
+    frame_ink = FrameInk.of(np.zeros_like(ink), ink=ink)
+    box = (x0, y0, x1, y1)
+    assert textlines._extend(frame_ink, box) == (x0 - gap, y0, x1 + gap, y1)
+    assert textlines._extend(frame_ink, box) == _extend_plainly(frame_ink, box)
