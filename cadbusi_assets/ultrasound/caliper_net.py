@@ -1,19 +1,30 @@
-"""A small learned caliper finder: a fully convolutional heat map over the field of view.
+"""A small learned caliper finder: a heat map over the field of view and a patch refiner.
 
 The hand rules of :func:`cadbusi_assets.ultrasound.calipers.detect_calipers` miss marks whose
 pixels no rule turns into a candidate (JPEG-smeared small marks and arrows, marks on an
-elastography colour map, white marks on saturated speckle). :class:`CaliperNet` looks at the
-whole crop once: ``CalNet`` (four 3x3 convolutions, two of stride 2, the third dilated; 8.3 k
-parameters, :data:`WEIGHTS` float16) gives, per 4x4 cell of the crop, the probability that a
-caliper point (a cross's centre, an arrow's tip) lies in it and the point's offset from the
-cell's centre. :meth:`CaliperNet.find` keeps the cells that are the most probable of their
-3x3 neighbourhood and at least ``min_prob``; ``detect_calipers`` adds those where no rule
-found a mark.
+elastography colour map, large white crosses on speckle). :class:`CaliperNet` looks at the
+whole crop once:
 
-Trained by ``tools/train_caliper_net.py`` on screens of the generator's *tuning* families
-(:data:`cadbusi_demo.screens_heldout.TUNING_FAMILIES`) and the demo style, never on the
-held-out ones. Deterministic: fixed seeds; inference in float32 on one CPU thread (same crop,
-same points) unless CUDA is present (then on the GPU, batched over the crops of a call).
+* ``CalNet`` (four 3x3 convolutions, two of stride 2, the last two dilated; 6.1 k
+  parameters) gives, per 4x4 cell of the crop, the probability that a caliper point (a
+  cross's centre, an arrow's tip) lies in it and the point's offset from the cell's centre;
+  :meth:`CaliperNet.find` keeps the cells that are the most probable of their 3x3
+  neighbourhood (:func:`cell_points`);
+* ``RefineNet`` (49.7 k parameters) looks at a :data:`PATCH` px patch around each such point
+  that no rule explains and says whether a caliper point lies within :data:`REACH` px, and
+  where (:meth:`CaliperNet.refine`): the heat map finds, the refiner decides and places.
+
+``detect_calipers`` adds the refined points it is sure of where no rule found a mark
+(:func:`~cadbusi_assets.ultrasound.calipers._net_marks`). Arrow tips come out 3-4 px into the
+arrow's head (crosses within 2 px): a known limit.
+
+Both are trained by ``tools/train_caliper_net.py`` on screens of the generator's *tuning*
+families (:data:`cadbusi_demo.screens_heldout.TUNING_FAMILIES`) and the demo style, never on
+the held-out ones; :data:`WEIGHTS` (float16, 0.12 MB) holds both (``coarse.*``,
+``refine.*``). Deterministic: fixed seeds; inference in float32 on one CPU thread (same crop,
+same points) unless CUDA is present (then on the GPU, crops of one size in one batch, the
+refiner's patches in one batch). A crop is searched on its own 4-px grid: the same frame
+cropped at another origin may give other points.
 """
 
 from __future__ import annotations

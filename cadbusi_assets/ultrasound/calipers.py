@@ -18,6 +18,10 @@ count against it), and as components of the thin pixels of a lower white level o
 ridges (:data:`DIM_WHITE_LEVEL`). Small coloured marks whose colour JPEG has smeared
 into a blob are found in the blob's brightest channel (:func:`smeared_marks`).
 
+Where no rule found a mark, a small learned finder (:mod:`.caliper_net`: a heat map over the
+crop, a refiner on patches, trained on the generator's tuning families) adds the marks it is
+sure of (:func:`_net_marks`, style :data:`NET_STYLE`; :data:`LEARNED` switches it).
+
 >>> import numpy as np
 >>> rgb = np.full((60, 60, 3), 60, np.uint8)
 >>> rgb[30, 22:39] = rgb[22:39, 30] = (255, 255, 0)
@@ -1246,7 +1250,7 @@ def smeared_marks(
 
 
 #: Whether :func:`detect_calipers` adds the learned heat map's points by default.
-LEARNED = False
+LEARNED = True
 #: The heat map's points at least this probable are looked at by the refiner
 #: (:mod:`.caliper_net`) ...
 NET_MIN_PROB = 0.5
