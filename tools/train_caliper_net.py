@@ -28,7 +28,7 @@ Reproducible: fixed seeds, one thread.
 
 (360 screens per family and 160 more for mining, 6 styles; 6000 steps of batch 32 in each
 heat-map phase, 3000 refiner steps of batch 64; about 30 minutes on one core of a loaded
-2-core machine, rendering included: 24 for the heat map, 6 for the refiner). ``--out``
+2-core machine, rendering included: 24 for the heat map, 2-6 for the refiner). ``--out``
 writes elsewhere (to compare weights before replacing the committed ones); ``--cache`` keeps
 the first phase's rendered windows in a folder (reused when present); ``--coarse`` takes a
 trained heat map's weights and trains the refiner only (how the committed weights were made:

@@ -153,6 +153,17 @@ def input_array(crop: np.ndarray) -> np.ndarray:
     return out
 
 
+def _padded_rgb(crop: np.ndarray) -> np.ndarray:
+    """The crop as contiguous RGB uint8, zero-padded on the bottom and right to multiples of
+    :data:`STRIDE` (the pixels of :func:`input_array`, channels last)."""
+    rgb = cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB) if crop.ndim == 2 else crop
+    height, width = rgb.shape[:2]
+    down, right = -height % STRIDE, -width % STRIDE
+    if down or right:
+        return cv2.copyMakeBorder(rgb, 0, down, 0, right, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    return np.ascontiguousarray(rgb)
+
+
 def cell_points(out: np.ndarray, min_prob: float) -> list[NetPoint]:
     """Points from one crop's network output (3, h, w) (logits, offsets): cells at least
     ``min_prob`` and the most probable of their 3x3 neighbourhood (ties: the first in
@@ -206,7 +217,9 @@ class CaliperNet:
         CPU one thread: the caller's processes use the other cores)."""
         import torch
 
-        arrays = [input_array(c) for c in crops]
+        # The padded uint8 crops (H', W', 3): as (1, 3, H', W') views they are channels-last
+        # already; converted on the device (input_array's values, without its NCHW copy).
+        arrays = [_padded_rgb(c) for c in crops]
         out: list[np.ndarray | None] = [None] * len(arrays)
         by_shape: dict[tuple[int, ...], list[int]] = {}
         for k, a in enumerate(arrays):
@@ -217,9 +230,13 @@ class CaliperNet:
                 torch.set_num_threads(1)
             try:
                 for ks in by_shape.values():
+                    pixels = np.stack([arrays[k] for k in ks])  # writable: a new array
                     batch = (
-                        torch.from_numpy(np.stack([arrays[k] for k in ks]))
+                        torch.from_numpy(pixels)
                         .to(self.device)
+                        .permute(0, 3, 1, 2)
+                        .float()
+                        .div_(255.0)
                         .contiguous(memory_format=torch.channels_last)
                     )
                     result = self.model(batch).float().cpu().numpy()
