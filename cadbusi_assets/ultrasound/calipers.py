@@ -18,6 +18,10 @@ count against it), and as components of the thin pixels of a lower white level o
 ridges (:data:`DIM_WHITE_LEVEL`). Small coloured marks whose colour JPEG has smeared
 into a blob are found in the blob's brightest channel (:func:`smeared_marks`).
 
+Where no rule found a mark, a small learned finder (:mod:`.caliper_net`: a heat map over the
+crop, a refiner on patches, trained on the generator's tuning families) adds the marks it is
+sure of (:func:`_net_marks`, style :data:`NET_STYLE`; :data:`LEARNED` switches it).
+
 >>> import numpy as np
 >>> rgb = np.full((60, 60, 3), 60, np.uint8)
 >>> rgb[30, 22:39] = rgb[22:39, 30] = (255, 255, 0)
@@ -1245,6 +1249,55 @@ def smeared_marks(
     return found
 
 
+#: Whether :func:`detect_calipers` adds the learned heat map's points by default.
+LEARNED = True
+#: The heat map's points at least this probable are looked at by the refiner
+#: (:mod:`.caliper_net`) ...
+NET_MIN_PROB = 0.5
+#: ... and are marks when the refiner is at least this sure, where no mark lies within
+#: NET_CLEAR px (a mark's arms or an arrow's shaft may peak too).
+NET_REFINE_PROB = 0.95
+NET_CLEAR = 10
+#: Style of a mark only the learned finder found (it gives no shape).
+NET_STYLE = "*"
+
+
+def _net_marks(
+    crop: np.ndarray, kept: list[_Mark], inside: np.ndarray | None, arm: int
+) -> list[_Mark]:
+    """Marks the learned finder (:func:`.caliper_net.caliper_net`) finds in ``crop``: heat-map
+    points at least :data:`NET_MIN_PROB` probable, away from the marks ``kept`` (farther
+    than :data:`NET_CLEAR` px and off their boxes), that the refiner is at least
+    :data:`NET_REFINE_PROB` sure of, at the refined point (inside the crop, and ``inside``
+    when given)."""
+    from cadbusi_assets.ultrasound.caliper_net import caliper_net
+
+    height, width = crop.shape[:2]
+
+    def clear(x: int, y: int, marks: list[_Mark]) -> bool:
+        return not any(
+            math.hypot(x - m.x, y - m.y) <= NET_CLEAR
+            or (m.box[0] <= x <= m.box[2] and m.box[1] <= y <= m.box[3])
+            for m in marks
+        )
+
+    def usable(x: int, y: int) -> bool:
+        return 0 <= x < width and 0 <= y < height and (inside is None or bool(inside[y, x]))
+
+    net = caliper_net()
+    heat = [
+        (p.x, p.y)
+        for p in net.find([crop], NET_MIN_PROB)[0]
+        if usable(p.x, p.y) and clear(p.x, p.y, kept)
+    ]
+    out: list[_Mark] = []
+    for p in net.refine(crop, heat):
+        if p.prob >= NET_REFINE_PROB and usable(p.x, p.y) and clear(p.x, p.y, kept + out):
+            box = (p.x - arm, p.y - arm, p.x + arm, p.y + arm)
+            out.append(_Mark(p.x, p.y, NET_STYLE, p.prob, box))
+    return out
+
+
 def detect_calipers(
     frame: np.ndarray,
     box: Box,
@@ -1254,10 +1307,13 @@ def detect_calipers(
     arm: int = ARM,
     min_score: float = MIN_SCORE,
     maps: ColourMaps | None = None,
+    learned: bool | None = None,
 ) -> CaliperDetection:
     """Caliper points (full-frame ``(x, y)``) inside ``box``; centres must lie in ``fov_mask``
     (give or take :data:`FOV_SLACK` pixels) when one is given. ``maps`` are the frame's
-    :class:`~.overlay.ColourMaps` if the caller has them."""
+    :class:`~.overlay.ColourMaps` if the caller has them. ``learned`` (default
+    :data:`LEARNED`): add the points of the learned heat map (:func:`_net_marks`)."""
+    learned = LEARNED if learned is None else learned
     height, width = frame.shape[:2]
     margin = arm + 3
     x0, y0 = max(0, box[0] - margin), max(0, box[1] - margin)
@@ -1413,6 +1469,8 @@ def detect_calipers(
         for m in smeared_marks(coloured, maps.high, grey_crop, boxes):
             if m.score >= min_score and (inside is None or inside[m.y, m.x]):
                 kept.append(m)
+    if learned:
+        kept += _net_marks(crop, kept, inside, arm)
     points = [(m.x, m.y, m.score, m.style) for m in kept]
     points.sort(key=lambda p: (p[1], p[0]))
     return CaliperDetection(

@@ -1,0 +1,280 @@
+"""A small learned caliper finder: a heat map over the field of view and a patch refiner.
+
+The hand rules of :func:`cadbusi_assets.ultrasound.calipers.detect_calipers` miss marks whose
+pixels no rule turns into a candidate (JPEG-smeared small marks and arrows, marks on an
+elastography colour map, large white crosses on speckle). :class:`CaliperNet` looks at the
+whole crop once:
+
+* ``CalNet`` (four 3x3 convolutions, two of stride 2, the last two dilated; 6.1 k
+  parameters) gives, per 4x4 cell of the crop, the probability that a caliper point (a
+  cross's centre, an arrow's tip) lies in it and the point's offset from the cell's centre;
+  :meth:`CaliperNet.find` keeps the cells that are the most probable of their 3x3
+  neighbourhood (:func:`cell_points`);
+* ``RefineNet`` (49.7 k parameters) looks at a :data:`PATCH` px patch around each such point
+  that no rule explains and says whether a caliper point lies within :data:`REACH` px, and
+  where (:meth:`CaliperNet.refine`): the heat map finds, the refiner decides and places.
+
+``detect_calipers`` adds the refined points it is sure of where no rule found a mark
+(:func:`~cadbusi_assets.ultrasound.calipers._net_marks`). Arrow tips come out 3-4 px into the
+arrow's head (crosses within 2 px): a known limit.
+
+Both are trained by ``tools/train_caliper_net.py`` on screens of the generator's *tuning*
+families (:data:`cadbusi_demo.screens_heldout.TUNING_FAMILIES`) and the demo style, never on
+the held-out ones; :data:`WEIGHTS` (float16, 0.12 MB) holds both (``coarse.*``,
+``refine.*``). Deterministic: fixed seeds; inference in float32 on one CPU thread (same crop,
+same points) unless CUDA is present (then on the GPU, crops of one size in one batch, the
+refiner's patches in one batch). A crop is searched on its own 4-px grid: the same frame
+cropped at another origin may give other points.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+WEIGHTS = "caliper_net.pt"
+#: Output cells are STRIDE x STRIDE pixels of the crop.
+STRIDE = 4
+#: The refiner's patch side (px) and the reach of its verdict and offsets (px).
+PATCH = 32
+REACH = 6
+
+
+@dataclass(frozen=True)
+class NetPoint:
+    """A found point: crop ``(x, y)`` and the probability of its cell."""
+
+    x: int
+    y: int
+    prob: float
+
+
+def _net() -> Any:
+    from torch import nn
+
+    class CalNet(nn.Module):
+        """RGB crop (N, 3, H, W) in [0, 1], H and W multiples of STRIDE -> (N, 3, H/4, W/4):
+        the logit of 'a caliper point lies in this cell' and its offset (x, y) from the
+        cell's centre in units of STRIDE."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Conv2d(3, 8, 3, stride=2, padding=1),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(8, 16, 3, stride=2, padding=1),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(16, 16, 3, padding=2, dilation=2),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(16, 16, 3, padding=2, dilation=2),
+                nn.ReLU(inplace=True),
+            )
+            self.head = nn.Conv2d(16, 3, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.body(x - 0.5))
+
+    return CalNet()
+
+
+def build_model() -> Any:
+    """An untrained ``CalNet`` (the training script's starting point)."""
+    return _net()
+
+
+def _refiner() -> Any:
+    from torch import nn
+
+    class RefineNet(nn.Module):
+        """RGB patches (N, 3, PATCH, PATCH) in [0, 1] centred on a heat-map point -> (N, 3):
+        the logit of 'a caliper point lies within REACH px of the centre' and its offset
+        (x, y) from the centre in units of REACH."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Conv2d(3, 16, 3, padding=1),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(16, 16, 3, stride=2, padding=1),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(16, 32, 3, stride=2, padding=1),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(32, 32, 3, stride=2, padding=1),
+                nn.ReLU(inplace=True),
+                nn.Flatten(),
+                nn.Linear(32 * (PATCH // 8) ** 2, 64),
+                nn.ReLU(inplace=True),
+                nn.Linear(64, 3),
+            )
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.body(x - 0.5)
+
+    return RefineNet()
+
+
+def build_refiner() -> Any:
+    """An untrained ``RefineNet``."""
+    return _refiner()
+
+
+def patches(crop: np.ndarray, centres: list[tuple[int, int]]) -> np.ndarray:
+    """(N, 3, PATCH, PATCH) float32 inputs of :func:`_refiner`: the crop's pixels around each
+    centre (the centre at row and column PATCH // 2), zeros beyond the crop."""
+    rgb = cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB) if crop.ndim == 2 else crop
+    height, width = rgb.shape[:2]
+    out = np.zeros((len(centres), PATCH, PATCH, 3), np.uint8)
+    half = PATCH // 2
+    for k, (x, y) in enumerate(centres):
+        x0, y0 = x - half, y - half
+        sx0, sy0 = max(0, x0), max(0, y0)
+        sx1, sy1 = min(width, x0 + PATCH), min(height, y0 + PATCH)
+        if sx0 < sx1 and sy0 < sy1:
+            out[k, sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = rgb[sy0:sy1, sx0:sx1]
+    return np.ascontiguousarray(np.moveaxis(out, 3, 1)).astype(np.float32) / 255.0
+
+
+def input_array(crop: np.ndarray) -> np.ndarray:
+    """An RGB or grey uint8 crop as the network's (3, H', W') float32 input in [0, 1], padded
+    with zeros on the bottom and right to multiples of :data:`STRIDE`."""
+    rgb = cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB) if crop.ndim == 2 else crop
+    height, width = rgb.shape[:2]
+    out = np.zeros((3, -(-height // STRIDE) * STRIDE, -(-width // STRIDE) * STRIDE), np.float32)
+    out[:, :height, :width] = np.moveaxis(rgb, 2, 0).astype(np.float32) / 255.0
+    return out
+
+
+def _padded_rgb(crop: np.ndarray) -> np.ndarray:
+    """The crop as contiguous RGB uint8, zero-padded on the bottom and right to multiples of
+    :data:`STRIDE` (the pixels of :func:`input_array`, channels last)."""
+    rgb = cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB) if crop.ndim == 2 else crop
+    height, width = rgb.shape[:2]
+    down, right = -height % STRIDE, -width % STRIDE
+    if down or right:
+        return cv2.copyMakeBorder(rgb, 0, down, 0, right, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    return np.ascontiguousarray(rgb)
+
+
+def cell_points(out: np.ndarray, min_prob: float) -> list[NetPoint]:
+    """Points from one crop's network output (3, h, w) (logits, offsets): cells at least
+    ``min_prob`` and the most probable of their 3x3 neighbourhood (ties: the first in
+    row-major order), each at its cell's centre plus the offset."""
+    prob = 1.0 / (1.0 + np.exp(-out[0].astype(np.float64)))
+    peak = cv2.dilate(prob.astype(np.float32), np.ones((3, 3), np.uint8))
+    ys, xs = np.nonzero((prob >= min_prob) & (prob.astype(np.float32) >= peak))
+    points: list[NetPoint] = []
+    taken: set[tuple[int, int]] = set()
+    for cy, cx in zip(ys.tolist(), xs.tolist(), strict=True):
+        if any((cy + dy, cx + dx) in taken for dy in (-1, 0, 1) for dx in (-1, 0, 1)):
+            continue  # a plateau: one point per neighbourhood
+        taken.add((cy, cx))
+        x = (cx + 0.5 + float(out[1, cy, cx])) * STRIDE - 0.5
+        y = (cy + 0.5 + float(out[2, cy, cx])) * STRIDE - 0.5
+        points.append(NetPoint(round(x), round(y), round(float(prob[cy, cx]), 4)))
+    return points
+
+
+class CaliperNet:
+    """The trained network; one per process (:func:`caliper_net`)."""
+
+    def __init__(self, state: dict[str, Any] | None = None) -> None:
+        import torch
+
+        self.model = _net()
+        if state is None:
+            with (
+                resources.files("cadbusi_assets.ultrasound.models")
+                .joinpath(WEIGHTS)
+                .open("rb") as handle
+            ):
+                state = torch.load(handle, map_location="cpu", weights_only=True)
+        self.model.load_state_dict(
+            {k[len("coarse.") :]: v.float() for k, v in state.items() if k.startswith("coarse.")}
+        )
+        self.model.eval()
+        self.refiner = _refiner()
+        self.refiner.load_state_dict(
+            {k[len("refine.") :]: v.float() for k, v in state.items() if k.startswith("refine.")}
+        )
+        self.refiner.eval()
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        # channels-last activations: about half the CPU time of NCHW for these few channels
+        self.model.to(self.device, memory_format=torch.channels_last)
+        self.refiner.to(self.device)
+        self._lock = threading.Lock()
+
+    def outputs(self, crops: list[np.ndarray]) -> list[np.ndarray]:
+        """The network's (3, h, w) output for each crop, in one batch per crop size (on the
+        CPU one thread: the caller's processes use the other cores)."""
+        import torch
+
+        # The padded uint8 crops (H', W', 3): as (1, 3, H', W') views they are channels-last
+        # already; converted on the device (input_array's values, without its NCHW copy).
+        arrays = [_padded_rgb(c) for c in crops]
+        out: list[np.ndarray | None] = [None] * len(arrays)
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for k, a in enumerate(arrays):
+            by_shape.setdefault(a.shape, []).append(k)
+        with self._lock, torch.inference_mode():
+            threads = torch.get_num_threads()
+            if self.device.type == "cpu":
+                torch.set_num_threads(1)
+            try:
+                for ks in by_shape.values():
+                    pixels = np.stack([arrays[k] for k in ks])  # writable: a new array
+                    batch = (
+                        torch.from_numpy(pixels)
+                        .to(self.device)
+                        .permute(0, 3, 1, 2)
+                        .float()
+                        .div_(255.0)
+                        .contiguous(memory_format=torch.channels_last)
+                    )
+                    result = self.model(batch).float().cpu().numpy()
+                    for k, r in zip(ks, result, strict=True):
+                        out[k] = r
+            finally:
+                torch.set_num_threads(threads)
+        return [o for o in out if o is not None]
+
+    def find(self, crops: list[np.ndarray], min_prob: float) -> list[list[NetPoint]]:
+        """Caliper points (crop coordinates) the heat map finds in each crop."""
+        return [cell_points(o, min_prob) for o in self.outputs(crops)]
+
+    def refine(self, crop: np.ndarray, points: list[tuple[int, int]]) -> list[NetPoint]:
+        """The refiner's verdict on each point of ``crop``: the point moved by its offset,
+        with the probability that a caliper point lies within :data:`REACH` px."""
+        import torch
+
+        if not points:
+            return []
+        with self._lock, torch.inference_mode():
+            threads = torch.get_num_threads()
+            if self.device.type == "cpu":
+                torch.set_num_threads(1)
+            try:
+                batch = torch.from_numpy(patches(crop, points)).to(self.device)
+                out = self.refiner(batch).float().cpu().numpy().astype(np.float64)
+            finally:
+                torch.set_num_threads(threads)
+        prob = 1.0 / (1.0 + np.exp(-out[:, 0]))
+        return [
+            NetPoint(
+                round(x + float(o[1]) * REACH), round(y + float(o[2]) * REACH), round(float(p), 4)
+            )
+            for (x, y), o, p in zip(points, out, prob, strict=True)
+        ]
+
+
+@lru_cache(maxsize=1)
+def caliper_net() -> CaliperNet:
+    return CaliperNet()

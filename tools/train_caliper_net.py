@@ -1,0 +1,407 @@
+"""Train the learned caliper finder of :mod:`cadbusi_assets.ultrasound.caliper_net` (a heat
+map and a refiner) on the CPU (CUDA when present).
+
+Training screens come only from the generator's *tuning* families
+(:data:`cadbusi_demo.screens_heldout.TUNING_FAMILIES`) and the demo style
+(:data:`cadbusi_demo.screens_heldout.DEMO_FAMILY`), seeds from :data:`FIRST_SCREEN_SEED` on
+(the tuning measurements use seeds 100-299, the benchmark and tests small seeds), never from
+the held-out families. Each screen is cropped as ``detect_calipers`` crops it (its field of
+view's box grown by ``ARM + 3`` px); windows of :data:`WINDOW` px are cut from the crop:
+around every caliper point (the point anywhere in the window but its outer :data:`EDGE` px),
+on :data:`TEXT_WINDOWS` of its texts (glyphs are no marks) and :data:`RANDOM_WINDOWS`
+anywhere (speckle, dotted lines, colour maps, UI).
+
+1. The heat map (``CalNet``): per 4x4 output cell, target 1 for the cell holding a caliper
+   point, 0 elsewhere, its 8 neighbours ignored (either may peak); the point's offset from
+   the centre of that cell and of its 8 neighbours (L1). Binary cross entropy (positives
+   weighted :data:`POS_WEIGHT`) plus the offset loss.
+2. Mining: the heat map on :data:`MINE_SCREENS` more screens per family; windows around its
+   false points and around the caliper points it misses or misplaces join the first ones,
+   and the heat map trains on.
+3. The refiner (``RefineNet``, :func:`train_refiner`) on 32 px patches of the first windows:
+   around caliper points (shifted: the offset back is the target), at the heat map's false
+   points, and anywhere else.
+
+Reproducible: fixed seeds, one thread.
+
+    PYTHONPATH=. nice python tools/train_caliper_net.py
+
+(360 screens per family and 160 more for mining, 6 styles; 6000 steps of batch 32 in each
+heat-map phase, 3000 refiner steps of batch 64; about 30 minutes on one core of a loaded
+2-core machine, rendering included: 24 for the heat map, 2-6 for the refiner). ``--out``
+writes elsewhere (to compare weights before replacing the committed ones); ``--cache`` keeps
+the first phase's rendered windows in a folder (reused when present); ``--coarse`` takes a
+trained heat map's weights and trains the refiner only (how the committed weights were made:
+the heat map of this command, then ``--coarse`` with its weights and ``--refine-steps 3000``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from cadbusi_assets.ultrasound import caliper_net
+from cadbusi_assets.ultrasound.calipers import ARM
+from cadbusi_demo import screens_heldout as gen
+
+OUT = Path(__file__).resolve().parents[1] / "cadbusi_assets/ultrasound/models" / caliper_net.WEIGHTS
+FIRST_SCREEN_SEED = 400_000
+FAMILIES = (*gen.TUNING_FAMILIES, gen.DEMO_FAMILY)
+WINDOW = 96
+RANDOM_WINDOWS = 3
+#: Windows on a screen's texts (glyphs such as 'x' and '+' in a line are no marks).
+TEXT_WINDOWS = 2
+#: Mining: screens per family (seeds from MINE_SEED on), the model's false points taken
+#: from this probability on, at most this many windows of them per screen.
+MINE_SCREENS = 160
+MINE_SEED = FIRST_SCREEN_SEED + 10_000
+MINE_PROB = 0.3
+MINE_WINDOWS = 6
+#: Caliper points per window: at most this many (the rest padded with -1).
+MAX_POINTS = 12
+POS_WEIGHT = 10.0
+#: Refiner: caliper points up to this far (px, each axis) from a patch's centre are targets;
+#: negatives lie farther than REFINE_AWAY px from every caliper point.
+REFINE_SHIFT = 5
+REFINE_AWAY = 8
+EDGE = 12
+
+
+def _crop(screen: gen.Screen) -> tuple[np.ndarray, int, int]:
+    """The screen's frame cropped as ``detect_calipers`` crops it, and the crop's origin."""
+    frame = screen.frame
+    height, width = frame.shape[:2]
+    margin = ARM + 3
+    bx0, by0, bx1, by1 = screen.fov_box
+    x0, y0 = max(0, bx0 - margin), max(0, by0 - margin)
+    x1, y1 = min(width - 1, bx1 + margin), min(height - 1, by1 + margin)
+    return frame[y0 : y1 + 1, x0 : x1 + 1], x0, y0
+
+
+def _around(
+    rng: np.random.Generator, x: float, y: float, width: int, height: int
+) -> tuple[int, int] | None:
+    """A window's origin holding (x, y) anywhere but its outer :data:`EDGE` px (None: the
+    crop has no such window)."""
+    lo_x, hi_x = max(0, int(x) - WINDOW + EDGE), min(width - WINDOW, int(x) - EDGE)
+    lo_y, hi_y = max(0, int(y) - WINDOW + EDGE), min(height - WINDOW, int(y) - EDGE)
+    if lo_x > hi_x or lo_y > hi_y:
+        return None
+    return int(rng.integers(lo_x, hi_x + 1)), int(rng.integers(lo_y, hi_y + 1))
+
+
+def _cut(
+    crop: np.ndarray, truth: np.ndarray, origins: list[tuple[int, int]]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    windows, points = [], []
+    for ox, oy in origins:
+        windows.append(crop[oy : oy + WINDOW, ox : ox + WINDOW].copy())
+        inside = [
+            (px - ox, py - oy)
+            for px, py in truth
+            if 0 <= px - ox < WINDOW and 0 <= py - oy < WINDOW
+        ]
+        p = np.full((MAX_POINTS, 2), -1.0, np.float32)
+        if inside:
+            p[: min(MAX_POINTS, len(inside))] = np.array(inside[:MAX_POINTS])
+        points.append(p)
+    return windows, points
+
+
+def render_windows(
+    screens: int, seed: int, first: int = FIRST_SCREEN_SEED, model: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Windows (N, WINDOW, WINDOW, 3) uint8 and their caliper points (N, MAX_POINTS, 2)
+    float32 (window coordinates; -1: none) from ``screens`` screens per family (seeds from
+    ``first`` on): around every caliper point, :data:`RANDOM_WINDOWS` anywhere and
+    :data:`TEXT_WINDOWS` on the screen's texts in the crop. With ``model`` (mining), also
+    around the model's false points (at least :data:`MINE_PROB` probable, farther than 4 px
+    from every caliper point; at most :data:`MINE_WINDOWS` a screen) and again around the
+    caliper points it misses or places more than 2 px off."""
+    rng = np.random.default_rng(seed)
+    windows: list[np.ndarray] = []
+    points: list[np.ndarray] = []
+    for k in range(screens):
+        for family in FAMILIES:
+            screen = gen.render_screen(family, first + k)
+            crop, x0, y0 = _crop(screen)
+            ch, cw = crop.shape[:2]
+            if ch < WINDOW or cw < WINDOW:
+                continue
+            truth = np.array([(x - x0, y - y0) for x, y in screen.calipers], np.float32)
+            wanted: list[tuple[float, float]] = [(float(x), float(y)) for x, y in truth]
+            texts = [
+                ((t.box[0] + t.box[2]) / 2 - x0, (t.box[1] + t.box[3]) / 2 - y0)
+                for t in screen.texts
+            ]
+            texts = [(x, y) for x, y in texts if 0 <= x < cw and 0 <= y < ch]
+            for i in rng.permutation(len(texts))[:TEXT_WINDOWS]:
+                wanted.append(texts[int(i)])
+            if model is not None:
+                found = _find(model, crop)
+                false = [
+                    (p.x, p.y)
+                    for p in found
+                    if p.prob >= MINE_PROB
+                    and not any(np.hypot(p.x - tx, p.y - ty) <= 4 for tx, ty in truth)
+                ]
+                for i in rng.permutation(len(false))[:MINE_WINDOWS]:
+                    wanted.append(false[int(i)])
+                for tx, ty in truth:
+                    if not any(np.hypot(p.x - tx, p.y - ty) <= 2 for p in found if p.prob >= 0.5):
+                        wanted.append((float(tx), float(ty)))
+            origins = [o for x, y in wanted if (o := _around(rng, x, y, cw, ch)) is not None]
+            for _ in range(RANDOM_WINDOWS):
+                origins.append(
+                    (int(rng.integers(0, cw - WINDOW + 1)), int(rng.integers(0, ch - WINDOW + 1)))
+                )
+            w, p = _cut(crop, truth, origins)
+            windows += w
+            points += p
+        if (k + 1) % 20 == 0:
+            print(f"rendered {k + 1}/{screens} screens per family", flush=True)
+    return np.stack(windows), np.stack(points)
+
+
+def _find(model: Any, crop: np.ndarray) -> list[caliper_net.NetPoint]:
+    import torch
+
+    with torch.inference_mode():
+        x = torch.from_numpy(caliper_net.input_array(crop)[None])
+        out = model(x.to(next(model.parameters()).device)).float().cpu().numpy()[0]
+    return caliper_net.cell_points(out, 0.2)
+
+
+def targets(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per window and cell: heat target, its weight, offset targets (2) and their weight."""
+    n = len(points)
+    cells = WINDOW // caliper_net.STRIDE
+    heat = np.zeros((n, cells, cells), np.float32)
+    heat_w = np.ones((n, cells, cells), np.float32)
+    offset = np.zeros((n, 2, cells, cells), np.float32)
+    offset_w = np.zeros((n, cells, cells), np.float32)
+    s = caliper_net.STRIDE
+    for i in range(n):
+        for px, py in points[i]:
+            if px < 0:
+                continue
+            cx, cy = int(px // s), int(py // s)
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    gx, gy = cx + dx, cy + dy
+                    if not (0 <= gx < cells and 0 <= gy < cells):
+                        continue
+                    if dx == 0 and dy == 0:
+                        heat[i, gy, gx] = 1.0
+                        heat_w[i, gy, gx] = POS_WEIGHT
+                    elif heat[i, gy, gx] == 0.0:
+                        heat_w[i, gy, gx] = 0.0
+                    offset[i, 0, gy, gx] = (px + 0.5) / s - (gx + 0.5)
+                    offset[i, 1, gy, gx] = (py + 0.5) / s - (gy + 0.5)
+                    offset_w[i, gy, gx] = 1.0
+    return heat, heat_w, offset, offset_w
+
+
+def train(
+    windows: np.ndarray,
+    points: np.ndarray,
+    steps: int,
+    batch: int,
+    seed: int,
+    model: Any = None,
+    max_lr: float = 3e-3,
+) -> Any:
+    """Train ``model`` (a new one when None) and return it (eval mode)."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = (caliper_net.build_model() if model is None else model).to(device)
+    model.train()
+    heat, heat_w, offset, offset_w = (torch.from_numpy(a) for a in targets(points))
+    images = torch.from_numpy(np.ascontiguousarray(np.moveaxis(windows, 3, 1)))
+    optimiser = torch.optim.Adam(model.parameters(), lr=max_lr)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=max_lr, total_steps=steps)
+    generator = torch.Generator().manual_seed(seed)
+    start = time.time()
+    running = 0.0
+    for step in range(steps):
+        idx = torch.randint(0, len(images), (batch,), generator=generator)
+        x = images[idx].to(device).float() / 255.0
+        out = model(x)
+        hw = heat_w[idx].to(device)
+        cls = F.binary_cross_entropy_with_logits(out[:, 0], heat[idx].to(device), weight=hw)
+        ow = offset_w[idx].to(device)
+        reg = (
+            F.smooth_l1_loss(out[:, 1:], offset[idx].to(device), reduction="none", beta=0.1).sum(1)
+            * ow
+        ).sum() / ow.sum().clamp(min=1.0)
+        loss = cls * 10.0 + reg
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        value = float(loss.detach())
+        running = 0.98 * running + 0.02 * value if step else value
+        if (step + 1) % 200 == 0:
+            print(
+                f"step {step + 1}/{steps} loss {running:.4f} cls {float(cls.detach()):.4f} "
+                f"reg {float(reg.detach()):.4f} {time.time() - start:.0f}s",
+                flush=True,
+            )
+    return model.eval()
+
+
+def train_refiner(
+    windows: np.ndarray, points: np.ndarray, coarse: Any, steps: int, batch: int, seed: int
+) -> Any:
+    """Train a ``RefineNet`` on patches of the windows: around caliper points (shifted up to
+    :data:`REFINE_SHIFT` px: the offset back is the target), at the heat map's false points
+    (``coarse`` on every window; at least 0.2 probable, farther than :data:`REFINE_AWAY` px
+    from every caliper point) and anywhere else (as far away): a quarter of a batch each of
+    the negatives."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    device = next(coarse.parameters()).device
+    truth = [[(float(x), float(y)) for x, y in p if x >= 0] for p in points]
+    positives = [(i, x, y) for i, t in enumerate(truth) for x, y in t]
+
+    def away(i: int, x: float, y: float) -> bool:
+        return all(np.hypot(x - tx, y - ty) > REFINE_AWAY for tx, ty in truth[i])
+
+    hard: list[tuple[int, int, int]] = []
+    with torch.inference_mode():
+        for k in range(0, len(windows), 256):
+            x = torch.from_numpy(np.moveaxis(windows[k : k + 256], 3, 1).astype(np.float32) / 255)
+            out = coarse(x.to(device)).float().cpu().numpy()
+            for j, o in enumerate(out):
+                hard += [
+                    (k + j, p.x, p.y)
+                    for p in caliper_net.cell_points(o, 0.2)
+                    if away(k + j, p.x, p.y)
+                ]
+    print(f"refiner: {len(positives)} points, {len(hard)} false heat-map points", flush=True)
+    model = caliper_net.build_refiner().to(device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=2e-3, total_steps=steps)
+    reach = caliper_net.REACH
+    start = time.time()
+    for step in range(steps):
+        images, labels, offsets = [], [], []
+        n_pos, n_hard = batch // 2, batch // 4
+        for i, px, py in (positives[int(k)] for k in rng.integers(0, len(positives), n_pos)):
+            dx, dy = (int(v) for v in rng.integers(-REFINE_SHIFT, REFINE_SHIFT + 1, 2))
+            cx, cy = round(px) + dx, round(py) + dy
+            images.append(caliper_net.patches(windows[i], [(cx, cy)])[0])
+            labels.append(1.0)
+            offsets.append(((px - cx) / reach, (py - cy) / reach))
+        for i, hx, hy in (hard[int(k)] for k in rng.integers(0, len(hard), n_hard)):
+            dx, dy = (int(v) for v in rng.integers(-1, 2, 2))
+            images.append(caliper_net.patches(windows[i], [(hx + dx, hy + dy)])[0])
+            labels.append(0.0)
+            offsets.append((0.0, 0.0))
+        while len(images) < batch:
+            i = int(rng.integers(0, len(windows)))
+            rx, ry = (int(v) for v in rng.integers(0, WINDOW, 2))
+            if away(i, rx, ry):
+                images.append(caliper_net.patches(windows[i], [(rx, ry)])[0])
+                labels.append(0.0)
+                offsets.append((0.0, 0.0))
+        x = torch.from_numpy(np.stack(images)).to(device)
+        y = torch.tensor(labels, device=device)
+        target = torch.tensor(offsets, dtype=torch.float32, device=device)
+        out = model(x)
+        cls = F.binary_cross_entropy_with_logits(out[:, 0], y)
+        reg = (F.smooth_l1_loss(out[:, 1:], target, reduction="none", beta=0.05).sum(1) * y).sum()
+        loss = cls + reg / y.sum().clamp(min=1.0)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        if (step + 1) % 500 == 0:
+            print(
+                f"refiner step {step + 1}/{steps} cls {float(cls.detach()):.4f} "
+                f"reg {float(reg.detach()) / max(1.0, float(y.sum())):.4f} "
+                f"{time.time() - start:.0f}s",
+                flush=True,
+            )
+    return model.eval()
+
+
+def _data(path: Path | None, make: Any) -> tuple[np.ndarray, np.ndarray]:
+    if path is not None and path.exists():
+        data = np.load(path)
+        return data["windows"], data["points"]
+    windows, points = make()
+    if path is not None:
+        np.savez(path, windows=windows, points=points)
+    return windows, points
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--screens", type=int, default=360, help="screens per family")
+    parser.add_argument("--steps", type=int, default=6000, help="steps of each phase")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--cache", type=Path, default=None, help="folder for rendered windows")
+    parser.add_argument("--refine-steps", type=int, default=3000)
+    parser.add_argument(
+        "--coarse", type=Path, default=None, help="a heat map's weights (skip phases 1 and 2)"
+    )
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    import torch
+
+    torch.set_num_threads(1)
+    start = time.time()
+    cache = args.cache
+    first = _data(
+        cache / f"first_{args.screens}_{args.seed}.npz" if cache else None,
+        lambda: render_windows(args.screens, args.seed),
+    )
+    print(f"phase 1: {len(first[0])} windows, {time.time() - start:.0f}s", flush=True)
+    if args.coarse is not None:
+        model = caliper_net.build_model()
+        saved = torch.load(args.coarse, map_location="cpu", weights_only=True)
+        model.load_state_dict(
+            {
+                k.removeprefix("coarse."): v.float()
+                for k, v in saved.items()
+                if not k.startswith("refine.")
+            }
+        )
+        model.eval()
+    else:
+        model = train(*first, args.steps, args.batch, args.seed)
+        torch.manual_seed(args.seed)
+        mined = render_windows(MINE_SCREENS, args.seed + 1, MINE_SEED, model)
+        windows = np.concatenate([first[0], mined[0]])
+        points = np.concatenate([first[1], mined[1]])
+        print(f"phase 2: {len(windows)} windows, {time.time() - start:.0f}s", flush=True)
+        model = train(windows, points, args.steps, args.batch, args.seed + 1, model, 1.5e-3)
+        # as saved (float16): the refiner mines the heat map that --coarse would load
+        model.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})
+    print(f"phase 3 (refiner): {time.time() - start:.0f}s", flush=True)
+    refiner = train_refiner(*first, model, args.refine_steps, 64, args.seed + 2)
+    state = {
+        **{f"coarse.{k}": v.detach().cpu().half() for k, v in model.state_dict().items()},
+        **{f"refine.{k}": v.detach().cpu().half() for k, v in refiner.state_dict().items()},
+    }
+    torch.save(state, args.out)
+    print(f"wrote {args.out} ({args.out.stat().st_size} bytes), {time.time() - start:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
