@@ -16,6 +16,12 @@ gives the same bytes alone or in a batch, on the CPU or on CUDA.
 
 **Device.** ``device`` if given, else ``$CADBUSI_INPAINT_DEVICE`` (``cpu``, ``cuda``,
 ``cuda:1``, or ``auto``), else CUDA when :func:`torch.cuda.is_available`, else the CPU.
+
+**On the CPU** the same sums are taken window by window with OpenCV's separable filter in
+float64 (:func:`_normconv_opencv`): exact too (integer data, integer taps), hence the same
+bytes as the torch batch, at a fifth of its cost for caliper-sized windows (torch's many
+small shifted adds and its per-call overhead dominate there: 1.5 ms against 0.3 ms per
+window of the held-out screens, one thread). The torch batch serves CUDA.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, cast
 
+import cv2
 import numpy as np
 
 #: Environment variable that forces the inpainting device (``cpu``, ``cuda``, ``auto``).
@@ -118,15 +125,78 @@ def normconv_windows(
     estimate replaces the wider one wherever its weight sum reaches ``min_weight`` (of a
     fully valid neighbourhood). Only the masked pixels' estimates are meant to be used: the
     passes are computed narrow first, and a wider one only while some masked pixel of the
-    tensor lacks a trusted estimate (the same result as computing them all, for less work:
-    a thin stroke never needs the widest).
+    window (on CUDA: of the batch's tensor) lacks a trusted estimate (the same result as
+    computing them all, for less work: a thin stroke never needs the widest). On the CPU
+    window by window with OpenCV (:func:`_normconv_opencv`), else batched with torch
+    (:func:`_normconv_torch`): the same bits either way.
     """
     import torch
 
     dev = torch.device(pick_device(device))
+    if dev.type == "cpu":
+        return _normconv_opencv(windows, masks, sigmas, min_weight)
+    return _normconv_torch(windows, masks, sigmas, dev, min_weight)
+
+
+def _kernels(
+    sigmas: Sequence[Sigma], min_weight: float
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[float]]:
+    """The fixed-point taps ``(along x, along y)`` of ``sigmas`` narrow first, and the weight
+    sum each pass must reach to be trusted."""
     narrow_first = [_pair(s) for s in reversed(sigmas)]
     kernels = [(fixed_point_kernel(sx), fixed_point_kernel(sy)) for sx, sy in narrow_first]
     thresholds = [min_weight * float(kx.sum()) * float(ky.sum()) for kx, ky in kernels]
+    return kernels, thresholds
+
+
+def _normconv_opencv(
+    windows: Sequence[np.ndarray],
+    masks: Sequence[np.ndarray],
+    sigmas: Sequence[Sigma],
+    min_weight: float,
+) -> list[np.ndarray]:
+    """:func:`normconv_windows` window by window with OpenCV (float64, zero border): the
+    same integer sums as :func:`_normconv_torch`, the same division, so the same bits."""
+    kernels, thresholds = _kernels(sigmas, min_weight)
+    results: list[np.ndarray] = []
+    for window, mask in zip(windows, masks, strict=True):
+        unknown = np.asarray(mask, bool)
+        valid = (~unknown).astype(np.float64)
+        values = window.astype(np.float64)
+        values *= valid[..., None] if values.ndim == 3 else valid
+        # Masked pixels still without a trusted estimate.
+        pending = unknown
+        result: np.ndarray | None = None
+        for k, ((taps_x, taps_y), threshold) in enumerate(zip(kernels, thresholds, strict=True)):
+            num = cv2.sepFilter2D(
+                values, cv2.CV_64F, taps_x, taps_y, borderType=cv2.BORDER_CONSTANT
+            )
+            den = cv2.sepFilter2D(valid, cv2.CV_64F, taps_x, taps_y, borderType=cv2.BORDER_CONSTANT)
+            divisor = np.maximum(den, 1.0)
+            estimate = num / (divisor[..., None] if num.ndim == 3 else divisor)
+            if result is None:
+                result = estimate
+            else:
+                np.copyto(result, estimate, where=pending[..., None] if num.ndim == 3 else pending)
+            pending = pending & (den < threshold)
+            if k + 1 < len(kernels) and not pending.any():
+                break
+        assert result is not None
+        results.append(result)
+    return results
+
+
+def _normconv_torch(
+    windows: Sequence[np.ndarray],
+    masks: Sequence[np.ndarray],
+    sigmas: Sequence[Sigma],
+    dev: Any,
+    min_weight: float,
+) -> list[np.ndarray]:
+    """:func:`normconv_windows` as one batched torch computation per size bucket on ``dev``."""
+    import torch
+
+    kernels, thresholds = _kernels(sigmas, min_weight)
     planes_of = [1 if w.ndim == 2 else w.shape[2] for w in windows]
     buckets: dict[tuple[int, int], list[int]] = defaultdict(list)
     for i, window in enumerate(windows):

@@ -9,6 +9,10 @@ import torch
 
 from cadbusi_assets.ultrasound import inpaint_torch
 from cadbusi_assets.ultrasound.inpaint import (
+    SIGMAS,
+    _job,
+    _masks_for,
+    _windows,
     caliper_mask,
     caliper_masks,
     inpaint_batch,
@@ -124,11 +128,44 @@ def test_a_frame_gives_the_same_bytes_alone_and_in_a_batch(batch):
     assert all(np.array_equal(a, b) for (a, _), (b, _) in zip(together, reverse[::-1], strict=True))
 
 
-def test_a_bucket_split_into_several_tensors_gives_the_same_bytes(batch, monkeypatch):
+def _fill_windows(batch) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The windows (values, pixels to fill) :func:`inpaint_frames` hands the fill for
+    ``batch``, plus random ones: every size, grey and colour, masks on the edges, a window
+    masked whole, a window without a masked pixel."""
     frames, points, masks = batch
-    whole = inpaint_batch(frames, points, masks=masks, device="cpu")
+    windows, unknown = [], []
+    for frame, pts, mask in zip(frames, points, masks, strict=True):
+        found = _masks_for(frame, pts, mask)
+        for box in _windows(found.union):
+            job = _job(frame, found, 0, box)
+            windows.append(job.values)
+            unknown.append(job.unknown)
+    rng = np.random.default_rng(7)
+    for k in range(24):
+        h, w = int(rng.integers(1, 70)), int(rng.integers(1, 90))
+        shape = (h, w) if k % 2 else (h, w, 3)
+        windows.append(rng.integers(0, 256, shape, dtype=np.uint8))
+        unknown.append(rng.random((h, w)) < (0.05, 0.3, 0.9, 1.0, 0.0)[k % 5])
+    return windows, unknown
+
+
+def test_the_cpu_fill_gives_the_torch_batch_bytes(batch):
+    """On the CPU the fill is OpenCV's, window by window; the torch batch (CUDA's path, run
+    here on the CPU) gives the same bits, masked pixels and all others alike."""
+    windows, unknown = _fill_windows(batch)
+    opencv = inpaint_torch.normconv_windows(windows, unknown, SIGMAS, device="cpu")
+    batched = inpaint_torch._normconv_torch(windows, unknown, SIGMAS, torch.device("cpu"), 0.05)
+    for window, a, b in zip(windows, opencv, batched, strict=True):
+        assert a.shape == b.shape == window.shape and a.dtype == b.dtype == np.float64
+        assert np.array_equal(a, b)
+
+
+def test_a_bucket_split_into_several_tensors_gives_the_same_bytes(batch, monkeypatch):
+    windows, unknown = _fill_windows(batch)
+    cpu = torch.device("cpu")
+    whole = inpaint_torch._normconv_torch(windows, unknown, SIGMAS, cpu, 0.05)
     monkeypatch.setattr(inpaint_torch, "MAX_ELEMENTS", 4096)
-    split = inpaint_batch(frames, points, masks=masks, device="cpu")
+    split = inpaint_torch._normconv_torch(windows, unknown, SIGMAS, cpu, 0.05)
     assert all(np.array_equal(a, b) for a, b in zip(whole, split, strict=True))
 
 
