@@ -116,14 +116,22 @@ Point = Sequence[int]
 
 @dataclass(frozen=True)
 class CaliperMasks:
-    """Boolean full-frame masks: pixels to interpolate and pixels to make grey."""
+    """Boolean full-frame masks: pixels to interpolate and pixels to make grey. ``box``
+    ``(x0, y0, x1, y1)`` (exclusive ends), when known, holds every masked pixel: the
+    full-frame work on the masks (their union, the fill's windows) stays inside it."""
 
     fill: np.ndarray
     recolour: np.ndarray
+    box: tuple[int, int, int, int] | None = None
 
     @property
     def union(self) -> np.ndarray:
-        return self.fill | self.recolour
+        if self.box is None:
+            return self.fill | self.recolour
+        x0, y0, x1, y1 = self.box
+        out = np.zeros(self.fill.shape, bool)
+        np.bitwise_or(self.fill[y0:y1, x0:x1], self.recolour[y0:y1, x0:x1], out=out[y0:y1, x0:x1])
+        return out
 
 
 def _maps_of(
@@ -408,13 +416,21 @@ def _on_ray(centres: np.ndarray, mark: np.ndarray) -> np.ndarray:
     # re-aimed through the farthest dot of its run while the run grows.
     best: np.ndarray | None = None
     candidates = rel[near]
+    runs: dict[bytes, np.ndarray] = {}  # the dots of a line re-aim through the same tips
+
+    def run_along(direction: np.ndarray) -> np.ndarray:
+        key = direction.tobytes()
+        if key not in runs:
+            runs[key] = _run(candidates, direction)
+        return runs[key]
+
     for seed in near[dist[near] <= RAY_START]:
-        run = _run(candidates, rel[seed] / dist[seed])
+        run = run_along(rel[seed] / dist[seed])
         for _ in range(RAY_REAIM):
             if len(run) < 2:
                 break
             tip = candidates[run[-1]]
-            longer = _run(candidates, tip / np.hypot(*tip))
+            longer = run_along(tip / np.hypot(*tip))
             if len(longer) <= len(run):
                 break
             run = longer
@@ -710,7 +726,7 @@ def caliper_masks(
         if 0 <= int(p[0]) < width and 0 <= int(p[1]) < height
     ]
     if not points:
-        return CaliperMasks(fill, recolour)
+        return CaliperMasks(fill, recolour, (0, 0, 0, 0))
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     x0, y0 = max(0, min(xs) - REGION_MARGIN), max(0, min(ys) - REGION_MARGIN)
     x1, y1 = min(width, max(xs) + REGION_MARGIN + 1), min(height, max(ys) + REGION_MARGIN + 1)
@@ -720,7 +736,7 @@ def caliper_masks(
     masks = _region_masks(region, region_grey, local, lines)
     fill[y0:y1, x0:x1] = masks.fill
     recolour[y0:y1, x0:x1] = masks.recolour
-    return CaliperMasks(fill, recolour)
+    return CaliperMasks(fill, recolour, (x0, y0, x1, y1))
 
 
 def _region_masks(
@@ -982,11 +998,18 @@ def _normconv(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return out
 
 
-def _windows(union: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """``(x, y, w, h)`` of the marks' surroundings (one per group of nearby masked pixels)."""
-    if not union.any():
+def _windows(
+    union: np.ndarray, box: tuple[int, int, int, int] | None = None
+) -> list[tuple[int, int, int, int]]:
+    """``(x, y, w, h)`` of the marks' surroundings (one per group of nearby masked pixels);
+    ``box`` (exclusive ends), when given, holds every masked pixel."""
+    ox, oy, ox1, oy1 = (0, 0, union.shape[1], union.shape[0]) if box is None else box
+    if ox1 <= ox or oy1 <= oy:
         return []
-    bx, by, bw, bh = cv2.boundingRect(union.view(np.uint8))
+    bx, by, bw, bh = cv2.boundingRect(union[oy:oy1, ox:ox1].view(np.uint8))
+    if bw == 0 or bh == 0:
+        return []
+    bx, by = bx + ox, by + oy
     x0, y0 = max(0, bx - CONTEXT), max(0, by - CONTEXT)
     x1, y1 = min(union.shape[1], bx + bw + CONTEXT), min(union.shape[0], by + bh + CONTEXT)
     near = cv2.dilate(union[y0:y1, x0:x1].view(np.uint8), np.ones((2 * CONTEXT + 1,) * 2, np.uint8))
@@ -1103,7 +1126,7 @@ def inpaint_frames(
     jobs = [
         _job(frame, m, i, box)
         for i, (frame, m, union) in enumerate(zip(frames, all_masks, unions, strict=True))
-        for box in _windows(union)
+        for box in _windows(union, m.box)
     ]
     for job, estimate in zip(jobs, _estimates(jobs, method, device), strict=True):
         _write(outputs[job.frame_index], job, estimate)

@@ -10,6 +10,7 @@ import torch
 from cadbusi_assets.ultrasound import inpaint_torch
 from cadbusi_assets.ultrasound.inpaint import (
     SIGMAS,
+    CaliperMasks,
     _job,
     _masks_for,
     _windows,
@@ -276,3 +277,21 @@ def test_bright_speckle_tinted_by_a_coloured_mark_keeps_its_grey_level():
     out, _ = inpaint_calipers(frame, [(100, 100)])
     assert chroma(out)[tinted].max() <= 8
     assert np.abs(to_grey(out)[tinted].astype(int) - int(to_grey(frame)[98, 98])).max() <= 2
+
+
+def test_the_masks_box_holds_every_masked_pixel_and_changes_nothing(batch):
+    """:func:`caliper_masks` says where its masks can be set (the full-frame work stays
+    there); the same masks without that box give the same union and the same bytes."""
+    frames, points, _ = batch
+    for frame, pts in zip(frames, points, strict=True):
+        masks = caliper_masks(frame, pts)
+        assert masks.box is not None
+        x0, y0, x1, y1 = masks.box
+        outside = masks.fill | masks.recolour
+        outside[y0:y1, x0:x1] = False
+        assert not outside.any()
+        boxless = CaliperMasks(masks.fill, masks.recolour)
+        assert np.array_equal(masks.union, boxless.union)
+        (a, mask_a), (b, mask_b) = inpaint_frames([frame, frame], [pts, []], masks=[masks, boxless])
+        assert np.array_equal(a, b) and np.array_equal(mask_a, mask_b)
+        assert (not pts) or mask_a.any()
