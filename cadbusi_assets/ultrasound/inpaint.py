@@ -448,6 +448,17 @@ def _luma_mode(values: np.ndarray) -> int:
     return int(np.argmax(np.convolve(counts, window, mode="same")))
 
 
+def _components(layer: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """8-connected components of ``layer`` (uint8 0/1): count, labels, stats and centres as
+    ``cv2.connectedComponentsWithStats`` gives them, the labels 16-bit when they fit (the
+    same labelling, nearly three times faster on the caliper regions)."""
+    ltype = cv2.CV_16U if cv2.countNonZero(layer) < 65000 else cv2.CV_32S
+    count, labels, stats, centres = cv2.connectedComponentsWithStatsWithAlgorithm(
+        layer, 8, ltype, cv2.CCL_SPAGHETTI
+    )
+    return count, labels, stats, centres
+
+
 def _mark_sized(stat: np.ndarray) -> bool:
     """Whether a component (its ``connectedComponentsWithStats`` row) can be a mark: at most
     :data:`MARK_MAX_SIDE` across and, unless small, mostly empty inside its box (strokes, not
@@ -507,9 +518,7 @@ def _colour_graphics(
         layer = overlay_candidates(sub, sub_grey, maps).astype(bool) & tinted
     if not layer.any():
         return None, None, handled
-    count, labels, stats, centres = cv2.connectedComponentsWithStats(
-        layer.astype(np.uint8), connectivity=8
-    )
+    count, labels, stats, centres = _components(layer.astype(np.uint8))
     lit = np.flatnonzero(layer)
     lit_labels = labels.ravel()[lit]
     pixels = sub.reshape(-1, sub.shape[2])[lit] if sub.ndim == 3 else sub.ravel()[lit, None]
@@ -649,7 +658,7 @@ def _faint_traces(
     bx0, by0, bx1, by1 = int(cx.min()), int(cy.min()), int(cx.max()) + 1, int(cy.max()) + 1
     candidates = np.zeros((by1 - by0, bx1 - bx0), np.uint8)
     candidates[cy - by0, cx - bx0] = 1
-    count, labels, stats, centres = cv2.connectedComponentsWithStats(candidates, connectivity=8)
+    count, labels, stats, centres = _components(candidates)
     area = stats[:, 4:5].astype(np.float64)
     sums = np.rint(centres * area) + area * np.array([bx0, by0], np.float64)
     centres = sums / area
