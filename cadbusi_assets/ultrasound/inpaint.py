@@ -14,9 +14,10 @@ Fill methods (all work on a small window around each mark, never on the whole fr
   locally weighted mean of the unmasked neighbours (anisotropic, twice as wide across the
   image as down it, as speckle is: sigma 0.7 x 0.4 px next to the unmasked image, wider
   deeper inside a wide mask; :data:`SIGMAS`), computed with torch on every window of a
-  batch of frames at once, on CUDA when present and on the CPU otherwise (:mod:`.inpaint_torch`; ``$CADBUSI_INPAINT_DEVICE``
-  forces a device). Exact fixed-point arithmetic: a frame gives the same bytes alone or in
-  a batch, on any device. Speckle under a stroke cannot be recovered; its best estimate in
+  batch of frames at once on CUDA when present, else window by window with OpenCV in
+  float64 on the CPU (:mod:`.inpaint_torch`; ``$CADBUSI_INPAINT_DEVICE`` forces a device).
+  Exact fixed-point arithmetic: a frame gives the same bytes alone or in a batch, on any
+  device. Speckle under a stroke cannot be recovered; its best estimate in
   the mean-square sense is a local mean of the nearest pixels.
 * ``"normconv"``: the same normalized convolution with OpenCV, window by window (float32;
   within one grey level of ``"torch"``).
