@@ -19,8 +19,9 @@ anywhere (speckle, dotted lines, colour maps, UI).
    false points and around the caliper points it misses or misplaces join the first ones,
    and the heat map trains on.
 3. The refiner (``RefineNet``, :func:`train_refiner`) on 32 px patches of the first windows:
-   around caliper points (shifted: the offset back is the target), at the heat map's false
-   points, and anywhere else.
+   around caliper points (shifted: the offset back is the target; arrow tips, a few of the
+   points, drawn as :data:`ARROW_SHARE` of them), at the heat map's false points, and
+   anywhere else.
 
 Reproducible: fixed seeds, one thread.
 
@@ -31,8 +32,17 @@ heat-map phase, 3000 refiner steps of batch 64; about 30 minutes on one core of 
 2-core machine, rendering included: 24 for the heat map, 2-6 for the refiner). ``--out``
 writes elsewhere (to compare weights before replacing the committed ones); ``--cache`` keeps
 the first phase's rendered windows in a folder (reused when present); ``--coarse`` takes a
-trained heat map's weights and trains the refiner only (how the committed weights were made:
-the heat map of this command, then ``--coarse`` with its weights and ``--refine-steps 3000``).
+trained heat map's weights and trains the refiner only; ``--refine-from`` fine-tunes the
+refiner of a weights file instead of training a new one (at half the learning rate).
+
+How the committed weights were made: the heat map of this command, then ``--coarse`` with its
+weights and ``--refine-steps 3000`` (commit 8563b6a's weights, W0, made before
+:data:`ARROW_SHARE`: its refiner put arrow tips 3-4 px into the arrow's head); then three
+rounds of ``--coarse Wk --refine-from Wk --refine-steps 4000 --cache C --out Wk+1`` from W0
+(the heat map unchanged; about 8 minutes a round with the cache on a loaded 2-core machine).
+On the tuning frames of seeds 200-299 (``detect_calipers``'s points, the refiner's threshold
+then 0.95) recall went 0.922/0.941/0.950/0.954 from W0 to W3 at precision 0.996-0.995; a
+fourth round gained 0.002-0.006 recall for 0.001-0.003 precision and was not taken.
 """
 
 from __future__ import annotations
@@ -65,6 +75,9 @@ MINE_WINDOWS = 6
 #: Caliper points per window: at most this many (the rest padded with -1).
 MAX_POINTS = 12
 POS_WEIGHT = 10.0
+#: Refiner: the share of a batch's caliper points that are arrow tips (rare among the
+#: screens' marks, and their point is not the centre of the mark as a cross's is).
+ARROW_SHARE = 0.25
 #: Refiner: caliper points up to this far (px, each axis) from a patch's centre are targets;
 #: negatives lie farther than REFINE_AWAY px from every caliper point.
 REFINE_SHIFT = 5
@@ -115,9 +128,10 @@ def _cut(
 
 def render_windows(
     screens: int, seed: int, first: int = FIRST_SCREEN_SEED, model: Any = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Windows (N, WINDOW, WINDOW, 3) uint8 and their caliper points (N, MAX_POINTS, 2)
-    float32 (window coordinates; -1: none) from ``screens`` screens per family (seeds from
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Windows (N, WINDOW, WINDOW, 3) uint8, their caliper points (N, MAX_POINTS, 2)
+    float32 (window coordinates; -1: none) and whether their screen's marks are arrows (N,)
+    bool, from ``screens`` screens per family (seeds from
     ``first`` on): around every caliper point, :data:`RANDOM_WINDOWS` anywhere and
     :data:`TEXT_WINDOWS` on the screen's texts in the crop. With ``model`` (mining), also
     around the model's false points (at least :data:`MINE_PROB` probable, farther than 4 px
@@ -126,6 +140,7 @@ def render_windows(
     rng = np.random.default_rng(seed)
     windows: list[np.ndarray] = []
     points: list[np.ndarray] = []
+    arrows: list[bool] = []
     for k in range(screens):
         for family in FAMILIES:
             screen = gen.render_screen(family, first + k)
@@ -163,9 +178,10 @@ def render_windows(
             w, p = _cut(crop, truth, origins)
             windows += w
             points += p
+            arrows += [screen.caliper_style.startswith("arrow")] * len(w)
         if (k + 1) % 20 == 0:
             print(f"rendered {k + 1}/{screens} screens per family", flush=True)
-    return np.stack(windows), np.stack(points)
+    return np.stack(windows), np.stack(points), np.array(arrows, bool)
 
 
 def _find(model: Any, crop: np.ndarray) -> list[caliper_net.NetPoint]:
@@ -260,7 +276,14 @@ def train(
 
 
 def train_refiner(
-    windows: np.ndarray, points: np.ndarray, coarse: Any, steps: int, batch: int, seed: int
+    windows: np.ndarray,
+    points: np.ndarray,
+    arrows: np.ndarray,
+    coarse: Any,
+    steps: int,
+    batch: int,
+    seed: int,
+    start_from: Any = None,
 ) -> Any:
     """Train a ``RefineNet`` on patches of the windows: around caliper points (shifted up to
     :data:`REFINE_SHIFT` px: the offset back is the target), at the heat map's false points
@@ -275,6 +298,9 @@ def train_refiner(
     device = next(coarse.parameters()).device
     truth = [[(float(x), float(y)) for x, y in p if x >= 0] for p in points]
     positives = [(i, x, y) for i, t in enumerate(truth) for x, y in t]
+    # arrow tips (a few of the points) drawn as often as ARROW_SHARE of the positives
+    tips = [k for k, (i, _, _) in enumerate(positives) if arrows[i]]
+    others = [k for k, (i, _, _) in enumerate(positives) if not arrows[i]]
 
     def away(i: int, x: float, y: float) -> bool:
         return all(np.hypot(x - tx, y - ty) > REFINE_AWAY for tx, ty in truth[i])
@@ -291,15 +317,21 @@ def train_refiner(
                     if away(k + j, p.x, p.y)
                 ]
     print(f"refiner: {len(positives)} points, {len(hard)} false heat-map points", flush=True)
-    model = caliper_net.build_refiner().to(device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=2e-3, total_steps=steps)
+    model = (caliper_net.build_refiner() if start_from is None else start_from).to(device)
+    model.train()
+    max_lr = 2e-3 if start_from is None else 1e-3
+    optimiser = torch.optim.Adam(model.parameters(), lr=max_lr)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=max_lr, total_steps=steps)
     reach = caliper_net.REACH
     start = time.time()
     for step in range(steps):
         images, labels, offsets = [], [], []
         n_pos, n_hard = batch // 2, batch // 4
-        for i, px, py in (positives[int(k)] for k in rng.integers(0, len(positives), n_pos)):
+        n_tips = round(n_pos * ARROW_SHARE) if tips else 0
+        drawn = [tips[int(k)] for k in rng.integers(0, max(1, len(tips)), n_tips)] + [
+            others[int(k)] for k in rng.integers(0, len(others), n_pos - n_tips)
+        ]
+        for i, px, py in (positives[k] for k in drawn):
             dx, dy = (int(v) for v in rng.integers(-REFINE_SHIFT, REFINE_SHIFT + 1, 2))
             cx, cy = round(px) + dx, round(py) + dy
             images.append(caliper_net.patches(windows[i], [(cx, cy)])[0])
@@ -338,14 +370,14 @@ def train_refiner(
     return model.eval()
 
 
-def _data(path: Path | None, make: Any) -> tuple[np.ndarray, np.ndarray]:
+def _data(path: Path | None, make: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if path is not None and path.exists():
         data = np.load(path)
-        return data["windows"], data["points"]
-    windows, points = make()
+        return data["windows"], data["points"], data["arrows"]
+    windows, points, arrows = make()
     if path is not None:
-        np.savez(path, windows=windows, points=points)
-    return windows, points
+        np.savez(path, windows=windows, points=points, arrows=arrows)
+    return windows, points, arrows
 
 
 def main() -> None:
@@ -359,6 +391,12 @@ def main() -> None:
     parser.add_argument("--refine-steps", type=int, default=3000)
     parser.add_argument(
         "--coarse", type=Path, default=None, help="a heat map's weights (skip phases 1 and 2)"
+    )
+    parser.add_argument(
+        "--refine-from",
+        type=Path,
+        default=None,
+        help="weights whose refiner is fine-tuned (instead of a new one)",
     )
     args = parser.parse_args()
     cv2.setNumThreads(1)
@@ -384,7 +422,7 @@ def main() -> None:
         )
         model.eval()
     else:
-        model = train(*first, args.steps, args.batch, args.seed)
+        model = train(*first[:2], args.steps, args.batch, args.seed)
         torch.manual_seed(args.seed)
         mined = render_windows(MINE_SCREENS, args.seed + 1, MINE_SEED, model)
         windows = np.concatenate([first[0], mined[0]])
@@ -394,7 +432,18 @@ def main() -> None:
         # as saved (float16): the refiner mines the heat map that --coarse would load
         model.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})
     print(f"phase 3 (refiner): {time.time() - start:.0f}s", flush=True)
-    refiner = train_refiner(*first, model, args.refine_steps, 64, args.seed + 2)
+    start_from = None
+    if args.refine_from is not None:
+        start_from = caliper_net.build_refiner()
+        saved = torch.load(args.refine_from, map_location="cpu", weights_only=True)
+        start_from.load_state_dict(
+            {
+                k.removeprefix("refine."): v.float()
+                for k, v in saved.items()
+                if k.startswith("refine.")
+            }
+        )
+    refiner = train_refiner(*first, model, args.refine_steps, 64, args.seed + 2, start_from)
     state = {
         **{f"coarse.{k}": v.detach().cpu().half() for k, v in model.state_dict().items()},
         **{f"refine.{k}": v.detach().cpu().half() for k, v in refiner.state_dict().items()},

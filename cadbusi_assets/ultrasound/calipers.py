@@ -20,7 +20,8 @@ into a blob are found in the blob's brightest channel (:func:`smeared_marks`).
 
 Where no rule found a mark, a small learned finder (:mod:`.caliper_net`: a heat map over the
 crop, a refiner on patches, trained on the generator's tuning families) adds the marks it is
-sure of (:func:`_net_marks`, style :data:`NET_STYLE`; :data:`LEARNED` switches it).
+sure of (:func:`_net_marks`, style :data:`NET_STYLE`; :data:`LEARNED` switches it), and its
+refiner vetoes the rules' doubtful marks it is sure are none (:data:`NET_VETO_PROB`).
 
 >>> import numpy as np
 >>> rgb = np.full((60, 60, 3), 60, np.uint8)
@@ -1255,21 +1256,31 @@ LEARNED = True
 #: (:mod:`.caliper_net`) ...
 NET_MIN_PROB = 0.5
 #: ... and are marks when the refiner is at least this sure, where no mark lies within
-#: NET_CLEAR px (a mark's arms or an arrow's shaft may peak too).
-NET_REFINE_PROB = 0.95
+#: NET_CLEAR px (a mark's arms or an arrow's shaft may peak too). At 0.95 the refiner took
+#: a scale tick of a real ALOKA frame (0.983) and a colour-flow edge of a real Affiniti
+#: frame (0.966) for marks; at 0.99 the tuning frames of seeds 100-299 lose 0.011-0.013
+#: recall for 0.001-0.004 precision.
+NET_REFINE_PROB = 0.99
 NET_CLEAR = 10
 #: Style of a mark only the learned finder found (it gives no shape).
 NET_STYLE = "*"
+#: A mark of the rules scored below NET_VETO_SCORE goes when the refiner gives a caliper
+#: point within its reach of the mark's point less than NET_VETO_PROB (on the tuning frames
+#: of seeds 100-299: 6 of the rules' 13 false marks went, and 1 of their 3004 true ones; a
+#: quarter of the rules' marks, 11 of the 13 false ones, score below 1).
+NET_VETO_PROB = 0.01
+NET_VETO_SCORE = 1.0
 
 
 def _net_marks(
     crop: np.ndarray, kept: list[_Mark], inside: np.ndarray | None, arm: int
 ) -> list[_Mark]:
-    """Marks the learned finder (:func:`.caliper_net.caliper_net`) finds in ``crop``: heat-map
-    points at least :data:`NET_MIN_PROB` probable, away from the marks ``kept`` (farther
-    than :data:`NET_CLEAR` px and off their boxes), that the refiner is at least
-    :data:`NET_REFINE_PROB` sure of, at the refined point (inside the crop, and ``inside``
-    when given)."""
+    """The marks ``kept`` that the learned finder (:func:`.caliper_net.caliper_net`) does not
+    veto (one scored below :data:`NET_VETO_SCORE` whose point its refiner gives less than
+    :data:`NET_VETO_PROB`), and the marks it finds in ``crop``: heat-map points at least :data:`NET_MIN_PROB`
+    probable, away from the marks ``kept`` (farther than :data:`NET_CLEAR` px and off their
+    boxes), that the refiner is at least :data:`NET_REFINE_PROB` sure of, at the refined
+    point (inside the crop, and ``inside`` when given). One refiner batch for both."""
     from cadbusi_assets.ultrasound.caliper_net import caliper_net
 
     height, width = crop.shape[:2]
@@ -1290,12 +1301,20 @@ def _net_marks(
         for p in net.find([crop], NET_MIN_PROB)[0]
         if usable(p.x, p.y) and clear(p.x, p.y, kept)
     ]
-    out: list[_Mark] = []
-    for p in net.refine(crop, heat):
-        if p.prob >= NET_REFINE_PROB and usable(p.x, p.y) and clear(p.x, p.y, kept + out):
+    doubtful = [m for m in kept if m.score < NET_VETO_SCORE]
+    verdicts = net.refine(crop, heat + [(m.x, m.y) for m in doubtful])
+    vetoed = {
+        id(m)
+        for m, v in zip(doubtful, verdicts[len(heat) :], strict=True)
+        if v.prob < NET_VETO_PROB
+    }
+    out = [m for m in kept if id(m) not in vetoed]
+    found: list[_Mark] = []
+    for p in verdicts[: len(heat)]:
+        if p.prob >= NET_REFINE_PROB and usable(p.x, p.y) and clear(p.x, p.y, kept + found):
             box = (p.x - arm, p.y - arm, p.x + arm, p.y + arm)
-            out.append(_Mark(p.x, p.y, NET_STYLE, p.prob, box))
-    return out
+            found.append(_Mark(p.x, p.y, NET_STYLE, p.prob, box))
+    return out + found
 
 
 def detect_calipers(
@@ -1470,7 +1489,7 @@ def detect_calipers(
             if m.score >= min_score and (inside is None or inside[m.y, m.x]):
                 kept.append(m)
     if learned:
-        kept += _net_marks(crop, kept, inside, arm)
+        kept = _net_marks(crop, kept, inside, arm)
     points = [(m.x, m.y, m.score, m.style) for m in kept]
     points.sort(key=lambda p: (p[1], p[0]))
     return CaliperDetection(

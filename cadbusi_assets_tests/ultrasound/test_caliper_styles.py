@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from cadbusi_assets.ultrasound.analysis import analyze_frame
-from cadbusi_assets.ultrasound.calipers import detect_calipers
+from cadbusi_assets.ultrasound.calipers import NET_STYLE, detect_calipers
 from cadbusi_assets.ultrasound.inpaint import caliper_mask
 from cadbusi_assets_tests.support import time_limit
 from cadbusi_assets_tests.ultrasound.caliper_frames import nearest
+from cadbusi_assets_tests.ultrasound.test_caliper_points import LEARNED_MAX_ERROR
 from cadbusi_demo.screens.calipers import CaliperStyle, draw_calipers
 from cadbusi_demo.screens_heldout import HELDOUT_FAMILIES, TUNING_FAMILIES, render_screen
 
@@ -88,8 +89,9 @@ def test_white_and_thick_crosses(glyph, thickness):
 
 def test_thick_white_arrows_at_their_tips():
     """A white arrow drawn 2 px thick meets its wings in a filled wedge at the tip, which
-    the white strokes' opening takes: it is still an arrow, found at its tip, and the pieces
-    left without the tip give no mark off it. (Arrows on bright speckle are missed still:
+    the white strokes' opening takes: it is still an arrow, found at its tip (by the rules,
+    or by the learned finder where they miss it), and the pieces left without the tip give no
+    mark off it. (Arrows on bright speckle are missed still:
     most, not all, are found.)"""
     drawn_total, found_at_tips = 0, 0
     with time_limit(300, "analysing thick white arrows"):
@@ -99,8 +101,11 @@ def test_thick_white_arrows_at_their_tips():
                 frame, drawn, _ = _styled_frame(family, 20 + half, style)
                 detection = analyze_frame(frame, [], ocr=False).calipers
                 for point, style_found in zip(detection.points, detection.styles, strict=True):
-                    assert style_found == ">", (family, half, detection)
-                    assert nearest(point, drawn.points) <= 2.0, (family, half, detection)
+                    # an arrow of the rules at its tip, or a point of the learned finder (no
+                    # shape; its tip of a thick arrow may lie inside the head)
+                    assert style_found in {">", NET_STYLE}, (family, half, detection)
+                    bound = 2.0 if style_found == ">" else LEARNED_MAX_ERROR
+                    assert nearest(point, drawn.points) <= bound, (family, half, detection)
                 drawn_total += len(drawn.points)
                 found_at_tips += len(detection.points)
     assert found_at_tips >= 0.6 * drawn_total, (found_at_tips, drawn_total)
