@@ -649,8 +649,11 @@ def main(argv: list[str] | None = None) -> int:
     spares the process's exit the garbage collector's walk over every object the command
     imported (numpy, pydicom, polars, ...: ~0.3 s, more than writing the tables): those
     objects are moved out of the collector's reach (``gc.freeze``) when the command is done,
-    as the process ends right after."""
-    from cadbusi_assets.parallel import worker_scope
+    as the process ends right after; for the same reason the workers' fork server is ended
+    without its own interpreter's exit (:func:`~cadbusi_assets.parallel.stop_worker_server`:
+    ~1 s of CPU with torch loaded, which ``cadbusi deidentify`` and ``analyze`` spent after
+    their last file)."""
+    from cadbusi_assets.parallel import stop_worker_server, worker_scope
 
     args = build_parser().parse_args(argv)
     try:
@@ -659,6 +662,7 @@ def main(argv: list[str] | None = None) -> int:
             return int(args.func(args) or 0)
     finally:
         if argv is None:
+            stop_worker_server()
             gc.freeze()
 
 

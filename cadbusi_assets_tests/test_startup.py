@@ -231,3 +231,39 @@ def tesseract_started(_: int) -> bool:
     from cadbusi_assets.ultrasound import ocr
 
     return ocr._ENGINE is not None and ocr._ENGINE._engine is not None
+
+
+@pytest.mark.parametrize("ends_the_process", [True, False])
+def test_a_command_ends_its_fork_server_without_its_interpreters_exit(tmp_path, ends_the_process):
+    """``cadbusi deidentify`` (``main()`` for the process) ends the workers' fork server
+    without the exit of its interpreter (~1 s of CPU with torch loaded, after the last file);
+    ``main(argv)`` called inside a longer-lived process leaves the server to that process."""
+    from benchmarks.sidebyside import write_corpus
+
+    write_corpus(tmp_path / "in", 4)
+    probe = tmp_path / "exits.txt"
+    args = [str(tmp_path / "in"), str(tmp_path / "out"), "--no-ocr", "--jobs", "2"]
+    call = "cli.main()" if ends_the_process else "cli.main(sys.argv[1:])"
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from cadbusi_assets import cli, parallel
+        parallel.PRELOAD.append("cadbusi_assets_tests.exit_probe")
+        sys.argv = ["cadbusi", "deidentify", *{args!r}]
+        sys.exit({call})
+        """
+    )
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        CADBUSI_PSEUDONYM_KEY=TEST_KEY.secret_bytes().hex(),
+        CADBUSI_EXIT_PROBE=str(probe),
+    )
+    with time_limit(180, "cadbusi deidentify on four files"):
+        # the fork server holds the output pipes: run() returns once it has ended too
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=ROOT
+        )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(list((tmp_path / "out").rglob("*.dcm"))) == 4
+    assert probe.exists() != ends_the_process
