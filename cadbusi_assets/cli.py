@@ -349,7 +349,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
     )
 
 
+def analyze_worker_modules(args: argparse.Namespace) -> list[str]:
+    """What ``cadbusi analyze``'s workers import: the analysis stage and torch (the learned
+    caliper finder, the learned line reader, the batched inpainting); with OCR, tesseract
+    started once (:mod:`cadbusi_assets.deid.warmup`). Imported once by the fork server
+    instead of by every worker on its first file."""
+    modules = ["cadbusi_assets.stages.analysis", "torch", "cadbusi_assets.ultrasound.glyphs"]
+    if not args.no_ocr:
+        modules.append("cadbusi_assets.deid.warmup")
+    return modules
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
+    from cadbusi_assets.parallel import prestart_workers
+
+    # the workers' imports run in the fork server while this process imports the command
+    prestart_workers(analyze_worker_modules(args), args.jobs)
     from cadbusi_assets.ultrasound.command import analyze_command
 
     return analyze_command(

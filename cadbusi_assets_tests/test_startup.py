@@ -116,6 +116,45 @@ def torch_loaded(_: int) -> bool:
     return "torch" in sys.modules
 
 
+def test_the_analyze_commands_workers_start_with_the_analysis_and_torch_loaded(tmp_path):
+    """``cadbusi analyze`` starts its workers' fork server before its own imports: each worker
+    finds the analysis stage and torch (the learned caliper finder, the learned line reader,
+    the inpainting) loaded when its first file arrives, instead of importing them itself."""
+    from cadbusi_assets.cli import analyze_worker_modules, build_parser
+
+    def modules(*options: str) -> list[str]:
+        return analyze_worker_modules(build_parser().parse_args(["analyze", "I", "O", *options]))
+
+    assert {"cadbusi_assets.stages.analysis", "torch"} <= set(modules("--no-ocr"))
+    assert modules()[-1] == "cadbusi_assets.deid.warmup"
+    assert "cadbusi_assets.deid.warmup" not in modules("--no-ocr")
+    with time_limit(180, "cadbusi analyze with two workers"):
+        found = _python(
+            f"""
+            import json
+            import cadbusi_assets.ultrasound.command as command
+            from cadbusi_assets import cli
+            from cadbusi_assets.parallel import parallel_map
+            from cadbusi_assets_tests.test_startup import analysis_loaded
+            seen = []
+            def fake_command(input_dir, output_dir, *, jobs, **_):
+                seen.extend(parallel_map(analysis_loaded, list(range(8)), workers=jobs))
+                return 0
+            command.analyze_command = fake_command
+            code = cli.main(["analyze", {str(tmp_path)!r}, {str(tmp_path / "out")!r},
+                             "--no-ocr", "--jobs", "2"])
+            print(json.dumps({{"code": code, "workers": seen}}))
+            """
+        )
+    assert found["code"] == 0
+    assert found["workers"] == [True] * 8
+
+
+def analysis_loaded(_: int) -> bool:
+    """In a worker: were the analysis stage and torch imported before this task arrived?"""
+    return {"cadbusi_assets.stages.analysis", "torch"} <= set(sys.modules)
+
+
 #: What the command's own process need not import when workers do the work (the workers'
 #: fork server imports them; the command's process lists the files and hands them out).
 WORKER_ONLY = (
