@@ -349,7 +349,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
     )
 
 
+def analyze_worker_modules(args: argparse.Namespace) -> list[str]:
+    """What ``cadbusi analyze``'s workers import: the analysis stage and torch (the learned
+    caliper finder, the learned line reader, the batched inpainting); with OCR, tesseract
+    started once (:mod:`cadbusi_assets.deid.warmup`). Imported once by the fork server
+    instead of by every worker on its first file."""
+    modules = ["cadbusi_assets.stages.analysis", "torch", "cadbusi_assets.ultrasound.glyphs"]
+    if not args.no_ocr:
+        modules.append("cadbusi_assets.deid.warmup")
+    return modules
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
+    from cadbusi_assets.parallel import prestart_workers
+
+    # the workers' imports run in the fork server while this process imports the command
+    prestart_workers(analyze_worker_modules(args), args.jobs)
     from cadbusi_assets.ultrasound.command import analyze_command
 
     return analyze_command(
@@ -649,8 +664,11 @@ def main(argv: list[str] | None = None) -> int:
     spares the process's exit the garbage collector's walk over every object the command
     imported (numpy, pydicom, polars, ...: ~0.3 s, more than writing the tables): those
     objects are moved out of the collector's reach (``gc.freeze``) when the command is done,
-    as the process ends right after."""
-    from cadbusi_assets.parallel import worker_scope
+    as the process ends right after; for the same reason the workers' fork server is ended
+    without its own interpreter's exit (:func:`~cadbusi_assets.parallel.stop_worker_server`:
+    ~1 s of CPU with torch loaded, which ``cadbusi deidentify`` and ``analyze`` spent after
+    their last file)."""
+    from cadbusi_assets.parallel import stop_worker_server, worker_scope
 
     args = build_parser().parse_args(argv)
     try:
@@ -659,6 +677,7 @@ def main(argv: list[str] | None = None) -> int:
             return int(args.func(args) or 0)
     finally:
         if argv is None:
+            stop_worker_server()
             gc.freeze()
 
 

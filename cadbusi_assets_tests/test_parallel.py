@@ -4,6 +4,7 @@ at exit on idle pool workers, and terminated runs leaked busy workers)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -172,3 +173,51 @@ def test_workers_keep_freed_memory_for_the_next_item():
     for kept, faults in results:
         assert kept
         assert faults < pages // 4  # 5 x 2048 pages faulted in without it
+
+
+def test_the_fork_server_can_be_ended_without_its_interpreters_exit(tmp_path):
+    """``stop_worker_server`` (what a CLI command does once it is done) ends the fork server
+    and reaps it without the exit of the interpreter that imported the workers' modules (~1 s
+    of CPU with torch loaded); pools started afterwards get a new server. The control: the
+    same server stopped the ordinary way runs its exit."""
+    probe = tmp_path / "exits.txt"
+    script = textwrap.dedent(
+        """
+        import json, os
+        from multiprocessing import forkserver
+        from cadbusi_assets.parallel import (
+            parallel_map, prestart_workers, stop_worker_server, worker_scope)
+
+        def run():
+            prestart_workers(["cadbusi_assets_tests.exit_probe"], 2)
+            pid = forkserver._forkserver._forkserver_pid
+            with worker_scope():
+                squares = parallel_map(abs, list(range(-8, 0)), workers=2)
+            return pid, squares
+
+        first, squares = run()
+        stopped = stop_worker_server()
+        try:
+            os.waitpid(first, os.WNOHANG)
+            reaped = False
+        except ChildProcessError:
+            reaped = True
+        second, again = run()
+        forkserver._forkserver._stop()  # the ordinary stop: the server runs its exit
+        print(json.dumps({"first": first, "second": second, "stopped": stopped,
+                          "reaped": reaped, "squares": squares, "again": again,
+                          "nothing_left": stop_worker_server()}))
+        """
+    )
+    env = dict(os.environ, CADBUSI_EXIT_PROBE=str(probe))
+    with time_limit(120, "two fork servers"):
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=110
+        )
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["stopped"] and found["reaped"] and not found["nothing_left"]
+    assert found["squares"] == found["again"] == list(range(8, 0, -1))
+    assert found["first"] != found["second"]
+    exits = [int(line) for line in probe.read_text().split()]
+    assert exits == [found["second"]]  # the stopped server ran no exit; the control did

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import cadbusi_assets.stages.deidentification as stage
 from benchmarks.sidebyside import PARTS, profile_parts, run_benchmark
 from cadbusi_assets_tests.support import time_limit
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_profile_parts_times_every_part_and_puts_the_functions_back():
@@ -24,4 +32,39 @@ def test_run_benchmark_runs_only_the_contenders_asked_for():
     with time_limit(120, "the floor on two files"):
         found = run_benchmark(2, jobs=1, repeats=1, per_study=1, only=("floor",))
     assert found["floor"]["files"] == 2
+    assert found["floor"]["cpu_s"] > 0  # the workers' time included
     assert not {"deidentify", "deidentify_no_ocr", "full_chain", "dcmj2pnm"} & set(found)
+
+
+def test_a_contenders_cpu_time_counts_a_process_that_outlived_its_parent():
+    """The CPU time of a contender includes a descendant that its parent left running (as a
+    command leaves its fork server), adopted and reaped by the benchmark. In a fresh process:
+    adopting orphans is for a benchmark's own process, not the test session's."""
+    script = textwrap.dedent(
+        """
+        import json, subprocess, sys
+        from benchmarks.sidebyside import _time, adopt_orphans
+        child = (
+            "import os, time\\n"
+            "if os.fork() == 0:\\n"
+            "    end = time.process_time() + 0.4\\n"
+            "    while time.process_time() < end:\\n"
+            "        pass\\n"
+            "os._exit(0)\\n"
+        )
+        # the orphan keeps the output pipe: run() returns once it has ended too
+        run = lambda: subprocess.run([sys.executable, "-c", child], capture_output=True)
+        without = _time(run)[1]
+        adopted = adopt_orphans()
+        counted = _time(run)[1]
+        print(json.dumps({"adopted": adopted, "without": without, "counted": counted}))
+        """
+    )
+    with time_limit(60, "two short processes"):
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=50
+        )
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["adopted"]
+    assert found["without"] < 0.3 <= found["counted"]

@@ -116,6 +116,45 @@ def torch_loaded(_: int) -> bool:
     return "torch" in sys.modules
 
 
+def test_the_analyze_commands_workers_start_with_the_analysis_and_torch_loaded(tmp_path):
+    """``cadbusi analyze`` starts its workers' fork server before its own imports: each worker
+    finds the analysis stage and torch (the learned caliper finder, the learned line reader,
+    the inpainting) loaded when its first file arrives, instead of importing them itself."""
+    from cadbusi_assets.cli import analyze_worker_modules, build_parser
+
+    def modules(*options: str) -> list[str]:
+        return analyze_worker_modules(build_parser().parse_args(["analyze", "I", "O", *options]))
+
+    assert {"cadbusi_assets.stages.analysis", "torch"} <= set(modules("--no-ocr"))
+    assert modules()[-1] == "cadbusi_assets.deid.warmup"
+    assert "cadbusi_assets.deid.warmup" not in modules("--no-ocr")
+    with time_limit(180, "cadbusi analyze with two workers"):
+        found = _python(
+            f"""
+            import json
+            import cadbusi_assets.ultrasound.command as command
+            from cadbusi_assets import cli
+            from cadbusi_assets.parallel import parallel_map
+            from cadbusi_assets_tests.test_startup import analysis_loaded
+            seen = []
+            def fake_command(input_dir, output_dir, *, jobs, **_):
+                seen.extend(parallel_map(analysis_loaded, list(range(8)), workers=jobs))
+                return 0
+            command.analyze_command = fake_command
+            code = cli.main(["analyze", {str(tmp_path)!r}, {str(tmp_path / "out")!r},
+                             "--no-ocr", "--jobs", "2"])
+            print(json.dumps({{"code": code, "workers": seen}}))
+            """
+        )
+    assert found["code"] == 0
+    assert found["workers"] == [True] * 8
+
+
+def analysis_loaded(_: int) -> bool:
+    """In a worker: were the analysis stage and torch imported before this task arrived?"""
+    return {"cadbusi_assets.stages.analysis", "torch"} <= set(sys.modules)
+
+
 #: What the command's own process need not import when workers do the work (the workers'
 #: fork server imports them; the command's process lists the files and hands them out).
 WORKER_ONLY = (
@@ -231,3 +270,39 @@ def tesseract_started(_: int) -> bool:
     from cadbusi_assets.ultrasound import ocr
 
     return ocr._ENGINE is not None and ocr._ENGINE._engine is not None
+
+
+@pytest.mark.parametrize("ends_the_process", [True, False])
+def test_a_command_ends_its_fork_server_without_its_interpreters_exit(tmp_path, ends_the_process):
+    """``cadbusi deidentify`` (``main()`` for the process) ends the workers' fork server
+    without the exit of its interpreter (~1 s of CPU with torch loaded, after the last file);
+    ``main(argv)`` called inside a longer-lived process leaves the server to that process."""
+    from benchmarks.sidebyside import write_corpus
+
+    write_corpus(tmp_path / "in", 4)
+    probe = tmp_path / "exits.txt"
+    args = [str(tmp_path / "in"), str(tmp_path / "out"), "--no-ocr", "--jobs", "2"]
+    call = "cli.main()" if ends_the_process else "cli.main(sys.argv[1:])"
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from cadbusi_assets import cli, parallel
+        parallel.PRELOAD.append("cadbusi_assets_tests.exit_probe")
+        sys.argv = ["cadbusi", "deidentify", *{args!r}]
+        sys.exit({call})
+        """
+    )
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        CADBUSI_PSEUDONYM_KEY=TEST_KEY.secret_bytes().hex(),
+        CADBUSI_EXIT_PROBE=str(probe),
+    )
+    with time_limit(180, "cadbusi deidentify on four files"):
+        # the fork server holds the output pipes: run() returns once it has ended too
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=ROOT
+        )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(list((tmp_path / "out").rglob("*.dcm"))) == 4
+    assert probe.exists() != ends_the_process
