@@ -260,7 +260,7 @@ class LineReader:
         log-softmax is taken on its own window). Before, a pass per line: the network's
         fixed cost per call (~0.9 ms) was most of a short line's; and earlier, side by side
         without those two, a line's confidence moved with the company it kept (by up to
-        0.28 when the gaps were narrower than the network's reach), so the fields of the
+        0.28: the strip's edges, and the float sums of a wider input), so the fields of the
         same frame could differ between the one pass and the stages, or with the lines a
         process had cached."""
         import torch
