@@ -385,9 +385,8 @@ def _logits(convs: Weights, sequence: Weights, x: torch.Tensor) -> torch.Tensor:
 
     for (weight, bias), pool in zip(convs, _POOLS, strict=True):
         x = F.relu_(_conv(x, weight, bias))
-        x = x.contiguous(memory_format=torch.channels_last)
-        if pool is not None:
-            x = F.max_pool2d(x, pool, pool)
+        if pool is not None:  # (the last block's output is made contiguous below)
+            x = F.max_pool2d(x.contiguous(memory_format=torch.channels_last), pool, pool)
     n, c, h, w = x.shape
     x = x.contiguous().reshape(n, c * h, 1, w)
     for k, (weight, bias) in enumerate(sequence):
