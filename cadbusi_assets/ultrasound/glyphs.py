@@ -20,8 +20,10 @@ inference runs in float32 on the CPU (same input, same text) unless CUDA is used
 Inference (:func:`_forward`) runs the trained module's function with its batch norms folded
 into the convolutions, on channels-last activations, each line between :data:`GAP` blank
 columns (the receptive field's reach): the same texts and gate verdicts as the module itself
-(confidences within 1e-4) at about 0.6x its CPU time; a line costs about 1 ms of a core, most
-of it convolutions (compute-bound: batching lines would save little and pad them).
+(confidences within 1e-4) at about 0.6x its CPU time. A frame's lines are read side by side
+in one strip (:meth:`LineReader._read`), each reading bit for bit as the line alone: the
+network's fixed cost per pass (~0.9 ms of a core, most of a short line's) is paid once per
+frame, not per line (the learned reading of a frame's lines in about half the CPU time).
 """
 
 from __future__ import annotations
@@ -251,43 +253,88 @@ class LineReader:
         return out
 
     def _read(self, lines: list[np.ndarray]) -> list[Reading]:
-        """One pass of the network per line, the line between :data:`GAP` blank columns: a
-        line's reading depends on its own pixels only. Read side by side in one strip, a
-        line's confidence moved with the company it kept (the strip's edges, and the float
-        sums of a wider input) by up to 0.28, so the fields of the same frame could differ
-        between the one pass and the stages, or with the lines a process had cached."""
+        """The lines side by side in one strip (on the CPU; a pass per line on CUDA), each
+        between :data:`GAP` blank columns: one pass of the network for a frame's lines, and
+        a line's reading depends on its own pixels only, bit for bit (the same as read
+        alone: :func:`_logits` fixes the convolutions' algorithm, and each line's
+        log-softmax is taken on its own window). Before, a pass per line: the network's
+        fixed cost per call (~0.9 ms) was most of a short line's; and earlier, side by side
+        without those two, a line's confidence moved with the company it kept (by up to
+        0.28: the strip's edges, and the float sums of a wider input), so the fields of the
+        same frame could differ between the one pass and the stages, or with the lines a
+        process had cached."""
         import torch
 
         if not lines:
             return []
         threads = torch.get_num_threads()
         out: list[Reading] = []
+        images = [input_image(line) for line in lines]
+        per_pass = _passes([-(-i.shape[1] // STRIDE) * STRIDE for i in images], self.device.type)
         with torch.inference_mode():
             if self.device.type == "cpu":
                 torch.set_num_threads(1)
             try:
-                for line in lines:
-                    image = input_image(line)
-                    width = -(-image.shape[1] // STRIDE) * STRIDE
-                    strip = np.zeros((1, 1, INPUT_HEIGHT, GAP + width + GAP), np.float32)
-                    strip[0, 0, :, GAP : GAP + image.shape[1]] = image
-                    tensor = torch.from_numpy(strip).to(self.device)
-                    probs = _forward(self._convs, self._sequence, tensor).cpu().numpy()
-                    start = GAP // STRIDE
-                    out.append(
-                        decode(probs[start : start + width // STRIDE, 0, :], width // STRIDE)
-                    )
+                for group in per_pass:
+                    out += self._read_side_by_side([images[k] for k in group])
             finally:
                 torch.set_num_threads(threads)
         return out
+
+    def _read_side_by_side(self, images: list[np.ndarray]) -> list[Reading]:
+        """Readings of :func:`input_image` lines read in one strip (see :meth:`_read`)."""
+        import torch
+
+        widths = [-(-i.shape[1] // STRIDE) * STRIDE for i in images]
+        strip = np.zeros((1, 1, INPUT_HEIGHT, GAP + sum(w + GAP for w in widths)), np.float32)
+        starts = []
+        x = GAP
+        for image, width in zip(images, widths, strict=True):
+            strip[0, 0, :, x : x + image.shape[1]] = image
+            starts.append(x)
+            x += width + GAP
+        logits = _logits(self._convs, self._sequence, torch.from_numpy(strip).to(self.device))
+        out = []
+        for x, width in zip(starts, widths, strict=True):
+            # the line's window as a strip of its own would hold it (same layout: the same
+            # log-softmax arithmetic as a line read alone)
+            window = logits[:, :, (x - GAP) // STRIDE : (x + width + GAP) // STRIDE]
+            probs = _log_probs(window.contiguous()).cpu().numpy()
+            frames = width // STRIDE
+            out.append(decode(probs[GAP // STRIDE : GAP // STRIDE + frames, 0, :], frames))
+        return out
+
+
+#: Widest strip (input columns) of one pass: bounds the pass's memory (its im2col buffers),
+#: not its readings.
+MAX_PASS_COLUMNS = 4096
+
+
+def _passes(widths: list[int], device: str) -> list[list[int]]:
+    """Indices of the lines of ``widths`` read in each pass: consecutive lines up to
+    :data:`MAX_PASS_COLUMNS` columns on the CPU, one line a pass elsewhere (CUDA picks its
+    convolution algorithms by size).
+
+    >>> _passes([1000, 2000, 1500, 500], "cpu"), _passes([100, 100], "cuda")
+    ([[0, 1], [2, 3]], [[0], [1]])
+    """
+    groups: list[list[int]] = []
+    used = MAX_PASS_COLUMNS
+    for k, width in enumerate(widths):
+        if device != "cpu" or used + width + GAP > MAX_PASS_COLUMNS:
+            groups.append([])
+            used = GAP
+        groups[-1].append(k)
+        used += width + GAP
+    return groups
 
 
 Weights = list[tuple["torch.Tensor", "torch.Tensor"]]
 
 
 def _inference_weights(model: Any) -> tuple[Weights, Weights]:
-    """The weights of a :class:`LineNet` in eval mode for :func:`_forward`: each batch norm
-    folded into the convolution before it, the 2-D kernels channels-last."""
+    """The weights of a :class:`LineNet` in eval mode for :func:`_logits`: each batch norm
+    folded into the convolution before it; the 1-D kernels as 2-D ones of one row."""
     import torch
     from torch.nn.utils.fusion import fuse_conv_bn_eval
 
@@ -299,40 +346,67 @@ def _inference_weights(model: Any) -> tuple[Weights, Weights]:
     ]
     sequence = [m for m in model.sequence if isinstance(m, torch.nn.Conv1d)]
 
-    def weights(conv: Any, memory_format: torch.memory_format) -> tuple[Any, Any]:
-        return conv.weight.detach().contiguous(memory_format=memory_format), conv.bias.detach()
+    def weights(conv: Any) -> tuple[Any, Any]:
+        weight = conv.weight.detach()
+        return (
+            weight if weight.dim() == 4 else weight.unsqueeze(2)
+        ).contiguous(), conv.bias.detach()
 
-    return (
-        [weights(c, torch.channels_last) for c in convs],
-        [weights(c, torch.contiguous_format) for c in sequence],
-    )
+    return [weights(c) for c in convs], [weights(c) for c in sequence]
 
 
 #: Pooling of the 2-D blocks of :class:`LineNet` (the last block has none).
 _POOLS = ((2, 2), (2, 2), (2, 1), None)
 
 
-def _forward(convs: Weights, sequence: Weights, x: torch.Tensor) -> torch.Tensor:
-    """``LineNet.forward`` on :func:`_inference_weights`: the same function (the folded batch
-    norms move a log-probability by about 3e-5), at about half the cost on a CPU core: no
-    batch-norm pass, and channels-last activations (max pooling an NCHW tensor costs ~10x
-    more there)."""
+def _conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """A stride-1 convolution padded to keep the size. On the CPU always by im2col and one
+    matrix product (``aten::_slow_conv2d_forward``): ``F.conv2d`` switches to oneDNN for
+    inputs over a size (20,480 values), so the values of a line's columns would depend on
+    how wide the strip around it is; the matrix product gives each output column the same
+    sums whatever the columns beside it (tested: a line reads bit for bit the same alone or
+    beside others)."""
+    import torch
+    import torch.nn.functional as F
+
+    padding = [weight.shape[2] // 2, weight.shape[3] // 2]
+    if x.device.type != "cpu":
+        return F.conv2d(x, weight, bias, padding=padding)
+    return torch.ops.aten._slow_conv2d_forward(x, weight, weight.shape[2:], bias, [1, 1], padding)
+
+
+def _logits(convs: Weights, sequence: Weights, x: torch.Tensor) -> torch.Tensor:
+    """``LineNet.forward`` before its log-softmax, on :func:`_inference_weights`, as (N, C,
+    T): the same function (the folded batch norms move a log-probability by about 3e-5),
+    at about half the cost on a CPU core: no batch-norm pass, and channels-last
+    activations (max pooling an NCHW tensor costs ~10x more there)."""
     import torch
     import torch.nn.functional as F
 
     for (weight, bias), pool in zip(convs, _POOLS, strict=True):
-        x = F.relu_(F.conv2d(x, weight, bias, padding=1))
-        # a 1-channel input is taken as contiguous: channels-last from the first layer on
-        x = x.contiguous(memory_format=torch.channels_last)
-        if pool is not None:
-            x = F.max_pool2d(x, pool, pool)
+        x = F.relu_(_conv(x, weight, bias))
+        if pool is not None:  # (the last block's output is made contiguous below)
+            x = F.max_pool2d(x.contiguous(memory_format=torch.channels_last), pool, pool)
     n, c, h, w = x.shape
-    x = x.contiguous().reshape(n, c * h, w)
+    x = x.contiguous().reshape(n, c * h, 1, w)
     for k, (weight, bias) in enumerate(sequence):
-        x = F.conv1d(x, weight, bias, padding=weight.shape[2] // 2)
+        x = _conv(x, weight, bias)
         if k < len(sequence) - 1:
             x = F.relu_(x)
-    return torch.log_softmax(x.permute(2, 0, 1).float(), dim=2)
+    return x[:, :, 0, :]
+
+
+def _log_probs(logits: torch.Tensor) -> torch.Tensor:
+    """(N, C, T) logits -> (T, N, C) log-probabilities."""
+    import torch
+
+    return torch.log_softmax(logits.permute(2, 0, 1).float(), dim=2)
+
+
+def _forward(convs: Weights, sequence: Weights, x: torch.Tensor) -> torch.Tensor:
+    """``LineNet.forward`` on :func:`_inference_weights`: (N, 1, H, W) -> (T, N, C)
+    log-probabilities (:func:`_logits`)."""
+    return _log_probs(_logits(convs, sequence, x))
 
 
 @lru_cache(maxsize=1)

@@ -198,6 +198,44 @@ def test_a_line_reads_the_same_alone_or_beside_other_lines():
     assert compared >= 10
 
 
+def test_lines_read_in_one_strip_read_bit_for_bit_as_alone():
+    """Many lines in one pass (the strip wider than a pass's limit, so split in passes too),
+    each at other places in the strip: every reading (text and confidence) is the line's
+    reading alone, and the log-probabilities of a line's frames are equal bit for bit."""
+    import torch
+
+    from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
+
+    reader = glyphs.LineReader()
+    images = []
+    for family in TUNING_FAMILIES:
+        frame = render_screen(family, 4343).frame
+        level = brightness(frame)
+        images += [
+            ultrasound_ocr.clean_line_image(level, box)
+            for box in ultrasound_ocr.find_text_lines(frame)
+        ]
+    widths = [-(-glyphs.input_image(i).shape[1] // glyphs.STRIDE) for i in images]
+    assert sum(4 * w + glyphs.GAP for w in widths) > glyphs.MAX_PASS_COLUMNS
+    alone = [reader._read([image])[0] for image in images]
+    assert reader._read(images) == alone
+    assert reader._read(images[1::2] + images[::2]) == alone[1::2] + alone[::2]
+    # bit for bit: a line's frames in the strip against the line in a strip of its own
+    pair = [glyphs.input_image(images[0]), glyphs.input_image(images[1])]
+    strip = np.zeros((1, 1, glyphs.INPUT_HEIGHT, 3 * glyphs.GAP + 4 * sum(widths[:2])))
+    strip[0, 0, :, glyphs.GAP : glyphs.GAP + pair[0].shape[1]] = pair[0]
+    x = 2 * glyphs.GAP + 4 * widths[0]
+    strip[0, 0, :, x : x + pair[1].shape[1]] = pair[1]
+    own = np.zeros((1, 1, glyphs.INPUT_HEIGHT, 2 * glyphs.GAP + 4 * widths[1]))
+    own[0, 0, :, glyphs.GAP : glyphs.GAP + pair[1].shape[1]] = pair[1]
+    with torch.inference_mode():
+        both = glyphs._logits(reader._convs, reader._sequence, torch.from_numpy(strip).float())
+        one = glyphs._logits(reader._convs, reader._sequence, torch.from_numpy(own).float())
+    start = x // glyphs.STRIDE
+    gap = glyphs.GAP // glyphs.STRIDE
+    assert torch.equal(both[..., start : start + widths[1]], one[..., gap : gap + widths[1]])
+
+
 def test_the_fast_forward_reads_as_the_trained_network():
     """The reader's forward (batch norms folded into the convolutions, channels-last,
     :data:`~cadbusi_assets.ultrasound.glyphs.GAP` blank columns) reads the lines of 30
