@@ -34,11 +34,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
+
+from cadbusi_assets.ultrasound.models import packaged_state
 
 if TYPE_CHECKING:
     import torch
@@ -193,12 +194,7 @@ class CaliperNet:
 
         self.model = _net()
         if state is None:
-            with (
-                resources.files("cadbusi_assets.ultrasound.models")
-                .joinpath(WEIGHTS)
-                .open("rb") as handle
-            ):
-                state = torch.load(handle, map_location="cpu", weights_only=True)
+            state = packaged_state(WEIGHTS)
         self.model.load_state_dict(
             {k[len("coarse.") :]: v.float() for k, v in state.items() if k.startswith("coarse.")}
         )

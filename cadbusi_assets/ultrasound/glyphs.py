@@ -35,11 +35,12 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
+
+from cadbusi_assets.ultrasound.models import packaged_state
 
 if TYPE_CHECKING:
     import torch
@@ -209,12 +210,7 @@ class LineReader:
 
         self.model = _net()
         if state is None:
-            with (
-                resources.files("cadbusi_assets.ultrasound.models")
-                .joinpath(WEIGHTS)
-                .open("rb") as handle
-            ):
-                state = torch.load(handle, map_location="cpu", weights_only=True)
+            state = packaged_state(WEIGHTS)
         self.model.load_state_dict({k: v.float() for k, v in state.items()})
         self.model.eval()
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
