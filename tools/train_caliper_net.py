@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -380,6 +381,14 @@ def _data(path: Path | None, make: Any) -> tuple[np.ndarray, np.ndarray, np.ndar
     return windows, points, arrows
 
 
+def _load_part(model: Any, path: Path, prefix: str, keep: Callable[[str], bool]) -> None:
+    """Load into ``model`` the saved entries whose key ``keep`` accepts, ``prefix`` removed."""
+    import torch
+
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict({k.removeprefix(prefix): v.float() for k, v in saved.items() if keep(k)})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--screens", type=int, default=360, help="screens per family")
@@ -412,14 +421,7 @@ def main() -> None:
     print(f"phase 1: {len(first[0])} windows, {time.time() - start:.0f}s", flush=True)
     if args.coarse is not None:
         model = caliper_net.build_model()
-        saved = torch.load(args.coarse, map_location="cpu", weights_only=True)
-        model.load_state_dict(
-            {
-                k.removeprefix("coarse."): v.float()
-                for k, v in saved.items()
-                if not k.startswith("refine.")
-            }
-        )
+        _load_part(model, args.coarse, "coarse.", lambda k: not k.startswith("refine."))
         model.eval()
     else:
         model = train(*first[:2], args.steps, args.batch, args.seed)
@@ -435,14 +437,7 @@ def main() -> None:
     start_from = None
     if args.refine_from is not None:
         start_from = caliper_net.build_refiner()
-        saved = torch.load(args.refine_from, map_location="cpu", weights_only=True)
-        start_from.load_state_dict(
-            {
-                k.removeprefix("refine."): v.float()
-                for k, v in saved.items()
-                if k.startswith("refine.")
-            }
-        )
+        _load_part(start_from, args.refine_from, "refine.", lambda k: k.startswith("refine."))
     refiner = train_refiner(*first, model, args.refine_steps, 64, args.seed + 2, start_from)
     state = {
         **{f"coarse.{k}": v.detach().cpu().half() for k, v in model.state_dict().items()},
