@@ -943,6 +943,36 @@ def _components(layer: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     return count, labels, stats
 
 
+def _arrow_context(
+    layer: np.ndarray, labels: np.ndarray, stats: np.ndarray, grey: np.ndarray, which: np.ndarray
+) -> np.ndarray:
+    """Per label of ``layer``'s components (``labels``, ``stats``), whether the pixels just
+    around it (its ring: 8-neighbours of its pixels that are unlit, a ring pixel owned by
+    the largest label beside it) are few bright (:data:`ARROW_RING_SHARE`) and few black
+    (:data:`ARROW_BLACK_SHARE`): a drawn white arrow on tissue, not a piece of bright speckle
+    or a white glyph on a black band. Exact for the labels of ``which`` (bool per label; the
+    others may read True): only the box around them, grown by 2 px, is looked at (every
+    ring pixel of theirs, and its 3x3 neighbours, lie within it)."""
+    count = len(stats)
+    chosen = stats[which]
+    height, width = layer.shape
+    wx0, wy0 = max(0, int(chosen[:, 0].min()) - 2), max(0, int(chosen[:, 1].min()) - 2)
+    wx1 = min(width, int((chosen[:, 0] + chosen[:, 2]).max()) + 2)
+    wy1 = min(height, int((chosen[:, 1] + chosen[:, 3]).max()) + 2)
+    window = (slice(wy0, wy1), slice(wx0, wx1))
+    part = layer[window]
+    ring = cv2.dilate(part, _SQUARE3) > part
+    # The largest label around each ring pixel (16-bit labels dilate as they are).
+    owned = labels[window] if labels.dtype == np.uint16 else labels[window].astype(np.float32)
+    owner = cv2.dilate(owned, _SQUARE3)[ring].astype(np.intp)
+    levels = grey[window][ring]
+    around = np.bincount(owner, minlength=count)
+    lit_around = np.bincount(owner, weights=levels >= ARROW_RING_LEVEL, minlength=count)
+    # ... and not on a black band (white text: its '1', 'L' and '7' look like arrows).
+    black = np.bincount(owner, weights=levels <= ARROW_BLACK_LEVEL, minlength=count)
+    return (lit_around <= ARROW_RING_SHARE * around) & (black <= ARROW_BLACK_SHARE * around)
+
+
 def colour_marks(
     layer: np.ndarray,
     arrows: bool = True,
@@ -994,18 +1024,16 @@ def colour_marks(
                 held[labels[xy[:, 1], xy[:, 0]]] = True
             sized &= held
     arrow_ok = np.ones(count, bool)
-    # (only when some component could be an arrow)
-    if arrows and grey is not None and (sized & (stats[:, 4] <= 6 * side_max)).any():
-        ring = cv2.dilate(layer, _SQUARE3) > layer
-        # The largest label around each ring pixel (16-bit labels dilate as they are).
-        owned = labels if labels.dtype == np.uint16 else labels.astype(np.float32)
-        owner = cv2.dilate(owned, _SQUARE3)[ring].astype(np.intp)
-        levels = grey[ring]
-        around = np.bincount(owner, minlength=count)
-        lit_around = np.bincount(owner, weights=levels >= ARROW_RING_LEVEL, minlength=count)
-        # ... and not on a black band (white text: its '1', 'L' and '7' look like arrows).
-        black = np.bincount(owner, weights=levels <= ARROW_BLACK_LEVEL, minlength=count)
-        arrow_ok = (lit_around <= ARROW_RING_SHARE * around) & (black <= ARROW_BLACK_SHARE * around)
+    # An arrow is at least 5 px long (its box's diagonal bounds the length), a short one
+    # at most 2.5 pixels per pixel of it: the first tests of _arrow_tip, on the stats.
+    arrow_sized = np.zeros(count, bool)
+    if arrows:
+        diagonals = np.hypot(stats[:, 2] - 1, stats[:, 3] - 1)
+        arrow_sized = (diagonals >= 5) & ~((diagonals < 12) & (stats[:, 4] > 2.5 * diagonals))
+    # (only for the components that could be an arrow: the others never ask)
+    may_be_arrow = sized & (stats[:, 4] <= 6 * side_max) & arrow_sized
+    if grey is not None and may_be_arrow.any():
+        arrow_ok = _arrow_context(layer, labels, stats, grey, may_be_arrow)
     if not arrows:  # crosses only: square and sparse
         sized &= (
             (side_max <= hi)
@@ -1028,12 +1056,7 @@ def colour_marks(
     fittable = _fit_centres(lit, labels, stats, shaped, pixel_slack=grey is None)
     tried = np.zeros(count, bool)  # a cross may fit, or an arrow (the tests below)
     tried[[*fittable["+"], *fittable["x"]]] = True
-    # An arrow is at least 5 px long (its box's diagonal bounds the length), a short one
-    # at most 2.5 pixels per pixel of it: the first tests of _arrow_tip, on the stats.
-    arrow_sized = np.zeros(count, bool)
     if arrows:
-        diagonals = np.hypot(stats[:, 2] - 1, stats[:, 3] - 1)
-        arrow_sized = (diagonals >= 5) & ~((diagonals < 12) & (stats[:, 4] > 2.5 * diagonals))
         tried |= (stats[:, 4] <= 6 * side_max) & arrow_ok & arrow_sized
     fitted: dict[int, tuple[tuple[float, int, int, str], int, int]] = {}
     for label in np.flatnonzero(sized & tried):
