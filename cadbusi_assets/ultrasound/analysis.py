@@ -35,7 +35,6 @@ from cadbusi_assets.ultrasound.fov import (
 from cadbusi_assets.ultrasound.ocr import FrameText, find_text_lines, read_frame_text
 from cadbusi_assets.ultrasound.overlay import CHROMA_LEVEL, ColourMaps, chroma, to_grey
 from cadbusi_assets.ultrasound.quality import darkness
-from cadbusi_assets.ultrasound.textlines import find_text
 from cadbusi_assets.ultrasound.twins import image_signature
 
 _BOX = pl.List(pl.Int64)
@@ -218,23 +217,6 @@ def debris_boxes(
     return sorted(set(found), key=lambda b: (b[1], b[0]))
 
 
-def _text_lines(
-    work: np.ndarray, area: tuple[int, int, int, int] | None, maps: ColourMaps | None
-) -> list[tuple[int, int, int, int]]:
-    """:func:`~.ocr.find_text_lines` of ``work`` inside ``area``: with the RGB frame's
-    ``maps``, the text detector's brightness (:func:`.textlines.brightness`, the brightest
-    channel) is their ``high`` map, computed already (1 ms a frame less)."""
-    if maps is None or work.ndim != 3:
-        return find_text_lines(work, area=area)
-    level = maps.high
-    ox, oy = 0, 0
-    if area is not None:
-        ox, oy = area[0], area[1]
-        level = np.ascontiguousarray(level[area[1] : area[3] + 1, area[0] : area[2] + 1])
-    found = find_text(work, level=level)
-    return [(b[0] + ox, b[1] + oy, b[2] + ox, b[3] + oy) for b in [*found.lines, *found.unresolved]]
-
-
 def analyze_frame(
     frame: np.ndarray,
     regions: Sequence[UltrasoundRegion],
@@ -284,7 +266,8 @@ def analyze_frame(
         reading = read_frame_text(work, vocabulary_gate=True).within(area)
         text_boxes = reading.boxes
     else:
-        text_boxes = _text_lines(work, area, maps)
+        # (the RGB frame's brightest channel is maps.high, computed already: 1 ms a frame)
+        text_boxes = find_text_lines(work, area=area, maps=maps)
     ocr_fields = OcrFields(boxes=list(text_boxes))
     if reading is not None and reading.lines:
         text = reading.text or None

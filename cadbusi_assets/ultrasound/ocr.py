@@ -63,10 +63,13 @@ def find_text_lines(
 ) -> list[Box]:
     """Boxes (inclusive, full-frame) of text lines, top to bottom, left to right, found by
     the shared detector (:func:`~cadbusi_assets.ultrasound.textlines.find_text`) inside
-    ``area`` (the whole frame by default). ``fov_mask``, ``grey`` and ``maps`` are accepted
-    for compatibility: the detector tells text from speckle without a field-of-view mask."""
-    del fov_mask, grey, maps
-    return [line.box for line in _found_lines(frame, area)]
+    ``area`` (the whole frame by default). ``maps`` (the RGB frame's
+    :class:`~.overlay.ColourMaps`, if the caller has them): their ``high`` map is the
+    detector's brightness (:func:`.textlines.brightness`, the brightest channel), not
+    computed again. ``fov_mask`` and ``grey`` are accepted for compatibility: the detector
+    tells text from speckle without a field-of-view mask."""
+    del fov_mask, grey
+    return [line.box for line in _found_lines(frame, area, maps)]
 
 
 @dataclass(frozen=True)
@@ -75,12 +78,17 @@ class _Found:
     strip: bool = False
 
 
-def _found_lines(frame: np.ndarray, area: Box | None) -> list[_Found]:
+def _found_lines(
+    frame: np.ndarray, area: Box | None, maps: ColourMaps | None = None
+) -> list[_Found]:
     ox, oy = 0, 0
+    level = maps.high if maps is not None and frame.ndim == 3 and frame.shape[2] == 3 else None
     if area is not None:
         ox, oy = area[0], area[1]
         frame = frame[area[1] : area[3] + 1, area[0] : area[2] + 1]
-    found = find_text(frame)
+        if level is not None:
+            level = np.ascontiguousarray(level[area[1] : area[3] + 1, area[0] : area[2] + 1])
+    found = find_text(frame, level=level)
     return [_Found((b[0] + ox, b[1] + oy, b[2] + ox, b[3] + oy)) for b in found.lines] + [
         _Found((b[0] + ox, b[1] + oy, b[2] + ox, b[3] + oy), True) for b in found.unresolved
     ]

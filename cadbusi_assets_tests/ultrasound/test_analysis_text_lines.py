@@ -15,6 +15,7 @@ import pytest
 from cadbusi_assets.dicom import UltrasoundRegion
 from cadbusi_assets.ultrasound.analysis import analyze_frame
 from cadbusi_assets.ultrasound.ocr import find_text_lines
+from cadbusi_assets.ultrasound.overlay import ColourMaps
 from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
 
 
@@ -47,3 +48,14 @@ def test_the_analysis_text_boxes_are_find_text_lines(family):
     # a colour screen with text: the path with the colour maps is the one checked above
     assert not analyze_frame(frame, [], ocr=False).is_grey
     assert find_text_lines(frame)
+
+
+@pytest.mark.parametrize("family", TUNING_FAMILIES[:2])
+def test_find_text_lines_with_the_frames_colour_maps_finds_the_same_lines(family):
+    screen = render_screen(family, 102)
+    frame = screen.frame
+    maps = ColourMaps.of(frame)
+    area = _region(screen).box
+    for where in (None, area):
+        assert find_text_lines(frame, area=where, maps=maps) == find_text_lines(frame, area=where)
+    assert find_text_lines(frame, maps=maps)
