@@ -943,6 +943,25 @@ def _components(layer: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     return count, labels, stats
 
 
+def _lit_of(
+    layer: np.ndarray, stats: np.ndarray, which: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of ``layer``'s lit pixels in row-major order (as ``np.nonzero``
+    gives them), those in the box around the components of ``which`` (bool per label of
+    ``stats``) only: every pixel of theirs, in the same order (the others are left out by
+    whoever looks at their labels)."""
+    if not which.any():
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    chosen = stats[which]
+    x0, y0 = int(chosen[:, 0].min()), int(chosen[:, 1].min())
+    x1, y1 = int((chosen[:, 0] + chosen[:, 2]).max()), int((chosen[:, 1] + chosen[:, 3]).max())
+    nonzero = cv2.findNonZero(layer[y0:y1, x0:x1])
+    if nonzero is None:  # (a component has a lit pixel: never)
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    points = nonzero.reshape(-1, 2)
+    return points[:, 1].astype(np.intp) + y0, points[:, 0].astype(np.intp) + x0
+
+
 def _arrow_context(
     layer: np.ndarray, labels: np.ndarray, stats: np.ndarray, grey: np.ndarray, which: np.ndarray
 ) -> np.ndarray:
@@ -1050,9 +1069,7 @@ def colour_marks(
         )
     )
     # Components whose centres may pass the first tests of _cross_fit, per style.
-    nonzero = cv2.findNonZero(layer) if shaped.any() else None
-    points = np.zeros((0, 2), np.intp) if nonzero is None else nonzero.reshape(-1, 2)
-    lit = (points[:, 1].astype(np.intp), points[:, 0].astype(np.intp))
+    lit = _lit_of(layer, stats, shaped)
     fittable = _fit_centres(lit, labels, stats, shaped, pixel_slack=grey is None)
     tried = np.zeros(count, bool)  # a cross may fit, or an arrow (the tests below)
     tried[[*fittable["+"], *fittable["x"]]] = True
