@@ -943,6 +943,24 @@ def _components(layer: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     return count, labels, stats
 
 
+def _middle_lit(labels: np.ndarray, stats: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """Per label, whether it is among ``which`` (bool per label of ``stats``) and a pixel of
+    the 3x3 around its box's middle (column ``x + w // 2``, row ``y + h // 2``; cut at the
+    labels' edges) is its own."""
+    out = np.zeros(len(stats), bool)
+    chosen = np.flatnonzero(which)
+    if chosen.size == 0:
+        return out
+    height, width = labels.shape
+    cx = stats[chosen, 0] + stats[chosen, 2] // 2
+    cy = stats[chosen, 1] + stats[chosen, 3] // 2
+    steps = np.array([-1, 0, 1])
+    rows = np.clip(cy[:, None, None] + steps[None, :, None], 0, height - 1)
+    cols = np.clip(cx[:, None, None] + steps[None, None, :], 0, width - 1)
+    out[chosen] = (labels[rows, cols] == chosen[:, None, None]).any(axis=(1, 2))
+    return out
+
+
 def _lit_of(
     layer: np.ndarray, stats: np.ndarray, which: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -1069,6 +1087,9 @@ def colour_marks(
         )
     )
     # Components whose centres may pass the first tests of _cross_fit, per style.
+    # ... and lit at their middle, as the loop below asks before any cross fit (the others
+    # would be tried for an arrow alone, which they are when they may be one).
+    shaped = _middle_lit(labels, stats, shaped)
     lit = _lit_of(layer, stats, shaped)
     fittable = _fit_centres(lit, labels, stats, shaped, pixel_slack=grey is None)
     tried = np.zeros(count, bool)  # a cross may fit, or an arrow (the tests below)
