@@ -555,13 +555,23 @@ def _learned_readings(images: Sequence[np.ndarray]) -> list[tuple[str, bool, flo
     ]
 
 
-def _no_identifier(text: str, confidence: float) -> bool:
+def _no_identifier(text: str, confidence: float, image: np.ndarray | None = None) -> bool:
     """A learned reading that spares tesseract in a verification that parses no annotation:
-    read with at least :data:`~.glyphs.NO_IDENTIFIER_CONFIDENCE` and holding no identifier
-    (:func:`~.glyphs.holds_no_identifier`)."""
-    from cadbusi_assets.ultrasound.glyphs import NO_IDENTIFIER_CONFIDENCE, holds_no_identifier
+    read with at least :data:`~.glyphs.NO_IDENTIFIER_CONFIDENCE`, holding no identifier
+    (:func:`~.glyphs.holds_no_identifier`) and, given the line's ``image``, explaining its ink
+    (:func:`~.glyphs.explains_ink`: a short reading of a line with a graphic in it, such as an
+    identifier in a box or glued to a body mark, is no proof)."""
+    from cadbusi_assets.ultrasound.glyphs import (
+        NO_IDENTIFIER_CONFIDENCE,
+        explains_ink,
+        holds_no_identifier,
+    )
 
-    return confidence >= NO_IDENTIFIER_CONFIDENCE and holds_no_identifier(text)
+    return (
+        confidence >= NO_IDENTIFIER_CONFIDENCE
+        and holds_no_identifier(text)
+        and (image is None or explains_ink(text, image))
+    )
 
 
 def screen_vocabulary_lines(level: np.ndarray, boxes: Sequence[Box]) -> dict[Box, str]:
@@ -665,7 +675,7 @@ def read_frame_text(
         for box, (text, vocabulary, confidence) in zip(
             boxes, readings or [], strict=readings is not None
         ):
-            if vocabulary or (not fields and _no_identifier(text, confidence)):
+            if vocabulary or (not fields and _no_identifier(text, confidence, images[box])):
                 learned[box] = text
             else:
                 strip_texts.append(text)
