@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 
 from cadbusi_assets.ultrasound.overlay import ColourMaps
-from cadbusi_assets.ultrasound.textlines import brightness, find_text
+from cadbusi_assets.ultrasound.textlines import _Reused, brightness, find_text
 
 Box = tuple[int, int, int, int]
 
@@ -75,12 +75,19 @@ class _Found:
     strip: bool = False
 
 
-def _found_lines(frame: np.ndarray, area: Box | None) -> list[_Found]:
+def _found_lines(
+    frame: np.ndarray, area: Box | None, level: np.ndarray | None = None
+) -> list[_Found]:
+    """The lines and areas :func:`find_text` finds in ``frame`` (inside ``area``), in frame
+    coordinates; ``level``: the frame's :func:`brightness` when the caller has it (8-bit
+    frames: a crop's brightness is the crop of the frame's)."""
     ox, oy = 0, 0
     if area is not None:
         ox, oy = area[0], area[1]
         frame = frame[area[1] : area[3] + 1, area[0] : area[2] + 1]
-    found = find_text(frame)
+        if level is not None:
+            level = np.ascontiguousarray(level[area[1] : area[3] + 1, area[0] : area[2] + 1])
+    found = find_text(frame, level=level)
     return [_Found((b[0] + ox, b[1] + oy, b[2] + ox, b[3] + oy)) for b in found.lines] + [
         _Found((b[0] + ox, b[1] + oy, b[2] + ox, b[3] + oy), True) for b in found.unresolved
     ]
@@ -461,6 +468,11 @@ def clean_line_image(level: np.ndarray, box: Box, height: int = LINE_HEIGHT) -> 
     return cv2.bitwise_not(crop)
 
 
+#: The brightness image :func:`read_frame_text` finds and reads a frame's lines on, kept from
+#: one frame to the next on a thread (no line image outlives the call: each is a new array).
+_READING = _Reused()
+
+
 def _line_level(frame: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
     """The brightness image of ``frame`` (:func:`brightness`) where :func:`clean_line_image`
     reads it for ``boxes`` (their windows); zero elsewhere. Computed in those windows alone
@@ -659,11 +671,17 @@ def read_frame_text(
     and the one reading the annotation fields are parsed from.
     """
     reader = engine()
-    found_lines = _found_lines(frame, area)
-    # the brightness where the lines are read, not of the whole frame
-    level = _line_level(
-        frame, [b for f in found_lines for b in (strips(f.box) if f.strip else [f.box])]
-    )
+    frame = np.asarray(frame)
+    if frame.dtype == np.uint8:
+        # one brightness image for finding the lines and reading them (a pixel's depends on
+        # that pixel only), in this thread's buffer
+        level = brightness(frame, _READING)
+        found_lines = _found_lines(frame, area, level)
+    else:
+        found_lines = _found_lines(frame, area)
+        level = _line_level(
+            frame, [b for f in found_lines for b in (strips(f.box) if f.strip else [f.box])]
+        )
     learned: dict[Box, str] = {}
     strip_texts: list[str] = []
     # each line cleaned once: for the learned reader and for tesseract
