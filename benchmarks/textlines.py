@@ -12,7 +12,10 @@ pipeline), and on the frame as rendered with a cold cache (every text read); and
 of the identifiers left in the rendered frame (patient name, ID) that the verification
 catches, next to the share that tesseract reading every line catches (``ids tess``: the
 verification's learned gate must not catch fewer). False boxes are also given per 20 frames
-(the target: at most one). Only APIs that exist before and after the shared detector are
+(the target: at most one). With the verification's time come the tesseract reads per cleaned
+frame (``tess/frame``), the share of cleaned frames that left tesseract nothing to read
+(``no-tess share``) and their median time (``no-tess ms``: finding the lines and the learned
+reading alone, the floor that gating more lines away from tesseract cannot go under). Only APIs that exist before and after the shared detector are
 used, so the same module measures both (run it in a checkout of the older commit).
 
 * A true text box is **found** when detected boxes holding at least half its height cover at
@@ -197,11 +200,14 @@ class _Totals:
     verify_raw_ms: list[float] | None = None
     verify_clean_ms: list[float] | None = None
     detect_ms: list[float] | None = None
+    #: tesseract reads (cache misses) of each cleaned frame's verification
+    tesseract_reads: list[int] | None = None
 
     def __post_init__(self) -> None:
         self.found = {"annotation": 0, "deid": 0}
         self.false = {"annotation": 0, "deid": 0}
         self.verify_raw_ms, self.verify_clean_ms, self.detect_ms = [], [], []
+        self.tesseract_reads = []
 
     def add(self, other: _Totals) -> None:
         assert self.found and self.false and other.found and other.false
@@ -222,10 +228,19 @@ class _Totals:
         ):
             assert mine is not None and theirs is not None
             mine += theirs
+        assert self.tesseract_reads is not None and other.tesseract_reads is not None
+        self.tesseract_reads += other.tesseract_reads
 
     def summary(self) -> dict[str, Any]:
         assert self.found and self.false
+        assert self.verify_clean_ms is not None and self.tesseract_reads is not None
         med = lambda v: round(statistics.median(v), 1) if v else None  # noqa: E731
+        # the verification's floor: cleaned frames that left tesseract nothing to read
+        untouched = [
+            ms
+            for ms, reads in zip(self.verify_clean_ms, self.tesseract_reads, strict=True)
+            if reads == 0
+        ]
         return {
             "frames": self.frames,
             "recall_annotation_detector": round(self.found["annotation"] / max(1, self.truth), 4),
@@ -250,6 +265,13 @@ class _Totals:
             "verify_ms_cleaned_mean": round(statistics.fmean(self.verify_clean_ms), 1)
             if self.verify_clean_ms
             else None,
+            "tesseract_reads_per_cleaned_frame": round(statistics.fmean(self.tesseract_reads), 2)
+            if self.tesseract_reads
+            else None,
+            "cleaned_frames_without_tesseract": round(len(untouched) / len(self.tesseract_reads), 3)
+            if self.tesseract_reads
+            else None,
+            "verify_ms_cleaned_without_tesseract_median": med(untouched),
         }
 
 
@@ -290,12 +312,15 @@ def _family_totals(family: str, frames: int, seed: int, ocr: bool) -> _Totals:
         # empty text returns before compiling, hence a word).
         find_identifiers_in_ocr_text("warm", identifiers)
         # As in the pipeline: the cleaned frame, the engine's cache warm from earlier frames.
+        reader = ocr_engine()
+        misses = reader.misses
         start = time.process_time()
         ocr_identifiers(_cleaned(screen), identifiers)
         assert totals.verify_clean_ms is not None and totals.verify_raw_ms is not None
         totals.verify_clean_ms.append(1000 * (time.process_time() - start))
+        assert totals.tesseract_reads is not None
+        totals.tesseract_reads.append(reader.misses - misses)
         # Every text of the frame, with a cold cache (a first frame of its kind).
-        reader = ocr_engine()
         warm = reader._cache
         reader._cache = type(warm)()
         try:
@@ -358,6 +383,9 @@ def format_text_report(results: dict[str, Any], detection_only: bool = False) ->
         ("verify_ms_raw_median", "verify cold"),
         ("identifiers_caught", "ids caught"),
         ("identifiers_caught_tesseract", "ids tess"),
+        ("tesseract_reads_per_cleaned_frame", "tess/frame"),
+        ("cleaned_frames_without_tesseract", "no-tess share"),
+        ("verify_ms_cleaned_without_tesseract_median", "no-tess ms"),
     ]
     if detection_only:
         columns = [*columns[:4], ("detect_ms_median", "detect ms")]

@@ -559,3 +559,39 @@ def holds_no_identifier(text: str) -> bool:
 
 
 _VOCABULARY = frozenset(_WORDS)
+
+#: A reading of fewer than this many characters (spaces aside) must explain its line's ink
+#: (:func:`explains_ink`).
+SHORT_READING = 3
+#: ... an ink component wider than this many times the line image's height is a graphic
+#: (a box, a bar, an underline), not a glyph.
+GRAPHIC_WIDTH = 1.5
+
+
+def explains_ink(text: str, image: np.ndarray) -> bool:
+    """False when a short reading (under :data:`SHORT_READING` characters) of a dark-on-light
+    line image leaves its ink unexplained: an ink component (8-connected, darker than 128)
+    wider than :data:`GRAPHIC_WIDTH` times the image's height, or more components of 4 pixels
+    or more than twice the characters read plus two. An identifier glued to a graphic (in a
+    box, beside a body-mark box or a probe icon) can read as one or two letters ("E", "BB");
+    such a line goes to tesseract. Chosen on tuning material
+    (``tools/calibrate_identifier_gate.py``): 15 of the 16 synthetic identifier lines glued to
+    graphics that the committed gate spared are caught (the 16th has no text ink left after
+    cleaning: nothing to read), and no tuning-screen line the gate spared is lost.
+
+    >>> line = np.full((40, 160), 255, np.uint8)
+    >>> _ = cv2.rectangle(line, (4, 4), (155, 35), 0, 1)
+    >>> explains_ink("E", line), explains_ink("GN 36", line)
+    (False, True)
+    """
+    if len("".join(text.split())) >= SHORT_READING:
+        return True
+    ink = (np.asarray(image) < 128).astype(np.uint8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    stats = stats[1:]
+    if not len(stats):
+        return True
+    if stats[:, cv2.CC_STAT_WIDTH].max() > GRAPHIC_WIDTH * ink.shape[0]:
+        return False
+    chars = len("".join(text.split()))
+    return int((stats[:, cv2.CC_STAT_AREA] >= 4).sum()) <= 2 * chars + 2

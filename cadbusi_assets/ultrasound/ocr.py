@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 
 from cadbusi_assets.ultrasound.overlay import ColourMaps
-from cadbusi_assets.ultrasound.textlines import brightness, find_text
+from cadbusi_assets.ultrasound.textlines import _Reused, brightness, find_text
 
 Box = tuple[int, int, int, int]
 
@@ -69,7 +69,8 @@ def find_text_lines(
     computed again. ``fov_mask`` and ``grey`` are accepted for compatibility: the detector
     tells text from speckle without a field-of-view mask."""
     del fov_mask, grey
-    return [line.box for line in _found_lines(frame, area, maps)]
+    level = maps.high if maps is not None and frame.ndim == 3 and frame.shape[2] == 3 else None
+    return [line.box for line in _found_lines(frame, area, level)]
 
 
 @dataclass(frozen=True)
@@ -79,10 +80,12 @@ class _Found:
 
 
 def _found_lines(
-    frame: np.ndarray, area: Box | None, maps: ColourMaps | None = None
+    frame: np.ndarray, area: Box | None, level: np.ndarray | None = None
 ) -> list[_Found]:
+    """The lines and areas :func:`find_text` finds in ``frame`` (inside ``area``), in frame
+    coordinates; ``level``: the frame's :func:`brightness` when the caller has it (8-bit
+    frames: a crop's brightness is the crop of the frame's)."""
     ox, oy = 0, 0
-    level = maps.high if maps is not None and frame.ndim == 3 and frame.shape[2] == 3 else None
     if area is not None:
         ox, oy = area[0], area[1]
         frame = frame[area[1] : area[3] + 1, area[0] : area[2] + 1]
@@ -469,6 +472,11 @@ def clean_line_image(level: np.ndarray, box: Box, height: int = LINE_HEIGHT) -> 
     return cv2.bitwise_not(crop)
 
 
+#: The brightness image :func:`read_frame_text` finds and reads a frame's lines on, kept from
+#: one frame to the next on a thread (no line image outlives the call: each is a new array).
+_READING = _Reused()
+
+
 def _line_level(frame: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
     """The brightness image of ``frame`` (:func:`brightness`) where :func:`clean_line_image`
     reads it for ``boxes`` (their windows); zero elsewhere. Computed in those windows alone
@@ -563,13 +571,23 @@ def _learned_readings(images: Sequence[np.ndarray]) -> list[tuple[str, bool, flo
     ]
 
 
-def _no_identifier(text: str, confidence: float) -> bool:
+def _no_identifier(text: str, confidence: float, image: np.ndarray | None = None) -> bool:
     """A learned reading that spares tesseract in a verification that parses no annotation:
-    read with at least :data:`~.glyphs.NO_IDENTIFIER_CONFIDENCE` and holding no identifier
-    (:func:`~.glyphs.holds_no_identifier`)."""
-    from cadbusi_assets.ultrasound.glyphs import NO_IDENTIFIER_CONFIDENCE, holds_no_identifier
+    read with at least :data:`~.glyphs.NO_IDENTIFIER_CONFIDENCE`, holding no identifier
+    (:func:`~.glyphs.holds_no_identifier`) and, given the line's ``image``, explaining its ink
+    (:func:`~.glyphs.explains_ink`: a short reading of a line with a graphic in it, such as an
+    identifier in a box or glued to a body mark, is no proof)."""
+    from cadbusi_assets.ultrasound.glyphs import (
+        NO_IDENTIFIER_CONFIDENCE,
+        explains_ink,
+        holds_no_identifier,
+    )
 
-    return confidence >= NO_IDENTIFIER_CONFIDENCE and holds_no_identifier(text)
+    return (
+        confidence >= NO_IDENTIFIER_CONFIDENCE
+        and holds_no_identifier(text)
+        and (image is None or explains_ink(text, image))
+    )
 
 
 def screen_vocabulary_lines(level: np.ndarray, boxes: Sequence[Box]) -> dict[Box, str]:
@@ -657,11 +675,17 @@ def read_frame_text(
     and the one reading the annotation fields are parsed from.
     """
     reader = engine()
-    found_lines = _found_lines(frame, area)
-    # the brightness where the lines are read, not of the whole frame
-    level = _line_level(
-        frame, [b for f in found_lines for b in (strips(f.box) if f.strip else [f.box])]
-    )
+    frame = np.asarray(frame)
+    if frame.dtype == np.uint8:
+        # one brightness image for finding the lines and reading them (a pixel's depends on
+        # that pixel only), in this thread's buffer
+        level = brightness(frame, _READING)
+        found_lines = _found_lines(frame, area, level)
+    else:
+        found_lines = _found_lines(frame, area)
+        level = _line_level(
+            frame, [b for f in found_lines for b in (strips(f.box) if f.strip else [f.box])]
+        )
     learned: dict[Box, str] = {}
     strip_texts: list[str] = []
     # each line cleaned once: for the learned reader and for tesseract
@@ -673,7 +697,7 @@ def read_frame_text(
         for box, (text, vocabulary, confidence) in zip(
             boxes, readings or [], strict=readings is not None
         ):
-            if vocabulary or (not fields and _no_identifier(text, confidence)):
+            if vocabulary or (not fields and _no_identifier(text, confidence, images[box])):
                 learned[box] = text
             else:
                 strip_texts.append(text)

@@ -47,3 +47,26 @@ def test_a_box_at_the_frame_edge_reads_the_same():
             ultrasound_ocr.clean_line_image(windows, box),
             ultrasound_ocr.clean_line_image(whole, box),
         )
+
+
+@pytest.mark.parametrize("grey", [False, True])
+def test_an_8_bit_frame_is_found_and_read_on_one_brightness_image(grey):
+    """An 8-bit frame's lines are found and read on one brightness image (the frame itself
+    when grey): the same lines and texts as through the windows (a 16-bit copy of the same
+    values takes that path), inside an area too, and the frame is left as it was."""
+    from cadbusi_assets_tests.support import require_tool
+
+    require_tool("tesseract", "apt-get install tesseract-ocr tesseract-ocr-eng")
+    frame = render_screen(TUNING_FAMILIES[1], 4345).frame
+    if grey:
+        frame = np.ascontiguousarray(frame.max(axis=2))
+    before = frame.copy()
+    deep = frame.astype(np.uint16)  # values under 256: the same brightness, read by windows
+    h, w = frame.shape[:2]
+    for area in (None, (w // 4, 0, w - 1, h // 2)):
+        for gate in (False, True):
+            got = ultrasound_ocr.read_frame_text(frame, area=area, vocabulary_gate=gate)
+            expected = ultrasound_ocr.read_frame_text(deep, area=area, vocabulary_gate=gate)
+            assert got == expected
+            assert got.lines or area is not None
+    assert np.array_equal(frame, before)

@@ -1,0 +1,41 @@
+"""The text benchmark's verification figures: tesseract reads per cleaned frame, and the
+frames that left tesseract nothing to read (the verification's floor)."""
+
+from __future__ import annotations
+
+import statistics
+
+from benchmarks.textlines import _Totals, format_text_report
+
+
+def _totals(ms: list[float], reads: list[int]) -> _Totals:
+    totals = _Totals(frames=len(ms))
+    totals.verify_clean_ms = list(ms)
+    totals.tesseract_reads = list(reads)
+    return totals
+
+
+def test_frames_without_tesseract_are_counted_and_timed_apart():
+    ms, reads = [9.0, 31.0, 13.0, 40.0], [0, 2, 0, 1]
+    summary = _totals(ms, reads).summary()
+    assert summary["tesseract_reads_per_cleaned_frame"] == statistics.fmean(reads)
+    assert summary["cleaned_frames_without_tesseract"] == 0.5
+    assert summary["verify_ms_cleaned_without_tesseract_median"] == statistics.median([9.0, 13.0])
+    assert summary["verify_ms_cleaned_median"] == statistics.median(ms)
+
+
+def test_the_figures_add_up_over_families_and_reach_the_report():
+    group = _Totals()
+    group.add(_totals([9.0, 31.0], [0, 2]))
+    group.add(_totals([13.0, 40.0], [0, 1]))
+    summary = group.summary()
+    assert summary["cleaned_frames_without_tesseract"] == 0.5
+    assert summary["verify_ms_cleaned_without_tesseract_median"] == 11.0
+    report = format_text_report({"tuning": summary})
+    assert "no-tess ms" in report.splitlines()[0] and "11.0" in report.splitlines()[1]
+
+
+def test_no_ocr_run_gives_no_figures():
+    summary = _Totals().summary()
+    assert summary["tesseract_reads_per_cleaned_frame"] is None
+    assert summary["verify_ms_cleaned_without_tesseract_median"] is None
