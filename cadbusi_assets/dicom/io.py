@@ -37,6 +37,8 @@ from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset, write_file_meta_info
 from pydicom.multival import MultiValue
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
 
@@ -396,10 +398,53 @@ def dataset_to_bytes(ds: Dataset) -> bytes:
         elem, header = tail
         del ds[0x7FE00010]
         try:
-            return b"".join((_save(ds), header, elem.value))
+            return b"".join((_save_explicit_little(ds), header, elem.value))
         finally:
             ds.add(elem)
     return _save(ds)
+
+
+#: pydicom's preamble when a data set has none (``enforce_file_format``).
+_ZERO_PREAMBLE = b"\x00" * 128
+
+
+def _save_explicit_little(ds: Dataset) -> bytes:
+    """:func:`_save` of an Explicit VR Little Endian data set with a complete file meta, as
+    pydicom's ``dcmwrite`` writes it (preamble, ``DICM``, the file meta through
+    ``write_file_meta_info`` and the data set through ``write_dataset``: the same calls),
+    without its deep copy and second validation of the file meta (a de-identified header of
+    the side-by-side corpus: 1.68 instead of 1.90 CPU ms). The file meta is copied element by element instead (the group
+    length written is set on the copy; the data set's own meta is left as it was). Anything
+    else, or anything ``dcmwrite`` would refuse or change first, goes through :func:`_save`.
+    """
+    meta = ds.file_meta
+    preamble = getattr(ds, "preamble", None) or _ZERO_PREAMBLE
+    sop_class = meta.get("MediaStorageSOPClassUID")
+    sop_instance = meta.get("MediaStorageSOPInstanceUID")
+    if (
+        len(preamble) != 128
+        or meta.get("TransferSyntaxUID") != ExplicitVRLittleEndian
+        or 0x00020000 in meta
+        or "PixelData" in ds
+        or ds.original_encoding[1] is False
+        or sop_class is None
+        or sop_instance is None
+        or ds.get("SOPClassUID", sop_class) != sop_class
+        or ds.get("SOPInstanceUID", sop_instance) != sop_instance
+        or min(ds.keys(), default=0x00080000) >> 16 <= 2  # command or meta elements: refused
+    ):
+        return _save(ds)
+    copied = FileMetaDataset()
+    for elem in meta:
+        copied.add(elem)
+    buffer = DicomBytesIO()
+    buffer.is_implicit_VR, buffer.is_little_endian = False, True
+    with quiet_pydicom():
+        buffer.write(preamble)
+        buffer.write(b"DICM")
+        write_file_meta_info(buffer, copied, enforce_standard=True)
+        write_dataset(buffer, ds)
+    return buffer.getvalue()
 
 
 def _save(ds: Dataset) -> bytes:

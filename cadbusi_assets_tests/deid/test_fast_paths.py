@@ -4,8 +4,9 @@ Each speed-up keeps a plain path beside it: the identifier pre-check
 (:func:`~cadbusi_assets.deid.scan.may_hold_identifiers`, else every pattern is compiled and
 run), the rectangle blanking (:func:`~cadbusi_assets.deid.pixels.blank_rectangles`, else the
 boolean mask), the 8-bit pixel write-back (else ``Dataset.set_pixel_data``), the header
-copy that shares immutable values (else ``copy.deepcopy`` of every element) and the Pixel
-Data appended to the serialised header (else pydicom writes it). Here the same inputs go through both and every output byte is
+copy that shares immutable values (else ``copy.deepcopy`` of every element), the Pixel
+Data appended to the serialised header (else pydicom writes it) and that header written
+through pydicom's writers without ``dcmwrite``'s copy of the file meta (else ``save_as``). Here the same inputs go through both and every output byte is
 compared: the side-by-side corpus (studies of several files, raw RGB and JPEG), the deid-data
 ultrasound files and cines, and headers whose free text names the patient.
 """
@@ -43,6 +44,7 @@ def plain_paths(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         patch.setattr(dicom_pixels, "_set_uint8_pixels", lambda ds, frames, colour: False)
         patch.setattr(deidentify_module, "_copy_element", copy.deepcopy)
         patch.setattr(dicom_io, "_pixel_tail", lambda ds: None)
+        patch.setattr(dicom_io, "_save_explicit_little", dicom_io._save)
         yield
 
 
@@ -131,3 +133,49 @@ def test_the_written_out_cid7050_codes_are_pydicoms():
     for code in [BASIC_PROFILE_CODE, *OPTION_CODES.values()]:
         theirs = by_value[code.value]
         assert (code.scheme_designator, code.meaning) == (theirs.scheme_designator, theirs.meaning)
+
+
+def _meta(ds) -> list[tuple[int, str, object]]:
+    return [(int(e.tag), e.VR, e.value) for e in ds.file_meta]
+
+
+def test_the_header_writer_writes_what_save_as_writes(tmp_path, pseudonymizer, monkeypatch):
+    """:func:`~cadbusi_assets.dicom.io._save_explicit_little` against pydicom's ``save_as``
+    on de-identified headers (sequences, pseudonymized UIDs, a preamble of its own, no SOP
+    Instance UID) and on the cases it hands to ``save_as`` itself (a group length in the
+    file meta, another transfer syntax, a Media Storage UID that ``dcmwrite`` would
+    correct): the same bytes, and the data set's file meta left as it was."""
+    from pydicom.dataset import Dataset
+    from pydicom.uid import ImplicitVRLittleEndian
+
+    headers = []
+    for _, ds in _inputs(tmp_path):
+        header = copy.deepcopy(deidentify_dataset(ds, pseudonymizer).dataset)
+        del header.PixelData
+        headers.append(header)
+    own_preamble = copy.deepcopy(headers[0])
+    own_preamble.preamble = bytes(range(128))
+    group_length = copy.deepcopy(headers[1])
+    group_length.file_meta.FileMetaInformationGroupLength = 1
+    implicit = copy.deepcopy(headers[2])
+    implicit.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    stale_uid = copy.deepcopy(headers[3])
+    stale_uid.file_meta.MediaStorageSOPInstanceUID = "1.2.3"
+    no_sop = copy.deepcopy(headers[4])
+    del no_sop.SOPInstanceUID
+    extra = [own_preamble, group_length, implicit, stale_uid, no_sop]
+    sequence = Dataset()
+    sequence.CodeValue = "113100"
+    headers[0].DeidentificationMethodCodeSequence.append(sequence)
+    save = dicom_io._save
+    handed_on = []
+    monkeypatch.setattr(dicom_io, "_save", lambda ds: handed_on.append(ds) or save(ds))
+    for header in [*headers, *extra]:
+        before = _meta(header)
+        written = dicom_io._save_explicit_little(header)
+        assert _meta(header) == before
+        assert written == save(copy.deepcopy(header))
+    assert len(headers) > 5
+    # written by save_as itself: what dcmwrite would change first; the rest (an own preamble
+    # and a header without SOP Instance UID included) by the fast path
+    assert [id(ds) for ds in handed_on] == [id(ds) for ds in (group_length, implicit, stale_uid)]
