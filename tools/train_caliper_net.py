@@ -84,6 +84,24 @@ ARROW_SHARE = 0.25
 REFINE_SHIFT = 5
 REFINE_AWAY = 8
 EDGE = 12
+#: ``--focus``: screens per family (seeds from FOCUS_SEED on) of which those in the styles
+#: the heat map finds worst (:func:`weak`) give windows (mined around the heat map's misses
+#: and false points), and the learning rate of that fine-tune.
+FOCUS_SCREENS = 700
+FOCUS_SEED = FIRST_SCREEN_SEED + 20_000
+FOCUS_LR = 1e-3
+
+
+def weak(screen: gen.Screen) -> bool:
+    """A screen in one of the styles whose marks the heat map missed most on the tuning
+    frames (seeds 100-299): arrows, white marks, elastography, dual views, colour Doppler."""
+    return (
+        screen.caliper_style.startswith("arrow")
+        or screen.caliper_colour == (255, 255, 255)
+        or bool(getattr(screen, "elastography", False))
+        or bool(getattr(screen, "dual", False))
+        or bool(getattr(screen, "doppler", False))
+    )
 
 
 def _crop(screen: gen.Screen) -> tuple[np.ndarray, int, int]:
@@ -128,7 +146,11 @@ def _cut(
 
 
 def render_windows(
-    screens: int, seed: int, first: int = FIRST_SCREEN_SEED, model: Any = None
+    screens: int,
+    seed: int,
+    first: int = FIRST_SCREEN_SEED,
+    model: Any = None,
+    keep: Callable[[gen.Screen], bool] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Windows (N, WINDOW, WINDOW, 3) uint8, their caliper points (N, MAX_POINTS, 2)
     float32 (window coordinates; -1: none) and whether their screen's marks are arrows (N,)
@@ -137,7 +159,8 @@ def render_windows(
     :data:`TEXT_WINDOWS` on the screen's texts in the crop. With ``model`` (mining), also
     around the model's false points (at least :data:`MINE_PROB` probable, farther than 4 px
     from every caliper point; at most :data:`MINE_WINDOWS` a screen) and again around the
-    caliper points it misses or places more than 2 px off."""
+    caliper points it misses or places more than 2 px off. With ``keep``, only the screens it
+    accepts give windows."""
     rng = np.random.default_rng(seed)
     windows: list[np.ndarray] = []
     points: list[np.ndarray] = []
@@ -145,6 +168,8 @@ def render_windows(
     for k in range(screens):
         for family in FAMILIES:
             screen = gen.render_screen(family, first + k)
+            if keep is not None and not keep(screen):
+                continue
             crop, x0, y0 = _crop(screen)
             ch, cw = crop.shape[:2]
             if ch < WINDOW or cw < WINDOW:
@@ -407,6 +432,11 @@ def main() -> None:
         default=None,
         help="weights whose refiner is fine-tuned (instead of a new one)",
     )
+    parser.add_argument(
+        "--focus",
+        action="store_true",
+        help="fine-tune the --coarse heat map on the first windows and windows of weak styles",
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
     import torch
@@ -419,10 +449,27 @@ def main() -> None:
         lambda: render_windows(args.screens, args.seed),
     )
     print(f"phase 1: {len(first[0])} windows, {time.time() - start:.0f}s", flush=True)
+    refine_data = first
     if args.coarse is not None:
         model = caliper_net.build_model()
         _load_part(model, args.coarse, "coarse.", lambda k: not k.startswith("refine."))
         model.eval()
+        if args.focus:
+            torch.manual_seed(args.seed)
+            focus = _data(
+                cache / f"focus_{FOCUS_SCREENS}_{args.seed}.npz" if cache else None,
+                lambda: render_windows(FOCUS_SCREENS, args.seed + 3, FOCUS_SEED, model, weak),
+            )
+            windows, points, arrows = (
+                np.concatenate([a, b]) for a, b in zip(first, focus, strict=True)
+            )
+            refine_data = (windows, points, arrows)
+            print(f"focus: {len(windows)} windows, {time.time() - start:.0f}s", flush=True)
+            if args.steps:
+                model = train(
+                    windows, points, args.steps, args.batch, args.seed + 3, model, FOCUS_LR
+                )
+                model.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})
     else:
         model = train(*first[:2], args.steps, args.batch, args.seed)
         torch.manual_seed(args.seed)
@@ -438,7 +485,12 @@ def main() -> None:
     if args.refine_from is not None:
         start_from = caliper_net.build_refiner()
         _load_part(start_from, args.refine_from, "refine.", lambda k: k.startswith("refine."))
-    refiner = train_refiner(*first, model, args.refine_steps, 64, args.seed + 2, start_from)
+    if start_from is not None and args.refine_steps == 0:
+        refiner = start_from  # kept as it is
+    else:
+        refiner = train_refiner(
+            *refine_data, model, args.refine_steps, 64, args.seed + 2, start_from
+        )
     state = {
         **{f"coarse.{k}": v.detach().cpu().half() for k, v in model.state_dict().items()},
         **{f"refine.{k}": v.detach().cpu().half() for k, v in refiner.state_dict().items()},
