@@ -43,6 +43,23 @@ rounds of ``--coarse Wk --refine-from Wk --refine-steps 4000 --cache C --out Wk+
 On the tuning frames of seeds 200-299 (``detect_calipers``'s points, the refiner's threshold
 then 0.95) recall went 0.922/0.941/0.950/0.954 from W0 to W3 at precision 0.996-0.995; a
 fourth round gained 0.002-0.006 recall for 0.001-0.003 precision and was not taken.
+
+``--focus`` (tried on the committed weights W, not taken): ``--coarse W --refine-from W
+--refine-steps 0 --focus --steps 8000`` (F1: the heat map fine-tuned, W's refiner; about 22
+minutes on a loaded 2-core machine), then ``--coarse F1 --refine-from W --focus --steps 0
+--refine-steps 12000`` with the first command's ``--cache`` (F3: F1's heat map, W's refiner
+fine-tuned on the first and the focus windows; 8 minutes). Measured with
+``python -m benchmarks.caliper_misses`` (W -> F1 -> F3): tuning seeds 100-139 recall
+0.929 -> 0.934 -> 0.939 at precision 1.000, seeds 200-239 0.943 -> 0.949 -> 0.956 at
+precision 0.995 -> 0.997 -> 0.999; held-out seeds 0-9 recall 0.910 -> 0.910 -> 0.927,
+precision 0.997 -> 0.997 -> 1.000, error max 3.16 -> 3.16 -> 4.12 px. With F1 the heat map
+nearly always fires on the tuning misses (no heat point: 10 -> 1 of 48) but W's refiner
+then says < 0.99 (31 -> 35): the refiner, not the heat map, is what misses. Neither was
+taken: F1 adds a false mark on a real ALOKA frame (test_real_files, at (34, 246): W's
+refiner is sure of a point F1's heat map now gives); F3 adds the same one (though its
+refiner vetoes the known false mark of examples_rgb_color.dcm: that strict xfail passes),
+vetoes a true rule mark (philips_epiq 215) and places a JPEG arrow tip (ge_logiq 157)
+2.2 px off (test_caliper_net).
 """
 
 from __future__ import annotations
