@@ -410,3 +410,35 @@ def test_extend_joins_marks_up_to_the_gap_and_no_further(height):
     box = (x0, y0, x1, y1)
     assert textlines._extend(frame_ink, box) == (x0 - gap, y0, x1 + gap, y1)
     assert textlines._extend(frame_ink, box) == _extend_plainly(frame_ink, box)
+
+
+def _inks_to_label() -> list[np.ndarray]:
+    """Ink of tuning screens (full size and shrunk) and random speckle in boxes starting on
+    odd and even rows and columns of odd- and even-sized frames."""
+    inks = []
+    for family in TUNING_FAMILIES:
+        level = brightness(render_screen(family, SEED).frame)
+        inks.append(text_ink(level, None, dim=textlines.DIM_TEXT_LEVEL))
+        inks.append(text_ink(textlines.shrunk(level)))
+    rng = np.random.default_rng(11)
+    for rows, cols in ((101, 157), (120, 160), (33, 48)):
+        for _ in range(6):
+            ink = np.zeros((rows, cols), np.uint8)
+            y0, x0 = int(rng.integers(0, rows // 2)), int(rng.integers(0, cols // 2))
+            y1, x1 = int(rng.integers(y0 + 1, rows + 1)), int(rng.integers(x0 + 1, cols + 1))
+            ink[y0:y1, x0:x1] = rng.random((y1 - y0, x1 - x0)) < 0.45
+            inks.append(ink)
+    inks.append(np.zeros((40, 60), np.uint8))
+    return inks
+
+
+def test_blobs_labelled_in_the_ink_box_are_the_whole_frame_ones():
+    for ink in _inks_to_label():
+        _, labels, stats, _ = textlines._components(ink)
+        buffer = np.full(ink.shape, -1, np.int32)
+        got_labels, got_stats = textlines._ink_components(ink, buffer)
+        on_ink = ink > 0
+        assert got_labels is buffer
+        np.testing.assert_array_equal(got_labels[on_ink], labels[on_ink])
+        np.testing.assert_array_equal(got_stats, stats[1:])
+        assert got_stats.dtype == stats.dtype
