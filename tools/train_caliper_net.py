@@ -104,7 +104,9 @@ does not see (a wider patch, or the heat map's features), not only more fine-tun
 from __future__ import annotations
 
 import argparse
+import functools
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -368,6 +370,37 @@ def targets(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     return heat, heat_w, offset, offset_w
 
 
+def _finite(loss: Any, what: str, step: int) -> None:
+    """Stop a run whose loss is no longer a number (weights that would be saved as NaN)."""
+    import torch
+
+    if not bool(torch.isfinite(loss)):
+        raise RuntimeError(
+            f"{what} training diverged at step {step + 1} (loss {float(loss)}): "
+            "lower the learning rate, --anchor or --distill"
+        )
+
+
+def _native_kernels(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a training function with PyTorch's own CPU convolution kernels instead of oneDNN's,
+    whose weight gradients came back NaN now and then on this project's AMD EPYC CI machine
+    (4 runs in 36 of 20 steps after the generator had run; none in 60 with oneDNN off, which
+    is also about 30 % faster here). GPU kernels are not affected."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        import torch
+
+        with warnings.catch_warnings():
+            # setting the flags warns that TF32 needs an Intel GPU (TF32 is left as it was)
+            warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
+            with torch.backends.mkldnn.flags(enabled=False):
+                return fn(*args, **kwargs)
+
+    return run
+
+
+@_native_kernels
 def train(
     windows: np.ndarray,
     points: np.ndarray,
@@ -405,6 +438,7 @@ def train(
             * ow
         ).sum() / ow.sum().clamp(min=1.0)
         loss = cls * 10.0 + reg
+        _finite(loss, "heat map", step)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -420,6 +454,7 @@ def train(
     return model.eval()
 
 
+@_native_kernels
 def train_refiner(
     windows: np.ndarray,
     points: np.ndarray,
@@ -553,6 +588,7 @@ def train_refiner(
                 ((p - q) ** 2).sum()
                 for p, q in zip(model.parameters(), teacher_weights, strict=True)
             )
+        _finite(loss, "refiner", step)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
