@@ -24,6 +24,10 @@ per family, for the tuning families together and for the held-out families toget
 * **speed**: frames/s on one core (OpenCV and torch limited to one thread) of
   ``analyze_frame(ocr=False)`` plus :func:`~cadbusi_assets.ultrasound.inpaint.inpaint_frames`
   of the found points, the best of several repeats over the first frames of each family.
+  ``--parts`` prints instead the CPU ms/frame of that path and of its parts
+  (:data:`PARTS`: the caliper detection and its heat map, refiner, coloured marks and
+  template scoring, the text lines, the field of view, the inpainting masks), one thread,
+  the best of :data:`SPEED_REPEATS` repeats each, for the tuning and the held-out frames apart.
 
 Numbers only: nothing here asserts. :data:`SCREENS_BEFORE` keeps the figures measured before
 the work on caliper styles, :data:`SCREENS_BEFORE_SESSION2` those before the caliper speed-up
@@ -33,9 +37,12 @@ and recall work of the second session (both printed first for comparison).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import cv2
@@ -336,6 +343,95 @@ def measure_speed(screens: Sequence[Any], repeats: int = SPEED_REPEATS) -> float
     return round(len(screens) / best, 1) if best > 0 else 0.0
 
 
+#: The parts timed by ``--parts``: (module, attribute, name). A part called inside another
+#: counts in both (the caliper detection holds the heat map, the refiner, ...).
+PARTS = (
+    ("cadbusi_assets.ultrasound.analysis", "detect_calipers", "calipers (all)"),
+    ("cadbusi_assets.ultrasound.calipers", "colour_marks", "calipers.colour_marks"),
+    ("cadbusi_assets.ultrasound.calipers", "_score", "calipers._score"),
+    ("cadbusi_assets.ultrasound.calipers", "smeared_marks", "calipers.smeared_marks"),
+    ("cadbusi_assets.ultrasound.caliper_net", "CaliperNet.find", "heat map (find)"),
+    ("cadbusi_assets.ultrasound.caliper_net", "CaliperNet.refine", "refiner"),
+    ("cadbusi_assets.ultrasound.analysis", "find_text_lines", "text lines"),
+    ("cadbusi_assets.ultrasound.analysis", "find_field_of_view", "field of view"),
+    ("cadbusi_assets.ultrasound.inpaint", "caliper_masks", "inpainting masks"),
+)
+
+
+@contextlib.contextmanager
+def _timed_parts(spent: defaultdict[str, float]) -> Iterator[None]:
+    """:data:`PARTS` wrapped, for the time of the block, to add their CPU seconds to ``spent``."""
+    import importlib
+
+    undo = []
+    for module_name, attribute, name in PARTS:
+        owner: Any = importlib.import_module(module_name)
+        *path, leaf = attribute.split(".")
+        for step in path:
+            owner = getattr(owner, step)
+        original = getattr(owner, leaf)
+
+        def timed(*args: Any, _f: Any = original, _name: str = name, **kwargs: Any) -> Any:
+            start = time.process_time()
+            try:
+                return _f(*args, **kwargs)
+            finally:
+                spent[_name] += time.process_time() - start
+
+        setattr(owner, leaf, functools.wraps(original)(timed))
+        undo.append((owner, leaf, original))
+    try:
+        yield
+    finally:
+        for owner, leaf, original in reversed(undo):
+            setattr(owner, leaf, original)
+
+
+def measure_parts(screens: Sequence[Any], repeats: int = SPEED_REPEATS) -> dict[str, float]:
+    """CPU ms/frame of analysis (no OCR) plus inpainting (``"total"``) and of each of
+    :data:`PARTS`, one thread, the best of ``repeats`` for each."""
+    import torch
+
+    from cadbusi_assets.ultrasound import analysis, inpaint
+
+    threads, torch_threads = cv2.getNumThreads(), torch.get_num_threads()
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    best: dict[str, float] = {}
+    try:
+        for _ in range(repeats):
+            spent: defaultdict[str, float] = defaultdict(float)
+            with _timed_parts(spent):
+                start = time.process_time()
+                for screen in screens:
+                    result = analysis.analyze_frame(screen.frame, [], ocr=False)
+                    inpaint.inpaint_frames([screen.frame], [result.calipers.points])
+                spent["total"] = time.process_time() - start
+            for name, seconds in spent.items():
+                best[name] = min(best.get(name, math.inf), seconds)
+    finally:
+        cv2.setNumThreads(threads)
+        torch.set_num_threads(torch_threads)
+    return {name: round(1000 * s / max(1, len(screens)), 2) for name, s in best.items()}
+
+
+def run_parts_benchmark(
+    frames: int = SPEED_FRAMES, seed: int = 0, echo: Callable[[str], None] = print
+) -> dict[str, dict[str, float]]:
+    """:func:`measure_parts` on ``frames`` frames of every tuning family, then of every
+    held-out family; printed, returned."""
+    from cadbusi_demo import screens_heldout as gen
+
+    out = {}
+    for group, families in (("TUNING", gen.TUNING_FAMILIES), ("HELDOUT", gen.HELDOUT_FAMILIES)):
+        screens = [gen.render_screen(f, seed + k) for f in families for k in range(frames)]
+        out[group] = measure_parts(screens)
+        echo(f"{group}: {len(screens)} frames, CPU ms/frame, one thread, best of {SPEED_REPEATS}")
+        for name, ms in sorted(out[group].items(), key=lambda item: -item[1]):
+            echo(f"  {name:<24}{ms:8.2f}")
+    return out
+
+
 def run_screens_benchmark(
     frames: int = 20, seed: int = 0, echo: Callable[[str], None] = print
 ) -> dict[str, Any]:
@@ -433,8 +529,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.screens", description=__doc__)
     parser.add_argument("--frames", type=int, default=20, help="frames per family")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--parts", action="store_true", help="CPU ms/frame of the speed path and its parts only"
+    )
     args = parser.parse_args(argv)
-    run_screens_benchmark(args.frames, args.seed)
+    if args.parts:
+        run_parts_benchmark(args.frames, args.seed)
+    else:
+        run_screens_benchmark(args.frames, args.seed)
     return 0
 
 

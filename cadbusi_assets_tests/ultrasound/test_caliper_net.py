@@ -155,3 +155,46 @@ def test_learned_is_the_default_switch(monkeypatch):
     off = detect_calipers(screen.frame, box)
     assert calipers.NET_STYLE not in off.styles
     assert set(off.points) < set(on.points)
+
+
+def test_outputs_are_the_model_on_input_array_bitwise():
+    """:meth:`CaliperNet.outputs` converts the crops its own way (uint8 on the device, the
+    model's shift in place, one crop without a copy): the same bits as ``model`` run on
+    :func:`input_array` (channels last, on one CPU thread, as it always ran), for grey and
+    RGB crops, sizes that are not multiples of STRIDE, read-only crops and a batch of three."""
+    import torch
+
+    from cadbusi_assets.ultrasound.caliper_net import input_array
+
+    net = caliper_net()
+    frame = render_screen(*next(iter(RESCUED))).frame
+    rgb = frame[101:298, 203:442]
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    frozen = rgb.copy()
+    frozen.flags.writeable = False
+    other = np.ascontiguousarray(frame[:197, :239])
+    crops = [rgb, grey, frozen, other]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as outputs runs on the CPU (more threads: other bits)
+    try:
+        with torch.inference_mode():
+            expected = [
+                net.model(
+                    torch.from_numpy(input_array(c)[None])
+                    .to(net.device)
+                    .contiguous(memory_format=torch.channels_last)
+                )[0]
+                .cpu()
+                .numpy()
+                for c in crops
+            ]
+    finally:
+        torch.set_num_threads(threads)
+    got = net.outputs(crops)  # rgb, frozen and other share a shape: one batch
+    assert [g.shape for g in got] == [e.shape for e in expected] == [(3, 50, 60)] * 4
+    if net.device.type == "cpu":  # (a GPU may pick another algorithm for a batch)
+        for g, e in zip(got, expected, strict=True):
+            assert g.tobytes() == e.tobytes()
+    for c, e in zip(crops, expected, strict=True):
+        assert net.outputs([c])[0].tobytes() == e.tobytes()
+    assert not np.array_equal(expected[0], expected[3])  # different crops, different maps

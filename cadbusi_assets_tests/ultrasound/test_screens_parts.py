@@ -1,0 +1,39 @@
+"""``python -m benchmarks.screens --parts``: the parts it times are the functions the speed
+path calls, wrapped for the time of a measurement only."""
+
+from __future__ import annotations
+
+import importlib
+from collections import defaultdict
+from types import SimpleNamespace
+
+from benchmarks import screens
+from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
+
+
+def _current(module: str, attribute: str) -> object:
+    owner: object = importlib.import_module(module)
+    for step in attribute.split("."):
+        owner = getattr(owner, step)
+    return owner
+
+
+def test_every_part_is_timed_and_put_back():
+    before = {(m, a): _current(m, a) for m, a, _ in screens.PARTS}
+    spent: defaultdict[str, float] = defaultdict(float)
+    with screens._timed_parts(spent):
+        wrapped = {(m, a): _current(m, a) for m, a, _ in screens.PARTS}
+        assert all(wrapped[key] is not before[key] for key in before)
+    assert {(m, a): _current(m, a) for m, a, _ in screens.PARTS} == before
+
+
+def test_measure_parts_names_the_total_and_the_parts_the_frames_reach():
+    screen = render_screen(TUNING_FAMILIES[0], 100)  # a colour frame with marks
+    grey = SimpleNamespace(frame=screen.frame[..., 0].copy())
+    figures = screens.measure_parts([screen, grey], repeats=1)
+    names = {name for _, _, name in screens.PARTS}
+    assert set(figures) <= names | {"total"}
+    assert {"total", "calipers (all)", "heat map (find)", "text lines", "field of view"} <= set(
+        figures
+    )
+    assert all(ms >= 0 for ms in figures.values())
