@@ -405,6 +405,130 @@ def profile_parts(n: int = 40, per_study: int = 10, ocr: bool = False) -> dict[s
     }
 
 
+#: The fork server's imports for ``cadbusi deidentify`` with OCR, in the order it runs them
+#: (:func:`cadbusi_assets.cli.deidentify_worker_modules`), by group.
+STARTUP_GROUPS = (
+    ("base", ()),  # cadbusi_assets.parallel.PRELOAD
+    ("stage", ("cadbusi_assets.stages.deidentification",)),
+    ("torch", ("torch", "cadbusi_assets.ultrasound.glyphs")),
+    ("tesseract", ("cadbusi_assets.deid.warmup",)),
+)
+
+_STARTUP_SCRIPT = """
+import importlib, json, os, pickle, statistics, sys, tempfile, time
+from pathlib import Path
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+from cadbusi_assets.parallel import PRELOAD, keep_freed_memory  # the standard library only
+n, per_study, STARTUP_GROUPS = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
+preload = {}
+for group, modules in STARTUP_GROUPS:
+    begin = time.process_time()
+    for module in modules or PRELOAD:
+        importlib.import_module(module)
+    preload[group] = (time.process_time() - begin) * 1000
+ours = [m.__file__ for name, m in list(sys.modules.items())
+        if name.split(".")[0] == "cadbusi_assets" and getattr(m, "__file__", None)]
+sources = [(path, Path(path).read_bytes()) for path in ours]
+begin = time.process_time()
+for path, source in sources:
+    compile(source, path, "exec", dont_inherit=True)
+compiled = (time.process_time() - begin) * 1000
+keep_freed_memory()
+import cv2
+cv2.setNumThreads(1)
+from benchmarks.sidebyside import _KEY_HEX, write_corpus
+from cadbusi_assets.deid.command import FolderRun, _deidentify_input
+from cadbusi_assets.deid.deidentify import deidentify_dataset
+from cadbusi_assets.deid.profile import get_profile
+from cadbusi_assets.dicom import read_dataset
+from cadbusi_assets.identity import Pseudonymizer
+from cadbusi_assets.identity.keys import PseudonymKey
+with tempfile.TemporaryDirectory(prefix="cadbusi-startup-") as tmp:
+    root = Path(tmp)
+    paths = write_corpus(root / "in", n, per_study)
+    run = FolderRun(str(root / "in"), str(root / "out"),
+                    Pseudonymizer(PseudonymKey(bytes.fromhex(_KEY_HEX))),
+                    "research-breast-us", 4, True, "flat")
+    files = []
+    for index, path in enumerate(paths, start=1):
+        begin = time.process_time()
+        _deidentify_input((run, path.name, f"input-{index:06d}"))
+        files.append((time.process_time() - begin) * 1000)
+    torch_free, handover, sizes, frames = [], [], [], []
+    for path in paths:
+        begin = time.process_time()
+        cleaned = deidentify_dataset(read_dataset(path.read_bytes()), run.pseudonymizer,
+                                     get_profile(run.profile))
+        torch_free.append((time.process_time() - begin) * 1000)
+        begin = time.process_time()
+        blob = pickle.dumps(cleaned, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.loads(blob)
+        handover.append((time.process_time() - begin) * 1000)
+        sizes.append(len(blob))
+        frames.append(cleaned.frames.nbytes)
+print(json.dumps({
+    "preload": preload, "compiled": compiled, "modules": len(sources),
+    "bytecode_written": not sys.dont_write_bytecode,
+    "first": files[0], "steady": statistics.median(files[1:]),
+    "torch_free": statistics.median(torch_free), "handover": statistics.median(handover),
+    "handover_bytes": statistics.median(sizes), "frame_bytes": statistics.median(frames),
+}))
+"""
+
+
+def profile_startup(n: int = 20, per_study: int = 10, files: int = 120) -> dict[str, Any]:
+    """The start-up budget of ``cadbusi deidentify`` with OCR, in CPU milliseconds, measured in
+    a fresh interpreter (cold imports, one thread): the fork server's imports by group
+    (:data:`STARTUP_GROUPS`; ``compile_from_source``: the part spent compiling this project's
+    modules, when no bytecode is cached, e.g. ``PYTHONDONTWRITEBYTECODE``), a worker's first
+    file and its steady file (median of the next ``n - 1``), the torch-free part of a file
+    (read, header, decode, pixel cleaning: what runs before the OCR verification needs torch)
+    and the cost of handing its cleaned object to another process (pickle both ways).
+
+    ``overlap_bound``: what the command's own process could take off the workers if, while
+    the fork server imports torch and starts tesseract, it imported the base and stage groups
+    itself and did the torch-free part of the first of ``files`` files, handing each over:
+    ``files_in_window``, the workers' CPU saved (``saved_worker_ms``, at most what the
+    window holds) and the CPU it adds (``added_ms``: the process's imports and the
+    hand-overs)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _STARTUP_SCRIPT, str(n), str(per_study), json.dumps(STARTUP_GROUPS)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"start-up profile failed: {done.stderr[-2000:]}")
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    preload = {k: round(v, 1) for k, v in found["preload"].items()}
+    window = preload["torch"] + preload["tesseract"]
+    per_file = found["torch_free"] + found["handover"]
+    in_window = min(files, int(window // per_file)) if per_file > 0 else files
+    return {
+        "files_profiled": n,
+        "preload_cpu_ms": preload,
+        "preload_total_cpu_ms": round(sum(preload.values()), 1),
+        "compile_from_source_cpu_ms": round(found["compiled"], 1),
+        "project_modules": found["modules"],
+        "bytecode_written": found["bytecode_written"],
+        "first_file_cpu_ms": round(found["first"], 1),
+        "steady_file_cpu_ms": round(found["steady"], 1),
+        "torch_free_cpu_ms_per_file": round(found["torch_free"], 1),
+        "handover_cpu_ms_per_file": round(found["handover"], 2),
+        "handover_bytes_per_file": int(found["handover_bytes"]),
+        "cleaned_pixel_bytes_per_file": int(found["frame_bytes"]),
+        "overlap_bound": {
+            "files": files,
+            "files_in_window": in_window,
+            "saved_worker_ms": round(in_window * (found["torch_free"] - found["handover"]), 1),
+            "added_ms": round(
+                preload["base"] + preload["stage"] + in_window * found["handover"], 1
+            ),
+        },
+    }
+
+
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover - manual entry point
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -433,10 +557,19 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - manual en
         "process (--files files, --no-ocr-parts to leave OCR out)",
     )
     parser.add_argument("--no-ocr-parts", action="store_true", help="--parts without OCR")
+    parser.add_argument(
+        "--startup",
+        action="store_true",
+        help="instead: the start-up budget of deidentify with OCR (fork-server imports by group, "
+        "first vs steady file, torch-free part, hand-over), CPU ms, a fresh process",
+    )
     args = parser.parse_args(argv)
     sizes = args.files or [120]
     if args.parts:
         print(json.dumps(profile_parts(sizes[0], args.per_study, not args.no_ocr_parts)))
+        return
+    if args.startup:
+        print(json.dumps(profile_startup(files=sizes[0], per_study=args.per_study), indent=2))
         return
     results = [
         run_benchmark(n, args.jobs, args.repeats, args.per_study, tuple(args.only)) for n in sizes

@@ -9,7 +9,13 @@ import textwrap
 from pathlib import Path
 
 import cadbusi_assets.stages.deidentification as stage
-from benchmarks.sidebyside import PARTS, profile_parts, run_benchmark
+from benchmarks.sidebyside import (
+    PARTS,
+    STARTUP_GROUPS,
+    profile_parts,
+    profile_startup,
+    run_benchmark,
+)
 from cadbusi_assets_tests.support import time_limit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +32,20 @@ def test_profile_parts_times_every_part_and_puts_the_functions_back():
     assert all(parts[p] > 0 for p in ("header engine", "decode", "serialisation", "png"))
     assert sum(parts.values()) <= found["cpu_ms_per_file"] + 0.5
     assert (stage.read_dataset, stage.encode_png, stage.dataset_to_bytes) == before
+
+
+def test_profile_startup_splits_the_fork_servers_imports_and_bounds_the_overlap():
+    with time_limit(180, "a cold start and three files"):
+        found = profile_startup(3, per_study=1, files=5)
+    assert list(found["preload_cpu_ms"]) == [group for group, _ in STARTUP_GROUPS]
+    assert all(ms > 0 for ms in found["preload_cpu_ms"].values())
+    assert found["project_modules"] > 10 and found["compile_from_source_cpu_ms"] > 0
+    # the torch-free part is a part of a file; a cleaned frame is handed over whole
+    assert 0 < found["torch_free_cpu_ms_per_file"] < found["first_file_cpu_ms"]
+    assert found["handover_bytes_per_file"] >= found["cleaned_pixel_bytes_per_file"] > 0
+    bound = found["overlap_bound"]
+    assert 0 <= bound["files_in_window"] <= 5
+    assert bound["added_ms"] >= found["preload_cpu_ms"]["base"]
 
 
 def test_run_benchmark_runs_only_the_contenders_asked_for():
