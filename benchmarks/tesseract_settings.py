@@ -87,14 +87,15 @@ def collect(frames: int, seed: int, families: Sequence[str] | None = None) -> li
 
 
 def rescaled(height: int) -> Callable[[np.ndarray], np.ndarray]:
-    """An image transform: a line image scaled down to ``height`` px (INTER_AREA), a strip
-    image (twice as high) to ``2 * height``; smaller images are left alone."""
+    """An image transform: a line image made for :data:`~cadbusi_assets.ultrasound.ocr.LINE_HEIGHT`
+    (a strip's for twice that) scaled by ``height / LINE_HEIGHT`` (INTER_AREA; only down)."""
+    from cadbusi_assets.ultrasound.ocr import LINE_HEIGHT
+
+    factor = height / LINE_HEIGHT
 
     def scale(image: np.ndarray) -> np.ndarray:
-        target = 2 * height if image.shape[0] > 40 else height
-        if image.shape[0] <= target:
+        if factor >= 1.0:
             return image
-        factor = target / image.shape[0]
         return cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
 
     return scale
@@ -275,6 +276,25 @@ def ab_verification(
                     total.add(totals[family])
             if total.frames:
                 out[f"{label} {name}"] = total.summary()
+    for label, group in (("tuning", TUNING_FAMILIES), ("held_out", HELDOUT_FAMILIES)):
+        # the same frame's verification with both settings (new - old): steadier than the
+        # difference of the medians on a shared machine
+        paired = [
+            new - old
+            for family in group
+            if family in per["old"]
+            for old, new in zip(
+                per["old"][family].verify_clean_ms or [],
+                per["new"][family].verify_clean_ms or [],
+                strict=True,
+            )
+        ]
+        if paired:
+            out[f"{label} paired"] = {
+                "frames": len(paired),
+                "verify_ms_cleaned_median": round(statistics.median(paired), 2),
+                "verify_ms_cleaned_mean": round(statistics.fmean(paired), 2),
+            }
     return out
 
 
