@@ -242,6 +242,7 @@ def ab_verification(
     variables: dict[str, str],
     families: Sequence[str] | None = None,
     base: dict[str, str] | None = None,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """The text benchmark's OCR figures with tesseract's own settings (or ``base``: "old")
     and with ``variables`` ("new"), family by family alternately in one process."""
@@ -250,6 +251,7 @@ def ab_verification(
     from cadbusi_demo.screens_heldout import FAMILIES, HELDOUT_FAMILIES, TUNING_FAMILIES
 
     saved = dict(ocr.TESSERACT_VARIABLES)
+    original_read = ocr._CApi.read
     per: dict[str, dict[str, _Totals]] = {"old": {}, "new": {}}
     from cadbusi_assets.ultrasound.glyphs import line_reader
 
@@ -262,7 +264,13 @@ def ab_verification(
                 ocr.engine().close()  # a fresh engine with these settings, a cold cache
                 ocr.engine()._cache.clear()
                 line_reader()._cache.clear()  # the learned reader's readings: cold too
-                per[name][family] = _family_totals(family, frames, seed, ocr=True)
+                if name == "new" and transform is not None:
+                    # tesseract's images only (the learned reader's stay as they are)
+                    ocr._CApi.read = lambda api, image: original_read(api, transform(image))  # type: ignore[method-assign,assignment]
+                try:
+                    per[name][family] = _family_totals(family, frames, seed, ocr=True)
+                finally:
+                    ocr._CApi.read = original_read  # type: ignore[method-assign]
     finally:
         ocr.TESSERACT_VARIABLES.clear()
         ocr.TESSERACT_VARIABLES.update(saved)
@@ -348,7 +356,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.ab:
         from benchmarks.textlines import format_text_report
 
-        print(format_text_report(ab_verification(args.frames, TEXT_SEED, variables)))
+        transform = None if args.height is None else rescaled(args.height)
+        print(
+            format_text_report(
+                ab_verification(
+                    args.frames,
+                    TEXT_SEED,
+                    variables,
+                    # --height: its effect alone (both with the variables)
+                    base=variables if transform is not None else None,
+                    transform=transform,
+                )
+            )
+        )
 
 
 if __name__ == "__main__":

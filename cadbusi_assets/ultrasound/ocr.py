@@ -146,7 +146,11 @@ def line_image(grey: np.ndarray, box: Box, pad: int = 4, height: int | None = No
 #: is dark on light already; ``tessedit_do_invert=0`` in tesseract 5, the same readings):
 #: 4 % less CPU a line, 30 % a strip of a bright area, no identifier caught or field read
 #: less (``python -m benchmarks.tesseract_settings``). Measured with no effect: the
-#: ``load_*_dawg`` variables (the LSTM engine loads its own dictionaries).
+#: ``load_*_dawg`` variables and ``tessedit_enable_doc_dict`` (the LSTM engine loads its own
+#: dictionaries). Measured and rejected, each losing synthetic identifier lines the stock
+#: engine catches (of 2000, tuning material): ``lstm_use_matrix=0`` (-2 % CPU, 64 lost), PSM 13
+#: (-8 %, 97 lost), tesseract's images scaled to 20 px lines (-5 %, 73 lost); a printable-ASCII
+#: ``tessedit_char_whitelist`` is no faster and changes most readings.
 TESSERACT_VARIABLES: dict[str, str] = {"invert_threshold": "0"}
 
 
