@@ -141,9 +141,10 @@ def line_image(grey: np.ndarray, box: Box, pad: int = 4, height: int | None = No
 
 
 #: Tesseract variables the engine is started with (:class:`_CApi`: at ``TessBaseAPIInit4``,
-#: then ``TessBaseAPISetVariable``; the command: ``-c``). ``invert_threshold=0``: no second,
-#: inverted reading of a line tesseract reads with low confidence (every line image it gets
-#: is dark on light already; ``tessedit_do_invert=0`` in tesseract 5, the same readings):
+#: then ``TessBaseAPISetVariable``; the command: ``-c``). ``tessedit_do_invert=0``: no
+#: second, inverted reading of a line tesseract reads with low confidence (every line image
+#: it gets is dark on light already; a variable of every tesseract 5, the library loaded;
+#: ``invert_threshold=0``, from 5.3 on, gives the same readings):
 #: 4 % less CPU a line, 30 % a strip of a bright area, no identifier caught or field read
 #: less (``python -m benchmarks.tesseract_settings``). Measured with no effect: the
 #: ``load_*_dawg`` variables and ``tessedit_enable_doc_dict`` (the LSTM engine loads its own
@@ -151,7 +152,7 @@ def line_image(grey: np.ndarray, box: Box, pad: int = 4, height: int | None = No
 #: engine catches (of 2000, tuning material): ``lstm_use_matrix=0`` (-2 % CPU, 64 lost), PSM 13
 #: (-8 %, 97 lost), tesseract's images scaled to 20 px lines (-5 %, 73 lost); a printable-ASCII
 #: ``tessedit_char_whitelist`` is no faster and changes most readings.
-TESSERACT_VARIABLES: dict[str, str] = {"invert_threshold": "0"}
+TESSERACT_VARIABLES: dict[str, str] = {"tessedit_do_invert": "0"}
 
 
 class _CApi:

@@ -192,7 +192,7 @@ def _drawn_line(text: str) -> np.ndarray:
 
 def test_engine_reads_lines_once_no_inverted_second_reading():
     """The engine reads the dark-on-light lines it is given and does not read each
-    low-confidence line a second time inverted (``invert_threshold=0``): light text on dark,
+    low-confidence line a second time inverted (``tessedit_do_invert=0``): light text on dark,
     which only that second reading reads, stays unread; tesseract's own settings read it."""
     from cadbusi_assets.ultrasound.ocr import _CApi
 

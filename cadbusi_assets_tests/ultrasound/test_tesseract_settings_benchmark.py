@@ -66,5 +66,5 @@ def test_compare_counts_readings_that_change_per_group():
         "tuning line": 0,
     }
     assert same["tuning line"]["reads"] == 1 and same["held_out strip"]["unstable"] == 0
-    changed = compare(reads, {"invert_threshold": "0"}, repeats=1)
+    changed = compare(reads, {"tessedit_do_invert": "0"}, repeats=1)
     assert changed["held_out strip"]["changed"] == 1 and changed["tuning line"]["changed"] == 0
