@@ -115,6 +115,7 @@ class Line:
     image: np.ndarray  # the line's clean_line_image, as the reader and tesseract get it
     holds_identifier: bool
     source: str  # "synthetic", "glued" or "screen"
+    text: str = ""  # the identifier drawn (synthetic and glued lines)
 
 
 def identifier_lines(count: int, seed: int = LINE_SEED) -> list[Line]:
@@ -165,7 +166,7 @@ def identifier_lines(count: int, seed: int = LINE_SEED) -> list[Line]:
             int(ys.max() + pad[3]),
         )
         image = clean_line_image(brightness(drawn), box)
-        out.append(Line(image, True, "glued" if glued else "synthetic"))
+        out.append(Line(image, True, "glued" if glued else "synthetic", text))
     return out
 
 

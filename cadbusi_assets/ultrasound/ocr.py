@@ -140,16 +140,48 @@ def line_image(grey: np.ndarray, box: Box, pad: int = 4, height: int | None = No
     return np.ascontiguousarray(255 - crop)
 
 
+#: Tesseract variables the engine is started with (:class:`_CApi`: at ``TessBaseAPIInit4``,
+#: then ``TessBaseAPISetVariable``; the command: ``-c``). ``tessedit_do_invert=0``: no
+#: second, inverted reading of a line tesseract reads with low confidence (every line image
+#: it gets is dark on light already; a variable of every tesseract 5, the library loaded;
+#: ``invert_threshold=0``, from 5.3 on, gives the same readings):
+#: 4 % less CPU a line, 30 % a strip of a bright area, no identifier caught or field read
+#: less (``python -m benchmarks.tesseract_settings``). Measured with no effect: the
+#: ``load_*_dawg`` variables and ``tessedit_enable_doc_dict`` (the LSTM engine loads its own
+#: dictionaries). Measured and rejected, each losing synthetic identifier lines the stock
+#: engine catches (of 2000, tuning material): ``lstm_use_matrix=0`` (-2 % CPU, 64 lost), PSM 13
+#: (-8 %, 97 lost), tesseract's images scaled to 20 px lines (-5 %, 73 lost); a printable-ASCII
+#: ``tessedit_char_whitelist`` is no faster and changes most readings.
+TESSERACT_VARIABLES: dict[str, str] = {"tessedit_do_invert": "0"}
+
+
 class _CApi:
-    """Minimal ctypes binding of tesseract's C API (capi.h)."""
+    """Minimal ctypes binding of tesseract's C API (capi.h). ``variables``: tesseract
+    variables (name to value) set at ``Init`` (default :data:`TESSERACT_VARIABLES`);
+    :class:`ValueError` for a name tesseract does not know."""
 
     PSM_SINGLE_LINE = 7
+    OEM_DEFAULT = 3
 
-    def __init__(self) -> None:
+    def __init__(self, variables: dict[str, str] | None = None, psm: int | None = None) -> None:
         os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # OpenMP spin-waits cost 10x on 2 cores
+        variables = dict(TESSERACT_VARIABLES if variables is None else variables)
         lib = ctypes.CDLL("libtesseract.so.5")
         lib.TessBaseAPICreate.restype = ctypes.c_void_p
-        lib.TessBaseAPIInit3.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+        lib.TessBaseAPIInit4.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.c_char_p,
+            ctypes.c_int,
+            ctypes.POINTER(ctypes.c_char_p),
+            ctypes.c_int,
+            ctypes.POINTER(ctypes.c_char_p),
+            ctypes.POINTER(ctypes.c_char_p),
+            ctypes.c_size_t,
+            ctypes.c_int,
+        ]
+        lib.TessBaseAPISetVariable.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+        lib.TessBaseAPISetVariable.restype = ctypes.c_int
         lib.TessBaseAPISetPageSegMode.argtypes = [ctypes.c_void_p, ctypes.c_int]
         lib.TessBaseAPISetImage.argtypes = [
             ctypes.c_void_p,
@@ -167,10 +199,34 @@ class _CApi:
         lib.TessBaseAPIDelete.argtypes = [ctypes.c_void_p]
         self.lib = lib
         self.api = lib.TessBaseAPICreate()
-        if lib.TessBaseAPIInit3(self.api, None, b"eng") != 0:
+        names = [name.encode() for name in variables]
+        values = [value.encode() for value in variables.values()]
+        if (
+            lib.TessBaseAPIInit4(
+                self.api,
+                None,
+                b"eng",
+                self.OEM_DEFAULT,
+                None,
+                0,
+                (ctypes.c_char_p * max(1, len(names)))(*names),
+                (ctypes.c_char_p * max(1, len(values)))(*values),
+                len(names),
+                0,
+            )
+            != 0
+        ):
             lib.TessBaseAPIDelete(self.api)
             raise OSError("tesseract could not load the 'eng' language data")
-        lib.TessBaseAPISetPageSegMode(self.api, self.PSM_SINGLE_LINE)
+        for name, value in zip(names, values, strict=True):
+            # an init-time variable is applied by Init4 only (SetVariable refuses it); any
+            # other is set again here, which tells an unknown name (0) from a known one
+            if not lib.TessBaseAPISetVariable(self.api, name, value) and not name.startswith(
+                b"load_"
+            ):
+                self.close()
+                raise ValueError(f"tesseract has no variable {name.decode()!r}")
+        lib.TessBaseAPISetPageSegMode(self.api, self.PSM_SINGLE_LINE if psm is None else psm)
 
     def read(self, image: np.ndarray) -> str:
         image = np.ascontiguousarray(image, dtype=np.uint8)
@@ -198,7 +254,8 @@ class _Cli:
     def read(self, image: np.ndarray) -> str:
         import pytesseract
 
-        return pytesseract.image_to_string(image, lang="eng", config="--psm 7")
+        config = " ".join(f"-c {name}={value}" for name, value in TESSERACT_VARIABLES.items())
+        return pytesseract.image_to_string(image, lang="eng", config=f"--psm 7 {config}")
 
     def close(self) -> None:
         return None

@@ -179,3 +179,38 @@ def test_tesseract_runs_one_openmp_thread_even_after_torch():
         [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120
     )
     assert done.stdout.split() == ["3", "3"], done.stderr[-2000:]
+
+
+def _drawn_line(text: str) -> np.ndarray:
+    """Dark text on light, as every line image reaches tesseract."""
+    import cv2
+
+    image = np.full((40, 300), 255, np.uint8)
+    cv2.putText(image, text, (5, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.9, 0, 2)
+    return image
+
+
+def test_engine_reads_lines_once_no_inverted_second_reading():
+    """The engine reads the dark-on-light lines it is given and does not read each
+    low-confidence line a second time inverted (``tessedit_do_invert=0``): light text on dark,
+    which only that second reading reads, stays unread; tesseract's own settings read it."""
+    from cadbusi_assets.ultrasound.ocr import _CApi
+
+    require_tesseract()
+    line = _drawn_line("SMITH JOHN 0391")
+    committed, stock = _CApi(), _CApi({})
+    try:
+        assert committed.read(line).split() == ["SMITH", "JOHN", "0391"]
+        assert stock.read(255 - line).split() == ["SMITH", "JOHN", "0391"]
+        assert committed.read(255 - line).split() != ["SMITH", "JOHN", "0391"]
+    finally:
+        committed.close()
+        stock.close()
+
+
+def test_engine_refuses_an_unknown_variable():
+    from cadbusi_assets.ultrasound.ocr import _CApi
+
+    require_tesseract()
+    with pytest.raises(ValueError, match="no_such_variable"):
+        _CApi({"no_such_variable": "1"})
