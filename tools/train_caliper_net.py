@@ -154,6 +154,15 @@ FOCUS_LR = 1e-3
 UI_WINDOWS = 3
 UI_SEED = FIRST_SCREEN_SEED + 30_000
 UI_SHARE = 0.25
+#: ``--refiner-version 2``: samples cut from the whole crops of ``--sample-screens`` screens
+#: per family (seeds from SAMPLE_SEED on), SAMPLE px a side (the refiner's CONTEXT and the
+#: largest shift), at most SAMPLE_HARD of the heat map's false points and SAMPLE_UI points in
+#: UI graphics a screen; their kinds.
+SAMPLE = caliper_net.CONTEXT + 2 * (REFINE_SHIFT + 1)
+SAMPLE_SEED = FIRST_SCREEN_SEED + 40_000
+SAMPLE_HARD = 8
+SAMPLE_UI = 4
+KINDS = ("point", "heat", "ui", "other")
 
 
 def weak(screen: gen.Screen) -> bool:
@@ -327,6 +336,161 @@ def render_ui(
         if (k + 1) % 50 == 0:
             print(f"rendered {k + 1}/{screens} UI screens per family", flush=True)
     return np.stack(windows), np.stack(points), np.stack(negatives)
+
+
+def render_samples(
+    screens: int, seed: int, coarse: Any, first: int = SAMPLE_SEED
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Refiner version 2's training samples from ``screens`` screens per family (seeds from
+    ``first`` on), cut from the whole crop as ``detect_calipers`` crops it (its context seen
+    as at inference, zeros only beyond the crop): patches (N, :data:`SAMPLE`,
+    :data:`SAMPLE`, 3) uint8 centred (row and column SAMPLE // 2) on every caliper point in
+    the crop, on
+    the heat map's (``coarse`` on the whole crop) false points (at least 0.2 probable, up to
+    :data:`SAMPLE_HARD` a screen), on points in the screen's UI graphics (depth-scale ticks,
+    focus markers, body marks: :data:`SAMPLE_UI`), on its texts (:data:`TEXT_WINDOWS`) and
+    anywhere (:data:`RANDOM_WINDOWS`), the negatives farther than :data:`REFINE_AWAY` px from
+    every caliper point; their kind (N,) int8 (:data:`KINDS`), the caliper point's offset
+    from the centre (N, 2) float32 (positives; 0 else) and whether the screen's marks are
+    arrows (N,) bool."""
+    rng = np.random.default_rng(seed)
+    half = SAMPLE // 2
+    out: list[np.ndarray] = []
+    kinds: list[int] = []
+    offsets: list[tuple[float, float]] = []
+    arrows: list[bool] = []
+    for k in range(screens):
+        for family in FAMILIES:
+            screen = gen.render_screen(family, first + k)
+            crop, x0, y0 = _crop(screen)
+            ch, cw = crop.shape[:2]
+            truth = [(float(x - x0), float(y - y0)) for x, y in screen.calipers]
+
+            def away(x: float, y: float) -> bool:
+                return all(np.hypot(x - tx, y - ty) > REFINE_AWAY for tx, ty in truth)  # noqa: B023
+
+            centres: list[tuple[int, int, int, tuple[float, float]]] = []
+            for tx, ty in truth:
+                cx, cy = round(tx), round(ty)
+                centres.append((cx, cy, KINDS.index("point"), (tx - cx, ty - cy)))
+            hard = [(p.x, p.y) for p in _find(coarse, crop) if away(p.x, p.y)]
+            for i in rng.permutation(len(hard))[:SAMPLE_HARD]:
+                centres.append((*hard[int(i)], KINDS.index("heat"), (0.0, 0.0)))
+            boxes = [
+                (max(0, bx0 - x0), max(0, by0 - y0), min(cw - 1, bx1 - x0), min(ch - 1, by1 - y0))
+                for bx0, by0, bx1, by1 in screen.ui_boxes
+            ]
+            boxes = [b for b in boxes if b[0] <= b[2] and b[1] <= b[3]]
+            for _ in range(SAMPLE_UI if boxes else 0):
+                bx0, by0, bx1, by1 = boxes[int(rng.integers(len(boxes)))]
+                ux, uy = int(rng.integers(bx0, bx1 + 1)), int(rng.integers(by0, by1 + 1))
+                if away(ux, uy):
+                    centres.append((ux, uy, KINDS.index("ui"), (0.0, 0.0)))
+            texts = [
+                (round((t.box[0] + t.box[2]) / 2 - x0), round((t.box[1] + t.box[3]) / 2 - y0))
+                for t in screen.texts
+            ]
+            texts = [(x, y) for x, y in texts if 0 <= x < cw and 0 <= y < ch and away(x, y)]
+            for i in rng.permutation(len(texts))[:TEXT_WINDOWS]:
+                centres.append((*texts[int(i)], KINDS.index("other"), (0.0, 0.0)))
+            for _ in range(RANDOM_WINDOWS):
+                rx, ry = int(rng.integers(0, cw)), int(rng.integers(0, ch))
+                if away(rx, ry):
+                    centres.append((rx, ry, KINDS.index("other"), (0.0, 0.0)))
+            rgb = cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB) if crop.ndim == 2 else crop
+            padded = cv2.copyMakeBorder(rgb, half, half, half, half, cv2.BORDER_CONSTANT, value=0)
+            for cx, cy, kind, offset in centres:
+                if not (0 <= cx < cw and 0 <= cy < ch):
+                    continue  # a point off the crop (as detect_calipers never refines)
+                out.append(padded[cy : cy + SAMPLE, cx : cx + SAMPLE].copy())
+                kinds.append(kind)
+                offsets.append(offset)
+                arrows.append(screen.caliper_style.startswith("arrow"))
+        if (k + 1) % 50 == 0:
+            print(f"rendered {k + 1}/{screens} sample screens per family", flush=True)
+    return (
+        np.stack(out),
+        np.array(kinds, np.int8),
+        np.array(offsets, np.float32),
+        np.array(arrows, bool),
+    )
+
+
+def train_refiner_v2(
+    samples: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    steps: int,
+    batch: int,
+    seed: int,
+) -> Any:
+    """Train a new version 2 ``RefineNet`` on :func:`render_samples`'s samples: half a batch
+    caliper points (shifted up to :data:`REFINE_SHIFT` px: the offset back is the target;
+    arrow tips drawn as :data:`ARROW_SHARE` of them), a quarter the heat map's false points,
+    the rest UI points (:data:`UI_SHARE` of the negatives) and texts or anywhere (negatives
+    shifted up to 1 px)."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    images, kinds, offsets, arrows = samples
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    pools = {kind: np.flatnonzero(kinds == KINDS.index(kind)) for kind in KINDS}
+    tips = np.flatnonzero((kinds == KINDS.index("point")) & arrows)
+    others = np.flatnonzero((kinds == KINDS.index("point")) & ~arrows)
+    print(
+        "refiner v2: " + ", ".join(f"{len(v)} {k}" for k, v in pools.items()) + " samples",
+        flush=True,
+    )
+    model = caliper_net.build_refiner(2).to(device)
+    model.train()
+    max_lr = 2e-3
+    optimiser = torch.optim.Adam(model.parameters(), lr=max_lr)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=max_lr, total_steps=steps)
+    reach, centre = caliper_net.REACH, SAMPLE // 2
+    start = time.time()
+
+    def draw(pool: np.ndarray, n: int) -> list[int]:
+        return [int(pool[int(j)]) for j in rng.integers(0, len(pool), n)] if len(pool) else []
+
+    for step in range(steps):
+        n_pos, n_hard = batch // 2, batch // 4
+        n_tips = round(n_pos * ARROW_SHARE) if len(tips) else 0
+        n_ui = round((batch - n_pos - n_hard) * UI_SHARE) if len(pools["ui"]) else 0
+        drawn = (
+            draw(tips, n_tips)
+            + draw(others, n_pos - n_tips)
+            + draw(pools["heat"], n_hard)
+            + draw(pools["ui"], n_ui)
+        )
+        drawn += draw(pools["other"], batch - len(drawn))
+        x, labels, targets_ = [], [], []
+        for i in drawn:
+            positive = kinds[i] == KINDS.index("point")
+            shift = REFINE_SHIFT if positive else 1
+            dx, dy = (int(v) for v in rng.integers(-shift, shift + 1, 2))
+            x.append(caliper_net.patches(images[i], [(centre + dx, centre + dy)], 2)[0])
+            labels.append(1.0 if positive else 0.0)
+            ox, oy = offsets[i]
+            targets_.append(((ox - dx) / reach, (oy - dy) / reach) if positive else (0.0, 0.0))
+        xb = torch.from_numpy(np.stack(x)).to(device)
+        y = torch.tensor(labels, device=device)
+        target = torch.tensor(targets_, dtype=torch.float32, device=device)
+        out = model(xb)
+        cls = F.binary_cross_entropy_with_logits(out[:, 0], y)
+        reg = (F.smooth_l1_loss(out[:, 1:], target, reduction="none", beta=0.05).sum(1) * y).sum()
+        loss = cls + reg / y.sum().clamp(min=1.0)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        if (step + 1) % 500 == 0:
+            print(
+                f"refiner v2 step {step + 1}/{steps} cls {float(cls.detach()):.4f} "
+                f"reg {float(reg.detach()) / max(1.0, float(y.sum())):.4f} "
+                f"{time.time() - start:.0f}s",
+                flush=True,
+            )
+    return model.eval()
 
 
 def _find(model: Any, crop: np.ndarray) -> list[caliper_net.NetPoint]:
@@ -585,6 +749,21 @@ def _load_part(model: Any, path: Path, prefix: str, keep: Callable[[str], bool])
     model.load_state_dict({k.removeprefix(prefix): v.float() for k, v in saved.items() if keep(k)})
 
 
+def _save(model: Any, refiner: Any, version: int, out: Path) -> None:
+    """The heat map and refiner as float16 (``coarse.*``, ``refine.*``); a version 2 refiner
+    named in :data:`~cadbusi_assets.ultrasound.caliper_net.VERSION_KEY` (version 1 files
+    have no such entry, as before)."""
+    import torch
+
+    state = {
+        **{f"coarse.{k}": v.detach().cpu().half() for k, v in model.state_dict().items()},
+        **{f"refine.{k}": v.detach().cpu().half() for k, v in refiner.state_dict().items()},
+    }
+    if version != 1:
+        state[caliper_net.VERSION_KEY] = torch.tensor(version)
+    torch.save(state, out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--screens", type=int, default=360, help="screens per family")
@@ -626,6 +805,20 @@ def main() -> None:
         default=0,
         help="screens per family giving refiner negatives in UI graphics (render_ui)",
     )
+    parser.add_argument(
+        "--refiner-version",
+        type=int,
+        default=1,
+        choices=caliper_net.REFINER_VERSIONS,
+        help="2: a new refiner that sees the patch's context too, trained on render_samples "
+        "(with --coarse only; the heat map kept as it is)",
+    )
+    parser.add_argument(
+        "--sample-screens",
+        type=int,
+        default=600,
+        help="--refiner-version 2: screens per family giving refiner samples",
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
     import torch
@@ -633,6 +826,31 @@ def main() -> None:
     torch.set_num_threads(1)
     start = time.time()
     cache = args.cache
+    if args.refiner_version == 2:
+        if args.coarse is None:
+            parser.error("--refiner-version 2 needs --coarse (a trained heat map)")
+        coarse = caliper_net.build_model()
+        _load_part(coarse, args.coarse, "coarse.", lambda k: not k.startswith("refine."))
+        coarse.eval()
+        path = cache / f"samples_{args.sample_screens}_{args.seed}.npz" if cache else None
+        if path is not None and path.exists():
+            data = np.load(path)
+            samples = (data["patches"], data["kinds"], data["offsets"], data["arrows"])
+        else:
+            samples = render_samples(args.sample_screens, args.seed + 5, coarse)
+            if path is not None:
+                np.savez(
+                    path,
+                    patches=samples[0],
+                    kinds=samples[1],
+                    offsets=samples[2],
+                    arrows=samples[3],
+                )
+        print(f"samples: {len(samples[0])}, {time.time() - start:.0f}s", flush=True)
+        refiner = train_refiner_v2(samples, args.refine_steps, 64, args.seed + 2)
+        _save(coarse, refiner, 2, args.out)
+        print(f"wrote {args.out} ({args.out.stat().st_size} bytes), {time.time() - start:.0f}s")
+        return
     first = _data(
         cache / f"first_{args.screens}_{args.seed}.npz" if cache else None,
         lambda: render_windows(args.screens, args.seed),
@@ -695,11 +913,7 @@ def main() -> None:
             args.anchor,
             ui,
         )
-    state = {
-        **{f"coarse.{k}": v.detach().cpu().half() for k, v in model.state_dict().items()},
-        **{f"refine.{k}": v.detach().cpu().half() for k, v in refiner.state_dict().items()},
-    }
-    torch.save(state, args.out)
+    _save(model, refiner, 1, args.out)
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes), {time.time() - start:.0f}s")
 
 
