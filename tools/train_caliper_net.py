@@ -339,7 +339,11 @@ def render_ui(
 
 
 def render_samples(
-    screens: int, seed: int, coarse: Any, first: int = SAMPLE_SEED
+    screens: int,
+    seed: int,
+    coarse: Any,
+    first: int = SAMPLE_SEED,
+    keep: Callable[[gen.Screen], bool] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Refiner version 2's training samples from ``screens`` screens per family (seeds from
     ``first`` on), cut from the whole crop as ``detect_calipers`` crops it (its context seen
@@ -352,7 +356,7 @@ def render_samples(
     anywhere (:data:`RANDOM_WINDOWS`), the negatives farther than :data:`REFINE_AWAY` px from
     every caliper point; their kind (N,) int8 (:data:`KINDS`), the caliper point's offset
     from the centre (N, 2) float32 (positives; 0 else) and whether the screen's marks are
-    arrows (N,) bool."""
+    arrows (N,) bool. With ``keep``, only the screens it accepts give samples."""
     rng = np.random.default_rng(seed)
     half = SAMPLE // 2
     out: list[np.ndarray] = []
@@ -362,6 +366,8 @@ def render_samples(
     for k in range(screens):
         for family in FAMILIES:
             screen = gen.render_screen(family, first + k)
+            if keep is not None and not keep(screen):
+                continue
             crop, x0, y0 = _crop(screen)
             ch, cw = crop.shape[:2]
             truth = [(float(x - x0), float(y - y0)) for x, y in screen.calipers]
@@ -749,6 +755,19 @@ def _load_part(model: Any, path: Path, prefix: str, keep: Callable[[str], bool])
     model.load_state_dict({k.removeprefix(prefix): v.float() for k, v in saved.items() if keep(k)})
 
 
+def _samples(
+    path: Path | None, make: Callable[[], tuple[np.ndarray, ...]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`render_samples`'s arrays, kept in ``path`` (reused when present)."""
+    if path is not None and path.exists():
+        data = np.load(path)
+        return data["patches"], data["kinds"], data["offsets"], data["arrows"]
+    made = make()
+    if path is not None:
+        np.savez(path, patches=made[0], kinds=made[1], offsets=made[2], arrows=made[3])
+    return made  # type: ignore[return-value]
+
+
 def _save(model: Any, refiner: Any, version: int, out: Path) -> None:
     """The heat map and refiner as float16 (``coarse.*``, ``refine.*``); a version 2 refiner
     named in :data:`~cadbusi_assets.ultrasound.caliper_net.VERSION_KEY` (version 1 files
@@ -819,6 +838,13 @@ def main() -> None:
         default=600,
         help="--refiner-version 2: screens per family giving refiner samples",
     )
+    parser.add_argument(
+        "--sample-focus",
+        type=int,
+        default=0,
+        help="--refiner-version 2: screens per family (from FOCUS_SEED) of the weak styles "
+        "giving more samples",
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
     import torch
@@ -832,20 +858,18 @@ def main() -> None:
         coarse = caliper_net.build_model()
         _load_part(coarse, args.coarse, "coarse.", lambda k: not k.startswith("refine."))
         coarse.eval()
-        path = cache / f"samples_{args.sample_screens}_{args.seed}.npz" if cache else None
-        if path is not None and path.exists():
-            data = np.load(path)
-            samples = (data["patches"], data["kinds"], data["offsets"], data["arrows"])
-        else:
-            samples = render_samples(args.sample_screens, args.seed + 5, coarse)
-            if path is not None:
-                np.savez(
-                    path,
-                    patches=samples[0],
-                    kinds=samples[1],
-                    offsets=samples[2],
-                    arrows=samples[3],
-                )
+        samples = _samples(
+            cache / f"samples_{args.sample_screens}_{args.seed}.npz" if cache else None,
+            lambda: render_samples(args.sample_screens, args.seed + 5, coarse),
+        )
+        if args.sample_focus:
+            extra = _samples(
+                cache / f"samples_focus_{args.sample_focus}_{args.seed}.npz" if cache else None,
+                lambda: render_samples(args.sample_focus, args.seed + 6, coarse, FOCUS_SEED, weak),
+            )
+            samples = tuple(  # type: ignore[assignment]
+                np.concatenate([a, b]) for a, b in zip(samples, extra, strict=True)
+            )
         print(f"samples: {len(samples[0])}, {time.time() - start:.0f}s", flush=True)
         refiner = train_refiner_v2(samples, args.refine_steps, 64, args.seed + 2)
         _save(coarse, refiner, 2, args.out)
