@@ -99,6 +99,35 @@ What the focus windows teach the refiner and what keeps it strict on the ALOKA m
 against each other: the anchor strong enough to keep the marker below 0.99 leaves about a
 third of R3's recall gain (+3 tuning marks of +9). An untested guess: the refiner needs inputs it
 does not see (a wider patch, or the heat map's features), not only more fine-tuning.
+
+``--refiner-version 2`` (a new refiner, trained from scratch; W's heat map kept; not taken):
+version 2 sees the 32-px patch and the 64 px around it at half resolution (6 channels,
+50.1 k parameters; :func:`~cadbusi_assets.ultrasound.caliper_net.patches`). Its samples are
+cut from the whole crops (:func:`render_samples`: the context as at inference, zeros only
+beyond the crop) of ``--sample-screens`` screens per family (seeds from :data:`SAMPLE_SEED`):
+every caliper point, the heat map's false points (W's heat map on the whole crop), points in
+UI graphics, texts and anywhere; ``--sample-focus`` adds screens of the weak styles (seeds
+from :data:`FOCUS_SEED`), ``--sample-ui`` negatives in UI graphics anywhere on the whole frame
+(:func:`render_ui_samples`). One thread, a loaded 2-core machine, ``--cache C``; measured with
+``python -m benchmarks.caliper_misses`` (tuning seeds 100-139 and 200-239, 40 frames a family,
+threshold 0.99; W: recall 0.9286 and 0.9433, precision 1.0000 and 0.9954, error max 3.16 px;
+held-out seeds 0-9, measured only: recall 0.9102, precision 0.9973, error max 3.16 px):
+
+* V2a ``--coarse W --refiner-version 2 --sample-screens 600 --refine-steps 6000`` (47 k
+  samples; 4 minutes' rendering, 5 training): recall 0.9227 and 0.9317 at precision 0.9984
+  and 0.9938 (at threshold 0.95: 0.9373 and 0.9462 at 0.9938 and 0.9924); the real ALOKA
+  marker 0.833 (W 0.9831), examples_rgb_color's false mark vetoed, but test_caliper_net fails
+  (philips_epiq 184's cyan 'x' on elastography lost, philips_epiq 215's false arrow kept).
+* V2c as V2a with ``--sample-focus 700 --refine-steps 14000`` (78 k samples; 6 minutes'
+  rendering, 15 training): recall 0.9417 and 0.9462 at precision 1.0000 and 0.9969, error
+  max 2.00 and 3.16 px (the refiner's misses 31 -> 23 and 18 -> 15); held-out (measured
+  only) recall 0.9223, precision 0.9948, error max 4.00 px. Not taken: the real ALOKA focus
+  marker at 0.9999 (the false mark (33, 247) again), a true rule mark of philips_epiq 215
+  vetoed (453, 211) and ge_logiq 114's large white 'x' (546, 467) lost (test_caliper_net).
+Refiner CPU ms per frame (``python -m benchmarks.caliper_refiner_cpu W V2``, tuning seeds
+100-109, the calls detect_calipers makes, 2.8 points a frame, best of 7, one thread, two runs):
+W 0.58-0.60 (median 0.69-0.74), version 2 0.80-0.84 (median 0.85-0.91; 1.43-1.51 before its
+context was summed with strided adds); detect_calipers takes about 27 ms a frame.
 """
 
 from __future__ import annotations
@@ -419,6 +448,43 @@ def render_samples(
         np.array(kinds, np.int8),
         np.array(offsets, np.float32),
         np.array(arrows, bool),
+    )
+
+
+def render_ui_samples(
+    screens: int, seed: int, first: int = UI_SEED
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``--sample-ui``: refiner negatives (as :func:`render_samples` gives them, kind
+    ``ui``) at random points of up to :data:`SAMPLE_UI` of each screen's UI graphics (depth
+    scales, focus markers, TGC curves, body marks, grey bars) anywhere on the *whole* frame
+    (patches cut from the frame, not the crop: such graphics lie on the crop's margin or
+    just beyond it), farther than :data:`REFINE_AWAY` px from every caliper point."""
+    rng = np.random.default_rng(seed)
+    half = SAMPLE // 2
+    out: list[np.ndarray] = []
+    for k in range(screens):
+        for family in FAMILIES:
+            screen = gen.render_screen(family, first + k)
+            frame = screen.frame
+            rgb = cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB) if frame.ndim == 2 else frame
+            padded = cv2.copyMakeBorder(rgb, half, half, half, half, cv2.BORDER_CONSTANT, value=0)
+            boxes = list(screen.ui_boxes)
+            for i in rng.permutation(len(boxes))[:SAMPLE_UI]:
+                bx0, by0, bx1, by1 = boxes[int(i)]
+                x, y = int(rng.integers(bx0, bx1 + 1)), int(rng.integers(by0, by1 + 1))
+                inside = 0 <= x < rgb.shape[1] and 0 <= y < rgb.shape[0]
+                if inside and all(
+                    np.hypot(x - tx, y - ty) > REFINE_AWAY for tx, ty in screen.calipers
+                ):
+                    out.append(padded[y : y + SAMPLE, x : x + SAMPLE].copy())
+        if (k + 1) % 100 == 0:
+            print(f"rendered {k + 1}/{screens} UI sample screens per family", flush=True)
+    n = len(out)
+    return (
+        np.stack(out),
+        np.full(n, KINDS.index("ui"), np.int8),
+        np.zeros((n, 2), np.float32),
+        np.zeros(n, bool),
     )
 
 
@@ -845,6 +911,13 @@ def main() -> None:
         help="--refiner-version 2: screens per family (from FOCUS_SEED) of the weak styles "
         "giving more samples",
     )
+    parser.add_argument(
+        "--sample-ui",
+        type=int,
+        default=0,
+        help="--refiner-version 2: screens per family (from UI_SEED) giving negatives in UI "
+        "graphics anywhere on the frame (render_ui_samples)",
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
     import torch
@@ -856,7 +929,7 @@ def main() -> None:
         if args.coarse is None:
             parser.error("--refiner-version 2 needs --coarse (a trained heat map)")
         coarse = caliper_net.build_model()
-        _load_part(coarse, args.coarse, "coarse.", lambda k: not k.startswith("refine."))
+        _load_part(coarse, args.coarse, "coarse.", lambda k: k.startswith("coarse."))
         coarse.eval()
         samples = _samples(
             cache / f"samples_{args.sample_screens}_{args.seed}.npz" if cache else None,
@@ -866,6 +939,14 @@ def main() -> None:
             extra = _samples(
                 cache / f"samples_focus_{args.sample_focus}_{args.seed}.npz" if cache else None,
                 lambda: render_samples(args.sample_focus, args.seed + 6, coarse, FOCUS_SEED, weak),
+            )
+            samples = tuple(  # type: ignore[assignment]
+                np.concatenate([a, b]) for a, b in zip(samples, extra, strict=True)
+            )
+        if args.sample_ui:
+            extra = _samples(
+                cache / f"samples_ui_{args.sample_ui}_{args.seed}.npz" if cache else None,
+                lambda: render_ui_samples(args.sample_ui, args.seed + 7),
             )
             samples = tuple(  # type: ignore[assignment]
                 np.concatenate([a, b]) for a, b in zip(samples, extra, strict=True)
@@ -883,7 +964,7 @@ def main() -> None:
     refine_data = first
     if args.coarse is not None:
         model = caliper_net.build_model()
-        _load_part(model, args.coarse, "coarse.", lambda k: not k.startswith("refine."))
+        _load_part(model, args.coarse, "coarse.", lambda k: k.startswith("coarse."))
         model.eval()
         if args.focus:
             torch.manual_seed(args.seed)

@@ -53,7 +53,7 @@ def _trained_heat_map():
     from cadbusi_assets.ultrasound import caliper_net
 
     coarse = caliper_net.build_model()
-    t._load_part(coarse, t.OUT, "coarse.", lambda k: not k.startswith("refine."))
+    t._load_part(coarse, t.OUT, "coarse.", lambda k: k.startswith("coarse."))
     return coarse.eval()
 
 
@@ -109,3 +109,22 @@ def test_a_version_2_refiner_trains_saves_and_loads(tmp_path):
     crop = rng.integers(0, 255, (80, 90, 3), dtype=np.uint8)
     verdicts = net.refine(crop, [(5, 5), (45, 40)])
     assert len(verdicts) == 2 and all(0.0 <= v.prob <= 1.0 for v in verdicts)
+
+
+def test_ui_samples_are_negatives_in_the_ui_graphics_of_whole_frames():
+    from cadbusi_demo import screens_heldout as gen
+
+    patches, kinds, offsets, arrows = t.render_ui_samples(2, 0)
+    assert len(patches) > 0 and patches.shape[1:] == (t.SAMPLE, t.SAMPLE, 3)
+    assert (kinds == t.KINDS.index("ui")).all() and not offsets.any() and not arrows.any()
+    assert sum(p.any() for p in patches) > len(patches) // 2  # drawn pixels, not padding
+    most = sum(
+        min(t.SAMPLE_UI, len(gen.render_screen(f, t.UI_SEED + k).ui_boxes))
+        for f in t.FAMILIES
+        for k in range(2)
+    )
+    assert len(patches) <= most
+    again = t.render_ui_samples(2, 0)
+    assert all(
+        np.array_equal(a, b) for a, b in zip((patches, kinds, offsets, arrows), again, strict=True)
+    )
