@@ -99,6 +99,53 @@ What the focus windows teach the refiner and what keeps it strict on the ALOKA m
 against each other: the anchor strong enough to keep the marker below 0.99 leaves about a
 third of R3's recall gain (+3 tuning marks of +9). An untested guess: the refiner needs inputs it
 does not see (a wider patch, or the heat map's features), not only more fine-tuning.
+
+``--refiner-version 2`` (a new refiner, trained from scratch; W's heat map kept; not taken):
+version 2 sees the 32-px patch and the 64 px around it at half resolution (6 channels,
+50.1 k parameters; :func:`~cadbusi_assets.ultrasound.caliper_net.patches`). Its samples are
+cut from the whole crops (:func:`render_samples`: the context as at inference, zeros only
+beyond the crop) of ``--sample-screens`` screens per family (seeds from :data:`SAMPLE_SEED`):
+every caliper point, the heat map's false points (W's heat map on the whole crop), points in
+UI graphics, texts and anywhere; ``--sample-focus`` adds screens of the weak styles (seeds
+from :data:`FOCUS_SEED`), ``--sample-ui`` negatives in UI graphics anywhere on the whole frame
+(:func:`render_ui_samples`). One thread, a loaded 2-core machine, ``--cache C``; measured with
+``python -m benchmarks.caliper_misses`` (tuning seeds 100-139 and 200-239, 40 frames a family,
+threshold 0.99; W: recall 0.9286 and 0.9433, precision 1.0000 and 0.9954, error max 3.16 px;
+held-out seeds 0-9, measured only: recall 0.9102, precision 0.9973, error max 3.16 px):
+
+* V2a ``--coarse W --refiner-version 2 --sample-screens 600 --refine-steps 6000`` (47 k
+  samples; 4 minutes' rendering, 5 training): recall 0.9227 and 0.9317 at precision 0.9984
+  and 0.9938 (at threshold 0.95: 0.9373 and 0.9462 at 0.9938 and 0.9924); the real ALOKA
+  marker 0.833 (W 0.9831), examples_rgb_color's false mark vetoed, but test_caliper_net fails
+  (philips_epiq 184's cyan 'x' on elastography lost, philips_epiq 215's false arrow kept).
+* V2c as V2a with ``--sample-focus 700 --refine-steps 14000`` (78 k samples; 6 minutes'
+  rendering, 15 training): recall 0.9417 and 0.9462 at precision 1.0000 and 0.9969, error
+  max 2.00 and 3.16 px (the refiner's misses 31 -> 23 and 18 -> 15); held-out (measured
+  only) recall 0.9223, precision 0.9948, error max 4.00 px. Not taken: the real ALOKA focus
+  marker at 0.9999 (the false mark (33, 247) again), a true rule mark of philips_epiq 215
+  vetoed (453, 211) and ge_logiq 114's large white 'x' (546, 467) lost (test_caliper_net).
+* V2d as V2c with ``--sample-ui 600`` (92 k samples, 27.6 k of them UI points, half of them on
+  the whole frame; 4 minutes' rendering of the UI samples, 7-11 training): recall 0.9475 and
+  0.9477 at precision 1.0000 and 0.9969, error max 2.24 and 3.16 px (refiner misses 31 -> 18
+  and 18 -> 14; arrows 0.733 -> 0.800 on seeds 100-139, JPEG 0.852 -> 0.894, elastography
+  0.600 -> 0.700; ge_logiq of seeds 200-239 0.910 -> 0.893); held-out (measured only) recall
+  0.9102 -> 0.9320 at precision 0.9973 -> 0.9974, error max 3.16 -> 4.12 px (bk, philips
+  affiniti, siemens juniper, supersonic up; mindray_dc 0.846 -> 0.769, hitachi_aloka
+  0.925 -> 0.900). The real ALOKA focus marker 0.9791 (no false mark) and examples_rgb_color's
+  known false mark vetoed (its strict xfail passes), but not taken: a false mark on the four
+  US1 files (LOGIQ 700 power Doppler, (622, 258), refiner 0.992: test_real_files),
+  ge_voluson 278's small green JPEG 'x' (636, 301) lost and philips_epiq 215's true rule
+  mark (453, 211) vetoed (test_caliper_net, as F3 and V2c). Thresholds do not save it
+  (tried, not measured on the tuning seeds): NET_REFINE_PROB 0.995 and NET_VETO_PROB 0.0005
+  leave the false mark on two of the US1 files, ge_voluson 278's mark lost, and keep
+  philips_epiq 215's false arrow (622, 320) that the veto should take. Next: the veto (version 2's
+  probabilities on true rule marks go lower than version 1's: NET_VETO_PROB per version, or
+  no veto by version 2), a threshold chosen for version 2 on the tuning seeds (the US1 mark
+  is at 0.992), and real-like negatives at the colour box's edge (US1's mark is there).
+Refiner CPU ms per frame (``python -m benchmarks.caliper_refiner_cpu W V2``, tuning seeds
+100-109, the calls detect_calipers makes, 2.8 points a frame, best of 7, one thread, two runs):
+W 0.58-0.60 (median 0.69-0.74), version 2 0.80-0.84 (median 0.85-0.91; 1.43-1.51 before its
+context was summed with strided adds); detect_calipers takes about 27 ms a frame.
 """
 
 from __future__ import annotations
@@ -156,6 +203,15 @@ FOCUS_LR = 1e-3
 UI_WINDOWS = 3
 UI_SEED = FIRST_SCREEN_SEED + 30_000
 UI_SHARE = 0.25
+#: ``--refiner-version 2``: samples cut from the whole crops of ``--sample-screens`` screens
+#: per family (seeds from SAMPLE_SEED on), SAMPLE px a side (the refiner's CONTEXT and the
+#: largest shift), at most SAMPLE_HARD of the heat map's false points and SAMPLE_UI points in
+#: UI graphics a screen; their kinds.
+SAMPLE = caliper_net.CONTEXT + 2 * (REFINE_SHIFT + 1)
+SAMPLE_SEED = FIRST_SCREEN_SEED + 40_000
+SAMPLE_HARD = 8
+SAMPLE_UI = 4
+KINDS = ("point", "heat", "ui", "other")
 
 
 def weak(screen: gen.Screen) -> bool:
@@ -331,6 +387,236 @@ def render_ui(
     return np.stack(windows), np.stack(points), np.stack(negatives)
 
 
+def render_samples(
+    screens: int,
+    seed: int,
+    coarse: Any,
+    first: int = SAMPLE_SEED,
+    keep: Callable[[gen.Screen], bool] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Refiner version 2's training samples from ``screens`` screens per family (seeds from
+    ``first`` on), cut from the whole crop as ``detect_calipers`` crops it (its context seen
+    as at inference, zeros only beyond the crop): patches (N, :data:`SAMPLE`,
+    :data:`SAMPLE`, 3) uint8 centred (row and column SAMPLE // 2) on every caliper point in
+    the crop, on
+    the heat map's (``coarse`` on the whole crop) false points (at least 0.2 probable, up to
+    :data:`SAMPLE_HARD` a screen), on points in the screen's UI graphics (depth-scale ticks,
+    focus markers, body marks: :data:`SAMPLE_UI`), on its texts (:data:`TEXT_WINDOWS`) and
+    anywhere (:data:`RANDOM_WINDOWS`), the negatives farther than :data:`REFINE_AWAY` px from
+    every caliper point; their kind (N,) int8 (:data:`KINDS`), the caliper point's offset
+    from the centre (N, 2) float32 (positives; 0 else) and whether the screen's marks are
+    arrows (N,) bool. With ``keep``, only the screens it accepts give samples."""
+    rng = np.random.default_rng(seed)
+    half = SAMPLE // 2
+    out: list[np.ndarray] = []
+    kinds: list[int] = []
+    offsets: list[tuple[float, float]] = []
+    arrows: list[bool] = []
+    for k in range(screens):
+        for family in FAMILIES:
+            screen = gen.render_screen(family, first + k)
+            if keep is not None and not keep(screen):
+                continue
+            crop, x0, y0 = _crop(screen)
+            ch, cw = crop.shape[:2]
+            truth = [(float(x - x0), float(y - y0)) for x, y in screen.calipers]
+
+            def away(x: float, y: float) -> bool:
+                return all(np.hypot(x - tx, y - ty) > REFINE_AWAY for tx, ty in truth)  # noqa: B023
+
+            centres: list[tuple[int, int, int, tuple[float, float]]] = []
+            for tx, ty in truth:
+                cx, cy = round(tx), round(ty)
+                centres.append((cx, cy, KINDS.index("point"), (tx - cx, ty - cy)))
+            hard = [(p.x, p.y) for p in _find(coarse, crop) if away(p.x, p.y)]
+            for i in rng.permutation(len(hard))[:SAMPLE_HARD]:
+                centres.append((*hard[int(i)], KINDS.index("heat"), (0.0, 0.0)))
+            boxes = [
+                (max(0, bx0 - x0), max(0, by0 - y0), min(cw - 1, bx1 - x0), min(ch - 1, by1 - y0))
+                for bx0, by0, bx1, by1 in screen.ui_boxes
+            ]
+            boxes = [b for b in boxes if b[0] <= b[2] and b[1] <= b[3]]
+            for _ in range(SAMPLE_UI if boxes else 0):
+                bx0, by0, bx1, by1 = boxes[int(rng.integers(len(boxes)))]
+                ux, uy = int(rng.integers(bx0, bx1 + 1)), int(rng.integers(by0, by1 + 1))
+                if away(ux, uy):
+                    centres.append((ux, uy, KINDS.index("ui"), (0.0, 0.0)))
+            texts = [
+                (round((t.box[0] + t.box[2]) / 2 - x0), round((t.box[1] + t.box[3]) / 2 - y0))
+                for t in screen.texts
+            ]
+            texts = [(x, y) for x, y in texts if 0 <= x < cw and 0 <= y < ch and away(x, y)]
+            for i in rng.permutation(len(texts))[:TEXT_WINDOWS]:
+                centres.append((*texts[int(i)], KINDS.index("other"), (0.0, 0.0)))
+            for _ in range(RANDOM_WINDOWS):
+                rx, ry = int(rng.integers(0, cw)), int(rng.integers(0, ch))
+                if away(rx, ry):
+                    centres.append((rx, ry, KINDS.index("other"), (0.0, 0.0)))
+            rgb = cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB) if crop.ndim == 2 else crop
+            padded = cv2.copyMakeBorder(rgb, half, half, half, half, cv2.BORDER_CONSTANT, value=0)
+            for cx, cy, kind, offset in centres:
+                if not (0 <= cx < cw and 0 <= cy < ch):
+                    continue  # a point off the crop (as detect_calipers never refines)
+                out.append(padded[cy : cy + SAMPLE, cx : cx + SAMPLE].copy())
+                kinds.append(kind)
+                offsets.append(offset)
+                arrows.append(screen.caliper_style.startswith("arrow"))
+        if (k + 1) % 50 == 0:
+            print(f"rendered {k + 1}/{screens} sample screens per family", flush=True)
+    return (
+        np.stack(out),
+        np.array(kinds, np.int8),
+        np.array(offsets, np.float32),
+        np.array(arrows, bool),
+    )
+
+
+def render_ui_samples(
+    screens: int, seed: int, first: int = UI_SEED
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``--sample-ui``: refiner negatives (as :func:`render_samples` gives them, kind
+    ``ui``) at random points of up to :data:`SAMPLE_UI` of each screen's UI graphics (depth
+    scales, focus markers, TGC curves, body marks, grey bars) anywhere on the *whole* frame
+    (patches cut from the frame, not the crop: such graphics lie on the crop's margin or
+    just beyond it), farther than :data:`REFINE_AWAY` px from every caliper point."""
+    rng = np.random.default_rng(seed)
+    half = SAMPLE // 2
+    out: list[np.ndarray] = []
+    for k in range(screens):
+        for family in FAMILIES:
+            screen = gen.render_screen(family, first + k)
+            frame = screen.frame
+            rgb = cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB) if frame.ndim == 2 else frame
+            padded = cv2.copyMakeBorder(rgb, half, half, half, half, cv2.BORDER_CONSTANT, value=0)
+            boxes = list(screen.ui_boxes)
+            for i in rng.permutation(len(boxes))[:SAMPLE_UI]:
+                bx0, by0, bx1, by1 = boxes[int(i)]
+                x, y = int(rng.integers(bx0, bx1 + 1)), int(rng.integers(by0, by1 + 1))
+                inside = 0 <= x < rgb.shape[1] and 0 <= y < rgb.shape[0]
+                if inside and all(
+                    np.hypot(x - tx, y - ty) > REFINE_AWAY for tx, ty in screen.calipers
+                ):
+                    out.append(padded[y : y + SAMPLE, x : x + SAMPLE].copy())
+        if (k + 1) % 100 == 0:
+            print(f"rendered {k + 1}/{screens} UI sample screens per family", flush=True)
+    n = len(out)
+    return (
+        np.stack(out),
+        np.full(n, KINDS.index("ui"), np.int8),
+        np.zeros((n, 2), np.float32),
+        np.zeros(n, bool),
+    )
+
+
+def _finite(loss: Any, what: str, step: int) -> None:
+    """Stop a run whose loss is no longer a number (weights that would be saved as NaN)."""
+    import torch
+
+    if not bool(torch.isfinite(loss)):
+        raise RuntimeError(
+            f"{what} training diverged at step {step + 1} (loss {float(loss)}): "
+            "lower the learning rate, --anchor or --distill"
+        )
+
+
+def _native_kernels(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a training function with PyTorch's own CPU convolution kernels instead of oneDNN's,
+    whose weight gradients came back NaN now and then on this project's AMD EPYC CI machine
+    (4 runs in 36 of 20 steps after the generator had run; none in 60 with oneDNN off, which
+    is also about 30 % faster here). GPU kernels are not affected."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        import torch
+
+        with warnings.catch_warnings():
+            # setting the flags warns that TF32 needs an Intel GPU (TF32 is left as it was)
+            warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
+            with torch.backends.mkldnn.flags(enabled=False):
+                return fn(*args, **kwargs)
+
+    return run
+
+
+@_native_kernels
+def train_refiner_v2(
+    samples: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    steps: int,
+    batch: int,
+    seed: int,
+) -> Any:
+    """Train a new version 2 ``RefineNet`` on :func:`render_samples`'s samples: half a batch
+    caliper points (shifted up to :data:`REFINE_SHIFT` px: the offset back is the target;
+    arrow tips drawn as :data:`ARROW_SHARE` of them), a quarter the heat map's false points,
+    the rest UI points (:data:`UI_SHARE` of the negatives) and texts or anywhere (negatives
+    shifted up to 1 px)."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    images, kinds, offsets, arrows = samples
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    pools = {kind: np.flatnonzero(kinds == KINDS.index(kind)) for kind in KINDS}
+    tips = np.flatnonzero((kinds == KINDS.index("point")) & arrows)
+    others = np.flatnonzero((kinds == KINDS.index("point")) & ~arrows)
+    print(
+        "refiner v2: " + ", ".join(f"{len(v)} {k}" for k, v in pools.items()) + " samples",
+        flush=True,
+    )
+    model = caliper_net.build_refiner(2).to(device)
+    model.train()
+    max_lr = 2e-3
+    optimiser = torch.optim.Adam(model.parameters(), lr=max_lr)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=max_lr, total_steps=steps)
+    reach, centre = caliper_net.REACH, SAMPLE // 2
+    start = time.time()
+
+    def draw(pool: np.ndarray, n: int) -> list[int]:
+        return [int(pool[int(j)]) for j in rng.integers(0, len(pool), n)] if len(pool) else []
+
+    for step in range(steps):
+        n_pos, n_hard = batch // 2, batch // 4
+        n_tips = round(n_pos * ARROW_SHARE) if len(tips) else 0
+        n_ui = round((batch - n_pos - n_hard) * UI_SHARE) if len(pools["ui"]) else 0
+        drawn = (
+            draw(tips, n_tips)
+            + draw(others, n_pos - n_tips)
+            + draw(pools["heat"], n_hard)
+            + draw(pools["ui"], n_ui)
+        )
+        drawn += draw(pools["other"], batch - len(drawn))
+        x, labels, targets_ = [], [], []
+        for i in drawn:
+            positive = kinds[i] == KINDS.index("point")
+            shift = REFINE_SHIFT if positive else 1
+            dx, dy = (int(v) for v in rng.integers(-shift, shift + 1, 2))
+            x.append(caliper_net.patches(images[i], [(centre + dx, centre + dy)], 2)[0])
+            labels.append(1.0 if positive else 0.0)
+            ox, oy = offsets[i]
+            targets_.append(((ox - dx) / reach, (oy - dy) / reach) if positive else (0.0, 0.0))
+        xb = torch.from_numpy(np.stack(x)).to(device)
+        y = torch.tensor(labels, device=device)
+        target = torch.tensor(targets_, dtype=torch.float32, device=device)
+        out = model(xb)
+        cls = F.binary_cross_entropy_with_logits(out[:, 0], y)
+        reg = (F.smooth_l1_loss(out[:, 1:], target, reduction="none", beta=0.05).sum(1) * y).sum()
+        loss = cls + reg / y.sum().clamp(min=1.0)
+        _finite(loss, "refiner", step)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        if (step + 1) % 500 == 0:
+            print(
+                f"refiner v2 step {step + 1}/{steps} cls {float(cls.detach()):.4f} "
+                f"reg {float(reg.detach()) / max(1.0, float(y.sum())):.4f} "
+                f"{time.time() - start:.0f}s",
+                flush=True,
+            )
+    return model.eval()
+
+
 def _find(model: Any, crop: np.ndarray) -> list[caliper_net.NetPoint]:
     import torch
 
@@ -368,36 +654,6 @@ def targets(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
                     offset[i, 1, gy, gx] = (py + 0.5) / s - (gy + 0.5)
                     offset_w[i, gy, gx] = 1.0
     return heat, heat_w, offset, offset_w
-
-
-def _finite(loss: Any, what: str, step: int) -> None:
-    """Stop a run whose loss is no longer a number (weights that would be saved as NaN)."""
-    import torch
-
-    if not bool(torch.isfinite(loss)):
-        raise RuntimeError(
-            f"{what} training diverged at step {step + 1} (loss {float(loss)}): "
-            "lower the learning rate, --anchor or --distill"
-        )
-
-
-def _native_kernels(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a training function with PyTorch's own CPU convolution kernels instead of oneDNN's,
-    whose weight gradients came back NaN now and then on this project's AMD EPYC CI machine
-    (4 runs in 36 of 20 steps after the generator had run; none in 60 with oneDNN off, which
-    is also about 30 % faster here). GPU kernels are not affected."""
-
-    @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        import torch
-
-        with warnings.catch_warnings():
-            # setting the flags warns that TF32 needs an Intel GPU (TF32 is left as it was)
-            warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
-            with torch.backends.mkldnn.flags(enabled=False):
-                return fn(*args, **kwargs)
-
-    return run
 
 
 @_native_kernels
@@ -621,6 +877,34 @@ def _load_part(model: Any, path: Path, prefix: str, keep: Callable[[str], bool])
     model.load_state_dict({k.removeprefix(prefix): v.float() for k, v in saved.items() if keep(k)})
 
 
+def _samples(
+    path: Path | None, make: Callable[[], tuple[np.ndarray, ...]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`render_samples`'s arrays, kept in ``path`` (reused when present)."""
+    if path is not None and path.exists():
+        data = np.load(path)
+        return data["patches"], data["kinds"], data["offsets"], data["arrows"]
+    made = make()
+    if path is not None:
+        np.savez(path, patches=made[0], kinds=made[1], offsets=made[2], arrows=made[3])
+    return made  # type: ignore[return-value]
+
+
+def _save(model: Any, refiner: Any, version: int, out: Path) -> None:
+    """The heat map and refiner as float16 (``coarse.*``, ``refine.*``); a version 2 refiner
+    named in :data:`~cadbusi_assets.ultrasound.caliper_net.VERSION_KEY` (version 1 files
+    have no such entry, as before)."""
+    import torch
+
+    state = {
+        **{f"coarse.{k}": v.detach().cpu().half() for k, v in model.state_dict().items()},
+        **{f"refine.{k}": v.detach().cpu().half() for k, v in refiner.state_dict().items()},
+    }
+    if version != 1:
+        state[caliper_net.VERSION_KEY] = torch.tensor(version)
+    torch.save(state, out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--screens", type=int, default=360, help="screens per family")
@@ -662,6 +946,34 @@ def main() -> None:
         default=0,
         help="screens per family giving refiner negatives in UI graphics (render_ui)",
     )
+    parser.add_argument(
+        "--refiner-version",
+        type=int,
+        default=1,
+        choices=caliper_net.REFINER_VERSIONS,
+        help="2: a new refiner that sees the patch's context too, trained on render_samples "
+        "(with --coarse only; the heat map kept as it is)",
+    )
+    parser.add_argument(
+        "--sample-screens",
+        type=int,
+        default=600,
+        help="--refiner-version 2: screens per family giving refiner samples",
+    )
+    parser.add_argument(
+        "--sample-focus",
+        type=int,
+        default=0,
+        help="--refiner-version 2: screens per family (from FOCUS_SEED) of the weak styles "
+        "giving more samples",
+    )
+    parser.add_argument(
+        "--sample-ui",
+        type=int,
+        default=0,
+        help="--refiner-version 2: screens per family (from UI_SEED) giving negatives in UI "
+        "graphics anywhere on the frame (render_ui_samples)",
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
     import torch
@@ -669,6 +981,37 @@ def main() -> None:
     torch.set_num_threads(1)
     start = time.time()
     cache = args.cache
+    if args.refiner_version == 2:
+        if args.coarse is None:
+            parser.error("--refiner-version 2 needs --coarse (a trained heat map)")
+        coarse = caliper_net.build_model()
+        _load_part(coarse, args.coarse, "coarse.", lambda k: k.startswith("coarse."))
+        coarse.eval()
+        samples = _samples(
+            cache / f"samples_{args.sample_screens}_{args.seed}.npz" if cache else None,
+            lambda: render_samples(args.sample_screens, args.seed + 5, coarse),
+        )
+        if args.sample_focus:
+            extra = _samples(
+                cache / f"samples_focus_{args.sample_focus}_{args.seed}.npz" if cache else None,
+                lambda: render_samples(args.sample_focus, args.seed + 6, coarse, FOCUS_SEED, weak),
+            )
+            samples = tuple(  # type: ignore[assignment]
+                np.concatenate([a, b]) for a, b in zip(samples, extra, strict=True)
+            )
+        if args.sample_ui:
+            extra = _samples(
+                cache / f"samples_ui_{args.sample_ui}_{args.seed}.npz" if cache else None,
+                lambda: render_ui_samples(args.sample_ui, args.seed + 7),
+            )
+            samples = tuple(  # type: ignore[assignment]
+                np.concatenate([a, b]) for a, b in zip(samples, extra, strict=True)
+            )
+        print(f"samples: {len(samples[0])}, {time.time() - start:.0f}s", flush=True)
+        refiner = train_refiner_v2(samples, args.refine_steps, 64, args.seed + 2)
+        _save(coarse, refiner, 2, args.out)
+        print(f"wrote {args.out} ({args.out.stat().st_size} bytes), {time.time() - start:.0f}s")
+        return
     first = _data(
         cache / f"first_{args.screens}_{args.seed}.npz" if cache else None,
         lambda: render_windows(args.screens, args.seed),
@@ -677,7 +1020,7 @@ def main() -> None:
     refine_data = first
     if args.coarse is not None:
         model = caliper_net.build_model()
-        _load_part(model, args.coarse, "coarse.", lambda k: not k.startswith("refine."))
+        _load_part(model, args.coarse, "coarse.", lambda k: k.startswith("coarse."))
         model.eval()
         if args.focus:
             torch.manual_seed(args.seed)
@@ -731,11 +1074,7 @@ def main() -> None:
             args.anchor,
             ui,
         )
-    state = {
-        **{f"coarse.{k}": v.detach().cpu().half() for k, v in model.state_dict().items()},
-        **{f"refine.{k}": v.detach().cpu().half() for k, v in refiner.state_dict().items()},
-    }
-    torch.save(state, args.out)
+    _save(model, refiner, 1, args.out)
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes), {time.time() - start:.0f}s")
 
 

@@ -11,8 +11,11 @@ whole crop once:
   :meth:`CaliperNet.find` keeps the cells that are the most probable of their 3x3
   neighbourhood (:func:`cell_points`);
 * ``RefineNet`` (49.7 k parameters) looks at a :data:`PATCH` px patch around each such point
-  that no rule explains and says whether a caliper point lies within :data:`REACH` px, and
-  where (:meth:`CaliperNet.refine`): the heat map finds, the refiner decides and places.
+  that no rule explains (version 2: and at the :data:`CONTEXT` px around it at half
+  resolution, 50.2 k parameters) and says whether a caliper point lies within :data:`REACH`
+  px, and where (:meth:`CaliperNet.refine`): the heat map finds, the refiner decides and
+  places. A weights file names its refiner's version (:data:`VERSION_KEY`; absent: 1), and
+  :class:`CaliperNet` refuses refiner weights that do not fit that version.
 
 ``detect_calipers`` adds the refined points it is sure of where no rule found a mark, and
 drops the rules' doubtful marks that the refiner is sure are none
@@ -50,6 +53,14 @@ STRIDE = 4
 #: The refiner's patch side (px) and the reach of its verdict and offsets (px).
 PATCH = 32
 REACH = 6
+#: Refiner version 2 also sees the CONTEXT px around the point at half resolution (the
+#: mean of each 2x2 block: CONTEXT // 2 px a side, as many as the PATCH px patch).
+CONTEXT = 64
+#: The refiner versions this code knows: 1 (the PATCH px patch, RGB) and 2 (the patch and
+#: its CONTEXT at half resolution, 6 channels). A weights file names its refiner's version in
+#: :data:`VERSION_KEY` (absent: 1).
+REFINER_VERSIONS = (1, 2)
+VERSION_KEY = "refiner_version"
 
 
 @dataclass(frozen=True)
@@ -94,18 +105,29 @@ def build_model() -> Any:
     return _net()
 
 
-def _refiner() -> Any:
+def _channels(version: int) -> int:
+    if version not in REFINER_VERSIONS:
+        raise ValueError(
+            f"caliper refiner version {version} is unknown (this code knows {REFINER_VERSIONS})"
+        )
+    return 3 if version == 1 else 6
+
+
+def _refiner(version: int = 1) -> Any:
     from torch import nn
 
+    channels = _channels(version)
+
     class RefineNet(nn.Module):
-        """RGB patches (N, 3, PATCH, PATCH) in [0, 1] centred on a heat-map point -> (N, 3):
+        """Patches (N, C, PATCH, PATCH) in [0, 1] centred on a heat-map point (C = 3: the RGB
+        patch; version 2, C = 6: and its CONTEXT at half resolution, :func:`patches`) -> (N, 3):
         the logit of 'a caliper point lies within REACH px of the centre' and its offset
         (x, y) from the centre in units of REACH."""
 
         def __init__(self) -> None:
             super().__init__()
             self.body = nn.Sequential(
-                nn.Conv2d(3, 16, 3, padding=1),
+                nn.Conv2d(channels, 16, 3, padding=1),
                 nn.ReLU(inplace=True),
                 nn.Conv2d(16, 16, 3, stride=2, padding=1),
                 nn.ReLU(inplace=True),
@@ -125,25 +147,41 @@ def _refiner() -> Any:
     return RefineNet()
 
 
-def build_refiner() -> Any:
-    """An untrained ``RefineNet``."""
-    return _refiner()
+def build_refiner(version: int = 1) -> Any:
+    """An untrained ``RefineNet`` of ``version`` (:data:`REFINER_VERSIONS`)."""
+    return _refiner(version)
 
 
-def patches(crop: np.ndarray, centres: list[tuple[int, int]]) -> np.ndarray:
-    """(N, 3, PATCH, PATCH) float32 inputs of :func:`_refiner`: the crop's pixels around each
-    centre (the centre at row and column PATCH // 2), zeros beyond the crop."""
+def patches(crop: np.ndarray, centres: list[tuple[int, int]], version: int = 1) -> np.ndarray:
+    """(N, C, PATCH, PATCH) float32 inputs of :func:`_refiner` of ``version``: the crop's
+    pixels around each centre (the centre at row and column PATCH // 2), zeros beyond the
+    crop; version 2 adds (channels 3-5) the CONTEXT px around the centre (the centre at row
+    and column CONTEXT // 2) at half resolution, the mean of each 2x2 block."""
+    side = PATCH if _channels(version) == 3 else CONTEXT
     rgb = cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB) if crop.ndim == 2 else crop
     height, width = rgb.shape[:2]
-    out = np.zeros((len(centres), PATCH, PATCH, 3), np.uint8)
-    half = PATCH // 2
+    out = np.zeros((len(centres), side, side, 3), np.uint8)
+    half = side // 2
     for k, (x, y) in enumerate(centres):
         x0, y0 = x - half, y - half
         sx0, sy0 = max(0, x0), max(0, y0)
-        sx1, sy1 = min(width, x0 + PATCH), min(height, y0 + PATCH)
+        sx1, sy1 = min(width, x0 + side), min(height, y0 + side)
         if sx0 < sx1 and sy0 < sy1:
             out[k, sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = rgb[sy0:sy1, sx0:sx1]
-    return np.ascontiguousarray(np.moveaxis(out, 3, 1)).astype(np.float32) / 255.0
+    if side == PATCH:
+        return np.ascontiguousarray(np.moveaxis(out, 3, 1)).astype(np.float32) / 255.0
+    lo = half - PATCH // 2
+    centre = out[:, lo : lo + PATCH, lo : lo + PATCH].astype(np.float32) / 255.0
+    wide = out.astype(np.uint16)
+    blocks = wide[:, 0::2, 0::2] + wide[:, 1::2, 0::2] + wide[:, 0::2, 1::2] + wide[:, 1::2, 1::2]
+    context = blocks.astype(np.float32) / (4 * 255.0)
+    return np.ascontiguousarray(np.moveaxis(np.concatenate([centre, context], axis=3), 3, 1))
+
+
+def refiner_version(state: dict[str, Any]) -> int:
+    """The refiner version a weights file (state dict) names (absent: 1)."""
+    value = state.get(VERSION_KEY)
+    return 1 if value is None else int(value)
 
 
 def input_array(crop: np.ndarray) -> np.ndarray:
@@ -199,10 +237,21 @@ class CaliperNet:
             {k[len("coarse.") :]: v.float() for k, v in state.items() if k.startswith("coarse.")}
         )
         self.model.eval()
-        self.refiner = _refiner()
-        self.refiner.load_state_dict(
-            {k[len("refine.") :]: v.float() for k, v in state.items() if k.startswith("refine.")}
-        )
+        self.refiner_version = refiner_version(state)
+        self.refiner = _refiner(self.refiner_version)
+        try:
+            self.refiner.load_state_dict(
+                {
+                    k[len("refine.") :]: v.float()
+                    for k, v in state.items()
+                    if k.startswith("refine.")
+                }
+            )
+        except RuntimeError as error:
+            raise ValueError(
+                f"caliper net weights: the refine.* entries do not fit a version "
+                f"{self.refiner_version} refiner (the file's {VERSION_KEY!r}; absent: 1)"
+            ) from error
         self.refiner.eval()
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         # channels-last activations: about half the CPU time of NCHW for these few channels
@@ -270,7 +319,7 @@ class CaliperNet:
                 torch.set_num_threads(1)
             try:
                 batch = (
-                    torch.from_numpy(patches(crop, points))
+                    torch.from_numpy(patches(crop, points, self.refiner_version))
                     .to(self.device)
                     .contiguous(memory_format=torch.channels_last)
                 )

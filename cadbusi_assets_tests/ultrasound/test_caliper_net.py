@@ -198,3 +198,43 @@ def test_outputs_are_the_model_on_input_array_bitwise():
     for c, e in zip(crops, expected, strict=True):
         assert net.outputs([c])[0].tobytes() == e.tobytes()
     assert not np.array_equal(expected[0], expected[3])  # different crops, different maps
+
+
+def test_version_2_patches_add_the_context_at_half_resolution():
+    from cadbusi_assets.ultrasound.caliper_net import CONTEXT, PATCH, patches
+
+    rng = np.random.default_rng(0)
+    crop = rng.integers(0, 255, (70, 90, 3), dtype=np.uint8)
+    centres = [(40, 35), (3, 60)]  # the second reaches beyond the crop: zeros there
+    one, two = patches(crop, centres), patches(crop, centres, 2)
+    assert one.shape == (2, 3, PATCH, PATCH) and two.shape == (2, 6, PATCH, PATCH)
+    assert np.array_equal(two[:, :3], one)  # the version 1 patch, unchanged
+    padded = np.zeros((70 + CONTEXT, 90 + CONTEXT, 3), np.float64)
+    padded[CONTEXT // 2 : CONTEXT // 2 + 70, CONTEXT // 2 : CONTEXT // 2 + 90] = crop
+    for k, (x, y) in enumerate(centres):
+        area = padded[y : y + CONTEXT, x : x + CONTEXT] / 255.0
+        half = area.reshape(PATCH, 2, PATCH, 2, 3).mean(axis=(1, 3))
+        assert np.allclose(np.moveaxis(two[k, 3:], 0, 2), half, atol=1e-6)
+    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    assert np.array_equal(patches(grey, centres, 2)[:, 3], patches(grey, centres, 2)[:, 5])
+
+
+def test_weights_of_another_refiner_architecture_are_refused():
+    import torch
+
+    from cadbusi_assets.ultrasound.caliper_net import VERSION_KEY, build_refiner, packaged_state
+
+    coarse = {k: v for k, v in packaged_state(WEIGHTS).items() if k.startswith("coarse.")}
+
+    def state(version: int) -> dict:
+        refine = build_refiner(version).state_dict()
+        return {**coarse, **{f"refine.{k}": v.half() for k, v in refine.items()}}
+
+    assert CaliperNet(state(1)).refiner_version == 1  # no version entry: version 1
+    assert CaliperNet({**state(2), VERSION_KEY: torch.tensor(2)}).refiner_version == 2
+    with pytest.raises(ValueError, match="do not fit a version 2 refiner"):
+        CaliperNet({**state(1), VERSION_KEY: torch.tensor(2)})
+    with pytest.raises(ValueError, match="do not fit a version 1 refiner"):
+        CaliperNet(state(2))
+    with pytest.raises(ValueError, match="version 3 is unknown"):
+        CaliperNet({**state(1), VERSION_KEY: torch.tensor(3)})

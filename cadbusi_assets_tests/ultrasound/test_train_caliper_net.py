@@ -65,3 +65,84 @@ def test_training_runs_on_native_cpu_kernels_and_stops_on_a_nan_loss():
     t._finite(torch.tensor(1.5), "refiner", 0)
     with pytest.raises(RuntimeError, match="refiner training diverged at step 4"):
         t._finite(torch.tensor(float("nan")), "refiner", 3)
+
+
+def _trained_heat_map():
+    from cadbusi_assets.ultrasound import caliper_net
+
+    coarse = caliper_net.build_model()
+    t._load_part(coarse, t.OUT, "coarse.", lambda k: k.startswith("coarse."))
+    return coarse.eval()
+
+
+def test_refiner_samples_are_cut_from_tuning_crops_around_marks_and_away_from_them():
+    from cadbusi_demo import screens_heldout as gen
+
+    coarse = _trained_heat_map()
+    patches, kinds, offsets, arrows = t.render_samples(1, 0, coarse)
+    assert patches.shape[1:] == (t.SAMPLE, t.SAMPLE, 3) and patches.dtype == np.uint8
+    assert len(patches) == len(kinds) == len(offsets) == len(arrows)
+    points = kinds == t.KINDS.index("point")
+    # every caliper point of the screens in their crops once, its offset from the patch
+    # centre under 1 px
+    marks = 0
+    for family in t.FAMILIES:
+        screen = gen.render_screen(family, t.SAMPLE_SEED)
+        crop, x0, y0 = t._crop(screen)
+        marks += sum(
+            0 <= round(x - x0) < crop.shape[1] and 0 <= round(y - y0) < crop.shape[0]
+            for x, y in screen.calipers
+        )
+    assert points.sum() == marks
+    assert (np.abs(offsets[points]) <= 0.5).all() and (offsets[~points] == 0).all()
+    assert set(kinds.tolist()) <= set(range(len(t.KINDS))) and (~points).sum() > 0
+    again = t.render_samples(1, 0, coarse)
+    assert all(
+        np.array_equal(a, b) for a, b in zip((patches, kinds, offsets, arrows), again, strict=True)
+    )
+
+
+def test_a_version_2_refiner_trains_saves_and_loads(tmp_path):
+    """A few steps on random samples give a 6-channel refiner that a weights file names and
+    :class:`CaliperNet` loads as version 2 (its verdicts on the patches of version 2)."""
+    from cadbusi_assets.ultrasound import caliper_net
+
+    rng = np.random.default_rng(0)
+    n = 16
+    samples = (
+        rng.integers(0, 255, (n, t.SAMPLE, t.SAMPLE, 3), dtype=np.uint8),
+        np.array([k % len(t.KINDS) for k in range(n)], np.int8),
+        np.zeros((n, 2), np.float32),
+        np.zeros(n, bool),
+    )
+    refiner = t.train_refiner_v2(samples, 3, 8, 0)
+    out = tmp_path / "w.pt"
+    t._save(_trained_heat_map(), refiner, 2, out)
+    import torch
+
+    state = torch.load(out, map_location="cpu", weights_only=True)
+    assert caliper_net.refiner_version(state) == 2
+    net = caliper_net.CaliperNet(state)
+    assert net.refiner_version == 2
+    crop = rng.integers(0, 255, (80, 90, 3), dtype=np.uint8)
+    verdicts = net.refine(crop, [(5, 5), (45, 40)])
+    assert len(verdicts) == 2 and all(0.0 <= v.prob <= 1.0 for v in verdicts)
+
+
+def test_ui_samples_are_negatives_in_the_ui_graphics_of_whole_frames():
+    from cadbusi_demo import screens_heldout as gen
+
+    patches, kinds, offsets, arrows = t.render_ui_samples(2, 0)
+    assert len(patches) > 0 and patches.shape[1:] == (t.SAMPLE, t.SAMPLE, 3)
+    assert (kinds == t.KINDS.index("ui")).all() and not offsets.any() and not arrows.any()
+    assert sum(p.any() for p in patches) > len(patches) // 2  # drawn pixels, not padding
+    most = sum(
+        min(t.SAMPLE_UI, len(gen.render_screen(f, t.UI_SEED + k).ui_boxes))
+        for f in t.FAMILIES
+        for k in range(2)
+    )
+    assert len(patches) <= most
+    again = t.render_ui_samples(2, 0)
+    assert all(
+        np.array_equal(a, b) for a, b in zip((patches, kinds, offsets, arrows), again, strict=True)
+    )
