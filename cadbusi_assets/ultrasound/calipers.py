@@ -1160,157 +1160,6 @@ def colour_marks(
     return found
 
 
-#: A small coloured mark that JPEG has smeared: its colour fills a blob of at most this
-#: side (px), in which the strokes are brighter than the rest by :data:`BLOB_CONTRAST`.
-BLOB_SIDE = (5, 15)
-BLOB_CONTRAST = 50.0
-#: The strokes are drawn bright (their brightest channel's mean, each arm), brighter by
-#: :data:`BLOB_INNER_CONTRAST` than the colour spread off them, which covers at most
-#: :data:`BLOB_SPREAD` pixels of the window (a filled blob is not a mark).
-BLOB_LEVEL, BLOB_INNER_CONTRAST, BLOB_SPREAD = 160.0, 20.0, 10
-#: ... and the pixels around the blob are tissue, at least this bright (median).
-BLOB_RING_LEVEL = 20.0
-#: ... and no mark found already within this distance (px; a mark's number), no blob of
-#: about its size within this one (dots of a dotted line).
-BLOB_SPACE, BLOB_CHAIN = 24, 14
-
-
-@lru_cache(maxsize=16)
-def _blob_model(style: str, half: int) -> tuple[np.ndarray, ...]:
-    """Offsets ``(dy, dx)`` of a '+' or 'x' of half-size ``half``: its four arms (without
-    the centre), the window (half-size ``half + 1``) farther than 1 px from the strokes and
-    the core (the four pixels next to the centre between the strokes)."""
-    steps = np.arange(1, half + 1)
-    arms = np.stack([np.outer(_DIRECTION_STEPS[style][:, i], steps) for i in (0, 1)])
-    wy, wx = np.mgrid[-half - 1 : half + 2, -half - 1 : half + 2]
-    wy, wx = wy.ravel(), wx.ravel()
-    if style == "+":
-        away = np.minimum(np.abs(wy), np.abs(wx)) >= 2
-    else:
-        away = np.minimum(np.abs(wy - wx), np.abs(wy + wx)) >= 3
-    core = ((-1, -1, 1, 1), (-1, 1, -1, 1)) if style == "+" else ((0, 0, -1, 1), (-1, 1, 0, 0))
-    return arms, np.stack([wy[away], wx[away]]), np.array(core)
-
-
-def smeared_marks(
-    coloured: np.ndarray, level: np.ndarray, grey: np.ndarray, taken: list[_Mark]
-) -> list[_Mark]:
-    """Small coloured '+' and 'x' that JPEG has smeared into a blob of colour (``coloured``,
-    uint8 0/1): within a blob of about a mark's size, standing alone, a cross whose four arms
-    are all brighter in ``level`` (the brightest channel, at full resolution where the colour
-    is not) than the pixels away from its strokes. ``taken``: marks found already (their
-    blobs are not searched)."""
-    # The coloured pixels' bounding box grown by the farthest any test below looks (a
-    # centre 1 px beyond a blob, its arms and window up to 7 px on; the ring 3 px).
-    bx, by, bw, bh = cv2.boundingRect(coloured)
-    if bw == 0 or bh == 0:
-        return []
-    whole = coloured
-    x0, y0 = max(0, bx - 8), max(0, by - 8)
-    x1, y1 = min(whole.shape[1], bx + bw + 8), min(whole.shape[0], by + bh + 8)
-    coloured, level, grey = (a[y0:y1, x0:x1] for a in (whole, level, grey))
-    count, labels, stats = _components(coloured)
-    if count <= 1:
-        return []
-    side = np.maximum(stats[:, 2], stats[:, 3])
-    ok = (
-        (side >= BLOB_SIDE[0])
-        & (side <= BLOB_SIDE[1])
-        & (np.abs(stats[:, 2] - stats[:, 3]) <= 3)
-        & (stats[:, 4] >= 0.3 * stats[:, 2] * stats[:, 3])
-    )
-    ok[0] = False
-    height, width = coloured.shape
-    found = []
-    centres_x = stats[:, 0] + stats[:, 2] / 2
-    centres_y = stats[:, 1] + stats[:, 3] / 2
-    for k in np.flatnonzero(ok):
-        x, y, w, h, area = (int(v) for v in stats[k])
-        # Not by a mark found already (its number), not in colour flow or a busy icon.
-        mx, my = x + w / 2, y + h / 2
-        if any(
-            abs(m.x - x0 - mx) <= BLOB_SPACE and abs(m.y - y0 - my) <= BLOB_SPACE for m in taken
-        ):
-            continue
-        if (
-            _lit_around(whole, x0 + x + w // 2, y0 + y + h // 2) - area
-            > MARK_CLUTTER * CLUTTER_SIDE**2
-        ):
-            continue
-        # On tissue (text stands on black), alone (not a glyph of a text line).
-        ry0, ry1, rx0, rx1 = (
-            max(0, y - 3),
-            min(height, y + h + 3),
-            max(0, x - 3),
-            min(width, x + w + 3),
-        )
-        near = labels[ry0:ry1, rx0:rx1]
-        ring = grey[ry0:ry1, rx0:rx1][near == 0]
-        if ring.size == 0 or float(np.median(ring)) < BLOB_RING_LEVEL:
-            continue
-        # Not one of a chain of dots (a dotted line or trace).
-        chained = (
-            (np.hypot(centres_x - mx, centres_y - my) <= BLOB_CHAIN)
-            & (side >= 0.6 * max(w, h))
-            & (stats[:, 4] >= 4)
-        )
-        chained[[0, k]] = False
-        if chained.any():
-            continue
-        same_rows = (stats[:, 1] < y + h) & (stats[:, 1] + stats[:, 3] > y)
-        similar = (stats[:, 3] >= 0.6 * h) & (stats[:, 3] <= 1.6 * h)
-        gap = np.maximum(stats[:, 0] - (x + w), x - (stats[:, 0] + stats[:, 2]))
-        beside = same_rows & similar & (gap <= max(4, h))
-        beside[[0, k]] = False
-        if beside.any():
-            continue
-        # Centres within 1 px of the blob's middle, every half-size and style: the best
-        # contrast (the first of equal ones: centres row by row, then half-size, style).
-        cys, cxs = np.mgrid[
-            y + (h - 1) // 2 - 1 : y + h // 2 + 2, x + (w - 1) // 2 - 1 : x + w // 2 + 2
-        ]
-        cys, cxs = cys.ravel(), cxs.ravel()
-        top = min(6, (max(w, h) - 1) // 2)
-        halves = range(2, top + 1)
-        contrast = np.full((len(cys), len(halves), 2), -np.inf)
-        for i, half in enumerate(halves):
-            fits = (cys >= half + 1) & (cys < height - half - 1)
-            fits &= (cxs >= half + 1) & (cxs < width - half - 1)
-            if not fits.any():
-                continue
-            py, px = cys[fits], cxs[fits]
-            for j, style in enumerate(("+", "x")):
-                arms, away, core = _blob_model(style, half)
-                ay, ax = py[:, None] + away[0], px[:, None] + away[1]
-                smear = labels[ay, ax] == k  # the colour JPEG spread off the strokes
-                spread = np.count_nonzero(smear, axis=1)
-                arm_min = level[py[:, None, None] + arms[0], px[:, None, None] + arms[1]]
-                arm_min = arm_min.mean(axis=2).min(axis=1)
-                # Strokes, not a filled disc (Doppler flow): dim between them.
-                core_level = level[py[:, None] + core[0], px[:, None] + core[1]].mean(axis=1)
-                values = level[ay, ax].astype(np.float64)
-                off = values.mean(axis=1)
-                smeared = np.where(smear, values, 0.0).sum(axis=1) / np.maximum(spread, 1)
-                passes = (
-                    (spread <= BLOB_SPREAD)
-                    & (arm_min >= BLOB_LEVEL)
-                    & (arm_min - core_level >= BLOB_INNER_CONTRAST)
-                    & ((spread == 0) | (arm_min - smeared >= BLOB_INNER_CONTRAST))
-                    & (arm_min - off >= BLOB_CONTRAST)
-                )
-                contrast[np.flatnonzero(fits)[passes], i, j] = (arm_min - off)[passes]
-        flat = contrast.ravel()
-        if flat.size == 0 or not np.isfinite(flat.max()):
-            continue
-        best = int(np.argmax(flat))
-        c, _, j = (int(v) for v in np.unravel_index(best, contrast.shape))
-        score = min(1.0, 0.5 + float(flat[best]) / 240.0)
-        style = ("+", "x")[j]
-        box = (x0 + x, y0 + y, x0 + x + w - 1, y0 + y + h - 1)
-        found.append(_Mark(x0 + int(cxs[c]), y0 + int(cys[c]), style, round(score, 4), box))
-    return found
-
-
 #: Hollow '+' marks (:func:`hollow_marks`), filled ones (:func:`_hollow_filled`): four light
 #: bars (at least HOLLOW_BAR_LEVEL in the brightest channel; JPEG dims a green bar's edges
 #: to 180-200) with dark sides (at most HOLLOW_DARK; the Philips EPIQ's: black), of these
@@ -1585,6 +1434,157 @@ def _near_any(mark: _Mark, marks: list[_Mark]) -> bool:
     return any(abs(mark.x - m.x) <= 2 and abs(mark.y - m.y) <= 2 for m in marks)
 
 
+#: A small coloured mark that JPEG has smeared: its colour fills a blob of at most this
+#: side (px), in which the strokes are brighter than the rest by :data:`BLOB_CONTRAST`.
+BLOB_SIDE = (5, 15)
+BLOB_CONTRAST = 50.0
+#: The strokes are drawn bright (their brightest channel's mean, each arm), brighter by
+#: :data:`BLOB_INNER_CONTRAST` than the colour spread off them, which covers at most
+#: :data:`BLOB_SPREAD` pixels of the window (a filled blob is not a mark).
+BLOB_LEVEL, BLOB_INNER_CONTRAST, BLOB_SPREAD = 160.0, 20.0, 10
+#: ... and the pixels around the blob are tissue, at least this bright (median).
+BLOB_RING_LEVEL = 20.0
+#: ... and no mark found already within this distance (px; a mark's number), no blob of
+#: about its size within this one (dots of a dotted line).
+BLOB_SPACE, BLOB_CHAIN = 24, 14
+
+
+@lru_cache(maxsize=16)
+def _blob_model(style: str, half: int) -> tuple[np.ndarray, ...]:
+    """Offsets ``(dy, dx)`` of a '+' or 'x' of half-size ``half``: its four arms (without
+    the centre), the window (half-size ``half + 1``) farther than 1 px from the strokes and
+    the core (the four pixels next to the centre between the strokes)."""
+    steps = np.arange(1, half + 1)
+    arms = np.stack([np.outer(_DIRECTION_STEPS[style][:, i], steps) for i in (0, 1)])
+    wy, wx = np.mgrid[-half - 1 : half + 2, -half - 1 : half + 2]
+    wy, wx = wy.ravel(), wx.ravel()
+    if style == "+":
+        away = np.minimum(np.abs(wy), np.abs(wx)) >= 2
+    else:
+        away = np.minimum(np.abs(wy - wx), np.abs(wy + wx)) >= 3
+    core = ((-1, -1, 1, 1), (-1, 1, -1, 1)) if style == "+" else ((0, 0, -1, 1), (-1, 1, 0, 0))
+    return arms, np.stack([wy[away], wx[away]]), np.array(core)
+
+
+def smeared_marks(
+    coloured: np.ndarray, level: np.ndarray, grey: np.ndarray, taken: list[_Mark]
+) -> list[_Mark]:
+    """Small coloured '+' and 'x' that JPEG has smeared into a blob of colour (``coloured``,
+    uint8 0/1): within a blob of about a mark's size, standing alone, a cross whose four arms
+    are all brighter in ``level`` (the brightest channel, at full resolution where the colour
+    is not) than the pixels away from its strokes. ``taken``: marks found already (their
+    blobs are not searched)."""
+    # The coloured pixels' bounding box grown by the farthest any test below looks (a
+    # centre 1 px beyond a blob, its arms and window up to 7 px on; the ring 3 px).
+    bx, by, bw, bh = cv2.boundingRect(coloured)
+    if bw == 0 or bh == 0:
+        return []
+    whole = coloured
+    x0, y0 = max(0, bx - 8), max(0, by - 8)
+    x1, y1 = min(whole.shape[1], bx + bw + 8), min(whole.shape[0], by + bh + 8)
+    coloured, level, grey = (a[y0:y1, x0:x1] for a in (whole, level, grey))
+    count, labels, stats = _components(coloured)
+    if count <= 1:
+        return []
+    side = np.maximum(stats[:, 2], stats[:, 3])
+    ok = (
+        (side >= BLOB_SIDE[0])
+        & (side <= BLOB_SIDE[1])
+        & (np.abs(stats[:, 2] - stats[:, 3]) <= 3)
+        & (stats[:, 4] >= 0.3 * stats[:, 2] * stats[:, 3])
+    )
+    ok[0] = False
+    height, width = coloured.shape
+    found = []
+    centres_x = stats[:, 0] + stats[:, 2] / 2
+    centres_y = stats[:, 1] + stats[:, 3] / 2
+    for k in np.flatnonzero(ok):
+        x, y, w, h, area = (int(v) for v in stats[k])
+        # Not by a mark found already (its number), not in colour flow or a busy icon.
+        mx, my = x + w / 2, y + h / 2
+        if any(
+            abs(m.x - x0 - mx) <= BLOB_SPACE and abs(m.y - y0 - my) <= BLOB_SPACE for m in taken
+        ):
+            continue
+        if (
+            _lit_around(whole, x0 + x + w // 2, y0 + y + h // 2) - area
+            > MARK_CLUTTER * CLUTTER_SIDE**2
+        ):
+            continue
+        # On tissue (text stands on black), alone (not a glyph of a text line).
+        ry0, ry1, rx0, rx1 = (
+            max(0, y - 3),
+            min(height, y + h + 3),
+            max(0, x - 3),
+            min(width, x + w + 3),
+        )
+        near = labels[ry0:ry1, rx0:rx1]
+        ring = grey[ry0:ry1, rx0:rx1][near == 0]
+        if ring.size == 0 or float(np.median(ring)) < BLOB_RING_LEVEL:
+            continue
+        # Not one of a chain of dots (a dotted line or trace).
+        chained = (
+            (np.hypot(centres_x - mx, centres_y - my) <= BLOB_CHAIN)
+            & (side >= 0.6 * max(w, h))
+            & (stats[:, 4] >= 4)
+        )
+        chained[[0, k]] = False
+        if chained.any():
+            continue
+        same_rows = (stats[:, 1] < y + h) & (stats[:, 1] + stats[:, 3] > y)
+        similar = (stats[:, 3] >= 0.6 * h) & (stats[:, 3] <= 1.6 * h)
+        gap = np.maximum(stats[:, 0] - (x + w), x - (stats[:, 0] + stats[:, 2]))
+        beside = same_rows & similar & (gap <= max(4, h))
+        beside[[0, k]] = False
+        if beside.any():
+            continue
+        # Centres within 1 px of the blob's middle, every half-size and style: the best
+        # contrast (the first of equal ones: centres row by row, then half-size, style).
+        cys, cxs = np.mgrid[
+            y + (h - 1) // 2 - 1 : y + h // 2 + 2, x + (w - 1) // 2 - 1 : x + w // 2 + 2
+        ]
+        cys, cxs = cys.ravel(), cxs.ravel()
+        top = min(6, (max(w, h) - 1) // 2)
+        halves = range(2, top + 1)
+        contrast = np.full((len(cys), len(halves), 2), -np.inf)
+        for i, half in enumerate(halves):
+            fits = (cys >= half + 1) & (cys < height - half - 1)
+            fits &= (cxs >= half + 1) & (cxs < width - half - 1)
+            if not fits.any():
+                continue
+            py, px = cys[fits], cxs[fits]
+            for j, style in enumerate(("+", "x")):
+                arms, away, core = _blob_model(style, half)
+                ay, ax = py[:, None] + away[0], px[:, None] + away[1]
+                smear = labels[ay, ax] == k  # the colour JPEG spread off the strokes
+                spread = np.count_nonzero(smear, axis=1)
+                arm_min = level[py[:, None, None] + arms[0], px[:, None, None] + arms[1]]
+                arm_min = arm_min.mean(axis=2).min(axis=1)
+                # Strokes, not a filled disc (Doppler flow): dim between them.
+                core_level = level[py[:, None] + core[0], px[:, None] + core[1]].mean(axis=1)
+                values = level[ay, ax].astype(np.float64)
+                off = values.mean(axis=1)
+                smeared = np.where(smear, values, 0.0).sum(axis=1) / np.maximum(spread, 1)
+                passes = (
+                    (spread <= BLOB_SPREAD)
+                    & (arm_min >= BLOB_LEVEL)
+                    & (arm_min - core_level >= BLOB_INNER_CONTRAST)
+                    & ((spread == 0) | (arm_min - smeared >= BLOB_INNER_CONTRAST))
+                    & (arm_min - off >= BLOB_CONTRAST)
+                )
+                contrast[np.flatnonzero(fits)[passes], i, j] = (arm_min - off)[passes]
+        flat = contrast.ravel()
+        if flat.size == 0 or not np.isfinite(flat.max()):
+            continue
+        best = int(np.argmax(flat))
+        c, _, j = (int(v) for v in np.unravel_index(best, contrast.shape))
+        score = min(1.0, 0.5 + float(flat[best]) / 240.0)
+        style = ("+", "x")[j]
+        box = (x0 + x, y0 + y, x0 + x + w - 1, y0 + y + h - 1)
+        found.append(_Mark(x0 + int(cxs[c]), y0 + int(cys[c]), style, round(score, 4), box))
+    return found
+
+
 #: Whether :func:`detect_calipers` adds the learned heat map's points by default.
 LEARNED = True
 #: The heat map's points at least this probable are looked at by the refiner
@@ -1818,12 +1818,7 @@ def detect_calipers(
                     continue
                 kept = [k for k in kept if k not in within]
                 kept.append(m)
-    if crop.ndim == 3 and maps is not None and cv2.countNonZero(coloured):
-        boxes = [m if m.style == ">" else at_point(m.x, m.y, m.score, m.style) for m in kept]
-        for m in smeared_marks(coloured, maps.high, grey_crop, boxes):
-            if m.score >= min_score and (inside is None or inside[m.y, m.x]):
-                kept.append(m)
-    # Hollow '+' marks: the rules above find no cross in them (the arms are bars around an
+    # Hollow '+' marks: the cross rules find no cross in them (the arms are bars around an
     # empty centre); one replaces the marks found on its pieces.
     level = maps.high if crop.ndim == 3 and maps is not None else grey_crop
     for m in hollow_marks(level):
@@ -1832,6 +1827,11 @@ def detect_calipers(
         bx0, by0, bx1, by1 = m.box
         kept = [k for k in kept if not (bx0 <= k.x <= bx1 and by0 <= k.y <= by1)]
         kept.append(m)
+    if crop.ndim == 3 and maps is not None and cv2.countNonZero(coloured):
+        boxes = [m if m.style == ">" else at_point(m.x, m.y, m.score, m.style) for m in kept]
+        for m in smeared_marks(coloured, maps.high, grey_crop, boxes):
+            if m.score >= min_score and (inside is None or inside[m.y, m.x]):
+                kept.append(m)
     if learned:
         kept = _net_marks(crop, kept, inside, arm)
     points = [(m.x, m.y, m.score, m.style) for m in kept]
