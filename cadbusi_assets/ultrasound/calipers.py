@@ -1196,14 +1196,14 @@ HOLLOW_RING_FIT = 0.85
 HOLLOW_STYLE = "h+"
 
 
-def _hollow_filled(stats: np.ndarray, light: np.ndarray) -> list[_Mark]:
+def _hollow_filled(stats: np.ndarray, level: np.ndarray) -> list[_Mark]:
     """Filled hollow '+' marks among light bars (``stats``: ``x, y, width, height, area``
     rows as :func:`_outlined_bars` gives them, the first a dummy): two upright bars above
     and below a centre and two lying ones left and right of it, each pair alike (width and
     length within 1 px, the same column or row within 1 px) across a gap of
     :data:`HOLLOW_GAP_EXTRA`, both pairs alike within :data:`HOLLOW_AXIS_SLACK` px and their
-    centres within 1 px, whose centre is not lit through (``light``: bool, the pixels at
-    least :data:`HOLLOW_BAR_LEVEL`; a solid '+' is). Score: 1 where the parts agree to the
+    centres within 1 px, whose centre is not lit through (``level``: the brightest channel,
+    lit at least :data:`HOLLOW_BAR_LEVEL`; a solid '+' is). Score: 1 where the parts agree to the
     pixel, 0.1 less for every pixel they differ by (at least 0.5)."""
     x, y, w, h = (stats[1:, k].astype(np.int64) for k in range(4))
     long_ = np.maximum(w, h)
@@ -1264,7 +1264,7 @@ def _hollow_filled(stats: np.ndarray, light: np.ndarray) -> list[_Mark]:
         # (halves round up: the same point whatever the crop's origin)
         cx = math.floor((up[i, 0] + lying[j, 0]) / 2 + 0.5)
         cy = math.floor((up[i, 1] + lying[j, 1]) / 2 + 0.5)
-        if _solid_centre(stats[1:], light, [int(v) for v in (*up[i, 5:7], *lying[j, 5:7])]):
+        if _solid_centre(stats[1:], level, [int(v) for v in (*up[i, 5:7], *lying[j, 5:7])]):
             continue
         score = max(0.5, 1.0 - 0.1 * float(d[i, j, :5].sum()))
         k = np.array(sorted(bars)) + 1
@@ -1278,7 +1278,7 @@ def _hollow_filled(stats: np.ndarray, light: np.ndarray) -> list[_Mark]:
     return found
 
 
-def _solid_centre(stats: np.ndarray, light: np.ndarray, bars: list[int]) -> bool:
+def _solid_centre(stats: np.ndarray, level: np.ndarray, bars: list[int]) -> bool:
     """Whether the centre between ``bars`` (rows of ``stats``: the top, bottom, left and
     right bar) is a solid '+' crossing whose runs JPEG or anti-aliasing broke: the strips
     between facing bars lit (at least :data:`HOLLOW_SOLID_CENTRE`), the corners beside them
@@ -1289,7 +1289,7 @@ def _solid_centre(stats: np.ndarray, light: np.ndarray, bars: list[int]) -> bool
     cx0, cx1 = left[0] + left[2], right[0]  # the columns between the lying ones
     if ry1 <= ry0 or cx1 <= cx0:
         return False
-    square = light[ry0:ry1, cx0:cx1]
+    square = level[ry0:ry1, cx0:cx1] >= HOLLOW_BAR_LEVEL
     strips = np.zeros(square.shape, bool)
     strips[:, max(0, top[0] - cx0) : top[0] + top[2] - cx0] = True
     strips[max(0, left[1] - ry0) : left[1] + left[3] - ry0, :] = True
@@ -1385,9 +1385,13 @@ def _outlined_bars(level: np.ndarray) -> np.ndarray:
             sides[0, [0, -1]] = 1
             if not upright:
                 across, sides = across.T, sides.T
+            lit = (
+                light
+                if w == 1
+                else cv2.erode(light, across, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+            )
             mid = cv2.bitwise_and(
-                cv2.erode(light, across, borderType=cv2.BORDER_CONSTANT, borderValue=0),
-                cv2.erode(dark, sides, borderType=cv2.BORDER_CONSTANT, borderValue=0),
+                lit, cv2.erode(dark, sides, borderType=cv2.BORDER_CONSTANT, borderValue=0)
             )
             at = cv2.findNonZero(mid)
             if at is None:
@@ -1426,7 +1430,7 @@ def hollow_marks(level: np.ndarray) -> list[_Mark]:
         light = cv2.threshold(level, threshold - 1, 1, cv2.THRESH_BINARY)[1]
         found += [m for m in _hollow_outlined(light) if not _near_any(m, found)]
     # an outline's 1-px sides are bars too: its centre from the inside stays
-    bars = _hollow_filled(_outlined_bars(level), level >= HOLLOW_BAR_LEVEL)
+    bars = _hollow_filled(_outlined_bars(level), level)
     return found + [m for m in bars if not _near_any(m, found)]
 
 
