@@ -35,6 +35,10 @@ Calipers (:mod:`cadbusi_demo.screens.calipers`): 0-4 pairs (0-8 marks) per frame
 per frame (``+``, ``x`` or arrows, small or large, optionally numbered, with dotted lines or
 dotted ellipse traces) in yellow, green, cyan or white; :attr:`Screen.calipers` lists the mark
 centres (pairs in order), :attr:`Screen.caliper_mask` every pixel they drew.
+``render_screen(family, seed, caliper_style="hollow")`` draws the same frame's calipers as
+hollow '+' marks (:class:`HollowStyle`: light bars outlined in black around an empty centre,
+as the Philips EPIQ draws them, or the light outline of a '+'), from a random stream of
+their own: the default frames stay as they were.
 
 >>> screen = render_screen("ge_logiq", seed=3)
 >>> screen.frame.shape, screen.frame.dtype.name, len(screen.calipers) % 2
@@ -47,7 +51,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 import cv2
@@ -56,6 +60,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from cadbusi_demo.screens.calipers import (
     CALIPER_EXTRAS,
+    CaliperStyle,
+    DrawnCalipers,
     draw_calipers,
     random_style,
 )
@@ -918,14 +924,142 @@ def _bbox(mask: np.ndarray) -> Box:
     return bbox(mask)
 
 
-def render_screen(family: str, seed: int, lesion: LesionMarks | None = None) -> Screen:
+#: :func:`render_screen`'s ``caliper_style`` that draws hollow '+' marks.
+HOLLOW = "hollow"
+
+
+@dataclass(frozen=True)
+class HollowStyle:
+    """A hollow '+' caliper mark: four arms around an empty centre, no pixel drawn there.
+
+    ``variant`` ``"filled"``: each arm a light bar ``width`` px wide (1 or 3) and ``length``
+    px long, outlined 1 px in ``dark`` on its three outer sides, starting ``gap + 1`` px from
+    the centre (the Philips EPIQ look: white 3 x 5 px arms outlined in black, the 5 x 5 px
+    centre square showing the image, 17 px across). ``variant`` ``"outline"``: the 1-px light
+    outline of a solid '+' whose arms are ``width`` px wide (3, 5 or 7) and reach ``length``
+    px from the centre; inside it the image shows, or ``dark`` when ``dark_inside``."""
+
+    variant: str  # filled | outline
+    width: int
+    length: int
+    gap: int = 0
+    dark: tuple[int, int, int] = (0, 0, 0)
+    dark_inside: bool = False
+
+    @property
+    def half(self) -> int:
+        """Pixels from the centre to the mark's farthest pixel."""
+        return self.gap + self.length + 1 if self.variant == "filled" else self.length
+
+    def name(self, style: CaliperStyle) -> str:
+        """``"hollow <variant>[ numbered][ dotted][ ellipse]"``, e.g. ``"hollow filled dotted"``."""
+        extras = [e for e in CALIPER_EXTRAS if getattr(style, e)]
+        return " ".join([HOLLOW, self.variant, *extras])
+
+    def glyph(self) -> tuple[np.ndarray, np.ndarray]:
+        """The light and the dark pixels (bool, ``2 * half + 1`` square, centre in the middle)."""
+        r = self.half
+        side = 2 * r + 1
+        light = np.zeros((side, side), bool)
+        dark = np.zeros((side, side), bool)
+        if self.variant == "filled":
+            w, a = self.width // 2, self.width // 2 + 1
+            near, far = self.gap + 1, self.gap + self.length
+            for part, across, upto in ((light, w, far), (dark, a, far + 1)):
+                rows = slice(r - across, r + across + 1)
+                part[rows, r - upto : r - near + 1] = True
+                part[rows, r + near : r + upto + 1] = True
+                part[r - upto : r - near + 1, rows] = True
+                part[r + near : r + upto + 1, rows] = True
+            dark &= ~light
+        else:
+            a = self.width // 2
+            solid = np.zeros((side, side), np.uint8)
+            solid[r - a : r + a + 1, :] = 1
+            solid[:, r - a : r + a + 1] = 1
+            inner = cv2.erode(solid, np.ones((3, 3), np.uint8), borderValue=0).astype(bool)
+            light = solid.astype(bool) & ~inner
+            if self.dark_inside:
+                dark = inner
+        return light, dark
+
+
+def random_hollow(rng: np.random.Generator) -> HollowStyle:
+    """A hollow style: filled (2 in 3; arms 3 px wide 3 times in 4, else 1; 4-8 px long; the
+    empty centre as wide as an arm's outline, or 1-2 px wider; outlined in black or dark
+    grey) or outline (arms 3, 5 or 7 px wide reaching 6-11 px; the inside dark 1 in 3)."""
+    dark = ((0, 0, 0), (0, 0, 0), (40, 40, 40))[int(rng.integers(3))]
+    if rng.random() < 2 / 3:
+        width = 3 if rng.random() < 0.75 else 1
+        gap = width // 2 + 1 + int(rng.choice(3, p=(0.6, 0.25, 0.15)))
+        return HollowStyle("filled", width, int(rng.integers(4, 9)), gap, dark)
+    width = (3, 5, 7)[int(rng.integers(3))]
+    length = int(rng.integers(max(6, width // 2 + 4), 12))
+    return HollowStyle("outline", width, length, dark=dark, dark_inside=bool(rng.random() < 1 / 3))
+
+
+def draw_hollow_calipers(
+    frame: np.ndarray,
+    pairs: list[tuple[tuple[int, int], tuple[int, int]]],
+    style: CaliperStyle,
+    hollow: HollowStyle,
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont | None = None,
+    ellipse_ratio: float = 0.6,
+) -> DrawnCalipers:
+    """Draw ``pairs`` on ``frame`` (RGB, in place) as ``hollow`` marks in ``style``'s colour,
+    with ``style``'s numbers, dotted lines and ellipse traces (placed as
+    :func:`~cadbusi_demo.screens.calipers.draw_calipers` places them for a mark of the same
+    size). The mask holds every pixel drawn: decorations, light and dark mark pixels."""
+    height, width = frame.shape[:2]
+    r = hollow.half
+    scratch = frame.copy()
+    drawn = draw_calipers(
+        scratch, pairs, replace(style, glyph="+", half=r, thickness=1), font, ellipse_ratio
+    )
+    marks = np.zeros((height, width), bool)
+    for x, y in drawn.points:  # the plain '+' drawn in the marks' places goes
+        marks[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1] = True
+    mask = drawn.mask & ~marks
+    frame[mask] = style.colour
+    light, dark = hollow.glyph()
+    for x, y in drawn.points:
+        gx0, gy0 = max(0, r - x), max(0, r - y)
+        fx0, fy0 = max(0, x - r), max(0, y - r)
+        fx1, fy1 = min(width, x + r + 1), min(height, y + r + 1)
+        window = (slice(fy0, fy1), slice(fx0, fx1))
+        part = (slice(gy0, gy0 + fy1 - fy0), slice(gx0, gx0 + fx1 - fx0))
+        frame[window][dark[part]] = hollow.dark
+        frame[window][light[part]] = style.colour
+        mask[window] |= dark[part] | light[part]
+    drawn.mask = mask
+    drawn.labels = [
+        (t, b) for t, b in drawn.labels if not marks[b[1] : b[3] + 1, b[0] : b[2] + 1].any()
+    ]
+    return drawn
+
+
+def render_screen(
+    family: str,
+    seed: int,
+    lesion: LesionMarks | None = None,
+    *,
+    caliper_style: str | None = None,
+) -> Screen:
     """One frame of ``family`` (a key of :data:`FAMILIES`), fully determined by ``seed``
     (and ``lesion``: its location as the annotation, its size between the calipers).
     ``family`` :data:`DEMO_FAMILY` renders the demo cohort's own screens
-    (:mod:`cadbusi_demo.screens.demo_style`; no ``lesion``)."""
+    (:mod:`cadbusi_demo.screens.demo_style`; no ``lesion``).
+
+    ``caliper_style``: None (the family's own styles) or ``"hollow"``: the same frame with
+    its calipers drawn as hollow '+' marks (:class:`HollowStyle`, drawn from a stream of its
+    own: every other pixel and every other ground truth are those of the default frame)."""
+    if caliper_style not in (None, HOLLOW):
+        raise ValueError(f"unknown caliper style {caliper_style!r} (None or {HOLLOW!r})")
     if family == DEMO_FAMILY:
         if lesion is not None:
             raise ValueError("the demo style plans its own lesions: no LesionMarks")
+        if caliper_style is not None:
+            raise ValueError("the demo style draws its own calipers: no caliper_style")
         from cadbusi_demo.screens.demo_style import render_demo_screen
 
         return render_demo_screen(seed)
@@ -1193,7 +1327,13 @@ def render_screen(family: str, seed: int, lesion: LesionMarks | None = None) -> 
                 canvas.text((mx0, my0), text, mfont, mcolour, "measurement")
                 my0 += step(mfont) + 2
     frame = canvas.array()
-    drawn = draw_calipers(frame, pairs, style, digit_font, ellipse_ratio)
+    style_name = style.name
+    if caliper_style == HOLLOW:
+        hollow = random_hollow(np.random.default_rng([seed, sorted(FAMILIES).index(family), 11]))
+        drawn = draw_hollow_calipers(frame, pairs, style, hollow, digit_font, ellipse_ratio)
+        style_name = hollow.name(style)
+    else:
+        drawn = draw_calipers(frame, pairs, style, digit_font, ellipse_ratio)
     texts = canvas.texts + [TextTruth(t, "caliper", box, style.colour) for t, box in drawn.labels]
     jpeg_quality: int | None = None
     if rng.random() < spec.jpeg_share:
@@ -1214,7 +1354,7 @@ def render_screen(family: str, seed: int, lesion: LesionMarks | None = None) -> 
         ui_boxes=ui_boxes,
         pixel_spacing_cm=spacing_cm,
         caliper_mask=drawn.mask,
-        caliper_style=style.name,
+        caliper_style=style_name,
         caliper_colour=style.colour,
         fov_polygons=polygons,
         dual=dual,
@@ -1229,6 +1369,9 @@ def render_screen(family: str, seed: int, lesion: LesionMarks | None = None) -> 
     )
 
 
-def render_family(family: str, n: int, seed: int = 0) -> list[Screen]:
-    """``n`` frames of ``family`` with seeds ``seed``, ``seed + 1``, ..."""
-    return [render_screen(family, seed + k) for k in range(n)]
+def render_family(
+    family: str, n: int, seed: int = 0, *, caliper_style: str | None = None
+) -> list[Screen]:
+    """``n`` frames of ``family`` with seeds ``seed``, ``seed + 1``, ... (``caliper_style``:
+    as :func:`render_screen`'s)."""
+    return [render_screen(family, seed + k, caliper_style=caliper_style) for k in range(n)]

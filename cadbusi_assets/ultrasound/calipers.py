@@ -1160,6 +1160,284 @@ def colour_marks(
     return found
 
 
+#: Hollow '+' marks (:func:`hollow_marks`), filled ones (:func:`_hollow_filled`): four light
+#: bars (at least HOLLOW_BAR_LEVEL in the brightest channel; JPEG dims a green bar's edges
+#: to 180-200) with dark sides (at most HOLLOW_DARK; the Philips EPIQ's: black), of these
+#: widths (px; the EPIQ's: 3) ...
+HOLLOW_BAR_LEVEL = 160
+HOLLOW_DARK = 90
+HOLLOW_BAR_WIDTHS = (1, 3, 5)
+#: ... and this long (the EPIQ's: 5), longer than wide ...
+HOLLOW_BAR_LENGTH = (3, 12)
+#: ... facing each other across an empty centre at least 1 and at most this many px wider
+#: than a bar (the EPIQ's: 5 px across, 2 wider than its 3-px bars; a solid '+' whose
+#: crossing breaks its arms' runs leaves a centre as wide as a bar); the two arms of an
+#: axis differ by at most 1 px in width and length, the two axes by at most
+#: HOLLOW_AXIS_SLACK px.
+HOLLOW_GAP_EXTRA = 6
+HOLLOW_AXIS_SLACK = 2
+#: A solid '+' whose runs JPEG or anti-aliasing broke beyond the crossing is told by its
+#: centre: the strips between facing bars at least HOLLOW_SOLID_CENTRE lit, the corners
+#: beside them less than HOLLOW_SOLID_CORNERS.
+HOLLOW_SOLID_CENTRE = 0.9
+HOLLOW_SOLID_CORNERS = 0.5
+#: Outline marks (:func:`_hollow_outlined`; the 1-px light outline of a solid '+', its
+#: inside not lit): light is at least HOLLOW_LEVEL, and again at least HOLLOW_BAR_LEVEL (JPEG
+#: dims a pixel of a 1-px outline to 190-200 and the inside leaks out there; at the lower
+#: level speckle lights more of an inside that shows the image) ...
+HOLLOW_LEVEL = 200
+#: ... the mark is this many px across ...
+HOLLOW_OUTLINE_SIDE = (11, 27)
+#: ... its inside matches a solid '+' at least this well (intersection over union), and
+#: at least this share of the outline around that solid is lit.
+HOLLOW_OUTLINE_FIT = 0.8
+HOLLOW_RING_FIT = 0.85
+#: Style of a hollow mark.
+HOLLOW_STYLE = "h+"
+
+
+def _hollow_filled(stats: np.ndarray, level: np.ndarray) -> list[_Mark]:
+    """Filled hollow '+' marks among light bars (``stats``: ``x, y, width, height, area``
+    rows as :func:`_outlined_bars` gives them, the first a dummy): two upright bars above
+    and below a centre and two lying ones left and right of it, each pair alike (width and
+    length within 1 px, the same column or row within 1 px) across a gap of
+    :data:`HOLLOW_GAP_EXTRA`, both pairs alike within :data:`HOLLOW_AXIS_SLACK` px and their
+    centres within 1 px, whose centre is not lit through (``level``: the brightest channel,
+    lit at least :data:`HOLLOW_BAR_LEVEL`; a solid '+' is). Score: 1 where the parts agree to the
+    pixel, 0.1 less for every pixel they differ by (at least 0.5)."""
+    x, y, w, h = (stats[1:, k].astype(np.int64) for k in range(4))
+    long_ = np.maximum(w, h)
+    bar = (long_ >= HOLLOW_BAR_LENGTH[0]) & (long_ <= HOLLOW_BAR_LENGTH[1])
+    pairs = []
+    for upright in (True, False):
+        which = np.flatnonzero(bar & ((h > w) if upright else (w > h)))
+        if which.size < 2:
+            return []
+        # along: the axis the bars lie on; across: the other
+        a0, a1 = (y, h) if upright else (x, w)
+        c0, c1 = (x, w) if upright else (y, h)
+        lo, ln = a0[which], a1[which]
+        co, cw = c0[which], c1[which]
+        gap = lo[None, :] - (lo[:, None] + ln[:, None])  # first bar i, second j
+        ok = (
+            (gap >= cw[:, None] + 1)
+            & (gap <= cw[:, None] + HOLLOW_GAP_EXTRA)
+            & (np.abs(co[:, None] - co[None, :]) <= 1)
+            & (np.abs(cw[:, None] - cw[None, :]) <= 1)
+            & (np.abs(ln[:, None] - ln[None, :]) <= 1)
+        )
+        i, j = np.nonzero(ok)
+        centre_along = (lo[i] + ln[i] + lo[j] - 1) / 2
+        centre_across = (co[i] + co[j]) / 2 + (cw[i] + cw[j] - 2) / 4
+        pairs.append(
+            np.stack(
+                [
+                    centre_across if upright else centre_along,  # x
+                    centre_along if upright else centre_across,  # y
+                    (cw[i] + cw[j]) / 2,
+                    (ln[i] + ln[j]) / 2,
+                    gap[i, j],
+                    which[i],
+                    which[j],
+                ],
+                axis=1,
+            )
+        )
+    up, lying = pairs
+    if not len(up) or not len(lying):
+        return []
+    d = np.abs(up[:, None, :5] - lying[None, :, :5])
+    match = (
+        (d[..., 0] <= 1)
+        & (d[..., 1] <= 1)
+        & (d[..., 2] <= 1)
+        & (d[..., 3] <= HOLLOW_AXIS_SLACK)
+        & (d[..., 4] <= HOLLOW_AXIS_SLACK)
+    )
+    found = []
+    used: set[int] = set()
+    for i, j in zip(*np.nonzero(match), strict=True):
+        bars = {int(up[i, 5]), int(up[i, 6]), int(lying[j, 5]), int(lying[j, 6])}
+        if bars & used:
+            continue
+        used |= bars
+        # (halves round up: the same point whatever the crop's origin)
+        cx = math.floor((up[i, 0] + lying[j, 0]) / 2 + 0.5)
+        cy = math.floor((up[i, 1] + lying[j, 1]) / 2 + 0.5)
+        if _solid_centre(stats[1:], level, [int(v) for v in (*up[i, 5:7], *lying[j, 5:7])]):
+            continue
+        score = max(0.5, 1.0 - 0.1 * float(d[i, j, :5].sum()))
+        k = np.array(sorted(bars)) + 1
+        box = (
+            int(stats[k, 0].min()),
+            int(stats[k, 1].min()),
+            int((stats[k, 0] + stats[k, 2]).max() - 1),
+            int((stats[k, 1] + stats[k, 3]).max() - 1),
+        )
+        found.append(_Mark(cx, cy, HOLLOW_STYLE, score, box))
+    return found
+
+
+def _solid_centre(stats: np.ndarray, level: np.ndarray, bars: list[int]) -> bool:
+    """Whether the centre between ``bars`` (rows of ``stats``: the top, bottom, left and
+    right bar) is a solid '+' crossing whose runs JPEG or anti-aliasing broke: the strips
+    between facing bars lit (at least :data:`HOLLOW_SOLID_CENTRE`), the corners beside them
+    not (less than :data:`HOLLOW_SOLID_CORNERS`). A hollow mark's centre shows the image:
+    unlit, or bright speckle lit all over."""
+    top, bottom, left, right = (stats[k] for k in bars)
+    ry0, ry1 = top[1] + top[3], bottom[1]  # the rows between the upright bars
+    cx0, cx1 = left[0] + left[2], right[0]  # the columns between the lying ones
+    if ry1 <= ry0 or cx1 <= cx0:
+        return False
+    square = level[ry0:ry1, cx0:cx1] >= HOLLOW_BAR_LEVEL
+    strips = np.zeros(square.shape, bool)
+    strips[:, max(0, top[0] - cx0) : top[0] + top[2] - cx0] = True
+    strips[max(0, left[1] - ry0) : left[1] + left[3] - ry0, :] = True
+    if strips.all() or square.shape != (ry1 - ry0, cx1 - cx0):
+        return False
+    return bool(
+        square[strips].mean() >= HOLLOW_SOLID_CENTRE
+        and square[~strips].mean() < HOLLOW_SOLID_CORNERS
+    )
+
+
+def _solid_plus(side: int, arm: int) -> np.ndarray:
+    half, a = side // 2, arm // 2
+    plus = np.zeros((side, side), np.uint8)
+    plus[half - a : half + a + 1, :] = 1
+    plus[:, half - a : half + a + 1] = 1
+    return plus
+
+
+def _hollow_outlined(light: np.ndarray) -> list[_Mark]:
+    """Outline hollow '+' marks in ``light`` (uint8 0/1, the light pixels): the inside of a
+    '+' outline is a component of the unlit pixels, square within 2 px, about a mark's size,
+    that matches a solid '+' (arms 1, 3 or 5 px wide; intersection over union at least
+    :data:`HOLLOW_OUTLINE_FIT`), and the outline around that solid is lit (at least
+    :data:`HOLLOW_RING_FIT` of it). The insides are the unlit pixels that the crop's border
+    does not reach (one flood fill), taken by their outer contours."""
+    height, width = light.shape
+    # the unlit pixels the crop's border does not reach (4-connected): insides and holes
+    reach = np.zeros((height + 2, width + 2), np.uint8)
+    reach[1:-1, 1:-1] = light
+    cv2.floodFill(reach, None, (0, 0), 1, flags=4)
+    holes = np.ascontiguousarray(cv2.threshold(reach, 0, 1, cv2.THRESH_BINARY_INV)[1][1:-1, 1:-1])
+    if not cv2.countNonZero(holes):
+        return []
+    contours, _ = cv2.findContours(holes, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    found = []
+    kernel = np.ones((3, 3), np.uint8)
+    for contour in contours:
+        x, y, bw, bh = cv2.boundingRect(contour)
+        side = max(bw, bh)
+        if (
+            abs(bw - bh) > 2
+            or side < HOLLOW_OUTLINE_SIDE[0] - 2
+            or side > HOLLOW_OUTLINE_SIDE[1] - 2
+        ):
+            continue
+        n = side | 1  # odd: the model's centre is a pixel
+        cx, cy = x + bw // 2, y + bh // 2
+        r = n // 2 + 1  # the outline's reach from the centre
+        if cx - r < 0 or cy - r < 0 or cx + r >= width or cy + r >= height:
+            continue
+        inner = np.zeros((2 * r - 1, 2 * r - 1), np.uint8)
+        cv2.drawContours(inner, [contour], 0, 1, cv2.FILLED, offset=(r - 1 - cx, r - 1 - cy))
+        if cv2.countNonZero(inner) >= 0.7 * bw * bh:
+            continue
+        best, best_arm = 0.0, 0
+        for arm in (1, 3, 5):
+            model = _solid_plus(2 * r - 1, arm)
+            fit = cv2.countNonZero(inner & model) / max(1, cv2.countNonZero(inner | model))
+            if fit > best:
+                best, best_arm = fit, arm
+        if best < HOLLOW_OUTLINE_FIT:
+            continue
+        solid = _solid_plus(2 * r + 1, best_arm + 2)
+        ring = (solid - cv2.erode(solid, kernel, borderValue=0)).astype(bool)
+        lit = light[cy - r : cy + r + 1, cx - r : cx + r + 1].astype(bool)
+        ring_fit = float((lit & ring).sum() / ring.sum())
+        if ring_fit < HOLLOW_RING_FIT:
+            continue
+        score = max(0.5, min(1.0, best * ring_fit))
+        found.append(_Mark(cx, cy, HOLLOW_STYLE, score, (cx - r, cy - r, cx + r, cy + r)))
+    return found
+
+
+def _outlined_bars(level: np.ndarray) -> np.ndarray:
+    """Light bars with dark sides in ``level`` (uint8, the brightest channel): per bar width
+    ``w`` of :data:`HOLLOW_BAR_WIDTHS`, the pixels in the middle of ``w`` light pixels
+    (at least :data:`HOLLOW_BAR_LEVEL`) flanked by two dark ones (at most :data:`HOLLOW_DARK`)
+    across the bar, upright and lying; the runs of such pixels along the bar are the bars,
+    returned as component statistics (``x, y, width, height, area`` rows, the first a dummy
+    background row) of the bars themselves. Bright speckle at a mark's empty centre or
+    JPEG's halo beside it joins a bar to other light pixels, not these runs."""
+    light = cv2.threshold(level, HOLLOW_BAR_LEVEL - 1, 1, cv2.THRESH_BINARY)[1]
+    dark = cv2.threshold(level, HOLLOW_DARK, 1, cv2.THRESH_BINARY_INV)[1]
+    rows = [np.zeros((1, 5), np.int32)]
+    for upright in (True, False):
+        for w in HOLLOW_BAR_WIDTHS:
+            a = w // 2
+            # w light pixels across the bar, the pixel on either side of them dark: erosions
+            # (borders count as unlit: no bar runs off the crop)
+            across = np.ones((1, w), np.uint8)
+            sides = np.zeros((1, w + 2), np.uint8)
+            sides[0, [0, -1]] = 1
+            if not upright:
+                across, sides = across.T, sides.T
+            lit = (
+                light
+                if w == 1
+                else cv2.erode(light, across, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+            )
+            mid = cv2.bitwise_and(
+                lit, cv2.erode(dark, sides, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+            )
+            at = cv2.findNonZero(mid)
+            if at is None:
+                continue
+            # runs along the bar: sorted by the across coordinate, then along; a run breaks
+            # where the across coordinate changes or the along one skips more than a pixel
+            # (JPEG lightens a dark side here and there)
+            xy = at.reshape(-1, 2).astype(np.int32)
+            along, across_at = (xy[:, 1], xy[:, 0]) if upright else (xy[:, 0], xy[:, 1])
+            order = np.lexsort((along, across_at))
+            along, across_at = along[order], across_at[order]
+            starts = np.flatnonzero(np.r_[True, (np.diff(across_at) != 0) | (np.diff(along) > 2)])
+            ends = np.r_[starts[1:], len(along)] - 1
+            lengths = along[ends] - along[starts] + 1
+            keep = lengths > w
+            first, run_across, run_len = along[starts][keep], across_at[starts][keep], lengths[keep]
+            bar_w = np.full(len(first), w)
+            if upright:
+                bars = np.stack([run_across - a, first, bar_w, run_len], 1)
+            else:
+                bars = np.stack([first, run_across - a, run_len, bar_w], 1)
+            rows.append(np.concatenate([bars, bars[:, 2:3] * bars[:, 3:4]], 1).astype(np.int32))
+    return np.concatenate(rows)
+
+
+def hollow_marks(level: np.ndarray) -> list[_Mark]:
+    """Hollow '+' marks in ``level`` (uint8, the brightest channel of a crop): filled ones
+    (four light bars with dark sides around an empty centre, as Philips EPIQ draws them:
+    :func:`_outlined_bars`, :func:`_hollow_filled`) and outline ones (the light outline of a
+    '+' around an unlit inside: :func:`_hollow_outlined`, at two light levels). A text glyph
+    '+' is solid: its crossing breaks its arms' runs by no more than a bar's width, and it
+    has no inside; scale ticks, dots and speckle rarely make four matching bars around one
+    centre or a '+'-shaped hole."""
+    found: list[_Mark] = []
+    for threshold in (HOLLOW_LEVEL, HOLLOW_BAR_LEVEL):
+        light = cv2.threshold(level, threshold - 1, 1, cv2.THRESH_BINARY)[1]
+        found += [m for m in _hollow_outlined(light) if not _near_any(m, found)]
+    # an outline's 1-px sides are bars too: its centre from the inside stays
+    bars = _hollow_filled(_outlined_bars(level), level)
+    return found + [m for m in bars if not _near_any(m, found)]
+
+
+def _near_any(mark: _Mark, marks: list[_Mark]) -> bool:
+    return any(abs(mark.x - m.x) <= 2 and abs(mark.y - m.y) <= 2 for m in marks)
+
+
 #: A small coloured mark that JPEG has smeared: its colour fills a blob of at most this
 #: side (px), in which the strokes are brighter than the rest by :data:`BLOB_CONTRAST`.
 BLOB_SIDE = (5, 15)
@@ -1544,6 +1822,15 @@ def detect_calipers(
                     continue
                 kept = [k for k in kept if k not in within]
                 kept.append(m)
+    # Hollow '+' marks: the cross rules find no cross in them (the arms are bars around an
+    # empty centre); one replaces the marks found on its pieces.
+    level = maps.high if crop.ndim == 3 and maps is not None else grey_crop
+    for m in hollow_marks(level):
+        if m.score < min_score or (inside is not None and not inside[m.y, m.x]):
+            continue
+        bx0, by0, bx1, by1 = m.box
+        kept = [k for k in kept if not (bx0 <= k.x <= bx1 and by0 <= k.y <= by1)]
+        kept.append(m)
     if crop.ndim == 3 and maps is not None and cv2.countNonZero(coloured):
         boxes = [m if m.style == ">" else at_point(m.x, m.y, m.score, m.style) for m in kept]
         for m in smeared_marks(coloured, maps.high, grey_crop, boxes):

@@ -168,10 +168,6 @@ KNOWN_MISSES: dict[tuple[str, str], str] = {
         "the edge of the colour box, (49, 88), for a caliper at half size (the dense-colour "
         "rule does not cover the box's corner); the frame is Doppler and excluded downstream"
     ),
-    ("pydicom-data/JPGLosslessP14SV1_1s_1f_8b.dcm", "calipers"): (
-        "calipers.py finds none of the two black-outlined hollow '+' calipers on speckle "
-        "(EPIQ 7C), seen at (629, 319) and (689, 435)"
-    ),
     ("pydicom/examples_ybr_color.dcm", "text"): (
         "half-size copy of color3d_jpeg_baseline (whose grey text is now found): at half "
         "size the lines are 6-8 px high with strokes peaking at 93-131, blurred below the "
