@@ -45,7 +45,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from cadbusi_assets.ultrasound.calipers import arm_length, stroke_fill, white_strokes
+from cadbusi_assets.ultrasound.calipers import (
+    HOLLOW_BAR_LEVEL,
+    HOLLOW_DARK,
+    arm_length,
+    hollow_marks,
+    stroke_fill,
+    white_strokes,
+)
 from cadbusi_assets.ultrasound.overlay import (
     CHROMA_LEVEL,
     COLOUR_MARK_LEVEL,
@@ -111,6 +118,17 @@ SOLID_MARK_SIDE = 20
 MARK_MAX_FILL = 0.6
 #: Half-side of the square whose pixels outside the graphics give the image's level there.
 LEVEL_REACH = 3
+#: A light mark's dark outline (:func:`_dark_outline`): pixels at most this dark, this share
+#: of the ring around the mark, and the image beyond the ring this much brighter. The
+#: EPIQ's hollow '+' (black 0 beside 255 bars on speckle around 100-160) holds about two
+#: thirds of its ring black.
+OUTLINE_LEVEL = 48
+OUTLINE_SHARE = 0.5
+OUTLINE_CONTRAST = 40
+#: A hollow '+' (:func:`_hollow_fill`) is the mark at a point when centred this close (px),
+#: and its mask reaches this far beyond its box.
+HOLLOW_NEAR = 2
+HOLLOW_MARGIN = 1
 
 Point = Sequence[int]
 
@@ -189,6 +207,7 @@ def _mark_masks(
     reference = np.full(sub_grey.shape, _luma_mode(sub_grey[model.astype(bool)]), np.int16)
     beside = fill.astype(bool) & ~model.astype(bool)
     fill[_off_level(sub_grey, beside, band.astype(bool), reference)] = 0
+    fill |= _dark_outline(sub_grey, fill)
     recolour = np.zeros_like(fill)
     if sub.ndim == 3:
         halo_band: np.ndarray = cv2.dilate(
@@ -201,6 +220,59 @@ def _mark_masks(
         if outside.size and float(np.mean(outside > 8)) <= GREY_WINDOW_SHARE:
             recolour = (tint >= HALO_CHROMA).astype(np.uint8) & halo_band & (1 - fill)
     return fill, recolour, (wx0, wy0, wx1, wy1)
+
+
+def _hollow_fill(level: np.ndarray, cx: int, cy: int) -> np.ndarray | None:
+    """Fill mask (uint8 0/1) of a hollow '+' (:func:`.calipers.hollow_marks`) centred
+    within :data:`HOLLOW_NEAR` px of ``(cx, cy)`` in ``level`` (a mark's window, its
+    brightest channel), or None when there is none: in the mark's box grown by
+    :data:`HOLLOW_MARGIN`, its light pixels, the dark ones beside them (a filled mark's
+    outline) and the dark ones they enclose (an outline mark's dark inside). The stroke model of a solid '+' misses it: its
+    arms start beyond an empty centre. Pixels at the image's own levels stay."""
+    marks = [m for m in hollow_marks(level) if max(abs(m.x - cx), abs(m.y - cy)) <= HOLLOW_NEAR]
+    if not marks:
+        return None
+    mark = min(marks, key=lambda m: abs(m.x - cx) + abs(m.y - cy))
+    height, width = level.shape
+    bx0, by0, bx1, by1 = mark.box
+    x0, y0 = max(0, bx0 - HOLLOW_MARGIN), max(0, by0 - HOLLOW_MARGIN)
+    x1, y1 = min(width, bx1 + HOLLOW_MARGIN + 1), min(height, by1 + HOLLOW_MARGIN + 1)
+    box = level[y0:y1, x0:x1]
+    light = (box >= HOLLOW_BAR_LEVEL).astype(np.uint8)
+    square = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
+    dark = (box <= HOLLOW_DARK).astype(np.uint8)
+    # the dark inside an outline mark: unlit pixels the light encloses (not reached from
+    # the box's border through unlit ones)
+    unlit = np.pad(1 - light, 1, constant_values=1)
+    cv2.floodFill(unlit, None, (0, 0), 2, flags=4)
+    enclosed = (unlit[1:-1, 1:-1] == 1).astype(np.uint8)
+    fill = np.zeros(level.shape, np.uint8)
+    fill[y0:y1, x0:x1] = light | (dark & (cv2.dilate(light, square) | enclosed))
+    return fill
+
+
+def _dark_outline(grey: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """The dark outline some scanners draw around a light mark (the Philips EPIQ's hollow
+    '+': light bars edged with black, :func:`.calipers.hollow_marks`), as uint8 0/1: the
+    pixels next to the mark's ``fill`` at most :data:`OUTLINE_LEVEL`, when they make up at
+    least :data:`OUTLINE_SHARE` of that ring and the image just beyond it is brighter by
+    :data:`OUTLINE_CONTRAST` (medians). Left in, the fill spreads the outline's black over
+    the mark; a light mark on a dark image (a cyst) has no such contrast and loses nothing."""
+    square = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
+    near: np.ndarray = cv2.dilate(fill, square)
+    ring = (near & (1 - fill)).astype(bool)
+    if not ring.any():
+        return np.zeros_like(fill)
+    dark = ring & (grey <= OUTLINE_LEVEL)
+    if dark.sum() < OUTLINE_SHARE * ring.sum():
+        return np.zeros_like(fill)
+    grown: np.ndarray = cv2.dilate(near, square)
+    beyond = (grown & (1 - near)).astype(bool)
+    if not beyond.any():
+        return np.zeros_like(fill)
+    if float(np.median(grey[beyond])) - float(np.median(grey[dark])) < OUTLINE_CONTRAST:
+        return np.zeros_like(fill)
+    return dark.astype(np.uint8)
 
 
 def _line_samples(
@@ -771,7 +843,15 @@ def _region_masks(
     whites, _, _ = _colour_graphics(frame, grey, rest, white=True, frame_maps=maps)
     if whites is not None:
         fill |= whites
+    level = grey if maps is None else maps.high
     for (x, y), done in zip(points, coloured, strict=True):
+        # A hollow '+' (light bars, maybe dark-edged, around an empty centre): its own mask,
+        # also when coloured (the colour components leave its dark outline).
+        hx0, hy0, hx1, hy1 = _window(frame.shape, x, y, REACH)
+        hollow = _hollow_fill(level[hy0:hy1, hx0:hx1], x - hx0, y - hy0)
+        if hollow is not None:
+            fill[hy0:hy1, hx0:hx1] |= hollow.astype(bool)
+            continue
         if done:
             continue
         mark, halo, (wx0, wy0, wx1, wy1) = _mark_masks(frame, grey, x, y, maps)
