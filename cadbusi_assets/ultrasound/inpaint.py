@@ -129,6 +129,8 @@ OUTLINE_CONTRAST = 40
 #: and its mask reaches this far beyond its box.
 HOLLOW_NEAR = 2
 HOLLOW_MARGIN = 1
+#: Half-side of the window searched for a hollow mark (the largest is 27 px across).
+HOLLOW_REACH = 16
 
 Point = Sequence[int]
 
@@ -847,7 +849,7 @@ def _region_masks(
     for (x, y), done in zip(points, coloured, strict=True):
         # A hollow '+' (light bars, maybe dark-edged, around an empty centre): its own mask,
         # also when coloured (the colour components leave its dark outline).
-        hx0, hy0, hx1, hy1 = _window(frame.shape, x, y, REACH)
+        hx0, hy0, hx1, hy1 = _window(frame.shape, x, y, HOLLOW_REACH)
         hollow = _hollow_fill(level[hy0:hy1, hx0:hx1], x - hx0, y - hy0)
         if hollow is not None:
             fill[hy0:hy1, hx0:hx1] |= hollow.astype(bool)
