@@ -211,7 +211,14 @@ SAMPLE = caliper_net.CONTEXT + 2 * (REFINE_SHIFT + 1)
 SAMPLE_SEED = FIRST_SCREEN_SEED + 40_000
 SAMPLE_HARD = 8
 SAMPLE_UI = 4
-KINDS = ("point", "heat", "ui", "other")
+#: ``--sample-edges``: negatives on the outline of each UI box on the image (colour and power
+#: Doppler boxes, elastography and zoom boxes) and as many on the border of each screen's
+#: field of view (seeds from EDGE_SEED on); the share of a batch's negatives drawn in them.
+SAMPLE_EDGE = 4
+EDGE_SEED = FIRST_SCREEN_SEED + 50_000
+EDGE_SHARE = 0.25
+#: Sample kinds (a cache's ``kinds`` index this tuple: new kinds go at its end).
+KINDS = ("point", "heat", "ui", "other", "edge")
 
 
 def weak(screen: gen.Screen) -> bool:
@@ -508,6 +515,67 @@ def render_ui_samples(
     )
 
 
+def edge_points(screen: gen.Screen, rng: np.random.Generator) -> list[tuple[int, int]]:
+    """``--sample-edges``' points on ``screen`` (frame coordinates): :data:`SAMPLE_EDGE`
+    within 1 px of the outline of each of its UI boxes on the image (their centre in the
+    field of view: a colour or power Doppler box's edge, where flow pixels end; elastography
+    and zoom boxes) and as many within 2 px of its field of view's border (where scanners
+    put focus and depth markers; each axis up to 2 px from a pixel at the border)."""
+    fov = screen.fov_mask
+    boxes = [  # the boxes on the image, not beside it
+        b for b in screen.ui_boxes if fov[(b[1] + b[3]) // 2, (b[0] + b[2]) // 2]
+    ]
+    points: list[tuple[int, int]] = []
+    for bx0, by0, bx1, by1 in boxes:
+        for _ in range(SAMPLE_EDGE):
+            side = int(rng.integers(4))
+            along = int(rng.integers(bx0, bx1 + 1)) if side < 2 else int(rng.integers(by0, by1 + 1))
+            edge = (by0, by1, bx0, bx1)[side] + int(rng.integers(-1, 2))
+            points.append((along, edge) if side < 2 else (edge, along))
+    border = cv2.morphologyEx(fov.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    ys, xs = np.nonzero(border)
+    for i in rng.integers(0, len(xs), SAMPLE_EDGE if len(xs) else 0):
+        dx, dy = (int(v) for v in rng.integers(-2, 3, 2))
+        points.append((int(xs[int(i)]) + dx, int(ys[int(i)]) + dy))
+    return points
+
+
+def render_edge_samples(
+    screens: int, seed: int, first: int = EDGE_SEED
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``--sample-edges``: refiner negatives (as :func:`render_samples` gives them, kind
+    ``edge``) at :func:`edge_points` of ``screens`` screens per family (seeds from ``first``
+    on), cut from the crop as ``detect_calipers`` crops it: those in the crop and farther
+    than :data:`REFINE_AWAY` px from every caliper point."""
+    rng = np.random.default_rng(seed)
+    half = SAMPLE // 2
+    out: list[np.ndarray] = []
+    for k in range(screens):
+        for family in FAMILIES:
+            screen = gen.render_screen(family, first + k)
+            crop, x0, y0 = _crop(screen)
+            ch, cw = crop.shape[:2]
+            truth = [(x - x0, y - y0) for x, y in screen.calipers]
+            centres = edge_points(screen, rng)
+            rgb = cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB) if crop.ndim == 2 else crop
+            padded = cv2.copyMakeBorder(rgb, half, half, half, half, cv2.BORDER_CONSTANT, value=0)
+            for x, y in centres:
+                cx, cy = x - x0, y - y0
+                if not (0 <= cx < cw and 0 <= cy < ch):
+                    continue  # off the crop (as detect_calipers never refines)
+                if all(np.hypot(cx - tx, cy - ty) > REFINE_AWAY for tx, ty in truth):
+                    out.append(padded[cy : cy + SAMPLE, cx : cx + SAMPLE].copy())
+        if (k + 1) % 100 == 0:
+            print(f"rendered {k + 1}/{screens} edge sample screens per family", flush=True)
+    n = len(out)
+    return (
+        np.stack(out) if out else np.zeros((0, SAMPLE, SAMPLE, 3), np.uint8),
+        np.full(n, KINDS.index("edge"), np.int8),
+        np.zeros((n, 2), np.float32),
+        np.zeros(n, bool),
+    )
+
+
 def _finite(loss: Any, what: str, step: int) -> None:
     """Stop a run whose loss is no longer a number (weights that would be saved as NaN)."""
     import torch
@@ -548,8 +616,9 @@ def train_refiner_v2(
     """Train a new version 2 ``RefineNet`` on :func:`render_samples`'s samples: half a batch
     caliper points (shifted up to :data:`REFINE_SHIFT` px: the offset back is the target;
     arrow tips drawn as :data:`ARROW_SHARE` of them), a quarter the heat map's false points,
-    the rest UI points (:data:`UI_SHARE` of the negatives) and texts or anywhere (negatives
-    shifted up to 1 px)."""
+    the rest UI points (:data:`UI_SHARE` of the negatives), points on UI boxes' outlines and
+    the field of view's border (:data:`EDGE_SHARE`, when the samples hold any:
+    :func:`render_edge_samples`) and texts or anywhere (negatives shifted up to 1 px)."""
     import torch
     import torch.nn.functional as F
 
@@ -585,6 +654,8 @@ def train_refiner_v2(
             + draw(pools["heat"], n_hard)
             + draw(pools["ui"], n_ui)
         )
+        if len(pools["edge"]):  # (without edge samples, the draws of before)
+            drawn += draw(pools["edge"], round((batch - n_pos - n_hard) * EDGE_SHARE))
         drawn += draw(pools["other"], batch - len(drawn))
         x, labels, targets_ = [], [], []
         for i in drawn:
@@ -974,6 +1045,13 @@ def main() -> None:
         help="--refiner-version 2: screens per family (from UI_SEED) giving negatives in UI "
         "graphics anywhere on the frame (render_ui_samples)",
     )
+    parser.add_argument(
+        "--sample-edges",
+        type=int,
+        default=0,
+        help="--refiner-version 2: screens per family (from EDGE_SEED) giving negatives on the "
+        "outlines of UI boxes and the field of view's border (render_edge_samples)",
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
     import torch
@@ -1003,6 +1081,14 @@ def main() -> None:
             extra = _samples(
                 cache / f"samples_ui_{args.sample_ui}_{args.seed}.npz" if cache else None,
                 lambda: render_ui_samples(args.sample_ui, args.seed + 7),
+            )
+            samples = tuple(  # type: ignore[assignment]
+                np.concatenate([a, b]) for a, b in zip(samples, extra, strict=True)
+            )
+        if args.sample_edges:
+            extra = _samples(
+                cache / f"samples_edge_{args.sample_edges}_{args.seed}.npz" if cache else None,
+                lambda: render_edge_samples(args.sample_edges, args.seed + 8),
             )
             samples = tuple(  # type: ignore[assignment]
                 np.concatenate([a, b]) for a, b in zip(samples, extra, strict=True)
