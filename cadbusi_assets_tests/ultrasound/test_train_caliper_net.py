@@ -185,3 +185,22 @@ def test_edge_samples_lie_on_box_outlines_and_the_field_of_views_border():
     assert all(
         np.array_equal(a, b) for a, b in zip((patches, kinds, offsets, arrows), again, strict=True)
     )
+
+
+def test_edge_glyphs_are_ui_coloured_shapes_over_the_centre():
+    """``--edge-glyphs``: a glyph changes only pixels near the patch's centre, to one UI
+    colour; the same seed, the same glyph-drawn samples."""
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        patch = np.zeros((t.SAMPLE, t.SAMPLE, 3), np.uint8)
+        t.draw_glyph(patch, rng)
+        ys, xs = np.nonzero(patch.any(axis=2))
+        assert len(ys) > 0
+        c = t.SAMPLE // 2
+        assert np.abs(ys - c).max() <= 8 and np.abs(xs - c).max() <= 8
+        assert len({tuple(v) for v in patch[ys, xs].tolist()}) == 1
+        assert tuple(patch[ys[0], xs[0]].tolist()) in t.UI_COLOURS
+    drawn = t.render_edge_samples(2, 0, glyphs=True)
+    again = t.render_edge_samples(2, 0, glyphs=True)
+    assert len(drawn[0]) > 0
+    assert all(np.array_equal(a, b) for a, b in zip(drawn, again, strict=True))
