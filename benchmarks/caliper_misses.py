@@ -12,7 +12,8 @@ them: ``*`` is the learned finder's), and the misses by cause:
 
 * ``no heat``: no heat-map point at least 0.05 probable within 6 px;
 * ``heat < 0.5``: the nearest such point below :data:`~.calipers.NET_MIN_PROB`;
-* ``refiner < 0.99``: the refiner's verdict on it below :data:`~.calipers.NET_REFINE_PROB`;
+* ``refiner < P``: the refiner's verdict on it below P, :data:`~.calipers.NET_REFINE_PROB` of
+  its refiner version;
 * ``refined off``: the refined point more than 5 px from the mark;
 * ``blocked``: none of those (a rule mark within :data:`~.calipers.NET_CLEAR` px, or off
   the field of view).
@@ -61,8 +62,8 @@ def _cause(net: Any, crop: np.ndarray, x: int, y: int) -> str:
     if best.prob < cal.NET_MIN_PROB:
         return "heat < 0.5"
     verdict = net.refine(crop, [(best.x, best.y)])[0]
-    if verdict.prob < cal.NET_REFINE_PROB:
-        return "refiner < 0.99"
+    if verdict.prob < cal.NET_REFINE_PROB[net.refiner_version]:
+        return f"refiner < {cal.NET_REFINE_PROB[net.refiner_version]}"
     if math.hypot(verdict.x - x, verdict.y - y) > POINT_TOLERANCE:
         return "refined off"
     return "blocked"

@@ -1595,19 +1595,21 @@ LEARNED = True
 #: (:mod:`.caliper_net`) ...
 NET_MIN_PROB = 0.5
 #: ... and are marks when the refiner is at least this sure, where no mark lies within
-#: NET_CLEAR px (a mark's arms or an arrow's shaft may peak too). At 0.95 the refiner took
-#: a scale tick of a real ALOKA frame (0.983) and a colour-flow edge of a real Affiniti
-#: frame (0.966) for marks; at 0.99 the tuning frames of seeds 100-299 lose 0.011-0.013
-#: recall for 0.001-0.004 precision.
-NET_REFINE_PROB = 0.99
+#: NET_CLEAR px (a mark's arms or an arrow's shaft may peak too): per refiner version
+#: (:attr:`.caliper_net.CaliperNet.refiner_version`, the weights file's), each version's
+#: probabilities being its own. Version 1: at 0.95 the refiner took a scale tick of a real
+#: ALOKA frame (0.983) and a colour-flow edge of a real Affiniti frame (0.966) for marks; at
+#: 0.99 the tuning frames of seeds 100-299 lose 0.011-0.013 recall for 0.001-0.004 precision.
+NET_REFINE_PROB: dict[int, float] = {1: 0.99, 2: 0.99}
 NET_CLEAR = 10
 #: Style of a mark only the learned finder found (it gives no shape).
 NET_STYLE = "*"
 #: A mark of the rules scored below NET_VETO_SCORE goes when the refiner gives a caliper
-#: point within its reach of the mark's point less than NET_VETO_PROB (on the tuning frames
-#: of seeds 100-299: 6 of the rules' 13 false marks went, and 1 of their 3004 true ones; a
-#: quarter of the rules' marks, 11 of the 13 false ones, score below 1).
-NET_VETO_PROB = 0.01
+#: point within its reach of the mark's point less than NET_VETO_PROB (per refiner version, as
+#: NET_REFINE_PROB). Version 1, on the tuning frames of seeds 100-299: 6 of the rules' 13
+#: false marks went, and 1 of their 3004 true ones; a quarter of the rules' marks, 11 of the
+#: 13 false ones, score below 1.
+NET_VETO_PROB: dict[int, float] = {1: 0.01, 2: 0.01}
 NET_VETO_SCORE = 1.0
 
 
@@ -1616,10 +1618,11 @@ def _net_marks(
 ) -> list[_Mark]:
     """The marks ``kept`` that the learned finder (:func:`.caliper_net.caliper_net`) does not
     veto (one scored below :data:`NET_VETO_SCORE` whose point its refiner gives less than
-    :data:`NET_VETO_PROB`), and the marks it finds in ``crop``: heat-map points at least :data:`NET_MIN_PROB`
-    probable, away from the marks ``kept`` (farther than :data:`NET_CLEAR` px and off their
-    boxes), that the refiner is at least :data:`NET_REFINE_PROB` sure of, at the refined
-    point (inside the crop, and ``inside`` when given). One refiner batch for both."""
+    :data:`NET_VETO_PROB` of its refiner's version), and the marks it finds in ``crop``:
+    heat-map points at least :data:`NET_MIN_PROB` probable, away from the marks ``kept``
+    (farther than :data:`NET_CLEAR` px and off their boxes), that the refiner is at least
+    :data:`NET_REFINE_PROB` (of its version) sure of, at the refined point (inside the crop,
+    and ``inside`` when given). One refiner batch for both."""
     from cadbusi_assets.ultrasound.caliper_net import caliper_net
 
     height, width = crop.shape[:2]
@@ -1635,6 +1638,8 @@ def _net_marks(
         return 0 <= x < width and 0 <= y < height and (inside is None or bool(inside[y, x]))
 
     net = caliper_net()
+    refine_prob = NET_REFINE_PROB[net.refiner_version]
+    veto_prob = NET_VETO_PROB[net.refiner_version]
     heat = [
         (p.x, p.y)
         for p in net.find([crop], NET_MIN_PROB)[0]
@@ -1643,14 +1648,12 @@ def _net_marks(
     doubtful = [m for m in kept if m.score < NET_VETO_SCORE]
     verdicts = net.refine(crop, heat + [(m.x, m.y) for m in doubtful])
     vetoed = {
-        id(m)
-        for m, v in zip(doubtful, verdicts[len(heat) :], strict=True)
-        if v.prob < NET_VETO_PROB
+        id(m) for m, v in zip(doubtful, verdicts[len(heat) :], strict=True) if v.prob < veto_prob
     }
     out = [m for m in kept if id(m) not in vetoed]
     found: list[_Mark] = []
     for p in verdicts[: len(heat)]:
-        if p.prob >= NET_REFINE_PROB and usable(p.x, p.y) and clear(p.x, p.y, kept + found):
+        if p.prob >= refine_prob and usable(p.x, p.y) and clear(p.x, p.y, kept + found):
             box = (p.x - arm, p.y - arm, p.x + arm, p.y + arm)
             found.append(_Mark(p.x, p.y, NET_STYLE, p.prob, box))
     return out + found

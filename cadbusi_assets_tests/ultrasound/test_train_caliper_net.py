@@ -146,3 +146,61 @@ def test_ui_samples_are_negatives_in_the_ui_graphics_of_whole_frames():
     assert all(
         np.array_equal(a, b) for a, b in zip((patches, kinds, offsets, arrows), again, strict=True)
     )
+
+
+def test_edge_samples_lie_on_box_outlines_and_the_field_of_views_border():
+    """``--sample-edges``' points lie within 1 px of the outline of a UI box on the image (a
+    Doppler, elastography or zoom box) or within 2 px (each axis) of the field of view's
+    border; the samples are negatives cut from tuning crops, the same for the same seed."""
+    import cv2
+
+    from cadbusi_demo import screens_heldout as gen
+
+    rng = np.random.default_rng(0)
+    on_boxes = 0
+    for k in range(8):
+        for family in t.FAMILIES:
+            screen = gen.render_screen(family, t.EDGE_SEED + k)
+            fov = screen.fov_mask.astype(np.uint8)
+            # up to 2 px (each axis) from a pixel of the border: inside and outside pixels in
+            # the 7x7 neighbourhood
+            near = cv2.dilate(fov, np.ones((7, 7), np.uint8)) != cv2.erode(
+                fov, np.ones((7, 7), np.uint8)
+            )
+            for x, y in t.edge_points(screen, rng):
+                outline = any(
+                    (x0 - 1 <= x <= x1 + 1 and min(abs(y - y0), abs(y - y1)) <= 1)
+                    or (y0 - 1 <= y <= y1 + 1 and min(abs(x - x0), abs(x - x1)) <= 1)
+                    for x0, y0, x1, y1 in screen.ui_boxes
+                    if fov[(y0 + y1) // 2, (x0 + x1) // 2]
+                )
+                on_boxes += outline
+                inside = 0 <= x < fov.shape[1] and 0 <= y < fov.shape[0]
+                assert outline or (inside and near[y, x]), (family, k, (x, y))
+    assert on_boxes > 0
+    patches, kinds, offsets, arrows = t.render_edge_samples(2, 0)
+    assert len(patches) > 0 and patches.shape[1:] == (t.SAMPLE, t.SAMPLE, 3)
+    assert (kinds == t.KINDS.index("edge")).all() and not offsets.any() and not arrows.any()
+    again = t.render_edge_samples(2, 0)
+    assert all(
+        np.array_equal(a, b) for a, b in zip((patches, kinds, offsets, arrows), again, strict=True)
+    )
+
+
+def test_edge_glyphs_are_ui_coloured_shapes_over_the_centre():
+    """``--edge-glyphs``: a glyph changes only pixels near the patch's centre, to one UI
+    colour; the same seed, the same glyph-drawn samples."""
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        patch = np.zeros((t.SAMPLE, t.SAMPLE, 3), np.uint8)
+        t.draw_glyph(patch, rng)
+        ys, xs = np.nonzero(patch.any(axis=2))
+        assert len(ys) > 0
+        c = t.SAMPLE // 2
+        assert np.abs(ys - c).max() <= 8 and np.abs(xs - c).max() <= 8
+        assert len({tuple(v) for v in patch[ys, xs].tolist()}) == 1
+        assert tuple(patch[ys[0], xs[0]].tolist()) in t.UI_COLOURS
+    drawn = t.render_edge_samples(2, 0, glyphs=True)
+    again = t.render_edge_samples(2, 0, glyphs=True)
+    assert len(drawn[0]) > 0
+    assert all(np.array_equal(a, b) for a, b in zip(drawn, again, strict=True))
