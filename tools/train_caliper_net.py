@@ -212,7 +212,7 @@ import argparse
 import functools
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -293,6 +293,25 @@ def weak(screen: gen.Screen) -> bool:
     )
 
 
+def _screens(
+    screens: int,
+    first: int,
+    keep: Callable[[gen.Screen], bool] | None = None,
+    progress: tuple[int, str] = (50, "screens"),
+) -> Iterator[gen.Screen]:
+    """``screens`` screens of every tuning family (seeds from ``first``, every family of a
+    seed in turn), those ``keep`` accepts; ``progress``: how often to say how far, and of
+    what."""
+    every, what = progress
+    for k in range(screens):
+        for family in FAMILIES:
+            screen = gen.render_screen(family, first + k)
+            if keep is None or keep(screen):
+                yield screen
+        if (k + 1) % every == 0:
+            print(f"rendered {k + 1}/{screens} {what} per family", flush=True)
+
+
 def _crop(screen: gen.Screen) -> tuple[np.ndarray, int, int]:
     """The screen's frame cropped as ``detect_calipers`` crops it, and the crop's origin."""
     frame = screen.frame
@@ -354,48 +373,41 @@ def render_windows(
     windows: list[np.ndarray] = []
     points: list[np.ndarray] = []
     arrows: list[bool] = []
-    for k in range(screens):
-        for family in FAMILIES:
-            screen = gen.render_screen(family, first + k)
-            if keep is not None and not keep(screen):
-                continue
-            crop, x0, y0 = _crop(screen)
-            ch, cw = crop.shape[:2]
-            if ch < WINDOW or cw < WINDOW:
-                continue
-            truth = np.array([(x - x0, y - y0) for x, y in screen.calipers], np.float32)
-            wanted: list[tuple[float, float]] = [(float(x), float(y)) for x, y in truth]
-            texts = [
-                ((t.box[0] + t.box[2]) / 2 - x0, (t.box[1] + t.box[3]) / 2 - y0)
-                for t in screen.texts
+    for screen in _screens(screens, first, keep, progress=(20, "screens")):
+        crop, x0, y0 = _crop(screen)
+        ch, cw = crop.shape[:2]
+        if ch < WINDOW or cw < WINDOW:
+            continue
+        truth = np.array([(x - x0, y - y0) for x, y in screen.calipers], np.float32)
+        wanted: list[tuple[float, float]] = [(float(x), float(y)) for x, y in truth]
+        texts = [
+            ((t.box[0] + t.box[2]) / 2 - x0, (t.box[1] + t.box[3]) / 2 - y0) for t in screen.texts
+        ]
+        texts = [(x, y) for x, y in texts if 0 <= x < cw and 0 <= y < ch]
+        for i in rng.permutation(len(texts))[:TEXT_WINDOWS]:
+            wanted.append(texts[int(i)])
+        if model is not None:
+            found = _find(model, crop)
+            false = [
+                (p.x, p.y)
+                for p in found
+                if p.prob >= MINE_PROB
+                and not any(np.hypot(p.x - tx, p.y - ty) <= 4 for tx, ty in truth)
             ]
-            texts = [(x, y) for x, y in texts if 0 <= x < cw and 0 <= y < ch]
-            for i in rng.permutation(len(texts))[:TEXT_WINDOWS]:
-                wanted.append(texts[int(i)])
-            if model is not None:
-                found = _find(model, crop)
-                false = [
-                    (p.x, p.y)
-                    for p in found
-                    if p.prob >= MINE_PROB
-                    and not any(np.hypot(p.x - tx, p.y - ty) <= 4 for tx, ty in truth)
-                ]
-                for i in rng.permutation(len(false))[:MINE_WINDOWS]:
-                    wanted.append(false[int(i)])
-                for tx, ty in truth:
-                    if not any(np.hypot(p.x - tx, p.y - ty) <= 2 for p in found if p.prob >= 0.5):
-                        wanted.append((float(tx), float(ty)))
-            origins = [o for x, y in wanted if (o := _around(rng, x, y, cw, ch)) is not None]
-            for _ in range(RANDOM_WINDOWS):
-                origins.append(
-                    (int(rng.integers(0, cw - WINDOW + 1)), int(rng.integers(0, ch - WINDOW + 1)))
-                )
-            w, p = _cut(crop, truth, origins)
-            windows += w
-            points += p
-            arrows += [screen.caliper_style.startswith("arrow")] * len(w)
-        if (k + 1) % 20 == 0:
-            print(f"rendered {k + 1}/{screens} screens per family", flush=True)
+            for i in rng.permutation(len(false))[:MINE_WINDOWS]:
+                wanted.append(false[int(i)])
+            for tx, ty in truth:
+                if not any(np.hypot(p.x - tx, p.y - ty) <= 2 for p in found if p.prob >= 0.5):
+                    wanted.append((float(tx), float(ty)))
+        origins = [o for x, y in wanted if (o := _around(rng, x, y, cw, ch)) is not None]
+        for _ in range(RANDOM_WINDOWS):
+            origins.append(
+                (int(rng.integers(0, cw - WINDOW + 1)), int(rng.integers(0, ch - WINDOW + 1)))
+            )
+        w, p = _cut(crop, truth, origins)
+        windows += w
+        points += p
+        arrows += [screen.caliper_style.startswith("arrow")] * len(w)
     return np.stack(windows), np.stack(points), np.array(arrows, bool)
 
 
@@ -411,46 +423,42 @@ def render_ui(
     windows: list[np.ndarray] = []
     points: list[np.ndarray] = []
     negatives: list[np.ndarray] = []
-    for k in range(screens):
-        for family in FAMILIES:
-            screen = gen.render_screen(family, first + k)
-            crop, x0, y0 = _crop(screen)
-            ch, cw = crop.shape[:2]
-            if ch < WINDOW or cw < WINDOW:
-                continue
-            boxes = [
-                (max(0, bx0 - x0), max(0, by0 - y0), min(cw - 1, bx1 - x0), min(ch - 1, by1 - y0))
-                for bx0, by0, bx1, by1 in screen.ui_boxes
+    for screen in _screens(screens, first, progress=(50, "UI screens")):
+        crop, x0, y0 = _crop(screen)
+        ch, cw = crop.shape[:2]
+        if ch < WINDOW or cw < WINDOW:
+            continue
+        boxes = [
+            (max(0, bx0 - x0), max(0, by0 - y0), min(cw - 1, bx1 - x0), min(ch - 1, by1 - y0))
+            for bx0, by0, bx1, by1 in screen.ui_boxes
+        ]
+        boxes = [b for b in boxes if b[0] <= b[2] and b[1] <= b[3]]
+        if not boxes:
+            continue
+        truth = np.array([(x - x0, y - y0) for x, y in screen.calipers], np.float32)
+        origins = []
+        for _ in range(UI_WINDOWS):
+            bx0, by0, bx1, by1 = boxes[int(rng.integers(len(boxes)))]
+            x, y = int(rng.integers(bx0, bx1 + 1)), int(rng.integers(by0, by1 + 1))
+            if (o := _around(rng, x, y, cw, ch)) is not None:
+                origins.append(o)
+        w, p = _cut(crop, truth, origins)
+        for ox, oy in origins:
+            inside = [
+                (bx0 - ox, by0 - oy, bx1 - ox, by1 - oy)
+                for bx0, by0, bx1, by1 in boxes
+                if bx1 >= ox and bx0 < ox + WINDOW and by1 >= oy and by0 < oy + WINDOW
             ]
-            boxes = [b for b in boxes if b[0] <= b[2] and b[1] <= b[3]]
-            if not boxes:
-                continue
-            truth = np.array([(x - x0, y - y0) for x, y in screen.calipers], np.float32)
-            origins = []
-            for _ in range(UI_WINDOWS):
-                bx0, by0, bx1, by1 = boxes[int(rng.integers(len(boxes)))]
-                x, y = int(rng.integers(bx0, bx1 + 1)), int(rng.integers(by0, by1 + 1))
-                if (o := _around(rng, x, y, cw, ch)) is not None:
-                    origins.append(o)
-            w, p = _cut(crop, truth, origins)
-            for ox, oy in origins:
-                inside = [
-                    (bx0 - ox, by0 - oy, bx1 - ox, by1 - oy)
-                    for bx0, by0, bx1, by1 in boxes
-                    if bx1 >= ox and bx0 < ox + WINDOW and by1 >= oy and by0 < oy + WINDOW
-                ]
-                n = np.full((MAX_POINTS, 2), -1.0, np.float32)
-                for j in range(MAX_POINTS):
-                    a0, b0, a1, b1 = inside[int(rng.integers(len(inside)))]
-                    n[j] = (
-                        rng.integers(max(0, a0), min(WINDOW - 1, a1) + 1),
-                        rng.integers(max(0, b0), min(WINDOW - 1, b1) + 1),
-                    )
-                negatives.append(n)
-            windows += w
-            points += p
-        if (k + 1) % 50 == 0:
-            print(f"rendered {k + 1}/{screens} UI screens per family", flush=True)
+            n = np.full((MAX_POINTS, 2), -1.0, np.float32)
+            for j in range(MAX_POINTS):
+                a0, b0, a1, b1 = inside[int(rng.integers(len(inside)))]
+                n[j] = (
+                    rng.integers(max(0, a0), min(WINDOW - 1, a1) + 1),
+                    rng.integers(max(0, b0), min(WINDOW - 1, b1) + 1),
+                )
+            negatives.append(n)
+        windows += w
+        points += p
     return np.stack(windows), np.stack(points), np.stack(negatives)
 
 
@@ -479,57 +487,51 @@ def render_samples(
     kinds: list[int] = []
     offsets: list[tuple[float, float]] = []
     arrows: list[bool] = []
-    for k in range(screens):
-        for family in FAMILIES:
-            screen = gen.render_screen(family, first + k)
-            if keep is not None and not keep(screen):
-                continue
-            crop, x0, y0 = _crop(screen)
-            ch, cw = crop.shape[:2]
-            truth = [(float(x - x0), float(y - y0)) for x, y in screen.calipers]
+    for screen in _screens(screens, first, keep, progress=(50, "sample screens")):
+        crop, x0, y0 = _crop(screen)
+        ch, cw = crop.shape[:2]
+        truth = [(float(x - x0), float(y - y0)) for x, y in screen.calipers]
 
-            def away(x: float, y: float) -> bool:
-                return all(np.hypot(x - tx, y - ty) > REFINE_AWAY for tx, ty in truth)  # noqa: B023
+        def away(x: float, y: float) -> bool:
+            return all(np.hypot(x - tx, y - ty) > REFINE_AWAY for tx, ty in truth)  # noqa: B023
 
-            centres: list[tuple[int, int, int, tuple[float, float]]] = []
-            for tx, ty in truth:
-                cx, cy = round(tx), round(ty)
-                centres.append((cx, cy, KINDS.index("point"), (tx - cx, ty - cy)))
-            hard = [(p.x, p.y) for p in _find(coarse, crop) if away(p.x, p.y)]
-            for i in rng.permutation(len(hard))[:SAMPLE_HARD]:
-                centres.append((*hard[int(i)], KINDS.index("heat"), (0.0, 0.0)))
-            boxes = [
-                (max(0, bx0 - x0), max(0, by0 - y0), min(cw - 1, bx1 - x0), min(ch - 1, by1 - y0))
-                for bx0, by0, bx1, by1 in screen.ui_boxes
-            ]
-            boxes = [b for b in boxes if b[0] <= b[2] and b[1] <= b[3]]
-            for _ in range(SAMPLE_UI if boxes else 0):
-                bx0, by0, bx1, by1 = boxes[int(rng.integers(len(boxes)))]
-                ux, uy = int(rng.integers(bx0, bx1 + 1)), int(rng.integers(by0, by1 + 1))
-                if away(ux, uy):
-                    centres.append((ux, uy, KINDS.index("ui"), (0.0, 0.0)))
-            texts = [
-                (round((t.box[0] + t.box[2]) / 2 - x0), round((t.box[1] + t.box[3]) / 2 - y0))
-                for t in screen.texts
-            ]
-            texts = [(x, y) for x, y in texts if 0 <= x < cw and 0 <= y < ch and away(x, y)]
-            for i in rng.permutation(len(texts))[:TEXT_WINDOWS]:
-                centres.append((*texts[int(i)], KINDS.index("other"), (0.0, 0.0)))
-            for _ in range(RANDOM_WINDOWS):
-                rx, ry = int(rng.integers(0, cw)), int(rng.integers(0, ch))
-                if away(rx, ry):
-                    centres.append((rx, ry, KINDS.index("other"), (0.0, 0.0)))
-            rgb = cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB) if crop.ndim == 2 else crop
-            padded = cv2.copyMakeBorder(rgb, half, half, half, half, cv2.BORDER_CONSTANT, value=0)
-            for cx, cy, kind, offset in centres:
-                if not (0 <= cx < cw and 0 <= cy < ch):
-                    continue  # a point off the crop (as detect_calipers never refines)
-                out.append(padded[cy : cy + SAMPLE, cx : cx + SAMPLE].copy())
-                kinds.append(kind)
-                offsets.append(offset)
-                arrows.append(screen.caliper_style.startswith("arrow"))
-        if (k + 1) % 50 == 0:
-            print(f"rendered {k + 1}/{screens} sample screens per family", flush=True)
+        centres: list[tuple[int, int, int, tuple[float, float]]] = []
+        for tx, ty in truth:
+            cx, cy = round(tx), round(ty)
+            centres.append((cx, cy, KINDS.index("point"), (tx - cx, ty - cy)))
+        hard = [(p.x, p.y) for p in _find(coarse, crop) if away(p.x, p.y)]
+        for i in rng.permutation(len(hard))[:SAMPLE_HARD]:
+            centres.append((*hard[int(i)], KINDS.index("heat"), (0.0, 0.0)))
+        boxes = [
+            (max(0, bx0 - x0), max(0, by0 - y0), min(cw - 1, bx1 - x0), min(ch - 1, by1 - y0))
+            for bx0, by0, bx1, by1 in screen.ui_boxes
+        ]
+        boxes = [b for b in boxes if b[0] <= b[2] and b[1] <= b[3]]
+        for _ in range(SAMPLE_UI if boxes else 0):
+            bx0, by0, bx1, by1 = boxes[int(rng.integers(len(boxes)))]
+            ux, uy = int(rng.integers(bx0, bx1 + 1)), int(rng.integers(by0, by1 + 1))
+            if away(ux, uy):
+                centres.append((ux, uy, KINDS.index("ui"), (0.0, 0.0)))
+        texts = [
+            (round((t.box[0] + t.box[2]) / 2 - x0), round((t.box[1] + t.box[3]) / 2 - y0))
+            for t in screen.texts
+        ]
+        texts = [(x, y) for x, y in texts if 0 <= x < cw and 0 <= y < ch and away(x, y)]
+        for i in rng.permutation(len(texts))[:TEXT_WINDOWS]:
+            centres.append((*texts[int(i)], KINDS.index("other"), (0.0, 0.0)))
+        for _ in range(RANDOM_WINDOWS):
+            rx, ry = int(rng.integers(0, cw)), int(rng.integers(0, ch))
+            if away(rx, ry):
+                centres.append((rx, ry, KINDS.index("other"), (0.0, 0.0)))
+        rgb = cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB) if crop.ndim == 2 else crop
+        padded = cv2.copyMakeBorder(rgb, half, half, half, half, cv2.BORDER_CONSTANT, value=0)
+        for cx, cy, kind, offset in centres:
+            if not (0 <= cx < cw and 0 <= cy < ch):
+                continue  # a point off the crop (as detect_calipers never refines)
+            out.append(padded[cy : cy + SAMPLE, cx : cx + SAMPLE].copy())
+            kinds.append(kind)
+            offsets.append(offset)
+            arrows.append(screen.caliper_style.startswith("arrow"))
     return (
         np.stack(out),
         np.array(kinds, np.int8),
@@ -549,23 +551,17 @@ def render_ui_samples(
     rng = np.random.default_rng(seed)
     half = SAMPLE // 2
     out: list[np.ndarray] = []
-    for k in range(screens):
-        for family in FAMILIES:
-            screen = gen.render_screen(family, first + k)
-            frame = screen.frame
-            rgb = cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB) if frame.ndim == 2 else frame
-            padded = cv2.copyMakeBorder(rgb, half, half, half, half, cv2.BORDER_CONSTANT, value=0)
-            boxes = list(screen.ui_boxes)
-            for i in rng.permutation(len(boxes))[:SAMPLE_UI]:
-                bx0, by0, bx1, by1 = boxes[int(i)]
-                x, y = int(rng.integers(bx0, bx1 + 1)), int(rng.integers(by0, by1 + 1))
-                inside = 0 <= x < rgb.shape[1] and 0 <= y < rgb.shape[0]
-                if inside and all(
-                    np.hypot(x - tx, y - ty) > REFINE_AWAY for tx, ty in screen.calipers
-                ):
-                    out.append(padded[y : y + SAMPLE, x : x + SAMPLE].copy())
-        if (k + 1) % 100 == 0:
-            print(f"rendered {k + 1}/{screens} UI sample screens per family", flush=True)
+    for screen in _screens(screens, first, progress=(100, "UI sample screens")):
+        frame = screen.frame
+        rgb = cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB) if frame.ndim == 2 else frame
+        padded = cv2.copyMakeBorder(rgb, half, half, half, half, cv2.BORDER_CONSTANT, value=0)
+        boxes = list(screen.ui_boxes)
+        for i in rng.permutation(len(boxes))[:SAMPLE_UI]:
+            bx0, by0, bx1, by1 = boxes[int(i)]
+            x, y = int(rng.integers(bx0, bx1 + 1)), int(rng.integers(by0, by1 + 1))
+            inside = 0 <= x < rgb.shape[1] and 0 <= y < rgb.shape[0]
+            if inside and all(np.hypot(x - tx, y - ty) > REFINE_AWAY for tx, ty in screen.calipers):
+                out.append(padded[y : y + SAMPLE, x : x + SAMPLE].copy())
     n = len(out)
     return (
         np.stack(out),
@@ -636,25 +632,21 @@ def render_edge_samples(
     rng = np.random.default_rng(seed)
     half = SAMPLE // 2
     out: list[np.ndarray] = []
-    for k in range(screens):
-        for family in FAMILIES:
-            screen = gen.render_screen(family, first + k)
-            crop, x0, y0 = _crop(screen)
-            ch, cw = crop.shape[:2]
-            truth = [(x - x0, y - y0) for x, y in screen.calipers]
-            centres = edge_points(screen, rng)
-            rgb = cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB) if crop.ndim == 2 else crop
-            padded = cv2.copyMakeBorder(rgb, half, half, half, half, cv2.BORDER_CONSTANT, value=0)
-            for x, y in centres:
-                cx, cy = x - x0, y - y0
-                if not (0 <= cx < cw and 0 <= cy < ch):
-                    continue  # off the crop (as detect_calipers never refines)
-                if all(np.hypot(cx - tx, cy - ty) > REFINE_AWAY for tx, ty in truth):
-                    out.append(padded[cy : cy + SAMPLE, cx : cx + SAMPLE].copy())
-                    if glyphs and rng.random() < 0.5:
-                        draw_glyph(out[-1], rng)
-        if (k + 1) % 100 == 0:
-            print(f"rendered {k + 1}/{screens} edge sample screens per family", flush=True)
+    for screen in _screens(screens, first, progress=(100, "edge sample screens")):
+        crop, x0, y0 = _crop(screen)
+        ch, cw = crop.shape[:2]
+        truth = [(x - x0, y - y0) for x, y in screen.calipers]
+        centres = edge_points(screen, rng)
+        rgb = cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB) if crop.ndim == 2 else crop
+        padded = cv2.copyMakeBorder(rgb, half, half, half, half, cv2.BORDER_CONSTANT, value=0)
+        for x, y in centres:
+            cx, cy = x - x0, y - y0
+            if not (0 <= cx < cw and 0 <= cy < ch):
+                continue  # off the crop (as detect_calipers never refines)
+            if all(np.hypot(cx - tx, cy - ty) > REFINE_AWAY for tx, ty in truth):
+                out.append(padded[cy : cy + SAMPLE, cx : cx + SAMPLE].copy())
+                if glyphs and rng.random() < 0.5:
+                    draw_glyph(out[-1], rng)
     n = len(out)
     return (
         np.stack(out) if out else np.zeros((0, SAMPLE, SAMPLE, 3), np.uint8),
@@ -662,6 +654,43 @@ def render_edge_samples(
         np.zeros((n, 2), np.float32),
         np.zeros(n, bool),
     )
+
+
+def _refiner_loss(out: Any, y: Any, target: Any) -> tuple[Any, Any, Any]:
+    """A refiner batch's classification loss, summed offset loss (caliper points only) and
+    their total (the offset loss per caliper point)."""
+    import torch.nn.functional as F
+
+    cls = F.binary_cross_entropy_with_logits(out[:, 0], y)
+    reg = (F.smooth_l1_loss(out[:, 1:], target, reduction="none", beta=0.05).sum(1) * y).sum()
+    return cls, reg, cls + reg / y.sum().clamp(min=1.0)
+
+
+def _refiner_step(
+    loss: Any,
+    cls: Any,
+    reg: Any,
+    y: Any,
+    optimiser: Any,
+    schedule: Any,
+    progress: tuple[int, int, float],
+    what: str,
+) -> None:
+    """One optimisation step of a refiner (stopped on a loss that is not a number), its
+    progress printed every 500 steps (``progress``: step, steps, start time)."""
+    step, steps, start = progress
+    _finite(loss, "refiner", step)
+    optimiser.zero_grad()
+    loss.backward()
+    optimiser.step()
+    schedule.step()
+    if (step + 1) % 500 == 0:
+        print(
+            f"{what} step {step + 1}/{steps} cls {float(cls.detach()):.4f} "
+            f"reg {float(reg.detach()) / max(1.0, float(y.sum())):.4f} "
+            f"{time.time() - start:.0f}s",
+            flush=True,
+        )
 
 
 def _finite(loss: Any, what: str, step: int) -> None:
@@ -708,7 +737,6 @@ def train_refiner_v2(
     the field of view's border (:data:`EDGE_SHARE`, when the samples hold any:
     :func:`render_edge_samples`) and texts or anywhere (negatives shifted up to 1 px)."""
     import torch
-    import torch.nn.functional as F
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -758,21 +786,8 @@ def train_refiner_v2(
         y = torch.tensor(labels, device=device)
         target = torch.tensor(targets_, dtype=torch.float32, device=device)
         out = model(xb)
-        cls = F.binary_cross_entropy_with_logits(out[:, 0], y)
-        reg = (F.smooth_l1_loss(out[:, 1:], target, reduction="none", beta=0.05).sum(1) * y).sum()
-        loss = cls + reg / y.sum().clamp(min=1.0)
-        _finite(loss, "refiner", step)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-        if (step + 1) % 500 == 0:
-            print(
-                f"refiner v2 step {step + 1}/{steps} cls {float(cls.detach()):.4f} "
-                f"reg {float(reg.detach()) / max(1.0, float(y.sum())):.4f} "
-                f"{time.time() - start:.0f}s",
-                flush=True,
-            )
+        cls, reg, loss = _refiner_loss(out, y, target)
+        _refiner_step(loss, cls, reg, y, optimiser, schedule, (step, steps, start), "refiner v2")
     return model.eval()
 
 
@@ -901,7 +916,6 @@ def train_refiner(
     import copy
 
     import torch
-    import torch.nn.functional as F
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -986,9 +1000,7 @@ def train_refiner(
         y = torch.tensor(labels, device=device)
         target = torch.tensor(offsets, dtype=torch.float32, device=device)
         out = model(x)
-        cls = F.binary_cross_entropy_with_logits(out[:, 0], y)
-        reg = (F.smooth_l1_loss(out[:, 1:], target, reduction="none", beta=0.05).sum(1) * y).sum()
-        loss = cls + reg / y.sum().clamp(min=1.0)
+        cls, reg, loss = _refiner_loss(out, y, target)
         if teacher is not None and distill:
             with torch.no_grad():
                 said = teacher(x)[:, 0]
@@ -1003,18 +1015,7 @@ def train_refiner(
                 ((p - q) ** 2).sum()
                 for p, q in zip(model.parameters(), teacher_weights, strict=True)
             )
-        _finite(loss, "refiner", step)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-        if (step + 1) % 500 == 0:
-            print(
-                f"refiner step {step + 1}/{steps} cls {float(cls.detach()):.4f} "
-                f"reg {float(reg.detach()) / max(1.0, float(y.sum())):.4f} "
-                f"{time.time() - start:.0f}s",
-                flush=True,
-            )
+        _refiner_step(loss, cls, reg, y, optimiser, schedule, (step, steps, start), "refiner")
     return model.eval()
 
 
