@@ -1065,6 +1065,25 @@ def _save(model: Any, refiner: Any, version: int, out: Path) -> None:
     torch.save(state, out)
 
 
+def combine_version_3(judge: dict[str, Any], place: dict[str, Any]) -> dict[str, Any]:
+    """A version 3 weights file (state dict) from a version 2 file ``judge`` (its heat map and
+    its refiner, whose verdict counts) and a version 1 file ``place`` (its refiner, whose offsets
+    place the points: the ``refine_place.*`` entries). No training."""
+    import torch
+
+    if caliper_net.refiner_version(judge) != 2 or caliper_net.refiner_version(place) != 1:
+        raise ValueError(
+            "version 3 combines a version 2 refiner's verdict and a version 1's offsets"
+        )
+    state = {k: v for k, v in judge.items() if k.startswith(("coarse.", "refine."))}
+    prefix = caliper_net.PLACE_PREFIX
+    state.update(
+        {prefix + k[len("refine.") :]: v for k, v in place.items() if k.startswith("refine.")}
+    )
+    state[caliper_net.VERSION_KEY] = torch.tensor(3)
+    return state
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--screens", type=int, default=360, help="screens per family")
@@ -1110,7 +1129,7 @@ def main() -> None:
         "--refiner-version",
         type=int,
         default=1,
-        choices=caliper_net.REFINER_VERSIONS,
+        choices=(1, 2),
         help="2: a new refiner that sees the patch's context too, trained on render_samples "
         "(with --coarse only; the heat map kept as it is)",
     )
@@ -1146,9 +1165,24 @@ def main() -> None:
         action="store_true",
         help="--sample-edges: draw UI glyphs (focus markers, depth ticks) over half of them",
     )
+    parser.add_argument(
+        "--combine",
+        type=Path,
+        nargs=2,
+        metavar=("JUDGE", "PLACE"),
+        default=None,
+        help="no training: write to --out a version 3 file, JUDGE's heat map and version 2 "
+        "refiner (the verdict) with PLACE's version 1 refiner (the offsets)",
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
     import torch
+
+    if args.combine is not None:
+        judge, place = (torch.load(p, map_location="cpu", weights_only=True) for p in args.combine)
+        torch.save(combine_version_3(judge, place), args.out)
+        print(f"wrote {args.out} ({args.out.stat().st_size} bytes)")
+        return
 
     torch.set_num_threads(1)
     start = time.time()

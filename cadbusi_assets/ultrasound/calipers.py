@@ -1600,7 +1600,9 @@ NET_MIN_PROB = 0.5
 #: probabilities being its own. Version 1: at 0.95 the refiner took a scale tick of a real
 #: ALOKA frame (0.983) and a colour-flow edge of a real Affiniti frame (0.966) for marks; at
 #: 0.99 the tuning frames of seeds 100-299 lose 0.011-0.013 recall for 0.001-0.004 precision.
-NET_REFINE_PROB: dict[int, float] = {1: 0.99, 2: 0.99}
+#: Version 3 (a version 2 verdict, version 1 offsets): 0.97, the lowest with precision >= 0.995
+#: on both tuning groups of ``tools/train_caliper_net.py``'s replay (V3 = V2f + W).
+NET_REFINE_PROB: dict[int, float] = {1: 0.99, 2: 0.99, 3: 0.97}
 NET_CLEAR = 10
 #: Style of a mark only the learned finder found (it gives no shape).
 NET_STYLE = "*"
@@ -1609,7 +1611,7 @@ NET_STYLE = "*"
 #: NET_REFINE_PROB). Version 1, on the tuning frames of seeds 100-299: 6 of the rules' 13
 #: false marks went, and 1 of their 3004 true ones; a quarter of the rules' marks, 11 of the
 #: 13 false ones, score below 1.
-NET_VETO_PROB: dict[int, float] = {1: 0.01, 2: 0.01}
+NET_VETO_PROB: dict[int, float] = {1: 0.01, 2: 0.01, 3: 0.01}
 NET_VETO_SCORE = 1.0
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from cadbusi_assets.ultrasound import calipers
 from cadbusi_assets.ultrasound.caliper_net import (
+    PLACE_PREFIX,
     STRIDE,
     WEIGHTS,
     CaliperNet,
@@ -258,5 +259,43 @@ def test_weights_of_another_refiner_architecture_are_refused():
         CaliperNet({**state(1), VERSION_KEY: torch.tensor(2)})
     with pytest.raises(ValueError, match="do not fit a version 1 refiner"):
         CaliperNet(state(2))
-    with pytest.raises(ValueError, match="version 3 is unknown"):
-        CaliperNet({**state(1), VERSION_KEY: torch.tensor(3)})
+    with pytest.raises(ValueError, match="version 4 is unknown"):
+        CaliperNet({**state(1), VERSION_KEY: torch.tensor(4)})
+    place = {f"{PLACE_PREFIX}{k}": v for k, v in state(1).items() if k.startswith("refine.")}
+    place = {k.replace(f"{PLACE_PREFIX}refine.", PLACE_PREFIX): v for k, v in place.items()}
+    three = {**state(3), **place, VERSION_KEY: torch.tensor(3)}
+    assert CaliperNet(three).refiner_version == 3
+    with pytest.raises(ValueError, match="do not fit the version 1 refiner that places"):
+        CaliperNet({**state(3), VERSION_KEY: torch.tensor(3)})  # no placing refiner
+    with pytest.raises(ValueError, match="belong to a version 3 refiner, not version 2"):
+        CaliperNet({**state(2), **place, VERSION_KEY: torch.tensor(2)})
+
+
+def test_version_3_takes_the_verdict_of_its_version_2_refiner_and_the_offsets_of_its_version_1():
+    """A version 3 file's points: the probabilities of the same file's ``refine.*`` entries read
+    as a version 2 refiner, the offsets of its ``refine_place.*`` entries as a version 1 one."""
+    import torch
+
+    from cadbusi_assets.ultrasound.caliper_net import VERSION_KEY, build_refiner, packaged_state
+
+    coarse = {k: v for k, v in packaged_state(WEIGHTS).items() if k.startswith("coarse.")}
+    torch.manual_seed(3)
+    judge = {f"refine.{k}": v.half() for k, v in build_refiner(2).state_dict().items()}
+    placer = {k: v.half() for k, v in build_refiner(1).state_dict().items()}
+    two = CaliperNet({**coarse, **judge, VERSION_KEY: torch.tensor(2)})
+    one = CaliperNet({**coarse, **{f"refine.{k}": v for k, v in placer.items()}})
+    three = CaliperNet(
+        {
+            **coarse,
+            **judge,
+            **{f"{PLACE_PREFIX}{k}": v for k, v in placer.items()},
+            VERSION_KEY: torch.tensor(3),
+        }
+    )
+    screen = render_screen(*next(iter(RESCUED)))
+    crop = np.ascontiguousarray(screen.frame[100:300, 100:300])
+    centres = [(40, 50), (100, 100), (160, 30), (5, 190)]
+    got = three.refine(crop, centres)
+    assert [p.prob for p in got] == [p.prob for p in two.refine(crop, centres)]
+    assert [(p.x, p.y) for p in got] == [(p.x, p.y) for p in one.refine(crop, centres)]
+    assert [(p.x, p.y) for p in got] != [(p.x, p.y) for p in two.refine(crop, centres)]
