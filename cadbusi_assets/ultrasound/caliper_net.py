@@ -25,9 +25,11 @@ positives; before, 3-4 px into the arrow's head), crosses within 2 px.
 
 Both are trained by ``tools/train_caliper_net.py`` on screens of the generator's *tuning*
 families (:data:`cadbusi_demo.screens_heldout.TUNING_FAMILIES`) and the demo style, never on
-the held-out ones; :data:`WEIGHTS` (float16, 0.12 MB) holds both (``coarse.*``,
-``refine.*``). Deterministic: fixed seeds; inference in float32 on one CPU thread (same crop,
-same points) unless CUDA is present (then on the GPU, crops of one size in one batch, the
+the held-out ones; :data:`WEIGHTS` (float16, 0.22 MB) holds the heat map (``coarse.*``)
+and a version 3 refiner: a version 2 one that decides (``refine.*``) and a version 1 one that
+places (``refine_place.*``), ``detect_calipers`` taking a point either is sure of
+(``calipers.NET_REFINE_PROB``, ``NET_PLACE_PROB``). Deterministic: fixed seeds; inference
+in float32 on one CPU thread (same crop, same points) unless CUDA is present (then on the GPU, crops of one size in one batch, the
 refiner's patches in one batch). A crop is searched on its own 4-px grid: the same frame
 cropped at another origin may give other points.
 """

@@ -138,7 +138,8 @@ def test_a_sure_mark_of_the_rules_is_never_vetoed(monkeypatch):
 def test_the_thresholds_are_those_of_the_weights_refiner_version(monkeypatch):
     """:data:`~.calipers.NET_REFINE_PROB` and :data:`~.calipers.NET_VETO_PROB` are read for
     the refiner version of the weights in use: the other version's thresholds change nothing,
-    its own take the rescued marks (nothing is sure enough) or keep the vetoed one."""
+    its own take the rescued marks (nothing is sure enough) or keep the vetoed one (version 3:
+    with :data:`~.calipers.NET_PLACE_PROB`)."""
     version = caliper_net().refiner_version
     other = next(v for v in calipers.NET_REFINE_PROB if v != version)
     (family, seed), missed = next(iter(RESCUED.items()))
@@ -151,6 +152,8 @@ def test_the_thresholds_are_those_of_the_weights_refiner_version(monkeypatch):
     assert _detect(vetoed_family, vetoed_seed, learned=True) == kept
     monkeypatch.setitem(calipers.NET_REFINE_PROB, version, 1.01)
     monkeypatch.setitem(calipers.NET_VETO_PROB, version, 0.0)
+    if version == 3:  # its placing refiner's own threshold too
+        monkeypatch.setattr(calipers, "NET_PLACE_PROB", 1.01)
     without = _detect(family, seed, learned=True)
     assert all(nearest(point, without) > 5.0 for point in missed), (family, seed, without)
     assert vetoed in _detect(vetoed_family, vetoed_seed, learned=True)
