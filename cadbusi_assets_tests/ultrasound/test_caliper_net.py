@@ -302,3 +302,21 @@ def test_version_3_takes_the_verdict_of_its_version_2_refiner_and_the_offsets_of
     assert [p.prob for p in got] == [p.prob for p in two.refine(crop, centres)]
     assert [(p.x, p.y) for p in got] == [(p.x, p.y) for p in one.refine(crop, centres)]
     assert [(p.x, p.y) for p in got] != [(p.x, p.y) for p in two.refine(crop, centres)]
+
+
+def test_version_3_takes_a_point_either_of_its_refiners_is_sure_of(monkeypatch):
+    """The committed weights are version 3: a heat-map point is a mark when its version 2
+    refiner is at least ``NET_REFINE_PROB[3]`` sure (philips_epiq 5's mark at (619, 428), which
+    the version 1 refiner doubts) or its version 1 refiner at least ``NET_PLACE_PROB`` (ge_voluson
+    278's small green 'x' at (636, 301), which the version 2 refiner doubts)."""
+    assert caliper_net().refiner_version == 3
+    judged, placed = ("philips_epiq", 5, (619, 428)), ("ge_voluson", 278, (636, 301))
+    for family, seed, point in (judged, placed):
+        assert nearest(point, _detect(family, seed, learned=True)) <= 2.0, (family, seed)
+    with monkeypatch.context() as patch:
+        patch.setattr(calipers, "NET_PLACE_PROB", 1.01)
+        assert nearest(judged[2], _detect(*judged[:2], learned=True)) <= 2.0
+        assert nearest(placed[2], _detect(*placed[:2], learned=True)) > 5.0
+    monkeypatch.setitem(calipers.NET_REFINE_PROB, 3, 1.01)
+    assert nearest(judged[2], _detect(*judged[:2], learned=True)) > 5.0
+    assert nearest(placed[2], _detect(*placed[:2], learned=True)) <= 2.0
