@@ -25,9 +25,11 @@ positives; before, 3-4 px into the arrow's head), crosses within 2 px.
 
 Both are trained by ``tools/train_caliper_net.py`` on screens of the generator's *tuning*
 families (:data:`cadbusi_demo.screens_heldout.TUNING_FAMILIES`) and the demo style, never on
-the held-out ones; :data:`WEIGHTS` (float16, 0.12 MB) holds both (``coarse.*``,
-``refine.*``). Deterministic: fixed seeds; inference in float32 on one CPU thread (same crop,
-same points) unless CUDA is present (then on the GPU, crops of one size in one batch, the
+the held-out ones; :data:`WEIGHTS` (float16, 0.22 MB) holds the heat map (``coarse.*``)
+and a version 3 refiner: a version 2 one that decides (``refine.*``) and a version 1 one that
+places (``refine_place.*``), ``detect_calipers`` taking a point either is sure of
+(``calipers.NET_REFINE_PROB``, ``NET_PLACE_PROB``). Deterministic: fixed seeds; inference
+in float32 on one CPU thread (same crop, same points) unless CUDA is present (then on the GPU, crops of one size in one batch, the
 refiner's patches in one batch). A crop is searched on its own 4-px grid: the same frame
 cropped at another origin may give other points.
 """
@@ -56,20 +58,26 @@ REACH = 6
 #: Refiner version 2 also sees the CONTEXT px around the point at half resolution (the
 #: mean of each 2x2 block: CONTEXT // 2 px a side, as many as the PATCH px patch).
 CONTEXT = 64
-#: The refiner versions this code knows: 1 (the PATCH px patch, RGB) and 2 (the patch and
-#: its CONTEXT at half resolution, 6 channels). A weights file names its refiner's version in
+#: The refiner versions this code knows: 1 (the PATCH px patch, RGB), 2 (the patch and
+#: its CONTEXT at half resolution, 6 channels) and 3 (a version 2 refiner's verdict, the
+#: ``refine.*`` entries, with a version 1 refiner's offsets, the :data:`PLACE_PREFIX`
+#: entries: both run on each point). A weights file names its refiner's version in
 #: :data:`VERSION_KEY` (absent: 1).
-REFINER_VERSIONS = (1, 2)
+REFINER_VERSIONS = (1, 2, 3)
 VERSION_KEY = "refiner_version"
+#: Version 3: the prefix of the placing (version 1) refiner's entries.
+PLACE_PREFIX = "refine_place."
 
 
 @dataclass(frozen=True)
 class NetPoint:
-    """A found point: crop ``(x, y)`` and the probability of its cell."""
+    """A found point: crop ``(x, y)`` and the probability of its cell (refined: the
+    refiner's; version 3: its version 2 refiner's, ``placer_prob`` its version 1 one's)."""
 
     x: int
     y: int
     prob: float
+    placer_prob: float | None = None
 
 
 def _net() -> Any:
@@ -113,10 +121,16 @@ def _channels(version: int) -> int:
     return 3 if version == 1 else 6
 
 
+def _judge_version(version: int) -> int:
+    """The version of the refiner whose verdict (and, but for version 3, offsets) counts."""
+    _channels(version)
+    return 2 if version == 3 else version
+
+
 def _refiner(version: int = 1) -> Any:
     from torch import nn
 
-    channels = _channels(version)
+    channels = _channels(_judge_version(version))
 
     class RefineNet(nn.Module):
         """Patches (N, C, PATCH, PATCH) in [0, 1] centred on a heat-map point (C = 3: the RGB
@@ -157,7 +171,7 @@ def patches(crop: np.ndarray, centres: list[tuple[int, int]], version: int = 1) 
     pixels around each centre (the centre at row and column PATCH // 2), zeros beyond the
     crop; version 2 adds (channels 3-5) the CONTEXT px around the centre (the centre at row
     and column CONTEXT // 2) at half resolution, the mean of each 2x2 block."""
-    side = PATCH if _channels(version) == 3 else CONTEXT
+    side = PATCH if _channels(_judge_version(version)) == 3 else CONTEXT
     rgb = cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB) if crop.ndim == 2 else crop
     height, width = rgb.shape[:2]
     out = np.zeros((len(centres), side, side, 3), np.uint8)
@@ -253,10 +267,34 @@ class CaliperNet:
                 f"{self.refiner_version} refiner (the file's {VERSION_KEY!r}; absent: 1)"
             ) from error
         self.refiner.eval()
+        #: Version 3: the version 1 refiner that places the points (None: the refiner does).
+        self.placer: Any = None
+        place = {
+            k[len(PLACE_PREFIX) :]: v.float()
+            for k, v in state.items()
+            if k.startswith(PLACE_PREFIX)
+        }
+        if self.refiner_version == 3:
+            self.placer = _refiner(1)
+            try:
+                self.placer.load_state_dict(place)
+            except RuntimeError as error:
+                raise ValueError(
+                    f"caliper net weights: the {PLACE_PREFIX}* entries do not fit the version 1 "
+                    f"refiner that places a version 3 refiner's points"
+                ) from error
+            self.placer.eval()
+        elif place:
+            raise ValueError(
+                f"caliper net weights: {PLACE_PREFIX}* entries belong to a version 3 refiner, "
+                f"not version {self.refiner_version} (the file's {VERSION_KEY!r}; absent: 1)"
+            )
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         # channels-last activations: about half the CPU time of NCHW for these few channels
         self.model.to(self.device, memory_format=torch.channels_last)
         self.refiner.to(self.device, memory_format=torch.channels_last)
+        if self.placer is not None:
+            self.placer.to(self.device, memory_format=torch.channels_last)
         self._lock = threading.Lock()
 
     def outputs(self, crops: list[np.ndarray]) -> list[np.ndarray]:
@@ -308,7 +346,8 @@ class CaliperNet:
 
     def refine(self, crop: np.ndarray, points: list[tuple[int, int]]) -> list[NetPoint]:
         """The refiner's verdict on each point of ``crop``: the point moved by its offset,
-        with the probability that a caliper point lies within :data:`REACH` px."""
+        with the probability that a caliper point lies within :data:`REACH` px (version 3:
+        the probability of the version 2 refiner, the offset of the version 1 one)."""
         import torch
 
         if not points:
@@ -324,14 +363,30 @@ class CaliperNet:
                     .contiguous(memory_format=torch.channels_last)
                 )
                 out = self.refiner(batch).float().cpu().numpy().astype(np.float64)
+                if self.placer is not None:
+                    rgb = (
+                        torch.from_numpy(patches(crop, points, 1))
+                        .to(self.device)
+                        .contiguous(memory_format=torch.channels_last)
+                    )
+                    place = self.placer(rgb).float().cpu().numpy().astype(np.float64)
+                    out[:, 1:] = place[:, 1:]
+                    placer_prob: list[float | None] = [
+                        round(float(q), 4) for q in 1.0 / (1.0 + np.exp(-place[:, 0]))
+                    ]
+                else:
+                    placer_prob = [None] * len(points)
             finally:
                 torch.set_num_threads(threads)
         prob = 1.0 / (1.0 + np.exp(-out[:, 0]))
         return [
             NetPoint(
-                round(x + float(o[1]) * REACH), round(y + float(o[2]) * REACH), round(float(p), 4)
+                round(x + float(o[1]) * REACH),
+                round(y + float(o[2]) * REACH),
+                round(float(p), 4),
+                q,
             )
-            for (x, y), o, p in zip(points, out, prob, strict=True)
+            for (x, y), o, p, q in zip(points, out, prob, placer_prob, strict=True)
         ]
 
 

@@ -1600,7 +1600,13 @@ NET_MIN_PROB = 0.5
 #: probabilities being its own. Version 1: at 0.95 the refiner took a scale tick of a real
 #: ALOKA frame (0.983) and a colour-flow edge of a real Affiniti frame (0.966) for marks; at
 #: 0.99 the tuning frames of seeds 100-299 lose 0.011-0.013 recall for 0.001-0.004 precision.
-NET_REFINE_PROB: dict[int, float] = {1: 0.99, 2: 0.99}
+#: Version 3 (a version 2 verdict, version 1 offsets; V3 = V2f + W of
+#: ``tools/train_caliper_net.py``): 0.98 (at 0.97 a thick white arrow of a tuning frame,
+#: ge_logiq 9 of test_caliper_styles, comes in 5 px off its tip), or its placing refiner at
+#: least :data:`NET_PLACE_PROB` sure (version 1's own rule).
+NET_REFINE_PROB: dict[int, float] = {1: 0.99, 2: 0.99, 3: 0.98}
+#: Version 3: a point its placing (version 1) refiner is at least this sure of is a mark too.
+NET_PLACE_PROB = 0.99
 NET_CLEAR = 10
 #: Style of a mark only the learned finder found (it gives no shape).
 NET_STYLE = "*"
@@ -1609,7 +1615,7 @@ NET_STYLE = "*"
 #: NET_REFINE_PROB). Version 1, on the tuning frames of seeds 100-299: 6 of the rules' 13
 #: false marks went, and 1 of their 3004 true ones; a quarter of the rules' marks, 11 of the
 #: 13 false ones, score below 1.
-NET_VETO_PROB: dict[int, float] = {1: 0.01, 2: 0.01}
+NET_VETO_PROB: dict[int, float] = {1: 0.01, 2: 0.01, 3: 0.01}
 NET_VETO_SCORE = 1.0
 
 
@@ -1621,7 +1627,8 @@ def _net_marks(
     :data:`NET_VETO_PROB` of its refiner's version), and the marks it finds in ``crop``:
     heat-map points at least :data:`NET_MIN_PROB` probable, away from the marks ``kept``
     (farther than :data:`NET_CLEAR` px and off their boxes), that the refiner is at least
-    :data:`NET_REFINE_PROB` (of its version) sure of, at the refined point (inside the crop,
+    :data:`NET_REFINE_PROB` (of its version; version 3: or its placer at least
+    :data:`NET_PLACE_PROB`) sure of, at the refined point (inside the crop,
     and ``inside`` when given). One refiner batch for both."""
     from cadbusi_assets.ultrasound.caliper_net import caliper_net
 
@@ -1653,7 +1660,10 @@ def _net_marks(
     out = [m for m in kept if id(m) not in vetoed]
     found: list[_Mark] = []
     for p in verdicts[: len(heat)]:
-        if p.prob >= refine_prob and usable(p.x, p.y) and clear(p.x, p.y, kept + found):
+        sure = p.prob >= refine_prob or (
+            p.placer_prob is not None and p.placer_prob >= NET_PLACE_PROB
+        )
+        if sure and usable(p.x, p.y) and clear(p.x, p.y, kept + found):
             box = (p.x - arm, p.y - arm, p.x + arm, p.y + arm)
             found.append(_Mark(p.x, p.y, NET_STYLE, p.prob, box))
     return out + found

@@ -16,6 +16,7 @@ import pytest
 
 from cadbusi_assets.ultrasound import calipers
 from cadbusi_assets.ultrasound.caliper_net import (
+    PLACE_PREFIX,
     STRIDE,
     WEIGHTS,
     CaliperNet,
@@ -137,7 +138,8 @@ def test_a_sure_mark_of_the_rules_is_never_vetoed(monkeypatch):
 def test_the_thresholds_are_those_of_the_weights_refiner_version(monkeypatch):
     """:data:`~.calipers.NET_REFINE_PROB` and :data:`~.calipers.NET_VETO_PROB` are read for
     the refiner version of the weights in use: the other version's thresholds change nothing,
-    its own take the rescued marks (nothing is sure enough) or keep the vetoed one."""
+    its own take the rescued marks (nothing is sure enough) or keep the vetoed one (version 3:
+    with :data:`~.calipers.NET_PLACE_PROB`)."""
     version = caliper_net().refiner_version
     other = next(v for v in calipers.NET_REFINE_PROB if v != version)
     (family, seed), missed = next(iter(RESCUED.items()))
@@ -150,6 +152,8 @@ def test_the_thresholds_are_those_of_the_weights_refiner_version(monkeypatch):
     assert _detect(vetoed_family, vetoed_seed, learned=True) == kept
     monkeypatch.setitem(calipers.NET_REFINE_PROB, version, 1.01)
     monkeypatch.setitem(calipers.NET_VETO_PROB, version, 0.0)
+    if version == 3:  # its placing refiner's own threshold too
+        monkeypatch.setattr(calipers, "NET_PLACE_PROB", 1.01)
     without = _detect(family, seed, learned=True)
     assert all(nearest(point, without) > 5.0 for point in missed), (family, seed, without)
     assert vetoed in _detect(vetoed_family, vetoed_seed, learned=True)
@@ -258,5 +262,61 @@ def test_weights_of_another_refiner_architecture_are_refused():
         CaliperNet({**state(1), VERSION_KEY: torch.tensor(2)})
     with pytest.raises(ValueError, match="do not fit a version 1 refiner"):
         CaliperNet(state(2))
-    with pytest.raises(ValueError, match="version 3 is unknown"):
-        CaliperNet({**state(1), VERSION_KEY: torch.tensor(3)})
+    with pytest.raises(ValueError, match="version 4 is unknown"):
+        CaliperNet({**state(1), VERSION_KEY: torch.tensor(4)})
+    place = {f"{PLACE_PREFIX}{k}": v for k, v in state(1).items() if k.startswith("refine.")}
+    place = {k.replace(f"{PLACE_PREFIX}refine.", PLACE_PREFIX): v for k, v in place.items()}
+    three = {**state(3), **place, VERSION_KEY: torch.tensor(3)}
+    assert CaliperNet(three).refiner_version == 3
+    with pytest.raises(ValueError, match="do not fit the version 1 refiner that places"):
+        CaliperNet({**state(3), VERSION_KEY: torch.tensor(3)})  # no placing refiner
+    with pytest.raises(ValueError, match="belong to a version 3 refiner, not version 2"):
+        CaliperNet({**state(2), **place, VERSION_KEY: torch.tensor(2)})
+
+
+def test_version_3_takes_the_verdict_of_its_version_2_refiner_and_the_offsets_of_its_version_1():
+    """A version 3 file's points: the probabilities of the same file's ``refine.*`` entries read
+    as a version 2 refiner, the offsets of its ``refine_place.*`` entries as a version 1 one."""
+    import torch
+
+    from cadbusi_assets.ultrasound.caliper_net import VERSION_KEY, build_refiner, packaged_state
+
+    coarse = {k: v for k, v in packaged_state(WEIGHTS).items() if k.startswith("coarse.")}
+    torch.manual_seed(3)
+    judge = {f"refine.{k}": v.half() for k, v in build_refiner(2).state_dict().items()}
+    placer = {k: v.half() for k, v in build_refiner(1).state_dict().items()}
+    two = CaliperNet({**coarse, **judge, VERSION_KEY: torch.tensor(2)})
+    one = CaliperNet({**coarse, **{f"refine.{k}": v for k, v in placer.items()}})
+    three = CaliperNet(
+        {
+            **coarse,
+            **judge,
+            **{f"{PLACE_PREFIX}{k}": v for k, v in placer.items()},
+            VERSION_KEY: torch.tensor(3),
+        }
+    )
+    screen = render_screen(*next(iter(RESCUED)))
+    crop = np.ascontiguousarray(screen.frame[100:300, 100:300])
+    centres = [(40, 50), (100, 100), (160, 30), (5, 190)]
+    got = three.refine(crop, centres)
+    assert [p.prob for p in got] == [p.prob for p in two.refine(crop, centres)]
+    assert [(p.x, p.y) for p in got] == [(p.x, p.y) for p in one.refine(crop, centres)]
+    assert [(p.x, p.y) for p in got] != [(p.x, p.y) for p in two.refine(crop, centres)]
+
+
+def test_version_3_takes_a_point_either_of_its_refiners_is_sure_of(monkeypatch):
+    """The committed weights are version 3: a heat-map point is a mark when its version 2
+    refiner is at least ``NET_REFINE_PROB[3]`` sure (philips_epiq 5's mark at (619, 428), which
+    the version 1 refiner doubts) or its version 1 refiner at least ``NET_PLACE_PROB`` (ge_voluson
+    278's small green 'x' at (636, 301), which the version 2 refiner doubts)."""
+    assert caliper_net().refiner_version == 3
+    judged, placed = ("philips_epiq", 5, (619, 428)), ("ge_voluson", 278, (636, 301))
+    for family, seed, point in (judged, placed):
+        assert nearest(point, _detect(family, seed, learned=True)) <= 2.0, (family, seed)
+    with monkeypatch.context() as patch:
+        patch.setattr(calipers, "NET_PLACE_PROB", 1.01)
+        assert nearest(judged[2], _detect(*judged[:2], learned=True)) <= 2.0
+        assert nearest(placed[2], _detect(*placed[:2], learned=True)) > 5.0
+    monkeypatch.setitem(calipers.NET_REFINE_PROB, 3, 1.01)
+    assert nearest(judged[2], _detect(*judged[:2], learned=True)) > 5.0
+    assert nearest(placed[2], _detect(*placed[:2], learned=True)) <= 2.0

@@ -204,3 +204,31 @@ def test_edge_glyphs_are_ui_coloured_shapes_over_the_centre():
     again = t.render_edge_samples(2, 0, glyphs=True)
     assert len(drawn[0]) > 0
     assert all(np.array_equal(a, b) for a, b in zip(drawn, again, strict=True))
+
+
+def test_version_3_combines_a_version_2_verdict_with_version_1_offsets():
+    """``combine_version_3`` keeps the version 2 file's heat map and refiner and adds the
+    version 1 file's refiner as the placer; :class:`CaliperNet` loads it as version 3. The
+    wrong versions are refused."""
+    import pytest
+    import torch
+
+    from cadbusi_assets.ultrasound import caliper_net
+
+    coarse = {f"coarse.{k}": v.half() for k, v in caliper_net.build_model().state_dict().items()}
+    torch.manual_seed(0)
+    two = {
+        **coarse,
+        **{f"refine.{k}": v.half() for k, v in caliper_net.build_refiner(2).state_dict().items()},
+        caliper_net.VERSION_KEY: torch.tensor(2),
+    }
+    one_refiner = caliper_net.build_refiner(1).state_dict()
+    one = {**coarse, **{f"refine.{k}": v.half() for k, v in one_refiner.items()}}
+    state = t.combine_version_3(two, one)
+    assert caliper_net.refiner_version(state) == 3
+    assert all(torch.equal(state[k], v) for k, v in two.items() if k != caliper_net.VERSION_KEY)
+    for k, v in one_refiner.items():
+        assert torch.equal(state[caliper_net.PLACE_PREFIX + k], v.half())
+    assert caliper_net.CaliperNet(state).refiner_version == 3
+    with pytest.raises(ValueError, match="version 3 combines"):
+        t.combine_version_3(one, two)
