@@ -394,3 +394,19 @@ def test_no_name_id_date_or_phone_line_reads_as_holding_no_identifier():
         if _no_identifier(r.text, r.confidence)
     ]
     assert spared == []
+
+
+@pytest.mark.parametrize("shape", [(1, 16, 24, 1100), (2, 32, 12, 551), (1, 48, 7, 30)])
+@pytest.mark.parametrize("pool", [(2, 2), (2, 1)])
+def test_the_readers_pooling_is_max_pool2d_bit_for_bit(shape, pool):
+    """The forward's strided-maxima pooling gives exactly ``F.max_pool2d``'s values (odd
+    sides floored), pooled before or after the ReLU; other pool sizes are refused."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(sum(shape)))
+    expected = F.max_pool2d(F.relu(x), pool, pool)
+    assert torch.equal(F.relu(glyphs._max_pool(x, pool)), expected)
+    assert torch.equal(glyphs._max_pool(F.relu(x), pool), expected)
+    with pytest.raises(ValueError, match="sides of 1 or 2"):
+        glyphs._max_pool(x, (3, 3))

@@ -85,6 +85,7 @@ def test_text_found_and_nothing_else_on_every_family():
         "cadbusi_assets.ultrasound.textlines",
         "cadbusi_assets.ultrasound.annotations",
         "cadbusi_assets.ultrasound.ocr",
+        "cadbusi_assets.ultrasound.glyphs",
         "cadbusi_demo.screens_heldout",
     ],
 )
