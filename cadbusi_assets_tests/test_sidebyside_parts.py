@@ -8,8 +8,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 import cadbusi_assets.stages.deidentification as stage
 from benchmarks.sidebyside import (
+    OCR_PARTS,
     PARTS,
     STARTUP_GROUPS,
     profile_parts,
@@ -32,6 +35,26 @@ def test_profile_parts_times_every_part_and_puts_the_functions_back():
     assert all(parts[p] > 0 for p in ("header engine", "decode", "serialisation", "png"))
     assert sum(parts.values()) <= found["cpu_ms_per_file"] + 0.5
     assert (stage.read_dataset, stage.encode_png, stage.dataset_to_bytes) == before
+
+
+def test_profile_parts_splits_the_ocr_and_leaves_the_first_file_out():
+    """With OCR: finding lines, the learned reader and tesseract each take a share of
+    ``ocr`` and the rest is ``ocr: other``; the first file (models loaded) is reported on
+    its own, not in the per-file figures."""
+    import cadbusi_assets.ultrasound.glyphs as glyphs
+    import cadbusi_assets.ultrasound.ocr as ocr
+
+    before = ocr._found_lines, glyphs.LineReader.read, ocr.Tesseract.read_line
+    with time_limit(180, "profiling three files with OCR"):
+        found = profile_parts(3, per_study=1, ocr=True)
+    assert found["deidentified"] == 3
+    inside = found["ocr_parts_ms_per_file"]
+    assert set(inside) == {*OCR_PARTS, "ocr: other"}
+    assert inside["ocr: find lines"] > 0 and inside["ocr: learned reader"] > 0
+    assert inside["ocr: other"] >= 0
+    assert sum(inside.values()) == pytest.approx(found["parts_ms_per_file"]["ocr"], abs=0.3)
+    assert found["first_file_cpu_ms"] > found["cpu_ms_per_file"]
+    assert (ocr._found_lines, glyphs.LineReader.read, ocr.Tesseract.read_line) == before
 
 
 def test_profile_startup_splits_the_fork_servers_imports_and_bounds_the_overlap():
