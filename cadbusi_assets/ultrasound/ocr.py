@@ -32,6 +32,7 @@ import hashlib
 import os
 import shutil
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -155,6 +156,25 @@ def line_image(grey: np.ndarray, box: Box, pad: int = 4, height: int | None = No
 TESSERACT_VARIABLES: dict[str, str] = {"tessedit_do_invert": "0"}
 
 
+def openmp_thread_limit() -> int | None:
+    """The thread limit of the OpenMP runtime that tesseract runs on (``libgomp.so.1``, the
+    copy already loaded when there is one: torch's), None where there is none to ask. The
+    runtime reads ``OMP_THREAD_LIMIT`` once, when it is loaded."""
+    try:
+        return int(ctypes.CDLL("libgomp.so.1").omp_get_thread_limit())
+    except (OSError, AttributeError):
+        return None
+
+
+#: What :class:`_CApi` warns when tesseract would run its LSTM on several threads.
+OPENMP_WARNING = (
+    "tesseract will run on several OpenMP threads: the OpenMP runtime was loaded before "
+    "cadbusi_assets set OMP_THREAD_LIMIT=1 (torch imported first?), and its spin-waiting "
+    "threads cost about 5x the CPU per line read; import cadbusi_assets before torch, or set "
+    "OMP_THREAD_LIMIT=1 in the environment before starting Python"
+)
+
+
 class _CApi:
     """Minimal ctypes binding of tesseract's C API (capi.h). ``variables``: tesseract
     variables (name to value) set at ``Init`` (default :data:`TESSERACT_VARIABLES`);
@@ -167,6 +187,11 @@ class _CApi:
         os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # OpenMP spin-waits cost 10x on 2 cores
         variables = dict(TESSERACT_VARIABLES if variables is None else variables)
         lib = ctypes.CDLL("libtesseract.so.5")
+        limit = openmp_thread_limit()
+        if os.environ.get("OMP_THREAD_LIMIT") == "1" and limit is not None and limit > 1:
+            # the environment asks for one thread, the runtime started before it did (measured
+            # with torch imported first: 48 CPU ms a line instead of 9.8, held-out screens)
+            warnings.warn(OPENMP_WARNING, RuntimeWarning, stacklevel=2)
         lib.TessBaseAPICreate.restype = ctypes.c_void_p
         lib.TessBaseAPIInit4.argtypes = [
             ctypes.c_void_p,

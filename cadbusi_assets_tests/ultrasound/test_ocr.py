@@ -181,6 +181,33 @@ def test_tesseract_runs_one_openmp_thread_even_after_torch():
     assert done.stdout.split() == ["3", "3"], done.stderr[-2000:]
 
 
+def test_tesseract_warns_when_openmp_started_before_the_thread_limit():
+    """torch imported before the package: its OpenMP runtime started with no thread limit
+    and the package's OMP_THREAD_LIMIT=1 comes too late; the engine says so (a warning that
+    names the fix) instead of silently costing ~5x the CPU per line. Imported after the
+    package, or with the limit set by the user before Python starts, there is no warning."""
+    require_tesseract()
+    read = "ocr.engine().read_line(__import__('numpy').full((30, 60), 255, 'uint8'))\n"
+    torch_first = "import torch\nimport cadbusi_assets.ultrasound.ocr as ocr\n" + read
+    package_first = "import cadbusi_assets.ultrasound.ocr as ocr\nimport torch\n" + read
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMP_")}
+
+    def warnings_of(probe: str, extra: dict[str, str]) -> str:
+        done = subprocess.run(
+            [sys.executable, "-W", "always::RuntimeWarning", "-c", probe],
+            capture_output=True,
+            text=True,
+            env={**env, **extra},
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stderr
+
+    assert "OMP_THREAD_LIMIT=1" in warnings_of(torch_first, {})
+    assert "several OpenMP threads" not in warnings_of(package_first, {})
+    assert "several OpenMP threads" not in warnings_of(torch_first, {"OMP_THREAD_LIMIT": "1"})
+
+
 def _drawn_line(text: str) -> np.ndarray:
     """Dark text on light, as every line image reaches tesseract."""
     import cv2
