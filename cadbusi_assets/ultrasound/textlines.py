@@ -642,13 +642,15 @@ def _surround(frame_ink: FrameInk, box: Box) -> tuple[float, int]:
     )
     # the background's levels as a histogram: its median and the share straying from it
     counts = cv2.calcHist([frame_ink.level[sl]], [0], frame_ink.away[sl], [256], [0, 256])
-    cumulative = np.cumsum(counts).tolist()  # (whole numbers: exact in float32 to 2**24)
+    # (whole numbers: exact in float32 to 2**24; read as numpy scalars, a list of the 256
+    # sums costs more than the histogram)
+    cumulative = counts.cumsum()
     size = int(cumulative[-1])
     if size < 8:
         return 1.0, 0
-    median = bisect_right(cumulative, (size - 1) // 2)
-    below = cumulative[median - ROUGH_LEVEL - 1] if median > ROUGH_LEVEL else 0.0
-    near = int(cumulative[min(255, median + ROUGH_LEVEL)] - below)
+    median = int(cumulative.searchsorted((size - 1) // 2, side="right"))
+    below = float(cumulative[median - ROUGH_LEVEL - 1]) if median > ROUGH_LEVEL else 0.0
+    near = int(float(cumulative[min(255, median + ROUGH_LEVEL)]) - below)
     return float(size - near) / size, median
 
 
