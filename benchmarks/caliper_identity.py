@@ -58,19 +58,12 @@ def render(seeds: int, cache: Path) -> None:
                     }
                 )
     sys.path.insert(0, str(Path.cwd()))
-    try:
-        from cadbusi_assets_tests.ultrasound import test_real_files as real
+    from benchmarks.real_files import real_file_frames
 
-        for key in real.EXPECTED:
-            try:
-                frame, regions = real.decoded(key)
-            except BaseException:  # a file not installed: pytest.skip (not an Exception)
-                continue
-            cases.append(
-                {"name": key, "group": "real", "frame": frame, "regions": regions, "fov": True}
-            )
-    except ImportError:
-        pass
+    for key, frame, regions in real_file_frames():
+        cases.append(
+            {"name": key, "group": "real", "frame": frame, "regions": regions, "fov": True}
+        )
     cache.write_bytes(pickle.dumps(cases))
 
 

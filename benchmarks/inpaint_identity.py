@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import pickle
 import subprocess
@@ -35,28 +34,9 @@ import numpy as np
 BATCH = 8
 
 
-def _real_frames() -> list[tuple[str, np.ndarray]]:
-    from cadbusi_assets.dicom import iter_frames, read_dataset
-
-    expected = (
-        Path(__file__).parents[1] / "cadbusi_assets_tests/ultrasound/real_files_expected.json"
-    )
-    from cadbusi_assets_tests.ultrasound import test_real_files as real
-
-    out = []
-    for key in json.loads(expected.read_text())["files"]:
-        try:
-            ds = read_dataset(real.locate(key))
-            _, frame = next(iter_frames(ds, indices=[0]))
-        except BaseException as error:  # a missing package skips the file
-            print(f"skipped {key}: {type(error).__name__}", file=sys.stderr)
-            continue
-        out.append((key, np.ascontiguousarray(frame)))
-    return out
-
-
 def prepare(frames: int) -> list[dict[str, Any]]:
     """The cases: name, group (tuning / heldout / other / hollow / real), frame, points."""
+    from benchmarks.real_files import real_file_frames
     from cadbusi_assets.ultrasound.analysis import analyze_frame
     from cadbusi_demo import screens_heldout as gen
 
@@ -86,8 +66,8 @@ def prepare(frames: int) -> list[dict[str, Any]]:
         for seed in range(max(1, frames // 4)):
             screen = gen.render_screen(family, seed, caliper_style="hollow")
             add(f"{family}:{seed}:hollow", "hollow", screen.frame, screen.calipers)
-    for key, frame in _real_frames():
-        add(key, "real", frame, None)
+    for key, frame, _ in real_file_frames():
+        add(key, "real", np.ascontiguousarray(frame), None)
     return cases
 
 

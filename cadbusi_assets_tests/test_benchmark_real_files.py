@@ -1,0 +1,35 @@
+"""The benchmarks' real-file frames: a file not installed is named and left out on a
+developer machine; in CI its missing package stops the benchmark (nothing silently dropped)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cadbusi_assets_tests.ultrasound.test_real_files as real
+from benchmarks.real_files import real_file_frames
+
+
+def test_a_file_not_installed_is_named_and_left_out(monkeypatch, capsys):
+    keys = list(real.EXPECTED)[:3]
+    monkeypatch.setattr(real, "EXPECTED", {k: real.EXPECTED[k] for k in keys})
+
+    def decoded(key):
+        if key == keys[1]:
+            pytest.skip("deid-data is not available offline")
+        return np.zeros((4, 4), np.uint8), []
+
+    monkeypatch.setattr(real, "decoded", decoded)
+    found = real_file_frames()
+    assert [key for key, _, _ in found] == [keys[0], keys[2]]
+    assert f"real file {keys[1]} left out: deid-data is not available offline" in (
+        capsys.readouterr().err
+    )
+
+
+def test_in_ci_a_missing_package_stops_the_benchmark(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setattr(real, "EXPECTED", {"deid-data/X.dcm": {}})
+    monkeypatch.setattr(real, "decoded", lambda key: real._missing("deid-data"))
+    with pytest.raises(pytest.fail.Exception, match="CI must install"):
+        real_file_frames()
