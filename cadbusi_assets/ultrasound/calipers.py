@@ -16,7 +16,10 @@ dims or bright speckle touches are found by the templates on the white strokes a
 bright ridges (:func:`white_ridges`; on bright speckle, the ridges duller than the mark do not
 count against it), and as components of the thin pixels of a lower white level on those
 ridges (:data:`DIM_WHITE_LEVEL`). Small coloured marks whose colour JPEG has smeared
-into a blob are found in the blob's brightest channel (:func:`smeared_marks`).
+into a blob are found in the blob's brightest channel (:func:`smeared_marks`). Crosses drawn
+over a colour map (elastography, colour Doppler), whose strokes join the map's pixels, are
+found among the pixels departing from the local median other than by a grey step, or brighter
+than it (:func:`map_marks`).
 
 Where no rule found a mark, a small learned finder (:mod:`.caliper_net`: a heat map over the
 crop, a refiner on patches, trained on the generator's tuning families) adds the marks it is
@@ -1589,6 +1592,86 @@ def smeared_marks(
     return found
 
 
+#: Marks drawn over a colour map (elastography, colour Doppler): where at least
+#: :data:`MAP_DENSITY` of the :data:`MAP_WINDOW`-px square around a pixel is coloured, a mark's
+#: strokes join the map's pixels in one component and the rules above see no mark. There the
+#: strokes are the pixels whose colour departs from the local median (:data:`MAP_MEDIAN` px
+#: square, wider than three stroke widths) other than by a grey step: a blended map's speckle
+#: brightens or darkens every channel alike, a drawn stroke does not. Pixels whose residual's
+#: spread over the channels is at least :data:`MAP_RESIDUAL` are the layer the component rules
+#: (crosses only: arrows gave false marks on the tuning frames) search, with the pixels whose
+#: brightest channel exceeds its local median by :data:`MAP_BRIGHT` (JPEG blurs a thin
+#: stroke's colour into the map's, not its brightness; a blended map dims its speckle).
+MAP_DENSITY = 0.6
+MAP_WINDOW = 20
+MAP_BLOCK = 4
+MAP_MEDIAN = 9
+MAP_RESIDUAL = 60
+MAP_BRIGHT = 60
+
+
+def map_marks(crop: np.ndarray, coloured: np.ndarray) -> list[_Mark]:
+    """'+' and 'x' marks drawn over a colour map in ``crop`` (RGB uint8; ``coloured``: its
+    uint8 0/1 clearly coloured pixels), centred where the map covers at least
+    :data:`MAP_DENSITY` of the :data:`MAP_WINDOW` square (see :data:`MAP_DENSITY`). Nothing
+    is computed on a crop without such a map.
+
+    >>> rng = np.random.default_rng(0)
+    >>> crop = np.empty((80, 80, 3), np.uint8)
+    >>> crop[:] = (40, 150, 60)  # a green map ...
+    >>> crop += rng.integers(0, 60, (80, 80, 1), dtype=np.uint8)  # ... over grey speckle
+    >>> crop[40, 33:48] = crop[33:48, 40] = (0, 255, 255)  # a cyan '+'
+    >>> coloured = coloured_pixels(crop).astype(np.uint8)
+    >>> [(m.x, m.y, m.style) for m in map_marks(crop, coloured)]
+    [(40, 40, '+')]
+    """
+    if crop.ndim != 3 or cv2.countNonZero(coloured) < MAP_DENSITY * MAP_WINDOW**2:
+        return []
+    # the coloured share of MAP_BLOCK-px blocks, then of MAP_WINDOW-px squares of them
+    height, width = coloured.shape
+    blocks = cv2.resize(
+        coloured * np.uint8(255),
+        (-(-width // MAP_BLOCK), -(-height // MAP_BLOCK)),
+        interpolation=cv2.INTER_AREA,
+    )
+    side = MAP_WINDOW // MAP_BLOCK
+    density = cv2.blur(blocks, (side, side), borderType=cv2.BORDER_CONSTANT)
+    on_map = (density >= round(255 * MAP_DENSITY)).astype(np.uint8)
+    bx, by, bw, bh = (v * MAP_BLOCK for v in cv2.boundingRect(on_map))
+    if bw == 0 or bh == 0:
+        return []
+    # the strokes of a mark centred on the map reach past it by a mark's half size
+    reach = MAX_ARM + MAP_MEDIAN
+    x0, y0 = max(0, bx - reach), max(0, by - reach)
+    x1, y1 = min(width, bx + bw + reach), min(height, by + bh + reach)
+    window = np.ascontiguousarray(crop[y0:y1, x0:x1])
+    residual = cv2.split(
+        cv2.subtract(window.astype(np.int16), cv2.medianBlur(window, MAP_MEDIAN).astype(np.int16))
+    )
+    spread = cv2.subtract(
+        cv2.max(cv2.max(residual[0], residual[1]), residual[2]),
+        cv2.min(cv2.min(residual[0], residual[1]), residual[2]),
+    )
+    layer = (spread >= MAP_RESIDUAL).astype(np.uint8)
+    # JPEG keeps a thin stroke's brightness, not its colour (its chroma is averaged over
+    # 2x2 pixels with the map's): a stroke brighter than the local median by MAP_BRIGHT
+    channels = cv2.split(window)
+    high = cv2.max(cv2.max(channels[0], channels[1]), channels[2])
+    brighter = cv2.subtract(high, cv2.medianBlur(high, MAP_MEDIAN))  # saturates at 0
+    layer |= (brighter >= MAP_BRIGHT).astype(np.uint8)
+    return [
+        _Mark(
+            m.x + x0,
+            m.y + y0,
+            m.style,
+            m.score,
+            (m.box[0] + x0, m.box[1] + y0, m.box[2] + x0, m.box[3] + y0),
+        )
+        for m in colour_marks(layer, arrows=False)
+        if on_map[(m.y + y0) // MAP_BLOCK, (m.x + x0) // MAP_BLOCK]
+    ]
+
+
 #: Whether :func:`detect_calipers` adds the learned heat map's points by default.
 LEARNED = True
 #: The heat map's points at least this probable are looked at by the refiner
@@ -1849,6 +1932,14 @@ def detect_calipers(
         for m in smeared_marks(coloured, maps.high, grey_crop, boxes):
             if m.score >= min_score and (inside is None or inside[m.y, m.x]):
                 kept.append(m)
+    if crop.ndim == 3:
+        kept += [
+            m
+            for m in map_marks(crop, coloured)
+            if m.score >= min_score
+            and (inside is None or inside[m.y, m.x])
+            and all(math.hypot(m.x - k.x, m.y - k.y) > NET_CLEAR for k in kept)
+        ]
     if learned:
         kept = _net_marks(crop, kept, inside, arm)
     points = [(m.x, m.y, m.score, m.style) for m in kept]

@@ -35,8 +35,9 @@ from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
 #: elastography colour maps, a large white 'x' on speckle, small JPEG marks, arrows (found
 #: at their tips, within 2 px).
 RESCUED: dict[tuple[str, int], list[tuple[int, int]]] = {
-    ("philips_epiq", 184): [(524, 387), (462, 421)],  # cyan 'x' on an elastography map
-    ("ge_logiq", 141): [(475, 405)],  # small cyan '+' on an elastography map
+    # cyan 'x' on an elastography map (its twin at (462, 421) and ge_logiq 141's small cyan
+    # '+' at (475, 405), rescued here before, the rules find now: calipers.map_marks)
+    ("philips_epiq", 184): [(524, 387)],
     ("ge_logiq", 114): [(546, 467), (416, 298)],  # large white 'x', no JPEG
     ("philips_epiq", 220): [(374, 369), (405, 435)],  # small yellow 'x', JPEG
     ("ge_voluson", 278): [(636, 301), (669, 329)],  # small green 'x', JPEG
