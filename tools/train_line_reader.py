@@ -189,7 +189,152 @@ def _screen_text(rng: np.random.Generator) -> str:
     )
 
 
-def _random_text(rng: np.random.Generator) -> str:
+_ONSETS: tuple[str, ...] = (
+    "B",
+    "BR",
+    "CH",
+    "D",
+    "F",
+    "G",
+    "H",
+    "J",
+    "K",
+    "KR",
+    "L",
+    "M",
+    "N",
+    "P",
+    "R",
+    "S",
+)
+_ONSETS += ("SCH", "SH", "ST", "T", "TR", "V", "W", "Y", "Z", "")
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_VOWELS = ("A", "E", "I", "O", "U", "AI", "EI", "OU", "IE", "Y", "EE", "OO")
+_CODAS = ("", "", "", "N", "R", "S", "L", "M", "K", "T", "RD", "NG", "SS", "TZ", "CK", "LL")
+
+
+def _name_part(rng: np.random.Generator) -> str:
+    """A made-up name part (1-3 syllables, or 2-10 random letters), never the screen
+    generator's own names."""
+    if rng.random() < 0.25:
+        return "".join(_LETTERS[int(i)] for i in rng.integers(0, 26, int(rng.integers(2, 11))))
+    return "".join(
+        _pick(rng, _ONSETS) + _pick(rng, _VOWELS) + _pick(rng, _CODAS)
+        for _ in range(_pick(rng, (1, 2, 2, 3)))
+    )
+
+
+def _identifier_text(rng: np.random.Generator) -> str:
+    """A name, ID, date or phone number in the forms scanners and operators write them
+    (``--identifiers``): ``LAST^FIRST``, ``LAST, FIRST``, mixed case, middle initials;
+    IDs with prefixes; dates in several forms; phone numbers."""
+    kind = int(rng.integers(5))
+    if kind <= 1:  # names: twice the share of the others
+        last, first = _name_part(rng), _name_part(rng)
+        middle = _pick(rng, ("", "", _LETTERS[int(rng.integers(26))], _name_part(rng)))
+        form = int(rng.integers(5))
+        if form == 0:
+            name = f"{last}^{first}" + (f"^{middle}" if middle else "")
+        elif form == 1:
+            name = f"{last}, {first}" + (f" {middle}" if middle else "")
+        elif form == 2:  # FIRST M. LAST
+            initial = f"{middle}." if len(middle) == 1 else middle
+            name = f"{first} {initial} {last}" if middle else f"{first} {last}"
+        elif form == 3:
+            name = f"{last} {first}"
+        else:
+            name = f"{last}^{first}^{middle}^^"
+        case = rng.random()
+        if case < 0.35:
+            name = name.title()
+        elif case < 0.45:
+            name = name.lower()
+        if rng.random() < 0.2:
+            name = _pick(rng, ("Name: ", "NAME:", "Patient: ", "Pt ", "PAT: ")) + name
+        return name
+    if kind == 2:  # IDs
+        n = int(rng.integers(4, 12))
+        digits = "".join(str(int(d)) for d in rng.integers(0, 10, n))
+        if rng.random() < 0.25:
+            letters = "".join(
+                _LETTERS[int(i)] for i in rng.integers(0, 26, int(rng.integers(1, 4)))
+            )
+            digits = letters + _pick(rng, ("", "-", "")) + digits
+        elif rng.random() < 0.15 and n > 6:
+            digits = f"{digits[:3]}-{digits[3:5]}-{digits[5:]}"
+        prefix = _pick(
+            rng,
+            (
+                "ID ",
+                "ID: ",
+                "ID:",
+                "MRN ",
+                "MRN: ",
+                "MRN#",
+                "PID ",
+                "Pat ID: ",
+                "Patient ID: ",
+                "ACC ",
+                "Acc# ",
+                "Accession: ",
+                "#",
+                "",
+                "",
+                "",
+            ),
+        )
+        return prefix + digits
+    if kind == 3:  # dates and times
+        d, m, y = int(rng.integers(1, 32)), int(rng.integers(1, 13)), int(rng.integers(1920, 2031))
+        month = _MONTHS[m - 1]
+        month = month.title() if rng.random() < 0.5 else month
+        date = _pick(
+            rng,
+            (
+                f"{m:02d}/{d:02d}/{y}",
+                f"{d:02d}/{m:02d}/{y}",
+                f"{y}-{m:02d}-{d:02d}",
+                f"{d:02d}.{m:02d}.{y}",
+                f"{m}/{d}/{y % 100:02d}",
+                f"{d:02d}-{month}-{y}",
+                f"{month} {d} {y}",
+                f"{d} {month} {y}",
+                f"{y}/{m:02d}/{d:02d}",
+                f"{y}{m:02d}{d:02d}",
+            ),
+        )
+        if rng.random() < 0.5:
+            clock = f"{int(rng.integers(24)):02d}:{int(rng.integers(60)):02d}"
+            if rng.random() < 0.5:
+                clock += f":{int(rng.integers(60)):02d}"
+            date = f"{date}{_pick(rng, (' ', '  ', ' '))}{clock}"
+        if rng.random() < 0.15:
+            date = _pick(rng, ("DOB: ", "DOB ", "Date: ", "Exam: ")) + date
+        return date
+    a, b, c = (
+        int(rng.integers(200, 999)),
+        int(rng.integers(200, 999)),
+        int(rng.integers(1000, 9999)),
+    )
+    phone = _pick(
+        rng,
+        (
+            f"{b}-{c}",
+            f"({a}) {b}-{c}",
+            f"{a}.{b}.{c}",
+            f"{a}-{b}-{c}",
+            f"+1 {a} {b} {c}",
+            f"{a} {b} {c}",
+        ),
+    )
+    return (_pick(rng, ("Tel: ", "Ph ", "TEL ")) if rng.random() < 0.2 else "") + phone
+
+
+def _random_text(rng: np.random.Generator, identifiers: float = 0.0) -> str:
+    """A synthetic line's text; ``identifiers`` of them (drawn first, only when above 0,
+    so that 0 draws as before) from :func:`_identifier_text`."""
+    if identifiers > 0 and rng.random() < identifiers:
+        return _identifier_text(rng)
     kind = int(rng.integers(8))
     if kind >= 6:
         return _screen_text(rng)
@@ -252,14 +397,14 @@ def _jpeg(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(decoded[:, :, ::-1])
 
 
-def _synthetic(rng: np.random.Generator) -> tuple[np.ndarray, str] | None:
+def _synthetic(rng: np.random.Generator, identifiers: float = 0.0) -> tuple[np.ndarray, str] | None:
     """One random line drawn in one of the generator's fonts (:data:`FACES`, 8-30 px) or a
     Hershey font, over black or speckle, then maybe blurred and JPEG re-encoded."""
     from PIL import Image, ImageDraw
 
     from cadbusi_demo.screens_heldout import load_font
 
-    text = _random_text(rng)
+    text = _random_text(rng, identifiers)
     colour = COLOURS[int(rng.integers(len(COLOURS)))]
     image = _background(rng, 80, 900)
     if rng.random() < 0.8:
@@ -320,7 +465,9 @@ def _screen_lines(seed: int, family: str) -> list[tuple[np.ndarray, str]]:
     return out
 
 
-def make_data(screens: int, synthetic: int, seed: int) -> list[tuple[np.ndarray, list[int]]]:
+def make_data(
+    screens: int, synthetic: int, seed: int, identifiers: float = 0.0
+) -> list[tuple[np.ndarray, list[int]]]:
     from cadbusi_demo.screens_heldout import TUNING_FAMILIES
 
     rng = np.random.default_rng(seed)
@@ -330,7 +477,7 @@ def make_data(screens: int, synthetic: int, seed: int) -> list[tuple[np.ndarray,
             data.append((glyphs.input_image(image), glyphs.encode(text)))
     from_screens = len(data)
     while len(data) < from_screens + synthetic:
-        made = _synthetic(rng)
+        made = _synthetic(rng, identifiers)
         if made is not None:
             data.append((glyphs.input_image(made[0]), glyphs.encode(made[1])))
     print(f"{from_screens} screen lines, {len(data) - from_screens} synthetic", flush=True)
@@ -350,7 +497,13 @@ def _augment(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
 
 
 def train(
-    steps: int, batch_size: int, seed: int, screens: int, synthetic: int, path: Path = OUT
+    steps: int,
+    batch_size: int,
+    seed: int,
+    screens: int,
+    synthetic: int,
+    path: Path = OUT,
+    identifiers: float = 0.0,
 ) -> None:
     import torch
 
@@ -358,7 +511,7 @@ def train(
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     start = time.time()
-    data = make_data(screens, synthetic, seed)
+    data = make_data(screens, synthetic, seed, identifiers)
     print(f"{len(data)} lines in {time.time() - start:.0f} s", flush=True)
     rng = np.random.default_rng(seed + 1)
     model = glyphs.build_model()
@@ -404,8 +557,23 @@ def main() -> None:
     parser.add_argument("--screens", type=int, default=400)
     parser.add_argument("--synthetic", type=int, default=20000)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--identifiers",
+        type=float,
+        default=0.0,
+        help="share of the synthetic lines drawn as extra identifier lines (names, IDs, dates,"
+        " phone numbers in scanners' forms); 0 (default) draws the mix as before",
+    )
     args = parser.parse_args()
-    train(args.steps, args.batch, args.seed, args.screens, args.synthetic, args.out)
+    train(
+        args.steps,
+        args.batch,
+        args.seed,
+        args.screens,
+        args.synthetic,
+        args.out,
+        args.identifiers,
+    )
 
 
 if __name__ == "__main__":
