@@ -397,7 +397,9 @@ def _jpeg(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(decoded[:, :, ::-1])
 
 
-def _synthetic(rng: np.random.Generator, identifiers: float = 0.0) -> tuple[np.ndarray, str] | None:
+def _synthetic(
+    rng: np.random.Generator, identifiers: float = 0.0, glued: float = 0.0
+) -> tuple[np.ndarray, str] | None:
     """One random line drawn in one of the generator's fonts (:data:`FACES`, 8-30 px) or a
     Hershey font, over black or speckle, then maybe blurred and JPEG re-encoded."""
     from PIL import Image, ImageDraw
@@ -425,6 +427,15 @@ def _synthetic(rng: np.random.Generator, identifiers: float = 0.0) -> tuple[np.n
     ys, xs = np.nonzero(ink)
     if ys.size == 0 or xs.max() >= 890 or ys.max() - ys.min() < 5:
         return None
+    if glued > 0 and rng.random() < glued:
+        # a body-mark box, a probe bar, a ring or an underline touching the text, inside
+        # the line's box (the identifier gate's calibration draws these too): read the text
+        from tools.calibrate_identifier_gate import _graphic
+
+        before, drawn = drawn, np.array(drawn)
+        _graphic(rng, drawn, (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())))
+        added = np.abs(drawn.astype(np.int16) - before.astype(np.int16)).max(axis=2) > 60
+        ys, xs = np.nonzero(ink | added)
     if rng.random() < 0.2:
         drawn = cv2.GaussianBlur(drawn, (0, 0), rng.uniform(0.3, 0.8))
     if rng.random() < 0.4:
@@ -466,7 +477,7 @@ def _screen_lines(seed: int, family: str) -> list[tuple[np.ndarray, str]]:
 
 
 def make_data(
-    screens: int, synthetic: int, seed: int, identifiers: float = 0.0
+    screens: int, synthetic: int, seed: int, identifiers: float = 0.0, glued: float = 0.0
 ) -> list[tuple[np.ndarray, list[int]]]:
     from cadbusi_demo.screens_heldout import TUNING_FAMILIES
 
@@ -477,7 +488,7 @@ def make_data(
             data.append((glyphs.input_image(image), glyphs.encode(text)))
     from_screens = len(data)
     while len(data) < from_screens + synthetic:
-        made = _synthetic(rng, identifiers)
+        made = _synthetic(rng, identifiers, glued)
         if made is not None:
             data.append((glyphs.input_image(made[0]), glyphs.encode(made[1])))
     print(f"{from_screens} screen lines, {len(data) - from_screens} synthetic", flush=True)
@@ -504,6 +515,7 @@ def train(
     synthetic: int,
     path: Path = OUT,
     identifiers: float = 0.0,
+    glued: float = 0.0,
 ) -> None:
     import torch
 
@@ -511,7 +523,7 @@ def train(
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     start = time.time()
-    data = make_data(screens, synthetic, seed, identifiers)
+    data = make_data(screens, synthetic, seed, identifiers, glued)
     print(f"{len(data)} lines in {time.time() - start:.0f} s", flush=True)
     rng = np.random.default_rng(seed + 1)
     model = glyphs.build_model()
@@ -564,6 +576,14 @@ def main() -> None:
         help="share of the synthetic lines drawn as extra identifier lines (names, IDs, dates,"
         " phone numbers in scanners' forms); 0 (default) draws the mix as before",
     )
+    parser.add_argument(
+        "--glued",
+        type=float,
+        default=0.0,
+        help="share of the synthetic lines drawn with a graphic touching the text (a box, a"
+        " body-mark box, a probe bar, a ring, an underline), labelled with the text; 0"
+        " (default) draws none",
+    )
     args = parser.parse_args()
     train(
         args.steps,
@@ -573,6 +593,7 @@ def main() -> None:
         args.synthetic,
         args.out,
         args.identifiers,
+        args.glued,
     )
 
 
