@@ -13,8 +13,10 @@ it read, with high confidence, as words no identifier can be.
 
 The model (``LineNet``, 153 k parameters, :data:`WEIGHTS` float16, 0.3 MB) is
 trained by ``tools/train_line_reader.py`` on lines rendered with the *tuning* families of
-:mod:`cadbusi_demo.screens_heldout` (and random strings in those families' fonts and in
-OpenCV's Hershey fonts); the held-out families measure it. Deterministic: fixed seeds, and
+:mod:`cadbusi_demo.screens_heldout` (and random strings, a quarter of them names, IDs, dates
+and phone numbers, some with a graphic touching them, in every face of the generator and in
+OpenCV's Hershey fonts; the script's docstring gives the command and the figures); the
+held-out families measure it. Deterministic: fixed seeds, and
 inference runs in float32 on the CPU (same input, same text) unless CUDA is used.
 
 Inference (:func:`_forward`) runs the trained module's function with its batch norms folded
@@ -64,7 +66,9 @@ GAP = 24
 #: date or random characters was read as vocabulary at or above it; 0.5 keeps 538 of the 707
 #: vocabulary lines (349 of 368 on the screens; 531 and 345 when a frame's confidence was its
 #: greedy class's probability alone) with 12 of them misread as other vocabulary, 0.45 543
-#: with 13, 0.6 504 with 7.
+#: with 13, 0.6 504 with 7 (figures of the weights before 317b21b; with these, measured by
+#: ``python -m tools.calibrate_identifier_gate``, no identifier line passes the vocabulary
+#: gate at 0.4 and up, and 0.5 spares 383 of 401 other tuning-screen lines, 369 before).
 MIN_CONFIDENCE = 0.5
 #: A reading that holds no identifier (:func:`holds_no_identifier`) spares tesseract in the
 #: verification when read with at least this confidence. Chosen on tuning material only:
@@ -72,7 +76,9 @@ MIN_CONFIDENCE = 0.5
 #: and 2000 synthetic name, ID, date and phone lines (every generator face and the Hershey
 #: fonts, over speckle, some blurred or JPEG re-encoded; seed 4242) none was read as such a
 #: reading at 0.3 or above; on those screens 0.3 and 0.4 spare tesseract 13 other lines,
-#: 0.5 10.
+#: 0.5 10 (weights before 317b21b; with these, ``python -m tools.calibrate_identifier_gate``:
+#: no identifier line of 2260, 788 glued to graphics, passes at 0.35 and up, one glued line
+#: at 0.3; 0.4 spares 273 of 401 other tuning-screen lines, 264 before).
 NO_IDENTIFIER_CONFIDENCE = 0.4
 #: Line readings kept per process (:meth:`LineReader.read`).
 CACHE_SIZE = 4096

@@ -51,8 +51,12 @@ def test_a_short_reading_must_explain_many_components():
 def test_no_identifier_line_glued_to_a_graphic_is_spared_tesseract():
     """The calibration's synthetic identifier lines (names, IDs, dates, phone numbers; some in
     a box or glued to a body mark, a probe icon, a ring or an underline): none is spared by
-    the gate; without the ink check some are (the reading alone, "E" for a boxed ID, holds
-    no identifier)."""
+    the gate. With the weights before 317b21b the ink check was what held some of them (the
+    reading alone, "E" for a boxed ID, holds no identifier: 16 of the calibration's 788 glued
+    lines); the reader trained with such graphics (``tools/train_line_reader.py --glued``)
+    reads their text, and the reading alone spares none of these 400 (0 of 788 in
+    ``python -m tools.calibrate_identifier_gate``), so the ink check's own cases are the
+    tests above, not these lines."""
     pytest.importorskip("torch")
     from tools.calibrate_identifier_gate import identifier_lines
 
@@ -64,10 +68,4 @@ def test_no_identifier_line_glued_to_a_graphic_is_spared_tesseract():
         for line, r in zip(lines, readings, strict=True)
         if _no_identifier(r.text, r.confidence, line.image)
     ]
-    text_only = [
-        (line.source, r.text)
-        for line, r in zip(lines, readings, strict=True)
-        if _no_identifier(r.text, r.confidence)
-    ]
     assert spared == []
-    assert text_only, "the ink check is not exercised by these lines"
