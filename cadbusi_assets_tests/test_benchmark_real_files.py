@@ -11,12 +11,15 @@ from benchmarks.real_files import real_file_frames
 
 
 def test_a_file_not_installed_is_named_and_left_out(monkeypatch, capsys):
+    """On a developer machine (CI unset) the regression set's own missing-package path
+    (``_missing``, which fails in CI) names the file and the benchmark goes on."""
+    monkeypatch.delenv("CI", raising=False)
     keys = list(real.EXPECTED)[:3]
     monkeypatch.setattr(real, "EXPECTED", {k: real.EXPECTED[k] for k in keys})
 
     def decoded(key):
         if key == keys[1]:
-            pytest.skip("deid-data is not available offline")
+            real._missing("deid-data")
         return np.zeros((4, 4), np.uint8), []
 
     monkeypatch.setattr(real, "decoded", decoded)
