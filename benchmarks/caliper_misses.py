@@ -8,7 +8,8 @@ families) on ``N`` frames of each family of ``GROUP`` (``tuning`` or ``heldout``
 precision, recall and point error (matched as :mod:`benchmarks.screens` matches: within
 :data:`~benchmarks.screens.POINT_TOLERANCE` px, greedy nearest first) per family and per
 style element, the matched points more than 2 px off (with the style of the mark that found
-them: ``*`` is the learned finder's), and the misses by cause:
+them: ``*`` is the learned finder's), the found points with no true point within the
+tolerance (false marks, with their style), and the misses by cause:
 
 * ``no heat``: no heat-map point at least 0.05 probable within 6 px;
 * ``heat < 0.5``: the nearest such point below :data:`~.calipers.NET_MIN_PROB`;
@@ -88,6 +89,7 @@ def run(group: str, seed: int, frames: int, weights: Path | None, verbose: bool)
     errors: list[float] = []
     cpu: list[float] = []
     off: list[str] = []
+    false: list[str] = []
     causes: Counter[str] = Counter()
     lines: list[str] = []
     for family in families:
@@ -117,6 +119,9 @@ def run(group: str, seed: int, frames: int, weights: Path | None, verbose: bool)
                 counts[key][0] += len(truth)
                 counts[key][1] += len(found)
                 counts[key][2] += len(matched)
+            for (fx, fy), st in zip(found, styles, strict=True):
+                if all(math.hypot(fx - tx, fy - ty) > POINT_TOLERANCE for tx, ty in truth):
+                    false.append(f"{family}/{s} {style} ({fx}, {fy}): false mark {st}")
             for tx, ty in truth:
                 near = sorted(
                     (math.hypot(fx - tx, fy - ty), st)
@@ -151,8 +156,9 @@ def run(group: str, seed: int, frames: int, weights: Path | None, verbose: bool)
         print(f"  {key:<28} true {t:4d} precision {m / max(1, f):.3f} recall {m / max(1, t):.3f}")
     print(f"matched more than 2 px off: {len(off)}")
     print(f"misses by cause: {dict(causes)}")
+    print(f"found points with no true point within {POINT_TOLERANCE} px: {len(false)}")
     if verbose or group == "tuning":
-        for line in off + lines:
+        for line in off + lines + false:
             print("  " + line)
 
 

@@ -516,8 +516,20 @@ MIN_HALF, MAX_HALF = 2, 14
 #: Share of a component's pixels within 1 px of the ideal mark, and of the ideal mark's
 #: pixels within 1 px of the component, for the component to be that mark.
 MODEL_FIT = 0.85
-#: An arrow: the wide end's spread (share of the length) and the narrow end's (px).
-ARROW_WIDE, ARROW_NARROW = 0.3, 3.5
+#: An arrow: the wide end's spread (share of the length) and the narrow end's (px). Short
+#: wings on a long shaft (a 15-px arrow with 2-px wings: 0.29 of its length) are arrows too.
+ARROW_WIDE, ARROW_NARROW = 0.25, 3.5
+#: A thick arrow (a 4-5 px shaft, a filled head): its shaft may spread this share of the
+#: length where the head is at least :data:`THICK_WIDE` times as wide as the shaft ...
+THICK_NARROW, THICK_WIDE = 0.25, 1.5
+#: ... and its strokes at the tip this share of the length (JPEG rounds a filled head's
+#: point; at least 3 px, as for a thin arrow: wider is a 'T' or a 'Y').
+TIP_SPREAD = 0.16
+#: ... and its head widens from the tip: halfway to its widest slice (within the ARROW_HEAD
+#: share of the length from the tip) it is at least this share of that width already (the
+#: thick arrows of the tuning frames: 0.6-0.8; a real ALOKA frame's green mouse pointer,
+#: seen from its tail, 0.18).
+ARROW_HEAD, THICK_HEAD_RISE = 0.45, 0.4
 
 
 #: Share of the :data:`CLUTTER_SIDE` square around a mark that other lit pixels may fill.
@@ -533,11 +545,22 @@ _DISC5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 _SQUARE5 = np.ones((5, 5), np.uint8)
 #: A white arrow: at most this share of the pixels around it at this grey level or above.
 ARROW_RING_LEVEL, ARROW_RING_SHARE = 200, 0.03
-#: ... and at most this share of them this dark.
-ARROW_BLACK_LEVEL, ARROW_BLACK_SHARE = 10, 0.3
+#: ... or, for a straight arrow (its shaft within :data:`STRAIGHT_NARROW` px of a line over
+#: the far 55 % of a length of at least :data:`STRAIGHT_LENGTH` px: no speckle ridge is),
+#: at most this share (a drawn arrow on bright speckle) ...
+ARROW_RING_LOOSE = 0.3
+STRAIGHT_NARROW, STRAIGHT_LENGTH = 3.0, 12
+#: ... and its wings alike: the shorter at least this share of the longer.
+STRAIGHT_SYMMETRY = 0.75
+#: ... and at most this share of them this dark (white text on a black band: nearly all;
+#: an arrow on dark tissue, whose speckle dips to 10 in places: up to about 0.35).
+ARROW_BLACK_LEVEL, ARROW_BLACK_SHARE = 10, 0.5
 #: A thick white arrow's tip (where its 3-px shaft and wings meet): a blob that the opening
 #: of :func:`white_strokes` takes, of at most this many pixels.
 TIP_BLOB = 60
+#: An arrow's pixels are at most this many times its box's longer side (a thin one: about
+#: 4.5; a thick one, 4-5 px shaft and filled head: up to about 7.5).
+ARROW_AREA = 8
 
 
 @dataclass(frozen=True)
@@ -764,10 +787,13 @@ def _cross_fit(
     return best
 
 
-def _arrow_tip(component: np.ndarray) -> tuple[float, int, int] | None:
+def _arrow_tip(component: np.ndarray, straight: bool = False) -> tuple[float, int, int] | None:
     """An arrow (a shaft and two short wings from its tip): ``(score, x, y)`` of the tip, or
     None. Along the shaft, the end near the tip is wide (the wings), the far end is the
-    shaft alone; at the tip itself the strokes meet in one point."""
+    shaft alone; at the tip itself the strokes meet in one point. ``straight``: only an
+    arrow whose shaft is straight and long and whose wings are alike (:data:`STRAIGHT_NARROW`,
+    :data:`STRAIGHT_SYMMETRY`), for a component whose
+    surroundings only :data:`ARROW_RING_LOOSE` allows."""
     ys, xs = np.nonzero(component)
     points = np.stack([xs, ys], axis=1).astype(np.float64)
     centre = points.mean(axis=0)
@@ -788,18 +814,45 @@ def _arrow_tip(component: np.ndarray) -> tuple[float, int, int] | None:
     wide, narrow = spreads[tip_end], rests[tip_end]
     if length < 12 and (narrow > 1.5 or len(points) > 2.5 * length):
         return None  # a small arrow is drawn with thin strokes (not a chain of thick dots)
-    if wide < ARROW_WIDE * length or narrow > ARROW_NARROW:
+    shaft = ARROW_NARROW
+    if wide >= THICK_WIDE * narrow:  # a thick arrow's shaft
+        shaft = max(shaft, THICK_NARROW * length)
+    if wide < ARROW_WIDE * length or narrow > shaft:
+        return None
+    if straight and (narrow > STRAIGHT_NARROW or length < STRAIGHT_LENGTH):
         return None
     end = along.min() if tip_end == 0 else along.max()
     near = np.abs(along - end) <= 0.45 * length
     left, right = float(side[near].max()), float(-side[near].min())
     if min(left, right) < 0.12 * length or min(left, right) < 0.5 * max(left, right):
         return None  # wings on both sides of the shaft, not one curve
+    if straight and min(left, right) < STRAIGHT_SYMMETRY * max(left, right):
+        return None  # (a box's corner with a speckle bump beside it)
+    if narrow > ARROW_NARROW and not _widens_from_tip(along, side, end, length):
+        return None  # a thick shape whose wide part does not grow from this end
     at_tip = np.abs(along - end) <= 1.0
-    if float(side[at_tip].max() - side[at_tip].min()) > 3.0:  # a 'T' or 'Y', not a tip
-        return None
+    if float(side[at_tip].max() - side[at_tip].min()) > max(3.0, TIP_SPREAD * length):
+        return None  # a 'T' or 'Y', not a tip
     tx, ty = points[at_tip].mean(axis=0)
     return min(1.0, wide / (0.5 * length)), round(tx), round(ty)
+
+
+def _widens_from_tip(along: np.ndarray, side: np.ndarray, end: float, length: float) -> bool:
+    """Whether a thick arrow's head widens from its tip at ``end``: over the head (the
+    :data:`ARROW_HEAD` share of the length nearest ``end``, in 2-px slices), halfway from
+    the tip to the widest slice the spread is at least :data:`THICK_HEAD_RISE` of the
+    widest. A mouse pointer seen from its tail (a thin stem, then the triangle's base at
+    once) is not."""
+    distance = np.abs(along - end)
+    head = distance <= ARROW_HEAD * length
+    slices = (distance[head] // 2).astype(np.intp)
+    across = side[head]
+    widths = np.zeros(int(slices.max()) + 1)
+    for k in np.unique(slices):
+        part = across[slices == k]
+        widths[k] = float(part.max() - part.min())
+    widest = int(np.argmax(widths))
+    return bool(widths[widest // 2] >= THICK_HEAD_RISE * widths[widest])
 
 
 def white_strokes(
@@ -985,14 +1038,16 @@ def _lit_of(
 
 def _arrow_context(
     layer: np.ndarray, labels: np.ndarray, stats: np.ndarray, grey: np.ndarray, which: np.ndarray
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Per label of ``layer``'s components (``labels``, ``stats``), whether the pixels just
     around it (its ring: 8-neighbours of its pixels that are unlit, a ring pixel owned by
     the largest label beside it) are few bright (:data:`ARROW_RING_SHARE`) and few black
     (:data:`ARROW_BLACK_SHARE`): a drawn white arrow on tissue, not a piece of bright speckle
-    or a white glyph on a black band. Exact for the labels of ``which`` (bool per label; the
-    others may read True): only the box around them, grown by 2 px, is looked at (every
-    ring pixel of theirs, and its 3x3 neighbours, lie within it)."""
+    or a white glyph on a black band; and whether they are so with bright ones up to
+    :data:`ARROW_RING_LOOSE` (an arrow there must be straight: :func:`_arrow_tip`). Exact for
+    the labels of ``which`` (bool per label; the others may read True): only the box around
+    them, grown by 2 px, is looked at (every ring pixel of theirs, and its 3x3 neighbours,
+    lie within it)."""
     count = len(stats)
     chosen = stats[which]
     height, width = layer.shape
@@ -1010,7 +1065,9 @@ def _arrow_context(
     lit_around = np.bincount(owner, weights=levels >= ARROW_RING_LEVEL, minlength=count)
     # ... and not on a black band (white text: its '1', 'L' and '7' look like arrows).
     black = np.bincount(owner, weights=levels <= ARROW_BLACK_LEVEL, minlength=count)
-    return (lit_around <= ARROW_RING_SHARE * around) & (black <= ARROW_BLACK_SHARE * around)
+    not_black = black <= ARROW_BLACK_SHARE * around
+    strict = (lit_around <= ARROW_RING_SHARE * around) & not_black
+    return strict, (lit_around <= ARROW_RING_LOOSE * around) & not_black
 
 
 def colour_marks(
@@ -1064,16 +1121,20 @@ def colour_marks(
                 held[labels[xy[:, 1], xy[:, 0]]] = True
             sized &= held
     arrow_ok = np.ones(count, bool)
+    straight_ok = np.zeros(count, bool)
     # An arrow is at least 5 px long (its box's diagonal bounds the length), a short one
     # at most 2.5 pixels per pixel of it: the first tests of _arrow_tip, on the stats.
     arrow_sized = np.zeros(count, bool)
     if arrows:
         diagonals = np.hypot(stats[:, 2] - 1, stats[:, 3] - 1)
         arrow_sized = (diagonals >= 5) & ~((diagonals < 12) & (stats[:, 4] > 2.5 * diagonals))
-    # (only for the components that could be an arrow: the others never ask)
-    may_be_arrow = sized & (stats[:, 4] <= 6 * side_max) & arrow_sized
+    # (only for the components that could be an arrow: the others never ask); straight_ok:
+    # those whose surroundings are bright enough that only a straight arrow is one
+    may_be_arrow = sized & (stats[:, 4] <= ARROW_AREA * side_max) & arrow_sized
     if grey is not None and may_be_arrow.any():
-        arrow_ok = _arrow_context(layer, labels, stats, grey, may_be_arrow)
+        arrow_ok, straight_ok = _arrow_context(layer, labels, stats, grey, may_be_arrow)
+        if seeds is not None:  # a thick arrow's pieces joined to bright speckle: no loose
+            straight_ok[:] = False  # context (the tip would be the speckle's far end)
     if not arrows:  # crosses only: square and sparse
         sized &= (
             (side_max <= hi)
@@ -1098,7 +1159,7 @@ def colour_marks(
     tried = np.zeros(count, bool)  # a cross may fit, or an arrow (the tests below)
     tried[[*fittable["+"], *fittable["x"]]] = True
     if arrows:
-        tried |= (stats[:, 4] <= 6 * side_max) & arrow_ok & arrow_sized
+        tried |= (stats[:, 4] <= ARROW_AREA * side_max) & (arrow_ok | straight_ok) & arrow_sized
     fitted: dict[int, tuple[tuple[float, int, int, str], int, int]] = {}
     for label in np.flatnonzero(sized & tried):
         k = int(label)
@@ -1124,9 +1185,9 @@ def colour_marks(
                 fit, cx, cy = _cross_fit(component, style, fittable[style][k], MODEL_FIT)
                 if fit >= MODEL_FIT and (best is None or fit > best[0]):
                     best = (fit, cx, cy, style)
-        may_arrow = arrows and area <= 6 * max(w, h) and arrow_ok[k] and arrow_sized[k]
-        if best is None and may_arrow:
-            tip = _arrow_tip(component)
+        may_arrow = arrows and area <= ARROW_AREA * max(w, h) and arrow_sized[k]
+        if best is None and may_arrow and (arrow_ok[k] or straight_ok[k]):
+            tip = _arrow_tip(component, straight=not arrow_ok[k])
             if tip is not None:
                 best = (tip[0], tip[1], tip[2], ">")
         if best is not None:
