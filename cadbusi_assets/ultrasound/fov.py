@@ -46,6 +46,10 @@ SAME_COLUMNS = 0.95
 BAND_SHARE = 0.97
 #: ... and a band is at most this share of the frame's height thick.
 BAND_MAX_SHARE = 0.12
+#: A band at the frame's top (bottom) edge goes on over the rows below (above) it that are
+#: lit over at least this share of the width: where an inset (a zoom box's picture) hangs
+#: over the band's last rows, its dark speckle leaves them short of BAND_SHARE.
+BAND_EDGE_SHARE = 0.85
 #: A second view of a dual view: at least this share of the first's area, on the same rows.
 DUAL_SHARE = 0.4
 SAME_ROWS = 0.8
@@ -137,10 +141,26 @@ def _evidence_mask(grey: np.ndarray, scale: int) -> np.ndarray | None:
     full = counts / mask.shape[1] >= BAND_SHARE
     if 0 < np.count_nonzero(full) < 0.5 * np.count_nonzero(counts):
         thin = max(1, int(BAND_MAX_SHARE * mask.shape[0]))
+        wide = counts / mask.shape[1] >= BAND_EDGE_SHARE
+        last = mask.shape[0] - 1
         rows = np.flatnonzero(full)
         for run in np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1):
-            if len(run) <= thin:
-                mask[run] = 0
+            start, end = int(run[0]), int(run[-1])
+            if end - start + 1 > thin:
+                continue
+            # a band at the top (bottom) edge, and the wide rows under (above) it, unless
+            # they make it too thick (an image as wide right under it: the band alone)
+            if start == 0:
+                below = end
+                while below < last and wide[below + 1] and below - start < thin:
+                    below += 1
+                end = below if below - start < thin else end
+            if end == last:
+                above = start
+                while above > 0 and wide[above - 1] and end - above < thin:
+                    above -= 1
+                start = above if end - above < thin else start
+            mask[start : end + 1] = 0
     # Opening at ~14 full-resolution pixels removes text, ticks, thin bars and markers.
     side = max(3, (14 // scale) | 1)
     kernel_open = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
