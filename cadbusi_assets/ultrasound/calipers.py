@@ -1751,7 +1751,10 @@ NET_MIN_PROB = 0.5
 NET_REFINE_PROB: dict[int, float] = {1: 0.99, 2: 0.99, 3: 0.98}
 #: Version 3: a point its placing (version 1) refiner is at least this sure of is a mark too.
 NET_PLACE_PROB = 0.99
-NET_CLEAR = 10
+#: (A mark's own arms and an arrow's shaft lie inside its box, which a point must be off
+#: too. Was 10: the second mark of a pair drawn 8-10 px apart was never taken; at 7 three
+#: tuning marks of seeds 100-439 come in and no false one, as at 5.)
+NET_CLEAR = 7
 #: Style of a mark only the learned finder found (it gives no shape).
 NET_STYLE = "*"
 #: A mark of the rules scored below NET_VETO_SCORE goes when the refiner gives a caliper

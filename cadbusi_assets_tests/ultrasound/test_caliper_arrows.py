@@ -15,6 +15,9 @@ old value and checks that the rules then miss the mark:
 
 The unit tests check the rules' limits on drawn shapes: a 'T', a bent stroke and a
 bare line are still no arrows, however thick.
+
+The same round let the learned finder add a point 7 px (was 10) from a mark: the second
+mark of a pair drawn 8-10 px apart (:data:`PAIRED`).
 """
 
 from __future__ import annotations
@@ -231,3 +234,38 @@ def test_a_mouse_pointer_is_no_thick_arrow(monkeypatch):
     assert _arrow_tip(component) is None
     monkeypatch.setattr(calipers, "THICK_HEAD_RISE", 0.0)
     assert _arrow_tip(component) is not None  # (what the rule alone gave)
+
+
+#: (family, seed): a true mark of a pair drawn 8-10 px apart; the rules find its twin, and
+#: the learned finder's point for it was within the old NET_CLEAR (10 px) of that twin.
+PAIRED = {
+    ("ge_voluson", 234): (566, 451),  # large cyan '+', Doppler
+    ("siemens_s2000", 336): (505, 269),  # small green '+'
+    ("ge_logiq", 338): (630, 387),  # large white 'x', elastography
+}
+
+
+def _found(family: str, seed: int) -> list[tuple[int, int]]:
+    screen = render_screen(family, seed)
+    frame = screen.frame
+    grey = to_grey(frame)
+    maps = ColourMaps.of(frame) if frame.ndim == 3 else None
+    if maps is None or cv2.countNonZero(maps.chroma) == 0:
+        frame, maps = grey, None
+    box = find_field_of_view(grey, []).box
+    assert box is not None
+    return detect_calipers(frame, box, grey=grey, maps=maps).points
+
+
+def test_the_second_mark_of_a_close_pair(monkeypatch):
+    for (family, seed), point in PAIRED.items():
+        truth = render_screen(family, seed).calipers
+        assert _nearest(point, truth) == 0.0
+        twin = min((p for p in truth if p != point), key=lambda p: math.dist(p, point))
+        assert 8.0 <= math.dist(twin, point) <= 11.0, (family, seed)
+        found = _found(family, seed)
+        assert _nearest(point, found) <= 2.0, (family, seed, found)
+        assert _nearest(twin, found) <= 2.0, (family, seed, found)
+    monkeypatch.setattr(calipers, "NET_CLEAR", 10)
+    for (family, seed), point in PAIRED.items():
+        assert _nearest(point, _found(family, seed)) > 5.0, (family, seed)
