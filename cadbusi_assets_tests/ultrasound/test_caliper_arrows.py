@@ -68,8 +68,9 @@ OLD = {
 }
 
 
-def _rules(family: str, seed: int) -> list[tuple[int, int]]:
-    """The rules' points (learned finder off), the frame prepared as ``analyze_frame`` does."""
+def _rules(family: str, seed: int, learned: bool = False) -> list[tuple[int, int]]:
+    """The rules' points (with ``learned``, the product's: the learned finder on), the frame
+    prepared as ``analyze_frame`` does."""
     screen = render_screen(family, seed)
     frame = screen.frame
     grey = to_grey(frame)
@@ -78,7 +79,7 @@ def _rules(family: str, seed: int) -> list[tuple[int, int]]:
         frame, maps = grey, None
     box = find_field_of_view(grey, []).box
     assert box is not None
-    return detect_calipers(frame, box, grey=grey, maps=maps, learned=False).points
+    return detect_calipers(frame, box, grey=grey, maps=maps, learned=learned).points
 
 
 def _nearest(point: tuple[int, int], points: list[tuple[int, int]]) -> float:
@@ -245,27 +246,15 @@ PAIRED = {
 }
 
 
-def _found(family: str, seed: int) -> list[tuple[int, int]]:
-    screen = render_screen(family, seed)
-    frame = screen.frame
-    grey = to_grey(frame)
-    maps = ColourMaps.of(frame) if frame.ndim == 3 else None
-    if maps is None or cv2.countNonZero(maps.chroma) == 0:
-        frame, maps = grey, None
-    box = find_field_of_view(grey, []).box
-    assert box is not None
-    return detect_calipers(frame, box, grey=grey, maps=maps).points
-
-
 def test_the_second_mark_of_a_close_pair(monkeypatch):
     for (family, seed), point in PAIRED.items():
         truth = render_screen(family, seed).calipers
         assert _nearest(point, truth) == 0.0
         twin = min((p for p in truth if p != point), key=lambda p: math.dist(p, point))
         assert 8.0 <= math.dist(twin, point) <= 11.0, (family, seed)
-        found = _found(family, seed)
+        found = _rules(family, seed, learned=True)
         assert _nearest(point, found) <= 2.0, (family, seed, found)
         assert _nearest(twin, found) <= 2.0, (family, seed, found)
     monkeypatch.setattr(calipers, "NET_CLEAR", 10)
     for (family, seed), point in PAIRED.items():
-        assert _nearest(point, _found(family, seed)) > 5.0, (family, seed)
+        assert _nearest(point, _rules(family, seed, learned=True)) > 5.0, (family, seed)
