@@ -33,6 +33,10 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cadbusi_assets.runner import RunSummary
 
 from cadbusi_assets.instance_config import DEMO_INSTANCE_YAML
 
@@ -117,6 +121,20 @@ def _ocr_ready() -> bool:
     return True
 
 
+#: ``cadbusi demo`` tries today's export key and at most this many suffixed ones (``.2``...).
+MAX_DEMO_EXPORTS = 9
+
+
+def _export_exists_elsewise(run: RunSummary) -> bool:
+    """Whether ``run`` (a :class:`~cadbusi_assets.runner.RunSummary` of a cut export) failed
+    only because its key already holds an export with other content."""
+    return (
+        not run.success
+        and bool(run.failed_steps)
+        and all("ExportExistsError" in step for step in run.failed_steps)
+    )
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     if not _ocr_ready():
@@ -184,7 +202,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     key = args.export_key or dt.date.today().isoformat()
     _echo(f"[6/7] dated export {key}")
-    runs.append(runner.cut_export(defs, instance, key))
+    cut = runner.cut_export(defs, instance, key)
+    # Exports are immutable: a demo run again the same day on changed code (or data) cuts
+    # the next free key instead of failing (a key given with --export-key is kept as given).
+    taken, suffix = key, 2
+    while not args.export_key and _export_exists_elsewise(cut) and suffix <= MAX_DEMO_EXPORTS:
+        key = f"{taken}.{suffix}"
+        _echo(
+            f"      export {taken} already exists with other content (exports are immutable): "
+            f"cutting {key}"
+        )
+        cut = runner.cut_export(defs, instance, key)
+        suffix += 1
+    runs.append(cut)
 
     failed = [r for r in runs if not r.ok]
     _echo("[7/7] summary")
@@ -193,7 +223,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for run in failed:
             dates = ", ".join(f"{d} at {a}" for d, a in sorted(run.failed_dates.items()))
             what = ", ".join(x for x in (", ".join(run.failed_checks), dates) if x)
-            _echo(f"  FAILED: {run.name} (run {run.run_id}) {what}")
+            _echo(f"  FAILED: {run.name} (run {run.run_id}) {what}".rstrip())
+            for reason in run.failed_steps:
+                _echo(f"    {reason}")
         _echo("Open the UI (`make dev`) to see the failed run's logs.")
         return 1
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -29,6 +30,8 @@ class RunSummary:
     failed_checks: list[str]
     #: Study dates that failed inside a ranged run whose other dates succeeded ({date: asset}).
     failed_dates: dict[str, str] = field(default_factory=dict)
+    #: Why each failed step failed: ``step: ErrorClass: first line`` (the innermost cause).
+    failed_steps: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -39,6 +42,24 @@ def load_definitions() -> dg.Definitions:
     from cadbusi_assets.definitions import defs
 
     return defs()
+
+
+def failure_reason(event: dg.DagsterEvent) -> str:
+    """``ErrorClass: first line of its message`` of a step failure's innermost cause (the
+    code's own error, not the engine's wrapper around it); "" for other events."""
+    error = getattr(event.event_specific_data, "error", None)
+    if error is None:
+        return ""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    lines = (error.message or "").strip().splitlines()
+    message = lines[0] if lines else ""
+    if not error.cls_name:
+        return message
+    # the message starts with the class, often with its module path: said once
+    return f"{error.cls_name}: " + re.sub(
+        rf"^(?:[\w.]+\.)?{re.escape(error.cls_name)}: ", "", message
+    )
 
 
 class _ProgressHandler(logging.Handler):
@@ -52,8 +73,10 @@ class _ProgressHandler(logging.Handler):
                 "STEP_FAILURE",
                 "RUN_FAILURE",
             ):
+                reason = failure_reason(event) if event.event_type_value == "STEP_FAILURE" else ""
                 print(
-                    f"      ✗ {meta.get('step_key') or ''} {event.message or ''}".rstrip(),
+                    f"      ✗ {meta.get('step_key') or ''} {event.message or ''}".rstrip()
+                    + (f"\n        reason: {reason}" if reason else ""),
                     flush=True,
                 )
             return
@@ -103,12 +126,18 @@ def materialize(
     )
     run = instance.get_run_by_id(result.run_id)
     failed_dates = json.loads((run.tags if run else {}).get("cadbusi/failed_dates", "") or "{}")
+    failed_steps = [
+        f"{event.step_key}: {failure_reason(event)}"
+        for event in result.all_events
+        if event.event_type_value == "STEP_FAILURE"
+    ]
     return RunSummary(
         name or ",".join(selection),
         result.success,
         result.run_id,
         _check_failures(result),
         failed_dates,
+        failed_steps,
     )
 
 

@@ -211,6 +211,26 @@ def test_cadbusi_demo_runs_the_whole_graph_and_prints_a_summary(tmp_path):
     assert all(e["run_id"] is None for e in day["upstream"] if e["partition"])
     missing = subprocess.run([*command, "lineage", "2026-11-22", "--image", "nope"], **subcommand)
     assert missing.returncode == 2 and "not in export" in missing.stdout
+    # `make demo` again the same day (no --export-key: today's key), then once more after
+    # the code (here: the export's checksums) changed: exports are immutable, so the demo
+    # cuts the next free key, says why, and succeeds
+    rerun = [*command, "demo", "--days", "1"]
+    again = subprocess.run(
+        rerun, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    today = dt.date.today().isoformat()
+    exports = export.parent
+    sums = exports / today / "SHA256SUMS"
+    sums.write_text(sums.read_text() + "0" * 64 + "  changed\n")
+    third = subprocess.run(
+        rerun, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert third.returncode == 0, third.stdout[-3000:] + third.stderr[-3000:]
+    assert f"export {today} already exists with other content" in third.stdout
+    assert "reason: ExportExistsError: Export" in third.stdout  # the step's own reason
+    assert (exports / f"{today}.2" / "manifest.parquet").exists()
+    assert f"exports/{today}.2" in third.stdout  # the summary names the export cut
 
 
 def test_a_frame_step_below_one_is_refused_before_anything_runs(tmp_path, capsys):

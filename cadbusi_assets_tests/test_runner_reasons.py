@@ -1,0 +1,47 @@
+"""The command-line runner says why a step failed (its code's own error, not the engine's
+wrapper), on screen and in the run's summary: ``cadbusi demo`` names it, and uses it to tell
+an export key that already holds other content from any other failure."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from cadbusi_assets import runner
+from cadbusi_assets.cli import _export_exists_elsewise
+from cadbusi_assets.exports.build import ExportExistsError
+
+
+def _failing(error: Exception) -> dg.Definitions:
+    @dg.asset(name="boom")
+    def boom() -> None:
+        raise error
+
+    @dg.asset(name="fine")
+    def fine() -> int:
+        return 1
+
+    return dg.Definitions(assets=[boom, fine])
+
+
+def test_a_failed_step_names_its_own_error(capsys):
+    defs = _failing(ValueError("the warehouse answered with no rows\nsecond line"))
+    with dg.instance_for_test() as instance:
+        summary = runner.materialize(defs, ["boom"], instance)
+    assert not summary.ok
+    assert summary.failed_steps == ["boom: ValueError: the warehouse answered with no rows"]
+    shown = capsys.readouterr().out
+    assert "reason: ValueError: the warehouse answered with no rows" in shown
+    assert "second line" not in shown
+    assert not _export_exists_elsewise(summary)
+
+
+def test_an_export_key_holding_other_content_is_told_apart():
+    defs = _failing(ExportExistsError("Export '2026-12-04' already exists with different content."))
+    with dg.instance_for_test() as instance:
+        summary = runner.materialize(defs, ["boom"], instance)
+        fine = runner.materialize(defs, ["fine"], instance)
+    assert summary.failed_steps == [
+        "boom: ExportExistsError: Export '2026-12-04' already exists with different content."
+    ]
+    assert _export_exists_elsewise(summary)
+    assert fine.ok and fine.failed_steps == [] and not _export_exists_elsewise(fine)
