@@ -46,7 +46,11 @@ def load_definitions() -> dg.Definitions:
 
 def failure_reason(event: dg.DagsterEvent) -> str:
     """``ErrorClass: first line of its message`` of a step failure's innermost cause (the
-    code's own error, not the engine's wrapper around it); "" for other events."""
+    code's own error, not the engine's wrapper around it); "" for other events.
+
+    The message is shown for this package's own errors only (they are written to carry no
+    PHI). Another library's message may quote a value it choked on (a header, a report
+    line), so only its class is shown, and the UI's run log keeps the rest."""
     error = getattr(event.event_specific_data, "error", None)
     if error is None:
         return ""
@@ -54,12 +58,11 @@ def failure_reason(event: dg.DagsterEvent) -> str:
         error = error.cause
     lines = (error.message or "").strip().splitlines()
     message = lines[0] if lines else ""
-    if not error.cls_name:
-        return message
-    # the message starts with the class, often with its module path: said once
-    return f"{error.cls_name}: " + re.sub(
-        rf"^(?:[\w.]+\.)?{re.escape(error.cls_name)}: ", "", message
-    )
+    name = error.cls_name or "error"
+    ours = re.match(rf"cadbusi_assets\.[\w.]*\.{re.escape(name)}: ", message)
+    if ours is None:
+        return f"{name} (its message is in the run's log in the UI)"
+    return f"{name}: {message[ours.end() :]}"
 
 
 class _ProgressHandler(logging.Handler):

@@ -5,13 +5,40 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import cv2
+import numpy as np
+
 from cadbusi_assets.ultrasound.analysis import analyze_frame
-from cadbusi_demo.screens_heldout import Screen
+from cadbusi_assets.ultrasound.calipers import detect_calipers
+from cadbusi_assets.ultrasound.fov import find_field_of_view
+from cadbusi_assets.ultrasound.overlay import ColourMaps, to_grey
+from cadbusi_demo.screens_heldout import Screen, render_screen
 
 
 def nearest(point: tuple[int, int], found: list[tuple[int, int]]) -> float:
     """Distance from ``point`` to the nearest of ``found`` (infinite when none)."""
     return min((math.hypot(point[0] - x, point[1] - y) for x, y in found), default=math.inf)
+
+
+def caliper_points(
+    frame: np.ndarray, box: tuple[int, int, int, int] | None = None, learned: bool = True
+) -> list[tuple[int, int]]:
+    """``detect_calipers``'s points on ``frame``, prepared as ``analyze_frame`` prepares it
+    (grey when it holds no colour), in ``box`` (default: the field of view found on it);
+    ``learned=False``: the rules alone."""
+    grey = to_grey(frame)
+    maps: ColourMaps | None = ColourMaps.of(frame) if frame.ndim == 3 else None
+    if maps is None or cv2.countNonZero(maps.chroma) == 0:
+        frame, maps = grey, None
+    if box is None:
+        box = find_field_of_view(grey, []).box
+        assert box is not None
+    return detect_calipers(frame, box, grey=grey, maps=maps, learned=learned).points
+
+
+def screen_points(family: str, seed: int, learned: bool = True) -> list[tuple[int, int]]:
+    """:func:`caliper_points` on the generator's frame ``family``/``seed``."""
+    return caliper_points(render_screen(family, seed).frame, learned=learned)
 
 
 def check_marks(

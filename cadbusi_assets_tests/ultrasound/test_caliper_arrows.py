@@ -29,10 +29,9 @@ import numpy as np
 import pytest
 
 from cadbusi_assets.ultrasound import calipers
-from cadbusi_assets.ultrasound.calipers import _arrow_tip, detect_calipers
-from cadbusi_assets.ultrasound.fov import find_field_of_view
-from cadbusi_assets.ultrasound.overlay import ColourMaps, to_grey
+from cadbusi_assets.ultrasound.calipers import _arrow_tip
 from cadbusi_assets_tests.support import time_limit
+from cadbusi_assets_tests.ultrasound.caliper_frames import caliper_points, nearest, screen_points
 from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
 
 #: (family, seed) -> {true arrow tip: the constant whose old value loses it}
@@ -68,24 +67,6 @@ OLD = {
 }
 
 
-def _rules(family: str, seed: int, learned: bool = False) -> list[tuple[int, int]]:
-    """The rules' points (with ``learned``, the product's: the learned finder on), the frame
-    prepared as ``analyze_frame`` does."""
-    screen = render_screen(family, seed)
-    frame = screen.frame
-    grey = to_grey(frame)
-    maps = ColourMaps.of(frame) if frame.ndim == 3 else None
-    if maps is None or cv2.countNonZero(maps.chroma) == 0:
-        frame, maps = grey, None
-    box = find_field_of_view(grey, []).box
-    assert box is not None
-    return detect_calipers(frame, box, grey=grey, maps=maps, learned=learned).points
-
-
-def _nearest(point: tuple[int, int], points: list[tuple[int, int]]) -> float:
-    return min((math.dist(point, p) for p in points), default=math.inf)
-
-
 def test_the_rules_find_these_arrows():
     assert {family for family, _ in ARROWS} <= set(TUNING_FAMILIES)
     with time_limit(180, "caliper rules on arrow frames"):
@@ -93,10 +74,10 @@ def test_the_rules_find_these_arrows():
             assert 100 <= seed < 340
             screen = render_screen(family, seed)
             assert screen.caliper_style.split()[0] == "arrow"
-            found = _rules(family, seed)
+            found = screen_points(family, seed, learned=False)
             for point in marks:
-                assert _nearest(point, screen.calipers) == 0.0, (family, seed, point)
-                assert _nearest(point, found) <= 1.0, (family, seed, point, found)
+                assert nearest(point, screen.calipers) == 0.0, (family, seed, point)
+                assert nearest(point, found) <= 1.0, (family, seed, point, found)
 
 
 @pytest.mark.parametrize("constant", sorted({c for m in ARROWS.values() for c in m.values()}))
@@ -108,18 +89,18 @@ def test_each_rule_is_what_finds_its_arrows(monkeypatch, constant):
         mine = [point for point, rule in marks.items() if rule == constant]
         if not mine:
             continue
-        found = _rules(family, seed)
+        found = screen_points(family, seed, learned=False)
         for point in mine:
-            assert _nearest(point, found) > 5.0, (constant, family, seed, point)
+            assert nearest(point, found) > 5.0, (constant, family, seed, point)
 
 
 def test_with_the_old_values_the_rules_miss_them_all(monkeypatch):
     for name, value in OLD.items():
         monkeypatch.setattr(calipers, name, value)
     for (family, seed), marks in ARROWS.items():
-        found = _rules(family, seed)
+        found = screen_points(family, seed, learned=False)
         for point in marks:
-            assert _nearest(point, found) > 5.0, (family, seed, point)
+            assert nearest(point, found) > 5.0, (family, seed, point)
 
 
 @pytest.mark.parametrize(("family", "seed"), sorted(ARROWS))
@@ -130,13 +111,7 @@ def test_no_mark_on_the_clean_frame(family, seed):
     frame for arrows, and with the looser context a third; the learned refiner vetoes all
     three, as it vetoed the first two before)."""
     screen = render_screen(family, seed)
-    clean = screen.clean
-    grey = to_grey(clean)
-    maps = ColourMaps.of(clean) if clean.ndim == 3 else None
-    if maps is None or cv2.countNonZero(maps.chroma) == 0:
-        clean, maps = grey, None
-    found = detect_calipers(clean, screen.fov_box, grey=grey, maps=maps)
-    assert found.points == []
+    assert caliper_points(screen.clean, screen.fov_box) == []
 
 
 def _drawn(shape: str, thickness: int) -> np.ndarray:
@@ -249,12 +224,12 @@ PAIRED = {
 def test_the_second_mark_of_a_close_pair(monkeypatch):
     for (family, seed), point in PAIRED.items():
         truth = render_screen(family, seed).calipers
-        assert _nearest(point, truth) == 0.0
+        assert nearest(point, truth) == 0.0
         twin = min((p for p in truth if p != point), key=lambda p: math.dist(p, point))
         assert 8.0 <= math.dist(twin, point) <= 11.0, (family, seed)
-        found = _rules(family, seed, learned=True)
-        assert _nearest(point, found) <= 2.0, (family, seed, found)
-        assert _nearest(twin, found) <= 2.0, (family, seed, found)
+        found = screen_points(family, seed)
+        assert nearest(point, found) <= 2.0, (family, seed, found)
+        assert nearest(twin, found) <= 2.0, (family, seed, found)
     monkeypatch.setattr(calipers, "NET_CLEAR", 10)
     for (family, seed), point in PAIRED.items():
-        assert _nearest(point, _rules(family, seed, learned=True)) > 5.0, (family, seed)
+        assert nearest(point, screen_points(family, seed)) > 5.0, (family, seed)

@@ -9,17 +9,15 @@ learned finder off) and find now.
 
 from __future__ import annotations
 
-import math
-
 import cv2
 import numpy as np
 import pytest
 
 from cadbusi_assets.ultrasound import calipers
-from cadbusi_assets.ultrasound.calipers import detect_calipers, map_marks
-from cadbusi_assets.ultrasound.fov import find_field_of_view
-from cadbusi_assets.ultrasound.overlay import ColourMaps, coloured_pixels, to_grey
+from cadbusi_assets.ultrasound.calipers import map_marks
+from cadbusi_assets.ultrasound.overlay import coloured_pixels
 from cadbusi_assets_tests.support import time_limit
+from cadbusi_assets_tests.ultrasound.caliper_frames import nearest, screen_points
 from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
 
 #: (family, seed): caliper points on an elastography map (tuning frames, seeds 100-299).
@@ -31,20 +29,6 @@ ON_MAPS: dict[tuple[str, int], list[tuple[int, int]]] = {
 }
 
 
-def _rules(family: str, seed: int) -> list[tuple[int, int]]:
-    """The rules' points (learned finder off), the frame prepared as ``analyze_frame`` does."""
-    screen = render_screen(family, seed)
-    grey = to_grey(screen.frame)
-    maps = ColourMaps.of(screen.frame)
-    box = find_field_of_view(grey, []).box
-    assert box is not None
-    return detect_calipers(screen.frame, box, grey=grey, maps=maps, learned=False).points
-
-
-def _nearest(point: tuple[int, int], points: list[tuple[int, int]]) -> float:
-    return min((math.dist(point, p) for p in points), default=math.inf)
-
-
 def test_the_rules_find_marks_on_elastography_maps():
     assert {family for family, _ in ON_MAPS} <= set(TUNING_FAMILIES)
     with time_limit(120, "caliper rules on elastography frames"):
@@ -52,19 +36,19 @@ def test_the_rules_find_marks_on_elastography_maps():
             assert 100 <= seed < 300
             screen = render_screen(family, seed)
             assert screen.elastography
-            found = _rules(family, seed)
+            found = screen_points(family, seed, learned=False)
             for point in points:
-                assert _nearest(point, screen.calipers) == 0.0, (family, seed, point)
-                assert _nearest(point, found) <= 2.0, (family, seed, point, found)
+                assert nearest(point, screen.calipers) == 0.0, (family, seed, point)
+                assert nearest(point, found) <= 2.0, (family, seed, point, found)
 
 
 def test_without_the_map_rule_the_rules_miss_them(monkeypatch):
     """The marks above are the map rule's: with it off, the other rules miss every one."""
     monkeypatch.setattr(calipers, "map_marks", lambda *args, **kwargs: [])
     for (family, seed), points in ON_MAPS.items():
-        found = _rules(family, seed)
+        found = screen_points(family, seed, learned=False)
         for point in points:
-            assert _nearest(point, found) > 5.0, (family, seed, point)
+            assert nearest(point, found) > 5.0, (family, seed, point)
 
 
 @pytest.mark.parametrize(("family", "seed"), sorted(ON_MAPS))

@@ -25,9 +25,9 @@ from cadbusi_assets.ultrasound.caliper_net import (
 )
 from cadbusi_assets.ultrasound.calipers import detect_calipers
 from cadbusi_assets.ultrasound.fov import find_field_of_view
-from cadbusi_assets.ultrasound.overlay import ColourMaps, to_grey
+from cadbusi_assets.ultrasound.overlay import to_grey
 from cadbusi_assets_tests.support import time_limit
-from cadbusi_assets_tests.ultrasound.caliper_frames import check_marks, nearest
+from cadbusi_assets_tests.ultrasound.caliper_frames import check_marks, nearest, screen_points
 from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
 
 #: (family, seed): true marks the rules miss and the learned finder finds (chosen among the
@@ -54,19 +54,6 @@ VETOED: dict[tuple[str, int], tuple[int, int]] = {
     ("ge_voluson", 159): (496, 68),  # an arrow 306 px from every mark
     ("philips_epiq", 215): (622, 320),  # an arrow on an elastography frame
 }
-
-
-def _detect(family: str, seed: int, learned: bool) -> list[tuple[int, int]]:
-    """The frame's caliper points, the frame prepared as ``analyze_frame`` prepares it."""
-    screen = render_screen(family, seed)
-    grey = to_grey(screen.frame)
-    maps: ColourMaps | None = ColourMaps.of(screen.frame)
-    work = screen.frame
-    if maps is None or cv2.countNonZero(maps.chroma) == 0:
-        work, maps = grey, None
-    box = find_field_of_view(grey, []).box
-    assert box is not None
-    return detect_calipers(work, box, grey=grey, maps=maps, learned=learned).points
 
 
 def test_weights_are_small_and_load_on_the_cpu():
@@ -106,8 +93,8 @@ def test_the_net_finds_marks_the_rules_miss_on_tuning_frames(monkeypatch):
     with time_limit(300, "analysing frames with marks the rules miss"):
         for (family, seed), missed in RESCUED.items():
             assert 100 <= seed < 300
-            rules = _detect(family, seed, learned=False)
-            both = _detect(family, seed, learned=True)
+            rules = screen_points(family, seed, learned=False)
+            both = screen_points(family, seed, learned=True)
             for point in missed:
                 assert nearest(point, rules) > 5.0, (family, seed, point)
                 assert nearest(point, both) <= 2.0, (family, seed, point)
@@ -121,8 +108,8 @@ def test_the_net_vetoes_false_marks_of_the_rules_on_tuning_frames():
             assert 100 <= seed < 300
             truth = render_screen(family, seed).calipers
             assert nearest(point, truth) > 5.0, (family, seed, point)
-            rules = _detect(family, seed, learned=False)
-            both = _detect(family, seed, learned=True)
+            rules = screen_points(family, seed, learned=False)
+            both = screen_points(family, seed, learned=True)
             assert point in rules, (family, seed, rules)
             assert point not in both, (family, seed, both)
             # the veto takes no true mark: every mark of the rules within 5 px of one stays
@@ -135,7 +122,7 @@ def test_a_sure_mark_of_the_rules_is_never_vetoed(monkeypatch):
     the threshold at 0, no mark goes."""
     monkeypatch.setattr(calipers, "NET_VETO_SCORE", 0.0)
     for (family, seed), point in VETOED.items():
-        assert point in _detect(family, seed, learned=True), (family, seed)
+        assert point in screen_points(family, seed, learned=True), (family, seed)
 
 
 def test_the_thresholds_are_those_of_the_weights_refiner_version(monkeypatch):
@@ -147,19 +134,19 @@ def test_the_thresholds_are_those_of_the_weights_refiner_version(monkeypatch):
     other = next(v for v in calipers.NET_REFINE_PROB if v != version)
     (family, seed), missed = next(iter(RESCUED.items()))
     (vetoed_family, vetoed_seed), vetoed = next(iter(VETOED.items()))
-    found = _detect(family, seed, learned=True)
-    kept = _detect(vetoed_family, vetoed_seed, learned=True)
+    found = screen_points(family, seed, learned=True)
+    kept = screen_points(vetoed_family, vetoed_seed, learned=True)
     monkeypatch.setitem(calipers.NET_REFINE_PROB, other, 1.01)
     monkeypatch.setitem(calipers.NET_VETO_PROB, other, 0.0)
-    assert _detect(family, seed, learned=True) == found
-    assert _detect(vetoed_family, vetoed_seed, learned=True) == kept
+    assert screen_points(family, seed, learned=True) == found
+    assert screen_points(vetoed_family, vetoed_seed, learned=True) == kept
     monkeypatch.setitem(calipers.NET_REFINE_PROB, version, 1.01)
     monkeypatch.setitem(calipers.NET_VETO_PROB, version, 0.0)
     if version == 3:  # its placing refiner's own threshold too
         monkeypatch.setattr(calipers, "NET_PLACE_PROB", 1.01)
-    without = _detect(family, seed, learned=True)
+    without = screen_points(family, seed, learned=True)
     assert all(nearest(point, without) > 5.0 for point in missed), (family, seed, without)
-    assert vetoed in _detect(vetoed_family, vetoed_seed, learned=True)
+    assert vetoed in screen_points(vetoed_family, vetoed_seed, learned=True)
 
 
 def test_learned_points_are_deterministic():
@@ -168,7 +155,7 @@ def test_learned_points_are_deterministic():
     first = caliper_net().outputs([screen.frame[:200, :240]])[0]
     again = CaliperNet().outputs([screen.frame[:200, :240].copy()])[0]
     assert first.tobytes() == again.tobytes()
-    assert _detect(family, seed, learned=True) == _detect(family, seed, learned=True)
+    assert screen_points(family, seed, learned=True) == screen_points(family, seed, learned=True)
 
 
 def test_learned_is_the_default_switch(monkeypatch):
@@ -315,11 +302,11 @@ def test_version_3_takes_a_point_either_of_its_refiners_is_sure_of(monkeypatch):
     assert caliper_net().refiner_version == 3
     judged, placed = ("philips_epiq", 5, (619, 428)), ("ge_voluson", 278, (636, 301))
     for family, seed, point in (judged, placed):
-        assert nearest(point, _detect(family, seed, learned=True)) <= 2.0, (family, seed)
+        assert nearest(point, screen_points(family, seed, learned=True)) <= 2.0, (family, seed)
     with monkeypatch.context() as patch:
         patch.setattr(calipers, "NET_PLACE_PROB", 1.01)
-        assert nearest(judged[2], _detect(*judged[:2], learned=True)) <= 2.0
-        assert nearest(placed[2], _detect(*placed[:2], learned=True)) > 5.0
+        assert nearest(judged[2], screen_points(*judged[:2], learned=True)) <= 2.0
+        assert nearest(placed[2], screen_points(*placed[:2], learned=True)) > 5.0
     monkeypatch.setitem(calipers.NET_REFINE_PROB, 3, 1.01)
-    assert nearest(judged[2], _detect(*judged[:2], learned=True)) > 5.0
-    assert nearest(placed[2], _detect(*placed[:2], learned=True)) <= 2.0
+    assert nearest(judged[2], screen_points(*judged[:2], learned=True)) > 5.0
+    assert nearest(placed[2], screen_points(*placed[:2], learned=True)) <= 2.0

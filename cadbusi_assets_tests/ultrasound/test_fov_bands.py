@@ -25,7 +25,8 @@ def test_dual_view_under_a_header_with_an_inset_is_found(monkeypatch):
     screen = render_screen("ge_voluson", 328)
     assert screen.dual and screen.zoom
     grey = to_grey(screen.frame)
-    assert box_iou(find_field_of_view(grey, []).box, screen.fov_box) >= 0.99
+    box = find_field_of_view(grey, []).box
+    assert box is not None and box_iou(box, screen.fov_box) >= 0.99
     monkeypatch.setattr(fov, "BAND_EDGE_SHARE", 1.01)  # the band's full rows only: before
     assert find_field_of_view(grey, []).box is None
 
