@@ -1816,6 +1816,150 @@ def _net_marks(
     return out + found
 
 
+#: Two marks drawn overlapping (a measurement's end on another's): one component of the
+#: mark layers that two crosses of one style, size and stroke explain, their centres at
+#: least PAIR_APART px apart on one axis, with an intersection over union of at least
+#: PAIR_IOU and better than one cross's (:func:`overlapping_pair`). The rules and the
+#: learned finder put one point between the two (3-4 px off each), or one good point and
+#: one between. Tuning frames: real pairs drawn crisp fit at 0.99-1.0, single thick or
+#: JPEG-smeared crosses that a pair would also fit at most 0.74 (so do pairs in JPEG,
+#: 0.57-0.61: left as they are).
+PAIR_IOU = 0.85
+PAIR_APART = 3
+#: Stroke widths (px) tried for the crosses of a pair.
+PAIR_STROKES = (1, 2, 3)
+#: The window (px each side of a point) in which a point's component is labelled; a
+#: component reaching the window's edge is too large for a pair of marks.
+PAIR_REACH = 2 * MAX_HALF + 4
+
+
+def _cross_pixels(
+    shape: tuple[int, ...], centres: list[tuple[int, int]], half: int, style: str, stroke: int = 1
+) -> np.ndarray:
+    """uint8 0/1 of ``shape``: crosses of ``style`` and arm ``half`` at ``centres``, their
+    strokes ``stroke`` px wide (the 1-px lines grown left and up by ``stroke - 1`` px)."""
+    model = np.zeros(shape[:2], np.uint8)
+    for cx, cy in centres:
+        if style == "+":
+            cv2.line(model, (cx - half, cy), (cx + half, cy), 1, 1)
+            cv2.line(model, (cx, cy - half), (cx, cy + half), 1, 1)
+        else:
+            cv2.line(model, (cx - half, cy - half), (cx + half, cy + half), 1, 1)
+            cv2.line(model, (cx - half, cy + half), (cx + half, cy - half), 1, 1)
+    if stroke > 1:
+        model = cv2.dilate(model, np.ones((stroke, stroke), np.uint8), anchor=(0, 0))
+    return model
+
+
+@lru_cache(maxsize=8192)
+def _pair_model(
+    style: str, stroke: int, half: int, width: int, height: int, flip: bool
+) -> tuple[np.ndarray, int, tuple[int, int], tuple[int, int]]:
+    """Two crosses (:func:`_cross_pixels`) filling a ``width`` x ``height`` box from opposite
+    corners (``flip``: bottom left and top right): the pixels (read only), their count and
+    the two centres of the 1-px lines."""
+    grow = stroke - 1  # the strokes' growth left and up
+    left, right, top, bottom = grow + half, width - 1 - half, grow + half, height - 1 - half
+    a, b = ((left, bottom), (right, top)) if flip else ((left, top), (right, bottom))
+    model = _cross_pixels((height, width), [a, b], half, style, stroke)
+    model.flags.writeable = False
+    return model, cv2.countNonZero(model), a, b
+
+
+def overlapping_pair(
+    component: np.ndarray,
+) -> tuple[str, tuple[int, int], tuple[int, int], int] | None:
+    """Two crosses of one style, size and stroke that explain ``component`` (uint8 0/1, the
+    component alone) as :data:`PAIR_IOU` asks: ``(style, centre, centre, half)`` in its
+    coordinates, or None. Their box is the component's: for each style, stroke and arm,
+    the centres sit in from opposite corners (either diagonal; :func:`_pair_model`)."""
+    points = cv2.findNonZero(component)
+    if points is None:
+        return None
+    bx, by, bw, bh = cv2.boundingRect(points)
+    part = component[by : by + bh, bx : bx + bw]
+    lit = len(points)
+    best: tuple[float, str, tuple[int, int], tuple[int, int], int, int] | None = None
+    single = 0.0
+    for style in ("+", "x"):
+        for stroke in PAIR_STROKES:
+            for half in range(MIN_HALF, MAX_HALF + 1):
+                dx, dy = bw - stroke - 2 * half, bh - stroke - 2 * half
+                if dx < 0 or dy < 0:
+                    break
+                apart = max(dx, dy) >= PAIR_APART
+                for flip in (False, True) if dx and dy else (False,):
+                    model, count, a, b = _pair_model(style, stroke, half, bw, bh, flip)
+                    if min(lit, count) < PAIR_IOU * max(lit, count):
+                        continue  # (the IoU is at most the ratio of the counts)
+                    both = cv2.countNonZero(part & model)
+                    iou = both / (lit + count - both)
+                    if not apart:
+                        single = max(single, iou)
+                    elif best is None or iou > best[0]:
+                        best = (iou, style, a, b, half, (stroke - 1) // 2)
+    if best is None or best[0] < PAIR_IOU or best[0] <= single:
+        return None
+    _, style, a, b, half, centre = best
+    # (the thick strokes' middle: ``centre`` px up and left of the 1-px lines)
+    return (
+        style,
+        (a[0] - centre + bx, a[1] - centre + by),
+        (b[0] - centre + bx, b[1] - centre + by),
+        half,
+    )
+
+
+def _split_pairs(kept: list[_Mark], layers: list[np.ndarray]) -> list[_Mark]:
+    """``kept`` with each pair of overlapping crosses (:func:`overlapping_pair`) on one of
+    ``layers`` (uint8 0/1, the crop's shape) as two marks: the cross and learned marks
+    inside the pair's box replaced by its two centres (scored as the best of them)."""
+    out = list(kept)
+    done: list[Box] = []
+    for m in kept:
+        if m.style == ">" or any(b[0] <= m.x <= b[2] and b[1] <= m.y <= b[3] for b in done):
+            continue
+        for layer in layers:
+            height, width = layer.shape
+            x0, y0 = max(0, m.x - PAIR_REACH), max(0, m.y - PAIR_REACH)
+            x1, y1 = min(width, m.x + PAIR_REACH + 1), min(height, m.y + PAIR_REACH + 1)
+            window = layer[y0:y1, x0:x1]
+            # the 3x3 around the point: its component (the highest label there)
+            around = (
+                slice(max(0, m.y - y0 - 1), m.y - y0 + 2),
+                slice(max(0, m.x - x0 - 1), m.x - x0 + 2),
+            )
+            if not window[around].any():
+                continue
+            _, labels = cv2.connectedComponents(window, connectivity=8, ltype=cv2.CV_16U)
+            label = int(labels[around].max())
+            component = (labels == label).astype(np.uint8)
+            bx, by, bw, bh = cv2.boundingRect(component)
+            edge = (bx == 0 and x0 > 0) or (by == 0 and y0 > 0)
+            edge |= (bx + bw == window.shape[1] and x1 < width) or (
+                by + bh == window.shape[0] and y1 < height
+            )
+            pair = None if edge else overlapping_pair(component)
+            if pair is None:
+                continue
+            style, a, b, half = pair
+            box = (bx + x0, by + y0, bx + bw - 1 + x0, by + bh - 1 + y0)
+            inner = [
+                k
+                for k in out
+                if k is m
+                or (k.style != ">" and box[0] <= k.x <= box[2] and box[1] <= k.y <= box[3])
+            ]
+            score = max(k.score for k in inner)
+            out = [k for k in out if k not in inner]
+            for cx, cy in (a, b):
+                x, y = cx + x0, cy + y0
+                out.append(_Mark(x, y, style, score, (x - half, y - half, x + half, y + half)))
+            done.append(box)
+            break
+    return out
+
+
 def detect_calipers(
     frame: np.ndarray,
     box: Box,
@@ -2006,6 +2150,8 @@ def detect_calipers(
         ]
     if learned:
         kept = _net_marks(crop, kept, inside, arm)
+    layers = [white] if crop.ndim == 2 else [candidates & coloured, white]
+    kept = _split_pairs(kept, [a for a in layers if cv2.countNonZero(a)])
     points = [(m.x, m.y, m.score, m.style) for m in kept]
     points.sort(key=lambda p: (p[1], p[0]))
     return CaliperDetection(
