@@ -1846,9 +1846,10 @@ def _cross_pixels(
         else:
             cv2.line(model, (cx - half, cy - half), (cx + half, cy + half), 1, 1)
             cv2.line(model, (cx - half, cy + half), (cx + half, cy - half), 1, 1)
-    if stroke > 1:
-        model = cv2.dilate(model, np.ones((stroke, stroke), np.uint8), anchor=(0, 0))
-    return model
+    if stroke == 1:
+        return model
+    grown: np.ndarray = cv2.dilate(model, np.ones((stroke, stroke), np.uint8), anchor=(0, 0))
+    return grown
 
 
 @lru_cache(maxsize=8192)
