@@ -154,12 +154,13 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float | None:
     return 99.0 if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
-def match_points(
+def matched_pairs(
     found: Sequence[Sequence[int]],
     truth: Sequence[Sequence[int]],
     tolerance: float = POINT_TOLERANCE,
-) -> list[float]:
-    """Greedy nearest matching within ``tolerance``; the errors (px) of the matched pairs."""
+) -> list[tuple[int, int, float]]:
+    """Greedy nearest matching within ``tolerance``: ``(found index, true index, error px)``
+    of each matched pair, nearest first."""
     pairs = sorted(
         (math.hypot(f[0] - t[0], f[1] - t[1]), i, j)
         for i, f in enumerate(found)
@@ -167,14 +168,23 @@ def match_points(
     )
     used_f: set[int] = set()
     used_t: set[int] = set()
-    errors = []
+    out = []
     for distance, i, j in pairs:
         if distance > tolerance or i in used_f or j in used_t:
             continue
         used_f.add(i)
         used_t.add(j)
-        errors.append(distance)
-    return errors
+        out.append((i, j, distance))
+    return out
+
+
+def match_points(
+    found: Sequence[Sequence[int]],
+    truth: Sequence[Sequence[int]],
+    tolerance: float = POINT_TOLERANCE,
+) -> list[float]:
+    """Greedy nearest matching within ``tolerance``; the errors (px) of the matched pairs."""
+    return [distance for _, _, distance in matched_pairs(found, truth, tolerance)]
 
 
 def text_mask(screen: Any, shape: tuple[int, int], grow: int = 4) -> np.ndarray:

@@ -37,3 +37,13 @@ def test_measure_parts_names_the_total_and_the_parts_the_frames_reach():
         figures
     )
     assert all(ms >= 0 for ms in figures.values())
+
+
+def test_matching_takes_each_true_point_once():
+    """Two found points near one true mark: one matches it, the other matches nothing and
+    counts against precision (``caliper_misses`` lists it as a second mark)."""
+    found = [(10, 10), (13, 10), (50, 50)]
+    truth = [(12, 10), (90, 90)]
+    assert screens.matched_pairs(found, truth) == [(1, 0, 1.0)]
+    assert screens.match_points(found, truth) == [1.0]
+    assert screens.matched_pairs(found, []) == []
