@@ -72,12 +72,14 @@ PLACE_PREFIX = "refine_place."
 @dataclass(frozen=True)
 class NetPoint:
     """A found point: crop ``(x, y)`` and the probability of its cell (refined: the
-    refiner's; version 3: its version 2 refiner's, ``placer_prob`` its version 1 one's)."""
+    refiner's; version 3: its version 2 refiner's, ``placer_prob`` its version 1 one's, and
+    ``judged_at`` the point where the version 2 refiner's own offset puts it)."""
 
     x: int
     y: int
     prob: float
     placer_prob: float | None = None
+    judged_at: tuple[int, int] | None = None
 
 
 def _net() -> Any:
@@ -363,7 +365,12 @@ class CaliperNet:
                     .contiguous(memory_format=torch.channels_last)
                 )
                 out = self.refiner(batch).float().cpu().numpy().astype(np.float64)
+                judged_at: list[tuple[int, int] | None] = [None] * len(points)
                 if self.placer is not None:
+                    judged_at = [
+                        (round(x + float(o[1]) * REACH), round(y + float(o[2]) * REACH))
+                        for (x, y), o in zip(points, out, strict=True)
+                    ]
                     rgb = (
                         torch.from_numpy(patches(crop, points, 1))
                         .to(self.device)
@@ -385,8 +392,9 @@ class CaliperNet:
                 round(y + float(o[2]) * REACH),
                 round(float(p), 4),
                 q,
+                j,
             )
-            for (x, y), o, p, q in zip(points, out, prob, placer_prob, strict=True)
+            for (x, y), o, p, q, j in zip(points, out, prob, placer_prob, judged_at, strict=True)
         ]
 
 

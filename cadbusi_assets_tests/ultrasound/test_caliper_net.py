@@ -142,8 +142,9 @@ def test_the_thresholds_are_those_of_the_weights_refiner_version(monkeypatch):
     assert screen_points(vetoed_family, vetoed_seed, learned=True) == kept
     monkeypatch.setitem(calipers.NET_REFINE_PROB, version, 1.01)
     monkeypatch.setitem(calipers.NET_VETO_PROB, version, 0.0)
-    if version == 3:  # its placing refiner's own threshold too
+    if version == 3:  # its placing refiner's own threshold and the two's agreement too
         monkeypatch.setattr(calipers, "NET_PLACE_PROB", 1.01)
+        monkeypatch.setattr(calipers, "NET_AGREE_PROB", 1.01)
     without = screen_points(family, seed, learned=True)
     assert all(nearest(point, without) > 5.0 for point in missed), (family, seed, without)
     assert vetoed in screen_points(vetoed_family, vetoed_seed, learned=True)
@@ -308,5 +309,30 @@ def test_version_3_takes_a_point_either_of_its_refiners_is_sure_of(monkeypatch):
         assert nearest(judged[2], screen_points(*judged[:2], learned=True)) <= 2.0
         assert nearest(placed[2], screen_points(*placed[:2], learned=True)) > 5.0
     monkeypatch.setitem(calipers.NET_REFINE_PROB, 3, 1.01)
+    monkeypatch.setattr(calipers, "NET_AGREE_PROB", 1.01)  # (both lean to it: its own test)
     assert nearest(judged[2], screen_points(*judged[:2], learned=True)) > 5.0
     assert nearest(placed[2], screen_points(*placed[:2], learned=True)) <= 2.0
+
+
+#: (family, seed) -> true marks the learned finder takes only because both refiners lean to
+#: them (calipers.NET_AGREE_PROB): neither is sure alone.
+AGREED = {("philips_iu22", 0): [(262, 148), (193, 218)]}  # small yellow '+', tuning family
+
+
+def test_version_3_takes_a_point_both_refiners_lean_to(monkeypatch):
+    for (family, seed), marks in AGREED.items():
+        truth = render_screen(family, seed).calipers
+        found = screen_points(family, seed, learned=True)
+        for mark in marks:
+            assert mark in truth
+            assert nearest(mark, found) <= 1.5, (family, seed, mark, found)
+    monkeypatch.setattr(calipers, "NET_AGREE_PROB", 1.01)
+    for (family, seed), marks in AGREED.items():
+        found = screen_points(family, seed, learned=True)
+        assert all(nearest(mark, found) > 5.0 for mark in marks), (family, seed, found)
+    # where the two refiners do not put the point at one place, no agreement
+    monkeypatch.undo()
+    monkeypatch.setattr(calipers, "NET_AGREE_REACH", -1.0)
+    for (family, seed), marks in AGREED.items():
+        found = screen_points(family, seed, learned=True)
+        assert all(nearest(mark, found) > 5.0 for mark in marks), (family, seed, found)
