@@ -1937,10 +1937,13 @@ def overlapping_pair(
     )
 
 
-def _split_pairs(kept: list[_Mark], layers: list[np.ndarray]) -> list[_Mark]:
+def _split_pairs(
+    kept: list[_Mark], layers: list[np.ndarray], inside: np.ndarray | None = None
+) -> list[_Mark]:
     """``kept`` with each pair of overlapping crosses (:func:`overlapping_pair`) on one of
     ``layers`` (uint8 0/1, the crop's shape) as two marks: the cross and learned marks
-    inside the pair's box replaced by its two centres (scored as the best of them)."""
+    inside the pair's box replaced by its two centres (scored as the best of them), when
+    both centres are ``inside`` (bool, the crop's shape; None: anywhere)."""
     out = list(kept)
     done: list[Box] = []
     for m in kept:
@@ -1970,6 +1973,10 @@ def _split_pairs(kept: list[_Mark], layers: list[np.ndarray]) -> list[_Mark]:
             if pair is None:
                 continue
             style, a, b, half = pair
+            if inside is not None and not (
+                inside[a[1] + y0, a[0] + x0] and inside[b[1] + y0, b[0] + x0]
+            ):
+                continue
             box = (bx + x0, by + y0, bx + bw - 1 + x0, by + bh - 1 + y0)
             inner = [
                 k
@@ -2178,7 +2185,7 @@ def detect_calipers(
     if learned:
         kept = _net_marks(crop, kept, inside, arm)
     layers = [white] if crop.ndim == 2 else [candidates & coloured, white]
-    kept = _split_pairs(kept, [a for a in layers if cv2.countNonZero(a)])
+    kept = _split_pairs(kept, [a for a in layers if cv2.countNonZero(a)], inside)
     points = [(m.x, m.y, m.score, m.style) for m in kept]
     points.sort(key=lambda p: (p[1], p[0]))
     return CaliperDetection(

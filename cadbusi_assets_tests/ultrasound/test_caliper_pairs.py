@@ -87,3 +87,21 @@ def test_a_cross_with_its_dotted_line_is_no_pair():
 
 def test_nothing_is_no_pair():
     assert overlapping_pair(np.zeros((20, 20), np.uint8)) is None
+
+
+def test_the_split_replaces_the_points_on_the_pair_inside_the_field_of_view():
+    from cadbusi_assets.ultrasound.calipers import _Mark, _split_pairs
+
+    layer = np.zeros((80, 100), np.uint8)
+    a, b = (40, 40), (47, 41)
+    layer |= _cross_pixels(layer.shape, [a, b], 8, "x", 1)
+    between = _Mark(44, 40, "x", 0.9, (36, 32, 55, 49))
+    elsewhere = _Mark(80, 20, "+", 1.0, (76, 16, 84, 24))
+    split = _split_pairs([between, elsewhere], [layer])
+    assert sorted((m.x, m.y) for m in split) == sorted([a, b, (80, 20)])
+    assert {m.style for m in split if (m.x, m.y) in (a, b)} == {"x"}
+    assert all(m.score == 0.9 for m in split if (m.x, m.y) in (a, b))
+    # one centre off the field of view: the points stay as they were
+    inside = np.ones(layer.shape, bool)
+    inside[:, 46:] = False
+    assert _split_pairs([between, elsewhere], [layer], inside) == [between, elsewhere]
