@@ -726,6 +726,25 @@ def _near_flip(part: np.ndarray, axes: tuple[int, ...]) -> int:
 _SQUARE3 = np.ones((3, 3), np.uint8)
 
 
+def cross_pixels(
+    shape: tuple[int, ...], centres: list[tuple[int, int]], half: int, style: str, stroke: int = 1
+) -> np.ndarray:
+    """uint8 0/1 of ``shape``: crosses of ``style`` and arm ``half`` at ``centres``, their
+    strokes ``stroke`` px wide (the 1-px lines grown left and up by ``stroke - 1`` px)."""
+    model = np.zeros(shape[:2], np.uint8)
+    for cx, cy in centres:
+        if style == "+":
+            cv2.line(model, (cx - half, cy), (cx + half, cy), 1, 1)
+            cv2.line(model, (cx, cy - half), (cx, cy + half), 1, 1)
+        else:
+            cv2.line(model, (cx - half, cy - half), (cx + half, cy + half), 1, 1)
+            cv2.line(model, (cx - half, cy + half), (cx + half, cy - half), 1, 1)
+    if stroke == 1:
+        return model
+    grown: np.ndarray = cv2.dilate(model, np.ones((stroke, stroke), np.uint8), anchor=(0, 0))
+    return grown
+
+
 def _cross_fit(
     component: np.ndarray, style: str, centres: list[tuple[int, int, int]], at_least: float = 0.0
 ) -> tuple[float, int, int]:
@@ -742,13 +761,7 @@ def _cross_fit(
             3 if style == "+" else 5, 0.9 * half
         ):
             continue
-        model = np.zeros_like(component)
-        if style == "+":
-            cv2.line(model, (cx - half, cy), (cx + half, cy), 1, 1)
-            cv2.line(model, (cx, cy - half), (cx, cy + half), 1, 1)
-        else:
-            cv2.line(model, (cx - half, cy - half), (cx + half, cy + half), 1, 1)
-            cv2.line(model, (cx - half, cy + half), (cx + half, cy - half), 1, 1)
+        model = cross_pixels(component.shape, [(cx, cy)], half, style)
         reach = half + 1
         if cy - reach < 0 or cx - reach < 0:
             continue
@@ -1859,36 +1872,17 @@ PAIR_STROKES = (1, 2, 3)
 PAIR_REACH = 2 * MAX_HALF + 4
 
 
-def _cross_pixels(
-    shape: tuple[int, ...], centres: list[tuple[int, int]], half: int, style: str, stroke: int = 1
-) -> np.ndarray:
-    """uint8 0/1 of ``shape``: crosses of ``style`` and arm ``half`` at ``centres``, their
-    strokes ``stroke`` px wide (the 1-px lines grown left and up by ``stroke - 1`` px)."""
-    model = np.zeros(shape[:2], np.uint8)
-    for cx, cy in centres:
-        if style == "+":
-            cv2.line(model, (cx - half, cy), (cx + half, cy), 1, 1)
-            cv2.line(model, (cx, cy - half), (cx, cy + half), 1, 1)
-        else:
-            cv2.line(model, (cx - half, cy - half), (cx + half, cy + half), 1, 1)
-            cv2.line(model, (cx - half, cy + half), (cx + half, cy - half), 1, 1)
-    if stroke == 1:
-        return model
-    grown: np.ndarray = cv2.dilate(model, np.ones((stroke, stroke), np.uint8), anchor=(0, 0))
-    return grown
-
-
 @lru_cache(maxsize=8192)
 def _pair_model(
     style: str, stroke: int, half: int, width: int, height: int, flip: bool
 ) -> tuple[np.ndarray, int, tuple[int, int], tuple[int, int]]:
-    """Two crosses (:func:`_cross_pixels`) filling a ``width`` x ``height`` box from opposite
+    """Two crosses (:func:`cross_pixels`) filling a ``width`` x ``height`` box from opposite
     corners (``flip``: bottom left and top right): the pixels (read only), their count and
     the two centres of the 1-px lines."""
     grow = stroke - 1  # the strokes' growth left and up
     left, right, top, bottom = grow + half, width - 1 - half, grow + half, height - 1 - half
     a, b = ((left, bottom), (right, top)) if flip else ((left, top), (right, bottom))
-    model = _cross_pixels((height, width), [a, b], half, style, stroke)
+    model = cross_pixels((height, width), [a, b], half, style, stroke)
     model.flags.writeable = False
     return model, cv2.countNonZero(model), a, b
 

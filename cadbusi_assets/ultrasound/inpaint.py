@@ -49,6 +49,7 @@ from cadbusi_assets.ultrasound.calipers import (
     HOLLOW_BAR_LEVEL,
     HOLLOW_DARK,
     arm_length,
+    cross_pixels,
     hollow_marks,
     stroke_fill,
     white_strokes,
@@ -192,13 +193,7 @@ def _mark_masks(
     arms = {style: arm_length(candidates, cx, cy, style, limit=REACH) for style in ("+", "x")}
     style = max(("+", "x"), key=lambda s: (fills[s], arms[s]))
     arm = max(3, arms[style])
-    model = np.zeros(candidates.shape, np.uint8)
-    if style == "+":
-        cv2.line(model, (cx - arm, cy), (cx + arm, cy), 1, 1)
-        cv2.line(model, (cx, cy - arm), (cx, cy + arm), 1, 1)
-    else:
-        cv2.line(model, (cx - arm, cy - arm), (cx + arm, cy + arm), 1, 1)
-        cv2.line(model, (cx - arm, cy + arm), (cx + arm, cy - arm), 1, 1)
+    model = cross_pixels(candidates.shape, [(cx, cy)], arm, style)
     # Bright pixels within one pixel of the stroke model: JPEG blurs a thin white stroke by
     # about a pixel, and bright speckle further out is image (masking it only takes the
     # fill's nearest neighbours away).

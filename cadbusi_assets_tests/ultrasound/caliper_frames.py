@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -39,6 +39,17 @@ def caliper_points(
 def screen_points(family: str, seed: int, learned: bool = True) -> list[tuple[int, int]]:
     """:func:`caliper_points` on the generator's frame ``family``/``seed``."""
     return caliper_points(render_screen(family, seed).frame, learned=learned)
+
+
+def assert_missed(
+    marks: Mapping[tuple[str, int], Iterable[tuple[int, int]]], learned: bool = False
+) -> None:
+    """No point found (:func:`screen_points`, ``learned``) within 5 px of any of ``marks``
+    (per generator frame ``(family, seed)``): what a rule switched off must lose."""
+    for (family, seed), points in marks.items():
+        found = screen_points(family, seed, learned=learned)
+        for point in points:
+            assert nearest(point, found) > 5.0, (family, seed, point, found)
 
 
 def check_marks(

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from cadbusi_assets.ultrasound import calipers
-from cadbusi_assets.ultrasound.calipers import _cross_pixels, overlapping_pair
+from cadbusi_assets.ultrasound.calipers import cross_pixels, overlapping_pair
 from cadbusi_assets_tests.ultrasound.caliper_frames import nearest, screen_points
 from cadbusi_demo.screens_heldout import render_screen
 
@@ -44,7 +44,7 @@ def test_both_marks_of_an_overlapping_pair(key, monkeypatch):
 
 def _drawn(centres, half, style, stroke, size=48):
     frame = np.zeros((size, size), np.uint8)
-    return _cross_pixels(frame.shape, centres, half, style, stroke)
+    return cross_pixels(frame.shape, centres, half, style, stroke)
 
 
 @pytest.mark.parametrize("style", ["+", "x"])
@@ -94,7 +94,7 @@ def test_the_split_replaces_the_points_on_the_pair_inside_the_field_of_view():
 
     layer = np.zeros((80, 100), np.uint8)
     a, b = (40, 40), (47, 41)
-    layer |= _cross_pixels(layer.shape, [a, b], 8, "x", 1)
+    layer |= cross_pixels(layer.shape, [a, b], 8, "x", 1)
     between = _Mark(44, 40, "x", 0.9, (36, 32, 55, 49))
     elsewhere = _Mark(80, 20, "+", 1.0, (76, 16, 84, 24))
     split = _split_pairs([between, elsewhere], [layer])
