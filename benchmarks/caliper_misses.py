@@ -13,7 +13,7 @@ their style: a ``false mark`` has no true point within the tolerance, a ``second
 one that another found point took; both count against precision), and the misses by cause:
 
 * ``no heat``: no heat-map point at least 0.05 probable within 6 px;
-* ``heat < 0.5``: the nearest such point below :data:`~.calipers.NET_MIN_PROB`;
+* ``heat < P``: the nearest such point below :data:`~.calipers.NET_MIN_PROB`;
 * ``refiner < P``: the refiner's verdict on it below P, :data:`~.calipers.NET_REFINE_PROB` of
   its refiner version;
 * ``refined off``: the refined point more than 5 px from the mark;
@@ -62,7 +62,7 @@ def _cause(net: Any, crop: np.ndarray, x: int, y: int) -> str:
         return "no heat"
     best = max(near, key=lambda p: p.prob)
     if best.prob < cal.NET_MIN_PROB:
-        return "heat < 0.5"
+        return f"heat < {cal.NET_MIN_PROB}"
     verdict = net.refine(crop, [(best.x, best.y)])[0]
     if verdict.prob < cal.NET_REFINE_PROB[net.refiner_version]:
         return f"refiner < {cal.NET_REFINE_PROB[net.refiner_version]}"

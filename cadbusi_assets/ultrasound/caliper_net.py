@@ -37,6 +37,7 @@ cropped at another origin may give other points.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -346,10 +347,20 @@ class CaliperNet:
         """Caliper points (crop coordinates) the heat map finds in each crop."""
         return [cell_points(o, min_prob) for o in self.outputs(crops)]
 
-    def refine(self, crop: np.ndarray, points: list[tuple[int, int]]) -> list[NetPoint]:
+    def refine(
+        self,
+        crop: np.ndarray,
+        points: list[tuple[int, int]],
+        place: Sequence[bool] | None = None,
+        place_above: float = 0.0,
+    ) -> list[NetPoint]:
         """The refiner's verdict on each point of ``crop``: the point moved by its offset,
         with the probability that a caliper point lies within :data:`REACH` px (version 3:
-        the probability of the version 2 refiner, the offset of the version 1 one)."""
+        the probability of the version 2 refiner, the offset of the version 1 one).
+        Version 3, ``place`` given (one bool per point): the version 1 refiner looks only at
+        the points marked True and those its version 2 refiner gives at least
+        ``place_above``; the others keep the version 2 refiner's offset and no
+        ``placer_prob`` (a caller that needs no second opinion on them saves its time)."""
         import torch
 
         if not points:
@@ -366,23 +377,27 @@ class CaliperNet:
                 )
                 out = self.refiner(batch).float().cpu().numpy().astype(np.float64)
                 judged_at: list[tuple[int, int] | None] = [None] * len(points)
+                placer_prob: list[float | None] = [None] * len(points)
                 if self.placer is not None:
                     judged_at = [
                         (round(x + float(o[1]) * REACH), round(y + float(o[2]) * REACH))
                         for (x, y), o in zip(points, out, strict=True)
                     ]
-                    rgb = (
-                        torch.from_numpy(patches(crop, points, 1))
-                        .to(self.device)
-                        .contiguous(memory_format=torch.channels_last)
-                    )
-                    place = self.placer(rgb).float().cpu().numpy().astype(np.float64)
-                    out[:, 1:] = place[:, 1:]
-                    placer_prob: list[float | None] = [
-                        round(float(q), 4) for q in 1.0 / (1.0 + np.exp(-place[:, 0]))
-                    ]
-                else:
-                    placer_prob = [None] * len(points)
+                    placed = np.ones(len(points), bool)
+                    if place is not None:
+                        judged = 1.0 / (1.0 + np.exp(-out[:, 0]))
+                        placed = np.asarray(place, bool) | (judged >= place_above)
+                    chosen = np.flatnonzero(placed)
+                    if chosen.size:
+                        rgb = (
+                            torch.from_numpy(patches(crop, [points[k] for k in chosen], 1))
+                            .to(self.device)
+                            .contiguous(memory_format=torch.channels_last)
+                        )
+                        opinion = self.placer(rgb).float().cpu().numpy().astype(np.float64)
+                        out[chosen, 1:] = opinion[:, 1:]
+                        for k, q in zip(chosen, 1.0 / (1.0 + np.exp(-opinion[:, 0])), strict=True):
+                            placer_prob[k] = round(float(q), 4)
             finally:
                 torch.set_num_threads(threads)
         prob = 1.0 / (1.0 + np.exp(-out[:, 0]))

@@ -1749,8 +1749,12 @@ def map_marks(crop: np.ndarray, coloured: np.ndarray) -> list[_Mark]:
 #: Whether :func:`detect_calipers` adds the learned heat map's points by default.
 LEARNED = True
 #: The heat map's points at least this probable are looked at by the refiner
-#: (:mod:`.caliper_net`) ...
-NET_MIN_PROB = 0.5
+#: (:mod:`.caliper_net`) ... Was 0.5: on the tuning frames of seeds 100-439 (160 a family,
+#: 2,728 true marks) a third of the misses were heat-map points between 0.2 and 0.5 that
+#: the refiners are sure of; at 0.2, 12 more true marks (3, 4, 3, 2 per 40 seeds), no false
+#: one and no point farther off; at 0.1, 1 more and 3 false ones (one 4 px off). About 4.7
+#: more points a frame to refine (~0.9 ms).
+NET_MIN_PROB = 0.2
 #: ... and are marks when the refiner is at least this sure, where no mark lies within
 #: NET_CLEAR px (a mark's arms or an arrow's shaft may peak too): per refiner version
 #: (:attr:`.caliper_net.CaliperNet.refiner_version`, the weights file's), each version's
@@ -1762,8 +1766,12 @@ NET_MIN_PROB = 0.5
 #: ge_logiq 9 of test_caliper_styles, comes in 5 px off its tip), or its placing refiner at
 #: least :data:`NET_PLACE_PROB` sure (version 1's own rule).
 NET_REFINE_PROB: dict[int, float] = {1: 0.99, 2: 0.99, 3: 0.98}
-#: Version 3: a point its placing (version 1) refiner is at least this sure of is a mark too.
+#: Version 3: a point its placing (version 1) refiner is at least this sure of is a mark too,
+#: when the heat map gives it at least NET_PLACE_HEAT: below, the placing refiner alone
+#: took two points of a real ALOKA frame's UI (test_real_files: heat 0.23 and 0.35, the
+#: deciding refiner 0.0 and 0.4, the placing one 0.998 and 0.9998).
 NET_PLACE_PROB = 0.99
+NET_PLACE_HEAT = 0.5
 #: Version 3: where no mark is yet once the points above are taken, a point both refiners
 #: lean to is a mark too: the deciding one at least NET_AGREE_PROB sure and its own offset
 #: within NET_AGREE_REACH px of the placing one's point, the placing one at least
@@ -1800,7 +1808,7 @@ def _net_marks(
     heat-map points at least :data:`NET_MIN_PROB` probable, away from the marks ``kept``
     (farther than :data:`NET_CLEAR` px and off their boxes), that the refiner is at least
     :data:`NET_REFINE_PROB` (of its version; version 3: or its placer at least
-    :data:`NET_PLACE_PROB`; then, where no mark is yet, both leaning to it as
+    :data:`NET_PLACE_PROB` on a heat-map point at least :data:`NET_PLACE_HEAT`; then, where no mark is yet, both leaning to it as
     :data:`NET_AGREE_PROB` asks) sure of, at the refined point (inside the crop,
     and ``inside`` when given). One refiner batch for both."""
     from cadbusi_assets.ultrasound.caliper_net import NetPoint, caliper_net
@@ -1821,23 +1829,31 @@ def _net_marks(
     refine_prob = NET_REFINE_PROB[net.refiner_version]
     veto_prob = NET_VETO_PROB[net.refiner_version]
     heat = [
-        (p.x, p.y)
-        for p in net.find([crop], NET_MIN_PROB)[0]
-        if usable(p.x, p.y) and clear(p.x, p.y, kept)
+        p for p in net.find([crop], NET_MIN_PROB)[0] if usable(p.x, p.y) and clear(p.x, p.y, kept)
     ]
     doubtful = [m for m in kept if m.score < NET_VETO_SCORE]
-    verdicts = net.refine(crop, heat + [(m.x, m.y) for m in doubtful])
+    # The placing refiner's word counts only on points it may take alone (heat at least
+    # NET_PLACE_HEAT) or where the deciding one leans to a mark (NET_AGREE_PROB, below
+    # NET_REFINE_PROB): on the others (faint heat, the rules' doubtful marks) it is not asked.
+    verdicts = net.refine(
+        crop,
+        [(p.x, p.y) for p in heat] + [(m.x, m.y) for m in doubtful],
+        place=[p.prob >= NET_PLACE_HEAT for p in heat] + [False] * len(doubtful),
+        place_above=min(NET_AGREE_PROB, refine_prob),
+    )
     vetoed = {
         id(m) for m, v in zip(doubtful, verdicts[len(heat) :], strict=True) if v.prob < veto_prob
     }
     out = [m for m in kept if id(m) not in vetoed]
 
-    def sure(p: NetPoint) -> bool:
+    def sure(p: NetPoint, heat_prob: float) -> bool:
         return p.prob >= refine_prob or (
-            p.placer_prob is not None and p.placer_prob >= NET_PLACE_PROB
+            p.placer_prob is not None
+            and p.placer_prob >= NET_PLACE_PROB
+            and heat_prob >= NET_PLACE_HEAT
         )
 
-    def agreed(p: NetPoint) -> bool:
+    def agreed(p: NetPoint, heat_prob: float) -> bool:
         return (
             p.placer_prob is not None
             and p.judged_at is not None
@@ -1848,8 +1864,8 @@ def _net_marks(
 
     found: list[_Mark] = []
     for taken in (sure, agreed):  # the agreed points only where no sure one is
-        for p in verdicts[: len(heat)]:
-            if taken(p) and usable(p.x, p.y) and clear(p.x, p.y, kept + found):
+        for h, p in zip(heat, verdicts[: len(heat)], strict=True):
+            if taken(p, h.prob) and usable(p.x, p.y) and clear(p.x, p.y, kept + found):
                 box = (p.x - arm, p.y - arm, p.x + arm, p.y + arm)
                 found.append(_Mark(p.x, p.y, NET_STYLE, p.prob, box))
     return out + found

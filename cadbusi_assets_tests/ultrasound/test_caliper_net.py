@@ -300,6 +300,29 @@ def test_version_3_takes_the_verdict_of_its_version_2_refiner_and_the_offsets_of
     assert [(p.x, p.y) for p in got] != [(p.x, p.y) for p in two.refine(crop, centres)]
 
 
+def test_the_placing_refiner_looks_only_at_the_points_it_is_asked_about():
+    """``refine(place=..., place_above=...)``: the version 1 refiner places the points marked
+    True and those its version 2 refiner gives at least ``place_above`` (as it places them
+    when it looks at all of them); the others keep the version 2 refiner's own point and
+    have no ``placer_prob``."""
+    net = caliper_net()
+    family, seed = ("ge_voluson", 278)
+    truth = render_screen(family, seed)
+    crop = np.ascontiguousarray(truth.frame)
+    mark = (636, 301)  # a small green 'x' the version 2 refiner doubts (0.93 > it)
+    centres = [mark, (40, 50), (600, 200), (300, 420)]
+    every = net.refine(crop, centres)
+    assert every[0].prob < 0.93 and all(p.placer_prob is not None for p in every)
+    some = net.refine(crop, centres, place=[True, False, False, False], place_above=1.01)
+    assert some[0] == every[0]
+    for full, part in zip(every[1:], some[1:], strict=True):
+        assert part.placer_prob is None and part.prob == full.prob
+        assert (part.x, part.y) == full.judged_at == part.judged_at
+    # a verdict at least place_above is placed whatever ``place`` says
+    leaning = net.refine(crop, centres, place=[False] * 4, place_above=0.0)
+    assert leaning == every
+
+
 def test_version_3_takes_a_point_either_of_its_refiners_is_sure_of(monkeypatch):
     """The committed weights are version 3: a heat-map point is a mark when its version 2
     refiner is at least ``NET_REFINE_PROB[3]`` sure (philips_epiq 5's mark at (619, 428), which
@@ -337,3 +360,41 @@ def test_version_3_takes_a_point_both_refiners_lean_to(monkeypatch):
     monkeypatch.undo()
     monkeypatch.setattr(calipers, "NET_AGREE_REACH", -1.0)
     assert_missed(AGREED, learned=True)
+
+
+#: (family, seed) -> true marks the learned finder takes only from heat-map points below 0.5
+#: (calipers.NET_MIN_PROB 0.2; tuning frames of seeds 200-439): small white JPEG '+' marks
+#: beside measurement numbers, a large white arrow and a large green 'x' on elastography
+#: maps, a yellow JPEG arrow in a zoom box.
+LOW_HEAT = {
+    ("ge_voluson", 233): [(384, 220), (427, 225)],
+    ("philips_epiq", 215): [(320, 403)],
+    ("ge_voluson", 209): [(280, 250)],
+    ("siemens_s2000", 421): [(333, 374)],
+}
+
+
+def test_heat_map_points_below_one_half_are_refined(monkeypatch):
+    for (family, seed), marks in LOW_HEAT.items():
+        truth = render_screen(family, seed).calipers
+        found = screen_points(family, seed, learned=True)
+        for mark in marks:
+            assert mark in truth
+            assert nearest(mark, found) <= 2.0, (family, seed, mark, found)
+    monkeypatch.setattr(calipers, "NET_MIN_PROB", 0.5)
+    assert_missed(LOW_HEAT, learned=True)
+
+
+def test_the_placing_refiner_alone_takes_no_faint_heat_point(monkeypatch):
+    """The placing (version 1) refiner alone is sure of two points of a real ALOKA frame's
+    UI (a scale tick and an icon's corner) that the heat map gives 0.23 and 0.35 and the
+    deciding refiner doubts: below ``NET_PLACE_HEAT`` its word alone is not enough."""
+    from pydicom.data import get_testdata_file
+
+    from cadbusi_assets.ultrasound.analysis import analyze_frame
+    from cadbusi_assets_tests.ultrasound.test_real_files import first_frame
+
+    frame, regions = first_frame(get_testdata_file("gdcm-US-ALOKA-16.dcm", download=False))
+    assert analyze_frame(frame, regions, ocr=False).calipers.points == []
+    monkeypatch.setattr(calipers, "NET_PLACE_HEAT", 0.0)
+    assert len(analyze_frame(frame, regions, ocr=False).calipers.points) == 2
