@@ -412,6 +412,30 @@ class CaliperNet:
             for (x, y), o, p, q, j in zip(points, out, prob, placer_prob, judged_at, strict=True)
         ]
 
+    def mirrored(self, crop: np.ndarray, points: list[tuple[int, int]]) -> np.ndarray:
+        """(N, 3): the deciding refiner's probability (version 3: its version 2 refiner's)
+        on each point's inputs mirrored left to right, top to bottom and both (a drawn mark
+        is about symmetric; speckle and UI that fool the refiner at one orientation rarely
+        do at all four)."""
+        import torch
+
+        if not points:
+            return np.zeros((0, 3))
+        with self._lock, torch.inference_mode():
+            threads = torch.get_num_threads()
+            if self.device.type == "cpu":
+                torch.set_num_threads(1)
+            try:
+                batch = torch.from_numpy(patches(crop, points, self.refiner_version)).to(
+                    self.device
+                )
+                flips = torch.cat([batch.flip(3), batch.flip(2), batch.flip(2, 3)])
+                logits = self.refiner(flips.contiguous(memory_format=torch.channels_last))
+                out = logits[:, 0].float().cpu().numpy().astype(np.float64)
+            finally:
+                torch.set_num_threads(threads)
+        return np.asarray((1.0 / (1.0 + np.exp(-out))).reshape(3, len(points)).T)
+
 
 @lru_cache(maxsize=1)
 def caliper_net() -> CaliperNet:

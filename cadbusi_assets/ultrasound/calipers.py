@@ -1784,6 +1784,17 @@ NET_PLACE_HEAT = 0.5
 NET_AGREE_PROB = 0.93
 NET_AGREE_PLACE = 0.5
 NET_AGREE_REACH = 2.0
+#: Version 3: where no mark is yet once the points above are taken, a point the placing
+#: refiner gives at least NET_MIRROR_PLACE is a mark too when the deciding one gives its
+#: inputs mirrored three ways (:meth:`.caliper_net.CaliperNet.mirrored`) at least
+#: NET_MIRROR_PROB each: a drawn mark looks like one mirrored, speckle and UI that fool the
+#: deciding refiner seldom do at every orientation. On the heat-map points of tuning seeds
+#: 100-439 that no rule took (before it): 4 true marks and no false or doubtful one (at
+#: 0.8: 6 true, but a thick white arrow of test_caliper_styles, philips_epiq 26, got a point
+#: 5 px into its head, mirrored 0.82-0.93 there; 0.8 / 0.5: 7 true and 2 false; the mean of
+#: the four at 0.8: 5 and 1 false).
+NET_MIRROR_PLACE = 0.8
+NET_MIRROR_PROB = 0.85
 #: (A mark's own arms and an arrow's shaft lie inside its box, which a point must be off
 #: too. Was 10: the second mark of a pair drawn 8-10 px apart was never taken; at 7 three
 #: tuning marks of seeds 100-439 come in and no false one, as at 5.)
@@ -1862,10 +1873,26 @@ def _net_marks(
             and math.hypot(p.judged_at[0] - p.x, p.judged_at[1] - p.y) <= NET_AGREE_REACH
         )
 
+    # Points the placing refiner leans to that neither rule takes: the deciding refiner's
+    # verdict on their inputs mirrored three ways (one batch).
+    leaning = [
+        k
+        for k, (h, p) in enumerate(zip(heat, verdicts[: len(heat)], strict=True))
+        if (p.placer_prob or 0.0) >= NET_MIRROR_PLACE and not (sure(p, h.prob) or agreed(p, h.prob))
+    ]
+    mirror = dict(
+        zip(leaning, net.mirrored(crop, [(heat[k].x, heat[k].y) for k in leaning]), strict=True)
+    )
+
+    def mirrored(k: int) -> bool:
+        return k in mirror and bool(mirror[k].min() >= NET_MIRROR_PROB)
+
     found: list[_Mark] = []
-    for taken in (sure, agreed):  # the agreed points only where no sure one is
-        for h, p in zip(heat, verdicts[: len(heat)], strict=True):
-            if taken(p, h.prob) and usable(p.x, p.y) and clear(p.x, p.y, kept + found):
+    # the agreed points only where no sure one is, the mirrored ones where neither is
+    for rule in range(3):
+        for k, (h, p) in enumerate(zip(heat, verdicts[: len(heat)], strict=True)):
+            taken = (sure(p, h.prob), agreed(p, h.prob), mirrored(k))[rule]
+            if taken and usable(p.x, p.y) and clear(p.x, p.y, kept + found):
                 box = (p.x - arm, p.y - arm, p.x + arm, p.y + arm)
                 found.append(_Mark(p.x, p.y, NET_STYLE, p.prob, box))
     return out + found

@@ -147,9 +147,10 @@ def test_the_thresholds_are_those_of_the_weights_refiner_version(monkeypatch):
     assert screen_points(vetoed_family, vetoed_seed, learned=True) == kept
     monkeypatch.setitem(calipers.NET_REFINE_PROB, version, 1.01)
     monkeypatch.setitem(calipers.NET_VETO_PROB, version, 0.0)
-    if version == 3:  # its placing refiner's own threshold and the two's agreement too
+    if version == 3:  # its placing refiner's own threshold, agreement and mirroring too
         monkeypatch.setattr(calipers, "NET_PLACE_PROB", 1.01)
         monkeypatch.setattr(calipers, "NET_AGREE_PROB", 1.01)
+        monkeypatch.setattr(calipers, "NET_MIRROR_PROB", 1.01)
     without = screen_points(family, seed, learned=True)
     assert all(nearest(point, without) > 5.0 for point in missed), (family, seed, without)
     assert vetoed in screen_points(vetoed_family, vetoed_seed, learned=True)
@@ -345,6 +346,7 @@ def test_version_3_takes_a_point_either_of_its_refiners_is_sure_of(monkeypatch):
 #: (family, seed) -> true marks the learned finder takes only because both refiners lean to
 #: them (calipers.NET_AGREE_PROB): neither is sure alone.
 AGREED = {("philips_iu22", 0): [(262, 148), (193, 218)]}  # small yellow '+', tuning family
+AGREE_PROB = calipers.NET_AGREE_PROB
 
 
 def test_version_3_takes_a_point_both_refiners_lean_to(monkeypatch):
@@ -354,10 +356,12 @@ def test_version_3_takes_a_point_both_refiners_lean_to(monkeypatch):
         for mark in marks:
             assert mark in truth
             assert nearest(mark, found) <= 1.5, (family, seed, mark, found)
+    # (the deciding refiner is sure of them mirrored too: that rule is off here)
+    monkeypatch.setattr(calipers, "NET_MIRROR_PROB", 1.01)
     monkeypatch.setattr(calipers, "NET_AGREE_PROB", 1.01)
     assert_missed(AGREED, learned=True)
     # where the two refiners do not put the point at one place, no agreement
-    monkeypatch.undo()
+    monkeypatch.setattr(calipers, "NET_AGREE_PROB", AGREE_PROB)
     monkeypatch.setattr(calipers, "NET_AGREE_REACH", -1.0)
     assert_missed(AGREED, learned=True)
 
@@ -398,3 +402,47 @@ def test_the_placing_refiner_alone_takes_no_faint_heat_point(monkeypatch):
     assert analyze_frame(frame, regions, ocr=False).calipers.points == []
     monkeypatch.setattr(calipers, "NET_PLACE_HEAT", 0.0)
     assert len(analyze_frame(frame, regions, ocr=False).calipers.points) == 2
+
+
+#: (family, seed) -> true marks the learned finder takes only because its deciding refiner is
+#: sure of them mirrored three ways (calipers.NET_MIRROR_PROB) while its placing refiner leans
+#: to them: JPEG '+' marks on dotted lines, a large yellow '+'.
+MIRRORED = {
+    ("ge_voluson", 238): [(360, 351)],
+    ("siemens_s2000", 302): [(273, 483)],
+    ("ge_voluson", 304): [(406, 455)],
+}
+
+
+def test_version_3_takes_a_point_its_deciding_refiner_is_sure_of_mirrored(monkeypatch):
+    for (family, seed), marks in MIRRORED.items():
+        truth = render_screen(family, seed).calipers
+        found = screen_points(family, seed, learned=True)
+        for mark in marks:
+            assert mark in truth
+            assert nearest(mark, found) <= 2.5, (family, seed, mark, found)
+    monkeypatch.setattr(calipers, "NET_MIRROR_PROB", 1.01)
+    assert_missed(MIRRORED, learned=True)
+    monkeypatch.undo()
+    monkeypatch.setattr(calipers, "NET_MIRROR_PLACE", 1.01)  # the placing refiner must lean
+    assert_missed(MIRRORED, learned=True)
+
+
+def test_mirrored_verdicts_are_the_refiner_on_flipped_inputs():
+    import torch
+
+    from cadbusi_assets.ultrasound.caliper_net import patches
+
+    net = caliper_net()
+    screen = render_screen("ge_voluson", 238)
+    crop = np.ascontiguousarray(screen.frame)
+    centres = [(360, 351), (100, 100), (5, 3)]
+    got = net.mirrored(crop, centres)
+    assert got.shape == (3, 3) and ((got >= 0) & (got <= 1)).all()
+    batch = torch.from_numpy(patches(crop, centres, net.refiner_version))
+    with torch.inference_mode():
+        for column, dims in enumerate(((3,), (2,), (2, 3))):
+            one = torch.sigmoid(net.refiner(batch.flip(dims))[:, 0]).double().numpy()
+            np.testing.assert_allclose(got[:, column], one, atol=1e-5)
+    assert got[0].min() >= calipers.NET_MIRROR_PROB  # a true mark, sure every way
+    assert net.mirrored(crop, []).shape == (0, 3)
