@@ -2,7 +2,8 @@
 
 ``python -m benchmarks.caliper_refiner_cpu W1 [W2 ...] --seed S --frames N`` records the
 calls :func:`~cadbusi_assets.ultrasound.calipers.detect_calipers` makes to
-:meth:`~cadbusi_assets.ultrasound.caliper_net.CaliperNet.refine` (its crop and points) on
+:meth:`~cadbusi_assets.ultrasound.caliper_net.CaliperNet.refine` (its crop, points and
+which of them the placing refiner is asked about) on
 ``N`` frames of each tuning family (the committed weights' heat map; the refiner's inputs
 depend on the heat map only), then times each weights file's refiner on those same calls:
 CPU ms per frame (``time.process_time``, one thread, best of :data:`REPEATS` per call,
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -40,12 +42,19 @@ def main(argv: list[str] | None = None) -> int:
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     net = cn.caliper_net()
-    calls: list[list[tuple[np.ndarray, list[tuple[int, int]]]]] = []
+    Call = tuple[np.ndarray, list[tuple[int, int]], list[bool] | None, float]
+    calls: list[list[Call]] = []
     original = net.refine
 
-    def recording(crop: np.ndarray, points: list[tuple[int, int]]) -> list[cn.NetPoint]:
-        calls[-1].append((crop.copy(), list(points)))
-        return original(crop, points)
+    def recording(
+        crop: np.ndarray,
+        points: list[tuple[int, int]],
+        place: Sequence[bool] | None = None,
+        place_above: float = 0.0,
+    ) -> list[cn.NetPoint]:
+        chosen = None if place is None else list(place)
+        calls[-1].append((crop.copy(), list(points), chosen, place_above))
+        return original(crop, points, place, place_above)
 
     net.refine = recording  # type: ignore[method-assign]
     for family in gen.TUNING_FAMILIES:
@@ -57,18 +66,18 @@ def main(argv: list[str] | None = None) -> int:
                 calls.append([])
                 cal.detect_calipers(work, box, grey=grey, maps=maps)
     net.refine = original  # type: ignore[method-assign]
-    points = [sum(len(p) for _, p in frame) for frame in calls]
+    points = [sum(len(call[1]) for call in frame) for frame in calls]
     print(f"{len(calls)} frames, {np.mean(points):.1f} refined points a frame (mean)")
     for path in args.weights:
         other = cn.CaliperNet(torch.load(path, map_location="cpu", weights_only=True))
         per_frame = []
         for frame in calls:
             total = 0.0
-            for crop, pts in frame:
+            for crop, pts, place, place_above in frame:
                 best = float("inf")
                 for _ in range(REPEATS):
                     start = time.process_time()
-                    other.refine(crop, pts)
+                    other.refine(crop, pts, place, place_above)
                     best = min(best, time.process_time() - start)
                 total += best
             per_frame.append(1000 * total)

@@ -52,6 +52,22 @@ def assert_missed(
             assert nearest(point, found) > 5.0, (family, seed, point, found)
 
 
+def assert_found(
+    marks: Mapping[tuple[str, int], Iterable[tuple[int, int]]],
+    within: float = 2.0,
+    learned: bool = True,
+) -> None:
+    """Every point of ``marks`` (per generator frame ``(family, seed)``) is one of the
+    frame's true marks and is found (:func:`screen_points`, ``learned``) within ``within``
+    px: what :func:`assert_missed` then shows lost with a rule switched off."""
+    for (family, seed), points in marks.items():
+        truth = render_screen(family, seed).calipers
+        found = screen_points(family, seed, learned=learned)
+        for point in points:
+            assert point in truth, (family, seed, point)
+            assert nearest(point, found) <= within, (family, seed, point, found)
+
+
 def check_marks(
     screen: Screen, must_find: Sequence[tuple[int, int]] = (), what: object = None
 ) -> None:

@@ -28,6 +28,7 @@ from cadbusi_assets.ultrasound.fov import find_field_of_view
 from cadbusi_assets.ultrasound.overlay import to_grey
 from cadbusi_assets_tests.support import time_limit
 from cadbusi_assets_tests.ultrasound.caliper_frames import (
+    assert_found,
     assert_missed,
     check_marks,
     nearest,
@@ -350,12 +351,7 @@ AGREE_PROB = calipers.NET_AGREE_PROB
 
 
 def test_version_3_takes_a_point_both_refiners_lean_to(monkeypatch):
-    for (family, seed), marks in AGREED.items():
-        truth = render_screen(family, seed).calipers
-        found = screen_points(family, seed, learned=True)
-        for mark in marks:
-            assert mark in truth
-            assert nearest(mark, found) <= 1.5, (family, seed, mark, found)
+    assert_found(AGREED, within=1.5)
     # (the deciding refiner is sure of them mirrored too: that rule is off here)
     monkeypatch.setattr(calipers, "NET_MIRROR_PROB", 1.01)
     monkeypatch.setattr(calipers, "NET_AGREE_PROB", 1.01)
@@ -379,12 +375,7 @@ LOW_HEAT = {
 
 
 def test_heat_map_points_below_one_half_are_refined(monkeypatch):
-    for (family, seed), marks in LOW_HEAT.items():
-        truth = render_screen(family, seed).calipers
-        found = screen_points(family, seed, learned=True)
-        for mark in marks:
-            assert mark in truth
-            assert nearest(mark, found) <= 2.0, (family, seed, mark, found)
+    assert_found(LOW_HEAT, within=2.0)
     monkeypatch.setattr(calipers, "NET_MIN_PROB", 0.5)
     assert_missed(LOW_HEAT, learned=True)
 
@@ -415,12 +406,7 @@ MIRRORED = {
 
 
 def test_version_3_takes_a_point_its_deciding_refiner_is_sure_of_mirrored(monkeypatch):
-    for (family, seed), marks in MIRRORED.items():
-        truth = render_screen(family, seed).calipers
-        found = screen_points(family, seed, learned=True)
-        for mark in marks:
-            assert mark in truth
-            assert nearest(mark, found) <= 2.5, (family, seed, mark, found)
+    assert_found(MIRRORED, within=2.5)
     monkeypatch.setattr(calipers, "NET_MIRROR_PROB", 1.01)
     assert_missed(MIRRORED, learned=True)
     monkeypatch.undo()
