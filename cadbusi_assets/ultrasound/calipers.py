@@ -1753,7 +1753,8 @@ LEARNED = True
 #: 2,728 true marks) a third of the misses were heat-map points between 0.2 and 0.5 that
 #: the refiners are sure of; at 0.2, 12 more true marks (3, 4, 3, 2 per 40 seeds), no false
 #: one and no point farther off; at 0.1, 1 more and 3 false ones (one 4 px off). About 4.7
-#: more points a frame to refine (~0.9 ms).
+#: more points a frame for the deciding refiner; the placing one is asked only where its
+#: word can count (:func:`_net_marks`): with the mirrored verdicts, ~0.7 ms a frame more.
 NET_MIN_PROB = 0.2
 #: ... and are marks when the refiner is at least this sure, where no mark lies within
 #: NET_CLEAR px (a mark's arms or an arrow's shaft may peak too): per refiner version
@@ -1819,9 +1820,11 @@ def _net_marks(
     heat-map points at least :data:`NET_MIN_PROB` probable, away from the marks ``kept``
     (farther than :data:`NET_CLEAR` px and off their boxes), that the refiner is at least
     :data:`NET_REFINE_PROB` (of its version; version 3: or its placer at least
-    :data:`NET_PLACE_PROB` on a heat-map point at least :data:`NET_PLACE_HEAT`; then, where no mark is yet, both leaning to it as
-    :data:`NET_AGREE_PROB` asks) sure of, at the refined point (inside the crop,
-    and ``inside`` when given). One refiner batch for both."""
+    :data:`NET_PLACE_PROB` on a heat-map point at least :data:`NET_PLACE_HEAT`; then,
+    where no mark is yet, both leaning to it as :data:`NET_AGREE_PROB` asks; then the
+    placer leaning to it and the refiner sure of it mirrored, :data:`NET_MIRROR_PROB`) sure
+    of, at the refined point (inside the crop, and ``inside`` when given). One refiner batch
+    for the veto and the heat-map points, one for the mirrored verdicts."""
     from cadbusi_assets.ultrasound.caliper_net import NetPoint, caliper_net
 
     height, width = crop.shape[:2]
@@ -1864,7 +1867,7 @@ def _net_marks(
             and heat_prob >= NET_PLACE_HEAT
         )
 
-    def agreed(p: NetPoint, heat_prob: float) -> bool:
+    def agreed(p: NetPoint) -> bool:
         return (
             p.placer_prob is not None
             and p.judged_at is not None
@@ -1873,26 +1876,26 @@ def _net_marks(
             and math.hypot(p.judged_at[0] - p.x, p.judged_at[1] - p.y) <= NET_AGREE_REACH
         )
 
-    # Points the placing refiner leans to that neither rule takes: the deciding refiner's
-    # verdict on their inputs mirrored three ways (one batch).
+    # Per heat-map point, whether each rule takes it: sure, agreed and (the points the
+    # placing refiner leans to that neither takes) mirrored, the deciding refiner's verdict
+    # on its inputs mirrored three ways (one batch).
+    taken_by = [
+        [sure(p, h.prob), agreed(p), False]
+        for h, p in zip(heat, verdicts[: len(heat)], strict=True)
+    ]
     leaning = [
         k
-        for k, (h, p) in enumerate(zip(heat, verdicts[: len(heat)], strict=True))
-        if (p.placer_prob or 0.0) >= NET_MIRROR_PLACE and not (sure(p, h.prob) or agreed(p, h.prob))
+        for k, taken in enumerate(taken_by)
+        if not any(taken) and (verdicts[k].placer_prob or 0.0) >= NET_MIRROR_PLACE
     ]
-    mirror = dict(
-        zip(leaning, net.mirrored(crop, [(heat[k].x, heat[k].y) for k in leaning]), strict=True)
-    )
-
-    def mirrored(k: int) -> bool:
-        return k in mirror and bool(mirror[k].min() >= NET_MIRROR_PROB)
-
+    mirrored = net.mirrored(crop, [(heat[k].x, heat[k].y) for k in leaning])
+    for k, probs in zip(leaning, mirrored, strict=True):
+        taken_by[k][2] = bool(probs.min() >= NET_MIRROR_PROB)
     found: list[_Mark] = []
     # the agreed points only where no sure one is, the mirrored ones where neither is
     for rule in range(3):
-        for k, (h, p) in enumerate(zip(heat, verdicts[: len(heat)], strict=True)):
-            taken = (sure(p, h.prob), agreed(p, h.prob), mirrored(k))[rule]
-            if taken and usable(p.x, p.y) and clear(p.x, p.y, kept + found):
+        for p, taken in zip(verdicts[: len(heat)], taken_by, strict=True):
+            if taken[rule] and usable(p.x, p.y) and clear(p.x, p.y, kept + found):
                 box = (p.x - arm, p.y - arm, p.x + arm, p.y + arm)
                 found.append(_Mark(p.x, p.y, NET_STYLE, p.prob, box))
     return out + found
