@@ -37,7 +37,8 @@ cropped at another origin may give other points.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -68,6 +69,10 @@ REFINER_VERSIONS = (1, 2, 3)
 VERSION_KEY = "refiner_version"
 #: Version 3: the prefix of the placing (version 1) refiner's entries.
 PLACE_PREFIX = "refine_place."
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-logits)))
 
 
 @dataclass(frozen=True)
@@ -226,7 +231,7 @@ def cell_points(out: np.ndarray, min_prob: float) -> list[NetPoint]:
     """Points from one crop's network output (3, h, w) (logits, offsets): cells at least
     ``min_prob`` and the most probable of their 3x3 neighbourhood (ties: the first in
     row-major order), each at its cell's centre plus the offset."""
-    prob = 1.0 / (1.0 + np.exp(-out[0].astype(np.float64)))
+    prob = _sigmoid(out[0].astype(np.float64))
     peak = cv2.dilate(prob.astype(np.float32), np.ones((3, 3), np.uint8))
     ys, xs = np.nonzero((prob >= min_prob) & (prob.astype(np.float32) >= peak))
     points: list[NetPoint] = []
@@ -300,6 +305,21 @@ class CaliperNet:
             self.placer.to(self.device, memory_format=torch.channels_last)
         self._lock = threading.Lock()
 
+    @contextmanager
+    def _inference(self) -> Iterator[None]:
+        """One caller at a time, no autograd, and on the CPU one thread (the caller's
+        processes use the other cores); the thread count restored after."""
+        import torch
+
+        with self._lock, torch.inference_mode():
+            threads = torch.get_num_threads()
+            if self.device.type == "cpu":
+                torch.set_num_threads(1)
+            try:
+                yield
+            finally:
+                torch.set_num_threads(threads)
+
     def outputs(self, crops: list[np.ndarray]) -> list[np.ndarray]:
         """The network's (3, h, w) output for each crop, in one batch per crop size (on the
         CPU one thread: the caller's processes use the other cores)."""
@@ -313,34 +333,28 @@ class CaliperNet:
         for k, a in enumerate(arrays):
             by_shape.setdefault(a.shape, []).append(k)
         model = self.model
-        with self._lock, torch.inference_mode():
-            threads = torch.get_num_threads()
-            if self.device.type == "cpu":
-                torch.set_num_threads(1)
-            try:
-                for ks in by_shape.values():
-                    first = arrays[ks[0]]
-                    pixels = (
-                        first[None]  # one crop: no copy (a view, read only)
-                        if len(ks) == 1 and first.flags.writeable
-                        else np.stack([arrays[k] for k in ks])  # writable: a new array
-                    )
-                    # CalNet.forward's ``x - 0.5`` done in place on the converted batch (the
-                    # same float32 values, one buffer fewer): body and head called directly.
-                    batch = (
-                        torch.from_numpy(pixels)
-                        .to(self.device)
-                        .permute(0, 3, 1, 2)
-                        .float()
-                        .div_(255.0)
-                        .sub_(0.5)
-                        .contiguous(memory_format=torch.channels_last)
-                    )
-                    result = model.head(model.body(batch)).float().cpu().numpy()
-                    for k, r in zip(ks, result, strict=True):
-                        out[k] = r
-            finally:
-                torch.set_num_threads(threads)
+        with self._inference():
+            for ks in by_shape.values():
+                first = arrays[ks[0]]
+                pixels = (
+                    first[None]  # one crop: no copy (a view, read only)
+                    if len(ks) == 1 and first.flags.writeable
+                    else np.stack([arrays[k] for k in ks])  # writable: a new array
+                )
+                # CalNet.forward's ``x - 0.5`` done in place on the converted batch (the
+                # same float32 values, one buffer fewer): body and head called directly.
+                batch = (
+                    torch.from_numpy(pixels)
+                    .to(self.device)
+                    .permute(0, 3, 1, 2)
+                    .float()
+                    .div_(255.0)
+                    .sub_(0.5)
+                    .contiguous(memory_format=torch.channels_last)
+                )
+                result = model.head(model.body(batch)).float().cpu().numpy()
+                for k, r in zip(ks, result, strict=True):
+                    out[k] = r
         return [o for o in out if o is not None]
 
     def find(self, crops: list[np.ndarray], min_prob: float) -> list[list[NetPoint]]:
@@ -365,42 +379,36 @@ class CaliperNet:
 
         if not points:
             return []
-        with self._lock, torch.inference_mode():
-            threads = torch.get_num_threads()
-            if self.device.type == "cpu":
-                torch.set_num_threads(1)
-            try:
-                batch = (
-                    torch.from_numpy(patches(crop, points, self.refiner_version))
-                    .to(self.device)
-                    .contiguous(memory_format=torch.channels_last)
-                )
-                out = self.refiner(batch).float().cpu().numpy().astype(np.float64)
-                judged_at: list[tuple[int, int] | None] = [None] * len(points)
-                placer_prob: list[float | None] = [None] * len(points)
-                if self.placer is not None:
-                    judged_at = [
-                        (round(x + float(o[1]) * REACH), round(y + float(o[2]) * REACH))
-                        for (x, y), o in zip(points, out, strict=True)
-                    ]
-                    placed = np.ones(len(points), bool)
-                    if place is not None:
-                        judged = 1.0 / (1.0 + np.exp(-out[:, 0]))
-                        placed = np.asarray(place, bool) | (judged >= place_above)
-                    chosen = np.flatnonzero(placed)
-                    if chosen.size:
-                        rgb = (
-                            torch.from_numpy(patches(crop, [points[k] for k in chosen], 1))
-                            .to(self.device)
-                            .contiguous(memory_format=torch.channels_last)
-                        )
-                        opinion = self.placer(rgb).float().cpu().numpy().astype(np.float64)
-                        out[chosen, 1:] = opinion[:, 1:]
-                        for k, q in zip(chosen, 1.0 / (1.0 + np.exp(-opinion[:, 0])), strict=True):
-                            placer_prob[k] = round(float(q), 4)
-            finally:
-                torch.set_num_threads(threads)
-        prob = 1.0 / (1.0 + np.exp(-out[:, 0]))
+        with self._inference():
+            batch = (
+                torch.from_numpy(patches(crop, points, self.refiner_version))
+                .to(self.device)
+                .contiguous(memory_format=torch.channels_last)
+            )
+            out = self.refiner(batch).float().cpu().numpy().astype(np.float64)
+            judged_at: list[tuple[int, int] | None] = [None] * len(points)
+            placer_prob: list[float | None] = [None] * len(points)
+            if self.placer is not None:
+                judged_at = [
+                    (round(x + float(o[1]) * REACH), round(y + float(o[2]) * REACH))
+                    for (x, y), o in zip(points, out, strict=True)
+                ]
+                placed = np.ones(len(points), bool)
+                if place is not None:
+                    judged = _sigmoid(out[:, 0])
+                    placed = np.asarray(place, bool) | (judged >= place_above)
+                chosen = np.flatnonzero(placed)
+                if chosen.size:
+                    rgb = (
+                        torch.from_numpy(patches(crop, [points[k] for k in chosen], 1))
+                        .to(self.device)
+                        .contiguous(memory_format=torch.channels_last)
+                    )
+                    opinion = self.placer(rgb).float().cpu().numpy().astype(np.float64)
+                    out[chosen, 1:] = opinion[:, 1:]
+                    for k, q in zip(chosen, _sigmoid(opinion[:, 0]), strict=True):
+                        placer_prob[k] = round(float(q), 4)
+        prob = _sigmoid(out[:, 0])
         return [
             NetPoint(
                 round(x + float(o[1]) * REACH),
@@ -421,20 +429,12 @@ class CaliperNet:
 
         if not points:
             return np.zeros((0, 3))
-        with self._lock, torch.inference_mode():
-            threads = torch.get_num_threads()
-            if self.device.type == "cpu":
-                torch.set_num_threads(1)
-            try:
-                batch = torch.from_numpy(patches(crop, points, self.refiner_version)).to(
-                    self.device
-                )
-                flips = torch.cat([batch.flip(3), batch.flip(2), batch.flip(2, 3)])
-                logits = self.refiner(flips.contiguous(memory_format=torch.channels_last))
-                out = logits[:, 0].float().cpu().numpy().astype(np.float64)
-            finally:
-                torch.set_num_threads(threads)
-        return np.asarray((1.0 / (1.0 + np.exp(-out))).reshape(3, len(points)).T)
+        with self._inference():
+            batch = torch.from_numpy(patches(crop, points, self.refiner_version)).to(self.device)
+            flips = torch.cat([batch.flip(3), batch.flip(2), batch.flip(2, 3)])
+            logits = self.refiner(flips.contiguous(memory_format=torch.channels_last))
+            out = logits[:, 0].float().cpu().numpy().astype(np.float64)
+        return np.asarray(_sigmoid(out).reshape(3, len(points)).T)
 
 
 @lru_cache(maxsize=1)
