@@ -7,8 +7,9 @@ rest of the analysis or the inpainting: about a minute for 10 frames of the 14 h
 families) on ``N`` frames of each family of ``GROUP`` (``tuning`` or ``heldout``) and prints
 precision, recall and point error (matched as :mod:`benchmarks.screens` matches: within
 :data:`~benchmarks.screens.POINT_TOLERANCE` px, greedy nearest first) per family and per
-style element, the matched points more than 2 px off (with the style of the mark that found
-them: ``*`` is the learned finder's), the found points matched to no true point (with
+style element, the matched points' error (median, 95th and 99th percentiles, max, the share
+within 2 px), the true marks whose nearest found point is more than 2 px off (with the style
+of the mark that found them: ``*`` is the learned finder's), the found points matched to no true point (with
 their style: a ``false mark`` has no true point within the tolerance, a ``second mark`` has
 one that another found point took; both count against precision), and the misses by cause:
 
@@ -39,7 +40,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from benchmarks.screens import POINT_TOLERANCE, match_points, matched_pairs
+from benchmarks.screens import POINT_TOLERANCE, error_summary, match_points, matched_pairs
 
 
 def _prepared(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
@@ -160,7 +161,13 @@ def run(group: str, seed: int, frames: int, weights: Path | None, verbose: bool)
     )
     for key, (t, f, m) in sorted(counts.items()):
         print(f"  {key:<28} true {t:4d} precision {m / max(1, f):.3f} recall {m / max(1, t):.3f}")
-    print(f"matched more than 2 px off: {len(off)}")
+    summary = error_summary(errors)
+    print(
+        f"point error of the {summary['count']} matched points: median {summary['median']:.2f}, "
+        f"95th percentile {summary['p95']:.2f}, 99th {summary['p99']:.2f}, "
+        f"max {summary['max']:.2f} px; within 2 px {summary['within_share']:.4f}"
+    )
+    print(f"true marks whose nearest found point is more than 2 px off: {len(off)}")
     print(f"misses by cause: {dict(causes)}")
     print(f"found points matched to no true point (false or second marks): {len(false)}")
     if verbose or group == "tuning":

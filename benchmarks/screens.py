@@ -191,6 +191,27 @@ def match_points(
     return [distance for _, _, distance in matched_pairs(found, truth, tolerance)]
 
 
+def error_summary(errors: Sequence[float], within: float = 2.0) -> dict[str, float]:
+    """The matched points' errors (px) summed up: ``count``, ``median``, ``p95``, ``p99``
+    (numpy's linear percentiles), ``max`` and the share ``within`` px (``within_share``;
+    1.0 when nothing matched).
+
+    >>> error_summary([0.0, 0.0, 1.0, 3.0])
+    {'count': 4, 'median': 0.5, 'p95': 2.7, 'p99': 2.94, 'max': 3.0, 'within_share': 0.75}
+    """
+    if not len(errors):
+        return {"count": 0, "median": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0, "within_share": 1.0}
+    e = np.asarray(errors, np.float64)
+    return {
+        "count": int(e.size),
+        "median": round(float(np.median(e)), 2),
+        "p95": round(float(np.percentile(e, 95)), 2),
+        "p99": round(float(np.percentile(e, 99)), 2),
+        "max": round(float(e.max()), 2),
+        "within_share": round(float((e <= within).mean()), 4),
+    }
+
+
 def text_mask(screen: Any, shape: tuple[int, int], grow: int = 4) -> np.ndarray:
     """The generator's text boxes, grown by ``grow`` px (a result box's backing included)."""
     mask = np.zeros(shape, bool)

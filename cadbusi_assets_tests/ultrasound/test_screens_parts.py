@@ -7,6 +7,8 @@ import importlib
 from collections import defaultdict
 from types import SimpleNamespace
 
+import pytest
+
 from benchmarks import screens
 from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
 
@@ -47,3 +49,17 @@ def test_matching_takes_each_true_point_once():
     assert screens.matched_pairs(found, truth) == [(1, 0, 1.0)]
     assert screens.match_points(found, truth) == [1.0]
     assert screens.matched_pairs(found, []) == []
+
+
+def test_error_summary_reports_the_tail_the_max_alone_hides():
+    """The caliper benchmark's error line: one point 4 px off among 99 exact ones moves the
+    max, not the median or the 95th percentile, and the share within 2 px counts it out."""
+    errors = [0.0] * 99 + [4.0]
+    summary = screens.error_summary(errors)
+    assert summary["count"] == 100
+    assert summary["median"] == 0.0 and summary["p95"] == 0.0
+    assert summary["max"] == 4.0
+    assert summary["p99"] == pytest.approx(0.04, abs=0.005)
+    assert summary["within_share"] == 0.99
+    assert screens.error_summary([2.0, 2.24])["within_share"] == 0.5  # 2 px is within
+    assert screens.error_summary([])["within_share"] == 1.0  # nothing matched, nothing off
