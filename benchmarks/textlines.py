@@ -8,7 +8,9 @@ and areas read in strips), annotation fields read (laterality, clock, distance, 
 body area) by ``analyze_frame``, and the CPU time of the de-identification's OCR verification
 (``ocr_identifiers``) per frame: after pixel cleaning (the header's identifiers blacked out,
 the engine's line cache warm from the earlier frames: what the verification does in the
-pipeline), and on the frame as rendered with a cold cache (every text read); and the share
+pipeline), the cleaned frame again with tesseract's and the line reader's caches empty (``clean
+cold``: a frame of a screen never seen, no line read before), and the frame as rendered with
+both caches empty (``verify cold``: every text read); and the share
 of the identifiers left in the rendered frame (patient name, ID) that the verification
 catches, next to the share that tesseract reading every line catches (``ids tess``: the
 verification's learned gate must not catch fewer). False boxes are also given per 20 frames
@@ -26,9 +28,10 @@ used, so the same module measures both (run it in a checkout of the older commit
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,6 +202,8 @@ class _Totals:
     identifiers_caught_tesseract: int = 0
     verify_raw_ms: list[float] | None = None
     verify_clean_ms: list[float] | None = None
+    #: the cleaned frame again with both caches empty (tesseract's and the line reader's)
+    verify_clean_cold_ms: list[float] | None = None
     detect_ms: list[float] | None = None
     #: tesseract reads (cache misses) of each cleaned frame's verification
     tesseract_reads: list[int] | None = None
@@ -207,6 +212,7 @@ class _Totals:
         self.found = {"annotation": 0, "deid": 0}
         self.false = {"annotation": 0, "deid": 0}
         self.verify_raw_ms, self.verify_clean_ms, self.detect_ms = [], [], []
+        self.verify_clean_cold_ms = []
         self.tesseract_reads = []
 
     def add(self, other: _Totals) -> None:
@@ -224,6 +230,7 @@ class _Totals:
         for mine, theirs in (
             (self.verify_raw_ms, other.verify_raw_ms),
             (self.verify_clean_ms, other.verify_clean_ms),
+            (self.verify_clean_cold_ms, other.verify_clean_cold_ms),
             (self.detect_ms, other.detect_ms),
         ):
             assert mine is not None and theirs is not None
@@ -262,6 +269,7 @@ class _Totals:
             "detect_ms_median": med(self.detect_ms),
             "verify_ms_raw_median": med(self.verify_raw_ms),
             "verify_ms_cleaned_median": med(self.verify_clean_ms),
+            "verify_ms_cleaned_cold_median": med(self.verify_clean_cold_ms or []),
             "verify_ms_cleaned_mean": round(statistics.fmean(self.verify_clean_ms), 1)
             if self.verify_clean_ms
             else None,
@@ -273,6 +281,24 @@ class _Totals:
             else None,
             "verify_ms_cleaned_without_tesseract_median": med(untouched),
         }
+
+
+@contextlib.contextmanager
+def _cold_caches() -> Iterator[None]:
+    """For the block: tesseract's line cache and the learned line reader's empty (their
+    contents put back after)."""
+    from cadbusi_assets.ultrasound.glyphs import line_reader
+    from cadbusi_assets.ultrasound.ocr import engine as ocr_engine
+
+    owners: list[Any] = [ocr_engine(), line_reader()]
+    kept = [owner._cache for owner in owners]
+    for owner, cache in zip(owners, kept, strict=True):
+        owner._cache = type(cache)()
+    try:
+        yield
+    finally:
+        for owner, cache in zip(owners, kept, strict=True):
+            owner._cache = cache
 
 
 def _family_totals(family: str, frames: int, seed: int, ocr: bool) -> _Totals:
@@ -320,15 +346,17 @@ def _family_totals(family: str, frames: int, seed: int, ocr: bool) -> _Totals:
         totals.verify_clean_ms.append(1000 * (time.process_time() - start))
         assert totals.tesseract_reads is not None
         totals.tesseract_reads.append(reader.misses - misses)
-        # Every text of the frame, with a cold cache (a first frame of its kind).
-        warm = reader._cache
-        reader._cache = type(warm)()
-        try:
+        # The cleaned frame again, nothing cached (a first frame of its kind: no line read
+        # before by tesseract or the line reader), then every text of the rendered frame.
+        with _cold_caches():
+            start = time.process_time()
+            ocr_identifiers(_cleaned(screen), identifiers)
+            assert totals.verify_clean_cold_ms is not None
+            totals.verify_clean_cold_ms.append(1000 * (time.process_time() - start))
+        with _cold_caches():
             start = time.process_time()
             caught = ocr_identifiers(screen.frame, identifiers)
             totals.verify_raw_ms.append(1000 * (time.process_time() - start))
-        finally:
-            reader._cache = warm
         # Identifiers left in the frame (name, ID) that the verification catches, and that
         # tesseract reading every line catches.
         full = ocr_identifiers(screen.frame, identifiers, read_frame(screen.frame))
@@ -380,6 +408,7 @@ def format_text_report(results: dict[str, Any], detection_only: bool = False) ->
         ("detect_ms_median", "detect ms"),
         ("verify_ms_cleaned_median", "verify clean"),
         ("verify_ms_cleaned_mean", "clean mean"),
+        ("verify_ms_cleaned_cold_median", "clean cold"),
         ("verify_ms_raw_median", "verify cold"),
         ("identifiers_caught", "ids caught"),
         ("identifiers_caught_tesseract", "ids tess"),

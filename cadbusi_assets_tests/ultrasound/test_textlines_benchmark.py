@@ -39,3 +39,23 @@ def test_no_ocr_run_gives_no_figures():
     summary = _Totals().summary()
     assert summary["tesseract_reads_per_cleaned_frame"] is None
     assert summary["verify_ms_cleaned_without_tesseract_median"] is None
+
+
+def test_cold_caches_empty_both_readers_and_put_their_lines_back():
+    """'clean cold' and 'verify cold' read with nothing cached: neither tesseract's line
+    cache nor the learned line reader's may answer from an earlier frame (the warm figure
+    would pass for the cold one), and the warm caches come back for the next frame."""
+    from benchmarks.textlines import _cold_caches
+    from cadbusi_assets.ultrasound.glyphs import line_reader
+    from cadbusi_assets.ultrasound.ocr import engine
+
+    owners = [engine(), line_reader()]
+    for owner in owners:
+        owner._cache[b"a line read before"] = "SEEN"
+    with _cold_caches():
+        assert all(len(owner._cache) == 0 for owner in owners)
+        owners[0]._cache[b"read while cold"] = "NEW"
+    for owner in owners:
+        assert owner._cache[b"a line read before"] == "SEEN"
+        assert b"read while cold" not in owner._cache
+        del owner._cache[b"a line read before"]
