@@ -684,6 +684,19 @@ def screen_vocabulary_lines(level: np.ndarray, boxes: Sequence[Box]) -> dict[Box
     }
 
 
+#: An annotation line (:func:`~.annotations.has_fields`) that the learned reader reads as
+#: the screen's own words with at least this confidence keeps its reading alone: tesseract's
+#: second reading (:func:`annotation_text`) is asked only below it. Chosen on the tuning
+#: families (30 frames each, seeds 20261202-20261231: 971 annotation lines) and the demo style
+#: (60 frames): with tesseract on every annotation line 638 of 665 tuning fields and 287 of 290
+#: demo fields come out right; trusting readings of at least 0.9 spares tesseract 82 % of the
+#: tuning lines and 84 % of the demo ones for 639 and 287 (0.8: 640 and 287; 0.7: 642 and 287;
+#: 0.5, every line: 643 and 284, the demo's three clocks read confidently wrong between 0.5
+#: and 0.7: "12:30" as "2:30"). The verification loses nothing: these lines are vocabulary
+#: lines, whose learned reading alone a verification that parses no annotation keeps already.
+ANNOTATION_SURE = 0.9
+
+
 def annotation_text(
     level: np.ndarray, box: Box, learned: str, image: np.ndarray | None = None
 ) -> tuple[str, str]:
@@ -702,7 +715,9 @@ def annotation_text(
     the other reading where one has none. The line's text is then the merged fields written
     out (:func:`~.annotations.fields_text`), and tesseract's own text the second reading.
     Chosen on the tuning families and the demo style. Every other vocabulary line ("Gn 36",
-    "L12-5", "D1 1.58 cm") keeps the learned reading: no tesseract.
+    "L12-5", "D1 1.58 cm") keeps the learned reading: no tesseract. :func:`read_frame_text`
+    asks this only of lines read with less than :data:`ANNOTATION_SURE` (with the line
+    reader of 317b21b and after, a sure reading is as right as the merged one).
     """
     from cadbusi_assets.ultrasound.annotations import (
         clean_numbers,
@@ -746,9 +761,9 @@ def read_frame_text(
 
     ``vocabulary_gate``: lines the learned reader reads confidently as the screen's own
     vocabulary (:func:`learned_readings`) keep its text and skip tesseract, except the
-    annotation's own lines, read by both (:func:`annotation_text`) unless ``fields`` is
-    False (a verification that parses no annotation: the learned reading is kept, as for
-    every vocabulary line, and so is a reading that holds no identifier at all, such as a
+    annotation's own lines read with less than :data:`ANNOTATION_SURE`, read by both
+    (:func:`annotation_text`) unless ``fields`` is False (a verification that parses no
+    annotation: the learned reading is kept, as for every vocabulary line, and so is a reading that holds no identifier at all, such as a
     misread measurement "M 0.6 TS 0.3" or a clock alone: :func:`_no_identifier`); every
     other line is read
     by tesseract as without the gate, and the learned reader's own reading of it is added to
@@ -769,6 +784,7 @@ def read_frame_text(
             frame, [b for f in found_lines for b in (strips(f.box) if f.strip else [f.box])]
         )
     learned: dict[Box, str] = {}
+    sure: set[Box] = set()  # vocabulary lines read with at least ANNOTATION_SURE
     strip_texts: list[str] = []
     # each line cleaned once: for the learned reader and for tesseract
     images: dict[Box, np.ndarray] = {}
@@ -781,6 +797,8 @@ def read_frame_text(
         ):
             if vocabulary or (not fields and _no_identifier(text, confidence, images[box])):
                 learned[box] = text
+                if vocabulary and confidence >= ANNOTATION_SURE:
+                    sure.add(box)
             else:
                 strip_texts.append(text)
     lines: list[TextLine] = []
@@ -790,7 +808,7 @@ def read_frame_text(
                 strip_texts.append(
                     reader.read_line(clean_line_image(level, strip, 2 * LINE_HEIGHT))
                 )
-        elif found.box in learned and not fields:
+        elif found.box in learned and (not fields or found.box in sure):
             lines.append(TextLine(found.box, learned[found.box]))
         elif found.box in learned:
             text, other = annotation_text(

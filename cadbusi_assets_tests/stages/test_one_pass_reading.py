@@ -174,7 +174,8 @@ def test_a_verification_alone_reads_no_annotation_line_with_tesseract(monkeypatc
     """``cadbusi deidentify`` without ``--analyze`` parses no annotation: its verification
     (``ocr_identifiers`` reading the frame itself) keeps the learned reading of the
     annotation's lines, as of every vocabulary line; the one pass, which parses the fields,
-    reads the unsure ones with tesseract too. Names and IDs are read by tesseract either way."""
+    reads with tesseract too those the reader is less than ``ANNOTATION_SURE`` sure of (here:
+    none). Names and IDs are read by tesseract either way."""
     from cadbusi_assets.deid.ocr import ocr_identifiers
 
     require_tesseract()
@@ -191,7 +192,54 @@ def test_a_verification_alone_reads_no_annotation_line_with_tesseract(monkeypatc
     assert not any(_at(read, xy) for xy in gated), read
     read.clear()
     ultrasound_ocr.read_frame_text(frame, vocabulary_gate=True)  # fields: the one pass's reading
-    assert all(_at(read, xy) for xy in gated), read
+    assert _at(read, NAME_AT) and _at(read, ID_AT)
+    assert not any(_at(read, xy) for xy in gated), read  # read surely: no second reading
+
+
+def _annotation_confidence(monkeypatch, confidence: float) -> None:
+    """The learned reader's confidence in the annotation's lines set to ``confidence`` (its
+    readings and verdicts otherwise as they are)."""
+    original = ultrasound_ocr._learned_readings
+
+    def readings(images):
+        out = original(images)
+        if out is None:
+            return None
+        return [
+            (text, vocabulary, confidence if text in ANNOTATION else sure)
+            for text, vocabulary, sure in out
+        ]
+
+    monkeypatch.setattr(ultrasound_ocr, "_learned_readings", readings)
+
+
+@pytest.mark.parametrize("confidence", [0.6, 0.95])
+def test_the_one_pass_reads_an_annotation_line_twice_only_when_the_reader_is_unsure(
+    confidence, monkeypatch
+):
+    """The one pass's reading (fields parsed): an annotation line the learned reader reads
+    with less than ``ANNOTATION_SURE`` is read by tesseract too and its fields merged
+    (:func:`~cadbusi_assets.ultrasound.ocr.annotation_text`); one read at least that sure
+    keeps the learned reading alone (before: tesseract read every annotation line). The
+    fields come out right either way."""
+    require_tesseract()
+    _require_reader()
+    _annotation_confidence(monkeypatch, confidence)
+    frame = _frame("latin")
+    refusal, reading, read = _verify(frame, _identifiers("latin"), monkeypatch)
+    assert refusal is not None and "patient_name" in refusal  # the name: tesseract's
+    assert _at(read, NAME_AT) and _at(read, ID_AT)
+    twice = [xy for xy in ANNOTATION.values() if _at(read, xy)]
+    if confidence < ultrasound_ocr.ANNOTATION_SURE:
+        assert len(twice) == len(ANNOTATION), read
+    else:
+        assert twice == [], read
+    row = analyze_frame(frame, [], ocr=True, reading=reading).as_row()
+    assert (row["ocr_laterality"], row["clock_position"], row["nipple_distance_cm"]) == (
+        "RIGHT",
+        "10:00",
+        3.0,
+    )
 
 
 def test_the_annotation_numbers_of_demo_screens_come_out_right():
