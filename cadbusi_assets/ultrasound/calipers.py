@@ -19,7 +19,8 @@ ridges (:data:`DIM_WHITE_LEVEL`). Small coloured marks whose colour JPEG has sme
 into a blob are found in the blob's brightest channel (:func:`smeared_marks`). Crosses drawn
 over a colour map (elastography, colour Doppler), whose strokes join the map's pixels, are
 found among the pixels departing from the local median other than by a grey step, or brighter
-than it (:func:`map_marks`).
+than it (:func:`map_marks`). No mark lies on a colour scale bar, a filled rectangle of colour
+(:func:`colour_scales`).
 
 Where no rule found a mark, a small learned finder (:mod:`.caliper_net`: a heat map over the
 crop, a refiner on patches, trained on the generator's tuning families) adds the marks it is
@@ -1746,6 +1747,56 @@ def map_marks(crop: np.ndarray, coloured: np.ndarray) -> list[_Mark]:
     ]
 
 
+#: Colour scale bars (the legend of a Doppler or elastography display): a component of the
+#: coloured pixels that fills at least SCALE_FILL of its bounding box, whose narrow side is in
+#: SCALE_SIDE (px). No mark lies on one or within SCALE_REACH px of its box (its blurred
+#: edge), whichever finder proposed it: a drawn mark is strokes (a cross fills at most
+#: CROSS_FILL of its box, a smeared one a roundish blob, an arrow less), a colour bar is a
+#: filled rectangle. Chosen on the coloured components within 3 px of the marks found on the
+#: tuning frames of seeds 100-459 (1,800 frames, 4,412 such marks, all but 16 true): away from
+#: elastography maps none fills more than 0.86 of its box once both its sides are at least
+#: 7 px (only blobs of 5-6 px fill 0.9), while each half of the power-Doppler bar of the
+#: half-size real frame ``examples_rgb_color.dcm`` (13 x 16 px, 0.99 filled; the learned finder
+#: took its lower corner for a mark) is one, as are the full-size frame's (US1_UNCR: 24 x 31)
+#: and the generator's bars (8 px wide, outside the searched crop). The elastography maps
+#: under true marks are filled rectangles too, but at least 102 px across: the upper bound
+#: lies between (their marks are :func:`map_marks`'s and the learned finder's). On tuning
+#: seeds 100-139 and 300-339, and held-out seeds 0-19, no point found changes.
+SCALE_FILL = 0.95
+SCALE_SIDE = (8, 48)
+SCALE_REACH = 2
+
+
+def colour_scales(coloured: np.ndarray) -> list[Box]:
+    """Boxes ``(x0, y0, x1, y1)`` of the colour scale bars among ``coloured`` (uint8 0/1):
+    filled rectangles of colour (see :data:`SCALE_FILL`).
+
+    >>> coloured = np.zeros((60, 60), np.uint8)
+    >>> coloured[10:42, 40:53] = 1  # a bar 13 px wide
+    >>> coloured[30, 5:20] = coloured[23:38, 12] = 1  # a '+'
+    >>> colour_scales(coloured)
+    [(40, 10, 52, 41)]
+    """
+    if not cv2.countNonZero(coloured):
+        return []
+    _, _, stats = _components(coloured)
+    x, y, w, h, area = (stats[1:, k] for k in range(5))
+    narrow = np.minimum(w, h)
+    scale = (narrow >= SCALE_SIDE[0]) & (narrow <= SCALE_SIDE[1]) & (area >= SCALE_FILL * w * h)
+    return [
+        (int(x[k]), int(y[k]), int(x[k] + w[k] - 1), int(y[k] + h[k] - 1))
+        for k in np.flatnonzero(scale)
+    ]
+
+
+def _on_scale(mark: _Mark, scales: list[Box]) -> bool:
+    return any(
+        x0 - SCALE_REACH <= mark.x <= x1 + SCALE_REACH
+        and y0 - SCALE_REACH <= mark.y <= y1 + SCALE_REACH
+        for x0, y0, x1, y1 in scales
+    )
+
+
 #: Whether :func:`detect_calipers` adds the learned heat map's points by default.
 LEARNED = True
 #: The heat map's points at least this probable are looked at by the refiner
@@ -2224,6 +2275,10 @@ def detect_calipers(
         ]
     if learned:
         kept = _net_marks(crop, kept, inside, arm)
+    # A colour scale bar holds no mark, whatever proposed one there.
+    if crop.ndim == 3 and kept:
+        scales = colour_scales(coloured)
+        kept = [m for m in kept if not _on_scale(m, scales)]
     layers = [white] if crop.ndim == 2 else [candidates & coloured, white]
     kept = _split_pairs(kept, [a for a in layers if cv2.countNonZero(a)], inside)
     points = [(m.x, m.y, m.score, m.style) for m in kept]

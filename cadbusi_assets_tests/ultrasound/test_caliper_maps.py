@@ -1,4 +1,5 @@
-"""Calipers drawn over a colour map (elastography, colour Doppler): :func:`.calipers.map_marks`.
+"""Calipers drawn over a colour map (elastography, colour Doppler): :func:`.calipers.map_marks`;
+and no mark on the map's colour scale bar (:func:`.calipers.colour_scales`).
 
 On an elastography map a mark's strokes join the map's coloured pixels in one component, and
 before this rule the only finder of such a mark was the learned one (which missed most: on
@@ -14,9 +15,9 @@ import numpy as np
 import pytest
 
 from cadbusi_assets.ultrasound import calipers
-from cadbusi_assets.ultrasound.calipers import map_marks
+from cadbusi_assets.ultrasound.calipers import _Mark, colour_scales, detect_calipers, map_marks
 from cadbusi_assets.ultrasound.overlay import coloured_pixels
-from cadbusi_assets_tests.support import time_limit
+from cadbusi_assets_tests.support import missing, time_limit
 from cadbusi_assets_tests.ultrasound.caliper_frames import assert_missed, nearest, screen_points
 from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
 
@@ -65,3 +66,88 @@ def test_nothing_is_computed_without_a_map():
     cv2.line(marks, (30, 50), (30, 70), (255, 255, 0), 1)
     assert map_marks(marks, coloured_pixels(marks).astype(np.uint8)) == []
     assert map_marks(grey[:, :, 0], np.zeros((120, 160), np.uint8)) == []
+
+
+# ---------------------------------------------------------------------------------------
+# Colour scale bars
+
+
+def _speckle_with_a_mark(seed: int = 0) -> np.ndarray:
+    """Grey speckle, 160 x 120, a yellow '+' of arm 7 centred at (47, 60)."""
+    rng = np.random.default_rng(seed)
+    rgb = np.repeat(rng.integers(30, 110, (120, 160, 1), dtype=np.uint8), 3, axis=2)
+    rgb[60, 40:55] = rgb[53:68, 47] = (255, 255, 0)
+    return rgb
+
+
+def _with_scale_bar(rgb: np.ndarray) -> np.ndarray:
+    """A power-Doppler colour scale at x 125-137, y 40-72 (13 px wide, as the half-size real
+    one): yellow ends, red middle, grey text below and black to its right."""
+    out = rgb.copy()
+    t = np.abs(np.linspace(-1.0, 1.0, 33))[:, None]
+    bar = np.concatenate([np.full_like(t, 255), 255 * t, np.zeros_like(t)], axis=1)
+    out[40:73, 125:138] = bar.astype(np.uint8)[:, None, :]
+    out[:, 138:] = 0
+    out[76:81, 125:140:2] = 228
+    return out
+
+
+def test_a_colour_scale_bar_is_found_and_a_mark_is_not_one():
+    frame = _with_scale_bar(_speckle_with_a_mark())
+    coloured = coloured_pixels(frame).astype(np.uint8)
+    assert colour_scales(coloured) == [(125, 40, 137, 72)]  # the bar, not the '+'
+    assert colour_scales(coloured_pixels(_speckle_with_a_mark()).astype(np.uint8)) == []
+
+
+def test_no_mark_on_a_colour_scale_bar(monkeypatch):
+    """A point proposed on the bar's lower corner (what the learned finder did on the half-size
+    real power-Doppler frame, examples_rgb_color.dcm) is dropped; the '+' beside it stays."""
+    real = calipers._net_marks
+
+    def with_a_point_on_the_bar(crop, kept, inside, arm):
+        # (the search crop starts at the frame's corner here: crop and frame points agree)
+        point = _Mark(133, 69, calipers.NET_STYLE, 0.84, (0, 0, 0, 0))
+        return [*real(crop, kept, inside, arm), point]
+
+    monkeypatch.setattr(calipers, "_net_marks", with_a_point_on_the_bar)
+    frame = _with_scale_bar(_speckle_with_a_mark())
+    found = detect_calipers(frame, (5, 5, 154, 114))
+    assert found.points == [(47, 60)], found
+    assert found.styles == ["+"]
+    # a point just beyond the reach of the bar's box is kept
+    monkeypatch.setattr(
+        calipers,
+        "_net_marks",
+        lambda crop, kept, inside, arm: [
+            *real(crop, kept, inside, arm),
+            _Mark(137 + calipers.SCALE_REACH + 1, 69, "*", 0.84, (0, 0, 0, 0)),
+        ],
+    )
+    assert (140, 69) in detect_calipers(frame, (5, 5, 154, 114)).points
+
+
+def test_the_real_scale_bar_gives_no_mark():
+    """The colour scale of the half-size real power-Doppler frame (examples_rgb_color.dcm:
+    the bar, its grey ramp and 'PWR' labels) pasted on speckle beside a '+': the learned
+    finder took the bar's lower corner for a mark before the scale rule."""
+    from pydicom.data import get_testdata_file
+
+    from cadbusi_assets.dicom import iter_frames, read_dataset
+
+    path = get_testdata_file("examples_rgb_color.dcm", download=False)
+    if path is None:
+        missing("pydicom test file examples_rgb_color.dcm is not available offline")
+    _, real = next(iter_frames(read_dataset(path), indices=[0]))
+    frame = _speckle_with_a_mark()
+    frame[30:80, 120:150] = real[70:120, 290:320]
+    found = detect_calipers(frame, (5, 5, 154, 114))
+    assert found.points == [(47, 60)], found
+
+
+@pytest.mark.parametrize(("family", "seed"), sorted(ON_MAPS))
+def test_an_elastography_map_is_no_scale_bar(family, seed):
+    """The maps under marks are filled rectangles of colour too, but wider than a scale bar."""
+    screen = render_screen(family, seed)
+    scales = colour_scales(coloured_pixels(screen.frame).astype(np.uint8))
+    for x, y in screen.calipers:
+        assert not any(x0 - 2 <= x <= x1 + 2 and y0 - 2 <= y <= y1 + 2 for x0, y0, x1, y1 in scales)

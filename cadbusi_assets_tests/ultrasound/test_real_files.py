@@ -163,11 +163,6 @@ KNOWN_MISSES: dict[tuple[str, str], str] = {
         "cuts the image's left part off: (84, 31, 319, 239) against (42, 22, 298, 201), "
         "IoU 0.63"
     ),
-    ("pydicom/examples_rgb_color.dcm", "calipers"): (
-        "calipers.py's coloured-mark search takes a cross-like tip of power-Doppler flow at "
-        "the edge of the colour box, (49, 88), for a caliper at half size (the dense-colour "
-        "rule does not cover the box's corner); the frame is Doppler and excluded downstream"
-    ),
     ("pydicom/examples_ybr_color.dcm", "text"): (
         "half-size copy of color3d_jpeg_baseline (whose grey text is now found): at half "
         "size the lines are 6-8 px high with strokes peaking at 93-131, blurred below the "
