@@ -284,3 +284,26 @@ def test_one_misread_number_does_not_spoil_the_other(monkeypatch):
     fields = parse_annotation(text)
     assert (fields.clock_position, fields.nipple_distance_cm) == ("4:00", 3.0)
     assert {text, other} >= {"400 3CMFN"}  # tesseract's own text is kept as a reading
+
+
+def test_a_surname_that_is_a_screen_word_in_a_sure_annotation_line_is_caught(monkeypatch):
+    """The sure annotation reading skips tesseract, never the matching: a patient named LONG
+    (an orientation word, a common surname) whose name stands in an annotation line the
+    learned reader reads surely as the screen's own words ("LONG 10:00 3CMFN") is still
+    found in that reading, and the instance is quarantined (fail closed: the annotation is
+    lost for that image, the name never published)."""
+    require_tesseract()
+    _require_reader()
+    image = Image.new("RGB", (800, 400), (0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    font = load_font("sans", 18)
+    lines = {"Gn 48": (20, 20), "RT BREAST": (560, 20), "LONG 10:00 3CMFN": (560, 60)}
+    for text, xy in lines.items():
+        draw.text(xy, text, font=font, fill=(255, 255, 255))
+    frame = np.asarray(image)
+    for name in ("LONG^MEI", "MEI^LONG"):
+        identifiers = OriginalIdentifiers(patient_names=(name,), patient_ids=("55501234",))
+        refusal, reading, read = _verify(frame, identifiers, monkeypatch)
+        assert not _at(read, lines["LONG 10:00 3CMFN"]), read  # read surely: no tesseract
+        assert any(line.text.startswith("LONG") for line in reading.lines), reading
+        assert refusal is not None and "patient_name" in refusal, name
