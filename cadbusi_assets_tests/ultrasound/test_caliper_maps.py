@@ -27,6 +27,9 @@ ON_MAPS: dict[tuple[str, int], list[tuple[int, int]]] = {
     ("ge_logiq", 141): [(475, 405)],  # small cyan '+'
     ("ge_logiq", 210): [(518, 508), (532, 552)],  # small cyan 'x'
     ("philips_iu22", 160): [(311, 115)],  # small green '+'
+    # light marks in JPEG, tinted by the map: its lowest channel lifted (MAP_LIFT)
+    ("siemens_s2000", 218): [(366, 171)],  # large white 'x'
+    ("ge_voluson", 113): [(561, 198)],  # small yellow 'x' on a yellow map
 }
 
 
