@@ -292,8 +292,10 @@ def test_terminated_run_stops_its_workers_and_a_killed_run_is_marked_failed(coho
         # Terminate from the UI while the workers are busy.
         run_id = _launch_one_date(services, DATES[4])
         procs = _wait_for_workers(instance, run_id, services)
-        # The step may finish its last image between the workers being seen and the request
-        # (a race on a loaded machine): what must never happen is a step reporting after it.
+        # The step may finish its last image between the workers being seen and the
+        # interrupt reaching the run (a race on a loaded machine, the request itself taking
+        # a moment): a step that completed may report then; what must never happen is an
+        # interrupted step reporting.
         requested = time.time()
         data = services.graphql(TERMINATE_RUN, {"runId": run_id})["terminateRun"]
         assert data["__typename"] == "TerminateRunSuccess", data
@@ -321,7 +323,16 @@ def test_terminated_run_stops_its_workers_and_a_killed_run_is_marked_failed(coho
             and r.event_log_entry.dagster_event.asset_key == dg.AssetKey("image_features")
             and r.event_log_entry.timestamp > requested
         ]
-        assert not late
+        outcomes = [
+            r.event_log_entry.dagster_event.event_type_value
+            for r in records
+            if r.event_log_entry.dagster_event
+            and r.event_log_entry.dagster_event.step_key == "imaging_step"
+            and r.event_log_entry.dagster_event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE")
+        ]
+        # reported after the request only by a step that then completed (its last image done
+        # before the interrupt reached it): an interrupted step reports nothing
+        assert not late or outcomes == ["STEP_SUCCESS"], outcomes
         assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.CANCELED
 
         # Kill a run's process outright: the dead-run sensor marks it failed.
