@@ -687,13 +687,14 @@ def screen_vocabulary_lines(level: np.ndarray, boxes: Sequence[Box]) -> dict[Box
 #: An annotation line (:func:`~.annotations.has_fields`) that the learned reader reads as
 #: the screen's own words with at least this confidence keeps its reading alone: tesseract's
 #: second reading (:func:`annotation_text`) is asked only below it. Chosen on the tuning
-#: families (30 frames each, seeds 20261202-20261231: 971 annotation lines) and the demo style
-#: (60 frames): with tesseract on every annotation line 638 of 665 tuning fields and 287 of 290
-#: demo fields come out right; trusting readings of at least 0.9 spares tesseract 82 % of the
-#: tuning lines and 84 % of the demo ones for 639 and 287 (0.8: 640 and 287; 0.7: 642 and 287;
-#: 0.5, every line: 643 and 284, the demo's three clocks read confidently wrong between 0.5
-#: and 0.7: "12:30" as "2:30"). The verification loses nothing: these lines are vocabulary
-#: lines, whose learned reading alone a verification that parses no annotation keeps already.
+#: families (30 frames each, seeds 20261202-20261231: 244 second readings) and the demo style
+#: (60 frames: 143) with ``python -m benchmarks.annotation_sure``: with tesseract on every
+#: annotation line 638 of 665 tuning fields and 287 of 290 demo fields come out right;
+#: trusting readings of at least 0.9 spares 78 % of the tuning second readings and 87 % of
+#: the demo ones for 639 and 287 (0.8: 640 and 287; 0.7: 642 and 287; 0.5, every line: 643
+#: and 284, the demo's three clocks read confidently wrong between 0.5 and 0.7: "12:30" as
+#: "2:30"). The verification loses nothing: these lines are vocabulary lines, whose learned
+#: reading alone a verification that parses no annotation keeps already.
 ANNOTATION_SURE = 0.9
 
 
