@@ -764,10 +764,10 @@ def read_frame_text(
     vocabulary (:func:`learned_readings`) keep its text and skip tesseract, except the
     annotation's own lines read with less than :data:`ANNOTATION_SURE`, read by both
     (:func:`annotation_text`) unless ``fields`` is False (a verification that parses no
-    annotation: the learned reading is kept, as for every vocabulary line, and so is a reading that holds no identifier at all, such as a
-    misread measurement "M 0.6 TS 0.3" or a clock alone: :func:`_no_identifier`); every
-    other line is read
-    by tesseract as without the gate, and the learned reader's own reading of it is added to
+    annotation: the learned reading is kept, as for every vocabulary line, and so is a
+    reading that holds no identifier at all, such as a misread measurement "M 0.6 TS 0.3" or
+    a clock alone: :func:`_no_identifier`); every other line is read by tesseract as
+    without the gate, and the learned reader's own reading of it is added to
     ``strips`` (a second reading that identifiers are matched against too). For the
     de-identification's verification: fast, and still fail-closed for names, IDs and dates;
     and the one reading the annotation fields are parsed from.
