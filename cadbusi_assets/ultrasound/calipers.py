@@ -970,6 +970,11 @@ def white_ridges(grey: np.ndarray, coloured: np.ndarray) -> np.ndarray:
     return cv2.bitwise_and(joined, cv2.threshold(coloured, 0, 1, cv2.THRESH_BINARY_INV)[1])
 
 
+#: Arrows of the dim pass: straight white arrows (:func:`_arrow_tip`) whose strokes JPEG has
+#: dimmed below :data:`WHITE_MARK_LEVEL` in places, on the thin pixels of the lower level,
+#: with few bright pixels around them (:data:`ARROW_RING_SHARE`).
+DIM_ARROWS = True
+
 #: A mark of the dim pass is thin strokes: of the 5x5 pixels around its centre, at most
 #: this many at :data:`DIM_WHITE_LEVEL` or above (a blob of bright speckle fills more).
 DIM_CORE_MAX = 14
@@ -1091,6 +1096,7 @@ def colour_marks(
     grey: np.ndarray | None = None,
     seeds: np.ndarray | None = None,
     holding: np.ndarray | None = None,
+    straight: bool = False,
 ) -> list[_Mark]:
     """Caliper marks among the connected components of ``layer`` (uint8 0/1, the pixels of
     mark colours): '+' and 'x' of any size in range (the centre), arrows (the tip).
@@ -1099,7 +1105,9 @@ def colour_marks(
     bright (a drawn arrow on tissue, not a piece of bright speckle). With ``seeds`` (uint8
     0/1, the layer's shape), arrows only, and only on components holding a pixel of it (the
     others are context: text lines, clutter). With ``holding`` (uint8 0/1, the layer's
-    shape), marks of any kind only on components holding a pixel of it."""
+    shape), marks of any kind only on components holding a pixel of it. ``straight``
+    (with ``grey``): arrows only where they are straight (:func:`_arrow_tip`) whatever
+    their surroundings, and only where those are few bright."""
     # All below looks at the lit pixels and no farther than 2 px around them (component
     # crops, rings), but for the clutter count (on the whole layer): the lit pixels'
     # bounding box grown by 2 px is searched, its origin even (the labelling's 2x2 blocks
@@ -1142,13 +1150,16 @@ def colour_marks(
     if arrows:
         diagonals = np.hypot(stats[:, 2] - 1, stats[:, 3] - 1)
         arrow_sized = (diagonals >= 5) & ~((diagonals < 12) & (stats[:, 4] > 2.5 * diagonals))
+        if straight:  # (the box's diagonal bounds the length)
+            arrow_sized &= diagonals >= STRAIGHT_LENGTH
     # (only for the components that could be an arrow: the others never ask); straight_ok:
     # those whose surroundings are bright enough that only a straight arrow is one
     may_be_arrow = sized & (stats[:, 4] <= ARROW_AREA * side_max) & arrow_sized
     if grey is not None and may_be_arrow.any():
         arrow_ok, straight_ok = _arrow_context(layer, labels, stats, grey, may_be_arrow)
-        if seeds is not None:  # a thick arrow's pieces joined to bright speckle: no loose
-            straight_ok[:] = False  # context (the tip would be the speckle's far end)
+        if seeds is not None or straight:  # a thick arrow's pieces joined to bright
+            straight_ok[:] = False  # speckle: no loose context (the tip would be the
+            # speckle's far end); straight arrows of a lower level: the strict one alone
     if not arrows:  # crosses only: square and sparse
         sized &= (
             (side_max <= hi)
@@ -1201,7 +1212,7 @@ def colour_marks(
                     best = (fit, cx, cy, style)
         may_arrow = arrows and area <= ARROW_AREA * max(w, h) and arrow_sized[k]
         if best is None and may_arrow and (arrow_ok[k] or straight_ok[k]):
-            tip = _arrow_tip(component, straight=not arrow_ok[k])
+            tip = _arrow_tip(component, straight=straight or not arrow_ok[k])
             if tip is not None:
                 best = (tip[0], tip[1], tip[2], ">")
         if best is not None:
@@ -2206,9 +2217,10 @@ def detect_calipers(
     taken = [at_point(m.x, m.y, m.score, m.style) if m in marks else m for m in kept]
     kept += [m for m in white_marks if not over(m.x, m.y, taken)]
     # White crosses that JPEG dimmed below WHITE_MARK_LEVEL in places (broken components):
-    # crosses only, on the thin pixels of a lower level, where no mark is yet. The dimmed
-    # pixels must be on thin ridges (not the smooth slope of a bright speckle blob), and a
-    # mark found there must hold some (the white pass judged the others).
+    # on the thin pixels of a lower level, where no mark is yet. The dimmed pixels must be
+    # on thin ridges (not the smooth slope of a bright speckle blob), and a mark found there
+    # must hold some (the white pass judged the others). Arrows there (a thin white arrow
+    # that JPEG broke) only straight ones with few bright pixels around (DIM_ARROWS).
     thin_ridges = white_ridges(grey_crop, coloured)
     dim = white_strokes(grey_crop, coloured, crossings=True, level=DIM_WHITE_LEVEL)
     dimmed = cv2.bitwise_and(cv2.subtract(dim, white), thin_ridges)
@@ -2217,12 +2229,16 @@ def detect_calipers(
         kept += [
             m
             for m in colour_marks(
-                cv2.bitwise_or(white, dimmed), arrows=False, grey=grey_crop, holding=dimmed
+                cv2.bitwise_or(white, dimmed),
+                arrows=DIM_ARROWS,
+                grey=grey_crop,
+                holding=dimmed,
+                straight=True,
             )
             if m.score >= min_score
             and (inside is None or inside[m.y, m.x])
             and not over(m.x, m.y, taken)
-            and _dim_core(grey_crop, m.x, m.y) <= DIM_CORE_MAX
+            and (m.style == ">" or _dim_core(grey_crop, m.x, m.y) <= DIM_CORE_MAX)
         ]
     # White marks that bright speckle touches or JPEG breaks: the templates on the white
     # strokes alone.
