@@ -559,6 +559,13 @@ ARROW_BLACK_LEVEL, ARROW_BLACK_SHARE = 10, 0.5
 #: A thick white arrow's tip (where its 3-px shaft and wings meet): a blob that the opening
 #: of :func:`white_strokes` takes, of at most this many pixels.
 TIP_BLOB = 60
+#: ... on bright speckle: the surroundings of a component holding such a tip as loose as
+#: :data:`ARROW_RING_LOOSE` allows (its 3-5 px shaft is not straight by
+#: :data:`STRAIGHT_NARROW`) where at most this share of them is black
+#: (:data:`ARROW_BLACK_LEVEL`): bright speckle has next to no black pixels; the UI and text
+#: edges whose thick pieces look like arrows have many (tuning frames: the arrows 0-0.02,
+#: the false marks the rules alone then gave 0.27-0.49).
+THICK_LOOSE_BLACK = 0.1
 #: An arrow's pixels are at most this many times its box's longer side (a thin one: about
 #: 4.5; a thick one, 4-5 px shaft and filled head: up to about 7.5).
 ARROW_AREA = 8
@@ -1056,14 +1063,20 @@ def _lit_of(
 
 
 def _arrow_context(
-    layer: np.ndarray, labels: np.ndarray, stats: np.ndarray, grey: np.ndarray, which: np.ndarray
+    layer: np.ndarray,
+    labels: np.ndarray,
+    stats: np.ndarray,
+    grey: np.ndarray,
+    which: np.ndarray,
+    loose_black: float = ARROW_BLACK_SHARE,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per label of ``layer``'s components (``labels``, ``stats``), whether the pixels just
     around it (its ring: 8-neighbours of its pixels that are unlit, a ring pixel owned by
     the largest label beside it) are few bright (:data:`ARROW_RING_SHARE`) and few black
     (:data:`ARROW_BLACK_SHARE`): a drawn white arrow on tissue, not a piece of bright speckle
     or a white glyph on a black band; and whether they are so with bright ones up to
-    :data:`ARROW_RING_LOOSE` (an arrow there must be straight: :func:`_arrow_tip`). Exact for
+    :data:`ARROW_RING_LOOSE` (an arrow there must be straight: :func:`_arrow_tip`), black
+    ones up to ``loose_black`` (of the ring). Exact for
     the labels of ``which`` (bool per label; the others may read True): only the box around
     them, grown by 2 px, is looked at (every ring pixel of theirs, and its 3x3 neighbours,
     lie within it)."""
@@ -1086,7 +1099,8 @@ def _arrow_context(
     black = np.bincount(owner, weights=levels <= ARROW_BLACK_LEVEL, minlength=count)
     not_black = black <= ARROW_BLACK_SHARE * around
     strict = (lit_around <= ARROW_RING_SHARE * around) & not_black
-    return strict, (lit_around <= ARROW_RING_LOOSE * around) & not_black
+    loose = (lit_around <= ARROW_RING_LOOSE * around) & (black <= loose_black * around)
+    return strict, loose
 
 
 def colour_marks(
@@ -1104,10 +1118,11 @@ def colour_marks(
     With ``grey`` (white marks), arrows only where the pixels around a component are not
     bright (a drawn arrow on tissue, not a piece of bright speckle). With ``seeds`` (uint8
     0/1, the layer's shape), arrows only, and only on components holding a pixel of it (the
-    others are context: text lines, clutter). With ``holding`` (uint8 0/1, the layer's
-    shape), marks of any kind only on components holding a pixel of it. ``straight``
-    (with ``grey``): arrows only where they are straight (:func:`_arrow_tip`) whatever
-    their surroundings, and only where those are few bright."""
+    others are context: text lines, clutter); on bright speckle, arrows of any shape where
+    few pixels around are black (:data:`THICK_LOOSE_BLACK`). With ``holding`` (uint8 0/1,
+    the layer's shape), marks of any kind only on components holding a pixel of it. With
+    ``straight`` (and ``grey``), arrows only straight ones (:func:`_arrow_tip`) with few
+    bright pixels around (:data:`ARROW_RING_SHARE`)."""
     # All below looks at the lit pixels and no farther than 2 px around them (component
     # crops, rings), but for the clutter count (on the whole layer): the lit pixels'
     # bounding box grown by 2 px is searched, its origin even (the labelling's 2x2 blocks
@@ -1155,11 +1170,16 @@ def colour_marks(
     # (only for the components that could be an arrow: the others never ask); straight_ok:
     # those whose surroundings are bright enough that only a straight arrow is one
     may_be_arrow = sized & (stats[:, 4] <= ARROW_AREA * side_max) & arrow_sized
+    # (with seeds, thick arrows: on bright speckle, any shape of arrow where few of those
+    # pixels are black, THICK_LOOSE_BLACK)
+    thick = seeds is not None
     if grey is not None and may_be_arrow.any():
-        arrow_ok, straight_ok = _arrow_context(layer, labels, stats, grey, may_be_arrow)
-        if seeds is not None or straight:  # a thick arrow's pieces joined to bright
-            straight_ok[:] = False  # speckle: no loose context (the tip would be the
-            # speckle's far end); straight arrows of a lower level: the strict one alone
+        loose_black = THICK_LOOSE_BLACK if thick else ARROW_BLACK_SHARE
+        arrow_ok, straight_ok = _arrow_context(
+            layer, labels, stats, grey, may_be_arrow, loose_black
+        )
+        if straight:  # straight arrows of a lower level: the strict context alone
+            straight_ok[:] = False
     if not arrows:  # crosses only: square and sparse
         sized &= (
             (side_max <= hi)
@@ -1212,7 +1232,7 @@ def colour_marks(
                     best = (fit, cx, cy, style)
         may_arrow = arrows and area <= ARROW_AREA * max(w, h) and arrow_sized[k]
         if best is None and may_arrow and (arrow_ok[k] or straight_ok[k]):
-            tip = _arrow_tip(component, straight=straight or not arrow_ok[k])
+            tip = _arrow_tip(component, straight=straight or (not arrow_ok[k] and not thick))
             if tip is not None:
                 best = (tip[0], tip[1], tip[2], ">")
         if best is not None:
@@ -2271,8 +2291,8 @@ def detect_calipers(
                 kept = [m for m in kept if not (m.style == ">" and (m.x, m.y) in arrows)]
                 kept.append(at_point(g.x, g.y, g.score, g.style))
     # Thick white arrows: their tips, which the opening took, put back; arrows only, on
-    # the components holding such a tip. One replaces the crosses that the pieces left
-    # without its tip gave (its shaft and wings).
+    # the components holding such a tip (on bright speckle too: THICK_LOOSE_BLACK). One
+    # replaces the crosses that the pieces left without its tip gave (its shaft and wings).
     if cv2.countNonZero(white):
         tips = thick_arrow_tips(grey_crop, coloured, white)
         if cv2.countNonZero(tips):
