@@ -566,6 +566,10 @@ TIP_BLOB = 60
 #: edges whose thick pieces look like arrows have many (tuning frames: the arrows 0-0.02,
 #: the false marks the rules alone then gave 0.27-0.49).
 THICK_LOOSE_BLACK = 0.1
+#: ... and there its tip within this many px of the tip blob (a thick arrow's tip lies 2-4 px
+#: beyond its blob; speckle touching the tip would take it farther, the tip being the
+#: speckle's far end).
+THICK_TIP_REACH = 4.0
 #: An arrow's pixels are at most this many times its box's longer side (a thin one: about
 #: 4.5; a thick one, 4-5 px shaft and filled head: up to about 7.5).
 ARROW_AREA = 8
@@ -1233,6 +1237,17 @@ def colour_marks(
         may_arrow = arrows and area <= ARROW_AREA * max(w, h) and arrow_sized[k]
         if best is None and may_arrow and (arrow_ok[k] or straight_ok[k]):
             tip = _arrow_tip(component, straight=straight or (not arrow_ok[k] and not thick))
+            if tip is not None and thick and not arrow_ok[k] and seeds is not None:
+                # on bright speckle: the tip by its seed (not speckle beyond it)
+                tx, ty = tip[1] + ox, tip[2] + oy
+                r = math.ceil(THICK_TIP_REACH)
+                wy, wx = max(0, ty - r), max(0, tx - r)
+                near = (labels[wy : ty + r + 1, wx : tx + r + 1] == k) & (
+                    seeds[y0 + wy : y0 + ty + r + 1, x0 + wx : x0 + tx + r + 1] > 0
+                )
+                sy, sx = np.nonzero(near)
+                if not (np.hypot(sx + wx - tx, sy + wy - ty) <= THICK_TIP_REACH).any():
+                    tip = None
             if tip is not None:
                 best = (tip[0], tip[1], tip[2], ">")
         if best is not None:
