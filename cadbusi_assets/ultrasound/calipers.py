@@ -1177,6 +1177,7 @@ def colour_marks(
     # (with seeds, thick arrows: on bright speckle, any shape of arrow where few of those
     # pixels are black, THICK_LOOSE_BLACK)
     thick = seeds is not None
+    seeded = None if seeds is None else seeds[y0 : by + bh + 2, x0 : bx + bw + 2]
     if grey is not None and may_be_arrow.any():
         loose_black = THICK_LOOSE_BLACK if thick else ARROW_BLACK_SHARE
         arrow_ok, straight_ok = _arrow_context(
@@ -1237,16 +1238,14 @@ def colour_marks(
         may_arrow = arrows and area <= ARROW_AREA * max(w, h) and arrow_sized[k]
         if best is None and may_arrow and (arrow_ok[k] or straight_ok[k]):
             tip = _arrow_tip(component, straight=straight or (not arrow_ok[k] and not thick))
-            if tip is not None and thick and not arrow_ok[k] and seeds is not None:
+            if tip is not None and seeded is not None and not arrow_ok[k]:
                 # on bright speckle: the tip by its seed (not speckle beyond it)
                 tx, ty = tip[1] + ox, tip[2] + oy
                 r = math.ceil(THICK_TIP_REACH)
-                wy, wx = max(0, ty - r), max(0, tx - r)
-                near = (labels[wy : ty + r + 1, wx : tx + r + 1] == k) & (
-                    seeds[y0 + wy : y0 + ty + r + 1, x0 + wx : x0 + tx + r + 1] > 0
-                )
-                sy, sx = np.nonzero(near)
-                if not (np.hypot(sx + wx - tx, sy + wy - ty) <= THICK_TIP_REACH).any():
+                near = (slice(max(0, ty - r), ty + r + 1), slice(max(0, tx - r), tx + r + 1))
+                sy, sx = np.nonzero((labels[near] == k) & (seeded[near] > 0))
+                reach = np.hypot(sx + near[1].start - tx, sy + near[0].start - ty)
+                if not (reach <= THICK_TIP_REACH).any():
                     tip = None
             if tip is not None:
                 best = (tip[0], tip[1], tip[2], ">")
