@@ -559,6 +559,17 @@ ARROW_BLACK_LEVEL, ARROW_BLACK_SHARE = 10, 0.5
 #: A thick white arrow's tip (where its 3-px shaft and wings meet): a blob that the opening
 #: of :func:`white_strokes` takes, of at most this many pixels.
 TIP_BLOB = 60
+#: ... on bright speckle: the surroundings of a component holding such a tip as loose as
+#: :data:`ARROW_RING_LOOSE` allows (its 3-5 px shaft is not straight by
+#: :data:`STRAIGHT_NARROW`) where at most this share of them is black
+#: (:data:`ARROW_BLACK_LEVEL`): bright speckle has next to no black pixels; the UI and text
+#: edges whose thick pieces look like arrows have many (tuning frames: the arrows 0-0.02,
+#: the false marks the rules alone then gave 0.27-0.49).
+THICK_LOOSE_BLACK = 0.1
+#: ... and there its tip within this many px of the tip blob (a thick arrow's tip lies 2-4 px
+#: beyond its blob; speckle touching the tip would take it farther, the tip being the
+#: speckle's far end).
+THICK_TIP_REACH = 4.0
 #: An arrow's pixels are at most this many times its box's longer side (a thin one: about
 #: 4.5; a thick one, 4-5 px shaft and filled head: up to about 7.5).
 ARROW_AREA = 8
@@ -970,6 +981,11 @@ def white_ridges(grey: np.ndarray, coloured: np.ndarray) -> np.ndarray:
     return cv2.bitwise_and(joined, cv2.threshold(coloured, 0, 1, cv2.THRESH_BINARY_INV)[1])
 
 
+#: Arrows of the dim pass: straight white arrows (:func:`_arrow_tip`) whose strokes JPEG has
+#: dimmed below :data:`WHITE_MARK_LEVEL` in places, on the thin pixels of the lower level,
+#: with few bright pixels around them (:data:`ARROW_RING_SHARE`).
+DIM_ARROWS = True
+
 #: A mark of the dim pass is thin strokes: of the 5x5 pixels around its centre, at most
 #: this many at :data:`DIM_WHITE_LEVEL` or above (a blob of bright speckle fills more).
 DIM_CORE_MAX = 14
@@ -1051,14 +1067,20 @@ def _lit_of(
 
 
 def _arrow_context(
-    layer: np.ndarray, labels: np.ndarray, stats: np.ndarray, grey: np.ndarray, which: np.ndarray
+    layer: np.ndarray,
+    labels: np.ndarray,
+    stats: np.ndarray,
+    grey: np.ndarray,
+    which: np.ndarray,
+    loose_black: float = ARROW_BLACK_SHARE,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per label of ``layer``'s components (``labels``, ``stats``), whether the pixels just
     around it (its ring: 8-neighbours of its pixels that are unlit, a ring pixel owned by
     the largest label beside it) are few bright (:data:`ARROW_RING_SHARE`) and few black
     (:data:`ARROW_BLACK_SHARE`): a drawn white arrow on tissue, not a piece of bright speckle
     or a white glyph on a black band; and whether they are so with bright ones up to
-    :data:`ARROW_RING_LOOSE` (an arrow there must be straight: :func:`_arrow_tip`). Exact for
+    :data:`ARROW_RING_LOOSE` (an arrow there must be straight: :func:`_arrow_tip`), black
+    ones up to ``loose_black`` (of the ring). Exact for
     the labels of ``which`` (bool per label; the others may read True): only the box around
     them, grown by 2 px, is looked at (every ring pixel of theirs, and its 3x3 neighbours,
     lie within it)."""
@@ -1081,7 +1103,8 @@ def _arrow_context(
     black = np.bincount(owner, weights=levels <= ARROW_BLACK_LEVEL, minlength=count)
     not_black = black <= ARROW_BLACK_SHARE * around
     strict = (lit_around <= ARROW_RING_SHARE * around) & not_black
-    return strict, (lit_around <= ARROW_RING_LOOSE * around) & not_black
+    loose = (lit_around <= ARROW_RING_LOOSE * around) & (black <= loose_black * around)
+    return strict, loose
 
 
 def colour_marks(
@@ -1091,6 +1114,7 @@ def colour_marks(
     grey: np.ndarray | None = None,
     seeds: np.ndarray | None = None,
     holding: np.ndarray | None = None,
+    straight: bool = False,
 ) -> list[_Mark]:
     """Caliper marks among the connected components of ``layer`` (uint8 0/1, the pixels of
     mark colours): '+' and 'x' of any size in range (the centre), arrows (the tip).
@@ -1098,8 +1122,11 @@ def colour_marks(
     With ``grey`` (white marks), arrows only where the pixels around a component are not
     bright (a drawn arrow on tissue, not a piece of bright speckle). With ``seeds`` (uint8
     0/1, the layer's shape), arrows only, and only on components holding a pixel of it (the
-    others are context: text lines, clutter). With ``holding`` (uint8 0/1, the layer's
-    shape), marks of any kind only on components holding a pixel of it."""
+    others are context: text lines, clutter); on bright speckle, arrows of any shape where
+    few pixels around are black (:data:`THICK_LOOSE_BLACK`). With ``holding`` (uint8 0/1,
+    the layer's shape), marks of any kind only on components holding a pixel of it. With
+    ``straight`` (and ``grey``), arrows only straight ones (:func:`_arrow_tip`) with few
+    bright pixels around (:data:`ARROW_RING_SHARE`)."""
     # All below looks at the lit pixels and no farther than 2 px around them (component
     # crops, rings), but for the clutter count (on the whole layer): the lit pixels'
     # bounding box grown by 2 px is searched, its origin even (the labelling's 2x2 blocks
@@ -1142,13 +1169,22 @@ def colour_marks(
     if arrows:
         diagonals = np.hypot(stats[:, 2] - 1, stats[:, 3] - 1)
         arrow_sized = (diagonals >= 5) & ~((diagonals < 12) & (stats[:, 4] > 2.5 * diagonals))
+        if straight:  # (the box's diagonal bounds the length)
+            arrow_sized &= diagonals >= STRAIGHT_LENGTH
     # (only for the components that could be an arrow: the others never ask); straight_ok:
     # those whose surroundings are bright enough that only a straight arrow is one
     may_be_arrow = sized & (stats[:, 4] <= ARROW_AREA * side_max) & arrow_sized
+    # (with seeds, thick arrows: on bright speckle, any shape of arrow where few of those
+    # pixels are black, THICK_LOOSE_BLACK)
+    thick = seeds is not None
+    seeded = None if seeds is None else seeds[y0 : by + bh + 2, x0 : bx + bw + 2]
     if grey is not None and may_be_arrow.any():
-        arrow_ok, straight_ok = _arrow_context(layer, labels, stats, grey, may_be_arrow)
-        if seeds is not None:  # a thick arrow's pieces joined to bright speckle: no loose
-            straight_ok[:] = False  # context (the tip would be the speckle's far end)
+        loose_black = THICK_LOOSE_BLACK if thick else ARROW_BLACK_SHARE
+        arrow_ok, straight_ok = _arrow_context(
+            layer, labels, stats, grey, may_be_arrow, loose_black
+        )
+        if straight:  # straight arrows of a lower level: the strict context alone
+            straight_ok[:] = False
     if not arrows:  # crosses only: square and sparse
         sized &= (
             (side_max <= hi)
@@ -1201,7 +1237,16 @@ def colour_marks(
                     best = (fit, cx, cy, style)
         may_arrow = arrows and area <= ARROW_AREA * max(w, h) and arrow_sized[k]
         if best is None and may_arrow and (arrow_ok[k] or straight_ok[k]):
-            tip = _arrow_tip(component, straight=not arrow_ok[k])
+            tip = _arrow_tip(component, straight=straight or (not arrow_ok[k] and not thick))
+            if tip is not None and seeded is not None and not arrow_ok[k]:
+                # on bright speckle: the tip by its seed (not speckle beyond it)
+                tx, ty = tip[1] + ox, tip[2] + oy
+                r = math.ceil(THICK_TIP_REACH)
+                near = (slice(max(0, ty - r), ty + r + 1), slice(max(0, tx - r), tx + r + 1))
+                sy, sx = np.nonzero((labels[near] == k) & (seeded[near] > 0))
+                reach = np.hypot(sx + near[1].start - tx, sy + near[0].start - ty)
+                if not (reach <= THICK_TIP_REACH).any():
+                    tip = None
             if tip is not None:
                 best = (tip[0], tip[1], tip[2], ">")
         if best is not None:
@@ -2206,9 +2251,10 @@ def detect_calipers(
     taken = [at_point(m.x, m.y, m.score, m.style) if m in marks else m for m in kept]
     kept += [m for m in white_marks if not over(m.x, m.y, taken)]
     # White crosses that JPEG dimmed below WHITE_MARK_LEVEL in places (broken components):
-    # crosses only, on the thin pixels of a lower level, where no mark is yet. The dimmed
-    # pixels must be on thin ridges (not the smooth slope of a bright speckle blob), and a
-    # mark found there must hold some (the white pass judged the others).
+    # on the thin pixels of a lower level, where no mark is yet. The dimmed pixels must be
+    # on thin ridges (not the smooth slope of a bright speckle blob), and a mark found there
+    # must hold some (the white pass judged the others). Arrows there (a thin white arrow
+    # that JPEG broke) only straight ones with few bright pixels around (DIM_ARROWS).
     thin_ridges = white_ridges(grey_crop, coloured)
     dim = white_strokes(grey_crop, coloured, crossings=True, level=DIM_WHITE_LEVEL)
     dimmed = cv2.bitwise_and(cv2.subtract(dim, white), thin_ridges)
@@ -2217,12 +2263,16 @@ def detect_calipers(
         kept += [
             m
             for m in colour_marks(
-                cv2.bitwise_or(white, dimmed), arrows=False, grey=grey_crop, holding=dimmed
+                cv2.bitwise_or(white, dimmed),
+                arrows=DIM_ARROWS,
+                grey=grey_crop,
+                holding=dimmed,
+                straight=True,
             )
             if m.score >= min_score
             and (inside is None or inside[m.y, m.x])
             and not over(m.x, m.y, taken)
-            and _dim_core(grey_crop, m.x, m.y) <= DIM_CORE_MAX
+            and (m.style == ">" or _dim_core(grey_crop, m.x, m.y) <= DIM_CORE_MAX)
         ]
     # White marks that bright speckle touches or JPEG breaks: the templates on the white
     # strokes alone.
@@ -2255,8 +2305,8 @@ def detect_calipers(
                 kept = [m for m in kept if not (m.style == ">" and (m.x, m.y) in arrows)]
                 kept.append(at_point(g.x, g.y, g.score, g.style))
     # Thick white arrows: their tips, which the opening took, put back; arrows only, on
-    # the components holding such a tip. One replaces the crosses that the pieces left
-    # without its tip gave (its shaft and wings).
+    # the components holding such a tip (on bright speckle too: THICK_LOOSE_BLACK). One
+    # replaces the crosses that the pieces left without its tip gave (its shaft and wings).
     if cv2.countNonZero(white):
         tips = thick_arrow_tips(grey_crop, coloured, white)
         if cv2.countNonZero(tips):
