@@ -8,26 +8,11 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 
-def _numpy_on_avx2_paths() -> None:
-    """Run numpy on its AVX2 code paths on an AVX-512 machine (before numpy is imported;
-    subprocesses and xdist workers inherit it): its AVX-512 paths of exp, sin, log, arctan2
-    and the like round a last bit differently, so the screen generator would draw other
-    frames there than those whose hashes and outputs the equivalence fixtures record (made
-    on AVX2 machines). A setting the caller made stays."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return
-    if " avx512f" in flags:
-        os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
-
-
-_numpy_on_avx2_paths()
-
-import pytest  # noqa: E402
-
-from cadbusi_assets_tests.support import TEST_KEY  # noqa: E402
+# (the package's __init__, imported before this module and before numpy, puts numpy on its
+# AVX2 code paths: _numpy_on_avx2_paths)
+from cadbusi_assets_tests.support import TEST_KEY
 
 # Tests must never read the demo home, the demo key or a production setting by accident.
 for _name in list(os.environ):
