@@ -1722,7 +1722,8 @@ def smeared_marks(
 #: square, wider than three stroke widths) other than by a grey step: a blended map's speckle
 #: brightens or darkens every channel alike, a drawn stroke does not. Pixels whose residual's
 #: spread over the channels is at least :data:`MAP_RESIDUAL` are the layer the component rules
-#: (crosses only: arrows gave false marks on the tuning frames) search, with the pixels whose
+#: (crosses only: arrows gave false marks on the tuning frames; arrows on the vivid pixels
+#: alone, :data:`MAP_VIVID`) search, with the pixels whose
 #: brightest channel exceeds its local median by :data:`MAP_BRIGHT` (JPEG blurs a thin
 #: stroke's colour into the map's, not its brightness; a blended map dims its speckle), and
 #: on a second layer the light marks (:data:`MAP_LIFT`).
@@ -1741,13 +1742,23 @@ MAP_BRIGHT = 60
 #: strokes); or-ed into the layer above at 30, the same 2 but ge_logiq 141's cyan '+' lost to
 #: the rules (test_caliper_maps).
 MAP_LIFT = 30
+#: ... and arrows, on a third layer: the vivid pixels (chroma at least MAP_VIVID, the green
+#: channel within :data:`CORE_GREEN` of the brightest: the marks' yellow, green and cyan)
+#: where a lossless frame's arrow is drawn in its pure colour (chroma 255) and a blended map
+#: stays duller (ge_logiq 304's elastography: chroma up to about 146). On the tuning frames
+#: of seeds 100-439 (the rules alone): at 200 and 230, 3 true arrow tips more (ge_logiq 304's
+#: green arrows, within 1 px; the learned finder missed 2 of them) and no other point changed;
+#: at 180, 10 false arrows on philips_iu22 324's map, at 150, 15 on three frames. Of the
+#: other pixels on the maps of those frames, up to 592 a frame are vivid at 200, up to 61 at
+#: 230 (Doppler's saturated colours): 230 leaves the wider margin.
+MAP_VIVID = 230
 
 
 def map_marks(crop: np.ndarray, coloured: np.ndarray) -> list[_Mark]:
-    """'+' and 'x' marks drawn over a colour map in ``crop`` (RGB uint8; ``coloured``: its
-    uint8 0/1 clearly coloured pixels), centred where the map covers at least
-    :data:`MAP_DENSITY` of the :data:`MAP_WINDOW` square (see :data:`MAP_DENSITY`). Nothing
-    is computed on a crop without such a map.
+    """'+' and 'x' marks, and vivid arrows (:data:`MAP_VIVID`), drawn over a colour map in
+    ``crop`` (RGB uint8; ``coloured``: its uint8 0/1 clearly coloured pixels), centred (an
+    arrow's tip) where the map covers at least :data:`MAP_DENSITY` of the :data:`MAP_WINDOW`
+    square (see :data:`MAP_DENSITY`). Nothing is computed on a crop without such a map.
 
     >>> rng = np.random.default_rng(0)
     >>> crop = np.empty((80, 80, 3), np.uint8)
@@ -1805,6 +1816,17 @@ def map_marks(crop: np.ndarray, coloured: np.ndarray) -> list[_Mark]:
         for m in colour_marks(lifted, arrows=False)
         if all(math.hypot(m.x - k.x, m.y - k.y) > NET_CLEAR for k in marks)
     ]
+    # Arrows in a mark's pure colour: the vivid pixels alone (the map's are duller)
+    vivid = cv2.bitwise_and(
+        cv2.threshold(cv2.subtract(high, low), MAP_VIVID - 1, 1, cv2.THRESH_BINARY)[1],
+        cv2.threshold(cv2.subtract(high, channels[1]), CORE_GREEN, 1, cv2.THRESH_BINARY_INV)[1],
+    )
+    if cv2.countNonZero(vivid):
+        marks += [
+            m
+            for m in colour_marks(vivid)
+            if m.style == ">" and all(math.hypot(m.x - k.x, m.y - k.y) > NET_CLEAR for k in marks)
+        ]
     return [
         _Mark(
             m.x + x0,

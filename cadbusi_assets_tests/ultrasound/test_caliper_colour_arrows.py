@@ -1,4 +1,5 @@
-"""Coloured arrows the component rules find on their core of strong mark colour.
+"""Coloured arrows the component rules find on their core of strong mark colour, and vivid
+arrows drawn over a colour map.
 
 A coloured arrow's component (the mark-coloured pixels) may hold more than the arrow: JPEG
 bleeds a thick arrow's colour into the bright speckle beside it (faint at the edges), and a
@@ -8,6 +9,11 @@ brightest, the largest piece of at least :data:`~.calipers.CORE_PIXELS`) it does
 below is a true arrow tip of a tuning family (seeds 100-439) that the rules (the learned
 finder off) missed before the core rule and find now within 1 px; the learned finder missed
 siemens_s2000 103's two as well.
+
+Over an elastography map, an arrow's strokes join the map's pixels in one component; the map
+rule (:func:`~.calipers.map_marks`) looks for crosses only on its layers, and for arrows on the
+vivid pixels alone (:data:`~.calipers.MAP_VIVID`: a lossless frame's arrow in its pure colour,
+the blended map duller).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import numpy as np
 import pytest
 
 from cadbusi_assets.ultrasound import calipers
-from cadbusi_assets.ultrasound.calipers import _core_tip, colour_marks
+from cadbusi_assets.ultrasound.calipers import _core_tip, colour_marks, map_marks
 from cadbusi_assets.ultrasound.overlay import ColourMaps, coloured_pixels, overlay_candidates
 from cadbusi_assets_tests.support import time_limit
 from cadbusi_assets_tests.ultrasound.caliper_frames import (
@@ -84,6 +90,47 @@ def test_no_mark_on_the_clean_frame(family, seed):
     """The same screens without their calipers and text: no mark (the product detects)."""
     screen = render_screen(family, seed)
     assert caliper_points(screen.clean, screen.fov_box) == []
+
+
+#: (family, seed) -> true arrow tips on an elastography map that the vivid layer finds.
+MAP_ARROWS: dict[tuple[str, int], list[tuple[int, int]]] = {
+    ("ge_logiq", 304): [(647, 524), (503, 377), (617, 455)],  # green, lossless
+}
+
+
+def test_the_rules_find_vivid_arrows_on_a_map():
+    for (family, seed), points in MAP_ARROWS.items():
+        screen = render_screen(family, seed)
+        assert screen.elastography and screen.jpeg_quality is None
+        found = screen_points(family, seed, learned=False)
+        for point in points:
+            assert nearest(point, screen.calipers) == 0.0, (family, seed, point)
+            assert nearest(point, found) <= 1.0, (family, seed, point, found)
+
+
+def test_without_the_vivid_layer_the_rules_miss_them(monkeypatch):
+    monkeypatch.setattr(calipers, "MAP_VIVID", 256)
+    assert_missed(MAP_ARROWS)
+
+
+def test_a_duller_vivid_level_gives_false_arrows(monkeypatch):
+    """philips_iu22 324's map: at MAP_VIVID 180 its brightest pixels give false arrows; at the
+    chosen level the rules find what they find without the vivid layer."""
+    family, seed = "philips_iu22", 324
+    monkeypatch.setattr(calipers, "MAP_VIVID", 256)
+    without = screen_points(family, seed, learned=False)
+    monkeypatch.setattr(calipers, "MAP_VIVID", 180)
+    duller = set(screen_points(family, seed, learned=False)) - set(without)
+    truth = render_screen(family, seed).calipers
+    assert duller and all(nearest(point, truth) > 5.0 for point in duller), duller
+    monkeypatch.undo()
+    assert screen_points(family, seed, learned=False) == without
+
+
+@pytest.mark.parametrize(("family", "seed"), sorted(MAP_ARROWS))
+def test_no_vivid_arrow_on_the_map_alone(family, seed):
+    clean = render_screen(family, seed).clean
+    assert map_marks(clean, coloured_pixels(clean).astype(np.uint8)) == []
 
 
 def _frame(colour: tuple[int, int, int]) -> np.ndarray:
