@@ -11,11 +11,12 @@ colour or contrast; the image confidence is the best point's.
 Coloured marks, and white ones among the thin near-white strokes (:func:`white_strokes`),
 are also found as connected components (:func:`colour_marks`): '+' and 'x' of any size
 (candidate centres and their arm tests for all components at once, then a model fit), and
-arrows (white ones only off bright speckle and off black bands). White crosses that JPEG
-dims or bright speckle touches are found by the templates on the white strokes and the thin
-bright ridges (:func:`white_ridges`; on bright speckle, the ridges duller than the mark do not
-count against it), and as components of the thin pixels of a lower white level on those
-ridges (:data:`DIM_WHITE_LEVEL`). Small coloured marks whose colour JPEG has smeared
+arrows (white ones only off bright speckle and off black bands; a coloured component that is
+no arrow is tried again on its core of strong mark colour, :func:`_core_tip`). White crosses
+that JPEG dims or bright speckle touches are found by the templates on the white strokes and
+the thin bright ridges (:func:`white_ridges`; on bright speckle, the ridges duller than the
+mark do not count against it), and as components of the thin pixels of a lower white level
+on those ridges (:data:`DIM_WHITE_LEVEL`). Small coloured marks whose colour JPEG has smeared
 into a blob are found in the blob's brightest channel (:func:`smeared_marks`). Crosses drawn
 over a colour map (elastography, colour Doppler), whose strokes join the map's pixels, are
 found among the pixels departing from the local median other than by a grey step, or brighter
@@ -573,6 +574,20 @@ THICK_TIP_REACH = 4.0
 #: An arrow's pixels are at most this many times its box's longer side (a thin one: about
 #: 4.5; a thick one, 4-5 px shaft and filled head: up to about 7.5).
 ARROW_AREA = 8
+#: A coloured component that is no arrow is tried again on its core (:func:`_core_tip`): its
+#: pixels of at least CORE_CHROMA chroma whose green channel is within CORE_GREEN of their
+#: brightest (the marks' yellow, green and cyan; not a Doppler map's red, orange or blue),
+#: the largest 8-connected piece of them if it holds at least CORE_PIXELS. JPEG bleeds a
+#: thick arrow's colour into the bright speckle beside it, faint at the edges (siemens_s2000
+#: 103's yellow arrows; philips_epiq 308's cyan one), and a thin green arrow may touch an
+#: orange Doppler blob (philips_epiq 231). Chosen on the tuning frames (seeds 100-139,
+#: 200-239, 300-339, 400-439, the rules alone): CORE_CHROMA 120 and 150 find 5 true arrow
+#: tips more (within 1 px) and no other point, 100 four (it loses one of siemens_s2000 103's);
+#: CORE_GREEN 20, 40 and 60 alike; without it the core of a Doppler blob (philips_iu22 108)
+#: gave a false arrow. The false arrows of a lesser CORE_PIXELS were cores of numerals beside
+#: arrows (13 and 15 px: philips_iu22 112's '2', which cost the 'x' beside it, and ge_logiq
+#: 301's '1'); the true arrows' cores hold 23 px and more.
+CORE_CHROMA, CORE_GREEN, CORE_PIXELS = 120, 40, 20
 
 
 @dataclass(frozen=True)
@@ -862,6 +877,21 @@ def _arrow_tip(component: np.ndarray, straight: bool = False) -> tuple[float, in
     return min(1.0, wide / (0.5 * length)), round(tx), round(ty)
 
 
+def _core_tip(component: np.ndarray, core: np.ndarray) -> tuple[float, int, int] | None:
+    """:func:`_arrow_tip` of the largest piece of ``component`` & ``core`` (uint8 0/1 of
+    the same shape: the component's pixels of a mark's strong colour, :data:`CORE_CHROMA`),
+    if it holds at least :data:`CORE_PIXELS`: a coloured arrow without the pixels JPEG or a
+    touching blob added to its component."""
+    piece = cv2.bitwise_and(component, core)
+    if cv2.countNonZero(piece) < CORE_PIXELS:
+        return None
+    _, labels, stats = _components(piece)
+    largest = 1 + int(np.argmax(stats[1:, 4]))
+    if stats[largest, 4] < CORE_PIXELS:
+        return None
+    return _arrow_tip((labels == largest).astype(np.uint8))
+
+
 def _widens_from_tip(along: np.ndarray, side: np.ndarray, end: float, length: float) -> bool:
     """Whether a thick arrow's head widens from its tip at ``end``: over the head (the
     :data:`ARROW_HEAD` share of the length nearest ``end``, in 2-px slices), halfway from
@@ -1115,6 +1145,7 @@ def colour_marks(
     seeds: np.ndarray | None = None,
     holding: np.ndarray | None = None,
     straight: bool = False,
+    tint: tuple[np.ndarray, ColourMaps] | None = None,
 ) -> list[_Mark]:
     """Caliper marks among the connected components of ``layer`` (uint8 0/1, the pixels of
     mark colours): '+' and 'x' of any size in range (the centre), arrows (the tip).
@@ -1126,7 +1157,9 @@ def colour_marks(
     few pixels around are black (:data:`THICK_LOOSE_BLACK`). With ``holding`` (uint8 0/1,
     the layer's shape), marks of any kind only on components holding a pixel of it. With
     ``straight`` (and ``grey``), arrows only straight ones (:func:`_arrow_tip`) with few
-    bright pixels around (:data:`ARROW_RING_SHARE`)."""
+    bright pixels around (:data:`ARROW_RING_SHARE`). With ``tint`` (the RGB frame the layer
+    is of, and its :class:`~.overlay.ColourMaps`), a component that is no arrow is tried
+    again on its core of strong mark colour (:func:`_core_tip`)."""
     # All below looks at the lit pixels and no farther than 2 px around them (component
     # crops, rings), but for the clutter count (on the whole layer): the lit pixels'
     # bounding box grown by 2 px is searched, its origin even (the labelling's 2x2 blocks
@@ -1139,6 +1172,11 @@ def colour_marks(
     layer = whole[y0 : by + bh + 2, x0 : bx + bw + 2]
     if grey is not None:
         grey = grey[y0 : by + bh + 2, x0 : bx + bw + 2]
+    if tint is not None:
+        tint = (
+            tint[0][y0 : by + bh + 2, x0 : bx + bw + 2],
+            tint[1].crop(y0, by + bh + 2, x0, bx + bw + 2),
+        )
     count, labels, stats = _components(layer)
     lo, hi = 2 * MIN_HALF + 1, 2 * MAX_HALF + 3
     boxes = stats[1:, :4]
@@ -1247,6 +1285,16 @@ def colour_marks(
                 reach = np.hypot(sx + near[1].start - tx, sy + near[0].start - ty)
                 if not (reach <= THICK_TIP_REACH).any():
                     tip = None
+            if tip is None and tint is not None:
+                window = (
+                    slice(oy, oy + component.shape[0]),
+                    slice(ox, ox + component.shape[1]),
+                )
+                high = tint[1].high[window]
+                core = (tint[1].chroma[window] >= CORE_CHROMA) & (
+                    high - tint[0][window][..., 1] <= CORE_GREEN  # (green: never above high)
+                )
+                tip = _core_tip(component, core.astype(np.uint8))
             if tip is not None:
                 best = (tip[0], tip[1], tip[2], ">")
         if best is not None:
@@ -1719,7 +1767,8 @@ def smeared_marks(
 #: square, wider than three stroke widths) other than by a grey step: a blended map's speckle
 #: brightens or darkens every channel alike, a drawn stroke does not. Pixels whose residual's
 #: spread over the channels is at least :data:`MAP_RESIDUAL` are the layer the component rules
-#: (crosses only: arrows gave false marks on the tuning frames) search, with the pixels whose
+#: (crosses only: arrows gave false marks on the tuning frames; arrows on the vivid pixels
+#: alone, :data:`MAP_VIVID`) search, with the pixels whose
 #: brightest channel exceeds its local median by :data:`MAP_BRIGHT` (JPEG blurs a thin
 #: stroke's colour into the map's, not its brightness; a blended map dims its speckle), and
 #: on a second layer the light marks (:data:`MAP_LIFT`).
@@ -1738,13 +1787,23 @@ MAP_BRIGHT = 60
 #: strokes); or-ed into the layer above at 30, the same 2 but ge_logiq 141's cyan '+' lost to
 #: the rules (test_caliper_maps).
 MAP_LIFT = 30
+#: ... and arrows, on a third layer: the vivid pixels (chroma at least MAP_VIVID, the green
+#: channel within :data:`CORE_GREEN` of the brightest: the marks' yellow, green and cyan)
+#: where a lossless frame's arrow is drawn in its pure colour (chroma 255) and a blended map
+#: stays duller (ge_logiq 304's elastography: chroma up to about 146). On the tuning frames
+#: of seeds 100-439 (the rules alone): at 200 and 230, 3 true arrow tips more (ge_logiq 304's
+#: green arrows, within 1 px; the learned finder missed 2 of them) and no other point changed;
+#: at 180, 10 false arrows on philips_iu22 324's map, at 150, 15 on three frames. Of the
+#: other pixels on the maps of those frames, up to 592 a frame are vivid at 200, up to 61 at
+#: 230 (Doppler's saturated colours): 230 leaves the wider margin.
+MAP_VIVID = 230
 
 
 def map_marks(crop: np.ndarray, coloured: np.ndarray) -> list[_Mark]:
-    """'+' and 'x' marks drawn over a colour map in ``crop`` (RGB uint8; ``coloured``: its
-    uint8 0/1 clearly coloured pixels), centred where the map covers at least
-    :data:`MAP_DENSITY` of the :data:`MAP_WINDOW` square (see :data:`MAP_DENSITY`). Nothing
-    is computed on a crop without such a map.
+    """'+' and 'x' marks, and vivid arrows (:data:`MAP_VIVID`), drawn over a colour map in
+    ``crop`` (RGB uint8; ``coloured``: its uint8 0/1 clearly coloured pixels), centred (an
+    arrow's tip) where the map covers at least :data:`MAP_DENSITY` of the :data:`MAP_WINDOW`
+    square (see :data:`MAP_DENSITY`). Nothing is computed on a crop without such a map.
 
     >>> rng = np.random.default_rng(0)
     >>> crop = np.empty((80, 80, 3), np.uint8)
@@ -1802,6 +1861,17 @@ def map_marks(crop: np.ndarray, coloured: np.ndarray) -> list[_Mark]:
         for m in colour_marks(lifted, arrows=False)
         if all(math.hypot(m.x - k.x, m.y - k.y) > NET_CLEAR for k in marks)
     ]
+    # Arrows in a mark's pure colour: the vivid pixels alone (the map's are duller)
+    vivid = cv2.bitwise_and(
+        cv2.threshold(cv2.subtract(high, low), MAP_VIVID - 1, 1, cv2.THRESH_BINARY)[1],
+        cv2.threshold(cv2.subtract(high, channels[1]), CORE_GREEN, 1, cv2.THRESH_BINARY_INV)[1],
+    )
+    if cv2.countNonZero(vivid):
+        marks += [
+            m
+            for m in colour_marks(vivid)
+            if m.style == ">" and all(math.hypot(m.x - k.x, m.y - k.y) > NET_CLEAR for k in marks)
+        ]
     return [
         _Mark(
             m.x + x0,
@@ -2192,7 +2262,7 @@ def detect_calipers(
         if cv2.countNonZero(layer):
             marks = [
                 m
-                for m in colour_marks(layer)
+                for m in colour_marks(layer, tint=None if maps is None else (crop, maps))
                 if m.score >= min_score and (inside is None or inside[m.y, m.x])
             ]
     # White marks: near-white pixels that are thin (not in a blob of bright speckle); crosses
