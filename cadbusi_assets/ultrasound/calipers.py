@@ -16,11 +16,13 @@ no arrow is tried again on its core of strong mark colour, :func:`_core_tip`). W
 that JPEG dims or bright speckle touches are found by the templates on the white strokes and
 the thin bright ridges (:func:`white_ridges`; on bright speckle, the ridges duller than the
 mark do not count against it), and as components of the thin pixels of a lower white level
-on those ridges (:data:`DIM_WHITE_LEVEL`). Small coloured marks whose colour JPEG has smeared
-into a blob are found in the blob's brightest channel (:func:`smeared_marks`). Crosses drawn
-over a colour map (elastography, colour Doppler), whose strokes join the map's pixels, are
-found among the pixels departing from the local median other than by a grey step, or brighter
-than it (:func:`map_marks`). No mark lies on a colour scale bar, a filled rectangle of colour
+on those ridges (:data:`DIM_WHITE_LEVEL`); small white crosses among bright speckle as a 5x5
+cross of bright pixels whose other pixels are dark (:func:`small_white_crosses`). Small
+coloured marks whose colour JPEG has smeared into a blob are found in the blob's brightest
+channel (:func:`smeared_marks`). Crosses drawn over a colour map (elastography, colour
+Doppler), whose strokes join the map's pixels, are found among the pixels departing from the
+local median other than by a grey step, or brighter than it (:func:`map_marks`). No mark lies
+on a colour scale bar, a filled rectangle of colour
 (:func:`colour_scales`).
 
 Where no rule found a mark, a small learned finder (:mod:`.caliper_net`: a heat map over the
@@ -1046,6 +1048,102 @@ def _alone_among_duller(ridges: np.ndarray, grey: np.ndarray, x: int, y: int, st
     near = (slice(y0, y + reach + 1), slice(x0, x + reach + 1))
     bright = ridges[near] & (grey[near] >= level - ALONE_MARGIN).astype(np.uint8)
     return context_rejection(bright, x - x0, y - y0, style) is None
+
+
+#: Small white crosses (arms of 2-3 px) that bright speckle touches or JPEG breaks: the
+#: components miss them (one piece with the speckle, or an arm's pixel dimmed to 248 beside a
+#: speckle ridge, less than RIDGE_CONTRAST above its sides) and the templates need ARM. Their
+#: 5x5 cross (:func:`small_white_crosses`): every stroke pixel at least SMALL_LEVEL, at most
+#: SMALL_QUADRANT_LIT of the 16 others at SMALL_LEVEL or above (the speckle touching an arm),
+#: the strokes' mean at least SMALL_CONTRAST above theirs. On the tuning frames of seeds
+#: 100-439 (800 frames) it finds three small '+' that nothing found (contrast 92-99) and puts
+#: no point off a true mark. 3 lit pixels give the same, 4 two points on speckle, 1 one true
+#: mark fewer; a level of 240 the same, 215 one true mark fewer. The contrast takes no point of
+#: the tuning frames by itself (0 gives the same): a guard against flat bright patches, below
+#: the marks' 92.
+SMALL_LEVEL, SMALL_QUADRANT_LIT, SMALL_CONTRAST = 225, 2, 80.0
+#: ... on bright speckle, not on black: at most SMALL_BLACK of the SMALL_SIDE square around it
+#: at ARROW_BLACK_LEVEL or below (at 1.0 six points off any true mark: crossings of header
+#: glyphs such as a '4' on black; 0.3 the same as 0.1) ...
+SMALL_SIDE, SMALL_BLACK = 21, 0.1
+#: ... and no arm of it SMALL_LINE px long at SMALL_LEVEL (a drawn line crossing another). The
+#: tuning frames ask for nothing here (60, about no test, gives the same points); a first
+#: version that asked it of both sides of the centre at once let the corner of a box's edges
+#: beside an elastography map through (1 false mark, seeds 200-239).
+SMALL_LINE = 8
+_SMALL_HALF = 2
+
+
+@lru_cache(maxsize=2)
+def _small_offsets(style: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 5x5 '+' or 'x' kernel (uint8), and the (dy, dx) offsets of its strokes and of the
+    other pixels of the 5x5 square."""
+    half = _SMALL_HALF
+    kernel = cross_pixels((2 * half + 1,) * 2, [(half, half)], half, style)
+    on = np.argwhere(kernel > 0) - half
+    off = np.argwhere(kernel == 0) - half
+    return kernel, on, off
+
+
+def small_white_crosses(
+    grey: np.ndarray, coloured: np.ndarray, inside: np.ndarray | None = None
+) -> list[_Mark]:
+    """Small white '+' and 'x' (a 5x5 cross, :data:`SMALL_LEVEL`, :data:`SMALL_QUADRANT_LIT`,
+    :data:`SMALL_CONTRAST`) on bright speckle (:data:`SMALL_BLACK`), their strokes no long
+    lines (:data:`SMALL_LINE`): one mark per cluster of passing pixels, the best contrast."""
+    height, width = grey.shape
+    plain = grey
+    if cv2.countNonZero(coloured):
+        plain = cv2.bitwise_and(grey, cv2.threshold(coloured, 0, 255, cv2.THRESH_BINARY_INV)[1])
+    found: list[tuple[float, int, int, str]] = []
+    half, reach = _SMALL_HALF, SMALL_LINE
+    # The coloured pixels 0. Where all 9 stroke pixels are lit, the 5x5 square's count less 9
+    # is the other pixels' (one box filter: most bright pixels are in speckle blobs); one
+    # search for the centres of both styles.
+    bright = cv2.threshold(plain, SMALL_LEVEL - 1, 1, cv2.THRESH_BINARY)[1]
+    count = cv2.boxFilter(
+        bright, -1, (2 * half + 1,) * 2, normalize=False, borderType=cv2.BORDER_CONSTANT
+    )
+    sparse = cv2.threshold(count, 9 + SMALL_QUADRANT_LIT, 1, cv2.THRESH_BINARY_INV)[1]
+    lit = {style: cv2.erode(bright, _small_offsets(style)[0]) for style in ("+", "x")}
+    at = cv2.findNonZero(cv2.bitwise_and(cv2.bitwise_or(lit["+"], lit["x"]), sparse))
+    if at is None:
+        return []
+    at = at.reshape(-1, 2)
+    all_xs, all_ys = at[:, 0].astype(np.intp), at[:, 1].astype(np.intp)
+    for style in ("+", "x"):
+        _, on, off = _small_offsets(style)
+        xs, ys = all_xs, all_ys
+        keep = (ys >= half) & (ys < height - half) & (xs >= half) & (xs < width - half)
+        keep &= lit[style][ys, xs] > 0
+        if inside is not None:
+            keep &= inside[ys, xs]
+        xs, ys = xs[keep], ys[keep]
+        if not xs.size:
+            continue
+        others = plain[ys[:, None] + off[None, :, 0], xs[:, None] + off[None, :, 1]]
+        strokes = plain[ys[:, None] + on[None, :, 0], xs[:, None] + on[None, :, 1]]
+        contrast = strokes.mean(axis=1) - others.mean(axis=1)
+        keep = contrast >= SMALL_CONTRAST
+        xs, ys, contrast = xs[keep], ys[keep], contrast[keep]
+        k = np.arange(1, reach + 1)
+        for dy, dx in _DIRECTION_STEPS[style]:  # the four arms
+            ly = np.clip(ys[:, None] + k[None, :] * dy, 0, height - 1)
+            lx = np.clip(xs[:, None] + k[None, :] * dx, 0, width - 1)
+            keep = plain[ly, lx].min(axis=1) < SMALL_LEVEL
+            xs, ys, contrast = xs[keep], ys[keep], contrast[keep]
+        r = SMALL_SIDE // 2
+        for score, x, y in zip(contrast.tolist(), xs.tolist(), ys.tolist(), strict=True):
+            window = grey[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1]
+            if np.count_nonzero(window <= ARROW_BLACK_LEVEL) <= SMALL_BLACK * window.size:
+                found.append((score, x, y, style))
+    marks: list[_Mark] = []
+    for score, x, y, style in sorted(found, reverse=True):
+        if any(abs(x - m.x) <= 2 * half and abs(y - m.y) <= 2 * half for m in marks):
+            continue
+        fit = 0.55 + 0.45 * min(1.0, score / 120.0)
+        marks.append(_Mark(x, y, style, round(fit, 4), (x - half, y - half, x + half, y + half)))
+    return marks
 
 
 def _components(layer: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
@@ -2374,6 +2472,14 @@ def detect_calipers(
                 arrows = {(m.x, m.y) for m in hits}
                 kept = [m for m in kept if not (m.style == ">" and (m.x, m.y) in arrows)]
                 kept.append(at_point(g.x, g.y, g.score, g.style))
+    # Small white crosses that bright speckle touches or JPEG breaks (too small for the
+    # templates), where no mark is yet.
+    boxes = [m if m.style == ">" else at_point(m.x, m.y, m.score, m.style) for m in kept]
+    kept += [
+        m
+        for m in small_white_crosses(grey_crop, coloured, inside)
+        if m.score >= min_score and not over(m.x, m.y, boxes)
+    ]
     # Thick white arrows: their tips, which the opening took, put back; arrows only, on
     # the components holding such a tip (on bright speckle too: THICK_LOOSE_BLACK). One
     # replaces the crosses that the pieces left without its tip gave (its shaft and wings).
