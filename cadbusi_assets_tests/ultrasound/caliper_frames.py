@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -56,16 +56,27 @@ def assert_found(
     marks: Mapping[tuple[str, int], Iterable[tuple[int, int]]],
     within: float = 2.0,
     learned: bool = True,
+    check: Callable[[Screen], object] | None = None,
 ) -> None:
     """Every point of ``marks`` (per generator frame ``(family, seed)``) is one of the
-    frame's true marks and is found (:func:`screen_points`, ``learned``) within ``within``
-    px: what :func:`assert_missed` then shows lost with a rule switched off."""
+    frame's true marks and is found (:func:`caliper_points`, ``learned``) within ``within``
+    px: what :func:`assert_missed` then shows lost with a rule switched off. ``check`` is
+    called on each frame's screen first (it asserts what kind of frame the test is about)."""
     for (family, seed), points in marks.items():
-        truth = render_screen(family, seed).calipers
-        found = screen_points(family, seed, learned=learned)
+        screen = render_screen(family, seed)
+        if check is not None:
+            check(screen)
+        found = caliper_points(screen.frame, learned=learned)
         for point in points:
-            assert point in truth, (family, seed, point)
+            assert point in screen.calipers, (family, seed, point)
             assert nearest(point, found) <= within, (family, seed, point, found)
+
+
+def tuning_arrow_frame(screen: Screen) -> None:
+    """An ``assert_found`` check: an arrow-style frame of the tuning seeds 100-439 (those the
+    caliper rules were chosen on)."""
+    assert 100 <= screen.seed < 440, (screen.family, screen.seed)
+    assert screen.caliper_style.split()[0] == "arrow", (screen.family, screen.seed)
 
 
 def check_marks(

@@ -27,10 +27,12 @@ import pytest
 from cadbusi_assets.ultrasound import calipers
 from cadbusi_assets_tests.support import time_limit
 from cadbusi_assets_tests.ultrasound.caliper_frames import (
+    assert_found,
     assert_missed,
     caliper_points,
     nearest,
     screen_points,
+    tuning_arrow_frame,
 )
 from cadbusi_assets_tests.ultrasound.test_caliper_styles import _styled_frame
 from cadbusi_demo.screens.calipers import CaliperStyle
@@ -52,14 +54,7 @@ OFF = {"DIM_ARROWS": False, "THICK_LOOSE_BLACK": -1.0}
 def test_the_rules_find_these_arrows():
     assert {family for family, _ in ARROWS} <= set(TUNING_FAMILIES)
     with time_limit(120, "caliper rules on bright-speckle arrow frames"):
-        for (family, seed), marks in ARROWS.items():
-            assert 100 <= seed < 440
-            screen = render_screen(family, seed)
-            assert screen.caliper_style.split()[0] == "arrow"
-            found = screen_points(family, seed, learned=False)
-            for point in marks:
-                assert nearest(point, screen.calipers) == 0.0, (family, seed, point)
-                assert nearest(point, found) <= 1.0, (family, seed, point, found)
+        assert_found(ARROWS, within=1.0, learned=False, check=tuning_arrow_frame)
 
 
 @pytest.mark.parametrize("constant", sorted(OFF))

@@ -27,12 +27,14 @@ from cadbusi_assets.ultrasound.calipers import _core_tip, colour_marks, map_mark
 from cadbusi_assets.ultrasound.overlay import ColourMaps, coloured_pixels, overlay_candidates
 from cadbusi_assets_tests.support import time_limit
 from cadbusi_assets_tests.ultrasound.caliper_frames import (
+    assert_found,
     assert_missed,
     caliper_points,
     nearest,
     screen_points,
+    tuning_arrow_frame,
 )
-from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
+from cadbusi_demo.screens_heldout import TUNING_FAMILIES, Screen, render_screen
 
 #: (family, seed) -> true arrow tips the core rule finds.
 CORE_ARROWS: dict[tuple[str, int], list[tuple[int, int]]] = {
@@ -51,14 +53,7 @@ TEMPTING = [("philips_iu22", 108), ("philips_iu22", 112), ("ge_logiq", 301)]
 def test_the_rules_find_these_arrows_on_their_core():
     assert {family for family, _ in CORE_ARROWS} <= set(TUNING_FAMILIES)
     with time_limit(120, "caliper rules on coloured arrow frames"):
-        for (family, seed), points in CORE_ARROWS.items():
-            assert 100 <= seed < 440
-            screen = render_screen(family, seed)
-            assert screen.caliper_style.split()[0] == "arrow"
-            found = screen_points(family, seed, learned=False)
-            for point in points:
-                assert nearest(point, screen.calipers) == 0.0, (family, seed, point)
-                assert nearest(point, found) <= 1.0, (family, seed, point, found)
+        assert_found(CORE_ARROWS, within=1.0, learned=False, check=tuning_arrow_frame)
 
 
 def test_without_the_core_the_rules_miss_them(monkeypatch):
@@ -99,13 +94,10 @@ MAP_ARROWS: dict[tuple[str, int], list[tuple[int, int]]] = {
 
 
 def test_the_rules_find_vivid_arrows_on_a_map():
-    for (family, seed), points in MAP_ARROWS.items():
-        screen = render_screen(family, seed)
+    def lossless_elastography(screen: Screen) -> None:
         assert screen.elastography and screen.jpeg_quality is None
-        found = screen_points(family, seed, learned=False)
-        for point in points:
-            assert nearest(point, screen.calipers) == 0.0, (family, seed, point)
-            assert nearest(point, found) <= 1.0, (family, seed, point, found)
+
+    assert_found(MAP_ARROWS, within=1.0, learned=False, check=lossless_elastography)
 
 
 def test_without_the_vivid_layer_the_rules_miss_them(monkeypatch):

@@ -18,12 +18,13 @@ import pytest
 from cadbusi_assets.ultrasound import calipers
 from cadbusi_assets_tests.support import time_limit
 from cadbusi_assets_tests.ultrasound.caliper_frames import (
+    assert_found,
     assert_missed,
     caliper_points,
     nearest,
     screen_points,
 )
-from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
+from cadbusi_demo.screens_heldout import TUNING_FAMILIES, Screen, render_screen
 
 #: (family, seed) -> true small white '+' (JPEG frames) that the rules and the learned
 #: finder missed before.
@@ -34,19 +35,17 @@ SMALL = {
 }
 
 
+def _small_white_jpeg_frame(screen: Screen) -> None:
+    assert 100 <= screen.seed < 440
+    assert screen.caliper_style.split()[:2] == ["+", "small"]
+    assert screen.caliper_colour == (255, 255, 255)
+    assert screen.jpeg_quality is not None
+
+
 def test_the_rules_find_small_white_crosses_on_speckle():
     assert {family for family, _ in SMALL} <= set(TUNING_FAMILIES)
     with time_limit(120, "caliper rules on small white crosses"):
-        for (family, seed), marks in SMALL.items():
-            assert 100 <= seed < 440
-            screen = render_screen(family, seed)
-            assert screen.caliper_style.split()[:2] == ["+", "small"]
-            assert screen.caliper_colour == (255, 255, 255)
-            assert screen.jpeg_quality is not None
-            found = screen_points(family, seed, learned=False)
-            for point in marks:
-                assert nearest(point, screen.calipers) == 0.0, (family, seed, point)
-                assert nearest(point, found) <= 1.0, (family, seed, point, found)
+        assert_found(SMALL, within=1.0, learned=False, check=_small_white_jpeg_frame)
 
 
 def test_small_white_crosses_is_the_rule_that_finds_them(monkeypatch):
