@@ -41,9 +41,9 @@ from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
 #: elastography colour maps, a large white 'x' on speckle, small JPEG marks, arrows (found
 #: at their tips, within 2 px).
 RESCUED: dict[tuple[str, int], list[tuple[int, int]]] = {
-    # cyan 'x' on an elastography map (its twin at (462, 421) and ge_logiq 141's small cyan
-    # '+' at (475, 405), rescued here before, the rules find now: calipers.map_marks)
-    ("philips_epiq", 184): [(524, 387)],
+    # (philips_epiq 184's cyan 'x' on an elastography map at (462, 421) and ge_logiq 141's
+    # small cyan '+' at (475, 405), rescued here before, the rules find now:
+    # calipers.map_marks; and its twin at (524, 387), beside the map: calipers.REGION_AREA)
     ("ge_logiq", 114): [(546, 467), (416, 298)],  # large white 'x', no JPEG
     ("philips_epiq", 220): [(374, 369), (405, 435)],  # small yellow 'x', JPEG
     ("ge_voluson", 278): [(636, 301), (669, 329)],  # small green 'x', JPEG
@@ -381,6 +381,8 @@ def test_heat_map_points_below_one_half_are_refined(monkeypatch):
     monkeypatch.setattr(calipers, "NET_MIN_PROB", 0.5)
     # (ge_voluson 233's (384, 220) the rules take too now: small_white_crosses, off here)
     monkeypatch.setattr(calipers, "SMALL_CONTRAST", 1000.0)
+    # (ge_voluson 209's (280, 250), beside an elastography map, too: REGION_AREA, off here)
+    monkeypatch.setattr(calipers, "REGION_AREA", 10**9)
     assert_missed(LOW_HEAT, learned=True)
 
 
