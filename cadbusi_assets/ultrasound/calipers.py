@@ -1934,6 +1934,31 @@ MAP_VIVID = 230
 MAP_EDGE = 2
 
 
+def _above_median(plane: np.ndarray, least: np.ndarray, margin: int, size: int) -> np.ndarray:
+    """uint8 0/1: the pixels of ``plane`` (uint8) at least ``margin`` above the median of
+    their ``size`` square, as ``cv2.medianBlur(plane, size)`` gives it (edges replicated),
+    given ``least`` (uint8), at most that median at every pixel: only the pixels at least
+    ``margin`` above ``least`` are looked at (a median is at most a level when at least half
+    the square, rounded up, is).
+
+    >>> plane = np.full((12, 12), 50, np.uint8)
+    >>> plane[5, 5] = 200  # one bright pixel; the median around it stays 50
+    >>> int(_above_median(plane, np.zeros_like(plane), 60, 9).sum())
+    1
+    """
+    out = cv2.threshold(cv2.subtract(plane, least), margin - 1, 1, cv2.THRESH_BINARY)[1]
+    ys, xs = np.nonzero(out)
+    if ys.size == 0:
+        return out
+    half = size // 2
+    padded = cv2.copyMakeBorder(plane, half, half, half, half, cv2.BORDER_REPLICATE)
+    squares = np.lib.stride_tricks.sliding_window_view(padded, (size, size))[ys, xs]
+    level = plane[ys, xs].astype(np.int16) - margin
+    below = np.count_nonzero(squares.reshape(len(ys), -1) <= level[:, None], axis=1)
+    out[ys, xs] = below >= size * size // 2 + 1
+    return out
+
+
 def map_marks(crop: np.ndarray, coloured: np.ndarray) -> list[_Mark]:
     """'+' and 'x' marks, and vivid arrows (:data:`MAP_VIVID`; vivid crosses at the map's edge
     too, :data:`MAP_EDGE`), drawn over a colour map in
@@ -1970,9 +1995,8 @@ def map_marks(crop: np.ndarray, coloured: np.ndarray) -> list[_Mark]:
     x0, y0 = max(0, bx - reach), max(0, by - reach)
     x1, y1 = min(width, bx + bw + reach), min(height, by + bh + reach)
     window = np.ascontiguousarray(crop[y0:y1, x0:x1])
-    residual = cv2.split(
-        cv2.subtract(window.astype(np.int16), cv2.medianBlur(window, MAP_MEDIAN).astype(np.int16))
-    )
+    smooth = cv2.medianBlur(window, MAP_MEDIAN)
+    residual = cv2.split(cv2.subtract(window.astype(np.int16), smooth.astype(np.int16)))
     spread = cv2.subtract(
         cv2.max(cv2.max(residual[0], residual[1]), residual[2]),
         cv2.min(cv2.min(residual[0], residual[1]), residual[2]),
@@ -1982,8 +2006,11 @@ def map_marks(crop: np.ndarray, coloured: np.ndarray) -> list[_Mark]:
     # 2x2 pixels with the map's): a stroke brighter than the local median by MAP_BRIGHT
     channels = cv2.split(window)
     high = cv2.max(cv2.max(channels[0], channels[1]), channels[2])
-    brighter = cv2.subtract(high, cv2.medianBlur(high, MAP_MEDIAN))  # saturates at 0
-    layer |= (brighter >= MAP_BRIGHT).astype(np.uint8)
+    # (the median of the brightest channel is at least each channel's median: the pixels
+    # that brightness may pass are few, and looked at alone)
+    medians = cv2.split(smooth)
+    least = cv2.max(cv2.max(medians[0], medians[1]), medians[2])
+    layer |= _above_median(high, least, MAP_BRIGHT, MAP_MEDIAN)
     marks = colour_marks(layer, arrows=False)
     # A light mark in JPEG (white, or yellow on a yellow map) lifts the map's lowest channel:
     # searched on a layer of its own (joined to the layer above, the lifted map texture
