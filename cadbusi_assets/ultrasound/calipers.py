@@ -1995,8 +1995,16 @@ def map_marks(crop: np.ndarray, coloured: np.ndarray) -> list[_Mark]:
     x0, y0 = max(0, bx - reach), max(0, by - reach)
     x1, y1 = min(width, bx + bw + reach), min(height, by + bh + reach)
     window = np.ascontiguousarray(crop[y0:y1, x0:x1])
-    smooth = cv2.medianBlur(window, MAP_MEDIAN)
-    residual = cv2.split(cv2.subtract(window.astype(np.int16), smooth.astype(np.int16)))
+    channels = cv2.split(window)
+    high = cv2.max(cv2.max(channels[0], channels[1]), channels[2])
+    low = cv2.min(cv2.min(channels[0], channels[1]), channels[2])
+    # the medians of the three channels and of the lowest, in one call (four channels: less
+    # time than three and one)
+    medians = cv2.split(cv2.medianBlur(cv2.merge([*channels, low]), MAP_MEDIAN))
+    residual = [
+        cv2.subtract(c.astype(np.int16), m.astype(np.int16))
+        for c, m in zip(channels, medians[:3], strict=True)
+    ]
     spread = cv2.subtract(
         cv2.max(cv2.max(residual[0], residual[1]), residual[2]),
         cv2.min(cv2.min(residual[0], residual[1]), residual[2]),
@@ -2004,21 +2012,15 @@ def map_marks(crop: np.ndarray, coloured: np.ndarray) -> list[_Mark]:
     layer = (spread >= MAP_RESIDUAL).astype(np.uint8)
     # JPEG keeps a thin stroke's brightness, not its colour (its chroma is averaged over
     # 2x2 pixels with the map's): a stroke brighter than the local median by MAP_BRIGHT
-    channels = cv2.split(window)
-    high = cv2.max(cv2.max(channels[0], channels[1]), channels[2])
     # (the median of the brightest channel is at least each channel's median: the pixels
     # that brightness may pass are few, and looked at alone)
-    medians = cv2.split(smooth)
     least = cv2.max(cv2.max(medians[0], medians[1]), medians[2])
     layer |= _above_median(high, least, MAP_BRIGHT, MAP_MEDIAN)
     marks = colour_marks(layer, arrows=False)
     # A light mark in JPEG (white, or yellow on a yellow map) lifts the map's lowest channel:
     # searched on a layer of its own (joined to the layer above, the lifted map texture
     # breaks the crosses found there), where no mark is yet
-    low = cv2.min(cv2.min(channels[0], channels[1]), channels[2])
-    lifted = cv2.threshold(
-        cv2.subtract(low, cv2.medianBlur(low, MAP_MEDIAN)), MAP_LIFT - 1, 1, cv2.THRESH_BINARY
-    )[1]
+    lifted = cv2.threshold(cv2.subtract(low, medians[3]), MAP_LIFT - 1, 1, cv2.THRESH_BINARY)[1]
     marks += [
         m
         for m in colour_marks(lifted, arrows=False)
