@@ -71,6 +71,31 @@ def test_nothing_is_computed_without_a_map():
     assert map_marks(grey[:, :, 0], np.zeros((120, 160), np.uint8)) == []
 
 
+@pytest.mark.parametrize("kind", ["uniform", "levels", "speckle"])
+def test_brightness_over_the_median_as_the_median_filter_gives_it(kind):
+    """map_marks tests the brightest channel against its median only where the channels'
+    medians let brightness pass (:func:`.calipers._above_median`): the pixels it gives are
+    those ``cv2.medianBlur`` gives, edges too, on crops of any size."""
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        height, width = (int(v) for v in rng.integers(1, 48, 2))
+        if kind == "uniform":
+            rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        elif kind == "levels":
+            rgb = (rng.integers(0, 4, (height, width, 3)) * 60).astype(np.uint8)
+        else:
+            rgb = np.clip(rng.normal(100, 40, (height, width, 3)), 0, 255).astype(np.uint8)
+            rgb[rng.random((height, width)) < 0.08] = 255  # thin bright strokes
+        high = rgb.max(axis=2)
+        medians = cv2.split(cv2.medianBlur(rgb, calipers.MAP_MEDIAN))
+        least = np.maximum.reduce(medians)
+        for margin in (1, 30, calipers.MAP_BRIGHT):
+            expected = cv2.subtract(high, cv2.medianBlur(high, calipers.MAP_MEDIAN)) >= margin
+            got = calipers._above_median(high, least, margin, calipers.MAP_MEDIAN)
+            assert got.dtype == np.uint8
+            np.testing.assert_array_equal(got, expected.astype(np.uint8))
+
+
 # ---------------------------------------------------------------------------------------
 # Colour scale bars
 
