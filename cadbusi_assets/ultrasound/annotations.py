@@ -13,6 +13,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -158,7 +159,13 @@ def _fold_word(match: re.Match[str]) -> str:
     return folded if folded != word and folded in _FOLDABLE else word
 
 
+@functools.lru_cache(maxsize=1024)
 def _normalize(text: str) -> str:
+    """``text`` with OCR's confusions folded (see the substitutions), upper-cased. Cached
+    per string (a pure function of it, asked about the same line many times: each field
+    parser of :func:`parse_annotation`, :func:`looks_misread`, :func:`has_fields` and the
+    learned reader's vocabulary test normalize it again; the texts stay in memory as the
+    line readers' own caches keep them)."""
     text = _FUZZY_CLOCK.sub(_fold_clock, text.replace("’", "'").replace("`", "'"))
     text = _FUZZY_CM.sub(_fold_cm, text)
     text = _WORD.sub(_fold_word, text.upper())

@@ -462,9 +462,11 @@ def _sector_polygon(component: np.ndarray) -> tuple[list[tuple[float, float]], f
     theta_left, theta_right = math.atan(a_left), math.atan(a_right)
     points = cv2.findNonZero(component).reshape(-1, 2)  # (x, y), as np.nonzero's order
     radius = np.hypot(points[:, 0] - apex_x, points[:, 1] - apex_y)
-    # both percentiles from one partition, in place (the radii are not used again)
-    quantiles = np.percentile(radius, [0.2, 99.8], overwrite_input=True)
-    r_inner, r_outer = float(quantiles[0]), float(quantiles[1])
+    # both percentiles from one partition (np.percentile's floats without its overhead: it
+    # partitions the last element too, for NaNs, which radii never are)
+    from cadbusi_assets.ultrasound.ocr import _percentiles
+
+    r_inner, r_outer = _percentiles(radius, 0.2, 99.8)
     angles = np.linspace(theta_left, theta_right, 24)
     outer = [(apex_x + r_outer * math.sin(t), apex_y + r_outer * math.cos(t)) for t in angles]
     if r_inner > 2.0:

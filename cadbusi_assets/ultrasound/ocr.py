@@ -509,7 +509,7 @@ def _window(box: Box) -> tuple[slice, slice]:
     return slice(max(0, y0 - pad), y1 + pad + 1), slice(max(0, x0 - pad), x1 + pad + 1)
 
 
-def _percentiles(values: np.ndarray, *percents: int) -> list[float]:
+def _percentiles(values: np.ndarray, *percents: float) -> list[float]:
     """``np.percentile(values, percents)`` (its linear method: the same floats, its own
     arithmetic) from one partition of the values, without numpy's overhead (most of a
     call's cost on a line's box).
