@@ -2293,14 +2293,17 @@ def snap_to_cross(layer: np.ndarray, x: int, y: int) -> tuple[int, int] | None:
     return bx + x0, by + y0
 
 
-def _snap_learned(marks: list[_Mark], layers: list[np.ndarray]) -> list[_Mark]:
+def _snap_learned(
+    marks: list[_Mark], layers: list[np.ndarray], inside: np.ndarray | None = None
+) -> list[_Mark]:
     """``marks`` with each of the learned finder's moved to the centre of its cross
-    (:func:`snap_to_cross`, on the first of ``layers`` that gives one), its box with it."""
+    (:func:`snap_to_cross`, on the first of ``layers`` that gives one; ``inside`` when
+    given), its box with it."""
     out = []
     for m in marks:
         for layer in layers if m.style == NET_STYLE else []:
             centre = snap_to_cross(layer, m.x, m.y)
-            if centre is not None:
+            if centre is not None and (inside is None or inside[centre[1], centre[0]]):
                 dx, dy = centre[0] - m.x, centre[1] - m.y
                 box = (m.box[0] + dx, m.box[1] + dy, m.box[2] + dx, m.box[3] + dy)
                 m = _Mark(centre[0], centre[1], m.style, m.score, box)
@@ -2410,7 +2413,7 @@ LOOSE_GAIN = 0.18
 #: 127 and 201: a '+' into two 'x' marks, a large 'x' into two 3-px ones).
 LOOSE_EXACT = 0.95
 LOOSE_BEYOND = 0.5
-#: At most this many best-covered centres per cross (style, arm, stroke) are paired.
+#: At most this many best-covered centres per cross (style and arm) are paired.
 LOOSE_CENTRES = 6
 
 
@@ -2436,9 +2439,9 @@ def _filtered(layer: np.ndarray, kernel: np.ndarray, r: int) -> np.ndarray:
 def loose_pair(
     window: np.ndarray, x: int, y: int
 ) -> tuple[str, tuple[int, int], tuple[int, int], int] | None:
-    """Two overlapping crosses of one style, arm and stroke on ``window`` (uint8 0/1, a mark
-    layer) around ``(x, y)``, as :data:`LOOSE_COVER` etc. ask: ``(style, centre, centre,
-    half)`` in the window's coordinates, or None. Each centre lies within its arm of
+    """Two overlapping crosses (1-px lines) of one style and arm on ``window`` (uint8 0/1, a
+    mark layer) around ``(x, y)``, as :data:`LOOSE_COVER` etc. ask: ``(style, centre,
+    centre, half)`` in the window's coordinates, or None. Each centre lies within its arm of
     ``(x, y)`` and :data:`PAIR_APART` px or more from the other on one axis."""
     if not window.any():
         return None
@@ -2898,7 +2901,7 @@ def detect_calipers(
     if learned:
         kept = _net_marks(crop, kept, inside, arm)
         layers = [white] if crop.ndim == 2 else [candidates & coloured, white]
-        kept = _snap_learned(kept, [a for a in layers if cv2.countNonZero(a)])
+        kept = _snap_learned(kept, [a for a in layers if cv2.countNonZero(a)], inside)
     # A colour scale bar holds no mark, whatever proposed one there.
     if crop.ndim == 3 and kept:
         scales = colour_scales(coloured)

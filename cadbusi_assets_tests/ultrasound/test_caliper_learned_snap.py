@@ -54,3 +54,17 @@ def test_a_solid_block_gives_no_centre():
     layer[10:50, 15:45] = 1  # a colour map or scale: any cross fits inside
     assert snap_to_cross(layer, 30, 30) is None
     assert snap_to_cross(np.zeros((60, 60), np.uint8), 30, 30) is None
+
+
+def test_only_learned_points_move_and_within_the_field_of_view():
+    from cadbusi_assets.ultrasound.calipers import NET_STYLE, _Mark, _snap_learned
+
+    layer = cross_pixels((60, 60), [(30, 30)], 8, "+")
+    learned = _Mark(32, 31, NET_STYLE, 0.99, (28, 27, 36, 35))
+    rule = _Mark(32, 31, "+", 0.9, (28, 27, 36, 35))
+    moved, kept = _snap_learned([learned, rule], [layer])
+    assert (moved.x, moved.y, moved.box) == (30, 30, (26, 26, 34, 34))
+    assert kept == rule
+    inside = np.ones((60, 60), bool)
+    inside[30, 30] = False
+    assert _snap_learned([learned], [layer], inside) == [learned]
