@@ -2257,6 +2257,90 @@ def _net_marks(
     return out + found
 
 
+#: The learned finder's points on crosses: the placing refiner puts a cross's point 1-2 px
+#: off its centre now and then (tuning frames, seeds 100-439: 10 of its 147 points on true
+#: marks more than 2 px off, the thick or JPEG-smeared '+' marks among them at 2.24 px). A
+#: point moves to the centre of the cross (1-px strokes, arm at least SNAP_HALF px, either
+#: style) within SNAP_REACH px whose pixels the mark layer lights (a share of at least
+#: SNAP_EXACT of them, and within 1 px at least SNAP_NEAR), the cross best lit there (ties:
+#: the larger cross, then the nearer centre), where at most SNAP_CLUTTER of the pixels of its
+#: box more than 2 px from its strokes are lit (not a colour map's or a scale's solid block,
+#: which any cross fits: philips_epiq 322's point went 3 px off without it). On those 147
+#: points: 30 move, 29 nearer their mark and one 1 px farther (a 2-px 'x' whose 1-px lines
+#: fit two centres); more than 2 px off 10 -> 7, mean error 0.77 -> 0.54 px. Small arrows'
+#: tips (the other learned points more than 2 px off) are not snapped: arrow templates of a
+#: 2-4 px wing fit pieces of crosses too (28 points more than 2 px off, max 4.2 px, tried).
+SNAP_HALF = 3
+SNAP_REACH = 3
+SNAP_EXACT = 0.95
+SNAP_NEAR = 0.9
+SNAP_CLUTTER = 0.2
+
+
+def snap_to_cross(layer: np.ndarray, x: int, y: int) -> tuple[int, int] | None:
+    """The centre of the cross on ``layer`` (uint8 0/1) that a learned point at ``(x, y)``
+    moves to (:data:`SNAP_REACH` etc.), or None."""
+    height, width = layer.shape
+    reach = MAX_HALF + SNAP_REACH + 2
+    x0, y0 = max(0, x - reach), max(0, y - reach)
+    window = layer[y0 : min(height, y + reach + 1), x0 : min(width, x + reach + 1)]
+    if not window.any():
+        return None
+    cx, cy = x - x0, y - y0
+    sy0, sx0 = max(0, cy - SNAP_REACH), max(0, cx - SNAP_REACH)
+    around = (slice(sy0, cy + SNAP_REACH + 1), slice(sx0, cx + SNAP_REACH + 1))
+    lit = window.astype(np.float32)
+    near = cv2.dilate(window, _SQUARE3).astype(np.float32)
+    best: tuple[tuple[float, float, float, float], str, int, int, int] | None = None
+    for style in ("+", "x"):
+        for half in range(SNAP_HALF, MAX_HALF + 1):
+            kernel, r = _cross_kernel(style, half, 1)
+            count = float(kernel.sum())
+            cover = _filtered(near, kernel, r)[around] / count
+            if float(cover.max()) < SNAP_NEAR:
+                continue
+            exact = _filtered(lit, kernel, r)[around] / count
+            ys, xs = np.nonzero((cover >= SNAP_NEAR) & (exact >= SNAP_EXACT))
+            for py, px in zip(ys.tolist(), xs.tolist(), strict=True):
+                d = math.hypot(px + sx0 - cx, py + sy0 - cy)
+                if d > SNAP_REACH:
+                    continue
+                key = (round(float(exact[py, px]), 3), round(float(cover[py, px]), 3), count, -d)
+                if best is None or key > best[0]:
+                    best = (key, style, half, px + sx0, py + sy0)
+    if best is None:
+        return None
+    _, style, half, bx, by = best
+    box = (
+        slice(max(0, by - half), by + half + 1),
+        slice(max(0, bx - half), bx + half + 1),
+    )
+    model = cross_pixels(window.shape, [(bx, by)], half, style)
+    away = 1 - cv2.dilate(model, _SQUARE5)[box]
+    if cv2.countNonZero(window[box] & away) > SNAP_CLUTTER * cv2.countNonZero(away):
+        return None
+    return bx + x0, by + y0
+
+
+def _snap_learned(
+    marks: list[_Mark], layers: list[np.ndarray], inside: np.ndarray | None = None
+) -> list[_Mark]:
+    """``marks`` with each of the learned finder's moved to the centre of its cross
+    (:func:`snap_to_cross`, on the first of ``layers`` that gives one; ``inside`` when
+    given), its box with it."""
+    out = []
+    for m in marks:
+        for layer in layers if m.style == NET_STYLE else []:
+            centre = snap_to_cross(layer, m.x, m.y)
+            if centre is not None and (inside is None or inside[centre[1], centre[0]]):
+                dx, dy = centre[0] - m.x, centre[1] - m.y
+                box = (m.box[0] + dx, m.box[1] + dy, m.box[2] + dx, m.box[3] + dy)
+                m = _Mark(centre[0], centre[1], m.style, m.score, box)
+                break
+        out.append(m)
+    return out
+
+
 #: Two marks drawn overlapping (a measurement's end on another's): one component of the
 #: mark layers that two crosses of one style, size and stroke explain, their centres at
 #: least PAIR_APART px apart on one axis, with an intersection over union of at least
@@ -2333,13 +2417,225 @@ def overlapping_pair(
     )
 
 
+#: Two overlapping crosses that JPEG or bright speckle broke (no component of the mark layer
+#: is the pair, or :data:`PAIR_IOU` is out of reach: JPEG pairs fit at 0.57-0.61; a white
+#: pair's opened layer loses the pixels where its strokes meet): found on the mark layer
+#: itself (:func:`loose_pair`). Each cross (arm LOOSE_HALF px or more, 1-px strokes: thicker
+#: ones lie within the 1 px allowed) is all there within 1 px (a share of at least
+#: LOOSE_COVER of its pixels, and of the pixels that only it draws, more than 1 px from the
+#: other cross's strokes: at least LOOSE_OWN of them), the pair explains (within 1 px) all
+#: but LOOSE_LEFT of the lit pixels of its box, and no single cross (any arm, centred in that
+#: box) explains all but LOOSE_GAIN of what the pair does. Tried on marks of the crosses'
+#: styles and the learned finder's, alone in the pair's box. Tuning frames (seeds 100-439):
+#: four such pairs (philips_epiq 139 and 338, siemens_s2000 234, ge_voluson 236; one point
+#: between each pair's marks, 1.4-4.5 px off) now give both centres, exactly.
+LOOSE_HALF = 3
+LOOSE_COVER = 0.9
+LOOSE_OWN = 6
+LOOSE_LEFT = 0.15
+LOOSE_GAIN = 0.18
+#: ... and the pair lights at least LOOSE_EXACT of its pixels exactly (the four true pairs:
+#: all of them), its arms end where it does (at most LOOSE_BEYOND of the pixels 2-3 px
+#: beyond them lit: not pieces of a larger cross), and a cross or '+' mark of the rules
+#: splits into crosses of its own style. Without these three, single thick or JPEG marks of
+#: five tuning frames were split (siemens_s2000 123 and 218, philips_epiq 233, ge_voluson
+#: 127 and 201: a '+' into two 'x' marks, a large 'x' into two 3-px ones).
+LOOSE_EXACT = 0.95
+LOOSE_BEYOND = 0.5
+#: At most this many best-covered centres per cross (style and arm) are paired.
+LOOSE_CENTRES = 6
+
+
+@lru_cache(maxsize=512)
+def _cross_kernel(style: str, half: int, stroke: int, grow: int = 0) -> tuple[np.ndarray, int]:
+    """A cross (:func:`cross_pixels`) centred in its own square (float32 0/1, read only), its
+    1-px lines at ``(r, r)``, the strokes grown by ``grow`` px all round; and ``r``."""
+    r = half + stroke + grow
+    model = cross_pixels((2 * r + 1, 2 * r + 1), [(r, r)], half, style, stroke)
+    if grow:
+        model = cv2.dilate(model, np.ones((2 * grow + 1,) * 2, np.uint8))
+    kernel = model.astype(np.float32)
+    kernel.flags.writeable = False
+    return kernel, r
+
+
+def _filtered(layer: np.ndarray, kernel: np.ndarray, r: int) -> np.ndarray:
+    """Per pixel of ``layer`` (float32), the sum of ``layer`` under ``kernel`` centred there."""
+    out: np.ndarray = cv2.filter2D(layer, -1, kernel, anchor=(r, r), borderType=cv2.BORDER_CONSTANT)
+    return out
+
+
+def loose_pair(
+    window: np.ndarray, x: int, y: int
+) -> tuple[str, tuple[int, int], tuple[int, int], int] | None:
+    """Two overlapping crosses (1-px lines) of one style and arm on ``window`` (uint8 0/1, a
+    mark layer) around ``(x, y)``, as :data:`LOOSE_COVER` etc. ask: ``(style, centre,
+    centre, half)`` in the window's coordinates, or None. Each centre lies within its arm of
+    ``(x, y)`` and :data:`PAIR_APART` px or more from the other on one axis."""
+    if not window.any():
+        return None
+    near = cv2.dilate(window, _SQUARE3).astype(np.float32)
+    height, width = window.shape
+    # A 1-px cross of arm h at c lights c and h pixels along each of its four directions:
+    # its sums over the layers at all centres within MAX_HALF of (x, y), for every h at
+    # once, by adding the layers shifted along the arms (as filter2D with the cross would).
+    pad = 2 * MAX_HALF
+    padded = [
+        cv2.copyMakeBorder(layer, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+        for layer in (near, window.astype(np.float32))
+    ]
+    cy0, cy1 = max(0, y - MAX_HALF), min(height, y + MAX_HALF + 1)
+    cx0, cx1 = max(0, x - MAX_HALF), min(width, x + MAX_HALF + 1)
+    best: tuple[tuple[float, int], str, tuple[int, int], tuple[int, int], int] | None = None
+    for style in ("+", "x"):
+        sums = [p[cy0 + pad : cy1 + pad, cx0 + pad : cx1 + pad].copy() for p in padded]
+        for half in range(1, MAX_HALF + 1):
+            for dx, dy in _DIRECTIONS[style]:
+                rows = slice(cy0 + pad + dy * half, cy1 + pad + dy * half)
+                cols = slice(cx0 + pad + dx * half, cx1 + pad + dx * half)
+                for total, source in zip(sums, padded, strict=True):
+                    np.add(total, source[rows, cols], out=total)
+            if half < LOOSE_HALF:
+                continue
+            count = float(4 * half + 1)
+            y0, y1 = max(0, y - half), min(height, y + half + 1)
+            x0, x1 = max(0, x - half), min(width, x + half + 1)
+            inner = (slice(y0 - cy0, y1 - cy0), slice(x0 - cx0, x1 - cx0))
+            part = sums[0][inner] / count
+            if float(part.max()) < LOOSE_COVER:
+                continue
+            exact = sums[1][inner]
+            peak = cv2.dilate(exact, np.ones((3, 3), np.uint8))
+            ys, xs = np.nonzero((part >= LOOSE_COVER) & (exact >= peak))
+            if len(ys) < 2:
+                continue
+            order = np.argsort(-exact[ys, xs], kind="stable")[:LOOSE_CENTRES]
+            centres = [(int(xs[k]) + x0, int(ys[k]) + y0) for k in order]
+            for i, a in enumerate(centres):
+                for b in centres[i + 1 :]:
+                    apart = max(abs(a[0] - b[0]), abs(a[1] - b[1]))
+                    if apart < PAIR_APART:
+                        continue
+                    key = _loose_fit(window, near, style, half, 1, a, b)
+                    if key is not None and (best is None or key > best[0]):
+                        best = (key, style, a, b, half)
+    if best is None:
+        return None
+    _, style, a, b, half = best
+    if not _beats_single(window, style, half, 1, a, b):
+        return None
+    return style, a, b, half
+
+
+def _loose_fit(
+    window: np.ndarray,
+    near: np.ndarray,
+    style: str,
+    half: int,
+    stroke: int,
+    a: tuple[int, int],
+    b: tuple[int, int],
+) -> tuple[float, int] | None:
+    """``(-share lit beyond the arms, pixels lit on the pair)`` of the pair of crosses at
+    ``a`` and ``b`` on ``window`` (``near``: its pixels grown by 1 px; the share to 2
+    decimals: the pair whose arms end where drawn first, then the one that explains most)
+    if it passes :data:`LOOSE_EXACT`, :data:`LOOSE_OWN`, :data:`LOOSE_LEFT` and
+    :data:`LOOSE_BEYOND`, else None."""
+    one = cross_pixels(window.shape, [a], half, style, stroke)
+    other = cross_pixels(window.shape, [b], half, style, stroke)
+    both = one | other
+    n_both = cv2.countNonZero(both)
+    exact = cv2.countNonZero(window & both) / max(1, n_both)
+    if exact < LOOSE_EXACT:  # (the cheapest test first)
+        return None
+    apart = np.ones((2 * stroke + 3,) * 2, np.uint8)
+    own = [one & (1 - cv2.dilate(other, apart)), other & (1 - cv2.dilate(one, apart))]
+    for pixels in own:
+        if cv2.countNonZero(pixels) < LOOSE_OWN or float(near[pixels > 0].mean()) < LOOSE_COVER:
+            return None
+    box = _pair_box(window.shape, style, half, stroke, a, b)
+    lit = window[box]
+    n_lit = cv2.countNonZero(lit)
+    left = n_lit - cv2.countNonZero(lit & cv2.dilate(both, _SQUARE3)[box])
+    beyond = _beyond_arms(window, both, style, half, stroke, (a, b))
+    if left > LOOSE_LEFT * n_lit or beyond > LOOSE_BEYOND:
+        return None
+    return -round(beyond, 2), cv2.countNonZero(window & both)
+
+
+def _beyond_arms(
+    window: np.ndarray,
+    both: np.ndarray,
+    style: str,
+    half: int,
+    stroke: int,
+    centres: tuple[tuple[int, int], ...],
+) -> float:
+    """The share of the pixels 2-3 px beyond the crosses' arm ends (away from both crosses'
+    strokes) that ``window`` lights: high where the crosses are pieces of a larger mark, or
+    an 'x' pair read the wrong way round (two 'x' marks draw four lines, which another two
+    centres on the same lines explain too, but for the arms' ends)."""
+    height, width = window.shape
+    clear = cv2.dilate(both, np.ones((2 * stroke + 1,) * 2, np.uint8))
+    lit = total = 0
+    for cx, cy in centres:
+        for dx, dy in _DIRECTIONS[style]:
+            for step in (half + 2, half + 3):
+                x, y = cx + dx * step, cy + dy * step
+                if 0 <= x < width and 0 <= y < height and not clear[y, x]:
+                    total += 1
+                    lit += int(window[y, x])
+    return lit / max(1, total)
+
+
+def _pair_box(
+    shape: tuple[int, ...],
+    style: str,
+    half: int,
+    stroke: int,
+    a: tuple[int, int],
+    b: tuple[int, int],
+) -> tuple[slice, slice]:
+    """The box of the two crosses at ``a`` and ``b``, 1 px more all round."""
+    reach = half + stroke
+    x0, y0 = max(0, min(a[0], b[0]) - reach), max(0, min(a[1], b[1]) - reach)
+    x1, y1 = max(a[0], b[0]) + reach + 1, max(a[1], b[1]) + reach + 1
+    return slice(y0, min(shape[0], y1)), slice(x0, min(shape[1], x1))
+
+
+def _beats_single(
+    window: np.ndarray, style: str, half: int, stroke: int, a: tuple[int, int], b: tuple[int, int]
+) -> bool:
+    """Whether the pair at ``a`` and ``b`` explains (within 1 px) at least :data:`LOOSE_GAIN`
+    of its box's lit pixels more than any single cross of either style and any arm, of the
+    pair's stroke, centred in the box does."""
+    box = _pair_box(window.shape, style, half, stroke, a, b)
+    inside = np.zeros_like(window)
+    inside[box] = window[box]
+    n_lit = cv2.countNonZero(inside)
+    both = cross_pixels(window.shape, [a, b], half, style, stroke)
+    paired = cv2.countNonZero(inside & cv2.dilate(both, _SQUARE3))
+    lit = inside.astype(np.float32)
+    single = 0.0
+    for s in ("+", "x"):
+        for h in range(MIN_HALF, MAX_HALF + 1):
+            kernel, r = _cross_kernel(s, h, stroke, 1)
+            single = max(single, float(_filtered(lit, kernel, r)[box].max()))
+    return paired - single >= LOOSE_GAIN * n_lit
+
+
 def _split_pairs(
-    kept: list[_Mark], layers: list[np.ndarray], inside: np.ndarray | None = None
+    kept: list[_Mark],
+    layers: list[np.ndarray],
+    inside: np.ndarray | None = None,
+    loose: list[np.ndarray] | None = None,
 ) -> list[_Mark]:
     """``kept`` with each pair of overlapping crosses (:func:`overlapping_pair`) on one of
     ``layers`` (uint8 0/1, the crop's shape) as two marks: the cross and learned marks
     inside the pair's box replaced by its two centres (scored as the best of them), when
-    both centres are ``inside`` (bool, the crop's shape; None: anywhere)."""
+    both centres are ``inside`` (bool, the crop's shape; None: anywhere). Where none is, a
+    cross or learned mark alone in its pair's box is tried on each of ``loose`` (uint8 0/1
+    layers) by :func:`loose_pair`."""
     out = list(kept)
     done: list[Box] = []
     for m in kept:
@@ -2387,7 +2683,47 @@ def _split_pairs(
                 out.append(_Mark(x, y, style, score, (x - half, y - half, x + half, y + half)))
             done.append(box)
             break
+        else:
+            found = _loose_split(m, out, loose or [], inside)
+            if found is not None:
+                out, box = found
+                done.append(box)
     return out
+
+
+def _loose_split(
+    m: _Mark, marks: list[_Mark], layers: list[np.ndarray], inside: np.ndarray | None
+) -> tuple[list[_Mark], Box] | None:
+    """``marks`` with ``m`` replaced by the two centres of a :func:`loose_pair` around it on
+    one of ``layers`` (both ``inside``, no other mark in the pair's box), and that box; or
+    None."""
+    if m.style not in ("+", "x", NET_STYLE):
+        return None
+    for layer in layers:
+        height, width = layer.shape
+        x0, y0 = max(0, m.x - PAIR_REACH), max(0, m.y - PAIR_REACH)
+        x1, y1 = min(width, m.x + PAIR_REACH + 1), min(height, m.y + PAIR_REACH + 1)
+        pair = loose_pair(layer[y0:y1, x0:x1], m.x - x0, m.y - y0)
+        if pair is None:
+            continue
+        style, a, b, half = pair
+        if m.style != NET_STYLE and style != m.style:
+            continue
+        (ax, ay), (bx, by) = (a[0] + x0, a[1] + y0), (b[0] + x0, b[1] + y0)
+        if not (min(ax, bx) >= 0 and max(ax, bx) < width and min(ay, by) >= 0):
+            continue
+        if max(ay, by) >= height or (
+            inside is not None and not (inside[ay, ax] and inside[by, bx])
+        ):
+            continue
+        box = (min(ax, bx) - half, min(ay, by) - half, max(ax, bx) + half, max(ay, by) + half)
+        if any(k is not m and box[0] <= k.x <= box[2] and box[1] <= k.y <= box[3] for k in marks):
+            continue
+        out = [k for k in marks if k is not m]
+        for x, y in ((ax, ay), (bx, by)):
+            out.append(_Mark(x, y, style, m.score, (x - half, y - half, x + half, y + half)))
+        return out, box
+    return None
 
 
 def detect_calipers(
@@ -2593,12 +2929,20 @@ def detect_calipers(
         ]
     if learned:
         kept = _net_marks(crop, kept, inside, arm)
+        layers = [white] if crop.ndim == 2 else [candidates & coloured, white]
+        kept = _snap_learned(kept, [a for a in layers if cv2.countNonZero(a)], inside)
     # A colour scale bar holds no mark, whatever proposed one there.
     if crop.ndim == 3 and kept:
         scales = colour_scales(coloured)
         kept = [m for m in kept if not _on_scale(m, scales)]
     layers = [white] if crop.ndim == 2 else [candidates & coloured, white]
-    kept = _split_pairs(kept, [a for a in layers if cv2.countNonZero(a)], inside)
+    # Pairs that JPEG or speckle broke: on the mark layer and the white pixels of the level of
+    # JPEG-dimmed strokes (not opened: the opening takes the pixels where a pair's strokes meet).
+    loose = [candidates & coloured] if crop.ndim == 3 else []
+    loose.append(((grey_crop >= DIM_WHITE_LEVEL) & (coloured == 0)).astype(np.uint8))
+    kept = _split_pairs(
+        kept, [a for a in layers if cv2.countNonZero(a)], inside, [a for a in loose if a.any()]
+    )
     points = [(m.x, m.y, m.score, m.style) for m in kept]
     points.sort(key=lambda p: (p[1], p[0]))
     return CaliperDetection(

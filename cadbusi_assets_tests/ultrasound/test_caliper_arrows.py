@@ -236,5 +236,6 @@ def test_the_second_mark_of_a_close_pair(monkeypatch):
         assert nearest(twin, found) <= 2.0, (family, seed, found)
     monkeypatch.setattr(calipers, "NET_CLEAR", 10)
     monkeypatch.setattr(calipers, "PAIR_IOU", 1.01)  # (overlapping pairs: their own test)
+    monkeypatch.setattr(calipers, "LOOSE_EXACT", 1.01)  # (and broken ones)
     for (family, seed), point in PAIRED.items():
         assert nearest(point, screen_points(family, seed)) > 5.0, (family, seed)

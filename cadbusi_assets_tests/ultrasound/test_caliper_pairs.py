@@ -38,6 +38,7 @@ def test_both_marks_of_an_overlapping_pair(key, monkeypatch):
     for point in PAIRS[key]:
         assert nearest(point, found) <= 1.5, (key, point, found)
     monkeypatch.setattr(calipers, "PAIR_IOU", 1.01)  # no pair is good enough: as before
+    monkeypatch.setattr(calipers, "LOOSE_EXACT", 1.01)  # (nor a loose one)
     before = screen_points(family, seed)
     assert max(nearest(p, before) for p in PAIRS[key]) > 2.0, (key, before)
 
@@ -105,3 +106,86 @@ def test_the_split_replaces_the_points_on_the_pair_inside_the_field_of_view():
     inside = np.ones(layer.shape, bool)
     inside[:, 46:] = False
     assert _split_pairs([between, elsewhere], [layer], inside) == [between, elsewhere]
+
+
+#: (family, seed) -> the true points of an overlapping pair that JPEG broke (tuning seeds
+#: 100-439): no component of the mark layers is the pair (the white opening takes the
+#: pixels where the strokes meet, JPEG breaks the strokes), so overlapping_pair left one
+#: point between them (2.2-4.5 px off) before loose_pair.
+LOOSE_PAIRS: dict[tuple[str, int], tuple[tuple[int, int], tuple[int, int]]] = {
+    ("philips_epiq", 139): ((639, 523), (634, 526)),  # cyan '+', thick: 2.24 and 4.12 px off
+    ("siemens_s2000", 234): ((245, 356), (238, 357)),  # white 'x': 3.16 and 4.47 px
+    ("philips_epiq", 338): ((604, 247), (600, 245)),  # yellow 'x', 4 px apart: 2.24, 2.24
+    ("ge_voluson", 236): ((520, 312), (523, 310)),  # green '+', 3 px apart: 2.24, 1.41
+}
+
+
+@pytest.mark.parametrize("key", sorted(LOOSE_PAIRS), ids=lambda k: f"{k[0]}-{k[1]}")
+def test_both_marks_of_a_broken_pair(key, monkeypatch):
+    family, seed = key
+    truth = [tuple(p) for p in render_screen(family, seed).calipers]
+    assert all(point in truth for point in LOOSE_PAIRS[key])
+    found = screen_points(family, seed)
+    for point in LOOSE_PAIRS[key]:
+        assert nearest(point, found) <= 1.0, (key, point, found)
+    monkeypatch.setattr(calipers, "LOOSE_EXACT", 1.01)  # no loose pair: as before
+    before = screen_points(family, seed)
+    assert max(nearest(p, before) for p in LOOSE_PAIRS[key]) > 2.0, (key, before)
+
+
+def _broken(layer: np.ndarray) -> np.ndarray:
+    """``layer`` with one lit pixel in 30 (row-major) gone and one more pixel lit beside one
+    in 7: what JPEG does to a thin mark's layer (no exact fit of a pair is left)."""
+    out = layer.copy()
+    ys, xs = np.nonzero(layer)
+    out[ys[5::30], xs[5::30]] = 0
+    out[ys[2::7], np.minimum(layer.shape[1] - 1, xs[2::7] + 1)] = 1
+    return out
+
+
+@pytest.mark.parametrize("style", ["+", "x"])
+@pytest.mark.parametrize("offset", [(7, 1), (4, 4), (1, 6), (5, -3)])
+def test_a_broken_drawn_pair_gives_both_centres(style, offset):
+    from cadbusi_assets.ultrasound.calipers import loose_pair
+
+    a = (32, 30)
+    b = (a[0] + offset[0], a[1] + offset[1])
+    layer = np.zeros((72, 72), np.uint8)
+    layer |= cross_pixels(layer.shape, [a, b], 9, style, 1)
+    layer = _broken(layer)
+    found = loose_pair(layer, (a[0] + b[0]) // 2, (a[1] + b[1]) // 2)
+    assert found is not None
+    got_style, p, q, _ = found
+    assert got_style == style
+    assert sorted([p, q]) == sorted([a, b])
+
+
+@pytest.mark.parametrize("style", ["+", "x"])
+@pytest.mark.parametrize("stroke", [1, 2, 3])
+def test_one_cross_broken_or_smeared_is_no_loose_pair(style, stroke):
+    from cadbusi_assets.ultrasound.calipers import loose_pair
+
+    layer = np.zeros((72, 72), np.uint8)
+    layer |= cross_pixels(layer.shape, [(36, 36)], 11, style, stroke)
+    for candidate in (layer, _broken(layer), cv2.dilate(layer, np.ones((2, 2), np.uint8))):
+        for dx, dy in ((0, 0), (1, 1), (2, -1)):
+            assert loose_pair(candidate, 36 + dx, 36 + dy) is None
+
+
+def test_the_loose_split_keeps_a_rule_marks_style_and_other_marks():
+    from cadbusi_assets.ultrasound.calipers import _Mark, _split_pairs
+
+    layer = np.zeros((80, 100), np.uint8)
+    a, b = (40, 40), (47, 41)
+    layer |= _broken(cross_pixels(layer.shape, [a, b], 8, "x", 1))
+    between = _Mark(44, 40, "x", 0.9, (40, 36, 48, 44))
+    elsewhere = _Mark(80, 20, "+", 1.0, (76, 16, 84, 24))
+    split = _split_pairs([between, elsewhere], [], loose=[layer])
+    assert sorted((m.x, m.y) for m in split) == sorted([a, b, (80, 20)])
+    # a '+' of the rules is no pair of 'x' marks
+    plus = _Mark(44, 40, "+", 0.9, (40, 36, 48, 44))
+    assert _split_pairs([plus, elsewhere], [], loose=[layer]) == [plus, elsewhere]
+    # one centre off the field of view: the points stay as they were
+    inside = np.ones(layer.shape, bool)
+    inside[:, 46:] = False
+    assert _split_pairs([between, elsewhere], [], inside, [layer]) == [between, elsewhere]
