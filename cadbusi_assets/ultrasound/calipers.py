@@ -27,8 +27,10 @@ on a colour scale bar, a filled rectangle of colour
 
 Where no rule found a mark, a small learned finder (:mod:`.caliper_net`: a heat map over the
 crop, a refiner on patches, trained on the generator's tuning families) adds the marks it is
-sure of (:func:`_net_marks`, style :data:`NET_STYLE`; :data:`LEARNED` switches it), and its
-refiner vetoes the rules' doubtful marks it is sure are none (:data:`NET_VETO_PROB`).
+sure of (:func:`_net_marks`, style :data:`NET_STYLE`; :data:`LEARNED` switches it), and
+white crosses whose arms run into saturated speckle where it leans to a mark
+(:func:`white_cross_centre`); its refiner vetoes the rules' doubtful marks it is sure are
+none (:data:`NET_VETO_PROB`).
 
 >>> import numpy as np
 >>> rgb = np.full((60, 60, 3), 60, np.uint8)
@@ -2152,6 +2154,27 @@ NET_AGREE_REACH = 2.0
 #: the four at 0.8: 5 and 1 false).
 NET_MIRROR_PLACE = 0.8
 NET_MIRROR_PROB = 0.85
+#: Version 3: where no mark is yet once the points above are taken, a point the deciding
+#: refiner gives at least NET_WHITE_PROB (of its version; none: the rule is off) is a mark
+#: too where a white cross is drawn (:func:`white_cross_centre`): white '+' whose arms run
+#: into saturated speckle (JPEG), which the rules' context tests and the refiner's sure
+#: verdicts (0.66-0.96) miss. On the heat-map points of tuning seeds 100-439 that no rule
+#: took (before it): 5 true marks (ge_logiq 439 two, ge_voluson 116 two, philips_iu22 426) and
+#: no false or second one, and no point farther off. The points there that pass the cross
+#: test and are no mark get at most 0.47 (the crossing edges of ge_logiq 438's zoom and
+#: Doppler boxes; saturated speckle of ge_voluson 405, 0.28-0.32); those the refiner gives
+#: 0.6 or more and are no mark have an arm of at most 4 px at NET_WHITE_LEVEL (speckle, the
+#: corner of an elastography box, beside thick arrows). The refiner alone at 0.6 would take
+#: about 19 true marks and 30 false points there.
+NET_WHITE_PROB: dict[int, float] = {3: 0.6}
+#: The cross test: of the pixels within NET_WHITE_REACH px of the refined point, one whose
+#: four arms ('+' or 'x', on the exact 1-px line, single dim pixels bridged) are at least
+#: NET_WHITE_LEVEL for NET_WHITE_ARM px each; the mark goes to the one whose shortest arm,
+#: then whose arms together, run longest (up to NET_WHITE_SPAN px), the nearest first.
+NET_WHITE_LEVEL = 235
+NET_WHITE_ARM = 5
+NET_WHITE_REACH = 1
+NET_WHITE_SPAN = 12
 #: (A mark's own arms and an arrow's shaft lie inside its box, which a point must be off
 #: too. Was 10: the second mark of a pair drawn 8-10 px apart was never taken; at 7 three
 #: tuning marks of seeds 100-439 come in and no false one, as at 5.)
@@ -2247,13 +2270,22 @@ def _net_marks(
     mirrored = net.mirrored(crop, [(heat[k].x, heat[k].y) for k in leaning])
     for k, probs in zip(leaning, mirrored, strict=True):
         taken_by[k][2] = bool(probs.min() >= NET_MIRROR_PROB)
+    # White crosses (a fourth rule, where none of the others took the point): the point moves
+    # to the cross's centre.
+    white_prob = NET_WHITE_PROB.get(net.refiner_version)
+    at: list[tuple[int, int] | None] = [None] * len(heat)
+    for k, (p, taken) in enumerate(zip(verdicts[: len(heat)], taken_by, strict=True)):
+        if white_prob is not None and not any(taken) and p.prob >= white_prob:
+            at[k] = white_cross_centre(crop, p.x, p.y)
     found: list[_Mark] = []
     # the agreed points only where no sure one is, the mirrored ones where neither is
-    for rule in range(3):
-        for p, taken in zip(verdicts[: len(heat)], taken_by, strict=True):
-            if taken[rule] and usable(p.x, p.y) and clear(p.x, p.y, kept + found):
-                box = (p.x - arm, p.y - arm, p.x + arm, p.y + arm)
-                found.append(_Mark(p.x, p.y, NET_STYLE, p.prob, box))
+    for rule in range(4):
+        for k, (p, taken) in enumerate(zip(verdicts[: len(heat)], taken_by, strict=True)):
+            x, y = (p.x, p.y) if rule < 3 else (at[k] or (-1, -1))
+            chosen = taken[rule] if rule < 3 else at[k] is not None
+            if chosen and usable(x, y) and clear(x, y, kept + found):
+                box = (x - arm, y - arm, x + arm, y + arm)
+                found.append(_Mark(x, y, NET_STYLE, p.prob, box))
     return out + found
 
 
@@ -2339,6 +2371,35 @@ def _snap_learned(
                 break
         out.append(m)
     return out
+
+
+def white_cross_centre(crop: np.ndarray, x: int, y: int) -> tuple[int, int] | None:
+    """The centre of a white '+' or 'x' drawn at ``(x, y)`` of ``crop`` (grey or RGB), within
+    :data:`NET_WHITE_REACH` px of it: its four arms at least :data:`NET_WHITE_LEVEL` for
+    :data:`NET_WHITE_ARM` px each (:func:`arm_runs`, strict); the best of them as
+    :data:`NET_WHITE_LEVEL`'s note says, or None. Looks no farther than a window around the
+    point (a learned point's check: bright speckle blobs pass it too)."""
+    height, width = crop.shape[:2]
+    reach, span = NET_WHITE_REACH, NET_WHITE_SPAN
+    r = reach + span + 2
+    wx0, wy0 = max(0, x - r), max(0, y - r)
+    window = to_grey(crop[wy0 : min(height, y + r + 1), wx0 : min(width, x + r + 1)])
+    bright = cv2.threshold(window, NET_WHITE_LEVEL - 1, 1, cv2.THRESH_BINARY)[1]
+    offsets = [(dx, dy) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)]
+    xs = np.array([x - wx0 + dx for dx, _ in offsets])
+    ys = np.array([y - wy0 + dy for _, dy in offsets])
+    inside = (xs >= 0) & (xs < window.shape[1]) & (ys >= 0) & (ys < window.shape[0])
+    xs, ys = xs[inside], ys[inside]
+    best: tuple[int, int, float, int, int] | None = None
+    for style in ("+", "x"):
+        runs = _arm_runs_many(bright, None, xs, ys, style, span, True)
+        for (cx, cy), arms in zip(zip(xs.tolist(), ys.tolist(), strict=True), runs, strict=True):
+            if arms.min() < NET_WHITE_ARM or not bright[cy, cx]:
+                continue
+            rank = (int(arms.min()), int(arms.sum()), -math.hypot(cx + wx0 - x, cy + wy0 - y))
+            if best is None or rank > best[:3]:
+                best = (*rank, cx + wx0, cy + wy0)
+    return None if best is None else (best[3], best[4])
 
 
 #: Two marks drawn overlapping (a measurement's end on another's): one component of the
