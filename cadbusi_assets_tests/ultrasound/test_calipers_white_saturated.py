@@ -1,0 +1,136 @@
+"""White '+' whose arms run into saturated speckle (JPEG), which the rules of :mod:`.calipers`
+and the learned finder's sure verdicts missed before and the learned finder takes now where its
+refiner leans to a mark and a white cross is drawn there (:data:`.calipers.NET_WHITE_PROB`,
+:func:`.calipers.white_cross_centre`).
+
+Each mark below is a true caliper mark of a tuning family (seeds 100-439) that nothing found:
+its arms join the saturated speckle (the rules' context tests take it for clutter) and the
+deciding refiner gives it 0.66-0.96 (below ``NET_REFINE_PROB``).
+
+The negative tests: no other mark on these frames and none on their clean frames, the cross
+test alone on drawn shapes, and none at the points where the rule, a guard loosened, took
+the crossing edges of a zoom box and a Doppler box, saturated speckle and an elastography
+box's corner for marks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cadbusi_assets.ultrasound import calipers
+from cadbusi_assets.ultrasound.calipers import white_cross_centre
+from cadbusi_assets_tests.support import time_limit
+from cadbusi_assets_tests.ultrasound.caliper_frames import (
+    assert_found,
+    assert_missed,
+    caliper_points,
+    nearest,
+    screen_points,
+)
+from cadbusi_demo.screens_heldout import TUNING_FAMILIES, Screen, render_screen
+
+#: (family, seed) -> true white '+' (JPEG frames) on saturated speckle that the rules and the
+#: learned finder missed before.
+SATURATED = {
+    ("ge_logiq", 439): [(549, 199), (521, 244)],  # large; the horizontal arms in a bright band
+    ("ge_voluson", 116): [(509, 126), (433, 131)],  # small; an arm into a saturated region
+    ("philips_iu22", 426): [(328, 224)],  # large, on bright speckle
+}
+
+
+def _white_plus_jpeg_frame(screen: Screen) -> None:
+    assert 100 <= screen.seed < 440
+    assert screen.caliper_style.split()[0] == "+"
+    assert screen.caliper_colour == (255, 255, 255)
+    assert screen.jpeg_quality is not None
+
+
+def test_the_learned_finder_takes_white_crosses_on_saturated_speckle():
+    assert {family for family, _ in SATURATED} <= set(TUNING_FAMILIES)
+    with time_limit(120, "white crosses on saturated speckle"):
+        assert_found(SATURATED, within=1.0, check=_white_plus_jpeg_frame)
+
+
+def test_the_white_cross_rule_is_what_takes_them(monkeypatch):
+    monkeypatch.setattr(calipers, "NET_WHITE_PROB", {})
+    assert_missed(SATURATED, learned=True)
+    assert_missed(SATURATED, learned=False)
+
+
+@pytest.mark.parametrize(("family", "seed"), sorted(SATURATED))
+def test_no_other_mark_on_these_frames(family, seed):
+    """No point away from the frame's true marks (its text, digits, dotted lines and bright
+    speckle), and nothing on its clean frame (the speckle alone)."""
+    screen = render_screen(family, seed)
+    for point in screen_points(family, seed):
+        assert nearest(point, screen.calipers) <= 5.0, (family, seed, point)
+    assert caliper_points(screen.clean, screen.fov_box) == []
+
+
+def _speckle(seed: int = 0, shape: tuple[int, int] = (60, 60)) -> np.ndarray:
+    return np.random.default_rng(seed).integers(20, 200, shape).astype(np.uint8)
+
+
+def test_the_cross_test_on_drawn_shapes():
+    grey = _speckle()
+    grey[30, 24:37] = grey[24:37, 30] = 255  # a '+' of arms 6
+    assert white_cross_centre(grey, 31, 29) == (30, 30)
+    rgb = np.repeat(grey[..., None], 3, axis=2)
+    assert white_cross_centre(rgb, 30, 30) == (30, 30)
+    # ... whose right and lower arms run into a saturated region: still its own centre
+    saturated = grey.copy()
+    saturated[31:, 31:] = 250
+    saturated[30, 31:] = 255
+    assert white_cross_centre(saturated, 30, 31) == (30, 30)
+    # an 'x' of arms 5
+    grey = _speckle(1)
+    for k in range(-5, 6):
+        grey[30 + k, 30 + k] = grey[30 + k, 30 - k] = 240
+    assert white_cross_centre(grey, 29, 30) == (30, 30)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    ["short arms", "corner", "tee", "dim", "far"],
+)
+def test_the_cross_test_finds_no_cross(shape):
+    grey = _speckle(2)
+    if shape == "short arms":  # arms of NET_WHITE_ARM - 1
+        arm = calipers.NET_WHITE_ARM - 1
+        grey[30, 30 - arm : 31 + arm] = grey[30 - arm : 31 + arm, 30] = 255
+    elif shape == "corner":  # a box's corner: two arms
+        grey[30, 30:45] = grey[30:45, 30] = 255
+    elif shape == "tee":  # a line meeting another: three arms
+        grey[30, 15:45] = 255
+        grey[30:45, 30] = 255
+    elif shape == "dim":  # a '+' below NET_WHITE_LEVEL
+        grey[30, 24:37] = grey[24:37, 30] = calipers.NET_WHITE_LEVEL - 1
+    else:  # a '+' farther than NET_WHITE_REACH from the point
+        grey[30, 24:37] = grey[24:37, 30] = 255
+        assert white_cross_centre(grey, 30, 30 + calipers.NET_WHITE_REACH) == (30, 30)
+        assert white_cross_centre(grey, 30, 31 + calipers.NET_WHITE_REACH) is None
+        return
+    assert white_cross_centre(grey, 30, 30) is None
+
+
+#: (family, seed, point, constant, loosened value): a point away from every true mark that
+#: the learned finder takes once that guard is loosened (tuning frames).
+TRAPS = [
+    # the crossing edges of a zoom box and a Doppler box (refiner 0.47, 0.43)
+    ("ge_logiq", 438, (621, 240), "NET_WHITE_PROB", {3: 0.4}),
+    ("ge_logiq", 438, (561, 240), "NET_WHITE_PROB", {3: 0.4}),
+    # saturated speckle (refiner 0.32, 0.28)
+    ("ge_voluson", 405, (233, 115), "NET_WHITE_PROB", {3: 0.25}),
+    ("ge_voluson", 405, (345, 114), "NET_WHITE_PROB", {3: 0.25}),
+    # an elastography box's corner where a line meets it (an arm of 4 px)
+    ("philips_epiq", 215, (297, 181), "NET_WHITE_ARM", 4),
+]
+
+
+@pytest.mark.parametrize(("family", "seed", "point", "constant", "loose"), TRAPS)
+def test_no_white_cross_on_box_edges_or_speckle(monkeypatch, family, seed, point, constant, loose):
+    assert nearest(point, render_screen(family, seed).calipers) > 10.0
+    assert nearest(point, screen_points(family, seed)) > 5.0
+    monkeypatch.setattr(calipers, constant, loose)
+    assert nearest(point, screen_points(family, seed)) <= 1.5
