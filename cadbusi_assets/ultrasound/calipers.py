@@ -2158,23 +2158,50 @@ NET_MIRROR_PROB = 0.85
 #: refiner gives at least NET_WHITE_PROB (of its version; none: the rule is off) is a mark
 #: too where a white cross is drawn (:func:`white_cross_centre`): white '+' whose arms run
 #: into saturated speckle (JPEG), which the rules' context tests and the refiner's sure
-#: verdicts (0.66-0.96) miss. On the heat-map points of tuning seeds 100-439 that no rule
-#: took (before it): 5 true marks (ge_logiq 439 two, ge_voluson 116 two, philips_iu22 426) and
-#: no false or second one, and no point farther off. The points there that pass the cross
-#: test and are no mark get at most 0.47 (the crossing edges of ge_logiq 438's zoom and
-#: Doppler boxes; saturated speckle of ge_voluson 405, 0.28-0.32); those the refiner gives
-#: 0.6 or more and are no mark have an arm of at most 4 px at NET_WHITE_LEVEL (speckle, the
-#: corner of an elastography box, beside thick arrows). The refiner alone at 0.6 would take
-#: about 19 true marks and 30 false points there.
+#: verdicts (0.66-0.96) miss. On the tuning frames of seeds 100-439 (800 frames, 2,728 true
+#: marks): 6 true marks more (ge_logiq 439 two, ge_voluson 116 two, philips_iu22 426 and
+#: 122, all within 1 px), no false or second mark and no point farther off. The heat-map
+#: points there that pass the arms' test and are no mark get at most 0.47 (the crossing edges
+#: of ge_logiq 438's zoom and Doppler boxes; saturated speckle of ge_voluson 405, 0.28-0.32);
+#: those the refiner gives 0.6 or more and are no mark have an arm of at most 4 px at
+#: NET_WHITE_LEVEL (speckle, the corner of an elastography box, beside thick arrows). The
+#: refiner alone at 0.6 would take about 19 true marks and 30 false points there.
 NET_WHITE_PROB: dict[int, float] = {3: 0.6}
 #: The cross test: of the pixels within NET_WHITE_REACH px of the refined point, one whose
 #: four arms ('+' or 'x', on the exact 1-px line, single dim pixels bridged) are at least
-#: NET_WHITE_LEVEL for NET_WHITE_ARM px each; the mark goes to the one whose shortest arm,
-#: then whose arms together, run longest (up to NET_WHITE_SPAN px), the nearest first.
+#: NET_WHITE_LEVEL in every channel (white) for NET_WHITE_ARM px each; the mark goes to the
+#: one whose shortest arm, then whose arms together, run longest (up to NET_WHITE_SPAN px),
+#: the nearest first (the refined point lies up to 2 px off a large mark's centre, ge_logiq
+#: 439, and a 3-px stroke's pixels off its middle line are not thin, NET_WHITE_THIN).
 NET_WHITE_LEVEL = 235
 NET_WHITE_ARM = 5
-NET_WHITE_REACH = 1
+NET_WHITE_REACH = 2
 NET_WHITE_SPAN = 12
+#: ... and at least NET_WHITE_THIN of the arms' steps thin: both pixels NET_WHITE_SIDE steps
+#: to the side of the arm not white (the head of a thick white arrow is white through: a
+#: learned point inside one, 6 px off its tip, passes the arms' test with 0.23 of them
+#: thin; the tuning marks above 0.43-0.61).
+NET_WHITE_THIN = 1 / 3
+NET_WHITE_SIDE = 2
+#: Version 3: then, a point the deciding refiner gives at least NET_ARROW_PROB (of its
+#: version) is a mark where a white arrow's tip lies within NET_ARROW_REACH px of it
+#: (:func:`white_arrow_tip`): thin white arrows on bright speckle or beside a numeral, whose
+#: context the rules reject. On the heat-map points of tuning seeds 100-439 that no rule
+#: took (before it): 4 true marks (ge_logiq 411, philips_epiq 318, philips_epiq 413 two;
+#: refiner 0.31-0.94), their tips within 1 px, and no other point (the tuning frames: 4 true
+#: marks more, nothing else changed); the arrows' shapes near points the refiner gives less
+#: (0.13-0.23) that are no mark have their tips 2.2-2.8 px away, as has a yellow '+' (3.6
+#: px, refiner 0.5).
+NET_ARROW_PROB: dict[int, float] = {3: 0.3}
+NET_ARROW_REACH = 2.0
+#: ... the arrow: an 8-connected piece of the pixels at least NET_WHITE_LEVEL in every
+#: channel within NET_ARROW_SPAN px of the point, one of its pixels within 2 px of it, whose
+#: shape is an arrow's (:func:`_arrow_tip`).
+NET_ARROW_SPAN = 40
+#: ... drawn thin: its pixels at most NET_ARROW_FILL times its box's longer side (the tuning
+#: arrows above 1.4-2.2; the edge of a saturated region that ge_logiq 190, a tuning frame of
+#: test_caliper_net, gave a false point at without it, 3.3).
+NET_ARROW_FILL = 2.75
 #: (A mark's own arms and an arrow's shaft lie inside its box, which a point must be off
 #: too. Was 10: the second mark of a pair drawn 8-10 px apart was never taken; at 7 three
 #: tuning marks of seeds 100-439 come in and no false one, as at 5.)
@@ -2201,9 +2228,11 @@ def _net_marks(
     :data:`NET_REFINE_PROB` (of its version; version 3: or its placer at least
     :data:`NET_PLACE_PROB` on a heat-map point at least :data:`NET_PLACE_HEAT`; then,
     where no mark is yet, both leaning to it as :data:`NET_AGREE_PROB` asks; then the
-    placer leaning to it and the refiner sure of it mirrored, :data:`NET_MIRROR_PROB`) sure
-    of, at the refined point (inside the crop, and ``inside`` when given). One refiner batch
-    for the veto and the heat-map points, one for the mirrored verdicts."""
+    placer leaning to it and the refiner sure of it mirrored, :data:`NET_MIRROR_PROB`; then
+    a white cross or arrow where it leans to one, :data:`NET_WHITE_PROB`,
+    :data:`NET_ARROW_PROB`) sure of, at the refined point (the cross's centre, the arrow's
+    tip; inside the crop, and ``inside`` when given). One refiner batch for the veto and the
+    heat-map points, one for the mirrored verdicts."""
     from cadbusi_assets.ultrasound.caliper_net import NetPoint, caliper_net
 
     height, width = crop.shape[:2]
@@ -2270,19 +2299,26 @@ def _net_marks(
     mirrored = net.mirrored(crop, [(heat[k].x, heat[k].y) for k in leaning])
     for k, probs in zip(leaning, mirrored, strict=True):
         taken_by[k][2] = bool(probs.min() >= NET_MIRROR_PROB)
-    # White crosses (a fourth rule, where none of the others took the point): the point moves
-    # to the cross's centre.
+    # White crosses (a fourth rule, where none of the others took the point: the point moves
+    # to the cross's centre), then white arrows (a fifth: to the arrow's tip).
     white_prob = NET_WHITE_PROB.get(net.refiner_version)
-    at: list[tuple[int, int] | None] = [None] * len(heat)
+    arrow_prob = NET_ARROW_PROB.get(net.refiner_version)
+    at: list[list[tuple[int, int] | None]] = [[None, None] for _ in heat]
     for k, (p, taken) in enumerate(zip(verdicts[: len(heat)], taken_by, strict=True)):
-        if white_prob is not None and not any(taken) and p.prob >= white_prob:
-            at[k] = white_cross_centre(crop, p.x, p.y)
+        if any(taken):
+            continue
+        if white_prob is not None and p.prob >= white_prob:
+            at[k][0] = white_cross_centre(crop, p.x, p.y)
+        if at[k][0] is None and arrow_prob is not None and p.prob >= arrow_prob:
+            at[k][1] = white_arrow_tip(crop, p.x, p.y)
     found: list[_Mark] = []
-    # the agreed points only where no sure one is, the mirrored ones where neither is
-    for rule in range(4):
+    # the agreed points only where no sure one is, the mirrored ones where neither is, the
+    # white crosses and arrows last
+    for rule in range(5):
         for k, (p, taken) in enumerate(zip(verdicts[: len(heat)], taken_by, strict=True)):
-            x, y = (p.x, p.y) if rule < 3 else (at[k] or (-1, -1))
-            chosen = taken[rule] if rule < 3 else at[k] is not None
+            moved = at[k][rule - 3] if rule >= 3 else None
+            x, y = (p.x, p.y) if rule < 3 else (moved or (-1, -1))
+            chosen = taken[rule] if rule < 3 else moved is not None
             if chosen and usable(x, y) and clear(x, y, kept + found):
                 box = (x - arm, y - arm, x + arm, y + arm)
                 found.append(_Mark(x, y, NET_STYLE, p.prob, box))
@@ -2383,23 +2419,79 @@ def white_cross_centre(crop: np.ndarray, x: int, y: int) -> tuple[int, int] | No
     reach, span = NET_WHITE_REACH, NET_WHITE_SPAN
     r = reach + span + 2
     wx0, wy0 = max(0, x - r), max(0, y - r)
-    window = to_grey(crop[wy0 : min(height, y + r + 1), wx0 : min(width, x + r + 1)])
-    bright = cv2.threshold(window, NET_WHITE_LEVEL - 1, 1, cv2.THRESH_BINARY)[1]
+    bright = _white_pixels(crop[wy0 : min(height, y + r + 1), wx0 : min(width, x + r + 1)])
     offsets = [(dx, dy) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)]
     xs = np.array([x - wx0 + dx for dx, _ in offsets])
     ys = np.array([y - wy0 + dy for _, dy in offsets])
-    inside = (xs >= 0) & (xs < window.shape[1]) & (ys >= 0) & (ys < window.shape[0])
+    inside = (xs >= 0) & (xs < bright.shape[1]) & (ys >= 0) & (ys < bright.shape[0])
     xs, ys = xs[inside], ys[inside]
     best: tuple[int, int, float, int, int] | None = None
+    grown, pad = _padded(bright, span + NET_WHITE_SIDE + 1)
+    steps = np.arange(1, span + 1)
     for style in ("+", "x"):
         runs = _arm_runs_many(bright, None, xs, ys, style, span, True)
-        for (cx, cy), arms in zip(zip(xs.tolist(), ys.tolist(), strict=True), runs, strict=True):
+        # per centre, arm and step: both sides NET_WHITE_SIDE px (steps) off the arm not white
+        directions = _DIRECTION_STEPS[style]
+        along_y = ys[:, None, None] + pad + directions[None, :, 0, None] * steps
+        along_x = xs[:, None, None] + pad + directions[None, :, 1, None] * steps
+        side_y, side_x = (
+            NET_WHITE_SIDE * directions[:, 1, None],
+            -NET_WHITE_SIDE * directions[:, 0, None],
+        )
+        thin = (grown[along_y + side_y, along_x + side_x] == 0) & (
+            grown[along_y - side_y, along_x - side_x] == 0
+        )
+        thin &= steps <= runs[..., None]
+        for (cx, cy), arms, arm_thin in zip(
+            zip(xs.tolist(), ys.tolist(), strict=True), runs, thin, strict=True
+        ):
             if arms.min() < NET_WHITE_ARM or not bright[cy, cx]:
+                continue
+            if arm_thin.sum() < NET_WHITE_THIN * arms.sum():
                 continue
             rank = (int(arms.min()), int(arms.sum()), -math.hypot(cx + wx0 - x, cy + wy0 - y))
             if best is None or rank > best[:3]:
                 best = (*rank, cx + wx0, cy + wy0)
     return None if best is None else (best[3], best[4])
+
+
+def _white_pixels(window: np.ndarray) -> np.ndarray:
+    """uint8 0/1: the pixels of ``window`` (grey or RGB) at least :data:`NET_WHITE_LEVEL` in
+    every channel (white, not a yellow or cyan mark's)."""
+    lowest = window if window.ndim == 2 else window.min(axis=2)
+    return cv2.threshold(lowest, NET_WHITE_LEVEL - 1, 1, cv2.THRESH_BINARY)[1]
+
+
+def white_arrow_tip(crop: np.ndarray, x: int, y: int) -> tuple[int, int] | None:
+    """The tip of a white arrow drawn at ``(x, y)`` of ``crop`` (grey or RGB): of the pieces
+    of its white pixels (:func:`_white_pixels`, 8-connected, within :data:`NET_ARROW_SPAN`
+    px) that come within 2 px of the point and are thin (:data:`NET_ARROW_FILL`), the arrow
+    tips (:func:`_arrow_tip`) within :data:`NET_ARROW_REACH` px of it, the nearest; or None."""
+    height, width = crop.shape[:2]
+    r = NET_ARROW_SPAN
+    wx0, wy0 = max(0, x - r), max(0, y - r)
+    white = _white_pixels(crop[wy0 : min(height, y + r + 1), wx0 : min(width, x + r + 1)])
+    px, py = x - wx0, y - wy0
+    near = white[max(0, py - 2) : py + 3, max(0, px - 2) : px + 3]
+    if not near.any():
+        return None
+    _, labels, stats = _components(white)
+    best: tuple[float, int, int] | None = None
+    for k in np.unique(labels[max(0, py - 2) : py + 3, max(0, px - 2) : px + 3]).tolist():
+        if k == 0:
+            continue
+        bx, by, bw, bh, area = (int(v) for v in stats[k, :5])
+        if area > NET_ARROW_FILL * max(bw, bh):
+            continue
+        piece = (labels[by : by + bh, bx : bx + bw] == k).astype(np.uint8)
+        tip = _arrow_tip(piece)
+        if tip is None:
+            continue
+        tx, ty = tip[1] + bx + wx0, tip[2] + by + wy0
+        reach = math.hypot(tx - x, ty - y)
+        if reach <= NET_ARROW_REACH and (best is None or reach < best[0]):
+            best = (reach, tx, ty)
+    return None if best is None else (best[1], best[2])
 
 
 #: Two marks drawn overlapping (a measurement's end on another's): one component of the

@@ -152,6 +152,9 @@ def test_the_thresholds_are_those_of_the_weights_refiner_version(monkeypatch):
         monkeypatch.setattr(calipers, "NET_PLACE_PROB", 1.01)
         monkeypatch.setattr(calipers, "NET_AGREE_PROB", 1.01)
         monkeypatch.setattr(calipers, "NET_MIRROR_PROB", 1.01)
+        # and the white crosses and arrows it leans to
+        monkeypatch.setitem(calipers.NET_WHITE_PROB, version, 1.01)
+        monkeypatch.setitem(calipers.NET_ARROW_PROB, version, 1.01)
     without = screen_points(family, seed, learned=True)
     assert all(nearest(point, without) > 5.0 for point in missed), (family, seed, without)
     assert vetoed in screen_points(vetoed_family, vetoed_seed, learned=True)
@@ -342,6 +345,7 @@ def test_version_3_takes_a_point_either_of_its_refiners_is_sure_of(monkeypatch):
         assert nearest(placed[2], screen_points(*placed[:2], learned=True)) > 5.0
     monkeypatch.setitem(calipers.NET_REFINE_PROB, 3, 1.01)
     monkeypatch.setattr(calipers, "NET_AGREE_PROB", 1.01)  # (both lean to it: its own test)
+    monkeypatch.setattr(calipers, "NET_ARROW_PROB", {})  # (a white arrow's tip: its own test)
     assert nearest(judged[2], screen_points(*judged[:2], learned=True)) > 5.0
     assert nearest(placed[2], screen_points(*placed[:2], learned=True)) <= 2.0
 
@@ -413,9 +417,12 @@ MIRRORED = {
 
 def test_version_3_takes_a_point_its_deciding_refiner_is_sure_of_mirrored(monkeypatch):
     assert_found(MIRRORED, within=2.5)
+    # (ge_voluson 238's white '+' the white-cross rule takes too, where this one does not)
+    monkeypatch.setattr(calipers, "NET_WHITE_PROB", {})
     monkeypatch.setattr(calipers, "NET_MIRROR_PROB", 1.01)
     assert_missed(MIRRORED, learned=True)
     monkeypatch.undo()
+    monkeypatch.setattr(calipers, "NET_WHITE_PROB", {})
     monkeypatch.setattr(calipers, "NET_MIRROR_PLACE", 1.01)  # the placing refiner must lean
     assert_missed(MIRRORED, learned=True)
 

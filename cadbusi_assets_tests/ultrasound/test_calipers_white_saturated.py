@@ -1,16 +1,19 @@
-"""White '+' whose arms run into saturated speckle (JPEG), which the rules of :mod:`.calipers`
-and the learned finder's sure verdicts missed before and the learned finder takes now where its
-refiner leans to a mark and a white cross is drawn there (:data:`.calipers.NET_WHITE_PROB`,
-:func:`.calipers.white_cross_centre`).
+"""White '+' whose arms run into saturated speckle (JPEG), and thin white arrows on bright
+speckle or beside a numeral, which the rules of :mod:`.calipers` and the learned finder's sure
+verdicts missed before and the learned finder takes now where its refiner leans to a mark and
+a white cross is drawn there (:data:`.calipers.NET_WHITE_PROB`,
+:func:`.calipers.white_cross_centre`) or a white arrow's tip lies
+(:data:`.calipers.NET_ARROW_PROB`, :func:`.calipers.white_arrow_tip`).
 
 Each mark below is a true caliper mark of a tuning family (seeds 100-439) that nothing found:
-its arms join the saturated speckle (the rules' context tests take it for clutter) and the
-deciding refiner gives it 0.66-0.96 (below ``NET_REFINE_PROB``).
+its arms join the saturated speckle or other drawn pixels (the rules' context tests take it
+for clutter, an arrow for speckle) and the deciding refiner gives it 0.31-0.96 (below
+``NET_REFINE_PROB``).
 
 The negative tests: no other mark on these frames and none on their clean frames, the cross
-test alone on drawn shapes, and none at the points where the rule, a guard loosened, took
-the crossing edges of a zoom box and a Doppler box, saturated speckle and an elastography
-box's corner for marks.
+and arrow tests alone on drawn shapes, and none at the points where the rule, a guard
+loosened, took the crossing edges of a zoom box and a Doppler box, saturated speckle and
+its edge, an elastography box's corner and a thick arrow's head for marks.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 import pytest
 
 from cadbusi_assets.ultrasound import calipers
-from cadbusi_assets.ultrasound.calipers import white_cross_centre
+from cadbusi_assets.ultrasound.calipers import white_arrow_tip, white_cross_centre
 from cadbusi_assets_tests.support import time_limit
 from cadbusi_assets_tests.ultrasound.caliper_frames import (
     assert_found,
@@ -27,29 +30,30 @@ from cadbusi_assets_tests.ultrasound.caliper_frames import (
     caliper_points,
     nearest,
     screen_points,
+    tuning_arrow_frame,
 )
 from cadbusi_demo.screens_heldout import TUNING_FAMILIES, Screen, render_screen
 
-#: (family, seed) -> true white '+' (JPEG frames) on saturated speckle that the rules and the
-#: learned finder missed before.
+#: (family, seed) -> true white '+' on saturated speckle (JPEG frames but the last) that the
+#: rules and the learned finder missed before.
 SATURATED = {
     ("ge_logiq", 439): [(549, 199), (521, 244)],  # large; the horizontal arms in a bright band
     ("ge_voluson", 116): [(509, 126), (433, 131)],  # small; an arm into a saturated region
     ("philips_iu22", 426): [(328, 224)],  # large, on bright speckle
+    ("philips_iu22", 122): [(365, 162)],  # large, on an ellipse's dots beside a Doppler blob
 }
 
 
-def _white_plus_jpeg_frame(screen: Screen) -> None:
+def _white_plus_frame(screen: Screen) -> None:
     assert 100 <= screen.seed < 440
     assert screen.caliper_style.split()[0] == "+"
     assert screen.caliper_colour == (255, 255, 255)
-    assert screen.jpeg_quality is not None
 
 
 def test_the_learned_finder_takes_white_crosses_on_saturated_speckle():
     assert {family for family, _ in SATURATED} <= set(TUNING_FAMILIES)
     with time_limit(120, "white crosses on saturated speckle"):
-        assert_found(SATURATED, within=1.0, check=_white_plus_jpeg_frame)
+        assert_found(SATURATED, within=1.0, check=_white_plus_frame)
 
 
 def test_the_white_cross_rule_is_what_takes_them(monkeypatch):
@@ -58,7 +62,33 @@ def test_the_white_cross_rule_is_what_takes_them(monkeypatch):
     assert_missed(SATURATED, learned=False)
 
 
-@pytest.mark.parametrize(("family", "seed"), sorted(SATURATED))
+#: (family, seed) -> true thin white arrows (tips) that the rules and the learned finder missed
+#: before (refiner 0.31-0.94).
+ARROWS = {
+    ("ge_logiq", 411): [(541, 612)],  # large, JPEG, on bright speckle
+    ("philips_epiq", 318): [(532, 283)],  # small, on bright speckle
+    ("philips_epiq", 413): [(579, 568), (515, 187)],  # small, JPEG, numbered
+}
+
+
+def _white_arrow_frame(screen: Screen) -> None:
+    tuning_arrow_frame(screen)
+    assert screen.caliper_colour == (255, 255, 255)
+
+
+def test_the_learned_finder_takes_thin_white_arrows_at_their_tips():
+    assert {family for family, _ in ARROWS} <= set(TUNING_FAMILIES)
+    with time_limit(120, "thin white arrows"):
+        assert_found(ARROWS, within=1.0, check=_white_arrow_frame)
+
+
+def test_the_white_arrow_rule_is_what_takes_them(monkeypatch):
+    monkeypatch.setattr(calipers, "NET_ARROW_PROB", {})
+    assert_missed(ARROWS, learned=True)
+    assert_missed(ARROWS, learned=False)
+
+
+@pytest.mark.parametrize(("family", "seed"), sorted(SATURATED | ARROWS))
 def test_no_other_mark_on_these_frames(family, seed):
     """No point away from the frame's true marks (its text, digits, dotted lines and bright
     speckle), and nothing on its clean frame (the speckle alone)."""
@@ -114,23 +144,61 @@ def test_the_cross_test_finds_no_cross(shape):
     assert white_cross_centre(grey, 30, 30) is None
 
 
-#: (family, seed, point, constant, loosened value): a point away from every true mark that
-#: the learned finder takes once that guard is loosened (tuning frames).
+#: (family, seed, point, loosened guards): a point away from every true mark that the learned
+#: finder takes once those guards of its white-cross or white-arrow rule are loosened (tuning
+#: frames).
 TRAPS = [
-    # the crossing edges of a zoom box and a Doppler box (refiner 0.47, 0.43)
-    ("ge_logiq", 438, (621, 240), "NET_WHITE_PROB", {3: 0.4}),
-    ("ge_logiq", 438, (561, 240), "NET_WHITE_PROB", {3: 0.4}),
-    # saturated speckle (refiner 0.32, 0.28)
-    ("ge_voluson", 405, (233, 115), "NET_WHITE_PROB", {3: 0.25}),
-    ("ge_voluson", 405, (345, 114), "NET_WHITE_PROB", {3: 0.25}),
+    # the crossing edges of a zoom box and a Doppler box (refiner 0.47)
+    ("ge_logiq", 438, (621, 240), {"NET_WHITE_PROB": {3: 0.4}}),
+    # saturated speckle (refiner 0.28): bright through, not thin
+    ("ge_voluson", 405, (345, 114), {"NET_WHITE_PROB": {3: 0.25}, "NET_WHITE_THIN": 0.0}),
     # an elastography box's corner where a line meets it (an arm of 4 px)
-    ("philips_epiq", 215, (297, 181), "NET_WHITE_ARM", 4),
+    ("philips_epiq", 215, (297, 181), {"NET_WHITE_ARM": 4}),
+    # the edge of a saturated region, a piece shaped like an arrow but not thin
+    ("ge_logiq", 190, (453, 394), {"NET_ARROW_FILL": 8.0}),
 ]
 
 
-@pytest.mark.parametrize(("family", "seed", "point", "constant", "loose"), TRAPS)
-def test_no_white_cross_on_box_edges_or_speckle(monkeypatch, family, seed, point, constant, loose):
+@pytest.mark.parametrize(("family", "seed", "point", "loose"), TRAPS)
+def test_no_learned_white_mark_on_box_edges_or_speckle(monkeypatch, family, seed, point, loose):
     assert nearest(point, render_screen(family, seed).calipers) > 10.0
     assert nearest(point, screen_points(family, seed)) > 5.0
-    monkeypatch.setattr(calipers, constant, loose)
+    for constant, value in loose.items():
+        monkeypatch.setattr(calipers, constant, value)
     assert nearest(point, screen_points(family, seed)) <= 1.5
+
+
+def test_the_arrow_test_on_drawn_shapes():
+    grey = _speckle(3)
+    grey[30, 30:45] = 255  # a shaft from the tip at (30, 30), to the right
+    for k in range(1, 6):  # wings
+        grey[30 - k, 30 + k] = grey[30 + k, 30 + k] = 255
+    tip = white_arrow_tip(grey, 31, 30)
+    assert tip is not None and nearest((30, 30), [tip]) <= 1.0
+    assert white_arrow_tip(grey, 30 + round(calipers.NET_ARROW_REACH) + 2, 30) is None
+    # the same arrow yellow: no white pixels
+    rgb = np.repeat(grey[..., None], 3, axis=2)
+    rgb[grey == 255] = (255, 255, 0)
+    assert white_arrow_tip(rgb, 31, 30) is None
+    # a '+' and a line are no arrows
+    grey = _speckle(4)
+    grey[30, 24:37] = grey[24:37, 30] = 255
+    assert white_arrow_tip(grey, 30, 30) is None
+    assert white_arrow_tip(grey, 24, 30) is None
+
+
+def test_no_white_cross_in_a_thick_arrows_head(monkeypatch):
+    """A thick white arrow's head is white through: the learned point inside it (6 px off the
+    tip, which the rules find) passes the arms' test but not the thin one
+    (:data:`.calipers.NET_WHITE_THIN`)."""
+    from cadbusi_assets.ultrasound.analysis import analyze_frame
+    from cadbusi_assets_tests.ultrasound.test_caliper_styles import WHITE, _styled_frame
+    from cadbusi_demo.screens.calipers import CaliperStyle
+
+    style = CaliperStyle("arrow", "large", 6, 2, WHITE)
+    frame, drawn, _ = _styled_frame("ge_logiq", 26, style)
+    head = (403, 422)
+    assert nearest(head, drawn.points) > 5.0
+    assert nearest(head, analyze_frame(frame, [], ocr=False).calipers.points) > 5.0
+    monkeypatch.setattr(calipers, "NET_WHITE_THIN", 0.2)
+    assert nearest(head, analyze_frame(frame, [], ocr=False).calipers.points) <= 1.5
