@@ -68,6 +68,7 @@ ARROWS = {
     ("ge_logiq", 411): [(541, 612)],  # large, JPEG, on bright speckle
     ("philips_epiq", 318): [(532, 283)],  # small, on bright speckle
     ("philips_epiq", 413): [(579, 568), (515, 187)],  # small, JPEG, numbered
+    ("ge_logiq", 323): [(520, 404)],  # small, on a dotted line's end
 }
 
 
