@@ -2300,28 +2300,30 @@ def _net_marks(
     for k, probs in zip(leaning, mirrored, strict=True):
         taken_by[k][2] = bool(probs.min() >= NET_MIRROR_PROB)
     # White crosses (a fourth rule, where none of the others took the point: the point moves
-    # to the cross's centre), then white arrows (a fifth: to the arrow's tip).
+    # to the cross's centre, the mark takes its style, so that no pair of the other style is
+    # split from it, _loose_split), then white arrows (a fifth: to the arrow's tip).
     white_prob = NET_WHITE_PROB.get(net.refiner_version)
     arrow_prob = NET_ARROW_PROB.get(net.refiner_version)
-    at: list[list[tuple[int, int] | None]] = [[None, None] for _ in heat]
+    at: list[list[tuple[int, int, str] | None]] = [[None, None] for _ in heat]
     for k, (p, taken) in enumerate(zip(verdicts[: len(heat)], taken_by, strict=True)):
         if any(taken):
             continue
         if white_prob is not None and p.prob >= white_prob:
             at[k][0] = white_cross_centre(crop, p.x, p.y)
         if at[k][0] is None and arrow_prob is not None and p.prob >= arrow_prob:
-            at[k][1] = white_arrow_tip(crop, p.x, p.y)
+            tip = white_arrow_tip(crop, p.x, p.y)
+            at[k][1] = None if tip is None else (*tip, NET_STYLE)
     found: list[_Mark] = []
     # the agreed points only where no sure one is, the mirrored ones where neither is, the
     # white crosses and arrows last
     for rule in range(5):
         for k, (p, taken) in enumerate(zip(verdicts[: len(heat)], taken_by, strict=True)):
             moved = at[k][rule - 3] if rule >= 3 else None
-            x, y = (p.x, p.y) if rule < 3 else (moved or (-1, -1))
+            x, y, style = (p.x, p.y, NET_STYLE) if rule < 3 else (moved or (-1, -1, NET_STYLE))
             chosen = taken[rule] if rule < 3 else moved is not None
             if chosen and usable(x, y) and clear(x, y, kept + found):
                 box = (x - arm, y - arm, x + arm, y + arm)
-                found.append(_Mark(x, y, NET_STYLE, p.prob, box))
+                found.append(_Mark(x, y, style, p.prob, box))
     return out + found
 
 
@@ -2409,8 +2411,9 @@ def _snap_learned(
     return out
 
 
-def white_cross_centre(crop: np.ndarray, x: int, y: int) -> tuple[int, int] | None:
-    """The centre of a white '+' or 'x' drawn at ``(x, y)`` of ``crop`` (grey or RGB), within
+def white_cross_centre(crop: np.ndarray, x: int, y: int) -> tuple[int, int, str] | None:
+    """The centre and style of a white '+' or 'x' drawn at ``(x, y)`` of ``crop`` (grey or
+    RGB), within
     :data:`NET_WHITE_REACH` px of it: its four arms at least :data:`NET_WHITE_LEVEL` for
     :data:`NET_WHITE_ARM` px each (:func:`arm_runs`, strict); the best of them as
     :data:`NET_WHITE_LEVEL`'s note says, or None. Looks no farther than a window around the
@@ -2425,7 +2428,7 @@ def white_cross_centre(crop: np.ndarray, x: int, y: int) -> tuple[int, int] | No
     ys = np.array([y - wy0 + dy for _, dy in offsets])
     inside = (xs >= 0) & (xs < bright.shape[1]) & (ys >= 0) & (ys < bright.shape[0])
     xs, ys = xs[inside], ys[inside]
-    best: tuple[int, int, float, int, int] | None = None
+    best: tuple[int, int, float, int, int, str] | None = None
     grown, pad = _padded(bright, span + NET_WHITE_SIDE + 1)
     steps = np.arange(1, span + 1)
     for style in ("+", "x"):
@@ -2451,8 +2454,8 @@ def white_cross_centre(crop: np.ndarray, x: int, y: int) -> tuple[int, int] | No
                 continue
             rank = (int(arms.min()), int(arms.sum()), -math.hypot(cx + wx0 - x, cy + wy0 - y))
             if best is None or rank > best[:3]:
-                best = (*rank, cx + wx0, cy + wy0)
-    return None if best is None else (best[3], best[4])
+                best = (*rank, cx + wx0, cy + wy0, style)
+    return None if best is None else (best[3], best[4], best[5])
 
 
 def _white_pixels(window: np.ndarray) -> np.ndarray:

@@ -106,19 +106,19 @@ def _speckle(seed: int = 0, shape: tuple[int, int] = (60, 60)) -> np.ndarray:
 def test_the_cross_test_on_drawn_shapes():
     grey = _speckle()
     grey[30, 24:37] = grey[24:37, 30] = 255  # a '+' of arms 6
-    assert white_cross_centre(grey, 31, 29) == (30, 30)
+    assert white_cross_centre(grey, 31, 29) == (30, 30, "+")
     rgb = np.repeat(grey[..., None], 3, axis=2)
-    assert white_cross_centre(rgb, 30, 30) == (30, 30)
+    assert white_cross_centre(rgb, 30, 30) == (30, 30, "+")
     # ... whose right and lower arms run into a saturated region: still its own centre
     saturated = grey.copy()
     saturated[31:, 31:] = 250
     saturated[30, 31:] = 255
-    assert white_cross_centre(saturated, 30, 31) == (30, 30)
+    assert white_cross_centre(saturated, 30, 31) == (30, 30, "+")
     # an 'x' of arms 5
     grey = _speckle(1)
     for k in range(-5, 6):
         grey[30 + k, 30 + k] = grey[30 + k, 30 - k] = 240
-    assert white_cross_centre(grey, 29, 30) == (30, 30)
+    assert white_cross_centre(grey, 29, 30) == (30, 30, "x")
 
 
 @pytest.mark.parametrize(
@@ -139,7 +139,7 @@ def test_the_cross_test_finds_no_cross(shape):
         grey[30, 24:37] = grey[24:37, 30] = calipers.NET_WHITE_LEVEL - 1
     else:  # a '+' farther than NET_WHITE_REACH from the point
         grey[30, 24:37] = grey[24:37, 30] = 255
-        assert white_cross_centre(grey, 30, 30 + calipers.NET_WHITE_REACH) == (30, 30)
+        assert white_cross_centre(grey, 30, 30 + calipers.NET_WHITE_REACH) == (30, 30, "+")
         assert white_cross_centre(grey, 30, 31 + calipers.NET_WHITE_REACH) is None
         return
     assert white_cross_centre(grey, 30, 30) is None
