@@ -2465,6 +2465,47 @@ def _filtered(layer: np.ndarray, kernel: np.ndarray, r: int) -> np.ndarray:
     return out
 
 
+#: The two lines of each style's cross, as (dx, dy) steps (dy >= 0, not both 0).
+_LINES = {"+": ((1, 0), (0, 1)), "x": ((1, 1), (-1, 1))}
+
+
+def _cross_sums(
+    padded: np.ndarray, style: str, top: int, left: int, rows: int, cols: int
+) -> np.ndarray:
+    """Per layer of ``padded`` (uint8, height x width x layers, C-contiguous), arm ``h`` (1 to
+    :data:`MAX_HALF`) and centre (``rows`` x ``cols`` from ``(top, left)``, more than
+    :data:`MAX_HALF` px from the edges): the sum of the layer under the 1-px cross of
+    ``style`` and arm ``h`` centred there, shape ``(layers, MAX_HALF, rows, cols)`` (int32;
+    as filter2D with the cross would give but for its rounding). A line's sums for all ``h``
+    at once: differences of the layer's cumulative sums along the line (the flat layer seen
+    as rows of the line's step: each column one line of the layer; cv2.integral sums them)."""
+    _, width, layers = padded.shape
+    flat = padded.reshape(-1, layers)
+    size = flat.shape[0]
+    start = top * width + left
+    total = -padded[top : top + rows, left : left + cols].astype(np.int32).transpose(2, 0, 1)
+    total = total[:, None]
+    for dx, dy in _LINES[style]:
+        step = dy * width + dx
+        if step == 1:
+            cum = cv2.integral(flat.reshape(1, size, layers))[1, 1:]
+        else:
+            chain = np.zeros((-(-size // step) * step, layers), np.uint8)
+            chain[:size] = flat
+            summed = cv2.integral(chain.reshape(-1, step, layers))
+            cum = (summed[1:, 1:] - summed[1:, :-1]).reshape(-1, layers)
+        item = cum.strides[1]
+        # the sum from c - h * step to c + h * step: cum[c + h * step] - cum[c - (h + 1) * step]
+        shape = (layers, MAX_HALF, rows, cols)
+        strides = (item, step * cum.strides[0], width * cum.strides[0], cum.strides[0])
+        ahead = np.lib.stride_tricks.as_strided(cum[start + step :], shape, strides)
+        behind = np.lib.stride_tricks.as_strided(
+            cum[start - 2 * step :], shape, (item, -strides[1], *strides[2:])
+        )
+        total = total + ahead - behind
+    return total
+
+
 def loose_pair(
     window: np.ndarray, x: int, y: int
 ) -> tuple[str, tuple[int, int], tuple[int, int], int] | None:
@@ -2474,49 +2515,69 @@ def loose_pair(
     ``(x, y)`` and :data:`PAIR_APART` px or more from the other on one axis."""
     if not window.any():
         return None
-    near = cv2.dilate(window, _SQUARE3).astype(np.float32)
+    near = cv2.dilate(window, _SQUARE3)
     height, width = window.shape
     # A 1-px cross of arm h at c lights c and h pixels along each of its four directions:
     # its sums over the layers at all centres within MAX_HALF of (x, y), for every h at
-    # once, by adding the layers shifted along the arms (as filter2D with the cross would).
-    pad = 2 * MAX_HALF
-    padded = [
-        cv2.copyMakeBorder(layer, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
-        for layer in (near, window.astype(np.float32))
-    ]
+    # once (:func:`_cross_sums`, as filter2D with the cross would give), on the part of the
+    # window those crosses reach.
     cy0, cy1 = max(0, y - MAX_HALF), min(height, y + MAX_HALF + 1)
     cx0, cx1 = max(0, x - MAX_HALF), min(width, x + MAX_HALF + 1)
+    ry0, ry1 = max(0, cy0 - MAX_HALF), min(height, cy1 + MAX_HALF)
+    rx0, rx1 = max(0, cx0 - MAX_HALF), min(width, cx1 + MAX_HALF)
+    pad = MAX_HALF + 1
+    padded = np.zeros((ry1 - ry0 + 2 * pad, rx1 - rx0 + 2 * pad, 2), np.uint8)
+    padded[pad:-pad, pad:-pad, 0] = near[ry0:ry1, rx0:rx1]
+    padded[pad:-pad, pad:-pad, 1] = window[ry0:ry1, rx0:rx1]
+    grown = near.astype(np.float32)
+    # The centres within h of (x, y) (Chebyshev), for each arm h
+    ring = np.maximum(
+        np.abs(np.arange(cy0, cy1) - y)[:, None], np.abs(np.arange(cx0, cx1) - x)[None, :]
+    )
+    halves = np.arange(1, MAX_HALF + 1)
+    within = ring[None] <= halves[:, None, None]
+    counts = 4 * halves + 1
     best: tuple[tuple[float, int], str, tuple[int, int], tuple[int, int], int] | None = None
     for style in ("+", "x"):
-        sums = [p[cy0 + pad : cy1 + pad, cx0 + pad : cx1 + pad].copy() for p in padded]
-        for half in range(1, MAX_HALF + 1):
-            for dx, dy in _DIRECTIONS[style]:
-                rows = slice(cy0 + pad + dy * half, cy1 + pad + dy * half)
-                cols = slice(cx0 + pad + dx * half, cx1 + pad + dx * half)
-                for total, source in zip(sums, padded, strict=True):
-                    np.add(total, source[rows, cols], out=total)
-            if half < LOOSE_HALF:
+        top, left = cy0 - ry0 + pad, cx0 - rx0 + pad
+        sums = _cross_sums(padded, style, top, left, cy1 - cy0, cx1 - cx0).astype(np.float32)
+        # (no centre as covered as LOOSE_COVER asks: the arm is skipped below; a margin
+        # over the float32 shares)
+        covered = np.where(within, sums[0], 0).max(axis=(1, 2)) >= (LOOSE_COVER - 1e-3) * counts
+        for half in range(LOOSE_HALF, MAX_HALF + 1):
+            if not covered[half - 1]:
                 continue
             count = float(4 * half + 1)
             y0, y1 = max(0, y - half), min(height, y + half + 1)
             x0, x1 = max(0, x - half), min(width, x + half + 1)
             inner = (slice(y0 - cy0, y1 - cy0), slice(x0 - cx0, x1 - cx0))
-            part = sums[0][inner] / count
+            part = sums[0, half - 1][inner] / count
             if float(part.max()) < LOOSE_COVER:
                 continue
-            exact = sums[1][inner]
+            exact = sums[1, half - 1][inner]
             peak = cv2.dilate(exact, np.ones((3, 3), np.uint8))
             ys, xs = np.nonzero((part >= LOOSE_COVER) & (exact >= peak))
             if len(ys) < 2:
                 continue
             order = np.argsort(-exact[ys, xs], kind="stable")[:LOOSE_CENTRES]
             centres = [(int(xs[k]) + x0, int(ys[k]) + y0) for k in order]
+            # The pixels a cross wholly on the window leaves unlit: a pair whose cross leaves
+            # more than 1 - LOOSE_EXACT of the two crosses' pixels unlit fails LOOSE_EXACT.
+            unlit = [
+                int(count - exact[cy - y0, cx - x0])
+                if half <= cx < width - half and half <= cy < height - half
+                else 0
+                for cx, cy in centres
+            ]
             for i, a in enumerate(centres):
-                for b in centres[i + 1 :]:
+                for j in range(i + 1, len(centres)):
+                    b = centres[j]
                     apart = max(abs(a[0] - b[0]), abs(a[1] - b[1]))
                     if apart < PAIR_APART:
                         continue
-                    key = _loose_fit(window, near, style, half, 1, a, b)
+                    if max(unlit[i], unlit[j]) > (1 - LOOSE_EXACT) * 2 * count + 1e-6:
+                        continue
+                    key = _loose_fit(window, grown, style, half, 1, a, b)
                     if key is not None and (best is None or key > best[0]):
                         best = (key, style, a, b, half)
     if best is None:
