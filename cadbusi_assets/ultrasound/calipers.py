@@ -2290,10 +2290,26 @@ def snap_to_cross(layer: np.ndarray, x: int, y: int) -> tuple[int, int] | None:
     sy0, sx0 = max(0, cy - SNAP_REACH), max(0, cx - SNAP_REACH)
     around = (slice(sy0, cy + SNAP_REACH + 1), slice(sx0, cx + SNAP_REACH + 1))
     lit = window.astype(np.float32)
-    near = cv2.dilate(window, _SQUARE3).astype(np.float32)
+    grown = cv2.dilate(window, _SQUARE3)
+    near = grown.astype(np.float32)
+    # The arms that some centre around (x, y) fits as SNAP_NEAR and SNAP_EXACT ask (exact
+    # sums, :func:`_cross_sums`; a margin over filter2D's float32 shares): the others add
+    # no centre.
+    pad = MAX_HALF + 1
+    padded = np.zeros((window.shape[0] + 2 * pad, window.shape[1] + 2 * pad, 2), np.uint8)
+    padded[pad:-pad, pad:-pad, 0] = grown
+    padded[pad:-pad, pad:-pad, 1] = window
+    rows, cols = around[0].stop - sy0, around[1].stop - sx0
+    rows, cols = min(rows, window.shape[0] - sy0), min(cols, window.shape[1] - sx0)
+    counts = (4 * np.arange(1, MAX_HALF + 1) + 1)[:, None, None]
     best: tuple[tuple[float, float, float, float], str, int, int, int] | None = None
     for style in ("+", "x"):
+        sums = _cross_sums(padded, style, sy0 + pad, sx0 + pad, rows, cols)
+        fits = (sums[0] >= (SNAP_NEAR - 1e-3) * counts) & (sums[1] >= (SNAP_EXACT - 1e-3) * counts)
+        fitting = fits.any(axis=(1, 2))
         for half in range(SNAP_HALF, MAX_HALF + 1):
+            if not fitting[half - 1]:
+                continue
             kernel, r = _cross_kernel(style, half, 1)
             count = float(kernel.sum())
             cover = _filtered(near, kernel, r)[around] / count
@@ -2483,16 +2499,16 @@ def _cross_sums(
     flat = padded.reshape(-1, layers)
     size = flat.shape[0]
     start = top * width + left
-    total = -padded[top : top + rows, left : left + cols].astype(np.int32).transpose(2, 0, 1)
-    total = total[:, None]
+    total: np.ndarray = -padded[top : top + rows, left : left + cols].astype(np.int32)
+    total = total.transpose(2, 0, 1)[:, None]
     for dx, dy in _LINES[style]:
         step = dy * width + dx
         if step == 1:
-            cum = cv2.integral(flat.reshape(1, size, layers))[1, 1:]
+            cum = cv2.integral(flat.reshape(1, size, layers))[1, 1:].reshape(-1, layers)
         else:
             chain = np.zeros((-(-size // step) * step, layers), np.uint8)
             chain[:size] = flat
-            summed = cv2.integral(chain.reshape(-1, step, layers))
+            summed = cv2.integral(chain.reshape(-1, step, layers)).reshape(-1, step + 1, layers)
             cum = (summed[1:, 1:] - summed[1:, :-1]).reshape(-1, layers)
         item = cum.strides[1]
         # the sum from c - h * step to c + h * step: cum[c + h * step] - cum[c - (h + 1) * step]
@@ -2515,8 +2531,28 @@ def loose_pair(
     ``(x, y)`` and :data:`PAIR_APART` px or more from the other on one axis."""
     if not window.any():
         return None
-    near = cv2.dilate(window, _SQUARE3)
     height, width = window.shape
+    # A pair is only fitted (below) from two centres within MAX_HALF of (x, y), PAIR_APART
+    # px apart, whose crosses each leave at most 1 - LOOSE_EXACT of the pair's pixels
+    # unlit, 2 (1 - LOOSE_EXACT) of their own when wholly on the window (as they all are
+    # here): their crosses of arm LOOSE_HALF at most as many. The styles where two such
+    # centres are (filter2D's sums: whole numbers but for its rounding).
+    styles: tuple[str, ...] = ("+", "x")
+    margin = 2 * MAX_HALF
+    if margin <= y < height - margin and margin <= x < width - margin:
+        most = int(2 * (1 - LOOSE_EXACT) * (4 * MAX_HALF + 1) + 1e-6)
+        reach = MAX_HALF + LOOSE_HALF + 1
+        region = window[y - reach : y + reach + 1, x - reach : x + reach + 1].astype(np.float32)
+        kept = []
+        for style in styles:
+            kernel, r = _cross_kernel(style, LOOSE_HALF, 1)
+            lit = _filtered(region, kernel, r)[r:-r, r:-r]
+            ys, xs = np.nonzero(lit >= 4 * LOOSE_HALF + 1 - most - 0.5)
+            if len(ys) >= 2 and max(np.ptp(ys), np.ptp(xs)) >= PAIR_APART:
+                kept.append(style)
+        styles = tuple(kept)
+        if not styles:
+            return None
     # A 1-px cross of arm h at c lights c and h pixels along each of its four directions:
     # its sums over the layers at all centres within MAX_HALF of (x, y), for every h at
     # once (:func:`_cross_sums`, as filter2D with the cross would give), on the part of the
@@ -2526,26 +2562,40 @@ def loose_pair(
     ry0, ry1 = max(0, cy0 - MAX_HALF), min(height, cy1 + MAX_HALF)
     rx0, rx1 = max(0, cx0 - MAX_HALF), min(width, cx1 + MAX_HALF)
     pad = MAX_HALF + 1
-    padded = np.zeros((ry1 - ry0 + 2 * pad, rx1 - rx0 + 2 * pad, 2), np.uint8)
-    padded[pad:-pad, pad:-pad, 0] = near[ry0:ry1, rx0:rx1]
-    padded[pad:-pad, pad:-pad, 1] = window[ry0:ry1, rx0:rx1]
-    grown = near.astype(np.float32)
-    # The centres within h of (x, y) (Chebyshev), for each arm h
-    ring = np.maximum(
-        np.abs(np.arange(cy0, cy1) - y)[:, None], np.abs(np.arange(cx0, cx1) - x)[None, :]
-    )
-    halves = np.arange(1, MAX_HALF + 1)
-    within = ring[None] <= halves[:, None, None]
+    top, left, rows, cols = cy0 - ry0 + pad, cx0 - rx0 + pad, cy1 - cy0, cx1 - cx0
+    padded = np.zeros((ry1 - ry0 + 2 * pad, rx1 - rx0 + 2 * pad, 1), np.uint8)
+    padded[pad:-pad, pad:-pad, 0] = window[ry0:ry1, rx0:rx1]
+    # The centres within h of (x, y) (Chebyshev), for each arm h; and those whose cross of
+    # arm h lies wholly on the window
+    ys, xs = np.arange(cy0, cy1)[:, None], np.arange(cx0, cx1)[None, :]
+    halves = np.arange(1, MAX_HALF + 1)[:, None, None]
+    within = np.maximum(abs(ys - y), abs(xs - x)) <= halves
+    whole = (ys >= halves) & (ys < height - halves) & (xs >= halves) & (xs < width - halves)
     counts = 4 * halves + 1
+    # A pair is only fitted (below) from two centres within its arm of (x, y) whose crosses
+    # each leave at most 1 - LOOSE_EXACT of the pair's pixels, 2 (1 - LOOSE_EXACT) of their
+    # own, unlit (when wholly on the window): the arms where two such centres are (exact
+    # sums, whole numbers).
+    low = 2 * (1 - LOOSE_EXACT) * counts + 1e-6
+    tried = {style: np.zeros(MAX_HALF, bool) for style in ("+", "x")}
+    for style in styles:
+        lit = _cross_sums(padded, style, top, left, rows, cols)[0]
+        able = within & ((counts - lit <= low) | ~whole)
+        tried[style] = np.count_nonzero(able, axis=(1, 2)) >= 2
+    if not any(t[LOOSE_HALF - 1 :].any() for t in tried.values()):
+        return None
+    near = cv2.dilate(window, _SQUARE3)
+    padded = np.concatenate([np.zeros_like(padded), padded], axis=2)
+    padded[pad:-pad, pad:-pad, 0] = near[ry0:ry1, rx0:rx1]
+    grown = near.astype(np.float32)
+    summed = cv2.integral(window)  # (the lit pixels of a pair's box)
     best: tuple[tuple[float, int], str, tuple[int, int], tuple[int, int], int] | None = None
     for style in ("+", "x"):
-        top, left = cy0 - ry0 + pad, cx0 - rx0 + pad
-        sums = _cross_sums(padded, style, top, left, cy1 - cy0, cx1 - cx0).astype(np.float32)
-        # (no centre as covered as LOOSE_COVER asks: the arm is skipped below; a margin
-        # over the float32 shares)
-        covered = np.where(within, sums[0], 0).max(axis=(1, 2)) >= (LOOSE_COVER - 1e-3) * counts
+        if not tried[style][LOOSE_HALF - 1 :].any():
+            continue
+        sums = _cross_sums(padded, style, top, left, rows, cols).astype(np.float32)
         for half in range(LOOSE_HALF, MAX_HALF + 1):
-            if not covered[half - 1]:
+            if not tried[style][half - 1]:
                 continue
             count = float(4 * half + 1)
             y0, y1 = max(0, y - half), min(height, y + half + 1)
@@ -2561,14 +2611,19 @@ def loose_pair(
                 continue
             order = np.argsort(-exact[ys, xs], kind="stable")[:LOOSE_CENTRES]
             centres = [(int(xs[k]) + x0, int(ys[k]) + y0) for k in order]
-            # The pixels a cross wholly on the window leaves unlit: a pair whose cross leaves
-            # more than 1 - LOOSE_EXACT of the two crosses' pixels unlit fails LOOSE_EXACT.
-            unlit = [
-                int(count - exact[cy - y0, cx - x0])
-                if half <= cx < width - half and half <= cy < height - half
-                else 0
-                for cx, cy in centres
+            # Pairs that provably fail _loose_fit are not fitted: a cross wholly on the window
+            # that leaves more than 1 - LOOSE_EXACT of the two crosses' pixels unlit (their
+            # pixels at most 2 count), or draws fewer than LOOSE_OWN pixels of its own (as
+            # the two crosses' offset alone decides), or more than 1 - LOOSE_LEFT of the
+            # pair's box lit beyond what two crosses grown by 1 px can explain.
+            whole_on = [
+                half <= cx < width - half and half <= cy < height - half for cx, cy in centres
             ]
+            unlit = [
+                int(count - exact[cy - y0, cx - x0]) if on else 0
+                for (cx, cy), on in zip(centres, whole_on, strict=True)
+            ]
+            explained = 2 * int(_cross_kernel(style, half, 1, 1)[0].sum())
             for i, a in enumerate(centres):
                 for j in range(i + 1, len(centres)):
                     b = centres[j]
@@ -2576,6 +2631,21 @@ def loose_pair(
                     if apart < PAIR_APART:
                         continue
                     if max(unlit[i], unlit[j]) > (1 - LOOSE_EXACT) * 2 * count + 1e-6:
+                        continue
+                    if (
+                        whole_on[i]
+                        and whole_on[j]
+                        and _own_pixels(style, half, b[0] - a[0], b[1] - a[1]) < LOOSE_OWN
+                    ):
+                        continue
+                    rows_, cols_ = _pair_box(window.shape, style, half, 1, a, b)
+                    n_lit = int(
+                        summed[rows_.stop, cols_.stop]
+                        - summed[rows_.start, cols_.stop]
+                        - summed[rows_.stop, cols_.start]
+                        + summed[rows_.start, cols_.start]
+                    )
+                    if n_lit - explained > LOOSE_LEFT * n_lit:
                         continue
                     key = _loose_fit(window, grown, style, half, 1, a, b)
                     if key is not None and (best is None or key > best[0]):
@@ -2586,6 +2656,23 @@ def loose_pair(
     if not _beats_single(window, style, half, 1, a, b):
         return None
     return style, a, b, half
+
+
+@lru_cache(maxsize=4096)
+def _own_pixels(style: str, half: int, dx: int, dy: int) -> int:
+    """The fewer of the pixels that each of two 1-px crosses of ``style`` and arm ``half``
+    (the second ``(dx, dy)`` from the first, both wholly drawn) draws more than 1 px from
+    the other's strokes, as :func:`_loose_fit` counts them."""
+    r = half + 3
+    shape = (2 * r + 1 + abs(dy), 2 * r + 1 + abs(dx))
+    a = (r + max(0, -dx), r + max(0, -dy))
+    one = cross_pixels(shape, [a], half, style)
+    other = cross_pixels(shape, [(a[0] + dx, a[1] + dy)], half, style)
+    apart = np.ones((5, 5), np.uint8)
+    return min(
+        cv2.countNonZero(one & (1 - cv2.dilate(other, apart))),
+        cv2.countNonZero(other & (1 - cv2.dilate(one, apart))),
+    )
 
 
 def _loose_fit(
@@ -2685,11 +2772,26 @@ def _beats_single(
     return paired - single >= LOOSE_GAIN * n_lit
 
 
+class _DimWhite:
+    """The pixels of ``grey`` at :data:`DIM_WHITE_LEVEL` or above where ``coloured`` is 0, as
+    a uint8 0/1 layer of their shape whose windows (``layer[rows, cols]``, slices) are made
+    when read: :func:`_loose_split` reads a few small ones of a whole crop's layer."""
+
+    def __init__(self, grey: np.ndarray, coloured: np.ndarray) -> None:
+        self.grey, self.coloured = grey, coloured
+        self.shape: tuple[int, int] = grey.shape[:2]
+
+    def __getitem__(self, window: tuple[slice, slice]) -> np.ndarray:
+        return ((self.grey[window] >= DIM_WHITE_LEVEL) & (self.coloured[window] == 0)).astype(
+            np.uint8
+        )
+
+
 def _split_pairs(
     kept: list[_Mark],
     layers: list[np.ndarray],
     inside: np.ndarray | None = None,
-    loose: list[np.ndarray] | None = None,
+    loose: list[np.ndarray | _DimWhite] | None = None,
 ) -> list[_Mark]:
     """``kept`` with each pair of overlapping crosses (:func:`overlapping_pair`) on one of
     ``layers`` (uint8 0/1, the crop's shape) as two marks: the cross and learned marks
@@ -2753,7 +2855,7 @@ def _split_pairs(
 
 
 def _loose_split(
-    m: _Mark, marks: list[_Mark], layers: list[np.ndarray], inside: np.ndarray | None
+    m: _Mark, marks: list[_Mark], layers: list[np.ndarray | _DimWhite], inside: np.ndarray | None
 ) -> tuple[list[_Mark], Box] | None:
     """``marks`` with ``m`` replaced by the two centres of a :func:`loose_pair` around it on
     one of ``layers`` (both ``inside``, no other mark in the pair's box), and that box; or
@@ -2999,10 +3101,14 @@ def detect_calipers(
     layers = [white] if crop.ndim == 2 else [candidates & coloured, white]
     # Pairs that JPEG or speckle broke: on the mark layer and the white pixels of the level of
     # JPEG-dimmed strokes (not opened: the opening takes the pixels where a pair's strokes meet).
-    loose = [candidates & coloured] if crop.ndim == 3 else []
-    loose.append(((grey_crop >= DIM_WHITE_LEVEL) & (coloured == 0)).astype(np.uint8))
+    # (the white pixels made only in the windows the pairs are looked for in)
+    loose: list[np.ndarray | _DimWhite] = [layers[0]] if crop.ndim == 3 else []
+    loose.append(_DimWhite(grey_crop, coloured))
     kept = _split_pairs(
-        kept, [a for a in layers if cv2.countNonZero(a)], inside, [a for a in loose if a.any()]
+        kept,
+        [a for a in layers if cv2.countNonZero(a)],
+        inside,
+        [a for a in loose if not isinstance(a, np.ndarray) or a.any()],
     )
     points = [(m.x, m.y, m.score, m.style) for m in kept]
     points.sort(key=lambda p: (p[1], p[0]))
