@@ -2288,34 +2288,24 @@ def snap_to_cross(layer: np.ndarray, x: int, y: int) -> tuple[int, int] | None:
         return None
     cx, cy = x - x0, y - y0
     sy0, sx0 = max(0, cy - SNAP_REACH), max(0, cx - SNAP_REACH)
-    around = (slice(sy0, cy + SNAP_REACH + 1), slice(sx0, cx + SNAP_REACH + 1))
-    lit = window.astype(np.float32)
-    grown = cv2.dilate(window, _SQUARE3)
-    near = grown.astype(np.float32)
-    # The arms that some centre around (x, y) fits as SNAP_NEAR and SNAP_EXACT ask (exact
-    # sums, :func:`_cross_sums`; a margin over filter2D's float32 shares): the others add
-    # no centre.
+    # The sums of the mark layer (grown by 1 px, and as it is) under each cross around
+    # (x, y) (:func:`_cross_sums`: exact; filter2D's on the whole window are the same whole
+    # numbers but for its rounding of zeros).
     pad = MAX_HALF + 1
     padded = np.zeros((window.shape[0] + 2 * pad, window.shape[1] + 2 * pad, 2), np.uint8)
-    padded[pad:-pad, pad:-pad, 0] = grown
+    padded[pad:-pad, pad:-pad, 0] = cv2.dilate(window, _SQUARE3)
     padded[pad:-pad, pad:-pad, 1] = window
-    rows, cols = around[0].stop - sy0, around[1].stop - sx0
-    rows, cols = min(rows, window.shape[0] - sy0), min(cols, window.shape[1] - sx0)
-    counts = (4 * np.arange(1, MAX_HALF + 1) + 1)[:, None, None]
+    rows = min(cy + SNAP_REACH + 1, window.shape[0]) - sy0
+    cols = min(cx + SNAP_REACH + 1, window.shape[1]) - sx0
     best: tuple[tuple[float, float, float, float], str, int, int, int] | None = None
     for style in ("+", "x"):
-        sums = _cross_sums(padded, style, sy0 + pad, sx0 + pad, rows, cols)
-        fits = (sums[0] >= (SNAP_NEAR - 1e-3) * counts) & (sums[1] >= (SNAP_EXACT - 1e-3) * counts)
-        fitting = fits.any(axis=(1, 2))
+        sums = _cross_sums(padded, style, sy0 + pad, sx0 + pad, rows, cols).astype(np.float32)
         for half in range(SNAP_HALF, MAX_HALF + 1):
-            if not fitting[half - 1]:
-                continue
-            kernel, r = _cross_kernel(style, half, 1)
-            count = float(kernel.sum())
-            cover = _filtered(near, kernel, r)[around] / count
+            count = float(4 * half + 1)
+            cover = sums[0, half - 1] / count
             if float(cover.max()) < SNAP_NEAR:
                 continue
-            exact = _filtered(lit, kernel, r)[around] / count
+            exact = sums[1, half - 1] / count
             ys, xs = np.nonzero((cover >= SNAP_NEAR) & (exact >= SNAP_EXACT))
             for py, px in zip(ys.tolist(), xs.tolist(), strict=True):
                 d = math.hypot(px + sx0 - cx, py + sy0 - cy)
