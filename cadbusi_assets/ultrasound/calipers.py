@@ -2512,6 +2512,27 @@ def _cross_sums(
     return total
 
 
+@lru_cache(maxsize=256)
+def _loose_need(height: int, width: int, x: int, y: int) -> np.ndarray:
+    """For :func:`loose_pair` on a ``height`` x ``width`` window around ``(x, y)``: per arm
+    ``h`` (1 to :data:`MAX_HALF`) and centre within :data:`MAX_HALF` of ``(x, y)`` (clipped
+    to the window), the fewest of its cross's pixels that must be lit for a pair to be
+    fitted with it (read only): a pair is only fitted from two centres within its arm of
+    ``(x, y)`` whose crosses each leave at most 1 - LOOSE_EXACT of the pair's pixels, 2
+    (1 - LOOSE_EXACT) of their own, unlit when wholly on the window (none elsewhere: 0
+    needed; centres farther than ``h``: none is enough)."""
+    ys = np.arange(max(0, y - MAX_HALF), min(height, y + MAX_HALF + 1))[:, None]
+    xs = np.arange(max(0, x - MAX_HALF), min(width, x + MAX_HALF + 1))[None, :]
+    halves = np.arange(1, MAX_HALF + 1)[:, None, None]
+    within = np.maximum(abs(ys - y), abs(xs - x)) <= halves
+    whole = (ys >= halves) & (ys < height - halves) & (xs >= halves) & (xs < width - halves)
+    counts = 4 * halves + 1
+    need = np.where(whole, counts - (2 * (1 - LOOSE_EXACT) * counts + 1e-6), 0.0)
+    need = np.where(within, need, np.inf)
+    need.flags.writeable = False
+    return need
+
+
 def loose_pair(
     window: np.ndarray, x: int, y: int
 ) -> tuple[str, tuple[int, int], tuple[int, int], int] | None:
@@ -2555,23 +2576,11 @@ def loose_pair(
     top, left, rows, cols = cy0 - ry0 + pad, cx0 - rx0 + pad, cy1 - cy0, cx1 - cx0
     padded = np.zeros((ry1 - ry0 + 2 * pad, rx1 - rx0 + 2 * pad, 1), np.uint8)
     padded[pad:-pad, pad:-pad, 0] = window[ry0:ry1, rx0:rx1]
-    # The centres within h of (x, y) (Chebyshev), for each arm h; and those whose cross of
-    # arm h lies wholly on the window
-    ys, xs = np.arange(cy0, cy1)[:, None], np.arange(cx0, cx1)[None, :]
-    halves = np.arange(1, MAX_HALF + 1)[:, None, None]
-    within = np.maximum(abs(ys - y), abs(xs - x)) <= halves
-    whole = (ys >= halves) & (ys < height - halves) & (xs >= halves) & (xs < width - halves)
-    counts = 4 * halves + 1
-    # A pair is only fitted (below) from two centres within its arm of (x, y) whose crosses
-    # each leave at most 1 - LOOSE_EXACT of the pair's pixels, 2 (1 - LOOSE_EXACT) of their
-    # own, unlit (when wholly on the window): the arms where two such centres are (exact
-    # sums, whole numbers).
-    low = 2 * (1 - LOOSE_EXACT) * counts + 1e-6
+    need = _loose_need(height, width, x, y)
     tried = {style: np.zeros(MAX_HALF, bool) for style in ("+", "x")}
     for style in styles:
         lit = _cross_sums(padded, style, top, left, rows, cols)[0]
-        able = within & ((counts - lit <= low) | ~whole)
-        tried[style] = np.count_nonzero(able, axis=(1, 2)) >= 2
+        tried[style] = np.count_nonzero(lit >= need, axis=(1, 2)) >= 2
     if not any(t[LOOSE_HALF - 1 :].any() for t in tried.values()):
         return None
     near = cv2.dilate(window, _SQUARE3)
