@@ -2533,6 +2533,18 @@ def _loose_need(height: int, width: int, x: int, y: int) -> np.ndarray:
     return need
 
 
+#: (:func:`loose_pair`: the arm from which pairs are ruled out by their crosses of this arm)
+LOOSE_SPLIT = 7
+#: Chebyshev distances from the middle of a square of side 2 MAX_HALF + 1.
+_RING = np.maximum.outer(*(abs(np.arange(-MAX_HALF, MAX_HALF + 1)),) * 2)
+
+
+def _spread(mask: np.ndarray) -> bool:
+    """Whether two of ``mask``'s pixels are :data:`PAIR_APART` px or more apart on an axis."""
+    ys, xs = np.nonzero(mask)
+    return len(ys) >= 2 and max(int(np.ptp(ys)), int(np.ptp(xs))) >= PAIR_APART
+
+
 def loose_pair(
     window: np.ndarray, x: int, y: int
 ) -> tuple[str, tuple[int, int], tuple[int, int], int] | None:
@@ -2543,24 +2555,36 @@ def loose_pair(
     if not window.any():
         return None
     height, width = window.shape
-    # A pair is only fitted (below) from two centres within MAX_HALF of (x, y), PAIR_APART
+    # A pair is only fitted (below) from two centres within its arm h of (x, y), PAIR_APART
     # px apart, whose crosses each leave at most 1 - LOOSE_EXACT of the pair's pixels
     # unlit, 2 (1 - LOOSE_EXACT) of their own when wholly on the window (as they all are
-    # here): their crosses of arm LOOSE_HALF at most as many. The styles where two such
-    # centres are (filter2D's sums: whole numbers but for its rounding).
+    # here): their crosses of a smaller arm at most as many. The styles where two such
+    # centres are, for arms below LOOSE_SPLIT (by their crosses of arm LOOSE_HALF) or from
+    # it on (by those of arms LOOSE_HALF and LOOSE_SPLIT; filter2D's sums: whole numbers
+    # but for its rounding).
     styles: tuple[str, ...] = ("+", "x")
     margin = 2 * MAX_HALF
     if margin <= y < height - margin and margin <= x < width - margin:
-        most = int(2 * (1 - LOOSE_EXACT) * (4 * MAX_HALF + 1) + 1e-6)
-        reach = MAX_HALF + LOOSE_HALF + 1
+        few, most = (
+            int(2 * (1 - LOOSE_EXACT) * (4 * h + 1) + 1e-6) for h in (LOOSE_SPLIT - 1, MAX_HALF)
+        )
+        reach = MAX_HALF + LOOSE_SPLIT + 1
         region = window[y - reach : y + reach + 1, x - reach : x + reach + 1].astype(np.float32)
+        middle = (slice(reach - MAX_HALF, reach + MAX_HALF + 1),) * 2
         kept = []
         for style in styles:
-            kernel, r = _cross_kernel(style, LOOSE_HALF, 1)
-            lit = _filtered(region, kernel, r)[r:-r, r:-r]
-            ys, xs = np.nonzero(lit >= 4 * LOOSE_HALF + 1 - most - 0.5)
-            if len(ys) >= 2 and max(np.ptp(ys), np.ptp(xs)) >= PAIR_APART:
-                kept.append(style)
+            missing = []
+            for h in (LOOSE_HALF, LOOSE_SPLIT):
+                kernel, r = _cross_kernel(style, h, 1)
+                missing.append(4 * h + 1 - _filtered(region, kernel, r)[middle])
+                if h == LOOSE_HALF:
+                    if _spread((missing[0] <= few + 0.5) & (_RING <= LOOSE_SPLIT - 1)):
+                        kept.append(style)
+                        break
+                    if not _spread(missing[0] <= most + 0.5):
+                        break
+                elif _spread((missing[0] <= most + 0.5) & (missing[1] <= most + 0.5)):
+                    kept.append(style)
         styles = tuple(kept)
         if not styles:
             return None
