@@ -2540,9 +2540,10 @@ _RING = np.maximum.outer(*(abs(np.arange(-MAX_HALF, MAX_HALF + 1)),) * 2)
 
 
 def _spread(mask: np.ndarray) -> bool:
-    """Whether two of ``mask``'s pixels are :data:`PAIR_APART` px or more apart on an axis."""
-    ys, xs = np.nonzero(mask)
-    return len(ys) >= 2 and max(int(np.ptp(ys)), int(np.ptp(xs))) >= PAIR_APART
+    """Whether two of ``mask``'s (bool) pixels are :data:`PAIR_APART` px or more apart on an
+    axis."""
+    _, _, w, h = cv2.boundingRect(mask.view(np.uint8))
+    return max(w, h) > PAIR_APART
 
 
 def loose_pair(
@@ -2573,17 +2574,18 @@ def loose_pair(
         middle = (slice(reach - MAX_HALF, reach + MAX_HALF + 1),) * 2
         kept = []
         for style in styles:
-            missing = []
+            lit = []
             for h in (LOOSE_HALF, LOOSE_SPLIT):
                 kernel, r = _cross_kernel(style, h, 1)
-                missing.append(4 * h + 1 - _filtered(region, kernel, r)[middle])
+                lit.append(_filtered(region, kernel, r)[middle])
                 if h == LOOSE_HALF:
-                    if _spread((missing[0] <= few + 0.5) & (_RING <= LOOSE_SPLIT - 1)):
+                    if _spread((lit[0] >= 4 * h + 1 - few - 0.5) & (_RING < LOOSE_SPLIT)):
                         kept.append(style)
                         break
-                    if not _spread(missing[0] <= most + 0.5):
+                    fit = lit[0] >= 4 * h + 1 - most - 0.5
+                    if not _spread(fit):
                         break
-                elif _spread((missing[0] <= most + 0.5) & (missing[1] <= most + 0.5)):
+                elif _spread(fit & (lit[1] >= 4 * h + 1 - most - 0.5)):
                     kept.append(style)
         styles = tuple(kept)
         if not styles:
