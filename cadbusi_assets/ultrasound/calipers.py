@@ -2537,6 +2537,20 @@ def _loose_need(height: int, width: int, x: int, y: int) -> np.ndarray:
 LOOSE_SPLIT = 5
 
 
+#: The pixels a cross may leave unlit in a pair that passes LOOSE_EXACT (wholly on the
+#: window): of arms below LOOSE_SPLIT, of all arms; and so the fewest lit of the crosses of
+#: arm LOOSE_HALF (the centres of pairs of arms below LOOSE_SPLIT, of all arms) and arm
+#: LOOSE_SPLIT (of pairs from it on), less half a pixel (filter2D's rounding).
+_LOOSE_FEW, _LOOSE_MOST = (
+    int(2 * (1 - LOOSE_EXACT) * (4 * h + 1) + 1e-6) for h in (LOOSE_SPLIT - 1, MAX_HALF)
+)
+_LOOSE_LIT = (
+    4 * LOOSE_HALF + 1 - _LOOSE_FEW - 0.5,
+    4 * LOOSE_HALF + 1 - _LOOSE_MOST - 0.5,
+    4 * LOOSE_SPLIT + 1 - _LOOSE_MOST - 0.5,
+)
+
+
 @lru_cache(maxsize=64)
 def _tight_kernel(style: str, half: int) -> np.ndarray:
     """:func:`_cross_kernel`'s 1-px cross without its empty border (``half`` px each side of
@@ -2577,25 +2591,19 @@ def loose_pair(
     styles: tuple[str, ...] = ("+", "x")
     margin = 2 * MAX_HALF
     if margin <= y < height - margin and margin <= x < width - margin:
-        few, most = (
-            int(2 * (1 - LOOSE_EXACT) * (4 * h + 1) + 1e-6) for h in (LOOSE_SPLIT - 1, MAX_HALF)
-        )
-        reach = MAX_HALF + LOOSE_SPLIT + 1
+        reach = MAX_HALF + LOOSE_SPLIT
         region = window[y - reach : y + reach + 1, x - reach : x + reach + 1].astype(np.float32)
-        middle = (slice(reach - MAX_HALF, reach + MAX_HALF + 1),) * 2
+        middle = (slice(LOOSE_SPLIT, LOOSE_SPLIT + 2 * MAX_HALF + 1),) * 2
         kept = []
         for style in styles:
-            lit = []
-            for h in (LOOSE_HALF, LOOSE_SPLIT):
-                lit.append(_filtered(region, _tight_kernel(style, h), h)[middle])
-                if h == LOOSE_HALF:
-                    if _spread((lit[0] >= 4 * h + 1 - few - 0.5) & (_RING < LOOSE_SPLIT)):
-                        kept.append(style)
-                        break
-                    fit = lit[0] >= 4 * h + 1 - most - 0.5
-                    if not _spread(fit):
-                        break
-                elif _spread(fit & (lit[1] >= 4 * h + 1 - most - 0.5)):
+            small = _filtered(region, _tight_kernel(style, LOOSE_HALF), LOOSE_HALF)[middle]
+            if _spread((small >= _LOOSE_LIT[0]) & (_RING < LOOSE_SPLIT)):
+                kept.append(style)
+                continue
+            fit = small >= _LOOSE_LIT[1]
+            if _spread(fit):
+                large = _filtered(region, _tight_kernel(style, LOOSE_SPLIT), LOOSE_SPLIT)[middle]
+                if _spread(fit & (large >= _LOOSE_LIT[2])):
                     kept.append(style)
         styles = tuple(kept)
         if not styles:
