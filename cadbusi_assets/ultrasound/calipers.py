@@ -2666,20 +2666,16 @@ def loose_pair(
                 int(count - exact[cy - y0, cx - x0]) if on else 0
                 for (cx, cy), on in zip(centres, whole_on, strict=True)
             ]
-            explained = 2 * int(_cross_kernel(style, half, 1, 1)[0].sum())
-            for i, a in enumerate(centres):
-                for j in range(i + 1, len(centres)):
+            limit = (1 - LOOSE_EXACT) * 2 * count + 1e-6
+            able = [k for k in range(len(centres)) if unlit[k] <= limit]
+            for n, i in enumerate(able):
+                a = centres[i]
+                for j in able[n + 1 :]:
                     b = centres[j]
-                    apart = max(abs(a[0] - b[0]), abs(a[1] - b[1]))
-                    if apart < PAIR_APART:
+                    if max(abs(a[0] - b[0]), abs(a[1] - b[1])) < PAIR_APART:
                         continue
-                    if max(unlit[i], unlit[j]) > (1 - LOOSE_EXACT) * 2 * count + 1e-6:
-                        continue
-                    if (
-                        whole_on[i]
-                        and whole_on[j]
-                        and _own_pixels(style, half, b[0] - a[0], b[1] - a[1]) < LOOSE_OWN
-                    ):
+                    own, explained = _pair_geometry(style, half, b[0] - a[0], b[1] - a[1])
+                    if whole_on[i] and whole_on[j] and own < LOOSE_OWN:
                         continue
                     rows_, cols_ = _pair_box(window.shape, style, half, 1, a, b)
                     n_lit = int(
@@ -2702,20 +2698,22 @@ def loose_pair(
 
 
 @lru_cache(maxsize=4096)
-def _own_pixels(style: str, half: int, dx: int, dy: int) -> int:
-    """The fewer of the pixels that each of two 1-px crosses of ``style`` and arm ``half``
-    (the second ``(dx, dy)`` from the first, both wholly drawn) draws more than 1 px from
-    the other's strokes, as :func:`_loose_fit` counts them."""
+def _pair_geometry(style: str, half: int, dx: int, dy: int) -> tuple[int, int]:
+    """Two 1-px crosses of ``style`` and arm ``half``, the second ``(dx, dy)`` from the
+    first, both wholly drawn: the fewer of the pixels that each draws more than 1 px from
+    the other's strokes (as :func:`_loose_fit` counts them), and the pixels the two cover
+    grown by 1 px (at least those of the pair's box that they explain, drawn or not)."""
     r = half + 3
     shape = (2 * r + 1 + abs(dy), 2 * r + 1 + abs(dx))
     a = (r + max(0, -dx), r + max(0, -dy))
     one = cross_pixels(shape, [a], half, style)
     other = cross_pixels(shape, [(a[0] + dx, a[1] + dy)], half, style)
     apart = np.ones((5, 5), np.uint8)
-    return min(
+    own = min(
         cv2.countNonZero(one & (1 - cv2.dilate(other, apart))),
         cv2.countNonZero(other & (1 - cv2.dilate(one, apart))),
     )
+    return own, cv2.countNonZero(cv2.dilate(one | other, _SQUARE3))
 
 
 def _loose_fit(
