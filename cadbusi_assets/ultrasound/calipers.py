@@ -2560,8 +2560,9 @@ def _tight_kernel(style: str, half: int) -> np.ndarray:
     return kernel
 
 
-#: Chebyshev distances from the middle of a square of side 2 MAX_HALF + 1.
-_RING = np.maximum.outer(*(abs(np.arange(-MAX_HALF, MAX_HALF + 1)),) * 2)
+#: The centres of a square of side 2 MAX_HALF + 1 less than LOOSE_SPLIT from its middle
+#: (Chebyshev).
+_LOOSE_NEAR = np.maximum.outer(*(abs(np.arange(-MAX_HALF, MAX_HALF + 1)),) * 2) < LOOSE_SPLIT
 
 
 def _spread(mask: np.ndarray) -> bool:
@@ -2597,7 +2598,7 @@ def loose_pair(
         kept = []
         for style in styles:
             small = _filtered(region, _tight_kernel(style, LOOSE_HALF), LOOSE_HALF)[middle]
-            if _spread((small >= _LOOSE_LIT[0]) & (_RING < LOOSE_SPLIT)):
+            if _spread((small >= _LOOSE_LIT[0]) & _LOOSE_NEAR):
                 kept.append(style)
                 continue
             fit = small >= _LOOSE_LIT[1]
