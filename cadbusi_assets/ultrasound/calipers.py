@@ -2358,18 +2358,24 @@ def snap_to_cross(layer: np.ndarray, x: int, y: int) -> tuple[int, int] | None:
         return None
     cx, cy = x - x0, y - y0
     sy0, sx0 = max(0, cy - SNAP_REACH), max(0, cx - SNAP_REACH)
-    around = (slice(sy0, cy + SNAP_REACH + 1), slice(sx0, cx + SNAP_REACH + 1))
-    lit = window.astype(np.float32)
-    near = cv2.dilate(window, _SQUARE3).astype(np.float32)
+    # The sums of the mark layer (grown by 1 px, and as it is) under each cross around
+    # (x, y) (:func:`_cross_sums`: exact; filter2D's on the whole window are the same whole
+    # numbers but for its rounding of zeros).
+    pad = MAX_HALF + 1
+    padded = np.zeros((window.shape[0] + 2 * pad, window.shape[1] + 2 * pad, 2), np.uint8)
+    padded[pad:-pad, pad:-pad, 0] = cv2.dilate(window, _SQUARE3)
+    padded[pad:-pad, pad:-pad, 1] = window
+    rows = min(cy + SNAP_REACH + 1, window.shape[0]) - sy0
+    cols = min(cx + SNAP_REACH + 1, window.shape[1]) - sx0
     best: tuple[tuple[float, float, float, float], str, int, int, int] | None = None
     for style in ("+", "x"):
+        sums = _cross_sums(padded, style, sy0 + pad, sx0 + pad, rows, cols).astype(np.float32)
         for half in range(SNAP_HALF, MAX_HALF + 1):
-            kernel, r = _cross_kernel(style, half, 1)
-            count = float(kernel.sum())
-            cover = _filtered(near, kernel, r)[around] / count
+            count = float(4 * half + 1)
+            cover = sums[0, half - 1] / count
             if float(cover.max()) < SNAP_NEAR:
                 continue
-            exact = _filtered(lit, kernel, r)[around] / count
+            exact = sums[1, half - 1] / count
             ys, xs = np.nonzero((cover >= SNAP_NEAR) & (exact >= SNAP_EXACT))
             for py, px in zip(ys.tolist(), xs.tolist(), strict=True):
                 d = math.hypot(px + sx0 - cx, py + sy0 - cy)
@@ -2621,6 +2627,107 @@ def _filtered(layer: np.ndarray, kernel: np.ndarray, r: int) -> np.ndarray:
     return out
 
 
+#: The two lines of each style's cross, as (dx, dy) steps (dy >= 0, not both 0).
+_LINES = {"+": ((1, 0), (0, 1)), "x": ((1, 1), (-1, 1))}
+
+
+def _cross_sums(
+    padded: np.ndarray, style: str, top: int, left: int, rows: int, cols: int
+) -> np.ndarray:
+    """Per layer of ``padded`` (uint8, height x width x layers, C-contiguous), arm ``h`` (1 to
+    :data:`MAX_HALF`) and centre (``rows`` x ``cols`` from ``(top, left)``, more than
+    :data:`MAX_HALF` px from the edges): the sum of the layer under the 1-px cross of
+    ``style`` and arm ``h`` centred there, shape ``(layers, MAX_HALF, rows, cols)`` (int32;
+    as filter2D with the cross would give but for its rounding). A line's sums for all ``h``
+    at once: differences of the layer's cumulative sums along the line (the flat layer seen
+    as rows of the line's step: each column one line of the layer; cv2.integral sums them)."""
+    _, width, layers = padded.shape
+    flat = padded.reshape(-1, layers)
+    size = flat.shape[0]
+    start = top * width + left
+    total: np.ndarray = -padded[top : top + rows, left : left + cols].astype(np.int32)
+    total = total.transpose(2, 0, 1)[:, None]
+    for dx, dy in _LINES[style]:
+        step = dy * width + dx
+        if step == 1:
+            cum = cv2.integral(flat.reshape(1, size, layers))[1, 1:].reshape(-1, layers)
+        else:
+            chain = np.zeros((-(-size // step) * step, layers), np.uint8)
+            chain[:size] = flat
+            summed = cv2.integral(chain.reshape(-1, step, layers)).reshape(-1, step + 1, layers)
+            cum = (summed[1:, 1:] - summed[1:, :-1]).reshape(-1, layers)
+        item = cum.strides[1]
+        # the sum from c - h * step to c + h * step: cum[c + h * step] - cum[c - (h + 1) * step]
+        shape = (layers, MAX_HALF, rows, cols)
+        strides = (item, step * cum.strides[0], width * cum.strides[0], cum.strides[0])
+        ahead = np.lib.stride_tricks.as_strided(cum[start + step :], shape, strides)
+        behind = np.lib.stride_tricks.as_strided(
+            cum[start - 2 * step :], shape, (item, -strides[1], *strides[2:])
+        )
+        total = total + ahead - behind
+    return total
+
+
+@lru_cache(maxsize=256)
+def _loose_need(height: int, width: int, x: int, y: int) -> np.ndarray:
+    """For :func:`loose_pair` on a ``height`` x ``width`` window around ``(x, y)``: per arm
+    ``h`` (1 to :data:`MAX_HALF`) and centre within :data:`MAX_HALF` of ``(x, y)`` (clipped
+    to the window), the fewest of its cross's pixels that must be lit for a pair to be
+    fitted with it (read only): a pair is only fitted from two centres within its arm of
+    ``(x, y)`` whose crosses each leave at most 1 - LOOSE_EXACT of the pair's pixels, 2
+    (1 - LOOSE_EXACT) of their own, unlit when wholly on the window (none elsewhere: 0
+    needed; centres farther than ``h``: none is enough)."""
+    ys = np.arange(max(0, y - MAX_HALF), min(height, y + MAX_HALF + 1))[:, None]
+    xs = np.arange(max(0, x - MAX_HALF), min(width, x + MAX_HALF + 1))[None, :]
+    halves = np.arange(1, MAX_HALF + 1)[:, None, None]
+    within = np.maximum(abs(ys - y), abs(xs - x)) <= halves
+    whole = (ys >= halves) & (ys < height - halves) & (xs >= halves) & (xs < width - halves)
+    counts = 4 * halves + 1
+    need = np.where(whole, counts - (2 * (1 - LOOSE_EXACT) * counts + 1e-6), 0.0)
+    need = np.where(within, need, np.inf)
+    need.flags.writeable = False
+    return need
+
+
+#: (:func:`loose_pair`: the arm from which pairs are ruled out by their crosses of this arm)
+LOOSE_SPLIT = 5
+
+
+#: The pixels a cross may leave unlit in a pair that passes LOOSE_EXACT (wholly on the
+#: window): of arms below LOOSE_SPLIT, of all arms; and so the fewest lit of the crosses of
+#: arm LOOSE_HALF (the centres of pairs of arms below LOOSE_SPLIT, of all arms) and arm
+#: LOOSE_SPLIT (of pairs from it on), less half a pixel (filter2D's rounding).
+_LOOSE_FEW, _LOOSE_MOST = (
+    int(2 * (1 - LOOSE_EXACT) * (4 * h + 1) + 1e-6) for h in (LOOSE_SPLIT - 1, MAX_HALF)
+)
+_LOOSE_LIT = (
+    4 * LOOSE_HALF + 1 - _LOOSE_FEW - 0.5,
+    4 * LOOSE_HALF + 1 - _LOOSE_MOST - 0.5,
+    4 * LOOSE_SPLIT + 1 - _LOOSE_MOST - 0.5,
+)
+
+
+@lru_cache(maxsize=64)
+def _tight_kernel(style: str, half: int) -> np.ndarray:
+    """:func:`_cross_kernel`'s 1-px cross without its empty border (``half`` px each side of
+    its centre; read only): filter2D sums it directly up to arm 5, not by a DFT."""
+    kernel = np.ascontiguousarray(_cross_kernel(style, half, 1)[0][1:-1, 1:-1])
+    kernel.flags.writeable = False
+    return kernel
+
+
+#: The centres of a square of side 2 MAX_HALF + 1 less than LOOSE_SPLIT from its middle
+#: (Chebyshev).
+_LOOSE_NEAR = np.maximum.outer(*(abs(np.arange(-MAX_HALF, MAX_HALF + 1)),) * 2) < LOOSE_SPLIT
+
+
+def _spread(mask: np.ndarray) -> bool:
+    """Whether two of ``mask``'s (bool) pixels are :data:`PAIR_APART` px or more apart on an
+    axis."""
+    _, _, w, h = cv2.boundingRect(mask.view(np.uint8))
+    return max(w, h) > PAIR_APART
+
+
 def loose_pair(
     window: np.ndarray, x: int, y: int
 ) -> tuple[str, tuple[int, int], tuple[int, int], int] | None:
@@ -2630,49 +2737,113 @@ def loose_pair(
     ``(x, y)`` and :data:`PAIR_APART` px or more from the other on one axis."""
     if not window.any():
         return None
-    near = cv2.dilate(window, _SQUARE3).astype(np.float32)
     height, width = window.shape
+    # A pair is only fitted (below) from two centres within its arm h of (x, y), PAIR_APART
+    # px apart, whose crosses each leave at most 1 - LOOSE_EXACT of the pair's pixels
+    # unlit, 2 (1 - LOOSE_EXACT) of their own when wholly on the window (as they all are
+    # here): their crosses of a smaller arm at most as many. The styles where two such
+    # centres are, for arms below LOOSE_SPLIT (by their crosses of arm LOOSE_HALF) or from
+    # it on (by those of arms LOOSE_HALF and LOOSE_SPLIT; filter2D's sums: whole numbers
+    # but for its rounding).
+    styles: tuple[str, ...] = ("+", "x")
+    margin = 2 * MAX_HALF
+    if margin <= y < height - margin and margin <= x < width - margin:
+        reach = MAX_HALF + LOOSE_SPLIT
+        region = window[y - reach : y + reach + 1, x - reach : x + reach + 1].astype(np.float32)
+        middle = (slice(LOOSE_SPLIT, LOOSE_SPLIT + 2 * MAX_HALF + 1),) * 2
+        kept = []
+        for style in styles:
+            small = _filtered(region, _tight_kernel(style, LOOSE_HALF), LOOSE_HALF)[middle]
+            if _spread((small >= _LOOSE_LIT[0]) & _LOOSE_NEAR):
+                kept.append(style)
+                continue
+            fit = small >= _LOOSE_LIT[1]
+            if _spread(fit):
+                large = _filtered(region, _tight_kernel(style, LOOSE_SPLIT), LOOSE_SPLIT)[middle]
+                if _spread(fit & (large >= _LOOSE_LIT[2])):
+                    kept.append(style)
+        styles = tuple(kept)
+        if not styles:
+            return None
     # A 1-px cross of arm h at c lights c and h pixels along each of its four directions:
     # its sums over the layers at all centres within MAX_HALF of (x, y), for every h at
-    # once, by adding the layers shifted along the arms (as filter2D with the cross would).
-    pad = 2 * MAX_HALF
-    padded = [
-        cv2.copyMakeBorder(layer, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
-        for layer in (near, window.astype(np.float32))
-    ]
+    # once (:func:`_cross_sums`, as filter2D with the cross would give), on the part of the
+    # window those crosses reach.
     cy0, cy1 = max(0, y - MAX_HALF), min(height, y + MAX_HALF + 1)
     cx0, cx1 = max(0, x - MAX_HALF), min(width, x + MAX_HALF + 1)
+    ry0, ry1 = max(0, cy0 - MAX_HALF), min(height, cy1 + MAX_HALF)
+    rx0, rx1 = max(0, cx0 - MAX_HALF), min(width, cx1 + MAX_HALF)
+    pad = MAX_HALF + 1
+    top, left, rows, cols = cy0 - ry0 + pad, cx0 - rx0 + pad, cy1 - cy0, cx1 - cx0
+    padded = np.zeros((ry1 - ry0 + 2 * pad, rx1 - rx0 + 2 * pad, 1), np.uint8)
+    padded[pad:-pad, pad:-pad, 0] = window[ry0:ry1, rx0:rx1]
+    need = _loose_need(height, width, x, y)
+    tried = {style: np.zeros(MAX_HALF, bool) for style in ("+", "x")}
+    for style in styles:
+        lit = _cross_sums(padded, style, top, left, rows, cols)[0]
+        tried[style] = np.count_nonzero(lit >= need, axis=(1, 2)) >= 2
+    if not any(t[LOOSE_HALF - 1 :].any() for t in tried.values()):
+        return None
+    near = cv2.dilate(window, _SQUARE3)
+    padded = np.concatenate([np.zeros_like(padded), padded], axis=2)
+    padded[pad:-pad, pad:-pad, 0] = near[ry0:ry1, rx0:rx1]
+    grown = near.astype(np.float32)
+    summed = cv2.integral(window)  # (the lit pixels of a pair's box)
     best: tuple[tuple[float, int], str, tuple[int, int], tuple[int, int], int] | None = None
     for style in ("+", "x"):
-        sums = [p[cy0 + pad : cy1 + pad, cx0 + pad : cx1 + pad].copy() for p in padded]
-        for half in range(1, MAX_HALF + 1):
-            for dx, dy in _DIRECTIONS[style]:
-                rows = slice(cy0 + pad + dy * half, cy1 + pad + dy * half)
-                cols = slice(cx0 + pad + dx * half, cx1 + pad + dx * half)
-                for total, source in zip(sums, padded, strict=True):
-                    np.add(total, source[rows, cols], out=total)
-            if half < LOOSE_HALF:
+        if not tried[style][LOOSE_HALF - 1 :].any():
+            continue
+        sums = _cross_sums(padded, style, top, left, rows, cols).astype(np.float32)
+        for half in range(LOOSE_HALF, MAX_HALF + 1):
+            if not tried[style][half - 1]:
                 continue
             count = float(4 * half + 1)
             y0, y1 = max(0, y - half), min(height, y + half + 1)
             x0, x1 = max(0, x - half), min(width, x + half + 1)
             inner = (slice(y0 - cy0, y1 - cy0), slice(x0 - cx0, x1 - cx0))
-            part = sums[0][inner] / count
+            part = sums[0, half - 1][inner] / count
             if float(part.max()) < LOOSE_COVER:
                 continue
-            exact = sums[1][inner]
+            exact = sums[1, half - 1][inner]
             peak = cv2.dilate(exact, np.ones((3, 3), np.uint8))
             ys, xs = np.nonzero((part >= LOOSE_COVER) & (exact >= peak))
             if len(ys) < 2:
                 continue
             order = np.argsort(-exact[ys, xs], kind="stable")[:LOOSE_CENTRES]
             centres = [(int(xs[k]) + x0, int(ys[k]) + y0) for k in order]
-            for i, a in enumerate(centres):
-                for b in centres[i + 1 :]:
-                    apart = max(abs(a[0] - b[0]), abs(a[1] - b[1]))
-                    if apart < PAIR_APART:
+            # Pairs that provably fail _loose_fit are not fitted: a cross wholly on the window
+            # that leaves more than 1 - LOOSE_EXACT of the two crosses' pixels unlit (their
+            # pixels at most 2 count), or draws fewer than LOOSE_OWN pixels of its own (as
+            # the two crosses' offset alone decides), or more than 1 - LOOSE_LEFT of the
+            # pair's box lit beyond what two crosses grown by 1 px can explain.
+            whole_on = [
+                half <= cx < width - half and half <= cy < height - half for cx, cy in centres
+            ]
+            unlit = [
+                int(count - exact[cy - y0, cx - x0]) if on else 0
+                for (cx, cy), on in zip(centres, whole_on, strict=True)
+            ]
+            limit = (1 - LOOSE_EXACT) * 2 * count + 1e-6
+            able = [k for k in range(len(centres)) if unlit[k] <= limit]
+            for n, i in enumerate(able):
+                a = centres[i]
+                for j in able[n + 1 :]:
+                    b = centres[j]
+                    if max(abs(a[0] - b[0]), abs(a[1] - b[1])) < PAIR_APART:
                         continue
-                    key = _loose_fit(window, near, style, half, 1, a, b)
+                    own, explained = _pair_geometry(style, half, b[0] - a[0], b[1] - a[1])
+                    if whole_on[i] and whole_on[j] and own < LOOSE_OWN:
+                        continue
+                    rows_, cols_ = _pair_box(window.shape, style, half, 1, a, b)
+                    n_lit = int(
+                        summed[rows_.stop, cols_.stop]
+                        - summed[rows_.start, cols_.stop]
+                        - summed[rows_.stop, cols_.start]
+                        + summed[rows_.start, cols_.start]
+                    )
+                    if n_lit - explained > LOOSE_LEFT * n_lit:
+                        continue
+                    key = _loose_fit(window, grown, style, half, 1, a, b)
                     if key is not None and (best is None or key > best[0]):
                         best = (key, style, a, b, half)
     if best is None:
@@ -2681,6 +2852,25 @@ def loose_pair(
     if not _beats_single(window, style, half, 1, a, b):
         return None
     return style, a, b, half
+
+
+@lru_cache(maxsize=4096)
+def _pair_geometry(style: str, half: int, dx: int, dy: int) -> tuple[int, int]:
+    """Two 1-px crosses of ``style`` and arm ``half``, the second ``(dx, dy)`` from the
+    first, both wholly drawn: the fewer of the pixels that each draws more than 1 px from
+    the other's strokes (as :func:`_loose_fit` counts them), and the pixels the two cover
+    grown by 1 px (at least those of the pair's box that they explain, drawn or not)."""
+    r = half + 3
+    shape = (2 * r + 1 + abs(dy), 2 * r + 1 + abs(dx))
+    a = (r + max(0, -dx), r + max(0, -dy))
+    one = cross_pixels(shape, [a], half, style)
+    other = cross_pixels(shape, [(a[0] + dx, a[1] + dy)], half, style)
+    apart = np.ones((5, 5), np.uint8)
+    own = min(
+        cv2.countNonZero(one & (1 - cv2.dilate(other, apart))),
+        cv2.countNonZero(other & (1 - cv2.dilate(one, apart))),
+    )
+    return own, cv2.countNonZero(cv2.dilate(one | other, _SQUARE3))
 
 
 def _loose_fit(
@@ -2780,11 +2970,26 @@ def _beats_single(
     return paired - single >= LOOSE_GAIN * n_lit
 
 
+class _DimWhite:
+    """The pixels of ``grey`` at :data:`DIM_WHITE_LEVEL` or above where ``coloured`` is 0, as
+    a uint8 0/1 layer of their shape whose windows (``layer[rows, cols]``, slices) are made
+    when read: :func:`_loose_split` reads a few small ones of a whole crop's layer."""
+
+    def __init__(self, grey: np.ndarray, coloured: np.ndarray) -> None:
+        self.grey, self.coloured = grey, coloured
+        self.shape: tuple[int, int] = grey.shape[:2]
+
+    def __getitem__(self, window: tuple[slice, slice]) -> np.ndarray:
+        return ((self.grey[window] >= DIM_WHITE_LEVEL) & (self.coloured[window] == 0)).astype(
+            np.uint8
+        )
+
+
 def _split_pairs(
     kept: list[_Mark],
     layers: list[np.ndarray],
     inside: np.ndarray | None = None,
-    loose: list[np.ndarray] | None = None,
+    loose: list[np.ndarray | _DimWhite] | None = None,
 ) -> list[_Mark]:
     """``kept`` with each pair of overlapping crosses (:func:`overlapping_pair`) on one of
     ``layers`` (uint8 0/1, the crop's shape) as two marks: the cross and learned marks
@@ -2848,7 +3053,7 @@ def _split_pairs(
 
 
 def _loose_split(
-    m: _Mark, marks: list[_Mark], layers: list[np.ndarray], inside: np.ndarray | None
+    m: _Mark, marks: list[_Mark], layers: list[np.ndarray | _DimWhite], inside: np.ndarray | None
 ) -> tuple[list[_Mark], Box] | None:
     """``marks`` with ``m`` replaced by the two centres of a :func:`loose_pair` around it on
     one of ``layers`` (both ``inside``, no other mark in the pair's box), and that box; or
@@ -3094,10 +3299,14 @@ def detect_calipers(
     layers = [white] if crop.ndim == 2 else [candidates & coloured, white]
     # Pairs that JPEG or speckle broke: on the mark layer and the white pixels of the level of
     # JPEG-dimmed strokes (not opened: the opening takes the pixels where a pair's strokes meet).
-    loose = [candidates & coloured] if crop.ndim == 3 else []
-    loose.append(((grey_crop >= DIM_WHITE_LEVEL) & (coloured == 0)).astype(np.uint8))
+    # (the white pixels made only in the windows the pairs are looked for in)
+    loose: list[np.ndarray | _DimWhite] = [layers[0]] if crop.ndim == 3 else []
+    loose.append(_DimWhite(grey_crop, coloured))
     kept = _split_pairs(
-        kept, [a for a in layers if cv2.countNonZero(a)], inside, [a for a in loose if a.any()]
+        kept,
+        [a for a in layers if cv2.countNonZero(a)],
+        inside,
+        [a for a in loose if not isinstance(a, np.ndarray) or a.any()],
     )
     points = [(m.x, m.y, m.score, m.style) for m in kept]
     points.sort(key=lambda p: (p[1], p[0]))
