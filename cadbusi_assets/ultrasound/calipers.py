@@ -2669,21 +2669,22 @@ def _cross_sums(
 
 
 @lru_cache(maxsize=256)
-def _loose_need(height: int, width: int, x: int, y: int) -> np.ndarray:
+def _loose_need(height: int, width: int, x: int, y: int, exact: float) -> np.ndarray:
     """For :func:`loose_pair` on a ``height`` x ``width`` window around ``(x, y)``: per arm
     ``h`` (1 to :data:`MAX_HALF`) and centre within :data:`MAX_HALF` of ``(x, y)`` (clipped
     to the window), the fewest of its cross's pixels that must be lit for a pair to be
     fitted with it (read only): a pair is only fitted from two centres within its arm of
-    ``(x, y)`` whose crosses each leave at most 1 - LOOSE_EXACT of the pair's pixels, 2
-    (1 - LOOSE_EXACT) of their own, unlit when wholly on the window (none elsewhere: 0
-    needed; centres farther than ``h``: none is enough)."""
+    ``(x, y)`` whose crosses each leave at most 1 - ``exact`` (:data:`LOOSE_EXACT`) of the
+    pair's pixels, 2 (1 - ``exact``) of their own, unlit when wholly on the window (none
+    elsewhere: 0 needed; centres farther than ``h``: none is enough). ``exact`` is part of
+    the cache's key: a changed bound is never answered from an earlier one."""
     ys = np.arange(max(0, y - MAX_HALF), min(height, y + MAX_HALF + 1))[:, None]
     xs = np.arange(max(0, x - MAX_HALF), min(width, x + MAX_HALF + 1))[None, :]
     halves = np.arange(1, MAX_HALF + 1)[:, None, None]
     within = np.maximum(abs(ys - y), abs(xs - x)) <= halves
     whole = (ys >= halves) & (ys < height - halves) & (xs >= halves) & (xs < width - halves)
     counts = 4 * halves + 1
-    need = np.where(whole, counts - (2 * (1 - LOOSE_EXACT) * counts + 1e-6), 0.0)
+    need = np.where(whole, counts - (2 * (1 - exact) * counts + 1e-6), 0.0)
     need = np.where(within, need, np.inf)
     need.flags.writeable = False
     return need
@@ -2777,7 +2778,7 @@ def loose_pair(
     top, left, rows, cols = cy0 - ry0 + pad, cx0 - rx0 + pad, cy1 - cy0, cx1 - cx0
     padded = np.zeros((ry1 - ry0 + 2 * pad, rx1 - rx0 + 2 * pad, 1), np.uint8)
     padded[pad:-pad, pad:-pad, 0] = window[ry0:ry1, rx0:rx1]
-    need = _loose_need(height, width, x, y)
+    need = _loose_need(height, width, x, y, LOOSE_EXACT)
     tried = {style: np.zeros(MAX_HALF, bool) for style in ("+", "x")}
     for style in styles:
         lit = _cross_sums(padded, style, top, left, rows, cols)[0]

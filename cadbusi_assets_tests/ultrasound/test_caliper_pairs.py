@@ -133,6 +133,21 @@ def test_both_marks_of_a_broken_pair(key, monkeypatch):
     assert max(nearest(p, before) for p in LOOSE_PAIRS[key]) > 2.0, (key, before)
 
 
+def test_a_changed_loose_bound_is_not_answered_from_the_cache(monkeypatch):
+    """The loose pairs' per-window bounds are cached: with LOOSE_EXACT changed and then
+    restored in one process, the pairs found are those found at first (a cache keyed by the
+    window alone kept the changed bound and no loose pair was found again: a full test run
+    re-materialized a date with other caliper points than it first had)."""
+    calipers._loose_need.cache_clear()  # (what an earlier test of this process cached)
+    monkeypatch.setattr(calipers, "LOOSE_EXACT", 1.01)  # no loose pair ...
+    changed = screen_points("philips_epiq", 139)  # ... on another frame first
+    assert max(nearest(p, changed) for p in LOOSE_PAIRS["philips_epiq", 139]) > 2.0
+    monkeypatch.undo()
+    found = screen_points("ge_voluson", 236)
+    for point in LOOSE_PAIRS["ge_voluson", 236]:
+        assert nearest(point, found) <= 1.0, (point, found)
+
+
 def _broken(layer: np.ndarray) -> np.ndarray:
     """``layer`` with one lit pixel in 30 (row-major) gone and one more pixel lit beside one
     in 7: what JPEG does to a thin mark's layer (no exact fit of a pair is left)."""
