@@ -50,18 +50,6 @@ def _white_plus_frame(screen: Screen) -> None:
     assert screen.caliper_colour == (255, 255, 255)
 
 
-def test_the_learned_finder_takes_white_crosses_on_saturated_speckle():
-    assert {family for family, _ in SATURATED} <= set(TUNING_FAMILIES)
-    with time_limit(120, "white crosses on saturated speckle"):
-        assert_found(SATURATED, within=1.0, check=_white_plus_frame)
-
-
-def test_the_white_cross_rule_is_what_takes_them(monkeypatch):
-    monkeypatch.setattr(calipers, "NET_WHITE_PROB", {})
-    assert_missed(SATURATED, learned=True)
-    assert_missed(SATURATED, learned=False)
-
-
 #: (family, seed) -> true thin white arrows (tips) that the rules and the learned finder missed
 #: before (refiner 0.31-0.94).
 ARROWS = {
@@ -77,16 +65,27 @@ def _white_arrow_frame(screen: Screen) -> None:
     assert screen.caliper_colour == (255, 255, 255)
 
 
-def test_the_learned_finder_takes_thin_white_arrows_at_their_tips():
-    assert {family for family, _ in ARROWS} <= set(TUNING_FAMILIES)
-    with time_limit(120, "thin white arrows"):
-        assert_found(ARROWS, within=1.0, check=_white_arrow_frame)
+#: rule -> (the marks only it takes, what each of their frames must be, its switch)
+RULES = {
+    "white crosses on saturated speckle": (SATURATED, _white_plus_frame, "NET_WHITE_PROB"),
+    "thin white arrows at their tips": (ARROWS, _white_arrow_frame, "NET_ARROW_PROB"),
+}
 
 
-def test_the_white_arrow_rule_is_what_takes_them(monkeypatch):
-    monkeypatch.setattr(calipers, "NET_ARROW_PROB", {})
-    assert_missed(ARROWS, learned=True)
-    assert_missed(ARROWS, learned=False)
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_the_learned_finder_takes_them(rule):
+    marks, check, _ = RULES[rule]
+    assert {family for family, _ in marks} <= set(TUNING_FAMILIES)
+    with time_limit(120, rule):
+        assert_found(marks, within=1.0, check=check)
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_the_rule_is_what_takes_them(rule, monkeypatch):
+    marks, _, switch = RULES[rule]
+    monkeypatch.setattr(calipers, switch, {})
+    assert_missed(marks, learned=True)
+    assert_missed(marks, learned=False)
 
 
 @pytest.mark.parametrize(("family", "seed"), sorted(SATURATED | ARROWS))
