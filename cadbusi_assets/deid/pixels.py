@@ -2,8 +2,9 @@
 
 Every US/SC object is treated as having burned-in text, whatever ``BurnedInAnnotation``
 says. The areas to keep come from ``SequenceOfUltrasoundRegions`` (clipped to the image;
-regions that overhang the image by more than :data:`MAX_OVERHANG` or cover nearly all of it
-are rejected as absurd), else from a per-device rule (:mod:`cadbusi_assets.deid.devices`).
+regions that overhang the image by more than :data:`MAX_OVERHANG`, among them those of a
+resized copy that the analysis scales to fit, or that cover nearly all of it are rejected
+as absurd), else from a per-device rule (:mod:`cadbusi_assets.deid.devices`).
 With neither, cleaning fails closed. The same mask is applied to every frame (vectorized).
 
 >>> import numpy as np
@@ -131,7 +132,10 @@ def usable_regions(ds: Dataset) -> tuple[list[UltrasoundRegion], list[str]]:
     regions: list[UltrasoundRegion] = []
     for region in ultrasound_regions(ds):
         raw = [b for b in overhanging if _clip(b, rows, cols) == region.box]
-        if raw:
+        # A region scaled to fit a resized copy is the analysis' reading of the geometry,
+        # not what the file declares: its corners move towards the origin, out of the
+        # declared (clipped) box, so it may keep pixels never declared image. Fail closed.
+        if raw or region.scale != 1.0:
             rejected.append("region lies outside the image (region metadata does not fit)")
             continue
         regions.append(region)
