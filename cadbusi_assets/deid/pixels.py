@@ -28,6 +28,7 @@ from pydicom.dataset import Dataset
 from cadbusi_assets.deid.devices import match_device_rule
 from cadbusi_assets.deid.errors import DeidentificationError
 from cadbusi_assets.dicom import UltrasoundRegion, ultrasound_regions
+from cadbusi_assets.dicom.regions import region_boxes
 
 #: A region may stick out of the image by at most this fraction of the image size.
 MAX_OVERHANG = 0.05
@@ -101,23 +102,6 @@ def blank_outside(frames: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return frames
 
 
-def _raw_boxes(ds: Dataset) -> list[Box]:
-    boxes = []
-    for item in ds.get("SequenceOfUltrasoundRegions", []) or []:
-        try:
-            boxes.append(
-                (
-                    int(item.RegionLocationMinX0),
-                    int(item.RegionLocationMinY0),
-                    int(item.RegionLocationMaxX1),
-                    int(item.RegionLocationMaxY1),
-                )
-            )
-        except (AttributeError, TypeError, ValueError):
-            continue
-    return boxes
-
-
 def _overhangs(box: Box, rows: int, cols: int) -> bool:
     x0, y0, x1, y1 = box
     tol_x, tol_y = MAX_OVERHANG * cols, MAX_OVERHANG * rows
@@ -128,7 +112,7 @@ def usable_regions(ds: Dataset) -> tuple[list[UltrasoundRegion], list[str]]:
     """The regions safe to keep, and the reasons others were rejected (no PHI)."""
     rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
     rejected: list[str] = []
-    overhanging = [b for b in _raw_boxes(ds) if _overhangs(b, rows, cols)]
+    overhanging = [b for b in region_boxes(ds) if _overhangs(b, rows, cols)]
     regions: list[UltrasoundRegion] = []
     for region in ultrasound_regions(ds):
         raw = [b for b in overhanging if _clip(b, rows, cols) == region.box]

@@ -137,7 +137,7 @@ def resize_factor(boxes: Sequence[Box], rows: int, cols: int) -> float | None:
     return None
 
 
-def _raw_boxes(ds: Dataset) -> list[Box]:
+def region_boxes(ds: Dataset) -> list[Box]:
     """The boxes of the well-formed regions (all four corners, not inverted), as written."""
     boxes: list[Box] = []
     for item in ds.get("SequenceOfUltrasoundRegions", []) or []:
@@ -157,7 +157,7 @@ def ultrasound_regions(ds: Dataset) -> list[UltrasoundRegion]:
     smaller than :data:`MIN_REGION_SIDE` after clipping are dropped.
     """
     rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
-    factor = resize_factor(_raw_boxes(ds), rows, cols) or 1.0
+    factor = resize_factor(region_boxes(ds), rows, cols) or 1.0
     regions: list[UltrasoundRegion] = []
     for item in ds.get("SequenceOfUltrasoundRegions", []) or []:
         x0, y0 = _int(item, "RegionLocationMinX0"), _int(item, "RegionLocationMinY0")
