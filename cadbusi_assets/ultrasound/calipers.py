@@ -2507,7 +2507,6 @@ def white_arrow_tip(crop: np.ndarray, x: int, y: int) -> tuple[int, int] | None:
     return None if best is None else (best[1], best[2])
 
 
-
 #: Version 3: then, a point the deciding refiner gives at least SMEAR_PROB (of its version;
 #: none: the rule is off) is a mark where a small coloured '+' that JPEG smeared into a blob
 #: lies (:func:`smeared_cross_centre`): the rules see no cross in the blob (its strokes no
@@ -2565,15 +2564,15 @@ def smeared_cross_centre(crop: np.ndarray, x: int, y: int) -> tuple[int, int, st
     near = mark[ny0 : py + SMEAR_REACH + 1, nx0 : px + SMEAR_REACH + 1]
     if near.size == 0:
         return None
-    qy, qx = np.unravel_index(int(np.argmax(near)), near.shape)
-    qy, qx = int(qy) + ny0, int(qx) + nx0
+    at_peak = np.unravel_index(int(np.argmax(near)), near.shape)
+    qy, qx = int(at_peak[0]) + ny0, int(at_peak[1]) + nx0
     peak = int(mark[qy, qx])
     if not SMEAR_PEAK[0] <= peak <= SMEAR_PEAK[1]:
         return None
     level = max(SMEAR_FLOOR, peak / 2)
     _, labels, stats = _components((mark >= level).astype(np.uint8))
     k = int(labels[qy, qx])
-    bx, by, bw, bh, area = (int(v) for v in stats[k, :5])
+    bw, bh, area = (int(v) for v in stats[k, 2:5])
     if not SMEAR_AREA[0] <= area <= SMEAR_AREA[1] or max(bw, bh) > SMEAR_SIDE:
         return None
     blob = (labels == k).astype(np.uint8)
@@ -2596,10 +2595,11 @@ def smeared_cross_centre(crop: np.ndarray, x: int, y: int) -> tuple[int, int, st
     between = max(at(dx, dy) for dx, dy in _SMEAR_DIAGONALS)
     if arms < SMEAR_PLUS * between:
         return None
-    mx, my = int(round(cx)) + wx0, int(round(cy)) + wy0
+    mx, my = round(cx) + wx0, round(cy) + wy0
     if not (0 <= mx < width and 0 <= my < height):
         return None
     return mx, my, "+"
+
 
 #: Two marks drawn overlapping (a measurement's end on another's): one component of the
 #: mark layers that two crosses of one style, size and stroke explain, their centres at
