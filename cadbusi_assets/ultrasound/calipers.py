@@ -2601,6 +2601,59 @@ def smeared_cross_centre(crop: np.ndarray, x: int, y: int) -> tuple[int, int, st
     return mx, my, "+"
 
 
+#: A small '+' or 'x' that the rules took for an arrow (JPEG or a missing pixel broke its
+#: symmetry, so :func:`_cross_fit` left it, and one arm's end looks like a tip): the point went
+#: to that arm's end, 2-3 px off the centre (tuning seeds 100-439: siemens_s2000 229's green
+#: 'x', 407's white 'x'). A rules' arrow whose box is at most CROSS_ARROW_SIDE px each side
+#: goes to the centre of a cross (arm CROSS_ARROW_HALF px, 1-px strokes, either style) on
+#: its layer that lights at least CROSS_ARROW_COVER of the cross's pixels and explains (within
+#: 1 px) at least CROSS_ARROW_EXPLAIN of the lit pixels of the arrow's box (an arrow's shaft
+#: runs past any cross that fits its head).
+CROSS_ARROW_SIDE = 9
+CROSS_ARROW_HALF = (2, 4)
+CROSS_ARROW_COVER = 0.8
+CROSS_ARROW_EXPLAIN = 0.9
+
+
+def cross_for_arrow(layer: np.ndarray, mark: _Mark) -> _Mark | None:
+    """The cross that a rules' arrow ``mark`` on ``layer`` (uint8 0/1) is
+    (:data:`CROSS_ARROW_SIDE` etc.), at its centre with its style, or None."""
+    bx0, by0, bx1, by1 = mark.box
+    w, h = bx1 - bx0 + 1, by1 - by0 + 1
+    if mark.style != ">" or max(w, h) > CROSS_ARROW_SIDE or abs(w - h) > 2:
+        return None
+    pad = CROSS_ARROW_HALF[1] + 1
+    height, width = layer.shape[:2]
+    wx0, wy0 = max(0, bx0 - pad), max(0, by0 - pad)
+    window = layer[wy0 : min(height, by1 + pad + 1), wx0 : min(width, bx1 + pad + 1)]
+    inside_box = np.zeros_like(window)
+    inside_box[by0 - wy0 : by1 - wy0 + 1, bx0 - wx0 : bx1 - wx0 + 1] = 1
+    lit = window & inside_box
+    n_lit = cv2.countNonZero(lit)
+    if n_lit == 0:
+        return None
+    best: tuple[tuple[float, int], int, int, str] | None = None
+    for cy in range(by0, by1 + 1):
+        for cx in range(bx0, bx1 + 1):
+            for style in ("+", "x"):
+                for half in range(CROSS_ARROW_HALF[0], CROSS_ARROW_HALF[1] + 1):
+                    model = cross_pixels(window.shape, [(cx - wx0, cy - wy0)], half, style)
+                    n_model = cv2.countNonZero(model)
+                    cover = cv2.countNonZero(model & window) / n_model
+                    if cover < CROSS_ARROW_COVER:
+                        continue
+                    explained = cv2.countNonZero(lit & cv2.dilate(model, _SQUARE3)) / n_lit
+                    if explained < CROSS_ARROW_EXPLAIN:
+                        continue
+                    key = (cover + explained, half)
+                    if best is None or key > best[0]:
+                        best = (key, cx, cy, style)
+    if best is None:
+        return None
+    _, cx, cy, style = best
+    return _Mark(cx, cy, style, mark.score, mark.box)
+
+
 #: Two marks drawn overlapping (a measurement's end on another's): one component of the
 #: mark layers that two crosses of one style, size and stroke explain, their centres at
 #: least PAIR_APART px apart on one axis, with an intersection over union of at least
@@ -3387,6 +3440,15 @@ def detect_calipers(
             and (inside is None or inside[m.y, m.x])
             and all(math.hypot(m.x - k.x, m.y - k.y) > NET_CLEAR for k in kept)
         ]
+    # Small crosses the rules took for arrows: to the cross's centre.
+    if CROSS_ARROW_SIDE:
+        layers = [white] if crop.ndim == 2 else [candidates & coloured, white]
+        for i, m in enumerate(kept):
+            for a in layers if m.style == ">" else []:
+                cross = cross_for_arrow(a, m)
+                if cross is not None and (inside is None or inside[cross.y, cross.x]):
+                    kept[i] = cross
+                    break
     if learned:
         kept = _net_marks(crop, kept, inside, arm)
         layers = [white] if crop.ndim == 2 else [candidates & coloured, white]
