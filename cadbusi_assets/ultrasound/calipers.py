@@ -2608,11 +2608,27 @@ def smeared_cross_centre(crop: np.ndarray, x: int, y: int) -> tuple[int, int, st
 #: goes to the centre of a cross (arm CROSS_ARROW_HALF px, 1-px strokes, either style) on
 #: its layer that lights at least CROSS_ARROW_COVER of the cross's pixels and explains (within
 #: 1 px) at least CROSS_ARROW_EXPLAIN of the lit pixels of the arrow's box (an arrow's shaft
-#: runs past any cross that fits its head).
+#: runs past any cross that fits its head), each of its four arms lit at least CROSS_ARROW_ARM
+#: (an arrow has three). On the tuning frames of seeds 100-439 the two marks move, each to
+#: 0 px, and nothing else (without the arm test, a cover of 0.7 moves philips_epiq 313's four
+#: small arrows 2.8-3.6 px off their tips, 0.6 philips_epiq 407's too; with it, cover 0.5 and
+#: explained 0.75 still move nothing else). 229's 'x' lights 0.85 of its cross.
 CROSS_ARROW_SIDE = 9
 CROSS_ARROW_HALF = (2, 4)
 CROSS_ARROW_COVER = 0.8
 CROSS_ARROW_EXPLAIN = 0.9
+CROSS_ARROW_ARM = 2 / 3
+
+
+def _four_arms(window: np.ndarray, cx: int, cy: int, style: str, half: int) -> bool:
+    """Whether each of the four arms (``style``, ``half`` px) from ``(cx, cy)`` of
+    ``window`` (uint8 0/1; the arms inside it) has at least :data:`CROSS_ARROW_ARM` of its
+    pixels lit (an arrow has three: two wings and a shaft)."""
+    for dy, dx in _DIRECTIONS[style]:
+        lit = sum(int(window[cy + k * dy, cx + k * dx]) for k in range(1, half + 1))
+        if lit < CROSS_ARROW_ARM * half:
+            return False
+    return True
 
 
 def cross_for_arrow(layer: np.ndarray, mark: _Mark) -> _Mark | None:
@@ -2644,6 +2660,8 @@ def cross_for_arrow(layer: np.ndarray, mark: _Mark) -> _Mark | None:
                         continue
                     explained = cv2.countNonZero(lit & cv2.dilate(model, _SQUARE3)) / n_lit
                     if explained < CROSS_ARROW_EXPLAIN:
+                        continue
+                    if not _four_arms(window, cx - wx0, cy - wy0, style, half):
                         continue
                     key = (cover + explained, half)
                     if best is None or key > best[0]:

@@ -5,7 +5,8 @@ end, 2-3 px off the mark, and now goes to the cross's centre
 
 Each mark below is a true caliper mark of a tuning family (seeds 100-439) that the rules found
 2.83 px off as an arrow. The negative tests: the cross test alone on drawn shapes (arrows,
-a box too large, marks that are no arrows) and no other point moved on these frames.
+a box too large, marks that are no arrows), no other point moved on these frames, and true
+small arrows that the rule, its guards loosened, moved off their tips.
 """
 
 from __future__ import annotations
@@ -75,6 +76,26 @@ def test_the_cross_test_on_drawn_shapes(style):
     assert cross_for_arrow(layer, _Mark(12, 12, style, 1.0, mark.box)) is None
     side = calipers.CROSS_ARROW_SIDE
     assert cross_for_arrow(layer, _arrow_mark((9, 9, 9 + side, 9 + side), 14, 14)) is None
+
+
+#: (family, seed, tip, loosened guards): a true small arrow that the rules found at its tip
+#: and the rule, those guards loosened, moves to the centre of a cross fitted to its head and
+#: shaft, more than 2 px off (tuning frames).
+TRAPS = [
+    # cyan, dense heads: an 'x' lights 0.7-0.8 of its pixels, one arm nearly empty
+    ("philips_epiq", 313, (573, 517), {"CROSS_ARROW_ARM": 0.0, "CROSS_ARROW_COVER": 0.7}),
+    ("philips_epiq", 407, (486, 410), {"CROSS_ARROW_ARM": 0.0, "CROSS_ARROW_COVER": 0.6}),
+]
+
+
+@pytest.mark.parametrize(("family", "seed", "tip", "loose"), TRAPS)
+def test_no_arrow_moves_off_its_tip(monkeypatch, family, seed, tip, loose):
+    screen = render_screen(family, seed)
+    assert tip in screen.calipers and screen.caliper_style.split()[0] == "arrow"
+    assert nearest(tip, screen_points(family, seed)) <= 1.0
+    for constant, value in loose.items():
+        monkeypatch.setattr(calipers, constant, value)
+    assert nearest(tip, screen_points(family, seed)) > 2.0
 
 
 @pytest.mark.parametrize(("shaft", "wing"), [(9, 3), (6, 2), (7, 3)])
