@@ -2230,8 +2230,9 @@ def _net_marks(
     where no mark is yet, both leaning to it as :data:`NET_AGREE_PROB` asks; then the
     placer leaning to it and the refiner sure of it mirrored, :data:`NET_MIRROR_PROB`; then
     a white cross or arrow where it leans to one, :data:`NET_WHITE_PROB`,
-    :data:`NET_ARROW_PROB`) sure of, at the refined point (the cross's centre, the arrow's
-    tip; inside the crop, and ``inside`` when given). One refiner batch for the veto and the
+    :data:`NET_ARROW_PROB`; then a small coloured '+' smeared by JPEG, :data:`SMEAR_PROB`)
+    sure of, at the refined point (the cross's centre, the arrow's tip, the smeared blob's
+    centre; inside the crop, and ``inside`` when given). One refiner batch for the veto and the
     heat-map points, one for the mirrored verdicts."""
     from cadbusi_assets.ultrasound.caliper_net import NetPoint, caliper_net
 
