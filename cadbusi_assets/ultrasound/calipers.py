@@ -2621,15 +2621,19 @@ CROSS_ARROW_EXPLAIN = 0.9
 CROSS_ARROW_ARM = 2 / 3
 
 
-def _four_arms(window: np.ndarray, cx: int, cy: int, style: str, half: int) -> bool:
-    """Whether each of the four arms (``style``, ``half`` px) from ``(cx, cy)`` of
-    ``window`` (uint8 0/1; the arms inside it) has at least :data:`CROSS_ARROW_ARM` of its
-    pixels lit (an arrow has three: two wings and a shaft)."""
+def _four_arms(window: np.ndarray, pad: int, h: int, w: int, style: str, half: int) -> np.ndarray:
+    """(h, w) bool: for each centre of the ``h`` x ``w`` box at ``(pad, pad)`` of ``window``
+    (uint8 0/1, at least ``half`` px around the box), whether each of the four arms
+    (``style``, ``half`` px) has at least :data:`CROSS_ARROW_ARM` of its pixels lit (an arrow
+    has three: two wings and a shaft)."""
+    ok = np.ones((h, w), bool)
     for dy, dx in _DIRECTIONS[style]:
-        lit = sum(int(window[cy + k * dy, cx + k * dx]) for k in range(1, half + 1))
-        if lit < CROSS_ARROW_ARM * half:
-            return False
-    return True
+        lit = np.zeros((h, w), np.int32)
+        for k in range(1, half + 1):
+            y, x = pad + k * dy, pad + k * dx
+            lit += window[y : y + h, x : x + w]
+        ok &= lit >= CROSS_ARROW_ARM * half
+    return ok
 
 
 def cross_for_arrow(layer: np.ndarray, mark: _Mark) -> _Mark | None:
@@ -2639,34 +2643,46 @@ def cross_for_arrow(layer: np.ndarray, mark: _Mark) -> _Mark | None:
     w, h = bx1 - bx0 + 1, by1 - by0 + 1
     if mark.style != ">" or max(w, h) > CROSS_ARROW_SIDE or abs(w - h) > 2:
         return None
+    # the box and pad px around it (zeros beyond the layer)
     pad = CROSS_ARROW_HALF[1] + 1
     height, width = layer.shape[:2]
     wx0, wy0 = max(0, bx0 - pad), max(0, by0 - pad)
-    window = layer[wy0 : min(height, by1 + pad + 1), wx0 : min(width, bx1 + pad + 1)]
-    inside_box = np.zeros_like(window)
-    inside_box[by0 - wy0 : by1 - wy0 + 1, bx0 - wx0 : bx1 - wx0 + 1] = 1
-    lit = window & inside_box
+    wx1, wy1 = min(width, bx1 + pad + 1), min(height, by1 + pad + 1)
+    window: np.ndarray = cv2.copyMakeBorder(
+        np.ascontiguousarray(layer[wy0:wy1, wx0:wx1]),
+        pad - (by0 - wy0),
+        by1 + pad + 1 - wy1,
+        pad - (bx0 - wx0),
+        bx1 + pad + 1 - wx1,
+        cv2.BORDER_CONSTANT,
+        value=0,
+    )
+    lit = np.zeros_like(window)
+    lit[pad : pad + h, pad : pad + w] = window[pad : pad + h, pad : pad + w]
     n_lit = cv2.countNonZero(lit)
     if n_lit == 0:
         return None
+    # centres whose four arms are lit first (cheap, all at once), then the cover and the
+    # explained share, in the order (row, column, style, arm) that ranks ties
+    tried = []
+    for si, style in enumerate(("+", "x")):
+        for half in range(CROSS_ARROW_HALF[0], CROSS_ARROW_HALF[1] + 1):
+            for y, x in np.argwhere(_four_arms(window, pad, h, w, style, half)).tolist():
+                tried.append((y, x, si, half))
     best: tuple[tuple[float, int], int, int, str] | None = None
-    for cy in range(by0, by1 + 1):
-        for cx in range(bx0, bx1 + 1):
-            for style in ("+", "x"):
-                for half in range(CROSS_ARROW_HALF[0], CROSS_ARROW_HALF[1] + 1):
-                    model = cross_pixels(window.shape, [(cx - wx0, cy - wy0)], half, style)
-                    n_model = cv2.countNonZero(model)
-                    cover = cv2.countNonZero(model & window) / n_model
-                    if cover < CROSS_ARROW_COVER:
-                        continue
-                    explained = cv2.countNonZero(lit & cv2.dilate(model, _SQUARE3)) / n_lit
-                    if explained < CROSS_ARROW_EXPLAIN:
-                        continue
-                    if not _four_arms(window, cx - wx0, cy - wy0, style, half):
-                        continue
-                    key = (cover + explained, half)
-                    if best is None or key > best[0]:
-                        best = (key, cx, cy, style)
+    for y, x, si, half in sorted(tried):
+        style = ("+", "x")[si]
+        model = cross_pixels(window.shape, [(x + pad, y + pad)], half, style)
+        n_model = cv2.countNonZero(model)
+        cover = cv2.countNonZero(model & window) / n_model
+        if cover < CROSS_ARROW_COVER:
+            continue
+        explained = cv2.countNonZero(lit & cv2.dilate(model, _SQUARE3)) / n_lit
+        if explained < CROSS_ARROW_EXPLAIN:
+            continue
+        key = (cover + explained, half)
+        if best is None or key > best[0]:
+            best = (key, bx0 + x, by0 + y, style)
     if best is None:
         return None
     _, cx, cy, style = best

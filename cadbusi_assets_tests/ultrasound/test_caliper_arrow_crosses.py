@@ -108,3 +108,12 @@ def test_the_cross_test_finds_no_cross_in_an_arrow(shaft, wing):
         layer[12 - k, 8 + k] = layer[12 + k, 8 + k] = 1
     box = (8, 12 - wing, 7 + shaft, 12 + wing)
     assert cross_for_arrow(layer, _arrow_mark(box, 8, 12)) is None
+
+
+def test_the_cross_test_at_the_layers_corner():
+    """A mark in the layer's corner: the arms looked at beyond the layer count as unlit."""
+    layer = cross_pixels((12, 12), [(2, 2)], 2, "x")
+    mark = _arrow_mark((0, 0, 4, 4), 0, 0)
+    assert cross_for_arrow(layer, mark) == _Mark(2, 2, "x", 1.0, mark.box)
+    layer = cross_pixels((12, 12), [(1, 1)], 2, "x")  # its upper arms cut off
+    assert cross_for_arrow(layer, _arrow_mark((0, 0, 3, 3), 0, 0)) is None
