@@ -2230,8 +2230,9 @@ def _net_marks(
     where no mark is yet, both leaning to it as :data:`NET_AGREE_PROB` asks; then the
     placer leaning to it and the refiner sure of it mirrored, :data:`NET_MIRROR_PROB`; then
     a white cross or arrow where it leans to one, :data:`NET_WHITE_PROB`,
-    :data:`NET_ARROW_PROB`) sure of, at the refined point (the cross's centre, the arrow's
-    tip; inside the crop, and ``inside`` when given). One refiner batch for the veto and the
+    :data:`NET_ARROW_PROB`; then a small coloured '+' smeared by JPEG, :data:`SMEAR_PROB`)
+    sure of, at the refined point (the cross's centre, the arrow's tip, the smeared blob's
+    centre; inside the crop, and ``inside`` when given). One refiner batch for the veto and the
     heat-map points, one for the mirrored verdicts."""
     from cadbusi_assets.ultrasound.caliper_net import NetPoint, caliper_net
 
@@ -2304,7 +2305,8 @@ def _net_marks(
     # split from it, _loose_split), then white arrows (a fifth: to the arrow's tip).
     white_prob = NET_WHITE_PROB.get(net.refiner_version)
     arrow_prob = NET_ARROW_PROB.get(net.refiner_version)
-    at: list[list[tuple[int, int, str] | None]] = [[None, None] for _ in heat]
+    smear_prob = SMEAR_PROB.get(net.refiner_version)
+    at: list[list[tuple[int, int, str] | None]] = [[None, None, None] for _ in heat]
     for k, (p, taken) in enumerate(zip(verdicts[: len(heat)], taken_by, strict=True)):
         if any(taken):
             continue
@@ -2313,10 +2315,13 @@ def _net_marks(
         if at[k][0] is None and arrow_prob is not None and p.prob >= arrow_prob:
             tip = white_arrow_tip(crop, p.x, p.y)
             at[k][1] = None if tip is None else (*tip, NET_STYLE)
+        # (a sixth: small coloured '+' smeared by JPEG, to the blob's centre)
+        if at[k][0] is None and at[k][1] is None and smear_prob is not None:
+            at[k][2] = smeared_cross_centre(crop, p.x, p.y) if p.prob >= smear_prob else None
     found: list[_Mark] = []
     # the agreed points only where no sure one is, the mirrored ones where neither is, the
-    # white crosses and arrows last
-    for rule in range(5):
+    # white crosses and arrows, then the smeared coloured crosses last
+    for rule in range(6):
         for k, (p, taken) in enumerate(zip(verdicts[: len(heat)], taken_by, strict=True)):
             moved = at[k][rule - 3] if rule >= 3 else None
             x, y, style = (p.x, p.y, NET_STYLE) if rule < 3 else (moved or (-1, -1, NET_STYLE))
@@ -2501,6 +2506,187 @@ def white_arrow_tip(crop: np.ndarray, x: int, y: int) -> tuple[int, int] | None:
         if reach <= NET_ARROW_REACH and (best is None or reach < best[0]):
             best = (reach, tx, ty)
     return None if best is None else (best[1], best[2])
+
+
+#: Version 3: then, a point the deciding refiner gives at least SMEAR_PROB (of its version;
+#: none: the rule is off) is a mark where a small coloured '+' that JPEG smeared into a blob
+#: lies (:func:`smeared_cross_centre`): the rules see no cross in the blob (its strokes no
+#: brighter than the speckle around, so :func:`smeared_marks` leaves it) and the refiner
+#: gives such blobs 0.06-0.66. On the tuning frames of seeds 100-439 (800 frames, 2,728 true
+#: marks): 5 true marks more (ge_voluson 328, 332, 339, 433, ge_logiq 131; refiner
+#: 0.28-0.66), within 1 px of their marks. The other heat-map points no rule took that pass
+#: the blob's tests are small arrows smeared alike (siemens_s2000 113, 430: refiner
+#: 0.44-0.93, their blob's centre 1.6-2.9 px off the tip: the '+' test keeps them out) and
+#: JPEG numerals and dots (refiner at most 0.74: the size and '+' tests keep them out).
+SMEAR_PROB: dict[int, float] = {3: 0.25}
+#: The blob: the pixels of mark colour (chroma, 0 where the green channel is more than
+#: CORE_GREEN below the brightest: yellow, green, cyan; not Doppler's red or blue) within
+#: SMEAR_REACH px (each axis) of the refined point, their peak between SMEAR_PEAK (below, no
+#: mark; above, a crisp stroke, which the rules judge: crisp numerals and dots of a dotted
+#: line peak at 255); the 8-connected pixels around it at least half the peak (and at least
+#: SMEAR_FLOOR), SMEAR_AREA pixels, each side of its box SMEAR_SIDE px at most (the marks:
+#: 12-18 px, sides 4-7; JPEG numerals 20-27 px, 6-9 px tall; dots of dotted lines 8-11 px).
+SMEAR_REACH = 3
+SMEAR_PEAK = (100, 200)
+SMEAR_FLOOR = 40
+SMEAR_AREA = (12, 20)
+SMEAR_SIDE = 7
+#: ... alone: at most SMEAR_OTHER pixels of chroma at least SMEAR_OTHER_CHROMA (any hue)
+#: within SMEAR_OTHER_REACH px of the peak, off the blob grown by 2 px (the marks: 4-69, a
+#: numeral or another mark beside them; a colour map or Doppler box: hundreds).
+SMEAR_OTHER = 100
+SMEAR_OTHER_CHROMA = 30
+SMEAR_OTHER_REACH = 12
+#: ... and a '+': at the blob's centre (its chroma-weighted mean), the least of the chroma
+#: SMEAR_ARM_AT px along the four arms at least SMEAR_PLUS times the most SMEAR_ARM_AT px
+#: along the four diagonals (the marks: 0.76-1.57; the smeared small arrows 0.14-0.71, whose
+#: blob's centre is 1.6-2.9 px off their tip; dots 0.06-0.31).
+SMEAR_ARM_AT = 3.0
+SMEAR_PLUS = 0.74
+_SMEAR_AXES = ((1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0))
+_SMEAR_DIAGONALS = tuple((u * math.sqrt(0.5), v * math.sqrt(0.5)) for u in (1, -1) for v in (1, -1))
+
+
+def smeared_cross_centre(crop: np.ndarray, x: int, y: int) -> tuple[int, int, str] | None:
+    """The centre of a small coloured '+' that JPEG smeared into a blob at ``(x, y)`` of
+    ``crop`` (RGB; grey: None), as :data:`SMEAR_PROB`'s notes say, and its style, or None.
+    Looks no farther than :data:`SMEAR_OTHER_REACH` px beyond the point's reach."""
+    if crop.ndim != 3:
+        return None
+    height, width = crop.shape[:2]
+    r = SMEAR_REACH + SMEAR_OTHER_REACH
+    wx0, wy0 = max(0, x - r), max(0, y - r)
+    window = crop[wy0 : min(height, y + r + 1), wx0 : min(width, x + r + 1)]
+    high, low = window.max(axis=2), window.min(axis=2)
+    chroma = cv2.subtract(high, low)
+    mark = np.where(cv2.subtract(high, window[..., 1]) <= CORE_GREEN, chroma, 0).astype(np.uint8)
+    px, py = x - wx0, y - wy0
+    ny0, nx0 = max(0, py - SMEAR_REACH), max(0, px - SMEAR_REACH)
+    near = mark[ny0 : py + SMEAR_REACH + 1, nx0 : px + SMEAR_REACH + 1]
+    if near.size == 0:
+        return None
+    at_peak = np.unravel_index(int(np.argmax(near)), near.shape)
+    qy, qx = int(at_peak[0]) + ny0, int(at_peak[1]) + nx0
+    peak = int(mark[qy, qx])
+    if not SMEAR_PEAK[0] <= peak <= SMEAR_PEAK[1]:
+        return None
+    level = max(SMEAR_FLOOR, peak / 2)
+    _, labels, stats = _components((mark >= level).astype(np.uint8))
+    k = int(labels[qy, qx])
+    bw, bh, area = (int(v) for v in stats[k, 2:5])
+    if not SMEAR_AREA[0] <= area <= SMEAR_AREA[1] or max(bw, bh) > SMEAR_SIDE:
+        return None
+    blob = (labels == k).astype(np.uint8)
+    grown = cv2.dilate(blob, _SQUARE5)
+    oy0, ox0 = max(0, qy - SMEAR_OTHER_REACH), max(0, qx - SMEAR_OTHER_REACH)
+    around = (slice(oy0, qy + SMEAR_OTHER_REACH + 1), slice(ox0, qx + SMEAR_OTHER_REACH + 1))
+    other = (chroma[around] >= SMEAR_OTHER_CHROMA) & (grown[around] == 0)
+    if int(np.count_nonzero(other)) > SMEAR_OTHER:
+        return None
+    weights = np.where(blob > 0, mark, 0).astype(np.float32)
+    moments = cv2.moments(weights)
+    cx, cy = moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]
+    plane = mark.astype(np.float32)
+
+    def at(dx: float, dy: float) -> float:
+        centre = (float(cx + SMEAR_ARM_AT * dx), float(cy + SMEAR_ARM_AT * dy))
+        return float(cv2.getRectSubPix(plane, (1, 1), centre)[0, 0])
+
+    arms = min(at(dx, dy) for dx, dy in _SMEAR_AXES)
+    between = max(at(dx, dy) for dx, dy in _SMEAR_DIAGONALS)
+    if arms < SMEAR_PLUS * between:
+        return None
+    mx, my = round(cx) + wx0, round(cy) + wy0
+    if not (0 <= mx < width and 0 <= my < height):
+        return None
+    return mx, my, "+"
+
+
+#: A small '+' or 'x' that the rules took for an arrow (JPEG or a missing pixel broke its
+#: symmetry, so :func:`_cross_fit` left it, and one arm's end looks like a tip): the point went
+#: to that arm's end, 2-3 px off the centre (tuning seeds 100-439: siemens_s2000 229's green
+#: 'x', 407's white 'x'). A rules' arrow whose box is at most CROSS_ARROW_SIDE px each side
+#: goes to the centre of a cross (arm CROSS_ARROW_HALF px, 1-px strokes, either style) on
+#: its layer that lights at least CROSS_ARROW_COVER of the cross's pixels and explains (within
+#: 1 px) at least CROSS_ARROW_EXPLAIN of the lit pixels of the arrow's box (an arrow's shaft
+#: runs past any cross that fits its head), each of its four arms lit at least CROSS_ARROW_ARM
+#: (an arrow has three). On the tuning frames of seeds 100-439 the two marks move, each to
+#: 0 px, and nothing else (without the arm test, a cover of 0.7 moves philips_epiq 313's four
+#: small arrows 2.8-3.6 px off their tips, 0.6 philips_epiq 407's too; with it, cover 0.5 and
+#: explained 0.75 still move nothing else). 229's 'x' lights 0.85 of its cross.
+CROSS_ARROW_SIDE = 9
+CROSS_ARROW_HALF = (2, 4)
+CROSS_ARROW_COVER = 0.8
+CROSS_ARROW_EXPLAIN = 0.9
+CROSS_ARROW_ARM = 2 / 3
+
+
+def _four_arms(window: np.ndarray, pad: int, h: int, w: int, style: str, half: int) -> np.ndarray:
+    """(h, w) bool: for each centre of the ``h`` x ``w`` box at ``(pad, pad)`` of ``window``
+    (uint8 0/1, at least ``half`` px around the box), whether each of the four arms
+    (``style``, ``half`` px) has at least :data:`CROSS_ARROW_ARM` of its pixels lit (an arrow
+    has three: two wings and a shaft)."""
+    ok = np.ones((h, w), bool)
+    for dy, dx in _DIRECTIONS[style]:
+        lit = np.zeros((h, w), np.int32)
+        for k in range(1, half + 1):
+            y, x = pad + k * dy, pad + k * dx
+            lit += window[y : y + h, x : x + w]
+        ok &= lit >= CROSS_ARROW_ARM * half
+    return ok
+
+
+def cross_for_arrow(layer: np.ndarray, mark: _Mark) -> _Mark | None:
+    """The cross that a rules' arrow ``mark`` on ``layer`` (uint8 0/1) is
+    (:data:`CROSS_ARROW_SIDE` etc.), at its centre with its style, or None."""
+    bx0, by0, bx1, by1 = mark.box
+    w, h = bx1 - bx0 + 1, by1 - by0 + 1
+    if mark.style != ">" or max(w, h) > CROSS_ARROW_SIDE or abs(w - h) > 2:
+        return None
+    # the box and pad px around it (zeros beyond the layer)
+    pad = CROSS_ARROW_HALF[1] + 1
+    height, width = layer.shape[:2]
+    wx0, wy0 = max(0, bx0 - pad), max(0, by0 - pad)
+    wx1, wy1 = min(width, bx1 + pad + 1), min(height, by1 + pad + 1)
+    window: np.ndarray = cv2.copyMakeBorder(
+        np.ascontiguousarray(layer[wy0:wy1, wx0:wx1]),
+        pad - (by0 - wy0),
+        by1 + pad + 1 - wy1,
+        pad - (bx0 - wx0),
+        bx1 + pad + 1 - wx1,
+        cv2.BORDER_CONSTANT,
+        value=0,
+    )
+    lit = np.zeros_like(window)
+    lit[pad : pad + h, pad : pad + w] = window[pad : pad + h, pad : pad + w]
+    n_lit = cv2.countNonZero(lit)
+    if n_lit == 0:
+        return None
+    # centres whose four arms are lit first (cheap, all at once), then the cover and the
+    # explained share, in the order (row, column, style, arm) that ranks ties
+    tried = []
+    for si, style in enumerate(("+", "x")):
+        for half in range(CROSS_ARROW_HALF[0], CROSS_ARROW_HALF[1] + 1):
+            for y, x in np.argwhere(_four_arms(window, pad, h, w, style, half)).tolist():
+                tried.append((y, x, si, half))
+    best: tuple[tuple[float, int], int, int, str] | None = None
+    for y, x, si, half in sorted(tried):
+        style = ("+", "x")[si]
+        model = cross_pixels(window.shape, [(x + pad, y + pad)], half, style)
+        n_model = cv2.countNonZero(model)
+        cover = cv2.countNonZero(model & window) / n_model
+        if cover < CROSS_ARROW_COVER:
+            continue
+        explained = cv2.countNonZero(lit & cv2.dilate(model, _SQUARE3)) / n_lit
+        if explained < CROSS_ARROW_EXPLAIN:
+            continue
+        key = (cover + explained, half)
+        if best is None or key > best[0]:
+            best = (key, bx0 + x, by0 + y, style)
+    if best is None:
+        return None
+    _, cx, cy, style = best
+    return _Mark(cx, cy, style, mark.score, mark.box)
 
 
 #: Two marks drawn overlapping (a measurement's end on another's): one component of the
@@ -3289,6 +3475,15 @@ def detect_calipers(
             and (inside is None or inside[m.y, m.x])
             and all(math.hypot(m.x - k.x, m.y - k.y) > NET_CLEAR for k in kept)
         ]
+    # Small crosses the rules took for arrows: to the cross's centre.
+    if CROSS_ARROW_SIDE:
+        layers = [white] if crop.ndim == 2 else [candidates & coloured, white]
+        for i, m in enumerate(kept):
+            for a in layers if m.style == ">" else []:
+                cross = cross_for_arrow(a, m)
+                if cross is not None and (inside is None or inside[cross.y, cross.x]):
+                    kept[i] = cross
+                    break
     if learned:
         kept = _net_marks(crop, kept, inside, arm)
         layers = [white] if crop.ndim == 2 else [candidates & coloured, white]
