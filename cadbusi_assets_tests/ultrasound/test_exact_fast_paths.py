@@ -17,3 +17,86 @@ def test_percentiles_of_floats_are_numpys(scale: float) -> None:
         values = rng.uniform(0, 500, n) * scale
         expected = [float(q) for q in np.percentile(values, [0.2, 99.8])]
         assert _percentiles(values.copy(), 0.2, 99.8) == expected
+
+
+# --- image analysis: each fast path against the straightforward code it replaced ---------
+
+
+def _random_colour_frame(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """Grey speckle with coloured blobs, thin coloured strokes and faint tints."""
+    import cv2
+
+    grey = rng.integers(0, 256, (height, width), dtype=np.uint8)
+    frame = np.repeat(grey[..., None], 3, axis=2)
+    for _ in range(int(rng.integers(0, 12))):
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+        if rng.random() < 0.5:
+            axes = (int(rng.integers(1, 40)), int(rng.integers(1, 40)))
+            cv2.ellipse(frame, (x, y), axes, 0, 0, 360, colour, -1)
+        else:
+            end = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+            cv2.line(frame, (x, y), end, colour, int(rng.integers(1, 4)))
+    tint = rng.integers(-45, 46, frame.shape)
+    faint = rng.random((height, width)) < 0.2
+    frame[faint] = np.clip(frame[faint].astype(int) + tint[faint], 0, 255).astype(np.uint8)
+    return frame
+
+
+def _colour_share_reference(
+    frame: np.ndarray, box: tuple[int, int, int, int], fov_mask: np.ndarray | None
+) -> float:
+    """doppler.colour_share as it was written before its OpenCV thresholds and counts."""
+    import cv2
+
+    from cadbusi_assets.ultrasound.doppler import FLOW_CHROMA
+    from cadbusi_assets.ultrasound.overlay import chroma
+
+    x0, y0, x1, y1 = box
+    crop_chroma = chroma(frame[y0 : y1 + 1, x0 : x1 + 1])
+    if crop_chroma.size == 0:
+        return 0.0
+    coloured = (crop_chroma >= FLOW_CHROMA).astype(np.uint8)
+    if cv2.countNonZero(coloured) == 0:
+        return 0.0
+    half = (max(1, coloured.shape[1] // 2), max(1, coloured.shape[0] // 2))
+    coloured = (
+        cv2.resize(coloured * np.uint8(255), half, interpolation=cv2.INTER_AREA) >= 128
+    ).astype(np.uint8)
+    solid = cv2.morphologyEx(
+        coloured, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
+    )
+    if fov_mask is not None:
+        inside = fov_mask[y0 : y1 + 1, x0 : x1 + 1].astype(np.uint8)
+        inside = cv2.resize(
+            inside, (solid.shape[1], solid.shape[0]), interpolation=cv2.INTER_NEAREST
+        )
+        solid &= inside
+        area = max(1, int(inside.sum()))
+    else:
+        area = solid.size
+    return float(solid.sum()) / area
+
+
+def test_colour_share_is_the_straightforward_share() -> None:
+    import cv2
+
+    from cadbusi_assets.ultrasound.doppler import colour_share
+    from cadbusi_assets.ultrasound.overlay import ColourMaps
+
+    rng = np.random.default_rng(11)
+    checked = 0
+    for trial in range(120):
+        height, width = int(rng.integers(1, 90)), int(rng.integers(1, 90))
+        frame = _random_colour_frame(rng, height, width)
+        x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
+        box = (x0, y0, int(rng.integers(x0, width)), int(rng.integers(y0, height)))
+        polygon = rng.integers(0, max(height, width), (5, 2)).astype(np.int32)
+        mask01 = cv2.fillPoly(np.zeros((height, width), np.uint8), [polygon], 1)
+        masks = [None, mask01.view(bool), mask01, mask01 * np.uint8(255), mask01 * np.uint8(3)]
+        for fov_mask in masks:
+            expected = _colour_share_reference(frame, box, fov_mask)
+            maps = ColourMaps.of(frame) if trial % 2 else None
+            assert colour_share(frame, box, fov_mask, maps) == expected, (trial, fov_mask)
+            checked += expected > 0
+    assert checked > 50  # the coloured cases, not only the empty ones
