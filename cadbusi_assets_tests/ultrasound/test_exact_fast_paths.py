@@ -63,11 +63,11 @@ def _colour_share_reference(
     coloured = (
         cv2.resize(coloured * np.uint8(255), half, interpolation=cv2.INTER_AREA) >= 128
     ).astype(np.uint8)
-    solid = cv2.morphologyEx(
+    solid: np.ndarray = cv2.morphologyEx(
         coloured, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
     )
     if fov_mask is not None:
-        inside = fov_mask[y0 : y1 + 1, x0 : x1 + 1].astype(np.uint8)
+        inside: np.ndarray = fov_mask[y0 : y1 + 1, x0 : x1 + 1].astype(np.uint8)
         inside = cv2.resize(
             inside, (solid.shape[1], solid.shape[0]), interpolation=cv2.INTER_NEAREST
         )
