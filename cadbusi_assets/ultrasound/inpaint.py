@@ -39,6 +39,7 @@ and written to all channels, so the result is grey again.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -293,6 +294,48 @@ def _line_samples(
     sx = np.clip(np.rint(xs + offsets * nx).astype(np.intp), 0, width - 1).ravel()
     sy = np.clip(np.rint(ys + offsets * ny).astype(np.intp), 0, height - 1).ravel()
     return sx, sy, xs, ys
+
+
+def _line_samples_many(
+    ends: Sequence[tuple[tuple[int, int], tuple[int, int]]], shape: tuple[int, ...]
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None]:
+    """:func:`_line_samples` of every ``(p, q)`` of ``ends``, computed for all segments at
+    once: the same arrays (the same float operations, element by element, in one pass)."""
+    out: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None] = [None] * len(ends)
+    if not ends:
+        return out
+    e = np.array(ends, np.int64).reshape(-1, 4)  # x0, y0, x1, y1
+    dx, dy = e[:, 2] - e[:, 0], e[:, 3] - e[:, 1]
+    length = np.hypot(dx, dy)
+    clearance = 3
+    kept = np.flatnonzero((length >= 24) & (length <= MAX_LINE_LENGTH))
+    if kept.size == 0:
+        return out
+    # each segment's np.arange(clearance, length - clearance): ceil of the float span
+    counts = np.array(
+        [math.ceil((float(length[k]) - clearance) - clearance) for k in kept.tolist()], np.int64
+    )
+    at = np.repeat(np.arange(kept.size), counts)
+    starts = np.cumsum(counts) - counts
+    steps = (np.arange(int(counts.sum())) - starts[at] + clearance).astype(np.float64)
+    k = kept[at]
+    t = steps / length[k]
+    xs = np.rint(e[k, 0] + t * dx[k]).astype(np.intp)
+    ys = np.rint(e[k, 1] + t * dy[k]).astype(np.intp)
+    nx, ny = -dy[k] / length[k], dx[k] / length[k]
+    offsets = np.array([-1.0, 0.0, 1.0])[:, None]
+    height, width = shape[:2]
+    sx = np.clip(np.rint(xs + offsets * nx).astype(np.intp), 0, width - 1)
+    sy = np.clip(np.rint(ys + offsets * ny).astype(np.intp), 0, height - 1)
+    for segment, start, count in zip(kept.tolist(), starts.tolist(), counts.tolist(), strict=True):
+        end = start + count
+        out[segment] = (
+            sx[:, start:end].ravel(),
+            sy[:, start:end].ravel(),
+            xs[start:end],
+            ys[start:end],
+        )
+    return out
 
 
 def _dotted_line(
@@ -855,7 +898,7 @@ def _region_masks(
         fill[wy0:wy1, wx0:wx1] |= mark.astype(bool)
         recolour[wy0:wy1, wx0:wx1] |= halo.astype(bool)
     if lines:
-        pairs = []
+        ends, line_colours = [], []
         colours: dict[int, np.ndarray | None] = {}
         for i, p in enumerate(points):
             for j in range(i + 1, len(points)):
@@ -869,9 +912,15 @@ def _region_masks(
                     if found is None:
                         continue
                     colour = found
-                samples = _line_samples(p, q=points[j], shape=frame.shape)
-                if samples is not None:
-                    pairs.append((samples, colour))
+                ends.append((p, points[j]))
+                line_colours.append(colour)
+        pairs = [
+            (samples, colour)
+            for samples, colour in zip(
+                _line_samples_many(ends, frame.shape), line_colours, strict=True
+            )
+            if samples is not None
+        ]
         if pairs:
             # Every pair's samples looked at in one pass; the lines are then taken one by
             # one (the pixels of a line found are a mark's for the next pairs).

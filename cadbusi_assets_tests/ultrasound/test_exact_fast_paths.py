@@ -100,3 +100,25 @@ def test_colour_share_is_the_straightforward_share() -> None:
             assert colour_share(frame, box, fov_mask, maps) == expected, (trial, fov_mask)
             checked += expected > 0
     assert checked > 50  # the coloured cases, not only the empty ones
+
+
+def test_line_samples_of_many_segments_are_each_segments() -> None:
+    from cadbusi_assets.ultrasound.inpaint import _line_samples, _line_samples_many
+
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        height, width = int(rng.integers(30, 900)), int(rng.integers(30, 900))
+        n = int(rng.integers(0, 12))
+        points = [(int(rng.integers(0, width)), int(rng.integers(0, height))) for _ in range(n)]
+        ends = [(p, q) for i, p in enumerate(points) for q in points[i + 1 :]]
+        ends += [((5, 5), (5 + int(d), 9)) for d in rng.integers(15, 30, 4)]  # near the 24 px limit
+        many = _line_samples_many(ends, (height, width, 3))
+        assert len(many) == len(ends)
+        for (p, q), got in zip(ends, many, strict=True):
+            expected = _line_samples(p, q, (height, width, 3))
+            if expected is None:
+                assert got is None
+                continue
+            assert got is not None
+            for a, b in zip(got, expected, strict=True):
+                assert a.dtype == b.dtype and np.array_equal(a, b)
