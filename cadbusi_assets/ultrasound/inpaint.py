@@ -384,19 +384,25 @@ def _overlay_at(
     xs: np.ndarray,
     ys: np.ndarray,
     colours: np.ndarray | None = None,
+    maps: ColourMaps | None = None,
 ) -> np.ndarray:
     """:func:`.overlay.overlay_candidates` at the pixels ``(xs, ys)`` only (bool per pixel;
     the neighbourhood mean of a bright pixel from its own window, clipped at the frame's
     edge). ``colours`` (one RGB row per pixel, NaN for none): a pixel with a colour counts
     only where it is tinted that way, even faintly (the dots of a coloured line that JPEG
-    faded toward white)."""
+    faded toward white). ``maps``: ``frame``'s :class:`.overlay.ColourMaps`, when the
+    caller has them (each pixel's brightest channel and chroma read off them)."""
     g = grey[ys, xs]
     lit = g >= SATURATED_LEVEL
     allowed = np.ones(len(xs), bool)
     if frame.ndim == 3:
-        rgb8 = frame[ys, xs]
-        high = rgb8.max(axis=1).astype(np.int16)
-        spread = high - rgb8.min(axis=1)
+        rgb8: np.ndarray | None = None
+        if maps is None:
+            rgb8 = frame[ys, xs]
+            high = rgb8.max(axis=1)
+            spread = high - rgb8.min(axis=1)  # (max - min: no wrap-around)
+        else:
+            high, spread = maps.high[ys, xs], maps.chroma[ys, xs]
         lit |= (spread >= CHROMA_LEVEL) & (high >= 100) & (g >= COLOUR_MARK_LEVEL)
         if colours is not None:
             # The tint matters only where a pixel may count (lit, or bright enough for a
@@ -404,7 +410,7 @@ def _overlay_at(
             coloured = ~np.isnan(colours[:, 0])
             at = np.flatnonzero(coloured & (lit | (g >= WHITE_LEVEL)))
             allowed = ~coloured
-            rgb = rgb8[at].astype(np.float64)
+            rgb = (frame[ys[at], xs[at]] if rgb8 is None else rgb8[at]).astype(np.float64)
             tint = rgb - rgb.mean(axis=1, keepdims=True)
             ref = colours[at] - colours[at].mean(axis=1, keepdims=True)
             ref /= np.maximum(np.sqrt((ref * ref).sum(axis=1, keepdims=True)), 1e-6)
@@ -931,6 +937,7 @@ def _region_masks(
                 np.concatenate([samples[0] for samples, _ in pairs]),
                 np.concatenate([samples[1] for samples, _ in pairs]),
                 np.repeat(np.array([colour for _, colour in pairs]), sizes, axis=0),
+                maps,
             )
             if on_map is not None:
                 overlay &= ~on_map[
@@ -945,7 +952,7 @@ def _region_masks(
                 if line is not None:
                     fill[samples[1][line], samples[0][line]] = True
                     taken.append((samples, line, colour))
-            grown = _grown_lines(frame, grey, fill | _or_none(on_map, fill), taken)
+            grown = _grown_lines(frame, grey, fill | _or_none(on_map, fill), taken, maps)
             for lx, ly in grown:
                 fill[ly, lx] = True
             for samples, line, _ in taken:
@@ -1007,13 +1014,15 @@ def _grown_lines(
     lines: list[
         tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray, np.ndarray]
     ],
+    maps: ColourMaps | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """The pixels ``(xs, ys)`` of each dotted line ``(samples, line, colour)`` (which of the
     ``samples`` are its pixels, :func:`_dotted_line`) and the overlay pixels of its
     ``colour`` (:func:`_overlay_at`, one call for all lines) touching them and not in
     ``fill``: the samples reach one pixel either side of the segment, but a thick line's 3x3
     dots, rounded to the pixel grid apart from the samples, reach two. A white line
-    (``colour`` NaN) grows into pixels without colour only."""
+    (``colour`` NaN) grows into pixels without colour only. ``maps``: ``frame``'s
+    :class:`.overlay.ColourMaps`, when the caller has them."""
     height, width = grey.shape
     own, grow, colours = [], [], []
     for samples, line, colour in lines:
@@ -1032,8 +1041,11 @@ def _grown_lines(
         cy, cx = cy + y0, cx + x0
         if frame.ndim == 3 and np.isnan(colour[0]) and cx.size:
             # A white line grows into white pixels, not into a colour map's.
-            rgb = frame[cy, cx]
-            white = rgb.max(axis=1) - rgb.min(axis=1) < CHROMA_LEVEL
+            if maps is None:
+                rgb = frame[cy, cx]
+                white = rgb.max(axis=1) - rgb.min(axis=1) < CHROMA_LEVEL
+            else:
+                white = maps.chroma[cy, cx] < CHROMA_LEVEL
             cx, cy = cx[white], cy[white]
         if np.isnan(colour[0]) and cx.size:
             # A white dot's own pixels stay near saturation; JPEG's blur of it, and bright
@@ -1052,6 +1064,7 @@ def _grown_lines(
         np.concatenate([cx for cx, _ in grow]),
         np.concatenate([cy for _, cy in grow]),
         np.concatenate(colours),
+        maps,
     )
     out = []
     for (lx, ly), (cx, cy), grown in zip(

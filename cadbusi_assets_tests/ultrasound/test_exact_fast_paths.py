@@ -122,3 +122,60 @@ def test_line_samples_of_many_segments_are_each_segments() -> None:
             assert got is not None
             for a, b in zip(got, expected, strict=True):
                 assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def test_overlay_at_read_off_the_colour_maps_is_the_overlay_at_the_pixels() -> None:
+    import cv2
+
+    from cadbusi_assets.ultrasound.inpaint import _overlay_at
+    from cadbusi_assets.ultrasound.overlay import ColourMaps
+
+    rng = np.random.default_rng(3)
+    lit = 0
+    for _ in range(40):
+        height, width = int(rng.integers(20, 160)), int(rng.integers(20, 160))
+        frame = _random_colour_frame(rng, height, width)
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        n = int(rng.integers(1, 3000))
+        xs, ys = rng.integers(0, width, n), rng.integers(0, height, n)
+        colours = rng.uniform(0, 255, (n, 3))
+        colours[rng.random(n) < 0.4] = np.nan
+        for given in (None, colours):
+            expected = _overlay_at(frame, grey, xs, ys, given)
+            got = _overlay_at(frame, grey, xs, ys, given, ColourMaps.of(frame))
+            assert got.dtype == expected.dtype and np.array_equal(got, expected)
+            lit += int(expected.sum())
+    assert lit > 1000
+
+
+def test_grown_lines_read_off_the_colour_maps_are_the_grown_lines() -> None:
+    import cv2
+
+    from cadbusi_assets.ultrasound.inpaint import _grown_lines, _line_samples
+    from cadbusi_assets.ultrasound.overlay import ColourMaps
+
+    rng = np.random.default_rng(8)
+    grown = 0
+    for _ in range(40):
+        height, width = int(rng.integers(40, 200)), int(rng.integers(40, 200))
+        frame = _random_colour_frame(rng, height, width)
+        frame[rng.random((height, width)) < 0.3] = 255  # saturated dots to grow into
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        fill = rng.random((height, width)) < 0.1
+        lines = []
+        for _ in range(int(rng.integers(1, 4))):
+            p = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+            q = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+            samples = _line_samples(p, q, frame.shape)
+            if samples is None:
+                continue
+            line = rng.random(len(samples[0])) < 0.5
+            colour = np.full(3, np.nan) if rng.random() < 0.5 else rng.uniform(0, 255, 3)
+            lines.append((samples, line, colour))
+        expected = _grown_lines(frame, grey, fill, lines)
+        got = _grown_lines(frame, grey, fill, lines, ColourMaps.of(frame))
+        assert len(got) == len(expected)
+        for (gx, gy), (ex, ey) in zip(got, expected, strict=True):
+            assert np.array_equal(gx, ex) and np.array_equal(gy, ey)
+            grown += len(ex)
+    assert grown > 100
