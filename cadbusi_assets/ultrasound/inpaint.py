@@ -713,7 +713,7 @@ def _colour_graphics(
     picked = np.flatnonzero(selected)
     closest = np.abs(colours[picked, None, :] - mark_colours[None]).max(axis=2).argmin(axis=1)
     reference[picked] = levels[closest]
-    off = _off_level(sub_grey, drawn, layer, reference[labels])
+    off = _off_level(sub_grey, drawn, layer, reference, labels)
     off_mask = np.zeros(grey.shape, bool)
     off_mask[y0:y1, x0:x1] = off
     mask[y0:y1, x0:x1] &= ~off
@@ -812,24 +812,33 @@ def _tinted(pixels: np.ndarray, colour: np.ndarray) -> np.ndarray:
 
 
 def _off_level(
-    grey: np.ndarray, drawn: np.ndarray, graphics: np.ndarray, reference: np.ndarray
+    grey: np.ndarray,
+    drawn: np.ndarray,
+    graphics: np.ndarray,
+    reference: np.ndarray,
+    labels: np.ndarray | None = None,
 ) -> np.ndarray:
     """The pixels of ``drawn`` at the image's own grey level rather than the mark's
-    (``reference``, per pixel): more than :data:`LUMA_TOLERANCE` from the mark's level and
-    closer to the mean of the pixels around them outside ``graphics`` (a faded mark pixel
-    is closer to the mark's)."""
-    grey16 = grey.astype(np.int16)
-    off = drawn & (np.abs(grey16 - reference) > LUMA_TOLERANCE)
-    oy, ox = np.nonzero(off)
+    (``reference``, per pixel; with ``labels``, per label: a pixel's is its label's): more
+    than :data:`LUMA_TOLERANCE` from the mark's level and closer to the mean of the pixels
+    around them outside ``graphics`` (a faded mark pixel is closer to the mark's). Only the
+    drawn pixels are looked at (the masks and the image around them are the whole region's)."""
+    dy, dx = np.nonzero(drawn)
+    ref = reference[dy, dx] if labels is None else reference[labels[dy, dx]]
+    level = grey[dy, dx].astype(np.int16)
+    far = np.abs(level - ref) > LUMA_TOLERANCE
+    oy, ox, level, ref = dy[far], dx[far], level[far], ref[far]
+    off = np.zeros(drawn.shape, bool)
     if oy.size:
         offsets = np.arange(-LEVEL_REACH, LEVEL_REACH + 1)
         wy = np.clip(oy[:, None] + offsets, 0, grey.shape[0] - 1)[:, :, None]
         wx = np.clip(ox[:, None] + offsets, 0, grey.shape[1] - 1)[:, None, :]
         free = ~graphics[wy, wx]
-        around = (grey16[wy, wx] * free).sum(axis=(1, 2)) / np.maximum(free.sum(axis=(1, 2)), 1)
-        level = grey16[oy, ox]
-        image = free.any(axis=(1, 2)) & (np.abs(level - around) < np.abs(level - reference[oy, ox]))
-        off[oy[~image], ox[~image]] = False
+        around = (grey[wy, wx].astype(np.int16) * free).sum(axis=(1, 2)) / np.maximum(
+            free.sum(axis=(1, 2)), 1
+        )
+        image = free.any(axis=(1, 2)) & (np.abs(level - around) < np.abs(level - ref))
+        off[oy[image], ox[image]] = True
     return off
 
 

@@ -179,3 +179,47 @@ def test_grown_lines_read_off_the_colour_maps_are_the_grown_lines() -> None:
             assert np.array_equal(gx, ex) and np.array_equal(gy, ey)
             grown += len(ex)
     assert grown > 100
+
+
+def _off_level_reference(
+    grey: np.ndarray, drawn: np.ndarray, graphics: np.ndarray, reference: np.ndarray
+) -> np.ndarray:
+    """inpaint._off_level as it was written before it looked at the drawn pixels only."""
+    from cadbusi_assets.ultrasound.inpaint import LEVEL_REACH, LUMA_TOLERANCE
+
+    grey16 = grey.astype(np.int16)
+    off = drawn & (np.abs(grey16 - reference) > LUMA_TOLERANCE)
+    oy, ox = np.nonzero(off)
+    if oy.size:
+        offsets = np.arange(-LEVEL_REACH, LEVEL_REACH + 1)
+        wy = np.clip(oy[:, None] + offsets, 0, grey.shape[0] - 1)[:, :, None]
+        wx = np.clip(ox[:, None] + offsets, 0, grey.shape[1] - 1)[:, None, :]
+        free = ~graphics[wy, wx]
+        around = (grey16[wy, wx] * free).sum(axis=(1, 2)) / np.maximum(free.sum(axis=(1, 2)), 1)
+        level = grey16[oy, ox]
+        image = free.any(axis=(1, 2)) & (np.abs(level - around) < np.abs(level - reference[oy, ox]))
+        off[oy[~image], ox[~image]] = False
+    return off
+
+
+def test_off_level_of_the_drawn_pixels_is_the_whole_regions() -> None:
+    from cadbusi_assets.ultrasound.inpaint import _off_level
+
+    rng = np.random.default_rng(21)
+    found = 0
+    for _ in range(80):
+        height, width = int(rng.integers(1, 70)), int(rng.integers(1, 70))
+        grey = rng.integers(0, 256, (height, width)).astype(np.uint8)
+        drawn = rng.random((height, width)) < rng.uniform(0, 0.6)
+        graphics = drawn | (rng.random((height, width)) < rng.uniform(0, 0.6))
+        labels = rng.integers(0, 9, (height, width)).astype(np.uint16)
+        per_label = rng.integers(0, 256, 9).astype(np.int16)
+        reference = per_label[labels]
+        expected = _off_level_reference(grey, drawn, graphics, reference)
+        for got in (
+            _off_level(grey, drawn, graphics, reference),
+            _off_level(grey, drawn, graphics, per_label, labels),
+        ):
+            assert got.dtype == expected.dtype and np.array_equal(got, expected)
+        found += int(expected.sum())
+    assert found > 500
