@@ -223,3 +223,41 @@ def test_off_level_of_the_drawn_pixels_is_the_whole_regions() -> None:
             assert got.dtype == expected.dtype and np.array_equal(got, expected)
         found += int(expected.sum())
     assert found > 500
+
+
+def test_dotted_lines_of_all_segments_are_the_lines_taken_one_by_one() -> None:
+    from cadbusi_assets.ultrasound.inpaint import _dotted_line, _dotted_lines, _line_samples
+
+    rng = np.random.default_rng(13)
+    taken = missed = 0
+    for _ in range(150):
+        height, width = int(rng.integers(40, 300)), int(rng.integers(40, 300))
+        points = [(int(rng.integers(0, width)), int(rng.integers(0, height))) for _ in range(5)]
+        samples = [
+            s
+            for i, p in enumerate(points)
+            for q in points[i + 1 :]
+            if (s := _line_samples(p, q, (height, width))) is not None
+        ]
+        if not samples:
+            continue
+        sizes = [len(s[0]) for s in samples]
+        overlay = rng.random(sum(sizes)) < rng.uniform(0, 0.5)
+        marks = rng.random((height, width)) < rng.uniform(0, 0.5)
+        expected_marks = marks.copy()
+        expected = []
+        for segment, lit in zip(samples, np.split(overlay, np.cumsum(sizes)[:-1]), strict=True):
+            line = _dotted_line(segment, lit, expected_marks)
+            if line is not None:
+                expected_marks[segment[1][line], segment[0][line]] = True
+            expected.append(line)
+        got = _dotted_lines(samples, overlay, marks)
+        assert np.array_equal(marks, expected_marks)
+        for a, b in zip(got, expected, strict=True):
+            assert (a is None) == (b is None)
+            if b is not None:
+                assert a is not None and np.array_equal(a, b)
+                taken += 1
+            else:
+                missed += 1
+    assert taken > 50 and missed > 50
