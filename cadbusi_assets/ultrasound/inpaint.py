@@ -367,55 +367,6 @@ def _dotted_line(
     return lit
 
 
-def _dotted_lines(
-    samples: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
-    overlay: np.ndarray,
-    marks: np.ndarray,
-) -> list[np.ndarray | None]:
-    """:func:`_dotted_line` of each of ``samples`` in turn (``overlay``: their overlay
-    verdicts, concatenated), the pixels of each line found added to ``marks`` (in place)
-    before the next segment is looked at. The verdicts are taken for all segments at once on
-    ``marks`` as they are, and one by one again after a line has changed them: the same
-    lines."""
-    if not samples:
-        return []
-    ns = np.array([len(xs) for _, _, xs, _ in samples], np.int64)
-    starts = np.cumsum(ns) - ns
-    pair = np.repeat(np.arange(len(samples)), ns)
-    t = np.arange(int(ns.sum())) - starts[pair]
-    n = ns[pair]
-    away = (t >= LINE_GROW_CLEARANCE) & (t < n - LINE_GROW_CLEARANCE)
-    # (each segment's three rows of samples after one another: row r of element t at
-    # first + r * n)
-    first = 3 * starts[pair] + t
-    spots = np.concatenate([first, first + n, first + 2 * n])
-    sx = np.concatenate([s[0] for s in samples])
-    sy = np.concatenate([s[1] for s in samples])
-    away3 = np.empty(sx.size, bool)
-    away3[spots] = np.tile(away, 3)
-    lit = overlay & (~marks[sy, sx] | away3)
-    hits = lit[first] | lit[first + n] | lit[first + 2 * n]
-    free = ~marks[np.concatenate([s[3] for s in samples]), np.concatenate([s[2] for s in samples])]
-    free |= away
-    free_count = np.bincount(pair, weights=free, minlength=len(samples))
-    hit_count = np.bincount(pair, weights=hits & free, minlength=len(samples))
-    share = np.divide(hit_count, free_count, out=np.zeros(len(samples)), where=free_count > 0)
-    found = (free_count > 0) & ~(share < LINE_MIN_HITS)
-    out: list[np.ndarray | None] = []
-    changed = False
-    for k, segment in enumerate(samples):
-        begin, end = 3 * int(starts[k]), 3 * int(starts[k] + ns[k])
-        if changed:
-            line = _dotted_line(segment, overlay[begin:end], marks)
-        else:
-            line = lit[begin:end] if found[k] else None
-        if line is not None:
-            marks[segment[1][line], segment[0][line]] = True
-            changed = True
-        out.append(line)
-    return out
-
-
 #: Samples of a line within this many samples of a mark (the samples start 3 px from its
 #: centre) that are masked already are the mark's strokes (a large mark's arm is at most
 #: 12 px, its JPEG blur one more); farther, masked samples are dots another pass took.
@@ -1002,15 +953,14 @@ def _region_masks(
                     np.concatenate([samples[1] for samples, _ in pairs]),
                     np.concatenate([samples[0] for samples, _ in pairs]),
                 ]
-            taken = [
-                (samples, line, colour)
-                for (samples, colour), line in zip(
-                    pairs,
-                    _dotted_lines([samples for samples, _ in pairs], overlay, fill),
-                    strict=True,
-                )
-                if line is not None
-            ]
+            taken = []
+            for (samples, colour), lit in zip(
+                pairs, np.split(overlay, np.cumsum(sizes)[:-1]), strict=True
+            ):
+                line = _dotted_line(samples, lit, fill)
+                if line is not None:
+                    fill[samples[1][line], samples[0][line]] = True
+                    taken.append((samples, line, colour))
             grown = _grown_lines(frame, grey, fill | _or_none(on_map, fill), taken, maps)
             for lx, ly in grown:
                 fill[ly, lx] = True
