@@ -44,27 +44,32 @@ def colour_share(
     )
     if crop_chroma.size == 0:
         return 0.0
-    coloured = (crop_chroma >= FLOW_CHROMA).astype(np.uint8)
+    # uint8 255 where coloured, thresholds and counts in OpenCV (no bool temporaries): the
+    # values of (chroma >= FLOW_CHROMA) * 255 and of the 0/1 masks below
+    coloured = cv2.threshold(crop_chroma, FLOW_CHROMA - 1, 255, cv2.THRESH_BINARY)[1]
     if cv2.countNonZero(coloured) == 0:
         return 0.0
     # Half resolution is plenty for blobs and 4x cheaper to open.
     half = (max(1, coloured.shape[1] // 2), max(1, coloured.shape[0] // 2))
-    coloured = (
-        cv2.resize(coloured * np.uint8(255), half, interpolation=cv2.INTER_AREA) >= 128
-    ).astype(np.uint8)
+    coloured = cv2.threshold(
+        cv2.resize(coloured, half, interpolation=cv2.INTER_AREA), 127, 1, cv2.THRESH_BINARY
+    )[1]
     solid: np.ndarray = cv2.morphologyEx(
         coloured, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
     )
     if fov_mask is not None:
-        inside: np.ndarray = fov_mask[y0 : y1 + 1, x0 : x1 + 1].astype(np.uint8)
+        crop_mask = fov_mask[y0 : y1 + 1, x0 : x1 + 1]
+        # (a bool mask read as its 0/1 bytes: the values of astype(uint8), no copy)
+        binary = crop_mask.dtype == np.bool_
+        inside: np.ndarray = crop_mask.view(np.uint8) if binary else crop_mask.astype(np.uint8)
         inside = cv2.resize(
             inside, (solid.shape[1], solid.shape[0]), interpolation=cv2.INTER_NEAREST
         )
-        solid &= inside
-        area = max(1, int(inside.sum()))
+        cv2.bitwise_and(solid, inside, dst=solid)
+        area = max(1, cv2.countNonZero(inside) if binary else int(inside.sum()))
     else:
         area = solid.size
-    return float(solid.sum()) / area
+    return float(cv2.countNonZero(solid)) / area  # (solid is 0/1)
 
 
 def is_doppler(

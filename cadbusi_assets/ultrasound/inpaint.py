@@ -39,6 +39,7 @@ and written to all channels, so the result is grey again.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -295,6 +296,48 @@ def _line_samples(
     return sx, sy, xs, ys
 
 
+def _line_samples_many(
+    ends: Sequence[tuple[tuple[int, int], tuple[int, int]]], shape: tuple[int, ...]
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None]:
+    """:func:`_line_samples` of every ``(p, q)`` of ``ends``, computed for all segments at
+    once: the same arrays (the same float operations, element by element, in one pass)."""
+    out: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None] = [None] * len(ends)
+    if not ends:
+        return out
+    e = np.array(ends, np.int64).reshape(-1, 4)  # x0, y0, x1, y1
+    dx, dy = e[:, 2] - e[:, 0], e[:, 3] - e[:, 1]
+    length = np.hypot(dx, dy)
+    clearance = 3
+    kept = np.flatnonzero((length >= 24) & (length <= MAX_LINE_LENGTH))
+    if kept.size == 0:
+        return out
+    # each segment's np.arange(clearance, length - clearance): ceil of the float span
+    counts = np.array(
+        [math.ceil((float(length[k]) - clearance) - clearance) for k in kept.tolist()], np.int64
+    )
+    at = np.repeat(np.arange(kept.size), counts)
+    starts = np.cumsum(counts) - counts
+    steps = (np.arange(int(counts.sum())) - starts[at] + clearance).astype(np.float64)
+    k = kept[at]
+    t = steps / length[k]
+    xs = np.rint(e[k, 0] + t * dx[k]).astype(np.intp)
+    ys = np.rint(e[k, 1] + t * dy[k]).astype(np.intp)
+    nx, ny = -dy[k] / length[k], dx[k] / length[k]
+    offsets = np.array([-1.0, 0.0, 1.0])[:, None]
+    height, width = shape[:2]
+    sx = np.clip(np.rint(xs + offsets * nx).astype(np.intp), 0, width - 1)
+    sy = np.clip(np.rint(ys + offsets * ny).astype(np.intp), 0, height - 1)
+    for segment, start, count in zip(kept.tolist(), starts.tolist(), counts.tolist(), strict=True):
+        end = start + count
+        out[segment] = (
+            sx[:, start:end].ravel(),
+            sy[:, start:end].ravel(),
+            xs[start:end],
+            ys[start:end],
+        )
+    return out
+
+
 def _dotted_line(
     samples: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     overlay: np.ndarray,
@@ -341,19 +384,25 @@ def _overlay_at(
     xs: np.ndarray,
     ys: np.ndarray,
     colours: np.ndarray | None = None,
+    maps: ColourMaps | None = None,
 ) -> np.ndarray:
     """:func:`.overlay.overlay_candidates` at the pixels ``(xs, ys)`` only (bool per pixel;
     the neighbourhood mean of a bright pixel from its own window, clipped at the frame's
     edge). ``colours`` (one RGB row per pixel, NaN for none): a pixel with a colour counts
     only where it is tinted that way, even faintly (the dots of a coloured line that JPEG
-    faded toward white)."""
+    faded toward white). ``maps``: ``frame``'s :class:`.overlay.ColourMaps`, when the
+    caller has them (each pixel's brightest channel and chroma read off them)."""
     g = grey[ys, xs]
     lit = g >= SATURATED_LEVEL
     allowed = np.ones(len(xs), bool)
     if frame.ndim == 3:
-        rgb8 = frame[ys, xs]
-        high = rgb8.max(axis=1).astype(np.int16)
-        spread = high - rgb8.min(axis=1)
+        rgb8: np.ndarray | None = None
+        if maps is None:
+            rgb8 = frame[ys, xs]
+            high = rgb8.max(axis=1)
+            spread = high - rgb8.min(axis=1)  # (max - min: no wrap-around)
+        else:
+            high, spread = maps.high[ys, xs], maps.chroma[ys, xs]
         lit |= (spread >= CHROMA_LEVEL) & (high >= 100) & (g >= COLOUR_MARK_LEVEL)
         if colours is not None:
             # The tint matters only where a pixel may count (lit, or bright enough for a
@@ -361,7 +410,7 @@ def _overlay_at(
             coloured = ~np.isnan(colours[:, 0])
             at = np.flatnonzero(coloured & (lit | (g >= WHITE_LEVEL)))
             allowed = ~coloured
-            rgb = rgb8[at].astype(np.float64)
+            rgb = (frame[ys[at], xs[at]] if rgb8 is None else rgb8[at]).astype(np.float64)
             tint = rgb - rgb.mean(axis=1, keepdims=True)
             ref = colours[at] - colours[at].mean(axis=1, keepdims=True)
             ref /= np.maximum(np.sqrt((ref * ref).sum(axis=1, keepdims=True)), 1e-6)
@@ -664,7 +713,7 @@ def _colour_graphics(
     picked = np.flatnonzero(selected)
     closest = np.abs(colours[picked, None, :] - mark_colours[None]).max(axis=2).argmin(axis=1)
     reference[picked] = levels[closest]
-    off = _off_level(sub_grey, drawn, layer, reference[labels])
+    off = _off_level(sub_grey, drawn, layer, reference, labels)
     off_mask = np.zeros(grey.shape, bool)
     off_mask[y0:y1, x0:x1] = off
     mask[y0:y1, x0:x1] &= ~off
@@ -763,24 +812,33 @@ def _tinted(pixels: np.ndarray, colour: np.ndarray) -> np.ndarray:
 
 
 def _off_level(
-    grey: np.ndarray, drawn: np.ndarray, graphics: np.ndarray, reference: np.ndarray
+    grey: np.ndarray,
+    drawn: np.ndarray,
+    graphics: np.ndarray,
+    reference: np.ndarray,
+    labels: np.ndarray | None = None,
 ) -> np.ndarray:
     """The pixels of ``drawn`` at the image's own grey level rather than the mark's
-    (``reference``, per pixel): more than :data:`LUMA_TOLERANCE` from the mark's level and
-    closer to the mean of the pixels around them outside ``graphics`` (a faded mark pixel
-    is closer to the mark's)."""
-    grey16 = grey.astype(np.int16)
-    off = drawn & (np.abs(grey16 - reference) > LUMA_TOLERANCE)
-    oy, ox = np.nonzero(off)
+    (``reference``, per pixel; with ``labels``, per label: a pixel's is its label's): more
+    than :data:`LUMA_TOLERANCE` from the mark's level and closer to the mean of the pixels
+    around them outside ``graphics`` (a faded mark pixel is closer to the mark's). Only the
+    drawn pixels are looked at (the masks and the image around them are the whole region's)."""
+    dy, dx = np.nonzero(drawn)
+    ref = reference[dy, dx] if labels is None else reference[labels[dy, dx]]
+    level = grey[dy, dx].astype(np.int16)
+    far = np.abs(level - ref) > LUMA_TOLERANCE
+    oy, ox, level, ref = dy[far], dx[far], level[far], ref[far]
+    off = np.zeros(drawn.shape, bool)
     if oy.size:
         offsets = np.arange(-LEVEL_REACH, LEVEL_REACH + 1)
         wy = np.clip(oy[:, None] + offsets, 0, grey.shape[0] - 1)[:, :, None]
         wx = np.clip(ox[:, None] + offsets, 0, grey.shape[1] - 1)[:, None, :]
         free = ~graphics[wy, wx]
-        around = (grey16[wy, wx] * free).sum(axis=(1, 2)) / np.maximum(free.sum(axis=(1, 2)), 1)
-        level = grey16[oy, ox]
-        image = free.any(axis=(1, 2)) & (np.abs(level - around) < np.abs(level - reference[oy, ox]))
-        off[oy[~image], ox[~image]] = False
+        around = (grey[wy, wx].astype(np.int16) * free).sum(axis=(1, 2)) / np.maximum(
+            free.sum(axis=(1, 2)), 1
+        )
+        image = free.any(axis=(1, 2)) & (np.abs(level - around) < np.abs(level - ref))
+        off[oy[image], ox[image]] = True
     return off
 
 
@@ -855,7 +913,7 @@ def _region_masks(
         fill[wy0:wy1, wx0:wx1] |= mark.astype(bool)
         recolour[wy0:wy1, wx0:wx1] |= halo.astype(bool)
     if lines:
-        pairs = []
+        ends, line_colours = [], []
         colours: dict[int, np.ndarray | None] = {}
         for i, p in enumerate(points):
             for j in range(i + 1, len(points)):
@@ -869,9 +927,15 @@ def _region_masks(
                     if found is None:
                         continue
                     colour = found
-                samples = _line_samples(p, q=points[j], shape=frame.shape)
-                if samples is not None:
-                    pairs.append((samples, colour))
+                ends.append((p, points[j]))
+                line_colours.append(colour)
+        pairs = [
+            (samples, colour)
+            for samples, colour in zip(
+                _line_samples_many(ends, frame.shape), line_colours, strict=True
+            )
+            if samples is not None
+        ]
         if pairs:
             # Every pair's samples looked at in one pass; the lines are then taken one by
             # one (the pixels of a line found are a mark's for the next pairs).
@@ -882,6 +946,7 @@ def _region_masks(
                 np.concatenate([samples[0] for samples, _ in pairs]),
                 np.concatenate([samples[1] for samples, _ in pairs]),
                 np.repeat(np.array([colour for _, colour in pairs]), sizes, axis=0),
+                maps,
             )
             if on_map is not None:
                 overlay &= ~on_map[
@@ -896,7 +961,7 @@ def _region_masks(
                 if line is not None:
                     fill[samples[1][line], samples[0][line]] = True
                     taken.append((samples, line, colour))
-            grown = _grown_lines(frame, grey, fill | _or_none(on_map, fill), taken)
+            grown = _grown_lines(frame, grey, fill | _or_none(on_map, fill), taken, maps)
             for lx, ly in grown:
                 fill[ly, lx] = True
             for samples, line, _ in taken:
@@ -958,13 +1023,15 @@ def _grown_lines(
     lines: list[
         tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray, np.ndarray]
     ],
+    maps: ColourMaps | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """The pixels ``(xs, ys)`` of each dotted line ``(samples, line, colour)`` (which of the
     ``samples`` are its pixels, :func:`_dotted_line`) and the overlay pixels of its
     ``colour`` (:func:`_overlay_at`, one call for all lines) touching them and not in
     ``fill``: the samples reach one pixel either side of the segment, but a thick line's 3x3
     dots, rounded to the pixel grid apart from the samples, reach two. A white line
-    (``colour`` NaN) grows into pixels without colour only."""
+    (``colour`` NaN) grows into pixels without colour only. ``maps``: ``frame``'s
+    :class:`.overlay.ColourMaps`, when the caller has them."""
     height, width = grey.shape
     own, grow, colours = [], [], []
     for samples, line, colour in lines:
@@ -983,8 +1050,11 @@ def _grown_lines(
         cy, cx = cy + y0, cx + x0
         if frame.ndim == 3 and np.isnan(colour[0]) and cx.size:
             # A white line grows into white pixels, not into a colour map's.
-            rgb = frame[cy, cx]
-            white = rgb.max(axis=1) - rgb.min(axis=1) < CHROMA_LEVEL
+            if maps is None:
+                rgb = frame[cy, cx]
+                white = rgb.max(axis=1) - rgb.min(axis=1) < CHROMA_LEVEL
+            else:
+                white = maps.chroma[cy, cx] < CHROMA_LEVEL
             cx, cy = cx[white], cy[white]
         if np.isnan(colour[0]) and cx.size:
             # A white dot's own pixels stay near saturation; JPEG's blur of it, and bright
@@ -1003,6 +1073,7 @@ def _grown_lines(
         np.concatenate([cx for cx, _ in grow]),
         np.concatenate([cy for _, cy in grow]),
         np.concatenate(colours),
+        maps,
     )
     out = []
     for (lx, ly), (cx, cy), grown in zip(
