@@ -336,7 +336,7 @@ PARTS = {
     ),
     "serialisation": (
         ("cadbusi_assets.deid.deidentify", "_write_pixels"),
-        ("cadbusi_assets.stages.deidentification", "dataset_to_bytes"),
+        ("cadbusi_assets.stages.deidentification", "dataset_to_parts"),
     ),
     "ocr": (("cadbusi_assets.deid.deidentify", "ocr_identifiers"),),
     "png": (("cadbusi_assets.stages.deidentification", "encode_png"),),
