@@ -443,7 +443,7 @@ STARTUP_GROUPS = (
     ("base", ()),  # cadbusi_assets.parallel.PRELOAD
     ("stage", ("cadbusi_assets.stages.deidentification",)),
     ("torch", ("torch", "cadbusi_assets.ultrasound.glyphs")),
-    ("tesseract", ("cadbusi_assets.deid.warmup",)),
+    ("tesseract", ("cadbusi_assets.deid.warmup",)),  # and the first file's caches (warm)
 )
 
 _STARTUP_SCRIPT = """
