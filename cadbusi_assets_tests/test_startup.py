@@ -361,3 +361,27 @@ def test_a_command_ends_its_fork_server_without_its_interpreters_exit(tmp_path, 
     assert done.returncode == 0, done.stderr[-3000:]
     assert len(list((tmp_path / "out").rglob("*.dcm"))) == 4
     assert probe.exists() != ends_the_process
+
+
+def test_the_reader_is_built_before_the_fork_only_where_no_thread_or_gpu_can_be_lost(
+    monkeypatch,
+):
+    """:func:`~cadbusi_assets.deid.warmup.reader_fork_safe`: a CPU build of torch with one
+    OpenMP thread; a CUDA or ROCm build, or an OpenMP runtime of more threads, builds the
+    reader in each worker (as before)."""
+    torch = pytest.importorskip("torch")
+    from cadbusi_assets.deid import warmup
+    from cadbusi_assets.ultrasound import ocr
+
+    monkeypatch.setattr(torch.version, "cuda", None)
+    monkeypatch.setattr(torch.version, "hip", None, raising=False)
+    monkeypatch.setattr(ocr, "openmp_thread_limit", lambda: 1)
+    assert warmup.reader_fork_safe()
+    monkeypatch.setattr(ocr, "openmp_thread_limit", lambda: 4)
+    assert not warmup.reader_fork_safe()
+    monkeypatch.setattr(ocr, "openmp_thread_limit", lambda: 1)
+    monkeypatch.setattr(torch.version, "cuda", "12.4")
+    assert not warmup.reader_fork_safe()
+    monkeypatch.setattr(torch.version, "cuda", None)
+    monkeypatch.setattr(torch.version, "hip", "6.2")
+    assert not warmup.reader_fork_safe()

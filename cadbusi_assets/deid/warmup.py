@@ -21,16 +21,18 @@ from cadbusi_assets.ultrasound.ocr import tesseract_available
 
 def reader_fork_safe() -> bool:
     """Whether the learned line reader may be built before the workers are forked: a torch
-    built without CUDA (a CUDA context does not survive a fork) whose OpenMP runtime runs
-    one thread (:func:`~cadbusi_assets.ultrasound.ocr.openmp_thread_limit`, what
-    ``cadbusi_assets`` sets: no thread pool to lose in the fork)."""
+    built for the CPU alone, neither CUDA nor ROCm (a GPU context does not survive a fork),
+    whose OpenMP runtime runs one thread
+    (:func:`~cadbusi_assets.ultrasound.ocr.openmp_thread_limit`, what ``cadbusi_assets``
+    sets: no thread pool to lose in the fork)."""
     try:
         import torch
     except ImportError:
         return False
     from cadbusi_assets.ultrasound.ocr import openmp_thread_limit
 
-    return torch.version.cuda is None and openmp_thread_limit() == 1
+    gpu_build = torch.version.cuda is not None or getattr(torch.version, "hip", None) is not None
+    return not gpu_build and openmp_thread_limit() == 1
 
 
 def warm() -> list[str]:
