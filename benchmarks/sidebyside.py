@@ -336,7 +336,7 @@ PARTS = {
     ),
     "serialisation": (
         ("cadbusi_assets.deid.deidentify", "_write_pixels"),
-        ("cadbusi_assets.stages.deidentification", "dataset_to_bytes"),
+        ("cadbusi_assets.stages.deidentification", "dataset_to_parts"),
     ),
     "ocr": (("cadbusi_assets.deid.deidentify", "ocr_identifiers"),),
     "png": (("cadbusi_assets.stages.deidentification", "encode_png"),),
@@ -443,7 +443,7 @@ STARTUP_GROUPS = (
     ("base", ()),  # cadbusi_assets.parallel.PRELOAD
     ("stage", ("cadbusi_assets.stages.deidentification",)),
     ("torch", ("torch", "cadbusi_assets.ultrasound.glyphs")),
-    ("tesseract", ("cadbusi_assets.deid.warmup",)),
+    ("tesseract", ("cadbusi_assets.deid.warmup",)),  # and the first file's caches (warm)
 )
 
 _STARTUP_SCRIPT = """

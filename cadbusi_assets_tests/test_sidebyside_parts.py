@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_profile_parts_times_every_part_and_puts_the_functions_back():
-    before = stage.read_dataset, stage.encode_png, stage.dataset_to_bytes
+    before = stage.read_dataset, stage.encode_png, stage.dataset_to_parts
     with time_limit(120, "profiling two files"):
         found = profile_parts(2, per_study=1, ocr=False)
     assert found["deidentified"] == 2
@@ -34,7 +34,7 @@ def test_profile_parts_times_every_part_and_puts_the_functions_back():
     assert parts["ocr"] == 0.0  # OCR off
     assert all(parts[p] > 0 for p in ("header engine", "decode", "serialisation", "png"))
     assert sum(parts.values()) <= found["cpu_ms_per_file"] + 0.5
-    assert (stage.read_dataset, stage.encode_png, stage.dataset_to_bytes) == before
+    assert (stage.read_dataset, stage.encode_png, stage.dataset_to_parts) == before
 
 
 def test_profile_parts_splits_the_ocr_and_leaves_the_first_file_out():

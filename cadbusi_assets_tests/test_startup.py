@@ -272,6 +272,61 @@ def tesseract_started(_: int) -> bool:
     return ocr._ENGINE is not None and ocr._ENGINE._engine is not None
 
 
+def test_with_ocr_every_worker_starts_with_the_first_files_caches_built():
+    """The fork server builds (:func:`cadbusi_assets.deid.warmup.warm`) what each worker
+    built on its first file: the confidentiality table, the letter folding and, torch being
+    a CPU build with one OpenMP thread, the learned line reader, whose readings in a worker
+    are those of a reader built in the worker itself (no thread of the server's lost in the
+    fork: every reading comes back)."""
+    from cadbusi_assets.cli import build_parser, deidentify_worker_modules
+    from cadbusi_assets.deid.warmup import reader_fork_safe
+
+    require_tesseract()
+    if not reader_fork_safe():  # pragma: no cover - a CUDA build of torch
+        pytest.skip("the reader is built in each worker where the fork could lose a thread")
+    modules = deidentify_worker_modules(build_parser().parse_args(["deidentify", "I", "O"]))
+    with time_limit(180, "a pool of two workers reading lines"):
+        found = _python(
+            f"""
+            import json
+            from cadbusi_assets.parallel import parallel_map, prestart_workers, worker_scope
+            from cadbusi_assets_tests.test_startup import built_and_read
+            prestart_workers({modules!r}, 2)
+            with worker_scope():
+                workers = parallel_map(built_and_read, [False] * 8, workers=2)
+            print(json.dumps({{"workers": workers, "here": built_and_read(True)}}))
+            """
+        )
+    assert [w["built"] for w in found["workers"]] == [[True, True, True]] * 8
+    assert all(w["readings"] == found["here"]["readings"] for w in found["workers"])
+
+
+def built_and_read(fresh: bool) -> dict:
+    """Whether the table, the folding and the line reader were built before this call (in a
+    worker: by the fork server), and the reader's readings of a few drawn lines (``fresh``:
+    with a reader built here)."""
+    import cv2
+    import numpy as np
+
+    from cadbusi_assets.deid import name_variants
+    from cadbusi_assets.deid.table import confidentiality_table
+    from cadbusi_assets.ultrasound import glyphs
+
+    built = [
+        confidentiality_table.cache_info().currsize == 1,
+        name_variants._FOLD is not None,
+        glyphs.line_reader.cache_info().currsize == 1,
+    ]
+    reader = glyphs.LineReader() if fresh else glyphs.line_reader()
+    lines = []
+    for text in ("RT BREAST 10:00", "GN 36 DR 72", "SMITH^JANE 12345"):
+        image = np.full((26, 220), 255, np.uint8)
+        cv2.putText(image, text, (4, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 0, 1)
+        lines.append(image)
+    readings = [(r.text, r.confidence) for r in reader.read(lines)]
+    return {"built": built, "readings": readings}
+
+
 @pytest.mark.parametrize("ends_the_process", [True, False])
 def test_a_command_ends_its_fork_server_without_its_interpreters_exit(tmp_path, ends_the_process):
     """``cadbusi deidentify`` (``main()`` for the process) ends the workers' fork server
@@ -306,3 +361,27 @@ def test_a_command_ends_its_fork_server_without_its_interpreters_exit(tmp_path, 
     assert done.returncode == 0, done.stderr[-3000:]
     assert len(list((tmp_path / "out").rglob("*.dcm"))) == 4
     assert probe.exists() != ends_the_process
+
+
+def test_the_reader_is_built_before_the_fork_only_where_no_thread_or_gpu_can_be_lost(
+    monkeypatch,
+):
+    """:func:`~cadbusi_assets.deid.warmup.reader_fork_safe`: a CPU build of torch with one
+    OpenMP thread; a CUDA or ROCm build, or an OpenMP runtime of more threads, builds the
+    reader in each worker (as before)."""
+    torch = pytest.importorskip("torch")
+    from cadbusi_assets.deid import warmup
+    from cadbusi_assets.ultrasound import ocr
+
+    monkeypatch.setattr(torch.version, "cuda", None)
+    monkeypatch.setattr(torch.version, "hip", None, raising=False)
+    monkeypatch.setattr(ocr, "openmp_thread_limit", lambda: 1)
+    assert warmup.reader_fork_safe()
+    monkeypatch.setattr(ocr, "openmp_thread_limit", lambda: 4)
+    assert not warmup.reader_fork_safe()
+    monkeypatch.setattr(ocr, "openmp_thread_limit", lambda: 1)
+    monkeypatch.setattr(torch.version, "cuda", "12.4")
+    assert not warmup.reader_fork_safe()
+    monkeypatch.setattr(torch.version, "cuda", None)
+    monkeypatch.setattr(torch.version, "hip", "6.2")
+    assert not warmup.reader_fork_safe()

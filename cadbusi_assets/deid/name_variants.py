@@ -416,14 +416,17 @@ def may_match(text: str, pieces: Sequence[tuple[str, ...] | None]) -> bool:
     (True, False)
     """
     table, ambiguous = _fold()
-    if ambiguous and any(ch in ambiguous for ch in text):
+    if ambiguous and not ambiguous.isdisjoint(text):  # a character of text is ambiguous
         return True
     folded = text.translate(table)
+    # all(piece in folded for piece in needed), without a generator per term (a third of
+    # the cost; ~27 texts a file, ~35 terms a study)
+    contains = folded.__contains__
     for needed in pieces:
         if needed is None:
             if not text.isascii():
                 return True
-        elif all(piece in folded for piece in needed):
+        elif all(map(contains, needed)):
             return True
     return False
 

@@ -384,6 +384,16 @@ def is_multiframe(ds: Dataset) -> bool:
 
 def dataset_to_bytes(ds: Dataset) -> bytes:
     """Serialize as a DICOM Part-10 file; identical data sets give identical bytes."""
+    parts = dataset_to_parts(ds)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def dataset_to_parts(ds: Dataset) -> tuple[bytes, ...]:
+    """:func:`dataset_to_bytes` in pieces whose concatenation is its bytes: with the pixels
+    written last by hand, the rest of the file, the Pixel Data element's header and the
+    pixel value itself (the data set's own ``bytes``, not copied), for a caller that writes
+    and hashes them in turn (:meth:`~cadbusi_assets.storage.Zone.write_chunks`) instead of
+    joining them into a copy of the pixels (~0.3 ms for a 960x720 RGB frame)."""
     if not hasattr(ds, "file_meta") or ds.file_meta is None:
         ds.file_meta = FileMetaDataset()
     meta = ds.file_meta
@@ -398,10 +408,10 @@ def dataset_to_bytes(ds: Dataset) -> bytes:
         elem, header = tail
         del ds[0x7FE00010]
         try:
-            return b"".join((_save_explicit_little(ds), header, elem.value))
+            return (_save_explicit_little(ds), header, elem.value)
         finally:
             ds.add(elem)
-    return _save(ds)
+    return (_save(ds),)
 
 
 #: pydicom's preamble when a data set has none (``enforce_file_format``).

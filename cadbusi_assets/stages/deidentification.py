@@ -44,7 +44,7 @@ from cadbusi_assets.dicom import (
     DecodeError,
     DicomLimitError,
     DicomReadError,
-    dataset_to_bytes,
+    dataset_to_parts,
     quiet_pydicom,
     read_dataset,
 )
@@ -266,9 +266,14 @@ def _write_instance(task: DeidTask, ds, result: DeidentifiedObject) -> DeidOutco
     out = result.dataset
     n_frames = int(result.frames.shape[0])
     instance_id = instance_id_for(result.pseudo_sop_uid)
-    dicom_bytes = dataset_to_bytes(out)
+    # the file in pieces (header, pixel element header, pixels), written and hashed in turn:
+    # no joined copy of the pixels
+    dicom_parts = dataset_to_parts(out)
     dicom_path = output_path(task.layout, "dicom", instance_id, ".dcm", result)
-    task.research_zone.write_bytes(dicom_path, dicom_bytes)
+    task.research_zone.write_chunks(dicom_path, dicom_parts)
+    dicom_sha256 = hashlib.sha256()
+    for part in dicom_parts:
+        dicom_sha256.update(part)
 
     regions = [[int(r.x0), int(r.y0), int(r.x1), int(r.y1)] for r in result.kept_regions]
     first = result.kept_regions[0] if result.kept_regions else None
@@ -327,7 +332,7 @@ def _write_instance(task: DeidTask, ds, result: DeidentifiedObject) -> DeidOutco
         "n_frames": n_frames,
         "frames_kept": len(images),
         "dicom_path": "/".join(dicom_path),
-        "dicom_sha256": hashlib.sha256(dicom_bytes).hexdigest(),
+        "dicom_sha256": dicom_sha256.hexdigest(),
         "pixel_cleaning": result.pixel_cleaning,
         "blanked_fraction": (  # float(mask.mean()), ten times faster (the same float)
             int(np.count_nonzero(result.blanked_mask)) / result.blanked_mask.size

@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -92,6 +92,18 @@ class Zone:
         ``create_only=True`` raises :class:`FileExistsError` when the file already exists
         (``link`` on local disk; ``if_generation_match=0`` on GCS; ``If-None-Match: *`` on S3).
         """
+        return self.write_chunks(parts, (data,), create_only=create_only)
+
+    def write_chunks(
+        self,
+        parts: tuple[str, ...] | list[str],
+        chunks: Sequence[bytes],
+        *,
+        create_only: bool = False,
+    ) -> UPath:
+        """:meth:`write_bytes` of ``b"".join(chunks)``, without joining them on local disk
+        (each chunk written in turn: a de-identified DICOM file's header and its pixels,
+        no copy of the pixels in memory)."""
         target = self.path(*parts)
         if self.local:
             local = _as_local(target)
@@ -99,12 +111,14 @@ class Zone:
             tmp = local.with_name(f".{local.name}.{uuid.uuid4().hex}.tmp")
             try:
                 with open(tmp, "wb") as handle:
-                    handle.write(data)
+                    for chunk in chunks:
+                        handle.write(chunk)
                 _local_commit(tmp, local, create_only)
             finally:
                 if tmp.exists():
                     tmp.unlink()
         else:
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             target.fs.pipe_file(target.path, data, mode="create" if create_only else "overwrite")
             _forget_cached_listing(target)
         return target

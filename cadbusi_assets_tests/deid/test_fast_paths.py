@@ -6,7 +6,9 @@ run), the rectangle blanking (:func:`~cadbusi_assets.deid.pixels.blank_rectangle
 boolean mask), the 8-bit pixel write-back (else ``Dataset.set_pixel_data``), the header
 copy that shares immutable values (else ``copy.deepcopy`` of every element), the Pixel
 Data appended to the serialised header (else pydicom writes it) and that header written
-through pydicom's writers without ``dcmwrite``'s copy of the file meta (else ``save_as``). Here the same inputs go through both and every output byte is
+through pydicom's writers without ``dcmwrite``'s copy of the file meta (else ``save_as``), the
+JPEG frames copied once from Pillow's packer (:func:`~cadbusi_assets.dicom.pixels.image_array`,
+else ``np.asarray``). Here the same inputs go through both and every output byte is
 compared: the side-by-side corpus (studies of several files, raw RGB and JPEG), the deid-data
 ultrasound files and cines, and headers whose free text names the patient.
 """
@@ -45,6 +47,7 @@ def plain_paths(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         patch.setattr(deidentify_module, "_copy_element", copy.deepcopy)
         patch.setattr(dicom_io, "_pixel_tail", lambda ds: None)
         patch.setattr(dicom_io, "_save_explicit_little", dicom_io._save)
+        patch.setattr(dicom_pixels, "image_array", np.asarray)
         yield
 
 
