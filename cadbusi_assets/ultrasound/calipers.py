@@ -1495,6 +1495,47 @@ HOLLOW_RING_FIT = 0.85
 HOLLOW_STYLE = "h+"
 
 
+def _bar_pairs(stats: np.ndarray, upright: bool) -> np.ndarray:
+    """The pairs of upright (or lying) bars among ``stats`` (rows as :func:`_outlined_bars`
+    gives them, the first a dummy) that face each other across a gap as
+    :func:`_hollow_filled` asks: per pair, the centre ``x, y``, the mean width and length,
+    the gap, and the two bars' rows in ``stats[1:]`` ((0, 7) when none)."""
+    x, y, w, h = (stats[1:, k].astype(np.int64) for k in range(4))
+    long_ = np.maximum(w, h)
+    bar = (long_ >= HOLLOW_BAR_LENGTH[0]) & (long_ <= HOLLOW_BAR_LENGTH[1])
+    which = np.flatnonzero(bar & ((h > w) if upright else (w > h)))
+    if which.size < 2:
+        return np.zeros((0, 7))
+    # along: the axis the bars lie on; across: the other
+    a0, a1 = (y, h) if upright else (x, w)
+    c0, c1 = (x, w) if upright else (y, h)
+    lo, ln = a0[which], a1[which]
+    co, cw = c0[which], c1[which]
+    gap = lo[None, :] - (lo[:, None] + ln[:, None])  # first bar i, second j
+    ok = (
+        (gap >= cw[:, None] + 1)
+        & (gap <= cw[:, None] + HOLLOW_GAP_EXTRA)
+        & (np.abs(co[:, None] - co[None, :]) <= 1)
+        & (np.abs(cw[:, None] - cw[None, :]) <= 1)
+        & (np.abs(ln[:, None] - ln[None, :]) <= 1)
+    )
+    i, j = np.nonzero(ok)
+    centre_along = (lo[i] + ln[i] + lo[j] - 1) / 2
+    centre_across = (co[i] + co[j]) / 2 + (cw[i] + cw[j] - 2) / 4
+    return np.stack(
+        [
+            centre_across if upright else centre_along,  # x
+            centre_along if upright else centre_across,  # y
+            (cw[i] + cw[j]) / 2,
+            (ln[i] + ln[j]) / 2,
+            gap[i, j],
+            which[i],
+            which[j],
+        ],
+        axis=1,
+    )
+
+
 def _hollow_filled(stats: np.ndarray, level: np.ndarray) -> list[_Mark]:
     """Filled hollow '+' marks among light bars (``stats``: ``x, y, width, height, area``
     rows as :func:`_outlined_bars` gives them, the first a dummy): two upright bars above
@@ -1504,44 +1545,7 @@ def _hollow_filled(stats: np.ndarray, level: np.ndarray) -> list[_Mark]:
     centres within 1 px, whose centre is not lit through (``level``: the brightest channel,
     lit at least :data:`HOLLOW_BAR_LEVEL`; a solid '+' is). Score: 1 where the parts agree to the
     pixel, 0.1 less for every pixel they differ by (at least 0.5)."""
-    x, y, w, h = (stats[1:, k].astype(np.int64) for k in range(4))
-    long_ = np.maximum(w, h)
-    bar = (long_ >= HOLLOW_BAR_LENGTH[0]) & (long_ <= HOLLOW_BAR_LENGTH[1])
-    pairs = []
-    for upright in (True, False):
-        which = np.flatnonzero(bar & ((h > w) if upright else (w > h)))
-        if which.size < 2:
-            return []
-        # along: the axis the bars lie on; across: the other
-        a0, a1 = (y, h) if upright else (x, w)
-        c0, c1 = (x, w) if upright else (y, h)
-        lo, ln = a0[which], a1[which]
-        co, cw = c0[which], c1[which]
-        gap = lo[None, :] - (lo[:, None] + ln[:, None])  # first bar i, second j
-        ok = (
-            (gap >= cw[:, None] + 1)
-            & (gap <= cw[:, None] + HOLLOW_GAP_EXTRA)
-            & (np.abs(co[:, None] - co[None, :]) <= 1)
-            & (np.abs(cw[:, None] - cw[None, :]) <= 1)
-            & (np.abs(ln[:, None] - ln[None, :]) <= 1)
-        )
-        i, j = np.nonzero(ok)
-        centre_along = (lo[i] + ln[i] + lo[j] - 1) / 2
-        centre_across = (co[i] + co[j]) / 2 + (cw[i] + cw[j] - 2) / 4
-        pairs.append(
-            np.stack(
-                [
-                    centre_across if upright else centre_along,  # x
-                    centre_along if upright else centre_across,  # y
-                    (cw[i] + cw[j]) / 2,
-                    (ln[i] + ln[j]) / 2,
-                    gap[i, j],
-                    which[i],
-                    which[j],
-                ],
-                axis=1,
-            )
-        )
+    pairs = [_bar_pairs(stats, upright) for upright in (True, False)]
     up, lying = pairs
     if not len(up) or not len(lying):
         return []
@@ -1671,48 +1675,61 @@ def _outlined_bars(level: np.ndarray) -> np.ndarray:
     returned as component statistics (``x, y, width, height, area`` rows, the first a dummy
     background row) of the bars themselves. Bright speckle at a mark's empty centre or
     JPEG's halo beside it joins a bar to other light pixels, not these runs."""
+    light, dark = _bar_layers(level)
+    return np.concatenate(
+        [np.zeros((1, 5), np.int32), *(_direction_bars(light, dark, up) for up in (True, False))]
+    )
+
+
+def _bar_layers(level: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The light and the dark pixels (uint8 0/1) of :func:`_outlined_bars`."""
     light = cv2.threshold(level, HOLLOW_BAR_LEVEL - 1, 1, cv2.THRESH_BINARY)[1]
     dark = cv2.threshold(level, HOLLOW_DARK, 1, cv2.THRESH_BINARY_INV)[1]
-    rows = [np.zeros((1, 5), np.int32)]
-    for upright in (True, False):
-        for w in HOLLOW_BAR_WIDTHS:
-            a = w // 2
-            # w light pixels across the bar, the pixel on either side of them dark: erosions
-            # (borders count as unlit: no bar runs off the crop)
-            across = np.ones((1, w), np.uint8)
-            sides = np.zeros((1, w + 2), np.uint8)
-            sides[0, [0, -1]] = 1
-            if not upright:
-                across, sides = across.T, sides.T
-            lit = (
-                light
-                if w == 1
-                else cv2.erode(light, across, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-            )
-            mid = cv2.bitwise_and(
-                lit, cv2.erode(dark, sides, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-            )
-            at = cv2.findNonZero(mid)
-            if at is None:
-                continue
-            # runs along the bar: sorted by the across coordinate, then along; a run breaks
-            # where the across coordinate changes or the along one skips more than a pixel
-            # (JPEG lightens a dark side here and there)
-            xy = at.reshape(-1, 2).astype(np.int32)
-            along, across_at = (xy[:, 1], xy[:, 0]) if upright else (xy[:, 0], xy[:, 1])
-            order = np.lexsort((along, across_at))
-            along, across_at = along[order], across_at[order]
-            starts = np.flatnonzero(np.r_[True, (np.diff(across_at) != 0) | (np.diff(along) > 2)])
-            ends = np.r_[starts[1:], len(along)] - 1
-            lengths = along[ends] - along[starts] + 1
-            keep = lengths > w
-            first, run_across, run_len = along[starts][keep], across_at[starts][keep], lengths[keep]
-            bar_w = np.full(len(first), w)
-            if upright:
-                bars = np.stack([run_across - a, first, bar_w, run_len], 1)
-            else:
-                bars = np.stack([first, run_across - a, run_len, bar_w], 1)
-            rows.append(np.concatenate([bars, bars[:, 2:3] * bars[:, 3:4]], 1).astype(np.int32))
+    return light, dark
+
+
+def _direction_bars(light: np.ndarray, dark: np.ndarray, upright: bool) -> np.ndarray:
+    """The rows of :func:`_outlined_bars` (no dummy) of the upright bars, or the lying ones
+    (``light``, ``dark``: :func:`_bar_layers`)."""
+    rows = [np.zeros((0, 5), np.int32)]
+    for w in HOLLOW_BAR_WIDTHS:
+        a = w // 2
+        # w light pixels across the bar, the pixel on either side of them dark: erosions
+        # (borders count as unlit: no bar runs off the crop)
+        across = np.ones((1, w), np.uint8)
+        sides = np.zeros((1, w + 2), np.uint8)
+        sides[0, [0, -1]] = 1
+        if not upright:
+            across, sides = across.T, sides.T
+        lit = (
+            light
+            if w == 1
+            else cv2.erode(light, across, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        )
+        mid = cv2.bitwise_and(
+            lit, cv2.erode(dark, sides, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        )
+        at = cv2.findNonZero(mid)
+        if at is None:
+            continue
+        # runs along the bar: sorted by the across coordinate, then along; a run breaks
+        # where the across coordinate changes or the along one skips more than a pixel
+        # (JPEG lightens a dark side here and there)
+        xy = at.reshape(-1, 2).astype(np.int32)
+        along, across_at = (xy[:, 1], xy[:, 0]) if upright else (xy[:, 0], xy[:, 1])
+        order = np.lexsort((along, across_at))
+        along, across_at = along[order], across_at[order]
+        starts = np.flatnonzero(np.r_[True, (np.diff(across_at) != 0) | (np.diff(along) > 2)])
+        ends = np.r_[starts[1:], len(along)] - 1
+        lengths = along[ends] - along[starts] + 1
+        keep = lengths > w
+        first, run_across, run_len = along[starts][keep], across_at[starts][keep], lengths[keep]
+        bar_w = np.full(len(first), w)
+        if upright:
+            bars = np.stack([run_across - a, first, bar_w, run_len], 1)
+        else:
+            bars = np.stack([first, run_across - a, run_len, bar_w], 1)
+        rows.append(np.concatenate([bars, bars[:, 2:3] * bars[:, 3:4]], 1).astype(np.int32))
     return np.concatenate(rows)
 
 
@@ -1728,8 +1745,14 @@ def hollow_marks(level: np.ndarray) -> list[_Mark]:
     for threshold in (HOLLOW_LEVEL, HOLLOW_BAR_LEVEL):
         light = cv2.threshold(level, threshold - 1, 1, cv2.THRESH_BINARY)[1]
         found += [m for m in _hollow_outlined(light) if not _near_any(m, found)]
-    # an outline's 1-px sides are bars too: its centre from the inside stays
-    bars = _hollow_filled(_outlined_bars(level), level)
+    # an outline's 1-px sides are bars too: its centre from the inside stays. (A filled mark
+    # needs a pair of upright bars: the lying ones only where there is one.)
+    light, dark = _bar_layers(level)
+    upright = np.concatenate([np.zeros((1, 5), np.int32), _direction_bars(light, dark, True)])
+    if not len(_bar_pairs(upright, True)):
+        return found
+    lying = _direction_bars(light, dark, False)
+    bars = _hollow_filled(np.concatenate([upright, lying]), level)
     return found + [m for m in bars if not _near_any(m, found)]
 
 

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
+from cadbusi_assets.ultrasound.calipers import (
+    HOLLOW_BAR_LEVEL,
+    HOLLOW_LEVEL,
+    _hollow_filled,
+    _hollow_outlined,
+    _Mark,
+    _near_any,
+    _outlined_bars,
+    hollow_marks,
+)
 from cadbusi_assets.ultrasound.ocr import _percentiles
+from cadbusi_assets.ultrasound.overlay import ColourMaps
+from cadbusi_demo.screens_heldout import HOLLOW, TUNING_FAMILIES, HollowStyle, render_screen
 
 
 @pytest.mark.parametrize("scale", [1e-3, 1.0, 1e6])
@@ -17,3 +30,59 @@ def test_percentiles_of_floats_are_numpys(scale: float) -> None:
         values = rng.uniform(0, 500, n) * scale
         expected = [float(q) for q in np.percentile(values, [0.2, 99.8])]
         assert _percentiles(values.copy(), 0.2, 99.8) == expected
+
+
+def _hollow_levels() -> list[np.ndarray]:
+    """Brightest-channel crops with and without hollow '+' marks: filled ones of each bar
+    width (some with their lying bars only, or their upright ones only), outline ones, solid
+    crosses and bars on speckle, and generator frames drawn in the hollow style."""
+    rng = np.random.default_rng(11)
+    styles = [
+        HollowStyle("filled", width=3, length=5, gap=2),
+        HollowStyle("filled", width=1, length=6, gap=3),
+        HollowStyle("filled", width=5, length=8, gap=3),
+        HollowStyle("outline", width=5, length=9),
+        HollowStyle("outline", width=3, length=7, dark_inside=True),
+    ]
+    levels = []
+    for k in range(40):
+        level = rng.integers(20, 120, (120, 160)).astype(np.uint8)
+        level[rng.random(level.shape) < 0.02] = 255  # bright speckle
+        for _ in range(rng.integers(0, 4)):
+            style = styles[rng.integers(len(styles))]
+            light, dark = style.glyph()
+            r = style.half
+            x, y = rng.integers(r + 2, 160 - r - 2), rng.integers(r + 2, 120 - r - 2)
+            keep = rng.random() < 0.8
+            if k % 5 == 1:  # the upright arms only
+                light[:, : r - 1] = light[:, r + 2 :] = False
+            elif k % 5 == 2:  # the lying ones only
+                light[: r - 1] = light[r + 2 :] = False
+            window = level[y - r : y + r + 1, x - r : x + r + 1]
+            window[dark] = 0
+            window[light] = 255 if keep else 170
+        if k % 4 == 3:  # a solid '+' and lone bars
+            level[60, 20:41] = level[50:71, 30] = 255
+            level[10:16, 100:103] = 255
+            level[30:36, 100:103] = 255
+        levels.append(level)
+    for family in TUNING_FAMILIES:
+        for seed in (100, 108):
+            frame = render_screen(family, seed, caliper_style=HOLLOW).frame
+            levels.append(ColourMaps.of(frame).high if frame.ndim == 3 else frame)
+    return levels
+
+
+def test_hollow_marks_look_for_lying_bars_only_beside_a_pair_of_upright_ones() -> None:
+    # hollow_marks computes the lying bars only where a pair of upright ones faces across a
+    # gap: the marks of every bar, as _hollow_filled found them on all of them
+    filled = 0
+    for level in _hollow_levels():
+        found: list[_Mark] = []
+        for threshold in (HOLLOW_LEVEL, HOLLOW_BAR_LEVEL):
+            light = cv2.threshold(level, threshold - 1, 1, cv2.THRESH_BINARY)[1]
+            found += [m for m in _hollow_outlined(light) if not _near_any(m, found)]
+        bars = _hollow_filled(_outlined_bars(level), level)
+        filled += len(bars)
+        assert hollow_marks(level) == found + [m for m in bars if not _near_any(m, found)]
+    assert filled >= 20  # the inputs hold filled marks
