@@ -443,6 +443,24 @@ def _strokes_lit(candidates: np.ndarray, arm: int) -> np.ndarray:
     return ok
 
 
+def _kept_strokes_lit(candidates: np.ndarray, keep: np.ndarray, arm: int) -> np.ndarray:
+    """``keep`` (uint8) and :func:`_strokes_lit` of ``candidates``, computed only around the
+    kept pixels: the box of them grown by the longer stroke's half (``arm + 1``), the
+    farthest the test at a pixel looks (pixels beyond the crop count as unlit either way)."""
+    kx, ky, kw, kh = cv2.boundingRect(keep)
+    out = np.zeros_like(keep)
+    if kw == 0 or kh == 0:
+        return out
+    height, width = keep.shape
+    reach = arm + 1
+    near = (
+        slice(max(0, ky - reach), min(height, ky + kh + reach)),
+        slice(max(0, kx - reach), min(width, kx + kw + reach)),
+    )
+    cv2.bitwise_and(keep[near], _strokes_lit(candidates[near], arm), dst=out[near])
+    return out
+
+
 def _score(
     candidates: np.ndarray,
     coloured: np.ndarray,
@@ -463,7 +481,7 @@ def _score(
     reach = arm + 1  # the widest template's half-size
     keep[:reach], keep[-reach:], keep[:, :reach], keep[:, -reach:] = 0, 0, 0, 0
     if cv2.countNonZero(keep) > 2000:  # a cheap test before gathering
-        keep = cv2.bitwise_and(keep, _strokes_lit(candidates, arm))
+        keep = _kept_strokes_lit(candidates, keep, arm)
     found = cv2.findNonZero(keep)
     empty = np.zeros(0, np.intp)
     if found is None:

@@ -11,9 +11,11 @@ from cadbusi_assets.ultrasound.calipers import (
     HOLLOW_LEVEL,
     _hollow_filled,
     _hollow_outlined,
+    _kept_strokes_lit,
     _Mark,
     _near_any,
     _outlined_bars,
+    _strokes_lit,
     hollow_marks,
 )
 from cadbusi_assets.ultrasound.ocr import _percentiles
@@ -86,3 +88,30 @@ def test_hollow_marks_look_for_lying_bars_only_beside_a_pair_of_upright_ones() -
         filled += len(bars)
         assert hollow_marks(level) == found + [m for m in bars if not _near_any(m, found)]
     assert filled >= 20  # the inputs hold filled marks
+
+
+@pytest.mark.parametrize("arm", [3, 4, 5])
+def test_strokes_lit_around_the_kept_pixels_is_the_full_crops(arm: int) -> None:
+    # _score tests its kept pixels for lit strokes (_strokes_lit) only in the box around them
+    # grown by the longer stroke's half: the same pixels pass as on the whole crop, kept
+    # pixels at the crop's edges, in a corner or in a small cluster among them
+    rng = np.random.default_rng(arm)
+    passed = 0
+    for k in range(60):
+        height, width = rng.integers(20, 90, 2)
+        lit = (rng.random((height, width)) < rng.uniform(0.3, 0.95)).astype(np.uint8)
+        for _ in range(rng.integers(0, 4)):  # long lines and crosses
+            y, x = rng.integers(0, height), rng.integers(0, width)
+            lit[y, max(0, x - 8) : x + 9] = 1
+            lit[max(0, y - 8) : y + 9, x] = 1
+        keep = lit & (rng.random(lit.shape) < rng.uniform(0.01, 0.5)).astype(np.uint8)
+        if k % 3 == 1:  # a small cluster of kept pixels
+            y, x = rng.integers(0, height - 3), rng.integers(0, width - 3)
+            cluster = np.zeros_like(keep)
+            cluster[y : y + 3, x : x + 3] = keep[y : y + 3, x : x + 3]
+            keep = cluster
+        candidates = lit * np.uint8(1 if k % 2 else 255)
+        expected = cv2.bitwise_and(keep, _strokes_lit(candidates, arm))
+        passed += cv2.countNonZero(expected)
+        assert np.array_equal(_kept_strokes_lit(candidates, keep.copy(), arm), expected)
+    assert passed > 0
