@@ -960,10 +960,21 @@ def thick_arrow_tips(grey: np.ndarray, coloured: np.ndarray, white: np.ndarray) 
     blobs = cv2.subtract(full, white)
     if not cv2.countNonZero(blobs):
         return tips
-    count, labels, stats = _components(blobs)
+    touch = cv2.bitwise_and(cv2.dilate(white, _SQUARE3), blobs)
+    # The blobs' components only in the box around the pixels touching the strokes grown by
+    # TIP_BLOB px: a blob of at most TIP_BLOB px that touches them lies within it, and a
+    # larger one that the box cuts holds more than TIP_BLOB px in it (a path from a touching
+    # pixel to the cut): both as on the whole crop.
+    nx, ny, nw, nh = cv2.boundingRect(touch)
+    if nw == 0 or nh == 0:
+        return tips
+    height, width = blobs.shape
+    x0, y0 = max(0, nx - TIP_BLOB), max(0, ny - TIP_BLOB)
+    x1, y1 = min(width, nx + nw + TIP_BLOB), min(height, ny + nh + TIP_BLOB)
+    count, labels, stats = _components(np.ascontiguousarray(blobs[y0:y1, x0:x1]))
     small = stats[:, 4] <= TIP_BLOB
     small[0] = False
-    near = cv2.findNonZero(cv2.bitwise_and(cv2.dilate(white, _SQUARE3), blobs))
+    near = cv2.findNonZero(touch[y0:y1, x0:x1])
     if near is None or not small.any():
         return tips
     near = near.reshape(-1, 2)
@@ -971,7 +982,8 @@ def thick_arrow_tips(grey: np.ndarray, coloured: np.ndarray, white: np.ndarray) 
     touching[labels[near[:, 1], near[:, 0]]] = True
     for label in np.flatnonzero(small & touching):
         x, y, w, h = (int(v) for v in stats[label, :4])
-        tips[y : y + h, x : x + w] |= (labels[y : y + h, x : x + w] == label).astype(np.uint8)
+        piece = (labels[y : y + h, x : x + w] == label).astype(np.uint8)
+        tips[y0 + y : y0 + y + h, x0 + x : x0 + x + w] |= piece
     return tips
 
 

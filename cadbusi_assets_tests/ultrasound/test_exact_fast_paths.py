@@ -9,6 +9,8 @@ import pytest
 from cadbusi_assets.ultrasound.calipers import (
     HOLLOW_BAR_LEVEL,
     HOLLOW_LEVEL,
+    TIP_BLOB,
+    WHITE_MARK_LEVEL,
     _hollow_filled,
     _hollow_outlined,
     _kept_strokes_lit,
@@ -17,6 +19,8 @@ from cadbusi_assets.ultrasound.calipers import (
     _outlined_bars,
     _strokes_lit,
     hollow_marks,
+    thick_arrow_tips,
+    white_strokes,
 )
 from cadbusi_assets.ultrasound.ocr import _percentiles
 from cadbusi_assets.ultrasound.overlay import ColourMaps
@@ -115,3 +119,48 @@ def test_strokes_lit_around_the_kept_pixels_is_the_full_crops(arm: int) -> None:
         passed += cv2.countNonZero(expected)
         assert np.array_equal(_kept_strokes_lit(candidates, keep.copy(), arm), expected)
     assert passed > 0
+
+
+def _tips_on_the_whole_crop(
+    grey: np.ndarray, coloured: np.ndarray, white: np.ndarray
+) -> np.ndarray:
+    """thick_arrow_tips as it was: the blobs' components on the whole crop."""
+    tips = np.zeros_like(white)
+    full = ((grey >= WHITE_MARK_LEVEL) & (coloured == 0)).astype(np.uint8)
+    blobs = cv2.subtract(full, white)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(blobs, connectivity=8)
+    near = cv2.bitwise_and(cv2.dilate(white, np.ones((3, 3), np.uint8)), blobs) > 0
+    for label in range(1, count):
+        if stats[label, 4] <= TIP_BLOB and near[labels == label].any():
+            tips[labels == label] = 1
+    return tips
+
+
+def test_thick_arrow_tips_from_the_box_around_the_strokes_are_the_whole_crops() -> None:
+    # thick_arrow_tips labels the saturated blobs only in the box around the pixels where
+    # they touch the strokes, grown by TIP_BLOB: the same tips as on the whole crop, for
+    # blobs of up to TIP_BLOB px and larger ones reaching out of that box (thin lines that
+    # are not strokes too: any ``white`` is taken)
+    rng = np.random.default_rng(5)
+    tipped = 0
+    for k in range(60):
+        height, width = rng.integers(60, 260, 2)
+        grey = rng.integers(0, 200, (height, width)).astype(np.uint8)
+        coloured = (rng.random((height, width)) < 0.01).astype(np.uint8) * (k % 2)
+        strokes = np.zeros((height, width), np.uint8)
+        for _ in range(rng.integers(1, 6)):  # strokes with blobs and lines at their ends
+            x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+            length = int(rng.integers(5, 40))
+            end = (x + length, y) if rng.random() < 0.5 else (x, y + length)
+            cv2.line(strokes, (x, y), end, 1, 1)
+            if rng.random() < 0.5:  # a blob: a tip of up to about TIP_BLOB px, or more
+                cv2.circle(grey, end, int(rng.integers(2, 7)), 255, -1)
+            else:  # a line of saturated pixels, some far longer than TIP_BLOB px
+                reach = int(rng.integers(5, 150))
+                cv2.line(grey, end, (end[0] + reach // 3, end[1] + reach), 255, int(k % 3 == 0) + 1)
+        grey[strokes > 0] = 255
+        white = strokes if k % 4 else white_strokes(grey, coloured)
+        expected = _tips_on_the_whole_crop(grey, coloured, white)
+        tipped += cv2.countNonZero(expected)
+        assert np.array_equal(thick_arrow_tips(grey, coloured, white), expected)
+    assert tipped > 0
