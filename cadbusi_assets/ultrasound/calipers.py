@@ -1117,6 +1117,26 @@ def _small_offsets(style: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return kernel, on, off
 
 
+def _sparse_centres(bright: np.ndarray, centres: np.ndarray, half: int) -> np.ndarray | None:
+    """``(x, y)`` rows (as ``cv2.findNonZero`` gives them, or None) of the pixels of
+    ``centres`` where the square of side ``2 half + 1`` around holds at most
+    ``9 + SMALL_QUADRANT_LIT`` pixels of ``bright`` (uint8 0/1; pixels beyond the crop
+    unlit). The count only in the box around ``centres`` grown by ``half``, the farthest
+    the square looks."""
+    height, width = bright.shape
+    cx, cy, cw, ch = cv2.boundingRect(centres)
+    if cw == 0 or ch == 0:
+        return None
+    x0, y0 = max(0, cx - half), max(0, cy - half)
+    near = (slice(y0, min(height, cy + ch + half)), slice(x0, min(width, cx + cw + half)))
+    count = cv2.boxFilter(
+        bright[near], -1, (2 * half + 1,) * 2, normalize=False, borderType=cv2.BORDER_CONSTANT
+    )
+    sparse = cv2.threshold(count, 9 + SMALL_QUADRANT_LIT, 1, cv2.THRESH_BINARY_INV)[1]
+    at = cv2.findNonZero(cv2.bitwise_and(centres[near], sparse))
+    return None if at is None else at.reshape(-1, 2) + np.array([x0, y0], at.dtype)
+
+
 def small_white_crosses(
     grey: np.ndarray, coloured: np.ndarray, inside: np.ndarray | None = None
 ) -> list[_Mark]:
@@ -1133,15 +1153,10 @@ def small_white_crosses(
     # is the other pixels' (one box filter: most bright pixels are in speckle blobs); one
     # search for the centres of both styles.
     bright = cv2.threshold(plain, SMALL_LEVEL - 1, 1, cv2.THRESH_BINARY)[1]
-    count = cv2.boxFilter(
-        bright, -1, (2 * half + 1,) * 2, normalize=False, borderType=cv2.BORDER_CONSTANT
-    )
-    sparse = cv2.threshold(count, 9 + SMALL_QUADRANT_LIT, 1, cv2.THRESH_BINARY_INV)[1]
     lit = {style: cv2.erode(bright, _small_offsets(style)[0]) for style in ("+", "x")}
-    at = cv2.findNonZero(cv2.bitwise_and(cv2.bitwise_or(lit["+"], lit["x"]), sparse))
+    at = _sparse_centres(bright, cv2.bitwise_or(lit["+"], lit["x"]), half)
     if at is None:
         return []
-    at = at.reshape(-1, 2)
     all_xs, all_ys = at[:, 0].astype(np.intp), at[:, 1].astype(np.intp)
     for style in ("+", "x"):
         _, on, off = _small_offsets(style)

@@ -9,6 +9,7 @@ import pytest
 from cadbusi_assets.ultrasound.calipers import (
     HOLLOW_BAR_LEVEL,
     HOLLOW_LEVEL,
+    SMALL_QUADRANT_LIT,
     TIP_BLOB,
     WHITE_MARK_LEVEL,
     _hollow_filled,
@@ -17,6 +18,7 @@ from cadbusi_assets.ultrasound.calipers import (
     _Mark,
     _near_any,
     _outlined_bars,
+    _sparse_centres,
     _strokes_lit,
     hollow_marks,
     thick_arrow_tips,
@@ -164,3 +166,32 @@ def test_thick_arrow_tips_from_the_box_around_the_strokes_are_the_whole_crops() 
         tipped += cv2.countNonZero(expected)
         assert np.array_equal(thick_arrow_tips(grey, coloured, white), expected)
     assert tipped > 0
+
+
+@pytest.mark.parametrize("half", [1, 2, 3])
+def test_sparse_centres_counted_around_the_centres_are_the_whole_crops(half: int) -> None:
+    # small_white_crosses counts the bright pixels around its centres (_sparse_centres) only
+    # in the box around them grown by the square's half: the same centres as counting on the
+    # whole crop, centres at the crop's edges and in small clusters among them
+    rng = np.random.default_rng(half)
+    side = 2 * half + 1
+    found = 0
+    for k in range(60):
+        height, width = rng.integers(8, 80, 2)
+        bright = (rng.random((height, width)) < rng.uniform(0.05, 0.7)).astype(np.uint8)
+        centres = bright & (rng.random(bright.shape) < 0.2).astype(np.uint8)
+        if k % 3 == 1:  # a small cluster
+            y, x = rng.integers(0, height - 2), rng.integers(0, width - 2)
+            cluster = np.zeros_like(centres)
+            cluster[y : y + 2, x : x + 2] = centres[y : y + 2, x : x + 2]
+            centres = cluster
+        padded = np.pad(bright, half).astype(np.int64)
+        count = sum(
+            padded[dy : dy + height, dx : dx + width] for dy in range(side) for dx in range(side)
+        )
+        ys, xs = np.nonzero(centres & (count <= 9 + SMALL_QUADRANT_LIT))
+        got = _sparse_centres(bright, centres, half)
+        got_xy = set() if got is None else {(int(x), int(y)) for x, y in got}
+        assert got_xy == {(int(x), int(y)) for x, y in zip(xs, ys, strict=True)}
+        found += len(ys)
+    assert found > 0
