@@ -1837,24 +1837,49 @@ def _blob_model(style: str, half: int) -> tuple[np.ndarray, ...]:
     return arms, np.stack([wy[away], wx[away]]), np.array(core)
 
 
+@dataclass(frozen=True)
+class _ColouredComponents:
+    """The components of a crop's coloured pixels (:func:`_coloured_components`)."""
+
+    box: Box  # x0, y0, x1, y1 (exclusive ends) of the window they were labelled in
+    count: int
+    labels: np.ndarray  # the window's
+    stats: np.ndarray  # in the window's coordinates
+
+
+def _coloured_components(coloured: np.ndarray) -> _ColouredComponents | None:
+    """The components of ``coloured`` (uint8 0/1; None when it has no pixel) labelled in its
+    pixels' bounding box grown by 8 px, the farthest :func:`smeared_marks` looks (a centre
+    1 px beyond a blob, its arms and window up to 7 px on; the ring 3 px)."""
+    bx, by, bw, bh = cv2.boundingRect(coloured)
+    if bw == 0 or bh == 0:
+        return None
+    x0, y0 = max(0, bx - 8), max(0, by - 8)
+    x1, y1 = min(coloured.shape[1], bx + bw + 8), min(coloured.shape[0], by + bh + 8)
+    count, labels, stats = _components(np.ascontiguousarray(coloured[y0:y1, x0:x1]))
+    return _ColouredComponents((x0, y0, x1, y1), count, labels, stats)
+
+
 def smeared_marks(
-    coloured: np.ndarray, level: np.ndarray, grey: np.ndarray, taken: list[_Mark]
+    coloured: np.ndarray,
+    level: np.ndarray,
+    grey: np.ndarray,
+    taken: list[_Mark],
+    components: _ColouredComponents | None = None,
 ) -> list[_Mark]:
     """Small coloured '+' and 'x' that JPEG has smeared into a blob of colour (``coloured``,
     uint8 0/1): within a blob of about a mark's size, standing alone, a cross whose four arms
     are all brighter in ``level`` (the brightest channel, at full resolution where the colour
     is not) than the pixels away from its strokes. ``taken``: marks found already (their
-    blobs are not searched)."""
-    # The coloured pixels' bounding box grown by the farthest any test below looks (a
-    # centre 1 px beyond a blob, its arms and window up to 7 px on; the ring 3 px).
-    bx, by, bw, bh = cv2.boundingRect(coloured)
-    if bw == 0 or bh == 0:
+    blobs are not searched). ``components``: :func:`_coloured_components` of ``coloured``
+    if the caller has them."""
+    parts = _coloured_components(coloured) if components is None else components
+    if parts is None:
         return []
     whole = coloured
-    x0, y0 = max(0, bx - 8), max(0, by - 8)
-    x1, y1 = min(whole.shape[1], bx + bw + 8), min(whole.shape[0], by + bh + 8)
+    x0, y0, x1, y1 = parts.box
     coloured, level, grey = (a[y0:y1, x0:x1] for a in (whole, level, grey))
-    count, labels, stats = _components(coloured)
+    count, labels, stats = parts.count, parts.labels, parts.stats
     if count <= 1:
         return []
     side = np.maximum(stats[:, 2], stats[:, 3])
@@ -2142,7 +2167,7 @@ SCALE_SIDE = (8, 48)
 SCALE_REACH = 2
 
 
-def colour_scales(coloured: np.ndarray) -> list[Box]:
+def colour_scales(coloured: np.ndarray, components: _ColouredComponents | None = None) -> list[Box]:
     """Boxes ``(x0, y0, x1, y1)`` of the colour scale bars among ``coloured`` (uint8 0/1):
     filled rectangles of colour (see :data:`SCALE_FILL`).
 
@@ -2151,10 +2176,15 @@ def colour_scales(coloured: np.ndarray) -> list[Box]:
     >>> coloured[30, 5:20] = coloured[23:38, 12] = 1  # a '+'
     >>> colour_scales(coloured)
     [(40, 10, 52, 41)]
-    """
-    if not cv2.countNonZero(coloured):
+
+    ``components``: :func:`_coloured_components` of ``coloured`` if the caller has them
+    (the same boxes; in the order of their labelling there)."""
+    if components is not None:
+        stats = components.stats + np.array([components.box[0], components.box[1], 0, 0, 0])
+    elif not cv2.countNonZero(coloured):
         return []
-    _, _, stats = _components(coloured)
+    else:
+        _, _, stats = _components(coloured)
     x, y, w, h, area = (stats[1:, k] for k in range(5))
     narrow = np.minimum(w, h)
     scale = (narrow >= SCALE_SIDE[0]) & (narrow <= SCALE_SIDE[1]) & (area >= SCALE_FILL * w * h)
@@ -3344,9 +3374,11 @@ def detect_calipers(
         bx0, by0, bx1, by1 = m.box
         kept = [k for k in kept if not (bx0 <= k.x <= bx1 and by0 <= k.y <= by1)]
         kept.append(m)
-    if crop.ndim == 3 and maps is not None and cv2.countNonZero(coloured):
+    # (the coloured pixels' components: for the smeared marks and the colour scales)
+    coloured_parts = _coloured_components(coloured) if crop.ndim == 3 else None
+    if crop.ndim == 3 and maps is not None and coloured_parts is not None:
         boxes = [m if m.style == ">" else at_point(m.x, m.y, m.score, m.style) for m in kept]
-        for m in smeared_marks(coloured, maps.high, grey_crop, boxes):
+        for m in smeared_marks(coloured, maps.high, grey_crop, boxes, coloured_parts):
             if m.score >= min_score and (inside is None or inside[m.y, m.x]):
                 kept.append(m)
     if crop.ndim == 3:
@@ -3362,8 +3394,8 @@ def detect_calipers(
         layers = [white] if crop.ndim == 2 else [candidates & coloured, white]
         kept = _snap_learned(kept, [a for a in layers if cv2.countNonZero(a)], inside)
     # A colour scale bar holds no mark, whatever proposed one there.
-    if crop.ndim == 3 and kept:
-        scales = colour_scales(coloured)
+    if crop.ndim == 3 and kept and coloured_parts is not None:
+        scales = colour_scales(coloured, coloured_parts)
         kept = [m for m in kept if not _on_scale(m, scales)]
     layers = [white] if crop.ndim == 2 else [candidates & coloured, white]
     # Pairs that JPEG or speckle broke: on the mark layer and the white pixels of the level of

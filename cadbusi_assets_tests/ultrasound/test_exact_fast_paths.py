@@ -12,6 +12,7 @@ from cadbusi_assets.ultrasound.calipers import (
     SMALL_QUADRANT_LIT,
     TIP_BLOB,
     WHITE_MARK_LEVEL,
+    _coloured_components,
     _hollow_filled,
     _hollow_outlined,
     _kept_strokes_lit,
@@ -20,12 +21,14 @@ from cadbusi_assets.ultrasound.calipers import (
     _outlined_bars,
     _sparse_centres,
     _strokes_lit,
+    colour_scales,
     hollow_marks,
+    smeared_marks,
     thick_arrow_tips,
     white_strokes,
 )
 from cadbusi_assets.ultrasound.ocr import _percentiles
-from cadbusi_assets.ultrasound.overlay import ColourMaps
+from cadbusi_assets.ultrasound.overlay import CHROMA_LEVEL, ColourMaps
 from cadbusi_demo.screens_heldout import HOLLOW, TUNING_FAMILIES, HollowStyle, render_screen
 
 
@@ -195,3 +198,46 @@ def test_sparse_centres_counted_around_the_centres_are_the_whole_crops(half: int
         assert got_xy == {(int(x), int(y)) for x, y in zip(xs, ys, strict=True)}
         found += len(ys)
     assert found > 0
+
+
+def test_the_coloured_components_shared_give_the_scales_and_smeared_marks_of_their_own() -> None:
+    # detect_calipers labels the coloured pixels once (_coloured_components) for the smeared
+    # marks and the colour scales: the same marks and scale boxes as each labelling its own
+    # (bars and blobs anywhere in the crop, at its edges too; generator frames)
+    rng = np.random.default_rng(3)
+    inputs = []
+    for _ in range(30):
+        height, width = rng.integers(40, 200, 2)
+        coloured = np.zeros((height, width), np.uint8)
+        for _ in range(rng.integers(1, 6)):
+            x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+            w, h = int(rng.integers(7, 30)), int(rng.integers(7, 50))
+            if rng.random() < 0.5:
+                coloured[y : y + h, x : x + w] = 1  # a bar (a scale when in range)
+            else:
+                cv2.circle(coloured, (x, y), int(rng.integers(2, 6)), 1, -1)  # a smeared blob
+        level = np.where(coloured > 0, rng.integers(150, 256, coloured.shape), 40).astype(np.uint8)
+        grey = rng.integers(20, 120, coloured.shape).astype(np.uint8)
+        for _ in range(rng.integers(0, 4)):  # bright '+' strokes through the blobs
+            x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+            level[y, max(0, x - 4) : x + 5] = level[max(0, y - 4) : y + 5, x] = 255
+        inputs.append((coloured, level, grey))
+    for family in TUNING_FAMILIES:
+        for seed in (100, 101, 102):
+            frame = render_screen(family, seed).frame
+            if frame.ndim == 3:
+                maps = ColourMaps.of(frame)
+                coloured = (maps.chroma >= CHROMA_LEVEL).astype(np.uint8)
+                inputs.append((coloured, maps.high, cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)))
+    scales = smeared = 0
+    for coloured, level, grey in inputs:
+        parts = _coloured_components(coloured)
+        if parts is None:  # (no coloured pixel: nothing to share)
+            assert colour_scales(coloured) == smeared_marks(coloured, level, grey, []) == []
+            continue
+        own = colour_scales(coloured)
+        assert sorted(colour_scales(coloured, parts)) == sorted(own)
+        marks = smeared_marks(coloured, level, grey, [])
+        assert smeared_marks(coloured, level, grey, [], parts) == marks
+        scales, smeared = scales + len(own), smeared + len(marks)
+    assert scales > 0 and smeared > 0
