@@ -205,7 +205,7 @@ def test_the_coloured_components_shared_give_the_scales_and_smeared_marks_of_the
     # marks and the colour scales: the same marks and scale boxes as each labelling its own
     # (bars and blobs anywhere in the crop, at its edges too; generator frames)
     rng = np.random.default_rng(3)
-    inputs = []
+    inputs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for _ in range(30):
         height, width = rng.integers(40, 200, 2)
         coloured = np.zeros((height, width), np.uint8)
