@@ -207,7 +207,7 @@ def test_the_coloured_components_shared_give_the_scales_and_smeared_marks_of_the
     rng = np.random.default_rng(3)
     inputs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for _ in range(30):
-        height, width = rng.integers(40, 200, 2)
+        height, width = (int(v) for v in rng.integers(40, 200, 2))
         coloured = np.zeros((height, width), np.uint8)
         for _ in range(rng.integers(1, 6)):
             x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
