@@ -21,6 +21,7 @@ from cadbusi_assets.ultrasound.calipers import (
     _outlined_bars,
     _sparse_centres,
     _strokes_lit,
+    _whole_median,
     colour_scales,
     hollow_marks,
     smeared_marks,
@@ -241,3 +242,14 @@ def test_the_coloured_components_shared_give_the_scales_and_smeared_marks_of_the
         assert smeared_marks(coloured, level, grey, [], parts) == marks
         scales, smeared = scales + len(own), smeared + len(marks)
     assert scales > 0 and smeared > 0
+
+
+def test_whole_median_is_numpys_truncated() -> None:
+    # _fit_centres takes a mark's half-size as the median of its four strict arm runs,
+    # truncated: the same as np.median's, odd and even sums of the middle two alike
+    rng = np.random.default_rng(2)
+    for high in (2, 5, 17, 1000):
+        runs = rng.integers(0, high, (500, 4))
+        expected = np.median(runs, axis=1).astype(np.intp)
+        assert np.array_equal(_whole_median(runs), expected)
+    assert _whole_median(np.zeros((0, 4), np.intp)).shape == (0,)
