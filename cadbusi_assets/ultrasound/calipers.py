@@ -1672,6 +1672,15 @@ def _solid_plus(side: int, arm: int) -> np.ndarray:
     return plus
 
 
+def _holes(light: np.ndarray) -> np.ndarray:
+    """uint8 0/1: the unlit pixels of ``light`` (uint8 0/1) that the crop's border does not
+    reach (4-connected): insides and holes. One flood fill from a ring of unlit pixels
+    around the crop (OpenCV's border and threshold: no copies)."""
+    reach = cv2.copyMakeBorder(light, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    cv2.floodFill(reach, None, (0, 0), 1, flags=4)
+    return cv2.threshold(reach[1:-1, 1:-1], 0, 1, cv2.THRESH_BINARY_INV)[1]
+
+
 def _hollow_outlined(light: np.ndarray) -> list[_Mark]:
     """Outline hollow '+' marks in ``light`` (uint8 0/1, the light pixels): the inside of a
     '+' outline is a component of the unlit pixels, square within 2 px, about a mark's size,
@@ -1680,11 +1689,7 @@ def _hollow_outlined(light: np.ndarray) -> list[_Mark]:
     :data:`HOLLOW_RING_FIT` of it). The insides are the unlit pixels that the crop's border
     does not reach (one flood fill), taken by their outer contours."""
     height, width = light.shape
-    # the unlit pixels the crop's border does not reach (4-connected): insides and holes
-    reach = np.zeros((height + 2, width + 2), np.uint8)
-    reach[1:-1, 1:-1] = light
-    cv2.floodFill(reach, None, (0, 0), 1, flags=4)
-    holes = np.ascontiguousarray(cv2.threshold(reach, 0, 1, cv2.THRESH_BINARY_INV)[1][1:-1, 1:-1])
+    holes = _holes(light)
     if not cv2.countNonZero(holes):
         return []
     contours, _ = cv2.findContours(holes, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)

@@ -13,6 +13,7 @@ from cadbusi_assets.ultrasound.calipers import (
     TIP_BLOB,
     WHITE_MARK_LEVEL,
     _coloured_components,
+    _holes,
     _hollow_filled,
     _hollow_outlined,
     _kept_strokes_lit,
@@ -253,3 +254,25 @@ def test_whole_median_is_numpys_truncated() -> None:
         expected = np.median(runs, axis=1).astype(np.intp)
         assert np.array_equal(_whole_median(runs), expected)
     assert _whole_median(np.zeros((0, 4), np.intp)).shape == (0,)
+
+
+def test_holes_are_the_unlit_pixels_a_flood_from_the_border_leaves() -> None:
+    # _hollow_outlined's insides (_holes): the unlit pixels that a 4-connected flood from a
+    # ring of unlit pixels around the crop does not reach, as a zero-padded copy gives them
+    rng = np.random.default_rng(4)
+    holes = 0
+    for _ in range(60):
+        height, width = (int(v) for v in rng.integers(1, 60, 2))
+        light = (rng.random((height, width)) < rng.uniform(0.2, 0.7)).astype(np.uint8)
+        for _ in range(rng.integers(0, 3)):  # rings: insides the border cannot reach
+            x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+            cv2.rectangle(light, (x, y), (x + int(rng.integers(2, 12)), y + 8), 1, 1)
+        padded = np.zeros((height + 2, width + 2), np.uint8)
+        padded[1:-1, 1:-1] = light
+        cv2.floodFill(padded, None, (0, 0), 1, flags=4)
+        expected = (padded[1:-1, 1:-1] == 0).astype(np.uint8)
+        got = _holes(light)
+        assert got.dtype == np.uint8 and got.flags.c_contiguous
+        assert np.array_equal(got, expected)
+        holes += int(expected.sum())
+    assert holes > 0
