@@ -443,6 +443,24 @@ def _strokes_lit(candidates: np.ndarray, arm: int) -> np.ndarray:
     return ok
 
 
+def _kept_strokes_lit(candidates: np.ndarray, keep: np.ndarray, arm: int) -> np.ndarray:
+    """``keep`` (uint8) and :func:`_strokes_lit` of ``candidates``, computed only around the
+    kept pixels: the box of them grown by the longer stroke's half (``arm + 1``), the
+    farthest the test at a pixel looks (pixels beyond the crop count as unlit either way)."""
+    kx, ky, kw, kh = cv2.boundingRect(keep)
+    out = np.zeros_like(keep)
+    if kw == 0 or kh == 0:
+        return out
+    height, width = keep.shape
+    reach = arm + 1
+    near = (
+        slice(max(0, ky - reach), min(height, ky + kh + reach)),
+        slice(max(0, kx - reach), min(width, kx + kw + reach)),
+    )
+    cv2.bitwise_and(keep[near], _strokes_lit(candidates[near], arm), dst=out[near])
+    return out
+
+
 def _score(
     candidates: np.ndarray,
     coloured: np.ndarray,
@@ -463,7 +481,7 @@ def _score(
     reach = arm + 1  # the widest template's half-size
     keep[:reach], keep[-reach:], keep[:, :reach], keep[:, -reach:] = 0, 0, 0, 0
     if cv2.countNonZero(keep) > 2000:  # a cheap test before gathering
-        keep = cv2.bitwise_and(keep, _strokes_lit(candidates, arm))
+        keep = _kept_strokes_lit(candidates, keep, arm)
     found = cv2.findNonZero(keep)
     empty = np.zeros(0, np.intp)
     if found is None:
@@ -615,6 +633,14 @@ def _model_fit(pixels: np.ndarray, box: Box, model: np.ndarray) -> float:
     return min(near_model / n_pixels, near_pixels / n_model)
 
 
+def _whole_median(runs: np.ndarray) -> np.ndarray:
+    """Per row of ``runs`` ((N, 4) whole numbers, none negative), its median as
+    ``np.median(runs, axis=1).astype(np.intp)`` gives it: the floor of the mean of the
+    middle two (without np.median's overhead)."""
+    middle = np.sort(runs, axis=1)[:, 1:3].astype(np.intp)
+    return (middle[:, 0] + middle[:, 1]) // 2
+
+
 def _fit_centres(
     lit: tuple[np.ndarray, np.ndarray],
     labels: np.ndarray,
@@ -709,11 +735,18 @@ def _fit_centres(
     if pixel_slack:
         equal |= longest - shortest <= 1
     at = at[(shortest >= MIN_HALF) & equal]
-    half = np.median(runs_of(at, MAX_HALF + 2, True), axis=1).astype(np.intp)
-    for i, half_i in zip(at, half, strict=True):  # int(np.median(strict runs)) of each
-        if half_i >= MIN_HALF:
-            entry = (int(cx[i]), int(cy[i]), int(half_i))
-            out[str(styles[i])].setdefault(int(ks[i]), []).append(entry)
+    half = _whole_median(runs_of(at, MAX_HALF + 2, True))
+    passed = half >= MIN_HALF
+    at, half = at[passed], half[passed]
+    for style, k, x, y, half_i in zip(
+        styles[at].tolist(),
+        ks[at].tolist(),
+        cx[at].tolist(),
+        cy[at].tolist(),
+        half.tolist(),
+        strict=True,
+    ):
+        out[style].setdefault(k, []).append((x, y, half_i))
     return out
 
 
@@ -942,10 +975,21 @@ def thick_arrow_tips(grey: np.ndarray, coloured: np.ndarray, white: np.ndarray) 
     blobs = cv2.subtract(full, white)
     if not cv2.countNonZero(blobs):
         return tips
-    count, labels, stats = _components(blobs)
+    touch = cv2.bitwise_and(cv2.dilate(white, _SQUARE3), blobs)
+    # The blobs' components only in the box around the pixels touching the strokes grown by
+    # TIP_BLOB px: a blob of at most TIP_BLOB px that touches them lies within it, and a
+    # larger one that the box cuts holds more than TIP_BLOB px in it (a path from a touching
+    # pixel to the cut): both as on the whole crop.
+    nx, ny, nw, nh = cv2.boundingRect(touch)
+    if nw == 0 or nh == 0:
+        return tips
+    height, width = blobs.shape
+    x0, y0 = max(0, nx - TIP_BLOB), max(0, ny - TIP_BLOB)
+    x1, y1 = min(width, nx + nw + TIP_BLOB), min(height, ny + nh + TIP_BLOB)
+    count, labels, stats = _components(np.ascontiguousarray(blobs[y0:y1, x0:x1]))
     small = stats[:, 4] <= TIP_BLOB
     small[0] = False
-    near = cv2.findNonZero(cv2.bitwise_and(cv2.dilate(white, _SQUARE3), blobs))
+    near = cv2.findNonZero(touch[y0:y1, x0:x1])
     if near is None or not small.any():
         return tips
     near = near.reshape(-1, 2)
@@ -953,7 +997,8 @@ def thick_arrow_tips(grey: np.ndarray, coloured: np.ndarray, white: np.ndarray) 
     touching[labels[near[:, 1], near[:, 0]]] = True
     for label in np.flatnonzero(small & touching):
         x, y, w, h = (int(v) for v in stats[label, :4])
-        tips[y : y + h, x : x + w] |= (labels[y : y + h, x : x + w] == label).astype(np.uint8)
+        piece = (labels[y : y + h, x : x + w] == label).astype(np.uint8)
+        tips[y0 + y : y0 + y + h, x0 + x : x0 + x + w] |= piece
     return tips
 
 
@@ -1087,6 +1132,26 @@ def _small_offsets(style: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return kernel, on, off
 
 
+def _sparse_centres(bright: np.ndarray, centres: np.ndarray, half: int) -> np.ndarray | None:
+    """``(x, y)`` rows (as ``cv2.findNonZero`` gives them, or None) of the pixels of
+    ``centres`` where the square of side ``2 half + 1`` around holds at most
+    ``9 + SMALL_QUADRANT_LIT`` pixels of ``bright`` (uint8 0/1; pixels beyond the crop
+    unlit). The count only in the box around ``centres`` grown by ``half``, the farthest
+    the square looks."""
+    height, width = bright.shape
+    cx, cy, cw, ch = cv2.boundingRect(centres)
+    if cw == 0 or ch == 0:
+        return None
+    x0, y0 = max(0, cx - half), max(0, cy - half)
+    near = (slice(y0, min(height, cy + ch + half)), slice(x0, min(width, cx + cw + half)))
+    count = cv2.boxFilter(
+        bright[near], -1, (2 * half + 1,) * 2, normalize=False, borderType=cv2.BORDER_CONSTANT
+    )
+    sparse = cv2.threshold(count, 9 + SMALL_QUADRANT_LIT, 1, cv2.THRESH_BINARY_INV)[1]
+    at = cv2.findNonZero(cv2.bitwise_and(centres[near], sparse))
+    return None if at is None else at.reshape(-1, 2) + np.array([x0, y0], at.dtype)
+
+
 def small_white_crosses(
     grey: np.ndarray, coloured: np.ndarray, inside: np.ndarray | None = None
 ) -> list[_Mark]:
@@ -1103,15 +1168,10 @@ def small_white_crosses(
     # is the other pixels' (one box filter: most bright pixels are in speckle blobs); one
     # search for the centres of both styles.
     bright = cv2.threshold(plain, SMALL_LEVEL - 1, 1, cv2.THRESH_BINARY)[1]
-    count = cv2.boxFilter(
-        bright, -1, (2 * half + 1,) * 2, normalize=False, borderType=cv2.BORDER_CONSTANT
-    )
-    sparse = cv2.threshold(count, 9 + SMALL_QUADRANT_LIT, 1, cv2.THRESH_BINARY_INV)[1]
     lit = {style: cv2.erode(bright, _small_offsets(style)[0]) for style in ("+", "x")}
-    at = cv2.findNonZero(cv2.bitwise_and(cv2.bitwise_or(lit["+"], lit["x"]), sparse))
+    at = _sparse_centres(bright, cv2.bitwise_or(lit["+"], lit["x"]), half)
     if at is None:
         return []
-    at = at.reshape(-1, 2)
     all_xs, all_ys = at[:, 0].astype(np.intp), at[:, 1].astype(np.intp)
     for style in ("+", "x"):
         _, on, off = _small_offsets(style)
@@ -1495,6 +1555,47 @@ HOLLOW_RING_FIT = 0.85
 HOLLOW_STYLE = "h+"
 
 
+def _bar_pairs(stats: np.ndarray, upright: bool) -> np.ndarray:
+    """The pairs of upright (or lying) bars among ``stats`` (rows as :func:`_outlined_bars`
+    gives them, the first a dummy) that face each other across a gap as
+    :func:`_hollow_filled` asks: per pair, the centre ``x, y``, the mean width and length,
+    the gap, and the two bars' rows in ``stats[1:]`` ((0, 7) when none)."""
+    x, y, w, h = (stats[1:, k].astype(np.int64) for k in range(4))
+    long_ = np.maximum(w, h)
+    bar = (long_ >= HOLLOW_BAR_LENGTH[0]) & (long_ <= HOLLOW_BAR_LENGTH[1])
+    which = np.flatnonzero(bar & ((h > w) if upright else (w > h)))
+    if which.size < 2:
+        return np.zeros((0, 7))
+    # along: the axis the bars lie on; across: the other
+    a0, a1 = (y, h) if upright else (x, w)
+    c0, c1 = (x, w) if upright else (y, h)
+    lo, ln = a0[which], a1[which]
+    co, cw = c0[which], c1[which]
+    gap = lo[None, :] - (lo[:, None] + ln[:, None])  # first bar i, second j
+    ok = (
+        (gap >= cw[:, None] + 1)
+        & (gap <= cw[:, None] + HOLLOW_GAP_EXTRA)
+        & (np.abs(co[:, None] - co[None, :]) <= 1)
+        & (np.abs(cw[:, None] - cw[None, :]) <= 1)
+        & (np.abs(ln[:, None] - ln[None, :]) <= 1)
+    )
+    i, j = np.nonzero(ok)
+    centre_along = (lo[i] + ln[i] + lo[j] - 1) / 2
+    centre_across = (co[i] + co[j]) / 2 + (cw[i] + cw[j] - 2) / 4
+    return np.stack(
+        [
+            centre_across if upright else centre_along,  # x
+            centre_along if upright else centre_across,  # y
+            (cw[i] + cw[j]) / 2,
+            (ln[i] + ln[j]) / 2,
+            gap[i, j],
+            which[i],
+            which[j],
+        ],
+        axis=1,
+    )
+
+
 def _hollow_filled(stats: np.ndarray, level: np.ndarray) -> list[_Mark]:
     """Filled hollow '+' marks among light bars (``stats``: ``x, y, width, height, area``
     rows as :func:`_outlined_bars` gives them, the first a dummy): two upright bars above
@@ -1504,44 +1605,7 @@ def _hollow_filled(stats: np.ndarray, level: np.ndarray) -> list[_Mark]:
     centres within 1 px, whose centre is not lit through (``level``: the brightest channel,
     lit at least :data:`HOLLOW_BAR_LEVEL`; a solid '+' is). Score: 1 where the parts agree to the
     pixel, 0.1 less for every pixel they differ by (at least 0.5)."""
-    x, y, w, h = (stats[1:, k].astype(np.int64) for k in range(4))
-    long_ = np.maximum(w, h)
-    bar = (long_ >= HOLLOW_BAR_LENGTH[0]) & (long_ <= HOLLOW_BAR_LENGTH[1])
-    pairs = []
-    for upright in (True, False):
-        which = np.flatnonzero(bar & ((h > w) if upright else (w > h)))
-        if which.size < 2:
-            return []
-        # along: the axis the bars lie on; across: the other
-        a0, a1 = (y, h) if upright else (x, w)
-        c0, c1 = (x, w) if upright else (y, h)
-        lo, ln = a0[which], a1[which]
-        co, cw = c0[which], c1[which]
-        gap = lo[None, :] - (lo[:, None] + ln[:, None])  # first bar i, second j
-        ok = (
-            (gap >= cw[:, None] + 1)
-            & (gap <= cw[:, None] + HOLLOW_GAP_EXTRA)
-            & (np.abs(co[:, None] - co[None, :]) <= 1)
-            & (np.abs(cw[:, None] - cw[None, :]) <= 1)
-            & (np.abs(ln[:, None] - ln[None, :]) <= 1)
-        )
-        i, j = np.nonzero(ok)
-        centre_along = (lo[i] + ln[i] + lo[j] - 1) / 2
-        centre_across = (co[i] + co[j]) / 2 + (cw[i] + cw[j] - 2) / 4
-        pairs.append(
-            np.stack(
-                [
-                    centre_across if upright else centre_along,  # x
-                    centre_along if upright else centre_across,  # y
-                    (cw[i] + cw[j]) / 2,
-                    (ln[i] + ln[j]) / 2,
-                    gap[i, j],
-                    which[i],
-                    which[j],
-                ],
-                axis=1,
-            )
-        )
+    pairs = [_bar_pairs(stats, upright) for upright in (True, False)]
     up, lying = pairs
     if not len(up) or not len(lying):
         return []
@@ -1608,6 +1672,15 @@ def _solid_plus(side: int, arm: int) -> np.ndarray:
     return plus
 
 
+def _holes(light: np.ndarray) -> np.ndarray:
+    """uint8 0/1: the unlit pixels of ``light`` (uint8 0/1) that the crop's border does not
+    reach (4-connected): insides and holes. One flood fill from a ring of unlit pixels
+    around the crop (OpenCV's border and threshold: no copies)."""
+    reach = cv2.copyMakeBorder(light, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    cv2.floodFill(reach, None, (0, 0), 1, flags=4)
+    return cv2.threshold(reach[1:-1, 1:-1], 0, 1, cv2.THRESH_BINARY_INV)[1]
+
+
 def _hollow_outlined(light: np.ndarray) -> list[_Mark]:
     """Outline hollow '+' marks in ``light`` (uint8 0/1, the light pixels): the inside of a
     '+' outline is a component of the unlit pixels, square within 2 px, about a mark's size,
@@ -1616,11 +1689,7 @@ def _hollow_outlined(light: np.ndarray) -> list[_Mark]:
     :data:`HOLLOW_RING_FIT` of it). The insides are the unlit pixels that the crop's border
     does not reach (one flood fill), taken by their outer contours."""
     height, width = light.shape
-    # the unlit pixels the crop's border does not reach (4-connected): insides and holes
-    reach = np.zeros((height + 2, width + 2), np.uint8)
-    reach[1:-1, 1:-1] = light
-    cv2.floodFill(reach, None, (0, 0), 1, flags=4)
-    holes = np.ascontiguousarray(cv2.threshold(reach, 0, 1, cv2.THRESH_BINARY_INV)[1][1:-1, 1:-1])
+    holes = _holes(light)
     if not cv2.countNonZero(holes):
         return []
     contours, _ = cv2.findContours(holes, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -1671,48 +1740,61 @@ def _outlined_bars(level: np.ndarray) -> np.ndarray:
     returned as component statistics (``x, y, width, height, area`` rows, the first a dummy
     background row) of the bars themselves. Bright speckle at a mark's empty centre or
     JPEG's halo beside it joins a bar to other light pixels, not these runs."""
+    light, dark = _bar_layers(level)
+    return np.concatenate(
+        [np.zeros((1, 5), np.int32), *(_direction_bars(light, dark, up) for up in (True, False))]
+    )
+
+
+def _bar_layers(level: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The light and the dark pixels (uint8 0/1) of :func:`_outlined_bars`."""
     light = cv2.threshold(level, HOLLOW_BAR_LEVEL - 1, 1, cv2.THRESH_BINARY)[1]
     dark = cv2.threshold(level, HOLLOW_DARK, 1, cv2.THRESH_BINARY_INV)[1]
-    rows = [np.zeros((1, 5), np.int32)]
-    for upright in (True, False):
-        for w in HOLLOW_BAR_WIDTHS:
-            a = w // 2
-            # w light pixels across the bar, the pixel on either side of them dark: erosions
-            # (borders count as unlit: no bar runs off the crop)
-            across = np.ones((1, w), np.uint8)
-            sides = np.zeros((1, w + 2), np.uint8)
-            sides[0, [0, -1]] = 1
-            if not upright:
-                across, sides = across.T, sides.T
-            lit = (
-                light
-                if w == 1
-                else cv2.erode(light, across, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-            )
-            mid = cv2.bitwise_and(
-                lit, cv2.erode(dark, sides, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-            )
-            at = cv2.findNonZero(mid)
-            if at is None:
-                continue
-            # runs along the bar: sorted by the across coordinate, then along; a run breaks
-            # where the across coordinate changes or the along one skips more than a pixel
-            # (JPEG lightens a dark side here and there)
-            xy = at.reshape(-1, 2).astype(np.int32)
-            along, across_at = (xy[:, 1], xy[:, 0]) if upright else (xy[:, 0], xy[:, 1])
-            order = np.lexsort((along, across_at))
-            along, across_at = along[order], across_at[order]
-            starts = np.flatnonzero(np.r_[True, (np.diff(across_at) != 0) | (np.diff(along) > 2)])
-            ends = np.r_[starts[1:], len(along)] - 1
-            lengths = along[ends] - along[starts] + 1
-            keep = lengths > w
-            first, run_across, run_len = along[starts][keep], across_at[starts][keep], lengths[keep]
-            bar_w = np.full(len(first), w)
-            if upright:
-                bars = np.stack([run_across - a, first, bar_w, run_len], 1)
-            else:
-                bars = np.stack([first, run_across - a, run_len, bar_w], 1)
-            rows.append(np.concatenate([bars, bars[:, 2:3] * bars[:, 3:4]], 1).astype(np.int32))
+    return light, dark
+
+
+def _direction_bars(light: np.ndarray, dark: np.ndarray, upright: bool) -> np.ndarray:
+    """The rows of :func:`_outlined_bars` (no dummy) of the upright bars, or the lying ones
+    (``light``, ``dark``: :func:`_bar_layers`)."""
+    rows = [np.zeros((0, 5), np.int32)]
+    for w in HOLLOW_BAR_WIDTHS:
+        a = w // 2
+        # w light pixels across the bar, the pixel on either side of them dark: erosions
+        # (borders count as unlit: no bar runs off the crop)
+        across = np.ones((1, w), np.uint8)
+        sides = np.zeros((1, w + 2), np.uint8)
+        sides[0, [0, -1]] = 1
+        if not upright:
+            across, sides = across.T, sides.T
+        lit = (
+            light
+            if w == 1
+            else cv2.erode(light, across, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        )
+        mid = cv2.bitwise_and(
+            lit, cv2.erode(dark, sides, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        )
+        at = cv2.findNonZero(mid)
+        if at is None:
+            continue
+        # runs along the bar: sorted by the across coordinate, then along; a run breaks
+        # where the across coordinate changes or the along one skips more than a pixel
+        # (JPEG lightens a dark side here and there)
+        xy = at.reshape(-1, 2).astype(np.int32)
+        along, across_at = (xy[:, 1], xy[:, 0]) if upright else (xy[:, 0], xy[:, 1])
+        order = np.lexsort((along, across_at))
+        along, across_at = along[order], across_at[order]
+        starts = np.flatnonzero(np.r_[True, (np.diff(across_at) != 0) | (np.diff(along) > 2)])
+        ends = np.r_[starts[1:], len(along)] - 1
+        lengths = along[ends] - along[starts] + 1
+        keep = lengths > w
+        first, run_across, run_len = along[starts][keep], across_at[starts][keep], lengths[keep]
+        bar_w = np.full(len(first), w)
+        if upright:
+            bars = np.stack([run_across - a, first, bar_w, run_len], 1)
+        else:
+            bars = np.stack([first, run_across - a, run_len, bar_w], 1)
+        rows.append(np.concatenate([bars, bars[:, 2:3] * bars[:, 3:4]], 1).astype(np.int32))
     return np.concatenate(rows)
 
 
@@ -1728,8 +1810,14 @@ def hollow_marks(level: np.ndarray) -> list[_Mark]:
     for threshold in (HOLLOW_LEVEL, HOLLOW_BAR_LEVEL):
         light = cv2.threshold(level, threshold - 1, 1, cv2.THRESH_BINARY)[1]
         found += [m for m in _hollow_outlined(light) if not _near_any(m, found)]
-    # an outline's 1-px sides are bars too: its centre from the inside stays
-    bars = _hollow_filled(_outlined_bars(level), level)
+    # an outline's 1-px sides are bars too: its centre from the inside stays. (A filled mark
+    # needs a pair of upright bars: the lying ones only where there is one.)
+    light, dark = _bar_layers(level)
+    upright = np.concatenate([np.zeros((1, 5), np.int32), _direction_bars(light, dark, True)])
+    if not len(_bar_pairs(upright, True)):
+        return found
+    lying = _direction_bars(light, dark, False)
+    bars = _hollow_filled(np.concatenate([upright, lying]), level)
     return found + [m for m in bars if not _near_any(m, found)]
 
 
@@ -1769,24 +1857,49 @@ def _blob_model(style: str, half: int) -> tuple[np.ndarray, ...]:
     return arms, np.stack([wy[away], wx[away]]), np.array(core)
 
 
+@dataclass(frozen=True)
+class _ColouredComponents:
+    """The components of a crop's coloured pixels (:func:`_coloured_components`)."""
+
+    box: Box  # x0, y0, x1, y1 (exclusive ends) of the window they were labelled in
+    count: int
+    labels: np.ndarray  # the window's
+    stats: np.ndarray  # in the window's coordinates
+
+
+def _coloured_components(coloured: np.ndarray) -> _ColouredComponents | None:
+    """The components of ``coloured`` (uint8 0/1; None when it has no pixel) labelled in its
+    pixels' bounding box grown by 8 px, the farthest :func:`smeared_marks` looks (a centre
+    1 px beyond a blob, its arms and window up to 7 px on; the ring 3 px)."""
+    bx, by, bw, bh = cv2.boundingRect(coloured)
+    if bw == 0 or bh == 0:
+        return None
+    x0, y0 = max(0, bx - 8), max(0, by - 8)
+    x1, y1 = min(coloured.shape[1], bx + bw + 8), min(coloured.shape[0], by + bh + 8)
+    count, labels, stats = _components(np.ascontiguousarray(coloured[y0:y1, x0:x1]))
+    return _ColouredComponents((x0, y0, x1, y1), count, labels, stats)
+
+
 def smeared_marks(
-    coloured: np.ndarray, level: np.ndarray, grey: np.ndarray, taken: list[_Mark]
+    coloured: np.ndarray,
+    level: np.ndarray,
+    grey: np.ndarray,
+    taken: list[_Mark],
+    components: _ColouredComponents | None = None,
 ) -> list[_Mark]:
     """Small coloured '+' and 'x' that JPEG has smeared into a blob of colour (``coloured``,
     uint8 0/1): within a blob of about a mark's size, standing alone, a cross whose four arms
     are all brighter in ``level`` (the brightest channel, at full resolution where the colour
     is not) than the pixels away from its strokes. ``taken``: marks found already (their
-    blobs are not searched)."""
-    # The coloured pixels' bounding box grown by the farthest any test below looks (a
-    # centre 1 px beyond a blob, its arms and window up to 7 px on; the ring 3 px).
-    bx, by, bw, bh = cv2.boundingRect(coloured)
-    if bw == 0 or bh == 0:
+    blobs are not searched). ``components``: :func:`_coloured_components` of ``coloured``
+    if the caller has them."""
+    parts = _coloured_components(coloured) if components is None else components
+    if parts is None:
         return []
     whole = coloured
-    x0, y0 = max(0, bx - 8), max(0, by - 8)
-    x1, y1 = min(whole.shape[1], bx + bw + 8), min(whole.shape[0], by + bh + 8)
+    x0, y0, x1, y1 = parts.box
     coloured, level, grey = (a[y0:y1, x0:x1] for a in (whole, level, grey))
-    count, labels, stats = _components(coloured)
+    count, labels, stats = parts.count, parts.labels, parts.stats
     if count <= 1:
         return []
     side = np.maximum(stats[:, 2], stats[:, 3])
@@ -2074,7 +2187,7 @@ SCALE_SIDE = (8, 48)
 SCALE_REACH = 2
 
 
-def colour_scales(coloured: np.ndarray) -> list[Box]:
+def colour_scales(coloured: np.ndarray, components: _ColouredComponents | None = None) -> list[Box]:
     """Boxes ``(x0, y0, x1, y1)`` of the colour scale bars among ``coloured`` (uint8 0/1):
     filled rectangles of colour (see :data:`SCALE_FILL`).
 
@@ -2083,10 +2196,15 @@ def colour_scales(coloured: np.ndarray) -> list[Box]:
     >>> coloured[30, 5:20] = coloured[23:38, 12] = 1  # a '+'
     >>> colour_scales(coloured)
     [(40, 10, 52, 41)]
-    """
-    if not cv2.countNonZero(coloured):
+
+    ``components``: :func:`_coloured_components` of ``coloured`` if the caller has them
+    (the same boxes; in the order of their labelling there)."""
+    if components is not None:
+        stats = components.stats + np.array([components.box[0], components.box[1], 0, 0, 0])
+    elif not cv2.countNonZero(coloured):
         return []
-    _, _, stats = _components(coloured)
+    else:
+        _, _, stats = _components(coloured)
     x, y, w, h, area = (stats[1:, k] for k in range(5))
     narrow = np.minimum(w, h)
     scale = (narrow >= SCALE_SIDE[0]) & (narrow <= SCALE_SIDE[1]) & (area >= SCALE_FILL * w * h)
@@ -3462,9 +3580,11 @@ def detect_calipers(
         bx0, by0, bx1, by1 = m.box
         kept = [k for k in kept if not (bx0 <= k.x <= bx1 and by0 <= k.y <= by1)]
         kept.append(m)
-    if crop.ndim == 3 and maps is not None and cv2.countNonZero(coloured):
+    # (the coloured pixels' components: for the smeared marks and the colour scales)
+    coloured_parts = _coloured_components(coloured) if crop.ndim == 3 else None
+    if crop.ndim == 3 and maps is not None and coloured_parts is not None:
         boxes = [m if m.style == ">" else at_point(m.x, m.y, m.score, m.style) for m in kept]
-        for m in smeared_marks(coloured, maps.high, grey_crop, boxes):
+        for m in smeared_marks(coloured, maps.high, grey_crop, boxes, coloured_parts):
             if m.score >= min_score and (inside is None or inside[m.y, m.x]):
                 kept.append(m)
     if crop.ndim == 3:
@@ -3489,8 +3609,8 @@ def detect_calipers(
         layers = [white] if crop.ndim == 2 else [candidates & coloured, white]
         kept = _snap_learned(kept, [a for a in layers if cv2.countNonZero(a)], inside)
     # A colour scale bar holds no mark, whatever proposed one there.
-    if crop.ndim == 3 and kept:
-        scales = colour_scales(coloured)
+    if crop.ndim == 3 and kept and coloured_parts is not None:
+        scales = colour_scales(coloured, coloured_parts)
         kept = [m for m in kept if not _on_scale(m, scales)]
     layers = [white] if crop.ndim == 2 else [candidates & coloured, white]
     # Pairs that JPEG or speckle broke: on the mark layer and the white pixels of the level of

@@ -2,10 +2,36 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
+from cadbusi_assets.ultrasound.calipers import (
+    HOLLOW_BAR_LEVEL,
+    HOLLOW_LEVEL,
+    SMALL_QUADRANT_LIT,
+    TIP_BLOB,
+    WHITE_MARK_LEVEL,
+    _coloured_components,
+    _holes,
+    _hollow_filled,
+    _hollow_outlined,
+    _kept_strokes_lit,
+    _Mark,
+    _near_any,
+    _outlined_bars,
+    _sparse_centres,
+    _strokes_lit,
+    _whole_median,
+    colour_scales,
+    hollow_marks,
+    smeared_marks,
+    thick_arrow_tips,
+    white_strokes,
+)
 from cadbusi_assets.ultrasound.ocr import _percentiles
+from cadbusi_assets.ultrasound.overlay import CHROMA_LEVEL, ColourMaps
+from cadbusi_demo.screens_heldout import HOLLOW, TUNING_FAMILIES, HollowStyle, render_screen
 
 
 @pytest.mark.parametrize("scale", [1e-3, 1.0, 1e6])
@@ -223,3 +249,236 @@ def test_off_level_of_the_drawn_pixels_is_the_whole_regions() -> None:
             assert got.dtype == expected.dtype and np.array_equal(got, expected)
         found += int(expected.sum())
     assert found > 500
+
+
+def _hollow_levels() -> list[np.ndarray]:
+    """Brightest-channel crops with and without hollow '+' marks: filled ones of each bar
+    width (some with their lying bars only, or their upright ones only), outline ones, solid
+    crosses and bars on speckle, and generator frames drawn in the hollow style."""
+    rng = np.random.default_rng(11)
+    styles = [
+        HollowStyle("filled", width=3, length=5, gap=2),
+        HollowStyle("filled", width=1, length=6, gap=3),
+        HollowStyle("filled", width=5, length=8, gap=3),
+        HollowStyle("outline", width=5, length=9),
+        HollowStyle("outline", width=3, length=7, dark_inside=True),
+    ]
+    levels = []
+    for k in range(40):
+        level = rng.integers(20, 120, (120, 160)).astype(np.uint8)
+        level[rng.random(level.shape) < 0.02] = 255  # bright speckle
+        for _ in range(rng.integers(0, 4)):
+            style = styles[rng.integers(len(styles))]
+            light, dark = style.glyph()
+            r = style.half
+            x, y = rng.integers(r + 2, 160 - r - 2), rng.integers(r + 2, 120 - r - 2)
+            keep = rng.random() < 0.8
+            if k % 5 == 1:  # the upright arms only
+                light[:, : r - 1] = light[:, r + 2 :] = False
+            elif k % 5 == 2:  # the lying ones only
+                light[: r - 1] = light[r + 2 :] = False
+            window = level[y - r : y + r + 1, x - r : x + r + 1]
+            window[dark] = 0
+            window[light] = 255 if keep else 170
+        if k % 4 == 3:  # a solid '+' and lone bars
+            level[60, 20:41] = level[50:71, 30] = 255
+            level[10:16, 100:103] = 255
+            level[30:36, 100:103] = 255
+        levels.append(level)
+    for family in TUNING_FAMILIES:
+        for seed in (100, 108):
+            frame = render_screen(family, seed, caliper_style=HOLLOW).frame
+            levels.append(ColourMaps.of(frame).high if frame.ndim == 3 else frame)
+    return levels
+
+
+def test_hollow_marks_look_for_lying_bars_only_beside_a_pair_of_upright_ones() -> None:
+    # hollow_marks computes the lying bars only where a pair of upright ones faces across a
+    # gap: the marks of every bar, as _hollow_filled found them on all of them
+    filled = 0
+    for level in _hollow_levels():
+        found: list[_Mark] = []
+        for threshold in (HOLLOW_LEVEL, HOLLOW_BAR_LEVEL):
+            light = cv2.threshold(level, threshold - 1, 1, cv2.THRESH_BINARY)[1]
+            found += [m for m in _hollow_outlined(light) if not _near_any(m, found)]
+        bars = _hollow_filled(_outlined_bars(level), level)
+        filled += len(bars)
+        assert hollow_marks(level) == found + [m for m in bars if not _near_any(m, found)]
+    assert filled >= 20  # the inputs hold filled marks
+
+
+@pytest.mark.parametrize("arm", [3, 4, 5])
+def test_strokes_lit_around_the_kept_pixels_is_the_full_crops(arm: int) -> None:
+    # _score tests its kept pixels for lit strokes (_strokes_lit) only in the box around them
+    # grown by the longer stroke's half: the same pixels pass as on the whole crop, kept
+    # pixels at the crop's edges, in a corner or in a small cluster among them
+    rng = np.random.default_rng(arm)
+    passed = 0
+    for k in range(60):
+        height, width = rng.integers(20, 90, 2)
+        lit = (rng.random((height, width)) < rng.uniform(0.3, 0.95)).astype(np.uint8)
+        for _ in range(rng.integers(0, 4)):  # long lines and crosses
+            y, x = rng.integers(0, height), rng.integers(0, width)
+            lit[y, max(0, x - 8) : x + 9] = 1
+            lit[max(0, y - 8) : y + 9, x] = 1
+        keep = lit & (rng.random(lit.shape) < rng.uniform(0.01, 0.5)).astype(np.uint8)
+        if k % 3 == 1:  # a small cluster of kept pixels
+            y, x = rng.integers(0, height - 3), rng.integers(0, width - 3)
+            cluster = np.zeros_like(keep)
+            cluster[y : y + 3, x : x + 3] = keep[y : y + 3, x : x + 3]
+            keep = cluster
+        candidates = lit * np.uint8(1 if k % 2 else 255)
+        expected = cv2.bitwise_and(keep, _strokes_lit(candidates, arm))
+        passed += cv2.countNonZero(expected)
+        assert np.array_equal(_kept_strokes_lit(candidates, keep.copy(), arm), expected)
+    assert passed > 0
+
+
+def _tips_on_the_whole_crop(
+    grey: np.ndarray, coloured: np.ndarray, white: np.ndarray
+) -> np.ndarray:
+    """thick_arrow_tips as it was: the blobs' components on the whole crop."""
+    tips = np.zeros_like(white)
+    full = ((grey >= WHITE_MARK_LEVEL) & (coloured == 0)).astype(np.uint8)
+    blobs = cv2.subtract(full, white)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(blobs, connectivity=8)
+    near = cv2.bitwise_and(cv2.dilate(white, np.ones((3, 3), np.uint8)), blobs) > 0
+    for label in range(1, count):
+        if stats[label, 4] <= TIP_BLOB and near[labels == label].any():
+            tips[labels == label] = 1
+    return tips
+
+
+def test_thick_arrow_tips_from_the_box_around_the_strokes_are_the_whole_crops() -> None:
+    # thick_arrow_tips labels the saturated blobs only in the box around the pixels where
+    # they touch the strokes, grown by TIP_BLOB: the same tips as on the whole crop, for
+    # blobs of up to TIP_BLOB px and larger ones reaching out of that box (thin lines that
+    # are not strokes too: any ``white`` is taken)
+    rng = np.random.default_rng(5)
+    tipped = 0
+    for k in range(60):
+        height, width = rng.integers(60, 260, 2)
+        grey = rng.integers(0, 200, (height, width)).astype(np.uint8)
+        coloured = (rng.random((height, width)) < 0.01).astype(np.uint8) * (k % 2)
+        strokes = np.zeros((height, width), np.uint8)
+        for _ in range(rng.integers(1, 6)):  # strokes with blobs and lines at their ends
+            x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+            length = int(rng.integers(5, 40))
+            end = (x + length, y) if rng.random() < 0.5 else (x, y + length)
+            cv2.line(strokes, (x, y), end, 1, 1)
+            if rng.random() < 0.5:  # a blob: a tip of up to about TIP_BLOB px, or more
+                cv2.circle(grey, end, int(rng.integers(2, 7)), 255, -1)
+            else:  # a line of saturated pixels, some far longer than TIP_BLOB px
+                reach = int(rng.integers(5, 150))
+                cv2.line(grey, end, (end[0] + reach // 3, end[1] + reach), 255, int(k % 3 == 0) + 1)
+        grey[strokes > 0] = 255
+        white = strokes if k % 4 else white_strokes(grey, coloured)
+        expected = _tips_on_the_whole_crop(grey, coloured, white)
+        tipped += cv2.countNonZero(expected)
+        assert np.array_equal(thick_arrow_tips(grey, coloured, white), expected)
+    assert tipped > 0
+
+
+@pytest.mark.parametrize("half", [1, 2, 3])
+def test_sparse_centres_counted_around_the_centres_are_the_whole_crops(half: int) -> None:
+    # small_white_crosses counts the bright pixels around its centres (_sparse_centres) only
+    # in the box around them grown by the square's half: the same centres as counting on the
+    # whole crop, centres at the crop's edges and in small clusters among them
+    rng = np.random.default_rng(half)
+    side = 2 * half + 1
+    found = 0
+    for k in range(60):
+        height, width = rng.integers(8, 80, 2)
+        bright = (rng.random((height, width)) < rng.uniform(0.05, 0.7)).astype(np.uint8)
+        centres = bright & (rng.random(bright.shape) < 0.2).astype(np.uint8)
+        if k % 3 == 1:  # a small cluster
+            y, x = rng.integers(0, height - 2), rng.integers(0, width - 2)
+            cluster = np.zeros_like(centres)
+            cluster[y : y + 2, x : x + 2] = centres[y : y + 2, x : x + 2]
+            centres = cluster
+        padded = np.pad(bright, half).astype(np.int64)
+        count = sum(
+            padded[dy : dy + height, dx : dx + width] for dy in range(side) for dx in range(side)
+        )
+        ys, xs = np.nonzero(centres & (count <= 9 + SMALL_QUADRANT_LIT))
+        got = _sparse_centres(bright, centres, half)
+        got_xy = set() if got is None else {(int(x), int(y)) for x, y in got}
+        assert got_xy == {(int(x), int(y)) for x, y in zip(xs, ys, strict=True)}
+        found += len(ys)
+    assert found > 0
+
+
+def test_the_coloured_components_shared_give_the_scales_and_smeared_marks_of_their_own() -> None:
+    # detect_calipers labels the coloured pixels once (_coloured_components) for the smeared
+    # marks and the colour scales: the same marks and scale boxes as each labelling its own
+    # (bars and blobs anywhere in the crop, at its edges too; generator frames)
+    rng = np.random.default_rng(3)
+    inputs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for _ in range(30):
+        height, width = (int(v) for v in rng.integers(40, 200, 2))
+        coloured = np.zeros((height, width), np.uint8)
+        for _ in range(rng.integers(1, 6)):
+            x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+            w, h = int(rng.integers(7, 30)), int(rng.integers(7, 50))
+            if rng.random() < 0.5:
+                coloured[y : y + h, x : x + w] = 1  # a bar (a scale when in range)
+            else:
+                cv2.circle(coloured, (x, y), int(rng.integers(2, 6)), 1, -1)  # a smeared blob
+        level = np.where(coloured > 0, rng.integers(150, 256, coloured.shape), 40).astype(np.uint8)
+        grey = rng.integers(20, 120, coloured.shape).astype(np.uint8)
+        for _ in range(rng.integers(0, 4)):  # bright '+' strokes through the blobs
+            x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+            level[y, max(0, x - 4) : x + 5] = level[max(0, y - 4) : y + 5, x] = 255
+        inputs.append((coloured, level, grey))
+    for family in TUNING_FAMILIES:
+        for seed in (100, 101, 102):
+            frame = render_screen(family, seed).frame
+            if frame.ndim == 3:
+                maps = ColourMaps.of(frame)
+                coloured = (maps.chroma >= CHROMA_LEVEL).astype(np.uint8)
+                inputs.append((coloured, maps.high, cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)))
+    scales = smeared = 0
+    for coloured, level, grey in inputs:
+        parts = _coloured_components(coloured)
+        if parts is None:  # (no coloured pixel: nothing to share)
+            assert colour_scales(coloured) == smeared_marks(coloured, level, grey, []) == []
+            continue
+        own = colour_scales(coloured)
+        assert sorted(colour_scales(coloured, parts)) == sorted(own)
+        marks = smeared_marks(coloured, level, grey, [])
+        assert smeared_marks(coloured, level, grey, [], parts) == marks
+        scales, smeared = scales + len(own), smeared + len(marks)
+    assert scales > 0 and smeared > 0
+
+
+def test_whole_median_is_numpys_truncated() -> None:
+    # _fit_centres takes a mark's half-size as the median of its four strict arm runs,
+    # truncated: the same as np.median's, odd and even sums of the middle two alike
+    rng = np.random.default_rng(2)
+    for high in (2, 5, 17, 1000):
+        runs = rng.integers(0, high, (500, 4))
+        expected = np.median(runs, axis=1).astype(np.intp)
+        assert np.array_equal(_whole_median(runs), expected)
+    assert _whole_median(np.zeros((0, 4), np.intp)).shape == (0,)
+
+
+def test_holes_are_the_unlit_pixels_a_flood_from_the_border_leaves() -> None:
+    # _hollow_outlined's insides (_holes): the unlit pixels that a 4-connected flood from a
+    # ring of unlit pixels around the crop does not reach, as a zero-padded copy gives them
+    rng = np.random.default_rng(4)
+    holes = 0
+    for _ in range(60):
+        height, width = (int(v) for v in rng.integers(1, 60, 2))
+        light = (rng.random((height, width)) < rng.uniform(0.2, 0.7)).astype(np.uint8)
+        for _ in range(rng.integers(0, 3)):  # rings: insides the border cannot reach
+            x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+            cv2.rectangle(light, (x, y), (x + int(rng.integers(2, 12)), y + 8), 1, 1)
+        padded = np.zeros((height + 2, width + 2), np.uint8)
+        padded[1:-1, 1:-1] = light
+        cv2.floodFill(padded, None, (0, 0), 1, flags=4)
+        expected = (padded[1:-1, 1:-1] == 0).astype(np.uint8)
+        got = _holes(light)
+        assert got.dtype == np.uint8 and got.flags.c_contiguous
+        assert np.array_equal(got, expected)
+        holes += int(expected.sum())
+    assert holes > 0
