@@ -115,3 +115,21 @@ def test_deidentification_keeps_no_scaled_region():
     assert kept == [] and rejected
     with pytest.raises(DeidentificationError, match="outside the image"):
         plan_pixel_cleaning(ds)
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4])
+def test_a_resized_copy_of_a_one_past_the_end_region_keeps_its_factor(factor):
+    """Files often end a region one past the last pixel (x1 = Columns): a region of the
+    whole 960 x 720 frame written as (0, 0, 960, 720), in its copy resized by ``factor``, is
+    still that copy's whole frame, scaled by the copy's own factor (not the next smaller one,
+    which would leave a third or more of the copy outside the region)."""
+    full = (720, 960)
+    size = (full[0] // factor, full[1] // factor)
+    regions = ultrasound_regions(dataset(*size, [(0, 0, full[1], full[0])]))
+    assert [r.scale for r in regions] == [pytest.approx(1 / factor)]
+    assert regions[0].box == (0, 0, size[1] - 1, size[0] - 1)
+
+
+def test_a_two_thirds_copy_of_a_one_past_the_end_region_keeps_its_factor():
+    regions = ultrasound_regions(dataset(480, 640, [(0, 0, 960, 720)]))
+    assert [(r.box, r.scale) for r in regions] == [((0, 0, 639, 479), pytest.approx(2 / 3))]
