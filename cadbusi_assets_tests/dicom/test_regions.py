@@ -133,3 +133,22 @@ def test_a_resized_copy_of_a_one_past_the_end_region_keeps_its_factor(factor):
 def test_a_two_thirds_copy_of_a_one_past_the_end_region_keeps_its_factor():
     regions = ultrasound_regions(dataset(480, 640, [(0, 0, 960, 720)]))
     assert [(r.box, r.scale) for r in regions] == [((0, 0, 639, 479), pytest.approx(2 / 3))]
+
+
+@pytest.mark.parametrize(
+    "boxes",
+    [
+        [(100, 80, 900, 700)],  # the top-left 640 x 480 of a 1024 x 768 frame (cut on both axes)
+        [(10, 10, 630, 470), (700, 500, 900, 700)],  # a valid region and a stray one outside
+        [(-100, -100, 700, 560)],  # over-reaching on all four sides
+    ],
+)
+def test_regions_taken_for_a_resize_keep_no_pixels(boxes):
+    """Regions that look like a resized copy's, whether or not the copy was resized (a crop
+    on both axes, a stray region, a region around the whole screen): de-identification keeps
+    none of them, scaled or as written (it fails closed)."""
+    ds = dataset(480, 640, boxes)
+    kept, rejected = usable_regions(ds)
+    assert kept == [] and rejected
+    with pytest.raises(DeidentificationError):
+        plan_pixel_cleaning(ds)
