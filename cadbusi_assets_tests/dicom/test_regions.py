@@ -152,3 +152,25 @@ def test_regions_taken_for_a_resize_keep_no_pixels(boxes):
     assert kept == [] and rejected
     with pytest.raises(DeidentificationError):
         plan_pixel_cleaning(ds)
+
+
+def test_a_half_size_copy_of_a_real_one_past_the_end_file():
+    """pydicom's OBXXXX1A (800 x 600) writes its first region to x1 = 800, one past the end:
+    a half-size copy of it is read at half size (it was read at a third: the region 267 of
+    the copy's 400 columns wide, placed at a third of the way)."""
+    full = _pydicom("OBXXXX1A.dcm")
+    boxes: list[Box] = [
+        (
+            int(item.RegionLocationMinX0),
+            int(item.RegionLocationMinY0),
+            int(item.RegionLocationMaxX1),
+            int(item.RegionLocationMaxY1),
+        )
+        for item in full.SequenceOfUltrasoundRegions
+    ]
+    assert boxes[0][2] == int(full.Columns)  # one past the end, as written
+    size = (int(full.Rows) // 2, int(full.Columns) // 2)
+    regions = ultrasound_regions(dataset(*size, boxes))
+    assert [r.scale for r in regions] == [0.5, 0.5]
+    clipped = [(x0, y0, min(x1, 799), min(y1, 599)) for x0, y0, x1, y1 in boxes]
+    assert [r.box for r in regions] == [resized_box(b, (600, 800), size) for b in clipped]
