@@ -111,7 +111,10 @@ def resize_factor(boxes: Sequence[Box], rows: int, cols: int) -> float | None:
     A resized copy shrinks both axes, so the full-size regions over-reach it on both (by more
     than :data:`RESIZED_OVERREACH`); a cropped copy, or a region a few pixels too large,
     over-reaches on one axis at most (or barely) and is clipped instead. The factor is the
-    largest of :data:`RESIZE_FACTORS` that brings every region inside the image; none: clip.
+    largest of :data:`RESIZE_FACTORS` that brings every region inside the image, or one past
+    its end (a full-size region ending one past the last pixel, as files often write it, still
+    ends there in the copy, give or take the rounding: it is clipped, not taken for a smaller
+    factor); none: clip.
 
     >>> resize_factor([(84, 31, 595, 414)], 240, 320)  # a half-size copy
     0.5
@@ -119,6 +122,8 @@ def resize_factor(boxes: Sequence[Box], rows: int, cols: int) -> float | None:
     True
     >>> resize_factor([(0, 0, 640, 480)], 480, 640) is None  # one past the end
     True
+    >>> resize_factor([(0, 0, 960, 720)], 480, 640)  # a 2/3 copy, one past the end
+    0.6666666666666666
     """
     if not boxes or rows <= 0 or cols <= 0:
         return None
@@ -130,8 +135,7 @@ def resize_factor(boxes: Sequence[Box], rows: int, cols: int) -> float | None:
         return None
     for factor in RESIZE_FACTORS:
         if all(
-            scaled_box(b, factor)[2] <= cols - 1 and scaled_box(b, factor)[3] <= rows - 1
-            for b in boxes
+            scaled_box(b, factor)[2] <= cols and scaled_box(b, factor)[3] <= rows for b in boxes
         ):
             return factor
     return None

@@ -115,3 +115,62 @@ def test_deidentification_keeps_no_scaled_region():
     assert kept == [] and rejected
     with pytest.raises(DeidentificationError, match="outside the image"):
         plan_pixel_cleaning(ds)
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4])
+def test_a_resized_copy_of_a_one_past_the_end_region_keeps_its_factor(factor):
+    """Files often end a region one past the last pixel (x1 = Columns): a region of the
+    whole 960 x 720 frame written as (0, 0, 960, 720), in its copy resized by ``factor``, is
+    still that copy's whole frame, scaled by the copy's own factor (not the next smaller one,
+    which would leave a third or more of the copy outside the region)."""
+    full = (720, 960)
+    size = (full[0] // factor, full[1] // factor)
+    regions = ultrasound_regions(dataset(*size, [(0, 0, full[1], full[0])]))
+    assert [r.scale for r in regions] == [pytest.approx(1 / factor)]
+    assert regions[0].box == (0, 0, size[1] - 1, size[0] - 1)
+
+
+def test_a_two_thirds_copy_of_a_one_past_the_end_region_keeps_its_factor():
+    regions = ultrasound_regions(dataset(480, 640, [(0, 0, 960, 720)]))
+    assert [(r.box, r.scale) for r in regions] == [((0, 0, 639, 479), pytest.approx(2 / 3))]
+
+
+@pytest.mark.parametrize(
+    "boxes",
+    [
+        [(100, 80, 900, 700)],  # the top-left 640 x 480 of a 1024 x 768 frame (cut on both axes)
+        [(10, 10, 630, 470), (700, 500, 900, 700)],  # a valid region and a stray one outside
+        [(-100, -100, 700, 560)],  # over-reaching on all four sides
+    ],
+)
+def test_regions_taken_for_a_resize_keep_no_pixels(boxes):
+    """Regions that look like a resized copy's, whether or not the copy was resized (a crop
+    on both axes, a stray region, a region around the whole screen): de-identification keeps
+    none of them, scaled or as written (it fails closed)."""
+    ds = dataset(480, 640, boxes)
+    kept, rejected = usable_regions(ds)
+    assert kept == [] and rejected
+    with pytest.raises(DeidentificationError):
+        plan_pixel_cleaning(ds)
+
+
+def test_a_half_size_copy_of_a_real_one_past_the_end_file():
+    """pydicom's OBXXXX1A (800 x 600) writes its first region to x1 = 800, one past the end:
+    a half-size copy of it is read at half size (it was read at a third: the region 267 of
+    the copy's 400 columns wide, placed at a third of the way)."""
+    full = _pydicom("OBXXXX1A.dcm")
+    boxes: list[Box] = [
+        (
+            int(item.RegionLocationMinX0),
+            int(item.RegionLocationMinY0),
+            int(item.RegionLocationMaxX1),
+            int(item.RegionLocationMaxY1),
+        )
+        for item in full.SequenceOfUltrasoundRegions
+    ]
+    assert boxes[0][2] == int(full.Columns)  # one past the end, as written
+    size = (int(full.Rows) // 2, int(full.Columns) // 2)
+    regions = ultrasound_regions(dataset(*size, boxes))
+    assert [r.scale for r in regions] == [0.5, 0.5]
+    clipped = [(x0, y0, min(x1, 799), min(y1, 599)) for x0, y0, x1, y1 in boxes]
+    assert [r.box for r in regions] == [resized_box(b, (600, 800), size) for b in clipped]

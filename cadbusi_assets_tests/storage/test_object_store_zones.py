@@ -150,3 +150,23 @@ def test_object_store_matches_local_disk(object_zone, folder_studies, pseudonymi
     )
     assert remote.instances.equals(local.instances)
     assert remote.studies.equals(local.studies)
+
+
+def test_chunks_written_as_their_join(object_zone):
+    """write_chunks on an object store: the object is the chunks' join (empty chunks, one
+    chunk, none), its sha256 the hash of the chunks in turn; create_only refuses an existing
+    object and leaves it as it was."""
+    chunks = (b"head", b"", b"\x00\x01" * 70_000, b"tail")
+    object_zone.write_chunks(("d", "f.dcm"), chunks, create_only=True)
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+    assert sha256_file(object_zone.path("d", "f.dcm")) == digest.hexdigest()
+    assert object_zone.read_bytes("d", "f.dcm") == b"".join(chunks)
+    with pytest.raises(FileExistsError):
+        object_zone.write_chunks(("d", "f.dcm"), (b"other",), create_only=True)
+    assert object_zone.read_bytes("d", "f.dcm") == b"".join(chunks)
+    object_zone.write_chunks(("d", "f.dcm"), (b"one",))
+    assert object_zone.read_bytes("d", "f.dcm") == b"one"
+    object_zone.write_chunks(("d", "empty.bin"), ())
+    assert object_zone.read_bytes("d", "empty.bin") == b""
