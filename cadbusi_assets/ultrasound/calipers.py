@@ -3399,6 +3399,12 @@ def _loose_split(
 #: as bright: a straight arrow (:func:`_arrow_tip`) where at most :data:`ARROW_RING_LOOSE` of
 #: the ring is bright and untinted and at most :data:`ARROW_BLACK_SHARE` black.
 MAP_ARROW_TINT, MAP_ARROW_RING = 15, 0.5
+#: ... looked for only near a light map (on a dark one the strict context takes such an
+#: arrow): 4x4 blocks whose middle pixel has that chroma and at least MAP_ARROW_LIGHT grey,
+#: at least MAP_ARROW_BLOCKS of them connected (a mark's coloured strokes give a few). The
+#: gate keeps the rule's cost at ~0.1 ms a frame (tuning frames; ~1 ms a frame with a light
+#: map); without it ~0.8 ms on every colour frame.
+MAP_ARROW_LIGHT, MAP_ARROW_BLOCKS = 180, 25
 
 
 def map_white_arrows(white: np.ndarray, grey: np.ndarray, chroma: np.ndarray) -> list[_Mark]:
@@ -3406,6 +3412,32 @@ def map_white_arrows(white: np.ndarray, grey: np.ndarray, chroma: np.ndarray) ->
     :func:`white_strokes`) drawn over a colour map (``chroma``: the crop's
     :class:`~.overlay.ColourMaps` chroma), judged by the untinted pixels around them
     (:data:`MAP_ARROW_TINT`)."""
+    # Only near a light map (:data:`MAP_ARROW_BLOCKS`): in the bounding box of its blocks
+    # grown by the largest arrow's side, which holds every component of the size below
+    # that touches it.
+    height, width = white.shape
+    # (one pixel of each 4x4 block: a map is smooth, tinted and light throughout)
+    sample = (slice(2, height, 4), slice(2, width, 4))
+    blocks = cv2.bitwise_and(
+        cv2.threshold(
+            np.ascontiguousarray(chroma[sample]), MAP_ARROW_TINT - 1, 1, cv2.THRESH_BINARY
+        )[1],
+        cv2.threshold(
+            np.ascontiguousarray(grey[sample]), MAP_ARROW_LIGHT - 1, 1, cv2.THRESH_BINARY
+        )[1],
+    )
+    if cv2.countNonZero(blocks) < MAP_ARROW_BLOCKS:
+        return []
+    _, block_labels, block_stats = _components(blocks)
+    large = block_stats[:, 4] >= MAP_ARROW_BLOCKS
+    large[0] = False
+    if not large.any():
+        return []
+    bx, by, bw, bh = cv2.boundingRect(large[block_labels].astype(np.uint8))
+    reach = 3 * (2 * MAX_HALF + 3)
+    wx0, wy0 = max(0, 4 * bx - reach), max(0, 4 * by - reach)
+    wx1, wy1 = min(width, 4 * (bx + bw) + reach), min(height, 4 * (by + bh) + reach)
+    white, grey, chroma = (a[wy0:wy1, wx0:wx1] for a in (white, grey, chroma))
     tinted = cv2.threshold(chroma, MAP_ARROW_TINT - 1, 1, cv2.THRESH_BINARY)[1]
     touch = cv2.bitwise_and(white, cv2.dilate(tinted, _SQUARE3))
     if not cv2.countNonZero(touch):
@@ -3443,7 +3475,9 @@ def map_white_arrows(white: np.ndarray, grey: np.ndarray, chroma: np.ndarray) ->
         tip = _arrow_tip(component, straight=True)
         if tip is None:
             continue
-        found.append(_Mark(tip[1] + ox, tip[2] + oy, ">", tip[0], (x, y, x + w - 1, y + h - 1)))
+        x, y = x + wx0, y + wy0
+        tx, ty = tip[1] + ox + wx0, tip[2] + oy + wy0
+        found.append(_Mark(tx, ty, ">", tip[0], (x, y, x + w - 1, y + h - 1)))
     return found
 
 
