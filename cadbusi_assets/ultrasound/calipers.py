@@ -3397,13 +3397,17 @@ def _loose_split(
 #: whose ring (:func:`_arrow_context`'s) is mostly tinted (at least MAP_ARROW_RING of its
 #: pixels of chroma MAP_ARROW_TINT or more) is judged with only its untinted pixels counted
 #: as bright: a straight arrow (:func:`_arrow_tip`) where at most :data:`ARROW_RING_LOOSE` of
-#: the ring is bright and untinted and at most :data:`ARROW_BLACK_SHARE` black.
+#: the ring is bright and untinted and at most :data:`ARROW_BLACK_SHARE` black. Tuning frames
+#: (seeds 100-439, 2,728 marks): 1 true arrow more (ge_logiq 218's, on a light elastography
+#: map, 1 px off; the heat map 0.1 there), no other point changed; no candidate at all on
+#: seeds 140-199, 240-299, 340-399; with every ring pixel counted as tinted (and no light-map
+#: gate) 82 false marks (white text, UI glyphs, crosses' arms).
 MAP_ARROW_TINT, MAP_ARROW_RING = 15, 0.5
 #: ... looked for only near a light map (on a dark one the strict context takes such an
 #: arrow): 4x4 blocks whose middle pixel has that chroma and at least MAP_ARROW_LIGHT grey,
 #: at least MAP_ARROW_BLOCKS of them connected (a mark's coloured strokes give a few). The
-#: gate keeps the rule's cost at ~0.1 ms a frame (tuning frames; ~1 ms a frame with a light
-#: map); without it ~0.8 ms on every colour frame.
+#: gate keeps the rule's cost at 0.03-0.13 ms a frame (tuning frames, one thread; ~1-2 ms on
+#: a frame with a light map); without it ~0.8 ms on every colour frame.
 MAP_ARROW_LIGHT, MAP_ARROW_BLOCKS = 180, 25
 
 
