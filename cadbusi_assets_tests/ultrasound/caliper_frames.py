@@ -7,7 +7,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import cv2
 import numpy as np
+import pytest
 
+from cadbusi_assets.ultrasound import calipers
 from cadbusi_assets.ultrasound.analysis import analyze_frame
 from cadbusi_assets.ultrasound.calipers import detect_calipers
 from cadbusi_assets.ultrasound.fov import find_field_of_view
@@ -50,6 +52,26 @@ def assert_missed(
         found = screen_points(family, seed, learned=learned)
         for point in points:
             assert nearest(point, found) > 5.0, (family, seed, point, found)
+
+
+def assert_trap(
+    monkeypatch: pytest.MonkeyPatch,
+    family: str,
+    seed: int,
+    point: tuple[int, int],
+    loose: Mapping[str, float],
+    learned: bool = True,
+    within: float = 1.5,
+) -> None:
+    """A trap: ``point`` of the generator frame ``family``/``seed`` lies more than 10 px from
+    every true mark and no point is found within 5 px of it, but one is (within ``within``)
+    once the guards ``loose`` (constants of :mod:`~cadbusi_assets.ultrasound.calipers` and
+    their loosened values) are set: the guards are what keep that false mark out."""
+    assert nearest(point, render_screen(family, seed).calipers) > 10.0
+    assert nearest(point, screen_points(family, seed, learned=learned)) > 5.0
+    for constant, value in loose.items():
+        monkeypatch.setattr(calipers, constant, value)
+    assert nearest(point, screen_points(family, seed, learned=learned)) <= within
 
 
 def assert_found(
