@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
 
+import psutil
 import pytest
 
 from cadbusi_assets.identity import PseudonymKey
@@ -37,6 +38,15 @@ def require_tool(executable: str, install_hint: str) -> str:
     if found:
         return found
     missing(f"{executable} is not installed ({install_hint})")
+
+
+def process_running(pid: int) -> bool:
+    """Whether ``pid`` is a live, non-zombie process. One that exits between two
+    looks (``pid_exists`` then ``Process``) counts as gone, not as an error."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def free_port() -> int:

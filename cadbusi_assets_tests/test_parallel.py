@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from cadbusi_assets.parallel import parallel_map, worker_scope
-from cadbusi_assets_tests.support import time_limit
+from cadbusi_assets_tests.support import process_running, time_limit
 
 
 def _children() -> set[int]:
@@ -36,7 +36,7 @@ def _children() -> set[int]:
 def _wait_gone(pids, timeout=10.0) -> list[int]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+        alive = [p for p in pids if process_running(p)]
         if not alive:
             return []
         time.sleep(0.1)

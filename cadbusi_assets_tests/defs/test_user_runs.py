@@ -40,6 +40,7 @@ from cadbusi_assets_tests.defs.services import (
     wait_for,
     write_instance_yaml,
 )
+from cadbusi_assets_tests.support import process_running
 from cadbusi_demo import DemoConfig, generate_demo_cohort
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("user_runs")]
@@ -104,7 +105,7 @@ def runs_alive(instance: dg.DagsterInstance) -> list[int]:
     alive = []
     for run in instance.get_runs():
         pid = run_pid(run)
-        if pid and psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie":
+        if pid and process_running(pid):
             alive.append(pid)
     return alive
 
