@@ -196,10 +196,26 @@ def worker_pids(pool: ProcessPoolExecutor) -> list[int]:
     return [p.pid for p in list(processes.values()) if p.pid is not None]
 
 
+def _forget_cancelled(pool: ProcessPoolExecutor) -> None:
+    """Drop the pool's cancelled work items before its workers are killed. Python 3.11's
+    management thread fails every pending item of a broken pool with ``set_exception``, which
+    raises ``InvalidStateError`` on a cancelled one: an "Exception in thread" traceback on the
+    user's screen after Ctrl-C or a terminated run (fixed in CPython 3.12, where it is
+    ignored). A cancelled item never runs and nobody waits for it, so forgetting it is safe."""
+    pending = getattr(pool, "_pending_work_items", None)
+    if not pending:
+        return
+    with contextlib.suppress(RuntimeError):  # the dict changed under us: the thread is done
+        for key, item in list(pending.items()):
+            if item.future.cancelled():
+                pending.pop(key, None)
+
+
 def stop_pool(pool: ProcessPoolExecutor, *, kill: bool) -> None:
     """Shut ``pool`` down; with ``kill`` the workers are terminated instead of drained."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
     if kill:
+        _forget_cancelled(pool)
         for process in processes:
             with contextlib.suppress(Exception):
                 process.terminate()

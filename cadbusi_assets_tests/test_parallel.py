@@ -120,6 +120,35 @@ def test_workers_exit_when_their_owner_is_killed(tmp_path):
             os.killpg(owner.pid, signal.SIGKILL)
 
 
+def test_an_interrupt_with_work_pending_leaves_no_thread_traceback(monkeypatch):
+    """Ctrl-C while chunks wait in the queue: their futures are cancelled, then the workers
+    killed; Python 3.11's pool thread then raised InvalidStateError on each cancelled one,
+    printed as an "Exception in thread" traceback after the user's interrupt."""
+    import threading
+
+    raised: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: raised.append(args.exc_value))
+    managers: list[threading.Thread] = []
+    with pytest.raises(KeyboardInterrupt), worker_scope() as scope:
+
+        def interrupt_soon():
+            while not scope.pids():
+                time.sleep(0.05)
+            time.sleep(0.3)
+            # the pool's own thread, which fails the pending work once the workers are killed
+            managers.extend(p._executor_manager_thread for p in scope.pools.values())
+            os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Thread(target=interrupt_soon, daemon=True).start()
+        with time_limit(60, "waiting for the interrupt"):
+            parallel_map(_sleep_forever, list(range(40)), workers=2, chunksize=1)
+    assert managers
+    for thread in managers:
+        thread.join(10)
+        assert not thread.is_alive()
+    assert raised == []
+
+
 def test_an_interrupt_handed_to_another_thread_still_stops_the_owner():
     """The kernel hands a process-directed SIGINT (Ctrl-C, Dagster's terminate) to any thread;
     when it was not the main thread, the owner slept on in an untimed wait for its workers'
