@@ -40,11 +40,14 @@ def require_tool(executable: str, install_hint: str) -> str:
     missing(f"{executable} is not installed ({install_hint})")
 
 
-def process_running(pid: int) -> bool:
-    """Whether ``pid`` is a live, non-zombie process. One that exits between two
-    looks (``pid_exists`` then ``Process``) counts as gone, not as an error."""
+def process_running(process: int | psutil.Process) -> bool:
+    """Whether a pid or a process seen earlier (its pid not since reused: ``is_running``)
+    is alive and not a zombie. One that exits between two looks counts as gone, not as an
+    error."""
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        if isinstance(process, int):
+            process = psutil.Process(process)
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
 

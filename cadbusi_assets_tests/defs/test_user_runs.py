@@ -308,7 +308,7 @@ def test_terminated_run_stops_its_workers_and_a_killed_run_is_marked_failed(coho
         )
         assert run.status == dg.DagsterRunStatus.CANCELED
         gone = wait_for(
-            lambda: not [p for p in procs if p.is_running() and p.status() != "zombie"],
+            lambda: not [p for p in procs if process_running(p)],
             timeout=20,
             what="every process of the terminated run to exit",
             services=services,
@@ -349,7 +349,7 @@ def test_terminated_run_stops_its_workers_and_a_killed_run_is_marked_failed(coho
         )
         assert run.status == dg.DagsterRunStatus.FAILURE
         wait_for(
-            lambda: not [p for p in procs if p.is_running() and p.status() != "zombie"],
+            lambda: not [p for p in procs if process_running(p)],
             timeout=20,
             what="the killed run's workers to exit with their owner",
             services=services,
