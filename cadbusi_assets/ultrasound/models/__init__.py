@@ -15,9 +15,10 @@ def packaged_state(name: str) -> dict[str, Any]:
     return state
 
 
-#: Environment variable that sets the precision of the learned components' CPU inference:
-#: ``auto`` (default: bfloat16 where the CPU has native bfloat16 instructions, else
-#: float32), ``fp32`` or ``bf16`` (an error where the CPU has no native bfloat16).
+#: Environment variable that sets the precision of the caliper networks' CPU inference
+#: (:mod:`..caliper_net`; the line reader stays float32, :mod:`..glyphs`): ``auto`` (default:
+#: bfloat16 where the CPU has native bfloat16 instructions, else float32), ``fp32`` or
+#: ``bf16`` (an error where the CPU has no native bfloat16).
 PRECISION_ENV_VAR = "CADBUSI_TORCH_PRECISION"
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -25,7 +26,7 @@ PRECISIONS = ("auto", "fp32", "bf16")
 def native_bf16() -> bool:
     """Whether this CPU computes bfloat16 natively (AVX512-BF16, which the CPUs with AMX
     have too). ``torch.ops.mkldnn._is_mkldnn_bf16_supported`` is no such test: it is true on
-    any AVX-512 CPU, where oneDNN emulates bfloat16 (slower than float32)."""
+    any AVX-512 CPU, where oneDNN emulates bfloat16."""
     import torch
 
     check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
