@@ -29,9 +29,20 @@ the held-out ones; :data:`WEIGHTS` (float16, 0.22 MB) holds the heat map (``coar
 and a version 3 refiner: a version 2 one that decides (``refine.*``) and a version 1 one that
 places (``refine_place.*``), ``detect_calipers`` taking a point either is sure of
 (``calipers.NET_REFINE_PROB``, ``NET_PLACE_PROB``). Deterministic: fixed seeds; inference
-in float32 on one CPU thread (same crop, same points) unless CUDA is present (then on the GPU, crops of one size in one batch, the
+on one CPU thread (same crop, same points) unless CUDA is present (then on the GPU, crops of one size in one batch, the
 refiner's patches in one batch). A crop is searched on its own 4-px grid: the same frame
 cropped at another origin may give other points.
+
+**Precision.** On a CPU with native bfloat16 (AVX512-BF16, AMX: :func:`.models.native_bf16`)
+the three networks run in bfloat16 (float32 accumulation in oneDNN's kernels), elsewhere and
+on CUDA in float32; ``CADBUSI_TORCH_PRECISION=fp32`` forces float32 (``bf16`` where the CPU
+has none is an error: :func:`.models.inference_dtype`). bfloat16 takes the heat map from
+about 5.2 to 3.2 CPU ms a tuning frame (the refiners 2.0 to 1.8) and finds the same points:
+``benchmarks.caliper_misses tuning`` (seeds 100-439, 40 frames a family) prints the same
+lines, mark for mark, in both, and the recorded frames of ``caliper_equivalence.json`` give
+the same points and styles (scores within 1e-3). In bfloat16 a crop's heat map and a
+point's refined verdict are the same bits alone or in a batch (float32: the heat map only);
+the bits may differ between CPU generations (AMX against AVX512-BF16 kernels).
 """
 
 from __future__ import annotations
@@ -46,7 +57,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from cadbusi_assets.ultrasound.models import packaged_state
+from cadbusi_assets.ultrasound.models import inference_dtype, packaged_state
 
 if TYPE_CHECKING:
     import torch
@@ -244,6 +255,24 @@ def _input_table() -> np.ndarray:
     return table
 
 
+@lru_cache(maxsize=1)
+def _input_table_bf16() -> np.ndarray:
+    """:func:`_input_table` rounded to bfloat16, as the bits of each value (int16, for
+    ``cv2.LUT``; read as ``torch.bfloat16`` without a copy): the heat map's bfloat16 input,
+    the same values as :func:`_input_table`'s converted by torch.
+
+    >>> import torch
+    >>> table = torch.from_numpy(_input_table_bf16()).view(torch.bfloat16)
+    >>> torch.equal(table, torch.from_numpy(_input_table()).to(torch.bfloat16))
+    True
+    """
+    import torch
+
+    bits = torch.from_numpy(_input_table().copy()).to(torch.bfloat16).view(torch.int16).numpy()
+    bits.flags.writeable = False
+    return bits
+
+
 def cell_points(out: np.ndarray, min_prob: float) -> list[NetPoint]:
     """Points from one crop's network output (3, h, w) (logits, offsets): cells at least
     ``min_prob`` and the most probable of their 3x3 neighbourhood (ties: the first in
@@ -315,11 +344,12 @@ class CaliperNet:
                 f"not version {self.refiner_version} (the file's {VERSION_KEY!r}; absent: 1)"
             )
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        #: float32, or bfloat16 on a CPU with native bfloat16 (:func:`.models.inference_dtype`)
+        self.dtype = inference_dtype(self.device)
         # channels-last activations: about half the CPU time of NCHW for these few channels
-        self.model.to(self.device, memory_format=torch.channels_last)
-        self.refiner.to(self.device, memory_format=torch.channels_last)
-        if self.placer is not None:
-            self.placer.to(self.device, memory_format=torch.channels_last)
+        for module in (self.model, self.refiner, self.placer):
+            if module is not None:
+                module.to(self.device, self.dtype, memory_format=torch.channels_last)
         self._lock = threading.Lock()
 
     @contextmanager
@@ -365,9 +395,10 @@ class CaliperNet:
                 # device (a quarter of the bytes to move).
                 if self.device.type == "cpu":
                     flat = pixels.reshape(-1, *pixels.shape[2:])
-                    batch = torch.from_numpy(
-                        cv2.LUT(flat, _input_table()).reshape(pixels.shape)
-                    ).permute(0, 3, 1, 2)
+                    bf16 = self.dtype == torch.bfloat16
+                    table = _input_table_bf16() if bf16 else _input_table()
+                    values = torch.from_numpy(cv2.LUT(flat, table).reshape(pixels.shape))
+                    batch = (values.view(torch.bfloat16) if bf16 else values).permute(0, 3, 1, 2)
                 else:
                     batch = (
                         torch.from_numpy(pixels)
@@ -376,6 +407,7 @@ class CaliperNet:
                         .float()
                         .div_(255.0)
                         .sub_(0.5)
+                        .to(self.dtype)
                         .contiguous(memory_format=torch.channels_last)
                     )
                 result = model.head(model.body(batch)).float().cpu().numpy()
@@ -408,7 +440,7 @@ class CaliperNet:
         with self._inference():
             batch = (
                 torch.from_numpy(patches(crop, points, self.refiner_version))
-                .to(self.device)
+                .to(self.device, self.dtype)
                 .contiguous(memory_format=torch.channels_last)
             )
             out = self.refiner(batch).float().cpu().numpy().astype(np.float64)
@@ -427,7 +459,7 @@ class CaliperNet:
                 if chosen.size:
                     rgb = (
                         torch.from_numpy(patches(crop, [points[k] for k in chosen], 1))
-                        .to(self.device)
+                        .to(self.device, self.dtype)
                         .contiguous(memory_format=torch.channels_last)
                     )
                     opinion = self.placer(rgb).float().cpu().numpy().astype(np.float64)
@@ -456,7 +488,9 @@ class CaliperNet:
         if not points:
             return np.zeros((0, 3))
         with self._inference():
-            batch = torch.from_numpy(patches(crop, points, self.refiner_version)).to(self.device)
+            batch = torch.from_numpy(patches(crop, points, self.refiner_version)).to(
+                self.device, self.dtype
+            )
             flips = torch.cat([batch.flip(3), batch.flip(2), batch.flip(2, 3)])
             logits = self.refiner(flips.contiguous(memory_format=torch.channels_last))
             out = logits[:, 0].float().cpu().numpy().astype(np.float64)
