@@ -48,6 +48,9 @@ VARIABLES: dict[str, str] = {
     "CADBUSI_LOCK_DIR": "folder of the per-(asset, date) write locks (default $DAGSTER_HOME/cadbusi-locks)",
     "CADBUSI_OCR": "1 (default) to OCR burned-in text (needs tesseract), 0 to run without OCR "
     "(burned-in text is then not verified; partition metadata records ocr_ran=0)",
+    "CADBUSI_INPAINT_DEVICE": "auto (default: CUDA when present), cpu or cuda: where inpainting runs",
+    "CADBUSI_TORCH_PRECISION": "auto (default: bfloat16 on a CPU with native bfloat16), fp32 or bf16: "
+    "the caliper networks' CPU inference (fp32: the same bits on every CPU generation)",
 }
 
 #: The Debian packages OCR needs (the ``tesseract`` engine and its English data).
