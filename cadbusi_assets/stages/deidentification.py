@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -29,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from PIL import Image
 
 from cadbusi_assets.deid import (
     DeidentificationError,
@@ -261,6 +259,19 @@ def _deidentify_one(
     return _write_instance(task, ds, result), result
 
 
+def png_is_colour(png: bytes) -> bool:
+    """Whether a PNG of :func:`~cadbusi_assets.ultrasound.encode_png` is a colour one: its
+    IHDR colour type (byte 25: 0 grey, 2 RGB; always 8 bits), what
+    ``Image.open(io.BytesIO(png)).mode != "L"`` answers without Pillow parsing the file
+    (~0.1-0.3 ms a PNG; a test compares the two).
+
+    >>> from cadbusi_assets.ultrasound import encode_png
+    >>> png_is_colour(encode_png(np.zeros((2, 2), np.uint8)))
+    False
+    """
+    return png[25] != 0
+
+
 def _write_instance(task: DeidTask, ds, result: DeidentifiedObject) -> DeidOutcome:
     """Write one de-identified object (DICOM and the kept frames' PNGs): its outcome."""
     out = result.dataset
@@ -315,7 +326,7 @@ def _write_instance(task: DeidTask, ds, result: DeidentifiedObject) -> DeidOutco
                 **common,
                 "image_id": image_id,
                 "frame": index,
-                "is_colour": Image.open(io.BytesIO(png)).mode != "L",
+                "is_colour": png_is_colour(png),
                 "png_path": "/".join(png_path),
                 "png_sha256": hashlib.sha256(png).hexdigest(),
             }

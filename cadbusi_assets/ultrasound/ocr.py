@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 
 from cadbusi_assets.ultrasound.overlay import ColourMaps
-from cadbusi_assets.ultrasound.textlines import _Reused, brightness, find_text
+from cadbusi_assets.ultrasound.textlines import _one_thread, _Reused, brightness, find_text
 
 Box = tuple[int, int, int, int]
 
@@ -771,7 +771,21 @@ def read_frame_text(
     ``strips`` (a second reading that identifiers are matched against too). For the
     de-identification's verification: fast, and still fail-closed for names, IDs and dates;
     and the one reading the annotation fields are parsed from.
+
+    OpenCV runs on one thread meanwhile (as :func:`find_text` does): the brightness image,
+    each line's cleaning and scaling are small passes on which OpenCV's thread pool costs
+    more CPU than it saves (~1 ms a frame on two cores where the caller left OpenCV its
+    default threads: a folder run in the calling process, the ``--parts`` benchmark), and
+    the callers parallelize by process. The same pixels either way.
     """
+    with _one_thread():
+        return _read_frame_text(frame, area, vocabulary_gate, fields)
+
+
+def _read_frame_text(
+    frame: np.ndarray, area: Box | None, vocabulary_gate: bool, fields: bool
+) -> FrameText:
+    """:func:`read_frame_text` (OpenCV on the caller's threads)."""
     reader = engine()
     frame = np.asarray(frame)
     if frame.dtype == np.uint8:
