@@ -354,7 +354,8 @@ OCR_PARTS = {
 def profile_parts(n: int = 40, per_study: int = 10, ocr: bool = False) -> dict[str, Any]:
     """CPU milliseconds per file of each part of ``cadbusi deidentify``'s worker, in this
     process (``time.process_time``: what the file costs, whatever else the machine runs;
-    with the workers' malloc settings, :func:`~cadbusi_assets.parallel.keep_freed_memory`),
+    with the workers' malloc and OpenCV thread settings, as
+    :func:`~cadbusi_assets.parallel.keep_freed_memory` and one OpenCV thread),
     over ``n`` files of the corpus; ``other`` is the rest of the worker (file reads and
     writes, hashes, rows). With OCR, ``ocr`` is split too (:data:`OCR_PARTS`).
 
@@ -364,6 +365,9 @@ def profile_parts(n: int = 40, per_study: int = 10, ocr: bool = False) -> dict[s
     import importlib
 
     keep_freed_memory()
+    import cv2
+
+    cv2.setNumThreads(1)  # as every worker (parallel._init_worker)
 
     stage = importlib.import_module("cadbusi_assets.stages.deidentification")
     from cadbusi_assets.identity import Pseudonymizer
