@@ -2339,7 +2339,11 @@ NET_VETO_SCORE = 1.0
 
 
 def _net_marks(
-    crop: np.ndarray, kept: list[_Mark], inside: np.ndarray | None, arm: int
+    crop: np.ndarray,
+    kept: list[_Mark],
+    inside: np.ndarray | None,
+    arm: int,
+    tip_layer: np.ndarray | None = None,
 ) -> list[_Mark]:
     """The marks ``kept`` that the learned finder (:func:`.caliper_net.caliper_net`) does not
     veto (one scored below :data:`NET_VETO_SCORE` whose point its refiner gives less than
@@ -2351,8 +2355,9 @@ def _net_marks(
     where no mark is yet, both leaning to it as :data:`NET_AGREE_PROB` asks; then the
     placer leaning to it and the refiner sure of it mirrored, :data:`NET_MIRROR_PROB`; then
     a white cross or arrow where it leans to one, :data:`NET_WHITE_PROB`,
-    :data:`NET_ARROW_PROB`; then a small coloured '+' smeared by JPEG, :data:`SMEAR_PROB`)
-    sure of, at the refined point (the cross's centre, the arrow's tip, the smeared blob's
+    :data:`NET_ARROW_PROB`; then a small coloured '+' smeared by JPEG, :data:`SMEAR_PROB`;
+    then the tip of a small arrow on ``tip_layer``, the coloured mark layer, in a frame of
+    arrows, :data:`NET_TIP_PROB`) sure of, at the refined point (the cross's centre, the arrow's tip, the smeared blob's
     centre; inside the crop, and ``inside`` when given). One refiner batch for the veto and the
     heat-map points, one for the mirrored verdicts."""
     from cadbusi_assets.ultrasound.caliper_net import NetPoint, caliper_net
@@ -2427,7 +2432,15 @@ def _net_marks(
     white_prob = NET_WHITE_PROB.get(net.refiner_version)
     arrow_prob = NET_ARROW_PROB.get(net.refiner_version)
     smear_prob = SMEAR_PROB.get(net.refiner_version)
-    at: list[list[tuple[int, int, str] | None]] = [[None, None, None] for _ in heat]
+    at: list[list[tuple[int, int, str] | None]] = [[None, None, None, None] for _ in heat]
+    tip_prob = NET_TIP_PROB.get(net.refiner_version)
+    arrows = sum(m.style == ">" for m in out)
+    tips_here = (
+        tip_prob is not None
+        and tip_layer is not None
+        and arrows >= ARROW_SNAP_VOTE * (len(out) - arrows)
+    )
+    tips: list[tuple[int, tuple[int, int]]] = []
     for k, (p, taken) in enumerate(zip(verdicts[: len(heat)], taken_by, strict=True)):
         if any(taken):
             continue
@@ -2439,10 +2452,23 @@ def _net_marks(
         # (a sixth: small coloured '+' smeared by JPEG, to the blob's centre)
         if at[k][0] is None and at[k][1] is None and smear_prob is not None:
             at[k][2] = smeared_cross_centre(crop, p.x, p.y) if p.prob >= smear_prob else None
+        # (a seventh: a small coloured arrow's tip, where the placing refiner leans to it too)
+        if tips_here and tip_prob is not None and p.prob >= tip_prob and not any(at[k][:3]):
+            assert tip_layer is not None
+            tip = snap_to_arrow(tip_layer, p.x, p.y)
+            if tip is not None:
+                tips.append((k, tip))
+    if tips:
+        placed = net.refine(
+            crop, [(heat[k].x, heat[k].y) for k, _ in tips], place=[True] * len(tips)
+        )
+        for (k, tip), v in zip(tips, placed, strict=True):
+            if v.placer_prob is not None and v.placer_prob >= NET_TIP_PLACE:
+                at[k][3] = (*tip, NET_STYLE)
     found: list[_Mark] = []
     # the agreed points only where no sure one is, the mirrored ones where neither is, the
-    # white crosses and arrows, then the smeared coloured crosses last
-    for rule in range(6):
+    # white crosses and arrows, then the smeared coloured crosses, then the arrows' tips
+    for rule in range(7):
         for k, (p, taken) in enumerate(zip(verdicts[: len(heat)], taken_by, strict=True)):
             moved = at[k][rule - 3] if rule >= 3 else None
             x, y, style = (p.x, p.y, NET_STYLE) if rule < 3 else (moved or (-1, -1, NET_STYLE))
@@ -2745,6 +2771,23 @@ def white_arrow_tip(crop: np.ndarray, x: int, y: int) -> tuple[int, int] | None:
 #: 0.44-0.93, their blob's centre 1.6-2.9 px off the tip: the '+' test keeps them out) and
 #: JPEG numerals and dots (refiner at most 0.74: the size and '+' tests keep them out).
 SMEAR_PROB: dict[int, float] = {3: 0.25}
+#: Version 3: last, a point the deciding refiner gives at least NET_TIP_PROB (of its version;
+#: none: the rule is off) is a mark at the tip of the small arrow it sits on, on the coloured
+#: mark layer (:func:`snap_to_arrow`), where its placing refiner gives it at least
+#: NET_TIP_PLACE and the frame's marks are arrows (the rules' arrows at least
+#: :data:`ARROW_SNAP_VOTE` times their other marks): coloured small arrows that JPEG smeared,
+#: which the rules' arrow tests and the refiner's sure verdicts miss. On the tuning frames
+#: of seeds 100-439 (800 frames, 2,728 true marks): 3 true marks more (ge_logiq 201,
+#: siemens_s2000 113 and 430: refiner 0.79-0.87, placer 0.85-0.96; 0-1.41 px off), nothing
+#: else changed. Of the heat-map points no rule took where such a tip lies: in frames of
+#: arrows, a point 6 px from a tip (siemens_s2000 113: refiner 0.88, placer 0.40) and one 5
+#: px from one (0.50, 0.91); white arrows' tips are left to :data:`NET_ARROW_PROB` (a thick
+#: white arrow of siemens_s2000 208 gives one 6.4 px off its tip, 0.76 and 0.96); in frames
+#: of crosses, which the vote keeps out, numerals, arm ends and a zoom box's corner (refiner
+#: 0.67-0.93, placer 0.02-0.75). The placer is asked again for these points alone (most have
+#: too little heat for :data:`NET_PLACE_HEAT`).
+NET_TIP_PROB: dict[int, float] = {3: 0.75}
+NET_TIP_PLACE = 0.8
 #: The blob: the pixels of mark colour (chroma, 0 where the green channel is more than
 #: CORE_GREEN below the brightest: yellow, green, cyan; not Doppler's red or blue) within
 #: SMEAR_REACH px (each axis) of the refined point, their peak between SMEAR_PEAK (below, no
@@ -3815,7 +3858,9 @@ def detect_calipers(
                     kept[i] = cross
                     break
     if learned:
-        kept = _net_marks(crop, kept, inside, arm)
+        kept = _net_marks(
+            crop, kept, inside, arm, (candidates & coloured) if crop.ndim == 3 else None
+        )
         layers = [white] if crop.ndim == 2 else [candidates & coloured, white]
         kept = _snap_learned(kept, [a for a in layers if cv2.countNonZero(a)], inside)
     # A colour scale bar holds no mark, whatever proposed one there.
