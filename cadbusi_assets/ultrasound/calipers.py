@@ -2344,6 +2344,7 @@ def _net_marks(
     inside: np.ndarray | None,
     arm: int,
     tip_layer: np.ndarray | None = None,
+    placed: list[_Mark] | None = None,
 ) -> list[_Mark]:
     """The marks ``kept`` that the learned finder (:func:`.caliper_net.caliper_net`) does not
     veto (one scored below :data:`NET_VETO_SCORE` whose point its refiner gives less than
@@ -2357,9 +2358,11 @@ def _net_marks(
     a white cross or arrow where it leans to one, :data:`NET_WHITE_PROB`,
     :data:`NET_ARROW_PROB`; then a small coloured '+' smeared by JPEG, :data:`SMEAR_PROB`;
     then the tip of a small arrow on ``tip_layer``, the coloured mark layer, in a frame of
-    arrows, :data:`NET_TIP_PROB`) sure of, at the refined point (the cross's centre, the arrow's tip, the smeared blob's
-    centre; inside the crop, and ``inside`` when given). One refiner batch for the veto and the
-    heat-map points, one for the mirrored verdicts."""
+    arrows, :data:`NET_TIP_PROB`) sure of, at the refined point (the cross's centre, the
+    arrow's tip, the smeared blob's centre; inside the crop, and ``inside`` when given). One
+    refiner batch for the veto and the heat-map points, one for the mirrored verdicts (and
+    one for the placer's word on the arrows' tips). ``placed``, when given, gets the marks
+    that a shape put (a white cross's centre, an arrow's tip, a smeared blob's centre)."""
     from cadbusi_assets.ultrasound.caliper_net import NetPoint, caliper_net
 
     height, width = crop.shape[:2]
@@ -2459,10 +2462,10 @@ def _net_marks(
             if tip is not None:
                 tips.append((k, tip))
     if tips:
-        placed = net.refine(
+        placers = net.refine(
             crop, [(heat[k].x, heat[k].y) for k, _ in tips], place=[True] * len(tips)
         )
-        for (k, tip), v in zip(tips, placed, strict=True):
+        for (k, tip), v in zip(tips, placers, strict=True):
             if v.placer_prob is not None and v.placer_prob >= NET_TIP_PLACE:
                 at[k][3] = (*tip, NET_STYLE)
     found: list[_Mark] = []
@@ -2476,6 +2479,8 @@ def _net_marks(
             if chosen and usable(x, y) and clear(x, y, kept + found):
                 box = (x - arm, y - arm, x + arm, y + arm)
                 found.append(_Mark(x, y, style, p.prob, box))
+                if rule >= 3 and placed is not None:
+                    placed.append(found[-1])
     return out + found
 
 
@@ -2567,13 +2572,15 @@ def snap_to_cross(layer: np.ndarray, x: int, y: int) -> tuple[int, int] | None:
 #: (within 0.75 px) nearest the shaft's line (the median of the far 45 %), where the pixels of
 #: the half of the length nearest it reach at least ARROW_SNAP_WING px to both sides of that
 #: line (wings: a bare line has none) and the tip lies within ARROW_SNAP_REACH px of the point;
-#: the end with the wider wings wins, then the nearer. On those 40 points: 22 move, 18 nearer
-#: their tip, 2 as far, 2 by 1 px farther (0 -> 1, 1 -> 1.41 px); more than 2 px off 6 -> 1
-#: (ge_logiq 304's large arrow over an elastography map, 2.24 px: its piece holds the map's
-#: edge, not thin), mean 1.23 -> 0.54 px, within 1 px 20 -> 34; on all tuning frames nothing
-#: else changes (ARROW_SNAP_VOTE). Without the thinness test (1.0), siemens_s2000 421's
-#: JPEG-smeared large arrow goes 1 -> 2.24 px off and ge_logiq 411's 0 -> 2; a span of 20 px
-#: moves 3 more points 1 px nearer and 2 from 0 to 1 px off.
+#: the end with the wider wings wins, then the nearer. A point a shape put at a tip already
+#: (a white arrow's, :data:`NET_ARROW_PROB`; an arrow's, :data:`NET_TIP_PROB`) stays
+#: (philips_epiq 413's white arrow: 1 -> 1.41 px off without that). On those 40 points: 21
+#: move, 18 nearer their tip, 2 as far, 1 by 1 px farther (philips_epiq 404, 0 -> 1 px); more
+#: than 2 px off 6 -> 1 (ge_logiq 304's large arrow over an elastography map, 2.24 px: its
+#: piece holds the map's edge, not thin); on all tuning frames nothing else changes
+#: (ARROW_SNAP_VOTE). Without the thinness test (1.0), siemens_s2000 421's JPEG-smeared large
+#: arrow goes 1 -> 2.24 px off (while 4 points of large arrows go 1-2 px nearer); a span of
+#: 20 px moves 3 more points 1 px nearer and 2 from 0 to 1 px off.
 ARROW_SNAP_SPAN = 12
 ARROW_SNAP_THIN = 0.3
 ARROW_SNAP_LENGTH = 5.0
@@ -2636,12 +2643,17 @@ def snap_to_arrow(layer: np.ndarray, x: int, y: int) -> tuple[int, int] | None:
 
 
 def _snap_learned(
-    marks: list[_Mark], layers: list[np.ndarray], inside: np.ndarray | None = None
+    marks: list[_Mark],
+    layers: list[np.ndarray],
+    inside: np.ndarray | None = None,
+    placed: list[_Mark] | None = None,
 ) -> list[_Mark]:
     """``marks`` with each of the learned finder's moved to the centre of its cross
     (:func:`snap_to_cross`, on the first of ``layers`` that gives one; ``inside`` when
     given), else to the tip of its arrow (:func:`snap_to_arrow`, alike) where the frame's
-    marks are arrows (:data:`ARROW_SNAP_VOTE`), its box with it."""
+    marks are arrows (:data:`ARROW_SNAP_VOTE`) and a shape did not place it already (one of
+    ``placed``: a white arrow's tip, :func:`white_arrow_tip`), its box with it."""
+    shaped = {id(m) for m in placed or []}
 
     def snapped(
         m: _Mark, snap: Callable[[np.ndarray, int, int], tuple[int, int] | None]
@@ -2659,12 +2671,15 @@ def _snap_learned(
         snapped(m, snap_to_cross) if k else None for m, k in zip(marks, learned, strict=True)
     ]
     tips = [
-        snapped(m, snap_to_arrow) if k and c is None else None
+        snapped(m, snap_to_arrow) if k and c is None and id(m) not in shaped else None
         for m, k, c in zip(marks, learned, crosses, strict=True)
     ]
-    # the vote: the rules' arrows and the learned points on an arrow, against the rules'
-    # other marks and the learned points on a cross
+    # the vote: the rules' arrows and the learned points on an arrow (put at a white arrow's
+    # tip, or going to one), against the rules' other marks and the learned points on a cross
     arrows = sum(m.style == ">" for m in marks) + sum(t is not None for t in tips)
+    arrows += sum(
+        k and c is None and id(m) in shaped for m, k, c in zip(marks, learned, crosses, strict=True)
+    )
     others = sum(not k and m.style != ">" for m, k in zip(marks, learned, strict=True))
     others += sum(c is not None for c in crosses)
     to_tips = arrows >= ARROW_SNAP_VOTE * others
@@ -3858,11 +3873,11 @@ def detect_calipers(
                     kept[i] = cross
                     break
     if learned:
-        kept = _net_marks(
-            crop, kept, inside, arm, (candidates & coloured) if crop.ndim == 3 else None
-        )
+        placed: list[_Mark] = []
+        tip_layer = (candidates & coloured) if crop.ndim == 3 else None
+        kept = _net_marks(crop, kept, inside, arm, tip_layer, placed)
         layers = [white] if crop.ndim == 2 else [candidates & coloured, white]
-        kept = _snap_learned(kept, [a for a in layers if cv2.countNonZero(a)], inside)
+        kept = _snap_learned(kept, [a for a in layers if cv2.countNonZero(a)], inside, placed)
     # A colour scale bar holds no mark, whatever proposed one there.
     if crop.ndim == 3 and kept and coloured_parts is not None:
         scales = colour_scales(coloured, coloured_parts)

@@ -101,6 +101,11 @@ def test_only_learned_points_move_and_only_where_the_marks_are_arrows():
     assert _snap_learned([learned, cross], [layer])[0] == moved
     assert _snap_learned([learned, cross, cross], [layer])[0] == learned
     assert _snap_learned([rule], [layer]) == [rule]
+    # a point a shape put at a tip already (white_arrow_tip) stays, and votes for arrows
+    assert _snap_learned([learned], [layer], placed=[learned]) == [learned]
+    other = _Mark(12, 40, NET_STYLE, 0.99, (8, 36, 16, 44))
+    voted = _snap_learned([learned, other, cross, cross], [layer], placed=[other])
+    assert voted[0] == moved
     inside = np.ones((80, 80), bool)
     inside[40, 40] = False
     assert _snap_learned([learned], [layer], inside) == [learned]
