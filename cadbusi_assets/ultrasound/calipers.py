@@ -30,7 +30,9 @@ crop, a refiner on patches, trained on the generator's tuning families) adds the
 sure of (:func:`_net_marks`, style :data:`NET_STYLE`; :data:`LEARNED` switches it), and
 white crosses whose arms run into saturated speckle where it leans to a mark
 (:func:`white_cross_centre`); its refiner vetoes the rules' doubtful marks it is sure are
-none (:data:`NET_VETO_PROB`).
+none (:data:`NET_VETO_PROB`). Its points move to the centre of the cross they sit on
+(:func:`snap_to_cross`), else, in a frame of arrows, to the tip of their arrow
+(:func:`snap_to_arrow`).
 
 >>> import numpy as np
 >>> rgb = np.full((60, 60, 3), 60, np.uint8)
@@ -43,6 +45,7 @@ none (:data:`NET_VETO_PROB`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -2336,7 +2339,12 @@ NET_VETO_SCORE = 1.0
 
 
 def _net_marks(
-    crop: np.ndarray, kept: list[_Mark], inside: np.ndarray | None, arm: int
+    crop: np.ndarray,
+    kept: list[_Mark],
+    inside: np.ndarray | None,
+    arm: int,
+    tip_layer: np.ndarray | None = None,
+    placed: list[_Mark] | None = None,
 ) -> list[_Mark]:
     """The marks ``kept`` that the learned finder (:func:`.caliper_net.caliper_net`) does not
     veto (one scored below :data:`NET_VETO_SCORE` whose point its refiner gives less than
@@ -2348,10 +2356,13 @@ def _net_marks(
     where no mark is yet, both leaning to it as :data:`NET_AGREE_PROB` asks; then the
     placer leaning to it and the refiner sure of it mirrored, :data:`NET_MIRROR_PROB`; then
     a white cross or arrow where it leans to one, :data:`NET_WHITE_PROB`,
-    :data:`NET_ARROW_PROB`; then a small coloured '+' smeared by JPEG, :data:`SMEAR_PROB`)
-    sure of, at the refined point (the cross's centre, the arrow's tip, the smeared blob's
-    centre; inside the crop, and ``inside`` when given). One refiner batch for the veto and the
-    heat-map points, one for the mirrored verdicts."""
+    :data:`NET_ARROW_PROB`; then a small coloured '+' smeared by JPEG, :data:`SMEAR_PROB`;
+    then the tip of a small arrow on ``tip_layer``, the coloured mark layer, in a frame of
+    arrows, :data:`NET_TIP_PROB`) sure of, at the refined point (the cross's centre, the
+    arrow's tip, the smeared blob's centre; inside the crop, and ``inside`` when given). One
+    refiner batch for the veto and the heat-map points, one for the mirrored verdicts (and
+    one for the placer's word on the arrows' tips). ``placed``, when given, gets the marks
+    that a shape put (a white cross's centre, an arrow's tip, a smeared blob's centre)."""
     from cadbusi_assets.ultrasound.caliper_net import NetPoint, caliper_net
 
     height, width = crop.shape[:2]
@@ -2424,7 +2435,15 @@ def _net_marks(
     white_prob = NET_WHITE_PROB.get(net.refiner_version)
     arrow_prob = NET_ARROW_PROB.get(net.refiner_version)
     smear_prob = SMEAR_PROB.get(net.refiner_version)
-    at: list[list[tuple[int, int, str] | None]] = [[None, None, None] for _ in heat]
+    at: list[list[tuple[int, int, str] | None]] = [[None, None, None, None] for _ in heat]
+    tip_prob = NET_TIP_PROB.get(net.refiner_version)
+    arrows = sum(m.style == ">" for m in out)
+    tips_here = (
+        tip_prob is not None
+        and tip_layer is not None
+        and arrows >= ARROW_SNAP_VOTE * (len(out) - arrows)
+    )
+    tips: list[tuple[int, tuple[int, int]]] = []
     for k, (p, taken) in enumerate(zip(verdicts[: len(heat)], taken_by, strict=True)):
         if any(taken):
             continue
@@ -2436,10 +2455,23 @@ def _net_marks(
         # (a sixth: small coloured '+' smeared by JPEG, to the blob's centre)
         if at[k][0] is None and at[k][1] is None and smear_prob is not None:
             at[k][2] = smeared_cross_centre(crop, p.x, p.y) if p.prob >= smear_prob else None
+        # (a seventh: a small coloured arrow's tip, where the placing refiner leans to it too)
+        if tips_here and tip_prob is not None and p.prob >= tip_prob and not any(at[k][:3]):
+            assert tip_layer is not None
+            tip = snap_to_arrow(tip_layer, p.x, p.y)
+            if tip is not None:
+                tips.append((k, tip))
+    if tips:
+        placers = net.refine(
+            crop, [(heat[k].x, heat[k].y) for k, _ in tips], place=[True] * len(tips)
+        )
+        for (k, tip), v in zip(tips, placers, strict=True):
+            if v.placer_prob is not None and v.placer_prob >= NET_TIP_PLACE:
+                at[k][3] = (*tip, NET_STYLE)
     found: list[_Mark] = []
     # the agreed points only where no sure one is, the mirrored ones where neither is, the
-    # white crosses and arrows, then the smeared coloured crosses last
-    for rule in range(6):
+    # white crosses and arrows, then the smeared coloured crosses, then the arrows' tips
+    for rule in range(7):
         for k, (p, taken) in enumerate(zip(verdicts[: len(heat)], taken_by, strict=True)):
             moved = at[k][rule - 3] if rule >= 3 else None
             x, y, style = (p.x, p.y, NET_STYLE) if rule < 3 else (moved or (-1, -1, NET_STYLE))
@@ -2447,6 +2479,8 @@ def _net_marks(
             if chosen and usable(x, y) and clear(x, y, kept + found):
                 box = (x - arm, y - arm, x + arm, y + arm)
                 found.append(_Mark(x, y, style, p.prob, box))
+                if rule >= 3 and placed is not None:
+                    placed.append(found[-1])
     return out + found
 
 
@@ -2521,23 +2555,138 @@ def snap_to_cross(layer: np.ndarray, x: int, y: int) -> tuple[int, int] | None:
     return bx + x0, by + y0
 
 
+#: The learned finder's points on arrows not moved to a cross: the placing refiner puts a
+#: small arrow's point 1-3 px back along its shaft or beside its tip now and then (tuning
+#: frames, seeds 100-439: of its 40 points on true arrow tips, 6 were 2.24-3.16 px off, mean
+#: 1.23 px; the learned points more than 2 px off were all on arrows). The generator draws an
+#: arrow as a shaft from the tip and two wings back from it at 0.45 rad
+#: (:mod:`cadbusi_demo.screens.calipers`); the layers often lose the tip's own pixel (it
+#: touches the wings only diagonally, or bright speckle takes it from the white strokes).
+#: A point moves to the tip of the arrow it sits on (:func:`snap_to_arrow`): of the mark
+#: layer's pixels 8-connected to those within 2 px of it, those within ARROW_SNAP_SPAN px of
+#: it are the arrow (a small arrow whole; the head and the near shaft of a large one, not a
+#: numeral or a dotted line farther along), which must be long and thin (its pixels' lesser
+#: second moment at most ARROW_SNAP_THIN of the greater: a cross's is about 1, a large
+#: arrow's head cut by the span or a numeral stuck to a small one 0.35-0.8) and at least
+#: ARROW_SNAP_LENGTH px long. At either end of its long axis the tip is the pixel at that end
+#: (within 0.75 px) nearest the shaft's line (the median of the far 45 %), where the pixels of
+#: the half of the length nearest it reach at least ARROW_SNAP_WING px to both sides of that
+#: line (wings: a bare line has none) and the tip lies within ARROW_SNAP_REACH px of the point;
+#: the end with the wider wings wins, then the nearer. A point a shape put at a tip already
+#: (a white arrow's, :data:`NET_ARROW_PROB`; an arrow's, :data:`NET_TIP_PROB`) stays
+#: (philips_epiq 413's white arrow: 1 -> 1.41 px off without that). On those 40 points: 21
+#: move, 18 nearer their tip, 2 as far, 1 by 1 px farther (philips_epiq 404, 0 -> 1 px); more
+#: than 2 px off 6 -> 1 (ge_logiq 304's large arrow over an elastography map, 2.24 px: its
+#: piece holds the map's edge, not thin); on all tuning frames nothing else changes
+#: (ARROW_SNAP_VOTE). Without the thinness test (1.0), siemens_s2000 421's JPEG-smeared large
+#: arrow goes 1 -> 2.24 px off (while 4 points of large arrows go 1-2 px nearer); a span of
+#: 20 px moves 3 more points 1 px nearer and 2 from 0 to 1 px off.
+ARROW_SNAP_SPAN = 12
+ARROW_SNAP_THIN = 0.3
+ARROW_SNAP_LENGTH = 5.0
+ARROW_SNAP_WING = 0.4
+ARROW_SNAP_REACH = 3.2
+#: A scanner draws a frame's marks in one style: the learned points go to their arrows' tips
+#: only where the marks that are arrows (the rules' arrows, the learned points that would go
+#: to a tip) are at least ARROW_SNAP_VOTE times as many as the others (the rules' crosses,
+#: the learned points that went to a cross's centre). A small green '+' that JPEG smeared
+#: along one arm (ge_voluson 328) looks like an arrow at that arm's end: without the vote
+#: its learned point goes there, 1.41 -> 4.12 px off; the frame's 3 rules' crosses and its
+#: learned points on crosses outvote it. (Counting the rules' marks alone would keep
+#: ge_logiq 438's small arrow, which the rules took for a '+' beside it, 3.16 px off.)
+ARROW_SNAP_VOTE = 1.0
+
+
+def snap_to_arrow(layer: np.ndarray, x: int, y: int) -> tuple[int, int] | None:
+    """The tip of the arrow on ``layer`` (uint8 0/1) that a learned point at ``(x, y)``
+    moves to (:data:`ARROW_SNAP_SPAN` etc.), or None."""
+    height, width = layer.shape
+    r = ARROW_SNAP_SPAN
+    x0, y0 = max(0, x - r), max(0, y - r)
+    window = np.ascontiguousarray(layer[y0 : min(height, y + r + 1), x0 : min(width, x + r + 1)])
+    px, py = x - x0, y - y0
+    near = window[max(0, py - 2) : py + 3, max(0, px - 2) : px + 3]
+    if not near.any():
+        return None
+    _, labels, _ = _components(window)
+    touched = np.unique(labels[max(0, py - 2) : py + 3, max(0, px - 2) : px + 3])
+    ys, xs = np.nonzero(np.isin(labels, touched[touched > 0]))
+    keep = (xs - px) ** 2 + (ys - py) ** 2 <= r * r
+    xs, ys = xs[keep], ys[keep]
+    if len(xs) < 5:
+        return None
+    points = np.stack([xs, ys], axis=1).astype(np.float64)
+    centred = points - points.mean(axis=0)
+    moments, vectors = np.linalg.eigh(centred.T @ centred)
+    if moments[0] > ARROW_SNAP_THIN * moments[1]:
+        return None
+    best: tuple[tuple[float, float], int, int] | None = None
+    for sign in (1.0, -1.0):
+        axis = sign * vectors[:, 1]  # from the tip along the shaft
+        along = points @ axis
+        side = points @ np.array([-axis[1], axis[0]])
+        length = float(along.max() - along.min())
+        if length < ARROW_SNAP_LENGTH:
+            return None
+        from_end = along - along.min()
+        line = float(np.median(side[from_end > 0.55 * length]))
+        k = int(np.argmin(np.where(from_end <= 0.75, np.abs(side - line), np.inf)))
+        tx, ty = int(xs[k]), int(ys[k])
+        reach = math.hypot(tx - px, ty - py)
+        head = side[from_end <= 0.45 * length] - line
+        left, right = float(head.max()), float(-head.min())
+        if reach <= ARROW_SNAP_REACH and min(left, right) >= ARROW_SNAP_WING:
+            rank = (left + right, -reach)
+            if best is None or rank > best[0]:
+                best = (rank, tx, ty)
+    return None if best is None else (best[1] + x0, best[2] + y0)
+
+
 def _snap_learned(
-    marks: list[_Mark], layers: list[np.ndarray], inside: np.ndarray | None = None
+    marks: list[_Mark],
+    layers: list[np.ndarray],
+    inside: np.ndarray | None = None,
+    placed: list[_Mark] | None = None,
 ) -> list[_Mark]:
     """``marks`` with each of the learned finder's moved to the centre of its cross
     (:func:`snap_to_cross`, on the first of ``layers`` that gives one; ``inside`` when
-    given), its box with it."""
-    out = []
-    for m in marks:
-        for layer in layers if m.style == NET_STYLE else []:
-            centre = snap_to_cross(layer, m.x, m.y)
-            if centre is not None and (inside is None or inside[centre[1], centre[0]]):
-                dx, dy = centre[0] - m.x, centre[1] - m.y
+    given), else to the tip of its arrow (:func:`snap_to_arrow`, alike) where the frame's
+    marks are arrows (:data:`ARROW_SNAP_VOTE`) and a shape did not place it already (one of
+    ``placed``: a white arrow's tip, :func:`white_arrow_tip`), its box with it."""
+    shaped = {id(m) for m in placed or []}
+
+    def snapped(
+        m: _Mark, snap: Callable[[np.ndarray, int, int], tuple[int, int] | None]
+    ) -> _Mark | None:
+        for layer in layers:
+            point = snap(layer, m.x, m.y)
+            if point is not None and (inside is None or inside[point[1], point[0]]):
+                dx, dy = point[0] - m.x, point[1] - m.y
                 box = (m.box[0] + dx, m.box[1] + dy, m.box[2] + dx, m.box[3] + dy)
-                m = _Mark(centre[0], centre[1], m.style, m.score, box)
-                break
-        out.append(m)
-    return out
+                return _Mark(point[0], point[1], m.style, m.score, box)
+        return None
+
+    learned = [m.style == NET_STYLE for m in marks]
+    crosses = [
+        snapped(m, snap_to_cross) if k else None for m, k in zip(marks, learned, strict=True)
+    ]
+    tips = [
+        snapped(m, snap_to_arrow) if k and c is None and id(m) not in shaped else None
+        for m, k, c in zip(marks, learned, crosses, strict=True)
+    ]
+    # the vote: the rules' arrows and the learned points on an arrow (put at a white arrow's
+    # tip, or going to one), against the rules' other marks and the learned points on a cross
+    arrows = sum(m.style == ">" for m in marks) + sum(t is not None for t in tips)
+    arrows += sum(
+        k and c is None and id(m) in shaped for m, k, c in zip(marks, learned, crosses, strict=True)
+    )
+    others = sum(not k and m.style != ">" for m, k in zip(marks, learned, strict=True))
+    others += sum(c is not None for c in crosses)
+    to_tips = arrows >= ARROW_SNAP_VOTE * others
+    return [
+        c if c is not None else (t if t is not None and to_tips else m)
+        for m, c, t in zip(marks, crosses, tips, strict=True)
+    ]
 
 
 def white_cross_centre(crop: np.ndarray, x: int, y: int) -> tuple[int, int, str] | None:
@@ -2637,6 +2786,23 @@ def white_arrow_tip(crop: np.ndarray, x: int, y: int) -> tuple[int, int] | None:
 #: 0.44-0.93, their blob's centre 1.6-2.9 px off the tip: the '+' test keeps them out) and
 #: JPEG numerals and dots (refiner at most 0.74: the size and '+' tests keep them out).
 SMEAR_PROB: dict[int, float] = {3: 0.25}
+#: Version 3: last, a point the deciding refiner gives at least NET_TIP_PROB (of its version;
+#: none: the rule is off) is a mark at the tip of the small arrow it sits on, on the coloured
+#: mark layer (:func:`snap_to_arrow`), where its placing refiner gives it at least
+#: NET_TIP_PLACE and the frame's marks are arrows (the rules' arrows at least
+#: :data:`ARROW_SNAP_VOTE` times their other marks): coloured small arrows that JPEG smeared,
+#: which the rules' arrow tests and the refiner's sure verdicts miss. On the tuning frames
+#: of seeds 100-439 (800 frames, 2,728 true marks): 3 true marks more (ge_logiq 201,
+#: siemens_s2000 113 and 430: refiner 0.79-0.87, placer 0.85-0.96; 0-1.41 px off), nothing
+#: else changed. Of the heat-map points no rule took where such a tip lies: in frames of
+#: arrows, a point 6 px from a tip (siemens_s2000 113: refiner 0.88, placer 0.40) and one 5
+#: px from one (0.50, 0.91); white arrows' tips are left to :data:`NET_ARROW_PROB` (a thick
+#: white arrow of siemens_s2000 208 gives one 6.4 px off its tip, 0.76 and 0.96); in frames
+#: of crosses, which the vote keeps out, numerals, arm ends and a zoom box's corner (refiner
+#: 0.67-0.93, placer 0.02-0.75). The placer is asked again for these points alone (most have
+#: too little heat for :data:`NET_PLACE_HEAT`).
+NET_TIP_PROB: dict[int, float] = {3: 0.75}
+NET_TIP_PLACE = 0.8
 #: The blob: the pixels of mark colour (chroma, 0 where the green channel is more than
 #: CORE_GREEN below the brightest: yellow, green, cyan; not Doppler's red or blue) within
 #: SMEAR_REACH px (each axis) of the refined point, their peak between SMEAR_PEAK (below, no
@@ -3707,9 +3873,11 @@ def detect_calipers(
                     kept[i] = cross
                     break
     if learned:
-        kept = _net_marks(crop, kept, inside, arm)
+        placed: list[_Mark] = []
+        tip_layer = (candidates & coloured) if crop.ndim == 3 else None
+        kept = _net_marks(crop, kept, inside, arm, tip_layer, placed)
         layers = [white] if crop.ndim == 2 else [candidates & coloured, white]
-        kept = _snap_learned(kept, [a for a in layers if cv2.countNonZero(a)], inside)
+        kept = _snap_learned(kept, [a for a in layers if cv2.countNonZero(a)], inside, placed)
     # A colour scale bar holds no mark, whatever proposed one there.
     if crop.ndim == 3 and kept and coloured_parts is not None:
         scales = colour_scales(coloured, coloured_parts)

@@ -132,10 +132,10 @@ def test_no_mark_on_a_colour_scale_bar(monkeypatch):
     real power-Doppler frame, examples_rgb_color.dcm) is dropped; the '+' beside it stays."""
     real = calipers._net_marks
 
-    def with_a_point_on_the_bar(crop, kept, inside, arm):
+    def with_a_point_on_the_bar(crop, kept, inside, arm, *rest):
         # (the search crop starts at the frame's corner here: crop and frame points agree)
         point = _Mark(133, 69, calipers.NET_STYLE, 0.84, (0, 0, 0, 0))
-        return [*real(crop, kept, inside, arm), point]
+        return [*real(crop, kept, inside, arm, *rest), point]
 
     monkeypatch.setattr(calipers, "_net_marks", with_a_point_on_the_bar)
     frame = _with_scale_bar(_speckle_with_a_mark())
@@ -146,8 +146,8 @@ def test_no_mark_on_a_colour_scale_bar(monkeypatch):
     monkeypatch.setattr(
         calipers,
         "_net_marks",
-        lambda crop, kept, inside, arm: [
-            *real(crop, kept, inside, arm),
+        lambda crop, kept, inside, arm, *rest: [
+            *real(crop, kept, inside, arm, *rest),
             _Mark(137 + calipers.SCALE_REACH + 1, 69, "*", 0.84, (0, 0, 0, 0)),
         ],
     )
