@@ -105,11 +105,12 @@ def _ocr_ready() -> bool:
     """OCR is on and tesseract runs, or OCR was switched off explicitly (CADBUSI_OCR=0).
 
     Never switches OCR off itself: a missing tesseract stops the command with the fix."""
-    from cadbusi_assets.settings import SettingsError, load_settings, require_ocr
+    from cadbusi_assets.settings import SettingsError, load_settings, require_compute, require_ocr
 
     try:
         ocr = load_settings().ocr
         require_ocr(ocr)
+        require_compute()  # and the torch settings (CADBUSI_INPAINT_DEVICE, _TORCH_PRECISION)
     except SettingsError as exc:  # OcrUnavailableError included
         _echo(f"error: {exc}")
         return False

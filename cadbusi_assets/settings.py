@@ -17,6 +17,7 @@ import datetime as dt
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -106,6 +107,45 @@ def require_ocr(ocr: bool) -> None:
                 f"OCR is on (CADBUSI_OCR), but {problem}; or set CADBUSI_OCR=0 to run without "
                 "OCR (burned-in text is then not verified; partition metadata records ocr_ran=0)"
             )
+
+
+#: The settings of the torch parts (read where they run: :mod:`.ultrasound.inpaint_torch`,
+#: :mod:`.ultrasound.models`), checked up front by :func:`require_compute`.
+INPAINT_DEVICE_VAR = "CADBUSI_INPAINT_DEVICE"
+TORCH_PRECISION_VAR = "CADBUSI_TORCH_PRECISION"
+
+
+def require_compute() -> None:
+    """Raise :class:`SettingsError` when ``CADBUSI_INPAINT_DEVICE`` or
+    ``CADBUSI_TORCH_PRECISION`` holds a value that cannot run here (a misspelt one, CUDA
+    where torch sees none, bfloat16 where the CPU has none), before any work starts: the
+    parts that read them run in the workers, where a wrong value failed every file with a
+    traceback. torch is imported only for the values that need it (``cuda``, ``bf16``), so
+    the default settings cost a command no start-up time."""
+    device = os.environ.get(INPAINT_DEVICE_VAR, "").strip().lower() or "auto"
+    precision = os.environ.get(TORCH_PRECISION_VAR, "").strip().lower() or "auto"
+    if device not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", device):
+        raise SettingsError(
+            f"{INPAINT_DEVICE_VAR}={device!r}: use auto (the default), cpu, cuda or cuda:N"
+        )
+    if precision not in ("auto", "fp32", "bf16"):
+        raise SettingsError(
+            f"{TORCH_PRECISION_VAR}={precision!r}: use auto (the default), fp32 or bf16"
+        )
+    if not (device.startswith("cuda") or precision == "bf16"):
+        return
+    import torch
+
+    from cadbusi_assets.ultrasound.inpaint_torch import pick_device
+    from cadbusi_assets.ultrasound.models import inference_dtype
+
+    try:
+        if device.startswith("cuda"):
+            pick_device(device)
+        if precision == "bf16":
+            inference_dtype("cuda" if torch.cuda.is_available() else "cpu", precision)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,34 @@ def test_analyze_without_tesseract_stops_unless_no_ocr(small_pacs, tmp_path, mon
     assert not (tmp_path / "a").exists()
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("CADBUSI_TORCH_PRECISION", "fp16", "CADBUSI_TORCH_PRECISION='fp16': use auto"),
+        ("CADBUSI_INPAINT_DEVICE", "gpu", "CADBUSI_INPAINT_DEVICE='gpu': use auto"),
+    ],
+)
+def test_a_wrong_torch_setting_stops_analysis_commands_before_any_file(
+    small_pacs, tmp_path, monkeypatch, capsys, variable, value, said
+):
+    """These settings are read in the workers: a misspelt value failed every file there with
+    a traceback (analyze: a ValueError out of the command; deidentify --analyze: every file
+    quarantined) instead of one line naming the variable."""
+    monkeypatch.setenv(variable, value)
+    out = tmp_path / "a"
+    assert main(["analyze", str(small_pacs), str(out), "--jobs", "1", "--no-ocr"]) == 2
+    assert said in capsys.readouterr().out
+    assert not out.exists()
+    key = tmp_path / "k.key"
+    assert main(["keygen", str(key)]) == 0
+    deid = tmp_path / "deid"
+    args = ["deidentify", str(small_pacs), str(deid), "--key-file", str(key), "--no-ocr"]
+    capsys.readouterr()
+    assert main([*args, "--analyze", "--jobs", "1"]) == 2
+    assert said in capsys.readouterr().out
+    assert not deid.exists()
+
+
 @pytest.fixture(scope="module")
 def small_pacs(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cli_cohort")

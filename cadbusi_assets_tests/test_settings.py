@@ -7,6 +7,7 @@ from cadbusi_assets.settings import (
     OcrUnavailableError,
     SettingsError,
     load_settings,
+    require_compute,
     require_ocr,
     tesseract_problem,
 )
@@ -78,3 +79,43 @@ def test_installed_tesseract_passes():
     require_tesseract()
     assert tesseract_problem() is None
     require_ocr(True)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CADBUSI_INPAINT_DEVICE": "gpu"}, "CADBUSI_INPAINT_DEVICE='gpu': use auto"),
+        ({"CADBUSI_TORCH_PRECISION": "half"}, "CADBUSI_TORCH_PRECISION='half': use auto"),
+    ],
+)
+def test_a_wrong_torch_setting_is_a_settings_error_naming_it(monkeypatch, env, message):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=message):
+        require_compute()
+
+
+def test_torch_settings_that_cannot_run_here_are_settings_errors(monkeypatch):
+    import torch
+
+    from cadbusi_assets.ultrasound import models
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("CADBUSI_INPAINT_DEVICE", "cuda:1")
+    with pytest.raises(SettingsError, match="no CUDA device"):
+        require_compute()
+    monkeypatch.setenv("CADBUSI_INPAINT_DEVICE", "cpu")
+    monkeypatch.setenv("CADBUSI_TORCH_PRECISION", "bf16")
+    monkeypatch.setattr(models, "native_bf16", lambda: False)
+    with pytest.raises(SettingsError, match="no native bfloat16"):
+        require_compute()
+    monkeypatch.setattr(models, "native_bf16", lambda: True)
+    require_compute()  # where the CPU has it, bf16 is a valid choice
+
+
+@pytest.mark.parametrize("device", ["", "auto", "CPU", "cpu"])
+@pytest.mark.parametrize("precision", ["", "auto", "fp32", "FP32"])
+def test_the_usual_torch_settings_pass(monkeypatch, device, precision):
+    monkeypatch.setenv("CADBUSI_INPAINT_DEVICE", device)
+    monkeypatch.setenv("CADBUSI_TORCH_PRECISION", precision)
+    require_compute()

@@ -47,7 +47,7 @@ from cadbusi_assets.deid.profile import PROFILE_NAMES
 from cadbusi_assets.identity import Pseudonymizer, PseudonymKeyError, load_key
 from cadbusi_assets.parallel import call_in_worker, parallel_map
 from cadbusi_assets.progress import ProgressBar
-from cadbusi_assets.settings import tesseract_problem
+from cadbusi_assets.settings import SettingsError, require_compute, tesseract_problem
 
 if TYPE_CHECKING:
     from cadbusi_assets.deid.identifiers import OriginalIdentifiers
@@ -171,6 +171,12 @@ def deidentify_command(
         problem = tesseract_problem()
         if problem:
             echo(f"error: OCR verification of burned-in text is on, but {problem} (or --no-ocr)")
+            return 2
+    if analyze:
+        try:
+            require_compute()  # the analysis and inpainting's torch settings
+        except SettingsError as exc:
+            echo(f"error: {exc}")
             return 2
     try:
         key = load_key(key_file, forbidden_roots=(output_dir,))

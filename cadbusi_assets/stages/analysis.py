@@ -35,7 +35,7 @@ from cadbusi_assets.dicom import (
 )
 from cadbusi_assets.parallel import parallel_map, resolve_workers
 from cadbusi_assets.progress import tick
-from cadbusi_assets.settings import require_ocr
+from cadbusi_assets.settings import require_compute, require_ocr
 from cadbusi_assets.stages.deidentification import IMAGES_TABLE, STUDIES_TABLE, shard_path
 from cadbusi_assets.stages.previews import inpainting_preview
 from cadbusi_assets.stages.report import MissingUpstream, PartitionReport, reason_counts
@@ -228,6 +228,7 @@ def analyze_dicom_files(
     exclusion reason ``unreadable``.
     """
     require_ocr(ocr)
+    require_compute()
     tasks = [DicomAnalysisTask(zone, p, max(1, frame_step), ocr, progress_path) for p in paths]
     rows = [
         row
@@ -271,6 +272,7 @@ def analyze_partition(
     progress: Callable[[str], None] | None = None,
 ) -> PartitionReport:
     require_ocr(ocr)  # no silent OCR-off: a missing tesseract stops the run here
+    require_compute()  # a wrong torch setting stops the run here, not in every file
     images = read_partition_table(research_zone, IMAGES_TABLE, batch)
     studies = read_partition_table(research_zone, STUDIES_TABLE, batch)
     if images is None:

@@ -55,7 +55,7 @@ from cadbusi_assets.deid.ocr import ocr_identifiers, read_frame, verification_fr
 from cadbusi_assets.dicom import UltrasoundRegion
 from cadbusi_assets.identity import Pseudonymizer
 from cadbusi_assets.parallel import parallel_map
-from cadbusi_assets.settings import require_ocr
+from cadbusi_assets.settings import require_compute, require_ocr
 from cadbusi_assets.stages import analysis
 from cadbusi_assets.stages import deidentification as deid
 from cadbusi_assets.stages.report import PartitionReport
@@ -200,6 +200,7 @@ def process_partition(
     the analysis tables are (the leak check); an exception there stops the date.
     """
     require_ocr(ocr)  # no silent OCR-off: a missing tesseract stops the run here
+    require_compute()  # a wrong torch setting stops the run here, not in every file
     inputs, cohort = deid.partition_inputs(raw_zone, day)
     studies = deid.pseudonymized_studies(cohort, pseudonymizer)
     laterality = dict(studies.select("accession_pseudo", "study_laterality").iter_rows())
@@ -374,6 +375,7 @@ def process_files(
     Memory: the frames with calipers are not kept (a folder may hold any number): the
     inpainting reads their PNGs back, which hold the same pixels."""
     require_ocr(ocr)
+    require_compute()
     tasks = deid.deid_tasks(
         raw_zone,
         research_zone,

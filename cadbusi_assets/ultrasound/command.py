@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from cadbusi_assets.progress import ProgressBar
-from cadbusi_assets.settings import tesseract_problem
+from cadbusi_assets.settings import SettingsError, require_compute, tesseract_problem
 from cadbusi_assets.stages.analysis import (
     analyze_dicom_files,
     inpaint_images,
@@ -70,6 +70,11 @@ def analyze_command(
         if problem:
             echo(f"error: OCR of the annotations is on, but {problem} (or --no-ocr)")
             return 2
+    try:
+        require_compute()
+    except SettingsError as exc:
+        echo(f"error: {exc}")
+        return 2
     step = max(1, frame_step)
     echo(f"analysing {len(files)} files (every {step}. frame, OCR {'on' if ocr else 'off'})")
     source = open_zone(input_dir, "input")

@@ -27,6 +27,7 @@ window of the held-out screens, one thread). The torch batch serves CUDA.
 from __future__ import annotations
 
 import os
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, cast
@@ -34,8 +35,10 @@ from typing import Any, cast
 import cv2
 import numpy as np
 
+from cadbusi_assets.settings import INPAINT_DEVICE_VAR
+
 #: Environment variable that forces the inpainting device (``cpu``, ``cuda``, ``auto``).
-DEVICE_ENV_VAR = "CADBUSI_INPAINT_DEVICE"
+DEVICE_ENV_VAR = INPAINT_DEVICE_VAR
 #: Window heights and widths are padded up to a multiple of this (the size buckets).
 BUCKET = 16
 #: Fixed-point scale of the Gaussian taps (each 1-D kernel sums to about ``2**SCALE_BITS``).
@@ -52,6 +55,10 @@ def pick_device(device: str | None = None) -> str:
     choice = (device or os.environ.get(DEVICE_ENV_VAR, "") or "auto").strip().lower()
     if choice == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice != "cpu" and not re.fullmatch(r"cuda(:\d+)?", choice):
+        raise ValueError(
+            f"{DEVICE_ENV_VAR}={choice!r}: use auto (the default), cpu, cuda or cuda:N"
+        )
     if choice.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(
             f"inpainting device {choice!r} asked for, but torch sees no CUDA device "

@@ -214,6 +214,14 @@ def test_cuda_is_picked_when_present_unless_the_cpu_is_forced(monkeypatch):
     assert pick_device("cuda:1") == "cuda:1"  # an explicit argument wins over the variable
 
 
+@pytest.mark.parametrize("value", ["gpu", "cuda1", "mps", "cpu0"])
+def test_an_unknown_device_is_an_error_naming_the_variable(monkeypatch, value):
+    """Before, torch's own RuntimeError listed every device type torch knows of."""
+    monkeypatch.setenv(DEVICE_ENV_VAR, value)
+    with pytest.raises(ValueError, match=f"{DEVICE_ENV_VAR}='{value}': use auto"):
+        pick_device()
+
+
 # CUDA = CPU bytes is checked on a GPU machine by `python -m benchmarks.inpaint_speed`
 # (`torch_batched_cuda`); this suite runs where there is none and skips nothing.
 

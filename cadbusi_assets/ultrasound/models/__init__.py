@@ -5,6 +5,8 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
+from cadbusi_assets.settings import TORCH_PRECISION_VAR
+
 
 def packaged_state(name: str) -> dict[str, Any]:
     """The state dict stored in this package as ``name``, loaded onto the CPU."""
@@ -19,7 +21,7 @@ def packaged_state(name: str) -> dict[str, Any]:
 #: (:mod:`..caliper_net`; the line reader stays float32, :mod:`..glyphs`): ``auto`` (default:
 #: bfloat16 where the CPU has native bfloat16 instructions, else float32), ``fp32`` or
 #: ``bf16`` (an error where the CPU has no native bfloat16).
-PRECISION_ENV_VAR = "CADBUSI_TORCH_PRECISION"
+PRECISION_ENV_VAR = TORCH_PRECISION_VAR
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
