@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from cadbusi_assets.settings import Settings, tesseract_problem
+from cadbusi_assets.settings import Settings, SettingsError, require_compute, tesseract_problem
 
 OK = "ok"
 WARNING = "warning"
@@ -460,6 +460,30 @@ def check_tesseract(ocr: bool) -> Check:
     return Check(name, OK, f"{first[0] if first else 'tesseract'} with English data")
 
 
+def check_compute() -> Check:
+    """The torch settings (:func:`~cadbusi_assets.settings.require_compute`) and what the
+    image analysis will run on here: the inpainting device, the caliper networks' precision."""
+    name = "torch"
+    try:
+        require_compute()
+    except SettingsError as exc:
+        return Check(name, PROBLEM, str(exc))
+    import torch
+
+    from cadbusi_assets.ultrasound.inpaint_torch import pick_device
+    from cadbusi_assets.ultrasound.models import inference_dtype
+
+    device = pick_device()
+    net_device = "cuda" if torch.cuda.is_available() else "cpu"
+    precision = str(inference_dtype(net_device)).removeprefix("torch.")
+    return Check(
+        name,
+        OK,
+        f"torch {torch.__version__}: inpainting on {device}, caliper networks on {net_device} "
+        f"in {precision} (CADBUSI_INPAINT_DEVICE, CADBUSI_TORCH_PRECISION)",
+    )
+
+
 def check_labels(uri: str, env: Mapping[str, str] | None = None) -> Check:
     env = os.environ if env is None else env
     name = "labels"
@@ -529,5 +553,6 @@ def run_checks(
     add(*check_zones(settings.raw_zone_uri, settings.research_zone_uri, settings.storage_options))
     add(*check_key(settings.key_file, (settings.raw_zone_uri, settings.research_zone_uri), env))
     add(check_tesseract(settings.ocr))
+    add(check_compute())
     add(check_labels(settings.labelbox_uri, env))
     return checks

@@ -223,6 +223,20 @@ def test_orthanc_answers_qido_and_c_echo_closed_ports_do_not(orthanc):
     assert no_web.failed
 
 
+def test_the_torch_settings_are_checked_and_what_runs_is_said(home, capsys, monkeypatch):
+    monkeypatch.setenv("CADBUSI_OCR", "0")
+    monkeypatch.setenv("CADBUSI_TORCH_PRECISION", "fp32")
+    monkeypatch.setenv("CADBUSI_INPAINT_DEVICE", "cpu")
+    code, lines = _doctor(capsys)
+    line = _line(lines, "torch")
+    assert line.startswith("ok ") and "inpainting on cpu" in line and "float32" in line, line
+    monkeypatch.setenv("CADBUSI_TORCH_PRECISION", "half")
+    code, lines = _doctor(capsys)
+    assert code == 1
+    line = _line(lines, "torch")
+    assert line.startswith("PROBLEM") and "CADBUSI_TORCH_PRECISION='half'" in line, line
+
+
 def test_run_checks_reports_each_check_as_it_finishes(home, monkeypatch):
     monkeypatch.setenv("CADBUSI_OCR", "0")
     seen: list[str] = []
