@@ -2131,11 +2131,12 @@ def _bold_map_marks(low: np.ndarray, narrow: np.ndarray) -> list[_Mark]:
 
 
 def map_marks(crop: np.ndarray, coloured: np.ndarray) -> list[_Mark]:
-    """'+' and 'x' marks, and vivid arrows (:data:`MAP_VIVID`; vivid crosses at the map's edge
-    too, :data:`MAP_EDGE`), drawn over a colour map in
-    ``crop`` (RGB uint8; ``coloured``: its uint8 0/1 clearly coloured pixels), centred (an
-    arrow's tip) where the map covers at least :data:`MAP_DENSITY` of the :data:`MAP_WINDOW`
-    square (see :data:`MAP_DENSITY`). Nothing is computed on a crop without such a map.
+    """'+' and 'x' marks (bold light ones too, :data:`MAP_WIDE`), and vivid arrows
+    (:data:`MAP_VIVID`; vivid crosses at the map's edge too, :data:`MAP_EDGE`), drawn over a
+    colour map in ``crop`` (RGB uint8; ``coloured``: its uint8 0/1 clearly coloured
+    pixels), centred (an arrow's tip) where the map covers at least :data:`MAP_DENSITY` of
+    the :data:`MAP_WINDOW` square (see :data:`MAP_DENSITY`). Nothing is computed on a crop
+    without such a map.
 
     >>> rng = np.random.default_rng(0)
     >>> crop = np.empty((80, 80, 3), np.uint8)
