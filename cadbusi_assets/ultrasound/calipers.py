@@ -2050,6 +2050,45 @@ MAP_VIVID = 230
 #: changed; at 0, none; with no bound at all (anywhere in the searched window), the same as
 #: at 2: 2 keeps a block of margin without a false mark to show for wider.
 MAP_EDGE = 2
+#: ... and bold crosses (:func:`_bold_map_marks`), where no mark of the layers above is: a
+#: mark whose strokes are 3 px or more wide covers over half of the MAP_MEDIAN square at
+#: its crossing, so the median there is the mark's own level and the layers above keep the
+#: four arms but lose the crossing that joins them (philips_iu22 152's two bold white 'x'
+#: on a yellow-green map, JPEG: no rule, no learned point within 2 px, a learned point 7 px
+#: off counted false). The light marks' layer again, against the median over a MAP_WIDE px
+#: square (px; 0: off; a 15 px square holds the crossing of strokes up to 4 px wide under
+#: half of it), by MAP_WIDE_LIFT; searched only on the components holding a pixel where the
+#: narrow median itself is at least MAP_WIDE_HOLD above the wide one (a bold crossing: ~150
+#: levels there; map texture moves it less), which keeps the cost at ~0.5 CPU ms a map frame
+#: (~1.8 ms searching every component). MAP_MEDIAN 13 or 17 for every layer instead found
+#: the same 2 marks but lost philips_iu22 190's small yellow 'x'. On the elastography and
+#: Doppler frames of the tuning seeds 100-269 (148 frames, 496 marks): at MAP_WIDE 13, 15
+#: and 17, MAP_WIDE_HOLD 30, 60 and 90, those 2 true marks more and the false one gone, no
+#: other point changed. Not taken: the colour layer (MAP_RESIDUAL, MAP_BRIGHT) against the
+#: wide medians of the three channels too: the same on those frames, ~1.7 ms a map frame.
+MAP_WIDE = 15
+MAP_WIDE_LIFT = 30
+MAP_WIDE_HOLD = 60
+
+
+def _coarse_median(plane: np.ndarray, block: int) -> np.ndarray:
+    """The median of ``plane`` (uint8) over squares of 5 x 5 blocks of ``block`` px (each
+    block its mean), at every pixel (interpolated between the blocks' centres): a median over
+    a ``5 * block`` px square in a fraction of the time of ``cv2.medianBlur`` at that size
+    (above 5 px it takes its slower histogram path).
+
+    >>> plane = np.full((40, 40), 50, np.uint8)
+    >>> plane[16:20, :] = plane[:, 16:20] = 250  # a bold '+', 4 px strokes
+    >>> int(cv2.medianBlur(plane, 9)[18, 18])  # its crossing: the mark's own level ...
+    250
+    >>> int(_coarse_median(plane, 4)[18, 18])  # ... and the ground's
+    50
+    """
+    height, width = plane.shape[:2]
+    small = cv2.resize(
+        plane, (-(-width // block), -(-height // block)), interpolation=cv2.INTER_AREA
+    )
+    return cv2.resize(cv2.medianBlur(small, 5), (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def _above_median(plane: np.ndarray, least: np.ndarray, margin: int, size: int) -> np.ndarray:
@@ -2077,12 +2116,30 @@ def _above_median(plane: np.ndarray, least: np.ndarray, margin: int, size: int) 
     return out
 
 
+def _bold_map_marks(low: np.ndarray, narrow: np.ndarray) -> list[_Mark]:
+    """Bold light crosses (:data:`MAP_WIDE`) on ``low`` (uint8, the lowest channel of a
+    :func:`map_marks` window), its pixels at least MAP_WIDE_LIFT above their median over a
+    MAP_WIDE square (:func:`_coarse_median`), on the components holding a pixel where
+    ``narrow`` (its MAP_MEDIAN median) is itself MAP_WIDE_HOLD above that wide median (the
+    crossing of a mark that fills over half of the narrow square)."""
+    wide = _coarse_median(low, MAP_WIDE // 5)
+    lifted = cv2.threshold(cv2.subtract(low, wide), MAP_WIDE_LIFT - 1, 1, cv2.THRESH_BINARY)[1]
+    held = cv2.bitwise_and(
+        lifted,
+        cv2.threshold(cv2.subtract(narrow, wide), MAP_WIDE_HOLD - 1, 1, cv2.THRESH_BINARY)[1],
+    )
+    if not cv2.countNonZero(held):
+        return []
+    return colour_marks(lifted, arrows=False, holding=held)
+
+
 def map_marks(crop: np.ndarray, coloured: np.ndarray) -> list[_Mark]:
-    """'+' and 'x' marks, and vivid arrows (:data:`MAP_VIVID`; vivid crosses at the map's edge
-    too, :data:`MAP_EDGE`), drawn over a colour map in
-    ``crop`` (RGB uint8; ``coloured``: its uint8 0/1 clearly coloured pixels), centred (an
-    arrow's tip) where the map covers at least :data:`MAP_DENSITY` of the :data:`MAP_WINDOW`
-    square (see :data:`MAP_DENSITY`). Nothing is computed on a crop without such a map.
+    """'+' and 'x' marks (bold light ones too, :data:`MAP_WIDE`), and vivid arrows
+    (:data:`MAP_VIVID`; vivid crosses at the map's edge too, :data:`MAP_EDGE`), drawn over a
+    colour map in ``crop`` (RGB uint8; ``coloured``: its uint8 0/1 clearly coloured
+    pixels), centred (an arrow's tip) where the map covers at least :data:`MAP_DENSITY` of
+    the :data:`MAP_WINDOW` square (see :data:`MAP_DENSITY`). Nothing is computed on a crop
+    without such a map.
 
     >>> rng = np.random.default_rng(0)
     >>> crop = np.empty((80, 80, 3), np.uint8)
@@ -2144,6 +2201,13 @@ def map_marks(crop: np.ndarray, coloured: np.ndarray) -> list[_Mark]:
         for m in colour_marks(lifted, arrows=False)
         if all(math.hypot(m.x - k.x, m.y - k.y) > NET_CLEAR for k in marks)
     ]
+    # Bold marks, whose crossing those layers lost: against a wider median, where no mark is
+    if MAP_WIDE:
+        marks += [
+            m
+            for m in _bold_map_marks(low, medians[3])
+            if all(math.hypot(m.x - k.x, m.y - k.y) > NET_CLEAR for k in marks)
+        ]
     # Arrows in a mark's pure colour: the vivid pixels alone (the map's are duller)
     vivid = cv2.bitwise_and(
         cv2.threshold(cv2.subtract(high, low), MAP_VIVID - 1, 1, cv2.THRESH_BINARY)[1],
