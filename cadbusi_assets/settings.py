@@ -61,7 +61,11 @@ DEFAULT_FIRST_STUDY_DATE = "2026-09-01"
 
 
 class SettingsError(RuntimeError):
-    """A setting is missing or malformed; the message says which variable to set."""
+    """A setting is missing or malformed; the message says which variable to set.
+
+    The message is shown in run logs and as a date's failure reason
+    (:func:`~cadbusi_assets.defs.reporting.safe_traceback`): it may quote a setting's value,
+    never patient data or a secret (a key, a password in a URI)."""
 
 
 class OcrUnavailableError(SettingsError):

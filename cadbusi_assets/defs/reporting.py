@@ -13,6 +13,7 @@ import polars as pl
 
 from cadbusi_assets.defs.run_process import tag_run_process
 from cadbusi_assets.parallel import worker_scope
+from cadbusi_assets.settings import SettingsError
 from cadbusi_assets.stages import PartitionReport, StageFailure
 from cadbusi_assets.stages.locks import partition_lock
 from cadbusi_assets.stages.report import record_partition_report, without_counts
@@ -106,15 +107,21 @@ def _record_failed_dates(
     )
 
 
+#: Exceptions whose messages are safe to log and to show as a date's failure reason.
+SAFE_MESSAGES = (StageFailure, SettingsError)
+
+
 def safe_traceback(exc: BaseException) -> str:
     """Where an exception came from, without its message (messages may quote data values).
 
-    Our own :class:`StageFailure` messages are written to be safe and are kept.
+    Our own :class:`StageFailure` messages are written to be safe and are kept, and so are
+    :class:`~cadbusi_assets.settings.SettingsError` ones: they quote the operator's settings
+    (a variable and its value, the fix), never patient data or a secret.
     """
     frames = traceback.extract_tb(exc.__traceback__)
     lines = [f'  File "{f.filename}", line {f.lineno}, in {f.name}' for f in frames]
     head = f"{type(exc).__module__}.{type(exc).__qualname__}"
-    if isinstance(exc, StageFailure):
+    if isinstance(exc, SAFE_MESSAGES):
         head += f": {exc}"
     return "Traceback (most recent call last):\n" + "\n".join(lines) + "\n" + head
 
@@ -164,7 +171,7 @@ def run_per_day(
                             partition_lock(key.to_user_string(), day, on_wait=context.log.info)
                         )
                     report = stage(day)
-            except StageFailure as exc:
+            except SAFE_MESSAGES as exc:
                 failures[day] = str(exc)
                 context.log.error(f"{day}: {safe_traceback(exc)}")
                 continue

@@ -8,6 +8,7 @@ import dagster as dg
 import pytest
 
 from cadbusi_assets.defs.reporting import FAILED_DATES_TAG, run_per_day, safe_traceback
+from cadbusi_assets.settings import OcrUnavailableError, SettingsError
 from cadbusi_assets.stages import PartitionReport, StageFailure
 
 DAYS = ["2026-09-01", "2026-09-02", "2026-09-03"]
@@ -110,6 +111,30 @@ def test_safe_traceback_keeps_frames_and_our_own_messages_only():
         raise StageFailure("warehouse returned 0 studies")
     except StageFailure as exc:
         assert "warehouse returned 0 studies" in safe_traceback(exc)
+
+
+def test_a_settings_error_keeps_its_fix_in_the_log_and_the_failure_reason(tmp_path, monkeypatch):
+    """A wrong setting (CADBUSI_TORCH_PRECISION, a missing tesseract) stops a date with a
+    message naming the variable and the fix: it was logged as the bare class name, so the UI
+    said "SettingsError (traceback in the run log)" and the run log did not say which setting."""
+    message = "CADBUSI_TORCH_PRECISION='fp16': use auto (the default), fp32 or bf16"
+    with dg.instance_for_test() as instance:
+        result = _run(
+            _assets({d: SettingsError(message) for d in DAYS}), instance, tmp_path, monkeypatch
+        )
+        assert not result.success
+        logs = "\n".join(e.message for e in instance.all_logs(result.run_id) if e.message)
+        assert message in logs
+        failure = next(
+            e
+            for e in instance.all_logs(result.run_id)
+            if e.dagster_event and e.dagster_event.event_type_value == "STEP_FAILURE"
+        )
+        assert message in str(failure.dagster_event.event_specific_data)
+    try:
+        raise OcrUnavailableError("OCR is on (CADBUSI_OCR), but tesseract is not installed")
+    except OcrUnavailableError as exc:
+        assert "tesseract is not installed" in safe_traceback(exc)
 
 
 @pytest.mark.parametrize("interrupt", [KeyboardInterrupt()])
