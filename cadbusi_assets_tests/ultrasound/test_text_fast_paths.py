@@ -1,0 +1,133 @@
+"""Faster paths of the text search and reading that must give the outputs of the
+straightforward computation they replaced, bit for bit: each on varied inputs (tuning screens,
+random boxes anywhere, boxes at the frame's edges, boxes with too little surround)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cadbusi_assets.ultrasound import textlines
+from cadbusi_assets.ultrasound.textlines import (
+    MIN_TEXT_HEIGHT,
+    FrameInk,
+    brightness,
+    stroke_contrast,
+)
+from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
+
+#: The benchmarks and the tuning used other seeds.
+SEED = 93
+
+
+def _frame_ink(family: str, seed: int = SEED) -> FrameInk:
+    level = brightness(render_screen(family, seed).frame)
+    return FrameInk.of(level, stroke_contrast(level))
+
+
+def _boxes(rng: np.random.Generator, frame_ink: FrameInk, count: int) -> list:
+    """Random boxes of any size anywhere, boxes at the corners and edges (some too small
+    to hold a surround), every blob's own box and the detector's candidates (chains)."""
+    rows, cols = frame_ink.ink.shape
+    boxes = []
+    for _ in range(count):
+        height, width = int(rng.integers(0, 130)), int(rng.integers(0, 700))
+        x0, y0 = int(rng.integers(0, cols)), int(rng.integers(0, rows))
+        boxes.append((x0, y0, min(cols - 1, x0 + width), min(rows - 1, y0 + height)))
+    boxes += [(0, 0, 0, 0), (0, 0, 2, 1), (cols - 1, rows - 1, cols - 1, rows - 1)]
+    boxes += [(0, 0, cols - 1, rows - 1), (cols - 30, 0, cols - 1, 9), (0, rows - 8, 50, rows - 1)]
+    x, y, w, h = (frame_ink.stats[:, k] for k in range(4))
+    boxes += [
+        (int(a), int(b), int(a + c - 1), int(b + d - 1))
+        for a, b, c, d in zip(x, y, w, h, strict=True)
+    ][:: max(1, len(x) // 300)]
+    chains, _ = textlines._chain_boxes(np.column_stack((x, y, x + w - 1, y + h - 1))[h >= 6])
+    boxes += [(a, b, c, d) for a, b, c, d in chains.tolist()]
+    return boxes
+
+
+def _glyph_count_plainly(frame_ink: FrameInk, box: tuple) -> int:
+    st = frame_ink.stats[frame_ink.blobs_inside(box)]
+    height = box[3] - box[1] + 1
+    return int(
+        (
+            (st[:, 3] >= max(MIN_TEXT_HEIGHT - 1, textlines.GLYPH_HEIGHT * height))
+            & (st[:, 2] <= max(textlines.GLYPH_MIN_WIDTH, textlines.GLYPH_WIDTH * height))
+        ).sum()
+    )
+
+
+@pytest.mark.parametrize("family", TUNING_FAMILIES)
+def test_glyphs_inside_all_boxes_at_once_are_each_boxs(family):
+    """:meth:`FrameInk.glyphs_inside` (all candidates at once, as ``_lines`` asks) gives
+    each box the blobs :meth:`FrameInk.blobs_inside` finds for it alone, in its order, and
+    the glyphs :func:`text_like` counts among them."""
+    frame_ink = _frame_ink(family)
+    boxes = _boxes(np.random.default_rng(3), frame_ink, 300)
+    counts, inside = frame_ink.glyphs_inside(boxes)
+    held = 0
+    for k, box in enumerate(boxes):
+        want = frame_ink.blobs_inside(box)
+        assert inside[k].tolist() == want.tolist(), box
+        assert int(counts[k]) == _glyph_count_plainly(frame_ink, box), box
+        held += want.size > 1
+    assert held > 30  # boxes holding several blobs were asked about
+    assert frame_ink.glyph_counts(boxes).tolist() == counts.tolist()
+    assert frame_ink.glyphs_inside([])[0].size == 0
+
+
+@pytest.mark.parametrize("family", TUNING_FAMILIES[:2])
+def test_text_like_given_the_blobs_inside_is_text_like_alone(family):
+    frame_ink = _frame_ink(family)
+    boxes = _boxes(np.random.default_rng(4), frame_ink, 100)
+    boxes = [b for b in boxes if b[3] - b[1] + 1 <= textlines.MAX_LINE_HEIGHT]
+    _, inside = frame_ink.glyphs_inside(boxes)
+    for k, box in enumerate(boxes):
+        for verdict_only in (False, True):
+            want = textlines.text_like(frame_ink, box, verdict_only=verdict_only)
+            got = textlines.text_like(frame_ink, box, verdict_only=verdict_only, inside=inside[k])
+            assert got == want, box
+
+
+@pytest.mark.parametrize("family", TUNING_FAMILIES)
+def test_surrounds_all_boxes_at_once_are_each_boxs(family):
+    """:func:`textlines._surrounds` gives each box :func:`textlines._surround`'s roughness
+    (the same float) and median, flat panels, speckle, edges and tiny boxes alike."""
+    frame_ink = _frame_ink(family, SEED + 1)
+    boxes = _boxes(np.random.default_rng(5), frame_ink, 300)
+    got = textlines._surrounds(frame_ink, np.array(boxes))
+    want = [textlines._surround(frame_ink, box) for box in boxes]
+    assert got == want
+    roughs = {r for r, _ in want}
+    assert any(r > textlines.ROUGH_SHARE for r in roughs)
+    assert any(r <= textlines.ROUGH_SHARE for r in roughs)
+    assert len(roughs) > 50 and len({m for _, m in want}) > 10  # varied surrounds
+    assert textlines._surrounds(frame_ink, np.zeros((0, 4), np.int64)) == []
+
+
+def test_surrounds_of_flat_and_stepped_panels():
+    # medians at the ends of the levels and near ROUGH_LEVEL, where the cumulative
+    # counts are read at their first and last places; surrounds of fewer than 8 pixels
+    rng = np.random.default_rng(6)
+    small = 0
+    for _ in range(40):
+        level = np.full((60, 90), int(rng.integers(0, 256)), np.uint8)
+        level[:, int(rng.integers(0, 90)) :] = int(rng.integers(0, 256))
+        level[rng.random(level.shape) < rng.random() * 0.3] = int(rng.integers(0, 256))
+        ink = (rng.random(level.shape) < rng.random() * 0.5).astype(np.uint8)
+        frame_ink = FrameInk.of(level, None, ink)
+        boxes = [
+            (int(a), int(b), int(a + c), int(b + d))
+            for a, b, c, d in zip(
+                rng.integers(0, 80, 30),
+                rng.integers(0, 50, 30),
+                rng.integers(0, 10, 30),
+                rng.integers(0, 10, 30),
+                strict=True,
+            )
+        ]
+        boxes = [(x0, y0, min(89, x1), min(59, y1)) for x0, y0, x1, y1 in boxes]
+        got = textlines._surrounds(frame_ink, np.array(boxes))
+        assert got == [textlines._surround(frame_ink, box) for box in boxes]
+        small += got.count((1.0, 0))
+    assert small > 5
