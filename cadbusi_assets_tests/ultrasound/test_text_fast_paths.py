@@ -131,3 +131,95 @@ def test_surrounds_of_flat_and_stepped_panels():
         assert got == [textlines._surround(frame_ink, box) for box in boxes]
         small += got.count((1.0, 0))
     assert small > 5
+
+
+# --- the learned line reader: a strip's lines decoded at once ----------------------------
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return (shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))).astype(np.float32)
+
+
+def test_decode_lines_is_each_lines_decode():
+    """Lines side by side, apart or touching, with characters in the frames between them
+    and the same character on both sides of a line's edge (which a line's own decoding
+    reads as a blank beyond it), lines of one frame and of none."""
+    from cadbusi_assets.ultrasound import glyphs
+
+    rng = np.random.default_rng(8)
+    classes = len(glyphs.CHARSET) + 1
+    for _ in range(300):
+        count = int(rng.integers(1, 9))
+        frames = rng.integers(0, 30, count).tolist()
+        gaps = rng.integers(0, 7, count + 1).tolist()
+        starts, at = [], gaps[0]
+        for n, gap in zip(frames, gaps[1:], strict=True):
+            starts.append(at)
+            at += n + gap
+        total = at + int(rng.integers(0, 3))
+        # a few classes each, confident or unsure, repeated over runs of frames
+        best = rng.choice([0, 0, 0, 1, 5, 12, 20], total)
+        best[rng.random(total) < 0.3] = rng.integers(0, classes)
+        runs = np.repeat(best[::2], 2)[:total]
+        logits = rng.normal(0, rng.uniform(0.1, 3), (total, classes))
+        logits[np.arange(total), runs] += rng.uniform(0, 12, total)
+        log_probs = _log_softmax(logits)
+        got = glyphs.decode_lines(log_probs, starts, frames)
+        want = [glyphs.decode(log_probs[s : s + n], n) for s, n in zip(starts, frames, strict=True)]
+        assert got == want, (starts, frames)
+    assert glyphs.decode_lines(np.zeros((0, classes), np.float32), [], []) == []
+
+
+def test_the_reader_decodes_as_each_lines_window_did():
+    """The reader's readings (a strip's log-softmax taken once, its lines decoded at once)
+    are those of the code before: each line's window of the strip's logits taken apart, its
+    log-softmax and :func:`decode` (every tuning family, lines of a pass and of several)."""
+    import torch
+
+    from cadbusi_assets.ultrasound import glyphs
+    from cadbusi_assets.ultrasound import ocr as ultrasound_ocr
+
+    reader = glyphs.LineReader()
+    images = []
+    for family in TUNING_FAMILIES:
+        for seed in (SEED, SEED + 2):
+            frame = render_screen(family, seed).frame
+            level = brightness(frame)
+            images += [
+                ultrasound_ocr.clean_line_image(level, box)
+                for box in ultrasound_ocr.find_text_lines(frame)
+            ]
+    inputs = [glyphs.input_image(image) for image in images]
+    widths = [-(-i.shape[1] // glyphs.STRIDE) * glyphs.STRIDE for i in inputs]
+    want = []
+    with torch.inference_mode():
+        for group in glyphs._passes(widths, "cpu"):
+            strip = np.zeros(
+                (
+                    1,
+                    1,
+                    glyphs.INPUT_HEIGHT,
+                    glyphs.GAP + sum(widths[k] + glyphs.GAP for k in group),
+                ),
+                np.float32,
+            )
+            x, starts = glyphs.GAP, []
+            for k in group:
+                strip[0, 0, :, x : x + inputs[k].shape[1]] = inputs[k]
+                starts.append(x)
+                x += widths[k] + glyphs.GAP
+            logits = glyphs._logits(reader._convs, reader._sequence, torch.from_numpy(strip))
+            for x, k in zip(starts, group, strict=True):
+                window = logits[
+                    :,
+                    :,
+                    (x - glyphs.GAP) // glyphs.STRIDE : (x + widths[k] + glyphs.GAP)
+                    // glyphs.STRIDE,
+                ]
+                probs = glyphs._log_probs(window.contiguous()).cpu().numpy()
+                frames = widths[k] // glyphs.STRIDE
+                gap = glyphs.GAP // glyphs.STRIDE
+                want.append(glyphs.decode(probs[gap : gap + frames, 0, :], frames))
+    assert len(glyphs._passes(widths, "cpu")) > 1 and len(want) > 40
+    assert reader._read(images) == want
