@@ -422,11 +422,14 @@ def _conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Te
     return torch.ops.aten._slow_conv2d_forward(x, weight, weight.shape[2:], bias, [1, 1], padding)
 
 
-def _max_pool(x: torch.Tensor, pool: tuple[int, int]) -> torch.Tensor:
+def _max_pool(x: torch.Tensor, pool: tuple[int, int], channels_last: bool = False) -> torch.Tensor:
     """``F.max_pool2d(x, pool, pool)`` for pools of 1 or 2 per side (floor sizes), as the
     maxima of strided views: the same values (a maximum is exact), at a fifth of the cost
     on a CPU core, where ``max_pool2d`` is slow on NCHW tensors and the copy to
-    channels-last costs more than the pooling.
+    channels-last costs more than the pooling. ``channels_last``: the pooled tensor laid
+    out channels-last, written so by the last maximum (no copy after it; the same values,
+    though the maximum of +0 and -0 may come out with the other sign on this loop, which no
+    sum, exponential or comparison after it tells apart: the logits are the same, tested).
 
     >>> import torch
     >>> x = torch.randn(1, 3, 6, 9)
@@ -440,13 +443,19 @@ def _max_pool(x: torch.Tensor, pool: tuple[int, int]) -> torch.Tensor:
     for dim, size in ((2, pool[0]), (3, pool[1])):
         if size == 2:
             even = x.shape[dim] // 2 * 2
-            x = torch.maximum(
-                x.narrow(dim, 0, even)[(slice(None),) * dim + (slice(0, None, 2),)],
-                x.narrow(dim, 0, even)[(slice(None),) * dim + (slice(1, None, 2),)],
-            )
+            first = x.narrow(dim, 0, even)[(slice(None),) * dim + (slice(0, None, 2),)]
+            second = x.narrow(dim, 0, even)[(slice(None),) * dim + (slice(1, None, 2),)]
+            last = dim == 3 or pool[1] == 1
+            if channels_last and last:
+                out = torch.empty(
+                    first.shape, dtype=x.dtype, device=x.device, memory_format=torch.channels_last
+                )
+                x = torch.maximum(first, second, out=out)
+            else:
+                x = torch.maximum(first, second)
         elif size != 1:
             raise ValueError(f"pool {pool}: sides of 1 or 2 only")
-    return x
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
 def _logits(convs: Weights, sequence: Weights, x: torch.Tensor) -> torch.Tensor:
@@ -455,14 +464,13 @@ def _logits(convs: Weights, sequence: Weights, x: torch.Tensor) -> torch.Tensor:
     at about half the cost on a CPU core: no batch-norm pass, and each block pooled
     (:func:`_max_pool`) before its ReLU (the same values: the two commute) on a quarter
     of the activations."""
-    import torch
     import torch.nn.functional as F
 
     for (weight, bias), pool in zip(convs, _POOLS, strict=True):
         x = _conv(x, weight, bias)
         if pool is not None:
             # channels-last into the next convolution, as its sums were always made
-            x = _max_pool(x, pool).contiguous(memory_format=torch.channels_last)
+            x = _max_pool(x, pool, channels_last=True)
         x = F.relu_(x)
     n, c, h, w = x.shape
     x = x.contiguous().reshape(n, c * h, 1, w)

@@ -223,3 +223,75 @@ def test_the_reader_decodes_as_each_lines_window_did():
                 want.append(glyphs.decode(probs[gap : gap + frames, 0, :], frames))
     assert len(glyphs._passes(widths, "cpu")) > 1 and len(want) > 40
     assert reader._read(images) == want
+
+
+@pytest.mark.parametrize("shape", [(1, 16, 24, 1100), (1, 32, 12, 551), (2, 48, 7, 30)])
+@pytest.mark.parametrize("pool", [(2, 2), (2, 1), (1, 2), (1, 1)])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_pooling_into_channels_last_is_max_pool2d(shape, pool, layout):
+    """The pooling written channels-last holds ``F.max_pool2d``'s values (a zero's sign
+    aside: the maximum of +0 and -0 is either, by the loop torch takes; no sum,
+    exponential or comparison after it tells them apart: the logits are bit for bit the
+    same, next test)."""
+    import torch
+    import torch.nn.functional as F
+
+    from cadbusi_assets.ultrasound import glyphs
+
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(sum(shape)))
+    x[x.abs() < 0.3] = 0.0  # ties
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    pooled = glyphs._max_pool(x, pool, channels_last=True)
+    assert pooled.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(pooled, F.max_pool2d(x, pool, pool))
+    assert (
+        pooled.stride()
+        == F.max_pool2d(x, pool, pool).contiguous(memory_format=torch.channels_last).stride()
+    )
+
+
+def test_the_readers_logits_are_those_pooled_then_copied_channels_last():
+    """The forward with its pooling written channels-last gives the logits of the forward
+    that pooled and then copied to channels-last, bit for bit, on tuning lines."""
+    import torch
+    import torch.nn.functional as F
+
+    from cadbusi_assets.ultrasound import glyphs
+    from cadbusi_assets.ultrasound import ocr as ultrasound_ocr
+
+    def logits_before(convs, sequence, x):  # _logits as it was
+        for (weight, bias), pool in zip(convs, glyphs._POOLS, strict=True):
+            x = glyphs._conv(x, weight, bias)
+            if pool is not None:
+                x = glyphs._max_pool(x, pool).contiguous(memory_format=torch.channels_last)
+            x = F.relu_(x)
+        n, c, h, w = x.shape
+        x = x.contiguous().reshape(n, c * h, 1, w)
+        for k, (weight, bias) in enumerate(sequence):
+            x = glyphs._conv(x, weight, bias)
+            if k < len(sequence) - 1:
+                x = F.relu_(x)
+        return x[:, :, 0, :]
+
+    reader = glyphs.LineReader()
+    compared = 0
+    for family in TUNING_FAMILIES:
+        frame = render_screen(family, SEED + 3).frame
+        level = brightness(frame)
+        inputs = [
+            glyphs.input_image(ultrasound_ocr.clean_line_image(level, box))
+            for box in ultrasound_ocr.find_text_lines(frame)
+        ]
+        width = glyphs.GAP + sum(-(-i.shape[1] // 4) * 4 + glyphs.GAP for i in inputs)
+        strip = np.zeros((1, 1, glyphs.INPUT_HEIGHT, width), np.float32)
+        x = glyphs.GAP
+        for image in inputs:
+            strip[0, 0, :, x : x + image.shape[1]] = image
+            x += -(-image.shape[1] // 4) * 4 + glyphs.GAP
+        with torch.inference_mode():
+            got = glyphs._logits(reader._convs, reader._sequence, torch.from_numpy(strip))
+            want = logits_before(reader._convs, reader._sequence, torch.from_numpy(strip))
+        assert torch.equal(got.view(torch.int32), want.view(torch.int32)), family
+        compared += len(inputs)
+    assert compared > 20
