@@ -186,9 +186,16 @@ def frame_confidences(probs: np.ndarray, best: np.ndarray) -> np.ndarray:
     one, and sent lines read right to tesseract. A frame that could hold another character,
     or lose one, keeps the probability of its own class only. Frames beyond the line are
     blanks (a line is read between blank columns)."""
-    frames = np.arange(len(best))
     before = np.concatenate(([0], best[:-1]))
     after = np.concatenate((best[1:], [0]))
+    return _confidences(probs, best, before, after)
+
+
+def _confidences(
+    probs: np.ndarray, best: np.ndarray, before: np.ndarray, after: np.ndarray
+) -> np.ndarray:
+    """:func:`frame_confidences` given each frame's neighbours' classes."""
+    frames = np.arange(len(best))
     own = probs[frames, best]
     blank = best == 0
     lengthen_before = blank & (before != 0) & (after != before)
@@ -211,6 +218,41 @@ def decode(log_probs: np.ndarray, frames: int) -> Reading:
     chars = "".join(CHARSET[cls - 1] for cls in best[starts])
     confidence = min(1.0, float(frame_confidences(probs, best).min())) if len(best) else 1.0
     return Reading(" ".join(chars.split()), round(confidence, 4))
+
+
+def decode_lines(log_probs: np.ndarray, starts: list[int], frames: list[int]) -> list[Reading]:
+    """:func:`decode` of many lines at once: line ``k`` is the ``frames[k]`` output frames
+    of the (T, C) ``log_probs`` from ``starts[k]`` (lines apart, in order). The same
+    readings as each line's own :func:`decode` (the same float32 arithmetic frame by frame,
+    each line's first and last frames with blanks beyond them), without a dozen numpy
+    calls per line."""
+    if not starts:
+        return []
+    if min(frames) < 1:  # (a line of no frames reads as decode reads it: nothing, sure)
+        return [
+            Reading("", 1.0) if n < 1 else decode_lines(log_probs, [start], [n])[0]
+            for start, n in zip(starts, frames, strict=True)
+        ]
+    bounds = np.column_stack((starts, np.add(starts, frames))).reshape(-1)
+    span = slice(int(bounds[0]), int(bounds[-1]))
+    probs = np.exp(log_probs[span])
+    best = probs.argmax(axis=1)
+    ends = bounds[1::2] - bounds[0]
+    firsts = bounds[0::2] - bounds[0]
+    # each line's neighbours, blanks beyond its first and last frames
+    before = np.concatenate(([0], best[:-1]))
+    before[firsts] = 0
+    after = np.concatenate((best[1:], [0]))
+    after[ends - 1] = 0
+    confidences = _confidences(probs, best, before, after)
+    lowest = np.minimum.reduceat(confidences, bounds[:-1] - bounds[0])[0::2]
+    starts_char = (best != 0) & (best != before)
+    out = []
+    for first, end, low in zip(firsts.tolist(), ends.tolist(), lowest.tolist(), strict=True):
+        line = best[first:end][starts_char[first:end]]
+        chars = "".join(CHARSET[cls - 1] for cls in line.tolist())
+        out.append(Reading(" ".join(chars.split()), round(min(1.0, low), 4)))
+    return out
 
 
 class LineReader:
@@ -263,8 +305,9 @@ class LineReader:
         """The lines side by side in one strip (on the CPU; a pass per line on CUDA), each
         between :data:`GAP` blank columns: one pass of the network for a frame's lines, and
         a line's reading depends on its own pixels only, bit for bit (the same as read
-        alone: :func:`_logits` fixes the convolutions' algorithm, and each line's
-        log-softmax is taken on its own window). Before, a pass per line: the network's
+        alone: :func:`_logits` fixes the convolutions' algorithm, and the log-softmax of
+        each output frame is its own: taken on the whole strip, a line's frames hold what
+        they held taken on the line's window, tested). Before, a pass per line: the network's
         fixed cost per call (~0.9 ms) was most of a short line's; and earlier, side by side
         without those two, a line's confidence moved with the company it kept (by up to
         0.28: the strip's edges, and the float sums of a wider input), so the fields of the
@@ -301,15 +344,12 @@ class LineReader:
             starts.append(x)
             x += width + GAP
         logits = _logits(self._convs, self._sequence, torch.from_numpy(strip).to(self.device))
-        out = []
-        for x, width in zip(starts, widths, strict=True):
-            # the line's window as a strip of its own would hold it (same layout: the same
-            # log-softmax arithmetic as a line read alone)
-            window = logits[:, :, (x - GAP) // STRIDE : (x + width + GAP) // STRIDE]
-            probs = _log_probs(window.contiguous()).cpu().numpy()
-            frames = width // STRIDE
-            out.append(decode(probs[GAP // STRIDE : GAP // STRIDE + frames, 0, :], frames))
-        return out
+        # the log-softmax of each output frame on its own (the frames a line's window holds
+        # read bit for bit as in a strip of the line alone: tested), all lines decoded at once
+        log_probs = _log_probs(logits).cpu().numpy()[:, 0, :]
+        return decode_lines(
+            log_probs, [x // STRIDE for x in starts], [width // STRIDE for width in widths]
+        )
 
 
 #: Widest strip (input columns) of one pass: bounds the pass's memory (its im2col buffers),
@@ -382,11 +422,14 @@ def _conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Te
     return torch.ops.aten._slow_conv2d_forward(x, weight, weight.shape[2:], bias, [1, 1], padding)
 
 
-def _max_pool(x: torch.Tensor, pool: tuple[int, int]) -> torch.Tensor:
+def _max_pool(x: torch.Tensor, pool: tuple[int, int], channels_last: bool = False) -> torch.Tensor:
     """``F.max_pool2d(x, pool, pool)`` for pools of 1 or 2 per side (floor sizes), as the
     maxima of strided views: the same values (a maximum is exact), at a fifth of the cost
     on a CPU core, where ``max_pool2d`` is slow on NCHW tensors and the copy to
-    channels-last costs more than the pooling.
+    channels-last costs more than the pooling. ``channels_last``: the pooled tensor laid
+    out channels-last, written so by the last maximum (no copy after it; the same values,
+    though the maximum of +0 and -0 may come out with the other sign on this loop, which no
+    sum, exponential or comparison after it tells apart: the logits are the same, tested).
 
     >>> import torch
     >>> x = torch.randn(1, 3, 6, 9)
@@ -400,13 +443,19 @@ def _max_pool(x: torch.Tensor, pool: tuple[int, int]) -> torch.Tensor:
     for dim, size in ((2, pool[0]), (3, pool[1])):
         if size == 2:
             even = x.shape[dim] // 2 * 2
-            x = torch.maximum(
-                x.narrow(dim, 0, even)[(slice(None),) * dim + (slice(0, None, 2),)],
-                x.narrow(dim, 0, even)[(slice(None),) * dim + (slice(1, None, 2),)],
-            )
+            first = x.narrow(dim, 0, even)[(slice(None),) * dim + (slice(0, None, 2),)]
+            second = x.narrow(dim, 0, even)[(slice(None),) * dim + (slice(1, None, 2),)]
+            last = dim == 3 or pool[1] == 1
+            if channels_last and last:
+                out = torch.empty(
+                    first.shape, dtype=x.dtype, device=x.device, memory_format=torch.channels_last
+                )
+                x = torch.maximum(first, second, out=out)
+            else:
+                x = torch.maximum(first, second)
         elif size != 1:
             raise ValueError(f"pool {pool}: sides of 1 or 2 only")
-    return x
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
 def _logits(convs: Weights, sequence: Weights, x: torch.Tensor) -> torch.Tensor:
@@ -415,14 +464,13 @@ def _logits(convs: Weights, sequence: Weights, x: torch.Tensor) -> torch.Tensor:
     at about half the cost on a CPU core: no batch-norm pass, and each block pooled
     (:func:`_max_pool`) before its ReLU (the same values: the two commute) on a quarter
     of the activations."""
-    import torch
     import torch.nn.functional as F
 
     for (weight, bias), pool in zip(convs, _POOLS, strict=True):
         x = _conv(x, weight, bias)
         if pool is not None:
             # channels-last into the next convolution, as its sums were always made
-            x = _max_pool(x, pool).contiguous(memory_format=torch.channels_last)
+            x = _max_pool(x, pool, channels_last=True)
         x = F.relu_(x)
     n, c, h, w = x.shape
     x = x.contiguous().reshape(n, c * h, 1, w)

@@ -527,6 +527,20 @@ class LineEvidence:
 
 
 @dataclass(frozen=True)
+class BlobsInside:
+    """The blobs inside each of many boxes (:meth:`FrameInk.glyphs_inside`): box ``k``'s
+    are ``self[k]``, as :meth:`FrameInk.blobs_inside` gives them."""
+
+    blobs: np.ndarray  # box after box, each box's ascending
+    starts: np.ndarray
+    counts: np.ndarray
+
+    def __getitem__(self, k: int) -> np.ndarray:
+        start = int(self.starts[k])
+        return self.blobs[start : start + int(self.counts[k])]
+
+
+@dataclass(frozen=True)
 class FrameInk:
     """A :func:`brightness` image with its ink (:func:`text_ink` at :data:`TEXT_LEVEL`), the
     ink's 8-connected blobs and the one-pixel halo around them: computed once per frame,
@@ -588,6 +602,10 @@ class FrameInk:
     def glyph_counts(self, boxes: Sequence[Box]) -> np.ndarray:
         """Per box, all at once: the blobs wholly inside that :func:`text_like` counts as
         glyphs (a box with none, or with one and not twice as wide as high, is no text)."""
+        return self.glyphs_inside(boxes)[0]
+
+    def glyphs_inside(self, boxes: Sequence[Box]) -> tuple[np.ndarray, BlobsInside]:
+        """(:meth:`glyph_counts`, the :meth:`blobs_inside` of each box), all boxes at once."""
         # blobs lower than any glyph (most speckle) count for no box; each box is asked
         # about the blobs whose left edge lies in its columns only (all pairs at once)
         b = np.asarray(boxes, np.int64).reshape(-1, 4)
@@ -595,20 +613,25 @@ class FrameInk:
         counts = np.searchsorted(self.lefts, b[:, 2], side="right") - lo
         total = int(counts.sum())
         i = np.repeat(np.arange(len(b)), counts)
-        st = self.stats[
-            self.by_left[lo[i] + np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)]
+        blob = self.by_left[
+            lo[i] + np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
         ]
+        st = self.stats[blob]
         x, y, w, h = (st[:, k] for k in range(4))
         y0, x1, y1 = (b[i, k] for k in (1, 2, 3))  # x >= x0: the first cut
         height = y1 - y0 + 1
+        inside = (y >= y0) & (x + w - 1 <= x1) & (y + h - 1 <= y1)
         glyph = (
-            (y >= y0)
-            & (x + w - 1 <= x1)
-            & (y + h - 1 <= y1)
+            inside
             & (h >= np.maximum(MIN_TEXT_HEIGHT - 1, GLYPH_HEIGHT * height))
             & (w <= np.maximum(GLYPH_MIN_WIDTH, GLYPH_WIDTH * height))
         )
-        return np.bincount(i[glyph], minlength=len(b))
+        i, blob = i[inside], blob[inside]
+        order = np.lexsort((blob, i))  # box after box, each box's blobs ascending
+        per_box = np.bincount(i, minlength=len(b))
+        return np.bincount(i[glyph[inside]], minlength=len(b)), BlobsInside(
+            blob[order], np.cumsum(per_box) - per_box, per_box
+        )
 
     def distance_in(self, box: Box) -> np.ndarray:
         """The ink's distance to the background (``cv2.DIST_L2``, 3x3 mask) over ``box``,
@@ -652,6 +675,42 @@ def _surround(frame_ink: FrameInk, box: Box) -> tuple[float, int]:
     below = float(cumulative[median - ROUGH_LEVEL - 1]) if median > ROUGH_LEVEL else 0.0
     near = int(float(cumulative[min(255, median + ROUGH_LEVEL)]) - below)
     return float(size - near) / size, median
+
+
+def _surrounds(frame_ink: FrameInk, boxes: np.ndarray) -> list[tuple[float, int]]:
+    """:func:`_surround` of each of ``boxes`` (rows x0, y0, x1, y1): a histogram each, read
+    all at once (the same whole-number sums, the same float division)."""
+    b = np.asarray(boxes, np.int64).reshape(-1, 4)
+    if len(b) == 0:
+        return []
+    rows, cols = frame_ink.level.shape
+    pad = np.maximum(3, (b[:, 3] - b[:, 1] + 1) // 2)
+    windows = np.column_stack(
+        (
+            np.maximum(0, b[:, 1] - pad),
+            np.minimum(rows, b[:, 3] + pad + 1),
+            np.maximum(0, b[:, 0] - pad),
+            np.minimum(cols, b[:, 2] + pad + 1),
+        )
+    ).tolist()
+    level, away = frame_ink.level, frame_ink.away
+    counts = np.empty((len(b), 256), np.float32)
+    for k, (top, bottom, left, right) in enumerate(windows):
+        sl = (slice(top, bottom), slice(left, right))
+        counts[k] = cv2.calcHist([level[sl]], [0], away[sl], [256], [0, 256]).reshape(-1)
+    cumulative = counts.cumsum(axis=1)  # (whole numbers: exact in float32 to 2**24)
+    size = cumulative[:, -1].astype(np.int64)
+    # the first level whose cumulative count passes the middle (searchsorted, "right")
+    median = (cumulative <= ((size - 1) // 2)[:, None]).sum(axis=1)
+    at = np.arange(len(b))
+    below = np.where(
+        median > ROUGH_LEVEL, cumulative[at, np.maximum(0, median - ROUGH_LEVEL - 1)], 0.0
+    )
+    near = (cumulative[at, np.minimum(255, median + ROUGH_LEVEL)] - below).astype(np.int64)
+    flat = size >= 8
+    rough = np.ones(len(b))
+    rough[flat] = (size[flat] - near[flat]) / size[flat]
+    return list(zip(rough.tolist(), np.where(flat, median, 0).tolist(), strict=True))
 
 
 def _box_pixels(
@@ -711,11 +770,14 @@ def text_like(
     *,
     verdict_only: bool = False,
     surround: tuple[float, int] | None = None,
+    inside: np.ndarray | None = None,
 ) -> LineEvidence:
     """Measure whether ``box`` (a candidate line) holds text or speckle. With
     ``verdict_only``, what cannot change :attr:`LineEvidence.is_text` any more is not
     measured (left at the defaults: the strokes once the glyphs already rule the box out,
-    the runs across two glyphs or more, the glyphs' peaks once the strokes rule it out)."""
+    the runs across two glyphs or more, the glyphs' peaks once the strokes rule it out).
+    ``surround`` and ``inside``: the box's :func:`_surround` and
+    :meth:`FrameInk.blobs_inside`, when the caller has them."""
     x0, y0, x1, y1 = box
     height, width = y1 - y0 + 1, x1 - x0 + 1
     sl = (slice(y0, y1 + 1), slice(x0, x1 + 1))
@@ -723,7 +785,7 @@ def text_like(
     total = cv2.countNonZero(inner)
     if total == 0:
         return LineEvidence(1.0, 0, 0.0, 0.0, 1.0, height, width)
-    inside = frame_ink.blobs_inside(box)
+    inside = frame_ink.blobs_inside(box) if inside is None else inside
     stats = frame_ink.stats[inside]
     heights, widths, areas = stats[:, 3], stats[:, 2], stats[:, 4]
     glyph = (heights >= max(MIN_TEXT_HEIGHT - 1, GLYPH_HEIGHT * height)) & (
@@ -923,7 +985,11 @@ def _find_text(level: np.ndarray, buffers: Buffers) -> FoundText:
     x, y, w, h = (frame_ink.stats[:, k] for k in range(4))
     tall = np.flatnonzero((h > MAX_LINE_HEIGHT) & (w >= MIN_AREA_WIDTH)).tolist()
     kept = [(int(x[k]), int(y[k]), int(x[k] + w[k] - 1), int(y[k] + h[k] - 1)) for k in tall]
-    kept = [box for box in kept if surround_roughness(frame_ink, box) <= ROUGH_SHARE]
+    kept = [
+        box
+        for box, (rough, _) in zip(kept, _surrounds(frame_ink, np.array(kept)), strict=True)
+        if rough <= ROUGH_SHARE
+    ]
     return FoundText(
         sorted(set(accepted), key=_reading_order), sorted(set(kept), key=_reading_order)
     )
@@ -950,18 +1016,18 @@ def _lines(frame_ink: FrameInk, least: int) -> list[Box]:
     # the verdicts taken before text_like, all candidates at once (see _rejected): no
     # glyph, one glyph in a short box, one blob crossing few strokes per row
     b = np.asarray(candidates, np.int64).reshape(-1, 4)
-    glyphs = frame_ink.glyph_counts(candidates)
+    glyphs, inside = frame_ink.glyphs_inside(candidates)
     wide = b[:, 2] - b[:, 0] >= 2 * (b[:, 3] - b[:, 1]) + 1
     keep = (glyphs > 1) | ((glyphs == 1) & wide)
     single = np.flatnonzero(keep & (glyphs == 1))
     keep[single[_runs_many(frame_ink.ink, b[single]) < MIN_RUNS]] = False
     accepted: list[Box] = []
-    for k in np.flatnonzero(keep).tolist():
+    kept = np.flatnonzero(keep)
+    for k, surround in zip(kept.tolist(), _surrounds(frame_ink, b[kept]), strict=True):
         box = candidates[k]
-        surround = _surround(frame_ink, box)
         if surround[0] > ROUGH_SHARE and glyphs[k] < TEXTURE_GLYPHS:
             continue  # on a textured surround a line needs more glyphs (text_like)
-        evidence = text_like(frame_ink, box, verdict_only=True, surround=surround)
+        evidence = text_like(frame_ink, box, verdict_only=True, surround=surround, inside=inside[k])
         if evidence.is_text:
             box = _extend(frame_ink, box) if evidence.on_panel else box
             accepted.append(_marks_above_below(frame_ink.ink, box))
