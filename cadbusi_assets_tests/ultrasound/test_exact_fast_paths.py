@@ -38,6 +38,7 @@ from cadbusi_assets.ultrasound.calipers import (
     thick_arrow_tips,
     white_strokes,
 )
+from cadbusi_assets.ultrasound.fov import FAN_RADII_ALL, _fan_radii
 from cadbusi_assets.ultrasound.ocr import _percentiles
 from cadbusi_assets.ultrasound.overlay import CHROMA_LEVEL, ColourMaps
 from cadbusi_demo.screens_heldout import HOLLOW, TUNING_FAMILIES, HollowStyle, render_screen
@@ -596,3 +597,48 @@ def test_white_parts_are_the_strokes_and_the_blobs_of_their_threshold() -> None:
         assert np.array_equal(thick_arrow_tips(grey, coloured, white, blobs), expected)
         tipped += cv2.countNonZero(expected)
     assert tipped > 0
+
+
+def test_fan_radii_from_the_rows_holding_the_ranks_are_every_pixels_percentiles() -> None:
+    # fov._sector_polygon takes the fan's inner and outer radii from the rows that can hold
+    # the 0.2 and 99.8 percentile ranks only (_fan_radii): the floats of _percentiles of
+    # every lit pixel's radius, for fans and other shapes, apexes above, inside, below and
+    # beside the rows, small components (all pixels) and large ones
+    rng = np.random.default_rng(12)
+    banded = 0
+    for k in range(80):
+        height, width = (int(v) for v in rng.integers(20, 400, 2))
+        component = np.zeros((height, width), np.uint8)
+        apex = (float(rng.uniform(-width, 2 * width)), float(rng.uniform(-height, 2 * height)))
+        if k % 4 == 0:  # a fan from an apex above the rows
+            apex = (width / 2 + float(rng.normal(0, 5)), float(rng.uniform(-200, 5)))
+            outer = float(rng.uniform(height / 2, height + 200))
+            cv2.ellipse(
+                component,
+                (round(apex[0]), round(apex[1])),
+                (round(outer), round(outer)),
+                90,
+                -float(rng.uniform(10, 50)),
+                float(rng.uniform(10, 50)),
+                1,
+                -1,
+            )
+            cv2.circle(component, (round(apex[0]), round(apex[1])), int(outer * 0.2), 0, -1)
+        elif k % 4 == 1:  # speckle
+            component[:] = rng.random((height, width)) < rng.uniform(0.01, 0.9)
+        elif k % 4 == 2:  # blobs
+            for _ in range(rng.integers(1, 6)):
+                centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+                cv2.circle(component, centre, int(rng.integers(1, 80)), 1, -1)
+        else:  # a few rows only
+            rows = rng.integers(0, height, int(rng.integers(1, 4)))
+            component[rows, int(rng.integers(0, width // 2)) :] = 1
+        if not component.any():
+            continue
+        points = cv2.findNonZero(component).reshape(-1, 2)
+        radius = np.hypot(points[:, 0] - apex[0], points[:, 1] - apex[1])
+        expected = _percentiles(radius, 0.2, 99.8)
+        counts = cv2.reduce(component, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+        assert list(_fan_radii(component, counts, *apex)) == expected
+        banded += len(radius) >= FAN_RADII_ALL
+    assert banded >= 20
