@@ -961,21 +961,41 @@ def white_strokes(
     5x5 disc removes (strokes up to 4 px wide, not blobs of saturated speckle). With
     ``crossings``, the opening is with a 5x5 square, which fits where two 3-px strokes
     cross no more than along them (the disc does, and takes a thick cross's centre)."""
+    return _white_parts(grey, coloured, crossings=crossings, level=level)[0]
+
+
+def _white_parts(
+    grey: np.ndarray,
+    coloured: np.ndarray,
+    *,
+    crossings: bool = False,
+    level: int = WHITE_MARK_LEVEL,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`white_strokes` and the blobs its opening kept (uint8 0/1 both): the grey
+    pixels at ``level`` or above that are not coloured are the two together (the blobs are
+    what :func:`thick_arrow_tips` looks at: one threshold and opening for both)."""
     white = ((grey >= level) & (coloured == 0)).astype(np.uint8)
     if not cv2.countNonZero(white):
-        return white
+        return white, white
     blobs = cv2.morphologyEx(white, cv2.MORPH_OPEN, _SQUARE5 if crossings else _DISC5)
-    return white & (1 - blobs)
+    return white & (1 - blobs), blobs
 
 
-def thick_arrow_tips(grey: np.ndarray, coloured: np.ndarray, white: np.ndarray) -> np.ndarray:
+def thick_arrow_tips(
+    grey: np.ndarray,
+    coloured: np.ndarray,
+    white: np.ndarray,
+    blobs: np.ndarray | None = None,
+) -> np.ndarray:
     """uint8 0/1: the blobs that the opening of :func:`white_strokes` took (``white``: its
     output) where they are small (at most :data:`TIP_BLOB` pixels) and touch its strokes:
-    the tips of thick white arrows, whose shaft and wings meet in a filled wedge."""
+    the tips of thick white arrows, whose shaft and wings meet in a filled wedge.
+    ``blobs``: those the opening took, when the caller has them (:func:`_white_parts`)."""
     tips = np.zeros_like(white)
-    full = cv2.threshold(grey, WHITE_MARK_LEVEL - 1, 1, cv2.THRESH_BINARY)[1]
-    full = cv2.bitwise_and(full, cv2.threshold(coloured, 0, 1, cv2.THRESH_BINARY_INV)[1])
-    blobs = cv2.subtract(full, white)
+    if blobs is None:
+        full = cv2.threshold(grey, WHITE_MARK_LEVEL - 1, 1, cv2.THRESH_BINARY)[1]
+        full = cv2.bitwise_and(full, cv2.threshold(coloured, 0, 1, cv2.THRESH_BINARY_INV)[1])
+        blobs = cv2.subtract(full, white)
     if not cv2.countNonZero(blobs):
         return tips
     touch = cv2.bitwise_and(cv2.dilate(white, _SQUARE3), blobs)
@@ -1285,11 +1305,15 @@ def _arrow_context(
     wy1 = min(height, int((chosen[:, 1] + chosen[:, 3]).max()) + 2)
     window = (slice(wy0, wy1), slice(wx0, wx1))
     part = layer[window]
-    ring = cv2.dilate(part, _SQUARE3) > part
+    ring = cv2.compare(cv2.dilate(part, _SQUARE3), part, cv2.CMP_GT)
+    # The ring's pixels found once (row-major, as a boolean mask picks them), read twice.
+    found = cv2.findNonZero(ring)
+    at = np.zeros((0, 2), np.int32) if found is None else found.reshape(-1, 2)
+    ry, rx = at[:, 1], at[:, 0]
     # The largest label around each ring pixel (16-bit labels dilate as they are).
     owned = labels[window] if labels.dtype == np.uint16 else labels[window].astype(np.float32)
-    owner = cv2.dilate(owned, _SQUARE3)[ring].astype(np.intp)
-    levels = grey[window][ring]
+    owner = cv2.dilate(owned, _SQUARE3)[ry, rx].astype(np.intp)
+    levels = grey[window][ry, rx]
     around = np.bincount(owner, minlength=count)
     lit_around = np.bincount(owner, weights=levels >= ARROW_RING_LEVEL, minlength=count)
     # ... and not on a black band (white text: its '1', 'L' and '7' look like arrows).
@@ -1749,9 +1773,13 @@ def _outlined_bars(level: np.ndarray) -> np.ndarray:
     )
 
 
-def _bar_layers(level: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The light and the dark pixels (uint8 0/1) of :func:`_outlined_bars`."""
-    light = cv2.threshold(level, HOLLOW_BAR_LEVEL - 1, 1, cv2.THRESH_BINARY)[1]
+def _bar_layers(
+    level: np.ndarray, light: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The light and the dark pixels (uint8 0/1) of :func:`_outlined_bars` (``light``: the
+    light ones, when the caller has them)."""
+    if light is None:
+        light = cv2.threshold(level, HOLLOW_BAR_LEVEL - 1, 1, cv2.THRESH_BINARY)[1]
     dark = cv2.threshold(level, HOLLOW_DARK, 1, cv2.THRESH_BINARY_INV)[1]
     return light, dark
 
@@ -1810,12 +1838,14 @@ def hollow_marks(level: np.ndarray) -> list[_Mark]:
     has no inside; scale ticks, dots and speckle rarely make four matching bars around one
     centre or a '+'-shaped hole."""
     found: list[_Mark] = []
+    lights = {}
     for threshold in (HOLLOW_LEVEL, HOLLOW_BAR_LEVEL):
-        light = cv2.threshold(level, threshold - 1, 1, cv2.THRESH_BINARY)[1]
+        light = lights[threshold] = cv2.threshold(level, threshold - 1, 1, cv2.THRESH_BINARY)[1]
         found += [m for m in _hollow_outlined(light) if not _near_any(m, found)]
     # an outline's 1-px sides are bars too: its centre from the inside stays. (A filled mark
-    # needs a pair of upright bars: the lying ones only where there is one.)
-    light, dark = _bar_layers(level)
+    # needs a pair of upright bars: the lying ones only where there is one.) The bars' light
+    # pixels are the second outline pass's (HOLLOW_BAR_LEVEL: _bar_layers's threshold).
+    light, dark = _bar_layers(level, lights[HOLLOW_BAR_LEVEL])
     upright = np.concatenate([np.zeros((1, 5), np.int32), _direction_bars(light, dark, True)])
     if not len(_bar_pairs(upright, True)):
         return found
@@ -3749,19 +3779,22 @@ def detect_calipers(
     # Coloured marks are connected components of the mark-coloured pixels (bright speckle
     # touching a stroke is grey and stays out); white ones are found by the templates.
     marks: list[_Mark] = []
-    if crop.ndim == 3:
-        layer = candidates & coloured
-        if cv2.countNonZero(layer):
-            marks = [
-                m
-                for m in colour_marks(layer, tint=None if maps is None else (crop, maps))
-                if m.score >= min_score and (inside is None or inside[m.y, m.x])
-            ]
+    # The mark layer (coloured candidates) and the white strokes, with whether each is lit:
+    # made once, read by every pass below (none writes to them).
+    mark_layer = candidates & coloured if crop.ndim == 3 else None
+    mark_lit = mark_layer is not None and cv2.countNonZero(mark_layer) > 0
+    if mark_layer is not None and mark_lit:
+        marks = [
+            m
+            for m in colour_marks(mark_layer, tint=None if maps is None else (crop, maps))
+            if m.score >= min_score and (inside is None or inside[m.y, m.x])
+        ]
     # White marks: near-white pixels that are thin (not in a blob of bright speckle); crosses
     # only, since bright speckle ridges and white text give arrow-like pieces.
-    white = white_strokes(grey_crop, coloured, crossings=True)
+    white, white_blobs = _white_parts(grey_crop, coloured, crossings=True)
+    white_lit = cv2.countNonZero(white) > 0
     white_marks: list[_Mark] = []
-    if cv2.countNonZero(white):
+    if white_lit:
         white_marks = [
             m
             for m in colour_marks(white, grey=grey_crop)
@@ -3838,7 +3871,7 @@ def detect_calipers(
         ]
     # White marks that bright speckle touches or JPEG breaks: the templates on the white
     # strokes alone.
-    if cv2.countNonZero(white):
+    if white_lit:
         ridges = thin_ridges | white
         wy, wx, w_score, w_style = _score(ridges, coloured, grey_crop, arm, inside)
         passed = w_score >= min_score
@@ -3877,8 +3910,8 @@ def detect_calipers(
     # Thick white arrows: their tips, which the opening took, put back; arrows only, on
     # the components holding such a tip (on bright speckle too: THICK_LOOSE_BLACK). One
     # replaces the crosses that the pieces left without its tip gave (its shaft and wings).
-    if cv2.countNonZero(white):
-        tips = thick_arrow_tips(grey_crop, coloured, white)
+    if white_lit:
+        tips = thick_arrow_tips(grey_crop, coloured, white, white_blobs)
         if cv2.countNonZero(tips):
             thick = cv2.bitwise_or(white, tips)
             for m in colour_marks(thick, grey=grey_crop, seeds=tips):
@@ -3919,7 +3952,7 @@ def detect_calipers(
             and all(math.hypot(m.x - k.x, m.y - k.y) > NET_CLEAR for k in kept)
         ]
     # White arrows over a colour map, whose light pixels the arrow rules took for speckle.
-    if crop.ndim == 3 and maps is not None and cv2.countNonZero(white):
+    if crop.ndim == 3 and maps is not None and white_lit:
         kept += [
             m
             for m in map_white_arrows(white, grey_crop, maps.chroma)
@@ -3928,8 +3961,11 @@ def detect_calipers(
             and all(math.hypot(m.x - k.x, m.y - k.y) > NET_CLEAR for k in kept)
         ]
     # Small crosses the rules took for arrows: to the cross's centre.
+    layers = [white] if mark_layer is None else [mark_layer, white]
+    lit_layers = [
+        a for a, lit in ((mark_layer, mark_lit), (white, white_lit)) if lit and a is not None
+    ]
     if CROSS_ARROW_SIDE:
-        layers = [white] if crop.ndim == 2 else [candidates & coloured, white]
         for i, m in enumerate(kept):
             for a in layers if m.style == ">" else []:
                 cross = cross_for_arrow(a, m)
@@ -3938,26 +3974,18 @@ def detect_calipers(
                     break
     if learned:
         placed: list[_Mark] = []
-        tip_layer = (candidates & coloured) if crop.ndim == 3 else None
-        kept = _net_marks(crop, kept, inside, arm, tip_layer, placed)
-        layers = [white] if crop.ndim == 2 else [candidates & coloured, white]
-        kept = _snap_learned(kept, [a for a in layers if cv2.countNonZero(a)], inside, placed)
+        kept = _net_marks(crop, kept, inside, arm, mark_layer, placed)
+        kept = _snap_learned(kept, lit_layers, inside, placed)
     # A colour scale bar holds no mark, whatever proposed one there.
     if crop.ndim == 3 and kept and coloured_parts is not None:
         scales = colour_scales(coloured, coloured_parts)
         kept = [m for m in kept if not _on_scale(m, scales)]
-    layers = [white] if crop.ndim == 2 else [candidates & coloured, white]
     # Pairs that JPEG or speckle broke: on the mark layer and the white pixels of the level of
     # JPEG-dimmed strokes (not opened: the opening takes the pixels where a pair's strokes meet).
     # (the white pixels made only in the windows the pairs are looked for in)
-    loose: list[np.ndarray | _DimWhite] = [layers[0]] if crop.ndim == 3 else []
+    loose: list[np.ndarray | _DimWhite] = [a for a in (mark_layer,) if mark_lit and a is not None]
     loose.append(_DimWhite(grey_crop, coloured))
-    kept = _split_pairs(
-        kept,
-        [a for a in layers if cv2.countNonZero(a)],
-        inside,
-        [a for a in loose if not isinstance(a, np.ndarray) or a.any()],
-    )
+    kept = _split_pairs(kept, lit_layers, inside, loose)
     points = [(m.x, m.y, m.score, m.style) for m in kept]
     points.sort(key=lambda p: (p[1], p[0]))
     return CaliperDetection(

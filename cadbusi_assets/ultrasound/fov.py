@@ -435,12 +435,111 @@ def _near(
     return near
 
 
+#: Below this many pixels :func:`_fan_radii` takes every pixel's radius (the bands it
+#: would pick hold about all of them).
+FAN_RADII_ALL = 4000
+
+
+def _radii_of_rows(
+    component: np.ndarray, lo: int, hi: int, apex_x: float, apex_y: float
+) -> np.ndarray:
+    """The distance from the apex of every lit pixel of ``component``'s rows ``lo`` to
+    ``hi`` (exclusive), as the whole component's ``np.hypot(x - apex_x, y - apex_y)`` gives
+    them (row-major order)."""
+    found = cv2.findNonZero(component[lo:hi])
+    if found is None:
+        return np.zeros(0)
+    points = found.reshape(-1, 2)
+    return np.asarray(np.hypot(points[:, 0] - apex_x, (points[:, 1] + lo) - apex_y))
+
+
+def _fan_radii(
+    component: np.ndarray, counts: np.ndarray, apex_x: float, apex_y: float
+) -> tuple[float, float]:
+    """The 0.2 and 99.8 percentiles of the lit pixels' distances from the apex, as
+    :func:`.ocr._percentiles` of all of them gives them (the same floats), from the rows
+    that can hold those ranks only. A pixel is at least its row's distance ``d`` from the
+    apex and at most ``hypot(widest, d)`` (``widest``: the farthest lit column's), so the
+    nearest ranks lie in a band of rows around the apex's row, the farthest ones outside
+    a band; a band is grown until every row left out is provably farther (nearer) than the
+    rank's value found without it, one pixel of slack against rounding. ``counts``: the
+    lit pixels per row (:func:`_row_counts`)."""
+    rows = np.flatnonzero(counts)
+    per_row = counts[rows].astype(np.int64)
+    n = int(per_row.sum())
+    last = n - 1
+    spots = []
+    for percent in (0.2, 99.8):  # (ocr._percentiles' ranks)
+        virtual = last * (percent / 100)
+        low = last if virtual >= last else int(np.floor(virtual))
+        spots.append((virtual, low, min(low + 1, last)))
+    height = component.shape[0]
+    distance = np.abs(rows - apex_y)
+    values = []
+    if n < FAN_RADII_ALL:
+        radii = _radii_of_rows(component, 0, height, apex_x, apex_y)
+        ordered = np.partition(radii, sorted({k for _, lo, hi in spots for k in (lo, hi)}))
+        values = [(ordered[low].item(), ordered[high].item()) for _, low, high in spots]
+    else:
+        # The nearest ranks: the rows within `reach` of the apex's row, reach first the
+        # fewest rows' that hold enough pixels.
+        _, low, high = spots[0]
+        order = np.argsort(distance, kind="stable")
+        at = np.searchsorted(np.cumsum(per_row[order]), high + 1)
+        reach = float(distance[order[at]]) + 0.5  # (a row at the edge: in, whatever rounding)
+        while True:
+            y0 = min(height, max(0, math.ceil(apex_y - reach)))
+            y1 = max(y0, min(height, math.floor(apex_y + reach) + 1))
+            ordered = np.partition(_radii_of_rows(component, y0, y1, apex_x, apex_y), [low, high])
+            out = (rows < y0) | (rows >= y1)
+            # every pixel left out is at least its row's distance from the apex
+            if not out.any() or ordered[high] + 1.0 < distance[out].min():
+                break
+            reach = max(reach + 0.5, float(ordered[high]) + 1.5)
+        values.append((ordered[low].item(), ordered[high].item()))
+        # The farthest ranks: the rows at least `reach` from the apex's row, reach first
+        # the fewest rows' (the farthest first) that hold enough pixels.
+        _, low, high = spots[1]
+        x0, _, w, _ = cv2.boundingRect(component)
+        widest = max(abs(x0 - apex_x), abs(x0 + w - 1 - apex_x))
+        order = np.argsort(-distance, kind="stable")
+        at = np.searchsorted(np.cumsum(per_row[order]), n - low)
+        reach = float(distance[order[at]]) - 0.5
+        while True:
+            # rows 0..y0 (exclusive) and y1.. : the rows at least reach from the apex's row
+            y0 = min(height, max(0, math.floor(apex_y - reach) + 1))
+            y1 = max(y0, min(height, math.ceil(apex_y + reach)))
+            far = np.concatenate(
+                [
+                    _radii_of_rows(component, 0, y0, apex_x, apex_y),
+                    _radii_of_rows(component, y1, height, apex_x, apex_y),
+                ]
+            )
+            skipped = n - far.size  # (the ranks of the pixels left out: all below)
+            ordered = np.partition(far, [low - skipped, high - skipped])
+            bound = float(ordered[low - skipped]) - 1.0
+            out = (rows >= y0) & (rows < y1)
+            # every pixel left out is at most hypot(widest, its row's distance) away
+            if not out.any() or math.hypot(widest, float(distance[out].max())) < bound:
+                break
+            inner = math.sqrt(bound * bound - widest * widest) if bound > widest else 0.0
+            reach = min(reach, inner) - 0.5  # (at most 0: every row)
+        values.append((ordered[low - skipped].item(), ordered[high - skipped].item()))
+    radii_at = []
+    for (virtual, low, _), (a, b) in zip(spots, values, strict=True):
+        gamma = virtual - low
+        diff = b - a
+        radii_at.append(float(b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma))
+    return radii_at[0], radii_at[1]
+
+
 def _sector_polygon(component: np.ndarray) -> tuple[list[tuple[float, float]], float] | None:
     """Fit a fan (two straight sides meeting at an apex, inner and outer arcs).
 
     Returns the polygon in the component's pixel coordinates and its IoU with the component.
     """
-    ys_any = np.flatnonzero(_row_counts(component))
+    counts = _row_counts(component)
+    ys_any = np.flatnonzero(counts)
     if len(ys_any) < 10:
         return None
     top, bottom = int(ys_any[0]), int(ys_any[-1])
@@ -460,13 +559,8 @@ def _sector_polygon(component: np.ndarray) -> tuple[list[tuple[float, float]], f
     apex_y = (b_right - b_left) / (a_left - a_right)
     apex_x = a_left * apex_y + b_left
     theta_left, theta_right = math.atan(a_left), math.atan(a_right)
-    points = cv2.findNonZero(component).reshape(-1, 2)  # (x, y), as np.nonzero's order
-    radius = np.hypot(points[:, 0] - apex_x, points[:, 1] - apex_y)
-    # both percentiles from one partition (np.percentile's floats without its overhead: it
-    # partitions the last element too, for NaNs, which radii never are)
-    from cadbusi_assets.ultrasound.ocr import _percentiles
-
-    r_inner, r_outer = _percentiles(radius, 0.2, 99.8)
+    # (np.percentile's floats of every pixel's radius, from the rows that hold the ranks)
+    r_inner, r_outer = _fan_radii(component, counts, apex_x, apex_y)
     angles = np.linspace(theta_left, theta_right, 24)
     outer = [(apex_x + r_outer * math.sin(t), apex_y + r_outer * math.cos(t)) for t in angles]
     if r_inner > 2.0:
@@ -477,7 +571,7 @@ def _sector_polygon(component: np.ndarray) -> tuple[list[tuple[float, float]], f
     raster = np.zeros_like(component)
     cv2.fillPoly(raster, [np.round(np.asarray(polygon)).astype(np.int32)], 1)
     inter = cv2.countNonZero(cv2.bitwise_and(raster, component))
-    union = cv2.countNonZero(raster) + cv2.countNonZero(component) - inter
+    union = cv2.countNonZero(raster) + int(counts.sum()) - inter
     return polygon, inter / union if union else 0.0
 
 

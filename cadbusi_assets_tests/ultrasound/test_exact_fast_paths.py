@@ -7,12 +7,20 @@ import numpy as np
 import pytest
 
 from cadbusi_assets.ultrasound.calipers import (
+    ARROW_BLACK_LEVEL,
+    ARROW_BLACK_SHARE,
+    ARROW_RING_LEVEL,
+    ARROW_RING_LOOSE,
+    ARROW_RING_SHARE,
+    DIM_WHITE_LEVEL,
     HOLLOW_BAR_LEVEL,
     HOLLOW_LEVEL,
     SMALL_QUADRANT_LIT,
     TIP_BLOB,
     WHITE_MARK_LEVEL,
+    _arrow_context,
     _coloured_components,
+    _components,
     _holes,
     _hollow_filled,
     _hollow_outlined,
@@ -22,6 +30,7 @@ from cadbusi_assets.ultrasound.calipers import (
     _outlined_bars,
     _sparse_centres,
     _strokes_lit,
+    _white_parts,
     _whole_median,
     colour_scales,
     hollow_marks,
@@ -29,6 +38,7 @@ from cadbusi_assets.ultrasound.calipers import (
     thick_arrow_tips,
     white_strokes,
 )
+from cadbusi_assets.ultrasound.fov import FAN_RADII_ALL, _fan_radii
 from cadbusi_assets.ultrasound.ocr import _percentiles
 from cadbusi_assets.ultrasound.overlay import CHROMA_LEVEL, ColourMaps
 from cadbusi_demo.screens_heldout import HOLLOW, TUNING_FAMILIES, HollowStyle, render_screen
@@ -482,3 +492,153 @@ def test_holes_are_the_unlit_pixels_a_flood_from_the_border_leaves() -> None:
         assert np.array_equal(got, expected)
         holes += int(expected.sum())
     assert holes > 0
+
+
+def _arrow_context_reference(
+    layer: np.ndarray,
+    labels: np.ndarray,
+    stats: np.ndarray,
+    grey: np.ndarray,
+    loose_black: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """_arrow_context as first written: on the whole layer, the ring picked by a boolean
+    mask, its owner the largest label of its 3x3 (numpy's maximum over the shifted views)."""
+    count = len(stats)
+    height, width = layer.shape
+    lit = np.pad(layer, 1)
+    grown = np.pad(labels.astype(np.int64), 1)
+    near_lit = np.zeros(layer.shape, bool)
+    owner = np.zeros(layer.shape, np.int64)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            near_lit |= lit[dy : dy + height, dx : dx + width] > 0
+            owner = np.maximum(owner, grown[dy : dy + height, dx : dx + width])
+    ring = near_lit & (layer == 0)
+    levels = grey[ring].astype(np.int64)
+    around = np.bincount(owner[ring], minlength=count)
+    bright = np.bincount(owner[ring], weights=levels >= ARROW_RING_LEVEL, minlength=count)
+    black = np.bincount(owner[ring], weights=levels <= ARROW_BLACK_LEVEL, minlength=count)
+    strict = (bright <= ARROW_RING_SHARE * around) & (black <= ARROW_BLACK_SHARE * around)
+    loose = (bright <= ARROW_RING_LOOSE * around) & (black <= loose_black * around)
+    return strict, loose
+
+
+def test_arrow_context_of_the_ring_found_once_is_the_boolean_masks() -> None:
+    # _arrow_context finds the ring's pixels once (findNonZero) and reads the owners and
+    # levels there: per chosen component, the verdicts of the ring taken by a boolean mask
+    # on the whole layer (16- and 32-bit labels, components at the edges, none chosen but
+    # one, components without a ring, both black shares)
+    rng = np.random.default_rng(8)
+    verdicts = set()
+    for k in range(50):
+        height, width = (int(v) for v in rng.integers(5, 120, 2))
+        if k == 0:  # more lit pixels than 16-bit labels hold
+            height, width = 300, 300
+        layer = (rng.random((height, width)) < rng.uniform(0.05, 0.9)).astype(np.uint8)
+        if k == 1:
+            layer[:] = 1  # one component, no ring
+        for _ in range(rng.integers(0, 4)):  # strokes and arrows' shafts
+            x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+            cv2.line(layer, (x, y), (x + int(rng.integers(-20, 20)), y + 9), 1, 1)
+        grey = rng.integers(0, 256, (height, width)).astype(np.uint8)
+        grey[rng.random(grey.shape) < 0.3] = 0
+        count, labels, stats = _components(layer)
+        if count < 2:
+            continue
+        which = rng.random(count) < rng.uniform(0.05, 1.0)
+        which[0] = False
+        if not which.any() or k % 7 == 2:
+            which[:] = False
+            which[int(rng.integers(1, count))] = True
+        loose_black = ARROW_BLACK_SHARE if k % 2 else 0.1
+        got = _arrow_context(layer, labels, stats, grey, which, loose_black)
+        expected = _arrow_context_reference(layer, labels, stats, grey, loose_black)
+        for g, e in zip(got, expected, strict=True):
+            assert np.array_equal(g[which], e[which])
+            verdicts |= set(e[which].tolist())
+    assert verdicts == {True, False}
+
+
+def test_white_parts_are_the_strokes_and_the_blobs_of_their_threshold() -> None:
+    # detect_calipers thresholds and opens the white pixels once (_white_parts) for the
+    # strokes and the thick arrows' blobs: the strokes of white_strokes as it was, the blobs
+    # the rest of the level's uncoloured pixels, and thick_arrow_tips given them the same
+    # tips as finding them itself (both openings, both levels, frames without white)
+    rng = np.random.default_rng(6)
+    tipped = 0
+    for k in range(40):
+        height, width = (int(v) for v in rng.integers(20, 160, 2))
+        grey = rng.integers(0, 200, (height, width)).astype(np.uint8)
+        coloured = (rng.random((height, width)) < 0.05).astype(np.uint8) * (k % 3 != 0)
+        if k % 10 != 9:
+            for _ in range(rng.integers(1, 6)):  # strokes, blobs and saturated speckle
+                x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+                end = (x + int(rng.integers(-30, 30)), y + int(rng.integers(-30, 30)))
+                cv2.line(grey, (x, y), end, 255, int(rng.integers(1, 4)))
+                cv2.circle(grey, end, int(rng.integers(1, 7)), 250, -1)
+        for crossings in (False, True):
+            for level in (WHITE_MARK_LEVEL, DIM_WHITE_LEVEL):
+                strokes, blobs = _white_parts(grey, coloured, crossings=crossings, level=level)
+                full = ((grey >= level) & (coloured == 0)).astype(np.uint8)
+                opening = cv2.morphologyEx(
+                    full,
+                    cv2.MORPH_OPEN,
+                    cv2.getStructuringElement(
+                        cv2.MORPH_RECT if crossings else cv2.MORPH_ELLIPSE, (5, 5)
+                    ),
+                )
+                assert np.array_equal(strokes, full & (1 - opening))
+                assert np.array_equal(blobs, cv2.subtract(full, strokes))
+                assert np.array_equal(
+                    white_strokes(grey, coloured, crossings=crossings, level=level), strokes
+                )
+        white, blobs = _white_parts(grey, coloured, crossings=True)
+        expected = thick_arrow_tips(grey, coloured, white)
+        assert np.array_equal(thick_arrow_tips(grey, coloured, white, blobs), expected)
+        tipped += cv2.countNonZero(expected)
+    assert tipped > 0
+
+
+def test_fan_radii_from_the_rows_holding_the_ranks_are_every_pixels_percentiles() -> None:
+    # fov._sector_polygon takes the fan's inner and outer radii from the rows that can hold
+    # the 0.2 and 99.8 percentile ranks only (_fan_radii): the floats of _percentiles of
+    # every lit pixel's radius, for fans and other shapes, apexes above, inside, below and
+    # beside the rows, small components (all pixels) and large ones
+    rng = np.random.default_rng(12)
+    banded = 0
+    for k in range(80):
+        height, width = (int(v) for v in rng.integers(20, 400, 2))
+        component = np.zeros((height, width), np.uint8)
+        apex = (float(rng.uniform(-width, 2 * width)), float(rng.uniform(-height, 2 * height)))
+        if k % 4 == 0:  # a fan from an apex above the rows
+            apex = (width / 2 + float(rng.normal(0, 5)), float(rng.uniform(-200, 5)))
+            outer = float(rng.uniform(height / 2, height + 200))
+            cv2.ellipse(
+                component,
+                (round(apex[0]), round(apex[1])),
+                (round(outer), round(outer)),
+                90,
+                -float(rng.uniform(10, 50)),
+                float(rng.uniform(10, 50)),
+                1,
+                -1,
+            )
+            cv2.circle(component, (round(apex[0]), round(apex[1])), int(outer * 0.2), 0, -1)
+        elif k % 4 == 1:  # speckle
+            component[:] = rng.random((height, width)) < rng.uniform(0.01, 0.9)
+        elif k % 4 == 2:  # blobs
+            for _ in range(rng.integers(1, 6)):
+                centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+                cv2.circle(component, centre, int(rng.integers(1, 80)), 1, -1)
+        else:  # a few rows only
+            rows = rng.integers(0, height, int(rng.integers(1, 4)))
+            component[rows, int(rng.integers(0, width // 2)) :] = 1
+        if not component.any():
+            continue
+        points = cv2.findNonZero(component).reshape(-1, 2)
+        radius = np.hypot(points[:, 0] - apex[0], points[:, 1] - apex[1])
+        expected = _percentiles(radius, 0.2, 99.8)
+        counts = cv2.reduce(component, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+        assert list(_fan_radii(component, counts, *apex)) == expected
+        banded += len(radius) >= FAN_RADII_ALL
+    assert banded >= 20
