@@ -107,6 +107,57 @@ def is_cjk(text: str) -> bool:
 _CJK_CHAR = re.compile(f"[{_CJK_CLASS}]")
 
 
+#: Ranges searched for characters that :func:`normalise_text` changes (the BMP, the
+#: mathematical alphanumerics and the tag characters).
+_NORMALISED_RANGES = ((0x0080, 0x10000), (0x1D400, 0x1D800), (0xE0000, 0xE0080))
+
+
+def _normalise_table() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for lo, hi in _NORMALISED_RANGES:
+        for code in range(lo, hi):
+            ch = chr(code)
+            category = unicodedata.category(ch)
+            if category == "Cf":
+                table[code] = ""  # soft hyphen, zero-width characters, bidi marks, BOM, tags
+            elif category == "Zs":
+                table[code] = " "  # no-break, ideographic and typographic spaces
+            elif category[0] == "L" or category == "Nd":
+                compat = unicodedata.normalize("NFKC", ch)
+                if compat.isascii() and compat.isalnum():
+                    table[code] = compat  # full-width, mathematical and ligature letters
+            elif category == "Pd" or code == 0x2212:
+                table[code] = "-"  # hyphens, en and em dashes, the minus sign
+            elif category[0] in "PS":
+                compat = unicodedata.normalize("NFKC", ch)
+                if len(compat) == 1 and compat.isascii() and compat.isprintable():
+                    table[code] = compat  # full-width punctuation (＠ ． －), circled letters
+    return table
+
+
+_NORMALISE: dict[int, str] | None = None
+
+
+def normalise_text(text: str) -> str:
+    """``text`` as a reader sees it, for matching and scrubbing: composed (NFC), invisible
+    format characters (soft hyphen, zero-width characters, bidi marks) dropped, every space
+    a plain space, every dash (U+2010–2015, minus) a hyphen, compatibility letters, digits
+    and punctuation (full-width ``ＭＡＲＩＡ``, ``１２``, ``＠``, mathematical and circled
+    letters, ligatures) in ASCII. Other characters (``×``, ``²``, ``µ``, ``’``, CJK) stay.
+
+    >>> normalise_text("Bru\u0308n\u00adnhilde \uff2d\uff21\uff32\uff29\uff21\u00a0\uff11\uff12 cm\u00b2")
+    'Brünnhilde MARIA 12 cm²'
+    >>> normalise_text("555\u2013010\u20144477, 2\u00d73 cm")
+    '555-010-4477, 2×3 cm'
+    """
+    if text.isascii():
+        return text
+    global _NORMALISE
+    if _NORMALISE is None:
+        _NORMALISE = _normalise_table()
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).translate(_NORMALISE))
+
+
 def _strip_accents(ch: str) -> str:
     decomposed = unicodedata.normalize("NFKD", ch)
     return "".join(c for c in decomposed if not unicodedata.combining(c)) or ch
@@ -152,7 +203,7 @@ def _kana_forms(text: str) -> list[str]:
 
 def spellings(word: str) -> list[str]:
     """All spellings searched for one word or name component (upper case)."""
-    word = unicodedata.normalize("NFC", word.strip())
+    word = normalise_text(word).strip()
     if not word:
         return []
     if is_cjk(word):
@@ -223,7 +274,7 @@ def name_terms(
     ``min_latin`` is the shortest Latin component searched on its own.
     """
     terms: list[str] = []
-    raw = unicodedata.normalize("NFC", str(name).strip())
+    raw = normalise_text(str(name)).strip()
     if not raw:
         return []
     terms.append(raw.upper())

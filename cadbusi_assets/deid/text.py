@@ -28,7 +28,7 @@ import re
 from functools import lru_cache
 
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers
-from cadbusi_assets.deid.name_variants import terms_regex
+from cadbusi_assets.deid.name_variants import normalise_text, terms_regex
 
 _KIND_MARKERS = {
     "patient_name": "[name]",
@@ -89,7 +89,8 @@ def scrub_text(text: str, identifiers: OriginalIdentifiers | None = None) -> str
     """``text`` without the study's identifiers and without name/date/ID-like patterns."""
     if not text:
         return text
-    out = str(text)
+    text = normalise_text(str(text))  # invisible characters, NFD accents, full-width letters
+    out = text
     if identifiers is not None and not identifiers.is_empty():
         for regex, marker in _identifier_regex(identifiers):
             out = regex.sub(marker, out)

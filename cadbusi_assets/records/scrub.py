@@ -52,12 +52,12 @@ import datetime as dt
 import functools
 import itertools
 import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
 
+from cadbusi_assets.deid.name_variants import normalise_text
 from cadbusi_assets.records.vocabulary import (
     core_words,
     english_words,
@@ -518,7 +518,7 @@ def identifier_variants(identifiers: Sequence[str | None]) -> list[str]:
     for identifier in identifiers:
         if identifier is None:
             continue
-        value = unicodedata.normalize("NFC", str(identifier).strip())
+        value = normalise_text(str(identifier)).strip()
         if not value:
             continue
         if "^" in value or "=" in value:
@@ -1302,12 +1302,10 @@ def scrub_report_text(
     if text is None:
         return None
     replacements = {k.strip().lower(): v for k, v in (replacements or {}).items() if k}
-    work = _Text(unicodedata.normalize("NFC", text))
+    work = _Text(normalise_text(text))  # as a reader sees it: no soft hyphens, no full-width
     work.sub(_SIGNATURE, "[SIGNATURE]")
     clean_ids = tuple(
-        unicodedata.normalize("NFC", str(i))
-        for i in identifiers
-        if i is not None and str(i).strip()
+        normalise_text(str(i)) for i in identifiers if i is not None and str(i).strip()
     )
     pattern = _identifier_pattern(clean_ids) if clean_ids else None
     if pattern is not None:

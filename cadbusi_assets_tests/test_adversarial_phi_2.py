@@ -1,0 +1,160 @@
+"""Adversarial PHI tests, second round: text a messy hospital or a hostile tester writes.
+
+Each test reduces a leak found by attacking the scrubbers, the header engine and the leak
+finders with new inputs (the first round is :mod:`cadbusi_assets_tests.test_adversarial_phi`):
+names hidden by invisible characters, written in decomposed accents or full-width letters,
+in scripts without letter case, phone numbers with typographic dashes, dates with month
+names in other languages. All names, numbers and dates are invented.
+
+A test checks what a reader of the output would see: the text with its invisible characters
+dropped and its compatibility forms folded (what a screen shows and a copy-paste gives).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+from pydicom.dataset import Dataset
+
+from cadbusi_assets.deid import DEFAULT_PROFILE, OriginalIdentifiers
+from cadbusi_assets.deid.engine import clean_header
+from cadbusi_assets.deid.scan import find_identifiers_in_dataset, find_identifiers_in_text
+from cadbusi_assets.deid.text import scrub_free_text, scrub_text
+from cadbusi_assets.identity import Pseudonymizer
+from cadbusi_assets.records.scrub import scrub_report_text
+from cadbusi_assets_tests.support import TEST_KEY
+
+PATIENT = "Brünnhilde^Zoë"
+IDS = OriginalIdentifiers(patient_names=(PATIENT,), patient_ids=("00123456",))
+
+SOFT_HYPHEN, ZWSP, ZWJ, WORD_JOINER, BOM = "\u00ad", "\u200b", "\u200d", "\u2060", "\ufeff"
+
+
+def _seen(text: str | None) -> str:
+    """What a reader sees: invisible format characters dropped, compatibility forms folded,
+    case folded."""
+    text = "".join(c for c in str(text or "") if unicodedata.category(c) != "Cf")
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _full_width(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+def _hidden_forms(word: str) -> dict[str, str]:
+    """``word`` written so that a plain regex does not see it, but a reader does."""
+    half = len(word) // 2
+    return {
+        "soft hyphen": word[:half] + SOFT_HYPHEN + word[half:],
+        "zero-width space": word[:half] + ZWSP + word[half:],
+        "zero-width joiner": word[:half] + ZWJ + word[half:],
+        "word joiner": word[:half] + WORD_JOINER + word[half:],
+        "byte-order mark": BOM + word,
+        "decomposed accents": unicodedata.normalize("NFD", word),
+        "full-width": _full_width(word),
+    }
+
+
+@pytest.fixture(scope="module")
+def pseudonymizer() -> Pseudonymizer:
+    return Pseudonymizer(TEST_KEY)
+
+
+def _header(description: str) -> Dataset:
+    ds = Dataset()
+    ds.PatientID = "00123456"
+    ds.PatientName = PATIENT
+    ds.StudyDate = "20260901"
+    ds.StudyDescription = description
+    return ds
+
+
+# --------------------------------------------------------------------------- own name, hidden
+@pytest.mark.parametrize("form", sorted(_hidden_forms("Brünnhilde")))
+def test_own_name_hidden_in_a_descriptor_is_removed(pseudonymizer, form):
+    """The patient's own name in Study Description (LO), split by a soft hyphen or a
+    zero-width character, in decomposed accents (NFD, as macOS writes) or in full-width
+    letters (a Japanese IME), survived the header engine, and the blocking leak check did not
+    see it: the research DICOM kept the name."""
+    hidden = _hidden_forms("Brünnhilde")[form]
+    ds = _header(f"US BREAST {hidden}")
+    clean_header(ds, pseudonymizer, DEFAULT_PROFILE, IDS)
+    assert "brunnhilde" not in _seen(ds.get("StudyDescription", "")).replace("ü", "u")
+    assert "brünnhilde" not in _seen(ds.get("StudyDescription", ""))
+
+
+@pytest.mark.parametrize("form", sorted(_hidden_forms("Brünnhilde")))
+def test_leak_finder_sees_a_hidden_own_name(form):
+    """``find_identifiers_in_text`` (the blocking check, ``cadbusi verify`` and OCR) must see
+    the name a reader sees."""
+    hidden = _hidden_forms("Brünnhilde")[form]
+    assert find_identifiers_in_text(f"US BREAST {hidden}", IDS) == ["patient_name"]
+    ds = Dataset()
+    ds.StudyDescription = f"US BREAST {hidden}"
+    assert find_identifiers_in_dataset(ds, IDS) == ["StudyDescription: patient_name"]
+
+
+@pytest.mark.parametrize("form", sorted(_hidden_forms("Brünnhilde")))
+def test_own_name_hidden_in_report_text_is_removed(form):
+    hidden = _hidden_forms("Brünnhilde")[form]
+    out = scrub_report_text(
+        f"Ms {hidden} returns for follow-up of the left breast mass.",
+        identifiers=[PATIENT, "00123456"],
+        date_shift_days=12,
+    )
+    assert "brunnhilde" not in _seen(out) and "brünnhilde" not in _seen(out)
+    assert "follow-up of the left breast mass" in out
+
+
+@pytest.mark.parametrize("form", ["soft hyphen", "zero-width space", "zero-width joiner"])
+def test_third_party_name_split_by_an_invisible_character_is_removed(form):
+    """A relative's name split inside a word left the rest of the word: ``Gon\\u00adzalez``
+    came out as ``[NAME]\\u00adzalez``."""
+    given = _hidden_forms("Marisela")[form]
+    family = _hidden_forms("Quackenbush")[form]
+    text = f"Her sister {given} {family} drove her in."
+    for scrub in (
+        lambda t: scrub_report_text(t, identifiers=[], date_shift_days=5),
+        lambda t: scrub_free_text(t, IDS),
+    ):
+        seen = _seen(scrub(text))
+        for part in ("marisela", "sela", "quackenbush", "kenbush", "quack"):
+            assert part not in seen, (form, part)
+        assert "drove her in" in seen
+
+
+def test_plain_text_is_unchanged_by_the_normalisation():
+    """Clinical text with non-ASCII symbols keeps them (only invisible characters and
+    compatibility letters and digits are folded)."""
+    text = "Mass 1.2 × 0.8 cm², 10 o’clock, 3 cm FN; ± vascularity; BI-RADS® 4a"
+    assert scrub_text(text) == text
+    out = scrub_report_text(text, identifiers=[], date_shift_days=3)
+    assert out == text
+
+
+# --------------------------------------------------------------------------- phone numbers
+@pytest.mark.parametrize(
+    "dash", ["\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2015", "\u2212", "\uff0d"]
+)
+def test_phone_with_typographic_dashes_is_removed(dash):
+    """Word processors turn ``-`` into an en or em dash; ``555–010–4477`` stayed whole."""
+    text = f"Daughter can be called on 555{dash}010{dash}4477 after five."
+    for out in (
+        scrub_report_text(text, identifiers=[], date_shift_days=5),
+        scrub_free_text(text, IDS),
+        scrub_text(text),
+    ):
+        digits = "".join(c for c in _seen(out) if c.isdigit())
+        assert "4477" not in digits and "010" not in digits, out
+
+
+def test_full_width_e_mail_and_phone_are_removed():
+    text = (
+        "Contact "
+        + _full_width("m.quackenbush@example.org")
+        + " or "
+        + _full_width("(617) 555-0199")
+    )
+    out = _seen(scrub_report_text(text, identifiers=[], date_shift_days=5))
+    assert "quackenbush" not in out and "example" not in out and "0199" not in out, out
