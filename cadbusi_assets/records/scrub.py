@@ -52,6 +52,7 @@ import datetime as dt
 import functools
 import itertools
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -721,6 +722,33 @@ _CJK_SAFE = tuple(
             "報告",
             "書",
             "画像",
+            # positions, sizes and findings (beside them a one-character word is not a name)
+            "方向",
+            "乳頭",
+            "から",
+            "距離",
+            "大きさ",
+            "小さな",
+            "形状",
+            "辺縁",
+            "縦横比",
+            "点状",
+            "乳管",
+            "拡張",
+            "構築",
+            "乱れ",
+            "瘢痕",
+            "術後",
+            "女性",
+            "男性",
+            "外側",
+            "内側",
+            "上外側",
+            "上内側",
+            "下外側",
+            "下内側",
+            "対側",
+            "領域",
         ],
         key=len,
         reverse=True,
@@ -735,7 +763,22 @@ _MEDICAL_PREFIX = re.compile(
     r"(?:retro|intra|inter|peri|sub|supra|infra|pre|post|para|trans|hypo|hyper|micro|macro"
     r"|multi|non|anti|pseudo|extra|contra|ipsi|re|un)-?"
 )
-_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W\d_]+)*|\ue000.\ue001")
+
+
+def _mark_class() -> str:
+    """A regex class of the combining marks (Devanagari, Thai, Arabic and Hebrew vowel signs
+    are marks, not word characters: a word of those scripts is letters and marks)."""
+    ranges: list[tuple[int, int]] = []
+    for code in range(0x0300, 0x10000):
+        if unicodedata.category(chr(code)) in ("Mn", "Mc", "Me"):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1] = (ranges[-1][0], code)
+            else:
+                ranges.append((code, code))
+    return "[" + "".join(f"\\u{lo:04x}-\\u{hi:04x}" for lo, hi in ranges) + "]"
+
+
+_TOKEN = re.compile(r"[^\W_](?:[^\W_]+|" + _mark_class() + r"+)*(?:['’][^\W\d_]+)*|\ue000.\ue001")
 #: tokens that only a placeholder can be
 _NAME_PLACEHOLDERS = {"[NAME]", "[REDACTED]"}
 
@@ -834,7 +877,15 @@ class _Token:
 
     @property
     def capitalised(self) -> bool:
-        return self.text[:1].isupper()
+        """Upper-case first letter; a letter of a script without case (Arabic, Hebrew,
+        Devanagari, Thai, Georgian...) counts as one: nothing marks a name there, so an
+        unknown word of such a script is taken for a name like an unknown capitalised word.
+        (Georgian Mkhedruli letters are lower case in Unicode, but Georgian is written
+        without capitals.)"""
+        first = self.text[:1]
+        return first.isupper() or (
+            first.isalpha() and (not first.islower() or "\u10d0" <= first <= "\u10ff")
+        )
 
     @property
     def upper(self) -> bool:
@@ -1183,6 +1234,22 @@ def _particle_names(text: str, tokens: list[_Token], is_name: Callable[[_Token],
                     t.redact = t.kind == "word" or t.redact
 
 
+#: one-character clinical words that are also frequent characters of names (小林, 高橋,
+#: 王小明, 陈左): beside an unknown CJK character they are taken as part of the name
+_CJK_NAME_CHARACTERS = frozenset(
+    w for w in _CJK_SAFE if len(w) == 1 and "\u4e00" <= w <= "\u9fff" and w not in "様氏殿君"
+)
+
+
+def _cjk_unknown_at(text: str, i: int) -> bool:
+    """Whether a CJK character outside the clinical list starts at ``text[i]``."""
+    return (
+        i < len(text)
+        and _CJK.match(text[i]) is not None
+        and not any(text.startswith(w, i) for w in _CJK_SAFE)
+    )
+
+
 def _cjk_names(tok: _Token) -> list[tuple[int, int]]:
     """Spans of a CJK / kana token outside the clinical list (whole unknown runs)."""
     text = tok.text
@@ -1196,13 +1263,14 @@ def _cjk_names(tok: _Token) -> list[tuple[int, int]]:
                 start = None
             i += 1
             continue
-        for word in _CJK_SAFE:
-            if text.startswith(word, i):
-                if start is not None:
-                    spans.append((tok.start + start, tok.start + i))
-                    start = None
-                i += len(word)
-                break
+        safe = next((w for w in _CJK_SAFE if text.startswith(w, i)), None)
+        if safe in _CJK_NAME_CHARACTERS and (start is not None or _cjk_unknown_at(text, i + 1)):
+            safe = None  # 小 in 王小明 or 小林, 高 in 高橋: part of the name
+        if safe is not None:
+            if start is not None:
+                spans.append((tok.start + start, tok.start + i))
+                start = None
+            i += len(safe)
         else:
             if start is None:
                 start = i
