@@ -199,3 +199,42 @@ def test_cjk_name_with_a_clinical_character_inside_is_removed_whole(name):
         if ch not in "様の ":
             assert ch not in out.split("attended")[0], (name, out)
     assert "右乳房 腫瘤" in out
+
+
+# --------------------------------------------------------------------------- dates
+@pytest.mark.parametrize(
+    ("text", "day_month"),
+    [
+        ("Voruntersuchung am 5. März 2024 unauffällig.", ("5", "märz")),
+        ("Examen du 1er mars 2024 sans particularité.", ("1er", "mars")),
+        ("Estudio previo el 5 de marzo de 2024.", ("5", "marzo")),
+        ("Vorige echo 12 mei 2023.", ("12", "mei")),
+        ("Prior exam 15 maggio 2024, stable.", ("15", "maggio")),
+        ("Kontrolle am 5. Dez. 2023.", ("5", "dez")),
+    ],
+)
+def test_dates_with_month_names_of_other_languages_are_removed(text, day_month):
+    """``5. März 2024`` came out as ``5. [NAME] [YEAR]`` and ``5 mars 2024`` as
+    ``5 mars [YEAR]``: the day and the month (Safe Harbor date elements) stayed."""
+    day, month = day_month
+    for out in (
+        scrub_report_text(text, identifiers=[], date_shift_days=9),
+        scrub_report_text(text, identifiers=[], date_shift_days=9, remove_dates=True),
+        scrub_free_text(text, IDS),
+    ):
+        seen = _seen(out)
+        assert month not in seen, out
+        assert f" {day}" not in seen and f"{day}." not in seen.replace("[date].", ""), out
+
+
+def test_clinical_numbers_near_foreign_month_words_stay():
+    text = "Mass 1.2 cm at 5 mm depth, 10 o'clock, 3 cm FN."
+    assert scrub_report_text(text, identifiers=[], date_shift_days=9) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2 out of 5 cores positive.", "Stable since 2 years ago.", "Zoom 10 mag, gain 5 gen 2."],
+)
+def test_english_words_after_numbers_are_not_foreign_months(text):
+    assert scrub_report_text(text, identifiers=[], date_shift_days=9) == text

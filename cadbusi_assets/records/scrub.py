@@ -308,6 +308,28 @@ _DATES = re.compile(
 )
 
 
+#: Month names of other languages (German, French, Spanish, Italian, Portuguese, Dutch) and
+#: their usual abbreviations, where they differ from the English ones (not those that are
+#: English words after a number: "5 out of 6", "2 ago", "10 mag").
+_FOREIGN_MON = (
+    r"(?:januar|jänner|februar|märz|maerz|mai|juni|juli|oktober|dezember"
+    r"|janvier|février|fevrier|mars|avril|juin|juillet|août|aout|septembre|octobre|novembre"
+    r"|décembre|decembre|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre"
+    r"|setiembre|octubre|noviembre|diciembre|gennaio|febbraio|aprile|maggio|giugno|luglio"
+    r"|settembre|ottobre|dicembre|janeiro|fevereiro|março|marco|maio|junho|julho|setembro"
+    r"|outubro|dezembro|januari|februari|maart|mei|augustus"
+    r"|jän|mär|mrz|okt|dez|janv|févr|fevr|avr|juil|déc|giu|lug|ott|fev|mrt)"
+)
+#: A day with a month name of another language, with or without a year ("5. März 2024",
+#: "1er mars 2024", "5 de marzo de 2024", "12 mei"), or such a month with a year ("März
+#: 2024"): removed (``[DATE]``), not shifted (the English names are shifted by ``_DATES``).
+_FOREIGN_DATES = re.compile(
+    r"(?i)(?<![^\W_])(?:(?:[0-3]?\d)(?:\.|er|º|°)?\s*(?:de\s+)?" + _FOREIGN_MON + r"\.?"
+    r"(?:,?\s*(?:de\s+)?(?:(?:19|20)\d{2}|\d{2}(?![\d:.,]\d)))?"
+    r"|" + _FOREIGN_MON + r"\.?\s+(?:de\s+)?(?:19|20)\d{2})(?![^\W_])"
+)
+
+
 def _word_start(pattern: re.Pattern[str], first: str) -> re.Pattern[str]:
     """``pattern`` (every match of which starts a word with one of ``first``) with a look-around
     in front that lets the regex engine skip other positions fast (3-4x faster)."""
@@ -1398,9 +1420,11 @@ def scrub_report_text(
             work.sub(labelled, _keep_label(token))
     if remove_dates:
         work.sub(_DATES, _remove_match)
+        work.sub(_FOREIGN_DATES, "[DATE]")
     else:
         days = int(date_shift_days)
         work.sub(_DATES, lambda m: _shift_match(m, days))
+        work.sub(_FOREIGN_DATES, "[DATE]")
     if not digits:
         work.sub(_LABELLED_NAME, lambda m: f"{m.group(1)}: [NAME]")
         work.replace_spans(_mark_names(work.text, work.values), "[NAME]")
