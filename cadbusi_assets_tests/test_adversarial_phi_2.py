@@ -12,17 +12,21 @@ dropped and its compatibility forms folded (what a screen shows and a copy-paste
 
 from __future__ import annotations
 
+import shutil
 import unicodedata
 
+import pydicom
 import pytest
 from pydicom.dataset import Dataset
 
 from cadbusi_assets.deid import DEFAULT_PROFILE, OriginalIdentifiers
+from cadbusi_assets.deid.command import deidentify_command, verify_command
 from cadbusi_assets.deid.engine import clean_header
 from cadbusi_assets.deid.scan import find_identifiers_in_dataset, find_identifiers_in_text
 from cadbusi_assets.deid.text import scrub_free_text, scrub_text
 from cadbusi_assets.identity import Pseudonymizer
 from cadbusi_assets.records.scrub import scrub_report_text
+from cadbusi_assets_tests.deid.conftest import deid_data_ultrasounds
 from cadbusi_assets_tests.support import TEST_KEY
 
 PATIENT = "Brünnhilde^Zoë"
@@ -238,3 +242,53 @@ def test_clinical_numbers_near_foreign_month_words_stay():
 )
 def test_english_words_after_numbers_are_not_foreign_months(text):
     assert scrub_report_text(text, identifiers=[], date_shift_days=9) == text
+
+
+# --------------------------------------------------------------------------- end to end
+def test_cadbusi_deidentify_and_verify_on_a_hidden_own_name(tmp_path):
+    """Through the commands (``cadbusi deidentify`` / ``cadbusi verify``): a file whose Study
+    and Series Descriptions hold the patient's name with a soft hyphen and in full-width
+    letters gave a research DICOM with the name, and ``cadbusi verify --identifiers-from``
+    reported it clean."""
+    source = tmp_path / "in"
+    source.mkdir()
+    ds = pydicom.dcmread(deid_data_ultrasounds() / "GREYSCALE_IMAGE.dcm")
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.PatientName = PATIENT
+    ds.StudyDescription = "US BRÜN" + SOFT_HYPHEN + "NHILDE"
+    ds.SeriesDescription = _full_width("BRUNNHILDE")
+    ds.save_as(source / "hidden.dcm", enforce_file_format=True)
+    key = tmp_path / "secrets" / "pseudonym.key"
+    key.parent.mkdir()
+    key.write_text(TEST_KEY.secret_bytes().hex())
+    out = tmp_path / "out"
+    lines: list[str] = []
+    code = deidentify_command(
+        source,
+        out,
+        key_file=key,
+        profile="research-breast-us",
+        jobs=1,
+        layout="flat",
+        report=tmp_path / "report.csv",
+        verify_ocr=False,
+        echo=lines.append,
+    )
+    assert code == 0, lines
+    written = list(out.glob("*.dcm"))
+    assert len(written) == 1
+    result = pydicom.dcmread(written[0])
+    for keyword in ("StudyDescription", "SeriesDescription"):
+        seen = _seen(result.get(keyword, "")).replace("ü", "u")
+        assert "brunnhilde" not in seen, keyword
+
+    # the verifier sees the hidden name when it is there
+    leaky = tmp_path / "leaky"
+    shutil.copytree(out, leaky)
+    result.StudyDescription = "US BRÜN" + SOFT_HYPHEN + "NHILDE"
+    result.save_as(written[0].parent.parent / "leaky" / written[0].name)
+    lines = []
+    code = verify_command(leaky, report=None, identifiers_from=source, echo=lines.append, ocr=False)
+    assert code == 1, lines
+    assert any("StudyDescription: patient_name" in line for line in lines), lines
+    assert not any("nhilde" in line.lower() for line in lines)
