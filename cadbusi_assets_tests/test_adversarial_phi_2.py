@@ -292,3 +292,72 @@ def test_cadbusi_deidentify_and_verify_on_a_hidden_own_name(tmp_path):
     assert code == 1, lines
     assert any("StudyDescription: patient_name" in line for line in lines), lines
     assert not any("nhilde" in line.lower() for line in lines)
+
+
+# --------------------------------------------------------------------------- ids, names, ages
+@pytest.mark.parametrize(
+    "text", ["NHS number 943 476 5919 on file.", "MRN: 1234 5678 90, seen today."]
+)
+def test_labelled_number_in_spaced_groups_is_removed_whole(text):
+    """``NHS number 943 476 5919`` came out as ``NHS number [MRN] 476 5919``: the label took
+    the first group only."""
+    out = scrub_report_text(text, identifiers=[], date_shift_days=7)
+    digits = "".join(c for c in out if c.isdigit())
+    assert len(digits) <= 1, out
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Seen by Dr. mcallister today.", "mcallister"),
+        ("Reviewed with dr. quibbley.", "quibbley"),
+        ("Her sister zelda fothergill drove her.", "fothergill"),
+        ("Nurse okonkwo assisted.", "okonkwo"),
+    ],
+)
+def test_name_written_in_lower_case_after_a_title_or_relation_is_removed(text, name):
+    for out in (
+        scrub_report_text(text, identifiers=[], date_shift_days=7),
+        scrub_free_text(text, IDS),
+    ):
+        assert name not in out.lower(), out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The patient tolerated the procedure well.",
+        "Biopsy performed by outside facility.",
+        "Technologist noted palpable lump; patient declined biopsy.",
+        "Mass with microlobulated margins; husband present and supportive.",
+    ],
+)
+def test_lower_case_words_after_roles_stay(text):
+    assert scrub_report_text(text, identifiers=[], date_shift_days=7) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Age 93y, left breast lump.",
+        "She is ninety-three and lives alone.",
+        "A ninety-one year old woman.",
+        "Aged one hundred and two.",
+        "A nonagenarian with a palpable mass.",
+        "Seen after her 101st birthday.",
+    ],
+)
+def test_ages_over_89_in_other_spellings_are_aggregated(text):
+    """Safe Harbor: ages over 89 are aggregated into 90+. ``Age 93y``, ages in words and
+    "nonagenarian" (an age band of 90–99) stayed."""
+    out = scrub_report_text(text, identifiers=[], date_shift_days=7)
+    assert "90+" in out, out
+    for word in ("93", "101", "ninety", "hundred", "nonagenarian"):
+        assert word not in out.lower(), out
+
+
+@pytest.mark.parametrize(
+    "text", ["Ninety percent of the lesion is cystic.", "Rotated ninety degrees."]
+)
+def test_ninety_as_a_measure_stays(text):
+    assert scrub_report_text(text, identifiers=[], date_shift_days=7) == text

@@ -129,7 +129,11 @@ _SSN = re.compile(
     r"(?<![\d\-])\d{3}-\d{2}-\d{4}(?![\d\-])"
     r"|(?i:\b(?:SSN|SS#|social security(?:\s+(?:number|no\.?|#))?)\s*[:#]?\s*)\d{3}[\s\-]?\d{2}[\s\-]?\d{4}\b"
 )
-_ID_VALUE = r"(?=[A-Za-z\-/.]*\d)[A-Za-z0-9][A-Za-z0-9\-/.]*[A-Za-z0-9]"
+_ID_VALUE = (
+    # digits in spaced groups ("NHS number 943 476 5919"), at least eight digits in all
+    r"(?:(?=(?:\d ?){8})\d{3,4}(?: \d{2,4}){1,3}(?![\dA-Za-z]|\.\d)"
+    r"|(?=[A-Za-z\-/.]*\d)[A-Za-z0-9][A-Za-z0-9\-/.]*[A-Za-z0-9])"
+)
 _LABELLED_IDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (
         re.compile(
@@ -261,12 +265,34 @@ _URL_HINT = re.compile(
     r"(?i)://|www\.|\.(?:com|org|net|edu|gov|io|health|med|info|us|uk|de|fr|jp|ca|au|nl)\b"
 )
 _NINETY = re.compile(r"(?<!\d)(?:9\d|1[0-4]\d)(?!\d)")
+#: ages over 89 in words ("ninety-three", "one hundred and one", "nonagenarian"), not
+#: followed by a unit that makes them a measure ("ninety percent", "ninety degrees")
+_UNITS = "one|two|three|four|five|six|seven|eight|nine"
+_TEENS_TENS = "ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
+_HUNDRED = (
+    r"one[\s\-]hundred(?:(?:[\s\-]and)?[\s\-](?:"
+    + _UNITS
+    + "|"
+    + _TEENS_TENS
+    + r"|twenty|thirty|forty))?"
+)
+_OLD_AGE_WORDS = re.compile(
+    r"(?i)\bninety"
+    rf"(?:[\s\-](?:{_UNITS}))?"
+    r"(?:th)?(?![\w\-])(?!\s*(?:%|percent|per\s*cent|degrees?|°|minutes?|seconds?|mm|cm"
+    r"|millimet|centimet|ml|cc|mg|kg|g\b|beats|bpm|times|cases|patients|women|of\b))"
+    # "one hundred (and two)" only as an age: "aged one hundred", "one hundred years old"
+    r"|(?:(?<=\bage\s)|(?<=\baged\s)|(?<=\bage:\s))" + _HUNDRED + r"\b"
+    r"|\b" + _HUNDRED + r"(?=[\s\-]*(?:years?|yrs?|year-old)\b)"
+    r"|\b(?:super)?(?:nonagenarian|centenarian)s?\b",
+)
 _MANY_COLONS = re.compile(r"[0-9a-fA-F]:[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4}:")
 _ID_RUN = re.compile(
     r"(?<![\w\-./])(?=[\w\-./]*\d)[A-Za-z0-9][A-Za-z0-9\-/.]*[A-Za-z0-9](?![\w\-/]|\.\w)"
 )
 _OLD_AGE = re.compile(
-    r"(?i)\b(?:9\d|1[0-4]\d)(?=[\s\-]*(?:years?|yrs?|y/?o|y\.o\.|yo|year-old|yr-old)\b)"
+    r"(?i)\b(?:9\d|1[0-4]\d)(?=[\s\-]*(?:years?|yrs?|y/?o|y\.o\.|yo|year-old|yr-old|y)\b)"
+    r"|\b(?:9\d|1[0-4]\d)(?:st|nd|rd|th)(?=\s+birthday)"
     r"|(?i:(?<=\bage\s)|(?<=\bage:\s)|(?<=\baged\s)|(?<=\bage:)|(?<=\bage\s\s))(?:9\d|1[0-4]\d)\b"
 )
 
@@ -1038,7 +1064,11 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
 
     # cues and credentials
     for i, tok in enumerate(tokens):
-        if tok.kind != "word" or tok.redact or not tok.capitalised:
+        if tok.kind != "word" or tok.redact:
+            continue
+        if not tok.capitalised:
+            if _lower_case_name(text, tokens, i, cue):
+                tok.redact = True
             continue
         any_cue, strong = cue(i)
         if (
@@ -1195,6 +1225,33 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
     _particle_names(text, tokens, is_name)
     spans.extend((t.start, t.end) for t in tokens if t.redact and t.kind == "word")
     return spans
+
+
+def _lower_case_name(
+    text: str, tokens: list[_Token], i: int, cue: Callable[[int], tuple[bool, bool]]
+) -> bool:
+    """Whether a lower-case word that is in no vocabulary is a name written in lower case:
+    right after a title or a relation or role word ("Dr. mcallister", "her sister zelda"),
+    or right after such a name ("her sister zelda plimsoll"). A weak cue ("by", "with")
+    is not enough: after those an unknown word is more often a typo."""
+    tok = tokens[i]
+    if (
+        tok.cls not in (_NAME, _UNKNOWN)
+        or len(tok.text) < 3
+        or tok.key in _STOP
+        or tok.key in medical_words()
+        or tok.key in _NOT_A_NAME_PART
+    ):
+        return False
+    if i and tokens[i - 1].redact and not tokens[i - 1].capitalised:
+        return _JOIN.fullmatch(_gap(text, tokens[i - 1], tok)) is not None
+    any_cue, strong = cue(i)
+    if strong:
+        return True
+    j = i - 1
+    while j >= 0 and tokens[j].key in {"her", "his", "their", "the", "my", "a", "an", "our"}:
+        j -= 1
+    return any_cue and j >= 0 and tokens[j].key not in _WEAK_CUES
 
 
 #: surnames that name clinical things ("Cooper's ligaments", "Bloom-Richardson grade")
@@ -1418,6 +1475,8 @@ def scrub_report_text(
         work.sub(_SSN, "[SSN]")
         for labelled, token in _LABELLED_IDS:
             work.sub(labelled, _keep_label(token))
+    if "ninet" in work.text.lower() or "hundred" in work.text.lower() or "enarian" in work.text:
+        work.text = _OLD_AGE_WORDS.sub("90+", work.text)
     if remove_dates:
         work.sub(_DATES, _remove_match)
         work.sub(_FOREIGN_DATES, "[DATE]")
