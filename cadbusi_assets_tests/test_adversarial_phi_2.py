@@ -361,3 +361,69 @@ def test_ages_over_89_in_other_spellings_are_aggregated(text):
 )
 def test_ninety_as_a_measure_stays(text):
     assert scrub_report_text(text, identifiers=[], date_shift_days=7) == text
+
+
+# --------------------------------------------------------------------------- descriptors
+@pytest.mark.parametrize(
+    ("keyword", "value", "parts"),
+    [
+        ("StudyDescription", "US BREAST for Hortensia Quackenbush", ("hortensia", "quackenbush")),
+        ("SeriesDescription", "Brust re. Ottilie Quenby", ("ottilie", "quenby")),
+        ("ProtocolName", "BREAST 93YO F", ("93",)),
+        ("StudyDescription", "US BREAST call 0049 30 1234567", ("1234567",)),
+    ],
+)
+def test_third_party_identifiers_in_short_descriptors_are_removed(
+    pseudonymizer, keyword, value, parts
+):
+    """Study/Series Description and Protocol Name (LO) only lost the study's own identifiers
+    and ``LAST^FIRST`` / titled names: a relative's name, an age over 89 or a phone number
+    with another layout reached the research DICOM."""
+    ds = _header("US BREAST")
+    setattr(ds, keyword, value)
+    clean_header(ds, pseudonymizer, DEFAULT_PROFILE, IDS)
+    seen = _seen(ds.get(keyword, ""))
+    for part in parts:
+        assert part not in seen, (keyword, seen)
+
+
+PRODUCT_DESCRIPTORS = (
+    "LOGIQ E10 BREAST",
+    "Voluson E10",
+    "Aplio i800",
+    "EPIQ 7G",
+    "Invenia ABUS 2.0",
+    "Affiniti 70",
+    "Samsung RS85",
+    "Mindray Resona 7",
+    "Esaote MyLab",
+    "Canon Aplio a550",
+    "Clarius L15",
+    "L12-5 Breast SmallParts",
+    "Elastography SWE",
+    "RT BREAST 10:00 3CM FN RADIAL",
+    "Sonographie Brust",
+)
+
+
+def test_product_and_clinical_words_in_descriptors_stay(pseudonymizer):
+    for value in PRODUCT_DESCRIPTORS:
+        ds = _header("US BREAST")
+        ds.SeriesDescription = value
+        clean_header(ds, pseudonymizer, DEFAULT_PROFILE, IDS)
+        assert ds.SeriesDescription == value
+
+
+def test_the_fork_server_builds_the_descriptor_scrubbers_tables():
+    """Every Study Description now goes through the report scrubber's name pass: its word
+    lists and the normalisation table are built once in the fork server, not on each
+    worker's first file."""
+    from cadbusi_assets.deid import name_variants
+    from cadbusi_assets.deid.warmup import warm
+    from cadbusi_assets.records import vocabulary
+
+    built = warm()
+    assert "word lists" in built and "text normalisation" in built
+    assert name_variants._NORMALISE is not None
+    for words in (vocabulary.english_words, vocabulary.name_words, vocabulary.medical_words):
+        assert words.cache_info().currsize == 1

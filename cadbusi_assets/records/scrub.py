@@ -965,8 +965,14 @@ def _joined(gap: str, comma: bool = True, left: str = "") -> bool:
     return comma and _JOIN_COMMA.fullmatch(gap) is not None
 
 
-def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
-    """Spans of ``text`` that are names (the safe-list decision, then name contexts)."""
+def _mark_names(
+    text: str, placeholders: list[str], unknown_are_names: bool = True
+) -> list[tuple[int, int]]:
+    """Spans of ``text`` that are names (the safe-list decision, then name contexts).
+
+    ``unknown_are_names=False`` (short descriptors full of product names) leaves a
+    capitalised word in no vocabulary alone unless a context makes it a name (a title, a
+    relation or role, a credential, a person name beside it)."""
     tokens = [_Token(m, placeholders) for m in _TOKEN.finditer(text)]
     core = core_words()
     n = len(tokens)
@@ -1006,7 +1012,7 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
         ):
             tok.redact = True  # a town that is also a word ("Boston", "Reading") mid-sentence
             continue
-        if tok.cls in (_NAME, _UNKNOWN) and tok.capitalised:
+        if (tok.cls == _NAME or (tok.cls == _UNKNOWN and unknown_are_names)) and tok.capitalised:
             if tok.upper and len(tok.text) <= 3 and tok.cls == _UNKNOWN:
                 continue  # an abbreviation unless the context says otherwise
             if tok.upper and len(tok.text) == 2:
@@ -1437,10 +1443,14 @@ def scrub_report_text(
     date_shift_days: int,
     replacements: Mapping[str, str] | None = None,
     remove_dates: bool = False,
+    unknown_are_names: bool = True,
 ) -> str | None:
     """``text`` with identifiers removed and dates shifted (module doc); ``remove_dates=True``
     replaces dates by ``[DATE]`` instead of shifting them (for text that leaves the
-    organisation, e.g. to an LLM service).
+    organisation, e.g. to an LLM service). ``unknown_are_names=False`` (short DICOM
+    descriptors, full of product names such as "Voluson" or "Aplio") takes a capitalised
+    word in no vocabulary for a name only in a name context (step 10's contexts, or a
+    person name beside it).
 
     >>> scrub_report_text("MRN 12345678 seen 03/14/2021. Dictated by: Dr. Who",
     ...                   identifiers=["12345678"], date_shift_days=-10)
@@ -1486,7 +1496,7 @@ def scrub_report_text(
         work.sub(_FOREIGN_DATES, "[DATE]")
     if not digits:
         work.sub(_LABELLED_NAME, lambda m: f"{m.group(1)}: [NAME]")
-        work.replace_spans(_mark_names(work.text, work.values), "[NAME]")
+        work.replace_spans(_mark_names(work.text, work.values, unknown_are_names), "[NAME]")
         return work.resolve()
     work.text = _PHONES.sub(
         lambda m: work.token("[PHONE]") if _valid_phone(m) else m.group(0), work.text
@@ -1516,7 +1526,7 @@ def scrub_report_text(
     if _NINETY.search(work.text):
         work.text = _OLD_AGE.sub("90+", work.text)
     work.sub(_LABELLED_NAME, lambda m: f"{m.group(1)}: [NAME]")
-    work.replace_spans(_mark_names(work.text, work.values), "[NAME]")
+    work.replace_spans(_mark_names(work.text, work.values, unknown_are_names), "[NAME]")
     return work.resolve()
 
 
