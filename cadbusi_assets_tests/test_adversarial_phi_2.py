@@ -427,3 +427,62 @@ def test_the_fork_server_builds_the_descriptor_scrubbers_tables():
     assert name_variants._NORMALISE is not None
     for words in (vocabulary.english_words, vocabulary.name_words, vocabulary.medical_words):
         assert words.cache_info().currsize == 1
+
+
+# --------------------------------------------------------------------------- transliterated
+#: invented patients in Cyrillic and Greek, and how a scanner or a report system that cannot
+#: show the script writes them
+TRANSLITERATED = (
+    ("Щукина^Юлия", "SHCHUKINA YULIYA"),
+    ("Щукина^Юлия", "Iuliia Shchukina"),
+    ("Жданович^Ярослав", "ZHDANOVICH YAROSLAV"),
+    ("Παπαδοπούλου^Ελένη", "PAPADOPOULOU ELENI"),
+    ("Χατζηδάκη^Φωτεινή", "Chatzidaki Foteini"),
+)
+
+
+@pytest.mark.parametrize(("name", "latin"), TRANSLITERATED)
+def test_transliterated_own_name_in_a_descriptor_is_removed_and_found(pseudonymizer, name, latin):
+    """The original issue's other half: a name in Cyrillic or Greek in PatientName, written
+    in Latin letters in a descriptor (or burned into the pixels, read by OCR), survived the
+    header engine and the leak finders (the blocking check, ``cadbusi verify`` and OCR
+    verification, which all match the name terms)."""
+    ids = OriginalIdentifiers(patient_names=(name,), patient_ids=("00123456",))
+    assert find_identifiers_in_text(f"US BREAST {latin}", ids) == ["patient_name"]
+    ds = _header(f"US BREAST {latin}")
+    ds.PatientName = name
+    clean_header(ds, pseudonymizer, DEFAULT_PROFILE, ids)
+    seen = _seen(ds.get("StudyDescription", ""))
+    for word in latin.lower().split():
+        assert word not in seen, (name, seen)
+    out = scrub_report_text(
+        f"{latin} returns for follow-up.", identifiers=[name], date_shift_days=5
+    )
+    for word in latin.lower().split():
+        assert word not in out.lower(), out
+
+
+def test_transliterations_do_not_hit_clinical_words():
+    ids = OriginalIdentifiers(patient_names=("Лев^Ирина",), patient_ids=("00123456",))
+    text = "US LEFT BREAST 10:00 3 CM FN RADIAL"
+    assert find_identifiers_in_text(text, ids) == []
+
+
+def test_transliterated_own_name_burned_into_the_pixels_fails_verification():
+    """A scanner that cannot draw Cyrillic burns the name in Latin letters: OCR read
+    "SHCHUKINA YULIYA" but the verification matched only the name's own script, so the
+    frame passed as clean."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    from cadbusi_assets.deid.ocr import ocr_identifiers
+    from cadbusi_assets_tests.support import require_tool
+
+    require_tool("tesseract", "apt-get install tesseract-ocr tesseract-ocr-eng")
+    image = Image.fromarray(np.full((300, 640), 40, np.uint8))
+    draw = ImageDraw.Draw(image)
+    draw.text((60, 120), "SHCHUKINA YULIYA", font=ImageFont.load_default(size=30), fill=255)
+    draw.text((60, 220), "LT BREAST 10:00 3CM FN", font=ImageFont.load_default(size=22), fill=255)
+    ids = OriginalIdentifiers(patient_names=("Щукина^Юлия",), patient_ids=("00123456",))
+    assert "patient_name" in ocr_identifiers(np.asarray(image), ids)
+    assert ocr_identifiers(np.asarray(image.crop((0, 200, 640, 300))), ids) == []

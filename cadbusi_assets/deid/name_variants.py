@@ -207,6 +207,74 @@ def _kana_forms(text: str) -> list[str]:
     return list(dict.fromkeys([text, to_katakana, to_hiragana]))
 
 
+#: Cyrillic and Greek letters (upper case) in Latin, the usual romanisations first (BGN/PCGN,
+#: ICAO passports, ISO 9 without diacritics, German-style): scanners and report systems
+#: that cannot show the script write the name in Latin letters, on the image or in a header.
+_SCRIPT_LATIN: dict[str, tuple[str, ...]] = {
+    # Cyrillic (Russian, Ukrainian, Belarusian, Bulgarian, Serbian)
+    "А": ("A",), "Б": ("B",), "В": ("V", "W"), "Г": ("G", "H"), "Ґ": ("G",), "Д": ("D",),
+    "Е": ("E", "YE", "JE"), "Ё": ("E", "YO", "JO"), "Є": ("YE", "IE", "JE"), "Ж": ("ZH", "Z", "J", "SCH"),
+    "З": ("Z", "S"), "И": ("I", "Y"), "І": ("I",), "Ї": ("YI", "I", "JI"), "Й": ("Y", "I", "J"),
+    "К": ("K",), "Л": ("L",), "М": ("M",), "Н": ("N",), "О": ("O",), "П": ("P",), "Р": ("R",),
+    "С": ("S",), "Т": ("T",), "У": ("U", "OU"), "Ў": ("U", "W"), "Ф": ("F",),
+    "Х": ("KH", "H", "CH", "X"), "Ц": ("TS", "C", "TZ", "Z"), "Ч": ("CH", "TCH", "TSCH", "C"),
+    "Ш": ("SH", "SCH", "S"), "Щ": ("SHCH", "SCH", "SHTSCH", "SHT"), "Ъ": ("", "IE"),
+    "Ы": ("Y", "I"), "Ь": ("",), "Э": ("E",), "Ю": ("YU", "IU", "JU"), "Я": ("YA", "IA", "JA"),
+    "Ђ": ("DJ", "D"), "Ј": ("J",), "Љ": ("LJ",), "Њ": ("NJ",), "Ћ": ("C", "CH"), "Џ": ("DZ", "DZH"),
+    # Greek (ELOT 743 and the usual spellings)
+    "Α": ("A",), "Β": ("V", "B"), "Γ": ("G", "Y"), "Δ": ("D", "TH"), "Ε": ("E",), "Ζ": ("Z",),
+    "Η": ("I", "E"), "Θ": ("TH",), "Ι": ("I",), "Κ": ("K",), "Λ": ("L",), "Μ": ("M",),
+    "Ν": ("N",), "Ξ": ("X", "KS"), "Ο": ("O",), "Π": ("P",), "Ρ": ("R",), "Σ": ("S",),
+    "Τ": ("T",), "Υ": ("Y", "I"), "Φ": ("F", "PH"), "Χ": ("CH", "H", "KH"), "Ψ": ("PS",),
+    "Ω": ("O",),
+}  # fmt: skip
+#: Greek letter pairs with a spelling of their own ("ΟΥ" → OU, "ΜΠ" → B, "ΝΤ" → D/NT)
+_SCRIPT_PAIRS: dict[str, tuple[str, ...]] = {
+    "ΟΥ": ("OU", "U"), "ΑΙ": ("AI", "E"), "ΕΙ": ("EI", "I"), "ΟΙ": ("OI", "I"),
+    "ΜΠ": ("MP", "B"), "ΝΤ": ("NT", "D"), "ΓΚ": ("GK", "G"), "ΓΓ": ("NG", "GG"),
+    "ΑΥ": ("AV", "AF"), "ΕΥ": ("EV", "EF"),
+}  # fmt: skip
+
+
+def script_latin_forms(word: str) -> list[str]:
+    """Latin spellings (upper case) of a Cyrillic or Greek word, the usual one first, at most
+    :data:`MAX_FORMS`; empty for a word of another script.
+
+    >>> forms = script_latin_forms("Щукина")
+    >>> forms[0], "SCHUKINA" in forms, script_latin_forms("Müller")
+    ('SHCHUKINA', True, [])
+    >>> "PAPADOPOULOU" in script_latin_forms("Παπαδοπούλου")
+    True
+    """
+    upper = _strip_accents_word(word.upper())
+    if not any(ch in _SCRIPT_LATIN for ch in upper):
+        return []
+    choices: list[tuple[str, ...]] = []
+    i = 0
+    while i < len(upper):
+        pair = upper[i : i + 2]
+        if pair in _SCRIPT_PAIRS:
+            choices.append(_SCRIPT_PAIRS[pair])
+            i += 2
+            continue
+        choices.append(_SCRIPT_LATIN.get(upper[i], (upper[i],)))
+        i += 1
+    forms = ["".join(c[0] for c in choices)]
+    forms += ["".join(c[min(1, len(c) - 1)] for c in choices)]
+    forms += ["".join(combo) for combo in itertools.islice(itertools.product(*choices), MAX_FORMS)]
+    return [f for f in dict.fromkeys(forms) if f][:MAX_FORMS]
+
+
+def _strip_accents_word(word: str) -> str:
+    """Greek tonos and dialytika removed (Ώ → Ω, Ϊ → Ι); Cyrillic Й and Ё stay."""
+    out: list[str] = []
+    for ch in unicodedata.normalize("NFD", word):
+        if unicodedata.combining(ch) and out and "\u0370" <= out[-1] <= "\u03ff":
+            continue
+        out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out))
+
+
 def spellings(word: str) -> list[str]:
     """All spellings searched for one word or name component (upper case)."""
     word = normalise_text(word).strip()
@@ -214,7 +282,7 @@ def spellings(word: str) -> list[str]:
         return []
     if is_cjk(word):
         return _kana_forms(word)
-    return latin_forms(word)
+    return latin_forms(word) + script_latin_forms(word)
 
 
 def component_groups(name: str) -> list[list[str]]:

@@ -58,7 +58,7 @@ from typing import Any
 
 import polars as pl
 
-from cadbusi_assets.deid.name_variants import normalise_text
+from cadbusi_assets.deid.name_variants import normalise_text, script_latin_forms
 from cadbusi_assets.records.vocabulary import (
     core_words,
     english_words,
@@ -541,6 +541,7 @@ def _spellings(word: str) -> set[str]:
         found.update("".join(p) for p in itertools.product(*options))
     else:
         found.add("".join(o[1] if len(o) > 1 else o[0] for o in options))
+    found.update(script_latin_forms(word))  # Петрова → PETROVA, Παπαδοπούλου → PAPADOPOULOU
     return {f for f in found if f}
 
 
