@@ -486,3 +486,47 @@ def test_transliterated_own_name_burned_into_the_pixels_fails_verification():
     ids = OriginalIdentifiers(patient_names=("Щукина^Юлия",), patient_ids=("00123456",))
     assert "patient_name" in ocr_identifiers(np.asarray(image), ids)
     assert ocr_identifiers(np.asarray(image.crop((0, 200, 640, 300))), ids) == []
+
+
+# --------------------------------------------------------------------------- character sets
+def _wrongly_declared(name: str, written_as: str, declared: str, description: str) -> bytes:
+    """A file whose name bytes are in ``written_as`` but whose Specific Character Set says
+    ``declared`` (both the same length, so that the byte swap keeps the file valid)."""
+    import io
+
+    ds = pydicom.dcmread(deid_data_ultrasounds() / "GREYSCALE_IMAGE.dcm")
+    ds.SpecificCharacterSet = written_as
+    ds.PatientName = name
+    ds.StudyDescription = description
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    assert len(written_as) == len(declared)
+    return buffer.getvalue().replace(written_as.encode(), declared.encode(), 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "written_as", "declared", "latin"),
+    [
+        ("Ødegård^Åse", "ISO_IR 192", "ISO_IR 100", "ODEGAARD AASE"),
+        ("Щукина^Юлия", "ISO_IR 192", "ISO_IR 100", "SHCHUKINA YULIYA"),
+        ("Щукина^Юлия", "ISO_IR 144", "ISO_IR 100", "SHCHUKINA YULIYA"),
+        ("Müller^Zoë", "ISO_IR 100", "ISO_IR 192", "MUELLER"),
+    ],
+)
+def test_a_wrongly_declared_character_set_hides_no_spelling_of_the_name(
+    pseudonymizer, name, written_as, declared, latin
+):
+    """A hospital system that writes UTF-8 (or Windows-1251) bytes but declares ISO_IR 100
+    gives a PatientName of mojibake (``Ã\\x98degÃ¥rd``): the name's usual spellings were
+    worked out from the mojibake, so ``ODEGAARD`` in the Study Description stayed and the
+    blocking check did not see it."""
+    from cadbusi_assets.dicom import read_dataset
+
+    ds = read_dataset(_wrongly_declared(name, written_as, declared, f"US BREAST {latin}"))
+    ids = OriginalIdentifiers.from_dataset(ds)
+    assert find_identifiers_in_text(f"US BREAST {latin}", ids) == ["patient_name"]
+    clean_header(ds, pseudonymizer, DEFAULT_PROFILE, ids)
+    seen = _seen(ds.get("StudyDescription", ""))
+    for word in latin.lower().split():
+        assert word not in seen, seen
+    assert find_identifiers_in_text("US BREAST LEFT 10:00 3 CM FN", ids) == []

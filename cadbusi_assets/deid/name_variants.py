@@ -437,11 +437,27 @@ def term_body(term: str) -> str:
     for word in words:
         parts.append(
             "".join(
-                _ACCENT_CLASSES.get(ch.upper(), re.escape(ch)) if ch.isalpha() else re.escape(ch)
+                _ACCENT_CLASSES.get(ch.upper(), re.escape(ch))
+                if ch.isalpha()
+                else _LOST_LETTER
+                if ch == "\ufffd" and _guessable(word)
+                else re.escape(ch)
                 for ch in word
             )
         )
     return r"\s+".join(parts)
+
+
+#: A letter lost in decoding (U+FFFD: a Latin-1 "ü" in a file that declares UTF-8) matches
+#: any one or two letters ("U", "UE") or none.
+_LOST_LETTER = r"(?:\ufffd|[^\W\d_]{0,2})"
+
+
+def _guessable(word: str) -> bool:
+    """Whether a word with lost letters keeps enough of its own to be matched with wildcards:
+    at least three letters, and more letters than lost ones."""
+    letters = sum(c.isalpha() for c in word)
+    return letters >= 3 and letters > word.count("\ufffd")
 
 
 def terms_regex(terms: Sequence[str]) -> str:
