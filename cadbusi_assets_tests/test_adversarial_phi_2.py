@@ -530,3 +530,58 @@ def test_a_wrongly_declared_character_set_hides_no_spelling_of_the_name(
     for word in latin.lower().split():
         assert word not in seen, seen
     assert find_identifiers_in_text("US BREAST LEFT 10:00 3 CM FN", ids) == []
+
+
+# --------------------------------------------------------------------------- burned-in text
+def _burned(name: str, text: str | None) -> Dataset:
+    """The deid-data greyscale ultrasound with ``name`` in its header and ``text`` drawn
+    inside its ultrasound region (kept by the pixel cleaning)."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    ds = pydicom.dcmread(deid_data_ultrasounds() / "GREYSCALE_IMAGE.dcm")
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.PatientName = name
+    if text:
+        region = ds.SequenceOfUltrasoundRegions[0]
+        x0, y0 = int(region.RegionLocationMinX0), int(region.RegionLocationMinY0)
+        x1, y1 = int(region.RegionLocationMaxX1), int(region.RegionLocationMaxY1)
+        pixels = ds.pixel_array
+        image = Image.fromarray(pixels)
+        draw = ImageDraw.Draw(image)
+        font = ImageFont.truetype(FONT, 30)
+        left, top = x0 + (x1 - x0) // 6, y0 + (y1 - y0) // 2
+        box = draw.textbbox((left, top), text, font=font)
+        draw.rectangle((box[0] - 6, box[1] - 6, box[2] + 6, box[3] + 6), fill=0)
+        draw.text((left, top), text, font=font, fill=255)
+        ds.PixelData = np.asarray(image).astype(pixels.dtype).tobytes()
+    return ds
+
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "script"),
+    [("Щукина^Юлия", "ЩУКИНА ЮЛИЯ", "cyrillic"), ("כהן^יוסף", "יוסף כהן", "hebrew")],
+)
+def test_name_burned_in_a_script_the_ocr_cannot_read_fails_closed(
+    pseudonymizer, name, text, script
+):
+    """tesseract (English) reads a Cyrillic or Hebrew name as noise, so a name drawn in its
+    own script inside the ultrasound region passed the OCR verification; CJK names already
+    failed closed on text the screen's vocabulary does not explain, now every script the OCR
+    cannot read does."""
+    from pathlib import Path as _Path
+
+    from cadbusi_assets.deid import deidentify_dataset
+    from cadbusi_assets.deid.errors import DeidentificationError
+    from cadbusi_assets_tests.support import require_tool
+
+    require_tool("tesseract", "apt-get install tesseract-ocr tesseract-ocr-eng")
+    if not _Path(FONT).exists():
+        pytest.skip("DejaVu fonts are not installed")  # pragma: no cover
+    with pytest.raises(DeidentificationError, match=f"text_unreadable_for_a_{script}_name"):
+        deidentify_dataset(_burned(name, text), pseudonymizer, verify_ocr=True)
+    # a Latin name on the same screen still passes (the guard is for unreadable scripts)
+    deidentify_dataset(_burned("Müller^Zoë", None), pseudonymizer, verify_ocr=True)

@@ -183,6 +183,30 @@ def charset_readings(text: str) -> list[str]:
     return found
 
 
+def unreadable_name_scripts(identifiers: OriginalIdentifiers) -> list[str]:
+    """Scripts of the patient's names that the OCR verification cannot read (tesseract's
+    English model): every script but Latin and CJK (CJK names have a guard of their own in
+    :mod:`~cadbusi_assets.deid.ocr`). A frame that keeps text outside the screen's own
+    vocabulary may show such a name: the verification fails closed on it.
+
+    >>> unreadable_name_scripts(OriginalIdentifiers(patient_names=("Щукина^Юлия", "Müller^Zoë")))
+    ['cyrillic']
+    >>> unreadable_name_scripts(OriginalIdentifiers(patient_names=("Yamada^Tarou=山田^太郎",)))
+    []
+    """
+    import unicodedata
+
+    found: set[str] = set()
+    for name in identifiers.patient_names:
+        for ch in name:
+            if not ch.isalpha() or ch.isascii() or is_cjk(ch):
+                continue
+            script = unicodedata.name(ch, "OTHER").split()[0].lower()
+            if script != "latin":
+                found.add(script)
+    return sorted(found)
+
+
 def _walk_values(ds: Dataset, keywords: set[str]) -> Iterator[tuple[str, object]]:
     """(keyword, value) for every element named in ``keywords``, at any sequence depth."""
     for elem in ds.iterall():
