@@ -406,6 +406,44 @@ PRODUCT_DESCRIPTORS = (
 )
 
 
+#: exam descriptions as procedure catalogues write them (Study Description, the warehouse's
+#: exam_description): "RT" is the right side there, not a radiologic technologist
+EXAM_DESCRIPTIONS = (
+    "US BREAST RT LTD",
+    "US BREAST LT LTD",
+    "US BREAST RT EVAL",
+    "US BREAST UNILAT RT",
+    "US BRST RT LMTD",
+    "US BREAST CYST ASP LT",
+    "US CHEST WALL RT",
+    "US BREAST IMPLANT EVAL",
+    "US BREAST PRE-OP LOCALIZATION",
+    "CHEST PA",
+    "Pre-op localization, post-op seroma",
+)
+
+
+@pytest.mark.parametrize("value", EXAM_DESCRIPTIONS)
+def test_exam_descriptions_stay(pseudonymizer, value):
+    """Through the descriptor scrubber (and the report scrubber): "US BREAST RT LTD" came out
+    as "US [NAME] RT [NAME]" (BREAST taken for a name before the credential RT, LTD a place
+    name)."""
+    ds = _header("US BREAST")
+    ds.StudyDescription = value
+    clean_header(ds, pseudonymizer, DEFAULT_PROFILE, IDS)
+    assert ds.StudyDescription == value
+    assert scrub_report_text(value, identifiers=[], date_shift_days=3) == value
+
+
+@pytest.mark.parametrize(
+    "text", ["Scanned by Ottilie Quenby, RT.", "QUENBY OTTILIE, RT", "Seen by Quimby Olga, RN"]
+)
+def test_staff_before_a_credential_still_go(text):
+    out = scrub_report_text(text, identifiers=[], date_shift_days=3)
+    for word in ("ottilie", "quenby", "quimby", "olga"):
+        assert word not in out.lower(), out
+
+
 def test_product_and_clinical_words_in_descriptors_stay(pseudonymizer):
     for value in PRODUCT_DESCRIPTORS:
         ds = _header("US BREAST")

@@ -671,6 +671,9 @@ _WEAK_CUES = {"by", "to", "and", "with", "from", "of"}
 _CREDENTIALS = {"md", "do", "phd", "rn", "np", "pa", "rt", "rdms", "rvt", "frcr", "frcpc",
                 "mbbs", "facr", "dds", "pharmd", "lpn", "cnm", "bsn", "msn", "aprn", "dnp",
                 "crna", "mph", "mba", "jr", "sr", "ii", "iii", "arrt", "rtr", "cma", "lcsw"}  # fmt: skip
+#: credentials that are also a side or a projection (RT right, PA posteroanterior, DO): a
+#: credential only after a comma ("Jane Smith, RT")
+_SIDE_CREDENTIALS = {"rt", "pa", "do"}
 #: words that name a role, a relation or a title: never themselves part of a name
 _NOT_A_NAME_PART = (_RELATIONS - _WEAK_CUES) | _CREDENTIALS | _TITLES
 
@@ -1058,6 +1061,8 @@ def _mark_names(
         if j >= n:
             return False
         gap = text[tokens[i].end : tokens[j].start]
+        if tokens[j].key in _SIDE_CREDENTIALS and "," not in gap:
+            return False  # "BREAST RT", "CHEST PA": a side or a projection
         return (
             tokens[j].key in _CREDENTIALS
             and tokens[j].text[:1].isupper()
@@ -1111,8 +1116,10 @@ def _mark_names(
                     tok.redact = True
             else:
                 tok.redact = True
-        elif (credential_after(i) and tok.cls != _SAFE) or (
-            credential_after(i) and tok.title and tok.key not in core
+        elif (
+            credential_after(i)
+            and tok.key not in medical  # "BREAST RT" is the right breast, not an RT
+            and (tok.cls != _SAFE or (tok.title and tok.key not in core))
         ):
             tok.redact = True
     # credentials: up to three capitalised words before ", MD"
@@ -1121,6 +1128,8 @@ def _mark_names(
             gap = text[tokens[i - 1].end : tok.start]
             if not re.fullmatch(r",?[ \t]+|,", gap):
                 continue
+            if tok.key in _SIDE_CREDENTIALS and "," not in gap:
+                continue  # "CHEST WALL RT": the right side, not a technologist
             j = i - 1
             count = 0
             while (
@@ -1128,7 +1137,10 @@ def _mark_names(
                 and count < 3
                 and tokens[j].kind in ("word", "name")
                 and tokens[j].capitalised
-                and (tokens[j].key not in core or tokens[j].kind == "name")
+                and (
+                    tokens[j].kind == "name"
+                    or (tokens[j].key not in core and tokens[j].key not in medical)
+                )
             ):
                 if tokens[j].kind == "word" and tokens[j].key in _CREDENTIALS | _TITLES:
                     break
