@@ -153,7 +153,12 @@ def normalise_text(text: str) -> str:
     if text.isascii():
         return text
     table = normalise_map()
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).translate(table))
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    mapped = text.translate(table)
+    if mapped == text:
+        return text
+    return unicodedata.normalize("NFC", mapped)
 
 
 def normalise_map() -> dict[int, str]:
