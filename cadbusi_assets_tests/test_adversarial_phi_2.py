@@ -623,3 +623,34 @@ def test_name_burned_in_a_script_the_ocr_cannot_read_fails_closed(
         deidentify_dataset(_burned(name, text), pseudonymizer, verify_ocr=True)
     # a Latin name on the same screen still passes (the guard is for unreadable scripts)
     deidentify_dataset(_burned("Müller^Zoë", None), pseudonymizer, verify_ocr=True)
+
+
+# --------------------------------------------------------------------------- names as words
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Rose called about the results.", "Rose"),
+        ("Bill phoned twice on Monday.", "Bill"),
+        ("Discussed with Hope, her daughter.", "Hope"),
+        ("Results given to Grace, the patient's sister.", "Grace"),
+    ],
+)
+def test_a_lone_first_name_that_is_a_word_is_removed_in_a_person_context(text, name):
+    """The README's known gap ("Rose called"): a first name that is also an English word,
+    alone, before a verb of someone who calls or comes, or before "her daughter"."""
+    out = scrub_report_text(text, identifiers=[], date_shift_days=3)
+    assert name not in out, out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Patient called back for additional views.",
+        "Mark placed at 2 o'clock.",
+        "Pain reported at 3 o'clock.",
+        "Will call the patient with results.",
+        "Mass, the radiologist noted, is stable.",
+    ],
+)
+def test_clinical_sentences_with_person_verbs_stay(text):
+    assert scrub_report_text(text, identifiers=[], date_shift_days=3) == text

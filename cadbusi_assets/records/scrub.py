@@ -686,6 +686,28 @@ _CREDENTIALS = {"md", "do", "phd", "rn", "np", "pa", "rt", "rdms", "rvt", "frcr"
 _SIDE_CREDENTIALS = {"rt", "pa", "do"}
 #: words that name a role, a relation or a title: never themselves part of a name
 _NOT_A_NAME_PART = (_RELATIONS - _WEAK_CUES) | _CREDENTIALS | _TITLES
+#: an apposition naming a relation or role after a name ("Hope, her daughter,")
+_APPOSITION = re.compile(
+    r",?[ \t]+\(?(?:her|his|their|the\s+patient['’]s|the\s+pt['’]s|patient['’]s|pt['’]s|the)[ \t]+(?:"
+    + "|".join(
+        sorted(
+            _RELATIONS
+            - _WEAK_CUES
+            - {
+                "patient",
+                "pt",
+                "named",
+                "called",
+                "informed",
+                "accompanied",
+                "contact",
+                "contacts",
+                "cc",
+            }
+        )
+    )
+    + r")\b"
+)
 
 #: CJK / kana words that stay (clinical terms, honorifics); everything else in those scripts goes
 _CJK_SAFE = tuple(
@@ -912,6 +934,12 @@ _PLACE_CUE = re.compile(
     r"(?:\b(?i:in|from|at|to|near|of|lives|moved|resides|outside|visiting|born)|[A-Z]\w*,)[ \t]+$"
 )
 _SENTENCE_END = re.compile(r"[.!?:;\n]")
+#: verbs after a person's name ("Rose called"): someone who speaks, comes or decides
+_PERSON_VERB = re.compile(
+    r"[ \t]+(?:called|phoned|rang|telephoned|emailed|e-mailed|said|says|stated|states|asked"
+    r"|visited|drove|brought|accompanied|arrived|translated|interpreted|requested|wants|wanted"
+    r"|agreed|consented|signed|confirmed|reported|reports|mentioned|explained|insisted)\b"
+)
 _NAME_END = re.compile(r"[ \t]*(?:[.;:)(\n]|$)")
 _VERB_AFTER = re.compile(r"['’]s\b| [a-z]")
 
@@ -1210,6 +1238,20 @@ def _mark_names(
             and _VERB_AFTER.match(text, b.end)
         ):
             a.redact = b.redact = True
+    # a lone first name that is also a word, before a verb of someone who speaks or comes
+    # ("Rose called", "Bill phoned") or before an apposition ("Hope, her daughter")
+    for tok in tokens:
+        if (
+            tok.kind == "word"
+            and tok.title
+            and not tok.redact
+            and tok.key in persons
+            and tok.key not in _STOP
+            and tok.key not in medical
+            and tok.key not in _NOT_A_NAME_PART
+            and (_PERSON_VERB.match(text, tok.end) or _APPOSITION.match(text, tok.end))
+        ):
+            tok.redact = True
     # chains: neighbours of a name that look like name parts
     changed = True
     while changed:
