@@ -23,19 +23,29 @@ find the other HIPAA Safe Harbor identifiers first. What happens to a text, in o
    ``September 2026``, ``September 25th``, ``2026年9月25日``, and ``9/25`` after a date word
    such as "on" or "dated") → the same date shifted by ``date_shift_days`` in the same format
    (month-precision dates by at least one month, so the original never survives; impossible
-   dates → ``[DATE]``); a bare year → ``[YEAR]``;
+   dates → ``[DATE]``); a bare year → ``[YEAR]``; a day with a month name of another language
+   (``5. März 2024``, ``1er mars 2024``, ``5 de marzo de 2024``) → ``[DATE]``;
 7. phone and fax numbers (North American, 7-digit, international ``+44 20 7946 0958``,
    national with a trunk 0, labelled numbers, extensions) → ``[PHONE]``;
 8. street addresses, PO boxes, "City ST 01103" and UK postcodes → ``[ADDRESS]``;
 9. other numbers that look like identifiers (five or more digits, or four digits with
-   letters) → ``[ID]``; ages of 90 and over → ``90+``;
+   letters) → ``[ID]``; ages of 90 and over → ``90+`` (also ``93y``, ``ninety-three``,
+   ``aged one hundred and two``, ``nonagenarian``);
 10. names: every capitalised word that is not in the safe vocabulary (and lower-case words
     found only in the person-name list); words that are both names and common words
     (*Grant*, *Rose*, *Boston*) when they stand in a name context (after a title, a relation or
     a role such as "her sister", "sonographer", before a credential such as ", MD", next to
     another name, two capitalised name words in a row or before a verb, a town after "in" /
     "from"); staff initials after a role ("sonographer KMR"); runs of CJK or kana characters
-    outside a small clinical list (honorifics such as 様 stay) → ``[NAME]``.
+    outside a small clinical list (honorifics such as 様 stay; a one-character clinical kanji
+    inside or beside such a run is part of it: 小林, 王小明) → ``[NAME]``; a word of a script
+    without capitals (Arabic, Hebrew, Devanagari, Thai, Georgian) counts as capitalised; a
+    lower-case unknown word after a title or a relation ("Dr. mcallister"); a lone first name
+    that is also a word before "called", "phoned"... or before ", her daughter".
+
+Text is scrubbed as a reader sees it (:func:`~cadbusi_assets.deid.name_variants.normalise_text`:
+invisible characters such as soft hyphens dropped, full-width letters and typographic dashes
+folded).
 
 Adjacent ``[NAME]`` tokens merge into one. Speed: about 200–300 reports/s on one core
 (``python -m cadbusi_assets_tests.records.bench_scrub``); each patient's identifier pattern is
