@@ -36,12 +36,15 @@ from cadbusi_assets.deid.dates import age_string, parse_da_value, shift_da, shif
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers
 from cadbusi_assets.deid.profile import DeidProfile
 from cadbusi_assets.deid.scan import find_identifiers_in_text, may_hold_identifiers
-from cadbusi_assets.deid.text import scrub_free_text, scrub_text
+from cadbusi_assets.deid.text import scrub_descriptor_text, scrub_free_text, scrub_text
 from cadbusi_assets.identity import Pseudonymizer
 
 _TEXT_VRS = {"LO", "SH", "ST", "LT", "UT", "UC"}
 #: Free-text VRs: also scrubbed for third parties (relatives, staff) like report text.
 _FREE_TEXT_VRS = {"ST", "LT", "UT"}
+#: Short descriptors: also scrubbed for third parties, names only in a name context (they
+#: are full of product names that are in no vocabulary).
+_DESCRIPTOR_VRS = {"LO", "SH", "UC"}
 _SCANNED_VRS = _TEXT_VRS | {"AE", "CS", "UR", "PN"}
 _BINARY_VRS = {"OB", "OW", "OD", "OF", "OL", "OV", "UN"}
 _NUMBER_VRS = {"IS", "DS", "US", "UL", "SS", "SL", "FL", "FD", "UV", "SV", "AT"}
@@ -188,7 +191,13 @@ class HeaderCleaner:
             return
         if vr in _TEXT_VRS or vr == "PN":
             values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
-            scrub = scrub_free_text if vr in _FREE_TEXT_VRS else scrub_text
+            scrub = (
+                scrub_free_text
+                if vr in _FREE_TEXT_VRS
+                else scrub_descriptor_text
+                if vr in _DESCRIPTOR_VRS
+                else scrub_text
+            )
             # the identifiers' patterns are compiled only for a value that may hold one (the
             # scrub of a value that holds none is the generic one)
             cleaned = [

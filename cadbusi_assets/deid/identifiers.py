@@ -102,6 +102,111 @@ def _values(value: object) -> list[str]:
     return [text] if text.strip() else []
 
 
+#: What a name's bytes may really be when the declared Specific Character Set is wrong.
+_READINGS = (
+    "utf-8",
+    "cp1252",
+    "iso8859_2",
+    "iso8859_5",
+    "cp1251",
+    "koi8_r",
+    "iso8859_7",
+    "gb18030",
+    "shift_jis",
+    "euc_kr",
+)
+#: a UTF-8 lead byte read as Latin-1, followed by a continuation byte ("Ã¼" for "ü")
+_UTF8_AS_LATIN1 = re.compile("[\u00c2-\u00f4][\u0080-\u00bf]")
+
+
+def _script(ch: str) -> str:
+    """A coarse script of a letter: latin, cyrillic, greek, cjk or other."""
+    code = ord(ch)
+    if code < 0x0250 or 0x1E00 <= code < 0x1F00:
+        return "latin"
+    if 0x0400 <= code < 0x0530:
+        return "cyrillic"
+    if 0x0370 <= code < 0x0400 or 0x1F00 <= code < 0x2000:
+        return "greek"
+    return "cjk" if is_cjk(ch) else "other"
+
+
+def _plausible(text: str) -> bool:
+    """Letters of one script, no C1 control character and no replacement character."""
+    if any("\u0080" <= c <= "\u009f" or c == "\ufffd" for c in text):
+        return False
+    scripts = {_script(c) for c in text if c.isalpha()}
+    return len(scripts) == 1 and "other" not in scripts
+
+
+def _mis_decoded(text: str) -> bool:
+    """Whether ``text`` looks read with the wrong character set: C1 control characters,
+    UTF-8 read as Latin-1 (``Ã¼``), or a name mostly of accented Latin-1 letters (a Cyrillic
+    or Greek single-byte name read as Latin-1: ``ÉãÚØÝÐ``)."""
+    if any("\u0080" <= c <= "\u009f" for c in text) or _UTF8_AS_LATIN1.search(text):
+        return True
+    accented = sum(1 for c in text if c.isalpha() and "\u00c0" <= c <= "\u00ff")
+    plain = sum(1 for c in text if c.isascii() and c.isalpha())
+    return accented >= 3 and accented > plain
+
+
+def charset_readings(text: str) -> list[str]:
+    """Other readings of a name that looks decoded with the wrong character set (a file that
+    declares ISO_IR 100 but holds UTF-8, Windows-1251 or ISO 8859-5 bytes): its bytes decoded
+    with the usual other character sets, where the result is plausible (letters of one
+    script). A transliteration of the real name ("ODEGAARD" for a UTF-8 "Ødegård" read as
+    ``Ã\x98degÃ¥rd``) is then found like any other spelling.
+
+    >>> charset_readings("Ã\x98degÃ¥rd^Ã\x85se")
+    ['Ødegård^Åse']
+    >>> "Щукина^Юлия" in charset_readings("ÉãÚØÝÐ^ÎÛØï")
+    True
+    >>> charset_readings("Ødegård^Åse"), charset_readings("SMITH^JANE")
+    ([], [])
+    """
+    if text.isascii() or not _mis_decoded(text):
+        return []
+    try:
+        raw = text.encode("latin-1")
+    except UnicodeEncodeError:
+        return []
+    found: list[str] = []
+    for codec in _READINGS:
+        try:
+            reading = raw.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if reading != text and reading not in found and _plausible(reading):
+            if codec == "utf-8":
+                return [reading]  # strict UTF-8 rarely decodes text that is not UTF-8
+            found.append(reading)
+    return found
+
+
+def unreadable_name_scripts(identifiers: OriginalIdentifiers) -> list[str]:
+    """Scripts of the patient's names that the OCR verification cannot read (tesseract's
+    English model): every script but Latin and CJK (CJK names have a guard of their own in
+    :mod:`~cadbusi_assets.deid.ocr`). A frame that keeps text outside the screen's own
+    vocabulary may show such a name: the verification fails closed on it.
+
+    >>> unreadable_name_scripts(OriginalIdentifiers(patient_names=("Щукина^Юлия", "Müller^Zoë")))
+    ['cyrillic']
+    >>> unreadable_name_scripts(OriginalIdentifiers(patient_names=("Yamada^Tarou=山田^太郎",)))
+    []
+    """
+    import unicodedata
+
+    found: set[str] = set()
+    for name in identifiers.patient_names:
+        for ch in name:
+            if not ch.isalpha() or ch.isascii() or is_cjk(ch):
+                continue
+            script = unicodedata.name(ch, "OTHER").split()[0].lower()
+            if script != "latin":
+                found.add(script)
+    return sorted(found)
+
+
 def _walk_values(ds: Dataset, keywords: set[str]) -> Iterator[tuple[str, object]]:
     """(keyword, value) for every element named in ``keywords``, at any sequence depth."""
     for elem in ds.iterall():
@@ -267,6 +372,7 @@ class OriginalIdentifiers:
                 text = text.strip()
                 if keyword in PATIENT_NAME_KEYWORDS:
                     names.append(text)
+                    names += charset_readings(text)  # a wrongly declared character set
                 elif keyword in PATIENT_ID_KEYWORDS:
                     ids.append(text)
                 elif keyword == "AccessionNumber":

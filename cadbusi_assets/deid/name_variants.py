@@ -107,6 +107,68 @@ def is_cjk(text: str) -> bool:
 _CJK_CHAR = re.compile(f"[{_CJK_CLASS}]")
 
 
+#: Ranges searched for characters that :func:`normalise_text` changes (the BMP, the
+#: mathematical alphanumerics and the tag characters).
+_NORMALISED_RANGES = ((0x0080, 0x10000), (0x1D400, 0x1D800), (0xE0000, 0xE0080))
+
+
+def _normalise_table() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for lo, hi in _NORMALISED_RANGES:
+        for code in range(lo, hi):
+            ch = chr(code)
+            category = unicodedata.category(ch)
+            if category == "Cf":
+                table[code] = ""  # soft hyphen, zero-width characters, bidi marks, BOM, tags
+            elif category == "Zs":
+                table[code] = " "  # no-break, ideographic and typographic spaces
+            elif category[0] == "L" or category == "Nd":
+                compat = unicodedata.normalize("NFKC", ch)
+                if compat.isascii() and compat.isalnum():
+                    table[code] = compat  # full-width, mathematical and ligature letters
+            elif category == "Pd" or code == 0x2212:
+                table[code] = "-"  # hyphens, en and em dashes, the minus sign
+            elif category[0] in "PS":
+                compat = unicodedata.normalize("NFKC", ch)
+                if len(compat) == 1 and compat.isascii() and compat.isprintable():
+                    table[code] = compat  # full-width punctuation (＠ ． －), circled letters
+    return table
+
+
+_NORMALISE: dict[int, str] | None = None
+
+
+def normalise_text(text: str) -> str:
+    """``text`` as a reader sees it, for matching and scrubbing: composed (NFC), invisible
+    format characters (soft hyphen, zero-width characters, bidi marks) dropped, every space
+    a plain space, every dash (U+2010–2015, minus) a hyphen, compatibility letters, digits
+    and punctuation (full-width ``ＭＡＲＩＡ``, ``１２``, ``＠``, mathematical and circled
+    letters, ligatures) in ASCII. Other characters (``×``, ``²``, ``µ``, ``’``, CJK) stay.
+
+    >>> normalise_text("Bru\u0308n\u00adnhilde \uff2d\uff21\uff32\uff29\uff21\u00a0\uff11\uff12 cm\u00b2")
+    'Brünnhilde MARIA 12 cm²'
+    >>> normalise_text("555\u2013010\u20144477, 2\u00d73 cm")
+    '555-010-4477, 2×3 cm'
+    """
+    if text.isascii():
+        return text
+    table = normalise_map()
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    mapped = text.translate(table)
+    if mapped == text:
+        return text
+    return unicodedata.normalize("NFC", mapped)
+
+
+def normalise_map() -> dict[int, str]:
+    """The translation table of :func:`normalise_text` (built once, ~10 ms)."""
+    global _NORMALISE
+    if _NORMALISE is None:
+        _NORMALISE = _normalise_table()
+    return _NORMALISE
+
+
 def _strip_accents(ch: str) -> str:
     decomposed = unicodedata.normalize("NFKD", ch)
     return "".join(c for c in decomposed if not unicodedata.combining(c)) or ch
@@ -150,14 +212,82 @@ def _kana_forms(text: str) -> list[str]:
     return list(dict.fromkeys([text, to_katakana, to_hiragana]))
 
 
+#: Cyrillic and Greek letters (upper case) in Latin, the usual romanisations first (BGN/PCGN,
+#: ICAO passports, ISO 9 without diacritics, German-style): scanners and report systems
+#: that cannot show the script write the name in Latin letters, on the image or in a header.
+_SCRIPT_LATIN: dict[str, tuple[str, ...]] = {
+    # Cyrillic (Russian, Ukrainian, Belarusian, Bulgarian, Serbian)
+    "А": ("A",), "Б": ("B",), "В": ("V", "W"), "Г": ("G", "H"), "Ґ": ("G",), "Д": ("D",),
+    "Е": ("E", "YE", "JE"), "Ё": ("E", "YO", "JO"), "Є": ("YE", "IE", "JE"), "Ж": ("ZH", "Z", "J", "SCH"),
+    "З": ("Z", "S"), "И": ("I", "Y"), "І": ("I",), "Ї": ("YI", "I", "JI"), "Й": ("Y", "I", "J"),
+    "К": ("K",), "Л": ("L",), "М": ("M",), "Н": ("N",), "О": ("O",), "П": ("P",), "Р": ("R",),
+    "С": ("S",), "Т": ("T",), "У": ("U", "OU"), "Ў": ("U", "W"), "Ф": ("F",),
+    "Х": ("KH", "H", "CH", "X"), "Ц": ("TS", "C", "TZ", "Z"), "Ч": ("CH", "TCH", "TSCH", "C"),
+    "Ш": ("SH", "SCH", "S"), "Щ": ("SHCH", "SCH", "SHTSCH", "SHT"), "Ъ": ("", "IE"),
+    "Ы": ("Y", "I"), "Ь": ("",), "Э": ("E",), "Ю": ("YU", "IU", "JU"), "Я": ("YA", "IA", "JA"),
+    "Ђ": ("DJ", "D"), "Ј": ("J",), "Љ": ("LJ",), "Њ": ("NJ",), "Ћ": ("C", "CH"), "Џ": ("DZ", "DZH"),
+    # Greek (ELOT 743 and the usual spellings)
+    "Α": ("A",), "Β": ("V", "B"), "Γ": ("G", "Y"), "Δ": ("D", "TH"), "Ε": ("E",), "Ζ": ("Z",),
+    "Η": ("I", "E"), "Θ": ("TH",), "Ι": ("I",), "Κ": ("K",), "Λ": ("L",), "Μ": ("M",),
+    "Ν": ("N",), "Ξ": ("X", "KS"), "Ο": ("O",), "Π": ("P",), "Ρ": ("R",), "Σ": ("S",),
+    "Τ": ("T",), "Υ": ("Y", "I"), "Φ": ("F", "PH"), "Χ": ("CH", "H", "KH"), "Ψ": ("PS",),
+    "Ω": ("O",),
+}  # fmt: skip
+#: Greek letter pairs with a spelling of their own ("ΟΥ" → OU, "ΜΠ" → B, "ΝΤ" → D/NT)
+_SCRIPT_PAIRS: dict[str, tuple[str, ...]] = {
+    "ΟΥ": ("OU", "U"), "ΑΙ": ("AI", "E"), "ΕΙ": ("EI", "I"), "ΟΙ": ("OI", "I"),
+    "ΜΠ": ("MP", "B"), "ΝΤ": ("NT", "D"), "ΓΚ": ("GK", "G"), "ΓΓ": ("NG", "GG"),
+    "ΑΥ": ("AV", "AF"), "ΕΥ": ("EV", "EF"),
+}  # fmt: skip
+
+
+def script_latin_forms(word: str) -> list[str]:
+    """Latin spellings (upper case) of a Cyrillic or Greek word, the usual one first, at most
+    :data:`MAX_FORMS`; empty for a word of another script.
+
+    >>> forms = script_latin_forms("Щукина")
+    >>> forms[0], "SCHUKINA" in forms, script_latin_forms("Müller")
+    ('SHCHUKINA', True, [])
+    >>> "PAPADOPOULOU" in script_latin_forms("Παπαδοπούλου")
+    True
+    """
+    upper = _strip_accents_word(word.upper())
+    if not any(ch in _SCRIPT_LATIN for ch in upper):
+        return []
+    choices: list[tuple[str, ...]] = []
+    i = 0
+    while i < len(upper):
+        pair = upper[i : i + 2]
+        if pair in _SCRIPT_PAIRS:
+            choices.append(_SCRIPT_PAIRS[pair])
+            i += 2
+            continue
+        choices.append(_SCRIPT_LATIN.get(upper[i], (upper[i],)))
+        i += 1
+    forms = ["".join(c[0] for c in choices)]
+    forms += ["".join(c[min(1, len(c) - 1)] for c in choices)]
+    forms += ["".join(combo) for combo in itertools.islice(itertools.product(*choices), MAX_FORMS)]
+    return [f for f in dict.fromkeys(forms) if f][:MAX_FORMS]
+
+
+def _strip_accents_word(word: str) -> str:
+    """Greek tonos and dialytika removed (Ώ → Ω, Ϊ → Ι); Cyrillic Й and Ё stay."""
+    out: list[str] = []
+    for ch in unicodedata.normalize("NFD", word):
+        if unicodedata.combining(ch) and out and "\u0370" <= out[-1] <= "\u03ff":
+            continue
+        out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out))
+
+
 def spellings(word: str) -> list[str]:
     """All spellings searched for one word or name component (upper case)."""
-    word = unicodedata.normalize("NFC", word.strip())
+    word = normalise_text(word).strip()
     if not word:
         return []
     if is_cjk(word):
         return _kana_forms(word)
-    return latin_forms(word)
+    return latin_forms(word) + script_latin_forms(word)
 
 
 def component_groups(name: str) -> list[list[str]]:
@@ -223,7 +353,7 @@ def name_terms(
     ``min_latin`` is the shortest Latin component searched on its own.
     """
     terms: list[str] = []
-    raw = unicodedata.normalize("NFC", str(name).strip())
+    raw = normalise_text(str(name)).strip()
     if not raw:
         return []
     terms.append(raw.upper())
@@ -312,11 +442,27 @@ def term_body(term: str) -> str:
     for word in words:
         parts.append(
             "".join(
-                _ACCENT_CLASSES.get(ch.upper(), re.escape(ch)) if ch.isalpha() else re.escape(ch)
+                _ACCENT_CLASSES.get(ch.upper(), re.escape(ch))
+                if ch.isalpha()
+                else _LOST_LETTER
+                if ch == "\ufffd" and _guessable(word)
+                else re.escape(ch)
                 for ch in word
             )
         )
     return r"\s+".join(parts)
+
+
+#: A letter lost in decoding (U+FFFD: a Latin-1 "ü" in a file that declares UTF-8) matches
+#: any one or two letters ("U", "UE") or none.
+_LOST_LETTER = r"(?:\ufffd|[^\W\d_]{0,2})"
+
+
+def _guessable(word: str) -> bool:
+    """Whether a word with lost letters keeps enough of its own to be matched with wildcards:
+    at least three letters, and more letters than lost ones."""
+    letters = sum(c.isalpha() for c in word)
+    return letters >= 3 and letters > word.count("\ufffd")
 
 
 def terms_regex(terms: Sequence[str]) -> str:

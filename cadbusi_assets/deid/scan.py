@@ -29,7 +29,13 @@ from pydicom.multival import MultiValue
 from pydicom.tag import Tag
 
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers
-from cadbusi_assets.deid.name_variants import compile_terms, may_match, term_byte_forms, term_pieces
+from cadbusi_assets.deid.name_variants import (
+    compile_terms,
+    may_match,
+    normalise_text,
+    term_byte_forms,
+    term_pieces,
+)
 
 #: Byte-level matches on UTF-16 text need at least this many characters (random binary data
 #: matches short UTF-16 patterns too easily).
@@ -102,7 +108,7 @@ def may_hold_identifiers(text: str, identifiers: OriginalIdentifiers) -> bool:
     """False only when none of the identifiers' terms can occur in ``text``: a pre-check
     that compiles nothing (:func:`~cadbusi_assets.deid.name_variants.may_match`), so that
     a patient's patterns are only compiled for a text that may hold one of them."""
-    return bool(text) and may_match(text, _term_pieces(identifiers))
+    return bool(text) and may_match(normalise_text(text), _term_pieces(identifiers))
 
 
 def find_identifiers_in_text(
@@ -111,8 +117,13 @@ def find_identifiers_in_text(
     """Kinds of the study's identifiers that occur in ``text`` (sorted, unique).
 
     ``min_length`` leaves out shorter terms (OCR of speckle reads stray two-letter words).
+    The text is matched as a reader sees it (:func:`~cadbusi_assets.deid.name_variants.
+    normalise_text`: a name split by a soft hyphen or written in full-width letters counts).
     """
-    if not text or identifiers.is_empty() or not may_hold_identifiers(text, identifiers):
+    if not text or identifiers.is_empty():
+        return []
+    text = normalise_text(text)
+    if not may_hold_identifiers(text, identifiers):
         return []
     regexes = _text_regexes(identifiers, min_length)
     return [kind for kind, regex in regexes if regex.search(text)]

@@ -28,7 +28,7 @@ import re
 from functools import lru_cache
 
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers
-from cadbusi_assets.deid.name_variants import terms_regex
+from cadbusi_assets.deid.name_variants import normalise_text, terms_regex
 
 _KIND_MARKERS = {
     "patient_name": "[name]",
@@ -89,7 +89,8 @@ def scrub_text(text: str, identifiers: OriginalIdentifiers | None = None) -> str
     """``text`` without the study's identifiers and without name/date/ID-like patterns."""
     if not text:
         return text
-    out = str(text)
+    text = normalise_text(str(text))  # invisible characters, NFD accents, full-width letters
+    out = text
     if identifiers is not None and not identifiers.is_empty():
         for regex, marker in _identifier_regex(identifiers):
             out = regex.sub(marker, out)
@@ -107,3 +108,24 @@ def scrub_free_text(text: str, identifiers: OriginalIdentifiers | None = None) -
     from cadbusi_assets.records.scrub import scrub_report_text  # heavy: word lists
 
     return scrub_report_text(out, identifiers=(), date_shift_days=0, remove_dates=True) or out
+
+
+def scrub_descriptor_text(text: str, identifiers: OriginalIdentifiers | None = None) -> str:
+    """:func:`scrub_text`, then the report scrubber's patterns (addresses, URLs, phones, ids,
+    ages over 89) and its names in a name context only ("for Hortensia Quackenbush",
+    "Dr Quimby", a name from the person-name list and its neighbours): short descriptors
+    (LO, SH: Study Description, Protocol Name) are full of product names that are in no
+    vocabulary ("Voluson", "Aplio"), which the free-text pass would take for names.
+
+    >>> scrub_descriptor_text("US BREAST Voluson E10 for Hortensia Quackenbush")
+    'US BREAST Voluson E10 for [NAME]'
+    """
+    out = scrub_text(text, identifiers)
+    if not out:
+        return out
+    from cadbusi_assets.records.scrub import scrub_report_text  # heavy: word lists
+
+    scrubbed = scrub_report_text(
+        out, identifiers=(), date_shift_days=0, remove_dates=True, unknown_are_names=False
+    )
+    return scrubbed or out

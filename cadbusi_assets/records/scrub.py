@@ -23,19 +23,29 @@ find the other HIPAA Safe Harbor identifiers first. What happens to a text, in o
    ``September 2026``, ``September 25th``, ``2026年9月25日``, and ``9/25`` after a date word
    such as "on" or "dated") → the same date shifted by ``date_shift_days`` in the same format
    (month-precision dates by at least one month, so the original never survives; impossible
-   dates → ``[DATE]``); a bare year → ``[YEAR]``;
+   dates → ``[DATE]``); a bare year → ``[YEAR]``; a day with a month name of another language
+   (``5. März 2024``, ``1er mars 2024``, ``5 de marzo de 2024``) → ``[DATE]``;
 7. phone and fax numbers (North American, 7-digit, international ``+44 20 7946 0958``,
    national with a trunk 0, labelled numbers, extensions) → ``[PHONE]``;
 8. street addresses, PO boxes, "City ST 01103" and UK postcodes → ``[ADDRESS]``;
 9. other numbers that look like identifiers (five or more digits, or four digits with
-   letters) → ``[ID]``; ages of 90 and over → ``90+``;
+   letters) → ``[ID]``; ages of 90 and over → ``90+`` (also ``93y``, ``ninety-three``,
+   ``aged one hundred and two``, ``nonagenarian``);
 10. names: every capitalised word that is not in the safe vocabulary (and lower-case words
     found only in the person-name list); words that are both names and common words
     (*Grant*, *Rose*, *Boston*) when they stand in a name context (after a title, a relation or
     a role such as "her sister", "sonographer", before a credential such as ", MD", next to
     another name, two capitalised name words in a row or before a verb, a town after "in" /
     "from"); staff initials after a role ("sonographer KMR"); runs of CJK or kana characters
-    outside a small clinical list (honorifics such as 様 stay) → ``[NAME]``.
+    outside a small clinical list (honorifics such as 様 stay; a one-character clinical kanji
+    inside or beside such a run is part of it: 小林, 王小明) → ``[NAME]``; a word of a script
+    without capitals (Arabic, Hebrew, Devanagari, Thai, Georgian) counts as capitalised; a
+    lower-case unknown word after a title or a relation ("Dr. mcallister"); a lone first name
+    that is also a word before "called", "phoned"... or before ", her daughter".
+
+Text is scrubbed as a reader sees it (:func:`~cadbusi_assets.deid.name_variants.normalise_text`:
+invisible characters such as soft hyphens dropped, full-width letters and typographic dashes
+folded).
 
 Adjacent ``[NAME]`` tokens merge into one. Speed: about 200–300 reports/s on one core
 (``python -m cadbusi_assets_tests.records.bench_scrub``); each patient's identifier pattern is
@@ -58,6 +68,7 @@ from typing import Any
 
 import polars as pl
 
+from cadbusi_assets.deid.name_variants import normalise_text, script_latin_forms
 from cadbusi_assets.records.vocabulary import (
     core_words,
     english_words,
@@ -128,7 +139,11 @@ _SSN = re.compile(
     r"(?<![\d\-])\d{3}-\d{2}-\d{4}(?![\d\-])"
     r"|(?i:\b(?:SSN|SS#|social security(?:\s+(?:number|no\.?|#))?)\s*[:#]?\s*)\d{3}[\s\-]?\d{2}[\s\-]?\d{4}\b"
 )
-_ID_VALUE = r"(?=[A-Za-z\-/.]*\d)[A-Za-z0-9][A-Za-z0-9\-/.]*[A-Za-z0-9]"
+_ID_VALUE = (
+    # digits in spaced groups ("NHS number 943 476 5919"), at least eight digits in all
+    r"(?:(?=(?:\d ?){8})\d{3,4}(?: \d{2,4}){1,3}(?![\dA-Za-z]|\.\d)"
+    r"|(?=[A-Za-z\-/.]*\d)[A-Za-z0-9][A-Za-z0-9\-/.]*[A-Za-z0-9])"
+)
 _LABELLED_IDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (
         re.compile(
@@ -260,12 +275,34 @@ _URL_HINT = re.compile(
     r"(?i)://|www\.|\.(?:com|org|net|edu|gov|io|health|med|info|us|uk|de|fr|jp|ca|au|nl)\b"
 )
 _NINETY = re.compile(r"(?<!\d)(?:9\d|1[0-4]\d)(?!\d)")
+#: ages over 89 in words ("ninety-three", "one hundred and one", "nonagenarian"), not
+#: followed by a unit that makes them a measure ("ninety percent", "ninety degrees")
+_UNITS = "one|two|three|four|five|six|seven|eight|nine"
+_TEENS_TENS = "ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
+_HUNDRED = (
+    r"one[\s\-]hundred(?:(?:[\s\-]and)?[\s\-](?:"
+    + _UNITS
+    + "|"
+    + _TEENS_TENS
+    + r"|twenty|thirty|forty))?"
+)
+_OLD_AGE_WORDS = re.compile(
+    r"(?i)\bninety"
+    rf"(?:[\s\-](?:{_UNITS}))?"
+    r"(?:th)?(?![\w\-])(?!\s*(?:%|percent|per\s*cent|degrees?|°|minutes?|seconds?|mm|cm"
+    r"|millimet|centimet|ml|cc|mg|kg|g\b|beats|bpm|times|cases|patients|women|of\b))"
+    # "one hundred (and two)" only as an age: "aged one hundred", "one hundred years old"
+    r"|(?:(?<=\bage\s)|(?<=\baged\s)|(?<=\bage:\s))" + _HUNDRED + r"\b"
+    r"|\b" + _HUNDRED + r"(?=[\s\-]*(?:years?|yrs?|year-old)\b)"
+    r"|\b(?:super)?(?:nonagenarian|centenarian)s?\b",
+)
 _MANY_COLONS = re.compile(r"[0-9a-fA-F]:[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4}:")
 _ID_RUN = re.compile(
     r"(?<![\w\-./])(?=[\w\-./]*\d)[A-Za-z0-9][A-Za-z0-9\-/.]*[A-Za-z0-9](?![\w\-/]|\.\w)"
 )
 _OLD_AGE = re.compile(
-    r"(?i)\b(?:9\d|1[0-4]\d)(?=[\s\-]*(?:years?|yrs?|y/?o|y\.o\.|yo|year-old|yr-old)\b)"
+    r"(?i)\b(?:9\d|1[0-4]\d)(?=[\s\-]*(?:years?|yrs?|y/?o|y\.o\.|yo|year-old|yr-old|y)\b)"
+    r"|\b(?:9\d|1[0-4]\d)(?:st|nd|rd|th)(?=\s+birthday)"
     r"|(?i:(?<=\bage\s)|(?<=\bage:\s)|(?<=\baged\s)|(?<=\bage:)|(?<=\bage\s\s))(?:9\d|1[0-4]\d)\b"
 )
 
@@ -305,6 +342,38 @@ _DATES = re.compile(
     r"|(?P<cued>(?<=\s)(?P<um>1[0-2]|0?[1-9])/(?P<ud>3[01]|[12]\d|0?[1-9])(?![\d/]|\.\d))"
     r")"
 )
+
+
+#: Month names of other languages (German, French, Spanish, Italian, Portuguese, Dutch) and
+#: their usual abbreviations, where they differ from the English ones (not those that are
+#: English words after a number: "5 out of 6", "2 ago", "10 mag").
+_FOREIGN_MON = (
+    r"(?:januar|jänner|februar|märz|maerz|mai|juni|juli|oktober|dezember"
+    r"|janvier|février|fevrier|mars|avril|juin|juillet|août|aout|septembre|octobre|novembre"
+    r"|décembre|decembre|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre"
+    r"|setiembre|octubre|noviembre|diciembre|gennaio|febbraio|aprile|maggio|giugno|luglio"
+    r"|settembre|ottobre|dicembre|janeiro|fevereiro|março|marco|maio|junho|julho|setembro"
+    r"|outubro|dezembro|januari|februari|maart|mei|augustus"
+    r"|jän|mär|mrz|okt|dez|janv|févr|fevr|avr|juil|déc|giu|lug|ott|fev|mrt)"
+)
+#: A day with a month name of another language, with or without a year ("5. März 2024",
+#: "1er mars 2024", "5 de marzo de 2024", "12 mei"), or such a month with a year ("März
+#: 2024"): removed (``[DATE]``), not shifted (the English names are shifted by ``_DATES``).
+_FOREIGN_DATES = re.compile(
+    r"(?i)(?<![^\W_])(?:(?:[0-3]?\d)(?:\.|er|º|°)?\s*(?:de\s+)?" + _FOREIGN_MON + r"\.?"
+    r"(?:,?\s*(?:de\s+)?(?:(?:19|20)\d{2}|\d{2}(?![\d:.,]\d)))?"
+    r"|" + _FOREIGN_MON + r"\.?\s+(?:de\s+)?(?:19|20)\d{2})(?![^\W_])"
+)
+
+
+_FOREIGN_MONTH_WORDS = frozenset(_FOREIGN_MON[3:-1].split("|"))
+_LETTER_RUN = re.compile(r"[^\W\d_]+")
+
+
+def _has_foreign_month(text: str) -> bool:
+    """A cheap pre-check for :data:`_FOREIGN_DATES` (the pattern itself costs ~0.15 ms a
+    report: an alternation of many words tried at every position)."""
+    return not _FOREIGN_MONTH_WORDS.isdisjoint(_LETTER_RUN.findall(text.lower()))
 
 
 def _word_start(pattern: re.Pattern[str], first: str) -> re.Pattern[str]:
@@ -492,6 +561,7 @@ def _spellings(word: str) -> set[str]:
         found.update("".join(p) for p in itertools.product(*options))
     else:
         found.add("".join(o[1] if len(o) > 1 else o[0] for o in options))
+    found.update(script_latin_forms(word))  # Петрова → PETROVA, Παπαδοπούλου → PAPADOPOULOU
     return {f for f in found if f}
 
 
@@ -518,7 +588,7 @@ def identifier_variants(identifiers: Sequence[str | None]) -> list[str]:
     for identifier in identifiers:
         if identifier is None:
             continue
-        value = unicodedata.normalize("NFC", str(identifier).strip())
+        value = normalise_text(str(identifier)).strip()
         if not value:
             continue
         if "^" in value or "=" in value:
@@ -621,8 +691,33 @@ _WEAK_CUES = {"by", "to", "and", "with", "from", "of"}
 _CREDENTIALS = {"md", "do", "phd", "rn", "np", "pa", "rt", "rdms", "rvt", "frcr", "frcpc",
                 "mbbs", "facr", "dds", "pharmd", "lpn", "cnm", "bsn", "msn", "aprn", "dnp",
                 "crna", "mph", "mba", "jr", "sr", "ii", "iii", "arrt", "rtr", "cma", "lcsw"}  # fmt: skip
+#: credentials that are also a side or a projection (RT right, PA posteroanterior, DO): a
+#: credential only after a comma ("Jane Smith, RT")
+_SIDE_CREDENTIALS = {"rt", "pa", "do"}
 #: words that name a role, a relation or a title: never themselves part of a name
 _NOT_A_NAME_PART = (_RELATIONS - _WEAK_CUES) | _CREDENTIALS | _TITLES
+#: an apposition naming a relation or role after a name ("Hope, her daughter,")
+_APPOSITION = re.compile(
+    r",?[ \t]+\(?(?:her|his|their|the\s+patient['’]s|the\s+pt['’]s|patient['’]s|pt['’]s|the)[ \t]+(?:"
+    + "|".join(
+        sorted(
+            _RELATIONS
+            - _WEAK_CUES
+            - {
+                "patient",
+                "pt",
+                "named",
+                "called",
+                "informed",
+                "accompanied",
+                "contact",
+                "contacts",
+                "cc",
+            }
+        )
+    )
+    + r")\b"
+)
 
 #: CJK / kana words that stay (clinical terms, honorifics); everything else in those scripts goes
 _CJK_SAFE = tuple(
@@ -721,6 +816,33 @@ _CJK_SAFE = tuple(
             "報告",
             "書",
             "画像",
+            # positions, sizes and findings (beside them a one-character word is not a name)
+            "方向",
+            "乳頭",
+            "から",
+            "距離",
+            "大きさ",
+            "小さな",
+            "形状",
+            "辺縁",
+            "縦横比",
+            "点状",
+            "乳管",
+            "拡張",
+            "構築",
+            "乱れ",
+            "瘢痕",
+            "術後",
+            "女性",
+            "男性",
+            "外側",
+            "内側",
+            "上外側",
+            "上内側",
+            "下外側",
+            "下内側",
+            "対側",
+            "領域",
         ],
         key=len,
         reverse=True,
@@ -735,7 +857,27 @@ _MEDICAL_PREFIX = re.compile(
     r"(?:retro|intra|inter|peri|sub|supra|infra|pre|post|para|trans|hypo|hyper|micro|macro"
     r"|multi|non|anti|pseudo|extra|contra|ipsi|re|un)-?"
 )
-_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W\d_]+)*|\ue000.\ue001")
+
+
+def _mark_class() -> str:
+    """A regex class of the combining marks (Devanagari, Thai, Arabic and Hebrew vowel signs
+    are marks, not word characters: a word of those scripts is letters and marks)."""
+    ranges: list[tuple[int, int]] = []
+    for code in range(0x0300, 0x10000):
+        if unicodedata.category(chr(code)) in ("Mn", "Mc", "Me"):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1] = (ranges[-1][0], code)
+            else:
+                ranges.append((code, code))
+    return "[" + "".join(f"\\u{lo:04x}-\\u{hi:04x}" for lo, hi in ranges) + "]"
+
+
+_MARKS = _mark_class()
+_HAS_MARK = re.compile(_MARKS)
+#: a word: letters and digits, with the combining marks of its script (the pattern for a
+#: text that has none is the plain one: the marks cost a fifth of the tokenising)
+_TOKEN = re.compile(r"[^\W_](?:[^\W_]+|" + _MARKS + r"+)*(?:['’][^\W\d_]+)*|\ue000.\ue001")
+_PLAIN_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W\d_]+)*|\ue000.\ue001")
 #: tokens that only a placeholder can be
 _NAME_PLACEHOLDERS = {"[NAME]", "[REDACTED]"}
 
@@ -802,6 +944,12 @@ _PLACE_CUE = re.compile(
     r"(?:\b(?i:in|from|at|to|near|of|lives|moved|resides|outside|visiting|born)|[A-Z]\w*,)[ \t]+$"
 )
 _SENTENCE_END = re.compile(r"[.!?:;\n]")
+#: verbs after a person's name ("Rose called"): someone who speaks, comes or decides
+_PERSON_VERB = re.compile(
+    r"[ \t]+(?:called|phoned|rang|telephoned|emailed|e-mailed|said|says|stated|states|asked"
+    r"|visited|drove|brought|accompanied|arrived|translated|interpreted|requested|wants|wanted"
+    r"|agreed|consented|signed|confirmed|reported|reports|mentioned|explained|insisted)\b"
+)
 _NAME_END = re.compile(r"[ \t]*(?:[.;:)(\n]|$)")
 _VERB_AFTER = re.compile(r"['’]s\b| [a-z]")
 
@@ -834,7 +982,15 @@ class _Token:
 
     @property
     def capitalised(self) -> bool:
-        return self.text[:1].isupper()
+        """Upper-case first letter; a letter of a script without case (Arabic, Hebrew,
+        Devanagari, Thai, Georgian...) counts as one: nothing marks a name there, so an
+        unknown word of such a script is taken for a name like an unknown capitalised word.
+        (Georgian Mkhedruli letters are lower case in Unicode, but Georgian is written
+        without capitals.)"""
+        first = self.text[:1]
+        return first.isupper() or (
+            first.isalpha() and (not first.islower() or "\u10d0" <= first <= "\u10ff")
+        )
 
     @property
     def upper(self) -> bool:
@@ -866,9 +1022,16 @@ def _joined(gap: str, comma: bool = True, left: str = "") -> bool:
     return comma and _JOIN_COMMA.fullmatch(gap) is not None
 
 
-def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
-    """Spans of ``text`` that are names (the safe-list decision, then name contexts)."""
-    tokens = [_Token(m, placeholders) for m in _TOKEN.finditer(text)]
+def _mark_names(
+    text: str, placeholders: list[str], unknown_are_names: bool = True
+) -> list[tuple[int, int]]:
+    """Spans of ``text`` that are names (the safe-list decision, then name contexts).
+
+    ``unknown_are_names=False`` (short descriptors full of product names) leaves a
+    capitalised word in no vocabulary alone unless a context makes it a name (a title, a
+    relation or role, a credential, a person name beside it)."""
+    token = _TOKEN if _HAS_MARK.search(text) else _PLAIN_TOKEN
+    tokens = [_Token(m, placeholders) for m in token.finditer(text)]
     core = core_words()
     n = len(tokens)
     spans: list[tuple[int, int]] = []
@@ -907,7 +1070,7 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
         ):
             tok.redact = True  # a town that is also a word ("Boston", "Reading") mid-sentence
             continue
-        if tok.cls in (_NAME, _UNKNOWN) and tok.capitalised:
+        if (tok.cls == _NAME or (tok.cls == _UNKNOWN and unknown_are_names)) and tok.capitalised:
             if tok.upper and len(tok.text) <= 3 and tok.cls == _UNKNOWN:
                 continue  # an abbreviation unless the context says otherwise
             if tok.upper and len(tok.text) == 2:
@@ -952,6 +1115,8 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
         if j >= n:
             return False
         gap = text[tokens[i].end : tokens[j].start]
+        if tokens[j].key in _SIDE_CREDENTIALS and "," not in gap:
+            return False  # "BREAST RT", "CHEST PA": a side or a projection
         return (
             tokens[j].key in _CREDENTIALS
             and tokens[j].text[:1].isupper()
@@ -965,7 +1130,11 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
 
     # cues and credentials
     for i, tok in enumerate(tokens):
-        if tok.kind != "word" or tok.redact or not tok.capitalised:
+        if tok.kind != "word" or tok.redact:
+            continue
+        if not tok.capitalised:
+            if _lower_case_name(text, tokens, i, cue):
+                tok.redact = True
             continue
         any_cue, strong = cue(i)
         if (
@@ -1001,8 +1170,10 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
                     tok.redact = True
             else:
                 tok.redact = True
-        elif (credential_after(i) and tok.cls != _SAFE) or (
-            credential_after(i) and tok.title and tok.key not in core
+        elif (
+            credential_after(i)
+            and tok.key not in medical  # "BREAST RT" is the right breast, not an RT
+            and (tok.cls != _SAFE or (tok.title and tok.key not in core))
         ):
             tok.redact = True
     # credentials: up to three capitalised words before ", MD"
@@ -1011,6 +1182,8 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
             gap = text[tokens[i - 1].end : tok.start]
             if not re.fullmatch(r",?[ \t]+|,", gap):
                 continue
+            if tok.key in _SIDE_CREDENTIALS and "," not in gap:
+                continue  # "CHEST WALL RT": the right side, not a technologist
             j = i - 1
             count = 0
             while (
@@ -1018,7 +1191,10 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
                 and count < 3
                 and tokens[j].kind in ("word", "name")
                 and tokens[j].capitalised
-                and (tokens[j].key not in core or tokens[j].kind == "name")
+                and (
+                    tokens[j].kind == "name"
+                    or (tokens[j].key not in core and tokens[j].key not in medical)
+                )
             ):
                 if tokens[j].kind == "word" and tokens[j].key in _CREDENTIALS | _TITLES:
                     break
@@ -1072,6 +1248,20 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
             and _VERB_AFTER.match(text, b.end)
         ):
             a.redact = b.redact = True
+    # a lone first name that is also a word, before a verb of someone who speaks or comes
+    # ("Rose called", "Bill phoned") or before an apposition ("Hope, her daughter")
+    for tok in tokens:
+        if (
+            tok.kind == "word"
+            and tok.title
+            and not tok.redact
+            and tok.key in persons
+            and tok.key not in _STOP
+            and tok.key not in medical
+            and tok.key not in _NOT_A_NAME_PART
+            and (_PERSON_VERB.match(text, tok.end) or _APPOSITION.match(text, tok.end))
+        ):
+            tok.redact = True
     # chains: neighbours of a name that look like name parts
     changed = True
     while changed:
@@ -1122,6 +1312,33 @@ def _mark_names(text: str, placeholders: list[str]) -> list[tuple[int, int]]:
     _particle_names(text, tokens, is_name)
     spans.extend((t.start, t.end) for t in tokens if t.redact and t.kind == "word")
     return spans
+
+
+def _lower_case_name(
+    text: str, tokens: list[_Token], i: int, cue: Callable[[int], tuple[bool, bool]]
+) -> bool:
+    """Whether a lower-case word that is in no vocabulary is a name written in lower case:
+    right after a title or a relation or role word ("Dr. mcallister", "her sister zelda"),
+    or right after such a name ("her sister zelda plimsoll"). A weak cue ("by", "with")
+    is not enough: after those an unknown word is more often a typo."""
+    tok = tokens[i]
+    if (
+        tok.cls not in (_NAME, _UNKNOWN)
+        or len(tok.text) < 3
+        or tok.key in _STOP
+        or tok.key in medical_words()
+        or tok.key in _NOT_A_NAME_PART
+    ):
+        return False
+    if i and tokens[i - 1].redact and not tokens[i - 1].capitalised:
+        return _JOIN.fullmatch(_gap(text, tokens[i - 1], tok)) is not None
+    any_cue, strong = cue(i)
+    if strong:
+        return True
+    j = i - 1
+    while j >= 0 and tokens[j].key in {"her", "his", "their", "the", "my", "a", "an", "our"}:
+        j -= 1
+    return any_cue and j >= 0 and tokens[j].key not in _WEAK_CUES
 
 
 #: surnames that name clinical things ("Cooper's ligaments", "Bloom-Richardson grade")
@@ -1183,6 +1400,22 @@ def _particle_names(text: str, tokens: list[_Token], is_name: Callable[[_Token],
                     t.redact = t.kind == "word" or t.redact
 
 
+#: one-character clinical words that are also frequent characters of names (小林, 高橋,
+#: 王小明, 陈左): beside an unknown CJK character they are taken as part of the name
+_CJK_NAME_CHARACTERS = frozenset(
+    w for w in _CJK_SAFE if len(w) == 1 and "\u4e00" <= w <= "\u9fff" and w not in "様氏殿君"
+)
+
+
+def _cjk_unknown_at(text: str, i: int) -> bool:
+    """Whether a CJK character outside the clinical list starts at ``text[i]``."""
+    return (
+        i < len(text)
+        and _CJK.match(text[i]) is not None
+        and not any(text.startswith(w, i) for w in _CJK_SAFE)
+    )
+
+
 def _cjk_names(tok: _Token) -> list[tuple[int, int]]:
     """Spans of a CJK / kana token outside the clinical list (whole unknown runs)."""
     text = tok.text
@@ -1196,13 +1429,14 @@ def _cjk_names(tok: _Token) -> list[tuple[int, int]]:
                 start = None
             i += 1
             continue
-        for word in _CJK_SAFE:
-            if text.startswith(word, i):
-                if start is not None:
-                    spans.append((tok.start + start, tok.start + i))
-                    start = None
-                i += len(word)
-                break
+        safe = next((w for w in _CJK_SAFE if text.startswith(w, i)), None)
+        if safe in _CJK_NAME_CHARACTERS and (start is not None or _cjk_unknown_at(text, i + 1)):
+            safe = None  # 小 in 王小明 or 小林, 高 in 高橋: part of the name
+        if safe is not None:
+            if start is not None:
+                spans.append((tok.start + start, tok.start + i))
+                start = None
+            i += len(safe)
         else:
             if start is None:
                 start = i
@@ -1290,10 +1524,14 @@ def scrub_report_text(
     date_shift_days: int,
     replacements: Mapping[str, str] | None = None,
     remove_dates: bool = False,
+    unknown_are_names: bool = True,
 ) -> str | None:
     """``text`` with identifiers removed and dates shifted (module doc); ``remove_dates=True``
     replaces dates by ``[DATE]`` instead of shifting them (for text that leaves the
-    organisation, e.g. to an LLM service).
+    organisation, e.g. to an LLM service). ``unknown_are_names=False`` (short DICOM
+    descriptors, full of product names such as "Voluson" or "Aplio") takes a capitalised
+    word in no vocabulary for a name only in a name context (step 10's contexts, or a
+    person name beside it).
 
     >>> scrub_report_text("MRN 12345678 seen 03/14/2021. Dictated by: Dr. Who",
     ...                   identifiers=["12345678"], date_shift_days=-10)
@@ -1302,12 +1540,10 @@ def scrub_report_text(
     if text is None:
         return None
     replacements = {k.strip().lower(): v for k, v in (replacements or {}).items() if k}
-    work = _Text(unicodedata.normalize("NFC", text))
+    work = _Text(normalise_text(text))  # as a reader sees it: no soft hyphens, no full-width
     work.sub(_SIGNATURE, "[SIGNATURE]")
     clean_ids = tuple(
-        unicodedata.normalize("NFC", str(i))
-        for i in identifiers
-        if i is not None and str(i).strip()
+        normalise_text(str(i)) for i in identifiers if i is not None and str(i).strip()
     )
     pattern = _identifier_pattern(clean_ids) if clean_ids else None
     if pattern is not None:
@@ -1330,14 +1566,20 @@ def scrub_report_text(
         work.sub(_SSN, "[SSN]")
         for labelled, token in _LABELLED_IDS:
             work.sub(labelled, _keep_label(token))
+    if "ninet" in work.text.lower() or "hundred" in work.text.lower() or "enarian" in work.text:
+        work.text = _OLD_AGE_WORDS.sub("90+", work.text)
     if remove_dates:
         work.sub(_DATES, _remove_match)
+        if _has_foreign_month(work.text):
+            work.sub(_FOREIGN_DATES, "[DATE]")
     else:
         days = int(date_shift_days)
         work.sub(_DATES, lambda m: _shift_match(m, days))
+        if _has_foreign_month(work.text):
+            work.sub(_FOREIGN_DATES, "[DATE]")
     if not digits:
         work.sub(_LABELLED_NAME, lambda m: f"{m.group(1)}: [NAME]")
-        work.replace_spans(_mark_names(work.text, work.values), "[NAME]")
+        work.replace_spans(_mark_names(work.text, work.values, unknown_are_names), "[NAME]")
         return work.resolve()
     work.text = _PHONES.sub(
         lambda m: work.token("[PHONE]") if _valid_phone(m) else m.group(0), work.text
@@ -1367,7 +1609,7 @@ def scrub_report_text(
     if _NINETY.search(work.text):
         work.text = _OLD_AGE.sub("90+", work.text)
     work.sub(_LABELLED_NAME, lambda m: f"{m.group(1)}: [NAME]")
-    work.replace_spans(_mark_names(work.text, work.values), "[NAME]")
+    work.replace_spans(_mark_names(work.text, work.values, unknown_are_names), "[NAME]")
     return work.resolve()
 
 

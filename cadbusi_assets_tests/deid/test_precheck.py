@@ -18,7 +18,7 @@ import pytest
 from cadbusi_assets.deid import OriginalIdentifiers, scan
 from cadbusi_assets.deid import name_variants as nv
 from cadbusi_assets.deid.engine import HeaderCleaner
-from cadbusi_assets.deid.text import scrub_free_text, scrub_text
+from cadbusi_assets.deid.text import scrub_descriptor_text, scrub_free_text, scrub_text
 from cadbusi_assets_tests.support import time_limit
 
 ALL_CHARACTERS = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
@@ -167,4 +167,6 @@ def test_free_text_scrub_in_the_engine_is_unchanged_by_the_precheck(pseudonymize
                 cleaner._clean(ds, elem)
             assert ds.ImageComments == (scrub_free_text(text, ids) if text else text)
             limited = text[:64]
-            assert ds.StudyDescription == (scrub_text(limited, ids)[:64] if limited else limited)
+            assert ds.StudyDescription == (
+                scrub_descriptor_text(limited, ids)[:64] if limited else limited
+            )
