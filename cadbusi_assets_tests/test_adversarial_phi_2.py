@@ -27,7 +27,7 @@ from cadbusi_assets.deid.text import scrub_free_text, scrub_text
 from cadbusi_assets.identity import Pseudonymizer
 from cadbusi_assets.records.scrub import scrub_report_text
 from cadbusi_assets_tests.deid.conftest import deid_data_ultrasounds
-from cadbusi_assets_tests.support import TEST_KEY
+from cadbusi_assets_tests.support import TEST_KEY, missing
 
 PATIENT = "Brünnhilde^Zoë"
 IDS = OriginalIdentifiers(patient_names=(PATIENT,), patient_ids=("00123456",))
@@ -618,11 +618,47 @@ def test_name_burned_in_a_script_the_ocr_cannot_read_fails_closed(
 
     require_tool("tesseract", "apt-get install tesseract-ocr tesseract-ocr-eng")
     if not _Path(FONT).exists():
-        pytest.skip("DejaVu fonts are not installed")  # pragma: no cover
+        missing("DejaVu fonts are not installed (apt-get install fonts-dejavu-core)")
     with pytest.raises(DeidentificationError, match=f"text_unreadable_for_a_{script}_name"):
         deidentify_dataset(_burned(name, text), pseudonymizer, verify_ocr=True)
     # a Latin name on the same screen still passes (the guard is for unreadable scripts)
     deidentify_dataset(_burned("Müller^Zoë", None), pseudonymizer, verify_ocr=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "script"),
+    [("Щукина^Юлия", "ЩУКИНА ЮЛИЯ", "cyrillic"), ("Παπαδοπούλου^Ελένη", "ΠΑΠΑΔΟΠΟΥΛΟΥ", "greek")],
+)
+def test_every_ocr_verification_fails_closed_on_a_name_it_cannot_read(
+    pseudonymizer, tmp_path, name, text, script
+):
+    """The guard for names in scripts the OCR cannot read is in every verification, not only
+    in ``deidentify_dataset`` (plain ``cadbusi deidentify``): the imaging stage behind the
+    assets and ``cadbusi deidentify --analyze`` verifies with its own reader
+    (:func:`~cadbusi_assets.stages.imaging._verifier`), and ``cadbusi verify`` reads the
+    written file again. Before, both passed a Cyrillic name drawn in the region."""
+    from pathlib import Path as _Path
+
+    from cadbusi_assets.deid import deidentify_dataset
+    from cadbusi_assets.deid.verify import verify_file
+    from cadbusi_assets.stages.imaging import _verifier
+    from cadbusi_assets_tests.support import require_tool
+
+    require_tool("tesseract", "apt-get install tesseract-ocr tesseract-ocr-eng")
+    if not _Path(FONT).exists():
+        missing("DejaVu fonts are not installed (apt-get install fonts-dejavu-core)")
+    kind = f"text_unreadable_for_a_{script}_name"
+    result = deidentify_dataset(_burned(name, text), pseudonymizer, verify_ocr=False)
+    verify = _verifier(True, {})
+    assert verify is not None
+    assert kind in (verify(result) or "")
+    path = tmp_path / "out.dcm"
+    result.dataset.save_as(path, enforce_file_format=True)
+    identifiers = OriginalIdentifiers(patient_names=(name,))
+    assert any(kind in finding for finding in verify_file(path, identifiers, ocr=True))
+    # a Latin name on the same kind of screen passes both
+    clean = deidentify_dataset(_burned("Müller^Zoë", None), pseudonymizer, verify_ocr=False)
+    assert _verifier(True, {})(clean) is None  # type: ignore[misc]
 
 
 # --------------------------------------------------------------------------- names as words
@@ -654,3 +690,40 @@ def test_a_lone_first_name_that_is_a_word_is_removed_in_a_person_context(text, n
 )
 def test_clinical_sentences_with_person_verbs_stay(text):
     assert scrub_report_text(text, identifiers=[], date_shift_days=3) == text
+
+
+# --------------------------------------------------------------------------- warehouse rows
+def test_exam_descriptions_from_the_warehouse_are_scrubbed_in_the_research_studies():
+    """The warehouse's exam description went raw into the research ``studies`` table (and the
+    catalog): a relative, a doctor and a phone typed into it reached the research zone, and
+    the patient's own name there made the date's blocking check purge the whole date. Now it
+    is scrubbed like the other descriptors: names in a name context, phones, the patient's
+    identifiers; product and exam words stay."""
+    import datetime as dt
+
+    import polars as pl
+
+    from cadbusi_assets.stages.deidentification import pseudonymized_studies
+
+    descriptions = [
+        "US BREAST LT per Dr Quackenbush, call sister Zelda Fothergill 555-0142",
+        "US BREAST BILATERAL for WINTERBOTTOM",
+        "US BREAST RT LTD Voluson E10",
+    ]
+    cohort = pl.DataFrame(
+        {
+            "patient_id": ["MRN0001", "MRN0002", "MRN0003"],
+            "patient_name": ["Zoë^Hargreaves", "Winterbottom^Ada", "Ng^Li"],
+            "accession_number": ["ACC1", "ACC2", "ACC3"],
+            "study_instance_uid": ["1.2.3.1", "1.2.3.2", "1.2.3.3"],
+            "exam_date": [dt.date(2024, 3, 5)] * 3,
+            "birth_date": [dt.date(1970, 1, 2)] * 3,
+            "exam_description": descriptions,
+        }
+    )
+    studies = pseudonymized_studies(cohort, Pseudonymizer(TEST_KEY))
+    out = studies["exam_description"].to_list()
+    for leaked in ("Quackenbush", "Zelda", "Fothergill", "555-0142", "WINTERBOTTOM"):
+        assert not any(leaked.lower() in (value or "").lower() for value in out), (leaked, out)
+    assert "US BREAST RT LTD Voluson E10" in out  # rows come back sorted by pseudonym
+    assert all((value or "").startswith("US BREAST") for value in out)

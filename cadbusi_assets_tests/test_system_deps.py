@@ -21,6 +21,7 @@ ALL = [
     "dcmtk",
     "libgdcm-tools",
     "redis-server",
+    "fonts-dejavu-core",
 ]
 
 FAKES = {

@@ -32,11 +32,9 @@ from pydicom.valuerep import PersonName
 
 from cadbusi_assets.deid.engine import HeaderResult, clean_header, rebuild_file_meta
 from cadbusi_assets.deid.errors import DeidentificationError
-from cadbusi_assets.deid.identifiers import OriginalIdentifiers, unreadable_name_scripts
+from cadbusi_assets.deid.identifiers import OriginalIdentifiers
 from cadbusi_assets.deid.ocr import (
-    FrameText,
     ocr_identifiers,
-    read_frame,
     verification_frame_indices,
 )
 from cadbusi_assets.deid.pixels import PixelPlan, blank_outside, describe, plan_pixel_cleaning
@@ -224,24 +222,6 @@ def _bookkeeping(out: Dataset, profile: DeidProfile, pixels_cleaned: bool) -> No
         out.BurnedInAnnotation = "NO"
 
 
-def unreadable_name_kinds(reading: FrameText, identifiers: OriginalIdentifiers) -> list[str]:
-    """``text_unreadable_for_a_<script>_name`` for each script of the patient's name that the
-    OCR cannot read (:func:`~cadbusi_assets.deid.identifiers.unreadable_name_scripts`:
-    Cyrillic, Greek, Hebrew, Arabic...) when ``reading`` (the frame's
-    :func:`~cadbusi_assets.deid.ocr.read_frame`) holds text that is not the screen's own
-    vocabulary (:func:`~cadbusi_assets.ultrasound.glyphs.is_screen_vocabulary`): that text
-    may be the name. Fails closed like the OCR's guard for CJK names."""
-    scripts = unreadable_name_scripts(identifiers)
-    if not scripts:
-        return []
-    from cadbusi_assets.ultrasound.glyphs import is_screen_vocabulary
-
-    texts = [line.text for line in reading.lines] + list(reading.strips)
-    if not any(t.strip() and not is_screen_vocabulary(t) for t in texts):
-        return []
-    return [f"text_unreadable_for_a_{script}_name" for script in scripts]
-
-
 def ocr_frame_indices(n_frames: int) -> list[int]:
     """Frames OCR verification reads (:func:`~cadbusi_assets.deid.ocr.verification_frame_indices`:
     all of a short object; the first, the last and every n-th frame of a cine).
@@ -309,16 +289,8 @@ def _deidentify_dataset(
     findings: list[str] = []
     if verify_ocr:
         indices = verification_frame_indices(frames.shape[0])
-        scripts = unreadable_name_scripts(identifiers)
         for index in indices:
-            # a name in a script the OCR cannot read (Cyrillic, Hebrew, Arabic...): the frame
-            # is read once here, to see whether text other than the screen's words is left
-            reading = (
-                read_frame(frames[index], vocabulary_gate=True, fields=False) if scripts else None
-            )
-            kinds = ocr_identifiers(frames[index], identifiers, reading=reading)
-            if reading is not None:
-                kinds += unreadable_name_kinds(reading, identifiers)
+            kinds = ocr_identifiers(frames[index], identifiers)
             findings += [f"frame {index}: {kind}" for kind in kinds]
         actions["ocr-frames-read"] += len(indices)
         if findings:

@@ -439,8 +439,9 @@ def ocr_identifiers(
         reading = read_frame(frame, vocabulary_gate=True, fields=False)
     text = ocr_text(frame, reading)
     found = [] if identifiers.is_empty() else find_identifiers_in_ocr_text(text, identifiers)
-    if _cjk_name(identifiers) and _unexplained_text(reading):
-        found.append(UNREADABLE_CJK)
+    unreadable = _unreadable_name_kinds(identifiers)
+    if unreadable and _unexplained_text(reading):
+        found += unreadable
     return sorted({*found, *find_contact_details_in_ocr_text(text)})
 
 
@@ -451,10 +452,29 @@ def ocr_identifiers(
 UNREADABLE_CJK = "text_unreadable_for_a_cjk_name"
 
 
-def _cjk_name(identifiers: OriginalIdentifiers) -> bool:
+def _unreadable_name_kinds(identifiers: OriginalIdentifiers) -> list[str]:
+    """The kinds for the scripts of the patient's names that the OCR engine (English) cannot
+    read: :data:`UNREADABLE_CJK` for CJK, ``text_unreadable_for_a_<script>_name`` for the
+    others but Latin (:func:`~cadbusi_assets.deid.identifiers.unreadable_name_scripts`:
+    Cyrillic, Greek, Hebrew, Arabic...). A frame that keeps text outside the screen's own
+    vocabulary may show such a name: every caller of :func:`ocr_identifiers` (the
+    ``cadbusi deidentify`` workers, the imaging stage behind the assets and ``--analyze``,
+    ``cadbusi verify``) fails closed on it.
+
+    >>> _unreadable_name_kinds(OriginalIdentifiers(patient_names=("Щукина^Юлия",)))
+    ['text_unreadable_for_a_cyrillic_name']
+    >>> _unreadable_name_kinds(OriginalIdentifiers(patient_names=("Müller^Zoë",)))
+    []
+    """
+    from cadbusi_assets.deid.identifiers import unreadable_name_scripts
     from cadbusi_assets.deid.name_variants import is_cjk
 
-    return any(is_cjk(name) for name in identifiers.patient_names)
+    kinds = [
+        f"text_unreadable_for_a_{script}_name" for script in unreadable_name_scripts(identifiers)
+    ]
+    if any(is_cjk(name) for name in identifiers.patient_names):
+        kinds.append(UNREADABLE_CJK)
+    return kinds
 
 
 def _unexplained_text(reading: FrameText) -> bool:

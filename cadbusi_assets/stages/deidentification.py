@@ -395,7 +395,12 @@ def pseudonymized_studies(cohort: pl.DataFrame, pseudonymizer: Pseudonymizer) ->
                 "study_uid_pseudo": pseudonymizer.uid(row["study_instance_uid"]),
                 "study_date_shifted": exam_date + dt.timedelta(days=shift) if exam_date else None,
                 "age_years": _age_years(row.get("birth_date"), exam_date),
-                "exam_description": row.get("exam_description"),
+                "exam_description": scrub_report_text(
+                    row.get("exam_description"),
+                    identifiers=identifiers,
+                    date_shift_days=shift,
+                    unknown_are_names=False,  # a descriptor: product and code words stay
+                ),
                 "study_laterality": row.get("study_laterality"),
                 "birads": row.get("birads"),
                 "is_biopsy": row.get("is_biopsy"),
