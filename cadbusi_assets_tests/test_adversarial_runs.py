@@ -1,0 +1,88 @@
+"""Adversarial runs: what a re-run, a refused run or a bad input may never damage.
+
+Each test here reproduces a finding of the run-safety review (session 24): it failed on the
+code before its fix. Everything is synthetic (invented people, UIDs from the 2.25 test root);
+every test that drives a stage end to end is bounded by :func:`time_limit`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from cadbusi_assets.identity import Pseudonymizer
+from cadbusi_assets.pacs.folder import FolderPacs
+from cadbusi_assets.pacs.synthetic import synthetic_uid
+from cadbusi_assets.stages import deidentification as deid
+from cadbusi_assets.stages import retrieval
+from cadbusi_assets.stages.report import StageFailure
+from cadbusi_assets.stages.safety import ALLOW_SHRINK_ENV
+from cadbusi_assets.storage import open_zone, read_partition_table
+from cadbusi_assets_tests.stages.test_data_safety import DAY_A, _add_imaged, _cohort
+from cadbusi_assets_tests.support import TEST_KEY, time_limit
+
+
+@pytest.fixture
+def zones(tmp_path: Path):
+    return (
+        open_zone(tmp_path / "raw", name="raw").ensure(),
+        open_zone(tmp_path / "research", name="research").ensure(),
+    )
+
+
+@pytest.fixture
+def pseudo() -> Pseudonymizer:
+    return Pseudonymizer(TEST_KEY)
+
+
+@pytest.fixture(autouse=True)
+def _no_allow_shrink(monkeypatch):
+    monkeypatch.delenv(ALLOW_SHRINK_ENV, raising=False)
+
+
+def _table_digest(zone, table: str, partition: str) -> str | None:
+    parts = ("tables", table, f"{partition}.parquet")
+    if not zone.exists(*parts):
+        return None
+    return hashlib.sha256(zone.read_bytes("/".join(parts))).hexdigest()
+
+
+def test_a_refused_deidentification_leaves_the_raw_links_and_quarantine_of_the_date_intact(
+    zones, pseudo, tmp_path
+):
+    """A date whose de-identification suddenly quarantines everything (raw files damaged, a
+    broken decoder) is refused by the shrink guard. Before the fix the guard ran only after
+    the raw zone's ``reidentification_links`` and ``deidentification_quarantine`` of the date
+    had been replaced: the research zone still held the old images while their links were gone
+    (``cadbusi reidentify`` could no longer follow them) and the raw quarantine listed
+    instances the research zone had de-identified."""
+    raw, research = zones
+    pacs_root = tmp_path / "pacs"
+    study = synthetic_uid(731)
+    _add_imaged(pacs_root, study, 1, day=DAY_A)
+    _add_imaged(pacs_root, study, 2, day=DAY_A)
+    _cohort(raw, DAY_A, [study])
+    with time_limit(120, "retrieval and de-identification of one small date"):
+        retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
+        deid.deidentify_partition(raw, research, pseudo, DAY_A, verify_ocr=False, workers=1)
+        batch = pseudo.batch_name(DAY_A)
+        assert read_partition_table(research, deid.INSTANCES_TABLE, batch).height == 2
+        links = read_partition_table(raw, deid.LINKS_TABLE, DAY_A)
+        assert links is not None and (links["kind"] == "instance").sum() == 2
+        before = {
+            t: _table_digest(raw, t, DAY_A) for t in (deid.LINKS_TABLE, deid.RAW_QUARANTINE_TABLE)
+        }
+        research_before = _table_digest(research, deid.INSTANCES_TABLE, batch)
+
+        # every raw file of the date is damaged: nothing can be de-identified any more
+        manifest = read_partition_table(raw, retrieval.INSTANCES_TABLE, DAY_A)
+        for path in manifest["raw_path"].drop_nulls().to_list():
+            raw.local_path(*path.split("/")).write_bytes(b"not a DICOM file")
+        with pytest.raises(StageFailure, match="refusing to delete"):
+            deid.deidentify_partition(raw, research, pseudo, DAY_A, verify_ocr=False, workers=1)
+
+    after = {t: _table_digest(raw, t, DAY_A) for t in before}
+    assert after == before, "a refused date rewrote raw-zone tables"
+    assert _table_digest(research, deid.INSTANCES_TABLE, batch) == research_before
