@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from cadbusi_assets.identity import Pseudonymizer
@@ -86,3 +87,43 @@ def test_a_refused_deidentification_leaves_the_raw_links_and_quarantine_of_the_d
     after = {t: _table_digest(raw, t, DAY_A) for t in before}
     assert after == before, "a refused date rewrote raw-zone tables"
     assert _table_digest(research, deid.INSTANCES_TABLE, batch) == research_before
+
+
+def test_allow_shrink_given_to_the_one_pass_reaches_its_inpainting(zones, pseudo, tmp_path):
+    """``process_partition(..., allow_shrink=True)`` accepts a sharp drop on purpose. Before the
+    fix the flag stopped at de-identification: the inpainting's guard (``$CADBUSI_ALLOW_SHRINK``
+    only) still refused, after the date's de-identification and feature tables had been
+    replaced, so the date failed half rewritten (new images and features, old inpainting)."""
+    from cadbusi_assets.stages import analysis, imaging
+    from cadbusi_assets.storage import write_partition_table
+
+    raw, research = zones
+    pacs_root = tmp_path / "pacs"
+    study = synthetic_uid(741)
+    _add_imaged(pacs_root, study, 1, day=DAY_A)
+    _add_imaged(pacs_root, study, 2, day=DAY_A)
+    _cohort(raw, DAY_A, [study])
+    batch = pseudo.batch_name(DAY_A)
+    # the batch held inpainted images before (say, a scanner preset with calipers, since
+    # re-exported without them)
+    names = [f"{i:02d}cc{i}" for i in range(5)]
+    for name in names:
+        research.write_bytes(("inpainted", name[:2], f"{name}.png"), b"synthetic")
+    write_partition_table(
+        research,
+        analysis.INPAINTED_TABLE,
+        batch,
+        pl.DataFrame(
+            {"image_id": names, "inpainted_path": [f"inpainted/{n[:2]}/{n}.png" for n in names]}
+        ),
+    )
+    with time_limit(180, "one pass over one small date"):
+        retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
+        with pytest.raises(StageFailure, match="inpainted images"):  # refused without the flag
+            imaging.process_partition(raw, research, pseudo, DAY_A, ocr=False, workers=1)
+        result = imaging.process_partition(
+            raw, research, pseudo, DAY_A, ocr=False, workers=1, allow_shrink=True
+        )
+    assert result.inpainting.row_count == 0
+    assert read_partition_table(research, analysis.INPAINTED_TABLE, batch).height == 0
+    assert not any(research.exists("inpainted", n[:2], f"{n}.png") for n in names)
