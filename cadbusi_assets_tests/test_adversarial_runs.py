@@ -19,7 +19,7 @@ from cadbusi_assets.pacs.synthetic import synthetic_uid
 from cadbusi_assets.stages import deidentification as deid
 from cadbusi_assets.stages import retrieval
 from cadbusi_assets.stages.report import StageFailure
-from cadbusi_assets.stages.safety import ALLOW_SHRINK_ENV
+from cadbusi_assets.stages.safety import ALLOW_SHRINK_ENV, check_partition_key
 from cadbusi_assets.storage import open_zone, read_partition_table
 from cadbusi_assets_tests.stages.test_data_safety import DAY_A, _add_imaged, _cohort
 from cadbusi_assets_tests.support import TEST_KEY, time_limit
@@ -127,3 +127,96 @@ def test_allow_shrink_given_to_the_one_pass_reaches_its_inpainting(zones, pseudo
     assert result.inpainting.row_count == 0
     assert read_partition_table(research, analysis.INPAINTED_TABLE, batch).height == 0
     assert not any(research.exists("inpainted", n[:2], f"{n}.png") for n in names)
+
+
+def _one_processed_date(tmp_path: Path, key_file: Path):
+    """A raw and a research zone holding one small study date processed with ``key_file``."""
+    from cadbusi_assets.identity import load_key
+    from cadbusi_assets.stages import imaging
+
+    raw = open_zone(tmp_path / "raw", name="raw").ensure()
+    research = open_zone(tmp_path / "research", name="research").ensure()
+    pseudonymizer = Pseudonymizer(load_key(key_file))
+    pacs_root = tmp_path / "pacs"
+    study = synthetic_uid(751)
+    _add_imaged(pacs_root, study, 1, day=DAY_A)
+    _cohort(raw, DAY_A, [study])
+    retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudonymizer, DAY_A)
+    imaging.process_partition(raw, research, pseudonymizer, DAY_A, ocr=False, workers=1)
+    # as the imaging step does once the date passed its leak check
+    check_partition_key(raw, research, DAY_A, pseudonymizer, record=True)
+    return raw, research
+
+
+def test_lesions_refuse_a_changed_pseudonym_key(tmp_path):
+    """``lesions`` pseudonymizes the raw reports and pathology to meet the research images.
+    Before the fix a run with another key went through: nothing matched any more, and the
+    lesions were rewritten without their images and pathology."""
+    from cadbusi_assets.defs.records.lesions import lesions
+    from cadbusi_assets.defs.resources import PseudonymKeyResource, ZonesResource
+    from cadbusi_assets.identity import generate_key_file
+
+    key, other = (generate_key_file(tmp_path / "secrets" / n) for n in ("a.key", "b.key"))
+    with time_limit(120, "one small date and the lesions"):
+        _one_processed_date(tmp_path, key)
+        zones = ZonesResource(
+            raw_uri=str(tmp_path / "raw"), research_uri=str(tmp_path / "research")
+        )
+        lesions(zones=zones, pseudonym_key=PseudonymKeyResource(key_file=str(key)))
+        stored = {
+            p: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted((tmp_path / "research" / "lesions").rglob("*.parquet"))
+        }
+        assert stored
+        with pytest.raises(StageFailure, match="pseudonym key"):
+            lesions(zones=zones, pseudonym_key=PseudonymKeyResource(key_file=str(other)))
+        tree = {
+            p: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted((tmp_path / "research" / "lesions").rglob("*.parquet"))
+        }
+        assert tree == stored
+        # the original key still works
+        lesions(zones=zones, pseudonym_key=PseudonymKeyResource(key_file=str(key)))
+
+
+def test_an_export_with_a_changed_pseudonym_key_says_so_and_writes_nothing(tmp_path):
+    """An export names the key's fingerprint, seals its lineage with the key and names the
+    study dates by the key's batch names: cut with another key it would be an immutable export
+    whose lineage follows nothing. Before the fix a changed key was never mentioned (the export
+    went as far as the catalog allowed)."""
+    import dagster as dg
+
+    from cadbusi_assets.definitions import defs
+    from cadbusi_assets.defs.resources import ZonesResource
+    from cadbusi_assets.identity import generate_key_file
+    from cadbusi_assets_tests.conftest import clear_dagster_state_storage
+    from cadbusi_assets_tests.defs.conftest import make_environment
+
+    key, other = (generate_key_file(tmp_path / "secrets" / n) for n in ("a.key", "b.key"))
+    with time_limit(180, "one small date and a refused export"):
+        _one_processed_date(tmp_path, key)
+        zones = ZonesResource(
+            raw_uri=str(tmp_path / "raw"), research_uri=str(tmp_path / "research")
+        )
+        # every resource of the graph (the others are never opened by an export)
+        resources = make_environment(tmp_path / "env", tmp_path, other, zones=zones).resources
+        (tmp_path / "instance").mkdir()
+        with dg.instance_for_test(
+            temp_dir=str(tmp_path / "instance"), set_dagster_home=False
+        ) as instance:
+            instance.add_dynamic_partitions("exports", ["2026-11-22"])
+            clear_dagster_state_storage()
+            result = dg.materialize(
+                list(defs().assets),
+                resources=resources,
+                instance=instance,
+                selection=["dataset_export"],
+                partition_key="2026-11-22",
+                raise_on_error=False,
+            )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = failure.step_failure_data.error.message
+    assert "pseudonym key" in message and "Nothing was written" in message
+    assert not (tmp_path / "research" / "exports").exists()
+    assert not (tmp_path / "raw" / "exports").exists()
