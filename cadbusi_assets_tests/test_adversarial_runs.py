@@ -220,3 +220,39 @@ def test_an_export_with_a_changed_pseudonym_key_says_so_and_writes_nothing(tmp_p
     assert "pseudonym key" in message and "Nothing was written" in message
     assert not (tmp_path / "research" / "exports").exists()
     assert not (tmp_path / "raw" / "exports").exists()
+
+
+@pytest.mark.parametrize("bad", ["2026-11-22/images", "..", ".", "2026-11-22 ", "", "a" * 65])
+def test_an_export_key_that_cannot_name_a_folder_is_refused_before_it_becomes_a_partition(
+    bad, tmp_path
+):
+    """An export key names a folder of the research zone. Before the fix `cadbusi export --key
+    2026-11-22/images` (or a key added in the UI) became a partition of the instance for good
+    and the build died on a bare FileNotFoundError (a key like ``2026-11-22/images`` points
+    into an existing, immutable export)."""
+    import dagster as dg
+
+    from cadbusi_assets import runner
+    from cadbusi_assets.defs.partitions import ExportKeyError
+
+    with dg.instance_for_test(temp_dir=str(tmp_path), set_dagster_home=False) as instance:
+        with pytest.raises(ExportKeyError, match="invalid export key"):
+            runner.cut_export(dg.Definitions(), instance, bad)
+        assert not instance.get_dynamic_partitions("exports")
+
+
+def test_cadbusi_export_and_demo_refuse_a_bad_key_at_once(capsys, tmp_path, monkeypatch):
+    from cadbusi_assets.cli import main
+
+    # whatever the commands would set up lands here and is undone afterwards
+    monkeypatch.setenv("CADBUSI_HOME", str(tmp_path / "home"))
+    for name in ("DAGSTER_HOME", "CADBUSI_PSEUDONYM_KEY_FILE", "CADBUSI_DEPLOYMENT"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+
+    assert main(["export", "--key", "2026-11-22/images"]) == 2
+    assert "invalid export key" in capsys.readouterr().out
+    assert not (tmp_path / "home").exists()  # refused before the demo folders are made
+    with time_limit(30, "cadbusi demo with a bad --export-key"):
+        assert main(["demo", "--export-key", "../2026-11-22"]) == 2
+    assert "invalid export key" in capsys.readouterr().out

@@ -15,7 +15,7 @@ from cadbusi_assets.defs.exports.guards import (
     refusal_message,
 )
 from cadbusi_assets.defs.exports.lineage import upstream_lineage
-from cadbusi_assets.defs.partitions import export_partitions
+from cadbusi_assets.defs.partitions import ExportKeyError, check_export_key, export_partitions
 from cadbusi_assets.defs.records.lesions import lesions
 from cadbusi_assets.defs.resources import ProcessingResource, PseudonymKeyResource, ZonesResource
 from cadbusi_assets.exports import ExportConfig, build_export, verify_export
@@ -105,6 +105,10 @@ def dataset_export(
 ) -> dg.MaterializeResult:
     research = zones.research()
     key = context.partition_key
+    try:  # a partition added by hand (UI, API) with a key that cannot name a folder
+        check_export_key(key)
+    except ExportKeyError as exc:
+        _refuse(context, f"{exc}. Nothing was written; add a partition with a valid key.")
     other = earlier_export_run(context.instance, key, context.run.run_id)
     if other is not None:
         _refuse(
