@@ -654,7 +654,11 @@ def cmd_partition_report(args: argparse.Namespace) -> int:
     except (SettingsError, ZoneError, ValueError) as exc:
         _echo(f"cannot read the raw zone: {exc}")
         return 2
-    reports = read_partition_reports(raw, args.asset or None, args.date or None)
+    try:
+        reports = read_partition_reports(raw, args.asset or None, args.date or None)
+    except ZoneError as exc:  # --asset ../x
+        _echo(f"error: --asset: {exc}")
+        return 2
     if not reports:
         _echo("no partition reports match (they are written when a study date is materialized)")
         return 1

@@ -256,3 +256,13 @@ def test_cadbusi_export_and_demo_refuse_a_bad_key_at_once(capsys, tmp_path, monk
     with time_limit(30, "cadbusi demo with a bad --export-key"):
         assert main(["demo", "--export-key", "../2026-11-22"]) == 2
     assert "invalid export key" in capsys.readouterr().out
+
+
+def test_partition_report_with_a_path_for_an_asset_is_a_clear_error(capsys, tmp_path, monkeypatch):
+    """Before the fix `cadbusi partition-report --asset ../x` ended in a ZoneError traceback."""
+    from cadbusi_assets.cli import main
+
+    monkeypatch.setenv("CADBUSI_RAW_ZONE", str(tmp_path / "raw"))
+    monkeypatch.setenv("CADBUSI_RESEARCH_ZONE", str(tmp_path / "research"))
+    assert main(["partition-report", "--asset", "../x"]) == 2
+    assert "may not contain '..'" in capsys.readouterr().out
