@@ -266,3 +266,38 @@ def test_partition_report_with_a_path_for_an_asset_is_a_clear_error(capsys, tmp_
     monkeypatch.setenv("CADBUSI_RESEARCH_ZONE", str(tmp_path / "research"))
     assert main(["partition-report", "--asset", "../x"]) == 2
     assert "may not contain '..'" in capsys.readouterr().out
+
+
+def test_a_refused_inpainting_never_names_the_research_batch(zones, pseudo):
+    """A stage's refusal is the date's failure reason: shown beside the real study date in the
+    UI, the run tag ``cadbusi/failed_dates`` and the logs. Before the fix the inpainting's
+    shrink guard began with the research batch name, linking the opaque batch to its date."""
+    from cadbusi_assets.stages import analysis
+    from cadbusi_assets.storage import write_partition_table
+
+    _, research = zones
+    batch = pseudo.batch_name(DAY_A)
+    names = [f"{i:02d}dd{i}" for i in range(4)]
+    write_partition_table(
+        research,
+        deid.IMAGES_TABLE,
+        batch,
+        pl.DataFrame({"image_id": names, "png_path": [f"images/{n[:2]}/{n}.png" for n in names]}),
+    )
+    write_partition_table(
+        research,
+        analysis.FEATURES_TABLE,
+        batch,
+        pl.DataFrame({"image_id": names, "has_calipers": [False] * 4}),
+    )
+    write_partition_table(
+        research,
+        analysis.INPAINTED_TABLE,
+        batch,
+        pl.DataFrame(
+            {"image_id": names, "inpainted_path": [f"inpainted/{n[:2]}/{n}.png" for n in names]}
+        ),
+    )
+    with pytest.raises(StageFailure, match="refusing to delete") as refused:
+        analysis.inpaint_partition(research, batch, workers=1)
+    assert batch not in str(refused.value)

@@ -563,9 +563,11 @@ def finish_inpainting(
     stale PNGs and report (``twinned``: caliper images with a clean twin)."""
     table, previews_out = inpaint_images(tasks, workers)
     previous = read_partition_table(research_zone, INPAINTED_TABLE, batch)
-    guard_shrink(  # a sharp drop fails before anything is replaced or deleted
+    # a sharp drop fails before anything is replaced or deleted; the message is the date's
+    # failure reason, shown beside the real date: it never names the research batch
+    guard_shrink(
         "inpainted images",
-        batch,
+        "this study date",
         0 if previous is None else previous.height,
         table.height,
         allow_shrink=allow_shrink,
