@@ -301,3 +301,55 @@ def test_a_refused_inpainting_never_names_the_research_batch(zones, pseudo):
     with pytest.raises(StageFailure, match="refusing to delete") as refused:
         analysis.inpaint_partition(research, batch, workers=1)
     assert batch not in str(refused.value)
+
+
+def test_labelbox_data_rows_refuse_a_sharp_drop_and_keep_what_was_queued(zones, pseudo, tmp_path):
+    """The data-rows table is the record of what Labelbox holds (``queued_in``: which rows are
+    in the project's batches). Before the fix a re-run whose features suddenly excluded every
+    image (a broken analysis, a wrong setting) rewrote the folder source's outbox and the table
+    empty: Labelbox still held the rows (data rows are never deleted), the record was gone, and
+    the next good run queued them into the project again."""
+    from cadbusi_assets.labeling.sources import FolderLabelSource
+    from cadbusi_assets.stages import analysis, labeling
+    from cadbusi_assets.storage import write_partition_table
+
+    _, research = zones
+    source = FolderLabelSource(tmp_path / "labelbox")
+    batch = pseudo.batch_name(DAY_A)
+    names = [f"{i:02d}ee{i}" for i in range(5)]
+    write_partition_table(
+        research,
+        deid.IMAGES_TABLE,
+        batch,
+        pl.DataFrame({"image_id": names, "png_path": [f"images/{n[:2]}/{n}.png" for n in names]}),
+    )
+    write_partition_table(
+        research,
+        analysis.FEATURES_TABLE,
+        batch,
+        pl.DataFrame({"image_id": names, "exclusion_reason": ["too dark"] * 5}),
+    )
+    queued = pl.DataFrame(
+        {
+            "global_key": names,
+            "external_id": names,
+            "row_data": [f"images/{n[:2]}/{n}.png" for n in names],
+            "row_data_mode": ["path"] * 5,
+            "row_data_expires_at": [None] * 5,
+            "queued_in": [source.name] * 5,
+        },
+        schema_overrides={"row_data_expires_at": pl.Utf8},
+    )
+    write_partition_table(research, labeling.DATA_ROWS_TABLE, batch, queued)
+    source.send_data_rows(batch, queued.select("global_key", "external_id", "row_data").to_dicts())
+    outbox = (tmp_path / "labelbox" / "outbox" / f"{batch}.ndjson").read_bytes()
+
+    with pytest.raises(StageFailure, match="refusing to delete") as refused:
+        labeling.send_data_rows(research, source, batch)
+    assert batch not in str(refused.value)
+    assert read_partition_table(research, labeling.DATA_ROWS_TABLE, batch).equals(queued)
+    assert (tmp_path / "labelbox" / "outbox" / f"{batch}.ndjson").read_bytes() == outbox
+
+    # accepted on purpose
+    labeling.send_data_rows(research, source, batch, allow_shrink=True)
+    assert read_partition_table(research, labeling.DATA_ROWS_TABLE, batch).height == 0
