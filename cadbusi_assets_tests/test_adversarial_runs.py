@@ -353,3 +353,18 @@ def test_labelbox_data_rows_refuse_a_sharp_drop_and_keep_what_was_queued(zones, 
     # accepted on purpose
     labeling.send_data_rows(research, source, batch, allow_shrink=True)
     assert read_partition_table(research, labeling.DATA_ROWS_TABLE, batch).height == 0
+
+
+def test_diagnosis_labels_without_any_pathology_partition(zones, pseudo):
+    """Radiology materialized, pathology never (not selected, or failed on every date): the
+    labels are built from the reports alone, as the stage intends. Before the fix it died on
+    ``ValueError: parse_pathology_reports: input lacks column(s) ...``."""
+    from cadbusi_assets.stages import records as records_stage
+    from cadbusi_assets_tests.stages.test_data_safety import FakeWarehouse, _exam, _radiology
+
+    raw, research = zones
+    warehouse = FakeWarehouse(_radiology([_exam("SYNACC1", DAY_A, synthetic_uid(1101))]))
+    records_stage.load_radiology_reports(warehouse, raw, [DAY_A])
+    report = records_stage.build_diagnosis_labels(raw, research, pseudo)
+    assert report.row_count == 1
+    assert research.exists(*records_stage.LABELS_PATH)

@@ -33,6 +33,7 @@ from cadbusi_assets.records import (
     select_cohort,
 )
 from cadbusi_assets.records.history_context import radiology_reports_for_window
+from cadbusi_assets.records.schemas import PATHOLOGY_SCHEMA
 from cadbusi_assets.stages.report import (
     MissingUpstream,
     PartitionReport,
@@ -286,7 +287,7 @@ def build_diagnosis_labels(
     if radiology is None:
         raise MissingUpstream("No radiology_reports partitions exist yet; materialize them first.")
     if pathology is None:
-        pathology = parse_pathology_reports(pl.DataFrame())
+        pathology = parse_pathology_reports(pl.DataFrame(schema=PATHOLOGY_SCHEMA))
     # rows that cannot be attributed to a patient or an exam never get a label (they are
     # excluded from the cohort with a reason; here they are counted)
     radiology, unusable_exams = _attributable(radiology, ["patient_id", "accession_number"])
