@@ -368,3 +368,41 @@ def test_diagnosis_labels_without_any_pathology_partition(zones, pseudo):
     report = records_stage.build_diagnosis_labels(raw, research, pseudo)
     assert report.row_count == 1
     assert research.exists(*records_stage.LABELS_PATH)
+
+
+def test_two_catalog_builds_at_once_both_finish_with_a_whole_catalog(tmp_path, monkeypatch):
+    """metadata_db can be launched twice at once (automation and a user). Before the fix both
+    builds staged the catalog under one fixed name beside it: the second build's copy replaced
+    the first one's staged file, the first build's rename then failed (FileNotFoundError) —
+    and with the copies overlapping, the catalog that won could hold bytes of both."""
+    import shutil as real_shutil
+
+    import duckdb
+
+    from cadbusi_assets.catalog import build as catalog_build
+    from cadbusi_assets.stages.tables import IMAGE_SCHEMA
+    from cadbusi_assets.storage import write_partition_table
+
+    research = open_zone(tmp_path / "research", name="research").ensure()
+    images = pl.DataFrame({"image_id": ["a1", "a2"]}).with_columns(
+        [pl.lit(None).cast(t).alias(c) for c, t in IMAGE_SCHEMA.items() if c != "image_id"]
+    )
+    write_partition_table(research, deid.IMAGES_TABLE, "batch-a", images.select(list(IMAGE_SCHEMA)))
+    copyfile = real_shutil.copyfile
+    started: list[bool] = []
+    nested = []
+
+    def copy_then_let_another_build_run(source, target, *args, **kwargs):
+        result = copyfile(source, target, *args, **kwargs)
+        if str(target).endswith((".staged", ".tmp")) and not started:
+            started.append(True)
+            nested.append(catalog_build.build_metadata_db(research))  # the other run
+        return result
+
+    monkeypatch.setattr(real_shutil, "copyfile", copy_then_let_another_build_run)
+    first = catalog_build.build_metadata_db(research)
+    assert nested and first.tables == nested[0].tables
+    with duckdb.connect(str(research.local_path(*catalog_build.CATALOG_PATH)), read_only=True) as c:
+        assert c.execute("SELECT count(*) FROM images").fetchone() == (2,)
+    leftovers = [p.name for p in (tmp_path / "research" / "catalog").iterdir()]
+    assert leftovers == ["metadata.duckdb"]
