@@ -406,3 +406,22 @@ def test_two_catalog_builds_at_once_both_finish_with_a_whole_catalog(tmp_path, m
         assert c.execute("SELECT count(*) FROM images").fetchone() == (2,)
     leftovers = [p.name for p in (tmp_path / "research" / "catalog").iterdir()]
     assert leftovers == ["metadata.duckdb"]
+
+
+def test_a_partition_held_too_long_is_a_failure_with_its_reason(tmp_path):
+    """A run that waited past the lock timeout for another run of the same date fails that
+    date. Before the fix the date's recorded reason (UI metadata, run tag, log) was the bare
+    class name "PartitionBusy (traceback in the run log)": the message, which names only the
+    stage, the date and the wait, was dropped as if it could hold data."""
+    from cadbusi_assets.defs.reporting import SAFE_MESSAGES, safe_traceback
+    from cadbusi_assets.stages.locks import PartitionBusy, partition_lock
+
+    with (
+        partition_lock("deidentified_images", DAY_A, lock_dir=tmp_path),
+        pytest.raises(PartitionBusy) as busy,
+        partition_lock("deidentified_images", DAY_A, lock_dir=tmp_path, timeout=0.3),
+    ):
+        pass
+    assert isinstance(busy.value, SAFE_MESSAGES)
+    assert safe_traceback(busy.value).endswith(str(busy.value))
+    assert "another run held this partition" in str(busy.value)
