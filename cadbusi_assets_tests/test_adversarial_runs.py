@@ -425,3 +425,36 @@ def test_a_partition_held_too_long_is_a_failure_with_its_reason(tmp_path):
     assert isinstance(busy.value, SAFE_MESSAGES)
     assert safe_traceback(busy.value).endswith(str(busy.value))
     assert "another run held this partition" in str(busy.value)
+
+
+def test_pathology_of_a_fanned_out_specimen_does_not_depend_on_warehouse_row_order(zones):
+    """Two warehouse rows of one specimen with different texts of the same length (a fan-out
+    of an amended report): the parser keeps one. Before the fix that choice followed the
+    warehouse's row order (which a query window or a warehouse engine may change), so the same
+    specimen was MALIGNANT in one run and UNKNOWN in another."""
+    import datetime as dt
+
+    from cadbusi_assets.records.schemas import PATHOLOGY_SCHEMA
+    from cadbusi_assets.stages import records as records_stage
+    from cadbusi_assets_tests.stages.test_data_safety import FakeWarehouse, _radiology
+
+    raw, _ = zones
+    row = {
+        "specimen_accession": "SYNSP1",
+        "patient_id": "SYN-P1",
+        "encounter_id": None,
+        "specimen_date": dt.date.fromisoformat(DAY_A),
+        "received_at": None,
+        "part_description": "A. LEFT BREAST, 2:00, CORE BIOPSY",
+        "diagnosis_name": None,
+        "final_diagnosis_text": "A. LEFT BREAST: CARCINOMA",
+        "synoptic_report": None,
+    }
+    rows = [row, {**row, "final_diagnosis_text": "A. LEFT BREAST: NO TUMOUR"}]
+    tables = []
+    for ordered in (rows, rows[::-1]):
+        warehouse = FakeWarehouse(_radiology([]))
+        warehouse.pathology = pl.DataFrame(ordered, schema=PATHOLOGY_SCHEMA, orient="row")
+        records_stage.load_pathology_reports(warehouse, raw, [DAY_A], allow_shrink=True)
+        tables.append(_table_digest(raw, records_stage.PATHOLOGY_TABLE, DAY_A))
+    assert tables[0] == tables[1]

@@ -184,7 +184,9 @@ def load_pathology_reports(
 ) -> dict[str, PartitionReport]:
     start, end = _window(days)
     fetched, duplicates = _deduplicated(warehouse.pathology_specimens(start, end))
-    parts = parse_pathology_reports(fetched)
+    # the parser keeps one of a specimen's fan-out rows (the longest text, ties by position):
+    # rows in content order make that choice independent of the warehouse's row order
+    parts = parse_pathology_reports(_content_order(fetched, ["specimen_accession"]))
     reports: dict[str, PartitionReport] = {}
     for day in days:
         rows = _content_order(
