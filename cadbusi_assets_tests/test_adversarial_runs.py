@@ -458,3 +458,44 @@ def test_pathology_of_a_fanned_out_specimen_does_not_depend_on_warehouse_row_ord
         records_stage.load_pathology_reports(warehouse, raw, [DAY_A], allow_shrink=True)
         tables.append(_table_digest(raw, records_stage.PATHOLOGY_TABLE, DAY_A))
     assert tables[0] == tables[1]
+
+
+def test_a_patient_with_two_warehouse_rows_fails_the_date_instead_of_doubling_its_studies(
+    zones,
+):
+    """A patients view that answers two rows for one patient (a name change kept as history,
+    a join fan-out). Before the fix the cohort join repeated each of the patient's studies
+    once per row: the same accession twice in ``imaging_studies`` (retrieved, de-identified and
+    counted twice, in an order set by the warehouse). Exact repeats stay harmless."""
+    from cadbusi_assets.stages import records as records_stage
+    from cadbusi_assets_tests.stages.test_data_safety import (
+        DAY_B,
+        FakeWarehouse,
+        _exam,
+        _patients,
+        _radiology,
+    )
+
+    raw, _ = zones
+    exams = _radiology(
+        [
+            _exam("SYNACC1", DAY_A, synthetic_uid(1201)),
+            _exam("SYNACC2", DAY_B, synthetic_uid(1202), patient_id="SYN-P2"),
+        ]
+    )
+    patients = _patients()
+    renamed = patients.filter(pl.col("patient_id") == "SYN-P1").with_columns(
+        pl.lit("TESTER^RENAMED").alias("patient_name")
+    )
+    warehouse = FakeWarehouse(exams, patients=pl.concat([patients, renamed, patients]))
+    records_stage.load_radiology_reports(warehouse, raw, [DAY_A, DAY_B])
+    reports = records_stage.select_imaging_studies(warehouse, raw, [DAY_A, DAY_B])
+
+    assert reports[DAY_A].failed
+    assert "one row per patient" in reports[DAY_A].problems[0]
+    assert "TESTER" not in reports[DAY_A].problems[0]
+    assert read_partition_table(raw, records_stage.COHORT_TABLE, DAY_A) is None
+    # the other date (its patient repeated exactly) goes on, each study once
+    assert not reports[DAY_B].failed
+    cohort_b = read_partition_table(raw, records_stage.COHORT_TABLE, DAY_B)
+    assert cohort_b["accession_number"].to_list() == ["SYNACC2"]

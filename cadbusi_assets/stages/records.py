@@ -116,6 +116,16 @@ def _refuse_shrink(
     return None
 
 
+def _ambiguous_patients(patients: pl.DataFrame) -> int:
+    """How many patients the warehouse answered with several different rows (exact repeats
+    are harmless; a name or birth date that differs would repeat every study of the patient
+    in the cohort)."""
+    if patients.height == 0:
+        return 0
+    rows = patients.unique().group_by("patient_id").len()
+    return rows.filter(pl.col("len") > 1).height
+
+
 def _refused_report(day: str, reason: str) -> PartitionReport:
     report = PartitionReport(day)
     report.failed = True
@@ -242,9 +252,20 @@ def select_imaging_studies(
         cohort = selection.cohort
         if cohort.height:
             ids = cohort["patient_id"].drop_nulls().unique().sort().to_list()
-            patients = warehouse.patients(ids)
+            patients = warehouse.patients(ids).select(
+                "patient_id", "patient_name", "birth_date", "sex"
+            )
+            if _ambiguous_patients(patients):
+                reports[day] = _refused_report(
+                    day,
+                    f"{day}: the warehouse returned several different rows (name, birth date "
+                    "or sex) for a patient of this date; refusing to write a cohort with each "
+                    "study once per patient row. Make the patients view give one row per "
+                    "patient, then re-run the date",
+                )
+                continue
             cohort = cohort.join(
-                patients.select("patient_id", "patient_name", "birth_date", "sex"),
+                patients.unique(),
                 on="patient_id",
                 how="left",
             )
