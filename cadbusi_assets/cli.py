@@ -137,7 +137,15 @@ def _export_exists_elsewise(run: RunSummary) -> bool:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from cadbusi_assets.defs.partitions import ExportKeyError, check_export_key
+
     started = time.monotonic()
+    try:  # before the backfill, not after it
+        if args.export_key:
+            check_export_key(args.export_key)
+    except ExportKeyError as exc:
+        _echo(f"error: --export-key: {exc}")
+        return 2
     if not _ocr_ready():
         return 2
     paths = _ensure_demo_environment()
@@ -296,10 +304,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     from dagster import DagsterInstance
 
     from cadbusi_assets import runner
+    from cadbusi_assets.defs.partitions import ExportKeyError, check_export_key
 
+    key = args.key or dt.date.today().isoformat()
+    try:
+        check_export_key(key)
+    except ExportKeyError as exc:
+        _echo(f"error: {exc}")
+        return 2
     if os.environ.get("CADBUSI_DEPLOYMENT", "demo") == "demo":
         _ensure_demo_environment()
-    key = args.key or dt.date.today().isoformat()
     defs = runner.load_definitions()
     summary = runner.cut_export(defs, DagsterInstance.get(), key)
     _echo(
@@ -640,7 +654,11 @@ def cmd_partition_report(args: argparse.Namespace) -> int:
     except (SettingsError, ZoneError, ValueError) as exc:
         _echo(f"cannot read the raw zone: {exc}")
         return 2
-    reports = read_partition_reports(raw, args.asset or None, args.date or None)
+    try:
+        reports = read_partition_reports(raw, args.asset or None, args.date or None)
+    except ZoneError as exc:  # --asset ../x
+        _echo(f"error: --asset: {exc}")
+        return 2
     if not reports:
         _echo("no partition reports match (they are written when a study date is materialized)")
         return 1

@@ -175,9 +175,12 @@ def cut_export(
     defs: dg.Definitions, instance: dg.DagsterInstance, key: str, run_config: dict | None = None
 ) -> RunSummary:
     """Add the ``exports`` partition ``key`` (if new) and build it (the OS user who cut it is
-    recorded in the raw-zone export audit)."""
+    recorded in the raw-zone export audit). A key that cannot name an export folder is an
+    :class:`~cadbusi_assets.defs.partitions.ExportKeyError` before anything is added."""
+    from cadbusi_assets.defs.partitions import check_export_key
     from cadbusi_assets.identity.audit import current_user
 
+    check_export_key(key)  # before the key becomes a partition of the instance
     if not instance.has_dynamic_partition("exports", key):
         instance.add_dynamic_partitions("exports", [key])
     return materialize(

@@ -15,7 +15,6 @@ catalog itself (table ``catalog_info``), so a reader can refuse a catalog that f
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,14 +231,9 @@ def build_metadata_db(research_zone: Zone) -> CatalogReport:
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        if research_zone.local:
-            target = research_zone.local_path(*CATALOG_PATH)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            staged = target.with_name(f".{target.name}.staged")
-            shutil.copyfile(local, staged)
-            staged.replace(target)
-        else:
-            research_zone.copy_file_in(local, CATALOG_PATH)
+        # staged under a name of its own and renamed over the catalog (two builds at once,
+        # automation and a user, each leave a whole catalog; the last one stays)
+        research_zone.copy_file_in(local, CATALOG_PATH)
     return report
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from collections.abc import Mapping
 
 import dagster as dg
@@ -83,6 +84,35 @@ study_date_partitions = study_date_partitions_for()
 
 #: Dated exports, added from the UI, the export sensor or `cadbusi export` (keys like 2026-11-22).
 export_partitions = dg.DynamicPartitionsDefinition(name="exports")
+
+#: What an export key may be: it names the export's folder, so one path segment of letters,
+#: digits, ``.``, ``_`` and ``-`` (2026-11-22, 2026-12-04.2, release_3).
+_EXPORT_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class ExportKeyError(ValueError):
+    """An export key that cannot name an export folder."""
+
+
+def check_export_key(key: str) -> str:
+    """``key`` when it can name an export, else :class:`ExportKeyError` (the key is quoted:
+    it is typed by the user and names a folder of the research zone).
+
+    >>> check_export_key("2026-12-04.2")
+    '2026-12-04.2'
+    >>> check_export_key("2026-11-22/images")
+    Traceback (most recent call last):
+    ...
+    cadbusi_assets.defs.partitions.ExportKeyError: invalid export key '2026-11-22/images': ...
+    """
+    if not _EXPORT_KEY_RE.match(key):
+        raise ExportKeyError(
+            f"invalid export key {key!r}: an export key names the export's folder, so it is one "
+            "name of letters, digits, '.', '_' and '-' (at most 64, starting with a letter or "
+            "digit), e.g. 2026-11-22"
+        )
+    return key
+
 
 PARTITIONS_PER_RUN_ENV_VAR = "CADBUSI_PARTITIONS_PER_RUN"
 

@@ -528,6 +528,7 @@ def inpaint_partition(
     workers: int | None = None,
     previews: int = 3,
     progress: Callable[[str], None] | None = None,
+    allow_shrink: bool | None = None,
 ) -> PartitionReport:
     features = read_partition_table(research_zone, FEATURES_TABLE, batch)
     images = read_partition_table(research_zone, IMAGES_TABLE, batch)
@@ -543,7 +544,9 @@ def inpaint_partition(
     tasks = inpaint_tasks(research_zone, targets, method=method, previews=previews)
     if progress:
         progress(f"inpainting {len(tasks)} images")
-    return finish_inpainting(research_zone, batch, tasks, len(twinned), workers=workers)
+    return finish_inpainting(
+        research_zone, batch, tasks, len(twinned), workers=workers, allow_shrink=allow_shrink
+    )
 
 
 def finish_inpainting(
@@ -553,16 +556,21 @@ def finish_inpainting(
     twinned: int,
     *,
     workers: int | None = None,
+    allow_shrink: bool | None = None,
 ) -> PartitionReport:
     """Inpaint ``tasks``, write the date's ``inpainted_images`` table (after the shrink
-    guard), delete stale PNGs and report (``twinned``: caliper images with a clean twin)."""
+    guard; ``allow_shrink``, default ``$CADBUSI_ALLOW_SHRINK``, accepts a sharp drop), delete
+    stale PNGs and report (``twinned``: caliper images with a clean twin)."""
     table, previews_out = inpaint_images(tasks, workers)
     previous = read_partition_table(research_zone, INPAINTED_TABLE, batch)
-    guard_shrink(  # a sharp drop fails before anything is replaced or deleted
+    # a sharp drop fails before anything is replaced or deleted; the message is the date's
+    # failure reason, shown beside the real date: it never names the research batch
+    guard_shrink(
         "inpainted images",
-        batch,
+        "this study date",
         0 if previous is None else previous.height,
         table.height,
+        allow_shrink=allow_shrink,
         source="inpainting",
     )
     write_table(research_zone, RESEARCH, INPAINTED_TABLE, batch, table)

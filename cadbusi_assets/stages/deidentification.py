@@ -670,6 +670,19 @@ def finish_partition(
         done.images,
         done.quarantine,
     )
+    batch = pseudonymizer.batch_name(day)
+    previous_images = read_partition_table(research_zone, IMAGES_TABLE, batch)
+    previous_instances = read_partition_table(research_zone, INSTANCES_TABLE, batch)
+    # a sharp drop fails before anything is replaced or deleted, the raw zone's links and
+    # quarantine of the date included (they describe the research batch that stays)
+    guard_shrink(
+        "de-identified instances",
+        day,
+        0 if previous_instances is None else previous_instances.height,
+        instances.height,
+        allow_shrink=allow_shrink,
+        source="de-identification",
+    )
     studies = pseudonymized_studies(cohort, pseudonymizer)
     raw_paths = {t.raw_instance_key: t.raw_path for t in inputs}
     raw_quarantine = quarantine.with_columns(
@@ -692,17 +705,6 @@ def finish_partition(
     write_table(raw_zone, RAW, LINKS_TABLE, day, links)
     write_table(raw_zone, RAW, RAW_QUARANTINE_TABLE, day, raw_quarantine)
 
-    batch = pseudonymizer.batch_name(day)
-    previous_images = read_partition_table(research_zone, IMAGES_TABLE, batch)
-    previous_instances = read_partition_table(research_zone, INSTANCES_TABLE, batch)
-    guard_shrink(  # a sharp drop fails before anything is replaced or deleted
-        "de-identified instances",
-        day,
-        0 if previous_instances is None else previous_instances.height,
-        instances.height,
-        allow_shrink=allow_shrink,
-        source="de-identification",
-    )
     write_table(research_zone, RESEARCH, INSTANCES_TABLE, batch, instances)
     write_table(research_zone, RESEARCH, IMAGES_TABLE, batch, images)
     write_table(research_zone, RESEARCH, QUARANTINE_TABLE, batch, quarantine)

@@ -248,7 +248,7 @@ def process_partition(
         progress(f"inpainting {len(tasks_inpaint)} images")
     twinned = len(set(twins["caliper_image_id"].to_list())) if twins.height else 0
     inpainting = analysis.finish_inpainting(
-        research_zone, batch, tasks_inpaint, twinned, workers=workers
+        research_zone, batch, tasks_inpaint, twinned, workers=workers, allow_shrink=allow_shrink
     )
     return ImagingPartitionResult(deidentified, features_report, inpainting)
 

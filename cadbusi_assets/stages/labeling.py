@@ -60,6 +60,7 @@ from cadbusi_assets.stages.analysis import FEATURES_TABLE, INPAINTED_TABLE, TWIN
 from cadbusi_assets.stages.deidentification import IMAGES_TABLE, STUDIES_TABLE
 from cadbusi_assets.stages.lesions import LESION_IMAGES_PATH, LESIONS_PATH, inherit_twin_calipers
 from cadbusi_assets.stages.report import MissingUpstream, PartitionReport
+from cadbusi_assets.stages.safety import guard_shrink
 from cadbusi_assets.storage import Zone, read_partition_table, write_partition_table
 from cadbusi_assets.storage.tables import read_all_partition_tables
 
@@ -79,6 +80,8 @@ def send_data_rows(
     row_data: RowDataConfig | None = None,
     ontology: OntologySpec | None = None,
     consensus: ConsensusConfig | None = None,
+    *,
+    allow_shrink: bool | None = None,
 ) -> PartitionReport:
     """Images of a batch that passed quality checks become data rows in dataset ``batch``.
 
@@ -92,7 +95,11 @@ def send_data_rows(
     ``prelabels_imported``, ``prelabel_errors``; ontology differences and rejected pre-labels
     are problems (the pre-labels are skipped on a differing ontology). ``consensus`` (default:
     ``CADBUSI_LABELBOX_CONSENSUS*``) is compared with the project's quality settings
-    (differences are problems) and given to the batches when on in both."""
+    (differences are problems) and given to the batches when on in both.
+
+    The table is the record of what Labelbox holds: when the usable images drop sharply
+    against it, nothing is sent or written (:class:`StageFailure`) unless ``allow_shrink``
+    (default ``$CADBUSI_ALLOW_SHRINK``)."""
     config = row_data or RowDataConfig.from_env()
     images = read_partition_table(research_zone, IMAGES_TABLE, batch)
     features = read_partition_table(research_zone, FEATURES_TABLE, batch)
@@ -105,6 +112,16 @@ def send_data_rows(
         else pl.DataFrame(schema={"image_id": pl.Utf8})
     )
     selected = images.join(usable, on="image_id", how="semi")
+    previous = read_partition_table(research_zone, DATA_ROWS_TABLE, batch)
+    # the message is the date's failure reason, shown beside the real date: no batch name
+    guard_shrink(
+        "usable images",
+        "this study date",
+        0 if previous is None else previous.height,
+        selected.height,
+        allow_shrink=allow_shrink,
+        source="image_features",
+    )
     with row_data_locator(research_zone, config) as locate:
         rows = build_data_rows(selected, locate, inpainted)
         sent = source.send_data_rows(batch, rows)

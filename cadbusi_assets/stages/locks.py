@@ -27,14 +27,17 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from cadbusi_assets.stages.report import StageFailure
+
 LOCK_DIR_ENV_VAR = "CADBUSI_LOCK_DIR"
 #: How long a run waits for another run of the same partition before it gives up (seconds).
 DEFAULT_TIMEOUT_SECONDS = 6 * 3600.0
 POLL_SECONDS = 0.2
 
 
-class PartitionBusy(RuntimeError):
-    """Another run held the partition for longer than the timeout."""
+class PartitionBusy(StageFailure):
+    """Another run held the partition for longer than the timeout (a :class:`StageFailure`:
+    its message names the stage, the date and the wait, so it is the date's failure reason)."""
 
 
 def lock_dir() -> Path:

@@ -33,6 +33,7 @@ from cadbusi_assets.records import (
     select_cohort,
 )
 from cadbusi_assets.records.history_context import radiology_reports_for_window
+from cadbusi_assets.records.schemas import PATHOLOGY_SCHEMA
 from cadbusi_assets.stages.report import (
     MissingUpstream,
     PartitionReport,
@@ -115,6 +116,16 @@ def _refuse_shrink(
     return None
 
 
+def _ambiguous_patients(patients: pl.DataFrame) -> int:
+    """How many patients the warehouse answered with several different rows (exact repeats
+    are harmless; a name or birth date that differs would repeat every study of the patient
+    in the cohort)."""
+    if patients.height == 0:
+        return 0
+    rows = patients.unique().group_by("patient_id").len()
+    return rows.filter(pl.col("len") > 1).height
+
+
 def _refused_report(day: str, reason: str) -> PartitionReport:
     report = PartitionReport(day)
     report.failed = True
@@ -183,7 +194,9 @@ def load_pathology_reports(
 ) -> dict[str, PartitionReport]:
     start, end = _window(days)
     fetched, duplicates = _deduplicated(warehouse.pathology_specimens(start, end))
-    parts = parse_pathology_reports(fetched)
+    # the parser keeps one of a specimen's fan-out rows (the longest text, ties by position):
+    # rows in content order make that choice independent of the warehouse's row order
+    parts = parse_pathology_reports(_content_order(fetched, ["specimen_accession"]))
     reports: dict[str, PartitionReport] = {}
     for day in days:
         rows = _content_order(
@@ -239,9 +252,20 @@ def select_imaging_studies(
         cohort = selection.cohort
         if cohort.height:
             ids = cohort["patient_id"].drop_nulls().unique().sort().to_list()
-            patients = warehouse.patients(ids)
+            patients = warehouse.patients(ids).select(
+                "patient_id", "patient_name", "birth_date", "sex"
+            )
+            if _ambiguous_patients(patients):
+                reports[day] = _refused_report(
+                    day,
+                    f"{day}: the warehouse returned several different rows (name, birth date "
+                    "or sex) for a patient of this date; refusing to write a cohort with each "
+                    "study once per patient row. Make the patients view give one row per "
+                    "patient, then re-run the date",
+                )
+                continue
             cohort = cohort.join(
-                patients.select("patient_id", "patient_name", "birth_date", "sex"),
+                patients.unique(),
                 on="patient_id",
                 how="left",
             )
@@ -286,7 +310,7 @@ def build_diagnosis_labels(
     if radiology is None:
         raise MissingUpstream("No radiology_reports partitions exist yet; materialize them first.")
     if pathology is None:
-        pathology = parse_pathology_reports(pl.DataFrame())
+        pathology = parse_pathology_reports(pl.DataFrame(schema=PATHOLOGY_SCHEMA))
     # rows that cannot be attributed to a patient or an exam never get a label (they are
     # excluded from the cohort with a reason; here they are counted)
     radiology, unusable_exams = _attributable(radiology, ["patient_id", "accession_number"])

@@ -15,13 +15,15 @@ from cadbusi_assets.defs.exports.guards import (
     refusal_message,
 )
 from cadbusi_assets.defs.exports.lineage import upstream_lineage
-from cadbusi_assets.defs.partitions import export_partitions
+from cadbusi_assets.defs.partitions import ExportKeyError, check_export_key, export_partitions
 from cadbusi_assets.defs.records.lesions import lesions
 from cadbusi_assets.defs.resources import ProcessingResource, PseudonymKeyResource, ZonesResource
 from cadbusi_assets.exports import ExportConfig, build_export, verify_export
 from cadbusi_assets.exports.lineage import lineage_seal, raw_lineage_document, write_raw_lineage
 from cadbusi_assets.identity.audit import record_export_audit
 from cadbusi_assets.stages.labeling import current_label_set_version
+from cadbusi_assets.stages.report import StageFailure
+from cadbusi_assets.stages.safety import check_key_fingerprint
 
 
 def _refuse(
@@ -103,6 +105,10 @@ def dataset_export(
 ) -> dg.MaterializeResult:
     research = zones.research()
     key = context.partition_key
+    try:  # a partition added by hand (UI, API) with a key that cannot name a folder
+        check_export_key(key)
+    except ExportKeyError as exc:
+        _refuse(context, f"{exc}. Nothing was written; add a partition with a valid key.")
     other = earlier_export_run(context.instance, key, context.run.run_id)
     if other is not None:
         _refuse(
@@ -110,6 +116,11 @@ def dataset_export(
             f"Export {key} is already being built by run {other[:8]} (launched first); this "
             "duplicate launch wrote nothing. If that run is dead, terminate it and launch again.",
         )
+    pseudonymizer = pseudonym_key.pseudonymizer(zones)
+    try:  # another key: batch names, seals and the recorded fingerprint would not be the data's
+        check_key_fingerprint(research, "dataset_export", pseudonymizer.key_fingerprint)
+    except StageFailure as exc:
+        _refuse(context, f"Refusing to cut export {key}: {exc} Nothing was written.")
     # Refuse before writing anything: a catalog whose blocking checks failed, or that is older
     # than its inputs (instance), or whose file says so itself (duplicates, another label set).
     graph = _asset_graph(context)
@@ -122,7 +133,6 @@ def dataset_export(
     if problems:
         _refuse(context, refusal_message(problems), problems)
     export_config = ExportConfig(key=key, **config.model_dump())
-    pseudonymizer = pseudonym_key.pseudonymizer(zones)
     lineage = {
         "export_key": key,
         "code_version": __version__,

@@ -8,6 +8,7 @@ from cadbusi_assets.defs.records.assets import diagnosis_labels, pathology_repor
 from cadbusi_assets.defs.reporting import report_metadata
 from cadbusi_assets.defs.resources import PseudonymKeyResource, ZonesResource
 from cadbusi_assets.stages.lesions import build_lesions
+from cadbusi_assets.stages.safety import check_key_fingerprint, record_key_fingerprint
 
 
 @dg.asset(
@@ -26,5 +27,11 @@ from cadbusi_assets.stages.lesions import build_lesions
     "lesions/lesions.parquet and lesions/lesion_images.parquet.",
 )
 def lesions(zones: ZonesResource, pseudonym_key: PseudonymKeyResource) -> dg.MaterializeResult:
-    report = build_lesions(zones.raw(), zones.research(), pseudonym_key.pseudonymizer(zones))
+    pseudonymizer = pseudonym_key.pseudonymizer(zones)
+    research = zones.research()
+    # the raw reports and pathology are pseudonymized here to meet the research images: with
+    # another key nothing would match, and the lesions would be rewritten without them
+    check_key_fingerprint(research, "lesions", pseudonymizer.key_fingerprint)
+    report = build_lesions(zones.raw(), research, pseudonymizer)
+    record_key_fingerprint(research, "lesions", pseudonymizer.key_fingerprint)
     return dg.MaterializeResult(metadata=report_metadata(report))
