@@ -121,6 +121,15 @@ def test_analyze_without_tesseract_stops_unless_no_ocr(small_pacs, tmp_path, mon
     assert not (tmp_path / "a").exists()
 
 
+def test_analyze_refuses_its_input_folder_as_output(small_pacs, tmp_path, capsys):
+    """``cadbusi deidentify`` refused OUTPUT = INPUT; ``cadbusi analyze`` wrote its tables and
+    inpainted PNGs among the input's DICOM files."""
+    before = sorted(p.relative_to(small_pacs) for p in small_pacs.rglob("*"))
+    assert main(["analyze", str(small_pacs), str(small_pacs / "."), "--jobs", "1"]) == 2
+    assert "OUTPUT must differ from INPUT" in capsys.readouterr().out
+    assert sorted(p.relative_to(small_pacs) for p in small_pacs.rglob("*")) == before
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "said"),
     [

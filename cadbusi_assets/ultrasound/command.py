@@ -61,6 +61,9 @@ def analyze_command(
     if not input_dir.is_dir():
         echo(f"error: {input_dir} is not a folder")
         return 2
+    if output_dir.resolve() == input_dir.resolve():
+        echo("error: OUTPUT must differ from INPUT")
+        return 2
     files = [p.relative_to(input_dir).as_posix() for p in dicom_files(input_dir)]
     if not files:
         echo(f"error: no DICOM files under {input_dir}")
