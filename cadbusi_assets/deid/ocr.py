@@ -31,6 +31,11 @@ are read by tesseract as before: the gate only spares tesseract lines that canno
 identifier, so the verification stays fail-closed (without torch or the weights, tesseract
 reads every line).
 
+Text the upright reading does not see (:func:`unseen_text`): the frame turned a quarter
+each way (names written vertically) and its inverted brightness (dark text on a light
+panel) are searched for lines by the same detector; a line that does not lie mostly in the
+upright reading's lines (and, inverted, lies on a light panel) is read by tesseract too.
+
 Matching (:func:`find_identifiers_in_ocr_text`): the exact matching of
 :func:`cadbusi_assets.deid.scan.find_identifiers_in_text` (names in any order or case, IDs
 with or without leading zeros, dates in their common forms), plus what OCR does to text.
@@ -44,8 +49,8 @@ Reading once (:func:`read_frame`): a caller that also parses the annotation hand
 
 Blind spots: grey text dimmer than ``DIM_TEXT_LEVEL`` (or grey text on a lit surround),
 text no brighter than the speckle it touches, text over speckle that is not one flat colour
-(heavily compressed), glyphs under :data:`MIN_TEXT_HEIGHT` pixels, vertical or rotated text,
-text glued to a bright trace that the strips do not separate, and the cine frames between the
+(heavily compressed), glyphs under :data:`MIN_TEXT_HEIGHT` pixels, text turned other than
+by a quarter, coloured text on a light panel, text glued to a bright trace that the strips do not separate, and the cine frames between the
 sampled ones.
 
 >>> import cv2
@@ -61,6 +66,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
+import cv2
 import numpy as np
 
 from cadbusi_assets.deid.errors import DeidentificationError
@@ -437,11 +443,85 @@ def ocr_identifiers(
     anything the reader is unsure of are read by tesseract."""
     if reading is None:  # nobody parses this reading's annotation: no second reading of it
         reading = read_frame(frame, vocabulary_gate=True, fields=False)
-    text = ocr_text(frame, reading)
+    text = "\n".join(t for t in (ocr_text(frame, reading), unseen_text(frame, reading)) if t)
     found = [] if identifiers.is_empty() else find_identifiers_in_ocr_text(text, identifiers)
     if _cjk_name(identifiers) and _unexplained_text(reading):
         found.append(UNREADABLE_CJK)
     return sorted({*found, *find_contact_details_in_ocr_text(text)})
+
+
+# ---------------------------------------------------------------------------------------
+# Text the upright reading does not see
+
+#: A line found in a turned or inverted view is read unless at least this share of its box
+#: lies in lines the upright reading found already (upright text seen sideways).
+SEEN_SHARE = 0.5
+#: A line found in the inverted view is dark text only where the median brightness of its
+#: box in the frame is at least this (a light panel; dark gaps of bright text are not).
+LIGHT_PANEL_LEVEL = 128
+
+
+def _view_box_in_frame(box: Box, turn: int, shape: tuple[int, ...]) -> Box:
+    """``box`` of ``np.rot90(frame, turn)`` (``turn`` 0, 1 or -1) in ``frame`` coordinates.
+
+    >>> frame = np.zeros((4, 6)); frame[1, 4] = 1
+    >>> view = np.rot90(frame, 1); [(int(y), int(x)) for y, x in zip(*np.nonzero(view))]
+    [(1, 1)]
+    >>> _view_box_in_frame((1, 1, 1, 1), 1, frame.shape)
+    (4, 1, 4, 1)
+    >>> view = np.rot90(frame, -1); [(int(y), int(x)) for y, x in zip(*np.nonzero(view))]
+    [(4, 2)]
+    >>> _view_box_in_frame((2, 4, 2, 4), -1, frame.shape)
+    (4, 1, 4, 1)
+    """
+    rows, cols = shape[:2]
+    x0, y0, x1, y1 = box
+    if turn == 1:  # view[i, j] = frame[j, cols - 1 - i]
+        return (cols - 1 - y1, x0, cols - 1 - y0, x1)
+    if turn == -1:  # view[i, j] = frame[rows - 1 - j, i]
+        return (y0, rows - 1 - x1, y1, rows - 1 - x0)
+    return box
+
+
+def _share_in(box: Box, mask: np.ndarray) -> float:
+    x0, y0, x1, y1 = box
+    inside = mask[y0 : y1 + 1, x0 : x1 + 1]
+    return float(inside.mean()) if inside.size else 1.0
+
+
+def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
+    """Text that the upright, bright-on-dark reading of ``frame`` (``reading``) cannot see,
+    read by tesseract (handle the result as PHI): lines written vertically (found in the
+    frame turned a quarter either way) and dark text on a light panel (found in the frame's
+    inverted brightness, where the panel is light). Lines lying mostly in lines the upright
+    reading found (upright text seen sideways) are left out: a few lines a frame are read.
+    """
+    from cadbusi_assets.ultrasound.ocr import TesseractUnavailable, engine
+
+    level = brightness(frame)
+    seen = np.zeros(level.shape, bool)
+    for x0, y0, x1, y1 in reading.boxes:
+        seen[y0 : y1 + 1, x0 : x1 + 1] = True
+    views = [(turn, np.ascontiguousarray(np.rot90(level, turn))) for turn in (1, -1)]
+    views.append((0, cv2.bitwise_not(level)))
+    reader = engine()
+    texts = []
+    try:
+        for turn, view in views:
+            for box in find_text(view).lines:
+                in_frame = _view_box_in_frame(box, turn, level.shape)
+                if _share_in(in_frame, seen) >= SEEN_SHARE:
+                    continue
+                if turn == 0:
+                    x0, y0, x1, y1 = in_frame
+                    if np.median(level[y0 : y1 + 1, x0 : x1 + 1]) < LIGHT_PANEL_LEVEL:
+                        continue
+                texts.append(reader.read_line(line_image(view, box)))
+    except TesseractUnavailable:
+        raise DeidentificationError(_MISSING) from None
+    except Exception as exc:  # the command fallback raises pytesseract errors
+        raise DeidentificationError(f"OCR failed ({type(exc).__name__})") from None
+    return "\n".join(t.strip() for t in texts if t.strip())
 
 
 #: The kind reported when the study's name is written in CJK characters and text that is
