@@ -76,6 +76,7 @@ from cadbusi_assets.ultrasound.ocr import STRIP_HEIGHTS, FrameText, strips
 from cadbusi_assets.ultrasound.textlines import (
     LEVEL_STEPS,
     MAX_LINE_HEIGHT,
+    MIN_AREA_WIDTH,
     MIN_TEXT_HEIGHT,
     STROKE_CONTRAST,
     TEXT_LEVEL,
@@ -489,6 +490,55 @@ def _share_in(box: Box, mask: np.ndarray) -> float:
     return float(inside.mean()) if inside.size else 1.0
 
 
+#: A light panel is at least this many pixels high (and :data:`MIN_AREA_WIDTH` wide) once
+#: thin dark strokes are filtered out of it, and is searched with this margin around it.
+PANEL_MIN_HEIGHT = MIN_TEXT_HEIGHT + 2
+PANEL_MARGIN = 4
+#: ... and flat: the median-filtered brightness varies by at most this over 3x3 px (bright
+#: speckle is grainy at every scale).
+PANEL_SPREAD = 16
+_SPREAD_KERNEL = np.ones((3, 3), np.uint8)
+
+
+def light_panels(level: np.ndarray) -> list[Box]:
+    """Boxes of the light areas of a :func:`brightness` image that may carry dark text: at
+    least :data:`LIGHT_PANEL_LEVEL` and flat (:data:`PANEL_SPREAD`) once a 5x5 median has
+    removed thin dark strokes, at least
+    :data:`PANEL_MIN_HEIGHT` x :data:`MIN_AREA_WIDTH` px (with a :data:`PANEL_MARGIN`).
+
+    >>> level = np.zeros((60, 200), np.uint8); level[10:40, 20:180] = 220
+    >>> light_panels(level)
+    [(17, 7, 182, 42)]
+    >>> level[25, 30:170] = 0  # a dark stroke across it changes nothing
+    >>> light_panels(level)
+    [(17, 7, 182, 42)]
+    >>> grains = np.random.default_rng(0).rayleigh(60, (60, 200)).clip(0, 255).astype(np.uint8)
+    >>> light_panels(cv2.GaussianBlur(grains, (0, 0), 1.5))  # bright speckle is no panel
+    []
+    """
+    smooth = cv2.medianBlur(level, 5)
+    spread = cv2.morphologyEx(smooth, cv2.MORPH_GRADIENT, _SPREAD_KERNEL)
+    # light and flat: a panel, not the bright grains of speckle
+    light = cv2.bitwise_and(
+        cv2.threshold(smooth, LIGHT_PANEL_LEVEL - 1, 1, cv2.THRESH_BINARY)[1],
+        cv2.threshold(spread, PANEL_SPREAD, 1, cv2.THRESH_BINARY_INV)[1],
+    )
+    n, _, stats, _ = cv2.connectedComponentsWithStats(light, connectivity=8)
+    rows, cols = level.shape[:2]
+    out = []
+    for x, y, w, h, _area in stats[1:n].tolist():
+        if h >= PANEL_MIN_HEIGHT and w >= MIN_AREA_WIDTH:
+            out.append(
+                (
+                    max(0, x - PANEL_MARGIN),
+                    max(0, y - PANEL_MARGIN),
+                    min(cols - 1, x + w - 1 + PANEL_MARGIN),
+                    min(rows - 1, y + h - 1 + PANEL_MARGIN),
+                )
+            )
+    return out
+
+
 def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
     """Text that the upright, bright-on-dark reading of ``frame`` (``reading``) cannot see,
     read by tesseract (handle the result as PHI): lines written vertically (found in the
@@ -502,17 +552,29 @@ def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
     seen = np.zeros(level.shape, bool)
     for x0, y0, x1, y1 in reading.boxes:
         seen[y0 : y1 + 1, x0 : x1 + 1] = True
-    views = [(turn, np.ascontiguousarray(np.rot90(level, turn))) for turn in (1, -1)]
-    views.append((0, cv2.bitwise_not(level)))
+    # (turn, view, where the view lies in the frame when it is a crop)
+    views = [(turn, np.ascontiguousarray(np.rot90(level, turn)), None) for turn in (1, -1)]
+    views += [
+        (0, cv2.bitwise_not(level[y0 : y1 + 1, x0 : x1 + 1]), (x0, y0))
+        for x0, y0, x1, y1 in light_panels(level)
+    ]
     reader = engine()
     texts = []
     try:
-        for turn, view in views:
+        for turn, view, corner in views:
             for box in find_text(view).lines:
-                in_frame = _view_box_in_frame(box, turn, level.shape)
+                if corner is None:
+                    in_frame = _view_box_in_frame(box, turn, level.shape)
+                else:
+                    in_frame = (
+                        box[0] + corner[0],
+                        box[1] + corner[1],
+                        box[2] + corner[0],
+                        box[3] + corner[1],
+                    )
                 if _share_in(in_frame, seen) >= SEEN_SHARE:
                     continue
-                if turn == 0:
+                if corner is not None:
                     x0, y0, x1, y1 = in_frame
                     if np.median(level[y0 : y1 + 1, x0 : x1 + 1]) < LIGHT_PANEL_LEVEL:
                         continue
