@@ -553,7 +553,9 @@ def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
     for x0, y0, x1, y1 in reading.boxes:
         seen[y0 : y1 + 1, x0 : x1 + 1] = True
     # (turn, view, where the view lies in the frame when it is a crop)
-    views = [(turn, np.ascontiguousarray(np.rot90(level, turn)), None) for turn in (1, -1)]
+    views: list[tuple[int, np.ndarray, tuple[int, int] | None]] = [
+        (turn, np.ascontiguousarray(np.rot90(level, turn)), None) for turn in (1, -1)
+    ]
     views += [
         (0, cv2.bitwise_not(level[y0 : y1 + 1, x0 : x1 + 1]), (x0, y0))
         for x0, y0, x1, y1 in light_panels(level)
