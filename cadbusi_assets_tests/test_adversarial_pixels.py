@@ -90,6 +90,17 @@ def dark_on_light_panel() -> np.ndarray:
     return frame
 
 
+def tiny(size: int) -> Callable[[], np.ndarray]:
+    """The name and ID in letters ``size`` px high (5-6 px glyphs), in the fan."""
+
+    def make() -> np.ndarray:
+        ink = _text("CANARYLAST 00CANARY4242", size, shape=(14, 140))
+        return _paste_brightest(_fan(), ink, _TOP + 90, 100)
+
+    make.__doc__ = tiny.__doc__
+    return make
+
+
 def clean_fan() -> np.ndarray:
     """The same fan with the screen's own words only (must be released)."""
     return _paste_brightest(
@@ -101,6 +112,8 @@ LEAKS: dict[str, Callable[[], np.ndarray]] = {
     "vertical_down": vertical_down,
     "vertical_up": vertical_up,
     "dark_on_light_panel": dark_on_light_panel,
+    "tiny_7px": tiny(7),
+    "tiny_8px": tiny(8),
 }
 
 

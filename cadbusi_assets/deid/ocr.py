@@ -32,9 +32,11 @@ identifier, so the verification stays fail-closed (without torch or the weights,
 reads every line).
 
 Text the upright reading does not see (:func:`unseen_text`): the frame turned a quarter
-each way (names written vertically) and its inverted brightness (dark text on a light
-panel) are searched for lines by the same detector; a line that does not lie mostly in the
-upright reading's lines (and, inverted, lies on a light panel) is read by tesseract too.
+each way (names written vertically) and the inverted brightness of its light, flat panels
+(dark text on a label) are searched for lines by the same detector, and chains of thin
+strokes too low for it (glyphs of 3-7 px drawn in one colour, :func:`tiny_lines`) are
+searched again scaled 2x; a line that does not lie mostly in the upright reading's lines is
+read by tesseract too.
 
 Matching (:func:`find_identifiers_in_ocr_text`): the exact matching of
 :func:`cadbusi_assets.deid.scan.find_identifiers_in_text` (names in any order or case, IDs
@@ -49,8 +51,9 @@ Reading once (:func:`read_frame`): a caller that also parses the annotation hand
 
 Blind spots: grey text dimmer than ``DIM_TEXT_LEVEL`` (or grey text on a lit surround),
 text no brighter than the speckle it touches, text over speckle that is not one flat colour
-(heavily compressed), glyphs under :data:`MIN_TEXT_HEIGHT` pixels, text turned other than
-by a quarter, coloured text on a light panel, text glued to a bright trace that the strips do not separate, and the cine frames between the
+(heavily compressed), glyphs under :data:`TINY_MIN_HEIGHT` pixels (and tiny glyphs of
+uneven brightness), text turned other than by a quarter, coloured text on a light panel,
+text glued to a bright trace that the strips do not separate, and the cine frames between the
 sampled ones.
 
 >>> import cv2
@@ -539,12 +542,76 @@ def light_panels(level: np.ndarray) -> list[Box]:
     return out
 
 
+#: Tiny text: chains of thin bright strokes (letters joined over gaps of up to
+#: :data:`TINY_GAP` px) from :data:`TINY_MIN_HEIGHT` px high to below what the line detector
+#: takes (:data:`MIN_TEXT_HEIGHT` + 1) and at least :data:`TINY_MIN_WIDTH` wide are searched
+#: again scaled by :data:`TINY_SCALE`.
+TINY_MIN_HEIGHT = 3
+TINY_MAX_HEIGHT = MIN_TEXT_HEIGHT + 1
+TINY_MIN_WIDTH = 16
+TINY_GAP = 4
+TINY_SCALE = 2.0
+#: A tiny line is read as drawn (no stroke cleaning: its anti-aliased strokes are most of
+#: it), inverted and scaled by this.
+TINY_READ_SCALE = 3.0
+TINY_MARGIN = 8
+
+
+def tiny_lines(level: np.ndarray, seen: np.ndarray) -> list[Box]:
+    """Boxes (with a :data:`TINY_MARGIN`) of a :func:`brightness` image that may hold text
+    too small for the line detector: chains of thin bright strokes
+    (:func:`~cadbusi_assets.ultrasound.textlines.text_ink`) outside ``seen``, from
+    :data:`TINY_MIN_HEIGHT` to :data:`TINY_MAX_HEIGHT` px high, at least
+    :data:`TINY_MIN_WIDTH` wide."""
+    ink = text_ink(level)
+    ink[seen] = 0
+    joined = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((1, TINY_GAP + 1), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    rows, cols = level.shape[:2]
+    out = []
+    for x, y, w, h, _area in stats[1:n].tolist():
+        if not (TINY_MIN_HEIGHT <= h <= TINY_MAX_HEIGHT and w >= TINY_MIN_WIDTH):
+            continue
+        if not _one_colour_glyphs(ink[y : y + h, x : x + w], level[y : y + h, x : x + w]):
+            continue
+        out.append(
+            (
+                max(0, x - TINY_MARGIN),
+                max(0, y - TINY_MARGIN),
+                min(cols - 1, x + w - 1 + TINY_MARGIN),
+                min(rows - 1, y + h - 1 + TINY_MARGIN),
+            )
+        )
+    return out
+
+
+#: A tiny line holds at least this many glyphs (strokes at least :data:`TINY_MIN_HEIGHT`
+#: high) whose brightest pixels lie within this many levels (10th to 90th percentile):
+#: text is drawn in one colour, the grains of bright speckle are not.
+TINY_MIN_GLYPHS = 3
+TINY_PEAK_SPREAD = 40
+
+
+def _one_colour_glyphs(ink: np.ndarray, level: np.ndarray) -> bool:
+    """Whether the strokes ``ink`` (0/1) of a tiny line's box are glyphs of one colour."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    glyphs = np.flatnonzero(stats[1:n, 3] >= TINY_MIN_HEIGHT) + 1
+    if len(glyphs) < TINY_MIN_GLYPHS:
+        return False
+    peaks = np.zeros(n, np.int32)
+    np.maximum.at(peaks, labels.ravel().astype(np.intp), level.ravel().astype(np.int32))
+    low, high = np.percentile(peaks[glyphs], (10, 90))
+    return bool(high - low <= TINY_PEAK_SPREAD)
+
+
 def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
     """Text that the upright, bright-on-dark reading of ``frame`` (``reading``) cannot see,
     read by tesseract (handle the result as PHI): lines written vertically (found in the
-    frame turned a quarter either way) and dark text on a light panel (found in the frame's
-    inverted brightness, where the panel is light). Lines lying mostly in lines the upright
-    reading found (upright text seen sideways) are left out: a few lines a frame are read.
+    frame turned a quarter either way), dark text on a light panel (found in the inverted
+    brightness of :func:`light_panels`) and text too small for the line detector
+    (:func:`tiny_lines` found again scaled by :data:`TINY_SCALE`, read whole as drawn).
+    Lines lying mostly in lines the upright reading found (upright text seen sideways) are
+    left out: a few lines a frame are read.
     """
     from cadbusi_assets.ultrasound.ocr import TesseractUnavailable, engine
 
@@ -563,6 +630,15 @@ def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
     reader = engine()
     texts = []
     try:
+        for x0, y0, x1, y1 in tiny_lines(level, seen):
+            crop = level[y0 : y1 + 1, x0 : x1 + 1]
+            big = cv2.resize(
+                crop, None, fx=TINY_SCALE, fy=TINY_SCALE, interpolation=cv2.INTER_CUBIC
+            )
+            if find_text(big).lines:  # text once scaled: read whole, as drawn, scaled further
+                scale = TINY_READ_SCALE
+                read = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+                texts.append(reader.read_line(cv2.bitwise_not(read)))
         for turn, view, corner in views:
             for box in find_text(view).lines:
                 if corner is None:
