@@ -621,7 +621,7 @@ def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
         seen[y0 : y1 + 1, x0 : x1 + 1] = True
     # (turn, view, where the view lies in the frame when it is a crop)
     views: list[tuple[int, np.ndarray, tuple[int, int] | None]] = [
-        (turn, np.ascontiguousarray(np.rot90(level, turn)), None) for turn in (1, -1)
+        (1, np.ascontiguousarray(np.rot90(level, 1)), None)
     ]
     views += [
         (0, cv2.bitwise_not(level[y0 : y1 + 1, x0 : x1 + 1]), (x0, y0))
@@ -656,7 +656,10 @@ def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
                     x0, y0, x1, y1 = in_frame
                     if np.median(level[y0 : y1 + 1, x0 : x1 + 1]) < LIGHT_PANEL_LEVEL:
                         continue
-                texts.append(reader.read_line(line_image(view, box)))
+                image = line_image(view, box)
+                texts.append(reader.read_line(image))
+                if turn:  # written top to bottom or bottom to top: read both ways
+                    texts.append(reader.read_line(cv2.rotate(image, cv2.ROTATE_180)))
     except TesseractUnavailable:
         raise DeidentificationError(_MISSING) from None
     except Exception as exc:  # the command fallback raises pytesseract errors
