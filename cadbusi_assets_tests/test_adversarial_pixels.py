@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -101,6 +102,11 @@ def tiny(size: int) -> Callable[[], np.ndarray]:
     return make
 
 
+def short_year_birth_date() -> np.ndarray:
+    """The birth date (1961-02-03) as a European scanner prints it, two-digit year."""
+    return _paste_brightest(_fan(), _text("DOB 03.02.61", 16, shape=(26, 140)), _TOP + 80, 90)
+
+
 def clean_fan() -> np.ndarray:
     """The same fan with the screen's own words only (must be released)."""
     return _paste_brightest(
@@ -114,6 +120,7 @@ LEAKS: dict[str, Callable[[], np.ndarray]] = {
     "dark_on_light_panel": dark_on_light_panel,
     "tiny_7px": tiny(7),
     "tiny_8px": tiny(8),
+    "short_year_birth_date": short_year_birth_date,
 }
 
 
@@ -142,7 +149,14 @@ def _reader_kinds(frame: np.ndarray) -> list[str]:
         for image in (big, cv2.bitwise_not(big), bright, dark):
             for mode in ("--psm 11", "--psm 6"):
                 texts.append(pytesseract.image_to_string(image, config=mode))
-    return find_identifiers_in_ocr_text("\n".join(texts), IDS)
+    text = "\n".join(texts)
+    # the matcher under test, and the planted strings themselves (letters and digits only)
+    compact = re.sub(r"[^0-9A-Z]", "", text.upper())
+    literal = {kind for kind, planted in _PLANTED.items() if planted in compact}
+    return sorted(set(find_identifiers_in_ocr_text(text, IDS)) | literal)
+
+
+_PLANTED = {"patient_name": "CANARYLAST", "patient_id": "CANARY4242", "birth_date": "030261"}
 
 
 @pytest.mark.parametrize("case", sorted(LEAKS))
@@ -214,3 +228,13 @@ def test_command_releases_no_readable_identifier(tmp_path):
         frame = np.asarray(Image.open(png).convert("L"))
         assert _reader_kinds(frame) == [], png.name
     assert rows["clean_fan"]["status"] == "ok"
+
+
+@pytest.mark.parametrize("text", ["DOB 02-03-61", "03.02.61", "3.2.61 -> 03/02/61", "61.02.03"])
+def test_birth_dates_with_a_two_digit_year_are_matched(text):
+    assert find_identifiers_in_ocr_text(text, IDS) == ["birth_date"]
+
+
+@pytest.mark.parametrize("text", ["02-03-611", "102.03.61", "LT 10:00 3CM 02-04-61"])
+def test_other_numbers_are_no_two_digit_birth_date(text):
+    assert find_identifiers_in_ocr_text(text, IDS) == []

@@ -363,8 +363,9 @@ def find_identifiers_in_ocr_text(text: str, identifiers: OriginalIdentifiers) ->
     On top of the exact matching of
     :func:`~cadbusi_assets.deid.scan.find_identifiers_in_text`, this allows what OCR does to
     text: spaces inside a word or left out between words, letters touching a number,
-    look-alike characters (``O`` for ``0``, ``l`` for ``1``...) and, in names and IDs of at
-    least :data:`FUZZY_MIN_LENGTH` characters, one character wrong, missing or extra.
+    look-alike characters (``O`` for ``0``, ``l`` for ``1``...), in names and IDs of at
+    least :data:`FUZZY_MIN_LENGTH` characters, one character wrong, missing or extra, and
+    birth dates with a two-digit year in every numeric order (:func:`_short_year_dates`).
 
     >>> import datetime as dt
     >>> ids = OriginalIdentifiers(
@@ -404,7 +405,36 @@ def find_identifiers_in_ocr_text(text: str, identifiers: OriginalIdentifiers) ->
     for kind, lookalike in _lookalike_regexes(identifiers):
         if kind not in kinds and lookalike.search(compact):
             kinds.add(kind)
+    short = _short_year_dates(identifiers)
+    if (
+        "birth_date" not in kinds
+        and short is not None
+        and (short.search(compact) or short.search(numbers_folded))
+    ):
+        kinds.add("birth_date")
     return sorted(kinds)
+
+
+@lru_cache(maxsize=256)
+def _short_year_dates(identifiers: OriginalIdentifiers) -> re.Pattern[str] | None:
+    """Birth dates with a two-digit year in the numeric orders scanners print that the
+    common forms (:func:`~cadbusi_assets.deid.identifiers.date_variants`) leave out:
+    ``MM-DD-YY``, ``DD.MM.YY``, ``DD/MM/YY``, ``DD-MM-YY``, ``MM.DD.YY``, ``YY.MM.DD``...
+    (digit-bounded; spaces removed, as OCR text is compacted).
+
+    >>> import datetime as dt
+    >>> ids = OriginalIdentifiers(birth_dates=(dt.date(1974, 8, 19),))
+    >>> [bool(_short_year_dates(ids).search(t)) for t in ("DOB08-19-74", "19.08.74", "119.08.741")]
+    [True, True, False]
+    """
+    forms = []
+    for birth in identifiers.birth_dates:
+        d, m, y = f"{birth.day:02d}", f"{birth.month:02d}", f"{birth.year % 100:02d}"
+        for first, second, third in ((m, d, y), (d, m, y), (y, m, d)):
+            forms += [re.escape(f"{first}{sep}{second}{sep}{third}") for sep in "-./"]
+    if not forms:
+        return None
+    return re.compile(rf"(?<!\d)(?:{'|'.join(dict.fromkeys(forms))})(?!\d)")
 
 
 #: Contact details of anyone (a relative's phone typed on the image): phone numbers (7 digits
