@@ -107,6 +107,12 @@ def short_year_birth_date() -> np.ndarray:
     return _paste_brightest(_fan(), _text("DOB 03.02.61", 16, shape=(26, 140)), _TOP + 80, 90)
 
 
+def upside_down() -> np.ndarray:
+    """The name written upside down (turned 180 degrees) inside the fan."""
+    ink = cv2.rotate(_text("CANARYLAST CANARYFIRST", 16, shape=(26, 220)), cv2.ROTATE_180)
+    return _paste_brightest(_fan(), ink, _TOP + 80, 50)
+
+
 def clean_fan() -> np.ndarray:
     """The same fan with the screen's own words only (must be released)."""
     return _paste_brightest(
@@ -121,6 +127,7 @@ LEAKS: dict[str, Callable[[], np.ndarray]] = {
     "tiny_7px": tiny(7),
     "tiny_8px": tiny(8),
     "short_year_birth_date": short_year_birth_date,
+    "upside_down": upside_down,
 }
 
 
@@ -136,12 +143,12 @@ def _dataset(frame: np.ndarray):
 
 
 def _reader_kinds(frame: np.ndarray) -> list[str]:
-    """What a person with tesseract reads in ``frame``: the page upright and turned each way,
-    dark-on-light and as drawn, scaled 2x."""
+    """What a person with tesseract reads in ``frame``: the page upright and turned 90, 270
+    and 180 degrees, dark-on-light and as drawn, scaled 2x."""
     import pytesseract
 
     texts = []
-    for turn in (None, cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE):
+    for turn in (None, cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE, cv2.ROTATE_180):
         view = frame if turn is None else cv2.rotate(frame, turn)
         big = cv2.resize(view, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
         bright = np.where(big >= 180, 0, 255).astype(np.uint8)  # the brightest ink only

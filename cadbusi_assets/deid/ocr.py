@@ -52,7 +52,8 @@ Reading once (:func:`read_frame`): a caller that also parses the annotation hand
 Blind spots: grey text dimmer than ``DIM_TEXT_LEVEL`` (or grey text on a lit surround),
 text no brighter than the speckle it touches, text over speckle that is not one flat colour
 (heavily compressed), glyphs under :data:`TINY_MIN_HEIGHT` pixels (and tiny glyphs of
-uneven brightness), text turned other than by a quarter, coloured text on a light panel,
+uneven brightness), text turned other than by a quarter or a half, mirrored text, coloured
+text on a light panel,
 text glued to a bright trace that the strips do not separate, and the cine frames between the
 sampled ones.
 
@@ -641,7 +642,8 @@ def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
     brightness of :func:`light_panels`) and text too small for the line detector
     (:func:`tiny_lines` found again scaled by :data:`TINY_SCALE`, read whole as drawn).
     Lines lying mostly in lines the upright reading found (upright text seen sideways) are
-    left out: a few lines a frame are read.
+    left out: a few lines a frame are read. The upright lines that are not the screen's own
+    words are read turned 180 degrees too (text written upside down).
     """
     from cadbusi_assets.ultrasound.ocr import TesseractUnavailable, engine
 
@@ -657,9 +659,15 @@ def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
         (0, cv2.bitwise_not(level[y0 : y1 + 1, x0 : x1 + 1]), (x0, y0))
         for x0, y0, x1, y1 in light_panels(level)
     ]
+    from cadbusi_assets.ultrasound.glyphs import is_screen_vocabulary
+
     reader = engine()
     texts = []
     try:
+        for line in reading.lines:  # upside down: a line that is not the screen's words
+            if not is_screen_vocabulary(line.text):
+                turned = cv2.rotate(line_image(level, line.box), cv2.ROTATE_180)
+                texts.append(reader.read_line(turned))
         for x0, y0, x1, y1 in tiny_lines(level, seen):
             crop = level[y0 : y1 + 1, x0 : x1 + 1]
             big = cv2.resize(
