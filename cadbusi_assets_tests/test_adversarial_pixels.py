@@ -113,6 +113,31 @@ def upside_down() -> np.ndarray:
     return _paste_brightest(_fan(), ink, _TOP + 80, 50)
 
 
+def _on_white_label(ink: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
+    """An RGB fan with a white label; ``ink`` (a mask of the label's size) in ``colour``."""
+    frame = np.repeat(_fan()[..., None], 3, axis=2)
+    label = frame[_TOP + 60 : _TOP + 60 + ink.shape[0], 40 : 40 + ink.shape[1]]
+    label[:] = 240
+    label[ink > 128] = colour
+    return frame
+
+
+def blue_on_white() -> np.ndarray:
+    """Blue text on a white label (its brightest channel hides it)."""
+    return _on_white_label(_text("CANARYLAST 00CANARY4242", 16, shape=(30, 240)), (0, 0, 200))
+
+
+def vertical_dark_on_white() -> np.ndarray:
+    """Black text written top to bottom on a white label."""
+    ink = cv2.rotate(_text("CANARYLAST", 18, shape=(26, 130)), cv2.ROTATE_90_CLOCKWISE)
+    return _on_white_label(ink, (10, 10, 10))
+
+
+def tiny_red_on_white() -> np.ndarray:
+    """Red text in 8 px letters on a white label."""
+    return _on_white_label(_text("CANARYLAST 00CANARY4242", 8, shape=(16, 150)), (200, 0, 0))
+
+
 def clean_fan() -> np.ndarray:
     """The same fan with the screen's own words only (must be released)."""
     return _paste_brightest(
@@ -128,6 +153,9 @@ LEAKS: dict[str, Callable[[], np.ndarray]] = {
     "tiny_8px": tiny(8),
     "short_year_birth_date": short_year_birth_date,
     "upside_down": upside_down,
+    "blue_on_white": blue_on_white,
+    "vertical_dark_on_white": vertical_dark_on_white,
+    "tiny_red_on_white": tiny_red_on_white,
 }
 
 
@@ -137,8 +165,9 @@ def pseudonymizer() -> Pseudonymizer:
 
 
 def _dataset(frame: np.ndarray):
-    ds = canary.canary_dataset(colour=False)
-    ds.set_pixel_data(frame, "MONOCHROME2", 8, generate_instance_uid=False)
+    colour = frame.ndim == 3
+    ds = canary.canary_dataset(colour=colour)
+    ds.set_pixel_data(frame, "RGB" if colour else "MONOCHROME2", 8, generate_instance_uid=False)
     return ds
 
 
@@ -147,6 +176,8 @@ def _reader_kinds(frame: np.ndarray) -> list[str]:
     and 180 degrees, dark-on-light and as drawn, scaled 2x."""
     import pytesseract
 
+    if frame.ndim == 3:
+        frame = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
     texts = []
     for turn in (None, cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE, cv2.ROTATE_180):
         view = frame if turn is None else cv2.rotate(frame, turn)

@@ -67,7 +67,7 @@ sampled ones.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import cv2
@@ -532,6 +532,10 @@ PANEL_MARGIN = 4
 #: speckle is grainy at every scale).
 PANEL_SPREAD = 16
 _SPREAD_KERNEL = np.ones((3, 3), np.uint8)
+#: A panel is searched only when at least this many pixels inside it (margin aside) are at
+#: most :data:`PANEL_INK_LEVEL` in their darkest channel: ink darker than a light panel.
+PANEL_MIN_INK = 2 * MIN_TEXT_HEIGHT
+PANEL_INK_LEVEL = LIGHT_PANEL_LEVEL - STROKE_CONTRAST
 
 
 def light_panels(level: np.ndarray) -> list[Box]:
@@ -638,29 +642,21 @@ def _one_colour_glyphs(ink: np.ndarray, level: np.ndarray) -> bool:
 def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
     """Text that the upright, bright-on-dark reading of ``frame`` (``reading``) cannot see,
     read by tesseract (handle the result as PHI): lines written vertically (found in the
-    frame turned a quarter either way), dark text on a light panel (found in the inverted
-    brightness of :func:`light_panels`) and text too small for the line detector
-    (:func:`tiny_lines` found again scaled by :data:`TINY_SCALE`, read whole as drawn).
-    Lines lying mostly in lines the upright reading found (upright text seen sideways) are
-    left out: a few lines a frame are read. The upright lines that are not the screen's own
-    words are read turned 180 degrees too (text written upside down).
+    frame turned a quarter, each read both ways), text too small for the line detector
+    (:func:`tiny_lines` found again scaled by :data:`TINY_SCALE`, read whole as drawn), and
+    in the :func:`light_panels`, dark or coloured text on the light (the panel's darkest
+    channel inverted: upright, vertical or tiny). Lines lying mostly in lines the upright
+    reading found (upright text seen sideways) are left out: a few lines a frame are read.
+    The upright lines that are not the screen's own words are read turned 180 degrees too
+    (text written upside down).
     """
+    from cadbusi_assets.ultrasound.glyphs import is_screen_vocabulary
     from cadbusi_assets.ultrasound.ocr import TesseractUnavailable, engine
 
     level = brightness(frame)
     seen = np.zeros(level.shape, bool)
     for x0, y0, x1, y1 in reading.boxes:
         seen[y0 : y1 + 1, x0 : x1 + 1] = True
-    # (turn, view, where the view lies in the frame when it is a crop)
-    views: list[tuple[int, np.ndarray, tuple[int, int] | None]] = [
-        (1, np.ascontiguousarray(np.rot90(level, 1)), None)
-    ]
-    views += [
-        (0, cv2.bitwise_not(level[y0 : y1 + 1, x0 : x1 + 1]), (x0, y0))
-        for x0, y0, x1, y1 in light_panels(level)
-    ]
-    from cadbusi_assets.ultrasound.glyphs import is_screen_vocabulary
-
     reader = engine()
     texts = []
     try:
@@ -668,41 +664,81 @@ def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
             if not is_screen_vocabulary(line.text):
                 turned = cv2.rotate(line_image(level, line.box), cv2.ROTATE_180)
                 texts.append(reader.read_line(turned))
-        for x0, y0, x1, y1 in tiny_lines(level, seen):
-            crop = level[y0 : y1 + 1, x0 : x1 + 1]
-            big = cv2.resize(
-                crop, None, fx=TINY_SCALE, fy=TINY_SCALE, interpolation=cv2.INTER_CUBIC
-            )
-            if find_text(big).lines:  # text once scaled: read whole, as drawn, scaled further
-                scale = TINY_READ_SCALE
-                read = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-                texts.append(reader.read_line(cv2.bitwise_not(read)))
-        for turn, view, corner in views:
-            for box in find_text(view).lines:
-                if corner is None:
-                    in_frame = _view_box_in_frame(box, turn, level.shape)
-                else:
-                    in_frame = (
-                        box[0] + corner[0],
-                        box[1] + corner[1],
-                        box[2] + corner[0],
-                        box[3] + corner[1],
-                    )
-                if _share_in(in_frame, seen) >= SEEN_SHARE:
-                    continue
-                if corner is not None:
-                    x0, y0, x1, y1 = in_frame
-                    if np.median(level[y0 : y1 + 1, x0 : x1 + 1]) < LIGHT_PANEL_LEVEL:
-                        continue
-                image = line_image(view, box)
-                texts.append(reader.read_line(image))
-                if turn:  # written top to bottom or bottom to top: read both ways
-                    texts.append(reader.read_line(cv2.rotate(image, cv2.ROTATE_180)))
+        texts += _search(level, (0, 0), seen, reader.read_line, light=None)
+        # a panel lying in the upright reading's lines is bright text itself
+        panels = [box for box in light_panels(level) if _share_in(box, seen) < SEEN_SHARE]
+        dark = _darkness(frame, level) if panels else level
+        for box in panels:
+            if _holds_ink(dark, box):
+                crop = cv2.bitwise_not(_crop(dark, box))
+                texts += _search(crop, box[:2], seen, reader.read_line, light=level)
     except TesseractUnavailable:
         raise DeidentificationError(_MISSING) from None
     except Exception as exc:  # the command fallback raises pytesseract errors
         raise DeidentificationError(f"OCR failed ({type(exc).__name__})") from None
     return "\n".join(t.strip() for t in texts if t.strip())
+
+
+def _holds_ink(dark: np.ndarray, panel: Box) -> bool:
+    """Whether ``panel`` (margin aside) holds at least :data:`PANEL_MIN_INK` pixels at most
+    :data:`PANEL_INK_LEVEL` in ``dark`` (the darkest channel)."""
+    x0, y0, x1, y1 = panel
+    m = PANEL_MARGIN
+    core = dark[y0 + m : y1 + 1 - m, x0 + m : x1 + 1 - m]
+    return core.size > 0 and int(np.count_nonzero(core <= PANEL_INK_LEVEL)) >= PANEL_MIN_INK
+
+
+def _darkness(frame: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """The darkest channel of an 8-bit colour frame (blue or red text on white is dark
+    there), else ``level``."""
+    if frame.ndim == 3 and frame.shape[2] >= 3 and frame.dtype == np.uint8:
+        channels = cv2.split(np.ascontiguousarray(frame[..., :3]))
+        return cv2.min(cv2.min(channels[0], channels[1]), channels[2])
+    return level
+
+
+def _search(
+    source: np.ndarray,
+    corner: tuple[int, int],
+    seen: np.ndarray,
+    read_line: Callable[[np.ndarray], str],
+    light: np.ndarray | None,
+) -> list[str]:
+    """Texts of the lines of ``source`` (bright text on dark; the frame, or an inverted
+    panel lying at ``corner`` of it) outside ``seen``: turned a quarter (read both ways),
+    too small for the detector, and upright too for a panel (``light``: the frame's
+    brightness, where a panel's line must lie on light)."""
+    ox, oy = corner
+    rows, cols = source.shape[:2]
+    texts = []
+    views = [(1, np.ascontiguousarray(np.rot90(source, 1)))]
+    if light is not None:
+        views.insert(0, (0, source))
+    for turn, view in views:
+        for box in find_text(view).lines:
+            x0, y0, x1, y1 = _view_box_in_frame(box, turn, source.shape)
+            in_frame = (x0 + ox, y0 + oy, x1 + ox, y1 + oy)
+            if _share_in(in_frame, seen) >= SEEN_SHARE:
+                continue
+            if light is not None and np.median(_crop(light, in_frame)) < LIGHT_PANEL_LEVEL:
+                continue
+            image = line_image(view, box)
+            texts.append(read_line(image))
+            if turn:  # written top to bottom or bottom to top: read both ways
+                texts.append(read_line(cv2.rotate(image, cv2.ROTATE_180)))
+    for box in tiny_lines(source, seen[oy : oy + rows, ox : ox + cols]):
+        crop = _crop(source, box)
+        big = cv2.resize(crop, None, fx=TINY_SCALE, fy=TINY_SCALE, interpolation=cv2.INTER_CUBIC)
+        if find_text(big).lines:  # text once scaled: read whole, as drawn, scaled further
+            scale = TINY_READ_SCALE
+            read = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+            texts.append(read_line(cv2.bitwise_not(read)))
+    return texts
+
+
+def _crop(image: np.ndarray, box: Box) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    return image[y0 : y1 + 1, x0 : x1 + 1]
 
 
 #: The kind reported when the study's name is written in CJK characters and text that is
