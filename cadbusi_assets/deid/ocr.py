@@ -475,14 +475,22 @@ def ocr_identifiers(
     Without ``reading`` the frame is read with the learned vocabulary gate
     (:func:`read_frame`): lines the small line reader reads confidently as the scanner's own
     words (gain, probe, annotation, measurements) skip tesseract; names, IDs, dates and
-    anything the reader is unsure of are read by tesseract."""
+    anything the reader is unsure of are read by tesseract. When that finds nothing, the
+    text the upright reading cannot see is read too (:func:`unseen_text`)."""
     if reading is None:  # nobody parses this reading's annotation: no second reading of it
         reading = read_frame(frame, vocabulary_gate=True, fields=False)
-    text = "\n".join(t for t in (ocr_text(frame, reading), unseen_text(frame, reading)) if t)
-    found = [] if identifiers.is_empty() else find_identifiers_in_ocr_text(text, identifiers)
+    found = _kinds(ocr_text(frame, reading), identifiers)
+    if not found:  # (a finding withholds the frame already: nothing more is read)
+        found = _kinds(unseen_text(frame, reading), identifiers)
     if _cjk_name(identifiers) and _unexplained_text(reading):
         found.append(UNREADABLE_CJK)
-    return sorted({*found, *find_contact_details_in_ocr_text(text)})
+    return sorted(set(found))
+
+
+def _kinds(text: str, identifiers: OriginalIdentifiers) -> list[str]:
+    """The study's identifiers and anyone's contact details found in ``text``."""
+    found = [] if identifiers.is_empty() else find_identifiers_in_ocr_text(text, identifiers)
+    return [*found, *find_contact_details_in_ocr_text(text)]
 
 
 # ---------------------------------------------------------------------------------------
