@@ -544,6 +544,9 @@ _SPREAD_KERNEL = np.ones((3, 3), np.uint8)
 #: most :data:`PANEL_INK_LEVEL` in their darkest channel: ink darker than a light panel.
 PANEL_MIN_INK = 2 * MIN_TEXT_HEIGHT
 PANEL_INK_LEVEL = LIGHT_PANEL_LEVEL - STROKE_CONTRAST
+#: ... and when at least this share of it lies within this many levels of its median.
+PANEL_FLAT_SHARE = 0.6
+PANEL_FLAT_LEVELS = 8
 
 
 def light_panels(level: np.ndarray) -> list[Box]:
@@ -677,7 +680,7 @@ def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
         panels = [box for box in light_panels(level) if _share_in(box, seen) < SEEN_SHARE]
         dark = _darkness(frame, level) if panels else level
         for box in panels:
-            if _holds_ink(dark, box):
+            if _holds_ink(dark, level, box):
                 crop = cv2.bitwise_not(_crop(dark, box))
                 texts += _search(crop, box[:2], seen, reader.read_line, light=level)
     except TesseractUnavailable:
@@ -687,13 +690,20 @@ def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
     return "\n".join(t.strip() for t in texts if t.strip())
 
 
-def _holds_ink(dark: np.ndarray, panel: Box) -> bool:
-    """Whether ``panel`` (margin aside) holds at least :data:`PANEL_MIN_INK` pixels at most
-    :data:`PANEL_INK_LEVEL` in ``dark`` (the darkest channel)."""
+def _holds_ink(dark: np.ndarray, level: np.ndarray, panel: Box) -> bool:
+    """Whether ``panel`` (margin aside) is a label with ink on it: at least
+    :data:`PANEL_MIN_INK` pixels at most :data:`PANEL_INK_LEVEL` in ``dark`` (the darkest
+    channel), and at least :data:`PANEL_FLAT_SHARE` of its pixels within
+    :data:`PANEL_FLAT_LEVELS` of its median brightness (a label is one colour around its
+    text; bright speckle, even where flat once filtered, is not)."""
     x0, y0, x1, y1 = panel
     m = PANEL_MARGIN
     core = dark[y0 + m : y1 + 1 - m, x0 + m : x1 + 1 - m]
-    return core.size > 0 and int(np.count_nonzero(core <= PANEL_INK_LEVEL)) >= PANEL_MIN_INK
+    if core.size == 0 or int(np.count_nonzero(core <= PANEL_INK_LEVEL)) < PANEL_MIN_INK:
+        return False
+    light = level[y0 + m : y1 + 1 - m, x0 + m : x1 + 1 - m].astype(np.int16)
+    flat = np.abs(light - int(np.median(light))) <= PANEL_FLAT_LEVELS
+    return int(np.count_nonzero(flat)) >= PANEL_FLAT_SHARE * light.size
 
 
 def _darkness(frame: np.ndarray, level: np.ndarray) -> np.ndarray:
