@@ -138,6 +138,22 @@ def tiny_red_on_white() -> np.ndarray:
     return _on_white_label(_text("CANARYLAST 00CANARY4242", 8, shape=(16, 150)), (200, 0, 0))
 
 
+def bold_on_tight_label() -> np.ndarray:
+    """Bold black text filling a light label only a little taller than the letters."""
+    frame = _fan()
+    frame[_TOP + 60 : _TOP + 86, 20:300] = 230
+    image = Image.fromarray(frame)
+    ImageDraw.Draw(image).text(
+        (22, _TOP + 60),
+        "CANARYLAST",
+        fill=0,
+        font=ImageFont.load_default(size=22),
+        stroke_width=1,
+        stroke_fill=0,
+    )
+    return np.asarray(image).copy()
+
+
 def clean_fan() -> np.ndarray:
     """The same fan with the screen's own words only (must be released)."""
     return _paste_brightest(
@@ -156,6 +172,7 @@ LEAKS: dict[str, Callable[[], np.ndarray]] = {
     "blue_on_white": blue_on_white,
     "vertical_dark_on_white": vertical_dark_on_white,
     "tiny_red_on_white": tiny_red_on_white,
+    "bold_on_tight_label": bold_on_tight_label,
 }
 
 

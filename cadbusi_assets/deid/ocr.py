@@ -499,8 +499,7 @@ def _kinds(text: str, identifiers: OriginalIdentifiers) -> list[str]:
 #: A line found in a turned or inverted view is read unless at least this share of its box
 #: lies in lines the upright reading found already (upright text seen sideways).
 SEEN_SHARE = 0.5
-#: A line found in the inverted view is dark text only where the median brightness of its
-#: box in the frame is at least this (a light panel; dark gaps of bright text are not).
+#: A light panel (that may carry dark text) is at least this bright.
 LIGHT_PANEL_LEVEL = 128
 
 
@@ -540,11 +539,13 @@ PANEL_MARGIN = 4
 #: speckle is grainy at every scale).
 PANEL_SPREAD = 16
 _SPREAD_KERNEL = np.ones((3, 3), np.uint8)
+_BOLD_KERNEL = np.ones((9, 9), np.uint8)
 #: A panel is searched only when at least this many pixels inside it (margin aside) are at
 #: most :data:`PANEL_INK_LEVEL` in their darkest channel: ink darker than a light panel.
 PANEL_MIN_INK = 2 * MIN_TEXT_HEIGHT
 PANEL_INK_LEVEL = LIGHT_PANEL_LEVEL - STROKE_CONTRAST
-#: ... and when at least this share of it lies within this many levels of its median.
+#: ... and when at least this share of its pixels that are not ink lie within this many
+#: levels of their median.
 PANEL_FLAT_SHARE = 0.6
 PANEL_FLAT_LEVELS = 8
 
@@ -552,7 +553,7 @@ PANEL_FLAT_LEVELS = 8
 def light_panels(level: np.ndarray) -> list[Box]:
     """Boxes of the light areas of a :func:`brightness` image that may carry dark text: at
     least :data:`LIGHT_PANEL_LEVEL` and flat (:data:`PANEL_SPREAD`) once a 5x5 median has
-    removed thin dark strokes, at least
+    removed thin dark strokes, closed over bold ones (9x9), at least
     :data:`PANEL_MIN_HEIGHT` x :data:`MIN_AREA_WIDTH` px (with a :data:`PANEL_MARGIN`).
 
     >>> level = np.zeros((60, 200), np.uint8); level[10:40, 20:180] = 220
@@ -567,11 +568,12 @@ def light_panels(level: np.ndarray) -> list[Box]:
     """
     smooth = cv2.medianBlur(level, 5)
     spread = cv2.morphologyEx(smooth, cv2.MORPH_GRADIENT, _SPREAD_KERNEL)
-    # light and flat: a panel, not the bright grains of speckle
+    # light and flat: a panel, not the bright grains of speckle; closed over bold strokes
     light = cv2.bitwise_and(
         cv2.threshold(smooth, LIGHT_PANEL_LEVEL - 1, 1, cv2.THRESH_BINARY)[1],
         cv2.threshold(spread, PANEL_SPREAD, 1, cv2.THRESH_BINARY_INV)[1],
     )
+    light = cv2.morphologyEx(light, cv2.MORPH_CLOSE, _BOLD_KERNEL)
     n, _, stats, _ = cv2.connectedComponentsWithStats(light, connectivity=8)
     rows, cols = level.shape[:2]
     out = []
@@ -675,14 +677,14 @@ def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
             if not is_screen_vocabulary(line.text):
                 turned = cv2.rotate(line_image(level, line.box), cv2.ROTATE_180)
                 texts.append(reader.read_line(turned))
-        texts += _search(level, (0, 0), seen, reader.read_line, light=None)
+        texts += _search(level, (0, 0), seen, reader.read_line, upright=False)
         # a panel lying in the upright reading's lines is bright text itself
         panels = [box for box in light_panels(level) if _share_in(box, seen) < SEEN_SHARE]
         dark = _darkness(frame, level) if panels else level
         for box in panels:
             if _holds_ink(dark, level, box):
                 crop = cv2.bitwise_not(_crop(dark, box))
-                texts += _search(crop, box[:2], seen, reader.read_line, light=level)
+                texts += _search(crop, box[:2], seen, reader.read_line, upright=True)
     except TesseractUnavailable:
         raise DeidentificationError(_MISSING) from None
     except Exception as exc:  # the command fallback raises pytesseract errors
@@ -693,16 +695,19 @@ def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
 def _holds_ink(dark: np.ndarray, level: np.ndarray, panel: Box) -> bool:
     """Whether ``panel`` (margin aside) is a label with ink on it: at least
     :data:`PANEL_MIN_INK` pixels at most :data:`PANEL_INK_LEVEL` in ``dark`` (the darkest
-    channel), and at least :data:`PANEL_FLAT_SHARE` of its pixels within
-    :data:`PANEL_FLAT_LEVELS` of its median brightness (a label is one colour around its
-    text; bright speckle, even where flat once filtered, is not)."""
+    channel), and at least :data:`PANEL_FLAT_SHARE` of its other pixels within
+    :data:`PANEL_FLAT_LEVELS` of their median brightness (a label is one colour around its
+    text, however much of it the text covers; bright speckle, even where flat once
+    filtered, is not)."""
     x0, y0, x1, y1 = panel
     m = PANEL_MARGIN
     core = dark[y0 + m : y1 + 1 - m, x0 + m : x1 + 1 - m]
     if core.size == 0 or int(np.count_nonzero(core <= PANEL_INK_LEVEL)) < PANEL_MIN_INK:
         return False
-    light = level[y0 + m : y1 + 1 - m, x0 + m : x1 + 1 - m].astype(np.int16)
-    flat = np.abs(light - int(np.median(light))) <= PANEL_FLAT_LEVELS
+    light = level[y0 + m : y1 + 1 - m, x0 + m : x1 + 1 - m][core > PANEL_INK_LEVEL]
+    if light.size == 0:
+        return False
+    flat = np.abs(light.astype(np.int16) - int(np.median(light))) <= PANEL_FLAT_LEVELS
     return int(np.count_nonzero(flat)) >= PANEL_FLAT_SHARE * light.size
 
 
@@ -720,25 +725,22 @@ def _search(
     corner: tuple[int, int],
     seen: np.ndarray,
     read_line: Callable[[np.ndarray], str],
-    light: np.ndarray | None,
+    upright: bool,
 ) -> list[str]:
     """Texts of the lines of ``source`` (bright text on dark; the frame, or an inverted
     panel lying at ``corner`` of it) outside ``seen``: turned a quarter (read both ways),
-    too small for the detector, and upright too for a panel (``light``: the frame's
-    brightness, where a panel's line must lie on light)."""
+    too small for the detector, and ``upright`` too (a panel)."""
     ox, oy = corner
     rows, cols = source.shape[:2]
     texts = []
     views = [(1, np.ascontiguousarray(np.rot90(source, 1)))]
-    if light is not None:
+    if upright:
         views.insert(0, (0, source))
     for turn, view in views:
         for box in find_text(view).lines:
             x0, y0, x1, y1 = _view_box_in_frame(box, turn, source.shape)
             in_frame = (x0 + ox, y0 + oy, x1 + ox, y1 + oy)
             if _share_in(in_frame, seen) >= SEEN_SHARE:
-                continue
-            if light is not None and np.median(_crop(light, in_frame)) < LIGHT_PANEL_LEVEL:
                 continue
             image = line_image(view, box)
             texts.append(read_line(image))
