@@ -31,6 +31,13 @@ are read by tesseract as before: the gate only spares tesseract lines that canno
 identifier, so the verification stays fail-closed (without torch or the weights, tesseract
 reads every line).
 
+Text the upright reading does not see (:func:`unseen_text`): the frame turned a quarter
+each way (names written vertically) and the inverted brightness of its light, flat panels
+(dark text on a label) are searched for lines by the same detector, and chains of thin
+strokes too low for it (glyphs of 3-7 px drawn in one colour, :func:`tiny_lines`) are
+searched again scaled 2x; a line that does not lie mostly in the upright reading's lines is
+read by tesseract too.
+
 Matching (:func:`find_identifiers_in_ocr_text`): the exact matching of
 :func:`cadbusi_assets.deid.scan.find_identifiers_in_text` (names in any order or case, IDs
 with or without leading zeros, dates in their common forms), plus what OCR does to text.
@@ -44,7 +51,9 @@ Reading once (:func:`read_frame`): a caller that also parses the annotation hand
 
 Blind spots: grey text dimmer than ``DIM_TEXT_LEVEL`` (or grey text on a lit surround),
 text no brighter than the speckle it touches, text over speckle that is not one flat colour
-(heavily compressed), glyphs under :data:`MIN_TEXT_HEIGHT` pixels, vertical or rotated text,
+(heavily compressed), glyphs under :data:`TINY_MIN_HEIGHT` pixels (and tiny glyphs of
+uneven brightness), text turned other than by a quarter or a half, mirrored text, coloured
+text on a light panel,
 text glued to a bright trace that the strips do not separate, and the cine frames between the
 sampled ones.
 
@@ -58,9 +67,10 @@ sampled ones.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
+import cv2
 import numpy as np
 
 from cadbusi_assets.deid.errors import DeidentificationError
@@ -70,6 +80,7 @@ from cadbusi_assets.ultrasound.ocr import STRIP_HEIGHTS, FrameText, strips
 from cadbusi_assets.ultrasound.textlines import (
     LEVEL_STEPS,
     MAX_LINE_HEIGHT,
+    MIN_AREA_WIDTH,
     MIN_TEXT_HEIGHT,
     STROKE_CONTRAST,
     TEXT_LEVEL,
@@ -353,8 +364,9 @@ def find_identifiers_in_ocr_text(text: str, identifiers: OriginalIdentifiers) ->
     On top of the exact matching of
     :func:`~cadbusi_assets.deid.scan.find_identifiers_in_text`, this allows what OCR does to
     text: spaces inside a word or left out between words, letters touching a number,
-    look-alike characters (``O`` for ``0``, ``l`` for ``1``...) and, in names and IDs of at
-    least :data:`FUZZY_MIN_LENGTH` characters, one character wrong, missing or extra.
+    look-alike characters (``O`` for ``0``, ``l`` for ``1``...), in names and IDs of at
+    least :data:`FUZZY_MIN_LENGTH` characters, one character wrong, missing or extra, and
+    birth dates with a two-digit year in every numeric order (:func:`_short_year_dates`).
 
     >>> import datetime as dt
     >>> ids = OriginalIdentifiers(
@@ -394,7 +406,36 @@ def find_identifiers_in_ocr_text(text: str, identifiers: OriginalIdentifiers) ->
     for kind, lookalike in _lookalike_regexes(identifiers):
         if kind not in kinds and lookalike.search(compact):
             kinds.add(kind)
+    short = _short_year_dates(identifiers)
+    if (
+        "birth_date" not in kinds
+        and short is not None
+        and (short.search(compact) or short.search(numbers_folded))
+    ):
+        kinds.add("birth_date")
     return sorted(kinds)
+
+
+@lru_cache(maxsize=256)
+def _short_year_dates(identifiers: OriginalIdentifiers) -> re.Pattern[str] | None:
+    """Birth dates with a two-digit year in the numeric orders scanners print that the
+    common forms (:func:`~cadbusi_assets.deid.identifiers.date_variants`) leave out:
+    ``MM-DD-YY``, ``DD.MM.YY``, ``DD/MM/YY``, ``DD-MM-YY``, ``MM.DD.YY``, ``YY.MM.DD``...
+    (digit-bounded; spaces removed, as OCR text is compacted).
+
+    >>> import datetime as dt
+    >>> ids = OriginalIdentifiers(birth_dates=(dt.date(1974, 8, 19),))
+    >>> [bool(_short_year_dates(ids).search(t)) for t in ("DOB08-19-74", "19.08.74", "119.08.741")]
+    [True, True, False]
+    """
+    forms = []
+    for birth in identifiers.birth_dates:
+        d, m, y = f"{birth.day:02d}", f"{birth.month:02d}", f"{birth.year % 100:02d}"
+        for first, second, third in ((m, d, y), (d, m, y), (y, m, d)):
+            forms += [re.escape(f"{first}{sep}{second}{sep}{third}") for sep in "-./"]
+    if not forms:
+        return None
+    return re.compile(rf"(?<!\d)(?:{'|'.join(dict.fromkeys(forms))})(?!\d)")
 
 
 #: Contact details of anyone (a relative's phone typed on the image): phone numbers (7 digits
@@ -434,15 +475,291 @@ def ocr_identifiers(
     Without ``reading`` the frame is read with the learned vocabulary gate
     (:func:`read_frame`): lines the small line reader reads confidently as the scanner's own
     words (gain, probe, annotation, measurements) skip tesseract; names, IDs, dates and
-    anything the reader is unsure of are read by tesseract."""
+    anything the reader is unsure of are read by tesseract. When that finds nothing, the
+    text the upright reading cannot see is read too (:func:`unseen_text`)."""
     if reading is None:  # nobody parses this reading's annotation: no second reading of it
         reading = read_frame(frame, vocabulary_gate=True, fields=False)
-    text = ocr_text(frame, reading)
-    found = [] if identifiers.is_empty() else find_identifiers_in_ocr_text(text, identifiers)
+    found = _kinds(ocr_text(frame, reading), identifiers)
+    if not found:  # (a finding withholds the frame already: nothing more is read)
+        found = _kinds(unseen_text(frame, reading), identifiers)
     unreadable = _unreadable_name_kinds(identifiers)
     if unreadable and _unexplained_text(reading):
         found += unreadable
-    return sorted({*found, *find_contact_details_in_ocr_text(text)})
+    return sorted(set(found))
+
+
+def _kinds(text: str, identifiers: OriginalIdentifiers) -> list[str]:
+    """The study's identifiers and anyone's contact details found in ``text``."""
+    found = [] if identifiers.is_empty() else find_identifiers_in_ocr_text(text, identifiers)
+    return [*found, *find_contact_details_in_ocr_text(text)]
+
+
+# ---------------------------------------------------------------------------------------
+# Text the upright reading does not see
+
+#: A line found in a turned or inverted view is read unless at least this share of its box
+#: lies in lines the upright reading found already (upright text seen sideways).
+SEEN_SHARE = 0.5
+#: A light panel (that may carry dark text) is at least this bright.
+LIGHT_PANEL_LEVEL = 128
+
+
+def _view_box_in_frame(box: Box, turn: int, shape: tuple[int, ...]) -> Box:
+    """``box`` of ``np.rot90(frame, turn)`` (``turn`` 0, 1 or -1) in ``frame`` coordinates.
+
+    >>> frame = np.zeros((4, 6)); frame[1, 4] = 1
+    >>> view = np.rot90(frame, 1); [(int(y), int(x)) for y, x in zip(*np.nonzero(view))]
+    [(1, 1)]
+    >>> _view_box_in_frame((1, 1, 1, 1), 1, frame.shape)
+    (4, 1, 4, 1)
+    >>> view = np.rot90(frame, -1); [(int(y), int(x)) for y, x in zip(*np.nonzero(view))]
+    [(4, 2)]
+    >>> _view_box_in_frame((2, 4, 2, 4), -1, frame.shape)
+    (4, 1, 4, 1)
+    """
+    rows, cols = shape[:2]
+    x0, y0, x1, y1 = box
+    if turn == 1:  # view[i, j] = frame[j, cols - 1 - i]
+        return (cols - 1 - y1, x0, cols - 1 - y0, x1)
+    if turn == -1:  # view[i, j] = frame[rows - 1 - j, i]
+        return (y0, rows - 1 - x1, y1, rows - 1 - x0)
+    return box
+
+
+def _share_in(box: Box, mask: np.ndarray) -> float:
+    x0, y0, x1, y1 = box
+    inside = mask[y0 : y1 + 1, x0 : x1 + 1]
+    return float(inside.mean()) if inside.size else 1.0
+
+
+#: A light panel is at least this many pixels high (and :data:`MIN_AREA_WIDTH` wide) once
+#: thin dark strokes are filtered out of it, and is searched with this margin around it.
+PANEL_MIN_HEIGHT = MIN_TEXT_HEIGHT + 2
+PANEL_MARGIN = 4
+#: ... and flat: the median-filtered brightness varies by at most this over 3x3 px (bright
+#: speckle is grainy at every scale).
+PANEL_SPREAD = 16
+_SPREAD_KERNEL = np.ones((3, 3), np.uint8)
+_BOLD_KERNEL = np.ones((9, 9), np.uint8)
+#: A panel is searched only when at least this many pixels inside it (margin aside) are at
+#: most :data:`PANEL_INK_LEVEL` in their darkest channel: ink darker than a light panel.
+PANEL_MIN_INK = 2 * MIN_TEXT_HEIGHT
+PANEL_INK_LEVEL = LIGHT_PANEL_LEVEL - STROKE_CONTRAST
+#: ... and when at least this share of its pixels that are not ink lie within this many
+#: levels of their median.
+PANEL_FLAT_SHARE = 0.6
+PANEL_FLAT_LEVELS = 8
+
+
+def light_panels(level: np.ndarray) -> list[Box]:
+    """Boxes of the light areas of a :func:`brightness` image that may carry dark text: at
+    least :data:`LIGHT_PANEL_LEVEL` and flat (:data:`PANEL_SPREAD`) once a 5x5 median has
+    removed thin dark strokes, closed over bold ones (9x9), at least
+    :data:`PANEL_MIN_HEIGHT` x :data:`MIN_AREA_WIDTH` px (with a :data:`PANEL_MARGIN`).
+
+    >>> level = np.zeros((60, 200), np.uint8); level[10:40, 20:180] = 220
+    >>> light_panels(level)
+    [(17, 7, 182, 42)]
+    >>> level[25, 30:170] = 0  # a dark stroke across it changes nothing
+    >>> light_panels(level)
+    [(17, 7, 182, 42)]
+    >>> grains = np.random.default_rng(0).rayleigh(60, (60, 200)).clip(0, 255).astype(np.uint8)
+    >>> light_panels(cv2.GaussianBlur(grains, (0, 0), 1.5))  # bright speckle is no panel
+    []
+    """
+    smooth = cv2.medianBlur(level, 5)
+    spread = cv2.morphologyEx(smooth, cv2.MORPH_GRADIENT, _SPREAD_KERNEL)
+    # light and flat: a panel, not the bright grains of speckle; closed over bold strokes
+    light = cv2.bitwise_and(
+        cv2.threshold(smooth, LIGHT_PANEL_LEVEL - 1, 1, cv2.THRESH_BINARY)[1],
+        cv2.threshold(spread, PANEL_SPREAD, 1, cv2.THRESH_BINARY_INV)[1],
+    )
+    light = cv2.morphologyEx(light, cv2.MORPH_CLOSE, _BOLD_KERNEL)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(light, connectivity=8)
+    rows, cols = level.shape[:2]
+    out = []
+    for x, y, w, h, _area in stats[1:n].tolist():
+        if h >= PANEL_MIN_HEIGHT and w >= MIN_AREA_WIDTH:
+            out.append(
+                (
+                    max(0, x - PANEL_MARGIN),
+                    max(0, y - PANEL_MARGIN),
+                    min(cols - 1, x + w - 1 + PANEL_MARGIN),
+                    min(rows - 1, y + h - 1 + PANEL_MARGIN),
+                )
+            )
+    return out
+
+
+#: Tiny text: chains of thin bright strokes (letters joined over gaps of up to
+#: :data:`TINY_GAP` px) from :data:`TINY_MIN_HEIGHT` px high to below what the line detector
+#: takes (:data:`MIN_TEXT_HEIGHT` + 1) and at least :data:`TINY_MIN_WIDTH` wide are searched
+#: again scaled by :data:`TINY_SCALE`.
+TINY_MIN_HEIGHT = 3
+TINY_MAX_HEIGHT = MIN_TEXT_HEIGHT + 1
+TINY_MIN_WIDTH = 16
+TINY_GAP = 4
+TINY_SCALE = 2.0
+#: A tiny line is read as drawn (no stroke cleaning: its anti-aliased strokes are most of
+#: it), inverted and scaled by this.
+TINY_READ_SCALE = 3.0
+TINY_MARGIN = 8
+
+
+def tiny_lines(level: np.ndarray, seen: np.ndarray) -> list[Box]:
+    """Boxes (with a :data:`TINY_MARGIN`) of a :func:`brightness` image that may hold text
+    too small for the line detector: chains of thin bright strokes
+    (:func:`~cadbusi_assets.ultrasound.textlines.text_ink`) outside ``seen``, from
+    :data:`TINY_MIN_HEIGHT` to :data:`TINY_MAX_HEIGHT` px high, at least
+    :data:`TINY_MIN_WIDTH` wide."""
+    ink = text_ink(level)
+    ink[seen] = 0
+    joined = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((1, TINY_GAP + 1), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    rows, cols = level.shape[:2]
+    out = []
+    for x, y, w, h, _area in stats[1:n].tolist():
+        if not (TINY_MIN_HEIGHT <= h <= TINY_MAX_HEIGHT and w >= TINY_MIN_WIDTH):
+            continue
+        if not _one_colour_glyphs(ink[y : y + h, x : x + w], level[y : y + h, x : x + w]):
+            continue
+        out.append(
+            (
+                max(0, x - TINY_MARGIN),
+                max(0, y - TINY_MARGIN),
+                min(cols - 1, x + w - 1 + TINY_MARGIN),
+                min(rows - 1, y + h - 1 + TINY_MARGIN),
+            )
+        )
+    return out
+
+
+#: A tiny line holds at least this many glyphs (strokes at least :data:`TINY_MIN_HEIGHT`
+#: high) whose brightest pixels lie within this many levels (10th to 90th percentile):
+#: text is drawn in one colour, the grains of bright speckle are not.
+TINY_MIN_GLYPHS = 3
+TINY_PEAK_SPREAD = 40
+
+
+def _one_colour_glyphs(ink: np.ndarray, level: np.ndarray) -> bool:
+    """Whether the strokes ``ink`` (0/1) of a tiny line's box are glyphs of one colour."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    glyphs = np.flatnonzero(stats[1:n, 3] >= TINY_MIN_HEIGHT) + 1
+    if len(glyphs) < TINY_MIN_GLYPHS:
+        return False
+    peaks = np.zeros(n, np.int32)
+    np.maximum.at(peaks, labels.ravel().astype(np.intp), level.ravel().astype(np.int32))
+    low, high = np.percentile(peaks[glyphs], (10, 90))
+    return bool(high - low <= TINY_PEAK_SPREAD)
+
+
+def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
+    """Text that the upright, bright-on-dark reading of ``frame`` (``reading``) cannot see,
+    read by tesseract (handle the result as PHI): lines written vertically (found in the
+    frame turned a quarter, each read both ways), text too small for the line detector
+    (:func:`tiny_lines` found again scaled by :data:`TINY_SCALE`, read whole as drawn), and
+    in the :func:`light_panels`, dark or coloured text on the light (the panel's darkest
+    channel inverted: upright, vertical or tiny). Lines lying mostly in lines the upright
+    reading found (upright text seen sideways) are left out: a few lines a frame are read.
+    The upright lines that are not the screen's own words are read turned 180 degrees too
+    (text written upside down).
+    """
+    from cadbusi_assets.ultrasound.glyphs import is_screen_vocabulary
+    from cadbusi_assets.ultrasound.ocr import TesseractUnavailable, engine
+
+    level = brightness(frame)
+    seen = np.zeros(level.shape, bool)
+    for x0, y0, x1, y1 in reading.boxes:
+        seen[y0 : y1 + 1, x0 : x1 + 1] = True
+    reader = engine()
+    texts = []
+    try:
+        for line in reading.lines:  # upside down: a line that is not the screen's words
+            if not is_screen_vocabulary(line.text):
+                turned = cv2.rotate(line_image(level, line.box), cv2.ROTATE_180)
+                texts.append(reader.read_line(turned))
+        texts += _search(level, (0, 0), seen, reader.read_line, upright=False)
+        # a panel lying in the upright reading's lines is bright text itself
+        panels = [box for box in light_panels(level) if _share_in(box, seen) < SEEN_SHARE]
+        dark = _darkness(frame, level) if panels else level
+        for box in panels:
+            if _holds_ink(dark, level, box):
+                crop = cv2.bitwise_not(_crop(dark, box))
+                texts += _search(crop, box[:2], seen, reader.read_line, upright=True)
+    except TesseractUnavailable:
+        raise DeidentificationError(_MISSING) from None
+    except Exception as exc:  # the command fallback raises pytesseract errors
+        raise DeidentificationError(f"OCR failed ({type(exc).__name__})") from None
+    return "\n".join(t.strip() for t in texts if t.strip())
+
+
+def _holds_ink(dark: np.ndarray, level: np.ndarray, panel: Box) -> bool:
+    """Whether ``panel`` (margin aside) is a label with ink on it: at least
+    :data:`PANEL_MIN_INK` pixels at most :data:`PANEL_INK_LEVEL` in ``dark`` (the darkest
+    channel), and at least :data:`PANEL_FLAT_SHARE` of its other pixels within
+    :data:`PANEL_FLAT_LEVELS` of their median brightness (a label is one colour around its
+    text, however much of it the text covers; bright speckle, even where flat once
+    filtered, is not)."""
+    x0, y0, x1, y1 = panel
+    m = PANEL_MARGIN
+    core = dark[y0 + m : y1 + 1 - m, x0 + m : x1 + 1 - m]
+    if core.size == 0 or int(np.count_nonzero(core <= PANEL_INK_LEVEL)) < PANEL_MIN_INK:
+        return False
+    light = level[y0 + m : y1 + 1 - m, x0 + m : x1 + 1 - m][core > PANEL_INK_LEVEL]
+    if light.size == 0:
+        return False
+    flat = np.abs(light.astype(np.int16) - int(np.median(light))) <= PANEL_FLAT_LEVELS
+    return int(np.count_nonzero(flat)) >= PANEL_FLAT_SHARE * light.size
+
+
+def _darkness(frame: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """The darkest channel of an 8-bit colour frame (blue or red text on white is dark
+    there), else ``level``."""
+    if frame.ndim == 3 and frame.shape[2] >= 3 and frame.dtype == np.uint8:
+        channels = cv2.split(np.ascontiguousarray(frame[..., :3]))
+        return cv2.min(cv2.min(channels[0], channels[1]), channels[2])
+    return level
+
+
+def _search(
+    source: np.ndarray,
+    corner: tuple[int, int],
+    seen: np.ndarray,
+    read_line: Callable[[np.ndarray], str],
+    upright: bool,
+) -> list[str]:
+    """Texts of the lines of ``source`` (bright text on dark; the frame, or an inverted
+    panel lying at ``corner`` of it) outside ``seen``: turned a quarter (read both ways),
+    too small for the detector, and ``upright`` too (a panel)."""
+    ox, oy = corner
+    rows, cols = source.shape[:2]
+    texts = []
+    views = [(1, np.ascontiguousarray(np.rot90(source, 1)))]
+    if upright:
+        views.insert(0, (0, source))
+    for turn, view in views:
+        for box in find_text(view).lines:
+            x0, y0, x1, y1 = _view_box_in_frame(box, turn, source.shape)
+            in_frame = (x0 + ox, y0 + oy, x1 + ox, y1 + oy)
+            if _share_in(in_frame, seen) >= SEEN_SHARE:
+                continue
+            image = line_image(view, box)
+            texts.append(read_line(image))
+            if turn:  # written top to bottom or bottom to top: read both ways
+                texts.append(read_line(cv2.rotate(image, cv2.ROTATE_180)))
+    for box in tiny_lines(source, seen[oy : oy + rows, ox : ox + cols]):
+        crop = _crop(source, box)
+        big = cv2.resize(crop, None, fx=TINY_SCALE, fy=TINY_SCALE, interpolation=cv2.INTER_CUBIC)
+        if find_text(big).lines:  # text once scaled: read whole, as drawn, scaled further
+            scale = TINY_READ_SCALE
+            read = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+            texts.append(read_line(cv2.bitwise_not(read)))
+    return texts
+
+
+def _crop(image: np.ndarray, box: Box) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    return image[y0 : y1 + 1, x0 : x1 + 1]
 
 
 #: The kind reported when the study's name is written in CJK characters and text that is
