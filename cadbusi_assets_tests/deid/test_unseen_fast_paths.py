@@ -101,3 +101,68 @@ def test_tiny_lines_and_light_panels_unchanged(family: str) -> None:
         for mask in (np.zeros_like(seen), seen):
             assert tiny_lines(level, mask) == _reference_tiny_lines(level, mask)
         assert light_panels(level) == _reference_light_panels(level)
+
+
+def _reference_holds_ink(dark: np.ndarray, level: np.ndarray, panel: Box) -> bool:
+    """_holds_ink as first written: the median and the flat pixels counted by numpy."""
+    from cadbusi_assets.deid.ocr import (
+        PANEL_FLAT_LEVELS,
+        PANEL_FLAT_SHARE,
+        PANEL_INK_LEVEL,
+        PANEL_MARGIN,
+        PANEL_MIN_INK,
+    )
+
+    x0, y0, x1, y1 = panel
+    m = PANEL_MARGIN
+    core = dark[y0 + m : y1 + 1 - m, x0 + m : x1 + 1 - m]
+    if core.size == 0 or int(np.count_nonzero(core <= PANEL_INK_LEVEL)) < PANEL_MIN_INK:
+        return False
+    light = level[y0 + m : y1 + 1 - m, x0 + m : x1 + 1 - m][core > PANEL_INK_LEVEL]
+    if light.size == 0:
+        return False
+    flat = np.abs(light.astype(np.int16) - int(np.median(light))) <= PANEL_FLAT_LEVELS
+    return int(np.count_nonzero(flat)) >= PANEL_FLAT_SHARE * light.size
+
+
+def test_holds_ink_is_the_numpy_median_count() -> None:
+    from cadbusi_assets.deid.ocr import _holds_ink
+
+    rng = np.random.default_rng(5)
+    outcomes = set()
+    for trial in range(3000):
+        rows, cols = rng.integers(1, 40, 2)
+        # labels of every kind: flat around a median, two levels, spread, pale, near 0/255
+        base = int(rng.integers(0, 256))
+        spread = int(rng.choice([0, 3, 8, 9, 12, 40, 255]))
+        level = np.clip(base + rng.integers(-spread, spread + 1, (rows, cols)), 0, 255)
+        level = level.astype(np.uint8)
+        if trial % 3 == 0:  # two flat levels, half and half (an even count's median)
+            level[: rows // 2] = np.uint8(min(255, base + int(rng.integers(0, 30))))
+        dark = level.copy()
+        ink = rng.random((rows, cols)) < rng.choice([0.0, 0.05, 0.3, 0.9, 1.0])
+        dark[ink] = rng.integers(0, 81, int(ink.sum()))
+        panel = (
+            int(rng.integers(0, 3)),
+            int(rng.integers(0, 3)),
+            int(cols - 1 - rng.integers(0, 3)),
+            int(rows - 1 - rng.integers(0, 3)),
+        )
+        expected = _reference_holds_ink(dark, level, panel)
+        assert _holds_ink(dark, level, panel) == expected, (trial, panel)
+        outcomes.add(expected)
+    assert outcomes == {True, False}
+
+
+def test_darkness_is_the_channels_minimum() -> None:
+    from cadbusi_assets.deid.ocr import _darkness
+
+    rng = np.random.default_rng(2)
+    for shape in [(1, 1, 3), (1, 5, 3), (7, 1, 3), (33, 65, 3), (768, 1024, 3), (9, 9, 4)]:
+        frame = rng.integers(0, 256, shape, dtype=np.uint8)
+        crops = [frame[1:, 1:]] if min(shape[:2]) > 1 else []  # (not contiguous)
+        for image in (frame, *crops):
+            got = _darkness(image, image[..., :3].max(axis=2))
+            expected = image[..., :3].min(axis=2)
+            assert got.dtype == np.uint8
+            np.testing.assert_array_equal(got, expected)
