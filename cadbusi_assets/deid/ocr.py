@@ -541,6 +541,7 @@ PANEL_MARGIN = 4
 PANEL_SPREAD = 16
 _SPREAD_KERNEL = np.ones((3, 3), np.uint8)
 _BOLD_KERNEL = np.ones((9, 9), np.uint8)
+_CHANNELS = np.ones((1, 3), np.uint8)
 #: A panel is searched only when at least this many pixels inside it (margin aside) are at
 #: most :data:`PANEL_INK_LEVEL` in their darkest channel: ink darker than a light panel.
 PANEL_MIN_INK = 2 * MIN_TEXT_HEIGHT
@@ -549,6 +550,13 @@ PANEL_INK_LEVEL = LIGHT_PANEL_LEVEL - STROKE_CONTRAST
 #: levels of their median.
 PANEL_FLAT_SHARE = 0.6
 PANEL_FLAT_LEVELS = 8
+
+
+def _components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """8-connected blobs of ``binary`` with their stats: the labels, stats and centroids of
+    ``cv2.connectedComponentsWithStats(binary, connectivity=8)`` bit for bit (tested), by
+    Grana's algorithm (2-2.5x faster on one thread on a whole frame: 3.3 -> 1.4 ms)."""
+    return cv2.connectedComponentsWithStatsWithAlgorithm(binary, 8, cv2.CV_32S, cv2.CCL_GRANA)
 
 
 def light_panels(level: np.ndarray) -> list[Box]:
@@ -575,7 +583,7 @@ def light_panels(level: np.ndarray) -> list[Box]:
         cv2.threshold(spread, PANEL_SPREAD, 1, cv2.THRESH_BINARY_INV)[1],
     )
     light = cv2.morphologyEx(light, cv2.MORPH_CLOSE, _BOLD_KERNEL)
-    n, _, stats, _ = cv2.connectedComponentsWithStats(light, connectivity=8)
+    n, _, stats, _ = _components(light)
     rows, cols = level.shape[:2]
     out = []
     for x, y, w, h, _area in stats[1:n].tolist():
@@ -615,7 +623,7 @@ def tiny_lines(level: np.ndarray, seen: np.ndarray) -> list[Box]:
     ink = text_ink(level)
     ink[seen] = 0
     joined = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((1, TINY_GAP + 1), np.uint8))
-    n, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    n, _, stats, _ = _components(joined)
     rows, cols = level.shape[:2]
     out = []
     for x, y, w, h, _area in stats[1:n].tolist():
@@ -643,7 +651,7 @@ TINY_PEAK_SPREAD = 40
 
 def _one_colour_glyphs(ink: np.ndarray, level: np.ndarray) -> bool:
     """Whether the strokes ``ink`` (0/1) of a tiny line's box are glyphs of one colour."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    n, labels, stats, _ = _components(ink)
     glyphs = np.flatnonzero(stats[1:n, 3] >= TINY_MIN_HEIGHT) + 1
     if len(glyphs) < TINY_MIN_GLYPHS:
         return False
@@ -705,17 +713,34 @@ def _holds_ink(dark: np.ndarray, level: np.ndarray, panel: Box) -> bool:
     core = dark[y0 + m : y1 + 1 - m, x0 + m : x1 + 1 - m]
     if core.size == 0 or int(np.count_nonzero(core <= PANEL_INK_LEVEL)) < PANEL_MIN_INK:
         return False
-    light = level[y0 + m : y1 + 1 - m, x0 + m : x1 + 1 - m][core > PANEL_INK_LEVEL]
-    if light.size == 0:
+    # the brightness of the pixels that are not ink, as a histogram: their median (that of
+    # np.median, truncated) and the count within PANEL_FLAT_LEVELS of it (tested)
+    light = cv2.threshold(core, PANEL_INK_LEVEL, 255, cv2.THRESH_BINARY)[1]
+    hist = cv2.calcHist(
+        [level[y0 + m : y1 + 1 - m, x0 + m : x1 + 1 - m]], [0], light, [256], [0, 256]
+    )
+    counts = np.cumsum(hist.ravel().astype(np.int64))
+    n = int(counts[-1])
+    if n == 0:
         return False
-    flat = np.abs(light.astype(np.int16) - int(np.median(light))) <= PANEL_FLAT_LEVELS
-    return int(np.count_nonzero(flat)) >= PANEL_FLAT_SHARE * light.size
+    low, high = np.searchsorted(counts, ((n - 1) // 2 + 1, n // 2 + 1)).tolist()
+    median = (low + high) // 2
+    below = int(counts[median - PANEL_FLAT_LEVELS - 1]) if median > PANEL_FLAT_LEVELS else 0
+    flat = int(counts[min(255, median + PANEL_FLAT_LEVELS)]) - below
+    return flat >= PANEL_FLAT_SHARE * n
 
 
 def _darkness(frame: np.ndarray, level: np.ndarray) -> np.ndarray:
     """The darkest channel of an 8-bit colour frame (blue or red text on white is dark
     there), else ``level``."""
     if frame.ndim == 3 and frame.shape[2] >= 3 and frame.dtype == np.uint8:
+        if frame.shape[2] == 3 and frame.shape[0] * frame.shape[1] > 0:
+            # the darkest channel as a 1x3 erosion of the interleaved rows, read from the
+            # first channel (as brightness does; the channels' minimum, tested)
+            rows, cols = frame.shape[:2]
+            interleaved = np.ascontiguousarray(frame).reshape(rows, cols * 3)
+            darkest = cv2.erode(interleaved, _CHANNELS, anchor=(0, 0))
+            return cv2.extractChannel(darkest.reshape(rows, cols, 3), 0)
         channels = cv2.split(np.ascontiguousarray(frame[..., :3]))
         return cv2.min(cv2.min(channels[0], channels[1]), channels[2])
     return level
@@ -734,7 +759,8 @@ def _search(
     ox, oy = corner
     rows, cols = source.shape[:2]
     texts = []
-    views = [(1, np.ascontiguousarray(np.rot90(source, 1)))]
+    # (cv2.rotate: np.rot90(source, 1) made contiguous, ten times faster; tested)
+    views = [(1, _quarter_turn(source))]
     if upright:
         views.insert(0, (0, source))
     for turn, view in views:
@@ -755,6 +781,14 @@ def _search(
             read = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
             texts.append(read_line(cv2.bitwise_not(read)))
     return texts
+
+
+def _quarter_turn(image: np.ndarray) -> np.ndarray:
+    """``np.ascontiguousarray(np.rot90(image, 1))`` (a quarter turn counter-clockwise), by
+    OpenCV (empty images aside)."""
+    if image.size == 0:
+        return np.ascontiguousarray(np.rot90(image, 1))
+    return cv2.rotate(image, cv2.ROTATE_90_COUNTERCLOCKWISE)
 
 
 def _crop(image: np.ndarray, box: Box) -> np.ndarray:

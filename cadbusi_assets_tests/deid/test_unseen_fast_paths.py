@@ -1,0 +1,168 @@
+"""Faster paths of the search for text the upright reading cannot see
+(:func:`cadbusi_assets.deid.ocr.unseen_text`): each must give, bit for bit, what the
+straightforward code it replaced gives."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+import cadbusi_assets  # noqa: F401  (before cadbusi_demo)
+from cadbusi_assets.deid.ocr import (
+    _BOLD_KERNEL,
+    TINY_GAP,
+    _components,
+    _quarter_turn,
+    light_panels,
+    tiny_lines,
+)
+from cadbusi_assets.ultrasound.textlines import Box, brightness, text_ink
+from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
+
+
+def _masks() -> list[np.ndarray]:
+    """Binary masks like those the search labels: a tuning frame's tiny-text ink joined,
+    its light areas closed, and random masks of every density (odd and even sizes)."""
+    masks = []
+    for k, family in enumerate(TUNING_FAMILIES):
+        level = brightness(render_screen(family, 100 + k).frame)
+        ink = text_ink(level)
+        masks.append(cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((1, TINY_GAP + 1), np.uint8)))
+        light = cv2.threshold(cv2.medianBlur(level, 5), 127, 1, cv2.THRESH_BINARY)[1]
+        masks.append(cv2.morphologyEx(light, cv2.MORPH_CLOSE, _BOLD_KERNEL))
+    rng = np.random.default_rng(3)
+    for shape in [(1, 1), (1, 7), (5, 1), (7, 9), (33, 64), (101, 257)]:
+        for density in (0.0, 0.05, 0.3, 0.5, 0.7, 1.0):
+            masks.append((rng.random(shape) < density).astype(np.uint8))
+    return masks
+
+
+def test_components_are_opencvs_default_labelling() -> None:
+    for mask in _masks():
+        expected = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        got = _components(mask)
+        assert got[0] == expected[0]
+        for a, b in zip(got[1:], expected[1:], strict=True):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+
+
+def test_components_of_a_crop_are_opencvs() -> None:
+    mask = _masks()[0]
+    crop = mask[3:200, 5:333]  # not contiguous
+    expected = cv2.connectedComponentsWithStats(crop, connectivity=8)
+    got = _components(crop)
+    assert got[0] == expected[0]
+    for a, b in zip(got[1:], expected[1:], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 2), (3, 8), (8, 3), (31, 64), (768, 1024)])
+def test_quarter_turn_is_rot90(shape: tuple[int, int]) -> None:
+    image = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
+    for source in (image, image[1:, :-1], cv2.bitwise_not(image)):
+        turned = _quarter_turn(source)
+        expected = np.ascontiguousarray(np.rot90(source, 1))
+        assert turned.flags.c_contiguous
+        assert turned.shape == expected.shape and turned.dtype == expected.dtype
+        np.testing.assert_array_equal(turned, expected)
+
+
+def _reference_tiny_lines(level: np.ndarray, seen: np.ndarray) -> list[Box]:
+    """tiny_lines's candidates as first written (OpenCV's default labelling)."""
+    from cadbusi_assets.deid import ocr
+
+    original = ocr._components
+    ocr._components = lambda binary: cv2.connectedComponentsWithStats(binary, connectivity=8)
+    try:
+        return ocr.tiny_lines(level, seen)
+    finally:
+        ocr._components = original
+
+
+def _reference_light_panels(level: np.ndarray) -> list[Box]:
+    from cadbusi_assets.deid import ocr
+
+    original = ocr._components
+    ocr._components = lambda binary: cv2.connectedComponentsWithStats(binary, connectivity=8)
+    try:
+        return ocr.light_panels(level)
+    finally:
+        ocr._components = original
+
+
+@pytest.mark.parametrize("family", TUNING_FAMILIES)
+def test_tiny_lines_and_light_panels_unchanged(family: str) -> None:
+    for seed in (110, 211):
+        level = brightness(render_screen(family, seed).frame)
+        seen = np.zeros(level.shape, bool)
+        seen[: level.shape[0] // 3] = True
+        for mask in (np.zeros_like(seen), seen):
+            assert tiny_lines(level, mask) == _reference_tiny_lines(level, mask)
+        assert light_panels(level) == _reference_light_panels(level)
+
+
+def _reference_holds_ink(dark: np.ndarray, level: np.ndarray, panel: Box) -> bool:
+    """_holds_ink as first written: the median and the flat pixels counted by numpy."""
+    from cadbusi_assets.deid.ocr import (
+        PANEL_FLAT_LEVELS,
+        PANEL_FLAT_SHARE,
+        PANEL_INK_LEVEL,
+        PANEL_MARGIN,
+        PANEL_MIN_INK,
+    )
+
+    x0, y0, x1, y1 = panel
+    m = PANEL_MARGIN
+    core = dark[y0 + m : y1 + 1 - m, x0 + m : x1 + 1 - m]
+    if core.size == 0 or int(np.count_nonzero(core <= PANEL_INK_LEVEL)) < PANEL_MIN_INK:
+        return False
+    light = level[y0 + m : y1 + 1 - m, x0 + m : x1 + 1 - m][core > PANEL_INK_LEVEL]
+    if light.size == 0:
+        return False
+    flat = np.abs(light.astype(np.int16) - int(np.median(light))) <= PANEL_FLAT_LEVELS
+    return int(np.count_nonzero(flat)) >= PANEL_FLAT_SHARE * light.size
+
+
+def test_holds_ink_is_the_numpy_median_count() -> None:
+    from cadbusi_assets.deid.ocr import _holds_ink
+
+    rng = np.random.default_rng(5)
+    outcomes = set()
+    for trial in range(3000):
+        rows, cols = rng.integers(1, 40, 2)
+        # labels of every kind: flat around a median, two levels, spread, pale, near 0/255
+        base = int(rng.integers(0, 256))
+        spread = int(rng.choice([0, 3, 8, 9, 12, 40, 255]))
+        level = np.clip(base + rng.integers(-spread, spread + 1, (rows, cols)), 0, 255)
+        level = level.astype(np.uint8)
+        if trial % 3 == 0:  # two flat levels, half and half (an even count's median)
+            level[: rows // 2] = np.uint8(min(255, base + int(rng.integers(0, 30))))
+        dark = level.copy()
+        ink = rng.random((rows, cols)) < rng.choice([0.0, 0.05, 0.3, 0.9, 1.0])
+        dark[ink] = rng.integers(0, 81, int(ink.sum()))
+        panel = (
+            int(rng.integers(0, 3)),
+            int(rng.integers(0, 3)),
+            int(cols - 1 - rng.integers(0, 3)),
+            int(rows - 1 - rng.integers(0, 3)),
+        )
+        expected = _reference_holds_ink(dark, level, panel)
+        assert _holds_ink(dark, level, panel) == expected, (trial, panel)
+        outcomes.add(expected)
+    assert outcomes == {True, False}
+
+
+def test_darkness_is_the_channels_minimum() -> None:
+    from cadbusi_assets.deid.ocr import _darkness
+
+    rng = np.random.default_rng(2)
+    for shape in [(1, 1, 3), (1, 5, 3), (7, 1, 3), (33, 65, 3), (768, 1024, 3), (9, 9, 4)]:
+        frame = rng.integers(0, 256, shape, dtype=np.uint8)
+        crops = [frame[1:, 1:]] if min(shape[:2]) > 1 else []  # (not contiguous)
+        for image in (frame, *crops):
+            got = _darkness(image, image[..., :3].max(axis=2))
+            expected = image[..., :3].min(axis=2)
+            assert got.dtype == np.uint8
+            np.testing.assert_array_equal(got, expected)
