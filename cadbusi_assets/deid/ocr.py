@@ -584,19 +584,28 @@ def light_panels(level: np.ndarray) -> list[Box]:
     )
     light = cv2.morphologyEx(light, cv2.MORPH_CLOSE, _BOLD_KERNEL)
     n, _, stats, _ = _components(light)
-    rows, cols = level.shape[:2]
     out = []
     for x, y, w, h, _area in stats[1:n].tolist():
         if h >= PANEL_MIN_HEIGHT and w >= MIN_AREA_WIDTH:
-            out.append(
-                (
-                    max(0, x - PANEL_MARGIN),
-                    max(0, y - PANEL_MARGIN),
-                    min(cols - 1, x + w - 1 + PANEL_MARGIN),
-                    min(rows - 1, y + h - 1 + PANEL_MARGIN),
-                )
-            )
+            out.append(_grown((x, y, w, h), PANEL_MARGIN, level.shape))
     return out
+
+
+def _grown(stat: tuple[int, int, int, int], margin: int, shape: tuple[int, ...]) -> Box:
+    """The inclusive box of a component's ``(x, y, w, h)`` grown by ``margin`` px, within
+    an image of ``shape``.
+
+    >>> _grown((5, 2, 10, 4), 3, (20, 16))
+    (2, 0, 15, 8)
+    """
+    x, y, w, h = stat
+    rows, cols = shape[:2]
+    return (
+        max(0, x - margin),
+        max(0, y - margin),
+        min(cols - 1, x + w - 1 + margin),
+        min(rows - 1, y + h - 1 + margin),
+    )
 
 
 #: Tiny text: chains of thin bright strokes (letters joined over gaps of up to
@@ -624,21 +633,13 @@ def tiny_lines(level: np.ndarray, seen: np.ndarray) -> list[Box]:
     ink[seen] = 0
     joined = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((1, TINY_GAP + 1), np.uint8))
     n, _, stats, _ = _components(joined)
-    rows, cols = level.shape[:2]
     out = []
     for x, y, w, h, _area in stats[1:n].tolist():
         if not (TINY_MIN_HEIGHT <= h <= TINY_MAX_HEIGHT and w >= TINY_MIN_WIDTH):
             continue
         if not _one_colour_glyphs(ink[y : y + h, x : x + w], level[y : y + h, x : x + w]):
             continue
-        out.append(
-            (
-                max(0, x - TINY_MARGIN),
-                max(0, y - TINY_MARGIN),
-                min(cols - 1, x + w - 1 + TINY_MARGIN),
-                min(rows - 1, y + h - 1 + TINY_MARGIN),
-            )
-        )
+        out.append(_grown((x, y, w, h), TINY_MARGIN, level.shape))
     return out
 
 
