@@ -192,8 +192,9 @@ def _replace_strings(ds: pydicom.Dataset, old: list[tuple[str, str]]) -> None:
     ds.walk(visit)
 
 
-def _burn_in(ds: pydicom.Dataset, text: str) -> bool:
-    """Draw ``text`` inside the ultrasound region of an uncompressed single frame."""
+def _burn_in(ds: pydicom.Dataset, text: str, font_path: str | None = None) -> bool:
+    """Draw ``text`` inside the ultrasound region of an uncompressed single frame (in the
+    TrueType font at ``font_path``, 30 px, else Pillow's own; False: not drawn)."""
     if ds.file_meta.TransferSyntaxUID.is_compressed or int(getattr(ds, "NumberOfFrames", 1)) > 1:
         return False
     region = ds.SequenceOfUltrasoundRegions[0]
@@ -202,7 +203,7 @@ def _burn_in(ds: pydicom.Dataset, text: str) -> bool:
     pixels = ds.pixel_array
     image = Image.fromarray(pixels)
     draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=30)
+    font = ImageFont.truetype(font_path, 30) if font_path else ImageFont.load_default(size=30)
     left, top = x0 + (x1 - x0) // 6, y0 + (y1 - y0) // 2
     box = draw.textbbox((left, top), text, font=font)
     draw.rectangle(

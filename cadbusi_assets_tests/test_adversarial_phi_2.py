@@ -574,25 +574,13 @@ def test_a_wrongly_declared_character_set_hides_no_spelling_of_the_name(
 def _burned(name: str, text: str | None) -> Dataset:
     """The deid-data greyscale ultrasound with ``name`` in its header and ``text`` drawn
     inside its ultrasound region (kept by the pixel cleaning)."""
-    import numpy as np
-    from PIL import Image, ImageDraw, ImageFont
+    from cadbusi_assets_tests.adversarial_cohort import _burn_in
 
     ds = pydicom.dcmread(deid_data_ultrasounds() / "GREYSCALE_IMAGE.dcm")
     ds.SpecificCharacterSet = "ISO_IR 192"
     ds.PatientName = name
     if text:
-        region = ds.SequenceOfUltrasoundRegions[0]
-        x0, y0 = int(region.RegionLocationMinX0), int(region.RegionLocationMinY0)
-        x1, y1 = int(region.RegionLocationMaxX1), int(region.RegionLocationMaxY1)
-        pixels = ds.pixel_array
-        image = Image.fromarray(pixels)
-        draw = ImageDraw.Draw(image)
-        font = ImageFont.truetype(FONT, 30)
-        left, top = x0 + (x1 - x0) // 6, y0 + (y1 - y0) // 2
-        box = draw.textbbox((left, top), text, font=font)
-        draw.rectangle((box[0] - 6, box[1] - 6, box[2] + 6, box[3] + 6), fill=0)
-        draw.text((left, top), text, font=font, fill=255)
-        ds.PixelData = np.asarray(image).astype(pixels.dtype).tobytes()
+        assert _burn_in(ds, text, FONT)
     return ds
 
 

@@ -268,6 +268,16 @@ def test_partition_report_with_a_path_for_an_asset_is_a_clear_error(capsys, tmp_
     assert "may not contain '..'" in capsys.readouterr().out
 
 
+def _write_images(research, batch: str, names: list[str]) -> None:
+    """A date's ``deidentified_images`` table with one PNG path per image id."""
+    from cadbusi_assets.storage import write_partition_table
+
+    paths = [f"images/{n[:2]}/{n}.png" for n in names]
+    write_partition_table(
+        research, deid.IMAGES_TABLE, batch, pl.DataFrame({"image_id": names, "png_path": paths})
+    )
+
+
 def test_a_refused_inpainting_never_names_the_research_batch(zones, pseudo):
     """A stage's refusal is the date's failure reason: shown beside the real study date in the
     UI, the run tag ``cadbusi/failed_dates`` and the logs. Before the fix the inpainting's
@@ -278,12 +288,7 @@ def test_a_refused_inpainting_never_names_the_research_batch(zones, pseudo):
     _, research = zones
     batch = pseudo.batch_name(DAY_A)
     names = [f"{i:02d}dd{i}" for i in range(4)]
-    write_partition_table(
-        research,
-        deid.IMAGES_TABLE,
-        batch,
-        pl.DataFrame({"image_id": names, "png_path": [f"images/{n[:2]}/{n}.png" for n in names]}),
-    )
+    _write_images(research, batch, names)
     write_partition_table(
         research,
         analysis.FEATURES_TABLE,
@@ -317,12 +322,7 @@ def test_labelbox_data_rows_refuse_a_sharp_drop_and_keep_what_was_queued(zones, 
     source = FolderLabelSource(tmp_path / "labelbox")
     batch = pseudo.batch_name(DAY_A)
     names = [f"{i:02d}ee{i}" for i in range(5)]
-    write_partition_table(
-        research,
-        deid.IMAGES_TABLE,
-        batch,
-        pl.DataFrame({"image_id": names, "png_path": [f"images/{n[:2]}/{n}.png" for n in names]}),
-    )
+    _write_images(research, batch, names)
     write_partition_table(
         research,
         analysis.FEATURES_TABLE,
