@@ -46,7 +46,10 @@ VARIABLES: dict[str, str] = {
     "CADBUSI_CINE_FRAME_STEP": "keep every n-th frame of cine loops (default 4)",
     "CADBUSI_REQUIRE_STUDY_UID": "0 (default): warehouse rows without a StudyInstanceUID are looked up in the PACS; 1: excluded",
     "CADBUSI_EXECUTOR": "in_process (default) or k8s (one Kubernetes pod per step)",
-    "CADBUSI_LOCK_DIR": "folder of the per-(asset, date) write locks (default $DAGSTER_HOME/cadbusi-locks)",
+    "CADBUSI_LOCK_DIR": "one folder for the per-(asset, date) write locks (default: .cadbusi-locks "
+    "at the root of each local zone, beside the data; a local folder per object-store zone)",
+    "CADBUSI_LOCK_TIMEOUT": "seconds a run waits for another run of the same date before that date "
+    "fails (default 21600: 6 h)",
     "CADBUSI_OCR": "1 (default) to OCR burned-in text (needs tesseract), 0 to run without OCR "
     "(burned-in text is then not verified; partition metadata records ocr_ran=0)",
     "CADBUSI_INPAINT_DEVICE": "auto (default: CUDA when present), cpu or cuda: where inpainting runs",

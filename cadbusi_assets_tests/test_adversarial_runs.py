@@ -499,3 +499,95 @@ def test_a_patient_with_two_warehouse_rows_fails_the_date_instead_of_doubling_it
     assert not reports[DAY_B].failed
     cohort_b = read_partition_table(raw, records_stage.COHORT_TABLE, DAY_B)
     assert cohort_b["accession_number"].to_list() == ["SYNACC2"]
+
+
+def _clean_env(home: Path) -> dict[str, str]:
+    """The user's environment without any cadbusi or Dagster setting, on the demo ``home``."""
+    import os
+
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("CADBUSI_") and k != "DAGSTER_HOME"
+    }
+    env["CADBUSI_HOME"] = str(home)
+    return env
+
+
+def test_two_dagster_homes_on_one_data_home_never_write_one_date_at_once(tmp_path):
+    """Two shells on the same ``$CADBUSI_HOME`` (the same zones) with different
+    ``$DAGSTER_HOME``: say a ``cadbusi demo`` and a ``dagster dev`` started elsewhere. Before the
+    fix the partition locks lived in ``$DAGSTER_HOME``: each shell had its own, and both wrote
+    the date's tables at once. Now the locks are beside the data: the second run waits, and
+    past ``$CADBUSI_LOCK_TIMEOUT`` the date fails with the reason."""
+    import datetime as dt
+    import subprocess
+    import sys
+    import time
+
+    from cadbusi_assets.instance_config import DEMO_INSTANCE_YAML
+    from cadbusi_assets.settings import demo_paths
+    from cadbusi_demo import DemoConfig, generate_demo_cohort
+
+    home = tmp_path / "home"
+    day = "2026-09-01"
+    generate_demo_cohort(
+        demo_paths(home)["sources"],
+        DemoConfig(start=dt.date.fromisoformat(day), days=1, studies_per_day=(1, 1), seed=7),
+    )
+    homes = []
+    for name in ("dagster_a", "dagster_b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "dagster.yaml").write_text(DEMO_INSTANCE_YAML)
+        homes.append(str(tmp_path / name))
+    # shell A: a run of the date holds it (as run_per_day / run_for_days hold it)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from cadbusi_assets.stages.locks import partition_lock\n"
+            f"with partition_lock('radiology_reports', {day!r}):\n"
+            "    print('held', flush=True)\n"
+            "    time.sleep(300)\n",
+        ],
+        env={**_clean_env(home), "DAGSTER_HOME": homes[0]},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        dagster = Path(sys.executable).with_name("dagster")
+        command = [
+            str(dagster),
+            "asset",
+            "materialize",
+            "-m",
+            "cadbusi_assets.definitions",
+            "--select",
+            "radiology_reports",
+            "--partition",
+            day,
+        ]
+        env_b = {**_clean_env(home), "DAGSTER_HOME": homes[1], "CADBUSI_LOCK_TIMEOUT": "2"}
+        started = time.monotonic()
+        refused = subprocess.run(
+            command, env=env_b, cwd=tmp_path, capture_output=True, text=True, timeout=300
+        )
+        output = refused.stdout + refused.stderr
+        assert refused.returncode != 0, output[-3000:]
+        assert "another run held this partition" in output, output[-3000:]
+        assert "waiting for another run of this partition" in output
+        assert time.monotonic() - started >= 2
+        raw = demo_paths(home)["raw"]
+        assert not (raw / "tables" / "radiology_reports").exists()  # nothing written
+    finally:
+        holder.kill()
+        holder.wait(30)
+    # once shell A has finished, shell B's run of the date goes through
+    done = subprocess.run(
+        command, env=env_b, cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert (raw / "tables" / "radiology_reports" / f"{day}.parquet").exists()
+    # the locks are beside the data, named by hashes only
+    locks = [p.name for p in (raw / ".cadbusi-locks").iterdir()]
+    assert locks and not any(day in name for name in locks)

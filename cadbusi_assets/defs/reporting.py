@@ -6,6 +6,7 @@ import contextlib
 import json
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -15,7 +16,7 @@ from cadbusi_assets.defs.run_process import tag_run_process
 from cadbusi_assets.parallel import worker_scope
 from cadbusi_assets.settings import SettingsError
 from cadbusi_assets.stages import PartitionReport, StageFailure
-from cadbusi_assets.stages.locks import partition_lock
+from cadbusi_assets.stages.locks import configured_lock_dirs, lock_dirs, partition_lock
 from cadbusi_assets.stages.report import record_partition_report, without_counts
 from cadbusi_assets.storage.zones import Zone
 
@@ -126,6 +127,20 @@ def safe_traceback(exc: BaseException) -> str:
     return "Traceback (most recent call last):\n" + "\n".join(lines) + "\n" + head
 
 
+def step_lock_dirs(context: dg.AssetExecutionContext) -> list[Path]:
+    """The lock folders beside the data the step writes: those of its ``zones`` resource
+    (raw, then research), else of the configured zones (see :mod:`cadbusi_assets.stages.locks`:
+    every run writing the same zones waits for the other, whatever its Dagster instance)."""
+    try:
+        zones = getattr(context.resources, "zones", None)
+    except Exception:  # a step without a zones resource
+        zones = None
+    uris = [getattr(zones, "raw_uri", ""), getattr(zones, "research_uri", "")]
+    if not any(isinstance(u, str) and u for u in uris):
+        return configured_lock_dirs()
+    return lock_dirs(u for u in uris if isinstance(u, str))
+
+
 def run_per_day(
     context: dg.AssetExecutionContext,
     days: Iterable[str],
@@ -159,6 +174,7 @@ def run_per_day(
     tag_run_process(context.instance, context.run.run_id)
     earlier = failed_dates(context)
     keys = list(assets or [context.asset_key])
+    folders = step_lock_dirs(context)
     with worker_scope():
         for day in days:
             if day in earlier:
@@ -168,7 +184,12 @@ def run_per_day(
                 with contextlib.ExitStack() as locks:
                     for key in keys:  # in the order given: the same in every step
                         locks.enter_context(
-                            partition_lock(key.to_user_string(), day, on_wait=context.log.info)
+                            partition_lock(
+                                key.to_user_string(),
+                                day,
+                                lock_dirs=folders,
+                                on_wait=context.log.info,
+                            )
                         )
                     report = stage(day)
             except SAFE_MESSAGES as exc:
@@ -252,7 +273,11 @@ def run_for_days(
     if todo:
         with contextlib.ExitStack() as locks:
             for day in sorted(todo):
-                locks.enter_context(partition_lock(asset, day, on_wait=context.log.info))
+                locks.enter_context(
+                    partition_lock(
+                        asset, day, lock_dirs=step_lock_dirs(context), on_wait=context.log.info
+                    )
+                )
             reports = dict(stage(todo))
     return settle(context, days, reports, failures)
 

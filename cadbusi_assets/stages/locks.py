@@ -4,12 +4,20 @@ Two runs of one date (a backfill chunk and a manual re-run, say) would otherwise
 their writes: one run's table would list files that the other run has just replaced. Every
 stage that writes a partition holds :func:`partition_lock` for it while it reads and writes.
 
-The lock is an advisory ``flock`` on a file in a lock folder shared by every process of the
-deployment on this machine (``$CADBUSI_LOCK_DIR``, default ``$DAGSTER_HOME/cadbusi-locks``,
-else the system temporary folder). Lock file names are hashes, so they reveal nothing. A
-process that dies releases its locks (the kernel drops them). Runs spread over several
-machines need a shared lock folder (NFS with working ``flock``) or one run per partition at a
-time (Dagster tag concurrency on ``dagster/partition``).
+The lock is an advisory ``flock`` on a file **beside the data it guards**: a folder
+``.cadbusi-locks`` at the root of each local zone (raw and research), held in that order. So
+every process that writes the same zones waits for the other, whatever its Dagster instance
+(``$DAGSTER_HOME``) or shell: two deployments, a ``cadbusi demo`` and a ``dagster dev`` on the
+same ``$CADBUSI_HOME``. An object-store zone (``gs://``, ``s3://``) has no file to ``flock``:
+its locks are in a local folder named after the zone's URI (``<system temp>/cadbusi-locks/
+<hash>``), so they serialize the runs of *one machine* only; runs on several machines that
+write one bucket need one run per partition at a time (Dagster tag concurrency on
+``dagster/partition``) or a shared ``$CADBUSI_LOCK_DIR``. ``$CADBUSI_LOCK_DIR``, when set,
+replaces all of this with one folder (say on NFS with a working ``flock``).
+
+Lock file names are hashes, so they reveal nothing. A process that dies releases its locks
+(the kernel drops them). ``$CADBUSI_LOCK_TIMEOUT`` (seconds, default 6 h) is how long a run
+waits for another run of the same partition before that date fails with the reason.
 
 >>> import tempfile
 >>> with partition_lock("deidentified_images", "2026-09-01", lock_dir=tempfile.mkdtemp()):
@@ -24,12 +32,15 @@ import hashlib
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from cadbusi_assets.stages.report import StageFailure
 
 LOCK_DIR_ENV_VAR = "CADBUSI_LOCK_DIR"
+LOCK_TIMEOUT_ENV_VAR = "CADBUSI_LOCK_TIMEOUT"
+#: the folder of the locks at the root of a local zone
+ZONE_LOCKS_FOLDER = ".cadbusi-locks"
 #: How long a run waits for another run of the same partition before it gives up (seconds).
 DEFAULT_TIMEOUT_SECONDS = 6 * 3600.0
 POLL_SECONDS = 0.2
@@ -40,21 +51,62 @@ class PartitionBusy(StageFailure):
     its message names the stage, the date and the wait, so it is the date's failure reason)."""
 
 
-def lock_dir() -> Path:
+def _local_root(uri: str) -> Path | None:
+    """The folder of a local zone URI (a path or ``file://``), else ``None`` (object store)."""
+    if "://" in uri and not uri.startswith("file://"):
+        return None
+    return Path(uri.removeprefix("file://")).expanduser().resolve()
+
+
+def zone_lock_dir(uri: str) -> Path:
+    """Where the locks guarding the zone at ``uri`` live: ``<zone>/.cadbusi-locks`` for a local
+    zone; for an object-store zone a local folder named after its URI (one machine only)."""
+    root = _local_root(uri)
+    if root is not None:
+        return root / ZONE_LOCKS_FOLDER
+    digest = hashlib.sha256(uri.rstrip("/").encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / "cadbusi-locks" / digest
+
+
+def lock_dirs(zone_uris: Iterable[str]) -> list[Path]:
+    """The lock folders that guard the zones ``zone_uris`` (in that order, each once), or the
+    one folder ``$CADBUSI_LOCK_DIR`` when set."""
     configured = os.environ.get(LOCK_DIR_ENV_VAR, "").strip()
     if configured:
-        path = Path(configured)
-    elif os.environ.get("DAGSTER_HOME", "").strip():
-        path = Path(os.environ["DAGSTER_HOME"]) / "cadbusi-locks"
-    else:
-        path = Path(tempfile.gettempdir()) / "cadbusi-locks"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+        return [Path(configured)]
+    dirs: list[Path] = []
+    for uri in zone_uris:
+        if uri and (path := zone_lock_dir(uri.strip())) not in dirs:
+            dirs.append(path)
+    return dirs or [Path(tempfile.gettempdir()) / "cadbusi-locks"]
+
+
+def configured_lock_dirs() -> list[Path]:
+    """The lock folders of the configured zones (``CADBUSI_RAW_ZONE``, ``CADBUSI_RESEARCH_ZONE``,
+    or the demo's under ``$CADBUSI_HOME``)."""
+    from cadbusi_assets.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError:
+        return lock_dirs([])
+    return lock_dirs([settings.raw_zone_uri, settings.research_zone_uri])
+
+
+def lock_timeout() -> float:
+    """``$CADBUSI_LOCK_TIMEOUT`` (seconds), else :data:`DEFAULT_TIMEOUT_SECONDS`."""
+    text = os.environ.get(LOCK_TIMEOUT_ENV_VAR, "").strip()
+    try:
+        return float(text) if text else DEFAULT_TIMEOUT_SECONDS
+    except ValueError:
+        raise StageFailure(
+            f"{LOCK_TIMEOUT_ENV_VAR} must be a number of seconds, not {text!r}"
+        ) from None
 
 
 def lock_path(stage: str, partition: str, directory: Path | None = None) -> Path:
     digest = hashlib.sha256(f"{stage}\0{partition}".encode()).hexdigest()[:32]
-    return (directory or lock_dir()) / f"{digest}.lock"
+    return (directory or configured_lock_dirs()[0]) / f"{digest}.lock"
 
 
 @contextlib.contextmanager
@@ -63,19 +115,55 @@ def partition_lock(
     partition: str,
     *,
     lock_dir: str | Path | None = None,
-    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    lock_dirs: Sequence[str | Path] | None = None,
+    timeout: float | None = None,
     on_wait: Callable[[str], None] | None = None,
 ) -> Iterator[None]:
-    """Hold the exclusive lock of ``(stage, partition)``; wait while another process holds it.
+    """Hold the exclusive lock of ``(stage, partition)`` in every lock folder (``lock_dir``,
+    else ``lock_dirs``, else those of the configured zones: :func:`configured_lock_dirs`);
+    wait while another process holds it, at most ``timeout`` seconds in all (default
+    :func:`lock_timeout`).
 
     Waiting polls (so an interrupt — a terminated run — still stops the wait at once).
     """
-    path = lock_path(stage, partition, Path(lock_dir) if lock_dir else None)
+    if lock_dir is not None:
+        folders = [Path(lock_dir)]
+    elif lock_dirs:
+        folders = [Path(d) for d in lock_dirs]
+    else:
+        folders = configured_lock_dirs()
+    limit = lock_timeout() if timeout is None else timeout
+    deadline = time.monotonic() + limit
+    told: list[bool] = []
+    with contextlib.ExitStack() as held:
+        for folder in folders:
+            held.enter_context(
+                _flock(
+                    lock_path(stage, partition, folder),
+                    stage,
+                    partition,
+                    deadline,
+                    limit,
+                    on_wait,
+                    told,
+                )
+            )
+        yield
+
+
+@contextlib.contextmanager
+def _flock(
+    path: Path,
+    stage: str,
+    partition: str,
+    deadline: float,
+    limit: float,
+    on_wait: Callable[[str], None] | None,
+    told: list[bool],
+) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        deadline = time.monotonic() + timeout
-        told = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -84,11 +172,12 @@ def partition_lock(
                 if time.monotonic() > deadline:
                     raise PartitionBusy(
                         f"{stage} {partition}: another run held this partition for more than "
-                        f"{timeout:.0f} s; try again when it has finished"
+                        f"{limit:.0f} s (any run writing the same data zones, whatever its "
+                        "Dagster instance); try again when it has finished"
                     ) from None
                 if not told and on_wait is not None:
                     on_wait(f"{stage} {partition}: waiting for another run of this partition")
-                    told = True
+                    told.append(True)
                 time.sleep(POLL_SECONDS)
         try:
             yield

@@ -61,3 +61,55 @@ def test_a_partition_held_too_long_fails_with_a_clear_reason(tmp_path):
 def test_lock_file_names_reveal_no_date(tmp_path):
     path = lock_path("deidentified_images", "2026-09-01", tmp_path)
     assert "2026" not in path.name and "deidentified" not in path.name
+
+
+def test_locks_live_beside_the_zones_they_guard(tmp_path, monkeypatch):
+    """A local zone's locks are in ``.cadbusi-locks`` at its root (whatever ``$DAGSTER_HOME``);
+    an object-store zone's in a local folder named after its URI; ``$CADBUSI_LOCK_DIR``
+    replaces both."""
+    from cadbusi_assets.stages.locks import ZONE_LOCKS_FOLDER, lock_dirs
+
+    monkeypatch.delenv("CADBUSI_LOCK_DIR", raising=False)
+    raw, research = tmp_path / "raw", f"file://{tmp_path / 'research'}"
+    bucket = lock_dirs(["gs://bucket-a/research"])
+    assert lock_dirs([str(raw), research]) == [
+        raw / ZONE_LOCKS_FOLDER,
+        tmp_path / "research" / ZONE_LOCKS_FOLDER,
+    ]
+    assert bucket == lock_dirs(["gs://bucket-a/research/"]) != lock_dirs(["gs://bucket-b/x"])
+    assert "bucket" not in str(bucket[0])
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "elsewhere"))
+    assert lock_dirs([str(raw)]) == [raw / ZONE_LOCKS_FOLDER]
+    monkeypatch.setenv("CADBUSI_LOCK_DIR", str(tmp_path / "shared"))
+    assert lock_dirs([str(raw), research]) == [tmp_path / "shared"]
+
+
+def test_a_partition_is_held_in_every_zone_it_guards(tmp_path):
+    """A run holding the date in the raw and the research zone blocks a run that shares only
+    one of them."""
+    raw, research, other = tmp_path / "raw", tmp_path / "research", tmp_path / "other"
+    with (
+        partition_lock("deidentified_images", "2026-09-01", lock_dirs=[raw, research]),
+        pytest.raises(PartitionBusy),
+        partition_lock(
+            "deidentified_images", "2026-09-01", lock_dirs=[other, research], timeout=0.3
+        ),
+    ):
+        pass
+    with partition_lock(
+        "deidentified_images", "2026-09-01", lock_dirs=[other, research], timeout=0.3
+    ):
+        pass
+
+
+def test_lock_timeout_from_the_environment(monkeypatch):
+    from cadbusi_assets.stages.locks import DEFAULT_TIMEOUT_SECONDS, lock_timeout
+    from cadbusi_assets.stages.report import StageFailure
+
+    monkeypatch.delenv("CADBUSI_LOCK_TIMEOUT", raising=False)
+    assert lock_timeout() == DEFAULT_TIMEOUT_SECONDS
+    monkeypatch.setenv("CADBUSI_LOCK_TIMEOUT", "2.5")
+    assert lock_timeout() == 2.5
+    monkeypatch.setenv("CADBUSI_LOCK_TIMEOUT", "soon")
+    with pytest.raises(StageFailure, match="CADBUSI_LOCK_TIMEOUT"):
+        lock_timeout()
