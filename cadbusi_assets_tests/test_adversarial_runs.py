@@ -591,3 +591,68 @@ def test_two_dagster_homes_on_one_data_home_never_write_one_date_at_once(tmp_pat
     # the locks are beside the data, named by hashes only
     locks = [p.name for p in (raw / ".cadbusi-locks").iterdir()]
     assert locks and not any(day in name for name in locks)
+
+
+def _tree(root: Path) -> dict[str, str]:
+    """Every file under ``root`` (lock files aside) with its SHA-256."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".cadbusi-locks" not in p.parts
+    }
+
+
+def test_a_refused_inpainting_in_the_one_pass_leaves_the_whole_date_as_it_was(
+    zones, pseudo, tmp_path
+):
+    """A re-run of the one pass (``deidentified_images`` / ``image_features`` /
+    ``inpainted_images``) whose inpainting guard refuses (the date held inpainted images, the
+    new pass finds none to inpaint). Before the fix the guard ran only after the date's
+    de-identification tables (raw links and quarantine, research instances, images, studies)
+    and features had been replaced: a late instance of the study was in the new tables, the
+    inpainting was the old one. Now every table and file of the date is as it was, and the
+    files the refused pass wrote for the late instance are gone."""
+    from cadbusi_assets.stages import analysis, imaging
+    from cadbusi_assets.storage import write_partition_table
+
+    raw, research = zones
+    pacs_root = tmp_path / "pacs"
+    study = synthetic_uid(761)
+    _add_imaged(pacs_root, study, 1, day=DAY_A)
+    _cohort(raw, DAY_A, [study])
+    batch = pseudo.batch_name(DAY_A)
+    with time_limit(240, "two passes over one small date"):
+        retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
+        imaging.process_partition(raw, research, pseudo, DAY_A, ocr=False, workers=1)
+        # the date held inpainted images (a scanner preset with calipers since re-exported)
+        names = [f"{i:02d}ff{i}" for i in range(5)]
+        for name in names:
+            research.write_bytes(("inpainted", name[:2], f"{name}.png"), b"synthetic")
+        write_partition_table(
+            research,
+            analysis.INPAINTED_TABLE,
+            batch,
+            pl.DataFrame(
+                {
+                    "image_id": names,
+                    "inpainted_path": [f"inpainted/{n[:2]}/{n}.png" for n in names],
+                }
+            ),
+        )
+        # a late instance of the study arrives in the PACS and is retrieved
+        _add_imaged(pacs_root, study, 2, day=DAY_A)
+        retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
+        before = {"raw": _tree(tmp_path / "raw"), "research": _tree(tmp_path / "research")}
+        assert read_partition_table(research, deid.INSTANCES_TABLE, batch).height == 1
+
+        with pytest.raises(StageFailure, match=r"inpainted images.*refusing to delete"):
+            imaging.process_partition(raw, research, pseudo, DAY_A, ocr=False, workers=1)
+
+    after = {"raw": _tree(tmp_path / "raw"), "research": _tree(tmp_path / "research")}
+    for zone in before:
+        changed = sorted(
+            p
+            for p in set(before[zone]) | set(after[zone])
+            if before[zone].get(p) != after[zone].get(p)
+        )
+        assert not changed, f"a refused date changed the {zone} zone: {changed}"

@@ -549,6 +549,28 @@ def inpaint_partition(
     )
 
 
+def guard_inpainting(
+    research_zone: Zone, batch: str, planned: int, *, allow_shrink: bool | None = None
+) -> pl.DataFrame | None:
+    """Refuse (:class:`StageFailure`) a date whose ``planned`` inpainted images drop sharply
+    against what its ``inpainted_images`` table holds (``allow_shrink``, default
+    ``$CADBUSI_ALLOW_SHRINK``, accepts it); the table held, if any. Called before anything of
+    the date is written: by :func:`finish_inpainting` before the first PNG, and by the one pass
+    (:func:`~cadbusi_assets.stages.imaging.process_partition`) before the de-identification
+    tables. The message is the date's failure reason, shown beside the real date: it never
+    names the research batch."""
+    previous = read_partition_table(research_zone, INPAINTED_TABLE, batch)
+    guard_shrink(
+        "inpainted images",
+        "this study date",
+        0 if previous is None else previous.height,
+        planned,
+        allow_shrink=allow_shrink,
+        source="inpainting",
+    )
+    return previous
+
+
 def finish_inpainting(
     research_zone: Zone,
     batch: str,
@@ -559,20 +581,11 @@ def finish_inpainting(
     allow_shrink: bool | None = None,
 ) -> PartitionReport:
     """Inpaint ``tasks``, write the date's ``inpainted_images`` table (after the shrink
-    guard; ``allow_shrink``, default ``$CADBUSI_ALLOW_SHRINK``, accepts a sharp drop), delete
-    stale PNGs and report (``twinned``: caliper images with a clean twin)."""
+    guard, :func:`guard_inpainting`, which runs before any PNG is written), delete stale PNGs
+    and report (``twinned``: caliper images with a clean twin)."""
+    # one row per task: a sharp drop fails before anything is replaced, written or deleted
+    previous = guard_inpainting(research_zone, batch, len(tasks), allow_shrink=allow_shrink)
     table, previews_out = inpaint_images(tasks, workers)
-    previous = read_partition_table(research_zone, INPAINTED_TABLE, batch)
-    # a sharp drop fails before anything is replaced or deleted; the message is the date's
-    # failure reason, shown beside the real date: it never names the research batch
-    guard_shrink(
-        "inpainted images",
-        "this study date",
-        0 if previous is None else previous.height,
-        table.height,
-        allow_shrink=allow_shrink,
-        source="inpainting",
-    )
     write_table(research_zone, RESEARCH, INPAINTED_TABLE, batch, table)
     stale = 0
     if previous is not None and previous.height:

@@ -610,6 +610,12 @@ def deidentify_partition(
         workers=workers,
         previews=previews,
     )
+    batch = pseudonymizer.batch_name(day)
+    try:  # a refused date keeps exactly the files its tables list
+        guard_partition(research_zone, batch, day, done.instances.height, allow_shrink=allow_shrink)
+    except StageFailure:
+        discard_unlisted_files(research_zone, batch, done)
+        raise
     return finish_partition(
         raw_zone,
         research_zone,
@@ -650,6 +656,46 @@ def partition_inputs(raw_zone: Zone, day: str) -> tuple[list[DeidInput], pl.Data
     return inputs, cohort
 
 
+def guard_partition(
+    research_zone: Zone,
+    batch: str,
+    day: str,
+    planned: int,
+    *,
+    allow_shrink: bool | None = None,
+) -> pl.DataFrame | None:
+    """Refuse (:class:`StageFailure`) a date whose ``planned`` de-identified instances drop
+    sharply against what its ``deidentified_instances`` table holds (``allow_shrink``, default
+    ``$CADBUSI_ALLOW_SHRINK``, accepts it); the table held, if any."""
+    previous = read_partition_table(research_zone, INSTANCES_TABLE, batch)
+    guard_shrink(
+        "de-identified instances",
+        day,
+        0 if previous is None else previous.height,
+        planned,
+        allow_shrink=allow_shrink,
+        source="de-identification",
+    )
+    return previous
+
+
+def discard_unlisted_files(research_zone: Zone, batch: str, done: DeidFiles) -> int:
+    """Delete the files a refused pass wrote that the date's stored tables do not list (a new
+    instance's DICOM file and PNGs): the research zone keeps exactly what its tables name.
+    Files the tables list stay (the pass wrote them again, the same bytes for the same input)."""
+    removed = 0
+    for table, column, written in (
+        (IMAGES_TABLE, "png_path", done.images),
+        (INSTANCES_TABLE, "dicom_path", done.instances),
+    ):
+        stored = read_partition_table(research_zone, table, batch)
+        listed = set() if stored is None else set(stored[column].drop_nulls().to_list())
+        for path in written[column].drop_nulls().to_list() if written.height else []:
+            if path not in listed:
+                removed += int(research_zone.delete(path))
+    return removed
+
+
 def finish_partition(
     raw_zone: Zone,
     research_zone: Zone,
@@ -672,16 +718,10 @@ def finish_partition(
     )
     batch = pseudonymizer.batch_name(day)
     previous_images = read_partition_table(research_zone, IMAGES_TABLE, batch)
-    previous_instances = read_partition_table(research_zone, INSTANCES_TABLE, batch)
     # a sharp drop fails before anything is replaced or deleted, the raw zone's links and
     # quarantine of the date included (they describe the research batch that stays)
-    guard_shrink(
-        "de-identified instances",
-        day,
-        0 if previous_instances is None else previous_instances.height,
-        instances.height,
-        allow_shrink=allow_shrink,
-        source="de-identification",
+    previous_instances = guard_partition(
+        research_zone, batch, day, instances.height, allow_shrink=allow_shrink
     )
     studies = pseudonymized_studies(cohort, pseudonymizer)
     raw_paths = {t.raw_instance_key: t.raw_path for t in inputs}

@@ -58,7 +58,7 @@ from cadbusi_assets.parallel import parallel_map
 from cadbusi_assets.settings import require_compute, require_ocr
 from cadbusi_assets.stages import analysis
 from cadbusi_assets.stages import deidentification as deid
-from cadbusi_assets.stages.report import PartitionReport
+from cadbusi_assets.stages.report import PartitionReport, StageFailure
 from cadbusi_assets.storage import Zone, read_partition_table
 from cadbusi_assets.ultrasound.ocr import FrameText
 
@@ -218,6 +218,23 @@ def process_partition(
     )
     resolved = _one_pass(tasks, ocr, laterality, workers)
     done = deid.deid_files(resolved)
+    batch = pseudonymizer.batch_name(day)
+    # every shrink guard of the date before anything of it is replaced: a refused inpainting
+    # must not leave the date half rewritten (new images and features, old inpainting)
+    planned, planned_twins = analysis.features_table(done.images, studies, _feature_rows(resolved))
+    try:
+        deid.guard_partition(
+            research_zone, batch, day, done.instances.height, allow_shrink=allow_shrink
+        )
+        analysis.guard_inpainting(
+            research_zone,
+            batch,
+            analysis.inpaint_targets(planned, planned_twins).height,
+            allow_shrink=allow_shrink,
+        )
+    except StageFailure:
+        deid.discard_unlisted_files(research_zone, batch, done)
+        raise
     deidentified = deid.finish_partition(
         raw_zone,
         research_zone,
@@ -232,7 +249,6 @@ def process_partition(
     if after_deidentification is not None:
         after_deidentification(deidentified)
 
-    batch = pseudonymizer.batch_name(day)
     images = read_partition_table(research_zone, deid.IMAGES_TABLE, batch)
     stored_studies = read_partition_table(research_zone, deid.STUDIES_TABLE, batch)
     assert images is not None  # finish_partition wrote it
