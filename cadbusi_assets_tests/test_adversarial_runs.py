@@ -656,3 +656,111 @@ def test_a_refused_inpainting_in_the_one_pass_leaves_the_whole_date_as_it_was(
             if before[zone].get(p) != after[zone].get(p)
         )
         assert not changed, f"a refused date changed the {zone} zone: {changed}"
+
+
+def test_conflicting_pathology_fanout_rows_are_counted_never_dropped_silently(tmp_path):
+    """One specimen arrives as three warehouse rows (one per diagnosis name), two of them with
+    a final-diagnosis text the third contradicts (an amended report). The parser keeps the
+    longest text. Before the fix the other text was dropped without a word: the date's report
+    said nothing. Now the pathology report of the date counts the specimens and rows folded
+    away and says why, in the raw zone's partition report (`cadbusi partition-report`) and,
+    without counts, beside the date in the UI — never the texts themselves (PHI)."""
+    import datetime as dt
+    import subprocess
+    import sys
+
+    import dagster as dg
+    import duckdb
+
+    from cadbusi_assets.instance_config import DEMO_INSTANCE_YAML
+    from cadbusi_assets.settings import demo_paths
+    from cadbusi_demo import DemoConfig, generate_demo_cohort
+
+    home = tmp_path / "home"
+    day = "2026-09-01"
+    paths = demo_paths(home)
+    generate_demo_cohort(
+        paths["sources"],
+        DemoConfig(start=dt.date.fromisoformat(day), days=1, studies_per_day=(1, 1), seed=7),
+    )
+    kept, folded = "A. LEFT BREAST, CORE BIOPSY: INVASIVE DUCTAL CARCINOMA", "A. NO TUMOUR"
+    with duckdb.connect(str(paths["warehouse"])) as warehouse:
+        for diagnosis, text in (("IDC", kept), ("DCIS", kept), ("BENIGN", folded)):
+            warehouse.execute(
+                "INSERT INTO pathology_specimens (specimen_accession, patient_id, "
+                "specimen_date, part_description, diagnosis_name, final_diagnosis_text) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                ["SYNSP-FAN1", "SYN-FAN1", dt.date.fromisoformat(day), "A. LEFT", diagnosis, text],
+            )
+    (tmp_path / "dagster").mkdir()
+    (tmp_path / "dagster" / "dagster.yaml").write_text(DEMO_INSTANCE_YAML)
+    env = {**_clean_env(home), "DAGSTER_HOME": str(tmp_path / "dagster")}
+    bin_dir = Path(sys.executable).parent
+    run = {"env": env, "cwd": tmp_path, "capture_output": True, "text": True, "timeout": 300}
+    with time_limit(400, "one pathology date and its report"):
+        done = subprocess.run(
+            [
+                str(bin_dir / "dagster"),
+                *("asset", "materialize", "-m", "cadbusi_assets.definitions"),
+                *("--select", "pathology_reports", "--partition", day),
+            ],
+            **run,
+        )
+        assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+        cli = bin_dir / "cadbusi"
+        command = [str(cli)] if cli.exists() else [sys.executable, "-m", "cadbusi_assets.cli"]
+        shown = subprocess.run(
+            [*command, "partition-report", "--asset", "pathology_reports", "--date", day], **run
+        )
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    report = shown.stdout
+    assert "specimens_with_conflicting_fanout_texts" in report
+    line = next(x for x in report.splitlines() if "fanout_rows_folded_final_diagnosis" in x)
+    assert line.split()[-1] == "1", line  # the one row whose text was not kept
+    assert "folded away" in report
+    logs = done.stdout + done.stderr
+    for text in (kept, folded, "TUMOUR", "CARCINOMA"):
+        assert text not in report and text not in logs
+    # beside the real date in the UI: the problem, without its counts
+    instance = dg.DagsterInstance.from_config(str(tmp_path / "dagster"))
+    try:
+        event = instance.get_latest_materialization_event(dg.AssetKey("pathology_reports"))
+        assert event is not None and event.asset_materialization is not None
+        problems = event.asset_materialization.metadata["problems"].value
+    finally:
+        instance.dispose()
+    assert "folded away" in problems and "1" not in problems
+
+
+def test_fanout_rows_that_agree_or_say_nothing_are_no_conflict():
+    """Only a row with a text other than the one kept counts: the usual fan-out (one row per
+    diagnosis name, the same text on each, or none) is no conflict."""
+    from cadbusi_assets.records.schemas import PATHOLOGY_SCHEMA
+    from cadbusi_assets.stages.records import fanout_conflicts
+
+    def row(specimen, diagnosis, text=None, synoptic=None):
+        return {
+            "specimen_accession": specimen,
+            "patient_id": "SYN-P1",
+            "specimen_date": None,
+            "diagnosis_name": diagnosis,
+            "final_diagnosis_text": text,
+            "synoptic_report": synoptic,
+        }
+
+    frame = pl.DataFrame(
+        [
+            row("SYNSP1", "IDC", "A. CARCINOMA"),
+            row("SYNSP1", "DCIS", "A. CARCINOMA"),
+            row("SYNSP1", "OTHER"),
+            row("SYNSP2", "IDC", "A. X", synoptic="SIZE: 12 MM"),
+            row("SYNSP2", "DCIS", "A. X", synoptic="SIZE: 9 MM"),
+            row("SYNSP2", "LCIS", "A. X", synoptic="SIZE: 9 MM"),
+        ],
+        schema={c: t for c, t in PATHOLOGY_SCHEMA.items() if c in row("", "")},
+    )
+    conflicts = fanout_conflicts(frame)
+    assert conflicts["specimen_accession"].to_list() == ["SYNSP2"]
+    assert conflicts.row(0, named=True)["synoptic_rows_folded"] == 2
+    assert conflicts.row(0, named=True)["final-diagnosis_rows_folded"] == 0
+    assert fanout_conflicts(frame.reverse()).equals(conflicts)

@@ -33,6 +33,7 @@ from cadbusi_assets.records import (
     select_cohort,
 )
 from cadbusi_assets.records.history_context import radiology_reports_for_window
+from cadbusi_assets.records.pathology import collapse_fanout
 from cadbusi_assets.records.schemas import PATHOLOGY_SCHEMA
 from cadbusi_assets.stages.report import (
     MissingUpstream,
@@ -185,6 +186,70 @@ def load_radiology_reports(
     return reports
 
 
+#: the texts of a specimen of which the parser keeps one per specimen (the longest)
+FOLDED_TEXTS = {"final_diagnosis_text": "final-diagnosis", "synoptic_report": "synoptic"}
+
+
+def fanout_conflicts(frame: pl.DataFrame) -> pl.DataFrame:
+    """Specimens whose warehouse rows disagree on a text the parser keeps only once.
+
+    The warehouse gives one row per (specimen, diagnosis name); an amended or corrected report
+    can leave a specimen's rows with different final-diagnosis (or synoptic) texts. The parser
+    keeps the longest (:func:`~cadbusi_assets.records.pathology.collapse_fanout`) and folds
+    the others away. One row per such specimen: ``specimen_date`` and, per text, how many of
+    its rows held a text other than the one kept (counts only: the texts are PHI).
+    ``frame``: the warehouse rows in the order the parser reads them.
+    """
+    if not frame.height or "specimen_accession" not in frame.columns:
+        return pl.DataFrame(schema={"specimen_accession": pl.Utf8, "specimen_date": pl.Date})
+    typed = frame.select(  # as the parser reads them
+        [
+            (pl.col(c) if c in frame.columns else pl.lit(None)).cast(t).alias(c)
+            for c, t in PATHOLOGY_SCHEMA.items()
+        ]
+    )
+    kept = collapse_fanout(typed).select(
+        "specimen_accession",
+        pl.col("specimen_date").alias("_date"),
+        *[pl.col(c).alias(f"_kept_{c}") for c in FOLDED_TEXTS],
+    )
+    rows = (
+        typed.filter(pl.col("specimen_accession").is_not_null())
+        .unique(maintain_order=True)
+        .join(kept, on="specimen_accession", how="left")
+    )
+    folded = rows.group_by("specimen_accession", maintain_order=True).agg(
+        pl.col("_date").first().alias("specimen_date"),
+        *[
+            (pl.col(c).is_not_null() & (pl.col(c) != pl.col(f"_kept_{c}").fill_null("")))
+            .sum()
+            .alias(f"{name}_rows_folded")
+            for c, name in FOLDED_TEXTS.items()
+        ],
+    )
+    counts = [f"{name}_rows_folded" for name in FOLDED_TEXTS.values()]
+    return folded.filter(pl.sum_horizontal(counts) > 0)
+
+
+def _report_fanout_conflicts(report: PartitionReport, conflicts: pl.DataFrame) -> None:
+    """Counts and a problem for the specimens of a date whose fan-out rows disagreed."""
+    if not conflicts.height:
+        return
+    report.count("specimens_with_conflicting_fanout_texts", conflicts.height)
+    said = []
+    for name in FOLDED_TEXTS.values():
+        rows = int(conflicts[f"{name}_rows_folded"].sum())
+        report.count(f"fanout_rows_folded_{name.replace('-', '_')}_text", rows)
+        if rows:
+            said.append(f"{rows} with another {name} text")
+    report.add_problem(
+        f"{conflicts.height} specimen(s) came from the warehouse as several rows with "
+        f"differing texts (an amended report, a join fan-out): the longest text of each was "
+        f"kept and {', '.join(said)} folded away; the warehouse keeps them (check its "
+        "pathology view)"
+    )
+
+
 def load_pathology_reports(
     warehouse: Warehouse,
     raw_zone: Zone,
@@ -196,7 +261,10 @@ def load_pathology_reports(
     fetched, duplicates = _deduplicated(warehouse.pathology_specimens(start, end))
     # the parser keeps one of a specimen's fan-out rows (the longest text, ties by position):
     # rows in content order make that choice independent of the warehouse's row order
-    parts = parse_pathology_reports(_content_order(fetched, ["specimen_accession"]))
+    ordered = _content_order(fetched, ["specimen_accession"])
+    parts = parse_pathology_reports(ordered)
+    # what the fan-out collapse folded away, counted (never the texts: PHI)
+    conflicts = fanout_conflicts(ordered)
     reports: dict[str, PartitionReport] = {}
     for day in days:
         rows = _content_order(
@@ -215,6 +283,7 @@ def load_pathology_reports(
         if "specimen_accession" in rows.columns:
             report.count("specimens", rows["specimen_accession"].n_unique())
         report.counts.update(_value_counts(rows, "interpretation", "interpretation_"))
+        _report_fanout_conflicts(report, _per_day(conflicts, "specimen_date", day))
         reports[day] = report
     return reports
 
