@@ -122,7 +122,7 @@ def _ocr_ready() -> bool:
     return True
 
 
-#: ``cadbusi demo`` tries today's export key and at most this many suffixed ones (``.2``...).
+#: ``cadbusi demo`` cuts today's export key or, when taken, the next of ``.2`` … ``.MAX_DEMO_EXPORTS``.
 MAX_DEMO_EXPORTS = 9
 
 
@@ -134,6 +134,61 @@ def _export_exists_elsewise(run: RunSummary) -> bool:
         and bool(run.failed_steps)
         and all("ExportExistsError" in step for step in run.failed_steps)
     )
+
+
+def _day_exports(day_key: str) -> list[str]:
+    """The complete exports (``SHA256SUMS`` written) of the research zone that ``cadbusi demo``
+    cut on the day of ``day_key``: ``day_key``, ``day_key.2`` … in order."""
+    (research,) = _zones("research")
+    candidates = [day_key, *(f"{day_key}.{n}" for n in range(2, MAX_DEMO_EXPORTS + 1))]
+    return [k for k in candidates if research.exists("exports", k, "SHA256SUMS")]
+
+
+def _demo_export(defs, instance, export_key: str | None) -> tuple[str, RunSummary]:
+    """Step 6 of ``cadbusi demo``: the export key it cut and the run.
+
+    Exports are immutable. With ``--export-key`` the key is kept as given: one that holds other
+    content fails loudly (✗, its reason, the summary's FAILED line, and a line naming the
+    key). Without it the demo cuts today's first free key (``today``, ``today.2`` …
+    ``today.9``) and, when the day already holds exports, says once which ones and that they
+    were left as they are. It never tries a taken key: a demo run materializes every asset
+    again, so the new export's lineage (the runs behind it) differs from any earlier one."""
+    from cadbusi_assets import runner
+
+    if export_key:
+        _echo(f"[6/7] dated export {export_key}")
+        cut = runner.cut_export(defs, instance, export_key)
+        if _export_exists_elsewise(cut):
+            _echo(
+                f"      export {export_key} already exists with other content (exports are "
+                "immutable): nothing was written; give another --export-key"
+            )
+        return export_key, cut
+    today = dt.date.today().isoformat()
+    existing = _day_exports(today)
+    candidates = [today, *(f"{today}.{n}" for n in range(2, MAX_DEMO_EXPORTS + 1))]
+    taken = candidates.index(existing[-1]) + 1 if existing else 0
+    if taken >= len(candidates):
+        _echo(
+            f"[6/7] dated export: ✗ today's export keys are all taken ({', '.join(existing)}; "
+            "exports are immutable, none was rewritten): nothing was written; give an "
+            "--export-key"
+        )
+        return existing[-1], runner.RunSummary(
+            f"dataset_export {today}",
+            False,
+            "none",
+            [],
+            failed_steps=[f"dataset_export: every export key of {today} is taken"],
+        )
+    key = candidates[taken]
+    _echo(f"[6/7] dated export {key}")
+    if existing:
+        _echo(
+            f"      today's exports {', '.join(existing)} exist and are kept as they are "
+            f"(exports are immutable: nothing was rewritten); this run's export is {key}"
+        )
+    return key, runner.cut_export(defs, instance, key)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -209,20 +264,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     runs.append(runner.materialize(defs, ["labelbox_labels"], instance))
     runs.append(runner.materialize(defs, ["diagnosis_labels", "metadata_db"], instance))
 
-    key = args.export_key or dt.date.today().isoformat()
-    _echo(f"[6/7] dated export {key}")
-    cut = runner.cut_export(defs, instance, key)
-    # Exports are immutable: a demo run again the same day on changed code (or data) cuts
-    # the next free key instead of failing (a key given with --export-key is kept as given).
-    taken, suffix = key, 2
-    while not args.export_key and _export_exists_elsewise(cut) and suffix <= MAX_DEMO_EXPORTS:
-        key = f"{taken}.{suffix}"
-        _echo(
-            f"      export {taken} already exists with other content (exports are immutable): "
-            f"cutting {key}"
-        )
-        cut = runner.cut_export(defs, instance, key)
-        suffix += 1
+    key, cut = _demo_export(defs, instance, args.export_key)
     runs.append(cut)
 
     failed = [r for r in runs if not r.ok]

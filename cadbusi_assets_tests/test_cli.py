@@ -264,10 +264,58 @@ def test_cadbusi_demo_runs_the_whole_graph_and_prints_a_summary(tmp_path):
         rerun, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
     )
     assert third.returncode == 0, third.stdout[-3000:] + third.stderr[-3000:]
-    assert f"export {today} already exists with other content" in third.stdout
-    assert "reason: ExportExistsError: Export" in third.stdout  # the step's own reason
+    assert f"today's exports {today} exist and are kept as they are" in third.stdout
+    assert f"this run's export is {today}.2" in third.stdout
+    assert "✗" not in third.stdout  # the expected case is no failure
     assert (exports / f"{today}.2" / "manifest.parquet").exists()
     assert f"exports/{today}.2" in third.stdout  # the summary names the export cut
+    _demo_reruns_say_which_exports_exist(rerun, exports, today, tmp_path, env)
+
+
+def _demo_reruns_say_which_exports_exist(
+    rerun: list[str], exports: Path, today: str, cwd: Path, env: dict[str, str]
+) -> None:
+    """`make demo` again on a day that already holds several exports (today's and today.2).
+    Before the fix the demo tried each taken key in turn, printed a ✗ failed step for each,
+    and its "already exists" line named the day's first key, not the one taken. Now one line
+    names the day's exports and that nothing was rewritten, with no ✗, and the next free key
+    is cut; a real conflict (a taken --export-key) still fails loudly, naming that key."""
+
+    def stored() -> dict[Path, tuple[bytes, int]]:
+        return {
+            p: (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(exports.rglob("*"))
+            if p.is_file() and p.parts[len(exports.parts)] in (today, f"{today}.2")
+        }
+
+    before = stored()
+    fourth = subprocess.run(rerun, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    out = fourth.stdout
+    assert fourth.returncode == 0, out[-3000:] + fourth.stderr[-3000:]
+    assert "✗" not in out and "FAILED" not in out, out[-3000:]
+    said = [line for line in out.splitlines() if "exist" in line]
+    assert said == [
+        f"      today's exports {today}, {today}.2 exist and are kept as they are (exports are "
+        f"immutable: nothing was rewritten); this run's export is {today}.3"
+    ]
+    assert (exports / f"{today}.3" / "manifest.parquet").exists()
+    assert f"exports/{today}.3" in out  # the summary names the export cut
+    assert stored() == before
+    # a real conflict: the key given holds other content
+    conflict = subprocess.run(
+        [*rerun, "--export-key", f"{today}.2"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    out = conflict.stdout
+    assert conflict.returncode == 1, out[-3000:] + conflict.stderr[-3000:]
+    assert f"export {today}.2 already exists with other content" in out
+    assert f"reason: ExportExistsError: Export '{today}.2' already exists" in out
+    assert f"FAILED: dataset_export {today}.2 " in out
+    assert stored() == before
 
 
 def test_a_frame_step_below_one_is_refused_before_anything_runs(tmp_path, capsys):
