@@ -764,3 +764,49 @@ def test_fanout_rows_that_agree_or_say_nothing_are_no_conflict():
     assert conflicts.row(0, named=True)["synoptic_rows_folded"] == 2
     assert conflicts.row(0, named=True)["final-diagnosis_rows_folded"] == 0
     assert fanout_conflicts(frame.reverse()).equals(conflicts)
+
+
+def test_a_refused_inpainting_writes_no_inpainted_png(zones, pseudo):
+    """``inpainted_images`` alone (not the one pass): the date held six inpainted images, the
+    new features leave one to inpaint. Before the fix the guard ran after the inpainting had
+    written that image's PNG over the stored one (the table still named the old file's hash);
+    now it refuses before the first PNG."""
+    import numpy as np
+
+    from cadbusi_assets.stages import analysis
+    from cadbusi_assets.storage import write_partition_table
+    from cadbusi_assets.ultrasound.png import encode_png
+
+    _, research = zones
+    batch = pseudo.batch_name(DAY_A)
+    names = [f"{i:02d}gg{i}" for i in range(6)]
+    _write_images(research, batch, names)
+    frame = np.random.default_rng(5).integers(0, 255, (48, 64), dtype=np.uint8)
+    for name in names:
+        research.write_bytes(("images", name[:2], f"{name}.png"), encode_png(frame))
+    write_partition_table(
+        research,
+        analysis.FEATURES_TABLE,
+        batch,
+        pl.DataFrame(
+            {
+                "image_id": names,
+                "has_calipers": [True] + [False] * 5,
+                "caliper_points": [[[20, 20], [40, 30]]] + [None] * 5,
+                "is_doppler": [False] * 6,
+            },
+            schema_overrides={"caliper_points": pl.List(pl.List(pl.Int64))},
+        ),
+    )
+    inpainted = [f"inpainted/{n[:2]}/{n}.png" for n in names]
+    for path in inpainted:
+        research.write_bytes(tuple(path.split("/")), b"the stored inpainting")
+    write_partition_table(
+        research,
+        analysis.INPAINTED_TABLE,
+        batch,
+        pl.DataFrame({"image_id": names, "inpainted_path": inpainted}),
+    )
+    with pytest.raises(StageFailure, match="refusing to delete"):
+        analysis.inpaint_partition(research, batch, workers=1)
+    assert all(research.read_bytes(p) == b"the stored inpainting" for p in inpainted)

@@ -271,12 +271,11 @@ def run_for_days(
     asset = context.asset_key.to_user_string()
     reports: dict[str, PartitionReport] = {}
     if todo:
+        folders = step_lock_dirs(context)
         with contextlib.ExitStack() as locks:
             for day in sorted(todo):
                 locks.enter_context(
-                    partition_lock(
-                        asset, day, lock_dirs=step_lock_dirs(context), on_wait=context.log.info
-                    )
+                    partition_lock(asset, day, lock_dirs=folders, on_wait=context.log.info)
                 )
             reports = dict(stage(todo))
     return settle(context, days, reports, failures)
