@@ -591,6 +591,9 @@ def test_two_dagster_homes_on_one_data_home_never_write_one_date_at_once(tmp_pat
     # the locks are beside the data, named by hashes only
     locks = [p.name for p in (raw / ".cadbusi-locks").iterdir()]
     assert locks and not any(day in name for name in locks)
+    # and never in the research zone: a hash of a date is found by trying the dates
+    research = demo_paths(home)["research"]
+    assert not list(research.rglob("*.lock")) and not (research / ".cadbusi-locks").exists()
 
 
 def _tree(root: Path) -> dict[str, str]:

@@ -16,7 +16,7 @@ from cadbusi_assets.defs.run_process import tag_run_process
 from cadbusi_assets.parallel import worker_scope
 from cadbusi_assets.settings import SettingsError
 from cadbusi_assets.stages import PartitionReport, StageFailure
-from cadbusi_assets.stages.locks import configured_lock_dirs, lock_dirs, partition_lock
+from cadbusi_assets.stages.locks import configured_lock_dirs, partition_lock, zone_lock_dirs
 from cadbusi_assets.stages.report import record_partition_report, without_counts
 from cadbusi_assets.storage.zones import Zone
 
@@ -128,17 +128,18 @@ def safe_traceback(exc: BaseException) -> str:
 
 
 def step_lock_dirs(context: dg.AssetExecutionContext) -> list[Path]:
-    """The lock folders beside the data the step writes: those of its ``zones`` resource
-    (raw, then research), else of the configured zones (see :mod:`cadbusi_assets.stages.locks`:
+    """The lock folders beside the data the step writes: that of its ``zones`` resource's raw
+    zone (:func:`~cadbusi_assets.stages.locks.zone_lock_dirs`), else of the configured zones (see :mod:`cadbusi_assets.stages.locks`:
     every run writing the same zones waits for the other, whatever its Dagster instance)."""
     try:
         zones = getattr(context.resources, "zones", None)
     except Exception:  # a step without a zones resource
         zones = None
-    uris = [getattr(zones, "raw_uri", ""), getattr(zones, "research_uri", "")]
-    if not any(isinstance(u, str) and u for u in uris):
+    raw, research = (getattr(zones, name, "") for name in ("raw_uri", "research_uri"))
+    raw, research = (u if isinstance(u, str) else "" for u in (raw, research))
+    if not (raw or research):
         return configured_lock_dirs()
-    return lock_dirs(u for u in uris if isinstance(u, str))
+    return zone_lock_dirs(raw, research)
 
 
 def run_per_day(

@@ -5,17 +5,20 @@ their writes: one run's table would list files that the other run has just repla
 stage that writes a partition holds :func:`partition_lock` for it while it reads and writes.
 
 The lock is an advisory ``flock`` on a file **beside the data it guards**: a folder
-``.cadbusi-locks`` at the root of each local zone (raw and research), held in that order. So
-every process that writes the same zones waits for the other, whatever its Dagster instance
+``.cadbusi-locks`` at the root of the raw (PHI) zone, whose stages write both zones of a date.
+So every process that writes the same zones waits for the other, whatever its Dagster instance
 (``$DAGSTER_HOME``) or shell: two deployments, a ``cadbusi demo`` and a ``dagster dev`` on the
-same ``$CADBUSI_HOME``. An object-store zone (``gs://``, ``s3://``) has no file to ``flock``:
+same ``$CADBUSI_HOME``. The research zone holds no lock: a lock's name is derived from its real
+study date, and an unkeyed hash of a date is found by trying the few thousand dates, so it
+would reveal the dates of the research zone's batches (its folder is used only where no raw
+zone is configured). An object-store zone (``gs://``, ``s3://``) has no file to ``flock``:
 its locks are in a local folder named after the zone's URI (``<system temp>/cadbusi-locks/
 <hash>``), so they serialize the runs of *one machine* only; runs on several machines that
 write one bucket need one run per partition at a time (Dagster tag concurrency on
 ``dagster/partition``) or a shared ``$CADBUSI_LOCK_DIR``. ``$CADBUSI_LOCK_DIR``, when set,
 replaces all of this with one folder (say on NFS with a working ``flock``).
 
-Lock file names are hashes, so they reveal nothing. A process that dies releases its locks
+Lock file names are hashes (no date or stage in plain text; they live in the PHI zone). A process that dies releases its locks
 (the kernel drops them). ``$CADBUSI_LOCK_TIMEOUT`` (seconds, default 6 h) is how long a run
 waits for another run of the same partition before that date fails with the reason.
 
@@ -81,6 +84,13 @@ def lock_dirs(zone_uris: Iterable[str]) -> list[Path]:
     return dirs or [Path(tempfile.gettempdir()) / "cadbusi-locks"]
 
 
+def zone_lock_dirs(raw_uri: str, research_uri: str) -> list[Path]:
+    """The lock folders of a deployment writing the zones ``raw_uri`` and ``research_uri``:
+    the raw (PHI) zone's, or the research zone's only where there is no raw zone (a lock's
+    name follows from a real date: it never goes in the research zone beside a raw one)."""
+    return lock_dirs([raw_uri.strip() or research_uri])
+
+
 def configured_lock_dirs() -> list[Path]:
     """The lock folders of the configured zones (``CADBUSI_RAW_ZONE``, ``CADBUSI_RESEARCH_ZONE``,
     or the demo's under ``$CADBUSI_HOME``)."""
@@ -90,7 +100,7 @@ def configured_lock_dirs() -> list[Path]:
         settings = load_settings()
     except SettingsError:
         return lock_dirs([])
-    return lock_dirs([settings.raw_zone_uri, settings.research_zone_uri])
+    return zone_lock_dirs(settings.raw_zone_uri, settings.research_zone_uri)
 
 
 def lock_timeout() -> float:

@@ -67,7 +67,7 @@ def test_locks_live_beside_the_zones_they_guard(tmp_path, monkeypatch):
     """A local zone's locks are in ``.cadbusi-locks`` at its root (whatever ``$DAGSTER_HOME``);
     an object-store zone's in a local folder named after its URI; ``$CADBUSI_LOCK_DIR``
     replaces both."""
-    from cadbusi_assets.stages.locks import ZONE_LOCKS_FOLDER, lock_dirs
+    from cadbusi_assets.stages.locks import ZONE_LOCKS_FOLDER, lock_dirs, zone_lock_dirs
 
     monkeypatch.delenv("CADBUSI_LOCK_DIR", raising=False)
     raw, research = tmp_path / "raw", f"file://{tmp_path / 'research'}"
@@ -80,6 +80,10 @@ def test_locks_live_beside_the_zones_they_guard(tmp_path, monkeypatch):
     assert "bucket" not in str(bucket[0])
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "elsewhere"))
     assert lock_dirs([str(raw)]) == [raw / ZONE_LOCKS_FOLDER]
+    # a deployment's locks are in its raw (PHI) zone only: a lock's name follows from a real
+    # date, and the research zone reveals none; the research zone's only without a raw zone
+    assert zone_lock_dirs(str(raw), research) == [raw / ZONE_LOCKS_FOLDER]
+    assert zone_lock_dirs("", research) == [tmp_path / "research" / ZONE_LOCKS_FOLDER]
     monkeypatch.setenv("CADBUSI_LOCK_DIR", str(tmp_path / "shared"))
     assert lock_dirs([str(raw), research]) == [tmp_path / "shared"]
 
