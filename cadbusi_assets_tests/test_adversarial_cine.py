@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+from pydicom.uid import UID
 
 from cadbusi_assets.deid import DeidentificationError, deidentify_dataset, ocr_identifiers
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers
@@ -144,7 +145,7 @@ def _dataset(frames: np.ndarray, uid: str | None = None):
     ds = canary.canary_dataset(colour=False)
     ds.set_pixel_data(frames, "MONOCHROME2", 8, generate_instance_uid=False)
     if uid is not None:
-        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = UID(uid)
     return ds
 
 
