@@ -932,7 +932,7 @@ class _Lines:
     pixels."""
 
     def __init__(self, frame: np.ndarray, area: Box) -> None:
-        x0, y0, x1, y1 = area
+        x0, y0 = area[:2]
         found = find_lines(_crop(frame, area))
         self.boxes = [
             (a + x0, b + y0, c + x0, d + y0) for a, b, c, d in [*found.lines, *found.unresolved]
