@@ -83,6 +83,7 @@ from cadbusi_assets.deid.identifiers import OriginalIdentifiers
 from cadbusi_assets.deid.scan import find_identifiers_in_text
 from cadbusi_assets.ultrasound.ocr import STRIP_HEIGHTS, FrameText, strips
 from cadbusi_assets.ultrasound.textlines import (
+    DIM_TEXT_LEVEL,
     LEVEL_STEPS,
     MAX_LINE_HEIGHT,
     MIN_AREA_WIDTH,
@@ -873,8 +874,8 @@ def verification_frame_indices(n_frames: int) -> list[int]:
 
 #: A line of a frame is a read frame's line unless, in some window of the line's height
 #: (at most :data:`MAX_LINE_HEIGHT`) and twice as wide, its text pixels (at least
-#: :data:`TEXT_LEVEL` bright) that are no text pixel of the read frame (within a pixel) are at
-#: least this share of its text pixels ...
+#: ``DIM_TEXT_LEVEL`` bright: grey fonts too) that are no text pixel of the read frame
+#: (within a pixel) are at least this share of its text pixels ...
 NEW_INK_SHARE = 0.5
 #: ... and at least this share of the window (the speckle around a line changes a few).
 NEW_INK_DENSITY = 0.05
@@ -937,7 +938,7 @@ class _Lines:
         self.boxes = [
             (a + x0, b + y0, c + x0, d + y0) for a, b, c, d in [*found.lines, *found.unresolved]
         ]
-        self.ink = (brightness(frame) >= TEXT_LEVEL).view(np.uint8)
+        self.ink = (brightness(frame) >= DIM_TEXT_LEVEL).view(np.uint8)
 
     def covered_by(self, read: _Lines) -> bool:
         """No line of this frame holds text pixels that ``read`` lacks (see
