@@ -247,3 +247,58 @@ def test_verify_flags_every_cine_with_hidden_text(tmp_path, cines, pseudonymizer
         flagged = {int(f.split()[2].rstrip(":")) for f in findings if f.startswith("pixels frame")}
         assert flagged & drawn, (name, rows[name]["findings"])
     assert rows["clean_cine"]["status"] == "clean", rows["clean_cine"]["findings"]
+
+
+# -- a generator cine (the demo cohort's: JPEG-compressed, colour or grey) -------------------
+
+
+@pytest.fixture(scope="module")
+def demo_cines(tmp_path_factory) -> list[Path]:
+    """The cines of a tiny demo cohort."""
+    import json
+
+    from cadbusi_demo import DemoConfig, generate_demo_cohort
+
+    cohort = generate_demo_cohort(
+        tmp_path_factory.mktemp("demo") / "cohort",
+        DemoConfig(days=2, studies_per_day=(2, 2), seed=5, workers=1),
+    )
+    found = []
+    for path in sorted(cohort.pacs_root.rglob("*.dcm")):
+        truth = json.loads((cohort.ground_truth_dir / f"{path.stem}.json").read_text())
+        if truth["number_of_frames"] > 3:
+            found.append(path)
+    assert found
+    return found
+
+
+def test_a_demo_cine_reads_only_the_sampled_frames_and_not_a_name_on_one_frame(
+    pseudonymizer, demo_cines
+):
+    """A generator cine as written (static screen text, moving speckle) reads its sampled
+    frames only; the same cine with the patient's name drawn in the fan on one frame
+    between them is quarantined, on that frame."""
+    from cadbusi_assets.deid.deidentify import decode_all_frames
+
+    _require_tesseract()
+    for path in demo_cines:
+        ds = read_dataset(path)
+        result = deidentify_dataset(ds, pseudonymizer, verify_ocr=True)
+        n_frames = int(result.frames.shape[0])
+        assert result.ocr_findings == [], path.name
+        assert result.actions["ocr-frames-read"] == len(verification_frame_indices(n_frames))
+
+        frames = decode_all_frames(ds)
+        middle = next(
+            k for k in range(1, n_frames) if k not in verification_frame_indices(n_frames)
+        )
+        x0, y0, x1, y1 = result.kept_regions[0].box
+        xy = (x0 + (x1 - x0) * 9 // 20, y0 + (y1 - y0) // 5)  # in the fan
+        fill = (255, 255, 255) if frames.ndim == 4 else 255
+        image = Image.fromarray(frames[middle])
+        name = f"{ds.PatientName.family_name}, {ds.PatientName.given_name}"
+        ImageDraw.Draw(image).text(xy, name, fill=fill, font=ImageFont.load_default(size=20))
+        frames[middle] = np.asarray(image)
+        ds.set_pixel_data(frames, "RGB" if frames.ndim == 4 else "MONOCHROME2", 8)
+        with pytest.raises(DeidentificationError, match=f"frame {middle}: patient_name"):
+            deidentify_dataset(ds, pseudonymizer, verify_ocr=True)
