@@ -36,6 +36,7 @@ from cadbusi_assets.deid.identifiers import OriginalIdentifiers
 from cadbusi_assets.deid.ocr import (
     ocr_identifiers,
     verification_frame_indices,
+    verification_frames,
 )
 from cadbusi_assets.deid.pixels import PixelPlan, blank_outside, describe, plan_pixel_cleaning
 from cadbusi_assets.deid.profile import DEFAULT_PROFILE, DeidProfile
@@ -223,8 +224,11 @@ def _bookkeeping(out: Dataset, profile: DeidProfile, pixels_cleaned: bool) -> No
 
 
 def ocr_frame_indices(n_frames: int) -> list[int]:
-    """Frames OCR verification reads (:func:`~cadbusi_assets.deid.ocr.verification_frame_indices`:
-    all of a short object; the first, the last and every n-th frame of a cine).
+    """The sampled frames OCR verification reads whatever the frames hold
+    (:func:`~cadbusi_assets.deid.ocr.verification_frame_indices`: all of a short object; the
+    first, the last and every n-th frame of a cine); of a cine,
+    :func:`~cadbusi_assets.deid.ocr.verification_frames` reads the frames whose text differs
+    from theirs too.
 
     >>> ocr_frame_indices(1), ocr_frame_indices(30)
     ([0], [0, 10, 20, 29])
@@ -288,7 +292,7 @@ def _deidentify_dataset(
 
     findings: list[str] = []
     if verify_ocr:
-        indices = verification_frame_indices(frames.shape[0])
+        indices = verification_frames(frames)
         for index in indices:
             kinds = ocr_identifiers(frames[index], identifiers)
             findings += [f"frame {index}: {kind}" for kind in kinds]

@@ -42,8 +42,12 @@ Matching (:func:`find_identifiers_in_ocr_text`): the exact matching of
 :func:`cadbusi_assets.deid.scan.find_identifiers_in_text` (names in any order or case, IDs
 with or without leading zeros, dates in their common forms), plus what OCR does to text.
 
-Cine (:func:`verification_frame_indices`): the first, the last and every
-:data:`CINE_STEP`-th frame.
+Cine (:func:`verification_frames`, the one selection every caller reads): the first, the last
+and every :data:`CINE_STEP`-th frame (:func:`verification_frame_indices`), and every other
+frame whose text layer differs from that of each frame read before it: lines
+(:func:`find_lines` on every frame) holding text pixels the read frame lacks, or a change of
+the still layer (the pixels the sampled frames agree on: the screen around the moving image).
+Text drawn on a few middle frames is read once, text that moves on each frame it moves to.
 
 Reading once (:func:`read_frame`): a caller that also parses the annotation hands the same
 :class:`~cadbusi_assets.ultrasound.ocr.FrameText` to
@@ -54,8 +58,9 @@ text no brighter than the speckle it touches, text over speckle that is not one 
 (heavily compressed), glyphs under :data:`TINY_MIN_HEIGHT` pixels (and tiny glyphs of
 uneven brightness), text turned other than by a quarter or a half, mirrored text, coloured
 text on a light panel,
-text glued to a bright trace that the strips do not separate, and the cine frames between the
-sampled ones.
+text glued to a bright trace that the strips do not separate, and, on cine frames between the
+sampled ones only, text over the moving image that :func:`find_lines` does not find (turned,
+tiny, dark on a panel) or that is no brighter than :data:`TEXT_LEVEL`.
 
 >>> import cv2
 >>> frame = np.zeros((120, 400), np.uint8)
@@ -78,6 +83,7 @@ from cadbusi_assets.deid.identifiers import OriginalIdentifiers
 from cadbusi_assets.deid.scan import find_identifiers_in_text
 from cadbusi_assets.ultrasound.ocr import STRIP_HEIGHTS, FrameText, strips
 from cadbusi_assets.ultrasound.textlines import (
+    DIM_TEXT_LEVEL,
     LEVEL_STEPS,
     MAX_LINE_HEIGHT,
     MIN_AREA_WIDTH,
@@ -848,13 +854,10 @@ MAX_CINE_FRAMES = 16
 
 
 def verification_frame_indices(n_frames: int) -> list[int]:
-    """Frames OCR reads: every frame of an object with up to three; of a longer cine the
-    first, the last and every n-th (n = :data:`CINE_STEP`, larger for cines so long that
-    more than :data:`MAX_CINE_FRAMES` frames would be read).
-
-    Burned-in text is drawn by the scanner on every frame of a cine and is static, so the
-    first and last frames carry it; the frames between also catch text that appears or
-    moves part-way. Static text is read once per process (the engine's line cache).
+    """The sampled frames every verification reads (of a cine, :func:`verification_frames`
+    adds the frames whose text differs from theirs): every frame of an object with up to
+    three; of a longer cine the first, the last and every n-th (n = :data:`CINE_STEP`,
+    larger for cines so long that more than :data:`MAX_CINE_FRAMES` frames would be read).
 
     >>> verification_frame_indices(1), verification_frame_indices(3)
     ([0], [0, 1, 2])
@@ -867,3 +870,141 @@ def verification_frame_indices(n_frames: int) -> list[int]:
         return list(range(n_frames))
     step = max(CINE_STEP, -(-(n_frames - 1) // (MAX_CINE_FRAMES - 1)))
     return sorted({*range(0, n_frames, step), n_frames - 1})
+
+
+#: A line of a frame is a read frame's line unless, in some window of the line's height
+#: (at most :data:`MAX_LINE_HEIGHT`) and twice as wide, its text pixels (at least
+#: ``DIM_TEXT_LEVEL`` bright: grey fonts too) that are no text pixel of the read frame
+#: (within a pixel) are at least this share of its text pixels ...
+NEW_INK_SHARE = 0.5
+#: ... and at least this share of the window (the speckle around a line changes a few).
+NEW_INK_DENSITY = 0.05
+#: The still layer: pixels that the sampled frames agree on (within :data:`CHANGE_LEVEL`),
+#: away from where they disagree by :data:`STILL_MARGIN` pixels (a moving fan's speckle, its
+#: JPEG blocks).
+CHANGE_LEVEL = 40
+STILL_MARGIN = 8
+#: A frame changes the still layer where at least this many of its pixels inside one
+#: :data:`CHANGE_WINDOW` square differ from a read frame's by more than :data:`CHANGE_LEVEL`.
+CHANGE_PIXELS = 10
+CHANGE_WINDOW = 16
+
+
+def _difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per pixel, the largest difference of any channel between two 8-bit frames (uint8;
+    of deeper frames, that of their :func:`brightness`)."""
+    if a.dtype != np.uint8:
+        return cv2.absdiff(brightness(a), brightness(b))
+    diff = cv2.absdiff(a, b)
+    return brightness(diff) if diff.ndim == 3 else diff
+
+
+def _changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """uint8 0/1: the pixels two frames differ at by more than :data:`CHANGE_LEVEL`."""
+    return cv2.threshold(_difference(a, b), CHANGE_LEVEL, 1, cv2.THRESH_BINARY)[1]
+
+
+def _still_layer(frames: np.ndarray, sampled: Sequence[int]) -> np.ndarray:
+    """uint8 0/1 mask of the pixels the ``sampled`` frames agree on (see
+    :data:`STILL_MARGIN`): what does not change anyway."""
+    changed = np.zeros(frames.shape[1:3], np.uint8)
+    first = frames[sampled[0]]
+    for index in sampled[1:]:
+        cv2.bitwise_or(changed, _changed(frames[index], first), dst=changed)
+    size = 2 * STILL_MARGIN + 1
+    moving = cv2.dilate(changed, cv2.getStructuringElement(cv2.MORPH_RECT, (size, size)))
+    return (1 - moving).astype(np.uint8)
+
+
+def _same_still_layer(a: np.ndarray, b: np.ndarray, still: np.ndarray) -> bool:
+    """Whether frames ``a`` and ``b`` agree on the ``still`` layer (see
+    :data:`CHANGE_PIXELS`)."""
+    changed = cv2.bitwise_and(_changed(a, b), still)
+    if cv2.countNonZero(changed) < CHANGE_PIXELS:
+        return True
+    window = (CHANGE_WINDOW, CHANGE_WINDOW)
+    density = cv2.boxFilter(changed, cv2.CV_16U, window, normalize=False)
+    return int(density.max()) < CHANGE_PIXELS
+
+
+class _Lines:
+    """A frame's lines over the moving image (:func:`find_lines`' boxes, strip areas too,
+    found in ``area``: the box around what the still layer leaves out) and its text
+    pixels."""
+
+    def __init__(self, frame: np.ndarray, area: Box) -> None:
+        x0, y0 = area[:2]
+        found = find_lines(_crop(frame, area))
+        self.boxes = [
+            (a + x0, b + y0, c + x0, d + y0) for a, b, c, d in [*found.lines, *found.unresolved]
+        ]
+        self.ink = (brightness(frame) >= DIM_TEXT_LEVEL).view(np.uint8)
+
+    def covered_by(self, read: _Lines) -> bool:
+        """No line of this frame holds text pixels that ``read`` lacks (see
+        :data:`NEW_INK_SHARE`)."""
+        return not any(_new_text(self.ink, read.ink, box) for box in self.boxes)
+
+
+_NEAR = np.ones((3, 3), np.uint8)
+
+
+def _new_text(ink: np.ndarray, read: np.ndarray, box: Box) -> bool:
+    """Whether the line ``box`` of a frame with text pixels ``ink`` holds text that a frame
+    with text pixels ``read`` lacks (see :data:`NEW_INK_SHARE`)."""
+    x0, y0, x1, y1 = box
+    mine = ink[y0 : y1 + 1, x0 : x1 + 1]
+    new = cv2.bitwise_and(mine, 1 - cv2.dilate(read[y0 : y1 + 1, x0 : x1 + 1], _NEAR))
+    if cv2.countNonZero(new) == 0:
+        return False
+    height = min(y1 - y0 + 1, MAX_LINE_HEIGHT)
+    window = (min(2 * height, x1 - x0 + 1), height)
+    border = cv2.BORDER_CONSTANT
+    new_sum = cv2.boxFilter(new, cv2.CV_32F, window, normalize=False, borderType=border)
+    ink_sum = cv2.boxFilter(mine, cv2.CV_32F, window, normalize=False, borderType=border)
+    enough = (new_sum >= NEW_INK_SHARE * ink_sum) & (
+        new_sum >= NEW_INK_DENSITY * window[0] * window[1]
+    )
+    return bool(enough.any())
+
+
+def verification_frames(frames: np.ndarray) -> list[int]:
+    """Frames OCR verification reads of ``frames`` (n x rows x columns [x channels]): the
+    sampled ones (:func:`verification_frame_indices`) and every other frame whose text
+    layer differs from that of each frame read so far (in order).
+
+    A frame's text layer is its lines (:func:`find_lines` runs on every frame: it tells
+    text from the speckle that changes on every frame) and its still layer (the pixels the
+    sampled frames agree on: the screen around the moving image, where text of any
+    orientation or colour drawn on some frames only changes it). A frame is not read when
+    a frame read before has the same text layer: no line of it holds text pixels that frame
+    lacks (:data:`NEW_INK_SHARE` in a window of the line's height) and its still layer
+    differs from that frame's nowhere (:data:`CHANGE_PIXELS` in a :data:`CHANGE_WINDOW`
+    square). Text drawn on a few middle frames is read once, text that moves on each frame
+    it moves to; a cine whose burned-in text is static reads only the sampled frames
+    (selecting costs a :func:`find_lines` a frame, about a tenth of reading one).
+    """
+    frames = np.asarray(frames)
+    n_frames = int(frames.shape[0])
+    sampled = verification_frame_indices(n_frames)
+    if n_frames <= len(sampled):
+        return sampled
+    still = _still_layer(frames, sampled)
+    # lines in the still layer are the still layer's: lines are searched over the moving image
+    x, y, w, h = cv2.boundingRect(1 - still)
+    area = (x, y, x + max(w, 1) - 1, y + max(h, 1) - 1)
+    lines: dict[int, _Lines] = {i: _Lines(frames[i], area) for i in sampled}
+    read = list(sampled)
+    chosen = set(sampled)
+    for index in range(n_frames):
+        if index in chosen:
+            continue
+        mine = _Lines(frames[index], area)
+        if not any(
+            mine.covered_by(lines[r]) and _same_still_layer(frames[index], frames[r], still)
+            for r in read
+        ):
+            lines[index] = mine
+            read.append(index)
+            chosen.add(index)
+    return sorted(chosen)

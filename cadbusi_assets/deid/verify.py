@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
@@ -94,14 +95,15 @@ def _verify_file(path: Path, identifiers: OriginalIdentifiers, ocr: bool) -> lis
         from cadbusi_assets.deid.ocr import (
             ocr_identifiers,
             tesseract_available,
-            verification_frame_indices,
+            verification_frames,
         )
 
         if tesseract_available():
-            n_frames = int(ds.get("NumberOfFrames", 1) or 1)
             try:
-                for index, frame in iter_frames(ds, indices=verification_frame_indices(n_frames)):
-                    kinds = ocr_identifiers(frame, identifiers)
+                # every frame decoded: the frames read are chosen by what they hold
+                frames = np.stack([frame for _, frame in iter_frames(ds)])
+                for index in verification_frames(frames):
+                    kinds = ocr_identifiers(frames[index], identifiers)
                     findings += [f"pixels frame {index}: {kind}" for kind in kinds]
             except DecodeError as exc:
                 findings.append(f"pixels undecodable: {exc}")

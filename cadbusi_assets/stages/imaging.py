@@ -10,10 +10,11 @@ files with one worker per instance that
 1. reads and decodes the raw instance once and cleans its header and pixels
    (:func:`~cadbusi_assets.deid.deidentify_dataset`),
 2. reads the text of every verification frame
-   (:func:`~cadbusi_assets.deid.ocr.verification_frame_indices`) once, on the cleaned frame
-   (what is published), one reading per line: the learned line reader's for lines it reads
-   confidently as the screen's own words, tesseract's for every other line (names, IDs,
-   dates, anything unsure), and both merged for the annotation's lines
+   (:func:`~cadbusi_assets.deid.ocr.verification_frames`: of a cine the sampled frames and
+   those whose text differs from theirs) once, on the cleaned frame (what is published), one
+   reading per line: the learned line reader's for lines it reads confidently as the
+   screen's own words, tesseract's for every other line (names, IDs, dates, anything
+   unsure), and both merged for the annotation's lines
    (:func:`~cadbusi_assets.ultrasound.ocr.read_frame_text` with its vocabulary gate; without
    torch or the weights tesseract reads every line); it checks that reading for the study's
    identifiers and anyone's contact details (:func:`~cadbusi_assets.deid.ocr.ocr_identifiers`):
@@ -51,7 +52,7 @@ import numpy as np
 import polars as pl
 
 from cadbusi_assets.deid import DeidentifiedObject, OriginalIdentifiers
-from cadbusi_assets.deid.ocr import ocr_identifiers, read_frame, verification_frame_indices
+from cadbusi_assets.deid.ocr import ocr_identifiers, read_frame, verification_frames
 from cadbusi_assets.dicom import UltrasoundRegion
 from cadbusi_assets.identity import Pseudonymizer
 from cadbusi_assets.parallel import parallel_map
@@ -96,7 +97,7 @@ def _verifier(ocr: bool, readings: dict[int, FrameText]) -> deid.Verifier | None
     def verify(result: DeidentifiedObject) -> str | None:
         findings: list[str] = []
         identifiers: OriginalIdentifiers = result.identifiers
-        for index in verification_frame_indices(int(result.frames.shape[0])):
+        for index in verification_frames(result.frames):
             frame = result.frames[index]
             # the learned gate: lines read confidently as the screen's own words skip
             # tesseract; their readings are the annotation's too (DeidentificationError:
