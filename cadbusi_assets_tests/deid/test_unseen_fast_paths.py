@@ -166,3 +166,26 @@ def test_darkness_is_the_channels_minimum() -> None:
             expected = image[..., :3].min(axis=2)
             assert got.dtype == np.uint8
             np.testing.assert_array_equal(got, expected)
+
+
+def test_a_panels_darkness_taken_on_the_panel_is_the_frames() -> None:
+    """unseen_text takes the darkest channel and the ink test on each panel's crop: the same
+    verdicts and the same inverted crops as on the whole frame's darkest channel."""
+    from cadbusi_assets.deid.ocr import _crop, _darkness, _holds_ink
+    from cadbusi_assets_tests import test_adversarial_pixels, test_adversarial_pixels_2
+
+    frames = [render_screen(family, 120 + k).frame for k, family in enumerate(TUNING_FAMILIES)]
+    frames += [make() for make in test_adversarial_pixels.LEAKS.values()]
+    frames += [make() for make in test_adversarial_pixels_2.LEAKS.values()]
+    verdicts = set()
+    for frame in frames:
+        level = brightness(frame)
+        whole = _darkness(frame, level)
+        for box in light_panels(level):
+            dark = _darkness(_crop(frame, box), _crop(level, box))
+            np.testing.assert_array_equal(dark, _crop(whole, box))
+            inside = (0, 0, box[2] - box[0], box[3] - box[1])
+            verdict = _holds_ink(dark, _crop(level, box), inside)
+            assert verdict == _holds_ink(whole, level, box)
+            verdicts.add(verdict)
+    assert verdicts == {True, False}
