@@ -36,12 +36,7 @@ each way (names written vertically) and the inverted brightness of its light, fl
 (dark text on a label) are searched for lines by the same detector, and chains of thin
 strokes too low for it (glyphs of 3-7 px drawn in one colour, :func:`tiny_lines`) are
 searched again scaled 2x; a line that does not lie mostly in the upright reading's lines is
-read too, and so is every upright line that is not the screen's vocabulary, turned 180
-degrees. The learned reader's gate of the upright reading applies to these line images as
-well (all of a frame's at once): one it reads confidently as the screen's words, or as a
-reading holding no identifier, keeps that reading; tesseract reads the others (and every
-one without torch or the weights). A turned line is read both ways, so one of its images is
-the line upright: the gate trusts the learned reader there as it does for upright lines.
+read by tesseract too.
 
 Matching (:func:`find_identifiers_in_ocr_text`): the exact matching of
 :func:`cadbusi_assets.deid.scan.find_identifiers_in_text` (names in any order or case, IDs
@@ -676,8 +671,7 @@ def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
     channel inverted: upright, vertical or tiny). Lines lying mostly in lines the upright
     reading found (upright text seen sideways) are left out: a few lines a frame are read.
     The upright lines that are not the screen's own words are read turned 180 degrees too
-    (text written upside down). Tesseract reads each line image but those the learned
-    reader's gate keeps (:func:`_read_unseen`; the tiny lines, read as drawn, all).
+    (text written upside down).
     """
     from cadbusi_assets.ultrasound.glyphs import is_screen_vocabulary
     from cadbusi_assets.ultrasound.ocr import TesseractUnavailable, engine
@@ -686,51 +680,29 @@ def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
     seen = np.zeros(level.shape, bool)
     for x0, y0, x1, y1 in reading.boxes:
         seen[y0 : y1 + 1, x0 : x1 + 1] = True
-    # every line image first, then read: the learned reader's gate on all at once
-    images: list[tuple[np.ndarray, bool]] = []
-    for line in reading.lines:  # upside down: a line that is not the screen's words
-        if not is_screen_vocabulary(line.text):
-            images.append((cv2.rotate(line_image(level, line.box), cv2.ROTATE_180), True))
-    images += _search(level, (0, 0), seen, upright=False)
-    # a panel lying in the upright reading's lines is bright text itself
-    for box in light_panels(level):
-        if _share_in(box, seen) >= SEEN_SHARE:
-            continue
-        # the darkest channel is a pixel's own: taken on the panel only (a fifth of a frame
-        # on the tuning screens, where panels are found on most)
-        dark = _darkness(_crop(frame, box), _crop(level, box))
-        inside = (0, 0, box[2] - box[0], box[3] - box[1])
-        if _holds_ink(dark, _crop(level, box), inside):
-            images += _search(cv2.bitwise_not(dark), box[:2], seen, upright=True)
+    reader = engine()
+    texts = []
     try:
-        texts = _read_unseen(images, engine().read_line)
+        for line in reading.lines:  # upside down: a line that is not the screen's words
+            if not is_screen_vocabulary(line.text):
+                turned = cv2.rotate(line_image(level, line.box), cv2.ROTATE_180)
+                texts.append(reader.read_line(turned))
+        texts += _search(level, (0, 0), seen, reader.read_line, upright=False)
+        for box in light_panels(level):
+            if _share_in(box, seen) >= SEEN_SHARE:
+                continue  # a panel lying in the upright reading's lines is bright text itself
+            # the darkest channel is a pixel's own: taken on the panel only (a fifth of a
+            # frame on the tuning screens, where panels are found on most)
+            dark = _darkness(_crop(frame, box), _crop(level, box))
+            inside = (0, 0, box[2] - box[0], box[3] - box[1])
+            if _holds_ink(dark, _crop(level, box), inside):
+                crop = cv2.bitwise_not(dark)
+                texts += _search(crop, box[:2], seen, reader.read_line, upright=True)
     except TesseractUnavailable:
         raise DeidentificationError(_MISSING) from None
     except Exception as exc:  # the command fallback raises pytesseract errors
         raise DeidentificationError(f"OCR failed ({type(exc).__name__})") from None
     return "\n".join(t.strip() for t in texts if t.strip())
-
-
-def _read_unseen(
-    images: Sequence[tuple[np.ndarray, bool]], read_line: Callable[[np.ndarray], str]
-) -> list[str]:
-    """The text of each line image of ``images`` (``(image, gated)``). A ``gated`` image (a
-    cleaned line image, :func:`line_image`, as the upright reading reads) that the learned
-    line reader reads confidently as the screen's own words, or as a reading that holds no
-    identifier (the gate of the upright verification reading,
-    :func:`cadbusi_assets.ultrasound.ocr.read_frame_text` with ``fields=False``: the same
-    thresholds, calibrated on upright lines; an image here is a line turned to be read, so
-    one of its readings is the line upright), keeps that reading; every other image is read
-    by tesseract, and so is every image when the learned reader cannot run."""
-    from cadbusi_assets.ultrasound.ocr import _learned_readings, _no_identifier
-
-    gated = [k for k, (_, learned) in enumerate(images) if learned]
-    readings = _learned_readings([images[k][0] for k in gated]) if gated else []
-    spared: dict[int, str] = {}
-    for k, (text, vocabulary, confidence) in zip(gated, readings or [], strict=False):
-        if vocabulary or _no_identifier(text, confidence, images[k][0]):
-            spared[k] = text
-    return [spared[k] if k in spared else read_line(image) for k, (image, _) in enumerate(images)]
 
 
 def _holds_ink(dark: np.ndarray, level: np.ndarray, panel: Box) -> bool:
@@ -782,16 +754,15 @@ def _search(
     source: np.ndarray,
     corner: tuple[int, int],
     seen: np.ndarray,
+    read_line: Callable[[np.ndarray], str],
     upright: bool,
-) -> list[tuple[np.ndarray, bool]]:
-    """Line images to read (``(image, gated)``: whether the learned reader's gate applies,
-    :func:`_read_unseen`) of the lines of ``source`` (bright text on dark; the frame, or an
-    inverted panel lying at ``corner`` of it) outside ``seen``: turned a quarter (read both
-    ways), too small for the detector (read as drawn: not gated), and ``upright`` too (a
-    panel)."""
+) -> list[str]:
+    """Texts of the lines of ``source`` (bright text on dark; the frame, or an inverted
+    panel lying at ``corner`` of it) outside ``seen``: turned a quarter (read both ways),
+    too small for the detector, and ``upright`` too (a panel)."""
     ox, oy = corner
     rows, cols = source.shape[:2]
-    images = []
+    texts = []
     # (cv2.rotate: np.rot90(source, 1) made contiguous, ten times faster; tested)
     views = [(1, _quarter_turn(source))]
     if upright:
@@ -803,17 +774,17 @@ def _search(
             if _share_in(in_frame, seen) >= SEEN_SHARE:
                 continue
             image = line_image(view, box)
-            images.append((image, True))
+            texts.append(read_line(image))
             if turn:  # written top to bottom or bottom to top: read both ways
-                images.append((cv2.rotate(image, cv2.ROTATE_180), True))
+                texts.append(read_line(cv2.rotate(image, cv2.ROTATE_180)))
     for box in tiny_lines(source, seen[oy : oy + rows, ox : ox + cols]):
         crop = _crop(source, box)
         big = cv2.resize(crop, None, fx=TINY_SCALE, fy=TINY_SCALE, interpolation=cv2.INTER_CUBIC)
         if find_text(big).lines:  # text once scaled: read whole, as drawn, scaled further
             scale = TINY_READ_SCALE
             read = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-            images.append((cv2.bitwise_not(read), False))
-    return images
+            texts.append(read_line(cv2.bitwise_not(read)))
+    return texts
 
 
 def _quarter_turn(image: np.ndarray) -> np.ndarray:
