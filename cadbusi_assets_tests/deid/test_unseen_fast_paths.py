@@ -48,6 +48,21 @@ def test_components_are_opencvs_default_labelling() -> None:
             np.testing.assert_array_equal(a, b)
 
 
+def test_blob_stats_are_opencvs_whole_image_labelling() -> None:
+    from cadbusi_assets.deid.ocr import _blob_stats
+
+    for mask in _masks():
+        got = _blob_stats(mask)
+        expected = _opencv_blob_stats(mask)
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+        # off the frame's even rows and columns (the labelled box starts on an odd one)
+        for crop in (mask[1:, 1:], mask[3:, :-1]):
+            if crop.size == 0:
+                continue
+            np.testing.assert_array_equal(_blob_stats(crop), _opencv_blob_stats(crop))
+
+
 def test_components_of_a_crop_are_opencvs() -> None:
     mask = _masks()[0]
     crop = mask[3:200, 5:333]  # not contiguous
@@ -69,27 +84,33 @@ def test_quarter_turn_is_rot90(shape: tuple[int, int]) -> None:
         np.testing.assert_array_equal(turned, expected)
 
 
+def _opencv_blob_stats(binary: np.ndarray) -> np.ndarray:
+    return cv2.connectedComponentsWithStats(binary, connectivity=8)[2][1:]
+
+
 def _reference_tiny_lines(level: np.ndarray, seen: np.ndarray) -> list[Box]:
-    """tiny_lines's candidates as first written (OpenCV's default labelling)."""
+    """tiny_lines's candidates as first written (OpenCV's default labelling of the whole
+    image)."""
     from cadbusi_assets.deid import ocr
 
-    original = ocr._components
+    original = ocr._components, ocr._blob_stats
     ocr._components = lambda binary: cv2.connectedComponentsWithStats(binary, connectivity=8)
+    ocr._blob_stats = _opencv_blob_stats
     try:
         return ocr.tiny_lines(level, seen)
     finally:
-        ocr._components = original
+        ocr._components, ocr._blob_stats = original
 
 
 def _reference_light_panels(level: np.ndarray) -> list[Box]:
     from cadbusi_assets.deid import ocr
 
-    original = ocr._components
-    ocr._components = lambda binary: cv2.connectedComponentsWithStats(binary, connectivity=8)
+    original = ocr._blob_stats
+    ocr._blob_stats = _opencv_blob_stats
     try:
         return ocr.light_panels(level)
     finally:
-        ocr._components = original
+        ocr._blob_stats = original
 
 
 @pytest.mark.parametrize("family", TUNING_FAMILIES)
