@@ -565,6 +565,16 @@ def _components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.nda
     return cv2.connectedComponentsWithStatsWithAlgorithm(binary, 8, cv2.CV_32S, cv2.CCL_GRANA)
 
 
+def _blob_stats(binary: np.ndarray) -> np.ndarray:
+    """``_components(binary)[2][1:]`` (each blob's x, y, width, height, area, in label
+    order), labelled within the mask's bounding box only
+    (:func:`cadbusi_assets.ultrasound.textlines._ink_components`: the same labels as on the
+    whole image; a light or tiny-text mask's box is about two thirds of a tuning frame)."""
+    from cadbusi_assets.ultrasound.textlines import _ink_components
+
+    return _ink_components(binary, np.empty(binary.shape, np.int32))[1]
+
+
 def light_panels(level: np.ndarray) -> list[Box]:
     """Boxes of the light areas of a :func:`brightness` image that may carry dark text: at
     least :data:`LIGHT_PANEL_LEVEL` and flat (:data:`PANEL_SPREAD`) once a 5x5 median has
@@ -589,9 +599,8 @@ def light_panels(level: np.ndarray) -> list[Box]:
         cv2.threshold(spread, PANEL_SPREAD, 1, cv2.THRESH_BINARY_INV)[1],
     )
     light = cv2.morphologyEx(light, cv2.MORPH_CLOSE, _BOLD_KERNEL)
-    n, _, stats, _ = _components(light)
     out = []
-    for x, y, w, h, _area in stats[1:n].tolist():
+    for x, y, w, h, _area in _blob_stats(light).tolist():
         if h >= PANEL_MIN_HEIGHT and w >= MIN_AREA_WIDTH:
             out.append(_grown((x, y, w, h), PANEL_MARGIN, level.shape))
     return out
@@ -638,9 +647,8 @@ def tiny_lines(level: np.ndarray, seen: np.ndarray) -> list[Box]:
     ink = text_ink(level)
     ink[seen] = 0
     joined = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((1, TINY_GAP + 1), np.uint8))
-    n, _, stats, _ = _components(joined)
     out = []
-    for x, y, w, h, _area in stats[1:n].tolist():
+    for x, y, w, h, _area in _blob_stats(joined).tolist():
         if not (TINY_MIN_HEIGHT <= h <= TINY_MAX_HEIGHT and w >= TINY_MIN_WIDTH):
             continue
         if not _one_colour_glyphs(ink[y : y + h, x : x + w], level[y : y + h, x : x + w]):
@@ -694,12 +702,15 @@ def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
                 turned = cv2.rotate(line_image(level, line.box), cv2.ROTATE_180)
                 texts.append(reader.read_line(turned))
         texts += _search(level, (0, 0), seen, reader.read_line, upright=False)
-        # a panel lying in the upright reading's lines is bright text itself
-        panels = [box for box in light_panels(level) if _share_in(box, seen) < SEEN_SHARE]
-        dark = _darkness(frame, level) if panels else level
-        for box in panels:
-            if _holds_ink(dark, level, box):
-                crop = cv2.bitwise_not(_crop(dark, box))
+        for box in light_panels(level):
+            if _share_in(box, seen) >= SEEN_SHARE:
+                continue  # a panel lying in the upright reading's lines is bright text itself
+            # the darkest channel is a pixel's own: taken on the panel only (a fifth of a
+            # frame on the tuning screens, where panels are found on most)
+            dark = _darkness(_crop(frame, box), _crop(level, box))
+            inside = (0, 0, box[2] - box[0], box[3] - box[1])
+            if _holds_ink(dark, _crop(level, box), inside):
+                crop = cv2.bitwise_not(dark)
                 texts += _search(crop, box[:2], seen, reader.read_line, upright=True)
     except TesseractUnavailable:
         raise DeidentificationError(_MISSING) from None

@@ -48,6 +48,21 @@ def test_components_are_opencvs_default_labelling() -> None:
             np.testing.assert_array_equal(a, b)
 
 
+def test_blob_stats_are_opencvs_whole_image_labelling() -> None:
+    from cadbusi_assets.deid.ocr import _blob_stats
+
+    for mask in _masks():
+        got = _blob_stats(mask)
+        expected = _opencv_blob_stats(mask)
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+        # off the frame's even rows and columns (the labelled box starts on an odd one)
+        for crop in (mask[1:, 1:], mask[3:, :-1]):
+            if crop.size == 0:
+                continue
+            np.testing.assert_array_equal(_blob_stats(crop), _opencv_blob_stats(crop))
+
+
 def test_components_of_a_crop_are_opencvs() -> None:
     mask = _masks()[0]
     crop = mask[3:200, 5:333]  # not contiguous
@@ -69,27 +84,33 @@ def test_quarter_turn_is_rot90(shape: tuple[int, int]) -> None:
         np.testing.assert_array_equal(turned, expected)
 
 
+def _opencv_blob_stats(binary: np.ndarray) -> np.ndarray:
+    return cv2.connectedComponentsWithStats(binary, connectivity=8)[2][1:]
+
+
 def _reference_tiny_lines(level: np.ndarray, seen: np.ndarray) -> list[Box]:
-    """tiny_lines's candidates as first written (OpenCV's default labelling)."""
+    """tiny_lines's candidates as first written (OpenCV's default labelling of the whole
+    image)."""
     from cadbusi_assets.deid import ocr
 
-    original = ocr._components
+    original = ocr._components, ocr._blob_stats
     ocr._components = lambda binary: cv2.connectedComponentsWithStats(binary, connectivity=8)
+    ocr._blob_stats = _opencv_blob_stats
     try:
         return ocr.tiny_lines(level, seen)
     finally:
-        ocr._components = original
+        ocr._components, ocr._blob_stats = original
 
 
 def _reference_light_panels(level: np.ndarray) -> list[Box]:
     from cadbusi_assets.deid import ocr
 
-    original = ocr._components
-    ocr._components = lambda binary: cv2.connectedComponentsWithStats(binary, connectivity=8)
+    original = ocr._blob_stats
+    ocr._blob_stats = _opencv_blob_stats
     try:
         return ocr.light_panels(level)
     finally:
-        ocr._components = original
+        ocr._blob_stats = original
 
 
 @pytest.mark.parametrize("family", TUNING_FAMILIES)
@@ -166,3 +187,26 @@ def test_darkness_is_the_channels_minimum() -> None:
             expected = image[..., :3].min(axis=2)
             assert got.dtype == np.uint8
             np.testing.assert_array_equal(got, expected)
+
+
+def test_a_panels_darkness_taken_on_the_panel_is_the_frames() -> None:
+    """unseen_text takes the darkest channel and the ink test on each panel's crop: the same
+    verdicts and the same inverted crops as on the whole frame's darkest channel."""
+    from cadbusi_assets.deid.ocr import _crop, _darkness, _holds_ink
+    from cadbusi_assets_tests import test_adversarial_pixels, test_adversarial_pixels_2
+
+    frames = [render_screen(family, 120 + k).frame for k, family in enumerate(TUNING_FAMILIES)]
+    frames += [make() for make in test_adversarial_pixels.LEAKS.values()]
+    frames += [make() for make in test_adversarial_pixels_2.LEAKS.values()]
+    verdicts = set()
+    for frame in frames:
+        level = brightness(frame)
+        whole = _darkness(frame, level)
+        for box in light_panels(level):
+            dark = _darkness(_crop(frame, box), _crop(level, box))
+            np.testing.assert_array_equal(dark, _crop(whole, box))
+            inside = (0, 0, box[2] - box[0], box[3] - box[1])
+            verdict = _holds_ink(dark, _crop(level, box), inside)
+            assert verdict == _holds_ink(whole, level, box)
+            verdicts.add(verdict)
+    assert verdicts == {True, False}

@@ -1,0 +1,220 @@
+"""More burned-in text the upright reading cannot see, drawn where a cheap gate in front of
+the search for it (:func:`cadbusi_assets.deid.ocr.unseen_text`) could look away: vertical
+text over bright speckle, beside a depth scale or a TGC curve, in two lines, a phone number;
+tiny text beside caliper marks and in colour; light labels at the frame's edge or partly
+under upright text; text upside down beside the screen's own words.
+
+Same contract and style as :mod:`cadbusi_assets_tests.test_adversarial_pixels`: each case is a
+real leak (a reader with tesseract finds the identifier in the frame as drawn), and
+``deidentify_dataset`` with the OCR verification quarantines it. Every name is invented.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from cadbusi_assets.deid import DeidentificationError, deidentify_dataset
+from cadbusi_assets.deid.ocr import ocr_identifiers
+from cadbusi_assets.identity import Pseudonymizer
+from cadbusi_assets_tests.deid import canary
+from cadbusi_assets_tests.support import TEST_KEY
+from cadbusi_assets_tests.test_adversarial_pixels import (
+    _TOP,
+    IDS,
+    _dataset,
+    _fan,
+    _paste_brightest,
+    _reader_kinds,
+    _require_tesseract,
+    _text,
+)
+
+
+def _bright_fan() -> np.ndarray:
+    """The fan with its speckle reaching full white (grains of 200-255 everywhere)."""
+    fan = _fan().astype(np.float32) * 2.6
+    return np.clip(fan, 0, 255).astype(np.uint8)
+
+
+def _vertical(text: str, size: int, shape: tuple[int, int], turn: int) -> np.ndarray:
+    return cv2.rotate(_text(text, size, shape=shape), turn)
+
+
+def vertical_over_bright_speckle() -> np.ndarray:
+    """The name top to bottom inside a fan whose speckle reaches full white."""
+    ink = _vertical("CANARYLAST", 18, (26, 130), cv2.ROTATE_90_CLOCKWISE)
+    return _paste_brightest(_bright_fan(), ink, _TOP + 40, 150)
+
+
+def _depth_scale(frame: np.ndarray, x: int) -> np.ndarray:
+    """A vertical depth scale at column ``x``: a long bright rule with ticks on its left and
+    numbers left of them."""
+    out = frame.copy()
+    out[_TOP + 5 : canary.ROWS - 5, x] = 230
+    for k, y in enumerate(range(_TOP + 10, canary.ROWS - 10, 30)):
+        out[y, x - 6 : x] = 230
+        out = _paste_brightest(out, _text(str(k), 12, shape=(16, 12)), y - 7, x - 21)
+    return out
+
+
+def vertical_beside_depth_scale() -> np.ndarray:
+    """The name bottom to top right beside a vertical depth scale."""
+    ink = _vertical("CANARYLAST", 18, (26, 130), cv2.ROTATE_90_COUNTERCLOCKWISE)
+    return _paste_brightest(_depth_scale(_fan(), 305), ink, _TOP + 40, 255)
+
+
+def vertical_beside_tgc_curve() -> np.ndarray:
+    """The name top to bottom beside a TGC curve (a bright polyline down the right side)."""
+    frame = _fan()
+    ys = np.arange(_TOP + 5, canary.ROWS - 5)
+    xs = (300 - 10 * np.sin((ys - _TOP) / 18.0)).astype(np.int32)
+    curve = np.column_stack((xs, ys)).astype(np.int32).reshape(-1, 1, 2)
+    cv2.polylines(frame, [curve], False, 220, 1)
+    ink = _vertical("CANARYLAST", 18, (26, 130), cv2.ROTATE_90_CLOCKWISE)
+    return _paste_brightest(frame, ink, _TOP + 45, 262)
+
+
+def vertical_two_lines() -> np.ndarray:
+    """Name and ID in two lines, the block turned a quarter (written top to bottom)."""
+    image = Image.new("L", (170, 44), 0)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=16)
+    draw.text((2, 2), "CANARYLAST", fill=255, font=font)
+    draw.text((2, 23), "ID 00CANARY4242", fill=255, font=font)
+    ink = cv2.rotate(np.asarray(image), cv2.ROTATE_90_CLOCKWISE)
+    return _paste_brightest(_fan(), ink, _TOP + 10, 140)
+
+
+def vertical_phone_number() -> np.ndarray:
+    """A relative's phone number written bottom to top inside the fan."""
+    ink = _vertical("(617) 555-0199", 16, (24, 140), cv2.ROTATE_90_COUNTERCLOCKWISE)
+    return _paste_brightest(_fan(), ink, _TOP + 30, 200)
+
+
+def _calipers(frame: np.ndarray, points: list[tuple[int, int]]) -> np.ndarray:
+    out = frame.copy()
+    for x, y in points:
+        cv2.drawMarker(out, (x, y), 255, cv2.MARKER_CROSS, 9, 1)
+    return out
+
+
+def tiny_beside_calipers() -> np.ndarray:
+    """The name and ID in 7 px letters between two caliper marks on its row."""
+    frame = _calipers(_fan(), [(92, _TOP + 95), (235, _TOP + 95)])
+    ink = _text("CANARYLAST 00CANARY4242", 7, shape=(14, 140))
+    return _paste_brightest(frame, ink, _TOP + 90, 100)
+
+
+def _rgb(frame: np.ndarray) -> np.ndarray:
+    return np.repeat(frame[..., None], 3, axis=2)
+
+
+def tiny_in_colour(colour: tuple[int, int, int]) -> Callable[[], np.ndarray]:
+    """The name and ID in 7 px letters of one colour on an RGB fan."""
+
+    def make() -> np.ndarray:
+        frame = _rgb(_fan())
+        ink = _text("CANARYLAST 00CANARY4242", 7, shape=(14, 140))
+        region = frame[_TOP + 90 : _TOP + 104, 100:240]
+        alpha = ink[..., None].astype(np.float32) / 255  # anti-aliased, as drawn
+        region[:] = (region * (1 - alpha) + np.array(colour) * alpha).astype(np.uint8)
+        return frame
+
+    make.__doc__ = tiny_in_colour.__doc__
+    return make
+
+
+def label_at_the_edge() -> np.ndarray:
+    """Black text on a light label that touches the frame's left and bottom edges."""
+    frame = _fan()
+    frame[canary.ROWS - 34 :, :210] = 220
+    ink = _text("CANARYLAST 4242", 16, shape=(30, 200))
+    label = frame[canary.ROWS - 30 :, 2:202]
+    label[ink[: label.shape[0]] > 128] = 15
+    return frame
+
+
+def label_partly_under_upright_text() -> np.ndarray:
+    """A light label with black text on it, its right end under the screen's own bright
+    words (an upright line the reading sees)."""
+    frame = _fan()
+    frame[_TOP + 60 : _TOP + 96, 20:300] = 200
+    ink = _text("CANARYLAST", 18, shape=(30, 180))
+    label = frame[_TOP + 63 : _TOP + 93, 24:204]
+    label[ink > 128] = 10
+    words = _text("LT 10:00", 16, shape=(26, 100))
+    frame[_TOP + 96 : _TOP + 122, 200:300] = np.maximum(
+        frame[_TOP + 96 : _TOP + 122, 200:300], words
+    )
+    frame[_TOP + 66 : _TOP + 92, 215:300] = np.where(words > 128, 255, 200)[:26, :85]
+    return frame
+
+
+def upside_down_beside_vocabulary() -> np.ndarray:
+    """The name upside down between lines of the screen's own words."""
+    frame = _paste_brightest(_fan(), _text("LT BREAST 10:00", 14, shape=(22, 200)), _TOP + 40, 60)
+    frame = _paste_brightest(frame, _text("3CM FN", 14, shape=(22, 120)), _TOP + 120, 60)
+    ink = cv2.rotate(_text("CANARYLAST", 16, shape=(26, 140)), cv2.ROTATE_180)
+    return _paste_brightest(frame, ink, _TOP + 75, 80)
+
+
+def upside_down_birth_date() -> np.ndarray:
+    """The birth date written upside down inside the fan."""
+    ink = cv2.rotate(_text("DOB 03.02.61", 16, shape=(26, 140)), cv2.ROTATE_180)
+    return _paste_brightest(_fan(), ink, _TOP + 80, 90)
+
+
+LEAKS: dict[str, Callable[[], np.ndarray]] = {
+    "vertical_over_bright_speckle": vertical_over_bright_speckle,
+    "vertical_beside_depth_scale": vertical_beside_depth_scale,
+    "vertical_beside_tgc_curve": vertical_beside_tgc_curve,
+    "vertical_two_lines": vertical_two_lines,
+    "vertical_phone_number": vertical_phone_number,
+    "tiny_beside_calipers": tiny_beside_calipers,
+    "tiny_yellow": tiny_in_colour((255, 255, 0)),
+    "tiny_cyan": tiny_in_colour((0, 255, 255)),
+    "label_at_the_edge": label_at_the_edge,
+    "label_partly_under_upright_text": label_partly_under_upright_text,
+    "upside_down_beside_vocabulary": upside_down_beside_vocabulary,
+    "upside_down_birth_date": upside_down_birth_date,
+}
+
+#: What the verification must find in each case.
+EXPECTED = {"vertical_phone_number": "third_party_contact"}
+
+
+@pytest.fixture(scope="module")
+def pseudonymizer() -> Pseudonymizer:
+    return Pseudonymizer(TEST_KEY)
+
+
+#: Cases a reader with tesseract on the whole page misses (the verification reads them).
+PAGE_READER_MISSES = {"tiny_beside_calipers"}
+
+
+@pytest.mark.parametrize("case", sorted(set(LEAKS) - set(EXPECTED) - PAGE_READER_MISSES))
+def test_the_planted_identifier_is_readable_before(case):
+    """Each case is a real leak: a reader finds the identifier in the frame as drawn."""
+    _require_tesseract()
+    assert _reader_kinds(LEAKS[case]()), case
+
+
+@pytest.mark.parametrize("case", sorted(LEAKS))
+def test_the_verification_reads_it(case):
+    _require_tesseract()
+    kinds = ocr_identifiers(LEAKS[case](), IDS)
+    expected = EXPECTED.get(case)
+    assert (expected in kinds) if expected else kinds, case
+
+
+@pytest.mark.parametrize("case", sorted(LEAKS))
+def test_it_is_quarantined(case, pseudonymizer):
+    _require_tesseract()
+    with pytest.raises(DeidentificationError, match="readable after pixel cleaning") as info:
+        deidentify_dataset(_dataset(LEAKS[case]()), pseudonymizer, verify_ocr=True)
+    assert "CANARY" not in str(info.value).upper()
