@@ -2997,21 +2997,27 @@ CROSS_ARROW_HALF = (2, 4)
 CROSS_ARROW_COVER = 0.8
 CROSS_ARROW_EXPLAIN = 0.9
 CROSS_ARROW_ARM = 2 / 3
+#: ... but one arm, lit at least CROSS_ARROW_WEAK (JPEG or a missing pixel took one of a
+#: small 'x''s two arm pixels: ge_logiq 198, siemens_s2000 147; an arrow's fourth arm, ahead
+#: of its tip, is dark).
+CROSS_ARROW_WEAK = 1 / 2
 
 
 def _four_arms(window: np.ndarray, pad: int, h: int, w: int, style: str, half: int) -> np.ndarray:
     """(h, w) bool: for each centre of the ``h`` x ``w`` box at ``(pad, pad)`` of ``window``
     (uint8 0/1, at least ``half`` px around the box), whether each of the four arms
-    (``style``, ``half`` px) has at least :data:`CROSS_ARROW_ARM` of its pixels lit (an arrow
-    has three: two wings and a shaft)."""
+    (``style``, ``half`` px) has at least :data:`CROSS_ARROW_ARM` of its pixels lit, one of
+    them at least :data:`CROSS_ARROW_WEAK` (an arrow has three: two wings and a shaft)."""
     ok = np.ones((h, w), bool)
+    weak = np.zeros((h, w), np.int32)  # arms lit less than CROSS_ARROW_ARM
     for dy, dx in _DIRECTIONS[style]:
         lit = np.zeros((h, w), np.int32)
         for k in range(1, half + 1):
             y, x = pad + k * dy, pad + k * dx
             lit += window[y : y + h, x : x + w]
-        ok &= lit >= CROSS_ARROW_ARM * half
-    return ok
+        ok &= lit >= CROSS_ARROW_WEAK * half
+        weak += lit < CROSS_ARROW_ARM * half
+    return ok & (weak <= 1)
 
 
 def cross_for_arrow(layer: np.ndarray, mark: _Mark) -> _Mark | None:
@@ -3745,6 +3751,26 @@ def map_white_arrows(white: np.ndarray, grey: np.ndarray, chroma: np.ndarray) ->
     return found
 
 
+#: A template cross on a rules' arrow replaces the arrow (a cross that JPEG broke at one arm
+#: looks like one) only where the arrow's piece reaches about as far from the cross's centre
+#: across as down: a real arrow's shaft runs on past the point where its wings cross it (the
+#: templates' '+' there: siemens_s2000 197's two thick yellow arrows, 16 px along against 5
+#: across, each a false '+' 6 px behind a lost tip), while a broken cross's arms, and a
+#: numeral touching one, stay within ARROW_PAST_CROSS times the other axis's reach
+#: (:func:`_runs_past`).
+ARROW_PAST_CROSS = 2.0
+
+
+def _runs_past(mark: _Mark, x: int, y: int) -> bool:
+    """Whether arrow ``mark``'s piece reaches more than :data:`ARROW_PAST_CROSS` times as far
+    (plus 2 px) from ``(x, y)`` along one axis as along the other."""
+    if mark.style != ">":
+        return False
+    bx0, by0, bx1, by1 = mark.box
+    across, down = max(x - bx0, bx1 - x), max(y - by0, by1 - y)
+    return max(across, down) > ARROW_PAST_CROSS * min(across, down) + 2
+
+
 def detect_calipers(
     frame: np.ndarray,
     box: Box,
@@ -3838,7 +3864,9 @@ def detect_calipers(
     kept = list(marks)
     for g in groups:
         hits = over(g.x, g.y, [m for m in kept if m in marks])
-        if any(m.style != ">" for m in hits) or not (hits or plausible(g)):
+        if any(m.style != ">" or _runs_past(m, g.x, g.y) for m in hits) or not (
+            hits or plausible(g)
+        ):
             continue
         kept = [m for m in kept if m not in hits]
         kept.append(at_point(g.x, g.y, g.score, g.style))
@@ -3894,7 +3922,9 @@ def detect_calipers(
                     m if m.style == ">" else at_point(m.x, m.y, m.score, m.style) for m in kept
                 ]
                 hits = over(g.x, g.y, boxes)
-                if any(m.style != ">" for m in hits) or not (hits or on_ridges(g)):
+                if any(m.style != ">" or _runs_past(m, g.x, g.y) for m in hits) or not (
+                    hits or on_ridges(g)
+                ):
                     continue
                 arrows = {(m.x, m.y) for m in hits}
                 kept = [m for m in kept if not (m.style == ">" and (m.x, m.y) in arrows)]

@@ -24,6 +24,9 @@ from cadbusi_demo.screens_heldout import TUNING_FAMILIES, Screen, render_screen
 ARROW_CROSSES = {
     ("siemens_s2000", 229): [(225, 306)],  # green, JPEG: three arms broken short
     ("siemens_s2000", 407): [(389, 293)],  # white, beside a Doppler box: two arms short
+    # half-2 'x' with one arm's end pixel lost (one arm half lit: CROSS_ARROW_WEAK)
+    ("ge_logiq", 198): [(498, 558)],  # cyan, JPEG, beside a dotted line
+    ("siemens_s2000", 147): [(367, 341)],  # green, JPEG
 }
 
 
@@ -108,6 +111,23 @@ def test_the_cross_test_finds_no_cross_in_an_arrow(shaft, wing):
         layer[12 - k, 8 + k] = layer[12 + k, 8 + k] = 1
     box = (8, 12 - wing, 7 + shaft, 12 + wing)
     assert cross_for_arrow(layer, _arrow_mark(box, 8, 12)) is None
+
+
+@pytest.mark.parametrize("style", ["+", "x"])
+@pytest.mark.parametrize("lost", range(4))
+def test_a_small_cross_with_one_arm_half_lit(style, lost):
+    """A half-2 cross with one arm's end pixel lost (that arm lit 1 of 2: JPEG): the cross,
+    at its centre; with two arms half lit, no cross (an arrow's head may light that much)."""
+    layer = cross_pixels((24, 24), [(12, 12)], 2, style)
+    (dy, dx), (ey, ex) = calipers._DIRECTIONS[style][lost], calipers._DIRECTIONS[style][lost - 1]
+    layer[12 + 2 * dy, 12 + 2 * dx] = 0
+    ys, xs = np.nonzero(layer)
+    mark = _arrow_mark((int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())), 10, 10)
+    assert cross_for_arrow(layer, mark) == _Mark(12, 12, style, 1.0, mark.box)
+    layer[12 + 2 * ey, 12 + 2 * ex] = 0  # a second arm half lit
+    ys, xs = np.nonzero(layer)
+    mark = _arrow_mark((int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())), 10, 10)
+    assert cross_for_arrow(layer, mark) is None
 
 
 def test_the_cross_test_at_the_layers_corner():
