@@ -3771,6 +3771,19 @@ def _runs_past(mark: _Mark, x: int, y: int) -> bool:
     return max(across, down) > ARROW_PAST_CROSS * min(across, down) + 2
 
 
+def _tip_put_back(arrow: _Mark, thick: _Mark) -> bool:
+    """Whether ``thick`` (an arrow of :func:`thick_arrow_tips`' layer) is ``arrow`` (one found
+    before, on the opened white layer) with its tip put back: ``arrow``'s piece lies inside
+    ``thick``'s and ``thick``'s tip more than 1 px outside it (the opening took a thick
+    arrow's tip and left the end of a wing to be taken for one: the generator's white arrow,
+    half 10, 2-px strokes, at 60 degrees, 5 px off)."""
+    ax0, ay0, ax1, ay1 = arrow.box
+    tx0, ty0, tx1, ty1 = thick.box
+    inside = tx0 <= ax0 and ty0 <= ay0 and ax1 <= tx1 and ay1 <= ty1
+    beyond = not (ax0 - 1 <= thick.x <= ax1 + 1 and ay0 - 1 <= thick.y <= ay1 + 1)
+    return inside and beyond
+
+
 def detect_calipers(
     frame: np.ndarray,
     box: Box,
@@ -3953,7 +3966,7 @@ def detect_calipers(
                 ):
                     continue
                 within = [k for k in kept if bx0 <= k.x <= bx1 and by0 <= k.y <= by1]
-                if any(k.style == ">" for k in within):
+                if any(k.style == ">" and not _tip_put_back(k, m) for k in within):
                     continue
                 kept = [k for k in kept if k not in within]
                 kept.append(m)

@@ -48,12 +48,16 @@ def test_the_guard_is_what_keeps_them(monkeypatch):
             assert nearest(tip, found) > 5.0, (family, seed, tip, found)
 
 
-def _arrow_frame(colour: tuple[int, int, int], angle: int) -> tuple[np.ndarray, list]:
+def _arrow_frame(
+    colour: tuple[int, int, int], angle: int, half: int = 6
+) -> tuple[np.ndarray, list]:
     rng = np.random.default_rng(angle)
     frame = np.repeat(rng.integers(0, 90, (200, 240, 1)).astype(np.uint8), 3, axis=2)
     a = math.radians(angle)
     tail = (round(120 - 60 * math.cos(a)), round(100 - 60 * math.sin(a)))
-    drawn = draw_calipers(frame, [((120, 100), tail)], CaliperStyle("arrow", "large", 6, 2, colour))
+    drawn = draw_calipers(
+        frame, [((120, 100), tail)], CaliperStyle("arrow", "large", half, 2, colour)
+    )
     return frame, drawn.points
 
 
@@ -68,6 +72,29 @@ def test_drawn_thick_arrows_keep_their_tips(colour, angle):
         assert nearest(tip, found) <= 1.5, (tip, found)
     for point in found:
         assert nearest(point, tips) <= 1.5, (point, tips)
+
+
+@pytest.mark.parametrize("angle", [60, 120, 240, 300])
+def test_drawn_thick_white_arrows_keep_their_tips(angle):
+    """The generator's thick white arrow (half 10, 2-px strokes) at a slant: the opening of
+    the white layer takes its tip and leaves a wing's end, 5 px off, to be taken for one; the
+    thick arrow with its tip put back replaces it (:func:`.calipers._tip_put_back`)."""
+    frame, tips = _arrow_frame((255, 255, 255), angle, half=10)
+    found = caliper_points(frame, box=(10, 10, 229, 189))
+    for tip in tips:
+        assert nearest(tip, found) <= 1.5, (tip, found)
+    for point in found:
+        assert nearest(point, tips) <= 1.5, (point, tips)
+
+
+def test_tip_put_back_on_boxes():
+    put_back = calipers._tip_put_back
+    thick = _Mark(120, 99, ">", 1.0, (119, 99, 136, 127))
+    assert put_back(_Mark(125, 102, ">", 1.0, (120, 102, 136, 127)), thick)
+    # the tip within 1 px of the first piece: that piece had it
+    assert not put_back(_Mark(125, 102, ">", 1.0, (120, 100, 136, 127)), thick)
+    # a piece reaching outside the thick arrow's: another mark
+    assert not put_back(_Mark(125, 102, ">", 1.0, (120, 102, 140, 127)), thick)
 
 
 def test_runs_past_on_boxes():
