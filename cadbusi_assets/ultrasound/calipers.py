@@ -2998,8 +2998,12 @@ CROSS_ARROW_COVER = 0.8
 CROSS_ARROW_EXPLAIN = 0.9
 CROSS_ARROW_ARM = 2 / 3
 #: ... but one arm, lit at least CROSS_ARROW_WEAK (JPEG or a missing pixel took one of a
-#: small 'x''s two arm pixels: ge_logiq 198, siemens_s2000 147; an arrow's fourth arm, ahead
-#: of its tip, is dark).
+#: half-2 'x''s two arm pixels: ge_logiq 198, siemens_s2000 147, 2.83 -> 0 px; an arrow's
+#: fourth arm, ahead of its tip, is dark). On the tuning frames of seeds 100-439 nothing else
+#: moves. Not taken: the same tests in the part of a larger arrow box (a cross joined by a
+#: dotted line or an ellipse's dots: ge_voluson 164, philips_iu22 184, 4-5 px off) within 5 px
+#: of its point, arm 2-5: about 70 true arrows of those seeds moved 2.2-5 px off their tips;
+#: with each arm's end unlit 1 (2) px beyond, on 15 of those frames 3 (10) still moved.
 CROSS_ARROW_WEAK = 1 / 2
 
 
