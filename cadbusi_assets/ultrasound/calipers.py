@@ -48,6 +48,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import cv2
 import numpy as np
@@ -2432,6 +2433,65 @@ NET_VETO_PROB: dict[int, float] = {1: 0.01, 2: 0.01, 3: 0.01}
 NET_VETO_SCORE = 1.0
 
 
+#: A rules' arrow whose tip is a numeral (or other mark) joined to the far end of its shaft:
+#: the arrow rules took the numeral's end for the tip (it spreads wider than the wings:
+#: philips_epiq 341, ge_logiq 186, siemens_s2000 346, small numbered arrows whose shafts run
+#: into their numbers; the deciding refiner gives those points 0.02-0.55), and the learned
+#: finder's point on the true tip (refiner 0.99-1.0) was kept out by the arrow's box. A doubtful
+#: rules' arrow (scored below :data:`NET_VETO_SCORE`) that the deciding refiner gives less than
+#: ARROW_MOVE_DOUBT, whose box holds a heat-map point (at least :data:`NET_MIN_PROB`) farther
+#: than :data:`NET_CLEAR` px from every mark that the refiner is sure of
+#: (:data:`NET_REFINE_PROB`), moves to that point, refined, as a learned mark (0: never).
+ARROW_MOVE_DOUBT = 0.6
+
+
+def _arrows_moved(
+    crop: np.ndarray,
+    net: Any,
+    marks: list[_Mark],
+    heat: list[Any],
+    usable: Callable[[int, int], bool],
+    refine_prob: float,
+) -> list[_Mark]:
+    """``marks`` with each doubtful rules' arrow moved to the learned point in its box
+    (:data:`ARROW_MOVE_DOUBT`); ``heat``: the heat map's points, ``usable`` whether a point
+    may hold a mark."""
+    arrows = [m for m in marks if m.style == ">" and m.score < NET_VETO_SCORE]
+    if not arrows:
+        return marks
+    inner: list[tuple[int, Any]] = []  # (arrow index, heat point) in an arrow's box only
+    for p in heat:
+        if not usable(p.x, p.y) or any(
+            math.hypot(p.x - m.x, p.y - m.y) <= NET_CLEAR for m in marks
+        ):
+            continue
+        held = [
+            k
+            for k, m in enumerate(marks)
+            if m.box[0] <= p.x <= m.box[2] and m.box[1] <= p.y <= m.box[3]
+        ]
+        if len(held) == 1 and marks[held[0]] in arrows:
+            inner.append((held[0], p))
+    if not inner:
+        return marks
+    owners = sorted({k for k, _ in inner})
+    verdicts = net.refine(
+        crop, [(marks[k].x, marks[k].y) for k in owners] + [(p.x, p.y) for _, p in inner]
+    )
+    doubt = dict(zip(owners, (v.prob for v in verdicts[: len(owners)]), strict=True))
+    best: dict[int, Any] = {}
+    for (k, _), v in zip(inner, verdicts[len(owners) :], strict=True):
+        if doubt[k] >= ARROW_MOVE_DOUBT or v.prob < refine_prob or not usable(v.x, v.y):
+            continue
+        if k not in best or v.prob > best[k].prob:
+            best[k] = v
+    moved = list(marks)
+    for k, v in best.items():
+        box = (v.x - ARM, v.y - ARM, v.x + ARM, v.y + ARM)
+        moved[k] = _Mark(v.x, v.y, NET_STYLE, v.prob, box)
+    return moved
+
+
 def _net_marks(
     crop: np.ndarray,
     kept: list[_Mark],
@@ -2474,9 +2534,8 @@ def _net_marks(
     net = caliper_net()
     refine_prob = NET_REFINE_PROB[net.refiner_version]
     veto_prob = NET_VETO_PROB[net.refiner_version]
-    heat = [
-        p for p in net.find([crop], NET_MIN_PROB)[0] if usable(p.x, p.y) and clear(p.x, p.y, kept)
-    ]
+    found_heat = net.find([crop], NET_MIN_PROB)[0]
+    heat = [p for p in found_heat if usable(p.x, p.y) and clear(p.x, p.y, kept)]
     doubtful = [m for m in kept if m.score < NET_VETO_SCORE]
     # The placing refiner's word counts only on points it may take alone (heat at least
     # NET_PLACE_HEAT) or where the deciding one leans to a mark (NET_AGREE_PROB, below
@@ -2491,6 +2550,8 @@ def _net_marks(
         id(m) for m, v in zip(doubtful, verdicts[len(heat) :], strict=True) if v.prob < veto_prob
     }
     out = [m for m in kept if id(m) not in vetoed]
+    if ARROW_MOVE_DOUBT:
+        out = _arrows_moved(crop, net, out, found_heat, usable, refine_prob)
 
     def sure(p: NetPoint, heat_prob: float) -> bool:
         return p.prob >= refine_prob or (
