@@ -3061,11 +3061,16 @@ CROSS_ARROW_ARM = 2 / 3
 #: ... but one arm, lit at least CROSS_ARROW_WEAK (JPEG or a missing pixel took one of a
 #: half-2 'x''s two arm pixels: ge_logiq 198, siemens_s2000 147, 2.83 -> 0 px; an arrow's
 #: fourth arm, ahead of its tip, is dark). On the tuning frames of seeds 100-439 nothing else
-#: moves. Not taken: the same tests in the part of a larger arrow box (a cross joined by a
-#: dotted line or an ellipse's dots: ge_voluson 164, philips_iu22 184, 4-5 px off) within 5 px
-#: of its point, arm 2-5: about 70 true arrows of those seeds moved 2.2-5 px off their tips;
-#: with each arm's end unlit 1 (2) px beyond, on 15 of those frames 3 (10) still moved.
+#: moves.
 CROSS_ARROW_WEAK = 1 / 2
+#: In a frame whose other rules' marks are mostly crosses (a scanner draws one style), a
+#: larger arrow's box is looked at within this many px of its point (0: never).
+CROSS_ARROW_REACH = 5
+#: ... those whose rules' crosses outnumber their rules' arrows this many times. Without the
+#: vote, about 70 true arrows of tuning seeds 100-439 (a numeral, a dotted line or an
+#: ellipse's dots joined to them) moved 2.2-5 px off their tips, and requiring each arm's end
+#: unlit 1 (2) px beyond kept 3 (10) of them moving.
+CROSS_ARROW_VOTE = 1.0
 
 
 def _four_arms(window: np.ndarray, pad: int, h: int, w: int, style: str, half: int) -> np.ndarray:
@@ -3085,15 +3090,44 @@ def _four_arms(window: np.ndarray, pad: int, h: int, w: int, style: str, half: i
     return ok & (weak <= 1)
 
 
-def cross_for_arrow(layer: np.ndarray, mark: _Mark) -> _Mark | None:
+def cross_for_arrow(layer: np.ndarray, mark: _Mark, larger: bool = False) -> _Mark | None:
     """The cross that a rules' arrow ``mark`` on ``layer`` (uint8 0/1) is
-    (:data:`CROSS_ARROW_SIDE` etc.), at its centre with its style, or None."""
+    (:data:`CROSS_ARROW_SIDE` etc.), at its centre with its style, or None. With ``larger``
+    (a frame whose other marks are crosses), an arrow whose box is larger (a dotted line or
+    an ellipse's dots joined the cross) is looked at in the part of its box within
+    :data:`CROSS_ARROW_REACH` px of its point, for crosses of arm 2 to that many px."""
     bx0, by0, bx1, by1 = mark.box
     w, h = bx1 - bx0 + 1, by1 - by0 + 1
-    if mark.style != ">" or max(w, h) > CROSS_ARROW_SIDE or abs(w - h) > 2:
+    if mark.style != ">":
         return None
+    if max(w, h) <= CROSS_ARROW_SIDE and abs(w - h) <= 2:
+        found = _cross_in_box(layer, mark.box, CROSS_ARROW_HALF)
+    elif larger and CROSS_ARROW_REACH:
+        r = CROSS_ARROW_REACH
+        part = (
+            max(bx0, mark.x - r),
+            max(by0, mark.y - r),
+            min(bx1, mark.x + r),
+            min(by1, mark.y + r),
+        )
+        found = _cross_in_box(layer, part, (CROSS_ARROW_HALF[0], r))
+    else:
+        return None
+    if found is None:
+        return None
+    cx, cy, style = found
+    return _Mark(cx, cy, style, mark.score, mark.box)
+
+
+def _cross_in_box(
+    layer: np.ndarray, box: Box, halves: tuple[int, int]
+) -> tuple[int, int, str] | None:
+    """The best cross (centre and style) of :func:`cross_for_arrow`'s tests centred in
+    ``box`` (arm ``halves`` px, inclusive), explaining the lit pixels of ``box``."""
+    bx0, by0, bx1, by1 = box
+    w, h = bx1 - bx0 + 1, by1 - by0 + 1
     # the box and pad px around it (zeros beyond the layer)
-    pad = CROSS_ARROW_HALF[1] + 1
+    pad = halves[1] + 1
     height, width = layer.shape[:2]
     wx0, wy0 = max(0, bx0 - pad), max(0, by0 - pad)
     wx1, wy1 = min(width, bx1 + pad + 1), min(height, by1 + pad + 1)
@@ -3115,7 +3149,7 @@ def cross_for_arrow(layer: np.ndarray, mark: _Mark) -> _Mark | None:
     # explained share, in the order (row, column, style, arm) that ranks ties
     tried = []
     for si, style in enumerate(("+", "x")):
-        for half in range(CROSS_ARROW_HALF[0], CROSS_ARROW_HALF[1] + 1):
+        for half in range(halves[0], halves[1] + 1):
             for y, x in np.argwhere(_four_arms(window, pad, h, w, style, half)).tolist():
                 tried.append((y, x, si, half))
     best: tuple[tuple[float, int], int, int, str] | None = None
@@ -3135,7 +3169,7 @@ def cross_for_arrow(layer: np.ndarray, mark: _Mark) -> _Mark | None:
     if best is None:
         return None
     _, cx, cy, style = best
-    return _Mark(cx, cy, style, mark.score, mark.box)
+    return cx, cy, style
 
 
 #: Two marks drawn overlapping (a measurement's end on another's): one component of the
@@ -4074,9 +4108,12 @@ def detect_calipers(
         a for a, lit in ((mark_layer, mark_lit), (white, white_lit)) if lit and a is not None
     ]
     if CROSS_ARROW_SIDE:
+        # (a frame whose other rules' marks are mostly crosses: larger arrows' boxes too)
+        n_arrows = sum(m.style == ">" for m in kept)
+        larger = sum(m.style in ("+", "x") for m in kept) > CROSS_ARROW_VOTE * n_arrows
         for i, m in enumerate(kept):
             for a in layers if m.style == ">" else []:
-                cross = cross_for_arrow(a, m)
+                cross = cross_for_arrow(a, m, larger)
                 if cross is not None and (inside is None or inside[cross.y, cross.x]):
                     kept[i] = cross
                     break
