@@ -48,6 +48,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import cv2
 import numpy as np
@@ -2432,6 +2433,67 @@ NET_VETO_PROB: dict[int, float] = {1: 0.01, 2: 0.01, 3: 0.01}
 NET_VETO_SCORE = 1.0
 
 
+#: A rules' arrow whose tip is a numeral (or other mark) joined to the far end of its shaft:
+#: the arrow rules took the numeral's end for the tip (it spreads wider than the wings:
+#: philips_epiq 341, ge_logiq 186, siemens_s2000 346, small numbered arrows whose shafts run
+#: into their numbers; the deciding refiner gives those points 0.02-0.55), and the learned
+#: finder's point on the true tip (refiner 0.99-1.0) was kept out by the arrow's box. A doubtful
+#: rules' arrow (scored below :data:`NET_VETO_SCORE`) that the deciding refiner gives less than
+#: ARROW_MOVE_DOUBT, whose box (and no other mark's) holds a heat-map point (at least
+#: :data:`NET_MIN_PROB`, farther than :data:`NET_CLEAR` px from every mark) of which the
+#: refiner is sure (:data:`NET_REFINE_PROB`), moves to that point, refined, as a learned mark
+#: (0: never). On the tuning frames of seeds 100-439 those three marks move (to 1, 2.24 and
+#: 1.41 px off) and nothing else.
+ARROW_MOVE_DOUBT = 0.6
+
+
+def _arrows_moved(
+    crop: np.ndarray,
+    net: Any,
+    marks: list[_Mark],
+    heat: list[Any],
+    usable: Callable[[int, int], bool],
+    refine_prob: float,
+) -> list[_Mark]:
+    """``marks`` with each doubtful rules' arrow moved to the learned point in its box
+    (:data:`ARROW_MOVE_DOUBT`); ``heat``: the heat map's points, ``usable`` whether a point
+    may hold a mark."""
+    arrows = [m for m in marks if m.style == ">" and m.score < NET_VETO_SCORE]
+    if not arrows:
+        return marks
+    inner: list[tuple[int, Any]] = []  # (arrow index, heat point) in an arrow's box only
+    for p in heat:
+        if not usable(p.x, p.y) or any(
+            math.hypot(p.x - m.x, p.y - m.y) <= NET_CLEAR for m in marks
+        ):
+            continue
+        held = [
+            k
+            for k, m in enumerate(marks)
+            if m.box[0] <= p.x <= m.box[2] and m.box[1] <= p.y <= m.box[3]
+        ]
+        if len(held) == 1 and marks[held[0]] in arrows:
+            inner.append((held[0], p))
+    if not inner:
+        return marks
+    owners = sorted({k for k, _ in inner})
+    verdicts = net.refine(
+        crop, [(marks[k].x, marks[k].y) for k in owners] + [(p.x, p.y) for _, p in inner]
+    )
+    doubt = dict(zip(owners, (v.prob for v in verdicts[: len(owners)]), strict=True))
+    best: dict[int, Any] = {}
+    for (k, _), v in zip(inner, verdicts[len(owners) :], strict=True):
+        if doubt[k] >= ARROW_MOVE_DOUBT or v.prob < refine_prob or not usable(v.x, v.y):
+            continue
+        if k not in best or v.prob > best[k].prob:
+            best[k] = v
+    moved = list(marks)
+    for k, v in best.items():
+        box = (v.x - ARM, v.y - ARM, v.x + ARM, v.y + ARM)
+        moved[k] = _Mark(v.x, v.y, NET_STYLE, v.prob, box)
+    return moved
+
+
 def _net_marks(
     crop: np.ndarray,
     kept: list[_Mark],
@@ -2474,9 +2536,8 @@ def _net_marks(
     net = caliper_net()
     refine_prob = NET_REFINE_PROB[net.refiner_version]
     veto_prob = NET_VETO_PROB[net.refiner_version]
-    heat = [
-        p for p in net.find([crop], NET_MIN_PROB)[0] if usable(p.x, p.y) and clear(p.x, p.y, kept)
-    ]
+    found_heat = net.find([crop], NET_MIN_PROB)[0]
+    heat = [p for p in found_heat if usable(p.x, p.y) and clear(p.x, p.y, kept)]
     doubtful = [m for m in kept if m.score < NET_VETO_SCORE]
     # The placing refiner's word counts only on points it may take alone (heat at least
     # NET_PLACE_HEAT) or where the deciding one leans to a mark (NET_AGREE_PROB, below
@@ -2491,6 +2552,8 @@ def _net_marks(
         id(m) for m, v in zip(doubtful, verdicts[len(heat) :], strict=True) if v.prob < veto_prob
     }
     out = [m for m in kept if id(m) not in vetoed]
+    if ARROW_MOVE_DOUBT:
+        out = _arrows_moved(crop, net, out, found_heat, usable, refine_prob)
 
     def sure(p: NetPoint, heat_prob: float) -> bool:
         return p.prob >= refine_prob or (
@@ -2997,32 +3060,76 @@ CROSS_ARROW_HALF = (2, 4)
 CROSS_ARROW_COVER = 0.8
 CROSS_ARROW_EXPLAIN = 0.9
 CROSS_ARROW_ARM = 2 / 3
+#: ... but one arm, lit at least CROSS_ARROW_WEAK (JPEG or a missing pixel took one of a
+#: half-2 'x''s two arm pixels: ge_logiq 198, siemens_s2000 147, 2.83 -> 0 px; an arrow's
+#: fourth arm, ahead of its tip, is dark). On the tuning frames of seeds 100-439 nothing else
+#: moves.
+CROSS_ARROW_WEAK = 1 / 2
+#: In a frame whose other rules' marks are mostly crosses (a scanner draws one style), a
+#: larger arrow's box is looked at within this many px of its point (0: never).
+CROSS_ARROW_REACH = 5
+#: ... those whose rules' crosses outnumber their rules' arrows this many times. Without the
+#: vote, about 70 true arrows of tuning seeds 100-439 (a numeral, a dotted line or an
+#: ellipse's dots joined to them) moved 2.2-5 px off their tips, and requiring each arm's end
+#: unlit 1 (2) px beyond kept 3 (10) of them moving.
+CROSS_ARROW_VOTE = 1.0
 
 
 def _four_arms(window: np.ndarray, pad: int, h: int, w: int, style: str, half: int) -> np.ndarray:
     """(h, w) bool: for each centre of the ``h`` x ``w`` box at ``(pad, pad)`` of ``window``
     (uint8 0/1, at least ``half`` px around the box), whether each of the four arms
-    (``style``, ``half`` px) has at least :data:`CROSS_ARROW_ARM` of its pixels lit (an arrow
-    has three: two wings and a shaft)."""
+    (``style``, ``half`` px) has at least :data:`CROSS_ARROW_ARM` of its pixels lit, one of
+    them at least :data:`CROSS_ARROW_WEAK` (an arrow has three: two wings and a shaft)."""
     ok = np.ones((h, w), bool)
+    weak = np.zeros((h, w), np.int32)  # arms lit less than CROSS_ARROW_ARM
     for dy, dx in _DIRECTIONS[style]:
         lit = np.zeros((h, w), np.int32)
         for k in range(1, half + 1):
             y, x = pad + k * dy, pad + k * dx
             lit += window[y : y + h, x : x + w]
-        ok &= lit >= CROSS_ARROW_ARM * half
-    return ok
+        ok &= lit >= CROSS_ARROW_WEAK * half
+        weak += lit < CROSS_ARROW_ARM * half
+    return ok & (weak <= 1)
 
 
-def cross_for_arrow(layer: np.ndarray, mark: _Mark) -> _Mark | None:
+def cross_for_arrow(layer: np.ndarray, mark: _Mark, larger: bool = False) -> _Mark | None:
     """The cross that a rules' arrow ``mark`` on ``layer`` (uint8 0/1) is
-    (:data:`CROSS_ARROW_SIDE` etc.), at its centre with its style, or None."""
+    (:data:`CROSS_ARROW_SIDE` etc.), at its centre with its style, or None. With ``larger``
+    (a frame whose other marks are crosses), an arrow whose box is larger (a dotted line or
+    an ellipse's dots joined the cross) is looked at in the part of its box within
+    :data:`CROSS_ARROW_REACH` px of its point, for crosses of arm 2 to that many px."""
     bx0, by0, bx1, by1 = mark.box
     w, h = bx1 - bx0 + 1, by1 - by0 + 1
-    if mark.style != ">" or max(w, h) > CROSS_ARROW_SIDE or abs(w - h) > 2:
+    if mark.style != ">":
         return None
+    if max(w, h) <= CROSS_ARROW_SIDE and abs(w - h) <= 2:
+        found = _cross_in_box(layer, mark.box, CROSS_ARROW_HALF)
+    elif larger and CROSS_ARROW_REACH:
+        r = CROSS_ARROW_REACH
+        part = (
+            max(bx0, mark.x - r),
+            max(by0, mark.y - r),
+            min(bx1, mark.x + r),
+            min(by1, mark.y + r),
+        )
+        found = _cross_in_box(layer, part, (CROSS_ARROW_HALF[0], r))
+    else:
+        return None
+    if found is None:
+        return None
+    cx, cy, style = found
+    return _Mark(cx, cy, style, mark.score, mark.box)
+
+
+def _cross_in_box(
+    layer: np.ndarray, box: Box, halves: tuple[int, int]
+) -> tuple[int, int, str] | None:
+    """The best cross (centre and style) of :func:`cross_for_arrow`'s tests centred in
+    ``box`` (arm ``halves`` px, inclusive), explaining the lit pixels of ``box``."""
+    bx0, by0, bx1, by1 = box
+    w, h = bx1 - bx0 + 1, by1 - by0 + 1
     # the box and pad px around it (zeros beyond the layer)
-    pad = CROSS_ARROW_HALF[1] + 1
+    pad = halves[1] + 1
     height, width = layer.shape[:2]
     wx0, wy0 = max(0, bx0 - pad), max(0, by0 - pad)
     wx1, wy1 = min(width, bx1 + pad + 1), min(height, by1 + pad + 1)
@@ -3044,7 +3151,7 @@ def cross_for_arrow(layer: np.ndarray, mark: _Mark) -> _Mark | None:
     # explained share, in the order (row, column, style, arm) that ranks ties
     tried = []
     for si, style in enumerate(("+", "x")):
-        for half in range(CROSS_ARROW_HALF[0], CROSS_ARROW_HALF[1] + 1):
+        for half in range(halves[0], halves[1] + 1):
             for y, x in np.argwhere(_four_arms(window, pad, h, w, style, half)).tolist():
                 tried.append((y, x, si, half))
     best: tuple[tuple[float, int], int, int, str] | None = None
@@ -3064,7 +3171,7 @@ def cross_for_arrow(layer: np.ndarray, mark: _Mark) -> _Mark | None:
     if best is None:
         return None
     _, cx, cy, style = best
-    return _Mark(cx, cy, style, mark.score, mark.box)
+    return cx, cy, style
 
 
 #: Two marks drawn overlapping (a measurement's end on another's): one component of the
@@ -3745,6 +3852,39 @@ def map_white_arrows(white: np.ndarray, grey: np.ndarray, chroma: np.ndarray) ->
     return found
 
 
+#: A template cross on a rules' arrow replaces the arrow (a cross that JPEG broke at one arm
+#: looks like one) only where the arrow's piece reaches about as far from the cross's centre
+#: across as down: a real arrow's shaft runs on past the point where its wings cross it (the
+#: templates' '+' there: siemens_s2000 197's two thick yellow arrows, 16 px along against 5
+#: across, each a false '+' 6 px behind a lost tip), while a broken cross's arms, and a
+#: numeral touching one, stay within ARROW_PAST_CROSS times the other axis's reach
+#: (:func:`_runs_past`).
+ARROW_PAST_CROSS = 2.0
+
+
+def _runs_past(mark: _Mark, x: int, y: int) -> bool:
+    """Whether arrow ``mark``'s piece reaches more than :data:`ARROW_PAST_CROSS` times as far
+    (plus 2 px) from ``(x, y)`` along one axis as along the other."""
+    if mark.style != ">":
+        return False
+    bx0, by0, bx1, by1 = mark.box
+    across, down = max(x - bx0, bx1 - x), max(y - by0, by1 - y)
+    return max(across, down) > ARROW_PAST_CROSS * min(across, down) + 2
+
+
+def _tip_put_back(arrow: _Mark, thick: _Mark) -> bool:
+    """Whether ``thick`` (an arrow of :func:`thick_arrow_tips`' layer) is ``arrow`` (one found
+    before, on the opened white layer) with its tip put back: ``arrow``'s piece lies inside
+    ``thick``'s and ``thick``'s tip more than 1 px outside it (the opening took a thick
+    arrow's tip and left the end of a wing to be taken for one: the generator's white arrow,
+    half 10, 2-px strokes, at 60 degrees, 5 px off)."""
+    ax0, ay0, ax1, ay1 = arrow.box
+    tx0, ty0, tx1, ty1 = thick.box
+    inside = tx0 <= ax0 and ty0 <= ay0 and ax1 <= tx1 and ay1 <= ty1
+    beyond = not (ax0 - 1 <= thick.x <= ax1 + 1 and ay0 - 1 <= thick.y <= ay1 + 1)
+    return inside and beyond
+
+
 def detect_calipers(
     frame: np.ndarray,
     box: Box,
@@ -3838,7 +3978,9 @@ def detect_calipers(
     kept = list(marks)
     for g in groups:
         hits = over(g.x, g.y, [m for m in kept if m in marks])
-        if any(m.style != ">" for m in hits) or not (hits or plausible(g)):
+        if any(m.style != ">" or _runs_past(m, g.x, g.y) for m in hits) or not (
+            hits or plausible(g)
+        ):
             continue
         kept = [m for m in kept if m not in hits]
         kept.append(at_point(g.x, g.y, g.score, g.style))
@@ -3894,7 +4036,9 @@ def detect_calipers(
                     m if m.style == ">" else at_point(m.x, m.y, m.score, m.style) for m in kept
                 ]
                 hits = over(g.x, g.y, boxes)
-                if any(m.style != ">" for m in hits) or not (hits or on_ridges(g)):
+                if any(m.style != ">" or _runs_past(m, g.x, g.y) for m in hits) or not (
+                    hits or on_ridges(g)
+                ):
                     continue
                 arrows = {(m.x, m.y) for m in hits}
                 kept = [m for m in kept if not (m.style == ">" and (m.x, m.y) in arrows)]
@@ -3923,7 +4067,7 @@ def detect_calipers(
                 ):
                     continue
                 within = [k for k in kept if bx0 <= k.x <= bx1 and by0 <= k.y <= by1]
-                if any(k.style == ">" for k in within):
+                if any(k.style == ">" and not _tip_put_back(k, m) for k in within):
                     continue
                 kept = [k for k in kept if k not in within]
                 kept.append(m)
@@ -3966,9 +4110,12 @@ def detect_calipers(
         a for a, lit in ((mark_layer, mark_lit), (white, white_lit)) if lit and a is not None
     ]
     if CROSS_ARROW_SIDE:
+        # (a frame whose other rules' marks are mostly crosses: larger arrows' boxes too)
+        n_arrows = sum(m.style == ">" for m in kept)
+        larger = sum(m.style in ("+", "x") for m in kept) > CROSS_ARROW_VOTE * n_arrows
         for i, m in enumerate(kept):
             for a in layers if m.style == ">" else []:
-                cross = cross_for_arrow(a, m)
+                cross = cross_for_arrow(a, m, larger)
                 if cross is not None and (inside is None or inside[cross.y, cross.x]):
                     kept[i] = cross
                     break

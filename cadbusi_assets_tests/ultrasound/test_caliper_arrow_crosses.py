@@ -24,6 +24,9 @@ from cadbusi_demo.screens_heldout import TUNING_FAMILIES, Screen, render_screen
 ARROW_CROSSES = {
     ("siemens_s2000", 229): [(225, 306)],  # green, JPEG: three arms broken short
     ("siemens_s2000", 407): [(389, 293)],  # white, beside a Doppler box: two arms short
+    # half-2 'x' with one arm's end pixel lost (one arm half lit: CROSS_ARROW_WEAK)
+    ("ge_logiq", 198): [(498, 558)],  # cyan, JPEG, beside a dotted line
+    ("siemens_s2000", 147): [(367, 341)],  # green, JPEG
 }
 
 
@@ -110,6 +113,23 @@ def test_the_cross_test_finds_no_cross_in_an_arrow(shaft, wing):
     assert cross_for_arrow(layer, _arrow_mark(box, 8, 12)) is None
 
 
+@pytest.mark.parametrize("style", ["+", "x"])
+@pytest.mark.parametrize("lost", range(4))
+def test_a_small_cross_with_one_arm_half_lit(style, lost):
+    """A half-2 cross with one arm's end pixel lost (that arm lit 1 of 2: JPEG): the cross,
+    at its centre; with two arms half lit, no cross (an arrow's head may light that much)."""
+    layer = cross_pixels((24, 24), [(12, 12)], 2, style)
+    (dy, dx), (ey, ex) = calipers._DIRECTIONS[style][lost], calipers._DIRECTIONS[style][lost - 1]
+    layer[12 + 2 * dy, 12 + 2 * dx] = 0
+    ys, xs = np.nonzero(layer)
+    mark = _arrow_mark((int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())), 10, 10)
+    assert cross_for_arrow(layer, mark) == _Mark(12, 12, style, 1.0, mark.box)
+    layer[12 + 2 * ey, 12 + 2 * ex] = 0  # a second arm half lit
+    ys, xs = np.nonzero(layer)
+    mark = _arrow_mark((int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())), 10, 10)
+    assert cross_for_arrow(layer, mark) is None
+
+
 def test_the_cross_test_at_the_layers_corner():
     """A mark in the layer's corner: the arms looked at beyond the layer count as unlit."""
     layer = cross_pixels((12, 12), [(2, 2)], 2, "x")
@@ -117,3 +137,56 @@ def test_the_cross_test_at_the_layers_corner():
     assert cross_for_arrow(layer, mark) == _Mark(2, 2, "x", 1.0, mark.box)
     layer = cross_pixels((12, 12), [(1, 1)], 2, "x")  # its upper arms cut off
     assert cross_for_arrow(layer, _arrow_mark((0, 0, 3, 3), 0, 0)) is None
+
+
+#: (family, seed) -> true small '+' marks joined by a dotted line or an ellipse's dots (an
+#: arrow box larger than CROSS_ARROW_SIDE) that the rules found as arrows 4-5 px off, in
+#: frames whose other marks are crosses (CROSS_ARROW_REACH, CROSS_ARROW_VOTE).
+JOINED_CROSSES = {
+    ("ge_voluson", 164): [(196, 242)],  # white, a dotted line joined: 4.00 px off before
+    ("philips_iu22", 184): [(272, 285)],  # green, JPEG, an ellipse's dots: 5.00 px off before
+}
+
+
+def _small_plus_frame(screen: Screen) -> None:
+    assert 100 <= screen.seed < 440
+    assert screen.caliper_style.split()[:2] == ["+", "small"]
+
+
+def test_joined_crosses_go_to_their_centres():
+    with time_limit(120, "joined crosses"):
+        assert_found(JOINED_CROSSES, within=1.0, check=_small_plus_frame)
+
+
+def test_the_larger_boxes_are_what_moves_them(monkeypatch):
+    monkeypatch.setattr(calipers, "CROSS_ARROW_REACH", 0)
+    for (family, seed), points in JOINED_CROSSES.items():
+        found = screen_points(family, seed)
+        for point in points:
+            assert 3.5 < nearest(point, found) <= 5.0, (family, seed, point, found)
+
+
+#: arrow frames (tuning) whose arrows, a numeral or dots joined to them, the larger boxes
+#: moved off their tips without the frame's vote for crosses
+VOTE_TRAPS = [("philips_epiq", 106, (337, 420)), ("philips_epiq", 131, (695, 168))]
+
+
+@pytest.mark.parametrize(("family", "seed", "tip"), VOTE_TRAPS)
+def test_the_vote_keeps_arrows_on_their_tips(monkeypatch, family, seed, tip):
+    screen = render_screen(family, seed)
+    assert tip in screen.calipers and screen.caliper_style.split()[0] == "arrow"
+    assert nearest(tip, screen_points(family, seed)) <= 1.0
+    monkeypatch.setattr(calipers, "CROSS_ARROW_VOTE", -1.0)  # every frame votes for crosses
+    assert nearest(tip, screen_points(family, seed)) > 2.0
+
+
+def test_a_joined_cross_on_a_drawn_layer():
+    """A half-3 '+' (centre x 12, y 15) with dots run together joined to its left arm (a
+    box 12 px wide), its point at the right arm's end: the cross's centre where the frame
+    votes for crosses, nothing otherwise."""
+    layer = cross_pixels((30, 40), [(12, 15)], 3, "+")
+    layer[15, 4:9] = 1  # the joined dots
+    layer[14, 4] = 1
+    mark = _arrow_mark((4, 12, 15, 18), 15, 15)
+    assert cross_for_arrow(layer, mark, larger=True) == _Mark(12, 15, "+", 1.0, mark.box)
+    assert cross_for_arrow(layer, mark) is None
