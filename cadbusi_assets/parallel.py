@@ -31,7 +31,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
@@ -196,19 +196,27 @@ def worker_pids(pool: ProcessPoolExecutor) -> list[int]:
     return [p.pid for p in list(processes.values()) if p.pid is not None]
 
 
+def _skipped() -> None:
+    """What a cancelled work item runs if the pool hands it out before its workers die."""
+
+
 def _forget_cancelled(pool: ProcessPoolExecutor) -> None:
-    """Drop the pool's cancelled work items before its workers are killed. Python 3.11's
+    """Disarm the pool's cancelled work items before its workers are killed. Python 3.11's
     management thread fails every pending item of a broken pool with ``set_exception``, which
     raises ``InvalidStateError`` on a cancelled one: an "Exception in thread" traceback on the
     user's screen after Ctrl-C or a terminated run (fixed in CPython 3.12, where it is
-    ignored). A cancelled item never runs and nobody waits for it, so forgetting it is safe."""
+    ignored). Each cancelled item gets a fresh future nobody waits for and a no-op in place
+    of its work. The item stays in the pool's table: its id may still wait in the pool's id
+    queue, and the thread looks every queued id up there (dropping the item instead raised
+    ``KeyError`` in that thread, a race seen in the suite)."""
     pending = getattr(pool, "_pending_work_items", None)
     if not pending:
         return
     with contextlib.suppress(RuntimeError):  # the dict changed under us: the thread is done
-        for key, item in list(pending.items()):
+        for item in list(pending.values()):
             if item.future.cancelled():
-                pending.pop(key, None)
+                item.fn, item.args, item.kwargs = _skipped, (), {}
+                item.future = Future()
 
 
 def stop_pool(pool: ProcessPoolExecutor, *, kill: bool) -> None:

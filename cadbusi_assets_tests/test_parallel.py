@@ -250,3 +250,41 @@ def test_the_fork_server_can_be_ended_without_its_interpreters_exit(tmp_path):
     assert found["first"] != found["second"]
     exits = [int(line) for line in probe.read_text().split()]
     assert exits == [found["second"]]  # the stopped server ran no exit; the control did
+
+
+def test_cancelled_work_is_disarmed_not_dropped_before_a_kill(monkeypatch):
+    """The pool's management thread looks up every work id still queued in the pool's table.
+    Dropping the cancelled items from it (the first fix of the InvalidStateError traceback)
+    raised ``KeyError`` in that thread when it reached their ids (seen in the suite after a
+    Ctrl-C): the items stay, with a fresh future and no work, so the thread neither fails
+    them nor runs them, and the user's futures stay cancelled."""
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+
+    from cadbusi_assets.parallel import _forget_cancelled, _skipped, stop_pool
+
+    raised: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: raised.append(args.exc_value))
+    pool = ProcessPoolExecutor(max_workers=1)
+    futures = [pool.submit(_sleep_forever, i) for i in range(12)]
+    with time_limit(60, "waiting for the worker"):
+        while not futures[0].running():
+            time.sleep(0.05)
+    for future in futures[1:]:
+        future.cancel()
+    cancelled = [f for f in futures if f.cancelled()]
+    assert cancelled  # the ones still queued behind the running one
+    queued = list(pool._work_ids.queue)  # ids the management thread has yet to look up
+    assert queued
+    _forget_cancelled(pool)
+    pending = pool._pending_work_items
+    assert all(work_id in pending for work_id in queued)
+    assert not any(item.future.cancelled() for item in pending.values())
+    assert all(item.fn is _skipped for item in pending.values() if item.future not in futures)
+    assert all(f.cancelled() for f in cancelled)
+    manager = pool._executor_manager_thread
+    stop_pool(pool, kill=True)
+    assert manager is not None
+    manager.join(10)
+    assert not manager.is_alive()
+    assert raised == []
