@@ -34,9 +34,11 @@ reads every line).
 Text the upright reading does not see (:func:`unseen_text`): the frame turned a quarter
 each way (names written vertically) and the inverted brightness of its light, flat panels
 (dark text on a label) are searched for lines by the same detector, and chains of thin
-strokes too low for it (glyphs of 3-7 px drawn in one colour, :func:`tiny_lines`) are
-searched again scaled 2x; a line that does not lie mostly in the upright reading's lines is
-read by tesseract too.
+strokes too low for it (glyphs of 3-7 px drawn in one colour, :func:`tiny_lines`, upright and
+turned a quarter; a caliper mark's arm beside them left out) are searched again scaled 2x,
+their brightness stretched; a line that does not lie mostly in the upright reading's lines
+is read by tesseract too, as drawn (:func:`turned_line_image`: a stroke-cleaned thin slash
+reads as a colon), both ways.
 
 Matching (:func:`find_identifiers_in_ocr_text`): the exact matching of
 :func:`cadbusi_assets.deid.scan.find_identifiers_in_text` (names in any order or case, IDs
@@ -56,8 +58,10 @@ Reading once (:func:`read_frame`): a caller that also parses the annotation hand
 Blind spots: grey text dimmer than ``DIM_TEXT_LEVEL`` (or grey text on a lit surround),
 text no brighter than the speckle it touches, text over speckle that is not one flat colour
 (heavily compressed), glyphs under :data:`TINY_MIN_HEIGHT` pixels (and tiny glyphs of
-uneven brightness), text turned other than by a quarter or a half, mirrored text, coloured
-text on a light panel,
+uneven brightness: 1 px anti-aliased strokes of 6 px glyphs, Hershey's plain font; tiny text
+dimmer than about 200; tiny text 2-4 px from a mark without straight arms, a diamond), thin
+text across the edge of the fan (speckle on one side, black on the other), text turned other
+than by a quarter or a half, mirrored text, coloured text on a light panel,
 text glued to a bright trace that the strips do not separate, and, on cine frames between the
 sampled ones only, text over the moving image that :func:`find_lines` does not find (turned,
 tiny, dark on a panel) or that is no brighter than :data:`TEXT_LEVEL`.
@@ -791,8 +795,9 @@ def _percentiles(values: np.ndarray, percents: tuple[float, ...]) -> list[float]
 def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
     """Text that the upright, bright-on-dark reading of ``frame`` (``reading``) cannot see,
     read by tesseract (handle the result as PHI): lines written vertically (found in the
-    frame turned a quarter, each read both ways), text too small for the line detector
-    (:func:`tiny_lines` found again scaled by :data:`TINY_SCALE`, read whole as drawn), and
+    frame turned a quarter, each read both ways, as drawn), text too small for the line
+    detector (:func:`tiny_lines`, upright and turned a quarter, found again scaled by
+    :data:`TINY_SCALE`, read whole as drawn, both ways), and
     in the :func:`light_panels`, dark or coloured text on the light (the panel's darkest
     channel inverted: upright, vertical or tiny). Lines lying mostly in lines the upright
     reading found (upright text seen sideways) are left out: a few lines a frame are read.
@@ -914,11 +919,9 @@ def _search(
 
 
 #: Lines found turned a quarter on one row less than :data:`TURNED_JOIN` line heights apart
-#: are read as one line, widened by :data:`TURNED_WIDEN` line heights each way: the detector
-#: takes only some words of a line in a thin font (1 px strokes), and an identifier read in
-#: pieces matches nothing.
+#: are read as one line: the detector takes only some words of a line in a thin font (1 px
+#: strokes), and an identifier read in pieces matches nothing.
 TURNED_JOIN = 3.0
-TURNED_WIDEN = 2.0
 
 
 def _joined(lines: Sequence[Box]) -> list[Box]:
@@ -946,17 +949,6 @@ def _joined(lines: Sequence[Box]) -> list[Box]:
         else:
             joined.append(box)
     return joined
-
-
-def _widened(box: Box, shape: tuple[int, ...]) -> Box:
-    """``box`` widened by :data:`TURNED_WIDEN` of its heights each way, within ``shape``.
-
-    >>> _widened((50, 10, 70, 17), (60, 100))
-    (34, 10, 86, 17)
-    """
-    x0, y0, x1, y1 = box
-    reach = int(TURNED_WIDEN * (y1 - y0 + 1))
-    return (max(0, x0 - reach), y0, min(shape[1] - 1, x1 + reach), y1)
 
 
 #: A line found turned a quarter is read as drawn (no stroke cleaning: the anti-aliased
