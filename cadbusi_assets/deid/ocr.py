@@ -34,9 +34,11 @@ reads every line).
 Text the upright reading does not see (:func:`unseen_text`): the frame turned a quarter
 each way (names written vertically) and the inverted brightness of its light, flat panels
 (dark text on a label) are searched for lines by the same detector, and chains of thin
-strokes too low for it (glyphs of 3-7 px drawn in one colour, :func:`tiny_lines`) are
-searched again scaled 2x; a line that does not lie mostly in the upright reading's lines is
-read by tesseract too.
+strokes too low for it (glyphs of 3-7 px drawn in one colour, :func:`tiny_lines`, upright and
+turned a quarter; a caliper mark's arm beside them left out) are searched again scaled 2x,
+their brightness stretched; a line that does not lie mostly in the upright reading's lines
+is read by tesseract too, as drawn (:func:`turned_line_image`: a stroke-cleaned thin slash
+reads as a colon), both ways.
 
 Matching (:func:`find_identifiers_in_ocr_text`): the exact matching of
 :func:`cadbusi_assets.deid.scan.find_identifiers_in_text` (names in any order or case, IDs
@@ -56,8 +58,10 @@ Reading once (:func:`read_frame`): a caller that also parses the annotation hand
 Blind spots: grey text dimmer than ``DIM_TEXT_LEVEL`` (or grey text on a lit surround),
 text no brighter than the speckle it touches, text over speckle that is not one flat colour
 (heavily compressed), glyphs under :data:`TINY_MIN_HEIGHT` pixels (and tiny glyphs of
-uneven brightness), text turned other than by a quarter or a half, mirrored text, coloured
-text on a light panel,
+uneven brightness: 1 px anti-aliased strokes of 6 px glyphs, Hershey's plain font; tiny text
+dimmer than about 200; tiny text 2-4 px from a mark without straight arms, a diamond), thin
+text across the edge of the fan (speckle on one side, black on the other), text turned other
+than by a quarter or a half, mirrored text, coloured text on a light panel,
 text glued to a bright trace that the strips do not separate, and, on cine frames between the
 sampled ones only, text over the moving image that :func:`find_lines` does not find (turned,
 tiny, dark on a panel) or that is no brighter than :data:`TEXT_LEVEL`.
@@ -389,6 +393,14 @@ def find_identifiers_in_ocr_text(text: str, identifiers: OriginalIdentifiers) ->
     >>> find_identifiers_in_ocr_text("ID 039084830 01/31/1982 VILLA LT BREAST 12:00 2CMFN", ids)
     []
 
+    The marks between a date's numbers as OCR misreads a thin slash (``01:13; 1982``) are
+    slashes (:func:`_slashed_dates`):
+
+    >>> find_identifiers_in_ocr_text("DOB 01:13; 1982", ids)
+    ['birth_date']
+    >>> find_identifiers_in_ocr_text("DOB 01:13:82", ids)  # (a time of day, as read)
+    []
+
     A Greek or Cyrillic name is also searched for as English OCR reads it (its letters that
     look like Latin ones, :func:`_lookalike_pattern`):
 
@@ -404,9 +416,13 @@ def find_identifiers_in_ocr_text(text: str, identifiers: OriginalIdentifiers) ->
         "".join(re.sub(r"[0-9A-Z|]+", _fold_number, line).split()) for line in lines
     )
     folded = compact.translate(_LOOKALIKES)
+    dated = _slashed_dates(compact)
     for kind, words, numbers in _ocr_regexes(identifiers):
         if kind not in kinds and (
-            words.search(folded) or numbers.search(compact) or numbers.search(numbers_folded)
+            words.search(folded)
+            or numbers.search(compact)
+            or numbers.search(numbers_folded)
+            or (dated != compact and numbers.search(dated))
         ):
             kinds.add(kind)
     for kind, lookalike in _lookalike_regexes(identifiers):
@@ -420,6 +436,24 @@ def find_identifiers_in_ocr_text(text: str, identifiers: OriginalIdentifiers) ->
     ):
         kinds.add("birth_date")
     return sorted(kinds)
+
+
+#: A date as OCR may read it: three numbers, one of them a year of four digits, with one
+#: or two marks between them (a thin slash is read as a colon, a semicolon, a quote...). A
+#: time of day has no four-digit number.
+_READ_DATE = re.compile(
+    r"(?<!\d)(\d{1,2})[^\w\s]{1,2}(\d{1,2})[^\w\s]{1,2}(\d{4})(?!\d)"
+    r"|(?<!\d)(\d{4})[^\w\s]{1,2}(\d{1,2})[^\w\s]{1,2}(\d{1,2})(?!\d)"
+)
+
+
+def _slashed_dates(text: str) -> str:
+    """``text`` with the marks inside each date (:data:`_READ_DATE`) made one slash.
+
+    >>> _slashed_dates("DOB05:16'1999 1999.:05;16 10:30:15 02-03-611")
+    'DOB05/16/1999 1999/05/16 10:30:15 02-03-611'
+    """
+    return _READ_DATE.sub(lambda m: "/".join(g for g in m.groups() if g is not None), text)
 
 
 @lru_cache(maxsize=256)
@@ -638,22 +672,83 @@ TINY_READ_SCALE = 3.0
 TINY_MARGIN = 8
 
 
-def tiny_lines(level: np.ndarray, seen: np.ndarray) -> list[Box]:
-    """Boxes (with a :data:`TINY_MARGIN`) of a :func:`brightness` image that may hold text
-    too small for the line detector: chains of thin bright strokes
-    (:func:`~cadbusi_assets.ultrasound.textlines.text_ink`) outside ``seen``, from
-    :data:`TINY_MIN_HEIGHT` to :data:`TINY_MAX_HEIGHT` px high, at least
-    :data:`TINY_MIN_WIDTH` wide."""
+#: Strokes at least this long across a tiny line (the arm of a caliper mark, a tick, a rule
+#: crossing the text's rows) are no tiny glyph: they are taken out of the ink before its
+#: letters are joined, so that a mark beside tiny text does not make the chain too high.
+TINY_LONG_STROKE = TINY_MAX_HEIGHT + 1
+_TINY_ACROSS = np.ones((TINY_LONG_STROKE, 1), np.uint8)
+#: ... and at most this many px wide (a thicker long stroke is no mark's arm but a blob).
+TINY_MARK_WIDTH = 2
+_TINY_WIDE = np.ones((1, TINY_MARK_WIDTH + 1), np.uint8)
+
+
+def tiny_ink(level: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """The thin bright strokes (:func:`~cadbusi_assets.ultrasound.textlines.text_ink`) of a
+    :func:`brightness` image outside ``seen``: what :func:`tiny_lines` chains (taken once
+    for a frame and turned with it)."""
     ink = text_ink(level)
     ink[seen] = 0
-    joined = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((1, TINY_GAP + 1), np.uint8))
+    return ink
+
+
+def tiny_lines(
+    level: np.ndarray, seen: np.ndarray | None = None, ink: np.ndarray | None = None
+) -> list[Box]:
+    """Boxes (with a :data:`TINY_MARGIN`) of a :func:`brightness` image that may hold text
+    too small for the line detector: chains of thin bright strokes (``ink``, else
+    :func:`tiny_ink` outside ``seen``) from :data:`TINY_MIN_HEIGHT` to
+    :data:`TINY_MAX_HEIGHT` px high, at least :data:`TINY_MIN_WIDTH` wide, once thin strokes
+    of at least :data:`TINY_LONG_STROKE` px across the line are left out (the arm of a mark
+    beside the text); boxes that overlap are one box (a line whose chain broke is read
+    whole).
+
+    >>> level = np.zeros((40, 120), np.uint8)
+    >>> _ = cv2.putText(level, "ABCDEFGH", (10, 22), cv2.FONT_HERSHEY_PLAIN, 0.6, 255, 1)
+    >>> seen = np.zeros(level.shape, bool)
+    >>> boxes = tiny_lines(level, seen); len(boxes)
+    1
+    >>> _ = cv2.drawMarker(level, (6, 18), 255, cv2.MARKER_CROSS, 9, 1)  # a caliper beside
+    >>> len(tiny_lines(level, seen))
+    1
+    """
+    if ink is None:
+        ink = tiny_ink(level, np.zeros(level.shape, bool) if seen is None else seen)
+    # thin long strokes across the line (at most TINY_MARK_WIDTH wide) are no glyph
+    long = cv2.morphologyEx(ink, cv2.MORPH_OPEN, _TINY_ACROSS)
+    long = cv2.subtract(long, cv2.morphologyEx(long, cv2.MORPH_OPEN, _TINY_WIDE))
+    strokes = cv2.subtract(ink, long)
+    joined = cv2.morphologyEx(strokes, cv2.MORPH_CLOSE, np.ones((1, TINY_GAP + 1), np.uint8))
+    stats = _blob_stats(joined)
+    high = stats[:, 3]
+    sized = (high >= TINY_MIN_HEIGHT) & (high <= TINY_MAX_HEIGHT) & (stats[:, 2] >= TINY_MIN_WIDTH)
     out = []
-    for x, y, w, h, _area in _blob_stats(joined).tolist():
-        if not (TINY_MIN_HEIGHT <= h <= TINY_MAX_HEIGHT and w >= TINY_MIN_WIDTH):
-            continue
-        if not _one_colour_glyphs(ink[y : y + h, x : x + w], level[y : y + h, x : x + w]):
+    for x, y, w, h, _area in stats[sized].tolist():
+        if not _one_colour_glyphs(strokes[y : y + h, x : x + w], level[y : y + h, x : x + w]):
             continue
         out.append(_grown((x, y, w, h), TINY_MARGIN, level.shape))
+    return _merged(out)
+
+
+def _merged(boxes: list[Box]) -> list[Box]:
+    """``boxes`` with those that overlap replaced by the box around them.
+
+    >>> _merged([(0, 0, 10, 10), (20, 0, 30, 10), (8, 2, 22, 9), (40, 40, 50, 50)])
+    [(0, 0, 30, 10), (40, 40, 50, 50)]
+    """
+    out = list(boxes)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(out)):
+            for j in range(i + 1, len(out)):
+                a, b = out[i], out[j]
+                if a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]:
+                    out[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    del out[j]
+                    merged = True
+                    break
+            if merged:
+                break
     return out
 
 
@@ -672,15 +767,37 @@ def _one_colour_glyphs(ink: np.ndarray, level: np.ndarray) -> bool:
         return False
     peaks = np.zeros(n, np.int32)
     np.maximum.at(peaks, labels.ravel().astype(np.intp), level.ravel().astype(np.int32))
-    low, high = np.percentile(peaks[glyphs], (10, 90))
+    low, high = _percentiles(peaks[glyphs], (10, 90))
     return bool(high - low <= TINY_PEAK_SPREAD)
+
+
+def _percentiles(values: np.ndarray, percents: tuple[float, ...]) -> list[float]:
+    """``np.percentile(values, percents)`` (its linear method and interpolation, the same
+    floats) of a few values, without its overhead (tested).
+
+    >>> v = np.array([202, 216, 235, 235, 241, 255, 255, 245, 235])
+    >>> _percentiles(v, (10, 90)) == np.percentile(v, (10, 90)).tolist()
+    True
+    """
+    ordered = np.sort(values).tolist()
+    last = len(ordered) - 1
+    out = []
+    for q in percents:
+        at = q / 100 * last
+        below = int(at)
+        above = min(below + 1, last)
+        a, b, t = float(ordered[below]), float(ordered[above]), at - below
+        diff = b - a
+        out.append(b - diff * (1 - t) if t >= 0.5 else a + diff * t)
+    return out
 
 
 def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
     """Text that the upright, bright-on-dark reading of ``frame`` (``reading``) cannot see,
     read by tesseract (handle the result as PHI): lines written vertically (found in the
-    frame turned a quarter, each read both ways), text too small for the line detector
-    (:func:`tiny_lines` found again scaled by :data:`TINY_SCALE`, read whole as drawn), and
+    frame turned a quarter, each read both ways, as drawn), text too small for the line
+    detector (:func:`tiny_lines`, upright and turned a quarter, found again scaled by
+    :data:`TINY_SCALE`, read whole as drawn, both ways), and
     in the :func:`light_panels`, dark or coloured text on the light (the panel's darkest
     channel inverted: upright, vertical or tiny). Lines lying mostly in lines the upright
     reading found (upright text seen sideways) are left out: a few lines a frame are read.
@@ -698,8 +815,8 @@ def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
     texts = []
     try:
         for line in reading.lines:  # upside down: a line that is not the screen's words
-            if not is_screen_vocabulary(line.text):
-                turned = cv2.rotate(line_image(level, line.box), cv2.ROTATE_180)
+            if not is_screen_vocabulary(line.text):  # (as drawn: turned_line_image)
+                turned = cv2.rotate(turned_line_image(level, line.box), cv2.ROTATE_180)
                 texts.append(reader.read_line(turned))
         texts += _search(level, (0, 0), seen, reader.read_line, upright=False)
         for box in light_panels(level):
@@ -772,8 +889,9 @@ def _search(
     upright: bool,
 ) -> list[str]:
     """Texts of the lines of ``source`` (bright text on dark; the frame, or an inverted
-    panel lying at ``corner`` of it) outside ``seen``: turned a quarter (read both ways),
-    too small for the detector, and ``upright`` too (a panel)."""
+    panel lying at ``corner`` of it) outside ``seen``: turned a quarter (read both ways, as
+    drawn: :func:`turned_line_image`), too small for the detector (upright and turned a
+    quarter, read both ways: :func:`_tiny_texts`), and ``upright`` too (a panel)."""
     ox, oy = corner
     rows, cols = source.shape[:2]
     texts = []
@@ -782,22 +900,107 @@ def _search(
     if upright:
         views.insert(0, (0, source))
     for turn, view in views:
-        for box in find_text(view).lines:
+        lines = find_text(view).lines
+        for box in _joined(lines) if turn else lines:
             x0, y0, x1, y1 = _view_box_in_frame(box, turn, source.shape)
             in_frame = (x0 + ox, y0 + oy, x1 + ox, y1 + oy)
             if _share_in(in_frame, seen) >= SEEN_SHARE:
                 continue
-            image = line_image(view, box)
-            texts.append(read_line(image))
             if turn:  # written top to bottom or bottom to top: read both ways
+                image = turned_line_image(view, box)
+                texts.append(read_line(image))
                 texts.append(read_line(cv2.rotate(image, cv2.ROTATE_180)))
-    for box in tiny_lines(source, seen[oy : oy + rows, ox : ox + cols]):
-        crop = _crop(source, box)
+            else:
+                texts.append(read_line(line_image(view, box)))
+    ink = tiny_ink(source, seen[oy : oy + rows, ox : ox + cols])
+    texts += _tiny_texts(source, ink, read_line)
+    texts += _tiny_texts(views[-1][1], _quarter_turn(ink), read_line)
+    return texts
+
+
+#: Lines found turned a quarter on one row less than :data:`TURNED_JOIN` line heights apart
+#: are read as one line: the detector takes only some words of a line in a thin font (1 px
+#: strokes), and an identifier read in pieces matches nothing.
+TURNED_JOIN = 3.0
+
+
+def _joined(lines: Sequence[Box]) -> list[Box]:
+    """``lines`` of a turned view on one row less than :data:`TURNED_JOIN` line heights
+    apart joined (:func:`~cadbusi_assets.ultrasound.textlines.merge_words` with a wider gap).
+
+    >>> _joined([(50, 10, 70, 17), (85, 11, 99, 17), (50, 40, 60, 47)])
+    [(50, 10, 99, 17), (50, 40, 60, 47)]
+    """
+    joined: list[Box] = []
+    for box in sorted(lines):
+        for k, other in enumerate(joined):
+            overlap = min(box[3], other[3]) - max(box[1], other[1]) + 1
+            lower = min(box[3] - box[1], other[3] - other[1]) + 1
+            taller = max(box[3] - box[1], other[3] - other[1]) + 1
+            gap = max(box[0], other[0]) - min(box[2], other[2]) - 1
+            if overlap >= 0.6 * lower and gap <= TURNED_JOIN * taller:
+                joined[k] = (
+                    min(box[0], other[0]),
+                    min(box[1], other[1]),
+                    max(box[2], other[2]),
+                    max(box[3], other[3]),
+                )
+                break
+        else:
+            joined.append(box)
+    return joined
+
+
+#: A line found turned a quarter is read as drawn (no stroke cleaning: the anti-aliased
+#: edges of thin strokes are much of them, and a cleaned slash reads as a colon), with a
+#: margin of :data:`TURNED_MARGIN` px, scaled to about :data:`TURNED_READ_HEIGHT` px high,
+#: by at most :data:`TINY_READ_SCALE`.
+TURNED_READ_HEIGHT = 20
+TURNED_MARGIN = 6
+
+
+def turned_line_image(view: np.ndarray, box: Box) -> np.ndarray:
+    """Dark text on light of a line ``box`` of ``view`` (bright text on dark), as drawn,
+    scaled to about :data:`TURNED_READ_HEIGHT` px high (1x to :data:`TINY_READ_SCALE`).
+
+    >>> turned_line_image(np.zeros((40, 100), np.uint8), (10, 10, 59, 19)).shape
+    (44, 124)
+    """
+    x0, y0, x1, y1 = box
+    m = TURNED_MARGIN
+    crop = view[max(0, y0 - m) : y1 + m + 1, max(0, x0 - m) : x1 + m + 1]
+    scale = min(TINY_READ_SCALE, max(1.0, TURNED_READ_HEIGHT / (y1 - y0 + 1)))
+    if scale > 1.0:
+        crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    return cv2.bitwise_not(crop)
+
+
+#: A tiny line is text when the detector finds a line in it scaled by :data:`TINY_SCALE`
+#: with its brightness stretched so that this percentile of it is white (text of any
+#: colour, dimmer than white, blended into the speckle, is measured as bright text).
+TINY_STRETCH_PERCENTILE = 99
+
+
+def _tiny_texts(
+    view: np.ndarray, ink: np.ndarray, read_line: Callable[[np.ndarray], str]
+) -> list[str]:
+    """Texts of the :func:`tiny_lines` of ``view`` (strokes ``ink``) that are text once
+    scaled (:data:`TINY_STRETCH_PERCENTILE`), each read whole as drawn, scaled by
+    :data:`TINY_READ_SCALE`, both ways (upside down, or written either way when ``view`` is
+    turned)."""
+    texts = []
+    for box in tiny_lines(view, ink=ink):
+        crop = _crop(view, box)
         big = cv2.resize(crop, None, fx=TINY_SCALE, fy=TINY_SCALE, interpolation=cv2.INTER_CUBIC)
+        top = float(np.percentile(crop, TINY_STRETCH_PERCENTILE))
+        if 0 < top < 255:
+            big = cv2.convertScaleAbs(big, alpha=255.0 / top)
         if find_text(big).lines:  # text once scaled: read whole, as drawn, scaled further
             scale = TINY_READ_SCALE
             read = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-            texts.append(read_line(cv2.bitwise_not(read)))
+            image = cv2.bitwise_not(read)
+            texts.append(read_line(image))
+            texts.append(read_line(cv2.rotate(image, cv2.ROTATE_180)))
     return texts
 
 
