@@ -55,8 +55,10 @@ import numpy as np
 
 from cadbusi_assets.ultrasound.overlay import (
     ColourMaps,
+    as_yellow,
     coloured_pixels,
     overlay_candidates,
+    saturated_mark_pixels,
     to_grey,
 )
 
@@ -2494,6 +2496,30 @@ def _arrows_moved(
     return moved
 
 
+#: A mark's colour is one the learned finder never saw (:func:`_unlearned_hue`) where its
+#: pixels within UNLEARNED_REACH px of its point that are at least CORE_CHROMA coloured
+#: have, mostly, a green channel more than CORE_GREEN below their brightest.
+UNLEARNED_REACH = 2
+#: A rules' mark in such a colour that the refiner vetoes (:data:`NET_VETO_PROB`) is kept
+#: where, the frame in yellow (:func:`~.overlay.as_yellow`), it is at least this sure of it.
+#: Tuning frames (seeds 100-139) with their calipers in magenta, orange, red and light blue:
+#: the true marks so judged 0.82-1.0; a colour Doppler blob's false arrow (philips_iu22 108,
+#: the families' own colours) 0.07.
+HUED_KEEP_PROB = 0.5
+
+
+def _unlearned_hue(crop: np.ndarray, maps: ColourMaps, layer: np.ndarray, mark: _Mark) -> bool:
+    """Whether ``mark`` (of the coloured mark ``layer``) is drawn in a colour other than the
+    yellow, green and cyan the learned finder was trained on (:data:`UNLEARNED_REACH`)."""
+    r = UNLEARNED_REACH
+    near = (slice(max(0, mark.y - r), mark.y + r + 1), slice(max(0, mark.x - r), mark.x + r + 1))
+    lit = (layer[near] > 0) & (maps.chroma[near] >= CORE_CHROMA)
+    if not lit.any():
+        return False
+    below = maps.high[near][lit].astype(np.int16) - crop[near][..., 1][lit]
+    return bool(np.count_nonzero(below > CORE_GREEN) * 2 > below.size)
+
+
 def _net_marks(
     crop: np.ndarray,
     kept: list[_Mark],
@@ -2501,6 +2527,7 @@ def _net_marks(
     arm: int,
     tip_layer: np.ndarray | None = None,
     placed: list[_Mark] | None = None,
+    hued: tuple[np.ndarray, set[tuple[int, int]]] | None = None,
 ) -> list[_Mark]:
     """The marks ``kept`` that the learned finder (:func:`.caliper_net.caliper_net`) does not
     veto (one scored below :data:`NET_VETO_SCORE` whose point its refiner gives less than
@@ -2518,7 +2545,10 @@ def _net_marks(
     arrow's tip, the smeared blob's centre; inside the crop, and ``inside`` when given). One
     refiner batch for the veto and the heat-map points, one for the mirrored verdicts (and
     one for the placer's word on the arrows' tips). ``placed``, when given, gets the marks
-    that a shape put (a white cross's centre, an arrow's tip, a smeared blob's centre)."""
+    that a shape put (a white cross's centre, an arrow's tip, a smeared blob's centre).
+    ``hued``: the crop in :func:`~.overlay.as_yellow` colours and the points of the marks
+    in a colour the finder never learned (:func:`_unlearned_hue`): one the veto took is
+    judged again on it (:data:`HUED_KEEP_PROB`)."""
     from cadbusi_assets.ultrasound.caliper_net import NetPoint, caliper_net
 
     height, width = crop.shape[:2]
@@ -2551,6 +2581,13 @@ def _net_marks(
     vetoed = {
         id(m) for m, v in zip(doubtful, verdicts[len(heat) :], strict=True) if v.prob < veto_prob
     }
+    if hued is not None:
+        # A vetoed mark in a colour the finder never learned: judged again in a learned one,
+        # kept where the refiner is then at least HUED_KEEP_PROB sure of it.
+        which = [m for m in doubtful if id(m) in vetoed and (m.x, m.y) in hued[1]]
+        if which:
+            again = net.refine(hued[0], [(m.x, m.y) for m in which])
+            vetoed -= {id(m) for m, v in zip(which, again, strict=True) if v.prob >= HUED_KEEP_PROB}
     out = [m for m in kept if id(m) not in vetoed]
     if ARROW_MOVE_DOUBT:
         out = _arrows_moved(crop, net, out, found_heat, usable, refine_prob)
@@ -3929,6 +3966,34 @@ def detect_calipers(
             for m in colour_marks(mark_layer, tint=None if maps is None else (crop, maps))
             if m.score >= min_score and (inside is None or inside[m.y, m.x])
         ]
+    # Marks in a saturated colour too dim for the layer (red, magenta, blue: none of the
+    # families' own): the layer with those pixels added, where no mark is yet. A pass of
+    # its own, so a colour Doppler map's red and blue, which are such pixels too, never join
+    # the marks of the layer (a yellow arrow touching them).
+    hued: tuple[np.ndarray, set[tuple[int, int]]] | None = None
+    hue_layer: np.ndarray | None = mark_layer
+    if mark_layer is not None and maps is not None:
+        saturated = cv2.bitwise_and(saturated_mark_pixels(grey_crop, maps), coloured)
+        if cv2.countNonZero(saturated):
+            hue_layer = cv2.bitwise_or(mark_layer, saturated)
+            boxes = list(marks)
+            hued_marks = [
+                m
+                for m in colour_marks(hue_layer, tint=(crop, maps), holding=saturated)
+                if m.score >= min_score
+                and (inside is None or inside[m.y, m.x])
+                and not any(
+                    abs(m.x - b.x) <= b.box[2] - b.box[0] and abs(m.y - b.y) <= b.box[3] - b.box[1]
+                    for b in boxes
+                )
+            ]
+            marks += hued_marks
+    if marks and maps is not None and hue_layer is not None:
+        # The layer's marks in a colour the learned finder never saw (not yellow, green,
+        # cyan: red, orange, magenta, blue), judged by it in yellow.
+        unlearned = {(m.x, m.y) for m in marks if _unlearned_hue(crop, maps, hue_layer, m)}
+        if unlearned:
+            hued = (as_yellow(maps), unlearned)
     # White marks: near-white pixels that are thin (not in a blob of bright speckle); crosses
     # only, since bright speckle ridges and white text give arrow-like pieces.
     white, white_blobs = _white_parts(grey_crop, coloured, crossings=True)
@@ -4121,7 +4186,7 @@ def detect_calipers(
                     break
     if learned:
         placed: list[_Mark] = []
-        kept = _net_marks(crop, kept, inside, arm, mark_layer, placed)
+        kept = _net_marks(crop, kept, inside, arm, mark_layer, placed, hued)
         kept = _snap_learned(kept, lit_layers, inside, placed)
     # A colour scale bar holds no mark, whatever proposed one there.
     if crop.ndim == 3 and kept and coloured_parts is not None:
