@@ -2500,6 +2500,10 @@ def _arrows_moved(
 #: pixels within UNLEARNED_REACH px of its point that are at least CORE_CHROMA coloured
 #: have, mostly, a green channel more than CORE_GREEN below their brightest.
 UNLEARNED_REACH = 2
+#: ... and the median of their brightest channel at least UNLEARNED_HIGH (a mark is drawn
+#: at full brightness; a colour Doppler map's blue, which the rules took for a small arrow
+#: and the refiner, in yellow, for a mark, at 150-190: siemens_s2000 103 (445, 252)).
+UNLEARNED_HIGH = 220
 #: A rules' mark in such a colour that the refiner vetoes (:data:`NET_VETO_PROB`) is kept
 #: where, the frame in yellow (:func:`~.overlay.as_yellow`), it is at least this sure of it.
 #: Tuning frames (seeds 100-139) with their calipers in magenta, orange, red and light blue:
@@ -2516,7 +2520,10 @@ def _unlearned_hue(crop: np.ndarray, maps: ColourMaps, layer: np.ndarray, mark: 
     lit = (layer[near] > 0) & (maps.chroma[near] >= CORE_CHROMA)
     if not lit.any():
         return False
-    below = maps.high[near][lit].astype(np.int16) - crop[near][..., 1][lit]
+    high = maps.high[near][lit]
+    if np.median(high) < UNLEARNED_HIGH:
+        return False  # a colour map's dull red or blue, not a mark drawn at full brightness
+    below = high.astype(np.int16) - crop[near][..., 1][lit]
     return bool(np.count_nonzero(below > CORE_GREEN) * 2 > below.size)
 
 
