@@ -1068,7 +1068,12 @@ def render_screen(
     if caliper_colours is not None:
         if not caliper_colours:
             raise ValueError("caliper_colours: at least one colour")
-        spec = replace(spec, caliper_colours=tuple(caliper_colours))
+        # As many colours as the family's (the k-th of them the k-th override, cycled): the
+        # same draw from the stream whatever the override's length.
+        n = len(spec.caliper_colours)
+        spec = replace(
+            spec, caliper_colours=tuple(caliper_colours[k % len(caliper_colours)] for k in range(n))
+        )
     rng = np.random.default_rng([seed, sorted(FAMILIES).index(family)])
     height, width = spec.size
     header_h = int(height * rng.uniform(0.08, 0.11))

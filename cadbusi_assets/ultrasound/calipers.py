@@ -2503,7 +2503,13 @@ UNLEARNED_REACH = 2
 #: ... and the median of their brightest channel at least UNLEARNED_HIGH (a mark is drawn
 #: at full brightness; a colour Doppler map's blue, which the rules took for a small arrow
 #: and the refiner, in yellow, for a mark, at 150-190: siemens_s2000 103 (445, 252)).
-UNLEARNED_HIGH = 220
+UNLEARNED_HIGH = 180
+#: ... and at most UNLEARNED_FILL of the pixels within UNLEARNED_WINDOW px of its point inside
+#: a strongly coloured (CORE_CHROMA) 5x5 square: a power Doppler map's bright orange, whose
+#: edge the rules took for an arrow and the refiner in yellow for a mark (philips_iu22 420
+#: (504, 566)): 0.14; the marks in magenta, orange, red of the tests (thick 'x', thick
+#: arrows): at most 0.01.
+UNLEARNED_WINDOW, UNLEARNED_FILL = 7, 0.05
 #: A rules' mark in such a colour that the refiner vetoes (:data:`NET_VETO_PROB`) is kept
 #: where, the frame in yellow (:func:`~.overlay.as_yellow`), it is at least this sure of it.
 #: Tuning frames (seeds 100-139) with their calipers in magenta, orange, red and light blue:
@@ -2515,6 +2521,12 @@ HUED_KEEP_PROB = 0.5
 def _unlearned_hue(crop: np.ndarray, maps: ColourMaps, layer: np.ndarray, mark: _Mark) -> bool:
     """Whether ``mark`` (of the coloured mark ``layer``) is drawn in a colour other than the
     yellow, green and cyan the learned finder was trained on (:data:`UNLEARNED_REACH`)."""
+    r = UNLEARNED_WINDOW
+    near = (slice(max(0, mark.y - r), mark.y + r + 1), slice(max(0, mark.x - r), mark.x + r + 1))
+    strong = (maps.chroma[near] >= CORE_CHROMA).astype(np.uint8)
+    solid = cv2.erode(strong, np.ones((5, 5), np.uint8), borderType=cv2.BORDER_CONSTANT)
+    if cv2.countNonZero(solid) > UNLEARNED_FILL * strong.size:
+        return False  # in a colour map's blob, not a drawn mark's strokes
     r = UNLEARNED_REACH
     near = (slice(max(0, mark.y - r), mark.y + r + 1), slice(max(0, mark.x - r), mark.x + r + 1))
     lit = (layer[near] > 0) & (maps.chroma[near] >= CORE_CHROMA)
@@ -2534,7 +2546,7 @@ def _net_marks(
     arm: int,
     tip_layer: np.ndarray | None = None,
     placed: list[_Mark] | None = None,
-    hued: tuple[np.ndarray, set[tuple[int, int]]] | None = None,
+    hued: tuple[np.ndarray, ColourMaps, np.ndarray] | None = None,
 ) -> list[_Mark]:
     """The marks ``kept`` that the learned finder (:func:`.caliper_net.caliper_net`) does not
     veto (one scored below :data:`NET_VETO_SCORE` whose point its refiner gives less than
@@ -2553,9 +2565,10 @@ def _net_marks(
     refiner batch for the veto and the heat-map points, one for the mirrored verdicts (and
     one for the placer's word on the arrows' tips). ``placed``, when given, gets the marks
     that a shape put (a white cross's centre, an arrow's tip, a smeared blob's centre).
-    ``hued``: the crop in :func:`~.overlay.as_yellow` colours and the points of the marks
-    in a colour the finder never learned (:func:`_unlearned_hue`): one the veto took is
-    judged again on it (:data:`HUED_KEEP_PROB`)."""
+    ``hued``: ``crop`` again, its :class:`~.overlay.ColourMaps` and its coloured mark layer
+    (the saturated pixels added): a mark the veto took in a colour the finder never learned
+    (:func:`_unlearned_hue`) is judged again on the crop in yellow
+    (:func:`~.overlay.as_yellow`, :data:`HUED_KEEP_PROB`)."""
     from cadbusi_assets.ultrasound.caliper_net import NetPoint, caliper_net
 
     height, width = crop.shape[:2]
@@ -2591,9 +2604,9 @@ def _net_marks(
     if hued is not None:
         # A vetoed mark in a colour the finder never learned: judged again in a learned one,
         # kept where the refiner is then at least HUED_KEEP_PROB sure of it.
-        which = [m for m in doubtful if id(m) in vetoed and (m.x, m.y) in hued[1]]
+        which = [m for m in doubtful if id(m) in vetoed and _unlearned_hue(*hued, m)]
         if which:
-            again = net.refine(hued[0], [(m.x, m.y) for m in which])
+            again = net.refine(as_yellow(hued[1]), [(m.x, m.y) for m in which])
             vetoed -= {id(m) for m, v in zip(which, again, strict=True) if v.prob >= HUED_KEEP_PROB}
     out = [m for m in kept if id(m) not in vetoed]
     if ARROW_MOVE_DOUBT:
@@ -3977,7 +3990,6 @@ def detect_calipers(
     # families' own): the layer with those pixels added, where no mark is yet. A pass of
     # its own, so a colour Doppler map's red and blue, which are such pixels too, never join
     # the marks of the layer (a yellow arrow touching them).
-    hued: tuple[np.ndarray, set[tuple[int, int]]] | None = None
     hue_layer: np.ndarray | None = mark_layer
     if mark_layer is not None and maps is not None:
         saturated = cv2.bitwise_and(saturated_mark_pixels(grey_crop, maps), coloured)
@@ -3995,12 +4007,7 @@ def detect_calipers(
                 )
             ]
             marks += hued_marks
-    if marks and maps is not None and hue_layer is not None:
-        # The layer's marks in a colour the learned finder never saw (not yellow, green,
-        # cyan: red, orange, magenta, blue), judged by it in yellow.
-        unlearned = {(m.x, m.y) for m in marks if _unlearned_hue(crop, maps, hue_layer, m)}
-        if unlearned:
-            hued = (as_yellow(maps), unlearned)
+    hued = None if maps is None or hue_layer is None else (crop, maps, hue_layer)
     # White marks: near-white pixels that are thin (not in a blob of bright speckle); crosses
     # only, since bright speckle ridges and white text give arrow-like pieces.
     white, white_blobs = _white_parts(grey_crop, coloured, crossings=True)

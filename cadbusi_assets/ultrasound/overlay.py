@@ -28,7 +28,7 @@ COLOUR_MARK_LEVEL = 120
 #: A saturated pixel dimmer than that (:func:`saturated_mark_pixels`): at least this chroma
 #: and its brightest channel at least this bright (a red mark's luminance is 76, a magenta
 #: one's 105, a blue one's 29; their chroma and brightest channel are a yellow mark's).
-SATURATED_MARK_CHROMA, SATURATED_MARK_HIGH = 100, 150
+SATURATED_MARK_CHROMA, SATURATED_MARK_HIGH = 60, 110
 
 
 def to_grey(frame: np.ndarray) -> np.ndarray:

@@ -66,7 +66,7 @@ def test_red_and_magenta_marks_are_saturated_pixels_not_layer_ones():
     rgb = np.zeros((30, 30, 3), np.uint8)
     rgb[5, 2:20] = (255, 0, 0)
     rgb[15, 2:20] = (255, 0, 255)
-    rgb[25, 2:20] = (140, 0, 0)  # a dull red Doppler pixel's colour: none
+    rgb[25, 2:20] = (100, 0, 0)  # a dull red Doppler pixel's colour: none
     grey = to_grey(rgb)
     assert grey[5, 5] < COLOUR_MARK_LEVEL and grey[15, 5] < COLOUR_MARK_LEVEL
     maps = ColourMaps.of(rgb)
@@ -108,7 +108,9 @@ def test_without_the_yellow_verdict_the_refiner_vetoes_the_magenta_arrows(monkey
     [
         # a colour Doppler map's blue (brightest channel 150-190) the rules took for a small
         # arrow: in yellow the refiner gives it 0.91
-        ("siemens_s2000", 103, (445, 252), {"UNLEARNED_HIGH": 0}),
+        ("siemens_s2000", 103, (445, 252), {"UNLEARNED_HIGH": 0, "UNLEARNED_FILL": 1.0}),
+        # the edge of a power Doppler map's bright orange blob the rules took for an arrow
+        ("philips_iu22", 420, (504, 566), {"UNLEARNED_FILL": 1.0}),
         # an orange Doppler blob's false arrow: in yellow the refiner gives it 0.07
         ("philips_iu22", 108, (524, 240), {"HUED_KEEP_PROB": 0.0}),
     ],
