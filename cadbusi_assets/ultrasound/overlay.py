@@ -97,8 +97,10 @@ def saturated_mark_pixels(grey: np.ndarray, maps: ColourMaps) -> np.ndarray:
     luminance (:data:`SATURATED_MARK_CHROMA`, :data:`SATURATED_MARK_HIGH`): the pixels of a
     red, magenta or blue mark, which :func:`overlay_candidates` leaves out (with a colour
     Doppler map's red and blue)."""
-    saturated = (maps.chroma >= SATURATED_MARK_CHROMA) & (maps.high >= SATURATED_MARK_HIGH)
-    return (saturated & (grey < COLOUR_MARK_LEVEL)).astype(np.uint8)
+    _, strong = cv2.threshold(maps.chroma, SATURATED_MARK_CHROMA - 1, 1, cv2.THRESH_BINARY)
+    _, bright = cv2.threshold(maps.high, SATURATED_MARK_HIGH - 1, 1, cv2.THRESH_BINARY)
+    _, dim = cv2.threshold(grey, COLOUR_MARK_LEVEL - 1, 1, cv2.THRESH_BINARY_INV)
+    return cv2.bitwise_and(cv2.bitwise_and(strong, bright), dim)
 
 
 def as_yellow(maps: ColourMaps) -> np.ndarray:

@@ -44,6 +44,14 @@ FRAMES: dict[tuple[str, int], tuple[int, int, int]] = {
 }
 
 
+#: JPEG frames: a red or magenta stroke blurred to chroma 60-100 and a brightest channel of
+#: 110-190 (the saturated pass's SATURATED_MARK_CHROMA, SATURATED_MARK_HIGH).
+JPEG_FRAMES: dict[tuple[str, int], tuple[int, int, int]] = {
+    ("ge_voluson", 125): (255, 0, 0),  # 2 large '+'
+    ("siemens_s2000", 131): (255, 0, 255),  # 4 large 'x'
+}
+
+
 def _screen(family: str, seed: int):
     return render_screen(family, seed, caliper_colours=UNSEEN)
 
@@ -79,11 +87,12 @@ def test_red_and_magenta_marks_are_saturated_pixels_not_layer_ones():
     assert tuple(yellow[0, 0]) == (0, 0, 0)
 
 
-@pytest.mark.parametrize(("family", "seed"), sorted(FRAMES))
+@pytest.mark.parametrize(("family", "seed"), sorted(FRAMES) + sorted(JPEG_FRAMES))
 def test_marks_in_unseen_colours_are_found(family: str, seed: int):
     assert family in TUNING_FAMILIES and 100 <= seed < 440
     screen = _screen(family, seed)
-    assert screen.jpeg_quality is None and screen.caliper_colour == FRAMES[family, seed]
+    assert (screen.jpeg_quality is None) == ((family, seed) in FRAMES)
+    assert screen.caliper_colour == {**FRAMES, **JPEG_FRAMES}[family, seed]
     found = caliper_points(screen.frame)
     truth = [tuple(p) for p in screen.calipers]
     assert len(truth) >= 2
