@@ -12,8 +12,10 @@ Coloured marks, and white ones among the thin near-white strokes (:func:`white_s
 are also found as connected components (:func:`colour_marks`): '+' and 'x' of any size
 (candidate centres and their arm tests for all components at once, then a model fit), and
 arrows (white ones only off bright speckle and off black bands; a coloured component that is
-no arrow is tried again on its core of strong mark colour, :func:`_core_tip`). White crosses
-that JPEG dims or bright speckle touches are found by the templates on the white strokes and
+no arrow is tried again on its core of strong mark colour, :func:`_core_tip`). Marks in a
+saturated colour too dim for the layer (red, magenta, blue) are looked for again on the
+layer with those pixels added (:func:`.overlay.saturated_mark_pixels`), where no mark is
+yet. White crosses that JPEG dims or bright speckle touches are found by the templates on the white strokes and
 the thin bright ridges (:func:`white_ridges`; on bright speckle, the ridges duller than the
 mark do not count against it), and as components of the thin pixels of a lower white level
 on those ridges (:data:`DIM_WHITE_LEVEL`); small white crosses among bright speckle as a 5x5
@@ -30,7 +32,8 @@ crop, a refiner on patches, trained on the generator's tuning families) adds the
 sure of (:func:`_net_marks`, style :data:`NET_STYLE`; :data:`LEARNED` switches it), and
 white crosses whose arms run into saturated speckle where it leans to a mark
 (:func:`white_cross_centre`); its refiner vetoes the rules' doubtful marks it is sure are
-none (:data:`NET_VETO_PROB`). Its points move to the centre of the cross they sit on
+none (:data:`NET_VETO_PROB`; a mark in a colour it never learned, judged in yellow:
+:data:`HUED_KEEP_PROB`). Its points move to the centre of the cross they sit on
 (:func:`snap_to_cross`), else, in a frame of arrows, to the tip of their arrow
 (:func:`snap_to_arrow`).
 
