@@ -17,9 +17,12 @@ listed was missed.
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 import pytest
 
+from benchmarks.caliper_misses import UNSEEN_COLOURS, parse_colours
 from cadbusi_assets.ultrasound import calipers
 from cadbusi_assets.ultrasound.overlay import (
     COLOUR_MARK_LEVEL,
@@ -33,6 +36,14 @@ from cadbusi_assets_tests.ultrasound.caliper_frames import assert_trap, caliper_
 from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
 
 UNSEEN = ((255, 0, 255), (255, 165, 0), (255, 0, 0), (100, 180, 255))
+
+
+def test_the_benchmark_draws_the_unseen_colours():
+    assert parse_colours("unseen") == tuple(UNSEEN_COLOURS.values()) == UNSEEN
+    assert parse_colours("255,0,0; magenta") == ((255, 0, 0), (255, 0, 255))
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_colours("255,0")
+
 
 #: (family, seed) of a lossless tuning frame in UNSEEN colours -> the colour its calipers
 #: are drawn in (each true mark of it found, no other point).
@@ -128,3 +139,22 @@ def test_doppler_maps_in_the_families_own_frames_stay_vetoed(
     monkeypatch, family: str, seed: int, point: tuple[int, int], loose: dict[str, float]
 ):
     assert_trap(monkeypatch, family, seed, point, loose)
+
+
+def test_the_saturated_pass_keeps_strokes_not_scattered_pixels():
+    rgb = np.zeros((30, 30, 3), np.uint8)
+    rgb[5, 2:20] = (255, 0, 0)  # a stroke
+    rgb[20, 10] = rgb[25, 20] = rgb[25, 27] = (255, 0, 255)  # lone pixels
+    grey, maps = to_grey(rgb), ColourMaps.of(rgb)
+    coloured = (maps.chroma >= 40).astype(np.uint8)
+    found = calipers._saturated_strokes(coloured, grey, maps)
+    assert found is not None
+    strokes, inner = found
+    assert strokes[5, 2:20].all() and int(strokes.sum()) == 18
+    assert inner[5, 3:19].all() and int(inner.sum()) == 16  # the ends are not inner
+    # The dense definition agrees on every pixel of the stroke.
+    assert (saturated_mark_pixels(grey, maps).astype(bool) >= strokes.astype(bool)).all()
+    # Lone pixels alone: none.
+    rgb[5] = 0
+    grey, maps = to_grey(rgb), ColourMaps.of(rgb)
+    assert calipers._saturated_strokes((maps.chroma >= 40).astype(np.uint8), grey, maps) is None
