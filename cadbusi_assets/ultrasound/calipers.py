@@ -2504,7 +2504,7 @@ def _arrows_moved(
 #: lone pixel of JPEG's fringes or speckle); the saturated pass looks only at components
 #: holding an inner one (SATURATED_INNER: a stroke's pixel but its ends), and only where at
 #: least SATURATED_MIN are (a small lossless '+' has 9). Tuning frames, seeds 100-111: the
-#: pass on 15 of 60 frames instead of 28 (every saturated pixel), about 0.5 ms a frame
+#: pass on 15 of 60 frames instead of 28 (every saturated pixel), about 0.3 ms a frame
 #: less. Its layer with the stroke ends: without them (3), the unseen-colour recall (seeds
 #: 100-139) 0.720 against 0.730.
 SATURATED_NEIGHBOURS, SATURATED_INNER, SATURATED_MIN = 2, 3, 5
