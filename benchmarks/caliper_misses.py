@@ -23,6 +23,8 @@ one that another found point took; both count against precision), and the misses
 
 ``--weights`` measures another weights file of :mod:`~cadbusi_assets.ultrasound.caliper_net`
 (for example one ``tools/train_caliper_net.py --out`` wrote) instead of the committed one.
+``--caliper-colours`` draws the calipers in other colours (``unseen``: :data:`UNSEEN_COLOURS`,
+none of which the families draw; every other pixel is the default frame's).
 Per-miss lines are printed for the tuning group only (``-v`` for the held-out one: those are
 for measuring, never for tuning). CPU ms per frame: ``detect_calipers`` alone, one thread.
 """
@@ -41,6 +43,15 @@ import cv2
 import numpy as np
 
 from benchmarks.screens import POINT_TOLERANCE, error_summary, match_points, matched_pairs
+
+#: Caliper colours none of the generator's families draws (``--caliper-colours unseen``):
+#: the three that start at full red are dim in luminance (red 76, magenta 105).
+UNSEEN_COLOURS: dict[str, tuple[int, int, int]] = {
+    "magenta": (255, 0, 255),
+    "orange": (255, 165, 0),
+    "red": (255, 0, 0),
+    "lightblue": (100, 180, 255),
+}
 
 
 def _prepared(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
@@ -72,7 +83,32 @@ def _cause(net: Any, crop: np.ndarray, x: int, y: int) -> str:
     return "blocked"
 
 
-def run(group: str, seed: int, frames: int, weights: Path | None, verbose: bool) -> None:
+def parse_colours(text: str) -> tuple[tuple[int, int, int], ...]:
+    """``"255,0,255;255,128,0"`` -> ``((255, 0, 255), (255, 128, 0))`` (named colours of
+    :data:`UNSEEN_COLOURS` too: ``"unseen"`` is all of them)."""
+    if text == "unseen":
+        return tuple(UNSEEN_COLOURS.values())
+    out = []
+    for part in text.split(";"):
+        part = part.strip()
+        if part in UNSEEN_COLOURS:
+            out.append(UNSEEN_COLOURS[part])
+            continue
+        values = tuple(int(v) for v in part.split(","))
+        if len(values) != 3 or not all(0 <= v <= 255 for v in values):
+            raise argparse.ArgumentTypeError(f"not an RGB colour: {part!r}")
+        out.append((values[0], values[1], values[2]))
+    return tuple(out)
+
+
+def run(
+    group: str,
+    seed: int,
+    frames: int,
+    weights: Path | None,
+    verbose: bool,
+    caliper_colours: tuple[tuple[int, int, int], ...] | None = None,
+) -> None:
     import torch
 
     from cadbusi_assets.ultrasound import caliper_net as cn
@@ -96,7 +132,7 @@ def run(group: str, seed: int, frames: int, weights: Path | None, verbose: bool)
     lines: list[str] = []
     for family in families:
         for s in range(seed, seed + frames):
-            screen = gen.render_screen(family, s)
+            screen = gen.render_screen(family, s, caliper_colours=caliper_colours)
             work, grey, maps = _prepared(screen.frame)
             box = find_field_of_view(grey, []).box
             if box is None:
@@ -114,7 +150,7 @@ def run(group: str, seed: int, frames: int, weights: Path | None, verbose: bool)
                     screen.caliper_style,
                     *(f for f in ("dual", "doppler", "elastography", "zoom") if getattr(screen, f)),
                     *(["jpeg"] if screen.jpeg_quality is not None else []),
-                    f"colour{screen.caliper_colour}",
+                    "colour" + ",".join(str(c) for c in screen.caliper_colour or ()),
                 ]
             )
             for key in (family, *(f"style {t}" for t in style.split(" "))):
@@ -183,9 +219,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--frames", type=int, default=10, help="frames per family")
     parser.add_argument("--weights", type=Path, default=None)
+    parser.add_argument(
+        "--caliper-colours",
+        type=parse_colours,
+        default=None,
+        help="draw the calipers in these colours instead of the families' own "
+        "('R,G,B;R,G,B', names of UNSEEN_COLOURS, or 'unseen': all of them)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    run(args.group, args.seed, args.frames, args.weights, args.verbose)
+    run(args.group, args.seed, args.frames, args.weights, args.verbose, args.caliper_colours)
     return 0
 
 

@@ -1044,6 +1044,7 @@ def render_screen(
     lesion: LesionMarks | None = None,
     *,
     caliper_style: str | None = None,
+    caliper_colours: tuple[tuple[int, int, int], ...] | None = None,
 ) -> Screen:
     """One frame of ``family`` (a key of :data:`FAMILIES`), fully determined by ``seed``
     (and ``lesion``: its location as the annotation, its size between the calipers).
@@ -1064,6 +1065,15 @@ def render_screen(
 
         return render_demo_screen(seed)
     spec = FAMILIES[family]
+    if caliper_colours is not None:
+        if not caliper_colours:
+            raise ValueError("caliper_colours: at least one colour")
+        # As many colours as the family's (the k-th of them the k-th override, cycled): the
+        # same draw from the stream whatever the override's length.
+        n = len(spec.caliper_colours)
+        spec = replace(
+            spec, caliper_colours=tuple(caliper_colours[k % len(caliper_colours)] for k in range(n))
+        )
     rng = np.random.default_rng([seed, sorted(FAMILIES).index(family)])
     height, width = spec.size
     header_h = int(height * rng.uniform(0.08, 0.11))

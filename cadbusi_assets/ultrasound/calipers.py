@@ -12,8 +12,10 @@ Coloured marks, and white ones among the thin near-white strokes (:func:`white_s
 are also found as connected components (:func:`colour_marks`): '+' and 'x' of any size
 (candidate centres and their arm tests for all components at once, then a model fit), and
 arrows (white ones only off bright speckle and off black bands; a coloured component that is
-no arrow is tried again on its core of strong mark colour, :func:`_core_tip`). White crosses
-that JPEG dims or bright speckle touches are found by the templates on the white strokes and
+no arrow is tried again on its core of strong mark colour, :func:`_core_tip`). Marks in a
+saturated colour too dim for the layer (red, magenta, blue) are looked for again on the
+layer with those pixels added (:func:`.overlay.saturated_mark_pixels`), where no mark is
+yet. White crosses that JPEG dims or bright speckle touches are found by the templates on the white strokes and
 the thin bright ridges (:func:`white_ridges`; on bright speckle, the ridges duller than the
 mark do not count against it), and as components of the thin pixels of a lower white level
 on those ridges (:data:`DIM_WHITE_LEVEL`); small white crosses among bright speckle as a 5x5
@@ -30,7 +32,8 @@ crop, a refiner on patches, trained on the generator's tuning families) adds the
 sure of (:func:`_net_marks`, style :data:`NET_STYLE`; :data:`LEARNED` switches it), and
 white crosses whose arms run into saturated speckle where it leans to a mark
 (:func:`white_cross_centre`); its refiner vetoes the rules' doubtful marks it is sure are
-none (:data:`NET_VETO_PROB`). Its points move to the centre of the cross they sit on
+none (:data:`NET_VETO_PROB`; a mark in a colour it never learned, judged in yellow:
+:data:`HUED_KEEP_PROB`). Its points move to the centre of the cross they sit on
 (:func:`snap_to_cross`), else, in a frame of arrows, to the tip of their arrow
 (:func:`snap_to_arrow`).
 
@@ -53,8 +56,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from cadbusi_assets.ultrasound import overlay
 from cadbusi_assets.ultrasound.overlay import (
     ColourMaps,
+    as_yellow,
     coloured_pixels,
     overlay_candidates,
     to_grey,
@@ -2494,6 +2499,95 @@ def _arrows_moved(
     return moved
 
 
+#: The saturated pixels (:func:`~.overlay.saturated_mark_pixels`) count where at least
+#: SATURATED_NEIGHBOURS of them (itself included) lie in their 3x3 square (a stroke's, not a
+#: lone pixel of JPEG's fringes or speckle); the saturated pass looks only at components
+#: holding an inner one (SATURATED_INNER: a stroke's pixel but its ends), and only where at
+#: least SATURATED_MIN are (a small lossless '+' has 9). Tuning frames, seeds 100-111: the
+#: pass on 15 of 60 frames instead of 28 (every saturated pixel), about 0.3 ms a frame
+#: less. Its layer with the stroke ends: without them (3), the unseen-colour recall (seeds
+#: 100-139) 0.720 against 0.730.
+SATURATED_NEIGHBOURS, SATURATED_INNER, SATURATED_MIN = 2, 3, 5
+
+
+def _saturated_strokes(
+    coloured: np.ndarray, grey: np.ndarray, maps: ColourMaps
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """uint8 0/1 masks of the stroke pixels among :func:`~.overlay.saturated_mark_pixels`
+    (:data:`SATURATED_NEIGHBOURS`) and of their inner ones (:data:`SATURATED_INNER`), or
+    None where fewer than :data:`SATURATED_MIN` are inner; looked up at the ``coloured``
+    pixels alone (few, outside a colour map)."""
+    found = cv2.findNonZero(coloured)
+    if found is None:
+        return None
+    xy = found.reshape(-1, 2)
+    xs, ys = xy[:, 0], xy[:, 1]
+    keep = (
+        (maps.chroma[ys, xs] >= overlay.SATURATED_MARK_CHROMA)
+        & (maps.high[ys, xs] >= overlay.SATURATED_MARK_HIGH)
+        & (grey[ys, xs] < overlay.COLOUR_MARK_LEVEL)
+    )
+    if np.count_nonzero(keep) < SATURATED_MIN:
+        return None
+    xs, ys = xs[keep], ys[keep]
+    height, width = coloured.shape
+    padded = np.zeros((height + 2, width + 2), np.uint8)
+    padded[ys + 1, xs + 1] = 1
+    near = sum(padded[ys + 1 + dy, xs + 1 + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+    inner = near >= SATURATED_INNER
+    if np.count_nonzero(inner) < SATURATED_MIN:
+        return None
+    stroke = near >= SATURATED_NEIGHBOURS
+    out = np.zeros((height, width), np.uint8)
+    out[ys[stroke], xs[stroke]] = 1
+    seeds = np.zeros((height, width), np.uint8)
+    seeds[ys[inner], xs[inner]] = 1
+    return out, seeds
+
+
+#: A mark's colour is one the learned finder never saw (:func:`_unlearned_hue`) where its
+#: pixels within UNLEARNED_REACH px of its point that are at least CORE_CHROMA coloured
+#: have, mostly, a green channel more than CORE_GREEN below their brightest.
+UNLEARNED_REACH = 2
+#: ... and the median of their brightest channel at least UNLEARNED_HIGH (a mark is drawn
+#: at full brightness; a colour Doppler map's blue, which the rules took for a small arrow
+#: and the refiner, in yellow, for a mark, at 150-190: siemens_s2000 103 (445, 252)).
+UNLEARNED_HIGH = 180
+#: ... and at most UNLEARNED_FILL of the pixels within UNLEARNED_WINDOW px of its point inside
+#: a strongly coloured (CORE_CHROMA) 5x5 square: a power Doppler map's bright orange, whose
+#: edge the rules took for an arrow and the refiner in yellow for a mark (philips_iu22 420
+#: (504, 566)): 0.14; the marks in magenta, orange, red of the tests (thick 'x', thick
+#: arrows): at most 0.01.
+UNLEARNED_WINDOW, UNLEARNED_FILL = 7, 0.05
+#: A rules' mark in such a colour that the refiner vetoes (:data:`NET_VETO_PROB`) is kept
+#: where, the frame in yellow (:func:`~.overlay.as_yellow`), it is at least this sure of it.
+#: Tuning frames (seeds 100-139) with their calipers in magenta, orange, red and light blue:
+#: the true marks so judged 0.82-1.0; a colour Doppler blob's false arrow (philips_iu22 108,
+#: the families' own colours) 0.07.
+HUED_KEEP_PROB = 0.5
+
+
+def _unlearned_hue(crop: np.ndarray, maps: ColourMaps, layer: np.ndarray, mark: _Mark) -> bool:
+    """Whether ``mark`` (of the coloured mark ``layer``) is drawn in a colour other than the
+    yellow, green and cyan the learned finder was trained on (:data:`UNLEARNED_REACH`)."""
+    r = UNLEARNED_WINDOW
+    near = (slice(max(0, mark.y - r), mark.y + r + 1), slice(max(0, mark.x - r), mark.x + r + 1))
+    strong = (maps.chroma[near] >= CORE_CHROMA).astype(np.uint8)
+    solid = cv2.erode(strong, np.ones((5, 5), np.uint8), borderType=cv2.BORDER_CONSTANT)
+    if cv2.countNonZero(solid) > UNLEARNED_FILL * strong.size:
+        return False  # in a colour map's blob, not a drawn mark's strokes
+    r = UNLEARNED_REACH
+    near = (slice(max(0, mark.y - r), mark.y + r + 1), slice(max(0, mark.x - r), mark.x + r + 1))
+    lit = (layer[near] > 0) & (maps.chroma[near] >= CORE_CHROMA)
+    if not lit.any():
+        return False
+    high = maps.high[near][lit]
+    if np.median(high) < UNLEARNED_HIGH:
+        return False  # a colour map's dull red or blue, not a mark drawn at full brightness
+    below = high.astype(np.int16) - crop[near][..., 1][lit]
+    return bool(np.count_nonzero(below > CORE_GREEN) * 2 > below.size)
+
+
 def _net_marks(
     crop: np.ndarray,
     kept: list[_Mark],
@@ -2501,6 +2595,7 @@ def _net_marks(
     arm: int,
     tip_layer: np.ndarray | None = None,
     placed: list[_Mark] | None = None,
+    hued: tuple[np.ndarray, ColourMaps, np.ndarray] | None = None,
 ) -> list[_Mark]:
     """The marks ``kept`` that the learned finder (:func:`.caliper_net.caliper_net`) does not
     veto (one scored below :data:`NET_VETO_SCORE` whose point its refiner gives less than
@@ -2518,7 +2613,11 @@ def _net_marks(
     arrow's tip, the smeared blob's centre; inside the crop, and ``inside`` when given). One
     refiner batch for the veto and the heat-map points, one for the mirrored verdicts (and
     one for the placer's word on the arrows' tips). ``placed``, when given, gets the marks
-    that a shape put (a white cross's centre, an arrow's tip, a smeared blob's centre)."""
+    that a shape put (a white cross's centre, an arrow's tip, a smeared blob's centre).
+    ``hued``: ``crop`` again, its :class:`~.overlay.ColourMaps` and its coloured mark layer
+    (the saturated pixels added): a mark the veto took in a colour the finder never learned
+    (:func:`_unlearned_hue`) is judged again on the crop in yellow
+    (:func:`~.overlay.as_yellow`, :data:`HUED_KEEP_PROB`)."""
     from cadbusi_assets.ultrasound.caliper_net import NetPoint, caliper_net
 
     height, width = crop.shape[:2]
@@ -2551,6 +2650,13 @@ def _net_marks(
     vetoed = {
         id(m) for m, v in zip(doubtful, verdicts[len(heat) :], strict=True) if v.prob < veto_prob
     }
+    if hued is not None:
+        # A vetoed mark in a colour the finder never learned: judged again in a learned one,
+        # kept where the refiner is then at least HUED_KEEP_PROB sure of it.
+        which = [m for m in doubtful if id(m) in vetoed and _unlearned_hue(*hued, m)]
+        if which:
+            again = net.refine(as_yellow(hued[1]), [(m.x, m.y) for m in which])
+            vetoed -= {id(m) for m, v in zip(which, again, strict=True) if v.prob >= HUED_KEEP_PROB}
     out = [m for m in kept if id(m) not in vetoed]
     if ARROW_MOVE_DOUBT:
         out = _arrows_moved(crop, net, out, found_heat, usable, refine_prob)
@@ -3929,6 +4035,29 @@ def detect_calipers(
             for m in colour_marks(mark_layer, tint=None if maps is None else (crop, maps))
             if m.score >= min_score and (inside is None or inside[m.y, m.x])
         ]
+    # Marks in a saturated colour too dim for the layer (red, magenta, blue: none of the
+    # families' own): the layer with those pixels added, where no mark is yet. A pass of
+    # its own, so a colour Doppler map's red and blue, which are such pixels too, never join
+    # the marks of the layer (a yellow arrow touching them).
+    hue_layer: np.ndarray | None = mark_layer
+    if mark_layer is not None and maps is not None:
+        strokes = _saturated_strokes(coloured, grey_crop, maps)
+        if strokes is not None:
+            saturated, inner = strokes
+            hue_layer = cv2.bitwise_or(mark_layer, saturated)
+            boxes = list(marks)
+            hued_marks = [
+                m
+                for m in colour_marks(hue_layer, tint=(crop, maps), holding=inner)
+                if m.score >= min_score
+                and (inside is None or inside[m.y, m.x])
+                and not any(
+                    abs(m.x - b.x) <= b.box[2] - b.box[0] and abs(m.y - b.y) <= b.box[3] - b.box[1]
+                    for b in boxes
+                )
+            ]
+            marks += hued_marks
+    hued = None if maps is None or hue_layer is None else (crop, maps, hue_layer)
     # White marks: near-white pixels that are thin (not in a blob of bright speckle); crosses
     # only, since bright speckle ridges and white text give arrow-like pieces.
     white, white_blobs = _white_parts(grey_crop, coloured, crossings=True)
@@ -4121,7 +4250,7 @@ def detect_calipers(
                     break
     if learned:
         placed: list[_Mark] = []
-        kept = _net_marks(crop, kept, inside, arm, mark_layer, placed)
+        kept = _net_marks(crop, kept, inside, arm, mark_layer, placed, hued)
         kept = _snap_learned(kept, lit_layers, inside, placed)
     # A colour scale bar holds no mark, whatever proposed one there.
     if crop.ndim == 3 and kept and coloured_parts is not None:
