@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -20,9 +21,26 @@ from cadbusi_assets.stages import deidentification as deid
 from cadbusi_assets.stages import retrieval
 from cadbusi_assets.stages.report import StageFailure
 from cadbusi_assets.stages.safety import ALLOW_SHRINK_ENV, check_partition_key
-from cadbusi_assets.storage import open_zone, read_partition_table
+from cadbusi_assets.storage import open_zone, read_partition_table, write_partition_table
 from cadbusi_assets_tests.stages.test_data_safety import DAY_A, _add_imaged, _cohort
 from cadbusi_assets_tests.support import TEST_KEY, time_limit
+
+
+def _store_inpainted(research: Any, batch: str, names: list[str], content: bytes) -> list[str]:
+    """The date ``batch`` holds an inpainted PNG (``content``) for each of ``names`` and the
+    table listing them; their paths in the research zone."""
+    from cadbusi_assets.stages import analysis
+
+    paths = [f"inpainted/{n[:2]}/{n}.png" for n in names]
+    for path in paths:
+        research.write_bytes(tuple(path.split("/")), content)
+    write_partition_table(
+        research,
+        analysis.INPAINTED_TABLE,
+        batch,
+        pl.DataFrame({"image_id": names, "inpainted_path": paths}),
+    )
+    return paths
 
 
 @pytest.fixture
@@ -95,7 +113,6 @@ def test_allow_shrink_given_to_the_one_pass_reaches_its_inpainting(zones, pseudo
     only) still refused, after the date's de-identification and feature tables had been
     replaced, so the date failed half rewritten (new images and features, old inpainting)."""
     from cadbusi_assets.stages import analysis, imaging
-    from cadbusi_assets.storage import write_partition_table
 
     raw, research = zones
     pacs_root = tmp_path / "pacs"
@@ -107,16 +124,7 @@ def test_allow_shrink_given_to_the_one_pass_reaches_its_inpainting(zones, pseudo
     # the batch held inpainted images before (say, a scanner preset with calipers, since
     # re-exported without them)
     names = [f"{i:02d}cc{i}" for i in range(5)]
-    for name in names:
-        research.write_bytes(("inpainted", name[:2], f"{name}.png"), b"synthetic")
-    write_partition_table(
-        research,
-        analysis.INPAINTED_TABLE,
-        batch,
-        pl.DataFrame(
-            {"image_id": names, "inpainted_path": [f"inpainted/{n[:2]}/{n}.png" for n in names]}
-        ),
-    )
+    _store_inpainted(research, batch, names, b"synthetic")
     with time_limit(180, "one pass over one small date"):
         retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
         with pytest.raises(StageFailure, match="inpainted images"):  # refused without the flag
@@ -615,8 +623,7 @@ def test_a_refused_inpainting_in_the_one_pass_leaves_the_whole_date_as_it_was(
     and features had been replaced: a late instance of the study was in the new tables, the
     inpainting was the old one. Now every table and file of the date is as it was, and the
     files the refused pass wrote for the late instance are gone."""
-    from cadbusi_assets.stages import analysis, imaging
-    from cadbusi_assets.storage import write_partition_table
+    from cadbusi_assets.stages import imaging
 
     raw, research = zones
     pacs_root = tmp_path / "pacs"
@@ -629,19 +636,7 @@ def test_a_refused_inpainting_in_the_one_pass_leaves_the_whole_date_as_it_was(
         imaging.process_partition(raw, research, pseudo, DAY_A, ocr=False, workers=1)
         # the date held inpainted images (a scanner preset with calipers since re-exported)
         names = [f"{i:02d}ff{i}" for i in range(5)]
-        for name in names:
-            research.write_bytes(("inpainted", name[:2], f"{name}.png"), b"synthetic")
-        write_partition_table(
-            research,
-            analysis.INPAINTED_TABLE,
-            batch,
-            pl.DataFrame(
-                {
-                    "image_id": names,
-                    "inpainted_path": [f"inpainted/{n[:2]}/{n}.png" for n in names],
-                }
-            ),
-        )
+        _store_inpainted(research, batch, names, b"synthetic")
         # a late instance of the study arrives in the PACS and is retrieved
         _add_imaged(pacs_root, study, 2, day=DAY_A)
         retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
@@ -801,15 +796,7 @@ def test_a_refused_inpainting_writes_no_inpainted_png(zones, pseudo):
             schema_overrides={"caliper_points": pl.List(pl.List(pl.Int64))},
         ),
     )
-    inpainted = [f"inpainted/{n[:2]}/{n}.png" for n in names]
-    for path in inpainted:
-        research.write_bytes(tuple(path.split("/")), b"the stored inpainting")
-    write_partition_table(
-        research,
-        analysis.INPAINTED_TABLE,
-        batch,
-        pl.DataFrame({"image_id": names, "inpainted_path": inpainted}),
-    )
+    inpainted = _store_inpainted(research, batch, names, b"the stored inpainting")
     with pytest.raises(StageFailure, match="refusing to delete"):
         analysis.inpaint_partition(research, batch, workers=1)
     assert all(research.read_bytes(p) == b"the stored inpainting" for p in inpainted)
