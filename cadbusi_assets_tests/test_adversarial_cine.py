@@ -33,31 +33,14 @@ from cadbusi_assets.deid.ocr import verification_frame_indices, verification_fra
 from cadbusi_assets.dicom import dataset_to_bytes, read_dataset
 from cadbusi_assets.identity import Pseudonymizer, generate_key_file
 from cadbusi_assets_tests.deid import canary
-from cadbusi_assets_tests.support import TEST_KEY, require_tool
+from cadbusi_assets_tests.support import TEST_KEY
+from cadbusi_assets_tests.test_adversarial_pixels import _fan, _require_tesseract
 
 IDS = OriginalIdentifiers(
     patient_names=(canary.NAME,), patient_ids=(canary.MRN,), birth_dates=(canary.BIRTH,)
 )
 _TOP = canary.REGION[1]  # the kept region: rows _TOP.. of the whole width
 _SCREEN_WORDS = "LT BREAST 10:00 3CM FN"
-
-
-def _require_tesseract() -> None:
-    require_tool("tesseract", "apt-get install tesseract-ocr tesseract-ocr-eng")
-
-
-def _fan(seed: int) -> np.ndarray:
-    """A grey frame of the canary's size: a speckled sector inside the kept region, its
-    speckle drawn afresh for each ``seed`` (each cine frame)."""
-    rng = np.random.default_rng(seed)
-    speckle = cv2.GaussianBlur(
-        rng.rayleigh(30, (canary.ROWS, canary.COLS)).astype(np.float32), (0, 0), 1.2
-    )
-    rows, cols = np.mgrid[: canary.ROWS, : canary.COLS]
-    radius = np.hypot(cols - canary.COLS / 2, rows - _TOP + 20)
-    angle = np.degrees(np.arctan2(cols - canary.COLS / 2, rows - _TOP + 20))
-    inside = (radius > 30) & (radius < 260) & (np.abs(angle) < 40) & (rows >= _TOP)
-    return np.where(inside, np.clip(speckle * (1.3 - radius / 400), 0, 255), 0).astype(np.uint8)
 
 
 def _draw(frame: np.ndarray, text: str, xy: tuple[int, int], size: int = 16) -> np.ndarray:

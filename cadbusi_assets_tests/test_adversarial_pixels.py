@@ -41,9 +41,10 @@ def _require_tesseract() -> None:
     require_tool("tesseract", "apt-get install tesseract-ocr tesseract-ocr-eng")
 
 
-def _fan() -> np.ndarray:
-    """A grey frame of the canary's size: a speckled sector inside the kept region."""
-    rng = np.random.default_rng(3)
+def _fan(seed: int = 3) -> np.ndarray:
+    """A grey frame of the canary's size: a speckled sector inside the kept region, its
+    speckle drawn from ``seed`` (a cine draws it afresh for each frame)."""
+    rng = np.random.default_rng(seed)
     speckle = cv2.GaussianBlur(
         rng.rayleigh(30, (canary.ROWS, canary.COLS)).astype(np.float32), (0, 0), 1.2
     )
