@@ -7,12 +7,16 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 # (the package's __init__, imported before this module and before numpy, puts numpy on its
 # AVX2 code paths: _numpy_on_avx2_paths)
 from cadbusi_assets_tests.support import TEST_KEY
+
+if TYPE_CHECKING:
+    from cadbusi_assets.identity import Pseudonymizer
 
 # Tests must never read the demo home, the demo key or a production setting by accident.
 for _name in list(os.environ):
@@ -31,6 +35,14 @@ _SESSION_DAGSTER_HOME = tempfile.mkdtemp(prefix="cadbusi-test-dagster-home-")
 Path(_SESSION_DAGSTER_HOME, "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
 os.environ["DAGSTER_HOME"] = _SESSION_DAGSTER_HOME
 os.environ.setdefault("NO_GCE_CHECK", "true")
+
+
+@pytest.fixture(scope="session")
+def pseudonymizer() -> Pseudonymizer:
+    """The pseudonymizer of the tests' fixed key (:data:`TEST_KEY`), shared by every test."""
+    from cadbusi_assets.identity import Pseudonymizer
+
+    return Pseudonymizer(TEST_KEY)
 
 
 @pytest.fixture

@@ -31,9 +31,8 @@ from cadbusi_assets.deid import DeidentificationError, deidentify_dataset, ocr_i
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers
 from cadbusi_assets.deid.ocr import verification_frame_indices, verification_frames
 from cadbusi_assets.dicom import dataset_to_bytes, read_dataset
-from cadbusi_assets.identity import Pseudonymizer, generate_key_file
+from cadbusi_assets.identity import generate_key_file
 from cadbusi_assets_tests.deid import canary
-from cadbusi_assets_tests.support import TEST_KEY
 from cadbusi_assets_tests.test_adversarial_pixels import _fan, _require_tesseract
 
 IDS = OriginalIdentifiers(
@@ -112,11 +111,6 @@ LEAKS: dict[str, tuple[Callable[[], np.ndarray], set[int]]] = {
 def clean_cine() -> np.ndarray:
     """Fresh speckle and the screen's own words on every frame: must be released."""
     return _cine(30, lambda frame, k: frame)
-
-
-@pytest.fixture(scope="module")
-def pseudonymizer() -> Pseudonymizer:
-    return Pseudonymizer(TEST_KEY)
 
 
 @pytest.fixture(scope="module")

@@ -60,11 +60,6 @@ def _hidden_forms(word: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def pseudonymizer() -> Pseudonymizer:
-    return Pseudonymizer(TEST_KEY)
-
-
 def _header(description: str) -> Dataset:
     ds = Dataset()
     ds.PatientID = "00123456"

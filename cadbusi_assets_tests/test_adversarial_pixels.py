@@ -29,7 +29,7 @@ from cadbusi_assets.deid.ocr import find_identifiers_in_ocr_text, ocr_identifier
 from cadbusi_assets.dicom import dataset_to_bytes
 from cadbusi_assets.identity import Pseudonymizer, generate_key_file
 from cadbusi_assets_tests.deid import canary
-from cadbusi_assets_tests.support import TEST_KEY, require_tool
+from cadbusi_assets_tests.support import require_tool
 
 IDS = OriginalIdentifiers(
     patient_names=(canary.NAME,), patient_ids=(canary.MRN,), birth_dates=(canary.BIRTH,)
@@ -175,11 +175,6 @@ LEAKS: dict[str, Callable[[], np.ndarray]] = {
     "tiny_red_on_white": tiny_red_on_white,
     "bold_on_tight_label": bold_on_tight_label,
 }
-
-
-@pytest.fixture(scope="module")
-def pseudonymizer() -> Pseudonymizer:
-    return Pseudonymizer(TEST_KEY)
 
 
 def _dataset(frame: np.ndarray):

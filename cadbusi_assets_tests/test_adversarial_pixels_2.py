@@ -18,9 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from cadbusi_assets.identity import Pseudonymizer
 from cadbusi_assets_tests.deid import canary
-from cadbusi_assets_tests.support import TEST_KEY
 from cadbusi_assets_tests.test_adversarial_pixels import (
     _TOP,
     _fan,
@@ -184,11 +182,6 @@ LEAKS: dict[str, Callable[[], np.ndarray]] = {
 
 #: What the verification must find in each case.
 EXPECTED = {"vertical_phone_number": "third_party_contact"}
-
-
-@pytest.fixture(scope="module")
-def pseudonymizer() -> Pseudonymizer:
-    return Pseudonymizer(TEST_KEY)
 
 
 #: Cases a reader with tesseract on the whole page misses (the verification reads them).

@@ -24,8 +24,7 @@ import numpy as np
 import pytest
 
 from cadbusi_assets.dicom import dataset_to_bytes
-from cadbusi_assets.identity import Pseudonymizer, generate_key_file
-from cadbusi_assets_tests.support import TEST_KEY
+from cadbusi_assets.identity import generate_key_file
 from cadbusi_assets_tests.test_adversarial_pixels import (
     _TOP,
     IDS,
@@ -130,11 +129,6 @@ LEAKS: dict[str, Callable[[], np.ndarray]] = {
 
 #: What the verification must find in each case (else any kind of the study's).
 EXPECTED = {"tiny_phone_upside_down": "third_party_contact"}
-
-
-@pytest.fixture(scope="module")
-def pseudonymizer() -> Pseudonymizer:
-    return Pseudonymizer(TEST_KEY)
 
 
 @pytest.mark.parametrize("case", sorted(LEAKS))

@@ -9,8 +9,6 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from cadbusi_assets.dicom import read_dataset
-from cadbusi_assets.identity import Pseudonymizer
-from cadbusi_assets_tests.support import TEST_KEY
 
 
 def deid_data_ultrasounds() -> Path:
@@ -23,11 +21,6 @@ def pydicom_file(name: str) -> Path:
     found = get_testdata_file(name, download=False)
     assert found is not None, f"{name} missing: install pydicom-data"
     return Path(found)
-
-
-@pytest.fixture(scope="session")
-def pseudonymizer() -> Pseudonymizer:
-    return Pseudonymizer(TEST_KEY)
 
 
 @pytest.fixture(scope="session")

@@ -11,15 +11,9 @@ import polars as pl
 import pytest
 
 from cadbusi_assets.dicom import read_dataset
-from cadbusi_assets.identity import Pseudonymizer
 from cadbusi_assets.pacs.orthanc_server import INSTALL_HINT, OrthancServer
 from cadbusi_assets.pacs.synthetic import synthetic_uid, synthetic_us_instance
-from cadbusi_assets_tests.support import TEST_KEY, free_port, require_tool
-
-
-@pytest.fixture
-def pseudonymizer() -> Pseudonymizer:
-    return Pseudonymizer(TEST_KEY)
+from cadbusi_assets_tests.support import free_port, require_tool
 
 
 @dataclass

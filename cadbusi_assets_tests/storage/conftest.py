@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from cadbusi_assets.storage import Zone, open_zone
-from cadbusi_assets_tests.pacs.conftest import folder_studies, pseudonymizer  # noqa: F401
+from cadbusi_assets_tests.pacs.conftest import folder_studies  # noqa: F401
 from cadbusi_assets_tests.support import free_port
 
 BUCKET = "cadbusi-test"
