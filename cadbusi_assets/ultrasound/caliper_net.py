@@ -190,10 +190,19 @@ def patches(crop: np.ndarray, centres: list[tuple[int, int]], version: int = 1) 
     pixels around each centre (the centre at row and column PATCH // 2), zeros beyond the
     crop; version 2 adds (channels 3-5) the CONTEXT px around the centre (the centre at row
     and column CONTEXT // 2) at half resolution, the mean of each 2x2 block."""
+    return np.ascontiguousarray(np.moveaxis(_patches_last(crop, centres, version), 3, 1))
+
+
+def _patches_last(crop: np.ndarray, centres: list[tuple[int, int]], version: int) -> np.ndarray:
+    """:func:`patches` channels last, ``(N, PATCH, PATCH, C)``: the same float32 values. A
+    block's mean is OpenCV's area resize of the float patches (the four whole numbers' sum
+    times 0.25, exact) divided by 255, the same bits as the sum divided by 4 * 255 (a
+    quotient keeps its rounding when both terms are scaled by 4)."""
     side = PATCH if _channels(_judge_version(version)) == 3 else CONTEXT
     rgb = cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB) if crop.ndim == 2 else crop
     height, width = rgb.shape[:2]
-    out = np.zeros((len(centres), side, side, 3), np.uint8)
+    count = len(centres)
+    out = np.zeros((count, side, side, 3), np.uint8)
     half = side // 2
     for k, (x, y) in enumerate(centres):
         x0, y0 = x - half, y - half
@@ -202,13 +211,25 @@ def patches(crop: np.ndarray, centres: list[tuple[int, int]], version: int = 1) 
         if sx0 < sx1 and sy0 < sy1:
             out[k, sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = rgb[sy0:sy1, sx0:sx1]
     if side == PATCH:
-        return np.ascontiguousarray(np.moveaxis(out, 3, 1)).astype(np.float32) / 255.0
+        return out.astype(np.float32) / 255.0
+    if count == 0:
+        return np.zeros((0, PATCH, PATCH, 6), np.float32)
     lo = half - PATCH // 2
     centre = out[:, lo : lo + PATCH, lo : lo + PATCH].astype(np.float32) / 255.0
-    wide = out.astype(np.uint16)
-    blocks = wide[:, 0::2, 0::2] + wide[:, 1::2, 0::2] + wide[:, 0::2, 1::2] + wide[:, 1::2, 1::2]
-    context = blocks.astype(np.float32) / (4 * 255.0)
-    return np.ascontiguousarray(np.moveaxis(np.concatenate([centre, context], axis=3), 3, 1))
+    # the patches one above the other: each 2x2 block within one patch (its side is even)
+    stacked = out.reshape(count * side, side, 3).astype(np.float32)
+    means = cv2.resize(stacked, (side // 2, count * side // 2), interpolation=cv2.INTER_AREA)
+    context = np.divide(means, 255.0, out=means)
+    both = cv2.merge([centre.reshape(count * PATCH, PATCH, 3), context])
+    return both.reshape(count, PATCH, PATCH, 6)
+
+
+def _patch_batch(crop: np.ndarray, centres: list[tuple[int, int]], version: int) -> torch.Tensor:
+    """:func:`patches` as a ``torch`` tensor, strided channels last (a view of
+    :func:`_patches_last`, no copy into NCHW order and back)."""
+    import torch
+
+    return torch.from_numpy(_patches_last(crop, centres, version)).permute(0, 3, 1, 2)
 
 
 def refiner_version(state: dict[str, Any]) -> int:
@@ -513,7 +534,7 @@ class CaliperNet:
             return []
         with self._inference():
             batch = (
-                torch.from_numpy(patches(crop, points, self.refiner_version))
+                _patch_batch(crop, points, self.refiner_version)
                 .to(self.device, self.dtype)
                 .contiguous(memory_format=torch.channels_last)
             )
@@ -532,7 +553,7 @@ class CaliperNet:
                 chosen = np.flatnonzero(placed)
                 if chosen.size:
                     rgb = (
-                        torch.from_numpy(patches(crop, [points[k] for k in chosen], 1))
+                        _patch_batch(crop, [points[k] for k in chosen], 1)
                         .to(self.device, self.dtype)
                         .contiguous(memory_format=torch.channels_last)
                     )
@@ -564,9 +585,7 @@ class CaliperNet:
         if not points:
             return np.zeros((0, 3))
         with self._inference():
-            batch = torch.from_numpy(patches(crop, points, self.refiner_version)).to(
-                self.device, self.dtype
-            )
+            batch = _patch_batch(crop, points, self.refiner_version).to(self.device, self.dtype)
             flips = torch.cat([batch.flip(3), batch.flip(2), batch.flip(2, 3)])
             logits = self._refined(
                 self.refiner, flips.contiguous(memory_format=torch.channels_last)
