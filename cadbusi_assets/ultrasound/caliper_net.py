@@ -349,7 +349,11 @@ def fused_forward(layers: Sequence[Any], x: torch.Tensor) -> torch.Tensor:
         layer = layers[k]
         relu = k + 1 < count and isinstance(layers[k + 1], nn.ReLU)
         attr = "relu" if relu else "none"
-        if isinstance(layer, nn.Conv2d) and isinstance(layer.padding, tuple):
+        if (
+            isinstance(layer, nn.Conv2d)
+            and isinstance(layer.padding, tuple)
+            and layer.padding_mode == "zeros"
+        ):
             x = mkldnn._convolution_pointwise(
                 x,
                 layer.weight,
