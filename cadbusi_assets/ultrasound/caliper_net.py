@@ -190,10 +190,19 @@ def patches(crop: np.ndarray, centres: list[tuple[int, int]], version: int = 1) 
     pixels around each centre (the centre at row and column PATCH // 2), zeros beyond the
     crop; version 2 adds (channels 3-5) the CONTEXT px around the centre (the centre at row
     and column CONTEXT // 2) at half resolution, the mean of each 2x2 block."""
+    return np.ascontiguousarray(np.moveaxis(_patches_last(crop, centres, version), 3, 1))
+
+
+def _patches_last(crop: np.ndarray, centres: list[tuple[int, int]], version: int) -> np.ndarray:
+    """:func:`patches` channels last, ``(N, PATCH, PATCH, C)``: the same float32 values. A
+    block's mean is OpenCV's area resize of the float patches (the four whole numbers' sum
+    times 0.25, exact) divided by 255, the same bits as the sum divided by 4 * 255 (a
+    quotient keeps its rounding when both terms are scaled by 4)."""
     side = PATCH if _channels(_judge_version(version)) == 3 else CONTEXT
     rgb = cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB) if crop.ndim == 2 else crop
     height, width = rgb.shape[:2]
-    out = np.zeros((len(centres), side, side, 3), np.uint8)
+    count = len(centres)
+    out = np.zeros((count, side, side, 3), np.uint8)
     half = side // 2
     for k, (x, y) in enumerate(centres):
         x0, y0 = x - half, y - half
@@ -202,13 +211,25 @@ def patches(crop: np.ndarray, centres: list[tuple[int, int]], version: int = 1) 
         if sx0 < sx1 and sy0 < sy1:
             out[k, sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = rgb[sy0:sy1, sx0:sx1]
     if side == PATCH:
-        return np.ascontiguousarray(np.moveaxis(out, 3, 1)).astype(np.float32) / 255.0
+        return out.astype(np.float32) / 255.0
+    if count == 0:
+        return np.zeros((0, PATCH, PATCH, 6), np.float32)
     lo = half - PATCH // 2
     centre = out[:, lo : lo + PATCH, lo : lo + PATCH].astype(np.float32) / 255.0
-    wide = out.astype(np.uint16)
-    blocks = wide[:, 0::2, 0::2] + wide[:, 1::2, 0::2] + wide[:, 0::2, 1::2] + wide[:, 1::2, 1::2]
-    context = blocks.astype(np.float32) / (4 * 255.0)
-    return np.ascontiguousarray(np.moveaxis(np.concatenate([centre, context], axis=3), 3, 1))
+    # the patches one above the other: each 2x2 block within one patch (its side is even)
+    stacked = out.reshape(count * side, side, 3).astype(np.float32)
+    means = cv2.resize(stacked, (side // 2, count * side // 2), interpolation=cv2.INTER_AREA)
+    context = np.divide(means, 255.0, out=means)
+    both = cv2.merge([centre.reshape(count * PATCH, PATCH, 3), context])
+    return both.reshape(count, PATCH, PATCH, 6)
+
+
+def _patch_batch(crop: np.ndarray, centres: list[tuple[int, int]], version: int) -> torch.Tensor:
+    """:func:`patches` as a ``torch`` tensor, strided channels last (a view of
+    :func:`_patches_last`, no copy into NCHW order and back)."""
+    import torch
+
+    return torch.from_numpy(_patches_last(crop, centres, version)).permute(0, 3, 1, 2)
 
 
 def refiner_version(state: dict[str, Any]) -> int:
@@ -292,6 +313,68 @@ def cell_points(out: np.ndarray, min_prob: float) -> list[NetPoint]:
     return points
 
 
+def _fusable() -> bool:
+    """Whether this torch has oneDNN's convolution and linear primitives with a pointwise
+    post-op (``torch.ops.mkldnn._convolution_pointwise``, ``_linear_pointwise``: what
+    ``torch.compile`` fuses a convolution and its ReLU into on the CPU)."""
+    import torch
+
+    try:
+        return bool(torch.backends.mkldnn.is_available()) and all(
+            hasattr(torch.ops.mkldnn, name)
+            for name in ("_convolution_pointwise", "_linear_pointwise")
+        )
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def fused_forward(layers: Sequence[Any], x: torch.Tensor) -> torch.Tensor:
+    """``layers`` (a ``Sequential``'s modules, in order) applied to ``x`` on the CPU, each
+    ``Conv2d`` or ``Linear`` followed by a ``ReLU`` run as one oneDNN primitive with the ReLU
+    as its post-op: the ReLU on the float32 accumulator before the rounding to the output's
+    type, not on the rounded output in a second pass over it. The same values bit for bit
+    (rounding to bfloat16 or float32 keeps a value's sign and order, so the largest of it
+    and 0 rounds to the largest of its rounding and 0; a zero's sign aside, which no later
+    layer's sum or ReLU sees) at about 0.85 of the time of the heat map (its ReLUs are a
+    pass over as many values as the convolutions write). Other layers run as they are.
+    Bit for bit the eager modules' output in bfloat16 on 157 frames (the heat map, both
+    refiners, mirrored patches); in float32 the refiners' eager kernels differ, so
+    :class:`CaliperNet` fuses in bfloat16 only."""
+    import torch
+    from torch import nn
+
+    mkldnn = torch.ops.mkldnn
+    k, count = 0, len(layers)
+    while k < count:
+        layer = layers[k]
+        relu = k + 1 < count and isinstance(layers[k + 1], nn.ReLU)
+        attr = "relu" if relu else "none"
+        if (
+            isinstance(layer, nn.Conv2d)
+            and isinstance(layer.padding, tuple)
+            and layer.padding_mode == "zeros"
+        ):
+            x = mkldnn._convolution_pointwise(
+                x,
+                layer.weight,
+                layer.bias,
+                list(layer.padding),
+                list(layer.stride),
+                list(layer.dilation),
+                layer.groups,
+                attr,
+                [],
+                "",
+            )
+        elif isinstance(layer, nn.Linear):
+            x = mkldnn._linear_pointwise(x, layer.weight, layer.bias, attr, [], "")
+        else:
+            x = layer(x)
+            relu = False
+        k += 2 if relu else 1
+    return x
+
+
 class CaliperNet:
     """The trained network; one per process (:func:`caliper_net`)."""
 
@@ -350,7 +433,24 @@ class CaliperNet:
         for module in (self.model, self.refiner, self.placer):
             if module is not None:
                 module.to(self.device, self.dtype, memory_format=torch.channels_last)
+        #: On the CPU in bfloat16: each convolution (and linear layer) with its ReLU in one
+        #: primitive (:func:`fused_forward`, the same bits), where this torch has them. Not
+        #: in float32: there the eager refiners take other kernels (their last bits differ).
+        self.fused = self.device.type == "cpu" and self.dtype == torch.bfloat16 and _fusable()
         self._lock = threading.Lock()
+
+    def _heat(self, batch: torch.Tensor) -> torch.Tensor:
+        """The heat map's body and head on a converted batch (``x - 0.5`` done)."""
+        model = self.model
+        if self.fused:
+            return fused_forward([*model.body, model.head], batch)
+        return model.head(model.body(batch))
+
+    def _refined(self, module: Any, batch: torch.Tensor) -> torch.Tensor:
+        """A refiner (``RefineNet``) on ``batch``: its forward, fused on the CPU."""
+        if self.fused:
+            return fused_forward(list(module.body), batch - 0.5)
+        return module(batch)
 
     @contextmanager
     def _inference(self) -> Iterator[None]:
@@ -379,7 +479,6 @@ class CaliperNet:
         by_shape: dict[tuple[int, ...], list[int]] = {}
         for k, a in enumerate(arrays):
             by_shape.setdefault(a.shape, []).append(k)
-        model = self.model
         with self._inference():
             for ks in by_shape.values():
                 first = arrays[ks[0]]
@@ -410,7 +509,7 @@ class CaliperNet:
                         .to(self.dtype)
                         .contiguous(memory_format=torch.channels_last)
                     )
-                result = model.head(model.body(batch)).float().cpu().numpy()
+                result = self._heat(batch).float().cpu().numpy()
                 for k, r in zip(ks, result, strict=True):
                     out[k] = r
         return [o for o in out if o is not None]
@@ -439,11 +538,11 @@ class CaliperNet:
             return []
         with self._inference():
             batch = (
-                torch.from_numpy(patches(crop, points, self.refiner_version))
+                _patch_batch(crop, points, self.refiner_version)
                 .to(self.device, self.dtype)
                 .contiguous(memory_format=torch.channels_last)
             )
-            out = self.refiner(batch).float().cpu().numpy().astype(np.float64)
+            out = self._refined(self.refiner, batch).float().cpu().numpy().astype(np.float64)
             judged_at: list[tuple[int, int] | None] = [None] * len(points)
             placer_prob: list[float | None] = [None] * len(points)
             if self.placer is not None:
@@ -458,11 +557,13 @@ class CaliperNet:
                 chosen = np.flatnonzero(placed)
                 if chosen.size:
                     rgb = (
-                        torch.from_numpy(patches(crop, [points[k] for k in chosen], 1))
+                        _patch_batch(crop, [points[k] for k in chosen], 1)
                         .to(self.device, self.dtype)
                         .contiguous(memory_format=torch.channels_last)
                     )
-                    opinion = self.placer(rgb).float().cpu().numpy().astype(np.float64)
+                    opinion = (
+                        self._refined(self.placer, rgb).float().cpu().numpy().astype(np.float64)
+                    )
                     out[chosen, 1:] = opinion[:, 1:]
                     for k, q in zip(chosen, _sigmoid(opinion[:, 0]), strict=True):
                         placer_prob[k] = round(float(q), 4)
@@ -488,11 +589,11 @@ class CaliperNet:
         if not points:
             return np.zeros((0, 3))
         with self._inference():
-            batch = torch.from_numpy(patches(crop, points, self.refiner_version)).to(
-                self.device, self.dtype
-            )
+            batch = _patch_batch(crop, points, self.refiner_version).to(self.device, self.dtype)
             flips = torch.cat([batch.flip(3), batch.flip(2), batch.flip(2, 3)])
-            logits = self.refiner(flips.contiguous(memory_format=torch.channels_last))
+            logits = self._refined(
+                self.refiner, flips.contiguous(memory_format=torch.channels_last)
+            )
             out = logits[:, 0].float().cpu().numpy().astype(np.float64)
         return np.asarray(_sigmoid(out).reshape(3, len(points)).T)
 

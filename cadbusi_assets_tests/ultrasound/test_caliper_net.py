@@ -445,3 +445,57 @@ def test_mirrored_verdicts_are_the_refiner_on_flipped_inputs():
             np.testing.assert_allclose(got[:, column], one, atol=1e-5)
     assert got[0].min() >= calipers.NET_MIRROR_PROB  # a true mark, sure every way
     assert net.mirrored(crop, []).shape == (0, 3)
+
+
+def _patches_as_before(crop, centres, version):
+    """:func:`~.caliper_net.patches` as it was computed before its area resize: uint16 sums
+    of each 2x2 block divided by 4 * 255, NCHW."""
+    from cadbusi_assets.ultrasound.caliper_net import CONTEXT, PATCH
+
+    side = PATCH if version == 1 else CONTEXT
+    rgb = cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB) if crop.ndim == 2 else crop
+    height, width = rgb.shape[:2]
+    out = np.zeros((len(centres), side, side, 3), np.uint8)
+    half = side // 2
+    for k, (x, y) in enumerate(centres):
+        x0, y0 = x - half, y - half
+        sx0, sy0 = max(0, x0), max(0, y0)
+        sx1, sy1 = min(width, x0 + side), min(height, y0 + side)
+        if sx0 < sx1 and sy0 < sy1:
+            out[k, sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = rgb[sy0:sy1, sx0:sx1]
+    if side == PATCH:
+        return np.ascontiguousarray(np.moveaxis(out, 3, 1)).astype(np.float32) / 255.0
+    lo = half - PATCH // 2
+    centre = out[:, lo : lo + PATCH, lo : lo + PATCH].astype(np.float32) / 255.0
+    wide = out.astype(np.uint16)
+    blocks = wide[:, 0::2, 0::2] + wide[:, 1::2, 0::2] + wide[:, 0::2, 1::2] + wide[:, 1::2, 1::2]
+    context = blocks.astype(np.float32) / (4 * 255.0)
+    return np.ascontiguousarray(np.moveaxis(np.concatenate([centre, context], axis=3), 3, 1))
+
+
+def test_patches_are_those_computed_before_bitwise():
+    """The refiners' inputs (:func:`~.caliper_net.patches`: the block means by OpenCV's area
+    resize, channels last until the end) are bit for bit those of the uint16 block sums,
+    for RGB and grey crops, centres inside, at and past the edges, one centre and none;
+    :func:`~.caliper_net._patch_batch` holds the same values, strided channels last."""
+    import torch
+
+    from cadbusi_assets.ultrasound.caliper_net import _patch_batch, patches
+
+    rng = np.random.default_rng(5)
+    for family, seed in (("ge_logiq", 114), ("philips_iu22", 150)):
+        frame = render_screen(family, seed).frame
+        for crop in (frame[11:400, 7:523], to_grey(frame)[:301, 50:]):
+            height, width = crop.shape[:2]
+            centres = [(int(x), int(y)) for x, y in rng.integers(-40, 560, (40, 2))]
+            centres += [(0, 0), (width - 1, height - 1), (width + 31, 5), (-33, -33)]
+            for version in (1, 2, 3):
+                for chosen in (centres, centres[:1], []):
+                    got = patches(crop, chosen, version)
+                    expected = _patches_as_before(crop, chosen, 1 if version == 1 else 2)
+                    assert got.shape == expected.shape and got.dtype == expected.dtype
+                    assert got.tobytes() == expected.tobytes()
+                    batch = _patch_batch(crop, chosen, version)
+                    assert torch.equal(batch, torch.from_numpy(expected))
+                    if len(chosen) > 1:
+                        assert batch.is_contiguous(memory_format=torch.channels_last)

@@ -202,3 +202,51 @@ def test_the_line_reader_stays_float32_whatever_the_setting(monkeypatch):
         monkeypatch.setattr(models, "native_bf16", lambda: True)
         reader = _with(monkeypatch, precision, glyphs.LineReader)
         assert {w.dtype for w, _ in reader._convs + reader._sequence} == {torch.float32}
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_fused_forward_is_the_eager_modules_bitwise(nets, precision, monkeypatch):
+    """On the CPU in bfloat16 the net runs each convolution or linear layer with its ReLU as
+    one oneDNN primitive (:func:`~.caliper_net.fused_forward`): the eager modules' bits, for
+    the heat map on tuning crops and both refiners on points of theirs (the heat map's, and
+    points at the crop's edges), one thread, channels last. In float32 it runs the eager
+    modules (their refiners' kernels give other last bits than the fused primitives)."""
+    import torch
+
+    net = _net_or_refused(nets, precision, monkeypatch)
+    if net is None:
+        return
+    fusable = caliper_module._fusable()
+    assert net.fused == (precision == "bf16" and net.device.type == "cpu" and fusable)
+    if not net.fused:
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.inference_mode():
+            for family, seed in (("ge_logiq", 114), ("philips_epiq", 220), ("ge_voluson", 278)):
+                crop = np.ascontiguousarray(render_screen(family, seed).frame[37:-41, 22:-30])
+                batch = (
+                    torch.from_numpy(input_array(crop)[None] - np.float32(0.5))
+                    .to(net.dtype)
+                    .contiguous(memory_format=torch.channels_last)
+                )
+                eager = net.model.head(net.model.body(batch))
+                fused = caliper_module.fused_forward([*net.model.body, net.model.head], batch)
+                assert fused.float().numpy().tobytes() == eager.float().numpy().tobytes()
+                centres = [(p.x, p.y) for p in net.find([crop], 0.05)[0]][:20]
+                assert centres
+                centres += [(3, 4), (200, 150), (crop.shape[1] - 2, crop.shape[0] - 9)]
+                for module, version in ((net.refiner, net.refiner_version), (net.placer, 1)):
+                    if module is None:
+                        continue
+                    inputs = (
+                        torch.from_numpy(caliper_module.patches(crop, centres, version))
+                        .to(net.dtype)
+                        .contiguous(memory_format=torch.channels_last)
+                    )
+                    eager = module(inputs)
+                    fused = caliper_module.fused_forward(list(module.body), inputs - 0.5)
+                    assert fused.float().numpy().tobytes() == eager.float().numpy().tobytes()
+    finally:
+        torch.set_num_threads(threads)
