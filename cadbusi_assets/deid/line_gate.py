@@ -102,13 +102,18 @@ def _gate() -> Any:
 
 
 def score(image: np.ndarray) -> float:
-    """The gate's logit for a dark-on-light line crop (float32 on the CPU, one thread's
-    worth: a crop is small)."""
+    """The gate's logit for a dark-on-light line crop (float32, on one CPU thread: a crop is
+    small, and the callers parallelize by process)."""
     import torch
 
     x, valid = batch([prepare(image)])
+    threads = torch.get_num_threads()
     with torch.inference_mode():
-        return float(_gate()(x, valid)[0])
+        torch.set_num_threads(1)
+        try:
+            return float(_gate()(x, valid)[0])
+        finally:
+            torch.set_num_threads(threads)
 
 
 def may_be_text(image: np.ndarray) -> bool:
