@@ -795,7 +795,8 @@ def _percentiles(values: np.ndarray, percents: tuple[float, ...]) -> list[float]
 def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
     """Text that the upright, bright-on-dark reading of ``frame`` (``reading``) cannot see,
     read by tesseract (handle the result as PHI): lines written vertically (found in the
-    frame turned a quarter, each read both ways, as drawn), text too small for the line
+    frame turned a quarter, each read both ways, as drawn, unless the learned gate
+    :mod:`~cadbusi_assets.deid.line_gate` scores it as speckle), text too small for the line
     detector (:func:`tiny_lines`, upright and turned a quarter, found again scaled by
     :data:`TINY_SCALE`, read whole as drawn, both ways), and
     in the :func:`light_panels`, dark or coloured text on the light (the panel's darkest
@@ -818,7 +819,7 @@ def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
             if not is_screen_vocabulary(line.text):  # (as drawn: turned_line_image)
                 turned = cv2.rotate(turned_line_image(level, line.box), cv2.ROTATE_180)
                 texts.append(reader.read_line(turned))
-        texts += _search(level, (0, 0), seen, reader.read_line, upright=False)
+        texts += _search(level, (0, 0), seen, reader.read_line, upright=False, gate=True)
         for box in light_panels(level):
             if _share_in(box, seen) >= SEEN_SHARE:
                 continue  # a panel lying in the upright reading's lines is bright text itself
@@ -887,11 +888,17 @@ def _search(
     seen: np.ndarray,
     read_line: Callable[[np.ndarray], str],
     upright: bool,
+    gate: bool = False,
 ) -> list[str]:
     """Texts of the lines of ``source`` (bright text on dark; the frame, or an inverted
     panel lying at ``corner`` of it) outside ``seen``: turned a quarter (read both ways, as
     drawn: :func:`turned_line_image`), too small for the detector (upright and turned a
-    quarter, read both ways: :func:`_tiny_texts`), and ``upright`` too (a panel)."""
+    quarter, read both ways: :func:`_tiny_texts`), and ``upright`` too (a panel). With
+    ``gate`` (the frame's own search) a turned line that the learned gate scores as speckle
+    (:func:`~cadbusi_assets.deid.line_gate.may_be_text`) is not read: nearly all of the
+    frame's turned lines are chains of bright speckle in the fan."""
+    from cadbusi_assets.deid.line_gate import may_be_text
+
     ox, oy = corner
     rows, cols = source.shape[:2]
     texts = []
@@ -908,6 +915,8 @@ def _search(
                 continue
             if turn:  # written top to bottom or bottom to top: read both ways
                 image = turned_line_image(view, box)
+                if gate and not may_be_text(image):
+                    continue  # speckle to the learned gate (line_gate)
                 texts.append(read_line(image))
                 texts.append(read_line(cv2.rotate(image, cv2.ROTATE_180)))
             else:
