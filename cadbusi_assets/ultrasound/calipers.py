@@ -3290,6 +3290,12 @@ def _cross_in_box(
 #: 0.57-0.61: left as they are).
 PAIR_IOU = 0.85
 PAIR_APART = 3
+#: ... or, for crosses of 1-px strokes, PAIR_APART_THIN px (two thin crosses 2 px apart
+#: leave a 1-px gap between their parallel strokes that no single cross has: philips_iu22
+#: 149's green '+' pair 2 px apart on both axes gave one point; thicker strokes 2 px apart
+#: are a single thick or JPEG-smeared cross's shape, a 3-px '+' blurred and thresholded
+#: fits them, so they keep PAIR_APART).
+PAIR_APART_THIN = 2
 #: Stroke widths (px) tried for the crosses of a pair.
 PAIR_STROKES = (1, 2, 3)
 #: The window (px each side of a point) in which a point's component is labelled; a
@@ -3333,7 +3339,7 @@ def overlapping_pair(
                 dx, dy = bw - stroke - 2 * half, bh - stroke - 2 * half
                 if dx < 0 or dy < 0:
                     break
-                apart = max(dx, dy) >= PAIR_APART
+                apart = max(dx, dy) >= (PAIR_APART_THIN if stroke == 1 else PAIR_APART)
                 for flip in (False, True) if dx and dy else (False,):
                     model, count, a, b = _pair_model(style, stroke, half, bw, bh, flip)
                     if min(lit, count) < PAIR_IOU * max(lit, count):

@@ -204,3 +204,41 @@ def test_the_loose_split_keeps_a_rule_marks_style_and_other_marks():
     inside = np.ones(layer.shape, bool)
     inside[:, 46:] = False
     assert _split_pairs([between, elsewhere], [], inside, [layer]) == [between, elsewhere]
+
+
+def test_a_thin_pair_two_px_apart_gives_both_marks(monkeypatch):
+    """philips_iu22 149 (tuning): two green 1-px '+' marks 2 px apart on both axes, one point
+    found for both (the other 2.83 px off, unmatched) while PAIR_APART asked 3 px."""
+    truth = [tuple(p) for p in render_screen("philips_iu22", 149).calipers]
+    pair = ((610, 321), (608, 323))
+    assert all(point in truth for point in pair)
+    found = screen_points("philips_iu22", 149)
+    assert sorted(p for p in found if nearest(p, list(pair)) <= 3) == sorted(pair)
+    monkeypatch.setattr(calipers, "PAIR_APART_THIN", calipers.PAIR_APART)  # as before
+    before = screen_points("philips_iu22", 149)
+    assert len([p for p in before if nearest(p, list(pair)) <= 3]) == 1, before
+
+
+@pytest.mark.parametrize("style", ["+", "x"])
+@pytest.mark.parametrize("offset", [(2, 2), (2, 0), (0, 2), (2, -2), (2, 1)])
+def test_a_drawn_thin_pair_two_px_apart_gives_both_centres(style, offset, monkeypatch):
+    a = (20, 22)
+    b = (a[0] + offset[0], a[1] + offset[1])
+    layer = _drawn([a, b], 8, style, 1)
+    found = overlapping_pair(layer)
+    assert found is not None
+    assert found[0] == style and sorted(found[1:3]) == sorted([a, b])
+    monkeypatch.setattr(calipers, "PAIR_APART_THIN", calipers.PAIR_APART)
+    assert overlapping_pair(layer) is None  # (before: no pair this close)
+
+
+@pytest.mark.parametrize("style", ["+", "x"])
+@pytest.mark.parametrize("stroke", [3, 5])
+@pytest.mark.parametrize("level", [50, 70, 100])
+def test_a_thick_or_smeared_cross_is_no_thin_pair(style, stroke, level):
+    """A single cross of 3-5 px strokes, crisp or blurred and thresholded, is what two
+    thicker crosses 2 px apart would draw: only 1-px pairs may be that close."""
+    mark = _drawn([(22, 22)], 8, style, stroke)
+    assert overlapping_pair(mark) is None
+    smeared = cv2.GaussianBlur(mark.astype(np.float32) * 255, (5, 5), 1.2)
+    assert overlapping_pair((smeared > level).astype(np.uint8)) is None
