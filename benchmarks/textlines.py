@@ -380,13 +380,24 @@ TEXT_SEED = 20261202
 
 
 def run_text_benchmark(
-    frames_per_family: int = 20, seed: int = TEXT_SEED, ocr: bool = True
+    frames_per_family: int = 20, seed: int = TEXT_SEED, ocr: bool = True, opencv_threads: int = 1
 ) -> dict[str, Any]:
     """Per family, tuning families together and held-out families together (see the module
-    docstring); ``ocr=False`` measures the detectors only."""
+    docstring); ``ocr=False`` measures the detectors only. OpenCV runs on ``opencv_threads``
+    threads: 1 by default, as the pipeline's worker processes run it
+    (:func:`cadbusi_assets.parallel._init_worker`); the CPU time of a process counts every
+    thread's, so OpenCV's default (one thread a core) adds its threads' overhead to the
+    verification's milliseconds (about 6 ms a frame on 2 cores, measured 2026-12-05)."""
+    import cv2
+
     from cadbusi_demo.screens_heldout import FAMILIES, HELDOUT_FAMILIES, TUNING_FAMILIES
 
-    per_family = {f: _family_totals(f, frames_per_family, seed, ocr) for f in FAMILIES}
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(opencv_threads)
+    try:
+        per_family = {f: _family_totals(f, frames_per_family, seed, ocr) for f in FAMILIES}
+    finally:
+        cv2.setNumThreads(threads)
     out: dict[str, Any] = {name: t.summary() for name, t in per_family.items()}
     for label, group in (("tuning", TUNING_FAMILIES), ("held_out", HELDOUT_FAMILIES)):
         total = _Totals()
@@ -520,6 +531,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="also read: annotation fields, identifiers caught, verification ms per frame",
     )
+    parser.add_argument(
+        "--opencv-threads",
+        type=int,
+        default=1,
+        help="OpenCV threads (default 1, as the pipeline's workers; -1: OpenCV's default)",
+    )
     args = parser.parse_args(argv)
     if args.record:
         with open(args.record, "w", encoding="utf-8") as out:
@@ -528,7 +545,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.speed:
         print(json.dumps(find_text_speed(repeats=args.repeats), indent=1))
     else:
-        results = run_text_benchmark(frames_per_family=args.frames, ocr=args.ocr)
+        results = run_text_benchmark(
+            frames_per_family=args.frames, ocr=args.ocr, opencv_threads=args.opencv_threads
+        )
         print(format_text_report(results, detection_only=not args.ocr))
 
 

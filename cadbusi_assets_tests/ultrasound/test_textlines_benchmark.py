@@ -59,3 +59,28 @@ def test_cold_caches_empty_both_readers_and_put_their_lines_back():
         assert owner._cache[b"a line read before"] == "SEEN"
         assert b"read while cold" not in owner._cache
         del owner._cache[b"a line read before"]
+
+
+def test_the_benchmark_runs_opencv_on_the_workers_thread_count_and_restores_it(monkeypatch):
+    """The verification's CPU ms are measured with OpenCV on one thread, as the pipeline's
+    worker processes run it (a process's CPU time counts every thread's); the caller's
+    setting comes back afterwards."""
+    import cv2
+
+    import benchmarks.textlines as bench
+
+    seen: list[int] = []
+
+    def family_totals(family: str, frames: int, seed: int, ocr: bool) -> _Totals:
+        seen.append(cv2.getNumThreads())
+        return _Totals()
+
+    monkeypatch.setattr(bench, "_family_totals", family_totals)
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(2)
+    try:
+        bench.run_text_benchmark(frames_per_family=1, ocr=True)
+        assert seen and set(seen) == {1}
+        assert cv2.getNumThreads() == 2
+    finally:
+        cv2.setNumThreads(before)
