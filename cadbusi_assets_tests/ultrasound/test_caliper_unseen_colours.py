@@ -221,3 +221,13 @@ def test_the_saturated_pass_keeps_strokes_not_scattered_pixels():
     rgb[5] = 0
     grey, maps = to_grey(rgb), ColourMaps.of(rgb)
     assert calipers._saturated_strokes((maps.chroma >= 40).astype(np.uint8), grey, maps) is None
+
+
+def test_a_colour_maps_pixels_are_near_a_colour_map_and_a_marks_are_not():
+    rgb = np.full((120, 160, 3), 60, np.uint8)
+    rgb[20:80, 20:70] = (200, 30, 20)  # a colour Doppler blob
+    rgb[60, 110:131] = rgb[50:71, 120] = (255, 0, 0)  # a red '+' alone
+    maps = ColourMaps.of(rgb)
+    assert calipers._near_colour_map(maps, 75, 50)  # 5 px off the blob's edge
+    assert not calipers._near_colour_map(maps, 120, 60)
+    assert not calipers._near_colour_map(maps, 85, 50)  # 15 px off
