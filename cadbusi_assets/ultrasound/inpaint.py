@@ -64,6 +64,7 @@ from cadbusi_assets.ultrasound.overlay import (
     ColourMaps,
     chroma,
     overlay_candidates,
+    saturated_mark_pixels,
     to_grey,
 )
 
@@ -588,12 +589,95 @@ def _mark_sized(stat: np.ndarray) -> bool:
     )
 
 
+#: A point's mark is of a dim saturated colour (:func:`_dim_marks`) when the component under
+#: it with the saturated pixels added is a mark (:func:`_mark_sized`) at least this many
+#: times the size of the one without them (none counts as zero) ...
+DIM_MARK_GROWTH = 2.0
+#: ... and the median grey level of its most coloured pixels (this share, by chroma) within
+#: :data:`DIM_CORE_REACH` px of the point, and that of its pixels at the point (3x3: where a
+#: '+' or 'x' crosses, an arrow's tip), are under :data:`.overlay.COLOUR_MARK_LEVEL`: the
+#: mark's colour itself is dim (red 76, magenta 105, blue 29), not only JPEG's blur of a
+#: bright one at its edges (green 150), nor a colour Doppler blob it touches (a cyan '+' on
+#: a small blue blob). Tuning seeds (the generator's points that have such pixels within
+#: 2 px): the families' own colours, seeds 100-199, 0 of 328 points (the core rule alone
+#: took a green '+' on a blue blob, siemens_s2000 158); re-rendered in magenta, orange, red
+#: and light blue, seeds 100-139: red 158 of 162, magenta 196 of 200, orange 0 of 19 and
+#: light blue 0 of 31 (the coloured layer finds those).
+DIM_CORE_SHARE = 0.25
+DIM_CORE_REACH = 4
+
+
+def _dim_marks(
+    frame: np.ndarray,
+    grey: np.ndarray,
+    points: list[tuple[int, int]],
+    maps: ColourMaps | None,
+    on_map: np.ndarray | None = None,
+    skip: list[bool] | None = None,
+) -> list[bool]:
+    """Per point, whether its mark is drawn in a saturated colour too dim in grey level for
+    :func:`.overlay.overlay_candidates` (red, magenta, blue: its pixels are
+    :func:`.overlay.saturated_mark_pixels`, off the colour maps ``on_map``): the component of
+    the coloured layer with those pixels added under the point (within 2 px, as
+    :func:`_colour_graphics` looks) is a mark, :data:`DIM_MARK_GROWTH` times the size of the
+    coloured layer's own (JPEG leaves a dim mark a few blurred pixels bright enough for the
+    layer, beside bright speckle), and its most coloured pixels are dim
+    (:data:`DIM_CORE_SHARE`). Points of ``skip`` (hollow marks, masked on their own) are not."""
+    out = [False] * len(points)
+    if maps is None or not points:
+        return out
+    half = MARK_MAX_SIDE + 2
+    for i, (x, y) in enumerate(points):
+        if skip is not None and skip[i]:
+            continue
+        wx0, wy0, wx1, wy1 = _window(frame.shape, x, y, half)
+        sub_maps = maps.crop(wy0, wy1, wx0, wx1)
+        sub_grey = grey[wy0:wy1, wx0:wx1]
+        extra = saturated_mark_pixels(sub_grey, sub_maps)
+        if on_map is not None:
+            extra[on_map[wy0:wy1, wx0:wx1]] = 0
+        cx, cy = x - wx0, y - wy0
+        near = (slice(max(0, cy - 2), cy + 3), slice(max(0, cx - 2), cx + 3))
+        if not extra[near].any():
+            continue
+        tinted = (sub_maps.chroma >= CHROMA_LEVEL).view(np.uint8)
+        base = overlay_candidates(frame[wy0:wy1, wx0:wx1], sub_grey, sub_maps) & tinted
+        sizes, labels, mark = [], None, 0
+        for layer in (base, base | extra):
+            _, labels, stats, _ = _components(layer)
+            found = labels[near][labels[near] > 0]
+            if not found.size:
+                sizes.append(0)
+                continue
+            mark = int(np.bincount(found).argmax())
+            sizes.append(int(stats[mark][4]) if _mark_sized(stats[mark]) else -1)
+        if sizes[1] <= 0 or (sizes[0] > 0 and sizes[1] < DIM_MARK_GROWTH * sizes[0]):
+            continue
+        assert labels is not None
+        centre = (
+            slice(max(0, cy - DIM_CORE_REACH), cy + DIM_CORE_REACH + 1),
+            slice(max(0, cx - DIM_CORE_REACH), cx + DIM_CORE_REACH + 1),
+        )
+        pixels = labels[centre] == mark
+        tint, level = sub_maps.chroma[centre][pixels], sub_grey[centre][pixels]
+        core = tint >= np.quantile(tint, 1 - DIM_CORE_SHARE)
+        middle = (slice(max(0, cy - 1), cy + 2), slice(max(0, cx - 1), cx + 2))
+        at_point = sub_grey[middle][labels[middle] == mark]
+        out[i] = (
+            float(np.median(level[core])) < COLOUR_MARK_LEVEL
+            and at_point.size > 0
+            and float(np.median(at_point)) < COLOUR_MARK_LEVEL
+        )
+    return out
+
+
 def _colour_graphics(
     frame: np.ndarray,
     grey: np.ndarray,
     points: list[tuple[int, int]],
     *,
     white: bool = False,
+    saturated: bool = False,
     blocked: np.ndarray | None = None,
     frame_maps: ColourMaps | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None, list[bool]]:
@@ -619,7 +703,9 @@ def _colour_graphics(
     A component under a point is a mark only when :func:`_mark_sized` (not a colour map).
     With two coloured marks, the dots JPEG faded are added (:func:`_faint_traces`), except
     on ``blocked`` pixels (full frame, the colour maps' of :func:`_on_colour_map`).
-    ``frame_maps``: ``frame``'s :class:`.overlay.ColourMaps`, when the caller has them."""
+    ``frame_maps``: ``frame``'s :class:`.overlay.ColourMaps`, when the caller has them.
+    ``saturated``: the layer holds the saturated pixels too dim in grey level for it
+    (:func:`.overlay.saturated_mark_pixels`: red, magenta, blue marks, :func:`_dim_marks`)."""
     handled = [False] * len(points)
     if (frame.ndim != 3 and not white) or not points:
         return None, None, handled
@@ -635,6 +721,8 @@ def _colour_graphics(
         layer = white_strokes(sub_grey, tinted.astype(np.uint8)).astype(bool)
     else:
         layer = overlay_candidates(sub, sub_grey, maps).astype(bool) & tinted
+        if saturated and maps is not None:
+            layer |= saturated_mark_pixels(sub_grey, maps).view(bool)
     if not layer.any():
         return None, None, handled
     count, labels, stats, centres = _components(layer.astype(np.uint8))
@@ -886,9 +974,40 @@ def _region_masks(
     # Chroma and brightest channel once for the region (per pixel: every window crops them).
     maps = ColourMaps.of(frame) if frame.ndim == 3 else None
     on_map = _on_colour_map(frame, maps)
+    # Marks of a saturated colour too dim in grey level for the coloured layer (red,
+    # magenta, blue: :func:`.overlay.saturated_mark_pixels`) take a pass of their own with
+    # those pixels added; the others keep the coloured layer alone.
+    level = grey if maps is None else maps.high
+    hollows = []
+    for x, y in points:
+        # A hollow '+' (light bars, maybe dark-edged, around an empty centre): its own mask
+        # below, also when coloured (the colour components leave its dark outline).
+        hx0, hy0, hx1, hy1 = _window(frame.shape, x, y, HOLLOW_REACH)
+        hollow = _hollow_fill(level[hy0:hy1, hx0:hx1], x - hx0, y - hy0)
+        hollows.append(None if hollow is None else (hollow, (hx0, hy0, hx1, hy1)))
+    dim = _dim_marks(frame, grey, points, maps, on_map, [h is not None for h in hollows])
     graphics, off_level, coloured = _colour_graphics(
-        frame, grey, points, blocked=on_map, frame_maps=maps
+        frame,
+        grey,
+        [p for p, d in zip(points, dim, strict=True) if not d],
+        blocked=on_map,
+        frame_maps=maps,
     )
+    if any(dim):
+        dim_graphics, dim_off, dim_found = _colour_graphics(
+            frame,
+            grey,
+            [p for p, d in zip(points, dim, strict=True) if d],
+            saturated=True,
+            blocked=on_map,
+            frame_maps=maps,
+        )
+        if dim_graphics is not None:
+            graphics = dim_graphics if graphics is None else graphics | dim_graphics
+        if dim_off is not None:
+            off_level = dim_off if off_level is None else off_level | dim_off
+        dim_marks, other_marks = iter(dim_found), iter(coloured)
+        coloured = [next(dim_marks) if d else next(other_marks) for d in dim]
     if graphics is not None:
         fill |= graphics
         recolour |= _halo(frame, graphics if off_level is None else graphics | off_level, maps)
@@ -898,14 +1017,10 @@ def _region_masks(
     whites, _, _ = _colour_graphics(frame, grey, rest, white=True, frame_maps=maps)
     if whites is not None:
         fill |= whites
-    level = grey if maps is None else maps.high
-    for (x, y), done in zip(points, coloured, strict=True):
-        # A hollow '+' (light bars, maybe dark-edged, around an empty centre): its own mask,
-        # also when coloured (the colour components leave its dark outline).
-        hx0, hy0, hx1, hy1 = _window(frame.shape, x, y, HOLLOW_REACH)
-        hollow = _hollow_fill(level[hy0:hy1, hx0:hx1], x - hx0, y - hy0)
-        if hollow is not None:
-            fill[hy0:hy1, hx0:hx1] |= hollow.astype(bool)
+    for (x, y), done, hollow_at in zip(points, coloured, hollows, strict=True):
+        if hollow_at is not None:
+            hollow_fill, (hx0, hy0, hx1, hy1) = hollow_at
+            fill[hy0:hy1, hx0:hx1] |= hollow_fill.astype(bool)
             continue
         if done:
             continue

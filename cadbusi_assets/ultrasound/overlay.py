@@ -109,12 +109,16 @@ def saturated_mark_pixels(grey: np.ndarray, maps: ColourMaps) -> np.ndarray:
     return cv2.bitwise_and(cv2.bitwise_and(strong, bright), dim)
 
 
-def as_yellow(maps: ColourMaps) -> np.ndarray:
+def as_yellow(maps: ColourMaps, boost: float = 1.0) -> np.ndarray:
     """The RGB frame of ``maps`` with every colour turned yellow, of the same brightest
     channel and chroma (red, green and the brightest channel, blue the dimmest): a red or
-    magenta mark as a yellow one; grey and white pixels unchanged."""
+    magenta mark as a yellow one; grey and white pixels unchanged. ``boost`` above 1: red
+    and green are the dimmest channel plus ``boost`` times the chroma (at most 255)."""
     low = cv2.subtract(maps.high, maps.chroma)
-    return cv2.merge([maps.high, maps.high, low])
+    if boost == 1.0:
+        return cv2.merge([maps.high, maps.high, low])
+    high = cv2.addWeighted(low, 1.0, maps.chroma, boost, 0.0)
+    return cv2.merge([high, high, low])
 
 
 def overlay_candidates(

@@ -8,7 +8,7 @@ magenta one (105) never joins it. Their saturated pixels
 is yet. The learned finder was trained on yellow, green, cyan and white marks: its refiner
 vetoed a red, magenta or orange mark it would take in yellow; a mark in such a colour
 (:func:`~.calipers._unlearned_hue`) is judged on the frame in yellow
-(:func:`~.overlay.as_yellow`).
+(:func:`~.overlay.as_yellow`, its chroma stretched: :data:`~.calipers.HUED_BOOST`).
 
 The frames below are tuning frames (seeds 100-439) re-rendered with
 ``caliper_colours=UNSEEN`` (every other pixel the default frame's); before, every mark
@@ -60,6 +60,10 @@ FRAMES: dict[tuple[str, int], tuple[int, int, int]] = {
 JPEG_FRAMES: dict[tuple[str, int], tuple[int, int, int]] = {
     ("ge_voluson", 125): (255, 0, 0),  # 2 large '+'
     ("siemens_s2000", 131): (255, 0, 255),  # 4 large 'x'
+    # JPEG halved the strokes' brightest channel (130-190 on dark speckle): judged in the
+    # boosted yellow (HUED_BOOST) from UNLEARNED_HIGH 140; before, 0 of 2 and 1 of 6 found
+    ("ge_logiq", 105): (255, 0, 0),  # 2 large '+', an ellipse trace
+    ("philips_epiq", 107): (255, 0, 0),  # 6 large '+', ellipse traces
 }
 
 
@@ -113,6 +117,65 @@ def test_marks_in_unseen_colours_are_found(family: str, seed: int):
         assert nearest(point, truth) <= 5.0, (family, seed, point, truth)
 
 
+@pytest.mark.parametrize(
+    ("loose", "missed"),
+    [({"HUED_BOOST": 1.0}, [(484, 499), (567, 575)]), ({"UNLEARNED_HIGH": 180}, [(484, 499)])],
+)
+def test_jpeg_red_crosses_need_the_boosted_yellow_verdict(monkeypatch, loose, missed):
+    """Without the boost, or with the brightest channel of a lossless mark asked (the '+' at
+    (484, 499) on dark speckle: 160), the refiner vetoes JPEG red crosses the rules found."""
+    screen = _screen("ge_logiq", 105)
+    assert screen.jpeg_quality is not None
+    truth = [tuple(p) for p in screen.calipers]
+    assert set(missed) <= set(truth)
+    assert all(nearest(p, caliper_points(screen.frame)) <= 2.0 for p in truth)
+    for constant, value in loose.items():
+        monkeypatch.setattr(calipers, constant, value)
+    found = caliper_points(screen.frame)
+    assert all(nearest(p, found) > 5.0 for p in missed)
+    assert all(nearest(p, caliper_points(screen.frame, learned=False)) <= 2.0 for p in truth)
+
+
+#: JPEG tuning frames in UNSEEN colours: marks the learned finder finds on the frame in
+#: boosted yellow (calipers._hued_net_marks) beside a red or magenta mark the rules found;
+#: on the frame as it is it gives them no heat.
+HEAT_FRAMES: dict[tuple[str, int], list[tuple[int, int]]] = {
+    ("ge_voluson", 119): [(294, 193), (236, 216)],  # small numbered red '+'
+    ("philips_epiq", 100): [(432, 211), (494, 280)],  # large magenta arrows
+}
+
+
+@pytest.mark.parametrize(("family", "seed"), sorted(HEAT_FRAMES))
+def test_the_finder_looks_again_in_yellow_beside_a_mark_of_an_unlearned_colour(
+    monkeypatch, family: str, seed: int
+):
+    screen = _screen(family, seed)
+    assert screen.jpeg_quality is not None and family in TUNING_FAMILIES
+    assert screen.caliper_colour in ((255, 0, 0), (255, 0, 255))
+    truth = [tuple(p) for p in screen.calipers]
+    gained = HEAT_FRAMES[family, seed]
+    assert set(gained) <= set(truth)
+    found = caliper_points(screen.frame)
+    assert all(nearest(p, found) <= 2.0 for p in gained)
+    assert all(nearest(p, truth) <= 5.0 for p in found)
+    monkeypatch.setattr(calipers, "HUED_HEAT", False)
+    without = caliper_points(screen.frame)
+    assert all(nearest(p, without) > 5.0 for p in gained)
+
+
+def test_the_boosted_yellow_stretches_the_chroma():
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    rgb[0, 0] = (160, 40, 60)  # a JPEG-blurred red pixel: chroma 120, dimmest 40
+    rgb[1, 1] = (90, 90, 90)  # grey stays grey
+    rgb[2, 2] = (255, 0, 255)
+    maps = ColourMaps.of(rgb)
+    assert np.array_equal(as_yellow(maps, 1.0), as_yellow(maps))
+    boosted = as_yellow(maps, 1.5)
+    assert tuple(boosted[0, 0]) == (220, 220, 40)
+    assert tuple(boosted[1, 1]) == (90, 90, 90)
+    assert tuple(boosted[2, 2]) == (255, 255, 0)
+
+
 def test_without_the_yellow_verdict_the_refiner_vetoes_the_magenta_arrows(monkeypatch):
     monkeypatch.setattr(calipers, "_unlearned_hue", lambda *args: False)
     screen = _screen("ge_logiq", 103)
@@ -158,3 +221,13 @@ def test_the_saturated_pass_keeps_strokes_not_scattered_pixels():
     rgb[5] = 0
     grey, maps = to_grey(rgb), ColourMaps.of(rgb)
     assert calipers._saturated_strokes((maps.chroma >= 40).astype(np.uint8), grey, maps) is None
+
+
+def test_a_colour_maps_pixels_are_near_a_colour_map_and_a_marks_are_not():
+    rgb = np.full((120, 160, 3), 60, np.uint8)
+    rgb[20:80, 20:70] = (200, 30, 20)  # a colour Doppler blob
+    rgb[60, 110:131] = rgb[50:71, 120] = (255, 0, 0)  # a red '+' alone
+    maps = ColourMaps.of(rgb)
+    assert calipers._near_colour_map(maps, 75, 50)  # 5 px off the blob's edge
+    assert not calipers._near_colour_map(maps, 120, 60)
+    assert not calipers._near_colour_map(maps, 85, 50)  # 15 px off
