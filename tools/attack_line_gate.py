@@ -16,7 +16,7 @@ import csv
 import datetime as dt
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import cv2
@@ -129,6 +129,8 @@ def build_boxed(case: Case, seed: int) -> tuple[np.ndarray, tuple[int, int, int,
     if case.style == "edge":  # across the fan's left edge at its middle row
         row = fov[cy]
         cx = int(np.flatnonzero(row)[0])
+    if case.style == "outside":  # on the black margin left of the fan, 25 px from it
+        cx = max(w // 2 + 2, int(np.flatnonzero(fov[cy])[0]) - 25 - w // 2)
     top = int(np.clip(cy - h // 2, 0, frame.shape[0] - h))
     left = int(np.clip(cx - w // 2, 0, frame.shape[1] - w))
     colour = np.array(case.colour or (case.level,) * 3, np.float32)
@@ -428,6 +430,29 @@ def underlined_ink(text: str, size: int) -> np.ndarray:
     return underlined(pil_ink(text, None, size))
 
 
+def spacing_cases() -> list[Case]:
+    """Letter spacing from a third to all of the letters' size, in the fan and on the
+    margin (spacing lowers the gate's score most of the kinds tried)."""
+    out: list[Case] = []
+    texts = ["GATELAST", "ID 12345678", "DOB 1961-03-04"]
+    for i, t in enumerate(texts):
+        for px in (12, 18, 24):
+            for share in (0.35, 0.5, 0.65, 0.8, 1.0):
+                gap = round(px * share)
+                for style in ("brightest", "outside"):
+                    out.append(
+                        Case(
+                            f"spacing_{style}",
+                            ("spm" if style == "outside" else "sp") + f"{px}_{gap}_{i}",
+                            t,
+                            partial(pil_ink, t, None, px, spacing=gap),
+                            way=(cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE)[i % 2],
+                            style=style,
+                        )
+                    )
+    return out
+
+
 def hard_cases() -> list[Case]:
     """Pushed further from the gate's training: bigger, wider spaced, lighter, turned further
     than a quarter, hollow, boxed, underlined, pixelated, thick strokes, lower case, dark ink."""
@@ -575,9 +600,17 @@ def main() -> None:
     ap.add_argument("--seeds", default="100,440")
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--hard", action="store_true", help="the hard cases only")
+    ap.add_argument("--spacing", action="store_true", help="the letter-spacing cases only")
+    ap.add_argument("--outside", action="store_true", help="planted on the margin, off the fan")
     args = ap.parse_args()
     s0, s1 = (int(x) for x in args.seeds.split(","))
-    all_cases = hard_cases() if args.hard else cases()
+    all_cases = hard_cases() if args.hard else spacing_cases() if args.spacing else cases()
+    if args.outside:
+        all_cases = [
+            replace(c, kind="outside_" + c.kind, style="outside")
+            for c in all_cases
+            if c.style in ("brightest", "blend")
+        ]
     if args.limit:
         all_cases = all_cases[: args.limit]
     print(len(all_cases), "cases", flush=True)
