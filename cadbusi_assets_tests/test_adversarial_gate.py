@@ -15,6 +15,8 @@ with it on; these pin a representative subset. Every name is invented.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 import cadbusi_assets  # noqa: F401  (before cadbusi_demo and torch)
@@ -61,13 +63,21 @@ CASES = [
     ("spm18_12_1", 166, "patient_id"),
     ("spm18_14_1", 240, "patient_id"),
     ("spm18_12_2", 256, "birth_date"),
+    # 60 px letters (a 43 px line) on the margin beside the fan: the gate retrained with
+    # letter-spaced text scored it -7.9; lines taller than the training's are read anyway
+    ("margin:pil60_0", 174, "patient_name"),
 ]
 
 _BY_NAME = {case.name: case for case in cases() + hard_cases() + spacing_cases()}
 
 
 def _frame_and_ids(name: str, seed: int):
-    case = _BY_NAME[name]
+    """The attack frame (``margin:`` before a name: planted on the black margin beside the
+    fan) and the study's identifiers."""
+    where, _, plain = name.rpartition(":")
+    case = _BY_NAME[plain]
+    if where == "margin":
+        case = replace(case, style="outside")
     return build(case, seed), case.ids
 
 
