@@ -6,7 +6,10 @@
    cleaned as the benchmark cleans it (``phi`` boxes blacked out) and three more copies with
    1-3 texts planted turned a quarter (either way; a fifth of them at a further -8..8
    degrees): random letters, digits, dates; PIL's default font 5-30 px or a Hershey font
-   4-30 px high (1-2 px strokes, anti-aliased or not); at levels 110-255, pasted brightest or
+   4-30 px high (1-2 px strokes, anti-aliased or not), a quarter of them letter spaced (a
+   fifth to a half of the ink's height between letters: without them the gate skipped
+   identifiers spaced by two thirds of the letters' size, ``tools/attack_line_gate.py
+   --spacing``); at levels 110-255, pasted brightest or
    blended into the speckle; caliper crosses 2-8 px beside a third of them. On each copy the
    search's turned lines outside the screen's own text boxes (``find_text`` on the
    quarter-turned brightness, joined as the search joins them) are cut as the search reads
@@ -29,6 +32,7 @@ import argparse
 import re
 import string
 import time
+from collections.abc import Callable
 from typing import Any
 
 import cv2
@@ -48,6 +52,8 @@ _CHARS = string.ascii_uppercase + string.digits + string.ascii_lowercase + "/-.:
 TRAIN_SEEDS = (100, 340)
 CHECK_SEEDS = (340, 440)
 STEPS = 1500
+#: The share of planted texts drawn letter spaced.
+SPACED_SHARE = 0.25
 
 
 def _random_text(rng: np.random.Generator) -> str:
@@ -61,23 +67,51 @@ def _random_text(rng: np.random.Generator) -> str:
 
 
 def _ink(text: str, rng: np.random.Generator) -> np.ndarray:
-    """White-on-black ink of ``text`` (uint8), glyphs 3-30 px high."""
+    """White-on-black ink of ``text`` (uint8), glyphs 3-30 px high; a quarter of them letter
+    spaced (each letter drawn alone, a fifth to a half of the ink's height apart)."""
+    draw = _drawer(rng)
+    if rng.random() >= SPACED_SHARE or not text.strip():
+        return draw(text)
+    letters = [draw(c) if c.strip() else None for c in text]
+    height = max(i.shape[0] for i in letters if i is not None)
+    gap = max(1, round(float(rng.uniform(0.2, 0.5)) * height))
+    parts = []
+    for ink in letters:
+        if ink is None:
+            parts.append(np.zeros((height, 2 * gap), np.uint8))
+            continue
+        pad = np.zeros((height, ink.shape[1] + gap), np.uint8)
+        pad[height - ink.shape[0] :, : ink.shape[1]] = ink
+        parts.append(pad)
+    return np.concatenate(parts, axis=1)
+
+
+def _drawer(rng: np.random.Generator) -> Callable[[str], np.ndarray]:
+    """A way to draw text in one run: PIL's default font 5-30 px or a Hershey font 4-30 px
+    high (1-2 px strokes, anti-aliased or not)."""
     if rng.random() < 0.5:
-        size = int(rng.integers(5, 31))
-        pil_font = ImageFont.load_default(size=size)
-        _left, _top, right, bottom = pil_font.getbbox(text)
-        image = Image.new("L", (int(right) + 6, int(bottom) + 6), 0)
-        ImageDraw.Draw(image).text((3, 3), text, fill=255, font=pil_font)
-        return np.asarray(image).copy()
+        pil_font = ImageFont.load_default(size=int(rng.integers(5, 31)))
+
+        def pil(text: str) -> np.ndarray:
+            _left, _top, right, bottom = pil_font.getbbox(text)
+            image = Image.new("L", (int(right) + 6, int(bottom) + 6), 0)
+            ImageDraw.Draw(image).text((3, 3), text, fill=255, font=pil_font)
+            return np.asarray(image).copy()
+
+        return pil
     font = int(rng.choice(_HERSHEY))
     px = float(rng.uniform(4, 30))
     scale = cv2.getFontScaleFromHeight(font, int(px), 1)
     thick = 1 if rng.random() < 0.7 or px < 10 else 2
-    (w, h), base = cv2.getTextSize(text, font, scale, thick)
-    ink = np.zeros((h + base + 8, w + 8), np.uint8)
     line = cv2.LINE_AA if rng.random() < 0.7 else cv2.LINE_8
-    cv2.putText(ink, text, (4, h + 4), font, scale, 255, thick, line)
-    return ink
+
+    def hershey(text: str) -> np.ndarray:
+        (w, h), base = cv2.getTextSize(text, font, scale, thick)
+        ink = np.zeros((h + base + 8, w + 8), np.uint8)
+        cv2.putText(ink, text, (4, h + 4), font, scale, 255, thick, line)
+        return ink
+
+    return hershey
 
 
 def _turned(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
