@@ -368,6 +368,38 @@ def _lookalike_regexes(identifiers: OriginalIdentifiers) -> tuple[tuple[str, re.
     return tuple((kind, re.compile("|".join(p))) for kind, p in sorted(found.items()))
 
 
+#: A name of short parts (``LI^NA``: too short for the one-error matching) is also searched
+#: for with the spaces between its parts left out, when its letters number at least this.
+JOINED_NAME_MIN = 4
+
+
+@lru_cache(maxsize=256)
+def _joined_short_names(
+    identifiers: OriginalIdentifiers,
+) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """Per kind, a matcher for the names of two or more parts whose letters are too few for
+    the one-error matching (:data:`FUZZY_MIN_LENGTH`) but at least :data:`JOINED_NAME_MIN`:
+    their parts in order with any spaces, commas or carets between them, none required (OCR
+    reads ``LI NA`` as ``LINA``), exactly, as a word of its own (``CAROLINA`` is not
+    ``LI NA``).
+
+    >>> ids = OriginalIdentifiers(patient_names=("LI^NA",))
+    >>> [bool(_joined_short_names(ids)[0][1].search(t)) for t in ("LINA", "NA LI", "CAROLINA")]
+    [True, True, False]
+    """
+    found: dict[str, list[str]] = {}
+    for kind, term in identifiers.search_terms():
+        parts = [p for p in re.split(r"[\s,^]+", term) if p]
+        letters = sum(len(p) for p in parts)
+        if len(parts) < 2 or not JOINED_NAME_MIN <= letters < FUZZY_MIN_LENGTH:
+            continue
+        if not all(re.fullmatch(r"[A-Z]+", p) for p in parts):
+            continue
+        joined = r"[\s,^]*".join(re.escape(p) for p in parts)
+        found.setdefault(kind, []).append(rf"(?<![A-Z0-9]){joined}(?![A-Z0-9])")
+    return tuple((kind, re.compile("|".join(p))) for kind, p in sorted(found.items()))
+
+
 def find_identifiers_in_ocr_text(text: str, identifiers: OriginalIdentifiers) -> list[str]:
     """Kinds found in OCR output (lines separated by newlines).
 
@@ -427,6 +459,10 @@ def find_identifiers_in_ocr_text(text: str, identifiers: OriginalIdentifiers) ->
             kinds.add(kind)
     for kind, lookalike in _lookalike_regexes(identifiers):
         if kind not in kinds and lookalike.search(compact):
+            kinds.add(kind)
+    upper = "\n".join(lines)
+    for kind, joined in _joined_short_names(identifiers):
+        if kind not in kinds and joined.search(upper):
             kinds.add(kind)
     short = _short_year_dates(identifiers)
     if (

@@ -152,3 +152,25 @@ def test_regexes_are_compiled_per_term_only_when_a_half_is_present() -> None:
     assert ocr._one_error_regex.cache_info().currsize == 0
     assert ocr.find_identifiers_in_ocr_text("ID 98765A32", identifiers) == ["patient_id"]
     assert ocr._one_error_regex.cache_info().currsize >= 1
+
+
+@pytest.mark.parametrize(
+    ("name", "read", "found"),
+    [
+        ("LI^NA", "LINA", True),  # OCR left out the space (the gate adversary's case)
+        ("LI^NA", "NALI", True),
+        ("LI^NA", "PT: LINA 5CM", True),
+        ("WU^AN^LI", "WUANLI", True),
+        ("LI^NA", "NORTH CAROLINA", False),  # inside a longer word: another word
+        ("LI^NA", "LINAX", False),
+        ("LI^NA", "LI", False),
+    ],
+)
+def test_a_name_of_short_parts_is_found_with_its_spaces_left_out(
+    name: str, read: str, found: bool
+) -> None:
+    """Names whose letters are too few for the one-error matching are searched for with the
+    spaces between their parts left out, as a word of their own (before: ``LI NA`` read as
+    ``LINA`` passed the verification)."""
+    ids = OriginalIdentifiers(patient_names=(name,))
+    assert (ocr.find_identifiers_in_ocr_text(read, ids) == ["patient_name"]) is found
