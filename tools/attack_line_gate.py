@@ -260,70 +260,31 @@ def cases() -> list[Case]:
                     style="blend",
                 )
             )
+    # (kind, name prefix, style, pil_ink options at a size, JPEG quality) for each text at
+    # 12 and 18 px
+    placements: list[tuple[str, str, str, Callable[[int], dict[str, int]], int]] = [
+        ("panel", "panel", "panel", lambda px: {}, 0),
+        ("fan_edge", "edge", "edge", lambda px: {}, 0),
+        ("caliper", "cal", "caliper", lambda px: {}, 0),
+        ("dotted", "dot", "dotted", lambda px: {}, 0),
+        ("spaced", "spaced", "brightest", lambda px: {"spacing": px // 2}, 0),
+        ("bold_stroke", "bold", "brightest", lambda px: {"stroke": 1}, 0),
+        ("beside", "beside", "beside", lambda px: {}, 0),
+        ("jpeg", "jpeg", "brightest", lambda px: {}, 40),
+    ]
     for i, t in enumerate(texts):
         for px in (12, 18):
-            out.append(
-                Case(
-                    "panel",
-                    f"panel{px}_{i}",
-                    t,
-                    partial(pil_ink, t, None, px),
-                    style="panel",
+            for kind, prefix, style, ink_options, quality in placements:
+                out.append(
+                    Case(
+                        kind,
+                        f"{prefix}{px}_{i}",
+                        t,
+                        partial(pil_ink, t, None, px, **ink_options(px)),
+                        style=style,
+                        jpeg=quality,
+                    )
                 )
-            )
-            out.append(
-                Case(
-                    "fan_edge",
-                    f"edge{px}_{i}",
-                    t,
-                    partial(pil_ink, t, None, px),
-                    style="edge",
-                )
-            )
-            out.append(
-                Case(
-                    "caliper",
-                    f"cal{px}_{i}",
-                    t,
-                    partial(pil_ink, t, None, px),
-                    style="caliper",
-                )
-            )
-            out.append(
-                Case(
-                    "dotted",
-                    f"dot{px}_{i}",
-                    t,
-                    partial(pil_ink, t, None, px),
-                    style="dotted",
-                )
-            )
-            out.append(
-                Case(
-                    "spaced",
-                    f"spaced{px}_{i}",
-                    t,
-                    partial(pil_ink, t, None, px, spacing=px // 2),
-                )
-            )
-            out.append(
-                Case(
-                    "bold_stroke",
-                    f"bold{px}_{i}",
-                    t,
-                    partial(pil_ink, t, None, px, stroke=1),
-                )
-            )
-            out.append(
-                Case(
-                    "beside",
-                    f"beside{px}_{i}",
-                    t,
-                    partial(pil_ink, t, None, px),
-                    style="beside",
-                )
-            )
-            out.append(Case("jpeg", f"jpeg{px}_{i}", t, partial(pil_ink, t, None, px), jpeg=40))
     for px in (10, 14, 20):
         out.append(
             Case("digits_only", f"mrn{px}", "12345678", partial(pil_ink, "12345678", None, px))
