@@ -422,87 +422,39 @@ def hard_cases() -> list[Case]:
     ways = [cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE]
     for i, t in enumerate(texts):
         w = ways[i % 2]
-        for px in (44, 52, 60):
-            out.append(Case("huge", f"pil{px}_{i}", t, partial(pil_ink, t, None, px), way=w))
+        # (kind, name, ink) in order, each turned the text's way
+        inks: list[tuple[str, str, Callable[[], np.ndarray]]] = [
+            *(("huge", f"pil{px}_{i}", partial(pil_ink, t, None, px)) for px in (44, 52, 60)),
+            *(
+                ("wide_spaced", f"wide{px}_{i}", partial(pil_ink, t, None, px, spacing=px))
+                for px in (12, 18)
+            ),
+            *(
+                ("extralight_big", f"xl{px}_{i}", partial(pil_ink, t, "extralight", px))
+                for px in (16, 24, 30)
+            ),
+            *(
+                ("tilted", f"tilt{ang}_{i}", partial(tilted_ink, t, ang))
+                for ang in (-20, -12, 12, 20)
+            ),
+            *(("hollow", f"hollow{px}_{i}", partial(hollow_ink, t, px)) for px in (20, 30)),
+        ]
         for px in (12, 18):
-            out.append(
-                Case(
-                    "wide_spaced",
-                    f"wide{px}_{i}",
-                    t,
-                    partial(pil_ink, t, None, px, spacing=px),
-                    way=w,
-                )
+            inks.append(("boxed", f"boxed{px}_{i}", partial(boxed_ink, t, px)))
+            inks.append(("underlined", f"under{px}_{i}", partial(underlined_ink, t, px)))
+        inks += [
+            ("pixelated", f"pix{f}x{px}_{i}", partial(pixelated, t, px, f))
+            for f, px in ((2, 8), (3, 7), (2, 10))
+        ]
+        inks += [
+            (
+                "hershey_thick",
+                f"thick{px}_{i}",
+                partial(hershey_ink, t, cv2.FONT_HERSHEY_SIMPLEX, px, 3),
             )
-        for px in (16, 24, 30):
-            out.append(
-                Case(
-                    "extralight_big",
-                    f"xl{px}_{i}",
-                    t,
-                    partial(pil_ink, t, "extralight", px),
-                    way=w,
-                )
-            )
-        for ang in (-20, -12, 12, 20):
-            out.append(
-                Case(
-                    "tilted",
-                    f"tilt{ang}_{i}",
-                    t,
-                    partial(tilted_ink, t, ang),
-                    way=w,
-                )
-            )
-        for px in (20, 30):
-            out.append(
-                Case(
-                    "hollow",
-                    f"hollow{px}_{i}",
-                    t,
-                    partial(hollow_ink, t, px),
-                    way=w,
-                )
-            )
-        for px in (12, 18):
-            out.append(
-                Case(
-                    "boxed",
-                    f"boxed{px}_{i}",
-                    t,
-                    partial(boxed_ink, t, px),
-                    way=w,
-                )
-            )
-            out.append(
-                Case(
-                    "underlined",
-                    f"under{px}_{i}",
-                    t,
-                    partial(underlined_ink, t, px),
-                    way=w,
-                )
-            )
-        for f, px in ((2, 8), (3, 7), (2, 10)):
-            out.append(
-                Case(
-                    "pixelated",
-                    f"pix{f}x{px}_{i}",
-                    t,
-                    partial(pixelated, t, px, f),
-                    way=w,
-                )
-            )
-        for px in (16, 26):
-            out.append(
-                Case(
-                    "hershey_thick",
-                    f"thick{px}_{i}",
-                    t,
-                    partial(hershey_ink, t, cv2.FONT_HERSHEY_SIMPLEX, px, 3),
-                    way=w,
-                )
-            )
+            for px in (16, 26)
+        ]
+        out += [Case(kind, name, t, ink, way=w) for kind, name, ink in inks]
         out.append(
             Case(
                 "dark_ink",
