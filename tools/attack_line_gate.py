@@ -26,6 +26,7 @@ from PIL import Image, ImageDraw, ImageFont
 import cadbusi_assets  # noqa: F401  (before cadbusi_demo and torch)
 from cadbusi_assets.deid import line_gate
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+from tools.train_turned_line_gate import rotated
 
 DEJAVU = "/usr/share/fonts/truetype/dejavu/"
 TTF = {
@@ -334,17 +335,6 @@ def cases() -> list[Case]:
         for px in (14, 20):
             out.append(Case("non_latin", f"{nk}{px}", t, partial(pil_ink, t, "sans", px), ids=ids))
     return out
-
-
-def rotated(ink: np.ndarray, angle: float) -> np.ndarray:
-    """``ink`` turned a further ``angle`` degrees (canvas grown to hold it)."""
-    h, w = ink.shape
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    nw = int(h * abs(m[0, 1]) + w * abs(m[0, 0])) + 2
-    nh = int(h * abs(m[0, 0]) + w * abs(m[0, 1])) + 2
-    m[0, 2] += nw / 2 - w / 2
-    m[1, 2] += nh / 2 - h / 2
-    return cv2.warpAffine(ink, m, (nw, nh), flags=cv2.INTER_LINEAR)
 
 
 def hollow(ink: np.ndarray) -> np.ndarray:
