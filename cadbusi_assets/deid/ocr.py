@@ -552,7 +552,13 @@ def ocr_identifiers(
     (:func:`read_frame`): lines the small line reader reads confidently as the scanner's own
     words (gain, probe, annotation, measurements) skip tesseract; names, IDs, dates and
     anything the reader is unsure of are read by tesseract. When that finds nothing, the
-    text the upright reading cannot see is read too (:func:`unseen_text`)."""
+    text the upright reading cannot see is read too (:func:`unseen_text`).
+
+    A study whose name is in a script the OCR cannot read (:func:`_unreadable_name_kinds`)
+    fails closed on text that may be that name: a line of the upright reading that is not
+    the screen's own vocabulary (:func:`_unexplained_text`), else a line of the unseen-text
+    search that the learned gate takes for text and tesseract reads as letters of no
+    vocabulary (:func:`_unreadable_turned_text`: a turned name)."""
     if reading is None:  # nobody parses this reading's annotation: no second reading of it
         reading = read_frame(frame, vocabulary_gate=True, fields=False)
     found = _kinds(ocr_text(frame, reading), identifiers)
@@ -1083,7 +1089,8 @@ def _unreadable_name_kinds(identifiers: OriginalIdentifiers) -> list[str]:
     read: :data:`UNREADABLE_CJK` for CJK, ``text_unreadable_for_a_<script>_name`` for the
     others but Latin (:func:`~cadbusi_assets.deid.identifiers.unreadable_name_scripts`:
     Cyrillic, Greek, Hebrew, Arabic...). A frame that keeps text outside the screen's own
-    vocabulary may show such a name: every caller of :func:`ocr_identifiers` (the
+    vocabulary (upright, or turned: :func:`_unreadable_turned_text`) may show such a name:
+    every caller of :func:`ocr_identifiers` (the
     ``cadbusi deidentify`` workers, the imaging stage behind the assets and ``--analyze``,
     ``cadbusi verify``) fails closed on it.
 
@@ -1108,14 +1115,17 @@ def _unreadable_name_kinds(identifiers: OriginalIdentifiers) -> list[str]:
 #: skips lines at or below its ``THRESHOLD``, -5), that is read as nothing of the screen's own
 #: vocabulary either way and as at least :data:`UNREADABLE_MIN_LETTERS` letters one way, and
 #: whose image is at least :data:`UNREADABLE_MIN_ASPECT` times as wide as high (a line of
-#: several glyphs; one or two glyphs with the image's margins are about twice) is text the
-#: upright reading did not see: for a study whose name is in a script the OCR cannot read, it
-#: may be that name (Greek, Cyrillic or Hebrew names turned a quarter are read as junk,
-#: ``VHUMAT`` for ``ЩУКИНА``, and match nothing). Chosen on the generator's tuning screens
-#: (seeds 100-439, cleaned): of their frames whose upright reading is all vocabulary, lines of
-#: that kind scored at most -0.9 (two caliper crosses on a dotted line 1.2, a turned 'o' 0.6:
-#: two glyphs); turned non-Latin names mostly 0.5-6.
+#: several glyphs; one or two glyphs with the image's margins are about twice) or that the
+#: gate scores above :data:`UNREADABLE_SURE_SCORE` (a part of a name found as a line of its
+#: own) is text the upright reading did not see: for a study whose name is in a script the
+#: OCR cannot read, it may be that name (Greek, Cyrillic or Hebrew names turned a quarter are
+#: read as junk, ``VHUMAT`` for ``ЩУКИНА``, and match nothing). Chosen on the generator's
+#: tuning screens (seeds 100-439, cleaned): of their frames whose upright reading is all
+#: vocabulary, lines of that kind scored at most -0.9 (narrower ones at most 0.6: a turned
+#: 'o' between two bars; two caliper crosses on a dotted line, 1.2, read no letters); turned
+#: non-Latin names mostly 0.5-6.
 UNREADABLE_TURNED_SCORE = 0.0
+UNREADABLE_SURE_SCORE = 2.0
 UNREADABLE_MIN_LETTERS = 3
 UNREADABLE_MIN_ASPECT = 2.25
 
@@ -1140,12 +1150,14 @@ def _unreadable_turned_text(reads: Sequence[tuple[np.ndarray, str]]) -> bool:
                 images.append(other)
                 texts.append(text)
                 k += 1
-        rows, cols = images[0].shape[:2]
-        if cols < UNREADABLE_MIN_ASPECT * rows or any(is_screen_vocabulary(t) for t in texts):
+        if any(is_screen_vocabulary(t) for t in texts):
             continue
         if max(sum(ch.isalpha() for ch in t) for t in texts) < UNREADABLE_MIN_LETTERS:
             continue
-        if any(score(image) > UNREADABLE_TURNED_SCORE for image in images):
+        rows, cols = images[0].shape[:2]
+        wide = cols >= UNREADABLE_MIN_ASPECT * rows
+        least = UNREADABLE_TURNED_SCORE if wide else UNREADABLE_SURE_SCORE
+        if any(score(image) > least for image in images):
             return True
     return False
 
