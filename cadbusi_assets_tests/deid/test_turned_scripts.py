@@ -73,7 +73,7 @@ def test_the_cases_are_caught_only_through_the_turned_reading(monkeypatch):
     passes: each tests the turned reading. (A case a later change catches another way no
     longer tests it: replace it with another attack frame.)"""
     _require_fonts()
-    monkeypatch.setattr(deid_ocr, "_unreadable_turned_text", lambda reads: False)
+    monkeypatch.setattr(deid_ocr, "_unreadable_turned_text", lambda *args: False)
     caught = [
         name
         for name, seed in CASES
@@ -117,3 +117,21 @@ def test_fan_speckle_read_turned_is_no_unreadable_name(family, seed):
     deid_ocr.unseen_text(frame, reading, reads)
     assert any(line_gate.score(image) > line_gate.THRESHOLD for image, _ in reads)
     assert ocr_identifiers(frame, NAMES) == []
+
+
+@pytest.mark.parametrize("index", [8, 56])
+def test_upright_text_seen_sideways_is_no_unreadable_name(pseudonymizer, index):
+    """Two screens of the side-by-side corpus (``benchmarks.sidebyside``) with a Greek name
+    in the header are de-identified, not refused: upright labels stacked in a column (``MI``,
+    ``Gn``, ``DR``: a turned line of their first letters, lying partly in the upright lines,
+    scored 0.76, read ``EGay,``; screen 56), and an upright measurement line the upright
+    reading read as nothing, read upside down as junk (screen 8). The first version of the
+    turned check refused both."""
+    from benchmarks.sidebyside import screen_dataset
+    from cadbusi_assets.deid import deidentify_dataset
+
+    _require_fonts()
+    ds = screen_dataset(index, jpeg=index % 2 == 1)
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.PatientName = "ΠΑΠΑΔΟΠΟΥΛΟΣ^ΕΛΕΝΗ"
+    deidentify_dataset(ds, pseudonymizer, verify_ocr=True)
