@@ -475,6 +475,57 @@ def hard_cases() -> list[Case]:
     return out
 
 
+#: Names in scripts the OCR (English) cannot read, and the study's identifiers (invented).
+SCRIPT_NAMES = {
+    "greek": ("ΠΑΠΑΔΟΠΟΥΛΟΣ", OriginalIdentifiers(patient_names=("ΠΑΠΑΔΟΠΟΥΛΟΣ^ΕΛΕΝΗ",))),
+    "cyrillic": ("ЩУКИНА", OriginalIdentifiers(patient_names=("ЩУКИНА^ЮЛИЯ",))),
+    "hebrew": ("רוזנברג", OriginalIdentifiers(patient_names=("רוזנברג^שרה",))),
+}
+#: (font, size, style, level) of each placement of a turned non-Latin name.
+SCRIPT_PLACEMENTS = [
+    ("sans", 12, "brightest", 255),
+    ("sans", 14, "brightest", 255),
+    ("sans", 20, "brightest", 200),
+    ("sans", 30, "brightest", 255),
+    ("sans", 16, "blend", 150),
+    ("sans", 24, "blend", 200),
+    ("serif", 18, "brightest", 255),
+    ("sans_bold", 16, "brightest", 220),
+    ("sans", 14, "edge", 255),
+    ("sans", 20, "edge", 180),
+    ("sans", 16, "outside", 255),
+    ("mono", 22, "outside", 150),
+]
+
+
+def script_cases() -> list[Case]:
+    """Greek, Cyrillic and Hebrew names turned 90, 270 and 180 degrees (clockwise) in the
+    :data:`SCRIPT_PLACEMENTS`: caught only by the unreadable-name check (kind
+    ``text_unreadable_for_a_<script>_name``), the OCR reading them as junk."""
+    turns = {
+        "90": cv2.ROTATE_90_CLOCKWISE,
+        "270": cv2.ROTATE_90_COUNTERCLOCKWISE,
+        "180": cv2.ROTATE_180,
+    }
+    out: list[Case] = []
+    for script, (t, ids) in SCRIPT_NAMES.items():
+        for turn, way in turns.items():
+            for font, px, style, level in SCRIPT_PLACEMENTS:
+                out.append(
+                    Case(
+                        f"turned_{script}",
+                        f"{script}{turn}_{font}{px}_{style}{level}",
+                        t,
+                        partial(pil_ink, t, font, px),
+                        ids=ids,
+                        level=level,
+                        way=way,
+                        style=style,
+                    )
+                )
+    return out
+
+
 def verify(frame: np.ndarray, ids: OriginalIdentifiers) -> tuple[list[str], list[str], float]:
     """Kinds found with the gate off, with it on, and the lowest score of a turned line."""
     from cadbusi_assets.deid.ocr import ocr_identifiers
@@ -505,9 +556,12 @@ def main() -> None:
     ap.add_argument("--hard", action="store_true", help="the hard cases only")
     ap.add_argument("--spacing", action="store_true", help="the letter-spacing cases only")
     ap.add_argument("--outside", action="store_true", help="planted on the margin, off the fan")
+    ap.add_argument("--scripts", action="store_true", help="the turned non-Latin names only")
     args = ap.parse_args()
     s0, s1 = (int(x) for x in args.seeds.split(","))
     all_cases = hard_cases() if args.hard else spacing_cases() if args.spacing else cases()
+    if args.scripts:
+        all_cases = script_cases()
     if args.outside:
         all_cases = [
             replace(c, kind="outside_" + c.kind, style="outside")

@@ -552,14 +552,23 @@ def ocr_identifiers(
     (:func:`read_frame`): lines the small line reader reads confidently as the scanner's own
     words (gain, probe, annotation, measurements) skip tesseract; names, IDs, dates and
     anything the reader is unsure of are read by tesseract. When that finds nothing, the
-    text the upright reading cannot see is read too (:func:`unseen_text`)."""
+    text the upright reading cannot see is read too (:func:`unseen_text`).
+
+    A study whose name is in a script the OCR cannot read (:func:`_unreadable_name_kinds`)
+    fails closed on text that may be that name: a line of the upright reading that is not
+    the screen's own vocabulary (:func:`_unexplained_text`), else a line of the unseen-text
+    search that the learned gate takes for text and tesseract reads as letters of no
+    vocabulary (:func:`_unreadable_turned_text`: a turned name)."""
     if reading is None:  # nobody parses this reading's annotation: no second reading of it
         reading = read_frame(frame, vocabulary_gate=True, fields=False)
     found = _kinds(ocr_text(frame, reading), identifiers)
-    if not found:  # (a finding withholds the frame already: nothing more is read)
-        found = _kinds(unseen_text(frame, reading), identifiers)
     unreadable = _unreadable_name_kinds(identifiers)
-    if unreadable and _unexplained_text(reading):
+    unexplained = bool(unreadable) and _unexplained_text(reading)
+    # a name in a script the OCR cannot read, turned: text the unseen search reads as junk
+    reads: list[tuple[np.ndarray, str]] | None = [] if unreadable and not unexplained else None
+    if not found:  # (a finding withholds the frame already: nothing more is read)
+        found = _kinds(unseen_text(frame, reading, reads), identifiers)
+    if unexplained or (reads and not found and _unreadable_turned_text(reads, frame, reading)):
         found += unreadable
     return sorted(set(found))
 
@@ -828,7 +837,11 @@ def _percentiles(values: np.ndarray, percents: tuple[float, ...]) -> list[float]
     return out
 
 
-def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
+def unseen_text(
+    frame: np.ndarray,
+    reading: FrameText,
+    reads: list[tuple[np.ndarray, str]] | None = None,
+) -> str:
     """Text that the upright, bright-on-dark reading of ``frame`` (``reading``) cannot see,
     read by tesseract (handle the result as PHI): lines written vertically (found in the
     frame turned a quarter, each read both ways, as drawn, unless the learned gate
@@ -839,7 +852,9 @@ def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
     channel inverted: upright, vertical or tiny). Lines lying mostly in lines the upright
     reading found (upright text seen sideways) are left out: a few lines a frame are read.
     The upright lines that are not the screen's own words are read turned 180 degrees too
-    (text written upside down).
+    (text written upside down). ``reads``: each image the search for lines read (all but
+    those upside-down readings of upright lines) and its text are appended to it (for
+    :func:`_unreadable_turned_text`).
     """
     from cadbusi_assets.ultrasound.glyphs import is_screen_vocabulary
     from cadbusi_assets.ultrasound.ocr import TesseractUnavailable, engine
@@ -849,13 +864,14 @@ def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
     for x0, y0, x1, y1 in reading.boxes:
         seen[y0 : y1 + 1, x0 : x1 + 1] = True
     reader = engine()
+    read_line = reader.read_line if reads is None else _recorded(reader.read_line, reads)
     texts = []
     try:
         for line in reading.lines:  # upside down: a line that is not the screen's words
             if not is_screen_vocabulary(line.text):  # (as drawn: turned_line_image)
                 turned = cv2.rotate(turned_line_image(level, line.box), cv2.ROTATE_180)
                 texts.append(reader.read_line(turned))
-        texts += _search(level, (0, 0), seen, reader.read_line, upright=False, gate=True)
+        texts += _search(level, (0, 0), seen, read_line, upright=False, gate=True)
         for box in light_panels(level):
             if _share_in(box, seen) >= SEEN_SHARE:
                 continue  # a panel lying in the upright reading's lines is bright text itself
@@ -865,7 +881,7 @@ def unseen_text(frame: np.ndarray, reading: FrameText) -> str:
             inside = (0, 0, box[2] - box[0], box[3] - box[1])
             if _holds_ink(dark, _crop(level, box), inside):
                 crop = cv2.bitwise_not(dark)
-                texts += _search(crop, box[:2], seen, reader.read_line, upright=True)
+                texts += _search(crop, box[:2], seen, read_line, upright=True)
     except TesseractUnavailable:
         raise DeidentificationError(_MISSING) from None
     except Exception as exc:  # the command fallback raises pytesseract errors
@@ -1074,7 +1090,8 @@ def _unreadable_name_kinds(identifiers: OriginalIdentifiers) -> list[str]:
     read: :data:`UNREADABLE_CJK` for CJK, ``text_unreadable_for_a_<script>_name`` for the
     others but Latin (:func:`~cadbusi_assets.deid.identifiers.unreadable_name_scripts`:
     Cyrillic, Greek, Hebrew, Arabic...). A frame that keeps text outside the screen's own
-    vocabulary may show such a name: every caller of :func:`ocr_identifiers` (the
+    vocabulary (upright, or turned: :func:`_unreadable_turned_text`) may show such a name:
+    every caller of :func:`ocr_identifiers` (the
     ``cadbusi deidentify`` workers, the imaging stage behind the assets and ``--analyze``,
     ``cadbusi verify``) fails closed on it.
 
@@ -1092,6 +1109,107 @@ def _unreadable_name_kinds(identifiers: OriginalIdentifiers) -> list[str]:
     if any(is_cjk(name) for name in identifiers.patient_names):
         kinds.append(UNREADABLE_CJK)
     return kinds
+
+
+#: A line the unseen-text search read (:func:`unseen_text`) that the learned turned-line gate
+#: (:mod:`~cadbusi_assets.deid.line_gate`) scores above this either way (a logit; the search
+#: skips lines at or below its ``THRESHOLD``, -5), that is read as nothing of the screen's own
+#: vocabulary either way and as at least :data:`UNREADABLE_MIN_LETTERS` letters one way, and
+#: whose image is at least :data:`UNREADABLE_MIN_ASPECT` times as wide as high (a line of
+#: several glyphs; one or two glyphs with the image's margins are about twice) or that the
+#: gate scores above :data:`UNREADABLE_SURE_SCORE` (a part of a name found as a line of its
+#: own) is text the upright reading did not see: for a study whose name is in a script the
+#: OCR cannot read, it may be that name (Greek, Cyrillic or Hebrew names turned a quarter are
+#: read as junk, ``VHUMAT`` for ``ЩУКИНА``, and match nothing). Chosen on the generator's
+#: tuning screens (seeds 100-439, cleaned): of their frames whose upright reading is all
+#: vocabulary, lines of that kind scored at most -0.9 (narrower ones at most 0.6: a turned
+#: 'o' between two bars; two caliper crosses on a dotted line, 1.2, read no letters); turned
+#: non-Latin names mostly 0.5-6.
+UNREADABLE_TURNED_SCORE = 0.0
+UNREADABLE_SURE_SCORE = 2.0
+UNREADABLE_MIN_LETTERS = 3
+UNREADABLE_MIN_ASPECT = 2.25
+#: ... unless it is a turned line lying at least this share in the upright reading's lines
+#: (the search reads those below :data:`SEEN_SHARE`): upright labels stacked in a column
+#: (``MI``, ``Gn``, ``DR``) make a turned line of their first letters (0.35 of it in them).
+#: The upside-down readings of upright lines are the upright check's
+#: (:func:`_unexplained_text`): a measurement line read as nothing upright was junk upside
+#: down. Both were found by the acceptance check on the side-by-side corpus (held-out
+#: families; ``benchmarks.sidebyside``), 2 of its 120 screens, not on the tuning screens.
+UNREADABLE_SEEN_SHARE = 0.25
+
+
+def _unreadable_turned_text(
+    reads: Sequence[tuple[np.ndarray, str]], frame: np.ndarray, reading: FrameText
+) -> bool:
+    """Whether ``reads`` (the images the unseen-text search of ``frame`` read and their
+    texts, in order; ``reading``: the frame's upright reading) hold a line that may be a name
+    in a script the OCR cannot read (see :data:`UNREADABLE_TURNED_SCORE`). A line read both
+    ways is an image followed by the same image turned 180 degrees."""
+    from cadbusi_assets.deid.line_gate import score
+    from cadbusi_assets.ultrasound.glyphs import is_screen_vocabulary
+
+    sideways: list[tuple[np.ndarray, float]] | None = None
+    k = 0
+    while k < len(reads):
+        images, texts = [reads[k][0]], [reads[k][1]]
+        k += 1
+        if k < len(reads):
+            other, text = reads[k]
+            if other.shape == images[0].shape and np.array_equal(
+                other, cv2.rotate(images[0], cv2.ROTATE_180)
+            ):
+                images.append(other)
+                texts.append(text)
+                k += 1
+        if any(is_screen_vocabulary(t) for t in texts):
+            continue
+        if max(sum(ch.isalpha() for ch in t) for t in texts) < UNREADABLE_MIN_LETTERS:
+            continue
+        rows, cols = images[0].shape[:2]
+        wide = cols >= UNREADABLE_MIN_ASPECT * rows
+        least = UNREADABLE_TURNED_SCORE if wide else UNREADABLE_SURE_SCORE
+        if not any(score(image) > least for image in images):
+            continue
+        if sideways is None:  # (found again for the rare line that gets this far)
+            sideways = _turned_lines_seen(frame, reading)
+        if not any(
+            share >= UNREADABLE_SEEN_SHARE
+            for line, share in sideways
+            if line.shape == images[0].shape and np.array_equal(line, images[0])
+        ):
+            return True
+    return False
+
+
+def _turned_lines_seen(frame: np.ndarray, reading: FrameText) -> list[tuple[np.ndarray, float]]:
+    """The images :func:`unseen_text` reads of the lines of ``frame`` found turned a quarter
+    (as :func:`_search` finds them), each with the share of its box that lies in the upright
+    ``reading``'s lines. A line read that is not among them (tiny text, a panel's, a line a
+    later search finds otherwise) counts as lying outside them."""
+    level = brightness(frame)
+    seen = np.zeros(level.shape, bool)
+    for x0, y0, x1, y1 in reading.boxes:
+        seen[y0 : y1 + 1, x0 : x1 + 1] = True
+    view = _quarter_turn(level)
+    out = []
+    for box in _joined(find_text(view).lines):
+        share = _share_in(_view_box_in_frame(box, 1, level.shape), seen)
+        out.append((turned_line_image(view, box), share))
+    return out
+
+
+def _recorded(
+    read_line: Callable[[np.ndarray], str], reads: list[tuple[np.ndarray, str]]
+) -> Callable[[np.ndarray], str]:
+    """``read_line`` appending each image it reads and its text to ``reads``."""
+
+    def read(image: np.ndarray) -> str:
+        text = read_line(image)
+        reads.append((image, text))
+        return text
+
+    return read
 
 
 def _unexplained_text(reading: FrameText) -> bool:
