@@ -2650,7 +2650,7 @@ def _near_colour_map(maps: ColourMaps, x: int, y: int) -> bool:
 #: kept such frames out), unless a rules' mark is in a learned colour (:func:`_learned_colour`:
 #: a frame's calipers are of one colour) or the crop shows a colour flow map
 #: (:func:`_colour_flow`); an added mark needs HUED_PIXELS such pixels within HUED_REACH px
-#: (:func:`_hued_point`). Tuning seeds 100-139 re-rendered in the unseen colours: recall
+#: (:func:`_hued_point`; HUED_PIXEL_GATE off: neither the gate nor this). Tuning seeds 100-139 re-rendered in the unseen colours: recall
 #: 0.8017 -> 0.8819 (JPEG 0.500 -> 0.708), false or second marks 6 -> 8; the families' own
 #: colours (seeds 100-199, 240-299, 340-399) line for line unchanged. Chosen on those seeds:
 #: chroma 60 and green 40 below (CORE_GREEN) gave 0.8484 (JPEG light blue left out).
@@ -2768,7 +2768,10 @@ def _hued_net_marks(
         m
         for m in more
         if id(m) not in known
-        and (_unlearned_hue(crop, maps, layer, m) or _hued_point(crop, maps, hue_px, m.x, m.y))
+        and (
+            _unlearned_hue(crop, maps, layer, m)
+            or (HUED_PIXEL_GATE and _hued_point(crop, maps, hue_px, m.x, m.y))
+        )
         and not _near_colour_map(maps, m.x, m.y)
     ]
     placed += [m for m in more_placed if any(m is a for a in added)]

@@ -46,7 +46,7 @@ def test_marks_in_unlearned_colours_on_jpeg_frames_are_found(family: str, seed: 
     screen = render_screen(family, seed, caliper_colours=UNSEEN)
     colour, gained = FRAMES[family, seed]
     assert screen.jpeg_quality is not None and screen.caliper_colour == colour
-    truth = [tuple(p) for p in screen.calipers]
+    truth = [(int(x), int(y)) for x, y in screen.calipers]
     assert set(gained) <= set(truth)
     found = caliper_points(screen.frame)
     for point in gained:
@@ -93,6 +93,14 @@ def test_colour_flow_specks_are_no_marks(family: str, seed: int, colours):
     assert screen.doppler
     frame = screen.frame
     assert calipers._colour_flow(frame, calipers._hued_pixels(frame, ColourMaps.of(frame)))
-    truth = [tuple(p) for p in screen.calipers]
+    truth = [(int(x), int(y)) for x, y in screen.calipers]
     for point in caliper_points(frame):
         assert nearest(point, truth) <= 5.0, (family, seed, point, truth)
+
+
+def test_without_the_flow_guard_colour_doppler_specks_become_marks(monkeypatch):
+    screen = render_screen("philips_epiq", 125)
+    assert screen.doppler and not screen.calipers
+    assert caliper_points(screen.frame) == []
+    monkeypatch.setattr(calipers, "_colour_flow", lambda *args: False)
+    assert len(caliper_points(screen.frame)) >= 1
