@@ -2618,6 +2618,15 @@ HUED_HEAT = True
 HUED_MAP_SIDE, HUED_MAP_SHARE, HUED_MAP_REACH = 41, 0.4, 8
 
 
+def _colour_map(maps: ColourMaps) -> bool:
+    """Whether the crop holds a colour map's pixel (:data:`HUED_MAP_SHARE`)."""
+    coloured = (maps.chroma >= overlay.CHROMA_LEVEL).astype(np.uint8)
+    share = cv2.boxFilter(
+        coloured, cv2.CV_32F, (HUED_MAP_SIDE,) * 2, borderType=cv2.BORDER_CONSTANT
+    )
+    return bool(((share >= HUED_MAP_SHARE) & (coloured > 0)).any())
+
+
 def _near_colour_map(maps: ColourMaps, x: int, y: int) -> bool:
     """Whether a colour map's pixel (:data:`HUED_MAP_SHARE`) lies within
     :data:`HUED_MAP_REACH` px of ``(x, y)``."""
@@ -2633,6 +2642,96 @@ def _near_colour_map(maps: ColourMaps, x: int, y: int) -> bool:
     return bool(((share[near] >= HUED_MAP_SHARE) & (coloured[near] > 0)).any())
 
 
+#: Where no mark of the rules is in such a colour, the finder looks on the crop in boosted
+#: yellow all the same where the crop has pixels of a colour it never learned, JPEG-smeared
+#: strokes included (:func:`_hued_pixels`: at least HUED_CHROMA coloured, the brightest
+#: channel at least HUED_HIGH, green at least HUED_GREEN below it; a JPEG light blue '+' on
+#: speckle is about (150, 170, 190), a red one chroma 90-100, both below CORE_CHROMA, which
+#: kept such frames out), unless a rules' mark is in a learned colour (:func:`_learned_colour`:
+#: a frame's calipers are of one colour) or the crop shows a colour flow map
+#: (:func:`_colour_flow`); an added mark needs HUED_PIXELS such pixels within HUED_REACH px
+#: (:func:`_hued_point`; HUED_PIXEL_GATE off: neither the gate nor this). Tuning seeds 100-139 re-rendered in the unseen colours: recall
+#: 0.8017 -> 0.8819 (JPEG 0.500 -> 0.708), false or second marks 6 -> 8; the families' own
+#: colours (seeds 100-199, 240-299, 340-399) line for line unchanged. Chosen on those seeds:
+#: chroma 60 and green 40 below (CORE_GREEN) gave 0.8484 (JPEG light blue left out).
+HUED_PIXEL_GATE = True
+HUED_CHROMA, HUED_HIGH, HUED_GREEN, HUED_REACH, HUED_PIXELS = 30, 120, 15, 2, 3
+#: A colour flow map (:func:`_colour_flow`), whose red and blue specks the finder in yellow
+#: takes for small marks (the families' own Doppler frames: 6 false marks on seeds 100-139,
+#: 9 on 140-199 without this): at least FLOW_HUE_PIXELS unlearned pixels both red (hue
+#: <= 10 or >= 170 of OpenCV's 180) and blue (100-130); or FLOW_BLOBS solid blobs (an
+#: FLOW_BLOB square fits in them: no stroke of a mark); or FLOW_SPECKS compact specks (at
+#: least SPECK_AREA pixels filling SPECK_FILL of their box, sides at least SPECK_SIDE: a
+#: power Doppler map's orange dots). On tuning seeds 100-199, frames with colour flow /
+#: caliper frames in the unseen colours without: specks >= 9 on 98 % / 2 %.
+FLOW_HUE_PIXELS = 10
+FLOW_BLOB, FLOW_BLOBS = 9, 3
+SPECK_AREA, SPECK_FILL, SPECK_SIDE, FLOW_SPECKS = 12, 0.6, 3, 9
+#: A mark of a learned colour: white (brightest channel at least LEARNED_WHITE, chroma
+#: below HUED_CHROMA) or coloured with green the brightest (yellow, green, cyan).
+LEARNED_WHITE = 200
+
+
+def _hued_pixels(crop: np.ndarray, maps: ColourMaps) -> np.ndarray:
+    """uint8 0/1: the crop's pixels of a colour the learned finder never learned, JPEG-smeared
+    strokes included (:data:`HUED_CHROMA`, :data:`HUED_HIGH`, :data:`HUED_GREEN`)."""
+    below = cv2.subtract(maps.high, np.ascontiguousarray(crop[..., 1]))
+    return ((maps.chroma >= HUED_CHROMA) & (maps.high >= HUED_HIGH) & (below >= HUED_GREEN)).astype(
+        np.uint8
+    )
+
+
+def _colour_flow(crop: np.ndarray, hued: np.ndarray) -> bool:
+    """Whether the unlearned pixels ``hued`` (:func:`_hued_pixels`) look like a colour flow
+    map's (:data:`FLOW_HUE_PIXELS`, :data:`FLOW_BLOBS`, :data:`FLOW_SPECKS`)."""
+    lit = hued > 0
+    hue = cv2.cvtColor(crop, cv2.COLOR_RGB2HSV)[..., 0][lit]
+    red = np.count_nonzero((hue <= 10) | (hue >= 170))
+    blue = np.count_nonzero((hue >= 100) & (hue <= 130))
+    if red >= FLOW_HUE_PIXELS and blue >= FLOW_HUE_PIXELS:
+        return True
+    solid = cv2.erode(hued, np.ones((FLOW_BLOB,) * 2, np.uint8))
+    if cv2.connectedComponents(solid)[0] - 1 >= FLOW_BLOBS:
+        return True
+    stats = cv2.connectedComponentsWithStats(hued, connectivity=8)[2][1:]
+    width, height, area = stats[:, 2], stats[:, 3], stats[:, 4]
+    compact = (
+        (area >= SPECK_AREA)
+        & (area >= SPECK_FILL * width * height)
+        & (np.minimum(width, height) >= SPECK_SIDE)
+    )
+    return int(np.count_nonzero(compact)) >= FLOW_SPECKS
+
+
+def _learned_colour(crop: np.ndarray, maps: ColourMaps, mark: _Mark) -> bool:
+    """Whether at least HUED_PIXELS of ``mark``'s pixels within HUED_REACH px are of a
+    learned colour (:data:`LEARNED_WHITE`), more than are of an unlearned one."""
+    r = HUED_REACH
+    near = (slice(max(0, mark.y - r), mark.y + r + 1), slice(max(0, mark.x - r), mark.x + r + 1))
+    chroma, high = maps.chroma[near], maps.high[near]
+    below = cv2.subtract(high, np.ascontiguousarray(crop[near][..., 1]))
+    white = (high >= LEARNED_WHITE) & (chroma < HUED_CHROMA)
+    tinted = (chroma >= HUED_CHROMA) & (high >= HUED_HIGH)
+    learned = int(np.count_nonzero(white | (tinted & (below < HUED_GREEN))))
+    return learned >= HUED_PIXELS and learned > int(
+        np.count_nonzero(tinted & (below >= HUED_GREEN))
+    )
+
+
+def _hued_point(crop: np.ndarray, maps: ColourMaps, hued: np.ndarray, x: int, y: int) -> bool:
+    """Whether at least HUED_PIXELS of ``hued`` lie within HUED_REACH px of ``(x, y)``, not
+    in a colour map's solid blob (as :func:`_unlearned_hue` asks)."""
+    r = UNLEARNED_WINDOW
+    near = (slice(max(0, y - r), y + r + 1), slice(max(0, x - r), x + r + 1))
+    strong = (maps.chroma[near] >= CORE_CHROMA).astype(np.uint8)
+    solid = cv2.erode(strong, np.ones((5, 5), np.uint8), borderType=cv2.BORDER_CONSTANT)
+    if cv2.countNonZero(solid) > UNLEARNED_FILL * strong.size:
+        return False
+    r = HUED_REACH
+    near = (slice(max(0, y - r), y + r + 1), slice(max(0, x - r), x + r + 1))
+    return cv2.countNonZero(hued[near]) >= HUED_PIXELS
+
+
 def _hued_net_marks(
     kept: list[_Mark],
     inside: np.ndarray | None,
@@ -2643,13 +2742,23 @@ def _hued_net_marks(
 ) -> list[_Mark]:
     """``kept`` and, where one of the rules' marks among them is drawn in a colour the learned
     finder never learned (:func:`_unlearned_hue`; a learned mark beside a colour Doppler map's
-    red is not: philips_epiq 191), the marks it finds on the crop in boosted yellow
+    red is not: philips_epiq 191), or, none being, where the crop has pixels of such a colour
+    and neither a rules' mark of a learned colour nor a colour map or flow
+    (:data:`HUED_PIXEL_GATE`), the marks it finds on the crop in boosted yellow
     (:func:`~.overlay.as_yellow`, :data:`HUED_BOOST`) where none is yet, of such a colour
-    themselves and off colour maps (:func:`_near_colour_map`); no mark of ``kept`` is vetoed
+    themselves (:func:`_unlearned_hue` or :func:`_hued_point`) and off colour maps
+    (:func:`_near_colour_map`); no mark of ``kept`` is vetoed
     or moved. ``hued``: the crop, its :class:`~.overlay.ColourMaps` and its coloured mark
     layer with the saturated pixels; ``placed`` gets the added marks a shape put."""
     crop, maps, layer = hued
-    if not any(m.style != NET_STYLE and _unlearned_hue(crop, maps, layer, m) for m in kept):
+    hue_px = _hued_pixels(crop, maps)
+    if not any(m.style != NET_STYLE and _unlearned_hue(crop, maps, layer, m) for m in kept) and (
+        not HUED_PIXEL_GATE
+        or cv2.countNonZero(hue_px) == 0
+        or any(m.style != NET_STYLE and _learned_colour(crop, maps, m) for m in kept)
+        or _colour_map(maps)
+        or _colour_flow(crop, hue_px)
+    ):
         return kept
     yellow = as_yellow(maps, HUED_BOOST)
     more_placed: list[_Mark] = []
@@ -2659,7 +2768,10 @@ def _hued_net_marks(
         m
         for m in more
         if id(m) not in known
-        and _unlearned_hue(crop, maps, layer, m)
+        and (
+            _unlearned_hue(crop, maps, layer, m)
+            or (HUED_PIXEL_GATE and _hued_point(crop, maps, hue_px, m.x, m.y))
+        )
         and not _near_colour_map(maps, m.x, m.y)
     ]
     placed += [m for m in more_placed if any(m is a for a in added)]

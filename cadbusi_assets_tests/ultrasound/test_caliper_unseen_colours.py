@@ -131,6 +131,7 @@ def test_jpeg_red_crosses_need_the_boosted_yellow_verdict(monkeypatch, loose, mi
     assert all(nearest(p, caliper_points(screen.frame)) <= 2.0 for p in truth)
     for constant, value in loose.items():
         monkeypatch.setattr(calipers, constant, value)
+    monkeypatch.setattr(calipers, "HUED_PIXEL_GATE", False)  # (test_caliper_hues' path)
     found = caliper_points(screen.frame)
     assert all(nearest(p, found) > 5.0 for p in missed)
     assert all(nearest(p, caliper_points(screen.frame, learned=False)) <= 2.0 for p in truth)
@@ -178,6 +179,7 @@ def test_the_boosted_yellow_stretches_the_chroma():
 
 def test_without_the_yellow_verdict_the_refiner_vetoes_the_magenta_arrows(monkeypatch):
     monkeypatch.setattr(calipers, "_unlearned_hue", lambda *args: False)
+    monkeypatch.setattr(calipers, "HUED_PIXEL_GATE", False)  # (test_caliper_hues' path)
     screen = _screen("ge_logiq", 103)
     found = caliper_points(screen.frame)
     assert all(nearest(tuple(p), found) > 5 for p in screen.calipers)
