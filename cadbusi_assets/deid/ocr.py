@@ -722,9 +722,34 @@ def tiny_ink(level: np.ndarray, seen: np.ndarray) -> np.ndarray:
     """The thin bright strokes (:func:`~cadbusi_assets.ultrasound.textlines.text_ink`) of a
     :func:`brightness` image outside ``seen``: what :func:`tiny_lines` chains (taken once
     for a frame and turned with it)."""
-    ink = text_ink(level)
+    return _ink_and_rules(level, seen)[0]
+
+
+def _ink_and_rules(
+    level: np.ndarray, seen: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(:func:`tiny_ink`; the thin bright strokes that
+    :func:`~cadbusi_assets.ultrasound.textlines.text_ink` left out as rules, vertical runs
+    longer than a text line; the pixels of those rules with ink :data:`RULE_SIDE` px beside
+    them on both sides in their row, at :data:`RULE_SIDE` columns in, or None when there
+    are fewer than :data:`RULE_SIDE_INK`), 0/1, from one top-hat; the rules and their
+    crossings are taken inside ``seen`` too (turned text crossed by a rule is read upright
+    in pieces: a glyph and the rule through it)."""
+    tophat = stroke_contrast(level)
+    ink = text_ink(level, tophat)
+    rules = cv2.threshold(level, TEXT_LEVEL - 1, 1, cv2.THRESH_BINARY)[1]
+    strokes = cv2.threshold(tophat, STROKE_CONTRAST - 1, 1, cv2.THRESH_BINARY, dst=tophat)[1]
+    cv2.bitwise_and(rules, strokes, dst=rules)
+    cv2.subtract(rules, ink, dst=rules)
+    d = RULE_SIDE
+    crossing = None
+    if level.shape[1] > 2 * d:
+        crossing = cv2.bitwise_and(rules[:, d:-d], ink[:, : -2 * d])
+        cv2.bitwise_and(crossing, ink[:, 2 * d :], dst=crossing)
+        if cv2.countNonZero(crossing) < RULE_SIDE_INK:
+            crossing = None
     ink[seen] = 0
-    return ink
+    return ink, rules, crossing
 
 
 def tiny_lines(
@@ -938,13 +963,15 @@ def _search(
     ox, oy = corner
     rows, cols = source.shape[:2]
     texts = []
+    ink, rules, crossing = _ink_and_rules(source, seen[oy : oy + rows, ox : ox + cols])
     # (cv2.rotate: np.rot90(source, 1) made contiguous, ten times faster; tested)
     views = [(1, _quarter_turn(source))]
     if upright:
         views.insert(0, (0, source))
     for turn, view in views:
         lines = find_text(view).lines
-        for box in _joined(lines) if turn else lines:
+        found = _joined(lines) if turn else lines
+        for box in found:
             x0, y0, x1, y1 = _view_box_in_frame(box, turn, source.shape)
             in_frame = (x0 + ox, y0 + oy, x1 + ox, y1 + oy)
             if _share_in(in_frame, seen) >= SEEN_SHARE:
@@ -957,10 +984,105 @@ def _search(
                 texts.append(read_line(cv2.rotate(image, cv2.ROTATE_180)))
             else:
                 texts.append(read_line(line_image(view, box)))
-    ink = tiny_ink(source, seen[oy : oy + rows, ox : ox + cols])
+        if turn:  # turned text crossed along its length by a rule (a caliper's line)
+            # (the upright reading's lines are no reason to skip one: the glyphs of turned
+            # text a rule crosses are read upright in pieces, each with the rule through it)
+            for _box, image in _crossed_lines(view, rules, crossing, found):
+                if gate and not may_be_text(image):
+                    continue
+                texts.append(read_line(image))
+                texts.append(read_line(cv2.rotate(image, cv2.ROTATE_180)))
     texts += _tiny_texts(source, ink, read_line)
     texts += _tiny_texts(views[-1][1], _quarter_turn(ink), read_line)
     return texts
+
+
+#: A rule (a thin bright vertical run longer than a text line, left out of the ink by
+#: :func:`~cadbusi_assets.ultrasound.textlines.text_ink`: a caliper's measurement line) at
+#: most :data:`RULE_WIDTH` px wide, with at least :data:`RULE_SIDE_INK` ink pixels
+#: :data:`RULE_SIDE` px beside it on both sides (text it crosses; a ruler's ticks lie on one
+#: side), is taken out of the turned view (each pixel set to the brighter of the pixels
+#: :data:`RULE_SIDE` - 1 px across it: a glyph's stroke crossing it stays) and the view is
+#: searched again within :data:`RULE_REACH` px of it: turned text that the rule ran along
+#: was one blob with it.
+RULE_WIDTH = 3
+RULE_SIDE = 3
+RULE_SIDE_INK = 6
+RULE_REACH = MAX_LINE_HEIGHT // 2 + 8
+
+
+def _crossed_lines(
+    view: np.ndarray, rules: np.ndarray, crossing: np.ndarray | None, found: Sequence[Box]
+) -> list[tuple[Box, np.ndarray]]:
+    """(Box in ``view``, :func:`turned_line_image`) of each line of ``view`` (the source
+    turned a quarter) that a rule of the source crosses along its length (``rules`` and
+    ``crossing`` of :func:`_ink_and_rules`) and that the search of ``view`` did not find
+    (``found``): searched again with the rule taken out (:data:`RULE_WIDTH`), read with it
+    taken out."""
+    if crossing is None:
+        return []
+    src_rows, src_cols = rules.shape
+    d = RULE_SIDE
+    points = cv2.findNonZero(crossing).reshape(-1, 2)
+    columns, counts = np.unique(points[:, 0] + d, return_counts=True)
+    out: list[tuple[Box, np.ndarray]] = []
+    done = -1
+    for x in columns[counts >= RULE_SIDE_INK].tolist():
+        if x <= done:
+            continue  # a column of a rule already searched
+        rows_here = points[points[:, 0] + d == x, 1]
+        at = int(np.median(rows_here))
+        column = rules[:, x]
+        y0, y1 = at, at
+        while y0 > 0 and column[y0 - 1]:
+            y0 -= 1
+        while y1 < src_rows - 1 and column[y1 + 1]:
+            y1 += 1
+        x0, x1 = x, x
+        while x0 > 0 and x - x0 < RULE_WIDTH - 1 and rules[at, x0 - 1]:
+            x0 -= 1
+        while x1 < src_cols - 1 and x1 - x0 < RULE_WIDTH - 1 and rules[at, x1 + 1]:
+            x1 += 1
+        done = x1
+        if y1 - y0 + 1 <= MAX_LINE_HEIGHT:
+            continue
+        # the rule in the view: a row per source column (cols-1-x), columns y0..y1; the
+        # search looks at the rule's crossings and a line height beyond them
+        row0, row1 = src_cols - 1 - x1, src_cols - 1 - x0
+        top, bottom = max(0, row0 - RULE_REACH), min(view.shape[0], row1 + RULE_REACH + 1)
+        crossed = rows_here[(rows_here >= y0) & (rows_here <= y1)]
+        first = max(0, y0 - TURNED_MARGIN, int(crossed.min()) - MAX_LINE_HEIGHT)
+        last = min(view.shape[1], y1 + TURNED_MARGIN + 1, int(crossed.max()) + MAX_LINE_HEIGHT + 1)
+        crop = view[top:bottom, first:last].copy()
+        # each rule pixel set to the brighter of the pixels d - 1 px across it (in the view)
+        ys, xs = np.nonzero(rules[first:last, x0 : x1 + 1])
+        r, c = row1 - xs - top, ys
+        crop[r, c] = np.maximum(
+            view[np.maximum(0, r + top - d + 1), c + first],
+            view[np.minimum(view.shape[0] - 1, r + top + d - 1), c + first],
+        )
+        for box in _joined(find_text(crop).lines):
+            bx0, by0, bx1, by1 = box
+            if not (by0 <= row0 - top and row1 - top <= by1):
+                continue  # not crossed by the rule
+            in_view = (bx0 + first, by0 + top, bx1 + first, by1 + top)
+            if any(_overlap(in_view, other) >= SEEN_SHARE for other in found):
+                continue  # found by the search of the view
+            out.append((in_view, turned_line_image(crop, box)))
+    return out
+
+
+def _overlap(box: Box, other: Box) -> float:
+    """Share of ``box`` lying in ``other``.
+
+    >>> _overlap((0, 0, 9, 9), (5, 0, 20, 9))
+    0.5
+    """
+    w = min(box[2], other[2]) - max(box[0], other[0]) + 1
+    h = min(box[3], other[3]) - max(box[1], other[1]) + 1
+    if w <= 0 or h <= 0:
+        return 0.0
+    return w * h / ((box[2] - box[0] + 1) * (box[3] - box[1] + 1))
 
 
 #: Lines found turned a quarter on one row less than :data:`TURNED_JOIN` line heights apart
