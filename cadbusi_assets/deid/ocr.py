@@ -76,6 +76,7 @@ tiny, dark on a panel) or that is no brighter than :data:`TEXT_LEVEL`.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
@@ -92,6 +93,8 @@ from cadbusi_assets.ultrasound.textlines import (
     MAX_LINE_HEIGHT,
     MIN_AREA_WIDTH,
     MIN_TEXT_HEIGHT,
+    ROUGH_LEVEL,
+    ROUGH_SHARE,
     STROKE_CONTRAST,
     TEXT_LEVEL,
     Box,
@@ -977,11 +980,15 @@ def _search(
             if _share_in(in_frame, seen) >= SEEN_SHARE:
                 continue
             if turn:  # written top to bottom or bottom to top: read both ways
-                image = turned_line_image(view, box)
-                if gate and not may_be_text(image):
-                    continue  # speckle to the learned gate (line_gate)
-                texts.append(read_line(image))
-                texts.append(read_line(cv2.rotate(image, cv2.ROTATE_180)))
+                images = [turned_line_image(view, box)]
+                wider = _extended(view, box)
+                if wider != box:  # (letter-spaced text found in part: read whole too)
+                    images.append(turned_line_image(view, wider))
+                for image in images:
+                    if gate and not may_be_text(image):
+                        continue  # speckle to the learned gate (line_gate)
+                    texts.append(read_line(image))
+                    texts.append(read_line(cv2.rotate(image, cv2.ROTATE_180)))
             else:
                 texts.append(read_line(line_image(view, box)))
         if turn:  # turned text crossed along its length by a rule (a caliper's line)
@@ -1083,6 +1090,70 @@ def _overlap(box: Box, other: Box) -> float:
     if w <= 0 or h <= 0:
         return 0.0
     return w * h / ((box[2] - box[0] + 1) * (box[3] - box[1] + 1))
+
+
+#: A turned line is widened over bright pixels (:data:`TEXT_LEVEL`) in its rows less than
+#: :data:`TURNED_EXTEND_GAP` line heights beside it, step by step while each step's
+#: surround is flat (at most :data:`~cadbusi_assets.ultrasound.textlines.ROUGH_SHARE` of
+#: its pixels away from the bright ones more than
+#: :data:`~cadbusi_assets.ultrasound.textlines.ROUGH_LEVEL` from their median): the line
+#: search chains letters at most 1.5 heights apart, and finds letter-spaced text in part.
+TURNED_EXTEND_GAP = 2.0
+_AROUND = np.ones((5, 5), np.uint8)
+
+
+def _extended(view: np.ndarray, box: Box) -> Box:
+    """``box`` (a line of ``view``) widened over bright pixels in its rows on a flat
+    surround (:data:`TURNED_EXTEND_GAP`).
+
+    >>> view = np.zeros((30, 200), np.uint8)
+    >>> for x in (20, 40, 60, 78, 96, 114): view[10:20, x : x + 3] = 255
+    >>> _extended(view, (20, 10, 62, 19))
+    (20, 10, 116, 19)
+    >>> view[:, 100:] = np.random.default_rng(0).integers(0, 140, (30, 100))  # speckle
+    >>> _extended(view, (20, 10, 62, 19))
+    (20, 10, 98, 19)
+    """
+    x0, y0, x1, y1 = box
+    height = y1 - y0 + 1
+    gap = max(4, round(TURNED_EXTEND_GAP * height))
+    pad = max(3, height // 2)
+    rows, cols = view.shape[:2]
+    top, bottom = max(0, y0 - pad), min(rows, y1 + pad + 1)
+    lo, hi = max(0, x0 - gap), min(cols, x1 + gap + 1)
+    band = view[y0 : y1 + 1, lo:hi]
+    inked = (np.flatnonzero((band >= TEXT_LEVEL).any(axis=0)) + lo).tolist()
+    if not inked or (inked[0] >= x0 and inked[-1] <= x1):
+        return box
+    left, right = x0, x1
+    while True:  # rightwards, a step at a time while the step's surround is flat
+        k = bisect_right(inked, right + gap) - 1
+        if k < 0 or inked[k] <= right or not _flat(view[top:bottom, right + 1 : inked[k] + 1]):
+            break
+        right = inked[k]
+        if right + gap >= hi - 1 and hi < cols:  # (beyond the band read: read further)
+            return _extended(view, (left, y0, right, y1))
+    while True:
+        k = bisect_left(inked, left - gap)
+        if k >= len(inked) or inked[k] >= left or not _flat(view[top:bottom, inked[k] : left]):
+            break
+        left = inked[k]
+        if left - gap <= lo and lo > 0:
+            return _extended(view, (left, y0, right, y1))
+    return (left, y0, right, y1)
+
+
+def _flat(region: np.ndarray) -> bool:
+    """Whether the pixels of ``region`` away from its bright ones (:data:`TEXT_LEVEL`, and a
+    pixel around them) lie within ``ROUGH_LEVEL`` of their median, but for at most
+    ``ROUGH_SHARE`` of them (a flat background, no speckle)."""
+    bright = cv2.threshold(np.ascontiguousarray(region), TEXT_LEVEL - 1, 1, cv2.THRESH_BINARY)[1]
+    away = cv2.dilate(bright, _AROUND) == 0
+    values = region[away]
+    if values.size < 8:
+        return True
+    median = float(np.median(values))
+    return float(np.mean(np.abs(values.astype(np.int16) - median) > ROUGH_LEVEL)) <= ROUGH_SHARE
 
 
 #: Lines found turned a quarter on one row less than :data:`TURNED_JOIN` line heights apart
