@@ -76,7 +76,6 @@ tiny, dark on a panel) or that is no brighter than :data:`TEXT_LEVEL`.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
@@ -1092,19 +1091,24 @@ def _overlap(box: Box, other: Box) -> float:
     return w * h / ((box[2] - box[0] + 1) * (box[3] - box[1] + 1))
 
 
-#: A turned line is widened over bright pixels (:data:`TEXT_LEVEL`) in its rows less than
-#: :data:`TURNED_EXTEND_GAP` line heights beside it, step by step while each step's
-#: surround is flat (at most :data:`~cadbusi_assets.ultrasound.textlines.ROUGH_SHARE` of
-#: its pixels away from the bright ones more than
-#: :data:`~cadbusi_assets.ultrasound.textlines.ROUGH_LEVEL` from their median): the line
-#: search chains letters at most 1.5 heights apart, and finds letter-spaced text in part.
-TURNED_EXTEND_GAP = 2.0
+#: A turned line is widened over glyphs in its rows less than :data:`TURNED_EXTEND_GAP`
+#: line heights beside it, glyph by glyph while each step's surround is flat (at most
+#: :data:`~cadbusi_assets.ultrasound.textlines.ROUGH_SHARE` of its pixels away from the
+#: bright ones more than :data:`~cadbusi_assets.ultrasound.textlines.ROUGH_LEVEL` from
+#: their median): the line search chains letters at most 1.5 heights apart, and finds
+#: letter-spaced text in part. A glyph: a run of columns holding bright pixels
+#: (:data:`TEXT_LEVEL`) in the line's rows over at least :data:`TURNED_GLYPH_HEIGHT` of
+#: them, with none over :data:`TURNED_GLYPH_REACH` of the line's height above or below
+#: them (a grain of speckle is low; a mark that is no letter of the line is taller).
+TURNED_EXTEND_GAP = 3.0
+TURNED_GLYPH_HEIGHT = 0.55
+TURNED_GLYPH_REACH = 0.35
 _AROUND = np.ones((5, 5), np.uint8)
 
 
 def _extended(view: np.ndarray, box: Box) -> Box:
-    """``box`` (a line of ``view``) widened over bright pixels in its rows on a flat
-    surround (:data:`TURNED_EXTEND_GAP`).
+    """``box`` (a line of ``view``) widened over glyphs in its rows on a flat surround
+    (:data:`TURNED_EXTEND_GAP`).
 
     >>> view = np.zeros((30, 200), np.uint8)
     >>> for x in (20, 40, 60, 78, 96, 114): view[10:20, x : x + 3] = 255
@@ -1113,34 +1117,64 @@ def _extended(view: np.ndarray, box: Box) -> Box:
     >>> view[:, 100:] = np.random.default_rng(0).integers(0, 140, (30, 100))  # speckle
     >>> _extended(view, (20, 10, 62, 19))
     (20, 10, 98, 19)
+    >>> view[:, 100:] = 0; view[13:20, 96:99] = 0  # a grain lower than a letter
+    >>> _extended(view, (20, 10, 62, 19))
+    (20, 10, 80, 19)
     """
     x0, y0, x1, y1 = box
     height = y1 - y0 + 1
     gap = max(4, round(TURNED_EXTEND_GAP * height))
     pad = max(3, height // 2)
-    rows, cols = view.shape[:2]
-    top, bottom = max(0, y0 - pad), min(rows, y1 + pad + 1)
-    lo, hi = max(0, x0 - gap), min(cols, x1 + gap + 1)
-    band = view[y0 : y1 + 1, lo:hi]
-    inked = (np.flatnonzero((band >= TEXT_LEVEL).any(axis=0)) + lo).tolist()
-    if not inked or (inked[0] >= x0 and inked[-1] <= x1):
-        return box
+    reach = max(2, round(TURNED_GLYPH_REACH * height))
+    top, bottom = max(0, y0 - pad), min(view.shape[0], y1 + pad + 1)
     left, right = x0, x1
-    while True:  # rightwards, a step at a time while the step's surround is flat
-        k = bisect_right(inked, right + gap) - 1
-        if k < 0 or inked[k] <= right or not _flat(view[top:bottom, right + 1 : inked[k] + 1]):
-            break
-        right = inked[k]
-        if right + gap >= hi - 1 and hi < cols:  # (beyond the band read: read further)
-            return _extended(view, (left, y0, right, y1))
-    while True:
-        k = bisect_left(inked, left - gap)
-        if k >= len(inked) or inked[k] >= left or not _flat(view[top:bottom, inked[k] : left]):
-            break
-        left = inked[k]
-        if left - gap <= lo and lo > 0:
-            return _extended(view, (left, y0, right, y1))
+    for step in (1, -1):
+        while (glyph := _next_glyph(view, (left, y0, right, y1), step, gap, reach)) is not None:
+            a, b = glyph
+            if not _flat(
+                view[top:bottom, right + 1 : b + 1] if step > 0 else view[top:bottom, a:left]
+            ):
+                break
+            left, right = (left, b) if step > 0 else (a, right)
     return (left, y0, right, y1)
+
+
+def _next_glyph(
+    view: np.ndarray, box: Box, step: int, gap: int, reach: int
+) -> tuple[int, int] | None:
+    """First and last column of the nearest glyph (:data:`TURNED_GLYPH_HEIGHT`) beside
+    ``box`` (right for ``step`` 1, left for -1) less than ``gap`` px away, past lower marks
+    (a hyphen, a dot); None when there is none or a mark taller than the line is nearer."""
+    x0, y0, x1, y1 = box
+    height = y1 - y0 + 1
+    cols = view.shape[1]
+    # (a glyph starting within the gap is looked at whole: two line heights more)
+    far = gap + 2 * height
+    lo, hi = (x1 + 1, min(cols, x1 + far + 1)) if step > 0 else (max(0, x0 - far), x0)
+    if lo >= hi:
+        return None
+    up = max(0, y0 - reach)
+    band = view[up : y1 + reach + 1, lo:hi] >= TEXT_LEVEL
+    inside = band[y0 - up : y0 - up + height]
+    lit: list[bool] = np.asarray(inside.any(axis=0)).tolist()
+    k = 0 if step > 0 else len(lit) - 1
+    while 0 <= k < len(lit):
+        if not lit[k]:
+            k += step
+            continue
+        if (k + 1 if step > 0 else hi - lo - k) > gap:
+            return None  # no glyph starts within the gap
+        first = k  # a run of lit columns
+        while 0 <= k + step < len(lit) and lit[k + step]:
+            k += step
+        a, b = min(first, k), max(first, k)
+        tall = int(np.count_nonzero(inside[:, a : b + 1].any(axis=1)))
+        if int(np.count_nonzero(band[:, a : b + 1].any(axis=1))) - tall >= reach:
+            return None  # a mark reaching beyond the line's rows
+        if tall >= TURNED_GLYPH_HEIGHT * height:
+            return lo + a, lo + b
+        k += step
+    return None
 
 
 def _flat(region: np.ndarray) -> bool:
