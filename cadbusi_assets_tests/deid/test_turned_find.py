@@ -88,6 +88,14 @@ def test_turned_name_crossed_by_a_line_is_caught() -> None:
     assert "patient_name" in ocr_identifiers(frame, ids)
 
 
+def test_a_rule_alone_is_not_searched_again() -> None:
+    frame = np.zeros((300, 400), np.uint8)
+    frame[50:250, 200] = 230
+    level = brightness(frame)
+    _ink, rules, crossing = ocr._ink_and_rules(level, np.zeros(level.shape, bool))
+    assert rules.any() and crossing is None
+
+
 def test_a_ruler_is_no_crossed_line() -> None:
     """A rule with ink on one side only (a ruler's ticks) is not searched again."""
     frame, _ = _ruled_frame(ticks=True)
