@@ -732,11 +732,11 @@ def _ink_and_rules(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(:func:`tiny_ink`; the thin bright strokes that
     :func:`~cadbusi_assets.ultrasound.textlines.text_ink` left out as rules, vertical runs
-    longer than a text line; the pixels of those rules with ink :data:`RULE_SIDE` px beside
-    them on both sides in their row, at :data:`RULE_SIDE` columns in, or None when there
-    are fewer than :data:`RULE_SIDE_INK`), 0/1, from one top-hat; the rules and their
-    crossings are taken inside ``seen`` too (turned text crossed by a rule is read upright
-    in pieces: a glyph and the rule through it)."""
+    longer than a text line, 0/1; the pixels of those rules with ink :data:`RULE_SIDE` px
+    beside them on both sides in their row, as (x, y) rows, or None when there are fewer
+    than :data:`RULE_SIDE_INK`), from one top-hat; the rules and their crossings are taken
+    inside ``seen`` too (turned text crossed by a rule is read upright in pieces: a glyph
+    and the rule through it)."""
     tophat = stroke_contrast(level)
     ink = text_ink(level, tophat)
     rules = cv2.threshold(level, TEXT_LEVEL - 1, 1, cv2.THRESH_BINARY)[1]
@@ -745,11 +745,14 @@ def _ink_and_rules(
     cv2.subtract(rules, ink, dst=rules)
     d = RULE_SIDE
     crossing = None
-    if level.shape[1] > 2 * d:
-        crossing = cv2.bitwise_and(rules[:, d:-d], ink[:, : -2 * d])
-        cv2.bitwise_and(crossing, ink[:, 2 * d :], dst=crossing)
-        if cv2.countNonZero(crossing) < RULE_SIDE_INK:
-            crossing = None
+    points = cv2.findNonZero(rules)  # (few: a ruler's, a caliper's line)
+    if points is not None:
+        xs, ys = points.reshape(-1, 2).T
+        keep = (xs >= d) & (xs < level.shape[1] - d)
+        xs, ys = xs[keep], ys[keep]
+        both = (ink[ys, xs - d] > 0) & (ink[ys, xs + d] > 0)
+        if int(np.count_nonzero(both)) >= RULE_SIDE_INK:
+            crossing = np.column_stack((xs[both], ys[both]))
     ink[seen] = 0
     return ink, rules, crossing
 
@@ -1029,14 +1032,14 @@ def _crossed_lines(
         return []
     src_rows, src_cols = rules.shape
     d = RULE_SIDE
-    points = cv2.findNonZero(crossing).reshape(-1, 2)
-    columns, counts = np.unique(points[:, 0] + d, return_counts=True)
+    points = crossing
+    columns, counts = np.unique(points[:, 0], return_counts=True)
     out: list[tuple[Box, np.ndarray]] = []
     done = -1
     for x in columns[counts >= RULE_SIDE_INK].tolist():
         if x <= done:
             continue  # a column of a rule already searched
-        rows_here = points[points[:, 0] + d == x, 1]
+        rows_here = points[points[:, 0] == x, 1]
         at = int(np.median(rows_here))
         column = rules[:, x]
         y0, y1 = at, at
