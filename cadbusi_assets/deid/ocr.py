@@ -962,7 +962,10 @@ def _search(
     quarter, read both ways: :func:`_tiny_texts`), and ``upright`` too (a panel). With
     ``gate`` (the frame's own search) a turned line that the learned gate scores as speckle
     (:func:`~cadbusi_assets.deid.line_gate.may_be_text`) is not read: nearly all of the
-    frame's turned lines are chains of bright speckle in the fan."""
+    frame's turned lines are chains of bright speckle in the fan. A turned line is read
+    widened over letter-spaced glyphs beside it too (:func:`_extended`), and turned text
+    that a rule runs through (a caliper's line) is searched again with the rule taken out
+    (:func:`_crossed_lines`)."""
     from cadbusi_assets.deid.line_gate import may_be_text
 
     ox, oy = corner
