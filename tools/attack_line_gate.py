@@ -526,6 +526,52 @@ def script_cases() -> list[Case]:
     return out
 
 
+def ruled_ink(
+    text: str, size: int, where: float, level: int = 230, thick: int = 1, reach: int = 20
+) -> np.ndarray:
+    """The ink of ``text`` with a straight line along it (a caliper's measurement line, an
+    underline, a strike-through) at ``where`` of the text's height from its top, ``reach``
+    px beyond each end, ``thick`` px, at ``level``."""
+    ink = cv2.copyMakeBorder(pil_ink(text, None, size), 0, 0, reach, reach, cv2.BORDER_CONSTANT)
+    rows = np.flatnonzero(ink.max(axis=1) > 60)
+    y = round(float(rows[0]) + where * float(rows[-1] - rows[0]))
+    line = np.zeros_like(ink)
+    line[y : y + thick, 2 : ink.shape[1] - 2] = level
+    return np.maximum(ink, line)
+
+
+def rule_cases() -> list[Case]:
+    """Turned text crossed along its length by a straight line (the middle: a caliper's
+    line, at 230 or 255, 1 or 2 px; the baseline: an underline; two thirds up: a strike),
+    in the fan and on the margin."""
+    out: list[Case] = []
+    texts = ["GATELAST", "ID 12345678", "DOB 1961-03-04"]
+    lines = {
+        "mid230": (0.5, 230, 1),
+        "mid255": (0.5, 255, 1),
+        "mid2px": (0.5, 230, 2),
+        "under": (1.0, 230, 1),
+        "strike": (0.35, 230, 1),
+    }
+    for i, t in enumerate(texts):
+        for px in (12, 18, 24):
+            for lk, (where, level, thick) in lines.items():
+                for style in ("brightest", "outside"):
+                    out.append(
+                        Case(
+                            f"rule_{style}",
+                            f"{'rm' if style == 'outside' else 'r'}{lk}_{px}_{i}",
+                            t,
+                            partial(ruled_ink, t, px, where, level, thick),
+                            way=(cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE)[
+                                (i + px) % 2
+                            ],
+                            style=style,
+                        )
+                    )
+    return out
+
+
 def verify(frame: np.ndarray, ids: OriginalIdentifiers) -> tuple[list[str], list[str], float]:
     """Kinds found with the gate off, with it on, and the lowest score of a turned line."""
     from cadbusi_assets.deid.ocr import ocr_identifiers
@@ -557,11 +603,14 @@ def main() -> None:
     ap.add_argument("--spacing", action="store_true", help="the letter-spacing cases only")
     ap.add_argument("--outside", action="store_true", help="planted on the margin, off the fan")
     ap.add_argument("--scripts", action="store_true", help="the turned non-Latin names only")
+    ap.add_argument("--rules", action="store_true", help="text crossed by a line only")
     args = ap.parse_args()
     s0, s1 = (int(x) for x in args.seeds.split(","))
     all_cases = hard_cases() if args.hard else spacing_cases() if args.spacing else cases()
     if args.scripts:
         all_cases = script_cases()
+    if args.rules:
+        all_cases = rule_cases()
     if args.outside:
         all_cases = [
             replace(c, kind="outside_" + c.kind, style="outside")

@@ -92,6 +92,8 @@ from cadbusi_assets.ultrasound.textlines import (
     MAX_LINE_HEIGHT,
     MIN_AREA_WIDTH,
     MIN_TEXT_HEIGHT,
+    ROUGH_LEVEL,
+    ROUGH_SHARE,
     STROKE_CONTRAST,
     TEXT_LEVEL,
     Box,
@@ -731,9 +733,37 @@ def tiny_ink(level: np.ndarray, seen: np.ndarray) -> np.ndarray:
     """The thin bright strokes (:func:`~cadbusi_assets.ultrasound.textlines.text_ink`) of a
     :func:`brightness` image outside ``seen``: what :func:`tiny_lines` chains (taken once
     for a frame and turned with it)."""
-    ink = text_ink(level)
+    return _ink_and_rules(level, seen)[0]
+
+
+def _ink_and_rules(
+    level: np.ndarray, seen: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(:func:`tiny_ink`; the thin bright strokes that
+    :func:`~cadbusi_assets.ultrasound.textlines.text_ink` left out as rules, vertical runs
+    longer than a text line, 0/1; the pixels of those rules with ink :data:`RULE_SIDE` px
+    beside them on both sides in their row, as (x, y) rows, or None when there are fewer
+    than :data:`RULE_SIDE_INK`), from one top-hat; the rules and their crossings are taken
+    inside ``seen`` too (turned text crossed by a rule is read upright in pieces: a glyph
+    and the rule through it)."""
+    tophat = stroke_contrast(level)
+    ink = text_ink(level, tophat)
+    rules = cv2.threshold(level, TEXT_LEVEL - 1, 1, cv2.THRESH_BINARY)[1]
+    strokes = cv2.threshold(tophat, STROKE_CONTRAST - 1, 1, cv2.THRESH_BINARY, dst=tophat)[1]
+    cv2.bitwise_and(rules, strokes, dst=rules)
+    cv2.subtract(rules, ink, dst=rules)
+    d = RULE_SIDE
+    crossing = None
+    points = cv2.findNonZero(rules)  # (few: a ruler's, a caliper's line)
+    if points is not None:
+        xs, ys = points.reshape(-1, 2).T
+        keep = (xs >= d) & (xs < level.shape[1] - d)
+        xs, ys = xs[keep], ys[keep]
+        both = (ink[ys, xs - d] > 0) & (ink[ys, xs + d] > 0)
+        if int(np.count_nonzero(both)) >= RULE_SIDE_INK:
+            crossing = np.column_stack((xs[both], ys[both]))
     ink[seen] = 0
-    return ink
+    return ink, rules, crossing
 
 
 def tiny_lines(
@@ -948,35 +978,238 @@ def _search(
     quarter, read both ways: :func:`_tiny_texts`), and ``upright`` too (a panel). With
     ``gate`` (the frame's own search) a turned line that the learned gate scores as speckle
     (:func:`~cadbusi_assets.deid.line_gate.may_be_text`) is not read: nearly all of the
-    frame's turned lines are chains of bright speckle in the fan."""
+    frame's turned lines are chains of bright speckle in the fan. A turned line is read
+    widened over letter-spaced glyphs beside it too (:func:`_extended`), and turned text
+    that a rule runs through (a caliper's line) is searched again with the rule taken out
+    (:func:`_crossed_lines`)."""
     from cadbusi_assets.deid.line_gate import may_be_text
 
     ox, oy = corner
     rows, cols = source.shape[:2]
     texts = []
+    ink, rules, crossing = _ink_and_rules(source, seen[oy : oy + rows, ox : ox + cols])
     # (cv2.rotate: np.rot90(source, 1) made contiguous, ten times faster; tested)
     views = [(1, _quarter_turn(source))]
     if upright:
         views.insert(0, (0, source))
     for turn, view in views:
         lines = find_text(view).lines
-        for box in _joined(lines) if turn else lines:
+        found = _joined(lines) if turn else lines
+        for box in found:
             x0, y0, x1, y1 = _view_box_in_frame(box, turn, source.shape)
             in_frame = (x0 + ox, y0 + oy, x1 + ox, y1 + oy)
             if _share_in(in_frame, seen) >= SEEN_SHARE:
                 continue
             if turn:  # written top to bottom or bottom to top: read both ways
-                image = turned_line_image(view, box)
-                if gate and not may_be_text(image):
-                    continue  # speckle to the learned gate (line_gate)
-                texts.append(read_line(image))
-                texts.append(read_line(cv2.rotate(image, cv2.ROTATE_180)))
+                images = [turned_line_image(view, box)]
+                wider = _extended(view, box)
+                if wider != box:  # (letter-spaced text found in part: read whole too)
+                    images.append(turned_line_image(view, wider))
+                for image in images:
+                    if gate and not may_be_text(image):
+                        continue  # speckle to the learned gate (line_gate)
+                    texts.append(read_line(image))
+                    texts.append(read_line(cv2.rotate(image, cv2.ROTATE_180)))
             else:
                 texts.append(read_line(line_image(view, box)))
-    ink = tiny_ink(source, seen[oy : oy + rows, ox : ox + cols])
+        if turn:  # turned text crossed along its length by a rule (a caliper's line)
+            # (the upright reading's lines are no reason to skip one: the glyphs of turned
+            # text a rule crosses are read upright in pieces, each with the rule through it)
+            for _box, image in _crossed_lines(view, rules, crossing, found):
+                if gate and not may_be_text(image):
+                    continue
+                texts.append(read_line(image))
+                texts.append(read_line(cv2.rotate(image, cv2.ROTATE_180)))
     texts += _tiny_texts(source, ink, read_line)
     texts += _tiny_texts(views[-1][1], _quarter_turn(ink), read_line)
     return texts
+
+
+#: A rule (a thin bright vertical run longer than a text line, left out of the ink by
+#: :func:`~cadbusi_assets.ultrasound.textlines.text_ink`: a caliper's measurement line) at
+#: most :data:`RULE_WIDTH` px wide, with at least :data:`RULE_SIDE_INK` ink pixels
+#: :data:`RULE_SIDE` px beside it on both sides (text it crosses; a ruler's ticks lie on one
+#: side), is taken out of the turned view (each pixel set to the brighter of the pixels
+#: :data:`RULE_SIDE` - 1 px across it: a glyph's stroke crossing it stays) and the view is
+#: searched again within :data:`RULE_REACH` px of it: turned text that the rule ran along
+#: was one blob with it.
+RULE_WIDTH = 3
+RULE_SIDE = 3
+RULE_SIDE_INK = 6
+RULE_REACH = MAX_LINE_HEIGHT // 2 + 8
+
+
+def _crossed_lines(
+    view: np.ndarray, rules: np.ndarray, crossing: np.ndarray | None, found: Sequence[Box]
+) -> list[tuple[Box, np.ndarray]]:
+    """(Box in ``view``, :func:`turned_line_image`) of each line of ``view`` (the source
+    turned a quarter) that a rule of the source crosses along its length (``rules`` and
+    ``crossing`` of :func:`_ink_and_rules`) and that the search of ``view`` did not find
+    (``found``): searched again with the rule taken out (:data:`RULE_WIDTH`), read with it
+    taken out."""
+    if crossing is None:
+        return []
+    src_rows, src_cols = rules.shape
+    d = RULE_SIDE
+    points = crossing
+    columns, counts = np.unique(points[:, 0], return_counts=True)
+    out: list[tuple[Box, np.ndarray]] = []
+    done = -1
+    for x in columns[counts >= RULE_SIDE_INK].tolist():
+        if x <= done:
+            continue  # a column of a rule already searched
+        rows_here = points[points[:, 0] == x, 1]
+        at = int(np.median(rows_here))
+        column = rules[:, x]
+        y0, y1 = at, at
+        while y0 > 0 and column[y0 - 1]:
+            y0 -= 1
+        while y1 < src_rows - 1 and column[y1 + 1]:
+            y1 += 1
+        x0, x1 = x, x
+        while x0 > 0 and x - x0 < RULE_WIDTH - 1 and rules[at, x0 - 1]:
+            x0 -= 1
+        while x1 < src_cols - 1 and x1 - x0 < RULE_WIDTH - 1 and rules[at, x1 + 1]:
+            x1 += 1
+        done = x1
+        if y1 - y0 + 1 <= MAX_LINE_HEIGHT:
+            continue
+        # the rule in the view: a row per source column (cols-1-x), columns y0..y1; the
+        # search looks at the rule's crossings and a line height beyond them
+        row0, row1 = src_cols - 1 - x1, src_cols - 1 - x0
+        top, bottom = max(0, row0 - RULE_REACH), min(view.shape[0], row1 + RULE_REACH + 1)
+        crossed = rows_here[(rows_here >= y0) & (rows_here <= y1)]
+        first = max(0, y0 - TURNED_MARGIN, int(crossed.min()) - MAX_LINE_HEIGHT)
+        last = min(view.shape[1], y1 + TURNED_MARGIN + 1, int(crossed.max()) + MAX_LINE_HEIGHT + 1)
+        crop = view[top:bottom, first:last].copy()
+        # each rule pixel set to the brighter of the pixels d - 1 px across it (in the view)
+        ys, xs = np.nonzero(rules[first:last, x0 : x1 + 1])
+        r, c = row1 - xs - top, ys
+        crop[r, c] = np.maximum(
+            view[np.maximum(0, r + top - d + 1), c + first],
+            view[np.minimum(view.shape[0] - 1, r + top + d - 1), c + first],
+        )
+        for box in _joined(find_text(crop).lines):
+            bx0, by0, bx1, by1 = box
+            if not (by0 <= row0 - top and row1 - top <= by1):
+                continue  # not crossed by the rule
+            in_view = (bx0 + first, by0 + top, bx1 + first, by1 + top)
+            if any(_overlap(in_view, other) >= SEEN_SHARE for other in found):
+                continue  # found by the search of the view
+            out.append((in_view, turned_line_image(crop, box)))
+    return out
+
+
+def _overlap(box: Box, other: Box) -> float:
+    """Share of ``box`` lying in ``other``.
+
+    >>> _overlap((0, 0, 9, 9), (5, 0, 20, 9))
+    0.5
+    """
+    w = min(box[2], other[2]) - max(box[0], other[0]) + 1
+    h = min(box[3], other[3]) - max(box[1], other[1]) + 1
+    if w <= 0 or h <= 0:
+        return 0.0
+    return w * h / ((box[2] - box[0] + 1) * (box[3] - box[1] + 1))
+
+
+#: A turned line is widened over glyphs in its rows less than :data:`TURNED_EXTEND_GAP`
+#: line heights beside it, glyph by glyph while each step's surround is flat (at most
+#: :data:`~cadbusi_assets.ultrasound.textlines.ROUGH_SHARE` of its pixels away from the
+#: bright ones more than :data:`~cadbusi_assets.ultrasound.textlines.ROUGH_LEVEL` from
+#: their median): the line search chains letters at most 1.5 heights apart, and finds
+#: letter-spaced text in part. A glyph: a run of columns holding bright pixels
+#: (:data:`TEXT_LEVEL`) in the line's rows over at least :data:`TURNED_GLYPH_HEIGHT` of
+#: them, with none over :data:`TURNED_GLYPH_REACH` of the line's height above or below
+#: them (a grain of speckle is low; a mark that is no letter of the line is taller).
+TURNED_EXTEND_GAP = 3.0
+TURNED_GLYPH_HEIGHT = 0.55
+TURNED_GLYPH_REACH = 0.35
+_AROUND = np.ones((5, 5), np.uint8)
+
+
+def _extended(view: np.ndarray, box: Box) -> Box:
+    """``box`` (a line of ``view``) widened over glyphs in its rows on a flat surround
+    (:data:`TURNED_EXTEND_GAP`).
+
+    >>> view = np.zeros((30, 200), np.uint8)
+    >>> for x in (20, 40, 60, 78, 96, 114): view[10:20, x : x + 3] = 255
+    >>> _extended(view, (20, 10, 62, 19))
+    (20, 10, 116, 19)
+    >>> view[:, 100:] = np.random.default_rng(0).integers(0, 140, (30, 100))  # speckle
+    >>> _extended(view, (20, 10, 62, 19))
+    (20, 10, 98, 19)
+    >>> view[:, 100:] = 0; view[13:20, 96:99] = 0  # a grain lower than a letter
+    >>> _extended(view, (20, 10, 62, 19))
+    (20, 10, 80, 19)
+    """
+    x0, y0, x1, y1 = box
+    height = y1 - y0 + 1
+    gap = max(4, round(TURNED_EXTEND_GAP * height))
+    pad = max(3, height // 2)
+    reach = max(2, round(TURNED_GLYPH_REACH * height))
+    top, bottom = max(0, y0 - pad), min(view.shape[0], y1 + pad + 1)
+    left, right = x0, x1
+    for step in (1, -1):
+        while (glyph := _next_glyph(view, (left, y0, right, y1), step, gap, reach)) is not None:
+            a, b = glyph
+            if not _flat(
+                view[top:bottom, right + 1 : b + 1] if step > 0 else view[top:bottom, a:left]
+            ):
+                break
+            left, right = (left, b) if step > 0 else (a, right)
+    return (left, y0, right, y1)
+
+
+def _next_glyph(
+    view: np.ndarray, box: Box, step: int, gap: int, reach: int
+) -> tuple[int, int] | None:
+    """First and last column of the nearest glyph (:data:`TURNED_GLYPH_HEIGHT`) beside
+    ``box`` (right for ``step`` 1, left for -1) less than ``gap`` px away, past lower marks
+    (a hyphen, a dot); None when there is none or a mark taller than the line is nearer."""
+    x0, y0, x1, y1 = box
+    height = y1 - y0 + 1
+    cols = view.shape[1]
+    # (a glyph starting within the gap is looked at whole: two line heights more)
+    far = gap + 2 * height
+    lo, hi = (x1 + 1, min(cols, x1 + far + 1)) if step > 0 else (max(0, x0 - far), x0)
+    if lo >= hi:
+        return None
+    up = max(0, y0 - reach)
+    band = view[up : y1 + reach + 1, lo:hi] >= TEXT_LEVEL
+    inside = band[y0 - up : y0 - up + height]
+    lit: list[bool] = np.asarray(inside.any(axis=0)).tolist()
+    k = 0 if step > 0 else len(lit) - 1
+    while 0 <= k < len(lit):
+        if not lit[k]:
+            k += step
+            continue
+        if (k + 1 if step > 0 else hi - lo - k) > gap:
+            return None  # no glyph starts within the gap
+        first = k  # a run of lit columns
+        while 0 <= k + step < len(lit) and lit[k + step]:
+            k += step
+        a, b = min(first, k), max(first, k)
+        tall = int(np.count_nonzero(inside[:, a : b + 1].any(axis=1)))
+        if int(np.count_nonzero(band[:, a : b + 1].any(axis=1))) - tall >= reach:
+            return None  # a mark reaching beyond the line's rows
+        if tall >= TURNED_GLYPH_HEIGHT * height:
+            return lo + a, lo + b
+        k += step
+    return None
+
+
+def _flat(region: np.ndarray) -> bool:
+    """Whether the pixels of ``region`` away from its bright ones (:data:`TEXT_LEVEL`, and a
+    pixel around them) lie within ``ROUGH_LEVEL`` of their median, but for at most
+    ``ROUGH_SHARE`` of them (a flat background, no speckle)."""
+    bright = cv2.threshold(np.ascontiguousarray(region), TEXT_LEVEL - 1, 1, cv2.THRESH_BINARY)[1]
+    away = cv2.dilate(bright, _AROUND) == 0
+    values = region[away]
+    if values.size < 8:
+        return True
+    median = float(np.median(values))
+    return float(np.mean(np.abs(values.astype(np.int16) - median) > ROUGH_LEVEL)) <= ROUGH_SHARE
 
 
 #: Lines found turned a quarter on one row less than :data:`TURNED_JOIN` line heights apart
