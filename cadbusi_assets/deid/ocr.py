@@ -1417,9 +1417,10 @@ def _unreadable_turned_text(
 
 def _turned_lines_seen(frame: np.ndarray, reading: FrameText) -> list[tuple[np.ndarray, float]]:
     """The images :func:`unseen_text` reads of the lines of ``frame`` found turned a quarter
-    (as :func:`_search` finds them), each with the share of its box that lies in the upright
-    ``reading``'s lines. A line read that is not among them (tiny text, a panel's, a line a
-    later search finds otherwise) counts as lying outside them."""
+    (as :func:`_search` finds them, widened over letter-spaced glyphs too), each with the
+    share of its box that lies in the upright ``reading``'s lines. A line read that is not
+    among them (tiny text, a panel's, a line crossed by a rule) counts as lying outside
+    them."""
     level = brightness(frame)
     seen = np.zeros(level.shape, bool)
     for x0, y0, x1, y1 in reading.boxes:
@@ -1427,8 +1428,10 @@ def _turned_lines_seen(frame: np.ndarray, reading: FrameText) -> list[tuple[np.n
     view = _quarter_turn(level)
     out = []
     for box in _joined(find_text(view).lines):
-        share = _share_in(_view_box_in_frame(box, 1, level.shape), seen)
-        out.append((turned_line_image(view, box), share))
+        wider = _extended(view, box)
+        for line in (box, wider) if wider != box else (box,):
+            share = _share_in(_view_box_in_frame(line, 1, level.shape), seen)
+            out.append((turned_line_image(view, line), share))
     return out
 
 

@@ -135,3 +135,26 @@ def test_upright_text_seen_sideways_is_no_unreadable_name(pseudonymizer, index):
     ds.SpecificCharacterSet = "ISO_IR 192"
     ds.PatientName = "ΠΑΠΑΔΟΠΟΥΛΟΣ^ΕΛΕΝΗ"
     deidentify_dataset(ds, pseudonymizer, verify_ocr=True)
+
+
+@pytest.mark.parametrize(("name", "seed"), [("spm12_12_0", 433), ("spm18_14_2", 229)])
+def test_widened_turned_lines_have_their_share_of_the_upright_lines(name, seed):
+    """The unseen search also reads a turned line widened over letter-spaced glyphs
+    (``_extended``); the unreadable-name check measures those too against the upright
+    reading (a line it cannot find there counts as outside the upright lines: the check
+    would refuse a clean frame for an upright line seen sideways and widened)."""
+    from cadbusi_assets.ultrasound.textlines import brightness, find_text
+    from tools.attack_line_gate import spacing_cases
+
+    frame = build({c.name: c for c in spacing_cases()}[name], seed)
+    reading = deid_ocr.read_frame(frame)
+    turned = [image for image, _share in deid_ocr._turned_lines_seen(frame, reading)]
+    view = deid_ocr._quarter_turn(brightness(frame))
+    widened = []
+    for box in deid_ocr._joined(find_text(view).lines):
+        wider = deid_ocr._extended(view, box)
+        if wider != box:
+            widened.append(deid_ocr.turned_line_image(view, wider))
+    assert widened  # the letter-spaced text is found in part and widened
+    for image in widened:
+        assert any(t.shape == image.shape and np.array_equal(t, image) for t in turned)
