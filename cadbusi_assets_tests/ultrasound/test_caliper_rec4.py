@@ -49,3 +49,11 @@ def test_pale_pieces_of_a_thick_arrow_are_no_arrows(monkeypatch):
 def test_map_texture_is_no_arrow(monkeypatch):
     """siemens_s2000 358: at a lift of 60 the map's light texture gives a false arrow."""
     assert_trap(monkeypatch, "siemens_s2000", 358, (434, 208), {"MAP_LIGHT_LIFT": 60})
+
+
+def test_bright_tissue_at_a_map_edge_is_no_arrow(monkeypatch):
+    """ge_voluson 170: bright tissue beside a blue Doppler blob lifts the lowest channel above
+    its median (the blob's is near 0); without the length, area and ring bounds, a false
+    arrow there."""
+    loose = {"MAP_LIGHT_SIDE": 0, "MAP_LIGHT_AREA": 100.0, "MAP_LIGHT_TINTED": 0.0}
+    assert_trap(monkeypatch, "ge_voluson", 170, (268, 429), loose)
