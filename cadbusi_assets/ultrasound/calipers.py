@@ -2121,7 +2121,7 @@ MAP_WIDE = 15
 #: 215 were taken (then for small crosses); without it and the area and ring bounds, bright
 #: tissue at a blue Doppler blob's edge (ge_voluson 170; with the length bound in place the
 #: other two change no tuning point). All tuning frames of seeds 100-439 (5,568 marks):
-#: found 5,506 -> 5,509, false or second marks 17 -> 17, no other line of
+#: found 5,506 -> 5,509, false or second marks 24 -> 24, no other line of
 #: ``benchmarks.caliper_misses`` changed. Cost: ~1.6 CPU ms a map frame (the layer's
 #: components), nothing elsewhere.
 MAP_LIGHT_LIFT = 90
