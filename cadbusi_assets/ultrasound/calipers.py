@@ -2105,6 +2105,29 @@ MAP_EDGE = 2
 #: other point changed. Not taken: the colour layer (MAP_RESIDUAL, MAP_BRIGHT) against the
 #: wide medians of the three channels too: the same on those frames, ~1.7 ms a map frame.
 MAP_WIDE = 15
+#: ... and light arrows (white, or pale where JPEG tinted them with the map), which the layers
+#: above search for crosses only (an arrow there is looked for in the vivid layer alone): on
+#: a layer of the pixels whose lowest channel exceeds its local median by MAP_LIGHT_LIFT,
+#: arrows only, their component at least MAP_LIGHT_SIDE px long, at most MAP_LIGHT_AREA px a
+#: px of that length (strokes, not a lit patch), at least MAP_LIGHT_TINTED of the pixels
+#: around it clearly coloured (on the map, not at its edge beside bright tissue), where no
+#: mark is within :data:`NET_CLEAR` px or in its bounding box (the pale pieces of a thick
+#: arrow that another rule found). On the Doppler and elastography frames of the tuning seeds
+#: 100-439 (1,026 marks): at 75, 90, 3 true arrow tips more (philips_epiq 172's small white
+#: arrows on JPEG, which neither the learned finder nor any rule found), no false one, no
+#: other point changed; at 60, a false arrow on siemens_s2000 358's map texture; at 120, 1
+#: true tip more (the arrows' pale JPEG strokes lift the lowest channel by 90-120). Without
+#: the length bound, two JPEG pieces (6 px) at a thick white arrow's wings on philips_epiq
+#: 215 were taken (then for small crosses); without it and the area and ring bounds, bright
+#: tissue at a blue Doppler blob's edge (ge_voluson 170; with the length bound in place the
+#: other two change no tuning point). All tuning frames of seeds 100-439 (5,568 marks):
+#: found 5,506 -> 5,509, false or second marks 24 -> 24, no other line of
+#: ``benchmarks.caliper_misses`` changed. Cost: ~1.6 CPU ms a map frame (the layer's
+#: components), nothing elsewhere.
+MAP_LIGHT_LIFT = 90
+MAP_LIGHT_SIDE = 8
+MAP_LIGHT_AREA = 3.0
+MAP_LIGHT_TINTED = 0.7
 MAP_WIDE_LIFT = 30
 MAP_WIDE_HOLD = 60
 
@@ -2171,13 +2194,17 @@ def _bold_map_marks(low: np.ndarray, narrow: np.ndarray) -> list[_Mark]:
     return colour_marks(lifted, arrows=False, holding=held)
 
 
-def map_marks(crop: np.ndarray, coloured: np.ndarray) -> list[_Mark]:
+def map_marks(
+    crop: np.ndarray, coloured: np.ndarray, light: list[_Mark] | None = None
+) -> list[_Mark]:
     """'+' and 'x' marks (bold light ones too, :data:`MAP_WIDE`), and vivid arrows
     (:data:`MAP_VIVID`; vivid crosses at the map's edge too, :data:`MAP_EDGE`), drawn over a
     colour map in ``crop`` (RGB uint8; ``coloured``: its uint8 0/1 clearly coloured
     pixels), centred (an arrow's tip) where the map covers at least :data:`MAP_DENSITY` of
     the :data:`MAP_WINDOW` square (see :data:`MAP_DENSITY`). Nothing is computed on a crop
-    without such a map.
+    without such a map. ``light``: a list that light arrows on the map
+    (:data:`MAP_LIGHT_LIFT`) are added to (not returned: the caller judges them against
+    the other rules' marks); None: not searched.
 
     >>> rng = np.random.default_rng(0)
     >>> crop = np.empty((80, 80, 3), np.uint8)
@@ -2239,6 +2266,29 @@ def map_marks(crop: np.ndarray, coloured: np.ndarray) -> list[_Mark]:
         for m in colour_marks(lifted, arrows=False)
         if all(math.hypot(m.x - k.x, m.y - k.y) > NET_CLEAR for k in marks)
     ]
+    # Light arrows (white, or pale in JPEG), which no layer above looks for arrows in: the
+    # lowest channel far above its median (MAP_LIGHT_LIFT), thin components only (an
+    # arrow's strokes, not a lit patch of the map), most of their ring on the map's colours
+    light_arrows: list[_Mark] = []
+    if light is not None and MAP_LIGHT_LIFT:
+        lit = cv2.threshold(
+            cv2.subtract(low, medians[3]), MAP_LIGHT_LIFT - 1, 1, cv2.THRESH_BINARY
+        )[1]
+        tinted = coloured[y0:y1, x0:x1]
+        for m in colour_marks(lit):
+            if m.style != ">" or any(math.hypot(m.x - k.x, m.y - k.y) <= NET_CLEAR for k in marks):
+                continue
+            bx0, by0, bx1, by1 = m.box
+            part = lit[by0 : by1 + 1, bx0 : bx1 + 1]
+            side = max(bx1 - bx0, by1 - by0) + 1
+            if side < MAP_LIGHT_SIDE or cv2.countNonZero(part) > MAP_LIGHT_AREA * side:
+                continue
+            ring_box = (slice(max(0, by0 - 2), by1 + 3), slice(max(0, bx0 - 2), bx1 + 3))
+            grown = cv2.dilate(lit[ring_box], _SQUARE3)
+            ring = (grown > 0) & (lit[ring_box] == 0)
+            if np.count_nonzero(tinted[ring_box][ring]) < MAP_LIGHT_TINTED * np.count_nonzero(ring):
+                continue
+            light_arrows.append(m)
     # Bold marks, whose crossing those layers lost: against a wider median, where no mark is
     if MAP_WIDE:
         marks += [
@@ -2257,6 +2307,19 @@ def map_marks(crop: np.ndarray, coloured: np.ndarray) -> list[_Mark]:
             if all(math.hypot(m.x - k.x, m.y - k.y) > NET_CLEAR for k in marks):
                 (marks if m.style == ">" else edge).append(m)
     marks = [m for m in marks if on_map[(m.y + y0) // MAP_BLOCK, (m.x + x0) // MAP_BLOCK]]
+    if light is not None:
+        light += [
+            _Mark(
+                m.x + x0,
+                m.y + y0,
+                m.style,
+                m.score,
+                (m.box[0] + x0, m.box[1] + y0, m.box[2] + x0, m.box[3] + y0),
+            )
+            for m in light_arrows
+            if on_map[(m.y + y0) // MAP_BLOCK, (m.x + x0) // MAP_BLOCK]
+            and all(math.hypot(m.x - k.x, m.y - k.y) > NET_CLEAR for k in marks)
+        ]
     if edge:  # vivid crosses on the map or within MAP_EDGE blocks of it
         near = cv2.dilate(on_map, np.ones((2 * MAP_EDGE + 1,) * 2, np.uint8))
         marks += [m for m in edge if near[(m.y + y0) // MAP_BLOCK, (m.x + x0) // MAP_BLOCK]]
@@ -4414,12 +4477,26 @@ def detect_calipers(
             if m.score >= min_score and (inside is None or inside[m.y, m.x]):
                 kept.append(m)
     if crop.ndim == 3:
+        light: list[_Mark] = []
         kept += [
             m
-            for m in map_marks(crop, coloured)
+            for m in map_marks(crop, coloured, light)
             if m.score >= min_score
             and (inside is None or inside[m.y, m.x])
             and all(math.hypot(m.x - k.x, m.y - k.y) > NET_CLEAR for k in kept)
+        ]
+        # (a light arrow: where no mark is in its box either, the tip of a thick arrow
+        # that another rule found)
+        kept += [
+            m
+            for m in light
+            if m.score >= min_score
+            and (inside is None or inside[m.y, m.x])
+            and not any(
+                (m.box[0] <= k.x <= m.box[2] and m.box[1] <= k.y <= m.box[3])
+                or math.hypot(m.x - k.x, m.y - k.y) <= NET_CLEAR
+                for k in kept
+            )
         ]
     # White arrows over a colour map, whose light pixels the arrow rules took for speckle.
     if crop.ndim == 3 and maps is not None and white_lit:
