@@ -163,6 +163,16 @@ class Screen:
         ys, xs = np.nonzero(self.fov_mask)
         return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
 
+    def phi_blacked_out(self) -> np.ndarray:
+        """A copy of the frame with its identifying texts (kind ``phi``) blacked out, 2 px
+        around each box, as pixel cleaning leaves it."""
+        frame = self.frame.copy()
+        for t in self.texts:
+            if t.kind == "phi":
+                x0, y0, x1, y1 = t.box
+                frame[max(0, y0 - 2) : y1 + 3, max(0, x0 - 2) : x1 + 3] = 0
+        return frame
+
     @property
     def annotation_text(self) -> str:
         return "\n".join(t.text for t in self.texts if t.kind == "annotation")

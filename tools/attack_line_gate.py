@@ -106,12 +106,7 @@ def background(seed: int) -> tuple[np.ndarray, np.ndarray]:
     from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
 
     screen = render_screen(TUNING_FAMILIES[seed % 5], seed)
-    frame = screen.frame.copy()
-    for t in screen.texts:
-        x0, y0, x1, y1 = t.box
-        if t.kind == "phi":
-            frame[max(0, y0 - 2) : y1 + 3, max(0, x0 - 2) : x1 + 3] = 0
-    return frame, screen.fov_mask
+    return screen.phi_blacked_out(), screen.fov_mask
 
 
 def build(case: Case, seed: int) -> np.ndarray:

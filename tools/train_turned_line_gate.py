@@ -221,13 +221,11 @@ def harvest(seeds: tuple[int, int], copies: int = 4) -> tuple[list[np.ndarray], 
     labels: list[int] = []
     for seed in range(*seeds):
         screen = render_screen(TUNING_FAMILIES[seed % 5], seed)
-        frame = screen.frame.copy()
+        frame = screen.phi_blacked_out()
         seen = np.zeros(frame.shape[:2], bool)
         for t in screen.texts:
-            x0, y0, x1, y1 = t.box
-            if t.kind == "phi":
-                frame[max(0, y0 - 2) : y1 + 3, max(0, x0 - 2) : x1 + 3] = 0
-            else:
+            if t.kind != "phi":
+                x0, y0, x1, y1 = t.box
                 seen[y0 : y1 + 1, x0 : x1 + 1] = True
         level = brightness(frame)
         for copy in range(copies):

@@ -631,6 +631,13 @@ class _Mark:
     score: float
     box: Box  # the component's bounding box (inclusive, crop coordinates)
 
+    def moved(self, dx: int, dy: int) -> _Mark:
+        """The same mark, its point and box moved by (``dx``, ``dy``)."""
+        x0, y0, x1, y1 = self.box
+        return _Mark(
+            self.x + dx, self.y + dy, self.style, self.score, (x0 + dx, y0 + dy, x1 + dx, y1 + dy)
+        )
+
 
 def _model_fit(pixels: np.ndarray, box: Box, model: np.ndarray) -> float:
     """The worse of the two shares of :data:`MODEL_FIT` (``pixels``, ``model``: uint8 0/1
@@ -2309,13 +2316,7 @@ def map_marks(
     marks = [m for m in marks if on_map[(m.y + y0) // MAP_BLOCK, (m.x + x0) // MAP_BLOCK]]
     if light is not None:
         light += [
-            _Mark(
-                m.x + x0,
-                m.y + y0,
-                m.style,
-                m.score,
-                (m.box[0] + x0, m.box[1] + y0, m.box[2] + x0, m.box[3] + y0),
-            )
+            m.moved(x0, y0)
             for m in light_arrows
             if on_map[(m.y + y0) // MAP_BLOCK, (m.x + x0) // MAP_BLOCK]
             and all(math.hypot(m.x - k.x, m.y - k.y) > NET_CLEAR for k in marks)
@@ -2323,16 +2324,7 @@ def map_marks(
     if edge:  # vivid crosses on the map or within MAP_EDGE blocks of it
         near = cv2.dilate(on_map, np.ones((2 * MAP_EDGE + 1,) * 2, np.uint8))
         marks += [m for m in edge if near[(m.y + y0) // MAP_BLOCK, (m.x + x0) // MAP_BLOCK]]
-    return [
-        _Mark(
-            m.x + x0,
-            m.y + y0,
-            m.style,
-            m.score,
-            (m.box[0] + x0, m.box[1] + y0, m.box[2] + x0, m.box[3] + y0),
-        )
-        for m in marks
-    ]
+    return [m.moved(x0, y0) for m in marks]
 
 
 #: Colour scale bars (the legend of a Doppler or elastography display): a component of the
@@ -3178,9 +3170,7 @@ def _snap_learned(
         for layer in layers:
             point = snap(layer, m.x, m.y)
             if point is not None and (inside is None or inside[point[1], point[0]]):
-                dx, dy = point[0] - m.x, point[1] - m.y
-                box = (m.box[0] + dx, m.box[1] + dy, m.box[2] + dx, m.box[3] + dy)
-                return _Mark(point[0], point[1], m.style, m.score, box)
+                return m.moved(point[0] - m.x, point[1] - m.y)
         return None
 
     learned = [m.style == NET_STYLE for m in marks]

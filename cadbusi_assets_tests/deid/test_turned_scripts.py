@@ -96,13 +96,7 @@ def _cleaned(family: int, seed: int) -> np.ndarray:
     ``benchmarks.textlines --ocr``)."""
     from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
 
-    screen = render_screen(TUNING_FAMILIES[family], seed)
-    frame = screen.frame.copy()
-    for t in screen.texts:
-        if t.kind == "phi":
-            x0, y0, x1, y1 = t.box
-            frame[max(0, y0 - 2) : y1 + 3, max(0, x0 - 2) : x1 + 3] = 0
-    return frame
+    return render_screen(TUNING_FAMILIES[family], seed).phi_blacked_out()
 
 
 @pytest.mark.parametrize(("family", "seed"), CLEAN)

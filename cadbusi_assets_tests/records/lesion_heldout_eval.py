@@ -146,12 +146,7 @@ class View:
 
 def _cleaned(screen: Screen) -> np.ndarray:
     """The frame with its identifying text blacked out, as pixel cleaning leaves it."""
-    frame = screen.frame.copy()
-    for t in screen.texts:
-        if t.kind == "phi":
-            x0, y0, x1, y1 = t.box
-            frame[max(0, y0 - 2) : y1 + 3, max(0, x0 - 2) : x1 + 3] = 0
-    return frame
+    return screen.phi_blacked_out()
 
 
 def render_views(
