@@ -15,12 +15,11 @@ fill: 21.5 / 23.2 / 25.1 / 26.0 / 28.6 / 27.4 / 28.6 / 29.3 dB (median 26.7).
 
 from __future__ import annotations
 
-import math
-
 import cv2
 import numpy as np
 import pytest
 
+from benchmarks.analysis import psnr
 from cadbusi_assets.ultrasound.inpaint import inpaint_frames
 from cadbusi_assets_tests.support import time_limit
 from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
@@ -47,11 +46,6 @@ def _grey(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 99.0 if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
-
-
 @pytest.fixture(scope="module")
 def inpainted():
     assert all(family in TUNING_FAMILIES for family, _ in FRAMES)
@@ -73,7 +67,7 @@ def test_the_fill_inside_the_caliper_mask_is_close_to_the_clean_frame(inpainted)
     figures = []
     for screen, (out, mask) in inpainted:
         drawn = np.asarray(screen.caliper_mask, bool)
-        figures.append(_psnr(_grey(out)[drawn], _grey(screen.clean)[drawn]))
+        figures.append(psnr(_grey(out)[drawn], _grey(screen.clean)[drawn]))
         # Only masked pixels change.
         assert np.array_equal(out[~mask], screen.frame[~mask])
     assert min(figures) >= WORST_DB, figures
@@ -84,7 +78,7 @@ def test_the_untouched_frame_is_far_from_the_clean_one(inpainted):
     """The figure above is the fill's: the marks themselves are far from the clean frame."""
     for screen, _ in inpainted:
         drawn = np.asarray(screen.caliper_mask, bool)
-        assert _psnr(_grey(screen.frame)[drawn], _grey(screen.clean)[drawn]) < 12.0
+        assert psnr(_grey(screen.frame)[drawn], _grey(screen.clean)[drawn]) < 12.0
 
 
 #: Tuning frames whose drawn marks the mask left partly uncovered, with the figures before and
@@ -115,7 +109,7 @@ def test_marks_and_traces_once_left_uncovered_are_covered(family, seed):
         ((out, mask),) = inpaint_frames([screen.frame], [screen.calipers])
     drawn = np.asarray(screen.caliper_mask, bool)
     assert float(mask[drawn].mean()) >= 0.98
-    assert _psnr(_grey(out)[drawn], _grey(screen.clean)[drawn]) >= 18.0
+    assert psnr(_grey(out)[drawn], _grey(screen.clean)[drawn]) >= 18.0
     assert np.array_equal(out[~mask], screen.frame[~mask])
 
 
@@ -130,5 +124,5 @@ def test_a_colour_map_under_coloured_marks_is_neither_a_halo_nor_a_line():
     assert screen.elastography
     drawn = np.asarray(screen.caliper_mask, bool)
     assert int(mask.sum()) <= 8 * int(drawn.sum())
-    assert _psnr(_grey(out)[drawn], _grey(screen.clean)[drawn]) >= 10.0
+    assert psnr(_grey(out)[drawn], _grey(screen.clean)[drawn]) >= 10.0
     assert np.array_equal(out[~mask], screen.frame[~mask])

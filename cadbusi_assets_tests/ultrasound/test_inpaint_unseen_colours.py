@@ -13,12 +13,11 @@ caliper mask was 16.0 dB (red 15.7, magenta 14.2); the frames below gave 16.3 / 
 
 from __future__ import annotations
 
-import math
-
 import cv2
 import numpy as np
 import pytest
 
+from benchmarks.analysis import psnr
 from cadbusi_assets.ultrasound.inpaint import caliper_masks, inpaint_calipers, inpaint_frames
 from cadbusi_assets.ultrasound.overlay import chroma, to_grey
 from cadbusi_assets_tests.ultrasound.synthetic import YELLOW, make_frame
@@ -34,11 +33,6 @@ MARKS = [
 ]
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 99.0 if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
-
-
 @pytest.mark.parametrize("jpeg", [False, True])
 def test_red_and_magenta_marks_are_gone_after_inpainting(jpeg):
     frame = make_frame(seed=41, calipers=MARKS, jpeg=jpeg, brightness=140.0)
@@ -51,8 +45,8 @@ def test_red_and_magenta_marks_are_gone_after_inpainting(jpeg):
     assert np.array_equal(out[~mask], frame.rgb[~mask])
     assert chroma(out)[drawn].max() <= 8
     clean = to_grey(frame.clean)[drawn]
-    before = _psnr(to_grey(frame.rgb)[drawn], clean)
-    after = _psnr(to_grey(out)[drawn], clean)
+    before = psnr(to_grey(frame.rgb)[drawn], clean)
+    after = psnr(to_grey(out)[drawn], clean)
     assert after >= 20.0 and after >= before + 8
     # no mark's strokes left: around each mark, the drawn pixels are near the clean frame
     for x, y in frame.caliper_points:
@@ -94,5 +88,5 @@ def test_tuning_frames_in_unseen_colours_are_cleaned_inside_the_caliper_mask():
         truth = np.asarray(screen.caliper_mask, bool)
         grey_out = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
         grey_clean = cv2.cvtColor(screen.clean, cv2.COLOR_RGB2GRAY)
-        db = _psnr(grey_out[truth], grey_clean[truth])
+        db = psnr(grey_out[truth], grey_clean[truth])
         assert db >= least, (family, seed, round(db, 1))
