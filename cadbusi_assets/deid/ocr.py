@@ -762,7 +762,7 @@ def _ink_and_rules(
         both = (ink[ys, xs - d] > 0) & (ink[ys, xs + d] > 0)
         if int(np.count_nonzero(both)) >= RULE_SIDE_INK:
             crossing = np.column_stack((xs[both], ys[both]))
-    ink[seen] = 0
+    np.copyto(ink, 0, where=seen)  # (ink[seen] = 0, a third of its time)
     return ink, rules, crossing
 
 
