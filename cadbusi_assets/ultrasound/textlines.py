@@ -901,6 +901,65 @@ def find_text(frame: np.ndarray, *, level: np.ndarray | None = None) -> FoundTex
 # Lines: the ink's blobs chained
 
 
+#: :func:`_chain_pairs` looks for a box's neighbours in bands of this many rows (by their
+#: top edges).
+_PAIR_BAND = 24
+#: ... when there are at least this many boxes.
+_PAIR_BANDS_FROM = 64
+
+
+def _chain_pairs(b: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(``i``, ``j``), in no particular order: the pairs of boxes (rows x0, y0, x1, y1 of
+    ``b``, int64; ``h`` their heights) where box ``j``'s left edge lies from box ``i``'s
+    right edge to ``floor(1.5 * CHAIN_HEIGHTS * h[i])`` columns right of it (a joining box
+    is at most 1.5 of the taller height away, and that at most CHAIN_HEIGHTS of ``h[i]``),
+    and, from :data:`_PAIR_BANDS_FROM` boxes on, at least those of them where box ``j``
+    shares a row with box ``i`` and is at most twice as high (a pair :func:`joins` links
+    overlaps by 0.6 of the lower height, heights within CHAIN_HEIGHTS): each box looks among
+    the boxes whose top edge lies in the bands of :data:`_PAIR_BAND` rows that such a box's
+    can lie in, not among all the frame's rows."""
+    n = len(b)
+    x0, y0, x1, y1 = (b[:, k] for k in range(4))
+    if n < _PAIR_BANDS_FROM:  # (few boxes: every box in the columns, as one band costs less)
+        order = np.argsort(x0, kind="stable")
+        lefts = x0[order]
+        lo = np.searchsorted(lefts, x1, side="left")
+        hi = np.searchsorted(lefts, x1 + np.floor(1.5 * CHAIN_HEIGHTS * h), side="right")
+        counts = hi - lo
+        total = int(counts.sum())
+        i = np.repeat(np.arange(n), counts)
+        return i, order[np.arange(total) - np.repeat(np.cumsum(counts) - counts - lo, counts)]
+    tallest = int(h.max())
+    if int(h.min()) < 1:  # (no such box is chained; all rows, as for any box)
+        top_band = bottom_band = np.zeros(n, np.int64)
+        band = np.zeros(n, np.int64)
+    else:
+        # a box sharing a row with box i and at most twice as high (CHAIN_HEIGHTS < 2) has its
+        # top edge from y0 - min(tallest, 2 h) + 1 to y1
+        reach = np.minimum(tallest, 2 * h)
+        top_band = (y0 - reach + 1) // _PAIR_BAND
+        bottom_band = y1 // _PAIR_BAND
+        band = y0 // _PAIR_BAND
+    # the boxes by band, then by left edge: one key, ascending
+    left = int(x0.min())
+    right = x1 + np.floor(1.5 * CHAIN_HEIGHTS * h).astype(np.int64)
+    span = int(max(int(right.max()), int(x0.max()))) - left + 1
+    key = band * span + (x0 - left)
+    order = np.argsort(key, kind="stable")
+    keys = key[order]
+    # each box once per band it looks into, then each of those bands' boxes in its columns
+    bands = bottom_band - top_band + 1
+    box = np.repeat(np.arange(n), bands)
+    at = top_band[box] + (np.arange(box.size) - np.repeat(np.cumsum(bands) - bands, bands))
+    lo = np.searchsorted(keys, at * span + (np.maximum(x1, left) - left)[box], side="left")
+    hi = np.searchsorted(keys, at * span + (right - left)[box], side="right")
+    counts = np.maximum(hi - lo, 0)
+    total = int(counts.sum())
+    i = box[np.repeat(np.arange(box.size), counts)]
+    j = order[np.arange(total) - np.repeat(np.cumsum(counts) - counts - lo, counts)]
+    return i, j
+
+
 def _chains(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``boxes`` (rows x0, y0, x1, y1) in chains linked by :func:`joins`: each box to its
     nearest joining box on the right when that box's nearest joining box on the left is
@@ -911,18 +970,9 @@ def _chains(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     b = boxes.astype(np.int64)
     h = b[:, 3] - b[:, 1] + 1
-    order = np.argsort(b[:, 0], kind="stable")
-    lefts = b[order, 0]
-    # a joining box starts at most 1.5 of its heights, within CHAIN_HEIGHTS of this one's,
-    # to the right
-    lo = np.searchsorted(lefts, b[:, 2], side="left")
-    hi = np.searchsorted(lefts, b[:, 2] + np.floor(1.5 * CHAIN_HEIGHTS * h), side="right")
-    counts = hi - lo
-    total = int(counts.sum())
-    if total == 0:
+    i, j = _chain_pairs(b, h)
+    if i.size == 0:
         return np.arange(n), np.arange(n)
-    i = np.repeat(np.arange(n), counts)
-    j = order[np.arange(total) - np.repeat(np.cumsum(counts) - counts - lo, counts)]
     hi_, hj = h[i], h[j]
     overlap = np.minimum(b[i, 3], b[j, 3]) - np.maximum(b[i, 1], b[j, 1]) + 1
     gap = b[j, 0] - b[i, 2]
@@ -939,10 +989,12 @@ def _chains(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pred = np.full(n, -1)
     if i.size:
         # nearest on the right of each box (then the most overlapping), and on the left
-        by_i = np.lexsort((-overlap, gap, i))
+        # (ties by the other box's index: the order the pairs were once listed in, by
+        # left edges, equal for boxes at one gap)
+        by_i = np.lexsort((j, -overlap, gap, i))
         first = by_i[np.r_[True, i[by_i][1:] != i[by_i][:-1]]]
         succ[i[first]] = j[first]
-        by_j = np.lexsort((-overlap, gap, j))
+        by_j = np.lexsort((i, -overlap, gap, j))
         first = by_j[np.r_[True, j[by_j][1:] != j[by_j][:-1]]]
         pred[j[first]] = i[first]
         mutual = succ >= 0

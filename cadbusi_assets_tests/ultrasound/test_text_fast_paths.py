@@ -295,3 +295,86 @@ def test_the_readers_logits_are_those_pooled_then_copied_channels_last():
         assert torch.equal(got.view(torch.int32), want.view(torch.int32)), family
         compared += len(inputs)
     assert compared > 20
+
+
+def _many_boxes(rng: np.random.Generator, count: int, rows: int, cols: int) -> np.ndarray:
+    """``count`` boxes of glyph heights and other heights over a frame, some of them at one
+    left edge, one top edge or one height as others (ties)."""
+    heights = rng.integers(1, 60, count)
+    widths = rng.integers(1, 40, count)
+    x0 = rng.integers(-5, cols, count)
+    y0 = rng.integers(-5, rows, count)
+    same = rng.random(count) < 0.2
+    x0[same] = x0[0]
+    y0[rng.random(count) < 0.2] = y0[1]
+    return np.column_stack((x0, y0, x0 + widths - 1, y0 + heights - 1)).astype(np.int64)
+
+
+def test_chain_pairs_by_bands_are_every_pair_sharing_a_row():
+    """From :data:`textlines._PAIR_BANDS_FROM` boxes on, the pairs looked at are some of
+    those of all rows (as listed below that), and among them every pair where the second box
+    shares a row with the first and is at most twice as high (a superset of the pairs
+    :func:`textlines.joins` links)."""
+    rng = np.random.default_rng(21)
+    banded = 0
+    for _ in range(40):
+        count = int(rng.integers(textlines._PAIR_BANDS_FROM, 400))
+        b = _many_boxes(rng, count, int(rng.integers(50, 1100)), int(rng.integers(50, 1100)))
+        h = b[:, 3] - b[:, 1] + 1
+        i, j = textlines._chain_pairs(b, h)
+        got = set(zip(i.tolist(), j.tolist(), strict=True))
+        assert len(got) == i.size  # each pair once
+        reach = np.floor(1.5 * textlines.CHAIN_HEIGHTS * h)
+        want = {
+            (a, c)
+            for a in range(count)
+            for c in np.flatnonzero(
+                (b[:, 0] >= b[a, 2])
+                & (b[:, 0] <= b[a, 2] + reach[a])
+                & (b[:, 1] <= b[a, 3])
+                & (b[:, 3] >= b[a, 1])
+                & (h <= 2 * h[a])
+            ).tolist()
+        }
+        assert want <= got
+        every = {
+            (a, c)
+            for a in range(count)
+            for c in np.flatnonzero((b[:, 0] >= b[a, 2]) & (b[:, 0] <= b[a, 2] + reach[a])).tolist()
+        }
+        assert got <= every
+        banded += len(every) - len(got)
+    assert banded > 1000  # pairs were left out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_chains_of_many_boxes_link_as_pair_by_pair(seed):
+    """:func:`textlines._chains` on hundreds of boxes (the pairs looked for by bands of
+    rows) links what asking :func:`textlines.joins` of every pair links."""
+    from cadbusi_assets_tests.ultrasound.test_textlines_parts import _links_pair_by_pair
+
+    rng = np.random.default_rng(30 + seed)
+    boxes = _many_boxes(rng, 260, 700, 900)
+    boxes = boxes[(boxes[:, 3] - boxes[:, 1] + 1 >= MIN_TEXT_HEIGHT)]
+    # and a few lines of letters among them
+    for _ in range(6):
+        x, y, height = (
+            int(rng.integers(0, 700)),
+            int(rng.integers(0, 650)),
+            int(rng.integers(6, 40)),
+        )
+        for k in range(int(rng.integers(3, 10))):
+            x0 = x + k * (height // 2 + 2)
+            top = y + int(rng.integers(0, 3))
+            boxes = np.vstack((boxes, [(x0, top, x0 + height // 2 - 1, top + height - 1)]))
+    assert len(boxes) >= textlines._PAIR_BANDS_FROM
+    members, starts = textlines._chains(boxes)
+    assert sorted(members.tolist()) == list(range(len(boxes)))
+    ends = [*starts.tolist()[1:], members.size]
+    links = sorted(
+        (int(members[k]), int(members[k + 1]))
+        for start, end in zip(starts.tolist(), ends, strict=True)
+        for k in range(start, end - 1)
+    )
+    assert links == _links_pair_by_pair([tuple(b) for b in boxes.tolist()])
+    assert len(links) > 20
