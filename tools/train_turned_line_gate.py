@@ -28,9 +28,16 @@
 
     PYTHONPATH=. nice python tools/train_turned_line_gate.py --out /tmp/turned_line_gate.pt
 
-About 5 minutes on a loaded 2-core machine (rendering and tesseract included). The gate of
-the unreadable-name check (``line_gate.SCRIPT_WEIGHTS``, :func:`~cadbusi_assets.deid.
-line_gate.script_score`) is ``--script-copies 2`` (17 minutes on a heavily loaded machine).
+About 5 minutes on a loaded 2-core machine (rendering and tesseract included).
+
+``--script-copies`` is off: the packaged gate is trained without it. With 2 (17 minutes on a
+heavily loaded machine) the gate scored text-free turned lines higher (on the check seeds
+0.19 -> 0.57 of them above the reading's threshold -5, 45 -> 60 above 0) and, tried as the
+unreadable-name check's gate only, it flagged 2 clean tuning frames at that check's
+threshold 0 (wide speckle lines 0.54-0.71) while catching no turned Hebrew name more
+(Greek and Cyrillic 3 more of 324 placements, ``tools/attack_line_gate.py --scripts
+--reps 3``); fine-tuned from the packaged gate, with or without the highest-scored
+negatives weighted, no better.
 """
 
 from __future__ import annotations
