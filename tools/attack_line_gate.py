@@ -35,6 +35,7 @@ TTF = {
     "serif": "DejaVuSerif.ttf",
     "serif_bolditalic": "DejaVuSerif-BoldItalic.ttf",
     "mono": "DejaVuSansMono.ttf",
+    "condensed": "DejaVuSansCondensed.ttf",
     "condensed_oblique": "DejaVuSansCondensed-Oblique.ttf",
     "extralight": "DejaVuSans-ExtraLight.ttf",
 }
@@ -491,6 +492,9 @@ SCRIPT_PLACEMENTS = [
     ("sans", 16, "outside", 255),
     ("mono", 22, "outside", 150),
 ]
+#: DejaVu Serif and Sans Mono have no Hebrew letters (they draw one empty box for each): a
+#: Hebrew placement in one of them is drawn in the font given here instead.
+SCRIPT_FONT_INSTEAD = {"hebrew": {"serif": "condensed", "mono": "condensed_oblique"}}
 
 
 def script_cases() -> list[Case]:
@@ -505,7 +509,8 @@ def script_cases() -> list[Case]:
     out: list[Case] = []
     for script, (t, ids) in SCRIPT_NAMES.items():
         for turn, way in turns.items():
-            for font, px, style, level in SCRIPT_PLACEMENTS:
+            for placed, px, style, level in SCRIPT_PLACEMENTS:
+                font = SCRIPT_FONT_INSTEAD.get(script, {}).get(placed, placed)
                 out.append(
                     Case(
                         f"turned_{script}",
