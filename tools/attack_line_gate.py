@@ -128,6 +128,8 @@ def build_boxed(case: Case, seed: int) -> tuple[np.ndarray, tuple[int, int, int,
         cx = int(np.flatnonzero(row)[0])
     if case.style == "outside":  # on the black margin left of the fan, 25 px from it
         cx = max(w // 2 + 2, int(np.flatnonzero(fov[cy])[0]) - 25 - w // 2)
+    if case.style == "nearlabel":  # 4 px below the screen's first upright line of text
+        cx, cy = _near_label(frame, w, h)
     top = int(np.clip(cy - h // 2, 0, frame.shape[0] - h))
     left = int(np.clip(cx - w // 2, 0, frame.shape[1] - w))
     colour = np.array(case.colour or (case.level,) * 3, np.float32)
@@ -140,7 +142,7 @@ def build_boxed(case: Case, seed: int) -> tuple[np.ndarray, tuple[int, int, int,
         region[:] = (region * (1 - a) + dark * a).astype(np.uint8)
     elif case.style == "darkink":  # black letters in the speckle itself
         region[:] = (region * (1 - a)).astype(np.uint8)
-    elif case.style == "blend":
+    elif case.style in ("blend", "nearlabel"):
         region[:] = (region * (1 - a) + colour * a).astype(np.uint8)
     else:
         region[:] = np.maximum(region, (colour * a).astype(np.uint8))
@@ -526,6 +528,101 @@ def script_cases() -> list[Case]:
     return out
 
 
+#: More names in scripts the OCR cannot read (invented): Arabic (shaped when PIL has raqm),
+#: Armenian, Georgian, a Latin given name with an Arabic family name (only the Arabic part
+#: burned in), and a name in two scripts (``=`` groups, the Arabic group burned in).
+SCRIPT_NAMES_2 = {
+    "arabic": ("الحسيني", OriginalIdentifiers(patient_names=("الحسيني^فاطمة",))),
+    "armenian": ("ՀԱԿՈԲՅԱՆ", OriginalIdentifiers(patient_names=("ՀԱԿՈԲՅԱՆ^ԱՆԻ",))),
+    "georgian": ("ბერიძე", OriginalIdentifiers(patient_names=("ბერიძე^ნინო",))),
+    "mixed": ("الحسيني", OriginalIdentifiers(patient_names=("الحسيني^Ahmed",))),
+    "twogroup": (
+        "فاطمة الحسيني",
+        OriginalIdentifiers(patient_names=("Alhusseini^Fatima=الحسيني^فاطمة",)),
+    ),
+}
+#: DejaVu Serif and Serif Bold Italic have no Arabic letters.
+SCRIPT_FONT_INSTEAD_2 = {
+    s: {"serif": "condensed", "serif_bolditalic": "sans_bold"} for s in ("mixed", "twogroup")
+} | {"arabic": {"serif": "condensed", "serif_bolditalic": "sans_bold"}}
+#: (font, size, style, level) of each upright placement: a light label, on the fan's speckle
+#: (bright, blended, dark), small (10-12 px), next to the screen's own text, on the margin.
+UPRIGHT_PLACEMENTS = [
+    ("sans", 14, "panel", 255),
+    ("sans", 11, "panel", 255),
+    ("sans", 16, "brightest", 255),
+    ("sans", 12, "blend", 160),
+    ("sans", 20, "blend", 200),
+    ("sans", 18, "darkink", 255),
+    ("sans", 10, "brightest", 230),
+    ("sans", 12, "nearlabel", 200),
+    ("sans", 14, "nearlabel", 255),
+    ("serif", 12, "outside", 255),
+    ("sans_bold", 11, "edge", 255),
+]
+
+
+def _near_label(frame: np.ndarray, w: int, h: int) -> tuple[int, int]:
+    """The centre of a ``w`` x ``h`` box 4 px below the frame's first line of upright text
+    (its left edge on the line's), else the frame's top left corner."""
+    from cadbusi_assets.ultrasound.textlines import brightness, find_text
+
+    lines = sorted(find_text(brightness(frame)).lines, key=lambda b: (b[1], b[0]))
+    if not lines:
+        return 10 + w // 2, 10 + h // 2
+    x0, _, _, y1 = lines[0]
+    return x0 + w // 2, y1 + 4 + h // 2
+
+
+def _upright(ink: Callable[[], np.ndarray]) -> np.ndarray:
+    """``ink`` turned so that :func:`build_boxed`'s quarter turn clockwise sets it upright."""
+    return cv2.rotate(ink(), cv2.ROTATE_90_COUNTERCLOCKWISE)
+
+
+def script_cases_2() -> list[Case]:
+    """:data:`SCRIPT_NAMES_2` turned 90, 270 and 180 degrees in the
+    :data:`SCRIPT_PLACEMENTS`, and upright in the :data:`UPRIGHT_PLACEMENTS`."""
+    turns = {
+        "90": cv2.ROTATE_90_CLOCKWISE,
+        "270": cv2.ROTATE_90_COUNTERCLOCKWISE,
+        "180": cv2.ROTATE_180,
+    }
+    out: list[Case] = []
+    for script, (t, ids) in SCRIPT_NAMES_2.items():
+        instead = SCRIPT_FONT_INSTEAD_2.get(script, {})
+        if script != "twogroup":
+            for turn, way in turns.items():
+                for placed, px, style, level in SCRIPT_PLACEMENTS:
+                    font = instead.get(placed, placed)
+                    out.append(
+                        Case(
+                            f"turned_{script}",
+                            f"{script}{turn}_{font}{px}_{style}{level}",
+                            t,
+                            partial(pil_ink, t, font, px),
+                            ids=ids,
+                            level=level,
+                            way=way,
+                            style=style,
+                        )
+                    )
+        for placed, px, style, level in UPRIGHT_PLACEMENTS:
+            font = instead.get(placed, placed)
+            out.append(
+                Case(
+                    f"upright_{script}",
+                    f"{script}0_{font}{px}_{style}{level}",
+                    t,
+                    partial(_upright, partial(pil_ink, t, font, px)),
+                    ids=ids,
+                    level=level,
+                    way=cv2.ROTATE_90_CLOCKWISE,
+                    style=style,
+                )
+            )
+    return out
+
+
 def ruled_ink(
     text: str, size: int, where: float, level: int = 230, thick: int = 1, reach: int = 20
 ) -> np.ndarray:
@@ -604,6 +701,11 @@ def main() -> None:
     ap.add_argument("--outside", action="store_true", help="planted on the margin, off the fan")
     ap.add_argument("--scripts", action="store_true", help="the turned non-Latin names only")
     ap.add_argument("--rules", action="store_true", help="text crossed by a line only")
+    ap.add_argument(
+        "--scripts2",
+        action="store_true",
+        help="Arabic, Armenian, Georgian and mixed names, turned and upright",
+    )
     args = ap.parse_args()
     s0, s1 = (int(x) for x in args.seeds.split(","))
     all_cases = hard_cases() if args.hard else spacing_cases() if args.spacing else cases()
@@ -611,6 +713,8 @@ def main() -> None:
         all_cases = script_cases()
     if args.rules:
         all_cases = rule_cases()
+    if args.scripts2:
+        all_cases = script_cases_2()
     if args.outside:
         all_cases = [
             replace(c, kind="outside_" + c.kind, style="outside")

@@ -30,6 +30,7 @@ from cadbusi_assets.deid.name_variants import (
     component_groups,
     is_cjk,
     name_terms,
+    normalise_text,
     spellings,
 )
 
@@ -189,22 +190,70 @@ def unreadable_name_scripts(identifiers: OriginalIdentifiers) -> list[str]:
     :mod:`~cadbusi_assets.deid.ocr`). A frame that keeps text outside the screen's own
     vocabulary may show such a name: the verification fails closed on it.
 
+    The name is read as the identifier matching reads it (:func:`normalise_text`: full-width
+    and mathematical Latin letters are Latin); modifier letters (``ʻ`` in ``ʻOlena``, ``ʰ``)
+    belong to no script's reading. Each script is named as Unicode names it
+    (:func:`_script_of`: ``new_tai_lue``, ``canadian_syllabics``).
+
     >>> unreadable_name_scripts(OriginalIdentifiers(patient_names=("Щукина^Юлия", "Müller^Zoë")))
     ['cyrillic']
     >>> unreadable_name_scripts(OriginalIdentifiers(patient_names=("Yamada^Tarou=山田^太郎",)))
     []
+    >>> unreadable_name_scripts(OriginalIdentifiers(patient_names=("Ahmed^الحسيني", "ʻOlena")))
+    ['arabic']
     """
     import unicodedata
 
     found: set[str] = set()
     for name in identifiers.patient_names:
-        for ch in name:
+        for ch in normalise_text(name):
             if not ch.isalpha() or ch.isascii() or is_cjk(ch):
                 continue
-            script = unicodedata.name(ch, "OTHER").split()[0].lower()
+            if unicodedata.category(ch) == "Lm":  # modifier letters: no script's own
+                continue
+            script = _script_of(ch)
             if script != "latin":
                 found.add(script)
     return sorted(found)
+
+
+#: Words of a character's Unicode name that follow its script's name (``NEW TAI LUE LETTER
+#: HIGH QA``, ``GREEK SMALL LETTER ALPHA``, ``CANADIAN SYLLABICS A``, ``THAI CHARACTER KO
+#: KAI``, ``YI SYLLABLE IT``, ``CUNEIFORM SIGN A``); without one, the first word is the script.
+_AFTER_SCRIPT = frozenset(
+    {
+        "LETTER",
+        "CAPITAL",
+        "SMALL",
+        "CHARACTER",
+        "SYLLABLE",
+        "LIGATURE",
+        "VOWEL",
+        "CONSONANT",
+        "SIGN",
+        "HIEROGLYPH",
+        "IDEOGRAPH",
+        "DIGIT",
+        "NUMBER",
+    }
+)
+
+
+def _script_of(ch: str) -> str:
+    """The script of the letter ``ch`` as its Unicode name gives it, lower case, words joined
+    by ``_`` (``other`` for a character Unicode does not name).
+
+    >>> [_script_of(c) for c in "aЖאა\u1980\u1401\u1c5a\U00010300"]
+    ['latin', 'cyrillic', 'hebrew', 'georgian', 'new_tai_lue', 'canadian_syllabics', \
+'ol_chiki', 'old_italic']
+    """
+    import unicodedata
+
+    words = unicodedata.name(ch, "OTHER").split()
+    if words[0] == "CANADIAN":  # CANADIAN SYLLABICS A: no marker word after the script
+        return "canadian_syllabics"
+    marker = next((k for k, word in enumerate(words) if word in _AFTER_SCRIPT), 0)
+    return "_".join(words[: marker or 1]).lower()  # (no marker: the first word)
 
 
 def _walk_values(ds: Dataset, keywords: set[str]) -> Iterator[tuple[str, object]]:
