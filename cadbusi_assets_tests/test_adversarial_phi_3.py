@@ -200,3 +200,23 @@ def test_clinical_text_near_the_new_rules_stays(text):
 )
 def test_descriptors_with_products_and_clinical_words_stay(text):
     assert scrub_descriptor_text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"), [("LMP 2/14", "2/14"), ("DOB 7/22", "7/22"), ("EDD 11/3", "11/3")]
+)
+def test_month_day_after_a_date_abbreviation_is_shifted(text, secret):
+    """A month/day after "LMP" (last menstrual period), "EDD" or "DOB" is a date."""
+    assert secret not in _report(text)
+
+
+@pytest.mark.parametrize("text", ["92F with palpable mass", "101M, screening"])
+def test_age_and_sex_in_one_word_are_aggregated(text):
+    out = _report(text)
+    assert "92" not in out and "101" not in out
+    assert "90+" in out
+
+
+@pytest.mark.parametrize("text", ["45F with palpable mass", "a 14G needle", "92m walk test"])
+def test_ages_under_90_and_gauges_stay(text):
+    assert scrub_report_text(text, identifiers=[], date_shift_days=5) == text

@@ -100,7 +100,7 @@ _ORD = r"(?:st|nd|rd|th)?"
 #: words before a month/day without a year ("on 9/25") that make it a date, not a fraction
 _DATE_CUE = re.compile(
     r"(?i)\b(?:on|dated?|since|until|till|from|seen|performed|done|exam|mammogram|ultrasound"
-    r"|study|prior|visit|called|scheduled|biopsy|surgery|returns?|due)\s+$"
+    r"|study|prior|visit|called|scheduled|biopsy|surgery|returns?|due|lmp|edd|dob|born)\s+$"
 )
 #: a month/day right after another date of a list ("on 9/1 and 9/2", "9/1, 9/2 or 9/3") is a date
 _DATE_LIST_CUE = re.compile(
@@ -369,6 +369,8 @@ _ID_RUN = re.compile(
 _OLD_AGE = re.compile(
     r"(?i)\b(?:9\d|1[0-4]\d)(?=[\s\-]*(?:years?|yrs?|y/?o|y\.o\.|yo|year-old|yr-old|y)\b)"
     r"|\b(?:9\d|1[0-4]\d)(?:st|nd|rd|th)(?=\s+birthday)"
+    # age and sex in one word: "92F", "101M"
+    r"|\b(?:9\d|1[0-4]\d)(?=(?-i:[FM])\b)"
     r"|(?i:(?<=\bage\s)|(?<=\bage:\s)|(?<=\baged\s)|(?<=\bage:)|(?<=\bage\s\s))(?:9\d|1[0-4]\d)\b"
 )
 
