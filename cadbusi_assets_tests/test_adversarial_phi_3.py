@@ -220,3 +220,14 @@ def test_age_and_sex_in_one_word_are_aggregated(text):
 @pytest.mark.parametrize("text", ["45F with palpable mass", "a 14G needle", "92m walk test"])
 def test_ages_under_90_and_gauges_stay(text):
     assert scrub_report_text(text, identifiers=[], date_shift_days=5) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [("Last mammogram Feb '25", "feb '25"), ("seen March ’24", "march ’24")],
+)
+def test_month_and_apostrophe_year_are_shifted(text, secret):
+    """A month with a two-digit year after an apostrophe ("Feb '25") is a date: the month
+    moves (at least one month) like "Feb 2025"."""
+    assert secret not in _report(text)
+    assert secret not in _seen(scrub_descriptor_text(text))

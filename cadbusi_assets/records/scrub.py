@@ -21,7 +21,7 @@ find the other HIPAA Safe Harbor identifiers first. What happens to a text, in o
    ``[MRN]``, ``[ACCESSION]``, ``[ID]`` (the label stays);
 6. dates in every common format (``2026-09-25``, ``09/25/2026``, ``25.09.2026``, ``20260925``,
    ``Sep 25 2026``, ``25 September 2026``, ``September 25th, 2026``, ``25-SEP-2026``,
-   ``September 2026``, ``September 25th``, ``2026年9月25日``, and ``9/25`` after a date word
+   ``September 2026``, ``Feb '25``, ``September 25th``, ``2026年9月25日``, and ``9/25`` after a date word
    such as "on" or "dated" or before another full date of a range ``3/4-3/6/2026``; ``4-Mar``)
    → the same date shifted by ``date_shift_days`` in the same format
    (month-precision dates by at least one month, so the original never survives; impossible
@@ -393,7 +393,9 @@ _DATES = re.compile(
     + r"(?:\s+of)?(?P<dsep>[\s\-/]?)(?P<dm>(?i:"
     + _MON
     + r"))\.?,?(?:\s+|(?P=dsep))(?P<dy>(?:19|20)\d{2}|\d{2})\b)"
-    r"|(?P<monyear>\b(?P<ym>(?i:" + _MON + r"))\.?,?\s+(?P<yy>(?:19|20)\d{2})\b)"
+    r"|(?P<monyear>\b(?P<ym>(?i:"
+    + _MON
+    + r"))\.?,?\s+(?:(?P<yy>(?:19|20)\d{2})|(?P<yq>['’])(?P<yy2>\d{2}))\b)"
     r"|(?P<monthyear>(?<![\d/.])(?P<qm>0?[1-9]|1[0-2])/(?P<qy>(?:19|20)\d{2})(?![\d/]))"
     r"|(?P<mdnoyear>\b"
     + _WEEKDAY
@@ -567,6 +569,9 @@ def _shift_match(match: re.Match[str], days: int) -> str:
             of = " of" if re.search(r"(?i)\bof\b", text) else ""
             return f"{_ordinal(d.day, ordinal.group(1) if ordinal else '')}{of} {_fmt_month(g['dm'], d.month)} {y}"
         if g["monyear"]:
+            if g["yy2"]:  # "Feb '25"
+                year, month = _shift_month(_year(g["yy2"]), _month(g["ym"]), days)
+                return f"{_fmt_month(g['ym'], month)} {g['yq']}{year % 100:02d}"
             year, month = _shift_month(int(g["yy"]), _month(g["ym"]), days)
             return f"{_fmt_month(g['ym'], month)} {year}"
         if g["monthyear"]:
