@@ -21,9 +21,9 @@ find the other HIPAA Safe Harbor identifiers first. What happens to a text, in o
    ``[MRN]``, ``[ACCESSION]``, ``[ID]`` (the label stays);
 6. dates in every common format (``2026-09-25``, ``09/25/2026``, ``25.09.2026``, ``20260925``,
    ``Sep 25 2026``, ``25 September 2026``, ``September 25th, 2026``, ``25-SEP-2026``,
-   ``September 2026``, ``Feb '25``, ``September 25th``, ``2026年9月25日``, and ``9/25`` after a date word
-   such as "on" or "dated" or before another full date of a range ``3/4-3/6/2026``; ``4-Mar``)
-   → the same date shifted by ``date_shift_days`` in the same format
+   ``September 2026``, ``Feb '25``, ``September 25th``, ``4-Mar``, ``2026年9月25日``, and
+   ``9/25`` after a date word such as "on", "dated", "LMP" or before another full date of a
+   range ``3/4-3/6/2026``) → the same date shifted by ``date_shift_days`` in the same format
    (month-precision dates by at least one month, so the original never survives; impossible
    dates → ``[DATE]``); a bare year → ``[YEAR]``; a day with a month name of another language
    (``5. März 2024``, ``1er mars 2024``, ``5 de marzo de 2024``) → ``[DATE]``;
