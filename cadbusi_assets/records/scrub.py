@@ -14,23 +14,30 @@ find the other HIPAA Safe Harbor identifiers first. What happens to a text, in o
    components as substrings, initials) → their pseudonym when ``replacements`` gives one, else
    ``[REDACTED]``;
 3. other people's DICOM-style names (``MARCHETTI^MAGDALENA``) → ``[NAME]``;
-4. e-mail addresses, URLs, IP addresses → ``[EMAIL]``, ``[URL]``, ``[IP]``;
+4. e-mail addresses (also obfuscated: ``jane at example dot com``, ``jane [at] example [dot]
+   org``), URLs, IP addresses → ``[EMAIL]``, ``[URL]``, ``[IP]``;
 5. SSNs and labelled identifiers (MRN, accession, account, health plan, member, policy,
    licence, certificate, serial / device, vehicle, specimen, encounter numbers) → ``[SSN]``,
    ``[MRN]``, ``[ACCESSION]``, ``[ID]`` (the label stays);
 6. dates in every common format (``2026-09-25``, ``09/25/2026``, ``25.09.2026``, ``20260925``,
    ``Sep 25 2026``, ``25 September 2026``, ``September 25th, 2026``, ``25-SEP-2026``,
-   ``September 2026``, ``September 25th``, ``2026年9月25日``, and ``9/25`` after a date word
-   such as "on" or "dated") → the same date shifted by ``date_shift_days`` in the same format
+   ``September 2026``, ``Feb '25``, ``September 25th``, ``4-Mar``, ``2026年9月25日``, and
+   ``9/25`` after a date word such as "on", "dated", "LMP" or before another full date of a
+   range ``3/4-3/6/2026``) → the same date shifted by ``date_shift_days`` in the same format
    (month-precision dates by at least one month, so the original never survives; impossible
    dates → ``[DATE]``); a bare year → ``[YEAR]``; a day with a month name of another language
    (``5. März 2024``, ``1er mars 2024``, ``5 de marzo de 2024``) → ``[DATE]``;
 7. phone and fax numbers (North American, 7-digit, international ``+44 20 7946 0958``,
-   national with a trunk 0, labelled numbers, extensions) → ``[PHONE]``;
-8. street addresses, PO boxes, "City ST 01103" and UK postcodes → ``[ADDRESS]``;
+   national with a trunk 0, labelled numbers, extensions, short numbers after "pager" /
+   "bleep", seven or more digits written as words ``five five five zero one four two``) →
+   ``[PHONE]``;
+8. street addresses (also in lower case ``1600 quillbrook avenue``, and European ones
+   ``ul. Marszałkowska 10/12``, ``Via Garibaldi 22``, ``Hauptstraße 12``), PO boxes,
+   "City ST 01103" and UK postcodes → ``[ADDRESS]``;
 9. other numbers that look like identifiers (five or more digits, or four digits with
-   letters) → ``[ID]``; ages of 90 and over → ``90+`` (also ``93y``, ``ninety-three``,
-   ``aged one hundred and two``, ``nonagenarian``);
+   letters; six or more digits glued to letters or underscores, as in file names
+   ``IMG_20260304_101112.jpg``) → ``[ID]``; ages of 90 and over → ``90+`` (also ``93y``,
+   ``ninety-three``, ``aged one hundred and two``, ``nonagenarian``, ``her late nineties``);
 10. names: every capitalised word that is not in the safe vocabulary (and lower-case words
     found only in the person-name list); words that are both names and common words
     (*Grant*, *Rose*, *Boston*) when they stand in a name context (after a title, a relation or
@@ -41,7 +48,11 @@ find the other HIPAA Safe Harbor identifiers first. What happens to a text, in o
     inside or beside such a run is part of it: 小林, 王小明) → ``[NAME]``; a word of a script
     without capitals (Arabic, Hebrew, Devanagari, Thai, Georgian) counts as capitalised; a
     lower-case unknown word after a title or a relation ("Dr. mcallister"); a lone first name
-    that is also a word before "called", "phoned"... or before ", her daughter".
+    that is also a word before "called", "phoned"... or before ", her daughter"; a name
+    before a relation as a possessive ("Quarrington's daughter"); name parts joined by "/",
+    "_" or a bare "." (``SMITHERS/JOSEPHINE``, ``Eustace.Winterbottom``); a name glued to
+    digits (``Philomena2``) or written with digits for look-alike letters (``K0walczyk``);
+    in descriptors, an unknown word of a non-Latin script (products are named in Latin).
 
 Text is scrubbed as a reader sees it (:func:`~cadbusi_assets.deid.name_variants.normalise_text`:
 invisible characters such as soft hyphens dropped, full-width letters and typographic dashes
@@ -89,7 +100,7 @@ _ORD = r"(?:st|nd|rd|th)?"
 #: words before a month/day without a year ("on 9/25") that make it a date, not a fraction
 _DATE_CUE = re.compile(
     r"(?i)\b(?:on|dated?|since|until|till|from|seen|performed|done|exam|mammogram|ultrasound"
-    r"|study|prior|visit|called|scheduled|biopsy|surgery|returns?|due)\s+$"
+    r"|study|prior|visit|called|scheduled|biopsy|surgery|returns?|due|lmp|edd|dob|born)\s+$"
 )
 #: a month/day right after another date of a list ("on 9/1 and 9/2", "9/1, 9/2 or 9/3") is a date
 _DATE_LIST_CUE = re.compile(
@@ -99,10 +110,21 @@ _DATE_LIST_CUE = re.compile(
 )
 
 
+#: a month/day right before another full date ("3/4-3/6/2026", "9/1 and 9/3/2026") is a date
+_DATE_RANGE_CUE = re.compile(
+    r"(?i)\s*(?:-|–|—|,|;|&|\bto\b|\bthrough\b|\bthru\b|\band\b|\bor\b)\s*"
+    r"(?:\d{1,2}[/.\-]\d{1,2}[/.\-](?:19|20)?\d{2}(?!\d)|\[date\])"
+)
+
+
 def _cued(match: re.Match[str]) -> bool:
     """Whether a month/day without a year (``9/25``) stands where a date is meant."""
     before = match.string[max(0, match.start() - 40) : match.start()]
-    return bool(_DATE_CUE.search(before[-12:]) or _DATE_LIST_CUE.search(before))
+    return bool(
+        _DATE_CUE.search(before[-12:])
+        or _DATE_LIST_CUE.search(before)
+        or _DATE_RANGE_CUE.match(match.string, match.end())
+    )
 
 
 _WEEKDAY = r"(?:(?:Mon|Tues?|Wed(?:nes)?|Thu(?:rs)?|Fri|Sat(?:ur)?|Sun)(?:day)?\.?,?\s+)?"
@@ -113,6 +135,7 @@ _SIGNATURE = re.compile(
     r"|^[ \t]*(?:radiologist|attending|resident|fellow|pathologist|physician|technologist|sonographer)s?\s*:[^\n]*"
 )
 _PLACEHOLDER = re.compile("\ue000(.)\ue001")
+_NAME_MARKER = re.compile(r"\[name\]")
 _NAME_WORD = r"(?:\ue000.\ue001|[^\W\d_][\w'\-^.]*)(?![\w'\-^.]*\s*[:#])"
 _LABELLED_NAME = re.compile(
     r"(?i)\b(patient(?:'s)?(?: name)?|name)\s*:[ \t]*"
@@ -154,7 +177,9 @@ _LABELLED_IDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for label, token in (
         (
             r"MRN|MR\s*#|MR\s*No\.?|medical record|clinic|patient\s+id|PID|hospital|NHS|CN"
-            r"|unit number|chart",
+            r"|unit number|chart"
+            # "Pt no. 4471", "Record Number: AB-12-CD": only with the number word after them
+            r"|(?:pt|patient|record|case\s+record)(?=\s*(?:number|no\.|#))",
             "[MRN]",
         ),
         (r"accession|acc", "[ACCESSION]"),
@@ -267,6 +292,56 @@ _PHONES = re.compile(
 )
 _EXTENSION = r"(?i:\s*,?\s*(?:ext\.?|extension|x)\s*\d{1,6}\b)"
 _BARE_EXTENSION = re.compile(r"(?i)\b(?:ext\.?|extension)\s*#?\s*\d{2,6}\b")
+#: a short internal number after a pager label ("Pager #4417", "bleep 2231")
+_PAGER = re.compile(
+    r"(?i)\b((?:pager|beeper|bleep|pgr)\b\.?(?:\s*(?:no\.?|number|#))?\s*[:#]?\s*)\d{3,6}\b"
+)
+_DIGIT_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+#: a phone number written out in words ("five five five zero one four two")
+_SPELLED_NUMBER = re.compile(r"(?i)\b" + _DIGIT_WORD + r"(?:[\s,\-]+" + _DIGIT_WORD + r"){6,}\b")
+_OBFUSCATED_AT = r"(?:\s*[\[({<]\s*at\s*[\])}>]\s*|\s+at\s+)"
+_OBFUSCATED_DOT = r"(?:\s*[\[({<]\s*dot\s*[\])}>]\s*|\s+dot\s+|\.)"
+#: an e-mail written to dodge filters ("jane at example dot com", "jane [at] example [dot] org")
+_OBFUSCATED_EMAIL = re.compile(
+    r"(?i)(?<![\w.+\-])[\w.+\-]+"
+    + _OBFUSCATED_AT
+    + r"[\w\-]+(?:"
+    + _OBFUSCATED_DOT
+    + r"[\w\-]+)*?"
+    + _OBFUSCATED_DOT
+    + r"(?:com|org|net|edu|gov|io|mil|info|biz|health|med|us|uk|de|fr|jp|ca|au|nl|co)\b"
+)
+_OBFUSCATION_HINT = re.compile(r"(?i)\bdot\b|[\[({<]\s*at\s*[\])}>]")
+#: six or more digits glued to letters or underscores (file names "IMG_20260304_101112.jpg",
+#: "V000123"), which the word-bounded identifier patterns do not see
+_GLUED_DIGITS = re.compile(r"(?<=[A-Za-z_])\d{6,}|\d{6,}(?=_)")
+#: a street in European order: a street-type word first ("ul. Marszałkowska 10/12", "Via
+#: Garibaldi 22", "Calle Mayor 5") or glued last ("Hauptstraße 12"), then the house number
+_EUROPEAN_STREET = re.compile(
+    r"(?<![\w.])(?:(?:ul\.|ulica|aleja|al\.|Rue|rue|Via|Viale|Vicolo|Piazza|Calle|Avenida|Rua|Plac"
+    r"|Strada|Chemin|Straße|Strasse|Carrer|Paseo|Travessa)[ \t]+(?:[^\W\d_][\w'’\-]*[ \t]+){0,3}"
+    r"[^\W\d_a-z][\w'’\-]*"
+    r"|[^\W\d_a-z]\w*(?:straße|strasse|str\.|weg|gasse|platz|allee|damm|ufer|laan|straat|gracht"
+    r"|gatan|vägen|vej|gade|veien))"
+    r"[ \t,]+\d{1,5}[A-Za-z]?(?:/\d{1,5})?\b"
+)
+#: a street written in lower case ("1600 quillbrook avenue")
+_LOWER_STREET = re.compile(
+    r"(?i)(?<![\w.])\d{1,6}[a-z]?\s+(?:[a-z][a-z'\-]*\s+){1,3}"
+    r"(?:street|avenue|road|lane|drive|boulevard|court|terrace|highway|parkway|crescent)\b"
+)
+_LOWER_STREET_WORDS = ("street", "avenue", "road", "lane", "drive", "boulevard", "court",
+                       "terrace", "highway", "parkway", "crescent")  # fmt: skip
+#: cheap tests that let most texts skip the new patterns
+_SIX_DIGITS = re.compile(r"\d{6}")
+_EUROPEAN_STREET_WORDS = ("ul.", "ulica", "aleja", "al.", "rue", "via", "vicolo", "piazza",
+                          "calle", "avenida", "rua", "plac", "strada", "chemin", "carrer",
+                          "paseo", "travessa", "straße", "strasse", "str.", "weg", "gasse",
+                          "platz", "allee", "damm", "ufer", "laan", "straat", "gracht", "gatan",
+                          "vägen", "vej", "gade", "veien")  # fmt: skip
+_DIGIT_WORDS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                "nine")  # fmt: skip
+_PAGER_WORDS = ("pager", "beeper", "bleep", "pgr")
 
 _DIGIT = re.compile(r"\d")
 _YEAR = re.compile(r"(?<![\w\-./:])(?:19|20)\d{2}(?![\w\-/:]|\.\d)")
@@ -294,7 +369,9 @@ _OLD_AGE_WORDS = re.compile(
     # "one hundred (and two)" only as an age: "aged one hundred", "one hundred years old"
     r"|(?:(?<=\bage\s)|(?<=\baged\s)|(?<=\bage:\s))" + _HUNDRED + r"\b"
     r"|\b" + _HUNDRED + r"(?=[\s\-]*(?:years?|yrs?|year-old)\b)"
-    r"|\b(?:super)?(?:nonagenarian|centenarian)s?\b",
+    r"|\b(?:super)?(?:nonagenarian|centenarian)s?\b"
+    # "in her late nineties", "his mid-nineties": an age, not the decade
+    r"|\b(?:(?:early|mid|late)[\s\-]+|(?<=\bher\s)|(?<=\bhis\s)|(?<=\btheir\s))nineties\b",
 )
 _MANY_COLONS = re.compile(r"[0-9a-fA-F]:[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4}:")
 _ID_RUN = re.compile(
@@ -303,6 +380,8 @@ _ID_RUN = re.compile(
 _OLD_AGE = re.compile(
     r"(?i)\b(?:9\d|1[0-4]\d)(?=[\s\-]*(?:years?|yrs?|y/?o|y\.o\.|yo|year-old|yr-old|y)\b)"
     r"|\b(?:9\d|1[0-4]\d)(?:st|nd|rd|th)(?=\s+birthday)"
+    # age and sex in one word: "92F", "101M"
+    r"|\b(?:9\d|1[0-4]\d)(?=(?-i:[FM])\b)"
     r"|(?i:(?<=\bage\s)|(?<=\bage:\s)|(?<=\baged\s)|(?<=\bage:)|(?<=\bage\s\s))(?:9\d|1[0-4]\d)\b"
 )
 
@@ -325,7 +404,9 @@ _DATES = re.compile(
     + r"(?:\s+of)?(?P<dsep>[\s\-/]?)(?P<dm>(?i:"
     + _MON
     + r"))\.?,?(?:\s+|(?P=dsep))(?P<dy>(?:19|20)\d{2}|\d{2})\b)"
-    r"|(?P<monyear>\b(?P<ym>(?i:" + _MON + r"))\.?,?\s+(?P<yy>(?:19|20)\d{2})\b)"
+    r"|(?P<monyear>\b(?P<ym>(?i:"
+    + _MON
+    + r"))\.?,?\s+(?:(?P<yy>(?:19|20)\d{2})|(?P<yq>['’])(?P<yy2>\d{2}))\b)"
     r"|(?P<monthyear>(?<![\d/.])(?P<qm>0?[1-9]|1[0-2])/(?P<qy>(?:19|20)\d{2})(?![\d/]))"
     r"|(?P<mdnoyear>\b"
     + _WEEKDAY
@@ -336,7 +417,7 @@ _DATES = re.compile(
     + r")(?![\d:]|\.\d|\s*(?:cm|mm|o'?clock)))"
     r"|(?P<dmnoyear>\b(?P<bd>\d{1,2})(?P<bord>"
     + _ORD
-    + r")(?:\s+of)?\s+(?P<bm>"
+    + r")(?:(?:\s+of)?\s+|(?P<bdash>-))(?P<bm>"
     + _MON
     + r")\b\.?)"
     r"|(?P<cued>(?<=\s)(?P<um>1[0-2]|0?[1-9])/(?P<ud>3[01]|[12]\d|0?[1-9])(?![\d/]|\.\d))"
@@ -499,6 +580,9 @@ def _shift_match(match: re.Match[str], days: int) -> str:
             of = " of" if re.search(r"(?i)\bof\b", text) else ""
             return f"{_ordinal(d.day, ordinal.group(1) if ordinal else '')}{of} {_fmt_month(g['dm'], d.month)} {y}"
         if g["monyear"]:
+            if g["yy2"]:  # "Feb '25"
+                year, month = _shift_month(_year(g["yy2"]), _month(g["ym"]), days)
+                return f"{_fmt_month(g['ym'], month)} {g['yq']}{year % 100:02d}"
             year, month = _shift_month(int(g["yy"]), _month(g["ym"]), days)
             return f"{_fmt_month(g['ym'], month)} {year}"
         if g["monthyear"]:
@@ -514,6 +598,8 @@ def _shift_match(match: re.Match[str], days: int) -> str:
             return f"{_fmt_month(g['am'], d.month)} {_ordinal(d.day, g['aord'])}"
         if g["dmnoyear"]:
             d = dt.date(2001, _month(g["bm"]), int(g["bd"])) + delta
+            if g["bdash"]:
+                return f"{_two(d.day, g['bd'])}-{_fmt_month(g['bm'], d.month)}"
             of = " of" if re.search(r"(?i)\bof\b", text) else ""
             return f"{_ordinal(d.day, g['bord'])}{of} {_fmt_month(g['bm'], d.month)}"
     except (ValueError, KeyError, OverflowError):
@@ -681,6 +767,7 @@ _RELATIONS = {
     "consultant", "practitioner", "dentist", "pharmacist", "therapist", "counselor", "worker",
     "officer", "clerk", "receptionist", "secretary", "chaplain", "from", "of", "and", "with",
     "law", "operator", "referring", "reader", "performing", "scanned", "obtained",
+    "aka", "nee", "alias",
 }  # fmt: skip
 #: frequent words that never continue a name even when a names list has them
 _STOP = {"the", "and", "or", "in", "on", "at", "of", "with", "to", "for", "by", "from", "is",
@@ -695,6 +782,12 @@ _CREDENTIALS = {"md", "do", "phd", "rn", "np", "pa", "rt", "rdms", "rvt", "frcr"
 #: credential only after a comma ("Jane Smith, RT")
 _SIDE_CREDENTIALS = {"rt", "pa", "do"}
 #: words that name a role, a relation or a title: never themselves part of a name
+#: relations and roles that a possessive name stands before ("Quarrington's daughter")
+_KIN = _RELATIONS - _WEAK_CUES - {
+    "named", "called", "cc", "contact", "contacts", "informed", "accompanied", "law",
+    "referring", "reader", "performing", "scanned", "obtained", "patient", "pt", "aka", "nee",
+    "alias",
+}  # fmt: skip
 _NOT_A_NAME_PART = (_RELATIONS - _WEAK_CUES) | _CREDENTIALS | _TITLES
 #: an apposition naming a relation or role after a name ("Hope, her daughter,")
 _APPOSITION = re.compile(
@@ -879,7 +972,7 @@ _HAS_MARK = re.compile(_MARKS)
 _TOKEN = re.compile(r"[^\W_](?:[^\W_]+|" + _MARKS + r"+)*(?:['’][^\W\d_]+)*|\ue000.\ue001")
 _PLAIN_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W\d_]+)*|\ue000.\ue001")
 #: tokens that only a placeholder can be
-_NAME_PLACEHOLDERS = {"[NAME]", "[REDACTED]"}
+_NAME_PLACEHOLDERS = {"[NAME]", "[REDACTED]", "[name]"}
 
 _SAFE = 0  # known word, not a name
 _AMBIGUOUS = 1  # a known word that is also a name (grant, rose)
@@ -937,6 +1030,9 @@ def _word_class(key: str) -> int:
 
 
 _HAS_DIGIT = re.compile(r"\d")
+#: a word that starts with a Latin letter: product names of short descriptors ("Voluson") are
+#: Latin; an unknown word of another script (Cyrillic, Greek...) there is a name
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _YEAR = re.compile(r"(?<![\w\-./:])(?:19|20)\d{2}(?![\w\-/:]|\.\d)")
 #: what follows a person's name used as a subject: a possessive or a lower-case word
 #: what stands before a town: "lives in", "from", "Hospital, " (a capitalised word and a comma)
@@ -1005,7 +1101,7 @@ def _gap(text: str, left: _Token, right: _Token) -> str:
     return text[left.end : right.start]
 
 
-_JOIN = re.compile(r"[ \t]*-?[ \t]*")
+_JOIN = re.compile(r"[ \t]*[-/_]?[ \t]*")
 _JOIN_DOT = re.compile(r"\.?[ \t]*")
 _JOIN_COMMA = re.compile(r"[ \t]*,[ \t]*")
 
@@ -1019,6 +1115,8 @@ def _joined(gap: str, comma: bool = True, left: str = "") -> bool:
         return True
     if len(left) == 1 and _JOIN_DOT.fullmatch(gap):
         return True
+    if gap == "." and left[:1].isupper() and len(left) > 1:
+        return True  # "Eustace.Winterbottom": no space after the dot, so no sentence end
     return comma and _JOIN_COMMA.fullmatch(gap) is not None
 
 
@@ -1043,6 +1141,8 @@ def _mark_names(
             spans.extend(_cjk_names(tok))
             continue
         if tok.kind != "word":
+            if tok.kind == "digit":
+                spans.extend(_glued_name(tok))
             previous_end = tok.end
             continue
         sentence_start = (
@@ -1070,7 +1170,10 @@ def _mark_names(
         ):
             tok.redact = True  # a town that is also a word ("Boston", "Reading") mid-sentence
             continue
-        if (tok.cls == _NAME or (tok.cls == _UNKNOWN and unknown_are_names)) and tok.capitalised:
+        if (
+            tok.cls == _NAME
+            or (tok.cls == _UNKNOWN and (unknown_are_names or not _LATIN.match(tok.text)))
+        ) and tok.capitalised:
             if tok.upper and len(tok.text) <= 3 and tok.cls == _UNKNOWN:
                 continue  # an abbreviation unless the context says otherwise
             if tok.upper and len(tok.text) == 2:
@@ -1262,6 +1365,23 @@ def _mark_names(
             and (_PERSON_VERB.match(text, tok.end) or _APPOSITION.match(text, tok.end))
         ):
             tok.redact = True
+    # a possessive before a relation or role: "Quarrington's daughter", "Okafor's PA"
+    for i in range(n - 1):
+        tok, nxt = tokens[i], tokens[i + 1]
+        if (
+            tok.kind == "word"
+            and tok.capitalised
+            and not tok.redact
+            and tok.text[-2:].lower() in ("'s", "’s")
+            and tok.cls != _SAFE
+            and tok.key not in core
+            and tok.key not in medical
+            and tok.key not in _NOT_A_NAME_PART
+            and nxt.kind == "word"
+            and nxt.key in _KIN
+            and text[tok.end : nxt.start] in (" ", "\t")
+        ):
+            tok.redact = True
     # chains: neighbours of a name that look like name parts
     changed = True
     while changed:
@@ -1312,6 +1432,39 @@ def _mark_names(
     _particle_names(text, tokens, is_name)
     spans.extend((t.start, t.end) for t in tokens if t.redact and t.kind == "word")
     return spans
+
+
+_GLUED_NAME = re.compile(r"(?<!\d)([^\W\d_]{3,})\d+$|^\d+([^\W\d_]{3,})$")
+
+
+#: digits written for the letters they look like ("K0walczyk", "5mith")
+_LOOKALIKE_DIGITS = {"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b"}
+_LOOKALIKE = re.compile(r"[^\W_]*[^\W\d_][^\W_]*")
+
+
+def _glued_name(tok: _Token) -> list[tuple[int, int]]:
+    """A person name glued to digits ("Philomena2", "2Quarrington"): the letters when they are
+    a capitalised word of the person-name list and no common or clinical word; a name with
+    digits for look-alike letters ("K0walczyk") whole."""
+    match = _GLUED_NAME.search(tok.text)
+    if match is None:
+        text = tok.text
+        if (
+            _LOOKALIKE.fullmatch(text)
+            and sum(c.isalpha() for c in text) >= 4
+            and all(c in _LOOKALIKE_DIGITS for c in text if c.isdigit())
+            and (text[:1].isupper() or (text[:1].isdigit() and text[1:2].islower()))
+        ):
+            for one in ("l", "i"):
+                table = str.maketrans({**_LOOKALIKE_DIGITS, "1": one})
+                if _word_class(_fold_lower(text.translate(table))) in (_NAME, _AMBIGUOUS):
+                    return [(tok.start, tok.end)]
+        return []
+    group = 1 if match.group(1) else 2
+    letters = match.group(group)
+    if not letters[:1].isupper() or _word_class(_fold_lower(letters)) != _NAME:
+        return []
+    return [(tok.start + match.start(group), tok.start + match.end(group))]
 
 
 def _lower_case_name(
@@ -1542,6 +1695,8 @@ def scrub_report_text(
     replacements = {k.strip().lower(): v for k, v in (replacements or {}).items() if k}
     work = _Text(normalise_text(text))  # as a reader sees it: no soft hyphens, no full-width
     work.sub(_SIGNATURE, "[SIGNATURE]")
+    if "[name]" in work.text:  # the header pre-pass's marker: its neighbours are name parts
+        work.sub(_NAME_MARKER, "[name]")
     clean_ids = tuple(
         normalise_text(str(i)) for i in identifiers if i is not None and str(i).strip()
     )
@@ -1559,6 +1714,9 @@ def scrub_report_text(
             _IPV4,
             lambda m: "[IP]" if all(int(p) <= 255 for p in m.group(0).split(".")) else m.group(0),
         )
+    low = work.text.lower()
+    if ("dot" in low or "at" in low) and _OBFUSCATION_HINT.search(work.text):
+        work.sub(_OBFUSCATED_EMAIL, "[EMAIL]")
     if "::" in work.text or _MANY_COLONS.search(work.text):
         work.sub(_IPV6, lambda m: "[IP]" if _is_ipv6(m.group(0)) else m.group(0))
     digits = _DIGIT.search(work.text) is not None
@@ -1566,8 +1724,13 @@ def scrub_report_text(
         work.sub(_SSN, "[SSN]")
         for labelled, token in _LABELLED_IDS:
             work.sub(labelled, _keep_label(token))
+        # before the dates: a house number "10/12" is no month/day
+        if any(w in low for w in _EUROPEAN_STREET_WORDS):
+            work.sub(_EUROPEAN_STREET, "[ADDRESS]")
     if "ninet" in work.text.lower() or "hundred" in work.text.lower() or "enarian" in work.text:
         work.text = _OLD_AGE_WORDS.sub("90+", work.text)
+    if sum(low.count(w) for w in _DIGIT_WORDS) >= 7:
+        work.sub(_SPELLED_NUMBER, "[PHONE]")
     if remove_dates:
         work.sub(_DATES, _remove_match)
         if _has_foreign_month(work.text):
@@ -1593,7 +1756,14 @@ def scrub_report_text(
     )
     if "ext" in work.text.lower():
         work.sub(_BARE_EXTENSION, "[PHONE]")
+    if any(w in low for w in _PAGER_WORDS):
+        work.sub(_PAGER, lambda m: m.group(1) + "[PHONE]")
     work.sub(_STREET, "[ADDRESS]")
+    if any(w in low for w in _LOWER_STREET_WORDS):
+        work.text = _LOWER_STREET.sub(
+            lambda m: work.token("[ADDRESS]") if _street_words(m.group(0)) else m.group(0),
+            work.text,
+        )
     work.text = _CUED_ADDRESS.sub(
         lambda m: m.group(0)[: m.start(1) - m.start()] + work.token("[ADDRESS]"), work.text
     )
@@ -1603,6 +1773,8 @@ def scrub_report_text(
     work.sub(_UK_POSTCODE, "[ADDRESS]")
     work.sub(_POSTCODE_TOWN, "[ADDRESS]")
     work.sub(_YEAR, "[YEAR]")  # after phones and addresses: "(029) 2018 0862" is a phone
+    if _SIX_DIGITS.search(work.text):
+        work.sub(_GLUED_DIGITS, "[ID]")
     work.text = _ID_RUN.sub(
         lambda m: work.token("[ID]") if _looks_like_id(m.group(0)) else m.group(0), work.text
     )
@@ -1611,6 +1783,13 @@ def scrub_report_text(
     work.sub(_LABELLED_NAME, lambda m: f"{m.group(1)}: [NAME]")
     work.replace_spans(_mark_names(work.text, work.values, unknown_are_names), "[NAME]")
     return work.resolve()
+
+
+def _street_words(value: str) -> bool:
+    """Whether the words between the number and the street type of a lower-case street are
+    not all clinical or common ("1600 quillbrook avenue", not "2 masses near the road")."""
+    words = _LETTER_RUN.findall(value)[:-1]
+    return any(_word_class(_fold_lower(w)) != _SAFE for w in words)
 
 
 def _is_ipv6(value: str) -> bool:
