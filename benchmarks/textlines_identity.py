@@ -129,13 +129,19 @@ def _run(frames_path: str, out_path: str, repeats: int) -> None:
         pickle.dump({"file": textlines.__file__, "results": results}, f)
 
 
-def _compare(a_path: str, b_path: str) -> None:
+def load_records(a_path: str, b_path: str) -> tuple[Any, Any]:
+    """The two records ``compare`` compares, each module file they ran printed."""
     with open(a_path, "rb") as f:
         a = pickle.load(f)
     with open(b_path, "rb") as f:
         b = pickle.load(f)
     print("A:", a["file"])
     print("B:", b["file"])
+    return a, b
+
+
+def _compare(a_path: str, b_path: str) -> None:
+    a, b = load_records(a_path, b_path)
     differ = 0
     times: dict[str, tuple[list[float], list[float]]] = {}
     for (ga, na, fa, ta), (gb, nb, fb, tb) in zip(a["results"], b["results"], strict=True):

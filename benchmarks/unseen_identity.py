@@ -214,12 +214,9 @@ def _run(frames_path: str, out_path: str, every: int) -> None:
 
 
 def _compare(a_path: str, b_path: str) -> None:
-    with open(a_path, "rb") as f:
-        a = pickle.load(f)
-    with open(b_path, "rb") as f:
-        b = pickle.load(f)
-    print("A:", a["file"])
-    print("B:", b["file"])
+    from benchmarks.textlines_identity import load_records
+
+    a, b = load_records(a_path, b_path)
     differ = 0
     groups: dict[str, int] = {}
     reads = tess = 0

@@ -503,28 +503,38 @@ def script_cases() -> list[Case]:
     """Greek, Cyrillic and Hebrew names turned 90, 270 and 180 degrees (clockwise) in the
     :data:`SCRIPT_PLACEMENTS`: caught only by the unreadable-name check (kind
     ``text_unreadable_for_a_<script>_name``), the OCR reading them as junk."""
+    out: list[Case] = []
+    for script, (t, ids) in SCRIPT_NAMES.items():
+        out += _turned_script_cases(script, t, ids, SCRIPT_FONT_INSTEAD.get(script, {}))
+    return out
+
+
+def _turned_script_cases(
+    script: str, t: str, ids: OriginalIdentifiers, instead: dict[str, str]
+) -> list[Case]:
+    """``t`` (a name in ``script``) turned 90, 270 and 180 degrees (clockwise) in each of the
+    :data:`SCRIPT_PLACEMENTS`, a placement's font replaced as ``instead`` says."""
     turns = {
         "90": cv2.ROTATE_90_CLOCKWISE,
         "270": cv2.ROTATE_90_COUNTERCLOCKWISE,
         "180": cv2.ROTATE_180,
     }
     out: list[Case] = []
-    for script, (t, ids) in SCRIPT_NAMES.items():
-        for turn, way in turns.items():
-            for placed, px, style, level in SCRIPT_PLACEMENTS:
-                font = SCRIPT_FONT_INSTEAD.get(script, {}).get(placed, placed)
-                out.append(
-                    Case(
-                        f"turned_{script}",
-                        f"{script}{turn}_{font}{px}_{style}{level}",
-                        t,
-                        partial(pil_ink, t, font, px),
-                        ids=ids,
-                        level=level,
-                        way=way,
-                        style=style,
-                    )
+    for turn, way in turns.items():
+        for placed, px, style, level in SCRIPT_PLACEMENTS:
+            font = instead.get(placed, placed)
+            out.append(
+                Case(
+                    f"turned_{script}",
+                    f"{script}{turn}_{font}{px}_{style}{level}",
+                    t,
+                    partial(pil_ink, t, font, px),
+                    ids=ids,
+                    level=level,
+                    way=way,
+                    style=style,
                 )
+            )
     return out
 
 
@@ -582,30 +592,11 @@ def _upright(ink: Callable[[], np.ndarray]) -> np.ndarray:
 def script_cases_2() -> list[Case]:
     """:data:`SCRIPT_NAMES_2` turned 90, 270 and 180 degrees in the
     :data:`SCRIPT_PLACEMENTS`, and upright in the :data:`UPRIGHT_PLACEMENTS`."""
-    turns = {
-        "90": cv2.ROTATE_90_CLOCKWISE,
-        "270": cv2.ROTATE_90_COUNTERCLOCKWISE,
-        "180": cv2.ROTATE_180,
-    }
     out: list[Case] = []
     for script, (t, ids) in SCRIPT_NAMES_2.items():
         instead = SCRIPT_FONT_INSTEAD_2.get(script, {})
         if script != "twogroup":
-            for turn, way in turns.items():
-                for placed, px, style, level in SCRIPT_PLACEMENTS:
-                    font = instead.get(placed, placed)
-                    out.append(
-                        Case(
-                            f"turned_{script}",
-                            f"{script}{turn}_{font}{px}_{style}{level}",
-                            t,
-                            partial(pil_ink, t, font, px),
-                            ids=ids,
-                            level=level,
-                            way=way,
-                            style=style,
-                        )
-                    )
+            out += _turned_script_cases(script, t, ids, instead)
         for placed, px, style, level in UPRIGHT_PLACEMENTS:
             font = instead.get(placed, placed)
             out.append(

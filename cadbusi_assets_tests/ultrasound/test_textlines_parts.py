@@ -144,6 +144,19 @@ def test_a_bright_area_wide_enough_for_a_word_is_read_in_strips():
     assert all(x1 - x0 + 1 >= MIN_AREA_WIDTH for x0, _, x1, _ in found.unresolved)
 
 
+def _chain_links(boxes: np.ndarray) -> list[tuple[int, int]]:
+    """The links of :func:`textlines._chains`' chains, sorted, once it is checked that every
+    box is in one chain exactly."""
+    members, starts = textlines._chains(boxes)
+    assert sorted(members.tolist()) == list(range(len(boxes)))
+    ends = [*starts.tolist()[1:], members.size]
+    return sorted(
+        (int(members[k]), int(members[k + 1]))
+        for start, end in zip(starts.tolist(), ends, strict=True)
+        for k in range(start, end - 1)
+    )
+
+
 def _links_pair_by_pair(boxes: list) -> list:
     """The chains' links as first written: every pair asked :func:`textlines.joins`, each
     box linked to its nearest joining box on the right (then the most overlapping, then the
@@ -176,15 +189,7 @@ def test_chains_link_mutual_nearest_joining_glyphs():
             height, width = int(rng.integers(6, 30)), int(rng.integers(2, 25))
             x0, y0 = int(rng.integers(0, 500)), int(rng.integers(0, 60))
             boxes.append((x0, y0, x0 + width - 1, y0 + height - 1))
-        members, starts = textlines._chains(np.array(boxes, np.int64).reshape(-1, 4))
-        # every box once, chains in left-to-right order
-        assert sorted(members.tolist()) == list(range(len(boxes)))
-        ends = [*starts.tolist()[1:], members.size]
-        links = sorted(
-            (int(members[k]), int(members[k + 1]))
-            for start, end in zip(starts.tolist(), ends, strict=True)
-            for k in range(start, end - 1)
-        )
+        links = _chain_links(np.array(boxes, np.int64).reshape(-1, 4))
         assert links == _links_pair_by_pair(boxes)
         linked += len(links)
     assert linked > 200  # links were made
