@@ -1524,13 +1524,15 @@ def connected_words(level: np.ndarray) -> list[Box]:
     connected script (Arabic: letters joined along the baseline, dots apart; see
     :data:`CONNECTED_MIN_ASPECT` for the rules), bright on dark, upright or upside down.
 
-    >>> from PIL import Image, ImageDraw, ImageFont
-    >>> font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 16)
-    >>> image = Image.new("L", (200, 60)); draw = ImageDraw.Draw(image)
-    >>> draw.text((60, 20), "\\u0627\\u0644\\u062d\\u0633\\u064a\\u0646\\u064a", fill=255, font=font)
-    >>> len(connected_words(np.asarray(image)))
-    1
-    >>> connected_words(np.zeros((60, 200), np.uint8))
+    >>> word = np.zeros((40, 100), np.uint8)
+    >>> word[24:26, 30:70] = 230  # the joining stroke
+    >>> for x in (34, 40, 46, 52, 58):  # teeth standing on it
+    ...     word[19:24, x : x + 2] = 230
+    >>> word[10:24, 66:68] = 230; word[26:30, 28:30] = 230  # a stem, a tail
+    >>> connected_words(word)
+    [(28, 10, 69, 29)]
+    >>> word[24:26, 20:80] = 230  # a straight line with marks on it
+    >>> connected_words(word)
     []
     """
     from cadbusi_assets.ultrasound.textlines import (
