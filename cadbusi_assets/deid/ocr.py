@@ -748,7 +748,7 @@ def tiny_ink(level: np.ndarray, seen: np.ndarray) -> np.ndarray:
 
 
 def _ink_and_rules(
-    level: np.ndarray, seen: np.ndarray
+    level: np.ndarray, seen: np.ndarray, tophat: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(:func:`tiny_ink`; the thin bright strokes that
     :func:`~cadbusi_assets.ultrasound.textlines.text_ink` left out as rules, vertical runs
@@ -756,11 +756,15 @@ def _ink_and_rules(
     beside them on both sides in their row, as (x, y) rows, or None when there are fewer
     than :data:`RULE_SIDE_INK`), from one top-hat; the rules and their crossings are taken
     inside ``seen`` too (turned text crossed by a rule is read upright in pieces: a glyph
-    and the rule through it)."""
-    tophat = stroke_contrast(level)
+    and the rule through it). ``tophat``: the level's :func:`stroke_contrast`, when the
+    caller has it (left unchanged)."""
+    given = tophat is not None
+    tophat = stroke_contrast(level) if tophat is None else tophat
     ink = text_ink(level, tophat)
     rules = cv2.threshold(level, TEXT_LEVEL - 1, 1, cv2.THRESH_BINARY)[1]
-    strokes = cv2.threshold(tophat, STROKE_CONTRAST - 1, 1, cv2.THRESH_BINARY, dst=tophat)[1]
+    strokes = cv2.threshold(
+        tophat, STROKE_CONTRAST - 1, 1, cv2.THRESH_BINARY, dst=None if given else tophat
+    )[1]
     cv2.bitwise_and(rules, strokes, dst=rules)
     cv2.subtract(rules, ink, dst=rules)
     d = RULE_SIDE
@@ -998,13 +1002,16 @@ def _search(
     ox, oy = corner
     rows, cols = source.shape[:2]
     texts = []
-    ink, rules, crossing = _ink_and_rules(source, seen[oy : oy + rows, ox : ox + cols])
+    # one top-hat for the tiny ink and both views: the turned view's is the upright one's
+    # turned (find_text)
+    tophat = stroke_contrast(source)
+    ink, rules, crossing = _ink_and_rules(source, seen[oy : oy + rows, ox : ox + cols], tophat)
     # (cv2.rotate: np.rot90(source, 1) made contiguous, ten times faster; tested)
-    views = [(1, _quarter_turn(source))]
+    views = [(1, _quarter_turn(source), _quarter_turn(tophat))]
     if upright:
-        views.insert(0, (0, source))
-    for turn, view in views:
-        lines = find_text(view).lines
+        views.insert(0, (0, source, tophat))
+    for turn, view, view_tophat in views:
+        lines = find_text(view, tophat=view_tophat).lines
         found = _joined(lines) if turn else lines
         for box in found:
             x0, y0, x1, y1 = _view_box_in_frame(box, turn, source.shape)

@@ -889,12 +889,19 @@ def _extend(frame_ink: FrameInk, box: Box) -> Box:
 EXTEND_GAP = 1.5
 
 
-def find_text(frame: np.ndarray, *, level: np.ndarray | None = None) -> FoundText:
+def find_text(
+    frame: np.ndarray, *, level: np.ndarray | None = None, tophat: np.ndarray | None = None
+) -> FoundText:
     """Text lines of ``frame`` (any layout, anywhere: bands, panels, inside the image) with
     speckle told apart (:func:`text_like`), and the bright areas on a flat background that do
-    not come apart into lines (to be read in strips)."""
+    not come apart into lines (to be read in strips). ``level``: the frame's
+    :func:`brightness`, ``tophat``: that image's :func:`stroke_contrast` (left unchanged),
+    when the caller has them. The top-hat's square kernel and borders are the same across
+    rows and columns: a frame turned a quarter has the turned top-hat of the upright one
+    (tested), so the search of a turned view can take the upright frame's."""
     with _one_thread():
-        return _find_text(brightness(frame, _REUSED) if level is None else level, _REUSED)
+        level = brightness(frame, _REUSED) if level is None else level
+        return _find_text(level, _REUSED, tophat)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1026,8 +1033,8 @@ def _chain_boxes(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.column_stack((low, high)), np.diff(np.r_[starts, members.size])
 
 
-def _find_text(level: np.ndarray, buffers: Buffers) -> FoundText:
-    tophat = stroke_contrast(level, buffers)
+def _find_text(level: np.ndarray, buffers: Buffers, tophat: np.ndarray | None = None) -> FoundText:
+    tophat = stroke_contrast(level, buffers) if tophat is None else tophat
     small = shrunk(level)
     ink = text_ink(level, tophat, TEXT_LEVEL, DIM_TEXT_LEVEL, small, buffers)
     frame_ink = FrameInk.of(level, tophat, ink, buffers)

@@ -210,3 +210,84 @@ def test_a_panels_darkness_taken_on_the_panel_is_the_frames() -> None:
             assert verdict == _holds_ink(whole, level, box)
             verdicts.add(verdict)
     assert verdicts == {True, False}
+
+
+def _drawn_frames() -> list[np.ndarray]:
+    """Brightness images with text drawn upright and turned (odd and even sizes, random
+    speckle under it), and a tuning frame."""
+    rng = np.random.default_rng(11)
+    frames = [brightness(render_screen(TUNING_FAMILIES[0], 101).frame)]
+    for rows, cols in [(97, 213), (160, 120), (241, 333), (64, 64), (13, 300)]:
+        level = (rng.random((rows, cols)) ** 3 * 255).astype(np.uint8)
+        _ = cv2.putText(level, "DOE 12", (3, rows // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 230, 1)
+        turned = np.zeros((cols, rows), np.uint8)
+        _ = cv2.putText(turned, "JANE", (2, rows // 3), cv2.FONT_HERSHEY_PLAIN, 1.0, 255, 1)
+        level = np.maximum(level, np.ascontiguousarray(np.rot90(turned, -1)))
+        frames.append(level)
+    return frames
+
+
+def test_a_turned_views_top_hat_is_the_upright_one_turned() -> None:
+    from cadbusi_assets.ultrasound.textlines import find_text, stroke_contrast
+
+    for level in _drawn_frames():
+        view = _quarter_turn(level)
+        derived = _quarter_turn(stroke_contrast(level))
+        np.testing.assert_array_equal(derived, stroke_contrast(view))
+        assert find_text(view, tophat=derived) == find_text(view)
+        # (turned the other way it is not: the derivation's direction matters)
+        if level.shape[0] != level.shape[1]:
+            continue
+        wrong = cv2.rotate(stroke_contrast(level), cv2.ROTATE_90_CLOCKWISE)
+        assert not np.array_equal(wrong, stroke_contrast(view))
+
+
+def test_ink_and_rules_leaves_a_given_top_hat_as_it_is() -> None:
+    from cadbusi_assets.deid.ocr import _ink_and_rules
+    from cadbusi_assets.ultrasound.textlines import stroke_contrast
+
+    for level in _drawn_frames():
+        seen = np.zeros(level.shape, bool)
+        seen[: level.shape[0] // 3] = True
+        tophat = stroke_contrast(level)
+        kept = tophat.copy()
+        got = _ink_and_rules(level, seen, tophat)
+        np.testing.assert_array_equal(tophat, kept)
+        want = _ink_and_rules(level, seen)
+        for a, b in zip(got, want, strict=True):
+            assert (a is None) == (b is None)
+            if a is not None:
+                np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("upright", [False, True])
+def test_search_with_the_upright_top_hat_reads_what_its_own_would(
+    upright: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The search of the turned (and, for a panel, upright) view given the upright top-hat
+    sends tesseract the images that each view's own top-hat gives."""
+    from cadbusi_assets.deid import ocr
+    from cadbusi_assets.ultrasound import textlines
+
+    def search(level: np.ndarray) -> list[str]:
+        images: list[str] = []
+
+        def read(image: np.ndarray) -> str:
+            images.append(f"{image.shape} {hash(image.tobytes())}")
+            return ""
+
+        seen = np.zeros(level.shape, bool)
+        ocr._search(level, (0, 0), seen, read, upright=upright)
+        return images
+
+    frames = _drawn_frames()
+    got = [search(level) for level in frames]
+    own = textlines.find_text
+
+    def own_top_hat(frame: np.ndarray, **kwargs: object) -> textlines.FoundText:
+        return own(frame)
+
+    monkeypatch.setattr(ocr, "find_text", own_top_hat)
+    want = [search(level) for level in frames]
+    assert got == want
+    assert sum(map(len, want)) > 0
