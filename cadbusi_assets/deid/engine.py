@@ -17,7 +17,9 @@ It walks every element at every sequence depth, in place:
   defined terms;
 * PatientID, AccessionNumber and StudyID get keyed pseudonyms (the same functions the record
   pipeline uses), every DA/DT is shifted by the per-patient offset;
-* a last pass removes the study's own identifiers from any text element that kept them.
+* a last pass removes the study's own identifiers from any text element that kept them, and
+  (unless full dates are kept) the header's own original dates written out in one
+  (``Model 7 scanned 20170302``: the true date beside the shifted ones).
 
 The file meta is rebuilt from scratch (nothing of the original meta survives).
 """
@@ -41,7 +43,7 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 from pydicom.valuerep import MAX_VALUE_LEN
 
 from cadbusi_assets.deid.dates import age_string, parse_da_value, shift_da, shift_dt
-from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+from cadbusi_assets.deid.identifiers import OriginalIdentifiers, parse_da
 from cadbusi_assets.deid.profile import DeidProfile
 from cadbusi_assets.deid.scan import (
     MIN_NUMBER_TERM,
@@ -133,6 +135,7 @@ class HeaderCleaner:
         profile: DeidProfile,
         identifiers: OriginalIdentifiers,
         patient_id: str,
+        original_dates: frozenset[dt.date] = frozenset(),
     ) -> None:
         self.pseudonymizer = pseudonymizer
         self.profile = profile
@@ -140,6 +143,7 @@ class HeaderCleaner:
         self.patient_id = patient_id
         self.shift_days = pseudonymizer.date_shift_days(patient_id)
         self.actions: Counter[str] = Counter()
+        self._dates_re = date_text_regex(original_dates) if profile.dates_policy != "full" else None
 
     # -- values ----------------------------------------------------------------------------
     def _uid(self, value: str) -> str:
@@ -371,6 +375,18 @@ class HeaderCleaner:
             self._defined_charset(elem)
         if tag in ds and elem.VR in _SCANNED_VRS | _TEXT_NUMBER_VRS:
             self._residual(ds, elem)
+        if self._dates_re is not None and tag in ds and elem.VR in _TEXT_VRS:
+            self._original_dates(elem, self._dates_re)
+
+    def _original_dates(self, elem: DataElement, regex: re.Pattern[str]) -> None:
+        """The header's own original dates written in a kept text value become ``[date]``."""
+        values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
+        if not any(isinstance(v, str) and regex.search(v) for v in values):
+            return
+        limit = MAX_VALUE_LEN.get(elem.VR)
+        cleaned = [regex.sub("[date]", v)[:limit] if isinstance(v, str) else v for v in values]
+        elem.value = cleaned if len(cleaned) != 1 else cleaned[0]
+        self.actions["original-date-removed"] += 1
 
     def _removed_whatever_listed(self, ds: Dataset, elem: DataElement, nested: bool) -> bool:
         """Remove what no table action may keep: an element no dictionary knows (nobody can
@@ -466,6 +482,46 @@ class HeaderCleaner:
         self.actions["residual-scrubbed"] += 1
 
 
+def original_dates(ds: Dataset) -> frozenset[dt.date]:
+    """Every full date of the header's DA and DT values, at any depth (before cleaning)."""
+    found: set[dt.date] = set()
+    for elem in ds.iterall():
+        if elem.VR not in ("DA", "DT") or not elem.value:
+            continue
+        values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
+        for value in map(str, values):
+            parts = [value] if elem.VR == "DA" else [value[:8]]
+            if elem.VR == "DA" and _any_da(value) is None:
+                parts = value.split("-")  # a range
+            found.update(d for d in map(_any_da, parts) if d is not None)
+    return frozenset(found)
+
+
+def _any_da(value: str) -> dt.date | None:
+    """A DA value as a date, also in the old ``YYYY.MM.DD`` / ``YYYY-MM-DD`` forms."""
+    return parse_da_value(value) or parse_da(value)
+
+
+def date_text_regex(dates: frozenset[dt.date]) -> re.Pattern[str] | None:
+    """A pattern for ``dates`` as text writes them (``20170302``, ``2017-03-02``,
+    ``2017.03.02``, ``2017/03/02``, ``03/02/2017``, ``02/03/2017``, ``02.03.2017``), not
+    inside a longer run of digits; ``None`` for no dates.
+
+    >>> regex = date_text_regex(frozenset({dt.date(2017, 3, 2)}))
+    >>> regex.sub("[date]", "Model 7 scanned 20170302, 03/02/2017; v20170302.1 120170302")
+    'Model 7 scanned [date], [date]; v[date].1 120170302'
+    """
+    if not dates:
+        return None
+    forms: set[str] = set()
+    for day in dates:
+        y, m, d = f"{day.year:04d}", f"{day.month:02d}", f"{day.day:02d}"
+        forms |= {y + m + d, *(y + sep + m + sep + d for sep in "-./")}
+        forms |= {m + sep + d + sep + y for sep in "/-"} | {d + sep + m + sep + y for sep in "/.-"}
+    alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+    return re.compile(rf"(?<!\d)(?:{alternatives})(?!\d)")
+
+
 def shifted_study_date(ds: Dataset) -> dt.date | None:
     return parse_da_value(str(ds.get("StudyDate", "") or ""))
 
@@ -521,7 +577,7 @@ def clean_header(
         if keyword in ds:
             original.add(DataElement(ds[keyword].tag, ds[keyword].VR, ds[keyword].value))
     patient_id = str(original.get("PatientID", "") or "").strip()
-    cleaner = HeaderCleaner(pseudonymizer, profile, identifiers, patient_id)
+    cleaner = HeaderCleaner(pseudonymizer, profile, identifiers, patient_id, original_dates(ds))
     cleaner.clean_dataset(ds)
     _set_age(ds, original, profile)
     meta = getattr(ds, "file_meta", None)

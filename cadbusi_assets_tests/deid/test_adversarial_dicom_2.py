@@ -267,3 +267,21 @@ def test_a_name_split_by_a_control_character_is_found(pseudonymizer):
     out, data = _out_bytes(ds, pseudonymizer)
     assert b"CANARY\x00LAST" not in data and b"CANARY\x01LAST" not in data
     assert not [e for e in out.iterall() if isinstance(e.value, str) and "\x00" in e.value]
+
+
+def test_the_original_study_date_in_a_kept_text_value_is_removed(pseudonymizer):
+    """Under modified dates every DA/DT is shifted; a kept descriptor that spells the true
+    date out would undo the shift (a product name's digits that are no date stay)."""
+    ds = canary_dataset(colour=False)
+    ds.ManufacturerModelName = "Model 7 scanned 20170302"
+    ds.SoftwareVersions = ["7.0.5.189", "build 2017-03-02"]
+    ds.add_new(0x00181200, "DA", "2016.11.04")  # an old-style date, read all the same
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator = "1", "99X"
+    item.CodeMeaning = "prior 04/11/2016"
+    ds.add_new(0x00081032, "SQ", Sequence([item]))
+    out, data = _out_bytes(ds, pseudonymizer)
+    for text in (b"20170302", b"2017-03-02", b"04/11/2016"):
+        assert text not in data, text
+    assert out.SoftwareVersions[0] == "7.0.5.189"
+    assert str(out.ManufacturerModelName).startswith("Model 7 scanned")
