@@ -82,6 +82,8 @@ BINARY_KEPT = frozenset(
     }
 )
 PIXEL_DATA = 0x7FE00010
+#: Attributes that get the pipeline's keyed pseudonyms (:meth:`HeaderCleaner._special`).
+_SPECIAL_KEYWORDS = frozenset({"PatientID", "AccessionNumber", "StudyID"})
 #: Control characters no text value may hold (TAB, LF, FF and CR are allowed in free text):
 #: removed before matching, so that a name split by a NUL ("DOE\x00JANE") is found.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
@@ -265,6 +267,8 @@ class HeaderCleaner:
     def _special(self, ds: Dataset, elem: DataElement) -> bool:
         """Pseudonyms for the identifiers the pipeline joins on. True if handled."""
         keyword = elem.keyword
+        if keyword not in _SPECIAL_KEYWORDS:
+            return False  # (before str(): a sequence's text is its whole pretty-printed tree)
         value = str(elem.value or "").strip()
         if keyword == "PatientID":
             elem.value = self.pseudonymizer.patient_id(value)
@@ -483,9 +487,10 @@ class HeaderCleaner:
 
 
 def original_dates(ds: Dataset) -> frozenset[dt.date]:
-    """Every full date of the header's DA and DT values, at any depth (before cleaning)."""
+    """Every full date of the header's top-level DA and DT values (before cleaning; the
+    dates in sequence items are the study's own, a walk through them costs more)."""
     found: set[dt.date] = set()
-    for elem in ds.iterall():
+    for elem in ds:
         if elem.VR not in ("DA", "DT") or not elem.value:
             continue
         values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
