@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from pydicom import __version__ as pydicom_version
 from pydicom.charset import python_encoding
-from pydicom.datadict import keyword_for_tag
+from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
@@ -82,6 +82,9 @@ BINARY_KEPT = frozenset(
     }
 )
 PIXEL_DATA = 0x7FE00010
+#: Dictionary VRs restored on an element written as plain text (it would escape the UID
+#: remapping, the person-name emptying and the date shift).
+_RETYPED_VRS = frozenset({"UI", "PN", "DA", "DT", "TM"})
 #: Attributes that get the pipeline's keyed pseudonyms (:meth:`HeaderCleaner._special`).
 _SPECIAL_KEYWORDS = frozenset({"PatientID", "AccessionNumber", "StudyID"})
 #: Control characters no text value may hold (TAB, LF, FF and CR are allowed in free text):
@@ -347,6 +350,8 @@ class HeaderCleaner:
             return
         if self._removed_whatever_listed(ds, elem, nested):
             return
+        if elem.VR in _TEXT_VRS:
+            self._dictionary_vr(elem)
         if elem.VR in _SCANNED_VRS:
             self._strip_controls(elem)
         if self._special(ds, elem):
@@ -408,6 +413,19 @@ class HeaderCleaner:
         del ds[tag]
         self.actions[reason] += 1
         return True
+
+    def _dictionary_vr(self, elem: DataElement) -> None:
+        """A UID, person name or date written as plain text (``Series Instance UID`` as LO)
+        gets its dictionary VR back, so that it is remapped, emptied or shifted as one."""
+        try:
+            vr = dictionary_VR(elem.tag)
+        except KeyError:
+            return
+        if vr in _RETYPED_VRS and vr != elem.VR:
+            value = elem.value
+            elem.VR = vr
+            elem.value = value  # converted for the new VR (PersonName, UID)
+            self.actions["vr-restored"] += 1
 
     def _strip_controls(self, elem: DataElement) -> None:
         value = elem.value

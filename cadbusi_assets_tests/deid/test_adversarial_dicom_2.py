@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import UID, ImplicitVRLittleEndian
@@ -285,3 +286,23 @@ def test_the_original_study_date_in_a_kept_text_value_is_removed(pseudonymizer):
         assert text not in data, text
     assert out.SoftwareVersions[0] == "7.0.5.189"
     assert str(out.ManufacturerModelName).startswith("Model 7 scanned")
+
+
+def test_uids_names_and_dates_written_as_plain_text_are_handled_as_such(pseudonymizer):
+    """A UID written as LO kept the original UID (it links back to the source archive), a
+    person name as LO in an unlisted attribute kept the name, a date as SH kept the date."""
+    ds = canary_dataset(colour=False)
+    ds.add(DataElement(0x0020000E, "LO", "1.2.826.0.1.3680043.99999.7.7"))  # Series UID
+    ds.add(DataElement(0x00200052, "SH", "1.2.826.0.1.3680043.99999.7.8"))  # Frame of Ref.
+    ds.add(DataElement(0x00080018, "LO", "1.2.826.0.1.3680043.99999.7.10"))  # SOP Instance
+    item = Dataset()
+    item.add(DataElement(0x00081155, "LO", "1.2.826.0.1.3680043.99999.7.9"))
+    item.add(DataElement(0x00081150, "LO", "1.2.840.10008.5.1.4.1.1.6.1"))
+    ds.SourceImageSequence = Sequence([item])
+    ds.add(DataElement(0x00142006, "LO", "WRONGVRNAME^ANN"))  # Evaluator Name: unlisted PN
+    ds.add(DataElement(0x00080012, "SH", "20170302"))  # Instance Creation Date
+    out, data = _out_bytes(ds, pseudonymizer)
+    for text in (b"99999.7.", b"WRONGVRNAME", b"20170302"):
+        assert text not in data, text
+    assert out.SeriesInstanceUID.startswith("2.25.") and out[0x00080018].VR == "UI"
+    assert out.SourceImageSequence[0].ReferencedSOPClassUID == "1.2.840.10008.5.1.4.1.1.6.1"
