@@ -8,10 +8,18 @@ It walks every element at every sequence depth, in place:
 * listed attributes get the Table E.1-1 action resolved for the profile's options;
 * unlisted attributes: sequences are recursed into, person names emptied, dates handled by
   the profile's date policy, UIDs remapped (registered SOP class / transfer syntax / coding
-  UIDs excepted), public elements of unknown VR (UN) removed;
+  UIDs excepted), free text (ST, LT, UT) scrubbed like a listed ``C`` attribute (a third
+  party's name, a date), public elements of unknown VR (UN) removed;
+* whatever the table says: public elements that no data dictionary knows, binary values
+  (OB, OW, OF, ...) but the few that describe the pixels (:data:`BINARY_KEPT`; Pixel Data
+  only at the top level, where the pixel pass replaces it), URLs (UR) are removed; ages of
+  90 years and over become ``090Y`` at every depth; a Specific Character Set keeps only
+  defined terms;
 * PatientID, AccessionNumber and StudyID get keyed pseudonyms (the same functions the record
   pipeline uses), every DA/DT is shifted by the per-patient offset;
-* a last pass removes the study's own identifiers from any text element that kept them.
+* a last pass removes the study's own identifiers from any text element that kept them, and
+  (unless full dates are kept) the header's own original dates written out in one
+  (``Model 7 scanned 20170302``: the true date beside the shifted ones).
 
 The file meta is rebuilt from scratch (nothing of the original meta survives).
 """
@@ -24,6 +32,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from pydicom import __version__ as pydicom_version
+from pydicom.charset import python_encoding
+from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
@@ -33,9 +43,13 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 from pydicom.valuerep import MAX_VALUE_LEN
 
 from cadbusi_assets.deid.dates import age_string, parse_da_value, shift_da, shift_dt
-from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+from cadbusi_assets.deid.identifiers import OriginalIdentifiers, parse_da
 from cadbusi_assets.deid.profile import DeidProfile
-from cadbusi_assets.deid.scan import find_identifiers_in_text, may_hold_identifiers
+from cadbusi_assets.deid.scan import (
+    MIN_NUMBER_TERM,
+    find_identifiers_in_text,
+    may_hold_identifiers,
+)
 from cadbusi_assets.deid.text import scrub_descriptor_text, scrub_free_text, scrub_text
 from cadbusi_assets.identity import Pseudonymizer
 
@@ -48,10 +62,36 @@ _DESCRIPTOR_VRS = {"LO", "SH", "UC"}
 _SCANNED_VRS = _TEXT_VRS | {"AE", "CS", "UR", "PN"}
 _BINARY_VRS = {"OB", "OW", "OD", "OF", "OL", "OV", "UN"}
 _NUMBER_VRS = {"IS", "DS", "US", "UL", "SS", "SL", "FL", "FD", "UV", "SV", "AT"}
+#: Numbers written as text: scanned for the study's identifiers of at least
+#: :data:`~cadbusi_assets.deid.scan.MIN_NUMBER_TERM` characters (an MRN in Instance Number).
+_TEXT_NUMBER_VRS = {"IS", "DS"}
 _DUMMY_DATES = {"DA": "19000101", "DT": "19000101000000", "TM": "000000"}
 
-#: Keywords whose UIDs name a class, syntax or scheme, not an instance: never remapped.
-_CLASS_UID_SUFFIXES = ("ClassUID", "SyntaxUID", "CodingSchemeUID", "MappingResourceUID")
+#: UIDs of a class or syntax are not remapped when registered (a private or made-up one can
+#: embed a date or an MRN: remapped); UIDs of a scheme (HL7 OIDs, which no DICOM dictionary
+#: lists) are never remapped.
+_SCHEME_UID_SUFFIXES = ("CodingSchemeUID", "MappingResourceUID")
+
+#: Binary elements kept (palette and LUT data describe how the pixels look; Pixel Data only
+#: at the top level, where the pixel pass rewrites it). Every other OB/OW/OF/OD/OL/OV/UN
+#: value goes: a thumbnail, a waveform, an ICC profile's text, a name in a blob of any kind.
+BINARY_KEPT = frozenset(
+    {
+        *(0x00280000 | e for e in (0x1201, 0x1202, 0x1203, 0x1204, 0x1221, 0x1222, 0x1223)),
+        0x00283006,  # LUT Data (Modality / VOI LUT Sequence)
+    }
+)
+PIXEL_DATA = 0x7FE00010
+#: Dictionary VRs restored on an element written as plain text (it would escape the UID
+#: remapping, the person-name emptying and the date shift).
+_RETYPED_VRS = frozenset({"UI", "PN", "DA", "DT", "TM"})
+#: Attributes that get the pipeline's keyed pseudonyms (:meth:`HeaderCleaner._special`).
+_SPECIAL_KEYWORDS = frozenset({"PatientID", "AccessionNumber", "StudyID"})
+#: Control characters no text value may hold (TAB, LF, FF and CR are allowed in free text):
+#: removed before matching, so that a name split by a NUL ("DOE\x00JANE") is found.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+#: Defined terms of Specific Character Set (pydicom's codecs); anything else is dropped.
+_CHARSET_TERMS = frozenset(python_encoding)
 
 #: Elements removed although the table does not list them (they can carry the originals).
 EXTRA_REMOVALS = {
@@ -67,8 +107,12 @@ def is_instance_uid(keyword: str, value: str) -> bool:
     False
     >>> is_instance_uid("ReferencedSOPInstanceUID", "1.2.3.4.5")
     True
+    >>> is_instance_uid("ReferencedSOPClassUID", "1.2.840.99.20170302.4242")  # unregistered
+    True
+    >>> is_instance_uid("CodingSchemeUID", "2.16.840.1.113883.6.96")  # SNOMED CT's OID
+    False
     """
-    if not value or keyword.endswith(_CLASS_UID_SUFFIXES):
+    if not value or keyword.endswith(_SCHEME_UID_SUFFIXES):
         return False
     return UID(value).type == ""
 
@@ -96,6 +140,7 @@ class HeaderCleaner:
         profile: DeidProfile,
         identifiers: OriginalIdentifiers,
         patient_id: str,
+        original_dates: frozenset[dt.date] = frozenset(),
     ) -> None:
         self.pseudonymizer = pseudonymizer
         self.profile = profile
@@ -103,6 +148,7 @@ class HeaderCleaner:
         self.patient_id = patient_id
         self.shift_days = pseudonymizer.date_shift_days(patient_id)
         self.actions: Counter[str] = Counter()
+        self._dates_re = date_text_regex(original_dates) if profile.dates_policy != "full" else None
 
     # -- values ----------------------------------------------------------------------------
     def _uid(self, value: str) -> str:
@@ -186,8 +232,7 @@ class HeaderCleaner:
             return
         if vr == "SQ":
             self.actions["C"] += 1
-            for item in elem.value or []:
-                self.clean_dataset(item)
+            self._recurse(elem)
             return
         if vr in _TEXT_VRS or vr == "PN":
             values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
@@ -225,6 +270,8 @@ class HeaderCleaner:
     def _special(self, ds: Dataset, elem: DataElement) -> bool:
         """Pseudonyms for the identifiers the pipeline joins on. True if handled."""
         keyword = elem.keyword
+        if keyword not in _SPECIAL_KEYWORDS:
+            return False  # (before str(): a sequence's text is its whole pretty-printed tree)
         value = str(elem.value or "").strip()
         if keyword == "PatientID":
             elem.value = self.pseudonymizer.patient_id(value)
@@ -254,8 +301,7 @@ class HeaderCleaner:
                 kept_blocks.add((tag.group, block))
                 self.actions["private-kept"] += 1
                 if elem.VR == "SQ":
-                    for item in elem.value or []:
-                        self.clean_dataset(item)
+                    self._recurse(elem)
                 continue
             del ds[tag]
             self.actions["private-removed"] += 1
@@ -270,13 +316,18 @@ class HeaderCleaner:
                 self.actions["private-removed"] += 1
 
     # -- the walk --------------------------------------------------------------------------
-    def clean_dataset(self, ds: Dataset) -> None:
-        """Clean ``ds`` and every nested item in place."""
+    def clean_dataset(self, ds: Dataset, nested: bool = False) -> None:
+        """Clean ``ds`` and every nested item in place (``nested``: ``ds`` is a sequence
+        item, where Pixel Data is one more binary value to remove)."""
         self._clean_private(ds)
         for elem in list(ds):
-            self._clean_element(ds, elem)
+            self._clean_element(ds, elem, nested)
 
-    def _clean_element(self, ds: Dataset, elem: DataElement) -> None:
+    def _recurse(self, elem: DataElement) -> None:
+        for item in elem.value or []:
+            self.clean_dataset(item, nested=True)
+
+    def _clean_element(self, ds: Dataset, elem: DataElement, nested: bool = False) -> None:
         tag: BaseTag = elem.tag
         if tag.is_private:
             return  # handled by _clean_private
@@ -297,6 +348,12 @@ class HeaderCleaner:
             del ds[tag]
             self.actions["X"] += 1
             return
+        if self._removed_whatever_listed(ds, elem, nested):
+            return
+        if elem.VR in _TEXT_VRS:
+            self._dictionary_vr(elem)
+        if elem.VR in _SCANNED_VRS:
+            self._strip_controls(elem)
         if self._special(ds, elem):
             return
         action = self.profile.action(int(tag))
@@ -316,18 +373,98 @@ class HeaderCleaner:
         elif action in {"K", "U", "U*"}:
             self.actions[action.rstrip("*")] += 1
             if elem.VR == "SQ":
-                for item in elem.value or []:
-                    self.clean_dataset(item)
-        if tag in ds and elem.VR == "UI":
+                self._recurse(elem)
+        if tag not in ds:
+            return
+        if elem.VR == "UI":
             self._map_uids(elem)
-        if tag in ds and elem.VR in _SCANNED_VRS:
+        elif elem.VR == "AS":
+            self._cap_age(ds, elem)
+        elif elem.keyword == "SpecificCharacterSet":
+            self._defined_charset(elem)
+        if tag in ds and elem.VR in _SCANNED_VRS | _TEXT_NUMBER_VRS:
             self._residual(ds, elem)
+        if self._dates_re is not None and tag in ds and elem.VR in _TEXT_VRS:
+            self._original_dates(elem, self._dates_re)
+
+    def _original_dates(self, elem: DataElement, regex: re.Pattern[str]) -> None:
+        """The header's own original dates written in a kept text value become ``[date]``."""
+        values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
+        if not any(isinstance(v, str) and regex.search(v) for v in values):
+            return
+        limit = MAX_VALUE_LEN.get(elem.VR)
+        cleaned = [regex.sub("[date]", v)[:limit] if isinstance(v, str) else v for v in values]
+        elem.value = cleaned if len(cleaned) != 1 else cleaned[0]
+        self.actions["original-date-removed"] += 1
+
+    def _removed_whatever_listed(self, ds: Dataset, elem: DataElement, nested: bool) -> bool:
+        """Remove what no table action may keep: an element no dictionary knows (nobody can
+        say what it holds), a binary value but pixel and palette data, a URL. True if
+        removed."""
+        tag = int(elem.tag)
+        if not keyword_for_tag(tag):
+            reason = "unknown-removed"
+        elif elem.VR in _BINARY_VRS and tag not in BINARY_KEPT and (nested or tag != PIXEL_DATA):
+            reason = "binary-removed"
+        elif elem.VR == "UR":
+            reason = "url-removed"
+        else:
+            return False
+        del ds[tag]
+        self.actions[reason] += 1
+        return True
+
+    def _dictionary_vr(self, elem: DataElement) -> None:
+        """A UID, person name or date written as plain text (``Series Instance UID`` as LO)
+        gets its dictionary VR back, so that it is remapped, emptied or shifted as one."""
+        try:
+            vr = dictionary_VR(elem.tag)
+        except KeyError:
+            return
+        if vr in _RETYPED_VRS and vr != elem.VR:
+            value = elem.value
+            elem.VR = vr
+            elem.value = value  # converted for the new VR (PersonName, UID)
+            self.actions["vr-restored"] += 1
+
+    def _strip_controls(self, elem: DataElement) -> None:
+        value = elem.value
+        if isinstance(value, str):
+            if _CONTROL_RE.search(value):
+                elem.value = _CONTROL_RE.sub("", value)
+                self.actions["controls-removed"] += 1
+        elif isinstance(value, MultiValue | list) and any(
+            isinstance(v, str) and _CONTROL_RE.search(v) for v in value
+        ):
+            elem.value = [_CONTROL_RE.sub("", v) if isinstance(v, str) else v for v in value]
+            self.actions["controls-removed"] += 1
+
+    def _cap_age(self, ds: Dataset, elem: DataElement) -> None:
+        """An age (at any depth): 90 years and over become ``090Y``, a malformed one goes."""
+        age = str(elem.value or "").strip()
+        if not age:
+            return
+        if not _AGE_RE.match(age):
+            del ds[elem.tag]
+            self.actions["age-removed"] += 1
+        elif age.endswith("Y") and int(age[:-1]) >= 90 and age != "090Y":
+            elem.value = "090Y"
+            self.actions["age-capped"] += 1
+
+    def _defined_charset(self, elem: DataElement) -> None:
+        """Keep only the defined terms of a Specific Character Set: any other value (free
+        text in a CS) becomes ``ISO_IR 192`` (UTF-8 encodes every value read)."""
+        values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
+        terms = [str(v or "").strip() for v in values]
+        if all(t in _CHARSET_TERMS for t in terms):
+            return
+        elem.value = "ISO_IR 192"
+        self.actions["charset-replaced"] += 1
 
     def _unlisted(self, ds: Dataset, elem: DataElement) -> None:
         vr = elem.VR
         if vr == "SQ":
-            for item in elem.value or []:
-                self.clean_dataset(item)
+            self._recurse(elem)
         elif vr == "PN":
             self._empty(elem)
             self.actions["Z"] += 1
@@ -336,6 +473,10 @@ class HeaderCleaner:
         elif vr == "UN":
             del ds[elem.tag]
             self.actions["X"] += 1
+        elif vr in _FREE_TEXT_VRS:
+            # prose (a third party's name, a date) scrubbed as if listed C; short unlisted
+            # descriptors (LO, SH) are product names that the scrub would take for names
+            self._clean(ds, elem)
 
     def _residual(self, ds: Dataset, elem: DataElement) -> None:
         """Last line: a kept text element must not hold the study's own identifiers."""
@@ -346,6 +487,11 @@ class HeaderCleaner:
             if isinstance(elem.value, MultiValue | list)
             else str(elem.value)
         )
+        if elem.VR in _TEXT_NUMBER_VRS:
+            if find_identifiers_in_text(text, self.identifiers, min_length=MIN_NUMBER_TERM):
+                del ds[elem.tag]
+                self.actions["residual-scrubbed"] += 1
+            return
         if not find_identifiers_in_text(text, self.identifiers):
             return
         if elem.VR in _TEXT_VRS:
@@ -356,6 +502,47 @@ class HeaderCleaner:
         else:
             self._empty(elem)
         self.actions["residual-scrubbed"] += 1
+
+
+def original_dates(ds: Dataset) -> frozenset[dt.date]:
+    """Every full date of the header's top-level DA and DT values (before cleaning; the
+    dates in sequence items are the study's own, a walk through them costs more)."""
+    found: set[dt.date] = set()
+    for elem in ds:
+        if elem.VR not in ("DA", "DT") or not elem.value:
+            continue
+        values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
+        for value in map(str, values):
+            parts = [value] if elem.VR == "DA" else [value[:8]]
+            if elem.VR == "DA" and _any_da(value) is None:
+                parts = value.split("-")  # a range
+            found.update(d for d in map(_any_da, parts) if d is not None)
+    return frozenset(found)
+
+
+def _any_da(value: str) -> dt.date | None:
+    """A DA value as a date, also in the old ``YYYY.MM.DD`` / ``YYYY-MM-DD`` forms."""
+    return parse_da_value(value) or parse_da(value)
+
+
+def date_text_regex(dates: frozenset[dt.date]) -> re.Pattern[str] | None:
+    """A pattern for ``dates`` as text writes them (``20170302``, ``2017-03-02``,
+    ``2017.03.02``, ``2017/03/02``, ``03/02/2017``, ``02/03/2017``, ``02.03.2017``), not
+    inside a longer run of digits; ``None`` for no dates.
+
+    >>> regex = date_text_regex(frozenset({dt.date(2017, 3, 2)}))
+    >>> regex.sub("[date]", "Model 7 scanned 20170302, 03/02/2017; v20170302.1 120170302")
+    'Model 7 scanned [date], [date]; v[date].1 120170302'
+    """
+    if not dates:
+        return None
+    forms: set[str] = set()
+    for day in dates:
+        y, m, d = f"{day.year:04d}", f"{day.month:02d}", f"{day.day:02d}"
+        forms |= {y + m + d, *(y + sep + m + sep + d for sep in "-./")}
+        forms |= {m + sep + d + sep + y for sep in "/-"} | {d + sep + m + sep + y for sep in "/.-"}
+    alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+    return re.compile(rf"(?<!\d)(?:{alternatives})(?!\d)")
 
 
 def shifted_study_date(ds: Dataset) -> dt.date | None:
@@ -413,7 +600,7 @@ def clean_header(
         if keyword in ds:
             original.add(DataElement(ds[keyword].tag, ds[keyword].VR, ds[keyword].value))
     patient_id = str(original.get("PatientID", "") or "").strip()
-    cleaner = HeaderCleaner(pseudonymizer, profile, identifiers, patient_id)
+    cleaner = HeaderCleaner(pseudonymizer, profile, identifiers, patient_id, original_dates(ds))
     cleaner.clean_dataset(ds)
     _set_age(ds, original, profile)
     meta = getattr(ds, "file_meta", None)

@@ -41,6 +41,11 @@ from cadbusi_assets.deid.name_variants import (
 #: matches short UTF-16 patterns too easily).
 MIN_UTF16_TERM = 4
 
+#: Numbers written as text (IS, DS) count only for identifiers of at least this length (an
+#: MRN in Instance Number; a short one would match image numbers by chance).
+MIN_NUMBER_TERM = 6
+_TEXT_NUMBER_VRS = ("IS", "DS")
+
 #: Elements whose text we write ourselves (profile and option names): not scanned, since
 #: words like "Patient" in "Retain Patient Characteristics" would match a name part.
 OWN_BOOKKEEPING = frozenset({"DeidentificationMethod", "DeidentificationMethodCodeSequence"})
@@ -200,7 +205,7 @@ def _element_text(elem: DataElement) -> str | bytes | None:
         return bytes(value)
     if isinstance(value, MultiValue | list | tuple):
         return "\\".join(str(v) for v in value)
-    if isinstance(value, int | float):
+    if isinstance(value, int | float) and elem.VR not in _TEXT_NUMBER_VRS:
         return None
     return str(value)
 
@@ -209,19 +214,23 @@ def find_identifiers_in_dataset(ds: Dataset, identifiers: OriginalIdentifiers) -
     """``"<element path>: <kind>"`` for every element that holds one of the identifiers.
 
     Walks the file meta, every sequence item at any depth and private elements. Binary
-    values (OB/OW/UN) are scanned as bytes; the Pixel Data value is left to OCR.
+    values (OB/OW/UN) are scanned as bytes, numbers written as text (IS, DS) as text; the
+    top-level Pixel Data value is left to OCR (Pixel Data in a sequence item is scanned:
+    nothing cleans or reads it).
     """
     if identifiers.is_empty():
         return []
     findings: list[str] = []
     for path, elem in iter_elements(ds):
-        if elem.tag == 0x7FE00010 or path.split("[")[0] in OWN_BOOKKEEPING:
+        if path == "PixelData" or path.split("[")[0] in OWN_BOOKKEEPING:
             continue
         content = _element_text(elem)
         if content is None:
             continue
         if isinstance(content, bytes):
             kinds = find_identifiers_in_bytes(content, identifiers)
+        elif elem.VR in _TEXT_NUMBER_VRS:
+            kinds = find_identifiers_in_text(content, identifiers, min_length=MIN_NUMBER_TERM)
         else:
             kinds = find_identifiers_in_text(content, identifiers)
         findings += [f"{path}: {kind}" for kind in kinds]
