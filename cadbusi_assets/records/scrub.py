@@ -79,6 +79,7 @@ from typing import Any
 
 import polars as pl
 
+from cadbusi_assets.deid.identifiers import lookalike_forms
 from cadbusi_assets.deid.name_variants import normalise_text, script_latin_forms
 from cadbusi_assets.records.vocabulary import (
     core_words,
@@ -373,6 +374,37 @@ _OLD_AGE_WORDS = re.compile(
     # "in her late nineties", "his mid-nineties": an age, not the decade
     r"|\b(?:(?:early|mid|late)[\s\-]+|(?<=\bher\s)|(?<=\bhis\s)|(?<=\btheir\s))nineties\b",
 )
+#: an age in Roman numerals after "age" or before "yo", "years" ("age XCII", "XCII yo"); only
+#: a value over 89 becomes ``90+`` (:func:`_roman_age`)
+_ROMAN_AGE = re.compile(
+    r"(?:(?<=\bage\s)|(?<=\bage:\s)|(?<=\baged\s)|(?<=\bage:)|(?<=\bAge\s)|(?<=\bAGE\s)"
+    r"|(?<=\bAge:\s)|(?<=\bAGE:\s)|(?<=\bAged\s)|(?<=\bAGED\s))(?:XC|C)[IVXLC]{0,7}\b"
+    r"|\b(?:XC|C)[IVXLC]{0,7}(?=[\s\-]*(?i:years?|yrs?|y/?o|y\.o\.|yo|year-old|yr-old)\b)"
+)
+_ROMAN_HINT = re.compile(r"\b(?:XC|C)[IVXLC]{0,7}\b")
+_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
+
+
+def _roman(value: int) -> str:
+    out = []
+    for number, letters in ((100, "C"), (90, "XC"), (50, "L"), (40, "XL"), (10, "X"), (9, "IX"),
+                            (5, "V"), (4, "IV"), (1, "I")):  # fmt: skip
+        while value >= number:
+            out.append(letters)
+            value -= number
+    return "".join(out)
+
+
+def _roman_age(match: re.Match[str]) -> str:
+    """``90+`` for a well-formed Roman numeral of 90 to 199, else the text unchanged."""
+    text = match.group(0)
+    values = [_ROMAN_VALUES[c] for c in text]
+    total = sum(
+        -v if i + 1 < len(values) and values[i + 1] > v else v for i, v in enumerate(values)
+    )
+    return "90+" if 90 <= total < 200 and _roman(total) == text else text
+
+
 _MANY_COLONS = re.compile(r"[0-9a-fA-F]:[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4}:")
 _ID_RUN = re.compile(
     r"(?<![\w\-./])(?=[\w\-./]*\d)[A-Za-z0-9][A-Za-z0-9\-/.]*[A-Za-z0-9](?![\w\-/]|\.\w)"
@@ -648,6 +680,7 @@ def _spellings(word: str) -> set[str]:
     else:
         found.add("".join(o[1] if len(o) > 1 else o[0] for o in options))
     found.update(script_latin_forms(word))  # Петрова → PETROVA, Παπαδοπούλου → PAPADOPOULOU
+    found.update(lookalike_forms(word))  # Лучкина as OCR reads its shapes: LUYKUHA, JIYUKNHA
     return {f for f in found if f}
 
 
@@ -1050,6 +1083,13 @@ _NAME_END = re.compile(r"[ \t]*(?:[.;:)(\n]|$)")
 _VERB_AFTER = re.compile(r"['’]s\b| [a-z]")
 
 
+#: Roman numerals up to 20, alone or with a sub-stage letter ("IIIC", "IIA"): stages, grades,
+#: cranial nerves; never a name
+_SMALL_ROMAN = frozenset(
+    _roman(value) + suffix for value in range(1, 21) for suffix in ("", "A", "B", "C")
+)
+
+
 class _Token:
     __slots__ = ("cls", "end", "key", "kind", "redact", "start", "text")
 
@@ -1075,6 +1115,8 @@ class _Token:
             word = word[:-2]
         self.key = _fold_lower(word)
         self.cls = _word_class(self.key) if self.kind == "word" else _SAFE
+        if self.cls != _SAFE and text in _SMALL_ROMAN:
+            self.cls = _SAFE  # a stage or grade: "Stage IIIC", "grade II of III"
 
     @property
     def capitalised(self) -> bool:
@@ -1179,6 +1221,8 @@ def _mark_names(
             if tok.upper and len(tok.text) == 2:
                 continue
             tok.redact = True
+
+    _organisation_names(text, tokens, unknown_are_names)
 
     def is_name(t: _Token) -> bool:
         return t.redact or t.kind == "name"
@@ -1430,8 +1474,127 @@ def _mark_names(
                 changed = True
                 break
     _particle_names(text, tokens, is_name)
+    _split_name_fragments(text, tokens, is_name)
     spans.extend((t.start, t.end) for t in tokens if t.redact and t.kind == "word")
     return spans
+
+
+#: words that end the name of an employer, a school or a shop ("Quillbrook Bakery",
+#: "Thistlewood Logistics", "Quarrington Elementary")
+_ORGANISATION_WORDS = {
+    "bakery", "logistics", "elementary", "school", "academy", "college", "university", "inc",
+    "ltd", "llc", "plc", "corp", "corporation", "company", "gmbh", "bank", "store", "stores",
+    "shop", "market", "supermarket", "restaurant", "cafe", "café", "farm", "farms", "factory",
+    "industries", "services", "solutions", "consulting", "construction", "motors", "garage",
+    "salon", "hotel", "church", "library", "foods", "trucking", "transport", "plumbing",
+    "insurance", "dairy", "brewery", "pharmacy", "kindergarten", "nursery", "bakeries",
+    "enterprises", "holdings", "partners", "associates", "limited", "incorporated", "diner",
+    "grocery", "groceries", "mill", "mills", "warehouse", "haulage", "builders", "cleaners",
+}  # fmt: skip
+#: what stands before an employer ("works at", "employed by", "teacher at")
+_EMPLOYER_CUE = re.compile(
+    r"(?i:\b(?:works?|working|worked|employed|employee|job|teaches|teacher|volunteers?"
+    r"|retired|owns|owner|manages|cashier|clerk|driver)[ \t]+(?:at|for|by|with|from)"
+    r"|\bemployer[ \t]*[:\-]?)[ \t]+$"
+)
+#: makers of scanners and probes: after "per" (a name context in short descriptors) they are
+#: a preset's origin ("per Siemens preset")
+_VENDORS = {
+    "siemens", "philips", "toshiba", "canon", "hitachi", "samsung", "mindray", "esaote",
+    "hologic", "supersonic", "aixplorer", "fujifilm", "sonosite", "acuson", "voluson",
+    "logiq", "aplio", "epiq", "affiniti", "invenia", "konica", "zonare", "ultrasonix", "aloka",
+    "medison", "sonoscape", "butterfly", "clarius", "verasonics", "ge", "acr", "nccn",
+}  # fmt: skip
+_CLOSES_NAME = re.compile(r"[ \t]*(?:$|[,;:.()/\n])")
+_COMMA_INITIAL = re.compile(r"[ \t]*,[ \t]*[A-Z]\.")
+
+
+def _organisation_names(text: str, tokens: list[_Token], unknown_are_names: bool) -> None:
+    """Names that only their context marks in short descriptors (where an unknown
+    capitalised word may be a product): an employer's name before "Bakery", "Logistics"...
+    or after "works at" (in report text too, for words that are also common words), a word
+    after "per" that ends there or before a bracket ("per Quimby", "per Kalinda (charge
+    nurse)"; not a scanner maker), a word before ", P." ("Quimby,P.")."""
+    core = core_words()
+    medical = medical_words()
+    for i, tok in enumerate(tokens):
+        if (
+            tok.kind != "word"
+            or tok.redact
+            or not tok.capitalised
+            or tok.key in medical
+            or tok.key in _STOP
+            or tok.key in _NOT_A_NAME_PART
+            or tok.key in _ORGANISATION_WORDS
+            or (tok.upper and len(tok.text) <= 3)
+        ):
+            continue
+        unknown = tok.cls in (_UNKNOWN, _NAME) and _LATIN.match(tok.text) is not None
+        if not unknown and (tok.cls == _SAFE or tok.key in core):
+            continue
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        joined_next = nxt is not None and text[tok.end : nxt.start] in (" ", "\t")
+        if (
+            joined_next and nxt is not None and nxt.key in _ORGANISATION_WORDS and nxt.capitalised
+        ) or (
+            i + 2 < len(tokens)
+            and joined_next
+            and nxt is not None
+            and nxt.capitalised
+            and tokens[i + 2].key in _ORGANISATION_WORDS
+            and tokens[i + 2].capitalised
+            and text[nxt.end : tokens[i + 2].start] in (" ", "\t")
+        ):
+            tok.redact = True  # "Quillbrook Bakery", "Quill Brook Bakery"
+            continue
+        if _EMPLOYER_CUE.search(text, max(0, tok.start - 30), tok.start):
+            tok.redact = True  # "works at Thistlewood"
+            continue
+        if unknown_are_names or not unknown:
+            continue
+        prev = tokens[i - 1] if i else None
+        if (
+            prev is not None
+            and prev.key == "per"
+            and text[prev.end : tok.start] in (" ", "\t")
+            and tok.key not in _VENDORS
+            and _CLOSES_NAME.match(text, tok.end)
+        ):
+            tok.redact = True  # "per Quimby", "per Kalinda (charge nurse)"
+        elif _COMMA_INITIAL.match(text, tok.end):
+            tok.redact = True  # "Quimby,P."
+
+
+#: a lower-case word of at most this many letters after a name fragment is the name's rest
+#: ("Siob han": a name split by a no-break or other odd space, which reads as a space)
+_FRAGMENT_MAX = 5
+
+
+def _split_name_fragments(
+    text: str, tokens: list[_Token], is_name: Callable[[_Token], bool]
+) -> None:
+    """A short lower-case word that may be a name (not a frequent or clinical word) right
+    after a name that is itself in no vocabulary (a fragment: "Siob" of "Siob han") is the
+    rest of that name."""
+    core = core_words()
+    medical = medical_words()
+    for i in range(1, len(tokens)):
+        prev, tok = tokens[i - 1], tokens[i]
+        if (
+            tok.kind == "word"
+            and not tok.redact
+            and tok.text.islower()
+            and tok.text.isalpha()
+            and 2 <= len(tok.text) <= _FRAGMENT_MAX
+            and tok.cls != _SAFE
+            and tok.key not in core
+            and tok.key not in medical
+            and tok.key not in _STOP
+            and is_name(prev)
+            and (prev.kind == "name" or prev.cls != _SAFE)
+            and text[prev.end : tok.start] == " "
+        ):
+            tok.redact = True
 
 
 _GLUED_NAME = re.compile(r"(?<!\d)([^\W\d_]{3,})\d+$|^\d+([^\W\d_]{3,})$")
@@ -1729,6 +1892,8 @@ def scrub_report_text(
             work.sub(_EUROPEAN_STREET, "[ADDRESS]")
     if "ninet" in work.text.lower() or "hundred" in work.text.lower() or "enarian" in work.text:
         work.text = _OLD_AGE_WORDS.sub("90+", work.text)
+    if ("age" in low or "y" in low) and _ROMAN_HINT.search(work.text):
+        work.text = _ROMAN_AGE.sub(_roman_age, work.text)
     if sum(low.count(w) for w in _DIGIT_WORDS) >= 7:
         work.sub(_SPELLED_NUMBER, "[PHONE]")
     if remove_dates:
@@ -1772,6 +1937,8 @@ def scrub_report_text(
     work.sub(_ZIP_LABEL, lambda m: m.group(1) + " [ADDRESS]")
     work.sub(_UK_POSTCODE, "[ADDRESS]")
     work.sub(_POSTCODE_TOWN, "[ADDRESS]")
+    if "[ADDRESS]" in work.values:
+        _address_lines(work)
     work.sub(_YEAR, "[YEAR]")  # after phones and addresses: "(029) 2018 0862" is a phone
     if _SIX_DIGITS.search(work.text):
         work.sub(_GLUED_DIGITS, "[ID]")
@@ -1783,6 +1950,55 @@ def scrub_report_text(
     work.sub(_LABELLED_NAME, lambda m: f"{m.group(1)}: [NAME]")
     work.replace_spans(_mark_names(work.text, work.values, unknown_are_names), "[NAME]")
     return work.resolve()
+
+
+_TOWN_RUN = r"[^\W\d_a-z][\w'’\-]*\.?(?:[ \t]+[^\W\d_a-z][\w'’\-]*\.?){0,3}"
+#: lines (or comma-separated parts) of capitalised words between two parts of an address
+#: ("12 Rowan Close\nLittle Snoring\nNR21 0AB": the village between the street and the
+#: postcode)
+_ADDRESS_BETWEEN = re.compile(
+    "\ue000(.)\ue001((?:[ \t]*[,\n][ \t]*"
+    + _TOWN_RUN
+    + "){1,3})(?=[ \t]*[,\n]?[ \t]*\ue000(.)\ue001)"
+)
+#: a line of capitalised words right after a street ("12 Rowan Close\nNorwich")
+_ADDRESS_NEXT_LINE = re.compile(
+    "\ue000(.)\ue001([ \t]*,?[ \t]*\n[ \t]*)(" + _TOWN_RUN + ")[ \t]*(?=\n|$)"
+)
+_TOWN_WORDS = re.compile(_TOWN_RUN)
+
+
+def _address_lines(work: _Text) -> None:
+    """The town lines of an address written over several lines or parts: capitalised words
+    between two address parts, or a line after one with a word that is no common word."""
+    medical = medical_words()
+
+    def is_address(code: str) -> bool:
+        return work.values[ord(code) - 0xE100] == "[ADDRESS]"
+
+    def clinical(run: str) -> bool:
+        return any(_fold_lower(w) in medical for w in _LETTER_RUN.findall(run))
+
+    def between(m: re.Match[str]) -> str:
+        if not (is_address(m.group(1)) and is_address(m.group(3))) or clinical(m.group(2)):
+            return m.group(0)
+        inner = _TOWN_WORDS.sub(lambda w: work.token("[ADDRESS]"), m.group(2))
+        return m.group(0)[: m.start(2) - m.start()] + inner
+
+    def next_line(m: re.Match[str]) -> str:
+        run = m.group(3)
+        words = _LETTER_RUN.findall(run)
+        if (
+            not is_address(m.group(1))
+            or clinical(run)
+            or all(_word_class(_fold_lower(w)) == _SAFE for w in words)
+        ):
+            return m.group(0)
+        return m.group(0)[: m.start(3) - m.start()] + work.token("[ADDRESS]")
+
+    work.text = _ADDRESS_BETWEEN.sub(between, work.text)
+    if "\n" in work.text:
+        work.text = _ADDRESS_NEXT_LINE.sub(next_line, work.text)
 
 
 def _street_words(value: str) -> bool:
