@@ -139,7 +139,9 @@ _PLACEHOLDER = re.compile("\ue000(.)\ue001")
 _NAME_MARKER = re.compile(r"\[name\]")
 _NAME_WORD = r"(?:\ue000.\ue001|[^\W\d_][\w'\-^.]*)(?![\w'\-^.]*\s*[:#])"
 _LABELLED_NAME = re.compile(
-    r"(?i)\b(patient(?:'s)?(?: name)?|name)\s*:[ \t]*"
+    r"(?i)\b(patient(?:'s)?(?: name)?|name|(?:first|last|family|given|middle)[ \t]+name"
+    r"|surname|forenames?|forename\(s\)|nom|pr[ée]noms?|nombre|apellidos?|vorname|nachname"
+    r"|cognome|nome|naam|voornaam|achternaam|imi[ęe]|nazwisko)\s*:[ \t]*"
     + _NAME_WORD
     + r"(?:,?[ \t]+"
     + _NAME_WORD
@@ -166,6 +168,8 @@ _SSN = re.compile(
 _ID_VALUE = (
     # digits in spaced groups ("NHS number 943 476 5919"), at least eight digits in all
     r"(?:(?=(?:\d ?){8})\d{3,4}(?: \d{2,4}){1,3}(?![\dA-Za-z]|\.\d)"
+    # short groups ("2 58 05 75 123 456 78", a French social security number)
+    r"|(?=(?:\d ?){8})\d{1,4}(?: \d{1,4}){2,7}(?![\dA-Za-z]|\.\d)"
     r"|(?=[A-Za-z\-/.]*\d)[A-Za-z0-9][A-Za-z0-9\-/.]*[A-Za-z0-9])"
 )
 _LABELLED_IDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -188,7 +192,11 @@ _LABELLED_IDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"account|acct|health\s*plan|member|subscriber|policy|insurance|group|beneficiary"
             r"|licen[cs]e|DL|certificate|cert|serial|device|VIN|vehicle|plate|specimen|case"
             r"|encounter|visit|CSN|FIN|order|requisition|study id|badge|employee|provider"
-            r"|NPI|DEA|passport|ID",
+            r"|NPI|DEA|passport|ID"
+            # European labels: social security, national and health card numbers
+            r"|s[ée]curit[ée]\s+sociale|seguridad\s+social|NIR|NSS|DNI|NIE|NHC|SIP|CIP|PESEL"
+            r"|NIP|BSN|CPF|CNS|SNS|codice\s+fiscale|tessera\s+sanitaria|Versichertennummer"
+            r"|KVNR|Fall-?Nr|IPP|dossier",
             "[ID]",
         ),
     )
@@ -277,7 +285,11 @@ _ZIP_LABEL = re.compile(
 
 _PHONE_LABEL = (
     r"(?i:\b(?:phone|ph|tel|telephone|fax|facsimile|cell|mobile|mob|pager|beeper|contact|call"
-    r"|reach(?:ed)?|callback|number)\b\.?(?:\s*(?:no\.?|number|#|at|on|is))?\s*[:#]?\s*)"
+    r"|reach(?:ed)?|callback|number"
+    # the labels of European reports ("Teléfono de contacto:", "Tél :", "Handy")
+    r"|tel[ée]fono|t[ée]l[ée]phone|t[ée]l|telefon|telefone|telem[óo]vel|m[óo]vil|celular"
+    r"|cellulare|cell|portable|handy|mobiel|mobil|kom[óo]rka|kom|contacto|contatto|kontakt)"
+    r"\b\.?(?:\s*(?:no\.?|number|#|at|on|is|de\s+contacto|fixe|mobile))?\s*[:#]?\s*)"
 )
 _PHONES = re.compile(
     # international: +CC then groups
@@ -288,6 +300,8 @@ _PHONES = re.compile(
     r"|(?<![\w.\-/])\d{3}[\-.]\d{4}(?![\w\-]|\.\d)"
     # national with trunk 0 (UK, Europe)
     r"|(?<![\w.])\(?0\d{1,4}\)?[\s\-]?\d{3,4}[\s\-]?\d{3,4}(?![\d\-])"
+    # French: ten digits in pairs ("06 12 34 56 78")
+    r"|(?<![\w.])0[1-9](?:[ .\-]?\d{2}){4}(?![\d\-])"
     # labelled numbers of any layout
     r"|" + _PHONE_LABEL + r"\+?\(?\d[\d\s().\-]{5,}\d"
 )
@@ -405,12 +419,21 @@ def _roman_age(match: re.Match[str]) -> str:
     return "90+" if 90 <= total < 200 and _roman(total) == text else text
 
 
+#: an age after an age label and any separator of a form or a table ("| Age | 94 |",
+#: "Edad: 93", "Âge : 95", "Alter: 96")
+_LABELLED_OLD_AGE = re.compile(
+    r"(?i)(\b(?:age|aged|edad|âge|alter|età|idade|leeftijd|wiek)[ \t]*[:|=\-]?[ \t]*[|:]?[ \t]*)"
+    r"(?:9\d|1[0-4]\d)(?![\d.,]\d|\d|\+)"
+)
 _MANY_COLONS = re.compile(r"[0-9a-fA-F]:[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4}:")
 _ID_RUN = re.compile(
     r"(?<![\w\-./])(?=[\w\-./]*\d)[A-Za-z0-9][A-Za-z0-9\-/.]*[A-Za-z0-9](?![\w\-/]|\.\w)"
 )
 _OLD_AGE = re.compile(
-    r"(?i)\b(?:9\d|1[0-4]\d)(?=[\s\-]*(?:years?|yrs?|y/?o|y\.o\.|yo|year-old|yr-old|y)\b)"
+    r"(?i)\b(?:9\d|1[0-4]\d)(?=[\s\-]*(?:years?|yrs?|y/?o|y\.o\.|yo|year-old|yr-old|y"
+    r"|años|anos|ans|anni|jaar|jahre|jahren|jährige[rn]?|lat|lata|roku)\b)"
+    # "Pacjentka lat 93" (Polish: the years word first), "Alter 93", "Edad 93"
+    r"|(?<=\blat\s)(?:9\d|1[0-4]\d)\b"
     r"|\b(?:9\d|1[0-4]\d)(?:st|nd|rd|th)(?=\s+birthday)"
     # age and sex in one word: "92F", "101M"
     r"|\b(?:9\d|1[0-4]\d)(?=(?-i:[FM])\b)"
@@ -467,6 +490,9 @@ _FOREIGN_MON = (
     r"|setiembre|octubre|noviembre|diciembre|gennaio|febbraio|aprile|maggio|giugno|luglio"
     r"|settembre|ottobre|dicembre|janeiro|fevereiro|março|marco|maio|junho|julho|setembro"
     r"|outubro|dezembro|januari|februari|maart|mei|augustus"
+    r"|stycznia|styczeń|lutego|luty|marca|marzec|kwietnia|kwiecień|maja|czerwca|czerwiec"
+    r"|lipca|lipiec|sierpnia|sierpień|września|wrzesień|października|październik|listopada"
+    r"|listopad|grudnia|grudzień"
     r"|jän|mär|mrz|okt|dez|janv|févr|fevr|avr|juil|déc|giu|lug|ott|fev|mrt)"
 )
 #: A day with a month name of another language, with or without a year ("5. März 2024",
@@ -801,6 +827,16 @@ _RELATIONS = {
     "officer", "clerk", "receptionist", "secretary", "chaplain", "from", "of", "and", "with",
     "law", "operator", "referring", "reader", "performing", "scanned", "obtained",
     "aka", "nee", "alias",
+    # relatives in Spanish, French, German, Italian, Portuguese, Dutch and Polish (accents
+    # folded; not those that are also names: Mari, Irma, Neto, Meza...)
+    "hija", "hijo", "hijas", "hijos", "esposo", "esposa", "marido", "hermana", "hermano",
+    "madre", "padre", "nieta", "sobrina", "fille", "fils", "epouse", "epoux", "soeur", "pere",
+    "tante", "oncle", "tochter", "sohn", "ehemann", "ehemanns", "ehefrau", "schwester",
+    "mutter", "vater", "nichte", "neffe", "onkel", "enkelin", "figlia", "figlio", "marito",
+    "moglie", "sorella", "fratello", "nipote", "zia", "zio", "filha", "filho", "irmao",
+    "dochter", "zoon", "echtgenoot", "echtgenote", "zus", "zuster", "broer", "moeder",
+    "vader", "nicht", "neef", "corka", "corki", "syn", "syna", "maz", "zony",
+    "siostra", "siostry", "brata", "matka", "ojciec", "wnuczka",
 }  # fmt: skip
 #: frequent words that never continue a name even when a names list has them
 _STOP = {"the", "and", "or", "in", "on", "at", "of", "with", "to", "for", "by", "from", "is",
@@ -1341,6 +1377,7 @@ def _mark_names(
                 and (
                     tokens[j].kind == "name"
                     or (tokens[j].key not in core and tokens[j].key not in medical)
+                    or (len(tokens[j].text) == 1 and j > 0)  # an initial: "Marchbanks E, MD"
                 )
             ):
                 if tokens[j].kind == "word" and tokens[j].key in _CREDENTIALS | _TITLES:
@@ -1947,6 +1984,7 @@ def scrub_report_text(
     )
     if _NINETY.search(work.text):
         work.text = _OLD_AGE.sub("90+", work.text)
+        work.text = _LABELLED_OLD_AGE.sub(lambda m: m.group(1) + "90+", work.text)
     work.sub(_LABELLED_NAME, lambda m: f"{m.group(1)}: [NAME]")
     work.replace_spans(_mark_names(work.text, work.values, unknown_are_names), "[NAME]")
     return work.resolve()

@@ -195,3 +195,79 @@ def test_look_alikes_are_only_of_the_study_s_own_name(pseudonymizer):
     assert "luykuha" in out
     other = _header("StudyDescription", "US BREAST NBAHOBA", pseudonymizer, CYRILLIC_PATIENT)
     assert "nbahoba" in other
+
+
+# --------------------------------------------------------------------- European reports
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("Teléfono de contacto: 912 345 678", "912 345 678"),
+        ("Tél : 06 12 34 56 78", "12 34 56 78"),
+        ("Rappeler au 01.45.67.01.42", "45.67.01.42"),
+        ("Handy: 0171 2345678", "2345678"),
+        ("Telemóvel 912 345 678", "912 345 678"),
+    ],
+)
+def test_phones_with_european_labels_and_french_pairs_are_removed(text, secret):
+    _absent(_report(text), secret)
+
+
+@pytest.mark.parametrize(
+    ("text", "age"),
+    [
+        ("Mujer de 93 años con nódulo palpable.", "93"),
+        ("Patiente de 94 ans.", "94"),
+        ("Paciente de 91 anos.", "91"),
+        ("Patiënte, 95 jaar.", "95"),
+        ("Pacjentka lat 93.", "93"),
+        ("| DOB | 14.07.1961 | Age | 94 |", "94"),
+        ("Edad: 96", "96"),
+    ],
+)
+def test_ages_over_89_in_european_reports_and_tables_are_aggregated(text, age):
+    out = _report(text)
+    assert age not in out.split("90+")[0] + out.split("90+")[-1] and "90+" in out, out
+
+
+def test_an_age_already_aggregated_is_left_as_it_is():
+    assert _report("HISTORY: age 93.") == "history: age 90+."
+
+
+def test_polish_month_names_are_dates():
+    _absent(_report("Badanie wykonano 4 marca 2025 r."), "4 marca")
+    _absent(_report("Biopsja 12 września 2024"), "12 września")
+
+
+def test_a_french_social_security_number_in_short_groups_is_removed():
+    _absent(_report("N° de sécurité sociale : 2 58 05 75 123 456 78"), "123 456", "75 123")
+
+
+@pytest.mark.parametrize(
+    ("text", "secrets"),
+    [
+        ("W towarzystwie córki Małgorzaty Wiśniewskiej.", ("małgorzaty", "wiśniewskiej")),
+        ("Surname: Pennywhistle   Forename(s): Araminta Rose", ("pennywhistle", "araminta")),
+        ("Nom : DUVALLON  Prénom : Clémentine", ("duvallon", "clémentine")),
+        ("Attestation: Marchbanks E, MD", ("marchbanks",)),
+        ("Ehemann Herr Krüger anwesend", ("krüger",)),
+    ],
+)
+def test_relatives_and_form_labels_of_other_languages_in_descriptors(text, secrets):
+    """Relatives' words of other languages ("córki", "Ehemann") and name labels ("Surname:",
+    "Nom :") are name contexts; an initial before a credential ("Marchbanks E, MD") does
+    not stop the credential's name."""
+    _absent(_seen(scrub_descriptor_text(text)), *secrets)
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("Ecografía mamaria: nódulo sólido hipoecoico, BI-RADS 4B.", "ecografía mamaria"),
+        ("Sonographie: echoarmer Herdbefund 10 Uhr, 14 mm.", "herdbefund 10 uhr"),
+        ("Ecografia: nodulo ipoecogeno a margini irregolari.", "ecografia"),
+        ("CYST 4MM FENWICK MARLOWE ASPIRATION", "aspiration"),
+        ("Échographie : kyste simple à 3 cm du mamelon.", "échographie"),
+    ],
+)
+def test_clinical_words_of_european_reports_stay(text, kept):
+    assert kept in _report(text)
