@@ -136,6 +136,7 @@ _SIGNATURE = re.compile(
     r"|^[ \t]*(?:radiologist|attending|resident|fellow|pathologist|physician|technologist|sonographer)s?\s*:[^\n]*"
 )
 _PLACEHOLDER = re.compile("\ue000(.)\ue001")
+_DICTATION_MARK = re.compile(r"\[\*\*[^\]\n]{0,80}?\*\*\]")
 _NAME_MARKER = re.compile(r"\[name\]")
 _NAME_WORD = r"(?:\ue000.\ue001|[^\W\d_][\w'\-^.]*)(?![\w'\-^.]*\s*[:#])"
 _LABELLED_NAME = re.compile(
@@ -244,6 +245,9 @@ _STREET = re.compile(
     r"(?:" + _CAP_WORD + r"\s+){0,4}"
     r"(?:" + _SUFFIX_FORMS + r")(?![\w'’])\.?" + _UNIT + "?"
     r"|(?i:\bP\.?\s*O\.?\s*Box\s+\d+)"
+    # post office boxes of European addresses ("Postfach 12 34 56", "Apartado 123")
+    r"|(?i:\b(?:Postfach|Postbus|Apartado(?:\s+de\s+correos)?|Apdo\.|Bo[iî]te\s+postale"
+    r"|Casella\s+postale|Caixa\s+postal|Skrytka\s+pocztowa)\s+\d+(?:[ \t]\d+){0,3})"
     r"|\b(?:[^\W\d_a-z][\w\-]*(?:-(?i:ring|damm|ufer)|(?i:stra(?:ss|ß)e|str\.|gasse|weg"
     r"|platz|allee|gatan|gata|vej|veien|vegen)))"
     r"\s+\d{1,5}[a-z]?\b"
@@ -258,7 +262,8 @@ _CITY_STATE_ZIP = re.compile(
 #: an address after "lives at", "address:": a number and up to five capitalised words
 _CUED_ADDRESS = re.compile(
     r"(?i:\b(?:lives|living|resides|residing|reside|moved|relocated|staying)\s+(?:at|to|on)"
-    r"|\baddress(?:\s+on\s+file)?\s*[:\-]|\bhome\s*:)\s*"
+    r"|\b(?:address|adresse|adres|anschrift|wohnort|domicilio|direcci[oó]n|indirizzo"
+    r"|residenza|morada|endere[cç]o|woonadres)(?:\s+on\s+file)?\s*[:\-]|\bhome\s*:)\s*"
     r"(\d{1,6}[A-Za-z]?(?:\s*[-–/]\s*\d{1,5})?,?"
     r"(?:[ \t]+(?!(?:Apt|APT|Apartment|Unit|UNIT|Suite|SUITE|Ste|Flat|FLAT|Room|Rm)\b)"
     r"[^\W\d_a-z][\w'’\-]*){1,5}" + _UNIT + "?"
@@ -838,6 +843,13 @@ _RELATIONS = {
     "vader", "nicht", "neef", "corka", "corki", "syn", "syna", "maz", "zony",
     "siostra", "siostry", "brata", "matka", "ojciec", "wnuczka",
 }  # fmt: skip
+#: greetings of letters and e-mails ("Hi Ottoline,", "Sehr geehrte Frau Wiesinger"): a cue
+#: when a space follows ("Hi-res" is no greeting)
+_GREETINGS = {
+    "dear", "hello", "hi", "bonjour", "hallo", "hola", "ciao", "gentile", "estimada",
+    "estimado", "geehrte", "geehrter", "beste", "szanowna", "szanowny",
+}  # fmt: skip
+_RELATIONS |= _GREETINGS
 #: frequent words that never continue a name even when a names list has them
 _STOP = {"the", "and", "or", "in", "on", "at", "of", "with", "to", "for", "by", "from", "is",
          "was", "are", "were", "has", "had", "her", "his", "she", "he", "it", "this", "that",
@@ -852,7 +864,7 @@ _CREDENTIALS = {"md", "do", "phd", "rn", "np", "pa", "rt", "rdms", "rvt", "frcr"
 _SIDE_CREDENTIALS = {"rt", "pa", "do"}
 #: words that name a role, a relation or a title: never themselves part of a name
 #: relations and roles that a possessive name stands before ("Quarrington's daughter")
-_KIN = _RELATIONS - _WEAK_CUES - {
+_KIN = _RELATIONS - _WEAK_CUES - _GREETINGS - {
     "named", "called", "cc", "contact", "contacts", "informed", "accompanied", "law",
     "referring", "reader", "performing", "scanned", "obtained", "patient", "pt", "aka", "nee",
     "alias",
@@ -1291,6 +1303,8 @@ def _mark_names(
             return True, True
         if "." in gap or ";" in gap:
             return False, False  # "... her sister. Contact the office"
+        if key in _GREETINGS and gap.strip(" \t"):
+            return False, False
         return key in _RELATIONS, False
 
     def credential_after(i: int) -> bool:
@@ -1544,6 +1558,10 @@ _VENDORS = {
 }  # fmt: skip
 _CLOSES_NAME = re.compile(r"[ \t]*(?:$|[,;:.()/\n])")
 _COMMA_INITIAL = re.compile(r"[ \t]*,[ \t]*[A-Z]\.")
+#: the line that quotes an e-mail ("On 4 Mar, Fenwick Marlowe wrote:")
+_WROTE = re.compile(
+    r"[ \t]+(?:wrote|writes|a\s+écrit|escribió|schrieb|ha\s+scritto|schreef|napisał|escreveu)\b"
+)
 
 
 def _organisation_names(text: str, tokens: list[_Token], unknown_are_names: bool) -> None:
@@ -1598,8 +1616,18 @@ def _organisation_names(text: str, tokens: list[_Token], unknown_are_names: bool
             and _CLOSES_NAME.match(text, tok.end)
         ):
             tok.redact = True  # "per Quimby", "per Kalinda (charge nurse)"
-        elif _COMMA_INITIAL.match(text, tok.end):
-            tok.redact = True  # "Quimby,P."
+        elif _COMMA_INITIAL.match(text, tok.end) or _WROTE.match(text, tok.end):
+            tok.redact = True  # "Quimby,P.", "Fenwick Marlowe wrote:"
+        elif (
+            nxt is not None
+            and text[tok.end : nxt.start] == ","
+            and nxt.kind == "word"
+            and nxt.title
+            and nxt.cls != _SAFE
+            and nxt.key not in core
+            and _LATIN.match(nxt.text) is not None
+        ):
+            tok.redact = nxt.redact = True  # "Quimby,Ottoline": LAST,FIRST without a space
 
 
 #: a lower-case word of at most this many letters after a name fragment is the name's rest
@@ -1895,6 +1923,8 @@ def scrub_report_text(
     replacements = {k.strip().lower(): v for k, v in (replacements or {}).items() if k}
     work = _Text(normalise_text(text))  # as a reader sees it: no soft hyphens, no full-width
     work.sub(_SIGNATURE, "[SIGNATURE]")
+    if "[**" in work.text:  # a dictation system's marked identifier: "[** Known lastname 5678 **]"
+        work.sub(_DICTATION_MARK, "[REDACTED]")
     if "[name]" in work.text:  # the header pre-pass's marker: its neighbours are name parts
         work.sub(_NAME_MARKER, "[name]")
     clean_ids = tuple(

@@ -271,3 +271,43 @@ def test_relatives_and_form_labels_of_other_languages_in_descriptors(text, secre
 )
 def test_clinical_words_of_european_reports_stay(text, kept):
     assert kept in _report(text)
+
+
+# --------------------------------------------------------------------- dictation, e-mail, forms
+def test_a_dictation_system_s_marked_identifier_goes_whole():
+    out = _report("[** First Name (un) 1234 **] [** Known lastname 5678 **] seen today")
+    _absent(out, "1234", "5678", "lastname")
+    assert "seen today" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [("Postfach 12 34 56, 80331 München", "12 34 56"), ("Apartado de correos 4471", "4471")],
+)
+def test_european_post_office_boxes_are_removed(text, secret):
+    _absent(_report(text), secret)
+    _absent(_seen(scrub_descriptor_text(text)), secret)
+
+
+@pytest.mark.parametrize(
+    ("text", "secrets"),
+    [
+        ("Anschrift: Am Stadtpark 3, 10115 Berlin", ("stadtpark",)),
+        ("Quimby,Ottoline,1950-02-03,555-0142", ("quimby", "ottoline")),
+        ("On 04/03/2026 09:12, Fenwick Marlowe wrote:", ("fenwick", "marlowe")),
+        ("Hi Ottoline,\nthe results are normal.", ("ottoline",)),
+        ("Sehr geehrte Frau Wiesinger,", ("wiesinger",)),
+    ],
+)
+def test_addresses_csv_names_and_e_mail_lines_in_descriptors(text, secrets):
+    """A European address label, LAST,FIRST without a space, the line that quotes an e-mail
+    ("X wrote:") and a greeting are name or address contexts in short descriptors."""
+    _absent(_seen(scrub_descriptor_text(text)), *secrets)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["US BREAST Voluson,E10 preset", "Hi-res linear probe", "BI-RADS 2,3"],
+)
+def test_descriptors_near_the_e_mail_rules_stay(text):
+    assert scrub_descriptor_text(text) == text
