@@ -140,14 +140,23 @@ _DICTATION_MARK = re.compile(r"\[\*\*[^\]\n]{0,80}?\*\*\]")
 _NAME_MARKER = re.compile(r"\[name\]")
 _NAME_WORD = r"(?:\ue000.\ue001|[^\W\d_][\w'\-^.]*)(?![\w'\-^.]*\s*[:#])"
 _LABELLED_NAME = re.compile(
-    r"(?i)\b(patient(?:'s)?(?: name)?|name|(?:first|last|family|given|middle)[ \t]+name"
-    r"|surname|forenames?|forename\(s\)|nom|pr[ée]noms?|nombre|apellidos?|vorname|nachname"
-    r"|cognome|nome|naam|voornaam|achternaam|imi[ęe]|nazwisko)\s*:[ \t]*"
+    r"(?i)\b(patient(?:'s)?(?: name)?|name)\s*:[ \t]*"
     + _NAME_WORD
     + r"(?:,?[ \t]+"
     + _NAME_WORD
     + r"){0,3}"
 )
+#: name labels of forms in English and other languages ("Surname:", "Nom :", "Vorname:"),
+#: searched only in a text with one of :data:`_NAME_LABEL_HINTS`
+_LABELLED_NAME_MORE = re.compile(
+    r"(?i)\b(surname|forenames?|forename\(s\)|nom|pr[ée]noms?|nombre|apellidos?|vorname"
+    r"|nachname|cognome|nome|naam|voornaam|achternaam|imi[ęe]|nazwisko)\s*:[ \t]*"
+    + _NAME_WORD
+    + r"(?:,?[ \t]+"
+    + _NAME_WORD
+    + r"){0,3}"
+)
+_NAME_LABEL_HINTS = ("surname", "forename", "nom", "nam", "apellido", "imi", "nazwisko")
 _PN_PART = r"(?:[^\W\d_]\.|[^\W\d_][^\W\d_'’\-]*(?:[ \-](?=[A-Z]{2})[A-Z][A-Z'\-]+)?)"
 _CARET_NAME = re.compile(
     r"(?<![\w^])" + _PN_PART + r"(?:\^" + _PN_PART + r"?){1,4}"
@@ -245,25 +254,25 @@ _STREET = re.compile(
     r"(?:" + _CAP_WORD + r"\s+){0,4}"
     r"(?:" + _SUFFIX_FORMS + r")(?![\w'’])\.?" + _UNIT + "?"
     r"|(?i:\bP\.?\s*O\.?\s*Box\s+\d+)"
-    # post office boxes of European addresses ("Postfach 12 34 56", "Apartado 123")
-    r"|(?i:\b(?:Postfach|Postbus|Apartado(?:\s+de\s+correos)?|Apdo\.|Bo[iî]te\s+postale"
-    r"|Casella\s+postale|Caixa\s+postal|Skrytka\s+pocztowa)\s+\d+(?:[ \t]\d+){0,3})"
     r"|\b(?:[^\W\d_a-z][\w\-]*(?:-(?i:ring|damm|ufer)|(?i:stra(?:ss|ß)e|str\.|gasse|weg"
     r"|platz|allee|gatan|gata|vej|veien|vegen)))"
     r"\s+\d{1,5}[a-z]?\b"
     r"|(?<![\w.,])\d{1,5}(?:bis|ter)?,?\s+(?i:rue|avenue|boulevard|chemin|place|via|calle|avenida|rua)"
     r"\s+(?:[\w'’\-]+\s+){0,3}[\w'’\-]+"
 )
+#: post office boxes of European addresses ("Postfach 12 34 56", "Apartado 123")
+_PO_BOX = re.compile(
+    r"(?i)\b(?:Postfach|Postbus|Apartado(?:\s+de\s+correos)?|Apdo\.|Bo[iî]te\s+postale"
+    r"|Casella\s+postale|Caixa\s+postal|Skrytka\s+pocztowa)\s+\d+(?:[ \t]\d+){0,3}\b"
+)
+_PO_BOX_HINTS = ("postfach", "postbus", "apartado", "apdo", "postale", "postal", "pocztowa")
 _CITY_STATE_ZIP = re.compile(
     r"(?:\b(?:" + _CAP_WORD + r"[ \t]+){0,3}" + _CAP_WORD + r",?[ \t]+)?"
     r"\b(?:(?:" + _STATES + r")\.?,?[ \t]+\d{5}(?:-\d{4})?"
     r"|(?:NSW|VIC|QLD|TAS|SA|WA|NT|ACT)\.?,?[ \t]+\d{4})(?!\d)"
 )
 #: an address after "lives at", "address:": a number and up to five capitalised words
-_CUED_ADDRESS = re.compile(
-    r"(?i:\b(?:lives|living|resides|residing|reside|moved|relocated|staying)\s+(?:at|to|on)"
-    r"|\b(?:address|adresse|adres|anschrift|wohnort|domicilio|direcci[oó]n|indirizzo"
-    r"|residenza|morada|endere[cç]o|woonadres)(?:\s+on\s+file)?\s*[:\-]|\bhome\s*:)\s*"
+_ADDRESS_BODY = (
     r"(\d{1,6}[A-Za-z]?(?:\s*[-–/]\s*\d{1,5})?,?"
     r"(?:[ \t]+(?!(?:Apt|APT|Apartment|Unit|UNIT|Suite|SUITE|Ste|Flat|FLAT|Room|Rm)\b)"
     r"[^\W\d_a-z][\w'’\-]*){1,5}" + _UNIT + "?"
@@ -272,6 +281,18 @@ _CUED_ADDRESS = re.compile(
     r"(?:[ \t,]+(?i:piso|piano|appartamento|etage|stock|apt\.?|apartment|flat|escalera|puerta)"
     r"[ \t]*\d+[A-Za-z]?\b)*)"
 )
+_CUED_ADDRESS = re.compile(
+    r"(?i:\b(?:lives|living|resides|residing|reside|moved|relocated|staying)\s+(?:at|to|on)"
+    r"|\baddress(?:\s+on\s+file)?\s*[:\-]|\bhome\s*:)\s*" + _ADDRESS_BODY
+)
+#: an address after the address label of another language ("Anschrift:", "Domicilio:"),
+#: searched only in a text with one of :data:`_ADDRESS_LABEL_HINTS`
+_CUED_ADDRESS_MORE = re.compile(
+    r"(?i:\b(?:adresse|adres|anschrift|wohnort|domicilio|direcci[oó]n|indirizzo|residenza"
+    r"|morada|endere[cç]o|woonadres)\s*[:\-])\s*" + _ADDRESS_BODY
+)
+_ADDRESS_LABEL_HINTS = ("adres", "anschrift", "wohnort", "domicilio", "direcci", "indirizzo",
+                        "residenza", "morada", "endere")  # fmt: skip
 #: a European / Japanese postcode and the town after it ("10115 Berlin", "1234 AB Amsterdam")
 _POSTCODE_TOWN = re.compile(
     r"(?<![\w.,\-])(?!(?:19|20)\d\d\b)(?:\d{5}|\d{4}(?:\s?[A-Z]{2})?|\d{3}-\d{4}|[A-Z]-\d{4,5})"
@@ -290,12 +311,18 @@ _ZIP_LABEL = re.compile(
 
 _PHONE_LABEL = (
     r"(?i:\b(?:phone|ph|tel|telephone|fax|facsimile|cell|mobile|mob|pager|beeper|contact|call"
-    r"|reach(?:ed)?|callback|number"
-    # the labels of European reports ("Teléfono de contacto:", "Tél :", "Handy")
-    r"|tel[ée]fono|t[ée]l[ée]phone|t[ée]l|telefon|telefone|telem[óo]vel|m[óo]vil|celular"
-    r"|cellulare|cell|portable|handy|mobiel|mobil|kom[óo]rka|kom|contacto|contatto|kontakt)"
-    r"\b\.?(?:\s*(?:no\.?|number|#|at|on|is|de\s+contacto|fixe|mobile))?\s*[:#]?\s*)"
+    r"|reach(?:ed)?|callback|number)\b\.?(?:\s*(?:no\.?|number|#|at|on|is))?\s*[:#]?\s*)"
 )
+#: a number after a phone label of a European report ("Teléfono de contacto:", "Tél :",
+#: "Handy"), searched only in a text with one of :data:`_PHONE_LABEL_HINTS`
+_LABELLED_PHONE_MORE = re.compile(
+    r"(?i:\b(?:tel[ée]fono|t[ée]l[ée]phone|t[ée]l|telefon|telefone|telem[óo]vel|m[óo]vil"
+    r"|celular|cellulare|portable|handy|mobiel|mobil|kom[óo]rka|kom|contacto|contatto"
+    r"|kontakt)\b\.?(?:\s*(?:no\.?|nr\.?|n[º°]|de\s+contacto|fixe|mobile|domicile))?\s*[:#]?\s*)"
+    r"\+?\(?\d[\d\s().\-]{5,}\d"
+)
+_PHONE_LABEL_HINTS = ("tel", "tél", "handy", "mob", "móvil", "movil", "celular", "portable",
+                      "kom", "contact", "kontakt")  # fmt: skip
 _PHONES = re.compile(
     # international: +CC then groups
     r"(?<![\w+])\+\d{1,3}(?:[ \-]|\.(?=\d))?(?:\(0\)\s?)?(?:\(?\d{1,5}\)?(?:[ \-]|\.(?=\d))?){1,5}\d{2,5}(?!\d)"
@@ -1548,6 +1575,10 @@ _EMPLOYER_CUE = re.compile(
     r"|retired|owns|owner|manages|cashier|clerk|driver)[ \t]+(?:at|for|by|with|from)"
     r"|\bemployer[ \t]*[:\-]?)[ \t]+$"
 )
+_EMPLOYER_HINT = re.compile(
+    r"(?i)\b(?:works?|working|worked|employ|job|teach|volunteer|retired|owns|owner|manages"
+    r"|cashier|clerk|driver)"
+)
 #: makers of scanners and probes: after "per" (a name context in short descriptors) they are
 #: a preset's origin ("per Siemens preset")
 _VENDORS = {
@@ -1570,12 +1601,19 @@ def _organisation_names(text: str, tokens: list[_Token], unknown_are_names: bool
     or after "works at" (in report text too, for words that are also common words), a word
     after "per" that ends there or before a bracket ("per Quimby", "per Kalinda (charge
     nurse)"; not a scanner maker), a word before ", P." ("Quimby,P.")."""
+    if (
+        unknown_are_names
+        and _ORGANISATION_WORDS.isdisjoint([t.key for t in tokens])
+        and _EMPLOYER_HINT.search(text) is None
+    ):
+        return  # report text: an unknown word is a name already; no employer here
     core = core_words()
     medical = medical_words()
     for i, tok in enumerate(tokens):
         if (
-            tok.kind != "word"
-            or tok.redact
+            tok.redact
+            or tok.cls == _SAFE
+            or tok.kind != "word"
             or not tok.capitalised
             or tok.key in medical
             or tok.key in _STOP
@@ -1585,7 +1623,7 @@ def _organisation_names(text: str, tokens: list[_Token], unknown_are_names: bool
         ):
             continue
         unknown = tok.cls in (_UNKNOWN, _NAME) and _LATIN.match(tok.text) is not None
-        if not unknown and (tok.cls == _SAFE or tok.key in core):
+        if not unknown and tok.key in core:
             continue
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
         joined_next = nxt is not None and text[tok.end : nxt.start] in (" ", "\t")
@@ -1645,6 +1683,8 @@ def _split_name_fragments(
     medical = medical_words()
     for i in range(1, len(tokens)):
         prev, tok = tokens[i - 1], tokens[i]
+        if not (prev.redact or prev.kind == "name"):
+            continue
         if (
             tok.kind == "word"
             and not tok.redact
@@ -1973,7 +2013,7 @@ def scrub_report_text(
         if _has_foreign_month(work.text):
             work.sub(_FOREIGN_DATES, "[DATE]")
     if not digits:
-        work.sub(_LABELLED_NAME, lambda m: f"{m.group(1)}: [NAME]")
+        _labelled_names(work)
         work.replace_spans(_mark_names(work.text, work.values, unknown_are_names), "[NAME]")
         return work.resolve()
     work.text = _PHONES.sub(
@@ -1986,11 +2026,17 @@ def scrub_report_text(
         ),
         work.text,
     )
+    if any(h in low for h in _PHONE_LABEL_HINTS):
+        work.text = _LABELLED_PHONE_MORE.sub(
+            lambda m: work.token("[PHONE]") if _valid_phone(m) else m.group(0), work.text
+        )
     if "ext" in work.text.lower():
         work.sub(_BARE_EXTENSION, "[PHONE]")
     if any(w in low for w in _PAGER_WORDS):
         work.sub(_PAGER, lambda m: m.group(1) + "[PHONE]")
     work.sub(_STREET, "[ADDRESS]")
+    if any(h in low for h in _PO_BOX_HINTS):
+        work.sub(_PO_BOX, "[ADDRESS]")
     if any(w in low for w in _LOWER_STREET_WORDS):
         work.text = _LOWER_STREET.sub(
             lambda m: work.token("[ADDRESS]") if _street_words(m.group(0)) else m.group(0),
@@ -1999,6 +2045,10 @@ def scrub_report_text(
     work.text = _CUED_ADDRESS.sub(
         lambda m: m.group(0)[: m.start(1) - m.start()] + work.token("[ADDRESS]"), work.text
     )
+    if any(h in low for h in _ADDRESS_LABEL_HINTS):
+        work.text = _CUED_ADDRESS_MORE.sub(
+            lambda m: m.group(0)[: m.start(1) - m.start()] + work.token("[ADDRESS]"), work.text
+        )
     if _STATE_ZIP_HINT.search(work.text):
         work.sub(_CITY_STATE_ZIP, "[ADDRESS]")
     work.sub(_ZIP_LABEL, lambda m: m.group(1) + " [ADDRESS]")
@@ -2015,7 +2065,7 @@ def scrub_report_text(
     if _NINETY.search(work.text):
         work.text = _OLD_AGE.sub("90+", work.text)
         work.text = _LABELLED_OLD_AGE.sub(lambda m: m.group(1) + "90+", work.text)
-    work.sub(_LABELLED_NAME, lambda m: f"{m.group(1)}: [NAME]")
+    _labelled_names(work)
     work.replace_spans(_mark_names(work.text, work.values, unknown_are_names), "[NAME]")
     return work.resolve()
 
@@ -2067,6 +2117,13 @@ def _address_lines(work: _Text) -> None:
     work.text = _ADDRESS_BETWEEN.sub(between, work.text)
     if "\n" in work.text:
         work.text = _ADDRESS_NEXT_LINE.sub(next_line, work.text)
+
+
+def _labelled_names(work: _Text) -> None:
+    work.sub(_LABELLED_NAME, lambda m: f"{m.group(1)}: [NAME]")
+    low = work.text.lower()
+    if any(h in low for h in _NAME_LABEL_HINTS):
+        work.sub(_LABELLED_NAME_MORE, lambda m: f"{m.group(1)}: [NAME]")
 
 
 def _street_words(value: str) -> bool:
