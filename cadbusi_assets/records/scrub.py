@@ -1695,6 +1695,7 @@ def _split_name_fragments(
             and tok.key not in core
             and tok.key not in medical
             and tok.key not in _STOP
+            and tok.key not in _NOT_A_NAME_PART
             and is_name(prev)
             and (prev.kind == "name" or prev.cls != _SAFE)
             and text[prev.end : tok.start] == " "
