@@ -147,7 +147,7 @@ _LABELLED_NAME = re.compile(
     + r"){0,3}"
 )
 #: name labels of forms in English and other languages ("Surname:", "Nom :", "Vorname:"),
-#: searched only in a text with one of :data:`_NAME_LABEL_HINTS`
+#: searched only in a text with one of :data:`_NAME_LABEL_WORDS`
 _LABELLED_NAME_MORE = re.compile(
     r"(?i)\b(surname|forenames?|forename\(s\)|nom|pr[ée]noms?|nombre|apellidos?|vorname"
     r"|nachname|cognome|nome|naam|voornaam|achternaam|imi[ęe]|nazwisko)\s*:[ \t]*"
@@ -156,7 +156,30 @@ _LABELLED_NAME_MORE = re.compile(
     + _NAME_WORD
     + r"){0,3}"
 )
-_NAME_LABEL_HINTS = ("surname", "forename", "nom", "nam", "apellido", "imi", "nazwisko")
+_NAME_LABEL_WORDS = frozenset(
+    [
+        "surname",
+        "forename",
+        "forenames",
+        "nom",
+        "prénom",
+        "prénoms",
+        "prenom",
+        "nombre",
+        "apellido",
+        "apellidos",
+        "vorname",
+        "nachname",
+        "cognome",
+        "nome",
+        "naam",
+        "voornaam",
+        "achternaam",
+        "imię",
+        "imie",
+        "nazwisko",
+    ]
+)
 _PN_PART = r"(?:[^\W\d_]\.|[^\W\d_][^\W\d_'’\-]*(?:[ \-](?=[A-Z]{2})[A-Z][A-Z'\-]+)?)"
 _CARET_NAME = re.compile(
     r"(?<![\w^])" + _PN_PART + r"(?:\^" + _PN_PART + r"?){1,4}"
@@ -202,14 +225,46 @@ _LABELLED_IDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"account|acct|health\s*plan|member|subscriber|policy|insurance|group|beneficiary"
             r"|licen[cs]e|DL|certificate|cert|serial|device|VIN|vehicle|plate|specimen|case"
             r"|encounter|visit|CSN|FIN|order|requisition|study id|badge|employee|provider"
-            r"|NPI|DEA|passport|ID"
-            # European labels: social security, national and health card numbers
-            r"|s[ée]curit[ée]\s+sociale|seguridad\s+social|NIR|NSS|DNI|NIE|NHC|SIP|CIP|PESEL"
+            r"|NPI|DEA|passport|ID",
+            "[ID]",
+        ),
+        # European labels: social security, national and health card numbers (searched only
+        # in a text with one of _EUROPEAN_ID_WORDS)
+        (
+            r"s[ée]curit[ée]\s+sociale|seguridad\s+social|NIR|NSS|DNI|NIE|NHC|SIP|CIP|PESEL"
             r"|NIP|BSN|CPF|CNS|SNS|codice\s+fiscale|tessera\s+sanitaria|Versichertennummer"
             r"|KVNR|Fall-?Nr|IPP|dossier",
             "[ID]",
         ),
     )
+)
+#: lower-case words and upper-case labels of :data:`_LABELLED_IDS`' European labels
+#: the words of :data:`_LABELLED_IDS`' European labels, lower case
+_EUROPEAN_ID_WORDS = frozenset(
+    [
+        "sociale",
+        "seguridad",
+        "fiscale",
+        "sanitaria",
+        "versichertennummer",
+        "dossier",
+        "fall",
+        "nir",
+        "nss",
+        "dni",
+        "nie",
+        "nhc",
+        "sip",
+        "cip",
+        "pesel",
+        "nip",
+        "bsn",
+        "cpf",
+        "cns",
+        "sns",
+        "kvnr",
+        "ipp",
+    ]
 )
 
 _STATES = (
@@ -265,7 +320,9 @@ _PO_BOX = re.compile(
     r"(?i)\b(?:Postfach|Postbus|Apartado(?:\s+de\s+correos)?|Apdo\.|Bo[iî]te\s+postale"
     r"|Casella\s+postale|Caixa\s+postal|Skrytka\s+pocztowa)\s+\d+(?:[ \t]\d+){0,3}\b"
 )
-_PO_BOX_HINTS = ("postfach", "postbus", "apartado", "apdo", "postale", "postal", "pocztowa")
+_PO_BOX_WORDS = frozenset(
+    ["postfach", "postbus", "apartado", "apdo", "postale", "postal", "pocztowa"]
+)
 _CITY_STATE_ZIP = re.compile(
     r"(?:\b(?:" + _CAP_WORD + r"[ \t]+){0,3}" + _CAP_WORD + r",?[ \t]+)?"
     r"\b(?:(?:" + _STATES + r")\.?,?[ \t]+\d{5}(?:-\d{4})?"
@@ -286,13 +343,28 @@ _CUED_ADDRESS = re.compile(
     r"|\baddress(?:\s+on\s+file)?\s*[:\-]|\bhome\s*:)\s*" + _ADDRESS_BODY
 )
 #: an address after the address label of another language ("Anschrift:", "Domicilio:"),
-#: searched only in a text with one of :data:`_ADDRESS_LABEL_HINTS`
+#: searched only in a text with one of :data:`_ADDRESS_LABEL_WORDS`
 _CUED_ADDRESS_MORE = re.compile(
     r"(?i:\b(?:adresse|adres|anschrift|wohnort|domicilio|direcci[oó]n|indirizzo|residenza"
     r"|morada|endere[cç]o|woonadres)\s*[:\-])\s*" + _ADDRESS_BODY
 )
-_ADDRESS_LABEL_HINTS = ("adres", "anschrift", "wohnort", "domicilio", "direcci", "indirizzo",
-                        "residenza", "morada", "endere")  # fmt: skip
+_ADDRESS_LABEL_WORDS = frozenset(
+    [
+        "adresse",
+        "adres",
+        "anschrift",
+        "wohnort",
+        "domicilio",
+        "dirección",
+        "direccion",
+        "indirizzo",
+        "residenza",
+        "morada",
+        "endereço",
+        "endereco",
+        "woonadres",
+    ]
+)
 #: a European / Japanese postcode and the town after it ("10115 Berlin", "1234 AB Amsterdam")
 _POSTCODE_TOWN = re.compile(
     r"(?<![\w.,\-])(?!(?:19|20)\d\d\b)(?:\d{5}|\d{4}(?:\s?[A-Z]{2})?|\d{3}-\d{4}|[A-Z]-\d{4,5})"
@@ -314,15 +386,41 @@ _PHONE_LABEL = (
     r"|reach(?:ed)?|callback|number)\b\.?(?:\s*(?:no\.?|number|#|at|on|is))?\s*[:#]?\s*)"
 )
 #: a number after a phone label of a European report ("Teléfono de contacto:", "Tél :",
-#: "Handy"), searched only in a text with one of :data:`_PHONE_LABEL_HINTS`
+#: "Handy"), searched only in a text with one of :data:`_PHONE_LABEL_WORDS`
 _LABELLED_PHONE_MORE = re.compile(
     r"(?i:\b(?:tel[ée]fono|t[ée]l[ée]phone|t[ée]l|telefon|telefone|telem[óo]vel|m[óo]vil"
     r"|celular|cellulare|portable|handy|mobiel|mobil|kom[óo]rka|kom|contacto|contatto"
     r"|kontakt)\b\.?(?:\s*(?:no\.?|nr\.?|n[º°]|de\s+contacto|fixe|mobile|domicile))?\s*[:#]?\s*)"
     r"\+?\(?\d[\d\s().\-]{5,}\d"
 )
-_PHONE_LABEL_HINTS = ("tel", "tél", "handy", "mob", "móvil", "movil", "celular", "portable",
-                      "kom", "contact", "kontakt")  # fmt: skip
+_PHONE_LABEL_WORDS = frozenset(
+    [
+        "teléfono",
+        "telefono",
+        "téléphone",
+        "telephone",
+        "tél",
+        "tel",
+        "telefon",
+        "telefone",
+        "telemóvel",
+        "telemovel",
+        "móvil",
+        "movil",
+        "celular",
+        "cellulare",
+        "portable",
+        "handy",
+        "mobiel",
+        "mobil",
+        "komórka",
+        "komorka",
+        "kom",
+        "contacto",
+        "contatto",
+        "kontakt",
+    ]
+)
 _PHONES = re.compile(
     # international: +CC then groups
     r"(?<![\w+])\+\d{1,3}(?:[ \-]|\.(?=\d))?(?:\(0\)\s?)?(?:\(?\d{1,5}\)?(?:[ \-]|\.(?=\d))?){1,5}\d{2,5}(?!\d)"
@@ -457,6 +555,10 @@ _LABELLED_OLD_AGE = re.compile(
     r"(?i)(\b(?:age|aged|edad|âge|alter|età|idade|leeftijd|wiek)[ \t]*[:|=\-]?[ \t]*[|:]?[ \t]*)"
     r"(?:9\d|1[0-4]\d)(?![\d.,]\d|\d|\+)"
 )
+#: the age labels of other languages; "age" with a separator that :data:`_OLD_AGE` does not
+#: see ("| Age | 94 |", "Edad: 96")
+_AGE_LABEL_WORDS = frozenset(["edad", "âge", "alter", "età", "idade", "leeftijd", "wiek"])
+_AGE_SEPARATORS = ("age |", "age|", "age	", "age =", "age=", "age -", "age :")
 _MANY_COLONS = re.compile(r"[0-9a-fA-F]:[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4}:")
 _ID_RUN = re.compile(
     r"(?<![\w\-./])(?=[\w\-./]*\d)[A-Za-z0-9][A-Za-z0-9\-/.]*[A-Za-z0-9](?![\w\-/]|\.\w)"
@@ -539,12 +641,6 @@ _FOREIGN_DATES = re.compile(
 
 _FOREIGN_MONTH_WORDS = frozenset(_FOREIGN_MON[3:-1].split("|"))
 _LETTER_RUN = re.compile(r"[^\W\d_]+")
-
-
-def _has_foreign_month(text: str) -> bool:
-    """A cheap pre-check for :data:`_FOREIGN_DATES` (the pattern itself costs ~0.15 ms a
-    report: an alternation of many words tried at every position)."""
-    return not _FOREIGN_MONTH_WORDS.isdisjoint(_LETTER_RUN.findall(text.lower()))
 
 
 def _word_start(pattern: re.Pattern[str], first: str) -> re.Pattern[str]:
@@ -1575,9 +1671,30 @@ _EMPLOYER_CUE = re.compile(
     r"|retired|owns|owner|manages|cashier|clerk|driver)[ \t]+(?:at|for|by|with|from)"
     r"|\bemployer[ \t]*[:\-]?)[ \t]+$"
 )
-_EMPLOYER_HINT = re.compile(
-    r"(?i)\b(?:works?|working|worked|employ|job|teach|volunteer|retired|owns|owner|manages"
-    r"|cashier|clerk|driver)"
+_EMPLOYER_WORDS = frozenset(
+    [
+        "work",
+        "works",
+        "working",
+        "worked",
+        "employed",
+        "employee",
+        "employer",
+        "employs",
+        "job",
+        "teacher",
+        "teaches",
+        "teach",
+        "volunteer",
+        "volunteers",
+        "retired",
+        "owns",
+        "owner",
+        "manages",
+        "cashier",
+        "clerk",
+        "driver",
+    ]
 )
 #: makers of scanners and probes: after "per" (a name context in short descriptors) they are
 #: a preset's origin ("per Siemens preset")
@@ -1601,10 +1718,11 @@ def _organisation_names(text: str, tokens: list[_Token], unknown_are_names: bool
     or after "works at" (in report text too, for words that are also common words), a word
     after "per" that ends there or before a bracket ("per Quimby", "per Kalinda (charge
     nurse)"; not a scanner maker), a word before ", P." ("Quimby,P.")."""
+    keys = {t.key for t in tokens}
     if (
         unknown_are_names
-        and _ORGANISATION_WORDS.isdisjoint([t.key for t in tokens])
-        and _EMPLOYER_HINT.search(text) is None
+        and _ORGANISATION_WORDS.isdisjoint(keys)
+        and _EMPLOYER_WORDS.isdisjoint(keys)
     ):
         return  # report text: an unknown word is a name already; no employer here
     core = core_words()
@@ -1986,6 +2104,7 @@ def scrub_report_text(
             lambda m: "[IP]" if all(int(p) <= 255 for p in m.group(0).split(".")) else m.group(0),
         )
     low = work.text.lower()
+    words = set(_LETTER_RUN.findall(low))  # for the cheap checks of rarely used patterns
     if ("dot" in low or "at" in low) and _OBFUSCATION_HINT.search(work.text):
         work.sub(_OBFUSCATED_EMAIL, "[EMAIL]")
     if "::" in work.text or _MANY_COLONS.search(work.text):
@@ -1993,7 +2112,10 @@ def scrub_report_text(
     digits = _DIGIT.search(work.text) is not None
     if digits:
         work.sub(_SSN, "[SSN]")
-        for labelled, token in _LABELLED_IDS:
+        for labelled, token in _LABELLED_IDS[:-1]:
+            work.sub(labelled, _keep_label(token))
+        if not _EUROPEAN_ID_WORDS.isdisjoint(words):
+            labelled, token = _LABELLED_IDS[-1]
             work.sub(labelled, _keep_label(token))
         # before the dates: a house number "10/12" is no month/day
         if any(w in low for w in _EUROPEAN_STREET_WORDS):
@@ -2006,15 +2128,15 @@ def scrub_report_text(
         work.sub(_SPELLED_NUMBER, "[PHONE]")
     if remove_dates:
         work.sub(_DATES, _remove_match)
-        if _has_foreign_month(work.text):
+        if not _FOREIGN_MONTH_WORDS.isdisjoint(words):
             work.sub(_FOREIGN_DATES, "[DATE]")
     else:
         days = int(date_shift_days)
         work.sub(_DATES, lambda m: _shift_match(m, days))
-        if _has_foreign_month(work.text):
+        if not _FOREIGN_MONTH_WORDS.isdisjoint(words):
             work.sub(_FOREIGN_DATES, "[DATE]")
     if not digits:
-        _labelled_names(work)
+        _labelled_names(work, words)
         work.replace_spans(_mark_names(work.text, work.values, unknown_are_names), "[NAME]")
         return work.resolve()
     work.text = _PHONES.sub(
@@ -2027,7 +2149,7 @@ def scrub_report_text(
         ),
         work.text,
     )
-    if any(h in low for h in _PHONE_LABEL_HINTS):
+    if not _PHONE_LABEL_WORDS.isdisjoint(words):
         work.text = _LABELLED_PHONE_MORE.sub(
             lambda m: work.token("[PHONE]") if _valid_phone(m) else m.group(0), work.text
         )
@@ -2036,7 +2158,7 @@ def scrub_report_text(
     if any(w in low for w in _PAGER_WORDS):
         work.sub(_PAGER, lambda m: m.group(1) + "[PHONE]")
     work.sub(_STREET, "[ADDRESS]")
-    if any(h in low for h in _PO_BOX_HINTS):
+    if not _PO_BOX_WORDS.isdisjoint(words):
         work.sub(_PO_BOX, "[ADDRESS]")
     if any(w in low for w in _LOWER_STREET_WORDS):
         work.text = _LOWER_STREET.sub(
@@ -2046,7 +2168,7 @@ def scrub_report_text(
     work.text = _CUED_ADDRESS.sub(
         lambda m: m.group(0)[: m.start(1) - m.start()] + work.token("[ADDRESS]"), work.text
     )
-    if any(h in low for h in _ADDRESS_LABEL_HINTS):
+    if not _ADDRESS_LABEL_WORDS.isdisjoint(words):
         work.text = _CUED_ADDRESS_MORE.sub(
             lambda m: m.group(0)[: m.start(1) - m.start()] + work.token("[ADDRESS]"), work.text
         )
@@ -2065,8 +2187,11 @@ def scrub_report_text(
     )
     if _NINETY.search(work.text):
         work.text = _OLD_AGE.sub("90+", work.text)
-        work.text = _LABELLED_OLD_AGE.sub(lambda m: m.group(1) + "90+", work.text)
-    _labelled_names(work)
+        if not _AGE_LABEL_WORDS.isdisjoint(words) or (
+            "age" in words and any(h in low for h in _AGE_SEPARATORS)
+        ):
+            work.text = _LABELLED_OLD_AGE.sub(lambda m: m.group(1) + "90+", work.text)
+    _labelled_names(work, words)
     work.replace_spans(_mark_names(work.text, work.values, unknown_are_names), "[NAME]")
     return work.resolve()
 
@@ -2120,10 +2245,9 @@ def _address_lines(work: _Text) -> None:
         work.text = _ADDRESS_NEXT_LINE.sub(next_line, work.text)
 
 
-def _labelled_names(work: _Text) -> None:
+def _labelled_names(work: _Text, words: set[str]) -> None:
     work.sub(_LABELLED_NAME, lambda m: f"{m.group(1)}: [NAME]")
-    low = work.text.lower()
-    if any(h in low for h in _NAME_LABEL_HINTS):
+    if not _NAME_LABEL_WORDS.isdisjoint(words):
         work.sub(_LABELLED_NAME_MORE, lambda m: f"{m.group(1)}: [NAME]")
 
 
