@@ -525,7 +525,6 @@ _ROMAN_AGE = re.compile(
     r"|(?<=\bAge:\s)|(?<=\bAGE:\s)|(?<=\bAged\s)|(?<=\bAGED\s))(?:XC|C)[IVXLC]{0,7}\b"
     r"|\b(?:XC|C)[IVXLC]{0,7}(?=[\s\-]*(?i:years?|yrs?|y/?o|y\.o\.|yo|year-old|yr-old)\b)"
 )
-_ROMAN_HINT = re.compile(r"\b(?:XC|C)[IVXLC]{0,7}\b")
 _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
 
 
@@ -537,6 +536,11 @@ def _roman(value: int) -> str:
             out.append(letters)
             value -= number
     return "".join(out)
+
+
+#: the Roman numerals of 90 to 199, lower case (a text without one as a word skips
+#: :data:`_ROMAN_AGE`)
+_ROMAN_AGES = frozenset(_roman(value).lower() for value in range(90, 200))
 
 
 def _roman_age(match: re.Match[str]) -> str:
@@ -2122,7 +2126,7 @@ def scrub_report_text(
             work.sub(_EUROPEAN_STREET, "[ADDRESS]")
     if "ninet" in work.text.lower() or "hundred" in work.text.lower() or "enarian" in work.text:
         work.text = _OLD_AGE_WORDS.sub("90+", work.text)
-    if ("age" in low or "y" in low) and _ROMAN_HINT.search(work.text):
+    if not _ROMAN_AGES.isdisjoint(words):
         work.text = _ROMAN_AGE.sub(_roman_age, work.text)
     if sum(low.count(w) for w in _DIGIT_WORDS) >= 7:
         work.sub(_SPELLED_NUMBER, "[PHONE]")
