@@ -398,9 +398,7 @@ _PHONE_LABEL_WORDS = frozenset(
         "teléfono",
         "telefono",
         "téléphone",
-        "telephone",
         "tél",
-        "tel",
         "telefon",
         "telefone",
         "telemóvel",
@@ -539,8 +537,8 @@ def _roman(value: int) -> str:
 
 
 #: the Roman numerals of 90 to 199, lower case (a text without one as a word skips
-#: :data:`_ROMAN_AGE`)
-_ROMAN_AGES = frozenset(_roman(value).lower() for value in range(90, 200))
+#: :data:`_ROMAN_AGE`; "C" alone, a frequent letter, only beside "age" or "yo")
+_ROMAN_AGES = frozenset(_roman(value).lower() for value in range(90, 200)) - {"c"}
 
 
 def _roman_age(match: re.Match[str]) -> str:
@@ -2126,7 +2124,7 @@ def scrub_report_text(
             work.sub(_EUROPEAN_STREET, "[ADDRESS]")
     if "ninet" in work.text.lower() or "hundred" in work.text.lower() or "enarian" in work.text:
         work.text = _OLD_AGE_WORDS.sub("90+", work.text)
-    if not _ROMAN_AGES.isdisjoint(words):
+    if not _ROMAN_AGES.isdisjoint(words) or ("c" in words and ("age" in words or "yo" in words)):
         work.text = _ROMAN_AGE.sub(_roman_age, work.text)
     if sum(low.count(w) for w in _DIGIT_WORDS) >= 7:
         work.sub(_SPELLED_NUMBER, "[PHONE]")
