@@ -16,7 +16,9 @@ True
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
@@ -284,14 +286,84 @@ def parse_da(text: str) -> dt.date | None:
 def name_variants(name: str) -> list[str]:
     """Ways a DICOM person name is written elsewhere (upper case, longest first): whole-name
     forms, every component of every component group, accents stripped and transliterated
-    (:func:`~cadbusi_assets.deid.name_variants.name_terms`).
+    (:func:`~cadbusi_assets.deid.name_variants.name_terms`), and a Cyrillic or Greek word as
+    an English OCR reads its letters by shape (:func:`lookalike_forms`).
 
     >>> name_variants("Doe^Jane^Q")[:4]
     ['DOE, JANE Q', 'DOE^JANE^Q', 'JANE Q DOE', 'DOE, JANE']
     >>> "ZOE" in name_variants("Müller^Zoë") and "MUELLER" in name_variants("Müller^Zoë")
     True
+    >>> "LUYKUHA" in name_variants("Лучкина^Анна")
+    True
     """
-    return [v for v in name_terms(name) if len(v) >= MIN_NAME_PART or is_cjk(v)]
+    terms = [v for v in name_terms(name) if len(v) >= MIN_NAME_PART or is_cjk(v)]
+    shapes = [
+        form
+        for group in component_groups(normalise_text(str(name)))
+        for component in group[:3]
+        for word in re.split(r"[\s\-]+", component)
+        for form in lookalike_forms(word)
+    ]
+    if not shapes:
+        return terms
+    return sorted(dict.fromkeys(terms + shapes), key=lambda t: (-len(t), t))
+
+
+#: Cyrillic and Greek capitals as an English OCR model reads them by their shape (not by
+#: their sound: ``Л`` is read ``JI`` or ``L``, ``И`` ``N`` or ``U``, ``Ч`` ``Y`` or ``4``), the
+#: likeliest reading first. A letter not listed has no Latin look-alike.
+_SHAPE_READINGS: dict[str, tuple[str, ...]] = {
+    "А": ("A",), "В": ("B",), "Е": ("E",), "Ё": ("E",), "К": ("K",), "М": ("M",),
+    "Н": ("H",), "О": ("O",), "Р": ("P",), "С": ("C",), "Т": ("T",), "Х": ("X",),
+    "І": ("I",), "Ј": ("J",), "Ѕ": ("S",), "Б": ("B", "6"), "Г": ("F", "R", "T"),
+    "Д": ("A", "D"), "Ж": ("X", "K"), "З": ("3", "E"), "И": ("N", "U", "H"),
+    "Й": ("N", "U", "H"), "Л": ("JI", "L", "N"), "П": ("N", "II"), "У": ("Y", "U"),
+    "Ф": ("O", "CD"), "Ц": ("U", "LI"), "Ч": ("Y", "U", "4"), "Ш": ("W", "LU", "III"),
+    "Щ": ("W", "LU", "LLI"), "Ъ": ("B",), "Ы": ("BI", "B"), "Ь": ("B",), "Э": ("E", "3"),
+    "Ю": ("IO", "HO"), "Я": ("R", "A"),
+    "Α": ("A",), "Β": ("B",), "Ε": ("E",), "Ζ": ("Z",), "Η": ("H",), "Ι": ("I",),
+    "Κ": ("K",), "Μ": ("M",), "Ν": ("N",), "Ο": ("O",), "Ρ": ("P",), "Τ": ("T",),
+    "Υ": ("Y",), "Χ": ("X",), "Γ": ("F", "R", "T"), "Δ": ("A", "D"), "Θ": ("O", "0"),
+    "Λ": ("A", "N", "L"), "Ξ": ("E", "Z"), "Π": ("N", "II", "TT"), "Σ": ("E", "Z"),
+    "Φ": ("O", "CD"), "Ψ": ("W", "Y"), "Ω": ("O", "Q"),
+}  # fmt: skip
+#: at most this many shape readings of one word (every mix of its letters' readings while
+#: they are fewer, the likeliest first)
+MAX_LOOKALIKE_FORMS = 256
+#: words with fewer letters are not read by shape (too many common words look alike)
+MIN_LOOKALIKE_LETTERS = 5
+
+
+def lookalike_forms(word: str) -> list[str]:
+    """How an English OCR model reads a Cyrillic or Greek ``word`` letter by letter by shape
+    (upper case; the study's own name only: ``ЛУЧКИНА`` read ``LUYKUHA`` or ``JIYUKNHA``);
+    empty for a word of another script or shorter than :data:`MIN_LOOKALIKE_LETTERS`.
+
+    >>> forms = lookalike_forms("Лучкина")
+    >>> forms[0], "LUYKUHA" in forms, "JIYUKNHA" in forms, lookalike_forms("Müller")
+    ('JIYYKNHA', True, True, [])
+    """
+    upper = unicodedata.normalize("NFD", normalise_text(word).upper())
+    letters = [ch for ch in upper if ch.isalpha()]  # Greek tonos and dialytika dropped
+    if len(letters) < MIN_LOOKALIKE_LETTERS:
+        return []
+    if not any("\u0370" <= ch <= "\u04ff" for ch in letters):
+        return []
+    choices: list[tuple[str, ...]] = []
+    for ch in letters:
+        if ch in _SHAPE_READINGS:
+            choices.append(_SHAPE_READINGS[ch])
+        elif ch.isascii():
+            choices.append((ch,))
+        else:
+            return []  # a letter with no look-alike: what OCR makes of it is unknown
+    forms = ["".join(c[0] for c in choices), "".join(c[min(1, len(c) - 1)] for c in choices)]
+    total = 1
+    for c in choices:
+        total *= len(c)
+    if total <= MAX_LOOKALIKE_FORMS:
+        forms += ["".join(combo) for combo in itertools.product(*choices)]
+    return list(dict.fromkeys(forms))
 
 
 def other_name_variants(name: str) -> list[str]:

@@ -79,6 +79,7 @@ from typing import Any
 
 import polars as pl
 
+from cadbusi_assets.deid.identifiers import lookalike_forms
 from cadbusi_assets.deid.name_variants import normalise_text, script_latin_forms
 from cadbusi_assets.records.vocabulary import (
     core_words,
@@ -135,6 +136,7 @@ _SIGNATURE = re.compile(
     r"|^[ \t]*(?:radiologist|attending|resident|fellow|pathologist|physician|technologist|sonographer)s?\s*:[^\n]*"
 )
 _PLACEHOLDER = re.compile("\ue000(.)\ue001")
+_DICTATION_MARK = re.compile(r"\[\*\*[^\]\n]{0,80}?\*\*\]")
 _NAME_MARKER = re.compile(r"\[name\]")
 _NAME_WORD = r"(?:\ue000.\ue001|[^\W\d_][\w'\-^.]*)(?![\w'\-^.]*\s*[:#])"
 _LABELLED_NAME = re.compile(
@@ -143,6 +145,40 @@ _LABELLED_NAME = re.compile(
     + r"(?:,?[ \t]+"
     + _NAME_WORD
     + r"){0,3}"
+)
+#: name labels of forms in English and other languages ("Surname:", "Nom :", "Vorname:"),
+#: searched only in a text with one of :data:`_NAME_LABEL_WORDS`
+_LABELLED_NAME_MORE = re.compile(
+    r"(?i)\b(surname|forenames?|forename\(s\)|nom|pr[ée]noms?|nombre|apellidos?|vorname"
+    r"|nachname|cognome|nome|naam|voornaam|achternaam|imi[ęe]|nazwisko)\s*:[ \t]*"
+    + _NAME_WORD
+    + r"(?:,?[ \t]+"
+    + _NAME_WORD
+    + r"){0,3}"
+)
+_NAME_LABEL_WORDS = frozenset(
+    [
+        "surname",
+        "forename",
+        "forenames",
+        "nom",
+        "prénom",
+        "prénoms",
+        "prenom",
+        "nombre",
+        "apellido",
+        "apellidos",
+        "vorname",
+        "nachname",
+        "cognome",
+        "nome",
+        "naam",
+        "voornaam",
+        "achternaam",
+        "imię",
+        "imie",
+        "nazwisko",
+    ]
 )
 _PN_PART = r"(?:[^\W\d_]\.|[^\W\d_][^\W\d_'’\-]*(?:[ \-](?=[A-Z]{2})[A-Z][A-Z'\-]+)?)"
 _CARET_NAME = re.compile(
@@ -165,6 +201,8 @@ _SSN = re.compile(
 _ID_VALUE = (
     # digits in spaced groups ("NHS number 943 476 5919"), at least eight digits in all
     r"(?:(?=(?:\d ?){8})\d{3,4}(?: \d{2,4}){1,3}(?![\dA-Za-z]|\.\d)"
+    # short groups ("2 58 05 75 123 456 78", a French social security number)
+    r"|(?=(?:\d ?){8})\d{1,4}(?: \d{1,4}){2,7}(?![\dA-Za-z]|\.\d)"
     r"|(?=[A-Za-z\-/.]*\d)[A-Za-z0-9][A-Za-z0-9\-/.]*[A-Za-z0-9])"
 )
 _LABELLED_IDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -190,7 +228,43 @@ _LABELLED_IDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"|NPI|DEA|passport|ID",
             "[ID]",
         ),
+        # European labels: social security, national and health card numbers (searched only
+        # in a text with one of _EUROPEAN_ID_WORDS)
+        (
+            r"s[ée]curit[ée]\s+sociale|seguridad\s+social|NIR|NSS|DNI|NIE|NHC|SIP|CIP|PESEL"
+            r"|NIP|BSN|CPF|CNS|SNS|codice\s+fiscale|tessera\s+sanitaria|Versichertennummer"
+            r"|KVNR|Fall-?Nr|IPP|dossier",
+            "[ID]",
+        ),
     )
+)
+#: lower-case words and upper-case labels of :data:`_LABELLED_IDS`' European labels
+#: the words of :data:`_LABELLED_IDS`' European labels, lower case
+_EUROPEAN_ID_WORDS = frozenset(
+    [
+        "sociale",
+        "seguridad",
+        "fiscale",
+        "sanitaria",
+        "versichertennummer",
+        "dossier",
+        "fall",
+        "nir",
+        "nss",
+        "dni",
+        "nie",
+        "nhc",
+        "sip",
+        "cip",
+        "pesel",
+        "nip",
+        "bsn",
+        "cpf",
+        "cns",
+        "sns",
+        "kvnr",
+        "ipp",
+    ]
 )
 
 _STATES = (
@@ -241,15 +315,21 @@ _STREET = re.compile(
     r"|(?<![\w.,])\d{1,5}(?:bis|ter)?,?\s+(?i:rue|avenue|boulevard|chemin|place|via|calle|avenida|rua)"
     r"\s+(?:[\w'’\-]+\s+){0,3}[\w'’\-]+"
 )
+#: post office boxes of European addresses ("Postfach 12 34 56", "Apartado 123")
+_PO_BOX = re.compile(
+    r"(?i)\b(?:Postfach|Postbus|Apartado(?:\s+de\s+correos)?|Apdo\.|Bo[iî]te\s+postale"
+    r"|Casella\s+postale|Caixa\s+postal|Skrytka\s+pocztowa)\s+\d+(?:[ \t]\d+){0,3}\b"
+)
+_PO_BOX_WORDS = frozenset(
+    ["postfach", "postbus", "apartado", "apdo", "postale", "postal", "pocztowa"]
+)
 _CITY_STATE_ZIP = re.compile(
     r"(?:\b(?:" + _CAP_WORD + r"[ \t]+){0,3}" + _CAP_WORD + r",?[ \t]+)?"
     r"\b(?:(?:" + _STATES + r")\.?,?[ \t]+\d{5}(?:-\d{4})?"
     r"|(?:NSW|VIC|QLD|TAS|SA|WA|NT|ACT)\.?,?[ \t]+\d{4})(?!\d)"
 )
 #: an address after "lives at", "address:": a number and up to five capitalised words
-_CUED_ADDRESS = re.compile(
-    r"(?i:\b(?:lives|living|resides|residing|reside|moved|relocated|staying)\s+(?:at|to|on)"
-    r"|\baddress(?:\s+on\s+file)?\s*[:\-]|\bhome\s*:)\s*"
+_ADDRESS_BODY = (
     r"(\d{1,6}[A-Za-z]?(?:\s*[-–/]\s*\d{1,5})?,?"
     r"(?:[ \t]+(?!(?:Apt|APT|Apartment|Unit|UNIT|Suite|SUITE|Ste|Flat|FLAT|Room|Rm)\b)"
     r"[^\W\d_a-z][\w'’\-]*){1,5}" + _UNIT + "?"
@@ -257,6 +337,33 @@ _CUED_ADDRESS = re.compile(
     r"|[^\W\d_a-z][\w'’\-]*[ \t,]+(?:[^\W\d_][\w'’\-]*[ \t,]+){0,5}\d{1,5}[A-Za-z]?\b"
     r"(?:[ \t,]+(?i:piso|piano|appartamento|etage|stock|apt\.?|apartment|flat|escalera|puerta)"
     r"[ \t]*\d+[A-Za-z]?\b)*)"
+)
+_CUED_ADDRESS = re.compile(
+    r"(?i:\b(?:lives|living|resides|residing|reside|moved|relocated|staying)\s+(?:at|to|on)"
+    r"|\baddress(?:\s+on\s+file)?\s*[:\-]|\bhome\s*:)\s*" + _ADDRESS_BODY
+)
+#: an address after the address label of another language ("Anschrift:", "Domicilio:"),
+#: searched only in a text with one of :data:`_ADDRESS_LABEL_WORDS`
+_CUED_ADDRESS_MORE = re.compile(
+    r"(?i:\b(?:adresse|adres|anschrift|wohnort|domicilio|direcci[oó]n|indirizzo|residenza"
+    r"|morada|endere[cç]o|woonadres)\s*[:\-])\s*" + _ADDRESS_BODY
+)
+_ADDRESS_LABEL_WORDS = frozenset(
+    [
+        "adresse",
+        "adres",
+        "anschrift",
+        "wohnort",
+        "domicilio",
+        "dirección",
+        "direccion",
+        "indirizzo",
+        "residenza",
+        "morada",
+        "endereço",
+        "endereco",
+        "woonadres",
+    ]
 )
 #: a European / Japanese postcode and the town after it ("10115 Berlin", "1234 AB Amsterdam")
 _POSTCODE_TOWN = re.compile(
@@ -278,6 +385,40 @@ _PHONE_LABEL = (
     r"(?i:\b(?:phone|ph|tel|telephone|fax|facsimile|cell|mobile|mob|pager|beeper|contact|call"
     r"|reach(?:ed)?|callback|number)\b\.?(?:\s*(?:no\.?|number|#|at|on|is))?\s*[:#]?\s*)"
 )
+#: a number after a phone label of a European report ("Teléfono de contacto:", "Tél :",
+#: "Handy"), searched only in a text with one of :data:`_PHONE_LABEL_WORDS`
+_LABELLED_PHONE_MORE = re.compile(
+    r"(?i:\b(?:tel[ée]fono|t[ée]l[ée]phone|t[ée]l|telefon|telefone|telem[óo]vel|m[óo]vil"
+    r"|celular|cellulare|portable|handy|mobiel|mobil|kom[óo]rka|kom|contacto|contatto"
+    r"|kontakt)\b\.?(?:\s*(?:no\.?|nr\.?|n[º°]|de\s+contacto|fixe|mobile|domicile))?\s*[:#]?\s*)"
+    r"\+?\(?\d[\d\s().\-]{5,}\d"
+)
+_PHONE_LABEL_WORDS = frozenset(
+    [
+        "teléfono",
+        "telefono",
+        "téléphone",
+        "tél",
+        "telefon",
+        "telefone",
+        "telemóvel",
+        "telemovel",
+        "móvil",
+        "movil",
+        "celular",
+        "cellulare",
+        "portable",
+        "handy",
+        "mobiel",
+        "mobil",
+        "komórka",
+        "komorka",
+        "kom",
+        "contacto",
+        "contatto",
+        "kontakt",
+    ]
+)
 _PHONES = re.compile(
     # international: +CC then groups
     r"(?<![\w+])\+\d{1,3}(?:[ \-]|\.(?=\d))?(?:\(0\)\s?)?(?:\(?\d{1,5}\)?(?:[ \-]|\.(?=\d))?){1,5}\d{2,5}(?!\d)"
@@ -287,6 +428,8 @@ _PHONES = re.compile(
     r"|(?<![\w.\-/])\d{3}[\-.]\d{4}(?![\w\-]|\.\d)"
     # national with trunk 0 (UK, Europe)
     r"|(?<![\w.])\(?0\d{1,4}\)?[\s\-]?\d{3,4}[\s\-]?\d{3,4}(?![\d\-])"
+    # French: ten digits in pairs ("06 12 34 56 78")
+    r"|(?<![\w.])0[1-9](?:[ .\-]?\d{2}){4}(?![\d\-])"
     # labelled numbers of any layout
     r"|" + _PHONE_LABEL + r"\+?\(?\d[\d\s().\-]{5,}\d"
 )
@@ -373,12 +516,60 @@ _OLD_AGE_WORDS = re.compile(
     # "in her late nineties", "his mid-nineties": an age, not the decade
     r"|\b(?:(?:early|mid|late)[\s\-]+|(?<=\bher\s)|(?<=\bhis\s)|(?<=\btheir\s))nineties\b",
 )
+#: an age in Roman numerals after "age" or before "yo", "years" ("age XCII", "XCII yo"); only
+#: a value over 89 becomes ``90+`` (:func:`_roman_age`)
+_ROMAN_AGE = re.compile(
+    r"(?:(?<=\bage\s)|(?<=\bage:\s)|(?<=\baged\s)|(?<=\bage:)|(?<=\bAge\s)|(?<=\bAGE\s)"
+    r"|(?<=\bAge:\s)|(?<=\bAGE:\s)|(?<=\bAged\s)|(?<=\bAGED\s))(?:XC|C)[IVXLC]{0,7}\b"
+    r"|\b(?:XC|C)[IVXLC]{0,7}(?=[\s\-]*(?i:years?|yrs?|y/?o|y\.o\.|yo|year-old|yr-old)\b)"
+)
+_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
+
+
+def _roman(value: int) -> str:
+    out = []
+    for number, letters in ((100, "C"), (90, "XC"), (50, "L"), (40, "XL"), (10, "X"), (9, "IX"),
+                            (5, "V"), (4, "IV"), (1, "I")):  # fmt: skip
+        while value >= number:
+            out.append(letters)
+            value -= number
+    return "".join(out)
+
+
+#: the Roman numerals of 90 to 199, lower case (a text without one as a word skips
+#: :data:`_ROMAN_AGE`; "C" alone, a frequent letter, only beside "age" or "yo")
+_ROMAN_AGES = frozenset(_roman(value).lower() for value in range(90, 200)) - {"c"}
+
+
+def _roman_age(match: re.Match[str]) -> str:
+    """``90+`` for a well-formed Roman numeral of 90 to 199, else the text unchanged."""
+    text = match.group(0)
+    values = [_ROMAN_VALUES[c] for c in text]
+    total = sum(
+        -v if i + 1 < len(values) and values[i + 1] > v else v for i, v in enumerate(values)
+    )
+    return "90+" if 90 <= total < 200 and _roman(total) == text else text
+
+
+#: an age after an age label and any separator of a form or a table ("| Age | 94 |",
+#: "Edad: 93", "Âge : 95", "Alter: 96")
+_LABELLED_OLD_AGE = re.compile(
+    r"(?i)(\b(?:age|aged|edad|âge|alter|età|idade|leeftijd|wiek)[ \t]*[:|=\-]?[ \t]*[|:]?[ \t]*)"
+    r"(?:9\d|1[0-4]\d)(?![\d.,]\d|\d|\+)"
+)
+#: the age labels of other languages; "age" with a separator that :data:`_OLD_AGE` does not
+#: see ("| Age | 94 |", "Edad: 96")
+_AGE_LABEL_WORDS = frozenset(["edad", "âge", "alter", "età", "idade", "leeftijd", "wiek"])
+_AGE_SEPARATORS = ("age |", "age|", "age	", "age =", "age=", "age -", "age :")
 _MANY_COLONS = re.compile(r"[0-9a-fA-F]:[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4}:")
 _ID_RUN = re.compile(
     r"(?<![\w\-./])(?=[\w\-./]*\d)[A-Za-z0-9][A-Za-z0-9\-/.]*[A-Za-z0-9](?![\w\-/]|\.\w)"
 )
 _OLD_AGE = re.compile(
-    r"(?i)\b(?:9\d|1[0-4]\d)(?=[\s\-]*(?:years?|yrs?|y/?o|y\.o\.|yo|year-old|yr-old|y)\b)"
+    r"(?i)\b(?:9\d|1[0-4]\d)(?=[\s\-]*(?:years?|yrs?|y/?o|y\.o\.|yo|year-old|yr-old|y"
+    r"|años|anos|ans|anni|jaar|jahre|jahren|jährige[rn]?|lat|lata|roku)\b)"
+    # "Pacjentka lat 93" (Polish: the years word first), "Alter 93", "Edad 93"
+    r"|(?<=\blat\s)(?:9\d|1[0-4]\d)\b"
     r"|\b(?:9\d|1[0-4]\d)(?:st|nd|rd|th)(?=\s+birthday)"
     # age and sex in one word: "92F", "101M"
     r"|\b(?:9\d|1[0-4]\d)(?=(?-i:[FM])\b)"
@@ -435,6 +626,9 @@ _FOREIGN_MON = (
     r"|setiembre|octubre|noviembre|diciembre|gennaio|febbraio|aprile|maggio|giugno|luglio"
     r"|settembre|ottobre|dicembre|janeiro|fevereiro|março|marco|maio|junho|julho|setembro"
     r"|outubro|dezembro|januari|februari|maart|mei|augustus"
+    r"|stycznia|styczeń|lutego|luty|marca|marzec|kwietnia|kwiecień|maja|czerwca|czerwiec"
+    r"|lipca|lipiec|sierpnia|sierpień|września|wrzesień|października|październik|listopada"
+    r"|listopad|grudnia|grudzień"
     r"|jän|mär|mrz|okt|dez|janv|févr|fevr|avr|juil|déc|giu|lug|ott|fev|mrt)"
 )
 #: A day with a month name of another language, with or without a year ("5. März 2024",
@@ -449,12 +643,6 @@ _FOREIGN_DATES = re.compile(
 
 _FOREIGN_MONTH_WORDS = frozenset(_FOREIGN_MON[3:-1].split("|"))
 _LETTER_RUN = re.compile(r"[^\W\d_]+")
-
-
-def _has_foreign_month(text: str) -> bool:
-    """A cheap pre-check for :data:`_FOREIGN_DATES` (the pattern itself costs ~0.15 ms a
-    report: an alternation of many words tried at every position)."""
-    return not _FOREIGN_MONTH_WORDS.isdisjoint(_LETTER_RUN.findall(text.lower()))
 
 
 def _word_start(pattern: re.Pattern[str], first: str) -> re.Pattern[str]:
@@ -648,6 +836,7 @@ def _spellings(word: str) -> set[str]:
     else:
         found.add("".join(o[1] if len(o) > 1 else o[0] for o in options))
     found.update(script_latin_forms(word))  # Петрова → PETROVA, Παπαδοπούλου → PAPADOPOULOU
+    found.update(lookalike_forms(word))  # Лучкина as OCR reads its shapes: LUYKUHA, JIYUKNHA
     return {f for f in found if f}
 
 
@@ -768,7 +957,24 @@ _RELATIONS = {
     "officer", "clerk", "receptionist", "secretary", "chaplain", "from", "of", "and", "with",
     "law", "operator", "referring", "reader", "performing", "scanned", "obtained",
     "aka", "nee", "alias",
+    # relatives in Spanish, French, German, Italian, Portuguese, Dutch and Polish (accents
+    # folded; not those that are also names: Mari, Irma, Neto, Meza...)
+    "hija", "hijo", "hijas", "hijos", "esposo", "esposa", "marido", "hermana", "hermano",
+    "madre", "padre", "nieta", "sobrina", "fille", "fils", "epouse", "epoux", "soeur", "pere",
+    "tante", "oncle", "tochter", "sohn", "ehemann", "ehemanns", "ehefrau", "schwester",
+    "mutter", "vater", "nichte", "neffe", "onkel", "enkelin", "figlia", "figlio", "marito",
+    "moglie", "sorella", "fratello", "nipote", "zia", "zio", "filha", "filho", "irmao",
+    "dochter", "zoon", "echtgenoot", "echtgenote", "zus", "zuster", "broer", "moeder",
+    "vader", "nicht", "neef", "corka", "corki", "syn", "syna", "maz", "zony",
+    "siostra", "siostry", "brata", "matka", "ojciec", "wnuczka",
 }  # fmt: skip
+#: greetings of letters and e-mails ("Hi Ottoline,", "Sehr geehrte Frau Wiesinger"): a cue
+#: when a space follows ("Hi-res" is no greeting)
+_GREETINGS = {
+    "dear", "hello", "hi", "bonjour", "hallo", "hola", "ciao", "gentile", "estimada",
+    "estimado", "geehrte", "geehrter", "beste", "szanowna", "szanowny",
+}  # fmt: skip
+_RELATIONS |= _GREETINGS
 #: frequent words that never continue a name even when a names list has them
 _STOP = {"the", "and", "or", "in", "on", "at", "of", "with", "to", "for", "by", "from", "is",
          "was", "are", "were", "has", "had", "her", "his", "she", "he", "it", "this", "that",
@@ -783,7 +989,7 @@ _CREDENTIALS = {"md", "do", "phd", "rn", "np", "pa", "rt", "rdms", "rvt", "frcr"
 _SIDE_CREDENTIALS = {"rt", "pa", "do"}
 #: words that name a role, a relation or a title: never themselves part of a name
 #: relations and roles that a possessive name stands before ("Quarrington's daughter")
-_KIN = _RELATIONS - _WEAK_CUES - {
+_KIN = _RELATIONS - _WEAK_CUES - _GREETINGS - {
     "named", "called", "cc", "contact", "contacts", "informed", "accompanied", "law",
     "referring", "reader", "performing", "scanned", "obtained", "patient", "pt", "aka", "nee",
     "alias",
@@ -1050,6 +1256,13 @@ _NAME_END = re.compile(r"[ \t]*(?:[.;:)(\n]|$)")
 _VERB_AFTER = re.compile(r"['’]s\b| [a-z]")
 
 
+#: Roman numerals up to 20, alone or with a sub-stage letter ("IIIC", "IIA"): stages, grades,
+#: cranial nerves; never a name
+_SMALL_ROMAN = frozenset(
+    _roman(value) + suffix for value in range(1, 21) for suffix in ("", "A", "B", "C")
+)
+
+
 class _Token:
     __slots__ = ("cls", "end", "key", "kind", "redact", "start", "text")
 
@@ -1075,6 +1288,8 @@ class _Token:
             word = word[:-2]
         self.key = _fold_lower(word)
         self.cls = _word_class(self.key) if self.kind == "word" else _SAFE
+        if self.cls != _SAFE and text in _SMALL_ROMAN:
+            self.cls = _SAFE  # a stage or grade: "Stage IIIC", "grade II of III"
 
     @property
     def capitalised(self) -> bool:
@@ -1180,6 +1395,8 @@ def _mark_names(
                 continue
             tok.redact = True
 
+    _organisation_names(text, tokens, unknown_are_names)
+
     def is_name(t: _Token) -> bool:
         return t.redact or t.kind == "name"
 
@@ -1211,6 +1428,8 @@ def _mark_names(
             return True, True
         if "." in gap or ";" in gap:
             return False, False  # "... her sister. Contact the office"
+        if key in _GREETINGS and gap.strip(" \t"):
+            return False, False
         return key in _RELATIONS, False
 
     def credential_after(i: int) -> bool:
@@ -1297,6 +1516,7 @@ def _mark_names(
                 and (
                     tokens[j].kind == "name"
                     or (tokens[j].key not in core and tokens[j].key not in medical)
+                    or (len(tokens[j].text) == 1 and j > 0)  # an initial: "Marchbanks E, MD"
                 )
             ):
                 if tokens[j].kind == "word" and tokens[j].key in _CREDENTIALS | _TITLES:
@@ -1430,8 +1650,177 @@ def _mark_names(
                 changed = True
                 break
     _particle_names(text, tokens, is_name)
+    _split_name_fragments(text, tokens, is_name)
     spans.extend((t.start, t.end) for t in tokens if t.redact and t.kind == "word")
     return spans
+
+
+#: words that end the name of an employer, a school or a shop ("Quillbrook Bakery",
+#: "Thistlewood Logistics", "Quarrington Elementary")
+_ORGANISATION_WORDS = {
+    "bakery", "logistics", "elementary", "school", "academy", "college", "university", "inc",
+    "ltd", "llc", "plc", "corp", "corporation", "company", "gmbh", "bank", "store", "stores",
+    "shop", "market", "supermarket", "restaurant", "cafe", "café", "farm", "farms", "factory",
+    "industries", "services", "solutions", "consulting", "construction", "motors", "garage",
+    "salon", "hotel", "church", "library", "foods", "trucking", "transport", "plumbing",
+    "insurance", "dairy", "brewery", "pharmacy", "kindergarten", "nursery", "bakeries",
+    "enterprises", "holdings", "partners", "associates", "limited", "incorporated", "diner",
+    "grocery", "groceries", "mill", "mills", "warehouse", "haulage", "builders", "cleaners",
+}  # fmt: skip
+#: what stands before an employer ("works at", "employed by", "teacher at")
+_EMPLOYER_CUE = re.compile(
+    r"(?i:\b(?:works?|working|worked|employed|employee|job|teaches|teacher|volunteers?"
+    r"|retired|owns|owner|manages|cashier|clerk|driver)[ \t]+(?:at|for|by|with|from)"
+    r"|\bemployer[ \t]*[:\-]?)[ \t]+$"
+)
+_EMPLOYER_WORDS = frozenset(
+    [
+        "work",
+        "works",
+        "working",
+        "worked",
+        "employed",
+        "employee",
+        "employer",
+        "employs",
+        "job",
+        "teacher",
+        "teaches",
+        "teach",
+        "volunteer",
+        "volunteers",
+        "retired",
+        "owns",
+        "owner",
+        "manages",
+        "cashier",
+        "clerk",
+        "driver",
+    ]
+)
+#: makers of scanners and probes: after "per" (a name context in short descriptors) they are
+#: a preset's origin ("per Siemens preset")
+_VENDORS = {
+    "siemens", "philips", "toshiba", "canon", "hitachi", "samsung", "mindray", "esaote",
+    "hologic", "supersonic", "aixplorer", "fujifilm", "sonosite", "acuson", "voluson",
+    "logiq", "aplio", "epiq", "affiniti", "invenia", "konica", "zonare", "ultrasonix", "aloka",
+    "medison", "sonoscape", "butterfly", "clarius", "verasonics", "ge", "acr", "nccn",
+}  # fmt: skip
+_CLOSES_NAME = re.compile(r"[ \t]*(?:$|[,;:.()/\n])")
+_COMMA_INITIAL = re.compile(r"[ \t]*,[ \t]*[A-Z]\.")
+#: the line that quotes an e-mail ("On 4 Mar, Fenwick Marlowe wrote:")
+_WROTE = re.compile(
+    r"[ \t]+(?:wrote|writes|a\s+écrit|escribió|schrieb|ha\s+scritto|schreef|napisał|escreveu)\b"
+)
+
+
+def _organisation_names(text: str, tokens: list[_Token], unknown_are_names: bool) -> None:
+    """Names that only their context marks in short descriptors (where an unknown
+    capitalised word may be a product): an employer's name before "Bakery", "Logistics"...
+    or after "works at" (in report text too, for words that are also common words), a word
+    after "per" that ends there or before a bracket ("per Quimby", "per Kalinda (charge
+    nurse)"; not a scanner maker), a word before ", P." ("Quimby,P.")."""
+    keys = {t.key for t in tokens}
+    if (
+        unknown_are_names
+        and _ORGANISATION_WORDS.isdisjoint(keys)
+        and _EMPLOYER_WORDS.isdisjoint(keys)
+    ):
+        return  # report text: an unknown word is a name already; no employer here
+    core = core_words()
+    medical = medical_words()
+    for i, tok in enumerate(tokens):
+        if (
+            tok.redact
+            or tok.cls == _SAFE
+            or tok.kind != "word"
+            or not tok.capitalised
+            or tok.key in medical
+            or tok.key in _STOP
+            or tok.key in _NOT_A_NAME_PART
+            or tok.key in _ORGANISATION_WORDS
+            or (tok.upper and len(tok.text) <= 3)
+        ):
+            continue
+        unknown = tok.cls in (_UNKNOWN, _NAME) and _LATIN.match(tok.text) is not None
+        if not unknown and tok.key in core:
+            continue
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        joined_next = nxt is not None and text[tok.end : nxt.start] in (" ", "\t")
+        if (
+            joined_next and nxt is not None and nxt.key in _ORGANISATION_WORDS and nxt.capitalised
+        ) or (
+            i + 2 < len(tokens)
+            and joined_next
+            and nxt is not None
+            and nxt.capitalised
+            and tokens[i + 2].key in _ORGANISATION_WORDS
+            and tokens[i + 2].capitalised
+            and text[nxt.end : tokens[i + 2].start] in (" ", "\t")
+        ):
+            tok.redact = True  # "Quillbrook Bakery", "Quill Brook Bakery"
+            continue
+        if _EMPLOYER_CUE.search(text, max(0, tok.start - 30), tok.start):
+            tok.redact = True  # "works at Thistlewood"
+            continue
+        if unknown_are_names or not unknown:
+            continue
+        prev = tokens[i - 1] if i else None
+        if (
+            prev is not None
+            and prev.key == "per"
+            and text[prev.end : tok.start] in (" ", "\t")
+            and tok.key not in _VENDORS
+            and _CLOSES_NAME.match(text, tok.end)
+        ):
+            tok.redact = True  # "per Quimby", "per Kalinda (charge nurse)"
+        elif _COMMA_INITIAL.match(text, tok.end) or _WROTE.match(text, tok.end):
+            tok.redact = True  # "Quimby,P.", "Fenwick Marlowe wrote:"
+        elif (
+            nxt is not None
+            and text[tok.end : nxt.start] == ","
+            and nxt.kind == "word"
+            and nxt.title
+            and nxt.cls != _SAFE
+            and nxt.key not in core
+            and _LATIN.match(nxt.text) is not None
+        ):
+            tok.redact = nxt.redact = True  # "Quimby,Ottoline": LAST,FIRST without a space
+
+
+#: a lower-case word of at most this many letters after a name fragment is the name's rest
+#: ("Siob han": a name split by a no-break or other odd space, which reads as a space)
+_FRAGMENT_MAX = 5
+
+
+def _split_name_fragments(
+    text: str, tokens: list[_Token], is_name: Callable[[_Token], bool]
+) -> None:
+    """A short lower-case word that may be a name (not a frequent or clinical word) right
+    after a name that is itself in no vocabulary (a fragment: "Siob" of "Siob han") is the
+    rest of that name."""
+    core = core_words()
+    medical = medical_words()
+    for i in range(1, len(tokens)):
+        prev, tok = tokens[i - 1], tokens[i]
+        if not (prev.redact or prev.kind == "name"):
+            continue
+        if (
+            tok.kind == "word"
+            and not tok.redact
+            and tok.text.islower()
+            and tok.text.isalpha()
+            and 2 <= len(tok.text) <= _FRAGMENT_MAX
+            and tok.cls != _SAFE
+            and tok.key not in core
+            and tok.key not in medical
+            and tok.key not in _STOP
+            and tok.key not in _NOT_A_NAME_PART
+            and is_name(prev)
+            and (prev.kind == "name" or prev.cls != _SAFE)
+            and text[prev.end : tok.start] == " "
+        ):
+            tok.redact = True
 
 
 _GLUED_NAME = re.compile(r"(?<!\d)([^\W\d_]{3,})\d+$|^\d+([^\W\d_]{3,})$")
@@ -1695,6 +2084,8 @@ def scrub_report_text(
     replacements = {k.strip().lower(): v for k, v in (replacements or {}).items() if k}
     work = _Text(normalise_text(text))  # as a reader sees it: no soft hyphens, no full-width
     work.sub(_SIGNATURE, "[SIGNATURE]")
+    if "[**" in work.text:  # a dictation system's marked identifier: "[** Known lastname 5678 **]"
+        work.sub(_DICTATION_MARK, "[REDACTED]")
     if "[name]" in work.text:  # the header pre-pass's marker: its neighbours are name parts
         work.sub(_NAME_MARKER, "[name]")
     clean_ids = tuple(
@@ -1715,6 +2106,7 @@ def scrub_report_text(
             lambda m: "[IP]" if all(int(p) <= 255 for p in m.group(0).split(".")) else m.group(0),
         )
     low = work.text.lower()
+    words = set(_LETTER_RUN.findall(low))  # for the cheap checks of rarely used patterns
     if ("dot" in low or "at" in low) and _OBFUSCATION_HINT.search(work.text):
         work.sub(_OBFUSCATED_EMAIL, "[EMAIL]")
     if "::" in work.text or _MANY_COLONS.search(work.text):
@@ -1722,26 +2114,31 @@ def scrub_report_text(
     digits = _DIGIT.search(work.text) is not None
     if digits:
         work.sub(_SSN, "[SSN]")
-        for labelled, token in _LABELLED_IDS:
+        for labelled, token in _LABELLED_IDS[:-1]:
+            work.sub(labelled, _keep_label(token))
+        if not _EUROPEAN_ID_WORDS.isdisjoint(words):
+            labelled, token = _LABELLED_IDS[-1]
             work.sub(labelled, _keep_label(token))
         # before the dates: a house number "10/12" is no month/day
         if any(w in low for w in _EUROPEAN_STREET_WORDS):
             work.sub(_EUROPEAN_STREET, "[ADDRESS]")
     if "ninet" in work.text.lower() or "hundred" in work.text.lower() or "enarian" in work.text:
         work.text = _OLD_AGE_WORDS.sub("90+", work.text)
+    if not _ROMAN_AGES.isdisjoint(words) or ("c" in words and ("age" in words or "yo" in words)):
+        work.text = _ROMAN_AGE.sub(_roman_age, work.text)
     if sum(low.count(w) for w in _DIGIT_WORDS) >= 7:
         work.sub(_SPELLED_NUMBER, "[PHONE]")
     if remove_dates:
         work.sub(_DATES, _remove_match)
-        if _has_foreign_month(work.text):
+        if not _FOREIGN_MONTH_WORDS.isdisjoint(words):
             work.sub(_FOREIGN_DATES, "[DATE]")
     else:
         days = int(date_shift_days)
         work.sub(_DATES, lambda m: _shift_match(m, days))
-        if _has_foreign_month(work.text):
+        if not _FOREIGN_MONTH_WORDS.isdisjoint(words):
             work.sub(_FOREIGN_DATES, "[DATE]")
     if not digits:
-        work.sub(_LABELLED_NAME, lambda m: f"{m.group(1)}: [NAME]")
+        _labelled_names(work, words)
         work.replace_spans(_mark_names(work.text, work.values, unknown_are_names), "[NAME]")
         return work.resolve()
     work.text = _PHONES.sub(
@@ -1754,11 +2151,17 @@ def scrub_report_text(
         ),
         work.text,
     )
+    if not _PHONE_LABEL_WORDS.isdisjoint(words):
+        work.text = _LABELLED_PHONE_MORE.sub(
+            lambda m: work.token("[PHONE]") if _valid_phone(m) else m.group(0), work.text
+        )
     if "ext" in work.text.lower():
         work.sub(_BARE_EXTENSION, "[PHONE]")
     if any(w in low for w in _PAGER_WORDS):
         work.sub(_PAGER, lambda m: m.group(1) + "[PHONE]")
     work.sub(_STREET, "[ADDRESS]")
+    if not _PO_BOX_WORDS.isdisjoint(words):
+        work.sub(_PO_BOX, "[ADDRESS]")
     if any(w in low for w in _LOWER_STREET_WORDS):
         work.text = _LOWER_STREET.sub(
             lambda m: work.token("[ADDRESS]") if _street_words(m.group(0)) else m.group(0),
@@ -1767,11 +2170,17 @@ def scrub_report_text(
     work.text = _CUED_ADDRESS.sub(
         lambda m: m.group(0)[: m.start(1) - m.start()] + work.token("[ADDRESS]"), work.text
     )
+    if not _ADDRESS_LABEL_WORDS.isdisjoint(words):
+        work.text = _CUED_ADDRESS_MORE.sub(
+            lambda m: m.group(0)[: m.start(1) - m.start()] + work.token("[ADDRESS]"), work.text
+        )
     if _STATE_ZIP_HINT.search(work.text):
         work.sub(_CITY_STATE_ZIP, "[ADDRESS]")
     work.sub(_ZIP_LABEL, lambda m: m.group(1) + " [ADDRESS]")
     work.sub(_UK_POSTCODE, "[ADDRESS]")
     work.sub(_POSTCODE_TOWN, "[ADDRESS]")
+    if "[ADDRESS]" in work.values:
+        _address_lines(work)
     work.sub(_YEAR, "[YEAR]")  # after phones and addresses: "(029) 2018 0862" is a phone
     if _SIX_DIGITS.search(work.text):
         work.sub(_GLUED_DIGITS, "[ID]")
@@ -1780,9 +2189,68 @@ def scrub_report_text(
     )
     if _NINETY.search(work.text):
         work.text = _OLD_AGE.sub("90+", work.text)
-    work.sub(_LABELLED_NAME, lambda m: f"{m.group(1)}: [NAME]")
+        if not _AGE_LABEL_WORDS.isdisjoint(words) or (
+            "age" in words and any(h in low for h in _AGE_SEPARATORS)
+        ):
+            work.text = _LABELLED_OLD_AGE.sub(lambda m: m.group(1) + "90+", work.text)
+    _labelled_names(work, words)
     work.replace_spans(_mark_names(work.text, work.values, unknown_are_names), "[NAME]")
     return work.resolve()
+
+
+_TOWN_RUN = r"[^\W\d_a-z][\w'’\-]*\.?(?:[ \t]+[^\W\d_a-z][\w'’\-]*\.?){0,3}"
+#: lines (or comma-separated parts) of capitalised words between two parts of an address
+#: ("12 Rowan Close\nLittle Snoring\nNR21 0AB": the village between the street and the
+#: postcode)
+_ADDRESS_BETWEEN = re.compile(
+    "\ue000(.)\ue001((?:[ \t]*[,\n][ \t]*"
+    + _TOWN_RUN
+    + "){1,3})(?=[ \t]*[,\n]?[ \t]*\ue000(.)\ue001)"
+)
+#: a line of capitalised words right after a street ("12 Rowan Close\nNorwich")
+_ADDRESS_NEXT_LINE = re.compile(
+    "\ue000(.)\ue001([ \t]*,?[ \t]*\n[ \t]*)(" + _TOWN_RUN + ")[ \t]*(?=\n|$)"
+)
+_TOWN_WORDS = re.compile(_TOWN_RUN)
+
+
+def _address_lines(work: _Text) -> None:
+    """The town lines of an address written over several lines or parts: capitalised words
+    between two address parts, or a line after one with a word that is no common word."""
+    medical = medical_words()
+
+    def is_address(code: str) -> bool:
+        return work.values[ord(code) - 0xE100] == "[ADDRESS]"
+
+    def clinical(run: str) -> bool:
+        return any(_fold_lower(w) in medical for w in _LETTER_RUN.findall(run))
+
+    def between(m: re.Match[str]) -> str:
+        if not (is_address(m.group(1)) and is_address(m.group(3))) or clinical(m.group(2)):
+            return m.group(0)
+        inner = _TOWN_WORDS.sub(lambda w: work.token("[ADDRESS]"), m.group(2))
+        return m.group(0)[: m.start(2) - m.start()] + inner
+
+    def next_line(m: re.Match[str]) -> str:
+        run = m.group(3)
+        words = _LETTER_RUN.findall(run)
+        if (
+            not is_address(m.group(1))
+            or clinical(run)
+            or all(_word_class(_fold_lower(w)) == _SAFE for w in words)
+        ):
+            return m.group(0)
+        return m.group(0)[: m.start(3) - m.start()] + work.token("[ADDRESS]")
+
+    work.text = _ADDRESS_BETWEEN.sub(between, work.text)
+    if "\n" in work.text:
+        work.text = _ADDRESS_NEXT_LINE.sub(next_line, work.text)
+
+
+def _labelled_names(work: _Text, words: set[str]) -> None:
+    work.sub(_LABELLED_NAME, lambda m: f"{m.group(1)}: [NAME]")
+    if not _NAME_LABEL_WORDS.isdisjoint(words):
+        work.sub(_LABELLED_NAME_MORE, lambda m: f"{m.group(1)}: [NAME]")
 
 
 def _street_words(value: str) -> bool:
