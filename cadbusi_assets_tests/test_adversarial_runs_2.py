@@ -158,3 +158,35 @@ def test_a_pass_stopped_between_its_tables_keeps_its_date_out_of_the_catalog_unt
         imaging.process_partition(raw, research, pseudo, DAY_B, ocr=False, workers=1)
     assert catalog_images() == ids_a | ids_b
     assert "study_batches_left_out_interrupted" not in build_metadata_db(research).warnings
+
+
+def test_an_instance_gone_from_the_pacs_is_deleted_with_a_recorded_reason(tmp_path):
+    """The PACS drops an instance of a retrieved date (deleted as misfiled, say) and the date is
+    re-run. Deleting its raw copy and its research outputs is right; before the fix nothing
+    recorded that it had been there or why it went (the manifest simply listed one instance
+    fewer, below the shrink guard). Now ``retrieval_removed`` (raw zone) keeps it with its
+    reason across re-runs, the date's report counts it, and it leaves the table when the PACS
+    lists it again."""
+    raw = open_zone(tmp_path / "raw", name="raw").ensure()
+    pseudo = Pseudonymizer(TEST_KEY)
+    pacs_root = tmp_path / "pacs"
+    study = synthetic_uid(781)
+    files = [_add_imaged(pacs_root, study, n, day=DAY_A) for n in (1, 2, 3)]
+    _cohort_with_accession(raw, DAY_A, study, "SYNTH0001")
+    pacs = FolderPacs(pacs_root)
+    with time_limit(120, "four retrievals of one small date"):
+        retrieval.retrieve_partition(pacs, raw, pseudo, DAY_A)
+        assert read_partition_table(raw, retrieval.REMOVED_TABLE, DAY_A).height == 0
+        held = files[1].read_bytes()
+        files[1].unlink()
+        report = retrieval.retrieve_partition(pacs, raw, pseudo, DAY_A)
+        removed = read_partition_table(raw, retrieval.REMOVED_TABLE, DAY_A)
+        assert removed["sop_instance_uid"].to_list() == [f"{study}.1.2"]
+        assert removed["reason"].to_list() == [retrieval.REASON_GONE_FROM_PACS]
+        assert report.counts["instances_removed_since_stored"] == 1
+        table = raw.read_bytes("tables", retrieval.REMOVED_TABLE, f"{DAY_A}.parquet")
+        retrieval.retrieve_partition(pacs, raw, pseudo, DAY_A)  # the record stays, unchanged
+        assert raw.read_bytes("tables", retrieval.REMOVED_TABLE, f"{DAY_A}.parquet") == table
+        files[1].write_bytes(held)
+        retrieval.retrieve_partition(pacs, raw, pseudo, DAY_A)
+    assert read_partition_table(raw, retrieval.REMOVED_TABLE, DAY_A).height == 0
