@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from cadbusi_assets.stages.safety import open_batches
 from cadbusi_assets.storage import Zone, read_all_partition_tables
 
 CATALOG_PATH = ("catalog", "metadata.duckdb")
@@ -169,11 +170,28 @@ def _label_set_version(zone: Zone) -> str | None:
     return json.loads(zone.read_bytes(*LABEL_SET_POINTER)).get("label_set_version")
 
 
+def _partition_tables(zone: Zone, name: str, left_out: set[str]) -> pl.DataFrame | None:
+    """Every batch's ``name`` table but those of ``left_out`` (diagonal concat, as
+    :func:`read_all_partition_tables`)."""
+    if not left_out:
+        return read_all_partition_tables(zone, name)
+    frames = [
+        pl.read_parquet(path.read_bytes())
+        for path in zone.iter_files("tables", name, suffix=".parquet")
+        if path.name.removesuffix(".parquet") not in left_out
+    ]
+    frames = [f for f in frames if f.height or f.width]
+    return pl.concat(frames, how="diagonal_relaxed") if frames else None
+
+
 def _load(zone: Zone) -> tuple[dict[str, pl.DataFrame], list[str]]:
     frames: dict[str, pl.DataFrame] = {}
     missing: list[str] = []
+    # a batch whose one pass stopped between its tables (killed, a failed write) mixes two
+    # runs: left out until its date is re-run
+    left_out = open_batches(zone)
     for name in PARTITION_TABLES:
-        frame = read_all_partition_tables(zone, name)
+        frame = _partition_tables(zone, name, left_out)
         if frame is None:
             missing.append(name)
             continue
@@ -209,6 +227,9 @@ def build_metadata_db(research_zone: Zone) -> CatalogReport:
         con = duckdb.connect(str(local))
         try:
             report = CatalogReport(path="/".join(CATALOG_PATH), missing_tables=missing)
+            interrupted = len(open_batches(research_zone))
+            if interrupted:
+                report.warnings["study_batches_left_out_interrupted"] = interrupted
             for name, frame in sorted(frames.items()):
                 con.register("frame_in", frame.to_arrow())
                 con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame_in")

@@ -60,6 +60,7 @@ from cadbusi_assets.settings import require_compute, require_ocr
 from cadbusi_assets.stages import analysis
 from cadbusi_assets.stages import deidentification as deid
 from cadbusi_assets.stages.report import PartitionReport, StageFailure
+from cadbusi_assets.stages.safety import close_batch, guard_accessions, open_batch
 from cadbusi_assets.storage import Zone, read_partition_table
 from cadbusi_assets.ultrasound.ocr import FrameText
 
@@ -224,6 +225,14 @@ def process_partition(
     # must not leave the date half rewritten (new images and features, old inpainting)
     planned, planned_twins = analysis.features_table(done.images, studies, _feature_rows(resolved))
     try:
+        guard_accessions(
+            day,
+            done.images,
+            studies,
+            read_partition_table(research_zone, deid.IMAGES_TABLE, batch),
+            read_partition_table(research_zone, deid.STUDIES_TABLE, batch),
+            allow_shrink=allow_shrink,
+        )
         deid.guard_partition(
             research_zone, batch, day, done.instances.height, allow_shrink=allow_shrink
         )
@@ -236,6 +245,10 @@ def process_partition(
     except StageFailure:
         deid.discard_unlisted_files(research_zone, batch, done)
         raise
+    # from here the date's tables are replaced one after the other: a pass that stops before
+    # the last one (killed, a failed write, a leak found) leaves the batch marked open, and
+    # the catalog leaves it out until the date is re-run
+    open_batch(research_zone, batch)
     deidentified = deid.finish_partition(
         raw_zone,
         research_zone,
@@ -267,6 +280,7 @@ def process_partition(
     inpainting = analysis.finish_inpainting(
         research_zone, batch, tasks_inpaint, twinned, workers=workers, allow_shrink=allow_shrink
     )
+    close_batch(research_zone, batch)
     return ImagingPartitionResult(deidentified, features_report, inpainting)
 
 

@@ -45,6 +45,19 @@ INSTANCES_TABLE = "retrieval_instances"
 STUDIES_TABLE = "retrieval_studies"
 CONFLICTS_TABLE = "retrieval_conflicts"
 RESOLVED_TABLE = "retrieval_cohort"
+#: instances the date once stored that a later run no longer keeps (their files deleted), each
+#: with its reason; kept across runs (an instance that comes back leaves it)
+REMOVED_TABLE = "retrieval_removed"
+REASON_GONE_FROM_PACS = "no longer listed by the PACS for its study"
+REASON_STUDY_LEFT_COHORT = "its study is no longer in the date's cohort"
+REMOVED_SCHEMA = {
+    "partition": pl.Utf8,
+    "study_key": pl.Utf8,
+    "study_instance_uid": pl.Utf8,
+    "sop_instance_uid": pl.Utf8,
+    "instance_key": pl.Utf8,
+    "reason": pl.Utf8,
+}
 UNRESOLVED_TABLE = "retrieval_unresolved"
 #: Lookup outcomes meaning "the PACS has no such study" (recorded, not an incomplete retrieval).
 NOT_IN_PACS_REASONS = (REASON_NO_KEYS, REASON_NO_ACCESSION_MATCH, REASON_NO_PATIENT_DATE_MATCH)
@@ -126,6 +139,15 @@ def retrieve_partition(
         .then(pl.lit("stored"))
         .otherwise(pl.col("status"))
     ).drop("attempts", strict=False)
+    removed = removed_instances(
+        read_partition_table(raw_zone, REMOVED_TABLE, day),
+        previous,
+        state,
+        result.studies,
+        result.conflicts,
+        day,
+    )
+    write_partition_table(raw_zone, REMOVED_TABLE, day, removed)
     write_partition_table(raw_zone, INSTANCES_TABLE, day, state)
     write_partition_table(raw_zone, STUDIES_TABLE, day, study_rows)
     conflicts = result.conflicts
@@ -155,6 +177,9 @@ def retrieve_partition(
     report.count("instances_already_present", int((status == "already_present").sum()))
     report.count("instances_failed", int((status == "failed").sum()))
     report.count("instances_held_by_another_study", conflicts.height)
+    report.count("instances_removed_since_stored", removed.height)
+    for reason, n in reason_counts(removed, "reason").items():
+        report.count(f"removed: {reason}", n)
     for reason, n in reason_counts(conflicts, "reason").items():
         report.count(f"skipped: {reason}", n)
     report.count(
@@ -214,6 +239,54 @@ def retrieve_partition(
             + (f" ({'; '.join(f'{n}× {r}' for r, n in reasons.items())})" if reasons else ""),
         )
     return report
+
+
+def removed_instances(
+    recorded: pl.DataFrame | None,
+    previous: pl.DataFrame | None,
+    current: pl.DataFrame,
+    studies: pl.DataFrame,
+    conflicts: pl.DataFrame,
+    day: str,
+) -> pl.DataFrame:
+    """The ``retrieval_removed`` table of ``day``: what it ``recorded`` before, plus every
+    instance the ``previous`` manifest stored that the ``current`` one does not keep (its file
+    was deleted), with the reason; less the instances the date holds again. An instance now
+    held by another date is recorded in ``retrieval_conflicts`` instead. A re-run that removes
+    nothing writes the same table."""
+    empty = pl.DataFrame(schema=REMOVED_SCHEMA)
+    columns = list(REMOVED_SCHEMA)
+    kept = set(current["instance_key"].drop_nulls().to_list()) if current.height else set()
+    elsewhere = (
+        set(conflicts["instance_key"].drop_nulls().to_list())
+        if conflicts.height and "instance_key" in conflicts.columns
+        else set()
+    )
+    frames = [recorded.select(columns)] if recorded is not None and recorded.height else []
+    if previous is not None and previous.height:
+        gone = previous.filter(
+            (pl.col("partition") == day)
+            & (pl.col("status") != "failed")
+            & pl.col("raw_path").is_not_null()
+            & ~pl.col("instance_key").is_in(list(kept | elsewhere))
+        )
+        listed = set(studies["study_key"].to_list()) if studies.height else set()
+        frames.append(
+            gone.with_columns(
+                pl.when(pl.col("study_key").is_in(list(listed)))
+                .then(pl.lit(REASON_GONE_FROM_PACS))
+                .otherwise(pl.lit(REASON_STUDY_LEFT_COHORT))
+                .alias("reason")
+            ).select([pl.col(c).cast(t) for c, t in REMOVED_SCHEMA.items()])
+        )
+    if not frames:
+        return empty
+    return (
+        pl.concat(frames, how="vertical_relaxed")
+        .filter(~pl.col("instance_key").is_in(list(kept)))
+        .unique("instance_key", keep="first")
+        .sort("instance_key")
+    )
 
 
 def resolved_cohort(raw_zone: Zone, day: str) -> pl.DataFrame | None:

@@ -164,3 +164,88 @@ def check_partition_key(
         if record:
             record_key_fingerprint(research_zone, batch, fingerprint)
     return fingerprint
+
+
+# -- accessions ------------------------------------------------------------------------------
+def accession_conflicts(images: pl.DataFrame | None, studies: pl.DataFrame | None) -> set[str]:
+    """The studies (``study_uid_pseudo``) of a date that have images whose pseudonymized
+    accession number is none of those the warehouse gives that study (same StudyInstanceUID).
+
+    The images take their accession from the DICOM header, the ``studies`` table from the
+    warehouse; the features' laterality, the catalog and the labels join them on it. A missing
+    accession or study on either side is no conflict.
+
+    >>> images = pl.DataFrame({"study_uid_pseudo": ["s1", "s1", "s2"],
+    ...                        "accession_pseudo": ["a1", "a1", "a2"]})
+    >>> accession_conflicts(images, pl.DataFrame({"study_uid_pseudo": ["s1", "s2"],
+    ...                                           "accession_pseudo": ["a1", "a2"]}))
+    set()
+    >>> accession_conflicts(images, pl.DataFrame({"study_uid_pseudo": ["s1", "s2"],
+    ...                                           "accession_pseudo": ["a1", "a9"]}))
+    {'s2'}
+    """
+    needed = {"study_uid_pseudo", "accession_pseudo"}
+    if images is None or studies is None or not images.height or not studies.height:
+        return set()
+    if not needed <= set(images.columns) or not needed <= set(studies.columns):
+        return set()
+    known = (
+        studies.select("study_uid_pseudo", "accession_pseudo")
+        .drop_nulls()
+        .group_by("study_uid_pseudo")
+        .agg(pl.col("accession_pseudo").alias("known"))
+    )
+    pairs = images.select("study_uid_pseudo", "accession_pseudo").drop_nulls().unique()
+    joined = pairs.join(known, on="study_uid_pseudo", how="inner").filter(
+        ~pl.col("accession_pseudo").is_in(pl.col("known"))
+    )
+    return set(joined["study_uid_pseudo"].to_list())
+
+
+def guard_accessions(
+    partition: str,
+    images: pl.DataFrame,
+    studies: pl.DataFrame,
+    stored_images: pl.DataFrame | None,
+    stored_studies: pl.DataFrame | None,
+    *,
+    allow_shrink: bool | None = None,
+) -> None:
+    """Raise :class:`StageFailure` when a re-run would part a study's images from its report:
+    the warehouse and the PACS now disagree on the accession number of a study whose stored
+    images and report agreed (an accession corrected on one side only). Runs before anything
+    of the date is written; the message holds a count only. A disagreement the date already
+    had is left as it was (it is no change); ``allow_shrink`` (or ``$CADBUSI_ALLOW_SHRINK``)
+    accepts the loss."""
+    new = accession_conflicts(images, studies) - accession_conflicts(stored_images, stored_studies)
+    if not new or stored_studies is None or allow_shrink_enabled(allow_shrink):
+        return
+    raise StageFailure(
+        f"{partition}: the warehouse and the PACS now give {len(new)} study(ies) of this date "
+        "different accession numbers (same StudyInstanceUID) where the stored images and "
+        "reports agreed; their images would lose their report, laterality and labels, so "
+        "nothing of the date was replaced. Correct the accession number in the warehouse or "
+        f"the PACS, or set {ALLOW_SHRINK_ENV}=1 / pass allow_shrink=True to accept"
+    )
+
+
+# -- batches being written -------------------------------------------------------------------
+#: research-zone folder of the batches whose tables a pass is replacing (one empty file each,
+#: named by the opaque batch name): a pass killed between its tables leaves its marker behind
+OPEN_BATCHES_DIR = "open_batches"
+
+
+def open_batch(zone: Zone, batch: str) -> None:
+    """Record that ``batch``'s tables are about to be replaced (before the first one is)."""
+    zone.write_bytes((OPEN_BATCHES_DIR, batch), b"")
+
+
+def close_batch(zone: Zone, batch: str) -> None:
+    """Record that every table of ``batch`` was written (after the last one)."""
+    zone.delete(OPEN_BATCHES_DIR, batch)
+
+
+def open_batches(zone: Zone) -> set[str]:
+    """The batches a pass began replacing and never finished (killed, or failed between its
+    tables): their tables mix two runs until the date is re-run."""
+    return {path.name for path in zone.iter_files(OPEN_BATCHES_DIR)}
