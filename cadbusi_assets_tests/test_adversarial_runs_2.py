@@ -115,6 +115,7 @@ def test_a_pass_stopped_between_its_tables_keeps_its_date_out_of_the_catalog_unt
     dates are unaffected, and a re-run of the date brings it back."""
     from cadbusi_assets.catalog.build import build_metadata_db, open_catalog
     from cadbusi_assets.stages import analysis
+    from cadbusi_assets.stages.lesions import image_evidence
     from cadbusi_assets_tests.stages.test_data_safety import DAY_B
 
     raw = open_zone(tmp_path / "raw", name="raw").ensure()
@@ -154,9 +155,12 @@ def test_a_pass_stopped_between_its_tables_keeps_its_date_out_of_the_catalog_unt
         assert ids_b, "the interrupted pass wrote its de-identification tables"
         assert catalog_images() == ids_a, "the half-written date reached the catalog"
         assert build_metadata_db(research).warnings["study_batches_left_out_interrupted"] == 1
+        # the lesions read every batch's images and features too: the same batch left out
+        assert set(image_evidence(research)["image_id"]) == ids_a, "lesions read the open batch"
 
         imaging.process_partition(raw, research, pseudo, DAY_B, ocr=False, workers=1)
     assert catalog_images() == ids_a | ids_b
+    assert set(image_evidence(research)["image_id"]) == ids_a | ids_b
     assert "study_batches_left_out_interrupted" not in build_metadata_db(research).warnings
 
 

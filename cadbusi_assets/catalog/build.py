@@ -22,8 +22,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from cadbusi_assets.stages.safety import open_batches
 from cadbusi_assets.storage import Zone, read_all_partition_tables
+from cadbusi_assets.storage.tables import open_batches
 
 CATALOG_PATH = ("catalog", "metadata.duckdb")
 
@@ -170,28 +170,13 @@ def _label_set_version(zone: Zone) -> str | None:
     return json.loads(zone.read_bytes(*LABEL_SET_POINTER)).get("label_set_version")
 
 
-def _partition_tables(zone: Zone, name: str, left_out: set[str]) -> pl.DataFrame | None:
-    """Every batch's ``name`` table but those of ``left_out`` (diagonal concat, as
-    :func:`read_all_partition_tables`)."""
-    if not left_out:
-        return read_all_partition_tables(zone, name)
-    frames = [
-        pl.read_parquet(path.read_bytes())
-        for path in zone.iter_files("tables", name, suffix=".parquet")
-        if path.name.removesuffix(".parquet") not in left_out
-    ]
-    frames = [f for f in frames if f.height or f.width]
-    return pl.concat(frames, how="diagonal_relaxed") if frames else None
-
-
 def _load(zone: Zone) -> tuple[dict[str, pl.DataFrame], list[str]]:
     frames: dict[str, pl.DataFrame] = {}
     missing: list[str] = []
     # a batch whose one pass stopped between its tables (killed, a failed write) mixes two
-    # runs: left out until its date is re-run
-    left_out = open_batches(zone)
+    # runs: read_all_partition_tables leaves it out until its date is re-run
     for name in PARTITION_TABLES:
-        frame = _partition_tables(zone, name, left_out)
+        frame = read_all_partition_tables(zone, name)
         if frame is None:
             missing.append(name)
             continue

@@ -60,8 +60,9 @@ from cadbusi_assets.settings import require_compute, require_ocr
 from cadbusi_assets.stages import analysis
 from cadbusi_assets.stages import deidentification as deid
 from cadbusi_assets.stages.report import PartitionReport, StageFailure
-from cadbusi_assets.stages.safety import close_batch, guard_accessions, open_batch
+from cadbusi_assets.stages.safety import guard_accessions
 from cadbusi_assets.storage import Zone, read_partition_table
+from cadbusi_assets.storage.tables import close_batch, open_batch
 from cadbusi_assets.ultrasound.ocr import FrameText
 
 

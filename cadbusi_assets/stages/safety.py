@@ -227,25 +227,3 @@ def guard_accessions(
         "nothing of the date was replaced. Correct the accession number in the warehouse or "
         f"the PACS, or set {ALLOW_SHRINK_ENV}=1 / pass allow_shrink=True to accept"
     )
-
-
-# -- batches being written -------------------------------------------------------------------
-#: research-zone folder of the batches whose tables a pass is replacing (one empty file each,
-#: named by the opaque batch name): a pass killed between its tables leaves its marker behind
-OPEN_BATCHES_DIR = "open_batches"
-
-
-def open_batch(zone: Zone, batch: str) -> None:
-    """Record that ``batch``'s tables are about to be replaced (before the first one is)."""
-    zone.write_bytes((OPEN_BATCHES_DIR, batch), b"")
-
-
-def close_batch(zone: Zone, batch: str) -> None:
-    """Record that every table of ``batch`` was written (after the last one)."""
-    zone.delete(OPEN_BATCHES_DIR, batch)
-
-
-def open_batches(zone: Zone) -> set[str]:
-    """The batches a pass began replacing and never finished (killed, or failed between its
-    tables): their tables mix two runs until the date is re-run."""
-    return {path.name for path in zone.iter_files(OPEN_BATCHES_DIR)}

@@ -36,11 +36,37 @@ def delete_partition_table(zone: Zone, table: str, partition: str) -> bool:
     return zone.delete(*partition_table_path(table, partition))
 
 
+# -- batches being written -------------------------------------------------------------------
+#: folder of the batches whose tables a pass is replacing (one empty file each, named by the
+#: opaque batch name): a pass killed between its tables leaves its marker behind
+OPEN_BATCHES_DIR = "open_batches"
+
+
+def open_batch(zone: Zone, batch: str) -> None:
+    """Record that ``batch``'s tables are about to be replaced (before the first one is)."""
+    zone.write_bytes((OPEN_BATCHES_DIR, batch), b"")
+
+
+def close_batch(zone: Zone, batch: str) -> None:
+    """Record that every table of ``batch`` was written (after the last one)."""
+    zone.delete(OPEN_BATCHES_DIR, batch)
+
+
+def open_batches(zone: Zone) -> set[str]:
+    """The batches a pass began replacing and never finished (killed, or failed between its
+    tables): their tables mix two runs until the date is re-run."""
+    return {path.name for path in zone.iter_files(OPEN_BATCHES_DIR)}
+
+
 def read_all_partition_tables(zone: Zone, table: str) -> pl.DataFrame | None:
-    """All partitions of ``table`` concatenated (diagonal: columns added later become null)."""
+    """All partitions of ``table`` concatenated (diagonal: columns added later become null),
+    but those of :func:`open_batches` (a pass stopped between its tables: they mix two runs,
+    so every reader of all batches, the catalog and the lesions, leaves them out alike)."""
+    left_out = open_batches(zone)
     frames = [
         pl.read_parquet(path.read_bytes()) if not zone.local else pl.read_parquet(str(path.path))
         for path in zone.iter_files("tables", table, suffix=".parquet")
+        if path.name.removesuffix(".parquet") not in left_out
     ]
     frames = [f for f in frames if f.height or f.width]
     if not frames:
