@@ -14,8 +14,10 @@ catalog itself (table ``catalog_info``), so a reader can refuse a catalog that f
 An image a PACS re-sent on another date under new UIDs (the same pixels for the same
 pseudonymous patient in two batches) is not a duplicate to fail on: the catalog keeps the copy
 of the smallest instance id (a choice that depends only on what is stored, not on which date ran
-last), leaves the others out of ``images`` (and ``twins``), and lists them with the reason in
-``left_out_images`` (and the ``exclusions`` view). Nothing stored is changed. Copies within one
+last) and leaves the others out of the ``image_catalog`` view (what exports read) and of
+``twins``; ``images`` keeps every stored row, the copies are listed with the reason in
+``left_out_images`` (and the ``exclusions`` view), and the pixel-hash check does not count
+them. Nothing stored is changed. Copies within one
 date are the de-identification's to resolve (:data:`~cadbusi_assets.stages.deidentification.
 RESENT_REASON`); the same pixels twice in one batch still fail the check.
 """
@@ -89,7 +91,8 @@ LEFT_OUT_SCHEMA = {
 }
 
 VIEWS = {
-    # One row per image with study, features, inpainting and the label of its breast.
+    # One row per image with study, features, inpainting and the label of its breast (re-sent
+    # copies left out).
     "image_catalog": """
         SELECT i.*, s.patient_pseudo AS study_patient_pseudo, s.age_years, s.exam_description,
                s.study_laterality, s.birads, s.is_biopsy,
@@ -105,6 +108,7 @@ VIEWS = {
               AND l.side = COALESCE(
                     CASE WHEN s.study_laterality IN ('LEFT', 'RIGHT') THEN s.study_laterality END,
                     CASE WHEN f.laterality IN ('LEFT', 'RIGHT') THEN f.laterality END)
+        WHERE i.image_id NOT IN (SELECT image_id FROM left_out_images)
     """,
     # Everything excluded anywhere, with the stage and the reason.
     "exclusions": """
@@ -139,11 +143,17 @@ class CatalogReport:
         return not any(self.duplicate_keys.values())
 
 
+#: Rows a check does not compare: the re-sent copies the catalog leaves out.
+KEY_FILTERS = {
+    "pixel_hash_per_patient": "image_id NOT IN (SELECT image_id FROM left_out_images)",
+}
+
+
 def _duplicates(
-    con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...]
+    con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...], where: str = ""
 ) -> tuple[int, list[str]]:
     cols = ", ".join(columns)
-    not_null = " AND ".join(f"{c} IS NOT NULL" for c in columns)
+    not_null = " AND ".join([*(f"{c} IS NOT NULL" for c in columns), *([where] if where else [])])
     rows = con.execute(
         f"SELECT concat_ws('|', {cols}) FROM {table} WHERE {not_null} "
         f"GROUP BY {cols} HAVING count(*) > 1 ORDER BY 1"
@@ -168,7 +178,8 @@ def check_unique_keys(con: duckdb.DuckDBPyConnection, report: CatalogReport) -> 
     for name, (table, columns) in UNIQUE_KEYS.items():
         if table not in present or not set(columns) <= _columns(con, table):
             continue
-        count, examples = _duplicates(con, table, columns)
+        where = KEY_FILTERS.get(name, "") if "left_out_images" in present else ""
+        count, examples = _duplicates(con, table, columns, where)
         report.duplicate_keys[name] = count
         if count:
             report.duplicate_examples[name] = examples
@@ -258,9 +269,7 @@ def _load(zone: Zone) -> tuple[dict[str, pl.DataFrame], list[str]]:
             frame = _images_with_batch(zone)
             if frame is not None:
                 left_out = resent_copies(frame)
-                frame = frame.filter(
-                    ~pl.col("image_id").is_in(left_out["image_id"].implode())
-                ).drop(_BATCH)
+                frame = frame.drop(_BATCH)
         elif name == "twins" and left_out.height:
             frame = read_all_partition_tables(zone, name)
             if frame is not None and {"caliper_image_id", "clean_image_id"} <= set(frame.columns):

@@ -1,18 +1,20 @@
-"""A PACS re-sends an image under new UIDs (a new SOP Instance UID and series, the same pixels,
-the same patient), on the same study date or on another one (session 29, user-run adversary).
+"""A PACS re-sends an image under new UIDs (a new SOP Instance UID, maybe a new study, the
+same pixels, the same patient), on the same study date or on another one (session 29, user-run
+adversary).
 
 Before the fix the date succeeded but the catalog's blocking check ``pixel_hash_per_patient``
 failed, and since exports refuse such a catalog, one re-sent image blocked every export of every
 date. Now the copy of the smallest instance id is kept whatever the run order: within one date
 the de-identification records the other as a duplicate (:data:`deid.RESENT_REASON`, its files
-not kept); across dates the catalog leaves it out of ``images`` with its reason
-(``left_out_images``, the ``exclusions`` view) and changes nothing stored.
-Everything is synthetic."""
+not kept); across dates the catalog leaves it out of ``image_catalog`` (what exports read;
+``images`` keeps every stored row) with its reason (``left_out_images``, the ``exclusions``
+view) and changes nothing stored. Everything is synthetic."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from cadbusi_assets.catalog.build import (
@@ -29,7 +31,12 @@ from cadbusi_assets.pacs.synthetic import synthetic_uid
 from cadbusi_assets.stages import deidentification as deid
 from cadbusi_assets.stages import imaging, retrieval
 from cadbusi_assets.stages.safety import ALLOW_SHRINK_ENV
-from cadbusi_assets.storage import open_zone, read_all_partition_tables, read_partition_table
+from cadbusi_assets.storage import (
+    open_zone,
+    read_all_partition_tables,
+    read_partition_table,
+    write_partition_table,
+)
 from cadbusi_assets_tests.stages.test_data_safety import DAY_A, DAY_B, _add_imaged
 from cadbusi_assets_tests.support import TEST_KEY, time_limit
 from cadbusi_assets_tests.test_adversarial_runs_2 import _cohort_with_accession
@@ -66,7 +73,7 @@ def _set_accession(folder: Path, accession: str) -> None:
 def _catalog_rows(research) -> tuple[list[tuple], list[tuple]]:
     con = open_catalog(research)
     try:
-        images = con.execute("SELECT image_id, png_sha256 FROM images ORDER BY 1").fetchall()
+        images = con.execute("SELECT image_id, png_sha256 FROM image_catalog ORDER BY 1").fetchall()
         left = con.execute(
             "SELECT item, stage, reason FROM exclusions WHERE stage = 'catalog' ORDER BY 1"
         ).fetchall()
@@ -187,3 +194,59 @@ def test_the_same_pixels_on_two_dates_keep_one_copy_whatever_the_run_order(tmp_p
     tables_ba, backward = _two_dates(tmp_path / "ba", (DAY_B, DAY_A))
     assert forward == backward
     assert tables_ab == tables_ba  # every catalog table and view, row for row
+
+
+def _rows(batch: str, rows: list[tuple[str, str, str]]) -> pl.DataFrame:
+    """``images`` rows (image id, instance id, pixel hash) of patient P1."""
+    return pl.DataFrame(
+        {
+            "image_id": [r[0] for r in rows],
+            "instance_id": [r[1] for r in rows],
+            "accession_pseudo": [f"A{batch}"] * len(rows),
+            "patient_pseudo": ["P1"] * len(rows),
+            "png_sha256": [r[2] for r in rows],
+        }
+    )
+
+
+def test_the_catalog_leaves_out_only_copies_of_another_batch_and_another_instance(tmp_path):
+    """Kept: the smallest instance id, whichever batch holds it; its twin rows go with a
+    copy. Not hidden: the same pixels twice in one batch (the de-identification never writes
+    that) and one instance in two batches (the image and instance checks must still fail)."""
+    zone = open_zone(tmp_path / "research", "research").ensure()
+    write_partition_table(
+        zone, "images", "b1", _rows("1", [("i-z", "n-9", "h1"), ("i-y", "n-3", "h2")])
+    )
+    write_partition_table(
+        zone, "images", "b2", _rows("2", [("i-a", "n-1", "h1"), ("i-c", "n-4", "h3")])
+    )
+    twins = pl.DataFrame({"caliper_image_id": ["i-y", "i-c"], "clean_image_id": ["i-z", "i-y"]})
+    write_partition_table(zone, "twins", "b1", twins)
+    report = build_metadata_db(zone)
+    assert report.unique_keys_passed and report.warnings[RESENT_LEFT_OUT] == 1
+    con = open_catalog(zone)
+    try:
+        assert con.execute("SELECT count(*) FROM images").fetchall() == [(4,)]  # all stored
+        assert [
+            r[0] for r in con.execute("SELECT image_id FROM image_catalog ORDER BY 1").fetchall()
+        ] == [
+            "i-a",
+            "i-c",
+            "i-y",
+        ]
+        assert con.execute("SELECT * FROM left_out_images").fetchall() == [
+            ("i-z", "n-9", "A1", "i-a", RESENT_REASON)
+        ]
+        assert con.execute("SELECT * FROM twins").fetchall() == [("i-c", "i-y")]
+    finally:
+        con.close()
+
+    # the same pixels twice in one batch still fail the check
+    write_partition_table(
+        zone, "images", "b3", _rows("3", [("i-p", "n-5", "h9"), ("i-q", "n-6", "h9")])
+    )
+    assert build_metadata_db(zone).duplicate_keys["pixel_hash_per_patient"] == 1
+    # one instance in two batches is not hidden as a copy: the image id check fails
+    write_partition_table(zone, "images", "b3", _rows("3", [("i-a", "n-1", "h1")]))
+    report = build_metadata_db(zone)
+    assert report.duplicate_keys["image_id"] == 1 and not report.unique_keys_passed
