@@ -98,8 +98,8 @@ LAYOUTS = ("shard", "flat", "study")
 #: Reason of an input whose SOP Instance UID an earlier input (in input order) already had.
 DUPLICATE_REASON = "same SOP Instance UID as an earlier input"
 #: Reason of an instance with the same pixels (every kept frame) as another instance of the same
-#: pseudonymous patient in the same run: a PACS re-sent it under new UIDs. The copy kept is the
-#: one of the smallest instance id (whatever the input order); across dates the catalog resolves
+#: pseudonymous patient on the same study date: a PACS re-sent it under new UIDs. The copy kept is
+#: the one of the smallest instance id (whatever the input order); across dates the catalog resolves
 #: the copies the same way (``catalog.build.resent_copies``).
 RESENT_REASON = "same pixels as another instance of the same patient (re-sent under new UIDs)"
 
@@ -580,15 +580,18 @@ def _without_duplicates(
         seconds = out[index].seconds
         out[index] = rerun(replace(tasks[index], progress=""))
         out[index].seconds += seconds
-    return _without_resent(tasks, out)
+    return out
 
 
-def _without_resent(tasks: list[DeidTask], outcomes: list[DeidOutcome]) -> list[DeidOutcome]:
-    """Instances with the same pseudonymous patient and the same kept frames' pixels (PNG
-    digests) as another one: all but the smallest instance id become duplicates
-    (:data:`RESENT_REASON`), and the files this run wrote for them are deleted unless a stored
-    table of the zone lists them (nothing stored is deleted here; a re-run replacing its date's
-    tables deletes what they no longer list)."""
+def without_resent(research_zone: Zone, outcomes: Sequence[DeidOutcome]) -> list[DeidOutcome]:
+    """A study date's outcomes (SOP duplicates resolved) with the instances that have the same
+    pseudonymous patient and the same kept frames' pixels (PNG digests) as another one: all but
+    the smallest instance id become duplicates (:data:`RESENT_REASON`), and the files this run
+    wrote for them are deleted unless a stored table of the zone lists them (nothing stored is
+    deleted here; a re-run replacing its date's tables deletes what they no longer list).
+
+    The assets' passes only (the catalog's pixel-hash check needs it); ``cadbusi deidentify``
+    on a folder keeps every input."""
     groups: dict[tuple[str, tuple[str, ...]], list[int]] = {}
     for index, outcome in enumerate(outcomes):
         if outcome.instance is None or not outcome.images:
@@ -609,15 +612,22 @@ def _without_resent(tasks: list[DeidTask], outcomes: list[DeidOutcome]) -> list[
         for index in by_id[1:]:
             copy = out[index]
             assert copy.instance is not None
-            task = tasks[index]
             if listed is None:
-                listed = _listed_files(task.research_zone)
+                listed = _listed_files(research_zone)
             for column, path in [("dicom_path", copy.instance["dicom_path"])] + [
                 ("png_path", img["png_path"]) for img in copy.images
             ]:
                 if path and path not in listed[column]:
-                    task.research_zone.delete(path)
-            duplicate = _quarantine(task, RESENT_REASON, copy.instance["accession_pseudo"])
+                    research_zone.delete(path)
+            duplicate = DeidOutcome(
+                copy.raw_instance_key,
+                quarantine={
+                    "raw_instance_key": copy.raw_instance_key,
+                    "accession_pseudo": copy.instance["accession_pseudo"],
+                    "stage": "deidentify",
+                    "reason": RESENT_REASON,
+                },
+            )
             duplicate.seconds = copy.seconds
             duplicate.duplicate_of = kept["dicom_path"]
             out[index] = duplicate
@@ -672,6 +682,7 @@ def deidentify_partition(
         workers=workers,
         previews=previews,
     )
+    done = deid_files(without_resent(research_zone, done.outcomes))
     batch = pseudonymizer.batch_name(day)
     try:  # a refused date keeps exactly the files its tables list
         guard_partition(research_zone, batch, day, done.instances.height, allow_shrink=allow_shrink)
