@@ -250,3 +250,27 @@ def test_the_catalog_leaves_out_only_copies_of_another_batch_and_another_instanc
     write_partition_table(zone, "images", "b3", _rows("3", [("i-a", "n-1", "h1")]))
     report = build_metadata_db(zone)
     assert report.duplicate_keys["image_id"] == 1 and not report.unique_keys_passed
+
+
+def test_the_de_identification_asset_alone_resolves_a_copy_on_one_date_the_same_way(tmp_path):
+    """``deidentify_partition`` (the ``deidentified_images`` asset) keeps the same instance as
+    the one pass and records the copy with the same reason."""
+    raw = open_zone(tmp_path / "raw", name="raw").ensure()
+    research = open_zone(tmp_path / "research", name="research").ensure()
+    pseudo = Pseudonymizer(TEST_KEY)
+    pacs_root = tmp_path / "pacs"
+    study = synthetic_uid(796)
+    _resend(pacs_root, study, 1, synthetic_uid(797), day=DAY_A)  # the copy first in the folder
+    _add_imaged(pacs_root, study, 1, day=DAY_A)
+    _cohort_with_accession(raw, DAY_A, study, "SYNTH0001")
+    batch = pseudo.batch_name(DAY_A)
+    with time_limit(120, "one small date"):
+        retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
+        deid.deidentify_partition(raw, research, pseudo, DAY_A, verify_ocr=False, workers=1)
+    instances = read_partition_table(research, deid.INSTANCES_TABLE, batch)
+    quarantine = read_partition_table(research, deid.QUARANTINE_TABLE, batch)
+    assert instances is not None and quarantine is not None
+    ids = {instance_id_for(pseudo.uid(s)) for s in (f"{study}.1.1", synthetic_uid(797))}
+    assert instances["instance_id"].to_list() == [min(ids)]
+    assert quarantine["reason"].to_list() == [deid.RESENT_REASON]
+    assert build_metadata_db(research).unique_keys_passed
