@@ -10,6 +10,16 @@ SOP Instance UID), study (accession and Study Instance UID), diagnosis label, da
 label id of the current label set, and the pixel hash per pseudonymous patient (the same pixels
 stored twice for one patient). The result is in :attr:`CatalogReport.duplicate_keys` and in the
 catalog itself (table ``catalog_info``), so a reader can refuse a catalog that failed it.
+
+An image a PACS re-sent on another date under new UIDs (the same pixels for the same
+pseudonymous patient in two batches) is not a duplicate to fail on: the catalog keeps the copy
+of the smallest instance id (a choice that depends only on what is stored, not on which date ran
+last) and leaves the others out of the ``image_catalog`` view (what exports read) and of
+``twins``; ``images`` keeps every stored row, the copies are listed with the reason in
+``left_out_images`` (and the ``exclusions`` view), and the pixel-hash check does not count
+them. Nothing stored is changed. Copies within one
+date are the de-identification's to resolve (:data:`~cadbusi_assets.stages.deidentification.
+RESENT_REASON`); the same pixels twice in one batch still fail the check.
 """
 
 from __future__ import annotations
@@ -68,9 +78,21 @@ UNIQUE_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
 #: Reported, not failed: the same pixels under two pseudonymous patients (a changed key re-using
 #: old images would show here; so would two identical blank frames).
 PIXEL_HASH_ACROSS_PATIENTS = "pixel_hash_across_patients"
+#: Reported, not failed: images left out as copies of an image of another batch (re-sent).
+RESENT_LEFT_OUT = "images_left_out_resent_on_another_date"
+#: Reason of an image left out of the catalog as a re-sent copy.
+RESENT_REASON = "same pixels as an image of the same patient on another date (re-sent)"
+LEFT_OUT_SCHEMA = {
+    "image_id": pl.Utf8,
+    "instance_id": pl.Utf8,
+    "accession_pseudo": pl.Utf8,
+    "kept_image_id": pl.Utf8,
+    "reason": pl.Utf8,
+}
 
 VIEWS = {
-    # One row per image with study, features, inpainting and the label of its breast.
+    # One row per image with study, features, inpainting and the label of its breast (re-sent
+    # copies left out).
     "image_catalog": """
         SELECT i.*, s.patient_pseudo AS study_patient_pseudo, s.age_years, s.exam_description,
                s.study_laterality, s.birads, s.is_biopsy,
@@ -86,6 +108,7 @@ VIEWS = {
               AND l.side = COALESCE(
                     CASE WHEN s.study_laterality IN ('LEFT', 'RIGHT') THEN s.study_laterality END,
                     CASE WHEN f.laterality IN ('LEFT', 'RIGHT') THEN f.laterality END)
+        WHERE i.image_id NOT IN (SELECT image_id FROM left_out_images)
     """,
     # Everything excluded anywhere, with the stage and the reason.
     "exclusions": """
@@ -95,6 +118,9 @@ VIEWS = {
         SELECT 'image' AS level, image_id AS item, accession_pseudo, 'image_features' AS stage,
                exclusion_reason AS reason
         FROM image_features WHERE exclusion_reason IS NOT NULL
+        UNION ALL
+        SELECT 'image' AS level, image_id AS item, accession_pseudo, 'catalog' AS stage, reason
+        FROM left_out_images
     """,
 }
 
@@ -117,11 +143,17 @@ class CatalogReport:
         return not any(self.duplicate_keys.values())
 
 
+#: Rows a check does not compare: the re-sent copies the catalog leaves out.
+KEY_FILTERS = {
+    "pixel_hash_per_patient": "image_id NOT IN (SELECT image_id FROM left_out_images)",
+}
+
+
 def _duplicates(
-    con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...]
+    con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...], where: str = ""
 ) -> tuple[int, list[str]]:
     cols = ", ".join(columns)
-    not_null = " AND ".join(f"{c} IS NOT NULL" for c in columns)
+    not_null = " AND ".join([*(f"{c} IS NOT NULL" for c in columns), *([where] if where else [])])
     rows = con.execute(
         f"SELECT concat_ws('|', {cols}) FROM {table} WHERE {not_null} "
         f"GROUP BY {cols} HAVING count(*) > 1 ORDER BY 1"
@@ -146,7 +178,8 @@ def check_unique_keys(con: duckdb.DuckDBPyConnection, report: CatalogReport) -> 
     for name, (table, columns) in UNIQUE_KEYS.items():
         if table not in present or not set(columns) <= _columns(con, table):
             continue
-        count, examples = _duplicates(con, table, columns)
+        where = KEY_FILTERS.get(name, "") if "left_out_images" in present else ""
+        count, examples = _duplicates(con, table, columns, where)
         report.duplicate_keys[name] = count
         if count:
             report.duplicate_examples[name] = examples
@@ -170,13 +203,82 @@ def _label_set_version(zone: Zone) -> str | None:
     return json.loads(zone.read_bytes(*LABEL_SET_POINTER)).get("label_set_version")
 
 
+_BATCH = "__batch"
+
+
+def _images_with_batch(zone: Zone) -> pl.DataFrame | None:
+    """All batches' ``images`` (as :func:`read_all_partition_tables`) with a batch column."""
+    left_out = open_batches(zone)
+    frames = []
+    for path in zone.iter_files("tables", "images", suffix=".parquet"):
+        batch = path.name.removesuffix(".parquet")
+        if batch in left_out:
+            continue
+        frame = (
+            pl.read_parquet(path.read_bytes())
+            if not zone.local
+            else pl.read_parquet(str(path.path))
+        )
+        if frame.height or frame.width:
+            frames.append(frame.with_columns(pl.lit(batch).alias(_BATCH)))
+    return pl.concat(frames, how="diagonal_relaxed") if frames else None
+
+
+def resent_copies(images: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``images`` (with :data:`_BATCH`) that copy an image of another batch: per
+    pseudonymous patient and pixel hash the copy kept is the smallest (instance id, batch); a
+    row of another batch and another instance is a re-sent copy (:data:`LEFT_OUT_SCHEMA`).
+    Rows of the kept batch stay (two copies in one batch still fail the check), and so do rows
+    of the kept instance itself (one instance in two batches fails the instance check)."""
+    key = ["patient_pseudo", "png_sha256"]
+    if not {*key, "instance_id", "image_id", _BATCH} <= set(images.columns):
+        return pl.DataFrame(schema=LEFT_OUT_SCHEMA)
+    keyed = images.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in key))
+    kept = (
+        keyed.sort("instance_id", _BATCH, "image_id")
+        .group_by(key, maintain_order=True)
+        .first()
+        .select(
+            *key,
+            pl.col("instance_id").alias("kept_instance_id"),
+            pl.col(_BATCH).alias("kept_batch"),
+            pl.col("image_id").alias("kept_image_id"),
+        )
+    )
+    return (
+        keyed.join(kept, on=key)
+        .filter(
+            (pl.col(_BATCH) != pl.col("kept_batch"))
+            & (pl.col("instance_id") != pl.col("kept_instance_id"))
+        )
+        .with_columns(pl.lit(RESENT_REASON).alias("reason"))
+        .select(list(LEFT_OUT_SCHEMA))
+        .cast(LEFT_OUT_SCHEMA)  # type: ignore[arg-type]
+        .sort("image_id")
+    )
+
+
 def _load(zone: Zone) -> tuple[dict[str, pl.DataFrame], list[str]]:
     frames: dict[str, pl.DataFrame] = {}
     missing: list[str] = []
+    left_out = pl.DataFrame(schema=LEFT_OUT_SCHEMA)
     # a batch whose one pass stopped between its tables (killed, a failed write) mixes two
     # runs: read_all_partition_tables leaves it out until its date is re-run
     for name in PARTITION_TABLES:
-        frame = read_all_partition_tables(zone, name)
+        if name == "images":
+            frame = _images_with_batch(zone)
+            if frame is not None:
+                left_out = resent_copies(frame)
+                frame = frame.drop(_BATCH)
+        elif name == "twins" and left_out.height:
+            frame = read_all_partition_tables(zone, name)
+            if frame is not None and {"caliper_image_id", "clean_image_id"} <= set(frame.columns):
+                gone = left_out["image_id"].implode()
+                frame = frame.filter(
+                    ~pl.col("caliper_image_id").is_in(gone) & ~pl.col("clean_image_id").is_in(gone)
+                )
+        else:
+            frame = read_all_partition_tables(zone, name)
         if frame is None:
             missing.append(name)
             continue
@@ -186,6 +288,7 @@ def _load(zone: Zone) -> tuple[dict[str, pl.DataFrame], list[str]]:
             frames[name] = zone.read_parquet(*parts)
         else:
             missing.append(name)
+    frames["left_out_images"] = left_out
     return frames, missing
 
 
@@ -215,6 +318,8 @@ def build_metadata_db(research_zone: Zone) -> CatalogReport:
             interrupted = len(open_batches(research_zone))
             if interrupted:
                 report.warnings["study_batches_left_out_interrupted"] = interrupted
+            if frames["left_out_images"].height:
+                report.warnings[RESENT_LEFT_OUT] = frames["left_out_images"].height
             for name, frame in sorted(frames.items()):
                 con.register("frame_in", frame.to_arrow())
                 con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame_in")

@@ -97,6 +97,11 @@ LAYOUTS = ("shard", "flat", "study")
 
 #: Reason of an input whose SOP Instance UID an earlier input (in input order) already had.
 DUPLICATE_REASON = "same SOP Instance UID as an earlier input"
+#: Reason of an instance with the same pixels (every kept frame) as another instance of the same
+#: pseudonymous patient on the same study date: a PACS re-sent it under new UIDs. The copy kept is
+#: the one of the smallest instance id (whatever the input order); across dates the catalog resolves
+#: the copies the same way (``catalog.build.resent_copies``).
+RESENT_REASON = "same pixels as another instance of the same patient (re-sent under new UIDs)"
 
 
 def output_path(layout: str, folder: str, key: str, suffix: str, result) -> tuple[str, ...]:
@@ -156,7 +161,10 @@ class DeidOutcome:
         """``ok``, ``quarantined`` or ``duplicate``."""
         if self.instance is not None:
             return "ok"
-        if self.quarantine is not None and self.quarantine["reason"] == DUPLICATE_REASON:
+        if self.quarantine is not None and self.quarantine["reason"] in (
+            DUPLICATE_REASON,
+            RESENT_REASON,
+        ):
             return "duplicate"
         return "quarantined"
 
@@ -575,6 +583,70 @@ def _without_duplicates(
     return out
 
 
+def without_resent(research_zone: Zone, outcomes: Sequence[DeidOutcome]) -> list[DeidOutcome]:
+    """A study date's outcomes (SOP duplicates resolved) with the instances that have the same
+    pseudonymous patient and the same kept frames' pixels (PNG digests) as another one: all but
+    the smallest instance id become duplicates (:data:`RESENT_REASON`), and the files this run
+    wrote for them are deleted unless a stored table of the zone lists them (nothing stored is
+    deleted here; a re-run replacing its date's tables deletes what they no longer list).
+
+    The assets' passes only (the catalog's pixel-hash check needs it); ``cadbusi deidentify``
+    on a folder keeps every input."""
+    groups: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+    for index, outcome in enumerate(outcomes):
+        if outcome.instance is None or not outcome.images:
+            continue
+        patient = outcome.images[0]["patient_pseudo"]
+        if not patient:
+            continue
+        digests = tuple(img["png_sha256"] for img in outcome.images)
+        groups.setdefault((patient, digests), []).append(index)
+    out = list(outcomes)
+    listed: dict[str, set[str]] | None = None
+    for indexes in groups.values():
+        if len(indexes) < 2:
+            continue
+        by_id = sorted(indexes, key=lambda i: out[i].instance["instance_id"])  # type: ignore[index]
+        kept = out[by_id[0]].instance
+        assert kept is not None
+        for index in by_id[1:]:
+            copy = out[index]
+            assert copy.instance is not None
+            if listed is None:
+                listed = _listed_files(research_zone)
+            for column, path in [("dicom_path", copy.instance["dicom_path"])] + [
+                ("png_path", img["png_path"]) for img in copy.images
+            ]:
+                if path and path not in listed[column]:
+                    research_zone.delete(path)
+            duplicate = DeidOutcome(
+                copy.raw_instance_key,
+                quarantine={
+                    "raw_instance_key": copy.raw_instance_key,
+                    "accession_pseudo": copy.instance["accession_pseudo"],
+                    "stage": "deidentify",
+                    "reason": RESENT_REASON,
+                },
+            )
+            duplicate.seconds = copy.seconds
+            duplicate.duplicate_of = kept["dicom_path"]
+            out[index] = duplicate
+    return out
+
+
+def _listed_files(zone: Zone) -> dict[str, set[str]]:
+    """Every file path the zone's stored ``images`` and ``instances`` tables list (open
+    batches included)."""
+    listed: dict[str, set[str]] = {}
+    for table, column in ((IMAGES_TABLE, "png_path"), (INSTANCES_TABLE, "dicom_path")):
+        listed[column] = set()
+        for path in zone.iter_files("tables", table, suffix=".parquet"):
+            frame = pl.read_parquet(path.read_bytes())
+            if column in frame.columns:
+                listed[column] |= set(frame[column].drop_nulls().to_list())
+    return listed
+
+
 @dataclass
 class DeidPartitionResult:
     report: PartitionReport
@@ -610,6 +682,7 @@ def deidentify_partition(
         workers=workers,
         previews=previews,
     )
+    done = deid_files(without_resent(research_zone, done.outcomes))
     batch = pseudonymizer.batch_name(day)
     try:  # a refused date keeps exactly the files its tables list
         guard_partition(research_zone, batch, day, done.instances.height, allow_shrink=allow_shrink)

@@ -219,7 +219,8 @@ def process_partition(
         verify_ocr=ocr,
         previews=previews,
     )
-    resolved = _one_pass(tasks, ocr, laterality, workers)
+    # a re-sent copy (same pixels, same patient, new UIDs) is a duplicate of the date
+    resolved = deid.without_resent(research_zone, _one_pass(tasks, ocr, laterality, workers))
     done = deid.deid_files(resolved)
     batch = pseudonymizer.batch_name(day)
     # every shrink guard of the date before anything of it is replaced: a refused inpainting
