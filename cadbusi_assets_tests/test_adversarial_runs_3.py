@@ -30,7 +30,7 @@ from cadbusi_assets.identity import Pseudonymizer, generate_key_file, load_key
 from cadbusi_assets.stages.safety import ALLOW_SHRINK_ENV
 from cadbusi_assets.storage import open_zone, read_partition_table
 from cadbusi_assets.storage.tables import OPEN_BATCHES_DIR, open_batches
-from cadbusi_assets_tests.support import time_limit
+from cadbusi_assets_tests.support import TEST_KEY, time_limit
 
 
 @pytest.fixture(autouse=True)
@@ -219,3 +219,103 @@ def test_an_interrupted_date_is_not_re_run_while_a_run_of_it_is_queued_nor_after
             _run(instance, day, dg.DagsterRunStatus.FAILURE, **{INTERRUPTED_TAG: "t"})
         requests, cursor, notes = interrupted_date_requests(instance, {day: "t3"}, cursor)
         assert requests == [] and "re-run them by hand" in notes
+
+
+# -- 2. the de-identification alone has the one pass's guards --------------------------------
+def _small_date(tmp_path: Path, number: int, day: str, accession: str = "SYNTH0001"):
+    from cadbusi_assets.pacs.folder import FolderPacs
+    from cadbusi_assets.pacs.synthetic import synthetic_uid
+    from cadbusi_assets.stages import retrieval
+    from cadbusi_assets_tests.stages.test_data_safety import _add_imaged
+    from cadbusi_assets_tests.test_adversarial_runs_2 import _cohort_with_accession
+
+    raw = open_zone(tmp_path / "raw", name="raw").ensure()
+    research = open_zone(tmp_path / "research", name="research").ensure()
+    study = synthetic_uid(number)
+    pacs_root = tmp_path / "pacs"
+    _add_imaged(pacs_root, study, 1, day=day)
+    _add_imaged(pacs_root, study, 2, day=day)
+    _cohort_with_accession(raw, day, study, accession)
+    retrieval.retrieve_partition(FolderPacs(pacs_root), raw, Pseudonymizer(TEST_KEY), day)
+    return raw, research, study
+
+
+def test_the_de_identification_alone_refuses_an_accession_changed_in_the_warehouse_only(tmp_path):
+    """``deidentified_images`` materialized alone (``deidentify_partition``) after an accession
+    was corrected in the warehouse only. The one pass refused this since session 29; before the
+    fix the de-identification alone rewrote the date and its images lost their report. Now it
+    refuses before anything is written, and ``allow_shrink`` accepts the change."""
+    from cadbusi_assets.pacs.folder import FolderPacs
+    from cadbusi_assets.stages import deidentification as deid
+    from cadbusi_assets.stages import retrieval
+    from cadbusi_assets.stages.report import StageFailure
+    from cadbusi_assets_tests.stages.test_data_safety import DAY_A
+    from cadbusi_assets_tests.test_adversarial_runs_2 import _cohort_with_accession, _tree
+
+    pseudo = Pseudonymizer(TEST_KEY)
+    with time_limit(180, "three de-identifications of one small date"):
+        raw, research, study = _small_date(tmp_path, 791, DAY_A)
+        deid.deidentify_partition(raw, research, pseudo, DAY_A, verify_ocr=False, workers=1)
+        before = _tree(tmp_path / "research")
+        _cohort_with_accession(raw, DAY_A, study, "SYNTH0002")  # corrected in the warehouse only
+        retrieval.retrieve_partition(FolderPacs(tmp_path / "pacs"), raw, pseudo, DAY_A)
+        with pytest.raises(StageFailure, match="different accession numbers") as refused:
+            deid.deidentify_partition(raw, research, pseudo, DAY_A, verify_ocr=False, workers=1)
+        assert "SYNTH" not in str(refused.value)
+        assert _tree(tmp_path / "research") == before, "a refused date rewrote the research zone"
+        deid.deidentify_partition(
+            raw, research, pseudo, DAY_A, verify_ocr=False, workers=1, allow_shrink=True
+        )
+    studies = read_partition_table(research, deid.STUDIES_TABLE, pseudo.batch_name(DAY_A))
+    assert studies is not None
+    assert studies["accession_pseudo"].to_list() == [pseudo.accession_number("SYNTH0002")]
+
+
+def test_the_de_identification_alone_stopped_between_its_tables_leaves_its_batch_open(
+    tmp_path, monkeypatch
+):
+    """``deidentify_partition`` replaces the date's tables one after the other (raw links and
+    quarantine, then instances, images, quarantine, studies) and the asset's leak check runs
+    after them. Before the fix a pass stopped in between (a failed write here; a SIGKILL alike)
+    left new images beside the previous studies with nothing marking it, and the catalog loaded
+    the mix. Now the batch is marked open until the tables and the check are done, the catalog
+    leaves it out, and a re-run closes it."""
+    from cadbusi_assets.stages import deidentification as deid
+    from cadbusi_assets_tests.stages.test_data_safety import DAY_A
+
+    pseudo = Pseudonymizer(TEST_KEY)
+    batch = pseudo.batch_name(DAY_A)
+    real_write = deid.write_table
+
+    def fails_at_studies(zone, kind, table, partition, frame):
+        if table == deid.STUDIES_TABLE:
+            raise OSError("disk full")
+        return real_write(zone, kind, table, partition, frame)
+
+    def leak_check_stopped(_result):
+        raise RuntimeError("killed during the leak check")
+
+    with time_limit(180, "four de-identifications of one small date"):
+        raw, research, _ = _small_date(tmp_path, 792, DAY_A)
+        with monkeypatch.context() as patch:
+            patch.setattr(deid, "write_table", fails_at_studies)
+            with pytest.raises(OSError, match="disk full"):
+                deid.deidentify_partition(raw, research, pseudo, DAY_A, verify_ocr=False, workers=1)
+        assert open_batches(research) == {batch}, "a pass stopped between its tables"
+        assert build_metadata_db(research).warnings["study_batches_left_out_interrupted"] == 1
+        deid.deidentify_partition(raw, research, pseudo, DAY_A, verify_ocr=False, workers=1)
+        assert open_batches(research) == set()
+        with pytest.raises(RuntimeError, match="killed"):
+            deid.deidentify_partition(
+                raw,
+                research,
+                pseudo,
+                DAY_A,
+                verify_ocr=False,
+                workers=1,
+                after_deidentification=leak_check_stopped,
+            )
+        assert open_batches(research) == {batch}, "stopped in the leak check"
+        deid.deidentify_partition(raw, research, pseudo, DAY_A, verify_ocr=False, workers=1)
+    assert open_batches(research) == set()
+    assert "study_batches_left_out_interrupted" not in build_metadata_db(research).warnings
