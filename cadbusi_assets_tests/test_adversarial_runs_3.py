@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
 from cadbusi_assets.catalog.build import build_metadata_db, open_catalog
@@ -319,3 +320,108 @@ def test_the_de_identification_alone_stopped_between_its_tables_leaves_its_batch
         deid.deidentify_partition(raw, research, pseudo, DAY_A, verify_ocr=False, workers=1)
     assert open_batches(research) == set()
     assert "study_batches_left_out_interrupted" not in build_metadata_db(research).warnings
+
+
+# -- 3. and 4. the lesions and the export leave out what the catalog leaves out --------------
+DAY_C = "2024-03-07"
+
+
+@pytest.fixture(scope="module")
+def left_out_zone(tmp_path_factory):
+    """A research zone whose catalog leaves out one re-sent copy (study A's image 1 sent again
+    under new UIDs in study B, on another date) and one interrupted batch (date C: its pass
+    left the marker a kill leaves). Returns the zone and the image ids (kept, copy, date C)."""
+    from cadbusi_assets.identity import instance_id_for
+    from cadbusi_assets.pacs.folder import FolderPacs
+    from cadbusi_assets.pacs.synthetic import synthetic_uid
+    from cadbusi_assets.stages import imaging, retrieval
+    from cadbusi_assets.storage import read_all_partition_tables
+    from cadbusi_assets.storage.tables import open_batch
+    from cadbusi_assets_tests.stages.test_data_safety import DAY_A, DAY_B, _add_imaged
+    from cadbusi_assets_tests.stages.test_resent_images import _resend, _set_accession
+    from cadbusi_assets_tests.test_adversarial_runs_2 import _cohort_with_accession
+
+    tmp_path = tmp_path_factory.mktemp("left_out")
+    raw = open_zone(tmp_path / "raw", name="raw").ensure()
+    research = open_zone(tmp_path / "research", name="research").ensure()
+    pseudo = Pseudonymizer(TEST_KEY)
+    pacs_root = tmp_path / "pacs"
+    study_a, study_b, study_c = synthetic_uid(801), synthetic_uid(802), synthetic_uid(803)
+    _add_imaged(pacs_root, study_a, 1, day=DAY_A)
+    _add_imaged(pacs_root, study_b, 3, day=DAY_B)
+    _resend(pacs_root, study_b, 1, synthetic_uid(804), day=DAY_B)  # study A's image 1 again
+    _add_imaged(pacs_root, study_c, 5, day=DAY_C)
+    _cohort_with_accession(raw, DAY_A, study_a, "SYNTH0001")
+    for study, day, accession in ((study_b, DAY_B, "SYNTH0002"), (study_c, DAY_C, "SYNTH0003")):
+        _set_accession(pacs_root / study, accession)
+        _cohort_with_accession(raw, day, study, accession)
+    with time_limit(240, "three small dates"):
+        for day in (DAY_A, DAY_B, DAY_C):
+            retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, day)
+            imaging.process_partition(raw, research, pseudo, day, ocr=False, workers=1)
+    open_batch(research, pseudo.batch_name(DAY_C))  # what a pass killed before its end leaves
+    stored = read_all_partition_tables(research, "images")
+    assert stored is not None
+    ids = sorted(instance_id_for(pseudo.uid(s)) for s in (f"{study_a}.1.1", synthetic_uid(804)))
+    kept = stored.filter(pl.col("instance_id") == ids[0])["image_id"].to_list()
+    copy = stored.filter(pl.col("instance_id") == ids[1])["image_id"].to_list()
+    batch_c = read_partition_table(research, "images", pseudo.batch_name(DAY_C))
+    assert batch_c is not None and kept and copy
+    return research, (set(kept), set(copy), set(batch_c["image_id"]))
+
+
+def test_the_lesions_leave_out_an_image_re_sent_on_another_date(left_out_zone):
+    """An image the PACS re-sent on another date is left out of the catalog (one copy kept,
+    session 29), but the lesions read every batch's images: before the fix both copies were
+    evidence for the patient's lesions (one image counted twice, its calipers twice). Now the
+    lesions leave out the same copy as the catalog, and the interrupted batch as before."""
+    from cadbusi_assets.stages.lesions import image_evidence
+
+    research, (kept, copy, batch_c) = left_out_zone
+    with time_limit(60, "the lesion evidence"):
+        evidence = set(image_evidence(research)["image_id"])
+        build_metadata_db(research)
+    assert kept <= evidence, "the copy kept is evidence"
+    assert not copy & evidence, "the lesions read the re-sent copy the catalog leaves out"
+    assert not batch_c & evidence
+    assert evidence == _catalog_images(research), "the lesions and the catalog disagree"
+
+
+def test_the_export_card_and_metadata_count_what_the_catalog_left_out(left_out_zone):
+    """An export cut while the catalog leaves out an interrupted date and a re-sent copy. Before
+    the fix its card (README.md), ``lineage.json`` and the asset's metadata said nothing about
+    either: a reader could not tell that a whole date was missing. Now each says how many, as
+    counts only (no date, no batch name, no image id)."""
+    import json
+
+    from cadbusi_assets.exports.build import ExportConfig, build_export, export_path
+
+    research, (_, copy, batch_c) = left_out_zone
+    with time_limit(120, "the catalog and one export"):
+        report = build_metadata_db(research)
+        assert report.warnings == {
+            "study_batches_left_out_interrupted": 1,
+            "images_left_out_resent_on_another_date": 1,
+        } | {k: v for k, v in report.warnings.items() if k == "pixel_hash_across_patients"}
+        exported = build_export(
+            research,
+            ExportConfig(key="left-out-check", include_excluded=True),
+            {"label_set_version": None},
+            workers=1,
+        )
+    expected = {
+        "images_left_out_resent_on_another_date": 1,
+        "study_batches_left_out_interrupted": 1,
+    }
+    assert exported.left_out_of_catalog == expected
+    folder = research.local_path(*export_path("left-out-check"))
+    lineage = json.loads((folder / "lineage.json").read_text())
+    assert lineage["left_out_of_catalog"] == expected
+    card = (folder / "README.md").read_text()
+    assert "| study dates whose last run stopped in the middle (killed)" in card
+    assert "| 1 dates |" in card and "| 1 images |" in card
+    from cadbusi_assets_tests.stages.test_data_safety import DAY_A, DAY_B
+
+    pseudo = Pseudonymizer(TEST_KEY)
+    for secret in (DAY_A, DAY_B, DAY_C, pseudo.batch_name(DAY_C), *copy, *batch_c):
+        assert secret not in card and secret not in json.dumps(lineage["left_out_of_catalog"])
