@@ -186,11 +186,12 @@ def _run(instance: dg.DagsterInstance, day: str, status: dg.DagsterRunStatus, **
     return run
 
 
-def test_an_interrupted_date_is_not_re_run_while_a_run_of_it_is_queued_nor_after_failing_again():
+def test_an_interrupted_date_waits_for_a_going_run_and_is_left_to_a_person_when_due():
     """The request logic on its own: a date with a queued or going run (one date or a range
     that covers it) is left alone until that run ends; a new interruption of a date already
     requested is requested again; a date whose last re-runs by the sensor all failed is left to
-    a person (a date that kills its run every time would otherwise loop)."""
+    a person (a date that kills its run every time would otherwise loop), and so is a date
+    whose last run a person terminated (a terminated run never resumes)."""
     with dg.DagsterInstance.ephemeral() as instance:
         day, other = "2026-09-02", "2026-09-03"
         queued = _run(instance, day, dg.DagsterRunStatus.NOT_STARTED)  # created, not launched
@@ -219,7 +220,10 @@ def test_an_interrupted_date_is_not_re_run_while_a_run_of_it_is_queued_nor_after
         for _ in range(MAX_INTERRUPTED_RERUNS):
             _run(instance, day, dg.DagsterRunStatus.FAILURE, **{INTERRUPTED_TAG: "t"})
         requests, cursor, notes = interrupted_date_requests(instance, {day: "t3"}, cursor)
-        assert requests == [] and "re-run them by hand" in notes
+        assert requests == [] and "failed their last 3 re-runs" in notes
+        _run(instance, other, dg.DagsterRunStatus.CANCELED)  # terminated from the UI
+        requests, cursor, notes = interrupted_date_requests(instance, {other: "t4"}, cursor)
+        assert requests == [] and "last run was terminated" in notes
 
 
 # -- 2. the de-identification alone has the one pass's guards --------------------------------

@@ -14,7 +14,8 @@
   it out). This sensor finds those dates (:func:`~cadbusi_assets.stages.batches.
   interrupted_dates`: the raw zone's dates, matched to the open batches with the key) and
   re-runs each once per interruption, from ``deidentified_images``, never while a run of that
-  date is queued or going.
+  date is queued or going, nor when a person terminated its last run (a terminated run never
+  resumes), nor after its last 3 re-runs failed.
 """
 
 from __future__ import annotations
@@ -131,16 +132,29 @@ def dates_being_run(instance: dg.DagsterInstance, days: list[str]) -> set[str]:
     return {day for day in days if any(_covers(run, day) for run in going)}
 
 
-def _given_up(instance: dg.DagsterInstance, day: str) -> bool:
+#: How many of the newest runs the sensor looks through for each date's last runs.
+RECENT_RUNS = 1000
+
+
+def _last_runs(instance: dg.DagsterInstance, days: list[str]) -> dict[str, list[dg.DagsterRun]]:
+    """Per date, the newest runs that processed it (one date or a range), newest first."""
+    if not days:
+        return {}
+    recent = instance.get_runs(limit=RECENT_RUNS)  # newest first
+    return {day: [run for run in recent if _covers(run, day)] for day in days}
+
+
+def _terminated(runs: list[dg.DagsterRun]) -> bool:
+    """The date's last run was terminated by a person (CANCELED): it never resumes by itself."""
+    return bool(runs) and runs[0].status == dg.DagsterRunStatus.CANCELED
+
+
+def _given_up(runs: list[dg.DagsterRun]) -> bool:
     """The date's last :data:`MAX_INTERRUPTED_RERUNS` runs were this sensor's and all failed
     (a date that kills its run every time, out of memory say: a person must look)."""
-    runs = instance.get_runs(
-        filters=dg.RunsFilter(tags={"dagster/partition": day}), limit=MAX_INTERRUPTED_RERUNS
-    )
-    return len(runs) == MAX_INTERRUPTED_RERUNS and all(
-        INTERRUPTED_TAG in run.tags
-        and run.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
-        for run in runs
+    last = runs[:MAX_INTERRUPTED_RERUNS]
+    return len(last) == MAX_INTERRUPTED_RERUNS and all(
+        INTERRUPTED_TAG in run.tags and run.status == dg.DagsterRunStatus.FAILURE for run in last
     )
 
 
@@ -150,11 +164,14 @@ def interrupted_date_requests(
     """Run requests for the ``interrupted`` dates (date → token of the interruption), the new
     cursor (the interruptions already requested, of the dates still open) and a line saying
     what was left alone. One request per interruption (the run key and the cursor name it), none
-    for a date a run is processing or that the sensor gave up on."""
+    for a date a run is processing, whose last run a person terminated, or that the sensor gave
+    up on."""
     requested: dict[str, str] = json.loads(cursor) if cursor else {}
     new = {d: t for d, t in interrupted.items() if requested.get(d) != t}
     busy = dates_being_run(instance, sorted(new))
-    given_up = {d for d in new if d not in busy and _given_up(instance, d)}
+    last = _last_runs(instance, sorted(set(new) - busy))
+    terminated = {d for d, runs in last.items() if _terminated(runs)}
+    given_up = {d for d, runs in last.items() if d not in terminated and _given_up(runs)}
     requests = [
         dg.RunRequest(
             run_key=f"interrupted:{day}:{token}",
@@ -166,13 +183,18 @@ def interrupted_date_requests(
             },
         )
         for day, token in sorted(new.items())
-        if day not in busy and day not in given_up
+        if day not in busy | terminated | given_up
     ]
     done = {r.partition_key: interrupted[r.partition_key] for r in requests if r.partition_key}
     kept = {d: t for d, t in requested.items() if d in interrupted}
     notes = []
     if busy:
         notes.append(f"{len(busy)} interrupted date(s) have a run going")
+    if terminated:
+        notes.append(
+            f"{len(terminated)} interrupted date(s) whose last run was terminated: "
+            f"{', '.join(sorted(terminated))}; re-run them by hand"
+        )
     if given_up:
         notes.append(
             f"{len(given_up)} interrupted date(s) failed their last {MAX_INTERRUPTED_RERUNS} "
@@ -188,7 +210,7 @@ def interrupted_date_requests(
     name="interrupted_study_dates_sensor",
     description="Re-runs, once per interruption, each study date whose imaging pass was killed "
     "between its tables (its batch stays out of the catalog until then), unless a run of that "
-    "date is queued or going.",
+    "date is queued or going or a person terminated its last run.",
 )
 def interrupted_study_dates_sensor(
     context: dg.SensorEvaluationContext,
