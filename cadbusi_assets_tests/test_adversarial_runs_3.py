@@ -429,3 +429,45 @@ def test_the_export_card_and_metadata_count_what_the_catalog_left_out(left_out_z
     pseudo = Pseudonymizer(TEST_KEY)
     for secret in (DAY_A, DAY_B, DAY_C, pseudo.batch_name(DAY_C), *copy, *batch_c):
         assert secret not in card and secret not in json.dumps(lineage["left_out_of_catalog"])
+
+
+def test_the_analysis_and_the_inpainting_alone_stopped_midway_leave_their_batch_open(
+    tmp_path, monkeypatch
+):
+    """``image_features`` alone (``analyze_partition``: the features, then the twins table)
+    and ``inpainted_images`` alone (``inpaint_partition``: PNGs replaced in place, then the
+    table). Before the fix a run stopped between them left the date mixing two runs with no
+    marker, and the catalog loaded it; now the batch is open until the last write, and a
+    re-run closes it."""
+    from cadbusi_assets.stages import analysis, imaging
+    from cadbusi_assets_tests.stages.test_data_safety import DAY_A
+
+    pseudo = Pseudonymizer(TEST_KEY)
+    batch = pseudo.batch_name(DAY_A)
+    real_write = analysis.write_table
+
+    def fails_at_twins(zone, kind, table, partition, frame):
+        if table == analysis.TWINS_TABLE:
+            raise OSError("disk full")
+        return real_write(zone, kind, table, partition, frame)
+
+    def killed(*args, **kwargs):
+        raise RuntimeError("killed during the inpainting")
+
+    with time_limit(180, "one small date, analysed and inpainted alone"):
+        raw, research, _ = _small_date(tmp_path, 795, DAY_A)
+        imaging.process_partition(raw, research, pseudo, DAY_A, ocr=False, workers=1)
+        with monkeypatch.context() as patch:
+            patch.setattr(analysis, "write_table", fails_at_twins)
+            with pytest.raises(OSError, match="disk full"):
+                analysis.analyze_partition(research, batch, ocr=False, workers=1)
+        assert open_batches(research) == {batch}, "features written, twins not"
+        analysis.analyze_partition(research, batch, ocr=False, workers=1)
+        assert open_batches(research) == set()
+        with monkeypatch.context() as patch:
+            patch.setattr(analysis, "inpaint_images", killed)
+            with pytest.raises(RuntimeError, match="killed"):
+                analysis.inpaint_partition(research, batch, workers=1)
+        assert open_batches(research) == {batch}, "stopped while replacing the PNGs"
+        analysis.inpaint_partition(research, batch, workers=1)
+    assert open_batches(research) == set()
