@@ -221,6 +221,15 @@ def test_an_interrupted_date_waits_for_a_going_run_and_is_left_to_a_person_when_
             _run(instance, day, dg.DagsterRunStatus.FAILURE, **{INTERRUPTED_TAG: "t"})
         requests, cursor, notes = interrupted_date_requests(instance, {day: "t3"}, cursor)
         assert requests == [] and "failed their last 3 re-runs" in notes
+        export = dg.DagsterRun(  # an export partition named like the date: not the date's
+            job_name="dataset_export_job",
+            run_id=str(uuid.uuid4()),
+            status=dg.DagsterRunStatus.CANCELED,
+            tags={"dagster/partition": other},
+        )
+        instance.add_run(export)
+        requests, _, _ = interrupted_date_requests(instance, {other: "t4"}, cursor)
+        assert [r.partition_key for r in requests] == [other]
         _run(instance, other, dg.DagsterRunStatus.CANCELED)  # terminated from the UI
         requests, cursor, notes = interrupted_date_requests(instance, {other: "t4"}, cursor)
         assert requests == [] and "last run was terminated" in notes

@@ -54,6 +54,7 @@ default_automation_condition_sensor = dg.AutomationConditionSensorDefinition(
 )
 
 _ORDER = [key.to_user_string() for key in STUDY_DATE_ASSETS]
+_STUDY_DATE_KEYS = frozenset(STUDY_DATE_ASSETS)
 
 
 def downstream_from(asset: str) -> list[dg.AssetKey]:
@@ -115,7 +116,11 @@ def dead_run_sensor(context: dg.SensorEvaluationContext):
 
 
 def _covers(run: dg.DagsterRun, day: str) -> bool:
-    """Whether ``run`` processes the study date ``day`` (one date, or a range of dates)."""
+    """Whether ``run`` processes the study date ``day`` (one date, or a range of dates) of a
+    study-date asset (an export partition may be named like a date)."""
+    selected = run.asset_selection
+    if run.job_name != study_date_job.name and not (selected and selected & _STUDY_DATE_KEYS):
+        return False
     tags = run.tags
     if tags.get("dagster/partition") == day:
         return True
