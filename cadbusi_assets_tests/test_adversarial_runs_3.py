@@ -23,6 +23,7 @@ from cadbusi_assets.catalog.build import build_metadata_db, open_catalog
 from cadbusi_assets.defs.automation.sensors import (
     INTERRUPTED_TAG,
     MAX_INTERRUPTED_RERUNS,
+    failed_date_requests,
     interrupted_date_requests,
     interrupted_study_dates_sensor,
 )
@@ -150,6 +151,7 @@ def test_a_run_killed_mid_date_is_re_run_once_by_the_sensor_and_the_date_comes_b
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         (killed,) = instance.get_runs()
         assert not killed.is_finished, "a SIGKILLed run reports nothing"
+        assert failed_date_requests(killed) == [], "no failed date: the older sensor re-runs none"
         first = _tick(instance, resources)
         assert [r.partition_key for r in first.run_requests] == [DAY]
         (request,) = first.run_requests
