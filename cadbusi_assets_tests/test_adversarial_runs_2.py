@@ -124,7 +124,9 @@ def test_a_pass_stopped_between_its_tables_keeps_its_date_out_of_the_catalog_unt
     pacs_root = tmp_path / "pacs"
     for number, day in ((771, DAY_A), (772, DAY_B)):
         study = synthetic_uid(number)
-        _add_imaged(pacs_root, study, 1, day=day)
+        # other pixels per date: the same pixels on two dates are a re-sent copy, which the
+        # catalog's image_catalog and the lesions leave out (session 30)
+        _add_imaged(pacs_root, study, number - 770, day=day)
         _cohort_with_accession(raw, day, study, "SYNTH0001")
 
     def catalog_images() -> set[str]:

@@ -80,6 +80,10 @@ UNIQUE_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
 PIXEL_HASH_ACROSS_PATIENTS = "pixel_hash_across_patients"
 #: Reported, not failed: images left out as copies of an image of another batch (re-sent).
 RESENT_LEFT_OUT = "images_left_out_resent_on_another_date"
+#: Reported, not failed: study batches left out because a pass stopped between their tables.
+INTERRUPTED_LEFT_OUT = "study_batches_left_out_interrupted"
+#: What the catalog leaves out, counted in ``catalog_info.left_out`` (and so in every export).
+LEFT_OUT_COUNTS = (INTERRUPTED_LEFT_OUT, RESENT_LEFT_OUT)
 #: Reason of an image left out of the catalog as a re-sent copy.
 RESENT_REASON = "same pixels as an image of the same patient on another date (re-sent)"
 LEFT_OUT_SCHEMA = {
@@ -258,6 +262,29 @@ def resent_copies(images: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def images_and_resent_copies(zone: Zone) -> tuple[pl.DataFrame | None, pl.DataFrame]:
+    """Every batch's ``images`` (open batches left out, as :func:`read_all_partition_tables`)
+    and the rows of them that are re-sent copies of an image of another batch
+    (:func:`resent_copies`, :data:`LEFT_OUT_SCHEMA`): what the catalog leaves out of
+    ``image_catalog`` and ``twins``, and every other reader of all batches (the lesions) alike."""
+    frame = _images_with_batch(zone)
+    if frame is None:
+        return None, pl.DataFrame(schema=LEFT_OUT_SCHEMA)
+    return frame.drop(_BATCH), resent_copies(frame)
+
+
+def without_images(twins: pl.DataFrame | None, gone: pl.DataFrame) -> pl.DataFrame | None:
+    """``twins`` without the pairs of which either image is in ``gone`` (``image_id``)."""
+    if twins is None or not gone.height:
+        return twins
+    if not {"caliper_image_id", "clean_image_id"} <= set(twins.columns):
+        return twins
+    ids = gone["image_id"].implode()
+    return twins.filter(
+        ~pl.col("caliper_image_id").is_in(ids) & ~pl.col("clean_image_id").is_in(ids)
+    )
+
+
 def _load(zone: Zone) -> tuple[dict[str, pl.DataFrame], list[str]]:
     frames: dict[str, pl.DataFrame] = {}
     missing: list[str] = []
@@ -266,17 +293,9 @@ def _load(zone: Zone) -> tuple[dict[str, pl.DataFrame], list[str]]:
     # runs: read_all_partition_tables leaves it out until its date is re-run
     for name in PARTITION_TABLES:
         if name == "images":
-            frame = _images_with_batch(zone)
-            if frame is not None:
-                left_out = resent_copies(frame)
-                frame = frame.drop(_BATCH)
-        elif name == "twins" and left_out.height:
-            frame = read_all_partition_tables(zone, name)
-            if frame is not None and {"caliper_image_id", "clean_image_id"} <= set(frame.columns):
-                gone = left_out["image_id"].implode()
-                frame = frame.filter(
-                    ~pl.col("caliper_image_id").is_in(gone) & ~pl.col("clean_image_id").is_in(gone)
-                )
+            frame, left_out = images_and_resent_copies(zone)
+        elif name == "twins":
+            frame = without_images(read_all_partition_tables(zone, name), left_out)
         else:
             frame = read_all_partition_tables(zone, name)
         if frame is None:
@@ -317,7 +336,7 @@ def build_metadata_db(research_zone: Zone) -> CatalogReport:
             report = CatalogReport(path="/".join(CATALOG_PATH), missing_tables=missing)
             interrupted = len(open_batches(research_zone))
             if interrupted:
-                report.warnings["study_batches_left_out_interrupted"] = interrupted
+                report.warnings[INTERRUPTED_LEFT_OUT] = interrupted
             if frames["left_out_images"].height:
                 report.warnings[RESENT_LEFT_OUT] = frames["left_out_images"].height
             for name, frame in sorted(frames.items()):
@@ -330,13 +349,15 @@ def build_metadata_db(research_zone: Zone) -> CatalogReport:
                 con.execute(f"CREATE VIEW {view} AS {sql}")
             check_unique_keys(con, report)
             report.label_set_version = label_set
+            left_out = {k: report.warnings[k] for k in LEFT_OUT_COUNTS if report.warnings.get(k)}
             con.execute(
                 "CREATE TABLE catalog_info AS SELECT ? AS label_set_version, "
-                "? AS unique_keys_passed, ? AS duplicate_keys",
+                "? AS unique_keys_passed, ? AS duplicate_keys, ? AS left_out",
                 [
                     report.label_set_version,
                     report.unique_keys_passed,
                     json.dumps(report.duplicate_keys, sort_keys=True),
+                    json.dumps(left_out, sort_keys=True),
                 ],
             )
             con.execute("CHECKPOINT")
@@ -355,6 +376,9 @@ class CatalogInfo:
     label_set_version: str | None
     unique_keys_passed: bool | None
     duplicate_keys: dict[str, int]
+    #: what the catalog left out (:data:`LEFT_OUT_COUNTS`, counts above zero only; empty for a
+    #: catalog built before it was recorded)
+    left_out: dict[str, int] = field(default_factory=dict)
 
 
 def read_catalog_info(con: duckdb.DuckDBPyConnection) -> CatalogInfo:
@@ -365,13 +389,17 @@ def read_catalog_info(con: duckdb.DuckDBPyConnection) -> CatalogInfo:
     ).fetchall()[0][0]
     if not present:
         return CatalogInfo(None, None, {})
-    row = con.execute(
-        "SELECT label_set_version, unique_keys_passed, duplicate_keys FROM catalog_info"
-    ).fetchone()
-    if row is None:  # the table is there but empty: nothing recorded, as if absent
+    has_left_out = "left_out" in _columns(con, "catalog_info")
+    rows = con.execute(  # every row fetched: the connection is free for the next query
+        "SELECT label_set_version, unique_keys_passed, duplicate_keys, "
+        f"{'left_out' if has_left_out else 'NULL'} FROM catalog_info"
+    ).fetchall()
+    if not rows:  # the table is there but empty: nothing recorded, as if absent
         return CatalogInfo(None, None, {})
-    version, passed, duplicates = row
-    return CatalogInfo(version, bool(passed), json.loads(duplicates or "{}"))
+    version, passed, duplicates, left_out = rows[0]
+    return CatalogInfo(
+        version, bool(passed), json.loads(duplicates or "{}"), json.loads(left_out or "{}")
+    )
 
 
 def catalog_problems(research_zone: Zone, current_label_set: str | None) -> list[str]:

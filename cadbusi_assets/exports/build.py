@@ -23,7 +23,7 @@ import polars as pl
 import yaml
 from PIL import Image, ImageChops, ImageDraw
 
-from cadbusi_assets.catalog import open_catalog
+from cadbusi_assets.catalog import open_catalog, read_catalog_info
 from cadbusi_assets.exports.card import build_card
 from cadbusi_assets.exports.compare import caveats, previous_export_key, read_manifest, what_changed
 from cadbusi_assets.exports.lesion_masks import (
@@ -101,6 +101,9 @@ class ExportReport:
     #: images per split and label, e.g. {"test": {"0": 12, "1": 9}}
     split_labels: dict[str, dict[str, int]] = field(default_factory=dict)
     previous_key: str | None = None
+    #: what the catalog left out before the export chose (counts: interrupted dates, re-sent
+    #: copies; :data:`~cadbusi_assets.catalog.build.LEFT_OUT_COUNTS`)
+    left_out_of_catalog: dict[str, int] = field(default_factory=dict)
 
 
 def export_path(key: str) -> tuple[str, str]:
@@ -329,9 +332,10 @@ def _assemble(
     upstream: Sequence[Mapping[str, Any]] = (),
     partition_alias: Callable[[str], str] | None = None,
     seal: Callable[[str], str] | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int], str | None]:
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int], str | None, dict[str, int]]:
     con = open_catalog(research_zone)
     try:
+        left_out = read_catalog_info(con).left_out
         catalog = con.sql("SELECT * FROM image_catalog ORDER BY image_id").pl()
         twins = (
             con.sql("SELECT caliper_image_id, clean_image_id FROM twins").pl()
@@ -560,6 +564,8 @@ def _assemble(
         if manifest.height
         else {}
     )
+    if left_out:  # counts only; absent when nothing was left out (older exports read alike)
+        lineage_doc["left_out_of_catalog"] = dict(sorted(left_out.items()))
     _write(folder, "lineage.json", json.dumps(lineage_doc, sort_keys=True, indent=2).encode())
     card, plots = build_card(
         config.key,
@@ -571,11 +577,12 @@ def _assemble(
         changes=changes,
         caveats=caveats(manifest, catalog, twins) + _agreement_caveats(research_zone),
         balance=balance_table(manifest),
+        left_out=left_out,
     )
     _write(folder, "README.md", card.encode())
     for name, png in plots.items():
         _write(folder, f"plots/{name}.png", png)
-    return manifest, bags, dropped, previous_key
+    return manifest, bags, dropped, previous_key, left_out
 
 
 def _csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
@@ -807,7 +814,7 @@ def build_export(
     with tempfile.TemporaryDirectory(prefix="cadbusi-export-") as tmp:
         staging = Path(tmp) / config.key
         staging.mkdir()
-        manifest, bags, dropped, previous_key = _assemble(
+        manifest, bags, dropped, previous_key, left_out = _assemble(
             research_zone, config, lineage, staging, workers, upstream, partition_alias, seal
         )
         sums = _sums(staging)
@@ -851,6 +858,7 @@ def build_export(
         labels=_counts(manifest, "label"),
         split_labels=_split_labels(manifest),
         previous_key=previous_key,
+        left_out_of_catalog=dict(left_out),
     )
 
 

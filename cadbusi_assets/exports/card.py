@@ -79,8 +79,10 @@ def build_card(
     changes: Mapping[str, Any] | None = None,
     caveats: Sequence[tuple[str, str]] = (),
     balance: pl.DataFrame | None = None,
+    left_out: Mapping[str, int] | None = None,
 ) -> tuple[str, dict[str, bytes]]:
-    """Markdown text and the plots it links (``plots/<name>.png``)."""
+    """Markdown text and the plots it links (``plots/<name>.png``). ``left_out``: what the
+    catalog left out before the export chose its images (counts only)."""
     plots = {
         "splits": _bar_png("Images per split", _counts(manifest, "split")),
         "labels": _bar_png("Images per label (has_malignant)", _counts(manifest, "label")),
@@ -191,6 +193,7 @@ def build_card(
         "",
         _md_table(dict(dropped) or {"(nothing)": 0}, ("reason", "images")),
         "",
+        *_catalog_left_out_section(left_out),
         "## Provenance",
         "",
         f"- de-identification profile: `{lineage.get('deidentification_profile')}`",
@@ -238,4 +241,38 @@ def _caveats_section(caveats: Sequence[tuple[str, str]]) -> list[str]:
         return []
     lines = ["## Known caveats (measured on this export)", "", "| caveat | figure |", "|---|---|"]
     lines += [f"| {name} | {figure} |" for name, figure in caveats]
+    return [*lines, ""]
+
+
+#: How the card names what the catalog left out (:data:`~cadbusi_assets.catalog.build.
+#: LEFT_OUT_COUNTS`).
+CATALOG_LEFT_OUT = {
+    "study_batches_left_out_interrupted": (
+        "study dates whose last run stopped in the middle (killed): all their images are out "
+        "until the date is re-run",
+        "dates",
+    ),
+    "images_left_out_resent_on_another_date": (
+        "images the PACS sent again on another date (same pixels, same patient): the copy is "
+        "out, the first image kept",
+        "images",
+    ),
+}
+
+
+def _catalog_left_out_section(left_out: Mapping[str, int] | None) -> list[str]:
+    """Counts only (no date, no batch, no id); nothing when the catalog left nothing out (an
+    export of a whole catalog reads as before)."""
+    counts = {k: int(v) for k, v in (left_out or {}).items() if v}
+    if not counts:
+        return []
+    lines = [
+        "Left out by the catalog before this export chose its images (not in the table above):",
+        "",
+        "| what | count |",
+        "|---|---|",
+    ]
+    for name, n in sorted(counts.items()):
+        text, unit = CATALOG_LEFT_OUT.get(name, (name, ""))
+        lines.append(f"| {text} | {n}{' ' + unit if unit else ''} |")
     return [*lines, ""]

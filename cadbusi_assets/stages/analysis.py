@@ -42,6 +42,7 @@ from cadbusi_assets.stages.report import MissingUpstream, PartitionReport, reaso
 from cadbusi_assets.stages.safety import guard_shrink
 from cadbusi_assets.stages.tables import INPAINTED_SCHEMA, RESEARCH, write_table
 from cadbusi_assets.storage import Zone, read_partition_table
+from cadbusi_assets.storage.tables import close_batch, open_batch
 from cadbusi_assets.ultrasound import (
     analyze_frame,
     encode_png,
@@ -296,7 +297,11 @@ def analyze_partition(
         progress(f"analysing {len(tasks)} images")
     rows = parallel_map(analyze_one, tasks, workers=workers, min_items_per_worker=4)
     features, twins = features_table(images, studies, rows)
-    return write_features(research_zone, batch, features, twins, ocr=ocr)
+    # two tables replaced one after the other: marked open in between, as in the one pass
+    open_batch(research_zone, batch)
+    report = write_features(research_zone, batch, features, twins, ocr=ocr)
+    close_batch(research_zone, batch)
+    return report
 
 
 def _laterality(studies: pl.DataFrame | None) -> dict[str, str | None]:
@@ -544,9 +549,15 @@ def inpaint_partition(
     tasks = inpaint_tasks(research_zone, targets, method=method, previews=previews)
     if progress:
         progress(f"inpainting {len(tasks)} images")
-    return finish_inpainting(
+    # the shrink guard before the marker (a refused date is left as it was, not open); then the
+    # PNGs are replaced in place before the table: marked open in between, as in the one pass
+    guard_inpainting(research_zone, batch, len(tasks), allow_shrink=allow_shrink)
+    open_batch(research_zone, batch)
+    report = finish_inpainting(
         research_zone, batch, tasks, len(twinned), workers=workers, allow_shrink=allow_shrink
     )
+    close_batch(research_zone, batch)
+    return report
 
 
 def guard_inpainting(

@@ -59,7 +59,7 @@ from cadbusi_assets.stages.report import (
     StageFailure,
     reason_counts,
 )
-from cadbusi_assets.stages.safety import guard_shrink
+from cadbusi_assets.stages.safety import guard_accessions, guard_shrink
 from cadbusi_assets.stages.tables import (
     IMAGE_SCHEMA,
     INSTANCE_SCHEMA,
@@ -75,6 +75,7 @@ from cadbusi_assets.storage import (
     read_all_partition_tables,
     read_partition_table,
 )
+from cadbusi_assets.storage.tables import close_batch, open_batch
 from cadbusi_assets.ultrasound import encode_png
 
 INSTANCES_TABLE = "instances"
@@ -666,7 +667,13 @@ def deidentify_partition(
     previews: int = 3,
     progress: Callable[[str], None] | None = None,
     allow_shrink: bool | None = None,
+    after_deidentification: Callable[[DeidPartitionResult], None] | None = None,
 ) -> DeidPartitionResult:
+    """De-identify one study date on its own (the ``deidentified_images`` asset alone), with
+    the one pass's guards (:func:`~cadbusi_assets.stages.imaging.process_partition`): the
+    shrink and accession checks before anything of the date is written, and the batch marked
+    open while its tables are replaced, ``after_deidentification`` (the leak check) included,
+    so a pass stopped in between leaves the date out of the catalog until it is re-run."""
     require_ocr(verify_ocr)  # no silent OCR-off: a missing tesseract stops the run here
     inputs, cohort = partition_inputs(raw_zone, day)
     if progress:
@@ -685,11 +692,22 @@ def deidentify_partition(
     done = deid_files(without_resent(research_zone, done.outcomes))
     batch = pseudonymizer.batch_name(day)
     try:  # a refused date keeps exactly the files its tables list
+        guard_accessions(
+            day,
+            done.images,
+            pseudonymized_studies(cohort, pseudonymizer),
+            read_partition_table(research_zone, IMAGES_TABLE, batch),
+            read_partition_table(research_zone, STUDIES_TABLE, batch),
+            allow_shrink=allow_shrink,
+        )
         guard_partition(research_zone, batch, day, done.instances.height, allow_shrink=allow_shrink)
     except StageFailure:
         discard_unlisted_files(research_zone, batch, done)
         raise
-    return finish_partition(
+    # from here the date's tables are replaced one after the other: a pass that stops before
+    # the last one (killed, a failed write, a leak found) leaves the batch marked open
+    open_batch(research_zone, batch)
+    result = finish_partition(
         raw_zone,
         research_zone,
         pseudonymizer,
@@ -700,6 +718,10 @@ def deidentify_partition(
         verify_ocr=verify_ocr,
         allow_shrink=allow_shrink,
     )
+    if after_deidentification is not None:
+        after_deidentification(result)
+    close_batch(research_zone, batch)
+    return result
 
 
 def partition_inputs(raw_zone: Zone, day: str) -> tuple[list[DeidInput], pl.DataFrame]:

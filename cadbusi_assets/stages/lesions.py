@@ -17,6 +17,7 @@ from typing import cast
 
 import polars as pl
 
+from cadbusi_assets.catalog.build import images_and_resent_copies, without_images
 from cadbusi_assets.identity import Pseudonymizer
 from cadbusi_assets.records.lesions import (
     LESION_IMAGES_SCHEMA,
@@ -49,11 +50,18 @@ def _measure(row: dict) -> dict:
 
 
 def image_evidence(research_zone: Zone) -> pl.DataFrame:
-    """Per image: accession, OCR'd side/clock/distance, caliper size (cm) and caliper box."""
+    """Per image: accession, OCR'd side/clock/distance, caliper size (cm) and caliper box.
+
+    The images the catalog leaves out are left out here too: the batches a pass left open
+    and the copies of an image re-sent on another date (one lesion, one image, however often
+    the PACS sent it)."""
+    images, resent = images_and_resent_copies(research_zone)
+    if images is not None and resent.height:
+        images = images.filter(~pl.col("image_id").is_in(resent["image_id"].implode()))
     return evidence_of_images(
-        read_all_partition_tables(research_zone, "images"),
+        images,
         read_all_partition_tables(research_zone, "image_features"),
-        read_all_partition_tables(research_zone, "twins"),
+        without_images(read_all_partition_tables(research_zone, "twins"), resent),
     )
 
 

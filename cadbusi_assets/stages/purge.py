@@ -11,6 +11,7 @@ from cadbusi_assets.stages.analysis import FEATURES_TABLE, INPAINTED_TABLE, TWIN
 from cadbusi_assets.stages.deidentification import purge_batch
 from cadbusi_assets.stages.labeling import DATA_ROWS_TABLE
 from cadbusi_assets.storage import Zone, delete_partition_table, read_partition_table
+from cadbusi_assets.storage.tables import close_batch
 
 #: Tables derived from a batch, with the column that names files they own (None: no files).
 DERIVED_TABLES: tuple[tuple[str, str | None], ...] = (
@@ -30,4 +31,7 @@ def purge_research_batch(research_zone: Zone, batch: str) -> int:
             for path in frame[column].drop_nulls().to_list():
                 removed += int(research_zone.delete(path))
         delete_partition_table(research_zone, table, batch)
-    return removed + purge_batch(research_zone, batch)
+    removed += purge_batch(research_zone, batch)
+    # nothing of the batch is left to mix two runs: no marker that would have it re-run
+    close_batch(research_zone, batch)
+    return removed

@@ -6,6 +6,7 @@ Re-materializing a partition replaces exactly that file; readers concatenate eve
 from __future__ import annotations
 
 import re
+import uuid
 
 import polars as pl
 from upath import UPath
@@ -37,14 +38,21 @@ def delete_partition_table(zone: Zone, table: str, partition: str) -> bool:
 
 
 # -- batches being written -------------------------------------------------------------------
-#: folder of the batches whose tables a pass is replacing (one empty file each, named by the
-#: opaque batch name): a pass killed between its tables leaves its marker behind
+#: folder of the batches whose tables a pass is replacing (one small file each, named by the
+#: opaque batch name, holding a random token of that pass): a pass killed between its tables
+#: leaves its marker behind
 OPEN_BATCHES_DIR = "open_batches"
 
 
-def open_batch(zone: Zone, batch: str) -> None:
-    """Record that ``batch``'s tables are about to be replaced (before the first one is)."""
-    zone.write_bytes((OPEN_BATCHES_DIR, batch), b"")
+def open_batch(zone: Zone, batch: str) -> str:
+    """Record that ``batch``'s tables are about to be replaced (before the first one is).
+
+    The marker holds a random token of this pass (no date, no identifier), returned: a marker
+    left behind names one interruption, so whatever re-runs it can tell a second interruption
+    of the same batch from the first."""
+    token = uuid.uuid4().hex
+    zone.write_bytes((OPEN_BATCHES_DIR, batch), token.encode("ascii"))
+    return token
 
 
 def close_batch(zone: Zone, batch: str) -> None:
@@ -56,6 +64,18 @@ def open_batches(zone: Zone) -> set[str]:
     """The batches a pass began replacing and never finished (killed, or failed between its
     tables): their tables mix two runs until the date is re-run."""
     return {path.name for path in zone.iter_files(OPEN_BATCHES_DIR)}
+
+
+def open_batch_tokens(zone: Zone) -> dict[str, str]:
+    """:func:`open_batches` with the token of the pass that left each marker (``""`` for a
+    marker written before markers held a token); a marker closed meanwhile is left out."""
+    tokens = {}
+    for name in sorted(open_batches(zone)):
+        try:
+            tokens[name] = zone.read_bytes(OPEN_BATCHES_DIR, name).decode("ascii", "replace")
+        except FileNotFoundError:  # closed meanwhile: no longer open
+            continue
+    return tokens
 
 
 def read_all_partition_tables(zone: Zone, table: str) -> pl.DataFrame | None:

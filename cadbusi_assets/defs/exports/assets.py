@@ -191,6 +191,8 @@ def dataset_export(
             "left_out": dg.MetadataValue.md(
                 "\n".join(f"- {k}: {v}" for k, v in report.dropped.items()) or "nothing"
             ),
+            # what the catalog left out before the export chose (counts, no dates or ids)
+            "left_out_of_catalog": dg.MetadataValue.json(report.left_out_of_catalog),
         },
         data_version=dg.DataVersion(report.digest),
         check_results=[

@@ -131,8 +131,9 @@ def materialize_deidentified_images(
             verify_ocr=processing.ocr,
             workers=processing.worker_count,
             progress=ui_progress(context),
+            # inside the date's open-batch window, as in the one pass
+            after_deidentification=lambda done: leaks.scan(day, done.identifiers),
         )
-        leaks.scan(day, result.identifiers)
         return result.report
 
     try:
