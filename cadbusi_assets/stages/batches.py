@@ -31,15 +31,20 @@ def raw_dates(raw_zone: Zone) -> list[str]:
 def interrupted_dates(
     raw_zone: Zone, research_zone: Zone, pseudonymizer: Pseudonymizer
 ) -> dict[str, str]:
-    """The study dates whose batch a pass left open, each with the token of that pass (one
+    """The study dates whose batch a pass left open, each with a token of that pass (one
     interruption: a later pass of the same date that is interrupted again leaves another).
     Open batches of no date of the raw zone (another key, a raw zone rebuilt) are not
-    returned."""
+    returned.
+
+    The token returned is a keyed digest of the one in the marker, never the marker's own: it
+    is filed under the real date in the Dagster instance (run keys, tags, the sensor's cursor),
+    and the marker lies in the research zone under the batch name, so the marker's token
+    there would link a batch name to its date for anyone who saw both."""
     tokens = open_batch_tokens(research_zone)
     if not tokens:
         return {}
     return {
-        day: tokens[batch]
+        day: pseudonymizer.hex("interruption", tokens[batch], 16)
         for day in raw_dates(raw_zone)
         if (batch := pseudonymizer.batch_name(day)) in tokens
     }
