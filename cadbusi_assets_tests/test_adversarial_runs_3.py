@@ -487,3 +487,53 @@ def test_the_analysis_and_the_inpainting_alone_stopped_midway_leave_their_batch_
         assert open_batches(research) == {batch}, "stopped while replacing the PNGs"
         analysis.inpaint_partition(research, batch, workers=1)
     assert open_batches(research) == set()
+
+
+# -- 5. a corrected re-send under the same UIDs ------------------------------------------------
+def test_a_file_corrected_at_the_pacs_under_the_same_uids_comes_in_once_its_raw_copy_is_removed(
+    tmp_path,
+):
+    """The PACS replaces an instance's pixels keeping its UIDs (a corrected re-send). PACS
+    searches give neither a size nor a hash, so a re-run keeps the raw copy it holds (the
+    README's limit, checked here so that it stays documented); the documented way in is to
+    remove the date's raw copies and re-run: then the corrected pixels replace the old ones and
+    the other instance is untouched."""
+    import shutil
+
+    import pydicom
+
+    from cadbusi_assets.pacs.folder import FolderPacs
+    from cadbusi_assets.stages import deidentification as deid
+    from cadbusi_assets.stages import retrieval
+    from cadbusi_assets_tests.stages.test_data_safety import DAY_A
+
+    pseudo = Pseudonymizer(TEST_KEY)
+    batch = pseudo.batch_name(DAY_A)
+
+    def hashes(research) -> dict[str, str]:
+        images = read_partition_table(research, deid.IMAGES_TABLE, batch)
+        assert images is not None
+        return dict(zip(images["instance_id"], images["png_sha256"], strict=True))
+
+    with time_limit(240, "three passes over one small date"):
+        raw, research, study = _small_date(tmp_path, 793, DAY_A)
+        deid.deidentify_partition(raw, research, pseudo, DAY_A, verify_ocr=False, workers=1)
+        first = hashes(research)
+        corrected = tmp_path / "pacs" / study / "IM0001.dcm"
+        ds = pydicom.dcmread(corrected)
+        pixels = ds.pixel_array.copy()
+        pixels[10:30, 10:40] = 255 - pixels[10:30, 10:40]
+        ds.PixelData = pixels.tobytes()
+        ds.save_as(corrected, enforce_file_format=True)
+
+        retrieval.retrieve_partition(FolderPacs(tmp_path / "pacs"), raw, pseudo, DAY_A)
+        deid.deidentify_partition(raw, research, pseudo, DAY_A, verify_ocr=False, workers=1)
+        assert hashes(research) == first, "the limit changed: update the README"
+
+        shutil.rmtree(raw.local_path("dicom", DAY_A))
+        retrieval.retrieve_partition(FolderPacs(tmp_path / "pacs"), raw, pseudo, DAY_A)
+        deid.deidentify_partition(raw, research, pseudo, DAY_A, verify_ocr=False, workers=1)
+    after = hashes(research)
+    assert after.keys() == first.keys()
+    changed = {k for k in first if first[k] != after[k]}
+    assert len(changed) == 1, "exactly the corrected instance comes in again"
