@@ -116,127 +116,26 @@ _NON_LATIN_WORD = re.compile(r"[^\W\d_a-zA-Z\u00c0-\u024f]{4,}")
 _POSSESSIVE = re.compile(r"(?<![^\W\d_])([^\W\d_]{2,})['’][Ss](?![^\W\d_])")
 _WORD_RE = re.compile(_WORD)
 #: words that continue a title in a device name without naming a person ("DR ROOM 2")
-_ROOM_WORDS = frozenset(
-    [
-        "room",
-        "suite",
-        "bay",
-        "unit",
-        "lab",
-        "clinic",
-        "office",
-        "wing",
-        "ward",
-        "theatre",
-        "theater",
-        "station",
-        "cart",
-        "portable",
-        "mobile",
-        "system",
-        "detector",
-        "panel",
-        "plate",
-        "cassette",
-        "us",
-        "ct",
-        "mr",
-        "mri",
-        "xr",
-        "dx",
-        "cr",
-        "dr",
-        "rad",
-        "ir",
-    ]
-)
+_ROOM_WORDS = frozenset({
+    "room", "suite", "bay", "unit", "lab", "clinic", "office", "wing", "ward", "theatre",
+    "theater", "station", "cart", "portable", "mobile", "system", "detector", "panel", "plate",
+    "cassette", "us", "ct", "mr", "mri", "xr", "dx", "cr", "dr", "rad", "ir", "rm", "bldg",
+    "floor", "level", "fl", "flr",
+})  # fmt: skip
 #: scanner makers, product and model names that a names list may hold (``Philips``,
 #: ``Arietta``, ``Sequoia``): never a name in a device or descriptor value
-PRODUCT_WORDS = frozenset(
-    [
-        "siemens",
-        "philips",
-        "toshiba",
-        "canon",
-        "hitachi",
-        "samsung",
-        "mindray",
-        "esaote",
-        "hologic",
-        "supersonic",
-        "aixplorer",
-        "fujifilm",
-        "fuji",
-        "sonosite",
-        "acuson",
-        "voluson",
-        "logiq",
-        "aplio",
-        "epiq",
-        "affiniti",
-        "invenia",
-        "konica",
-        "minolta",
-        "zonare",
-        "ultrasonix",
-        "aloka",
-        "medison",
-        "sonoscape",
-        "butterfly",
-        "clarius",
-        "verasonics",
-        "ge",
-        "healthcare",
-        "arietta",
-        "prosound",
-        "sequoia",
-        "juniper",
-        "redwood",
-        "lumify",
-        "vivid",
-        "venue",
-        "versana",
-        "xario",
-        "viamo",
-        "resona",
-        "nuewa",
-        "mylab",
-        "hera",
-        "accuvix",
-        "ugeo",
-        "noblus",
-        "ascendus",
-        "preirus",
-        "avius",
-        "sonimage",
-        "terason",
-        "chison",
-        "wisonic",
-        "bk",
-        "flex",
-        "focus",
-        "specto",
-        "sonixtouch",
-        "xporte",
-        "edge",
-        "sparq",
-        "envisor",
-        "sonos",
-        "iu",
-        "hd",
-        "cx",
-        "agfa",
-        "gevaert",
-        "kodak",
-        "carestream",
-        "fonar",
-        "picker",
-        "elscint",
-        "marconi",
-        "shimadzu",
-        "dornier",
-    ]
-)
+PRODUCT_WORDS = frozenset({
+    "siemens", "philips", "toshiba", "canon", "hitachi", "samsung", "mindray", "esaote",
+    "hologic", "supersonic", "aixplorer", "fujifilm", "fuji", "sonosite", "acuson", "voluson",
+    "logiq", "aplio", "epiq", "affiniti", "invenia", "konica", "minolta", "zonare",
+    "ultrasonix", "aloka", "medison", "sonoscape", "butterfly", "clarius", "verasonics", "ge",
+    "healthcare", "arietta", "prosound", "sequoia", "juniper", "redwood", "lumify", "vivid",
+    "venue", "versana", "xario", "viamo", "resona", "nuewa", "mylab", "hera", "accuvix",
+    "ugeo", "noblus", "ascendus", "preirus", "avius", "sonimage", "terason", "chison",
+    "wisonic", "bk", "flex", "focus", "specto", "sonixtouch", "xporte", "edge", "sparq",
+    "envisor", "sonos", "iu", "hd", "cx", "agfa", "gevaert", "kodak", "carestream", "fonar",
+    "picker", "elscint", "marconi", "shimadzu", "dornier",
+})  # fmt: skip
 
 
 def _class(word: str) -> int:
@@ -284,34 +183,10 @@ def _valid_date(match: re.Match[str]) -> bool:
 
 
 #: particles inside a surname (``van der Quimby``, ``de la Cruz``): taken with the name
-_PARTICLES = frozenset(
-    [
-        "van",
-        "von",
-        "der",
-        "den",
-        "de",
-        "del",
-        "della",
-        "di",
-        "da",
-        "du",
-        "la",
-        "le",
-        "ten",
-        "ter",
-        "bin",
-        "ibn",
-        "al",
-        "el",
-        "dos",
-        "das",
-        "y",
-        "st",
-        "mac",
-        "mc",
-    ]
-)
+_PARTICLES = frozenset({
+    "van", "von", "der", "den", "de", "del", "della", "di", "da", "du", "la", "le", "ten",
+    "ter", "bin", "ibn", "al", "el", "dos", "das", "y", "st", "mac", "mc",
+})  # fmt: skip
 
 
 def _names_after(text: str, at: int, first_any: bool) -> list[tuple[int, int]]:
@@ -342,6 +217,8 @@ def _names_after(text: str, at: int, first_any: bool) -> list[tuple[int, int]]:
         if nxt is None or len(nxt.group(0)) < 2:
             break
         key = nxt.group(0).lower()
+        if text[nxt.end() : nxt.end() + 1].isdigit():
+            break  # "DR QUIMBY RM3": a room, a probe, a model
         if key in _PARTICLES and len(pending) < 3:
             pending.append(nxt.span())
             end = nxt.end()
