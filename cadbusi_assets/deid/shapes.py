@@ -15,7 +15,9 @@ is removed, everything else is left byte for byte.
   compact ``20260304`` only in a station-like value, never in a serial number or a version);
 * the words after a title (``DR QUIMBY ROOM 3`` -> ``DR [name] ROOM 3``; ``DR ROOM 3``, where
   the word is a common word, stays: DR is also digital radiography) or a relative's or
-  role word (``SISTER ZELDA``); a possessive (``MARIA'S US``) that is no common word;
+  role word (``SISTER ZELDA``; a word that is also a common word is no name there); a
+  possessive that is no common word (``MARIA'S US``; in short unlisted text only before a
+  relative's word or at the end, eponyms stay: ``Hodgkin's lymphoma``);
 * in a station-like value (``station``), a person name of the names list beside another
   name-like word (``ANNA QUIMBY US``), scanner makers and models left out.
 
@@ -167,6 +169,22 @@ def _street() -> re.Pattern[str]:
     return _STREET
 
 
+def _name_classes() -> tuple[int, int]:
+    """Word classes of a name after a relative's word: in a names list only, or in none
+    (``sister Zelda``; not ``Son Valley``, a word that is also a name)."""
+    from cadbusi_assets.records.scrub import _NAME, _UNKNOWN
+
+    return (_NAME, _UNKNOWN)
+
+
+def _kin_follows(text: str, at: int) -> bool:
+    """A relative's or a role word right after ``at`` (``Quimby's daughter``), or the end."""
+    rest = text[at:].lstrip(" \t")
+    if not rest or rest[0] in ",;:)":
+        return True
+    return _kin_regex().match(rest) is not None
+
+
 def _valid_date(match: re.Match[str]) -> bool:
     if match.group(1):
         year, month, day = int(match.group(1)), int(match.group(3)), int(match.group(4))
@@ -203,7 +221,9 @@ def _names_after(text: str, at: int, first_any: bool) -> list[tuple[int, int]]:
     word = match.group(0)
     if word.lower() in _PARTICLES:
         pending = [match.span()]
-    elif _common(word) or (not first_any and not word[0].isupper()):
+    elif _common(word) or (
+        not first_any and (not word[0].isupper() or _class(word) not in _name_classes())
+    ):
         return spans
     else:
         pending = []
@@ -317,7 +337,7 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
             spans += [(*s, "[name]") for s in _names_after(text, m.end(), first_any=False)]
     if "'" in text or "’" in text:
         for m in _POSSESSIVE.finditer(text):
-            if not _common(m.group(1)):
+            if not _common(m.group(1)) and (kind != "text" or _kin_follows(text, m.end())):
                 spans.append((*m.span(), "[name]"))
     if not text.isascii():
         for m in _CJK_HONORIFIC.finditer(text):
