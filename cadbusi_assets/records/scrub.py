@@ -1672,6 +1672,30 @@ _PRODUCTS = frozenset({
     "wisonic", "sonixtouch", "xporte", "sparq", "envisor", "sonos", "agfa", "gevaert", "kodak",
     "carestream", "shimadzu", "dornier", "abus", "abvs",
 })  # fmt: skip
+#: first names that are also words (class ambiguous): beside an unknown all-caps word in a
+#: descriptor they make a name (``MARY QUIMBY``); a names list also holds surnames that are
+#: words (``BRAIN``, ``LONG``), which do not
+_GIVEN_WORDS = frozenset({
+    "mary", "maria", "anna", "ann", "anne", "rose", "rosa", "grace", "hope", "joy", "faith",
+    "june", "april", "iris", "daisy", "lily", "ruby", "pearl", "amber", "holly", "ivy", "dawn",
+    "eve", "nancy", "carol", "jean", "joan", "sue", "kim", "patience", "prudence", "constance",
+    "charity", "violet", "olive", "hazel", "heather", "jasmine", "crystal", "summer", "autumn",
+    "sky", "angel", "precious", "destiny", "harmony", "melody", "sunny", "star", "gay", "rosie",
+    "bill", "frank", "grant", "dean", "rob", "pat", "jack", "jim", "bob", "rick", "drew",
+    "guy", "art", "lane", "chase", "hunter", "miles", "rex", "ray", "wade", "cliff", "glen",
+    "dale", "earl", "norman", "victor", "homer", "august", "sterling", "carmen", "luz", "paz",
+    "dolores", "mercedes", "consuelo", "amparo", "rosario", "pilar", "alan", "amy", "benjamin",
+    "betty", "billy", "bobby", "carl", "donna", "emma", "eric", "henry", "james", "jane",
+    "jerry", "joe", "jordan", "kelly", "kyle", "larry", "laura", "mason", "peter", "ralph",
+    "randy", "roger", "ruth", "sophia", "steven", "terry", "timothy", "vincent", "walter",
+    "willie",
+})  # fmt: skip
+#: endings of Latin and clinical words that no vocabulary lists (MUSCULUS PECTORALIS, DUCTUS
+#: ARTERIOSUS, REGURGITANT): never taken for a name by the all-caps rule
+_CLINICAL_ENDING = re.compile(
+    r"(?:US|IS|UM|AE|II|IC|AL|OUS|ANT|ENT|ARY|ORY|OID|OSIS|ITIS|OMA|IA|ISM|ATE|IVE|ILE|ULA|ICA"
+    r"|GEN|CYTE|PLASTY|GRAPHY|SCOPY|ECTOMY|OTOMY|PATHY|TROPHY|LYSIS|EAL|IAL|EUS|ES|ING)$"
+)
 _CAPS_GAP = re.compile(r"[ \t]")
 _CAPS_JOIN = re.compile(r"[ \t]|-")
 
@@ -1684,9 +1708,10 @@ def _caps_names(
     medical: frozenset[str],
 ) -> None:
     """Two all-caps words side by side in a short descriptor that make a name (``LEFT BREAST
-    MARY QUIMBY BIOPSY``): a first name that is also a word (``MARY``, ``ROSE``) beside a
-    word no vocabulary knows, or two such unknown words of 4+ letters between known words
-    (a clinical word on one side at least, nothing unknown on either). Scanner makers and
+    MARY QUIMBY BIOPSY``): a first name that is also a word (:data:`_GIVEN_WORDS`: ``MARY``,
+    ``ROSE``) beside a word no vocabulary knows, or two or three such unknown words of 4+
+    letters between known words (a known word on one side at least, nothing unknown on
+    either; not with a Latin or clinical ending: ``MUSCULUS PECTORALIS``). Scanner makers and
     models (``SIEMENS ACUSON``) and words with digits are never taken."""
 
     def plain(t: _Token) -> bool:
@@ -1713,7 +1738,7 @@ def _caps_names(
         if not _CAPS_GAP.fullmatch(text[a.end : b.start]):
             continue
         given = [
-            t for t in (a, b) if t.cls == _AMBIGUOUS and t.key in persons and t.key not in core
+            t for t in (a, b) if t.cls == _AMBIGUOUS and t.key in _GIVEN_WORDS and t.key in persons
         ]
         other = b if given and given[0] is a else a
         if given and other.cls == _UNKNOWN and len(other.text) >= 4:
@@ -1729,6 +1754,7 @@ def _caps_names(
             and not tokens[j].redact
             and tokens[j].cls == _UNKNOWN
             and len(tokens[j].text) >= 4
+            and not _CLINICAL_ENDING.search(tokens[j].text)
             and (j == i or _CAPS_JOIN.fullmatch(text[tokens[j - 1].end : tokens[j].start]))
         ):
             j += 1
