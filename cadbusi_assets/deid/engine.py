@@ -15,6 +15,10 @@ It walks every element at every sequence depth, in place:
   only at the top level, where the pixel pass replaces it), URLs (UR) are removed; ages of
   90 years and over become ``090Y`` at every depth; a Specific Character Set keeps only
   defined terms;
+* kept text (a device field of Retain Device Identity, short unlisted LO/SH/UC such as Code
+  Meaning or Transducer Data) keeps the device and product but loses identifier shapes: a
+  person after a title or a relative's word, a phone, an e-mail, a labelled MRN, a date in
+  a station name (:mod:`~cadbusi_assets.deid.shapes`);
 * PatientID, AccessionNumber and StudyID get keyed pseudonyms (the same functions the record
   pipeline uses), every DA/DT is shifted by the per-patient offset;
 * a last pass removes the study's own identifiers from any text element that kept them, and

@@ -64,6 +64,8 @@ _ID_LABEL = re.compile(
     r"|HOSP(?:ITAL)?[ \t]*(?:#|NO\.?|NUM(?:BER)?)|CHART[ \t]*(?:#|NO\.?)?|SSN)"
     r"(?![^\W\d_])[ \t]*[:#=.\-]?[ \t]*([A-Z0-9][A-Z0-9/.\-]*\d[A-Z0-9/.\-]*)(?![\w])"
 )
+#: a labelled identifier has at least this many digits ("ACC 2" is no accession)
+_MIN_ID_DIGITS = 4
 _DOB_LABEL = re.compile(
     r"(?i)(?<![^\W\d_])(?:DOB|D\.O\.B\.?|BORN|BIRTH(?:[ \t]*DATE)?)(?![^\W\d_])[ \t]*[:#=.\-]?[ \t]*"
     r"(\d[\d/.\-]{4,}\d|\d{1,2}[ \-]?[A-Za-z]{3,9}[ \-]?\d{2,4})(?!\w)"
@@ -253,7 +255,7 @@ def _names_after(text: str, at: int, first_any: bool) -> list[tuple[int, int]]:
 
 def _name_pairs(text: str) -> list[tuple[int, int]]:
     """A name of the names list beside another name-like word (``ANNA QUIMBY``): both."""
-    from cadbusi_assets.records.scrub import _NAME, _UNKNOWN
+    from cadbusi_assets.records.scrub import _GIVEN_WORDS, _NAME, _UNKNOWN
 
     words = [m for m in _WORD_RE.finditer(text) if len(m.group(0)) >= 4]
     spans: list[tuple[int, int]] = []
@@ -264,7 +266,12 @@ def _name_pairs(text: str) -> list[tuple[int, int]]:
         if {a, b} & (PRODUCT_WORDS | _ROOM_WORDS | _TITLES):
             continue
         ca, cb = _class(a), _class(b)
-        if (ca == _NAME and cb in (_NAME, _UNKNOWN)) or (cb == _NAME and ca == _UNKNOWN):
+        if (
+            (ca == _NAME and cb in (_NAME, _UNKNOWN))
+            or (cb == _NAME and ca == _UNKNOWN)
+            or (a in _GIVEN_WORDS and cb == _UNKNOWN)
+            or (b in _GIVEN_WORDS and ca == _UNKNOWN)
+        ):
             spans += [left.span(), right.span()]
     return spans
 
@@ -317,7 +324,11 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
         spans += [(*m.span(), "[email]") for m in _EMAIL.finditer(text)]
     if any(c.isdigit() for c in text):
         spans += [(*m.span(1), "[phone]") for m in _PHONE_LABEL.finditer(text)]
-        spans += [(*m.span(1), "[id]") for m in _ID_LABEL.finditer(text)]
+        spans += [
+            (*m.span(1), "[id]")
+            for m in _ID_LABEL.finditer(text)
+            if sum(c.isdigit() for c in m.group(1)) >= _MIN_ID_DIGITS
+        ]
         spans += [(*m.span(1), "[date]") for m in _DOB_LABEL.finditer(text)]
         spans += [(*m.span(), "[phone]") for m in _PHONE.finditer(text)]
         spans += [(*m.span(), "[phone]") for m in _INTERNATIONAL.finditer(text)]
