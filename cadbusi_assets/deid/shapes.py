@@ -57,6 +57,7 @@ _TRUNK_PHONE = re.compile(
     r"(?<![\w.\-])0\d{3,4}[ \-]?\d{6}(?![\w\-]|\.\d)|(?<![\w.\-])0\d{2,4} \d{3,4} \d{3,4}(?![\w\-]|\.\d)"
 )
 _LOCAL_PHONE = re.compile(_NOT_GLUED + r"\d{3}[ \-]\d{4}(?![\w\-]|\.\d)")
+_EXTENSION_PHONE = re.compile(r"(?<=(?<![^\W\d_])[xX])\d{3}[ \-]\d{4}(?![\w\-]|\.\d)")
 _ID_LABEL = re.compile(
     r"(?i)(?<![^\W\d_])(?:MRN|MR[ \t]*(?:#|NO\.?|NUM(?:BER)?)|MED(?:ICAL)?[ \t]*REC(?:ORD)?"
     r"(?:[ \t]*(?:#|NO\.?|NUM(?:BER)?))?|PT[ \t]*(?:ID|#|NO\.?)|PATIENT[ \t]*(?:ID|#|NO\.?|NUM(?:BER)?)"
@@ -332,7 +333,9 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
         spans += [(*m.span(1), "[date]") for m in _DOB_LABEL.finditer(text)]
         spans += [(*m.span(), "[phone]") for m in _PHONE.finditer(text)]
         spans += [(*m.span(), "[phone]") for m in _INTERNATIONAL.finditer(text)]
-        if kind != "serial":
+        if kind == "serial":  # only an extension's x marks a short number as a phone there
+            spans += [(*m.span(), "[phone]") for m in _EXTENSION_PHONE.finditer(text)]
+        else:
             spans += [(*m.span(), "[phone]") for m in _LOCAL_PHONE.finditer(text)]
             spans += [(*m.span(), "[phone]") for m in _TRUNK_PHONE.finditer(text)]
             spans += [(*m.span(), "[address]") for m in _street().finditer(text)]

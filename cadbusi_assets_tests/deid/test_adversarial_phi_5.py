@@ -453,3 +453,62 @@ def test_the_code_meanings_of_dicom_s_code_dictionary_stay():
     assert len(meanings) > 10_000
     changed = [m for m in meanings if scrub_identifier_shapes(m, "text") != m]
     assert changed == []
+
+
+def _item(**values: str) -> Dataset:
+    item = Dataset()
+    for keyword, value in values.items():
+        setattr(item, keyword, value)
+    return item
+
+
+NESTED = {
+    "transducer": (
+        "TransducerIdentificationSequence",
+        _item(TransducerData="L12-5 Dr Quimbrell's", DeviceSerialNumber="SN99 x555-0142"),
+        ("QUIMBRELL", "0142"),
+    ),
+    "device": (
+        "DeviceSequence",
+        _item(Manufacturer="Acme", DeviceDescription="Loaned by Mrs Pimbrook 555-0188"),
+        ("PIMBROOK", "0188"),
+    ),
+    "station code": (
+        "PerformedStationNameCodeSequence",
+        _item(CodeValue="R3", CodingSchemeDesignator="99L", CodeMeaning="Dr Quimbrell's room"),
+        ("QUIMBRELL",),
+    ),
+    "anatomy code": (
+        "AnatomicRegionSequence",
+        _item(
+            CodeValue="T-04000",
+            CodingSchemeDesignator="SRT",
+            CodeMeaning="Breast, per sister Zeldana",
+        ),
+        ("ZELDANA",),
+    ),
+    "location code": (
+        "PerformedStationGeographicLocationCodeSequence",
+        _item(
+            CodeValue="G1", CodingSchemeDesignator="99L", CodeMeaning="12 Elm Street, Mrs Pimbrook"
+        ),
+        ("PIMBROOK", "ELM"),
+    ),
+    "request": (
+        "RequestAttributesSequence",
+        _item(RequestedProcedureDescription="BREAST US MARY PIMBROOK"),
+        ("PIMBROOK",),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NESTED))
+def test_people_in_kept_text_inside_sequences_are_removed(name, pseudonymizer):
+    """The same rules at every depth: a device sequence, a transducer's serial number with an
+    extension, code meanings of a station, an anatomic region and a location."""
+    keyword, item, secrets = NESTED[name]
+    ds = _dataset()
+    setattr(ds, keyword, Sequence([item]))
+    clean_header(ds, pseudonymizer, DEFAULT_PROFILE, _ids())
+    text = str(ds).upper()
+    assert not [s for s in secrets if s in text]
