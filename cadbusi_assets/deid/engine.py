@@ -15,6 +15,10 @@ It walks every element at every sequence depth, in place:
   only at the top level, where the pixel pass replaces it), URLs (UR) are removed; ages of
   90 years and over become ``090Y`` at every depth; a Specific Character Set keeps only
   defined terms;
+* kept text (a device field of Retain Device Identity, short unlisted LO/SH/UC such as Code
+  Meaning or Transducer Data) keeps the device and product but loses identifier shapes: a
+  person after a title or a relative's word, a phone, an e-mail, a labelled MRN, a date in
+  a station name (:mod:`~cadbusi_assets.deid.shapes`);
 * PatientID, AccessionNumber and StudyID get keyed pseudonyms (the same functions the record
   pipeline uses), every DA/DT is shifted by the per-patient offset;
 * a last pass removes the study's own identifiers from any text element that kept them, and
@@ -50,6 +54,7 @@ from cadbusi_assets.deid.scan import (
     find_identifiers_in_text,
     may_hold_identifiers,
 )
+from cadbusi_assets.deid.shapes import device_kind, scrub_identifier_shapes
 from cadbusi_assets.deid.text import scrub_descriptor_text, scrub_free_text, scrub_text
 from cadbusi_assets.identity import Pseudonymizer
 
@@ -60,6 +65,9 @@ _FREE_TEXT_VRS = {"ST", "LT", "UT"}
 #: are full of product names that are in no vocabulary).
 _DESCRIPTOR_VRS = {"LO", "SH", "UC"}
 _SCANNED_VRS = _TEXT_VRS | {"AE", "CS", "UR", "PN"}
+#: Kept text (a device field of Retain Device Identity, short unlisted text): scrubbed for
+#: identifier shapes only (:mod:`~cadbusi_assets.deid.shapes`).
+_KEPT_TEXT_VRS = _TEXT_VRS | {"AE"}
 _BINARY_VRS = {"OB", "OW", "OD", "OF", "OL", "OV", "UN"}
 _NUMBER_VRS = {"IS", "DS", "US", "UL", "SS", "SL", "FL", "FD", "UV", "SV", "AT"}
 #: Numbers written as text: scanned for the study's identifiers of at least
@@ -376,6 +384,10 @@ class HeaderCleaner:
                 self._recurse(elem)
         if tag not in ds:
             return
+        if elem.VR in _KEPT_TEXT_VRS and (
+            action == "K" or (action is None and elem.VR in _DESCRIPTOR_VRS)
+        ):
+            self._shapes(elem, action)
         if elem.VR == "UI":
             self._map_uids(elem)
         elif elem.VR == "AS":
@@ -386,6 +398,24 @@ class HeaderCleaner:
             self._residual(ds, elem)
         if self._dates_re is not None and tag in ds and elem.VR in _TEXT_VRS:
             self._original_dates(elem, self._dates_re)
+
+    def _shapes(self, elem: DataElement, action: str | None) -> None:
+        """A kept text value (a device field, short unlisted text) loses the identifier
+        shapes of :func:`~cadbusi_assets.deid.shapes.scrub_identifier_shapes`: a person's name
+        after a title, a phone, an e-mail, a labelled MRN, a date in a station name."""
+        kind = device_kind(elem.keyword) if action == "K" and self._device(elem) else "text"
+        values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
+        cleaned = [scrub_identifier_shapes(v, kind) if isinstance(v, str) else v for v in values]
+        if cleaned == list(values):
+            return
+        limit = MAX_VALUE_LEN.get(elem.VR)
+        cleaned = [c[:limit] if isinstance(c, str) and limit else c for c in cleaned]
+        elem.value = cleaned if len(cleaned) != 1 else cleaned[0]
+        self.actions["shapes-scrubbed"] += 1
+
+    def _device(self, elem: DataElement) -> bool:
+        rule = self.profile.rule(int(elem.tag))
+        return rule is not None and rule.options.get("retain_device_identity") == "K"
 
     def _original_dates(self, elem: DataElement, regex: re.Pattern[str]) -> None:
         """The header's own original dates written in a kept text value become ``[date]``."""

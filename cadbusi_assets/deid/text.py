@@ -105,9 +105,10 @@ def scrub_free_text(text: str, identifiers: OriginalIdentifiers | None = None) -
     out = scrub_text(text, identifiers)
     if not out:
         return out
-    from cadbusi_assets.records.scrub import scrub_report_text  # heavy: word lists
+    from cadbusi_assets.records.scrub import drop_odd_space_fragments, scrub_report_text
 
-    return scrub_report_text(out, identifiers=(), date_shift_days=0, remove_dates=True) or out
+    scrubbed = scrub_report_text(out, identifiers=(), date_shift_days=0, remove_dates=True) or out
+    return drop_odd_space_fragments(str(text), scrubbed)
 
 
 def scrub_descriptor_text(text: str, identifiers: OriginalIdentifiers | None = None) -> str:
@@ -123,9 +124,9 @@ def scrub_descriptor_text(text: str, identifiers: OriginalIdentifiers | None = N
     out = scrub_text(text, identifiers)
     if not out:
         return out
-    from cadbusi_assets.records.scrub import scrub_report_text  # heavy: word lists
+    from cadbusi_assets.records.scrub import drop_odd_space_fragments, scrub_report_text
 
     scrubbed = scrub_report_text(
         out, identifiers=(), date_shift_days=0, remove_dates=True, unknown_are_names=False
     )
-    return scrubbed or out
+    return drop_odd_space_fragments(str(text), scrubbed or out)

@@ -1385,6 +1385,8 @@ def _mark_names(
         ):
             tok.redact = True  # a town that is also a word ("Boston", "Reading") mid-sentence
             continue
+        if not unknown_are_names and tok.key in _PRODUCTS:
+            continue  # a scanner's maker or model in a descriptor ("HITACHI ARIETTA")
         if (
             tok.cls == _NAME
             or (tok.cls == _UNKNOWN and (unknown_are_names or not _LATIN.match(tok.text)))
@@ -1602,6 +1604,8 @@ def _mark_names(
             and text[tok.end : nxt.start] in (" ", "\t")
         ):
             tok.redact = True
+    if not unknown_are_names:
+        _caps_names(text, tokens, persons, core, medical)
     # chains: neighbours of a name that look like name parts
     changed = True
     while changed:
@@ -1653,6 +1657,113 @@ def _mark_names(
     _split_name_fragments(text, tokens, is_name)
     spans.extend((t.start, t.end) for t in tokens if t.redact and t.kind == "word")
     return spans
+
+
+#: scanner makers and models that a names list holds or that no vocabulary knows: never a
+#: name in an all-caps descriptor ("HITACHI ARIETTA", "ACUSON SEQUOIA")
+_PRODUCTS = frozenset({
+    "siemens", "philips", "toshiba", "canon", "hitachi", "samsung", "mindray", "esaote",
+    "hologic", "supersonic", "aixplorer", "fujifilm", "fuji", "sonosite", "acuson", "voluson",
+    "logiq", "aplio", "epiq", "affiniti", "invenia", "konica", "minolta", "zonare",
+    "ultrasonix", "aloka", "medison", "sonoscape", "butterfly", "clarius", "verasonics",
+    "healthcare", "arietta", "prosound", "sequoia", "juniper", "redwood", "lumify", "vivid",
+    "venue", "versana", "xario", "viamo", "resona", "nuewa", "mylab", "hera", "accuvix",
+    "ugeo", "noblus", "ascendus", "preirus", "avius", "sonimage", "terason", "chison",
+    "wisonic", "sonixtouch", "xporte", "sparq", "envisor", "sonos", "agfa", "gevaert", "kodak",
+    "carestream", "shimadzu", "dornier", "abus", "abvs",
+})  # fmt: skip
+#: first names that are also words (class ambiguous): beside an unknown all-caps word in a
+#: descriptor they make a name (``MARY QUIMBY``); a names list also holds surnames that are
+#: words (``BRAIN``, ``LONG``), which do not
+_GIVEN_WORDS = frozenset({
+    "mary", "maria", "anna", "ann", "anne", "rose", "rosa", "grace", "hope", "joy", "faith",
+    "june", "april", "iris", "daisy", "lily", "ruby", "pearl", "amber", "holly", "ivy", "dawn",
+    "eve", "nancy", "carol", "jean", "joan", "sue", "kim", "patience", "prudence", "constance",
+    "charity", "violet", "olive", "hazel", "heather", "jasmine", "crystal", "summer", "autumn",
+    "sky", "angel", "precious", "destiny", "harmony", "melody", "sunny", "star", "gay", "rosie",
+    "bill", "frank", "grant", "dean", "rob", "pat", "jack", "jim", "bob", "rick", "drew",
+    "guy", "art", "lane", "chase", "hunter", "miles", "rex", "ray", "wade", "cliff", "glen",
+    "dale", "earl", "norman", "victor", "homer", "august", "sterling", "carmen", "luz", "paz",
+    "dolores", "mercedes", "consuelo", "amparo", "rosario", "pilar", "alan", "amy", "benjamin",
+    "betty", "billy", "bobby", "carl", "donna", "emma", "eric", "henry", "james", "jane",
+    "jerry", "joe", "jordan", "kelly", "kyle", "larry", "laura", "mason", "peter", "ralph",
+    "randy", "roger", "ruth", "sophia", "steven", "terry", "timothy", "vincent", "walter",
+    "willie",
+})  # fmt: skip
+#: endings of Latin and clinical words that no vocabulary lists (MUSCULUS PECTORALIS, DUCTUS
+#: ARTERIOSUS, REGURGITANT): never taken for a name by the all-caps rule
+_CLINICAL_ENDING = re.compile(
+    r"(?:US|IS|UM|AE|II|IC|AL|OUS|ANT|ENT|ARY|ORY|OID|OSIS|ITIS|OMA|IA|ISM|ATE|IVE|ILE|ULA|ICA"
+    r"|GEN|CYTE|PLASTY|GRAPHY|SCOPY|ECTOMY|OTOMY|PATHY|TROPHY|LYSIS|EAL|IAL|EUS|ES|ING)$"
+)
+_CAPS_GAP = re.compile(r"[ \t]")
+_CAPS_JOIN = re.compile(r"[ \t]|-")
+
+
+def _caps_names(
+    text: str,
+    tokens: list[_Token],
+    persons: frozenset[str],
+    core: frozenset[str],
+    medical: frozenset[str],
+) -> None:
+    """Two all-caps words side by side in a short descriptor that make a name (``LEFT BREAST
+    MARY QUIMBY BIOPSY``): a first name that is also a word (:data:`_GIVEN_WORDS`: ``MARY``,
+    ``ROSE``) beside a word no vocabulary knows, or two or three such unknown words of 4+
+    letters between known words (a known word on one side at least, nothing unknown on
+    either; not with a Latin or clinical ending: ``MUSCULUS PECTORALIS``). Scanner makers and
+    models (``SIEMENS ACUSON``) and words with digits are never taken."""
+
+    def plain(t: _Token) -> bool:
+        return (
+            t.kind == "word"
+            and t.upper
+            and len(t.text) >= 3
+            and t.text.isalpha()
+            and t.key not in _PRODUCTS
+            and t.key not in _VENDORS
+            and t.key not in _STOP
+            and t.key not in _NOT_A_NAME_PART
+            and t.key not in medical
+        )
+
+    def known(t: _Token) -> bool:
+        return t.kind == "word" and not t.redact and (t.cls == _SAFE or t.key in core)
+
+    n = len(tokens)
+    for i in range(n - 1):
+        a, b = tokens[i], tokens[i + 1]
+        if a.redact or b.redact or not (plain(a) and plain(b)):
+            continue
+        if not _CAPS_GAP.fullmatch(text[a.end : b.start]):
+            continue
+        given = [
+            t for t in (a, b) if t.cls == _AMBIGUOUS and t.key in _GIVEN_WORDS and t.key in persons
+        ]
+        other = b if given and given[0] is a else a
+        if given and other.cls == _UNKNOWN and len(other.text) >= 4:
+            a.redact = b.redact = True
+    # runs of two or three unknown words of 4+ letters (``OTTOLINE QUIMBY-FAIRBAIRN``)
+    i = 0
+    while i < n:
+        j = i
+        while (
+            j < n
+            and j - i < 3
+            and plain(tokens[j])
+            and not tokens[j].redact
+            and tokens[j].cls == _UNKNOWN
+            and len(tokens[j].text) >= 4
+            and not _CLINICAL_ENDING.search(tokens[j].text)
+            and (j == i or _CAPS_JOIN.fullmatch(text[tokens[j - 1].end : tokens[j].start]))
+        ):
+            j += 1
+        if j - i >= 2:
+            sides = [tokens[k] for k in (i - 1, j) if 0 <= k < n]
+            if sides and all(known(t) for t in sides):
+                for k in range(i, j):
+                    tokens[k].redact = True
+        i = max(j, i + 1)
 
 
 #: words that end the name of an employer, a school or a shop ("Quillbrook Bakery",
@@ -2081,6 +2192,49 @@ def scrub_report_text(
     """
     if text is None:
         return None
+    out = _scrub_report_text(
+        text, identifiers, date_shift_days, replacements, remove_dates, unknown_are_names
+    )
+    return drop_odd_space_fragments(text, out) if not text.isascii() else out
+
+
+_ODD_SPACED = re.compile(r"(?<=[^\W\d_]{2})(\s)([^\W\d_]+)")
+_WORD_ENDS = r"(?![^\W\d_])"
+_NAME_MARKS = r"\[(?:NAME|name|REDACTED)\]"
+
+
+def drop_odd_space_fragments(raw: str, out: str) -> str:
+    """``out`` (the scrub of ``raw``) without the rest of a removed name that an odd space
+    (no-break, thin, figure space...) split off: a lower-case word in no vocabulary after
+    such a space in ``raw`` that follows a name marker in ``out`` (``Sio<NBSP>bhanna`` ->
+    ``[NAME] bhanna`` -> ``[NAME]``; ``Quimby<NBSP>called`` keeps ``called``).
+
+    >>> drop_odd_space_fragments("Sio\u00a0bhanna called", "[NAME] bhanna called")
+    '[NAME] called'
+    """
+    if raw.isascii() or "[" not in out:
+        return out
+    fragments = {
+        m.group(2)
+        for m in _ODD_SPACED.finditer(raw)
+        if m.group(1) not in " \t\n\r\f\v"
+        and unicodedata.category(m.group(1)) == "Zs"
+        and m.group(2).islower()
+        and _word_class(_fold_lower(m.group(2))) in (_NAME, _UNKNOWN)
+    }
+    for fragment in fragments:
+        out = re.sub("(" + _NAME_MARKS + ")[ \t]" + re.escape(fragment) + _WORD_ENDS, r"\1", out)
+    return out
+
+
+def _scrub_report_text(
+    text: str,
+    identifiers: Sequence[str | None],
+    date_shift_days: int,
+    replacements: Mapping[str, str] | None,
+    remove_dates: bool,
+    unknown_are_names: bool,
+) -> str:
     replacements = {k.strip().lower(): v for k, v in (replacements or {}).items() if k}
     work = _Text(normalise_text(text))  # as a reader sees it: no soft hyphens, no full-width
     work.sub(_SIGNATURE, "[SIGNATURE]")
@@ -2139,7 +2293,7 @@ def scrub_report_text(
             work.sub(_FOREIGN_DATES, "[DATE]")
     if not digits:
         _labelled_names(work, words)
-        work.replace_spans(_mark_names(work.text, work.values, unknown_are_names), "[NAME]")
+        work.replace_spans(_names(work, unknown_are_names), "[NAME]")
         return work.resolve()
     work.text = _PHONES.sub(
         lambda m: work.token("[PHONE]") if _valid_phone(m) else m.group(0), work.text
@@ -2194,8 +2348,102 @@ def scrub_report_text(
         ):
             work.text = _LABELLED_OLD_AGE.sub(lambda m: m.group(1) + "90+", work.text)
     _labelled_names(work, words)
-    work.replace_spans(_mark_names(work.text, work.values, unknown_are_names), "[NAME]")
+    work.replace_spans(_names(work, unknown_are_names), "[NAME]")
     return work.resolve()
+
+
+def _names(work: _Text, unknown_are_names: bool) -> list[tuple[int, int]]:
+    """The spans of names: :func:`_mark_names`, and in a tab-separated table the cells of a
+    column whose header names a person (its header line itself kept)."""
+    spans = _mark_names(work.text, work.values, unknown_are_names)
+    if "\n" not in work.text:
+        return spans
+    for separator in ("\t", ";"):
+        if separator not in work.text:
+            continue
+        cells, headers = _table_names(work.text, separator)
+        if headers:
+            spans = [s for s in spans if not any(a <= s[0] < b for a, b in headers)]
+        spans += cells
+    return spans
+
+
+#: header words of a table column that holds people's names
+_NAME_COLUMN_WORDS = frozenset({
+    "name", "names", "patient", "surname", "surnames", "forename", "forenames", "firstname",
+    "lastname", "given", "first", "last", "family", "middle", "maiden", "contact", "contacts",
+    "relative", "relatives", "kin", "nok", "radiologist", "physician", "doctor", "sonographer",
+    "technologist", "tech", "nurse", "surgeon", "referrer", "referring", "consultant",
+    "attending", "reader", "staff", "operator", "clinician", "provider", "gp", "pcp", "caller",
+    "spouse", "partner", "mother", "father", "daughter", "son", "husband", "wife", "guardian",
+    "carer", "caregiver", "signed", "signature", "performed", "reported", "dictated", "nombre",
+    "nombres", "apellido", "apellidos", "nom", "prenom", "vorname", "nachname", "cognome",
+    "nome", "naam", "achternaam", "voornaam", "imie", "nazwisko",
+})  # fmt: skip
+#: cell values of a name column that name no one
+_NO_ONE = frozenset(
+    ["n/a", "na", "none", "unknown", "self", "same", "nil", "patient", "pt", "not", "applicable"]
+)
+
+
+def _label_cell(cell: str, core: frozenset[str]) -> bool:
+    words = _LETTER_RUN.findall(cell)
+    if not words or len(words) > 4 or _DIGIT.search(cell) or "\ue000" in cell:
+        return False
+    return all(
+        w.lower() in _NAME_COLUMN_WORDS or w.lower() in core or _word_class(_fold_lower(w)) == _SAFE
+        for w in words
+    )
+
+
+def _table_names(
+    text: str, separator: str = "\t"
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Tables (two lines or more with the same number of tabs, or of semicolons): when the
+    first line is a header of labels (``Name<TAB>Relation<TAB>Phone``; with semicolons,
+    every label capitalised: ``Name;Relation;Phone``), the capitalised
+    words under a header that names a person (``Name``, ``Surname``, ``Radiologist``,
+    ``Nombre``) are names, whatever they are as words (``Grace Hill``, ``Mark Long``).
+    Returns (name spans, header line spans)."""
+    core = core_words()
+    lines = [(m.start(), m.group(0)) for m in re.finditer(r"[^\n]*", text)]
+    lines = [(at, line) for at, line in lines if line or at == 0]
+    names: list[tuple[int, int]] = []
+    headers: list[tuple[int, int]] = []
+    i = 0
+    while i < len(lines):
+        at, line = lines[i]
+        count = line.count(separator)
+        j = i + 1
+        while j < len(lines) and count and lines[j][1].count(separator) == count:
+            j += 1
+        if not count or j - i < 2:
+            i = max(j, i + 1)
+            continue
+        header = line.split(separator)
+        labels = [c.strip() for c in header if c.strip()]
+        if (
+            labels
+            and all(_label_cell(c, core) for c in labels)
+            and (separator == "\t" or all(c[:1].isupper() for c in labels))
+        ):
+            headers.append((at, at + len(line)))
+            columns = {
+                k
+                for k, c in enumerate(header)
+                if any(w.lower() in _NAME_COLUMN_WORDS for w in _LETTER_RUN.findall(c))
+            }
+            for row_at, row in lines[i + 1 : j]:
+                offset = row_at
+                for k, cell in enumerate(row.split(separator)):
+                    if k in columns and cell.strip().lower() not in _NO_ONE:
+                        for w in _PLAIN_TOKEN.finditer(cell):
+                            word = w.group(0)
+                            if word[:1].isupper() and not _DIGIT.search(word):
+                                names.append((offset + w.start(), offset + w.end()))
+                    offset += len(cell) + 1
+        i = j
+    return names, headers
 
 
 _TOWN_RUN = r"[^\W\d_a-z][\w'’\-]*\.?(?:[ \t]+[^\W\d_a-z][\w'’\-]*\.?){0,3}"

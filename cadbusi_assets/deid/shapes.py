@@ -1,0 +1,404 @@
+"""Identifier shapes in short header values that are kept as they are: the device fields of
+*Retain Device Identity* (Station Name, AE titles, Device Description, serial numbers) and
+short unlisted text (LO, SH, UC: Code Meaning, Transducer Data, a vendor's descriptor).
+
+PS3.15's Retain Device Identity option keeps the identity of the *device*; a person's name, a
+phone number, an e-mail, an MRN or a date written into a station name is none of it. These
+values are full of product and room names that no vocabulary knows (``LWI-EPIQ2``,
+``ACUSON_S2000_SN1234``), so nothing is taken for a name on its own: only a shape or a context
+is removed, everything else is left byte for byte.
+
+* an e-mail; a phone number with separators (``555-0142`` only in a station-like value), after
+  a label (``TEL``, ``EXT``, ``PAGER``...) or international (``+44 20 7946 0018``);
+* a number after an identifier label (``MRN 48213377``, ``ACC# 7712``, ``DOB``...);
+* a full date written with separators (``03/04/2026``, ``2026-03-04``, ``4 MAR 2026``; a
+  compact ``20260304`` only in a station-like value, never in a serial number or a version);
+* the words after a title (``DR QUIMBY ROOM 3`` -> ``DR [name] ROOM 3``; ``DR ROOM 3``, where
+  the word is a common word, stays: DR is also digital radiography) or a relative's or
+  role word (``SISTER ZELDA``; a word that is also a common word is no name there); a
+  possessive that is no common word (``MARIA'S US``; in short unlisted text only before a
+  relative's word or at the end, eponyms stay: ``Hodgkin's lymphoma``);
+* in a station-like value (``station``), a person name of the names list beside another
+  name-like word (``ANNA QUIMBY US``), scanner makers and models left out.
+
+>>> scrub_identifier_shapes("US-ROOM3"), scrub_identifier_shapes("DR QUIMBY ROOM 3", "station")
+('US-ROOM3', 'DR [name] ROOM 3')
+>>> scrub_identifier_shapes("MARIA'S US", "station"), scrub_identifier_shapes("DR ROOM 2")
+('[name] US', 'DR ROOM 2')
+>>> scrub_identifier_shapes("123456US3", "serial"), scrub_identifier_shapes("EPIQ7G")
+('123456US3', 'EPIQ7G')
+>>> scrub_identifier_shapes("called Mrs Smith 555-0142")
+'called Mrs [name] [phone]'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+from functools import lru_cache
+
+_WORD = r"[^\W\d_](?:[^\W\d_]|['’](?=[^\W\d_]))*"
+_SEP = r"[ \t_.\-:]+"
+_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+_PHONE_LABEL = re.compile(
+    r"(?i)(?<![^\W\d_])(?:tel(?:ephone)?|phone|ph|mob(?:ile)?|cell|fax|pager|pgr|bleep|beeper"
+    r"|ext(?:ension)?|call(?:ed)?|contact|tlf|t[eé]l[eé]fono|telefon)\.?[ \t]*[:#=.]?[ \t]*"
+    r"(\+?\d[\d \t().\-]{2,}\d)(?!\w)"
+)
+#: before a phone: no word character, or an extension's ``x`` glued to it (``x555-0142``)
+_NOT_GLUED = r"(?:(?<![\w.\-])|(?<=(?<![^\W\d_])[xX]))"
+_PHONE = re.compile(
+    _NOT_GLUED + r"(?:\+?1[ .\-]?)?(?:\(\d{3}\)[ .\-]?|\d{3}[ .\-])\d{3}[ .\-]\d{4}(?![\w\-]|\.\d)"
+)
+_INTERNATIONAL = re.compile(r"(?<![\w.\-])\+\d{1,3}(?:[ .\-]?\(?\d{1,4}\)?){2,5}(?![\w\-]|\.\d)")
+#: a UK or European number with a trunk 0 (``07700 900123``, ``020 7946 0018``)
+_TRUNK_PHONE = re.compile(
+    r"(?<![\w.\-])0\d{3,4}[ \-]?\d{6}(?![\w\-]|\.\d)|(?<![\w.\-])0\d{2,4} \d{3,4} \d{3,4}(?![\w\-]|\.\d)"
+)
+_LOCAL_PHONE = re.compile(_NOT_GLUED + r"\d{3}[ \-]\d{4}(?![\w\-]|\.\d)")
+_EXTENSION_PHONE = re.compile(r"(?<=(?<![^\W\d_])[xX])\d{3}[ \-]\d{4}(?![\w\-]|\.\d)")
+_ID_LABEL = re.compile(
+    r"(?i)(?<![^\W\d_])(?:MRN|MR[ \t]*(?:#|NO\.?|NUM(?:BER)?)|MED(?:ICAL)?[ \t]*REC(?:ORD)?"
+    r"(?:[ \t]*(?:#|NO\.?|NUM(?:BER)?))?|PT[ \t]*(?:ID|#|NO\.?)|PATIENT[ \t]*(?:ID|#|NO\.?|NUM(?:BER)?)"
+    r"|PID|ACC(?:ESSION)?[ \t]*(?:#|NO\.?|NUM(?:BER)?)?|NHS[ \t]*(?:NO\.?|NUM(?:BER)?)?"
+    r"|HOSP(?:ITAL)?[ \t]*(?:#|NO\.?|NUM(?:BER)?)|CHART[ \t]*(?:#|NO\.?)?|SSN)"
+    r"(?![^\W\d_])[ \t]*[:#=.\-]?[ \t]*([A-Z0-9][A-Z0-9/.\-]*\d[A-Z0-9/.\-]*)(?![\w])"
+)
+#: a labelled identifier has at least this many digits ("ACC 2" is no accession)
+_MIN_ID_DIGITS = 4
+_DOB_LABEL = re.compile(
+    r"(?i)(?<![^\W\d_])(?:DOB|D\.O\.B\.?|BORN|BIRTH(?:[ \t]*DATE)?)(?![^\W\d_])[ \t]*[:#=.\-]?[ \t]*"
+    r"(\d[\d/.\-]{4,}\d|\d{1,2}[ \-]?[A-Za-z]{3,9}[ \-]?\d{2,4})(?!\w)"
+)
+_MONTHS = {
+    m: i
+    for i, names in enumerate(
+        (
+            "jan january",
+            "feb february",
+            "mar march",
+            "apr april",
+            "may",
+            "jun june",
+            "jul july",
+            "aug august",
+            "sep sept september",
+            "oct october",
+            "nov november",
+            "dec december",
+        ),
+        start=1,
+    )
+    for m in names.split()
+}
+_MON = r"(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_DATE_NUMERIC = re.compile(
+    r"(?<![\w.\-/])(?:(\d{4})([/.\-])(\d{1,2})\2(\d{1,2})|(\d{1,2})([/.\-])(\d{1,2})\6(\d{4}|\d{2}))"
+    r"(?![\w\-/]|\.\d)"
+)
+_DATE_WORDS = re.compile(
+    rf"(?i)(?<![\w.\-])(?:\d{{1,2}}[ \-]?{_MON}[ \-,]?[ \t]*(?:\d{{4}}|\d{{2}})"
+    rf"|{_MON}[ \t]+\d{{1,2}}(?:st|nd|rd|th)?,?[ \t]+\d{{4}})(?![\w])"
+)
+_DATE_COMPACT = re.compile(r"(?<!\d)(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\d)")
+_TITLE_WORDS = (
+    "dr|doctor|mr|mrs|ms|miss|mx|prof|professor|sr|sra|herr|frau|mme|mlle|madame|monsieur"
+    "|sir|dame|nurse|sister|др|д-р|доктор|проф|г-жа|г-н|гжа|пани|pani|pan|sr\\.a"
+    '|د|دكتور|الدكتور|ד"ר|ד״ר|דר|פרופ'
+)
+_TITLES = frozenset(_TITLE_WORDS.split("|"))
+_TITLE = re.compile(rf"(?i)(?<![^\W\d_])(?:{_TITLE_WORDS})(?![^\W\d_])\.?[ \t_\-]*")
+#: a CJK name before an honorific or a role (``田中医師``, ``佐藤先生``, ``李医生``)
+_CJK = r"[\u4e00-\u9fff\u3400-\u4dbf\u30a0-\u30ff\uac00-\ud7af]"
+_CJK_HONORIFIC = re.compile(
+    rf"({_CJK}{{1,4}})[ \t]?(?:선생님|선생|先生|医師|医生|様|さん|氏|護士|护士|技師|씨|님)"
+    rf"|(?:医生|医師|医师|先生|博士|护士|護士|教授|의사|선생님)[ \t:：]?({_CJK}{{2,4}})"
+)
+#: a word of a script other than Latin (Cyrillic, Greek, Arabic, Hebrew...): in a station name
+#: such a word of 4+ letters that no vocabulary knows is taken for a name
+_NON_LATIN_WORD = re.compile(r"[^\W\d_a-zA-Z\u00c0-\u024f]{4,}")
+_POSSESSIVE = re.compile(r"(?<![^\W\d_])([^\W\d_]{2,})['’][Ss](?![^\W\d_])")
+_WORD_RE = re.compile(_WORD)
+#: words that continue a title in a device name without naming a person ("DR ROOM 2")
+_ROOM_WORDS = frozenset({
+    "room", "suite", "bay", "unit", "lab", "clinic", "office", "wing", "ward", "theatre",
+    "theater", "station", "cart", "portable", "mobile", "system", "detector", "panel", "plate",
+    "cassette", "us", "ct", "mr", "mri", "xr", "dx", "cr", "dr", "rad", "ir", "rm", "bldg",
+    "floor", "level", "fl", "flr",
+})  # fmt: skip
+#: scanner makers, product and model names that a names list may hold (``Philips``,
+#: ``Arietta``, ``Sequoia``): never a name in a device or descriptor value
+PRODUCT_WORDS = frozenset({
+    "siemens", "philips", "toshiba", "canon", "hitachi", "samsung", "mindray", "esaote",
+    "hologic", "supersonic", "aixplorer", "fujifilm", "fuji", "sonosite", "acuson", "voluson",
+    "logiq", "aplio", "epiq", "affiniti", "invenia", "konica", "minolta", "zonare",
+    "ultrasonix", "aloka", "medison", "sonoscape", "butterfly", "clarius", "verasonics", "ge",
+    "healthcare", "arietta", "prosound", "sequoia", "juniper", "redwood", "lumify", "vivid",
+    "venue", "versana", "xario", "viamo", "resona", "nuewa", "mylab", "hera", "accuvix",
+    "ugeo", "noblus", "ascendus", "preirus", "avius", "sonimage", "terason", "chison",
+    "wisonic", "bk", "flex", "focus", "specto", "sonixtouch", "xporte", "edge", "sparq",
+    "envisor", "sonos", "iu", "hd", "cx", "agfa", "gevaert", "kodak", "carestream", "fonar",
+    "picker", "elscint", "marconi", "shimadzu", "dornier",
+})  # fmt: skip
+
+
+def _class(word: str) -> int:
+    from cadbusi_assets.records.scrub import _fold_lower, _word_class
+
+    return _word_class(_fold_lower(word))
+
+
+def _common(word: str) -> bool:
+    """A word of the vocabularies that is no person name (``ROOM``, ``DETECTOR``)."""
+    from cadbusi_assets.records.scrub import _SAFE
+
+    key = word.lower()
+    return key in _ROOM_WORDS or key in PRODUCT_WORDS or _class(word) == _SAFE
+
+
+@lru_cache(maxsize=1)
+def _kin_regex() -> re.Pattern[str]:
+    from cadbusi_assets.records.scrub import _KIN
+
+    words = "|".join(sorted((re.escape(w) for w in _KIN if len(w) > 2), key=len, reverse=True))
+    return re.compile(rf"(?i)(?<![^\W\d_])(?:{words})(?![^\W\d_])['’]?[ \t]*[:,\-]?[ \t]*")
+
+
+def _street() -> re.Pattern[str]:
+    """The report scrubber's street pattern (``12 Elm St``, ``123 Elm Street``)."""
+    from cadbusi_assets.records.scrub import _STREET
+
+    return _STREET
+
+
+def _name_classes() -> tuple[int, int]:
+    """Word classes of a name after a relative's word: in a names list only, or in none
+    (``sister Zelda``; not ``Son Valley``, a word that is also a name)."""
+    from cadbusi_assets.records.scrub import _NAME, _UNKNOWN
+
+    return (_NAME, _UNKNOWN)
+
+
+def _kin_follows(text: str, at: int) -> bool:
+    """A relative's or a role word right after ``at`` (``Quimby's daughter``), or the end."""
+    rest = text[at:].lstrip(" \t")
+    if not rest or rest[0] in ",;:)":
+        return True
+    return _kin_regex().match(rest) is not None
+
+
+def _valid_date(match: re.Match[str]) -> bool:
+    if match.group(1):
+        year, month, day = int(match.group(1)), int(match.group(3)), int(match.group(4))
+    else:
+        first, second, year = int(match.group(5)), int(match.group(7)), int(match.group(8))
+        if year < 100:
+            year += 2000 if year < 50 else 1900
+        month, day = (first, second) if first <= 12 else (second, first)
+    try:
+        dt.date(year, month, day)
+    except ValueError:
+        return False
+    return 1900 <= year <= 2100
+
+
+#: particles inside a surname (``van der Quimby``, ``de la Cruz``): taken with the name
+_PARTICLES = frozenset({
+    "van", "von", "der", "den", "de", "del", "della", "di", "da", "du", "la", "le", "ten",
+    "ter", "bin", "ibn", "al", "el", "dos", "das", "y", "st", "mac", "mc",
+})  # fmt: skip
+
+
+def _names_after(text: str, at: int, first_any: bool) -> list[tuple[int, int]]:
+    """Spans of the name words that start at ``at`` (after a title or a relation): the first
+    unless it is a common word (``first_any``: a title, whose next word is a name unless
+    common; else it must be capitalised), then up to two more that are no common word,
+    particles (``van der``) taken with them."""
+    from cadbusi_assets.records.scrub import _STOP, core_words
+
+    spans: list[tuple[int, int]] = []
+    match = _WORD_RE.match(text, at)
+    if match is None or len(match.group(0)) < 2:
+        return spans
+    word = match.group(0)
+    if word.lower() in _PARTICLES:
+        pending = [match.span()]
+    elif _common(word) or (
+        not first_any and (not word[0].isupper() or _class(word) not in _name_classes())
+    ):
+        return spans
+    else:
+        pending = []
+        spans.append(match.span())
+    end = match.end()
+    while len(spans) < 3:
+        gap = re.match(r"[ \t_\-]+", text[end:])
+        if gap is None:
+            break
+        nxt = _WORD_RE.match(text, end + gap.end())
+        if nxt is None or len(nxt.group(0)) < 2:
+            break
+        key = nxt.group(0).lower()
+        if text[nxt.end() : nxt.end() + 1].isdigit():
+            break  # "DR QUIMBY RM3": a room, a probe, a model
+        if key in _PARTICLES and len(pending) < 3:
+            pending.append(nxt.span())
+            end = nxt.end()
+            continue
+        if _common(nxt.group(0)) or key in _STOP or key in core_words() or key in _TITLES:
+            break
+        spans += [*pending, nxt.span()]
+        pending = []
+        end = nxt.end()
+    return spans
+
+
+def _name_pairs(text: str) -> list[tuple[int, int]]:
+    """A name of the names list beside another name-like word (``ANNA QUIMBY``): both."""
+    from cadbusi_assets.records.scrub import _GIVEN_WORDS, _NAME, _UNKNOWN
+
+    words = [m for m in _WORD_RE.finditer(text) if len(m.group(0)) >= 4]
+    spans: list[tuple[int, int]] = []
+    for left, right in itertools.pairwise(words):
+        if not re.fullmatch(r"[ \t_\-]", text[left.end() : right.start()]):
+            continue
+        a, b = left.group(0).lower(), right.group(0).lower()
+        if {a, b} & (PRODUCT_WORDS | _ROOM_WORDS | _TITLES):
+            continue
+        ca, cb = _class(a), _class(b)
+        if (
+            (ca == _NAME and cb in (_NAME, _UNKNOWN))
+            or (cb == _NAME and ca == _UNKNOWN)
+            or (a in _GIVEN_WORDS and cb == _UNKNOWN)
+            or (b in _GIVEN_WORDS and ca == _UNKNOWN)
+        ):
+            spans += [left.span(), right.span()]
+    return spans
+
+
+def _lone_names(text: str) -> list[tuple[int, int]]:
+    """A word of 5+ letters standing alone between separators of a station name
+    (``GWENDOLYN_US1``) that is a person name of the names list and no word, place or
+    product."""
+    from cadbusi_assets.records.scrub import _NAME, place_words
+
+    return [
+        m.span()
+        for m in _WORD_RE.finditer(text)
+        if len(m.group(0)) >= 5
+        and m.group(0).lower() not in PRODUCT_WORDS
+        and m.group(0).lower() not in place_words()
+        and _class(m.group(0)) == _NAME
+    ]
+
+
+def _replace(text: str, spans: list[tuple[int, int, str]]) -> str:
+    out, last = [], 0
+    for start, end, marker in sorted(set(spans)):
+        if start < last:
+            continue
+        out.append(text[last:start])
+        out.append(marker)
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+#: What :func:`scrub_identifier_shapes` removes in each kind of value.
+KINDS = ("serial", "station", "text")
+
+
+def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
+    """``text`` without the identifier shapes of the module doc. ``kind``: ``serial`` (a
+    serial number or identifier of a device: no local phone, no compact date), ``station``
+    (a station, AE title, location or device name: also a local phone, a compact date and a
+    person name of the names list beside another name-like word) or ``text`` (short
+    unlisted text: shapes with a context only, a date only after a birth-date label; the
+    study's own dates are removed elsewhere, a software build date stays)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
+    if not text or not any(c.isalnum() for c in text):
+        return text
+    spans: list[tuple[int, int, str]] = []
+    if "@" in text:
+        spans += [(*m.span(), "[email]") for m in _EMAIL.finditer(text)]
+    if any(c.isdigit() for c in text):
+        spans += [(*m.span(1), "[phone]") for m in _PHONE_LABEL.finditer(text)]
+        spans += [
+            (*m.span(1), "[id]")
+            for m in _ID_LABEL.finditer(text)
+            if sum(c.isdigit() for c in m.group(1)) >= _MIN_ID_DIGITS
+        ]
+        spans += [(*m.span(1), "[date]") for m in _DOB_LABEL.finditer(text)]
+        spans += [(*m.span(), "[phone]") for m in _PHONE.finditer(text)]
+        spans += [(*m.span(), "[phone]") for m in _INTERNATIONAL.finditer(text)]
+        if kind == "serial":  # only an extension's x marks a short number as a phone there
+            spans += [(*m.span(), "[phone]") for m in _EXTENSION_PHONE.finditer(text)]
+        else:
+            spans += [(*m.span(), "[phone]") for m in _LOCAL_PHONE.finditer(text)]
+            spans += [(*m.span(), "[phone]") for m in _TRUNK_PHONE.finditer(text)]
+            spans += [(*m.span(), "[address]") for m in _street().finditer(text)]
+        if kind != "text":
+            spans += [(*m.span(), "[date]") for m in _DATE_NUMERIC.finditer(text) if _valid_date(m)]
+            spans += [(*m.span(), "[date]") for m in _DATE_WORDS.finditer(text)]
+        if kind == "station":
+            spans += [(*m.span(), "[date]") for m in _DATE_COMPACT.finditer(text)]
+    for m in _TITLE.finditer(text):
+        spans += [(*s, "[name]") for s in _names_after(text, m.end(), first_any=True)]
+    if len(text) > 4:
+        for m in _kin_regex().finditer(text):
+            spans += [(*s, "[name]") for s in _names_after(text, m.end(), first_any=False)]
+    if "'" in text or "’" in text:
+        for m in _POSSESSIVE.finditer(text):
+            if not _common(m.group(1)) and (kind != "text" or _kin_follows(text, m.end())):
+                spans.append((*m.span(), "[name]"))
+    if not text.isascii():
+        for m in _CJK_HONORIFIC.finditer(text):
+            group = 1 if m.group(1) else 2
+            spans.append((*m.span(group), "[name]"))
+        if kind == "station":
+            spans += [
+                (*m.span(), "[name]")
+                for m in _NON_LATIN_WORD.finditer(text)
+                if not re.search(_CJK, m.group(0)) and not _common(m.group(0))
+            ]
+    if kind == "station":
+        spans += [(*s, "[name]") for s in _name_pairs(text)]
+        spans += [(*s, "[name]") for s in _lone_names(text)]
+    if not spans:
+        return text
+    return _replace(text, spans)
+
+
+#: Device fields of Retain Device Identity that hold a serial number or an identifier of the
+#: device: only unambiguous shapes are removed there (``123456US3`` stays).
+SERIAL_KEYWORDS = frozenset(
+    {
+        "DeviceSerialNumber",
+        "LensSerialNumber",
+        "SourceSerialNumber",
+        "PlateID",
+        "GeneratorID",
+        "CassetteID",
+        "GantryID",
+        "DetectorID",
+        "XRaySourceID",
+        "XRayDetectorID",
+        "UniqueDeviceIdentifier",
+        "ManufacturerDeviceIdentifier",
+    }
+)
+#: Device fields that name a maker or a model: shapes with a context only.
+PRODUCT_KEYWORDS = frozenset({"LensMake", "LensModel", "SourceManufacturer"})
+
+
+def device_kind(keyword: str) -> str:
+    """The :func:`scrub_identifier_shapes` kind of a kept device field.
+
+    >>> device_kind("DeviceSerialNumber"), device_kind("StationName"), device_kind("LensMake")
+    ('serial', 'station', 'text')
+    """
+    if keyword in SERIAL_KEYWORDS:
+        return "serial"
+    return "text" if keyword in PRODUCT_KEYWORDS else "station"
