@@ -38,6 +38,8 @@ import itertools
 import re
 from functools import lru_cache
 
+from cadbusi_assets.records.vocabulary import PRODUCT_NAMES
+
 _WORD = r"[^\W\d_](?:[^\W\d_]|['’](?=[^\W\d_]))*"
 _SEP = r"[ \t_.\-:]+"
 _EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
@@ -129,17 +131,10 @@ _ROOM_WORDS = frozenset({
 })  # fmt: skip
 #: scanner makers, product and model names that a names list may hold (``Philips``,
 #: ``Arietta``, ``Sequoia``): never a name in a device or descriptor value
-PRODUCT_WORDS = frozenset({
-    "siemens", "philips", "toshiba", "canon", "hitachi", "samsung", "mindray", "esaote",
-    "hologic", "supersonic", "aixplorer", "fujifilm", "fuji", "sonosite", "acuson", "voluson",
-    "logiq", "aplio", "epiq", "affiniti", "invenia", "konica", "minolta", "zonare",
-    "ultrasonix", "aloka", "medison", "sonoscape", "butterfly", "clarius", "verasonics", "ge",
-    "healthcare", "arietta", "prosound", "sequoia", "juniper", "redwood", "lumify", "vivid",
-    "venue", "versana", "xario", "viamo", "resona", "nuewa", "mylab", "hera", "accuvix",
-    "ugeo", "noblus", "ascendus", "preirus", "avius", "sonimage", "terason", "chison",
-    "wisonic", "bk", "flex", "focus", "specto", "sonixtouch", "xporte", "edge", "sparq",
-    "envisor", "sonos", "iu", "hd", "cx", "agfa", "gevaert", "kodak", "carestream", "fonar",
-    "picker", "elscint", "marconi", "shimadzu", "dornier",
+PRODUCT_WORDS = PRODUCT_NAMES | frozenset({
+    # short or common words that name a product only in a device field
+    "ge", "bk", "flex", "focus", "specto", "edge", "iu", "hd", "cx", "fonar", "picker",
+    "elscint", "marconi",
 })  # fmt: skip
 
 

@@ -82,6 +82,7 @@ import polars as pl
 from cadbusi_assets.deid.identifiers import lookalike_forms
 from cadbusi_assets.deid.name_variants import normalise_text, script_latin_forms
 from cadbusi_assets.records.vocabulary import (
+    PRODUCT_NAMES,
     core_words,
     english_words,
     fold,
@@ -1661,17 +1662,7 @@ def _mark_names(
 
 #: scanner makers and models that a names list holds or that no vocabulary knows: never a
 #: name in an all-caps descriptor ("HITACHI ARIETTA", "ACUSON SEQUOIA")
-_PRODUCTS = frozenset({
-    "siemens", "philips", "toshiba", "canon", "hitachi", "samsung", "mindray", "esaote",
-    "hologic", "supersonic", "aixplorer", "fujifilm", "fuji", "sonosite", "acuson", "voluson",
-    "logiq", "aplio", "epiq", "affiniti", "invenia", "konica", "minolta", "zonare",
-    "ultrasonix", "aloka", "medison", "sonoscape", "butterfly", "clarius", "verasonics",
-    "healthcare", "arietta", "prosound", "sequoia", "juniper", "redwood", "lumify", "vivid",
-    "venue", "versana", "xario", "viamo", "resona", "nuewa", "mylab", "hera", "accuvix",
-    "ugeo", "noblus", "ascendus", "preirus", "avius", "sonimage", "terason", "chison",
-    "wisonic", "sonixtouch", "xporte", "sparq", "envisor", "sonos", "agfa", "gevaert", "kodak",
-    "carestream", "shimadzu", "dornier", "abus", "abvs",
-})  # fmt: skip
+_PRODUCTS = PRODUCT_NAMES
 #: first names that are also words (class ambiguous): beside an unknown all-caps word in a
 #: descriptor they make a name (``MARY QUIMBY``); a names list also holds surnames that are
 #: words (``BRAIN``, ``LONG``), which do not

@@ -29,6 +29,20 @@ import unicodedata
 from importlib import resources
 from pathlib import Path
 
+#: scanner makers, product and model names (a names list may hold some: ``Arietta``,
+#: ``Sequoia``): never a person's name in a descriptor or a device field
+PRODUCT_NAMES = frozenset({
+    "siemens", "philips", "toshiba", "canon", "hitachi", "samsung", "mindray", "esaote",
+    "hologic", "supersonic", "aixplorer", "fujifilm", "fuji", "sonosite", "acuson", "voluson",
+    "logiq", "aplio", "epiq", "affiniti", "invenia", "konica", "minolta", "zonare",
+    "ultrasonix", "aloka", "medison", "sonoscape", "butterfly", "clarius", "verasonics",
+    "healthcare", "arietta", "prosound", "sequoia", "juniper", "redwood", "lumify", "vivid",
+    "venue", "versana", "xario", "viamo", "resona", "nuewa", "mylab", "hera", "accuvix",
+    "ugeo", "noblus", "ascendus", "preirus", "avius", "sonimage", "terason", "chison",
+    "wisonic", "sonixtouch", "xporte", "sparq", "envisor", "sonos", "agfa", "gevaert", "kodak",
+    "carestream", "shimadzu", "dornier", "abus", "abvs",
+})  # fmt: skip
+
 DATA = "data"
 #: letters that NFKD does not decompose, with their plain-ASCII spelling
 _FOLD_SPECIAL = str.maketrans(
