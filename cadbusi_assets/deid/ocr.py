@@ -1651,7 +1651,9 @@ def connected_words(level: np.ndarray) -> list[Box]:
 def _connected_script_text(frame: np.ndarray, reading: FrameText) -> bool:
     """Whether ``frame`` shows a word of a connected script (:func:`connected_words`) that
     does not lie mostly (:data:`SEEN_SHARE`) in the upright ``reading``'s lines: upright or
-    upside down, or turned a quarter either way."""
+    upside down, or turned a quarter either way; bright on the frame, or dark on a light
+    label (:func:`light_panels` that hold ink, searched as :func:`unseen_text` searches them:
+    the darkest channel inverted)."""
     level = brightness(frame)
     seen = np.zeros(level.shape, bool)
     for x0, y0, x1, y1 in reading.boxes:
