@@ -1731,9 +1731,6 @@ def banded_lines(level: np.ndarray) -> list[Box]:
     out: list[Box] = []
     for chain in chains[(counts >= TEXTURE_GLYPHS) & (heights >= MIN_TEXT_HEIGHT)].tolist():
         box: Box = (chain[0], chain[1], chain[2], chain[3])
-        evidence = text_like(frame_ink, box)
-        if evidence.is_text or evidence.on_panel or evidence.baseline >= TEXTURE_BASELINE:
-            continue  # a line already, on a panel (no baseline rule), or failing elsewhere
         height = box[3] - box[1] + 1
         stats = frame_ink.stats[frame_ink.blobs_inside(box)]
         tall = (stats[:, 3] >= max(MIN_TEXT_HEIGHT - 1, GLYPH_HEIGHT * height)) & (
@@ -1750,7 +1747,12 @@ def banded_lines(level: np.ndarray) -> list[Box]:
         if band > height:
             continue
         least = np.lib.stride_tricks.sliding_window_view(covered, band).min(axis=1)
-        if int(least.max()) == tops.size and replace(evidence, baseline=1.0).is_text:
+        if int(least.max()) < tops.size:
+            continue  # (the cheap test first: most chains of speckle fail it)
+        evidence = text_like(frame_ink, box)
+        if evidence.is_text or evidence.on_panel or evidence.baseline >= TEXTURE_BASELINE:
+            continue  # a line already, on a panel (no baseline rule), or failing elsewhere
+        if replace(evidence, baseline=1.0).is_text:
             out.append(box)
     return out
 
