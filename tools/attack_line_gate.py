@@ -135,8 +135,9 @@ def build_boxed(case: Case, seed: int) -> tuple[np.ndarray, tuple[int, int, int,
     colour = np.array(case.colour or (case.level,) * 3, np.float32)
     a = ink.astype(np.float32)[..., None] / 255
     region = frame[top : top + h, left : left + w]
-    if case.style == "panel":  # dark text on a light panel
-        frame[max(0, top - 6) : top + h + 6, max(0, left - 6) : left + w + 6] = 225
+    if case.style in ("panel", "label"):  # dark text on a light panel (label: at level)
+        light = 225 if case.style == "panel" else case.level
+        frame[max(0, top - 6) : top + h + 6, max(0, left - 6) : left + w + 6] = light
         region = frame[top : top + h, left : left + w]
         dark = np.array(case.colour or (20, 20, 20), np.float32)
         region[:] = (region * (1 - a) + dark * a).astype(np.uint8)
@@ -614,6 +615,53 @@ def script_cases_2() -> list[Case]:
     return out
 
 
+#: (font, size, way, label level, ink colour (BGR)) of each name on a light label: upright,
+#: turned a quarter either way and upside down; black, grey, blue and red ink; labels 180-245.
+LABEL_PLACEMENTS = [
+    ("sans", 10, None, 225, (20, 20, 20)),
+    ("sans", 12, None, 240, (60, 60, 60)),
+    ("sans", 16, None, 200, (20, 20, 20)),
+    ("sans_bold", 14, None, 225, (160, 40, 20)),
+    ("condensed", 20, None, 245, (30, 30, 180)),
+    ("sans", 24, None, 180, (10, 10, 10)),
+    ("sans", 12, cv2.ROTATE_90_CLOCKWISE, 225, (20, 20, 20)),
+    ("sans", 16, cv2.ROTATE_90_COUNTERCLOCKWISE, 230, (160, 40, 20)),
+    ("sans", 14, cv2.ROTATE_180, 225, (20, 20, 20)),
+    ("condensed", 18, cv2.ROTATE_90_CLOCKWISE, 200, (90, 90, 90)),
+]
+
+
+def label_cases() -> list[Case]:
+    """The names of :data:`SCRIPT_NAMES` and :data:`SCRIPT_NAMES_2` written in dark or
+    coloured ink on a light label planted in the fan, in the :data:`LABEL_PLACEMENTS`."""
+    turns = {
+        None: "0",
+        cv2.ROTATE_90_CLOCKWISE: "90",
+        cv2.ROTATE_90_COUNTERCLOCKWISE: "270",
+        cv2.ROTATE_180: "180",
+    }
+    out: list[Case] = []
+    for script, (t, ids) in {**SCRIPT_NAMES, **SCRIPT_NAMES_2}.items():
+        instead = {**SCRIPT_FONT_INSTEAD.get(script, {}), **SCRIPT_FONT_INSTEAD_2.get(script, {})}
+        for placed, px, way, light, colour in LABEL_PLACEMENTS:
+            font = instead.get(placed, placed)
+            ink = partial(pil_ink, t, font, px)
+            out.append(
+                Case(
+                    f"label_{script}",
+                    f"{script}{turns[way]}_{font}{px}_label{light}",
+                    t,
+                    partial(_upright, ink if way is None else partial(cv2.rotate, ink(), way)),
+                    ids=ids,
+                    level=light,
+                    colour=colour,
+                    way=cv2.ROTATE_90_CLOCKWISE,
+                    style="label",
+                )
+            )
+    return out
+
+
 def ruled_ink(
     text: str, size: int, where: float, level: int = 230, thick: int = 1, reach: int = 20
 ) -> np.ndarray:
@@ -697,6 +745,11 @@ def main() -> None:
         action="store_true",
         help="Arabic, Armenian, Georgian and mixed names, turned and upright",
     )
+    ap.add_argument(
+        "--labels",
+        action="store_true",
+        help="names in every non-Latin script on light labels (dark or coloured ink)",
+    )
     args = ap.parse_args()
     s0, s1 = (int(x) for x in args.seeds.split(","))
     all_cases = hard_cases() if args.hard else spacing_cases() if args.spacing else cases()
@@ -706,6 +759,8 @@ def main() -> None:
         all_cases = rule_cases()
     if args.scripts2:
         all_cases = script_cases_2()
+    if args.labels:
+        all_cases = label_cases()
     if args.outside:
         all_cases = [
             replace(c, kind="outside_" + c.kind, style="outside")

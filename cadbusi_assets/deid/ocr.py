@@ -562,8 +562,12 @@ def ocr_identifiers(
     search that the learned gate takes for text and tesseract reads as letters of no
     vocabulary (:func:`_unreadable_turned_text`: a turned name), else, for a name in a
     connected script (:data:`CONNECTED_SCRIPTS`: Arabic), a blob shaped like one of its words
-    outside the upright reading's lines, in any of the four turns
-    (:func:`_connected_script_text`)."""
+    outside the upright reading's lines, in any of the four turns, on the frame or on a light
+    label (:func:`_connected_script_text`), else, for a name in a script of
+    :data:`BANDED_SCRIPTS` (Georgian, Armenian), a line whose letters share a band of rows
+    but no baseline, read as letters of no vocabulary (:func:`_banded_script_text`). Lines
+    found upright on a light label and read as letters of no vocabulary count too
+    (:func:`_unreadable_label_text`)."""
     if reading is None:  # nobody parses this reading's annotation: no second reading of it
         reading = read_frame(frame, vocabulary_gate=True, fields=False)
     found = _kinds(ocr_text(frame, reading), identifiers)
@@ -571,15 +575,21 @@ def ocr_identifiers(
     unexplained = bool(unreadable) and _unexplained_text(reading)
     # a name in a script the OCR cannot read, turned: text the unseen search reads as junk
     reads: list[tuple[np.ndarray, str]] | None = [] if unreadable and not unexplained else None
+    # ... and lines on a light label read as letters of no vocabulary
+    label_reads: list[tuple[np.ndarray, str]] | None = None if reads is None else []
     if not found:  # (a finding withholds the frame already: nothing more is read)
-        found = _kinds(unseen_text(frame, reading, reads), identifiers)
+        found = _kinds(unseen_text(frame, reading, reads, label_reads), identifiers)
     if unexplained or (
         reads is not None
         and not found
         and (
             (reads and _unreadable_turned_text(reads, frame, reading))
+            or (label_reads and _unreadable_label_text(label_reads))
             # a name in a connected script (Arabic): one wide blob a word, no line found
             or (_connected_name(identifiers) and _connected_script_text(frame, reading))
+            # a name in a script whose letters reach above and below the line in turn
+            # (Georgian): letters on no one baseline, no line found
+            or (_banded_name(identifiers) and _banded_script_text(frame, reading))
         )
     ):
         found += unreadable
@@ -886,6 +896,7 @@ def unseen_text(
     frame: np.ndarray,
     reading: FrameText,
     reads: list[tuple[np.ndarray, str]] | None = None,
+    label_reads: list[tuple[np.ndarray, str]] | None = None,
 ) -> str:
     """Text that the upright, bright-on-dark reading of ``frame`` (``reading``) cannot see,
     read by tesseract (handle the result as PHI): lines written vertically (found in the
@@ -899,7 +910,8 @@ def unseen_text(
     The upright lines that are not the screen's own words are read turned 180 degrees too
     (text written upside down). ``reads``: each image the search for lines read (all but
     those upside-down readings of upright lines) and its text are appended to it (for
-    :func:`_unreadable_turned_text`).
+    :func:`_unreadable_turned_text`). ``label_reads``: each image of a line found upright on
+    a light label and its text are appended to it too (for :func:`_unreadable_label_text`).
     """
     from cadbusi_assets.ultrasound.glyphs import is_screen_vocabulary
     from cadbusi_assets.ultrasound.ocr import TesseractUnavailable, engine
@@ -910,6 +922,10 @@ def unseen_text(
         seen[y0 : y1 + 1, x0 : x1 + 1] = True
     reader = engine()
     read_line = reader.read_line if reads is None else _recorded(reader.read_line, reads)
+    read_label = read_line if label_reads is None else _recorded(read_line, label_reads)
+    # (a label's dark words may lie in a line the upright reading found in the light between
+    # them: read for the label check only)
+    read_seen = None if label_reads is None else _recorded(reader.read_line, label_reads)
     texts = []
     try:
         for line in reading.lines:  # upside down: a line that is not the screen's words
@@ -926,7 +942,15 @@ def unseen_text(
             inside = (0, 0, box[2] - box[0], box[3] - box[1])
             if _holds_ink(dark, _crop(level, box), inside):
                 crop = cv2.bitwise_not(dark)
-                texts += _search(crop, box[:2], seen, read_line, upright=True)
+                texts += _search(
+                    crop,
+                    box[:2],
+                    seen,
+                    read_line,
+                    True,
+                    read_upright=read_label,
+                    read_seen=read_seen,
+                )
     except TesseractUnavailable:
         raise DeidentificationError(_MISSING) from None
     except Exception as exc:  # the command fallback raises pytesseract errors
@@ -986,6 +1010,8 @@ def _search(
     read_line: Callable[[np.ndarray], str],
     upright: bool,
     gate: bool = False,
+    read_upright: Callable[[np.ndarray], str] | None = None,
+    read_seen: Callable[[np.ndarray], str] | None = None,
 ) -> list[str]:
     """Texts of the lines of ``source`` (bright text on dark; the frame, or an inverted
     panel lying at ``corner`` of it) outside ``seen``: turned a quarter (read both ways, as
@@ -996,7 +1022,9 @@ def _search(
     frame's turned lines are chains of bright speckle in the fan. A turned line is read
     widened over letter-spaced glyphs beside it too (:func:`_extended`), and turned text
     that a rule runs through (a caliper's line) is searched again with the rule taken out
-    (:func:`_crossed_lines`)."""
+    (:func:`_crossed_lines`). ``read_upright`` reads the ``upright`` lines (``read_line``
+    when not given), ``read_seen``, when given, those of them lying in ``seen`` too (their
+    texts are not returned)."""
     from cadbusi_assets.deid.line_gate import may_be_text
 
     ox, oy = corner
@@ -1017,6 +1045,8 @@ def _search(
             x0, y0, x1, y1 = _view_box_in_frame(box, turn, source.shape)
             in_frame = (x0 + ox, y0 + oy, x1 + ox, y1 + oy)
             if _share_in(in_frame, seen) >= SEEN_SHARE:
+                if read_seen is not None and not turn:
+                    read_seen(line_image(view, box))
                 continue
             if turn:  # written top to bottom or bottom to top: read both ways
                 images = [turned_line_image(view, box)]
@@ -1029,7 +1059,7 @@ def _search(
                     texts.append(read_line(image))
                     texts.append(read_line(cv2.rotate(image, cv2.ROTATE_180)))
             else:
-                texts.append(read_line(line_image(view, box)))
+                texts.append((read_upright or read_line)(line_image(view, box)))
         if turn:  # turned text crossed along its length by a rule (a caliper's line)
             # (the upright reading's lines are no reason to skip one: the glyphs of turned
             # text a rule crosses are read upright in pieces, each with the rule through it)
@@ -1440,6 +1470,21 @@ def _unreadable_turned_text(
     return False
 
 
+def _unreadable_label_text(label_reads: Sequence[tuple[np.ndarray, str]]) -> bool:
+    """Whether a line found upright on a light label (``label_reads``: the images the
+    unseen-text search read there and their texts) is read as at least
+    :data:`UNREADABLE_MIN_LETTERS` letters of none of the screen's own vocabulary: dark text
+    on a label that the upright reading did not see, which for a study whose name is in a
+    script the OCR cannot read may be that name (read as Latin junk)."""
+    from cadbusi_assets.ultrasound.glyphs import is_screen_vocabulary
+
+    return any(
+        sum(ch.isalpha() for ch in text) >= UNREADABLE_MIN_LETTERS
+        and not is_screen_vocabulary(text)
+        for _image, text in label_reads
+    )
+
+
 def _turned_lines_seen(frame: np.ndarray, reading: FrameText) -> list[tuple[np.ndarray, float]]:
     """The images :func:`unseen_text` reads of the lines of ``frame`` found turned a quarter
     (as :func:`_search` finds them, widened over letter-spaced glyphs too), each with the
@@ -1606,7 +1651,9 @@ def connected_words(level: np.ndarray) -> list[Box]:
 def _connected_script_text(frame: np.ndarray, reading: FrameText) -> bool:
     """Whether ``frame`` shows a word of a connected script (:func:`connected_words`) that
     does not lie mostly (:data:`SEEN_SHARE`) in the upright ``reading``'s lines: upright or
-    upside down, or turned a quarter either way."""
+    upside down, or turned a quarter either way; bright on the frame, or dark on a light
+    label (:func:`light_panels` that hold ink, searched as :func:`unseen_text` searches them:
+    the darkest channel inverted)."""
     level = brightness(frame)
     seen = np.zeros(level.shape, bool)
     for x0, y0, x1, y1 in reading.boxes:
@@ -1615,6 +1662,152 @@ def _connected_script_text(frame: np.ndarray, reading: FrameText) -> bool:
         for box in connected_words(view):
             if _share_in(_view_box_in_frame(box, turn, level.shape), seen) < SEEN_SHARE:
                 return True
+    # dark words on a light label (as unseen_text searches labels: the darkest channel
+    # inverted)
+    for panel in light_panels(level):
+        if _share_in(panel, seen) >= SEEN_SHARE:
+            continue
+        crop_level = _crop(level, panel)
+        dark = _darkness(_crop(frame, panel), crop_level)
+        inside = (0, 0, panel[2] - panel[0], panel[3] - panel[1])
+        if not _holds_ink(dark, crop_level, inside):
+            continue
+        ink = cv2.bitwise_not(dark)
+        for turn, view in ((0, ink), (1, _quarter_turn(ink))):
+            for box in connected_words(view):
+                x0, y0, x1, y1 = _view_box_in_frame(box, turn, ink.shape)
+                in_frame = (x0 + panel[0], y0 + panel[1], x1 + panel[0], y1 + panel[1])
+                if _share_in(in_frame, seen) < SEEN_SHARE:
+                    return True
+    return False
+
+
+# ---------------------------------------------------------------------------------------
+# Words of a script whose letters share no baseline
+
+#: Scripts whose letters reach above the x-height (ascenders) or below the baseline
+#: (descenders) in turn, many of them descending (Georgian's mkhedruli: in ``ბერიძე`` three
+#: of six letters; Armenian's lower case): a word's letters share the band of the x-height
+#: but about half of them end below the baseline, so on a textured surround the line
+#: detector's baseline rule (``TEXTURE_BASELINE``: 0.7 of the glyphs' bottoms within 0.15 of
+#: the line height of their median) rejects it, upright or upside down (where the ascenders
+#: end below). A Latin name in the same place is found (11 of the 26 Georgian names of
+#: ``tools/attack_line_gate.py --scripts2`` missed on tuning seeds, all but 3 turned).
+BANDED_SCRIPTS = frozenset({"georgian", "armenian"})
+#: A banded line (:func:`banded_lines`): a chain of at least ``TEXTURE_GLYPHS`` glyphs that
+#: the line detector's rules take for text on a textured surround but for the baseline, all
+#: of whose glyphs cover one band of rows at least this share of the line's height (the
+#: x-height: about half of a Georgian line's).
+BANDED_SHARE = 0.4
+
+
+def banded_lines(level: np.ndarray) -> list[Box]:
+    """Boxes of the chains of glyphs of a :func:`brightness` image (bright on dark) that
+    the line detector rejects on a textured surround only for their baseline while every
+    glyph covers one band of rows (see :data:`BANDED_SHARE`): a word of a
+    :data:`BANDED_SCRIPTS` script, upright or upside down."""
+    from dataclasses import replace
+
+    from cadbusi_assets.ultrasound.textlines import (
+        GLYPH_HEIGHT,
+        GLYPH_MIN_WIDTH,
+        GLYPH_WIDTH,
+        MAX_FILL,
+        TEXTURE_BASELINE,
+        TEXTURE_GLYPHS,
+        FrameInk,
+        _chain_boxes,
+        text_like,
+    )
+
+    ink = text_ink(level, None, TEXT_LEVEL, DIM_TEXT_LEVEL)
+    frame_ink = FrameInk.of(level, ink=ink)
+    x, y, w, h, area = (frame_ink.stats[:, k] for k in range(5))
+    boxes = np.column_stack((x, y, x + w - 1, y + h - 1))
+    solid = (area > MAX_FILL * w * h) & (4 * w > h)
+    glyph = (h >= MIN_TEXT_HEIGHT) & (h <= MAX_LINE_HEIGHT) & ~solid
+    chains, counts = _chain_boxes(boxes[glyph])
+    heights = chains[:, 3] - chains[:, 1] + 1
+    out: list[Box] = []
+    for chain in chains[(counts >= TEXTURE_GLYPHS) & (heights >= MIN_TEXT_HEIGHT)].tolist():
+        box: Box = (chain[0], chain[1], chain[2], chain[3])
+        height = box[3] - box[1] + 1
+        stats = frame_ink.stats[frame_ink.blobs_inside(box)]
+        tall = (stats[:, 3] >= max(MIN_TEXT_HEIGHT - 1, GLYPH_HEIGHT * height)) & (
+            stats[:, 2] <= max(GLYPH_MIN_WIDTH, GLYPH_WIDTH * height)
+        )
+        tops, highs = stats[tall, 1] - box[1], stats[tall, 3]
+        if tops.size < TEXTURE_GLYPHS:
+            continue
+        rows = np.zeros(height + 1, np.int64)  # glyphs covering each row
+        np.add.at(rows, tops, 1)
+        np.add.at(rows, np.minimum(tops + highs, height), -1)
+        covered = np.cumsum(rows)[:height]
+        band = max(2, int(np.ceil(BANDED_SHARE * height)))
+        if band > height:
+            continue
+        least = np.lib.stride_tricks.sliding_window_view(covered, band).min(axis=1)
+        if int(least.max()) < tops.size:
+            continue  # (the cheap test first: most chains of speckle fail it)
+        evidence = text_like(frame_ink, box)
+        if evidence.is_text or evidence.on_panel or evidence.baseline >= TEXTURE_BASELINE:
+            continue  # a line already, on a panel (no baseline rule), or failing elsewhere
+        if replace(evidence, baseline=1.0).is_text:
+            out.append(box)
+    return out
+
+
+def _banded_name(identifiers: OriginalIdentifiers) -> bool:
+    """Whether a patient's name is written in a script of :data:`BANDED_SCRIPTS`."""
+    from cadbusi_assets.deid.identifiers import unreadable_name_scripts
+
+    return bool(BANDED_SCRIPTS.intersection(unreadable_name_scripts(identifiers)))
+
+
+def _banded_script_text(frame: np.ndarray, reading: FrameText) -> bool:
+    """Whether ``frame`` shows a :func:`banded_lines` line, upright or turned a quarter,
+    lying mostly outside (:data:`SEEN_SHARE`) the upright ``reading``'s lines, that
+    tesseract reads one way (as drawn or upside down) as at least
+    :data:`UNREADABLE_MIN_LETTERS` letters of no vocabulary and the learned turned-line gate
+    scores that same way above :data:`UNREADABLE_TURNED_SCORE` (a line at least
+    :data:`UNREADABLE_MIN_ASPECT` times as wide as high) or :data:`UNREADABLE_SURE_SCORE`.
+    Chosen on the generator's tuning screens (seeds 100-439, cleaned): 18 of their 173
+    frames that pass have a banded line, all speckle, read as at most 2 letters the way the
+    gate scores above 0 (the highest -2.9 otherwise); the Georgian names it finds score
+    2.3-8.6 (one 0.1, wide)."""
+    from cadbusi_assets.deid.line_gate import score
+    from cadbusi_assets.ultrasound.glyphs import is_screen_vocabulary
+    from cadbusi_assets.ultrasound.ocr import TesseractUnavailable, engine
+
+    level = brightness(frame)
+    seen = np.zeros(level.shape, bool)
+    for x0, y0, x1, y1 in reading.boxes:
+        seen[y0 : y1 + 1, x0 : x1 + 1] = True
+    reader = engine()
+    try:
+        for turn, view in ((0, level), (1, _quarter_turn(level))):
+            for box in banded_lines(view):
+                if _share_in(_view_box_in_frame(box, turn, level.shape), seen) >= SEEN_SHARE:
+                    continue
+                image = turned_line_image(view, box) if turn else line_image(view, box)
+                rows, cols = image.shape[:2]
+                least = (
+                    UNREADABLE_TURNED_SCORE
+                    if cols >= UNREADABLE_MIN_ASPECT * rows
+                    else UNREADABLE_SURE_SCORE
+                )
+                for way in (image, cv2.rotate(image, cv2.ROTATE_180)):
+                    text = reader.read_line(way)
+                    if (
+                        sum(ch.isalpha() for ch in text) >= UNREADABLE_MIN_LETTERS
+                        and not is_screen_vocabulary(text)
+                        and score(way) > least
+                    ):
+                        return True
+    except TesseractUnavailable:
+        raise DeidentificationError(_MISSING) from None
+    except Exception as exc:  # the command fallback raises pytesseract errors
+        raise DeidentificationError(f"OCR failed ({type(exc).__name__})") from None
     return False
 
 
