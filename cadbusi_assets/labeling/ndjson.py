@@ -10,7 +10,8 @@ One export row is one data row with ``projects.<project id>.labels[]``; each lab
   query string and ``mask_color``; ``mask_path`` / ``mask_sha256`` are filled in by the label
   ingestion, which fetches and stores the mask, see :mod:`.masks`);
 * ``classifications``: one row per answer (radio answer, each checklist answer, text), for
-  global classifications and those nested under objects.
+  global classifications and those nested under objects; typed text is scrubbed like report
+  text (:func:`scrub_label_text`).
 
 A label id appears once in the parsed tables: when exports overlap (a second export that
 re-exports a relabelled data row), the newest version of each label wins — the later
@@ -167,11 +168,26 @@ def _answers(
             for nested in answer.get("classifications", []) or []:
                 yield from _answers(nested, label_id, image_id, project_id, parent)
     elif "text_answer" in classification:
-        yield {
-            **base,
-            "answer": (classification.get("text_answer") or {}).get("content"),
-            "answer_kind": "text",
-        }
+        content = (classification.get("text_answer") or {}).get("content")
+        yield {**base, "answer": scrub_label_text(content), "answer_kind": "text"}
+
+
+def scrub_label_text(text: Any) -> str | None:
+    """A labeler's typed answer (a free-text question, a comment) as it may be kept in the
+    research zone: scrubbed like report text (names in any script, phones, ids, dates,
+    addresses; :func:`cadbusi_assets.deid.text.scrub_free_text`). Labelers see de-identified
+    images only, but they type what they like ("compare with Mrs X's 2021 scan").
+
+    >>> scrub_label_text("call 555-867-5309")
+    'call [phone]'
+    >>> scrub_label_text(None) is None
+    True
+    """
+    if text is None:
+        return None
+    from cadbusi_assets.deid.text import scrub_free_text  # heavy: word lists
+
+    return scrub_free_text(str(text))
 
 
 def _geometry(obj: Mapping[str, Any]) -> dict[str, Any]:

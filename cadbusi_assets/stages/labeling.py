@@ -534,9 +534,13 @@ def ingest_labels(
         )
     if masks.problems:
         report.tables["mask_problems"] = masks.problem_table()
+    # answers picked from the ontology, counted; typed text (scrubbed in the tables) is only
+    # counted: it is not a vocabulary and has no place in run metadata
+    chosen = merged.classifications.filter(pl.col("answer_kind") != "text")
+    report.count("text_answers", int((merged.classifications["answer_kind"] == "text").sum()))
     report.tables["answers"] = (
-        merged.classifications.group_by(["question", "answer"]).len().sort(["question", "answer"])
-        if merged.classifications.height
+        chosen.group_by(["question", "answer"]).len().sort(["question", "answer"])
+        if chosen.height
         else pl.DataFrame()
     )
     report.tables["label_set"] = pl.DataFrame({"label_set_version": [version]})
