@@ -7,9 +7,12 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from cadbusi_assets.labeling import FolderLabelSource
-from cadbusi_assets.stages.labeling import ingest_labels
+from cadbusi_assets.labeling.ndjson import ExportFormatError
+from cadbusi_assets.stages.labeling import current_label_set_version, ingest_labels
+from cadbusi_assets.stages.report import StageFailure
 from cadbusi_assets.storage import open_zone
 from cadbusi_assets_tests.labeling.test_ndjson import export_row
 
@@ -85,3 +88,94 @@ def test_typed_identifiers_in_a_comment_never_reach_the_label_tables_or_metadata
     text = answers.filter(pl.col("answer_kind") == "text")["answer"].to_list()
     assert text and "oval mass" in text[0]  # the clinical words stay
     assert report.counts["text_answers"] == 1
+
+
+def _answer(zone_root: Path, label_id: str) -> list[str]:
+    answers = pl.read_parquet(zone_root / "labels" / "labelbox" / "classifications.parquet")
+    return answers.filter(
+        (pl.col("label_id") == label_id) & (pl.col("question") == "has_calipers")
+    )["answer"].to_list()
+
+
+_BAD_FILES: dict[str, bytes] = {
+    "not_utf8": _ndjson([export_row("img-b", "lb-2")])
+    .replace("oval", "ov\u00e1l")
+    .encode("latin-1"),
+    "json_array": json.dumps([export_row("img-b", "lb-2")]).encode(),
+    "cut_mid_line": _ndjson([export_row("img-b", "lb-2"), export_row("img-c", "lb-3")])[
+        :-60
+    ].encode(),
+    "zero_bytes": b"",
+    "box_without_width": _ndjson([export_row("img-b", "lb-2")])
+    .replace(', "width": 141.0', "")
+    .encode(),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_BAD_FILES))
+def test_one_unreadable_export_file_neither_blocks_the_others_nor_deletes_its_labels(
+    tmp_path, kind
+):
+    """Before: a file that was not UTF-8, a JSON array, a box without width or a file cut while
+    being written stopped the whole ingestion (UnicodeDecodeError, AttributeError, KeyError:
+    no file named), and an empty file took its labels out of the current set."""
+    folder = tmp_path / "lb"
+    zone = open_zone(tmp_path / "research", "research")
+    _write(folder, "a.ndjson", _ndjson([export_row("img-a", "lb-1")]))
+    _write(folder, "b.ndjson", _ndjson([export_row("img-b", "lb-2")]))
+    ingest_labels(zone, FolderLabelSource(folder))
+    relabel = export_row("img-a", "lb-1", updated="2026-03-04T00:00:00.000+00:00", answer="no")
+    _write(folder, "a.ndjson", _ndjson([relabel]))
+    _write(folder, "b.ndjson", _BAD_FILES[kind])
+    report = ingest_labels(zone, FolderLabelSource(folder))
+    assert _answer(tmp_path / "research", "lb-1") == ["no"]  # the good file was read
+    assert _answer(tmp_path / "research", "lb-2") == ["yes"]  # the bad file's label stays
+    assert report.counts["export_files_skipped"] == 1
+    assert any("b.ndjson" in p for p in report.problems)
+    assert not any("oval" in p or "img-b" in p for p in report.problems)  # no content
+
+
+def test_a_typed_value_in_a_geometry_field_stops_with_a_reason_that_does_not_quote_it(tmp_path):
+    """Before: ``float("Hortensia Quackenbush")`` raised a ValueError quoting the value."""
+    row = export_row("img-a", "lb-1")
+    row["projects"]["proj-1"]["labels"][0]["annotations"]["objects"][0]["bounding_box"]["left"] = (
+        "Hortensia Quackenbush"
+    )
+
+    class Source:
+        name = "sdk-like"
+
+        def export_rows(self, since=None):
+            yield row
+
+    zone = open_zone(tmp_path / "research", "research")
+    with pytest.raises(ExportFormatError) as caught:
+        ingest_labels(zone, Source())
+    message = str(caught.value)
+    assert "lb-1" in message and "bounding_box.left" in message
+    assert "Quackenbush" not in message
+    assert not (tmp_path / "research" / "labels").exists()  # nothing written
+
+
+def test_a_full_export_that_empties_the_label_set_is_refused_before_writing(tmp_path):
+    """Before: an export with none of the labels (a failed download) moved the whole current
+    set into history; an export cut then had no labels."""
+    folder = tmp_path / "lb"
+    zone = open_zone(tmp_path / "research", "research")
+    rows = [export_row(f"img-{i}", f"lb-{i}") for i in range(4)]
+    _write(folder, "a.ndjson", _ndjson(rows))
+    ingest_labels(zone, FolderLabelSource(folder))
+    before = current_label_set_version(zone)
+    no_labels = export_row("img-0", "lb-0")
+    no_labels["projects"]["proj-1"]["labels"] = []
+    _write(folder, "a.ndjson", _ndjson([no_labels]))
+    with pytest.raises(StageFailure, match="CADBUSI_ALLOW_SHRINK") as caught:
+        ingest_labels(zone, FolderLabelSource(folder), allow_shrink=False)
+    assert "img-" not in str(caught.value)
+    assert current_label_set_version(zone) == before
+    report = ingest_labels(zone, FolderLabelSource(folder), allow_shrink=True)
+    assert report.counts["labels"] == 0
+    history = pl.read_parquet(
+        tmp_path / "research" / "labels" / "labelbox" / "history" / "labels.parquet"
+    )
+    assert sorted(history["label_id"].to_list()) == [f"lb-{i}" for i in range(4)]

@@ -31,6 +31,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 import polars as pl
 
@@ -51,7 +53,12 @@ from cadbusi_assets.labeling.masks import (
     recording_mask_references,
     with_mask_columns,
 )
-from cadbusi_assets.labeling.ndjson import concat_history, label_revisions, parse_export
+from cadbusi_assets.labeling.ndjson import (
+    check_export_row,
+    concat_history,
+    label_revisions,
+    parse_export,
+)
 from cadbusi_assets.labeling.ontology import OntologySpec, ensure_ontology
 from cadbusi_assets.labeling.prelabels import caliper_lesion_tables, one_lesion_per_image
 from cadbusi_assets.labeling.row_data import RowDataConfig, row_data_locator
@@ -59,8 +66,13 @@ from cadbusi_assets.records.lesions import caliper_measurement
 from cadbusi_assets.stages.analysis import FEATURES_TABLE, INPAINTED_TABLE, TWINS_TABLE
 from cadbusi_assets.stages.deidentification import IMAGES_TABLE, STUDIES_TABLE
 from cadbusi_assets.stages.lesions import LESION_IMAGES_PATH, LESIONS_PATH, inherit_twin_calipers
-from cadbusi_assets.stages.report import MissingUpstream, PartitionReport
-from cadbusi_assets.stages.safety import guard_shrink
+from cadbusi_assets.stages.report import MissingUpstream, PartitionReport, StageFailure
+from cadbusi_assets.stages.safety import (
+    ALLOW_SHRINK_ENV,
+    allow_shrink_enabled,
+    guard_shrink,
+    is_sharp_drop,
+)
 from cadbusi_assets.storage import Zone, read_partition_table, write_partition_table
 from cadbusi_assets.storage.tables import read_all_partition_tables
 
@@ -466,8 +478,21 @@ def _image_sizes(research_zone: Zone, objects: pl.DataFrame) -> dict[str, tuple[
     return image_sizes_from_table(images.filter(pl.col("image_id").is_in(wanted.to_list())))
 
 
+def _checked_rows(rows: Iterable[Any]) -> Iterator[Mapping[str, Any]]:
+    """``rows``, each checked to have the export shape first (:class:`ExportFormatError`
+    naming the row and label, never a value: the ingestion stops before writing)."""
+    for number, row in enumerate(rows, start=1):
+        check_export_row(row, number)
+        yield row
+
+
 def ingest_labels(
-    research_zone: Zone, source: LabelSource, *, full: bool = True, since: str | None = None
+    research_zone: Zone,
+    source: LabelSource,
+    *,
+    full: bool = True,
+    since: str | None = None,
+    allow_shrink: bool | None = None,
 ) -> PartitionReport:
     """Export from the source and write the label tables; a new version when content changed.
 
@@ -475,14 +500,35 @@ def ingest_labels(
     current set). Otherwise the export is incremental and is upserted into the current tables.
     Either way each label id appears once in the current set (its newest version) and every
     version that stopped being current is kept in ``labels/labelbox/history/``.
+
+    A source that skipped unreadable export files (``skipped_files``) gets an incremental
+    merge (nothing deleted) and a problem per file. A full export that would drop the
+    current label set sharply (to nothing, or below half) is refused before anything is
+    written (:class:`StageFailure`) unless ``allow_shrink`` (default ``$CADBUSI_ALLOW_SHRINK``):
+    an empty or cut-off export is far more often a failed download than real deletions.
     """
     previous, previous_version = _read_current(research_zone)
     references: list[MaskReference] = []
     parsed = parse_export(
-        recording_mask_references(source.export_rows(None if full else since), references)
+        recording_mask_references(
+            _checked_rows(source.export_rows(None if full else since)), references
+        )
     )
     fresh = parsed.current
-    merged = fresh.sorted() if full else merge_label_tables(previous, fresh)
+    # export files the source could not read: their labels are unknown, so none is deleted
+    skipped: list[tuple[str, str]] = list(getattr(source, "skipped_files", None) or [])
+    reconcile = full and not skipped
+    merged = fresh.sorted() if reconcile else merge_label_tables(previous, fresh)
+    if (
+        reconcile
+        and is_sharp_drop(previous.labels.height, merged.labels.height)
+        and not allow_shrink_enabled(allow_shrink)
+    ):
+        raise StageFailure(
+            f"the label export holds {merged.labels.height} labels, the current label set "
+            f"{previous.labels.height}; refusing to delete them (a failed or partial export?). "
+            f"Set {ALLOW_SHRINK_ENV}=1 for the run to accept the deletions"
+        )
     masks = attach_masks(
         research_zone,
         merged.objects,
@@ -508,6 +554,14 @@ def ingest_labels(
         json.dumps({"label_set_version": version}, sort_keys=True).encode(),
     )
     report = PartitionReport("all", row_count=merged.labels.height)
+    report.count("export_files_skipped", len(skipped))
+    for _name, reason in skipped:
+        report.add_problem(f"export file skipped: {reason}")
+    if skipped and full:
+        report.add_problem(
+            "labels absent from the export were kept (not deleted) this time, because an "
+            "export file was skipped"
+        )
     report.count("labels", merged.labels.height)
     report.count(
         "labelled_images", merged.labels["image_id"].n_unique() if merged.labels.height else 0
