@@ -179,3 +179,53 @@ def test_a_full_export_that_empties_the_label_set_is_refused_before_writing(tmp_
         tmp_path / "research" / "labels" / "labelbox" / "history" / "labels.parquet"
     )
     assert sorted(history["label_id"].to_list()) == [f"lb-{i}" for i in range(4)]
+
+
+def _box(feature_id: str, left: float, top: float, width: float, height: float) -> dict:
+    return {
+        "feature_id": feature_id,
+        "name": "lesion_box",
+        "bounding_box": {"left": left, "top": top, "width": width, "height": height},
+    }
+
+
+def test_nan_negative_and_absurd_boxes_are_left_out_of_the_export_with_a_reason(tmp_path):
+    """Before: one NaN (or 1e30) lesion box made every export fail ("conversion from f64 to
+    i64 failed"); a box of negative width or a two-point polygon was dropped silently. Also: a
+    typed comment never reaches the export (manifest, shards, card, lineage)."""
+    from cadbusi_assets.exports import ExportConfig, build_export
+    from cadbusi_assets_tests.exports.conftest import synthetic_catalog, write_zone
+    from cadbusi_assets_tests.exports.test_annotator_masks import _row
+
+    catalog = synthetic_catalog(8, 2)
+    zone = write_zone(tmp_path / "research", catalog)
+    nan_image, negative, absurd, good = catalog["image_id"].to_list()[:4]
+    two_points = {
+        "feature_id": "f-poly",
+        "name": "lesion",
+        "polygon": [{"x": 1, "y": 2}, {"x": 3, "y": 4}],
+    }
+    commented = _row(good, "lb-4", [_box("f-box", 12.0, 22.0, 4.0, 3.0)])
+    commented["projects"]["p"]["labels"][0]["annotations"]["classifications"] = [
+        {"name": "comment", "text_answer": {"content": "Hortensia Quackenbush 555-867-5309"}}
+    ]
+    rows = [
+        _row(nan_image, "lb-1", [_box("f-box", float("nan"), 22.0, 4.0, 3.0)]),
+        _row(negative, "lb-2", [_box("f-box", 12.0, 22.0, -4.0, 3.0), two_points]),
+        _row(absurd, "lb-3", [_box("f-box", 12.0, 22.0, 1e30, 3.0)]),
+        commented,
+    ]
+    _write(tmp_path / "lb", "e.ndjson", "".join(json.dumps(r) + "\n" for r in rows))
+    ingested = ingest_labels(zone, FolderLabelSource(tmp_path / "lb"))
+    assert ingested.counts["lesion_objects_left_out_of_masks"] == 4
+    assert sum("left out" in p for p in ingested.problems) == 4
+    report = build_export(zone, ExportConfig(key="k1"), {"label_set_version": "ls"}, workers=1)
+    folder = zone.local_path("exports", report.key)
+    manifest = pl.read_parquet(folder / "manifest.parquet")
+    source = dict(manifest.select("image_id", "lesion_mask_source").iter_rows())
+    assert source[good] == "labelbox"
+    assert all(source.get(i) != "labelbox" for i in (nan_image, negative, absurd))
+    exported = _strings_under(folder) + "".join(
+        p.read_text() for p in folder.rglob("*") if p.suffix in (".md", ".json")
+    )
+    assert "Quackenbush" not in exported and "867-5309" not in exported

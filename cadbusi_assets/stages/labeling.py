@@ -36,6 +36,7 @@ from typing import Any
 
 import polars as pl
 
+from cadbusi_assets.exports.lesion_masks import unusable_lesion_geometry
 from cadbusi_assets.labeling import (
     LabelSource,
     LabelTables,
@@ -588,6 +589,12 @@ def ingest_labels(
         )
     if masks.problems:
         report.tables["mask_problems"] = masks.problem_table()
+    unusable = unusable_lesion_geometry(merged.objects)
+    report.count("lesion_objects_left_out_of_masks", unusable.height)
+    for label_id, feature_id, problem in unusable.head(MAX_LISTED_PROBLEMS).iter_rows():
+        report.add_problem(f"label {label_id}: object {feature_id}: {problem}; left out")
+    if unusable.height:
+        report.tables["geometry_problems"] = unusable
     # answers picked from the ontology, counted; typed text (scrubbed in the tables) is only
     # counted: it is not a vocabulary and has no place in run metadata
     chosen = merged.classifications.filter(pl.col("answer_kind") != "text")
