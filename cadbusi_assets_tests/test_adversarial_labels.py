@@ -229,3 +229,30 @@ def test_nan_negative_and_absurd_boxes_are_left_out_of_the_export_with_a_reason(
         p.read_text() for p in folder.rglob("*") if p.suffix in (".md", ".json")
     )
     assert "Quackenbush" not in exported and "867-5309" not in exported
+
+
+def test_labels_of_images_never_sent_are_left_out_with_a_count_and_no_id(tmp_path):
+    """Before: a data row made by hand in Labelbox (no global key; its external id a file name
+    holding the patient's name), or an image of a rotated key, became a label row whose
+    image_id was that name, in the label tables and the catalog."""
+    from cadbusi_assets.storage import write_partition_table
+
+    zone = open_zone(tmp_path / "research", "research")
+    write_partition_table(
+        zone,
+        "labelbox_data_rows",
+        "batch-1",
+        pl.DataFrame({"global_key": ["img-a"], "external_id": ["img-a"], "row_data": ["x"]}),
+    )
+    by_hand = export_row("img-x", "lb-2")
+    by_hand["data_row"] = {"id": "dr-x", "external_id": "Quackenbush_Hortensia_US_2021.png"}
+    old_key = export_row("0123abcd-old-key", "lb-3")
+    relabelled_by_hand = export_row("img-x", "lb-2", updated="2026-03-05T00:00:00.000+00:00")
+    relabelled_by_hand["data_row"] = by_hand["data_row"]
+    rows = [export_row("img-a", "lb-1"), by_hand, old_key, relabelled_by_hand]
+    _write(tmp_path / "lb", "a.ndjson", _ndjson(rows))
+    report = ingest_labels(zone, FolderLabelSource(tmp_path / "lb"))
+    assert report.counts["labels"] == 1 and report.counts["labels_for_images_not_sent"] == 2
+    stored = _strings_under(tmp_path / "research" / "labels")
+    assert "Quackenbush" not in stored and "old-key" not in stored
+    assert not any("Quackenbush" in p or "old-key" in p for p in report.problems)

@@ -479,6 +479,33 @@ def _image_sizes(research_zone: Zone, objects: pl.DataFrame) -> dict[str, tuple[
     return image_sizes_from_table(images.filter(pl.col("image_id").is_in(wanted.to_list())))
 
 
+def sent_image_ids(research_zone: Zone) -> set[str] | None:
+    """The global keys of every ``labelbox_data_rows`` table (every batch, an interrupted one
+    too); None when no data rows were ever written (nothing to check against)."""
+    keys: set[str] = set()
+    found = False
+    for path in research_zone.iter_files("tables", DATA_ROWS_TABLE, suffix=".parquet"):
+        found = True
+        table = pl.read_parquet(io.BytesIO(path.read_bytes()), columns=["global_key"])
+        keys.update(k for k in table["global_key"].to_list() if k)
+    return keys if found else None
+
+
+def _only_sent_images(research_zone: Zone, tables: LabelTables) -> tuple[LabelTables, int]:
+    """``tables`` without the labels of images this platform never sent (their ids, maybe an
+    external id typed in Labelbox, are not kept), and how many labels were left out."""
+    sent = sent_image_ids(research_zone)
+    if sent is None or tables.labels.height == 0:
+        return tables, 0
+    keep = pl.col("image_id").is_in(sorted(sent))
+    kept = LabelTables(
+        tables.labels.filter(keep),
+        tables.objects.filter(keep),
+        tables.classifications.filter(keep),
+    )
+    return kept, tables.labels.height - kept.labels.height
+
+
 def _checked_rows(rows: Iterable[Any]) -> Iterator[Mapping[str, Any]]:
     """``rows``, each checked to have the export shape first (:class:`ExportFormatError`
     naming the row and label, never a value: the ingestion stops before writing)."""
@@ -515,7 +542,9 @@ def ingest_labels(
             _checked_rows(source.export_rows(None if full else since)), references
         )
     )
-    fresh = parsed.current
+    fresh, unknown = _only_sent_images(research_zone, parsed.current)
+    superseded, _ = _only_sent_images(research_zone, parsed.superseded)
+    parsed = type(parsed)(fresh, superseded)
     # export files the source could not read: their labels are unknown, so none is deleted
     skipped: list[tuple[str, str]] = list(getattr(source, "skipped_files", None) or [])
     reconcile = full and not skipped
@@ -562,6 +591,13 @@ def ingest_labels(
         report.add_problem(
             "labels absent from the export were kept (not deleted) this time, because an "
             "export file was skipped"
+        )
+    report.count("labels_for_images_not_sent", unknown)
+    if unknown:
+        report.add_problem(
+            f"{unknown} labels name an image that no labelbox_data_rows table holds (a data row "
+            "made outside this platform, or an image sent under another key or since "
+            "withdrawn); left out"
         )
     report.count("labels", merged.labels.height)
     report.count(
