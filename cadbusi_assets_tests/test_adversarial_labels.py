@@ -256,3 +256,32 @@ def test_labels_of_images_never_sent_are_left_out_with_a_count_and_no_id(tmp_pat
     stored = _strings_under(tmp_path / "research" / "labels")
     assert "Quackenbush" not in stored and "old-key" not in stored
     assert not any("Quackenbush" in p or "old-key" in p for p in report.problems)
+
+
+def test_through_the_real_sdk_typed_text_is_scrubbed_and_an_emptied_project_is_refused(
+    tmp_path, monkeypatch
+):
+    """The real labelbox SDK against the fake endpoint: a comment typed in Labelbox is scrubbed
+    on the way in, and a project that suddenly exports nothing (labels cleared, a wrong project
+    behind the same id) does not empty the label set."""
+    from cadbusi_assets.labeling import open_label_source
+    from cadbusi_assets_tests.labeling.fake_labelbox import running_fake
+
+    for fake in running_fake():
+        fake.add_project("proj-1")
+        for i in range(4):
+            row = _with_comment(export_row(f"img-{i}", f"lb-{i}"), "Hortensia Quackenbush")
+            fake.label_row("proj-1", row, "2026-03-02T10:15:07+00:00")
+        monkeypatch.setenv("LABELBOX_API_KEY", fake.api_key)
+        monkeypatch.setenv("LABELBOX_ENDPOINT", fake.endpoint)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        source = open_label_source("labelbox://proj-1?dataset_prefix=bus")
+        source.rate_limit_backoff_s = 0.0  # type: ignore[attr-defined]
+        zone = open_zone(tmp_path / "research", "research")
+        assert ingest_labels(zone, source).counts["labels"] == 4
+        assert "Quackenbush" not in _strings_under(tmp_path / "research" / "labels")
+        before = current_label_set_version(zone)
+        fake._project_rows["proj-1"].clear()
+        with pytest.raises(StageFailure, match="refusing to delete"):
+            ingest_labels(zone, source, allow_shrink=False)
+        assert current_label_set_version(zone) == before
