@@ -285,3 +285,30 @@ def test_through_the_real_sdk_typed_text_is_scrubbed_and_an_emptied_project_is_r
         with pytest.raises(StageFailure, match="refusing to delete"):
             ingest_labels(zone, source, allow_shrink=False)
         assert current_label_set_version(zone) == before
+
+
+def test_the_same_export_key_cut_again_after_a_relabel_is_refused_and_left_as_it_was(tmp_path):
+    """Holds (no fix): the first test where only the label set changes between two builds of
+    one key (test_cli's conflict comes from a whole demo re-run)."""
+    from cadbusi_assets.exports import ExportConfig, ExportExistsError, build_export
+    from cadbusi_assets_tests.exports.conftest import synthetic_catalog, write_zone
+    from cadbusi_assets_tests.exports.test_annotator_masks import _row
+
+    def tree_digest(root: Path) -> dict[str, bytes]:
+        return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    catalog = synthetic_catalog(8, 2)
+    zone = write_zone(tmp_path / "research", catalog)
+    image = catalog["image_id"][0]
+    folder = tmp_path / "lb"
+    _write(folder, "e.ndjson", _ndjson([_row(image, "lb-1", [_box("f", 12.0, 22.0, 4.0, 3.0)])]))
+    ingest_labels(zone, FolderLabelSource(folder))
+    build_export(zone, ExportConfig(key="k1"), {"label_set_version": "ls"}, workers=1)
+    before = tree_digest(tmp_path / "research" / "exports")
+    moved = _row(image, "lb-1", [_box("f", 14.0, 24.0, 6.0, 5.0)])
+    moved["projects"]["p"]["labels"][0]["label_details"]["updated_at"] = "2026-03-01T00:00:00Z"
+    _write(folder, "f.ndjson", _ndjson([moved]))
+    ingest_labels(zone, FolderLabelSource(folder))
+    with pytest.raises(ExportExistsError, match="new key"):
+        build_export(zone, ExportConfig(key="k1"), {"label_set_version": "ls"}, workers=1)
+    assert tree_digest(tmp_path / "research" / "exports") == before
