@@ -53,12 +53,12 @@ def _ndjson(rows: list[dict]) -> str:
 
 def _strings_under(folder: Path) -> str:
     """Every string value of every Parquet table under ``folder``, one per line."""
-    out: list[str] = []
-    for path in sorted(folder.rglob("*.parquet")):
-        frame = pl.read_parquet(path)
-        for name, dtype in frame.schema.items():
-            if dtype == pl.Utf8:
-                out += [v for v in frame[name].to_list() if v]
+    return "\n".join(_strings_under_file(p) for p in sorted(folder.rglob("*.parquet")))
+
+
+def _strings_under_file(path: Path) -> str:
+    frame = pl.read_parquet(path)
+    out = [v for name, t in frame.schema.items() if t == pl.Utf8 for v in frame[name] if v]
     return "\n".join(out)
 
 
@@ -312,3 +312,26 @@ def test_the_same_export_key_cut_again_after_a_relabel_is_refused_and_left_as_it
     with pytest.raises(ExportExistsError, match="new key"):
         build_export(zone, ExportConfig(key="k1"), {"label_set_version": "ls"}, workers=1)
     assert tree_digest(tmp_path / "research" / "exports") == before
+
+
+def test_a_label_set_stored_before_scrubbing_does_not_move_its_typed_text_into_history(
+    tmp_path, monkeypatch
+):
+    """A research zone whose label tables were written before typed text was scrubbed: the
+    next ingestion must not keep the unscrubbed answer as a superseded version in history."""
+    from cadbusi_assets.labeling import ndjson
+
+    folder = tmp_path / "lb"
+    zone = open_zone(tmp_path / "research", "research")
+    _write(
+        folder, "a.ndjson", _ndjson([_with_comment(export_row("img-a"), "Hortensia Quackenbush")])
+    )
+    with monkeypatch.context() as legacy:
+        legacy.setattr(ndjson, "scrub_label_text", lambda text: text)
+        ingest_labels(zone, FolderLabelSource(folder))
+    assert "Quackenbush" in _strings_under(tmp_path / "research" / "labels" / "labelbox")
+    ingest_labels(zone, FolderLabelSource(folder))
+    for table in ("labels", "classifications"):
+        for part in ("", "history/"):
+            path = tmp_path / "research" / "labels" / "labelbox" / f"{part}{table}.parquet"
+            assert "Quackenbush" not in _strings_under_file(path), path

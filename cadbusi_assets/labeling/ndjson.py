@@ -190,6 +190,21 @@ def scrub_label_text(text: Any) -> str | None:
     return scrub_free_text(str(text))
 
 
+def scrub_text_answers(classifications: pl.DataFrame) -> pl.DataFrame:
+    """``classifications`` with every text answer through :func:`scrub_label_text` (for label
+    tables written before typed text was scrubbed; scrubbing scrubbed text changes nothing)."""
+    if classifications.height == 0 or "answer_kind" not in classifications.columns:
+        return classifications
+    is_text = pl.col("answer_kind") == "text"
+    texts = classifications.filter(is_text)["answer"].unique().drop_nulls().to_list()
+    if not texts:
+        return classifications
+    scrubbed = {text: scrub_label_text(text) for text in texts}
+    return classifications.with_columns(
+        answer=pl.when(is_text).then(pl.col("answer").replace(scrubbed)).otherwise(pl.col("answer"))
+    )
+
+
 def _number(value: Any, where: str) -> float:
     """``value`` as a float, or :class:`ExportFormatError` naming ``where`` (never the value:
     a field typed by hand may hold anything)."""

@@ -59,6 +59,7 @@ from cadbusi_assets.labeling.ndjson import (
     concat_history,
     label_revisions,
     parse_export,
+    scrub_text_answers,
 )
 from cadbusi_assets.labeling.ontology import OntologySpec, ensure_ontology
 from cadbusi_assets.labeling.prelabels import caliper_lesion_tables, one_lesion_per_image
@@ -402,6 +403,8 @@ def _read_current(zone: Zone) -> tuple[LabelTables, str | None]:
     )
     # label sets written before masks were fetched have no mask columns
     tables.objects = with_mask_columns(tables.objects)
+    # ... and before typed text was scrubbed: no unscrubbed answer moves on into history
+    tables.classifications = scrub_text_answers(tables.classifications)
     return tables, (versions[0] if versions else None)
 
 
@@ -411,6 +414,7 @@ def _read_history(zone: Zone) -> LabelTables:
         return LabelTables.empty_history()
     tables = LabelTables(*(frames[name] for name in TABLE_NAMES))
     tables.objects = with_mask_columns(tables.objects)
+    tables.classifications = scrub_text_answers(tables.classifications)
     return tables
 
 
