@@ -335,3 +335,47 @@ def test_a_label_set_stored_before_scrubbing_does_not_move_its_typed_text_into_h
         for part in ("", "history/"):
             path = tmp_path / "research" / "labels" / "labelbox" / f"{part}{table}.parquet"
             assert "Quackenbush" not in _strings_under_file(path), path
+
+
+def test_an_image_withdrawn_after_it_was_sent_stays_on_record_and_its_labels_leave(tmp_path):
+    """Before: a re-run after an image was quarantined or excluded rewrote ``labelbox_data_rows``
+    without it: Labelbox still held the data row (sending deletes nothing there) but the record
+    of it was gone and nobody was told; its labels stayed in the current set."""
+    from cadbusi_assets.stages import analysis, labeling
+    from cadbusi_assets.stages.deidentification import IMAGES_TABLE
+    from cadbusi_assets.storage import read_partition_table, write_partition_table
+
+    zone = open_zone(tmp_path / "research", "research")
+    source = FolderLabelSource(tmp_path / "lb")
+    names = ["img-a", "img-b", "img-c"]
+    write_partition_table(
+        zone,
+        IMAGES_TABLE,
+        "b1",
+        pl.DataFrame({"image_id": names, "png_path": [f"images/{n}.png" for n in names]}),
+    )
+
+    def features(reasons: list[str | None]) -> None:
+        frame = pl.DataFrame({"image_id": names, "exclusion_reason": reasons})
+        write_partition_table(zone, analysis.FEATURES_TABLE, "b1", frame)
+
+    features([None, None, None])
+    labeling.send_data_rows(zone, source, "b1")
+    _write(tmp_path / "lb", "a.ndjson", _ndjson([export_row(n, f"lb-{n}") for n in names]))
+    assert ingest_labels(zone, source).counts["labels"] == 3
+
+    features([None, "quarantined", None])
+    report = labeling.send_data_rows(zone, source, "b1")
+    table = read_partition_table(zone, labeling.DATA_ROWS_TABLE, "b1")
+    assert dict(table.select("global_key", labeling.WITHDRAWN).iter_rows()) == {
+        "img-a": False,
+        "img-b": True,
+        "img-c": False,
+    }
+    assert report.counts["data_rows_withdrawn"] == 1
+    assert any("Labelbox still holds" in p for p in report.problems)
+    assert not any("img-b" in p for p in report.problems)
+    again = labeling.send_data_rows(zone, source, "b1")  # the record is not a shrink
+    assert again.counts["data_rows_withdrawn"] == 1
+    ingested = ingest_labels(zone, source)
+    assert ingested.counts["labels"] == 2 and ingested.counts["labels_for_images_not_sent"] == 1

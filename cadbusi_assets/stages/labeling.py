@@ -9,7 +9,8 @@ it links the image, else from the image's own OCR'd side and clock and caliper b
 
 Research-zone outputs: ``tables/labelbox_data_rows/<day>`` (with ``queued_in``: the label
 source whose project has the row in a batch, e.g. ``labelbox:<project id>``; rows queued there
-are not queued again); ``labels/labelbox/{labels,objects,
+are not queued again; ``withdrawn``: sent earlier, no longer usable here, still in Labelbox,
+kept as the record and reported); ``labels/labelbox/{labels,objects,
 classifications}.parquet`` (the current label set: each label id once, newest version wins, with
 a ``label_set_version``), an immutable snapshot per version under
 ``labels/labelbox/versions/<version>/``, and ``labels/labelbox/history/`` with every label version
@@ -131,7 +132,7 @@ def send_data_rows(
     guard_shrink(
         "usable images",
         "this study date",
-        0 if previous is None else previous.height,
+        0 if previous is None else _not_withdrawn(previous).height,
         selected.height,
         allow_shrink=allow_shrink,
         source="image_features",
@@ -165,8 +166,48 @@ def send_data_rows(
             .then(pl.lit(source.name))
             .otherwise(pl.lit(None, pl.Utf8))
         )
+    table = _keep_withdrawn(table, previous, report)
     write_partition_table(research_zone, DATA_ROWS_TABLE, batch, table)
     return report
+
+
+#: ``labelbox_data_rows`` column: the image was sent earlier and is no longer usable here
+#: (quarantined, excluded, or gone from the date since); Labelbox still holds its data row
+WITHDRAWN = "withdrawn"
+
+
+def _not_withdrawn(table: pl.DataFrame) -> pl.DataFrame:
+    if WITHDRAWN not in table.columns:
+        return table
+    return table.filter(~pl.col(WITHDRAWN).fill_null(False))
+
+
+def _keep_withdrawn(
+    table: pl.DataFrame, previous: pl.DataFrame | None, report: PartitionReport
+) -> pl.DataFrame:
+    """``table`` plus the rows of ``previous`` it no longer has, marked :data:`WITHDRAWN`: the
+    table is the record of what Labelbox holds, and sending fewer rows deletes nothing there.
+    The count is a problem (no image id: the date's report is shown beside the real date)."""
+    table = table.with_columns(pl.lit(False).alias(WITHDRAWN))
+    if previous is None or previous.height == 0:
+        report.count("data_rows_withdrawn", 0)
+        return table
+    if WITHDRAWN not in previous.columns:
+        previous = previous.with_columns(pl.lit(False).alias(WITHDRAWN))
+    gone = previous.join(table.select("global_key"), on="global_key", how="anti").with_columns(
+        pl.lit(True).alias(WITHDRAWN)
+    )
+    newly = gone.join(
+        previous.filter(pl.col(WITHDRAWN)).select("global_key"), on="global_key", how="anti"
+    ).height
+    report.count("data_rows_withdrawn", gone.height)
+    if gone.height:
+        report.add_problem(
+            f"{gone.height} images sent to Labelbox earlier are no longer usable ({newly} since "
+            "the last run: quarantined or excluded); Labelbox still holds their data rows: "
+            "delete them there (labelbox_data_rows, column withdrawn)"
+        )
+    return pl.concat([table, gone], how="diagonal_relaxed").sort("global_key")
 
 
 def _queue(
@@ -374,6 +415,7 @@ def batches_to_refresh(
         table = pl.read_parquet(io.BytesIO(path.read_bytes()))
         if "row_data_expires_at" not in table.columns:
             continue
+        table = _not_withdrawn(table)  # withdrawn rows are not sent again
         expiry = table.select(
             pl.col("row_data_expires_at").str.to_datetime(time_zone="UTC").min()
         ).item()
@@ -485,12 +527,13 @@ def _image_sizes(research_zone: Zone, objects: pl.DataFrame) -> dict[str, tuple[
 
 def sent_image_ids(research_zone: Zone) -> set[str] | None:
     """The global keys of every ``labelbox_data_rows`` table (every batch, an interrupted one
-    too); None when no data rows were ever written (nothing to check against)."""
+    too; not the rows withdrawn since); None when no data rows were ever written (nothing to
+    check against)."""
     keys: set[str] = set()
     found = False
     for path in research_zone.iter_files("tables", DATA_ROWS_TABLE, suffix=".parquet"):
         found = True
-        table = pl.read_parquet(io.BytesIO(path.read_bytes()), columns=["global_key"])
+        table = _not_withdrawn(pl.read_parquet(io.BytesIO(path.read_bytes())))
         keys.update(k for k in table["global_key"].to_list() if k)
     return keys if found else None
 
