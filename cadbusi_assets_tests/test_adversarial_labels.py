@@ -150,7 +150,7 @@ def test_a_typed_value_in_a_geometry_field_stops_with_a_reason_that_does_not_quo
 
     zone = open_zone(tmp_path / "research", "research")
     with pytest.raises(ExportFormatError) as caught:
-        ingest_labels(zone, Source())
+        ingest_labels(zone, Source())  # type: ignore[arg-type]
     message = str(caught.value)
     assert "lb-1" in message and "bounding_box.left" in message
     assert "Quackenbush" not in message
@@ -367,6 +367,7 @@ def test_an_image_withdrawn_after_it_was_sent_stays_on_record_and_its_labels_lea
     features([None, "quarantined", None])
     report = labeling.send_data_rows(zone, source, "b1")
     table = read_partition_table(zone, labeling.DATA_ROWS_TABLE, "b1")
+    assert table is not None
     assert dict(table.select("global_key", labeling.WITHDRAWN).iter_rows()) == {
         "img-a": False,
         "img-b": True,
