@@ -169,7 +169,8 @@ def _answers(
                 yield from _answers(nested, label_id, image_id, project_id, parent)
     elif "text_answer" in classification:
         content = (classification.get("text_answer") or {}).get("content")
-        yield {**base, "answer": scrub_label_text(content), "answer_kind": "text"}
+        # as typed: _parse_all scrubs it (once per distinct text)
+        yield {**base, "answer": content, "answer_kind": "text"}
 
 
 def scrub_label_text(text: Any) -> str | None:
@@ -289,6 +290,13 @@ def _parse_all(rows: Iterable[Mapping[str, Any]]) -> LabelTables:
         labels += parsed.labels
         objects += parsed.objects
         classifications += parsed.classifications
+    scrubbed: dict[str, str | None] = {}
+    for answer in classifications:
+        text = answer["answer"]
+        if answer["answer_kind"] == "text" and text is not None:
+            if text not in scrubbed:
+                scrubbed[text] = scrub_label_text(text)
+            answer["answer"] = scrubbed[text]
     occurrence_column: dict[str, pl.DataType | type[pl.DataType]] = {_OCCURRENCE: pl.Int64}
     return LabelTables(
         pl.DataFrame(labels, schema=LABELS_SCHEMA | occurrence_column, orient="row"),

@@ -32,8 +32,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
 
 import polars as pl
 
@@ -56,7 +54,6 @@ from cadbusi_assets.labeling.masks import (
     with_mask_columns,
 )
 from cadbusi_assets.labeling.ndjson import (
-    check_export_row,
     concat_history,
     label_revisions,
     parse_export,
@@ -553,14 +550,6 @@ def _only_sent_images(research_zone: Zone, tables: LabelTables) -> tuple[LabelTa
     return kept, tables.labels.height - kept.labels.height
 
 
-def _checked_rows(rows: Iterable[Any]) -> Iterator[Mapping[str, Any]]:
-    """``rows``, each checked to have the export shape first (:class:`ExportFormatError`
-    naming the row and label, never a value: the ingestion stops before writing)."""
-    for number, row in enumerate(rows, start=1):
-        check_export_row(row, number)
-        yield row
-
-
 def ingest_labels(
     research_zone: Zone,
     source: LabelSource,
@@ -585,9 +574,7 @@ def ingest_labels(
     previous, previous_version = _read_current(research_zone)
     references: list[MaskReference] = []
     parsed = parse_export(
-        recording_mask_references(
-            _checked_rows(source.export_rows(None if full else since)), references
-        )
+        recording_mask_references(source.export_rows(None if full else since), references)
     )
     fresh, unknown = _only_sent_images(research_zone, parsed.current)
     superseded, _ = _only_sent_images(research_zone, parsed.superseded)
