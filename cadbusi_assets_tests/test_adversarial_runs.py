@@ -358,9 +358,11 @@ def test_labelbox_data_rows_refuse_a_sharp_drop_and_keep_what_was_queued(zones, 
     assert read_partition_table(research, labeling.DATA_ROWS_TABLE, batch).equals(queued)
     assert (tmp_path / "labelbox" / "outbox" / f"{batch}.ndjson").read_bytes() == outbox
 
-    # accepted on purpose
+    # accepted on purpose: nothing is usable, and the rows Labelbox holds stay on record as
+    # withdrawn (test_adversarial_labels.py)
     labeling.send_data_rows(research, source, batch, allow_shrink=True)
-    assert read_partition_table(research, labeling.DATA_ROWS_TABLE, batch).height == 0
+    kept = read_partition_table(research, labeling.DATA_ROWS_TABLE, batch)
+    assert kept.height == 5 and kept[labeling.WITHDRAWN].all()
 
 
 def test_diagnosis_labels_without_any_pathology_partition(zones, pseudo):

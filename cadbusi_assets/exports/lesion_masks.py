@@ -54,6 +54,61 @@ GEOMETRY_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 }
 
 
+#: a coordinate beyond this many pixels is not a drawing on an ultrasound image (and would
+#: overflow the pixel grid); such a box or polygon is left out
+MAX_COORDINATE = 100_000.0
+
+
+def _usable(value: pl.Expr) -> pl.Expr:
+    return value.is_finite() & (value.abs() <= MAX_COORDINATE)
+
+
+def usable_box() -> pl.Expr:
+    """A box that can be drawn: four finite coordinates within :data:`MAX_COORDINATE`, a
+    positive width and height (a NaN, negative or absurd box from an export is not)."""
+    sides = ("bbox_left", "bbox_top", "bbox_width", "bbox_height")
+    return (
+        pl.all_horizontal([_usable(pl.col(c)).fill_null(False) for c in sides])
+        & (pl.col("bbox_width") > 0)
+        & (pl.col("bbox_height") > 0)
+    )
+
+
+def usable_polygon() -> pl.Expr:
+    """A polygon that can be drawn: at least three points, every coordinate finite and within
+    :data:`MAX_COORDINATE`."""
+    points = pl.col("points")
+    finite = points.list.eval(
+        pl.element().list.eval(_usable(pl.element())).list.all() & (pl.element().list.len() == 2)
+    ).list.all()
+    return (points.list.len().fill_null(0) >= 3) & finite.fill_null(False)
+
+
+def unusable_lesion_geometry(
+    objects: pl.DataFrame, names: Sequence[str] = LESION_OBJECT_NAMES
+) -> pl.DataFrame:
+    """``label_id``, ``feature_id``, ``problem`` for each lesion object with a box or points
+    that :func:`label_lesion_geometry` leaves out (the reason, no coordinates)."""
+    schema = {"label_id": pl.Utf8, "feature_id": pl.Utf8, "problem": pl.Utf8}
+    if objects.height == 0:
+        return pl.DataFrame(schema=schema)
+    wanted = [n.lower() for n in names]
+    lesion = objects.filter(pl.col("name").str.to_lowercase().is_in(wanted))
+    has_box = pl.any_horizontal(
+        [pl.col(c).is_not_null() for c in ("bbox_left", "bbox_top", "bbox_width", "bbox_height")]
+    )
+    has_points = pl.col("points").is_not_null()
+    return lesion.select(
+        "label_id",
+        "feature_id",
+        pl.when(has_box & ~usable_box())
+        .then(pl.lit("lesion box not finite, not of positive size, or beyond the pixel range"))
+        .when(~has_box & has_points & ~usable_polygon())
+        .then(pl.lit("lesion polygon of fewer than 3 points, or a point not finite"))
+        .alias("problem"),
+    ).filter(pl.col("problem").is_not_null())
+
+
 def label_lesion_geometry(
     objects: pl.DataFrame,
     labels: pl.DataFrame | None = None,
@@ -73,8 +128,8 @@ def label_lesion_geometry(
         }
     )
     lesion = lesion.filter(pl.col("name").str.to_lowercase().is_in(wanted))
-    has_box = pl.col("bbox_left").is_not_null() & pl.col("bbox_width").is_not_null()
-    has_polygon = pl.col("points").list.len().fill_null(0) >= 3
+    has_box = usable_box()
+    has_polygon = usable_polygon()
     has_mask = pl.col("mask_path").is_not_null()
     lesion = lesion.filter(has_box | has_polygon | has_mask)
     if lesion.height == 0:

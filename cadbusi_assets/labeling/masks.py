@@ -31,6 +31,7 @@ query string (no signed-URL tokens) and a ``data:`` URL only as its digest.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import re
@@ -145,9 +146,13 @@ def mask_references(row: Mapping[str, Any]) -> Iterator[MaskReference]:
 def recording_mask_references(
     rows: Iterable[Mapping[str, Any]], sink: list[MaskReference]
 ) -> Iterator[Mapping[str, Any]]:
-    """``rows`` unchanged, appending each row's :func:`mask_references` to ``sink``."""
+    """``rows`` unchanged, appending each row's :func:`mask_references` to ``sink``. A row
+    not in the export shape adds none: the parser that reads the rows names what is wrong
+    (:class:`~cadbusi_assets.labeling.ndjson.ExportFormatError`) before anything is written."""
     for row in rows:
-        sink.extend(mask_references(row))
+        if isinstance(row, Mapping):
+            with contextlib.suppress(AttributeError, KeyError, TypeError, ValueError):
+                sink.extend(mask_references(row))
         yield row
 
 

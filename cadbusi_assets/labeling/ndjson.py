@@ -10,7 +10,8 @@ One export row is one data row with ``projects.<project id>.labels[]``; each lab
   query string and ``mask_color``; ``mask_path`` / ``mask_sha256`` are filled in by the label
   ingestion, which fetches and stores the mask, see :mod:`.masks`);
 * ``classifications``: one row per answer (radio answer, each checklist answer, text), for
-  global classifications and those nested under objects.
+  global classifications and those nested under objects; typed text is scrubbed like report
+  text (:func:`scrub_label_text`).
 
 A label id appears once in the parsed tables: when exports overlap (a second export that
 re-exports a relabelled data row), the newest version of each label wins — the later
@@ -167,11 +168,53 @@ def _answers(
             for nested in answer.get("classifications", []) or []:
                 yield from _answers(nested, label_id, image_id, project_id, parent)
     elif "text_answer" in classification:
-        yield {
-            **base,
-            "answer": (classification.get("text_answer") or {}).get("content"),
-            "answer_kind": "text",
-        }
+        content = (classification.get("text_answer") or {}).get("content")
+        # as typed: _parse_all scrubs it (once per distinct text)
+        yield {**base, "answer": content, "answer_kind": "text"}
+
+
+def scrub_label_text(text: Any) -> str | None:
+    """A labeler's typed answer (a free-text question, a comment) as it may be kept in the
+    research zone: scrubbed like report text (names in any script, phones, ids, dates,
+    addresses; :func:`cadbusi_assets.deid.text.scrub_free_text`). Labelers see de-identified
+    images only, but they type what they like ("compare with Mrs X's 2021 scan").
+
+    >>> scrub_label_text("call 555-867-5309")
+    'call [phone]'
+    >>> scrub_label_text(None) is None
+    True
+    """
+    if text is None:
+        return None
+    from cadbusi_assets.deid.text import scrub_free_text  # heavy: word lists
+
+    return scrub_free_text(str(text))
+
+
+def scrub_text_answers(classifications: pl.DataFrame) -> pl.DataFrame:
+    """``classifications`` with every text answer through :func:`scrub_label_text` (for label
+    tables written before typed text was scrubbed; scrubbing scrubbed text changes nothing)."""
+    if classifications.height == 0 or "answer_kind" not in classifications.columns:
+        return classifications
+    is_text = pl.col("answer_kind") == "text"
+    texts = classifications.filter(is_text)["answer"].unique().drop_nulls().to_list()
+    if not texts:
+        return classifications
+    scrubbed = {text: scrub_label_text(text) for text in texts}
+    return classifications.with_columns(
+        answer=pl.when(is_text).then(pl.col("answer").replace(scrubbed)).otherwise(pl.col("answer"))
+    )
+
+
+def _number(value: Any, where: str) -> float:
+    """``value`` as a float, or :class:`ExportFormatError` naming ``where`` (never the value:
+    a field typed by hand may hold anything)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ExportFormatError(f"{where} is not a number")
+    try:
+        return float(value)
+    except ValueError:
+        raise ExportFormatError(f"{where} is not a number") from None
 
 
 def _geometry(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -187,94 +230,73 @@ def _geometry(obj: Mapping[str, Any]) -> dict[str, Any]:
         "mask_sha256": None,
     }
     if box := obj.get("bounding_box"):
+        if not isinstance(box, Mapping) or not {"left", "top", "width", "height"} <= set(box):
+            raise ExportFormatError("a bounding_box without left, top, width and height")
         out.update(
-            bbox_left=float(box["left"]),
-            bbox_top=float(box["top"]),
-            bbox_width=float(box["width"]),
-            bbox_height=float(box["height"]),
+            {
+                f"bbox_{side}": _number(box[side], f"bounding_box.{side}")
+                for side in ("left", "top", "width", "height")
+            }
         )
     elif polygon := obj.get("polygon") or obj.get("line"):
-        out["points"] = [[float(p["x"]), float(p["y"])] for p in polygon]
+        if not isinstance(polygon, list) or not all(isinstance(p, Mapping) for p in polygon):
+            raise ExportFormatError("a polygon or line that is not a list of points")
+        out["points"] = [
+            [_number(p.get("x"), "polygon point x"), _number(p.get("y"), "polygon point y")]
+            for p in polygon
+        ]
     elif point := obj.get("point"):
-        out["points"] = [[float(point["x"]), float(point["y"])]]
+        if not isinstance(point, Mapping):
+            raise ExportFormatError("a point without x and y")
+        out["points"] = [[_number(point.get("x"), "point x"), _number(point.get("y"), "point y")]]
     elif mask := obj.get("composite_mask") or obj.get("mask"):
+        if not isinstance(mask, Mapping):
+            raise ExportFormatError("a mask without url")
         # no tokens (query string) and no data: payload in the table; the label ingestion
         # fetches the mask from the URL as exported (see :mod:`.masks`)
         out["mask_url"] = safe_mask_url(mask.get("url"))
         if "color_rgb" in mask:
-            out["mask_color"] = [int(c) for c in mask["color_rgb"]]
+            colour = mask["color_rgb"]
+            if not isinstance(colour, list) or len(colour) != 3:
+                raise ExportFormatError("a mask color_rgb that is not three numbers")
+            out["mask_color"] = [int(_number(c, "mask color_rgb")) for c in colour]
     return out
 
 
+def _text(value: Any) -> str | None:
+    """An id or name field as text (an export may carry numbers); None stays None."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ExportFormatError("an id or name that is not text")
+
+
 def _parse_all(rows: Iterable[Mapping[str, Any]]) -> LabelTables:
-    """Every label entry of the export stream, numbered by position (``_occurrence``)."""
+    """Every label entry of the export stream, numbered by position (``_occurrence``).
+
+    A row that does not have the export shape is an :class:`ExportFormatError` naming the row
+    (and the label id when it has one), never a value of the row."""
     labels: list[dict[str, Any]] = []
     objects: list[dict[str, Any]] = []
     classifications: list[dict[str, Any]] = []
     for number, row in enumerate(rows, start=1):
-        data_row = row.get("data_row")
-        if not isinstance(data_row, Mapping) or "id" not in data_row:
-            raise ExportFormatError(f"export row {number} has no data_row.id")
-        image_id = data_row.get("global_key") or data_row.get("external_id")
-        if not image_id:
-            raise ExportFormatError(f"export row {number} has neither global_key nor external_id")
-        for project_id, project in (row.get("projects") or {}).items():
-            details = project.get("project_details") or {}
-            for label in project.get("labels") or []:
-                label_id = label.get("id")
-                if not label_id:
-                    raise ExportFormatError(f"export row {number}: a label without id")
-                occurrence = len(labels)
-                label_details = label.get("label_details") or {}
-                annotator = label_details.get("created_by")
-                labels.append(
-                    {
-                        "label_id": label_id,
-                        "data_row_id": data_row["id"],
-                        "image_id": image_id,
-                        "project_id": project_id,
-                        "project_name": project.get("name"),
-                        "workflow_status": details.get("workflow_status"),
-                        "created_at": _timestamp(label_details.get("created_at")),
-                        "updated_at": _timestamp(
-                            label_details.get("updated_at") or label_details.get("created_at")
-                        ),
-                        "annotator_hash": hashlib.sha256(annotator.encode()).hexdigest()[:12]
-                        if annotator
-                        else None,
-                        "seconds_to_create": (label.get("performance_details") or {}).get(
-                            "seconds_to_create"
-                        ),
-                        _OCCURRENCE: occurrence,
-                    }
-                )
-                annotations = label.get("annotations") or {}
-                for obj in annotations.get("objects") or []:
-                    feature_id = obj.get("feature_id")
-                    objects.append(
-                        {
-                            "label_id": label_id,
-                            "image_id": image_id,
-                            "project_id": project_id,
-                            "feature_id": feature_id,
-                            "name": obj.get("name") or obj.get("value"),
-                            "kind": obj.get("annotation_kind"),
-                            **_geometry(obj),
-                            _OCCURRENCE: occurrence,
-                        }
-                    )
-                    for nested in obj.get("classifications") or []:
-                        classifications.extend(
-                            {**answer, _OCCURRENCE: occurrence}
-                            for answer in _answers(
-                                nested, label_id, image_id, project_id, feature_id
-                            )
-                        )
-                for classification in annotations.get("classifications") or []:
-                    classifications.extend(
-                        {**answer, _OCCURRENCE: occurrence}
-                        for answer in _answers(classification, label_id, image_id, project_id, None)
-                    )
+        if not isinstance(row, Mapping):
+            raise ExportFormatError(
+                f"export row {number} is a JSON {type(row).__name__}, not an object (one export "
+                "row per line)"
+            )
+        parsed = _parse_row(row, number, len(labels))
+        labels += parsed.labels
+        objects += parsed.objects
+        classifications += parsed.classifications
+    scrubbed: dict[str, str | None] = {}
+    for answer in classifications:
+        text = answer["answer"]
+        if answer["answer_kind"] == "text" and text is not None:
+            if text not in scrubbed:
+                scrubbed[text] = scrub_label_text(text)
+            answer["answer"] = scrubbed[text]
     occurrence_column: dict[str, pl.DataType | type[pl.DataType]] = {_OCCURRENCE: pl.Int64}
     return LabelTables(
         pl.DataFrame(labels, schema=LABELS_SCHEMA | occurrence_column, orient="row"),
@@ -283,6 +305,141 @@ def _parse_all(rows: Iterable[Mapping[str, Any]]) -> LabelTables:
             classifications, schema=CLASSIFICATIONS_SCHEMA | occurrence_column, orient="row"
         ),
     )
+
+
+@dataclass
+class _RowParts:
+    labels: list[dict[str, Any]]
+    objects: list[dict[str, Any]]
+    classifications: list[dict[str, Any]]
+
+
+def check_export_row(row: Any, number: int = 1) -> None:
+    """:class:`ExportFormatError` (naming row ``number``) when ``row`` is not an export row
+    this module can read; nothing otherwise."""
+    if not isinstance(row, Mapping):
+        raise ExportFormatError(
+            f"export row {number} is a JSON {type(row).__name__}, not an object (one export row "
+            "per line)"
+        )
+    _parse_row(row, number, 0)
+
+
+def _parse_row(row: Mapping[str, Any], number: int, first_occurrence: int) -> _RowParts:
+    out = _RowParts([], [], [])
+    data_row = row.get("data_row")
+    if not isinstance(data_row, Mapping) or "id" not in data_row:
+        raise ExportFormatError(f"export row {number} has no data_row.id")
+    try:
+        image_id = _text(data_row.get("global_key") or data_row.get("external_id"))
+        data_row_id = _text(data_row["id"])
+    except ExportFormatError as exc:
+        raise ExportFormatError(f"export row {number}: {exc}") from None
+    if not image_id:
+        raise ExportFormatError(f"export row {number} has neither global_key nor external_id")
+    projects = row.get("projects") or {}
+    if not isinstance(projects, Mapping):
+        raise ExportFormatError(f"export row {number}: projects is not an object")
+    for project_id, project in projects.items():
+        if not isinstance(project, Mapping) or not isinstance(project.get("labels") or [], list):
+            raise ExportFormatError(f"export row {number}: a project without a labels list")
+        details = project.get("project_details") or {}
+        for label in project.get("labels") or []:
+            label_id = label.get("id") if isinstance(label, Mapping) else None
+            if not label_id or not isinstance(label_id, str):
+                raise ExportFormatError(f"export row {number}: a label without id")
+            try:
+                _parse_label(
+                    out,
+                    label,
+                    label_id,
+                    data_row_id,
+                    image_id,
+                    str(project_id),
+                    project,
+                    details if isinstance(details, Mapping) else {},
+                    first_occurrence + len(out.labels),
+                )
+            except ExportFormatError as exc:
+                raise ExportFormatError(f"export row {number}, label {label_id}: {exc}") from None
+            except (AttributeError, KeyError, TypeError, ValueError) as exc:
+                # the exception's text may quote the row: only its kind is named
+                raise ExportFormatError(
+                    f"export row {number}, label {label_id}: not in the export shape "
+                    f"({type(exc).__name__})"
+                ) from None
+    return out
+
+
+def _parse_label(
+    out: _RowParts,
+    label: Mapping[str, Any],
+    label_id: str,
+    data_row_id: str | None,
+    image_id: str,
+    project_id: str,
+    project: Mapping[str, Any],
+    details: Mapping[str, Any],
+    occurrence: int,
+) -> None:
+    label_details = label.get("label_details") or {}
+    annotator = label_details.get("created_by")
+    seconds = (label.get("performance_details") or {}).get("seconds_to_create")
+    labels = [
+        {
+            "label_id": label_id,
+            "data_row_id": data_row_id,
+            "image_id": image_id,
+            "project_id": project_id,
+            "project_name": _text(project.get("name")),
+            "workflow_status": _text(details.get("workflow_status")),
+            "created_at": _timestamp(label_details.get("created_at")),
+            "updated_at": _timestamp(
+                label_details.get("updated_at") or label_details.get("created_at")
+            ),
+            "annotator_hash": hashlib.sha256(str(annotator).encode()).hexdigest()[:12]
+            if annotator
+            else None,
+            "seconds_to_create": None
+            if seconds is None
+            else _number(seconds, "performance_details.seconds_to_create"),
+            _OCCURRENCE: occurrence,
+        }
+    ]
+    objects: list[dict[str, Any]] = []
+    classifications: list[dict[str, Any]] = []
+    annotations = label.get("annotations") or {}
+    for obj in annotations.get("objects") or []:
+        feature_id = _text(obj.get("feature_id"))
+        objects.append(
+            {
+                "label_id": label_id,
+                "image_id": image_id,
+                "project_id": project_id,
+                "feature_id": feature_id,
+                "name": _text(obj.get("name") or obj.get("value")),
+                "kind": _text(obj.get("annotation_kind")),
+                **_geometry(obj),
+                _OCCURRENCE: occurrence,
+            }
+        )
+        for nested in obj.get("classifications") or []:
+            classifications.extend(
+                {**answer, _OCCURRENCE: occurrence}
+                for answer in _answers(nested, label_id, image_id, project_id, feature_id)
+            )
+    for classification in annotations.get("classifications") or []:
+        classifications.extend(
+            {**answer, _OCCURRENCE: occurrence}
+            for answer in _answers(classification, label_id, image_id, project_id, None)
+        )
+    for answer in classifications:
+        answer["question"] = _text(answer["question"])
+        answer["answer"] = _text(answer["answer"])
+    # appended only when the whole label parsed: a bad label leaves nothing half-read
+    out.labels += labels
+    out.objects += objects
+    out.classifications += classifications
 
 
 def label_revisions(tables: LabelTables, keys: Sequence[str] = ("label_id",)) -> pl.DataFrame:

@@ -71,6 +71,8 @@ class FolderLabelSource:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser()
         self.name = f"folder:{self.root}"
+        #: (file name, reason) of the export files the last :meth:`export_rows` left out
+        self.skipped_files: list[tuple[str, str]] = []
 
     @property
     def exports_dir(self) -> Path:
@@ -98,20 +100,67 @@ class FolderLabelSource:
 
     def export_rows(self, since: str | None = None) -> Iterator[dict[str, Any]]:
         """Rows of every export file, oldest file first (modification time, then name), so
-        that a label exported twice resolves to the later export when its times are equal."""
+        that a label exported twice resolves to the later export when its times are equal.
+
+        A file that cannot be read whole (empty, not UTF-8, a line that is not JSON or not one export
+        row, a last line cut off while the file is being written) gives no rows: it is listed
+        in :attr:`skipped_files` with the reason (file name and line, never the content) and
+        the other files are read. The label ingestion then deletes nothing (the skipped file's
+        labels are not known) and reports the file."""
+        self.skipped_files = []
         files = sorted(self._export_files(), key=lambda p: (p.stat().st_mtime_ns, p.name))
         for path in files:
-            with path.open(encoding="utf-8") as handle:
-                for number, line in enumerate(handle, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        yield json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise LabelSourceError(
-                            f"{path.name} line {number} is not valid JSON ({exc.msg}); fix or "
-                            "remove the file and the sensor will pick it up again."
-                        ) from None
+            try:
+                rows = self._read_export_file(path)
+            except LabelSourceError as exc:
+                self.skipped_files.append((path.name, str(exc)))
+                continue
+            yield from rows
+
+    def _read_export_file(self, path: Path) -> list[dict[str, Any]]:
+        from cadbusi_assets.labeling.ndjson import ExportFormatError, check_export_row
+
+        data = path.read_bytes()
+        if not data.strip():
+            raise LabelSourceError(
+                f"{path.name} is empty (a failed download, or a file being written); remove it "
+                "or export again"
+            )
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad_line = data[: exc.start].count(b"\n") + 1
+            raise LabelSourceError(
+                f"{path.name} line {bad_line} is not UTF-8 text; export it again from Labelbox"
+            ) from None
+        rows: list[dict[str, Any]] = []
+        lines = text.split("\n")
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                if number == len(lines):  # no newline after it: cut off or still being written
+                    raise LabelSourceError(
+                        f"{path.name} line {number} ends in the middle of a row (a cut-off "
+                        "file, or one still being written); it is read again when it changes"
+                    ) from None
+                raise LabelSourceError(
+                    f"{path.name} line {number} is not valid JSON ({exc.msg}); fix or "
+                    "remove the file and the sensor will pick it up again."
+                ) from None
+            if isinstance(row, list):
+                raise LabelSourceError(
+                    f"{path.name} line {number} is a JSON array: an export file has one row "
+                    "(a JSON object) per line (NDJSON)"
+                )
+            try:
+                check_export_row(row, number)
+            except ExportFormatError as exc:
+                raise LabelSourceError(f"{path.name}: {exc}") from None
+            rows.append(row)
+        return rows
 
     def fetch_mask(self, url: str) -> bytes:
         """The bytes of a mask an export names: a ``data:`` URL, or a file path (relative to

@@ -9,7 +9,8 @@ it links the image, else from the image's own OCR'd side and clock and caliper b
 
 Research-zone outputs: ``tables/labelbox_data_rows/<day>`` (with ``queued_in``: the label
 source whose project has the row in a batch, e.g. ``labelbox:<project id>``; rows queued there
-are not queued again); ``labels/labelbox/{labels,objects,
+are not queued again; ``withdrawn``: sent earlier, no longer usable here, still in Labelbox,
+kept as the record and reported); ``labels/labelbox/{labels,objects,
 classifications}.parquet`` (the current label set: each label id once, newest version wins, with
 a ``label_set_version``), an immutable snapshot per version under
 ``labels/labelbox/versions/<version>/``, and ``labels/labelbox/history/`` with every label version
@@ -34,6 +35,7 @@ import json
 
 import polars as pl
 
+from cadbusi_assets.exports.lesion_masks import unusable_lesion_geometry
 from cadbusi_assets.labeling import (
     LabelSource,
     LabelTables,
@@ -51,7 +53,12 @@ from cadbusi_assets.labeling.masks import (
     recording_mask_references,
     with_mask_columns,
 )
-from cadbusi_assets.labeling.ndjson import concat_history, label_revisions, parse_export
+from cadbusi_assets.labeling.ndjson import (
+    concat_history,
+    label_revisions,
+    parse_export,
+    scrub_text_answers,
+)
 from cadbusi_assets.labeling.ontology import OntologySpec, ensure_ontology
 from cadbusi_assets.labeling.prelabels import caliper_lesion_tables, one_lesion_per_image
 from cadbusi_assets.labeling.row_data import RowDataConfig, row_data_locator
@@ -59,8 +66,13 @@ from cadbusi_assets.records.lesions import caliper_measurement
 from cadbusi_assets.stages.analysis import FEATURES_TABLE, INPAINTED_TABLE, TWINS_TABLE
 from cadbusi_assets.stages.deidentification import IMAGES_TABLE, STUDIES_TABLE
 from cadbusi_assets.stages.lesions import LESION_IMAGES_PATH, LESIONS_PATH, inherit_twin_calipers
-from cadbusi_assets.stages.report import MissingUpstream, PartitionReport
-from cadbusi_assets.stages.safety import guard_shrink
+from cadbusi_assets.stages.report import MissingUpstream, PartitionReport, StageFailure
+from cadbusi_assets.stages.safety import (
+    ALLOW_SHRINK_ENV,
+    allow_shrink_enabled,
+    guard_shrink,
+    is_sharp_drop,
+)
 from cadbusi_assets.storage import Zone, read_partition_table, write_partition_table
 from cadbusi_assets.storage.tables import read_all_partition_tables
 
@@ -117,7 +129,7 @@ def send_data_rows(
     guard_shrink(
         "usable images",
         "this study date",
-        0 if previous is None else previous.height,
+        0 if previous is None else _not_withdrawn(previous).height,
         selected.height,
         allow_shrink=allow_shrink,
         source="image_features",
@@ -151,8 +163,48 @@ def send_data_rows(
             .then(pl.lit(source.name))
             .otherwise(pl.lit(None, pl.Utf8))
         )
+    table = _keep_withdrawn(table, previous, report)
     write_partition_table(research_zone, DATA_ROWS_TABLE, batch, table)
     return report
+
+
+#: ``labelbox_data_rows`` column: the image was sent earlier and is no longer usable here
+#: (quarantined, excluded, or gone from the date since); Labelbox still holds its data row
+WITHDRAWN = "withdrawn"
+
+
+def _not_withdrawn(table: pl.DataFrame) -> pl.DataFrame:
+    if WITHDRAWN not in table.columns:
+        return table
+    return table.filter(~pl.col(WITHDRAWN).fill_null(False))
+
+
+def _keep_withdrawn(
+    table: pl.DataFrame, previous: pl.DataFrame | None, report: PartitionReport
+) -> pl.DataFrame:
+    """``table`` plus the rows of ``previous`` it no longer has, marked :data:`WITHDRAWN`: the
+    table is the record of what Labelbox holds, and sending fewer rows deletes nothing there.
+    The count is a problem (no image id: the date's report is shown beside the real date)."""
+    table = table.with_columns(pl.lit(False).alias(WITHDRAWN))
+    if previous is None or previous.height == 0:
+        report.count("data_rows_withdrawn", 0)
+        return table
+    if WITHDRAWN not in previous.columns:
+        previous = previous.with_columns(pl.lit(False).alias(WITHDRAWN))
+    gone = previous.join(table.select("global_key"), on="global_key", how="anti").with_columns(
+        pl.lit(True).alias(WITHDRAWN)
+    )
+    newly = gone.join(
+        previous.filter(pl.col(WITHDRAWN)).select("global_key"), on="global_key", how="anti"
+    ).height
+    report.count("data_rows_withdrawn", gone.height)
+    if gone.height:
+        report.add_problem(
+            f"{gone.height} images sent to Labelbox earlier are no longer usable ({newly} since "
+            "the last run: quarantined or excluded); Labelbox still holds their data rows: "
+            "delete them there (labelbox_data_rows, column withdrawn)"
+        )
+    return pl.concat([table, gone], how="diagonal_relaxed").sort("global_key")
 
 
 def _queue(
@@ -360,6 +412,7 @@ def batches_to_refresh(
         table = pl.read_parquet(io.BytesIO(path.read_bytes()))
         if "row_data_expires_at" not in table.columns:
             continue
+        table = _not_withdrawn(table)  # withdrawn rows are not sent again
         expiry = table.select(
             pl.col("row_data_expires_at").str.to_datetime(time_zone="UTC").min()
         ).item()
@@ -389,6 +442,8 @@ def _read_current(zone: Zone) -> tuple[LabelTables, str | None]:
     )
     # label sets written before masks were fetched have no mask columns
     tables.objects = with_mask_columns(tables.objects)
+    # ... and before typed text was scrubbed: no unscrubbed answer moves on into history
+    tables.classifications = scrub_text_answers(tables.classifications)
     return tables, (versions[0] if versions else None)
 
 
@@ -398,6 +453,7 @@ def _read_history(zone: Zone) -> LabelTables:
         return LabelTables.empty_history()
     tables = LabelTables(*(frames[name] for name in TABLE_NAMES))
     tables.objects = with_mask_columns(tables.objects)
+    tables.classifications = scrub_text_answers(tables.classifications)
     return tables
 
 
@@ -466,8 +522,41 @@ def _image_sizes(research_zone: Zone, objects: pl.DataFrame) -> dict[str, tuple[
     return image_sizes_from_table(images.filter(pl.col("image_id").is_in(wanted.to_list())))
 
 
+def sent_image_ids(research_zone: Zone) -> set[str] | None:
+    """The global keys of every ``labelbox_data_rows`` table (every batch, an interrupted one
+    too; not the rows withdrawn since); None when no data rows were ever written (nothing to
+    check against)."""
+    keys: set[str] = set()
+    found = False
+    for path in research_zone.iter_files("tables", DATA_ROWS_TABLE, suffix=".parquet"):
+        found = True
+        table = _not_withdrawn(pl.read_parquet(io.BytesIO(path.read_bytes())))
+        keys.update(k for k in table["global_key"].to_list() if k)
+    return keys if found else None
+
+
+def _only_sent_images(research_zone: Zone, tables: LabelTables) -> tuple[LabelTables, int]:
+    """``tables`` without the labels of images this platform never sent (their ids, maybe an
+    external id typed in Labelbox, are not kept), and how many labels were left out."""
+    sent = sent_image_ids(research_zone)
+    if sent is None or tables.labels.height == 0:
+        return tables, 0
+    keep = pl.col("image_id").is_in(sorted(sent))
+    kept = LabelTables(
+        tables.labels.filter(keep),
+        tables.objects.filter(keep),
+        tables.classifications.filter(keep),
+    )
+    return kept, tables.labels.height - kept.labels.height
+
+
 def ingest_labels(
-    research_zone: Zone, source: LabelSource, *, full: bool = True, since: str | None = None
+    research_zone: Zone,
+    source: LabelSource,
+    *,
+    full: bool = True,
+    since: str | None = None,
+    allow_shrink: bool | None = None,
 ) -> PartitionReport:
     """Export from the source and write the label tables; a new version when content changed.
 
@@ -475,14 +564,35 @@ def ingest_labels(
     current set). Otherwise the export is incremental and is upserted into the current tables.
     Either way each label id appears once in the current set (its newest version) and every
     version that stopped being current is kept in ``labels/labelbox/history/``.
+
+    A source that skipped unreadable export files (``skipped_files``) gets an incremental
+    merge (nothing deleted) and a problem per file. A full export that would drop the
+    current label set sharply (to nothing, or below half) is refused before anything is
+    written (:class:`StageFailure`) unless ``allow_shrink`` (default ``$CADBUSI_ALLOW_SHRINK``):
+    an empty or cut-off export is far more often a failed download than real deletions.
     """
     previous, previous_version = _read_current(research_zone)
     references: list[MaskReference] = []
     parsed = parse_export(
         recording_mask_references(source.export_rows(None if full else since), references)
     )
-    fresh = parsed.current
-    merged = fresh.sorted() if full else merge_label_tables(previous, fresh)
+    fresh, unknown = _only_sent_images(research_zone, parsed.current)
+    superseded, _ = _only_sent_images(research_zone, parsed.superseded)
+    parsed = type(parsed)(fresh, superseded)
+    # export files the source could not read: their labels are unknown, so none is deleted
+    skipped: list[tuple[str, str]] = list(getattr(source, "skipped_files", None) or [])
+    reconcile = full and not skipped
+    merged = fresh.sorted() if reconcile else merge_label_tables(previous, fresh)
+    if (
+        reconcile
+        and is_sharp_drop(previous.labels.height, merged.labels.height)
+        and not allow_shrink_enabled(allow_shrink)
+    ):
+        raise StageFailure(
+            f"the label export holds {merged.labels.height} labels, the current label set "
+            f"{previous.labels.height}; refusing to delete them (a failed or partial export?). "
+            f"Set {ALLOW_SHRINK_ENV}=1 for the run to accept the deletions"
+        )
     masks = attach_masks(
         research_zone,
         merged.objects,
@@ -508,6 +618,21 @@ def ingest_labels(
         json.dumps({"label_set_version": version}, sort_keys=True).encode(),
     )
     report = PartitionReport("all", row_count=merged.labels.height)
+    report.count("export_files_skipped", len(skipped))
+    for _name, reason in skipped:
+        report.add_problem(f"export file skipped: {reason}")
+    if skipped and full:
+        report.add_problem(
+            "labels absent from the export were kept (not deleted) this time, because an "
+            "export file was skipped"
+        )
+    report.count("labels_for_images_not_sent", unknown)
+    if unknown:
+        report.add_problem(
+            f"{unknown} labels name an image that no labelbox_data_rows table holds (a data row "
+            "made outside this platform, or an image sent under another key or since "
+            "withdrawn); left out"
+        )
     report.count("labels", merged.labels.height)
     report.count(
         "labelled_images", merged.labels["image_id"].n_unique() if merged.labels.height else 0
@@ -534,9 +659,19 @@ def ingest_labels(
         )
     if masks.problems:
         report.tables["mask_problems"] = masks.problem_table()
+    unusable = unusable_lesion_geometry(merged.objects)
+    report.count("lesion_objects_left_out_of_masks", unusable.height)
+    for label_id, feature_id, problem in unusable.head(MAX_LISTED_PROBLEMS).iter_rows():
+        report.add_problem(f"label {label_id}: object {feature_id}: {problem}; left out")
+    if unusable.height:
+        report.tables["geometry_problems"] = unusable
+    # answers picked from the ontology, counted; typed text (scrubbed in the tables) is only
+    # counted: it is not a vocabulary and has no place in run metadata
+    chosen = merged.classifications.filter(pl.col("answer_kind") != "text")
+    report.count("text_answers", int((merged.classifications["answer_kind"] == "text").sum()))
     report.tables["answers"] = (
-        merged.classifications.group_by(["question", "answer"]).len().sort(["question", "answer"])
-        if merged.classifications.height
+        chosen.group_by(["question", "answer"]).len().sort(["question", "answer"])
+        if chosen.height
         else pl.DataFrame()
     )
     report.tables["label_set"] = pl.DataFrame({"label_set_version": [version]})

@@ -32,10 +32,14 @@ def test_folder_cursor_detects_new_and_changed_exports(tmp_path):
 
 
 def test_folder_bad_json_names_file_and_line(tmp_path):
+    """A file with a broken line is skipped whole, named with the line (the other files are
+    read: see test_adversarial_labels.py)."""
     (tmp_path / "exports").mkdir()
-    (tmp_path / "exports" / "bad.ndjson").write_text('{"ok": 1}\n{broken\n')
-    with pytest.raises(LabelSourceError, match=r"bad\.ndjson line 2"):
-        list(FolderLabelSource(tmp_path).export_rows())
+    (tmp_path / "exports" / "bad.ndjson").write_text(json.dumps(export_row("a")) + "\n{broken\n")
+    source = FolderLabelSource(tmp_path)
+    assert list(source.export_rows()) == []
+    [(name, reason)] = source.skipped_files
+    assert name == "bad.ndjson" and "bad.ndjson line 2 is not valid JSON" in reason
 
 
 def test_folder_outbox_is_deterministic_upsert(tmp_path):
