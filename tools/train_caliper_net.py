@@ -244,6 +244,40 @@ Refiner CPU ms per frame (``python -m benchmarks.caliper_refiner_cpu W V2``, tun
 100-109, the calls detect_calipers makes, 2.8 points a frame, best of 7, one thread, two runs):
 W 0.58-0.60 (median 0.69-0.74), version 2 0.80-0.84 (median 0.85-0.91; 1.43-1.51 before its
 context was summed with strided adds); detect_calipers takes about 27 ms a frame.
+
+``--hues N --keep-refiners`` (the heat map of the committed version 3 file W3, sha256
+079e076b..., fine-tuned on calipers in other colours; its refiners kept; not taken, the
+committed weights are still W3): :func:`hued_screen` draws ``N`` screens per tuning family
+(seeds from :data:`HUE_SEED`) with their calipers in a random hue (:func:`random_hue`), in
+white on speckle with 4-12 % of the field of view at full white, or in their own colours, an
+elastography box on about a fifth and a further share re-encoded as JPEG; their windows
+(around every caliper point, mined around the heat map's misses and false points, texts,
+random) join the first windows (31.4 k new, 14.1 k first) and the heat map trains on at
+``--focus-lr``. One thread, a 2-core machine loaded by four other jobs (load 7-10),
+``--cache C``; ``python -m benchmarks.caliper_misses tuning --seed 100 --frames 340``
+(seeds 100-439, 5,568 marks; W3: 5,485 matched, 24 false or second marks, 21 more than
+2 px off, max 4.47 px) and ``--seed 100 --frames 100 --caliper-colours unseen`` (1,588
+marks; W3: 1,406 matched, 25 false or second, 41 > 2 px, max 5.00 px):
+
+* H1 ``--coarse W3 --keep-refiners --hues 500 --steps 8000 --cache C`` (focus learning rate
+  1e-3; 40 minutes: 8 rendering the first windows, 11 the hued ones, 22 training): tuning
+  5,481 matched (-4), 46 false or second (+22; learned points 16 -> 36, on Doppler 13 -> 20,
+  on elastography 4 -> 14), 24 > 2 px (+3), max 4.24 px; misses by cause no heat 28 -> 17,
+  heat < 0.2 6 -> 14, refiner < 0.98 42 -> 50. Unseen colours 1,412 matched (+6), 45 false
+  (+20), 45 > 2 px; there no heat 143 -> 23 but refiner < 0.98 20 -> 138: the heat map now
+  fires on the other hues, the refiners (trained on yellow, green, cyan and white) refuse
+  them. Real files pass; test_caliper_net (philips_epiq 5's thin JPEG arrow lost, philips_epiq
+  215 (320, 403) and ge_voluson 304 (406, 455) lost) and test_caliper_styles (ge_logiq 6's
+  thick white arrow taken by the learned finder 5.1 px off) fail.
+* H2 as H1 with ``--steps 3000 --focus-lr 4e-4`` (12 minutes with the cache): tuning 5,483
+  matched (-2), 44 false or second (+20), 30 > 2 px (+9), max 4.24 px; real files pass, five
+  tests of test_caliper_net and test_caliper_styles fail (ge_logiq 157's arrow tip among them).
+
+Neither was measured on held-out frames (neither passed the tuning seeds). A heat map that
+fires on more marks gains nothing while the refiners judge them: the next try retrains the
+refiners (``--refiner-version 2`` samples) on the same hued screens, with hued negatives on
+Doppler and elastography maps, which did not fit this session (about 35 minutes of rendering
+and training with V2f's recipe on a quiet machine).
 """
 
 from __future__ import annotations
@@ -1286,6 +1320,12 @@ def main() -> None:
         "windows (mined) with the first ones",
     )
     parser.add_argument(
+        "--focus-lr",
+        type=float,
+        default=FOCUS_LR,
+        help="the peak learning rate of the --focus / --hues fine-tune",
+    )
+    parser.add_argument(
         "--keep-refiners",
         action="store_true",
         help="with --coarse: train the heat map only and write --coarse's file with the new "
@@ -1397,7 +1437,7 @@ def main() -> None:
             print(f"fine-tune: {len(windows)} windows, {time.time() - start:.0f}s", flush=True)
             if args.steps:
                 model = train(
-                    windows, points, args.steps, args.batch, args.seed + 3, model, FOCUS_LR
+                    windows, points, args.steps, args.batch, args.seed + 3, model, args.focus_lr
                 )
                 model.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})
     else:
