@@ -244,11 +244,46 @@ Refiner CPU ms per frame (``python -m benchmarks.caliper_refiner_cpu W V2``, tun
 100-109, the calls detect_calipers makes, 2.8 points a frame, best of 7, one thread, two runs):
 W 0.58-0.60 (median 0.69-0.74), version 2 0.80-0.84 (median 0.85-0.91; 1.43-1.51 before its
 context was summed with strided adds); detect_calipers takes about 27 ms a frame.
+
+``--hues N --keep-refiners`` (the heat map of the committed version 3 file W3, sha256
+079e076b..., fine-tuned on calipers in other colours; its refiners kept; not taken, the
+committed weights are still W3): :func:`hued_screen` draws ``N`` screens per tuning family
+(seeds from :data:`HUE_SEED`) with their calipers in a random hue (:func:`random_hue`), in
+white on speckle with 4-12 % of the field of view at full white, or in their own colours, an
+elastography box on about a fifth and a further share re-encoded as JPEG; their windows
+(around every caliper point, mined around the heat map's misses and false points, texts,
+random) join the first windows (31.4 k new, 14.1 k first) and the heat map trains on at
+``--focus-lr``. One thread, a 2-core machine loaded by four other jobs (load 7-10),
+``--cache C``; ``python -m benchmarks.caliper_misses tuning --seed 100 --frames 340``
+(seeds 100-439, 5,568 marks; W3: 5,485 matched, 24 false or second marks, 21 more than
+2 px off, max 4.47 px) and ``--seed 100 --frames 100 --caliper-colours unseen`` (1,588
+marks; W3: 1,406 matched, 25 false or second, 41 > 2 px, max 5.00 px):
+
+* H1 ``--coarse W3 --keep-refiners --hues 500 --steps 8000 --cache C`` (focus learning rate
+  1e-3; 40 minutes: 8 rendering the first windows, 11 the hued ones, 22 training): tuning
+  5,481 matched (-4), 46 false or second (+22; learned points 16 -> 36, on Doppler 13 -> 20,
+  on elastography 4 -> 14), 24 > 2 px (+3), max 4.24 px; misses by cause no heat 28 -> 17,
+  heat < 0.2 6 -> 14, refiner < 0.98 42 -> 50. Unseen colours 1,412 matched (+6), 45 false
+  (+20), 45 > 2 px; there no heat 143 -> 23 but refiner < 0.98 20 -> 138: the heat map now
+  fires on the other hues, the refiners (trained on yellow, green, cyan and white) refuse
+  them. Real files pass; test_caliper_net (philips_epiq 5's thin JPEG arrow lost, philips_epiq
+  215 (320, 403) and ge_voluson 304 (406, 455) lost) and test_caliper_styles (ge_logiq 6's
+  thick white arrow taken by the learned finder 5.1 px off) fail.
+* H2 as H1 with ``--steps 3000 --focus-lr 4e-4`` (12 minutes with the cache): tuning 5,483
+  matched (-2), 44 false or second (+20), 30 > 2 px (+9), max 4.24 px; real files pass, five
+  tests of test_caliper_net and test_caliper_styles fail (ge_logiq 157's arrow tip among them).
+
+Neither was measured on held-out frames (neither passed the tuning seeds). A heat map that
+fires on more marks gains nothing while the refiners judge them: the next try retrains the
+refiners (``--refiner-version 2`` samples) on the same hued screens, with hued negatives on
+Doppler and elastography maps, which did not fit this session (about 35 minutes of rendering
+and training with V2f's recipe on a quiet machine).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import time
 import warnings
@@ -319,6 +354,19 @@ EDGE_SHARE = 0.25
 UI_COLOURS = ((0, 255, 0), (255, 255, 255), (190, 190, 190), (255, 255, 0), (0, 255, 255))
 #: Sample kinds (a cache's ``kinds`` index this tuple: new kinds go at its end).
 KINDS = ("point", "heat", "ui", "other", "edge")
+#: ``--hues``: screens per tuning family (seeds from HUE_SEED on, :func:`hued_screen`) with
+#: their calipers drawn in other colours: HUE_SHARE of them in a random hue
+#: (:func:`random_hue`), HUE_WHITE_SHARE in white on brighter speckle (HUE_BRIGHT of the field
+#: of view at full white; the families draw 0.005-0.05), the rest in the family's own colours;
+#: an elastography box on about HUE_ELASTO of them, and HUE_JPEG of those the generator left
+#: lossless re-encoded as JPEG (quality HUE_JPEG_QUALITY).
+HUE_SEED = FIRST_SCREEN_SEED + 60_000
+HUE_SHARE = 0.45
+HUE_WHITE_SHARE = 0.35
+HUE_BRIGHT = (0.04, 0.12)
+HUE_ELASTO = 0.2
+HUE_JPEG = 0.3
+HUE_JPEG_QUALITY = (55, 92)
 
 
 def weak(screen: gen.Screen) -> bool:
@@ -333,19 +381,62 @@ def weak(screen: gen.Screen) -> bool:
     )
 
 
+def random_hue(rng: np.random.Generator) -> tuple[int, int, int]:
+    """An RGB caliper colour of any hue, saturation 0.4-1 and brightness 0.7-1."""
+    hsv = np.array(
+        [[[rng.integers(0, 180), rng.integers(102, 256), rng.integers(179, 256)]]], np.uint8
+    )
+    r, g, b = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0]
+    return int(r), int(g), int(b)
+
+
+def hued_screen(family: str, seed: int) -> gen.Screen:
+    """``--hues``: a screen of the tuning ``family`` (seed ``seed``) with its calipers in a
+    random hue, in white on brighter speckle, or in the family's own colours, more often with
+    an elastography box and JPEG (the shares: :data:`HUE_SHARE` and the constants after it).
+    The same (family, seed), the same screen."""
+    rng = np.random.default_rng([seed, 7, gen.TUNING_FAMILIES.index(family)])
+    spec = gen.FAMILIES[family]
+    changes: dict[str, Any] = {}
+    colours: tuple[tuple[int, int, int], ...] | None = None
+    draw = float(rng.random())
+    if draw < HUE_SHARE:
+        colours = (random_hue(rng),)
+    elif draw < HUE_SHARE + HUE_WHITE_SHARE:
+        colours = ((255, 255, 255),)
+        changes["speckle_gain"] = HUE_BRIGHT
+    if rng.random() < HUE_ELASTO:
+        changes["elasto_share"] = 1.0 - spec.doppler_share
+    gen.FAMILIES[family] = dataclasses.replace(spec, **changes)
+    try:
+        screen = gen.render_screen(family, seed, caliper_colours=colours)
+    finally:
+        gen.FAMILIES[family] = spec
+    if screen.jpeg_quality is None and rng.random() < HUE_JPEG:
+        quality = int(rng.integers(HUE_JPEG_QUALITY[0], HUE_JPEG_QUALITY[1] + 1))
+        _, data = cv2.imencode(".jpg", screen.frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+        decoded = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        assert decoded is not None  # an image OpenCV just encoded
+        frame = np.ascontiguousarray(decoded[..., ::-1])
+        screen = dataclasses.replace(screen, frame=frame, jpeg_quality=quality)
+    return screen
+
+
 def _screens(
     screens: int,
     first: int,
     keep: Callable[[gen.Screen], bool] | None = None,
     progress: tuple[int, str] = (50, "screens"),
+    make: Callable[[str, int], gen.Screen] = gen.render_screen,
+    families: tuple[str, ...] = FAMILIES,
 ) -> Iterator[gen.Screen]:
-    """``screens`` screens of every tuning family (seeds from ``first``, every family of a
-    seed in turn), those ``keep`` accepts; ``progress``: how often to say how far, and of
-    what."""
+    """``screens`` screens of every family of ``families`` (seeds from ``first``, every family
+    of a seed in turn, each made by ``make``), those ``keep`` accepts; ``progress``: how often
+    to say how far, and of what."""
     every, what = progress
     for k in range(screens):
-        for family in FAMILIES:
-            screen = gen.render_screen(family, first + k)
+        for family in families:
+            screen = make(family, first + k)
             if keep is None or keep(screen):
                 yield screen
         if (k + 1) % every == 0:
@@ -399,6 +490,8 @@ def render_windows(
     first: int = FIRST_SCREEN_SEED,
     model: Any = None,
     keep: Callable[[gen.Screen], bool] | None = None,
+    make: Callable[[str, int], gen.Screen] = gen.render_screen,
+    families: tuple[str, ...] = FAMILIES,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Windows (N, WINDOW, WINDOW, 3) uint8, their caliper points (N, MAX_POINTS, 2)
     float32 (window coordinates; -1: none) and whether their screen's marks are arrows (N,)
@@ -408,12 +501,12 @@ def render_windows(
     around the model's false points (at least :data:`MINE_PROB` probable, farther than 4 px
     from every caliper point; at most :data:`MINE_WINDOWS` a screen) and again around the
     caliper points it misses or places more than 2 px off. With ``keep``, only the screens it
-    accepts give windows."""
+    accepts give windows; ``make`` and ``families`` as :func:`_screens` takes them."""
     rng = np.random.default_rng(seed)
     windows: list[np.ndarray] = []
     points: list[np.ndarray] = []
     arrows: list[bool] = []
-    for screen in _screens(screens, first, keep, progress=(20, "screens")):
+    for screen in _screens(screens, first, keep, (20, "screens"), make, families):
         crop, x0, y0 = _crop(screen)
         ch, cw = crop.shape[:2]
         if ch < WINDOW or cw < WINDOW:
@@ -1105,6 +1198,19 @@ def _save(model: Any, refiner: Any, version: int, out: Path) -> None:
     torch.save(state, out)
 
 
+def keep_heat_map(model: Any, path: Path, out: Path) -> None:
+    """``--keep-refiners``: write to ``out`` the weights file ``path`` with its heat map
+    (``coarse.*``) replaced by ``model``'s (float16); every other entry (the refiners, the
+    version) kept as it is."""
+    import torch
+
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    heat = {f"coarse.{k}": v.detach().cpu().half() for k, v in model.state_dict().items()}
+    if set(heat) != {k for k in saved if k.startswith("coarse.")}:
+        raise ValueError(f"{path}'s heat map has other entries than the model's")
+    torch.save({k: heat.get(k, v) for k, v in saved.items()}, out)
+
+
 def combine_version_3(judge: dict[str, Any], place: dict[str, Any]) -> dict[str, Any]:
     """A version 3 weights file (state dict) from a version 2 file ``judge`` (its heat map and
     its refiner, whose verdict counts) and a version 1 file ``place`` (its refiner, whose offsets
@@ -1206,6 +1312,26 @@ def main() -> None:
         help="--sample-edges: draw UI glyphs (focus markers, depth ticks) over half of them",
     )
     parser.add_argument(
+        "--hues",
+        type=int,
+        default=0,
+        help="with --coarse: screens per tuning family with calipers in random hues, white on "
+        "bright speckle, elastography and JPEG (hued_screen); the heat map fine-tuned on their "
+        "windows (mined) with the first ones",
+    )
+    parser.add_argument(
+        "--focus-lr",
+        type=float,
+        default=FOCUS_LR,
+        help="the peak learning rate of the --focus / --hues fine-tune",
+    )
+    parser.add_argument(
+        "--keep-refiners",
+        action="store_true",
+        help="with --coarse: train the heat map only and write --coarse's file with the new "
+        "heat map, its refiners and version kept",
+    )
+    parser.add_argument(
         "--combine",
         type=Path,
         nargs=2,
@@ -1279,20 +1405,39 @@ def main() -> None:
         model = caliper_net.build_model()
         _load_part(model, args.coarse, "coarse.", lambda k: k.startswith("coarse."))
         model.eval()
-        if args.focus:
-            torch.manual_seed(args.seed)
-            focus = _data(
-                cache / f"focus_{FOCUS_SCREENS}_{args.seed}.npz" if cache else None,
-                lambda: render_windows(FOCUS_SCREENS, args.seed + 3, FOCUS_SEED, model, weak),
-            )
-            windows, points, arrows = (
-                np.concatenate([a, b]) for a, b in zip(first, focus, strict=True)
-            )
+        if args.focus or args.hues:
+            parts = [first]
+            if args.focus:
+                torch.manual_seed(args.seed)
+                parts.append(
+                    _data(
+                        cache / f"focus_{FOCUS_SCREENS}_{args.seed}.npz" if cache else None,
+                        lambda: render_windows(
+                            FOCUS_SCREENS, args.seed + 3, FOCUS_SEED, model, weak
+                        ),
+                    )
+                )
+            if args.hues:
+                torch.manual_seed(args.seed)
+                parts.append(
+                    _data(
+                        cache / f"hues_{args.hues}_{args.seed}.npz" if cache else None,
+                        lambda: render_windows(
+                            args.hues,
+                            args.seed + 9,
+                            HUE_SEED,
+                            model,
+                            make=hued_screen,
+                            families=gen.TUNING_FAMILIES,
+                        ),
+                    )
+                )
+            windows, points, arrows = (np.concatenate(a) for a in zip(*parts, strict=True))
             refine_data = (windows, points, arrows)
-            print(f"focus: {len(windows)} windows, {time.time() - start:.0f}s", flush=True)
+            print(f"fine-tune: {len(windows)} windows, {time.time() - start:.0f}s", flush=True)
             if args.steps:
                 model = train(
-                    windows, points, args.steps, args.batch, args.seed + 3, model, FOCUS_LR
+                    windows, points, args.steps, args.batch, args.seed + 3, model, args.focus_lr
                 )
                 model.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})
     else:
@@ -1305,6 +1450,12 @@ def main() -> None:
         model = train(windows, points, args.steps, args.batch, args.seed + 1, model, 1.5e-3)
         # as saved (float16): the refiner mines the heat map that --coarse would load
         model.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})
+    if args.keep_refiners:
+        if args.coarse is None:
+            parser.error("--keep-refiners needs --coarse (the file whose refiners are kept)")
+        keep_heat_map(model, args.coarse, args.out)
+        print(f"wrote {args.out} ({args.out.stat().st_size} bytes), {time.time() - start:.0f}s")
+        return
     print(f"phase 3 (refiner): {time.time() - start:.0f}s", flush=True)
     ui = None
     if args.ui_screens:

@@ -232,3 +232,37 @@ def test_version_3_combines_a_version_2_verdict_with_version_1_offsets():
     assert caliper_net.CaliperNet(state).refiner_version == 3
     with pytest.raises(ValueError, match="version 3 combines"):
         t.combine_version_3(one, two)
+
+
+def test_hued_screens_draw_other_colours_reproducibly_and_leave_the_families_alone():
+    from cadbusi_demo import screens_heldout as gen
+
+    before = dict(gen.FAMILIES)
+    screens = [t.hued_screen(f, t.HUE_SEED + k) for k in range(6) for f in gen.TUNING_FAMILIES]
+    assert before == gen.FAMILIES  # the spec changes are undone
+    own = {c for f in gen.TUNING_FAMILIES for c in gen.FAMILIES[f].caliper_colours}
+    colours = {s.caliper_colour for s in screens}
+    assert colours - own  # random hues
+    assert (255, 255, 255) in colours
+    assert any(s.elastography for s in screens)
+    again = t.hued_screen(screens[3].family, screens[3].seed)
+    assert np.array_equal(again.frame, screens[3].frame)
+    assert again.calipers == screens[3].calipers
+
+
+def test_hues_fine_tune_the_heat_map_only_and_keep_the_refiners(tmp_path, monkeypatch):
+    """``--coarse W --keep-refiners --hues N`` (tiny): the file has W's refiners and version,
+    bit for bit, and a heat map trained on."""
+    import sys
+
+    import torch
+
+    out = tmp_path / "h.pt"
+    argv = ["x", "--coarse", str(t.OUT), "--keep-refiners", "--hues", "1", "--screens", "1"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--steps", "3", "--batch", "2", "--out", str(out)])
+    t.main()
+    old = torch.load(t.OUT, map_location="cpu", weights_only=True)
+    new = torch.load(out, map_location="cpu", weights_only=True)
+    assert set(new) == set(old)
+    assert all(torch.equal(new[k], old[k]) for k in old if not k.startswith("coarse."))
+    assert any(not torch.equal(new[k], old[k]) for k in old if k.startswith("coarse."))
