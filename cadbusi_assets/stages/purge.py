@@ -1,16 +1,27 @@
 """Remove everything one research batch holds, at every stage after de-identification.
 
 Used when the blocking identifier scan finds something in a batch: the batch's de-identified
-files and everything derived from them (features, twins, inpainted images, Labelbox data-row
-table) leave the research zone together, so no later stage or export can use a stale copy.
+files and everything derived from them (features, twins, inpainted images) leave the research
+zone together, so no later stage or export can use a stale copy. The Labelbox data-row table is
+the record of what Labelbox holds, which a purge here does not delete there: its rows stay,
+marked withdrawn (never sent again, their labels left out), and the purge says so.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import polars as pl
+
 from cadbusi_assets.stages.analysis import FEATURES_TABLE, INPAINTED_TABLE, TWINS_TABLE
 from cadbusi_assets.stages.deidentification import purge_batch
-from cadbusi_assets.stages.labeling import DATA_ROWS_TABLE
-from cadbusi_assets.storage import Zone, delete_partition_table, read_partition_table
+from cadbusi_assets.stages.labeling import DATA_ROWS_TABLE, WITHDRAWN
+from cadbusi_assets.storage import (
+    Zone,
+    delete_partition_table,
+    read_partition_table,
+    write_partition_table,
+)
 from cadbusi_assets.storage.tables import close_batch
 
 #: Tables derived from a batch, with the column that names files they own (None: no files).
@@ -18,12 +29,41 @@ DERIVED_TABLES: tuple[tuple[str, str | None], ...] = (
     (INPAINTED_TABLE, "inpainted_path"),
     (FEATURES_TABLE, None),
     (TWINS_TABLE, None),
-    (DATA_ROWS_TABLE, None),
 )
 
 
-def purge_research_batch(research_zone: Zone, batch: str) -> int:
-    """Delete the batch's files and tables from every research stage; returns files removed."""
+@dataclass(frozen=True)
+class Purged:
+    """What a purge did: research files removed, and whether Labelbox holds images of the
+    batch (their data rows are kept, withdrawn: delete them in Labelbox)."""
+
+    files: int
+    in_labelbox: bool
+
+    def summary(self) -> str:
+        """A sentence for the failure (no count, no id: it is filed under the real date)."""
+        text = f"this date's research outputs at every stage were purged ({self.files} files)"
+        if self.in_labelbox:
+            text += (
+                "; images of this date were sent to Labelbox, which still holds them: delete "
+                f"their data rows there (labelbox_data_rows, column {WITHDRAWN})"
+            )
+        return text
+
+
+def withdraw_data_rows(research_zone: Zone, batch: str) -> bool:
+    """Mark every data row of ``batch`` withdrawn; whether Labelbox holds any of them."""
+    rows = read_partition_table(research_zone, DATA_ROWS_TABLE, batch)
+    if rows is None or rows.height == 0:
+        return False
+    rows = rows.with_columns(pl.lit(True).alias(WITHDRAWN))
+    write_partition_table(research_zone, DATA_ROWS_TABLE, batch, rows)
+    return True
+
+
+def purge_research_batch(research_zone: Zone, batch: str) -> Purged:
+    """Delete the batch's files and tables from every research stage but the record of what
+    Labelbox holds (:func:`withdraw_data_rows`)."""
     removed = 0
     for table, column in DERIVED_TABLES:
         frame = read_partition_table(research_zone, table, batch)
@@ -32,6 +72,7 @@ def purge_research_batch(research_zone: Zone, batch: str) -> int:
                 removed += int(research_zone.delete(path))
         delete_partition_table(research_zone, table, batch)
     removed += purge_batch(research_zone, batch)
+    in_labelbox = withdraw_data_rows(research_zone, batch)
     # nothing of the batch is left to mix two runs: no marker that would have it re-run
     close_batch(research_zone, batch)
-    return removed
+    return Purged(files=removed, in_labelbox=in_labelbox)

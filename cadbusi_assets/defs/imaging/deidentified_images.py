@@ -65,10 +65,10 @@ class LeakCheck:
         found = stage.scan_partition_for_identifiers(self.research, batch, identifiers)
         if found:
             self.findings[day] = found
-            removed = purge_research_batch(self.research, batch)
+            purged = purge_research_batch(self.research, batch)
             raise StageFailure(
-                f"identifiers found in {len(found)} places ({'; '.join(found)}); this date's "
-                f"research outputs at every stage were purged ({removed} files)"
+                f"identifiers found in {len(found)} places ({'; '.join(found)}); "
+                + purged.summary()
             )
         check_partition_key(None, self.research, day, self.pseudonymizer, record=True)
 
