@@ -4,9 +4,9 @@ answers that contradict what the image itself says.
 An object's class is the name of the Labelbox tool it was drawn with. A class that differs
 from an ontology tool only in case or spacing (``"Lesion "``, ``"lesion mask"``) is taken as
 that tool and stored under its name (:func:`check_object_classes`), so it is drawn and counted
-like the others; any other class is kept as exported but reported, since no lesion mask and
-no count reads it. The report names an unknown class only as ``[unknown class]``: a tool name
-is text someone typed.
+like the others; any other class is kept, scrubbed like typed text (a tool name is text someone
+typed: names, phones, ids), and reported, since no lesion mask and no count reads it. The
+report names an unknown class only as ``[unknown class]``.
 
 A ``laterality`` (or ``clock``) answer that contradicts the image's own side (clock) read
 from its annotation (``image_features``) is reported, never changed
@@ -17,6 +17,9 @@ from its annotation (``image_features``) is reported, never changed
 >>> check = check_object_classes(objects, ["lesion", "lesion_mask"])
 >>> check.objects["name"].to_list(), check.normalised
 (['lesion', 'tumour 17', 'lesion'], 1)
+>>> check_object_classes(objects.with_columns(name=pl.lit("Hortensia Quackenbush")),
+...     ["lesion"]).objects["name"].to_list()
+['[NAME]', '[NAME]', '[NAME]']
 >>> check.problems.rows()
 [('a', 1, 'f2', '[unknown class]', 'class not in the ontology')]
 >>> clock_minutes("12:30"), clock_minutes("2:10"), clock_minutes("UOQ")
@@ -30,6 +33,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import polars as pl
+
+from cadbusi_assets.labeling.ndjson import scrub_label_text
 
 #: how an unknown class is named in a report (the class as typed is not shown)
 UNKNOWN_CLASS = "[unknown class]"
@@ -81,7 +86,7 @@ class ClassCheck:
 
 def check_object_classes(objects: pl.DataFrame, known: Iterable[str]) -> ClassCheck:
     """Rename the objects whose class is a ``known`` one but for case or spacing to that one,
-    and list those of another class (or none). ``object_index`` is the object's position among
+    scrub the other classes like typed text, and list those of another class (or none). ``object_index`` is the object's position among
     its label's objects (from 0), for objects without a feature id."""
     names = list(known)
     canonical = {class_key(n): n for n in reversed(names)}  # the first of equal keys wins
@@ -96,7 +101,7 @@ def check_object_classes(objects: pl.DataFrame, known: Iterable[str]) -> ClassCh
             renamed.append(name)
             continue
         match = canonical.get(class_key(name))
-        renamed.append(match if match is not None else name)
+        renamed.append(match if match is not None else scrub_label_text(name))
         normalised += match is not None
     indexed = objects.with_columns(
         pl.Series("name", renamed, dtype=pl.Utf8),

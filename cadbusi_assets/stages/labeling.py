@@ -587,7 +587,11 @@ def ingest_labels(
     ``image_features`` are counted (``labels_laterality_disagrees_with_image``,
     ``labels_clock_disagrees_with_image``) and listed (table ``image_disagreements``).
     """
+    known, ontology_problem = _known_object_classes(ontology)
     previous, previous_version = _read_current(research_zone)
+    # label sets stored before the class check: classes renamed and scrubbed alike, so an
+    # unchanged label is not a new revision and no unscrubbed class moves on into history
+    previous.objects = check_object_classes(previous.objects, known).objects
     references: list[MaskReference] = []
     parsed = parse_export(
         recording_mask_references(source.export_rows(None if full else since), references)
@@ -609,7 +613,6 @@ def ingest_labels(
             f"{previous.labels.height}; refusing to delete them (a failed or partial export?). "
             f"Set {ALLOW_SHRINK_ENV}=1 for the run to accept the deletions"
         )
-    known, ontology_problem = _known_object_classes(ontology)
     classes = check_object_classes(merged.objects, known)
     merged = LabelTables(merged.labels, classes.objects, merged.classifications)
     masks = attach_masks(
@@ -624,9 +627,11 @@ def ingest_labels(
     version = label_set_version(merged)
     if previous.labels.height and previous_version is None:
         previous_version = label_set_version(previous)
-    history = _superseded(
-        previous, previous_version, parsed.superseded, merged, version, _read_history(research_zone)
-    )
+    history = _read_history(research_zone)
+    history.objects = check_object_classes(history.objects, known).objects
+    superseded_now = parsed.superseded
+    superseded_now.objects = check_object_classes(superseded_now.objects, known).objects
+    history = _superseded(previous, previous_version, superseded_now, merged, version, history)
     for name in TABLE_NAMES:
         frame = getattr(merged, name).with_columns(label_set_version=pl.lit(version))
         research_zone.write_parquet((*LABELS_DIR, "versions", version, f"{name}.parquet"), frame)

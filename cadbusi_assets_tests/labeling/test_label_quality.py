@@ -74,7 +74,17 @@ def test_a_misspelt_lesion_class_is_drawn_and_an_unknown_one_is_reported_without
     # the misspelt lesion is drawn now; the unknown class is kept as exported, not drawn
     drawn = set(label_lesion_geometry(objects)["image_id"].to_list())
     assert drawn == {"img-a", "img-b", "img-d"}
-    assert names["f3"] == "Quackenbush nodule"
+    # kept, scrubbed like typed text: no name reaches the label tables (nor the catalog)
+    assert names["f3"] == "[NAME] nodule"
+    stored = "\n".join(
+        str(v)
+        for path in (tmp_path / "research").rglob("*.parquet")
+        for frame in [pl.read_parquet(path)]
+        for c in frame.columns
+        if frame[c].dtype == pl.Utf8
+        for v in frame[c].to_list()
+    )
+    assert "Quackenbush" not in stored
     table = report.tables["unknown_object_classes"]
     assert table.select("label_id", "object_index", "feature_id", "class").rows() == [
         ("lb-c", 0, "f3", "[unknown class]"),
@@ -86,6 +96,35 @@ def test_a_misspelt_lesion_class_is_drawn_and_an_unknown_one_is_reported_without
     ]
     assert len([p for p in report.problems if "label objects" in p]) == 2
     assert "Quackenbush" not in _everything_shown(report)
+
+
+def test_reingesting_normalised_classes_is_stable(tmp_path):
+    """The stored set has the normalised class: the same export again is no new version and
+    puts nothing into history."""
+    rows = [_row("img-a", "lb-a", [_box("f1", "Lesion "), _box("f2", "outline")], [])]
+    zone, first = _ingest(tmp_path, rows)
+    _, again = _ingest(tmp_path, rows, zone=zone)
+    assert first.counts["object_class_normalised"] == 1
+    assert again.counts["new_version"] == 0
+    assert again.counts["superseded_label_versions_kept"] == 0
+
+
+def test_a_label_set_stored_before_the_check_moves_no_raw_class_into_history(tmp_path):
+    """A current set written before the check (a raw ``"Lesion "``, an unscrubbed unknown
+    class): the same labels again are not new revisions, and history gets nothing."""
+    rows = [_row("img-a", "lb-a", [_box("f1", "lesion"), _box("f2", "outline")], [])]
+    zone, _ = _ingest(tmp_path, rows)
+    path = tmp_path / "research" / "labels" / "labelbox" / "objects.parquet"
+    legacy = pl.read_parquet(path).with_columns(
+        name=pl.col("name").replace({"lesion": "Lesion ", "outline": "Hortensia Quackenbush"})
+    )
+    legacy.write_parquet(path)
+    raw = [_row("img-a", "lb-a", [_box("f1", "Lesion "), _box("f2", "Hortensia Quackenbush")], [])]
+    _, again = _ingest(tmp_path, raw, zone=zone)
+    assert again.counts["superseded_label_versions_kept"] == 0
+    history = tmp_path / "research" / "labels" / "labelbox" / "history" / "objects.parquet"
+    assert pl.read_parquet(history).height == 0
+    assert sorted(pl.read_parquet(path)["name"].to_list()) == ["[NAME]", "lesion"]
 
 
 def test_the_configured_ontology_decides_which_classes_are_known(tmp_path):
