@@ -35,7 +35,7 @@ import json
 
 import polars as pl
 
-from cadbusi_assets.exports.lesion_masks import unusable_lesion_geometry
+from cadbusi_assets.exports.lesion_masks import LESION_OBJECT_NAMES, unusable_lesion_geometry
 from cadbusi_assets.labeling import (
     LabelSource,
     LabelTables,
@@ -59,8 +59,14 @@ from cadbusi_assets.labeling.ndjson import (
     parse_export,
     scrub_text_answers,
 )
-from cadbusi_assets.labeling.ontology import OntologySpec, ensure_ontology
+from cadbusi_assets.labeling.ontology import OntologyError, OntologySpec, ensure_ontology
 from cadbusi_assets.labeling.prelabels import caliper_lesion_tables, one_lesion_per_image
+from cadbusi_assets.labeling.quality import (
+    ClassCheck,
+    check_object_classes,
+    image_disagreements,
+    image_readings,
+)
 from cadbusi_assets.labeling.row_data import RowDataConfig, row_data_locator
 from cadbusi_assets.records.lesions import caliper_measurement
 from cadbusi_assets.stages.analysis import FEATURES_TABLE, INPAINTED_TABLE, TWINS_TABLE
@@ -74,7 +80,7 @@ from cadbusi_assets.stages.safety import (
     is_sharp_drop,
 )
 from cadbusi_assets.storage import Zone, read_partition_table, write_partition_table
-from cadbusi_assets.storage.tables import read_all_partition_tables
+from cadbusi_assets.storage.tables import open_batches, read_all_partition_tables
 
 DATA_ROWS_TABLE = "labelbox_data_rows"
 LABELS_DIR = ("labels", "labelbox")
@@ -557,6 +563,7 @@ def ingest_labels(
     full: bool = True,
     since: str | None = None,
     allow_shrink: bool | None = None,
+    ontology: OntologySpec | None = None,
 ) -> PartitionReport:
     """Export from the source and write the label tables; a new version when content changed.
 
@@ -570,8 +577,21 @@ def ingest_labels(
     current label set sharply (to nothing, or below half) is refused before anything is
     written (:class:`StageFailure`) unless ``allow_shrink`` (default ``$CADBUSI_ALLOW_SHRINK``):
     an empty or cut-off export is far more often a failed download than real deletions.
+
+    Label quality (:mod:`cadbusi_assets.labeling.quality`; reported, labels kept): an object
+    class that is an ontology tool (``ontology``, default ``CADBUSI_LABELBOX_ONTOLOGY`` or the
+    built-in one; or a lesion name the export reads) but for case or spacing is stored under
+    the tool's name (``object_class_normalised``); objects of another class are counted
+    (``label_objects_of_unknown_class``) and listed (table ``unknown_object_classes``).
+    ``laterality`` / ``clock`` answers that contradict the image's own reading in
+    ``image_features`` are counted (``labels_laterality_disagrees_with_image``,
+    ``labels_clock_disagrees_with_image``) and listed (table ``image_disagreements``).
     """
+    known, ontology_problem = _known_object_classes(ontology)
     previous, previous_version = _read_current(research_zone)
+    # label sets stored before the class check: classes renamed and scrubbed alike, so an
+    # unchanged label is not a new revision and no unscrubbed class moves on into history
+    previous.objects = check_object_classes(previous.objects, known).objects
     references: list[MaskReference] = []
     parsed = parse_export(
         recording_mask_references(source.export_rows(None if full else since), references)
@@ -593,6 +613,8 @@ def ingest_labels(
             f"{previous.labels.height}; refusing to delete them (a failed or partial export?). "
             f"Set {ALLOW_SHRINK_ENV}=1 for the run to accept the deletions"
         )
+    classes = check_object_classes(merged.objects, known)
+    merged = LabelTables(merged.labels, classes.objects, merged.classifications)
     masks = attach_masks(
         research_zone,
         merged.objects,
@@ -605,9 +627,11 @@ def ingest_labels(
     version = label_set_version(merged)
     if previous.labels.height and previous_version is None:
         previous_version = label_set_version(previous)
-    history = _superseded(
-        previous, previous_version, parsed.superseded, merged, version, _read_history(research_zone)
-    )
+    history = _read_history(research_zone)
+    history.objects = check_object_classes(history.objects, known).objects
+    superseded_now = parsed.superseded
+    superseded_now.objects = check_object_classes(superseded_now.objects, known).objects
+    history = _superseded(previous, previous_version, superseded_now, merged, version, history)
     for name in TABLE_NAMES:
         frame = getattr(merged, name).with_columns(label_set_version=pl.lit(version))
         research_zone.write_parquet((*LABELS_DIR, "versions", version, f"{name}.parquet"), frame)
@@ -665,6 +689,7 @@ def ingest_labels(
         report.add_problem(f"label {label_id}: object {feature_id}: {problem}; left out")
     if unusable.height:
         report.tables["geometry_problems"] = unusable
+    _report_label_quality(report, research_zone, merged, classes, ontology_problem)
     # answers picked from the ontology, counted; typed text (scrubbed in the tables) is only
     # counted: it is not a vocabulary and has no place in run metadata
     chosen = merged.classifications.filter(pl.col("answer_kind") != "text")
@@ -684,6 +709,86 @@ def ingest_labels(
     research_zone.write_parquet((*LABELS_DIR, AGREEMENT_FILE), agreement.questions)
     research_zone.write_parquet((*LABELS_DIR, BOX_AGREEMENT_FILE), agreement.boxes)
     return report
+
+
+def _known_object_classes(spec: OntologySpec | None) -> tuple[list[str], str | None]:
+    """The object classes ingestion knows: the ontology's tools, then the lesion names the
+    export's lesion masks read; and a problem when the configured ontology cannot be read."""
+    problem = None
+    if spec is None:
+        try:
+            spec = OntologySpec.from_env()
+        except (OntologyError, OSError) as exc:
+            problem = f"object classes checked against the built-in ontology: {exc}"
+            spec = OntologySpec.default()
+    tools = [t.name for t in spec.tools]
+    return tools + [n for n in LESION_OBJECT_NAMES if n not in tools], problem
+
+
+def _image_readings(research_zone: Zone, image_ids: list[str]) -> pl.DataFrame:
+    """The side and clock of ``image_ids`` read from their annotations (every
+    ``image_features`` table but those of an unfinished pass), only the columns needed."""
+    if not image_ids:
+        return image_readings(None)
+    wanted = ("image_id", "laterality", "clock_position")
+    left_out = open_batches(research_zone)
+    frames = []
+    for path in research_zone.iter_files("tables", FEATURES_TABLE, suffix=".parquet"):
+        if path.name.removesuffix(".parquet") in left_out:
+            continue
+        source = io.BytesIO(path.read_bytes())
+        columns = [c for c in wanted if c in pl.read_parquet_schema(source)]
+        if "image_id" not in columns:
+            continue
+        source.seek(0)
+        frame = pl.read_parquet(source, columns=columns)
+        frames.append(frame.filter(pl.col("image_id").cast(pl.Utf8).is_in(image_ids)))
+    frames = [f for f in frames if f.height]
+    if not frames:
+        return image_readings(None)
+    return image_readings(pl.concat(frames, how="diagonal_relaxed"))
+
+
+def _report_label_quality(
+    report: PartitionReport,
+    research_zone: Zone,
+    merged: LabelTables,
+    classes: ClassCheck,
+    ontology_problem: str | None,
+) -> None:
+    """Counts, problems and tables of the label quality checks (no id in a problem's
+    wording beyond the label id; a class as typed never appears)."""
+    if ontology_problem:
+        report.add_problem(ontology_problem)
+    report.count("object_class_normalised", classes.normalised)
+    report.count("label_objects_of_unknown_class", classes.problems.height)
+    for reason, n in classes.counts_by_reason().items():
+        report.add_problem(
+            f"{n} label objects: {reason}; stored, but no lesion mask or count reads them "
+            "(table unknown_object_classes)"
+        )
+    if classes.problems.height:
+        report.tables["unknown_object_classes"] = classes.problems
+    answered = merged.classifications.filter(
+        pl.col("question").str.strip_chars().str.to_lowercase().is_in(["laterality", "clock"])
+    )
+    readings = _image_readings(research_zone, answered["image_id"].unique().to_list())
+    disagreements = image_disagreements(answered, readings)
+    for question, count in (
+        ("laterality", "labels_laterality_disagrees_with_image"),
+        ("clock", "labels_clock_disagrees_with_image"),
+    ):
+        rows = disagreements.filter(pl.col("question") == question)
+        n = rows["label_id"].n_unique() if rows.height else 0
+        report.count(count, n)
+        if n:
+            report.add_problem(
+                f"{n} labels answer {question} otherwise than the image's own annotation "
+                "(image_features); labels kept as answered: check them (table "
+                "image_disagreements)"
+            )
+    if disagreements.height:
+        report.tables["image_disagreements"] = disagreements
 
 
 def check_ontology(
