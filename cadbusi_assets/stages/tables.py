@@ -158,6 +158,8 @@ DATA_ROWS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "row_data_mode": pl.Utf8,
     "row_data_expires_at": pl.Utf8,
     "queued_in": pl.Utf8,
+    # sent earlier, no longer usable here; Labelbox still holds it (stages.labeling.WITHDRAWN)
+    "withdrawn": pl.Boolean,
 }
 
 # -- raw zone: records and retrieval ----------------------------------------------------------
