@@ -32,6 +32,7 @@ from cadbusi_assets.identity import Pseudonymizer, generate_key_file, load_key
 from cadbusi_assets.stages.safety import ALLOW_SHRINK_ENV
 from cadbusi_assets.storage import open_zone, read_partition_table
 from cadbusi_assets.storage.tables import OPEN_BATCHES_DIR, open_batches
+from cadbusi_assets_tests.defs.services import STUDY_DATE_ASSETS
 from cadbusi_assets_tests.support import TEST_KEY, time_limit
 
 
@@ -42,15 +43,8 @@ def _no_allow_shrink(monkeypatch):
 
 # -- 1. a killed run's date is re-run by itself ----------------------------------------------
 DAY = "2026-09-01"
-IMAGING_RUN = [
-    "radiology_reports",
-    "pathology_reports",
-    "imaging_studies",
-    "raw_dicom",
-    "deidentified_images",
-    "image_features",
-    "inpainted_images",
-]
+#: the study-date assets up to the inpainting (Labelbox left out)
+IMAGING_RUN = STUDY_DATE_ASSETS[: STUDY_DATE_ASSETS.index("inpainted_images") + 1]
 
 
 def _materialize(env: dict[str, str], selection: list[str], day: str) -> subprocess.Popen:
