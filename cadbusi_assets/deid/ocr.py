@@ -98,6 +98,7 @@ from cadbusi_assets.ultrasound.textlines import (
     TEXT_LEVEL,
     Box,
     FoundText,
+    FrameInk,
     brightness,
     find_text,
     merge_words,
@@ -1571,6 +1572,13 @@ CONNECTED_CONTRAST = 100
 CONNECTED_FLAT = 0.15
 
 
+def _ink_blobs(level: np.ndarray) -> tuple[FrameInk, tuple[np.ndarray, ...]]:
+    """The text ink's blobs on ``level`` as the line detector sees them, with their x, y,
+    width, height and area columns."""
+    frame_ink = FrameInk.of(level, ink=text_ink(level, None, TEXT_LEVEL, DIM_TEXT_LEVEL))
+    return frame_ink, tuple(frame_ink.stats[:, k] for k in range(5))
+
+
 def connected_words(level: np.ndarray) -> list[Box]:
     """Boxes of the blobs of a :func:`brightness` image that look like one word of a
     connected script (Arabic: letters joined along the baseline, dots apart; see
@@ -1591,13 +1599,10 @@ def connected_words(level: np.ndarray) -> list[Box]:
         MAX_STROKE,
         PANEL_CONTRAST,
         ROUGH_SHARE,
-        FrameInk,
         _surround,
     )
 
-    ink = text_ink(level, None, TEXT_LEVEL, DIM_TEXT_LEVEL)
-    frame_ink = FrameInk.of(level, ink=ink)
-    x, y, w, h, area = (frame_ink.stats[:, k] for k in range(5))
+    frame_ink, (x, y, w, h, area) = _ink_blobs(level)
     pick = np.flatnonzero(
         (h >= MIN_TEXT_HEIGHT)
         & (h <= MAX_LINE_HEIGHT)
@@ -1715,14 +1720,11 @@ def banded_lines(level: np.ndarray) -> list[Box]:
         MAX_FILL,
         TEXTURE_BASELINE,
         TEXTURE_GLYPHS,
-        FrameInk,
         _chain_boxes,
         text_like,
     )
 
-    ink = text_ink(level, None, TEXT_LEVEL, DIM_TEXT_LEVEL)
-    frame_ink = FrameInk.of(level, ink=ink)
-    x, y, w, h, area = (frame_ink.stats[:, k] for k in range(5))
+    frame_ink, (x, y, w, h, area) = _ink_blobs(level)
     boxes = np.column_stack((x, y, x + w - 1, y + h - 1))
     solid = (area > MAX_FILL * w * h) & (4 * w > h)
     glyph = (h >= MIN_TEXT_HEIGHT) & (h <= MAX_LINE_HEIGHT) & ~solid
