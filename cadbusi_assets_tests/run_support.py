@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -94,13 +95,18 @@ def carry_out(env: dict[str, str], requests: Sequence[dg.RunRequest]) -> subproc
     return _start([sys.executable, "-c", _REQUESTS, json.dumps(payload)], env)
 
 
-def finish(proc: subprocess.Popen, timeout: float, what: str) -> str:
-    """The process's output once it ends; killed with its session and failed past ``timeout``."""
+def finish(
+    proc: subprocess.Popen, timeout: float, what: str, others: Sequence[subprocess.Popen] = ()
+) -> str:
+    """The process's output once it ends; past ``timeout`` it is killed with its session (and
+    ``others``, runs started beside it) and the test fails."""
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=30)
+        for victim in (proc, *others):
+            if victim.poll() is None:
+                os.killpg(victim.pid, signal.SIGKILL)
+                victim.communicate(timeout=30)
         pytest.fail(f"{what} took longer than {timeout} s")
     return out.decode(errors="replace")
 
@@ -124,3 +130,47 @@ def kill_when(proc: subprocess.Popen, ready: Callable[[], bool], timeout: float,
             proc.communicate(timeout=30)
         raise
     pytest.fail(f"the run ended or timed out before {what}:\n{out[-3000:]}")
+
+
+def small_date(tmp_path: Path, number: int, day: str, accession: str = "SYNTH0001"):
+    """A raw zone holding one retrieved study of two synthetic images on ``day`` (folder PACS
+    under ``tmp_path / "pacs"``, the test key), an empty research zone, and the study's UID."""
+    from cadbusi_assets.identity import Pseudonymizer
+    from cadbusi_assets.pacs.folder import FolderPacs
+    from cadbusi_assets.pacs.synthetic import synthetic_uid
+    from cadbusi_assets.stages import retrieval
+    from cadbusi_assets.storage import open_zone
+    from cadbusi_assets_tests.stages.test_data_safety import _add_imaged
+    from cadbusi_assets_tests.support import TEST_KEY
+    from cadbusi_assets_tests.test_adversarial_runs_2 import _cohort_with_accession
+
+    raw = open_zone(tmp_path / "raw", name="raw").ensure()
+    research = open_zone(tmp_path / "research", name="research").ensure()
+    study = synthetic_uid(number)
+    pacs_root = tmp_path / "pacs"
+    _add_imaged(pacs_root, study, 1, day=day)
+    _add_imaged(pacs_root, study, 2, day=day)
+    _cohort_with_accession(raw, day, study, accession)
+    retrieval.retrieve_partition(FolderPacs(pacs_root), raw, Pseudonymizer(TEST_KEY), day)
+    return raw, research, study
+
+
+def sensor_tick(instance: dg.DagsterInstance, resources: dict, cursor: str | None = None):
+    """One evaluation of ``interrupted_study_dates_sensor`` (as the daemon's tick)."""
+    from cadbusi_assets.defs.automation.sensors import interrupted_study_dates_sensor
+
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+    result = interrupted_study_dates_sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def catalog_images(research) -> set[str]:
+    """The image ids of the catalog's ``image_catalog`` view (what exports read)."""
+    from cadbusi_assets.catalog.build import open_catalog
+
+    con = open_catalog(research)
+    try:
+        return {r[0] for r in con.execute("SELECT image_id FROM image_catalog").fetchall()}
+    finally:
+        con.close()

@@ -13,11 +13,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from cadbusi_assets.catalog.build import build_metadata_db, open_catalog
+from cadbusi_assets.catalog.build import build_metadata_db
 from cadbusi_assets.defs.automation.sensors import (
     INTERRUPTED_TAG,
     KILLED_RUN_TAG,
-    interrupted_study_dates_sensor,
 )
 from cadbusi_assets.defs.resources import PseudonymKeyResource, ZonesResource
 from cadbusi_assets.identity import Pseudonymizer, generate_key_file, load_key
@@ -25,7 +24,14 @@ from cadbusi_assets.stages.safety import ALLOW_SHRINK_ENV
 from cadbusi_assets.storage import open_zone, read_partition_table
 from cadbusi_assets.storage.tables import OPEN_BATCHES_DIR, open_batches
 from cadbusi_assets_tests.defs.services import STUDY_DATE_ASSETS, product_env, write_instance_yaml
-from cadbusi_assets_tests.run_support import carry_out, finish, kill_when, ranged_run
+from cadbusi_assets_tests.run_support import (
+    carry_out,
+    catalog_images,
+    finish,
+    kill_when,
+    ranged_run,
+    sensor_tick,
+)
 from cadbusi_assets_tests.support import time_limit
 
 
@@ -36,22 +42,6 @@ def _no_allow_shrink(monkeypatch):
 
 #: the study-date assets up to the inpainting (Labelbox left out: a shorter run)
 IMAGING_RUN = STUDY_DATE_ASSETS[: STUDY_DATE_ASSETS.index("inpainted_images") + 1]
-
-
-def _tick(instance: dg.DagsterInstance, resources: dict, cursor: str | None = None):
-    """One evaluation of ``interrupted_study_dates_sensor`` (as the daemon's tick)."""
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
-    result = interrupted_study_dates_sensor(context)
-    assert isinstance(result, dg.SensorResult)
-    return result
-
-
-def _catalog_images(research) -> set[str]:
-    con = open_catalog(research)
-    try:
-        return {r[0] for r in con.execute("SELECT image_id FROM image_catalog").fetchall()}
-    finally:
-        con.close()
 
 
 def _deployment(tmp_path: Path, start: str, days: int):
@@ -105,7 +95,7 @@ def test_a_ranged_run_killed_in_its_first_date_has_every_unfinished_date_re_run_
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         (killed,) = instance.get_runs()
         assert not killed.is_finished, "a SIGKILLed run reports nothing"
-        first = _tick(instance, resources)
+        first = sensor_tick(instance, resources)
         requested = [r.partition_key for r in first.run_requests]
         assert requested == days, f"requested {requested}, not every unfinished date once"
         for request in first.run_requests:
@@ -117,7 +107,7 @@ def test_a_ranged_run_killed_in_its_first_date_has_every_unfinished_date_re_run_
         filed = json.dumps([[r.run_key, r.tags] for r in first.run_requests]) + (first.cursor or "")
         for day in days:
             assert pseudonymizer.batch_name(day) not in filed, "a batch name leaked"
-        again = _tick(instance, resources, first.cursor)
+        again = sensor_tick(instance, resources, first.cursor)
         assert not again.run_requests, "a date was requested twice"
 
     out = finish(carry_out(env, first.run_requests), 240, "the re-runs the sensor requested")
@@ -126,14 +116,14 @@ def test_a_ranged_run_killed_in_its_first_date_has_every_unfinished_date_re_run_
     with time_limit(60, "the catalog after the re-runs"):
         report = build_metadata_db(research)
     assert "study_batches_left_out_interrupted" not in report.warnings
-    catalog = _catalog_images(research)
+    catalog = catalog_images(research)
     for day in days:
         images = read_partition_table(research, "images", pseudonymizer.batch_name(day))
         assert images is not None and images.height, day
         assert set(images["image_id"]) <= catalog, day
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
-        assert not _tick(instance, resources, first.cursor).run_requests
-        assert not _tick(instance, resources).run_requests, "a settled date was requested"
+        assert not sensor_tick(instance, resources, first.cursor).run_requests
+        assert not sensor_tick(instance, resources).run_requests, "a settled date was requested"
 
 
 def _parquet_files(root: Path) -> list[Path]:
@@ -181,9 +171,9 @@ def test_an_open_batch_of_no_study_date_is_named_by_the_sensor_and_can_be_retire
         "pseudonym_key": PseudonymKeyResource(key_file=str(key_file)),
     }
     with dg.DagsterInstance.ephemeral() as instance:
-        tick = _tick(instance, resources)
+        tick = sensor_tick(instance, resources)
         assert [r.partition_key for r in tick.run_requests] == [matched_day]
-        tick = _tick(instance, resources, tick.cursor)
+        tick = sensor_tick(instance, resources, tick.cursor)
         assert not tick.run_requests
         skip = tick.skip_reason.skip_message if tick.skip_reason else ""
         assert "1 open batch marker(s) match no study date" in skip, skip
@@ -218,9 +208,152 @@ def test_an_open_batch_of_no_study_date_is_named_by_the_sensor_and_can_be_retire
         report = build_metadata_db(research)
     assert "study_batches_left_out_interrupted" not in report.warnings
     assert report.warnings.get("study_batches_left_out_retired") == 1
-    assert _catalog_images(research) == {matched[:8]}, "the retired batch must stay left out"
+    assert catalog_images(research) == {matched[:8]}, "the retired batch must stay left out"
     with dg.DagsterInstance.ephemeral() as instance:
-        tick = _tick(instance, resources)
+        tick = sensor_tick(instance, resources)
         assert tick.skip_reason and tick.skip_reason.skip_message == "no interrupted study dates"
     close_batch(research, orphan)  # a pass that writes the batch whole again
     assert retired_batches(research) == set()
+
+
+# -- 3. a correction under the same SOP Instance UID: an explicit refetch ---------------------
+def test_an_explicit_refetch_replaces_only_the_corrected_instance_and_keeps_the_old_copy(
+    tmp_path,
+):
+    """The PACS corrects an instance's pixels keeping its UIDs. Before the fix a re-run kept
+    the raw copy (a PACS search gives no size or hash) and the only way in was deleting the
+    date's raw copies by hand. Now ``retrieve_partition(refetch=True)`` (``raw_dicom``'s run
+    config ``refetch: true``) fetches the date's instances again: the unchanged one stays
+    byte-identical (same file, same mtime), the corrected one is replaced, the copy it
+    replaced is kept in ``dicom_replaced/`` with its SHA-256 and recorded with the reason in
+    ``retrieval_refetched``, and the re-run date's research output changes for exactly that
+    instance. A plain re-run afterwards changes nothing and keeps the record."""
+    import hashlib
+
+    import pydicom
+
+    from cadbusi_assets.pacs.folder import FolderPacs
+    from cadbusi_assets.pacs.retrieve import REFETCH_REASON
+    from cadbusi_assets.stages import deidentification as deid
+    from cadbusi_assets.stages import retrieval
+    from cadbusi_assets_tests.run_support import small_date
+    from cadbusi_assets_tests.support import TEST_KEY
+
+    day = "2026-09-02"
+    pseudo = Pseudonymizer(TEST_KEY)
+    batch = pseudo.batch_name(day)
+
+    def hashes(research) -> dict[str, str]:
+        images = read_partition_table(research, deid.IMAGES_TABLE, batch)
+        assert images is not None
+        return dict(zip(images["instance_id"], images["png_sha256"], strict=True))
+
+    def raw_files(raw) -> dict[str, tuple[str, int]]:
+        base = Path(raw.local_path("dicom", day))
+        return {
+            str(p.relative_to(base)): (
+                hashlib.sha256(p.read_bytes()).hexdigest(),
+                p.stat().st_mtime_ns,
+            )
+            for p in sorted(base.rglob("*.dcm"))
+        }
+
+    pacs = tmp_path / "pacs"
+    with time_limit(240, "four passes over one small date"):
+        raw, research, study = small_date(tmp_path, 794, day)
+        deid.deidentify_partition(raw, research, pseudo, day, verify_ocr=False, workers=1)
+        first, stored = hashes(research), raw_files(raw)
+        corrected = pacs / study / "IM0001.dcm"
+        ds = pydicom.dcmread(corrected)
+        pixels = ds.pixel_array.copy()
+        pixels[10:30, 10:40] = 255 - pixels[10:30, 10:40]
+        ds.PixelData = pixels.tobytes()
+        ds.save_as(corrected, enforce_file_format=True)
+
+        plain = retrieval.retrieve_partition(FolderPacs(pacs), raw, pseudo, day)
+        assert raw_files(raw) == stored, "a plain re-run keeps the raw copies (no hash to see)"
+        assert "instances_refetched_replaced" not in plain.counts
+
+        report = retrieval.retrieve_partition(FolderPacs(pacs), raw, pseudo, day, refetch=True)
+        assert report.counts["instances_refetched_replaced"] == 1
+        assert report.counts["instances_refetched_unchanged"] == 1
+        assert report.counts["instances_refetched_failed"] == 0
+        now = raw_files(raw)
+        assert now.keys() == stored.keys()
+        changed = {k for k in stored if stored[k] != now[k]}
+        assert len(changed) == 1, "exactly the corrected instance is replaced"
+        (name,) = changed
+        assert now[name][0] == hashlib.sha256(corrected.read_bytes()).hexdigest()
+        record = read_partition_table(raw, retrieval.REFETCHED_TABLE, day)
+        assert record is not None and record.height == 1
+        row = record.row(0, named=True)
+        assert row["reason"] == REFETCH_REASON and row["outcome"] == "replaced"
+        assert row["old_sha256"] == stored[name][0] and row["new_sha256"] == now[name][0]
+        kept = raw.local_path(*row["kept_copy"].split("/"))
+        assert hashlib.sha256(Path(kept).read_bytes()).hexdigest() == stored[name][0]
+
+        deid.deidentify_partition(raw, research, pseudo, day, verify_ocr=False, workers=1)
+        after = hashes(research)
+        assert after.keys() == first.keys()
+        assert len({k for k in first if first[k] != after[k]}) == 1, "exactly the corrected one"
+
+        retrieval.retrieve_partition(FolderPacs(pacs), raw, pseudo, day)  # the nightly re-run
+        assert raw_files(raw) == now and Path(kept).exists()
+        again = read_partition_table(raw, retrieval.REFETCHED_TABLE, day)
+        assert again is not None and again.equals(record), "the record is kept across re-runs"
+
+
+@pytest.mark.integration
+def test_an_explicit_refetch_over_dicomweb_takes_in_a_correction_orthanc_holds(tmp_path):
+    """The same against a real PACS: Orthanc over DICOMweb (QIDO-RS lists no size or hash),
+    one instance re-sent with other pixels under the same UIDs (Orthanc overwrites it). A plain
+    re-run fetches nothing; the refetch replaces exactly that instance, keeps the other one
+    byte-identical, and keeps the replaced copy."""
+    import hashlib
+
+    import polars as pl
+
+    from cadbusi_assets.pacs import open_pacs, retrieve_studies
+    from cadbusi_assets.pacs.orthanc_server import INSTALL_HINT, OrthancServer
+    from cadbusi_assets.pacs.synthetic import synthetic_uid, synthetic_us_instance
+    from cadbusi_assets_tests.support import TEST_KEY, require_tool
+
+    require_tool("Orthanc", INSTALL_HINT)
+    day, study = "2024-03-05", synthetic_uid(4242)
+
+    def instance(number: int, seed: int) -> bytes:
+        uid = f"{study}.1.{number}"
+        return synthetic_us_instance(study, f"{study}.1", uid, instance_number=number, seed=seed)
+
+    def stored(zone) -> dict[str, str]:
+        return {
+            zone.relative(p): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in zone.iter_files("dicom", day)
+        }
+
+    cohort = pl.DataFrame({"study_instance_uid": [study], "accession_number": ["SYNTH0001"]})
+    raw = open_zone(tmp_path / "raw", name="raw")
+    pseudo = Pseudonymizer(TEST_KEY)
+    with OrthancServer(tmp_path / "orthanc") as server, time_limit(120, "three retrievals"):
+        for number in (1, 2):
+            server.upload(instance(number, seed=number))
+        pacs = open_pacs("dicomweb+" + server.dicomweb_url)
+        try:
+            first = retrieve_studies(pacs, cohort, raw, day, pseudo)
+            before = stored(raw)
+            server.upload(instance(2, seed=99))  # the correction, same UIDs
+            plain = retrieve_studies(pacs, cohort, raw, day, pseudo, previous=first.instances)
+            assert stored(raw) == before, "a plain re-run sees no change (no hash to compare)"
+            again = retrieve_studies(
+                pacs, cohort, raw, day, pseudo, previous=plain.instances, refetch=True
+            )
+        finally:
+            pacs.close()
+    outcomes = dict(zip(again.refetched["instance_key"], again.refetched["outcome"], strict=True))
+    assert sorted(outcomes.values()) == ["replaced", "unchanged"]
+    after = stored(raw)
+    assert after.keys() == before.keys()
+    assert len({k for k in before if before[k] != after[k]}) == 1
+    (row,) = again.refetched.filter(pl.col("outcome") == "replaced").iter_rows(named=True)
+    kept = raw.read_bytes(*row["kept_copy"].split("/"))
+    assert hashlib.sha256(kept).hexdigest() == row["old_sha256"] in before.values()
