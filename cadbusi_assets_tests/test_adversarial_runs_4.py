@@ -40,6 +40,7 @@ def _no_allow_shrink(monkeypatch):
     monkeypatch.delenv(ALLOW_SHRINK_ENV, raising=False)
 
 
+STUDY_DATE_ASSETS_KEYS = [dg.AssetKey(name) for name in STUDY_DATE_ASSETS]
 #: the study-date assets up to the inpainting (Labelbox left out: a shorter run)
 IMAGING_RUN = STUDY_DATE_ASSETS[: STUDY_DATE_ASSETS.index("inpainted_images") + 1]
 
@@ -128,6 +129,91 @@ def test_a_ranged_run_killed_in_its_first_date_has_every_unfinished_date_re_run_
 
 def _parquet_files(root: Path) -> list[Path]:
     return sorted(p.relative_to(root) for p in root.rglob("*.parquet"))
+
+
+def _ranged(instance: dg.DagsterInstance, status, start: str, end: str, **tags: str):
+    import uuid
+
+    run = dg.DagsterRun(
+        job_name="study_date_job",
+        run_id=str(uuid.uuid4()),
+        status=status,
+        tags={
+            "dagster/asset_partition_range_start": start,
+            "dagster/asset_partition_range_end": end,
+            **tags,
+        },
+    )
+    instance.add_run(run)
+    return run
+
+
+def _event(instance: dg.DagsterInstance, run: dg.DagsterRun, kind: str, **data) -> None:
+    from dagster._core.events import DagsterEvent
+
+    event = DagsterEvent(event_type_value=kind, job_name=run.job_name, step_key="step", **data)
+    instance.report_dagster_event(event, run.run_id)
+
+
+def _materialized(instance: dg.DagsterInstance, run: dg.DagsterRun, day: str) -> None:
+    from dagster._core.events import StepMaterializationData
+
+    for asset in STUDY_DATE_ASSETS:
+        materialization = dg.AssetMaterialization(asset, partition=day)
+        _event(
+            instance,
+            run,
+            "ASSET_MATERIALIZATION",
+            event_specific_data=StepMaterializationData(materialization),
+        )
+
+
+def test_which_dates_of_a_killed_run_are_re_run_and_which_are_left_alone():
+    """The killed-run rule on its own (no processes): a date is re-run when its newest run
+    died before materializing every selected asset of it (a date the run did finish, one a
+    newer run succeeded on, and one of a run that failed with a reason, was terminated, or
+    never started a step are left alone); one request per date and killed run, with the
+    marker's date merged into it."""
+    from dagster._core.execution.plan.objects import StepFailureData
+
+    from cadbusi_assets.defs.automation.sensors import (
+        interrupted_date_requests,
+        killed_run_dates,
+    )
+
+    failure, success = dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.SUCCESS
+    with dg.DagsterInstance.ephemeral() as instance:
+        killed = _ranged(instance, failure, "2026-09-01", "2026-09-04")
+        _event(instance, killed, "STEP_START")
+        _materialized(instance, killed, "2026-09-01")  # finished before the kill
+        later = _ranged(instance, success, "2026-09-04", "2026-09-04")
+        failed = _ranged(instance, failure, "2026-09-10", "2026-09-11")
+        _event(instance, failed, "STEP_START")
+        _event(
+            instance,
+            failed,
+            "STEP_FAILURE",
+            event_specific_data=StepFailureData(error=None, user_failure_data=None),
+        )
+        terminated = _ranged(instance, dg.DagsterRunStatus.CANCELED, "2026-09-12", "2026-09-12")
+        _event(instance, terminated, "STEP_START")
+        _ranged(instance, failure, "2026-09-13", "2026-09-13")  # failed before any step
+        found = killed_run_dates(instance)
+        assert sorted(found) == ["2026-09-02", "2026-09-03"], found
+        assert {k.run_id for k in found.values()} == {killed.run_id}
+        assert all(k.assets == tuple(STUDY_DATE_ASSETS_KEYS) for k in found.values())
+        assert later.run_id not in {k.run_id for k in found.values()}
+
+        requests, cursor, _ = interrupted_date_requests(
+            instance, {"2026-09-02": "token"}, None, found
+        )
+        assert [r.partition_key for r in requests] == ["2026-09-02", "2026-09-03"]
+        assert requests[0].tags[INTERRUPTED_TAG] == "token"
+        assert all(r.tags[KILLED_RUN_TAG] == killed.run_id for r in requests)
+        again, cursor, _ = interrupted_date_requests(
+            instance, {"2026-09-02": "token"}, cursor, killed_run_dates(instance)
+        )
+        assert again == [], "a killed run's date was requested twice"
 
 
 # -- 2. an open marker of no study date: a way out --------------------------------------------
