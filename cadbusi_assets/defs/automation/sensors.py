@@ -200,12 +200,11 @@ def _study_date_selection(run: dg.DagsterRun) -> list[dg.AssetKey]:
     return [key for key in STUDY_DATE_ASSETS if key in selected]
 
 
-def _events(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType) -> list:
-    return [
-        record.event_log_entry.dagster_event
-        for record in instance.get_records_for_run(run_id, of_type=kind).records
-        if record.event_log_entry.dagster_event is not None
-    ]
+def _events(
+    instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType, limit: int | None = None
+) -> list:
+    records = instance.get_records_for_run(run_id, of_type=kind, limit=limit).records
+    return [r.event_log_entry.dagster_event for r in records if r.event_log_entry.dagster_event]
 
 
 @dataclass(frozen=True)
@@ -227,8 +226,9 @@ def _killed(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
             return False
     elif run.status != dg.DagsterRunStatus.FAILURE:
         return False  # going, succeeded, or terminated by a person (CANCELED)
-    return bool(_events(instance, run.run_id, dg.DagsterEventType.STEP_START)) and not _events(
-        instance, run.run_id, dg.DagsterEventType.STEP_FAILURE
+    started = _events(instance, run.run_id, dg.DagsterEventType.STEP_START, limit=1)
+    return bool(started) and not _events(
+        instance, run.run_id, dg.DagsterEventType.STEP_FAILURE, limit=1
     )
 
 
