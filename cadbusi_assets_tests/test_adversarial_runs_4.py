@@ -231,7 +231,7 @@ def test_an_open_batch_of_no_study_date_is_named_by_the_sensor_and_can_be_retire
     import polars as pl
 
     from cadbusi_assets import cli
-    from cadbusi_assets.storage import write_partition_table
+    from cadbusi_assets.storage import read_all_partition_tables, write_partition_table
     from cadbusi_assets.storage.tables import (
         RETIRED_BATCHES_DIR,
         close_batch,
@@ -295,6 +295,8 @@ def test_an_open_batch_of_no_study_date_is_named_by_the_sensor_and_can_be_retire
     assert "study_batches_left_out_interrupted" not in report.warnings
     assert report.warnings.get("study_batches_left_out_retired") == 1
     assert catalog_images(research) == {matched[:8]}, "the retired batch must stay left out"
+    everything = read_all_partition_tables(research, "images")  # what the lesions read
+    assert everything is not None and set(everything["image_id"]) == {matched[:8]}
     with dg.DagsterInstance.ephemeral() as instance:
         tick = sensor_tick(instance, resources)
         assert tick.skip_reason and tick.skip_reason.skip_message == "no interrupted study dates"
