@@ -332,6 +332,59 @@ def test_terminated_run_stops_its_workers_and_a_killed_run_is_marked_failed(coho
         )
 
 
+def test_a_killed_ui_backfill_has_every_unfinished_date_re_run_by_the_daemon(cohort, key, tmp_path):
+    """A UI backfill of three dates (one ranged run) whose process is SIGKILLed, with its
+    workers, while the imaging pass writes the first date. Before the fix the daemon re-ran
+    only that first date (the one with an open-batch marker); the other two were whole but
+    not updated, shown failed, and re-run by nothing. Now ``interrupted_study_dates_sensor``
+    launches one run per unfinished date, each once, they succeed, every date is materialized
+    and every date's images are in the catalog."""
+    from cadbusi_assets.catalog.build import build_metadata_db
+    from cadbusi_assets.defs.automation.sensors import KILLED_RUN_TAG
+    from cadbusi_assets.identity import Pseudonymizer, load_key
+    from cadbusi_assets.storage import open_zone, read_partition_table
+    from cadbusi_assets_tests.run_support import catalog_images
+
+    env = product_env(tmp_path, cohort, key, CADBUSI_OCR="0", CADBUSI_WORKERS="1")
+    write_instance_yaml(env)
+    days = DATES[:3]
+    markers = Path(env["CADBUSI_RESEARCH_ZONE"]) / "open_batches"
+    with dagster_services(env) as services:
+        instance = services.instance()
+        backfill_id = launch_backfill(services, STUDY_DATE_ASSETS, days)
+        wait_for(
+            lambda: markers.is_dir() and any(markers.iterdir()),
+            timeout=600,
+            what="the backfill's imaging pass to open its first date",
+            services=services,
+            poll=0.02,
+        )
+        (run,) = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+        pid = run_pid(run)
+        assert pid, "the ranged run recorded no process"
+        for proc in process_tree(pid):
+            proc.kill()
+
+        def reruns():
+            found = [r for r in instance.get_runs() if r.tags.get(KILLED_RUN_TAG) == run.run_id]
+            return found if len(found) >= len(days) and all(r.is_finished for r in found) else None
+
+        done = wait_for(reruns, 600, "the re-runs of the killed backfill", services, poll=2.0)
+        assert sorted(r.tags["dagster/partition"] for r in done) == days, "each date once"
+        assert all(r.is_success for r in done), [r.status for r in done]
+        for asset in STUDY_DATE_ASSETS:
+            assert set(days) <= materialized(instance, asset), asset
+        assert not (markers.is_dir() and any(markers.iterdir())), "a batch stayed open"
+    research = open_zone(env["CADBUSI_RESEARCH_ZONE"], name="research")
+    report = build_metadata_db(research)
+    assert "study_batches_left_out_interrupted" not in report.warnings
+    pseudonymizer = Pseudonymizer(load_key(str(key)))
+    in_catalog = catalog_images(research)
+    for day in days:
+        images = read_partition_table(research, "images", pseudonymizer.batch_name(day))
+        assert images is not None and set(images["image_id"]) <= in_catalog, day
+
+
 @pytest.fixture(scope="module")
 def postgres_dsn():
     from cadbusi_assets_tests.records.postgres_server import start_postgres
