@@ -13,6 +13,7 @@ cadbusi doctor          check for real that every part works: warehouse query, P
                         zone probes, key rules, tesseract, label source (exit 1 on a problem)
 cadbusi reidentify P    key holders: the originals behind a pseudonym (raw zone, audited)
 cadbusi partition-report   exact counts and tables per study date (raw zone)
+cadbusi open-batches       batches a killed pass left open; retire those of no study date
 cadbusi lineage EXPORT  the study dates and runs behind an export's images (raw zone + key)
 
 The benchmarks (`make bench`, `python -m benchmarks`) are not part of this package.
@@ -635,6 +636,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--tables", action="store_true", help="also print each report's tables"
     )
     partition_report.set_defaults(func=cmd_partition_report)
+    batches = sub.add_parser(
+        "open-batches",
+        help="study batches a killed pass left open: how many the sensor re-runs, how many "
+        "match no study date; retire those (raw zone and key)",
+    )
+    batches.add_argument(
+        "--retire-unmatched",
+        action="store_true",
+        help="retire the open batches of no study date of the raw zone: kept, left out of the "
+        "catalog for good, recorded with --reason",
+    )
+    batches.add_argument("--reason", default="", help="why (a few words; no date, no number)")
+    batches.set_defaults(func=cmd_open_batches)
     lineage = sub.add_parser(
         "lineage",
         help="which study date, run and data version produced an export's images (raw zone and key)",
@@ -707,6 +721,55 @@ def cmd_partition_report(args: argparse.Namespace) -> int:
     with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=80, tbl_width_chars=200):
         for document in reports:
             _echo(format_partition_report(document, tables=args.tables))
+    return 0
+
+
+def cmd_open_batches(args: argparse.Namespace) -> int:
+    from cadbusi_assets.identity import Pseudonymizer, PseudonymKeyError, load_key
+    from cadbusi_assets.settings import SettingsError, load_settings
+    from cadbusi_assets.stages import StageFailure
+    from cadbusi_assets.stages.batches import (
+        interrupted_dates,
+        retire_unmatched_batches,
+        unmatched_open_batches,
+    )
+    from cadbusi_assets.storage import ZoneError
+    from cadbusi_assets.storage.tables import retired_batches
+
+    try:
+        research, raw = _zones("research", "raw")
+        pseudonymizer = Pseudonymizer(load_key(load_settings().key_file or None))
+        matched = interrupted_dates(raw, research, pseudonymizer)
+        unmatched = unmatched_open_batches(raw, research, pseudonymizer)
+    except (SettingsError, ZoneError, ValueError, PseudonymKeyError) as exc:
+        _echo(f"cannot read the open batches: {exc}")
+        return 2
+    _echo(
+        f"{len(matched)} open batch(es) of a study date (interrupted_study_dates_sensor re-runs "
+        "them)"
+    )
+    _echo(
+        f"{len(unmatched)} open batch(es) of no study date of the raw zone (nothing re-runs them)"
+    )
+    if not args.retire_unmatched:
+        for batch in unmatched:
+            _echo(f"  {batch}")
+        _echo(f"{len(retired_batches(research))} retired batch(es)")
+        if unmatched:
+            _echo(
+                "Check that the key and the raw zone are the right ones, then: cadbusi "
+                "open-batches --retire-unmatched --reason '<why>'"
+            )
+        return 1 if unmatched else 0
+    try:
+        retired = retire_unmatched_batches(raw, research, pseudonymizer, args.reason)
+    except StageFailure as exc:
+        _echo(f"error: --reason: {exc}")
+        return 2
+    _echo(
+        f"retired {len(retired)} batch(es): kept, left out of the catalog for good (counted as "
+        "study_batches_left_out_retired); the reason is in the research zone's retired_batches/"
+    )
     return 0
 
 

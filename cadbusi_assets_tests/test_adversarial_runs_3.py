@@ -8,10 +8,6 @@ timeout, and one Dagster run at a time.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -19,13 +15,12 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from cadbusi_assets.catalog.build import build_metadata_db, open_catalog
+from cadbusi_assets.catalog.build import build_metadata_db
 from cadbusi_assets.defs.automation.sensors import (
     INTERRUPTED_TAG,
     MAX_INTERRUPTED_RERUNS,
     failed_date_requests,
     interrupted_date_requests,
-    interrupted_study_dates_sensor,
 )
 from cadbusi_assets.defs.resources import PseudonymKeyResource, ZonesResource
 from cadbusi_assets.identity import Pseudonymizer, generate_key_file, load_key
@@ -33,6 +28,14 @@ from cadbusi_assets.stages.safety import ALLOW_SHRINK_ENV
 from cadbusi_assets.storage import open_zone, read_partition_table
 from cadbusi_assets.storage.tables import OPEN_BATCHES_DIR, open_batches
 from cadbusi_assets_tests.defs.services import STUDY_DATE_ASSETS
+from cadbusi_assets_tests.run_support import (
+    catalog_images,
+    finish,
+    kill_when,
+    materialize_date,
+    sensor_tick,
+    small_date,
+)
 from cadbusi_assets_tests.support import TEST_KEY, time_limit
 
 
@@ -45,55 +48,6 @@ def _no_allow_shrink(monkeypatch):
 DAY = "2026-09-01"
 #: the study-date assets up to the inpainting (Labelbox left out)
 IMAGING_RUN = STUDY_DATE_ASSETS[: STUDY_DATE_ASSETS.index("inpainted_images") + 1]
-
-
-def _materialize(env: dict[str, str], selection: list[str], day: str) -> subprocess.Popen:
-    from cadbusi_assets_tests.defs.services import BIN, ROOT
-
-    return subprocess.Popen(
-        [
-            str(BIN / "dagster"),
-            "asset",
-            "materialize",
-            "-m",
-            "cadbusi_assets.definitions",
-            "--select",
-            ",".join(selection),
-            "--partition",
-            day,
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def _finish(proc: subprocess.Popen, timeout: float, what: str) -> str:
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=30)
-        pytest.fail(f"{what} took longer than {timeout} s")
-    return out.decode(errors="replace")
-
-
-def _tick(instance: dg.DagsterInstance, resources: dict, cursor: str | None = None):
-    """One evaluation of ``interrupted_study_dates_sensor`` (as the daemon's tick)."""
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
-    result = interrupted_study_dates_sensor(context)
-    assert isinstance(result, dg.SensorResult)
-    return result
-
-
-def _catalog_images(research) -> set[str]:
-    con = open_catalog(research)
-    try:
-        return {r[0] for r in con.execute("SELECT image_id FROM image_catalog").fetchall()}
-    finally:
-        con.close()
 
 
 def test_a_run_killed_mid_date_is_re_run_once_by_the_sensor_and_the_date_comes_back(tmp_path):
@@ -122,21 +76,15 @@ def test_a_run_killed_mid_date_is_re_run_once_by_the_sensor_and_the_date_comes_b
     resources = {"zones": zones, "pseudonym_key": PseudonymKeyResource(key_file=str(key_file))}
     batch = Pseudonymizer(load_key(str(key_file))).batch_name(DAY)
 
-    proc = _materialize(env, IMAGING_RUN, DAY)
+    proc = materialize_date(env, IMAGING_RUN, DAY)
     markers = research_root / OPEN_BATCHES_DIR
-    deadline = time.monotonic() + 240
-    try:
-        while proc.poll() is None and time.monotonic() < deadline:
-            if markers.is_dir() and any(markers.iterdir()):
-                os.killpg(proc.pid, signal.SIGKILL)  # mid-date: between the date's tables
-                break
-            time.sleep(0.005)
-        else:
-            os.killpg(proc.pid, signal.SIGKILL)
-            out = _finish(proc, 30, "the killed run")
-            pytest.fail(f"the run ended before its imaging pass opened the batch:\n{out[-3000:]}")
-    finally:
-        _finish(proc, 30, "the killed run")
+    # killed mid-date: between the date's tables
+    kill_when(
+        proc,
+        lambda: markers.is_dir() and any(markers.iterdir()),
+        timeout=240,
+        what="its imaging pass opened the batch",
+    )
     assert open_batches(research) == {batch}, "the killed pass left no marker"
     with time_limit(60, "the catalog of an interrupted date"):
         report = build_metadata_db(research)
@@ -146,7 +94,7 @@ def test_a_run_killed_mid_date_is_re_run_once_by_the_sensor_and_the_date_comes_b
         (killed,) = instance.get_runs()
         assert not killed.is_finished, "a SIGKILLed run reports nothing"
         assert failed_date_requests(killed) == [], "no failed date: the older sensor re-runs none"
-        first = _tick(instance, resources)
+        first = sensor_tick(instance, resources)
         assert [r.partition_key for r in first.run_requests] == [DAY]
         (request,) = first.run_requests
         assert request.run_key and DAY in request.run_key
@@ -158,11 +106,11 @@ def test_a_run_killed_mid_date_is_re_run_once_by_the_sensor_and_the_date_comes_b
         assert marker_token and marker_token not in filed, "the marker's token leaked"
         selection = [k.to_user_string() for k in request.asset_selection or []]
         assert selection[0] == "deidentified_images" and "inpainted_images" in selection
-        again = _tick(instance, resources, first.cursor)
+        again = sensor_tick(instance, resources, first.cursor)
         assert not again.run_requests, "the same interruption was requested twice"
 
-    rerun = _materialize(env, selection, DAY)
-    out = _finish(rerun, 300, "the re-run the sensor requested")
+    rerun = materialize_date(env, selection, DAY)
+    out = finish(rerun, 300, "the re-run the sensor requested")
     assert rerun.returncode == 0, out[-4000:]
     assert open_batches(research) == set(), "the re-run left the batch open"
     with time_limit(60, "the catalog after the re-run"):
@@ -170,9 +118,9 @@ def test_a_run_killed_mid_date_is_re_run_once_by_the_sensor_and_the_date_comes_b
     assert "study_batches_left_out_interrupted" not in report.warnings
     images = read_partition_table(research, "images", batch)
     assert images is not None and images.height
-    assert set(images["image_id"]) <= _catalog_images(research)
+    assert set(images["image_id"]) <= catalog_images(research)
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
-        after = _tick(instance, resources, first.cursor)
+        after = sensor_tick(instance, resources, first.cursor)
         assert not after.run_requests
 
 
@@ -237,24 +185,6 @@ def test_an_interrupted_date_waits_for_a_going_run_and_is_left_to_a_person_when_
 
 
 # -- 2. the de-identification alone has the one pass's guards --------------------------------
-def _small_date(tmp_path: Path, number: int, day: str, accession: str = "SYNTH0001"):
-    from cadbusi_assets.pacs.folder import FolderPacs
-    from cadbusi_assets.pacs.synthetic import synthetic_uid
-    from cadbusi_assets.stages import retrieval
-    from cadbusi_assets_tests.stages.test_data_safety import _add_imaged
-    from cadbusi_assets_tests.test_adversarial_runs_2 import _cohort_with_accession
-
-    raw = open_zone(tmp_path / "raw", name="raw").ensure()
-    research = open_zone(tmp_path / "research", name="research").ensure()
-    study = synthetic_uid(number)
-    pacs_root = tmp_path / "pacs"
-    _add_imaged(pacs_root, study, 1, day=day)
-    _add_imaged(pacs_root, study, 2, day=day)
-    _cohort_with_accession(raw, day, study, accession)
-    retrieval.retrieve_partition(FolderPacs(pacs_root), raw, Pseudonymizer(TEST_KEY), day)
-    return raw, research, study
-
-
 def test_the_de_identification_alone_refuses_an_accession_changed_in_the_warehouse_only(tmp_path):
     """``deidentified_images`` materialized alone (``deidentify_partition``) after an accession
     was corrected in the warehouse only. The one pass refused this since session 29; before the
@@ -269,7 +199,7 @@ def test_the_de_identification_alone_refuses_an_accession_changed_in_the_warehou
 
     pseudo = Pseudonymizer(TEST_KEY)
     with time_limit(180, "three de-identifications of one small date"):
-        raw, research, study = _small_date(tmp_path, 791, DAY_A)
+        raw, research, study = small_date(tmp_path, 791, DAY_A)
         deid.deidentify_partition(raw, research, pseudo, DAY_A, verify_ocr=False, workers=1)
         before = _tree(tmp_path / "research")
         _cohort_with_accession(raw, DAY_A, study, "SYNTH0002")  # corrected in the warehouse only
@@ -311,7 +241,7 @@ def test_the_de_identification_alone_stopped_between_its_tables_leaves_its_batch
         raise RuntimeError("killed during the leak check")
 
     with time_limit(180, "four de-identifications of one small date"):
-        raw, research, _ = _small_date(tmp_path, 792, DAY_A)
+        raw, research, _ = small_date(tmp_path, 792, DAY_A)
         with monkeypatch.context() as patch:
             patch.setattr(deid, "write_table", fails_at_studies)
             with pytest.raises(OSError, match="disk full"):
@@ -398,7 +328,7 @@ def test_the_lesions_leave_out_an_image_re_sent_on_another_date(left_out_zone):
     assert kept <= evidence, "the copy kept is evidence"
     assert not copy & evidence, "the lesions read the re-sent copy the catalog leaves out"
     assert not batch_c & evidence
-    assert evidence == _catalog_images(research), "the lesions and the catalog disagree"
+    assert evidence == catalog_images(research), "the lesions and the catalog disagree"
 
 
 def test_the_export_card_and_metadata_count_what_the_catalog_left_out(left_out_zone):
@@ -465,7 +395,7 @@ def test_the_analysis_and_the_inpainting_alone_stopped_midway_leave_their_batch_
         raise RuntimeError("killed during the inpainting")
 
     with time_limit(180, "one small date, analysed and inpainted alone"):
-        raw, research, _ = _small_date(tmp_path, 795, DAY_A)
+        raw, research, _ = small_date(tmp_path, 795, DAY_A)
         imaging.process_partition(raw, research, pseudo, DAY_A, ocr=False, workers=1)
         with monkeypatch.context() as patch:
             patch.setattr(analysis, "write_table", fails_at_twins)
@@ -510,7 +440,7 @@ def test_a_file_corrected_at_the_pacs_under_the_same_uids_comes_in_once_its_raw_
         return dict(zip(images["instance_id"], images["png_sha256"], strict=True))
 
     with time_limit(240, "three passes over one small date"):
-        raw, research, study = _small_date(tmp_path, 793, DAY_A)
+        raw, research, study = small_date(tmp_path, 793, DAY_A)
         deid.deidentify_partition(raw, research, pseudo, DAY_A, verify_ocr=False, workers=1)
         first = hashes(research)
         corrected = tmp_path / "pacs" / study / "IM0001.dcm"

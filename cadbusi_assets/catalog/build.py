@@ -33,7 +33,7 @@ import duckdb
 import polars as pl
 
 from cadbusi_assets.storage import Zone, read_all_partition_tables
-from cadbusi_assets.storage.tables import open_batches
+from cadbusi_assets.storage.tables import left_out_batches, open_batches, retired_batches
 
 CATALOG_PATH = ("catalog", "metadata.duckdb")
 
@@ -82,8 +82,11 @@ PIXEL_HASH_ACROSS_PATIENTS = "pixel_hash_across_patients"
 RESENT_LEFT_OUT = "images_left_out_resent_on_another_date"
 #: Reported, not failed: study batches left out because a pass stopped between their tables.
 INTERRUPTED_LEFT_OUT = "study_batches_left_out_interrupted"
+#: Reported, not failed: interrupted study batches of no study date that a person retired
+#: (``cadbusi open-batches --retire-unmatched``): left out for good, nothing re-runs them.
+RETIRED_LEFT_OUT = "study_batches_left_out_retired"
 #: What the catalog leaves out, counted in ``catalog_info.left_out`` (and so in every export).
-LEFT_OUT_COUNTS = (INTERRUPTED_LEFT_OUT, RESENT_LEFT_OUT)
+LEFT_OUT_COUNTS = (INTERRUPTED_LEFT_OUT, RETIRED_LEFT_OUT, RESENT_LEFT_OUT)
 #: Reason of an image left out of the catalog as a re-sent copy.
 RESENT_REASON = "same pixels as an image of the same patient on another date (re-sent)"
 LEFT_OUT_SCHEMA = {
@@ -212,7 +215,7 @@ _BATCH = "__batch"
 
 def _images_with_batch(zone: Zone) -> pl.DataFrame | None:
     """All batches' ``images`` (as :func:`read_all_partition_tables`) with a batch column."""
-    left_out = open_batches(zone)
+    left_out = left_out_batches(zone)
     frames = []
     for path in zone.iter_files("tables", "images", suffix=".parquet"):
         batch = path.name.removesuffix(".parquet")
@@ -337,6 +340,9 @@ def build_metadata_db(research_zone: Zone) -> CatalogReport:
             interrupted = len(open_batches(research_zone))
             if interrupted:
                 report.warnings[INTERRUPTED_LEFT_OUT] = interrupted
+            retired = len(retired_batches(research_zone) - open_batches(research_zone))
+            if retired:
+                report.warnings[RETIRED_LEFT_OUT] = retired
             if frames["left_out_images"].height:
                 report.warnings[RESENT_LEFT_OUT] = frames["left_out_images"].height
             for name, frame in sorted(frames.items()):

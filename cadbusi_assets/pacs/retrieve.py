@@ -66,6 +66,27 @@ _INSTANCES = "retrieval_instances"
 
 Verify = Literal["size", "sha256"]
 
+#: Outcomes of an explicit refetch of a stored instance (``refetch=True``).
+REFETCH_UNCHANGED = "unchanged"
+REFETCH_REPLACED = "replaced"
+REFETCH_FAILED = "failed"
+#: Reason recorded for an instance replaced by an explicit refetch.
+REFETCH_REASON = "corrected at the PACS under the same SOP Instance UID (explicit refetch)"
+#: Where an explicit refetch keeps the copy it replaced: ``dicom_replaced/<partition>/<study
+#: key>/<instance key>.<first 16 hex of its SHA-256>.dcm`` (raw zone; never cleaned up).
+REPLACED_DIR = "dicom_replaced"
+REFETCH_SCHEMA = {
+    "study_key": pl.Utf8,
+    "instance_key": pl.Utf8,
+    "outcome": pl.Utf8,
+    "old_sha256": pl.Utf8,
+    "new_sha256": pl.Utf8,
+    "old_size_bytes": pl.Int64,
+    "new_size_bytes": pl.Int64,
+    "kept_copy": pl.Utf8,
+    "reason": pl.Utf8,
+}
+
 
 @dataclass
 class RetrievalResult:
@@ -74,6 +95,9 @@ class RetrievalResult:
     instances: pl.DataFrame
     studies: pl.DataFrame
     conflicts: pl.DataFrame = field(default_factory=lambda: conflicts_frame([]))
+    #: what an explicit refetch found (``refetch=True``): one row per stored instance fetched
+    #: again, with its outcome (:data:`REFETCH_SCHEMA`)
+    refetched: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REFETCH_SCHEMA))
 
     @property
     def complete(self) -> bool:
@@ -178,6 +202,7 @@ def retrieve_studies(
     clock: Callable[[], dt.datetime] = dt.datetime.now,
     sleep: Callable[[float], None] = time.sleep,
     before_delete: Callable[[int, int], None] | None = None,
+    refetch: bool = False,
 ) -> RetrievalResult:
     """Retrieve ``studies`` (columns ``study_instance_uid``, ``accession_number``) into
     ``raw_zone`` under ``dicom/<partition>/``.
@@ -187,6 +212,12 @@ def retrieve_studies(
     :mod:`cadbusi_assets.pacs.window`. ``verify`` says how an instance of ``previous`` is
     checked before it is trusted: ``"size"`` or ``"sha256"`` (default: SHA-256 on local zones,
     size on object stores, where hashing would download the file).
+
+    ``refetch``: fetch every instance of ``previous`` that is still in place again (a PACS
+    search gives no size or hash, so a correction sent under the same SOP Instance UID is
+    otherwise never seen): one with the same SHA-256 is kept byte-identical, one with another
+    is replaced after the stored copy is kept under ``dicom_replaced/`` (raw zone), and one the
+    PACS cannot send now keeps its stored copy; :attr:`RetrievalResult.refetched` says which.
 
     ``before_delete(previous, kept)``: called before any file is deleted, with the number of
     studies that had files in ``previous`` and how many of them still have files; an exception
@@ -210,6 +241,7 @@ def retrieve_studies(
         clock=clock,
         sleep=sleep,
         before_delete=before_delete,
+        refetch=refetch,
     )
     run.wait_for_window(window_wait)
     return run.run(studies, conform_instances(previous))
@@ -232,8 +264,11 @@ class _Retrieval:
         clock: Callable[[], dt.datetime],
         sleep: Callable[[float], None],
         before_delete: Callable[[int, int], None] | None = None,
+        refetch: bool = False,
     ) -> None:
         self.pacs = pacs
+        self.refetch = refetch
+        self._refetched: list[dict[str, Any]] = []
         self.zone = zone
         self.partition = partition
         self.pseudo = pseudonymizer
@@ -291,6 +326,10 @@ class _Retrieval:
             instances=instances_frame(row for study in cohort for row in study.rows),
             studies=studies_frame(self._study_row(study) for study in cohort),
             conflicts=conflicts_frame(row for study in cohort for row in study.conflicts),
+            refetched=pl.DataFrame(
+                sorted(self._refetched, key=lambda r: (r["study_key"], r["instance_key"])),
+                schema=REFETCH_SCHEMA,
+            ),
         )
         summary = result.summary()
         self._say(
@@ -564,6 +603,9 @@ class _Retrieval:
                                 source_key=source_key,
                             )
                             return
+                    if self.refetch and (ref.sop_instance_uid or prev.get("instance_key")):
+                        self._refetch_instance(study, ref, source_key, prev)
+                        return
                     row = dict(
                         prev,
                         accession_number=study.accession,
@@ -596,6 +638,106 @@ class _Retrieval:
 
     # -- fetching ----------------------------------------------------------------------------
     def _fetch_instance(self, study: _Study, ref: InstanceRef, source_key: str) -> None:
+        staged = self._download(study, ref, source_key)
+        if isinstance(staged, tuple):
+            self._fail(study, ref, source_key, *staged)
+            return
+        if ref.sop_instance_uid is None:
+            with study.lock:
+                study.staged_unknown.append(staged)
+            return
+        instance_key = self.pseudo.raw_key("instance", ref.sop_instance_uid)
+        self._commit(study, staged, instance_key, None)
+
+    def _refetch_instance(
+        self, study: _Study, ref: InstanceRef, source_key: str, prev: dict
+    ) -> None:
+        """Fetch a stored instance again (``refetch``): keep it when the PACS sends the same
+        bytes, replace it (the stored copy kept under :data:`REPLACED_DIR`) when it sends other
+        ones, keep it when the PACS cannot send it now."""
+        assert study.key is not None
+        instance_key = (
+            self.pseudo.raw_key("instance", ref.sop_instance_uid)
+            if ref.sop_instance_uid
+            else prev["instance_key"]
+        )
+        kept = dict(
+            prev,
+            accession_number=study.accession,
+            study_instance_uid=study.uid,
+            status=ALREADY_PRESENT,
+            attempts=0,
+            source_key=source_key,
+        )
+        record: dict[str, Any] = {
+            "study_key": study.key,
+            "instance_key": instance_key,
+            "old_sha256": prev["sha256"],
+            "old_size_bytes": prev["size_bytes"],
+        }
+        staged = self._download(study, ref, source_key)
+        if isinstance(staged, tuple):
+            outcome, reason = REFETCH_FAILED, f"the PACS did not send it again ({staged[0]})"
+        elif (
+            ref.sop_instance_uid is None
+            and staged.sop_instance_uid
+            and self.pseudo.raw_key("instance", staged.sop_instance_uid) != instance_key
+        ):  # the PACS now has another instance at this place: the stored one stays
+            staged.path.unlink(missing_ok=True)
+            outcome, reason = REFETCH_FAILED, "the PACS sent another instance in its place"
+        elif staged.sha256 == prev["sha256"]:
+            staged.path.unlink(missing_ok=True)
+            outcome, reason = REFETCH_UNCHANGED, None
+        else:
+            record.update(new_sha256=staged.sha256, new_size_bytes=staged.size)
+            copy = self._keep_replaced(study.key, instance_key, prev)
+            if copy is None:
+                staged.path.unlink(missing_ok=True)
+                outcome, reason = REFETCH_FAILED, "the stored copy could not be kept"
+            else:
+                record["kept_copy"] = copy
+                with self._counter_lock:
+                    self._refetched.append(
+                        {**record, "outcome": REFETCH_REPLACED, "reason": REFETCH_REASON}
+                    )
+                if ref.sop_instance_uid is None:
+                    with study.lock:
+                        study.claimed[instance_key] = staged.sha256
+                self._commit(study, staged, instance_key, REFETCH_REASON)
+                return
+        if outcome == REFETCH_UNCHANGED:
+            record.update(new_sha256=prev["sha256"], new_size_bytes=prev["size_bytes"])
+        with self._counter_lock:
+            self._refetched.append({**record, "outcome": outcome, "reason": reason})
+        with study.lock:
+            study.rows.append(kept)
+            if ref.sop_instance_uid is None:
+                study.claimed[instance_key] = prev["sha256"]
+
+    def _keep_replaced(self, study_key: str, instance_key: str, prev: dict) -> str | None:
+        """Copy the stored instance ``prev`` under :data:`REPLACED_DIR` (verified by its
+        SHA-256) before it is replaced; its raw-zone path, or None when it could not be kept."""
+        parts = (
+            REPLACED_DIR,
+            self.partition,
+            study_key,
+            f"{instance_key}.{prev['sha256'][:16]}.dcm",
+        )
+        try:
+            data = self.zone.read_bytes(*PurePosixPath(prev["raw_path"]).parts)
+            if hashlib.sha256(data).hexdigest() != prev["sha256"]:
+                return None
+            if self.zone.size(*parts) != len(data):
+                self.zone.write_bytes(parts, data)
+        except OSError as exc:
+            log.warning("keeping a replaced instance failed (%s)", type(exc).__name__)
+            return None
+        return "/".join(parts)
+
+    def _download(
+        self, study: _Study, ref: InstanceRef, source_key: str
+    ) -> _Staged | tuple[str, int]:
+        """The instance fetched into a staging file, or why it could not be (reason, attempts)."""
         assert study.key is not None
         folder = ("dicom", self.partition, study.key)
         staged_path: Path | None = None
@@ -621,20 +763,17 @@ class _Retrieval:
                 before_attempt=self._check_window,
             )
         except _WindowClosed:
-            self._fail(study, ref, source_key, f"retrieval window {self.window} closed", 0)
-            return
+            return f"retrieval window {self.window} closed", 0
         except RetriesExhausted as exc:
-            self._fail(study, ref, source_key, exc.error.reason, exc.attempts)
-            return
+            return exc.error.reason, exc.attempts
         except PacsError:
             raise
         except Exception as exc:  # a bug or a local I/O problem: record it, never the message
             log.warning("unexpected %s while fetching an instance", type(exc).__name__)
-            self._fail(study, ref, source_key, f"unexpected error ({type(exc).__name__})", 1)
-            return
+            return f"unexpected error ({type(exc).__name__})", 1
 
         series_uid, sop_uid, unreadable = _header_identity(path)
-        staged = _Staged(
+        return _Staged(
             ref=ref,
             source_key=source_key,
             path=path,
@@ -645,12 +784,6 @@ class _Retrieval:
             unreadable_reason=unreadable,
             attempts=attempts,
         )
-        if ref.sop_instance_uid is None:
-            with study.lock:
-                study.staged_unknown.append(staged)
-            return
-        instance_key = self.pseudo.raw_key("instance", ref.sop_instance_uid)
-        self._commit(study, staged, instance_key, None)
 
     def _unknown_done(self, study: _Study) -> None:
         with study.lock:

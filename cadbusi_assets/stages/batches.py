@@ -11,9 +11,12 @@ tell which dates are interrupted.
 
 from __future__ import annotations
 
+import re
+
 from cadbusi_assets.identity import Pseudonymizer
+from cadbusi_assets.stages.report import StageFailure
 from cadbusi_assets.storage import Zone
-from cadbusi_assets.storage.tables import open_batch_tokens
+from cadbusi_assets.storage.tables import open_batch_tokens, retire_batch
 
 #: The raw zone's table of retrieved instances (one partition per date that has a batch):
 #: the de-identification's input, so every date a pass can have opened is one of its partitions.
@@ -48,3 +51,44 @@ def interrupted_dates(
         for day in raw_dates(raw_zone)
         if (batch := pseudonymizer.batch_name(day)) in tokens
     }
+
+
+def unmatched_open_batches(
+    raw_zone: Zone, research_zone: Zone, pseudonymizer: Pseudonymizer
+) -> list[str]:
+    """The open batches of no study date of the raw zone (a marker left under another key, or
+    before the raw zone was rebuilt): nothing re-runs them, so the catalog would leave them out
+    and warn for good. Sorted batch names (opaque: no date)."""
+    tokens = open_batch_tokens(research_zone)
+    if not tokens:
+        return []
+    matched = {pseudonymizer.batch_name(day) for day in raw_dates(raw_zone)}
+    return sorted(set(tokens) - matched)
+
+
+#: A reason that looks like it names a date or a long number (an accession, a record number)
+#: is refused: the record lies in the research zone under the batch name.
+_DATE_OR_NUMBER = re.compile(r"\d{4}\D?\d{2}\D?\d{2}|\d{2}[./-]\d{2}[./-]\d{2,4}|\d{5,}")
+
+
+def retire_unmatched_batches(
+    raw_zone: Zone, research_zone: Zone, pseudonymizer: Pseudonymizer, reason: str
+) -> list[str]:
+    """Retire every open batch of no study date of the raw zone (:func:`unmatched_open_batches`)
+    with ``reason``: each stays out of the catalog and the lesions, counted as retired
+    (``study_batches_left_out_retired``) instead of interrupted, its tables and files are kept,
+    and the marker's token and the reason are recorded in the research zone's
+    ``retired_batches/``. A batch that matches a date is left open (the
+    ``interrupted_study_dates_sensor`` re-runs it). Returns the batches retired."""
+    reason = " ".join(reason.split())
+    if len(reason) < 8:
+        raise StageFailure("Give a reason of a few words for retiring the open batches.")
+    if _DATE_OR_NUMBER.search(reason):
+        raise StageFailure(
+            "The reason must not name a date or a long number: it is kept in the research zone "
+            "beside the batch name."
+        )
+    retired = unmatched_open_batches(raw_zone, research_zone, pseudonymizer)
+    for batch in retired:
+        retire_batch(research_zone, batch, reason)
+    return retired

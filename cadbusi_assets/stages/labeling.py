@@ -80,7 +80,7 @@ from cadbusi_assets.stages.safety import (
     is_sharp_drop,
 )
 from cadbusi_assets.storage import Zone, read_partition_table, write_partition_table
-from cadbusi_assets.storage.tables import open_batches, read_all_partition_tables
+from cadbusi_assets.storage.tables import left_out_batches, read_all_partition_tables
 
 DATA_ROWS_TABLE = "labelbox_data_rows"
 LABELS_DIR = ("labels", "labelbox")
@@ -731,7 +731,7 @@ def _image_readings(research_zone: Zone, image_ids: list[str]) -> pl.DataFrame:
     if not image_ids:
         return image_readings(None)
     wanted = ("image_id", "laterality", "clock_position")
-    left_out = open_batches(research_zone)
+    left_out = left_out_batches(research_zone)
     frames = []
     for path in research_zone.iter_files("tables", FEATURES_TABLE, suffix=".parquet"):
         if path.name.removesuffix(".parquet") in left_out:

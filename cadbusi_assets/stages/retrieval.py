@@ -36,6 +36,7 @@ from cadbusi_assets.pacs.find import (
     SOURCE_WAREHOUSE,
     resolve_study_uids,
 )
+from cadbusi_assets.pacs.retrieve import REFETCH_REPLACED, REFETCH_SCHEMA
 from cadbusi_assets.stages.records import COHORT_TABLE
 from cadbusi_assets.stages.report import MissingUpstream, PartitionReport, reason_counts, throttled
 from cadbusi_assets.stages.safety import check_key_fingerprint, guard_shrink, record_key_fingerprint
@@ -48,6 +49,10 @@ RESOLVED_TABLE = "retrieval_cohort"
 #: instances the date once stored that a later run no longer keeps (their files deleted), each
 #: with its reason; kept across runs (an instance that comes back leaves it)
 REMOVED_TABLE = "retrieval_removed"
+#: instances an explicit refetch (``refetch=True``) replaced because the PACS sent other bytes
+#: under the same SOP Instance UID, each with the hashes, the reason and where the replaced copy
+#: is kept (``dicom_replaced/`` in the raw zone); kept across runs
+REFETCHED_TABLE = "retrieval_refetched"
 REASON_GONE_FROM_PACS = "no longer listed by the PACS for its study"
 REASON_STUDY_LEFT_COHORT = "its study is no longer in the date's cohort"
 REMOVED_SCHEMA = {
@@ -82,9 +87,16 @@ def retrieve_partition(
     concurrency: int = 4,
     progress: Callable[[str], None] | None = None,
     allow_shrink: bool | None = None,
+    refetch: bool = False,
 ) -> PartitionReport:
     """Retrieve the day's cohort. ``allow_shrink`` (default ``$CADBUSI_ALLOW_SHRINK``) accepts a
-    sharp drop of the studies the date holds (otherwise :class:`StageFailure`)."""
+    sharp drop of the studies the date holds (otherwise :class:`StageFailure`).
+
+    ``refetch``: fetch every stored instance again and compare its SHA-256 (a correction sent
+    under the same SOP Instance UID is otherwise never seen: a PACS search gives no size or
+    hash): an unchanged one stays byte-identical, a changed one is replaced, the replaced copy
+    kept in the raw zone's ``dicom_replaced/`` and recorded in ``tables/retrieval_refetched/
+    <day>`` with its reason. Twice the PACS traffic of the date: ask for it, never by default."""
     fingerprint = pseudonymizer.key_fingerprint
     check_key_fingerprint(raw_zone, day, fingerprint)
     cohort = read_partition_table(raw_zone, COHORT_TABLE, day)
@@ -129,6 +141,7 @@ def retrieve_partition(
         concurrency=concurrency,
         progress=throttled(progress),
         before_delete=before_delete,
+        refetch=refetch,
     )
     instances = result.instances.sort(["study_key", "instance_key"])
     study_rows = result.studies.sort("study_key")
@@ -148,6 +161,18 @@ def retrieve_partition(
         day,
     )
     write_partition_table(raw_zone, REMOVED_TABLE, day, removed)
+    replaced = result.refetched.filter(pl.col("outcome") == REFETCH_REPLACED)
+    recorded = read_partition_table(raw_zone, REFETCHED_TABLE, day)
+    if replaced.height or recorded is not None:
+        frames = [f for f in (recorded, replaced) if f is not None and f.height]
+        write_partition_table(
+            raw_zone,
+            REFETCHED_TABLE,
+            day,
+            pl.concat(frames, how="diagonal_relaxed")
+            if frames
+            else pl.DataFrame(schema=REFETCH_SCHEMA),
+        )
     write_partition_table(raw_zone, INSTANCES_TABLE, day, state)
     write_partition_table(raw_zone, STUDIES_TABLE, day, study_rows)
     conflicts = result.conflicts
@@ -178,6 +203,10 @@ def retrieve_partition(
     report.count("instances_failed", int((status == "failed").sum()))
     report.count("instances_held_by_another_study", conflicts.height)
     report.count("instances_removed_since_stored", removed.height)
+    if refetch:
+        outcomes = result.refetched["outcome"]
+        for outcome in ("unchanged", "replaced", "failed"):
+            report.count(f"instances_refetched_{outcome}", int((outcomes == outcome).sum()))
     for reason, n in reason_counts(removed, "reason").items():
         report.count(f"removed: {reason}", n)
     for reason, n in reason_counts(conflicts, "reason").items():

@@ -5,6 +5,7 @@ Re-materializing a partition replaces exactly that file; readers concatenate eve
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 
@@ -56,8 +57,40 @@ def open_batch(zone: Zone, batch: str) -> str:
 
 
 def close_batch(zone: Zone, batch: str) -> None:
-    """Record that every table of ``batch`` was written (after the last one)."""
+    """Record that every table of ``batch`` was written (after the last one): a batch retired
+    before (:func:`retire_batch`) is whole again too."""
     zone.delete(OPEN_BATCHES_DIR, batch)
+    zone.delete(RETIRED_BATCHES_DIR, batch)
+
+
+#: folder of the open batches a person retired (:func:`retire_batch`): one small JSON file each,
+#: named by the batch, with the reason and the token of the marker it replaced
+RETIRED_BATCHES_DIR = "retired_batches"
+
+
+def retire_batch(zone: Zone, batch: str, reason: str) -> None:
+    """Replace ``batch``'s open marker by a retirement record with ``reason``: the batch stays
+    left out of every reader of all batches (:func:`left_out_batches`), counted as retired
+    instead of interrupted, and nothing of it is deleted. The record is written before the
+    marker goes, so a batch is never in neither folder; a later pass that writes the whole
+    batch again (:func:`close_batch`) ends the retirement."""
+    token = open_batch_tokens(zone).get(batch)
+    if token is None:
+        raise ZoneError("Only an open batch can be retired.")
+    record = {"reason": reason, "token": token}
+    zone.write_bytes((RETIRED_BATCHES_DIR, batch), json.dumps(record, sort_keys=True).encode())
+    zone.delete(OPEN_BATCHES_DIR, batch)
+
+
+def retired_batches(zone: Zone) -> set[str]:
+    """The open batches a person retired (:func:`retire_batch`)."""
+    return {path.name for path in zone.iter_files(RETIRED_BATCHES_DIR)}
+
+
+def left_out_batches(zone: Zone) -> set[str]:
+    """The batches every reader of all batches leaves out: open (a pass stopped between their
+    tables) or retired (open, and matching no study date any more)."""
+    return open_batches(zone) | retired_batches(zone)
 
 
 def open_batches(zone: Zone) -> set[str]:
@@ -81,8 +114,9 @@ def open_batch_tokens(zone: Zone) -> dict[str, str]:
 def read_all_partition_tables(zone: Zone, table: str) -> pl.DataFrame | None:
     """All partitions of ``table`` concatenated (diagonal: columns added later become null),
     but those of :func:`open_batches` (a pass stopped between its tables: they mix two runs,
-    so every reader of all batches, the catalog and the lesions, leaves them out alike)."""
-    left_out = open_batches(zone)
+    so every reader of all batches, the catalog and the lesions, leaves them out alike), and
+    those a person retired (:func:`left_out_batches`)."""
+    left_out = left_out_batches(zone)
     frames = [
         pl.read_parquet(path.read_bytes()) if not zone.local else pl.read_parquet(str(path.path))
         for path in zone.iter_files("tables", table, suffix=".parquet")

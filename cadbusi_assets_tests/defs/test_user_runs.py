@@ -13,8 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import signal
-import subprocess
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -27,7 +25,6 @@ from cadbusi_assets.defs.reporting import FAILED_DATES_TAG
 from cadbusi_assets.defs.run_process import run_pid
 from cadbusi_assets.identity import generate_key_file
 from cadbusi_assets_tests.defs.services import (
-    BIN,
     ROOT,
     STUDY_DATE_ASSETS,
     TERMINATE_RUN,
@@ -40,6 +37,7 @@ from cadbusi_assets_tests.defs.services import (
     wait_for,
     write_instance_yaml,
 )
+from cadbusi_assets_tests.run_support import finish, materialize_date
 from cadbusi_assets_tests.support import process_running
 from cadbusi_demo import DemoConfig, generate_demo_cohort
 
@@ -48,7 +46,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("user_runs")]
 COHORT = DemoConfig(start=dt.date(2026, 9, 1), days=5, studies_per_day=(1, 2), seed=11, workers=2)
 DATES = [d.isoformat() for d in COHORT.dates()]
 BROKEN_DATE = DATES[2]
-MATERIALIZE = [str(BIN / "dagster"), "asset", "materialize", "-m", "cadbusi_assets.definitions"]
 
 SENSORS = """
 { sensorsOrError(repositorySelector:
@@ -203,32 +200,11 @@ def test_cli_rerun_of_one_date_finishes_and_leaves_no_process(cohort, key, tmp_p
     env = product_env(tmp_path, cohort, key)
     write_instance_yaml(env)
     day = DATES[1]
-    selection = ",".join(STUDY_DATE_ASSETS[:6])
+    selection = STUDY_DATE_ASSETS[:6]
     for attempt in range(2):  # the README's re-run: the second run replaces the first
-        proc: subprocess.Popen = subprocess.Popen(
-            [
-                str(BIN / "dagster"),
-                "asset",
-                "materialize",
-                "-m",
-                "cadbusi_assets.definitions",
-                "--select",
-                selection,
-                "--partition",
-                day,
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            out, _ = proc.communicate(timeout=420)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            pytest.fail(f"`dagster asset materialize` hung (attempt {attempt + 1})")
-        assert proc.returncode == 0, out.decode(errors="replace")[-4000:]
+        proc = materialize_date(env, selection, day)
+        out = finish(proc, 420, f"`dagster asset materialize` (attempt {attempt + 1})")
+        assert proc.returncode == 0, out[-4000:]
         # Nothing of the command's session survives it (no orphaned pool workers); the fork
         # server and resource tracker notice their owner is gone within moments.
         session = proc.pid
@@ -356,6 +332,59 @@ def test_terminated_run_stops_its_workers_and_a_killed_run_is_marked_failed(coho
         )
 
 
+def test_a_killed_ui_backfill_has_every_unfinished_date_re_run_by_the_daemon(cohort, key, tmp_path):
+    """A UI backfill of three dates (one ranged run) whose process is SIGKILLed, with its
+    workers, while the imaging pass writes the first date. Before the fix the daemon re-ran
+    only that first date (the one with an open-batch marker); the other two were whole but
+    not updated, shown failed, and re-run by nothing. Now ``interrupted_study_dates_sensor``
+    launches one run per unfinished date, each once, they succeed, every date is materialized
+    and every date's images are in the catalog."""
+    from cadbusi_assets.catalog.build import build_metadata_db
+    from cadbusi_assets.defs.automation.sensors import KILLED_RUN_TAG
+    from cadbusi_assets.identity import Pseudonymizer, load_key
+    from cadbusi_assets.storage import open_zone, read_partition_table
+    from cadbusi_assets_tests.run_support import catalog_images
+
+    env = product_env(tmp_path, cohort, key, CADBUSI_OCR="0", CADBUSI_WORKERS="1")
+    write_instance_yaml(env)
+    days = DATES[:3]
+    markers = Path(env["CADBUSI_RESEARCH_ZONE"]) / "open_batches"
+    with dagster_services(env) as services:
+        instance = services.instance()
+        backfill_id = launch_backfill(services, STUDY_DATE_ASSETS, days)
+        wait_for(
+            lambda: markers.is_dir() and any(markers.iterdir()),
+            timeout=600,
+            what="the backfill's imaging pass to open its first date",
+            services=services,
+            poll=0.02,
+        )
+        (run,) = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+        pid = run_pid(run)
+        assert pid, "the ranged run recorded no process"
+        for proc in process_tree(pid):
+            proc.kill()
+
+        def reruns():
+            found = [r for r in instance.get_runs() if r.tags.get(KILLED_RUN_TAG) == run.run_id]
+            return found if len(found) >= len(days) and all(r.is_finished for r in found) else None
+
+        done = wait_for(reruns, 600, "the re-runs of the killed backfill", services, poll=2.0)
+        assert sorted(r.tags["dagster/partition"] for r in done) == days, "each date once"
+        assert all(r.is_success for r in done), [r.status for r in done]
+        for asset in STUDY_DATE_ASSETS:
+            assert set(days) <= materialized(instance, asset), asset
+        assert not (markers.is_dir() and any(markers.iterdir())), "a batch stayed open"
+    research = open_zone(env["CADBUSI_RESEARCH_ZONE"], name="research")
+    report = build_metadata_db(research)
+    assert "study_batches_left_out_interrupted" not in report.warnings
+    pseudonymizer = Pseudonymizer(load_key(str(key)))
+    in_catalog = catalog_images(research)
+    for day in days:
+        images = read_partition_table(research, "images", pseudonymizer.batch_name(day))
+        assert images is not None and set(images["image_id"]) <= in_catalog, day
+
+
 @pytest.fixture(scope="module")
 def postgres_dsn():
     from cadbusi_assets_tests.records.postgres_server import start_postgres
@@ -400,29 +429,14 @@ def test_two_concurrent_runs_of_one_date_are_serialized(cohort, key, tmp_path):
     base = product_env(tmp_path, cohort, key)
     write_instance_yaml(base)
     day = DATES[4]
-    selection = ",".join(STUDY_DATE_ASSETS[:6])
-    procs = []
-    for step in ("1", "4"):
-        env = {**base, "CADBUSI_CINE_FRAME_STEP": step}
-        procs.append(
-            subprocess.Popen(
-                [*MATERIALIZE, "--select", selection, "--partition", day],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        )
+    selection = STUDY_DATE_ASSETS[:6]
+    procs = [
+        materialize_date({**base, "CADBUSI_CINE_FRAME_STEP": step}, selection, day)
+        for step in ("1", "4")
+    ]
     outputs = []
     for proc in procs:
-        try:
-            out, _ = proc.communicate(timeout=600)
-        except subprocess.TimeoutExpired:
-            for p in procs:
-                os.killpg(p.pid, signal.SIGKILL)
-            pytest.fail("a concurrent run hung")
-        outputs.append(out.decode(errors="replace"))
+        outputs.append(finish(proc, 600, "a concurrent run", others=procs))
         assert proc.returncode == 0, outputs[-1][-3000:]
     assert any("waiting for another run of this partition" in o for o in outputs)
     research = Path(base["CADBUSI_RESEARCH_ZONE"])

@@ -15,12 +15,18 @@
   interrupted_dates`: the raw zone's dates, matched to the open batches with the key) and
   re-runs each once per interruption, from ``deidentified_images``, never while a run of that
   date is queued or going, nor when a person terminated its last run (a terminated run never
-  resumes), nor after its last 3 re-runs failed.
+  resumes), nor after its last 3 re-runs failed. It also re-runs every date of a killed run
+  (one date or a range: a UI backfill, ``make demo``) that the run did not finish
+  (:func:`killed_run_dates`): a killed ranged run leaves a marker only on the date it was in,
+  and its other dates are whole but not updated. A date both ways is requested once.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import dagster as dg
 
@@ -28,11 +34,14 @@ from cadbusi_assets.defs.automation.schedules import STUDY_DATE_ASSETS, study_da
 from cadbusi_assets.defs.reporting import FAILED_DATES_TAG
 from cadbusi_assets.defs.resources import PseudonymKeyResource, ZonesResource
 from cadbusi_assets.defs.run_process import run_process_alive
-from cadbusi_assets.stages.batches import interrupted_dates
+from cadbusi_assets.stages.batches import interrupted_dates, unmatched_open_batches
 
 RETRY_OF_TAG = "cadbusi/retry_of"
-#: Tag of a re-run of an interrupted date: the token of the interruption (no date, no id).
+#: Tag of a re-run of an interrupted date: the token of the interruption (no date, no id), or
+#: ``killed run`` for a date a killed run did not finish and left no marker on.
 INTERRUPTED_TAG = "cadbusi/rerun_of_interrupted"
+#: Tag of a re-run of a date that a killed run did not finish: the killed run's id.
+KILLED_RUN_TAG = "cadbusi/rerun_of_killed_run"
 #: An interrupted date whose last re-runs by the sensor all failed is left to a person.
 MAX_INTERRUPTED_RERUNS = 3
 #: Runs that are queued or going (a run whose process is gone is not: see dates_being_run).
@@ -163,35 +172,198 @@ def _given_up(runs: list[dg.DagsterRun]) -> bool:
     )
 
 
+def _run_dates(run: dg.DagsterRun) -> list[str]:
+    """The study dates ``run`` processes (its partition, or every date of its range)."""
+    tags = run.tags
+    try:
+        if tags.get("dagster/partition"):
+            return [dt.date.fromisoformat(tags["dagster/partition"]).isoformat()]
+        start = tags.get("dagster/asset_partition_range_start")
+        end = tags.get("dagster/asset_partition_range_end")
+        if not (start and end):
+            return []
+        day, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    except ValueError:  # not a study date (an export key, say)
+        return []
+    days = []
+    while day <= last:
+        days.append(day.isoformat())
+        day += dt.timedelta(days=1)
+    return days
+
+
+def _study_date_selection(run: dg.DagsterRun) -> list[dg.AssetKey]:
+    """The study-date assets ``run`` materializes, in lineage order."""
+    selected = run.asset_selection
+    if not selected:
+        return list(STUDY_DATE_ASSETS) if run.job_name == study_date_job.name else []
+    return [key for key in STUDY_DATE_ASSETS if key in selected]
+
+
+def _events(
+    instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType, limit: int | None = None
+) -> list:
+    records = instance.get_records_for_run(run_id, of_type=kind, limit=limit).records
+    return [r.event_log_entry.dagster_event for r in records if r.event_log_entry.dagster_event]
+
+
+@dataclass(frozen=True)
+class KilledDate:
+    """A study date that a killed run did not finish: the run, and the study-date assets to
+    re-run for it (from the first the run did not materialize for it, up to the run's last)."""
+
+    run_id: str
+    assets: tuple[dg.AssetKey, ...]
+
+
+def _killed(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
+    """Whether ``run`` died while processing: its process is gone (failed by
+    ``dead_run_sensor`` or Dagster's run monitoring, or not yet marked), a step had started, and
+    no step failed (a step that fails reports it: the run failed as usual, every date of it
+    with a reason, which is not an interruption)."""
+    if run.status == dg.DagsterRunStatus.STARTED:
+        if run_process_alive(run) is not False:
+            return False
+    elif run.status != dg.DagsterRunStatus.FAILURE:
+        return False  # going, succeeded, or terminated by a person (CANCELED)
+    started = _events(instance, run.run_id, dg.DagsterEventType.STEP_START, limit=1)
+    return bool(started) and not _events(
+        instance, run.run_id, dg.DagsterEventType.STEP_FAILURE, limit=1
+    )
+
+
+def _unfinished(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, days: list[str]
+) -> dict[str, tuple[dg.AssetKey, ...]]:
+    """The ``days`` of ``run`` that it did not finish, each with the assets to re-run: what
+    the instance records as materialized by this run, per asset and date (a ranged step
+    records its dates when it ends, so a date is finished once every selected asset of it is),
+    and the dates the run itself recorded as failed (from the asset where they failed)."""
+    selection = _study_date_selection(run)
+    done = {
+        (event.asset_key, event.partition)
+        for event in _events(instance, run.run_id, dg.DagsterEventType.ASSET_MATERIALIZATION)
+    }
+    failed = json.loads(run.tags.get(FAILED_DATES_TAG, "") or "{}")
+    out = {}
+    for day in days:
+        missing = [key for key in selection if (key, day) not in done]
+        if day in failed and dg.AssetKey(failed[day]) in selection:
+            missing = selection[selection.index(dg.AssetKey(failed[day])) :]
+        if missing:
+            out[day] = tuple(selection[selection.index(missing[0]) :])
+    return out
+
+
+def killed_run_dates(
+    instance: dg.DagsterInstance, recent: Sequence[dg.DagsterRun] | None = None
+) -> dict[str, KilledDate]:
+    """The study dates whose newest run was killed before it finished them (SIGKILL, out of
+    memory, a machine restart: the run reports nothing), with what to re-run. A ranged run
+    (a UI backfill, ``make demo``) killed in its first date leaves its other dates whole but
+    not updated, and the interruption marker only on the date it was in: these dates come from
+    the Dagster instance (the run's partition range, matched to the materializations it
+    recorded), never from the research zone. A date a later run covers (going, succeeded,
+    failed with a reason, or terminated) is that run's."""
+    if recent is None:
+        recent = instance.get_runs(limit=RECENT_RUNS)  # newest first
+    newest: dict[str, dg.DagsterRun] = {}
+    for run in recent:  # newest first
+        if not _study_date_selection(run):
+            continue
+        for day in _run_dates(run):
+            newest.setdefault(day, run)
+    out: dict[str, KilledDate] = {}
+    checked: set[str] = set()
+    for run in recent:
+        if run.run_id in checked:
+            continue
+        checked.add(run.run_id)
+        days = [d for d in _run_dates(run) if newest.get(d) is run]
+        if not days or run.status not in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.STARTED):
+            continue
+        if not _study_date_selection(run) or not _killed(instance, run):
+            continue
+        for day, assets in _unfinished(instance, run, days).items():
+            out[day] = KilledDate(run.run_id, assets)
+    return out
+
+
+def unmatched_note(count: int) -> str:
+    """What the sensor says of open batches that match no study date (it cannot re-run them)."""
+    return (
+        f"{count} open batch marker(s) match no study date of the raw zone (a marker of another "
+        "pseudonym key, or of a raw zone since rebuilt): nothing can re-run them and the catalog "
+        "leaves them out. If the key and the raw zone are the right ones, retire them: "
+        "`cadbusi open-batches --retire-unmatched --reason '<why>'` (kept, left out for good, "
+        "recorded with the reason)"
+    )
+
+
+def _cursor(text: str | None) -> tuple[dict[str, str], dict[str, str]]:
+    """The sensor's cursor: the interruptions already requested (date → token) and the killed
+    runs already requested (date → run id). A cursor of before killed runs holds the first."""
+    data = json.loads(text) if text else {}
+    if isinstance(data.get("open"), dict) or isinstance(data.get("killed"), dict):
+        return dict(data.get("open") or {}), dict(data.get("killed") or {})
+    return dict(data), {}
+
+
 def interrupted_date_requests(
-    instance: dg.DagsterInstance, interrupted: dict[str, str], cursor: str | None
+    instance: dg.DagsterInstance,
+    interrupted: dict[str, str],
+    cursor: str | None,
+    killed: dict[str, KilledDate] | None = None,
 ) -> tuple[list[dg.RunRequest], str, str]:
-    """Run requests for the ``interrupted`` dates (date → token of the interruption), the new
-    cursor (the interruptions already requested, of the dates still open) and a line saying
-    what was left alone. One request per interruption (the run key and the cursor name it), none
-    for a date a run is processing, whose last run a person terminated, or that the sensor gave
-    up on."""
-    requested: dict[str, str] = json.loads(cursor) if cursor else {}
+    """Run requests for the ``interrupted`` dates (date → token of the interruption) and the
+    ``killed`` ones (:func:`killed_run_dates`), the new cursor (the interruptions and killed
+    runs already requested, of the dates still open) and a line saying what was left alone.
+    One request per date and interruption or killed run, whichever way the date was found
+    (the run key and the cursor name them), none for a date a run is processing, whose last
+    run a person terminated, or that the sensor gave up on."""
+    killed = killed or {}
+    requested, requested_killed = _cursor(cursor)
     new = {d: t for d, t in interrupted.items() if requested.get(d) != t}
-    busy = dates_being_run(instance, sorted(new))
-    last = _last_runs(instance, sorted(set(new) - busy))
+    new_killed = {d: k for d, k in killed.items() if requested_killed.get(d) != k.run_id}
+    days = sorted(set(new) | set(new_killed))
+    busy = dates_being_run(instance, days)
+    last = _last_runs(instance, sorted(set(days) - busy))
     terminated = {d for d, runs in last.items() if _terminated(runs)}
     given_up = {d for d, runs in last.items() if d not in terminated and _given_up(runs)}
-    requests = [
-        dg.RunRequest(
-            run_key=f"interrupted:{day}:{token}",
-            partition_key=day,
-            asset_selection=downstream_from("deidentified_images"),
-            tags={
-                INTERRUPTED_TAG: token or "unknown",
-                "cadbusi/reason": "a run stopped in the middle of this date (killed)",
-            },
+    requests = []
+    for day in days:
+        if day in busy | terminated | given_up:
+            continue
+        assets = set(new_killed[day].assets) if day in new_killed else set()
+        if day in new:
+            assets |= set(downstream_from("deidentified_images"))
+        tags = {
+            INTERRUPTED_TAG: (new.get(day) or "unknown") if day in new else "killed run",
+            "cadbusi/reason": "a run stopped in the middle of this date (killed)"
+            if day in new
+            else "a killed run did not finish this date",
+        }
+        key = f"interrupted:{day}:{new[day]}" if day in new else f"killed:{day}"
+        if day in new_killed:
+            tags[KILLED_RUN_TAG] = new_killed[day].run_id
+            key += f":{new_killed[day].run_id}"
+        requests.append(
+            dg.RunRequest(
+                run_key=key,
+                partition_key=day,
+                asset_selection=[k for k in STUDY_DATE_ASSETS if k in assets],
+                tags=tags,
+            )
         )
-        for day, token in sorted(new.items())
-        if day not in busy | terminated | given_up
-    ]
-    done = {r.partition_key: interrupted[r.partition_key] for r in requests if r.partition_key}
-    kept = {d: t for d, t in requested.items() if d in interrupted}
+    done = {r.partition_key for r in requests if r.partition_key}
+    opened = {
+        **{d: t for d, t in requested.items() if d in interrupted},
+        **{d: interrupted[d] for d in done if d in interrupted},
+    }
+    stopped = {
+        **{d: r for d, r in requested_killed.items() if d in killed},
+        **{d: killed[d].run_id for d in done if d in killed},
+    }
     notes = []
     if busy:
         notes.append(f"{len(busy)} interrupted date(s) have a run going")
@@ -205,7 +377,8 @@ def interrupted_date_requests(
             f"{len(given_up)} interrupted date(s) failed their last {MAX_INTERRUPTED_RERUNS} "
             f"re-runs: {', '.join(sorted(given_up))}; re-run them by hand once fixed"
         )
-    return requests, json.dumps({**kept, **done}, sort_keys=True), "; ".join(notes)
+    new_cursor = {"killed": stopped, "open": opened} if stopped or requested_killed else opened
+    return requests, json.dumps(new_cursor, sort_keys=True), "; ".join(notes)
 
 
 @dg.sensor(
@@ -214,20 +387,24 @@ def interrupted_date_requests(
     minimum_interval_seconds=60,
     name="interrupted_study_dates_sensor",
     description="Re-runs, once per interruption, each study date whose imaging pass was killed "
-    "between its tables (its batch stays out of the catalog until then), unless a run of that "
-    "date is queued or going or a person terminated its last run.",
+    "between its tables (its batch stays out of the catalog until then), and every date a "
+    "killed run (one date or a range) did not finish, unless a run of that date is queued or "
+    "going or a person terminated its last run.",
 )
 def interrupted_study_dates_sensor(
     context: dg.SensorEvaluationContext,
     zones: ZonesResource,
     pseudonym_key: PseudonymKeyResource,
 ) -> dg.SensorResult:
-    interrupted = interrupted_dates(
-        zones.raw(), zones.research(), pseudonym_key.pseudonymizer(zones)
-    )
+    raw, research, pseudonymizer = zones.raw(), zones.research(), pseudonym_key.pseudonymizer(zones)
+    interrupted = interrupted_dates(raw, research, pseudonymizer)
+    killed = killed_run_dates(context.instance)
     requests, cursor, notes = interrupted_date_requests(
-        context.instance, interrupted, context.cursor
+        context.instance, interrupted, context.cursor, killed
     )
+    unmatched = unmatched_open_batches(raw, research, pseudonymizer)
+    if unmatched:
+        notes = "; ".join([*([notes] if notes else []), unmatched_note(len(unmatched))])
     skip = None if requests else (notes or "no interrupted study dates")
     if requests and notes:
         context.log.info(notes)

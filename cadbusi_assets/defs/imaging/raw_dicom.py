@@ -3,12 +3,25 @@
 from typing import Any
 
 import dagster as dg
+from pydantic import Field
 
 from cadbusi_assets.defs.partitions import STUDY_DATE_BACKFILL, study_date_partitions
 from cadbusi_assets.defs.records.assets import imaging_studies
 from cadbusi_assets.defs.reporting import attach, run_per_day, ui_progress
 from cadbusi_assets.defs.resources import PacsResource, PseudonymKeyResource, ZonesResource
 from cadbusi_assets.stages import retrieval
+
+
+class RawDicomConfig(dg.Config):
+    """Run config of ``raw_dicom`` (all optional)."""
+
+    refetch: bool = Field(
+        default=False,
+        description="Fetch every stored instance of the date again and compare its SHA-256: a "
+        "correction the PACS sent under the same SOP Instance UID replaces the stored copy (kept "
+        "in the raw zone's dicom_replaced/, recorded in retrieval_refetched); an unchanged "
+        "instance stays byte-identical. Doubles the date's PACS traffic.",
+    )
 
 
 @dg.asset(
@@ -25,6 +38,7 @@ from cadbusi_assets.stages import retrieval
 )
 def raw_dicom(
     context: dg.AssetExecutionContext,
+    config: RawDicomConfig,
     pacs: PacsResource,
     zones: ZonesResource,
     pseudonym_key: PseudonymKeyResource,
@@ -42,6 +56,7 @@ def raw_dicom(
                 day,
                 concurrency=pacs.concurrency,
                 progress=ui_progress(context),
+                refetch=config.refetch,
             ),
         )
     attach(context, reports, zones.raw())
