@@ -257,6 +257,11 @@ CATALOG_LEFT_OUT = {
         "out, the first image kept",
         "images",
     ),
+    "study_batches_left_out_retired": (
+        "study dates whose interrupted batch a person retired (no study date matches it any "
+        "more): left out for good",
+        "dates",
+    ),
 }
 
 

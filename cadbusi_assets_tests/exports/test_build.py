@@ -237,3 +237,16 @@ def test_lesions_reach_the_manifest_with_crop_boxes_and_a_bag_per_lesion(tmp_pat
     assert bags["lesion_id"].to_list() == [f"{first['accession_pseudo']}-L1"]  # exported only
     assert bags["image_ids"][0].to_list() == [first["image_id"]]
     assert bags["interpretation"][0] == "MALIGNANT"
+
+
+def test_every_count_the_catalog_leaves_out_reads_as_a_sentence_on_the_card():
+    """Each of the catalog's left-out counts has a line a reader understands on the dataset card
+    (a new count, ``study_batches_left_out_retired``, was shown under its raw key name)."""
+    from cadbusi_assets.catalog.build import LEFT_OUT_COUNTS
+    from cadbusi_assets.exports.card import _catalog_left_out_section
+
+    for name in LEFT_OUT_COUNTS:
+        lines = _catalog_left_out_section({name: 2})
+        row = next(line for line in lines if line.endswith("|") and " 2 " in line)
+        assert name not in row, row
+        assert row.endswith(("| 2 dates |", "| 2 images |")), row
