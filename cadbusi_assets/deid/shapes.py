@@ -152,12 +152,26 @@ def _common(word: str) -> bool:
     return key in _ROOM_WORDS or key in PRODUCT_WORDS or _class(word) == _SAFE
 
 
+#: relatives' words in Cyrillic, Arabic and Hebrew script (a name after them is a word no
+#: Latin vocabulary knows: ``дочь Вера``, ``ابنة وردة``)
+_KIN_OTHER_SCRIPTS = frozenset({
+    "дочь", "дочери", "сын", "сына", "муж", "мужа", "жена", "жены", "мать", "отец", "сестра",
+    "сестры", "брат", "брата", "внучка", "внук", "тётя", "тетя", "дядя", "племянница",
+    "бабушка", "дедушка", "мама", "папа", "супруг", "супруга", "донька", "дружина", "чоловік",
+    "ابنة", "ابنته", "ابن", "ابنه", "بنت", "زوج", "زوجة", "زوجها", "أم", "أب", "أخت", "أخ",
+    "والدة", "والد", "בת", "בן", "בעל", "אשת", "אישה", "אמא", "אבא", "אחות", "אח",
+})  # fmt: skip
+
+
 @lru_cache(maxsize=1)
 def _kin_regex() -> re.Pattern[str]:
     from cadbusi_assets.records.scrub import _KIN
 
-    words = "|".join(sorted((re.escape(w) for w in _KIN if len(w) > 2), key=len, reverse=True))
-    return re.compile(rf"(?i)(?<![^\W\d_])(?:{words})(?![^\W\d_])['’]?[ \t]*[:,\-]?[ \t]*")
+    kin = {w for w in _KIN if len(w) > 2} | _KIN_OTHER_SCRIPTS | {"mère", "père", "sœur"}
+    words = "|".join(sorted((re.escape(w) for w in kin), key=len, reverse=True))
+    return re.compile(
+        rf"(?i)(?<![^\W\d_])({words})(?![^\W\d_])['’]?[ \t]*[:,\-]?[ \t]*"
+    )
 
 
 def _street() -> re.Pattern[str]:
@@ -205,11 +219,35 @@ _PARTICLES = frozenset({
 })  # fmt: skip
 
 
-def _names_after(text: str, at: int, first_any: bool) -> list[tuple[int, int]]:
+def _capitalised(word: str) -> bool:
+    """An upper-case first letter, or a letter of a script without case (Arabic, Hebrew)."""
+    first = word[:1]
+    return first.isupper() or (first.isalpha() and not first.islower())
+
+
+def _kin_name(word: str, kin: str, closes: bool) -> bool:
+    """Whether ``word`` right after the relative's or role word ``kin`` is a name: a
+    capitalised word of a names list only or of none (``sister Zelda``), or a first name
+    that is also a word (``daughter Rose``, ``son Will``; :data:`records.scrub._KIN_GIVEN`):
+    ``will`` and ``may`` in title case or closing the value, the others also in lower case
+    after a relative (``daughter rose``, ``hija rosa``; not after a role word)."""
+    from cadbusi_assets.records.scrub import _FAMILY, _KIN_GIVEN, _SAFE, _STOP, _fold_lower
+
+    if _capitalised(word) and _class(word) in _name_classes():
+        return True
+    key = _fold_lower(word)
+    if key not in _KIN_GIVEN or _class(word) == _SAFE:
+        return False
+    if key in _STOP:
+        return word[:1].isupper() and (not word.isupper() or closes)
+    return _capitalised(word) or _fold_lower(kin) in _FAMILY
+
+
+def _names_after(text: str, at: int, kin: str | None) -> list[tuple[int, int]]:
     """Spans of the name words that start at ``at`` (after a title or a relation): the first
-    unless it is a common word (``first_any``: a title, whose next word is a name unless
-    common; else it must be capitalised), then up to two more that are no common word,
-    particles (``van der``) taken with them."""
+    unless it is a common word (``kin`` None: a title, whose next word is a name unless
+    common; else the relative's or role word before, and :func:`_kin_name` decides), then
+    up to two more that are no common word, particles (``van der``) taken with them."""
     from cadbusi_assets.records.scrub import _STOP, core_words
 
     spans: list[tuple[int, int]] = []
@@ -219,9 +257,13 @@ def _names_after(text: str, at: int, first_any: bool) -> list[tuple[int, int]]:
     word = match.group(0)
     if word.lower() in _PARTICLES:
         pending = [match.span()]
-    elif _common(word) or (
-        not first_any and (not word[0].isupper() or _class(word) not in _name_classes())
-    ):
+    elif kin is not None and not _common(word):
+        closes = re.match(r"[ \t]*(?:$|[,;:.()/])", text[match.end() :]) is not None
+        if not _kin_name(word, kin, closes):
+            return spans
+        pending = []
+        spans.append(match.span())
+    elif _common(word) or kin is not None:
         return spans
     else:
         pending = []
@@ -340,10 +382,10 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
         if kind == "station":
             spans += [(*m.span(), "[date]") for m in _DATE_COMPACT.finditer(text)]
     for m in _TITLE.finditer(text):
-        spans += [(*s, "[name]") for s in _names_after(text, m.end(), first_any=True)]
+        spans += [(*s, "[name]") for s in _names_after(text, m.end(), None)]
     if len(text) > 4:
         for m in _kin_regex().finditer(text):
-            spans += [(*s, "[name]") for s in _names_after(text, m.end(), first_any=False)]
+            spans += [(*s, "[name]") for s in _names_after(text, m.end(), m.group(1))]
     if "'" in text or "’" in text:
         for m in _POSSESSIVE.finditer(text):
             if not _common(m.group(1)) and (kind != "text" or _kin_follows(text, m.end())):
