@@ -330,6 +330,146 @@ def _lone_names(text: str) -> list[tuple[int, int]]:
     ]
 
 
+#: words of a device value that name no person: workstations, archives, services and
+#: scanner rooms (``JSMITH-WS``: WS marks the workstation, JSMITH its user)
+_DEVICE_WORDS = frozenset({
+    "ws", "pacs", "ris", "his", "scp", "scu", "aet", "mwl", "srv", "server", "node", "host",
+    "dicom", "dcm", "modality", "console", "gateway", "router", "archive", "store", "print",
+    "mammo", "sono", "echo", "usound", "ultrasound", "breast", "rad", "rads", "imaging", "img",
+    "reading", "rdg", "qa", "qc", "test", "demo", "main", "east", "west", "north", "south",
+    "old", "new", "dept", "spare", "loaner", "loan", "backup", "view", "viewer", "review",
+    "recon", "acq", "exam", "scan", "scanner", "probe", "cart", "mobile", "portable",
+    "women", "womens", "mens", "ladies", "childrens", "kids", "peds", "obgyn", "gyn",
+})  # fmt: skip
+_SEGMENT = re.compile(r"[^\W\d_]+")
+#: a device's name has at most this many words (``US ROOM 3 QUIMBY``)
+_MAX_DEVICE_WORDS = 4
+_VOWELS = frozenset("aeiouy")
+
+
+def _pronounceable(key: str) -> bool:
+    """A word that reads like a name, not an acronym (``QUIMBY``, ``MARCHBANKS``, not
+    ``SBBC`` or ``UCSF``): two vowels or more, a fifth of its letters at least."""
+    vowels = sum(c in _VOWELS for c in key)
+    return vowels >= 2 and vowels * 5 >= len(key)
+
+
+@lru_cache(maxsize=1)
+def _word_edges() -> tuple[frozenset[str], frozenset[str]]:
+    """The first two and the last two letters that at least three English or clinical words
+    of 4+ letters have (``ta``, ``vo``; not ``js``, ``mg``, ``hj``)."""
+    from collections import Counter
+
+    from cadbusi_assets.records.vocabulary import english_words, medical_words
+
+    words = [w for w in english_words() | medical_words() if len(w) >= 4]
+    starts, ends = Counter(w[:2] for w in words), Counter(w[-2:] for w in words)
+    return (
+        frozenset(b for b, n in starts.items() if n >= 3),
+        frozenset(b for b, n in ends.items() if n >= 3),
+    )
+
+
+def _user_name(key: str) -> bool:
+    """A user name of an initial or two and a surname of the names list, or a surname and
+    an initial (``jsmith``, ``bwilliams``, ``smithj``), that is no word itself and starts
+    (ends) with two letters no word starts (ends) with: ``TARINA`` or ``VOMER`` are t + arina
+    and v + omer, but words start so."""
+    from cadbusi_assets.records.scrub import _SAFE, _UNKNOWN, core_words, medical_words, name_words
+
+    if len(key) < 5 or _class(key) != _UNKNOWN:
+        return False
+    starts, ends = _word_edges()
+    names, core, medical = name_words(), core_words(), medical_words()
+
+    def surname(part: str, least: int = 4) -> bool:
+        return (
+            len(part) >= least
+            and part in names
+            and part not in core
+            and part not in medical
+            and part not in PRODUCT_WORDS
+        )
+
+    # two initials before a surname of 5+ letters ("la" + "tero"); an initial after the
+    # surname only with a surname that is no common word ("later" + "o")
+    return (
+        key[:2] not in starts and (surname(key[1:]) or surname(key[2:], 5))
+    ) or (key[-2:] not in ends and surname(key[:-1]) and _class(key[:-1]) != _SAFE)
+
+
+def _device_names(text: str) -> list[tuple[int, int]]:
+    """People in a station name or an AE title, by the shapes devices take: a segment
+    between separators (not glued to digits: ``LOGIQE10`` is a model) that is a user name
+    (``JSMITH-WS``, ``ottoline.q``, ``j.quimby``), or a word that no vocabulary knows and
+    reads like a name beside a room or device word or another such word (``US QUIMBY``,
+    ``QUIMBY_US2``, ``OTTOLINE QUIMBY``). Acronyms (``SBBC``, ``UCSF``), products, common
+    words and a lone unknown word (``THORAVISION``, ``ORTHANC``) stay."""
+    from cadbusi_assets.records.scrub import (
+        _CLINICAL_ENDING,
+        _NAME,
+        _UNKNOWN,
+        _fold_lower,
+        place_words,
+    )
+
+    places = place_words()
+    code = " " not in text.strip()  # one code ("Quimby_US2"), not words of a description
+    found = list(_SEGMENT.finditer(text))
+    if len(found) > _MAX_DEVICE_WORDS:
+        return []  # a description, not a device's name
+    segments = []
+    for m in found:
+        start, end = m.span()
+        glued = (start and text[start - 1].isdigit()) or text[end : end + 1].isdigit()
+        key = _fold_lower(m.group(0))
+        if not key.isascii():
+            segments.append((m, "other"))  # another script: the non-Latin rule decides
+        elif key in _DEVICE_WORDS or key in _ROOM_WORDS:
+            segments.append((m, "device"))
+        elif glued or len(key) <= 3 or _common(m.group(0)):
+            segments.append((m, "other"))
+        elif not (m.group(0).isupper() or (code and m.group(0).islower())):
+            # a word of a description ("Abigar cattle breed") or a title-case term
+            segments.append((m, "other"))
+        elif _user_name(key):
+            segments.append((m, "user"))
+        elif _CLINICAL_ENDING.search(m.group(0).upper()):
+            segments.append((m, "other"))  # MUSCULUS PECTORALIS, a clinical or Latin word
+        elif (_class(key) == _UNKNOWN and len(key) >= 5 and _pronounceable(key)) or (
+            _class(key) == _NAME and key not in places
+        ):
+            segments.append((m, "unknown"))
+        else:
+            segments.append((m, "other"))
+    spans: list[tuple[int, int]] = []
+    for i, (m, shape) in enumerate(segments):
+        if shape == "user":
+            spans.append(m.span())
+            continue
+        near = [segments[j][1] for j in (i - 1, i + 1) if 0 <= j < len(segments)]
+        if shape == "unknown" and ("device" in near or "unknown" in near or "user" in near):
+            spans.append(m.span())
+    # a dotted user name: "ottoline.q", "j.quimby", "ottoline.quimby"
+    for m in _DOTTED_USER.finditer(text):
+        a, b = _fold_lower(m.group(1)), _fold_lower(m.group(2))
+        long_ = [k for k in (a, b) if len(k) >= 3]
+        if long_ and all(
+            k not in _DEVICE_WORDS
+            and not _common(k)
+            and (
+                (_class(k) == _NAME and k not in places)
+                or (_class(k) == _UNKNOWN and _pronounceable(k))
+            )
+            for k in long_
+        ):
+            spans += [m.span(1), m.span(2)]
+    return spans
+
+
+_DOTTED_USER = re.compile(r"(?<![\w.@])([^\W\d_]+)\.([^\W\d_]+)(?![\w.@])")
+
+
 def _replace(text: str, spans: list[tuple[int, int, str]]) -> str:
     out, last = [], 0
     for start, end, marker in sorted(set(spans)):
@@ -403,6 +543,7 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
     if kind == "station":
         spans += [(*s, "[name]") for s in _name_pairs(text)]
         spans += [(*s, "[name]") for s in _lone_names(text)]
+        spans += [(*s, "[name]") for s in _device_names(text)]
     if not spans:
         return text
     return _replace(text, spans)
