@@ -197,6 +197,69 @@ def _kin_follows(text: str, at: int) -> bool:
     return _kin_regex().match(rest) is not None
 
 
+#: what a person's possessive stands before in short text: a probe, a preset, a room
+#: (``Maria's probe``, ``Quimby's transducer``); an eponym stands before a disease, a sign,
+#: a structure (``Cooper's ligaments``)
+_OWNED = frozenset({
+    "probe", "probes", "transducer", "transducers", "preset", "presets", "settings", "setting",
+    "cart", "room", "machine", "scanner", "unit", "protocol", "protocols", "list", "worklist",
+    "station", "ws", "workstation", "desk", "office", "phone", "gel", "chair", "bed", "sonde",
+    "sonda", "schallkopf", "einstellung", "einstellungen", "reglage", "reglages", "sonde",
+    "configuracion", "ajustes", "case", "cases", "patient", "patients", "exam", "exams",
+    "study", "studies", "template", "templates", "macro", "macros", "login", "account",
+})  # fmt: skip
+
+
+#: what an eponym names (``Raynaud's disease``, ``Boyd's perforating vein``): after a
+#: possessive of the names list these words make it an eponym, not a person
+_EPONYM_HEADS = frozenset({
+    "disease", "diseases", "syndrome", "sign", "signs", "sarcoma", "lymphoma", "tumor",
+    "tumour", "stain", "staining", "vein", "veins", "artery", "arteries", "nerve", "nerves",
+    "duct", "ducts", "gland", "glands", "ligament", "ligaments", "tubercle", "tubercles",
+    "node", "nodes", "space", "pouch", "loop", "canal", "fascia", "triangle", "line", "lines",
+    "projection", "view", "position", "method", "technique", "medium", "solution", "fixative",
+    "index", "measure", "score", "scale", "classification", "criteria", "grade", "grading",
+    "stage", "staging", "test", "maneuver", "manoeuvre", "reflex", "phenomenon", "law", "rule",
+    "formula", "operation", "procedure", "mastectomy", "incision", "fracture", "cyst",
+    "diverticulum", "neuroma", "jelly", "area", "body", "bodies", "cell", "cells", "membrane",
+    "capsule", "fluid", "angle", "plane", "ulcer", "palsy", "anomaly", "deformity",
+    "contracture", "perforating", "perforator", "coronary", "nodule", "nodules", "lobe",
+    "process", "muscle", "bursa", "foramen", "fossa", "valve", "ring", "band", "tract",
+    "nucleus", "organ", "crest", "tubercle", "aneurysm", "thyroiditis", "encephalopathy",
+    "dementia", "chorea", "anemia", "anaemia", "lesion", "lesions", "spots", "spot",
+    "criterion", "model", "equation", "curve", "ratio", "coefficient", "distribution",
+})  # fmt: skip
+
+
+def _possessive_name(text: str, match: re.Match[str]) -> bool:
+    """A possessive in short text that is a person's (``L12-5 Maria's probe``): a word of
+    the names list not before what an eponym names (a disease, a vein, a projection, a
+    word with a clinical ending, a statistic's letter: ``Raynaud's disease``, ``Moran's I``), or one that no
+    vocabulary knows before a probe, a preset or a model code (``Quimby's transducer``,
+    ``Kowalski's ML6-15``); never an eponym of :func:`records.vocabulary.eponym_words`
+    (``Montgomery's tubercles``)."""
+    from cadbusi_assets.records.scrub import _MEDICAL_SUFFIX, _UNKNOWN, _fold_lower, name_words
+    from cadbusi_assets.records.vocabulary import eponym_words
+
+    key = _fold_lower(match.group(1))
+    if key in eponym_words() or not _capitalised(match.group(1)):
+        return False
+    after = _WORD_CODE.match(text, match.end())
+    nxt = _fold_lower(after.group(1)) if after is not None else ""
+    if key in name_words():
+        return not (
+            nxt in _EPONYM_HEADS
+            or _MEDICAL_SUFFIX.search(nxt) is not None
+            or (after is not None and len(after.group(1)) == 1 and after.group(1).isupper())
+        )
+    if _class(key) != _UNKNOWN:
+        return False
+    return nxt in _OWNED or any(c.isdigit() for c in nxt)
+
+
+_WORD_CODE = re.compile(r"[ \t]+([\w\-.]+)")
+
+
 def _valid_date(match: re.Match[str]) -> bool:
     if match.group(1):
         year, month, day = int(match.group(1)), int(match.group(3)), int(match.group(4))
@@ -528,7 +591,9 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
             spans += [(*s, "[name]") for s in _names_after(text, m.end(), m.group(1))]
     if "'" in text or "’" in text:
         for m in _POSSESSIVE.finditer(text):
-            if not _common(m.group(1)) and (kind != "text" or _kin_follows(text, m.end())):
+            if not _common(m.group(1)) and (
+                kind != "text" or _kin_follows(text, m.end()) or _possessive_name(text, m)
+            ):
                 spans.append((*m.span(), "[name]"))
     if not text.isascii():
         for m in _CJK_HONORIFIC.finditer(text):

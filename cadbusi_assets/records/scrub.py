@@ -85,6 +85,7 @@ from cadbusi_assets.records.vocabulary import (
     PRODUCT_NAMES,
     core_words,
     english_words,
+    eponym_words,
     fold,
     medical_words,
     name_words,
@@ -1367,6 +1368,7 @@ def _mark_names(
     spans: list[tuple[int, int]] = []
     places = place_words()
     medical = medical_words()
+    eponyms = eponym_words()
     previous_end = 0
     for tok in tokens:
         if tok.kind == "cjk":
@@ -1404,6 +1406,8 @@ def _mark_names(
             continue
         if not unknown_are_names and tok.key in _PRODUCTS:
             continue  # a scanner's maker or model in a descriptor ("HITACHI ARIETTA")
+        if tok.text[-2:].lower() in ("'s", "’s") and tok.key in eponyms:
+            continue  # an eponym: "Montgomery's tubercles" (after a title still a name)
         if (
             tok.cls == _NAME
             or (tok.cls == _UNKNOWN and (unknown_are_names or not _LATIN.match(tok.text)))
