@@ -169,9 +169,7 @@ def _kin_regex() -> re.Pattern[str]:
 
     kin = {w for w in _KIN if len(w) > 2} | _KIN_OTHER_SCRIPTS | {"mère", "père", "sœur"}
     words = "|".join(sorted((re.escape(w) for w in kin), key=len, reverse=True))
-    return re.compile(
-        rf"(?i)(?<![^\W\d_])({words})(?![^\W\d_])['’]?[ \t]*[:,\-]?[ \t]*"
-    )
+    return re.compile(rf"(?i)(?<![^\W\d_])({words})(?![^\W\d_])['’]?[ \t]*[:,\-]?[ \t]*")
 
 
 def _street() -> re.Pattern[str]:
@@ -204,7 +202,7 @@ _OWNED = frozenset({
     "probe", "probes", "transducer", "transducers", "preset", "presets", "settings", "setting",
     "cart", "room", "machine", "scanner", "unit", "protocol", "protocols", "list", "worklist",
     "station", "ws", "workstation", "desk", "office", "phone", "gel", "chair", "bed", "sonde",
-    "sonda", "schallkopf", "einstellung", "einstellungen", "reglage", "reglages", "sonde",
+    "sonda", "schallkopf", "einstellung", "einstellungen", "reglage", "reglages",
     "configuracion", "ajustes", "case", "cases", "patient", "patients", "exam", "exams",
     "study", "studies", "template", "templates", "macro", "macros", "login", "account",
 })  # fmt: skip
@@ -225,7 +223,7 @@ _EPONYM_HEADS = frozenset({
     "capsule", "fluid", "angle", "plane", "ulcer", "palsy", "anomaly", "deformity",
     "contracture", "perforating", "perforator", "coronary", "nodule", "nodules", "lobe",
     "process", "muscle", "bursa", "foramen", "fossa", "valve", "ring", "band", "tract",
-    "nucleus", "organ", "crest", "tubercle", "aneurysm", "thyroiditis", "encephalopathy",
+    "nucleus", "organ", "crest", "aneurysm", "thyroiditis", "encephalopathy",
     "dementia", "chorea", "anemia", "anaemia", "lesion", "lesions", "spots", "spot",
     "criterion", "model", "equation", "curve", "ratio", "coefficient", "distribution",
 })  # fmt: skip
@@ -456,9 +454,9 @@ def _user_name(key: str) -> bool:
 
     # two initials before a surname of 5+ letters ("la" + "tero"); an initial after the
     # surname only with a surname that is no common word ("later" + "o")
-    return (
-        key[:2] not in starts and (surname(key[1:]) or surname(key[2:], 5))
-    ) or (key[-2:] not in ends and surname(key[:-1]) and _class(key[:-1]) != _SAFE)
+    return (key[:2] not in starts and (surname(key[1:]) or surname(key[2:], 5))) or (
+        key[-2:] not in ends and surname(key[:-1]) and _class(key[:-1]) != _SAFE
+    )
 
 
 def _device_names(text: str) -> list[tuple[int, int]]:
