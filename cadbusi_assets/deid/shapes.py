@@ -163,13 +163,21 @@ _KIN_OTHER_SCRIPTS = frozenset({
 })  # fmt: skip
 
 
+#: relatives' words of :data:`records.scrub._KIN` as they are written, with their accents
+_KIN_ACCENTED = frozenset({
+    "mère", "père", "sœur", "épouse", "époux", "irmão", "córka", "córki", "mąż", "żony",
+})  # fmt: skip
+
+
 @lru_cache(maxsize=1)
 def _kin_regex() -> re.Pattern[str]:
     from cadbusi_assets.records.scrub import _KIN
 
-    kin = {w for w in _KIN if len(w) > 2} | _KIN_OTHER_SCRIPTS | {"mère", "père", "sœur"}
+    kin = {w for w in _KIN if len(w) > 2} | _KIN_OTHER_SCRIPTS | _KIN_ACCENTED
     words = "|".join(sorted((re.escape(w) for w in kin), key=len, reverse=True))
-    return re.compile(rf"(?i)(?<![^\W\d_])({words})(?![^\W\d_])['’]?[ \t]*[:,\-]?[ \t]*")
+    return re.compile(
+        rf"(?i)(?<![^\W\d_])({words})(?:-in-law)?(?![^\W\d_])['’]?[ \t]*[:,\-]?[ \t]*"
+    )
 
 
 def _street() -> re.Pattern[str]:
@@ -491,8 +499,11 @@ def _device_names(text: str) -> list[tuple[int, int]]:
         elif glued or len(key) <= 3 or _common(m.group(0)):
             segments.append((m, "other"))
         elif not (m.group(0).isupper() or (code and m.group(0).islower())):
-            # a word of a description ("Abigar cattle breed") or a title-case term
-            segments.append((m, "other"))
+            # a word of a description ("Abigar cattle breed") or a title-case term; beside a
+            # device word a name in title case ("US Quimby", "Quimby_US2")
+            titled = m.group(0).istitle() and _class(key) == _UNKNOWN and len(key) >= 5
+            shape = "titled" if titled and _pronounceable(key) else "other"
+            segments.append((m, shape))
         elif _user_name(key):
             segments.append((m, "user"))
         elif _CLINICAL_ENDING.search(m.group(0).upper()):
@@ -511,9 +522,25 @@ def _device_names(text: str) -> list[tuple[int, int]]:
         near = [segments[j][1] for j in (i - 1, i + 1) if 0 <= j < len(segments)]
         if shape == "unknown" and ("device" in near or "unknown" in near or "user" in near):
             spans.append(m.span())
-    # a dotted user name: "ottoline.q", "j.quimby", "ottoline.quimby"
+        elif shape == "titled" and any(
+            segments[j][1] == "device"
+            and segments[j][0].group(0).isupper()
+            and re.fullmatch(
+                r"[ _\-]",
+                text[min(m.end(), segments[j][0].end()) : max(m.start(), segments[j][0].start())],
+            )
+            for j in (i - 1, i + 1)
+            if 0 <= j < len(segments)
+        ):
+            spans.append(m.span())  # "US Quimby", "Quimby_US2": beside a device code
+    # a dotted user name: "ottoline.q", "j.quimby", "ottoline.quimby"; with a dash or an
+    # underscore only a name of 5+ letters and an initial ("OTTOLINE-Q", "ottoline_q")
     for m in _DOTTED_USER.finditer(text):
         a, b = _fold_lower(m.group(1)), _fold_lower(m.group(2))
+        if m.group(0)[len(m.group(1))] != "." and not (
+            len(a) >= 5 and len(b) == 1 and (m.group(0).isupper() or m.group(0).islower())
+        ):
+            continue  # "Haigis-L", "Targestar-B": a formula's or a product's variant
         long_ = [k for k in (a, b) if len(k) >= 3]
         if long_ and all(
             k not in _DEVICE_WORDS
@@ -528,7 +555,7 @@ def _device_names(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-_DOTTED_USER = re.compile(r"(?<![\w.@])([^\W\d_]+)\.([^\W\d_]+)(?![\w.@])")
+_DOTTED_USER = re.compile(r"(?<![\w.@\-])([^\W\d_]+)[._\-]([^\W\d_]+)(?![\w.@\-])")
 
 
 def _replace(text: str, spans: list[tuple[int, int, str]]) -> str:

@@ -147,6 +147,11 @@ KIN_LEAKS += [
     ("hdr:StudyDescription", "US BREAST daughter Rose", ("rose",)),
     ("hdr:StudyDescription", "BREAST US hija Rosa", ("rosa",)),
     ("hdr:SeriesDescription", "per sonographer Joy", ("joy",)),
+    ("hdr:TransducerData", "épouse Joy", ("joy",)),
+    ("hdr:TransducerData", "daughter-in-law Rose", ("rose",)),
+    ("hdr:TransducerData", "sister-in-law Grace", ("grace",)),
+    ("hdr:TransducerData", "HIJA ROSA", ("rosa",)),
+    ("hdr:TransducerData", "grandson Will", ("will",)),
 ]
 
 
@@ -174,6 +179,7 @@ def test_a_relative_or_staff_name_that_is_a_word_is_removed(channel, text, secre
         ("hdr:TransducerData", "Sister Chromatid"),
         ("hdr:TransducerData", "mother cell"),
         ("hdr:TransducerData", "daughter cyst"),
+        ("hdr:TransducerData", "Insulin dependent mother (IDM)"),
     ],
 )
 def test_a_modal_verb_or_a_clinical_word_after_a_relative_stays(channel, text, pseudonymizer):
@@ -211,6 +217,12 @@ DEVICE_LEAKS = [
     ("StationName", "US محمود", ("محمود",)),
     ("StationName", "US1 DR QUIMBY 555-0142", ("quimby", "0142")),
     ("StationName", "US_QUIMBY_20250304", ("quimby", "20250304")),
+    ("StationName", "Quimby_US2", ("quimby",)),
+    ("StationName", "US Quimby", ("quimby",)),
+    ("StationName", "ottoline_q", ("ottoline",)),
+    ("StationName", "OTTOLINE-Q", ("ottoline",)),
+    ("StationName", "US2-RAVELSTOKE", ("ravelstoke",)),
+    ("StationName", "MAMMO QUIMBY", ("quimby",)),
 ]
 
 
@@ -253,6 +265,15 @@ def test_device_names_stay(keyword, text, pseudonymizer):
     """Products, rooms, acronyms (SBBC, UCSF), models glued to digits, PACS services and a
     lone unknown word (THORAVISION, ORTHANC) are a device's name."""
     assert _run(f"hdr:{keyword}", text, pseudonymizer) == text
+
+
+@pytest.mark.parametrize(
+    "text", ["Haigis-L", "Targestar-B", "Biosafety level 2", "FL, Hadlock 1984", "Toric"]
+)
+def test_formula_and_product_variants_stay_in_a_station_value(text):
+    """A title-case word and a letter is a formula's or a product's variant; a title-case
+    word beside a lower-case room word is a description."""
+    assert scrub_identifier_shapes(text, "station") == text
 
 
 def test_the_station_rules_leave_dicom_code_meanings_as_before():
