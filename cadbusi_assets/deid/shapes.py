@@ -36,6 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from cadbusi_assets.records.vocabulary import PRODUCT_NAMES
@@ -138,10 +139,16 @@ PRODUCT_WORDS = PRODUCT_NAMES | frozenset({
 })  # fmt: skip
 
 
-def _class(word: str) -> int:
+@lru_cache(maxsize=1)
+def _class_functions() -> tuple[Callable[[str], str], Callable[[str], int]]:
     from cadbusi_assets.records.scrub import _fold_lower, _word_class
 
-    return _word_class(_fold_lower(word))
+    return _fold_lower, _word_class
+
+
+def _class(word: str) -> int:
+    fold_lower, word_class = _class_functions()
+    return word_class(fold_lower(word))
 
 
 def _common(word: str) -> bool:
@@ -492,6 +499,7 @@ def _device_names(text: str) -> list[tuple[int, int]]:
         start, end = m.span()
         glued = (start and text[start - 1].isdigit()) or text[end : end + 1].isdigit()
         key = _fold_lower(m.group(0))
+        cls = _class(key)
         if not key.isascii():
             segments.append((m, "other"))  # another script: the non-Latin rule decides
         elif key in _DEVICE_WORDS or key in _ROOM_WORDS:
@@ -501,15 +509,15 @@ def _device_names(text: str) -> list[tuple[int, int]]:
         elif not (m.group(0).isupper() or (code and m.group(0).islower())):
             # a word of a description ("Abigar cattle breed") or a title-case term; beside a
             # device word a name in title case ("US Quimby", "Quimby_US2")
-            titled = m.group(0).istitle() and _class(key) == _UNKNOWN and len(key) >= 5
+            titled = m.group(0).istitle() and cls == _UNKNOWN and len(key) >= 5
             shape = "titled" if titled and _pronounceable(key) else "other"
             segments.append((m, shape))
         elif _user_name(key):
             segments.append((m, "user"))
         elif _CLINICAL_ENDING.search(m.group(0).upper()):
             segments.append((m, "other"))  # MUSCULUS PECTORALIS, a clinical or Latin word
-        elif (_class(key) == _UNKNOWN and len(key) >= 5 and _pronounceable(key)) or (
-            _class(key) == _NAME and key not in places
+        elif (cls == _UNKNOWN and len(key) >= 5 and _pronounceable(key)) or (
+            cls == _NAME and key not in places
         ):
             segments.append((m, "unknown"))
         else:
@@ -570,6 +578,9 @@ def _replace(text: str, spans: list[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
+_ALNUM = re.compile(r"[^\W_]")
+_DIGIT = re.compile(r"\d")
+
 #: What :func:`scrub_identifier_shapes` removes in each kind of value.
 KINDS = ("serial", "station", "text")
 
@@ -583,12 +594,12 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
     study's own dates are removed elsewhere, a software build date stays)."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}")
-    if not text or not any(c.isalnum() for c in text):
+    if not text or _ALNUM.search(text) is None:
         return text
     spans: list[tuple[int, int, str]] = []
     if "@" in text:
         spans += [(*m.span(), "[email]") for m in _EMAIL.finditer(text)]
-    if any(c.isdigit() for c in text):
+    if _DIGIT.search(text) is not None:
         spans += [(*m.span(1), "[phone]") for m in _PHONE_LABEL.finditer(text)]
         spans += [
             (*m.span(1), "[id]")
