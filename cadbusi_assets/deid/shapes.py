@@ -36,6 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from cadbusi_assets.records.vocabulary import PRODUCT_NAMES
@@ -138,10 +139,16 @@ PRODUCT_WORDS = PRODUCT_NAMES | frozenset({
 })  # fmt: skip
 
 
-def _class(word: str) -> int:
+@lru_cache(maxsize=1)
+def _class_functions() -> tuple[Callable[[str], str], Callable[[str], int]]:
     from cadbusi_assets.records.scrub import _fold_lower, _word_class
 
-    return _word_class(_fold_lower(word))
+    return _fold_lower, _word_class
+
+
+def _class(word: str) -> int:
+    fold_lower, word_class = _class_functions()
+    return word_class(fold_lower(word))
 
 
 def _common(word: str) -> bool:
@@ -152,12 +159,32 @@ def _common(word: str) -> bool:
     return key in _ROOM_WORDS or key in PRODUCT_WORDS or _class(word) == _SAFE
 
 
+#: relatives' words in Cyrillic, Arabic and Hebrew script (a name after them is a word no
+#: Latin vocabulary knows: ``дочь Вера``, ``ابنة وردة``)
+_KIN_OTHER_SCRIPTS = frozenset({
+    "дочь", "дочери", "сын", "сына", "муж", "мужа", "жена", "жены", "мать", "отец", "сестра",
+    "сестры", "брат", "брата", "внучка", "внук", "тётя", "тетя", "дядя", "племянница",
+    "бабушка", "дедушка", "мама", "папа", "супруг", "супруга", "донька", "дружина", "чоловік",
+    "ابنة", "ابنته", "ابن", "ابنه", "بنت", "زوج", "زوجة", "زوجها", "أم", "أب", "أخت", "أخ",
+    "والدة", "والد", "בת", "בן", "בעל", "אשת", "אישה", "אמא", "אבא", "אחות", "אח",
+})  # fmt: skip
+
+
+#: relatives' words of :data:`records.scrub._KIN` as they are written, with their accents
+_KIN_ACCENTED = frozenset({
+    "mère", "père", "sœur", "épouse", "époux", "irmão", "córka", "córki", "mąż", "żony",
+})  # fmt: skip
+
+
 @lru_cache(maxsize=1)
 def _kin_regex() -> re.Pattern[str]:
     from cadbusi_assets.records.scrub import _KIN
 
-    words = "|".join(sorted((re.escape(w) for w in _KIN if len(w) > 2), key=len, reverse=True))
-    return re.compile(rf"(?i)(?<![^\W\d_])(?:{words})(?![^\W\d_])['’]?[ \t]*[:,\-]?[ \t]*")
+    kin = {w for w in _KIN if len(w) > 2} | _KIN_OTHER_SCRIPTS | _KIN_ACCENTED
+    words = "|".join(sorted((re.escape(w) for w in kin), key=len, reverse=True))
+    return re.compile(
+        rf"(?i)(?<![^\W\d_])({words})(?:-in-law)?(?![^\W\d_])['’]?[ \t]*[:,\-]?[ \t]*"
+    )
 
 
 def _street() -> re.Pattern[str]:
@@ -183,6 +210,69 @@ def _kin_follows(text: str, at: int) -> bool:
     return _kin_regex().match(rest) is not None
 
 
+#: what a person's possessive stands before in short text: a probe, a preset, a room
+#: (``Maria's probe``, ``Quimby's transducer``); an eponym stands before a disease, a sign,
+#: a structure (``Cooper's ligaments``)
+_OWNED = frozenset({
+    "probe", "probes", "transducer", "transducers", "preset", "presets", "settings", "setting",
+    "cart", "room", "machine", "scanner", "unit", "protocol", "protocols", "list", "worklist",
+    "station", "ws", "workstation", "desk", "office", "phone", "gel", "chair", "bed", "sonde",
+    "sonda", "schallkopf", "einstellung", "einstellungen", "reglage", "reglages",
+    "configuracion", "ajustes", "case", "cases", "patient", "patients", "exam", "exams",
+    "study", "studies", "template", "templates", "macro", "macros", "login", "account",
+})  # fmt: skip
+
+
+#: what an eponym names (``Raynaud's disease``, ``Boyd's perforating vein``): after a
+#: possessive of the names list these words make it an eponym, not a person
+_EPONYM_HEADS = frozenset({
+    "disease", "diseases", "syndrome", "sign", "signs", "sarcoma", "lymphoma", "tumor",
+    "tumour", "stain", "staining", "vein", "veins", "artery", "arteries", "nerve", "nerves",
+    "duct", "ducts", "gland", "glands", "ligament", "ligaments", "tubercle", "tubercles",
+    "node", "nodes", "space", "pouch", "loop", "canal", "fascia", "triangle", "line", "lines",
+    "projection", "view", "position", "method", "technique", "medium", "solution", "fixative",
+    "index", "measure", "score", "scale", "classification", "criteria", "grade", "grading",
+    "stage", "staging", "test", "maneuver", "manoeuvre", "reflex", "phenomenon", "law", "rule",
+    "formula", "operation", "procedure", "mastectomy", "incision", "fracture", "cyst",
+    "diverticulum", "neuroma", "jelly", "area", "body", "bodies", "cell", "cells", "membrane",
+    "capsule", "fluid", "angle", "plane", "ulcer", "palsy", "anomaly", "deformity",
+    "contracture", "perforating", "perforator", "coronary", "nodule", "nodules", "lobe",
+    "process", "muscle", "bursa", "foramen", "fossa", "valve", "ring", "band", "tract",
+    "nucleus", "organ", "crest", "aneurysm", "thyroiditis", "encephalopathy",
+    "dementia", "chorea", "anemia", "anaemia", "lesion", "lesions", "spots", "spot",
+    "criterion", "model", "equation", "curve", "ratio", "coefficient", "distribution",
+})  # fmt: skip
+
+
+def _possessive_name(text: str, match: re.Match[str]) -> bool:
+    """A possessive in short text that is a person's (``L12-5 Maria's probe``): a word of
+    the names list not before what an eponym names (a disease, a vein, a projection, a
+    word with a clinical ending, a statistic's letter: ``Raynaud's disease``, ``Moran's I``), or one that no
+    vocabulary knows before a probe, a preset or a model code (``Quimby's transducer``,
+    ``Kowalski's ML6-15``); never an eponym of :func:`records.vocabulary.eponym_words`
+    (``Montgomery's tubercles``)."""
+    from cadbusi_assets.records.scrub import _MEDICAL_SUFFIX, _UNKNOWN, _fold_lower, name_words
+    from cadbusi_assets.records.vocabulary import eponym_words
+
+    key = _fold_lower(match.group(1))
+    if key in eponym_words() or not _capitalised(match.group(1)):
+        return False
+    after = _WORD_CODE.match(text, match.end())
+    nxt = _fold_lower(after.group(1)) if after is not None else ""
+    if key in name_words():
+        return not (
+            nxt in _EPONYM_HEADS
+            or _MEDICAL_SUFFIX.search(nxt) is not None
+            or (after is not None and len(after.group(1)) == 1 and after.group(1).isupper())
+        )
+    if _class(key) != _UNKNOWN:
+        return False
+    return nxt in _OWNED or any(c.isdigit() for c in nxt)
+
+
+_WORD_CODE = re.compile(r"[ \t]+([\w\-.]+)")
+
+
 def _valid_date(match: re.Match[str]) -> bool:
     if match.group(1):
         year, month, day = int(match.group(1)), int(match.group(3)), int(match.group(4))
@@ -205,11 +295,35 @@ _PARTICLES = frozenset({
 })  # fmt: skip
 
 
-def _names_after(text: str, at: int, first_any: bool) -> list[tuple[int, int]]:
+def _capitalised(word: str) -> bool:
+    """An upper-case first letter, or a letter of a script without case (Arabic, Hebrew)."""
+    first = word[:1]
+    return first.isupper() or (first.isalpha() and not first.islower())
+
+
+def _kin_name(word: str, kin: str, closes: bool) -> bool:
+    """Whether ``word`` right after the relative's or role word ``kin`` is a name: a
+    capitalised word of a names list only or of none (``sister Zelda``), or a first name
+    that is also a word (``daughter Rose``, ``son Will``; :data:`records.scrub._KIN_GIVEN`):
+    ``will`` and ``may`` in title case or closing the value, the others also in lower case
+    after a relative (``daughter rose``, ``hija rosa``; not after a role word)."""
+    from cadbusi_assets.records.scrub import _FAMILY, _KIN_GIVEN, _SAFE, _STOP, _fold_lower
+
+    if _capitalised(word) and _class(word) in _name_classes():
+        return True
+    key = _fold_lower(word)
+    if key not in _KIN_GIVEN or _class(word) == _SAFE:
+        return False
+    if key in _STOP:
+        return word[:1].isupper() and (not word.isupper() or closes)
+    return _capitalised(word) or _fold_lower(kin) in _FAMILY
+
+
+def _names_after(text: str, at: int, kin: str | None) -> list[tuple[int, int]]:
     """Spans of the name words that start at ``at`` (after a title or a relation): the first
-    unless it is a common word (``first_any``: a title, whose next word is a name unless
-    common; else it must be capitalised), then up to two more that are no common word,
-    particles (``van der``) taken with them."""
+    unless it is a common word (``kin`` None: a title, whose next word is a name unless
+    common; else the relative's or role word before, and :func:`_kin_name` decides), then
+    up to two more that are no common word, particles (``van der``) taken with them."""
     from cadbusi_assets.records.scrub import _STOP, core_words
 
     spans: list[tuple[int, int]] = []
@@ -219,9 +333,13 @@ def _names_after(text: str, at: int, first_any: bool) -> list[tuple[int, int]]:
     word = match.group(0)
     if word.lower() in _PARTICLES:
         pending = [match.span()]
-    elif _common(word) or (
-        not first_any and (not word[0].isupper() or _class(word) not in _name_classes())
-    ):
+    elif kin is not None and not _common(word):
+        closes = re.match(r"[ \t]*(?:$|[,;:.()/])", text[match.end() :]) is not None
+        if not _kin_name(word, kin, closes):
+            return spans
+        pending = []
+        spans.append(match.span())
+    elif _common(word) or kin is not None:
         return spans
     else:
         pending = []
@@ -288,6 +406,166 @@ def _lone_names(text: str) -> list[tuple[int, int]]:
     ]
 
 
+#: words of a device value that name no person: workstations, archives, services and
+#: scanner rooms (``JSMITH-WS``: WS marks the workstation, JSMITH its user)
+_DEVICE_WORDS = frozenset({
+    "ws", "pacs", "ris", "his", "scp", "scu", "aet", "mwl", "srv", "server", "node", "host",
+    "dicom", "dcm", "modality", "console", "gateway", "router", "archive", "store", "print",
+    "mammo", "sono", "echo", "usound", "ultrasound", "breast", "rad", "rads", "imaging", "img",
+    "reading", "rdg", "qa", "qc", "test", "demo", "main", "east", "west", "north", "south",
+    "old", "new", "dept", "spare", "loaner", "loan", "backup", "view", "viewer", "review",
+    "recon", "acq", "exam", "scan", "scanner", "probe", "cart", "mobile", "portable",
+    "women", "womens", "mens", "ladies", "childrens", "kids", "peds", "obgyn", "gyn",
+})  # fmt: skip
+_SEGMENT = re.compile(r"[^\W\d_]+")
+#: a device's name has at most this many words (``US ROOM 3 QUIMBY``)
+_MAX_DEVICE_WORDS = 4
+_VOWELS = frozenset("aeiouy")
+
+
+def _pronounceable(key: str) -> bool:
+    """A word that reads like a name, not an acronym (``QUIMBY``, ``MARCHBANKS``, not
+    ``SBBC`` or ``UCSF``): two vowels or more, a fifth of its letters at least."""
+    vowels = sum(c in _VOWELS for c in key)
+    return vowels >= 2 and vowels * 5 >= len(key)
+
+
+@lru_cache(maxsize=1)
+def _word_edges() -> tuple[frozenset[str], frozenset[str]]:
+    """The first two and the last two letters that at least three English or clinical words
+    of 4+ letters have (``ta``, ``vo``; not ``js``, ``mg``, ``hj``)."""
+    from collections import Counter
+
+    from cadbusi_assets.records.vocabulary import english_words, medical_words
+
+    words = [w for w in english_words() | medical_words() if len(w) >= 4]
+    starts, ends = Counter(w[:2] for w in words), Counter(w[-2:] for w in words)
+    return (
+        frozenset(b for b, n in starts.items() if n >= 3),
+        frozenset(b for b, n in ends.items() if n >= 3),
+    )
+
+
+def _user_name(key: str) -> bool:
+    """A user name of an initial or two and a surname of the names list, or a surname and
+    an initial (``jsmith``, ``bwilliams``, ``smithj``), that is no word itself and starts
+    (ends) with two letters no word starts (ends) with: ``TARINA`` or ``VOMER`` are t + arina
+    and v + omer, but words start so."""
+    from cadbusi_assets.records.scrub import _SAFE, _UNKNOWN, core_words, medical_words, name_words
+
+    if len(key) < 5 or _class(key) != _UNKNOWN:
+        return False
+    starts, ends = _word_edges()
+    names, core, medical = name_words(), core_words(), medical_words()
+
+    def surname(part: str, least: int = 4) -> bool:
+        return (
+            len(part) >= least
+            and part in names
+            and part not in core
+            and part not in medical
+            and part not in PRODUCT_WORDS
+        )
+
+    # two initials before a surname of 5+ letters ("la" + "tero"); an initial after the
+    # surname only with a surname that is no common word ("later" + "o")
+    return (key[:2] not in starts and (surname(key[1:]) or surname(key[2:], 5))) or (
+        key[-2:] not in ends and surname(key[:-1]) and _class(key[:-1]) != _SAFE
+    )
+
+
+def _device_names(text: str) -> list[tuple[int, int]]:
+    """People in a station name or an AE title, by the shapes devices take: a segment
+    between separators (not glued to digits: ``LOGIQE10`` is a model) that is a user name
+    (``JSMITH-WS``, ``ottoline.q``, ``j.quimby``), or a word that no vocabulary knows and
+    reads like a name beside a room or device word or another such word (``US QUIMBY``,
+    ``QUIMBY_US2``, ``OTTOLINE QUIMBY``). Acronyms (``SBBC``, ``UCSF``), products, common
+    words and a lone unknown word (``THORAVISION``, ``ORTHANC``) stay."""
+    from cadbusi_assets.records.scrub import (
+        _CLINICAL_ENDING,
+        _NAME,
+        _UNKNOWN,
+        _fold_lower,
+        place_words,
+    )
+
+    places = place_words()
+    code = " " not in text.strip()  # one code ("Quimby_US2"), not words of a description
+    found = list(_SEGMENT.finditer(text))
+    if len(found) > _MAX_DEVICE_WORDS:
+        return []  # a description, not a device's name
+    segments = []
+    for m in found:
+        start, end = m.span()
+        glued = (start and text[start - 1].isdigit()) or text[end : end + 1].isdigit()
+        key = _fold_lower(m.group(0))
+        cls = _class(key)
+        if not key.isascii():
+            segments.append((m, "other"))  # another script: the non-Latin rule decides
+        elif key in _DEVICE_WORDS or key in _ROOM_WORDS:
+            segments.append((m, "device"))
+        elif glued or len(key) <= 3 or _common(m.group(0)):
+            segments.append((m, "other"))
+        elif not (m.group(0).isupper() or (code and m.group(0).islower())):
+            # a word of a description ("Abigar cattle breed") or a title-case term; beside a
+            # device word a name in title case ("US Quimby", "Quimby_US2")
+            titled = m.group(0).istitle() and cls == _UNKNOWN and len(key) >= 5
+            shape = "titled" if titled and _pronounceable(key) else "other"
+            segments.append((m, shape))
+        elif _user_name(key):
+            segments.append((m, "user"))
+        elif _CLINICAL_ENDING.search(m.group(0).upper()):
+            segments.append((m, "other"))  # MUSCULUS PECTORALIS, a clinical or Latin word
+        elif (cls == _UNKNOWN and len(key) >= 5 and _pronounceable(key)) or (
+            cls == _NAME and key not in places
+        ):
+            segments.append((m, "unknown"))
+        else:
+            segments.append((m, "other"))
+    spans: list[tuple[int, int]] = []
+    for i, (m, shape) in enumerate(segments):
+        if shape == "user":
+            spans.append(m.span())
+            continue
+        near = [segments[j][1] for j in (i - 1, i + 1) if 0 <= j < len(segments)]
+        if shape == "unknown" and ("device" in near or "unknown" in near or "user" in near):
+            spans.append(m.span())
+        elif shape == "titled" and any(
+            segments[j][1] == "device"
+            and segments[j][0].group(0).isupper()
+            and re.fullmatch(
+                r"[ _\-]",
+                text[min(m.end(), segments[j][0].end()) : max(m.start(), segments[j][0].start())],
+            )
+            for j in (i - 1, i + 1)
+            if 0 <= j < len(segments)
+        ):
+            spans.append(m.span())  # "US Quimby", "Quimby_US2": beside a device code
+    # a dotted user name: "ottoline.q", "j.quimby", "ottoline.quimby"; with a dash or an
+    # underscore only a name of 5+ letters and an initial ("OTTOLINE-Q", "ottoline_q")
+    for m in _DOTTED_USER.finditer(text):
+        a, b = _fold_lower(m.group(1)), _fold_lower(m.group(2))
+        if m.group(0)[len(m.group(1))] != "." and not (
+            len(a) >= 5 and len(b) == 1 and (m.group(0).isupper() or m.group(0).islower())
+        ):
+            continue  # "Haigis-L", "Targestar-B": a formula's or a product's variant
+        long_ = [k for k in (a, b) if len(k) >= 3]
+        if long_ and all(
+            k not in _DEVICE_WORDS
+            and not _common(k)
+            and (
+                (_class(k) == _NAME and k not in places)
+                or (_class(k) == _UNKNOWN and _pronounceable(k))
+            )
+            for k in long_
+        ):
+            spans += [m.span(1), m.span(2)]
+    return spans
+
+
+_DOTTED_USER = re.compile(r"(?<![\w.@\-])([^\W\d_]+)[._\-]([^\W\d_]+)(?![\w.@\-])")
+
+
 def _replace(text: str, spans: list[tuple[int, int, str]]) -> str:
     out, last = [], 0
     for start, end, marker in sorted(set(spans)):
@@ -299,6 +577,9 @@ def _replace(text: str, spans: list[tuple[int, int, str]]) -> str:
     out.append(text[last:])
     return "".join(out)
 
+
+_ALNUM = re.compile(r"[^\W_]")
+_DIGIT = re.compile(r"\d")
 
 #: What :func:`scrub_identifier_shapes` removes in each kind of value.
 KINDS = ("serial", "station", "text")
@@ -313,12 +594,12 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
     study's own dates are removed elsewhere, a software build date stays)."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}")
-    if not text or not any(c.isalnum() for c in text):
+    if not text or _ALNUM.search(text) is None:
         return text
     spans: list[tuple[int, int, str]] = []
     if "@" in text:
         spans += [(*m.span(), "[email]") for m in _EMAIL.finditer(text)]
-    if any(c.isdigit() for c in text):
+    if _DIGIT.search(text) is not None:
         spans += [(*m.span(1), "[phone]") for m in _PHONE_LABEL.finditer(text)]
         spans += [
             (*m.span(1), "[id]")
@@ -340,13 +621,15 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
         if kind == "station":
             spans += [(*m.span(), "[date]") for m in _DATE_COMPACT.finditer(text)]
     for m in _TITLE.finditer(text):
-        spans += [(*s, "[name]") for s in _names_after(text, m.end(), first_any=True)]
+        spans += [(*s, "[name]") for s in _names_after(text, m.end(), None)]
     if len(text) > 4:
         for m in _kin_regex().finditer(text):
-            spans += [(*s, "[name]") for s in _names_after(text, m.end(), first_any=False)]
+            spans += [(*s, "[name]") for s in _names_after(text, m.end(), m.group(1))]
     if "'" in text or "’" in text:
         for m in _POSSESSIVE.finditer(text):
-            if not _common(m.group(1)) and (kind != "text" or _kin_follows(text, m.end())):
+            if not _common(m.group(1)) and (
+                kind != "text" or _kin_follows(text, m.end()) or _possessive_name(text, m)
+            ):
                 spans.append((*m.span(), "[name]"))
     if not text.isascii():
         for m in _CJK_HONORIFIC.finditer(text):
@@ -361,6 +644,7 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
     if kind == "station":
         spans += [(*s, "[name]") for s in _name_pairs(text)]
         spans += [(*s, "[name]") for s in _lone_names(text)]
+        spans += [(*s, "[name]") for s in _device_names(text)]
     if not spans:
         return text
     return _replace(text, spans)

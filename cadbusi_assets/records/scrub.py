@@ -85,6 +85,7 @@ from cadbusi_assets.records.vocabulary import (
     PRODUCT_NAMES,
     core_words,
     english_words,
+    eponym_words,
     fold,
     medical_words,
     name_words,
@@ -962,6 +963,7 @@ _RELATIONS = {
     # folded; not those that are also names: Mari, Irma, Neto, Meza...)
     "hija", "hijo", "hijas", "hijos", "esposo", "esposa", "marido", "hermana", "hermano",
     "madre", "padre", "nieta", "sobrina", "fille", "fils", "epouse", "epoux", "soeur", "pere",
+    "mere",
     "tante", "oncle", "tochter", "sohn", "ehemann", "ehemanns", "ehefrau", "schwester",
     "mutter", "vater", "nichte", "neffe", "onkel", "enkelin", "figlia", "figlio", "marito",
     "moglie", "sorella", "fratello", "nipote", "zia", "zio", "filha", "filho", "irmao",
@@ -996,6 +998,21 @@ _KIN = _RELATIONS - _WEAK_CUES - _GREETINGS - {
     "alias",
 }  # fmt: skip
 _NOT_A_NAME_PART = (_RELATIONS - _WEAK_CUES) | _CREDENTIALS | _TITLES
+#: the relatives among :data:`_KIN` (no staff, no roles): after them a first name that is
+#: also a word is a name even in lower case ("her daughter rose", "hija rosa")
+_FAMILY = frozenset({
+    "sister", "brother", "mother", "father", "mom", "mum", "dad", "daughter", "son", "husband",
+    "wife", "partner", "spouse", "fiance", "fiancee", "niece", "nephew", "aunt", "uncle",
+    "cousin", "grandmother", "grandfather", "granddaughter", "grandson", "sibling",
+    "stepmother", "stepfather", "stepdaughter", "stepson", "girlfriend", "boyfriend", "twin",
+    "hija", "hijo", "esposo", "esposa", "marido", "hermana", "hermano", "madre", "padre",
+    "nieta", "sobrina", "fille", "fils", "epouse", "epoux", "soeur", "pere", "mere", "tante",
+    "oncle", "tochter", "sohn", "ehemann", "ehefrau", "schwester", "mutter", "vater", "nichte",
+    "neffe", "onkel", "enkelin", "figlia", "figlio", "marito", "moglie", "sorella", "fratello",
+    "zia", "zio", "filha", "filho", "irmao", "dochter", "zoon", "echtgenoot", "echtgenote",
+    "zus", "broer", "moeder", "vader", "corka", "syn", "maz", "siostra", "matka", "ojciec",
+    "wnuczka",
+})  # fmt: skip
 #: an apposition naming a relation or role after a name ("Hope, her daughter,")
 _APPOSITION = re.compile(
     r",?[ \t]+\(?(?:her|his|their|the\s+patient['’]s|the\s+pt['’]s|patient['’]s|pt['’]s|the)[ \t]+(?:"
@@ -1351,6 +1368,7 @@ def _mark_names(
     spans: list[tuple[int, int]] = []
     places = place_words()
     medical = medical_words()
+    eponyms = eponym_words()
     previous_end = 0
     for tok in tokens:
         if tok.kind == "cjk":
@@ -1388,6 +1406,8 @@ def _mark_names(
             continue
         if not unknown_are_names and tok.key in _PRODUCTS:
             continue  # a scanner's maker or model in a descriptor ("HITACHI ARIETTA")
+        if tok.text[-2:].lower() in ("'s", "’s") and tok.key in eponyms:
+            continue  # an eponym: "Montgomery's tubercles" (after a title still a name)
         if (
             tok.cls == _NAME
             or (tok.cls == _UNKNOWN and (unknown_are_names or not _LATIN.match(tok.text)))
@@ -1474,6 +1494,14 @@ def _mark_names(
             tok.redact = True  # staff initials: "scanned by sonographer KMR"
         elif strong and (tok.cls != _SAFE or tok.key not in core or tok.title):
             tok.redact = True
+        elif (
+            any_cue
+            and tok.key in _STOP
+            and tok.key in _KIN_GIVEN
+            and tokens[i - 1].key in _KIN
+            and (tok.title or _CLOSES_NAME.match(text, tok.end) is not None)
+        ):
+            tok.redact = True  # "son Will", "daughter May": a first name that is a frequent word
         elif (
             any_cue
             and tok.key not in _STOP
@@ -1680,6 +1708,18 @@ _GIVEN_WORDS = frozenset({
     "jerry", "joe", "jordan", "kelly", "kyle", "larry", "laura", "mason", "peter", "ralph",
     "randy", "roger", "ruth", "sophia", "steven", "terry", "timothy", "vincent", "walter",
     "willie",
+})  # fmt: skip
+#: first names that are also words, as a relative's or staff member's name: right after a
+#: relative's or role word they are a name (``son Will``, ``daughter May``, ``tech Will``;
+#: ``will`` and ``may`` only in title case or closing the value: ``SON WILL CALL`` stays)
+_KIN_GIVEN = _GIVEN_WORDS | frozenset({
+    "will", "may", "mark", "sandy", "gene", "bud", "chip", "rusty", "dusty", "ginger", "penny",
+    "candy", "cherry", "misty", "robin", "reed", "rod", "don", "ken", "nick", "fay", "dot",
+    "flora", "viola", "wren", "brook", "clay", "ernest", "earnest", "sonny", "opal", "jewel",
+    "belle", "bella", "marina", "dolly", "noble", "sage", "river", "storm", "rain", "honey",
+    "lavender", "marigold", "poppy", "willow", "blossom", "magnolia", "primrose", "tulip",
+    "bernard", "stuart", "hugh", "miles", "warren", "wendy", "sue", "gale", "gay", "merry",
+    "ivy", "lily", "clement", "constant", "felix", "fern", "jade", "jasper", "teddy", "sunny",
 })  # fmt: skip
 #: endings of Latin and clinical words that no vocabulary lists (MUSCULUS PECTORALIS, DUCTUS
 #: ARTERIOSUS, REGURGITANT): never taken for a name by the all-caps rule
@@ -1958,6 +1998,10 @@ def _glued_name(tok: _Token) -> list[tuple[int, int]]:
     return [(tok.start + match.start(group), tok.start + match.end(group))]
 
 
+#: what follows a first name that is also a verb used as one ("daughter rose to leave")
+_VERB_PARTICLE = re.compile(r"[ \t]+(?:to|from|up|out|into|off|over|and\s+left)\b")
+
+
 def _lower_case_name(
     text: str, tokens: list[_Token], i: int, cue: Callable[[int], tuple[bool, bool]]
 ) -> bool:
@@ -1966,6 +2010,16 @@ def _lower_case_name(
     or right after such a name ("her sister zelda plimsoll"). A weak cue ("by", "with")
     is not enough: after those an unknown word is more often a typo."""
     tok = tokens[i]
+    if (
+        tok.cls == _AMBIGUOUS
+        and tok.key in _KIN_GIVEN
+        and tok.key not in _STOP
+        and i
+        and tokens[i - 1].key in _FAMILY
+        and text[tokens[i - 1].end : tok.start] in (" ", "\t")
+        and _VERB_PARTICLE.match(text, tok.end) is None
+    ):
+        return True  # "her daughter rose", "hija rosa": a first name right after a relative
     if (
         tok.cls not in (_NAME, _UNKNOWN)
         or len(tok.text) < 3
