@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from cadbusi_assets.labeling.ndjson import scrub_label_text
+from cadbusi_assets.labeling.ontology import ClassificationSpec
 
 #: how an unknown class is named in a report (the class as typed is not shown)
 UNKNOWN_CLASS = "[unknown class]"
@@ -194,4 +195,136 @@ def image_disagreements(classifications: pl.DataFrame, readings: pl.DataFrame) -
         pl.DataFrame(rows, schema=DISAGREEMENT_SCHEMA, orient="row")
         .unique()
         .sort(["question", "label_id", "image_id"])
+    )
+
+
+#: how an unknown question is named in a report (the question as typed is not shown)
+UNKNOWN_QUESTION = "[unknown question]"
+QUESTION_NOT_IN_ONTOLOGY = "question not in the ontology"
+QUESTION_WITHOUT_NAME = "answer without a question name"
+ANSWER_NOT_AN_OPTION = "answer not among the question's options"
+QUESTION_PROBLEM_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "label_id": pl.Utf8,
+    "question": pl.Utf8,
+    "answer_kind": pl.Utf8,
+    "problem": pl.Utf8,
+    "answers": pl.Int64,
+}
+
+
+@dataclass
+class QuestionCheck:
+    #: the answers: a known question's name (or option) but for case/spacing renamed to it;
+    #: an unknown question's name and every answer to it scrubbed like typed text; an answer
+    #: that is not one of its question's options scrubbed too
+    classifications: pl.DataFrame
+    #: answers renamed to the ontology's question or option
+    normalised: int
+    #: answers (rows) to a question the ontology does not have
+    unknown_question_answers: int
+    #: answers to an ontology question that are not among its options
+    answers_not_in_options: int
+    #: per label, question (``[unknown question]`` unless an ontology question), kind and
+    #: problem: how many answers (:data:`QUESTION_PROBLEM_SCHEMA`)
+    problems: pl.DataFrame
+    #: the rows of :attr:`classifications` that are an ontology question's option (for lists
+    #: of answers in run metadata)
+    known: pl.Series
+
+
+def check_questions(
+    classifications: pl.DataFrame, questions: Iterable[ClassificationSpec]
+) -> QuestionCheck:
+    """Compare the answers with the ontology's classification questions (``questions``: items
+    of the ontology, :class:`.ontology.ClassificationSpec`).
+
+    A question name is typed by whoever edits the project's ontology in Labelbox, and an
+    option's name too: a question the configured ontology does not have ("Mrs X's prior?"),
+    answered with options of its own, would otherwise be stored and listed as typed. Such
+    answers are kept (a person decides) with the question and a radio or checklist answer
+    scrubbed (:func:`scrub_label_text`; text answers are scrubbed at parsing), counted and
+    listed per label as ``[unknown question]``; an answer to an ontology question that is not
+    one of its options is scrubbed and counted the same way. Nothing is scrubbed twice
+    differently: a second call changes nothing.
+
+    >>> from cadbusi_assets.labeling.ontology import OntologySpec
+    >>> answers = pl.DataFrame({"label_id": ["a", "a", "a", "a"],
+    ...     "question": ["Laterality", "Hortensia Quackenbush?", "comment", "birads"],
+    ...     "answer": ["left", "Hortensia Quackenbush", "fine", "4Z"],
+    ...     "answer_kind": ["radio", "radio", "text", "radio"]})
+    >>> check = check_questions(answers, OntologySpec.default().classifications)
+    >>> check.classifications["question"].to_list()
+    ['laterality', '[NAME]?', 'comment', 'birads']
+    >>> check.classifications["answer"].to_list()[1], check.known.to_list()
+    ('[NAME]', [True, False, False, False])
+    >>> check.unknown_question_answers, check.answers_not_in_options, check.normalised
+    (1, 1, 1)
+    >>> check.problems.select("question", "problem").rows()[0]
+    ('[unknown question]', 'question not in the ontology')
+    """
+    specs = {q.name: q for q in questions}
+    canonical = {class_key(n): n for n in reversed(list(specs))}
+    empty = pl.DataFrame(schema=QUESTION_PROBLEM_SCHEMA)
+    if classifications.height == 0 or "question" not in classifications.columns:
+        return QuestionCheck(classifications, 0, 0, 0, empty, pl.Series("known", [], pl.Boolean))
+    scrubbed: dict[str, str | None] = {}
+
+    def scrub(text: str) -> str | None:
+        if text not in scrubbed:
+            scrubbed[text] = scrub_label_text(text)
+        return scrubbed[text]
+
+    questions_out: list[str | None] = []
+    answers_out: list[str | None] = []
+    known: list[bool] = []
+    problems: list[tuple[str, str, str, str]] = []
+    normalised = unknown_questions = not_options = 0
+    for label_id, question, answer, kind in classifications.select(
+        "label_id", "question", "answer", "answer_kind"
+    ).iter_rows():
+        name = canonical.get(class_key(question)) if question is not None else None
+        if name is None:
+            unknown_questions += 1
+            questions_out.append(None if question is None else scrub(question))
+            answers_out.append(answer if kind == "text" or answer is None else scrub(answer))
+            known.append(False)
+            reason = QUESTION_WITHOUT_NAME if question is None else QUESTION_NOT_IN_ONTOLOGY
+            problems.append((label_id, UNKNOWN_QUESTION, kind, reason))
+            continue
+        normalised += name != question
+        questions_out.append(name)
+        options = list(specs[name].options)
+        if kind == "text" or answer is None or not options:
+            answers_out.append(answer)
+            known.append(kind != "text" and answer is not None)
+            continue
+        option = {class_key(o): o for o in reversed(options)}.get(class_key(answer))
+        if option is None:
+            not_options += 1
+            answers_out.append(scrub(answer))
+            known.append(False)
+            problems.append((label_id, name, kind, ANSWER_NOT_AN_OPTION))
+            continue
+        normalised += option != answer
+        answers_out.append(option)
+        known.append(True)
+    out = classifications.with_columns(
+        pl.Series("question", questions_out, dtype=pl.Utf8),
+        pl.Series("answer", answers_out, dtype=pl.Utf8),
+    )
+    table = (
+        pl.DataFrame(
+            problems,
+            schema={k: v for k, v in QUESTION_PROBLEM_SCHEMA.items() if k != "answers"},
+            orient="row",
+        )
+        .group_by(["label_id", "question", "answer_kind", "problem"])
+        .len("answers")
+        .with_columns(pl.col("answers").cast(pl.Int64))
+        .sort(["label_id", "question", "answer_kind", "problem"], nulls_last=True)
+        if problems
+        else empty
+    )
+    return QuestionCheck(
+        out, normalised, unknown_questions, not_options, table, pl.Series("known", known)
     )
