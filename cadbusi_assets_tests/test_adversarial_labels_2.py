@@ -308,3 +308,165 @@ def test_questions_and_options_not_in_the_ontology_are_counted_listed_and_scrubb
     again = ingest_labels(zone, FolderLabelSource(folder), pseudonymizer=_key())
     assert again.counts["new_version"] == 0
     assert again.counts["migration_files_rewritten"] == 0
+
+
+# -- 4. withdrawn data rows deleted in Labelbox ----------------------------------------------
+
+
+def _withdrawn_table(zone, batch: str, withdrawn: dict[str, bool]) -> None:
+    from cadbusi_assets.storage import write_partition_table
+
+    keys = sorted(withdrawn)
+    write_partition_table(
+        zone,
+        stage.DATA_ROWS_TABLE,
+        batch,
+        pl.DataFrame(
+            {
+                "global_key": keys,
+                "external_id": keys,
+                "row_data": [f"images/{k}.png" for k in keys],
+                stage.WITHDRAWN: [withdrawn[k] for k in keys],
+            }
+        ),
+    )
+
+
+@pytest.fixture
+def labelbox(monkeypatch):
+    """The real labelbox SDK against the local fake endpoint (as production opens it)."""
+    from cadbusi_assets.labeling import open_label_source
+    from cadbusi_assets_tests.labeling.fake_labelbox import running_fake
+
+    for fake in running_fake():
+        fake.add_project("proj-1")
+        monkeypatch.setenv("LABELBOX_API_KEY", fake.api_key)
+        monkeypatch.setenv("LABELBOX_ENDPOINT", fake.endpoint)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        source = open_label_source("labelbox://proj-1?dataset_prefix=bus")
+        source.rate_limit_backoff_s = 0.0  # type: ignore[attr-defined]
+        yield fake, source
+
+
+def test_withdrawn_data_rows_are_deleted_in_labelbox_once_with_a_recorded_reason(
+    tmp_path, labelbox
+):
+    """Before: an image quarantined or purged after it was sent stayed in Labelbox for good
+    (with its labels): no step deleted it, the run only said "delete them there". Now
+    ``delete_withdrawn_data_rows`` deletes them through the SDK, records each with the reason
+    (scrubbed), and a re-run asks Labelbox for nothing."""
+    fake, source = labelbox
+    for image in ("img-a", "img-b", "img-c"):
+        fake.label_row("proj-1", export_row(image, f"lb-{image}"), T1)
+    root = tmp_path / "research"
+    zone = open_zone(root, "research")
+    _withdrawn_table(zone, "b1", {"img-a": False, "img-b": True})
+    _withdrawn_table(zone, "b2", {"img-c": True})
+    with pytest.raises(StageFailure, match="reason"):
+        stage.delete_withdrawn_data_rows(zone, source, "  ")
+    assert fake.deleted == []
+
+    reason = "quarantined: Hortensia Quackenbush burned in, tel 555-867-5309"
+    report = stage.delete_withdrawn_data_rows(zone, source, reason)
+    assert sorted(fake.data_rows()) == ["img-a"]  # the withdrawn rows are gone from Labelbox
+    assert len(fake.deleted) == 2
+    assert report.counts["data_rows_deleted"] == 2
+    record = stage.recorded_deletions(zone)
+    assert record.select("global_key", "batch", "outcome").rows() == [
+        ("img-b", "b1", "deleted"),
+        ("img-c", "b2", "deleted"),
+    ]
+    assert set(record["source"]) == {source.name}
+    stored = record["reason"][0]
+    assert "quarantined" in stored and "Quackenbush" not in stored and "867" not in stored
+    # the labels of the deleted rows leave Labelbox's export with them
+    exported = {r["data_row"]["global_key"] for r in source.export_rows()}
+    assert exported == {"img-a"}
+
+    files = _files(root)
+    calls = len(fake.calls("deleteDataRowsPyApi"))
+    again = stage.delete_withdrawn_data_rows(zone, source, reason)
+    assert again.counts["already_recorded"] == 2 and again.counts["data_rows_deleted"] == 0
+    assert len(fake.calls("deleteDataRowsPyApi")) == calls
+    assert len(fake.calls("getDataRowsForGlobalKeysPyApi")) == 1  # not even looked up
+    assert _files(root) == files
+
+
+def test_a_deletion_killed_before_its_record_is_finished_by_the_next_run(
+    tmp_path, labelbox, monkeypatch
+):
+    """Labelbox deleted the rows but the run died before writing the record: the next run finds
+    them gone, records them as absent (no error, nothing deleted twice)."""
+    fake, source = labelbox
+    fake.label_row("proj-1", export_row("img-b", "lb-b"), T1)
+    zone = open_zone(tmp_path / "research", "research")
+    _withdrawn_table(zone, "b1", {"img-a": False, "img-b": True})
+    with monkeypatch.context() as dying:
+
+        def killed(self, parts, frame):
+            raise KeyboardInterrupt
+
+        dying.setattr(type(zone), "write_parquet", killed)
+        with pytest.raises(KeyboardInterrupt):
+            stage.delete_withdrawn_data_rows(zone, source, "purged for identifiers")
+    assert fake.data_rows() == {} and len(fake.deleted) == 1
+    report = stage.delete_withdrawn_data_rows(zone, source, "purged for identifiers")
+    assert report.counts["data_rows_absent_in_source"] == 1
+    assert stage.recorded_deletions(zone)["outcome"].to_list() == ["absent_in_source"]
+    assert len(fake.deleted) == 1
+
+
+def test_a_wrong_api_key_deletes_nothing_records_nothing_and_names_no_key(
+    tmp_path, labelbox, monkeypatch
+):
+    from cadbusi_assets.labeling import LabelSourceError, open_label_source
+
+    fake, _ = labelbox
+    fake.label_row("proj-1", export_row("img-b", "lb-b"), T1)
+    zone = open_zone(tmp_path / "research", "research")
+    _withdrawn_table(zone, "b1", {"img-b": True})
+    monkeypatch.setenv("LABELBOX_API_KEY", "wrong-key-0123456789")
+    wrong = open_label_source("labelbox://proj-1?dataset_prefix=bus")
+    wrong.rate_limit_backoff_s = 0.0  # type: ignore[attr-defined]
+    with pytest.raises(LabelSourceError) as caught:
+        stage.delete_withdrawn_data_rows(zone, wrong, "quarantined")
+    assert "wrong-key-0123456789" not in str(caught.value)
+    assert fake.deleted == [] and sorted(fake.data_rows()) == ["img-b"]
+    assert stage.recorded_deletions(zone).height == 0
+
+
+def test_the_folder_source_deletes_withdrawn_rows_from_its_outbox(tmp_path):
+    """The demo's folder source: the withdrawn rows leave the outbox (what the demo labeler
+    labels) and are listed in ``deleted/data_rows.ndjson``."""
+    source = FolderLabelSource(tmp_path / "lb")
+    source.send_data_rows("b1", [{"global_key": k, "row_data": k} for k in ("img-a", "img-b")])
+    zone = open_zone(tmp_path / "research", "research")
+    _withdrawn_table(zone, "b1", {"img-a": False, "img-b": True})
+    report = stage.delete_withdrawn_data_rows(zone, source, "excluded")
+    assert report.counts["data_rows_deleted"] == 1
+    assert [r["global_key"] for r in source.sent_data_rows()] == ["img-a"]
+    listed = (tmp_path / "lb" / "deleted" / "data_rows.ndjson").read_text().splitlines()
+    assert [json.loads(line)["global_key"] for line in listed] == ["img-b"]
+
+
+def test_the_deletion_job_runs_in_dagster(tmp_path):
+    """The wiring: the job named in the withdrawn-rows problem runs with a reason."""
+    import cadbusi_assets  # noqa: F401
+    from cadbusi_assets.defs.labeling.jobs import delete_withdrawn_data_rows
+    from cadbusi_assets.defs.resources import LabelSourceResource, ZonesResource
+
+    source = FolderLabelSource(tmp_path / "lb")
+    source.send_data_rows("b1", [{"global_key": "img-b", "row_data": "img-b"}])
+    zone = open_zone(tmp_path / "research", "research")
+    _withdrawn_table(zone, "b1", {"img-b": True})
+    result = delete_withdrawn_data_rows.execute_in_process(
+        run_config={"ops": {"delete_withdrawn_data_rows_op": {"config": {"reason": "excluded"}}}},
+        resources={
+            "zones": ZonesResource(
+                raw_uri=str(tmp_path / "raw"), research_uri=str(tmp_path / "research")
+            ),
+            "labelbox": LabelSourceResource(uri=f"folder://{tmp_path / 'lb'}"),
+        },
+    )
+    assert result.success
+    assert stage.recorded_deletions(zone)["global_key"].to_list() == ["img-b"]

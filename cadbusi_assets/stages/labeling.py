@@ -20,6 +20,17 @@ label set that replaced it) and ``superseded_by`` (the revision that won; null w
 ``labels/labelbox/agreement_{questions,boxes}.parquet``: annotator agreement over the images
 labelled more than once (consensus), also in the ingestion report.
 
+Who labelled what: ``annotator_hash`` is a keyed pseudonym of the labeler (the pseudonym key;
+:mod:`cadbusi_assets.labeling.annotators`); the label set records the key's fingerprint in
+``current.json`` and another key is refused. :func:`migrate_label_store` (run first by every
+ingestion) rewrites tables stored before in place: typed text and unknown classes or questions
+scrubbed, unkeyed annotator hashes re-keyed, in the current set, the history and every snapshot
+under ``versions/`` (recorded in ``labels/labelbox/migrations.json``).
+
+Withdrawn data rows (``withdrawn`` in ``labelbox_data_rows``) are deleted in the label source by
+:func:`delete_withdrawn_data_rows` (the ``delete_withdrawn_data_rows`` job, with a reason), each
+recorded once in ``labels/labelbox/deleted_data_rows.parquet``.
+
 Segmentation masks (Labelbox exports only their URLs) are fetched once through the label source,
 checked against the image's size, reduced to the object's colour and stored under
 ``labels/labelbox/masks/``; the objects table gets ``mask_path`` / ``mask_sha256``. A mask that
@@ -66,6 +77,7 @@ from cadbusi_assets.labeling.ndjson import (
     concat_history,
     label_revisions,
     parse_export,
+    scrub_label_text,
     scrub_text_answers,
 )
 from cadbusi_assets.labeling.ontology import (
@@ -223,8 +235,9 @@ def _keep_withdrawn(
     if gone.height:
         report.add_problem(
             f"{gone.height} images sent to Labelbox earlier are no longer usable ({newly} since "
-            "the last run: quarantined or excluded); Labelbox still holds their data rows: "
-            "delete them there (labelbox_data_rows, column withdrawn)"
+            "the last run: quarantined or excluded); Labelbox still holds their data rows "
+            "until the delete_withdrawn_data_rows job deletes them (labelbox_data_rows, "
+            "column withdrawn)"
         )
     return pl.concat([table, gone], how="diagonal_relaxed").sort("global_key")
 
@@ -1174,3 +1187,108 @@ def migrate_label_store(
         )
         zone.write_bytes(MIGRATIONS_FILE, json.dumps(entries, indent=1, sort_keys=True).encode())
     return totals
+
+
+# -- withdrawn data rows: deleted in the label source ----------------------------------------
+
+#: one row per withdrawn data row deleted (or found gone) in a label source
+DELETIONS_PATH = (*LABELS_DIR, "deleted_data_rows.parquet")
+DELETIONS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "global_key": pl.Utf8,
+    "batch": pl.Utf8,
+    "source": pl.Utf8,
+    "outcome": pl.Utf8,
+    "reason": pl.Utf8,
+    "deleted_at": pl.Utf8,
+}
+#: ``outcome``: the source held the data row and deleted it now
+DELETED = "deleted"
+#: ``outcome``: the source held no data row of that key any more (deleted earlier, by hand or
+#: by a run stopped before it recorded the deletion)
+ALREADY_ABSENT = "absent_in_source"
+
+
+def withdrawn_data_rows(research_zone: Zone) -> pl.DataFrame:
+    """``global_key``, ``batch`` of every data row marked :data:`WITHDRAWN` in any
+    ``labelbox_data_rows`` table."""
+    frames = []
+    for path in research_zone.iter_files("tables", DATA_ROWS_TABLE, suffix=".parquet"):
+        table = pl.read_parquet(io.BytesIO(path.read_bytes()))
+        if WITHDRAWN not in table.columns:
+            continue
+        frames.append(
+            table.filter(pl.col(WITHDRAWN).fill_null(False)).select(
+                pl.col("global_key").cast(pl.Utf8),
+                pl.lit(path.name.removesuffix(".parquet")).alias("batch"),
+            )
+        )
+    if not frames:
+        return pl.DataFrame(schema={"global_key": pl.Utf8, "batch": pl.Utf8})
+    return pl.concat(frames).unique("global_key", keep="first").sort("global_key")
+
+
+def recorded_deletions(research_zone: Zone) -> pl.DataFrame:
+    if not research_zone.exists(*DELETIONS_PATH):
+        return pl.DataFrame(schema=DELETIONS_SCHEMA)
+    return research_zone.read_parquet(*DELETIONS_PATH)
+
+
+def delete_withdrawn_data_rows(
+    research_zone: Zone, source: LabelSource, reason: str, *, now: dt.datetime | None = None
+) -> PartitionReport:
+    """Delete in the label source every data row this platform withdrew (quarantined, excluded,
+    its date purged for identifiers: column ``withdrawn`` of ``labelbox_data_rows``) and not
+    yet deleted there, and record each with ``reason`` (scrubbed like typed text), the source
+    and the time in ``labels/labelbox/deleted_data_rows.parquet`` (rewritten atomically).
+
+    Idempotent: a recorded key is not asked again; a key the source no longer holds (deleted
+    by a run stopped before it wrote the record, or by hand) is recorded as
+    :data:`ALREADY_ABSENT`. Labelbox deletes a data row's labels with it; the label set here
+    already leaves withdrawn images out. Counts: ``withdrawn_data_rows``,
+    ``already_recorded``, ``data_rows_deleted``, ``data_rows_absent_in_source``."""
+    text = scrub_label_text(reason.strip()) if reason and reason.strip() else None
+    if not text:
+        raise StageFailure("say why the withdrawn data rows are deleted (a reason is required)")
+    delete = getattr(source, "delete_data_rows", None)
+    if delete is None:
+        raise StageFailure(f"the label source {source.name} cannot delete data rows")
+    withdrawn = withdrawn_data_rows(research_zone)
+    record = recorded_deletions(research_zone)
+    done = record.filter(pl.col("source") == source.name).select("global_key")
+    todo = withdrawn.join(done, on="global_key", how="anti")
+    report = PartitionReport("all", row_count=todo.height)
+    report.count("withdrawn_data_rows", withdrawn.height)
+    report.count("already_recorded", withdrawn.height - todo.height)
+    if todo.height == 0:
+        report.count("data_rows_deleted", 0)
+        report.count("data_rows_absent_in_source", 0)
+        return report
+    result = delete(todo["global_key"].to_list())
+    moment = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
+    outcomes = pl.DataFrame(
+        {
+            "global_key": [*result.deleted, *result.absent],
+            "outcome": [DELETED] * len(result.deleted) + [ALREADY_ABSENT] * len(result.absent),
+        },
+        schema={"global_key": pl.Utf8, "outcome": pl.Utf8},
+    )
+    new = todo.join(outcomes, on="global_key", how="inner").select(
+        "global_key",
+        "batch",
+        pl.lit(source.name).alias("source"),
+        "outcome",
+        pl.lit(text).alias("reason"),
+        pl.lit(moment).alias("deleted_at"),
+    )
+    research_zone.write_parquet(
+        DELETIONS_PATH,
+        pl.concat([record, new], how="diagonal_relaxed").sort(["source", "global_key"]),
+    )
+    report.count("data_rows_deleted", len(result.deleted))
+    report.count("data_rows_absent_in_source", len(result.absent))
+    if result.absent:
+        report.add_problem(
+            f"{len(result.absent)} withdrawn data rows were no longer in {source.name} "
+            "(deleted earlier); recorded"
+        )
+    return report
