@@ -97,12 +97,15 @@ def check_object_classes(objects: pl.DataFrame, known: Iterable[str]) -> ClassCh
     given = objects["name"].to_list()
     renamed: list[str | None] = []
     normalised = 0
+    scrubbed: dict[str, str | None] = {}  # once per distinct class (a label set repeats them)
     for name in given:
         if name is None or name in exact:
             renamed.append(name)
             continue
         match = canonical.get(class_key(name))
-        renamed.append(match if match is not None else scrub_label_text(name))
+        if match is None and name not in scrubbed:
+            scrubbed[name] = scrub_label_text(name)
+        renamed.append(match if match is not None else scrubbed[name])
         normalised += match is not None
     indexed = objects.with_columns(
         pl.Series("name", renamed, dtype=pl.Utf8),
@@ -274,57 +277,70 @@ def check_questions(
             scrubbed[text] = scrub_label_text(text)
         return scrubbed[text]
 
-    questions_out: list[str | None] = []
-    answers_out: list[str | None] = []
-    known: list[bool] = []
-    problems: list[tuple[str, str, str, str]] = []
-    normalised = unknown_questions = not_options = 0
-    for label_id, question, answer, kind in classifications.select(
-        "label_id", "question", "answer", "answer_kind"
-    ).iter_rows():
+    def verdict(
+        question: str | None, answer: str | None, kind: str | None
+    ) -> tuple[str | None, str | None, bool, str | None, str | None, bool]:
+        """(question, answer, known option, problem, question as listed, normalised)"""
         name = canonical.get(class_key(question)) if question is not None else None
         if name is None:
-            unknown_questions += 1
-            questions_out.append(None if question is None else scrub(question))
-            answers_out.append(answer if kind == "text" or answer is None else scrub(answer))
-            known.append(False)
             reason = QUESTION_WITHOUT_NAME if question is None else QUESTION_NOT_IN_ONTOLOGY
-            problems.append((label_id, UNKNOWN_QUESTION, kind, reason))
-            continue
-        normalised += name != question
-        questions_out.append(name)
+            return (
+                None if question is None else scrub(question),
+                answer if kind == "text" or answer is None else scrub(answer),
+                False,
+                reason,
+                UNKNOWN_QUESTION,
+                False,
+            )
         options = list(specs[name].options)
         if kind == "text" or answer is None or not options:
-            answers_out.append(answer)
-            known.append(kind != "text" and answer is not None)
-            continue
+            known = kind != "text" and answer is not None
+            return name, answer, known, None, None, name != question
         option = {class_key(o): o for o in reversed(options)}.get(class_key(answer))
         if option is None:
-            not_options += 1
-            answers_out.append(scrub(answer))
-            known.append(False)
-            problems.append((label_id, name, kind, ANSWER_NOT_AN_OPTION))
-            continue
-        normalised += option != answer
-        answers_out.append(option)
-        known.append(True)
-    out = classifications.with_columns(
-        pl.Series("question", questions_out, dtype=pl.Utf8),
-        pl.Series("answer", answers_out, dtype=pl.Utf8),
+            return name, scrub(answer), False, ANSWER_NOT_AN_OPTION, name, name != question
+        return name, option, True, None, None, name != question or option != answer
+
+    triple = ["question", "answer", "answer_kind"]
+    distinct = classifications.select(triple).unique(maintain_order=True)
+    verdicts = [verdict(*row) for row in distinct.iter_rows()]
+    table = distinct.with_columns(
+        pl.Series("_question", [v[0] for v in verdicts], dtype=pl.Utf8),
+        pl.Series("_answer", [v[1] for v in verdicts], dtype=pl.Utf8),
+        pl.Series("_known", [v[2] for v in verdicts], dtype=pl.Boolean),
+        pl.Series("_problem", [v[3] for v in verdicts], dtype=pl.Utf8),
+        pl.Series("_listed", [v[4] for v in verdicts], dtype=pl.Utf8),
+        pl.Series("_normalised", [v[5] for v in verdicts], dtype=pl.Boolean),
     )
-    table = (
-        pl.DataFrame(
-            problems,
-            schema={k: v for k, v in QUESTION_PROBLEM_SCHEMA.items() if k != "answers"},
-            orient="row",
+    joined = (
+        classifications.with_row_index("_row")
+        .join(table, on=triple, how="left", nulls_equal=True)
+        .sort("_row")
+    )
+    out = joined.with_columns(
+        pl.col("_question").alias("question"), pl.col("_answer").alias("answer")
+    ).select(classifications.columns)
+    problem = pl.col("_problem")
+    unknown_questions = int(
+        joined["_problem"].is_in([QUESTION_NOT_IN_ONTOLOGY, QUESTION_WITHOUT_NAME]).sum()
+    )
+    not_options = int((joined["_problem"] == ANSWER_NOT_AN_OPTION).sum())
+    normalised = int(joined["_normalised"].sum())
+    listed = joined.filter(problem.is_not_null())
+    problems = (
+        listed.select(
+            "label_id",
+            pl.col("_listed").alias("question"),
+            "answer_kind",
+            pl.col("_problem").alias("problem"),
         )
         .group_by(["label_id", "question", "answer_kind", "problem"])
         .len("answers")
         .with_columns(pl.col("answers").cast(pl.Int64))
         .sort(["label_id", "question", "answer_kind", "problem"], nulls_last=True)
-        if problems
+        if listed.height
         else empty
     )
     return QuestionCheck(
-        out, normalised, unknown_questions, not_options, table, pl.Series("known", known)
+        out, normalised, unknown_questions, not_options, problems, joined["_known"].alias("known")
     )

@@ -1043,6 +1043,10 @@ def _revision_map(before: pl.DataFrame, after: pl.DataFrame) -> dict[str, str]:
     }
 
 
+def _changed(old: dict[str, pl.DataFrame], new: dict[str, pl.DataFrame]) -> bool:
+    return any(not new[name].equals(old[name]) for name in TABLE_NAMES)
+
+
 def _apply_revision_map(frame: pl.DataFrame, column: str, mapping: dict[str, str]) -> pl.DataFrame:
     if not mapping or column not in frame.columns or frame.height == 0:
         return frame
@@ -1107,6 +1111,7 @@ def migrate_label_store(
     if current is not None:
         current_new, counts = _scrubbed_tables(current, pseudonymizer, known, asked)
         add(counts)
+    if current is not None and current_new is not None and _changed(current, current_new):
         strip = ["label_set_version"]
         before = label_revisions(
             LabelTables(*(current[n].drop(strip, strict=False) for n in TABLE_NAMES))
@@ -1134,7 +1139,11 @@ def migrate_label_store(
         }
         history_new, counts = _scrubbed_tables(consistent, pseudonymizer, known, asked)
         add(counts)
-        own = _revision_map(_history_revisions(consistent), _history_revisions(history_new))
+        own = (
+            _revision_map(_history_revisions(consistent), _history_revisions(history_new))
+            if _changed(consistent, history_new)
+            else {}
+        )
         totals["history_revisions_recomputed"] += len(own)
         revision_map.update(own)
         for name in TABLE_NAMES:
@@ -1143,9 +1152,7 @@ def migrate_label_store(
     elif history is not None:
         history_new, counts = _scrubbed_tables(history, pseudonymizer, known, asked)
         add(counts)
-    rewrites = (history is not None and history_new is not None) and any(
-        not history_new[n].equals(history[n]) for n in TABLE_NAMES
-    )
+    rewrites = history is not None and history_new is not None and _changed(history, history_new)
     if revision_map != pending and rewrites:
         zone.write_bytes(
             PENDING_REVISIONS_FILE,
