@@ -247,6 +247,22 @@ def test_a_migration_killed_half_way_finishes_on_the_next_run(tmp_path, monkeypa
     assert done == expected
 
 
+def test_a_legacy_store_is_not_claimed_by_a_key_the_zone_was_not_made_with(tmp_path, monkeypatch):
+    """The first key to re-key a legacy store claims it: a wrong key (one the research zone's
+    dates were not made with) is refused before any byte is rewritten."""
+    from cadbusi_assets.stages.safety import record_key_fingerprint
+
+    folder, root = _legacy_store(tmp_path, monkeypatch)
+    zone = open_zone(root, "research")
+    record_key_fingerprint(zone, "b1", _key().key_fingerprint)
+    before = _files(root)
+    with pytest.raises(StageFailure, match="another pseudonym key"):
+        ingest_labels(zone, FolderLabelSource(folder), pseudonymizer=Pseudonymizer(OTHER_KEY))
+    assert _files(root) == before
+    report = ingest_labels(zone, FolderLabelSource(folder), pseudonymizer=_key())
+    assert report.counts["migration_annotator_values_rekeyed"] > 0
+
+
 def test_a_legacy_store_without_the_key_loses_its_unkeyed_hashes(tmp_path, monkeypatch):
     """Without the key the old unkeyed hashes cannot be re-keyed: they are dropped (null), not
     kept, and the record says so."""

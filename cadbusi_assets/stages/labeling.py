@@ -103,6 +103,7 @@ from cadbusi_assets.stages.lesions import LESION_IMAGES_PATH, LESIONS_PATH, inhe
 from cadbusi_assets.stages.report import MissingUpstream, PartitionReport, StageFailure
 from cadbusi_assets.stages.safety import (
     ALLOW_SHRINK_ENV,
+    KEY_FINGERPRINTS_TABLE,
     allow_shrink_enabled,
     guard_shrink,
     is_sharp_drop,
@@ -944,6 +945,16 @@ def _pointer(zone: Zone) -> dict[str, object]:
     return loaded if isinstance(loaded, dict) else {}
 
 
+def _zone_key_fingerprints(zone: Zone) -> set[str]:
+    """The key fingerprints recorded for the research zone's dates (``key_fingerprints``)."""
+    found: set[str] = set()
+    for path in zone.iter_files("tables", KEY_FINGERPRINTS_TABLE, suffix=".parquet"):
+        frame = pl.read_parquet(io.BytesIO(path.read_bytes()))
+        if "fingerprint" in frame.columns:
+            found |= {str(f) for f in frame["fingerprint"].drop_nulls().to_list()}
+    return found
+
+
 def check_annotator_key(zone: Zone, pseudonymizer: KeyedPseudonymizer | None) -> None:
     """:class:`StageFailure` when the stored label set's annotator pseudonyms were made with
     another pseudonym key than ``pseudonymizer``'s (or with a key, and none is given): every
@@ -951,6 +962,15 @@ def check_annotator_key(zone: Zone, pseudonymizer: KeyedPseudonymizer | None) ->
     pseudonyms."""
     recorded = _pointer(zone).get(ANNOTATOR_KEY_FIELD)
     if recorded is None:
+        # a label set from before keyed pseudonyms: the first key claims it, so it must be the
+        # key the research zone's dates were made with
+        if pseudonymizer is not None:
+            zone_keys = _zone_key_fingerprints(zone)
+            if zone_keys and pseudonymizer.key_fingerprint not in zone_keys:
+                raise StageFailure(
+                    "the research zone's dates were made with another pseudonym key than this "
+                    "run's; refusing to key the label set's annotator pseudonyms with it"
+                )
         return
     if pseudonymizer is None:
         raise StageFailure(
