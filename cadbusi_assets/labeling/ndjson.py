@@ -4,8 +4,9 @@ One export row is one data row with ``projects.<project id>.labels[]``; each lab
 ``annotations.objects[]`` (boxes, polygons, points, masks, with nested classifications) and
 ``annotations.classifications[]`` (radio, checklist, text). We keep:
 
-* ``labels``: one row per (data row, label): ids, project, workflow status, timestamps, a hash
-  of the annotator (staff e-mails are not kept in clear);
+* ``labels``: one row per (data row, label): ids, project, workflow status, timestamps and
+  ``annotator_hash``, the annotator's keyed pseudonym (:mod:`.annotators`; null when parsed
+  without the pseudonym key: the staff e-mail is never kept, nor an unkeyed hash of it);
 * ``objects``: one row per object annotation with its geometry (a mask as ``mask_url`` without
   query string and ``mask_color``; ``mask_path`` / ``mask_sha256`` are filled in by the label
   ingestion, which fetches and stores the mask, see :mod:`.masks`);
@@ -33,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -272,7 +273,9 @@ def _text(value: Any) -> str | None:
     raise ExportFormatError("an id or name that is not text")
 
 
-def _parse_all(rows: Iterable[Mapping[str, Any]]) -> LabelTables:
+def _parse_all(
+    rows: Iterable[Mapping[str, Any]], annotator: Callable[[str], str] | None = None
+) -> LabelTables:
     """Every label entry of the export stream, numbered by position (``_occurrence``).
 
     A row that does not have the export shape is an :class:`ExportFormatError` naming the row
@@ -286,7 +289,7 @@ def _parse_all(rows: Iterable[Mapping[str, Any]]) -> LabelTables:
                 f"export row {number} is a JSON {type(row).__name__}, not an object (one export "
                 "row per line)"
             )
-        parsed = _parse_row(row, number, len(labels))
+        parsed = _parse_row(row, number, len(labels), annotator)
         labels += parsed.labels
         objects += parsed.objects
         classifications += parsed.classifications
@@ -325,7 +328,12 @@ def check_export_row(row: Any, number: int = 1) -> None:
     _parse_row(row, number, 0)
 
 
-def _parse_row(row: Mapping[str, Any], number: int, first_occurrence: int) -> _RowParts:
+def _parse_row(
+    row: Mapping[str, Any],
+    number: int,
+    first_occurrence: int,
+    annotator: Callable[[str], str] | None = None,
+) -> _RowParts:
     out = _RowParts([], [], [])
     data_row = row.get("data_row")
     if not isinstance(data_row, Mapping) or "id" not in data_row:
@@ -359,6 +367,7 @@ def _parse_row(row: Mapping[str, Any], number: int, first_occurrence: int) -> _R
                     project,
                     details if isinstance(details, Mapping) else {},
                     first_occurrence + len(out.labels),
+                    annotator,
                 )
             except ExportFormatError as exc:
                 raise ExportFormatError(f"export row {number}, label {label_id}: {exc}") from None
@@ -381,9 +390,10 @@ def _parse_label(
     project: Mapping[str, Any],
     details: Mapping[str, Any],
     occurrence: int,
+    annotator: Callable[[str], str] | None = None,
 ) -> None:
     label_details = label.get("label_details") or {}
-    annotator = label_details.get("created_by")
+    created_by = label_details.get("created_by")
     seconds = (label.get("performance_details") or {}).get("seconds_to_create")
     labels = [
         {
@@ -397,9 +407,7 @@ def _parse_label(
             "updated_at": _timestamp(
                 label_details.get("updated_at") or label_details.get("created_at")
             ),
-            "annotator_hash": hashlib.sha256(str(annotator).encode()).hexdigest()[:12]
-            if annotator
-            else None,
+            "annotator_hash": annotator(str(created_by)) if annotator and created_by else None,
             "seconds_to_create": None
             if seconds is None
             else _number(seconds, "performance_details.seconds_to_create"),
@@ -488,9 +496,13 @@ class ParsedExport:
     superseded: LabelTables
 
 
-def parse_export(rows: Iterable[Mapping[str, Any]]) -> ParsedExport:
+def parse_export(
+    rows: Iterable[Mapping[str, Any]], annotator: Callable[[str], str] | None = None
+) -> ParsedExport:
     """Normalize export rows (data rows without a global key fall back to the external id);
     one version per label id is current: the latest ``updated_at``, then the last one read.
+    ``annotator`` turns the labeler's e-mail into its pseudonym
+    (:func:`.annotators.annotator_function`); without it ``annotator_hash`` is null.
 
     >>> def row(answer):
     ...     label = {"id": "l1", "annotations": {"classifications": [
@@ -503,7 +515,7 @@ def parse_export(rows: Iterable[Mapping[str, Any]]) -> ParsedExport:
     >>> parsed.superseded.classifications["answer"].to_list()
     ['yes']
     """
-    everything = _parse_all(rows)
+    everything = _parse_all(rows, annotator)
     keys = ["label_id", _OCCURRENCE]
     winners = (
         everything.labels.sort(["label_id", "updated_at", _OCCURRENCE], nulls_last=False)
@@ -572,9 +584,11 @@ def concat_history(parts: Sequence[LabelTables]) -> LabelTables:
     ).sorted()
 
 
-def parse_export_rows(rows: Iterable[Mapping[str, Any]]) -> LabelTables:
+def parse_export_rows(
+    rows: Iterable[Mapping[str, Any]], annotator: Callable[[str], str] | None = None
+) -> LabelTables:
     """The current label set of export rows: one row per label id (see :func:`parse_export`)."""
-    return parse_export(rows).current
+    return parse_export(rows, annotator).current
 
 
 def merge_label_tables(previous: LabelTables, new: LabelTables) -> LabelTables:

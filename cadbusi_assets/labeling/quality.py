@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from cadbusi_assets.labeling.ndjson import scrub_label_text
+from cadbusi_assets.labeling.ontology import ClassificationSpec
 
 #: how an unknown class is named in a report (the class as typed is not shown)
 UNKNOWN_CLASS = "[unknown class]"
@@ -96,12 +97,15 @@ def check_object_classes(objects: pl.DataFrame, known: Iterable[str]) -> ClassCh
     given = objects["name"].to_list()
     renamed: list[str | None] = []
     normalised = 0
+    scrubbed: dict[str, str | None] = {}  # once per distinct class (a label set repeats them)
     for name in given:
         if name is None or name in exact:
             renamed.append(name)
             continue
         match = canonical.get(class_key(name))
-        renamed.append(match if match is not None else scrub_label_text(name))
+        if match is None and name not in scrubbed:
+            scrubbed[name] = scrub_label_text(name)
+        renamed.append(match if match is not None else scrubbed[name])
         normalised += match is not None
     indexed = objects.with_columns(
         pl.Series("name", renamed, dtype=pl.Utf8),
@@ -194,4 +198,149 @@ def image_disagreements(classifications: pl.DataFrame, readings: pl.DataFrame) -
         pl.DataFrame(rows, schema=DISAGREEMENT_SCHEMA, orient="row")
         .unique()
         .sort(["question", "label_id", "image_id"])
+    )
+
+
+#: how an unknown question is named in a report (the question as typed is not shown)
+UNKNOWN_QUESTION = "[unknown question]"
+QUESTION_NOT_IN_ONTOLOGY = "question not in the ontology"
+QUESTION_WITHOUT_NAME = "answer without a question name"
+ANSWER_NOT_AN_OPTION = "answer not among the question's options"
+QUESTION_PROBLEM_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "label_id": pl.Utf8,
+    "question": pl.Utf8,
+    "answer_kind": pl.Utf8,
+    "problem": pl.Utf8,
+    "answers": pl.Int64,
+}
+
+
+@dataclass
+class QuestionCheck:
+    #: the answers: a known question's name (or option) but for case/spacing renamed to it;
+    #: an unknown question's name and every answer to it scrubbed like typed text; an answer
+    #: that is not one of its question's options scrubbed too
+    classifications: pl.DataFrame
+    #: answers renamed to the ontology's question or option
+    normalised: int
+    #: answers (rows) to a question the ontology does not have
+    unknown_question_answers: int
+    #: answers to an ontology question that are not among its options
+    answers_not_in_options: int
+    #: per label, question (``[unknown question]`` unless an ontology question), kind and
+    #: problem: how many answers (:data:`QUESTION_PROBLEM_SCHEMA`)
+    problems: pl.DataFrame
+    #: the rows of :attr:`classifications` that are an ontology question's option (for lists
+    #: of answers in run metadata)
+    known: pl.Series
+
+
+def check_questions(
+    classifications: pl.DataFrame, questions: Iterable[ClassificationSpec]
+) -> QuestionCheck:
+    """Compare the answers with the ontology's classification questions (``questions``: items
+    of the ontology, :class:`.ontology.ClassificationSpec`).
+
+    A question name is typed by whoever edits the project's ontology in Labelbox, and an
+    option's name too: a question the configured ontology does not have ("Mrs X's prior?"),
+    answered with options of its own, would otherwise be stored and listed as typed. Such
+    answers are kept (a person decides) with the question and a radio or checklist answer
+    scrubbed (:func:`scrub_label_text`; text answers are scrubbed at parsing), counted and
+    listed per label as ``[unknown question]``; an answer to an ontology question that is not
+    one of its options is scrubbed and counted the same way. Nothing is scrubbed twice
+    differently: a second call changes nothing.
+
+    >>> from cadbusi_assets.labeling.ontology import OntologySpec
+    >>> answers = pl.DataFrame({"label_id": ["a", "a", "a", "a"],
+    ...     "question": ["Laterality", "Hortensia Quackenbush?", "comment", "birads"],
+    ...     "answer": ["left", "Hortensia Quackenbush", "fine", "4Z"],
+    ...     "answer_kind": ["radio", "radio", "text", "radio"]})
+    >>> check = check_questions(answers, OntologySpec.default().classifications)
+    >>> check.classifications["question"].to_list()
+    ['laterality', '[NAME]?', 'comment', 'birads']
+    >>> check.classifications["answer"].to_list()[1], check.known.to_list()
+    ('[NAME]', [True, False, False, False])
+    >>> check.unknown_question_answers, check.answers_not_in_options, check.normalised
+    (1, 1, 1)
+    >>> check.problems.select("question", "problem").rows()[0]
+    ('[unknown question]', 'question not in the ontology')
+    """
+    specs = {q.name: q for q in questions}
+    canonical = {class_key(n): n for n in reversed(list(specs))}
+    empty = pl.DataFrame(schema=QUESTION_PROBLEM_SCHEMA)
+    if classifications.height == 0 or "question" not in classifications.columns:
+        return QuestionCheck(classifications, 0, 0, 0, empty, pl.Series("known", [], pl.Boolean))
+    scrubbed: dict[str, str | None] = {}
+
+    def scrub(text: str) -> str | None:
+        if text not in scrubbed:
+            scrubbed[text] = scrub_label_text(text)
+        return scrubbed[text]
+
+    def verdict(
+        question: str | None, answer: str | None, kind: str | None
+    ) -> tuple[str | None, str | None, bool, str | None, str | None, bool]:
+        """(question, answer, known option, problem, question as listed, normalised)"""
+        name = canonical.get(class_key(question)) if question is not None else None
+        if name is None:
+            reason = QUESTION_WITHOUT_NAME if question is None else QUESTION_NOT_IN_ONTOLOGY
+            return (
+                None if question is None else scrub(question),
+                answer if kind == "text" or answer is None else scrub(answer),
+                False,
+                reason,
+                UNKNOWN_QUESTION,
+                False,
+            )
+        options = list(specs[name].options)
+        if kind == "text" or answer is None or not options:
+            known = kind != "text" and answer is not None
+            return name, answer, known, None, None, name != question
+        option = {class_key(o): o for o in reversed(options)}.get(class_key(answer))
+        if option is None:
+            return name, scrub(answer), False, ANSWER_NOT_AN_OPTION, name, name != question
+        return name, option, True, None, None, name != question or option != answer
+
+    triple = ["question", "answer", "answer_kind"]
+    distinct = classifications.select(triple).unique(maintain_order=True)
+    verdicts = [verdict(*row) for row in distinct.iter_rows()]
+    table = distinct.with_columns(
+        pl.Series("_question", [v[0] for v in verdicts], dtype=pl.Utf8),
+        pl.Series("_answer", [v[1] for v in verdicts], dtype=pl.Utf8),
+        pl.Series("_known", [v[2] for v in verdicts], dtype=pl.Boolean),
+        pl.Series("_problem", [v[3] for v in verdicts], dtype=pl.Utf8),
+        pl.Series("_listed", [v[4] for v in verdicts], dtype=pl.Utf8),
+        pl.Series("_normalised", [v[5] for v in verdicts], dtype=pl.Boolean),
+    )
+    joined = (
+        classifications.with_row_index("_row")
+        .join(table, on=triple, how="left", nulls_equal=True)
+        .sort("_row")
+    )
+    out = joined.with_columns(
+        pl.col("_question").alias("question"), pl.col("_answer").alias("answer")
+    ).select(classifications.columns)
+    problem = pl.col("_problem")
+    unknown_questions = int(
+        joined["_problem"].is_in([QUESTION_NOT_IN_ONTOLOGY, QUESTION_WITHOUT_NAME]).sum()
+    )
+    not_options = int((joined["_problem"] == ANSWER_NOT_AN_OPTION).sum())
+    normalised = int(joined["_normalised"].sum())
+    listed = joined.filter(problem.is_not_null())
+    problems = (
+        listed.select(
+            "label_id",
+            pl.col("_listed").alias("question"),
+            "answer_kind",
+            pl.col("_problem").alias("problem"),
+        )
+        .group_by(["label_id", "question", "answer_kind", "problem"])
+        .len("answers")
+        .with_columns(pl.col("answers").cast(pl.Int64))
+        .sort(["label_id", "question", "answer_kind", "problem"], nulls_last=True)
+        if listed.height
+        else empty
+    )
+    return QuestionCheck(
+        out, normalised, unknown_questions, not_options, problems, joined["_known"].alias("known")
     )

@@ -18,6 +18,7 @@ would have sent to ``outbox/batches/<dataset>.ndjson`` and ``outbox/prelabels/<d
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -50,6 +51,16 @@ EXPORT_PARAMS = {
 
 class LabelSourceError(RuntimeError):
     """The label source is unreachable, misconfigured, or returned something unusable."""
+
+
+@dataclass(frozen=True)
+class DeletedDataRows:
+    """What a deletion of data rows by global key did: ``deleted`` (the source held them and
+    they are gone now) and ``absent`` (the source holds no data row of that key: deleted
+    before, e.g. by a run that stopped before recording it, or never sent)."""
+
+    deleted: tuple[str, ...]
+    absent: tuple[str, ...]
 
 
 class LabelSource(Protocol):
@@ -193,6 +204,29 @@ class FolderLabelSource:
         tmp.replace(target)
         return len(ordered)
 
+    @property
+    def deleted_dir(self) -> Path:
+        return self.root / "deleted"
+
+    def delete_data_rows(self, global_keys: Sequence[str]) -> DeletedDataRows:
+        """Take the data rows of ``global_keys`` out of the outbox (each file rewritten
+        atomically) and list them in ``deleted/data_rows.ndjson``, as Labelbox deletes them."""
+        wanted = {str(k) for k in global_keys}
+        found: set[str] = set()
+        if self.outbox_dir.exists():
+            for path in sorted(self.outbox_dir.glob("*.ndjson")):
+                rows = list(_read_ndjson(path))
+                kept = [r for r in rows if str(r.get("global_key")) not in wanted]
+                if len(kept) != len(rows):
+                    found |= {str(r.get("global_key")) for r in rows} & wanted
+                    self._write(path, _ndjson(kept))
+        deleted = tuple(sorted(found))
+        if deleted:
+            record = self.deleted_dir / "data_rows.ndjson"
+            earlier = record.read_text(encoding="utf-8") if record.exists() else ""
+            self._write(record, earlier + _ndjson([{"global_key": k} for k in deleted]))
+        return DeletedDataRows(deleted, tuple(sorted(wanted - found)))
+
     def sent_data_rows(self) -> Iterator[dict[str, Any]]:
         if not self.outbox_dir.exists():
             return
@@ -298,6 +332,8 @@ GLOBAL_KEY_MAX_LENGTH = 200
 #: Global keys per "which of these exist" lookup job.
 _LOOKUP_CHUNK = 1000
 _NOT_FOUND = "Data Row not found"
+#: data rows deleted per request
+_DELETE_CHUNK = 500
 
 
 def validate_export_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -771,6 +807,46 @@ class LabelboxSdkSource:
         name = f"{self.dataset_prefix}-{dataset}"
         with self._sdk_errors(f"upload of data rows to dataset '{name}'"):
             return self._with_backoff(lambda: self._upsert(name, specs))
+
+    def delete_data_rows(self, global_keys: Sequence[str]) -> DeletedDataRows:
+        """Delete the data rows of ``global_keys`` from Labelbox (their labels go with them):
+        each key is looked up (``get_data_row_ids_for_global_keys``) and the rows found are
+        deleted (``DataRow.bulk_delete``) in chunks. A key Labelbox does not know is
+        ``absent``; a key of a data row this API key may not use stops with an error (nothing
+        of that chunk deleted)."""
+        keys = sorted({str(k) for k in global_keys})
+        if not keys:
+            return DeletedDataRows((), ())
+        deleted: list[str] = []
+        absent: list[str] = []
+        with self._sdk_errors("deletion of withdrawn data rows"):
+            for start in range(0, len(keys), _DELETE_CHUNK):
+                chunk = keys[start : start + _DELETE_CHUNK]
+                gone, missing = self._with_backoff(functools.partial(self._delete, chunk))
+                deleted += gone
+                absent += missing
+        return DeletedDataRows(tuple(deleted), tuple(absent))
+
+    def _delete(self, keys: list[str]) -> tuple[list[str], list[str]]:
+        import labelbox as lb
+
+        client = self._get_client()
+        result = client.get_data_row_ids_for_global_keys(keys)
+        errors = result.get("errors") or []
+        denied = [e for e in errors if e.get("error") != _NOT_FOUND]
+        if denied:
+            raise LabelSourceError(
+                f"{len(denied)} global keys belong to data rows this API key cannot use; "
+                "nothing of them was deleted"
+            )
+        ids = list(result.get("results") or [])
+        if len(ids) != len(keys):
+            raise LabelSourceError("Labelbox answered the global-key lookup for other keys")
+        found = [(k, i) for k, i in zip(keys, ids, strict=True) if i]
+        if found:
+            rows = [client.get_data_row(i) for _, i in found]
+            lb.DataRow.bulk_delete(rows)
+        return [k for k, _ in found], [k for k, i in zip(keys, ids, strict=True) if not i]
 
     # -- batches and pre-labels -----------------------------------------------------------------
 

@@ -20,6 +20,17 @@ label set that replaced it) and ``superseded_by`` (the revision that won; null w
 ``labels/labelbox/agreement_{questions,boxes}.parquet``: annotator agreement over the images
 labelled more than once (consensus), also in the ingestion report.
 
+Who labelled what: ``annotator_hash`` is a keyed pseudonym of the labeler (the pseudonym key;
+:mod:`cadbusi_assets.labeling.annotators`); the label set records the key's fingerprint in
+``current.json`` and another key is refused. :func:`migrate_label_store` (run first by every
+ingestion) rewrites tables stored before in place: typed text and unknown classes or questions
+scrubbed, unkeyed annotator hashes re-keyed, in the current set, the history and every snapshot
+under ``versions/`` (recorded in ``labels/labelbox/migrations.json``).
+
+Withdrawn data rows (``withdrawn`` in ``labelbox_data_rows``) are deleted in the label source by
+:func:`delete_withdrawn_data_rows` (the ``delete_withdrawn_data_rows`` job, with a reason), each
+recorded once in ``labels/labelbox/deleted_data_rows.parquet``.
+
 Segmentation masks (Labelbox exports only their URLs) are fetched once through the label source,
 checked against the image's size, reduced to the object's colour and stored under
 ``labels/labelbox/masks/``; the objects table gets ``mask_path`` / ``mask_sha256``. A mask that
@@ -32,6 +43,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -44,6 +56,11 @@ from cadbusi_assets.labeling import (
     merge_label_tables,
 )
 from cadbusi_assets.labeling.agreement import annotator_agreement
+from cadbusi_assets.labeling.annotators import (
+    KeyedPseudonymizer,
+    annotator_function,
+    rekey_annotator_column,
+)
 from cadbusi_assets.labeling.consensus import ConsensusConfig, ensure_consensus
 from cadbusi_assets.labeling.masks import (
     MAX_LISTED_PROBLEMS,
@@ -54,16 +71,27 @@ from cadbusi_assets.labeling.masks import (
     with_mask_columns,
 )
 from cadbusi_assets.labeling.ndjson import (
+    CLASSIFICATIONS_SCHEMA,
+    LABELS_SCHEMA,
+    OBJECTS_SCHEMA,
     concat_history,
     label_revisions,
     parse_export,
+    scrub_label_text,
     scrub_text_answers,
 )
-from cadbusi_assets.labeling.ontology import OntologyError, OntologySpec, ensure_ontology
+from cadbusi_assets.labeling.ontology import (
+    ClassificationSpec,
+    OntologyError,
+    OntologySpec,
+    ensure_ontology,
+)
 from cadbusi_assets.labeling.prelabels import caliper_lesion_tables, one_lesion_per_image
 from cadbusi_assets.labeling.quality import (
     ClassCheck,
+    QuestionCheck,
     check_object_classes,
+    check_questions,
     image_disagreements,
     image_readings,
 )
@@ -75,6 +103,7 @@ from cadbusi_assets.stages.lesions import LESION_IMAGES_PATH, LESIONS_PATH, inhe
 from cadbusi_assets.stages.report import MissingUpstream, PartitionReport, StageFailure
 from cadbusi_assets.stages.safety import (
     ALLOW_SHRINK_ENV,
+    KEY_FINGERPRINTS_TABLE,
     allow_shrink_enabled,
     guard_shrink,
     is_sharp_drop,
@@ -207,8 +236,9 @@ def _keep_withdrawn(
     if gone.height:
         report.add_problem(
             f"{gone.height} images sent to Labelbox earlier are no longer usable ({newly} since "
-            "the last run: quarantined or excluded); Labelbox still holds their data rows: "
-            "delete them there (labelbox_data_rows, column withdrawn)"
+            "the last run: quarantined or excluded); Labelbox still holds their data rows "
+            "until the delete_withdrawn_data_rows job deletes them (labelbox_data_rows, "
+            "column withdrawn)"
         )
     return pl.concat([table, gone], how="diagonal_relaxed").sort("global_key")
 
@@ -564,8 +594,15 @@ def ingest_labels(
     since: str | None = None,
     allow_shrink: bool | None = None,
     ontology: OntologySpec | None = None,
+    pseudonymizer: KeyedPseudonymizer | None = None,
 ) -> PartitionReport:
     """Export from the source and write the label tables; a new version when content changed.
+
+    ``annotator_hash`` is the labeler's keyed pseudonym with ``pseudonymizer`` (the pseudonym
+    key; without it, null). The label set records the key's fingerprint and a run with another
+    key is refused. Before anything is read, :func:`migrate_label_store` brings the stored
+    tables, history and snapshots up to date (typed text scrubbed, old unkeyed annotator
+    hashes re-keyed); counts ``migration_*``.
 
     ``full``: the export is the complete truth (labels deleted at the source disappear from the
     current set). Otherwise the export is incremental and is upserted into the current tables.
@@ -587,14 +624,19 @@ def ingest_labels(
     ``image_features`` are counted (``labels_laterality_disagrees_with_image``,
     ``labels_clock_disagrees_with_image``) and listed (table ``image_disagreements``).
     """
-    known, ontology_problem = _known_object_classes(ontology)
+    spec, ontology_problem = _ontology(ontology)
+    known, _ = _known_object_classes(spec)
+    questions = spec.classifications
+    migration = migrate_label_store(research_zone, pseudonymizer, known, questions)
     previous, previous_version = _read_current(research_zone)
     # label sets stored before the class check: classes renamed and scrubbed alike, so an
     # unchanged label is not a new revision and no unscrubbed class moves on into history
     previous.objects = check_object_classes(previous.objects, known).objects
+    previous.classifications = check_questions(previous.classifications, questions).classifications
     references: list[MaskReference] = []
     parsed = parse_export(
-        recording_mask_references(source.export_rows(None if full else since), references)
+        recording_mask_references(source.export_rows(None if full else since), references),
+        annotator_function(pseudonymizer),
     )
     fresh, unknown = _only_sent_images(research_zone, parsed.current)
     superseded, _ = _only_sent_images(research_zone, parsed.superseded)
@@ -614,7 +656,8 @@ def ingest_labels(
             f"Set {ALLOW_SHRINK_ENV}=1 for the run to accept the deletions"
         )
     classes = check_object_classes(merged.objects, known)
-    merged = LabelTables(merged.labels, classes.objects, merged.classifications)
+    asked = check_questions(merged.classifications, questions)
+    merged = LabelTables(merged.labels, classes.objects, asked.classifications)
     masks = attach_masks(
         research_zone,
         merged.objects,
@@ -629,19 +672,31 @@ def ingest_labels(
         previous_version = label_set_version(previous)
     history = _read_history(research_zone)
     history.objects = check_object_classes(history.objects, known).objects
+    history.classifications = check_questions(history.classifications, questions).classifications
     superseded_now = parsed.superseded
     superseded_now.objects = check_object_classes(superseded_now.objects, known).objects
+    superseded_now.classifications = check_questions(
+        superseded_now.classifications, questions
+    ).classifications
     history = _superseded(previous, previous_version, superseded_now, merged, version, history)
     for name in TABLE_NAMES:
         frame = getattr(merged, name).with_columns(label_set_version=pl.lit(version))
-        research_zone.write_parquet((*LABELS_DIR, "versions", version, f"{name}.parquet"), frame)
+        research_zone.write_parquet((*VERSIONS_DIR, version, f"{name}.parquet"), frame)
         research_zone.write_parquet((*LABELS_DIR, f"{name}.parquet"), frame)
         research_zone.write_parquet((*HISTORY_DIR, f"{name}.parquet"), getattr(history, name))
-    research_zone.write_bytes(
-        (*LABELS_DIR, "current.json"),
-        json.dumps({"label_set_version": version}, sort_keys=True).encode(),
-    )
+    research_zone.write_bytes((*VERSIONS_DIR, version, SNAPSHOT_MARKER), _SNAPSHOT_MARKER_BYTES)
+    pointer: dict[str, object] = {"label_set_version": version}
+    if pseudonymizer is not None:
+        pointer[ANNOTATOR_KEY_FIELD] = pseudonymizer.key_fingerprint
+    research_zone.write_bytes(CURRENT_POINTER, json.dumps(pointer, sort_keys=True).encode())
     report = PartitionReport("all", row_count=merged.labels.height)
+    for step, changed in migration.items():
+        report.count(f"migration_{step}", changed)
+    if migration["files_rewritten"]:
+        report.add_problem(
+            f"{migration['files_rewritten']} stored label tables rewritten (typed text scrubbed, "
+            "annotator hashes keyed; labels/labelbox/migrations.json)"
+        )
     report.count("export_files_skipped", len(skipped))
     for _name, reason in skipped:
         report.add_problem(f"export file skipped: {reason}")
@@ -690,9 +745,11 @@ def ingest_labels(
     if unusable.height:
         report.tables["geometry_problems"] = unusable
     _report_label_quality(report, research_zone, merged, classes, ontology_problem)
-    # answers picked from the ontology, counted; typed text (scrubbed in the tables) is only
-    # counted: it is not a vocabulary and has no place in run metadata
-    chosen = merged.classifications.filter(pl.col("answer_kind") != "text")
+    _report_questions(report, asked)
+    # answers picked from the ontology, counted; typed text (scrubbed in the tables) and
+    # answers to questions or with options the ontology does not have are only counted: they
+    # are not a vocabulary and have no place in run metadata
+    chosen = merged.classifications.filter(asked.known)
     report.count("text_answers", int((merged.classifications["answer_kind"] == "text").sum()))
     report.tables["answers"] = (
         chosen.group_by(["question", "answer"]).len().sort(["question", "answer"])
@@ -714,15 +771,20 @@ def ingest_labels(
 def _known_object_classes(spec: OntologySpec | None) -> tuple[list[str], str | None]:
     """The object classes ingestion knows: the ontology's tools, then the lesion names the
     export's lesion masks read; and a problem when the configured ontology cannot be read."""
-    problem = None
-    if spec is None:
-        try:
-            spec = OntologySpec.from_env()
-        except (OntologyError, OSError) as exc:
-            problem = f"object classes checked against the built-in ontology: {exc}"
-            spec = OntologySpec.default()
+    spec, problem = _ontology(spec)
     tools = [t.name for t in spec.tools]
     return tools + [n for n in LESION_OBJECT_NAMES if n not in tools], problem
+
+
+def _ontology(spec: OntologySpec | None) -> tuple[OntologySpec, str | None]:
+    """``spec``, else the configured ontology (the built-in one, with a problem, when the
+    configured one cannot be read)."""
+    if spec is not None:
+        return spec, None
+    try:
+        return OntologySpec.from_env(), None
+    except (OntologyError, OSError) as exc:
+        return OntologySpec.default(), f"labels checked against the built-in ontology: {exc}"
 
 
 def _image_readings(research_zone: Zone, image_ids: list[str]) -> pl.DataFrame:
@@ -747,6 +809,26 @@ def _image_readings(research_zone: Zone, image_ids: list[str]) -> pl.DataFrame:
     if not frames:
         return image_readings(None)
     return image_readings(pl.concat(frames, how="diagonal_relaxed"))
+
+
+def _report_questions(report: PartitionReport, asked: QuestionCheck) -> None:
+    """Counts, problems and the table of answers to questions (or with options) the ontology
+    does not have; a question or answer as typed never appears."""
+    report.count("label_answers_to_unknown_questions", asked.unknown_question_answers)
+    report.count("label_answers_not_among_options", asked.answers_not_in_options)
+    report.count("label_answers_normalised", asked.normalised)
+    if asked.unknown_question_answers:
+        report.add_problem(
+            f"{asked.unknown_question_answers} label answers to questions not in the ontology; "
+            "stored scrubbed, not listed among the answers (table unknown_questions)"
+        )
+    if asked.answers_not_in_options:
+        report.add_problem(
+            f"{asked.answers_not_in_options} label answers not among their question's options; "
+            "stored scrubbed, not listed among the answers (table unknown_questions)"
+        )
+    if asked.problems.height:
+        report.tables["unknown_questions"] = asked.problems
 
 
 def _report_label_quality(
@@ -837,3 +919,403 @@ def current_label_set_version(research_zone: Zone) -> str | None:
     if not research_zone.exists(*parts):
         return None
     return json.loads(research_zone.read_bytes(*parts))["label_set_version"]
+
+
+# -- the stored label tables: key check and migration ------------------------------------------
+
+VERSIONS_DIR = (*LABELS_DIR, "versions")
+CURRENT_POINTER = (*LABELS_DIR, "current.json")
+#: one entry per migration run that changed a stored table (append-only list)
+MIGRATIONS_FILE = (*LABELS_DIR, "migrations.json")
+MIGRATION_NAME = "label-store: typed text scrubbed, annotator pseudonyms keyed"
+#: the history's old → new revisions while a migration rewrites its tables (see
+#: :func:`migrate_label_store`)
+PENDING_REVISIONS_FILE = (*LABELS_DIR, "migration_revisions.json")
+#: in a snapshot folder: its tables hold no typed text unscrubbed and no unkeyed annotator hash
+SNAPSHOT_MARKER = "migrated.json"
+_SNAPSHOT_MARKER_BYTES = json.dumps({"migration": MIGRATION_NAME}).encode()
+#: ``current.json`` field: fingerprint of the key the annotator pseudonyms were made with
+ANNOTATOR_KEY_FIELD = "annotator_key_fingerprint"
+
+
+def _pointer(zone: Zone) -> dict[str, object]:
+    if not zone.exists(*CURRENT_POINTER):
+        return {}
+    loaded = json.loads(zone.read_bytes(*CURRENT_POINTER))
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _zone_key_fingerprints(zone: Zone) -> set[str]:
+    """The key fingerprints recorded for the research zone's dates (``key_fingerprints``)."""
+    found: set[str] = set()
+    for path in zone.iter_files("tables", KEY_FINGERPRINTS_TABLE, suffix=".parquet"):
+        frame = pl.read_parquet(io.BytesIO(path.read_bytes()))
+        if "fingerprint" in frame.columns:
+            found |= {str(f) for f in frame["fingerprint"].drop_nulls().to_list()}
+    return found
+
+
+def check_annotator_key(zone: Zone, pseudonymizer: KeyedPseudonymizer | None) -> None:
+    """:class:`StageFailure` when the stored label set's annotator pseudonyms were made with
+    another pseudonym key than ``pseudonymizer``'s (or with a key, and none is given): every
+    label would look relabelled and the history would fill with copies under second
+    pseudonyms."""
+    recorded = _pointer(zone).get(ANNOTATOR_KEY_FIELD)
+    if recorded is None:
+        # a label set from before keyed pseudonyms: the first key claims it, so it must be the
+        # key the research zone's dates were made with
+        if pseudonymizer is not None:
+            zone_keys = _zone_key_fingerprints(zone)
+            if zone_keys and pseudonymizer.key_fingerprint not in zone_keys:
+                raise StageFailure(
+                    "the research zone's dates were made with another pseudonym key than this "
+                    "run's; refusing to key the label set's annotator pseudonyms with it"
+                )
+        return
+    if pseudonymizer is None:
+        raise StageFailure(
+            "the stored label set's annotator pseudonyms were made with the pseudonym key; "
+            "label ingestion needs that key (none was given)"
+        )
+    if pseudonymizer.key_fingerprint != recorded:
+        raise StageFailure(
+            "the stored label set's annotator pseudonyms were made with another pseudonym key "
+            f"(fingerprint {recorded}, this run's {pseudonymizer.key_fingerprint}); refusing to "
+            "ingest labels with it"
+        )
+
+
+def _scrubbed_tables(
+    frames: dict[str, pl.DataFrame],
+    key: KeyedPseudonymizer | None,
+    known: list[str],
+    questions: Sequence[ClassificationSpec],
+) -> tuple[dict[str, pl.DataFrame], dict[str, int]]:
+    """The three tables with typed text scrubbed, unknown object classes and questions
+    scrubbed and annotator hashes keyed (:func:`rekey_annotator_column`), and what changed."""
+    labels, rekeyed = rekey_annotator_column(frames["labels"], key)
+    answers = scrub_text_answers(frames["classifications"])
+    if answers.height and {"question", "answer_kind", "label_id"} <= set(answers.columns):
+        answers = check_questions(answers, questions).classifications
+    before = frames["classifications"]
+    scrubbed = (
+        int((before["answer"].cast(pl.Utf8) != answers["answer"].cast(pl.Utf8)).sum())
+        if before.height and "answer" in before.columns
+        else 0
+    )
+    objects = frames["objects"]
+    classes_changed = 0
+    if objects.height and "name" in objects.columns:
+        checked = check_object_classes(objects, known).objects
+        classes_changed = int(
+            (checked["name"].fill_null("\x00") != objects["name"].fill_null("\x00")).sum()
+        )
+        objects = checked
+    return (
+        {"labels": labels, "objects": objects, "classifications": answers},
+        {
+            "annotator_values_rekeyed": rekeyed if key is not None else 0,
+            "annotator_values_dropped": rekeyed if key is None else 0,
+            "text_answers_scrubbed": scrubbed,
+            "object_classes_changed": classes_changed,
+        },
+    )
+
+
+_BASE_SCHEMAS = {
+    "labels": LABELS_SCHEMA,
+    "objects": OBJECTS_SCHEMA,
+    "classifications": CLASSIFICATIONS_SCHEMA,
+}
+
+
+def _history_revisions(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """``label_id``, ``label_revision`` (as stored) → ``computed``: the content hash of each
+    stored history version over the table columns (as :func:`label_revisions` computes it)."""
+    # label_revisions() names its output label_revision, which is a key here: the stored
+    # revision goes under a stand-in name
+    base = LabelTables(
+        *(
+            frames[name].select(
+                *[c for c in _BASE_SCHEMAS[name] if c in frames[name].columns and c != "label_id"],
+                "label_id",
+                pl.col("label_revision").alias("_stored"),
+            )
+            for name in TABLE_NAMES
+        )
+    )
+    return label_revisions(base, ["label_id", "_stored"]).rename(
+        {"label_revision": "computed", "_stored": "label_revision"}
+    )
+
+
+def _revision_map(before: pl.DataFrame, after: pl.DataFrame) -> dict[str, str]:
+    """``label_id \\x1f old revision`` → new revision, for the versions whose content hash
+    changed (``before`` / ``after``: ``label_id``, ``label_revision``, ``computed``)."""
+    joined = before.join(after, on=["label_id", "label_revision"], suffix="_after").filter(
+        pl.col("computed") != pl.col("computed_after")
+    )
+    return {
+        f"{label_id}\x1f{stored}": new
+        for label_id, stored, new in joined.select(
+            "label_id", "label_revision", "computed_after"
+        ).iter_rows()
+    }
+
+
+def _changed(old: dict[str, pl.DataFrame], new: dict[str, pl.DataFrame]) -> bool:
+    return any(not new[name].equals(old[name]) for name in TABLE_NAMES)
+
+
+def _apply_revision_map(frame: pl.DataFrame, column: str, mapping: dict[str, str]) -> pl.DataFrame:
+    if not mapping or column not in frame.columns or frame.height == 0:
+        return frame
+    key = pl.concat_str(pl.col("label_id"), pl.col(column), separator="\x1f")
+    return frame.with_columns(
+        pl.when(key.is_in(list(mapping)))
+        .then(key.replace(mapping))
+        .otherwise(pl.col(column))
+        .alias(column)
+    )
+
+
+def migrate_label_store(
+    zone: Zone,
+    pseudonymizer: KeyedPseudonymizer | None,
+    known_classes: list[str] | None = None,
+    questions: Sequence[ClassificationSpec] | None = None,
+) -> dict[str, int]:
+    """Rewrite in place (each file atomically, only when its content changes) the current
+    label set, its history and every snapshot under ``labels/labelbox/versions/``: typed text
+    scrubbed (:func:`scrub_text_answers`), object classes not in the ontology scrubbed, and
+    annotator hashes keyed with ``pseudonymizer`` (old unkeyed values re-keyed to exactly the
+    pseudonym a new export gives; without a key they are dropped). History versions whose
+    content changed get their recomputed ``label_revision`` (and ``superseded_by`` follows),
+    so a version exported again is not kept twice. A run that changed something appends an
+    entry (counts, key fingerprint, time) to ``labels/labelbox/migrations.json``; a second
+    run changes no byte. A run killed half-way leaves each file old or new, and the next run
+    finishes the rest. Refuses another key than the label set's (:func:`check_annotator_key`).
+    """
+    check_annotator_key(zone, pseudonymizer)
+    spec, _ = _ontology(None) if known_classes is None or questions is None else (None, None)
+    known = known_classes if known_classes is not None else _known_object_classes(spec)[0]
+    asked = questions if questions is not None else spec.classifications if spec else ()
+    totals = {
+        "files_rewritten": 0,
+        "annotator_values_rekeyed": 0,
+        "annotator_values_dropped": 0,
+        "text_answers_scrubbed": 0,
+        "object_classes_changed": 0,
+        "history_revisions_recomputed": 0,
+    }
+
+    def write(folder: tuple[str, ...], old: dict[str, pl.DataFrame], new: dict[str, pl.DataFrame]):
+        for name in TABLE_NAMES:
+            if not new[name].equals(old[name]):
+                zone.write_parquet((*folder, f"{name}.parquet"), new[name])
+                totals["files_rewritten"] += 1
+
+    def add(counts: dict[str, int]) -> None:
+        for name, value in counts.items():
+            totals[name] += value
+
+    # The history's revisions follow its content: the map of old to new revisions is written
+    # before any table, so a run killed between the history's tables (some rewritten with the
+    # new revisions, some not) is finished consistently by the next one.
+    pending: dict[str, str] = {}
+    if zone.exists(*PENDING_REVISIONS_FILE):
+        pending = json.loads(zone.read_bytes(*PENDING_REVISIONS_FILE))["revisions"]
+    revision_map: dict[str, str] = dict(pending)
+    current = _read_tables(zone, LABELS_DIR)
+    current_new: dict[str, pl.DataFrame] | None = None
+    if current is not None:
+        current_new, counts = _scrubbed_tables(current, pseudonymizer, known, asked)
+        add(counts)
+    if current is not None and current_new is not None and _changed(current, current_new):
+        strip = ["label_set_version"]
+        before = label_revisions(
+            LabelTables(*(current[n].drop(strip, strict=False) for n in TABLE_NAMES))
+        )
+        after = label_revisions(
+            LabelTables(*(current_new[n].drop(strip, strict=False) for n in TABLE_NAMES))
+        )
+        revision_map.update(
+            _revision_map(
+                before.with_columns(computed=pl.col("label_revision")),
+                after.with_columns(computed=pl.col("label_revision")),
+            )
+        )
+    history = _read_tables(zone, HISTORY_DIR)
+    history_new: dict[str, pl.DataFrame] | None = None
+    if history is not None and "label_revision" in history["labels"].columns:
+        # a killed run's map first: the three tables agree on each version's revision again
+        consistent = {
+            name: _apply_revision_map(
+                _apply_revision_map(history[name], "label_revision", pending),
+                "superseded_by",
+                pending,
+            )
+            for name in TABLE_NAMES
+        }
+        history_new, counts = _scrubbed_tables(consistent, pseudonymizer, known, asked)
+        add(counts)
+        own = (
+            _revision_map(_history_revisions(consistent), _history_revisions(history_new))
+            if _changed(consistent, history_new)
+            else {}
+        )
+        totals["history_revisions_recomputed"] += len(own)
+        revision_map.update(own)
+        for name in TABLE_NAMES:
+            frame = _apply_revision_map(history_new[name], "label_revision", own)
+            history_new[name] = _apply_revision_map(frame, "superseded_by", revision_map)
+    elif history is not None:
+        history_new, counts = _scrubbed_tables(history, pseudonymizer, known, asked)
+        add(counts)
+    rewrites = history is not None and history_new is not None and _changed(history, history_new)
+    if revision_map != pending and rewrites:
+        zone.write_bytes(
+            PENDING_REVISIONS_FILE,
+            json.dumps({"revisions": revision_map}, sort_keys=True).encode(),
+        )
+    if current is not None and current_new is not None:
+        write(LABELS_DIR, current, current_new)
+    if history is not None and history_new is not None:
+        write(HISTORY_DIR, history, history_new)
+    if zone.exists(*PENDING_REVISIONS_FILE):
+        zone.delete(*PENDING_REVISIONS_FILE)
+    snapshots = sorted(
+        {path.parent.name for path in zone.iter_files(*VERSIONS_DIR, suffix=".parquet")}
+    )
+    for version in snapshots:
+        folder = (*VERSIONS_DIR, version)
+        if zone.exists(*folder, SNAPSHOT_MARKER):
+            continue  # written or migrated by this code: nothing to do (and nothing read)
+        frames = _read_tables(zone, folder)
+        if frames is None:
+            continue
+        new, counts = _scrubbed_tables(frames, pseudonymizer, known, asked)
+        add(counts)
+        write(folder, frames, new)
+        # after the tables: a run killed before this line reads the snapshot again next time
+        zone.write_bytes((*folder, SNAPSHOT_MARKER), _SNAPSHOT_MARKER_BYTES)
+    if totals["files_rewritten"]:
+        entries: list[object] = []
+        if zone.exists(*MIGRATIONS_FILE):
+            loaded = json.loads(zone.read_bytes(*MIGRATIONS_FILE))
+            entries = loaded if isinstance(loaded, list) else [loaded]
+        entries.append(
+            {
+                "migration": MIGRATION_NAME,
+                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "key_fingerprint": None if pseudonymizer is None else pseudonymizer.key_fingerprint,
+                **totals,
+            }
+        )
+        zone.write_bytes(MIGRATIONS_FILE, json.dumps(entries, indent=1, sort_keys=True).encode())
+    return totals
+
+
+# -- withdrawn data rows: deleted in the label source ----------------------------------------
+
+#: one row per withdrawn data row deleted (or found gone) in a label source
+DELETIONS_PATH = (*LABELS_DIR, "deleted_data_rows.parquet")
+DELETIONS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "global_key": pl.Utf8,
+    "batch": pl.Utf8,
+    "source": pl.Utf8,
+    "outcome": pl.Utf8,
+    "reason": pl.Utf8,
+    "deleted_at": pl.Utf8,
+}
+#: ``outcome``: the source held the data row and deleted it now
+DELETED = "deleted"
+#: ``outcome``: the source held no data row of that key any more (deleted earlier, by hand or
+#: by a run stopped before it recorded the deletion)
+ALREADY_ABSENT = "absent_in_source"
+
+
+def withdrawn_data_rows(research_zone: Zone) -> pl.DataFrame:
+    """``global_key``, ``batch`` of every data row marked :data:`WITHDRAWN` in any
+    ``labelbox_data_rows`` table."""
+    frames = []
+    for path in research_zone.iter_files("tables", DATA_ROWS_TABLE, suffix=".parquet"):
+        table = pl.read_parquet(io.BytesIO(path.read_bytes()))
+        if WITHDRAWN not in table.columns:
+            continue
+        frames.append(
+            table.filter(pl.col(WITHDRAWN).fill_null(False)).select(
+                pl.col("global_key").cast(pl.Utf8),
+                pl.lit(path.name.removesuffix(".parquet")).alias("batch"),
+            )
+        )
+    if not frames:
+        return pl.DataFrame(schema={"global_key": pl.Utf8, "batch": pl.Utf8})
+    return pl.concat(frames).unique("global_key", keep="first").sort("global_key")
+
+
+def recorded_deletions(research_zone: Zone) -> pl.DataFrame:
+    if not research_zone.exists(*DELETIONS_PATH):
+        return pl.DataFrame(schema=DELETIONS_SCHEMA)
+    return research_zone.read_parquet(*DELETIONS_PATH)
+
+
+def delete_withdrawn_data_rows(
+    research_zone: Zone, source: LabelSource, reason: str, *, now: dt.datetime | None = None
+) -> PartitionReport:
+    """Delete in the label source every data row this platform withdrew (quarantined, excluded,
+    its date purged for identifiers: column ``withdrawn`` of ``labelbox_data_rows``) and not
+    yet deleted there, and record each with ``reason`` (scrubbed like typed text), the source
+    and the time in ``labels/labelbox/deleted_data_rows.parquet`` (rewritten atomically).
+
+    Idempotent: a recorded key is not asked again; a key the source no longer holds (deleted
+    by a run stopped before it wrote the record, or by hand) is recorded as
+    :data:`ALREADY_ABSENT`. Labelbox deletes a data row's labels with it; the label set here
+    already leaves withdrawn images out. Counts: ``withdrawn_data_rows``,
+    ``already_recorded``, ``data_rows_deleted``, ``data_rows_absent_in_source``."""
+    text = scrub_label_text(reason.strip()) if reason and reason.strip() else None
+    if not text:
+        raise StageFailure("say why the withdrawn data rows are deleted (a reason is required)")
+    delete = getattr(source, "delete_data_rows", None)
+    if delete is None:
+        raise StageFailure(f"the label source {source.name} cannot delete data rows")
+    withdrawn = withdrawn_data_rows(research_zone)
+    record = recorded_deletions(research_zone)
+    done = record.filter(pl.col("source") == source.name).select("global_key")
+    todo = withdrawn.join(done, on="global_key", how="anti")
+    report = PartitionReport("all", row_count=todo.height)
+    report.count("withdrawn_data_rows", withdrawn.height)
+    report.count("already_recorded", withdrawn.height - todo.height)
+    if todo.height == 0:
+        report.count("data_rows_deleted", 0)
+        report.count("data_rows_absent_in_source", 0)
+        return report
+    result = delete(todo["global_key"].to_list())
+    moment = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
+    outcomes = pl.DataFrame(
+        {
+            "global_key": [*result.deleted, *result.absent],
+            "outcome": [DELETED] * len(result.deleted) + [ALREADY_ABSENT] * len(result.absent),
+        },
+        schema={"global_key": pl.Utf8, "outcome": pl.Utf8},
+    )
+    new = todo.join(outcomes, on="global_key", how="inner").select(
+        "global_key",
+        "batch",
+        pl.lit(source.name).alias("source"),
+        "outcome",
+        pl.lit(text).alias("reason"),
+        pl.lit(moment).alias("deleted_at"),
+    )
+    research_zone.write_parquet(
+        DELETIONS_PATH,
+        pl.concat([record, new], how="diagonal_relaxed").sort(["source", "global_key"]),
+    )
+    report.count("data_rows_deleted", len(result.deleted))
+    report.count("data_rows_absent_in_source", len(result.absent))
+    if result.absent:
+        report.add_problem(
+            f"{len(result.absent)} withdrawn data rows were no longer in {source.name} "
+            "(deleted earlier); recorded"
+        )
+    return report

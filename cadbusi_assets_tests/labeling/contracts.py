@@ -45,20 +45,23 @@ from cadbusi_assets_tests.labeling.fake_labelbox_projects import FakeLabelboxWit
 RECORDED_DIR = Path(__file__).with_name("recorded")
 FORMAT_VERSION = 1
 _INT_LITERAL = re.compile(r"(?<![\w$])\d+(?![\w.])")
+_STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 # -- reducing a request to its contract ----------------------------------------------------------
 
 
 def normalize_query(query: str) -> str:
-    """The query as graphql-core prints it, with integer literals (page sizes, offsets) as N."""
+    """The query as graphql-core prints it, with integer literals (page sizes, offsets) as N
+    and string literals (the data row ids ``DataRow.bulk_delete`` writes into its query) as
+    ``"S"``."""
     from graphql import parse, print_ast
 
     try:
         printed = print_ast(parse(query))
     except Exception:  # not GraphQL we can parse: compare it as whitespace-collapsed text
         printed = " ".join(query.split())
-    return _INT_LITERAL.sub("N", printed)
+    return _STRING_LITERAL.sub('"S"', _INT_LITERAL.sub("N", printed))
 
 
 def variable_types(query: str) -> dict[str, str]:
@@ -349,6 +352,18 @@ def scenario_data_rows(fake: RecordingFake) -> None:
     assert source.send_data_rows("2026-09-01", rows) == len(KEYS)
 
 
+def scenario_delete_data_rows(fake: RecordingFake) -> None:
+    """Withdrawn data rows deleted by global key (one key Labelbox no longer holds)."""
+    rows = [
+        {"global_key": k, "external_id": k, "row_data": f"https://example.invalid/{k}.png"}
+        for k in KEYS
+    ]
+    source = _source("proj-rows")
+    assert source.send_data_rows("2026-09-01", rows) == len(KEYS)
+    result = source.delete_data_rows([KEYS[1], KEYS[2], "img-gone"])
+    assert result.deleted == (KEYS[1], KEYS[2]) and result.absent == ("img-gone",)
+
+
 def scenario_batches_prelabels(fake: RecordingFake) -> None:
     """Ontology checked, batches with priority, then MAL pre-labels imported and their status
     polled until finished."""
@@ -436,6 +451,7 @@ SCENARIOS: dict[str, Callable[[RecordingFake], None]] = {
     "batches_large": scenario_batches_large,
     "export": scenario_export,
     "consensus": scenario_consensus,
+    "delete_data_rows": scenario_delete_data_rows,
 }
 
 

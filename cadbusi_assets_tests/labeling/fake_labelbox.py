@@ -32,6 +32,10 @@ What is modelled and what is assumed:
   row ("Data row not found"), because Labelbox documents upsert-by-key only for existing rows.
   A create (``AUTO`` key) with a global key already in use fails with "Duplicate global key"
   (as the SDK's own integration test shows). Tasks report COMPLETE at once (no 2 s polls).
+* ``client.get_data_row`` and ``DataRow.bulk_delete``: a deleted data row leaves the fake with
+  its labels in every project (its global key is free again); deleting an id the fake does not
+  hold is a ``RESOURCE_NOT_FOUND`` error (nothing deleted). :attr:`FakeLabelbox.deleted` lists
+  the deleted ids in order.
 """
 
 from __future__ import annotations
@@ -70,6 +74,9 @@ OPERATIONS = (
     "FailedDataRowImportsPyApi",
     "getDataRowsForGlobalKeysPyApi",
     "getDataRowsForGlobalKeysResultPyApi",
+    "GetDataRowPyApi",
+    "GetMetadataOntologyBetaPyApi",
+    "deleteDataRowsPyApi",
 )
 RATE_LIMIT_MESSAGE = "You have exceeded the API rate limit (fake Labelbox)."
 _OPERATION_NAME = re.compile(r"^\s*(?:query|mutation)\s+(\w+)")
@@ -180,6 +187,8 @@ class FakeLabelbox:
         self._ids = itertools.count(1)
         self._projects: dict[str, dict[str, Any]] = {}
         self._project_rows: dict[str, dict[str, dict[str, Any]]] = {}
+        #: ids of the data rows deleted (``DataRow.bulk_delete``), in order
+        self.deleted: list[str] = []
         self._datasets: dict[str, dict[str, Any]] = {}
         self._rows: dict[str, _DataRow] = {}
         self._tasks: dict[str, _Task] = {}
@@ -626,6 +635,31 @@ class FakeLabelbox:
         page = {"after": None, "total": len(task.failures), "results": task.failures}
         return {"failedDataRowImports": page}
 
+    def _data_row_json(self, row: _DataRow) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "createdAt": _orm_time(row.created_at),
+            "updatedAt": _orm_time(row.updated_at),
+            "externalId": row.external_id,
+            "globalKey": row.global_key,
+            "rowData": row.row_data,
+            "mediaAttributes": row.media_attributes,
+            "customMetadata": [],
+            "metadataFields": [],
+        }
+
+    def _delete_rows(self, query: str) -> dict[str, Any]:
+        listed = re.search(r"dataRowIds: \[([^\]]*)\]", query)
+        ids = re.findall(r'"([^"]+)"', listed.group(1)) if listed else []
+        if not ids or any(i not in self._rows for i in ids):
+            raise GraphQLError("RESOURCE_NOT_FOUND", "fake Labelbox: no such data row")
+        for row_id in ids:
+            del self._rows[row_id]
+            for rows in self._project_rows.values():
+                rows.pop(row_id, None)
+            self.deleted.append(row_id)
+        return {"deleteDataRows": [{"id": i} for i in ids]}
+
     def _global_key_job(self, variables: Mapping[str, Any]) -> dict[str, Any]:
         job = self._new_id("cjob")
         self._jobs[job] = list(variables["globalKeys"])
@@ -715,6 +749,14 @@ class FakeLabelbox:
             return self._global_key_job(variables)
         if operation == "getDataRowsForGlobalKeysResultPyApi":
             return self._global_key_result(variables)
+        if operation == "GetDataRowPyApi":
+            row = self._rows.get(variables[where["id"]])
+            return {"dataRow": self._data_row_json(row) if row else None}
+        if operation == "GetMetadataOntologyBetaPyApi":
+            # the SDK reads it to build a DataRow; no custom metadata schema here
+            return {"customMetadataOntology": []}
+        if operation == "deleteDataRowsPyApi":
+            return self._delete_rows(query)
         raise GraphQLError(
             "GRAPHQL_VALIDATION_FAILED", f"fake Labelbox does not implement operation {operation!r}"
         )

@@ -33,6 +33,7 @@ pytestmark = pytest.mark.integration
 SCENARIO_TIMEOUT_S = 60
 #: what the issue asks the contracts to cover: scenario → operations that must be recorded
 REQUIRED = {
+    "delete_data_rows": {"getDataRowsForGlobalKeysPyApi", "GetDataRowPyApi", "deleteDataRowsPyApi"},
     "ontology": {"GetProjectOntologyPyApi", "upsertRootSchemaNodePyApi", "ConnectOntologyPyApi"},
     "data_rows": {"CreateDatasetPyApi", "UploadFile", "UpsertDataRowsPyApi"},
     "batches_prelabels": {

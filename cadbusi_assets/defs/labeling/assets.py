@@ -50,9 +50,17 @@ class LabelIngestConfig(dg.Config):
     "from Labelbox exports; a new label_set_version whenever the content changes.",
 )
 def labelbox_labels(
-    config: LabelIngestConfig, zones: ZonesResource, labelbox: LabelSourceResource
+    config: LabelIngestConfig,
+    zones: ZonesResource,
+    pseudonym_key: PseudonymKeyResource,
+    labelbox: LabelSourceResource,
 ) -> dg.MaterializeResult:
-    report = stage.ingest_labels(zones.research(), labelbox.open(), full=config.full_reconciliation)
+    report = stage.ingest_labels(
+        zones.research(),
+        labelbox.open(),
+        full=config.full_reconciliation,
+        pseudonymizer=pseudonym_key.pseudonymizer(zones),
+    )
     version = report.tables["label_set"]["label_set_version"][0]
     return dg.MaterializeResult(
         metadata=report_metadata(report) | {"label_set_version": version},
