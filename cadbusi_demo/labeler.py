@@ -3,8 +3,9 @@
 Reads the data rows in ``<labels>/outbox/*.ndjson`` (sent by the ``labelbox_data_rows`` asset),
 finds each image's ground truth (the generator's JSON, matched through the pseudonymized SOP
 Instance UID, which only the holder of the key can compute), and writes a Labelbox-format export
-``<labels>/exports/demo-labels.ndjson``: a ``has_calipers`` answer, an ``image_quality`` answer and
-a ``lesion`` bounding box where the ground truth has one. About 70 % of the sent images are
+``<labels>/exports/demo-labels.ndjson``: a ``laterality`` answer (a question of the built-in
+ontology, :meth:`~cadbusi_assets.labeling.ontology.OntologySpec.default`) and a ``lesion``
+bounding box where the ground truth has one. About 70 % of the sent images are
 labelled, deterministically, so a later export can show labelled and unlabelled images.
 
 For about a third of the labelled images with a lesion (:data:`MASK_SHARE`), the annotator
@@ -37,6 +38,8 @@ MASK_SHARE = 3  # out of 10 labelled images with a lesion: a mask instead of a b
 MASKS_DIR = "masks"
 #: the composite mask colour of the lesion_mask object (Labelbox assigns one per object)
 MASK_COLOUR = (255, 96, 0)
+#: the answers of the ontology's ``laterality`` question
+SIDES = ("left", "right")
 
 
 def _ground_truth_by_image(
@@ -133,7 +136,9 @@ def _row(
                 "classifications": [],
             }
         )
-    has_calipers = bool(frame.get("has_calipers"))
+    # the built-in ontology's questions only (a question it lacks is counted as unknown)
+    side = str(frame.get("laterality") or "").lower()
+    answers = [{"name": "laterality", "radio_answer": {"name": side}}] if side in SIDES else []
     return {
         "data_row": {
             "id": "dr" + image_id[:20],
@@ -164,13 +169,7 @@ def _row(
                         },
                         "annotations": {
                             "objects": objects,
-                            "classifications": [
-                                {
-                                    "name": "has_calipers",
-                                    "radio_answer": {"name": "yes" if has_calipers else "no"},
-                                },
-                                {"name": "image_quality", "radio_answer": {"name": "good"}},
-                            ],
+                            "classifications": answers,
                             "relationships": [],
                         },
                     }

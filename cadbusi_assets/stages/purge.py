@@ -35,7 +35,8 @@ DERIVED_TABLES: tuple[tuple[str, str | None], ...] = (
 @dataclass(frozen=True)
 class Purged:
     """What a purge did: research files removed, and whether Labelbox holds images of the
-    batch (their data rows are kept, withdrawn: delete them in Labelbox)."""
+    batch (their data rows are kept, withdrawn: the ``delete_withdrawn_data_rows`` job deletes
+    them in Labelbox)."""
 
     files: int
     in_labelbox: bool
@@ -46,7 +47,8 @@ class Purged:
         if self.in_labelbox:
             text += (
                 "; images of this date were sent to Labelbox, which still holds them: delete "
-                f"their data rows there (labelbox_data_rows, column {WITHDRAWN})"
+                f"their data rows there (labelbox_data_rows, column {WITHDRAWN}) with the "
+                "delete_withdrawn_data_rows job"
             )
         return text
 

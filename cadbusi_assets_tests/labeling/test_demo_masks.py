@@ -3,7 +3,6 @@ label folder), and the label ingestion stores those masks: the demo exercises th
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 
@@ -14,7 +13,7 @@ from PIL import Image
 
 from cadbusi_assets.identity import Pseudonymizer, PseudonymKey, image_id_for
 from cadbusi_assets.labeling import FolderLabelSource
-from cadbusi_assets.labeling.ontology import ClassificationSpec, OntologySpec
+from cadbusi_assets.labeling.ontology import OntologySpec
 from cadbusi_assets.stages import labeling as stage
 from cadbusi_assets.storage import open_zone
 from cadbusi_assets_tests.support import time_limit as shared_time_limit
@@ -44,6 +43,7 @@ def test_demo_labels_carry_masks_that_ingestion_stores(tmp_path):
             "frames": [
                 {
                     "has_calipers": False,
+                    "laterality": ("LEFT", "RIGHT")[n % 2],
                     "lesion_box": [20, 15, 40, 29],
                     "lesion": {"centre": [30.0, 22.0], "half_axes": [10.0, 7.0], "tilt_deg": 15.0},
                 }
@@ -75,21 +75,14 @@ def test_demo_labels_carry_masks_that_ingestion_stores(tmp_path):
         schema={"image_id": pl.Utf8, "rows": pl.Int32, "columns": pl.Int32},
     )
     stage.write_partition_table(zone, stage.IMAGES_TABLE, "b1", images)
-    # the demo labeler answers two questions the built-in ontology does not have
-    # (has_calipers, image_quality): with the ontology, no problem; without it they are
-    # counted as answers to unknown questions
-    spec = OntologySpec.default()
-    demo_spec = dataclasses.replace(
-        spec,
-        classifications=(
-            *spec.classifications,
-            ClassificationSpec("has_calipers", "radio", ("yes", "no")),
-            ClassificationSpec("image_quality", "radio", ("good", "poor")),
-        ),
-    )
-    report = stage.ingest_labels(zone, FolderLabelSource(labels), ontology=demo_spec)
+    # the demo labeler answers only the built-in ontology's questions (it answered two others,
+    # has_calipers and image_quality, counted as answers to unknown questions)
+    report = stage.ingest_labels(zone, FolderLabelSource(labels), ontology=OntologySpec.default())
     assert report.problems == []
     assert report.counts["label_answers_to_unknown_questions"] == 0
+    answers = zone.read_parquet(*stage.LABELS_DIR, "classifications.parquet")
+    assert set(answers["question"]) == {"laterality"}
+    assert set(answers["answer"]) <= {"left", "right"}
     assert report.counts["masks_stored"] == len(masks)
     stored = zone.read_parquet(*stage.LABELS_DIR, "objects.parquet").filter(
         pl.col("mask_path").is_not_null()

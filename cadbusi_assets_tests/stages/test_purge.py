@@ -60,6 +60,7 @@ def test_purge_keeps_the_record_of_what_labelbox_holds_and_says_so(tmp_path):
     assert rows[WITHDRAWN].to_list() == [True]
     assert sent_image_ids(zone) == {"g-bfedcba9876543210"}
     assert purged.in_labelbox and "delete their data rows there" in purged.summary()
+    assert "delete_withdrawn_data_rows job" in purged.summary()  # the way to do it is named
     other = read_partition_table(zone, DATA_ROWS_TABLE, "bfedcba9876543210")
     assert other is not None and other[WITHDRAWN].to_list() == [False]
     # a batch never sent: nothing to say about Labelbox
