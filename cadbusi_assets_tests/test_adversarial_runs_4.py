@@ -445,3 +445,77 @@ def test_an_explicit_refetch_over_dicomweb_takes_in_a_correction_orthanc_holds(t
     (row,) = again.refetched.filter(pl.col("outcome") == "replaced").iter_rows(named=True)
     kept = raw.read_bytes(*row["kept_copy"].split("/"))
     assert hashlib.sha256(kept).hexdigest() == row["old_sha256"] in before.values()
+
+
+def test_a_refetch_in_a_run_the_pacs_shrink_guard_refuses_replaces_no_stored_file(tmp_path):
+    """The refetch replaced a corrected instance as soon as it was fetched, before the run asked
+    ``before_delete`` (the guard against a PACS that suddenly holds fewer studies): a refused
+    run had already changed a stored file, with no record of it. Now the changed bytes are
+    staged and replace the stored copy only once the run is accepted: a refused run leaves
+    every stored file, no ``dicom_replaced/`` copy and no staged file behind; the same refetch
+    accepted replaces exactly the corrected instance."""
+    import hashlib
+
+    import polars as pl
+    import pydicom
+
+    from cadbusi_assets.pacs import retrieve_studies
+    from cadbusi_assets.pacs.folder import FolderPacs
+    from cadbusi_assets.pacs.retrieve import REPLACED_DIR
+    from cadbusi_assets.stages import retrieval
+    from cadbusi_assets.stages.report import StageFailure
+    from cadbusi_assets_tests.run_support import small_date
+    from cadbusi_assets_tests.support import TEST_KEY
+
+    day = "2026-09-03"
+    pseudo = Pseudonymizer(TEST_KEY)
+
+    def files(zone) -> dict[str, str]:
+        return {
+            zone.relative(p): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in zone.iter_files("dicom", day, include_temporary=True)
+        }
+
+    def refuse(before: int, kept: int) -> None:
+        raise StageFailure("refused (the PACS answered with fewer studies)")
+
+    with time_limit(120, "a small date retrieved three times"):
+        raw, _, study = small_date(tmp_path, 795, day)
+        corrected = tmp_path / "pacs" / study / "IM0001.dcm"
+        ds = pydicom.dcmread(corrected)
+        pixels = ds.pixel_array.copy()
+        pixels[5:25, 5:45] = 255 - pixels[5:25, 5:45]
+        ds.PixelData = pixels.tobytes()
+        ds.save_as(corrected, enforce_file_format=True)
+        previous = read_partition_table(raw, retrieval.INSTANCES_TABLE, day)
+        cohort = pl.DataFrame({"study_instance_uid": [study], "accession_number": ["SYNTH0001"]})
+        before = files(raw)
+        assert len(before) == 2
+        with pytest.raises(StageFailure, match="refused"):
+            retrieve_studies(
+                FolderPacs(tmp_path / "pacs"),
+                cohort,
+                raw,
+                day,
+                pseudo,
+                previous=previous,
+                refetch=True,
+                before_delete=refuse,
+            )
+        assert files(raw) == before, "a refused run changed or left a file"
+        assert not list(raw.iter_files(REPLACED_DIR)), "a refused run kept a 'replaced' copy"
+
+        accepted = retrieve_studies(
+            FolderPacs(tmp_path / "pacs"),
+            cohort,
+            raw,
+            day,
+            pseudo,
+            previous=previous,
+            refetch=True,
+            before_delete=lambda before, kept: None,
+        )
+    assert sorted(accepted.refetched["outcome"].to_list()) == ["replaced", "unchanged"]
+    after = files(raw)
+    assert after.keys() == before.keys()
+    assert len({k for k in before if before[k] != after[k]}) == 1

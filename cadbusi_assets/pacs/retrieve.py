@@ -269,6 +269,9 @@ class _Retrieval:
         self.pacs = pacs
         self.refetch = refetch
         self._refetched: list[dict[str, Any]] = []
+        #: changed instances an explicit refetch staged: replaced only once ``before_delete``
+        #: has accepted the run (a refused run changes no stored file)
+        self._replacements: list[tuple[_Study, _Staged, str, dict, dict[str, Any]]] = []
         self.zone = zone
         self.partition = partition
         self.pseudo = pseudonymizer
@@ -320,7 +323,14 @@ class _Retrieval:
             self._run_all(pool, lambda task: task(), tasks)
 
         if self.before_delete is not None:
-            self.before_delete(*self._studies_kept(cohort, prev_by_instance))
+            try:
+                self.before_delete(*self._studies_kept(cohort, prev_by_instance))
+            except BaseException:
+                for _, staged, _, _, _ in self._replacements:
+                    staged.path.unlink(missing_ok=True)
+                raise
+        for replacement in self._replacements:
+            self._replace(*replacement)
         self._clean_partition(cohort)
         result = RetrievalResult(
             instances=instances_frame(row for study in cohort for row in study.rows),
@@ -689,22 +699,15 @@ class _Retrieval:
             staged.path.unlink(missing_ok=True)
             outcome, reason = REFETCH_UNCHANGED, None
         else:
+            # staged, and counted as the stored copy until the run is accepted (_replace)
             record.update(new_sha256=staged.sha256, new_size_bytes=staged.size)
-            copy = self._keep_replaced(study.key, instance_key, prev)
-            if copy is None:
-                staged.path.unlink(missing_ok=True)
-                outcome, reason = REFETCH_FAILED, "the stored copy could not be kept"
-            else:
-                record["kept_copy"] = copy
-                with self._counter_lock:
-                    self._refetched.append(
-                        {**record, "outcome": REFETCH_REPLACED, "reason": REFETCH_REASON}
-                    )
+            with self._counter_lock:
+                self._replacements.append((study, staged, instance_key, kept, record))
+            with study.lock:
+                study.rows.append(kept)
                 if ref.sop_instance_uid is None:
-                    with study.lock:
-                        study.claimed[instance_key] = staged.sha256
-                self._commit(study, staged, instance_key, REFETCH_REASON)
-                return
+                    study.claimed[instance_key] = prev["sha256"]
+            return
         if outcome == REFETCH_UNCHANGED:
             record.update(new_sha256=prev["sha256"], new_size_bytes=prev["size_bytes"])
         with self._counter_lock:
@@ -713,6 +716,29 @@ class _Retrieval:
             study.rows.append(kept)
             if ref.sop_instance_uid is None:
                 study.claimed[instance_key] = prev["sha256"]
+
+    def _replace(
+        self, study: _Study, staged: _Staged, instance_key: str, kept: dict, record: dict
+    ) -> None:
+        """Replace a stored instance by the other bytes the PACS sent for it (a staged
+        refetch), the stored copy kept under :data:`REPLACED_DIR` first; when it cannot be
+        kept, the stored instance stays and the refetch is recorded as failed."""
+        assert study.key is not None
+        copy = self._keep_replaced(study.key, instance_key, kept)
+        if copy is None:
+            staged.path.unlink(missing_ok=True)
+            self._refetched.append(
+                {**record, "outcome": REFETCH_FAILED, "reason": "the stored copy could not be kept"}
+            )
+            return
+        self._refetched.append(
+            {**record, "kept_copy": copy, "outcome": REFETCH_REPLACED, "reason": REFETCH_REASON}
+        )
+        with study.lock:
+            study.rows.remove(kept)
+            if staged.ref.sop_instance_uid is None:
+                study.claimed[instance_key] = staged.sha256
+        self._commit(study, staged, instance_key, REFETCH_REASON)
 
     def _keep_replaced(self, study_key: str, instance_key: str, prev: dict) -> str | None:
         """Copy the stored instance ``prev`` under :data:`REPLACED_DIR` (verified by its
