@@ -353,7 +353,7 @@ EDGE_SHARE = 0.25
 #: ``--edge-glyphs``: the colours of the UI glyphs drawn over edge samples.
 UI_COLOURS = ((0, 255, 0), (255, 255, 255), (190, 190, 190), (255, 255, 0), (0, 255, 255))
 #: Sample kinds (a cache's ``kinds`` index this tuple: new kinds go at its end).
-KINDS = ("point", "heat", "ui", "other", "edge")
+KINDS = ("point", "heat", "ui", "other", "edge", "map")
 #: ``--hues``: screens per tuning family (seeds from HUE_SEED on, :func:`hued_screen`) with
 #: their calipers drawn in other colours: HUE_SHARE of them in a random hue
 #: (:func:`random_hue`), HUE_WHITE_SHARE in white on brighter speckle (HUE_BRIGHT of the field
@@ -367,6 +367,15 @@ HUE_BRIGHT = (0.04, 0.12)
 HUE_ELASTO = 0.2
 HUE_JPEG = 0.3
 HUE_JPEG_QUALITY = (55, 92)
+#: ``--sample-hues``: refiner samples of :func:`hued_screen` screens (seeds from
+#: HUE_SAMPLE_SEED on), with up to SAMPLE_MAP negatives a screen on colour pixels of the
+#: crop (chroma, the largest minus the smallest channel, at least MAP_CHROMA: colour and
+#: power Doppler and elastography maps, coloured UI) and, in a batch, MAP_SHARE of the heat
+#: map's false points' quarter drawn from them.
+HUE_SAMPLE_SEED = FIRST_SCREEN_SEED + 70_000
+SAMPLE_MAP = 6
+MAP_CHROMA = 40
+MAP_SHARE = 0.5
 
 
 def weak(screen: gen.Screen) -> bool:
@@ -601,6 +610,10 @@ def render_samples(
     coarse: Any,
     first: int = SAMPLE_SEED,
     keep: Callable[[gen.Screen], bool] | None = None,
+    make: Callable[[str, int], gen.Screen] = gen.render_screen,
+    families: tuple[str, ...] = FAMILIES,
+    mine: tuple[Any, ...] = (),
+    maps: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Refiner version 2's training samples from ``screens`` screens per family (seeds from
     ``first`` on), cut from the whole crop as ``detect_calipers`` crops it (its context seen
@@ -620,7 +633,7 @@ def render_samples(
     kinds: list[int] = []
     offsets: list[tuple[float, float]] = []
     arrows: list[bool] = []
-    for screen in _screens(screens, first, keep, progress=(50, "sample screens")):
+    for screen in _screens(screens, first, keep, (50, "sample screens"), make, families):
         crop, x0, y0 = _crop(screen)
         ch, cw = crop.shape[:2]
         truth = [(float(x - x0), float(y - y0)) for x, y in screen.calipers]
@@ -633,8 +646,24 @@ def render_samples(
             cx, cy = round(tx), round(ty)
             centres.append((cx, cy, KINDS.index("point"), (tx - cx, ty - cy)))
         hard = [(p.x, p.y) for p in _find(coarse, crop) if away(p.x, p.y)]
+        for other in mine:
+            hard += [
+                (p.x, p.y)
+                for p in _find(other, crop)
+                if away(p.x, p.y) and all(np.hypot(p.x - hx, p.y - hy) > 2 for hx, hy in hard)
+            ]
         for i in rng.permutation(len(hard))[:SAMPLE_HARD]:
             centres.append((*hard[int(i)], KINDS.index("heat"), (0.0, 0.0)))
+        if maps and crop.ndim == 3:
+            chroma = crop.max(2).astype(np.int16) - crop.min(2)
+            ys, xs = np.nonzero(chroma >= MAP_CHROMA)
+            picked = (
+                [(int(xs[int(i)]), int(ys[int(i)])) for i in rng.integers(0, len(xs), 4 * maps)]
+                if len(xs)
+                else []
+            )
+            picked = [(x, y) for x, y in picked if away(x, y)][:maps]
+            centres += [(x, y, KINDS.index("map"), (0.0, 0.0)) for x, y in picked]
         boxes = [
             (max(0, bx0 - x0), max(0, by0 - y0), min(cw - 1, bx1 - x0), min(ch - 1, by1 - y0))
             for bx0, by0, bx1, by1 in screen.ui_boxes
@@ -862,13 +891,25 @@ def train_refiner_v2(
     steps: int,
     batch: int,
     seed: int,
+    start_from: Any = None,
+    distill: float = 0.0,
+    anchor: float = 0.0,
 ) -> Any:
     """Train a new version 2 ``RefineNet`` on :func:`render_samples`'s samples: half a batch
     caliper points (shifted up to :data:`REFINE_SHIFT` px: the offset back is the target;
     arrow tips drawn as :data:`ARROW_SHARE` of them), a quarter the heat map's false points,
     the rest UI points (:data:`UI_SHARE` of the negatives), points on UI boxes' outlines and
     the field of view's border (:data:`EDGE_SHARE`, when the samples hold any:
-    :func:`render_edge_samples`) and texts or anywhere (negatives shifted up to 1 px)."""
+    :func:`render_edge_samples`) and texts or anywhere (negatives shifted up to 1 px). With
+    samples of kind ``map`` (``--sample-hues``), :data:`MAP_SHARE` of the false points'
+    quarter is drawn from them.
+
+    ``start_from`` (``--refine-from``: a version 2 refiner, the teacher, kept as it was) is
+    fine-tuned at half the learning rate instead of a new one trained; ``distill`` and
+    ``anchor`` as :func:`train_refiner` takes them (its verdicts kept on the batch and its
+    weights near)."""
+    import copy
+
     import torch
 
     torch.manual_seed(seed)
@@ -882,9 +923,13 @@ def train_refiner_v2(
         "refiner v2: " + ", ".join(f"{len(v)} {k}" for k, v in pools.items()) + " samples",
         flush=True,
     )
-    model = caliper_net.build_refiner(2).to(device)
+    model = (caliper_net.build_refiner(2) if start_from is None else start_from).to(device)
+    teacher = copy.deepcopy(model).eval() if start_from is not None else None
+    teacher_weights = (
+        [p.detach().clone() for p in teacher.parameters()] if teacher is not None else []
+    )
     model.train()
-    max_lr = 2e-3
+    max_lr = 2e-3 if start_from is None else 1e-3
     optimiser = torch.optim.Adam(model.parameters(), lr=max_lr)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=max_lr, total_steps=steps)
     reach, centre = caliper_net.REACH, SAMPLE // 2
@@ -897,10 +942,12 @@ def train_refiner_v2(
         n_pos, n_hard = batch // 2, batch // 4
         n_tips = round(n_pos * ARROW_SHARE) if len(tips) else 0
         n_ui = round((batch - n_pos - n_hard) * UI_SHARE) if len(pools["ui"]) else 0
+        n_map = round(n_hard * MAP_SHARE) if len(pools["map"]) else 0
         drawn = (
             draw(tips, n_tips)
             + draw(others, n_pos - n_tips)
-            + draw(pools["heat"], n_hard)
+            + draw(pools["heat"], n_hard - n_map)
+            + draw(pools["map"], n_map)
             + draw(pools["ui"], n_ui)
         )
         if len(pools["edge"]):  # (without edge samples, the draws of before)
@@ -920,8 +967,43 @@ def train_refiner_v2(
         target = torch.tensor(targets_, dtype=torch.float32, device=device)
         out = model(xb)
         cls, reg, loss = _refiner_loss(out, y, target)
+        loss = loss + _keep_teacher(out, xb, y, teacher, teacher_weights, model, distill, anchor)
         _refiner_step(loss, cls, reg, y, optimiser, schedule, (step, steps, start), "refiner v2")
     return model.eval()
+
+
+def _keep_teacher(
+    out: Any,
+    x: Any,
+    y: Any,
+    teacher: Any,
+    teacher_weights: list[Any],
+    model: Any,
+    distill: float,
+    anchor: float,
+) -> Any:
+    """The losses that keep a fine-tuned refiner near its ``teacher`` (0 without one):
+    ``distill`` weighs the squared amount by which its logit exceeds the teacher's on the
+    negatives (the teacher's taken at least :data:`DISTILL_FLOOR`) and falls below it on the
+    caliper points (taken at most ``-DISTILL_FLOOR``), ``anchor`` the squared distance of
+    the weights from the teacher's (L2-SP)."""
+    import torch
+
+    loss = out.new_zeros(())
+    if teacher is not None and distill:
+        with torch.no_grad():
+            said = teacher(x)[:, 0]
+        over = (out[:, 0] - said.clamp(min=DISTILL_FLOOR)).clamp(min=0.0) * (1.0 - y)
+        under = (said.clamp(max=-DISTILL_FLOOR) - out[:, 0]).clamp(min=0.0) * y
+        loss = loss + distill * (
+            (over**2).sum() / (1.0 - y).sum().clamp(min=1.0)
+            + (under**2).sum() / y.sum().clamp(min=1.0)
+        )
+    if teacher is not None and anchor:
+        loss = loss + anchor * sum(
+            ((p - q) ** 2).sum() for p, q in zip(model.parameters(), teacher_weights, strict=True)
+        )
+    return loss
 
 
 def _find(model: Any, crop: np.ndarray) -> list[caliper_net.NetPoint]:
@@ -1211,21 +1293,28 @@ def keep_heat_map(model: Any, path: Path, out: Path) -> None:
     torch.save({k: heat.get(k, v) for k, v in saved.items()}, out)
 
 
-def combine_version_3(judge: dict[str, Any], place: dict[str, Any]) -> dict[str, Any]:
+def combine_version_3(
+    judge: dict[str, Any], place: dict[str, Any], heat: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """A version 3 weights file (state dict) from a version 2 file ``judge`` (its heat map and
     its refiner, whose verdict counts) and a version 1 file ``place`` (its refiner, whose offsets
-    place the points: the ``refine_place.*`` entries). No training."""
+    place the points: the ``refine_place.*`` entries), or a version 3 file (its placing
+    refiner); with ``heat`` (``--combine-heat``), that file's heat map instead of
+    ``judge``'s. No training."""
     import torch
 
-    if caliper_net.refiner_version(judge) != 2 or caliper_net.refiner_version(place) != 1:
+    place_version = caliper_net.refiner_version(place)
+    if caliper_net.refiner_version(judge) != 2 or place_version not in (1, 3):
         raise ValueError(
             "version 3 combines a version 2 refiner's verdict and a version 1's offsets"
         )
     state = {k: v for k, v in judge.items() if k.startswith(("coarse.", "refine."))}
+    if heat is not None:
+        state = {k: v for k, v in state.items() if not k.startswith("coarse.")}
+        state.update({k: v for k, v in heat.items() if k.startswith("coarse.")})
     prefix = caliper_net.PLACE_PREFIX
-    state.update(
-        {prefix + k[len("refine.") :]: v for k, v in place.items() if k.startswith("refine.")}
-    )
+    source = "refine." if place_version == 1 else prefix
+    state.update({prefix + k[len(source) :]: v for k, v in place.items() if k.startswith(source)})
     state[caliper_net.VERSION_KEY] = torch.tensor(3)
     return state
 
@@ -1332,6 +1421,26 @@ def main() -> None:
         "heat map, its refiners and version kept",
     )
     parser.add_argument(
+        "--sample-hues",
+        type=int,
+        default=0,
+        help="--refiner-version 2: screens per tuning family (hued_screen, from HUE_SAMPLE_SEED) "
+        "giving more samples, with negatives on their colour maps",
+    )
+    parser.add_argument(
+        "--mine-with",
+        type=Path,
+        default=None,
+        help="--sample-hues: a second heat map (weights file) whose false points join the hard "
+        "negatives",
+    )
+    parser.add_argument(
+        "--combine-heat",
+        type=Path,
+        default=None,
+        help="with --combine: this file's heat map instead of JUDGE's",
+    )
+    parser.add_argument(
         "--combine",
         type=Path,
         nargs=2,
@@ -1346,7 +1455,12 @@ def main() -> None:
 
     if args.combine is not None:
         judge, place = (torch.load(p, map_location="cpu", weights_only=True) for p in args.combine)
-        torch.save(combine_version_3(judge, place), args.out)
+        heat = (
+            torch.load(args.combine_heat, map_location="cpu", weights_only=True)
+            if args.combine_heat is not None
+            else None
+        )
+        torch.save(combine_version_3(judge, place, heat), args.out)
         print(f"wrote {args.out} ({args.out.stat().st_size} bytes)")
         return
 
@@ -1390,8 +1504,37 @@ def main() -> None:
             samples = tuple(  # type: ignore[assignment]
                 np.concatenate([a, b]) for a, b in zip(samples, extra, strict=True)
             )
+        if args.sample_hues:
+            mine: tuple[Any, ...] = ()
+            if args.mine_with is not None:
+                second = caliper_net.build_model()
+                _load_part(second, args.mine_with, "coarse.", lambda k: k.startswith("coarse."))
+                mine = (second.eval(),)
+            tag = "_mined" if mine else ""
+            extra = _samples(
+                cache / f"samples_hues{tag}_{args.sample_hues}_{args.seed}.npz" if cache else None,
+                lambda: render_samples(
+                    args.sample_hues,
+                    args.seed + 10,
+                    coarse,
+                    HUE_SAMPLE_SEED,
+                    make=hued_screen,
+                    families=gen.TUNING_FAMILIES,
+                    mine=mine,
+                    maps=SAMPLE_MAP,
+                ),
+            )
+            samples = tuple(  # type: ignore[assignment]
+                np.concatenate([a, b]) for a, b in zip(samples, extra, strict=True)
+            )
         print(f"samples: {len(samples[0])}, {time.time() - start:.0f}s", flush=True)
-        refiner = train_refiner_v2(samples, args.refine_steps, 64, args.seed + 2)
+        teacher = None
+        if args.refine_from is not None:
+            teacher = caliper_net.build_refiner(2)
+            _load_part(teacher, args.refine_from, "refine.", lambda k: k.startswith("refine."))
+        refiner = train_refiner_v2(
+            samples, args.refine_steps, 64, args.seed + 2, teacher, args.distill, args.anchor
+        )
         _save(coarse, refiner, 2, args.out)
         print(f"wrote {args.out} ({args.out.stat().st_size} bytes), {time.time() - start:.0f}s")
         return
