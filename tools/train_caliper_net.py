@@ -278,6 +278,39 @@ fires on more marks gains nothing while the refiners judge them: the next try re
 refiners (``--refiner-version 2`` samples) on the same hued screens, with hued negatives on
 Doppler and elastography maps, which did not fit this session (about 35 minutes of rendering
 and training with V2f's recipe on a quiet machine).
+
+``--refiner-version 2 --refine-from W3 --sample-hues N`` (W3's version 2 verdict refiner
+fine-tuned on hued screens; not taken, the committed weights are still W3):
+:func:`render_samples` on ``N`` :func:`hued_screen` screens per tuning family (seeds from
+:data:`HUE_SAMPLE_SEED`; the caliper points in random hues, white on bright speckle or the
+family's own colours), the hard negatives mined with W3's heat map and ``--mine-with``'s
+(H1 above), and up to :data:`SAMPLE_MAP` negatives a screen on colour pixels (kind ``map``:
+Doppler and elastography maps, :data:`MAP_SHARE` of a batch's hard quarter), mixed with
+default-screen samples (``--sample-screens``, ``--sample-ui``, ``--sample-edges
+--edge-glyphs``) so the old styles stay; ``--distill`` and ``--anchor`` keep W3's verdicts and
+weights (:func:`_keep_teacher`); then ``--combine NEW W3 --out F`` (a version 3 ``PLACE`` gives
+its placing refiner; ``--combine-heat H`` takes H's heat map). Rendering, once, one thread,
+a 2-core machine loaded by four other jobs (load 4-10), into ``--cache /tmp/refiner/cache``:
+hued samples 17 minutes (500 a family; 91.6 k samples in all: 14.9 k points, 28.2 k false
+heat-map points, 14.6 k UI, 19.1 k other, 4.4 k edge, 10.4 k map), default 11 (400), UI 2.4
+(150), edges 2.8 (150). The command (J2; J3 with ``--anchor 0.01 --refine-steps 4000``)::
+
+    PYTHONPATH=. python tools/train_caliper_net.py --coarse W3 --refiner-version 2 \\
+        --refine-from W3 --sample-screens 400 --sample-ui 150 --sample-edges 150 \\
+        --edge-glyphs --sample-hues 500 --mine-with H1 --distill 1 --anchor 0.1 \\
+        --refine-steps 5000 --cache C --out J2.pt
+    PYTHONPATH=. python tools/train_caliper_net.py --combine J2.pt W3 --out R2.pt
+
+W3 scores only 0.54 of the hued samples' caliper points >= 0.98 at their centre (0.44 of the
+coloured ones, 0.70 of the white ones; default samples 0.94); after J2 (15 minutes) 0.57, J3
+(8.5 minutes) 0.59 (coloured 0.50): fine-tuning held by the teacher learns other hues slowly,
+and what it learns accepts colour-map points. ``python -m benchmarks.caliper_misses tuning
+--seed 100 --frames 340 --weights F`` (W3: 5,485 matched, 24 false or second, 21 > 2 px, max
+4.47 px): R2 5,485 matched, 32 false (new ones on Doppler and elastography: ge_logiq 278,
+ge_voluson 319, 380, philips_iu22 157), 21 > 2 px, max 4.47; R3 5,484, 35 false, 22 > 2 px,
+max 5.00 px. Unseen colours (``--seed 100 --frames 100 --caliper-colours unseen``; W3 1,406
+matched, 25 false, 41 > 2 px, max 5.00): R2 1,420, 28, 43, 5.00; R3 1,421, 40, 45, 5.00.
+Neither passed the tuning seeds, so neither was measured on held-out frames.
 """
 
 from __future__ import annotations
