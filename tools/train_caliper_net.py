@@ -406,6 +406,10 @@ HUE_JPEG_QUALITY = (55, 92)
 #: power Doppler and elastography maps, coloured UI) and, in a batch, MAP_SHARE of the heat
 #: map's false points' quarter drawn from them.
 HUE_SAMPLE_SEED = FIRST_SCREEN_SEED + 70_000
+#: ``--hued-grey-points``: the hued samples' caliper points kept only where the 7 x 7 px
+#: around the centre has no pixel of chroma GREY_CHROMA or more (white marks on bright
+#: speckle; their negatives all kept).
+GREY_CHROMA = 60
 SAMPLE_MAP = 6
 MAP_CHROMA = 40
 MAP_SHARE = 0.5
@@ -1005,6 +1009,20 @@ def train_refiner_v2(
     return model.eval()
 
 
+def grey_points_only(
+    samples: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``--hued-grey-points``: ``samples`` without the caliper points that have a pixel of
+    chroma (largest minus smallest channel) :data:`GREY_CHROMA` or more within 3 px of the
+    centre (marks in a hue); the negatives all kept."""
+    patches, kinds, offsets, arrows = samples
+    c = SAMPLE // 2
+    near = patches[:, c - 3 : c + 4, c - 3 : c + 4].astype(np.int16)
+    chroma = (near.max(3) - near.min(3)).max((1, 2))
+    keep = (kinds != KINDS.index("point")) | (chroma < GREY_CHROMA)
+    return patches[keep], kinds[keep], offsets[keep], arrows[keep]
+
+
 def _keep_teacher(
     out: Any,
     x: Any,
@@ -1461,6 +1479,11 @@ def main() -> None:
         "giving more samples, with negatives on their colour maps",
     )
     parser.add_argument(
+        "--hued-grey-points",
+        action="store_true",
+        help="--sample-hues: keep only their grey (white) caliper points (grey_points_only)",
+    )
+    parser.add_argument(
         "--mine-with",
         type=Path,
         default=None,
@@ -1557,6 +1580,8 @@ def main() -> None:
                     maps=SAMPLE_MAP,
                 ),
             )
+            if args.hued_grey_points:
+                extra = grey_points_only(extra)
             samples = tuple(  # type: ignore[assignment]
                 np.concatenate([a, b]) for a, b in zip(samples, extra, strict=True)
             )

@@ -372,3 +372,21 @@ def test_a_version_2_refiner_fine_tunes_from_a_version_3_file_and_combines(tmp_p
         elif k.startswith("coarse."):
             assert torch.equal(v, heat[k])
     assert caliper_net.CaliperNet(three).refiner_version == 3
+
+
+def test_grey_points_only_drops_hued_caliper_points_and_keeps_every_negative():
+    """``--hued-grey-points``: a caliper point with a coloured pixel within 3 px of the centre
+    goes; a white one on grey speckle stays, and so does every negative, coloured or not."""
+    c = t.SAMPLE // 2
+    patches = np.full((4, t.SAMPLE, t.SAMPLE, 3), 90, np.uint8)
+    patches[:, c, c - 3 : c + 4] = (255, 255, 255)  # a white arm through every centre
+    patches[0, c + 3, c] = (255, 0, 255)  # a magenta pixel 3 px below: hued
+    patches[2, c + 3, c] = (255, 0, 255)
+    patches[3, c + 4, c] = (255, 0, 255)  # 4 px off: still grey within 3 px
+    kinds = np.array([t.KINDS.index(k) for k in ("point", "point", "map", "point")], np.int8)
+    offsets = np.zeros((4, 2), np.float32)
+    arrows = np.array([False, True, False, False])
+    kept = t.grey_points_only((patches, kinds, offsets, arrows))
+    assert kept[1].tolist() == kinds[1:].tolist()
+    assert kept[3].tolist() == [True, False, False]
+    assert np.array_equal(kept[0], patches[1:])
