@@ -310,7 +310,16 @@ and what it learns accepts colour-map points. ``python -m benchmarks.caliper_mis
 ge_voluson 319, 380, philips_iu22 157), 21 > 2 px, max 4.47; R3 5,484, 35 false, 22 > 2 px,
 max 5.00 px. Unseen colours (``--seed 100 --frames 100 --caliper-colours unseen``; W3 1,406
 matched, 25 false, 41 > 2 px, max 5.00): R2 1,420, 28, 43, 5.00; R3 1,421, 40, 45, 5.00.
-Neither passed the tuning seeds, so neither was measured on held-out frames.
+J3's verdict with H1's heat map (``--combine J3.pt W3 --combine-heat H1``), unseen colours:
+1,427 matched, 55 false, 48 > 2 px (H1 with W3's refiners: 1,412, 45, 45; tuning not
+finished). J4, J3's command with ``--hued-grey-points`` (the 4.7 k hued caliper points with a
+coloured pixel within 3 px dropped: white marks on bright speckle the only hued positives,
+every hued negative kept; 12.6 minutes): tuning 5,489 matched (+4; refiner < 0.98 42 -> 37,
+white 0.971 -> 0.973, arrows 0.943 -> 0.947), 31 false or second (+7: on Doppler ge_logiq 278
+and ge_voluson 319 and 380, elastography philips_iu22 157, large arrows), 23 > 2 px, max
+4.47 px; unseen colours 1,407 matched, 28 false, 42 > 2 px, max 5.00; test_real_files passes
+with it. None passed the tuning seeds (false marks up each time), so none was measured on
+held-out frames.
 """
 
 from __future__ import annotations
