@@ -266,3 +266,127 @@ def test_hues_fine_tune_the_heat_map_only_and_keep_the_refiners(tmp_path, monkey
     assert set(new) == set(old)
     assert all(torch.equal(new[k], old[k]) for k in old if not k.startswith("coarse."))
     assert any(not torch.equal(new[k], old[k]) for k in old if k.startswith("coarse."))
+
+
+def test_hued_samples_hold_colour_map_negatives_and_a_second_heat_maps_points():
+    """``--sample-hues``: :func:`render_samples` on :func:`hued_screen` screens (the tuning
+    families only) adds negatives of kind ``map`` on the crop's colour pixels, away from every
+    caliper point, and a second heat map's false points join the hard ones; the same seed,
+    the same samples; without ``maps`` no such kind."""
+    import torch
+
+    from cadbusi_assets.ultrasound import caliper_net
+
+    coarse = _trained_heat_map()
+    torch.manual_seed(0)
+    other = caliper_net.build_model().eval()  # untrained: false points anywhere
+
+    def hued(maps: int, mine: tuple[object, ...] = ()) -> tuple[np.ndarray, ...]:
+        return t.render_samples(
+            2,
+            0,
+            coarse,
+            t.HUE_SAMPLE_SEED,
+            make=t.hued_screen,
+            families=t.gen.TUNING_FAMILIES,
+            mine=mine,
+            maps=maps,
+        )
+
+    patches, kinds, offsets, arrows = hued(t.SAMPLE_MAP, (other,))
+    on_map = kinds == t.KINDS.index("map")
+    assert 0 < on_map.sum() <= 2 * len(t.gen.TUNING_FAMILIES) * t.SAMPLE_MAP
+    c = t.SAMPLE // 2
+    centre = patches[on_map, c, c].astype(int)
+    assert (centre.max(1) - centre.min(1) >= t.MAP_CHROMA).all()
+    assert (offsets[on_map] == 0).all()
+    plain = hued(0)
+    assert t.KINDS.index("map") not in plain[1]
+    heat = t.KINDS.index("heat")
+    assert (kinds == heat).sum() > (plain[1] == heat).sum()  # the second heat map's points
+    again = hued(t.SAMPLE_MAP, (other,))
+    assert all(
+        np.array_equal(a, b) for a, b in zip((patches, kinds, offsets, arrows), again, strict=True)
+    )
+
+
+def test_a_version_2_refiner_fine_tunes_from_a_version_3_file_and_combines(tmp_path, monkeypatch):
+    """``--refiner-version 2 --refine-from W --distill --anchor --sample-hues --mine-with``
+    (tiny) fine-tunes W's verdict refiner (an anchor holds its weights nearer than none);
+    ``--combine NEW W --combine-heat H`` writes a version 3 file: NEW's verdict, W's placing
+    refiner bit for bit, H's heat map."""
+    import sys
+
+    import torch
+
+    from cadbusi_assets.ultrasound import caliper_net
+
+    rng = np.random.default_rng(0)
+    n = 16
+    samples = (
+        rng.integers(0, 255, (n, t.SAMPLE, t.SAMPLE, 3), dtype=np.uint8),
+        np.array([k % len(t.KINDS) for k in range(n)], np.int8),
+        np.zeros((n, 2), np.float32),
+        np.zeros(n, bool),
+    )
+
+    def moved(anchor: float) -> float:
+        teacher = caliper_net.build_refiner(2)
+        t._load_part(teacher, t.OUT, "refine.", lambda k: k.startswith("refine."))
+        before = [p.detach().clone() for p in teacher.parameters()]
+        tuned = t.train_refiner_v2(samples, 10, 8, 0, teacher, distill=1.0, anchor=anchor)
+        return sum(
+            float(((p.detach() - q) ** 2).sum())
+            for p, q in zip(tuned.parameters(), before, strict=True)
+        )
+
+    firm, free = moved(100.0), moved(0.0)
+    assert 0 < firm < free
+
+    new = tmp_path / "v2.pt"
+    argv = ["x", "--coarse", str(t.OUT), "--refiner-version", "2", "--refine-from", str(t.OUT)]
+    argv += ["--sample-screens", "1", "--sample-hues", "1", "--mine-with", str(t.OUT)]
+    argv += ["--distill", "1", "--anchor", "0.1", "--refine-steps", "3", "--out", str(new)]
+    monkeypatch.setattr(sys, "argv", argv)
+    t.main()
+    old = torch.load(t.OUT, map_location="cpu", weights_only=True)
+    two = torch.load(new, map_location="cpu", weights_only=True)
+    assert caliper_net.refiner_version(two) == 2
+    assert any(not torch.equal(two[k], old[k]) for k in two if k.startswith("refine."))
+
+    torch.manual_seed(0)
+    heat = {f"coarse.{k}": v.half() for k, v in caliper_net.build_model().state_dict().items()}
+    torch.save(heat, tmp_path / "heat.pt")
+    out = tmp_path / "v3.pt"
+    combine = ["x", "--combine", str(new), str(t.OUT), "--combine-heat", str(tmp_path / "heat.pt")]
+    monkeypatch.setattr(sys, "argv", [*combine, "--out", str(out)])
+    t.main()
+    three = torch.load(out, map_location="cpu", weights_only=True)
+    assert caliper_net.refiner_version(three) == 3
+    assert set(three) == set(old)
+    for k, v in three.items():
+        if k.startswith(caliper_net.PLACE_PREFIX):
+            assert torch.equal(v, old[k])
+        elif k.startswith("refine."):
+            assert torch.equal(v, two[k])
+        elif k.startswith("coarse."):
+            assert torch.equal(v, heat[k])
+    assert caliper_net.CaliperNet(three).refiner_version == 3
+
+
+def test_grey_points_only_drops_hued_caliper_points_and_keeps_every_negative():
+    """``--hued-grey-points``: a caliper point with a coloured pixel within 3 px of the centre
+    goes; a white one on grey speckle stays, and so does every negative, coloured or not."""
+    c = t.SAMPLE // 2
+    patches = np.full((4, t.SAMPLE, t.SAMPLE, 3), 90, np.uint8)
+    patches[:, c, c - 3 : c + 4] = (255, 255, 255)  # a white arm through every centre
+    patches[0, c + 3, c] = (255, 0, 255)  # a magenta pixel 3 px below: hued
+    patches[2, c + 3, c] = (255, 0, 255)
+    patches[3, c + 4, c] = (255, 0, 255)  # 4 px off: still grey within 3 px
+    kinds = np.array([t.KINDS.index(k) for k in ("point", "point", "map", "point")], np.int8)
+    offsets = np.zeros((4, 2), np.float32)
+    arrows = np.array([False, True, False, False])
+    kept = t.grey_points_only((patches, kinds, offsets, arrows))
+    assert kept[1].tolist() == kinds[1:].tolist()
+    assert kept[3].tolist() == [True, False, False]
+    assert np.array_equal(kept[0], patches[1:])
