@@ -201,9 +201,8 @@ def test_the_de_identification_alone_refuses_an_accession_changed_in_the_warehou
         raw, research, study = small_date(tmp_path, 791, DAY_A)
         deid.deidentify_partition(raw, research, pseudo, DAY_A, verify_ocr=False, workers=1)
         before = file_digests(tmp_path / "research")
-        write_cohort_with_accession(
-            raw, DAY_A, study, "SYNTH0002"
-        )  # corrected in the warehouse only
+        # corrected in the warehouse only
+        write_cohort_with_accession(raw, DAY_A, study, "SYNTH0002")
         retrieval.retrieve_partition(FolderPacs(tmp_path / "pacs"), raw, pseudo, DAY_A)
         with pytest.raises(StageFailure, match="different accession numbers") as refused:
             deid.deidentify_partition(raw, research, pseudo, DAY_A, verify_ocr=False, workers=1)
