@@ -140,17 +140,16 @@ def small_date(tmp_path: Path, number: int, day: str, accession: str = "SYNTH000
     from cadbusi_assets.pacs.synthetic import synthetic_uid
     from cadbusi_assets.stages import retrieval
     from cadbusi_assets.storage import open_zone
-    from cadbusi_assets_tests.stages.test_data_safety import _add_imaged
+    from cadbusi_assets_tests.builders import add_imaged, write_cohort_with_accession
     from cadbusi_assets_tests.support import TEST_KEY
-    from cadbusi_assets_tests.test_adversarial_runs_2 import _cohort_with_accession
 
     raw = open_zone(tmp_path / "raw", name="raw").ensure()
     research = open_zone(tmp_path / "research", name="research").ensure()
     study = synthetic_uid(number)
     pacs_root = tmp_path / "pacs"
-    _add_imaged(pacs_root, study, 1, day=day)
-    _add_imaged(pacs_root, study, 2, day=day)
-    _cohort_with_accession(raw, day, study, accession)
+    add_imaged(pacs_root, study, 1, day=day)
+    add_imaged(pacs_root, study, 2, day=day)
+    write_cohort_with_accession(raw, day, study, accession)
     retrieval.retrieve_partition(FolderPacs(pacs_root), raw, Pseudonymizer(TEST_KEY), day)
     return raw, research, study
 

@@ -70,6 +70,13 @@ def require_tesseract() -> None:
     pytest.fail(problem + "; `make test` installs it (scripts/system-deps.sh)", pytrace=False)
 
 
+def require_tesseract_executable() -> None:
+    """Declare that a test needs the ``tesseract`` executable (the adversarial pixel tests'
+    check, :func:`require_tool`: FAIL in CI, skip on a developer machine). Weaker than
+    :func:`require_tesseract`, which also checks the English data and always fails."""
+    require_tool("tesseract", "apt-get install tesseract-ocr tesseract-ocr-eng")
+
+
 @contextmanager
 def time_limit(seconds: int, what: str = "the test") -> Iterator[None]:
     """Fail with :class:`TimeoutError` when the block runs longer than ``seconds`` (SIGALRM: a

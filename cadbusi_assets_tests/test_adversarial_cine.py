@@ -32,8 +32,9 @@ from cadbusi_assets.deid.identifiers import OriginalIdentifiers
 from cadbusi_assets.deid.ocr import verification_frame_indices, verification_frames
 from cadbusi_assets.dicom import dataset_to_bytes, read_dataset
 from cadbusi_assets.identity import generate_key_file
+from cadbusi_assets_tests.adversarial_pixels import speckle_fan
 from cadbusi_assets_tests.deid import canary
-from cadbusi_assets_tests.test_adversarial_pixels import _fan, _require_tesseract
+from cadbusi_assets_tests.support import require_tesseract_executable
 
 IDS = OriginalIdentifiers(
     patient_names=(canary.NAME,), patient_ids=(canary.MRN,), birth_dates=(canary.BIRTH,)
@@ -68,7 +69,7 @@ def _cine(n_frames: int, leak: Drawing) -> np.ndarray:
     """``n_frames`` frames: fresh speckle, the screen's words, and ``leak(frame, k)``."""
     frames = []
     for k in range(n_frames):
-        frame = _draw(_fan(100 + k), _SCREEN_WORDS, (60, _TOP + 150), 14)
+        frame = _draw(speckle_fan(100 + k), _SCREEN_WORDS, (60, _TOP + 150), 14)
         frames.append(leak(frame, k))
     return np.stack(frames)
 
@@ -149,7 +150,7 @@ def _cli(*argv: str, timeout: int = 300) -> subprocess.CompletedProcess:
 def test_the_identifier_is_readable_on_its_frames_and_on_no_sampled_one(case, cines):
     """Each case is a real leak, missed by sampling alone: the identifier is readable on the
     frames it is drawn on, and none of them is a sampled frame."""
-    _require_tesseract()
+    require_tesseract_executable()
     frames = cines[case]
     drawn = LEAKS[case][1]
     assert not drawn & set(verification_frame_indices(len(frames)))
@@ -158,14 +159,14 @@ def test_the_identifier_is_readable_on_its_frames_and_on_no_sampled_one(case, ci
 
 @pytest.mark.parametrize("case", sorted(LEAKS))
 def test_a_cine_with_text_between_the_sampled_frames_is_quarantined(case, cines, pseudonymizer):
-    _require_tesseract()
+    require_tesseract_executable()
     with pytest.raises(DeidentificationError, match="readable after pixel cleaning") as info:
         deidentify_dataset(_dataset(cines[case]), pseudonymizer, verify_ocr=True)
     assert "CANARY" not in str(info.value).upper()
 
 
 def test_a_clean_cine_is_released_reading_only_the_sampled_frames(cines, pseudonymizer):
-    _require_tesseract()
+    require_tesseract_executable()
     result = deidentify_dataset(_dataset(cines["clean_cine"]), pseudonymizer, verify_ocr=True)
     assert result.ocr_findings == []
     assert result.actions["ocr-frames-read"] == len(verification_frame_indices(30))
@@ -185,7 +186,7 @@ def test_text_that_stays_on_middle_frames_is_read_once(cines):
 def test_command_quarantines_every_cine_with_hidden_text(tmp_path, cines, analyze):
     """``cadbusi deidentify`` (and ``--analyze``, the assets' imaging stage) in its own
     process: every leaking cine is quarantined with a reason, the clean one is written."""
-    _require_tesseract()
+    require_tesseract_executable()
     source, out = tmp_path / "in", tmp_path / "out"
     _write_inputs(source, cines)
     key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
@@ -205,7 +206,7 @@ def test_command_quarantines_every_cine_with_hidden_text(tmp_path, cines, analyz
 def test_verify_flags_every_cine_with_hidden_text(tmp_path, cines, pseudonymizer):
     """``cadbusi verify`` on outputs written without the OCR verification: every cine with
     hidden text is flagged on a frame it is drawn on, the clean one is not."""
-    _require_tesseract()
+    require_tesseract_executable()
     source, out = tmp_path / "in", tmp_path / "out"
     _write_inputs(source, cines)
     out.mkdir()
@@ -257,7 +258,7 @@ def test_a_demo_cine_reads_only_the_sampled_frames_and_not_a_name_on_one_frame(
     between them is quarantined, on that frame."""
     from cadbusi_assets.deid.deidentify import decode_all_frames
 
-    _require_tesseract()
+    require_tesseract_executable()
     for path in demo_cines:
         ds = read_dataset(path)
         result = deidentify_dataset(ds, pseudonymizer, verify_ocr=True)

@@ -24,7 +24,7 @@ import pytest
 import cadbusi_assets  # noqa: F401  (before cadbusi_demo and torch)
 from cadbusi_assets.deid import line_gate
 from cadbusi_assets.deid.ocr import ocr_identifiers
-from cadbusi_assets_tests.test_adversarial_pixels import _require_tesseract
+from cadbusi_assets_tests.support import require_tesseract_executable
 from tools.attack_line_gate import build, cases, hard_cases, spacing_cases
 
 #: (case name, tuning seed of the background screen, the kind the verification finds)
@@ -85,7 +85,7 @@ def _frame_and_ids(name: str, seed: int):
 
 @pytest.mark.parametrize(("name", "seed", "kind"), CASES)
 def test_turned_identifier_is_caught_with_the_gate_on(name, seed, kind):
-    _require_tesseract()
+    require_tesseract_executable()
     frame, ids = _frame_and_ids(name, seed)
     assert kind in ocr_identifiers(frame, ids), name
 
@@ -94,7 +94,7 @@ def test_the_cases_are_caught_only_through_their_turned_line(monkeypatch):
     """Every case rests on the gate: with no turned line read (the gate closed) the
     verification misses it. (A case a later change catches another way no longer tests the
     gate: replace it with another attack frame from ``tools/attack_line_gate.py``.)"""
-    _require_tesseract()
+    require_tesseract_executable()
     monkeypatch.setattr(line_gate, "may_be_text", lambda image: False)
     caught = []
     for name, seed, kind in CASES:
@@ -107,7 +107,7 @@ def test_the_cases_are_caught_only_through_their_turned_line(monkeypatch):
 def test_the_cases_are_caught_with_every_turned_line_read(monkeypatch):
     """With the gate open (every turned line read) the verification catches every case: a
     case missed with the gate on is the gate's doing."""
-    _require_tesseract()
+    require_tesseract_executable()
     monkeypatch.setattr(line_gate, "may_be_text", lambda image: True)
     missed = []
     for name, seed, kind in CASES:

@@ -14,7 +14,7 @@ from cadbusi_assets.labeling.ndjson import ExportFormatError
 from cadbusi_assets.stages.labeling import current_label_set_version, ingest_labels
 from cadbusi_assets.stages.report import StageFailure
 from cadbusi_assets.storage import open_zone
-from cadbusi_assets_tests.labeling.test_ndjson import export_row
+from cadbusi_assets_tests.builders import export_row
 
 #: synthetic identifiers a labeler might type into a comment (three scripts, phone, MRN, date,
 #: address)
@@ -194,8 +194,8 @@ def test_nan_negative_and_absurd_boxes_are_left_out_of_the_export_with_a_reason(
     i64 failed"); a box of negative width or a two-point polygon was dropped silently. Also: a
     typed comment never reaches the export (manifest, shards, card, lineage)."""
     from cadbusi_assets.exports import ExportConfig, build_export
+    from cadbusi_assets_tests.builders import annotator_export_row
     from cadbusi_assets_tests.exports.conftest import synthetic_catalog, write_zone
-    from cadbusi_assets_tests.exports.test_annotator_masks import _row
 
     catalog = synthetic_catalog(8, 2)
     zone = write_zone(tmp_path / "research", catalog)
@@ -205,14 +205,14 @@ def test_nan_negative_and_absurd_boxes_are_left_out_of_the_export_with_a_reason(
         "name": "lesion",
         "polygon": [{"x": 1, "y": 2}, {"x": 3, "y": 4}],
     }
-    commented = _row(good, "lb-4", [_box("f-box", 12.0, 22.0, 4.0, 3.0)])
+    commented = annotator_export_row(good, "lb-4", [_box("f-box", 12.0, 22.0, 4.0, 3.0)])
     commented["projects"]["p"]["labels"][0]["annotations"]["classifications"] = [
         {"name": "comment", "text_answer": {"content": "Hortensia Quackenbush 555-867-5309"}}
     ]
     rows = [
-        _row(nan_image, "lb-1", [_box("f-box", float("nan"), 22.0, 4.0, 3.0)]),
-        _row(negative, "lb-2", [_box("f-box", 12.0, 22.0, -4.0, 3.0), two_points]),
-        _row(absurd, "lb-3", [_box("f-box", 12.0, 22.0, 1e30, 3.0)]),
+        annotator_export_row(nan_image, "lb-1", [_box("f-box", float("nan"), 22.0, 4.0, 3.0)]),
+        annotator_export_row(negative, "lb-2", [_box("f-box", 12.0, 22.0, -4.0, 3.0), two_points]),
+        annotator_export_row(absurd, "lb-3", [_box("f-box", 12.0, 22.0, 1e30, 3.0)]),
         commented,
     ]
     _write(tmp_path / "lb", "e.ndjson", "".join(json.dumps(r) + "\n" for r in rows))
@@ -291,8 +291,8 @@ def test_the_same_export_key_cut_again_after_a_relabel_is_refused_and_left_as_it
     """Holds (no fix): the first test where only the label set changes between two builds of
     one key (test_cli's conflict comes from a whole demo re-run)."""
     from cadbusi_assets.exports import ExportConfig, ExportExistsError, build_export
+    from cadbusi_assets_tests.builders import annotator_export_row
     from cadbusi_assets_tests.exports.conftest import synthetic_catalog, write_zone
-    from cadbusi_assets_tests.exports.test_annotator_masks import _row
 
     def tree_digest(root: Path) -> dict[str, bytes]:
         return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
@@ -301,11 +301,15 @@ def test_the_same_export_key_cut_again_after_a_relabel_is_refused_and_left_as_it
     zone = write_zone(tmp_path / "research", catalog)
     image = catalog["image_id"][0]
     folder = tmp_path / "lb"
-    _write(folder, "e.ndjson", _ndjson([_row(image, "lb-1", [_box("f", 12.0, 22.0, 4.0, 3.0)])]))
+    _write(
+        folder,
+        "e.ndjson",
+        _ndjson([annotator_export_row(image, "lb-1", [_box("f", 12.0, 22.0, 4.0, 3.0)])]),
+    )
     ingest_labels(zone, FolderLabelSource(folder))
     build_export(zone, ExportConfig(key="k1"), {"label_set_version": "ls"}, workers=1)
     before = tree_digest(tmp_path / "research" / "exports")
-    moved = _row(image, "lb-1", [_box("f", 14.0, 24.0, 6.0, 5.0)])
+    moved = annotator_export_row(image, "lb-1", [_box("f", 14.0, 24.0, 6.0, 5.0)])
     moved["projects"]["p"]["labels"][0]["label_details"]["updated_at"] = "2026-03-01T00:00:00Z"
     _write(folder, "f.ndjson", _ndjson([moved]))
     ingest_labels(zone, FolderLabelSource(folder))

@@ -18,7 +18,7 @@ from cadbusi_assets.stages import labeling as stage
 from cadbusi_assets.stages.labeling import ingest_labels, migrate_label_store
 from cadbusi_assets.stages.report import StageFailure
 from cadbusi_assets.storage import open_zone
-from cadbusi_assets_tests.labeling.test_ndjson import export_row
+from cadbusi_assets_tests.builders import export_row
 from cadbusi_assets_tests.support import TEST_KEY
 
 #: synthetic staff e-mails (the staff list an attacker would hash)

@@ -18,61 +18,63 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from cadbusi_assets_tests.deid import canary
-from cadbusi_assets_tests.test_adversarial_pixels import (
-    _TOP,
-    _fan,
-    _paste_brightest,
-    _reader_kinds,
-    _require_tesseract,
-    _text,
+from cadbusi_assets_tests.adversarial_pixels import (
+    KEPT_TOP,
     assert_quarantined,
     assert_read,
+    draw_calipers,
+    draw_text,
+    grey_to_rgb,
+    paste_brightest,
+    reader_kinds,
+    speckle_fan,
 )
+from cadbusi_assets_tests.deid import canary
+from cadbusi_assets_tests.support import require_tesseract_executable
 
 
 def _bright_fan() -> np.ndarray:
     """The fan with its speckle reaching full white (grains of 200-255 everywhere)."""
-    fan = _fan().astype(np.float32) * 2.6
+    fan = speckle_fan().astype(np.float32) * 2.6
     return np.clip(fan, 0, 255).astype(np.uint8)
 
 
 def _vertical(text: str, size: int, shape: tuple[int, int], turn: int) -> np.ndarray:
-    return cv2.rotate(_text(text, size, shape=shape), turn)
+    return cv2.rotate(draw_text(text, size, shape=shape), turn)
 
 
 def vertical_over_bright_speckle() -> np.ndarray:
     """The name top to bottom inside a fan whose speckle reaches full white."""
     ink = _vertical("CANARYLAST", 18, (26, 130), cv2.ROTATE_90_CLOCKWISE)
-    return _paste_brightest(_bright_fan(), ink, _TOP + 40, 150)
+    return paste_brightest(_bright_fan(), ink, KEPT_TOP + 40, 150)
 
 
 def _depth_scale(frame: np.ndarray, x: int) -> np.ndarray:
     """A vertical depth scale at column ``x``: a long bright rule with ticks on its left and
     numbers left of them."""
     out = frame.copy()
-    out[_TOP + 5 : canary.ROWS - 5, x] = 230
-    for k, y in enumerate(range(_TOP + 10, canary.ROWS - 10, 30)):
+    out[KEPT_TOP + 5 : canary.ROWS - 5, x] = 230
+    for k, y in enumerate(range(KEPT_TOP + 10, canary.ROWS - 10, 30)):
         out[y, x - 6 : x] = 230
-        out = _paste_brightest(out, _text(str(k), 12, shape=(16, 12)), y - 7, x - 21)
+        out = paste_brightest(out, draw_text(str(k), 12, shape=(16, 12)), y - 7, x - 21)
     return out
 
 
 def vertical_beside_depth_scale() -> np.ndarray:
     """The name bottom to top right beside a vertical depth scale."""
     ink = _vertical("CANARYLAST", 18, (26, 130), cv2.ROTATE_90_COUNTERCLOCKWISE)
-    return _paste_brightest(_depth_scale(_fan(), 305), ink, _TOP + 40, 255)
+    return paste_brightest(_depth_scale(speckle_fan(), 305), ink, KEPT_TOP + 40, 255)
 
 
 def vertical_beside_tgc_curve() -> np.ndarray:
     """The name top to bottom beside a TGC curve (a bright polyline down the right side)."""
-    frame = _fan()
-    ys = np.arange(_TOP + 5, canary.ROWS - 5)
-    xs = (300 - 10 * np.sin((ys - _TOP) / 18.0)).astype(np.int32)
+    frame = speckle_fan()
+    ys = np.arange(KEPT_TOP + 5, canary.ROWS - 5)
+    xs = (300 - 10 * np.sin((ys - KEPT_TOP) / 18.0)).astype(np.int32)
     curve = np.column_stack((xs, ys)).astype(np.int32).reshape(-1, 1, 2)
     cv2.polylines(frame, [curve], False, 220, 1)
     ink = _vertical("CANARYLAST", 18, (26, 130), cv2.ROTATE_90_CLOCKWISE)
-    return _paste_brightest(frame, ink, _TOP + 45, 262)
+    return paste_brightest(frame, ink, KEPT_TOP + 45, 262)
 
 
 def vertical_two_lines() -> np.ndarray:
@@ -83,40 +85,29 @@ def vertical_two_lines() -> np.ndarray:
     draw.text((2, 2), "CANARYLAST", fill=255, font=font)
     draw.text((2, 23), "ID 00CANARY4242", fill=255, font=font)
     ink = cv2.rotate(np.asarray(image), cv2.ROTATE_90_CLOCKWISE)
-    return _paste_brightest(_fan(), ink, _TOP + 10, 140)
+    return paste_brightest(speckle_fan(), ink, KEPT_TOP + 10, 140)
 
 
 def vertical_phone_number() -> np.ndarray:
     """A relative's phone number written bottom to top inside the fan."""
     ink = _vertical("(617) 555-0199", 16, (24, 140), cv2.ROTATE_90_COUNTERCLOCKWISE)
-    return _paste_brightest(_fan(), ink, _TOP + 30, 200)
-
-
-def _calipers(frame: np.ndarray, points: list[tuple[int, int]]) -> np.ndarray:
-    out = frame.copy()
-    for x, y in points:
-        cv2.drawMarker(out, (x, y), 255, cv2.MARKER_CROSS, 9, 1)
-    return out
+    return paste_brightest(speckle_fan(), ink, KEPT_TOP + 30, 200)
 
 
 def tiny_beside_calipers() -> np.ndarray:
     """The name and ID in 7 px letters between two caliper marks on its row."""
-    frame = _calipers(_fan(), [(92, _TOP + 95), (235, _TOP + 95)])
-    ink = _text("CANARYLAST 00CANARY4242", 7, shape=(14, 140))
-    return _paste_brightest(frame, ink, _TOP + 90, 100)
-
-
-def _rgb(frame: np.ndarray) -> np.ndarray:
-    return np.repeat(frame[..., None], 3, axis=2)
+    frame = draw_calipers(speckle_fan(), [(92, KEPT_TOP + 95), (235, KEPT_TOP + 95)])
+    ink = draw_text("CANARYLAST 00CANARY4242", 7, shape=(14, 140))
+    return paste_brightest(frame, ink, KEPT_TOP + 90, 100)
 
 
 def tiny_in_colour(colour: tuple[int, int, int]) -> Callable[[], np.ndarray]:
     """The name and ID in 7 px letters of one colour on an RGB fan."""
 
     def make() -> np.ndarray:
-        frame = _rgb(_fan())
-        ink = _text("CANARYLAST 00CANARY4242", 7, shape=(14, 140))
-        region = frame[_TOP + 90 : _TOP + 104, 100:240]
+        frame = grey_to_rgb(speckle_fan())
+        ink = draw_text("CANARYLAST 00CANARY4242", 7, shape=(14, 140))
+        region = frame[KEPT_TOP + 90 : KEPT_TOP + 104, 100:240]
         alpha = ink[..., None].astype(np.float32) / 255  # anti-aliased, as drawn
         region[:] = (region * (1 - alpha) + np.array(colour) * alpha).astype(np.uint8)
         return frame
@@ -127,9 +118,9 @@ def tiny_in_colour(colour: tuple[int, int, int]) -> Callable[[], np.ndarray]:
 
 def label_at_the_edge() -> np.ndarray:
     """Black text on a light label that touches the frame's left and bottom edges."""
-    frame = _fan()
+    frame = speckle_fan()
     frame[canary.ROWS - 34 :, :210] = 220
-    ink = _text("CANARYLAST 4242", 16, shape=(30, 200))
+    ink = draw_text("CANARYLAST 4242", 16, shape=(30, 200))
     label = frame[canary.ROWS - 30 :, 2:202]
     label[ink[: label.shape[0]] > 128] = 15
     return frame
@@ -138,31 +129,33 @@ def label_at_the_edge() -> np.ndarray:
 def label_partly_under_upright_text() -> np.ndarray:
     """A light label with black text on it, its right end under the screen's own bright
     words (an upright line the reading sees)."""
-    frame = _fan()
-    frame[_TOP + 60 : _TOP + 96, 20:300] = 200
-    ink = _text("CANARYLAST", 18, shape=(30, 180))
-    label = frame[_TOP + 63 : _TOP + 93, 24:204]
+    frame = speckle_fan()
+    frame[KEPT_TOP + 60 : KEPT_TOP + 96, 20:300] = 200
+    ink = draw_text("CANARYLAST", 18, shape=(30, 180))
+    label = frame[KEPT_TOP + 63 : KEPT_TOP + 93, 24:204]
     label[ink > 128] = 10
-    words = _text("LT 10:00", 16, shape=(26, 100))
-    frame[_TOP + 96 : _TOP + 122, 200:300] = np.maximum(
-        frame[_TOP + 96 : _TOP + 122, 200:300], words
+    words = draw_text("LT 10:00", 16, shape=(26, 100))
+    frame[KEPT_TOP + 96 : KEPT_TOP + 122, 200:300] = np.maximum(
+        frame[KEPT_TOP + 96 : KEPT_TOP + 122, 200:300], words
     )
-    frame[_TOP + 66 : _TOP + 92, 215:300] = np.where(words > 128, 255, 200)[:26, :85]
+    frame[KEPT_TOP + 66 : KEPT_TOP + 92, 215:300] = np.where(words > 128, 255, 200)[:26, :85]
     return frame
 
 
 def upside_down_beside_vocabulary() -> np.ndarray:
     """The name upside down between lines of the screen's own words."""
-    frame = _paste_brightest(_fan(), _text("LT BREAST 10:00", 14, shape=(22, 200)), _TOP + 40, 60)
-    frame = _paste_brightest(frame, _text("3CM FN", 14, shape=(22, 120)), _TOP + 120, 60)
-    ink = cv2.rotate(_text("CANARYLAST", 16, shape=(26, 140)), cv2.ROTATE_180)
-    return _paste_brightest(frame, ink, _TOP + 75, 80)
+    frame = paste_brightest(
+        speckle_fan(), draw_text("LT BREAST 10:00", 14, shape=(22, 200)), KEPT_TOP + 40, 60
+    )
+    frame = paste_brightest(frame, draw_text("3CM FN", 14, shape=(22, 120)), KEPT_TOP + 120, 60)
+    ink = cv2.rotate(draw_text("CANARYLAST", 16, shape=(26, 140)), cv2.ROTATE_180)
+    return paste_brightest(frame, ink, KEPT_TOP + 75, 80)
 
 
 def upside_down_birth_date() -> np.ndarray:
     """The birth date written upside down inside the fan."""
-    ink = cv2.rotate(_text("DOB 03.02.61", 16, shape=(26, 140)), cv2.ROTATE_180)
-    return _paste_brightest(_fan(), ink, _TOP + 80, 90)
+    ink = cv2.rotate(draw_text("DOB 03.02.61", 16, shape=(26, 140)), cv2.ROTATE_180)
+    return paste_brightest(speckle_fan(), ink, KEPT_TOP + 80, 90)
 
 
 LEAKS: dict[str, Callable[[], np.ndarray]] = {
@@ -191,8 +184,8 @@ PAGE_READER_MISSES = {"tiny_beside_calipers"}
 @pytest.mark.parametrize("case", sorted(set(LEAKS) - set(EXPECTED) - PAGE_READER_MISSES))
 def test_the_planted_identifier_is_readable_before(case):
     """Each case is a real leak: a reader finds the identifier in the frame as drawn."""
-    _require_tesseract()
-    assert _reader_kinds(LEAKS[case]()), case
+    require_tesseract_executable()
+    assert reader_kinds(LEAKS[case]()), case
 
 
 @pytest.mark.parametrize("case", sorted(LEAKS))

@@ -25,18 +25,19 @@ import pytest
 
 from cadbusi_assets.dicom import dataset_to_bytes
 from cadbusi_assets.identity import generate_key_file
-from cadbusi_assets_tests.test_adversarial_pixels import (
-    _TOP,
+from cadbusi_assets_tests.adversarial_pixels import (
     IDS,
-    _dataset,
-    _fan,
-    _paste_brightest,
-    _require_tesseract,
-    _text,
+    KEPT_TOP,
     assert_quarantined,
     assert_read,
+    draw_calipers,
+    draw_text,
+    frame_dataset,
+    grey_to_rgb,
+    paste_brightest,
+    speckle_fan,
 )
-from cadbusi_assets_tests.test_adversarial_pixels_2 import _calipers, _rgb
+from cadbusi_assets_tests.support import require_tesseract_executable
 
 _TINY = "CANARYLAST 00CANARY4242"
 
@@ -45,11 +46,11 @@ def tiny_between_close_calipers(gap: int) -> Callable[[], np.ndarray]:
     """The name and ID in 7 px letters with a caliper mark ``gap`` px from each end."""
 
     def make() -> np.ndarray:
-        ink = _text(_TINY, 7, shape=(14, 140))
+        ink = draw_text(_TINY, 7, shape=(14, 140))
         cols = np.flatnonzero(ink.max(axis=0) > 60)
         left, right = 100 + int(cols[0]), 100 + int(cols[-1])
-        marks = [(left - gap - 5, _TOP + 95), (right + gap + 5, _TOP + 95)]  # 9 px crosses
-        return _paste_brightest(_calipers(_fan(), marks), ink, _TOP + 90, 100)
+        marks = [(left - gap - 5, KEPT_TOP + 95), (right + gap + 5, KEPT_TOP + 95)]  # 9 px crosses
+        return paste_brightest(draw_calipers(speckle_fan(), marks), ink, KEPT_TOP + 90, 100)
 
     make.__doc__ = tiny_between_close_calipers.__doc__
     return make
@@ -60,9 +61,9 @@ def tiny_dim(colour: tuple[int, int, int], size: int) -> Callable[[], np.ndarray
     into the speckle of an RGB fan."""
 
     def make() -> np.ndarray:
-        frame = _rgb(_fan())
-        ink = _text(_TINY, size, shape=(14, 140))
-        region = frame[_TOP + 90 : _TOP + 104, 100:240]
+        frame = grey_to_rgb(speckle_fan())
+        ink = draw_text(_TINY, size, shape=(14, 140))
+        region = frame[KEPT_TOP + 90 : KEPT_TOP + 104, 100:240]
         alpha = ink[..., None].astype(np.float32) / 255
         region[:] = (region * (1 - alpha) + np.array(colour) * alpha).astype(np.uint8)
         return frame
@@ -82,22 +83,26 @@ def hershey_id_top_to_bottom() -> np.ndarray:
     """The ID in Hershey's plain font 7 px high (1 px anti-aliased strokes), written top to
     bottom (the detector finds it in pieces)."""
     ink = _hershey(f"ID {IDS.patient_ids[0]}", cv2.FONT_HERSHEY_PLAIN, 14 / 24, 1)
-    return _paste_brightest(_fan(), cv2.rotate(ink, cv2.ROTATE_90_CLOCKWISE), _TOP + 20, 190)
+    return paste_brightest(
+        speckle_fan(), cv2.rotate(ink, cv2.ROTATE_90_CLOCKWISE), KEPT_TOP + 20, 190
+    )
 
 
 def _small_date() -> np.ndarray:
-    return _text("DOB 02/03/1961", 12, shape=(22, 136))
+    return draw_text("DOB 02/03/1961", 12, shape=(22, 136))
 
 
 def date_bottom_to_top() -> np.ndarray:
     """The birth date in 12 px letters written bottom to top (its slashes 1 px thin)."""
     ink = cv2.rotate(_small_date(), cv2.ROTATE_90_COUNTERCLOCKWISE)
-    return _paste_brightest(_fan(), ink, _TOP + 20, 190)
+    return paste_brightest(speckle_fan(), ink, KEPT_TOP + 20, 190)
 
 
 def date_upside_down() -> np.ndarray:
     """The birth date in 12 px letters upside down."""
-    return _paste_brightest(_fan(), cv2.rotate(_small_date(), cv2.ROTATE_180), _TOP + 70, 120)
+    return paste_brightest(
+        speckle_fan(), cv2.rotate(_small_date(), cv2.ROTATE_180), KEPT_TOP + 70, 120
+    )
 
 
 def tiny_phone_upside_down() -> np.ndarray:
@@ -106,13 +111,13 @@ def tiny_phone_upside_down() -> np.ndarray:
     cv2.putText(
         ink, "(800) 555-5579", (2, 18), cv2.FONT_HERSHEY_PLAIN, 14 / 24, 255, 1, cv2.LINE_AA
     )
-    return _paste_brightest(_fan(), cv2.rotate(ink, cv2.ROTATE_180), 74, 49)
+    return paste_brightest(speckle_fan(), cv2.rotate(ink, cv2.ROTATE_180), 74, 49)
 
 
 def tiny_top_to_bottom() -> np.ndarray:
     """The name and ID in 7 px letters written top to bottom."""
-    ink = cv2.rotate(_text(_TINY, 7, shape=(14, 140)), cv2.ROTATE_90_CLOCKWISE)
-    return _paste_brightest(_fan(), ink, _TOP + 20, 160)
+    ink = cv2.rotate(draw_text(_TINY, 7, shape=(14, 140)), cv2.ROTATE_90_CLOCKWISE)
+    return paste_brightest(speckle_fan(), ink, KEPT_TOP + 20, 160)
 
 
 LEAKS: dict[str, Callable[[], np.ndarray]] = {
@@ -143,11 +148,11 @@ def test_it_is_quarantined(case, pseudonymizer):
 
 def test_command_quarantines_every_case(tmp_path):
     """``cadbusi deidentify`` in its own process (with a timeout) quarantines each case."""
-    _require_tesseract()
+    require_tesseract_executable()
     source, out = tmp_path / "in", tmp_path / "out"
     source.mkdir()
     for k, (name, make) in enumerate(sorted(LEAKS.items())):
-        ds = _dataset(make())
+        ds = frame_dataset(make())
         uid = f"1.2.826.0.1.3680043.99999.9.{k + 1}"
         ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid
         (source / f"{name}.dcm").write_bytes(dataset_to_bytes(ds))

@@ -22,7 +22,7 @@ from cadbusi_assets.stages import retrieval
 from cadbusi_assets.stages.report import StageFailure
 from cadbusi_assets.stages.safety import ALLOW_SHRINK_ENV, check_partition_key
 from cadbusi_assets.storage import open_zone, read_partition_table, write_partition_table
-from cadbusi_assets_tests.stages.test_data_safety import DAY_A, _add_imaged, _cohort
+from cadbusi_assets_tests.builders import DAY_A, add_imaged, write_cohort
 from cadbusi_assets_tests.support import TEST_KEY, time_limit
 
 
@@ -80,9 +80,9 @@ def test_a_refused_deidentification_leaves_the_raw_links_and_quarantine_of_the_d
     raw, research = zones
     pacs_root = tmp_path / "pacs"
     study = synthetic_uid(731)
-    _add_imaged(pacs_root, study, 1, day=DAY_A)
-    _add_imaged(pacs_root, study, 2, day=DAY_A)
-    _cohort(raw, DAY_A, [study])
+    add_imaged(pacs_root, study, 1, day=DAY_A)
+    add_imaged(pacs_root, study, 2, day=DAY_A)
+    write_cohort(raw, DAY_A, [study])
     with time_limit(120, "retrieval and de-identification of one small date"):
         retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
         deid.deidentify_partition(raw, research, pseudo, DAY_A, verify_ocr=False, workers=1)
@@ -117,9 +117,9 @@ def test_allow_shrink_given_to_the_one_pass_reaches_its_inpainting(zones, pseudo
     raw, research = zones
     pacs_root = tmp_path / "pacs"
     study = synthetic_uid(741)
-    _add_imaged(pacs_root, study, 1, day=DAY_A)
-    _add_imaged(pacs_root, study, 2, day=DAY_A)
-    _cohort(raw, DAY_A, [study])
+    add_imaged(pacs_root, study, 1, day=DAY_A)
+    add_imaged(pacs_root, study, 2, day=DAY_A)
+    write_cohort(raw, DAY_A, [study])
     batch = pseudo.batch_name(DAY_A)
     # the batch held inpainted images before (say, a scanner preset with calipers, since
     # re-exported without them)
@@ -147,8 +147,8 @@ def _one_processed_date(tmp_path: Path, key_file: Path):
     pseudonymizer = Pseudonymizer(load_key(key_file))
     pacs_root = tmp_path / "pacs"
     study = synthetic_uid(751)
-    _add_imaged(pacs_root, study, 1, day=DAY_A)
-    _cohort(raw, DAY_A, [study])
+    add_imaged(pacs_root, study, 1, day=DAY_A)
+    write_cohort(raw, DAY_A, [study])
     retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudonymizer, DAY_A)
     imaging.process_partition(raw, research, pseudonymizer, DAY_A, ocr=False, workers=1)
     # as the imaging step does once the date passed its leak check
@@ -370,10 +370,10 @@ def test_diagnosis_labels_without_any_pathology_partition(zones, pseudo):
     labels are built from the reports alone, as the stage intends. Before the fix it died on
     ``ValueError: parse_pathology_reports: input lacks column(s) ...``."""
     from cadbusi_assets.stages import records as records_stage
-    from cadbusi_assets_tests.stages.test_data_safety import FakeWarehouse, _exam, _radiology
+    from cadbusi_assets_tests.builders import FakeWarehouse, exam_row, radiology_table
 
     raw, research = zones
-    warehouse = FakeWarehouse(_radiology([_exam("SYNACC1", DAY_A, synthetic_uid(1101))]))
+    warehouse = FakeWarehouse(radiology_table([exam_row("SYNACC1", DAY_A, synthetic_uid(1101))]))
     records_stage.load_radiology_reports(warehouse, raw, [DAY_A])
     report = records_stage.build_diagnosis_labels(raw, research, pseudo)
     assert report.row_count == 1
@@ -446,7 +446,7 @@ def test_pathology_of_a_fanned_out_specimen_does_not_depend_on_warehouse_row_ord
 
     from cadbusi_assets.records.schemas import PATHOLOGY_SCHEMA
     from cadbusi_assets.stages import records as records_stage
-    from cadbusi_assets_tests.stages.test_data_safety import FakeWarehouse, _radiology
+    from cadbusi_assets_tests.builders import FakeWarehouse, radiology_table
 
     raw, _ = zones
     row = {
@@ -463,7 +463,7 @@ def test_pathology_of_a_fanned_out_specimen_does_not_depend_on_warehouse_row_ord
     rows = [row, {**row, "final_diagnosis_text": "A. LEFT BREAST: NO TUMOUR"}]
     tables = []
     for ordered in (rows, rows[::-1]):
-        warehouse = FakeWarehouse(_radiology([]))
+        warehouse = FakeWarehouse(radiology_table([]))
         warehouse.pathology = pl.DataFrame(ordered, schema=PATHOLOGY_SCHEMA, orient="row")
         records_stage.load_pathology_reports(warehouse, raw, [DAY_A], allow_shrink=True)
         tables.append(_table_digest(raw, records_stage.PATHOLOGY_TABLE, DAY_A))
@@ -478,22 +478,22 @@ def test_a_patient_with_two_warehouse_rows_fails_the_date_instead_of_doubling_it
     once per row: the same accession twice in ``imaging_studies`` (retrieved, de-identified and
     counted twice, in an order set by the warehouse). Exact repeats stay harmless."""
     from cadbusi_assets.stages import records as records_stage
-    from cadbusi_assets_tests.stages.test_data_safety import (
+    from cadbusi_assets_tests.builders import (
         DAY_B,
         FakeWarehouse,
-        _exam,
-        _patients,
-        _radiology,
+        exam_row,
+        radiology_table,
+        synthetic_patients,
     )
 
     raw, _ = zones
-    exams = _radiology(
+    exams = radiology_table(
         [
-            _exam("SYNACC1", DAY_A, synthetic_uid(1201)),
-            _exam("SYNACC2", DAY_B, synthetic_uid(1202), patient_id="SYN-P2"),
+            exam_row("SYNACC1", DAY_A, synthetic_uid(1201)),
+            exam_row("SYNACC2", DAY_B, synthetic_uid(1202), patient_id="SYN-P2"),
         ]
     )
-    patients = _patients()
+    patients = synthetic_patients()
     renamed = patients.filter(pl.col("patient_id") == "SYN-P1").with_columns(
         pl.lit("TESTER^RENAMED").alias("patient_name")
     )
@@ -630,8 +630,8 @@ def test_a_refused_inpainting_in_the_one_pass_leaves_the_whole_date_as_it_was(
     raw, research = zones
     pacs_root = tmp_path / "pacs"
     study = synthetic_uid(761)
-    _add_imaged(pacs_root, study, 1, day=DAY_A)
-    _cohort(raw, DAY_A, [study])
+    add_imaged(pacs_root, study, 1, day=DAY_A)
+    write_cohort(raw, DAY_A, [study])
     batch = pseudo.batch_name(DAY_A)
     with time_limit(240, "two passes over one small date"):
         retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
@@ -640,7 +640,7 @@ def test_a_refused_inpainting_in_the_one_pass_leaves_the_whole_date_as_it_was(
         names = [f"{i:02d}ff{i}" for i in range(5)]
         _store_inpainted(research, batch, names, b"synthetic")
         # a late instance of the study arrives in the PACS and is retrieved
-        _add_imaged(pacs_root, study, 2, day=DAY_A)
+        add_imaged(pacs_root, study, 2, day=DAY_A)
         retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
         before = {"raw": _tree(tmp_path / "raw"), "research": _tree(tmp_path / "research")}
         assert read_partition_table(research, deid.INSTANCES_TABLE, batch).height == 1

@@ -8,57 +8,28 @@ stage run is bounded by :func:`time_limit`, every subprocess by a timeout.
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
-import polars as pl
 import pytest
 
 from cadbusi_assets.identity import Pseudonymizer
 from cadbusi_assets.pacs.folder import FolderPacs
 from cadbusi_assets.pacs.synthetic import synthetic_uid
 from cadbusi_assets.stages import deidentification as deid
-from cadbusi_assets.stages import imaging, records, retrieval
+from cadbusi_assets.stages import imaging, retrieval
 from cadbusi_assets.stages.report import StageFailure
 from cadbusi_assets.stages.safety import ALLOW_SHRINK_ENV
-from cadbusi_assets.storage import open_zone, read_partition_table, write_partition_table
-from cadbusi_assets_tests.stages.test_data_safety import DAY_A, _add_imaged
+from cadbusi_assets.storage import open_zone, read_partition_table
+from cadbusi_assets_tests.builders import (
+    DAY_A,
+    add_imaged,
+    file_digests,
+    write_cohort_with_accession,
+)
 from cadbusi_assets_tests.support import TEST_KEY, time_limit
 
 
 @pytest.fixture(autouse=True)
 def _no_allow_shrink(monkeypatch):
     monkeypatch.delenv(ALLOW_SHRINK_ENV, raising=False)
-
-
-def _tree(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
-def _cohort_with_accession(raw, day: str, study: str, accession: str) -> None:
-    """The date's cohort: one study whose warehouse accession is ``accession`` (the synthetic
-    DICOM carries ``SYNTH0001``)."""
-    write_partition_table(
-        raw,
-        records.COHORT_TABLE,
-        day,
-        pl.DataFrame(
-            {
-                "study_instance_uid": [study],
-                "accession_number": [accession],
-                "patient_id": ["SYNTH-PATIENT"],
-            },
-            schema={
-                "study_instance_uid": pl.Utf8,
-                "accession_number": pl.Utf8,
-                "patient_id": pl.Utf8,
-            },
-        ),
-    )
 
 
 def test_an_accession_changed_in_the_warehouse_only_stops_the_date_instead_of_orphaning_images(
@@ -75,9 +46,9 @@ def test_an_accession_changed_in_the_warehouse_only_stops_the_date_instead_of_or
     pseudo = Pseudonymizer(TEST_KEY)
     pacs_root = tmp_path / "pacs"
     study = synthetic_uid(761)
-    _add_imaged(pacs_root, study, 1, day=DAY_A)
-    _add_imaged(pacs_root, study, 2, day=DAY_A)
-    _cohort_with_accession(raw, DAY_A, study, "SYNTH0001")  # as the DICOM says
+    add_imaged(pacs_root, study, 1, day=DAY_A)
+    add_imaged(pacs_root, study, 2, day=DAY_A)
+    write_cohort_with_accession(raw, DAY_A, study, "SYNTH0001")  # as the DICOM says
     batch = pseudo.batch_name(DAY_A)
     with time_limit(180, "three passes over one small date"):
         retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
@@ -86,14 +57,18 @@ def test_an_accession_changed_in_the_warehouse_only_stops_the_date_instead_of_or
         studies = read_partition_table(research, deid.STUDIES_TABLE, batch)
         assert images is not None and studies is not None and images.height == 2
         assert set(images["accession_pseudo"]) == set(studies["accession_pseudo"])
-        before = _tree(tmp_path / "research")
+        before = file_digests(tmp_path / "research")
 
-        _cohort_with_accession(raw, DAY_A, study, "SYNTH0002")  # corrected in the warehouse only
+        write_cohort_with_accession(
+            raw, DAY_A, study, "SYNTH0002"
+        )  # corrected in the warehouse only
         retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
         with pytest.raises(StageFailure, match="different accession numbers") as refused:
             imaging.process_partition(raw, research, pseudo, DAY_A, ocr=False, workers=1)
         assert "SYNTH" not in str(refused.value)
-        assert _tree(tmp_path / "research") == before, "a refused date rewrote the research zone"
+        assert file_digests(tmp_path / "research") == before, (
+            "a refused date rewrote the research zone"
+        )
 
         imaging.process_partition(
             raw, research, pseudo, DAY_A, ocr=False, workers=1, allow_shrink=True
@@ -116,7 +91,7 @@ def test_a_pass_stopped_between_its_tables_keeps_its_date_out_of_the_catalog_unt
     from cadbusi_assets.catalog.build import build_metadata_db, open_catalog
     from cadbusi_assets.stages import analysis
     from cadbusi_assets.stages.lesions import image_evidence
-    from cadbusi_assets_tests.stages.test_data_safety import DAY_B
+    from cadbusi_assets_tests.builders import DAY_B
 
     raw = open_zone(tmp_path / "raw", name="raw").ensure()
     research = open_zone(tmp_path / "research", name="research").ensure()
@@ -126,8 +101,8 @@ def test_a_pass_stopped_between_its_tables_keeps_its_date_out_of_the_catalog_unt
         study = synthetic_uid(number)
         # other pixels per date: the same pixels on two dates are a re-sent copy, which the
         # catalog's image_catalog and the lesions leave out (session 30)
-        _add_imaged(pacs_root, study, number - 770, day=day)
-        _cohort_with_accession(raw, day, study, "SYNTH0001")
+        add_imaged(pacs_root, study, number - 770, day=day)
+        write_cohort_with_accession(raw, day, study, "SYNTH0001")
 
     def catalog_images() -> set[str]:
         build_metadata_db(research)
@@ -177,8 +152,8 @@ def test_an_instance_gone_from_the_pacs_is_deleted_with_a_recorded_reason(tmp_pa
     pseudo = Pseudonymizer(TEST_KEY)
     pacs_root = tmp_path / "pacs"
     study = synthetic_uid(781)
-    files = [_add_imaged(pacs_root, study, n, day=DAY_A) for n in (1, 2, 3)]
-    _cohort_with_accession(raw, DAY_A, study, "SYNTH0001")
+    files = [add_imaged(pacs_root, study, n, day=DAY_A) for n in (1, 2, 3)]
+    write_cohort_with_accession(raw, DAY_A, study, "SYNTH0001")
     pacs = FolderPacs(pacs_root)
     with time_limit(120, "four retrievals of one small date"):
         retrieval.retrieve_partition(pacs, raw, pseudo, DAY_A)

@@ -194,20 +194,22 @@ def test_the_de_identification_alone_refuses_an_accession_changed_in_the_warehou
     from cadbusi_assets.stages import deidentification as deid
     from cadbusi_assets.stages import retrieval
     from cadbusi_assets.stages.report import StageFailure
-    from cadbusi_assets_tests.stages.test_data_safety import DAY_A
-    from cadbusi_assets_tests.test_adversarial_runs_2 import _cohort_with_accession, _tree
+    from cadbusi_assets_tests.builders import DAY_A, file_digests, write_cohort_with_accession
 
     pseudo = Pseudonymizer(TEST_KEY)
     with time_limit(180, "three de-identifications of one small date"):
         raw, research, study = small_date(tmp_path, 791, DAY_A)
         deid.deidentify_partition(raw, research, pseudo, DAY_A, verify_ocr=False, workers=1)
-        before = _tree(tmp_path / "research")
-        _cohort_with_accession(raw, DAY_A, study, "SYNTH0002")  # corrected in the warehouse only
+        before = file_digests(tmp_path / "research")
+        # corrected in the warehouse only
+        write_cohort_with_accession(raw, DAY_A, study, "SYNTH0002")
         retrieval.retrieve_partition(FolderPacs(tmp_path / "pacs"), raw, pseudo, DAY_A)
         with pytest.raises(StageFailure, match="different accession numbers") as refused:
             deid.deidentify_partition(raw, research, pseudo, DAY_A, verify_ocr=False, workers=1)
         assert "SYNTH" not in str(refused.value)
-        assert _tree(tmp_path / "research") == before, "a refused date rewrote the research zone"
+        assert file_digests(tmp_path / "research") == before, (
+            "a refused date rewrote the research zone"
+        )
         deid.deidentify_partition(
             raw, research, pseudo, DAY_A, verify_ocr=False, workers=1, allow_shrink=True
         )
@@ -226,7 +228,7 @@ def test_the_de_identification_alone_stopped_between_its_tables_leaves_its_batch
     the mix. Now the batch is marked open until the tables and the check are done, the catalog
     leaves it out, and a re-run closes it."""
     from cadbusi_assets.stages import deidentification as deid
-    from cadbusi_assets_tests.stages.test_data_safety import DAY_A
+    from cadbusi_assets_tests.builders import DAY_A
 
     pseudo = Pseudonymizer(TEST_KEY)
     batch = pseudo.batch_name(DAY_A)
@@ -281,9 +283,14 @@ def left_out_zone(tmp_path_factory):
     from cadbusi_assets.stages import imaging, retrieval
     from cadbusi_assets.storage import read_all_partition_tables
     from cadbusi_assets.storage.tables import open_batch
-    from cadbusi_assets_tests.stages.test_data_safety import DAY_A, DAY_B, _add_imaged
-    from cadbusi_assets_tests.stages.test_resent_images import _resend, _set_accession
-    from cadbusi_assets_tests.test_adversarial_runs_2 import _cohort_with_accession
+    from cadbusi_assets_tests.builders import (
+        DAY_A,
+        DAY_B,
+        add_imaged,
+        resend_instance,
+        set_accession,
+        write_cohort_with_accession,
+    )
 
     tmp_path = tmp_path_factory.mktemp("left_out")
     raw = open_zone(tmp_path / "raw", name="raw").ensure()
@@ -291,14 +298,14 @@ def left_out_zone(tmp_path_factory):
     pseudo = Pseudonymizer(TEST_KEY)
     pacs_root = tmp_path / "pacs"
     study_a, study_b, study_c = synthetic_uid(801), synthetic_uid(802), synthetic_uid(803)
-    _add_imaged(pacs_root, study_a, 1, day=DAY_A)
-    _add_imaged(pacs_root, study_b, 3, day=DAY_B)
-    _resend(pacs_root, study_b, 1, synthetic_uid(804), day=DAY_B)  # study A's image 1 again
-    _add_imaged(pacs_root, study_c, 5, day=DAY_C)
-    _cohort_with_accession(raw, DAY_A, study_a, "SYNTH0001")
+    add_imaged(pacs_root, study_a, 1, day=DAY_A)
+    add_imaged(pacs_root, study_b, 3, day=DAY_B)
+    resend_instance(pacs_root, study_b, 1, synthetic_uid(804), day=DAY_B)  # study A's image 1 again
+    add_imaged(pacs_root, study_c, 5, day=DAY_C)
+    write_cohort_with_accession(raw, DAY_A, study_a, "SYNTH0001")
     for study, day, accession in ((study_b, DAY_B, "SYNTH0002"), (study_c, DAY_C, "SYNTH0003")):
-        _set_accession(pacs_root / study, accession)
-        _cohort_with_accession(raw, day, study, accession)
+        set_accession(pacs_root / study, accession)
+        write_cohort_with_accession(raw, day, study, accession)
     with time_limit(240, "three small dates"):
         for day in (DAY_A, DAY_B, DAY_C):
             retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, day)
@@ -364,7 +371,7 @@ def test_the_export_card_and_metadata_count_what_the_catalog_left_out(left_out_z
     card = (folder / "README.md").read_text()
     assert "| study dates whose last run stopped in the middle (killed)" in card
     assert "| 1 dates |" in card and "| 1 images |" in card
-    from cadbusi_assets_tests.stages.test_data_safety import DAY_A, DAY_B
+    from cadbusi_assets_tests.builders import DAY_A, DAY_B
 
     pseudo = Pseudonymizer(TEST_KEY)
     for secret in (DAY_A, DAY_B, DAY_C, pseudo.batch_name(DAY_C), *copy, *batch_c):
@@ -380,7 +387,7 @@ def test_the_analysis_and_the_inpainting_alone_stopped_midway_leave_their_batch_
     marker, and the catalog loaded it; now the batch is open until the last write, and a
     re-run closes it."""
     from cadbusi_assets.stages import analysis, imaging
-    from cadbusi_assets_tests.stages.test_data_safety import DAY_A
+    from cadbusi_assets_tests.builders import DAY_A
 
     pseudo = Pseudonymizer(TEST_KEY)
     batch = pseudo.batch_name(DAY_A)
@@ -429,7 +436,7 @@ def test_a_file_corrected_at_the_pacs_under_the_same_uids_comes_in_once_its_raw_
     from cadbusi_assets.pacs.folder import FolderPacs
     from cadbusi_assets.stages import deidentification as deid
     from cadbusi_assets.stages import retrieval
-    from cadbusi_assets_tests.stages.test_data_safety import DAY_A
+    from cadbusi_assets_tests.builders import DAY_A
 
     pseudo = Pseudonymizer(TEST_KEY)
     batch = pseudo.batch_name(DAY_A)

@@ -1,6 +1,9 @@
 """The runtime package is product code only (issue 12): the demo generator (`cadbusi_demo`),
 the benchmarks (`benchmarks/`) and the maintenance tools (`tools/`) live beside it, and the
-runtime never imports them, except the two demo commands, lazily."""
+runtime never imports them, except the two demo commands, lazily.
+
+The test suite keeps its shared helpers in support modules (``support.py``, ``builders.py``,
+``run_support.py``, ``adversarial_pixels.py``, ...): no test module imports another."""
 
 from __future__ import annotations
 
@@ -69,3 +72,96 @@ def test_loading_the_code_location_loads_no_demo_or_benchmark_module(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout[-2000:]
+
+
+TESTS = ROOT / "cadbusi_assets_tests"
+#: folders whose test modules still import each other (other work there; not checked yet)
+UNCHECKED = ("ultrasound", "deid")
+#: (importing file, imported test module) allowed on purpose, with the reason
+ALLOWED_TEST_IMPORTS = {
+    # benchmarks/real_files.py reads the regression set from ultrasound/test_real_files.py;
+    # this test stands in for that module's files and decoder to test the benchmark's handling
+    ("test_benchmark_real_files.py", "cadbusi_assets_tests.ultrasound.test_real_files"),
+}
+
+
+def _module_name(path: Path, root: Path) -> str:
+    return ".".join(path.relative_to(root.parent).with_suffix("").parts)
+
+
+def _is_test_module(module: str) -> bool:
+    return module.rsplit(".", 1)[-1].startswith("test_")
+
+
+def imports_of_test_modules(root: Path, skip: tuple[str, ...] = ()) -> list[tuple[str, int, str]]:
+    """(file, line, module) for every import, at any depth, by which a module under ``root``
+    (a test package; its folders ``skip`` aside) loads a test module of the package other than
+    itself: ``import pkg.test_x``, ``from pkg.test_x import y``, ``from pkg import test_x`` and
+    the relative forms. A module importing itself (a subprocess's entry point) is no offender."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if rel.parts[0] in skip:
+            continue
+        own = _module_name(path, root)
+        package = own if path.name == "__init__.py" else own.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")
+                    base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+                is_module = _is_test_module(base)
+                targets = [base] if is_module else [f"{base}.{alias.name}" for alias in node.names]
+            for target in targets:
+                if target.split(".")[0] == root.name and _is_test_module(target) and target != own:
+                    found.append((rel.as_posix(), node.lineno, target))
+    return sorted(found)
+
+
+def test_no_test_module_imports_another_test_module():
+    """Shared helpers live in support modules, not in test modules: a test module (or a support
+    module) that imports another test module runs that module's import-time code and ties the
+    two files' private names together."""
+    offenders = [
+        f"{path}:{line}: {module}"
+        for path, line, module in imports_of_test_modules(TESTS, UNCHECKED)
+        if (path, module) not in ALLOWED_TEST_IMPORTS
+    ]
+    assert offenders == [], "move the shared helpers to a support module:\n" + "\n".join(offenders)
+
+
+def test_the_test_import_check_finds_every_form(tmp_path):
+    """The check above can fail: each import form of another test module is reported, a
+    module's import of itself and of support modules is not."""
+    pkg = tmp_path / "suite"
+    (pkg / "sub").mkdir(parents=True)
+    for name in ("__init__.py", "sub/__init__.py", "helpers.py", "test_b.py", "sub/test_c.py"):
+        (pkg / name).write_text("X = 1\n")
+    (pkg / "test_a.py").write_text(
+        "import suite.test_b\n"
+        "from suite.sub.test_c import X\n"
+        "from suite.sub import test_c\n"
+        "from suite.helpers import X as Y\n"
+        "from suite.test_a import X as Z\n"
+        "def f():\n"
+        "    from .test_b import X\n"
+    )
+    (pkg / "sub" / "test_d.py").write_text("from ..test_b import X\nfrom . import test_c\n")
+    (pkg / "skipped").mkdir()
+    (pkg / "skipped" / "test_e.py").write_text("from suite.test_b import X\n")
+    assert [
+        f"{path}:{line}: {module}"
+        for path, line, module in imports_of_test_modules(pkg, ("skipped",))
+    ] == [
+        "sub/test_d.py:1: suite.test_b",
+        "sub/test_d.py:2: suite.sub.test_c",
+        "test_a.py:1: suite.test_b",
+        "test_a.py:2: suite.sub.test_c",
+        "test_a.py:3: suite.sub.test_c",
+        "test_a.py:7: suite.test_b",
+    ]

@@ -12,7 +12,7 @@ from cadbusi_assets.defs.automation.schedules import late_arrivals_schedule
 from cadbusi_assets.defs.exports.sensors import export_partition_sensor, monthly_export_sensor
 from cadbusi_assets.defs.labeling.sensors import labelbox_labels_sensor
 from cadbusi_assets.defs.resources import LabelSourceResource, WarehouseResource
-from cadbusi_assets_tests.labeling.test_ndjson import export_row
+from cadbusi_assets_tests.builders import export_row
 
 
 def write_export(folder, name, rows):

@@ -11,36 +11,9 @@ import dagster as dg
 import pytest
 
 from cadbusi_assets.defs.partitions import export_partitions, study_date_partitions
+from cadbusi_assets_tests.defs.lineage import EXPECTED
 
 ROOT = Path(__file__).resolve().parents[2]
-
-EXPECTED = {
-    # asset: (group, partitions, upstream assets)
-    "radiology_reports": ("records", "study_date", set()),
-    "pathology_reports": ("records", "study_date", set()),
-    "imaging_studies": ("records", "study_date", {"radiology_reports"}),
-    "diagnosis_labels": ("records", None, {"radiology_reports", "pathology_reports"}),
-    "raw_dicom": ("imaging", "study_date", {"imaging_studies"}),
-    "deidentified_images": ("imaging", "study_date", {"raw_dicom"}),
-    "image_features": ("imaging", "study_date", {"deidentified_images"}),
-    "inpainted_images": ("imaging", "study_date", {"image_features"}),
-    "labelbox_data_rows": ("labeling", "study_date", {"image_features", "inpainted_images"}),
-    "labelbox_labels": ("labeling", None, set()),
-    "lesions": ("records", None, {"image_features", "pathology_reports", "diagnosis_labels"}),
-    "metadata_db": (
-        "catalog",
-        None,
-        {
-            "deidentified_images",
-            "image_features",
-            "inpainted_images",
-            "labelbox_data_rows",
-            "diagnosis_labels",
-            "labelbox_labels",
-        },
-    ),
-    "dataset_export": ("exports", "exports", {"metadata_db", "lesions"}),
-}
 
 
 def test_every_asset_of_the_lineage_graph_exists_with_group_partitions_and_deps(definitions):

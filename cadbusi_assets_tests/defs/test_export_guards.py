@@ -16,8 +16,8 @@ from cadbusi_assets.defs.exports.lineage import upstream_lineage
 from cadbusi_assets.defs.exports.sensors import export_partition_sensor
 from cadbusi_assets.identity import generate_key_file
 from cadbusi_assets.storage import open_zone
+from cadbusi_assets_tests.builders import export_row
 from cadbusi_assets_tests.defs.conftest import make_environment, run
-from cadbusi_assets_tests.labeling.test_ndjson import export_row
 
 pytestmark = pytest.mark.integration
 

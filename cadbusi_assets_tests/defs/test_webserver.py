@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from cadbusi_assets_tests.defs.test_definitions import EXPECTED
+from cadbusi_assets_tests.defs.lineage import EXPECTED
 from cadbusi_assets_tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,11 +17,11 @@ from PIL import Image
 from cadbusi_assets.exports import ExportConfig, build_export, verify_export
 from cadbusi_assets.labeling import FolderLabelSource
 from cadbusi_assets.stages import labeling as stage
+from cadbusi_assets_tests.builders import ANNOTATOR_IMAGE_SIZE, annotator_export_row
 from cadbusi_assets_tests.exports.conftest import synthetic_catalog, write_zone
 from cadbusi_assets_tests.support import time_limit as shared_time_limit
 
 LINEAGE = {"deidentification_profile": "p", "label_set_version": "ls", "code_version": "0"}
-SIZE = 64  # the synthetic zone's images are 64 x 64; crop (10, 20)-(49, 59)
 
 
 @pytest.fixture(autouse=True)
@@ -36,24 +36,6 @@ def _data_url(pixels: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _row(image_id: str, label_id: str, objects: list[dict]) -> dict:
-    return {
-        "data_row": {"id": f"dr-{image_id}", "global_key": image_id},
-        "media_attributes": {"width": SIZE, "height": SIZE, "mime_type": "image/png"},
-        "projects": {
-            "p": {
-                "labels": [
-                    {
-                        "id": label_id,
-                        "label_details": {"updated_at": "2026-02-01T00:00:00.000+00:00"},
-                        "annotations": {"objects": objects, "classifications": []},
-                    }
-                ]
-            }
-        },
-    }
-
-
 def _mask_object(feature_id: str, url: str) -> dict:
     return {"feature_id": feature_id, "name": "lesion_mask", "mask": {"url": url}}
 
@@ -62,13 +44,13 @@ def test_export_lesion_mask_is_the_annotator_mask_cropped_and_united(tmp_path):
     catalog = synthetic_catalog(8, 2)
     zone = write_zone(tmp_path / "research", catalog)
     first, second, third = catalog["image_id"].to_list()[:3]
-    blob = np.zeros((SIZE, SIZE), bool)
-    yy, xx = np.mgrid[:SIZE, :SIZE]
+    blob = np.zeros((ANNOTATOR_IMAGE_SIZE, ANNOTATOR_IMAGE_SIZE), bool)
+    yy, xx = np.mgrid[:ANNOTATOR_IMAGE_SIZE, :ANNOTATOR_IMAGE_SIZE]
     blob[(yy - 40) ** 2 + (xx - 30) ** 2 <= 64] = True  # a disc inside the crop
     blob[0:5, 0:5] = True  # and a corner outside it (cropped away)
     rows = [
-        _row(first, "lb-1", [_mask_object("f-mask", _data_url(blob))]),
-        _row(
+        annotator_export_row(first, "lb-1", [_mask_object("f-mask", _data_url(blob))]),
+        annotator_export_row(
             second,
             "lb-2",
             [
@@ -80,7 +62,7 @@ def test_export_lesion_mask_is_the_annotator_mask_cropped_and_united(tmp_path):
                 },
             ],
         ),
-        _row(
+        annotator_export_row(
             third,
             "lb-3",
             [

@@ -409,7 +409,7 @@ def scenario_batches_large(fake: RecordingFake) -> None:
 def scenario_export(fake: RecordingFake) -> None:
     """Labels exported (full, then incremental since a cursor) and ingested into tables."""
     from cadbusi_assets.labeling.ndjson import parse_export
-    from cadbusi_assets_tests.labeling.test_ndjson import export_row
+    from cadbusi_assets_tests.builders import export_row
 
     fake.add_project("proj-1")  # the project export_row() files its labels under
     start = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)

@@ -15,7 +15,7 @@ from cadbusi_assets.labeling.quality import image_disagreements, image_readings
 from cadbusi_assets.stages.analysis import FEATURES_TABLE
 from cadbusi_assets.stages.labeling import LABELS_DIR, ingest_labels
 from cadbusi_assets.storage import open_zone, write_partition_table
-from cadbusi_assets_tests.labeling.test_ndjson import export_row
+from cadbusi_assets_tests.builders import export_row
 
 BOX = {"left": 10.0, "top": 20.0, "width": 30.0, "height": 40.0}
 

@@ -9,8 +9,8 @@ import pytest
 
 from cadbusi_assets.labeling import LabelSourceError, open_label_source, parse_export_rows, sources
 from cadbusi_assets.labeling.sources import EXPORT_OVERLAP, ActivityCursor, LabelboxSdkSource
+from cadbusi_assets_tests.builders import export_row
 from cadbusi_assets_tests.labeling.fake_labelbox import FakeLabelbox, running_fake
-from cadbusi_assets_tests.labeling.test_ndjson import export_row
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from cadbusi_assets.labeling import FolderLabelSource, LabelSourceError, open_la
 from cadbusi_assets.labeling.sources import LabelboxSdkSource
 from cadbusi_assets.stages.labeling import current_label_set_version, ingest_labels
 from cadbusi_assets.storage import open_zone
-from cadbusi_assets_tests.labeling.test_ndjson import export_row
+from cadbusi_assets_tests.builders import export_row
 
 
 def write_export(root, name, rows):

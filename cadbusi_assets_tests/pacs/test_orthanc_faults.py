@@ -12,7 +12,7 @@ from cadbusi_assets.pacs import PacsError, open_pacs, retrieve_studies
 from cadbusi_assets.storage import open_zone
 
 from .faults import HttpFaultProxy, TcpFaultProxy
-from .test_orthanc_retrieval import PARTITION, Counting, _cohort, _zone_files
+from .orthanc_support import PARTITION, Counting, study_cohort, zone_files
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,7 @@ def _assert_zone_matches_orthanc(zone, result, orthanc_studies, study) -> None:
     """Every stored file is complete and byte-identical to Orthanc's copy; nothing else."""
     held = orthanc_studies.files(study)
     stored = result.instances.filter(pl.col("status") != "failed")
-    assert _zone_files(zone) == set(stored["raw_path"])
+    assert zone_files(zone) == set(stored["raw_path"])
     for row in stored.iter_rows(named=True):
         data = zone.read_bytes(*row["raw_path"].split("/"))
         assert data == held[row["sop_instance_uid"]]
@@ -49,7 +49,13 @@ def test_503s_are_retried_then_reported_then_fetched_on_rerun(
     pacs = _proxied(http_proxy)
     try:
         first = retrieve_studies(
-            pacs, _cohort(study), zone, PARTITION, pseudonymizer, retries=3, backoff_seconds=0.01
+            pacs,
+            study_cohort(study),
+            zone,
+            PARTITION,
+            pseudonymizer,
+            retries=3,
+            backoff_seconds=0.01,
         )
     finally:
         pacs.close()
@@ -67,7 +73,7 @@ def test_503s_are_retried_then_reported_then_fetched_on_rerun(
     counting = Counting(_proxied(http_proxy))
     try:
         second = retrieve_studies(
-            counting, _cohort(study), zone, PARTITION, pseudonymizer, previous=first.instances
+            counting, study_cohort(study), zone, PARTITION, pseudonymizer, previous=first.instances
         )
     finally:
         counting.close()
@@ -90,7 +96,7 @@ def test_dicomweb_server_dies_mid_study(http_proxy, orthanc_studies, tmp_path, p
     try:
         first = retrieve_studies(
             pacs,
-            _cohort(study),
+            study_cohort(study),
             zone,
             PARTITION,
             pseudonymizer,
@@ -112,7 +118,7 @@ def test_dicomweb_server_dies_mid_study(http_proxy, orthanc_studies, tmp_path, p
     counting = Counting(_proxied(http_proxy))
     try:
         second = retrieve_studies(
-            counting, _cohort(study), zone, PARTITION, pseudonymizer, previous=first.instances
+            counting, study_cohort(study), zone, PARTITION, pseudonymizer, previous=first.instances
         )
     finally:
         counting.close()
@@ -137,7 +143,7 @@ def test_dimse_pacs_dies_mid_study(
     try:
         first = retrieve_studies(
             pacs,
-            _cohort(study),
+            study_cohort(study),
             zone,
             PARTITION,
             pseudonymizer,
@@ -151,14 +157,14 @@ def test_dimse_pacs_dies_mid_study(
         assert failed.height == 3
         assert all(r.startswith("association") for r in failed["reason"])
         assert first.studies["complete"].to_list() == [False]
-        assert _zone_files(zone) == set(
+        assert zone_files(zone) == set(
             first.instances.filter(pl.col("status") == "stored")["raw_path"]
         )
 
         proxy.revive()
         counting = Counting(pacs)
         second = retrieve_studies(
-            counting, _cohort(study), zone, PARTITION, pseudonymizer, previous=first.instances
+            counting, study_cohort(study), zone, PARTITION, pseudonymizer, previous=first.instances
         )
     finally:
         pacs.close()
@@ -174,7 +180,7 @@ def test_connection_limit_per_pacs(http_proxy, orthanc_studies, tmp_path, pseudo
     try:
         result = retrieve_studies(
             pacs,
-            _cohort(study),
+            study_cohort(study),
             open_zone(tmp_path / "raw", name="raw"),
             PARTITION,
             pseudonymizer,
@@ -195,7 +201,7 @@ def test_bearer_token_and_basic_auth_from_the_environment(
 
     pacs = _proxied(http_proxy)
     with pytest.raises(PacsError, match="CADBUSI_PACS_TOKEN") as refused:
-        retrieve_studies(pacs, _cohort(study), zone, PARTITION, pseudonymizer)
+        retrieve_studies(pacs, study_cohort(study), zone, PARTITION, pseudonymizer)
     pacs.close()
     assert "1.2.826" not in str(refused.value)
 
@@ -203,7 +209,7 @@ def test_bearer_token_and_basic_auth_from_the_environment(
     pacs = _proxied(http_proxy)
     try:
         assert "t0ken" not in repr(pacs)
-        result = retrieve_studies(pacs, _cohort(study), zone, PARTITION, pseudonymizer)
+        result = retrieve_studies(pacs, study_cohort(study), zone, PARTITION, pseudonymizer)
     finally:
         pacs.close()
     assert result.studies["complete"].to_list() == [True]
@@ -216,7 +222,7 @@ def test_bearer_token_and_basic_auth_from_the_environment(
     pacs = _proxied(http_proxy)
     try:
         result = retrieve_studies(
-            pacs, _cohort(study), zone, PARTITION, pseudonymizer, previous=result.instances
+            pacs, study_cohort(study), zone, PARTITION, pseudonymizer, previous=result.instances
         )
     finally:
         pacs.close()

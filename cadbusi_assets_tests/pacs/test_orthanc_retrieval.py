@@ -6,41 +6,21 @@ import datetime as dt
 import hashlib
 import io
 import logging
-from typing import BinaryIO
 
 import polars as pl
 import pytest
 from pydicom.dataset import Dataset
 
 from cadbusi_assets.dicom import DecodeError, dataset_to_bytes, decode_frame, read_dataset
-from cadbusi_assets.pacs import InstanceRef, Pacs, open_pacs, retrieve_studies
+from cadbusi_assets.pacs import open_pacs, retrieve_studies
 from cadbusi_assets.pacs.find import find_studies
 from cadbusi_assets.pacs.synthetic import synthetic_uid, synthetic_us_instance
 from cadbusi_assets.storage import open_zone
+from cadbusi_assets_tests.pacs.orthanc_support import PARTITION, Counting, study_cohort, zone_files
 
 pytestmark = pytest.mark.integration
 
-PARTITION = "2024-03-05"
 PROTOCOLS = ["dicomweb", "dimse_move", "dimse_get"]
-
-
-class Counting:
-    """Any Pacs, with its fetches counted."""
-
-    def __init__(self, pacs: Pacs) -> None:
-        self.pacs = pacs
-        self.name = pacs.name
-        self.fetched: list[str | None] = []
-
-    def list_instances(self, study_instance_uid: str) -> list[InstanceRef]:
-        return self.pacs.list_instances(study_instance_uid)
-
-    def fetch(self, ref: InstanceRef, dest: BinaryIO) -> int:
-        self.fetched.append(ref.sop_instance_uid)
-        return self.pacs.fetch(ref, dest)
-
-    def close(self) -> None:
-        self.pacs.close()
 
 
 @pytest.fixture(params=PROTOCOLS)
@@ -55,16 +35,8 @@ def pacs(pacs_uri):
     opened.close()
 
 
-def _cohort(*uids: str) -> pl.DataFrame:
-    return pl.DataFrame({"study_instance_uid": list(uids), "accession_number": ["ACC"] * len(uids)})
-
-
 def _without_meta(data: bytes) -> Dataset:
     return read_dataset(data)
-
-
-def _zone_files(zone) -> set[str]:
-    return {zone.relative(p) for p in zone.iter_files("dicom", include_temporary=True)}
 
 
 def test_retrieval_matches_what_orthanc_holds(
@@ -76,7 +48,7 @@ def test_retrieval_matches_what_orthanc_holds(
     zone = open_zone(tmp_path / "raw", name="raw")
 
     result = retrieve_studies(
-        pacs, _cohort(two_series, one_series, missing), zone, PARTITION, pseudonymizer
+        pacs, study_cohort(two_series, one_series, missing), zone, PARTITION, pseudonymizer
     )
 
     studies = {r["study_instance_uid"]: r for r in result.studies.iter_rows(named=True)}
@@ -84,7 +56,7 @@ def test_retrieval_matches_what_orthanc_holds(
     assert (studies[one_series]["expected"], studies[one_series]["complete"]) == (3, True)
     assert studies[missing]["reason"] == "study not found in PACS"
     assert set(result.instances["status"]) == {"stored"}
-    assert _zone_files(zone) == set(result.instances["raw_path"])
+    assert zone_files(zone) == set(result.instances["raw_path"])
 
     for study in (two_series, one_series):
         held = orthanc_studies.files(study)
@@ -104,23 +76,23 @@ def test_retrieval_matches_what_orthanc_holds(
 def test_rerun_and_late_arrival(pacs, orthanc_studies, tmp_path, pseudonymizer):
     study = orthanc_studies.new_study(series=1, instances=3)
     zone = open_zone(tmp_path / "raw", name="raw")
-    first = retrieve_studies(pacs, _cohort(study), zone, PARTITION, pseudonymizer)
+    first = retrieve_studies(pacs, study_cohort(study), zone, PARTITION, pseudonymizer)
 
     counting = Counting(pacs)
     again = retrieve_studies(
-        counting, _cohort(study), zone, PARTITION, pseudonymizer, previous=first.instances
+        counting, study_cohort(study), zone, PARTITION, pseudonymizer, previous=first.instances
     )
     assert counting.fetched == []
     assert set(again.instances["status"]) == {"already_present"}
 
     orthanc_studies.add(study, 1, 4)  # a late arrival
     late = retrieve_studies(
-        counting, _cohort(study), zone, PARTITION, pseudonymizer, previous=again.instances
+        counting, study_cohort(study), zone, PARTITION, pseudonymizer, previous=again.instances
     )
     assert counting.fetched == [f"{study}.1.4"]
     assert late.studies["expected"].to_list() == [4]
     assert late.studies["complete"].to_list() == [True]
-    assert _zone_files(zone) == set(late.instances["raw_path"])
+    assert zone_files(zone) == set(late.instances["raw_path"])
 
 
 def test_corrupt_instance_is_stored_for_quarantine(
@@ -133,7 +105,7 @@ def test_corrupt_instance_is_stored_for_quarantine(
     good.PixelData = good.PixelData[:-500]  # pixel data shorter than Rows x Columns
     orthanc.upload(dataset_to_bytes(good))
     zone = open_zone(tmp_path / "raw", name="raw")
-    result = retrieve_studies(pacs, _cohort(study), zone, PARTITION, pseudonymizer)
+    result = retrieve_studies(pacs, study_cohort(study), zone, PARTITION, pseudonymizer)
     assert result.studies["complete"].to_list() == [True]
     row = result.instances.filter(pl.col("sop_instance_uid") == f"{study}.1.2").row(0, named=True)
     assert row["status"] == "stored"
@@ -147,7 +119,11 @@ def test_no_identifier_reaches_the_logs(pacs, orthanc_studies, tmp_path, pseudon
     study = orthanc_studies.new_study(series=1, instances=2)
     with caplog.at_level(logging.DEBUG):
         retrieve_studies(
-            pacs, _cohort(study), open_zone(tmp_path / "raw", name="raw"), PARTITION, pseudonymizer
+            pacs,
+            study_cohort(study),
+            open_zone(tmp_path / "raw", name="raw"),
+            PARTITION,
+            pseudonymizer,
         )
     text = "\n".join(record.getMessage() for record in caplog.records)
     assert "1.2.826" not in text and "ACC" not in text
@@ -177,7 +153,7 @@ def test_dimse_move_to_an_unregistered_destination_fails_every_instance(
     )
     try:
         result = retrieve_studies(
-            pacs, _cohort(study), open_zone(tmp_path, name="raw"), PARTITION, pseudonymizer
+            pacs, study_cohort(study), open_zone(tmp_path, name="raw"), PARTITION, pseudonymizer
         )
     finally:
         pacs.close()

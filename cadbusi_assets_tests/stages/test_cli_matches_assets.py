@@ -19,13 +19,13 @@ import polars as pl
 import pytest
 
 from cadbusi_assets.cli import main
-from cadbusi_assets.dicom import read_dataset
 from cadbusi_assets.identity import Pseudonymizer, generate_key_file, load_key
 from cadbusi_assets.identity.pseudonyms import image_id_for, instance_id_for
-from cadbusi_assets.stages import analysis, imaging, records, retrieval
+from cadbusi_assets.stages import analysis, imaging
 from cadbusi_assets.stages import deidentification as deid
 from cadbusi_assets.stages import tables as registry
-from cadbusi_assets.storage import open_zone, read_partition_table, write_partition_table
+from cadbusi_assets.storage import open_zone, read_partition_table
+from cadbusi_assets_tests.builders import DEMO_DAY, raw_zone_like_raw_dicom
 from cadbusi_assets_tests.support import time_limit as _deadline
 from cadbusi_demo import DemoConfig, generate_demo_cohort
 
@@ -33,42 +33,6 @@ pytestmark = pytest.mark.slow
 
 #: The whole comparison (both paths) must finish within this many seconds.
 TIMEOUT_S = 600
-
-DAY = "2026-09-01"
-
-
-def _raw_zone(root: Path, pacs: Path):
-    """The raw zone ``raw_dicom`` leaves for DAY: the files, the manifest and the cohort."""
-    raw = open_zone(root / "raw", "raw").ensure()
-    manifest, studies = [], {}
-    sides: dict[str, set[str]] = {}
-    for n, path in enumerate(sorted(p for p in pacs.rglob("*") if p.is_file())):
-        raw_path = f"dicom/{DAY}/{n:04d}.dcm"
-        raw.copy_file_in(path, tuple(raw_path.split("/")))
-        header = read_dataset(path, stop_before_pixels=True)
-        uid = str(header.StudyInstanceUID)
-        manifest.append(
-            {
-                "status": "stored",
-                "raw_path": raw_path,
-                "instance_key": f"{n:04d}",
-                "study_instance_uid": uid,
-            }
-        )
-        studies[uid] = {
-            "study_instance_uid": uid,
-            "accession_number": str(header.get("AccessionNumber", "")) or None,
-            "patient_id": str(header.get("PatientID", "")) or None,
-        }
-        side = {"L": "LEFT", "R": "RIGHT"}.get(str(header.get("ImageLaterality", "")))
-        sides.setdefault(uid, set()).update([side] if side else [])
-    for uid, named in sides.items():  # the warehouse's side: the one the images name, or both
-        studies[uid]["study_laterality"] = (
-            None if not named else named.pop() if len(named) == 1 else "BILATERAL"
-        )
-    write_partition_table(raw, retrieval.INSTANCES_TABLE, DAY, pl.DataFrame(manifest))
-    write_partition_table(raw, records.COHORT_TABLE, DAY, pl.DataFrame(list(studies.values())))
-    return raw
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +45,7 @@ def _run_both(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli_vs_assets")
     generate_demo_cohort(
         root / "cohort",
-        DemoConfig(start=dt.date.fromisoformat(DAY), days=1, studies_per_day=(2, 2), seed=11),
+        DemoConfig(start=dt.date.fromisoformat(DEMO_DAY), days=1, studies_per_day=(2, 2), seed=11),
     )
     source = root / "in"
     shutil.copytree(root / "cohort" / "pacs", source)
@@ -89,12 +53,12 @@ def _run_both(tmp_path_factory):
     pseudonymizer = Pseudonymizer(load_key(key_file))
 
     # the assets' stages
-    raw = _raw_zone(root, source)
+    raw = raw_zone_like_raw_dicom(root, source)
     research = open_zone(root / "research", "research").ensure()
-    batch = pseudonymizer.batch_name(DAY)
+    batch = pseudonymizer.batch_name(DEMO_DAY)
     # the one pass behind the three assets (it writes what the three stages write:
     # test_one_pass.py)
-    imaging.process_partition(raw, research, pseudonymizer, DAY, ocr=False, workers=2)
+    imaging.process_partition(raw, research, pseudonymizer, DEMO_DAY, ocr=False, workers=2)
 
     # the commands
     out, found = root / "deid", root / "analysis"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
@@ -17,13 +16,7 @@ import pytest
 from cadbusi_assets.identity import Pseudonymizer, PseudonymKey
 from cadbusi_assets.pacs.folder import FolderPacs
 from cadbusi_assets.pacs.manifest import CONFLICT_OTHER_DATE
-from cadbusi_assets.pacs.synthetic import synthetic_uid, synthetic_us_instance
-from cadbusi_assets.records.schemas import (
-    EXAM_COUNTS_SCHEMA,
-    PATHOLOGY_SCHEMA,
-    PATIENTS_SCHEMA,
-    RADIOLOGY_SCHEMA,
-)
+from cadbusi_assets.pacs.synthetic import synthetic_uid
 from cadbusi_assets.stages import records as records_stage
 from cadbusi_assets.stages import retrieval
 from cadbusi_assets.stages.report import StageFailure
@@ -34,84 +27,19 @@ from cadbusi_assets.stages.safety import (
     record_key_fingerprint,
 )
 from cadbusi_assets.storage import open_zone, read_partition_table, write_partition_table
+from cadbusi_assets_tests.builders import (
+    DAY_A,
+    DAY_B,
+    FakeWarehouse,
+    add_imaged,
+    add_instance,
+    exam_row,
+    radiology_table,
+    write_cohort,
+)
 from cadbusi_assets_tests.support import TEST_KEY
 
-DAY_A = "2024-03-05"
-DAY_B = "2024-03-06"
 OTHER_KEY = PseudonymKey(bytes(range(100, 132)))
-
-
-# -- a warehouse whose answer the test can change ---------------------------------------------
-class FakeWarehouse:
-    """In-memory warehouse with the documented schemas (the rows can be swapped between runs)."""
-
-    def __init__(self, radiology: pl.DataFrame, patients: pl.DataFrame | None = None) -> None:
-        self.radiology = radiology
-        self.pathology = pl.DataFrame(schema=PATHOLOGY_SCHEMA)
-        self.patients_frame = patients if patients is not None else _patients()
-
-    def radiology_exams(self, start: dt.date, end: dt.date) -> pl.DataFrame:
-        return self.radiology.filter(pl.col("exam_date").is_between(start, end))
-
-    def pathology_specimens(self, start: dt.date, end: dt.date) -> pl.DataFrame:
-        return self.pathology.filter(pl.col("specimen_date").is_between(start, end))
-
-    def patients(self, patient_ids: Sequence[str]) -> pl.DataFrame:
-        assert all(isinstance(p, str) for p in patient_ids)
-        return self.patients_frame.filter(pl.col("patient_id").is_in(list(patient_ids)))
-
-    def exam_counts(self, start: dt.date, end: dt.date) -> pl.DataFrame:
-        return pl.DataFrame(schema=EXAM_COUNTS_SCHEMA)
-
-    def radiology_history(
-        self, patient_ids: Sequence[str], start: dt.date, end: dt.date
-    ) -> pl.DataFrame:
-        ids = [p for p in patient_ids if p is not None]
-        return self.radiology.filter(
-            pl.col("patient_id").is_in(ids) & pl.col("exam_date").is_between(start, end)
-        )
-
-    def close(self) -> None:
-        return None
-
-
-def _patients() -> pl.DataFrame:
-    return pl.DataFrame(
-        [
-            ("SYN-P1", "TESTER^ALPHA", dt.date(1970, 1, 2), "F"),
-            ("SYN-P2", "TESTER^BETA", dt.date(1980, 3, 4), "F"),
-        ],
-        schema=PATIENTS_SCHEMA,
-        orient="row",
-    )
-
-
-def _exam(accession: str, day: str, uid: str | None, **extra) -> dict:
-    row = {
-        "accession_number": accession,
-        "patient_id": "SYN-P1",
-        "encounter_id": None,
-        "exam_date": dt.date.fromisoformat(day),
-        "exam_datetime": dt.datetime.fromisoformat(day + "T10:00:00"),
-        "modality": "US",
-        "exam_description": "US BREAST LEFT",
-        "laterality": "LEFT",
-        "report_text": "FINDINGS: Simple cyst.\nIMPRESSION: BI-RADS 2 - Benign",
-        "report_status": "FINAL",
-        "study_instance_uid": uid,
-        "site": "MAIN",
-        "radiologist": "RAD1",
-    }
-    row.update(extra)
-    return row
-
-
-def _radiology(rows: list[dict]) -> pl.DataFrame:
-    return pl.DataFrame(
-        [{c: r.get(c) for c in RADIOLOGY_SCHEMA} for r in rows],
-        schema=RADIOLOGY_SCHEMA,
-        orient="row",
-    )
 
 
 @pytest.fixture
@@ -131,73 +59,6 @@ def _no_allow_shrink(monkeypatch):
     monkeypatch.delenv(ALLOW_SHRINK_ENV, raising=False)
 
 
-# -- a folder PACS ----------------------------------------------------------------------------
-def _add(root: Path, study: str, n: int, *, sop: str | None = None, day: str = DAY_A) -> Path:
-    folder = root / study
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"IM{n:04d}.dcm"
-    path.write_bytes(
-        synthetic_us_instance(
-            study,
-            study + ".1",
-            sop or f"{study}.1.{n}",
-            rows=8,
-            columns=8,
-            study_date=dt.date.fromisoformat(day),
-            instance_number=n,
-            seed=n,
-        )
-    )
-    return path
-
-
-def _add_imaged(root: Path, study: str, n: int, *, sop: str | None = None, day: str) -> Path:
-    """A larger instance with an ultrasound region, so that it can be de-identified."""
-    import pydicom
-    from pydicom.dataset import Dataset
-
-    path = _add(root, study, n, sop=sop, day=day)
-    data = synthetic_us_instance(
-        study,
-        study + ".1",
-        sop or f"{study}.1.{n}",
-        rows=48,
-        columns=64,
-        study_date=dt.date.fromisoformat(day),
-        instance_number=n,
-        seed=n,
-    )
-    ds = pydicom.dcmread(__import__("io").BytesIO(data))
-    item = Dataset()
-    item.RegionLocationMinX0, item.RegionLocationMinY0 = 4, 4
-    item.RegionLocationMaxX1, item.RegionLocationMaxY1 = 59, 43
-    item.RegionSpatialFormat, item.RegionDataType = 1, 1
-    item.PhysicalDeltaX = item.PhysicalDeltaY = 0.01
-    ds.SequenceOfUltrasoundRegions = [item]
-    ds.save_as(path, enforce_file_format=True)
-    return path
-
-
-def _cohort(raw, day: str, uids: list[str]) -> None:
-    write_partition_table(
-        raw,
-        records_stage.COHORT_TABLE,
-        day,
-        pl.DataFrame(
-            {
-                "study_instance_uid": uids,
-                "accession_number": [f"SYNACC{i}" for i in range(len(uids))],
-                "patient_id": ["SYNTH-PATIENT"] * len(uids),
-            },
-            schema={
-                "study_instance_uid": pl.Utf8,
-                "accession_number": pl.Utf8,
-                "patient_id": pl.Utf8,
-            },
-        ),
-    )
-
-
 def _dicom_files(raw, day: str) -> set[str]:
     return {raw.relative(p) for p in raw.iter_files("dicom", day)}
 
@@ -212,8 +73,8 @@ def pacs_root(tmp_path: Path) -> Path:
 def _studies(pacs_root: Path, n: int, first: int = 1, day: str = DAY_A) -> list[str]:
     uids = [synthetic_uid(900 + first + i) for i in range(n)]
     for uid in uids:
-        _add(pacs_root, uid, 1, day=day)
-        _add(pacs_root, uid, 2, day=day)
+        add_instance(pacs_root, uid, 1, day=day)
+        add_instance(pacs_root, uid, 2, day=day)
     return uids
 
 
@@ -223,13 +84,13 @@ def test_retrieval_refuses_to_delete_a_processed_date_when_the_cohort_empties(
 ):
     raw, _ = zones
     uids = _studies(pacs_root, 7)
-    _cohort(raw, DAY_A, uids)
+    write_cohort(raw, DAY_A, uids)
     first = retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
     assert first.counts["instances_fetched"] == 14 and not first.failed
     files = _dicom_files(raw, DAY_A)
     assert len(files) == 14
 
-    _cohort(raw, DAY_A, [])  # the warehouse answered nothing for the date
+    write_cohort(raw, DAY_A, [])  # the warehouse answered nothing for the date
     with pytest.raises(StageFailure) as info:
         retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
     message = str(info.value)
@@ -240,12 +101,12 @@ def test_retrieval_refuses_to_delete_a_processed_date_when_the_cohort_empties(
     assert manifest.height == 14  # the manifest still describes the files
 
     # a smaller drop is an ordinary change
-    _cohort(raw, DAY_A, uids[:5])
+    write_cohort(raw, DAY_A, uids[:5])
     retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
     assert len(_dicom_files(raw, DAY_A)) == 10
 
     # an explicit override accepts the shrink
-    _cohort(raw, DAY_A, [])
+    write_cohort(raw, DAY_A, [])
     report = retrieval.retrieve_partition(
         FolderPacs(pacs_root), raw, pseudo, DAY_A, allow_shrink=True
     )
@@ -254,9 +115,9 @@ def test_retrieval_refuses_to_delete_a_processed_date_when_the_cohort_empties(
 
 def test_allow_shrink_environment_variable(zones, pseudo, pacs_root, monkeypatch):
     raw, _ = zones
-    _cohort(raw, DAY_A, _studies(pacs_root, 4))
+    write_cohort(raw, DAY_A, _studies(pacs_root, 4))
     retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
-    _cohort(raw, DAY_A, [])
+    write_cohort(raw, DAY_A, [])
     monkeypatch.setenv(ALLOW_SHRINK_ENV, "1")
     retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
     assert _dicom_files(raw, DAY_A) == set()
@@ -267,7 +128,7 @@ def test_retrieval_refuses_to_delete_when_the_pacs_suddenly_knows_none_of_the_st
 ):
     raw, _ = zones
     uids = _studies(pacs_root, 4)
-    _cohort(raw, DAY_A, uids)
+    write_cohort(raw, DAY_A, uids)
     retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
     files = _dicom_files(raw, DAY_A)
     empty = tmp_path / "empty-pacs"
@@ -279,16 +140,16 @@ def test_retrieval_refuses_to_delete_when_the_pacs_suddenly_knows_none_of_the_st
 
 def test_records_keep_a_processed_day_when_the_warehouse_returns_nothing(zones):
     raw, _ = zones
-    rows = [_exam(f"SYNACC{i}", DAY_A, synthetic_uid(500 + i)) for i in range(7)]
-    rows.append(_exam("SYNACCB", DAY_B, synthetic_uid(600)))
-    warehouse = FakeWarehouse(_radiology(rows))
+    rows = [exam_row(f"SYNACC{i}", DAY_A, synthetic_uid(500 + i)) for i in range(7)]
+    rows.append(exam_row("SYNACCB", DAY_B, synthetic_uid(600)))
+    warehouse = FakeWarehouse(radiology_table(rows))
     days = [DAY_A, DAY_B]
     records_stage.load_radiology_reports(warehouse, raw, days)
     records_stage.select_imaging_studies(warehouse, raw, days)
     before = read_partition_table(raw, records_stage.COHORT_TABLE, DAY_A)
     assert before.height == 7
 
-    warehouse.radiology = _radiology(rows[-1:])  # reachable, but nothing for DAY_A
+    warehouse.radiology = radiology_table(rows[-1:])  # reachable, but nothing for DAY_A
     reports = records_stage.load_radiology_reports(warehouse, raw, days)
     assert reports[DAY_A].failed and not reports[DAY_B].failed
     assert (
@@ -322,14 +183,14 @@ def test_an_instance_on_two_dates_is_a_recorded_conflict_never_an_overwrite(
     raw, _ = zones
     study_a, study_b = synthetic_uid(701), synthetic_uid(702)
     shared_sop = synthetic_uid(799)
-    _add(pacs_root, study_a, 1, day=DAY_A)
-    shared_a = _add(pacs_root, study_a, 2, sop=shared_sop, day=DAY_A)
-    _add(pacs_root, study_b, 1, day=DAY_B)
+    add_instance(pacs_root, study_a, 1, day=DAY_A)
+    shared_a = add_instance(pacs_root, study_a, 2, sop=shared_sop, day=DAY_A)
+    add_instance(pacs_root, study_b, 1, day=DAY_B)
     # the same instance (same SOP Instance UID) filed under a study of the next day as well
     shared_b = pacs_root / study_b / "IM0009.dcm"
     shutil.copyfile(shared_a, shared_b)
-    _cohort(raw, DAY_A, [study_a])
-    _cohort(raw, DAY_B, [study_b])
+    write_cohort(raw, DAY_A, [study_a])
+    write_cohort(raw, DAY_B, [study_b])
 
     retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
     files_a = {p: raw.read_bytes(p) for p in _dicom_files(raw, DAY_A)}
@@ -371,20 +232,20 @@ def test_an_instance_on_two_dates_is_a_recorded_conflict_never_an_overwrite(
 # == 3. nothing retrieved fails the date ======================================================
 def test_nothing_retrieved_for_a_non_empty_cohort_fails_the_date(zones, pseudo, pacs_root):
     raw, _ = zones
-    _cohort(raw, DAY_A, [synthetic_uid(801), synthetic_uid(802)])  # not in the PACS
+    write_cohort(raw, DAY_A, [synthetic_uid(801), synthetic_uid(802)])  # not in the PACS
     report = retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
     assert report.failed
     assert report.problems[0].startswith("nothing could be retrieved for the 2 studies")
     assert "study not found in PACS" in report.problems[0]
 
-    _cohort(raw, DAY_B, [])  # an empty cohort is not a failure
+    write_cohort(raw, DAY_B, [])  # an empty cohort is not a failure
     assert not retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_B).failed
 
 
 # == 4. key fingerprint per partition ===========================================================
 def test_a_changed_pseudonym_key_fails_the_run(zones, pseudo, pacs_root):
     raw, research = zones
-    _cohort(raw, DAY_A, _studies(pacs_root, 2))
+    write_cohort(raw, DAY_A, _studies(pacs_root, 2))
     retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
     recorded = read_partition_table(raw, KEY_FINGERPRINTS_TABLE, DAY_A)
     assert recorded["fingerprint"].to_list() == [TEST_KEY.fingerprint]
@@ -397,7 +258,7 @@ def test_a_changed_pseudonym_key_fails_the_run(zones, pseudo, pacs_root):
     assert OTHER_KEY.secret_bytes().hex() not in str(info.value)
     assert _dicom_files(raw, DAY_A) == files
     # another date of the same zone with the other key fails as well (one zone, one key)
-    _cohort(raw, DAY_B, [])
+    write_cohort(raw, DAY_B, [])
     with pytest.raises(StageFailure, match="refusing to mix"):
         retrieval.retrieve_partition(FolderPacs(pacs_root), raw, other, DAY_B)
 
@@ -415,16 +276,16 @@ def test_bad_warehouse_rows_are_excluded_with_a_reason_and_never_crash_the_run(z
     raw, _ = zones
     future = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)).isoformat()
     rows = [
-        _exam("SYNACC1", DAY_A, synthetic_uid(1001)),
-        _exam("SYNACC2", DAY_A, synthetic_uid(1002), patient_id=None),
-        _exam("SYNACC3", DAY_A, synthetic_uid(1003), patient_id="  "),
-        _exam("SYNACC4", DAY_A, synthetic_uid(1004)),
-        _exam("SYNACC4", DAY_A, synthetic_uid(1004)),  # an exact duplicate row
-        _exam("SYNACC5", DAY_A, synthetic_uid(1005), report_status="PRELIMINARY"),
-        _exam("SYNACC5", DAY_A, synthetic_uid(1005), report_status="FINAL"),  # fan-out
-        _exam("SYNACC6", future, synthetic_uid(1006)),
+        exam_row("SYNACC1", DAY_A, synthetic_uid(1001)),
+        exam_row("SYNACC2", DAY_A, synthetic_uid(1002), patient_id=None),
+        exam_row("SYNACC3", DAY_A, synthetic_uid(1003), patient_id="  "),
+        exam_row("SYNACC4", DAY_A, synthetic_uid(1004)),
+        exam_row("SYNACC4", DAY_A, synthetic_uid(1004)),  # an exact duplicate row
+        exam_row("SYNACC5", DAY_A, synthetic_uid(1005), report_status="PRELIMINARY"),
+        exam_row("SYNACC5", DAY_A, synthetic_uid(1005), report_status="FINAL"),  # fan-out
+        exam_row("SYNACC6", future, synthetic_uid(1006)),
     ]
-    warehouse = FakeWarehouse(_radiology(rows))
+    warehouse = FakeWarehouse(radiology_table(rows))
     days = [DAY_A, future]
     loaded = records_stage.load_radiology_reports(warehouse, raw, days)
     reports = records_stage.select_imaging_studies(warehouse, raw, days)  # no TypeError
@@ -448,14 +309,14 @@ def test_bad_warehouse_rows_are_excluded_with_a_reason_and_never_crash_the_run(z
 
 def test_which_duplicate_row_is_kept_does_not_depend_on_warehouse_order(zones, tmp_path):
     rows = [
-        _exam("SYNACC7", DAY_A, synthetic_uid(1101), report_text="FINDINGS: a\nBI-RADS 2"),
-        _exam("SYNACC7", DAY_A, synthetic_uid(1101), report_text="FINDINGS: b\nBI-RADS 3"),
-        _exam("SYNACC8", DAY_A, synthetic_uid(1102)),
+        exam_row("SYNACC7", DAY_A, synthetic_uid(1101), report_text="FINDINGS: a\nBI-RADS 2"),
+        exam_row("SYNACC7", DAY_A, synthetic_uid(1101), report_text="FINDINGS: b\nBI-RADS 3"),
+        exam_row("SYNACC8", DAY_A, synthetic_uid(1102)),
     ]
     tables = []
     for order in (rows, rows[::-1]):
         raw = open_zone(tmp_path / f"raw{len(tables)}", name="raw").ensure()
-        warehouse = FakeWarehouse(_radiology(order))
+        warehouse = FakeWarehouse(radiology_table(order))
         records_stage.load_radiology_reports(warehouse, raw, [DAY_A])
         records_stage.select_imaging_studies(warehouse, raw, [DAY_A])
         tables.append(
@@ -514,7 +375,7 @@ def test_deidentification_refuses_to_delete_a_batch_when_nothing_comes_in(zones,
             }
         ),
     )
-    _cohort(raw, DAY_A, [])
+    write_cohort(raw, DAY_A, [])
     with pytest.raises(StageFailure, match="returned 0 de-identified instances for a date that"):
         deid.deidentify_partition(raw, research, pseudo, DAY_A, verify_ocr=False, workers=1)
     assert all(research.exists(*p.split("/")) for p in paths)
@@ -571,14 +432,14 @@ def test_a_shared_instance_never_overwrites_or_deletes_the_other_dates_research_
 
     raw, research = zones
     study_a, study_b = synthetic_uid(711), synthetic_uid(712)
-    _add_imaged(pacs_root, study_a, 1, day=DAY_A)
-    shared = _add_imaged(pacs_root, study_a, 2, sop=synthetic_uid(719), day=DAY_A)
-    _add_imaged(pacs_root, study_b, 1, day=DAY_B)
-    _add_imaged(pacs_root, study_b, 3, day=DAY_B)
+    add_imaged(pacs_root, study_a, 1, day=DAY_A)
+    shared = add_imaged(pacs_root, study_a, 2, sop=synthetic_uid(719), day=DAY_A)
+    add_imaged(pacs_root, study_b, 1, day=DAY_B)
+    add_imaged(pacs_root, study_b, 3, day=DAY_B)
     shared_in_b = pacs_root / study_b / "IM0009.dcm"
     shutil.copyfile(shared, shared_in_b)
-    _cohort(raw, DAY_A, [study_a])
-    _cohort(raw, DAY_B, [study_b])
+    write_cohort(raw, DAY_A, [study_a])
+    write_cohort(raw, DAY_B, [study_b])
 
     def run(day: str) -> None:
         retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, day)
@@ -605,11 +466,11 @@ def test_a_shared_instance_never_overwrites_or_deletes_the_other_dates_research_
 def test_labels_skip_and_count_exams_without_a_patient_or_accession(zones, pseudo):
     raw, research = zones
     rows = [
-        _exam("SYNACC1", DAY_A, synthetic_uid(1201)),
-        _exam("SYNACC2", DAY_A, synthetic_uid(1202), patient_id=None),
-        _exam(None, DAY_A, synthetic_uid(1203)),
+        exam_row("SYNACC1", DAY_A, synthetic_uid(1201)),
+        exam_row("SYNACC2", DAY_A, synthetic_uid(1202), patient_id=None),
+        exam_row(None, DAY_A, synthetic_uid(1203)),
     ]
-    warehouse = FakeWarehouse(_radiology(rows))
+    warehouse = FakeWarehouse(radiology_table(rows))
     records_stage.load_radiology_reports(warehouse, raw, [DAY_A])
     records_stage.load_pathology_reports(warehouse, raw, [DAY_A])
     report = records_stage.build_diagnosis_labels(raw, research, pseudo)
@@ -641,11 +502,11 @@ def test_two_dates_retrieved_at_once_give_each_instance_one_owner(zones, pseudo,
     study_a, study_b = synthetic_uid(721), synthetic_uid(722)
     shared_sops = [synthetic_uid(730 + i) for i in range(6)]
     for i, sop in enumerate(shared_sops):
-        path = _add(pacs_root, study_a, i + 1, sop=sop, day=DAY_A)
+        path = add_instance(pacs_root, study_a, i + 1, sop=sop, day=DAY_A)
         (pacs_root / study_b).mkdir(exist_ok=True)
         shutil.copyfile(path, pacs_root / study_b / path.name)
-    _cohort(raw, DAY_A, [study_a])
-    _cohort(raw, DAY_B, [study_b])
+    write_cohort(raw, DAY_A, [study_a])
+    write_cohort(raw, DAY_B, [study_b])
     errors: list[BaseException] = []
 
     def run(day: str) -> None:
@@ -680,11 +541,11 @@ def test_a_claim_left_by_a_crashed_run_is_taken_over_only_once_its_owner_finishe
     raw, _ = zones
     study_a, study_b = synthetic_uid(741), synthetic_uid(742)
     shared_sop = synthetic_uid(749)
-    _add(pacs_root, study_a, 1, day=DAY_A)
-    _add(pacs_root, study_b, 1, day=DAY_B)
-    _add(pacs_root, study_b, 2, sop=shared_sop, day=DAY_B)
-    _cohort(raw, DAY_A, [study_a])
-    _cohort(raw, DAY_B, [study_b])
+    add_instance(pacs_root, study_a, 1, day=DAY_A)
+    add_instance(pacs_root, study_b, 1, day=DAY_B)
+    add_instance(pacs_root, study_b, 2, sop=shared_sop, day=DAY_B)
+    write_cohort(raw, DAY_A, [study_a])
+    write_cohort(raw, DAY_B, [study_b])
     # date A claimed the instance in a run that crashed, then finished a run without it
     claim = ("claims", "instances")
     key = pseudo.raw_key("instance", shared_sop)

@@ -22,7 +22,7 @@ from cadbusi_assets.identity.reidentify import LINKS_TABLE
 from cadbusi_assets.stages import analysis, imaging
 from cadbusi_assets.stages import deidentification as deid
 from cadbusi_assets.storage import open_zone, read_partition_table
-from cadbusi_assets_tests.stages.test_cli_matches_assets import DAY, _raw_zone
+from cadbusi_assets_tests.builders import DEMO_DAY, raw_zone_like_raw_dicom
 from cadbusi_assets_tests.support import time_limit
 from cadbusi_demo import DemoConfig, generate_demo_cohort
 
@@ -47,7 +47,7 @@ def cohort(tmp_path_factory):
     root = tmp_path_factory.mktemp("one_pass")
     generate_demo_cohort(
         root / "cohort",
-        DemoConfig(start=dt.date.fromisoformat(DAY), days=1, studies_per_day=(2, 2), seed=11),
+        DemoConfig(start=dt.date.fromisoformat(DEMO_DAY), days=1, studies_per_day=(2, 2), seed=11),
     )
     key_file = generate_key_file(root / "secrets" / "pseudonym.key")
     return root, Pseudonymizer(load_key(key_file))
@@ -55,7 +55,7 @@ def cohort(tmp_path_factory):
 
 def _zones(root: Path, name: str, pacs: Path):
     where = root / name
-    raw = _raw_zone(where, pacs)
+    raw = raw_zone_like_raw_dicom(where, pacs)
     return raw, open_zone(where / "research", "research").ensure()
 
 
@@ -74,14 +74,16 @@ def both(cohort):
     pacs = root / "cohort" / "pacs"
     with time_limit(TIMEOUT_S, "three stages and the one pass"):
         old_raw, old = _zones(root, "stages", pacs)
-        batch = pseudonymizer.batch_name(DAY)
+        batch = pseudonymizer.batch_name(DEMO_DAY)
         reports = {
-            "deid": deid.deidentify_partition(old_raw, old, pseudonymizer, DAY, workers=2).report,
+            "deid": deid.deidentify_partition(
+                old_raw, old, pseudonymizer, DEMO_DAY, workers=2
+            ).report,
             "features": analysis.analyze_partition(old, batch, workers=2),
             "inpainting": analysis.inpaint_partition(old, batch, workers=2),
         }
         new_raw, new = _zones(root, "one_pass", pacs)
-        result = imaging.process_partition(new_raw, new, pseudonymizer, DAY, workers=2)
+        result = imaging.process_partition(new_raw, new, pseudonymizer, DEMO_DAY, workers=2)
     return {
         "batch": batch,
         "old": (old_raw, old, reports),
@@ -124,8 +126,8 @@ def test_the_same_research_tables(both, table):
 
 @pytest.mark.parametrize("table", RAW_TABLES)
 def test_the_same_raw_tables(both, table):
-    old = read_partition_table(both["old"][0], table, DAY)
-    new = read_partition_table(both["new"][0], table, DAY)
+    old = read_partition_table(both["old"][0], table, DEMO_DAY)
+    new = read_partition_table(both["new"][0], table, DEMO_DAY)
     assert old is not None and new is not None
     assert new.equals(old)
 
@@ -174,7 +176,7 @@ def test_each_instance_is_decoded_once_and_each_frame_read_at_most_once(cohort, 
 
     monkeypatch.setattr(imaging, "process_one", one)
     with time_limit(TIMEOUT_S, "the counted one pass"):
-        imaging.process_partition(raw, research, pseudonymizer, DAY, workers=1)
+        imaging.process_partition(raw, research, pseudonymizer, DEMO_DAY, workers=1)
     kept = [(c, o) for c, o in per_instance if o.instance is not None]
     assert len(kept) > 10 and any(o.instance["n_frames"] > 1 for _, o in kept)
     for calls, _ in per_instance:
@@ -203,10 +205,12 @@ def test_the_old_stages_read_twice(cohort, monkeypatch):
             lambda *a, _fn=fn, **k: calls.append(1) or _fn(*a, **k),
         )
     with time_limit(TIMEOUT_S, "the counted stages"):
-        deid.deidentify_partition(raw, research, pseudonymizer, DAY, workers=1, previews=0)
-        analysis.analyze_partition(research, pseudonymizer.batch_name(DAY), workers=1)
-    instances = read_partition_table(research, deid.INSTANCES_TABLE, pseudonymizer.batch_name(DAY))
-    images = read_partition_table(research, deid.IMAGES_TABLE, pseudonymizer.batch_name(DAY))
+        deid.deidentify_partition(raw, research, pseudonymizer, DEMO_DAY, workers=1, previews=0)
+        analysis.analyze_partition(research, pseudonymizer.batch_name(DEMO_DAY), workers=1)
+    instances = read_partition_table(
+        research, deid.INSTANCES_TABLE, pseudonymizer.batch_name(DEMO_DAY)
+    )
+    images = read_partition_table(research, deid.IMAGES_TABLE, pseudonymizer.batch_name(DEMO_DAY))
     assert instances is not None and images is not None
     verified = sum(len(verification_frame_indices(n)) for n in instances["n_frames"])
     assert len(calls) >= verified + images.height

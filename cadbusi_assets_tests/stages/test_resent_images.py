@@ -37,37 +37,20 @@ from cadbusi_assets.storage import (
     read_partition_table,
     write_partition_table,
 )
-from cadbusi_assets_tests.stages.test_data_safety import DAY_A, DAY_B, _add_imaged
+from cadbusi_assets_tests.builders import (
+    DAY_A,
+    DAY_B,
+    add_imaged,
+    resend_instance,
+    set_accession,
+    write_cohort_with_accession,
+)
 from cadbusi_assets_tests.support import TEST_KEY, time_limit
-from cadbusi_assets_tests.test_adversarial_runs_2 import _cohort_with_accession
 
 
 @pytest.fixture(autouse=True)
 def _no_allow_shrink(monkeypatch):
     monkeypatch.delenv(ALLOW_SHRINK_ENV, raising=False)
-
-
-def _resend(root: Path, study: str, n: int, sop: str, *, day: str) -> None:
-    """Instance ``n``'s pixels (seed ``n``) again under SOP Instance UID ``sop``, in a file of
-    its own."""
-    folder = root / study
-    kept = {p: p.read_bytes() for p in folder.glob("*.dcm")} if folder.exists() else {}
-    copy = _add_imaged(root, study, n, sop=sop, day=day)
-    data = copy.read_bytes()
-    for path, content in kept.items():
-        path.write_bytes(content)
-    (folder / f"RESENT{n:04d}_{sop[-6:]}.dcm").write_bytes(data)
-    if copy not in kept:
-        copy.unlink()
-
-
-def _set_accession(folder: Path, accession: str) -> None:
-    import pydicom
-
-    for path in folder.glob("*.dcm"):
-        ds = pydicom.dcmread(path)
-        ds.AccessionNumber = accession
-        ds.save_as(path, enforce_file_format=True)
 
 
 def _catalog_rows(research) -> tuple[list[tuple], list[tuple]]:
@@ -111,10 +94,10 @@ def test_the_same_pixels_twice_on_one_date_keep_one_copy_and_record_the_other(tm
     pseudo = Pseudonymizer(TEST_KEY)
     pacs_root = tmp_path / "pacs"
     study = synthetic_uid(791)
-    _add_imaged(pacs_root, study, 1, day=DAY_A)
-    _add_imaged(pacs_root, study, 2, day=DAY_A)
-    _resend(pacs_root, study, 1, synthetic_uid(792), day=DAY_A)
-    _cohort_with_accession(raw, DAY_A, study, "SYNTH0001")
+    add_imaged(pacs_root, study, 1, day=DAY_A)
+    add_imaged(pacs_root, study, 2, day=DAY_A)
+    resend_instance(pacs_root, study, 1, synthetic_uid(792), day=DAY_A)
+    write_cohort_with_accession(raw, DAY_A, study, "SYNTH0001")
     batch = pseudo.batch_name(DAY_A)
     with time_limit(180, "two passes over one small date"):
         retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
@@ -160,13 +143,13 @@ def _two_dates(tmp_path: Path, order: tuple[str, str]) -> tuple[dict[str, list[t
     pseudo = Pseudonymizer(TEST_KEY)
     pacs_root = tmp_path / "pacs"
     study_a, study_b = synthetic_uid(793), synthetic_uid(794)
-    _add_imaged(pacs_root, study_a, 1, day=DAY_A)
-    _add_imaged(pacs_root, study_a, 2, day=DAY_A)
-    _add_imaged(pacs_root, study_b, 3, day=DAY_B)
-    _resend(pacs_root, study_b, 1, synthetic_uid(795), day=DAY_B)  # study A's image 1 again
-    _cohort_with_accession(raw, DAY_A, study_a, "SYNTH0001")
-    _set_accession(pacs_root / study_b, "SYNTH0002")  # another study of the same patient
-    _cohort_with_accession(raw, DAY_B, study_b, "SYNTH0002")
+    add_imaged(pacs_root, study_a, 1, day=DAY_A)
+    add_imaged(pacs_root, study_a, 2, day=DAY_A)
+    add_imaged(pacs_root, study_b, 3, day=DAY_B)
+    resend_instance(pacs_root, study_b, 1, synthetic_uid(795), day=DAY_B)  # study A's image 1 again
+    write_cohort_with_accession(raw, DAY_A, study_a, "SYNTH0001")
+    set_accession(pacs_root / study_b, "SYNTH0002")  # another study of the same patient
+    write_cohort_with_accession(raw, DAY_B, study_b, "SYNTH0002")
     with time_limit(240, "two small dates, each run twice"):
         for day in (DAY_A, DAY_B):
             retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, day)
@@ -260,9 +243,11 @@ def test_the_de_identification_asset_alone_resolves_a_copy_on_one_date_the_same_
     pseudo = Pseudonymizer(TEST_KEY)
     pacs_root = tmp_path / "pacs"
     study = synthetic_uid(796)
-    _resend(pacs_root, study, 1, synthetic_uid(797), day=DAY_A)  # the copy first in the folder
-    _add_imaged(pacs_root, study, 1, day=DAY_A)
-    _cohort_with_accession(raw, DAY_A, study, "SYNTH0001")
+    resend_instance(
+        pacs_root, study, 1, synthetic_uid(797), day=DAY_A
+    )  # the copy first in the folder
+    add_imaged(pacs_root, study, 1, day=DAY_A)
+    write_cohort_with_accession(raw, DAY_A, study, "SYNTH0001")
     batch = pseudo.batch_name(DAY_A)
     with time_limit(120, "one small date"):
         retrieval.retrieve_partition(FolderPacs(pacs_root), raw, pseudo, DAY_A)
