@@ -19,7 +19,13 @@ is removed, everything else is left byte for byte.
   possessive that is no common word (``MARIA'S US``; in short unlisted text only before a
   relative's word or at the end, eponyms stay: ``Hodgkin's lymphoma``);
 * in a station-like value (``station``), a person name of the names list beside another
-  name-like word (``ANNA QUIMBY US``), scanner makers and models left out.
+  name-like word (``ANNA QUIMBY US``), scanner makers and models left out; a user name
+  (``JSMITH-WS``, ``J_SMITH_WS``, ``KQUIMBY``); a Hangul or CJK name beside a device or room
+  word (``US 김민준``, ``超声 王伟``);
+* a name after a relation abbreviated with a slash (``d/o Rose``, ``C/O Rose Kumar``; not
+  ``w/o contrast``, ``c/o pain``) or a credential written before it (``RN Faith``, ``PA-C
+  Hope``), and beside a relative's word in parentheses (``daughter (Rose)``, ``Rose
+  (daughter)``; not ``mother (IDM)``).
 
 >>> scrub_identifier_shapes("US-ROOM3"), scrub_identifier_shapes("DR QUIMBY ROOM 3", "station")
 ('US-ROOM3', 'DR [name] ROOM 3')
@@ -146,6 +152,17 @@ def _class_functions() -> tuple[Callable[[str], str], Callable[[str], int]]:
     return _fold_lower, _word_class
 
 
+def _fold_lower(word: str) -> str:
+    return _class_functions()[0](word)
+
+
+@lru_cache(maxsize=1)
+def _kin_given() -> frozenset[str]:
+    from cadbusi_assets.records.scrub import _KIN_GIVEN
+
+    return frozenset(_KIN_GIVEN)
+
+
 def _class(word: str) -> int:
     fold_lower, word_class = _class_functions()
     return word_class(fold_lower(word))
@@ -177,13 +194,43 @@ _KIN_ACCENTED = frozenset({
 
 
 @lru_cache(maxsize=1)
-def _kin_regex() -> re.Pattern[str]:
+def _kin_words() -> str:
+    """The relatives' and role words as a regex alternation, longest first."""
     from cadbusi_assets.records.scrub import _KIN
 
     kin = {w for w in _KIN if len(w) > 2} | _KIN_OTHER_SCRIPTS | _KIN_ACCENTED
-    words = "|".join(sorted((re.escape(w) for w in kin), key=len, reverse=True))
+    return "|".join(sorted((re.escape(w) for w in kin), key=len, reverse=True))
+
+
+@lru_cache(maxsize=1)
+def _kin_regex() -> re.Pattern[str]:
+    words = _kin_words()
     return re.compile(
         rf"(?i)(?<![^\W\d_])({words})(?:-in-law)?(?![^\W\d_])['’]?[ \t]*[:,\-]?[ \t]*"
+    )
+
+
+#: relations abbreviated with a slash (``d/o`` daughter of, ``s/o`` son of, ``w/o`` wife of,
+#: ``c/o`` care of) and credentials written before a name in upper case (``RN Faith``,
+#: ``PA-C Hope``): group 1 the abbreviation's letter, group 2 the credential
+_ABBREVIATED_KIN = re.compile(
+    r"(?<![^\W\d_])(?:([dswcDSWC])/[oO]|(RN|NP|LPN|LVN|CNM|CNA|APRN|CRNA|RDMS|RVT|DNP|PA-C))"
+    r"(?![^\W\d_])[ \t]*[:,]?[ \t]*"
+)
+#: what an abbreviation stands for, as :func:`_kin_name` reads it (after ``w/o`` and ``c/o``,
+#: also "without" and "complains of", and a credential: only a capitalised name)
+_ABBREVIATED_AS = {"d": "daughter", "s": "son"}
+
+
+@lru_cache(maxsize=1)
+def _kin_paren_regexes() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """A name in parentheses after a relative's or role word (``daughter (Rose)``) and a
+    name before one in parentheses (``Rose (daughter) called``): group 1 the relative's
+    word, group 2 the name."""
+    words = _kin_words()
+    return (
+        re.compile(rf"(?i)(?<![^\W\d_])({words})(?:-in-law)?[ \t]*\([ \t]*({_WORD})[ \t]*\)"),
+        re.compile(rf"(?<![^\W\d_])()({_WORD})[ \t]*\([ \t]*(?i:{words})(?:-in-law)?[ \t]*\)"),
     )
 
 
@@ -319,6 +366,16 @@ def _kin_name(word: str, kin: str, closes: bool) -> bool:
     return _capitalised(word) or _fold_lower(kin) in _FAMILY
 
 
+def _compound(text: str, match: re.Match[str]) -> bool:
+    """A first name that is also a word in a compound with the next (``grace period``)."""
+    from cadbusi_assets.records.scrub import _GIVEN_COMPOUNDS
+
+    nxt = re.compile(r"[ \t]+(" + _WORD + ")").match(text, match.end())
+    return nxt is not None and (_fold_lower(match.group(0)), _fold_lower(nxt.group(1))) in (
+        _GIVEN_COMPOUNDS
+    )
+
+
 def _names_after(text: str, at: int, kin: str | None) -> list[tuple[int, int]]:
     """Spans of the name words that start at ``at`` (after a title or a relation): the first
     unless it is a common word (``kin`` None: a title, whose next word is a name unless
@@ -335,7 +392,7 @@ def _names_after(text: str, at: int, kin: str | None) -> list[tuple[int, int]]:
         pending = [match.span()]
     elif kin is not None and not _common(word):
         closes = re.match(r"[ \t]*(?:$|[,;:.()/])", text[match.end() :]) is not None
-        if not _kin_name(word, kin, closes):
+        if not _kin_name(word, kin, closes) or _compound(text, match):
             return spans
         pending = []
         spans.append(match.span())
@@ -474,6 +531,26 @@ def _user_name(key: str) -> bool:
     )
 
 
+def _initial_user(key: str) -> bool:
+    """A user name of an initial and a surname that no list has (``kquimby``), as one code
+    (not ``MEAN CTDIVOL``, words of a description): 6+ letters,
+    in no vocabulary, starting with two letters no English word starts with (``kq``, ``jq``;
+    not ``xe`` of ``XELERIS``), the rest a pronounceable unknown word after a consonant that
+    is no device word (not ``JDICOM``)."""
+    from cadbusi_assets.records.scrub import _UNKNOWN
+
+    rest = key[1:]
+    return (
+        len(key) >= 6
+        and key[:2] not in _word_edges()[0]
+        and rest[:1] not in _VOWELS
+        and rest not in _DEVICE_WORDS
+        and _class(key) == _UNKNOWN
+        and _class(rest) == _UNKNOWN
+        and _pronounceable(rest)
+    )
+
+
 def _device_names(text: str) -> list[tuple[int, int]]:
     """People in a station name or an AE title, by the shapes devices take: a segment
     between separators (not glued to digits: ``LOGIQE10`` is a model) that is a user name
@@ -512,7 +589,7 @@ def _device_names(text: str) -> list[tuple[int, int]]:
             titled = m.group(0).istitle() and cls == _UNKNOWN and len(key) >= 5
             shape = "titled" if titled and _pronounceable(key) else "other"
             segments.append((m, shape))
-        elif _user_name(key):
+        elif _user_name(key) or (code and _initial_user(key)):
             segments.append((m, "user"))
         elif _CLINICAL_ENDING.search(m.group(0).upper()):
             segments.append((m, "other"))  # MUSCULUS PECTORALIS, a clinical or Latin word
@@ -560,7 +637,93 @@ def _device_names(text: str) -> list[tuple[int, int]]:
             for k in long_
         ):
             spans += [m.span(1), m.span(2)]
+    # an initial as its own segment beside a surname of the names list ("J_SMITH_WS",
+    # "SMITH_J_US2"): the surname of 5+ letters, no common word, and the two no word together
+    if "_" in text or "." in text or "-" in text:
+        from cadbusi_assets.records.scrub import (
+            _KIN_GIVEN,
+            _SAFE,
+            core_words,
+            medical_words,
+            name_words,
+        )
+
+        for m in _INITIAL_SURNAME.finditer(text):
+            initial, surname = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+            key = _fold_lower(surname)
+            if (
+                key in name_words()
+                and key not in _KIN_GIVEN  # "A-CONSTANT": a first name that is a word
+                and key not in core_words()
+                and key not in medical_words()
+                and key not in PRODUCT_WORDS
+                and key not in _DEVICE_WORDS
+                and key not in _ROOM_WORDS
+                and _class(initial + key) != _SAFE
+                and _class(key + initial) != _SAFE
+                and (surname.isupper() or surname.islower())
+            ):
+                spans.append(m.span(2) if m.group(1) else m.span(3))
     return spans
+
+
+#: characters of CJK device and room words (超声, 超音波, 检查室, 乳腺, 工作站, 3号机): a run of
+#: them is a room or a device, not a name
+_CJK_DEVICE_CHARACTERS = frozenset(
+    "超声聲音波室乳腺房机機站号號检檢検查査診诊察科部院医醫心影像放射线線彩器台楼樓層层区區"
+    "工作端末装裝置番館馆棟栋階阶床扫掃描断斷外来來病"
+    "エコーモダリティスキャナ"
+)
+#: Hangul device and room words (초음파 ultrasound, 유방 breast, 검사실 exam room) and the
+#: syllables that end a room's or a department's name (실 room, 과 department, 호 number)
+_HANGUL_DEVICE_WORDS = (
+    "초음파", "유방", "검사", "진료", "영상", "의학", "판독", "센터", "병원", "외래", "본관",
+    "신관", "장비", "촬영",
+)  # fmt: skip
+_HANGUL_ROOM_ENDS = frozenset("실과관호층번터원기")
+_HANGUL_NAME = re.compile(r"[\uac00-\ud7af]{2,4}")
+_HAN_NAME = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]{2,4}")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_DEVICE_PART = re.compile(r"[^ \t_.\-]+")
+
+
+def _cjk_device_part(part: str) -> bool:
+    """A part of a device value that names a device or a room: a Latin device or room word
+    (``US``, ``WS``, ``ROOM``) or a CJK or Hangul device word (``超声``, ``초음파``)."""
+    key = part.lower().rstrip("0123456789")
+    if key in _DEVICE_WORDS or key in _ROOM_WORDS or key in PRODUCT_WORDS:
+        return True
+    if any(c in _CJK_DEVICE_CHARACTERS for c in part):
+        return True
+    return any(w in part for w in _HANGUL_DEVICE_WORDS)
+
+
+def _cjk_device_names(text: str) -> list[tuple[int, int]]:
+    """A Hangul or CJK name beside a device or room word of a station name (``US 김민준``,
+    ``超声 王伟``, ``US 山田太郎``): a part of 2-4 Hangul syllables or Han and kana characters
+    with no device or room word in it, next to a part that is one."""
+    parts = list(_DEVICE_PART.finditer(text))
+    spans: list[tuple[int, int]] = []
+    for i, m in enumerate(parts):
+        part = m.group(0)
+        if _HANGUL_NAME.fullmatch(part):
+            if part[-1] in _HANGUL_ROOM_ENDS or any(w in part for w in _HANGUL_DEVICE_WORDS):
+                continue
+        elif (
+            not _HAN_NAME.fullmatch(part)
+            or _HAN.search(part) is None  # kana only: a product or a word (プローブ)
+            or any(c in _CJK_DEVICE_CHARACTERS for c in part)
+        ):
+            continue
+        if any(_cjk_device_part(parts[j].group(0)) for j in (i - 1, i + 1) if 0 <= j < len(parts)):
+            spans.append(m.span())
+    return spans
+
+
+#: an initial as its own segment before or after a surname (``J_SMITH``, ``SMITH.J``)
+_INITIAL_SURNAME = re.compile(
+    r"(?<![^\W\d_])(?:([^\W\d_])[._\-]([^\W\d_]{5,})|([^\W\d_]{5,})[._\-]([^\W\d_]))(?![^\W\d_])"
+)
 
 
 _DOTTED_USER = re.compile(r"(?<![\w.@\-])([^\W\d_]+)[._\-]([^\W\d_]+)(?![\w.@\-])")
@@ -625,6 +788,25 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
     if len(text) > 4:
         for m in _kin_regex().finditer(text):
             spans += [(*s, "[name]") for s in _names_after(text, m.end(), m.group(1))]
+    for m in _ABBREVIATED_KIN.finditer(text):
+        kin = _ABBREVIATED_AS.get((m.group(1) or "").lower(), "c/o")
+        name = _WORD_RE.match(text, m.end())
+        if name is None:
+            continue
+        acronym = name.group(0).isupper() and len(name.group(0)) <= 3
+        if acronym and (
+            m.group(1) in ("w", "W", "c", "C") or name.group(0).lower() not in _kin_given()
+        ):
+            continue  # "C/O SOB", "W/O ART"
+        spans += [(*s, "[name]") for s in _names_after(text, m.end(), kin)]
+    if "(" in text:
+        for pattern in _kin_paren_regexes():
+            for m in pattern.finditer(text):
+                word = m.group(2)
+                if (word.isupper() and _fold_lower(word) not in _kin_given()) or _common(word):
+                    continue  # "mother (IDM)": an acronym
+                if _kin_name(word, m.group(1) or "daughter", True):
+                    spans.append((*m.span(2), "[name]"))
     if "'" in text or "’" in text:
         for m in _POSSESSIVE.finditer(text):
             if not _common(m.group(1)) and (
@@ -641,6 +823,7 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
                 for m in _NON_LATIN_WORD.finditer(text)
                 if not re.search(_CJK, m.group(0)) and not _common(m.group(0))
             ]
+            spans += [(*s, "[name]") for s in _cjk_device_names(text)]
     if kind == "station":
         spans += [(*s, "[name]") for s in _name_pairs(text)]
         spans += [(*s, "[name]") for s in _lone_names(text)]
