@@ -217,6 +217,50 @@ _ABBREVIATED_KIN = re.compile(
     r"(?<![^\W\d_])(?:([dswcDSWC])/[oO]|(RN|NP|LPN|LVN|CNM|CNA|APRN|CRNA|RDMS|RVT|DNP|PA-C))"
     r"(?![^\W\d_])[ \t]*[:,]?[ \t]*"
 )
+#: a credential after a name, closing the value or a clause (``Jane Quimby, MD``, ``Faith
+#: RN``; ``DO`` only after a comma)
+_CREDENTIAL_AFTER = re.compile(
+    r"(?:,[ \t]*|[ \t]+)(?:MD|M\.D\.|RN|NP|LPN|LVN|CNM|APRN|CRNA|RDMS|RVT|DNP|PA-C|PhD|FRCR)"
+    r"(?![^\W\d_])(?=[ \t]*(?:$|[,;:)/]|\.(?:$|[ \t])))|,[ \t]*DO(?![^\W\d_])(?=[ \t]*(?:$|[,;:)/]))"
+)
+_WORD_BEFORE = re.compile(rf"({_WORD})\.?$")
+
+
+def _names_before_credential(text: str, at: int) -> list[tuple[int, int]]:
+    """Spans of up to three capitalised name words ending at ``at``, before a credential
+    (``Jane Quimby, MD``, ``Faith RN``, ``Marchbanks E, MD``): words of a names list only
+    or of none, first names that are words (``Faith``) and initials; the first common word
+    stops them."""
+    spans: list[tuple[int, int]] = []
+    end = at
+    while len(spans) < 3:
+        head = text[:end].rstrip(" \t")
+        if len(spans) and head.endswith(","):
+            break  # "Report, Jane Quimby, MD": only the words next to the credential
+        match = _WORD_BEFORE.search(head)
+        if match is None:
+            break
+        word = match.group(1)
+        key = _fold_lower(word)
+        initial = len(word) == 1 and word.isupper()
+        name = (
+            _capitalised(word)
+            and not (word.isupper() and 1 < len(word) <= 3)  # an acronym ("CT MD")
+            and key not in _TITLES
+            and (
+                (_class(word) in _name_classes() and not _common(word))
+                or (key in _kin_given() and word.istitle())
+            )
+        )
+        if not (initial or name):
+            break
+        spans.append(match.span(1))
+        end = match.start(1)
+        if end and not text[end - 1].isspace():
+            break
+    return spans
+
+
 #: what an abbreviation stands for, as :func:`_kin_name` reads it (after ``w/o`` and ``c/o``,
 #: also "without" and "complains of", and a credential: only a capitalised name)
 _ABBREVIATED_AS = {"d": "daughter", "s": "son"}
@@ -799,6 +843,8 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
         ):
             continue  # "C/O SOB", "W/O ART"
         spans += [(*s, "[name]") for s in _names_after(text, m.end(), kin)]
+    for m in _CREDENTIAL_AFTER.finditer(text):
+        spans += [(*s, "[name]") for s in _names_before_credential(text, m.start())]
     if "(" in text:
         for pattern in _kin_paren_regexes():
             for m in pattern.finditer(text):
