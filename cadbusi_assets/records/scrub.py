@@ -2051,6 +2051,7 @@ def _glued_name(tok: _Token) -> list[tuple[int, int]]:
     return [(tok.start + match.start(group), tok.start + match.end(group))]
 
 
+_ABBREVIATION_GAP = re.compile(r"[ \t]*[:,]?[ \t]*")
 _OPEN_PAREN = re.compile(r"[ \t]*\([ \t]*")
 
 
@@ -2059,6 +2060,8 @@ def _abbreviated_cue(text: str, prev: _Token, tok: _Token) -> bool:
     ``s/o``, ``w/o``, ``c/o``) or is a credential written before a name (``RN``, ``NP``, the
     ``C`` of ``PA-C``) in front of ``tok``. ``w/o`` and ``c/o`` (also "without", "complains
     of") and the credentials only before a capitalised word that is no acronym."""
+    if _ABBREVIATION_GAP.fullmatch(text, prev.end, tok.start) is None:
+        return False  # "Scanned by Quimby RN. Lives at": a sentence ends between
     acronym = tok.upper and len(tok.text) <= 3
     given = tok.key in _KIN_GIVEN
     if tok.cls == _SAFE and not given:

@@ -495,3 +495,15 @@ def test_command_writes_none_of_the_round_7_attacks(tmp_path):
         data = (out / row["output_path"]).read_bytes().decode("utf-8", "replace").upper()
         words = _COMMAND_ATTACKS[name][1]
         assert not [w for w in words if w.upper() in data], name
+
+
+def test_a_credential_that_ends_a_sentence_marks_no_name_after_it():
+    """``RN.`` ends the sentence: the next capitalised word is no staff member's name (found on
+    the held-out generated reports: ``Scanned by Quimby RN. Lives at ...``)."""
+    out = scrub_report_text(
+        "Scanned by Ottoline Quimby RN. Lives alone. Discussed with NP Joy.",
+        identifiers=(),
+        date_shift_days=0,
+    )
+    assert "Lives alone." in out
+    assert _leaked(out, ("ottoline", "quimby", "joy")) == []
