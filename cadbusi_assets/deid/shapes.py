@@ -194,35 +194,31 @@ _KIN_ACCENTED = frozenset({
 
 
 @lru_cache(maxsize=1)
-def _kin_words() -> str:
-    """The relatives' and role words as a regex alternation, longest first."""
+def _kin_regex() -> re.Pattern[str]:
     from cadbusi_assets.records.scrub import _KIN
 
     kin = {w for w in _KIN if len(w) > 2} | _KIN_OTHER_SCRIPTS | _KIN_ACCENTED
-    return "|".join(sorted((re.escape(w) for w in kin), key=len, reverse=True))
-
-
-@lru_cache(maxsize=1)
-def _kin_regex() -> re.Pattern[str]:
-    words = _kin_words()
+    words = "|".join(sorted((re.escape(w) for w in kin), key=len, reverse=True))
     return re.compile(
         rf"(?i)(?<![^\W\d_])({words})(?:-in-law)?(?![^\W\d_])['’]?[ \t]*[:,\-]?[ \t]*"
     )
 
 
 #: relations abbreviated with a slash (``d/o`` daughter of, ``s/o`` son of, ``w/o`` wife of,
-#: ``c/o`` care of) and credentials written before a name in upper case (``RN Faith``,
-#: ``PA-C Hope``): group 1 the abbreviation's letter, group 2 the credential
-_ABBREVIATED_KIN = re.compile(
-    r"(?<![^\W\d_])(?:([dswcDSWC])/[oO]|(RN|NP|LPN|LVN|CNM|CNA|APRN|CRNA|RDMS|RVT|DNP|PA-C))"
-    r"(?![^\W\d_])[ \t]*[:,]?[ \t]*"
+#: ``c/o`` care of): group 1 the abbreviation's letter
+_SLASH_KIN = re.compile(r"([dswcDSWC])/[oO](?![^\W\d_])[ \t]*[:,]?[ \t]*")
+#: a credential in upper case (the letters first: scanned fast), before a name (``RN Faith``,
+#: ``PA-C Hope``; :data:`_CREDENTIALS_BEFORE`) or after one, closing the value or a clause
+#: (``Jane Quimby, MD``, ``Faith RN``; ``DO`` only after a comma)
+_CREDENTIAL = re.compile(
+    r"(?:MD|M\.D\.|RN|NP|LPN|LVN|CNM|CNA|APRN|CRNA|RDMS|RVT|DNP|PA-C|PhD|FRCR|DO)(?![^\W\d_])"
 )
-#: a credential after a name, closing the value or a clause (``Jane Quimby, MD``, ``Faith
-#: RN``; ``DO`` only after a comma)
-_CREDENTIAL_AFTER = re.compile(
-    r"(?:,[ \t]*|[ \t]+)(?:MD|M\.D\.|RN|NP|LPN|LVN|CNM|APRN|CRNA|RDMS|RVT|DNP|PA-C|PhD|FRCR)"
-    r"(?![^\W\d_])(?=[ \t]*(?:$|[,;:)/]|\.(?:$|[ \t])))|,[ \t]*DO(?![^\W\d_])(?=[ \t]*(?:$|[,;:)/]))"
+_CREDENTIALS_BEFORE = frozenset(
+    {"RN", "NP", "LPN", "LVN", "CNM", "CNA", "APRN", "CRNA", "RDMS", "RVT", "DNP", "PA-C"}
 )
+_AFTER_CREDENTIAL = re.compile(r"[ \t]*[:,]?[ \t]*")
+_CLOSES_CREDENTIAL = re.compile(r"[ \t]*(?:$|[,;:)/]|\.(?:$|[ \t]))")
+_BEFORE_CREDENTIAL = re.compile(r"(?:,[ \t]*|[ \t]+)$")
 _WORD_BEFORE = re.compile(rf"({_WORD})\.?$")
 
 
@@ -267,15 +263,67 @@ _ABBREVIATED_AS = {"d": "daughter", "s": "son"}
 
 
 @lru_cache(maxsize=1)
-def _kin_paren_regexes() -> tuple[re.Pattern[str], re.Pattern[str]]:
+def _kin_set() -> frozenset[str]:
+    """The relatives' and role words of :func:`_kin_regex`, lower case."""
+    from cadbusi_assets.records.scrub import _KIN
+
+    return frozenset(w for w in _KIN if len(w) > 2) | _KIN_OTHER_SCRIPTS | _KIN_ACCENTED
+
+
+_PAREN_WORD = re.compile(rf"\([ \t]*({_WORD})[ \t]*\)")
+_WORD_BEFORE_PAREN = re.compile(rf"({_WORD})[ \t]*$")
+
+
+def _kin_in_parentheses(text: str) -> list[tuple[int, int]]:
     """A name in parentheses after a relative's or role word (``daughter (Rose)``) and a
-    name before one in parentheses (``Rose (daughter) called``): group 1 the relative's
-    word, group 2 the name."""
-    words = _kin_words()
-    return (
-        re.compile(rf"(?i)(?<![^\W\d_])({words})(?:-in-law)?[ \t]*\([ \t]*({_WORD})[ \t]*\)"),
-        re.compile(rf"(?<![^\W\d_])()({_WORD})[ \t]*\([ \t]*(?i:{words})(?:-in-law)?[ \t]*\)"),
-    )
+    name before one in parentheses (``Rose (daughter) called``); no acronym (``mother
+    (IDM)``) and no common word."""
+    kin = _kin_set()
+    spans: list[tuple[int, int]] = []
+    for m in _PAREN_WORD.finditer(text):
+        before = _WORD_BEFORE_PAREN.search(text, 0, m.start())
+        if before is None:
+            continue
+        inner, outer = m.group(1), before.group(1)
+        inner_kin = _kin_key(inner) in kin
+        outer_kin = _kin_key(outer) in kin
+        if outer_kin and not inner_kin:
+            word, span, relative = inner, m.span(1), outer
+        elif inner_kin and not outer_kin:
+            word, span, relative = outer, before.span(1), "daughter"
+        else:
+            continue
+        if (word.isupper() and _fold_lower(word) not in _kin_given()) or _common(word):
+            continue  # "mother (IDM)": an acronym
+        if _kin_name(word, relative, True):
+            spans.append(span)
+    return spans
+
+
+def _kin_key(word: str) -> str:
+    key = word.lower()
+    return key[: -len("-in-law")] if key.endswith("-in-law") else key
+
+
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def _abbreviation_names(text: str, at: int, letter: str | None) -> list[tuple[int, int, str]]:
+    """The name after a slash relation (``letter``: ``d`` of ``d/o``...) or a credential
+    (None) that ends at ``at``: no acronym (``C/O SOB``, ``W/O ART``) but a first name that is
+    a word after ``d/o``, ``s/o`` or a credential (``NP JOY``)."""
+    name = _WORD_RE.match(text, at)
+    if name is None:
+        return []
+    word = name.group(0)
+    if (
+        word.isupper()
+        and len(word) <= 3
+        and ((letter or "").lower() in ("w", "c") or word.lower() not in _kin_given())
+    ):
+        return []
+    kin = _ABBREVIATED_AS.get((letter or "").lower(), "c/o")
+    return [(*s, "[name]") for s in _names_after(text, at, kin)]
 
 
 def _street() -> re.Pattern[str]:
@@ -832,27 +880,24 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
     if len(text) > 4:
         for m in _kin_regex().finditer(text):
             spans += [(*s, "[name]") for s in _names_after(text, m.end(), m.group(1))]
-    for m in _ABBREVIATED_KIN.finditer(text):
-        kin = _ABBREVIATED_AS.get((m.group(1) or "").lower(), "c/o")
-        name = _WORD_RE.match(text, m.end())
-        if name is None:
+    if "/" in text:
+        for m in _SLASH_KIN.finditer(text):
+            if m.start() and _LETTER.match(text, m.start() - 1):
+                continue
+            spans += _abbreviation_names(text, m.end(), m.group(1))
+    for m in _CREDENTIAL.finditer(text):
+        if m.start() and _LETTER.match(text, m.start() - 1):
             continue
-        acronym = name.group(0).isupper() and len(name.group(0)) <= 3
-        if acronym and (
-            m.group(1) in ("w", "W", "c", "C") or name.group(0).lower() not in _kin_given()
-        ):
-            continue  # "C/O SOB", "W/O ART"
-        spans += [(*s, "[name]") for s in _names_after(text, m.end(), kin)]
-    for m in _CREDENTIAL_AFTER.finditer(text):
-        spans += [(*s, "[name]") for s in _names_before_credential(text, m.start())]
+        if m.group(0) in _CREDENTIALS_BEFORE:
+            after = _AFTER_CREDENTIAL.match(text, m.end())
+            spans += _abbreviation_names(text, after.end() if after else m.end(), None)
+        if _CLOSES_CREDENTIAL.match(text, m.end()) is None:
+            continue
+        before = _BEFORE_CREDENTIAL.search(text, 0, m.start())
+        if before is not None and (m.group(0) != "DO" or "," in before.group(0)):
+            spans += [(*s, "[name]") for s in _names_before_credential(text, before.start())]
     if "(" in text:
-        for pattern in _kin_paren_regexes():
-            for m in pattern.finditer(text):
-                word = m.group(2)
-                if (word.isupper() and _fold_lower(word) not in _kin_given()) or _common(word):
-                    continue  # "mother (IDM)": an acronym
-                if _kin_name(word, m.group(1) or "daughter", True):
-                    spans.append((*m.span(2), "[name]"))
+        spans += [(*s, "[name]") for s in _kin_in_parentheses(text)]
     if "'" in text or "’" in text:
         for m in _POSSESSIVE.finditer(text):
             if not _common(m.group(1)) and (
