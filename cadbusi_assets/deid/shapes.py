@@ -19,7 +19,13 @@ is removed, everything else is left byte for byte.
   possessive that is no common word (``MARIA'S US``; in short unlisted text only before a
   relative's word or at the end, eponyms stay: ``Hodgkin's lymphoma``);
 * in a station-like value (``station``), a person name of the names list beside another
-  name-like word (``ANNA QUIMBY US``), scanner makers and models left out.
+  name-like word (``ANNA QUIMBY US``), scanner makers and models left out; a user name
+  (``JSMITH-WS``, ``J_SMITH_WS``, ``KQUIMBY``); a Hangul or CJK name beside a device or room
+  word (``US 김민준``, ``超声 王伟``);
+* a name after a relation abbreviated with a slash (``d/o Rose``, ``C/O Rose Kumar``; not
+  ``w/o contrast``, ``c/o pain``) or a credential written before it (``RN Faith``, ``PA-C
+  Hope``), and beside a relative's word in parentheses (``daughter (Rose)``, ``Rose
+  (daughter)``; not ``mother (IDM)``).
 
 >>> scrub_identifier_shapes("US-ROOM3"), scrub_identifier_shapes("DR QUIMBY ROOM 3", "station")
 ('US-ROOM3', 'DR [name] ROOM 3')
@@ -146,6 +152,17 @@ def _class_functions() -> tuple[Callable[[str], str], Callable[[str], int]]:
     return _fold_lower, _word_class
 
 
+def _fold_lower(word: str) -> str:
+    return _class_functions()[0](word)
+
+
+@lru_cache(maxsize=1)
+def _kin_given() -> frozenset[str]:
+    from cadbusi_assets.records.scrub import _KIN_GIVEN
+
+    return frozenset(_KIN_GIVEN)
+
+
 def _class(word: str) -> int:
     fold_lower, word_class = _class_functions()
     return word_class(fold_lower(word))
@@ -185,6 +202,128 @@ def _kin_regex() -> re.Pattern[str]:
     return re.compile(
         rf"(?i)(?<![^\W\d_])({words})(?:-in-law)?(?![^\W\d_])['’]?[ \t]*[:,\-]?[ \t]*"
     )
+
+
+#: relations abbreviated with a slash (``d/o`` daughter of, ``s/o`` son of, ``w/o`` wife of,
+#: ``c/o`` care of): group 1 the abbreviation's letter
+_SLASH_KIN = re.compile(r"([dswcDSWC])/[oO](?![^\W\d_])[ \t]*[:,]?[ \t]*")
+#: a credential in upper case (the letters first: scanned fast), before a name (``RN Faith``,
+#: ``PA-C Hope``; :data:`_CREDENTIALS_BEFORE`) or after one, closing the value or a clause
+#: (``Jane Quimby, MD``, ``Faith RN``; ``DO`` only after a comma)
+_CREDENTIAL = re.compile(
+    r"(?:MD|M\.D\.|RN|NP|LPN|LVN|CNM|CNA|APRN|CRNA|RDMS|RVT|DNP|PA-C|PhD|FRCR|DO)(?![^\W\d_])"
+)
+_CREDENTIALS_BEFORE = frozenset(
+    {"RN", "NP", "LPN", "LVN", "CNM", "CNA", "APRN", "CRNA", "RDMS", "RVT", "DNP", "PA-C"}
+)
+_AFTER_CREDENTIAL = re.compile(r"[ \t]*[:,]?[ \t]*")
+_CLOSES_CREDENTIAL = re.compile(r"[ \t]*(?:$|[,;:)/]|\.(?:$|[ \t]))")
+_BEFORE_CREDENTIAL = re.compile(r"(?:,[ \t]*|[ \t]+)$")
+_WORD_BEFORE = re.compile(rf"({_WORD})\.?$")
+
+
+def _names_before_credential(text: str, at: int) -> list[tuple[int, int]]:
+    """Spans of up to three capitalised name words ending at ``at``, before a credential
+    (``Jane Quimby, MD``, ``Faith RN``, ``Marchbanks E, MD``): words of a names list only
+    or of none, first names that are words (``Faith``) and initials; the first common word
+    stops them."""
+    spans: list[tuple[int, int]] = []
+    end = at
+    while len(spans) < 3:
+        head = text[:end].rstrip(" \t")
+        if len(spans) and head.endswith(","):
+            break  # "Report, Jane Quimby, MD": only the words next to the credential
+        match = _WORD_BEFORE.search(head)
+        if match is None:
+            break
+        word = match.group(1)
+        key = _fold_lower(word)
+        initial = len(word) == 1 and word.isupper()
+        name = (
+            _capitalised(word)
+            and not (word.isupper() and 1 < len(word) <= 3)  # an acronym ("CT MD")
+            and key not in _TITLES
+            and (
+                (_class(word) in _name_classes() and not _common(word))
+                or (key in _kin_given() and word.istitle())
+            )
+        )
+        if not (initial or name):
+            break
+        spans.append(match.span(1))
+        end = match.start(1)
+        if end and not text[end - 1].isspace():
+            break
+    return spans
+
+
+#: what an abbreviation stands for, as :func:`_kin_name` reads it (after ``w/o`` and ``c/o``,
+#: also "without" and "complains of", and a credential: only a capitalised name)
+_ABBREVIATED_AS = {"d": "daughter", "s": "son"}
+
+
+@lru_cache(maxsize=1)
+def _kin_set() -> frozenset[str]:
+    """The relatives' and role words of :func:`_kin_regex`, lower case."""
+    from cadbusi_assets.records.scrub import _KIN
+
+    return frozenset(w for w in _KIN if len(w) > 2) | _KIN_OTHER_SCRIPTS | _KIN_ACCENTED
+
+
+_PAREN_WORD = re.compile(rf"\([ \t]*({_WORD})[ \t]*\)")
+_WORD_BEFORE_PAREN = re.compile(rf"({_WORD})[ \t]*$")
+
+
+def _kin_in_parentheses(text: str) -> list[tuple[int, int]]:
+    """A name in parentheses after a relative's or role word (``daughter (Rose)``) and a
+    name before one in parentheses (``Rose (daughter) called``); no acronym (``mother
+    (IDM)``) and no common word."""
+    kin = _kin_set()
+    spans: list[tuple[int, int]] = []
+    for m in _PAREN_WORD.finditer(text):
+        before = _WORD_BEFORE_PAREN.search(text, 0, m.start())
+        if before is None:
+            continue
+        inner, outer = m.group(1), before.group(1)
+        inner_kin = _kin_key(inner) in kin
+        outer_kin = _kin_key(outer) in kin
+        if outer_kin and not inner_kin:
+            word, span, relative = inner, m.span(1), outer
+        elif inner_kin and not outer_kin:
+            word, span, relative = outer, before.span(1), "daughter"
+        else:
+            continue
+        if (word.isupper() and _fold_lower(word) not in _kin_given()) or _common(word):
+            continue  # "mother (IDM)": an acronym
+        if _kin_name(word, relative, True):
+            spans.append(span)
+    return spans
+
+
+def _kin_key(word: str) -> str:
+    key = word.lower()
+    return key[: -len("-in-law")] if key.endswith("-in-law") else key
+
+
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def _abbreviation_names(text: str, at: int, letter: str | None) -> list[tuple[int, int, str]]:
+    """The name after a slash relation (``letter``: ``d`` of ``d/o``...) or a credential
+    (None) that ends at ``at``: no acronym (``C/O SOB``, ``W/O ART``) but a first name that is
+    a word after ``d/o``, ``s/o`` or a credential (``NP JOY``)."""
+    name = _WORD_RE.match(text, at)
+    if name is None:
+        return []
+    word = name.group(0)
+    if (
+        word.isupper()
+        and len(word) <= 3
+        and ((letter or "").lower() in ("w", "c") or word.lower() not in _kin_given())
+    ):
+        return []
+    kin = _ABBREVIATED_AS.get((letter or "").lower(), "c/o")
+    return [(*s, "[name]") for s in _names_after(text, at, kin)]
 
 
 def _street() -> re.Pattern[str]:
@@ -319,6 +458,16 @@ def _kin_name(word: str, kin: str, closes: bool) -> bool:
     return _capitalised(word) or _fold_lower(kin) in _FAMILY
 
 
+def _compound(text: str, match: re.Match[str]) -> bool:
+    """A first name that is also a word in a compound with the next (``grace period``)."""
+    from cadbusi_assets.records.scrub import _GIVEN_COMPOUNDS
+
+    nxt = re.compile(r"[ \t]+(" + _WORD + ")").match(text, match.end())
+    return nxt is not None and (_fold_lower(match.group(0)), _fold_lower(nxt.group(1))) in (
+        _GIVEN_COMPOUNDS
+    )
+
+
 def _names_after(text: str, at: int, kin: str | None) -> list[tuple[int, int]]:
     """Spans of the name words that start at ``at`` (after a title or a relation): the first
     unless it is a common word (``kin`` None: a title, whose next word is a name unless
@@ -335,7 +484,7 @@ def _names_after(text: str, at: int, kin: str | None) -> list[tuple[int, int]]:
         pending = [match.span()]
     elif kin is not None and not _common(word):
         closes = re.match(r"[ \t]*(?:$|[,;:.()/])", text[match.end() :]) is not None
-        if not _kin_name(word, kin, closes):
+        if not _kin_name(word, kin, closes) or _compound(text, match):
             return spans
         pending = []
         spans.append(match.span())
@@ -474,6 +623,26 @@ def _user_name(key: str) -> bool:
     )
 
 
+def _initial_user(key: str) -> bool:
+    """A user name of an initial and a surname that no list has (``kquimby``), as one code
+    (not ``MEAN CTDIVOL``, words of a description): 6+ letters,
+    in no vocabulary, starting with two letters no English word starts with (``kq``, ``jq``;
+    not ``xe`` of ``XELERIS``), the rest a pronounceable unknown word after a consonant that
+    is no device word (not ``JDICOM``)."""
+    from cadbusi_assets.records.scrub import _UNKNOWN
+
+    rest = key[1:]
+    return (
+        len(key) >= 6
+        and key[:2] not in _word_edges()[0]
+        and rest[:1] not in _VOWELS
+        and rest not in _DEVICE_WORDS
+        and _class(key) == _UNKNOWN
+        and _class(rest) == _UNKNOWN
+        and _pronounceable(rest)
+    )
+
+
 def _device_names(text: str) -> list[tuple[int, int]]:
     """People in a station name or an AE title, by the shapes devices take: a segment
     between separators (not glued to digits: ``LOGIQE10`` is a model) that is a user name
@@ -512,7 +681,7 @@ def _device_names(text: str) -> list[tuple[int, int]]:
             titled = m.group(0).istitle() and cls == _UNKNOWN and len(key) >= 5
             shape = "titled" if titled and _pronounceable(key) else "other"
             segments.append((m, shape))
-        elif _user_name(key):
+        elif _user_name(key) or (code and _initial_user(key)):
             segments.append((m, "user"))
         elif _CLINICAL_ENDING.search(m.group(0).upper()):
             segments.append((m, "other"))  # MUSCULUS PECTORALIS, a clinical or Latin word
@@ -560,7 +729,93 @@ def _device_names(text: str) -> list[tuple[int, int]]:
             for k in long_
         ):
             spans += [m.span(1), m.span(2)]
+    # an initial as its own segment beside a surname of the names list ("J_SMITH_WS",
+    # "SMITH_J_US2"): the surname of 5+ letters, no common word, and the two no word together
+    if "_" in text or "." in text or "-" in text:
+        from cadbusi_assets.records.scrub import (
+            _KIN_GIVEN,
+            _SAFE,
+            core_words,
+            medical_words,
+            name_words,
+        )
+
+        for m in _INITIAL_SURNAME.finditer(text):
+            initial, surname = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+            key = _fold_lower(surname)
+            if (
+                key in name_words()
+                and key not in _KIN_GIVEN  # "A-CONSTANT": a first name that is a word
+                and key not in core_words()
+                and key not in medical_words()
+                and key not in PRODUCT_WORDS
+                and key not in _DEVICE_WORDS
+                and key not in _ROOM_WORDS
+                and _class(initial + key) != _SAFE
+                and _class(key + initial) != _SAFE
+                and (surname.isupper() or surname.islower())
+            ):
+                spans.append(m.span(2) if m.group(1) else m.span(3))
     return spans
+
+
+#: characters of CJK device and room words (超声, 超音波, 检查室, 乳腺, 工作站, 3号机): a run of
+#: them is a room or a device, not a name
+_CJK_DEVICE_CHARACTERS = frozenset(
+    "超声聲音波室乳腺房机機站号號检檢検查査診诊察科部院医醫心影像放射线線彩器台楼樓層层区區"
+    "工作端末装裝置番館馆棟栋階阶床扫掃描断斷外来來病"
+    "エコーモダリティスキャナ"
+)
+#: Hangul device and room words (초음파 ultrasound, 유방 breast, 검사실 exam room) and the
+#: syllables that end a room's or a department's name (실 room, 과 department, 호 number)
+_HANGUL_DEVICE_WORDS = (
+    "초음파", "유방", "검사", "진료", "영상", "의학", "판독", "센터", "병원", "외래", "본관",
+    "신관", "장비", "촬영",
+)  # fmt: skip
+_HANGUL_ROOM_ENDS = frozenset("실과관호층번터원기")
+_HANGUL_NAME = re.compile(r"[\uac00-\ud7af]{2,4}")
+_HAN_NAME = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]{2,4}")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_DEVICE_PART = re.compile(r"[^ \t_.\-]+")
+
+
+def _cjk_device_part(part: str) -> bool:
+    """A part of a device value that names a device or a room: a Latin device or room word
+    (``US``, ``WS``, ``ROOM``) or a CJK or Hangul device word (``超声``, ``초음파``)."""
+    key = part.lower().rstrip("0123456789")
+    if key in _DEVICE_WORDS or key in _ROOM_WORDS or key in PRODUCT_WORDS:
+        return True
+    if any(c in _CJK_DEVICE_CHARACTERS for c in part):
+        return True
+    return any(w in part for w in _HANGUL_DEVICE_WORDS)
+
+
+def _cjk_device_names(text: str) -> list[tuple[int, int]]:
+    """A Hangul or CJK name beside a device or room word of a station name (``US 김민준``,
+    ``超声 王伟``, ``US 山田太郎``): a part of 2-4 Hangul syllables or Han and kana characters
+    with no device or room word in it, next to a part that is one."""
+    parts = list(_DEVICE_PART.finditer(text))
+    spans: list[tuple[int, int]] = []
+    for i, m in enumerate(parts):
+        part = m.group(0)
+        if _HANGUL_NAME.fullmatch(part):
+            if part[-1] in _HANGUL_ROOM_ENDS or any(w in part for w in _HANGUL_DEVICE_WORDS):
+                continue
+        elif (
+            not _HAN_NAME.fullmatch(part)
+            or _HAN.search(part) is None  # kana only: a product or a word (プローブ)
+            or any(c in _CJK_DEVICE_CHARACTERS for c in part)
+        ):
+            continue
+        if any(_cjk_device_part(parts[j].group(0)) for j in (i - 1, i + 1) if 0 <= j < len(parts)):
+            spans.append(m.span())
+    return spans
+
+
+#: an initial as its own segment before or after a surname (``J_SMITH``, ``SMITH.J``)
+_INITIAL_SURNAME = re.compile(
+    r"(?<![^\W\d_])(?:([^\W\d_])[._\-]([^\W\d_]{5,})|([^\W\d_]{5,})[._\-]([^\W\d_]))(?![^\W\d_])"
+)
 
 
 _DOTTED_USER = re.compile(r"(?<![\w.@\-])([^\W\d_]+)[._\-]([^\W\d_]+)(?![\w.@\-])")
@@ -625,6 +880,24 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
     if len(text) > 4:
         for m in _kin_regex().finditer(text):
             spans += [(*s, "[name]") for s in _names_after(text, m.end(), m.group(1))]
+    if "/" in text:
+        for m in _SLASH_KIN.finditer(text):
+            if m.start() and _LETTER.match(text, m.start() - 1):
+                continue
+            spans += _abbreviation_names(text, m.end(), m.group(1))
+    for m in _CREDENTIAL.finditer(text):
+        if m.start() and _LETTER.match(text, m.start() - 1):
+            continue
+        if m.group(0) in _CREDENTIALS_BEFORE:
+            after = _AFTER_CREDENTIAL.match(text, m.end())
+            spans += _abbreviation_names(text, after.end() if after else m.end(), None)
+        if _CLOSES_CREDENTIAL.match(text, m.end()) is None:
+            continue
+        before = _BEFORE_CREDENTIAL.search(text, 0, m.start())
+        if before is not None and (m.group(0) != "DO" or "," in before.group(0)):
+            spans += [(*s, "[name]") for s in _names_before_credential(text, before.start())]
+    if "(" in text:
+        spans += [(*s, "[name]") for s in _kin_in_parentheses(text)]
     if "'" in text or "’" in text:
         for m in _POSSESSIVE.finditer(text):
             if not _common(m.group(1)) and (
@@ -641,6 +914,7 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
                 for m in _NON_LATIN_WORD.finditer(text)
                 if not re.search(_CJK, m.group(0)) and not _common(m.group(0))
             ]
+            spans += [(*s, "[name]") for s in _cjk_device_names(text)]
     if kind == "station":
         spans += [(*s, "[name]") for s in _name_pairs(text)]
         spans += [(*s, "[name]") for s in _lone_names(text)]

@@ -990,6 +990,24 @@ _CREDENTIALS = {"md", "do", "phd", "rn", "np", "pa", "rt", "rdms", "rvt", "frcr"
 #: credentials that are also a side or a projection (RT right, PA posteroanterior, DO): a
 #: credential only after a comma ("Jane Smith, RT")
 _SIDE_CREDENTIALS = {"rt", "pa", "do"}
+#: nursing and sonography credentials written before a name (``RN Faith``, ``NP Joy``,
+#: ``PA-C Hope``: the ``c`` of PA-C is matched with its ``PA-``), in upper case only
+_PREFIX_CREDENTIALS = frozenset({
+    "rn", "np", "lpn", "cnm", "aprn", "crna", "rdms", "rvt", "dnp", "cna", "lvn", "rnp",
+})  # fmt: skip
+#: relations abbreviated with a slash in South Asian and British records: ``d/o`` daughter of,
+#: ``s/o`` son of, ``w/o`` wife of (also "without"), ``c/o`` care of (also "complains of");
+#: the last two only before a capitalised name-like word
+_SLASH_RELATION = re.compile(r"(?<![^\W\d_])([dswcDSWC])/[oO](?![^\W\d_])")
+#: a first name that is also a word in a compound after a relative's word: no name there
+#: (``daughter grace period``)
+_GIVEN_COMPOUNDS = frozenset({
+    ("grace", "period"), ("grace", "periods"), ("grace", "note"), ("hope", "chest"),
+    ("joy", "ride"), ("will", "power"), ("rose", "water"), ("rose", "hip"), ("rose", "hips"),
+    ("iris", "lesion"), ("iris", "nevus"), ("ginger", "tea"), ("honey", "dressing"),
+    ("ivy", "rash"), ("sage", "tea"), ("penny", "size"), ("cherry", "angioma"),
+    ("cherry", "angiomas"), ("candy", "bar"), ("storm", "warning"),
+})  # fmt: skip
 #: words that name a role, a relation or a title: never themselves part of a name
 #: relations and roles that a possessive name stands before ("Quarrington's daughter")
 _KIN = _RELATIONS - _WEAK_CUES - _GREETINGS - {
@@ -1445,6 +1463,8 @@ def _mark_names(
         if "\n" in gap or len(gap) > 4:
             return False, False
         key = tokens[j].key
+        if _abbreviated_cue(text, tokens[j], tokens[i]):
+            return True, False  # "d/o Rose", "RN Faith", "PA-C Hope"
         if key in _TITLES:
             return True, True
         if key in {"name", "patient", "pt"} and ":" in gap:
@@ -1485,6 +1505,14 @@ def _mark_names(
         if (
             any_cue
             and tok.upper
+            and tokens[i - 1].key in _FAMILY
+            and text[tok.start - 1 : tok.start] == "("
+            and text[tok.end : tok.end + 1] == ")"
+        ):
+            continue  # "mother (IDM)": an abbreviation defined after a relative's word
+        if (
+            any_cue
+            and tok.upper
             and len(tok.text) <= 3
             and tok.key not in medical_words()
             and tok.key not in _CREDENTIALS
@@ -1498,7 +1526,7 @@ def _mark_names(
             any_cue
             and tok.key in _STOP
             and tok.key in _KIN_GIVEN
-            and tokens[i - 1].key in _KIN
+            and (tokens[i - 1].key in _KIN or _abbreviated_cue(text, tokens[i - 1], tok))
             and (tok.title or _CLOSES_NAME.match(text, tok.end) is not None)
         ):
             tok.redact = True  # "son Will", "daughter May": a first name that is a frequent word
@@ -1508,6 +1536,13 @@ def _mark_names(
             and (
                 tok.cls != _SAFE
                 or (tok.title and tok.key not in core and tok.key not in medical_words())
+            )
+            and not (
+                # "US SON VALLEY": a place that is no person's name after a relative's word
+                tok.cls == _AMBIGUOUS
+                and tokens[i - 1].key in _KIN
+                and tok.key in places
+                and tok.key not in name_words()
             )
         ):
             prev = tokens[i - 1].key if i else ""
@@ -1614,6 +1649,24 @@ def _mark_names(
             and tok.key not in medical
             and tok.key not in _NOT_A_NAME_PART
             and (_PERSON_VERB.match(text, tok.end) or _APPOSITION.match(text, tok.end))
+        ):
+            tok.redact = True
+    # a name before a relative's or role word in parentheses ("Rose (daughter) called")
+    for i in range(n - 1):
+        tok, nxt = tokens[i], tokens[i + 1]
+        if (
+            tok.kind == "word"
+            and tok.capitalised
+            and not tok.redact
+            and nxt.kind == "word"
+            and nxt.key in _KIN
+            and _OPEN_PAREN.fullmatch(text, tok.end, nxt.start) is not None
+            and text[nxt.end : nxt.end + 1] == ")"
+            and (tok.key not in _STOP or (tok.title and tok.key in _KIN_GIVEN))
+            and tok.key not in medical
+            and tok.key not in _NOT_A_NAME_PART
+            and not (tok.upper and len(tok.text) <= 3)
+            and (tok.cls in (_NAME, _UNKNOWN) or tok.key in _KIN_GIVEN or tok.key in persons)
         ):
             tok.redact = True
     # a possessive before a relation or role: "Quarrington's daughter", "Okafor's PA"
@@ -1998,6 +2051,35 @@ def _glued_name(tok: _Token) -> list[tuple[int, int]]:
     return [(tok.start + match.start(group), tok.start + match.end(group))]
 
 
+_ABBREVIATION_GAP = re.compile(r"[ \t]*[:,]?[ \t]*")
+_OPEN_PAREN = re.compile(r"[ \t]*\([ \t]*")
+
+
+def _abbreviated_cue(text: str, prev: _Token, tok: _Token) -> bool:
+    """Whether ``prev`` ends a relation abbreviated with a slash (the ``o`` of ``d/o``,
+    ``s/o``, ``w/o``, ``c/o``) or is a credential written before a name (``RN``, ``NP``, the
+    ``C`` of ``PA-C``) in front of ``tok``. ``w/o`` and ``c/o`` (also "without", "complains
+    of") and the credentials only before a capitalised word that is no acronym."""
+    if _ABBREVIATION_GAP.fullmatch(text, prev.end, tok.start) is None:
+        return False  # "Scanned by Quimby RN. Lives at": a sentence ends between
+    acronym = tok.upper and len(tok.text) <= 3
+    given = tok.key in _KIN_GIVEN
+    if tok.cls == _SAFE and not given:
+        return False  # "c/o Tenderness", "s/o Fibroadenoma"
+    if prev.key == "o" and prev.start >= 2:
+        match = _SLASH_RELATION.match(text, prev.start - 2)
+        if match is None or match.end() != prev.end:
+            return False
+        if match.group(1).lower() in "ds":
+            return not acronym or given
+        return tok.capitalised and not acronym  # "W/O ART": antiretroviral therapy
+    if not prev.text.isupper() or (acronym and not given) or not tok.capitalised:
+        return False
+    return prev.key in _PREFIX_CREDENTIALS or (
+        prev.key == "c" and text[max(prev.start - 3, 0) : prev.start].upper() == "PA-"
+    )
+
+
 #: what follows a first name that is also a verb used as one ("daughter rose to leave")
 _VERB_PARTICLE = re.compile(r"[ \t]+(?:to|from|up|out|into|off|over|and\s+left)\b")
 
@@ -2018,6 +2100,7 @@ def _lower_case_name(
         and tokens[i - 1].key in _FAMILY
         and text[tokens[i - 1].end : tok.start] in (" ", "\t")
         and _VERB_PARTICLE.match(text, tok.end) is None
+        and not (i + 1 < len(tokens) and (tok.key, tokens[i + 1].key) in _GIVEN_COMPOUNDS)
     ):
         return True  # "her daughter rose", "hija rosa": a first name right after a relative
     if (
