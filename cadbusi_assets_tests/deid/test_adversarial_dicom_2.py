@@ -7,13 +7,8 @@ deidentify`` in its own process. Every name, number and date is synthetic.
 
 from __future__ import annotations
 
-import csv
 import io
-import os
 import struct
-import subprocess
-import sys
-from pathlib import Path
 
 import pydicom
 import pytest
@@ -27,8 +22,8 @@ from cadbusi_assets.deid.deidentify import deidentify_dataset
 from cadbusi_assets.deid.engine import clean_header
 from cadbusi_assets.deid.scan import find_identifiers_in_dataset
 from cadbusi_assets.dicom import dataset_to_bytes
-from cadbusi_assets.identity import generate_key_file
 from cadbusi_assets_tests.deid.canary import CANARIES, canary_dataset
+from cadbusi_assets_tests.deid.phi_support import deidentify_in_process
 
 
 def _out_bytes(ds: Dataset, pseudonymizer) -> tuple[Dataset, bytes]:
@@ -237,16 +232,7 @@ def test_command_writes_none_of_the_attacks(tmp_path):
         ds, words = _attack(name)
         ds.save_as(source / f"{name}.dcm", enforce_file_format=True)
         planted[name] = words
-    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
-    command = [sys.executable, "-m", "cadbusi_assets.cli", "deidentify", str(source), str(out)]
-    command += ["--key-file", str(key), "--jobs", "1", "--layout", "study", "--no-ocr"]
-    env = {**os.environ, "CADBUSI_WORKERS": "1"}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
-    report = tmp_path / "out.report.csv"
-    with report.open() as handle:
-        rows = {Path(r["input_path"]).stem: r for r in csv.DictReader(handle)}
-    assert set(rows) == set(planted), done.stderr[-2000:]
-    assert {r["status"] for r in rows.values()} == {"ok"}, rows
+    done, rows, report = deidentify_in_process(tmp_path, source, out, set(planted))
     every = {w for words in planted.values() for w in words if len(w) > 4} | set(CANARIES)
     texts = [done.stdout, done.stderr, report.read_text()]
     texts += [str(p.relative_to(out)) for p in out.rglob("*")]

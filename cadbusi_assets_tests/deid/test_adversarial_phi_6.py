@@ -18,74 +18,22 @@ clinical strings the new rules must not take. All names, numbers and dates are i
 
 from __future__ import annotations
 
-import csv
-import os
-import subprocess
-import sys
-import unicodedata
-from pathlib import Path
 from typing import Any
 
 import pytest
-from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
 from pydicom.uid import UID
 
-from cadbusi_assets.deid import DEFAULT_PROFILE, OriginalIdentifiers
-from cadbusi_assets.deid.engine import clean_header
 from cadbusi_assets.deid.shapes import scrub_identifier_shapes
 from cadbusi_assets.deid.text import scrub_descriptor_text
-from cadbusi_assets.identity import generate_key_file
 from cadbusi_assets.records.scrub import scrub_report_text
 from cadbusi_assets_tests.deid.canary import canary_dataset
-
-PATIENT = "Kowalczyk^Agnieszka"
-
-
-def _seen(text: object) -> str:
-    """What a reader sees, case folded."""
-    text = "".join(c for c in str(text or "") if unicodedata.category(c) != "Cf")
-    return unicodedata.normalize("NFKC", text).casefold()
-
-
-def _leaked(out: str, secrets: tuple[str, ...]) -> list[str]:
-    return [s for s in secrets if _seen(s) in _seen(out)]
-
-
-def _ids() -> OriginalIdentifiers:
-    return OriginalIdentifiers(patient_names=(PATIENT,), patient_ids=("00987654",))
-
-
-def _dataset(**values: str) -> Dataset:
-    ds = Dataset()
-    ds.PatientID = "00987654"
-    ds.PatientName = PATIENT
-    ds.StudyDate = "20260304"
-    for keyword, value in values.items():
-        setattr(ds, keyword, value)
-    return ds
-
-
-def _run(channel: str, text: str, pseudonymizer) -> str:
-    """``text`` through one way into the research zone: a report, a short descriptor, a
-    header field (``hdr:Keyword``) or a code meaning (``cm``)."""
-    if channel == "report":
-        out = scrub_report_text(text, identifiers=(PATIENT,), date_shift_days=-17)
-        return out or ""
-    if channel == "desc":
-        return scrub_descriptor_text(text)
-    if channel == "cm":
-        item = Dataset()
-        item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = "X1", "99LOCAL", text
-        ds = _dataset()
-        ds.ProcedureCodeSequence = Sequence([item])
-        clean_header(ds, pseudonymizer, DEFAULT_PROFILE, _ids())
-        return str(ds.ProcedureCodeSequence[0].get("CodeMeaning", ""))
-    keyword = channel.split(":", 1)[1]
-    ds = _dataset(**{keyword: text})
-    clean_header(ds, pseudonymizer, DEFAULT_PROFILE, _ids())
-    return str(ds.get(keyword, ""))
-
+from cadbusi_assets_tests.deid.phi_support import (
+    code_meaning_sequence,
+    deidentify_in_process,
+)
+from cadbusi_assets_tests.deid.phi_support import leaked as _leaked
+from cadbusi_assets_tests.deid.phi_support import seen as _seen
+from cadbusi_assets_tests.deid.phi_support import through_channel as _run
 
 # ------------------------------------------- 1. relatives and staff whose name is a word
 _KIN_PAIRS = [
@@ -416,23 +364,11 @@ def test_command_writes_none_of_the_round_6_attacks(tmp_path):
         for keyword, value in values.items():
             setattr(ds, keyword, value)
         if name == "code":
-            item = Dataset()
-            item.CodeValue, item.CodingSchemeDesignator = "X1", "99LOCAL"
-            item.CodeMeaning = "per daughter Rose, niece Grace"
-            ds.ProcedureCodeSequence = Sequence([item])
+            ds.ProcedureCodeSequence = code_meaning_sequence("per daughter Rose, niece Grace")
         uid = UID(f"{ds.SOPInstanceUID}.{len(name)}{sum(map(ord, name))}")
         ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid
         ds.save_as(source / f"{name}.dcm", enforce_file_format=True)
-    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
-    command = [sys.executable, "-m", "cadbusi_assets.cli", "deidentify", str(source), str(out)]
-    command += ["--key-file", str(key), "--jobs", "1", "--layout", "study", "--no-ocr"]
-    env = {**os.environ, "CADBUSI_WORKERS": "1"}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
-    report = tmp_path / "out.report.csv"
-    with report.open() as handle:
-        rows = {Path(r["input_path"]).stem: r for r in csv.DictReader(handle)}
-    assert set(rows) == set(_COMMAND_ATTACKS), done.stderr[-2000:]
-    assert {r["status"] for r in rows.values()} == {"ok"}, rows
+    _, rows, _ = deidentify_in_process(tmp_path, source, out, set(_COMMAND_ATTACKS))
     for name, row in rows.items():
         data = (out / row["output_path"]).read_bytes().upper()
         words = _COMMAND_ATTACKS[name][1]

@@ -1,0 +1,100 @@
+"""What the PHI adversary tests (``test_adversarial_phi_*.py``, ``test_adversarial_dicom_2.py``)
+share: one way of saying what a reader sees, the datasets and channels a planted text goes
+through into the research zone, and ``cadbusi deidentify`` run on a folder in its own process.
+Not a test module (nothing here is collected)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import unicodedata
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from cadbusi_assets.deid import DEFAULT_PROFILE, OriginalIdentifiers
+from cadbusi_assets.deid.engine import clean_header
+from cadbusi_assets.deid.text import scrub_descriptor_text
+from cadbusi_assets.identity import generate_key_file
+from cadbusi_assets.records.scrub import scrub_report_text
+
+#: the patient of the header datasets (invented)
+PATIENT = "Kowalczyk^Agnieszka"
+
+
+def seen(text: object) -> str:
+    """What a reader sees, case folded (format characters dropped, NFKC)."""
+    text = "".join(c for c in str(text or "") if unicodedata.category(c) != "Cf")
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def leaked(out: str, secrets: tuple[str, ...]) -> list[str]:
+    """The ``secrets`` a reader still sees in ``out``."""
+    return [s for s in secrets if seen(s) in seen(out)]
+
+
+def original_ids() -> OriginalIdentifiers:
+    return OriginalIdentifiers(patient_names=(PATIENT,), patient_ids=("00987654",))
+
+
+def header_dataset(**values: str) -> Dataset:
+    """A small header of :data:`PATIENT` with ``values`` (keyword → text) set."""
+    ds = Dataset()
+    ds.PatientID = "00987654"
+    ds.PatientName = PATIENT
+    ds.StudyDate = "20260304"
+    for keyword, value in values.items():
+        setattr(ds, keyword, value)
+    return ds
+
+
+def through_channel(channel: str, text: str, pseudonymizer: Any) -> str:
+    """``text`` through one way into the research zone: a report, a short descriptor, a
+    header field (``hdr:Keyword``) or a code meaning (``cm``)."""
+    if channel == "report":
+        out = scrub_report_text(text, identifiers=(PATIENT,), date_shift_days=-17)
+        return out or ""
+    if channel == "desc":
+        return scrub_descriptor_text(text)
+    if channel == "cm":
+        item = Dataset()
+        item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = "X1", "99LOCAL", text
+        ds = header_dataset()
+        ds.ProcedureCodeSequence = Sequence([item])
+        clean_header(ds, pseudonymizer, DEFAULT_PROFILE, original_ids())
+        return str(ds.ProcedureCodeSequence[0].get("CodeMeaning", ""))
+    keyword = channel.split(":", 1)[1]
+    ds = header_dataset(**{keyword: text})
+    clean_header(ds, pseudonymizer, DEFAULT_PROFILE, original_ids())
+    return str(ds.get(keyword, ""))
+
+
+def code_meaning_sequence(meaning: str) -> Sequence:
+    """A Procedure Code Sequence of one local code whose meaning is ``meaning``."""
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = "X1", "99LOCAL", meaning
+    return Sequence([item])
+
+
+def deidentify_in_process(
+    tmp_path: Path, source: Path, out: Path, expected: set[str]
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Mapping[str, str]], Path]:
+    """``cadbusi deidentify SOURCE OUT`` in its own process (a new key, one job, no OCR), its
+    report read; asserts every input in ``expected`` (file stems) was written ``ok``. The
+    finished process, the report's rows by input stem, and the report's path."""
+    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
+    command = [sys.executable, "-m", "cadbusi_assets.cli", "deidentify", str(source), str(out)]
+    command += ["--key-file", str(key), "--jobs", "1", "--layout", "study", "--no-ocr"]
+    env = {**os.environ, "CADBUSI_WORKERS": "1"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    report = out.parent / f"{out.name}.report.csv"
+    with report.open() as handle:
+        rows = {Path(r["input_path"]).stem: r for r in csv.DictReader(handle)}
+    assert set(rows) == expected, done.stderr[-2000:]
+    assert {r["status"] for r in rows.values()} == {"ok"}, rows
+    return done, rows, report
