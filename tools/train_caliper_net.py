@@ -1276,20 +1276,7 @@ def train_refiner(
         target = torch.tensor(offsets, dtype=torch.float32, device=device)
         out = model(x)
         cls, reg, loss = _refiner_loss(out, y, target)
-        if teacher is not None and distill:
-            with torch.no_grad():
-                said = teacher(x)[:, 0]
-            over = (out[:, 0] - said.clamp(min=DISTILL_FLOOR)).clamp(min=0.0) * (1.0 - y)
-            under = (said.clamp(max=-DISTILL_FLOOR) - out[:, 0]).clamp(min=0.0) * y
-            loss = loss + distill * (
-                (over**2).sum() / (1.0 - y).sum().clamp(min=1.0)
-                + (under**2).sum() / y.sum().clamp(min=1.0)
-            )
-        if teacher is not None and anchor:
-            loss = loss + anchor * sum(
-                ((p - q) ** 2).sum()
-                for p, q in zip(model.parameters(), teacher_weights, strict=True)
-            )
+        loss = loss + _keep_teacher(out, x, y, teacher, teacher_weights, model, distill, anchor)
         _refiner_step(loss, cls, reg, y, optimiser, schedule, (step, steps, start), "refiner")
     return model.eval()
 
