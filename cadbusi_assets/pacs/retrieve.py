@@ -184,6 +184,18 @@ class _Study:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+def _already_present(study: _Study, prev: dict, source_key: str) -> dict:
+    """The manifest row of an instance found in place (``prev``, its row of the run before)."""
+    return dict(
+        prev,
+        accession_number=study.accession,
+        study_instance_uid=study.uid,
+        status=ALREADY_PRESENT,
+        attempts=0,
+        source_key=source_key,
+    )
+
+
 def retrieve_studies(
     pacs: Pacs,
     studies: pl.DataFrame,
@@ -616,14 +628,7 @@ class _Retrieval:
                     if self.refetch and (ref.sop_instance_uid or prev.get("instance_key")):
                         self._refetch_instance(study, ref, source_key, prev)
                         return
-                    row = dict(
-                        prev,
-                        accession_number=study.accession,
-                        study_instance_uid=study.uid,
-                        status=ALREADY_PRESENT,
-                        attempts=0,
-                        source_key=source_key,
-                    )
+                    row = _already_present(study, prev, source_key)
                     with study.lock:
                         study.rows.append(row)
                         if ref.sop_instance_uid is None:
@@ -671,14 +676,7 @@ class _Retrieval:
             if ref.sop_instance_uid
             else prev["instance_key"]
         )
-        kept = dict(
-            prev,
-            accession_number=study.accession,
-            study_instance_uid=study.uid,
-            status=ALREADY_PRESENT,
-            attempts=0,
-            source_key=source_key,
-        )
+        kept = _already_present(study, prev, source_key)
         record: dict[str, Any] = {
             "study_key": study.key,
             "instance_key": instance_key,
