@@ -12,7 +12,6 @@ and clinical strings the new rules must not take. All names, numbers and dates a
 from __future__ import annotations
 
 import doctest
-import unicodedata
 
 import pydicom
 import pytest
@@ -20,22 +19,22 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import UID
 
-from cadbusi_assets.deid import DEFAULT_PROFILE, OriginalIdentifiers, shapes
+from cadbusi_assets.deid import DEFAULT_PROFILE, shapes
 from cadbusi_assets.deid.engine import clean_header
 from cadbusi_assets.deid.shapes import scrub_identifier_shapes
 from cadbusi_assets.deid.text import scrub_descriptor_text, scrub_free_text
 from cadbusi_assets.records import scrub
 from cadbusi_assets.records.scrub import scrub_report_text
 from cadbusi_assets_tests.deid.canary import CANARIES, canary_dataset
-from cadbusi_assets_tests.deid.phi_support import code_meaning_sequence, deidentify_in_process
-
-PATIENT = "Kowalczyk^Agnieszka"
-
-
-def _seen(text: object) -> str:
-    """What a reader sees, case folded."""
-    text = "".join(c for c in str(text or "") if unicodedata.category(c) != "Cf")
-    return unicodedata.normalize("NFKC", text).casefold()
+from cadbusi_assets_tests.deid.phi_support import (
+    PATIENT,
+    code_meaning_sequence,
+    deidentify_in_process,
+    through_channel,
+)
+from cadbusi_assets_tests.deid.phi_support import header_dataset as _dataset
+from cadbusi_assets_tests.deid.phi_support import original_ids as _ids
+from cadbusi_assets_tests.deid.phi_support import seen as _seen
 
 
 def _absent(out: str, secrets: tuple[str, ...]) -> None:
@@ -43,35 +42,12 @@ def _absent(out: str, secrets: tuple[str, ...]) -> None:
         assert _seen(secret) not in _seen(out), (secret, out)
 
 
-def _ids() -> OriginalIdentifiers:
-    return OriginalIdentifiers(patient_names=(PATIENT,), patient_ids=("00987654",))
-
-
-def _dataset(**values: str) -> Dataset:
-    ds = Dataset()
-    ds.PatientID = "00987654"
-    ds.PatientName = PATIENT
-    ds.StudyDate = "20260304"
-    for keyword, value in values.items():
-        setattr(ds, keyword, value)
-    return ds
-
-
 def _header(keyword: str, text: str, pseudonymizer) -> str:
-    ds = _dataset(**{keyword: text})
-    clean_header(ds, pseudonymizer, DEFAULT_PROFILE, _ids())
-    return str(ds.get(keyword, ""))
+    return through_channel(f"hdr:{keyword}", text, pseudonymizer)
 
 
 def _code_meaning(text: str, pseudonymizer) -> str:
-    item = Dataset()
-    item.CodeValue = "X1"
-    item.CodingSchemeDesignator = "99LOCAL"
-    item.CodeMeaning = text
-    ds = _dataset()
-    ds.ProcedureCodeSequence = Sequence([item])
-    clean_header(ds, pseudonymizer, DEFAULT_PROFILE, _ids())
-    return str(ds.ProcedureCodeSequence[0].get("CodeMeaning", ""))
+    return through_channel("cm", text, pseudonymizer)
 
 
 # ------------------------------------------------------------- Retain Device Identity fields
