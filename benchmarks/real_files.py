@@ -1,4 +1,4 @@
-"""The real ultrasound files of the regression set (``test_real_files.py``) for benchmarks.
+"""The real ultrasound files of the regression set (``cadbusi_assets_tests/ultrasound/real_file_set.py``) for benchmarks.
 
 A file whose data package is not installed is named on stderr and left out; in CI
 (``CI=true``) a missing package stops the run, as it fails the tests
@@ -17,7 +17,7 @@ from cadbusi_assets.dicom import UltrasoundRegion
 def real_file_frames() -> list[tuple[str, np.ndarray, list[UltrasoundRegion]]]:
     """(key, first frame, ultrasound regions) of every installed real file, in the
     expectations' order."""
-    from cadbusi_assets_tests.ultrasound import test_real_files as real
+    from cadbusi_assets_tests.ultrasound import real_file_set as real
 
     out = []
     for key in real.EXPECTED:

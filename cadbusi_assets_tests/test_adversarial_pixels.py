@@ -14,143 +14,24 @@ import csv
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from cadbusi_assets.deid import deidentify_dataset
 from cadbusi_assets.deid.ocr import find_identifiers_in_ocr_text
 from cadbusi_assets.dicom import dataset_to_bytes
 from cadbusi_assets.identity import generate_key_file
+from cadbusi_assets_tests.adversarial_leaks import LEAKS, clean_fan
 from cadbusi_assets_tests.adversarial_pixels import (
     IDS,
-    KEPT_TOP,
     assert_quarantined,
-    draw_text,
     frame_dataset,
-    paste_brightest,
     reader_kinds,
-    speckle_fan,
 )
 from cadbusi_assets_tests.support import require_tesseract_executable
-
-# deid/ (out of the test-hygiene change's scope) still imports these three names from here
-_fan = speckle_fan
-_paste_brightest = paste_brightest
-_require_tesseract = require_tesseract_executable
-
-
-def vertical_down() -> np.ndarray:
-    """The name written top to bottom (turned a quarter clockwise) inside the fan."""
-    ink = cv2.rotate(draw_text("CANARYLAST", 18, shape=(26, 130)), cv2.ROTATE_90_CLOCKWISE)
-    return paste_brightest(speckle_fan(), ink, KEPT_TOP + 50, 170)
-
-
-def vertical_up() -> np.ndarray:
-    """The name written bottom to top, at the left edge of the frame."""
-    ink = cv2.rotate(draw_text("CANARYLAST", 18, shape=(26, 130)), cv2.ROTATE_90_COUNTERCLOCKWISE)
-    return paste_brightest(speckle_fan(), ink, KEPT_TOP + 40, 0)
-
-
-def dark_on_light_panel() -> np.ndarray:
-    """Black text on a light label panel laid over the speckle."""
-    frame = speckle_fan()
-    frame[KEPT_TOP + 60 : KEPT_TOP + 100, 40:290] = 215
-    ink = draw_text("CANARYLAST 00CANARY4242", 16, shape=(30, 240))
-    panel = frame[KEPT_TOP + 65 : KEPT_TOP + 95, 45:285]
-    panel[ink > 128] = 20
-    return frame
-
-
-def tiny(size: int) -> Callable[[], np.ndarray]:
-    """The name and ID in letters ``size`` px high (5-6 px glyphs), in the fan."""
-
-    def make() -> np.ndarray:
-        ink = draw_text("CANARYLAST 00CANARY4242", size, shape=(14, 140))
-        return paste_brightest(speckle_fan(), ink, KEPT_TOP + 90, 100)
-
-    make.__doc__ = tiny.__doc__
-    return make
-
-
-def short_year_birth_date() -> np.ndarray:
-    """The birth date (1961-02-03) as a European scanner prints it, two-digit year."""
-    return paste_brightest(
-        speckle_fan(), draw_text("DOB 03.02.61", 16, shape=(26, 140)), KEPT_TOP + 80, 90
-    )
-
-
-def upside_down() -> np.ndarray:
-    """The name written upside down (turned 180 degrees) inside the fan."""
-    ink = cv2.rotate(draw_text("CANARYLAST CANARYFIRST", 16, shape=(26, 220)), cv2.ROTATE_180)
-    return paste_brightest(speckle_fan(), ink, KEPT_TOP + 80, 50)
-
-
-def _on_white_label(ink: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
-    """An RGB fan with a white label; ``ink`` (a mask of the label's size) in ``colour``."""
-    frame = np.repeat(speckle_fan()[..., None], 3, axis=2)
-    label = frame[KEPT_TOP + 60 : KEPT_TOP + 60 + ink.shape[0], 40 : 40 + ink.shape[1]]
-    label[:] = 240
-    label[ink > 128] = colour
-    return frame
-
-
-def blue_on_white() -> np.ndarray:
-    """Blue text on a white label (its brightest channel hides it)."""
-    return _on_white_label(draw_text("CANARYLAST 00CANARY4242", 16, shape=(30, 240)), (0, 0, 200))
-
-
-def vertical_dark_on_white() -> np.ndarray:
-    """Black text written top to bottom on a white label."""
-    ink = cv2.rotate(draw_text("CANARYLAST", 18, shape=(26, 130)), cv2.ROTATE_90_CLOCKWISE)
-    return _on_white_label(ink, (10, 10, 10))
-
-
-def tiny_red_on_white() -> np.ndarray:
-    """Red text in 8 px letters on a white label."""
-    return _on_white_label(draw_text("CANARYLAST 00CANARY4242", 8, shape=(16, 150)), (200, 0, 0))
-
-
-def bold_on_tight_label() -> np.ndarray:
-    """Bold black text filling a light label only a little taller than the letters."""
-    frame = speckle_fan()
-    frame[KEPT_TOP + 60 : KEPT_TOP + 86, 20:300] = 230
-    image = Image.fromarray(frame)
-    ImageDraw.Draw(image).text(
-        (22, KEPT_TOP + 60),
-        "CANARYLAST",
-        fill=0,
-        font=ImageFont.load_default(size=22),
-        stroke_width=1,
-        stroke_fill=0,
-    )
-    return np.asarray(image).copy()
-
-
-def clean_fan() -> np.ndarray:
-    """The same fan with the screen's own words only (must be released)."""
-    return paste_brightest(
-        speckle_fan(), draw_text("LT BREAST 10:00 3CM FN", 14, shape=(24, 220)), KEPT_TOP + 120, 60
-    )
-
-
-LEAKS: dict[str, Callable[[], np.ndarray]] = {
-    "vertical_down": vertical_down,
-    "vertical_up": vertical_up,
-    "dark_on_light_panel": dark_on_light_panel,
-    "tiny_7px": tiny(7),
-    "tiny_8px": tiny(8),
-    "short_year_birth_date": short_year_birth_date,
-    "upside_down": upside_down,
-    "blue_on_white": blue_on_white,
-    "vertical_dark_on_white": vertical_dark_on_white,
-    "tiny_red_on_white": tiny_red_on_white,
-    "bold_on_tight_label": bold_on_tight_label,
-}
 
 
 @pytest.mark.parametrize("case", sorted(LEAKS))

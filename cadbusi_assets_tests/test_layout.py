@@ -75,14 +75,6 @@ def test_loading_the_code_location_loads_no_demo_or_benchmark_module(tmp_path):
 
 
 TESTS = ROOT / "cadbusi_assets_tests"
-#: folders whose test modules still import each other (other work there; not checked yet)
-UNCHECKED = ("ultrasound", "deid")
-#: (importing file, imported test module) allowed on purpose, with the reason
-ALLOWED_TEST_IMPORTS = {
-    # benchmarks/real_files.py reads the regression set from ultrasound/test_real_files.py;
-    # this test stands in for that module's files and decoder to test the benchmark's handling
-    ("test_benchmark_real_files.py", "cadbusi_assets_tests.ultrasound.test_real_files"),
-}
 
 
 def _module_name(path: Path, root: Path) -> str:
@@ -128,9 +120,7 @@ def test_no_test_module_imports_another_test_module():
     module) that imports another test module runs that module's import-time code and ties the
     two files' private names together."""
     offenders = [
-        f"{path}:{line}: {module}"
-        for path, line, module in imports_of_test_modules(TESTS, UNCHECKED)
-        if (path, module) not in ALLOWED_TEST_IMPORTS
+        f"{path}:{line}: {module}" for path, line, module in imports_of_test_modules(TESTS)
     ]
     assert offenders == [], "move the shared helpers to a support module:\n" + "\n".join(offenders)
 

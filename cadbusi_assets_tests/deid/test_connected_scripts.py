@@ -25,8 +25,7 @@ import pytest
 import cadbusi_assets  # noqa: F401  (before cadbusi_demo and torch)
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers
 from cadbusi_assets.deid.ocr import connected_words, ocr_identifiers
-from cadbusi_assets_tests.support import missing
-from cadbusi_assets_tests.test_adversarial_pixels import _require_tesseract
+from cadbusi_assets_tests.support import missing, require_tesseract_executable
 from tools.attack_line_gate import DEJAVU, background, build, script_cases_2
 
 ARABIC = "الحسيني"
@@ -84,7 +83,7 @@ DRAWN = {
 
 @pytest.mark.parametrize("placed", sorted(DRAWN))
 def test_an_arabic_name_on_black_is_caught(placed):
-    _require_tesseract()
+    require_tesseract_executable()
     _fonts()
     frame = DRAWN[placed]()
     assert KIND in ocr_identifiers(frame, ARABIC_IDS)
@@ -95,7 +94,7 @@ def test_an_arabic_name_on_black_is_caught(placed):
 def test_the_check_runs_for_connected_scripts_only():
     """An Armenian name cannot be Arabic ink: the frame with Arabic turned on it is not
     failed for an Armenian study (its own checks find no line on the Arabic)."""
-    _require_tesseract()
+    require_tesseract_executable()
     _fonts()
     armenian = OriginalIdentifiers(patient_names=("ՀԱԿՈԲՅԱՆ^ԱՆԻ",))
     assert ocr_identifiers(_turned(cv2.ROTATE_90_CLOCKWISE), armenian) == []
@@ -135,7 +134,7 @@ _BY_NAME = {case.name: case for case in script_cases_2()}
 
 @pytest.mark.parametrize(("name", "seed"), MISSED_BEFORE)
 def test_an_attack_name_in_arabic_is_caught(name, seed):
-    _require_tesseract()
+    require_tesseract_executable()
     _fonts()
     case = _BY_NAME[name]
     assert KIND in ocr_identifiers(build(case, seed), case.ids), name
@@ -148,6 +147,6 @@ CLEAN = [100, 101, 103, 104, 122, 148]
 
 @pytest.mark.parametrize("seed", CLEAN)
 def test_clean_tuning_screens_pass_for_an_arabic_name(seed):
-    _require_tesseract()
+    require_tesseract_executable()
     frame, _ = background(seed)
     assert ocr_identifiers(frame, ARABIC_IDS) == []

@@ -32,8 +32,7 @@ import cadbusi_assets  # noqa: F401  (before cadbusi_demo and torch)
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers
 from cadbusi_assets.deid.ocr import banded_lines, ocr_identifiers
 from cadbusi_assets.ultrasound.textlines import brightness
-from cadbusi_assets_tests.support import missing
-from cadbusi_assets_tests.test_adversarial_pixels import _require_tesseract
+from cadbusi_assets_tests.support import missing, require_tesseract_executable
 from tools.attack_line_gate import DEJAVU, build, build_boxed, script_cases_2
 
 NAMES = {
@@ -81,7 +80,7 @@ def test_a_name_in_dark_ink_on_a_light_label_is_caught(script, size):
     as junk). (Armenian at 14 and 16 px: the upright reading finds a line in the light
     between the dark letters, read as one letter, over most of the word; the label's search
     skipped the word's line as seen.)"""
-    _require_tesseract()
+    require_tesseract_executable()
     _fonts()
     text, ids = NAMES[script]
     frame = _on_label(text, size)
@@ -108,7 +107,7 @@ _BY_NAME = {case.name: case for case in script_cases_2()}
 
 @pytest.mark.parametrize(("name", "seed", "script"), MISSED_BEFORE)
 def test_an_attack_name_is_caught(name, seed, script):
-    _require_tesseract()
+    require_tesseract_executable()
     _fonts()
     case = _BY_NAME[name]
     assert f"text_unreadable_for_a_{script}_name" in ocr_identifiers(build(case, seed), case.ids)

@@ -21,7 +21,7 @@ from cadbusi_assets.deid.ocr import (
 )
 from cadbusi_assets.ultrasound.models import packaged_state
 from cadbusi_assets.ultrasound.textlines import brightness, find_text
-from cadbusi_assets_tests.test_adversarial_pixels import _fan, _paste_brightest
+from cadbusi_assets_tests.adversarial_pixels import paste_brightest, speckle_fan
 from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
 
 
@@ -71,7 +71,7 @@ def test_turned_text_is_read(ink, way, level):
         mark = cv2.rotate(INKS[ink](text), way)
         mark = (mark.astype(np.float32) * level / 255).astype(np.uint8)
         top, left = 50, 150 - mark.shape[1] // 2
-        frame = _paste_brightest(_fan(seed=k), mark, top, left)
+        frame = paste_brightest(speckle_fan(seed=k), mark, top, left)
         cols = frame.shape[1]
         # view[i, j] = frame[j, cols - 1 - i]: the text's rows are the view's columns
         first, last = cols - left - mark.shape[1], cols - 1 - left

@@ -23,15 +23,11 @@ from cadbusi_assets.deid.ocr import (
 )
 from cadbusi_assets.dicom import read_dataset
 from cadbusi_assets_tests.deid import canary
-from cadbusi_assets_tests.support import require_tool
+from cadbusi_assets_tests.support import require_tesseract_executable
 
 IDS = OriginalIdentifiers(
     patient_names=(canary.NAME,), patient_ids=(canary.MRN,), birth_dates=(canary.BIRTH,)
 )
-
-
-def _require_tesseract() -> None:
-    require_tool("tesseract", "apt-get install tesseract-ocr tesseract-ocr-eng")
 
 
 def _draw(pixels: np.ndarray, text: str, xy: tuple[int, int], size: int, fill) -> np.ndarray:
@@ -61,7 +57,7 @@ def _with_pixels(ds, frames: np.ndarray):
 def test_text_anywhere_in_the_region_is_quarantined(
     pseudonymizer, text, xy, size, fill, colour, kind
 ):
-    _require_tesseract()
+    require_tesseract_executable()
     ds = canary.canary_dataset(colour=colour)
     _with_pixels(ds, _draw(canary.burned_in_pixels(colour=colour), text, xy, size, fill))
     with pytest.raises(DeidentificationError, match="readable after pixel cleaning") as info:
@@ -72,7 +68,7 @@ def test_text_anywhere_in_the_region_is_quarantined(
 def test_large_and_stacked_text_is_read():
     """Lines taller than a text line (coarse pass) and lines set so tight that they touch
     (split between them) are read too."""
-    _require_tesseract()
+    require_tesseract_executable()
     frame = _draw(np.full((240, 640), 40, np.uint8), "CANARYLAST", (20, 20), 72, 255)
     assert "patient_name" in ocr_identifiers(frame, IDS)
     block = np.full((120, 320), 40, np.uint8)
@@ -83,7 +79,7 @@ def test_large_and_stacked_text_is_read():
 
 
 def test_letters_spaced_wider_than_a_word_gap_are_read_as_a_line():
-    _require_tesseract()
+    require_tesseract_executable()
     frame = np.full((120, 480), 40, np.uint8)
     for i, letter in enumerate("CANARYLAST"):
         frame = _draw(frame, letter, (20 + 34 * i, 40), 24, 255)
@@ -94,7 +90,7 @@ def test_letters_spaced_wider_than_a_word_gap_are_read_as_a_line():
 def test_bright_areas_that_are_not_lines_are_read_in_strips():
     """A bright trace with text touching it does not come apart into lines: it is read in
     overlapping strips, and a clean one reports nothing."""
-    _require_tesseract()
+    require_tesseract_executable()
     image = Image.new("L", (480, 240), 30)
     draw = ImageDraw.Draw(image)
     for offset in (0, 40):
@@ -124,7 +120,7 @@ def test_cine_frame_sampling_policy():
 
 @pytest.mark.parametrize("frame_with_name", [24, 10])
 def test_cine_text_on_the_last_or_a_sampled_frame_is_quarantined(pseudonymizer, frame_with_name):
-    _require_tesseract()
+    require_tesseract_executable()
     ds = canary.canary_dataset(colour=False)
     frames = np.repeat(canary.burned_in_pixels(colour=False)[None], 25, axis=0)
     frames[frame_with_name] = _draw(frames[frame_with_name], "CANARYLAST", (60, 120), 20, 255)
@@ -134,7 +130,7 @@ def test_cine_text_on_the_last_or_a_sampled_frame_is_quarantined(pseudonymizer, 
 
 
 def test_clean_cine_reads_the_sampled_frames(pseudonymizer):
-    _require_tesseract()
+    require_tesseract_executable()
     ds = canary.canary_dataset(colour=False)
     _with_pixels(ds, np.repeat(canary.burned_in_pixels(colour=False)[None], 25, axis=0))
     result = deidentify_dataset(ds, pseudonymizer, verify_ocr=True)
@@ -198,7 +194,7 @@ def demo_instances(tmp_path_factory) -> list[Path]:
 
 
 def test_demo_frames_pass_and_a_redrawn_name_is_quarantined(pseudonymizer, demo_instances):
-    _require_tesseract()
+    require_tesseract_executable()
     for path in demo_instances:
         ds = read_dataset(path)
         result = deidentify_dataset(ds, pseudonymizer, verify_ocr=True)

@@ -28,7 +28,7 @@ from cadbusi_assets.ultrasound.textlines import (
     stroke_contrast,
     text_ink,
 )
-from cadbusi_assets_tests.test_adversarial_pixels import _require_tesseract
+from cadbusi_assets_tests.support import require_tesseract_executable
 from tools.attack_line_gate import background, build, cases, rule_cases, spacing_cases
 
 _BY_NAME = {case.name: case for case in cases() + spacing_cases() + rule_cases()}
@@ -58,7 +58,7 @@ SPACED = [
 
 @pytest.mark.parametrize(("name", "seed", "kind"), CROSSED + SPACED)
 def test_turned_identifier_is_caught(name: str, seed: int, kind: str) -> None:
-    _require_tesseract()
+    require_tesseract_executable()
     case = _BY_NAME[name]
     assert kind in ocr_identifiers(build(case, seed), case.ids), name
 
@@ -83,7 +83,7 @@ def test_turned_name_crossed_by_a_line_is_caught() -> None:
     """On a flat, dark margin too: the glyphs and the line were one blob; the upright
     reading reads the glyphs in pieces, each with the line through it, and the turned
     line lies mostly in those pieces (read anyway)."""
-    _require_tesseract()
+    require_tesseract_executable()
     frame, ids = _ruled_frame(ticks=False)
     assert "patient_name" in ocr_identifiers(frame, ids)
 

@@ -14,8 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 import cadbusi_assets  # noqa: F401  (before cadbusi_demo and torch)
-from cadbusi_assets_tests.support import missing
-from cadbusi_assets_tests.test_adversarial_pixels import _require_tesseract
+from cadbusi_assets_tests.support import missing, require_tesseract_executable
 from tools.train_turned_line_gate import (
     DEJAVU,
     SCRIPT_FONTS,
@@ -65,7 +64,7 @@ def test_script_copies_leave_the_latin_copies_as_they_were():
     """The Latin copies come first for each frame and from their own random stream: with
     script copies the harvest begins with the same lines and labels (the packaged gate,
     trained without them, is reproduced)."""
-    _require_tesseract()
+    require_tesseract_executable()
     _require_fonts()
     latin, labels, scripts = harvest((100, 101))
     both, both_labels, both_scripts = harvest((100, 101), script_copies=1)

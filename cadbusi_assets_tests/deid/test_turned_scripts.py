@@ -26,8 +26,7 @@ from cadbusi_assets.deid import line_gate
 from cadbusi_assets.deid import ocr as deid_ocr
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers
 from cadbusi_assets.deid.ocr import ocr_identifiers
-from cadbusi_assets_tests.support import missing
-from cadbusi_assets_tests.test_adversarial_pixels import _require_tesseract
+from cadbusi_assets_tests.support import missing, require_tesseract_executable
 from tools.attack_line_gate import DEJAVU, build, script_cases
 
 #: (case name: script, turn clockwise, font, size, placement, level; tuning seed of the screen)
@@ -55,7 +54,7 @@ _BY_NAME = {case.name: case for case in script_cases()}
 
 
 def _require_fonts() -> None:
-    _require_tesseract()
+    require_tesseract_executable()
     if not Path(DEJAVU, "DejaVuSans.ttf").exists():
         missing("DejaVu fonts are not installed (apt-get install fonts-dejavu-core)")
 

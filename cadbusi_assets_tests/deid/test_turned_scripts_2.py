@@ -24,8 +24,7 @@ import pytest
 import cadbusi_assets  # noqa: F401  (before cadbusi_demo and torch)
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers, unreadable_name_scripts
 from cadbusi_assets.deid.ocr import _unreadable_name_kinds, ocr_identifiers
-from cadbusi_assets_tests.support import missing
-from cadbusi_assets_tests.test_adversarial_pixels import _require_tesseract
+from cadbusi_assets_tests.support import missing, require_tesseract_executable
 from tools.attack_line_gate import DEJAVU, build, script_cases_2
 
 
@@ -101,7 +100,7 @@ _BY_NAME = {case.name: case for case in script_cases_2()}
 
 @pytest.mark.parametrize(("name", "seed"), CAUGHT)
 def test_a_name_in_a_new_script_is_caught(name, seed):
-    _require_tesseract()
+    require_tesseract_executable()
     if not Path(DEJAVU, "DejaVuSans.ttf").exists():
         missing("DejaVu fonts are not installed (apt-get install fonts-dejavu-core)")
     case = _BY_NAME[name]

@@ -193,11 +193,11 @@ def test_a_panels_darkness_taken_on_the_panel_is_the_frames() -> None:
     """unseen_text takes the darkest channel and the ink test on each panel's crop: the same
     verdicts and the same inverted crops as on the whole frame's darkest channel."""
     from cadbusi_assets.deid.ocr import _crop, _darkness, _holds_ink
-    from cadbusi_assets_tests import test_adversarial_pixels, test_adversarial_pixels_2
+    from cadbusi_assets_tests.adversarial_leaks import LEAKS, LEAKS_2
 
     frames = [render_screen(family, 120 + k).frame for k, family in enumerate(TUNING_FAMILIES)]
-    frames += [make() for make in test_adversarial_pixels.LEAKS.values()]
-    frames += [make() for make in test_adversarial_pixels_2.LEAKS.values()]
+    frames += [make() for make in LEAKS.values()]
+    frames += [make() for make in LEAKS_2.values()]
     verdicts = set()
     for frame in frames:
         level = brightness(frame)

@@ -14,7 +14,34 @@ from cadbusi_assets.ultrasound.analysis import analyze_frame
 from cadbusi_assets.ultrasound.calipers import detect_calipers
 from cadbusi_assets.ultrasound.fov import find_field_of_view
 from cadbusi_assets.ultrasound.overlay import ColourMaps, to_grey
+from cadbusi_demo.screens.calipers import CaliperStyle, draw_calipers
 from cadbusi_demo.screens_heldout import Screen, render_screen
+
+#: ... a learned finder's point lies at most this far from the true centre (on the tuning
+#: frames of seeds 100-299 20 of its 220 matched points lie more than 2 px off, 4 more than
+#: 3 px, at most 4.24 px: small JPEG arrows).
+LEARNED_MAX_ERROR = 4.5
+
+YELLOW, GREEN, CYAN, WHITE = (255, 255, 0), (0, 255, 0), (0, 255, 255), (255, 255, 255)
+
+
+def styled_frame(family: str, seed: int, style: CaliperStyle):
+    """The clean frame (speckle and UI graphics) of the first single-view, grey tuning screen
+    from ``seed`` on, with two caliper pairs of ``style`` in its fan."""
+    for k in range(seed, seed + 50):
+        screen = render_screen(family, k)
+        if screen.dual or screen.doppler or screen.elastography or screen.zoom:
+            continue
+        ys, xs = np.nonzero(screen.fov_mask)
+        cx, cy = int(np.median(xs)), int(np.median(ys))
+        pairs = [
+            ((cx - 70, cy - 40), (cx + 50, cy - 55)),
+            ((cx - 60, cy + 45), (cx + 65, cy + 60)),
+        ]
+        if all(screen.fov_mask[y, x] for p, q in pairs for x, y in (p, q)):
+            frame = screen.clean.copy()
+            return frame, draw_calipers(frame, pairs, style), screen
+    raise AssertionError(f"no single-view {family} screen from seed {seed}")
 
 
 def nearest(point: tuple[int, int], found: list[tuple[int, int]]) -> float:

@@ -32,9 +32,9 @@ from cadbusi_assets_tests.ultrasound.caliper_frames import (
     caliper_points,
     nearest,
     screen_points,
+    styled_frame,
     tuning_arrow_frame,
 )
-from cadbusi_assets_tests.ultrasound.test_caliper_styles import _styled_frame
 from cadbusi_demo.screens.calipers import CaliperStyle
 from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
 
@@ -101,7 +101,7 @@ def test_a_thick_arrow_tip_by_its_blob(monkeypatch):
     12), a speckle blob touching its tip: without THICK_TIP_REACH the loose context takes the
     blob's far end, 5 px off, for the tip; with it, no rule mark there."""
     style = CaliperStyle("arrow", "large", 12, 2, (255, 255, 255))
-    frame, drawn, screen = _styled_frame("philips_iu22", 32, style)
+    frame, drawn, screen = styled_frame("philips_iu22", 32, style)
     tip = (362, 390)
     assert tip in drawn.points
     found = caliper_points(frame, screen.fov_box, learned=False)

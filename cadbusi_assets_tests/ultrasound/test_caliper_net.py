@@ -397,7 +397,7 @@ def test_the_placing_refiner_alone_takes_no_faint_heat_point(monkeypatch):
     from pydicom.data import get_testdata_file
 
     from cadbusi_assets.ultrasound.analysis import analyze_frame
-    from cadbusi_assets_tests.ultrasound.test_real_files import first_frame
+    from cadbusi_assets_tests.ultrasound.real_file_set import first_frame
 
     frame, regions = first_frame(get_testdata_file("gdcm-US-ALOKA-16.dcm", download=False))
     assert analyze_frame(frame, regions, ocr=False).calipers.points == []

@@ -8,39 +8,23 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 
 from cadbusi_assets.ultrasound.analysis import analyze_frame
 from cadbusi_assets.ultrasound.calipers import NET_STYLE, detect_calipers
 from cadbusi_assets.ultrasound.inpaint import caliper_mask
 from cadbusi_assets_tests.support import time_limit
-from cadbusi_assets_tests.ultrasound.caliper_frames import nearest
-from cadbusi_assets_tests.ultrasound.test_caliper_points import LEARNED_MAX_ERROR
-from cadbusi_demo.screens.calipers import CaliperStyle, draw_calipers
+from cadbusi_assets_tests.ultrasound.caliper_frames import (
+    CYAN,
+    GREEN,
+    LEARNED_MAX_ERROR,
+    WHITE,
+    YELLOW,
+    nearest,
+    styled_frame,
+)
+from cadbusi_demo.screens.calipers import CaliperStyle
 from cadbusi_demo.screens_heldout import HELDOUT_FAMILIES, TUNING_FAMILIES, render_screen
-
-YELLOW, GREEN, CYAN, WHITE = (255, 255, 0), (0, 255, 0), (0, 255, 255), (255, 255, 255)
-
-
-def _styled_frame(family: str, seed: int, style: CaliperStyle):
-    """The clean frame (speckle and UI graphics) of the first single-view, grey tuning screen
-    from ``seed`` on, with two caliper pairs of ``style`` in its fan."""
-    for k in range(seed, seed + 50):
-        screen = render_screen(family, k)
-        if screen.dual or screen.doppler or screen.elastography or screen.zoom:
-            continue
-        ys, xs = np.nonzero(screen.fov_mask)
-        cx, cy = int(np.median(xs)), int(np.median(ys))
-        pairs = [
-            ((cx - 70, cy - 40), (cx + 50, cy - 55)),
-            ((cx - 60, cy + 45), (cx + 65, cy + 60)),
-        ]
-        if all(screen.fov_mask[y, x] for p, q in pairs for x, y in (p, q)):
-            frame = screen.clean.copy()
-            return frame, draw_calipers(frame, pairs, style), screen
-    raise AssertionError(f"no single-view {family} screen from seed {seed}")
-
 
 STYLES = [
     (glyph, size, extra)
@@ -66,7 +50,7 @@ def test_every_style_is_found_at_its_mark_centres(glyph, size, extra):
         ellipse=extra == "ellipse",
     )
     family = TUNING_FAMILIES[k % len(TUNING_FAMILIES)]
-    frame, drawn, _ = _styled_frame(family, 100 + k, style)
+    frame, drawn, _ = styled_frame(family, 100 + k, style)
     found = analyze_frame(frame, [], ocr=False).calipers.points
     assert len(found) == len(drawn.points), (style.name, found, drawn.points)
     for point in drawn.points:
@@ -80,7 +64,7 @@ def test_every_style_is_found_at_its_mark_centres(glyph, size, extra):
 @pytest.mark.parametrize("thickness", [1, 2])
 def test_white_and_thick_crosses(glyph, thickness):
     style = CaliperStyle(glyph, "large", 8, thickness, WHITE if thickness == 1 else YELLOW)
-    frame, drawn, _ = _styled_frame("philips_epiq", 7 + thickness, style)
+    frame, drawn, _ = styled_frame("philips_epiq", 7 + thickness, style)
     found = analyze_frame(frame, [], ocr=False).calipers.points
     assert len(found) == len(drawn.points)
     for point in drawn.points:
@@ -98,7 +82,7 @@ def test_thick_white_arrows_at_their_tips():
         for family in TUNING_FAMILIES:
             for half in (6, 9, 12):
                 style = CaliperStyle("arrow", "large", half, 2, WHITE)
-                frame, drawn, _ = _styled_frame(family, 20 + half, style)
+                frame, drawn, _ = styled_frame(family, 20 + half, style)
                 detection = analyze_frame(frame, [], ocr=False).calipers
                 for point, style_found in zip(detection.points, detection.styles, strict=True):
                     # an arrow of the rules at its tip, or a point of the learned finder (no

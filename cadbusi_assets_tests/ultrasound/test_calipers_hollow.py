@@ -67,7 +67,7 @@ def _stamp(level: np.ndarray, style: HollowStyle, x: int, y: int, value: int = 2
 
 
 def test_generator_draws_the_epiq_mark_of_the_real_file():
-    from cadbusi_assets_tests.ultrasound.test_real_files import decoded
+    from cadbusi_assets_tests.ultrasound.real_file_set import decoded
 
     frame, _ = decoded("pydicom-data/JPGLosslessP14SV1_1s_1f_8b.dcm")
     light, dark = HollowStyle("filled", width=3, length=5, gap=2).glyph()
@@ -177,7 +177,7 @@ def test_the_real_epiq_marks_leave_no_bar_and_no_outline_after_inpainting():
     each after inpainting (and a dark '+' where the white bars were)."""
     from cadbusi_assets.ultrasound.analysis import analyze_frame
     from cadbusi_assets.ultrasound.inpaint import inpaint_calipers
-    from cadbusi_assets_tests.ultrasound.test_real_files import decoded
+    from cadbusi_assets_tests.ultrasound.real_file_set import decoded
 
     frame, regions = decoded("pydicom-data/JPGLosslessP14SV1_1s_1f_8b.dcm")
     points = analyze_frame(frame, regions, ocr=False).calipers.points

@@ -189,11 +189,11 @@ def test_no_white_cross_in_a_thick_arrows_head(monkeypatch):
     tip, which the rules find) passes the arms' test but not the thin one
     (:data:`.calipers.NET_WHITE_THIN`)."""
     from cadbusi_assets.ultrasound.analysis import analyze_frame
-    from cadbusi_assets_tests.ultrasound.test_caliper_styles import WHITE, _styled_frame
+    from cadbusi_assets_tests.ultrasound.caliper_frames import WHITE, styled_frame
     from cadbusi_demo.screens.calipers import CaliperStyle
 
     style = CaliperStyle("arrow", "large", 6, 2, WHITE)
-    frame, drawn, _ = _styled_frame("ge_logiq", 26, style)
+    frame, drawn, _ = styled_frame("ge_logiq", 26, style)
     head = (403, 422)
     assert nearest(head, drawn.points) > 5.0
     assert nearest(head, analyze_frame(frame, [], ocr=False).calipers.points) > 5.0

@@ -11,12 +11,8 @@ from cadbusi_assets.deid.identifiers import OriginalIdentifiers
 from cadbusi_assets.ultrasound import glyphs
 from cadbusi_assets.ultrasound import ocr as ultrasound_ocr
 from cadbusi_assets.ultrasound.textlines import brightness
-from cadbusi_assets_tests.support import require_tool
+from cadbusi_assets_tests.support import require_tesseract_executable
 from cadbusi_demo.screens_heldout import load_font
-
-
-def _require_tesseract() -> None:
-    require_tool("tesseract", "apt-get install tesseract-ocr tesseract-ocr-eng")
 
 
 def _screen(lines: list[tuple[str, tuple[int, int]]], face: str = "sans", size: int = 16):
@@ -114,7 +110,7 @@ def test_the_reader_reads_screen_words_confidently_and_the_same_twice():
 
 
 def test_vocabulary_lines_skip_tesseract_and_a_name_does_not(monkeypatch):
-    _require_tesseract()
+    require_tesseract_executable()
     name = "KOWALSKA^ANNA"
     frame = _screen([("Gn 48", (20, 20)), (name, (20, 80)), ("DR 60", (20, 140))])
     level = brightness(frame)
@@ -141,7 +137,7 @@ def test_the_verification_still_catches_identifiers_with_the_gate():
     """With the gate the verification finds at least what tesseract reading every line finds
     (fonts of the held-out families too; tesseract itself misreads the ID in the extra-light
     face)."""
-    _require_tesseract()
+    require_tesseract_executable()
     from cadbusi_assets.deid.ocr import ocr_identifiers, read_frame
 
     ids = OriginalIdentifiers(patient_names=("KOWALSKA^ANNA",), patient_ids=("03908483",))
@@ -159,7 +155,7 @@ def test_the_verification_still_catches_identifiers_with_the_gate():
 
 
 def test_without_the_reader_tesseract_reads_every_line(monkeypatch):
-    _require_tesseract()
+    require_tesseract_executable()
 
     def broken() -> glyphs.LineReader:
         raise OSError("no weights")
@@ -314,7 +310,7 @@ def test_the_verification_spares_tesseract_a_clock_but_not_a_name(monkeypatch):
     of a line that holds no identifier (a clock drawn alone is no screen vocabulary: a time
     of day looks the same); the name still goes to tesseract, and the annotation reading
     (``fields=True``) still reads the clock with tesseract."""
-    _require_tesseract()
+    require_tesseract_executable()
     name = "KOWALSKA^ANNA"
     frame = _screen([("Gn 48", (20, 20)), (name, (20, 80)), ("10:30", (20, 140))])
     boxes = ultrasound_ocr.find_text_lines(frame)

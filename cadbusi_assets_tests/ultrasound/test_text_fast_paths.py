@@ -351,10 +351,7 @@ def test_chain_pairs_by_bands_are_every_pair_sharing_a_row():
 def test_chains_of_many_boxes_link_as_pair_by_pair(seed):
     """:func:`textlines._chains` on hundreds of boxes (the pairs looked for by bands of
     rows) links what asking :func:`textlines.joins` of every pair links."""
-    from cadbusi_assets_tests.ultrasound.test_textlines_parts import (
-        _chain_links,
-        _links_pair_by_pair,
-    )
+    from cadbusi_assets_tests.ultrasound.textline_links import chain_links, links_pair_by_pair
 
     rng = np.random.default_rng(30 + seed)
     boxes = _many_boxes(rng, 260, 700, 900)
@@ -371,6 +368,6 @@ def test_chains_of_many_boxes_link_as_pair_by_pair(seed):
             top = y + int(rng.integers(0, 3))
             boxes = np.vstack((boxes, [(x0, top, x0 + height // 2 - 1, top + height - 1)]))
     assert len(boxes) >= textlines._PAIR_BANDS_FROM
-    links = _chain_links(boxes)
-    assert links == _links_pair_by_pair([tuple(b) for b in boxes.tolist()])
+    links = chain_links(boxes)
+    assert links == links_pair_by_pair([tuple(b) for b in boxes.tolist()])
     assert len(links) > 20

@@ -22,6 +22,7 @@ from cadbusi_assets.ultrasound.textlines import (
     stroke_contrast,
     text_ink,
 )
+from cadbusi_assets_tests.ultrasound.textline_links import chain_links, links_pair_by_pair
 from cadbusi_demo.screens_heldout import TUNING_FAMILIES, render_screen
 
 #: The benchmark and the tuning used other seeds.
@@ -144,42 +145,6 @@ def test_a_bright_area_wide_enough_for_a_word_is_read_in_strips():
     assert all(x1 - x0 + 1 >= MIN_AREA_WIDTH for x0, _, x1, _ in found.unresolved)
 
 
-def _chain_links(boxes: np.ndarray) -> list[tuple[int, int]]:
-    """The links of :func:`textlines._chains`' chains, sorted, once it is checked that every
-    box is in one chain exactly."""
-    members, starts = textlines._chains(boxes)
-    assert sorted(members.tolist()) == list(range(len(boxes)))
-    ends = [*starts.tolist()[1:], members.size]
-    return sorted(
-        (int(members[k]), int(members[k + 1]))
-        for start, end in zip(starts.tolist(), ends, strict=True)
-        for k in range(start, end - 1)
-    )
-
-
-def _links_pair_by_pair(boxes: list) -> list:
-    """The chains' links as first written: every pair asked :func:`textlines.joins`, each
-    box linked to its nearest joining box on the right (then the most overlapping, then the
-    first) when that box's nearest on the left is this one."""
-
-    def rank(a: int, b: int) -> tuple:
-        first, second = boxes[a], boxes[b]
-        overlap = min(first[3], second[3]) - max(first[1], second[1]) + 1
-        return (second[0] - first[2], -overlap)
-
-    n = len(boxes)
-    pairs = [
-        (a, b) for a in range(n) for b in range(n) if a != b and textlines.joins(boxes[a], boxes[b])
-    ]
-    right = {
-        a: min((p for p in pairs if p[0] == a), key=lambda p: (*rank(*p), p[1])) for a, _ in pairs
-    }
-    left = {
-        b: min((p for p in pairs if p[1] == b), key=lambda p: (*rank(*p), p[0])) for _, b in pairs
-    }
-    return sorted(p for p in right.values() if left[p[1]] == p)
-
-
 def test_chains_link_mutual_nearest_joining_glyphs():
     rng = np.random.default_rng(9)
     linked = 0
@@ -189,8 +154,8 @@ def test_chains_link_mutual_nearest_joining_glyphs():
             height, width = int(rng.integers(6, 30)), int(rng.integers(2, 25))
             x0, y0 = int(rng.integers(0, 500)), int(rng.integers(0, 60))
             boxes.append((x0, y0, x0 + width - 1, y0 + height - 1))
-        links = _chain_links(np.array(boxes, np.int64).reshape(-1, 4))
-        assert links == _links_pair_by_pair(boxes)
+        links = chain_links(np.array(boxes, np.int64).reshape(-1, 4))
+        assert links == links_pair_by_pair(boxes)
         linked += len(links)
     assert linked > 200  # links were made
 

@@ -175,11 +175,7 @@ def test_the_caliper_net_is_deterministic_and_a_crop_is_the_same_in_a_batch(
 def test_bf16_finds_the_recorded_caliper_points(monkeypatch, nets):
     """bfloat16 on the frames of ``caliper_equivalence.json`` (recorded in float32): the
     same points and styles (the scores may move in their last digits)."""
-    from cadbusi_assets_tests.ultrasound.test_caliper_equivalence import (
-        FRAMES,
-        detections,
-        recorded,
-    )
+    from cadbusi_assets_tests.ultrasound.caliper_record import FRAMES, detections, recorded
 
     net = _net_or_refused(nets, "bf16", monkeypatch)
     if net is None:
