@@ -36,7 +36,9 @@ from cadbusi_assets.storage import open_zone
 
 ROWS, COLUMNS = 768, 1024
 INSTANCES_PER_STUDY = 30
-PROTOCOLS = ("dicomweb", "dimse-move", "dimse-get")
+#: ``-image``: one IMAGE-level request per instance (``level=image``) instead of one
+#: SERIES-level request per series fetched whole (the default).
+PROTOCOLS = ("dicomweb", "dimse-move", "dimse-get", "dimse-move-image", "dimse-get-image")
 #: A fixed, throwaway key: the benchmark only handles synthetic data.
 _BENCH_KEY = PseudonymKey(bytes(range(7, 39)))
 
@@ -117,6 +119,7 @@ def run_benchmark(
                 pacs.close()
                 shutil.rmtree(zone_dir, ignore_errors=True)
             stored = int((result.instances["status"] == "stored").sum())
+            requests = getattr(pacs, "requests", None)
             stored_bytes = int(result.instances["size_bytes"].sum() or 0)
             results[protocol] = {
                 "seconds": round(seconds, 2),
@@ -127,6 +130,8 @@ def run_benchmark(
                 # CPU of this process (all threads): what retrieval costs us, whatever the PACS
                 "client_cpu_ms_per_instance": round(1000 * client_cpu / max(1, stored), 1),
             }
+            if requests is not None:  # DIMSE: retrieval requests sent, by level
+                results[protocol]["requests"] = dict(requests)
     finally:
         if own_server:
             server.stop(graceful=False)
@@ -145,6 +150,8 @@ def run_benchmark(
 
 
 def _uri(server: OrthancServer, protocol: str) -> str:
+    if protocol.endswith("-image"):
+        return _uri(server, protocol.removesuffix("-image")) + "&level=image"
     if protocol == "dicomweb":
         return "dicomweb+" + server.dicomweb_url
     if protocol == "dimse-get":

@@ -8,7 +8,9 @@ errors into these classes with a short, PHI-free ``reason`` such as ``"HTTP 503"
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
 
@@ -97,6 +99,19 @@ class Pacs(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class PlansFetches(Protocol):
+    """Optional: PACS implementations that retrieve better knowing what a run will fetch (DIMSE:
+    one SERIES-level request for a series fetched whole)."""
+
+    def plan_fetches(
+        self, refs: Sequence[InstanceRef], spool: Callable[[], Path] | None = None
+    ) -> None:
+        """``refs`` are about to be fetched (each still through :meth:`Pacs.fetch`); ``spool``
+        gives a fresh local folder path where instances may wait until they are taken."""
+        ...
 
 
 @runtime_checkable

@@ -10,6 +10,11 @@
 - Received data sets are written by pynetdicom to a temporary file while they arrive
   (``STORE_RECV_CHUNKED_DATASET``), then copied to the caller's stream: never whole in memory.
 - At most ``max_connections`` associations are open at once; idle ones are reused.
+- ``level=series`` (the default): where a run fetches every instance the listing found in a
+  series (:meth:`DimsePacs.plan_fetches`), one SERIES-level C-MOVE / C-GET brings the whole
+  series (what PACS administrators prefer to one request per image); each instance is held in
+  a temporary file until its own fetch takes it. An instance the series request did not bring
+  is asked for alone, as with ``level=image`` (one IMAGE-level request per instance).
 """
 
 from __future__ import annotations
@@ -17,12 +22,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from pydicom.dataset import Dataset
@@ -58,6 +67,8 @@ from cadbusi_assets.pacs.base import (
     TransientError,
 )
 from cadbusi_assets.pacs.find import StudyMatches, lookup_keys
+
+log = logging.getLogger(__name__)
 
 #: Storage classes accepted in every transfer syntax (ultrasound exams and what travels with
 #: them): proposed with the SCP role for C-GET, and accepted by our C-MOVE Storage SCP (which
@@ -114,6 +125,7 @@ STORAGE_CLASSES = (
 _PENDING = (0xFF00, 0xFF01)
 _OUT_OF_RESOURCES = (0xA700, 0xA701, 0xA702)
 _MODES = ("move", "get")
+_LEVELS = ("series", "image")
 
 
 @dataclass
@@ -122,6 +134,18 @@ class _Waiting:
     size: int = 0
     received: bool = False
     error: RetrievalError | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class _SeriesBatch:
+    """One SERIES-level retrieval: the instances it is for, the files received so far (SOP
+    Instance UID -> temporary file), and whether the request is over."""
+
+    wanted: frozenset[str]
+    folder: Path
+    files: dict[str, Path] = field(default_factory=dict)
+    started: bool = False
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -144,9 +168,12 @@ class DimsePacs:
         max_pdu: int = 262144,
         window: str | None = None,
         storage_classes: tuple[str, ...] | list[str] = (),
+        level: str = "series",
     ) -> None:
         if mode not in _MODES:
             raise PacsError(f"Unknown DIMSE mode {mode!r}: use mode=move or mode=get.")
+        if level not in _LEVELS:
+            raise PacsError(f"Unknown DIMSE retrieval level {level!r}: use level=series or image.")
         for title in (called_aet, calling_aet, move_destination or calling_aet):
             if not 0 < len(title) <= 16:
                 raise PacsError("DICOM AE titles must be 1 to 16 characters long.")
@@ -163,6 +190,7 @@ class DimsePacs:
         self.max_connections = max(1, int(max_connections))
         self.max_pdu = int(max_pdu)
         self.window = window or None
+        self.level = level
         # received data sets go to a temporary file while they arrive, not into memory
         _config.STORE_RECV_CHUNKED_DATASET = True
         _quiet_pynetdicom()
@@ -176,6 +204,15 @@ class DimsePacs:
         self._waiting_lock = threading.Lock()
         self._server: Any = None
         self._server_lock = threading.Lock()
+        #: (study, series) -> the SOP Instance UIDs the last listing found in it
+        self._listed: dict[tuple[str, str], frozenset[str]] = {}
+        #: (study, series) -> its retrieval as one request (planned, going or over)
+        self._batches: dict[tuple[str, str], _SeriesBatch] = {}
+        #: SOP Instance UID -> the going batch that expects it
+        self._batch_of: dict[str, _SeriesBatch] = {}
+        self._batch_lock = threading.Lock()
+        #: how many C-MOVE / C-GET requests were sent, by level (for the run's log and tests)
+        self.requests = {"series": 0, "image": 0}
 
     def __repr__(self) -> str:
         return f"DimsePacs({self.called_aet}@{self.host}:{self.port}, mode={self.mode})"
@@ -288,6 +325,11 @@ class DimsePacs:
         sop = str(cast(C_STORE, event.request).AffectedSOPInstanceUID or "")
         with self._waiting_lock:
             waiting = self._waiting.get(sop)
+        if waiting is None:
+            with self._batch_lock:
+                batch = self._batch_of.get(sop)
+            if batch is not None:
+                return self._keep_for_batch(batch, sop, event)
         if waiting is None or waiting.received:
             return 0xA700  # nobody asked for this instance
         try:
@@ -352,6 +394,12 @@ class DimsePacs:
             raise TransientError(
                 f"C-FIND listed {len(found)} of the {reported} instances the PACS reports"
             )
+        by_series: dict[str, set[str]] = {}
+        for sop, series in found.items():
+            by_series.setdefault(series, set()).add(sop)
+        with self._batch_lock:
+            for series, sops in by_series.items():
+                self._listed[(study_instance_uid, series)] = frozenset(sops)
         return [
             InstanceRef(
                 study_instance_uid=study_instance_uid,
@@ -468,6 +516,9 @@ class DimsePacs:
             raise NotFoundError("instance reference without series or SOP Instance UID")
         if self.mode == "move":
             self._ensure_server()
+        size = self._from_series(ref, dest)
+        if size is not None:
+            return size
         identifier = Dataset()
         identifier.QueryRetrieveLevel = "IMAGE"
         identifier.StudyInstanceUID = ref.study_instance_uid
@@ -479,7 +530,7 @@ class DimsePacs:
                 raise TransientError("the same instance is already being retrieved")
             self._waiting[ref.sop_instance_uid] = waiting
         try:
-            final, completed = self._retrieve(identifier)
+            final, completed = self._retrieve(identifier, "image")
             if completed and not waiting.received:
                 # a PACS that answers the C-MOVE before its C-STORE finished: wait a little
                 waiting.done.wait(timeout=min(self.timeout, 10.0))
@@ -494,10 +545,12 @@ class DimsePacs:
             raise NotFoundError("instance not found in PACS")
         raise _status_error("C-MOVE" if self.mode == "move" else "C-GET", final)
 
-    def _retrieve(self, identifier: Dataset) -> tuple[int | None, int]:
+    def _retrieve(self, identifier: Dataset, level: str) -> tuple[int | None, int]:
         """(final status, completed sub-operations) of one C-MOVE or C-GET."""
         final: int | None = None
         completed = 0
+        with self._batch_lock:
+            self.requests[level] += 1
         with self._association() as assoc:
             try:
                 _pause_reactor(assoc)
@@ -517,7 +570,120 @@ class DimsePacs:
                 raise TransientError("association lost") from None
         return final, completed
 
+    # -- series-level retrieval ---------------------------------------------------------------
+    def plan_fetches(
+        self, refs: Sequence[InstanceRef], spool: Callable[[], Path] | None = None
+    ) -> None:
+        """The instances a run is about to fetch: each series of which it wants every instance
+        the listing found (two or more) is retrieved as one request when its first instance is
+        fetched (``level=series``). ``spool`` gives a fresh folder path for a series' instances
+        until they are taken (the raw zone's staging, where a killed run's leftovers are
+        cleaned by the next run of the date); default: the system's temporary folder."""
+        if self.level != "series":
+            return
+        wanted: dict[tuple[str, str], set[str]] = {}
+        for ref in refs:
+            if ref.series_instance_uid and ref.sop_instance_uid:
+                key = (ref.study_instance_uid, ref.series_instance_uid)
+                wanted.setdefault(key, set()).add(ref.sop_instance_uid)
+        with self._batch_lock:
+            for key, sops in wanted.items():
+                if len(sops) < 2 or self._listed.get(key) != sops:
+                    continue
+                old = self._batches.get(key)
+                if old is not None:
+                    if not (old.done.is_set() and not old.files):
+                        continue  # going, or holding instances not yet taken
+                    shutil.rmtree(old.folder, ignore_errors=True)
+                if spool is None:
+                    folder = Path(tempfile.mkdtemp(prefix="cadbusi-series-"))
+                else:
+                    folder = spool()
+                    folder.mkdir(parents=True)
+                self._batches[key] = _SeriesBatch(frozenset(sops), folder)
+
+    def _from_series(self, ref: InstanceRef, dest: BinaryIO) -> int | None:
+        """The instance from its series' single retrieval (the first fetch of the series runs
+        it, the others wait for it); None where there is none or it did not bring the instance
+        (the caller then asks for the instance alone)."""
+        assert ref.series_instance_uid and ref.sop_instance_uid
+        key = (ref.study_instance_uid, ref.series_instance_uid)
+        with self._batch_lock:
+            batch = self._batches.get(key)
+            if batch is None or ref.sop_instance_uid not in batch.wanted:
+                return None
+            run = not batch.started
+            if run:
+                batch.started = True
+                for sop in batch.wanted:
+                    self._batch_of[sop] = batch
+        if run:
+            identifier = Dataset()
+            identifier.QueryRetrieveLevel = "SERIES"
+            identifier.StudyInstanceUID = ref.study_instance_uid
+            identifier.SeriesInstanceUID = ref.series_instance_uid
+            try:
+                _, completed = self._retrieve(identifier, "series")
+                # a PACS may answer before its last C-STOREs arrived: wait a little for them
+                deadline = time.monotonic() + min(self.timeout, 10.0)
+                while time.monotonic() < deadline:
+                    with self._batch_lock:
+                        if len(batch.files) >= min(completed, len(batch.wanted)):
+                            break
+                    time.sleep(0.02)
+            except RetrievalError as exc:  # a PacsError (our AE refused...) stops the run
+                log.info(
+                    "series retrieval failed (%s); its instances asked for one by one", exc.reason
+                )
+            finally:
+                with self._batch_lock:
+                    for sop in batch.wanted:
+                        if self._batch_of.get(sop) is batch:
+                            del self._batch_of[sop]
+                batch.done.set()
+        batch.done.wait()
+        with self._batch_lock:
+            path = batch.files.pop(ref.sop_instance_uid, None)
+            emptied = not batch.files
+        try:
+            if path is None:
+                return None
+            with open(path, "rb") as source:
+                return _copy(source, dest)
+        finally:
+            if path is not None:
+                path.unlink(missing_ok=True)
+            if emptied:
+                shutil.rmtree(batch.folder, ignore_errors=True)
+
+    def _keep_for_batch(self, batch: _SeriesBatch, sop: str, event: evt.Event) -> int:
+        """Hold an instance a series retrieval brought until its own fetch takes it."""
+        if sop in batch.files:
+            return 0x0000  # sent twice: the first copy is kept
+        handle, name = tempfile.mkstemp(dir=batch.folder, prefix=".held-", suffix=".tmp")
+        target = Path(name)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                try:
+                    path = event.dataset_path
+                except AttributeError:
+                    out.write(event.encoded_dataset())
+                else:
+                    with open(path, "rb") as source:
+                        _copy(source, out)
+        except Exception as exc:  # never let a write error kill the association thread
+            target.unlink(missing_ok=True)
+            log.warning("keeping a received instance failed (%s)", type(exc).__name__)
+            return 0xA700
+        with self._batch_lock:
+            batch.files[sop] = target
+        return 0x0000
+
     def close(self) -> None:
+        with self._batch_lock:
+            batches, self._batches, self._batch_of = list(self._batches.values()), {}, {}
+        for batch in batches:
+            shutil.rmtree(batch.folder, ignore_errors=True)
         with self._idle_lock:
             idle, self._idle = self._idle, []
         for assoc in idle:

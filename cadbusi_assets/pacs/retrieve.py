@@ -41,7 +41,13 @@ import polars as pl
 
 from cadbusi_assets.dicom import DicomReadError, read_dataset
 from cadbusi_assets.identity import Pseudonymizer
-from cadbusi_assets.pacs.base import InstanceRef, Pacs, PacsError, StudyNotFoundError
+from cadbusi_assets.pacs.base import (
+    InstanceRef,
+    Pacs,
+    PacsError,
+    PlansFetches,
+    StudyNotFoundError,
+)
 from cadbusi_assets.pacs.manifest import (
     ALREADY_PRESENT,
     CONFLICT_OTHER_DATE,
@@ -566,6 +572,7 @@ class _Retrieval:
         prev_by_source: dict[tuple[str, str], dict],
     ) -> list[Callable[[], None]]:
         tasks: list[Callable[[], None]] = []
+        fetching: list[InstanceRef] = []  # what the tasks will most likely fetch
         for study in cohort:
             if study.key is None:
                 continue
@@ -584,6 +591,12 @@ class _Retrieval:
                     study.pending_unknown += 1
                     prev = prev_by_source.get((study.key, source_key))
                 tasks.append(self._instance_task(study, ref, source_key, prev))
+                if prev is None or self.refetch:
+                    fetching.append(ref)
+        if isinstance(self.pacs, PlansFetches):
+            self.pacs.plan_fetches(
+                fetching, spool=lambda: self.zone.staging_file("dicom", self.partition)
+            )
         return tasks
 
     def _keep_task(self, study: _Study, row: dict) -> Callable[[], None]:

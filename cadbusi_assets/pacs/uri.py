@@ -9,7 +9,9 @@ URI forms:
   ``CADBUSI_PACS_USER`` / ``CADBUSI_PACS_PASSWORD`` (basic auth); ``auth=google`` (query or
   option) uses Google application-default credentials (Cloud Healthcare DICOM stores);
 - ``dimse://CALLED_AET@host:port?calling_aet=CADBUSI&move_destination=CADBUSI&store_port=11113&mode=move``
-  (or ``mode=get``): DIMSE C-FIND then C-MOVE to our own Storage SCP, or C-GET.
+  (or ``mode=get``): DIMSE C-FIND then C-MOVE to our own Storage SCP, or C-GET; a series a
+  run fetches whole in one SERIES-level request (``level=series``, the default) or every
+  instance alone (``level=image``).
 
 Query parameters and keyword options are merged (keyword options win). Common options:
 ``max_connections`` (requests in flight to this PACS, across all threads of the process),

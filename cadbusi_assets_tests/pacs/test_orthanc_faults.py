@@ -139,7 +139,7 @@ def test_dimse_pacs_dies_mid_study(
         if message.startswith("2/"):
             proxy.kill()
 
-    pacs = open_pacs(uri, timeout=5)
+    pacs = open_pacs(uri + "&level=image", timeout=5)  # one request per instance
     try:
         first = retrieve_studies(
             pacs,
