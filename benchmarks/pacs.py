@@ -38,7 +38,14 @@ ROWS, COLUMNS = 768, 1024
 INSTANCES_PER_STUDY = 30
 #: ``-image``: one IMAGE-level request per instance (``level=image``) instead of one
 #: SERIES-level request per series fetched whole (the default).
-PROTOCOLS = ("dicomweb", "dimse-move", "dimse-get", "dimse-move-image", "dimse-get-image")
+PROTOCOLS = (
+    "dicomweb",
+    "dimse-move",
+    "dimse-get",
+    "dicomweb-image",
+    "dimse-move-image",
+    "dimse-get-image",
+)
 #: A fixed, throwaway key: the benchmark only handles synthetic data.
 _BENCH_KEY = PseudonymKey(bytes(range(7, 39)))
 
@@ -130,7 +137,7 @@ def run_benchmark(
                 # CPU of this process (all threads): what retrieval costs us, whatever the PACS
                 "client_cpu_ms_per_instance": round(1000 * client_cpu / max(1, stored), 1),
             }
-            if requests is not None:  # DIMSE: retrieval requests sent, by level
+            if requests is not None:  # retrieval requests sent, by level
                 results[protocol]["requests"] = dict(requests)
     finally:
         if own_server:
@@ -151,7 +158,8 @@ def run_benchmark(
 
 def _uri(server: OrthancServer, protocol: str) -> str:
     if protocol.endswith("-image"):
-        return _uri(server, protocol.removesuffix("-image")) + "&level=image"
+        uri = _uri(server, protocol.removesuffix("-image"))
+        return uri + ("&" if "?" in uri else "?") + "level=image"
     if protocol == "dicomweb":
         return "dicomweb+" + server.dicomweb_url
     if protocol == "dimse-get":

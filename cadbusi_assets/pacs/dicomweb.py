@@ -1,5 +1,10 @@
 """DICOMweb PACS: QIDO-RS to list a study's instances, WADO-RS to stream each instance.
 
+``level=series`` (the default): a series a run fetches whole comes in one WADO-RS series
+request (a multipart answer, each part streamed into the raw zone's staging until its own
+fetch takes it; :mod:`cadbusi_assets.pacs.series`); what it did not bring is asked for alone.
+``level=image``: one request per instance.
+
 Works with any DICOMweb server (Orthanc, dcm4chee, Google Cloud Healthcare, Azure, AWS
 HealthImaging's DICOMweb proxy...). QIDO-RS goes through ``dicomweb-client``; WADO-RS instance
 retrieval uses the same authenticated ``requests`` session with streaming, so an instance is
@@ -15,11 +20,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any, BinaryIO
 
+import pydicom
 import requests
 from dicomweb_client.api import DICOMwebClient
 from requests.adapters import HTTPAdapter
@@ -34,7 +41,10 @@ from cadbusi_assets.pacs.base import (
     TransientError,
 )
 from cadbusi_assets.pacs.find import StudyMatches, lookup_keys
-from cadbusi_assets.pacs.multipart import boundary_of, copy_single_part
+from cadbusi_assets.pacs.multipart import boundary_of, copy_parts, copy_single_part
+from cadbusi_assets.pacs.series import LEVELS, SeriesBatch, SeriesBatches
+
+log = logging.getLogger(__name__)
 
 _INSTANCE_ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 _CHUNK = 1 << 20
@@ -60,7 +70,13 @@ class DicomWebPacs:
         max_connections: int = 4,
         window: str | None = None,
         headers: dict[str, str] | None = None,
+        level: str = "series",
     ) -> None:
+        if level not in LEVELS:
+            raise PacsError(
+                f"Unknown DICOMweb retrieval level {level!r}: use level=series or image."
+            )
+        self._series = SeriesBatches(level)
         self.url = url.rstrip("/")
         self.name = "dicomweb"
         self.window = window or None
@@ -82,6 +98,11 @@ class DicomWebPacs:
 
     def __repr__(self) -> str:
         return f"DicomWebPacs({self.url})"
+
+    @property
+    def requests(self) -> dict[str, int]:
+        """Retrieval requests sent so far, by level (``series``, ``image``)."""
+        return self._series.requests
 
     @contextmanager
     def _slot(self) -> Iterator[None]:
@@ -112,11 +133,16 @@ class DicomWebPacs:
             )
         if not refs:
             raise StudyNotFoundError()
+        self._series.listed(refs)
         return sorted(refs, key=lambda r: (r.series_instance_uid or "", r.sop_instance_uid or ""))
 
     def fetch(self, ref: InstanceRef, dest: BinaryIO) -> int:
         if not (ref.series_instance_uid and ref.sop_instance_uid):
             raise NotFoundError("instance reference without series or SOP Instance UID")
+        size = self._series.take(ref, dest, self._retrieve_series)
+        if size is not None:
+            return size
+        self._series.count("image")
         url = (
             f"{self.url}/studies/{ref.study_instance_uid}/series/{ref.series_instance_uid}"
             f"/instances/{ref.sop_instance_uid}"
@@ -142,7 +168,54 @@ class DicomWebPacs:
             finally:
                 response.close()
 
+    def plan_fetches(
+        self, refs: Sequence[InstanceRef], spool: Callable[[], Path] | None = None
+    ) -> None:
+        """The instances a run is about to fetch: a series it fetches whole comes in one
+        request (``level=series``); ``spool`` gives a fresh folder path for its instances until
+        they are taken (default: the system's temporary folder)."""
+        self._series.plan(refs, spool)
+
+    def _retrieve_series(self, batch: SeriesBatch) -> None:
+        """One WADO-RS series request, each part held for its instance's fetch (read from its
+        header). A failed or cut request leaves what it did not bring to be asked for alone."""
+        url = f"{self.url}/studies/{batch.study_instance_uid}/series/{batch.series_instance_uid}"
+        files: dict[int, Path] = {}
+
+        def open_part() -> BinaryIO:
+            out, path = batch.new_file()
+            files[id(out)] = path
+            return out
+
+        def close_part(out: BinaryIO, complete: bool) -> None:
+            out.close()
+            path = files.pop(id(out))
+            sop = _sop_instance_uid(path) if complete else None
+            if sop is None:
+                path.unlink(missing_ok=True)
+            else:
+                self._series.hold(batch, sop, path)
+
+        try:
+            with self._slot(), _translated():
+                response = self.session.get(
+                    url, headers={"Accept": _INSTANCE_ACCEPT}, stream=True, timeout=self.timeout
+                )
+                try:
+                    _raise_for_status(response)
+                    boundary = boundary_of(response.headers.get("Content-Type", ""))
+                    if not boundary:
+                        raise RetrievalError("series response is not multipart")
+                    copy_parts(
+                        response.iter_content(chunk_size=_CHUNK), boundary, open_part, close_part
+                    )
+                finally:
+                    response.close()
+        except RetrievalError as exc:  # a PacsError (credentials refused...) stops the run
+            log.info("series retrieval failed (%s); its instances asked for one by one", exc.reason)
+
     def close(self) -> None:
+        self._series.close()
         self.session.close()
 
     # -- extras ------------------------------------------------------------------------------
@@ -305,6 +378,17 @@ def _retry_after(response: requests.Response) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, (when - dt.datetime.now(when.tzinfo)).total_seconds())
+
+
+def _sop_instance_uid(path: Path) -> str | None:
+    """The SOP Instance UID of a received Part-10 file (None when unreadable: the instance
+    is then asked for alone, and stored and recorded as any other file)."""
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=[0x00080018])
+    except Exception:  # not DICOM, cut short: never let one part stop the others
+        return None
+    value = str(ds.get("SOPInstanceUID", "") or "").strip()
+    return value or None
 
 
 def _value(item: dict[str, Any], tag: str) -> str | None:

@@ -22,10 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import os
-import shutil
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -67,6 +64,7 @@ from cadbusi_assets.pacs.base import (
     TransientError,
 )
 from cadbusi_assets.pacs.find import StudyMatches, lookup_keys
+from cadbusi_assets.pacs.series import LEVELS, SeriesBatch, SeriesBatches
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +123,6 @@ STORAGE_CLASSES = (
 _PENDING = (0xFF00, 0xFF01)
 _OUT_OF_RESOURCES = (0xA700, 0xA701, 0xA702)
 _MODES = ("move", "get")
-_LEVELS = ("series", "image")
 
 
 @dataclass
@@ -134,18 +131,6 @@ class _Waiting:
     size: int = 0
     received: bool = False
     error: RetrievalError | None = None
-    done: threading.Event = field(default_factory=threading.Event)
-
-
-@dataclass
-class _SeriesBatch:
-    """One SERIES-level retrieval: the instances it is for, the files received so far (SOP
-    Instance UID -> temporary file), and whether the request is over."""
-
-    wanted: frozenset[str]
-    folder: Path
-    files: dict[str, Path] = field(default_factory=dict)
-    started: bool = False
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -172,7 +157,7 @@ class DimsePacs:
     ) -> None:
         if mode not in _MODES:
             raise PacsError(f"Unknown DIMSE mode {mode!r}: use mode=move or mode=get.")
-        if level not in _LEVELS:
+        if level not in LEVELS:
             raise PacsError(f"Unknown DIMSE retrieval level {level!r}: use level=series or image.")
         for title in (called_aet, calling_aet, move_destination or calling_aet):
             if not 0 < len(title) <= 16:
@@ -204,15 +189,12 @@ class DimsePacs:
         self._waiting_lock = threading.Lock()
         self._server: Any = None
         self._server_lock = threading.Lock()
-        #: (study, series) -> the SOP Instance UIDs the last listing found in it
-        self._listed: dict[tuple[str, str], frozenset[str]] = {}
-        #: (study, series) -> its retrieval as one request (planned, going or over)
-        self._batches: dict[tuple[str, str], _SeriesBatch] = {}
-        #: SOP Instance UID -> the going batch that expects it
-        self._batch_of: dict[str, _SeriesBatch] = {}
-        self._batch_lock = threading.Lock()
-        #: how many C-MOVE / C-GET requests were sent, by level (for the run's log and tests)
-        self.requests = {"series": 0, "image": 0}
+        self._series = SeriesBatches(level)
+
+    @property
+    def requests(self) -> dict[str, int]:
+        """Retrieval requests sent so far, by level (``series``, ``image``)."""
+        return self._series.requests
 
     def __repr__(self) -> str:
         return f"DimsePacs({self.called_aet}@{self.host}:{self.port}, mode={self.mode})"
@@ -326,8 +308,7 @@ class DimsePacs:
         with self._waiting_lock:
             waiting = self._waiting.get(sop)
         if waiting is None:
-            with self._batch_lock:
-                batch = self._batch_of.get(sop)
+            batch = self._series.expecting(sop)
             if batch is not None:
                 return self._keep_for_batch(batch, sop, event)
         if waiting is None or waiting.received:
@@ -394,13 +375,7 @@ class DimsePacs:
             raise TransientError(
                 f"C-FIND listed {len(found)} of the {reported} instances the PACS reports"
             )
-        by_series: dict[str, set[str]] = {}
-        for sop, series in found.items():
-            by_series.setdefault(series, set()).add(sop)
-        with self._batch_lock:
-            for series, sops in by_series.items():
-                self._listed[(study_instance_uid, series)] = frozenset(sops)
-        return [
+        refs = [
             InstanceRef(
                 study_instance_uid=study_instance_uid,
                 series_instance_uid=series,
@@ -409,6 +384,8 @@ class DimsePacs:
             )
             for sop, series in sorted(found.items(), key=lambda item: (item[1], item[0]))
         ]
+        self._series.listed(refs)
+        return refs
 
     def _study_instance_count(self, study_instance_uid: str) -> int | None:
         query = Dataset()
@@ -516,7 +493,7 @@ class DimsePacs:
             raise NotFoundError("instance reference without series or SOP Instance UID")
         if self.mode == "move":
             self._ensure_server()
-        size = self._from_series(ref, dest)
+        size = self._series.take(ref, dest, self._retrieve_series)
         if size is not None:
             return size
         identifier = Dataset()
@@ -549,8 +526,8 @@ class DimsePacs:
         """(final status, completed sub-operations) of one C-MOVE or C-GET."""
         final: int | None = None
         completed = 0
-        with self._batch_lock:
-            self.requests[level] += 1
+        if level == "image":
+            self._series.count(level)
         with self._association() as assoc:
             try:
                 _pause_reactor(assoc)
@@ -574,96 +551,37 @@ class DimsePacs:
     def plan_fetches(
         self, refs: Sequence[InstanceRef], spool: Callable[[], Path] | None = None
     ) -> None:
-        """The instances a run is about to fetch: each series of which it wants every instance
-        the listing found (two or more) is retrieved as one request when its first instance is
-        fetched (``level=series``). ``spool`` gives a fresh folder path for a series' instances
-        until they are taken (the raw zone's staging, where a killed run's leftovers are
-        cleaned by the next run of the date); default: the system's temporary folder."""
-        if self.level != "series":
+        """The instances a run is about to fetch: a series it fetches whole comes in one
+        SERIES-level request (``level=series``; :mod:`cadbusi_assets.pacs.series`). ``spool``
+        gives a fresh folder path for its instances until they are taken (the raw zone's
+        staging, where a killed run's leftovers are cleaned by the next run of the date);
+        default: the system's temporary folder."""
+        self._series.plan(refs, spool)
+
+    def _retrieve_series(self, batch: SeriesBatch) -> None:
+        """One SERIES-level C-MOVE / C-GET; the instances arrive through :meth:`_on_store`. A
+        failed request leaves its instances to be asked for alone."""
+        identifier = Dataset()
+        identifier.QueryRetrieveLevel = "SERIES"
+        identifier.StudyInstanceUID = batch.study_instance_uid
+        identifier.SeriesInstanceUID = batch.series_instance_uid
+        try:
+            _, completed = self._retrieve(identifier, "series")
+        except RetrievalError as exc:  # a PacsError (our AE refused...) stops the run
+            log.info("series retrieval failed (%s); its instances asked for one by one", exc.reason)
             return
-        wanted: dict[tuple[str, str], set[str]] = {}
-        for ref in refs:
-            if ref.series_instance_uid and ref.sop_instance_uid:
-                key = (ref.study_instance_uid, ref.series_instance_uid)
-                wanted.setdefault(key, set()).add(ref.sop_instance_uid)
-        with self._batch_lock:
-            for key, sops in wanted.items():
-                if len(sops) < 2 or self._listed.get(key) != sops:
-                    continue
-                old = self._batches.get(key)
-                if old is not None:
-                    if not (old.done.is_set() and not old.files):
-                        continue  # going, or holding instances not yet taken
-                    shutil.rmtree(old.folder, ignore_errors=True)
-                if spool is None:
-                    folder = Path(tempfile.mkdtemp(prefix="cadbusi-series-"))
-                else:
-                    folder = spool()
-                    folder.mkdir(parents=True)
-                self._batches[key] = _SeriesBatch(frozenset(sops), folder)
+        # a PACS may answer before its last C-STOREs arrived: wait a little for them
+        deadline = time.monotonic() + min(self.timeout, 10.0)
+        while time.monotonic() < deadline:
+            if self._series.held(batch) >= min(completed, len(batch.wanted)):
+                return
+            time.sleep(0.02)
 
-    def _from_series(self, ref: InstanceRef, dest: BinaryIO) -> int | None:
-        """The instance from its series' single retrieval (the first fetch of the series runs
-        it, the others wait for it); None where there is none or it did not bring the instance
-        (the caller then asks for the instance alone)."""
-        assert ref.series_instance_uid and ref.sop_instance_uid
-        key = (ref.study_instance_uid, ref.series_instance_uid)
-        with self._batch_lock:
-            batch = self._batches.get(key)
-            if batch is None or ref.sop_instance_uid not in batch.wanted:
-                return None
-            run = not batch.started
-            if run:
-                batch.started = True
-                for sop in batch.wanted:
-                    self._batch_of[sop] = batch
-        if run:
-            identifier = Dataset()
-            identifier.QueryRetrieveLevel = "SERIES"
-            identifier.StudyInstanceUID = ref.study_instance_uid
-            identifier.SeriesInstanceUID = ref.series_instance_uid
-            try:
-                _, completed = self._retrieve(identifier, "series")
-                # a PACS may answer before its last C-STOREs arrived: wait a little for them
-                deadline = time.monotonic() + min(self.timeout, 10.0)
-                while time.monotonic() < deadline:
-                    with self._batch_lock:
-                        if len(batch.files) >= min(completed, len(batch.wanted)):
-                            break
-                    time.sleep(0.02)
-            except RetrievalError as exc:  # a PacsError (our AE refused...) stops the run
-                log.info(
-                    "series retrieval failed (%s); its instances asked for one by one", exc.reason
-                )
-            finally:
-                with self._batch_lock:
-                    for sop in batch.wanted:
-                        if self._batch_of.get(sop) is batch:
-                            del self._batch_of[sop]
-                batch.done.set()
-        batch.done.wait()
-        with self._batch_lock:
-            path = batch.files.pop(ref.sop_instance_uid, None)
-            emptied = not batch.files
-        try:
-            if path is None:
-                return None
-            with open(path, "rb") as source:
-                return _copy(source, dest)
-        finally:
-            if path is not None:
-                path.unlink(missing_ok=True)
-            if emptied:
-                shutil.rmtree(batch.folder, ignore_errors=True)
-
-    def _keep_for_batch(self, batch: _SeriesBatch, sop: str, event: evt.Event) -> int:
+    def _keep_for_batch(self, batch: SeriesBatch, sop: str, event: evt.Event) -> int:
         """Hold an instance a series retrieval brought until its own fetch takes it."""
-        if sop in batch.files:
-            return 0x0000  # sent twice: the first copy is kept
-        handle, name = tempfile.mkstemp(dir=batch.folder, prefix=".held-", suffix=".tmp")
-        target = Path(name)
+        out, target = batch.new_file()
         try:
-            with os.fdopen(handle, "wb") as out:
+            with out:
                 try:
                     path = event.dataset_path
                 except AttributeError:
@@ -675,15 +593,11 @@ class DimsePacs:
             target.unlink(missing_ok=True)
             log.warning("keeping a received instance failed (%s)", type(exc).__name__)
             return 0xA700
-        with self._batch_lock:
-            batch.files[sop] = target
+        self._series.hold(batch, sop, target)
         return 0x0000
 
     def close(self) -> None:
-        with self._batch_lock:
-            batches, self._batches, self._batch_of = list(self._batches.values()), {}, {}
-        for batch in batches:
-            shutil.rmtree(batch.folder, ignore_errors=True)
+        self._series.close()
         with self._idle_lock:
             idle, self._idle = self._idle, []
         for assoc in idle:

@@ -1,4 +1,4 @@
-"""Stream the single body part of a ``multipart/related`` WADO-RS answer into a file.
+"""Stream the body parts of a ``multipart/related`` WADO-RS answer into files.
 
 dicomweb-client reads whole parts into memory; a cine clip can be hundreds of MB, so this
 parser copies the part to ``dest`` while it arrives, keeping only a boundary-sized tail in
@@ -14,7 +14,7 @@ memory.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 from cadbusi_assets.pacs.base import RetrievalError, TransientError
@@ -102,6 +102,48 @@ def copy_single_part(chunks: Iterable[bytes], boundary: str, dest: BinaryIO) -> 
     if reader.peek(2) != b"--":
         raise RetrievalError("more than one part in a single-instance response")
     return written
+
+
+def copy_parts(
+    chunks: Iterable[bytes],
+    boundary: str,
+    open_part: Callable[[], BinaryIO],
+    close_part: Callable[[BinaryIO, bool], None],
+) -> int:
+    """Copy each part of a multipart body (a WADO-RS series) into a file of its own, as it
+    arrives: ``open_part()`` gives the file, ``close_part(file, complete)`` takes it back
+    (``complete`` False for a part cut short, before the error is raised). Returns the number
+    of complete parts.
+
+    >>> import io
+    >>> body = [b"--B\\r\\n\\r\\none\\r\\n--B\\r\\nContent-Length: 3\\r\\n\\r\\ntwo\\r\\n--B--"]
+    >>> parts = []
+    >>> copy_parts(body, "B", io.BytesIO, lambda f, ok: parts.append((f.getvalue(), ok)))
+    2
+    >>> parts
+    [(b'one', True), (b'two', True)]
+    """
+    reader = _Buffered(chunks)
+    delimiter = b"--" + boundary.encode("ascii")
+    reader.skip_past(delimiter)  # preamble
+    count = 0
+    while reader.peek(2) != b"--":
+        reader.skip_past(b"\r\n")  # rest of the boundary line (transport padding)
+        headers = b"" if reader.peek(2) == b"\r\n" else reader.skip_past(b"\r\n\r\n")
+        if not headers:
+            reader.skip_past(b"\r\n")
+        length = _content_length(headers)
+        dest = open_part()
+        try:
+            written = reader.copy_until(b"\r\n" + delimiter, dest)
+            if length is not None and written != length:
+                raise TransientError("truncated response")
+        except BaseException:
+            close_part(dest, False)
+            raise
+        close_part(dest, True)
+        count += 1
+    return count
 
 
 def _content_length(headers: bytes) -> int | None:

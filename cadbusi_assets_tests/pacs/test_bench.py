@@ -19,6 +19,6 @@ def test_benchmark_reports_every_protocol(orthanc, tmp_path):
         assert figures["instances_per_s"] > 0 and figures["mb_per_s"] > 0
     assert not any(tmp_path.glob("zone-*"))  # retrieved copies are cleaned up
     results = report["results"]
-    for protocol in ("dimse-move", "dimse-get"):  # one study of 3 instances in one series
+    for protocol in ("dicomweb", "dimse-move", "dimse-get"):  # 3 instances in one series
         assert results[protocol]["requests"] == {"series": 1, "image": 0}
         assert results[f"{protocol}-image"]["requests"] == {"series": 0, "image": 3}

@@ -46,7 +46,7 @@ def test_503s_are_retried_then_reported_then_fetched_on_rerun(
     zone = open_zone(tmp_path / "raw", name="raw")
     http_proxy.fail("/instances/", times=2)  # every instance: 503, 503, then OK
     http_proxy.fail(f"/instances/{study}.1.2", times=10**6)  # this one never recovers
-    pacs = _proxied(http_proxy)
+    pacs = _proxied(http_proxy, level="image")  # one request per instance
     try:
         first = retrieve_studies(
             pacs,
@@ -82,7 +82,13 @@ def test_503s_are_retried_then_reported_then_fetched_on_rerun(
     _assert_zone_matches_orthanc(zone, second, orthanc_studies, study)
 
 
-def test_dicomweb_server_dies_mid_study(http_proxy, orthanc_studies, tmp_path, pseudonymizer):
+@pytest.mark.parametrize("level", ["image", "series"])
+def test_dicomweb_server_dies_mid_study(
+    level, http_proxy, orthanc_studies, tmp_path, pseudonymizer
+):
+    """The server dies during the third instance, asked for alone or as the third part of the
+    series' answer: nothing cut is stored, what is not stored failed with a reason, and the
+    next run fetches exactly those."""
     study = orthanc_studies.new_study(series=1, instances=5)
     size = len(next(iter(orthanc_studies.files(study).values())))
     zone = open_zone(tmp_path / "raw", name="raw")
@@ -92,7 +98,7 @@ def test_dicomweb_server_dies_mid_study(http_proxy, orthanc_studies, tmp_path, p
             http_proxy.body_bytes = 0
             http_proxy.die_after_bytes = int(2.5 * size)
 
-    pacs = _proxied(http_proxy)
+    pacs = _proxied(http_proxy, level=level)
     try:
         first = retrieve_studies(
             pacs,
@@ -105,13 +111,17 @@ def test_dicomweb_server_dies_mid_study(http_proxy, orthanc_studies, tmp_path, p
             backoff_seconds=0.01,
             progress=die_during_the_third_instance,
         )
+        assert pacs.requests["series"] == (level == "series")  # type: ignore[attr-defined]
     finally:
         pacs.close()
-    assert first.instances["status"].to_list().count("stored") == 2
+    stored = first.instances["status"].to_list().count("stored")
+    # by series, the parts in the read that the drop cut short are lost with it (asked for
+    # alone then, from a dead server): the first two or none
+    assert stored == 2 if level == "image" else stored in (0, 2)
     failed = first.instances.filter(pl.col("status") == "failed")
-    assert failed.height == 3 and set(failed["attempts"]) == {2}
+    assert failed.height == 5 - stored and set(failed["attempts"]) == {2}
     assert set(failed["reason"]) <= {"connection error", "connection dropped mid-response"}
-    assert first.studies.row(0, named=True)["stored"] == 2
+    assert first.studies.row(0, named=True)["stored"] == stored
     _assert_zone_matches_orthanc(zone, first, orthanc_studies, study)  # no partial file
 
     http_proxy.heal()
@@ -227,3 +237,25 @@ def test_bearer_token_and_basic_auth_from_the_environment(
     finally:
         pacs.close()
     assert result.studies["complete"].to_list() == [True]
+
+
+def test_a_series_request_answered_503_falls_back_to_instances(
+    http_proxy, orthanc_studies, tmp_path, pseudonymizer
+):
+    """The series request (and each instance's first request) answered 503: every instance is
+    then asked for alone, with its own retries, and stored."""
+    study = orthanc_studies.new_study(series=1, instances=3)
+    zone = open_zone(tmp_path / "raw", name="raw")
+    http_proxy.fail(f"/series/{study}.1", times=1)  # the series path and each instance's
+    pacs = _proxied(http_proxy)
+    try:
+        result = retrieve_studies(
+            pacs, study_cohort(study), zone, PARTITION, pseudonymizer, backoff_seconds=0.01
+        )
+        requests = dict(pacs.requests)  # type: ignore[attr-defined]
+    finally:
+        pacs.close()
+    assert requests == {"series": 1, "image": 6}
+    assert set(result.instances["status"]) == {"stored"}
+    assert set(result.instances["attempts"]) == {2}
+    _assert_zone_matches_orthanc(zone, result, orthanc_studies, study)

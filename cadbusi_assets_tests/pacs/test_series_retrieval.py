@@ -1,7 +1,8 @@
-"""DIMSE retrieval by series against a real Orthanc: a series a run fetches whole comes in one
-SERIES-level C-MOVE / C-GET (``level=series``, the default) instead of one request per
-instance, with the same files stored; what the series request did not bring is asked for
-alone, and its failure is recorded per instance as before."""
+"""Retrieval by series against a real Orthanc (DICOMweb, DIMSE C-MOVE and C-GET): a series a
+run fetches whole comes in one request (WADO-RS series, SERIES-level C-MOVE / C-GET;
+``level=series``, the default) instead of one request per instance, with the same files
+stored; what the series request did not bring is asked for alone, and its failure is recorded
+per instance as before."""
 
 from __future__ import annotations
 
@@ -19,9 +20,13 @@ from cadbusi_assets_tests.pacs.orthanc_support import PARTITION, study_cohort, z
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["dimse_move", "dimse_get"])
-def dimse_uri(request) -> str:
+@pytest.fixture(params=["dicomweb", "dimse_move", "dimse_get"])
+def pacs_uri(request) -> str:
     return request.getfixturevalue(f"{request.param}_uri")
+
+
+def _by_image(uri: str) -> str:
+    return uri + ("&" if "?" in uri else "?") + "level=image"
 
 
 def _stored(zone, result) -> dict[str, bytes]:
@@ -49,14 +54,14 @@ def _retrieve(uri, studies, root, pseudonymizer, **kwargs):
 
 
 def test_a_series_fetched_whole_is_one_request_with_the_same_files(
-    dimse_uri, orthanc_studies, tmp_path, pseudonymizer
+    pacs_uri, orthanc_studies, tmp_path, pseudonymizer
 ):
     two_series = orthanc_studies.new_study(series=2, instances=4)
     single = orthanc_studies.new_study(series=1, instances=1)
     before = _series_folders()
 
     by_series, requests, zone = _retrieve(
-        dimse_uri, [two_series, single], tmp_path / "series", pseudonymizer, concurrency=4
+        pacs_uri, [two_series, single], tmp_path / "series", pseudonymizer, concurrency=4
     )
     assert requests == {"series": 2, "image": 1}  # a one-instance series is asked for alone
     assert set(by_series.instances["status"]) == {"stored"}
@@ -71,7 +76,7 @@ def test_a_series_fetched_whole_is_one_request_with_the_same_files(
     assert _series_folders() == before
 
     by_image, requests, image_zone = _retrieve(
-        dimse_uri + "&level=image", [two_series, single], tmp_path / "image", pseudonymizer
+        _by_image(pacs_uri), [two_series, single], tmp_path / "image", pseudonymizer
     )
     assert requests == {"series": 0, "image": 9}
     assert _stored(zone, by_series) == _stored(image_zone, by_image)
@@ -83,10 +88,10 @@ def test_a_series_fetched_whole_is_one_request_with_the_same_files(
 
 
 def test_a_rerun_asks_for_the_missing_instance_alone(
-    dimse_uri, orthanc_studies, tmp_path, pseudonymizer
+    pacs_uri, orthanc_studies, tmp_path, pseudonymizer
 ):
     study = orthanc_studies.new_study(series=1, instances=4)
-    first, _, zone = _retrieve(dimse_uri, [study], tmp_path / "raw", pseudonymizer)
+    first, _, zone = _retrieve(pacs_uri, [study], tmp_path / "raw", pseudonymizer)
     lost = first.instances.sort("raw_path").row(0, named=True)
     zone.delete(*lost["raw_path"].split("/"))
     # what a run killed during a series retrieval leaves in the zone's staging
@@ -94,7 +99,7 @@ def test_a_rerun_asks_for_the_missing_instance_alone(
     dead.mkdir()
     (dead / ".held-x.tmp").write_bytes(b"DICM")
 
-    pacs = open_pacs(dimse_uri)
+    pacs = open_pacs(pacs_uri)
     try:
         second = retrieve_studies(
             pacs, study_cohort(study), zone, PARTITION, pseudonymizer, previous=first.instances
@@ -131,19 +136,19 @@ def _with_one_gone(uri, orthanc, orthanc_studies, root, pseudonymizer):
 
 
 def test_an_instance_the_series_request_did_not_bring_is_asked_for_alone(
-    dimse_uri, orthanc, orthanc_studies, tmp_path, pseudonymizer
+    pacs_uri, orthanc, orthanc_studies, tmp_path, pseudonymizer
 ):
     """An instance gone from the PACS between listing and retrieval: the series request
     brings the others, the instance is asked for alone and recorded as failed with the reason
     a per-instance retrieval records."""
     gone, others, requests, complete = _with_one_gone(
-        dimse_uri, orthanc, orthanc_studies, tmp_path / "series", pseudonymizer
+        pacs_uri, orthanc, orthanc_studies, tmp_path / "series", pseudonymizer
     )
     assert requests == {"series": 1, "image": 1}
     assert others == ["stored"] * 4
     assert complete == [False]
     alone, others, requests, _ = _with_one_gone(
-        dimse_uri + "&level=image", orthanc, orthanc_studies, tmp_path / "image", pseudonymizer
+        _by_image(pacs_uri), orthanc, orthanc_studies, tmp_path / "image", pseudonymizer
     )
     assert requests == {"series": 0, "image": 5}
     assert (gone["status"], gone["reason"], gone["attempts"]) == (
@@ -151,12 +156,12 @@ def test_an_instance_the_series_request_did_not_bring_is_asked_for_alone(
         alone["reason"],
         alone["attempts"],
     )
-    assert gone["reason"].startswith(("C-MOVE failed", "C-GET failed"))
+    assert gone["reason"]
 
 
-def test_an_unknown_level_is_a_clear_error(dimse_move_uri):
+def test_an_unknown_level_is_a_clear_error(pacs_uri):
     with pytest.raises(PacsError, match="level=series or image"):
-        open_pacs(dimse_move_uri + "&level=study")
+        open_pacs(_by_image(pacs_uri).replace("level=image", "level=study"))
 
 
 def test_a_pacs_that_dies_during_the_series_request(
