@@ -739,6 +739,26 @@ def _initial_word_user(key: str) -> bool:
     )
 
 
+#: words that make a value a description (a breed, a Latin structure, a stain, a drug), not
+#: a device's name: no name pair or device shape is looked for in it (``MUSCULI BULBI``,
+#: ``DRENTSE PATRIJSHOND DOG BREED``, ``PONCEAU XYLIDINE STAIN``)
+_DESCRIPTION_WORDS = frozenset({
+    "breed", "breeds", "cattle", "dog", "horse", "pig", "sheep", "goat", "pony",
+    "organism", "subspecies", "species", "stain", "staining", "musculus", "musculi", "nervus",
+    "nervi", "vena", "venae", "arteria", "arteriae", "ligamentum", "ligamenta", "glandula",
+    "regio", "sulcus", "ossa", "substance", "qualifier", "finding", "disorder", "structure",
+    "injection", "hydrochloride",
+})  # fmt: skip
+#: endings of clinical and chemical words that :data:`records.scrub._CLINICAL_ENDING` lacks
+#: (``IMPLANTABLE DEFIBRILLATOR``, ``WAVEFORM``, ``IODIPAMIDE``, ``CAPROMAB``)
+_MORE_CLINICAL_ENDINGS = re.compile(r"(?:ABLE|IBLE|ATOR|FORM|IDE|MAB)$")
+
+
+def _description(text: str) -> bool:
+    """A value with a word of :data:`_DESCRIPTION_WORDS`."""
+    return any(m.group(0).lower() in _DESCRIPTION_WORDS for m in _SEGMENT.finditer(text))
+
+
 #: the last part of an English surname or place name built of two words (``RAVEL|STOKE``,
 #: ``BREWER|TON``); not ``field`` or ``stone`` (``BRIGHTFIELD``, ``GALLSTONE``)
 _SURNAME_ENDS = (
@@ -824,7 +844,9 @@ def _device_names(text: str) -> list[tuple[int, int]]:
             segments.append((m, shape))
         elif _user_name(key) or (code and (_initial_user(key) or _initial_word_user(key))):
             segments.append((m, "user"))
-        elif _CLINICAL_ENDING.search(m.group(0).upper()):
+        elif _CLINICAL_ENDING.search(m.group(0).upper()) or (
+            cls == _UNKNOWN and _MORE_CLINICAL_ENDINGS.search(m.group(0).upper())
+        ):
             segments.append((m, "other"))  # MUSCULUS PECTORALIS, a clinical or Latin word
         elif (cls == _UNKNOWN and len(key) >= 5 and _pronounceable(key)) or (
             cls == _NAME and key not in places
@@ -1082,9 +1104,12 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
             ]
             spans += [(*s, "[name]") for s in _cjk_device_names(text)]
     if kind == "station":
-        spans += [(*s, "[name]") for s in _name_pairs(text)]
+        described = _description(text)
+        if not described:
+            spans += [(*s, "[name]") for s in _name_pairs(text)]
         spans += [(*s, "[name]") for s in _lone_names(text)]
-        spans += [(*s, "[name]") for s in _device_names(text)]
+        if not described:
+            spans += [(*s, "[name]") for s in _device_names(text)]
         spans += [(*s, "[name]") for s in _compound_surname(text)]
     if not spans:
         return text
