@@ -207,6 +207,12 @@ _KIN_OTHER_SCRIPTS |= CJK_KIN
 #: characters of CJK and Hangul clinical words (癌 cancer, 腺 gland, 病 disease, 史 history,
 #: 암 cancer...): a run with one is a finding after a relative's word (``母 乳癌``), no name
 _CJK_CLINICAL = frozenset("癌腺病瘤症炎史術术糖尿压圧肝肺胃肠腸巣巢宫宮亡岁歳乳암병")
+#: CJK words after a relative's word that say how or whether they are (同伴 accompanying,
+#: なし none, 健在 alive): no name
+_CJK_NOT_NAMES = (
+    "同伴", "同行", "陪同", "不明", "健在", "死亡", "なし", "あり", "不详", "不詳", "本人", "患者",
+    "家族", "正常", "异常", "異常", "없음", "있음", "동행", "보호자",
+)  # fmt: skip
 
 
 #: relatives' words of :data:`records.scrub._KIN` as they are written, with their accents
@@ -222,7 +228,7 @@ def _kin_regex() -> re.Pattern[str]:
     kin = {w for w in _KIN if len(w) > 2} | _KIN_OTHER_SCRIPTS | _KIN_ACCENTED
     words = "|".join(sorted((re.escape(w) for w in kin), key=len, reverse=True))
     return re.compile(
-        rf"(?i)(?<![^\W\d_])({words})(?:-in-law)?(?![^\W\d_])['’]?[ \t]*[:,\-：]?[ \t]*"
+        rf"(?i)(?<![^\W\d_])({words})(?:-in-law)?(?![^\W\d_])['’]?[ \t\u3000]*[:,\-：]?[ \t\u3000]*"
     )
 
 
@@ -483,7 +489,11 @@ def _kin_name(word: str, kin: str, closes: bool) -> bool:
     )
 
     if _KANA_NAME.fullmatch(word):  # kana only: no device's loanword (ヤマダ, not プローブ)
-        return "ー" not in word and not any(w in word for w in _KANA_DEVICE_WORDS)
+        return (
+            "ー" not in word
+            and not any(w in word for w in _KANA_DEVICE_WORDS)
+            and not any(w in word for w in _CJK_NOT_NAMES)
+        )
     if _CJK_RUN.search(word) is not None:
         # a CJK or Hangul run of 2-4 characters with no clinical or device character
         return (
@@ -491,6 +501,7 @@ def _kin_name(word: str, kin: str, closes: bool) -> bool:
             and _CJK_RUN.fullmatch(word) is not None
             and not any(c in _CJK_CLINICAL or c in _CJK_DEVICE_CHARACTERS for c in word)
             and not any(w in word for w in _HANGUL_DEVICE_WORDS)
+            and not any(w in word for w in _CJK_NOT_NAMES)
         )
     if _capitalised(word) and _class(word) in _name_classes():
         return True
@@ -517,6 +528,13 @@ def _compound(text: str, match: re.Match[str]) -> bool:
     return nxt is not None and (_fold_lower(match.group(0)), _fold_lower(nxt.group(1))) in (
         _GIVEN_COMPOUNDS
     )
+
+
+#: endings of verbs, adverbs and abstract nouns (``deceased``, ``treated``, ``slowly``,
+#: ``hospitalised``): a word with one after a lower-case name is no surname
+_WORD_FORM_ENDING = re.compile(
+    r"(?:ed|ly|ise|ize|ance|ence|ment|ness|tion|sion|ity|ism|ogy|egy|ics|ful|ous|ive|able)$"
+)
 
 
 def _names_after(text: str, at: int, kin: str | None) -> list[tuple[int, int]]:
@@ -566,7 +584,7 @@ def _names_after(text: str, at: int, kin: str | None) -> list[tuple[int, int]]:
             word.islower()
             and _class(word) in (_NAME, _UNKNOWN)
             and nxt.group(0).islower()
-            and not key.endswith("ly")
+            and not _WORD_FORM_ENDING.search(key)
             and len(key) >= 4
             and key not in medical_words()
             and key not in _ROOM_WORDS
@@ -735,6 +753,7 @@ def _initial_word_user(key: str) -> bool:
         and rest not in _ROOM_WORDS
         and rest not in PRODUCT_WORDS
         and not any(p in rest for p in _PRODUCT_PARTS)
+        and not _WORD_FORM_ENDING.search(rest)  # "XRADIANCE", "KSTRATEGY"
         and _class(key) == _UNKNOWN
     )
 
@@ -937,18 +956,18 @@ _HANGUL_DEVICE_WORDS = (
 )  # fmt: skip
 _HANGUL_ROOM_ENDS = frozenset("실과관호층번터원기")
 _HANGUL_NAME = re.compile(r"[\uac00-\ud7af]{2,4}")
-#: a name in kana only (``ヤマダ``, ``やまだ はなこ``): 2-6 katakana or hiragana, no long-vowel
+#: a name in kana only (``ヤマダ``, ``やまだ はなこ``): 3-6 katakana or hiragana, no long-vowel
 #: mark (loanwords: ``プローブ``, ``エコー``) and none of :data:`_KANA_DEVICE_WORDS`
-_KANA_NAME = re.compile(r"[\u3041-\u3096\u30a1-\u30fa]{2,6}")
+_KANA_NAME = re.compile(r"[\u3041-\u3096\u30a1-\u30fa]{3,6}")
 _KANA_DEVICE_WORDS = (
-    "リニア", "セクタ", "コンベックス", "ドプラ", "ドップラ", "モニタ", "スキャナ", "モダリティ",
+    "リニア", "セクタ", "コンベ", "ドプラ", "ドップラ", "モニタ", "スキャナ", "モダリティ",
     "マンモ", "パソコン", "サーバ", "ステーション", "システム", "ルーム", "センタ", "クリニック",
     "ラボ", "ユニット", "カート", "ポータブル", "プローブ", "エコー", "けんさ", "しんさつ",
-    "きかい", "へや", "カルテ", "テスト", "デモ", "バックアップ", "アーカイブ",
+    "きかい", "へや", "カルテ", "テスト", "デモ", "バックアップ", "アーカイブ", "ケア",
 )  # fmt: skip
 _HAN_NAME = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]{2,4}")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
-_DEVICE_PART = re.compile(r"[^ \t_.\-]+")
+_DEVICE_PART = re.compile(r"[^ \t_.\-・\u3000]+")
 
 
 def _cjk_device_part(part: str) -> bool:

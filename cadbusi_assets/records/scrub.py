@@ -2113,6 +2113,13 @@ def _abbreviated_cue(text: str, prev: _Token, tok: _Token) -> bool:
 _VERB_PARTICLE = re.compile(r"[ \t]+(?:to|from|up|out|into|off|over|and\s+left)\b")
 
 
+#: endings of verbs, adverbs, adjectives and abstract nouns (``hospitalised``, ``slowly``,
+#: ``treated``): after a lower-case name only a word of a names list with one is a surname
+_WORD_FORM_ENDING = re.compile(
+    r"(?:ed|ly|ise|ize|ance|ence|ment|ness|tion|sion|ity|ism|ogy|egy|ics|ful|ous|ive|able)$"
+)
+
+
 def _strong_lower_cue(
     tokens: list[_Token], i: int, cue: Callable[[int], tuple[bool, bool]]
 ) -> bool:
@@ -2157,7 +2164,7 @@ def _lower_case_name(
         and tok.key not in medical_words()
         and tok.key not in _STOP
         and tok.key not in _NOT_A_NAME_PART
-        and not tok.key.endswith("ly")
+        and (tok.cls == _AMBIGUOUS or not _WORD_FORM_ENDING.search(tok.key))
         and text[tokens[i - 1].end : tok.start] == " "
         and _strong_lower_cue(tokens, i - 1, cue)
     ):

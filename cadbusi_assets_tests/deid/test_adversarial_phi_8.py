@@ -206,12 +206,51 @@ def test_no_round_8_input_leaks(channel, text, secrets, pseudonymizer):
     assert _leaked(_run(channel, text, pseudonymizer), secrets) == []
 
 
+#: a second batch aimed at the new rules (separators, full-width and ideographic spaces,
+#: half-width kana, other languages' relatives)
+SECOND_BATCH: list[tuple[str, str, tuple[str, ...]]] = [
+    (S, "US.RAVELSTOKE", ("ravelstoke",)),
+    (S, "JPLIMSOLL-WS", ("plimsoll",)),
+    (S, "US-JPLIMSOLL", ("plimsoll",)),
+    (A, "QUILLBROOK_PACS", ("quillbrook",)),
+    (S, "US ヤマダ・ハナコ", ("ヤマダ", "ハナコ")),
+    (S, "US ﾔﾏﾀﾞ", ("ﾔﾏﾀﾞ",)),
+    (S, "超声 ヤマダ 3号", ("ヤマダ",)),
+    (T, "娘 Rose", ("rose",)),
+    (T, "女儿 Rose Quimby", ("rose", "quimby")),
+    (T, "妻\u3000王芳", ("王芳",)),
+    (T, "娘:Rose", ("rose",)),
+    (T, "daughter (rose)", ("rose",)),
+    (T, "아들 (Mark) 555-0135", ("mark", "0135")),
+    (T, "sister zelda deceased", ("zelda",)),
+    (C, "per 息子 (Will)", ("will",)),
+    (R, "Mother: zelda plimsoll", ("zelda", "plimsoll")),
+    (R, "d/o ZELDA PLIMSOLL", ("zelda", "plimsoll")),
+    (R, "mother zelda hospitalised in 2019", ("zelda",)),
+    (R, "Kontakt: Tochter (Rose), Tel. 555-0133", ("rose", "0133")),
+    (R, "Accompagnée de sa fille (Rose) 555-0134", ("rose", "0134")),
+]
+
+
+@pytest.mark.parametrize(("channel", "text", "secrets"), SECOND_BATCH)
+def test_no_input_of_the_second_batch_leaks(channel, text, secrets, pseudonymizer):
+    assert _leaked(_run(channel, text, pseudonymizer), secrets) == []
+
+
 STAYS: list[tuple[str, str]] = [
     *[(S, v) for v in ("ORTHANC", "STORESCP", "THORAVISION", "JVISION", "XSTORE", "BRIGHTFIELD")],
     *[(A, v) for v in ("ORTHANC", "STORESCP", "DCM4CHEE")],
     *[(S, v) for v in ("US プローブ", "US リニア", "エコー 2", "超声室 1", "초음파 검사실")],
     *[(S, v) for v in ("US-ROOM3", "LOGIQE10-01", "MEAN CTDIVOL", "УЗИ КАБИНЕТ 2", "חדר 2")],
     *[(T, v) for v in ("母 (乳癌)", "母 乳癌", "어머니 유방암", "父 (67歳)", "母 (IDM)")],
+    *[(S, v) for v in ("XRADIANCE", "KSTRATEGY", "MSCOPE", "BSERVICE", "KENSINGTON")],
+    *[
+        (S, v)
+        for v in ("TEAMVIEWER", "CAREBRIDGE", "US ケア", "US コンベ", "US カラー", "US サーバ")
+    ],
+    *[(S, v) for v in ("US ワークステーション", "US テスト", "超声 ドプラ")],
+    *[(T, v) for v in ("母 (高血压)", "父 (糖尿病)", "母亲 乳腺癌", "姉 (40歳)", "母 (BRCA1)")],
+    *[(T, v) for v in ("妻 (同伴)", "家族 (なし)")],
     (T, "mother (IDM)"),
     (T, "daughter grace period"),
     (D, "US SON VALLEY"),
@@ -231,13 +270,19 @@ def test_ae_titles_loanwords_and_findings_after_a_relative_stay(channel, text, p
         (R, "Her daughter rose slowly from the chair.", "slowly from the chair."),
         (T, "her daughter rose slowly", "slowly"),
         (T, "daughter zelda slowly", "slowly"),
+        (R, "mother zelda hospitalised in 2019", "hospitalised in [YEAR]"),
+        (R, "sister zelda diagnosed at 45", "diagnosed at 45"),
+        (R, "her sister zelda treated with chemotherapy", "treated with chemotherapy"),
+        (T, "mother zelda treated", "treated"),
+        (T, "sister zelda deceased", "deceased"),
     ],
 )
 def test_a_word_after_a_lower_case_name_stays_without_a_strong_cue(
     channel, text, kept, pseudonymizer
 ):
-    """After ``and`` or ``of`` (weak cues), after a first name that is also a word, and for an
-    adverb, the next lower-case word is no surname."""
+    """After ``and`` or ``of`` (weak cues), after a first name that is also a word, and for a
+    verb, an adverb or an abstract noun (``treated``, ``slowly``), the next lower-case word is
+    no surname."""
     assert _run(channel, text, pseudonymizer).endswith(kept)
 
 
