@@ -20,12 +20,16 @@ is removed, everything else is left byte for byte.
   relative's word or at the end, eponyms stay: ``Hodgkin's lymphoma``);
 * in a station-like value (``station``), a person name of the names list beside another
   name-like word (``ANNA QUIMBY US``), scanner makers and models left out; a user name
-  (``JSMITH-WS``, ``J_SMITH_WS``, ``KQUIMBY``); a Hangul or CJK name beside a device or room
-  word (``US 김민준``, ``超声 王伟``);
+  (``JSMITH-WS``, ``J_SMITH_WS``, ``KQUIMBY``, ``JPLIMSOLL``); a Hangul, CJK or kana name
+  beside a device or room word (``US 김민준``, ``超声 王伟``, ``US ヤマダ``); a lone word built
+  like an English surname of two words (``RAVELSTOKE``); none of these in a value that
+  describes a breed, a structure or a stain (``MUSCULI BULBI``, ``ANGELN CATTLE BREED``);
 * a name after a relation abbreviated with a slash (``d/o Rose``, ``C/O Rose Kumar``; not
   ``w/o contrast``, ``c/o pain``) or a credential written before it (``RN Faith``, ``PA-C
   Hope``), and beside a relative's word in parentheses (``daughter (Rose)``, ``Rose
-  (daughter)``; not ``mother (IDM)``).
+  (daughter)``, ``妻（王芳）``; not ``mother (IDM)``, ``母 (乳癌)``); a lower-case name after a
+  relative's word and the rare word after it (``d/o zelda plimsoll``; not ``mother zelda
+  treated``).
 
 >>> scrub_identifier_shapes("US-ROOM3"), scrub_identifier_shapes("DR QUIMBY ROOM 3", "station")
 ('US-ROOM3', 'DR [name] ROOM 3')
@@ -811,10 +815,10 @@ def _compound_surname(text: str) -> list[tuple[int, int]]:
         or any(p in key for p in _PRODUCT_PARTS)
     ):
         return []
-    for end in _SURNAME_ENDS:
-        first = key[: -len(end)]
+    for ending in _SURNAME_ENDS:
+        first = key[: -len(ending)]
         if (
-            key.endswith(end)
+            key.endswith(ending)
             and len(first) >= 3
             and (first in english_words() or first in name_words())
         ):
