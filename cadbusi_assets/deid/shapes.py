@@ -738,27 +738,38 @@ _PRODUCT_PARTS = (
 )  # fmt: skip
 
 
-def _initial_word_user(key: str) -> bool:
-    """A user name of an initial glued to a surname that is an English word (``jplimsoll``):
-    7+ letters in no vocabulary, starting with two letters no English word starts with, the
-    rest a word of 6+ letters after a consonant that is no frequent, clinical, device or
-    product word and holds no part of a product's name (``JVISION``, ``XSTORE`` stay)."""
-    from cadbusi_assets.records.scrub import _UNKNOWN, core_words, english_words, medical_words
+def _word_surname(word: str) -> bool:
+    """A surname that is an English word as a user name holds it (``plimsoll``, ``thistle``):
+    6+ letters after a consonant, no frequent, clinical, device or product word, no part of a
+    product's name and no verb, adverb or abstract noun (``vision``, ``radiance``)."""
+    from cadbusi_assets.records.scrub import core_words, english_words, medical_words
 
-    rest = key[1:]
     return (
-        len(rest) >= 6
-        and key[:2] not in _word_edges()[0]
-        and rest[:1] not in _VOWELS
-        and rest in english_words()
-        and rest not in core_words()
-        and rest not in medical_words()
-        and rest not in _DEVICE_WORDS
-        and rest not in _ROOM_WORDS
-        and rest not in PRODUCT_WORDS
-        and not any(p in rest for p in _PRODUCT_PARTS)
-        and not _WORD_FORM_ENDING.search(rest)  # "XRADIANCE", "KSTRATEGY"
-        and _class(key) == _UNKNOWN
+        len(word) >= 6
+        and word[:1] not in _VOWELS
+        and word in english_words()
+        and word not in core_words()
+        and word not in medical_words()
+        and word not in _DEVICE_WORDS
+        and word not in _ROOM_WORDS
+        and word not in PRODUCT_WORDS
+        and not any(p in word for p in _PRODUCT_PARTS)
+        and not _WORD_FORM_ENDING.search(word)
+    )
+
+
+def _initial_word_user(key: str) -> bool:
+    """A user name of an initial glued to a surname that is an English word (``jplimsoll``,
+    ``plimsollj``): in no vocabulary, the initial and the word's edge two letters no English
+    word starts (ends) with, the word one of :func:`_word_surname` (``JVISION``, ``XSTORE``,
+    ``XRADIANCE`` stay)."""
+    from cadbusi_assets.records.scrub import _UNKNOWN
+
+    if _class(key) != _UNKNOWN:
+        return False
+    starts, ends = _word_edges()
+    return (key[:2] not in starts and _word_surname(key[1:])) or (
+        key[-2:] not in ends and _word_surname(key[:-1])
     )
 
 
@@ -900,6 +911,11 @@ def _device_names(text: str) -> list[tuple[int, int]]:
     # underscore only a name of 5+ letters and an initial ("OTTOLINE-Q", "ottoline_q")
     for m in _DOTTED_USER.finditer(text):
         a, b = _fold_lower(m.group(1)), _fold_lower(m.group(2))
+        if m.group(0)[len(m.group(1))] == "." and (
+            (len(a) == 1 and _word_surname(b)) or (len(b) == 1 and _word_surname(a))
+        ):
+            spans += [m.span(1), m.span(2)]  # "J.PLIMSOLL": an initial and a word-surname
+            continue
         if m.group(0)[len(m.group(1))] != "." and not (
             len(a) >= 5 and len(b) == 1 and (m.group(0).isupper() or m.group(0).islower())
         ):
@@ -987,6 +1003,13 @@ def _cjk_device_part(part: str) -> bool:
     return any(w in part for w in _HANGUL_DEVICE_WORDS)
 
 
+#: frequent family names of one Hangul syllable or one Han character (김 민준, 李 娜)
+_ONE_LETTER_SURNAMES = frozenset(
+    "김이박최정강조윤장임한오서신권황안송류홍"
+    "李王张張刘劉陈陳杨楊赵趙黄黃周吴吳徐孙孫胡朱林何郭马馬罗羅"
+)
+
+
 def _cjk_name_part(part: str) -> bool:
     """A part of 2-4 Hangul syllables or Han and kana characters, or of 2-6 kana, with no
     device or room word in it (``김민준``, ``王伟``, ``山田太郎``, ``ヤマダ``)."""
@@ -1007,9 +1030,20 @@ def _cjk_device_names(text: str) -> list[tuple[int, int]]:
     """A Hangul or CJK name beside a device or room word of a station name (``US 김민준``,
     ``超声 王伟``, ``US 山田太郎``, ``US ヤマダ``), and the name parts beside it (``US タナカ
     ハナコ``): parts of :func:`_cjk_name_part`, next to a part that is a device or room word
-    or such a name."""
+    or such a name; two such parts alone are a family and a given name (``山田 太郎``)."""
     parts = list(_DEVICE_PART.finditer(text))
     names = [_cjk_name_part(m.group(0)) for m in parts]
+    first, second = (parts[0].group(0), parts[1].group(0)) if len(parts) == 2 else ("", "")
+    if len(parts) == 2 and (
+        (names[0] and names[1])
+        or (
+            first in _ONE_LETTER_SURNAMES
+            and (
+                names[1] or (_HAN.fullmatch(second) is not None and _cjk_name_part(first + second))
+            )
+        )
+    ):
+        return [m.span() for m in parts]  # a family and a given name alone ("山田 太郎", "김 민준")
     if not any(names):
         return []
     devices = [not names[i] and _cjk_device_part(m.group(0)) for i, m in enumerate(parts)]

@@ -17,11 +17,14 @@ shapes (Latin, Cyrillic, CJK, kana and Hangul script; phones and addresses mixed
    a description (breeds, Latin anatomy, drugs) in a station value;
 5. a sequence nested ~200 deep: quarantined with that reason, not as an unexpected error.
 
-Known gaps left (no test): a lone unknown word that is not two words (``QUARRINGTON``,
-``ORTHANC`` look alike), an English word as a station name (``CANDLEWICK``), an initial glued to
-a word whose first two letters start English words (``PLANTERN``), two kana or CJK names with no
-device word (``ヤマダ タロウ``, ``山田 太郎``). The earlier rounds are ``test_adversarial_phi_7``
-and before. All names, numbers and dates are invented (phones 555-01xx).
+Two CJK, kana or Hangul name parts alone in a station value are taken as a family and a given
+name (``山田 太郎``, ``김 민준``): a place of two parts goes too (``서울 강남``, a city: no device
+identity). Known gaps left (no test): a lone unknown word that is not two words
+(``QUARRINGTON``, ``ORTHANC`` look alike), an English word as a station name (``CANDLEWICK``),
+an initial glued to a word whose first two letters start English words (``PLANTERN``), a
+word-surname joined by a dash (``ravel-stoke``, ``zelda plimsoll-smith``), an 11-digit Chinese
+mobile number in short text. The earlier rounds are ``test_adversarial_phi_7`` and before. All
+names, numbers and dates are invented (phones 555-01xx).
 """
 
 from __future__ import annotations
@@ -229,6 +232,12 @@ SECOND_BATCH: list[tuple[str, str, tuple[str, ...]]] = [
     (R, "mother zelda hospitalised in 2019", ("zelda",)),
     (R, "Kontakt: Tochter (Rose), Tel. 555-0133", ("rose", "0133")),
     (R, "Accompagnée de sa fille (Rose) 555-0134", ("rose", "0134")),
+    (S, "J.PLIMSOLL", ("plimsoll",)),
+    (S, "PLIMSOLLJ", ("plimsoll",)),
+    (S, "ヤマダ タロウ", ("ヤマダ", "タロウ")),
+    (S, "山田 太郎", ("山田", "太郎")),
+    (S, "김 민준", ("민준",)),
+    (S, "李 娜", ("娜",)),
 ]
 
 
@@ -251,6 +260,8 @@ STAYS: list[tuple[str, str]] = [
     *[(S, v) for v in ("US ワークステーション", "US テスト", "超声 ドプラ")],
     *[(T, v) for v in ("母 (高血压)", "父 (糖尿病)", "母亲 乳腺癌", "姉 (40歳)", "母 (BRCA1)")],
     *[(T, v) for v in ("妻 (同伴)", "家族 (なし)")],
+    *[(S, v) for v in ("高 血压", "东 病房", "李 科", "张 室", "超声 检查", "US 李")],
+    *[(S, v) for v in ("J.VISION", "S.AUREUS", "E.COLI", "THISTLEK")],
     (T, "mother (IDM)"),
     (T, "daughter grace period"),
     (D, "US SON VALLEY"),
