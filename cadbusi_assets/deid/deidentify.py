@@ -84,6 +84,25 @@ class DeidentifiedObject:
         )
 
 
+#: sequences nested deeper than this are refused: the header walks (copy, cleaning, the
+#: identifier scan) recurse once a level, and real objects nest a few levels (SR: 5 in
+#: pydicom's test files); ~100 levels ran out of Python's stack as an unexpected error
+MAX_SEQUENCE_DEPTH = 32
+
+
+def _check_nesting(ds: Dataset) -> None:
+    """Refuse a data set whose sequences nest deeper than :data:`MAX_SEQUENCE_DEPTH` (walked
+    with a stack, not by recursion: the walk itself cannot run out of stack)."""
+    stack = [(ds, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_SEQUENCE_DEPTH:
+            raise DeidentificationError(f"sequences nested deeper than {MAX_SEQUENCE_DEPTH} levels")
+        for element in item:
+            if element.VR == "SQ" and element.value:
+                stack += [(child, depth + 1) for child in element.value]
+
+
 def _check_supported(ds: Dataset, profile: DeidProfile) -> None:
     sop_class = str(ds.get("SOPClassUID", "") or "")
     if not sop_class:
@@ -271,6 +290,7 @@ def _deidentify_dataset(
 ) -> DeidentifiedObject:
     profile = profile or DEFAULT_PROFILE
     _check_supported(ds, profile)
+    _check_nesting(ds)
     identifiers = OriginalIdentifiers.from_dataset(ds).merge(extra_identifiers)
 
     plan: PixelPlan = plan_pixel_cleaning(ds)

@@ -20,12 +20,16 @@ is removed, everything else is left byte for byte.
   relative's word or at the end, eponyms stay: ``Hodgkin's lymphoma``);
 * in a station-like value (``station``), a person name of the names list beside another
   name-like word (``ANNA QUIMBY US``), scanner makers and models left out; a user name
-  (``JSMITH-WS``, ``J_SMITH_WS``, ``KQUIMBY``); a Hangul or CJK name beside a device or room
-  word (``US 김민준``, ``超声 王伟``);
+  (``JSMITH-WS``, ``J_SMITH_WS``, ``KQUIMBY``, ``JPLIMSOLL``); a Hangul, CJK or kana name
+  beside a device or room word (``US 김민준``, ``超声 王伟``, ``US ヤマダ``); a lone word built
+  like an English surname of two words (``RAVELSTOKE``); none of these in a value that
+  describes a breed, a structure or a stain (``MUSCULI BULBI``, ``ANGELN CATTLE BREED``);
 * a name after a relation abbreviated with a slash (``d/o Rose``, ``C/O Rose Kumar``; not
   ``w/o contrast``, ``c/o pain``) or a credential written before it (``RN Faith``, ``PA-C
   Hope``), and beside a relative's word in parentheses (``daughter (Rose)``, ``Rose
-  (daughter)``; not ``mother (IDM)``).
+  (daughter)``, ``妻（王芳）``; not ``mother (IDM)``, ``母 (乳癌)``); a lower-case name after a
+  relative's word and the rare word after it (``d/o zelda plimsoll``; not ``mother zelda
+  treated``).
 
 >>> scrub_identifier_shapes("US-ROOM3"), scrub_identifier_shapes("DR QUIMBY ROOM 3", "station")
 ('US-ROOM3', 'DR [name] ROOM 3')
@@ -135,6 +139,16 @@ _ROOM_WORDS = frozenset({
     "theater", "station", "cart", "portable", "mobile", "system", "detector", "panel", "plate",
     "cassette", "us", "ct", "mr", "mri", "xr", "dx", "cr", "dr", "rad", "ir", "rm", "bldg",
     "floor", "level", "fl", "flr",
+    # rooms, departments and devices in Cyrillic, Greek, Arabic and Hebrew script: in a
+    # station name such a word of 4+ letters is otherwise taken for a name (``КАБИНЕТ 3``)
+    "кабинет", "кабінет", "комната", "палата", "отделение", "отделения", "отдел", "корпус",
+    "этаж", "узи", "узд", "рентген", "маммография", "маммограф", "поликлиника", "больница",
+    "клиника", "центр", "аппарат", "станция", "сервер", "архив", "приемная", "процедурная",
+    "смотровая", "диагностика", "диагностики", "кабінету", "відділення", "лікарня",
+    "αίθουσα", "αιθουσα", "τμήμα", "τμημα", "κλινική", "κλινικη", "υπέρηχος", "υπερηχος",
+    "ακτινολογικό", "ακτινολογικο", "غرفة", "عيادة", "قسم", "الأشعة", "الاشعة", "أشعة", "اشعة",
+    "مستشفى", "جهاز", "الموجات", "سونار", "حجرة", "חדר", "מכון", "מחלקה", "מרפאה",
+    "אולטרסאונד", "הדמיה", "דימות", "בית", "חולים",
 })  # fmt: skip
 #: scanner makers, product and model names that a names list may hold (``Philips``,
 #: ``Arietta``, ``Sequoia``): never a name in a device or descriptor value
@@ -185,6 +199,24 @@ _KIN_OTHER_SCRIPTS = frozenset({
     "ابنة", "ابنته", "ابن", "ابنه", "بنت", "زوج", "زوجة", "زوجها", "أم", "أب", "أخت", "أخ",
     "والدة", "والد", "בת", "בן", "בעל", "אשת", "אישה", "אמא", "אבא", "אחות", "אח",
 })  # fmt: skip
+#: relatives' words in Chinese, Japanese and Korean (a name after them is a CJK run or a
+#: Latin name: ``娘 (Rose)``, ``妻（王芳）``, ``딸 김민지``)
+CJK_KIN = frozenset({
+    "娘", "息子", "妻", "夫", "母", "父", "姉", "妹", "兄", "弟", "女儿", "女兒", "儿子", "兒子",
+    "丈夫", "妻子", "母亲", "母親", "父亲", "父親", "姐姐", "妹妹", "哥哥", "弟弟", "孙女",
+    "孫娘", "家族", "家属", "家屬", "딸", "아들", "남편", "아내", "부인", "어머니", "아버지", "언니",
+    "누나", "오빠", "동생", "보호자",
+})  # fmt: skip
+_KIN_OTHER_SCRIPTS |= CJK_KIN
+#: characters of CJK and Hangul clinical words (癌 cancer, 腺 gland, 病 disease, 史 history,
+#: 암 cancer...): a run with one is a finding after a relative's word (``母 乳癌``), no name
+_CJK_CLINICAL = frozenset("癌腺病瘤症炎史術术糖尿压圧肝肺胃肠腸巣巢宫宮亡岁歳乳암병")
+#: CJK words after a relative's word that say how or whether they are (同伴 accompanying,
+#: なし none, 健在 alive): no name
+_CJK_NOT_NAMES = (
+    "同伴", "同行", "陪同", "不明", "健在", "死亡", "なし", "あり", "不详", "不詳", "本人", "患者",
+    "家族", "正常", "异常", "異常", "없음", "있음", "동행", "보호자",
+)  # fmt: skip
 
 
 #: relatives' words of :data:`records.scrub._KIN` as they are written, with their accents
@@ -200,7 +232,7 @@ def _kin_regex() -> re.Pattern[str]:
     kin = {w for w in _KIN if len(w) > 2} | _KIN_OTHER_SCRIPTS | _KIN_ACCENTED
     words = "|".join(sorted((re.escape(w) for w in kin), key=len, reverse=True))
     return re.compile(
-        rf"(?i)(?<![^\W\d_])({words})(?:-in-law)?(?![^\W\d_])['’]?[ \t]*[:,\-]?[ \t]*"
+        rf"(?i)(?<![^\W\d_])({words})(?:-in-law)?(?![^\W\d_])['’]?[ \t\u3000]*[:,\-：]?[ \t\u3000]*"
     )
 
 
@@ -270,7 +302,8 @@ def _kin_set() -> frozenset[str]:
     return frozenset(w for w in _KIN if len(w) > 2) | _KIN_OTHER_SCRIPTS | _KIN_ACCENTED
 
 
-_PAREN_WORD = re.compile(rf"\([ \t]*({_WORD})[ \t]*\)")
+_PAREN_WORD = re.compile(rf"[(（][ \t]*({_WORD})((?:[ \t]+{_WORD}){{0,2}})[ \t]*[)）]")
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
 _WORD_BEFORE_PAREN = re.compile(rf"({_WORD})[ \t]*$")
 
 
@@ -289,14 +322,17 @@ def _kin_in_parentheses(text: str) -> list[tuple[int, int]]:
         outer_kin = _kin_key(outer) in kin
         if outer_kin and not inner_kin:
             word, span, relative = inner, m.span(1), outer
-        elif inner_kin and not outer_kin:
+        elif inner_kin and not outer_kin and not m.group(2):
             word, span, relative = outer, before.span(1), "daughter"
         else:
             continue
         if (word.isupper() and _fold_lower(word) not in _kin_given()) or _common(word):
             continue  # "mother (IDM)": an acronym
-        if _kin_name(word, relative, True):
-            spans.append(span)
+        if not _kin_name(word, relative, True):
+            continue
+        spans.append(span)
+        if span == m.span(1) and m.group(2):  # "夫 (Mark Quimby)": the rest of the name
+            spans += _names_after(text, m.start(1), None)[1:]
     return spans
 
 
@@ -446,11 +482,41 @@ def _kin_name(word: str, kin: str, closes: bool) -> bool:
     that is also a word (``daughter Rose``, ``son Will``; :data:`records.scrub._KIN_GIVEN`):
     ``will`` and ``may`` in title case or closing the value, the others also in lower case
     after a relative (``daughter rose``, ``hija rosa``; not after a role word)."""
-    from cadbusi_assets.records.scrub import _FAMILY, _KIN_GIVEN, _SAFE, _STOP, _fold_lower
+    from cadbusi_assets.records.scrub import (
+        _FAMILY,
+        _KIN_GIVEN,
+        _NAME,
+        _SAFE,
+        _STOP,
+        _UNKNOWN,
+        _fold_lower,
+    )
 
+    if _KANA_NAME.fullmatch(word):  # kana only: no device's loanword (ヤマダ, not プローブ)
+        return (
+            "ー" not in word
+            and not any(w in word for w in _KANA_DEVICE_WORDS)
+            and not any(w in word for w in _CJK_NOT_NAMES)
+        )
+    if _CJK_RUN.search(word) is not None:
+        # a CJK or Hangul run of 2-4 characters with no clinical or device character
+        return (
+            2 <= len(word) <= 4
+            and _CJK_RUN.fullmatch(word) is not None
+            and not any(c in _CJK_CLINICAL or c in _CJK_DEVICE_CHARACTERS for c in word)
+            and not any(w in word for w in _HANGUL_DEVICE_WORDS)
+            and not any(w in word for w in _CJK_NOT_NAMES)
+        )
     if _capitalised(word) and _class(word) in _name_classes():
         return True
     key = _fold_lower(word)
+    if (
+        word.islower()
+        and len(word) >= 4
+        and kin.lower() in _FAMILY
+        and (_class(word) == _NAME or (_class(word) == _UNKNOWN and _pronounceable(key)))
+    ):
+        return True  # "d/o zelda", "sister ottoline": a name of no word list, in lower case
     if key not in _KIN_GIVEN or _class(word) == _SAFE:
         return False
     if key in _STOP:
@@ -468,12 +534,19 @@ def _compound(text: str, match: re.Match[str]) -> bool:
     )
 
 
+#: endings of verbs, adverbs and abstract nouns (``deceased``, ``treated``, ``slowly``,
+#: ``hospitalised``): a word with one after a lower-case name is no surname
+_WORD_FORM_ENDING = re.compile(
+    r"(?:ed|ly|ise|ize|ance|ence|ment|ness|tion|sion|ity|ism|ogy|egy|ics|ful|ous|ive|able)$"
+)
+
+
 def _names_after(text: str, at: int, kin: str | None) -> list[tuple[int, int]]:
     """Spans of the name words that start at ``at`` (after a title or a relation): the first
     unless it is a common word (``kin`` None: a title, whose next word is a name unless
     common; else the relative's or role word before, and :func:`_kin_name` decides), then
     up to two more that are no common word, particles (``van der``) taken with them."""
-    from cadbusi_assets.records.scrub import _STOP, core_words
+    from cadbusi_assets.records.scrub import _NAME, _STOP, _UNKNOWN, core_words, medical_words
 
     spans: list[tuple[int, int]] = []
     match = _WORD_RE.match(text, at)
@@ -508,7 +581,19 @@ def _names_after(text: str, at: int, kin: str | None) -> list[tuple[int, int]]:
             pending.append(nxt.span())
             end = nxt.end()
             continue
-        if _common(nxt.group(0)) or key in _STOP or key in core_words() or key in _TITLES:
+        if key in _STOP or key in core_words() or key in _TITLES:
+            break
+        if _common(nxt.group(0)) and not (
+            # "d/o zelda plimsoll": a rare word after a name in lower case
+            word.islower()
+            and _class(word) in (_NAME, _UNKNOWN)
+            and nxt.group(0).islower()
+            and not _WORD_FORM_ENDING.search(key)
+            and len(key) >= 4
+            and key not in medical_words()
+            and key not in _ROOM_WORDS
+            and key not in PRODUCT_WORDS
+        ):
             break
         spans += [*pending, nxt.span()]
         pending = []
@@ -643,6 +728,115 @@ def _initial_user(key: str) -> bool:
     )
 
 
+#: parts of product and service names (``JVISION``, ``XSTORE``, ``KLINK``): an initial glued
+#: to a word with one of them is no user name
+_PRODUCT_PARTS = (
+    "vision", "view", "logic", "soft", "care", "link", "net", "tech", "med", "scan", "image",
+    "store", "work", "sonic", "sound", "cloud", "data", "system", "station", "server", "gate",
+    "star", "line", "port", "track", "flow", "graph", "point", "center", "centre", "lab",
+    "plus", "smart", "touch", "matic", "tron", "ware", "wave", "ray",
+)  # fmt: skip
+
+
+def _word_surname(word: str) -> bool:
+    """A surname that is an English word as a user name holds it (``plimsoll``, ``thistle``):
+    6+ letters after a consonant, no frequent, clinical, device or product word, no part of a
+    product's name and no verb, adverb or abstract noun (``vision``, ``radiance``)."""
+    from cadbusi_assets.records.scrub import core_words, english_words, medical_words
+
+    return (
+        len(word) >= 6
+        and word[:1] not in _VOWELS
+        and word in english_words()
+        and word not in core_words()
+        and word not in medical_words()
+        and word not in _DEVICE_WORDS
+        and word not in _ROOM_WORDS
+        and word not in PRODUCT_WORDS
+        and not any(p in word for p in _PRODUCT_PARTS)
+        and not _WORD_FORM_ENDING.search(word)
+    )
+
+
+def _initial_word_user(key: str) -> bool:
+    """A user name of an initial glued to a surname that is an English word (``jplimsoll``,
+    ``plimsollj``): in no vocabulary, the initial and the word's edge two letters no English
+    word starts (ends) with, the word one of :func:`_word_surname` (``JVISION``, ``XSTORE``,
+    ``XRADIANCE`` stay)."""
+    from cadbusi_assets.records.scrub import _UNKNOWN
+
+    if _class(key) != _UNKNOWN:
+        return False
+    starts, ends = _word_edges()
+    return (key[:2] not in starts and _word_surname(key[1:])) or (
+        key[-2:] not in ends and _word_surname(key[:-1])
+    )
+
+
+#: words that make a value a description (a breed, a Latin structure, a stain, a drug), not
+#: a device's name: no name pair or device shape is looked for in it (``MUSCULI BULBI``,
+#: ``DRENTSE PATRIJSHOND DOG BREED``, ``PONCEAU XYLIDINE STAIN``)
+_DESCRIPTION_WORDS = frozenset({
+    "breed", "breeds", "cattle", "dog", "horse", "pig", "sheep", "goat", "pony",
+    "organism", "subspecies", "species", "stain", "staining", "musculus", "musculi", "nervus",
+    "nervi", "vena", "venae", "arteria", "arteriae", "ligamentum", "ligamenta", "glandula",
+    "regio", "sulcus", "ossa", "substance", "qualifier", "finding", "disorder", "structure",
+    "injection", "hydrochloride",
+})  # fmt: skip
+#: endings of clinical and chemical words that :data:`records.scrub._CLINICAL_ENDING` lacks
+#: (``IMPLANTABLE DEFIBRILLATOR``, ``WAVEFORM``, ``IODIPAMIDE``, ``CAPROMAB``)
+_MORE_CLINICAL_ENDINGS = re.compile(r"(?:ABLE|IBLE|ATOR|FORM|IDE|MAB)$")
+
+
+def _description(text: str) -> bool:
+    """A value with a word of :data:`_DESCRIPTION_WORDS`."""
+    return any(m.group(0).lower() in _DESCRIPTION_WORDS for m in _SEGMENT.finditer(text))
+
+
+#: the last part of an English surname or place name built of two words (``RAVEL|STOKE``,
+#: ``BREWER|TON``); not ``field`` or ``stone`` (``BRIGHTFIELD``, ``GALLSTONE``)
+_SURNAME_ENDS = (
+    "stoke", "ton", "ford", "ley", "worth", "wood", "well", "bury", "borough", "ham", "hurst",
+    "combe", "dale", "shaw", "wick", "croft", "bridge", "brook", "mere", "thorpe", "by",
+    "burn", "leigh", "stead", "ridge", "more", "sley",
+)  # fmt: skip
+
+
+def _compound_surname(text: str) -> list[tuple[int, int]]:
+    """A station value that is one word and reads like an English surname or place of two
+    words that no vocabulary has as one (``RAVELSTOKE``: ravel + stoke): 8+ letters, the
+    first part a word or name of 3+ letters, the last one of :data:`_SURNAME_ENDS`, no part
+    of a product's name. Other lone unknown words stay (``ORTHANC``, ``STORESCP``,
+    ``THORAVISION``: that is how AE titles look)."""
+    from cadbusi_assets.records.scrub import _UNKNOWN, english_words, name_words
+    from cadbusi_assets.records.vocabulary import eponym_words
+
+    segments = list(_SEGMENT.finditer(text))
+    if len(segments) != 1 or len(segments[0].group(0)) < 8:
+        return []
+    found = segments[0]
+    start, end = found.span()
+    if (start and text[start - 1].isdigit()) or text[end : end + 1].isdigit():
+        return []  # glued to digits: a model
+    key = _fold_lower(found.group(0))
+    if (
+        not key.isascii()
+        or _class(key) != _UNKNOWN
+        or key in eponym_words()  # "TITTERINGTON": a projection's name
+        or any(p in key for p in _PRODUCT_PARTS)
+    ):
+        return []
+    for ending in _SURNAME_ENDS:
+        first = key[: -len(ending)]
+        if (
+            key.endswith(ending)
+            and len(first) >= 3
+            and (first in english_words() or first in name_words())
+        ):
+            return [found.span()]
+    return []
+
+
 def _device_names(text: str) -> list[tuple[int, int]]:
     """People in a station name or an AE title, by the shapes devices take: a segment
     between separators (not glued to digits: ``LOGIQE10`` is a model) that is a user name
@@ -659,8 +853,9 @@ def _device_names(text: str) -> list[tuple[int, int]]:
     )
 
     places = place_words()
-    code = " " not in text.strip()  # one code ("Quimby_US2"), not words of a description
     found = list(_SEGMENT.finditer(text))
+    # one code ("Quimby_US2", "JPLIMSOLL 555-0101"), not words of a description
+    code = " " not in text.strip() or len(found) == 1
     if len(found) > _MAX_DEVICE_WORDS:
         return []  # a description, not a device's name
     segments = []
@@ -681,9 +876,11 @@ def _device_names(text: str) -> list[tuple[int, int]]:
             titled = m.group(0).istitle() and cls == _UNKNOWN and len(key) >= 5
             shape = "titled" if titled and _pronounceable(key) else "other"
             segments.append((m, shape))
-        elif _user_name(key) or (code and _initial_user(key)):
+        elif _user_name(key) or (code and (_initial_user(key) or _initial_word_user(key))):
             segments.append((m, "user"))
-        elif _CLINICAL_ENDING.search(m.group(0).upper()):
+        elif _CLINICAL_ENDING.search(m.group(0).upper()) or (
+            cls == _UNKNOWN and _MORE_CLINICAL_ENDINGS.search(m.group(0).upper())
+        ):
             segments.append((m, "other"))  # MUSCULUS PECTORALIS, a clinical or Latin word
         elif (cls == _UNKNOWN and len(key) >= 5 and _pronounceable(key)) or (
             cls == _NAME and key not in places
@@ -714,6 +911,11 @@ def _device_names(text: str) -> list[tuple[int, int]]:
     # underscore only a name of 5+ letters and an initial ("OTTOLINE-Q", "ottoline_q")
     for m in _DOTTED_USER.finditer(text):
         a, b = _fold_lower(m.group(1)), _fold_lower(m.group(2))
+        if m.group(0)[len(m.group(1))] == "." and (
+            (len(a) == 1 and _word_surname(b)) or (len(b) == 1 and _word_surname(a))
+        ):
+            spans += [m.span(1), m.span(2)]  # "J.PLIMSOLL": an initial and a word-surname
+            continue
         if m.group(0)[len(m.group(1))] != "." and not (
             len(a) >= 5 and len(b) == 1 and (m.group(0).isupper() or m.group(0).islower())
         ):
@@ -774,9 +976,18 @@ _HANGUL_DEVICE_WORDS = (
 )  # fmt: skip
 _HANGUL_ROOM_ENDS = frozenset("실과관호층번터원기")
 _HANGUL_NAME = re.compile(r"[\uac00-\ud7af]{2,4}")
+#: a name in kana only (``ヤマダ``, ``やまだ はなこ``): 3-6 katakana or hiragana, no long-vowel
+#: mark (loanwords: ``プローブ``, ``エコー``) and none of :data:`_KANA_DEVICE_WORDS`
+_KANA_NAME = re.compile(r"[\u3041-\u3096\u30a1-\u30fa]{3,6}")
+_KANA_DEVICE_WORDS = (
+    "リニア", "セクタ", "コンベ", "ドプラ", "ドップラ", "モニタ", "スキャナ", "モダリティ",
+    "マンモ", "パソコン", "サーバ", "ステーション", "システム", "ルーム", "センタ", "クリニック",
+    "ラボ", "ユニット", "カート", "ポータブル", "プローブ", "エコー", "けんさ", "しんさつ",
+    "きかい", "へや", "カルテ", "テスト", "デモ", "バックアップ", "アーカイブ", "ケア",
+)  # fmt: skip
 _HAN_NAME = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]{2,4}")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
-_DEVICE_PART = re.compile(r"[^ \t_.\-]+")
+_DEVICE_PART = re.compile(r"[^ \t_.\-・\u3000]+")
 
 
 def _cjk_device_part(part: str) -> bool:
@@ -785,31 +996,65 @@ def _cjk_device_part(part: str) -> bool:
     key = part.lower().rstrip("0123456789")
     if key in _DEVICE_WORDS or key in _ROOM_WORDS or key in PRODUCT_WORDS:
         return True
+    if _KANA_NAME.fullmatch(part):  # kana only: a device's loanword, not its letters
+        return "ー" in part or any(w in part for w in _KANA_DEVICE_WORDS)
     if any(c in _CJK_DEVICE_CHARACTERS for c in part):
         return True
     return any(w in part for w in _HANGUL_DEVICE_WORDS)
 
 
+#: frequent family names of one Hangul syllable or one Han character (김 민준, 李 娜)
+_ONE_LETTER_SURNAMES = frozenset(
+    "김이박최정강조윤장임한오서신권황안송류홍"
+    "李王张張刘劉陈陳杨楊赵趙黄黃周吴吳徐孙孫胡朱林何郭马馬罗羅"
+)
+
+
+def _cjk_name_part(part: str) -> bool:
+    """A part of 2-4 Hangul syllables or Han and kana characters, or of 2-6 kana, with no
+    device or room word in it (``김민준``, ``王伟``, ``山田太郎``, ``ヤマダ``)."""
+    if _HANGUL_NAME.fullmatch(part):
+        return part[-1] not in _HANGUL_ROOM_ENDS and not any(
+            w in part for w in _HANGUL_DEVICE_WORDS
+        )
+    if _KANA_NAME.fullmatch(part):
+        return not any(w in part for w in _KANA_DEVICE_WORDS)
+    return (
+        _HAN_NAME.fullmatch(part) is not None
+        and _HAN.search(part) is not None  # kana with a long vowel: a word (プローブ)
+        and not any(c in _CJK_DEVICE_CHARACTERS for c in part)
+    )
+
+
 def _cjk_device_names(text: str) -> list[tuple[int, int]]:
     """A Hangul or CJK name beside a device or room word of a station name (``US 김민준``,
-    ``超声 王伟``, ``US 山田太郎``): a part of 2-4 Hangul syllables or Han and kana characters
-    with no device or room word in it, next to a part that is one."""
+    ``超声 王伟``, ``US 山田太郎``, ``US ヤマダ``), and the name parts beside it (``US タナカ
+    ハナコ``): parts of :func:`_cjk_name_part`, next to a part that is a device or room word
+    or such a name; two such parts alone are a family and a given name (``山田 太郎``)."""
     parts = list(_DEVICE_PART.finditer(text))
-    spans: list[tuple[int, int]] = []
-    for i, m in enumerate(parts):
-        part = m.group(0)
-        if _HANGUL_NAME.fullmatch(part):
-            if part[-1] in _HANGUL_ROOM_ENDS or any(w in part for w in _HANGUL_DEVICE_WORDS):
-                continue
-        elif (
-            not _HAN_NAME.fullmatch(part)
-            or _HAN.search(part) is None  # kana only: a product or a word (プローブ)
-            or any(c in _CJK_DEVICE_CHARACTERS for c in part)
-        ):
-            continue
-        if any(_cjk_device_part(parts[j].group(0)) for j in (i - 1, i + 1) if 0 <= j < len(parts)):
-            spans.append(m.span())
-    return spans
+    names = [_cjk_name_part(m.group(0)) for m in parts]
+    first, second = (parts[0].group(0), parts[1].group(0)) if len(parts) == 2 else ("", "")
+    if len(parts) == 2 and (
+        (names[0] and names[1])
+        or (
+            first in _ONE_LETTER_SURNAMES
+            and (
+                names[1] or (_HAN.fullmatch(second) is not None and _cjk_name_part(first + second))
+            )
+        )
+    ):
+        return [m.span() for m in parts]  # a family and a given name alone ("山田 太郎", "김 민준")
+    if not any(names):
+        return []
+    devices = [not names[i] and _cjk_device_part(m.group(0)) for i, m in enumerate(parts)]
+    taken = [False] * len(parts)
+    for i in range(len(parts)):
+        taken[i] = names[i] and any(devices[j] for j in (i - 1, i + 1) if 0 <= j < len(parts))
+    for order in (range(len(parts)), range(len(parts) - 1, -1, -1)):
+        for i in order:  # a name part beside a taken one ("US タナカ ハナコ")
+            if names[i] and not taken[i]:
+                taken[i] = any(taken[j] for j in (i - 1, i + 1) if 0 <= j < len(parts))
+    return [m.span() for m, t in zip(parts, taken, strict=True) if t]
 
 
 #: an initial as its own segment before or after a surname (``J_SMITH``, ``SMITH.J``)
@@ -877,7 +1122,7 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
             spans += [(*m.span(), "[date]") for m in _DATE_COMPACT.finditer(text)]
     for m in _TITLE.finditer(text):
         spans += [(*s, "[name]") for s in _names_after(text, m.end(), None)]
-    if len(text) > 4:
+    if len(text) > 4 or not text.isascii():  # "妻 王芳"
         for m in _kin_regex().finditer(text):
             spans += [(*s, "[name]") for s in _names_after(text, m.end(), m.group(1))]
     if "/" in text:
@@ -896,7 +1141,7 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
         before = _BEFORE_CREDENTIAL.search(text, 0, m.start())
         if before is not None and (m.group(0) != "DO" or "," in before.group(0)):
             spans += [(*s, "[name]") for s in _names_before_credential(text, before.start())]
-    if "(" in text:
+    if "(" in text or "（" in text:
         spans += [(*s, "[name]") for s in _kin_in_parentheses(text)]
     if "'" in text or "’" in text:
         for m in _POSSESSIVE.finditer(text):
@@ -916,9 +1161,13 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
             ]
             spans += [(*s, "[name]") for s in _cjk_device_names(text)]
     if kind == "station":
-        spans += [(*s, "[name]") for s in _name_pairs(text)]
+        described = _description(text)
+        if not described:
+            spans += [(*s, "[name]") for s in _name_pairs(text)]
         spans += [(*s, "[name]") for s in _lone_names(text)]
-        spans += [(*s, "[name]") for s in _device_names(text)]
+        if not described:
+            spans += [(*s, "[name]") for s in _device_names(text)]
+        spans += [(*s, "[name]") for s in _compound_surname(text)]
     if not spans:
         return text
     return _replace(text, spans)

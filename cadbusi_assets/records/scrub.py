@@ -1371,6 +1371,18 @@ def _joined(gap: str, comma: bool = True, left: str = "") -> bool:
     return comma and _JOIN_COMMA.fullmatch(gap) is not None
 
 
+#: between a relative's word and the name after it
+_KIN_GAP = re.compile(r"[ \t]*:?[ \t]*")
+
+
+@functools.cache
+def _cjk_kin() -> frozenset[str]:
+    """Relatives' words in Chinese, Japanese and Korean (:data:`deid.shapes.CJK_KIN`)."""
+    from cadbusi_assets.deid.shapes import CJK_KIN
+
+    return CJK_KIN
+
+
 def _mark_names(
     text: str, placeholders: list[str], unknown_are_names: bool = True
 ) -> list[tuple[int, int]]:
@@ -1388,7 +1400,7 @@ def _mark_names(
     medical = medical_words()
     eponyms = eponym_words()
     previous_end = 0
-    for tok in tokens:
+    for index, tok in enumerate(tokens):
         if tok.kind == "cjk":
             spans.extend(_cjk_names(tok))
             continue
@@ -1434,6 +1446,16 @@ def _mark_names(
                 continue  # an abbreviation unless the context says otherwise
             if tok.upper and len(tok.text) == 2:
                 continue
+            if tok.key in _KIN and (
+                tok.cls == _UNKNOWN
+                or (
+                    index + 1 < n
+                    and tokens[index + 1].kind == "word"
+                    and tokens[index + 1].capitalised
+                    and _KIN_GAP.fullmatch(text, tok.end, tokens[index + 1].start) is not None
+                )
+            ):
+                continue  # "Hija Rosa", "TOCHTER ROSE", "Hija presente": a relative's word
             tok.redact = True
 
     _organisation_names(text, tokens, unknown_are_names)
@@ -1473,6 +1495,9 @@ def _mark_names(
             return False, False  # "... her sister. Contact the office"
         if key in _GREETINGS and gap.strip(" \t"):
             return False, False
+        if not key.isascii():
+            # "娘 (Rose)", "딸 (Grace)" (the key is decomposed: Hangul by its text)
+            return key in _RELATIONS or tokens[j].text in _cjk_kin(), False
         return key in _RELATIONS, False
 
     def credential_after(i: int) -> bool:
@@ -1526,7 +1551,11 @@ def _mark_names(
             any_cue
             and tok.key in _STOP
             and tok.key in _KIN_GIVEN
-            and (tokens[i - 1].key in _KIN or _abbreviated_cue(text, tokens[i - 1], tok))
+            and (
+                tokens[i - 1].key in _KIN
+                or tokens[i - 1].text in _cjk_kin()
+                or _abbreviated_cue(text, tokens[i - 1], tok)
+            )
             and (tok.title or _CLOSES_NAME.match(text, tok.end) is not None)
         ):
             tok.redact = True  # "son Will", "daughter May": a first name that is a frequent word
@@ -2084,6 +2113,26 @@ def _abbreviated_cue(text: str, prev: _Token, tok: _Token) -> bool:
 _VERB_PARTICLE = re.compile(r"[ \t]+(?:to|from|up|out|into|off|over|and\s+left)\b")
 
 
+#: endings of verbs, adverbs, adjectives and abstract nouns (``hospitalised``, ``slowly``,
+#: ``treated``): after a lower-case name only a word of a names list with one is a surname
+_WORD_FORM_ENDING = re.compile(
+    r"(?:ed|ly|ise|ize|ance|ence|ment|ness|tion|sion|ity|ism|ogy|egy|ics|ful|ous|ive|able)$"
+)
+
+
+def _strong_lower_cue(
+    tokens: list[_Token], i: int, cue: Callable[[int], tuple[bool, bool]]
+) -> bool:
+    """A cue before token ``i`` that is a title, a relative's or role word or a slash
+    relation, not a weak one (``and fallopian tubes``, ``of purkinje fibers``)."""
+    if not cue(i)[0]:
+        return False
+    j = i - 1
+    while j >= 0 and tokens[j].key in {"her", "his", "their", "the", "my", "a", "an", "our"}:
+        j -= 1
+    return j >= 0 and tokens[j].key not in _WEAK_CUES
+
+
 def _lower_case_name(
     text: str, tokens: list[_Token], i: int, cue: Callable[[int], tuple[bool, bool]]
 ) -> bool:
@@ -2103,6 +2152,23 @@ def _lower_case_name(
         and not (i + 1 < len(tokens) and (tok.key, tokens[i + 1].key) in _GIVEN_COMPOUNDS)
     ):
         return True  # "her daughter rose", "hija rosa": a first name right after a relative
+    if (
+        tok.cls in (_SAFE, _AMBIGUOUS)
+        and len(tok.text) >= 4
+        and i >= 2
+        and tokens[i - 1].redact
+        and tokens[i - 1].kind == "word"
+        and not tokens[i - 1].capitalised
+        and tokens[i - 1].cls in (_NAME, _UNKNOWN)
+        and tok.key not in core_words()
+        and tok.key not in medical_words()
+        and tok.key not in _STOP
+        and tok.key not in _NOT_A_NAME_PART
+        and (tok.cls == _AMBIGUOUS or not _WORD_FORM_ENDING.search(tok.key))
+        and text[tokens[i - 1].end : tok.start] == " "
+        and _strong_lower_cue(tokens, i - 1, cue)
+    ):
+        return True  # "d/o zelda plimsoll": a rare word after a lower-case name after a cue
     if (
         tok.cls not in (_NAME, _UNKNOWN)
         or len(tok.text) < 3
