@@ -70,6 +70,9 @@ _TRUNK_PHONE = re.compile(
     r"(?<![\w.\-])0\d{3,4}[ \-]?\d{6}(?![\w\-]|\.\d)|(?<![\w.\-])0\d{2,4} \d{3,4} \d{3,4}(?![\w\-]|\.\d)"
 )
 _LOCAL_PHONE = re.compile(_NOT_GLUED + r"\d{3}[ \-]\d{4}(?![\w\-]|\.\d)")
+#: a Chinese mobile number in groups of 3-4-4 (``138 1234 5678``): the local rule would take
+#: only its first two groups
+_CN_MOBILE = re.compile(r"(?<![\w.\-])1[3-9]\d[ \-]\d{4}[ \-]\d{4}(?![\w\-]|\.\d)")
 _EXTENSION_PHONE = re.compile(r"(?<=(?<![^\W\d_])[xX])\d{3}[ \-]\d{4}(?![\w\-]|\.\d)")
 _ID_LABEL = re.compile(
     r"(?i)(?<![^\W\d_])(?:MRN|MR[ \t]*(?:#|NO\.?|NUM(?:BER)?)|MED(?:ICAL)?[ \t]*REC(?:ORD)?"
@@ -1068,7 +1071,7 @@ _DOTTED_USER = re.compile(r"(?<![\w.@\-])([^\W\d_]+)[._\-]([^\W\d_]+)(?![\w.@\-]
 
 def _replace(text: str, spans: list[tuple[int, int, str]]) -> str:
     out, last = [], 0
-    for start, end, marker in sorted(set(spans)):
+    for start, end, marker in sorted(set(spans), key=lambda s: (s[0], -s[1], s[2])):
         if start < last:
             continue
         out.append(text[last:start])
@@ -1109,6 +1112,7 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
         spans += [(*m.span(1), "[date]") for m in _DOB_LABEL.finditer(text)]
         spans += [(*m.span(), "[phone]") for m in _PHONE.finditer(text)]
         spans += [(*m.span(), "[phone]") for m in _INTERNATIONAL.finditer(text)]
+        spans += [(*m.span(), "[phone]") for m in _CN_MOBILE.finditer(text)]
         if kind == "serial":  # only an extension's x marks a short number as a phone there
             spans += [(*m.span(), "[phone]") for m in _EXTENSION_PHONE.finditer(text)]
         else:

@@ -432,6 +432,8 @@ _PHONES = re.compile(
     r"|(?<![\w.])\(?0\d{1,4}\)?[\s\-]?\d{3,4}[\s\-]?\d{3,4}(?![\d\-])"
     # French: ten digits in pairs ("06 12 34 56 78")
     r"|(?<![\w.])0[1-9](?:[ .\-]?\d{2}){4}(?![\d\-])"
+    # Chinese mobile in groups of 3-4-4 ("138 1234 5678"; unbroken, it is a long number)
+    r"|(?<![\w.])1[3-9]\d[ \-]\d{4}[ \-]\d{4}(?![\d\-])"
     # labelled numbers of any layout
     r"|" + _PHONE_LABEL + r"\+?\(?\d[\d\s().\-]{5,}\d"
 )

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pydicom
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
@@ -79,6 +80,30 @@ def code_meaning_sequence(meaning: str) -> Sequence:
     item = Dataset()
     item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = "X1", "99LOCAL", meaning
     return Sequence([item])
+
+
+def released_text(path: Path) -> str:
+    """Every value a reader of a released file sees as text, upper-cased: each element of the
+    file meta and data set at any depth, but UIDs (new random pseudonyms on every run: a
+    planted ``0173`` turns up in one now and then) and the pixel data; bytes (private ``UN``,
+    ``OB``) decoded as UTF-8."""
+    ds = pydicom.dcmread(path)
+    values: list[str] = []
+
+    def collect(data: Dataset) -> None:
+        for element in data:
+            if element.VR == "SQ":
+                for item in element.value:
+                    collect(item)
+            elif element.VR != "UI" and element.tag != 0x7FE00010 and element.value is not None:
+                value = element.value
+                if isinstance(value, bytes):
+                    value = value.decode("utf-8", "replace")
+                values.append(str(value))
+
+    collect(ds.file_meta)
+    collect(ds)
+    return "\n".join(values).upper()
 
 
 def deidentify_in_process(

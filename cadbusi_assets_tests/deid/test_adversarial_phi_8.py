@@ -22,8 +22,9 @@ name (``山田 太郎``, ``김 민준``): a place of two parts goes too (``서�
 identity). Known gaps left (no test): a lone unknown word that is not two words
 (``QUARRINGTON``, ``ORTHANC`` look alike), an English word as a station name (``CANDLEWICK``),
 an initial glued to a word whose first two letters start English words (``PLANTERN``), a
-word-surname joined by a dash (``ravel-stoke``, ``zelda plimsoll-smith``), an 11-digit Chinese
-mobile number in short text. The earlier rounds are ``test_adversarial_phi_7`` and before. All
+word-surname joined by a dash (``ravel-stoke``, ``zelda plimsoll-smith``). A Chinese mobile
+number written 3-4-4 (``138 1234 5678``) is a phone everywhere (it leaked whole from reports
+and left its last group in station names and code meanings). The earlier rounds are ``test_adversarial_phi_7`` and before. All
 names, numbers and dates are invented (phones 555-01xx).
 """
 
@@ -46,7 +47,7 @@ from cadbusi_assets.deid.deidentify import MAX_SEQUENCE_DEPTH
 from cadbusi_assets.deid.shapes import scrub_identifier_shapes
 from cadbusi_assets.identity import generate_key_file
 from cadbusi_assets_tests.deid.canary import canary_dataset
-from cadbusi_assets_tests.deid.phi_support import deidentify_in_process
+from cadbusi_assets_tests.deid.phi_support import deidentify_in_process, released_text
 from cadbusi_assets_tests.deid.phi_support import leaked as _leaked
 from cadbusi_assets_tests.deid.phi_support import through_channel as _run
 
@@ -70,6 +71,25 @@ ROUND_7_GAPS: list[tuple[str, str, tuple[str, ...]]] = [
     (T, "妻（王芳）", ("王芳",)),
     (T, "妻 (王芳)", ("王芳",)),
 ]
+
+
+#: Chinese mobile numbers written 3-4-4 (unbroken, eleven digits are an id already)
+CN_MOBILES: list[tuple[str, str, tuple[str, ...]]] = [
+    (ch, text, ("1234", "5678"))
+    for ch in (R, D, C, S, T, "hdr:ImageComments")
+    for text in ("son 138 1234 5678", "家属 139-1234-5678", "Contact 150 1234 5678 tonight")
+]
+
+
+@pytest.mark.parametrize(("channel", "text", "secrets"), CN_MOBILES)
+def test_a_chinese_mobile_in_groups_is_a_phone_everywhere(channel, text, secrets, pseudonymizer):
+    assert _leaked(_run(channel, text, pseudonymizer), secrets) == []
+
+
+def test_of_two_shapes_from_one_place_the_longer_is_removed():
+    """A local phone (``138 1234``) and a longer one from the same first digit: the whole
+    number goes, not the first one's span with the rest left behind."""
+    assert scrub_identifier_shapes("son 138 1234 5678", "station") == "son [phone]"
 
 
 @pytest.mark.parametrize(("channel", "text", "secrets"), ROUND_7_GAPS)
@@ -390,7 +410,7 @@ _COMMAND_ATTACKS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
 def test_command_writes_none_of_the_round_8_attacks(tmp_path):
     """``cadbusi deidentify`` in its own process, the files in UTF-8 (ISO_IR 192) so that the
     kana, Han, Hangul and Cyrillic names are carried: every file is written, no planted word is
-    in its bytes, and a room word in Cyrillic stays."""
+    in what it holds (its UIDs, new random pseudonyms, aside), and a room word in Cyrillic stays."""
     source, out = tmp_path / "in", tmp_path / "out"
     source.mkdir()
     for name, (values, _) in _COMMAND_ATTACKS.items():
@@ -403,7 +423,7 @@ def test_command_writes_none_of_the_round_8_attacks(tmp_path):
         ds.save_as(source / f"{name}.dcm", enforce_file_format=True)
     _, rows, _ = deidentify_in_process(tmp_path, source, out, set(_COMMAND_ATTACKS))
     for name, row in rows.items():
-        data = (out / row["output_path"]).read_bytes().decode("utf-8", "replace").upper()
+        data = released_text(out / row["output_path"])
         words = _COMMAND_ATTACKS[name][1]
         assert not [w for w in words if w.upper() in data], name
     cyrillic = (out / rows["cyrillic"]["output_path"]).read_bytes().decode("utf-8", "replace")
