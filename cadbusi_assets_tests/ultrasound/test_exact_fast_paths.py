@@ -642,3 +642,44 @@ def test_fan_radii_from_the_rows_holding_the_ranks_are_every_pixels_percentiles(
         assert list(_fan_radii(component, counts, *apex)) == expected
         banded += len(radius) >= FAN_RADII_ALL
     assert banded >= 20
+
+
+def test_fit_centres_on_the_window_of_the_chosen_components_are_the_whole_labels(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # _fit_centres pads only the window of the labels around the chosen components' boxes
+    # (_runs_window): the same candidate centres as padding the whole labels, for crosses
+    # in the middle, at every edge of the labels and beside each other, with unchosen
+    # components and speckle around them
+    from cadbusi_assets.ultrasound import calipers
+
+    def whole(labels: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+        return labels, (0, 0)
+
+    rng = np.random.default_rng(11)
+    fitted = 0
+    for _ in range(80):
+        height, width = (int(v) for v in rng.integers(20, 140, 2))
+        layer = (rng.random((height, width)) < 0.02).astype(np.uint8)  # speckle
+        for _ in range(int(rng.integers(1, 5))):
+            half = int(rng.integers(2, 12))
+            x = int(rng.integers(-2, width + 2))  # (some cut at the labels' edges)
+            y = int(rng.integers(-2, height + 2))
+            if rng.random() < 0.5:
+                cv2.line(layer, (x - half, y), (x + half, y), 1, int(rng.integers(1, 3)))
+                cv2.line(layer, (x, y - half), (x, y + half), 1, int(rng.integers(1, 3)))
+            else:
+                cv2.line(layer, (x - half, y - half), (x + half, y + half), 1, 1)
+                cv2.line(layer, (x - half, y + half), (x + half, y - half), 1, 1)
+        count, labels, stats = _components(layer)
+        which = (rng.random(count) < 0.7) & (stats[:, 4] >= 5)
+        which[0] = False
+        ys, xs = np.nonzero(layer)
+        for slack in (False, True):
+            got = calipers._fit_centres((ys, xs), labels, stats, which, pixel_slack=slack)
+            with monkeypatch.context() as patched:
+                patched.setattr(calipers, "_runs_window", whole)
+                expected = calipers._fit_centres((ys, xs), labels, stats, which, slack)
+            assert got == expected
+            fitted += sum(len(v) for v in got.values())
+    assert fitted > 0
