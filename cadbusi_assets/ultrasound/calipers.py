@@ -659,22 +659,6 @@ def _whole_median(runs: np.ndarray) -> np.ndarray:
     return (middle[:, 0] + middle[:, 1]) // 2
 
 
-def _runs_window(labels: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
-    """The window of ``labels`` around the boxes of ``chosen`` (stats rows, at least one),
-    grown by 1 px, and its top-left corner ``(x, y)``. A run of :func:`_arm_runs_many`
-    counts a step as lit only where the step or a 4-neighbour of it holds the centre's own
-    label, so every step it counts lies in that component's box grown by 1 px: runs from
-    the chosen components' pixels are the same on the window as on the whole labels (both
-    padded with unlit pixels; the window's edges are the labels' own or beyond every lit
-    step), and only the window is copied to be padded."""
-    height, width = labels.shape
-    x, y = chosen[:, 0], chosen[:, 1]
-    x0, y0 = max(0, int(x.min()) - 1), max(0, int(y.min()) - 1)
-    x1 = min(width, int((x + chosen[:, 2]).max()) + 1)
-    y1 = min(height, int((y + chosen[:, 3]).max()) + 1)
-    return labels[y0:y1, x0:x1], (x0, y0)
-
-
 def _fit_centres(
     lit: tuple[np.ndarray, np.ndarray],
     labels: np.ndarray,
@@ -750,14 +734,10 @@ def _fit_centres(
         (styles == "+")[:, None, None], _DIRECTION_STEPS["+"], _DIRECTION_STEPS["x"]
     )
 
-    # (only the window of the chosen components' boxes, padded: _runs_window) the farthest
-    # any run below looks, and one
-    window, (wx0, wy0) = _runs_window(labels, stats[chosen])
-    grown = _padded(window, MAX_HALF + 3)
-    wx, wy = gx - wx0, gy - wy0
+    grown = _padded(labels, MAX_HALF + 3)  # the farthest any run below looks, and one
 
     def runs_of(at: np.ndarray, limit: int, strict: bool) -> np.ndarray:
-        return _arm_runs_many(window, ks[at], wx[at], wy[at], directions[at], limit, strict, grown)
+        return _arm_runs_many(labels, ks[at], gx[at], gy[at], directions[at], limit, strict, grown)
 
     # Arms of MIN_HALF (2) show in the first 3 steps: a cheap test first.
     at = at[runs_of(at, 3, False).min(axis=1) >= MIN_HALF]
