@@ -29,9 +29,12 @@ per family, for the tuning families together and for the held-out families toget
   reading of the frame and finds no text lines of its own (the reading's time is the
   verification's figure, :mod:`benchmarks.textlines` ``--ocr``).
   ``--parts`` prints instead the CPU ms/frame of that path and of its parts
-  (:data:`PARTS`: the caliper detection and its heat map, refiner, coloured marks and
-  template scoring, the text lines, the field of view, the inpainting masks), one thread,
-  the best of :data:`SPEED_REPEATS` repeats each, for the tuning and the held-out frames apart.
+  (:data:`PARTS`: the caliper detection and its heat map, refiner, coloured marks, template
+  scoring, hollow marks, marks on colour maps, learned points and pair splitting, the text
+  lines, the field of view, the inpainting masks and fill), one thread, the best of
+  :data:`SPEED_REPEATS` repeats each, for the tuning and the held-out frames apart;
+  ``--parts --one-pass`` the same as the one pass runs it (the verification's reading
+  given, made before the clock starts: no text lines).
 
 Numbers only: nothing here asserts. :data:`SCREENS_BEFORE` keeps the figures measured before
 the work on caliper styles, :data:`SCREENS_BEFORE_SESSION2` those before the caliper speed-up
@@ -396,11 +399,17 @@ PARTS = (
     ("cadbusi_assets.ultrasound.calipers", "colour_marks", "calipers.colour_marks"),
     ("cadbusi_assets.ultrasound.calipers", "_score", "calipers._score"),
     ("cadbusi_assets.ultrasound.calipers", "smeared_marks", "calipers.smeared_marks"),
+    ("cadbusi_assets.ultrasound.calipers", "hollow_marks", "calipers.hollow_marks"),
+    ("cadbusi_assets.ultrasound.calipers", "map_marks", "calipers.map_marks"),
+    ("cadbusi_assets.ultrasound.calipers", "_net_marks", "calipers._net_marks (learned)"),
+    ("cadbusi_assets.ultrasound.calipers", "_split_pairs", "calipers._split_pairs"),
     ("cadbusi_assets.ultrasound.caliper_net", "CaliperNet.find", "heat map (find)"),
     ("cadbusi_assets.ultrasound.caliper_net", "CaliperNet.refine", "refiner"),
     ("cadbusi_assets.ultrasound.analysis", "find_text_lines", "text lines"),
     ("cadbusi_assets.ultrasound.analysis", "find_field_of_view", "field of view"),
     ("cadbusi_assets.ultrasound.inpaint", "caliper_masks", "inpainting masks"),
+    ("cadbusi_assets.ultrasound.inpaint", "_hollow_fill", "inpainting masks: hollow marks"),
+    ("cadbusi_assets.ultrasound.inpaint", "_estimates", "inpainting fill"),
 )
 
 
@@ -433,13 +442,22 @@ def _timed_parts(spent: defaultdict[str, float]) -> Iterator[None]:
             setattr(owner, leaf, original)
 
 
-def measure_parts(screens: Sequence[Any], repeats: int = SPEED_REPEATS) -> dict[str, float]:
+def measure_parts(
+    screens: Sequence[Any], repeats: int = SPEED_REPEATS, one_pass: bool = False
+) -> dict[str, float]:
     """CPU ms/frame of analysis (no OCR) plus inpainting (``"total"``) and of each of
-    :data:`PARTS`, one thread, the best of ``repeats`` for each."""
+    :data:`PARTS`, one thread, the best of ``repeats`` for each. ``one_pass``: the analysis
+    as the one pass runs it (given the verification's reading, made before the clock starts:
+    no text lines of its own), as :func:`measure_speed` times it."""
     import torch
 
     from cadbusi_assets.ultrasound import analysis, inpaint
+    from cadbusi_assets.ultrasound.ocr import read_frame_text
 
+    readings = [
+        read_frame_text(screen.frame, vocabulary_gate=True) if one_pass else None
+        for screen in screens
+    ]
     threads, torch_threads = cv2.getNumThreads(), torch.get_num_threads()
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
@@ -449,8 +467,8 @@ def measure_parts(screens: Sequence[Any], repeats: int = SPEED_REPEATS) -> dict[
             spent: defaultdict[str, float] = defaultdict(float)
             with _timed_parts(spent):
                 start = time.process_time()
-                for screen in screens:
-                    result = analysis.analyze_frame(screen.frame, [], ocr=False)
+                for screen, reading in zip(screens, readings, strict=True):
+                    result = analysis.analyze_frame(screen.frame, [], ocr=False, reading=reading)
                     inpaint.inpaint_frames([screen.frame], [result.calipers.points])
                 spent["total"] = time.process_time() - start
             for name, seconds in spent.items():
@@ -462,17 +480,24 @@ def measure_parts(screens: Sequence[Any], repeats: int = SPEED_REPEATS) -> dict[
 
 
 def run_parts_benchmark(
-    frames: int = SPEED_FRAMES, seed: int = 0, echo: Callable[[str], None] = print
+    frames: int = SPEED_FRAMES,
+    seed: int = 0,
+    echo: Callable[[str], None] = print,
+    one_pass: bool = False,
 ) -> dict[str, dict[str, float]]:
     """:func:`measure_parts` on ``frames`` frames of every tuning family, then of every
     held-out family; printed, returned."""
     from cadbusi_demo import screens_heldout as gen
 
     out = {}
+    path = "one pass (the reading given)" if one_pass else "standalone"
     for group, families in (("TUNING", gen.TUNING_FAMILIES), ("HELDOUT", gen.HELDOUT_FAMILIES)):
         screens = [gen.render_screen(f, seed + k) for f in families for k in range(frames)]
-        out[group] = measure_parts(screens)
-        echo(f"{group}: {len(screens)} frames, CPU ms/frame, one thread, best of {SPEED_REPEATS}")
+        out[group] = measure_parts(screens, one_pass=one_pass)
+        echo(
+            f"{group}: {len(screens)} frames, {path}, CPU ms/frame, one thread,"
+            f" best of {SPEED_REPEATS}"
+        )
         for name, ms in sorted(out[group].items(), key=lambda item: -item[1]):
             echo(f"  {name:<24}{ms:8.2f}")
     return out
@@ -584,9 +609,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parts", action="store_true", help="CPU ms/frame of the speed path and its parts only"
     )
+    parser.add_argument(
+        "--one-pass",
+        action="store_true",
+        help="with --parts: the analysis as the one pass runs it (the verification's reading given)",
+    )
     args = parser.parse_args(argv)
     if args.parts:
-        run_parts_benchmark(args.frames, args.seed)
+        run_parts_benchmark(args.frames, args.seed, one_pass=args.one_pass)
     else:
         run_screens_benchmark(args.frames, args.seed)
     return 0

@@ -41,6 +41,16 @@ def test_measure_parts_names_the_total_and_the_parts_the_frames_reach():
     assert all(ms >= 0 for ms in figures.values())
 
 
+def test_measure_parts_one_pass_times_the_analysis_given_the_reading():
+    """``--parts --one-pass``: the analysis as the one pass runs it, given the verification's
+    reading (made before the clock starts), finds no text lines of its own."""
+    screen = render_screen(TUNING_FAMILIES[0], 100)
+    figures = screens.measure_parts([screen], repeats=1, one_pass=True)
+    assert {"total", "calipers (all)", "field of view"} <= set(figures)
+    assert "text lines" not in figures
+    assert "text lines" in screens.measure_parts([screen], repeats=1)
+
+
 def test_matching_takes_each_true_point_once():
     """Two found points near one true mark: one matches it, the other matches nothing and
     counts against precision (``caliper_misses`` lists it as a second mark)."""
