@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pynetdicom import (
     AE,
@@ -120,6 +121,8 @@ STORAGE_CLASSES = (
     "1.2.840.10008.5.1.4.1.1.13.1.3",  # Breast Tomosynthesis
 )
 
+_STUDY_UID_TAG = 0x0020000D
+_SERIES_UID_TAG = 0x0020000E
 _PENDING = (0xFF00, 0xFF01)
 _OUT_OF_RESOURCES = (0xA700, 0xA701, 0xA702)
 _MODES = ("move", "get")
@@ -128,6 +131,9 @@ _MODES = ("move", "get")
 @dataclass
 class _Waiting:
     dest: BinaryIO
+    #: (Study, Series Instance UID) asked for: a data set of another study or series with the
+    #: same SOP Instance UID (a concurrent series retrieval of another study) is not this one
+    identity: tuple[str, str] | None = None
     size: int = 0
     received: bool = False
     error: RetrievalError | None = None
@@ -305,10 +311,17 @@ class DimsePacs:
 
     def _on_store(self, event: evt.Event) -> int:
         sop = str(cast(C_STORE, event.request).AffectedSOPInstanceUID or "")
+        # C-STOREs are routed by SOP Instance UID, and the same UID can be in two studies of
+        # a cohort whose retrievals go at once: the data set's own study and series decide
+        identity = _identity(event)
         with self._waiting_lock:
             waiting = self._waiting.get(sop)
+        if waiting is not None and not (
+            identity is None or waiting.identity is None or identity == waiting.identity
+        ):
+            waiting = None
         if waiting is None:
-            batch = self._series.expecting(sop)
+            batch = self._series.expecting(sop, identity)
             if batch is not None:
                 return self._keep_for_batch(batch, sop, event)
         if waiting is None or waiting.received:
@@ -501,7 +514,7 @@ class DimsePacs:
         identifier.StudyInstanceUID = ref.study_instance_uid
         identifier.SeriesInstanceUID = ref.series_instance_uid
         identifier.SOPInstanceUID = ref.sop_instance_uid
-        waiting = _Waiting(dest)
+        waiting = _Waiting(dest, (ref.study_instance_uid, ref.series_instance_uid))
         with self._waiting_lock:
             if ref.sop_instance_uid in self._waiting:
                 raise TransientError("the same instance is already being retrieved")
@@ -609,6 +622,25 @@ class DimsePacs:
             if self._server is not None:
                 self._server.shutdown()
                 self._server = None
+
+
+def _identity(event: evt.Event) -> tuple[str, str] | None:
+    """(Study, Series Instance UID) of a received data set, read from its header; None where
+    it cannot be read (the instance is then routed by its SOP Instance UID alone)."""
+    try:
+        try:
+            path = event.dataset_path
+        except AttributeError:
+            ds = event.dataset
+        else:
+            ds = dcmread(
+                path, stop_before_pixels=True, specific_tags=[_STUDY_UID_TAG, _SERIES_UID_TAG]
+            )
+        study = str(ds.get("StudyInstanceUID", "") or "").strip()
+        series = str(ds.get("SeriesInstanceUID", "") or "").strip()
+    except Exception:  # unreadable header: never let it kill the association thread
+        return None
+    return (study, series) if study and series else None
 
 
 def _pause_reactor(assoc: Association) -> None:

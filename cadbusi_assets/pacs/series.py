@@ -55,8 +55,9 @@ class SeriesBatches:
         self._listed: dict[tuple[str, str], frozenset[str]] = {}
         #: (study, series) -> its retrieval (planned, going or over)
         self._batches: dict[tuple[str, str], SeriesBatch] = {}
-        #: SOP Instance UID -> the going retrieval that expects it
-        self._expecting: dict[str, SeriesBatch] = {}
+        #: SOP Instance UID -> the going retrievals that expect it (two where the same UID is
+        #: in two series of the cohort: a study sent again under a new Study Instance UID)
+        self._expecting: dict[str, list[SeriesBatch]] = {}
         self._lock = threading.Lock()
         #: retrieval requests sent, by level (for the run's log, the benchmark and tests)
         self.requests = {"series": 0, "image": 0}
@@ -101,10 +102,19 @@ class SeriesBatches:
                     folder.mkdir(parents=True)
                 self._batches[key] = SeriesBatch(key[0], key[1], frozenset(sops), folder)
 
-    def expecting(self, sop_instance_uid: str) -> SeriesBatch | None:
-        """The going retrieval that expects this instance, if any."""
+    def expecting(
+        self, sop_instance_uid: str, identity: tuple[str, str] | None = None
+    ) -> SeriesBatch | None:
+        """The going retrieval that expects this instance, if any: the one of its
+        ``identity`` (Study and Series Instance UID read from the received data set); without
+        it, the only one expecting that SOP Instance UID (None where two do)."""
         with self._lock:
-            return self._expecting.get(sop_instance_uid)
+            batches = self._expecting.get(sop_instance_uid, [])
+            if identity is not None:
+                batches = [
+                    b for b in batches if (b.study_instance_uid, b.series_instance_uid) == identity
+                ]
+            return batches[0] if len(batches) == 1 else None
 
     def hold(self, batch: SeriesBatch, sop_instance_uid: str, path: Path) -> bool:
         """Keep ``path`` (a file in the batch's folder) for the instance's fetch; False (and
@@ -137,7 +147,7 @@ class SeriesBatches:
             if run:
                 batch.started = True
                 for sop in batch.wanted:
-                    self._expecting[sop] = batch
+                    self._expecting.setdefault(sop, []).append(batch)
         if run:
             try:
                 self.count("series")
@@ -145,8 +155,11 @@ class SeriesBatches:
             finally:
                 with self._lock:
                     for sop in batch.wanted:
-                        if self._expecting.get(sop) is batch:
-                            del self._expecting[sop]
+                        others = [b for b in self._expecting.get(sop, []) if b is not batch]
+                        if others:
+                            self._expecting[sop] = others
+                        else:
+                            self._expecting.pop(sop, None)
                 batch.done.set()
         batch.done.wait()
         with self._lock:
