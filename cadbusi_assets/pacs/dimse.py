@@ -324,6 +324,11 @@ class DimsePacs:
             batch = self._series.expecting(sop, identity)
             if batch is not None:
                 return self._keep_for_batch(batch, sop, event)
+            if identity is not None and self._series.going(identity):
+                # an instance of a series being retrieved that the listing did not find (added
+                # since): accepted and dropped, never kept; refusing it makes some PACS
+                # (Orthanc) stop the whole C-MOVE there. The next run lists and fetches it.
+                return 0x0000
         if waiting is None or waiting.received:
             return 0xA700  # nobody asked for this instance
         try:

@@ -116,6 +116,12 @@ class SeriesBatches:
                 ]
             return batches[0] if len(batches) == 1 else None
 
+    def going(self, identity: tuple[str, str]) -> bool:
+        """Whether the retrieval of this (study, series) is going now."""
+        with self._lock:
+            batch = self._batches.get(identity)
+            return batch is not None and batch.started and not batch.done.is_set()
+
     def hold(self, batch: SeriesBatch, sop_instance_uid: str, path: Path) -> bool:
         """Keep ``path`` (a file in the batch's folder) for the instance's fetch; False (and
         the file removed) when the batch does not want it or already holds it."""

@@ -15,7 +15,7 @@ from cadbusi_assets.dicom import read_dataset
 from cadbusi_assets.pacs import open_pacs, retrieve_studies
 from cadbusi_assets.pacs.synthetic import synthetic_uid, synthetic_us_instance
 from cadbusi_assets.storage import open_zone
-from cadbusi_assets_tests.pacs.orthanc_support import PARTITION, study_cohort
+from cadbusi_assets_tests.pacs.orthanc_support import PARTITION, study_cohort, zone_files
 
 pytestmark = pytest.mark.integration
 
@@ -104,3 +104,99 @@ def test_the_same_sop_instance_uid_in_two_studies_never_mixes_their_files(
         assert all(row == stored for row, stored in pairs)
         assert result.conflicts.height == 1
         _no_staging_left(zone, root)
+
+
+def _new_series(orthanc, instances: int) -> str:
+    study = synthetic_uid(next(_uids))
+    for n in range(1, instances + 1):
+        _upload(orthanc, study, study + ".1", f"{study}.1.{n}", n)
+    return study
+
+
+def test_an_instance_added_to_the_series_after_the_listing_is_left_to_the_next_run(
+    pacs_uri, orthanc, tmp_path, pseudonymizer
+):
+    """The series answer then holds an instance nobody asked for: it is refused or dropped,
+    never stored or held; the run completes with what it listed; the next run fetches the new
+    instance alone."""
+    study = _new_series(orthanc, 4)
+
+    def add_after_listing(message: str) -> None:
+        if message.startswith("listed"):
+            _upload(orthanc, study, study + ".1", f"{study}.1.9", 9)
+
+    before = _series_folders()
+    pacs = open_pacs(pacs_uri)
+    zone = open_zone(tmp_path / "raw", name="raw")
+    try:
+        first = retrieve_studies(
+            pacs, study_cohort(study), zone, PARTITION, pseudonymizer, progress=add_after_listing
+        )
+        assert pacs.requests == {"series": 1, "image": 0}  # type: ignore[attr-defined]
+        assert sorted(first.instances["sop_instance_uid"]) == [
+            f"{study}.1.{n}" for n in range(1, 5)
+        ]
+        assert set(first.instances["status"]) == {"stored"}
+        assert first.studies["complete"].to_list() == [True]
+        assert zone_files(zone) == set(first.instances["raw_path"])
+        pacs.requests.update(series=0, image=0)  # type: ignore[attr-defined]
+        second = retrieve_studies(
+            pacs, study_cohort(study), zone, PARTITION, pseudonymizer, previous=first.instances
+        )
+        assert pacs.requests == {"series": 0, "image": 1}  # type: ignore[attr-defined]
+    finally:
+        pacs.close()
+    assert second.instances.height == 5
+    assert all(row == stored for row, stored in _identity_of_stored(zone, second))
+    assert zone_files(zone) == set(second.instances["raw_path"])
+    _no_staging_left(zone, tmp_path / "raw")
+    assert _series_folders() == before
+
+
+def test_refetch_by_series_keeps_identical_files_and_asks_once(
+    pacs_uri, orthanc, tmp_path, pseudonymizer
+):
+    study = _new_series(orthanc, 5)
+    pacs = open_pacs(pacs_uri)
+    zone = open_zone(tmp_path / "raw", name="raw")
+    try:
+        first = retrieve_studies(pacs, study_cohort(study), zone, PARTITION, pseudonymizer)
+        files = {p: zone.read_bytes(*p.split("/")) for p in first.instances["raw_path"]}
+        pacs.requests.update(series=0, image=0)  # type: ignore[attr-defined]
+        again = retrieve_studies(
+            pacs,
+            study_cohort(study),
+            zone,
+            PARTITION,
+            pseudonymizer,
+            previous=first.instances,
+            refetch=True,
+        )
+        assert pacs.requests == {"series": 1, "image": 0}  # type: ignore[attr-defined]
+    finally:
+        pacs.close()
+    assert again.refetched.height == 5
+    assert {p: zone.read_bytes(*p.split("/")) for p in again.instances["raw_path"]} == files
+    assert zone_files(zone) == set(files)
+    _no_staging_left(zone, tmp_path / "raw")
+
+
+@pytest.mark.parametrize("concurrency", [1, 8])
+def test_one_connection_and_many_workers_do_not_deadlock(
+    pacs_uri, concurrency, orthanc, tmp_path, pseudonymizer
+):
+    """``max_connections=1``: the series request holds the only association (or HTTP slot)
+    while its instances arrive; the other workers wait for it, not for a connection."""
+    studies = [_new_series(orthanc, 6), _new_series(orthanc, 3), _new_series(orthanc, 1)]
+    pacs = open_pacs(pacs_uri, max_connections=1, timeout=20)
+    zone = open_zone(tmp_path / "raw", name="raw")
+    try:
+        result = retrieve_studies(
+            pacs, study_cohort(*studies), zone, PARTITION, pseudonymizer, concurrency=concurrency
+        )
+        assert pacs.requests == {"series": 2, "image": 1}  # type: ignore[attr-defined]
+    finally:
+        pacs.close()
+    assert set(result.instances["status"]) == {"stored"}
+    assert result.instances.height == 10
+    _no_staging_left(zone, tmp_path / "raw")
