@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 import socket
 import threading
 import time
@@ -310,6 +311,15 @@ class DimsePacs:
                 ) from None
 
     def _on_store(self, event: evt.Event) -> int:
+        try:
+            return self._store(event)
+        finally:
+            # pynetdicom (3.0) removes the temporary file of a received data set after a C-STORE
+            # on its Storage SCP (C-MOVE), never after one on our own association (C-GET): each
+            # instance received by C-GET would stay whole (raw PHI) in the system temp folder
+            _remove_received_file(event)
+
+    def _store(self, event: evt.Event) -> int:
         sop = str(cast(C_STORE, event.request).AffectedSOPInstanceUID or "")
         # C-STOREs are routed by SOP Instance UID, and the same UID can be in two studies of
         # a cohort whose retrievals go at once: the data set's own study and series decide
@@ -627,6 +637,18 @@ class DimsePacs:
             if self._server is not None:
                 self._server.shutdown()
                 self._server = None
+
+
+def _remove_received_file(event: evt.Event) -> None:
+    request = cast(C_STORE, event.request)
+    received = getattr(request, "_dataset_file", None)
+    name = getattr(received, "name", None)
+    if not isinstance(name, str):
+        return
+    with contextlib.suppress(OSError):
+        received.close()  # type: ignore[union-attr]
+    with contextlib.suppress(OSError):
+        os.unlink(name)
 
 
 def _identity(event: evt.Event) -> tuple[str, str] | None:

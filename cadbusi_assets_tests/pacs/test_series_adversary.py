@@ -9,12 +9,14 @@ import itertools
 import tempfile
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from cadbusi_assets.dicom import read_dataset
 from cadbusi_assets.pacs import open_pacs, retrieve_studies
 from cadbusi_assets.pacs.synthetic import synthetic_uid, synthetic_us_instance
 from cadbusi_assets.storage import open_zone
+from cadbusi_assets_tests.storage.conftest import BUCKET, fake_gcs  # noqa: F401
 from cadbusi_assets_tests.pacs.orthanc_support import PARTITION, study_cohort, zone_files
 
 pytestmark = pytest.mark.integration
@@ -200,3 +202,69 @@ def test_one_connection_and_many_workers_do_not_deadlock(
     assert set(result.instances["status"]) == {"stored"}
     assert result.instances.height == 10
     _no_staging_left(zone, tmp_path / "raw")
+
+
+def test_on_an_object_store_held_files_leave_the_system_temp_folder(
+    dimse_get_uri, orthanc, fake_gcs, tmp_path, monkeypatch, pseudonymizer
+):
+    """An object-store raw zone stages in the system temporary folder: the files a series
+    request holds (raw PHI) are gone once taken, and those never taken (an instance whose SOP
+    Instance UID another study of the cohort owns) are gone at close()."""
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
+    shared = synthetic_uid(next(_uids), 99)
+    studies = []
+    for _ in range(2):
+        study = synthetic_uid(next(_uids))
+        for n in range(1, 5):
+            _upload(orthanc, study, study + ".1", shared if n == 4 else f"{study}.1.{n}", n)
+        studies.append(study)
+    seen: list[int] = []
+
+    def watch(message: str) -> None:
+        seen.append(len([p for p in system_tmp.rglob(".held-*")]))
+
+    zone = open_zone(f"gs://{BUCKET}/{synthetic_uid(next(_uids))}", name="raw", **fake_gcs)
+    pacs = open_pacs(dimse_get_uri)
+    try:
+        result = retrieve_studies(
+            pacs,
+            study_cohort(*studies),
+            zone,
+            PARTITION,
+            pseudonymizer,
+            progress=watch,
+            concurrency=1,
+        )
+        assert pacs.requests == {"series": 2, "image": 0}  # type: ignore[attr-defined]
+        assert max(seen) > 0  # held there while the run went on
+        # only the instance nobody took (the other study owns its SOP Instance UID) is left
+        assert len(list(system_tmp.rglob(".held-*"))) == 1
+    finally:
+        pacs.close()
+    assert result.conflicts.height == 1
+    assert result.instances.filter(pl.col("status") == "stored").height == 7
+    assert not list(system_tmp.rglob("*"))
+
+
+@pytest.mark.parametrize("mode", ["dimse_move", "dimse_get"])
+@pytest.mark.parametrize("level", ["series", "image"])
+def test_no_received_instance_is_left_in_the_system_temp_folder(
+    mode, level, request, orthanc, tmp_path, monkeypatch, pseudonymizer
+):
+    """pynetdicom writes each received data set to a temporary file; after a C-STORE on our
+    own association (C-GET) it never removed it: every instance stayed, whole, in /tmp."""
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
+    study = _new_series(orthanc, 3)
+    uri = request.getfixturevalue(f"{mode}_uri") + f"&level={level}"
+    zone = open_zone(tmp_path / "raw", name="raw")
+    pacs = open_pacs(uri)
+    try:
+        result = retrieve_studies(pacs, study_cohort(study), zone, PARTITION, pseudonymizer)
+    finally:
+        pacs.close()
+    assert set(result.instances["status"]) == {"stored"}
+    assert not list(system_tmp.rglob("*"))
