@@ -16,8 +16,8 @@ from cadbusi_assets.dicom import read_dataset
 from cadbusi_assets.pacs import open_pacs, retrieve_studies
 from cadbusi_assets.pacs.synthetic import synthetic_uid, synthetic_us_instance
 from cadbusi_assets.storage import open_zone
-from cadbusi_assets_tests.storage.conftest import BUCKET, fake_gcs  # noqa: F401
 from cadbusi_assets_tests.pacs.orthanc_support import PARTITION, study_cohort, zone_files
+from cadbusi_assets_tests.storage.conftest import BUCKET, fake_gcs  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -205,7 +205,12 @@ def test_one_connection_and_many_workers_do_not_deadlock(
 
 
 def test_on_an_object_store_held_files_leave_the_system_temp_folder(
-    dimse_get_uri, orthanc, fake_gcs, tmp_path, monkeypatch, pseudonymizer
+    dimse_get_uri,
+    orthanc,
+    fake_gcs,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+    pseudonymizer,
 ):
     """An object-store raw zone stages in the system temporary folder: the files a series
     request holds (raw PHI) are gone once taken, and those never taken (an instance whose SOP
