@@ -273,3 +273,88 @@ def test_no_received_instance_is_left_in_the_system_temp_folder(
         pacs.close()
     assert set(result.instances["status"]) == {"stored"}
     assert not list(system_tmp.rglob("*"))
+
+
+_KILLED_RUN = """
+import os, signal, sys
+import cadbusi_assets
+import polars as pl
+from cadbusi_assets.identity import Pseudonymizer
+from cadbusi_assets_tests.support import TEST_KEY
+from cadbusi_assets.pacs import open_pacs, retrieve_studies
+from cadbusi_assets.storage import open_zone
+uri, root, partition, study = sys.argv[1:]
+
+def die(message):
+    if message.startswith("1/"):  # one instance stored, the others held
+        os.kill(os.getpid(), signal.SIGKILL)
+
+cohort = pl.DataFrame({"study_instance_uid": [study], "accession_number": ["ACC"]})
+retrieve_studies(open_pacs(uri), cohort, open_zone(root, name="raw"), partition,
+                 Pseudonymizer(TEST_KEY), concurrency=1, progress=die)
+"""
+
+
+def test_a_run_killed_during_a_series_leaves_nothing_a_listing_sees_and_the_next_run_cleans(
+    dimse_move_uri, orthanc, tmp_path, pseudonymizer
+):
+    """SIGKILL while a series' instances are held in the zone's staging: they are never listed
+    as files of the zone, and the next run of the date removes them and completes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    study = _new_series(orthanc, 8)
+    root = tmp_path / "raw"
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_RUN, dimse_move_uri, str(root), PARTITION, study],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+    held = list(root.rglob(".held-*.tmp"))
+    assert len(held) == 7  # the series came whole; one instance was taken and stored
+    zone = open_zone(root, name="raw")
+    assert not [p for p in zone.iter_files() if ".staging" in str(p) or ".held" in p.name]
+
+    pacs = open_pacs(dimse_move_uri)
+    try:
+        result = retrieve_studies(pacs, study_cohort(study), zone, PARTITION, pseudonymizer)
+    finally:
+        pacs.close()
+    assert result.studies["complete"].to_list() == [True]
+    assert result.instances.height == 8
+    assert zone_files(zone) == set(result.instances["raw_path"])
+    _no_staging_left(zone, root)
+
+
+def test_a_large_series_held_files_go_as_they_are_taken(
+    pacs_uri, orthanc, tmp_path, pseudonymizer
+):
+    """200 instances in one series: one request; each held file is removed as soon as its
+    fetch took it (the staging shrinks while the run goes on), nothing is left."""
+    study = _new_series(orthanc, 200)
+    root = tmp_path / "raw"
+    held: dict[int, int] = {}
+
+    def watch(message: str) -> None:
+        if "/200 instances processed" in message:
+            held[int(message.split("/")[0])] = len(list(root.rglob(".held-*.tmp")))
+
+    pacs = open_pacs(pacs_uri)
+    zone = open_zone(root, name="raw")
+    try:
+        result = retrieve_studies(
+            pacs, study_cohort(study), zone, PARTITION, pseudonymizer, progress=watch
+        )
+        assert pacs.requests == {"series": 1, "image": 0}  # type: ignore[attr-defined]
+    finally:
+        pacs.close()
+    assert result.instances.height == 200
+    assert set(result.instances["status"]) == {"stored"}
+    assert held and all(count <= 200 - done for done, count in held.items())
+    assert held[200] == 0
+    _no_staging_left(zone, root)
