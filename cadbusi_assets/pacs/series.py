@@ -174,8 +174,12 @@ class SeriesBatches:
         try:
             if path is None:
                 return None
+            try:
+                source = open(path, "rb")
+            except FileNotFoundError:  # removed under the run (a cleaning, a reaper): ask alone
+                return None
             written = 0
-            with open(path, "rb") as source:
+            with source:
                 while chunk := source.read(_CHUNK):
                     dest.write(chunk)
                     written += len(chunk)

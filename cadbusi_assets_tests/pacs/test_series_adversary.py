@@ -358,3 +358,34 @@ def test_a_large_series_held_files_go_as_they_are_taken(
     assert held and all(count <= 200 - done for done, count in held.items())
     assert held[200] == 0
     _no_staging_left(zone, root)
+
+
+def test_held_files_removed_under_the_run_are_asked_for_alone(
+    pacs_uri, orthanc, tmp_path, pseudonymizer
+):
+    """Another process cleaning the date's staging (a second run of the date started by hand,
+    outside the stage lock) or a temp-folder reaper removes the held files while the run
+    goes on: those instances are asked for alone, not failed."""
+    study = _new_series(orthanc, 6)
+    root = tmp_path / "raw"
+    removed: list[Path] = []
+
+    def reap(message: str) -> None:
+        if message.startswith("1/") and not removed:
+            removed.extend(root.rglob(".held-*.tmp"))
+            for path in removed:
+                path.unlink()
+
+    pacs = open_pacs(pacs_uri)
+    zone = open_zone(root, name="raw")
+    try:
+        result = retrieve_studies(
+            pacs, study_cohort(study), zone, PARTITION, pseudonymizer, concurrency=1, progress=reap
+        )
+        assert pacs.requests == {"series": 1, "image": 5}  # type: ignore[attr-defined]
+    finally:
+        pacs.close()
+    assert len(removed) == 5
+    assert set(result.instances["status"]) == {"stored"}, result.instances["reason"].to_list()
+    assert all(row == stored for row, stored in _identity_of_stored(zone, result))
+    _no_staging_left(zone, root)
