@@ -334,7 +334,7 @@ class DimsePacs:
             batch = self._series.expecting(sop, identity)
             if batch is not None:
                 return self._keep_for_batch(batch, sop, event)
-            if identity is not None and self._series.going(identity):
+            if identity is not None and self._series.drop_extra(identity):
                 # an instance of a series being retrieved that the listing did not find (added
                 # since): accepted and dropped, never kept; refusing it makes some PACS
                 # (Orthanc) stop the whole C-MOVE there. The next run lists and fetches it.
@@ -601,7 +601,7 @@ class DimsePacs:
         # a PACS may answer before its last C-STOREs arrived: wait a little for them
         deadline = time.monotonic() + min(self.timeout, 10.0)
         while time.monotonic() < deadline:
-            if self._series.held(batch) >= min(completed, len(batch.wanted)):
+            if self._series.arrived(batch, completed):
                 return
             time.sleep(0.02)
 

@@ -38,6 +38,8 @@ class SeriesBatch:
     started: bool = False
     #: fetches copying a file of it now (its folder stays until they are done)
     copying: int = 0
+    #: instances it brought that the listing did not find (added since), dropped
+    extra: int = 0
     done: threading.Event = field(default_factory=threading.Event)
 
     def new_file(self) -> tuple[BinaryIO, Path]:
@@ -116,11 +118,15 @@ class SeriesBatches:
                 ]
             return batches[0] if len(batches) == 1 else None
 
-    def going(self, identity: tuple[str, str]) -> bool:
-        """Whether the retrieval of this (study, series) is going now."""
+    def drop_extra(self, identity: tuple[str, str]) -> bool:
+        """An instance the listing did not find arrived for the retrieval of this (study,
+        series): True (counted, to be dropped) where that retrieval is going now."""
         with self._lock:
             batch = self._batches.get(identity)
-            return batch is not None and batch.started and not batch.done.is_set()
+            if batch is None or not batch.started or batch.done.is_set():
+                return False
+            batch.extra += 1
+            return True
 
     def hold(self, batch: SeriesBatch, sop_instance_uid: str, path: Path) -> bool:
         """Keep ``path`` (a file in the batch's folder) for the instance's fetch; False (and
@@ -132,9 +138,12 @@ class SeriesBatches:
         path.unlink(missing_ok=True)
         return False
 
-    def held(self, batch: SeriesBatch) -> int:
+    def arrived(self, batch: SeriesBatch, completed: int) -> bool:
+        """Whether every instance the request says it sent (``completed``) has arrived: held,
+        or dropped as not listed; or every instance wanted is held."""
         with self._lock:
-            return len(batch.files)
+            held = len(batch.files)
+            return held >= len(batch.wanted) or held + batch.extra >= completed
 
     def take(
         self, ref: InstanceRef, dest: BinaryIO, retrieve: Callable[[SeriesBatch], None]
@@ -175,7 +184,7 @@ class SeriesBatches:
             if path is None:
                 return None
             try:
-                source = open(path, "rb")
+                source = path.open("rb")  # closed below
             except FileNotFoundError:  # removed under the run (a cleaning, a reaper): ask alone
                 return None
             written = 0

@@ -331,9 +331,7 @@ def test_a_run_killed_during_a_series_leaves_nothing_a_listing_sees_and_the_next
     _no_staging_left(zone, root)
 
 
-def test_a_large_series_held_files_go_as_they_are_taken(
-    pacs_uri, orthanc, tmp_path, pseudonymizer
-):
+def test_a_large_series_held_files_go_as_they_are_taken(pacs_uri, orthanc, tmp_path, pseudonymizer):
     """200 instances in one series: one request; each held file is removed as soon as its
     fetch took it (the staging shrinks while the run goes on), nothing is left."""
     study = _new_series(orthanc, 200)
@@ -389,3 +387,40 @@ def test_held_files_removed_under_the_run_are_asked_for_alone(
     assert set(result.instances["status"]) == {"stored"}, result.instances["reason"].to_list()
     assert all(row == stored for row, stored in _identity_of_stored(zone, result))
     _no_staging_left(zone, root)
+
+
+def test_one_instance_gone_and_one_added_since_the_listing(
+    dimse_move_uri, orthanc, tmp_path, pseudonymizer
+):
+    """The series answer then brings as many instances as listed, one of them not asked
+    for: the run does not wait for the one that will never come (it was waiting the full
+    10 s grace for late C-STOREs), and asks for the gone one alone."""
+    import time
+
+    study = _new_series(orthanc, 4)
+    gone = orthanc.find_instances(study)[0]
+
+    def change_after_listing(message: str) -> None:
+        if message.startswith("listed"):
+            orthanc.delete_instance(gone)
+            _upload(orthanc, study, study + ".1", f"{study}.1.9", 9)
+
+    pacs = open_pacs(dimse_move_uri)
+    zone = open_zone(tmp_path / "raw", name="raw")
+    started = time.monotonic()
+    try:
+        result = retrieve_studies(
+            pacs,
+            study_cohort(study),
+            zone,
+            PARTITION,
+            pseudonymizer,
+            retries=1,
+            progress=change_after_listing,
+        )
+        assert pacs.requests == {"series": 1, "image": 1}  # type: ignore[attr-defined]
+    finally:
+        pacs.close()
+    assert time.monotonic() - started < 8
+    assert sorted(result.instances["status"]) == ["failed", "stored", "stored", "stored"]
+    _no_staging_left(zone, tmp_path / "raw")
