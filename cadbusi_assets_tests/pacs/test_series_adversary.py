@@ -21,7 +21,12 @@ from cadbusi_assets_tests.storage.conftest import BUCKET, fake_gcs  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
-_uids = itertools.count(7000)
+_uids = itertools.count(1)
+
+
+def _uid(*more: int) -> str:
+    """A fresh synthetic UID no other test module of the session's Orthanc uses."""
+    return synthetic_uid(3131, next(_uids), *more)
 
 
 @pytest.fixture(params=["dicomweb", "dimse_move", "dimse_get"])
@@ -78,9 +83,9 @@ def test_the_same_sop_instance_uid_in_two_studies_never_mixes_their_files(
     one of its own study, and the shared instance is a conflict of one of them."""
     for attempt in range(6):
         studies = []
-        shared = synthetic_uid(next(_uids), 99)
+        shared = _uid(99)
         for _ in range(2):
-            study = synthetic_uid(next(_uids))
+            study = _uid()
             series = study + ".1"
             # the shared instance in the middle of both series
             for n in range(1, 4):
@@ -109,7 +114,7 @@ def test_the_same_sop_instance_uid_in_two_studies_never_mixes_their_files(
 
 
 def _new_series(orthanc, instances: int) -> str:
-    study = synthetic_uid(next(_uids))
+    study = _uid()
     for n in range(1, instances + 1):
         _upload(orthanc, study, study + ".1", f"{study}.1.{n}", n)
     return study
@@ -218,10 +223,10 @@ def test_on_an_object_store_held_files_leave_the_system_temp_folder(
     system_tmp = tmp_path / "system-tmp"
     system_tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
-    shared = synthetic_uid(next(_uids), 99)
+    shared = _uid(99)
     studies = []
     for _ in range(2):
-        study = synthetic_uid(next(_uids))
+        study = _uid()
         for n in range(1, 5):
             _upload(orthanc, study, study + ".1", shared if n == 4 else f"{study}.1.{n}", n)
         studies.append(study)
@@ -230,7 +235,7 @@ def test_on_an_object_store_held_files_leave_the_system_temp_folder(
     def watch(message: str) -> None:
         seen.append(len([p for p in system_tmp.rglob(".held-*")]))
 
-    zone = open_zone(f"gs://{BUCKET}/{synthetic_uid(next(_uids))}", name="raw", **fake_gcs)
+    zone = open_zone(f"gs://{BUCKET}/{_uid()}", name="raw", **fake_gcs)
     pacs = open_pacs(dimse_get_uri)
     try:
         result = retrieve_studies(
