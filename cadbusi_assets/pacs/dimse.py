@@ -321,26 +321,29 @@ class DimsePacs:
 
     def _store(self, event: evt.Event) -> int:
         sop = str(cast(C_STORE, event.request).AffectedSOPInstanceUID or "")
-        # C-STOREs are routed by SOP Instance UID, and the same UID can be in two studies of
-        # a cohort whose retrievals go at once: the data set's own study and series decide
-        identity = _identity(event)
         with self._waiting_lock:
             waiting = self._waiting.get(sop)
-        if waiting is not None and not (
-            identity is None or waiting.identity is None or identity == waiting.identity
-        ):
-            waiting = None
-        if waiting is None:
-            batch = self._series.expecting(sop, identity)
-            if batch is not None:
-                return self._keep_for_batch(batch, sop, event)
-            if identity is not None and self._series.drop_extra(identity):
+        candidates: list[_Waiting | SeriesBatch] = [waiting] if waiting is not None else []
+        candidates += self._series.expecting(sop)
+        identity = _identity(event) if len(candidates) != 1 else None
+        if len(candidates) > 1 and identity is not None:
+            # C-STOREs are routed by SOP Instance UID, and the same UID can be in two studies
+            # of a cohort whose retrievals go at once: the data set's own study and series
+            # decide (read only then: a PACS may send a header that differs from its C-FIND)
+            candidates = [c for c in candidates if _asked_identity(c) == identity]
+        if len(candidates) != 1:
+            if identity is not None and not candidates and self._series.drop_extra(identity):
                 # an instance of a series being retrieved that the listing did not find (added
                 # since): accepted and dropped, never kept; refusing it makes some PACS
                 # (Orthanc) stop the whole C-MOVE there. The next run lists and fetches it.
                 return 0x0000
-        if waiting is None or waiting.received:
-            return 0xA700  # nobody asked for this instance
+            return 0xA700  # nobody (or no single request) asked for this instance
+        target = candidates[0]
+        if isinstance(target, SeriesBatch):
+            return self._keep_for_batch(target, sop, event)
+        waiting = target
+        if waiting.received:
+            return 0xA700  # received already
         try:
             try:
                 path = event.dataset_path
@@ -649,6 +652,12 @@ def _remove_received_file(event: evt.Event) -> None:
         received.close()  # type: ignore[union-attr]
     with contextlib.suppress(OSError):
         os.unlink(name)
+
+
+def _asked_identity(asked: _Waiting | SeriesBatch) -> tuple[str, str] | None:
+    if isinstance(asked, SeriesBatch):
+        return (asked.study_instance_uid, asked.series_instance_uid)
+    return asked.identity
 
 
 def _identity(event: evt.Event) -> tuple[str, str] | None:

@@ -104,19 +104,11 @@ class SeriesBatches:
                     folder.mkdir(parents=True)
                 self._batches[key] = SeriesBatch(key[0], key[1], frozenset(sops), folder)
 
-    def expecting(
-        self, sop_instance_uid: str, identity: tuple[str, str] | None = None
-    ) -> SeriesBatch | None:
-        """The going retrieval that expects this instance, if any: the one of its
-        ``identity`` (Study and Series Instance UID read from the received data set); without
-        it, the only one expecting that SOP Instance UID (None where two do)."""
+    def expecting(self, sop_instance_uid: str) -> list[SeriesBatch]:
+        """The going retrievals that expect this instance (two where the same SOP Instance
+        UID is in two series of the cohort)."""
         with self._lock:
-            batches = self._expecting.get(sop_instance_uid, [])
-            if identity is not None:
-                batches = [
-                    b for b in batches if (b.study_instance_uid, b.series_instance_uid) == identity
-                ]
-            return batches[0] if len(batches) == 1 else None
+            return list(self._expecting.get(sop_instance_uid, []))
 
     def drop_extra(self, identity: tuple[str, str]) -> bool:
         """An instance the listing did not find arrived for the retrieval of this (study,
