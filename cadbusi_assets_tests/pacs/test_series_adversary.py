@@ -16,6 +16,7 @@ from cadbusi_assets.dicom import read_dataset
 from cadbusi_assets.pacs import open_pacs, retrieve_studies
 from cadbusi_assets.pacs.synthetic import synthetic_uid, synthetic_us_instance
 from cadbusi_assets.storage import open_zone
+from cadbusi_assets_tests.pacs.faults import HttpFaultProxy
 from cadbusi_assets_tests.pacs.orthanc_support import PARTITION, study_cohort, zone_files
 from cadbusi_assets_tests.storage.conftest import BUCKET, fake_gcs  # noqa: F401
 
@@ -428,4 +429,39 @@ def test_one_instance_gone_and_one_added_since_the_listing(
         pacs.close()
     assert time.monotonic() - started < 8
     assert sorted(result.instances["status"]) == ["failed", "stored", "stored", "stored"]
+    _no_staging_left(zone, tmp_path / "raw")
+
+
+@pytest.mark.parametrize(
+    "fault", ["a part that is not DICOM", "a part of an instance nobody asked for"]
+)
+def test_a_bad_part_in_a_series_answer_is_asked_for_alone(fault, orthanc, tmp_path, pseudonymizer):
+    """The WADO-RS series answer holds one bad part: it is dropped (never held or stored),
+    its instance is asked for alone and stored byte-identical to the PACS's copy."""
+    study = _new_series(orthanc, 4)
+    series = study + ".1"
+    proxy = HttpFaultProxy(orthanc.base_url)
+    if fault == "a part that is not DICOM":
+        proxy.rewrite(f"/series/{series}", b"DICM", b"XXXX")  # every part's magic
+    else:  # SOP Instance UID .2 becomes .8 (same length: the part sizes stay right)
+        proxy.rewrite(f"/series/{series}", f"{series}.2".encode(), f"{series}.8".encode())
+    pacs = open_pacs(f"dicomweb+{proxy.url}/dicom-web")
+    zone = open_zone(tmp_path / "raw", name="raw")
+    try:
+        result = retrieve_studies(pacs, study_cohort(study), zone, PARTITION, pseudonymizer)
+        requests = dict(pacs.requests)  # type: ignore[attr-defined]
+    finally:
+        pacs.close()
+        proxy.close()
+    assert requests == {"series": 1, "image": 4 if fault.endswith("DICOM") else 1}
+    assert set(result.instances["status"]) == {"stored"}
+    held = {
+        sop: data
+        for sop, data in (
+            (str(read_dataset(d, stop_before_pixels=True).SOPInstanceUID), d)
+            for d in (orthanc.instance_file(i) for i in orthanc.find_instances(study))
+        )
+    }
+    for row in result.instances.iter_rows(named=True):
+        assert zone.read_bytes(*row["raw_path"].split("/")) == held[row["sop_instance_uid"]]
     _no_staging_left(zone, tmp_path / "raw")
