@@ -94,8 +94,10 @@ class SeriesBatches:
                     continue
                 old = self._batches.get(key)
                 if old is not None:
-                    if not (old.done.is_set() and not old.files):
+                    if old.started and not (old.done.is_set() and not old.files):
                         continue  # going, or holding instances not yet taken
+                    # over, or planned by a run that never fetched it (its window closed, it
+                    # stopped): that run's staging folder may be gone, so plan it afresh
                     shutil.rmtree(old.folder, ignore_errors=True)
                 if spool is None:
                     folder = Path(tempfile.mkdtemp(prefix="cadbusi-series-"))

@@ -465,3 +465,43 @@ def test_a_bad_part_in_a_series_answer_is_asked_for_alone(fault, orthanc, tmp_pa
     for row in result.instances.iter_rows(named=True):
         assert zone.read_bytes(*row["raw_path"].split("/")) == held[row["sop_instance_uid"]]
     _no_staging_left(zone, tmp_path / "raw")
+
+
+def test_a_series_planned_by_a_run_whose_window_closed_is_fetched_by_the_next_run(
+    pacs_uri, orthanc, tmp_path, pseudonymizer
+):
+    """The retrieval window closes right after the listing: nothing is fetched, the planned
+    series never started. The next run with the same PACS object (a long-lived client) plans
+    it again and fetches it whole."""
+    import datetime as dt
+
+    study = _new_series(orthanc, 4)
+    now = [dt.datetime(2024, 3, 5, 21, 0)]
+
+    def close_after_listing(message: str) -> None:
+        if message.startswith("listed"):
+            now[0] = dt.datetime(2024, 3, 6, 7, 0)
+
+    pacs = open_pacs(pacs_uri)
+    zone = open_zone(tmp_path / "raw", name="raw")
+    try:
+        first = retrieve_studies(
+            pacs,
+            study_cohort(study),
+            zone,
+            PARTITION,
+            pseudonymizer,
+            window="20:00-06:00",
+            clock=lambda: now[0],
+            progress=close_after_listing,
+        )
+        assert set(first.instances["status"]) == {"failed"}
+        assert pacs.requests == {"series": 0, "image": 0}  # type: ignore[attr-defined]
+        second = retrieve_studies(
+            pacs, study_cohort(study), zone, PARTITION, pseudonymizer, previous=first.instances
+        )
+        assert pacs.requests == {"series": 1, "image": 0}  # type: ignore[attr-defined]
+    finally:
+        pacs.close()
+    assert set(second.instances["status"]) == {"stored"}, second.instances["reason"].to_list()
+    _no_staging_left(zone, tmp_path / "raw")
