@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 import socket
 import threading
 import time
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pynetdicom import (
     AE,
@@ -120,6 +122,8 @@ STORAGE_CLASSES = (
     "1.2.840.10008.5.1.4.1.1.13.1.3",  # Breast Tomosynthesis
 )
 
+_STUDY_UID_TAG = 0x0020000D
+_SERIES_UID_TAG = 0x0020000E
 _PENDING = (0xFF00, 0xFF01)
 _OUT_OF_RESOURCES = (0xA700, 0xA701, 0xA702)
 _MODES = ("move", "get")
@@ -128,6 +132,9 @@ _MODES = ("move", "get")
 @dataclass
 class _Waiting:
     dest: BinaryIO
+    #: (Study, Series Instance UID) asked for: a data set of another study or series with the
+    #: same SOP Instance UID (a concurrent series retrieval of another study) is not this one
+    identity: tuple[str, str] | None = None
     size: int = 0
     received: bool = False
     error: RetrievalError | None = None
@@ -304,15 +311,39 @@ class DimsePacs:
                 ) from None
 
     def _on_store(self, event: evt.Event) -> int:
+        try:
+            return self._store(event)
+        finally:
+            # pynetdicom (3.0) removes the temporary file of a received data set after a C-STORE
+            # on its Storage SCP (C-MOVE), never after one on our own association (C-GET): each
+            # instance received by C-GET would stay whole (raw PHI) in the system temp folder
+            _remove_received_file(event)
+
+    def _store(self, event: evt.Event) -> int:
         sop = str(cast(C_STORE, event.request).AffectedSOPInstanceUID or "")
         with self._waiting_lock:
             waiting = self._waiting.get(sop)
-        if waiting is None:
-            batch = self._series.expecting(sop)
-            if batch is not None:
-                return self._keep_for_batch(batch, sop, event)
-        if waiting is None or waiting.received:
-            return 0xA700  # nobody asked for this instance
+        candidates: list[_Waiting | SeriesBatch] = [waiting] if waiting is not None else []
+        candidates += self._series.expecting(sop)
+        identity = _identity(event) if len(candidates) != 1 else None
+        if len(candidates) > 1 and identity is not None:
+            # C-STOREs are routed by SOP Instance UID, and the same UID can be in two studies
+            # of a cohort whose retrievals go at once: the data set's own study and series
+            # decide (read only then: a PACS may send a header that differs from its C-FIND)
+            candidates = [c for c in candidates if _asked_identity(c) == identity]
+        if len(candidates) != 1:
+            if identity is not None and not candidates and self._series.drop_extra(identity):
+                # an instance of a series being retrieved that the listing did not find (added
+                # since): accepted and dropped, never kept; refusing it makes some PACS
+                # (Orthanc) stop the whole C-MOVE there. The next run lists and fetches it.
+                return 0x0000
+            return 0xA700  # nobody (or no single request) asked for this instance
+        target = candidates[0]
+        if isinstance(target, SeriesBatch):
+            return self._keep_for_batch(target, sop, event)
+        waiting = target
+        if waiting.received:
+            return 0xA700  # received already
         try:
             try:
                 path = event.dataset_path
@@ -501,7 +532,7 @@ class DimsePacs:
         identifier.StudyInstanceUID = ref.study_instance_uid
         identifier.SeriesInstanceUID = ref.series_instance_uid
         identifier.SOPInstanceUID = ref.sop_instance_uid
-        waiting = _Waiting(dest)
+        waiting = _Waiting(dest, (ref.study_instance_uid, ref.series_instance_uid))
         with self._waiting_lock:
             if ref.sop_instance_uid in self._waiting:
                 raise TransientError("the same instance is already being retrieved")
@@ -573,7 +604,7 @@ class DimsePacs:
         # a PACS may answer before its last C-STOREs arrived: wait a little for them
         deadline = time.monotonic() + min(self.timeout, 10.0)
         while time.monotonic() < deadline:
-            if self._series.held(batch) >= min(completed, len(batch.wanted)):
+            if self._series.arrived(batch, completed):
                 return
             time.sleep(0.02)
 
@@ -609,6 +640,43 @@ class DimsePacs:
             if self._server is not None:
                 self._server.shutdown()
                 self._server = None
+
+
+def _remove_received_file(event: evt.Event) -> None:
+    request = cast(C_STORE, event.request)
+    received = getattr(request, "_dataset_file", None)
+    name = getattr(received, "name", None)
+    if not isinstance(name, str):
+        return
+    with contextlib.suppress(OSError):
+        received.close()  # type: ignore[union-attr]
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+
+
+def _asked_identity(asked: _Waiting | SeriesBatch) -> tuple[str, str] | None:
+    if isinstance(asked, SeriesBatch):
+        return (asked.study_instance_uid, asked.series_instance_uid)
+    return asked.identity
+
+
+def _identity(event: evt.Event) -> tuple[str, str] | None:
+    """(Study, Series Instance UID) of a received data set, read from its header; None where
+    it cannot be read (the instance is then routed by its SOP Instance UID alone)."""
+    try:
+        try:
+            path = event.dataset_path
+        except AttributeError:
+            ds = event.dataset
+        else:
+            ds = dcmread(
+                path, stop_before_pixels=True, specific_tags=[_STUDY_UID_TAG, _SERIES_UID_TAG]
+            )
+        study = str(ds.get("StudyInstanceUID", "") or "").strip()
+        series = str(ds.get("SeriesInstanceUID", "") or "").strip()
+    except Exception:  # unreadable header: never let it kill the association thread
+        return None
+    return (study, series) if study and series else None
 
 
 def _pause_reactor(assoc: Association) -> None:

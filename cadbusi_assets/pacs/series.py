@@ -38,6 +38,8 @@ class SeriesBatch:
     started: bool = False
     #: fetches copying a file of it now (its folder stays until they are done)
     copying: int = 0
+    #: instances it brought that the listing did not find (added since), dropped
+    extra: int = 0
     done: threading.Event = field(default_factory=threading.Event)
 
     def new_file(self) -> tuple[BinaryIO, Path]:
@@ -55,8 +57,9 @@ class SeriesBatches:
         self._listed: dict[tuple[str, str], frozenset[str]] = {}
         #: (study, series) -> its retrieval (planned, going or over)
         self._batches: dict[tuple[str, str], SeriesBatch] = {}
-        #: SOP Instance UID -> the going retrieval that expects it
-        self._expecting: dict[str, SeriesBatch] = {}
+        #: SOP Instance UID -> the going retrievals that expect it (two where the same UID is
+        #: in two series of the cohort: a study sent again under a new Study Instance UID)
+        self._expecting: dict[str, list[SeriesBatch]] = {}
         self._lock = threading.Lock()
         #: retrieval requests sent, by level (for the run's log, the benchmark and tests)
         self.requests = {"series": 0, "image": 0}
@@ -91,8 +94,10 @@ class SeriesBatches:
                     continue
                 old = self._batches.get(key)
                 if old is not None:
-                    if not (old.done.is_set() and not old.files):
+                    if old.started and not (old.done.is_set() and not old.files):
                         continue  # going, or holding instances not yet taken
+                    # over, or planned by a run that never fetched it (its window closed, it
+                    # stopped): that run's staging folder may be gone, so plan it afresh
                     shutil.rmtree(old.folder, ignore_errors=True)
                 if spool is None:
                     folder = Path(tempfile.mkdtemp(prefix="cadbusi-series-"))
@@ -101,10 +106,21 @@ class SeriesBatches:
                     folder.mkdir(parents=True)
                 self._batches[key] = SeriesBatch(key[0], key[1], frozenset(sops), folder)
 
-    def expecting(self, sop_instance_uid: str) -> SeriesBatch | None:
-        """The going retrieval that expects this instance, if any."""
+    def expecting(self, sop_instance_uid: str) -> list[SeriesBatch]:
+        """The going retrievals that expect this instance (two where the same SOP Instance
+        UID is in two series of the cohort)."""
         with self._lock:
-            return self._expecting.get(sop_instance_uid)
+            return list(self._expecting.get(sop_instance_uid, []))
+
+    def drop_extra(self, identity: tuple[str, str]) -> bool:
+        """An instance the listing did not find arrived for the retrieval of this (study,
+        series): True (counted, to be dropped) where that retrieval is going now."""
+        with self._lock:
+            batch = self._batches.get(identity)
+            if batch is None or not batch.started or batch.done.is_set():
+                return False
+            batch.extra += 1
+            return True
 
     def hold(self, batch: SeriesBatch, sop_instance_uid: str, path: Path) -> bool:
         """Keep ``path`` (a file in the batch's folder) for the instance's fetch; False (and
@@ -116,9 +132,12 @@ class SeriesBatches:
         path.unlink(missing_ok=True)
         return False
 
-    def held(self, batch: SeriesBatch) -> int:
+    def arrived(self, batch: SeriesBatch, completed: int) -> bool:
+        """Whether every instance the request says it sent (``completed``) has arrived: held,
+        or dropped as not listed; or every instance wanted is held."""
         with self._lock:
-            return len(batch.files)
+            held = len(batch.files)
+            return held >= len(batch.wanted) or held + batch.extra >= completed
 
     def take(
         self, ref: InstanceRef, dest: BinaryIO, retrieve: Callable[[SeriesBatch], None]
@@ -137,7 +156,7 @@ class SeriesBatches:
             if run:
                 batch.started = True
                 for sop in batch.wanted:
-                    self._expecting[sop] = batch
+                    self._expecting.setdefault(sop, []).append(batch)
         if run:
             try:
                 self.count("series")
@@ -145,8 +164,11 @@ class SeriesBatches:
             finally:
                 with self._lock:
                     for sop in batch.wanted:
-                        if self._expecting.get(sop) is batch:
-                            del self._expecting[sop]
+                        others = [b for b in self._expecting.get(sop, []) if b is not batch]
+                        if others:
+                            self._expecting[sop] = others
+                        else:
+                            self._expecting.pop(sop, None)
                 batch.done.set()
         batch.done.wait()
         with self._lock:
@@ -155,8 +177,12 @@ class SeriesBatches:
         try:
             if path is None:
                 return None
+            try:
+                source = path.open("rb")  # closed below
+            except FileNotFoundError:  # removed under the run (a cleaning, a reaper): ask alone
+                return None
             written = 0
-            with open(path, "rb") as source:
+            with source:
                 while chunk := source.read(_CHUNK):
                     dest.write(chunk)
                     written += len(chunk)

@@ -33,6 +33,8 @@ class HttpFaultProxy:
         self.fail_rules: list[tuple[str, int, int]] = []
         self.failed_per_path: dict[str, int] = {}
         self.require_token: str | None = None
+        # (path suffix, bytes, replacement): rewrite answers (a PACS sending a bad part)
+        self.rewrites: list[tuple[str, bytes, bytes]] = []
         self.require_basic: tuple[str, str] | None = None
         self.die_after_bytes: int | None = None
         self.dead = False
@@ -71,9 +73,15 @@ class HttpFaultProxy:
         with self.lock:
             self.fail_rules.append((match, times, status))
 
+    def rewrite(self, path_suffix: str, old: bytes, new: bytes) -> None:
+        """Replace every ``old`` by ``new`` in the answers to paths ending in ``path_suffix``."""
+        with self.lock:
+            self.rewrites.append((path_suffix, old, new))
+
     def heal(self) -> None:
         with self.lock:
             self.fail_rules.clear()
+            self.rewrites.clear()
             self.failed_per_path.clear()
             self.die_after_bytes = None
             self.dead = False
@@ -154,6 +162,10 @@ class HttpFaultProxy:
         response = upstream.getresponse()
         data = response.read()
         upstream.close()
+        with self.lock:
+            for suffix, old, new in self.rewrites:
+                if handler.path.split("?")[0].endswith(suffix):
+                    data = data.replace(old, new)
         handler.send_response(response.status)
         for name, value in response.getheaders():
             if name.lower() not in _HOP_HEADERS | {"content-length"}:
