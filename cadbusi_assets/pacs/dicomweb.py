@@ -213,6 +213,11 @@ class DicomWebPacs:
                     response.close()
         except RetrievalError as exc:  # a PacsError (credentials refused...) stops the run
             log.info("series retrieval failed (%s); its instances asked for one by one", exc.reason)
+        except OSError as exc:  # a held part could not be written (disk full, folder gone)
+            log.warning(
+                "keeping a series' instances failed (%s); they are asked for one by one",
+                type(exc).__name__,
+            )
 
     def close(self) -> None:
         self._series.close()

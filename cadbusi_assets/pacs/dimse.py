@@ -610,7 +610,11 @@ class DimsePacs:
 
     def _keep_for_batch(self, batch: SeriesBatch, sop: str, event: evt.Event) -> int:
         """Hold an instance a series retrieval brought until its own fetch takes it."""
-        out, target = batch.new_file()
+        try:
+            out, target = batch.new_file()
+        except OSError as exc:  # the folder is gone or the disk full: asked for alone later
+            log.warning("keeping a received instance failed (%s)", type(exc).__name__)
+            return 0xA700
         try:
             with out:
                 try:

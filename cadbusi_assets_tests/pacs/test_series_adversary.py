@@ -5,7 +5,9 @@ middle of a series, a large series."""
 
 from __future__ import annotations
 
+import io
 import itertools
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -505,3 +507,30 @@ def test_a_series_planned_by_a_run_whose_window_closed_is_fetched_by_the_next_ru
         pacs.close()
     assert set(second.instances["status"]) == {"stored"}, second.instances["reason"].to_list()
     _no_staging_left(zone, tmp_path / "raw")
+
+
+def test_a_series_whose_staging_folder_is_gone_is_fetched_instance_by_instance(
+    pacs_uri, orthanc_studies, tmp_path
+):
+    """The folder planned to hold a series is removed before the series request (a disk
+    cleaner, a full disk): every instance still comes, asked for alone, byte-identical."""
+    study = orthanc_studies.new_study(series=1, instances=3)
+    held = orthanc_studies.files(study)
+    pacs = open_pacs(pacs_uri)
+    spool = tmp_path / "spool"
+    try:
+        refs = pacs.list_instances(study)
+        pacs.plan_fetches(refs, spool=lambda: spool)  # type: ignore[attr-defined]
+        shutil.rmtree(spool)
+        for ref in refs:
+            out = io.BytesIO()
+            pacs.fetch(ref, out)
+            stored, original = out.getvalue(), held[ref.sop_instance_uid]
+            if pacs_uri.startswith("dicomweb"):
+                assert stored == original
+            else:  # DIMSE rewrites the file meta header
+                assert read_dataset(stored) == read_dataset(original)
+        requests = dict(pacs.requests)  # type: ignore[attr-defined]
+    finally:
+        pacs.close()
+    assert requests == {"series": 1, "image": 3}
