@@ -24,6 +24,52 @@ import polars as pl
 from upath import UPath
 
 _LOCAL_PROTOCOLS = {"", "file", "local"}
+#: Object-store zones stage files in ``<system temp>/cadbusi-staging/<pid>-<random>/``.
+STAGING_DIR_NAME = "cadbusi-staging"
+_staging: tuple[int, Path] | None = None
+
+
+def process_staging() -> Path:
+    """This process's local staging folder for object-store zones (mode 0700). The first call
+    in a process removes the folders of processes that are gone (:func:`reap_staging`): what a
+    killed run staged (for the raw zone: raw PHI) does not stay in the temporary folder."""
+    global _staging
+    base = Path(tempfile.gettempdir()) / STAGING_DIR_NAME
+    if (
+        _staging is None
+        or _staging[0] != os.getpid()
+        or _staging[1].parent != base
+        or not _staging[1].is_dir()
+    ):
+        base.mkdir(mode=0o700, exist_ok=True)
+        reap_staging(base)
+        own = base / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        own.mkdir(mode=0o700)
+        _staging = (os.getpid(), own)
+    return _staging[1]
+
+
+def reap_staging(base: Path) -> list[Path]:
+    """Remove the staging folders under ``base`` of processes that are no longer running;
+    the removed folders."""
+    removed = []
+    for folder in sorted(base.iterdir()):
+        pid = folder.name.split("-", 1)[0]
+        if not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 class ZoneError(RuntimeError):
@@ -153,15 +199,17 @@ class Zone:
         """A fresh local path to stage a file before :meth:`commit_file` moves it into place.
 
         Local zones stage inside ``folder`` of the zone (same filesystem, so the commit is a
-        rename; the name ends in ``.tmp`` so listings skip it). Object-store zones stage in the
-        system temporary folder.
+        rename; the name ends in ``.tmp`` so listings skip it; a killed run's leftovers are
+        cleaned by the next run of the date). Object-store zones stage in this process's folder
+        under the system temporary folder (:func:`process_staging`), removed by the next
+        process once this one is gone.
         """
         name = f".staging-{uuid.uuid4().hex}.tmp"
         if self.local:
             local = _as_local(self.path(*folder))
             local.mkdir(parents=True, exist_ok=True)
             return local / name
-        return Path(tempfile.gettempdir()) / name
+        return process_staging() / name
 
     def commit_file(
         self,
