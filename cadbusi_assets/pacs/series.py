@@ -70,11 +70,7 @@ class SeriesBatches:
 
     def listed(self, refs: Iterable[InstanceRef]) -> None:
         """Remember which instances a listing found in each series."""
-        by_series: dict[tuple[str, str], set[str]] = {}
-        for ref in refs:
-            if ref.series_instance_uid and ref.sop_instance_uid:
-                key = (ref.study_instance_uid, ref.series_instance_uid)
-                by_series.setdefault(key, set()).add(ref.sop_instance_uid)
+        by_series = _by_series(refs)
         with self._lock:
             for key, sops in by_series.items():
                 self._listed[key] = frozenset(sops)
@@ -83,11 +79,7 @@ class SeriesBatches:
         """Plan one retrieval for each series ``refs`` hold whole (see the module)."""
         if self.level != "series":
             return
-        wanted: dict[tuple[str, str], set[str]] = {}
-        for ref in refs:
-            if ref.series_instance_uid and ref.sop_instance_uid:
-                key = (ref.study_instance_uid, ref.series_instance_uid)
-                wanted.setdefault(key, set()).add(ref.sop_instance_uid)
+        wanted = _by_series(refs)
         with self._lock:
             for key, sops in wanted.items():
                 if len(sops) < 2 or self._listed.get(key) != sops:
@@ -202,3 +194,13 @@ class SeriesBatches:
             batches, self._batches, self._expecting = list(self._batches.values()), {}, {}
         for batch in batches:
             shutil.rmtree(batch.folder, ignore_errors=True)
+
+
+def _by_series(refs: Iterable[InstanceRef]) -> dict[tuple[str, str], set[str]]:
+    """(study, series) -> the SOP Instance UIDs of ``refs`` in it (refs without both left out)."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for ref in refs:
+        if ref.series_instance_uid and ref.sop_instance_uid:
+            key = (ref.study_instance_uid, ref.series_instance_uid)
+            out.setdefault(key, set()).add(ref.sop_instance_uid)
+    return out

@@ -123,3 +123,19 @@ def deidentify_in_process(
     assert set(rows) == expected, done.stderr[-2000:]
     assert {r["status"] for r in rows.values()} == {"ok"}, rows
     return done, rows, report
+
+
+def dicom_code_meanings() -> list[str]:
+    """pydicom's 18,495 code meanings (its concept dictionary), sorted: a stress set of
+    clinical and anatomical text that the header rules must leave as it is."""
+    from pydicom.sr import _concepts_dict
+
+    concepts: dict[str, dict[str, Any]] = _concepts_dict.concepts
+    return sorted(
+        {
+            meaning
+            for scheme in concepts.values()
+            for codes in scheme.values()
+            for meaning, _ in codes.values()
+        }
+    )

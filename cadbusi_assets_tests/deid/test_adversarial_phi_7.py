@@ -25,8 +25,6 @@ are invented (phones 555-01xx); the first names are common words on purpose.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from pydicom.uid import UID
 
@@ -36,6 +34,7 @@ from cadbusi_assets_tests.deid.canary import canary_dataset
 from cadbusi_assets_tests.deid.phi_support import (
     code_meaning_sequence,
     deidentify_in_process,
+    dicom_code_meanings,
     released_text,
 )
 from cadbusi_assets_tests.deid.phi_support import leaked as _leaked
@@ -362,26 +361,12 @@ def test_a_credential_after_a_clinical_word_or_an_acronym_stays(channel, text, p
     assert _run(channel, text, pseudonymizer) == text
 
 
-def _code_meanings() -> list[str]:
-    from pydicom.sr import _concepts_dict
-
-    concepts: dict[str, dict[str, Any]] = _concepts_dict.concepts
-    return sorted(
-        {
-            meaning
-            for scheme in concepts.values()
-            for codes in scheme.values()
-            for meaning, _ in codes.values()
-        }
-    )
-
-
 def test_the_new_rules_leave_dicom_code_meanings_as_before():
     """pydicom's 18,495 code meanings: the short-text rules change none; the device-name
     rules, CJK and Hangul names and initials, take none of them as they are written."""
     from cadbusi_assets.deid import shapes
 
-    meanings = _code_meanings()
+    meanings = dicom_code_meanings()
     assert [m for m in meanings if scrub_identifier_shapes(m, "text") != m] == []
     assert [m for m in meanings if shapes._device_names(m) or shapes._cjk_device_names(m)] == []
 

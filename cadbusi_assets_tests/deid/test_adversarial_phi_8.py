@@ -35,7 +35,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pydicom.dataset import Dataset
@@ -47,7 +46,11 @@ from cadbusi_assets.deid.deidentify import MAX_SEQUENCE_DEPTH
 from cadbusi_assets.deid.shapes import scrub_identifier_shapes
 from cadbusi_assets.identity import generate_key_file
 from cadbusi_assets_tests.deid.canary import canary_dataset
-from cadbusi_assets_tests.deid.phi_support import deidentify_in_process, released_text
+from cadbusi_assets_tests.deid.phi_support import (
+    deidentify_in_process,
+    dicom_code_meanings,
+    released_text,
+)
 from cadbusi_assets_tests.deid.phi_support import leaked as _leaked
 from cadbusi_assets_tests.deid.phi_support import through_channel as _run
 
@@ -317,26 +320,12 @@ def test_a_word_after_a_lower_case_name_stays_without_a_strong_cue(
     assert _run(channel, text, pseudonymizer).endswith(kept)
 
 
-def _code_meanings() -> list[str]:
-    from pydicom.sr import _concepts_dict
-
-    concepts: dict[str, dict[str, Any]] = _concepts_dict.concepts
-    return sorted(
-        {
-            meaning
-            for scheme in concepts.values()
-            for codes in scheme.values()
-            for meaning, _ in codes.values()
-        }
-    )
-
-
 def test_the_new_station_rules_take_no_dicom_code_meaning():
     """pydicom's 18,495 code meanings, as written and in capitals: no lone compound surname
     and no kana name; as written, no device-name shape either."""
     from cadbusi_assets.deid import shapes
 
-    meanings = _code_meanings()
+    meanings = dicom_code_meanings()
     assert [m for m in meanings if shapes._compound_surname(m.upper())] == []
     assert [m for m in meanings if shapes._cjk_device_names(m)] == []
     assert [m for m in meanings if shapes._device_names(m)] == []
