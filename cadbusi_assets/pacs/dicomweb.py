@@ -190,11 +190,12 @@ class DicomWebPacs:
         def close_part(out: BinaryIO, complete: bool) -> None:
             out.close()
             path = files.pop(id(out))
-            sop = _sop_instance_uid(path) if complete else None
-            if sop is None:
+            found = _part_identity(path) if complete else None
+            asked = (batch.study_instance_uid, batch.series_instance_uid)
+            if found is None or found[:2] != asked:  # unreadable, or of another series
                 path.unlink(missing_ok=True)
             else:
-                self._series.hold(batch, sop, path)
+                self._series.hold(batch, found[2], path)
 
         try:
             with self._slot(), _translated():
@@ -385,15 +386,20 @@ def _retry_after(response: requests.Response) -> float | None:
     return max(0.0, (when - dt.datetime.now(when.tzinfo)).total_seconds())
 
 
-def _sop_instance_uid(path: Path) -> str | None:
-    """The SOP Instance UID of a received Part-10 file (None when unreadable: the instance
-    is then asked for alone, and stored and recorded as any other file)."""
+def _part_identity(path: Path) -> tuple[str, str, str] | None:
+    """(Study, Series, SOP Instance UID) of a received Part-10 file; None when unreadable or
+    incomplete (the instance is then asked for alone, and stored and recorded as any file)."""
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=[0x00080018])
+        ds = pydicom.dcmread(
+            path, stop_before_pixels=True, specific_tags=[0x0020000D, 0x0020000E, 0x00080018]
+        )
     except Exception:  # not DICOM, cut short: never let one part stop the others
         return None
-    value = str(ds.get("SOPInstanceUID", "") or "").strip()
-    return value or None
+    found = tuple(
+        str(ds.get(keyword, "") or "").strip()
+        for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+    )
+    return (found[0], found[1], found[2]) if all(found) else None
 
 
 def _value(item: dict[str, Any], tag: str) -> str | None:

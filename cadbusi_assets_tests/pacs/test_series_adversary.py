@@ -436,7 +436,12 @@ def test_one_instance_gone_and_one_added_since_the_listing(
 
 
 @pytest.mark.parametrize(
-    "fault", ["a part that is not DICOM", "a part of an instance nobody asked for"]
+    "fault",
+    [
+        "a part that is not DICOM",
+        "a part of an instance nobody asked for",
+        "parts of another series under the asked SOP Instance UIDs",
+    ],
 )
 def test_a_bad_part_in_a_series_answer_is_asked_for_alone(fault, orthanc, tmp_path, pseudonymizer):
     """The WADO-RS series answer holds one bad part: it is dropped (never held or stored),
@@ -446,6 +451,14 @@ def test_a_bad_part_in_a_series_answer_is_asked_for_alone(fault, orthanc, tmp_pa
     proxy = HttpFaultProxy(orthanc.base_url)
     if fault == "a part that is not DICOM":
         proxy.rewrite(f"/series/{series}", b"DICM", b"XXXX")  # every part's magic
+    elif fault.startswith("parts of another series"):
+        # every part's Series Instance UID element (explicit VR little endian) ends .7, not .1
+        data = orthanc.instance_file(orthanc.find_instances(study)[0])
+        at = data.index(b"\x20\x00\x0e\x00UI")
+        element = data[at : at + 8 + int.from_bytes(data[at + 6 : at + 8], "little")]
+        other = element.replace(series.encode(), (series[:-1] + "7").encode())
+        assert other != element
+        proxy.rewrite(f"/series/{series}", element, other)
     else:  # SOP Instance UID .2 becomes .8 (same length: the part sizes stay right)
         proxy.rewrite(f"/series/{series}", f"{series}.2".encode(), f"{series}.8".encode())
     pacs = open_pacs(f"dicomweb+{proxy.url}/dicom-web")
@@ -456,7 +469,7 @@ def test_a_bad_part_in_a_series_answer_is_asked_for_alone(fault, orthanc, tmp_pa
     finally:
         pacs.close()
         proxy.close()
-    assert requests == {"series": 1, "image": 4 if fault.endswith("DICOM") else 1}
+    assert requests == {"series": 1, "image": 1 if fault.endswith("asked for") else 4}
     assert set(result.instances["status"]) == {"stored"}
     held = {
         sop: data
