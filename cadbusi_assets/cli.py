@@ -14,6 +14,7 @@ cadbusi doctor          check for real that every part works: warehouse query, P
 cadbusi reidentify P    key holders: the originals behind a pseudonym (raw zone, audited)
 cadbusi partition-report   exact counts and tables per study date (raw zone)
 cadbusi open-batches       batches a killed pass left open; retire those of no study date
+cadbusi delete-withdrawn   data rows withdrawn here and still in Labelbox; --reason deletes them
 cadbusi lineage EXPORT  the study dates and runs behind an export's images (raw zone + key)
 
 The benchmarks (`make bench`, `python -m benchmarks`) are not part of this package.
@@ -649,6 +650,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     batches.add_argument("--reason", default="", help="why (a few words; no date, no number)")
     batches.set_defaults(func=cmd_open_batches)
+    withdrawn = sub.add_parser(
+        "delete-withdrawn",
+        help="data rows this platform withdrew (quarantined, excluded, purged) that the label "
+        "source still holds; --reason deletes them there (the delete_withdrawn_data_rows job)",
+    )
+    withdrawn.add_argument(
+        "--reason",
+        default="",
+        help="why they are deleted (recorded with each row, scrubbed); without it, only count",
+    )
+    withdrawn.set_defaults(func=cmd_delete_withdrawn)
     lineage = sub.add_parser(
         "lineage",
         help="which study date, run and data version produced an export's images (raw zone and key)",
@@ -769,6 +781,50 @@ def cmd_open_batches(args: argparse.Namespace) -> int:
     _echo(
         f"retired {len(retired)} batch(es): kept, left out of the catalog for good (counted as "
         "study_batches_left_out_retired); the reason is in the research zone's retired_batches/"
+    )
+    return 0
+
+
+def cmd_delete_withdrawn(args: argparse.Namespace) -> int:
+    """The ``delete_withdrawn_data_rows`` job's stage, from the command line: without
+    ``--reason`` it counts what is left to delete (exit 1 when there is some)."""
+    from cadbusi_assets.labeling import LabelSourceError, open_label_source
+    from cadbusi_assets.settings import SettingsError, load_settings
+    from cadbusi_assets.stages import StageFailure
+    from cadbusi_assets.stages import labeling as stage
+    from cadbusi_assets.storage import ZoneError
+
+    try:
+        (research,) = _zones("research")
+        source = open_label_source(load_settings().labelbox_uri)
+        withdrawn = stage.withdrawn_data_rows(research)
+        recorded = stage.recorded_deletions(research)
+    except (SettingsError, ZoneError, LabelSourceError, ValueError) as exc:
+        _echo(f"cannot read the withdrawn data rows: {exc}")
+        return 2
+    done = set(recorded.filter(recorded["source"] == source.name)["global_key"].to_list())
+    left = [key for key in withdrawn["global_key"].to_list() if key not in done]
+    _echo(
+        f"{withdrawn.height} withdrawn data row(s); {withdrawn.height - len(left)} already "
+        f"deleted in {source.name}; {len(left)} to delete"
+    )
+    if not args.reason:
+        if left:
+            _echo("delete them: cadbusi delete-withdrawn --reason '<why>'")
+        return 1 if left else 0
+    try:
+        report = stage.delete_withdrawn_data_rows(research, source, args.reason)
+    except StageFailure as exc:
+        _echo(f"error: {exc}")
+        return 2
+    except LabelSourceError as exc:
+        _echo(f"the label source refused: {exc}")
+        return 2
+    counts = report.counts
+    _echo(
+        f"deleted {counts.get('data_rows_deleted', 0)}; already absent in {source.name} "
+        f"{counts.get('data_rows_absent_in_source', 0)}; recorded in "
+        f"{'/'.join(stage.DELETIONS_PATH)}"
     )
     return 0
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -486,3 +489,43 @@ def test_the_deletion_job_runs_in_dagster(tmp_path):
     )
     assert result.success
     assert stage.recorded_deletions(zone)["global_key"].to_list() == ["img-b"]
+
+
+def test_the_deletion_command_counts_then_deletes_with_a_reason(tmp_path):
+    """``cadbusi delete-withdrawn`` in its own process runs the job's stage: without a reason
+    it counts and deletes nothing (exit 1 while rows are left); a blank reason is refused; with
+    a reason it deletes, records the reason scrubbed, and a second run has nothing left
+    (exit 0)."""
+    source = FolderLabelSource(tmp_path / "lb")
+    source.send_data_rows("b1", [{"global_key": k, "row_data": k} for k in ("img-a", "img-b")])
+    zone = open_zone(tmp_path / "research", "research")
+    _withdrawn_table(zone, "b1", {"img-a": False, "img-b": True})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CADBUSI_", "DAGSTER_"))}
+    env.update(
+        CADBUSI_DEPLOYMENT="demo",
+        CADBUSI_HOME=str(tmp_path / "home"),
+        CADBUSI_RAW_ZONE=str(tmp_path / "raw"),
+        CADBUSI_RESEARCH_ZONE=str(tmp_path / "research"),
+        CADBUSI_LABELBOX=f"folder://{tmp_path / 'lb'}",
+    )
+
+    def cadbusi(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "cadbusi_assets.cli", "delete-withdrawn", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    counted = cadbusi()
+    assert counted.returncode == 1, counted.stdout + counted.stderr
+    assert "1 withdrawn data row(s); 0 already deleted" in counted.stdout
+    assert [r["global_key"] for r in source.sent_data_rows()] == ["img-a", "img-b"]
+    refused = cadbusi("--reason", "   ")
+    assert refused.returncode == 2 and "reason is required" in refused.stdout
+    assert stage.recorded_deletions(zone).height == 0
+    done = cadbusi("--reason", "excluded after review on 2024-03-05")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "deleted 1" in done.stdout
+    assert [r["global_key"] for r in source.sent_data_rows()] == ["img-a"]
+    record = stage.recorded_deletions(zone)
+    assert record["global_key"].to_list() == ["img-b"]
+    assert "2024-03-05" not in record["reason"][0]  # scrubbed as typed text is
+    again = cadbusi()
+    assert again.returncode == 0 and "1 already deleted" in again.stdout
