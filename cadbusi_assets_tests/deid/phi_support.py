@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +139,39 @@ def dicom_code_meanings() -> list[str]:
             for meaning, _ in codes.values()
         }
     )
+
+
+def command_attacks(
+    tmp_path: Path,
+    attacks: Mapping[str, tuple[Mapping[str, str], tuple[str, ...]]],
+    prepare: Callable[[str, Dataset], None] | None = None,
+) -> tuple[dict[str, list[str]], Path, dict[str, Mapping[str, str]]]:
+    """Each attack (name -> header values, planted words) written as a canary file in UTF-8
+    (ISO_IR 192, so that every script is carried; ``prepare`` may add to a dataset), all run
+    through ``cadbusi deidentify`` in its own process (:func:`deidentify_in_process`). The
+    planted words found in each released file (:func:`released_text`; only names with a
+    finding), the output folder and the report's rows by name."""
+    from pydicom.uid import UID
+
+    from cadbusi_assets_tests.deid.canary import canary_dataset
+
+    source, out = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    for name, (values, _) in attacks.items():
+        ds = canary_dataset(colour=False)
+        ds.SpecificCharacterSet = "ISO_IR 192"
+        for keyword, value in values.items():
+            setattr(ds, keyword, value)
+        if prepare is not None:
+            prepare(name, ds)
+        uid = UID(f"{ds.SOPInstanceUID}.{len(name)}{sum(map(ord, name))}")
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid
+        ds.save_as(source / f"{name}.dcm", enforce_file_format=True)
+    _, rows, _ = deidentify_in_process(tmp_path, source, out, set(attacks))
+    found = {}
+    for name, row in rows.items():
+        data = released_text(out / row["output_path"])
+        words = [w for w in attacks[name][1] if w.upper() in data]
+        if words:
+            found[name] = words
+    return found, out, rows
