@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import contextvars
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +36,8 @@ os.environ["CADBUSI_TORCH_PRECISION"] = "fp32"
 _SESSION_DAGSTER_HOME = tempfile.mkdtemp(prefix="cadbusi-test-dagster-home-")
 Path(_SESSION_DAGSTER_HOME, "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
 os.environ["DAGSTER_HOME"] = _SESSION_DAGSTER_HOME
+# removed when this test process ends (each xdist worker has its own): a thousand were left
+atexit.register(shutil.rmtree, _SESSION_DAGSTER_HOME, ignore_errors=True)
 os.environ.setdefault("NO_GCE_CHECK", "true")
 
 

@@ -446,4 +446,9 @@ def open_catalog(research_zone: Zone) -> duckdb.DuckDBPyConnection:
         prefix="cadbusi-catalog-", suffix=".duckdb", delete=False
     ) as handle:
         handle.write(data)
-    return duckdb.connect(handle.name, read_only=True)
+    try:
+        return duckdb.connect(handle.name, read_only=True)
+    finally:
+        # the open connection keeps the file's data; its name goes at once, so no copy is
+        # left behind by a connection nobody closes or a killed process (one a call before)
+        Path(handle.name).unlink(missing_ok=True)

@@ -9,8 +9,10 @@ Files come from the pydicom-data and deid-data packages, never the network
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Sequence
@@ -65,7 +67,10 @@ def _pydicom_path(name: str) -> Path:
 
 @cache
 def _cine_folder() -> Path:
-    return Path(tempfile.mkdtemp(prefix="cadbusi-real-cines-"))
+    folder = tempfile.mkdtemp(prefix="cadbusi-real-cines-")
+    # the unzipped cines (about 115 MB a test process) go when the process ends
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return Path(folder)
 
 
 def locate(key: str) -> Path:
