@@ -146,16 +146,45 @@ def dates_being_run(instance: dg.DagsterInstance, days: list[str]) -> set[str]:
     return {day for day in days if any(_covers(run, day) for run in going)}
 
 
-#: How many of the newest runs the sensor looks through for each date's last runs.
+#: How many of the newest failed or started runs the sensor looks through for killed runs (a
+#: killed run is hidden only by this many newer failures, not by any number of other runs).
 RECENT_RUNS = 1000
+
+_PARTITION_TAG = "dagster/partition"
+_RANGE_START_TAG = "dagster/asset_partition_range_start"
+
+
+def _runs_covering(
+    instance: dg.DagsterInstance, days: Sequence[str]
+) -> dict[str, list[dg.DagsterRun]]:
+    """Per date of ``days``, every run that processed it (one date or a range), newest first,
+    however many other runs came since: the runs tagged with the date, and the ranged runs
+    (a UI backfill's, :data:`~cadbusi_assets.defs.partitions.STUDY_DATE_BACKFILL`: one per
+    31 dates at most) whose range holds it; both found by their tags, not among the newest."""
+    if not days:
+        return {}
+    records = list(
+        instance.get_run_records(filters=dg.RunsFilter(tags={_PARTITION_TAG: list(days)}))
+    )
+    starts = sorted(
+        value
+        for key, values in instance.get_run_tags(tag_keys=[_RANGE_START_TAG])
+        if key == _RANGE_START_TAG
+        for value in values
+        if value <= max(days)  # ISO dates sort as dates
+    )
+    if starts:
+        records += instance.get_run_records(filters=dg.RunsFilter(tags={_RANGE_START_TAG: starts}))
+    unique = {r.dagster_run.run_id: r for r in records}
+    newest_first = sorted(unique.values(), key=lambda r: r.storage_id, reverse=True)
+    return {
+        day: [r.dagster_run for r in newest_first if _covers(r.dagster_run, day)] for day in days
+    }
 
 
 def _last_runs(instance: dg.DagsterInstance, days: list[str]) -> dict[str, list[dg.DagsterRun]]:
     """Per date, the newest runs that processed it (one date or a range), newest first."""
-    if not days:
-        return {}
-    recent = instance.get_runs(limit=RECENT_RUNS)  # newest first
-    return {day: [run for run in recent if _covers(run, day)] for day in days}
+    return _runs_covering(instance, days)
 
 
 def _terminated(runs: list[dg.DagsterRun]) -> bool:
@@ -255,34 +284,36 @@ def _unfinished(
     return out
 
 
-def killed_run_dates(
-    instance: dg.DagsterInstance, recent: Sequence[dg.DagsterRun] | None = None
-) -> dict[str, KilledDate]:
+def killed_run_dates(instance: dg.DagsterInstance) -> dict[str, KilledDate]:
     """The study dates whose newest run was killed before it finished them (SIGKILL, out of
     memory, a machine restart: the run reports nothing), with what to re-run. A ranged run
     (a UI backfill, ``make demo``) killed in its first date leaves its other dates whole but
     not updated, and the interruption marker only on the date it was in: these dates come from
     the Dagster instance (the run's partition range, matched to the materializations it
     recorded), never from the research zone. A date a later run covers (going, succeeded,
-    failed with a reason, or terminated) is that run's."""
-    if recent is None:
-        recent = instance.get_runs(limit=RECENT_RUNS)  # newest first
-    newest: dict[str, dg.DagsterRun] = {}
-    for run in recent:  # newest first
-        if not _study_date_selection(run):
-            continue
-        for day in _run_dates(run):
-            newest.setdefault(day, run)
+    failed with a reason, or terminated) is that run's. The killed runs are looked for among
+    the newest :data:`RECENT_RUNS` failed or started runs, and each date's newest run among
+    all runs of that date: a backfill of thousands of dates queued after the kill hides
+    nothing."""
+    candidates = [
+        run
+        for run in instance.get_runs(
+            filters=dg.RunsFilter(
+                statuses=[dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.STARTED]
+            ),
+            limit=RECENT_RUNS,
+        )  # newest first
+        if _study_date_selection(run) and _run_dates(run)
+    ]
+    covering = _runs_covering(instance, sorted({d for run in candidates for d in _run_dates(run)}))
+    newest = {
+        day: next((run.run_id for run in runs if _study_date_selection(run)), None)
+        for day, runs in covering.items()
+    }
     out: dict[str, KilledDate] = {}
-    checked: set[str] = set()
-    for run in recent:
-        if run.run_id in checked:
-            continue
-        checked.add(run.run_id)
-        days = [d for d in _run_dates(run) if newest.get(d) is run]
-        if not days or run.status not in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.STARTED):
-            continue
-        if not _study_date_selection(run) or not _killed(instance, run):
+    for run in candidates:
+        days = [d for d in _run_dates(run) if newest.get(d) == run.run_id]
+        if not days or not _killed(instance, run):
             continue
         for day, assets in _unfinished(instance, run, days).items():
             out[day] = KilledDate(run.run_id, assets)
