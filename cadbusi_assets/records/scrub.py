@@ -311,7 +311,9 @@ _STREET = re.compile(
     r"(?:" + _CAP_WORD + r"\s+){0,4}"
     r"(?:" + _SUFFIX_FORMS + r")(?![\w'’])\.?" + _UNIT + "?"
     r"|(?i:\bP\.?\s*O\.?\s*Box\s+\d+)"
-    r"|\b(?:[^\W\d_a-z][\w\-]*(?:-(?i:ring|damm|ufer)|(?i:stra(?:ss|ß)e|str\.|gasse|weg"
+    # (a street word of at most 60 letters: unbounded, a long run of "A1-A1-..." took
+    # quadratic time)
+    r"|\b(?:[^\W\d_a-z][\w\-]{0,60}?(?:-(?i:ring|damm|ufer)|(?i:stra(?:ss|ß)e|str\.|gasse|weg"
     r"|platz|allee|gatan|gata|vej|veien|vegen)))"
     r"\s+\d{1,5}[a-z]?\b"
     r"|(?<![\w.,])\d{1,5}(?:bis|ter)?,?\s+(?i:rue|avenue|boulevard|chemin|place|via|calle|avenida|rua)"
@@ -461,7 +463,7 @@ _OBFUSCATED_EMAIL = re.compile(
 _OBFUSCATION_HINT = re.compile(r"(?i)\bdot\b|[\[({<]\s*at\s*[\])}>]")
 #: six or more digits glued to letters or underscores (file names "IMG_20260304_101112.jpg",
 #: "V000123"), which the word-bounded identifier patterns do not see
-_GLUED_DIGITS = re.compile(r"(?<=[A-Za-z_])\d{6,}|\d{6,}(?=_)")
+_GLUED_DIGITS = re.compile(r"(?<=[A-Za-z_])\d{6,}|(?<!\d)\d{6,}(?=_)")
 #: a street in European order: a street-type word first ("ul. Marszałkowska 10/12", "Via
 #: Garibaldi 22", "Calle Mayor 5") or glued last ("Hauptstraße 12"), then the house number
 _EUROPEAN_STREET = re.compile(
@@ -1465,22 +1467,25 @@ def _mark_names(
     def is_name(t: _Token) -> bool:
         return t.redact or t.kind == "name"
 
-    def cue(i: int) -> tuple[bool, bool]:
-        """(any cue, strong cue) before token ``i``."""
-        j = i - 1
-        while (
-            j >= 0
-            and tokens[j].kind == "word"
+    # per token, the nearest token before it that is not a determiner or an initial ("her",
+    # "the", "J."), which a cue looks past: found once, not walked back for every token (a
+    # text of thousands of "A A A" or "J. J. J." took seconds, quadratic in its length)
+    cue_token = []
+    last = -1
+    for t in tokens:
+        cue_token.append(last)
+        if not (
+            t.kind == "word"
             and (
-                tokens[j].key in {"her", "his", "their", "the", "my", "a", "an", "our", "s"}
-                or (
-                    len(tokens[j].text) == 1
-                    and tokens[j].text.isupper()
-                    and text[tokens[j].end : tokens[j].end + 1] == "."
-                )
+                t.key in {"her", "his", "their", "the", "my", "a", "an", "our", "s"}
+                or (len(t.text) == 1 and t.text.isupper() and text[t.end : t.end + 1] == ".")
             )
         ):
-            j -= 1
+            last = len(cue_token) - 1
+
+    def cue(i: int) -> tuple[bool, bool]:
+        """(any cue, strong cue) before token ``i``."""
+        j = cue_token[i]
         if j < 0:
             return False, False
         gap = text[tokens[j].end : tokens[j + 1].start]
@@ -2256,13 +2261,20 @@ _CJK_NAME_CHARACTERS = frozenset(
 )
 
 
+#: the clinical list's words by their first character, in the list's order (longest first)
+_CJK_SAFE_BY_FIRST: dict[str, tuple[str, ...]] = {
+    first: tuple(w for w in _CJK_SAFE if w[0] == first) for first in {w[0] for w in _CJK_SAFE}
+}
+
+
+def _cjk_safe_at(text: str, i: int) -> str | None:
+    """The first word of the clinical list (longest first) that starts at ``text[i]``."""
+    return next((w for w in _CJK_SAFE_BY_FIRST.get(text[i], ()) if text.startswith(w, i)), None)
+
+
 def _cjk_unknown_at(text: str, i: int) -> bool:
     """Whether a CJK character outside the clinical list starts at ``text[i]``."""
-    return (
-        i < len(text)
-        and _CJK.match(text[i]) is not None
-        and not any(text.startswith(w, i) for w in _CJK_SAFE)
-    )
+    return i < len(text) and _CJK.match(text[i]) is not None and _cjk_safe_at(text, i) is None
 
 
 def _cjk_names(tok: _Token) -> list[tuple[int, int]]:
@@ -2278,7 +2290,7 @@ def _cjk_names(tok: _Token) -> list[tuple[int, int]]:
                 start = None
             i += 1
             continue
-        safe = next((w for w in _CJK_SAFE if text.startswith(w, i)), None)
+        safe = _cjk_safe_at(text, i)
         if safe in _CJK_NAME_CHARACTERS and (start is not None or _cjk_unknown_at(text, i + 1)):
             safe = None  # 小 in 王小明 or 小林, 高 in 高橋: part of the name
         if safe is not None:
