@@ -161,6 +161,11 @@ class FolderLabelSource:
                     f"{path.name} line {number} is not valid JSON ({exc.msg}); fix or "
                     "remove the file and the sensor will pick it up again."
                 ) from None
+            except RecursionError:  # "[[[[…" thousands deep: no export row nests so
+                raise LabelSourceError(
+                    f"{path.name} line {number} nests too deep to be an export row; fix or "
+                    "remove the file and the sensor will pick it up again."
+                ) from None
             if isinstance(row, list):
                 raise LabelSourceError(
                     f"{path.name} line {number} is a JSON array: an export file has one row "

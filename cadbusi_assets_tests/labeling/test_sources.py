@@ -42,6 +42,19 @@ def test_folder_bad_json_names_file_and_line(tmp_path):
     assert name == "bad.ndjson" and "bad.ndjson line 2 is not valid JSON" in reason
 
 
+def test_a_line_nested_thousands_deep_skips_its_file_with_a_reason(tmp_path):
+    """``{"a": [[[[…]]]]}`` 100,000 deep stopped the whole label import with Python's
+    RecursionError (every other file's labels unread); now its file is skipped and named with
+    the line and the reason, and the other files are read."""
+    write_export(tmp_path, "good.ndjson", [export_row("a")])
+    deep = '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}\n"
+    (tmp_path / "exports" / "deep.ndjson").write_text(json.dumps(export_row("b")) + "\n" + deep)
+    source = FolderLabelSource(tmp_path)
+    assert [r["data_row"]["global_key"] for r in source.export_rows()] == ["a"]
+    [(name, reason)] = source.skipped_files
+    assert name == "deep.ndjson" and "line 2 nests too deep" in reason
+
+
 def test_folder_outbox_is_deterministic_upsert(tmp_path):
     source = FolderLabelSource(tmp_path)
     rows = [
