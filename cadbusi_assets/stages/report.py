@@ -42,8 +42,12 @@ class PartitionReport:
         self.problems.append(text)
 
 
-#: an absolute number (not a percentage): ``12``, ``3.5``, ``1,204``
-_ABSOLUTE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\d%\w]|[.,]\d)")
+#: an absolute number (not a percentage): ``12``, ``3.5``, ``1,204``; or a study date, kept
+#: (the partition key the UI shows beside the line anyway: not a count)
+_ABSOLUTE = re.compile(
+    r"(?<![\w.-])(?P<date>\d{4}-\d{2}-\d{2})(?![\w.-])"
+    r"|(?<![\w.])\d+(?:[.,]\d+)*(?![\d%\w]|[.,]\d)"
+)
 
 
 def without_counts(text: str) -> str:
@@ -55,9 +59,9 @@ def without_counts(text: str) -> str:
     >>> without_counts("3 of 12 studies are incomplete; 50% done")
     'n of n studies are incomplete; 50% done'
     >>> without_counts("2026-09-03: de-identifying 1,204 instances")
-    'n-n-n: de-identifying n instances'
+    '2026-09-03: de-identifying n instances'
     """
-    return _ABSOLUTE.sub("n", text)
+    return _ABSOLUTE.sub(lambda m: m["date"] or "n", text)
 
 
 REPORTS = "reports"

@@ -27,6 +27,15 @@ def test_without_counts_keeps_words_and_percentages():
         "n of n studies; 7.5% left; BI-RADS n"
     )
     assert without_counts("ISO_IR192 stays, x2 stays") == "ISO_IR192 stays, x2 stays"
+    # a study date is the line's partition key, not a count: the demo's progress said
+    # "n-n-n: de-identifying and analysing n instances"
+    assert without_counts("2026-09-03: de-identifying 1,204 instances") == (
+        "2026-09-03: de-identifying n instances"
+    )
+    assert (
+        without_counts("dates 2026-09-03 to 2026-09-05 (3)") == "dates 2026-09-03 to 2026-09-05 (n)"
+    )
+    assert without_counts("12-34-5678 and 2026-09-031") == "n-n-n and n-n-n"
 
 
 def test_reports_are_kept_per_asset_and_date_and_replaced_on_rerun(tmp_path):
