@@ -146,3 +146,41 @@ def test_the_catalog_is_built_in_the_process_staging_folder(tmp_path, monkeypatc
         catalog.build_metadata_db(open_zone(tmp_path / "research", "research"))
     assert where and where[0].is_relative_to(process_staging())
     assert not where[0].parent.exists()
+
+
+#: a command with a progress bar (de-identification in a terminal) killed in the middle
+_KILLED_PROGRESS = textwrap.dedent(
+    """
+    import io, time
+    import cadbusi_assets
+    from cadbusi_assets.progress import ProgressBar
+    with ProgressBar(3, "files", stream=io.StringIO(), enabled=True) as bar:
+        print(bar.path, flush=True)
+        time.sleep(600)
+    """
+)
+
+
+def test_a_killed_command_s_progress_counter_is_reaped(tmp_path, system_temp):
+    counter = _killed_after_first_line(_KILLED_PROGRESS, system_temp)
+    assert counter.is_relative_to(system_temp / STAGING_DIR_NAME)
+    later = _run(_OPEN_LOCAL_ZONE, system_temp, str(tmp_path / "research"))
+    assert later.returncode == 0, later.stderr
+    assert not counter.exists()
+    assert {p.name for p in system_temp.iterdir()} <= {STAGING_DIR_NAME}
+
+
+def test_a_series_retrieval_without_a_spool_holds_its_files_in_the_staging_folder():
+    from cadbusi_assets.pacs.base import InstanceRef
+    from cadbusi_assets.pacs.series import SeriesBatches
+
+    refs = [InstanceRef("1.2.3", "1.2.3.4", f"1.2.3.4.{n}", f"src{n}") for n in (1, 2)]
+    batches = SeriesBatches()
+    batches.listed(refs)
+    batches.plan(refs, None)
+    (batch,) = batches._batches.values()
+    try:
+        assert batch.folder.is_relative_to(process_staging())
+    finally:
+        batches.close()
+    assert not batch.folder.exists()
