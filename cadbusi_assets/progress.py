@@ -89,7 +89,10 @@ class ProgressBar:
     def __enter__(self) -> ProgressBar:
         self._started = time.monotonic()
         if self.enabled:
-            fd, self.path = tempfile.mkstemp(prefix="cadbusi-progress-")
+            from cadbusi_assets.storage.zones import process_staging
+
+            # in this process's staging folder: a killed command's counter file is reaped
+            fd, self.path = tempfile.mkstemp(prefix="progress-", dir=process_staging())
             os.close(fd)
             self._thread = threading.Thread(target=self._run, name="progress", daemon=True)
             self._thread.start()

@@ -115,6 +115,9 @@ def materialize(
     run_config: dict | None = None,
     name: str = "",
 ) -> RunSummary:
+    from cadbusi_assets.defs.run_process import release_dead_runs
+
+    release_dead_runs(instance)  # a killed earlier run's pool slot would block this one
     keys = [dg.AssetKey(name) for name in selection]
     job = defs.resolve_implicit_job_def_def_for_assets(keys)
     if job is None:

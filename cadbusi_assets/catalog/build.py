@@ -34,6 +34,7 @@ import polars as pl
 
 from cadbusi_assets.storage import Zone, read_all_partition_tables
 from cadbusi_assets.storage.tables import left_out_batches, open_batches, retired_batches
+from cadbusi_assets.storage.zones import temporary_directory
 
 CATALOG_PATH = ("catalog", "metadata.duckdb")
 
@@ -332,7 +333,7 @@ def _empty_for_views(con: duckdb.DuckDBPyConnection, present: set[str]) -> None:
 def build_metadata_db(research_zone: Zone) -> CatalogReport:
     label_set = _label_set_version(research_zone)
     frames, missing = _load(research_zone)
-    with tempfile.TemporaryDirectory(prefix="cadbusi-catalog-") as tmp:
+    with temporary_directory("catalog-") as tmp:
         local = Path(tmp) / "metadata.duckdb"
         con = duckdb.connect(str(local))
         try:

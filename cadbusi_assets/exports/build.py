@@ -13,7 +13,6 @@ import hashlib
 import io
 import json
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +45,7 @@ from cadbusi_assets.exports.splits import (
 )
 from cadbusi_assets.parallel import parallel_map
 from cadbusi_assets.storage import Zone, parquet_bytes
+from cadbusi_assets.storage.zones import temporary_directory
 
 EXPORTS_DIR = "exports"
 SUMS_FILE = "SHA256SUMS"
@@ -811,7 +811,7 @@ def build_export(
     version and run id of those partitions by a ``ref`` (see :mod:`.lineage`).
     """
     key_parts = export_path(config.key)
-    with tempfile.TemporaryDirectory(prefix="cadbusi-export-") as tmp:
+    with temporary_directory("export-") as tmp:
         staging = Path(tmp) / config.key
         staging.mkdir()
         manifest, bags, dropped, previous_key, left_out = _assemble(

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from cadbusi_assets.storage import Zone
+from cadbusi_assets.storage.zones import temporary_directory
 
 ROW_DATA_ENV = "CADBUSI_LABELBOX_ROW_DATA"
 SIGNED_URL_HOURS_ENV = "CADBUSI_SIGNED_URL_HOURS"
@@ -175,7 +175,7 @@ def row_data_locator(
         )
         return
     if config.mode == "upload" and not zone.local:
-        with tempfile.TemporaryDirectory(prefix="cadbusi-row-data-") as folder:
+        with temporary_directory("row-data-") as folder:
             yield RowDataLocator(zone, config, _folder=Path(folder))
         return
     yield RowDataLocator(zone, config)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cadbusi_assets.pacs.base import InstanceRef
+from cadbusi_assets.storage.zones import process_staging
 
 LEVELS = ("series", "image")
 _CHUNK = 1 << 20
@@ -91,8 +92,8 @@ class SeriesBatches:
                     # over, or planned by a run that never fetched it (its window closed, it
                     # stopped): that run's staging folder may be gone, so plan it afresh
                     shutil.rmtree(old.folder, ignore_errors=True)
-                if spool is None:
-                    folder = Path(tempfile.mkdtemp(prefix="cadbusi-series-"))
+                if spool is None:  # this process's staging folder: reaped if it is killed
+                    folder = Path(tempfile.mkdtemp(prefix="series-", dir=process_staging()))
                 else:
                     folder = spool()
                     folder.mkdir(parents=True)

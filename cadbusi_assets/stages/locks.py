@@ -13,8 +13,8 @@ study date, and an unkeyed hash of a date is found by trying the few thousand da
 would reveal the dates of the research zone's batches (its folder is used only where no raw
 zone is configured). An object-store zone (``gs://``, ``s3://``) has no file to ``flock``:
 its locks are in a local folder named after the zone's URI (``<system temp>/cadbusi-locks/
-<hash>``), so they serialize the runs of *one machine* only; runs on several machines that
-write one bucket need one run per partition at a time (Dagster tag concurrency on
+<hash>``, this user's only: mode 0700), so they serialize the runs of *one machine* only;
+runs on several machines that write one bucket need one run per partition at a time (Dagster tag concurrency on
 ``dagster/partition``) or a shared ``$CADBUSI_LOCK_DIR``. ``$CADBUSI_LOCK_DIR``, when set,
 replaces all of this with one folder (say on NFS with a working ``flock``).
 
@@ -44,6 +44,8 @@ LOCK_DIR_ENV_VAR = "CADBUSI_LOCK_DIR"
 LOCK_TIMEOUT_ENV_VAR = "CADBUSI_LOCK_TIMEOUT"
 #: the folder of the locks at the root of a local zone
 ZONE_LOCKS_FOLDER = ".cadbusi-locks"
+#: the folder of the locks of object-store zones under the system temporary folder (mode 0700)
+TEMP_LOCKS_FOLDER = "cadbusi-locks"
 #: How long a run waits for another run of the same partition before it gives up (seconds).
 DEFAULT_TIMEOUT_SECONDS = 6 * 3600.0
 POLL_SECONDS = 0.2
@@ -68,7 +70,27 @@ def zone_lock_dir(uri: str) -> Path:
     if root is not None:
         return root / ZONE_LOCKS_FOLDER
     digest = hashlib.sha256(uri.rstrip("/").encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / "cadbusi-locks" / digest
+    return _temp_locks() / digest
+
+
+def _temp_locks() -> Path:
+    """The folder of the locks of object-store zones under the system temporary folder."""
+    return Path(tempfile.gettempdir()) / TEMP_LOCKS_FOLDER
+
+
+def _make_lock_folder(folder: Path) -> None:
+    """Create ``folder``; under the system temporary folder it and ``cadbusi-locks`` are this
+    user's only (mode 0700): a lock's name is an unkeyed hash of a real study date, so a listing
+    readable by every local user would give away the dates being run."""
+    base = _temp_locks()
+    if folder != base and folder.parent != base:
+        folder.mkdir(parents=True, exist_ok=True)
+        return
+    for path in dict.fromkeys((base, folder)):
+        path.mkdir(mode=0o700, exist_ok=True)
+        info = path.stat()
+        if info.st_uid == os.getuid() and info.st_mode & 0o077:
+            path.chmod(0o700)  # made by an earlier version, open to every user
 
 
 def lock_dirs(zone_uris: Iterable[str]) -> list[Path]:
@@ -81,7 +103,7 @@ def lock_dirs(zone_uris: Iterable[str]) -> list[Path]:
     for uri in zone_uris:
         if uri and (path := zone_lock_dir(uri.strip())) not in dirs:
             dirs.append(path)
-    return dirs or [Path(tempfile.gettempdir()) / "cadbusi-locks"]
+    return dirs or [_temp_locks()]
 
 
 def zone_lock_dirs(raw_uri: str, research_uri: str) -> list[Path]:
@@ -171,7 +193,7 @@ def _flock(
     on_wait: Callable[[str], None] | None,
     told: list[bool],
 ) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_lock_folder(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         while True:

@@ -9,6 +9,8 @@ b'hello'
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import errno
 import hashlib
 import io
@@ -24,9 +26,13 @@ import polars as pl
 from upath import UPath
 
 _LOCAL_PROTOCOLS = {"", "file", "local"}
-#: Object-store zones stage files in ``<system temp>/cadbusi-staging/<pid>-<random>/``.
+#: Object-store zones stage files in ``<system temp>/cadbusi-staging/<pid>-<random>/``; the
+#: builds of exports, of the catalog and of Labelbox uploads work there too
+#: (:func:`temporary_directory`).
 STAGING_DIR_NAME = "cadbusi-staging"
 _staging: tuple[int, Path] | None = None
+#: (process, staging base) of the last :func:`reap_gone_processes`
+_reaped: tuple[int, Path] | None = None
 
 
 def process_staging() -> Path:
@@ -46,7 +52,30 @@ def process_staging() -> Path:
         own = base / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         own.mkdir(mode=0o700)
         _staging = (os.getpid(), own)
+        atexit.register(_remove_own_staging, os.getpid(), own)
     return _staging[1]
+
+
+def _remove_own_staging(pid: int, folder: Path) -> None:
+    """At exit, this process's staging folder goes with whatever a failed step left in it (a
+    forked child, which inherits the handler, leaves its parent's folder alone)."""
+    if os.getpid() == pid:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def reap_gone_processes() -> None:
+    """Once per process: remove the staging folders of processes that are gone (what a killed
+    run staged or built), without making a folder of its own. :func:`open_zone` calls it, so any
+    command that opens a zone (``doctor``, ``export``, a run of local zones) cleans up, not only
+    the next one that stages a file for an object-store zone."""
+    global _reaped
+    base = Path(tempfile.gettempdir()) / STAGING_DIR_NAME
+    if _reaped == (os.getpid(), base):
+        return
+    _reaped = (os.getpid(), base)
+    with contextlib.suppress(OSError):  # not there, or another user's: nothing to do
+        if base.is_dir():
+            reap_staging(base)
 
 
 def reap_staging(base: Path) -> list[Path]:
@@ -368,6 +397,7 @@ def open_zone(uri: str | os.PathLike[str], name: str, **storage_options: Any) ->
     text = str(uri)
     if not text:
         raise ZoneError(f"The {name} zone URI is empty. Set it to a folder or an object-store URI.")
+    reap_gone_processes()
     if "://" not in text or text.startswith("file://"):
         local = Path(text.removeprefix("file://")).expanduser().resolve()
         return Zone(UPath(local), name)
@@ -396,4 +426,7 @@ def sha256_file(path: str | os.PathLike[str] | UPath, chunk: int = 1 << 20) -> s
 
 
 def temporary_directory(prefix: str = "cadbusi-") -> tempfile.TemporaryDirectory[str]:
-    return tempfile.TemporaryDirectory(prefix=prefix)
+    """A temporary folder inside this process's staging folder (:func:`process_staging`): removed
+    on leaving it, at the process's exit, or, when the process is killed, by the next process
+    that opens a zone (a folder in the system temporary folder itself stayed there forever)."""
+    return tempfile.TemporaryDirectory(prefix=prefix, dir=process_staging())

@@ -67,7 +67,9 @@ def test_what_a_killed_process_staged_is_removed_by_the_next_one(tmp_path):
     )
     assert after.returncode == 0, after.stderr
     assert not staged.parent.exists()  # the killed process's folder and its file are gone
-    assert Path(after.stdout.strip()).is_dir()  # the new process's own folder
+    own = Path(after.stdout.strip())  # the new process's own folder ...
+    assert own.parent == tmp_path / STAGING_DIR_NAME
+    assert not own.exists()  # ... went with it when it ended
 
 
 def test_only_folders_of_processes_that_are_gone_are_reaped(tmp_path):

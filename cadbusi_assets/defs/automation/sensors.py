@@ -33,7 +33,7 @@ import dagster as dg
 from cadbusi_assets.defs.automation.schedules import STUDY_DATE_ASSETS, study_date_job
 from cadbusi_assets.defs.reporting import FAILED_DATES_TAG
 from cadbusi_assets.defs.resources import PseudonymKeyResource, ZonesResource
-from cadbusi_assets.defs.run_process import run_process_alive
+from cadbusi_assets.defs.run_process import release_dead_runs, run_process_alive
 from cadbusi_assets.stages.batches import interrupted_dates, unmatched_open_batches
 
 RETRY_OF_TAG = "cadbusi/retry_of"
@@ -106,19 +106,7 @@ def failed_study_dates_sensor(context: dg.RunStatusSensorContext):
     "leaving them STARTED forever.",
 )
 def dead_run_sensor(context: dg.SensorEvaluationContext):
-    dead = []
-    records = context.instance.get_run_records(
-        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING])
-    )
-    for record in records:
-        run = record.dagster_run
-        if run_process_alive(run) is False:
-            message = "The run's process is gone (killed or crashed); the run is marked failed."
-            if run.status == dg.DagsterRunStatus.CANCELING:
-                context.instance.report_run_canceled(run, message=message)
-            else:
-                context.instance.report_run_failed(run, message=message)
-            dead.append(run.run_id)
+    dead = release_dead_runs(context.instance)
     return dg.SkipReason(
         f"marked {len(dead)} dead runs: {', '.join(dead)}" if dead else "no dead runs"
     )
