@@ -1301,9 +1301,11 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
     """``text`` without the identifier shapes of the module doc. ``kind``: ``serial`` (a
     serial number or identifier of a device: no local phone, no compact date), ``station``
     (a station, AE title, location or device name: also a local phone, a compact date and a
-    person name of the names list beside another name-like word) or ``text`` (short
-    unlisted text: shapes with a context only, a date only after a birth-date label; the
-    study's own dates are removed elsewhere, a software build date stays)."""
+    person name of the names list beside another name-like word), ``station name`` (a
+    station's name, no AE title: also a lone word built like a surname,
+    :func:`_lone_station_word`) or ``text`` (short unlisted text: shapes with a context
+    only, a date only after a birth-date label; the study's own dates are removed
+    elsewhere, a software build date stays)."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}")
     if not text or _ALNUM.search(text) is None:
