@@ -54,6 +54,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -953,9 +954,11 @@ _DEVICE_AFFIXES = (*sorted(w for w in _DEVICE_WORDS if len(w) >= 3), "acq", "srv
 #: endings and beginnings of surnames (English, Celtic, Slavic, Greek, German, Scandinavian,
 #: Italian, Spanish) that a lone unknown word of a station name reads like
 #: (``QUARRINGTON``, ``MACGILLICUDDY``, ``ŁUKASIEWICZ``, ``MÜLLERSTEIN``); device codes do not
-#: end so (``ORTHANC``, ``TARINA``, ``BRIGHTFIELD`` stay)
+#: end so (``ORTHANC``, ``TARINA``, ``BRIGHTFIELD`` stay); a Celtic or Norman beginning only
+#: with no digits glued and no ``US`` or ``WS`` ending (``MCTOUUS01``: a real station name)
+_SURNAME_PREFIX = re.compile(r"^(?:mac|mc|fitz)[a-z]{4,}$")
 _SURNAME_MORPHOLOGY = re.compile(
-    r"^(?:mac|mc|fitz)[a-z]{4,}$|^[a-z]{3,}(?:ington|ton|ley|leigh|worth|ham|ford|wick|well|bury"
+    r"^[a-z]{3,}(?:ington|ton|ley|leigh|worth|ham|ford|wick|well|bury"
     r"|borough|hurst|combe|shaw|croft|thorpe|stead|sley|sey|thwaite|waite|bottom|sson"
     r"|ski|ska|sky|wicz|czyk|czak|enko|chuk|ovic|evic|vich|ova|opoulos|poulos|akis|idis|oglu"
     r"|mann|stein|berg|baum|feld|hofer|huber|elli|etti|ucci|acci|ez)$"
@@ -1008,7 +1011,14 @@ def _lone_station_word(text: str) -> list[tuple[int, int]]:
         code = (key[:2] not in starts and _class(key[1:]) == _SAFE) or (
             key[-2:] not in ends and _class(key[:-1]) == _SAFE
         )  # an initial and a word ("XRADIANCE", "THISTLEK")
-        surname = _pronounceable(key) and _SURNAME_MORPHOLOGY.match(key) is not None
+        surname = _pronounceable(key) and (
+            _SURNAME_MORPHOLOGY.match(key) is not None
+            or (
+                _SURNAME_PREFIX.match(key) is not None
+                and not after_digit
+                and key[-2:] not in ("us", "ws")
+            )
+        )
         initial = (
             key[-2:] not in ends
             and _SURNAME_MORPHOLOGY.match(key[:-1]) is not None
@@ -1187,6 +1197,7 @@ _DEVICE_PART = re.compile(r"[^ \t_.\-・\u3000]+")
 def _cjk_device_part(part: str) -> bool:
     """A part of a device value that names a device or a room: a Latin device or room word
     (``US``, ``WS``, ``ROOM``) or a CJK or Hangul device word (``超声``, ``초음파``)."""
+    part = _full_width(part)
     key = part.lower().rstrip("0123456789")
     if key in _DEVICE_WORDS or key in _ROOM_WORDS or key in PRODUCT_WORDS:
         return True
@@ -1204,9 +1215,20 @@ _ONE_LETTER_SURNAMES = frozenset(
 )
 
 
+_HALF_WIDTH_KANA = re.compile(r"[\uff65-\uff9f]")
+
+
+def _full_width(part: str) -> str:
+    """Half-width kana as full-width (``ﾊﾅｺ`` -> ``ハナコ``, ``ｵｸﾞﾗ`` -> ``オグラ``)."""
+    if _HALF_WIDTH_KANA.search(part) is None:
+        return part
+    return unicodedata.normalize("NFKC", part)
+
+
 def _cjk_name_part(part: str) -> bool:
-    """A part of 2-4 Hangul syllables or Han and kana characters, or of 2-6 kana, with no
-    device or room word in it (``김민준``, ``王伟``, ``山田太郎``, ``ヤマダ``)."""
+    """A part of 2-4 Hangul syllables or Han and kana characters, or of 2-6 kana (half-width
+    too), with no device or room word in it (``김민준``, ``王伟``, ``山田太郎``, ``ヤマダ``)."""
+    part = _full_width(part)
     if _HANGUL_NAME.fullmatch(part):
         return part[-1] not in _HANGUL_ROOM_ENDS and not any(
             w in part for w in _HANGUL_DEVICE_WORDS
@@ -1259,10 +1281,10 @@ def _kana_names_alone(text: str) -> list[tuple[int, int]]:
     if not 2 <= len(parts) <= 3 or _ALNUM.search(_DEVICE_PART.sub("", text)) is not None:
         return []
     if all(
-        _KANA_NAME.fullmatch(m.group(0)) is not None
-        and "ー" not in m.group(0)
+        _KANA_NAME.fullmatch(_full_width(m.group(0))) is not None
+        and "ー" not in _full_width(m.group(0))
         and _cjk_name_part(m.group(0))
-        and not any(w in m.group(0) for w in _CJK_NOT_NAMES)
+        and not any(w in _full_width(m.group(0)) for w in _CJK_NOT_NAMES)
         for m in parts
     ):
         return [m.span() for m in parts]
@@ -1381,7 +1403,10 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
             spans += [
                 (*m.span(), "[name]")
                 for m in _NON_LATIN_WORD.finditer(text)
-                if not re.search(_CJK, m.group(0)) and not _common(m.group(0))
+                if not re.search(_CJK, m.group(0))
+                and not _common(m.group(0))
+                # a loanword in half-width kana ("US ﾌﾟﾛｰﾌﾞ"), as in full width
+                and not (_HALF_WIDTH_KANA.search(m.group(0)) and _cjk_device_part(m.group(0)))
             ]
             spans += [(*s, "[name]") for s in _cjk_device_names(text)]
     if kind == "station":

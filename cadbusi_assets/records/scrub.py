@@ -1840,6 +1840,7 @@ _CLINICAL_ENDING = re.compile(
 )
 _CAPS_GAP = re.compile(r"[ \t]")
 _CAPS_JOIN = re.compile(r"[ \t]|-")
+_CAPS_COMMA = re.compile(r",[ \t]?")
 
 
 def _caps_names(
@@ -1897,7 +1898,16 @@ def _caps_names(
             and tokens[j].cls == _UNKNOWN
             and len(tokens[j].text) >= 4
             and not _CLINICAL_ENDING.search(tokens[j].text)
-            and (j == i or _CAPS_JOIN.fullmatch(text[tokens[j - 1].end : tokens[j].start]))
+            and (
+                j == i
+                or _CAPS_JOIN.fullmatch(text[tokens[j - 1].end : tokens[j].start])
+                # "QUIMBRELL, OTTOLINE": a surname and a first name, the value's end
+                or (
+                    j == i + 1
+                    and _CAPS_COMMA.fullmatch(text[tokens[i].end : tokens[j].start])
+                    and j == n - 1
+                )
+            )
         ):
             j += 1
         if j - i >= 2:

@@ -105,6 +105,9 @@ def test_station_names_and_ae_titles_are_told_apart():
         *[(S, v) for v in ("ACUSON", "VOLUSON", "SEQUOIA", "ARIETTA", "SONOSITE", "GENIEACQ")],
         *[(S, v) for v in ("LOGIQE10", "Computer001", "CONQUESTSRV1", "AKINESIS", "CAUSTON")],
         *[(S, v) for v in ("BREASTCARE", "ECHOLAB", "PORTABLE", "MAMMOSRV")],
+        # station names of pydicom's and deid-data's test files
+        *[(S, v) for v in ("MCTOUUS01", "MC19UUS03", "genieacq", "mvme22", "NXONXP")],
+        *[(S, v) for v in ("COMPUTER002", "CONSOLE01", "SGHCT01A", "Not connected")],
     ],
 )
 def test_lone_station_words_without_a_surname_shape_stay(channel, text, pseudonymizer):
@@ -191,6 +194,44 @@ def test_no_round_9_input_leaks(channel, text, secrets, pseudonymizer):
     assert _leaked(_run(channel, text, pseudonymizer), secrets) == []
 
 
+#: a second batch aimed at the new rules (capitals, dashes, half-width kana, a surname and a
+#: first name split by a comma in a descriptor)
+SECOND_BATCH: list[tuple[str, str, tuple[str, ...]]] = [
+    (S, "QUARRINGTON_", ("quarrington",)),
+    (S, "Candlewick", ("candlewick",)),
+    (S, "McGillicuddy", ("gillicuddy",)),
+    (S, "FITZWILLIAMS", ("fitzwilliams",)),
+    (S, "KOWALCZYK", ("kowalczyk",)),
+    (S, "PAPADOPOULOS", ("papadopoulos",)),
+    (S, "HORVATOVIC", ("horvatovic",)),
+    (S, "GRUNBAUM", ("grunbaum",)),
+    (S, "KETTLEWELL", ("kettlewell",)),
+    ("hdr:DeviceLabel", "QUARRINGTON", ("quarrington",)),
+    (T, "ROSE PLIMSOLL-CANDLEWICK", ("plimsoll", "candlewick")),
+    (T, "Rose Plimsoll–Candlewick", ("plimsoll", "candlewick")),
+    (R, "Seen with Mary Thistle-Plimsoll.", ("thistle", "plimsoll")),
+    (C, "per Anna Lantern-Bramble", ("lantern", "bramble")),
+    (T, "daughter amy farthing", ("amy", "farthing")),
+    (T, "son sam kettle", ("sam", "kettle")),
+    (R, "Her son ben thistle called.", ("ben", "thistle")),
+    (T, "ΚΟΡΗ ΕΛΕΝΗ", ("ελενη",)),
+    (T, "γιος Νίκος", ("νίκος",)),
+    (T, "j dot quimbrell at example dot com", ("quimbrell",)),
+    (T, "HOSP # 4815 1623", ("4815", "1623")),
+    (C, "タナカ・ハナコ", ("タナカ", "ハナコ")),
+    (T, "ｵｸﾞﾗ ﾊﾅｺ", ("ｵｸﾞﾗ", "ﾊﾅｺ")),
+    (S, "US ﾊﾅｺ", ("ﾊﾅｺ",)),
+    (T, "mother – Ottoline", ("ottoline",)),
+    ("hdr:StudyDescription", "US BREAST BILAT - QUIMBRELL, OTTOLINE", ("quimbrell", "ottoline")),
+    (D, "LEFT BREAST, QUIMBRELL, OTTOLINE", ("quimbrell", "ottoline")),
+]
+
+
+@pytest.mark.parametrize(("channel", "text", "secrets"), SECOND_BATCH)
+def test_no_input_of_the_second_batch_leaks(channel, text, secrets, pseudonymizer):
+    assert _leaked(_run(channel, text, pseudonymizer), secrets) == []
+
+
 @pytest.mark.parametrize(
     ("channel", "text"),
     [
@@ -203,6 +244,15 @@ def test_no_round_9_input_leaks(channel, text, secrets, pseudonymizer):
         (R, "Her son will call back."),
         (T, "daughter grace period"),
         (T, "look at me dot"),
+        (C, "look at the dot pattern"),
+        (R, "mother died suddenly"),
+        (S, "US ﾌﾟﾛｰﾌﾞ"),
+        (S, "ﾌﾟﾛｰﾌﾞ ﾘﾆｱ"),
+        (D, "ARIETTA, APLIO"),
+        (D, "BREAST, AXILLA"),
+        *[(S, v) for v in ("PHOENIX", "MERCURY", "JUPITER", "WORKSTATION", "ANDROMEDA")],
+        *[(S, v) for v in ("MAMMOTOME", "SENOGRAPHE", "AFFINITI", "SONOLINE", "AIXPLORER")],
+        *[(S, v) for v in ("SUPERSONIC", "ELASTOGRAPHY", "OUTPATIENTS", "RADIOLOGIST")],
     ],
 )
 def test_loanwords_eponyms_and_verbs_stay(channel, text, pseudonymizer):
