@@ -100,7 +100,7 @@ _ID_LABEL = re.compile(
     r"|HOSP(?:ITAL)?[ \t]*(?:#|NO\.?|NUM(?:BER)?)|CHART[ \t]*(?:#|NO\.?)?|SSN)"
     r"(?![^\W\d_])[ \t]*[:#=.\-]?[ \t]*"
     # the value, with its digits in groups of 3+ after spaces ("HOSP NO. 4815 1623")
-    r"([A-Z0-9][A-Z0-9/.\-]*\d[A-Z0-9/.\-]*(?:[ \t]\d{3,}(?![\w.]))*)(?![\w])"
+    r"([A-Z0-9][A-Z0-9/.\-]*\d[A-Z0-9/.\-]*(?:[ \t]\d{3,}(?![\w.\-/]))*)(?![\w])"
 )
 #: a labelled identifier has at least this many digits ("ACC 2" is no accession)
 _MIN_ID_DIGITS = 4
@@ -973,14 +973,18 @@ def _clinical_ending(key: str) -> bool:
 
 
 def _lone_station_word(text: str) -> list[tuple[int, int]]:
-    """A station name that is one word built like a surname: an unknown word of 7+ letters
-    with a surname's ending or beginning (:data:`_SURNAME_MORPHOLOGY`: ``QUARRINGTON``,
-    ``PENHALIGON`` no, ``MACGILLICUDDY``, ``Szczepański``), or an English word ending like
-    an English surname or place after a word or name (``CANDLEWICK``: candle + wick); not
-    glued to digits (``LOGIQE10``), no product, device, room or place word, no part of a
-    product's name (``THORAVISION``) and no device word at its start or end (``STORESCP``).
-    Only in station names (:data:`STATION_NAME_KEYWORDS`): an AE title, by which a peer may
-    route, keeps such a word."""
+    """A station name that is one word of 7+ letters built like a surname: an unknown word
+    with a surname's ending (:data:`_SURNAME_MORPHOLOGY`: ``QUARRINGTON``, ``QUARRINGTON2``,
+    ``Szczepański``) or beginning (``MACGILLICUDDY``), such a word and an initial
+    (``QUARRINGTONP``), an initial glued to an English word a surname may be (``PLANTERN``),
+    or an English word ending like an English surname or place after a word or name
+    (``CANDLEWICK``: candle + wick). Never after digits, an English word or a prefix's
+    surname never before them (``LOGIQE10``, ``MCTOUUS01``), no product, place or eponym, no
+    part of a product's name (``THORAVISION``), no device word at its start or end
+    (``STORESCP``, ``GENIEACQ``), no initial before a word that is no surname
+    (``XRADIANCE``); a word with no surname's shape stays (``ORTHANC``, ``TARINA``,
+    ``PENHALIGON``). Only in station names (:data:`STATION_NAME_KEYWORDS`): an AE title,
+    by which a peer may route, keeps such a word."""
     from cadbusi_assets.records.scrub import _SAFE, _UNKNOWN, english_words, name_words, place_words
     from cadbusi_assets.records.vocabulary import eponym_words
 

@@ -232,6 +232,15 @@ def test_no_input_of_the_second_batch_leaks(channel, text, secrets, pseudonymize
     assert _leaked(_run(channel, text, pseudonymizer), secrets) == []
 
 
+def test_a_labelled_number_in_groups_is_taken_whole_and_no_more():
+    """The digit groups after a hospital number's label go with it; a group joined by a dash
+    to what follows is another number's start, not cut in two (``[id]-72-8154``)."""
+    assert scrub_identifier_shapes("Hosp no. 4815 1623") == "Hosp no. [id]"
+    assert scrub_identifier_shapes("MRN 4821 3377 2 views") == "MRN [id] 2 views"
+    out = scrub_identifier_shapes("MRN 321954415. 491-72-8154 on file.")
+    assert out.startswith("MRN [id] 491") and "[id]-" not in out
+
+
 @pytest.mark.parametrize(
     ("channel", "text"),
     [
