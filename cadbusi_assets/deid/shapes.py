@@ -92,6 +92,8 @@ _LOCAL_PHONE = re.compile(_NOT_GLUED + r"\d{3}[ \-]\d{4}(?![\w\-]|\.\d)")
 #: a Chinese mobile number in groups of 3-4-4 (``138 1234 5678``): the local rule would take
 #: only its first two groups
 _CN_MOBILE = re.compile(r"(?<![\w.\-])1[3-9]\d[ \-]\d{4}[ \-]\d{4}(?![\w\-]|\.\d)")
+#: the same number unbroken (``13812345678``): not in a serial number, which may read so
+_CN_MOBILE_UNBROKEN = re.compile(r"(?<![\w.\-])1[3-9]\d{9}(?![\w\-]|\.\d)")
 _EXTENSION_PHONE = re.compile(r"(?<=(?<![^\W\d_])[xX])\d{3}[ \-]\d{4}(?![\w\-]|\.\d)")
 _ID_LABEL = re.compile(
     r"(?i)(?<![^\W\d_])(?:MRN|MR[ \t]*(?:#|NO\.?|NUM(?:BER)?)|MED(?:ICAL)?[ \t]*REC(?:ORD)?"
@@ -923,13 +925,21 @@ def _compound_surname(text: str) -> list[tuple[int, int]]:
     from cadbusi_assets.records.vocabulary import eponym_words
 
     segments = list(_SEGMENT.finditer(text))
-    if len(segments) != 1 or len(segments[0].group(0)) < 8:
+    if len(segments) == 2 and text[segments[0].end() : segments[1].start()] == "-":
+        # written with a dash ("ravel-stoke"): both parts, read as one word
+        key = _fold_lower(segments[0].group(0) + segments[1].group(0))
+        spans = [segments[0].span(), segments[1].span()]
+        start, end = segments[0].start(), segments[1].end()
+    elif len(segments) == 1:
+        key = _fold_lower(segments[0].group(0))
+        spans = [segments[0].span()]
+        start, end = segments[0].span()
+    else:
         return []
-    found = segments[0]
-    start, end = found.span()
+    if len(key) < 8:
+        return []
     if (start and text[start - 1].isdigit()) or text[end : end + 1].isdigit():
         return []  # glued to digits: a model
-    key = _fold_lower(found.group(0))
     if (
         not key.isascii()
         or _class(key) != _UNKNOWN
@@ -943,8 +953,9 @@ def _compound_surname(text: str) -> list[tuple[int, int]]:
             key.endswith(ending)
             and len(first) >= 3
             and (first in english_words() or first in name_words())
+            and (len(spans) == 1 or len(first) == spans[0][1] - spans[0][0] >= 4)
         ):
-            return [found.span()]
+            return spans
     return []
 
 
@@ -1359,6 +1370,7 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
             spans += [(*m.span(), "[phone]") for m in _EXTENSION_PHONE.finditer(text)]
         else:
             spans += [(*m.span(), "[phone]") for m in _LOCAL_PHONE.finditer(text)]
+            spans += [(*m.span(), "[phone]") for m in _CN_MOBILE_UNBROKEN.finditer(text)]
             spans += [(*m.span(), "[phone]") for m in _TRUNK_PHONE.finditer(text)]
             spans += [(*m.span(), "[address]") for m in _street().finditer(text)]
         if kind != "text":

@@ -2220,6 +2220,30 @@ def _lower_case_name(
     ):
         return True  # "d/o zelda plimsoll": a rare word after a lower-case name after a cue
     if (
+        tok.cls in (_SAFE, _AMBIGUOUS)
+        and len(tok.text) >= 3
+        and i >= 2
+        and tokens[i - 1].redact
+        and tokens[i - 1].kind == "word"
+        and not tokens[i - 1].capitalised
+        and text[tokens[i - 1].end : tok.start] == "-"
+        and tok.key not in core_words()
+        and tok.key not in medical_words()
+        and tok.key not in _STOP
+        and tok.key not in _NOT_A_NAME_PART
+        and not _WORD_FORM_ENDING.search(tok.key)
+        and not _CLINICAL_ENDING.search(tok.text.upper())  # "gastro-intestinal"
+        and (
+            _strong_lower_cue(tokens, i - 1, cue)
+            or (
+                tokens[i - 2].redact
+                and not tokens[i - 2].capitalised
+                and _strong_lower_cue(tokens, i - 2, cue)
+            )
+        )
+    ):
+        return True  # "s/o zelda plimsoll-smith": the second part of a dashed surname
+    if (
         tok.cls not in (_NAME, _UNKNOWN)
         or len(tok.text) < 3
         or tok.key in _STOP

@@ -60,9 +60,35 @@ ROUND_8_GAPS: list[tuple[str, str, tuple[str, ...]]] = [
 ]
 
 
-@pytest.mark.parametrize(("channel", "text", "secrets"), ROUND_8_GAPS)
+#: what the eighth round's own adversary left leaking (its test module has no test of them)
+ROUND_8_LEFT: list[tuple[str, str, tuple[str, ...]]] = [
+    (S, "ravel-stoke", ("ravel", "stoke")),
+    (S, "QUILL-BROOK", ("quill", "brook")),
+    (R, "s/o zelda plimsoll-smith", ("zelda", "plimsoll", "smith")),
+    (R, "Seen with d/o zelda plimsoll-ravel today.", ("zelda", "plimsoll", "ravel")),
+    (T, "丈夫 王伟 13812345678", ("王伟", "13812345678")),
+    (S, "US 13812345678", ("13812345678",)),
+]
+
+
+@pytest.mark.parametrize(("channel", "text", "secrets"), ROUND_8_GAPS + ROUND_8_LEFT)
 def test_the_round_8_gaps_are_closed(channel, text, secrets, pseudonymizer):
     assert _leaked(_run(channel, text, pseudonymizer), secrets) == []
+
+
+@pytest.mark.parametrize(
+    "text", ["Upper gastro-intestinal tract", "superior fronto-occipital fasciculus"]
+)
+def test_a_dashed_clinical_word_is_no_second_part_of_a_surname(text, pseudonymizer):
+    """Only after a relative's word, a title or a slash relation is the word after a dash
+    the second part of a lower-case surname; a clinical ending never is."""
+    kept = text.split("-", 1)[1]
+    assert _run(D, text, pseudonymizer).endswith("-" + kept)
+
+
+def test_an_unbroken_chinese_mobile_is_no_phone_in_a_serial_number():
+    assert scrub_identifier_shapes("13812345678", "serial") == "13812345678"
+    assert scrub_identifier_shapes("13812345678", "text") == "[phone]"
 
 
 @pytest.mark.parametrize(
@@ -253,6 +279,9 @@ def test_a_labelled_number_in_groups_is_taken_whole_and_no_more():
         (R, "Her son will call back."),
         (T, "daughter grace period"),
         (T, "look at me dot"),
+        (S, "Non-stoke"),
+        (R, "Mother self-referred."),
+        (R, "sister non-smoker"),
         (C, "look at the dot pattern"),
         (R, "mother died suddenly"),
         (S, "US ﾌﾟﾛｰﾌﾞ"),
