@@ -29,7 +29,15 @@ is removed, everything else is left byte for byte.
   Hope``), and beside a relative's word in parentheses (``daughter (Rose)``, ``Rose
   (daughter)``, ``妻（王芳）``; not ``mother (IDM)``, ``母 (乳癌)``); a lower-case name after a
   relative's word and the rare word after it (``d/o zelda plimsoll``; not ``mother zelda
-  treated``).
+  treated``; ``son tom farthing``: a three-letter first name too), a first name before a
+  double-barrelled surname in title case or capitals (``Rose Plimsoll-Candlewick``);
+* in a station name (:data:`STATION_NAME_KEYWORDS`; not in an AE title, by which a peer may
+  route) also a lone word built like a surname (``QUARRINGTON``, ``MACGILLICUDDY``,
+  ``ŁUKASIEWICZ``), an initial glued to an English word (``PLANTERN``) or an English word
+  ending like an English surname (``CANDLEWICK``); ``ORTHANC``, ``TARINA``, ``XRADIANCE``
+  stay;
+* in short text two kana name parts alone (``ヤマダ ハナコ``) and an e-mail written with
+  words (``OQUIMBRELL AT EXAMPLE DOT ORG``).
 
 >>> scrub_identifier_shapes("US-ROOM3"), scrub_identifier_shapes("DR QUIMBY ROOM 3", "station")
 ('US-ROOM3', 'DR [name] ROOM 3')
@@ -46,6 +54,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -54,6 +63,16 @@ from cadbusi_assets.records.vocabulary import PRODUCT_NAMES
 _WORD = r"[^\W\d_](?:[^\W\d_]|['’](?=[^\W\d_]))*"
 _SEP = r"[ \t_.\-:]+"
 _EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+#: an e-mail written out with words (``OQUIMBRELL AT EXAMPLE DOT ORG``, ``o.q [at] example
+#: [dot] org``): a user, "at", a domain and one "dot" at least
+_WORDED_EMAIL = re.compile(
+    r"(?i)(?<![\w.+\-])[\w.+\-]{2,}[ \t]*(?:[\[(<][ \t]*at[ \t]*[\])>]|(?<=[ \t])at(?=[ \t]))[ \t]*"
+    r"[\w\-]{2,}(?:[ \t]*(?:[\[(<][ \t]*dot[ \t]*[\])>]|(?<=[ \t])dot(?=[ \t]))[ \t]*[\w\-]{2,})*"
+    r"[ \t]*(?:[\[(<][ \t]*dot[ \t]*[\])>]|(?<=[ \t])dot(?=[ \t]))[ \t]*"
+    r"(?:com|org|net|edu|gov|mil|info|biz|io|co|uk|de|fr|es|it|nl|pl|ru|cn|jp|kr|au|ca|us|ch"
+    r"|se|no|dk|fi|be|at|ie|nz|in|br|mx|pt|gr|tr|il|za)(?![\w.\-])"
+)
+_AT_WORD = re.compile(r"(?i)(?<![^\W\d_])at(?![^\W\d_])")
 _PHONE_LABEL = re.compile(
     r"(?i)(?<![^\W\d_])(?:tel(?:ephone)?|phone|ph|mob(?:ile)?|cell|fax|pager|pgr|bleep|beeper"
     r"|ext(?:ension)?|call(?:ed)?|contact|tlf|t[eé]l[eé]fono|telefon)\.?[ \t]*[:#=.]?[ \t]*"
@@ -73,13 +92,17 @@ _LOCAL_PHONE = re.compile(_NOT_GLUED + r"\d{3}[ \-]\d{4}(?![\w\-]|\.\d)")
 #: a Chinese mobile number in groups of 3-4-4 (``138 1234 5678``): the local rule would take
 #: only its first two groups
 _CN_MOBILE = re.compile(r"(?<![\w.\-])1[3-9]\d[ \-]\d{4}[ \-]\d{4}(?![\w\-]|\.\d)")
+#: the same number unbroken (``13812345678``): not in a serial number, which may read so
+_CN_MOBILE_UNBROKEN = re.compile(r"(?<![\w.\-])1[3-9]\d{9}(?![\w\-]|\.\d)")
 _EXTENSION_PHONE = re.compile(r"(?<=(?<![^\W\d_])[xX])\d{3}[ \-]\d{4}(?![\w\-]|\.\d)")
 _ID_LABEL = re.compile(
     r"(?i)(?<![^\W\d_])(?:MRN|MR[ \t]*(?:#|NO\.?|NUM(?:BER)?)|MED(?:ICAL)?[ \t]*REC(?:ORD)?"
     r"(?:[ \t]*(?:#|NO\.?|NUM(?:BER)?))?|PT[ \t]*(?:ID|#|NO\.?)|PATIENT[ \t]*(?:ID|#|NO\.?|NUM(?:BER)?)"
     r"|PID|ACC(?:ESSION)?[ \t]*(?:#|NO\.?|NUM(?:BER)?)?|NHS[ \t]*(?:NO\.?|NUM(?:BER)?)?"
     r"|HOSP(?:ITAL)?[ \t]*(?:#|NO\.?|NUM(?:BER)?)|CHART[ \t]*(?:#|NO\.?)?|SSN)"
-    r"(?![^\W\d_])[ \t]*[:#=.\-]?[ \t]*([A-Z0-9][A-Z0-9/.\-]*\d[A-Z0-9/.\-]*)(?![\w])"
+    r"(?![^\W\d_])[ \t]*[:#=.\-]?[ \t]*"
+    # the value, with its digits in groups of 3+ after spaces ("HOSP NO. 4815 1623")
+    r"([A-Z0-9][A-Z0-9/.\-]*\d[A-Z0-9/.\-]*(?:[ \t]\d{3,}(?![\w.\-/]))*)(?![\w])"
 )
 #: a labelled identifier has at least this many digits ("ACC 2" is no accession)
 _MIN_ID_DIGITS = 4
@@ -121,7 +144,7 @@ _DATE_COMPACT = re.compile(r"(?<!\d)(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12
 _TITLE_WORDS = (
     "dr|doctor|mr|mrs|ms|miss|mx|prof|professor|sr|sra|herr|frau|mme|mlle|madame|monsieur"
     "|sir|dame|nurse|sister|др|д-р|доктор|проф|г-жа|г-н|гжа|пани|pani|pan|sr\\.a"
-    '|د|دكتور|الدكتور|ד"ר|ד״ר|דר|פרופ'
+    '|د|دكتور|الدكتور|ד"ר|ד״ר|דר|פרופ|δρ|δρα|καθ|γιατρός|γιατρος'
 )
 _TITLES = frozenset(_TITLE_WORDS.split("|"))
 _TITLE = re.compile(rf"(?i)(?<![^\W\d_])(?:{_TITLE_WORDS})(?![^\W\d_])\.?[ \t_\-]*")
@@ -173,6 +196,14 @@ def _fold_lower(word: str) -> str:
     return _class_functions()[0](word)
 
 
+def verb_follows(text: str, end: int) -> bool:
+    """:func:`records.scrub.verb_follows`: a particle or an adverb after a first name that
+    is also a verb (``daughter rose slowly``)."""
+    from cadbusi_assets.records.scrub import verb_follows as follows
+
+    return follows(text, end)
+
+
 @lru_cache(maxsize=1)
 def _kin_given() -> frozenset[str]:
     from cadbusi_assets.records.scrub import _KIN_GIVEN
@@ -201,6 +232,9 @@ _KIN_OTHER_SCRIPTS = frozenset({
     "бабушка", "дедушка", "мама", "папа", "супруг", "супруга", "донька", "дружина", "чоловік",
     "ابنة", "ابنته", "ابن", "ابنه", "بنت", "زوج", "زوجة", "زوجها", "أم", "أب", "أخت", "أخ",
     "والدة", "والد", "בת", "בן", "בעל", "אשת", "אישה", "אמא", "אבא", "אחות", "אח",
+    # Greek (accented and not)
+    "κόρη", "κορη", "γιος", "γιός", "σύζυγος", "συζυγος", "μητέρα", "μητερα", "πατέρας",
+    "πατερας", "αδελφή", "αδελφη", "αδερφή", "αδερφη", "αδελφός", "αδελφος", "εγγονή", "εγγονη",
 })  # fmt: skip
 #: relatives' words in Chinese, Japanese and Korean (a name after them is a CJK run or a
 #: Latin name: ``娘 (Rose)``, ``妻（王芳）``, ``딸 김민지``)
@@ -235,7 +269,7 @@ def _kin_regex() -> re.Pattern[str]:
     kin = {w for w in _KIN if len(w) > 2} | _KIN_OTHER_SCRIPTS | _KIN_ACCENTED
     words = "|".join(sorted((re.escape(w) for w in kin), key=len, reverse=True))
     return re.compile(
-        rf"(?i)(?<![^\W\d_])({words})(?:-in-law)?(?![^\W\d_])['’]?[ \t\u3000]*[:,\-：]?[ \t\u3000]*"
+        rf"(?i)(?<![^\W\d_])({words})(?:-in-law)?(?![^\W\d_])['’]?[ \t\u3000]*[:,\-：—–]?[ \t\u3000]*"
     )
 
 
@@ -493,6 +527,7 @@ def _kin_name(word: str, kin: str, closes: bool) -> bool:
         _STOP,
         _UNKNOWN,
         _fold_lower,
+        name_words,
     )
 
     if _KANA_NAME.fullmatch(word):  # kana only: no device's loanword (ヤマダ, not プローブ)
@@ -515,11 +550,11 @@ def _kin_name(word: str, kin: str, closes: bool) -> bool:
     key = _fold_lower(word)
     if (
         word.islower()
-        and len(word) >= 4
+        and (len(word) >= 4 or (len(word) == 3 and key in name_words()))
         and kin.lower() in _FAMILY
         and (_class(word) == _NAME or (_class(word) == _UNKNOWN and _pronounceable(key)))
     ):
-        return True  # "d/o zelda", "sister ottoline": a name of no word list, in lower case
+        return True  # "d/o zelda", "sister ottoline", "son ned": a name of no word list
     if key not in _KIN_GIVEN or _class(word) == _SAFE:
         return False
     if key in _STOP:
@@ -544,6 +579,75 @@ _WORD_FORM_ENDING = re.compile(
 )
 
 
+_TITLE_WORD = re.compile(r"[^\W\d_][^\W\d_A-Z]{2,}")
+
+
+def _barrel_word(word: str) -> bool:
+    """A part of a double-barrelled surname: a title-case word of 3+ letters that is no
+    frequent, clinical, eponym, device or title word (``Plimsoll``, ``Candlewick``)."""
+    from cadbusi_assets.records.scrub import _STOP, core_words, medical_words
+    from cadbusi_assets.records.vocabulary import eponym_words
+
+    key = _fold_lower(word)
+    return (
+        _TITLE_WORD.fullmatch(word) is not None
+        and word[:1].isupper()
+        and key not in core_words()
+        and key not in medical_words()
+        and key not in eponym_words()
+        and key not in _STOP
+        and key not in _TITLES
+        and key not in _ROOM_WORDS
+        and key not in _DEVICE_WORDS
+        and key not in PRODUCT_WORDS
+    )
+
+
+def _barrel_part(text: str, match: re.Match[str]) -> bool:
+    """Whether ``match`` is a part of a double-barrelled surname in title case, joined by a
+    dash to another (``Plimsoll-Candlewick``: each part may be an English word)."""
+    if not _barrel_word(match.group(0)):
+        return False
+    start, end = match.span()
+    if text[end : end + 1] == "-":
+        other = _WORD_RE.match(text, end + 1)
+        return other is not None and _barrel_word(other.group(0))
+    if start and text[start - 1] == "-":
+        other = re.search(rf"({_WORD})$", text[: start - 1])
+        return other is not None and _barrel_word(other.group(1))
+    return False
+
+
+#: a first name and a double-barrelled surname in title case (``Rose Plimsoll-Candlewick``)
+_BARRELLED_NAME = re.compile(
+    rf"(?<![^\W\d_])({_WORD})[ \t]+({_WORD})[-–]({_WORD})(?![^\W\d_]|[-–])"
+)
+
+
+def _barrelled_names(text: str) -> list[tuple[int, int]]:
+    """A first name (of the names list, or a first name that is a word: ``Rose``) before a
+    double-barrelled surname in title case (``Rose Plimsoll-Candlewick``), with no other
+    context: all three words."""
+    from cadbusi_assets.records.scrub import _GIVEN_WORDS, _NAME, name_words
+
+    spans: list[tuple[int, int]] = []
+    for m in _BARRELLED_NAME.finditer(text):
+        first = m.group(1)
+        key = _fold_lower(first)
+        capitals = m.group(0).isupper()
+        if (
+            (first.istitle() or capitals)
+            and (key in _GIVEN_WORDS or (_class(key) == _NAME and key in name_words()))
+            and key not in _TITLES
+            and all(
+                _barrel_word(part.title() if capitals else part) and len(part) >= 4
+                for part in (m.group(2), m.group(3))
+            )
+        ):
+            spans += [m.span(1), m.span(2), m.span(3)]
+    return spans
+
+
 def _names_after(text: str, at: int, kin: str | None) -> list[tuple[int, int]]:
     """Spans of the name words that start at ``at`` (after a title or a relation): the first
     unless it is a common word (``kin`` None: a title, whose next word is a name unless
@@ -562,6 +666,8 @@ def _names_after(text: str, at: int, kin: str | None) -> list[tuple[int, int]]:
         closes = re.match(r"[ \t]*(?:$|[,;:.()/])", text[match.end() :]) is not None
         if not _kin_name(word, kin, closes) or _compound(text, match):
             return spans
+        if word.islower() and _fold_lower(word) in _kin_given() and verb_follows(text, match.end()):
+            return spans  # "her daughter rose slowly": the verb
         pending = []
         spans.append(match.span())
     elif _common(word) or kin is not None:
@@ -586,16 +692,20 @@ def _names_after(text: str, at: int, kin: str | None) -> list[tuple[int, int]]:
             continue
         if key in _STOP or key in core_words() or key in _TITLES:
             break
-        if _common(nxt.group(0)) and not (
-            # "d/o zelda plimsoll": a rare word after a name in lower case
-            word.islower()
-            and _class(word) in (_NAME, _UNKNOWN)
-            and nxt.group(0).islower()
-            and not _WORD_FORM_ENDING.search(key)
-            and len(key) >= 4
-            and key not in medical_words()
-            and key not in _ROOM_WORDS
-            and key not in PRODUCT_WORDS
+        if (
+            _common(nxt.group(0))
+            and not _barrel_part(text, nxt)
+            and not (
+                # "d/o zelda plimsoll": a rare word after a name in lower case
+                word.islower()
+                and (_class(word) in (_NAME, _UNKNOWN) or _fold_lower(word) in _kin_given())
+                and nxt.group(0).islower()
+                and not _WORD_FORM_ENDING.search(key)
+                and len(key) >= 4
+                and key not in medical_words()
+                and key not in _ROOM_WORDS
+                and key not in PRODUCT_WORDS
+            )
         ):
             break
         spans += [*pending, nxt.span()]
@@ -815,13 +925,21 @@ def _compound_surname(text: str) -> list[tuple[int, int]]:
     from cadbusi_assets.records.vocabulary import eponym_words
 
     segments = list(_SEGMENT.finditer(text))
-    if len(segments) != 1 or len(segments[0].group(0)) < 8:
+    if len(segments) == 2 and text[segments[0].end() : segments[1].start()] == "-":
+        # written with a dash ("ravel-stoke"): both parts, read as one word
+        key = _fold_lower(segments[0].group(0) + segments[1].group(0))
+        spans = [segments[0].span(), segments[1].span()]
+        start, end = segments[0].start(), segments[1].end()
+    elif len(segments) == 1:
+        key = _fold_lower(segments[0].group(0))
+        spans = [segments[0].span()]
+        start, end = segments[0].span()
+    else:
         return []
-    found = segments[0]
-    start, end = found.span()
+    if len(key) < 8:
+        return []
     if (start and text[start - 1].isdigit()) or text[end : end + 1].isdigit():
         return []  # glued to digits: a model
-    key = _fold_lower(found.group(0))
     if (
         not key.isascii()
         or _class(key) != _UNKNOWN
@@ -835,8 +953,106 @@ def _compound_surname(text: str) -> list[tuple[int, int]]:
             key.endswith(ending)
             and len(first) >= 3
             and (first in english_words() or first in name_words())
+            and (len(spans) == 1 or len(first) == spans[0][1] - spans[0][0] >= 4)
         ):
-            return [found.span()]
+            return spans
+    return []
+
+
+#: device words that start or end a lone unknown word of a station name (``GENIEACQ``,
+#: ``MAMMOSRV``, ``STORESCP``): a device's code, not a name
+_DEVICE_AFFIXES = (*sorted(w for w in _DEVICE_WORDS if len(w) >= 3), "acq", "srv", "svr")
+#: endings and beginnings of surnames (English, Celtic, Slavic, Greek, German, Scandinavian,
+#: Italian, Spanish) that a lone unknown word of a station name reads like
+#: (``QUARRINGTON``, ``MACGILLICUDDY``, ``ŁUKASIEWICZ``, ``MÜLLERSTEIN``); device codes do not
+#: end so (``ORTHANC``, ``TARINA``, ``BRIGHTFIELD`` stay); a Celtic or Norman beginning only
+#: with no digits glued and no ``US`` or ``WS`` ending (``MCTOUUS01``: a real station name)
+_SURNAME_PREFIX = re.compile(r"^(?:mac|mc|fitz)[a-z]{4,}$")
+_SURNAME_MORPHOLOGY = re.compile(
+    r"^[a-z]{3,}(?:ington|ton|ley|leigh|worth|ham|ford|wick|well|bury"
+    r"|borough|hurst|combe|shaw|croft|thorpe|stead|sley|sey|thwaite|waite|bottom|sson"
+    r"|ski|ska|sky|wicz|czyk|czak|enko|chuk|ovic|evic|vich|ova|opoulos|poulos|akis|idis|oglu"
+    r"|mann|stein|berg|baum|feld|hofer|huber|elli|etti|ucci|acci|ez)$"
+)
+
+
+def _clinical_ending(key: str) -> bool:
+    """A word with the ending of a Latin or clinical word (``AKINESIS``, ``-ES``)."""
+    from cadbusi_assets.records.scrub import _CLINICAL_ENDING
+
+    return _CLINICAL_ENDING.search(key.upper()) is not None
+
+
+def _lone_station_word(text: str) -> list[tuple[int, int]]:
+    """A station name that is one word of 7+ letters built like a surname: an unknown word
+    with a surname's ending (:data:`_SURNAME_MORPHOLOGY`: ``QUARRINGTON``, ``QUARRINGTON2``,
+    ``Szczepański``) or beginning (``MACGILLICUDDY``), such a word and an initial
+    (``QUARRINGTONP``), an initial glued to an English word a surname may be (``PLANTERN``),
+    or an English word ending like an English surname or place after a word or name
+    (``CANDLEWICK``: candle + wick). Never after digits, an English word or a prefix's
+    surname never before them (``LOGIQE10``, ``MCTOUUS01``), no product, place or eponym, no
+    part of a product's name (``THORAVISION``), no device word at its start or end
+    (``STORESCP``, ``GENIEACQ``), no initial before a word that is no surname
+    (``XRADIANCE``); a word with no surname's shape stays (``ORTHANC``, ``TARINA``,
+    ``PENHALIGON``). Only in station names (:data:`STATION_NAME_KEYWORDS`): an AE title,
+    by which a peer may route, keeps such a word."""
+    from cadbusi_assets.records.scrub import _SAFE, _UNKNOWN, english_words, name_words, place_words
+    from cadbusi_assets.records.vocabulary import eponym_words
+
+    segments = list(_SEGMENT.finditer(text))
+    if len(segments) != 1 or len(segments[0].group(0)) < 7:
+        return []
+    found = segments[0]
+    start, end = found.span()
+    before_digit = bool(start) and text[start - 1].isdigit()
+    after_digit = text[end : end + 1].isdigit()
+    key = _fold_lower(found.group(0))
+    if (
+        before_digit
+        or not key.isascii()
+        or key in PRODUCT_WORDS
+        or key in place_words()
+        or key in eponym_words()
+        or any(p in key for p in _PRODUCT_PARTS)
+        or any(key.startswith(a) or key.endswith(a) for a in _DEVICE_AFFIXES)
+    ):
+        return []
+    cls = _class(key)
+    if cls == _UNKNOWN:
+        starts, ends = _word_edges()
+        clinical = _clinical_ending(key)  # "AKINESIS" (a + kinesis), "CLEAVES"
+        if _word_surname(key[1:]) and not after_digit and not clinical:
+            return [found.span()]  # an initial glued to a word-surname ("PLANTERN")
+        code = (key[:2] not in starts and _class(key[1:]) == _SAFE) or (
+            key[-2:] not in ends and _class(key[:-1]) == _SAFE
+        )  # an initial and a word ("XRADIANCE", "THISTLEK")
+        surname = _pronounceable(key) and (
+            _SURNAME_MORPHOLOGY.match(key) is not None
+            or (
+                _SURNAME_PREFIX.match(key) is not None
+                and not after_digit
+                and key[-2:] not in ("us", "ws")
+            )
+        )
+        initial = (
+            key[-2:] not in ends
+            and _SURNAME_MORPHOLOGY.match(key[:-1]) is not None
+            and not after_digit
+        )
+        if not code and (surname or initial):
+            return [found.span()]  # "QUARRINGTON", "QUARRINGTON2", "QUARRINGTONP"
+        return []
+    if after_digit:
+        return []
+    if cls == _SAFE and key in english_words():
+        for ending in _SURNAME_ENDS:
+            first = key[: -len(ending)]
+            if (
+                key.endswith(ending)
+                and len(first) >= 3
+                and (first in english_words() or first in name_words())
+            ):
+                return [found.span()]  # an English word as a surname ("CANDLEWICK")
     return []
 
 
@@ -996,6 +1212,7 @@ _DEVICE_PART = re.compile(r"[^ \t_.\-・\u3000]+")
 def _cjk_device_part(part: str) -> bool:
     """A part of a device value that names a device or a room: a Latin device or room word
     (``US``, ``WS``, ``ROOM``) or a CJK or Hangul device word (``超声``, ``초음파``)."""
+    part = _full_width(part)
     key = part.lower().rstrip("0123456789")
     if key in _DEVICE_WORDS or key in _ROOM_WORDS or key in PRODUCT_WORDS:
         return True
@@ -1013,9 +1230,20 @@ _ONE_LETTER_SURNAMES = frozenset(
 )
 
 
+_HALF_WIDTH_KANA = re.compile(r"[\uff65-\uff9f]")
+
+
+def _full_width(part: str) -> str:
+    """Half-width kana as full-width (``ﾊﾅｺ`` -> ``ハナコ``, ``ｵｸﾞﾗ`` -> ``オグラ``)."""
+    if _HALF_WIDTH_KANA.search(part) is None:
+        return part
+    return unicodedata.normalize("NFKC", part)
+
+
 def _cjk_name_part(part: str) -> bool:
-    """A part of 2-4 Hangul syllables or Han and kana characters, or of 2-6 kana, with no
-    device or room word in it (``김민준``, ``王伟``, ``山田太郎``, ``ヤマダ``)."""
+    """A part of 2-4 Hangul syllables or Han and kana characters, or of 2-6 kana (half-width
+    too), with no device or room word in it (``김민준``, ``王伟``, ``山田太郎``, ``ヤマダ``)."""
+    part = _full_width(part)
     if _HANGUL_NAME.fullmatch(part):
         return part[-1] not in _HANGUL_ROOM_ENDS and not any(
             w in part for w in _HANGUL_DEVICE_WORDS
@@ -1060,6 +1288,24 @@ def _cjk_device_names(text: str) -> list[tuple[int, int]]:
     return [m.span() for m, t in zip(parts, taken, strict=True) if t]
 
 
+def _kana_names_alone(text: str) -> list[tuple[int, int]]:
+    """Two or three parts in kana only that are all the value (``ヤマダ ハナコ``, ``やまだ・
+    はなこ``): a family and a given name written out, no loanword (a long-vowel mark:
+    ``カラー ドプラ``) and no device or state word."""
+    parts = list(_DEVICE_PART.finditer(text))
+    if not 2 <= len(parts) <= 3 or _ALNUM.search(_DEVICE_PART.sub("", text)) is not None:
+        return []
+    if all(
+        _KANA_NAME.fullmatch(_full_width(m.group(0))) is not None
+        and "ー" not in _full_width(m.group(0))
+        and _cjk_name_part(m.group(0))
+        and not any(w in _full_width(m.group(0)) for w in _CJK_NOT_NAMES)
+        for m in parts
+    ):
+        return [m.span() for m in parts]
+    return []
+
+
 #: an initial as its own segment before or after a surname (``J_SMITH``, ``SMITH.J``)
 _INITIAL_SURNAME = re.compile(
     r"(?<![^\W\d_])(?:([^\W\d_])[._\-]([^\W\d_]{5,})|([^\W\d_]{5,})[._\-]([^\W\d_]))(?![^\W\d_])"
@@ -1085,23 +1331,30 @@ _ALNUM = re.compile(r"[^\W_]")
 _DIGIT = re.compile(r"\d")
 
 #: What :func:`scrub_identifier_shapes` removes in each kind of value.
-KINDS = ("serial", "station", "text")
+KINDS = ("serial", "station", "station name", "text")
 
 
 def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
     """``text`` without the identifier shapes of the module doc. ``kind``: ``serial`` (a
     serial number or identifier of a device: no local phone, no compact date), ``station``
     (a station, AE title, location or device name: also a local phone, a compact date and a
-    person name of the names list beside another name-like word) or ``text`` (short
-    unlisted text: shapes with a context only, a date only after a birth-date label; the
-    study's own dates are removed elsewhere, a software build date stays)."""
+    person name of the names list beside another name-like word), ``station name`` (a
+    station's name, no AE title: also a lone word built like a surname,
+    :func:`_lone_station_word`) or ``text`` (short unlisted text: shapes with a context
+    only, a date only after a birth-date label; the study's own dates are removed
+    elsewhere, a software build date stays)."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}")
     if not text or _ALNUM.search(text) is None:
         return text
+    station_name = kind == "station name"
+    if station_name:
+        kind = "station"
     spans: list[tuple[int, int, str]] = []
     if "@" in text:
         spans += [(*m.span(), "[email]") for m in _EMAIL.finditer(text)]
+    elif _AT_WORD.search(text) is not None:
+        spans += [(*m.span(), "[email]") for m in _WORDED_EMAIL.finditer(text)]
     if _DIGIT.search(text) is not None:
         spans += [(*m.span(1), "[phone]") for m in _PHONE_LABEL.finditer(text)]
         spans += [
@@ -1117,6 +1370,7 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
             spans += [(*m.span(), "[phone]") for m in _EXTENSION_PHONE.finditer(text)]
         else:
             spans += [(*m.span(), "[phone]") for m in _LOCAL_PHONE.finditer(text)]
+            spans += [(*m.span(), "[phone]") for m in _CN_MOBILE_UNBROKEN.finditer(text)]
             spans += [(*m.span(), "[phone]") for m in _TRUNK_PHONE.finditer(text)]
             spans += [(*m.span(), "[address]") for m in _street().finditer(text)]
         if kind != "text":
@@ -1147,6 +1401,8 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
             spans += [(*s, "[name]") for s in _names_before_credential(text, before.start())]
     if "(" in text or "（" in text:
         spans += [(*s, "[name]") for s in _kin_in_parentheses(text)]
+    if ("-" in text or "–" in text) and not _description(text):  # "Petit Gascon-Saintongeois"
+        spans += [(*s, "[name]") for s in _barrelled_names(text)]
     if "'" in text or "’" in text:
         for m in _POSSESSIVE.finditer(text):
             if not _common(m.group(1)) and (
@@ -1154,6 +1410,8 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
             ):
                 spans.append((*m.span(), "[name]"))
     if not text.isascii():
+        if kind == "text":
+            spans += [(*s, "[name]") for s in _kana_names_alone(text)]
         for m in _CJK_HONORIFIC.finditer(text):
             group = 1 if m.group(1) else 2
             spans.append((*m.span(group), "[name]"))
@@ -1161,7 +1419,10 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
             spans += [
                 (*m.span(), "[name]")
                 for m in _NON_LATIN_WORD.finditer(text)
-                if not re.search(_CJK, m.group(0)) and not _common(m.group(0))
+                if not re.search(_CJK, m.group(0))
+                and not _common(m.group(0))
+                # a loanword in half-width kana ("US ﾌﾟﾛｰﾌﾞ"), as in full width
+                and not (_HALF_WIDTH_KANA.search(m.group(0)) and _cjk_device_part(m.group(0)))
             ]
             spans += [(*s, "[name]") for s in _cjk_device_names(text)]
     if kind == "station":
@@ -1172,6 +1433,8 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
         if not described:
             spans += [(*s, "[name]") for s in _device_names(text)]
         spans += [(*s, "[name]") for s in _compound_surname(text)]
+        if station_name:
+            spans += [(*s, "[name]") for s in _lone_station_word(text)]
     if not spans:
         return text
     return _replace(text, spans)
@@ -1195,6 +1458,18 @@ SERIAL_KEYWORDS = frozenset(
         "ManufacturerDeviceIdentifier",
     }
 )
+#: Device fields that name a station or a place (not an AE title, by which a peer may route):
+#: a lone word that reads like a name goes too (kind ``station name``).
+STATION_NAME_KEYWORDS = frozenset(
+    {
+        "StationName",
+        "ScheduledStationName",
+        "PerformedStationName",
+        "ScheduledStudyLocation",
+        "ScheduledProcedureStepLocation",
+        "DeviceLabel",
+    }
+)
 #: Device fields that name a maker or a model: shapes with a context only.
 PRODUCT_KEYWORDS = frozenset({"LensMake", "LensModel", "SourceManufacturer"})
 
@@ -1203,8 +1478,12 @@ def device_kind(keyword: str) -> str:
     """The :func:`scrub_identifier_shapes` kind of a kept device field.
 
     >>> device_kind("DeviceSerialNumber"), device_kind("StationName"), device_kind("LensMake")
-    ('serial', 'station', 'text')
+    ('serial', 'station name', 'text')
+    >>> device_kind("PerformedStationAETitle")
+    'station'
     """
     if keyword in SERIAL_KEYWORDS:
         return "serial"
+    if keyword in STATION_NAME_KEYWORDS:
+        return "station name"
     return "text" if keyword in PRODUCT_KEYWORDS else "station"

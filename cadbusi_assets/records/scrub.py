@@ -216,7 +216,7 @@ _LABELLED_IDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     )
     for label, token in (
         (
-            r"MRN|MR\s*#|MR\s*No\.?|medical record|clinic|patient\s+id|PID|hospital|NHS|CN"
+            r"MRN|MR\s*#|MR\s*No\.?|medical record|clinic|patient\s+id|PID|hosp(?:ital)?|NHS|CN"
             r"|unit number|chart"
             # "Pt no. 4471", "Record Number: AB-12-CD": only with the number word after them
             r"|(?:pt|patient|record|case\s+record)(?=\s*(?:number|no\.|#))",
@@ -1673,6 +1673,31 @@ def _mark_names(
             and _VERB_AFTER.match(text, b.end)
         ):
             a.redact = b.redact = True
+    # a first name and a double-barrelled surname in title case, anywhere ("Rose
+    # Plimsoll-Candlewick": each part may be an English word)
+    for i in range(n - 2):
+        a, b, c = tokens[i], tokens[i + 1], tokens[i + 2]
+        if (
+            a.kind == b.kind == c.kind == "word"
+            and a.title
+            and b.title
+            and c.title
+            and (a.key in _GIVEN_WORDS or (a.cls == _NAME and a.key in persons))
+            and a.key not in _NOT_A_NAME_PART
+            and _gap(text, a, b) in (" ", "\t")
+            and _gap(text, b, c) == "-"
+            and text[c.end : c.end + 1] != "-"
+            and all(
+                len(t.text) >= 3
+                and t.key not in core
+                and t.key not in medical
+                and t.key not in eponyms
+                and t.key not in _STOP
+                and t.key not in _NOT_A_NAME_PART
+                for t in (b, c)
+            )
+        ):
+            a.redact = b.redact = c.redact = True
     # a lone first name that is also a word, before a verb of someone who speaks or comes
     # ("Rose called", "Bill phoned") or before an apposition ("Hope, her daughter")
     for tok in tokens:
@@ -1809,6 +1834,8 @@ _KIN_GIVEN = _GIVEN_WORDS | frozenset({
     "lavender", "marigold", "poppy", "willow", "blossom", "magnolia", "primrose", "tulip",
     "bernard", "stuart", "hugh", "miles", "warren", "wendy", "sue", "gale", "gay", "merry",
     "ivy", "lily", "clement", "constant", "felix", "fern", "jade", "jasper", "teddy", "sunny",
+    # short first names that are also words ("son tom farthing")
+    "tom", "ted", "sam", "ben", "dan",
 })  # fmt: skip
 #: endings of Latin and clinical words that no vocabulary lists (MUSCULUS PECTORALIS, DUCTUS
 #: ARTERIOSUS, REGURGITANT): never taken for a name by the all-caps rule
@@ -1818,6 +1845,7 @@ _CLINICAL_ENDING = re.compile(
 )
 _CAPS_GAP = re.compile(r"[ \t]")
 _CAPS_JOIN = re.compile(r"[ \t]|-")
+_CAPS_COMMA = re.compile(r",[ \t]?")
 
 
 def _caps_names(
@@ -1875,7 +1903,16 @@ def _caps_names(
             and tokens[j].cls == _UNKNOWN
             and len(tokens[j].text) >= 4
             and not _CLINICAL_ENDING.search(tokens[j].text)
-            and (j == i or _CAPS_JOIN.fullmatch(text[tokens[j - 1].end : tokens[j].start]))
+            and (
+                j == i
+                or _CAPS_JOIN.fullmatch(text[tokens[j - 1].end : tokens[j].start])
+                # "QUIMBRELL, OTTOLINE": a surname and a first name, the value's end
+                or (
+                    j == i + 1
+                    and _CAPS_COMMA.fullmatch(text[tokens[i].end : tokens[j].start])
+                    and j == n - 1
+                )
+            )
         ):
             j += 1
         if j - i >= 2:
@@ -2118,6 +2155,17 @@ def _abbreviated_cue(text: str, prev: _Token, tok: _Token) -> bool:
 
 #: what follows a first name that is also a verb used as one ("daughter rose to leave")
 _VERB_PARTICLE = re.compile(r"[ \t]+(?:to|from|up|out|into|off|over|and\s+left)\b")
+#: an adverb after a first name that is also a verb ("daughter rose slowly")
+_ADVERB_AFTER = re.compile(r"[ \t]+([a-z]{3,}ly)\b")
+
+
+def verb_follows(text: str, end: int) -> bool:
+    """Whether a first name that is also a verb, ending at ``end``, is used as the verb: a
+    particle (``rose to leave``) or an adverb that is no name (``rose slowly``) follows."""
+    if _VERB_PARTICLE.match(text, end) is not None:
+        return True
+    adverb = _ADVERB_AFTER.match(text, end)
+    return adverb is not None and _word_class(adverb.group(1)) == _SAFE
 
 
 #: endings of verbs, adverbs, adjectives and abstract nouns (``hospitalised``, ``slowly``,
@@ -2155,7 +2203,7 @@ def _lower_case_name(
         and i
         and tokens[i - 1].key in _FAMILY
         and text[tokens[i - 1].end : tok.start] in (" ", "\t")
-        and _VERB_PARTICLE.match(text, tok.end) is None
+        and not verb_follows(text, tok.end)
         and not (i + 1 < len(tokens) and (tok.key, tokens[i + 1].key) in _GIVEN_COMPOUNDS)
     ):
         return True  # "her daughter rose", "hija rosa": a first name right after a relative
@@ -2166,7 +2214,7 @@ def _lower_case_name(
         and tokens[i - 1].redact
         and tokens[i - 1].kind == "word"
         and not tokens[i - 1].capitalised
-        and tokens[i - 1].cls in (_NAME, _UNKNOWN)
+        and (tokens[i - 1].cls in (_NAME, _UNKNOWN) or tokens[i - 1].key in _KIN_GIVEN)
         and tok.key not in core_words()
         and tok.key not in medical_words()
         and tok.key not in _STOP
@@ -2176,6 +2224,30 @@ def _lower_case_name(
         and _strong_lower_cue(tokens, i - 1, cue)
     ):
         return True  # "d/o zelda plimsoll": a rare word after a lower-case name after a cue
+    if (
+        tok.cls in (_SAFE, _AMBIGUOUS)
+        and len(tok.text) >= 3
+        and i >= 2
+        and tokens[i - 1].redact
+        and tokens[i - 1].kind == "word"
+        and not tokens[i - 1].capitalised
+        and text[tokens[i - 1].end : tok.start] == "-"
+        and tok.key not in core_words()
+        and tok.key not in medical_words()
+        and tok.key not in _STOP
+        and tok.key not in _NOT_A_NAME_PART
+        and not _WORD_FORM_ENDING.search(tok.key)
+        and not _CLINICAL_ENDING.search(tok.text.upper())  # "gastro-intestinal"
+        and (
+            _strong_lower_cue(tokens, i - 1, cue)
+            or (
+                tokens[i - 2].redact
+                and not tokens[i - 2].capitalised
+                and _strong_lower_cue(tokens, i - 2, cue)
+            )
+        )
+    ):
+        return True  # "s/o zelda plimsoll-smith": the second part of a dashed surname
     if (
         tok.cls not in (_NAME, _UNKNOWN)
         or len(tok.text) < 3
