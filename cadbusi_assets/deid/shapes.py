@@ -921,7 +921,7 @@ def _compound_surname(text: str) -> list[tuple[int, int]]:
     first part a word or name of 3+ letters, the last one of :data:`_SURNAME_ENDS`, no part
     of a product's name. Other lone unknown words stay (``ORTHANC``, ``STORESCP``,
     ``THORAVISION``: that is how AE titles look)."""
-    from cadbusi_assets.records.scrub import _UNKNOWN, english_words, name_words
+    from cadbusi_assets.records.scrub import _UNKNOWN
     from cadbusi_assets.records.vocabulary import eponym_words
 
     segments = list(_SEGMENT.finditer(text))
@@ -947,16 +947,21 @@ def _compound_surname(text: str) -> list[tuple[int, int]]:
         or any(p in key for p in _PRODUCT_PARTS)
     ):
         return []
-    for ending in _SURNAME_ENDS:
-        first = key[: -len(ending)]
-        if (
-            key.endswith(ending)
-            and len(first) >= 3
-            and (first in english_words() or first in name_words())
-            and (len(spans) == 1 or len(first) == spans[0][1] - spans[0][0] >= 4)
-        ):
-            return spans
+    if any(
+        len(spans) == 1 or len(first) == spans[0][1] - spans[0][0] >= 4
+        for first in _surname_firsts(key)
+    ):
+        return spans
     return []
+
+
+def _surname_firsts(key: str) -> list[str]:
+    """The first parts of ``key`` (lower case) before one of :data:`_SURNAME_ENDS` that are
+    words or names of 3+ letters: ``candle`` of ``candlewick``, ``ravel`` of ``ravelstoke``."""
+    from cadbusi_assets.records.scrub import english_words, name_words
+
+    firsts = (key[: -len(ending)] for ending in _SURNAME_ENDS if key.endswith(ending))
+    return [f for f in firsts if len(f) >= 3 and (f in english_words() or f in name_words())]
 
 
 #: device words that start or end a lone unknown word of a station name (``GENIEACQ``,
@@ -996,7 +1001,7 @@ def _lone_station_word(text: str) -> list[tuple[int, int]]:
     (``XRADIANCE``); a word with no surname's shape stays (``ORTHANC``, ``TARINA``,
     ``PENHALIGON``). Only in station names (:data:`STATION_NAME_KEYWORDS`): an AE title,
     by which a peer may route, keeps such a word."""
-    from cadbusi_assets.records.scrub import _SAFE, _UNKNOWN, english_words, name_words, place_words
+    from cadbusi_assets.records.scrub import _SAFE, _UNKNOWN, english_words, place_words
     from cadbusi_assets.records.vocabulary import eponym_words
 
     segments = list(_SEGMENT.finditer(text))
@@ -1044,15 +1049,8 @@ def _lone_station_word(text: str) -> list[tuple[int, int]]:
         return []
     if after_digit:
         return []
-    if cls == _SAFE and key in english_words():
-        for ending in _SURNAME_ENDS:
-            first = key[: -len(ending)]
-            if (
-                key.endswith(ending)
-                and len(first) >= 3
-                and (first in english_words() or first in name_words())
-            ):
-                return [found.span()]  # an English word as a surname ("CANDLEWICK")
+    if cls == _SAFE and key in english_words() and _surname_firsts(key):
+        return [found.span()]  # an English word as a surname ("CANDLEWICK")
     return []
 
 
