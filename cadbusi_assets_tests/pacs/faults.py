@@ -247,3 +247,10 @@ class TcpFaultProxy:
         self._stop = True
         self.kill()
         self._listener.close()
+
+
+def proxied_dimse(orthanc, uri: str) -> tuple[TcpFaultProxy, str]:
+    """A :class:`TcpFaultProxy` in front of ``orthanc``'s DIMSE port and ``uri`` (a DIMSE PACS
+    URI of that Orthanc) pointed at the proxy instead."""
+    proxy = TcpFaultProxy("127.0.0.1", orthanc.dicom_port)
+    return proxy, uri.replace(f":{orthanc.dicom_port}?", f":{proxy.port}?")

@@ -11,7 +11,7 @@ import pytest
 from cadbusi_assets.pacs import PacsError, open_pacs, retrieve_studies
 from cadbusi_assets.storage import open_zone
 
-from .faults import HttpFaultProxy, TcpFaultProxy
+from .faults import HttpFaultProxy, proxied_dimse
 from .orthanc_support import PARTITION, Counting, study_cohort, zone_files
 
 pytestmark = pytest.mark.integration
@@ -141,8 +141,7 @@ def test_dimse_pacs_dies_mid_study(
     orthanc, orthanc_studies, dimse_move_uri, tmp_path, pseudonymizer
 ):
     study = orthanc_studies.new_study(series=1, instances=5)
-    proxy = TcpFaultProxy("127.0.0.1", orthanc.dicom_port)
-    uri = dimse_move_uri.replace(f":{orthanc.dicom_port}?", f":{proxy.port}?")
+    proxy, uri = proxied_dimse(orthanc, dimse_move_uri)
     zone = open_zone(tmp_path / "raw", name="raw")
 
     def die_after_two(message: str) -> None:

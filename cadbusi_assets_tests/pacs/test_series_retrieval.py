@@ -14,7 +14,7 @@ import pytest
 
 from cadbusi_assets.pacs import PacsError, open_pacs, retrieve_studies
 from cadbusi_assets.storage import open_zone
-from cadbusi_assets_tests.pacs.faults import TcpFaultProxy
+from cadbusi_assets_tests.pacs.faults import proxied_dimse
 from cadbusi_assets_tests.pacs.orthanc_support import PARTITION, study_cohort, zone_files
 
 pytestmark = pytest.mark.integration
@@ -171,8 +171,7 @@ def test_a_pacs_that_dies_during_the_series_request(
     alone, fails with the association's reason and is recorded; nothing half-received is
     stored or left in the staging; the next run, the PACS back, fetches the series whole."""
     study = orthanc_studies.new_study(series=1, instances=4)
-    proxy = TcpFaultProxy("127.0.0.1", orthanc.dicom_port)
-    uri = dimse_move_uri.replace(f":{orthanc.dicom_port}?", f":{proxy.port}?")
+    proxy, uri = proxied_dimse(orthanc, dimse_move_uri)
     zone = open_zone(tmp_path / "raw", name="raw")
 
     def die_after_listing(message: str) -> None:
