@@ -170,11 +170,6 @@ def _runs_covering(
     }
 
 
-def _last_runs(instance: dg.DagsterInstance, days: list[str]) -> dict[str, list[dg.DagsterRun]]:
-    """Per date, the newest runs that processed it (one date or a range), newest first."""
-    return _runs_covering(instance, days)
-
-
 def _terminated(runs: list[dg.DagsterRun]) -> bool:
     """The date's last run was terminated by a person (CANCELED): it never resumes by itself."""
     return bool(runs) and runs[0].status == dg.DagsterRunStatus.CANCELED
@@ -346,7 +341,7 @@ def interrupted_date_requests(
     new_killed = {d: k for d, k in killed.items() if requested_killed.get(d) != k.run_id}
     days = sorted(set(new) | set(new_killed))
     busy = dates_being_run(instance, days)
-    last = _last_runs(instance, sorted(set(days) - busy))
+    last = _runs_covering(instance, sorted(set(days) - busy))
     terminated = {d for d, runs in last.items() if _terminated(runs)}
     given_up = {d for d, runs in last.items() if d not in terminated and _given_up(runs)}
     requests = []
