@@ -428,6 +428,23 @@ hued positives keep the default coloured marks and the real files, and take more
 tuning marks than W3 (refiner < 0.98 misses 42 -> 33), but false marks still rise (24 ->
 32, new ones on plain screens as well as on maps): it fails the tuning seeds. Not measured
 on held-out frames; weights not committed.
+
+Two verdicts at once (not taken, the committed weights are still W3): W3's deciding refiner
+and K3's (above) on every point, no training; the logits combined (a patch of
+``CaliperNet`` with a ``refine_second.*`` entry set, 0.32 MB of weights). Tuning seeds
+100-439, W3 -> combined: the mean of both logits for every verdict 5,485 -> 5,490 matched,
+24 -> 24 false or second (5 of W3's gone, 5 new), 21 -> 23 > 2 px, max 4.47 -> 5.00 px
+(siemens_s2000 113's small green arrow); K3 weighted 0.65: the same counts; the minimum
+5,469 / 16 false; the mean of W3, K2 and K3 5,488 / 28. Unseen colours, seeds 100-199
+(the mean): 1,406 -> 1,408 matched, 25 -> 30 false. test_real_files passes; 25 of the 694
+``-k caliper`` tests fail, among them the guards against learned marks on box edges,
+speckle, colour-map texture, numerals and crosses read as arrows. The mean as a second
+chance only (a point is sure where W3 or the mean is at least 0.98; every other rule and
+the mirrored verdicts W3's alone): 5,485 -> 5,488 matched, 24 -> 25 false, 21 -> 21 > 2 px,
+max 4.47; unseen colours 1,408 matched, 25 false; 3 of the caliper tests fail (2 on thin
+white arrows now taken by the sure rule instead of the arrow rule). Neither moves the tuning
+figures beyond a few marks in 5,568 (the second chance: +3 marks, +1 false), for 0.1 MB of
+weights and a second refiner pass on every point: not taken; held-out not measured.
 """
 
 from __future__ import annotations
