@@ -103,14 +103,11 @@ _EXTENSION_PHONE = re.compile(r"(?<=(?<![^\W\d_])[xX])\d{3}[ \-]\d{4}(?![\w\-]|\
 _STREET_TYPE_FIRST = re.compile(
     r"(?i)(?<![^\W\d_])(?:calle|avenida|avda\.|rua|travessa|praça|praca|alameda|carrer|rue"
     r"|viale|piazza|ul\.|ulica|al\.|aleja|plac|osiedle|sokak|sokağı|caddesi|cadde)"
-    r"[ \t]+(?:[^\W\d_][\w'’\-]*,?[ \t]+){1,4}\d{1,5}[a-z]?(?![\w])"
+    r"[ \t]+(?:[^\W\d_][\w'’\-]*,?[ \t]+){1,4}\d{1,5}[a-z]?(?![\w]|[\-–/]\d)"
 )
 #: a US social security number's shape, unlabelled (``491-72-8154``): in no clinical phrase,
 #: code meaning or device name of the measured sets; not in a serial number, which may read so
-_SSN = re.compile(r"(?<![\w.\-/])\d{3}-\d{2}-\d{4}(?![\w\-/]|\.\d)")
-#: a component of a DICOM person name: letters, with spaces, apostrophes or hyphens inside
-#: (``VAN DER BERG``, ``O'NEIL``); :func:`_caret_names` keeps those beside a caret
-_NAME_COMPONENT = re.compile(r"[^\W\d_]+(?:[ '\-]+[^\W\d_]+)*")
+_SSN = re.compile(r"(?<![^\W_]|[.\-/])\d{3}([\-–])\d{2}\1\d{4}(?![^\W_]|[\-/]|\.\d)")
 _ID_LABEL = re.compile(
     r"(?i)(?<![^\W\d_])(?:MRN|MR[ \t]*(?:#|NO\.?|NUM(?:BER)?)|MED(?:ICAL)?[ \t]*REC(?:ORD)?"
     r"(?:[ \t]*(?:#|NO\.?|NUM(?:BER)?))?|PT[ \t]*(?:ID|#|NO\.?)|PATIENT[ \t]*(?:ID|#|NO\.?|NUM(?:BER)?)"
@@ -168,7 +165,7 @@ _TITLE = re.compile(rf"(?i)(?<![^\W\d_])(?:{_TITLE_WORDS})(?![^\W\d_])\.?[ \t_\-
 _CJK = r"[\u4e00-\u9fff\u3400-\u4dbf\u30a0-\u30ff\uac00-\ud7af]"
 _CJK_HONORIFIC = re.compile(
     rf"({_CJK}{{1,4}})[ \t]?(?:선생님|선생|先生|医師|医生|様|さん|氏|護士|护士|技師|씨|님)"
-    rf"|(?:医生|医師|医师|先生|博士|护士|護士|教授|의사|선생님|간호사|방사선사)[ \t:：]?({_CJK}{{2,4}})"
+    rf"|(?:医生|医師|医师|先生|博士|护士|護士|教授|의사|선생님|간호사|방사선사)[:：]?[ \t]?({_CJK}{{2,4}})"
 )
 #: a relative's word or a title in Hindi (Devanagari: daughter, son, husband, wife, mother,
 #: father, sister, brother, doctor, nurse, Mr, Mrs) and the one or two words after it (group 1
@@ -1216,8 +1213,12 @@ def initialled_names(text: str) -> list[tuple[int, int]]:
     ]
 
 
+#: what stands between the two words of :func:`title_name_pairs`
+_NAME_GAPS = frozenset({" ", "  ", "\t"})
+
+
 def title_name_pairs(text: str) -> list[tuple[int, int]]:
-    """Two title-case words side by side, one space apart, that both read like a person's
+    """Two title-case words side by side, a space or two or a tab apart, that both read like a person's
     name (:func:`_unknown_name_word`: ``Ottoline Quimbrell L breast``, ``Bartholomew
     Quimbrell``), in a value that is no description (a breed, a stain, a Latin structure):
     the span of both (of three or more in a row, one span). Capitals are not looked at (``ACUSON SEQUOIA``, an acronym's words)."""
@@ -1226,7 +1227,7 @@ def title_name_pairs(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     words = list(_WORD_RE.finditer(text))
     for left, right in itertools.pairwise(words):
-        if text[left.end() : right.start()] != " ":
+        if text[left.end() : right.start()] not in _NAME_GAPS:
             continue
         if _unknown_name_word(left.group(0)) and _unknown_name_word(right.group(0)):
             if spans and spans[-1][1] > left.start():  # three name words: one span
@@ -1567,28 +1568,51 @@ _INITIAL_SURNAME = re.compile(
 
 def _caret_names(text: str) -> list[tuple[int, int]]:
     """The components of a DICOM person name written into a text value (``QUIMBRELL^OTTOLINE
-    ^^DR``, ``^OTTOLINE QUIMBRELL``): each run of letters beside a caret, where the caret's
+    ^^DR``, ``^OTTOLINE QUIMBRELL``, ``van der Quimbrell^Ottoline``): the word on each side of
+    a caret and up to two more one space further that are no common word, where the caret's
     word (the characters between spaces around it) holds no digit: no isotope's or formula's
-    superscript (``Tc^99m^``, ``^99m^Technetium``, ``WT^(0.8168``). Linear: each run and each
-    word is read once."""
-    words = [(m.start(), m.end()) for m in _NON_SPACE.finditer(text)]
-    starts = [start for start, _ in words]
+    superscript (``Tc^99m^``, ``^99m^Technetium``, ``WT^(0.8168``). Linear: the words are
+    found once and looked up by position."""
+    tokens = [(m.start(), _DIGIT.search(m.group(0)) is None) for m in _NON_SPACE.finditer(text)]
+    token_starts = [start for start, _ in tokens]
+    words = [m for m in _CARET_WORD.finditer(text)]
+    starts = [m.start() for m in words]
+    ends = [m.end() for m in words]
 
-    def digit_free(at: int) -> bool:
-        start, end = words[bisect.bisect_right(starts, at) - 1]
-        return _DIGIT.search(text, start, end) is None
+    def name_part(i: int) -> bool:
+        word = words[i].group(0)
+        return word.lower() in _PARTICLES or not _common(word)
 
     spans: list[tuple[int, int]] = []
-    for m in _NAME_COMPONENT.finditer(text):
-        start, end = m.span()
-        if (text[end : end + 1] == "^" and digit_free(end)) or (
-            start and text[start - 1] == "^" and digit_free(start - 1)
-        ):
-            spans.append((start, end))
+    for caret in _CARETS.finditer(text):
+        if not tokens[bisect.bisect_right(token_starts, caret.start()) - 1][1]:
+            continue  # a digit in the caret's word
+        i = bisect.bisect_left(ends, caret.start())
+        if i < len(words) and ends[i] == caret.start():
+            spans.append(words[i].span())
+            j = i - 1
+            while j >= 0 and i - j <= 2 and text[ends[j] : starts[j + 1]] == " " and name_part(j):
+                spans.append(words[j].span())
+                j -= 1
+        k = bisect.bisect_left(starts, caret.end())
+        if k < len(words) and starts[k] == caret.end():
+            spans.append(words[k].span())
+            j = k + 1
+            while (
+                j < len(words)
+                and j - k <= 2
+                and text[ends[j - 1] : starts[j]] == " "
+                and name_part(j)
+            ):
+                spans.append(words[j].span())
+                j += 1
     return spans
 
 
 _NON_SPACE = re.compile(r"\S+")
+_CARETS = re.compile(r"\^+")
+#: a word of a person name's component: letters, an apostrophe or a hyphen inside (``O'NEIL``)
+_CARET_WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 
 
 _DOTTED_USER = re.compile(r"(?<![\w.@\-])([^\W\d_]+)[._\-]([^\W\d_]+)(?![\w.@\-])")
