@@ -305,7 +305,10 @@ _KIN_MORE_LANGUAGES = frozenset({
     "con gai", "con trai", "chồng", "chong", "vợ", "mẹ", "врач", "врача", "медсестра",
     "медсестры", "лаборант", "узист",
 })  # fmt: skip
-_KIN_OTHER_SCRIPTS |= _KIN_MORE_LANGUAGES
+#: the first word of each of :data:`_KIN_MORE_LANGUAGES`: a value with none of them is not
+#: searched for them (one more alternation over every value cost a third of the short-text
+#: rules' time)
+_KIN_MORE_FIRSTS = frozenset(w.split()[0] for w in _KIN_MORE_LANGUAGES)
 #: characters of CJK and Hangul clinical words (癌 cancer, 腺 gland, 病 disease, 史 history,
 #: 암 cancer...): a run with one is a finding after a relative's word (``母 乳癌``), no name
 _CJK_CLINICAL = frozenset("癌腺病瘤症炎史術术糖尿压圧肝肺胃肠腸巣巢宫宮亡岁歳乳암병")
@@ -323,15 +326,29 @@ _KIN_ACCENTED = frozenset({
 })  # fmt: skip
 
 
-@lru_cache(maxsize=1)
-def _kin_regex() -> re.Pattern[str]:
-    from cadbusi_assets.records.scrub import _KIN
-
-    kin = {w for w in _KIN if len(w) > 2} | _KIN_OTHER_SCRIPTS | _KIN_ACCENTED
+def _kin_pattern(kin: set[str] | frozenset[str]) -> re.Pattern[str]:
     words = "|".join(sorted((re.escape(w) for w in kin), key=len, reverse=True))
     return re.compile(
         rf"(?i)(?<![^\W\d_])({words})(?:-in-law)?(?![^\W\d_])['’]?[ \t\u3000]*[:,\-：—–]?[ \t\u3000]*"
     )
+
+
+@lru_cache(maxsize=1)
+def _kin_more_regex() -> re.Pattern[str]:
+    """:func:`_kin_regex` for the words of :data:`_KIN_MORE_LANGUAGES`."""
+    return _kin_pattern(_KIN_MORE_LANGUAGES)
+
+
+def _kin_more_search(text: str) -> bool:
+    """Whether ``text`` has a word that starts one of :data:`_KIN_MORE_LANGUAGES`."""
+    return not _KIN_MORE_FIRSTS.isdisjoint(_SEGMENT.findall(text.lower()))
+
+
+@lru_cache(maxsize=1)
+def _kin_regex() -> re.Pattern[str]:
+    from cadbusi_assets.records.scrub import _KIN
+
+    return _kin_pattern({w for w in _KIN if len(w) > 2} | _KIN_OTHER_SCRIPTS | _KIN_ACCENTED)
 
 
 #: relations abbreviated with a slash (``d/o`` daughter of, ``s/o`` son of, ``w/o`` wife of,
@@ -397,7 +414,8 @@ def _kin_set() -> frozenset[str]:
     """The relatives' and role words of :func:`_kin_regex`, lower case."""
     from cadbusi_assets.records.scrub import _KIN
 
-    return frozenset(w for w in _KIN if len(w) > 2) | _KIN_OTHER_SCRIPTS | _KIN_ACCENTED
+    kin = frozenset(w for w in _KIN if len(w) > 2) | _KIN_OTHER_SCRIPTS | _KIN_ACCENTED
+    return kin | _KIN_MORE_LANGUAGES
 
 
 _PAREN_WORD = re.compile(rf"[(（][ \t]*({_WORD})((?:[ \t]+{_WORD}){{0,2}})[ \t]*[)）]")
@@ -1165,6 +1183,7 @@ _LATIN_WORDS = frozenset({
 })  # fmt: skip
 
 
+@lru_cache(maxsize=8192)
 def _unknown_name_word(word: str) -> bool:
     """A title-case word of 4+ letters that reads like a person's name: in a names list only
     (no place) or in no vocabulary, no eponym, product, room or device word, no Latin or
@@ -1213,19 +1232,28 @@ def initialled_names(text: str) -> list[tuple[int, int]]:
     ]
 
 
+#: two words side by side that start with a capital of the Latin, Greek, Cyrillic or Armenian
+#: blocks (a superset of both words' first letters, found fast): :func:`title_name_pairs`
+#: looks no further in a value without one
+_CAPITAL = r"[A-ZÀ-ÖØ-ÞĀ-ɏͰ-ϿЀ-ӿԱ-Ֆ]"
+_CAPITALISED_WORD = re.compile(rf"(?<![^\W\d_]){_CAPITAL}[^\W\d_]{{3,}}(?![^\W\d_])")
+_TITLE_PAIR_HINT = re.compile(
+    rf"(?<![^\W\d_]){_CAPITAL}[^\W\d_]{{3,}}(?: {{1,2}}|\t){_CAPITAL}[^\W\d_]{{3}}"
+)
 #: what stands between the two words of :func:`title_name_pairs`
 _NAME_GAPS = frozenset({" ", "  ", "\t"})
 
 
 def title_name_pairs(text: str) -> list[tuple[int, int]]:
-    """Two title-case words side by side, a space or two or a tab apart, that both read like a person's
-    name (:func:`_unknown_name_word`: ``Ottoline Quimbrell L breast``, ``Bartholomew
-    Quimbrell``), in a value that is no description (a breed, a stain, a Latin structure):
-    the span of both (of three or more in a row, one span). Capitals are not looked at (``ACUSON SEQUOIA``, an acronym's words)."""
-    if _description(text):
+    """Two title-case words side by side, a space or two or a tab apart, that both read like
+    a person's name (:func:`_unknown_name_word`: ``Ottoline Quimbrell L breast``,
+    ``Bartholomew Quimbrell``), in a value that is no description (a breed, a stain, a Latin
+    structure): the span of both (of three or more in a row, one span). Capitals are not
+    looked at (``ACUSON SEQUOIA``, an acronym's words)."""
+    if _TITLE_PAIR_HINT.search(text) is None:
         return []
     spans: list[tuple[int, int]] = []
-    words = list(_WORD_RE.finditer(text))
+    words = list(_CAPITALISED_WORD.finditer(text))
     for left, right in itertools.pairwise(words):
         if text[left.end() : right.start()] not in _NAME_GAPS:
             continue
@@ -1234,6 +1262,8 @@ def title_name_pairs(text: str) -> list[tuple[int, int]]:
                 spans[-1] = (spans[-1][0], right.end())
             else:
                 spans.append((left.start(), right.end()))
+    if spans and _description(text):
+        return []
     return spans
 
 
@@ -1690,6 +1720,9 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
     if len(text) > 4 or not text.isascii():  # "妻 王芳"
         for m in _kin_regex().finditer(text):
             spans += [(*s, "[name]") for s in _names_after(text, m.end(), m.group(1))]
+        if _kin_more_search(text):  # "enfermera Ximena", "kızı Ayşegül", "con gái Hoa"
+            for m in _kin_more_regex().finditer(text):
+                spans += [(*s, "[name]") for s in _names_after(text, m.end(), m.group(1))]
     if "/" in text:
         for m in _SLASH_KIN.finditer(text):
             if m.start() and _LETTER.match(text, m.start() - 1):
