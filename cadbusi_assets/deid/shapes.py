@@ -1233,12 +1233,15 @@ def initialled_names(text: str) -> list[tuple[int, int]]:
 
 
 #: two words side by side that start with a capital of the Latin, Greek, Cyrillic or Armenian
-#: blocks (a superset of both words' first letters, found fast): :func:`title_name_pairs`
-#: looks no further in a value without one
+#: blocks and go on in small letters (supersets of both, found fast): :func:`title_name_pairs`
+#: looks no further in a value without them
 _CAPITAL = r"[A-ZÀ-ÖØ-ÞĀ-ɏͰ-ϿЀ-ӿԱ-Ֆ]"
-_CAPITALISED_WORD = re.compile(rf"(?<![^\W\d_]){_CAPITAL}[^\W\d_]{{3,}}(?![^\W\d_])")
+#: letters but the capitals of ASCII and Latin-1 (a superset of the small letters: a word in
+#: capitals, ``BREAST MASS``, is passed over fast)
+_SMALL = r"[^\W\d_A-ZÀ-ÖØ-Þ]"
+_CAPITALISED_WORD = re.compile(rf"(?<![^\W\d_]){_CAPITAL}{_SMALL}{{3,}}(?![^\W\d_])")
 _TITLE_PAIR_HINT = re.compile(
-    rf"(?<![^\W\d_]){_CAPITAL}[^\W\d_]{{3,}}(?: {{1,2}}|\t){_CAPITAL}[^\W\d_]{{3}}"
+    rf"(?<![^\W\d_]){_CAPITAL}{_SMALL}{{3,}}(?: {{1,2}}|\t){_CAPITAL}{_SMALL}{{3}}"
 )
 #: what stands between the two words of :func:`title_name_pairs`
 _NAME_GAPS = frozenset({" ", "  ", "\t"})
