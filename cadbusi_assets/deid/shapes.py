@@ -51,6 +51,7 @@ is removed, everything else is left byte for byte.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import itertools
 import re
@@ -76,14 +77,15 @@ _AT_WORD = re.compile(r"(?i)(?<![^\W\d_])at(?![^\W\d_])")
 _PHONE_LABEL = re.compile(
     r"(?i)(?<![^\W\d_])(?:tel(?:ephone)?|phone|ph|mob(?:ile)?|cell|fax|pager|pgr|bleep|beeper"
     r"|ext(?:ension)?|call(?:ed)?|contact|tlf|t[eé]l[eé]fono|telefon)\.?[ \t]*[:#=.]?[ \t]*"
-    r"(\+?\d[\d \t().\-]{2,}\d)(?!\w)"
+    # (a slash only before a space: "tel 555 / 0142", not "called 12/03/2024")
+    r"(\+?\d(?:[\d \t().\-·]|/(?=[ \t])){2,}\d)(?!\w)"
 )
 #: before a phone: no word character, or an extension's ``x`` glued to it (``x555-0142``)
 _NOT_GLUED = r"(?:(?<![\w.\-])|(?<=(?<![^\W\d_])[xX]))"
 _PHONE = re.compile(
     _NOT_GLUED + r"(?:\+?1[ .\-]?)?(?:\(\d{3}\)[ .\-]?|\d{3}[ .\-])\d{3}[ .\-]\d{4}(?![\w\-]|\.\d)"
 )
-_INTERNATIONAL = re.compile(r"(?<![\w.\-])\+\d{1,3}(?:[ .\-]?\(?\d{1,4}\)?){2,5}(?![\w\-]|\.\d)")
+_INTERNATIONAL = re.compile(r"(?<![\w.\-])\+\d{1,3}(?:[ .\-/·]?\(?\d{1,4}\)?){2,5}(?![\w\-]|\.\d)")
 #: a UK or European number with a trunk 0 (``07700 900123``, ``020 7946 0018``)
 _TRUNK_PHONE = re.compile(
     r"(?<![\w.\-])0\d{3,4}[ \-]?\d{6}(?![\w\-]|\.\d)|(?<![\w.\-])0\d{2,4} \d{3,4} \d{3,4}(?![\w\-]|\.\d)"
@@ -95,6 +97,17 @@ _CN_MOBILE = re.compile(r"(?<![\w.\-])1[3-9]\d[ \-]\d{4}[ \-]\d{4}(?![\w\-]|\.\d
 #: the same number unbroken (``13812345678``): not in a serial number, which may read so
 _CN_MOBILE_UNBROKEN = re.compile(r"(?<![\w.\-])1[3-9]\d{9}(?![\w\-]|\.\d)")
 _EXTENSION_PHONE = re.compile(r"(?<=(?<![^\W\d_])[xX])\d{3}[ \-]\d{4}(?![\w\-]|\.\d)")
+#: a street written type first, number last, in Spanish, Portuguese, Catalan, French, Italian,
+#: Polish and Turkish (``Calle Ñúñez 12``, ``Rua das Flores 123``, ``ul. Kwiatowa 7``): the type,
+#: one to four words, the number (no ``via``: "via catheter 2")
+_STREET_TYPE_FIRST = re.compile(
+    r"(?i)(?<![^\W\d_])(?:calle|avenida|avda\.|rua|travessa|praça|praca|alameda|carrer|rue"
+    r"|viale|piazza|ul\.|ulica|al\.|aleja|plac|osiedle|sokak|sokağı|caddesi|cadde)"
+    r"[ \t]+(?:[^\W\d_][\w'’\-]*,?[ \t]+){1,4}\d{1,5}[a-z]?(?![\w]|[\-–/]\d)"
+)
+#: a US social security number's shape, unlabelled (``491-72-8154``): in no clinical phrase,
+#: code meaning or device name of the measured sets; not in a serial number, which may read so
+_SSN = re.compile(r"(?<![^\W_]|[.\-/])\d{3}([\-–])\d{2}\1\d{4}(?![^\W_]|[\-/]|\.\d)")
 _ID_LABEL = re.compile(
     r"(?i)(?<![^\W\d_])(?:MRN|MR[ \t]*(?:#|NO\.?|NUM(?:BER)?)|MED(?:ICAL)?[ \t]*REC(?:ORD)?"
     r"(?:[ \t]*(?:#|NO\.?|NUM(?:BER)?))?|PT[ \t]*(?:ID|#|NO\.?)|PATIENT[ \t]*(?:ID|#|NO\.?|NUM(?:BER)?)"
@@ -152,8 +165,37 @@ _TITLE = re.compile(rf"(?i)(?<![^\W\d_])(?:{_TITLE_WORDS})(?![^\W\d_])\.?[ \t_\-
 _CJK = r"[\u4e00-\u9fff\u3400-\u4dbf\u30a0-\u30ff\uac00-\ud7af]"
 _CJK_HONORIFIC = re.compile(
     rf"({_CJK}{{1,4}})[ \t]?(?:선생님|선생|先生|医師|医生|様|さん|氏|護士|护士|技師|씨|님)"
-    rf"|(?:医生|医師|医师|先生|博士|护士|護士|教授|의사|선생님)[ \t:：]?({_CJK}{{2,4}})"
+    rf"|(?:医生|医師|医师|先生|博士|护士|護士|教授|의사|선생님|간호사|방사선사)[:：]?[ \t]?({_CJK}{{2,4}})"
 )
+#: a relative's word or a title in Hindi (Devanagari: daughter, son, husband, wife, mother,
+#: father, sister, brother, doctor, nurse, Mr, Mrs) and the one or two words after it (group 1
+#: and 2): a name, unless :data:`_DEVANAGARI_NOT_NAMES` (a vowel sign is no letter to ``\w``,
+#: so the words are runs of the block)
+_DEVANAGARI_CUE = re.compile(
+    r"(?<![\u0900-\u097f])(?:बेटी|बेटा|पुत्री|पुत्र|पति|पत्नी|माँ|मां|माता|पिता|बहन|भाई|डॉक्टर|डॉ|नर्स"
+    r"|श्रीमती|श्री|सुश्री)(?![\u0900-\u097f])\.?[ \t]*+[:：\-]?[ \t]*+([\u0900-\u097f]+)"
+    r"(?:[ \t]++([\u0900-\u097f]+))?"
+)
+#: Devanagari words after a relative that name no one: cancer, breast, disease, alive, dead,
+#: present, none, with, and the postpositions
+_DEVANAGARI_NOT_NAMES = frozenset({
+    "कैंसर", "स्तन", "बीमारी", "रोग", "जीवित", "मृत", "उपस्थित", "साथ", "नहीं", "को", "का", "की",
+    "के", "ने", "से", "में", "है", "थी", "था", "और",
+})  # fmt: skip
+
+
+def _devanagari_names(text: str) -> list[tuple[int, int]]:
+    """The name after a Hindi relative's word or title (``बेटी प्रिया शर्मा``, ``डॉ. राजेश कुमार``)."""
+    spans: list[tuple[int, int]] = []
+    for m in _DEVANAGARI_CUE.finditer(text):
+        if m.group(1) in _DEVANAGARI_NOT_NAMES:
+            continue
+        spans.append(m.span(1))
+        if m.group(2) and m.group(2) not in _DEVANAGARI_NOT_NAMES:
+            spans.append(m.span(2))
+    return spans
+
+
 #: a word of a script other than Latin (Cyrillic, Greek, Arabic, Hebrew...): in a station name
 #: such a word of 4+ letters that no vocabulary knows is taken for a name
 _NON_LATIN_WORD = re.compile(r"[^\W\d_a-zA-Z\u00c0-\u024f]{4,}")
@@ -245,6 +287,28 @@ CJK_KIN = frozenset({
     "누나", "오빠", "동생", "보호자",
 })  # fmt: skip
 _KIN_OTHER_SCRIPTS |= CJK_KIN
+#: staff roles in Spanish, Portuguese, French, Italian, German, Polish, Turkish, Vietnamese and
+#: Russian, and relatives in Turkish (with their possessive ending: ``kızı`` her daughter) and
+#: Vietnamese (``con gái`` daughter): a capitalised name after them is taken as after
+#: ``sonographer`` or ``daughter``
+_KIN_MORE_LANGUAGES = frozenset({
+    "enfermera", "enfermero", "técnico", "tecnico", "técnica", "tecnica", "médico", "medico",
+    "médica", "medica", "ecografista", "radióloga", "radiologa", "radiólogo", "radiologo",
+    "échographiste", "echographiste", "manipulatrice", "manipulateur", "infirmière",
+    "infirmiere", "infirmier", "médecin", "medecin", "radiologue", "infermiera", "infermiere",
+    "mtra", "mta", "radiologe", "radiologin", "ärztin", "arzt",
+    "krankenschwester", "pfleger", "technik", "technika", "lekarz", "lekarka", "pielęgniarka",
+    "pielegniarka", "radiolog", "enfermeira", "enfermeiro", "hemşire", "hemsire", "doktor",
+    "teknisyen", "kızı", "kizi", "oğlu", "oglu", "eşi", "esi", "annesi", "babası", "babasi",
+    "kocası", "kocasi", "karısı", "karisi", "kardeşi", "kardesi", "ablası", "ablasi",
+    "bác sĩ", "bac si", "y tá", "y ta", "kỹ thuật viên", "ky thuat vien", "con gái",
+    "con gai", "con trai", "chồng", "chong", "vợ", "mẹ", "врач", "врача", "медсестра",
+    "медсестры", "лаборант", "узист",
+})  # fmt: skip
+#: the first word of each of :data:`_KIN_MORE_LANGUAGES`: a value with none of them is not
+#: searched for them (one more alternation over every value cost a third of the short-text
+#: rules' time)
+_KIN_MORE_FIRSTS = frozenset(w.split()[0] for w in _KIN_MORE_LANGUAGES)
 #: characters of CJK and Hangul clinical words (癌 cancer, 腺 gland, 病 disease, 史 history,
 #: 암 cancer...): a run with one is a finding after a relative's word (``母 乳癌``), no name
 _CJK_CLINICAL = frozenset("癌腺病瘤症炎史術术糖尿压圧肝肺胃肠腸巣巢宫宮亡岁歳乳암병")
@@ -262,15 +326,29 @@ _KIN_ACCENTED = frozenset({
 })  # fmt: skip
 
 
-@lru_cache(maxsize=1)
-def _kin_regex() -> re.Pattern[str]:
-    from cadbusi_assets.records.scrub import _KIN
-
-    kin = {w for w in _KIN if len(w) > 2} | _KIN_OTHER_SCRIPTS | _KIN_ACCENTED
+def _kin_pattern(kin: set[str] | frozenset[str]) -> re.Pattern[str]:
     words = "|".join(sorted((re.escape(w) for w in kin), key=len, reverse=True))
     return re.compile(
         rf"(?i)(?<![^\W\d_])({words})(?:-in-law)?(?![^\W\d_])['’]?[ \t\u3000]*[:,\-：—–]?[ \t\u3000]*"
     )
+
+
+@lru_cache(maxsize=1)
+def _kin_more_regex() -> re.Pattern[str]:
+    """:func:`_kin_regex` for the words of :data:`_KIN_MORE_LANGUAGES`."""
+    return _kin_pattern(_KIN_MORE_LANGUAGES)
+
+
+def _kin_more_search(text: str) -> bool:
+    """Whether ``text`` has a word that starts one of :data:`_KIN_MORE_LANGUAGES`."""
+    return not _KIN_MORE_FIRSTS.isdisjoint(_SEGMENT.findall(text.lower()))
+
+
+@lru_cache(maxsize=1)
+def _kin_regex() -> re.Pattern[str]:
+    from cadbusi_assets.records.scrub import _KIN
+
+    return _kin_pattern({w for w in _KIN if len(w) > 2} | _KIN_OTHER_SCRIPTS | _KIN_ACCENTED)
 
 
 #: relations abbreviated with a slash (``d/o`` daughter of, ``s/o`` son of, ``w/o`` wife of,
@@ -336,7 +414,8 @@ def _kin_set() -> frozenset[str]:
     """The relatives' and role words of :func:`_kin_regex`, lower case."""
     from cadbusi_assets.records.scrub import _KIN
 
-    return frozenset(w for w in _KIN if len(w) > 2) | _KIN_OTHER_SCRIPTS | _KIN_ACCENTED
+    kin = frozenset(w for w in _KIN if len(w) > 2) | _KIN_OTHER_SCRIPTS | _KIN_ACCENTED
+    return kin | _KIN_MORE_LANGUAGES
 
 
 _PAREN_WORD = re.compile(rf"[(（][ \t]*({_WORD})((?:[ \t]+{_WORD}){{0,2}})[ \t]*[)）]")
@@ -648,6 +727,102 @@ def _barrelled_names(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+#: initials after a title or a role word (``Dr O.J. Quimbrell``, ``sonographer O. Farthing``):
+#: one to three capitals each with a dot
+_INITIALS = re.compile(r"(?:[A-Z]\.[ \t]?){1,3}[ \t]*(?=[^\W\d_])")
+#: a dash and the word after it (``tom-tom``: the word doubled)
+_REDUPLICATED = re.compile(r"-([^\W\d_]+)(?![^\W\d_])")
+
+
+def _initialled_surname(word: str) -> bool:
+    """A surname after initials that follow a title or a role: capitalised, 2+ letters, no
+    stop word and no word of a role, relation or title (``Dr J. Smith``; not ``Dr J. The``)."""
+    from cadbusi_assets.records.scrub import _NOT_A_NAME_PART, _STOP
+
+    key = word.lower()
+    return (
+        len(word) >= 2
+        and word[:1].isupper()
+        and not word.isupper()
+        and key not in _STOP
+        and key not in _NOT_A_NAME_PART
+        and key not in _ROOM_WORDS
+        and key not in PRODUCT_WORDS
+    ) or (word.isupper() and len(word) >= 4 and _class(word) in _name_classes())
+
+
+def _title_case_surname(first: str, word: str) -> bool:
+    """A word in title case that is also an English word after a first name in title case
+    that a title, a relative's or a role word marked (``sonographer: Zelda Farthing``,
+    ``Dr Ottoline Plimsoll``): a surname, unless clinical, a room, a product or a word form
+    (``Dr Quimby Breast``, ``sister Zelda treated``)."""
+    from cadbusi_assets.records.scrub import medical_words
+
+    key = _fold_lower(word)
+    return (
+        len(first) >= 2
+        and first[:1].isupper()
+        and first[1:].islower()
+        and len(word) >= 4
+        and word[:1].isupper()
+        and word[1:].islower()
+        and key not in medical_words()
+        and key not in _ROOM_WORDS
+        and key not in PRODUCT_WORDS
+        and key not in _DEVICE_WORDS
+        and _WORD_FORM_ENDING.search(key) is None
+    )
+
+
+def _role_lower_name(text: str, match: re.Match[str], kin: str) -> bool:
+    """A first name in lower case after a role word (no relative: ``sonographer zelda
+    farthing``, ``tech ottoline plimsoll``) when a surname in lower case follows it: the
+    first in a names list only or in none and read like a name, the second a name or a rare
+    word (no verb, adverb or abstract noun, no clinical, room or product word). One word
+    alone stays (``sonographer present``)."""
+    from cadbusi_assets.records.scrub import (
+        _FAMILY,
+        _NAME,
+        _STOP,
+        _UNKNOWN,
+        core_words,
+        medical_words,
+    )
+
+    word = match.group(0)
+    key = _fold_lower(word)
+    if (
+        not word.islower()
+        or len(word) < 4
+        or _fold_lower(kin) in _FAMILY
+        or _class(word) not in (_NAME, _UNKNOWN)
+        or not _pronounceable(key)
+        or _WORD_FORM_ENDING.search(key)
+        or key in medical_words()
+    ):
+        return False
+    nxt = _NEXT_LOWER_WORD.match(text, match.end())
+    if nxt is None:
+        return False
+    second = nxt.group(1)
+    other = _fold_lower(second)
+    return (
+        second.islower()
+        and len(second) >= 4
+        and other not in _STOP
+        and other not in core_words()
+        and other not in medical_words()
+        and other not in _ROOM_WORDS
+        and other not in PRODUCT_WORDS
+        and other not in _TITLES
+        and not _WORD_FORM_ENDING.search(other)
+        and not text[nxt.end() : nxt.end() + 1].isdigit()
+    )
+
+
+_NEXT_LOWER_WORD = re.compile(rf"[ \t]+({_WORD})")
+
+
 def _names_after(text: str, at: int, kin: str | None) -> list[tuple[int, int]]:
     """Spans of the name words that start at ``at`` (after a title or a relation): the first
     unless it is a common word (``kin`` None: a title, whose next word is a name unless
@@ -656,15 +831,26 @@ def _names_after(text: str, at: int, kin: str | None) -> list[tuple[int, int]]:
     from cadbusi_assets.records.scrub import _NAME, _STOP, _UNKNOWN, core_words, medical_words
 
     spans: list[tuple[int, int]] = []
+    initials = _INITIALS.match(text, at)
+    if initials is not None:  # "Dr O.J. Quimbrell", "sonographer O. Farthing"
+        surname = _WORD_RE.match(text, initials.end())
+        if surname is None or not _initialled_surname(surname.group(0)):
+            return spans
+        return [(initials.start(), surname.end())]
     match = _WORD_RE.match(text, at)
     if match is None or len(match.group(0)) < 2:
         return spans
     word = match.group(0)
+    doubled = _REDUPLICATED.match(text, match.end())
+    if doubled is not None and doubled.group(1).lower() == word.lower():
+        return spans  # "son tom-tom drum": a word doubled with a dash, no name
     if word.lower() in _PARTICLES:
         pending = [match.span()]
     elif kin is not None and not _common(word):
         closes = re.match(r"[ \t]*(?:$|[,;:.()/])", text[match.end() :]) is not None
-        if not _kin_name(word, kin, closes) or _compound(text, match):
+        if not (_kin_name(word, kin, closes) or _role_lower_name(text, match, kin)) or _compound(
+            text, match
+        ):
             return spans
         if word.islower() and _fold_lower(word) in _kin_given() and verb_follows(text, match.end()):
             return spans  # "her daughter rose slowly": the verb
@@ -695,6 +881,7 @@ def _names_after(text: str, at: int, kin: str | None) -> list[tuple[int, int]]:
         if (
             _common(nxt.group(0))
             and not _barrel_part(text, nxt)
+            and not _title_case_surname(word, nxt.group(0))
             and not (
                 # "d/o zelda plimsoll": a rare word after a name in lower case
                 word.islower()
@@ -979,6 +1166,108 @@ _SURNAME_MORPHOLOGY = re.compile(
     r"|ski|ska|sky|wicz|czyk|czak|enko|chuk|ovic|evic|vich|ova|opoulos|poulos|akis|idis|oglu"
     r"|mann|stein|berg|baum|feld|hofer|huber|elli|etti|ucci|acci|ez)$"
 )
+
+
+#: makers and products an ultrasound value names that :data:`PRODUCT_WORDS` lacks, and the
+#: measured code meanings' unknown title-case pairs (``Broselow Luten`` tape, ``Kevlar Aramid``)
+_MORE_PRODUCT_WORDS = frozenset({
+    "healthineers", "kontron", "imagio", "sonix", "alpinion", "edan", "konted", "wisonic",
+    "broselow", "luten", "kevlar", "aramid",
+})  # fmt: skip
+#: endings of Latin words (``Globus Pallidus``, ``Os Ilium``, ``Cornu Ammonis``)
+_LATIN_ENDING = re.compile(r"(?:us|um|ae|ii|is|ar)$")
+#: Latin adjectives of anatomy that the names lists hold (``Cisterna Magna``)
+_LATIN_WORDS = frozenset({
+    "magna", "major", "minor", "maxima", "minima", "alba", "rubra", "nigra", "externa",
+    "interna", "media", "lata", "vera", "longa", "brevis", "cisterna", "fossa", "plana",
+})  # fmt: skip
+
+
+@lru_cache(maxsize=8192)
+def _unknown_name_word(word: str) -> bool:
+    """A title-case word of 4+ letters that reads like a person's name: in a names list only
+    (no place) or in no vocabulary, no eponym, product, room or device word, no Latin or
+    clinical ending."""
+    from cadbusi_assets.records.scrub import _NAME, _UNKNOWN, name_words, place_words
+    from cadbusi_assets.records.vocabulary import eponym_words
+
+    if len(word) < 4 or not word[:1].isupper() or not word[1:].islower():
+        return False
+    key = _fold_lower(word)
+    if (
+        key in PRODUCT_WORDS
+        or key in _MORE_PRODUCT_WORDS
+        or key in _ROOM_WORDS
+        or key in _DEVICE_WORDS
+        or key in _TITLES
+        or key in eponym_words()
+        or key in _LATIN_WORDS
+        or not _pronounceable(key)
+    ):
+        return False
+    word_class = _class(word)
+    if word_class == _NAME:  # "Bartholomew" (a name and a place), not "Sequoia" (a place)
+        return key in name_words() or key not in place_words()
+    return (
+        word_class == _UNKNOWN
+        and not _clinical_ending(key)
+        and _MORE_CLINICAL_ENDINGS.search(key.upper()) is None
+        and _LATIN_ENDING.search(key) is None
+    )
+
+
+#: initials with dots before or after a word (``O.Q. Quimbrell``, ``Quimbrell, O.J.``): group
+#: 1 or 2 the word, which :func:`initialled_names` checks
+_INITIALLED = re.compile(
+    r"(?<![^\W\d_.])(?:[A-Z]\.[ \t]?){1,3}[ \t]*([^\W\d_]+)(?![^\W\d_.'’\-])"
+    r"|(?<![^\W\d_.'’\-])([^\W\d_]+),?[ \t]+(?:[A-Z]\.){1,3}(?![^\W\d_])"
+)
+
+
+def initialled_names(text: str) -> list[tuple[int, int]]:
+    """A word that reads like a person's name (:func:`_unknown_name_word`) with initials
+    before or after it (``O. Quimbrell``, ``Quimbrell O.``): the span of both."""
+    return [
+        m.span() for m in _INITIALLED.finditer(text) if _unknown_name_word(m.group(1) or m.group(2))
+    ]
+
+
+#: two words side by side that start with a capital of the Latin, Greek, Cyrillic or Armenian
+#: blocks and go on in small letters (supersets of both, found fast): :func:`title_name_pairs`
+#: looks no further in a value without them
+_CAPITAL = r"[A-ZÀ-ÖØ-ÞĀ-ɏͰ-ϿЀ-ӿԱ-Ֆ]"
+#: letters but the capitals of ASCII and Latin-1 (a superset of the small letters: a word in
+#: capitals, ``BREAST MASS``, is passed over fast)
+_SMALL = r"[^\W\d_A-ZÀ-ÖØ-Þ]"
+_CAPITALISED_WORD = re.compile(rf"(?<![^\W\d_]){_CAPITAL}{_SMALL}{{3,}}(?![^\W\d_])")
+_TITLE_PAIR_HINT = re.compile(
+    rf"(?<![^\W\d_]){_CAPITAL}{_SMALL}{{3,}}(?: {{1,2}}|\t){_CAPITAL}{_SMALL}{{3}}"
+)
+#: what stands between the two words of :func:`title_name_pairs`
+_NAME_GAPS = frozenset({" ", "  ", "\t"})
+
+
+def title_name_pairs(text: str) -> list[tuple[int, int]]:
+    """Two title-case words side by side, a space or two or a tab apart, that both read like
+    a person's name (:func:`_unknown_name_word`: ``Ottoline Quimbrell L breast``,
+    ``Bartholomew Quimbrell``), in a value that is no description (a breed, a stain, a Latin
+    structure): the span of both (of three or more in a row, one span). Capitals are not
+    looked at (``ACUSON SEQUOIA``, an acronym's words)."""
+    if _TITLE_PAIR_HINT.search(text) is None:
+        return []
+    spans: list[tuple[int, int]] = []
+    words = list(_CAPITALISED_WORD.finditer(text))
+    for left, right in itertools.pairwise(words):
+        if text[left.end() : right.start()] not in _NAME_GAPS:
+            continue
+        if _unknown_name_word(left.group(0)) and _unknown_name_word(right.group(0)):
+            if spans and spans[-1][1] > left.start():  # three name words: one span
+                spans[-1] = (spans[-1][0], right.end())
+            else:
+                spans.append((left.start(), right.end()))
+    if spans and _description(text):
+        return []
+    return spans
 
 
 def _clinical_ending(key: str) -> bool:
@@ -1310,6 +1599,55 @@ _INITIAL_SURNAME = re.compile(
 )
 
 
+def _caret_names(text: str) -> list[tuple[int, int]]:
+    """The components of a DICOM person name written into a text value (``QUIMBRELL^OTTOLINE
+    ^^DR``, ``^OTTOLINE QUIMBRELL``, ``van der Quimbrell^Ottoline``): the word on each side of
+    a caret and up to two more one space further that are no common word, where the caret's
+    word (the characters between spaces around it) holds no digit: no isotope's or formula's
+    superscript (``Tc^99m^``, ``^99m^Technetium``, ``WT^(0.8168``). Linear: the words are
+    found once and looked up by position."""
+    tokens = [(m.start(), _DIGIT.search(m.group(0)) is None) for m in _NON_SPACE.finditer(text)]
+    token_starts = [start for start, _ in tokens]
+    words = [m for m in _CARET_WORD.finditer(text)]
+    starts = [m.start() for m in words]
+    ends = [m.end() for m in words]
+
+    def name_part(i: int) -> bool:
+        word = words[i].group(0)
+        return word.lower() in _PARTICLES or not _common(word)
+
+    spans: list[tuple[int, int]] = []
+    for caret in _CARETS.finditer(text):
+        if not tokens[bisect.bisect_right(token_starts, caret.start()) - 1][1]:
+            continue  # a digit in the caret's word
+        i = bisect.bisect_left(ends, caret.start())
+        if i < len(words) and ends[i] == caret.start():
+            spans.append(words[i].span())
+            j = i - 1
+            while j >= 0 and i - j <= 2 and text[ends[j] : starts[j + 1]] == " " and name_part(j):
+                spans.append(words[j].span())
+                j -= 1
+        k = bisect.bisect_left(starts, caret.end())
+        if k < len(words) and starts[k] == caret.end():
+            spans.append(words[k].span())
+            j = k + 1
+            while (
+                j < len(words)
+                and j - k <= 2
+                and text[ends[j - 1] : starts[j]] == " "
+                and name_part(j)
+            ):
+                spans.append(words[j].span())
+                j += 1
+    return spans
+
+
+_NON_SPACE = re.compile(r"\S+")
+_CARETS = re.compile(r"\^+")
+#: a word of a person name's component: letters, an apostrophe or a hyphen inside (``O'NEIL``)
+_CARET_WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
+
+
 _DOTTED_USER = re.compile(r"(?<![\w.@\-])([^\W\d_]+)[._\-]([^\W\d_]+)(?![\w.@\-])")
 
 
@@ -1370,17 +1708,24 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
             spans += [(*m.span(), "[phone]") for m in _LOCAL_PHONE.finditer(text)]
             spans += [(*m.span(), "[phone]") for m in _CN_MOBILE_UNBROKEN.finditer(text)]
             spans += [(*m.span(), "[phone]") for m in _TRUNK_PHONE.finditer(text)]
+            spans += [(*m.span(), "[id]") for m in _SSN.finditer(text)]
+            spans += [(*m.span(), "[address]") for m in _STREET_TYPE_FIRST.finditer(text)]
             spans += [(*m.span(), "[address]") for m in _street().finditer(text)]
         if kind != "text":
             spans += [(*m.span(), "[date]") for m in _DATE_NUMERIC.finditer(text) if _valid_date(m)]
             spans += [(*m.span(), "[date]") for m in _DATE_WORDS.finditer(text)]
         if kind == "station":
             spans += [(*m.span(), "[date]") for m in _DATE_COMPACT.finditer(text)]
+    if "^" in text and kind != "serial":
+        spans += [(*s, "[name]") for s in _caret_names(text)]
     for m in _TITLE.finditer(text):
         spans += [(*s, "[name]") for s in _names_after(text, m.end(), None)]
     if len(text) > 4 or not text.isascii():  # "妻 王芳"
         for m in _kin_regex().finditer(text):
             spans += [(*s, "[name]") for s in _names_after(text, m.end(), m.group(1))]
+        if _kin_more_search(text):  # "enfermera Ximena", "kızı Ayşegül", "con gái Hoa"
+            for m in _kin_more_regex().finditer(text):
+                spans += [(*s, "[name]") for s in _names_after(text, m.end(), m.group(1))]
     if "/" in text:
         for m in _SLASH_KIN.finditer(text):
             if m.start() and _LETTER.match(text, m.start() - 1):
@@ -1399,6 +1744,10 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
             spans += [(*s, "[name]") for s in _names_before_credential(text, before.start())]
     if "(" in text or "（" in text:
         spans += [(*s, "[name]") for s in _kin_in_parentheses(text)]
+    if kind == "text":
+        spans += [(*s, "[name]") for s in title_name_pairs(text)]
+        if "." in text:
+            spans += [(*s, "[name]") for s in initialled_names(text)]
     if ("-" in text or "–" in text) and not _description(text):  # "Petit Gascon-Saintongeois"
         spans += [(*s, "[name]") for s in _barrelled_names(text)]
     if "'" in text or "’" in text:
@@ -1410,6 +1759,7 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
     if not text.isascii():
         if kind == "text":
             spans += [(*s, "[name]") for s in _kana_names_alone(text)]
+        spans += [(*s, "[name]") for s in _devanagari_names(text)]
         for m in _CJK_HONORIFIC.finditer(text):
             group = 1 if m.group(1) else 2
             spans.append((*m.span(group), "[name]"))

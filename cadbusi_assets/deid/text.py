@@ -164,9 +164,19 @@ def scrub_descriptor_text(text: str, identifiers: OriginalIdentifiers | None = N
     out = scrub_text(text, identifiers)
     if not out:
         return out
+    from cadbusi_assets.deid.shapes import title_name_pairs
     from cadbusi_assets.records.scrub import drop_odd_space_fragments, scrub_report_text
 
     scrubbed = scrub_report_text(
         out, identifiers=(), date_shift_days=0, remove_dates=True, unknown_are_names=False
     )
-    return drop_odd_space_fragments(str(text), scrubbed or out)
+    scrubbed = scrubbed or out
+    pairs = title_name_pairs(scrubbed)  # "Ottoline Quimbrell L breast": two name-like words
+    if pairs:
+        parts, done = [], 0
+        for start, end in pairs:
+            if start >= done:
+                parts += [scrubbed[done:start], "[NAME]"]
+                done = end
+        scrubbed = "".join([*parts, scrubbed[done:]])
+    return drop_odd_space_fragments(str(text), scrubbed)

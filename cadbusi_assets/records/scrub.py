@@ -2205,6 +2205,8 @@ def _lower_case_name(
         and text[tokens[i - 1].end : tok.start] in (" ", "\t")
         and not verb_follows(text, tok.end)
         and not (i + 1 < len(tokens) and (tok.key, tokens[i + 1].key) in _GIVEN_COMPOUNDS)
+        # "son tom-tom drum": a word doubled with a dash is no name
+        and text[tok.end : tok.end + 1 + len(tok.text)].lower() != "-" + tok.text.lower()
     ):
         return True  # "her daughter rose", "hija rosa": a first name right after a relative
     if (
