@@ -49,6 +49,22 @@ _DEFS = textwrap.dedent(
 )
 
 
+#: the same asset run as ``cadbusi demo`` / ``cadbusi export`` run theirs (runner.materialize:
+#: ``execute_in_process``, which always uses Dagster's own in-process executor)
+_RUNNER = textwrap.dedent(
+    """
+    import cadbusi_assets
+    import dagster as dg
+    from cadbusi_assets import runner
+    from pool_run_defs import fetch
+
+    with dg.DagsterInstance.get() as instance:
+        summary = runner.materialize(dg.Definitions(assets=[fetch]), ["fetch"], instance)
+    print("success" if summary.success else "failure", flush=True)
+    """
+)
+
+
 @dataclass
 class Waiting:
     instance: dg.DagsterInstance
@@ -57,15 +73,16 @@ class Waiting:
     run_id: str  # the waiter's run
 
 
-def _start(tmp_path: Path, home: Path, hold: float) -> subprocess.Popen:
+def _start(tmp_path: Path, home: Path, hold: float, runner: bool = False) -> subprocess.Popen:
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),
         "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}",
         "HOLD": str(hold),
     }
+    cli = [DAGSTER, "asset", "materialize", "-m", "pool_run_defs", "--select", "fetch"]
     return subprocess.Popen(
-        [DAGSTER, "asset", "materialize", "-m", "pool_run_defs", "--select", "fetch"],
+        [sys.executable, "-c", _RUNNER] if runner else cli,
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -82,9 +99,10 @@ def _until(what: str, condition: Callable[[], bool], timeout: float = 150.0) -> 
         time.sleep(0.25)
 
 
-@pytest.fixture
-def waiting(tmp_path) -> Iterator[Waiting]:
-    """A run holding the ``pacs`` slot for 10 minutes and a second run waiting for it."""
+@pytest.fixture(params=["cli"])
+def waiting(request, tmp_path) -> Iterator[Waiting]:
+    """A run holding the ``pacs`` slot for 10 minutes and a second run waiting for it, started
+    by ``dagster asset materialize`` (param ``cli``) or by ``runner.materialize`` (``runner``)."""
     (tmp_path / "pool_run_defs.py").write_text(_DEFS)
     home = tmp_path / "dagster_home"
     home.mkdir()
@@ -100,7 +118,7 @@ def waiting(tmp_path) -> Iterator[Waiting]:
             pytest.fail(f"the first run ended before holding its slot: {line}")
         with dg.DagsterInstance.from_config(str(home)) as instance:
             (held,) = instance.get_runs()
-            waiter = _start(tmp_path, home, hold=0)
+            waiter = _start(tmp_path, home, hold=0, runner=request.param == "runner")
 
             def blocked() -> bool:
                 runs = [r for r in instance.get_runs() if r.run_id != held.run_id]
@@ -149,8 +167,10 @@ def test_terminating_a_run_waiting_for_its_pool_slot_cancels_it(waiting):
     assert "Terminated while waiting for a pool slot; steps not started: fetch" in error.message
 
 
+@pytest.mark.parametrize("waiting", ["cli", "runner"], indirect=True)
 def test_an_interrupt_without_a_termination_request_fails_the_waiting_run(waiting):
-    """Ctrl-C (SIGINT, nobody marked the run CANCELING): FAILED, with Dagster's reason."""
+    """Ctrl-C (SIGINT, nobody marked the run CANCELING): FAILED, with Dagster's reason; the
+    same for ``cadbusi demo`` / ``cadbusi export`` (``runner``)."""
     os.kill(waiting.waiter.pid, signal.SIGINT)
     _stops_within(waiting.waiter, 20)
     run = waiting.instance.get_run_by_id(waiting.run_id)
@@ -158,6 +178,7 @@ def test_an_interrupt_without_a_termination_request_fails_the_waiting_run(waitin
     assert waiting.run_id not in waiting.instance.event_log_storage.get_concurrency_run_ids()
 
 
+@pytest.mark.parametrize("waiting", ["cli", "runner"], indirect=True)
 def test_a_run_waiting_for_its_pool_slot_does_not_spin_a_core(waiting):
     """Dagster's wait loop never slept (100 % of a core while waiting); CPU seconds over 3 s."""
     process = psutil.Process(waiting.waiter.pid)

@@ -10,13 +10,17 @@ started the step only to be interrupted), and spun a CPU core all that time.
 :class:`PoolWait` raises the interruption while a step waits for its slot (the run ends
 CANCELED, or FAILED when nobody asked for it; the pending claim is withdrawn on the way out)
 and sleeps :data:`POLL_SECONDS` between looks instead of spinning. The slot itself is still
-asked of the instance at Dagster's own pace.
+asked of the instance at Dagster's own pace. Runs of the code location get it through
+:func:`in_process_executor`; ``execute_in_process`` (``cadbusi demo``, ``cadbusi export``:
+:mod:`cadbusi_assets.runner`), which always uses Dagster's own executor, through
+:func:`execute_in_process_waits`.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import dagster as dg
 from dagster._core.events import EngineEventData
@@ -26,6 +30,7 @@ from dagster._core.execution.context_creation_job import PlanExecutionContextMan
 from dagster._core.execution.plan.execute_plan import inner_plan_execution_iterator
 from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
 from dagster._core.execution.plan.plan import ExecutionPlan
+from dagster._core.executor import in_process
 from dagster._core.executor.in_process import InProcessExecutor
 from dagster._utils.interrupts import pop_captured_interrupt
 from dagster._utils.timing import time_execution_scope
@@ -107,3 +112,16 @@ def in_process_executor(init_context: dg.InitExecutorContext) -> PoolWaitInProce
         step_dependency_config=base.step_dependency_config,
         marker_to_close=base.marker_to_close,
     )
+
+
+@contextmanager
+def execute_in_process_waits() -> Iterator[None]:
+    """While inside: Dagster's in-process executor of this process (the one
+    ``JobDefinition.execute_in_process`` always uses) waits for pool slots in a :class:`PoolWait`
+    (Ctrl-C or SIGTERM stop a run waiting for its slot). Main thread only, not re-entrant."""
+    original = in_process.InstanceConcurrencyContext
+    in_process.InstanceConcurrencyContext = PoolWait  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        in_process.InstanceConcurrencyContext = original  # type: ignore[misc]
