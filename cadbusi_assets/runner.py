@@ -115,6 +115,7 @@ def materialize(
     run_config: dict | None = None,
     name: str = "",
 ) -> RunSummary:
+    from cadbusi_assets.defs.pool_wait import execute_in_process_waits
     from cadbusi_assets.defs.run_process import release_dead_runs
 
     release_dead_runs(instance)  # a killed earlier run's pool slot would block this one
@@ -122,14 +123,15 @@ def materialize(
     job = defs.resolve_implicit_job_def_def_for_assets(keys)
     if job is None:
         raise ValueError(f"no asset job contains {', '.join(selection)}")
-    result = job.with_logger_defs({"progress": progress_logger}).execute_in_process(
-        run_config={"loggers": {"progress": {}}, **(run_config or {})},
-        instance=instance,
-        partition_key=partition_key,
-        asset_selection=keys,
-        tags=tags,
-        raise_on_error=False,
-    )
+    with execute_in_process_waits():  # Ctrl-C / SIGTERM stop a run waiting for a pool slot
+        result = job.with_logger_defs({"progress": progress_logger}).execute_in_process(
+            run_config={"loggers": {"progress": {}}, **(run_config or {})},
+            instance=instance,
+            partition_key=partition_key,
+            asset_selection=keys,
+            tags=tags,
+            raise_on_error=False,
+        )
     run = instance.get_run_by_id(result.run_id)
     failed_dates = json.loads((run.tags if run else {}).get("cadbusi/failed_dates", "") or "{}")
     failed_steps = [

@@ -4,7 +4,8 @@ By default steps run inside the run's process (``in_process_executor``): each st
 already spreads its images over worker processes (``parallel.py``); a subprocess per step
 would add its start-up (Python, Dagster and this code location) to every asset of every run and
 buy no parallelism. With the in-process executor a 31-date ranged run pays that start-up once,
-and termination interrupts the run process, which stops the step's workers at once.
+and termination interrupts the run process, which stops the step's workers at once (and a run
+still waiting for a pool slot: :mod:`cadbusi_assets.defs.pool_wait`).
 
 ``CADBUSI_EXECUTOR=k8s`` gives every step its own Kubernetes pod (``k8s_job_executor``, for
 example inpainting on a GPU node pool; see ``deploy/helm``). ``CADBUSI_EXECUTOR=celery`` sends
@@ -53,4 +54,6 @@ def executor() -> dg.Definitions:
         raise ExecutorSettingError(
             f"{EXECUTOR_ENV_VAR}={name!r} is not one of {', '.join(EXECUTORS)}."
         )
-    return dg.Definitions(executor=dg.in_process_executor)
+    from cadbusi_assets.defs.pool_wait import in_process_executor
+
+    return dg.Definitions(executor=in_process_executor)

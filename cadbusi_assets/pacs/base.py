@@ -40,6 +40,15 @@ class TransientError(RetrievalError):
         self.retry_after = retry_after
 
 
+class TooLargeError(RetrievalError):
+    """An instance larger than the PACS's ``max_instance_bytes``: not retried, never stored
+    (what arrived is removed). The reason names the cap, never the instance."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"instance larger than max_instance_bytes ({limit} bytes)")
+        self.limit = limit
+
+
 class NotFoundError(RetrievalError):
     """The PACS does not hold the requested study or instance."""
 

@@ -11,6 +11,12 @@ retrieval uses the same authenticated ``requests`` session with streaming, so an
 never held whole in memory. The original transfer syntax is requested (``transfer-syntax=*``),
 so the stored file is the PACS's own bytes.
 
+``max_instance_bytes`` (default :data:`DEFAULT_MAX_INSTANCE_BYTES`, 2 GiB) caps one instance:
+a body (or a series part) that says or proves to be larger stops being read, what arrived is
+removed and the instance is recorded failed ("instance larger than max_instance_bytes"), not
+retried. A series answer of more than ``2 × its listed instances + 16`` parts is cut there
+(an endless multipart); what it did not bring is asked for alone.
+
 Credentials come from the caller (see :mod:`cadbusi_assets.pacs.uri` for the environment
 variables) and never appear in messages or ``repr``.
 """
@@ -28,6 +34,7 @@ from typing import Any, BinaryIO
 
 import pydicom
 import requests
+import urllib3
 from dicomweb_client.api import DICOMwebClient
 from requests.adapters import HTTPAdapter
 
@@ -38,6 +45,7 @@ from cadbusi_assets.pacs.base import (
     RetrievalError,
     StudyMatch,
     StudyNotFoundError,
+    TooLargeError,
     TransientError,
 )
 from cadbusi_assets.pacs.find import StudyMatches, lookup_keys
@@ -49,6 +57,10 @@ log = logging.getLogger(__name__)
 _INSTANCE_ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 _CHUNK = 1 << 20
 _TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
+#: The largest instance fetched by default (a cine clip is hundreds of MB at most).
+DEFAULT_MAX_INSTANCE_BYTES = 2 * 1024**3
+#: Bytes of multipart framing (boundaries, part headers) allowed around an instance.
+_FRAMING_BYTES = 64 * 1024
 _AUTH_HELP = (
     "Set CADBUSI_PACS_TOKEN (bearer token) or CADBUSI_PACS_USER and CADBUSI_PACS_PASSWORD, or "
     "use auth=google for a Google Cloud Healthcare DICOM store."
@@ -71,6 +83,7 @@ class DicomWebPacs:
         window: str | None = None,
         headers: dict[str, str] | None = None,
         level: str = "series",
+        max_instance_bytes: int = DEFAULT_MAX_INSTANCE_BYTES,
     ) -> None:
         if level not in LEVELS:
             raise PacsError(
@@ -82,6 +95,9 @@ class DicomWebPacs:
         self.window = window or None
         self.timeout = float(timeout)
         self.max_connections = max(1, int(max_connections))
+        if int(max_instance_bytes) < 1:
+            raise PacsError("max_instance_bytes must be a positive number of bytes.")
+        self.max_instance_bytes = int(max_instance_bytes)
         self._slots = threading.BoundedSemaphore(self.max_connections)
         self.session = _session(token, username, password, google_credentials, headers)
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.max_connections + 2)
@@ -153,17 +169,22 @@ class DicomWebPacs:
             )
             try:
                 _raise_for_status(response)
+                limit = self.max_instance_bytes
+                if _declared_length(response) > limit + _FRAMING_BYTES:
+                    raise TooLargeError(limit)
                 content_type = response.headers.get("Content-Type", "")
                 chunks = response.iter_content(chunk_size=_CHUNK)
                 if content_type.lower().startswith("multipart/"):
                     boundary = boundary_of(content_type)
                     if not boundary:
                         raise RetrievalError("multipart response without boundary")
-                    return copy_single_part(chunks, boundary, dest)
+                    return copy_single_part(chunks, boundary, dest, limit)
                 written = 0
                 for chunk in chunks:
-                    dest.write(chunk)
                     written += len(chunk)
+                    if written > limit:
+                        raise TooLargeError(limit)
+                    dest.write(chunk)
                 return written
             finally:
                 response.close()
@@ -208,7 +229,12 @@ class DicomWebPacs:
                     if not boundary:
                         raise RetrievalError("series response is not multipart")
                     copy_parts(
-                        response.iter_content(chunk_size=_CHUNK), boundary, open_part, close_part
+                        response.iter_content(chunk_size=_CHUNK),
+                        boundary,
+                        open_part,
+                        close_part,
+                        max_bytes=self.max_instance_bytes,
+                        max_parts=2 * len(batch.wanted) + 16,
                     )
                 finally:
                     response.close()
@@ -348,7 +374,9 @@ def _translated() -> Iterator[None]:
         raise TransientError("connection dropped mid-response") from None
     except requests.exceptions.Timeout:
         raise TransientError("timeout") from None
-    except requests.ConnectionError:
+    except requests.ConnectionError as exc:
+        if exc.args and isinstance(exc.args[0], urllib3.exceptions.ReadTimeoutError):
+            raise TransientError("timeout") from None  # no data mid-body (requests' wrapping)
         raise TransientError("connection error") from None
     except requests.RequestException as exc:
         raise RetrievalError(f"request failed ({type(exc).__name__})") from None
@@ -369,6 +397,14 @@ def _raise_for_status(response: requests.Response | None) -> None:
     if status in _TRANSIENT_STATUS:
         raise TransientError(f"HTTP {status}", retry_after=_retry_after(response))
     raise RetrievalError(f"HTTP {status}")
+
+
+def _declared_length(response: requests.Response) -> int:
+    """The body's Content-Length (0 when absent or not a number)."""
+    try:
+        return max(0, int(response.headers.get("Content-Length") or 0))
+    except ValueError:
+        return 0
 
 
 def _retry_after(response: requests.Response) -> float | None:

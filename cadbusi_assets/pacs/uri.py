@@ -16,6 +16,8 @@ URI forms:
 Query parameters and keyword options are merged (keyword options win). Common options:
 ``max_connections`` (requests in flight to this PACS, across all threads of the process),
 ``window`` (``"20:00-06:00"``: time of day when retrieval may run), ``timeout`` (seconds).
+DICOMweb: ``max_instance_bytes`` (largest instance fetched, default 2 GiB; a larger one is
+recorded failed and never stored).
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ def _typed(
 
 
 def _dicomweb_options(options: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    typed = _typed(options, ints=("max_connections",), floats=("timeout",))
+    typed = _typed(options, ints=("max_connections", "max_instance_bytes"), floats=("timeout",))
     auth = str(typed.pop("auth", "") or "").lower()
     if "token" not in typed and env.get(TOKEN_ENV):
         typed["token"] = env[TOKEN_ENV]

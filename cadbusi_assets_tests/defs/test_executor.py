@@ -3,12 +3,15 @@
 import dagster as dg
 import pytest
 
+from cadbusi_assets.defs import pool_wait
 from cadbusi_assets.defs.executor import executor
 
 
 def test_the_default_executor_runs_steps_in_the_run_process(monkeypatch):
     monkeypatch.delenv("CADBUSI_EXECUTOR", raising=False)
-    assert executor().executor is dg.in_process_executor
+    default = executor().executor
+    assert default is pool_wait.in_process_executor  # dagster's, with a pool wait that stops
+    assert default.name == dg.in_process_executor.name == "in_process"
 
 
 def test_k8s_executor_on_request(monkeypatch):

@@ -1,0 +1,242 @@
+"""A hostile DICOMweb server (or a man in the middle) on 127.0.0.1: an instance body that never
+ends, one that says it is huge, a series answer of endless parts, and a server that stalls
+after its headers. The retrieval ends, records the instance failed with a clear reason, stores
+no part of it, and still stores the good instance of the same series.
+
+Before ``max_instance_bytes``, an endless instance body was written to the staging file for as
+long as the server sent it (3.3 GB in 20 s here, the retrieval still going) and an endless
+series answer never ended either.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import polars as pl
+import pydicom
+import pytest
+from pydicom.dataset import FileDataset, FileMetaDataset
+from pydicom.uid import UID, ExplicitVRLittleEndian
+
+from cadbusi_assets.pacs import open_pacs, retrieve_studies
+from cadbusi_assets.pacs.dicomweb import DEFAULT_MAX_INSTANCE_BYTES
+from cadbusi_assets.storage import open_zone
+
+STUDY, SERIES = "1.2.826.0.1.3680043.8.498.1", "1.2.826.0.1.3680043.8.498.1.1"
+GOOD, BAD = f"{SERIES}.1", f"{SERIES}.2"
+CAP = 1 << 20  # max_instance_bytes of these tests
+BOUNDARY = "hostile-boundary"
+PARTITION = "2024-03-05"
+
+
+def _instance(sop: str) -> bytes:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = UID("1.2.840.10008.5.1.4.1.1.6.1")
+    meta.MediaStorageSOPInstanceUID = UID(sop)
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset("x.dcm", {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = sop
+    ds.StudyInstanceUID = STUDY
+    ds.SeriesInstanceUID = SERIES
+    ds.Modality = "US"
+    out = io.BytesIO()
+    pydicom.dcmwrite(out, ds, enforce_file_format=True)
+    return out.getvalue()
+
+
+def _part(data: bytes) -> bytes:
+    head = f"--{BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n".encode()
+    return head + data + b"\r\n"
+
+
+class HostileServer:
+    """QIDO-RS lists GOOD and BAD; WADO-RS sends GOOD well and BAD (and the series) as
+    ``mode`` says: ``endless`` (a part that never ends), ``raw`` (a non-multipart body that
+    never ends), ``declared`` (Content-Length far over the cap), ``parts`` (the series: endless
+    small parts; BAD alone: endless), ``stall`` (headers, then nothing)."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.stop = threading.Event()
+        self.sent = 0  # body bytes of hostile answers
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+            def do_GET(self) -> None:
+                server.answer(self)
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.http.daemon_threads = True
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        self.uri = f"dicomweb+http://127.0.0.1:{self.http.server_address[1]}/dicom-web"
+
+    def close(self) -> None:
+        self.stop.set()
+        self.http.shutdown()
+        self.http.server_close()
+
+    def _send(self, handler: BaseHTTPRequestHandler, data: bytes) -> None:
+        handler.wfile.write(data)
+        self.sent += len(data)
+
+    def _endless(self, handler: BaseHTTPRequestHandler, unit: bytes) -> None:
+        try:
+            while not self.stop.is_set():
+                self._send(handler, unit)
+        except OSError:  # the client hung up
+            pass
+
+    def answer(self, handler: BaseHTTPRequestHandler) -> None:
+        path = handler.path.split("?")[0]
+        multipart = f'multipart/related; type="application/dicom"; boundary={BOUNDARY}'
+        if path.endswith(f"/studies/{STUDY}/instances"):
+            listing = [
+                {
+                    "0020000E": {"vr": "UI", "Value": [SERIES]},
+                    "00080018": {"vr": "UI", "Value": [sop]},
+                    "00080016": {"vr": "UI", "Value": ["1.2.840.10008.5.1.4.1.1.6.1"]},
+                }
+                for sop in (GOOD, BAD)
+                if "offset=" not in handler.path or "offset=0" in handler.path  # one page
+            ]
+            body = json.dumps(listing).encode()
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/dicom+json")
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+            return
+        good = path.endswith(f"/instances/{GOOD}")
+        if good:
+            body = _part(_instance(GOOD)) + f"--{BOUNDARY}--\r\n".encode()
+            handler.send_response(200)
+            handler.send_header("Content-Type", multipart)
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+            return
+        series = path.endswith(f"/series/{SERIES}")
+        handler.send_response(200)
+        if self.mode == "raw" and not series:
+            handler.send_header("Content-Type", "application/dicom")
+        else:
+            handler.send_header("Content-Type", multipart)
+        if self.mode == "declared":
+            handler.send_header("Content-Length", str(50 * (1 << 30)))
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        if self.mode == "stall":
+            self.stop.wait(120)
+        elif self.mode == "parts" and series:
+            self._endless(handler, _part(_instance(GOOD)))
+        elif self.mode == "raw" and not series:
+            self._endless(handler, b"\0" * 65536)
+        else:
+            self._send(handler, f"--{BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n".encode())
+            self._endless(handler, b"\0" * 65536)
+
+
+@pytest.fixture
+def hostile(request) -> Iterator[HostileServer]:
+    server = HostileServer(request.param)
+    yield server
+    server.close()
+
+
+def _retrieve(server: HostileServer, tmp_path: Path, pseudonymizer, limit: float, **options):
+    """The retrieval in a thread; fails the test when it is still going after ``limit`` s."""
+    zone = open_zone(tmp_path / "raw", name="raw")
+    pacs = open_pacs(server.uri, max_instance_bytes=CAP, **options)
+    cohort = pl.DataFrame({"study_instance_uid": [STUDY], "accession_number": ["ACC"]})
+    done: dict = {}
+
+    def run() -> None:
+        try:
+            done["result"] = retrieve_studies(
+                pacs, cohort, zone, PARTITION, pseudonymizer, retries=2, backoff_seconds=0.01
+            )
+        except BaseException as exc:  # reported by the test
+            done["error"] = exc
+
+    start = time.monotonic()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(limit)
+    elapsed = time.monotonic() - start
+    if thread.is_alive():
+        server.stop.set()  # let the thread end
+        thread.join(30)
+        pytest.fail(f"the retrieval still ran after {limit:.0f} s ({server.sent:,} bytes sent)")
+    pacs.close()
+    if "error" in done:
+        raise done["error"]
+    return done["result"], elapsed
+
+
+def _files(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("hostile", "level"),
+    [
+        ("endless", "image"),
+        ("endless", "series"),
+        ("raw", "image"),
+        ("declared", "image"),
+        ("parts", "series"),
+    ],
+    indirect=["hostile"],
+)
+def test_an_instance_over_the_cap_is_failed_and_never_stored(
+    hostile, level, tmp_path, pseudonymizer
+):
+    result, elapsed = _retrieve(hostile, tmp_path, pseudonymizer, 60, level=level)
+    rows = {r["sop_instance_uid"]: r for r in result.instances.iter_rows(named=True)}
+    assert rows[GOOD]["status"] == "stored"
+    bad = rows[BAD]
+    assert bad["status"] == "failed"
+    assert bad["reason"] == f"instance larger than max_instance_bytes ({CAP} bytes)"
+    assert bad["attempts"] == 1  # not retried
+    assert bad["raw_path"] is None
+    # nothing of it anywhere: the good instance is the only file of the zone
+    files = _files(tmp_path / "raw")
+    dicom = {name: size for name, size in files.items() if name.startswith("dicom/")}
+    assert list(dicom) == [rows[GOOD]["raw_path"]]
+    assert sum(files.values()) < CAP
+    assert elapsed < 30
+
+
+@pytest.mark.parametrize("hostile", ["stall"], indirect=True)
+def test_a_server_that_stalls_after_its_headers_times_out(hostile, tmp_path, pseudonymizer):
+    """Already handled before the cap: the read timeout (``timeout``) ends each attempt."""
+    result, elapsed = _retrieve(hostile, tmp_path, pseudonymizer, 60, level="image", timeout=1)
+    rows = {r["sop_instance_uid"]: r for r in result.instances.iter_rows(named=True)}
+    assert rows[GOOD]["status"] == "stored"
+    assert (rows[BAD]["status"], rows[BAD]["reason"], rows[BAD]["attempts"]) == (
+        "failed",
+        "timeout",
+        2,
+    )
+    assert elapsed < 30
+
+
+def test_the_cap_defaults_to_2_gib_and_is_a_pacs_uri_option():
+    pacs = open_pacs("dicomweb+http://127.0.0.1:9/dicom-web")
+    assert pacs.max_instance_bytes == DEFAULT_MAX_INSTANCE_BYTES == 2 * 1024**3  # type: ignore[attr-defined]
+    pacs.close()
+    pacs = open_pacs("dicomweb+http://127.0.0.1:9/dicom-web?max_instance_bytes=1000")
+    assert pacs.max_instance_bytes == 1000  # type: ignore[attr-defined]
+    pacs.close()

@@ -1,0 +1,188 @@
+"""A run waiting for a pool slot (``pacs``) is stopped by a termination.
+
+Dagster's in-process executor waited for the slot in a loop that ignored the run worker's
+SIGTERM / SIGINT (held as a flag for the next step) and never slept: a run terminated from the
+UI while "Step blocked by limit for pool pacs" stayed CANCELING, its process alive at 100 % of
+a core, until the run holding the slot ended (still running 30 s after SIGTERM, behind a run
+holding the slot for 120 s). Runs are started as users start them (``dagster asset
+materialize``, each in its own process) with the code location's executor
+(:mod:`cadbusi_assets.defs.executor`); a termination is what Dagster's default run launcher
+does: the run marked CANCELING, then a signal to the run's process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import psutil
+import pytest
+
+from cadbusi_assets.instance_config import DEMO_INSTANCE_YAML
+
+ROOT = Path(__file__).resolve().parents[1]
+DAGSTER = str(Path(sys.executable).parent / "dagster")
+
+#: one asset in the ``pacs`` pool, run with the code location's own executor; HOLD seconds
+_DEFS = textwrap.dedent(
+    """
+    import os, time
+    import cadbusi_assets
+    import dagster as dg
+    from cadbusi_assets.defs import executor as location  # a module: not found as defs
+
+    @dg.asset(pool="pacs")
+    def fetch() -> None:
+        print("holding", flush=True)
+        time.sleep(float(os.environ["HOLD"]))
+
+    defs = dg.Definitions(assets=[fetch], executor=location.executor().executor)
+    """
+)
+
+
+#: the same asset run as ``cadbusi demo`` / ``cadbusi export`` run theirs (runner.materialize:
+#: ``execute_in_process``, which always uses Dagster's own in-process executor)
+_RUNNER = textwrap.dedent(
+    """
+    import cadbusi_assets
+    import dagster as dg
+    from cadbusi_assets import runner
+    from pool_run_defs import fetch
+
+    with dg.DagsterInstance.get() as instance:
+        summary = runner.materialize(dg.Definitions(assets=[fetch]), ["fetch"], instance)
+    print("success" if summary.success else "failure", flush=True)
+    """
+)
+
+
+@dataclass
+class Waiting:
+    instance: dg.DagsterInstance
+    holder: subprocess.Popen
+    waiter: subprocess.Popen
+    run_id: str  # the waiter's run
+
+
+def _start(tmp_path: Path, home: Path, hold: float, runner: bool = False) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}",
+        "HOLD": str(hold),
+    }
+    cli = [DAGSTER, "asset", "materialize", "-m", "pool_run_defs", "--select", "fetch"]
+    return subprocess.Popen(
+        [sys.executable, "-c", _RUNNER] if runner else cli,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _until(what: str, condition: Callable[[], bool], timeout: float = 150.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"never {what}"
+        time.sleep(0.25)
+
+
+@pytest.fixture(params=["cli"])
+def waiting(request, tmp_path) -> Iterator[Waiting]:
+    """A run holding the ``pacs`` slot for 10 minutes and a second run waiting for it, started
+    by ``dagster asset materialize`` (param ``cli``) or by ``runner.materialize`` (``runner``)."""
+    (tmp_path / "pool_run_defs.py").write_text(_DEFS)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(DEMO_INSTANCE_YAML)
+    holder = _start(tmp_path, home, hold=600)
+    waiter = None
+    try:
+        assert holder.stdout is not None
+        for line in holder.stdout:
+            if line.strip() == "holding":
+                break
+        else:
+            pytest.fail(f"the first run ended before holding its slot: {line}")
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            (held,) = instance.get_runs()
+            waiter = _start(tmp_path, home, hold=0, runner=request.param == "runner")
+
+            def blocked() -> bool:
+                runs = [r for r in instance.get_runs() if r.run_id != held.run_id]
+                if not runs:
+                    return False
+                logs = instance.all_logs(runs[0].run_id)
+                return any("blocked by limit for pool pacs" in (e.message or "") for e in logs)
+
+            _until("blocked on the pool", blocked)
+            (run,) = (r for r in instance.get_runs() if r.run_id != held.run_id)
+            yield Waiting(instance, holder, waiter, run.run_id)
+    finally:
+        for process in (holder, waiter):
+            if process is not None and process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+            if process is not None:
+                process.wait()
+
+
+def _stops_within(process: subprocess.Popen, seconds: float) -> float:
+    start = time.monotonic()
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the waiting run still runs {seconds:.0f} s after its termination")
+    return time.monotonic() - start
+
+
+def test_terminating_a_run_waiting_for_its_pool_slot_cancels_it(waiting):
+    instance = waiting.instance
+    run = instance.get_run_by_id(waiting.run_id)
+    assert run is not None and run.status == dg.DagsterRunStatus.STARTED
+    instance.report_run_canceling(run)  # DefaultRunLauncher.terminate, then the signal
+    os.kill(waiting.waiter.pid, signal.SIGTERM)
+    _stops_within(waiting.waiter, 20)
+    run = instance.get_run_by_id(waiting.run_id)
+    assert run is not None and run.status == dg.DagsterRunStatus.CANCELED
+    # its pending claim is withdrawn; the holder keeps its slot and runs on
+    assert waiting.run_id not in instance.event_log_storage.get_concurrency_run_ids()
+    assert waiting.holder.poll() is None
+    assert instance.event_log_storage.get_concurrency_run_ids()
+    (canceled,) = instance.all_logs(waiting.run_id, of_type=dg.DagsterEventType.RUN_CANCELED)
+    assert canceled.dagster_event is not None
+    error = canceled.dagster_event.job_canceled_data.error
+    assert error is not None
+    assert "Terminated while waiting for a pool slot; steps not started: fetch" in error.message
+
+
+@pytest.mark.parametrize("waiting", ["cli", "runner"], indirect=True)
+def test_an_interrupt_without_a_termination_request_fails_the_waiting_run(waiting):
+    """Ctrl-C (SIGINT, nobody marked the run CANCELING): FAILED, with Dagster's reason; the
+    same for ``cadbusi demo`` / ``cadbusi export`` (``runner``)."""
+    os.kill(waiting.waiter.pid, signal.SIGINT)
+    _stops_within(waiting.waiter, 20)
+    run = waiting.instance.get_run_by_id(waiting.run_id)
+    assert run is not None and run.status == dg.DagsterRunStatus.FAILURE
+    assert waiting.run_id not in waiting.instance.event_log_storage.get_concurrency_run_ids()
+
+
+@pytest.mark.parametrize("waiting", ["cli", "runner"], indirect=True)
+def test_a_run_waiting_for_its_pool_slot_does_not_spin_a_core(waiting):
+    """Dagster's wait loop never slept (100 % of a core while waiting); CPU seconds over 3 s."""
+    process = psutil.Process(waiting.waiter.pid)
+    before = sum(process.cpu_times()[:2])
+    time.sleep(3)
+    used = sum(process.cpu_times()[:2]) - before
+    assert used < 0.5, f"{used:.2f} CPU seconds in 3 s of waiting"
