@@ -12,7 +12,11 @@ import datetime as dt
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+import signal
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -20,6 +24,10 @@ import dagster as dg
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 MAX_DAYS_PER_RUN = 31
+#: A tag naming the ``materialize`` call that started a run (found by it while it runs).
+RUNNER_TAG = "cadbusi/runner_call"
+#: Seconds between two looks at whether a run of this process was terminated from the UI.
+TERMINATION_POLL_SECONDS = 1.0
 
 
 @dataclass
@@ -105,6 +113,43 @@ def _check_failures(result: dg.ExecuteInProcessResult) -> list[str]:
     ]
 
 
+@contextmanager
+def _stops_when_terminated(instance: dg.DagsterInstance, call: str) -> Iterator[None]:
+    """While inside: a run tagged ``RUNNER_TAG = call`` that someone terminates (the UI's
+    Terminate, ``dagster run delete``'s cancel, run monitoring: the run CANCELING or CANCELED)
+    is interrupted as Ctrl-C would (SIGINT to the main thread, which Dagster's in-process
+    execution turns into the run's cancellation). The UI cannot reach such a run otherwise:
+    the run launcher did not start it, so its Terminate only marked the run while the process
+    went on writing. Main thread only."""
+    done = threading.Event()
+    lock = threading.Lock()
+    main = threading.main_thread().ident
+    assert main is not None
+    stopping = (dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED)
+
+    def watch() -> None:
+        while not done.wait(TERMINATION_POLL_SECONDS):
+            try:
+                records = instance.get_run_records(dg.RunsFilter(tags={RUNNER_TAG: call}), limit=1)
+            except Exception:  # a storage hiccup: look again at the next tick
+                continue
+            if records and records[0].dagster_run.status in stopping:
+                with lock:
+                    if not done.is_set():
+                        # to the main thread: its blocking call (a step's wait) is cut short
+                        signal.pthread_kill(main, signal.SIGINT)
+                return
+
+    watcher = threading.Thread(target=watch, name="cadbusi-termination-watch", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        with lock:
+            done.set()
+        watcher.join()
+
+
 def materialize(
     defs: dg.Definitions,
     selection: Sequence[str],
@@ -123,13 +168,17 @@ def materialize(
     job = defs.resolve_implicit_job_def_def_for_assets(keys)
     if job is None:
         raise ValueError(f"no asset job contains {', '.join(selection)}")
-    with execute_in_process_waits():  # Ctrl-C / SIGTERM stop a run waiting for a pool slot
+    call = uuid.uuid4().hex
+    with (
+        execute_in_process_waits(),  # Ctrl-C / SIGTERM stop a run waiting for a pool slot
+        _stops_when_terminated(instance, call),  # and so does the UI's Terminate
+    ):
         result = job.with_logger_defs({"progress": progress_logger}).execute_in_process(
             run_config={"loggers": {"progress": {}}, **(run_config or {})},
             instance=instance,
             partition_key=partition_key,
             asset_selection=keys,
-            tags=tags,
+            tags={**(tags or {}), RUNNER_TAG: call},
             raise_on_error=False,
         )
     run = instance.get_run_by_id(result.run_id)

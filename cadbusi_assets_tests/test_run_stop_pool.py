@@ -186,3 +186,47 @@ def test_a_run_waiting_for_its_pool_slot_does_not_spin_a_core(waiting):
     time.sleep(3)
     used = sum(process.cpu_times()[:2]) - before
     assert used < 0.5, f"{used:.2f} CPU seconds in 3 s of waiting"
+
+
+@pytest.mark.parametrize("waiting", ["runner"], indirect=True)
+def test_the_uis_terminate_stops_a_run_that_cadbusi_started(waiting):
+    """``cadbusi demo`` / ``cadbusi export`` runs (``runner``) were not started by the run
+    launcher: the UI's Terminate (``DefaultRunLauncher.terminate``) only marked them CANCELING
+    ("Unable to get grpc client"), and run monitoring CANCELED a minute later while the
+    process went on. Now the process stops itself: the waiting run within seconds, CANCELED."""
+    instance = waiting.instance
+    with dg.DagsterInstance.from_config(str(instance.root_directory)) as ui:
+        ui.run_launcher.terminate(waiting.run_id)  # what the UI's Terminate button calls
+    _stops_within(waiting.waiter, 20)
+    run = instance.get_run_by_id(waiting.run_id)
+    assert run is not None and run.status == dg.DagsterRunStatus.CANCELED
+    assert waiting.run_id not in instance.event_log_storage.get_concurrency_run_ids()
+    assert waiting.holder.poll() is None
+
+
+def test_the_uis_terminate_stops_a_running_step_that_cadbusi_started(tmp_path):
+    """The same for a run whose step is running (it holds the ``pacs`` slot): the step is
+    interrupted, the run CANCELED and its slot freed."""
+    (tmp_path / "pool_run_defs.py").write_text(_DEFS)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(DEMO_INSTANCE_YAML)
+    process = _start(tmp_path, home, hold=600, runner=True)
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.strip() == "holding":
+                break
+        else:
+            pytest.fail(f"the run ended before holding its slot: {line}")
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            (run,) = instance.get_runs()
+            instance.run_launcher.terminate(run.run_id)
+            _stops_within(process, 20)
+            run = instance.get_run_by_id(run.run_id)
+            assert run is not None and run.status == dg.DagsterRunStatus.CANCELED
+            assert not instance.event_log_storage.get_concurrency_run_ids()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
