@@ -92,6 +92,27 @@ def _start(tmp_path: Path, home: Path, hold: float, runner: bool = False) -> sub
     )
 
 
+def _home(tmp_path: Path) -> Path:
+    """A Dagster home with the demo's instance settings, the test's definitions beside it."""
+    (tmp_path / "pool_run_defs.py").write_text(_DEFS)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(DEMO_INSTANCE_YAML)
+    return home
+
+
+def _holding(tmp_path: Path, home: Path, runner: bool = False) -> subprocess.Popen:
+    """A run started (``dagster asset materialize``, or ``runner.materialize``) that holds the
+    ``pacs`` slot for 10 minutes, once its step runs."""
+    process = _start(tmp_path, home, hold=600, runner=runner)
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.strip() == "holding":
+            return process
+    process.wait()
+    pytest.fail(f"the run ended before holding its slot: {line}")
+
+
 def _until(what: str, condition: Callable[[], bool], timeout: float = 150.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -103,19 +124,10 @@ def _until(what: str, condition: Callable[[], bool], timeout: float = 150.0) -> 
 def waiting(request, tmp_path) -> Iterator[Waiting]:
     """A run holding the ``pacs`` slot for 10 minutes and a second run waiting for it, started
     by ``dagster asset materialize`` (param ``cli``) or by ``runner.materialize`` (``runner``)."""
-    (tmp_path / "pool_run_defs.py").write_text(_DEFS)
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(DEMO_INSTANCE_YAML)
-    holder = _start(tmp_path, home, hold=600)
+    home = _home(tmp_path)
+    holder = _holding(tmp_path, home)
     waiter = None
     try:
-        assert holder.stdout is not None
-        for line in holder.stdout:
-            if line.strip() == "holding":
-                break
-        else:
-            pytest.fail(f"the first run ended before holding its slot: {line}")
         with dg.DagsterInstance.from_config(str(home)) as instance:
             (held,) = instance.get_runs()
             waiter = _start(tmp_path, home, hold=0, runner=request.param == "runner")
@@ -207,18 +219,9 @@ def test_the_uis_terminate_stops_a_run_that_cadbusi_started(waiting):
 def test_the_uis_terminate_stops_a_running_step_that_cadbusi_started(tmp_path):
     """The same for a run whose step is running (it holds the ``pacs`` slot): the step is
     interrupted, the run CANCELED and its slot freed."""
-    (tmp_path / "pool_run_defs.py").write_text(_DEFS)
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(DEMO_INSTANCE_YAML)
-    process = _start(tmp_path, home, hold=600, runner=True)
+    home = _home(tmp_path)
+    process = _holding(tmp_path, home, runner=True)
     try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if line.strip() == "holding":
-                break
-        else:
-            pytest.fail(f"the run ended before holding its slot: {line}")
         with dg.DagsterInstance.from_config(str(home)) as instance:
             (run,) = instance.get_runs()
             instance.run_launcher.terminate(run.run_id)
