@@ -887,6 +887,11 @@ def main(argv: list[str] | None = None) -> int:
         # Worker processes started by a command end with it (and at once on Ctrl-C).
         with worker_scope():
             return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        # Ctrl-C (or SIGTERM during a run): the run was failed and recorded, workers end
+        # with worker_scope; one line instead of a traceback, the shell's code for SIGINT
+        print("interrupted: the command stopped (its runs are in the UI)", file=sys.stderr)
+        return 130
     finally:
         if argv is None:
             stop_worker_server()

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import dagster as dg
+from dagster._core.events import RunFailureReason
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -181,6 +182,16 @@ def materialize(
             tags={**(tags or {}), RUNNER_TAG: call},
             raise_on_error=False,
         )
+    if any(
+        event.event_type == dg.DagsterEventType.RUN_FAILURE
+        and getattr(event.event_specific_data, "failure_reason", None)
+        == RunFailureReason.UNEXPECTED_TERMINATION
+        for event in result.all_events
+    ):
+        # Ctrl-C or SIGTERM to this process (no termination request: that one ends the run
+        # CANCELED and the command goes on with its next run): Dagster failed the run; the
+        # command stops here instead of starting its next run.
+        raise KeyboardInterrupt
     run = instance.get_run_by_id(result.run_id)
     failed_dates = json.loads((run.tags if run else {}).get("cadbusi/failed_dates", "") or "{}")
     failed_steps = [

@@ -233,3 +233,68 @@ def test_the_uis_terminate_stops_a_running_step_that_cadbusi_started(tmp_path):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+#: two runs one after the other, as ``cadbusi demo`` runs its backfill's months and stages
+_TWO_RUNS = textwrap.dedent(
+    """
+    import cadbusi_assets
+    import dagster as dg
+    from cadbusi_assets import runner
+    from pool_run_defs import fetch
+
+    with dg.DagsterInstance.get() as instance:
+        for _ in range(2):
+            runner.materialize(dg.Definitions(assets=[fetch]), ["fetch"], instance)
+    """
+)
+
+
+def test_ctrl_c_stops_the_command_not_only_its_current_run(tmp_path):
+    """Ctrl-C during a run that ``runner`` started: Dagster fails the run and returned, and
+    the command started its next run (a ``cadbusi demo`` needed one Ctrl-C per remaining
+    run). Now the interrupt goes on up: no second run, a non-zero exit."""
+    home = _home(tmp_path)
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}",
+        "HOLD": "600",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-c", _TWO_RUNS],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.strip() == "holding":
+                break
+        os.kill(process.pid, signal.SIGINT)
+        _stops_within(process, 20)
+        assert process.returncode != 0
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            (run,) = instance.get_runs()
+            assert run.status == dg.DagsterRunStatus.FAILURE
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def test_the_cadbusi_command_ends_with_one_line_on_ctrl_c(monkeypatch, capsys):
+    """``cadbusi``: an interrupt that reaches the command ends it with exit code 130 and one
+    line on stderr, not a traceback."""
+    from cadbusi_assets import cli
+
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_doctor", interrupted)
+    assert cli.main(["doctor"]) == 130
+    assert "interrupted" in capsys.readouterr().err
