@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 import unicodedata
@@ -82,11 +83,17 @@ def code_meaning_sequence(meaning: str) -> Sequence:
     return Sequence([item])
 
 
+#: a keyed pseudonym of an identifier (:mod:`cadbusi_assets.identity.pseudonyms`)
+_PSEUDONYM = re.compile(r"[PAX][A-Z2-7]{15}")
+
+
 def released_text(path: Path) -> str:
     """Every value a reader of a released file sees as text, upper-cased: each element of the
-    file meta and data set at any depth, but UIDs (new random pseudonyms on every run: a
-    planted ``0173`` turns up in one now and then) and the pixel data; bytes (private ``UN``,
-    ``OB``) decoded as UTF-8."""
+    file meta and data set at any depth, but UIDs and whole pseudonyms (``P``, ``A`` or ``X``
+    and 15 base32 letters: new random values on every run, the key being new; a planted
+    ``0173`` turned up in a UID now and then, and ``JOY`` in an accession pseudonym once in a
+    full run of the suite) and the pixel data; bytes (private ``UN``, ``OB``) decoded as
+    UTF-8."""
     ds = pydicom.dcmread(path)
     values: list[str] = []
 
@@ -99,7 +106,8 @@ def released_text(path: Path) -> str:
                 value = element.value
                 if isinstance(value, bytes):
                     value = value.decode("utf-8", "replace")
-                values.append(str(value))
+                if not _PSEUDONYM.fullmatch(str(value)):
+                    values.append(str(value))
 
     collect(ds.file_meta)
     collect(ds)
