@@ -73,7 +73,10 @@ class Waiting:
     run_id: str  # the waiter's run
 
 
-def _start(tmp_path: Path, home: Path, hold: float, runner: bool = False) -> subprocess.Popen:
+def _start(
+    tmp_path: Path, home: Path, hold: float, runner: bool = False, script: str = _RUNNER
+) -> subprocess.Popen:
+    """``dagster asset materialize`` of the asset, or with ``runner`` the Python ``script``."""
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),
@@ -82,7 +85,7 @@ def _start(tmp_path: Path, home: Path, hold: float, runner: bool = False) -> sub
     }
     cli = [DAGSTER, "asset", "materialize", "-m", "pool_run_defs", "--select", "fetch"]
     return subprocess.Popen(
-        [sys.executable, "-c", _RUNNER] if runner else cli,
+        [sys.executable, "-c", script] if runner else cli,
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -101,10 +104,12 @@ def _home(tmp_path: Path) -> Path:
     return home
 
 
-def _holding(tmp_path: Path, home: Path, runner: bool = False) -> subprocess.Popen:
+def _holding(
+    tmp_path: Path, home: Path, runner: bool = False, script: str = _RUNNER
+) -> subprocess.Popen:
     """A run started (``dagster asset materialize``, or ``runner.materialize``) that holds the
     ``pacs`` slot for 10 minutes, once its step runs."""
-    process = _start(tmp_path, home, hold=600, runner=runner)
+    process = _start(tmp_path, home, hold=600, runner=runner, script=script)
     assert process.stdout is not None
     for line in process.stdout:
         if line.strip() == "holding":
@@ -251,30 +256,12 @@ _TWO_RUNS = textwrap.dedent(
 
 
 def test_ctrl_c_stops_the_command_not_only_its_current_run(tmp_path):
-    """Ctrl-C during a run that ``runner`` started: Dagster fails the run and returned, and
+    """Ctrl-C during a run that ``runner`` started: Dagster failed the run and returned, and
     the command started its next run (a ``cadbusi demo`` needed one Ctrl-C per remaining
     run). Now the interrupt goes on up: no second run, a non-zero exit."""
     home = _home(tmp_path)
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}",
-        "HOLD": "600",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-c", _TWO_RUNS],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    process = _holding(tmp_path, home, runner=True, script=_TWO_RUNS)
     try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if line.strip() == "holding":
-                break
         os.kill(process.pid, signal.SIGINT)
         _stops_within(process, 20)
         assert process.returncode != 0
