@@ -2175,6 +2175,25 @@ _WORD_FORM_ENDING = re.compile(
 )
 
 
+def _after_lower_name(tokens: list[_Token], i: int, least: int) -> bool:
+    """Token ``i`` may go on a lower-case name: a safe or ambiguous word of ``least`` or more
+    letters, no stop, core, medical or relation word, after a word taken in small letters
+    (``zelda plimsoll``, ``zelda plimsoll-smith``: the caller checks the gap and the cue)."""
+    tok, before = tokens[i], tokens[i - 1]
+    return (
+        tok.cls in (_SAFE, _AMBIGUOUS)
+        and len(tok.text) >= least
+        and i >= 2
+        and before.redact
+        and before.kind == "word"
+        and not before.capitalised
+        and tok.key not in core_words()
+        and tok.key not in medical_words()
+        and tok.key not in _STOP
+        and tok.key not in _NOT_A_NAME_PART
+    )
+
+
 def _strong_lower_cue(
     tokens: list[_Token], i: int, cue: Callable[[int], tuple[bool, bool]]
 ) -> bool:
@@ -2210,34 +2229,16 @@ def _lower_case_name(
     ):
         return True  # "her daughter rose", "hija rosa": a first name right after a relative
     if (
-        tok.cls in (_SAFE, _AMBIGUOUS)
-        and len(tok.text) >= 4
-        and i >= 2
-        and tokens[i - 1].redact
-        and tokens[i - 1].kind == "word"
-        and not tokens[i - 1].capitalised
+        _after_lower_name(tokens, i, 4)
         and (tokens[i - 1].cls in (_NAME, _UNKNOWN) or tokens[i - 1].key in _KIN_GIVEN)
-        and tok.key not in core_words()
-        and tok.key not in medical_words()
-        and tok.key not in _STOP
-        and tok.key not in _NOT_A_NAME_PART
         and (tok.cls == _AMBIGUOUS or not _WORD_FORM_ENDING.search(tok.key))
         and text[tokens[i - 1].end : tok.start] == " "
         and _strong_lower_cue(tokens, i - 1, cue)
     ):
         return True  # "d/o zelda plimsoll": a rare word after a lower-case name after a cue
     if (
-        tok.cls in (_SAFE, _AMBIGUOUS)
-        and len(tok.text) >= 3
-        and i >= 2
-        and tokens[i - 1].redact
-        and tokens[i - 1].kind == "word"
-        and not tokens[i - 1].capitalised
+        _after_lower_name(tokens, i, 3)
         and text[tokens[i - 1].end : tok.start] == "-"
-        and tok.key not in core_words()
-        and tok.key not in medical_words()
-        and tok.key not in _STOP
-        and tok.key not in _NOT_A_NAME_PART
         and not _WORD_FORM_ENDING.search(tok.key)
         and not _CLINICAL_ENDING.search(tok.text.upper())  # "gastro-intestinal"
         and (
