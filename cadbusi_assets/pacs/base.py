@@ -49,6 +49,25 @@ class TooLargeError(RetrievalError):
         self.limit = limit
 
 
+class TooSlowError(RetrievalError):
+    """A request (an instance, a series answer, a listing) still going after the PACS's
+    ``max_request_seconds``: a server sending a byte now and then never lets the read timeout
+    fire. Not retried (the same server would do it again); what arrived is removed."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"request took longer than max_request_seconds ({seconds:g} s)")
+        self.seconds = seconds
+
+
+class AnswerTooLargeError(RetrievalError):
+    """A listing or search answer (read whole to be parsed) over the PACS's
+    ``max_answer_bytes``: its reading stops there. Not retried."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"answer larger than max_answer_bytes ({limit} bytes)")
+        self.limit = limit
+
+
 class NotFoundError(RetrievalError):
     """The PACS does not hold the requested study or instance."""
 

@@ -17,6 +17,16 @@ removed and the instance is recorded failed ("instance larger than max_instance_
 retried. A series answer of more than ``2 × its listed instances + 16`` parts is cut there
 (an endless multipart); what it did not bring is asked for alone.
 
+``max_request_seconds`` (default :data:`DEFAULT_MAX_REQUEST_SECONDS`, 30 minutes) bounds the
+time one answer's body may take: a server that sends a byte now and then never lets the read
+timeout (``timeout``, the longest silence) fire. When it passes, the connection is shut, what
+arrived is removed and the instance is recorded failed ("request took longer than
+max_request_seconds (N s)"), not retried; a series answer is cut there. Listings and searches
+(QIDO-RS, parsed whole) are read up to ``max_answer_bytes`` (default 256 MiB) and within the
+same deadline; a larger answer fails the listing ("answer larger than max_answer_bytes").
+The deadline counts from the answer's headers: a server trickling its headers is bounded only
+by the HTTP library's header limits.
+
 Credentials come from the caller (see :mod:`cadbusi_assets.pacs.uri` for the environment
 variables) and never appear in messages or ``repr``.
 """
@@ -25,9 +35,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -36,9 +47,11 @@ import pydicom
 import requests
 import urllib3
 from dicomweb_client.api import DICOMwebClient
+from requests import Response
 from requests.adapters import HTTPAdapter
 
 from cadbusi_assets.pacs.base import (
+    AnswerTooLargeError,
     InstanceRef,
     NotFoundError,
     PacsError,
@@ -46,6 +59,7 @@ from cadbusi_assets.pacs.base import (
     StudyMatch,
     StudyNotFoundError,
     TooLargeError,
+    TooSlowError,
     TransientError,
 )
 from cadbusi_assets.pacs.find import StudyMatches, lookup_keys
@@ -59,6 +73,10 @@ _CHUNK = 1 << 20
 _TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 #: The largest instance fetched by default (a cine clip is hundreds of MB at most).
 DEFAULT_MAX_INSTANCE_BYTES = 2 * 1024**3
+#: The longest one answer's body may take (2 GiB at ~1.2 MB/s).
+DEFAULT_MAX_REQUEST_SECONDS = 1800.0
+#: The largest listing or search answer read (a study of 100,000 instances is ~50 MB of JSON).
+DEFAULT_MAX_ANSWER_BYTES = 256 * 1024**2
 #: Bytes of multipart framing (boundaries, part headers) allowed around an instance.
 _FRAMING_BYTES = 64 * 1024
 _AUTH_HELP = (
@@ -84,6 +102,8 @@ class DicomWebPacs:
         headers: dict[str, str] | None = None,
         level: str = "series",
         max_instance_bytes: int = DEFAULT_MAX_INSTANCE_BYTES,
+        max_request_seconds: float = DEFAULT_MAX_REQUEST_SECONDS,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         if level not in LEVELS:
             raise PacsError(
@@ -98,8 +118,15 @@ class DicomWebPacs:
         if int(max_instance_bytes) < 1:
             raise PacsError("max_instance_bytes must be a positive number of bytes.")
         self.max_instance_bytes = int(max_instance_bytes)
+        if not float(max_request_seconds) > 0:
+            raise PacsError("max_request_seconds must be a positive number of seconds.")
+        self.max_request_seconds = float(max_request_seconds)
+        if int(max_answer_bytes) < 1:
+            raise PacsError("max_answer_bytes must be a positive number of bytes.")
+        self.max_answer_bytes = int(max_answer_bytes)
         self._slots = threading.BoundedSemaphore(self.max_connections)
         self.session = _session(token, username, password, google_credentials, headers)
+        self.session.hooks["response"].append(self._read_answer)
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.max_connections + 2)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -119,6 +146,30 @@ class DicomWebPacs:
     def requests(self) -> dict[str, int]:
         """Retrieval requests sent so far, by level (``series``, ``image``)."""
         return self._series.requests
+
+    def _read_answer(
+        self, response: Response, *args: Any, stream: bool = False, **kwargs: Any
+    ) -> Response:
+        """A response hook: an answer requested whole (QIDO-RS listings and searches through
+        ``dicomweb-client``) is read here, up to ``max_answer_bytes`` and within
+        ``max_request_seconds``, before requests would read it all into memory."""
+        if stream:
+            return response
+        limit = self.max_answer_bytes
+        body = bytearray()
+        try:
+            with _deadline(response, self.max_request_seconds):
+                if _declared_length(response) > limit:
+                    raise AnswerTooLargeError(limit)
+                for chunk in response.iter_content(chunk_size=_CHUNK):
+                    body += chunk
+                    if len(body) > limit:
+                        raise AnswerTooLargeError(limit)
+        except BaseException:
+            response.close()
+            raise
+        response._content = bytes(body)
+        return response
 
     @contextmanager
     def _slot(self) -> Iterator[None]:
@@ -168,24 +219,25 @@ class DicomWebPacs:
                 url, headers={"Accept": _INSTANCE_ACCEPT}, stream=True, timeout=self.timeout
             )
             try:
-                _raise_for_status(response)
-                limit = self.max_instance_bytes
-                if _declared_length(response) > limit + _FRAMING_BYTES:
-                    raise TooLargeError(limit)
-                content_type = response.headers.get("Content-Type", "")
-                chunks = response.iter_content(chunk_size=_CHUNK)
-                if content_type.lower().startswith("multipart/"):
-                    boundary = boundary_of(content_type)
-                    if not boundary:
-                        raise RetrievalError("multipart response without boundary")
-                    return copy_single_part(chunks, boundary, dest, limit)
-                written = 0
-                for chunk in chunks:
-                    written += len(chunk)
-                    if written > limit:
+                with _deadline(response, self.max_request_seconds):
+                    _raise_for_status(response)
+                    limit = self.max_instance_bytes
+                    if _declared_length(response) > limit + _FRAMING_BYTES:
                         raise TooLargeError(limit)
-                    dest.write(chunk)
-                return written
+                    content_type = response.headers.get("Content-Type", "")
+                    chunks = response.iter_content(chunk_size=_CHUNK)
+                    if content_type.lower().startswith("multipart/"):
+                        boundary = boundary_of(content_type)
+                        if not boundary:
+                            raise RetrievalError("multipart response without boundary")
+                        return copy_single_part(chunks, boundary, dest, limit)
+                    written = 0
+                    for chunk in chunks:
+                        written += len(chunk)
+                        if written > limit:
+                            raise TooLargeError(limit)
+                        dest.write(chunk)
+                    return written
             finally:
                 response.close()
 
@@ -224,18 +276,19 @@ class DicomWebPacs:
                     url, headers={"Accept": _INSTANCE_ACCEPT}, stream=True, timeout=self.timeout
                 )
                 try:
-                    _raise_for_status(response)
-                    boundary = boundary_of(response.headers.get("Content-Type", ""))
-                    if not boundary:
-                        raise RetrievalError("series response is not multipart")
-                    copy_parts(
-                        response.iter_content(chunk_size=_CHUNK),
-                        boundary,
-                        open_part,
-                        close_part,
-                        max_bytes=self.max_instance_bytes,
-                        max_parts=2 * len(batch.wanted) + 16,
-                    )
+                    with _deadline(response, self.max_request_seconds):
+                        _raise_for_status(response)
+                        boundary = boundary_of(response.headers.get("Content-Type", ""))
+                        if not boundary:
+                            raise RetrievalError("series response is not multipart")
+                        copy_parts(
+                            response.iter_content(chunk_size=_CHUNK),
+                            boundary,
+                            open_part,
+                            close_part,
+                            max_bytes=self.max_instance_bytes,
+                            max_parts=2 * len(batch.wanted) + 16,
+                        )
                 finally:
                     response.close()
         except RetrievalError as exc:  # a PacsError (credentials refused...) stops the run
@@ -355,6 +408,46 @@ def _session(
     elif username:
         session.auth = (username, password or "")
     return session
+
+
+@contextmanager
+def _deadline(response: requests.Response, seconds: float) -> Iterator[None]:
+    """Shut ``response``'s connection when its body is still being read after ``seconds``:
+    the blocked read then ends (an error or a short body), and :class:`TooSlowError` replaces
+    whatever it gave. The read timeout cannot do this: it bounds one silence, not the whole."""
+    fired = threading.Event()
+
+    def expire() -> None:
+        fired.set()
+        sock = _socket_of(response)
+        if sock is not None:
+            with suppress(OSError):  # already closed
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except Exception:
+        if fired.is_set():
+            raise TooSlowError(seconds) from None
+        raise
+    finally:
+        timer.cancel()
+    if fired.is_set():
+        raise TooSlowError(seconds)
+
+
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    """The socket an answer is read from (urllib3 2's connection, else http.client's file)."""
+    raw = getattr(response, "raw", None)
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if isinstance(sock, socket.socket):
+        return sock
+    fp = getattr(getattr(raw, "_fp", None), "fp", None)
+    sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
 
 
 @contextmanager

@@ -17,7 +17,9 @@ Query parameters and keyword options are merged (keyword options win). Common op
 ``max_connections`` (requests in flight to this PACS, across all threads of the process),
 ``window`` (``"20:00-06:00"``: time of day when retrieval may run), ``timeout`` (seconds).
 DICOMweb: ``max_instance_bytes`` (largest instance fetched, default 2 GiB; a larger one is
-recorded failed and never stored).
+recorded failed and never stored), ``max_request_seconds`` (longest one answer's body may
+take, default 1800; a server trickling bytes is cut there), ``max_answer_bytes`` (largest
+listing or search answer read, default 256 MiB).
 """
 
 from __future__ import annotations
@@ -109,7 +111,11 @@ def _typed(
 
 
 def _dicomweb_options(options: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    typed = _typed(options, ints=("max_connections", "max_instance_bytes"), floats=("timeout",))
+    typed = _typed(
+        options,
+        ints=("max_connections", "max_instance_bytes", "max_answer_bytes"),
+        floats=("timeout", "max_request_seconds"),
+    )
     auth = str(typed.pop("auth", "") or "").lower()
     if "token" not in typed and env.get(TOKEN_ENV):
         typed["token"] = env[TOKEN_ENV]

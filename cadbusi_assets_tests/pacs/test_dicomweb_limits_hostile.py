@@ -25,6 +25,7 @@ from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from cadbusi_assets.pacs import open_pacs, retrieve_studies
+from cadbusi_assets.pacs.base import PacsError
 from cadbusi_assets.pacs.dicomweb import DEFAULT_MAX_INSTANCE_BYTES
 from cadbusi_assets.storage import open_zone
 
@@ -33,6 +34,7 @@ GOOD, BAD = f"{SERIES}.1", f"{SERIES}.2"
 CAP = 1 << 20  # max_instance_bytes of these tests
 BOUNDARY = "hostile-boundary"
 PARTITION = "2024-03-05"
+LISTING_SENT = 64 << 20  # what the endless listing sends at most (a test must end)
 
 
 def _instance(sop: str) -> bytes:
@@ -60,7 +62,9 @@ class HostileServer:
     """QIDO-RS lists GOOD and BAD; WADO-RS sends GOOD well and BAD (and the series) as
     ``mode`` says: ``endless`` (a part that never ends), ``raw`` (a non-multipart body that
     never ends), ``declared`` (Content-Length far over the cap), ``parts`` (the series: endless
-    small parts; BAD alone: endless), ``stall`` (headers, then nothing)."""
+    small parts; BAD alone: endless), ``stall`` (headers, then nothing), ``trickle`` (a byte
+    every 0.1 s, never enough silence for the read timeout), ``listing`` (the QIDO-RS answer
+    is an endless JSON list, sent until :data:`LISTING_SENT` bytes)."""
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
@@ -101,6 +105,19 @@ class HostileServer:
     def answer(self, handler: BaseHTTPRequestHandler) -> None:
         path = handler.path.split("?")[0]
         multipart = f'multipart/related; type="application/dicom"; boundary={BOUNDARY}'
+        if path.endswith(f"/studies/{STUDY}/instances") and self.mode == "listing":
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/dicom+json")
+            handler.send_header("Connection", "close")
+            handler.end_headers()
+            item = json.dumps({"00080018": {"vr": "UI", "Value": [GOOD]}}).encode() + b","
+            try:
+                self._send(handler, b"[")
+                while not self.stop.is_set() and self.sent < LISTING_SENT:
+                    self._send(handler, item * 512)
+            except OSError:  # the client hung up
+                pass
+            return
         if path.endswith(f"/studies/{STUDY}/instances"):
             listing = [
                 {
@@ -139,6 +156,14 @@ class HostileServer:
         handler.end_headers()
         if self.mode == "stall":
             self.stop.wait(120)
+        elif self.mode == "trickle":
+            self._send(handler, f"--{BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n".encode())
+            try:
+                while not self.stop.wait(0.1):
+                    self._send(handler, b"\0")
+                    handler.wfile.flush()
+            except OSError:  # the client hung up
+                pass
         elif self.mode == "parts" and series:
             self._endless(handler, _part(_instance(GOOD)))
         elif self.mode == "raw" and not series:
@@ -231,6 +256,72 @@ def test_a_server_that_stalls_after_its_headers_times_out(hostile, tmp_path, pse
         2,
     )
     assert elapsed < 30
+
+
+@pytest.mark.parametrize(
+    ("hostile", "level"), [("trickle", "image"), ("trickle", "series")], indirect=["hostile"]
+)
+def test_a_server_that_trickles_is_stopped_by_the_request_deadline(
+    hostile, level, tmp_path, pseudonymizer
+):
+    """A byte every 0.1 s never lets the 1 s read timeout fire: before
+    ``max_request_seconds`` the retrieval went on for as long as the server trickled (an
+    instance of 2 GiB at that pace takes years)."""
+    result, elapsed = _retrieve(
+        hostile,
+        tmp_path,
+        pseudonymizer,
+        40,
+        level=level,
+        timeout=1,
+        max_request_seconds=2,
+    )
+    rows = {r["sop_instance_uid"]: r for r in result.instances.iter_rows(named=True)}
+    assert rows[GOOD]["status"] == "stored"
+    bad = rows[BAD]
+    assert (bad["status"], bad["reason"], bad["attempts"]) == (
+        "failed",
+        "request took longer than max_request_seconds (2 s)",
+        1,  # not retried: the same server would trickle again
+    )
+    assert bad["raw_path"] is None
+    dicom = [name for name in _files(tmp_path / "raw") if name.startswith("dicom/")]
+    assert dicom == [rows[GOOD]["raw_path"]]
+    assert elapsed < 20
+
+
+@pytest.mark.parametrize("hostile", ["listing"], indirect=True)
+def test_an_endless_listing_is_cut_at_max_answer_bytes(hostile, tmp_path, pseudonymizer):
+    """A QIDO-RS answer was read whole into memory (``dicomweb-client`` parses it at once): an
+    endless one grew the process for as long as the server sent. Now the reading stops at
+    ``max_answer_bytes`` and the study's listing fails with that reason."""
+    result, elapsed = _retrieve(
+        hostile, tmp_path, pseudonymizer, 60, level="image", max_answer_bytes=1 << 20
+    )
+    studies = result.studies.to_dicts()
+    assert len(studies) == 1
+    assert studies[0]["complete"] is False
+    assert studies[0]["reason"] == (
+        "instance listing failed after 1 attempt: "
+        "answer larger than max_answer_bytes (1048576 bytes)"
+    )
+    assert hostile.sent < 16 << 20  # the client hung up soon after the cap
+    assert result.instances.height == 0
+    assert elapsed < 30
+
+
+def test_the_deadlines_and_caps_are_pacs_uri_options():
+    pacs = open_pacs("dicomweb+http://127.0.0.1:9/dicom-web")
+    assert pacs.max_request_seconds == 1800.0  # type: ignore[attr-defined]
+    assert pacs.max_answer_bytes == 256 * 1024**2  # type: ignore[attr-defined]
+    pacs.close()
+    pacs = open_pacs(
+        "dicomweb+http://127.0.0.1:9/dicom-web?max_request_seconds=5&max_answer_bytes=4096"
+    )
+    assert (pacs.max_request_seconds, pacs.max_answer_bytes) == (5.0, 4096)  # type: ignore[attr-defined]
+    pacs.close()
+    with pytest.raises(PacsError, match="max_request_seconds"):
+        open_pacs("dicomweb+http://127.0.0.1:9/dicom-web?max_request_seconds=0")
 
 
 def test_the_cap_defaults_to_2_gib_and_is_a_pacs_uri_option():
