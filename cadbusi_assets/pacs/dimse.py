@@ -15,6 +15,11 @@
   series (what PACS administrators prefer to one request per image); each instance is held in
   a temporary file until its own fetch takes it. An instance the series request did not bring
   is asked for alone, as with ``level=image`` (one IMAGE-level request per instance).
+- ``max_instance_bytes`` (default 2 GiB, as for DICOMweb): a data set still arriving past it
+  is cut (the association is aborted, its partial file removed) and the instance recorded
+  failed ("instance larger than max_instance_bytes"), not retried. The partial file of any
+  data set whose association ends before it is complete (the PACS dropped, an abort) is
+  removed too: pynetdicom leaves it in the system temporary folder.
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ from cadbusi_assets.pacs.base import (
     RetrievalError,
     StudyMatch,
     StudyNotFoundError,
+    TooLargeError,
     TransientError,
 )
 from cadbusi_assets.pacs.find import StudyMatches, lookup_keys
@@ -129,6 +135,12 @@ _OUT_OF_RESOURCES = (0xA700, 0xA701, 0xA702)
 _MODES = ("move", "get")
 
 
+#: The largest data set received by default (as DICOMweb's ``max_instance_bytes``).
+DEFAULT_MAX_INSTANCE_BYTES = 2 * 1024**3
+#: Bytes of file meta information counted in a received data set's temporary file.
+_FRAMING_BYTES = 64 * 1024
+
+
 @dataclass
 class _Waiting:
     dest: BinaryIO
@@ -161,6 +173,7 @@ class DimsePacs:
         window: str | None = None,
         storage_classes: tuple[str, ...] | list[str] = (),
         level: str = "series",
+        max_instance_bytes: int = DEFAULT_MAX_INSTANCE_BYTES,
     ) -> None:
         if mode not in _MODES:
             raise PacsError(f"Unknown DIMSE mode {mode!r}: use mode=move or mode=get.")
@@ -183,6 +196,10 @@ class DimsePacs:
         self.max_pdu = int(max_pdu)
         self.window = window or None
         self.level = level
+        if int(max_instance_bytes) < 1:
+            raise PacsError("max_instance_bytes must be a positive number of bytes.")
+        self.max_instance_bytes = int(max_instance_bytes)
+        self._too_large: set[str] = set()  # SOP Instance UIDs cut at the cap (never retried)
         # received data sets go to a temporary file while they arrive, not into memory
         _config.STORE_RECV_CHUNKED_DATASET = True
         _quiet_pynetdicom()
@@ -236,7 +253,7 @@ class DimsePacs:
         kwargs: dict[str, Any] = {"ae_title": self.called_aet, "max_pdu": self.max_pdu}
         if self.mode == "get":
             kwargs["ext_neg"] = self._roles
-            handlers.append((evt.EVT_C_STORE, self._on_store))
+            handlers += [(evt.EVT_C_STORE, self._on_store), *self._receiving_handlers()]
         kwargs["evt_handlers"] = handlers
         assoc = self._ae.associate(self.host, self.port, **kwargs)
         if assoc.is_established:
@@ -302,6 +319,7 @@ class DimsePacs:
                     evt_handlers=[
                         (evt.EVT_C_STORE, self._on_store),
                         (evt.EVT_CONN_OPEN, _no_delay),
+                        *self._receiving_handlers(),
                     ],
                 )
             except OSError as exc:
@@ -309,6 +327,41 @@ class DimsePacs:
                     f"Cannot listen for C-MOVE deliveries on port {self.store_port} "
                     f"({exc.strerror}). Choose a free store_port and register it in the PACS."
                 ) from None
+
+    def _receiving_handlers(self) -> list[Any]:
+        """Handlers of an association that receives data sets: the size cap on each P-DATA,
+        the partial file removed when the association ends mid data set."""
+        return [
+            (evt.EVT_DATA_RECV, self._check_size),
+            (evt.EVT_ABORTED, _remove_partial_file),
+            (evt.EVT_CONN_CLOSE, _remove_partial_file),
+        ]
+
+    def _check_size(self, event: evt.Event) -> None:
+        """Cut a data set that grows past ``max_instance_bytes`` while it arrives (pynetdicom
+        writes it to a temporary file with no limit): abort the association (non-blocking in
+        a handler), remove the file, and make the instance's fetch fail without retries."""
+        message = getattr(getattr(event.assoc, "dimse", None), "message", None)
+        received = getattr(message, "_data_set_file", None)
+        if received is None:
+            return
+        try:
+            size = received.tell()
+        except (OSError, ValueError):  # closed already
+            return
+        if size <= self.max_instance_bytes + _FRAMING_BYTES:
+            return
+        command = getattr(message, "command_set", None)
+        sop = str(getattr(command, "AffectedSOPInstanceUID", "") or "")
+        error = TooLargeError(self.max_instance_bytes)
+        with self._waiting_lock:
+            self._too_large.add(sop)
+            waiting = self._waiting.get(sop)
+        if waiting is not None and not waiting.received:
+            waiting.error = error
+            waiting.done.set()
+        event.assoc.abort()
+        _remove_partial_file(event)
 
     def _on_store(self, event: evt.Event) -> int:
         try:
@@ -538,7 +591,12 @@ class DimsePacs:
                 raise TransientError("the same instance is already being retrieved")
             self._waiting[ref.sop_instance_uid] = waiting
         try:
-            final, completed = self._retrieve(identifier, "image")
+            try:
+                final, completed = self._retrieve(identifier, "image")
+            except RetrievalError:
+                if isinstance(waiting.error, TooLargeError):  # we aborted the association
+                    raise waiting.error from None
+                raise
             if completed and not waiting.received:
                 # a PACS that answers the C-MOVE before its C-STORE finished: wait a little
                 waiting.done.wait(timeout=min(self.timeout, 10.0))
@@ -644,6 +702,18 @@ class DimsePacs:
             if self._server is not None:
                 self._server.shutdown()
                 self._server = None
+
+
+def _remove_partial_file(event: evt.Event) -> None:
+    """Remove the temporary file of a data set still arriving when its association ends (an
+    abort, the connection dropped): pynetdicom leaves it (raw PHI) in the temporary folder.
+    Unlinked, not closed: the association's reactor thread may still write fragments it had
+    queued (a closed file would kill that thread); the open handle goes with the message."""
+    message = getattr(getattr(event.assoc, "dimse", None), "message", None)
+    name = getattr(getattr(message, "_data_set_file", None), "name", None)
+    if isinstance(name, str):
+        with contextlib.suppress(OSError):
+            os.unlink(name)
 
 
 def _remove_received_file(event: evt.Event) -> None:

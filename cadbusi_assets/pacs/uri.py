@@ -19,7 +19,8 @@ Query parameters and keyword options are merged (keyword options win). Common op
 DICOMweb: ``max_instance_bytes`` (largest instance fetched, default 2 GiB; a larger one is
 recorded failed and never stored), ``max_request_seconds`` (longest one answer's body may
 take, default 1800; a server trickling bytes is cut there), ``max_answer_bytes`` (largest
-listing or search answer read, default 256 MiB).
+listing or search answer read, default 256 MiB). DIMSE: ``max_instance_bytes`` too (a data
+set arriving larger is cut: the association is aborted and its partial file removed).
 """
 
 from __future__ import annotations
@@ -77,7 +78,9 @@ def open_pacs(uri: str, **options: Any) -> Pacs:
             host=parts.hostname,
             port=parts.port,
             **_typed(
-                merged, ints=("store_port", "max_connections", "max_pdu"), floats=("timeout",)
+                merged,
+                ints=("store_port", "max_connections", "max_pdu", "max_instance_bytes"),
+                floats=("timeout",),
             ),
         )
     raise PacsError(f"Unsupported PACS URI scheme {scheme!r}. " + _URI_HELP)

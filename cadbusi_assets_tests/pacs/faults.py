@@ -192,6 +192,9 @@ class TcpFaultProxy:
         self.target = (target_host, target_port)
         self.port = free_port()
         self.alive = True
+        #: bytes from the target after which every connection drops (None: never)
+        self.cut_after: int | None = None
+        self._from_target = 0
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", self.port))
@@ -215,11 +218,17 @@ class TcpFaultProxy:
             with self._lock:
                 self._sockets += [client, upstream]
             threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, from_target: bool = False) -> None:
         try:
             while data := source.recv(65536):
+                if from_target and self.cut_after is not None:
+                    self._from_target += len(data)
+                    if self._from_target > self.cut_after:
+                        self.cut_after = None
+                        self.kill()
+                        return
                 sink.sendall(data)
         except OSError:
             pass
