@@ -48,6 +48,8 @@ VARIABLES: dict[str, str] = {
     "CADBUSI_EXECUTOR": "in_process (default) or k8s (one Kubernetes pod per step)",
     "CADBUSI_LOCK_DIR": "one folder for the per-(asset, date) write locks (default: .cadbusi-locks "
     "at the root of each local zone, beside the data; a local folder per object-store zone)",
+    "CADBUSI_LOCK_URL": "postgresql:// URL of the cross-machine write locks (PostgreSQL advisory "
+    "locks; default: the Dagster instance's DAGSTER_PG_* where set; none: off)",
     "CADBUSI_LOCK_TIMEOUT": "seconds a run waits for another run of the same date before that date "
     "fails (default 21600: 6 h)",
     "CADBUSI_OCR": "1 (default) to OCR burned-in text (needs tesseract), 0 to run without OCR "

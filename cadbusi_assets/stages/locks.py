@@ -18,6 +18,15 @@ runs on several machines that write one bucket need one run per partition at a t
 ``dagster/partition``) or a shared ``$CADBUSI_LOCK_DIR``. ``$CADBUSI_LOCK_DIR``, when set,
 replaces all of this with one folder (say on NFS with a working ``flock``).
 
+**Several machines** (the Kubernetes or Celery executor, two workers writing one bucket):
+``$CADBUSI_LOCK_URL`` (a ``postgresql://`` URL; in a production deployment, where the Dagster
+instance is PostgreSQL, the ``DAGSTER_PG_*`` variables of its ``dagster.yaml`` are used when it
+is not set) adds a PostgreSQL session advisory lock per (stage, partition), taken before the
+file locks: every process of every machine that reaches that database waits for the other.
+A process that dies loses its connection, and PostgreSQL drops its locks. A database that
+cannot be reached fails the date with the reason (never a silent run without the lock);
+``CADBUSI_LOCK_URL=none`` turns the database lock off.
+
 Lock file names are hashes (no date or stage in plain text; they live in the PHI zone). A process that dies releases its locks
 (the kernel drops them). ``$CADBUSI_LOCK_TIMEOUT`` (seconds, default 6 h) is how long a run
 waits for another run of the same partition before that date fails with the reason.
@@ -42,6 +51,9 @@ from cadbusi_assets.stages.report import StageFailure
 
 LOCK_DIR_ENV_VAR = "CADBUSI_LOCK_DIR"
 LOCK_TIMEOUT_ENV_VAR = "CADBUSI_LOCK_TIMEOUT"
+LOCK_URL_ENV_VAR = "CADBUSI_LOCK_URL"
+#: the Dagster instance's PostgreSQL (deploy/dagster.production.yaml): used when no lock URL
+_DAGSTER_PG = ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USER", "DAGSTER_PG_PASSWORD")
 #: the folder of the locks at the root of a local zone
 ZONE_LOCKS_FOLDER = ".cadbusi-locks"
 #: the folder of the locks of object-store zones under the system temporary folder (mode 0700)
@@ -168,6 +180,9 @@ def partition_lock(
     deadline = time.monotonic() + limit
     told: list[bool] = []
     with contextlib.ExitStack() as held:
+        database = lock_database()
+        if database is not None:
+            held.enter_context(_pg_lock(database, stage, partition, deadline, limit, on_wait, told))
         for folder in folders:
             held.enter_context(
                 _flock(
@@ -181,6 +196,92 @@ def partition_lock(
                 )
             )
         yield
+
+
+def lock_database() -> str | None:
+    """The PostgreSQL URL of the cross-machine locks: ``$CADBUSI_LOCK_URL`` (``none`` or ``off``:
+    no database lock), else the Dagster instance's ``DAGSTER_PG_*`` where they are all set
+    (database ``DAGSTER_PG_DB``, default ``postgres``), else ``None``."""
+    configured = os.environ.get(LOCK_URL_ENV_VAR, "").strip()
+    if configured:
+        if configured.lower() in {"none", "off", "0"}:
+            return None
+        if not configured.startswith(("postgresql://", "postgres://")):
+            raise StageFailure(
+                f"{LOCK_URL_ENV_VAR} must be a postgresql:// URL (or none), not another scheme"
+            )
+        return configured
+    host, port, user, password = (os.environ.get(name, "").strip() for name in _DAGSTER_PG)
+    if not (host and user):
+        return None
+    from urllib.parse import quote
+
+    database = os.environ.get("DAGSTER_PG_DB", "").strip() or "postgres"
+    secret = f":{quote(password, safe='')}" if password else ""
+    return (
+        f"postgresql://{quote(user, safe='')}{secret}@{host}:{port or 5432}/"
+        f"{quote(database, safe='')}"
+    )
+
+
+def advisory_key(stage: str, partition: str) -> int:
+    """The signed 64-bit advisory lock key of ``(stage, partition)`` (a hash, as the lock files'
+    names: no date in plain text in ``pg_locks``)."""
+    digest = hashlib.sha256(f"cadbusi-lock\0{stage}\0{partition}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextlib.contextmanager
+def _pg_lock(
+    url: str,
+    stage: str,
+    partition: str,
+    deadline: float,
+    limit: float,
+    on_wait: Callable[[str], None] | None,
+    told: list[bool],
+) -> Iterator[None]:
+    """A session advisory lock on its own connection, held while the caller writes."""
+    import psycopg2
+
+    try:
+        connection = psycopg2.connect(url, connect_timeout=10, application_name="cadbusi-lock")
+    except psycopg2.Error as exc:
+        raise StageFailure(
+            f"{stage} {partition}: the lock database ({LOCK_URL_ENV_VAR} or the Dagster "
+            f"instance's DAGSTER_PG_*) cannot be reached ({type(exc).__name__}); nothing was "
+            "written"
+        ) from None
+    key = advisory_key(stage, partition)
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            while True:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+                row = cursor.fetchone()
+                if row is not None and row[0]:
+                    break
+                if time.monotonic() > deadline:
+                    raise _busy(stage, partition, limit)
+                if not told and on_wait is not None:
+                    on_wait(f"{stage} {partition}: waiting for another run of this partition")
+                    told.append(True)
+                time.sleep(POLL_SECONDS)
+            try:
+                yield
+            finally:
+                with contextlib.suppress(psycopg2.Error):
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", (key,))
+    finally:
+        connection.close()  # the session's locks go with it
+
+
+def _busy(stage: str, partition: str, limit: float) -> PartitionBusy:
+    return PartitionBusy(
+        f"{stage} {partition}: another run held this partition for more than {limit:.0f} s "
+        "(any run writing the same data zones, whatever its Dagster instance); try again when "
+        "it has finished"
+    )
 
 
 @contextlib.contextmanager
@@ -202,11 +303,7 @@ def _flock(
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise PartitionBusy(
-                        f"{stage} {partition}: another run held this partition for more than "
-                        f"{limit:.0f} s (any run writing the same data zones, whatever its "
-                        "Dagster instance); try again when it has finished"
-                    ) from None
+                    raise _busy(stage, partition, limit) from None
                 if not told and on_wait is not None:
                     on_wait(f"{stage} {partition}: waiting for another run of this partition")
                     told.append(True)
