@@ -15,6 +15,12 @@
   series (what PACS administrators prefer to one request per image); each instance is held in
   a temporary file until its own fetch takes it. An instance the series request did not bring
   is asked for alone, as with ``level=image`` (one IMAGE-level request per instance).
+- ``tls=1``: DICOM TLS (PS3.15 Annex B) on every association, ours and the PACS's C-MOVE
+  deliveries to our Storage SCP: the PACS's certificate is verified against ``tls_ca`` (a PEM
+  file; default: the system's CAs) and its name (``tls_hostname``, default the host);
+  ``tls_cert`` / ``tls_key`` (PEM files) are our certificate, shown to the PACS and served by
+  the Storage SCP, which requires the PACS's certificate in turn (signed by ``tls_ca``).
+  A handshake that fails is a :class:`PacsError` naming what the TLS library said.
 - ``max_instance_bytes`` (default 2 GiB, as for DICOMweb): a data set still arriving past it
   is cut (the association is aborted, its partial file removed) and the instance recorded
   failed ("instance larger than max_instance_bytes"), not retried. The partial file of any
@@ -29,6 +35,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -174,6 +181,11 @@ class DimsePacs:
         storage_classes: tuple[str, ...] | list[str] = (),
         level: str = "series",
         max_instance_bytes: int = DEFAULT_MAX_INSTANCE_BYTES,
+        tls: bool | str = False,
+        tls_ca: str | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
+        tls_hostname: str | None = None,
     ) -> None:
         if mode not in _MODES:
             raise PacsError(f"Unknown DIMSE mode {mode!r}: use mode=move or mode=get.")
@@ -200,6 +212,16 @@ class DimsePacs:
             raise PacsError("max_instance_bytes must be a positive number of bytes.")
         self.max_instance_bytes = int(max_instance_bytes)
         self._too_large: set[str] = set()  # SOP Instance UIDs cut at the cap (never retried)
+        self.tls = _flag(tls, "tls")
+        self.tls_hostname = tls_hostname or host
+        self._tls_client: ssl.SSLContext | None = None
+        self._tls_server: ssl.SSLContext | None = None
+        if self.tls:
+            self._tls_client, self._tls_server = _tls_contexts(
+                tls_ca, tls_cert, tls_key, needs_server=mode == "move"
+            )
+        elif tls_ca or tls_cert or tls_key:
+            raise PacsError("tls_ca, tls_cert and tls_key need tls=1 in the DIMSE PACS URI.")
         # received data sets go to a temporary file while they arrive, not into memory
         _config.STORE_RECV_CHUNKED_DATASET = True
         _quiet_pynetdicom()
@@ -255,6 +277,8 @@ class DimsePacs:
             kwargs["ext_neg"] = self._roles
             handlers += [(evt.EVT_C_STORE, self._on_store), *self._receiving_handlers()]
         kwargs["evt_handlers"] = handlers
+        if self._tls_client is not None:
+            kwargs["tls_args"] = (self._tls_client, self.tls_hostname)
         assoc = self._ae.associate(self.host, self.port, **kwargs)
         if assoc.is_established:
             if self.mode == "get" and not any(
@@ -275,6 +299,14 @@ class DimsePacs:
                 f"{self.called_aet!r}). Ask the PACS administrators to allow our AE title, or "
                 "fix the called AE title in the PACS URI."
             )
+        if self._tls_client is not None:
+            problem = _tls_problem(self._tls_client, self.host, self.port, self.tls_hostname)
+            if problem is not None:
+                raise PacsError(
+                    f"The TLS handshake with the DIMSE PACS failed ({problem}). Check tls_ca "
+                    "(the CA that signed the PACS's certificate), tls_hostname, and tls_cert / "
+                    "tls_key (our certificate, which the PACS must trust)."
+                )
         raise TransientError("association failed (connection refused, timed out or aborted)")
 
     @contextmanager
@@ -316,6 +348,7 @@ class DimsePacs:
                 self._server = ae.start_server(
                     (self.store_bind, self.store_port),
                     block=False,
+                    ssl_context=self._tls_server,
                     evt_handlers=[
                         (evt.EVT_C_STORE, self._on_store),
                         (evt.EVT_CONN_OPEN, _no_delay),
@@ -702,6 +735,72 @@ class DimsePacs:
             if self._server is not None:
                 self._server.shutdown()
                 self._server = None
+
+
+def _flag(value: bool | str, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"", "0", "false", "no", "off"}:
+        return False
+    raise PacsError(f"{name} must be 1 or 0 in the DIMSE PACS URI, not {value!r}.")
+
+
+def _tls_contexts(
+    ca: str | None, cert: str | None, key: str | None, *, needs_server: bool
+) -> tuple[ssl.SSLContext, ssl.SSLContext | None]:
+    """(client, server) TLS contexts of ``tls=1``: TLS 1.2 or later, certificates verified."""
+    for name, path in (("tls_ca", ca), ("tls_cert", cert), ("tls_key", key)):
+        if path and not Path(path).is_file():
+            raise PacsError(f"{name} is not a readable file ({name} must be a PEM file path).")
+    if bool(cert) != bool(key):
+        raise PacsError("tls_cert and tls_key go together (our certificate and its key).")
+    if needs_server and not cert:
+        raise PacsError(
+            "mode=move with tls=1 needs tls_cert and tls_key: the PACS delivers to our Storage "
+            "SCP over TLS, which must present a certificate."
+        )
+    try:
+        client = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca or None)
+        client.minimum_version = ssl.TLSVersion.TLSv1_2
+        server: ssl.SSLContext | None = None
+        if cert and key:
+            client.load_cert_chain(cert, key)
+        if needs_server and cert and key:
+            server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=ca or None)
+            server.minimum_version = ssl.TLSVersion.TLSv1_2
+            server.verify_mode = ssl.CERT_REQUIRED  # only a PACS with a trusted certificate
+            server.load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        raise PacsError(
+            f"The DIMSE TLS files could not be loaded ({type(exc).__name__}: "
+            f"{getattr(exc, 'reason', None) or 'unreadable'}). Check tls_ca, tls_cert, tls_key."
+        ) from None
+    return client, server
+
+
+def _tls_problem(context: ssl.SSLContext, host: str, port: int, hostname: str) -> str | None:
+    """What a TLS handshake with the PACS says, or None when it succeeds or the PACS cannot
+    be reached at all (a connection problem, not a TLS one)."""
+    try:
+        with (
+            socket.create_connection((host, port), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname=hostname) as tls,
+        ):
+            # TLS 1.3: a server that refuses our certificate says so after the handshake
+            tls.settimeout(2)
+            tls.recv(1)
+        return None  # closed or answered without a TLS complaint
+    except TimeoutError:
+        return None  # the handshake held: the server waits for a request
+    except ssl.SSLCertVerificationError as exc:
+        return f"certificate verify failed: {exc.verify_message}"
+    except ssl.SSLError as exc:
+        return exc.reason or type(exc).__name__
+    except OSError:
+        return None
 
 
 def _remove_partial_file(event: evt.Event) -> None:

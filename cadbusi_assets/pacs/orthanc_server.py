@@ -179,11 +179,12 @@ class OrthancServer:
         response.raise_for_status()
         return response.json()["ID"]
 
-    def add_modality(self, name: str, aet: str, host: str, port: int) -> None:
-        """Register a C-MOVE destination (our Storage SCP) at runtime."""
+    def add_modality(self, name: str, aet: str, host: str, port: int, *, tls: bool = False) -> None:
+        """Register a C-MOVE destination (our Storage SCP) at runtime; ``tls``: Orthanc sends
+        to it over DICOM TLS (``UseDicomTls``)."""
         response = self.session.put(
             f"{self.base_url}/modalities/{name}",
-            json={"AET": aet, "Host": host, "Port": port},
+            json={"AET": aet, "Host": host, "Port": port, "UseDicomTls": tls},
             timeout=10,
         )
         response.raise_for_status()

@@ -1,0 +1,212 @@
+"""DICOM TLS against a real Orthanc on 127.0.0.1 that accepts only TLS associations and only
+from clients whose certificate its CA signed (``DicomTlsRemoteCertificateRequired``).
+
+C-GET over TLS, and C-MOVE whose deliveries Orthanc makes over TLS to our Storage SCP (which
+in turn requires Orthanc's certificate), bring the study's data sets unchanged; a wrong CA, a missing
+client certificate or a plain association fail with a clear reason and store nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from cadbusi_assets.dicom import read_dataset
+from cadbusi_assets.pacs import open_pacs, retrieve_studies
+from cadbusi_assets.pacs.base import PacsError
+from cadbusi_assets.pacs.orthanc_server import INSTALL_HINT, OrthancServer
+from cadbusi_assets.storage import open_zone
+from cadbusi_assets_tests.support import free_port, require_tool
+
+from .conftest import OrthancStudies
+from .orthanc_support import study_cohort, zone_files
+
+PARTITION = "2024-03-05"
+
+
+def _certificates(folder: Path) -> dict[str, Path]:
+    """A CA, and certificates it signed for Orthanc and for us (127.0.0.1, localhost); a second
+    CA that signed nothing here."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    files: dict[str, Path] = {}
+
+    def write(name: str, cert, key) -> None:
+        files[f"{name}.pem"] = folder / f"{name}.pem"
+        files[f"{name}.key"] = folder / f"{name}.key"
+        files[f"{name}.pem"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        files[f"{name}.key"].write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+
+    def ca(name: str):
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(hours=1))
+            .not_valid_after(now + dt.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                critical=True,
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+            .sign(key, hashes.SHA256())
+        )
+        write(name, cert, key)
+        return cert, key
+
+    authority, authority_key = ca("ca")
+    ca("other-ca")
+    for name in ("orthanc", "cadbusi"):
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(authority.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(hours=1))
+            .not_valid_after(now + dt.timedelta(days=2))
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                ),
+                critical=False,
+            )
+            .add_extension(
+                x509.ExtendedKeyUsage(
+                    [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+                ),
+                critical=False,
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(authority_key.public_key()),
+                critical=False,
+            )
+            .sign(authority_key, hashes.SHA256())
+        )
+        write(name, cert, key)
+    return files
+
+
+@pytest.fixture(scope="module")
+def tls_orthanc(tmp_path_factory):
+    require_tool("Orthanc", INSTALL_HINT)
+    folder = tmp_path_factory.mktemp("tls")
+    certs = _certificates(folder)
+    server = OrthancServer(
+        tmp_path_factory.mktemp("orthanc-tls"),
+        extra_config={
+            "DicomTlsEnabled": True,
+            "DicomTlsCertificate": str(certs["orthanc.pem"]),
+            "DicomTlsPrivateKey": str(certs["orthanc.key"]),
+            "DicomTlsTrustedCertificates": str(certs["ca.pem"]),
+            "DicomTlsRemoteCertificateRequired": True,
+        },
+    )
+    server.start()
+    yield server, certs
+    server.stop(graceful=False)
+
+
+def _uri(server: OrthancServer, certs, mode: str, *, ca: str = "ca", client: bool = True) -> str:
+    uri = (
+        f"dimse://{server.aet}@127.0.0.1:{server.dicom_port}?calling_aet=CADBUSI&mode={mode}"
+        f"&tls=1&tls_ca={certs[f'{ca}.pem']}"
+    )
+    if client:
+        uri += f"&tls_cert={certs['cadbusi.pem']}&tls_key={certs['cadbusi.key']}"
+    return uri
+
+
+def _retrieve(uri: str, study: str, tmp_path: Path, pseudonymizer, **options):
+    zone = open_zone(tmp_path / "raw", name="raw")
+    pacs = open_pacs(uri, timeout=10, **options)
+    try:
+        result = retrieve_studies(
+            pacs, study_cohort(study), zone, PARTITION, pseudonymizer, retries=1
+        )
+    finally:
+        pacs.close()
+    return zone, result
+
+
+@pytest.mark.parametrize("mode", ["get", "move"])
+def test_a_study_comes_over_tls_unchanged(mode, tls_orthanc, tmp_path, pseudonymizer):
+    server, certs = tls_orthanc
+    studies = OrthancStudies(server)
+    study = studies.new_study(series=2, instances=2)
+    uri = _uri(server, certs, mode)
+    if mode == "move":
+        port = free_port()
+        server.add_modality("cadbusi", "CADBUSI", "127.0.0.1", port, tls=True)
+        uri += f"&move_destination=CADBUSI&store_port={port}&store_bind=127.0.0.1"
+    zone, result = _retrieve(uri, study, tmp_path, pseudonymizer)
+    assert result.studies["complete"].to_list() == [True]
+    stored = {
+        r["sop_instance_uid"]: zone.read_bytes(*r["raw_path"].split("/"))
+        for r in result.instances.iter_rows(named=True)
+    }
+    held = studies.files(study)
+    assert set(stored) == set(held)
+    for sop, data in stored.items():  # DIMSE carries the data set; the file meta is ours
+        assert read_dataset(data) == read_dataset(held[sop])
+
+
+def test_a_pacs_certificate_from_another_ca_is_refused(tls_orthanc, tmp_path, pseudonymizer):
+    server, certs = tls_orthanc
+    study = OrthancStudies(server).new_study(series=1, instances=1)
+    with pytest.raises(PacsError, match=r"TLS handshake .* failed .*certificate verify failed"):
+        _retrieve(_uri(server, certs, "get", ca="other-ca"), study, tmp_path, pseudonymizer)
+    assert not list((tmp_path / "raw").rglob("*.dcm"))
+
+
+def test_without_our_certificate_the_pacs_refuses_us(tls_orthanc, tmp_path, pseudonymizer):
+    server, certs = tls_orthanc
+    study = OrthancStudies(server).new_study(series=1, instances=1)
+    with pytest.raises(PacsError, match="TLS handshake"):
+        _retrieve(_uri(server, certs, "get", client=False), study, tmp_path, pseudonymizer)
+
+
+def test_a_plain_association_to_a_tls_pacs_fails_and_stores_nothing(
+    tls_orthanc, tmp_path, pseudonymizer
+):
+    server, _ = tls_orthanc
+    study = OrthancStudies(server).new_study(series=1, instances=1)
+    uri = f"dimse://{server.aet}@127.0.0.1:{server.dicom_port}?calling_aet=CADBUSI&mode=get"
+    zone, result = _retrieve(uri, study, tmp_path, pseudonymizer)
+    assert result.studies["complete"].to_list() == [False]
+    assert "association" in (result.studies["reason"][0] or "")
+    assert zone_files(zone) == set()
+
+
+def test_tls_options_are_checked_when_the_pacs_is_opened(tmp_path):
+    base = "dimse://PACS@127.0.0.1:9?calling_aet=CADBUSI"
+    with pytest.raises(PacsError, match="need tls=1"):
+        open_pacs(base + f"&mode=get&tls_ca={tmp_path}/ca.pem")
+    with pytest.raises(PacsError, match="tls_ca is not a readable file"):
+        open_pacs(base + f"&mode=get&tls=1&tls_ca={tmp_path}/missing.pem")
+    with pytest.raises(PacsError, match="mode=move with tls=1 needs tls_cert"):
+        open_pacs(base + "&mode=move&tls=1")
+    with pytest.raises(PacsError, match="tls must be 1 or 0"):
+        open_pacs(base + "&mode=get&tls=maybe")
+    pacs = open_pacs(base + "&mode=get&tls=1")  # the system's CAs, no client certificate
+    assert pacs.tls  # type: ignore[attr-defined]
