@@ -249,9 +249,13 @@ def _c_echo(uri: str, timeout: float) -> Check:
     name = "PACS"
     shown = _redact(uri)
     try:
-        open_pacs(uri).close()  # validates AE titles, port, mode and options
+        pacs = open_pacs(uri)  # validates AE titles, port, mode, options and TLS files
+        pacs.close()
     except PacsError as exc:
         return Check(name, PROBLEM, f"{shown}: {_first_line(exc)}")
+    from cadbusi_assets.pacs.dimse import DimsePacs, tls_problem
+
+    tls = pacs._tls_client if isinstance(pacs, DimsePacs) else None
     from pynetdicom import AE
     from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
@@ -263,7 +267,13 @@ def _c_echo(uri: str, timeout: float) -> Check:
         setattr(ae, attribute, timeout)
     ae.add_requested_context(Verification)
     assert parts.hostname is not None and parts.port is not None  # validated by open_pacs
-    assoc = ae.associate(parts.hostname, parts.port, ae_title=unquote(parts.username or ""))
+    extra: dict[str, Any] = {}
+    if tls is not None:
+        assert isinstance(pacs, DimsePacs)
+        extra["tls_args"] = (tls, pacs.tls_hostname)
+    assoc = ae.associate(
+        parts.hostname, parts.port, ae_title=unquote(parts.username or ""), **extra
+    )
     try:
         if assoc.is_rejected:
             return Check(
@@ -273,6 +283,18 @@ def _c_echo(uri: str, timeout: float) -> Check:
                 "ask the PACS administrators to allow our AE title, or fix the called AE title",
             )
         if not assoc.is_established:
+            problem = None
+            if tls is not None:
+                assert isinstance(pacs, DimsePacs)
+                problem = tls_problem(tls, parts.hostname, parts.port, pacs.tls_hostname)
+            if problem is not None:
+                return Check(
+                    name,
+                    PROBLEM,
+                    f"{shown}: the TLS handshake failed ({problem})",
+                    "check tls_ca (the CA of the PACS's certificate), tls_hostname, and that "
+                    "the PACS trusts our tls_cert",
+                )
             return Check(
                 name,
                 PROBLEM,
@@ -287,7 +309,41 @@ def _c_echo(uri: str, timeout: float) -> Check:
         ae.shutdown()
     if not ok:
         return Check(name, PROBLEM, f"{shown}: C-ECHO did not succeed")
-    return Check(name, OK, f"{shown} answered C-ECHO")
+    return Check(name, OK, f"{shown} answered C-ECHO" + (" over TLS" if tls is not None else ""))
+
+
+def check_locks() -> Check:
+    """The cross-machine write locks: the PostgreSQL of ``CADBUSI_LOCK_URL`` (or the Dagster
+    instance's ``DAGSTER_PG_*``) answers, or file locks only (one machine)."""
+    from cadbusi_assets.stages.locks import LOCK_URL_ENV_VAR, lock_database
+    from cadbusi_assets.stages.report import StageFailure
+
+    name = "write locks"
+    try:
+        url = lock_database()
+    except StageFailure as exc:
+        return Check(name, PROBLEM, str(exc), f"set {LOCK_URL_ENV_VAR}=postgresql://… or none")
+    if url is None:
+        return Check(
+            name,
+            OK,
+            "file locks (serialize the runs of one machine; runs on several machines need "
+            f"{LOCK_URL_ENV_VAR} or the instance's DAGSTER_PG_*)",
+        )
+    shown = _redact(url)
+    import psycopg2
+
+    try:
+        connection = psycopg2.connect(url, connect_timeout=int(DEFAULT_TIMEOUT))
+    except psycopg2.Error as exc:
+        return Check(
+            name,
+            PROBLEM,
+            f"{shown}: PostgreSQL does not answer ({type(exc).__name__}); every run would fail",
+            f"check {LOCK_URL_ENV_VAR} (or DAGSTER_PG_*), the server and the credentials",
+        )
+    connection.close()
+    return Check(name, OK, f"PostgreSQL advisory locks at {shown}")
 
 
 # -- zones ------------------------------------------------------------------------------------
@@ -554,5 +610,6 @@ def run_checks(
     add(*check_key(settings.key_file, (settings.raw_zone_uri, settings.research_zone_uri), env))
     add(check_tesseract(settings.ocr))
     add(check_compute())
+    add(check_locks())
     add(check_labels(settings.labelbox_uri, env))
     return checks

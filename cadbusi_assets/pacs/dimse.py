@@ -300,7 +300,7 @@ class DimsePacs:
                 "fix the called AE title in the PACS URI."
             )
         if self._tls_client is not None:
-            problem = _tls_problem(self._tls_client, self.host, self.port, self.tls_hostname)
+            problem = tls_problem(self._tls_client, self.host, self.port, self.tls_hostname)
             if problem is not None:
                 raise PacsError(
                     f"The TLS handshake with the DIMSE PACS failed ({problem}). Check tls_ca "
@@ -781,7 +781,7 @@ def _tls_contexts(
     return client, server
 
 
-def _tls_problem(context: ssl.SSLContext, host: str, port: int, hostname: str) -> str | None:
+def tls_problem(context: ssl.SSLContext, host: str, port: int, hostname: str) -> str | None:
     """What a TLS handshake with the PACS says, or None when it succeeds or the PACS cannot
     be reached at all (a connection problem, not a TLS one)."""
     try:

@@ -210,3 +210,17 @@ def test_tls_options_are_checked_when_the_pacs_is_opened(tmp_path):
         open_pacs(base + "&mode=get&tls=maybe")
     pacs = open_pacs(base + "&mode=get&tls=1")  # the system's CAs, no client certificate
     assert pacs.tls  # type: ignore[attr-defined]
+
+
+def test_cadbusi_doctor_echoes_over_tls_and_names_a_handshake_problem(tls_orthanc):
+    """`cadbusi doctor`'s C-ECHO made a plain association: a TLS-only PACS looked down."""
+    from cadbusi_assets.doctor import OK, PROBLEM, check_pacs
+
+    server, certs = tls_orthanc
+    good = check_pacs(_uri(server, certs, "get"), timeout=5)
+    assert (good.status, good.detail.endswith("answered C-ECHO over TLS")) == (OK, True)
+    bad = check_pacs(_uri(server, certs, "get", ca="other-ca"), timeout=5)
+    assert bad.status == PROBLEM
+    assert "TLS handshake failed (certificate verify failed" in bad.detail
+    assert "tls_ca" in bad.fix
+    assert str(certs["cadbusi.key"]) not in bad.line()  # the query string is not shown

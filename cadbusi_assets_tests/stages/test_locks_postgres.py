@@ -155,3 +155,21 @@ def test_the_lock_keys_hold_no_date(lock_url, tmp_path):
     key = advisory_key(STAGE, DAY)
     assert [((hi << 32) | lo) for hi, lo in rows] == [key & 0xFFFFFFFFFFFFFFFF]
     assert "2026" not in str(rows) and "20260901" not in str(key)
+
+
+def test_cadbusi_doctor_checks_the_lock_database(postgres, monkeypatch):
+    from cadbusi_assets.doctor import OK, PROBLEM, check_locks
+    from cadbusi_assets_tests.support import free_port
+
+    monkeypatch.setenv(LOCK_URL_ENV_VAR, postgres.dsn)
+    good = check_locks()
+    assert good.status == OK and "PostgreSQL advisory locks" in good.detail
+    assert postgres.password not in good.line()
+    monkeypatch.setenv(
+        LOCK_URL_ENV_VAR, f"postgresql://cadbusi:s3cretpw@127.0.0.1:{free_port()}/locks"
+    )
+    bad = check_locks()
+    assert bad.status == PROBLEM and "every run would fail" in bad.detail
+    assert "s3cretpw" not in bad.line()
+    monkeypatch.setenv(LOCK_URL_ENV_VAR, "none")
+    assert check_locks().status == OK
