@@ -20,7 +20,8 @@
   file; default: the system's CAs) and its name (``tls_hostname``, default the host);
   ``tls_cert`` / ``tls_key`` (PEM files) are our certificate, shown to the PACS and served by
   the Storage SCP, which requires the PACS's certificate in turn (signed by ``tls_ca``).
-  A handshake that fails is a :class:`PacsError` naming what the TLS library said.
+  A handshake that fails is a :class:`PacsError` naming what the TLS library said. An
+  encrypted key's passphrase comes from ``$CADBUSI_PACS_TLS_KEY_PASSWORD`` (never a prompt).
 - ``max_instance_bytes`` (default 2 GiB, as for DICOMweb): a data set still arriving past it
   is cut (the association is aborted, its partial file removed) and the instance recorded
   failed ("instance larger than max_instance_bytes"), not retried. The partial file of any
@@ -142,6 +143,8 @@ _OUT_OF_RESOURCES = (0xA700, 0xA701, 0xA702)
 _MODES = ("move", "get")
 
 
+#: The passphrase of an encrypted ``tls_key`` (never prompted for).
+TLS_KEY_PASSWORD_ENV = "CADBUSI_PACS_TLS_KEY_PASSWORD"
 #: The largest data set received by default (as DICOMweb's ``max_instance_bytes``).
 DEFAULT_MAX_INSTANCE_BYTES = 2 * 1024**3
 #: Bytes of file meta information counted in a received data set's temporary file.
@@ -762,18 +765,29 @@ def _tls_contexts(
             "mode=move with tls=1 needs tls_cert and tls_key: the PACS delivers to our Storage "
             "SCP over TLS, which must present a certificate."
         )
+    secret = os.environ.get(TLS_KEY_PASSWORD_ENV, "")
+
+    def password() -> str:
+        # never OpenSSL's prompt on the terminal (a daemon would wait on it for good)
+        return secret
+
     try:
         client = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca or None)
         client.minimum_version = ssl.TLSVersion.TLSv1_2
         server: ssl.SSLContext | None = None
         if cert and key:
-            client.load_cert_chain(cert, key)
+            client.load_cert_chain(cert, key, password=password)
         if needs_server and cert and key:
             server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=ca or None)
             server.minimum_version = ssl.TLSVersion.TLSv1_2
             server.verify_mode = ssl.CERT_REQUIRED  # only a PACS with a trusted certificate
-            server.load_cert_chain(cert, key)
+            server.load_cert_chain(cert, key, password=password)
     except (ssl.SSLError, OSError) as exc:
+        if key and b"ENCRYPTED" in Path(key).read_bytes()[:4096]:
+            raise PacsError(
+                f"tls_key is encrypted and {TLS_KEY_PASSWORD_ENV} "
+                + ("does not open it." if secret else "is not set.")
+            ) from None
         raise PacsError(
             f"The DIMSE TLS files could not be loaded ({type(exc).__name__}: "
             f"{getattr(exc, 'reason', None) or 'unreadable'}). Check tls_ca, tls_cert, tls_key."

@@ -26,6 +26,21 @@ from .orthanc_support import study_cohort, zone_files
 PARTITION = "2024-03-05"
 
 
+def _encrypted_copy(key_file: Path, passphrase: bytes) -> Path:
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(key_file.read_bytes(), None)
+    out = key_file.with_name("encrypted-" + key_file.name)
+    out.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(passphrase),
+        )
+    )
+    return out
+
+
 def _certificates(folder: Path) -> dict[str, Path]:
     """A CA, and certificates it signed for Orthanc and for us (127.0.0.1, localhost); a second
     CA that signed nothing here."""
@@ -224,3 +239,24 @@ def test_cadbusi_doctor_echoes_over_tls_and_names_a_handshake_problem(tls_orthan
     assert "TLS handshake failed (certificate verify failed" in bad.detail
     assert "tls_ca" in bad.fix
     assert str(certs["cadbusi.key"]) not in bad.line()  # the query string is not shown
+
+
+def test_an_encrypted_key_opens_with_its_passphrase_from_the_environment_never_a_prompt(
+    tls_orthanc, tmp_path, pseudonymizer, monkeypatch
+):
+    """Without a password callback OpenSSL asks on the terminal: a daemon waited on stdin."""
+    from cadbusi_assets.pacs.dimse import TLS_KEY_PASSWORD_ENV
+
+    server, certs = tls_orthanc
+    locked = _encrypted_copy(certs["cadbusi.key"], b"correct horse")
+    uri = _uri(server, certs, "get").replace(str(certs["cadbusi.key"]), str(locked))
+    monkeypatch.delenv(TLS_KEY_PASSWORD_ENV, raising=False)
+    with pytest.raises(PacsError, match=f"tls_key is encrypted and {TLS_KEY_PASSWORD_ENV} is not"):
+        open_pacs(uri)
+    monkeypatch.setenv(TLS_KEY_PASSWORD_ENV, "wrong")
+    with pytest.raises(PacsError, match="does not open it"):
+        open_pacs(uri)
+    monkeypatch.setenv(TLS_KEY_PASSWORD_ENV, "correct horse")
+    study = OrthancStudies(server).new_study(series=1, instances=1)
+    _, result = _retrieve(uri, study, tmp_path, pseudonymizer)
+    assert result.studies["complete"].to_list() == [True]
