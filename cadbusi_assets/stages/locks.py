@@ -23,7 +23,8 @@ replaces all of this with one folder (say on NFS with a working ``flock``).
 instance is PostgreSQL, the ``DAGSTER_PG_*`` variables of its ``dagster.yaml`` are used when it
 is not set) adds a PostgreSQL session advisory lock per (stage, partition), taken before the
 file locks: every process of every machine that reaches that database waits for the other.
-A process that dies loses its connection, and PostgreSQL drops its locks. A database that
+A process that dies loses its connection, and PostgreSQL drops its locks (a machine that
+dies without closing it: within about 90 s, the session's TCP keepalive). A database that
 cannot be reached fails the date with the reason (never a silent run without the lock);
 ``CADBUSI_LOCK_URL=none`` turns the database lock off.
 
@@ -46,6 +47,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from cadbusi_assets.stages.report import StageFailure
 
@@ -231,6 +233,39 @@ def advisory_key(stage: str, partition: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+#: Server-side TCP keepalive of a lock's session (seconds idle, between probes, probes): the
+#: server drops the session of a machine that died (power, network) within about 90 s, and
+#: with it the locks, instead of the operating system's default of two hours.
+LOCK_KEEPALIVE = (60, 10, 3)
+
+
+def lock_connection(url: str) -> Any:
+    """A connection of the lock database for one lock (autocommit, keepalives set)."""
+    import psycopg2
+
+    connection = psycopg2.connect(
+        url,
+        connect_timeout=10,
+        application_name="cadbusi-lock",
+        keepalives=1,
+        keepalives_idle=LOCK_KEEPALIVE[0],
+        keepalives_interval=LOCK_KEEPALIVE[1],
+        keepalives_count=LOCK_KEEPALIVE[2],
+    )
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            idle, interval, count = LOCK_KEEPALIVE
+            cursor.execute(
+                f"SET tcp_keepalives_idle = {idle}; SET tcp_keepalives_interval = {interval}; "
+                f"SET tcp_keepalives_count = {count}"
+            )
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
 @contextlib.contextmanager
 def _pg_lock(
     url: str,
@@ -245,7 +280,7 @@ def _pg_lock(
     import psycopg2
 
     try:
-        connection = psycopg2.connect(url, connect_timeout=10, application_name="cadbusi-lock")
+        connection = lock_connection(url)
     except psycopg2.Error as exc:
         raise StageFailure(
             f"{stage} {partition}: the lock database ({LOCK_URL_ENV_VAR} or the Dagster "
@@ -254,7 +289,6 @@ def _pg_lock(
         ) from None
     key = advisory_key(stage, partition)
     try:
-        connection.autocommit = True
         with connection.cursor() as cursor:
             while True:
                 cursor.execute("SELECT pg_try_advisory_lock(%s)", (key,))

@@ -173,3 +173,20 @@ def test_cadbusi_doctor_checks_the_lock_database(postgres, monkeypatch):
     assert "s3cretpw" not in bad.line()
     monkeypatch.setenv(LOCK_URL_ENV_VAR, "none")
     assert check_locks().status == OK
+
+
+def test_a_lock_session_is_dropped_soon_after_its_machine_dies(lock_url):
+    """The server probes a lock's session after 60 s idle (not the OS default of 2 h): the
+    locks of a machine that lost power go within about 90 s."""
+    from cadbusi_assets.stages.locks import LOCK_KEEPALIVE, lock_connection
+
+    connection = lock_connection(lock_url)
+    try:
+        with connection.cursor() as cursor:
+            shown = []
+            for name in ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count"):
+                cursor.execute(f"SHOW {name}")
+                shown.append(int(cursor.fetchone()[0]))
+    finally:
+        connection.close()
+    assert tuple(shown) == LOCK_KEEPALIVE == (60, 10, 3)
