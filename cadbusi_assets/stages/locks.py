@@ -44,6 +44,7 @@ import fcntl
 import hashlib
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -301,13 +302,65 @@ def _pg_lock(
                     on_wait(f"{stage} {partition}: waiting for another run of this partition")
                     told.append(True)
                 time.sleep(POLL_SECONDS)
+            watch = _LockWatch(connection, key)
             try:
                 yield
             finally:
+                lost = watch.stop()
                 with contextlib.suppress(psycopg2.Error):
                     cursor.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            if lost:
+                raise StageFailure(
+                    f"{stage} {partition}: the lock of this partition was lost while it was "
+                    "written (the lock database restarted or ended the session), so another "
+                    "run may have written it at the same time; run this partition again"
+                )
     finally:
         connection.close()  # the session's locks go with it
+
+
+#: How often a held lock's session is checked (seconds).
+LOCK_CHECK_SECONDS = 5.0
+
+
+class _LockWatch:
+    """Checks every :data:`LOCK_CHECK_SECONDS` that the lock's session still holds it (a
+    database restart or a terminated session drops it silently)."""
+
+    def __init__(self, connection: Any, key: int) -> None:
+        self.connection = connection
+        self.key = key
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cadbusi-lock-watch", daemon=True)
+        self._thread.start()
+
+    def _held(self) -> bool:
+        import psycopg2
+
+        try:
+            with self.connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND pid = pg_backend_pid() AND classid = %s AND objid = %s",
+                    ((self.key >> 32) & 0xFFFFFFFF, self.key & 0xFFFFFFFF),
+                )
+                row = cursor.fetchone()
+        except psycopg2.Error:
+            return False
+        return bool(row and row[0])
+
+    def _run(self) -> None:
+        while not self._stop.wait(LOCK_CHECK_SECONDS):
+            if not self._held():
+                self.lost = True
+                return
+
+    def stop(self) -> bool:
+        """Stop watching; True when the lock was found lost (or is lost now)."""
+        self._stop.set()
+        self._thread.join()
+        return self.lost or not self._held()
 
 
 def _busy(stage: str, partition: str, limit: float) -> PartitionBusy:

@@ -190,3 +190,29 @@ def test_a_lock_session_is_dropped_soon_after_its_machine_dies(lock_url):
     finally:
         connection.close()
     assert tuple(shown) == LOCK_KEEPALIVE == (60, 10, 3)
+
+
+@pytest.mark.parametrize("when", ["while writing", "at the end"])
+def test_a_lock_lost_while_writing_fails_the_date(when, lock_url, tmp_path, monkeypatch):
+    """The lock database ends the lock's session (a restart, an administrator): PostgreSQL
+    drops the lock and another run may enter. The run that held it went on as if nothing
+    happened; now its date fails with the reason (and is re-run) instead of a silent success."""
+    import psycopg2
+
+    from cadbusi_assets.stages import locks
+
+    monkeypatch.setattr(locks, "LOCK_CHECK_SECONDS", 0.1 if when == "while writing" else 60)
+    with (
+        pytest.raises(StageFailure, match="lock of this partition was lost while it was written"),
+        partition_lock(STAGE, DAY, lock_dir=tmp_path),
+    ):
+        with psycopg2.connect(lock_url) as admin, admin.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'cadbusi-lock'"
+            )
+            assert cursor.fetchall() == [(True,)]
+        time.sleep(0.5)
+        # another machine can take the date now
+        with partition_lock(STAGE, DAY, lock_dir=_machine(tmp_path, "b"), timeout=2):
+            pass
