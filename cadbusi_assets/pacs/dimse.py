@@ -15,6 +15,8 @@
   series (what PACS administrators prefer to one request per image); each instance is held in
   a temporary file until its own fetch takes it. An instance the series request did not bring
   is asked for alone, as with ``level=image`` (one IMAGE-level request per instance).
+- ``max_find_results`` (default 100,000): a C-FIND answering more matches is aborted and
+  fails (a PACS answering without end would fill our memory).
 - ``tls=1``: DICOM TLS (PS3.15 Annex B) on every association, ours and the PACS's C-MOVE
   deliveries to our Storage SCP: the PACS's certificate is verified against ``tls_ca`` (a PEM
   file; default: the system's CAs) and its name (``tls_hostname``, default the host);
@@ -145,6 +147,9 @@ _MODES = ("move", "get")
 
 #: The passphrase of an encrypted ``tls_key`` (never prompted for).
 TLS_KEY_PASSWORD_ENV = "CADBUSI_PACS_TLS_KEY_PASSWORD"
+#: The most matches one C-FIND may answer (a series of 100,000 images is far more than any
+#: ultrasound study holds); past it the association is aborted and the query fails.
+DEFAULT_MAX_FIND_RESULTS = 100_000
 #: The largest data set received by default (as DICOMweb's ``max_instance_bytes``).
 DEFAULT_MAX_INSTANCE_BYTES = 2 * 1024**3
 #: Bytes of file meta information counted in a received data set's temporary file.
@@ -184,6 +189,7 @@ class DimsePacs:
         storage_classes: tuple[str, ...] | list[str] = (),
         level: str = "series",
         max_instance_bytes: int = DEFAULT_MAX_INSTANCE_BYTES,
+        max_find_results: int = DEFAULT_MAX_FIND_RESULTS,
         tls: bool | str = False,
         tls_ca: str | None = None,
         tls_cert: str | None = None,
@@ -214,6 +220,9 @@ class DimsePacs:
         if int(max_instance_bytes) < 1:
             raise PacsError("max_instance_bytes must be a positive number of bytes.")
         self.max_instance_bytes = int(max_instance_bytes)
+        if int(max_find_results) < 1:
+            raise PacsError("max_find_results must be a positive number.")
+        self.max_find_results = int(max_find_results)
         self._too_large: set[str] = set()  # SOP Instance UIDs cut at the cap (never retried)
         self.tls = _flag(tls, "tls")
         self.tls_hostname = tls_hostname or host
@@ -469,6 +478,12 @@ class DimsePacs:
                             assoc.abort()
                             raise TransientError("undecodable C-FIND response")
                         found.append(result)
+                        if len(found) > self.max_find_results:
+                            assoc.abort()  # an endless answer would fill our memory
+                            raise RetrievalError(
+                                "C-FIND answered more than max_find_results "
+                                f"({self.max_find_results}) matches"
+                            )
                     else:
                         final = code
             except RuntimeError:

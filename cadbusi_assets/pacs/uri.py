@@ -21,7 +21,7 @@ recorded failed and never stored), ``max_request_seconds`` (longest one answer's
 take, default 1800; a server trickling bytes is cut there), ``max_answer_bytes`` (largest
 listing or search answer read, default 256 MiB). DIMSE: ``tls=1`` with ``tls_ca``,
 ``tls_cert``, ``tls_key``, ``tls_hostname`` (DICOM TLS; see :mod:`cadbusi_assets.pacs.dimse`),
-``max_instance_bytes`` too (a data
+``max_find_results`` (default 100,000), ``max_instance_bytes`` too (a data
 set arriving larger is cut: the association is aborted and its partial file removed).
 """
 
@@ -81,7 +81,13 @@ def open_pacs(uri: str, **options: Any) -> Pacs:
             port=parts.port,
             **_typed(
                 merged,
-                ints=("store_port", "max_connections", "max_pdu", "max_instance_bytes"),
+                ints=(
+                    "store_port",
+                    "max_connections",
+                    "max_pdu",
+                    "max_instance_bytes",
+                    "max_find_results",
+                ),
                 floats=("timeout",),
             ),
         )
