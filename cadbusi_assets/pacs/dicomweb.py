@@ -24,7 +24,9 @@ arrived is removed and the instance is recorded failed ("request took longer tha
 max_request_seconds (N s)"), not retried; a series answer is cut there. Listings and searches
 (QIDO-RS, parsed whole) are read up to ``max_answer_bytes`` (default 256 MiB) and within the
 same deadline; a larger answer fails the listing ("answer larger than max_answer_bytes").
-The deadline counts from the answer's headers: a server trickling its headers is bounded only
+A study's listing is read page by page (``offset``) until a page brings nothing new (a
+server without paging answers every offset with the whole list), at most
+``max_find_results`` (default 100,000) matches. The deadline counts from the answer's headers: a server trickling its headers is bounded only
 by the HTTP library's header limits.
 
 Credentials come from the caller (see :mod:`cadbusi_assets.pacs.uri` for the environment
@@ -104,6 +106,7 @@ class DicomWebPacs:
         max_instance_bytes: int = DEFAULT_MAX_INSTANCE_BYTES,
         max_request_seconds: float = DEFAULT_MAX_REQUEST_SECONDS,
         max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        max_find_results: int = 100_000,
     ) -> None:
         if level not in LEVELS:
             raise PacsError(
@@ -124,6 +127,9 @@ class DicomWebPacs:
         if int(max_answer_bytes) < 1:
             raise PacsError("max_answer_bytes must be a positive number of bytes.")
         self.max_answer_bytes = int(max_answer_bytes)
+        if int(max_find_results) < 1:
+            raise PacsError("max_find_results must be a positive number.")
+        self.max_find_results = int(max_find_results)
         self._slots = threading.BoundedSemaphore(self.max_connections)
         self.session = _session(token, username, password, google_credentials, headers)
         self.session.hooks["response"].append(self._read_answer)
@@ -178,12 +184,7 @@ class DicomWebPacs:
 
     # -- Pacs --------------------------------------------------------------------------------
     def list_instances(self, study_instance_uid: str) -> list[InstanceRef]:
-        with self._slot(), _translated():
-            found = self.client.search_for_instances(
-                study_instance_uid=study_instance_uid,
-                fields=["SOPClassUID"],
-                get_remaining=True,
-            )
+        found = self._all_pages(study_instance_uid)
         refs = []
         for item in found:
             series = _value(item, "0020000E")
@@ -202,6 +203,35 @@ class DicomWebPacs:
             raise StudyNotFoundError()
         self._series.listed(refs)
         return sorted(refs, key=lambda r: (r.series_instance_uid or "", r.sop_instance_uid or ""))
+
+    def _all_pages(self, study_instance_uid: str) -> list[dict[str, Any]]:
+        """A study's QIDO-RS instance listing, page after page (``offset``) until a page is
+        empty or brings nothing new: a server without paging answers every offset with the
+        whole list (``dicomweb-client``'s ``get_remaining`` then asked again for good).
+        More than ``max_find_results`` matches fail the listing."""
+        found: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        while True:
+            with self._slot(), _translated():
+                page = self.client.search_for_instances(
+                    study_instance_uid=study_instance_uid,
+                    fields=["SOPClassUID"],
+                    offset=len(found) or None,
+                )
+            fresh = []
+            for item in page:
+                key = _value(item, "00080018") or repr(sorted(item.items()))
+                if key not in seen:
+                    seen.add(key)
+                    fresh.append(item)
+            if not fresh:
+                return found
+            found += fresh
+            if len(found) > self.max_find_results:
+                raise RetrievalError(
+                    f"the listing answered more than max_find_results ({self.max_find_results})"
+                    " matches"
+                )
 
     def fetch(self, ref: InstanceRef, dest: BinaryIO) -> int:
         if not (ref.series_instance_uid and ref.sop_instance_uid):

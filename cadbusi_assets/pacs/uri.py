@@ -124,7 +124,7 @@ def _typed(
 def _dicomweb_options(options: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     typed = _typed(
         options,
-        ints=("max_connections", "max_instance_bytes", "max_answer_bytes"),
+        ints=("max_connections", "max_instance_bytes", "max_answer_bytes", "max_find_results"),
         floats=("timeout", "max_request_seconds"),
     )
     auth = str(typed.pop("auth", "") or "").lower()

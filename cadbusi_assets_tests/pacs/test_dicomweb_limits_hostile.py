@@ -64,7 +64,8 @@ class HostileServer:
     never ends), ``declared`` (Content-Length far over the cap), ``parts`` (the series: endless
     small parts; BAD alone: endless), ``stall`` (headers, then nothing), ``trickle`` (a byte
     every 0.1 s, never enough silence for the read timeout), ``listing`` (the QIDO-RS answer
-    is an endless JSON list, sent until :data:`LISTING_SENT` bytes)."""
+    is an endless JSON list, sent until :data:`LISTING_SENT` bytes), ``offset_ignored`` (the
+    listing answers the same page whatever its ``offset``; both instances sent well)."""
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
@@ -126,7 +127,9 @@ class HostileServer:
                     "00080016": {"vr": "UI", "Value": ["1.2.840.10008.5.1.4.1.1.6.1"]},
                 }
                 for sop in (GOOD, BAD)
-                if "offset=" not in handler.path or "offset=0" in handler.path  # one page
+                if self.mode == "offset_ignored"  # every page the same, without end
+                or "offset=" not in handler.path
+                or "offset=0" in handler.path  # one page
             ]
             body = json.dumps(listing).encode()
             handler.send_response(200)
@@ -136,8 +139,9 @@ class HostileServer:
             handler.wfile.write(body)
             return
         good = path.endswith(f"/instances/{GOOD}")
-        if good:
-            body = _part(_instance(GOOD)) + f"--{BOUNDARY}--\r\n".encode()
+        if good or (self.mode == "offset_ignored" and path.endswith(f"/instances/{BAD}")):
+            sop = GOOD if good else BAD
+            body = _part(_instance(sop)) + f"--{BOUNDARY}--\r\n".encode()
             handler.send_response(200)
             handler.send_header("Content-Type", multipart)
             handler.send_header("Content-Length", str(len(body)))
@@ -331,3 +335,16 @@ def test_the_cap_defaults_to_2_gib_and_is_a_pacs_uri_option():
     pacs = open_pacs("dicomweb+http://127.0.0.1:9/dicom-web?max_instance_bytes=1000")
     assert pacs.max_instance_bytes == 1000  # type: ignore[attr-defined]
     pacs.close()
+
+
+@pytest.mark.parametrize("hostile", ["offset_ignored"], indirect=True)
+def test_a_server_that_ignores_the_listing_offset_is_listed_once(hostile, tmp_path, pseudonymizer):
+    """Servers without QIDO-RS paging answer every ``offset`` with the whole list:
+    ``dicomweb-client``'s ``get_remaining`` asked for the next page for good, each answer
+    appended to the last (the retrieval never ended, its memory grew)."""
+    result, elapsed = _retrieve(hostile, tmp_path, pseudonymizer, 30, level="image")
+    rows = {r["sop_instance_uid"]: r for r in result.instances.iter_rows(named=True)}
+    assert sorted(rows) == sorted([GOOD, BAD])
+    assert {r["status"] for r in rows.values()} == {"stored"}
+    assert result.studies["complete"].to_list() == [True]
+    assert elapsed < 20
