@@ -132,6 +132,7 @@ class DicomWebPacs:
         self.max_find_results = int(max_find_results)
         self._slots = threading.BoundedSemaphore(self.max_connections)
         self.session = _session(token, username, password, google_credentials, headers)
+        self._local = threading.local()  # per search: did the server say it stopped early?
         self.session.hooks["response"].append(self._read_answer)
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.max_connections + 2)
         self.session.mount("http://", adapter)
@@ -159,6 +160,8 @@ class DicomWebPacs:
         """A response hook: an answer requested whole (QIDO-RS listings and searches through
         ``dicomweb-client``) is read here, up to ``max_answer_bytes`` and within
         ``max_request_seconds``, before requests would read it all into memory."""
+        if _more_results(response):
+            self._local.more = True  # the search's matches are marked truncated
         if stream:
             return response
         limit = self.max_answer_bytes
@@ -351,6 +354,7 @@ class DicomWebPacs:
         filters = {"StudyDate": study_date}
         if study_time:
             filters["StudyTime"] = study_time
+        self._local.more = False
         with self._slot(), _translated():
             found = self.client.search_for_studies(
                 search_filters=filters,
@@ -364,6 +368,7 @@ class DicomWebPacs:
                 ],
             )
         matches = StudyMatches()
+        matches.truncated = bool(getattr(self._local, "more", False))
         for item in found:
             uid = _value(item, "0020000D")
             if uid:
@@ -381,6 +386,7 @@ class DicomWebPacs:
     ) -> StudyMatches:
         """QIDO-RS ``/studies`` with exact-match keys (see :class:`StudyLookup`)."""
         filters = lookup_keys(accession_number, patient_id, study_date, modality)
+        self._local.more = False
         with self._slot(), _translated():
             found = self.client.search_for_studies(
                 search_filters=filters,
@@ -395,6 +401,7 @@ class DicomWebPacs:
                 ],
             )
         matches = StudyMatches()
+        matches.truncated = bool(getattr(self._local, "more", False))
         for item in found:
             uid = _value(item, "0020000D")
             if uid:
@@ -467,6 +474,16 @@ def _deadline(response: requests.Response, seconds: float) -> Iterator[None]:
         timer.cancel()
     if fired.is_set():
         raise TooSlowError(seconds)
+
+
+def _more_results(response: requests.Response) -> bool:
+    """The server's QIDO-RS ``Warning: 299`` (PS3.18 8.3.4.5): the number of results exceeded
+    its maximum and more can be requested; what it sent is not all."""
+    for value in response.headers.get("Warning", "").split(","):
+        words = value.strip().lower()
+        if words.startswith("299") and ("exceed" in words or "additional" in words):
+            return True
+    return False
 
 
 def _socket_of(response: requests.Response) -> socket.socket | None:

@@ -106,6 +106,28 @@ class HostileServer:
     def answer(self, handler: BaseHTTPRequestHandler) -> None:
         path = handler.path.split("?")[0]
         multipart = f'multipart/related; type="application/dicom"; boundary={BOUNDARY}'
+        if path.endswith("/studies"):  # a study search: two matches, "more" if truncated
+            body = json.dumps(
+                [
+                    {
+                        "0020000D": {"vr": "UI", "Value": [f"{STUDY}.{n}"]},
+                        "00080020": {"vr": "DA", "Value": ["20240305"]},
+                    }
+                    for n in (1, 2)
+                ]
+            ).encode()
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/dicom+json")
+            handler.send_header("Content-Length", str(len(body)))
+            if self.mode == "truncated_search":
+                handler.send_header(
+                    "Warning",
+                    '299 pacs: "The number of results exceeded the maximum supported by the '
+                    'server. Additional results can be requested."',
+                )
+            handler.end_headers()
+            handler.wfile.write(body)
+            return
         if path.endswith(f"/studies/{STUDY}/instances") and self.mode == "listing":
             handler.send_response(200)
             handler.send_header("Content-Type", "application/dicom+json")
@@ -348,3 +370,19 @@ def test_a_server_that_ignores_the_listing_offset_is_listed_once(hostile, tmp_pa
     assert {r["status"] for r in rows.values()} == {"stored"}
     assert result.studies["complete"].to_list() == [True]
     assert elapsed < 20
+
+
+@pytest.mark.parametrize("hostile", ["truncated_search", "stall"], indirect=True)
+def test_a_search_the_server_cut_short_is_marked_truncated(hostile):
+    """A server whose maximum is below our ``limit`` sends its first matches and says so in a
+    ``Warning: 299`` header (PS3.18): the matches were taken as all the studies of the window
+    (the window is searched in halves only when the answer is marked cut short)."""
+    pacs = open_pacs(hostile.uri)
+    try:
+        found = pacs.search_studies("20240305", limit=1000)  # type: ignore[attr-defined]
+        looked_up = pacs.lookup_studies(accession_number="ACC", limit=1000)  # type: ignore[attr-defined]
+    finally:
+        pacs.close()
+    cut = hostile.mode == "truncated_search"
+    assert len(found) == 2 and len(looked_up) == 2
+    assert (found.truncated, looked_up.truncated) == (cut, cut)
