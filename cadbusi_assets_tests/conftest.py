@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from cadbusi_assets.identity import Pseudonymizer
 
 # Tests must never read the demo home, the demo key or a production setting by accident.
+# (DAGSTER_PG_*: the write locks would take the production instance's database for theirs)
 for _name in list(os.environ):
-    if _name.startswith("CADBUSI_") or _name == "DAGSTER_HOME":
+    if _name.startswith(("CADBUSI_", "DAGSTER_PG_")) or _name == "DAGSTER_HOME":
         del os.environ[_name]
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 # The caliper networks run in float32, as on a CPU without native bfloat16 (CI machines
@@ -47,6 +48,18 @@ def pseudonymizer() -> Pseudonymizer:
     from cadbusi_assets.identity import Pseudonymizer
 
     return Pseudonymizer(TEST_KEY)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server started for this test session (``.dsn`` with its password)."""
+    from cadbusi_assets_tests.records.postgres_server import start_postgres
+
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -164,17 +164,6 @@ def test_bigquery_without_credentials_is_a_clear_problem(tmp_path, monkeypatch):
 # -- real servers -----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def postgres():
-    from cadbusi_assets_tests.records.postgres_server import start_postgres
-
-    server = start_postgres()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.mark.integration
 def test_postgresql_closed_port_is_a_problem_open_server_passes(postgres, monkeypatch):
     import psycopg2

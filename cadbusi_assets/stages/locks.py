@@ -47,6 +47,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -180,24 +181,13 @@ def partition_lock(
     else:
         folders = configured_lock_dirs()
     limit = lock_timeout() if timeout is None else timeout
-    deadline = time.monotonic() + limit
-    told: list[bool] = []
+    wait = _Wait(stage, partition, time.monotonic() + limit, limit, on_wait)
     with contextlib.ExitStack() as held:
         database = lock_database()
         if database is not None:
-            held.enter_context(_pg_lock(database, stage, partition, deadline, limit, on_wait, told))
+            held.enter_context(_pg_lock(database, wait))
         for folder in folders:
-            held.enter_context(
-                _flock(
-                    lock_path(stage, partition, folder),
-                    stage,
-                    partition,
-                    deadline,
-                    limit,
-                    on_wait,
-                    told,
-                )
-            )
+            held.enter_context(_flock(lock_path(stage, partition, folder), wait))
         yield
 
 
@@ -267,19 +257,42 @@ def lock_connection(url: str) -> Any:
     return connection
 
 
+@dataclass
+class _Wait:
+    """One partition lock's wait, shared by its database and file locks: one deadline, one
+    "waiting" message."""
+
+    stage: str
+    partition: str
+    deadline: float
+    limit: float
+    on_wait: Callable[[str], None] | None
+    told: bool = False
+
+    def until(self, take: Callable[[], bool]) -> None:
+        """Call ``take`` every :data:`POLL_SECONDS` until it takes the lock; past the deadline
+        :class:`PartitionBusy` (polling: an interrupt still stops the wait at once)."""
+        while not take():
+            if time.monotonic() > self.deadline:
+                raise PartitionBusy(
+                    f"{self.stage} {self.partition}: another run held this partition for more "
+                    f"than {self.limit:.0f} s (any run writing the same data zones, whatever its "
+                    "Dagster instance); try again when it has finished"
+                )
+            if not self.told and self.on_wait is not None:
+                self.on_wait(
+                    f"{self.stage} {self.partition}: waiting for another run of this partition"
+                )
+                self.told = True
+            time.sleep(POLL_SECONDS)
+
+
 @contextlib.contextmanager
-def _pg_lock(
-    url: str,
-    stage: str,
-    partition: str,
-    deadline: float,
-    limit: float,
-    on_wait: Callable[[str], None] | None,
-    told: list[bool],
-) -> Iterator[None]:
+def _pg_lock(url: str, wait: _Wait) -> Iterator[None]:
     """A session advisory lock on its own connection, held while the caller writes."""
     import psycopg2
 
+    stage, partition = wait.stage, wait.partition
     try:
         connection = lock_connection(url)
     except psycopg2.Error as exc:
@@ -291,17 +304,13 @@ def _pg_lock(
     key = advisory_key(stage, partition)
     try:
         with connection.cursor() as cursor:
-            while True:
+
+            def take() -> bool:
                 cursor.execute("SELECT pg_try_advisory_lock(%s)", (key,))
                 row = cursor.fetchone()
-                if row is not None and row[0]:
-                    break
-                if time.monotonic() > deadline:
-                    raise _busy(stage, partition, limit)
-                if not told and on_wait is not None:
-                    on_wait(f"{stage} {partition}: waiting for another run of this partition")
-                    told.append(True)
-                time.sleep(POLL_SECONDS)
+                return bool(row and row[0])
+
+            wait.until(take)
             watch = _LockWatch(connection, key)
             try:
                 yield
@@ -363,38 +372,20 @@ class _LockWatch:
         return self.lost or not self._held()
 
 
-def _busy(stage: str, partition: str, limit: float) -> PartitionBusy:
-    return PartitionBusy(
-        f"{stage} {partition}: another run held this partition for more than {limit:.0f} s "
-        "(any run writing the same data zones, whatever its Dagster instance); try again when "
-        "it has finished"
-    )
-
-
 @contextlib.contextmanager
-def _flock(
-    path: Path,
-    stage: str,
-    partition: str,
-    deadline: float,
-    limit: float,
-    on_wait: Callable[[str], None] | None,
-    told: list[bool],
-) -> Iterator[None]:
+def _flock(path: Path, wait: _Wait) -> Iterator[None]:
     _make_lock_folder(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def take() -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise _busy(stage, partition, limit) from None
-                if not told and on_wait is not None:
-                    on_wait(f"{stage} {partition}: waiting for another run of this partition")
-                    told.append(True)
-                time.sleep(POLL_SECONDS)
+        wait.until(take)
         try:
             yield
         finally:

@@ -49,6 +49,26 @@ def _study_with_a_large_instance(orthanc_studies) -> tuple[str, str, str]:
     return study, small, f"{study}.1.2"
 
 
+def _retrieve(uri: str, study: str, tmp_path: Path, pseudonymizer, *, retries: int, **options):
+    """(raw zone, retrieval result) of ``study`` from the PACS at ``uri``, one at a time."""
+    zone = open_zone(tmp_path / "raw", name="raw")
+    pacs = open_pacs(uri, timeout=10, **options)
+    try:
+        result = retrieve_studies(
+            pacs,
+            study_cohort(study),
+            zone,
+            PARTITION,
+            pseudonymizer,
+            retries=retries,
+            backoff_seconds=0.01,
+            concurrency=1,
+        )
+    finally:
+        pacs.close()
+    return zone, result
+
+
 @pytest.mark.parametrize("mode", ["get", "move"])
 @pytest.mark.parametrize("level", ["image", "series"])
 def test_an_instance_over_the_cap_is_cut_while_it_arrives(
@@ -63,20 +83,9 @@ def test_an_instance_over_the_cap_is_cut_while_it_arrives(
 ):
     study, small, large = _study_with_a_large_instance(orthanc_studies)
     uri = dimse_get_uri if mode == "get" else dimse_move_uri
-    zone = open_zone(tmp_path / "raw", name="raw")
-    pacs = open_pacs(uri, level=level, timeout=10, max_instance_bytes=CAP)
-    try:
-        result = retrieve_studies(
-            pacs,
-            study_cohort(study),
-            zone,
-            PARTITION,
-            pseudonymizer,
-            retries=2,
-            backoff_seconds=0.01,
-        )
-    finally:
-        pacs.close()
+    zone, result = _retrieve(
+        uri, study, tmp_path, pseudonymizer, retries=2, level=level, max_instance_bytes=CAP
+    )
     rows = {r["sop_instance_uid"]: r for r in result.instances.iter_rows(named=True)}
     assert rows[small]["status"] == "stored"
     assert (rows[large]["status"], rows[large]["reason"], rows[large]["attempts"]) == (
@@ -95,22 +104,10 @@ def test_a_data_set_cut_by_the_pacs_leaves_no_file_behind(
     pynetdicom's partial file (raw PHI) is removed (it stayed in the temporary folder)."""
     study, _, _ = _study_with_a_large_instance(orthanc_studies)
     proxy, uri = proxied_dimse(orthanc, dimse_get_uri)
-    zone = open_zone(tmp_path / "raw", name="raw")
-    pacs = open_pacs(uri, level="image", timeout=10)
     proxy.cut_after = 1 << 20  # bytes from the PACS, then the connection drops
     try:
-        result = retrieve_studies(
-            pacs,
-            study_cohort(study),
-            zone,
-            PARTITION,
-            pseudonymizer,
-            retries=1,
-            backoff_seconds=0.01,
-            concurrency=1,
-        )
+        _, result = _retrieve(uri, study, tmp_path, pseudonymizer, retries=1, level="image")
     finally:
-        pacs.close()
         proxy.close()
     failed = result.instances.filter(pl.col("status") == "failed")
     assert failed.height >= 1

@@ -27,17 +27,6 @@ from cadbusi_assets.stages.report import StageFailure
 STAGE, DAY = "deidentified_images", "2026-09-01"
 
 
-@pytest.fixture(scope="module")
-def postgres():
-    from cadbusi_assets_tests.records.postgres_server import start_postgres
-
-    server = start_postgres()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture
 def lock_url(postgres, monkeypatch) -> str:
     monkeypatch.setenv(LOCK_URL_ENV_VAR, postgres.dsn)  # inherited by spawned processes
@@ -60,12 +49,18 @@ def _machine(tmp_path, name: str) -> str:
     return str(folder)
 
 
-def test_a_writer_on_another_machine_waits_for_the_first(lock_url, tmp_path):
+def _holder(tmp_path, seconds: float):
+    """Machine "a": a process that holds the date for ``seconds`` (started and holding)."""
     ctx = multiprocessing.get_context("spawn")
     started, log = ctx.Event(), ctx.Queue()
-    first = ctx.Process(target=_hold, args=(_machine(tmp_path, "a"), 1.5, started, log))
-    first.start()
+    process = ctx.Process(target=_hold, args=(_machine(tmp_path, "a"), seconds, started, log))
+    process.start()
     assert started.wait(60)
+    return process, log
+
+
+def test_a_writer_on_another_machine_waits_for_the_first(lock_url, tmp_path):
+    first, log = _holder(tmp_path, 1.5)
     waited: list[str] = []
     with partition_lock(STAGE, DAY, lock_dir=_machine(tmp_path, "b"), on_wait=waited.append):
         entered = time.monotonic()
@@ -85,11 +80,7 @@ def test_other_dates_and_stages_do_not_wait(lock_url, tmp_path):
 
 
 def test_a_killed_holder_releases_the_date(lock_url, tmp_path):
-    ctx = multiprocessing.get_context("spawn")
-    started, log = ctx.Event(), ctx.Queue()
-    holder = ctx.Process(target=_hold, args=(_machine(tmp_path, "a"), 600, started, log))
-    holder.start()
-    assert started.wait(60)
+    holder, _ = _holder(tmp_path, 600)
     with (
         pytest.raises(PartitionBusy, match="another run held this partition"),
         partition_lock(STAGE, DAY, lock_dir=_machine(tmp_path, "b"), timeout=0.5),
