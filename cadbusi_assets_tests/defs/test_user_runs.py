@@ -385,19 +385,8 @@ def test_a_killed_ui_backfill_has_every_unfinished_date_re_run_by_the_daemon(coh
         assert images is not None and set(images["image_id"]) <= in_catalog, day
 
 
-@pytest.fixture(scope="module")
-def postgres_dsn():
-    from cadbusi_assets_tests.records.postgres_server import start_postgres
-
-    server = start_postgres()
-    try:
-        yield server.dsn
-    finally:
-        server.stop()
-
-
-def test_ui_backfill_on_the_postgres_instance(cohort, key, tmp_path, postgres_dsn):
-    url = urlparse(postgres_dsn)
+def test_ui_backfill_on_the_postgres_instance(cohort, key, tmp_path, postgres):
+    url = urlparse(postgres.dsn)
     env = product_env(
         tmp_path,
         cohort,

@@ -39,18 +39,10 @@ def duckdb_warehouse_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_server():
-    """A real PostgreSQL server for this test session (started here, stopped at the end).
-
-    Yields its DSN (``postgresql://postgres:<password>@127.0.0.1:<port>/postgres``).
-    """
-    from cadbusi_assets_tests.records.postgres_server import start_postgres
-
-    server = start_postgres()
-    try:
-        yield server.dsn
-    finally:
-        server.stop()
+def postgres_server(postgres) -> str:
+    """The DSN of the session's PostgreSQL server
+    (``postgresql://postgres:<password>@127.0.0.1:<port>/postgres``)."""
+    return postgres.dsn
 
 
 @pytest.fixture(scope="session")

@@ -140,7 +140,8 @@ def test_the_lock_keys_hold_no_date(lock_url, tmp_path):
         connection.cursor() as cursor,
     ):
         cursor.execute(
-            "SELECT classid::bigint, objid::bigint FROM pg_locks WHERE locktype = 'advisory'"
+            "SELECT classid::bigint, objid::bigint FROM pg_locks WHERE locktype = 'advisory' "
+            "AND pid IN (SELECT pid FROM pg_stat_activity WHERE application_name = 'cadbusi-lock')"
         )
         rows = cursor.fetchall()
     key = advisory_key(STAGE, DAY)
