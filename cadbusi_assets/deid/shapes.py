@@ -108,12 +108,13 @@ _STREET_TYPE_FIRST = re.compile(
 #: a US social security number's shape, unlabelled (``491-72-8154``): in no clinical phrase,
 #: code meaning or device name of the measured sets; not in a serial number, which may read so
 _SSN = re.compile(
-    r"(?<![^\W_]|[.\-/])\d{3}([\-–])\d{2}\1\d{4}(?![^\W_]|[\-/]|\.\d)"
+    # (a digit first, looked for fast)
+    r"(?=\d)(?:(?<![^\W_]|[.\-/])\d{3}([\-–])\d{2}\1\d{4}(?![^\W_]|[\-/]|\.\d)"
     # with spaces (``491 72 8154``): a valid number only (no area 000, 666 or 9xx, no group
     # 00, no serial 0000), no longer run of spaced digits (a phone, a spaced hospital number)
     r"|(?<![^\W_]|[.\-/,:])(?:(?<!\d )|(?<=[^\W\d_]\d )|(?<=[^\W\d_]\d\d ))"
     r"(?!000|666|9)\d{3} (?!00)\d{2} (?!0000)\d{4}"
-    r"(?![^\W_]|[\-/]|[.,]\d| \d)"
+    r"(?![^\W_]|[\-/]|[.,]\d| \d))"
 )
 _ID_LABEL = re.compile(
     r"(?i)(?<![^\W\d_])(?:MRN|MR[ \t]*(?:#|NO\.?|NUM(?:BER)?)|MED(?:ICAL)?[ \t]*REC(?:ORD)?"
@@ -758,6 +759,8 @@ def _barrelled_names(text: str) -> list[tuple[int, int]]:
 def lower_barrelled_names(text: str) -> list[tuple[int, int]]:
     """The spans of :func:`_lower_barrelled_name`'s names in ``text`` (for a report)."""
     spans: list[tuple[int, int]] = []
+    if _LOWER_DASHED.search(text) is None:
+        return spans
     for m in _BARRELLED_NAME.finditer(text):
         if m.group(0).islower() and _lower_barrelled_name(m):
             spans += [m.span(1), m.span(2), m.span(3)]
@@ -1783,6 +1786,7 @@ def _caret_names(text: str) -> list[tuple[int, int]]:
     found once and looked up by position."""
     tokens = [(m.start(), _DIGIT.search(m.group(0)) is None) for m in _NON_SPACE.finditer(text)]
     token_starts = [start for start, _ in tokens]
+    token_set = set(token_starts)
     words = [m for m in _CARET_WORD.finditer(text)]
     starts = [m.start() for m in words]
     ends = [m.end() for m in words]
@@ -1810,7 +1814,7 @@ def _caret_names(text: str) -> list[tuple[int, int]]:
                 and all(
                     len(words[w].group(0)) >= 2
                     and tokens[bisect.bisect_right(token_starts, starts[w]) - 1][1]
-                    and starts[w] in token_starts
+                    and starts[w] in token_set
                     and _WORD_END.match(text, ends[w])
                     and not _common(words[w].group(0))
                     for w in (i, k)
@@ -1904,7 +1908,17 @@ def particle_names(text: str) -> list[tuple[int, int]]:
 
 #: a user name written first.last or first_last in small letters, no ``@`` (``ottoline.
 #: quimbrell``): groups 1 and 2
-_HANDLE = re.compile(r"(?<![\w.@\-/\\])([a-z]{3,})[._]([a-z]{4,})(?![\w@\-/\\]|\.[a-z])")
+_HANDLE = re.compile(r"(?<![\w.@\-/\\])(?=[a-z])([a-z]{3,})[._]([a-z]{4,})(?![\w@\-/\\]|\.[a-z])")
+#: the words that start :data:`_USER_LABEL`, :data:`_GREETING` and :data:`_PARTICLE_NAME`: a
+#: value with none is not searched for them
+_USER_WORDS = frozenset({"user", "username", "userid", "login", "logon"})
+_GREETING_WORDS = frozenset({
+    "hi", "hello", "dear", "thanks", "thank", "many", "cheers", "regards", "kind", "best",
+})  # fmt: skip
+_PARTICLE_WORDS = frozenset({"van", "von", "ten", "ter", "bin", "ibn", "binti"})
+_USER_HINT = re.compile(r"(?i)user|log[io]n")
+#: a dashed pair of small-letter words long enough for :func:`_lower_barrelled_name`
+_LOWER_DASHED = re.compile(r"[a-z]{5}-[a-z]{5}")
 #: a user name after its label (``user: oquimbrell``, ``login ZFARTHING``): group 1
 _USER_LABEL = re.compile(
     r"(?i)(?<![^\W\d_])(?:user(?:[ \t]*(?:name|id))?|username|userid|login|logon)"
@@ -1932,6 +1946,8 @@ def handle_names(text: str) -> list[tuple[int, int]]:
                 and (_unknown_name_word(last.title()) or _class(last) == _NAME)
             ):
                 spans.append(m.span())
+    if _USER_HINT.search(text) is None:
+        return spans
     for m in _USER_LABEL.finditer(text):
         word = m.group(1)
         key = _fold_lower(word)
@@ -2055,9 +2071,13 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
             for m in _kin_more_regex().finditer(text):
                 spans += [(*s, "[name]") for s in _names_after(text, m.end(), m.group(1))]
     if kind == "text":
-        spans += [(*s, "[name]") for s in _greeted_names(text)]
-        spans += [(*s, "[name]") for s in particle_names(text)]
-        spans += [(*s, "[name]") for s in handle_names(text)]
+        words = set(_SEGMENT.findall(text.lower()))
+        if not _GREETING_WORDS.isdisjoint(words):  # "Hi Ottoline,", "thanks zelda"
+            spans += [(*s, "[name]") for s in _greeted_names(text)]
+        if not _PARTICLE_WORDS.isdisjoint(words):  # "van der Quellenberg"
+            spans += [(*s, "[name]") for s in particle_names(text)]
+        if "." in text or "_" in text or not _USER_WORDS.isdisjoint(words):
+            spans += [(*s, "[name]") for s in handle_names(text)]
     if "/" in text:
         for m in _SLASH_KIN.finditer(text):
             if m.start() and _LETTER.match(text, m.start() - 1):
