@@ -1323,8 +1323,12 @@ def by_initial_names(text: str) -> list[tuple[int, int]]:
     return [
         (m.start(1), m.end(2))
         for m in _BY_INITIAL.finditer(text)
-        if _bare_initial_surname(m.group(2))
-        and (m.group(1) not in "AI" or _unknown_name_word(m.group(2)))
+        if (
+            _unknown_name_word(m.group(2).title())  # "READ BY O QUIMBRELL": no English word
+            if m.group(2).isupper()
+            else _bare_initial_surname(m.group(2))
+            and (m.group(1) not in "AI" or _unknown_name_word(m.group(2)))
+        )
     ]
 
 
@@ -1801,16 +1805,16 @@ def _caret_names(text: str) -> list[tuple[int, int]]:
             continue  # a digit in the caret's word
         i = bisect.bisect_left(ends, caret.start())
         k = bisect.bisect_left(starts, caret.end())
-        if caret.group(0) == "^" and _SPACED_CARET.match(text, caret.start() - 1):
-            # "QUIMBRELL ^ OTTOLINE": a caret with one space on each side, between two
-            # words of two or more letters that are each a whole token and no common word
-            # (not "Wt / Ht ^ 2")
+        if caret.group(0) == "^" and _SPACED_CARET.match(text, max(caret.start() - 2, 0)):
+            # "QUIMBRELL ^ OTTOLINE": a caret with one or two spaces on each side, between
+            # two words of two or more letters that are each a whole token and no common
+            # word (not "Wt / Ht ^ 2")
             i -= 1
             if not (
                 i >= 0
                 and k < len(words)
-                and ends[i] == caret.start() - 1
-                and starts[k] == caret.end() + 1
+                and text[ends[i] : caret.start()] in _CARET_GAPS
+                and text[caret.end() : starts[k]] in _CARET_GAPS
                 and all(
                     len(words[w].group(0)) >= 2
                     and tokens[bisect.bisect_right(token_starts, starts[w]) - 1][1]
@@ -1839,6 +1843,17 @@ def _caret_names(text: str) -> list[tuple[int, int]]:
                 j -= 1
         if k < len(words) and starts[k] == caret.end():
             spans.append(words[k].span())
+            b = i - 1  # "QUIMBRELL ^OTTOLINE": the surname one space before a caret
+            if (
+                caret.group(0) == "^"
+                and (i >= len(words) or ends[i] != caret.start())
+                and b >= 0
+                and text[ends[b] : caret.start()] == " "
+                and len(words[b].group(0)) >= 2
+                and tokens[bisect.bisect_right(token_starts, starts[b]) - 1][1]
+                and not _common(words[b].group(0))
+            ):
+                spans.append(words[b].span())
             j = k + 1
             while (
                 j < len(words)
@@ -1858,7 +1873,8 @@ def caret_names(text: str) -> list[tuple[int, int]]:
 
 _NON_SPACE = re.compile(r"\S+")
 #: a lone caret with one space on each side, between letters (from the space before it)
-_SPACED_CARET = re.compile(r"(?<=[^\W\d_]) \^ (?=[^\W\d_])")
+_SPACED_CARET = re.compile(r"(?:(?<=[^\W\d_])|[^\W\d_])[ \t]{1,2}\^[ \t]{1,2}(?=[^\W\d_])")
+_CARET_GAPS = frozenset({" ", "  ", "\t"})
 #: what may follow the last letter of a whole word
 _WORD_END = re.compile(r"$|[ \t,;)]")
 _CARETS = re.compile(r"\^+")
@@ -1873,7 +1889,7 @@ _DOTTED_USER = re.compile(r"(?<![\w.@\-])([^\W\d_]+)[._\-]([^\W\d_]+)(?![\w.@\-]
 #: Quellenberg``, ``von Quimbrell``, ``bin Abdulquarim``); not Romance ones (``de la``,
 #: ``del``, ``da``: breeds and places, ``Perdiguero de Burgos``, ``Gado da Terra``)
 _PARTICLE_NAME = re.compile(
-    r"(?<![^\W\d_])(?:van|von|ten|ter|bin|ibn|binti)(?:[ \t]+(?:der|den|de))?[ \t]+"
+    r"(?<![^\W\d_])(?i:van|von|ten|ter|bin|ibn|binti)(?:[ \t]+(?i:der|den|de))?[ \t]+"
     r"({_WORD})(?![^\W\d_]|['’])".replace("{_WORD}", _WORD)
 )
 _WORD_BEFORE_PARTICLE = re.compile(rf"({_WORD})[ \t]+$")
@@ -1888,6 +1904,10 @@ def particle_names(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for m in _PARTICLE_NAME.finditer(text):
         surname = m.group(1)
+        if m.group(0).isupper():  # "VAN DER QUELLENBERG"
+            surname = surname.title()
+        elif not m.group(0)[:1].islower():
+            continue  # "Van" or "VAN" before a word in small letters or title case
         if not _unknown_name_word(surname):
             continue
         before = _WORD_BEFORE_PARTICLE.search(text, max(0, m.start() - 40), m.start())
@@ -1908,7 +1928,9 @@ def particle_names(text: str) -> list[tuple[int, int]]:
 
 #: a user name written first.last or first_last in small letters, no ``@`` (``ottoline.
 #: quimbrell``): groups 1 and 2
-_HANDLE = re.compile(r"(?<![\w.@\-/\\])(?=[a-z])([a-z]{3,})[._]([a-z]{4,})(?![\w@\-/\\]|\.[a-z])")
+_HANDLE = re.compile(
+    r"(?<![\w.@\-/\\])(?=[a-z])([a-z]{3,})[._]([a-z]{4,})\d{0,4}(?![\w@\-/\\]|\.[a-z])"
+)
 #: the words that start :data:`_USER_LABEL`, :data:`_GREETING` and :data:`_PARTICLE_NAME`: a
 #: value with none is not searched for them
 _USER_WORDS = frozenset({"user", "username", "userid", "login", "logon"})

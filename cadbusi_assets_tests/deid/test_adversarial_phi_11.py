@@ -26,8 +26,8 @@ Known gaps left (asserted as they are, :data:`KNOWN_LEAKS`): a three-letter firs
 (``Zoë Quimbrellé``, ``tech Ana de la Quintavera``), a nickname in quotes in short text, an
 initial glued to a surname in prose (``Copy to zfarthingale``), a date written ``March the
 third, 2024`` in a report, ``Boîte postale`` and ``Via ...`` in short text (``via`` as a street
-word takes ``via catheter``), initials in Cyrillic after a surname. All names, numbers and
-dates are invented (phones 555-01xx).
+word takes ``via catheter``), initials in Cyrillic after a surname, an SSN with two spaces
+between its groups. All names, numbers and dates are invented (phones 555-01xx).
 """
 
 from __future__ import annotations
@@ -105,7 +105,9 @@ def test_an_ssn_with_spaces_is_a_valid_one_standing_alone():
 def test_a_spaced_caret_needs_two_name_like_words():
     assert scrub_identifier_shapes("QUIMBRELL ^ OTTOLINE") == "[name] ^ [name]"
     assert scrub_identifier_shapes("van der Quimbrell ^ Ottoline") == "[name] ^ [name]"
-    for text in ("BMI = Wt / Ht ^ 2", "a ^ b", "Tc ^ 99m", "x ^ Quimbrell", "L breast ^ mass"):
+    assert scrub_identifier_shapes("QUIMBRELL ^OTTOLINE") == "[name] ^[name]"
+    for text in ("BMI = Wt / Ht ^ 2", "a ^ b", "Tc ^ 99m", "x ^ Quimbrell", "L breast ^ mass",
+                 "Tc ^99m", "Ht ^2"):  # fmt: skip
         assert scrub_identifier_shapes(text) == text
         assert scrub_descriptor_text(text) == text
 
@@ -243,6 +245,48 @@ def test_no_round_12_input_leaks(channel, text, secrets, pseudonymizer):
     assert _leaked(_run(channel, text, pseudonymizer), secrets) == []
 
 
+#: a second batch aimed at the new rules (two spaces, capitals, a caret glued on one side,
+#: a colon after a plural role, indented signature lines, other separators in a station
+#: name, a comma after a greeting, digits after a user name)
+SECOND_BATCH: list[tuple[str, str, tuple[str, ...]]] = [
+    (T, "SSN: 491 72 8154", ("8154",)),
+    (R, "Social 491 72 8154.", ("8154",)),
+    (T, "QUIMBRELL  ^  OTTOLINE", ("quimbrell", "ottoline")),
+    (T, "Quimbrell ^ Ottoline ^ ^ Dr", ("quimbrell", "ottoline")),
+    (C, "QUIMBRELL ^OTTOLINE", ("quimbrell", "ottoline")),
+    (T, "nurses: ottoline plimsoll", ("ottoline", "plimsoll")),
+    (T, "Sonographers Zelda Farthing", ("zelda", "farthing")),
+    (T, "techs zelda farthing", ("zelda", "farthing")),
+    (T, "read by O  Quimbrell", ("quimbrell",)),
+    (T, "READ BY O QUIMBRELL", ("quimbrell",)),
+    (T, "by O Quimbrell, MD", ("quimbrell",)),
+    (R, "Radiologist :\nZelda\nFarthing", ("zelda", "farthing")),
+    (R, "Sonographer:\n  Zelda\n  Farthing\n", ("zelda", "farthing")),
+    (R, "Sonographers:\nZelda\nFarthing", ("zelda", "farthing")),
+    (S, "O-QUIMBRELL", ("quimbrell",)),
+    (S, "US2 OJ QUIMBRELL", ("quimbrell",)),
+    (S, "QUIMBRELL.O", ("quimbrell",)),
+    (T, "Hi, Ottoline", ("ottoline",)),
+    (T, "Thanks Ottoline Quimbrell", ("ottoline", "quimbrell")),
+    (T, "Dear Ottoline", ("ottoline",)),
+    (T, "VAN DER QUELLENBERG", ("quellenberg",)),
+    (T, "Yusuf bin Abdulquarim", ("abdulquarim",)),
+    (T, "ottoline.quimbrell2", ("quimbrell",)),
+    (T, "login=oquimbrell", ("oquimbrell",)),
+    (T, "UR# 481516", ("481516",)),
+    (T, "Unit number: 4815162", ("4815162",)),
+    (T, "DOB: the 3rd of March, 1961", ("1961",)),
+    (T, "born on the third of March 1961", ("1961",)),
+    (T, "zelda plimsoll-candlewick", ("plimsoll", "candlewick")),
+    (D, "Gleason Quimbrell", ("quimbrell",)),
+]
+
+
+@pytest.mark.parametrize(("channel", "text", "secrets"), SECOND_BATCH)
+def test_no_input_of_the_second_batch_leaks(channel, text, secrets, pseudonymizer):
+    assert _leaked(_run(channel, text, pseudonymizer), secrets) == []
+
+
 #: inputs of the batch that still leak, asserted as they come out (not closed: each would
 #: take clinical text or code meanings with it, or needs a rule of its own; see the module)
 KNOWN_LEAKS: list[tuple[str, str, str]] = [
@@ -260,6 +304,8 @@ KNOWN_LEAKS: list[tuple[str, str, str]] = [
     (T, "Via Quimbrella 12, interno 4", "Via Quimbrella 12, interno 4"),
     # Cyrillic initials after a surname (initials are read in Latin capitals)
     (T, "Квимбрелл О.И.", "Квимбрелл О.И."),
+    # an SSN with two spaces between its groups (a table's spaced numbers read so)
+    (T, "491  72  8154", "491  72  8154"),
 ]
 
 
@@ -277,6 +323,8 @@ STAYS: list[tuple[str, str]] = [
     (T, "Thanks Breast"),
     (T, "caused by E Coli"),
     (T, "van Gogh"),
+    (T, "VAN GIESON STAIN"),
+    (D, "VAN ROSEN PROJECTION"),
     (T, "Perdiguero de Burgos"),
     (T, "Ecografia de la Mama"),
     (D, "Biopsia de la Axila"),

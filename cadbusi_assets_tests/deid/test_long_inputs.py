@@ -74,7 +74,7 @@ ROUND_12_TAIL = " sonographers zelda farthing 491 72 8154"
 ROUND_12 = [
     "491 72 ", "1 2 ", "Ab ^ ", "a ^ ", "by O ", "Dr O ", "O ", "OJ_", "Abcde_O ", "Hi Abcde ",
     "thanks ", "van der ", "a.b_", "user: ", "UR ", "DOB the third of ", "sonographers zelda ",
-    "rose a-", "担当 ",
+    "rose a-", "担当 ", "Ab ^a ", "Ab  ^  ", "VAN DER ", "BY O ",
 ]  # fmt: skip
 ROUND_12_PROSE = [
     "491 72 ", "Ab ^ ", "van der ", "a.b_", "Radiologist:\nAbc\n", 'Abc "Abc" ', "rose a-",
