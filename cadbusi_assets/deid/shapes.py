@@ -364,11 +364,6 @@ def _kin_more_regex() -> re.Pattern[str]:
     return _kin_pattern(_KIN_MORE_LANGUAGES)
 
 
-def _kin_more_search(text: str) -> bool:
-    """Whether ``text`` has a word that starts one of :data:`_KIN_MORE_LANGUAGES`."""
-    return not _KIN_MORE_FIRSTS.isdisjoint(_SEGMENT.findall(text.lower()))
-
-
 @lru_cache(maxsize=1)
 def _kin_regex() -> re.Pattern[str]:
     from cadbusi_assets.records.scrub import _KIN
@@ -1438,21 +1433,27 @@ def _initialled_station_names(text: str) -> list[tuple[int, int]]:
     from cadbusi_assets.records.scrub import core_words, english_words
 
     spans: list[tuple[int, int]] = []
+    matches = list(_STATION_INITIALS.finditer(text))
+    if not matches:
+        return spans
     segments = _STATION_PARTS.findall(text)
     if len(segments) > 4:
         return spans
-    for m in _STATION_INITIALS.finditer(text):
+    for m in matches:
         initials, surname = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
         key = initials.lower()
-        others = [p for p in segments if p not in (initials, surname)]
         if (
-            not all(_DIGIT.search(p) or p.lower() in _DEVICE_WORDS | _NOT_INITIALS for p in others)
-            or key in _NOT_INITIALS
+            key in _NOT_INITIALS
             or key in _ROMAN
             or key in _DEVICE_WORDS
-            or (len(key) == 2 and (key in core_words() or key in english_words()))
             or not (initials.isupper() or len(initials) == 1)
+            or (len(key) == 2 and (key in core_words() or key in english_words()))
             or not _unknown_name_word(surname[:1].upper() + surname[1:].lower())
+            or not all(
+                _DIGIT.search(p) or p.lower() in _DEVICE_WORDS or p.lower() in _NOT_INITIALS
+                for p in segments
+                if p not in (initials, surname)
+            )
         ):
             continue
         spans.append(m.span())
@@ -2086,14 +2087,15 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
         spans += [(*s, "[name]") for s in _caret_names(text)]
     for m in _TITLE.finditer(text):
         spans += [(*s, "[name]") for s in _names_after(text, m.end(), None)]
+    words = frozenset(_SEGMENT.findall(text.lower()))  # for the cheap checks of cue words
     if len(text) > 4 or not text.isascii():  # "妻 王芳"
         for m in _kin_regex().finditer(text):
             spans += [(*s, "[name]") for s in _names_after(text, m.end(), m.group(1))]
-        if _kin_more_search(text):  # "enfermera Ximena", "kızı Ayşegül", "con gái Hoa"
+        # "enfermera Ximena", "kızı Ayşegül", "con gái Hoa"
+        if not _KIN_MORE_FIRSTS.isdisjoint(words):
             for m in _kin_more_regex().finditer(text):
                 spans += [(*s, "[name]") for s in _names_after(text, m.end(), m.group(1))]
     if kind == "text":
-        words = set(_SEGMENT.findall(text.lower()))
         if not _GREETING_WORDS.isdisjoint(words):  # "Hi Ottoline,", "thanks zelda"
             spans += [(*s, "[name]") for s in _greeted_names(text)]
         if not _PARTICLE_WORDS.isdisjoint(words):  # "van der Quellenberg"

@@ -174,9 +174,11 @@ def scrub_descriptor_text(text: str, identifiers: OriginalIdentifiers | None = N
     pairs = title_name_pairs(scrubbed)  # "Ottoline Quimbrell L breast": two name-like words
     if " ^ " in scrubbed:  # "QUIMBRELL ^ OTTOLINE": a person name's caret between spaces
         pairs = sorted(pairs + caret_names(scrubbed))
-    particles = particle_names(scrubbed)  # "van der Quellenberg": a surname's particles
-    if particles:
-        pairs = sorted(pairs + particles)
+    low = scrubbed.lower()
+    if any(p in low for p in ("van ", "von ", "bin ", "ibn ", "ten ", "ter ", "binti ")):
+        particles = particle_names(scrubbed)  # "van der Quellenberg": a surname's particles
+        if particles:
+            pairs = sorted(pairs + particles)
     if pairs:
         parts, done = [], 0
         for start, end in pairs:
