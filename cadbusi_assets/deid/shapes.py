@@ -1896,6 +1896,13 @@ _PARTICLE_NAME = re.compile(
 _WORD_BEFORE_PARTICLE = re.compile(rf"({_WORD})[ \t]+$")
 
 
+def _eponym_heads() -> re.Pattern[str]:
+    """:data:`records.scrub._EPONYM_HEADS`: a clinical word an eponym names (``stain``)."""
+    from cadbusi_assets.records.scrub import _EPONYM_HEADS
+
+    return _EPONYM_HEADS
+
+
 def particle_names(text: str) -> list[tuple[int, int]]:
     """A surname with its particles (:data:`_PARTICLE_NAME`): the word after them title
     case and read like a person's name (:func:`_unknown_name_word`), and with it a first
@@ -1905,8 +1912,10 @@ def particle_names(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for m in _PARTICLE_NAME.finditer(text):
         surname = m.group(1)
-        if m.group(0).isupper():  # "VAN DER QUELLENBERG"
+        if m.group(0).isupper():  # "VAN DER QUELLENBERG"; not "VAN GIESON STAIN"
             surname = surname.title()
+            if _eponym_heads().match(text, m.end()) is not None:
+                continue
         elif not m.group(0)[:1].islower():
             continue  # "Van" or "VAN" before a word in small letters or title case
         if not _unknown_name_word(surname):

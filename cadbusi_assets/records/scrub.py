@@ -1487,7 +1487,11 @@ def _mark_names(
             continue  # a scanner's maker or model in a descriptor ("HITACHI ARIETTA")
         if tok.text[-2:].lower() in ("'s", "’s") and tok.key in eponyms:
             continue  # an eponym: "Montgomery's tubercles" (after a title still a name)
-        if not unknown_are_names and tok.key in eponyms and _descriptor_eponym(text, tokens, index):
+        if (
+            not unknown_are_names
+            and (tok.key in eponyms or tok.key in _DESCRIPTOR_EPONYMS)
+            and _descriptor_eponym(text, tokens, index)
+        ):
             continue  # a descriptor "Gleason Score", "Hodgkin Lymphoma", "BERGER" alone
         if (
             tok.cls == _NAME
@@ -2330,10 +2334,13 @@ _EPONYM_USE = re.compile(
 _EPONYM_HEADS = re.compile(
     r"[ \t]+(?i:disease|grade|grading|score|classification|category|system|syndrome|index"
     r"|criteria|stage|staging|scale|lymphoma|sarcoma|tumou?r|sign|cyst|nephropathy|fracture"
-    r"|view|projection|cells?|nodes?|ligaments?|lesion|type)(?![^\W\d_])"
+    r"|view|projection|cells?|nodes?|ligaments?|lesion|type|stain|staining)(?![^\W\d_])"
 )
 
 
+#: eponyms of grades and classifications that are no eponyms.txt word (there a name beside
+#: another in short text would no longer be a pair: ``Zelda Gleason``); a descriptor only
+_DESCRIPTOR_EPONYMS = frozenset({"berger", "gleason", "bosniak"})
 #: eponyms that name a disease or a grade alone ("BERGER": IgA nephropathy); a projection's
 #: name alone ("Lawrence", "Pearson") is still read as a person's
 _LONE_EPONYMS = frozenset({

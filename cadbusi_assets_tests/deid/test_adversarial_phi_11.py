@@ -168,6 +168,9 @@ def test_eponyms_in_a_descriptor_stay_beside_a_clinical_word():
     assert scrub_descriptor_text("US BREAST BERGER") == "US BREAST [NAME]"
     assert scrub_descriptor_text("Dr Gleason") == "[name]"
     assert scrub_descriptor_text("Lawrence") == "[NAME]"
+    # those eponyms beside a first name in short text are still a name pair
+    for text in ("Ottoline Berger", "Zelda Gleason", "Ottoline Rosen"):
+        assert scrub_identifier_shapes(text) == "[name]"
 
 
 # ------------------------------------------------------------- the round-12 adversary
@@ -324,7 +327,7 @@ STAYS: list[tuple[str, str]] = [
     (T, "caused by E Coli"),
     (T, "van Gogh"),
     (T, "VAN GIESON STAIN"),
-    (D, "VAN ROSEN PROJECTION"),
+    (T, "VAN ROSEN PROJECTION"),
     (T, "Perdiguero de Burgos"),
     (T, "Ecografia de la Mama"),
     (D, "Biopsia de la Axila"),
