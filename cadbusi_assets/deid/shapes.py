@@ -107,12 +107,22 @@ _STREET_TYPE_FIRST = re.compile(
 )
 #: a US social security number's shape, unlabelled (``491-72-8154``): in no clinical phrase,
 #: code meaning or device name of the measured sets; not in a serial number, which may read so
-_SSN = re.compile(r"(?<![^\W_]|[.\-/])\d{3}([\-–])\d{2}\1\d{4}(?![^\W_]|[\-/]|\.\d)")
+_SSN = re.compile(
+    # (a digit first, looked for fast)
+    r"(?=\d)(?:(?<![^\W_]|[.\-/])\d{3}([\-–])\d{2}\1\d{4}(?![^\W_]|[\-/]|\.\d)"
+    # with spaces (``491 72 8154``): a valid number only (no area 000, 666 or 9xx, no group
+    # 00, no serial 0000), no longer run of spaced digits (a phone, a spaced hospital number)
+    r"|(?<![^\W_]|[.\-/,:])(?:(?<!\d )|(?<=[^\W\d_]\d )|(?<=[^\W\d_]\d\d ))"
+    r"(?!000|666|9)\d{3} (?!00)\d{2} (?!0000)\d{4}"
+    r"(?![^\W_]|[\-/]|[.,]\d| \d))"
+)
 _ID_LABEL = re.compile(
     r"(?i)(?<![^\W\d_])(?:MRN|MR[ \t]*(?:#|NO\.?|NUM(?:BER)?)|MED(?:ICAL)?[ \t]*REC(?:ORD)?"
     r"(?:[ \t]*(?:#|NO\.?|NUM(?:BER)?))?|PT[ \t]*(?:ID|#|NO\.?)|PATIENT[ \t]*(?:ID|#|NO\.?|NUM(?:BER)?)"
     r"|PID|ACC(?:ESSION)?[ \t]*(?:#|NO\.?|NUM(?:BER)?)?|NHS[ \t]*(?:NO\.?|NUM(?:BER)?)?"
-    r"|HOSP(?:ITAL)?[ \t]*(?:#|NO\.?|NUM(?:BER)?)|CHART[ \t]*(?:#|NO\.?)?|SSN)"
+    r"|HOSP(?:ITAL)?[ \t]*(?:#|NO\.?|NUM(?:BER)?)|CHART[ \t]*(?:#|NO\.?)?|SSN"
+    # a unit record number (Australia: "UR 481516", "UR: 00481516"), a unit number
+    r"|UR(?:[ \t]*(?:#|NO\.?|NUM(?:BER)?))?|UNIT[ \t]*(?:#|NO\.?|NUM(?:BER)?))"
     r"(?![^\W\d_])[ \t]*[:#=.\-]?[ \t]*"
     # the value, with its digits in groups of 3+ after spaces ("HOSP NO. 4815 1623")
     r"([A-Z0-9][A-Z0-9/.\-]*\d[A-Z0-9/.\-]*(?:[ \t]\d{3,}(?![\w.\-/]))*)(?![\w])"
@@ -152,6 +162,19 @@ _DATE_NUMERIC = re.compile(
 _DATE_WORDS = re.compile(
     rf"(?i)(?<![\w.\-])(?:\d{{1,2}}[ \-]?{_MON}[ \-,]?[ \t]*(?:\d{{4}}|\d{{2}})"
     rf"|{_MON}[ \t]+\d{{1,2}}(?:st|nd|rd|th)?,?[ \t]+\d{{4}})(?![\w])"
+)
+#: a birth date written in words after its label (``DOB the third of March 1961``,
+#: ``born 3rd of March, 1961``): group 1 the date
+_ORDINAL_WORDS = (
+    r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth"
+    r"|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth"
+    r"|thirtieth|(?:twenty|thirty)[ \-]?(?:first|second|third|fourth|fifth|sixth|seventh"
+    r"|eighth|ninth))"
+)
+_DOB_WORDS = re.compile(
+    rf"(?i)(?<![^\W\d_])(?:DOB|D\.O\.B\.?|BORN(?:[ \t]+ON)?|BIRTH(?:[ \t]*DATE)?|DATE[ \t]+OF"
+    rf"[ \t]+BIRTH)(?![^\W\d_])[ \t]*[:#=.\-]?[ \t]*((?:the[ \t]+)?(?:\d{{1,2}}(?:st|nd|rd|th)?"
+    rf"|{_ORDINAL_WORDS})[ \t]+(?:of[ \t]+)?{_MON}[ \t]*,?[ \t]*\d{{4}})(?![\w])"
 )
 _DATE_COMPACT = re.compile(r"(?<!\d)(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\d)")
 _TITLE_WORDS = (
@@ -285,6 +308,8 @@ CJK_KIN = frozenset({
     "丈夫", "妻子", "母亲", "母親", "父亲", "父親", "姐姐", "妹妹", "哥哥", "弟弟", "孙女",
     "孫娘", "家族", "家属", "家屬", "딸", "아들", "남편", "아내", "부인", "어머니", "아버지", "언니",
     "누나", "오빠", "동생", "보호자",
+    # staff: 担当 (in charge), 技師 (technologist), 医師 (physician), 看護師 (nurse), 检查医生
+    "担当", "担当者", "技師", "技师", "医師", "医师", "看護師", "护士", "검사자",
 })  # fmt: skip
 _KIN_OTHER_SCRIPTS |= CJK_KIN
 #: staff roles in Spanish, Portuguese, French, Italian, German, Polish, Turkish, Vietnamese and
@@ -337,11 +362,6 @@ def _kin_pattern(kin: set[str] | frozenset[str]) -> re.Pattern[str]:
 def _kin_more_regex() -> re.Pattern[str]:
     """:func:`_kin_regex` for the words of :data:`_KIN_MORE_LANGUAGES`."""
     return _kin_pattern(_KIN_MORE_LANGUAGES)
-
-
-def _kin_more_search(text: str) -> bool:
-    """Whether ``text`` has a word that starts one of :data:`_KIN_MORE_LANGUAGES`."""
-    return not _KIN_MORE_FIRSTS.isdisjoint(_SEGMENT.findall(text.lower()))
 
 
 @lru_cache(maxsize=1)
@@ -714,6 +734,10 @@ def _barrelled_names(text: str) -> list[tuple[int, int]]:
         first = m.group(1)
         key = _fold_lower(first)
         capitals = m.group(0).isupper()
+        if m.group(0).islower():  # "rose plimsoll-candlewick": stricter parts
+            if _lower_barrelled_name(m):
+                spans += [m.span(1), m.span(2), m.span(3)]
+            continue
         if (
             (first.istitle() or capitals)
             and (key in _GIVEN_WORDS or (_class(key) == _NAME and key in name_words()))
@@ -725,6 +749,41 @@ def _barrelled_names(text: str) -> list[tuple[int, int]]:
         ):
             spans += [m.span(1), m.span(2), m.span(3)]
     return spans
+
+
+def lower_barrelled_names(text: str) -> list[tuple[int, int]]:
+    """The spans of :func:`_lower_barrelled_name`'s names in ``text`` (for a report)."""
+    spans: list[tuple[int, int]] = []
+    if _LOWER_DASHED.search(text) is None:
+        return spans
+    for m in _BARRELLED_NAME.finditer(text):
+        if m.group(0).islower() and _lower_barrelled_name(m):
+            spans += [m.span(1), m.span(2), m.span(3)]
+    return spans
+
+
+def _lower_barrelled_name(m: re.Match[str]) -> bool:
+    """:data:`_BARRELLED_NAME` all in small letters (``rose plimsoll-candlewick``): a first
+    name of a names list or one that is a word, then two different parts of 5+ letters that
+    would each be a part in title case (:func:`_barrel_word`) and are no word form or
+    clinical word (``grace well-being``, ``mark left-sided``, ``rose gastro-intestinal``)."""
+    from cadbusi_assets.records.scrub import _GIVEN_WORDS, _NAME, name_words
+
+    key = _fold_lower(m.group(1))
+    parts = (m.group(2), m.group(3))
+    return (
+        (key in _GIVEN_WORDS or (_class(key) == _NAME and key in name_words()))
+        and key not in _TITLES
+        and parts[0] != parts[1]
+        and all(
+            len(part) >= 5
+            and _barrel_word(part.title())
+            and _WORD_FORM_ENDING.search(part) is None
+            and not _clinical_ending(part)
+            and _MORE_CLINICAL_ENDINGS.search(part.upper()) is None
+            for part in parts
+        )
+    )
 
 
 #: initials after a title or a role word (``Dr O.J. Quimbrell``, ``sonographer O. Farthing``):
@@ -837,6 +896,11 @@ def _names_after(text: str, at: int, kin: str | None) -> list[tuple[int, int]]:
         if surname is None or not _initialled_surname(surname.group(0)):
             return spans
         return [(initials.start(), surname.end())]
+    bare = _BARE_INITIAL.match(text, at)
+    if bare is not None:  # "Dr O Quimbrell": one initial, no dot, a name-like surname
+        surname = _WORD_RE.match(text, bare.end())
+        if surname is not None and _bare_initial_surname(surname.group(0)):
+            return [(bare.start(), surname.end())]
     match = _WORD_RE.match(text, at)
     if match is None or len(match.group(0)) < 2:
         return spans
@@ -1224,12 +1288,73 @@ _INITIALLED = re.compile(
 )
 
 
+_INITIALS_FIRST = re.compile(
+    r"(?<![^\W\d_.])(?:[A-Z]\.[ \t]?){1,3}[ \t]*([^\W\d_]+)(?![^\W\d_.'’\-])"
+)
+#: a surname after ``by`` and one initial with or without a dot (``read by O Quimbrell``)
+_BY_INITIAL = re.compile(r"(?<![^\W\d_])(?i:by)[ \t]+([A-Z])\.?[ \t]+([^\W\d_]+)(?![^\W\d_.'’\-])")
+#: endings of a species' Latin name (``coli``, ``aureus``, ``pylori``, ``pneumoniae``,
+#: ``albicans``): after one initial no surname unless a names list has it
+_SPECIES_ENDING = re.compile(r"(?:i|ae|us|um|is|ans|ens|ile|a)$")
+#: one initial with no dot after a title or a role (``Dr O Quimbrell``)
+_BARE_INITIAL = re.compile(r"[A-Z][ \t]+(?=[^\W\d_])")
+
+
 def initialled_names(text: str) -> list[tuple[int, int]]:
     """A word that reads like a person's name (:func:`_unknown_name_word`) with initials
-    before or after it (``O. Quimbrell``, ``Quimbrell O.``): the span of both."""
-    return [
+    before or after it (``O. Quimbrell``, ``Quimbrell O.``): the span of both. The initials
+    first are looked for on their own too (``by O. Quimbrell``: ``by O.`` read as a word
+    and initials hid them)."""
+    spans = [
         m.span() for m in _INITIALLED.finditer(text) if _unknown_name_word(m.group(1) or m.group(2))
     ]
+    spans += [m.span() for m in _INITIALS_FIRST.finditer(text) if _unknown_name_word(m.group(1))]
+    return spans
+
+
+def by_initial_names(text: str) -> list[tuple[int, int]]:
+    """An initial (a dot or none) and a surname that reads like a person's name after ``by``
+    (``read by O Quimbrell``): the span of both."""
+    return [
+        (m.start(1), m.end(2))
+        for m in _BY_INITIAL.finditer(text)
+        if (
+            _unknown_name_word(m.group(2).title())  # "READ BY O QUIMBRELL": no English word
+            if m.group(2).isupper()
+            else _bare_initial_surname(m.group(2))
+            and (m.group(1) not in "AI" or _unknown_name_word(m.group(2)))
+        )
+    ]
+
+
+def _safe_class() -> int:
+    from cadbusi_assets.records.scrub import _SAFE
+
+    return _SAFE
+
+
+def _bare_initial_surname(word: str) -> bool:
+    """A surname after one initial with no dot that a title, a role or ``by`` marks (``Dr A
+    Smith``, ``by O Farthing``): a name-like word (:func:`_unknown_name_word`) or one in
+    title case of 4+ letters that no core, clinical, room, product or device word is, and
+    no word form (``by A Breast``, ``Dr X Treated``)."""
+    from cadbusi_assets.records.scrub import core_words, medical_words, name_words
+
+    key = _fold_lower(word)
+    if _SPECIES_ENDING.search(key) and key not in name_words():
+        return False  # "caused by E Coli", "by S Aureus": an organism's initial and species
+    if _unknown_name_word(word):
+        return True
+    return (
+        _initialled_surname(word)
+        and len(word) >= (4 if _class(word) != _safe_class() else 6)  # "J Wire", "S Phase"
+        and not word.isupper()
+        and key not in core_words()
+        and key not in medical_words()
+        and key not in _DEVICE_WORDS
+        and key not in _MORE_PRODUCT_WORDS
+        and _WORD_FORM_ENDING.search(key) is None
+    )
 
 
 #: two words side by side that start with a capital of the Latin, Greek, Cyrillic or Armenian
@@ -1275,6 +1400,64 @@ def _clinical_ending(key: str) -> bool:
     from cadbusi_assets.records.scrub import _CLINICAL_ENDING
 
     return _CLINICAL_ENDING.search(key.upper()) is not None
+
+
+#: one or two letters standing alone beside a word in a station name (``O QUIMBRELL``,
+#: ``OJ_QUIMBRELL``, ``QUIMBRELL_O``; a surname first only before ``_``, ``.`` or ``-``:
+#: ``HOFFER Q`` is a formula): groups 1, 2 (initials first) or 3, 4 (surname first)
+_STATION_INITIALS = re.compile(
+    r"(?:^|(?<=[ _./\-]))([^\W\d_]{1,2})[ _.\-]([^\W\d_]{5,})(?![^\W\d_])"
+    r"|(?<![^\W\d_])([^\W\d_]{5,})[_.\-]([^\W\d_]{1,2})(?=$|[ _./\-])"
+)
+#: two letters of a station name that are no initials: modalities, sides, rooms, services
+_NOT_INITIALS = frozenset({
+    "us", "ct", "mr", "mg", "dx", "cr", "nm", "pt", "xa", "rf", "ot", "ws", "pc", "it", "or",
+    "er", "ed", "rm", "sr", "lt", "rt", "rx", "bd", "ai", "hd", "tv", "id", "ip", "hq", "vr",
+    "ir", "ob", "pa", "ap", "dr", "ms", "no", "nr", "ac", "ec", "iv", "ll", "lr", "ul", "ur",
+})  # fmt: skip
+
+
+#: the parts of a station name between separators
+_STATION_PARTS = re.compile(r"[^ _.\-/]+")
+#: roman numerals and a cross (``ANGIOTENSIN II``, ``BRAFORD X ZEBU``): no initials
+_ROMAN = frozenset({"i", "ii", "iv", "v", "vi", "x", "xi", "xv"})
+
+
+def _initialled_station_names(text: str) -> list[tuple[int, int]]:
+    """A surname beside one or two initials as their own word in a station name (``O
+    QUIMBRELL``, ``OJ_QUIMBRELL``, ``US1 Z FARTHINGTON``): the surname a word that reads
+    like a person's name (:func:`_unknown_name_word`: names list only, or no vocabulary and
+    no clinical, Latin, product, room or device word), the initials no modality, side or
+    room abbreviation, roman numeral or English word, every other part of the value a device
+    word or one with a digit (``US1``); the span of both."""
+    from cadbusi_assets.records.scrub import core_words, english_words
+
+    spans: list[tuple[int, int]] = []
+    matches = list(_STATION_INITIALS.finditer(text))
+    if not matches:
+        return spans
+    segments = _STATION_PARTS.findall(text)
+    if len(segments) > 4:
+        return spans
+    for m in matches:
+        initials, surname = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+        key = initials.lower()
+        if (
+            key in _NOT_INITIALS
+            or key in _ROMAN
+            or key in _DEVICE_WORDS
+            or not (initials.isupper() or len(initials) == 1)
+            or (len(key) == 2 and (key in core_words() or key in english_words()))
+            or not _unknown_name_word(surname[:1].upper() + surname[1:].lower())
+            or not all(
+                _DIGIT.search(p) or p.lower() in _DEVICE_WORDS or p.lower() in _NOT_INITIALS
+                for p in segments
+                if p not in (initials, surname)
+            )
+        ):
+            continue
+        spans.append(m.span())
+    return spans
 
 
 def _lone_station_word(text: str) -> list[tuple[int, int]]:
@@ -1608,6 +1791,7 @@ def _caret_names(text: str) -> list[tuple[int, int]]:
     found once and looked up by position."""
     tokens = [(m.start(), _DIGIT.search(m.group(0)) is None) for m in _NON_SPACE.finditer(text)]
     token_starts = [start for start, _ in tokens]
+    token_set = set(token_starts)
     words = [m for m in _CARET_WORD.finditer(text)]
     starts = [m.start() for m in words]
     ends = [m.end() for m in words]
@@ -1621,15 +1805,56 @@ def _caret_names(text: str) -> list[tuple[int, int]]:
         if not tokens[bisect.bisect_right(token_starts, caret.start()) - 1][1]:
             continue  # a digit in the caret's word
         i = bisect.bisect_left(ends, caret.start())
+        k = bisect.bisect_left(starts, caret.end())
+        if caret.group(0) == "^" and _SPACED_CARET.match(text, max(caret.start() - 2, 0)):
+            # "QUIMBRELL ^ OTTOLINE": a caret with one or two spaces on each side, between
+            # two words of two or more letters that are each a whole token and no common
+            # word (not "Wt / Ht ^ 2")
+            i -= 1
+            if not (
+                i >= 0
+                and k < len(words)
+                and text[ends[i] : caret.start()] in _CARET_GAPS
+                and text[caret.end() : starts[k]] in _CARET_GAPS
+                and all(
+                    len(words[w].group(0)) >= 2
+                    and tokens[bisect.bisect_right(token_starts, starts[w]) - 1][1]
+                    and starts[w] in token_set
+                    and _WORD_END.match(text, ends[w])
+                    and not _common(words[w].group(0))
+                    for w in (i, k)
+                )
+            ):
+                continue
+            spans += [words[i].span(), words[k].span()]
+            for j in (i - 1, i - 2):  # "van der QUIMBRELL ^ OTTOLINE"
+                if j < 0 or text[ends[j] : starts[j + 1]] != " " or not name_part(j):
+                    break
+                spans.append(words[j].span())
+            for j in (k + 1, k + 2):
+                if j >= len(words) or text[ends[j - 1] : starts[j]] != " " or not name_part(j):
+                    break
+                spans.append(words[j].span())
+            continue
         if i < len(words) and ends[i] == caret.start():
             spans.append(words[i].span())
             j = i - 1
             while j >= 0 and i - j <= 2 and text[ends[j] : starts[j + 1]] == " " and name_part(j):
                 spans.append(words[j].span())
                 j -= 1
-        k = bisect.bisect_left(starts, caret.end())
         if k < len(words) and starts[k] == caret.end():
             spans.append(words[k].span())
+            b = i - 1  # "QUIMBRELL ^OTTOLINE": the surname one space before a caret
+            if (
+                caret.group(0) == "^"
+                and (i >= len(words) or ends[i] != caret.start())
+                and b >= 0
+                and text[ends[b] : caret.start()] == " "
+                and len(words[b].group(0)) >= 2
+                and tokens[bisect.bisect_right(token_starts, starts[b]) - 1][1]
+                and not _common(words[b].group(0))
+            ):
+                spans.append(words[b].span())
             j = k + 1
             while (
                 j < len(words)
@@ -1642,13 +1867,163 @@ def _caret_names(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def caret_names(text: str) -> list[tuple[int, int]]:
+    """:func:`_caret_names` (for a descriptor: ``QUIMBRELL ^ OTTOLINE``)."""
+    return _caret_names(text)
+
+
 _NON_SPACE = re.compile(r"\S+")
+#: a lone caret with one space on each side, between letters (from the space before it)
+_SPACED_CARET = re.compile(r"(?:(?<=[^\W\d_])|[^\W\d_])[ \t]{1,2}\^[ \t]{1,2}(?=[^\W\d_])")
+_CARET_GAPS = frozenset({" ", "  ", "\t"})
+#: what may follow the last letter of a whole word
+_WORD_END = re.compile(r"$|[ \t,;)]")
 _CARETS = re.compile(r"\^+")
 #: a word of a person name's component: letters, an apostrophe or a hyphen inside (``O'NEIL``)
 _CARET_WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 
 
 _DOTTED_USER = re.compile(r"(?<![\w.@\-])([^\W\d_]+)[._\-]([^\W\d_]+)(?![\w.@\-])")
+
+
+#: particles of Dutch, German and Arabic surnames and the word after them (``van der
+#: Quellenberg``, ``von Quimbrell``, ``bin Abdulquarim``); not Romance ones (``de la``,
+#: ``del``, ``da``: breeds and places, ``Perdiguero de Burgos``, ``Gado da Terra``)
+_PARTICLE_NAME = re.compile(
+    r"(?<![^\W\d_])(?i:van|von|ten|ter|bin|ibn|binti)(?:[ \t]+(?i:der|den|de))?[ \t]+"
+    r"({_WORD})(?![^\W\d_]|['’])".replace("{_WORD}", _WORD)
+)
+_WORD_BEFORE_PARTICLE = re.compile(rf"({_WORD})[ \t]+$")
+
+
+def _eponym_heads() -> re.Pattern[str]:
+    """:data:`records.scrub._EPONYM_HEADS`: a clinical word an eponym names (``stain``)."""
+    from cadbusi_assets.records.scrub import _EPONYM_HEADS
+
+    return _EPONYM_HEADS
+
+
+def particle_names(text: str) -> list[tuple[int, int]]:
+    """A surname with its particles (:data:`_PARTICLE_NAME`): the word after them title
+    case and read like a person's name (:func:`_unknown_name_word`), and with it a first
+    name just before the particles that reads so too; the span of all."""
+    from cadbusi_assets.records.scrub import _GIVEN_WORDS, _NAME
+
+    spans: list[tuple[int, int]] = []
+    for m in _PARTICLE_NAME.finditer(text):
+        surname = m.group(1)
+        if m.group(0).isupper():  # "VAN DER QUELLENBERG"; not "VAN GIESON STAIN"
+            surname = surname.title()
+            if _eponym_heads().match(text, m.end()) is not None:
+                continue
+        elif not m.group(0)[:1].islower():
+            continue  # "Van" or "VAN" before a word in small letters or title case
+        if not _unknown_name_word(surname):
+            continue
+        before = _WORD_BEFORE_PARTICLE.search(text, max(0, m.start() - 40), m.start())
+        first = None
+        if before is not None:
+            word = before.group(1)
+            key = _fold_lower(word)
+            if (
+                word[:1].isupper()
+                and word[1:].islower()
+                and (_unknown_name_word(word) or key in _GIVEN_WORDS or _class(key) == _NAME)
+                and key not in _TITLES
+            ):
+                first = before.start(1)
+        spans.append((m.start() if first is None else first, m.end()))
+    return spans
+
+
+#: a user name written first.last or first_last in small letters, no ``@`` (``ottoline.
+#: quimbrell``): groups 1 and 2
+_HANDLE = re.compile(
+    r"(?<![\w.@\-/\\])(?=[a-z])([a-z]{3,})[._]([a-z]{4,})\d{0,4}(?![\w@\-/\\]|\.[a-z])"
+)
+#: the words that start :data:`_USER_LABEL`, :data:`_GREETING` and :data:`_PARTICLE_NAME`: a
+#: value with none is not searched for them
+_USER_WORDS = frozenset({"user", "username", "userid", "login", "logon"})
+_GREETING_WORDS = frozenset({
+    "hi", "hello", "dear", "thanks", "thank", "many", "cheers", "regards", "kind", "best",
+})  # fmt: skip
+_PARTICLE_WORDS = frozenset({"van", "von", "ten", "ter", "bin", "ibn", "binti"})
+_USER_HINT = re.compile(r"(?i)user|log[io]n")
+#: a dashed pair of small-letter words long enough for :func:`_lower_barrelled_name`
+_LOWER_DASHED = re.compile(r"[a-z]{5}-[a-z]{5}")
+#: a user name after its label (``user: oquimbrell``, ``login ZFARTHING``): group 1
+_USER_LABEL = re.compile(
+    r"(?i)(?<![^\W\d_])(?:user(?:[ \t]*(?:name|id))?|username|userid|login|logon)"
+    r"[ \t]*[:=#]?[ \t]*([^\W\d_]{5,})(?![\w@.\-])"
+)
+
+
+def handle_names(text: str) -> list[tuple[int, int]]:
+    """A user name with no ``@`` (:data:`_HANDLE`: a first name of a names list and a
+    surname that reads like one), or after a user label a word that is no common word,
+    device or product word: the span of each."""
+    from cadbusi_assets.records.scrub import _GIVEN_WORDS, _NAME, name_words
+
+    spans: list[tuple[int, int]] = []
+    if "." in text or "_" in text:
+        for m in _HANDLE.finditer(text):
+            first, last = m.group(1), m.group(2)
+            if (
+                (
+                    first in _GIVEN_WORDS
+                    or (_class(first) == _NAME and first in name_words())
+                    or (len(first) >= 5 and _unknown_name_word(first.title()))
+                )
+                and not _common(last)
+                and (_unknown_name_word(last.title()) or _class(last) == _NAME)
+            ):
+                spans.append(m.span())
+    if _USER_HINT.search(text) is None:
+        return spans
+    for m in _USER_LABEL.finditer(text):
+        word = m.group(1)
+        key = _fold_lower(word)
+        if not _common(word) and key not in _DEVICE_WORDS and key not in _MORE_PRODUCT_WORDS:
+            spans.append(m.span(1))
+    return spans
+
+
+#: a greeting or a closing of a message (``Hi Ottoline,``, ``Thanks, Bea``, ``Kind regards
+#: Zelda``): a name follows
+_GREETING = re.compile(
+    r"(?i)(?<![^\W\d_])(?:hi|hello|dear|thanks|thank[ \t]+you|many[ \t]+thanks|cheers|regards"
+    r"|kind[ \t]+regards|best[ \t]+wishes|best[ \t]+regards)(?![^\W\d_])[ \t]*[,:\-]?[ \t]*"
+)
+
+
+def _greeted_names(text: str) -> list[tuple[int, int]]:
+    """The name after a greeting or a closing (:data:`_GREETING`): a capitalised word of a
+    names list only or of none and up to two more (as after ``sister``), or one word in
+    small letters of a names list only that closes the value (``thanks zelda``)."""
+    from cadbusi_assets.records.scrub import _GIVEN_WORDS, _NAME, _UNKNOWN, name_words
+
+    spans: list[tuple[int, int]] = []
+    for m in _GREETING.finditer(text):
+        word = _WORD_RE.match(text, m.end())
+        if word is None:
+            continue
+        if word.group(0).islower():
+            if (
+                len(word.group(0)) >= 4
+                and _class(word.group(0)) == _NAME
+                and re.match(r"[ \t]*[.!]?[ \t]*$", text[word.end() :])
+            ):
+                spans.append(word.span())
+            continue
+        key = _fold_lower(word.group(0))
+        if word.group(0).isupper() or not (
+            (_class(key) == _NAME and (len(key) >= 4 or key in name_words()))
+            or key in _GIVEN_WORDS
+            or (_class(key) == _UNKNOWN and len(key) >= 5 and _pronounceable(key))
+        ):
+            continue  # "HI RES", "Hi Res": a preset
+        spans += _names_after(text, m.end(), "dear")
+    return spans
 
 
 def _replace(text: str, spans: list[tuple[int, int, str]]) -> str:
@@ -1699,6 +2074,7 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
             if sum(c.isdigit() for c in m.group(1)) >= _MIN_ID_DIGITS
         ]
         spans += [(*m.span(1), "[date]") for m in _DOB_LABEL.finditer(text)]
+        spans += [(*m.span(1), "[date]") for m in _DOB_WORDS.finditer(text)]
         spans += [(*m.span(), "[phone]") for m in _PHONE.finditer(text)]
         spans += [(*m.span(), "[phone]") for m in _INTERNATIONAL.finditer(text)]
         spans += [(*m.span(), "[phone]") for m in _CN_MOBILE.finditer(text)]
@@ -1720,12 +2096,21 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
         spans += [(*s, "[name]") for s in _caret_names(text)]
     for m in _TITLE.finditer(text):
         spans += [(*s, "[name]") for s in _names_after(text, m.end(), None)]
+    words = frozenset(_SEGMENT.findall(text.lower()))  # for the cheap checks of cue words
     if len(text) > 4 or not text.isascii():  # "妻 王芳"
         for m in _kin_regex().finditer(text):
             spans += [(*s, "[name]") for s in _names_after(text, m.end(), m.group(1))]
-        if _kin_more_search(text):  # "enfermera Ximena", "kızı Ayşegül", "con gái Hoa"
+        # "enfermera Ximena", "kızı Ayşegül", "con gái Hoa"
+        if not _KIN_MORE_FIRSTS.isdisjoint(words):
             for m in _kin_more_regex().finditer(text):
                 spans += [(*s, "[name]") for s in _names_after(text, m.end(), m.group(1))]
+    if kind == "text":
+        if not _GREETING_WORDS.isdisjoint(words):  # "Hi Ottoline,", "thanks zelda"
+            spans += [(*s, "[name]") for s in _greeted_names(text)]
+        if not _PARTICLE_WORDS.isdisjoint(words):  # "van der Quellenberg"
+            spans += [(*s, "[name]") for s in particle_names(text)]
+        if "." in text or "_" in text or not _USER_WORDS.isdisjoint(words):
+            spans += [(*s, "[name]") for s in handle_names(text)]
     if "/" in text:
         for m in _SLASH_KIN.finditer(text):
             if m.start() and _LETTER.match(text, m.start() - 1):
@@ -1748,6 +2133,8 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
         spans += [(*s, "[name]") for s in title_name_pairs(text)]
         if "." in text:
             spans += [(*s, "[name]") for s in initialled_names(text)]
+    if kind != "serial" and ("by" in text or "BY" in text or "By" in text):
+        spans += [(*s, "[name]") for s in by_initial_names(text)]
     if ("-" in text or "–" in text) and not _description(text):  # "Petit Gascon-Saintongeois"
         spans += [(*s, "[name]") for s in _barrelled_names(text)]
     if "'" in text or "’" in text:
@@ -1783,6 +2170,7 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
         spans += [(*s, "[name]") for s in _compound_surname(text)]
         if station_name:
             spans += [(*s, "[name]") for s in _lone_station_word(text)]
+            spans += [(*s, "[name]") for s in _initialled_station_names(text)]
     if not spans:
         return text
     return _replace(text, spans)

@@ -137,6 +137,43 @@ _SIGNATURE = re.compile(
     r"|verified|read|attested|finalized|reported|released)(?:\s+and\s+\w+)?\s+(?:by|on)\b[^\n]*"
     r"|^[ \t]*(?:radiologist|attending|resident|fellow|pathologist|physician|technologist|sonographer)s?\s*:[^\n]*"
 )
+#: a signature label alone on its line and the lines under it (``Sonographer:`` then
+#: ``Zelda``, ``Farthing``): :func:`_signature_lines` takes those that read as a name
+_SIGNATURE_LINES = re.compile(
+    r"(?im)^([ \t]*(?:radiologist|attending|resident|fellow|pathologist|physician|technologist"
+    r"|sonographer)s?[ \t]*:[ \t]*)\n((?:[ \t]*[^\W\d_][^\W\d_'’\-.]*[ \t]*(?:\n|$)){1,3})"
+)
+#: words of a report's headings and closing lines: no name under a signature label
+_NOT_SIGNED_NAMES = frozenset({
+    "impression", "findings", "history", "technique", "comparison", "addendum", "signature",
+    "recommendation", "recommendations", "assessment", "procedure", "indication", "clinical",
+    "conclusion", "conclusions", "result", "results", "report", "note", "notes", "pending",
+    "none", "unknown", "na", "tbd", "birads", "comment", "comments", "summary", "date",
+})  # fmt: skip
+
+
+def _signature_lines(match: re.Match[str]) -> str:
+    """The label of :data:`_SIGNATURE_LINES` becomes ``[SIGNATURE]``; of the one-word lines
+    under it, those up to the first that is a heading, a stop, core or clinical word become
+    ``[NAME]``."""
+    lines = match.group(2).split("\n")
+    out = ["[SIGNATURE]"]
+    for at, line in enumerate(lines):
+        key = _fold_lower(line.strip().rstrip("."))
+        if (
+            not key
+            or key in _NOT_SIGNED_NAMES
+            or key in _STOP
+            or key in core_words()
+            or key in medical_words()
+            or not line.strip()[:1].isupper()
+        ):
+            out += lines[at:]
+            break
+        out.append(line[: len(line) - len(line.lstrip())] + "[NAME]")
+    return "\n".join(out)
+
+
 _PLACEHOLDER = re.compile("\ue000(.)\ue001")
 _DICTATION_MARK = re.compile(r"\[\*\*[^\]\n]{0,80}?\*\*\]")
 _NAME_MARKER = re.compile(r"\[name\]")
@@ -198,6 +235,10 @@ _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)")
 _IPV6 = re.compile(r"(?i)(?<![\w:])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{1,4}(?![\w:])")
 _SSN = re.compile(
     r"(?<![\d\-])\d{3}-\d{2}-\d{4}(?![\d\-])"
+    # with spaces ("491 72 8154"): a valid number only (no area 000, 666 or 9xx, no group 00,
+    # no serial 0000) and no longer run of spaced digits (phones, spaced hospital numbers)
+    r"|(?<![\d\-.,/:])(?:(?<!\d )|(?<=[^\W\d_]\d )|(?<=[^\W\d_]\d\d ))"
+    r"(?!000|666|9)\d{3} (?!00)\d{2} (?!0000)\d{4}(?![\d\-]|[.,]\d| \d)"
     r"|(?i:\b(?:SSN|SS#|social security(?:\s+(?:number|no\.?|#))?)\s*[:#]?\s*)\d{3}[\s\-]?\d{2}[\s\-]?\d{4}\b"
 )
 _ID_VALUE = (
@@ -963,6 +1004,10 @@ _RELATIONS = {
     "officer", "clerk", "receptionist", "secretary", "chaplain", "from", "of", "and", "with",
     "law", "operator", "referring", "reader", "performing", "scanned", "obtained",
     "aka", "nee", "alias",
+    # staff roles in the plural ("sonographers zelda farthing and ...")
+    "sonographers", "technologists", "techs", "technicians", "radiologists", "nurses",
+    "physicians", "surgeons", "pathologists", "residents", "doctors", "mammographers",
+    "oncologists", "midwives",
     # relatives in Spanish, French, German, Italian, Portuguese, Dutch and Polish (accents
     # folded; not those that are also names: Mari, Irma, Neto, Meza...)
     "hija", "hijo", "hijas", "hijos", "esposo", "esposa", "marido", "hermana", "hermano",
@@ -1442,6 +1487,12 @@ def _mark_names(
             continue  # a scanner's maker or model in a descriptor ("HITACHI ARIETTA")
         if tok.text[-2:].lower() in ("'s", "’s") and tok.key in eponyms:
             continue  # an eponym: "Montgomery's tubercles" (after a title still a name)
+        if (
+            not unknown_are_names
+            and (tok.key in eponyms or tok.key in _DESCRIPTOR_EPONYMS)
+            and _descriptor_eponym(text, tokens, index)
+        ):
+            continue  # a descriptor "Gleason Score", "Hodgkin Lymphoma", "BERGER" alone
         if (
             tok.cls == _NAME
             or (tok.cls == _UNKNOWN and (unknown_are_names or not _LATIN.match(tok.text)))
@@ -2279,6 +2330,40 @@ _EPONYM_USE = re.compile(
 )
 
 
+#: clinical words that an eponym names in a descriptor ("Gleason Score", "Bosniak Category")
+_EPONYM_HEADS = re.compile(
+    r"[ \t]+(?i:disease|grade|grading|score|classification|category|system|syndrome|index"
+    r"|criteria|stage|staging|scale|lymphoma|sarcoma|tumou?r|sign|cyst|nephropathy|fracture"
+    r"|view|projection|cells?|nodes?|ligaments?|lesion|type|stain|staining)(?![^\W\d_])"
+)
+
+
+#: eponyms of grades and classifications that are no eponyms.txt word (there a name beside
+#: another in short text would no longer be a pair: ``Zelda Gleason``); a descriptor only
+_DESCRIPTOR_EPONYMS = frozenset({"berger", "gleason", "bosniak"})
+#: eponyms that name a disease or a grade alone ("BERGER": IgA nephropathy); a projection's
+#: name alone ("Lawrence", "Pearson") is still read as a person's
+_LONE_EPONYMS = frozenset({
+    "berger", "hodgkin", "gleason", "bosniak", "crohn", "paget", "cushing", "addison",
+    "graves", "hashimoto", "kaposi", "wilms", "burkitt", "ewing", "marfan", "raynaud",
+    "mondor", "cowden", "sjogren", "wegener", "zenker", "kawasaki", "takayasu", "behcet",
+    "buerger", "hirschsprung", "krukenberg", "dupuytren",
+})  # fmt: skip
+
+
+def _descriptor_eponym(text: str, tokens: list[_Token], index: int) -> bool:
+    """Whether the eponym at ``index`` of a descriptor (short text with no other context)
+    names a clinical thing: the whole value (``BERGER``), or a clinical head word right
+    after it (``Gleason Score``, ``Hodgkin Lymphoma``); a title before it still makes it a
+    name (``Dr Gleason``)."""
+    if index and tokens[index - 1].key in _TITLES:
+        return False
+    if len(tokens) == 1:
+        return tokens[index].key in _LONE_EPONYMS
+
+    return _EPONYM_HEADS.match(text, tokens[index].end) is not None
+
+
 def _eponym_as_name(text: str, tok: _Token, after_name: bool) -> bool:
     """Whether an eponym right after a first name is a surname ("Debbie Richardson") rather
     than a clinical term ("Bloom-Richardson grade", "Cooper's ligaments")."""
@@ -2520,6 +2605,8 @@ def _scrub_report_text(
 ) -> str:
     replacements = {k.strip().lower(): v for k, v in (replacements or {}).items() if k}
     work = _Text(normalise_text(text))  # as a reader sees it: no soft hyphens, no full-width
+    if "\n" in work.text and ":" in work.text:
+        work.sub(_SIGNATURE_LINES, _signature_lines)
     work.sub(_SIGNATURE, "[SIGNATURE]")
     if "[**" in work.text:  # a dictation system's marked identifier: "[** Known lastname 5678 **]"
         work.sub(_DICTATION_MARK, "[REDACTED]")
@@ -2635,10 +2722,37 @@ def _scrub_report_text(
     return work.resolve()
 
 
+#: a nickname in quotes or brackets between a first name and a surname (``Ottoline "Tilly"
+#: Quimbrell``): group 1
+_NICKNAME_GAP = re.compile(r"[ \t]+[\"'“‘(«]([^\W\d_]+)[\"'”’)»][ \t]+")
+
+
+def _nicknames(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The nickname of :data:`_NICKNAME_GAP` between two name spans."""
+    found: list[tuple[int, int]] = []
+    ordered = sorted(spans)
+    for (_, end), (start, _) in itertools.pairwise(ordered):
+        if start - end > 40:
+            continue
+        gap = _NICKNAME_GAP.fullmatch(text, end, start)
+        if gap is not None:
+            found.append(gap.span(1))
+    return found
+
+
 def _names(work: _Text, unknown_are_names: bool) -> list[tuple[int, int]]:
     """The spans of names: :func:`_mark_names`, and in a tab-separated table the cells of a
     column whose header names a person (its header line itself kept)."""
     spans = _mark_names(work.text, work.values, unknown_are_names)
+    if "-" in work.text:  # "rose plimsoll-candlewick": a double-barrelled name in small letters
+        from cadbusi_assets.deid.shapes import lower_barrelled_names
+
+        spans += lower_barrelled_names(work.text)
+    if "." in work.text or "_" in work.text:  # "ottoline.quimbrell": a user name, no "@"
+        from cadbusi_assets.deid.shapes import handle_names
+
+        spans += handle_names(work.text)
+    spans += _nicknames(work.text, spans)
     if "\n" not in work.text:
         return spans
     for separator in ("\t", ";"):

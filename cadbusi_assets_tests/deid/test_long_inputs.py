@@ -5,8 +5,8 @@ tried from every character of a long run and read the run to its end each time, 
 cue walked back over every "A" before it). One such value held up its file, its date or
 the whole report query. Each case here took 60 s to several minutes before the fix; each
 now has 30 s (about a second of work) and must still scrub what follows the long run.
-Later rules' triggers join the same test (PHI round 11: ``ROUND_11``), so that no new
-pattern brings the square back."""
+Later rules' triggers join the same test (PHI round 11: ``ROUND_11``, round 12:
+``ROUND_12``), so that no new pattern brings the square back."""
 
 from __future__ import annotations
 
@@ -65,6 +65,21 @@ ROUND_11 = [
     "A.", "A. ", "Abc, ", "Dr O. ", "O.J. ", "बेटी ", "पति  ", "+1/", "tel 1/ ", "1·",
     "Ottoline ", "sonographer zelda ", "tom-",
 ]  # fmt: skip
+#: PHI round 12's rules (test_adversarial_phi_11): spaced digits and an SSN's groups, spaced
+#: carets (a list looked up per caret made a run of "Ab ^ " take 6 s), one initial after "by"
+#: or a title, station initials, greetings, particles, user names, labels, birth dates in
+#: words, plural roles, small-letter dashed names, CJK staff words, signature lines, quoted
+#: nicknames
+ROUND_12_TAIL = " sonographers zelda farthing 491 72 8154"
+ROUND_12 = [
+    "491 72 ", "1 2 ", "Ab ^ ", "a ^ ", "by O ", "Dr O ", "O ", "OJ_", "Abcde_O ", "Hi Abcde ",
+    "thanks ", "van der ", "a.b_", "user: ", "UR ", "DOB the third of ", "sonographers zelda ",
+    "rose a-", "担当 ", "Ab ^a ", "Ab  ^  ", "VAN DER ", "BY O ",
+]  # fmt: skip
+ROUND_12_PROSE = [
+    "491 72 ", "Ab ^ ", "van der ", "a.b_", "Radiologist:\nAbc\n", 'Abc "Abc" ', "rose a-",
+    "sonographers zelda ",
+]  # fmt: skip
 #: (piece, scrubber, tail, what must be gone after the run)
 CASES = (
     [(p, k, TAIL, "0142") for p, k in QUADRATIC]
@@ -78,6 +93,12 @@ CASES = (
         for p in ("^", "1-", "Ottoline ", "A. ", "sonographer zelda ")
         for k in ("descriptor", "report")
     ]
+    + [
+        (p, k, ROUND_12_TAIL, "8154")
+        for p in ROUND_12
+        for k in ("short text", "station", "station name")
+    ]
+    + [(p, k, ROUND_12_TAIL, "8154") for p in ROUND_12_PROSE for k in ("descriptor", "report")]
 )
 
 
