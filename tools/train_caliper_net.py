@@ -454,7 +454,7 @@ import dataclasses
 import functools
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -520,7 +520,15 @@ EDGE_SHARE = 0.25
 #: ``--edge-glyphs``: the colours of the UI glyphs drawn over edge samples.
 UI_COLOURS = ((0, 255, 0), (255, 255, 255), (190, 190, 190), (255, 255, 0), (0, 255, 255))
 #: Sample kinds (a cache's ``kinds`` index this tuple: new kinds go at its end).
-KINDS = ("point", "heat", "ui", "other", "edge", "map")
+KINDS = ("point", "heat", "ui", "other", "edge", "map", "mined_point", "mined_false")
+#: ``--mine-detector``: screens per tuning family (seeds from DETECTOR_SEED on: no overlap
+#: with the evaluation seeds, 0-439) on which the full detector runs; its false points and
+#: the caliper points its verdict refiner refuses (or it places more than MINED_OFF px off)
+#: become refiner samples (kinds ``mined_false`` and ``mined_point``), MINED_SHARE of every
+#: batch (half each, when both kinds are there).
+DETECTOR_SEED = FIRST_SCREEN_SEED + 80_000
+MINED_OFF = 2.0
+MINED_SHARE = 0.125
 #: ``--hues``: screens per tuning family (seeds from HUE_SEED on, :func:`hued_screen`) with
 #: their calipers drawn in other colours: HUE_SHARE of them in a random hue
 #: (:func:`random_hue`), HUE_WHITE_SHARE in white on brighter speckle (HUE_BRIGHT of the field
@@ -873,6 +881,163 @@ def render_samples(
     )
 
 
+def _detected(screen: gen.Screen) -> tuple[np.ndarray, tuple[int, int, int, int] | None, list]:
+    """The full detector on ``screen`` as ``benchmarks.caliper_misses`` runs it (the frame
+    prepared as ``analyze_frame`` prepares it, its field of view found): the frame it
+    searched (RGB with colour maps, grey else), the field of view's box (None: none found)
+    and the points ``detect_calipers`` returns (full-frame ``(x, y)``)."""
+    from cadbusi_assets.ultrasound import calipers as cal
+    from cadbusi_assets.ultrasound.fov import find_field_of_view
+    from cadbusi_assets.ultrasound.overlay import ColourMaps, to_grey
+
+    frame = screen.frame
+    grey = to_grey(frame)
+    maps = ColourMaps.of(frame) if frame.ndim == 3 else None
+    work = frame
+    if maps is None or cv2.countNonZero(maps.chroma) == 0:
+        work, maps = grey, None
+    box = find_field_of_view(grey, []).box
+    if box is None:
+        return work, None, []
+    found = cal.detect_calipers(work, box, grey=grey, maps=maps).points
+    return work, box, [(int(x), int(y)) for x, y in found]
+
+
+def _refused(net: Any, crop: np.ndarray, x: float, y: float) -> bool:
+    """Whether the verdict refiner of ``net`` (a ``CaliperNet``) refused the caliper point
+    (``x``, ``y``) of ``crop``: a heat-map point at least ``NET_MIN_PROB`` probable within 6
+    px (the likeliest) that it gives less than ``NET_REFINE_PROB`` of its version (the
+    ``refiner <`` cause of ``benchmarks.caliper_misses``)."""
+    from cadbusi_assets.ultrasound import calipers as cal
+
+    near = [p for p in net.find([crop], 0.05)[0] if np.hypot(p.x - x, p.y - y) <= 6]
+    if not near:
+        return False
+    best = max(near, key=lambda p: p.prob)
+    if best.prob < cal.NET_MIN_PROB:
+        return False
+    verdict = net.refine(crop, [(best.x, best.y)])[0]
+    return bool(verdict.prob < cal.NET_REFINE_PROB[net.refiner_version])
+
+
+def mined_centres(
+    truth: list[tuple[float, float]],
+    found: list[tuple[int, int]],
+    refused: Callable[[float, float], bool],
+    heat: Sequence[tuple[int, int]] = (),
+) -> list[tuple[int, int, int, tuple[float, float]]]:
+    """``--mine-detector``: the samples one screen gives (crop coordinates; as
+    :func:`render_samples`' centres: x, y, kind, offset). ``truth``: its caliper points,
+    ``found``: the detector's points, ``refused(x, y)``: whether the verdict refiner refused a
+    caliper point, ``heat``: heat-map points (at least ``NET_MIN_PROB``). Negatives
+    (``mined_false``): every found point farther than :data:`REFINE_AWAY` px from every
+    caliper point (a false mark; second marks, near a true one, are no negatives) and the
+    heat-map point nearest it within ``REACH`` px (where the refiner judged it), if as far
+    away. Positives (``mined_point``, centred on the caliper point, its sub-pixel offset the
+    target): the caliper points no found point lies within 5 px of that the refiner refused,
+    and those whose nearest found point is more than :data:`MINED_OFF` px off."""
+    reach = caliper_net.REACH
+
+    def away(x: float, y: float) -> bool:
+        return all(np.hypot(x - tx, y - ty) > REFINE_AWAY for tx, ty in truth)
+
+    out: list[tuple[int, int, int, tuple[float, float]]] = []
+    negatives: list[tuple[int, int]] = []
+    for fx, fy in found:
+        if not away(fx, fy):
+            continue
+        negatives.append((fx, fy))
+        near = sorted((np.hypot(hx - fx, hy - fy), hx, hy) for hx, hy in heat)
+        if near and 0 < near[0][0] <= reach and away(near[0][1], near[0][2]):
+            negatives.append((near[0][1], near[0][2]))
+    for x, y in dict.fromkeys(negatives):
+        out.append((x, y, KINDS.index("mined_false"), (0.0, 0.0)))
+    for tx, ty in truth:
+        nearest = min((float(np.hypot(fx - tx, fy - ty)) for fx, fy in found), default=np.inf)
+        if nearest > 5.0 and not refused(tx, ty):
+            continue
+        if nearest <= MINED_OFF:
+            continue
+        cx, cy = round(tx), round(ty)
+        out.append((cx, cy, KINDS.index("mined_point"), (tx - cx, ty - cy)))
+    return out
+
+
+def render_detector_samples(
+    screens: int,
+    seed: int,
+    first: int = DETECTOR_SEED,
+    weights: Path | None = None,
+    detect: Callable[[gen.Screen], tuple[np.ndarray, Any, list]] = _detected,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``--mine-detector``: a mining round on the full detector's own errors. ``screens``
+    screens per *tuning* family (never the held-out ones; seeds from ``first`` on), each
+    searched by ``detect`` (the full detector, ``detect_calipers`` with the rules, and the
+    learned finder of ``weights``, the committed weights when None), give the samples of
+    :func:`mined_centres`, cut (as :func:`render_samples` cuts them: :data:`SAMPLE` px,
+    zeros beyond the crop) from the crop the detector searched (its field of view's box
+    grown by ``ARM + 3`` px). ``seed`` is unused but kept for the other renderers' call
+    shape. Screens without a field of view give none."""
+    import torch
+
+    from cadbusi_assets.ultrasound import calipers as cal
+
+    del seed  # the screens' seeds decide everything
+    restore = caliper_net.caliper_net
+    net = caliper_net.caliper_net()
+    if weights is not None:
+        net = caliper_net.CaliperNet(torch.load(weights, map_location="cpu", weights_only=True))
+        caliper_net.caliper_net = lambda: net  # type: ignore[assignment]
+    half = SAMPLE // 2
+    out: list[np.ndarray] = []
+    kinds: list[int] = []
+    offsets: list[tuple[float, float]] = []
+    arrows: list[bool] = []
+    counts = [0, 0]
+    try:
+        for screen in _screens(
+            screens, first, None, (50, "detector screens"), families=gen.TUNING_FAMILIES
+        ):
+            work, box, found = detect(screen)
+            if box is None:
+                continue
+            height, width = work.shape[:2]
+            margin = ARM + 3
+            x0, y0 = max(0, box[0] - margin), max(0, box[1] - margin)
+            x1, y1 = min(width - 1, box[2] + margin), min(height - 1, box[3] + margin)
+            crop = work[y0 : y1 + 1, x0 : x1 + 1]
+            ch, cw = crop.shape[:2]
+            truth = [(float(x - x0), float(y - y0)) for x, y in screen.calipers]
+            inside = [(x - x0, y - y0) for x, y in found]
+            heat = [(p.x, p.y) for p in net.find([crop], cal.NET_MIN_PROB)[0]]
+            centres = mined_centres(
+                truth,
+                inside,
+                functools.partial(_refused, net, crop),
+                heat,
+            )
+            rgb = cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB) if crop.ndim == 2 else crop
+            padded = cv2.copyMakeBorder(rgb, half, half, half, half, cv2.BORDER_CONSTANT, value=0)
+            for cx, cy, kind, offset in centres:
+                if not (0 <= cx < cw and 0 <= cy < ch):
+                    continue
+                out.append(padded[cy : cy + SAMPLE, cx : cx + SAMPLE].copy())
+                kinds.append(kind)
+                offsets.append(offset)
+                arrows.append(screen.caliper_style.startswith("arrow"))
+                counts[kind == KINDS.index("mined_false")] += 1
+    finally:
+        caliper_net.caliper_net = restore
+    print(f"mined: {counts[0]} caliper points, {counts[1]} false points", flush=True)
+    n = len(out)
+    return (
+        np.stack(out) if out else np.zeros((0, SAMPLE, SAMPLE, 3), np.uint8),
+        np.array(kinds, np.int8),
+        np.array(offsets, np.float32).reshape(n, 2),
+        np.array(arrows, bool),
+    )
+
+
 def render_ui_samples(
     screens: int, seed: int, first: int = UI_SEED
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -1073,7 +1238,10 @@ def train_refiner_v2(
     the field of view's border (:data:`EDGE_SHARE`, when the samples hold any:
     :func:`render_edge_samples`) and texts or anywhere (negatives shifted up to 1 px). With
     samples of kind ``map`` (``--sample-hues``), :data:`MAP_SHARE` of the false points'
-    quarter is drawn from them.
+    quarter is drawn from them. With mined samples (``--mine-detector``:
+    :func:`render_detector_samples`), :data:`MINED_SHARE` of the batch is drawn from them,
+    half (when both kinds are there) the detector's refused caliper points, taken from the
+    caliper points' half, and half its false points, taken from the false points' quarter.
 
     ``start_from`` (``--refine-from``: a version 2 refiner, the teacher, kept as it was) is
     fine-tuned at half the learning rate instead of a new one trained; ``distill`` and
@@ -1088,6 +1256,9 @@ def train_refiner_v2(
     images, kinds, offsets, arrows = samples
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     pools = {kind: np.flatnonzero(kinds == KINDS.index(kind)) for kind in KINDS}
+    mined_pos, mined_neg = pools["mined_point"], pools["mined_false"]
+    n_mined = round(batch * MINED_SHARE) if len(mined_pos) + len(mined_neg) else 0
+    n_mined_pos = (n_mined // 2 if len(mined_neg) else n_mined) if len(mined_pos) else 0
     tips = np.flatnonzero((kinds == KINDS.index("point")) & arrows)
     others = np.flatnonzero((kinds == KINDS.index("point")) & ~arrows)
     print(
@@ -1116,17 +1287,19 @@ def train_refiner_v2(
         n_map = round(n_hard * MAP_SHARE) if len(pools["map"]) else 0
         drawn = (
             draw(tips, n_tips)
-            + draw(others, n_pos - n_tips)
-            + draw(pools["heat"], n_hard - n_map)
+            + draw(others, n_pos - n_tips - n_mined_pos)
+            + draw(pools["heat"], n_hard - n_map - (n_mined - n_mined_pos))
             + draw(pools["map"], n_map)
             + draw(pools["ui"], n_ui)
         )
+        if n_mined:  # (without mined samples, the draws of before)
+            drawn += draw(mined_pos, n_mined_pos) + draw(mined_neg, n_mined - n_mined_pos)
         if len(pools["edge"]):  # (without edge samples, the draws of before)
             drawn += draw(pools["edge"], round((batch - n_pos - n_hard) * EDGE_SHARE))
         drawn += draw(pools["other"], batch - len(drawn))
         x, labels, targets_ = [], [], []
         for i in drawn:
-            positive = kinds[i] == KINDS.index("point")
+            positive = kinds[i] in (KINDS.index("point"), KINDS.index("mined_point"))
             shift = REFINE_SHIFT if positive else 1
             dx, dy = (int(v) for v in rng.integers(-shift, shift + 1, 2))
             x.append(caliper_net.patches(images[i], [(centre + dx, centre + dy)], 2)[0])
@@ -1612,6 +1785,15 @@ def main() -> None:
         "negatives",
     )
     parser.add_argument(
+        "--mine-detector",
+        type=int,
+        default=0,
+        help="--refiner-version 2: screens per tuning family (from DETECTOR_SEED) searched by "
+        "the full detector (--refine-from's weights, else the committed ones); its false points "
+        "and refused caliper points join the samples (render_detector_samples), MINED_SHARE of "
+        "each batch",
+    )
+    parser.add_argument(
         "--combine-heat",
         type=Path,
         default=None,
@@ -1676,6 +1858,16 @@ def main() -> None:
                 cache / f"samples_{name}_{args.sample_edges}_{args.seed}.npz" if cache else None,
                 lambda: render_edge_samples(
                     args.sample_edges, args.seed + 8, glyphs=args.edge_glyphs
+                ),
+            )
+            samples = tuple(  # type: ignore[assignment]
+                np.concatenate([a, b]) for a, b in zip(samples, extra, strict=True)
+            )
+        if args.mine_detector:
+            extra = _samples(
+                cache / f"samples_detector_{args.mine_detector}_{args.seed}.npz" if cache else None,
+                lambda: render_detector_samples(
+                    args.mine_detector, args.seed + 12, DETECTOR_SEED, args.refine_from
                 ),
             )
             samples = tuple(  # type: ignore[assignment]
