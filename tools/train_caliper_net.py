@@ -520,7 +520,7 @@ EDGE_SHARE = 0.25
 #: ``--edge-glyphs``: the colours of the UI glyphs drawn over edge samples.
 UI_COLOURS = ((0, 255, 0), (255, 255, 255), (190, 190, 190), (255, 255, 0), (0, 255, 255))
 #: Sample kinds (a cache's ``kinds`` index this tuple: new kinds go at its end).
-KINDS = ("point", "heat", "ui", "other", "edge", "map", "mined_point", "mined_false")
+KINDS = ("point", "heat", "ui", "other", "edge", "map", "mined_point", "mined_false", "mined_near")
 #: ``--mine-detector``: screens per tuning family (seeds from DETECTOR_SEED on: no overlap
 #: with the evaluation seeds, 0-439) on which the full detector runs; its false points and
 #: the caliper points its verdict refiner refuses (or it places more than MINED_OFF px off)
@@ -529,6 +529,12 @@ KINDS = ("point", "heat", "ui", "other", "edge", "map", "mined_point", "mined_fa
 DETECTOR_SEED = FIRST_SCREEN_SEED + 80_000
 MINED_OFF = 2.0
 MINED_SHARE = 0.125
+#: ``--mine-near``: the detector's near misses join the mined negatives (kind ``mined_near``):
+#: heat-map points (at least ``NET_MIN_PROB``) farther than REFINE_AWAY px from every caliper
+#: point that the verdict refiner gives at least MINED_NEAR, the likeliest MINED_NEAR_MAX a
+#: screen.
+MINED_NEAR = 0.5
+MINED_NEAR_MAX = 4
 #: ``--hues``: screens per tuning family (seeds from HUE_SEED on, :func:`hued_screen`) with
 #: their calipers drawn in other colours: HUE_SHARE of them in a random hue
 #: (:func:`random_hue`), HUE_WHITE_SHARE in white on brighter speckle (HUE_BRIGHT of the field
@@ -963,12 +969,44 @@ def mined_centres(
     return out
 
 
+def _near_misses(
+    net: Any,
+    crop: np.ndarray,
+    heat: list[tuple[int, int]],
+    truth: list[tuple[float, float]],
+    taken: list[tuple[int, int, int, tuple[float, float]]],
+) -> list[tuple[int, int, int, tuple[float, float]]]:
+    """``--mine-near``: the heat-map points ``heat`` of ``crop`` farther than
+    :data:`REFINE_AWAY` px from every caliper point of ``truth`` and from the samples
+    ``taken`` that the verdict refiner of ``net`` gives at least :data:`MINED_NEAR` (the
+    likeliest :data:`MINED_NEAR_MAX`), as samples of kind ``mined_near``."""
+    points = [
+        (x, y)
+        for x, y in heat
+        if all(np.hypot(x - tx, y - ty) > REFINE_AWAY for tx, ty in truth)
+        and all(np.hypot(x - cx, y - cy) > 2 for cx, cy, _, _ in taken)
+    ]
+    if not points:
+        return []
+    verdicts = net.refine(crop, points, place=[False] * len(points), place_above=2.0)
+    ranked = sorted(
+        (
+            (v.prob, x, y)
+            for (x, y), v in zip(points, verdicts, strict=True)
+            if v.prob >= MINED_NEAR
+        ),
+        reverse=True,
+    )
+    return [(x, y, KINDS.index("mined_near"), (0.0, 0.0)) for _, x, y in ranked[:MINED_NEAR_MAX]]
+
+
 def render_detector_samples(
     screens: int,
     seed: int,
     first: int = DETECTOR_SEED,
     weights: Path | None = None,
     detect: Callable[[gen.Screen], tuple[np.ndarray, Any, list]] = _detected,
+    near: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``--mine-detector``: a mining round on the full detector's own errors. ``screens``
     screens per *tuning* family (never the held-out ones; seeds from ``first`` on), each
@@ -977,7 +1015,9 @@ def render_detector_samples(
     :func:`mined_centres`, cut (as :func:`render_samples` cuts them: :data:`SAMPLE` px,
     zeros beyond the crop) from the crop the detector searched (its field of view's box
     grown by ``ARM + 3`` px). ``seed`` is unused but kept for the other renderers' call
-    shape. Screens without a field of view give none."""
+    shape. Screens without a field of view give none. With ``near`` (``--mine-near``), the
+    near misses too (:data:`MINED_NEAR`: heat-map points away from every caliper point that
+    the verdict refiner leans to without taking them, or takes; kind ``mined_near``)."""
     import torch
 
     from cadbusi_assets.ultrasound import calipers as cal
@@ -993,7 +1033,7 @@ def render_detector_samples(
     kinds: list[int] = []
     offsets: list[tuple[float, float]] = []
     arrows: list[bool] = []
-    counts = [0, 0]
+    counts = [0, 0, 0]
     try:
         for screen in _screens(
             screens, first, None, (50, "detector screens"), families=gen.TUNING_FAMILIES
@@ -1016,6 +1056,8 @@ def render_detector_samples(
                 functools.partial(_refused, net, crop),
                 heat,
             )
+            if near:
+                centres += _near_misses(net, crop, heat, truth, centres)
             rgb = cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB) if crop.ndim == 2 else crop
             padded = cv2.copyMakeBorder(rgb, half, half, half, half, cv2.BORDER_CONSTANT, value=0)
             for cx, cy, kind, offset in centres:
@@ -1025,10 +1067,13 @@ def render_detector_samples(
                 kinds.append(kind)
                 offsets.append(offset)
                 arrows.append(screen.caliper_style.startswith("arrow"))
-                counts[kind == KINDS.index("mined_false")] += 1
+                counts[kind - KINDS.index("mined_point")] += 1
     finally:
         caliper_net.caliper_net = restore
-    print(f"mined: {counts[0]} caliper points, {counts[1]} false points", flush=True)
+    print(
+        f"mined: {counts[0]} caliper points, {counts[1]} false points, {counts[2]} near misses",
+        flush=True,
+    )
     n = len(out)
     return (
         np.stack(out) if out else np.zeros((0, SAMPLE, SAMPLE, 3), np.uint8),
@@ -1256,7 +1301,8 @@ def train_refiner_v2(
     images, kinds, offsets, arrows = samples
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     pools = {kind: np.flatnonzero(kinds == KINDS.index(kind)) for kind in KINDS}
-    mined_pos, mined_neg = pools["mined_point"], pools["mined_false"]
+    mined_pos = pools["mined_point"]
+    mined_neg = np.concatenate([pools["mined_false"], pools["mined_near"]])
     n_mined = round(batch * MINED_SHARE) if len(mined_pos) + len(mined_neg) else 0
     n_mined_pos = (n_mined // 2 if len(mined_neg) else n_mined) if len(mined_pos) else 0
     tips = np.flatnonzero((kinds == KINDS.index("point")) & arrows)
@@ -1794,6 +1840,12 @@ def main() -> None:
         "each batch",
     )
     parser.add_argument(
+        "--mine-near",
+        action="store_true",
+        help="--mine-detector: the detector's near misses (heat-map points away from every "
+        "caliper point its verdict refiner gives at least MINED_NEAR) join the negatives",
+    )
+    parser.add_argument(
         "--combine-heat",
         type=Path,
         default=None,
@@ -1864,10 +1916,17 @@ def main() -> None:
                 np.concatenate([a, b]) for a, b in zip(samples, extra, strict=True)
             )
         if args.mine_detector:
+            tag = "_near" if args.mine_near else ""
             extra = _samples(
-                cache / f"samples_detector_{args.mine_detector}_{args.seed}.npz" if cache else None,
+                cache / f"samples_detector{tag}_{args.mine_detector}_{args.seed}.npz"
+                if cache
+                else None,
                 lambda: render_detector_samples(
-                    args.mine_detector, args.seed + 12, DETECTOR_SEED, args.refine_from
+                    args.mine_detector,
+                    args.seed + 12,
+                    DETECTOR_SEED,
+                    args.refine_from,
+                    near=args.mine_near,
                 ),
             )
             samples = tuple(  # type: ignore[assignment]

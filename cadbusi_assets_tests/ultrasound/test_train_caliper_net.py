@@ -463,7 +463,8 @@ def test_detector_mining_cuts_samples_at_false_and_refused_points_of_tuning_scre
 
 def test_mined_samples_are_a_fixed_share_of_each_refiner_batch(monkeypatch):
     """With ``--mine-detector``'s samples, MINED_SHARE of every batch is drawn from them, half
-    refused caliper points (trained as positives), half false points (as negatives)."""
+    refused caliper points (trained as positives), half false points and near misses (as
+    negatives)."""
     from cadbusi_assets.ultrasound import caliper_net
 
     kinds = np.array([k % len(t.KINDS) for k in range(64)], np.int8)
@@ -483,5 +484,39 @@ def test_mined_samples_are_a_fixed_share_of_each_refiner_batch(monkeypatch):
     )
     counts = np.bincount(kinds[drawn], minlength=len(t.KINDS))
     share = round(batch * t.MINED_SHARE) // 2 * steps
-    assert counts[t.KINDS.index("mined_point")] == counts[t.KINDS.index("mined_false")] == share
+    negatives = counts[t.KINDS.index("mined_false")] + counts[t.KINDS.index("mined_near")]
+    assert counts[t.KINDS.index("mined_point")] == negatives == share
+    assert counts[t.KINDS.index("mined_false")] and counts[t.KINDS.index("mined_near")]
     assert counts[t.KINDS.index("point")] == (batch // 2) * steps - share
+
+
+def test_near_misses_are_heat_points_away_from_marks_the_refiner_leans_to():
+    """``--mine-near``: of the heat-map points, those farther than REFINE_AWAY px from every
+    caliper point and from the samples already taken that the verdict refiner gives at least
+    MINED_NEAR, the likeliest MINED_NEAR_MAX, become ``mined_near`` negatives."""
+    from cadbusi_assets.ultrasound.caliper_net import NetPoint
+
+    probs = {
+        (10, 10): 0.9,
+        (40, 10): 0.3,
+        (70, 10): 0.6,
+        (100, 10): 0.99,
+        (130, 10): 0.7,
+        (160, 10): 0.8,
+        (200, 200): 0.95,
+        (103, 12): 0.97,
+    }
+
+    class Net:
+        def refine(self, crop, points, place=None, place_above=0.0):
+            assert place is not None and not any(place) and place_above > 1.0  # no placer
+            return [NetPoint(x, y, probs[(x, y)]) for x, y in points]
+
+    truth = [(203.0, 203.0)]
+    taken = [(103, 12, t.KINDS.index("mined_false"), (0.0, 0.0))]
+    near = t._near_misses(Net(), np.zeros((300, 300, 3), np.uint8), list(probs), truth, taken)
+    kind = t.KINDS.index("mined_near")
+    assert t.MINED_NEAR_MAX == 4 and t.MINED_NEAR == 0.5
+    assert near == [
+        (x, y, kind, (0.0, 0.0)) for x, y in ((100, 10), (10, 10), (160, 10), (130, 10))
+    ]
