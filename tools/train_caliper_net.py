@@ -489,6 +489,12 @@ px, misses refiner < 0.98 42) and unseen colours (seeds 100-199; W3 1,406 matche
   W3's gone, four new: ge_voluson 110, 319, philips_epiq 305, philips_iu22 157), 21 > 2 px,
   max 4.47 px, refiner < 0.98 47; unseen 1,406 matched, 27 false. Mined: positives 0.475,
   false points 0.094.
+* M5 (M3 with ``--anchor 0.003``; RM5 880f3c82...): 5,479 matched, 23 false or second (four
+  new, ge_voluson 319, 380, philips_epiq 305, philips_iu22 157; five of W3's gone), 25 > 2
+  px, max 5.00 px, refiner < 0.98 46 (unseen colours not measured).
+* M6 (M2 with the mined positives left out of the cache: the 339 false points alone, 8 of
+  each batch's 16 hard negatives; RM6 4bad82f4...): 5,471 matched, 26 false or second, 25 > 2
+  px, max 5.00 px, refiner < 0.98 52 (unseen colours not measured).
 
 None passed the tuning seeds (matched >= 5,489 with <= 24 false or second and <= 21 > 2 px),
 so none was tested against the caliper tests or measured on held-out frames. The mined
@@ -496,9 +502,9 @@ errors are few (916 samples, 1,674 with the near misses, in 10,000 frames) and u
 fine-tuned on them the verdict moves as in R1-R5 and J2-J4: loosely held (anchor 0.01) it
 takes a few more marks (refiner misses 42 -> 38) and accepts colour-map texture it never saw
 as a negative (+9 false), held firmly (0.1) or given the near misses it grows stricter
-(refiner misses 44-47) and loses marks. The next try, if any: far more mined screens (the
-false points on maps are a few dozen in 10,000 frames), or the mined negatives alone
-(without positives) with anchor 0.01.
+(refiner misses 44-47, M5 46 even at anchor 0.003) and loses marks; the false points alone
+(M6) lose the most. The next try, if any: far more mined screens (the false points on maps
+are a few dozen in 10,000 frames) before another fine-tune.
 """
 
 from __future__ import annotations
