@@ -445,6 +445,66 @@ max 4.47; unseen colours 1,408 matched, 25 false; 3 of the caliper tests fail (2
 white arrows now taken by the sure rule instead of the arrow rule). Neither moves the tuning
 figures beyond a few marks in 5,568 (the second chance: +3 marks, +1 false), for 0.1 MB of
 weights and a second refiner pass on every point: not taken; held-out not measured.
+
+``--mine-detector N`` (a mining round on W3's own errors; not taken, the committed weights are
+still W3): :func:`render_detector_samples` runs the full detector (``detect_calipers`` with
+the rules, ``--refine-from``'s weights, the frame prepared as ``benchmarks.caliper_misses``
+prepares it) on ``N`` screens per *tuning* family (seeds from :data:`DETECTOR_SEED`, 480,000
+on: no overlap with 0-439), and :func:`mined_centres` turns its false points (farther than
+:data:`REFINE_AWAY` px from every caliper point; with the heat-map point nearest each) into
+``mined_false`` negatives and the caliper points its verdict refiner refused (the
+``refiner <`` cause) or it placed more than :data:`MINED_OFF` px off into ``mined_point``
+positives, cut from the crop it searched; ``--mine-near`` adds its near misses
+(:func:`_near_misses`: heat-map points away from every mark that W3's verdict gives at least
+:data:`MINED_NEAR`, up to :data:`MINED_NEAR_MAX` a screen, ``mined_near``). In training the
+mined samples are :data:`MINED_SHARE` of each batch (4 positives of the 32, 4 negatives of
+the 16 hard ones). Mined on 2,000 screens a family (10,000 frames; two processes of one
+thread, 12-16 minutes): 577 positives, 339 false points, 758 near misses; W3 itself gives
+0.456 of the mined positives and 0.195 of the false points >= 0.98 at their centre (most
+false marks are the rules' or the other learned rules', not the verdict's). Default samples
+as J2's, smaller (5,226 points, 7,306 false heat-map points, 6,285 UI, 6,885 other, 3,001
+edge), one thread, ``nice``, a 2-core machine, 4000-5000 steps in 7-10 minutes::
+
+    PYTHONPATH=. nice python tools/train_caliper_net.py --coarse W3 --refiner-version 2 \\
+        --refine-from W3 --sample-screens 300 --sample-ui 100 --sample-edges 100 \\
+        --edge-glyphs --mine-detector 2000 [--mine-near] --distill 1 --anchor A \\
+        --refine-steps S --cache C --out M.pt
+    PYTHONPATH=. python tools/train_caliper_net.py --combine M.pt W3 --out RM.pt
+
+Tuning seeds 100-439 (W3, remeasured: 5,485 matched, 24 false or second, 21 > 2 px, max 4.47
+px, misses refiner < 0.98 42) and unseen colours (seeds 100-199; W3 1,406 matched, 25 false):
+
+* M1 (``--anchor 0.1``, 5000 steps; RM1 sha256 e35f73e2...): 5,481 matched, 25 false or
+  second, 22 > 2 px, max 4.47 px, refiner < 0.98 45; unseen 1,405 matched, 27 false. Mined
+  samples >= 0.98 at the centre: positives 0.456 -> 0.466, false points 0.195 -> 0.088.
+* M2 (``--anchor 0.01``, 4000 steps; RM2 4299c3ff...): 5,486 matched, 33 false or second
+  (new ones on Doppler and elastography maps: ge_voluson 319 x4, 110, 380, ge_logiq 278,
+  philips_iu22 157, and philips_epiq 305, 341, siemens_s2000 170, 208), 26 > 2 px, max 5.00
+  px, refiner < 0.98 38; unseen 1,417 matched, 31 false. Mined: positives 0.541, false
+  points 0.021.
+* M3 (M2 with ``--mine-near``; RM3 810a6343...): 5,480 matched, 25 false or second, 23 > 2
+  px, max 4.47 px, refiner < 0.98 44; unseen 1,404 matched, 27 false. Mined: positives
+  0.480, false points 0.059.
+* M4 (M3 with ``--anchor 0.03``; RM4 bf41375d...): 5,478 matched, 23 false or second (five of
+  W3's gone, four new: ge_voluson 110, 319, philips_epiq 305, philips_iu22 157), 21 > 2 px,
+  max 4.47 px, refiner < 0.98 47; unseen 1,406 matched, 27 false. Mined: positives 0.475,
+  false points 0.094.
+* M5 (M3 with ``--anchor 0.003``; RM5 880f3c82...): 5,479 matched, 23 false or second (four
+  new, ge_voluson 319, 380, philips_epiq 305, philips_iu22 157; five of W3's gone), 25 > 2
+  px, max 5.00 px, refiner < 0.98 46 (unseen colours not measured).
+* M6 (M2 with the mined positives left out of the cache: the 339 false points alone, 8 of
+  each batch's 16 hard negatives; RM6 4bad82f4...): 5,471 matched, 26 false or second, 25 > 2
+  px, max 5.00 px, refiner < 0.98 52 (unseen colours not measured).
+
+None passed the tuning seeds (matched >= 5,489 with <= 24 false or second and <= 21 > 2 px),
+so none was tested against the caliper tests or measured on held-out frames. The mined
+errors are few (916 samples, 1,674 with the near misses, in 10,000 frames) and unlike each other;
+fine-tuned on them the verdict moves as in R1-R5 and J2-J4: loosely held (anchor 0.01) it
+takes a few more marks (refiner misses 42 -> 38) and accepts colour-map texture it never saw
+as a negative (+9 false), held firmly (0.1) or given the near misses it grows stricter
+(refiner misses 44-47, M5 46 even at anchor 0.003) and loses marks; the false points alone
+(M6) lose the most. The next try, if any: far more mined screens (the false points on maps
+are a few dozen in 10,000 frames) before another fine-tune.
 """
 
 from __future__ import annotations
@@ -454,7 +514,7 @@ import dataclasses
 import functools
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -520,7 +580,21 @@ EDGE_SHARE = 0.25
 #: ``--edge-glyphs``: the colours of the UI glyphs drawn over edge samples.
 UI_COLOURS = ((0, 255, 0), (255, 255, 255), (190, 190, 190), (255, 255, 0), (0, 255, 255))
 #: Sample kinds (a cache's ``kinds`` index this tuple: new kinds go at its end).
-KINDS = ("point", "heat", "ui", "other", "edge", "map")
+KINDS = ("point", "heat", "ui", "other", "edge", "map", "mined_point", "mined_false", "mined_near")
+#: ``--mine-detector``: screens per tuning family (seeds from DETECTOR_SEED on: no overlap
+#: with the evaluation seeds, 0-439) on which the full detector runs; its false points and
+#: the caliper points its verdict refiner refuses (or it places more than MINED_OFF px off)
+#: become refiner samples (kinds ``mined_false`` and ``mined_point``), MINED_SHARE of every
+#: batch (half each, when both kinds are there).
+DETECTOR_SEED = FIRST_SCREEN_SEED + 80_000
+MINED_OFF = 2.0
+MINED_SHARE = 0.125
+#: ``--mine-near``: the detector's near misses join the mined negatives (kind ``mined_near``):
+#: heat-map points (at least ``NET_MIN_PROB``) farther than REFINE_AWAY px from every caliper
+#: point that the verdict refiner gives at least MINED_NEAR, the likeliest MINED_NEAR_MAX a
+#: screen.
+MINED_NEAR = 0.5
+MINED_NEAR_MAX = 4
 #: ``--hues``: screens per tuning family (seeds from HUE_SEED on, :func:`hued_screen`) with
 #: their calipers drawn in other colours: HUE_SHARE of them in a random hue
 #: (:func:`random_hue`), HUE_WHITE_SHARE in white on brighter speckle (HUE_BRIGHT of the field
@@ -873,6 +947,202 @@ def render_samples(
     )
 
 
+def _detected(screen: gen.Screen) -> tuple[np.ndarray, tuple[int, int, int, int] | None, list]:
+    """The full detector on ``screen`` as ``benchmarks.caliper_misses`` runs it (the frame
+    prepared as ``analyze_frame`` prepares it, its field of view found): the frame it
+    searched (RGB with colour maps, grey else), the field of view's box (None: none found)
+    and the points ``detect_calipers`` returns (full-frame ``(x, y)``)."""
+    from cadbusi_assets.ultrasound import calipers as cal
+    from cadbusi_assets.ultrasound.fov import find_field_of_view
+    from cadbusi_assets.ultrasound.overlay import ColourMaps, to_grey
+
+    frame = screen.frame
+    grey = to_grey(frame)
+    maps = ColourMaps.of(frame) if frame.ndim == 3 else None
+    work = frame
+    if maps is None or cv2.countNonZero(maps.chroma) == 0:
+        work, maps = grey, None
+    box = find_field_of_view(grey, []).box
+    if box is None:
+        return work, None, []
+    found = cal.detect_calipers(work, box, grey=grey, maps=maps).points
+    return work, box, [(int(x), int(y)) for x, y in found]
+
+
+def _refused(net: Any, crop: np.ndarray, x: float, y: float) -> bool:
+    """Whether the verdict refiner of ``net`` (a ``CaliperNet``) refused the caliper point
+    (``x``, ``y``) of ``crop``: a heat-map point at least ``NET_MIN_PROB`` probable within 6
+    px (the likeliest) that it gives less than ``NET_REFINE_PROB`` of its version (the
+    ``refiner <`` cause of ``benchmarks.caliper_misses``)."""
+    from cadbusi_assets.ultrasound import calipers as cal
+
+    near = [p for p in net.find([crop], 0.05)[0] if np.hypot(p.x - x, p.y - y) <= 6]
+    if not near:
+        return False
+    best = max(near, key=lambda p: p.prob)
+    if best.prob < cal.NET_MIN_PROB:
+        return False
+    verdict = net.refine(crop, [(best.x, best.y)])[0]
+    return bool(verdict.prob < cal.NET_REFINE_PROB[net.refiner_version])
+
+
+def mined_centres(
+    truth: list[tuple[float, float]],
+    found: list[tuple[int, int]],
+    refused: Callable[[float, float], bool],
+    heat: Sequence[tuple[int, int]] = (),
+) -> list[tuple[int, int, int, tuple[float, float]]]:
+    """``--mine-detector``: the samples one screen gives (crop coordinates; as
+    :func:`render_samples`' centres: x, y, kind, offset). ``truth``: its caliper points,
+    ``found``: the detector's points, ``refused(x, y)``: whether the verdict refiner refused a
+    caliper point, ``heat``: heat-map points (at least ``NET_MIN_PROB``). Negatives
+    (``mined_false``): every found point farther than :data:`REFINE_AWAY` px from every
+    caliper point (a false mark; second marks, near a true one, are no negatives) and the
+    heat-map point nearest it within ``REACH`` px (where the refiner judged it), if as far
+    away. Positives (``mined_point``, centred on the caliper point, its sub-pixel offset the
+    target): the caliper points no found point lies within 5 px of that the refiner refused,
+    and those whose nearest found point is more than :data:`MINED_OFF` px off."""
+    reach = caliper_net.REACH
+
+    def away(x: float, y: float) -> bool:
+        return all(np.hypot(x - tx, y - ty) > REFINE_AWAY for tx, ty in truth)
+
+    out: list[tuple[int, int, int, tuple[float, float]]] = []
+    negatives: list[tuple[int, int]] = []
+    for fx, fy in found:
+        if not away(fx, fy):
+            continue
+        negatives.append((fx, fy))
+        near = sorted((np.hypot(hx - fx, hy - fy), hx, hy) for hx, hy in heat)
+        if near and 0 < near[0][0] <= reach and away(near[0][1], near[0][2]):
+            negatives.append((near[0][1], near[0][2]))
+    for x, y in dict.fromkeys(negatives):
+        out.append((x, y, KINDS.index("mined_false"), (0.0, 0.0)))
+    for tx, ty in truth:
+        nearest = min((float(np.hypot(fx - tx, fy - ty)) for fx, fy in found), default=np.inf)
+        if nearest > 5.0 and not refused(tx, ty):
+            continue
+        if nearest <= MINED_OFF:
+            continue
+        cx, cy = round(tx), round(ty)
+        out.append((cx, cy, KINDS.index("mined_point"), (tx - cx, ty - cy)))
+    return out
+
+
+def _near_misses(
+    net: Any,
+    crop: np.ndarray,
+    heat: list[tuple[int, int]],
+    truth: list[tuple[float, float]],
+    taken: list[tuple[int, int, int, tuple[float, float]]],
+) -> list[tuple[int, int, int, tuple[float, float]]]:
+    """``--mine-near``: the heat-map points ``heat`` of ``crop`` farther than
+    :data:`REFINE_AWAY` px from every caliper point of ``truth`` and from the samples
+    ``taken`` that the verdict refiner of ``net`` gives at least :data:`MINED_NEAR` (the
+    likeliest :data:`MINED_NEAR_MAX`), as samples of kind ``mined_near``."""
+    points = [
+        (x, y)
+        for x, y in heat
+        if all(np.hypot(x - tx, y - ty) > REFINE_AWAY for tx, ty in truth)
+        and all(np.hypot(x - cx, y - cy) > 2 for cx, cy, _, _ in taken)
+    ]
+    if not points:
+        return []
+    verdicts = net.refine(crop, points, place=[False] * len(points), place_above=2.0)
+    ranked = sorted(
+        (
+            (v.prob, x, y)
+            for (x, y), v in zip(points, verdicts, strict=True)
+            if v.prob >= MINED_NEAR
+        ),
+        reverse=True,
+    )
+    return [(x, y, KINDS.index("mined_near"), (0.0, 0.0)) for _, x, y in ranked[:MINED_NEAR_MAX]]
+
+
+def render_detector_samples(
+    screens: int,
+    seed: int,
+    first: int = DETECTOR_SEED,
+    weights: Path | None = None,
+    detect: Callable[[gen.Screen], tuple[np.ndarray, Any, list]] = _detected,
+    near: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``--mine-detector``: a mining round on the full detector's own errors. ``screens``
+    screens per *tuning* family (never the held-out ones; seeds from ``first`` on), each
+    searched by ``detect`` (the full detector, ``detect_calipers`` with the rules, and the
+    learned finder of ``weights``, the committed weights when None), give the samples of
+    :func:`mined_centres`, cut (as :func:`render_samples` cuts them: :data:`SAMPLE` px,
+    zeros beyond the crop) from the crop the detector searched (its field of view's box
+    grown by ``ARM + 3`` px). ``seed`` is unused but kept for the other renderers' call
+    shape. Screens without a field of view give none. With ``near`` (``--mine-near``), the
+    near misses too (:data:`MINED_NEAR`: heat-map points away from every caliper point that
+    the verdict refiner leans to without taking them, or takes; kind ``mined_near``)."""
+    import torch
+
+    from cadbusi_assets.ultrasound import calipers as cal
+
+    del seed  # the screens' seeds decide everything
+    restore = caliper_net.caliper_net
+    net = caliper_net.caliper_net()
+    if weights is not None:
+        net = caliper_net.CaliperNet(torch.load(weights, map_location="cpu", weights_only=True))
+        caliper_net.caliper_net = lambda: net  # type: ignore[assignment]
+    half = SAMPLE // 2
+    out: list[np.ndarray] = []
+    kinds: list[int] = []
+    offsets: list[tuple[float, float]] = []
+    arrows: list[bool] = []
+    counts = [0, 0, 0]
+    try:
+        for screen in _screens(
+            screens, first, None, (50, "detector screens"), families=gen.TUNING_FAMILIES
+        ):
+            work, box, found = detect(screen)
+            if box is None:
+                continue
+            height, width = work.shape[:2]
+            margin = ARM + 3
+            x0, y0 = max(0, box[0] - margin), max(0, box[1] - margin)
+            x1, y1 = min(width - 1, box[2] + margin), min(height - 1, box[3] + margin)
+            crop = work[y0 : y1 + 1, x0 : x1 + 1]
+            ch, cw = crop.shape[:2]
+            truth = [(float(x - x0), float(y - y0)) for x, y in screen.calipers]
+            inside = [(x - x0, y - y0) for x, y in found]
+            heat = [(p.x, p.y) for p in net.find([crop], cal.NET_MIN_PROB)[0]]
+            centres = mined_centres(
+                truth,
+                inside,
+                functools.partial(_refused, net, crop),
+                heat,
+            )
+            if near:
+                centres += _near_misses(net, crop, heat, truth, centres)
+            rgb = cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB) if crop.ndim == 2 else crop
+            padded = cv2.copyMakeBorder(rgb, half, half, half, half, cv2.BORDER_CONSTANT, value=0)
+            for cx, cy, kind, offset in centres:
+                if not (0 <= cx < cw and 0 <= cy < ch):
+                    continue
+                out.append(padded[cy : cy + SAMPLE, cx : cx + SAMPLE].copy())
+                kinds.append(kind)
+                offsets.append(offset)
+                arrows.append(screen.caliper_style.startswith("arrow"))
+                counts[kind - KINDS.index("mined_point")] += 1
+    finally:
+        caliper_net.caliper_net = restore
+    print(
+        f"mined: {counts[0]} caliper points, {counts[1]} false points, {counts[2]} near misses",
+        flush=True,
+    )
+    n = len(out)
+    return (
+        np.stack(out) if out else np.zeros((0, SAMPLE, SAMPLE, 3), np.uint8),
+        np.array(kinds, np.int8),
+        np.array(offsets, np.float32).reshape(n, 2),
+        np.array(arrows, bool),
+    )
+
+
 def render_ui_samples(
     screens: int, seed: int, first: int = UI_SEED
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -1073,7 +1343,10 @@ def train_refiner_v2(
     the field of view's border (:data:`EDGE_SHARE`, when the samples hold any:
     :func:`render_edge_samples`) and texts or anywhere (negatives shifted up to 1 px). With
     samples of kind ``map`` (``--sample-hues``), :data:`MAP_SHARE` of the false points'
-    quarter is drawn from them.
+    quarter is drawn from them. With mined samples (``--mine-detector``:
+    :func:`render_detector_samples`), :data:`MINED_SHARE` of the batch is drawn from them,
+    half (when both kinds are there) the detector's refused caliper points, taken from the
+    caliper points' half, and half its false points, taken from the false points' quarter.
 
     ``start_from`` (``--refine-from``: a version 2 refiner, the teacher, kept as it was) is
     fine-tuned at half the learning rate instead of a new one trained; ``distill`` and
@@ -1088,6 +1361,10 @@ def train_refiner_v2(
     images, kinds, offsets, arrows = samples
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     pools = {kind: np.flatnonzero(kinds == KINDS.index(kind)) for kind in KINDS}
+    mined_pos = pools["mined_point"]
+    mined_neg = np.concatenate([pools["mined_false"], pools["mined_near"]])
+    n_mined = round(batch * MINED_SHARE) if len(mined_pos) + len(mined_neg) else 0
+    n_mined_pos = (n_mined // 2 if len(mined_neg) else n_mined) if len(mined_pos) else 0
     tips = np.flatnonzero((kinds == KINDS.index("point")) & arrows)
     others = np.flatnonzero((kinds == KINDS.index("point")) & ~arrows)
     print(
@@ -1116,17 +1393,19 @@ def train_refiner_v2(
         n_map = round(n_hard * MAP_SHARE) if len(pools["map"]) else 0
         drawn = (
             draw(tips, n_tips)
-            + draw(others, n_pos - n_tips)
-            + draw(pools["heat"], n_hard - n_map)
+            + draw(others, n_pos - n_tips - n_mined_pos)
+            + draw(pools["heat"], n_hard - n_map - (n_mined - n_mined_pos))
             + draw(pools["map"], n_map)
             + draw(pools["ui"], n_ui)
         )
+        if n_mined:  # (without mined samples, the draws of before)
+            drawn += draw(mined_pos, n_mined_pos) + draw(mined_neg, n_mined - n_mined_pos)
         if len(pools["edge"]):  # (without edge samples, the draws of before)
             drawn += draw(pools["edge"], round((batch - n_pos - n_hard) * EDGE_SHARE))
         drawn += draw(pools["other"], batch - len(drawn))
         x, labels, targets_ = [], [], []
         for i in drawn:
-            positive = kinds[i] == KINDS.index("point")
+            positive = kinds[i] in (KINDS.index("point"), KINDS.index("mined_point"))
             shift = REFINE_SHIFT if positive else 1
             dx, dy = (int(v) for v in rng.integers(-shift, shift + 1, 2))
             x.append(caliper_net.patches(images[i], [(centre + dx, centre + dy)], 2)[0])
@@ -1612,6 +1891,21 @@ def main() -> None:
         "negatives",
     )
     parser.add_argument(
+        "--mine-detector",
+        type=int,
+        default=0,
+        help="--refiner-version 2: screens per tuning family (from DETECTOR_SEED) searched by "
+        "the full detector (--refine-from's weights, else the committed ones); its false points "
+        "and refused caliper points join the samples (render_detector_samples), MINED_SHARE of "
+        "each batch",
+    )
+    parser.add_argument(
+        "--mine-near",
+        action="store_true",
+        help="--mine-detector: the detector's near misses (heat-map points away from every "
+        "caliper point its verdict refiner gives at least MINED_NEAR) join the negatives",
+    )
+    parser.add_argument(
         "--combine-heat",
         type=Path,
         default=None,
@@ -1676,6 +1970,23 @@ def main() -> None:
                 cache / f"samples_{name}_{args.sample_edges}_{args.seed}.npz" if cache else None,
                 lambda: render_edge_samples(
                     args.sample_edges, args.seed + 8, glyphs=args.edge_glyphs
+                ),
+            )
+            samples = tuple(  # type: ignore[assignment]
+                np.concatenate([a, b]) for a, b in zip(samples, extra, strict=True)
+            )
+        if args.mine_detector:
+            tag = "_near" if args.mine_near else ""
+            extra = _samples(
+                cache / f"samples_detector{tag}_{args.mine_detector}_{args.seed}.npz"
+                if cache
+                else None,
+                lambda: render_detector_samples(
+                    args.mine_detector,
+                    args.seed + 12,
+                    DETECTOR_SEED,
+                    args.refine_from,
+                    near=args.mine_near,
                 ),
             )
             samples = tuple(  # type: ignore[assignment]

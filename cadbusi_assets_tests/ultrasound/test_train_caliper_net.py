@@ -390,3 +390,133 @@ def test_grey_points_only_drops_hued_caliper_points_and_keeps_every_negative():
     assert kept[1].tolist() == kinds[1:].tolist()
     assert kept[3].tolist() == [True, False, False]
     assert np.array_equal(kept[0], patches[1:])
+
+
+def test_mined_centres_are_negatives_at_false_points_and_positives_at_missed_points():
+    """``--mine-detector``: one screen's samples from the full detector's points. A false
+    point (and the heat-map point nearest it) gives negatives; a caliper point the refiner
+    refused and one placed 3 px off give positives; a found point, a second mark beside a
+    caliper point and a miss the refiner did not refuse give none."""
+    truth = [(50.0, 50.0), (100.4, 99.6), (150.0, 150.0), (30.0, 120.0)]
+    found = [(50, 50), (57, 50), (153, 150), (200, 200)]
+    refused = {(100.4, 99.6)}
+    centres = t.mined_centres(
+        truth, found, lambda x, y: (x, y) in refused, heat=[(203, 200), (50, 51), (20, 20)]
+    )
+    false, point = t.KINDS.index("mined_false"), t.KINDS.index("mined_point")
+    assert sorted(c[:3] for c in centres if c[2] == false) == [(200, 200, false), (203, 200, false)]
+    positives = sorted((c[0], c[1], c[3]) for c in centres if c[2] == point)
+    assert [(x, y) for x, y, _ in positives] == [(100, 100), (150, 150)]
+    assert np.allclose(positives[0][2], (0.4, -0.4)) and positives[1][2] == (0.0, 0.0)
+
+
+def test_detector_mining_cuts_samples_at_false_and_refused_points_of_tuning_screens(monkeypatch):
+    """A tiny ``--mine-detector`` run: a detector that drops each screen's first caliper point
+    and adds a false one far from every mark gives a negative patch centred on the false
+    point and a positive centred on the dropped one (the refiner said to refuse it), cut from
+    the frame it searched; only tuning families are searched. The real detector on one
+    screen a family gives samples of the mined kinds only."""
+    from cadbusi_demo import screens_heldout as gen
+
+    seen: list[str] = []
+    planted: list[tuple[np.ndarray, tuple[int, int], tuple[int, int] | None]] = []
+
+    def detect(screen):
+        seen.append(screen.family)
+        box = screen.fov_box
+        truth = [(round(x), round(y)) for x, y in screen.calipers]
+        false = next(
+            (x, y)
+            for y in range(box[1] + 20, box[3] - 20, 7)
+            for x in range(box[0] + 20, box[2] - 20, 7)
+            if all(np.hypot(x - tx, y - ty) > 30 for tx, ty in truth)
+        )
+        planted.append((screen.frame, false, truth[0] if truth else None))
+        return screen.frame, box, [*truth[1:], false]
+
+    monkeypatch.setattr(t, "_refused", lambda net, crop, x, y: True)
+    patches, kinds, offsets, arrows = t.render_detector_samples(1, 0, detect=detect)
+    assert seen == list(gen.TUNING_FAMILIES)
+    assert len(patches) == len(kinds) == len(offsets) == len(arrows)
+    false, point = t.KINDS.index("mined_false"), t.KINDS.index("mined_point")
+    assert set(kinds.tolist()) <= {false, point}
+    dropped = [(f, d) for f, _, d in planted if d is not None]  # screens with caliper points
+    assert (kinds == point).sum() == len(dropped) > 0
+    c = t.SAMPLE // 2
+
+    def around(frame: np.ndarray, x: int, y: int) -> np.ndarray:
+        return frame[y - 3 : y + 4, x - 3 : x + 4]
+
+    for (frame, (tx, ty)), positive in zip(dropped, patches[kinds == point], strict=True):
+        assert np.array_equal(positive[c - 3 : c + 4, c - 3 : c + 4], around(frame, tx, ty))
+    negatives = patches[kinds == false]
+    for frame, (fx, fy), _ in planted:
+        assert any(
+            np.array_equal(n[c - 3 : c + 4, c - 3 : c + 4], around(frame, fx, fy))
+            for n in negatives
+        )
+    monkeypatch.undo()
+    real = t.render_detector_samples(1, 0)
+    assert set(real[1].tolist()) <= {false, point}
+    assert real[0].shape[1:] == (t.SAMPLE, t.SAMPLE, 3)
+
+
+def test_mined_samples_are_a_fixed_share_of_each_refiner_batch(monkeypatch):
+    """With ``--mine-detector``'s samples, MINED_SHARE of every batch is drawn from them, half
+    refused caliper points (trained as positives), half false points and near misses (as
+    negatives)."""
+    from cadbusi_assets.ultrasound import caliper_net
+
+    kinds = np.array([k % len(t.KINDS) for k in range(64)], np.int8)
+    images = np.zeros((64, t.SAMPLE, t.SAMPLE, 3), np.uint8)
+    images[:, 0, 0, 0] = np.arange(64)  # each sample's index in its corner
+    drawn: list[int] = []
+    patches = caliper_net.patches
+
+    def spy(image, centres, version=1):
+        drawn.append(int(image[0, 0, 0]))
+        return patches(image, centres, version)
+
+    monkeypatch.setattr(caliper_net, "patches", spy)
+    steps, batch = 3, 32
+    t.train_refiner_v2(
+        (images, kinds, np.zeros((64, 2), np.float32), np.zeros(64, bool)), steps, batch, 0
+    )
+    counts = np.bincount(kinds[drawn], minlength=len(t.KINDS))
+    share = round(batch * t.MINED_SHARE) // 2 * steps
+    negatives = counts[t.KINDS.index("mined_false")] + counts[t.KINDS.index("mined_near")]
+    assert counts[t.KINDS.index("mined_point")] == negatives == share
+    assert counts[t.KINDS.index("mined_false")] and counts[t.KINDS.index("mined_near")]
+    assert counts[t.KINDS.index("point")] == (batch // 2) * steps - share
+
+
+def test_near_misses_are_heat_points_away_from_marks_the_refiner_leans_to():
+    """``--mine-near``: of the heat-map points, those farther than REFINE_AWAY px from every
+    caliper point and from the samples already taken that the verdict refiner gives at least
+    MINED_NEAR, the likeliest MINED_NEAR_MAX, become ``mined_near`` negatives."""
+    from cadbusi_assets.ultrasound.caliper_net import NetPoint
+
+    probs = {
+        (10, 10): 0.9,
+        (40, 10): 0.3,
+        (70, 10): 0.6,
+        (100, 10): 0.99,
+        (130, 10): 0.7,
+        (160, 10): 0.8,
+        (200, 200): 0.95,
+        (103, 12): 0.97,
+    }
+
+    class Net:
+        def refine(self, crop, points, place=None, place_above=0.0):
+            assert place is not None and not any(place) and place_above > 1.0  # no placer
+            return [NetPoint(x, y, probs[(x, y)]) for x, y in points]
+
+    truth = [(203.0, 203.0)]
+    taken = [(103, 12, t.KINDS.index("mined_false"), (0.0, 0.0))]
+    near = t._near_misses(Net(), np.zeros((300, 300, 3), np.uint8), list(probs), truth, taken)
+    kind = t.KINDS.index("mined_near")
+    assert t.MINED_NEAR_MAX == 4 and t.MINED_NEAR == 0.5
+    assert near == [
+        (x, y, kind, (0.0, 0.0)) for x, y in ((100, 10), (10, 10), (160, 10), (130, 10))
+    ]
