@@ -100,6 +100,8 @@ _MON = (
     r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
 )
 _ORD = r"(?:st|nd|rd|th)?"
+#: the English month names and abbreviations as lower-case words (a cheap check)
+_MONTH_WORDS = frozenset(_MONTHS)
 #: words before a month/day without a year ("on 9/25") that make it a date, not a fraction
 _DATE_CUE = re.compile(
     r"(?i)\b(?:on|dated?|since|until|till|from|seen|performed|done|exam|mammogram|ultrasound"
@@ -840,6 +842,51 @@ def _shift_match(match: re.Match[str], days: int) -> str:
     except (ValueError, KeyError, OverflowError):
         return "[DATE]"
     return "[DATE]"
+
+
+#: the days of a month as ordinal words ("third", "twenty-first")
+_DAY_WORDS = [
+    "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
+    "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth",
+    "seventeenth", "eighteenth", "nineteenth", "twentieth",
+]  # fmt: skip
+_DAY_WORDS += [f"twenty-{w}" for w in _DAY_WORDS[:9]] + ["thirtieth", "thirty-first"]
+_DAY_NUMBERS = {word: day for day, word in enumerate(_DAY_WORDS, 1)}
+#: a day after its month and "the" ("March the third, 2024", "Mar the 3rd"; the month
+#: capitalised: "may the first dose" is no date): group ``m`` the month, ``d`` the day (digits or an ordinal word), ``y`` the comma and year if any
+_MONTH_THE_DAY = re.compile(
+    rf"(?i)\b(?-i:(?=[A-Z]))(?P<m>{_MON})\.?[ \t]+(?P<t>the)[ \t]+(?P<d>(?:3[01]|[12]\d|0?[1-9])(?:st|nd|rd|th)?"
+    + "|"
+    + "|".join(w.replace("-", r"[ \t-]?") for w in sorted(_DAY_WORDS, key=len, reverse=True))
+    + r")"
+    r"\b(?P<y>,?[ \t]+(?:19|20)\d{2}\b)?"
+)
+
+
+def _month_the_day(match: re.Match[str], days: int | None) -> str:
+    """``_MONTH_THE_DAY``'s date shifted by ``days`` in the same words (``None``: removed)."""
+    month, day_text, year_text = match.group("m"), match.group("d"), match.group("y")
+    digits = re.match(r"\d+", day_text)
+    if month.lower() == "may" and not (digits or year_text):
+        return match.group(0)  # "May the first dose be given"
+    if days is None:
+        return "[DATE]"
+    day = int(digits.group()) if digits else _DAY_NUMBERS[re.sub(r"[ \t-]+", "-", day_text.lower())]
+    try:
+        year = int(year_text.strip(" \t,")) if year_text else 2001  # no year: a non-leap one
+        d = dt.date(year, _month(month), day) + dt.timedelta(days=days)
+    except ValueError:
+        return "[DATE]"
+    if digits:
+        shifted = _ordinal(d.day, day_text[len(digits.group()) :])
+    else:
+        shifted = _DAY_WORDS[d.day - 1]
+        if day_text[:1].isupper():
+            shifted = shifted.upper() if day_text.isupper() else shifted.capitalize()
+    out = f"{_fmt_month(month, d.month)} {match.group('t')} {shifted}"
+    if year_text:
+        out += ("," if "," in year_text else "") + f" {d.year}"
+    return out
 
 
 def _remove_match(match: re.Match[str]) -> str:
@@ -2652,6 +2699,16 @@ def _scrub_report_text(
         work.text = _ROMAN_AGE.sub(_roman_age, work.text)
     if sum(low.count(w) for w in _DIGIT_WORDS) >= 7:
         work.sub(_SPELLED_NUMBER, "[PHONE]")
+    if "the" in words and not _MONTH_WORDS.isdisjoint(words):
+        shift = None if remove_dates else int(date_shift_days)
+        work.text = _MONTH_THE_DAY.sub(
+            lambda m: (
+                m.group(0)
+                if (found := _month_the_day(m, shift)) == m.group(0)
+                else work.token(found)
+            ),
+            work.text,
+        )
     if remove_dates:
         work.sub(_DATES, _remove_match)
         if not _FOREIGN_MONTH_WORDS.isdisjoint(words):

@@ -206,6 +206,10 @@ ADVERSARY: list[tuple[str, str, tuple[str, ...]]] = [
     (T, "Chart # A-481516", ("481516",)),
     (R, "UR number 481516 confirmed.", ("481516",)),
     (R, "Seen on the third of March 2024.", ("third of march",)),
+    # the day after the month and "the": the real month and day stayed ("[YEAR]" only)
+    (R, "Biopsy on March the third, 2024.", ("march the third",)),
+    (R, "Seen March the 3rd 2024 in clinic.", ("march the 3rd",)),
+    (R, "Follow-up on Dec the 31st.", ("dec the 31st",)),
     (T, "DOB the third of March 1961", ("1961",)),
     (IC, "born 3rd of March, 1961", ("1961",)),
     (IC, "seen on the twenty-first of June 2024", ("twenty-first of june",)),
@@ -300,8 +304,6 @@ KNOWN_LEAKS: list[tuple[str, str, str]] = [
     (T, "Zelda 'Zee' Farthingale", "Zelda 'Zee' Farthingale"),
     # an initial glued to a surname in prose, no label
     (R, "Copy to zfarthingale (internal mail).", "Copy to zfarthingale (internal mail)."),
-    # the day in words after the month ("March the third"): the year goes, the day stays
-    (R, "Biopsy on March the third, 2024.", "Biopsy on March the third, [YEAR]."),
     # a French PO box and an Italian "Via" in short text ("via catheter" is no street)
     (T, "Boîte postale 4815", "Boîte postale 4815"),
     (T, "Via Quimbrella 12, interno 4", "Via Quimbrella 12, interno 4"),
@@ -347,6 +349,7 @@ STAYS: list[tuple[str, str]] = [
     (S, "MR_ROOM2"),
     (T, "BMI = Wt / Ht ^ 2"),
     (T, "grace well-being"),
+    (R, "May the first dose be given early."),
 ]
 
 

@@ -77,7 +77,8 @@ ROUND_12 = [
     "rose a-", "担当 ", "Ab ^a ", "Ab  ^  ", "VAN DER ", "BY O ",
 ]  # fmt: skip
 ROUND_12_PROSE = [
-    "491 72 ", "Ab ^ ", "van der ", "a.b_", "Radiologist:\nAbc\n", 'Abc "Abc" ', "rose a-",
+    "March the ", "May the first ", "Dec the 3", "491 72 ", "Ab ^ ", "van der ", "a.b_",
+    "Radiologist:\nAbc\n", 'Abc "Abc" ', "rose a-",
     "sonographers zelda ",
 ]  # fmt: skip
 #: (piece, scrubber, tail, what must be gone after the run)
