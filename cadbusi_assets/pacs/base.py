@@ -18,6 +18,24 @@ class PacsError(RuntimeError):
     """The PACS is unreachable or misconfigured (fatal for a run): says what to do, no secrets."""
 
 
+#: The largest instance fetched by default, by DICOMweb and DIMSE alike (a cine clip is
+#: hundreds of MB at most).
+DEFAULT_MAX_INSTANCE_BYTES = 2 * 1024**3
+#: The most matches one listing or search may answer.
+DEFAULT_MAX_FIND_RESULTS = 100_000
+#: Bytes of framing (multipart boundaries, part headers, file meta) allowed around an instance.
+FRAMING_BYTES = 64 * 1024
+
+
+def positive(value: float, name: str, unit: str = "", *, whole: bool = True) -> float:
+    """``value`` as a number above 0 (an ``int`` where ``whole``), else a :class:`PacsError`
+    naming the option."""
+    number = int(value) if whole else float(value)
+    if not number > 0:
+        raise PacsError(f"{name} must be a positive number{' of ' + unit if unit else ''}.")
+    return number
+
+
 class RetrievalError(Exception):
     """One request failed. ``reason`` is short and free of identifiers; ``transient`` errors are
     worth retrying (HTTP 429/5xx, dropped connections, aborted associations, timeouts)."""

@@ -53,6 +53,9 @@ from requests import Response
 from requests.adapters import HTTPAdapter
 
 from cadbusi_assets.pacs.base import (
+    DEFAULT_MAX_FIND_RESULTS,
+    DEFAULT_MAX_INSTANCE_BYTES,
+    FRAMING_BYTES,
     AnswerTooLargeError,
     InstanceRef,
     NotFoundError,
@@ -63,6 +66,7 @@ from cadbusi_assets.pacs.base import (
     TooLargeError,
     TooSlowError,
     TransientError,
+    positive,
 )
 from cadbusi_assets.pacs.find import StudyMatches, lookup_keys
 from cadbusi_assets.pacs.multipart import boundary_of, copy_parts, copy_single_part
@@ -73,14 +77,10 @@ log = logging.getLogger(__name__)
 _INSTANCE_ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 _CHUNK = 1 << 20
 _TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
-#: The largest instance fetched by default (a cine clip is hundreds of MB at most).
-DEFAULT_MAX_INSTANCE_BYTES = 2 * 1024**3
 #: The longest one answer's body may take (2 GiB at ~1.2 MB/s).
 DEFAULT_MAX_REQUEST_SECONDS = 1800.0
 #: The largest listing or search answer read (a study of 100,000 instances is ~50 MB of JSON).
 DEFAULT_MAX_ANSWER_BYTES = 256 * 1024**2
-#: Bytes of multipart framing (boundaries, part headers) allowed around an instance.
-_FRAMING_BYTES = 64 * 1024
 _AUTH_HELP = (
     "Set CADBUSI_PACS_TOKEN (bearer token) or CADBUSI_PACS_USER and CADBUSI_PACS_PASSWORD, or "
     "use auth=google for a Google Cloud Healthcare DICOM store."
@@ -106,7 +106,7 @@ class DicomWebPacs:
         max_instance_bytes: int = DEFAULT_MAX_INSTANCE_BYTES,
         max_request_seconds: float = DEFAULT_MAX_REQUEST_SECONDS,
         max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
-        max_find_results: int = 100_000,
+        max_find_results: int = DEFAULT_MAX_FIND_RESULTS,
     ) -> None:
         if level not in LEVELS:
             raise PacsError(
@@ -118,18 +118,12 @@ class DicomWebPacs:
         self.window = window or None
         self.timeout = float(timeout)
         self.max_connections = max(1, int(max_connections))
-        if int(max_instance_bytes) < 1:
-            raise PacsError("max_instance_bytes must be a positive number of bytes.")
-        self.max_instance_bytes = int(max_instance_bytes)
-        if not float(max_request_seconds) > 0:
-            raise PacsError("max_request_seconds must be a positive number of seconds.")
-        self.max_request_seconds = float(max_request_seconds)
-        if int(max_answer_bytes) < 1:
-            raise PacsError("max_answer_bytes must be a positive number of bytes.")
-        self.max_answer_bytes = int(max_answer_bytes)
-        if int(max_find_results) < 1:
-            raise PacsError("max_find_results must be a positive number.")
-        self.max_find_results = int(max_find_results)
+        self.max_instance_bytes = int(positive(max_instance_bytes, "max_instance_bytes", "bytes"))
+        self.max_request_seconds = positive(
+            max_request_seconds, "max_request_seconds", "seconds", whole=False
+        )
+        self.max_answer_bytes = int(positive(max_answer_bytes, "max_answer_bytes", "bytes"))
+        self.max_find_results = int(positive(max_find_results, "max_find_results"))
         self._slots = threading.BoundedSemaphore(self.max_connections)
         self.session = _session(token, username, password, google_credentials, headers)
         self._local = threading.local()  # per search: did the server say it stopped early?
@@ -255,7 +249,7 @@ class DicomWebPacs:
                 with _deadline(response, self.max_request_seconds):
                     _raise_for_status(response)
                     limit = self.max_instance_bytes
-                    if _declared_length(response) > limit + _FRAMING_BYTES:
+                    if _declared_length(response) > limit + FRAMING_BYTES:
                         raise TooLargeError(limit)
                     content_type = response.headers.get("Content-Type", "")
                     chunks = response.iter_content(chunk_size=_CHUNK)

@@ -72,6 +72,9 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from cadbusi_assets.pacs.base import (
+    DEFAULT_MAX_FIND_RESULTS,
+    DEFAULT_MAX_INSTANCE_BYTES,
+    FRAMING_BYTES,
     InstanceRef,
     NotFoundError,
     PacsError,
@@ -80,6 +83,7 @@ from cadbusi_assets.pacs.base import (
     StudyNotFoundError,
     TooLargeError,
     TransientError,
+    positive,
 )
 from cadbusi_assets.pacs.find import StudyMatches, lookup_keys
 from cadbusi_assets.pacs.series import LEVELS, SeriesBatch, SeriesBatches
@@ -147,13 +151,6 @@ _MODES = ("move", "get")
 
 #: The passphrase of an encrypted ``tls_key`` (never prompted for).
 TLS_KEY_PASSWORD_ENV = "CADBUSI_PACS_TLS_KEY_PASSWORD"
-#: The most matches one C-FIND may answer (a series of 100,000 images is far more than any
-#: ultrasound study holds); past it the association is aborted and the query fails.
-DEFAULT_MAX_FIND_RESULTS = 100_000
-#: The largest data set received by default (as DICOMweb's ``max_instance_bytes``).
-DEFAULT_MAX_INSTANCE_BYTES = 2 * 1024**3
-#: Bytes of file meta information counted in a received data set's temporary file.
-_FRAMING_BYTES = 64 * 1024
 
 
 @dataclass
@@ -217,12 +214,8 @@ class DimsePacs:
         self.max_pdu = int(max_pdu)
         self.window = window or None
         self.level = level
-        if int(max_instance_bytes) < 1:
-            raise PacsError("max_instance_bytes must be a positive number of bytes.")
-        self.max_instance_bytes = int(max_instance_bytes)
-        if int(max_find_results) < 1:
-            raise PacsError("max_find_results must be a positive number.")
-        self.max_find_results = int(max_find_results)
+        self.max_instance_bytes = int(positive(max_instance_bytes, "max_instance_bytes", "bytes"))
+        self.max_find_results = int(positive(max_find_results, "max_find_results"))
         self._too_large: set[str] = set()  # SOP Instance UIDs cut at the cap (never retried)
         self.tls = _flag(tls, "tls")
         self.tls_hostname = tls_hostname or host
@@ -394,7 +387,7 @@ class DimsePacs:
             size = received.tell()
         except (OSError, ValueError):  # closed already
             return
-        if size <= self.max_instance_bytes + _FRAMING_BYTES:
+        if size <= self.max_instance_bytes + FRAMING_BYTES:
             return
         command = getattr(message, "command_set", None)
         sop = str(getattr(command, "AffectedSOPInstanceUID", "") or "")
