@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -108,14 +109,35 @@ def _holding(
     tmp_path: Path, home: Path, runner: bool = False, script: str = _RUNNER
 ) -> subprocess.Popen:
     """A run started (``dagster asset materialize``, or ``runner.materialize``) that holds the
-    ``pacs`` slot for 10 minutes, once its step runs."""
+    ``pacs`` slot for 10 minutes, once its step runs.
+
+    The step's ``holding`` reaches the pipe through Dagster's compute-log mirror (a ``tail``
+    process) while the run's own log lines go to the same pipe: a long log line written at the
+    same moment can put ``holding`` in the middle of a line, so it is looked for anywhere in
+    a line (looking for a whole line missed it once and waited out the 10 minutes). The
+    output is read on a thread to the end, so the pipe never fills, and the wait has a limit.
+    """
     process = _start(tmp_path, home, hold=600, runner=runner, script=script)
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.strip() == "holding":
-            return process
+    stdout = process.stdout
+    assert stdout is not None
+    lines: list[str] = []
+    seen = threading.Event()
+
+    def read() -> None:
+        for line in stdout:
+            lines.append(line)
+            if "holding" in line:
+                seen.set()
+        seen.set()  # the output ended: the run is over
+
+    threading.Thread(target=read, daemon=True).start()
+    if seen.wait(timeout=150) and any("holding" in line for line in lines):
+        return process
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    pytest.fail(f"the run ended before holding its slot: {line}")
+    last = "".join(lines[-5:])
+    pytest.fail(f"the run never held its slot within 150 s: {last}")
 
 
 def _until(what: str, condition: Callable[[], bool], timeout: float = 150.0) -> None:
