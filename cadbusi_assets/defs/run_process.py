@@ -3,6 +3,16 @@
 The default run launcher cannot tell the daemon that a run process died (SIGKILL, out of
 memory): such a run would stay STARTED forever. Every run records its process id, host and
 process start time as run tags on first use of the zones; ``dead_run_sensor`` checks them.
+
+A process id means nothing on another machine (a run launched on another host or in a
+container: the Kubernetes run launcher, a second code server). So a run whose steps run in its
+own process (the ``in_process`` executor, the default) also **beats**: its process writes a
+new value under :func:`heartbeat_key` in the Dagster instance's key-value store every
+:data:`HEARTBEAT_SECONDS`. ``dead_run_sensor`` marks a run of another host failed once its
+heartbeat has not changed for ``$CADBUSI_RUN_HEARTBEAT_TIMEOUT`` seconds (default
+:data:`DEFAULT_HEARTBEAT_TIMEOUT`), as timed by the sensor's own clock between its own ticks
+(no clock of two machines is compared; a pause of the sensor itself, say a daemon restart or a
+database outage, starts the wait again).
 """
 
 from __future__ import annotations
@@ -10,9 +20,14 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
+import time
+from collections.abc import Callable
 
 import dagster as dg
 import psutil
+
+from cadbusi_assets.defs.executor import EXECUTOR_ENV_VAR
 
 #: Run tag ``{"run_id", "pid", "host", "started"}`` written by the run's own process. The run
 #: id is part of it because a re-execution copies its parent's tags.
@@ -35,19 +50,127 @@ def run_pid(run: dg.DagsterRun) -> int | None:
     return int(record["pid"]) if record else None
 
 
+#: How often a run's process writes its heartbeat (seconds).
+HEARTBEAT_SECONDS = 30.0
+HEARTBEAT_TIMEOUT_ENV_VAR = "CADBUSI_RUN_HEARTBEAT_TIMEOUT"
+#: A run of another host whose heartbeat stood still this long (seconds) is dead.
+DEFAULT_HEARTBEAT_TIMEOUT = 300.0
+
+
+class HeartbeatSettingError(ValueError):
+    """``$CADBUSI_RUN_HEARTBEAT_TIMEOUT`` is not a number of seconds above the beat."""
+
+
+def heartbeat_timeout() -> float:
+    """``$CADBUSI_RUN_HEARTBEAT_TIMEOUT`` (seconds), at least two beats; the default when unset."""
+    text = os.environ.get(HEARTBEAT_TIMEOUT_ENV_VAR, "").strip()
+    if not text:
+        return DEFAULT_HEARTBEAT_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds >= 2 * heartbeat_seconds():  # (nan too)
+        raise HeartbeatSettingError(
+            f"{HEARTBEAT_TIMEOUT_ENV_VAR}={text!r}: give the seconds a run of another host may "
+            f"go without a heartbeat, at least {2 * heartbeat_seconds():g} (two beats)."
+        )
+    return seconds
+
+
+def heartbeat_seconds() -> float:
+    """The beat (:data:`HEARTBEAT_SECONDS`; ``$CADBUSI_RUN_HEARTBEAT_SECONDS`` for tests)."""
+    text = os.environ.get("CADBUSI_RUN_HEARTBEAT_SECONDS", "").strip()
+    try:
+        return max(0.1, float(text)) if text else HEARTBEAT_SECONDS
+    except ValueError:
+        return HEARTBEAT_SECONDS
+
+
+def heartbeat_key(run_id: str) -> str:
+    """The key of ``run_id``'s heartbeat in the instance's key-value store."""
+    return f"cadbusi/run_heartbeat/{run_id}"
+
+
+def _steps_in_run_process() -> bool:
+    """Whether the steps run in the run's own process (the ``in_process`` executor): a step
+    of the Celery or Kubernetes executor runs in a worker that outlives the run, so its beats
+    would tell nothing of the run."""
+    return os.environ.get(EXECUTOR_ENV_VAR, "").strip().lower() in ("", "in_process")
+
+
+class _Heartbeat:
+    """This process's beat for the run it runs (one thread; a later run replaces the run)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._beat: Callable[[], bool] | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, instance: dg.DagsterInstance, run_id: str) -> None:
+        key = heartbeat_key(run_id)
+        storage = instance.run_storage
+        pid = os.getpid()
+        count = 0
+
+        def beat() -> bool:
+            """One beat; False once the run is over (nothing more to tell)."""
+            nonlocal count
+            run = instance.get_run_by_id(run_id)
+            if run is None or run.is_finished:
+                return False
+            count += 1
+            storage.set_cursor_values({key: f"{pid}:{count}"})
+            return True
+
+        beat()  # before the run's tag says it beats
+        with self._lock:
+            self._beat = beat
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="cadbusi-run-heartbeat", daemon=True
+                )
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(heartbeat_seconds())
+            with self._lock:
+                beat = self._beat
+            if beat is None:
+                return
+            try:
+                going = beat()
+            except Exception:  # the instance's database away for a while: beat again later
+                continue
+            if not going:
+                with self._lock:
+                    if self._beat is beat:
+                        self._beat = None
+                        self._thread = None
+                        return
+
+
+_HEARTBEAT = _Heartbeat()
+
+
 def tag_run_process(instance: dg.DagsterInstance, run_id: str) -> None:
-    """Record which process runs ``run_id`` (once per run) so a dead process can be detected."""
+    """Record which process runs ``run_id`` (once per run) so a dead process can be detected;
+    with the ``in_process`` executor, start its heartbeat too."""
     run = instance.get_run_by_id(run_id)
     if run is None or _recorded(run):
         return
     release_dead_runs(instance)  # a killed run's pool slot would block this run's next steps
     pid = os.getpid()
-    record = {
+    record: dict[str, object] = {
         "run_id": run_id,
         "pid": pid,
         "host": socket.gethostname(),
         "started": round(psutil.Process(pid).create_time(), 2),
     }
+    if _steps_in_run_process():
+        _HEARTBEAT.start(instance, run_id)
+        record["beats"] = True
     instance.add_run_tags(run_id, {RUN_PROCESS_TAG: json.dumps(record, sort_keys=True)})
 
 
@@ -64,10 +187,52 @@ def run_process_alive(run: dg.DagsterRun) -> bool | None:
         return False
 
 
-def release_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+def _beats(run: dg.DagsterRun) -> bool:
+    record = _recorded(run)
+    return bool(record and record.get("beats"))
+
+
+def stopped_heartbeats(
+    instance: dg.DagsterInstance,
+    runs: list[dg.DagsterRun],
+    memory: dict,
+    now: float,
+    timeout: float,
+) -> set[str]:
+    """The ids of ``runs`` (of other hosts, beating) whose heartbeat stood still for
+    ``timeout`` seconds of the caller's clock (``now``). ``memory`` (the sensor's cursor,
+    updated in place) keeps each run's last heartbeat value and when the caller first saw it,
+    and ``"tick"``, when the caller last looked: after a pause longer than ``timeout`` / 2
+    (the sensor stopped, the database was away) every wait starts again."""
+    last_tick = memory.get("tick")
+    seen: dict = memory.get("runs", {})
+    paused = not isinstance(last_tick, int | float) or now - last_tick > timeout / 2
+    values = instance.run_storage.get_cursor_values({heartbeat_key(r.run_id) for r in runs})
+    kept: dict = {}
+    stopped = set()
+    for run in runs:
+        value = values.get(heartbeat_key(run.run_id), "")
+        earlier = seen.get(run.run_id)
+        if paused or not earlier or earlier[0] != value:
+            kept[run.run_id] = [value, now]
+            continue
+        kept[run.run_id] = earlier
+        if now - float(earlier[1]) >= timeout:
+            stopped.add(run.run_id)
+    memory["runs"] = kept
+    memory["tick"] = now
+    return stopped
+
+
+def release_dead_runs(instance: dg.DagsterInstance, heartbeats: dict | None = None) -> list[str]:
     """Mark failed (canceled, when it was being canceled) every run of this host whose process
     is gone, and free the pool slots (``pacs``, ``gpu`` …) that runs which are over still hold;
     the ids of the runs marked.
+
+    With ``heartbeats`` (``dead_run_sensor``'s memory, :func:`stopped_heartbeats`), a run of
+    another host whose heartbeat stood still for ``$CADBUSI_RUN_HEARTBEAT_TIMEOUT`` seconds is
+    marked too (the callers without a memory, a run's first step and the ``cadbusi``
+    commands, judge this host's runs only).
 
     A killed run keeps its pool slot in ``$DAGSTER_HOME`` (Dagster frees the slots of a run
     that ended only when ``run_monitoring.free_slots_after_run_end_seconds`` is set, and only
@@ -79,11 +244,25 @@ def release_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     records = instance.get_run_records(
         filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING])
     )
-    for record in records:
-        run = record.dagster_run
-        if run_process_alive(run) is not False:
+    runs = [record.dagster_run for record in records]
+    alive = {run.run_id: run_process_alive(run) for run in runs}
+    stopped: set[str] = set()
+    if heartbeats is not None:
+        elsewhere = [run for run in runs if alive[run.run_id] is None and _beats(run)]
+        stopped = stopped_heartbeats(
+            instance, elsewhere, heartbeats, time.time(), heartbeat_timeout()
+        )
+    for run in runs:
+        if run.run_id in stopped:
+            message = (
+                f"The run's process on another host sent no heartbeat for "
+                f"{heartbeat_timeout():g} s (killed, crashed, or its machine is gone); the run "
+                "is marked failed."
+            )
+        elif alive[run.run_id] is False:
+            message = "The run's process is gone (killed or crashed); the run is marked failed."
+        else:
             continue
-        message = "The run's process is gone (killed or crashed); the run is marked failed."
         if run.status == dg.DagsterRunStatus.CANCELING:
             instance.report_run_canceled(run, message=message)
         else:

@@ -8,7 +8,9 @@
   failed, so the failure is recorded against that date (red in the UI, with its traceback) and
   "re-execute" retries exactly that date.
 * ``dead_run_sensor`` — a run whose process died (killed, out of memory, machine restart) would
-  stay STARTED forever under the default run launcher; this sensor marks it failed.
+  stay STARTED forever under the default run launcher; this sensor marks it failed: a run of
+  this host once its process is gone, a run of another host once its heartbeat stopped
+  (:mod:`cadbusi_assets.defs.run_process`).
 * ``interrupted_study_dates_sensor`` — a run killed in the middle of a date's imaging pass
   reports no failed date; the date's batch stays marked open (the catalog and the lesions leave
   it out). This sensor finds those dates (:func:`~cadbusi_assets.stages.batches.
@@ -103,10 +105,18 @@ def failed_study_dates_sensor(context: dg.RunStatusSensorContext):
     minimum_interval_seconds=30,
     name="dead_run_sensor",
     description="Marks runs failed whose process is gone (killed, out of memory) instead of "
-    "leaving them STARTED forever.",
+    "leaving them STARTED forever; a run of another host once its heartbeat stops.",
 )
 def dead_run_sensor(context: dg.SensorEvaluationContext):
-    dead = release_dead_runs(context.instance)
+    # the cursor: when the sensor saw each heartbeat of a run of another host change
+    try:
+        memory = json.loads(context.cursor) if context.cursor else {}
+    except ValueError:
+        memory = {}
+    if not isinstance(memory, dict):
+        memory = {}
+    dead = release_dead_runs(context.instance, heartbeats=memory)
+    context.update_cursor(json.dumps(memory, sort_keys=True))
     return dg.SkipReason(
         f"marked {len(dead)} dead runs: {', '.join(dead)}" if dead else "no dead runs"
     )
