@@ -22,6 +22,7 @@ ALL = [
     "libgdcm-tools",
     "redis-server",
     "fonts-dejavu-core",
+    "nginx-light",
 ]
 
 FAKES = {

@@ -3,7 +3,8 @@
 # run. Usage: scripts/system-deps.sh [demo|test] [--check]
 #   demo     what `make demo` needs: tesseract with English data (OCR is on by default)
 #   test     (default) everything the test suite starts: PostgreSQL, Orthanc (+DICOMweb, GDCM),
-#            tesseract, DCMTK, GDCM tools, Redis, DejaVu fonts (the screen generator, burned-in text)
+#            tesseract, DCMTK, GDCM tools, Redis, DejaVu fonts (the screen generator, burned-in text),
+#            nginx (the TLS front of Orthanc's DICOMweb with client certificates)
 #   --check  install nothing; exit 1 with the command when something is missing
 # Installs with apt-get as root or with passwordless sudo; otherwise it installs nothing, prints
 # the single command to run and exits 1. Nothing missing: exits 0 at once (safe to call always).
@@ -29,7 +30,7 @@ done
 packages=(tesseract-ocr tesseract-ocr-eng)
 if [ "$profile" = test ]; then
   packages+=(postgresql orthanc orthanc-dicomweb orthanc-gdcm dcmtk libgdcm-tools redis-server
-    fonts-dejavu-core)
+    fonts-dejavu-core nginx-light)
 fi
 
 installed() {

@@ -29,6 +29,12 @@ server without paging answers every offset with the whole list), at most
 ``max_find_results`` (default 100,000) matches. The deadline counts from the answer's headers: a server trickling its headers is bounded only
 by the HTTP library's header limits.
 
+``tls_ca``, ``tls_cert``, ``tls_key`` (``https`` only): the CA of the server's certificate and
+our client certificate and key (:mod:`cadbusi_assets.pacs.tls`; an encrypted key opens with
+``$CADBUSI_PACS_TLS_KEY_PASSWORD``). A server that refuses our certificate (a TLS alert, or the
+HTTP 400 a TLS front such as nginx answers) stops the run with a :class:`PacsError` that says
+so; a failed verification of the server's certificate names what TLS said.
+
 Credentials come from the caller (see :mod:`cadbusi_assets.pacs.uri` for the environment
 variables) and never appear in messages or ``repr``.
 """
@@ -37,7 +43,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -71,6 +79,7 @@ from cadbusi_assets.pacs.base import (
 from cadbusi_assets.pacs.find import StudyMatches, lookup_keys
 from cadbusi_assets.pacs.multipart import boundary_of, copy_parts, copy_single_part
 from cadbusi_assets.pacs.series import LEVELS, SeriesBatch, SeriesBatches
+from cadbusi_assets.pacs.tls import tls_contexts
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +116,9 @@ class DicomWebPacs:
         max_request_seconds: float = DEFAULT_MAX_REQUEST_SECONDS,
         max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
         max_find_results: int = DEFAULT_MAX_FIND_RESULTS,
+        tls_ca: str | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
     ) -> None:
         if level not in LEVELS:
             raise PacsError(
@@ -128,7 +140,14 @@ class DicomWebPacs:
         self.session = _session(token, username, password, google_credentials, headers)
         self._local = threading.local()  # per search: did the server say it stopped early?
         self.session.hooks["response"].append(self._read_answer)
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.max_connections + 2)
+        tls: ssl.SSLContext | None = None
+        if tls_ca or tls_cert or tls_key:
+            if not self.url.startswith("https://"):
+                raise PacsError("tls_ca, tls_cert and tls_key need a dicomweb+https:// PACS URI.")
+            tls, _ = tls_contexts(tls_ca, tls_cert, tls_key, needs_server=False, what="DICOMweb")
+            if tls_ca:  # (else REQUESTS_CA_BUNDLE or the system's CAs, as requests does)
+                self.session.verify = tls_ca
+        adapter = _TlsAdapter(tls, pool_connections=1, pool_maxsize=self.max_connections + 2)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         try:
@@ -403,6 +422,26 @@ class DicomWebPacs:
         return matches
 
 
+class _TlsAdapter(HTTPAdapter):
+    """requests' adapter whose connections use ``context`` (``tls_ca``, our client certificate
+    and its key, an encrypted key opened with its passphrase: :mod:`cadbusi_assets.pacs.tls`);
+    requests' own TLS settings when ``context`` is None."""
+
+    def __init__(self, context: ssl.SSLContext | None, **kwargs: Any) -> None:
+        self._context = context
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        if self._context is not None:
+            kwargs["ssl_context"] = self._context
+        super().init_poolmanager(*args, **kwargs)
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        if self._context is not None:
+            kwargs["ssl_context"] = self._context
+        return super().proxy_manager_for(proxy, **kwargs)
+
+
 def _quiet_library_loggers() -> None:
     """dicomweb-client logs study UIDs at INFO and urllib3 logs URLs (with UIDs) at DEBUG. Unless
     someone configured those loggers on purpose, keep them to warnings: no identifier in logs."""
@@ -499,11 +538,8 @@ def _translated() -> Iterator[None]:
     except requests.HTTPError as exc:
         _raise_for_status(exc.response)
         raise RetrievalError("HTTP error") from None
-    except requests.exceptions.SSLError:
-        raise PacsError(
-            "TLS verification of the DICOMweb server failed. Install the server's CA certificate"
-            " and point REQUESTS_CA_BUNDLE at it."
-        ) from None
+    except requests.exceptions.SSLError as exc:
+        raise PacsError(_tls_failure(exc)) from None
     except requests.exceptions.ChunkedEncodingError:
         raise TransientError("connection dropped mid-response") from None
     except requests.exceptions.Timeout:
@@ -516,12 +552,79 @@ def _translated() -> Iterator[None]:
         raise RetrievalError(f"request failed ({type(exc).__name__})") from None
 
 
+#: OpenSSL's reason in a message: ``[SSL: NAME] words (_ssl.c:N)``
+_OPENSSL_SAID = re.compile(r"\[SSL: ([A-Z0-9_]+)\]([^(\[]*)")
+
+
+def _tls_failure(exc: BaseException) -> str:
+    """What a failed TLS exchange with the server means, in words (the TLS library's reason
+    only: no URL, no host)."""
+    reason = ""
+    todo: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while todo and not reason:  # requests -> urllib3 (MaxRetryError.reason) -> ssl
+        error = todo.pop(0)
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, ssl.SSLEOFError) or "EOF occurred in violation" in str(error):
+            reason = "the server closed the connection during TLS"
+        elif isinstance(error, ssl.SSLError) and getattr(error, "reason", None):
+            reason = str(error.reason)
+            verify = getattr(error, "verify_message", "")
+            reason = f"{reason}: {verify}" if verify else reason
+        for text in (str(a) for a in error.args if isinstance(a, str)):
+            found = _OPENSSL_SAID.search(text)  # (urllib3 keeps the message of some only)
+            if found and not reason:
+                name, words = found.group(1), found.group(2).strip()
+                reason = f"{name}: {words.split(': ', 1)[-1]}" if "VERIFY" in name else name
+        nested: list[object] = [*error.args, getattr(error, "reason", None)]
+        nested += [error.__cause__, error.__context__]
+        todo += [e for e in nested if isinstance(e, BaseException)]
+    said = f" ({reason})" if reason else ""
+    if "CERTIFICATE_REQUIRED" in reason.upper() or "UNKNOWN_CA" in reason.upper():
+        return (
+            f"The DICOMweb server refused our client certificate{said}. Set tls_cert and "
+            "tls_key in the PACS URI to a certificate signed by a CA the server trusts."
+        )
+    return (
+        f"TLS with the DICOMweb server failed{said}. Set tls_ca in the PACS URI (or "
+        "REQUESTS_CA_BUNDLE) to the PEM file of the CA that signed the server's certificate; "
+        "tls_cert and tls_key where the server requires a client certificate."
+    )
+
+
+#: What a TLS front (nginx) answers, HTTP 400, to a client without an accepted certificate.
+_CLIENT_CERTIFICATE_REFUSED = (b"no required ssl certificate was sent", b"ssl certificate error")
+
+
+def _client_certificate_refused(response: requests.Response) -> bool:
+    """Whether an HTTP 400 says that our client certificate is missing or was refused (its
+    first 4 KiB read, however long the body)."""
+    if not response.url.startswith("https://"):
+        return False
+    try:
+        if response._content_consumed:  # type: ignore[attr-defined]
+            head = (response.content or b"")[:4096]
+        else:
+            head = response.raw.read(4096, decode_content=True) or b""
+    except Exception:  # a body that cannot be read says nothing
+        return False
+    return any(words in head.lower() for words in _CLIENT_CERTIFICATE_REFUSED)
+
+
 def _raise_for_status(response: requests.Response | None) -> None:
     if response is None:
         raise TransientError("no response")
     status = response.status_code
     if status < 400:
         return
+    if status == 400 and _client_certificate_refused(response):
+        raise PacsError(
+            "The DICOMweb server refused our client certificate (HTTP 400: none was sent, or "
+            "it was not accepted). Set tls_cert and tls_key in the PACS URI to a certificate "
+            "signed by a CA the server trusts."
+        )
     if status in (401, 403):
         raise PacsError(
             f"The DICOMweb server refused our credentials (HTTP {status}). {_AUTH_HELP}"

@@ -87,6 +87,7 @@ from cadbusi_assets.pacs.base import (
 )
 from cadbusi_assets.pacs.find import StudyMatches, lookup_keys
 from cadbusi_assets.pacs.series import LEVELS, SeriesBatch, SeriesBatches
+from cadbusi_assets.pacs.tls import tls_contexts
 
 log = logging.getLogger(__name__)
 
@@ -147,10 +148,6 @@ _SERIES_UID_TAG = 0x0020000E
 _PENDING = (0xFF00, 0xFF01)
 _OUT_OF_RESOURCES = (0xA700, 0xA701, 0xA702)
 _MODES = ("move", "get")
-
-
-#: The passphrase of an encrypted ``tls_key`` (never prompted for).
-TLS_KEY_PASSWORD_ENV = "CADBUSI_PACS_TLS_KEY_PASSWORD"
 
 
 @dataclass
@@ -762,45 +759,13 @@ def _flag(value: bool | str, name: str) -> bool:
 def _tls_contexts(
     ca: str | None, cert: str | None, key: str | None, *, needs_server: bool
 ) -> tuple[ssl.SSLContext, ssl.SSLContext | None]:
-    """(client, server) TLS contexts of ``tls=1``: TLS 1.2 or later, certificates verified."""
-    for name, path in (("tls_ca", ca), ("tls_cert", cert), ("tls_key", key)):
-        if path and not Path(path).is_file():
-            raise PacsError(f"{name} is not a readable file ({name} must be a PEM file path).")
-    if bool(cert) != bool(key):
-        raise PacsError("tls_cert and tls_key go together (our certificate and its key).")
+    """(client, server) TLS contexts of ``tls=1`` (:func:`~cadbusi_assets.pacs.tls.tls_contexts`)."""
     if needs_server and not cert:
         raise PacsError(
             "mode=move with tls=1 needs tls_cert and tls_key: the PACS delivers to our Storage "
             "SCP over TLS, which must present a certificate."
         )
-    secret = os.environ.get(TLS_KEY_PASSWORD_ENV, "")
-
-    def password() -> str:
-        # never OpenSSL's prompt on the terminal (a daemon would wait on it for good)
-        return secret
-
-    try:
-        client = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca or None)
-        client.minimum_version = ssl.TLSVersion.TLSv1_2
-        server: ssl.SSLContext | None = None
-        if cert and key:
-            client.load_cert_chain(cert, key, password=password)
-        if needs_server and cert and key:
-            server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=ca or None)
-            server.minimum_version = ssl.TLSVersion.TLSv1_2
-            server.verify_mode = ssl.CERT_REQUIRED  # only a PACS with a trusted certificate
-            server.load_cert_chain(cert, key, password=password)
-    except (ssl.SSLError, OSError) as exc:
-        if key and b"ENCRYPTED" in Path(key).read_bytes()[:4096]:
-            raise PacsError(
-                f"tls_key is encrypted and {TLS_KEY_PASSWORD_ENV} "
-                + ("does not open it." if secret else "is not set.")
-            ) from None
-        raise PacsError(
-            f"The DIMSE TLS files could not be loaded ({type(exc).__name__}: "
-            f"{getattr(exc, 'reason', None) or 'unreadable'}). Check tls_ca, tls_cert, tls_key."
-        ) from None
-    return client, server
+    return tls_contexts(ca, cert, key, needs_server=needs_server, what="DIMSE")
 
 
 def tls_problem(context: ssl.SSLContext, host: str, port: int, hostname: str) -> str | None:

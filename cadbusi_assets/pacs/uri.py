@@ -19,7 +19,8 @@ Query parameters and keyword options are merged (keyword options win). Common op
 DICOMweb: ``max_instance_bytes`` (largest instance fetched, default 2 GiB; a larger one is
 recorded failed and never stored), ``max_request_seconds`` (longest one answer's body may
 take, default 1800; a server trickling bytes is cut there), ``max_answer_bytes`` (largest
-listing or search answer read, default 256 MiB). DIMSE: ``tls=1`` with ``tls_ca``,
+listing or search answer read, default 256 MiB), ``tls_ca``, ``tls_cert``, ``tls_key`` (HTTPS
+with a client certificate; :mod:`cadbusi_assets.pacs.tls`). DIMSE: ``tls=1`` with ``tls_ca``,
 ``tls_cert``, ``tls_key``, ``tls_hostname`` (DICOM TLS; see :mod:`cadbusi_assets.pacs.dimse`),
 ``max_find_results`` (default 100,000), ``max_instance_bytes`` too (a data
 set arriving larger is cut: the association is aborted and its partial file removed).
