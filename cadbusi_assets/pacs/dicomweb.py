@@ -26,8 +26,9 @@ max_request_seconds (N s)"), not retried; a series answer is cut there. Listings
 same deadline; a larger answer fails the listing ("answer larger than max_answer_bytes").
 A study's listing is read page by page (``offset``) until a page brings nothing new (a
 server without paging answers every offset with the whole list), at most
-``max_find_results`` (default 100,000) matches. The deadline counts from the answer's headers: a server trickling its headers is bounded only
-by the HTTP library's header limits.
+``max_find_results`` (default 100,000) matches. Sending a request and receiving its answer's
+headers have the same deadline (:class:`_Adapter`: a server trickling its headers is cut too),
+and the body then has its own.
 
 ``tls_ca``, ``tls_cert``, ``tls_key`` (``https`` only): the CA of the server's certificate and
 our client certificate and key (:mod:`cadbusi_assets.pacs.tls`; an encrypted key opens with
@@ -147,7 +148,12 @@ class DicomWebPacs:
             tls, _ = tls_contexts(tls_ca, tls_cert, tls_key, needs_server=False, what="DICOMweb")
             if tls_ca:  # (else REQUESTS_CA_BUNDLE or the system's CAs, as requests does)
                 self.session.verify = tls_ca
-        adapter = _TlsAdapter(tls, pool_connections=1, pool_maxsize=self.max_connections + 2)
+        adapter = _Adapter(
+            tls,
+            self.max_request_seconds,
+            pool_connections=1,
+            pool_maxsize=self.max_connections + 2,
+        )
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         try:
@@ -422,24 +428,90 @@ class DicomWebPacs:
         return matches
 
 
-class _TlsAdapter(HTTPAdapter):
-    """requests' adapter whose connections use ``context`` (``tls_ca``, our client certificate
-    and its key, an encrypted key opened with its passphrase: :mod:`cadbusi_assets.pacs.tls`);
-    requests' own TLS settings when ``context`` is None."""
+#: Per thread, the connection its request is being sent and answered on (for
+#: :class:`_Adapter`'s header deadline).
+_IN_FLIGHT: dict[int, Any] = {}
 
-    def __init__(self, context: ssl.SSLContext | None, **kwargs: Any) -> None:
+
+class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _IN_FLIGHT[threading.get_ident()] = self
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _IN_FLIGHT[threading.get_ident()] = self
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter with two additions.
+
+    - ``context``: its connections' TLS (``tls_ca``, our client certificate and its key, an
+      encrypted key opened with its passphrase: :mod:`cadbusi_assets.pacs.tls`); requests'
+      own TLS settings when None.
+    - A deadline (``seconds``, the PACS's ``max_request_seconds``) on sending a request and
+      receiving the answer's headers: a server trickling its headers (a byte now and then,
+      never the read timeout's silence) held a request for as long as the HTTP library's
+      header limits allow (64 KiB a line, 100 lines: months at a byte a second). When it
+      passes, the connection is shut and :class:`TooSlowError` raised (the body has its own
+      deadline, :func:`_deadline`)."""
+
+    def __init__(self, context: ssl.SSLContext | None, seconds: float, **kwargs: Any) -> None:
         self._context = context
+        self._seconds = seconds
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         if self._context is not None:
             kwargs["ssl_context"] = self._context
         super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedHTTPPool,
+            "https": _WatchedHTTPSPool,
+        }
 
     def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
         if self._context is not None:
             kwargs["ssl_context"] = self._context
         return super().proxy_manager_for(proxy, **kwargs)
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Response:
+        thread = threading.get_ident()
+        fired = threading.Event()
+
+        def expire() -> None:
+            fired.set()
+            sock = getattr(_IN_FLIGHT.get(thread), "sock", None)
+            if isinstance(sock, socket.socket):
+                with suppress(OSError):  # already closed
+                    sock.shutdown(socket.SHUT_RDWR)
+
+        timer = threading.Timer(self._seconds, expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            response = super().send(request, *args, **kwargs)
+        except Exception:
+            if fired.is_set():
+                raise TooSlowError(self._seconds) from None
+            raise
+        finally:
+            timer.cancel()
+            _IN_FLIGHT.pop(thread, None)
+        if fired.is_set():
+            response.close()
+            raise TooSlowError(self._seconds)
+        return response
 
 
 def _quiet_library_loggers() -> None:

@@ -63,7 +63,8 @@ class HostileServer:
     ``mode`` says: ``endless`` (a part that never ends), ``raw`` (a non-multipart body that
     never ends), ``declared`` (Content-Length far over the cap), ``parts`` (the series: endless
     small parts; BAD alone: endless), ``stall`` (headers, then nothing), ``trickle`` (a byte
-    every 0.1 s, never enough silence for the read timeout), ``listing`` (the QIDO-RS answer
+    every 0.1 s, never enough silence for the read timeout), ``header_trickle`` (the status
+    line, then a header byte every 0.1 s), ``listing`` (the QIDO-RS answer
     is an endless JSON list, sent until :data:`LISTING_SENT` bytes), ``offset_ignored`` (the
     listing answers the same page whatever its ``offset``; both instances sent well)."""
 
@@ -171,6 +172,15 @@ class HostileServer:
             handler.wfile.write(body)
             return
         series = path.endswith(f"/series/{SERIES}")
+        if self.mode == "header_trickle":  # the status line, then a header byte every 0.1 s
+            try:
+                handler.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                while not self.stop.wait(0.1):
+                    self._send(handler, b"a")
+                    handler.wfile.flush()
+            except OSError:  # the client hung up
+                pass
+            return
         handler.send_response(200)
         if self.mode == "raw" and not series:
             handler.send_header("Content-Type", "application/dicom")
@@ -313,6 +323,39 @@ def test_a_server_that_trickles_is_stopped_by_the_request_deadline(
     assert bad["raw_path"] is None
     dicom = [name for name in _files(tmp_path / "raw") if name.startswith("dicom/")]
     assert dicom == [rows[GOOD]["raw_path"]]
+    assert elapsed < 20
+
+
+@pytest.mark.parametrize(
+    ("hostile", "level"),
+    [("header_trickle", "image"), ("header_trickle", "series")],
+    indirect=["hostile"],
+)
+def test_a_server_that_trickles_its_headers_is_stopped_by_the_request_deadline(
+    hostile, level, tmp_path, pseudonymizer
+):
+    """The deadline counted from the answer's headers: a server sending its headers a byte at
+    a time held the request for as long as the HTTP library's header limits allow (64 KiB a
+    line: almost two hours at this pace, then 99 more lines). Now sending the request and
+    receiving the headers have the same deadline."""
+    result, elapsed = _retrieve(
+        hostile,
+        tmp_path,
+        pseudonymizer,
+        40,
+        level=level,
+        timeout=1,
+        max_request_seconds=2,
+    )
+    rows = {r["sop_instance_uid"]: r for r in result.instances.iter_rows(named=True)}
+    assert rows[GOOD]["status"] == "stored"
+    bad = rows[BAD]
+    assert (bad["status"], bad["reason"], bad["attempts"]) == (
+        "failed",
+        "request took longer than max_request_seconds (2 s)",
+        1,
+    )
+    assert bad["raw_path"] is None
     assert elapsed < 20
 
 
