@@ -1,6 +1,14 @@
-"""Schedules: yesterday's study date every night, and a trailing window for late arrivals."""
+"""Schedules: yesterday's study date every night, and a trailing window for late arrivals.
+
+Their times (UTC) are settings, so they can match the PACS's quiet hours:
+``CADBUSI_NIGHTLY_AT`` (``HH:MM``, default ``02:00``: the daily partitions' schedule runs once a
+day) and ``CADBUSI_LATE_ARRIVALS_SCHEDULE`` (cron, default ``0 5 * * *``; it may come more
+often, ``0 * * * *`` every hour: it asks for a date only when that date's study count changed,
+once per count).
+"""
 
 import datetime as dt
+import os
 
 import dagster as dg
 
@@ -11,7 +19,7 @@ from cadbusi_assets.defs.labeling.assets import labelbox_data_rows
 from cadbusi_assets.defs.partitions import study_date_partitions
 from cadbusi_assets.defs.records.assets import imaging_studies, pathology_reports, radiology_reports
 from cadbusi_assets.defs.resources import WarehouseResource, ZonesResource
-from cadbusi_assets.settings import load_settings
+from cadbusi_assets.settings import SettingsError, load_settings
 from cadbusi_assets.stages.report import read_partition_reports
 from cadbusi_assets.storage.zones import Zone
 
@@ -42,13 +50,52 @@ _status = (
     else dg.DefaultScheduleStatus.RUNNING
 )
 
+NIGHTLY_ENV_VAR = "CADBUSI_NIGHTLY_AT"
+LATE_ARRIVALS_ENV_VAR = "CADBUSI_LATE_ARRIVALS_SCHEDULE"
+DEFAULT_NIGHTLY = "02:00"
+DEFAULT_LATE_ARRIVALS = "0 5 * * *"
+
+
+def nightly_time() -> tuple[int, int]:
+    """(hour, minute), UTC, of the nightly run: ``$CADBUSI_NIGHTLY_AT`` (``HH:MM``), else
+    02:00; a malformed one stops the code location from loading with the variable's name."""
+    text = os.environ.get(NIGHTLY_ENV_VAR, "").strip() or DEFAULT_NIGHTLY
+    hour, _, minute = text.partition(":")
+    if (
+        not (hour.isdigit() and minute.isdigit() and len(minute) == 2)
+        or int(hour) > 23
+        or int(minute) > 59
+    ):
+        raise SettingsError(
+            f"{NIGHTLY_ENV_VAR}={text!r} is not a time of day like {DEFAULT_NIGHTLY!r} (HH:MM, UTC)."
+        )
+    return int(hour), int(minute)
+
+
+def schedule_cron(variable: str, default: str) -> str:
+    """The cron string (five fields, UTC) in ``$variable``, else ``default``; a malformed one
+    stops the code location from loading with the variable's name (never a schedule that
+    silently never runs)."""
+    from dagster._utils.schedules import is_valid_cron_string
+
+    text = " ".join(os.environ.get(variable, "").split()) or default
+    if len(text.split()) != 5 or not is_valid_cron_string(text):
+        raise SettingsError(
+            f"{variable}={text!r} is not a cron schedule of five fields (minute hour day month "
+            f"weekday, UTC), e.g. {default!r}."
+        )
+    return text
+
+
+_hour, _minute = nightly_time()
 nightly_study_date_schedule = dg.build_schedule_from_partitioned_job(
     study_date_job,
-    hour_of_day=2,
-    minute_of_hour=0,
+    hour_of_day=_hour,
+    minute_of_hour=_minute,
     name="nightly_study_date_schedule",
     default_status=_status,
-    description="Every night at 02:00 UTC: yesterday's study date, records to Labelbox data rows.",
+    description=f"Every night at {_hour:02d}:{_minute:02d} UTC ({NIGHTLY_ENV_VAR}): yesterday's "
+    "study date, records to Labelbox data rows.",
 )
 
 
@@ -62,12 +109,16 @@ def _studies_seen(raw: Zone, day: str) -> int | None:
     return int(value) if value is not None else None
 
 
+_late = schedule_cron(LATE_ARRIVALS_ENV_VAR, DEFAULT_LATE_ARRIVALS)
+
+
 @dg.schedule(
-    cron_schedule="0 5 * * *",
+    cron_schedule=_late,
     job=study_date_job,
     default_status=_status,
-    description=f"Every morning: re-run the {LATE_ARRIVAL_DAYS} days before yesterday whose "
-    "warehouse study count differs from what was processed (late arrivals), and only those.",
+    description=f"On `{_late}` (UTC; {LATE_ARRIVALS_ENV_VAR}): re-run the {LATE_ARRIVAL_DAYS} "
+    "days before yesterday whose warehouse study count differs from what was processed (late "
+    "arrivals), and only those.",
 )
 def late_arrivals_schedule(
     context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource, zones: ZonesResource
