@@ -3,6 +3,7 @@ a local SMTP server and a local webhook, with no PHI; the freshness policy on ni
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import dagster as dg
@@ -185,6 +186,21 @@ def test_nightly_assets_get_the_freshness_policy():
     assert policy.deadline_cron == "0 6 * * *"
     with pytest.raises(ValueError):
         nightly_freshness_policy({"CADBUSI_FRESHNESS_HOURS": "four"})
+
+
+def test_the_freshness_window_follows_the_nightly_run():
+    """A nightly run moved to 23:30 (``CADBUSI_NIGHTLY_AT``) kept the 02:00-06:00 window: every
+    nightly asset would have shown stale each day."""
+    late = nightly_freshness_policy({"CADBUSI_NIGHTLY_AT": "23:30"})
+    assert (late.deadline_cron, late.lower_bound_delta) == ("30 3 * * *", dt.timedelta(hours=4))
+    longer = nightly_freshness_policy(
+        {"CADBUSI_NIGHTLY_AT": "01:15", "CADBUSI_FRESHNESS_HOURS": "6"}
+    )
+    assert longer.deadline_cron == "15 7 * * *"
+    given = nightly_freshness_policy(
+        {"CADBUSI_NIGHTLY_AT": "23:30", "CADBUSI_FRESHNESS_DEADLINE": "0 8 * * *"}
+    )
+    assert given.deadline_cron == "0 8 * * *"
 
 
 def test_sensor_module_docstring_examples():

@@ -1,8 +1,9 @@
 """Freshness policy of the nightly study-date assets (shown in the UI's asset health).
 
-The nightly schedule starts at 02:00 UTC; every study-date asset is expected to have been
-materialized between 02:00 and 06:00 UTC each day (``CADBUSI_FRESHNESS_DEADLINE`` changes the
-06:00 cron, ``CADBUSI_FRESHNESS_HOURS`` the 4-hour window). The daemon's freshness evaluation
+The nightly schedule starts at 02:00 UTC (``CADBUSI_NIGHTLY_AT``); every study-date asset is
+expected to have been materialized within 4 hours of it each day, by 06:00 UTC by default
+(``CADBUSI_FRESHNESS_DEADLINE`` sets that deadline's cron, else it follows the nightly run;
+``CADBUSI_FRESHNESS_HOURS`` the 4-hour window). The daemon's freshness evaluation
 (on by default, ``freshness: enabled`` in dagster.yaml) turns an asset *stale* when that
 window passes without a materialization.
 
@@ -19,6 +20,8 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from cadbusi_assets.defs.automation.times import nightly_time
+
 #: the study-date assets the nightly job materializes (same list as the schedules')
 NIGHTLY_ASSETS = (
     "radiology_reports",
@@ -34,12 +37,16 @@ NIGHTLY_ASSETS = (
 
 def nightly_freshness_policy(env: Mapping[str, str] | None = None) -> dg.FreshnessPolicy:
     env = os.environ if env is None else env
-    deadline = env.get("CADBUSI_FRESHNESS_DEADLINE", "").strip() or "0 6 * * *"
     hours_text = env.get("CADBUSI_FRESHNESS_HOURS", "").strip() or "4"
     try:
         hours = float(hours_text)
     except ValueError:
         raise ValueError("CADBUSI_FRESHNESS_HOURS must be a number of hours, e.g. 4") from None
+    deadline = env.get("CADBUSI_FRESHNESS_DEADLINE", "").strip()
+    if not deadline:  # the window's end: the nightly run's time plus the window
+        hour, minute = nightly_time(env)
+        end = dt.datetime(2000, 1, 1, hour, minute) + dt.timedelta(hours=hours)
+        deadline = f"{end.minute} {end.hour} * * *"
     return dg.FreshnessPolicy.cron(
         deadline_cron=deadline, lower_bound_delta=dt.timedelta(hours=hours), timezone="UTC"
     )

@@ -8,10 +8,16 @@ once per count).
 """
 
 import datetime as dt
-import os
 
 import dagster as dg
 
+from cadbusi_assets.defs.automation.times import (
+    DEFAULT_LATE_ARRIVALS,
+    LATE_ARRIVALS_ENV_VAR,
+    NIGHTLY_ENV_VAR,
+    nightly_time,
+    schedule_cron,
+)
 from cadbusi_assets.defs.imaging.deidentified_images import deidentified_images
 from cadbusi_assets.defs.imaging.image_analysis import image_features, inpainted_images
 from cadbusi_assets.defs.imaging.raw_dicom import raw_dicom
@@ -19,7 +25,7 @@ from cadbusi_assets.defs.labeling.assets import labelbox_data_rows
 from cadbusi_assets.defs.partitions import study_date_partitions
 from cadbusi_assets.defs.records.assets import imaging_studies, pathology_reports, radiology_reports
 from cadbusi_assets.defs.resources import WarehouseResource, ZonesResource
-from cadbusi_assets.settings import SettingsError, load_settings
+from cadbusi_assets.settings import load_settings
 from cadbusi_assets.stages.report import read_partition_reports
 from cadbusi_assets.storage.zones import Zone
 
@@ -49,43 +55,6 @@ _status = (
     if load_settings().is_demo
     else dg.DefaultScheduleStatus.RUNNING
 )
-
-NIGHTLY_ENV_VAR = "CADBUSI_NIGHTLY_AT"
-LATE_ARRIVALS_ENV_VAR = "CADBUSI_LATE_ARRIVALS_SCHEDULE"
-DEFAULT_NIGHTLY = "02:00"
-DEFAULT_LATE_ARRIVALS = "0 5 * * *"
-
-
-def nightly_time() -> tuple[int, int]:
-    """(hour, minute), UTC, of the nightly run: ``$CADBUSI_NIGHTLY_AT`` (``HH:MM``), else
-    02:00; a malformed one stops the code location from loading with the variable's name."""
-    text = os.environ.get(NIGHTLY_ENV_VAR, "").strip() or DEFAULT_NIGHTLY
-    hour, _, minute = text.partition(":")
-    if (
-        not (hour.isdigit() and minute.isdigit() and len(minute) == 2)
-        or int(hour) > 23
-        or int(minute) > 59
-    ):
-        raise SettingsError(
-            f"{NIGHTLY_ENV_VAR}={text!r} is not a time of day like {DEFAULT_NIGHTLY!r} (HH:MM, UTC)."
-        )
-    return int(hour), int(minute)
-
-
-def schedule_cron(variable: str, default: str) -> str:
-    """The cron string (five fields, UTC) in ``$variable``, else ``default``; a malformed one
-    stops the code location from loading with the variable's name (never a schedule that
-    silently never runs)."""
-    from dagster._utils.schedules import is_valid_cron_string
-
-    text = " ".join(os.environ.get(variable, "").split()) or default
-    if len(text.split()) != 5 or not is_valid_cron_string(text):
-        raise SettingsError(
-            f"{variable}={text!r} is not a cron schedule of five fields (minute hour day month "
-            f"weekday, UTC), e.g. {default!r}."
-        )
-    return text
-
 
 _hour, _minute = nightly_time()
 nightly_study_date_schedule = dg.build_schedule_from_partitioned_job(
