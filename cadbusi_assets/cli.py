@@ -81,11 +81,51 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
     from cadbusi_demo import DemoConfig, generate_demo_cohort
+    from cadbusi_demo.cohort import DemoOutputError
 
     config = DemoConfig(start=args.start, days=args.days, seed=args.seed)
-    cohort = generate_demo_cohort(Path(args.out), config, progress=_echo)
+    try:
+        cohort = generate_demo_cohort(Path(args.out), config, progress=_echo)
+    except DemoOutputError as exc:
+        print(f"cadbusi demo-data: {exc}", file=sys.stderr)
+        return 2
     _echo(json.dumps(cohort.summary(), indent=2, sort_keys=True))
     return 0
+
+
+def _not_a_demo_home(home: Path) -> str | None:
+    """Why ``cadbusi demo`` may not replace ``home``'s ``sources`` and ``zones`` (None: it may).
+
+    It deleted both whenever the cohort was to be made again: with ``CADBUSI_HOME`` pointing
+    at a production home (its zones under it, PHI and research data) or at a folder of the
+    user's own (a ``sources`` folder of code), everything there went. Only a demo home is
+    replaced: its ``sources`` a demo cohort (or missing, or empty), and zones only beside a
+    demo cohort."""
+    from cadbusi_assets.settings import SettingsError, load_settings
+    from cadbusi_demo.cohort import COHORT_FILE
+
+    try:
+        demo = load_settings().is_demo
+    except SettingsError:
+        demo = False
+    if not demo:
+        return (
+            "CADBUSI_DEPLOYMENT is not demo: the demo regenerates its cohort and deletes its "
+            f"zones under {home}, so it runs in a demo deployment only (nothing was changed)."
+        )
+    sources, zones = home / "sources", home / "zones"
+    cohort = (sources / COHORT_FILE).is_file()
+    if sources.exists() and not cohort and (not sources.is_dir() or any(sources.iterdir())):
+        return (
+            f"{sources} is not a demo cohort (no {COHORT_FILE}); the demo replaces it. Point "
+            "CADBUSI_HOME at a demo home (default .demo) (nothing was changed)."
+        )
+    if zones.exists() and not cohort and (not zones.is_dir() or any(zones.iterdir())):
+        return (
+            f"{zones} holds data beside no demo cohort; the demo deletes it. Point CADBUSI_HOME "
+            "at a demo home (default .demo) (nothing was changed)."
+        )
+    return None
 
 
 def _demo_config_matches(sources: Path, config) -> bool:
@@ -222,6 +262,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     config = DemoConfig(start=args.start, days=args.days, seed=args.seed)
     if args.fresh or not _demo_config_matches(paths["sources"], config):
+        refused = _not_a_demo_home(Path(os.environ["CADBUSI_HOME"]))
+        if refused:
+            print(f"cadbusi demo: {refused}", file=sys.stderr)
+            return 2
         for stale in ("sources", "zones"):
             target = Path(os.environ["CADBUSI_HOME"]) / stale
             if target.exists():
@@ -475,6 +519,16 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text}") from None
 
 
+def _days(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of days, 1 or more: {text}")
+    return value
+
+
 def _frame_step(text: str) -> int:
     try:
         value = int(text)
@@ -499,7 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="first study date, YYYY-MM-DD (default: 2026-09-01)",
         )
         command.add_argument(
-            "--days", type=int, default=30, help="number of study dates (default: 30)"
+            "--days", type=_days, default=30, help="number of study dates (default: 30)"
         )
         command.add_argument(
             "--seed",

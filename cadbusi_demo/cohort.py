@@ -143,6 +143,29 @@ def _summary(
     }
 
 
+class DemoOutputError(ValueError):
+    """The cohort's folder holds something that is not a demo cohort: nothing is replaced."""
+
+
+def _check_replaceable(out_dir: Path) -> None:
+    """``out_dir`` is missing, an empty folder, or a cohort written before (its
+    :data:`COHORT_FILE`): what a new cohort may replace. A file, or a folder of anything else
+    (a typo, ``~/Documents``), was renamed and deleted with everything in it."""
+    if not out_dir.exists() and not out_dir.is_symlink():
+        return
+    if not out_dir.is_dir() or out_dir.is_symlink():
+        raise DemoOutputError(
+            f"{out_dir} exists and is not a folder; the demo cohort needs a new or empty folder "
+            "(nothing was changed)."
+        )
+    if (out_dir / COHORT_FILE).is_file() or not any(out_dir.iterdir()):
+        return
+    raise DemoOutputError(
+        f"{out_dir} holds files that are not a demo cohort (no {COHORT_FILE}); the cohort "
+        "replaces its folder, so give a new or empty folder (nothing was changed)."
+    )
+
+
 def generate_demo_cohort(
     out_dir: Path | str, config: DemoConfig = DemoConfig(), progress: Progress | None = None
 ) -> DemoCohort:
@@ -154,6 +177,7 @@ def generate_demo_cohort(
     from cadbusi_demo.pacs import write_pacs
 
     out_dir = Path(out_dir).resolve()
+    _check_replaceable(out_dir)
     say = progress or (lambda _message: None)
     plan = plan_cohort(config)
     say(

@@ -164,6 +164,9 @@ def deidentify_command(
     if output_dir.resolve() == input_dir.resolve():
         echo("error: OUTPUT must differ from INPUT")
         return 2
+    if output_dir.exists() and not output_dir.is_dir():
+        echo("error: OUTPUT exists and is not a folder")
+        return 2
     if _is_within(report, output_dir):
         echo("error: the report links inputs to outputs; write it outside OUTPUT")
         return 2

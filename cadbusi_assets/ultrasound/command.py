@@ -64,6 +64,9 @@ def analyze_command(
     if output_dir.resolve() == input_dir.resolve():
         echo("error: OUTPUT must differ from INPUT")
         return 2
+    if output_dir.exists() and not output_dir.is_dir():
+        echo("error: OUTPUT exists and is not a folder")
+        return 2
     files = [p.relative_to(input_dir).as_posix() for p in dicom_files(input_dir)]
     if not files:
         echo(f"error: no DICOM files under {input_dir}")
@@ -85,6 +88,15 @@ def analyze_command(
         features, twins = analyze_dicom_files(
             source, files, frame_step=step, ocr=ocr, workers=jobs, progress_path=bar.path
         )
+    if features.filter(pl.col("error").is_null()).is_empty():
+        # (no frame to analyse: the tables of frames have no columns to join on)
+        output = open_zone(output_dir, "output").ensure()
+        output.write_parquet(("features.parquet",), features)
+        echo(
+            f"error: none of the {len(files)} files under {input_dir} could be read as an "
+            f"image; each file's reason is in {output_dir / 'features.parquet'} (column error)"
+        )
+        return 1
     features = features.join(
         twins.select(
             pl.col("caliper_image_id").alias("image_id"),

@@ -86,9 +86,12 @@ def exclusion_reasons(
         checks.append(("doppler", pl.col("is_doppler")))
     if "region_count" in columns:
         checks.append(("multiple regions", pl.col("region_count") > 1))
-    checks.append(("too small", has_crop & ((width < min_side) | (height < min_side))))
-    aspect = width.cast(pl.Float64) / height.cast(pl.Float64)
-    checks.append(("bad aspect ratio", has_crop & ((aspect < min_aspect) | (aspect > max_aspect))))
+    if {"crop_x0", "crop_y0", "crop_x1", "crop_y1"} <= columns:  # (no crop: "missing crop")
+        checks.append(("too small", has_crop & ((width < min_side) | (height < min_side))))
+        aspect = width.cast(pl.Float64) / height.cast(pl.Float64)
+        checks.append(
+            ("bad aspect ratio", has_crop & ((aspect < min_aspect) | (aspect > max_aspect)))
+        )
     if "body_area" in columns:
         area = pl.col("body_area").cast(pl.String).str.to_lowercase()
         checks.append(

@@ -73,3 +73,14 @@ def test_thresholds_are_configurable_and_rows_are_never_dropped():
         "too dark",
         "too small; bad aspect ratio",
     ]
+
+
+def test_a_table_of_unreadable_files_only_has_no_crop_to_check():
+    """Every file unreadable (``cadbusi analyze`` of a folder of non-DICOM files): no crop
+    column at all, and the size and aspect checks raised ``ColumnNotFoundError: crop_x1``."""
+    import polars as pl
+
+    from cadbusi_assets.ultrasound.quality import exclusion_reasons
+
+    frame = pl.DataFrame({"image_id": ["a"], "error": ["not DICOM"]})
+    assert exclusion_reasons(frame)["exclusion_reason"].to_list() == ["missing crop"]
