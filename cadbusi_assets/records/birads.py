@@ -14,10 +14,12 @@ Supported phrasings (case-insensitive, with or without ®/(R)/™, hyphen or spa
   ``Suspicious`` → 4, ``Highly suggestive of malignancy`` → 5,
   ``Known biopsy-proven malignancy`` → 6, ``Incomplete`` → 0 (used only when no number is found)
 
-Mentions of a *prior* assessment (``prior BI-RADS 4``, ``previous``, ``history of``) are ignored.
+Mentions of a *prior* assessment (``prior BI-RADS 4``, ``previous``, ``history of``) are ignored
+(not across a comma: ``compared with the prior, BI-RADS 2`` is today's).
 When several assessments appear, the first level that has one wins:
 
-0. a revision in an addendum (``changed/revised/upgraded/downgraded to BI-RADS n``);
+0. a revision in an addendum (``changed/revised/upgraded/downgraded to BI-RADS n``), else an
+   assessment the addendum gives (``ADDENDUM: on review of the prior, BI-RADS 5``);
 1. an assessment labelled overall/final/combined;
 2. an assessment inside the IMPRESSION/ASSESSMENT part of the report;
 3. any assessment in the report;
@@ -59,7 +61,7 @@ _MODALITY = (
 #: optional context before a mention: prior-assessment words (mention dropped) or overall words
 _CONTEXT = (
     r"(?:(?i:prior|previous(?:ly)?|history of|hx of|old|remote|overall|final|combined|summary)"
-    r"[^\n.;]{0,40}?)?"
+    r"[^\n.;,]{0,40}?)?"
 )
 _MENTION = (
     _CONTEXT
@@ -156,7 +158,12 @@ def birads_columns(text: pl.Expr) -> list[pl.Expr]:
     assessment_part = text.str.extract(_ASSESSMENT_PART, 1)
     addendum_part = text.str.extract(_ADDENDUM_PART, 1)
 
-    revision = _worst(addendum_part.str.extract_all(_REVISION))
+    # an addendum's own assessment: its revision words ("changed to BI-RADS 5"), else any
+    # assessment it gives ("ADDENDUM: on review, BI-RADS 5"): the radiologist's later word
+    revision = pl.coalesce(
+        _worst(addendum_part.str.extract_all(_REVISION)),
+        _worst(addendum_part.str.extract_all(_MENTION), valid),
+    )
     overall = _worst(all_mentions, valid & _is_overall(element))
     impression = _worst(assessment_part.str.extract_all(_MENTION), valid)
     anywhere = _worst(all_mentions, valid)

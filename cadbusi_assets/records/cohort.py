@@ -13,11 +13,15 @@ Every input row ends up either in the cohort or in the exclusions with one
 8. ``report not final`` — report status is cancelled/deleted (configurable);
 9. ``BI-RADS 0`` — incomplete assessment (configurable);
 10. ``missing PACS reference`` — no study_instance_uid to retrieve;
-11. ``duplicate row`` — the same accession and study UID again (warehouse fan-out or a
+11. ``superseded by addendum`` — a report of an accession and study UID that an addendum
+    of the same exam replaces (status ``ADDENDED``, ``AMENDED``, ``CORRECTED``, ``REVISED``:
+    the radiologist's later word, its assessment included); before, the ``FINAL`` row was kept
+    and the addendum dropped as a duplicate, its changed BI-RADS with it;
+12. ``duplicate row`` — the same accession and study UID again (warehouse fan-out or a
     duplicated row). Which row stays in the cohort does not depend on the warehouse's row
-    order: the rows are ranked by their content (final reports first, then every column in
-    order), and the first one stays;
-12. ``duplicate accession`` — one accession with several different study UIDs: all its rows
+    order: the rows are ranked by their content (addenda first, then final reports, then every
+    column in order), and the first one stays;
+13. ``duplicate accession`` — one accession with several different study UIDs: all its rows
     are excluded, since the images cannot be attributed.
 """
 
@@ -42,8 +46,20 @@ EXCLUSION_REASONS: tuple[str, ...] = (
     "report not final",
     "BI-RADS 0",
     "missing PACS reference",
+    "superseded by addendum",
     "duplicate row",
     "duplicate accession",
+)
+
+#: Report statuses of an addendum: the exam's later report, which replaces its final one.
+ADDENDUM_STATUSES: tuple[str, ...] = (
+    "ADDENDED",
+    "ADDENDUM",
+    "AMENDED",
+    "CORRECTED",
+    "REVISED",
+    "FINAL ADDENDED",
+    "FINAL AMENDED",
 )
 
 DEFAULT_EXCLUDED_STATUSES: tuple[str, ...] = (
@@ -139,9 +155,15 @@ def select_cohort(
     first_of_uid = pl.col("__rank") == pl.col("__rank").min().over(
         "accession_number", "study_instance_uid"
     )
+    addendum = status.is_in(list(ADDENDUM_STATUSES))
+    kept_is_addendum = (
+        addendum.sort_by("__rank").first().over("accession_number", "study_instance_uid")
+    )
     candidates = candidates.with_columns(
         pl.when(uid_count > 1)
         .then(pl.lit("duplicate accession"))
+        .when(~first_of_uid & kept_is_addendum & ~addendum)
+        .then(pl.lit("superseded by addendum"))
         .when(~first_of_uid)
         .then(pl.lit("duplicate row"))
         .alias("exclusion_reason")
@@ -161,7 +183,7 @@ _SORTABLE = (pl.Utf8, pl.String, pl.Boolean, pl.Date, pl.Datetime, pl.Time, pl.D
 
 def _content_rank(frame: pl.DataFrame, status: pl.Expr) -> pl.DataFrame:
     """``frame`` with ``__rank``: the position of each row when rows are ordered by content
-    (final reports first, then every scalar column in order), never by input order, so that
+    (addenda first, then final reports, then every scalar column in order), never by input order, so that
     the row kept among duplicates does not depend on how the warehouse ordered them."""
     columns = [
         name
@@ -170,10 +192,17 @@ def _content_rank(frame: pl.DataFrame, status: pl.Expr) -> pl.DataFrame:
         and name != "exclusion_reason"
         and (dtype.is_numeric() or isinstance(dtype, _SORTABLE) or dtype in _SORTABLE)
     ]
-    ranked = frame.with_columns((status != "FINAL").alias("__not_final")).sort(
-        ["__not_final", *columns], nulls_last=True, maintain_order=True
+    order = (
+        pl.when(status.is_in(list(ADDENDUM_STATUSES)))
+        .then(0)
+        .when(status == "FINAL")
+        .then(1)
+        .otherwise(2)
     )
-    return ranked.with_row_index("__rank").drop("__not_final")
+    ranked = frame.with_columns(order.alias("__status_order")).sort(
+        ["__status_order", *columns], nulls_last=True, maintain_order=True
+    )
+    return ranked.with_row_index("__rank").drop("__status_order")
 
 
 def exclusion_counts(selection: CohortSelection) -> dict[str, int]:

@@ -111,3 +111,17 @@ def test_preferences_between_several_assessments(text, expected, source):
 def test_hierarchy_order_is_the_acr_combination_order():
     assert HIERARCHY.index("6") < HIERARCHY.index("0") < HIERARCHY.index("4") < HIERARCHY.index("5")
     assert HIERARCHY.index("3") < HIERARCHY.index("6")
+
+
+def test_an_addendum_that_gives_an_assessment_decides_it():
+    """An addendum's assessment without "changed to" wording was not read as one (and a
+    comma after "prior" made it a prior assessment): the original BI-RADS 3 stayed."""
+    from cadbusi_assets.records.birads import extract_birads
+
+    texts = [
+        "IMPRESSION: BI-RADS 3.\nADDENDUM: on review of the prior, BI-RADS 5: highly suggestive.",
+        "IMPRESSION: BI-RADS 4A.\nADDENDUM: BI-RADS 2 after correlation with the MRI.",
+        "IMPRESSION: BI-RADS 2. Prior BI-RADS 4 was resolved.",  # a prior one stays ignored
+        "Compared with the prior, BI-RADS 2: benign.",
+    ]
+    assert extract_birads(texts).to_list() == ["5", "2", "2", "2"]

@@ -203,3 +203,32 @@ def test_the_duplicate_kept_does_not_depend_on_row_order():
         kept.append(selection.cohort.drop("__row", strict=False).row(0))
     assert kept[0] == kept[1] == kept[2]
     assert selection.cohort["report_status"][0] == "FINAL"
+
+
+def test_an_addendum_replaces_the_final_report_of_its_exam():
+    """The warehouse returns an exam twice, ``FINAL`` (BI-RADS 3) and ``ADDENDED`` (the
+    addendum changes it to 5): the FINAL row was kept (final reports first) and the addendum
+    excluded as ``duplicate row``, its BI-RADS with it (adversary s35). Whatever the order."""
+    final = dict(
+        accession_number="AD1",
+        study_instance_uid="9.9.1",
+        report_status="FINAL",
+        report_text="IMPRESSION: BI-RADS 3: probably benign.",
+    )
+    addended = dict(
+        final,
+        report_status="ADDENDED",
+        report_text=final["report_text"]
+        + "\nADDENDUM: on review, changed to BI-RADS 5: highly suggestive of malignancy.",
+    )
+    for row in (final, addended):
+        row.update(exam_date=D(2024, 1, 1))
+    for order in ([final, addended], [addended, final]):
+        selection = select_cohort(parse_radiology_reports(exams(order)))
+        assert selection.cohort["report_status"].to_list() == ["ADDENDED"]
+        assert selection.cohort["birads"].to_list() == ["5"]
+        assert selection.exclusions["exclusion_reason"].to_list() == ["superseded by addendum"]
+        assert exclusion_counts(selection)["superseded by addendum"] == 1
+    # two FINAL rows of one exam stay duplicates
+    selection = select_cohort(parse_radiology_reports(exams([final, dict(final, site="B")])))
+    assert selection.exclusions["exclusion_reason"].to_list() == ["duplicate row"]
