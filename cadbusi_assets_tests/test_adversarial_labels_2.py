@@ -373,7 +373,8 @@ def test_withdrawn_data_rows_are_deleted_in_labelbox_once_with_a_recorded_reason
     """Before: an image quarantined or purged after it was sent stayed in Labelbox for good
     (with its labels): no step deleted it, the run only said "delete them there". Now
     ``delete_withdrawn_data_rows`` deletes them through the SDK, records each with the reason
-    (scrubbed), and a re-run asks Labelbox for nothing."""
+    (scrubbed), and a re-run deletes and records nothing (it looks the recorded keys up once:
+    a key sent again after its deletion must be deleted again, adversary s35)."""
     fake, source = labelbox
     for image in ("img-a", "img-b", "img-c"):
         fake.label_row("proj-1", export_row(image, f"lb-{image}"), T1)
@@ -407,7 +408,8 @@ def test_withdrawn_data_rows_are_deleted_in_labelbox_once_with_a_recorded_reason
     again = stage.delete_withdrawn_data_rows(zone, source, reason)
     assert again.counts["already_recorded"] == 2 and again.counts["data_rows_deleted"] == 0
     assert len(fake.calls("deleteDataRowsPyApi")) == calls
-    assert len(fake.calls("getDataRowsForGlobalKeysPyApi")) == 1  # not even looked up
+    assert len(fake.calls("getDataRowsForGlobalKeysPyApi")) == 2  # one lookup, nothing deleted
+    assert stage.recorded_deletions(zone).height == 2
     assert _files(root) == files
 
 

@@ -221,6 +221,7 @@ def retrieve_studies(
     sleep: Callable[[float], None] = time.sleep,
     before_delete: Callable[[int, int], None] | None = None,
     refetch: bool = False,
+    owner_wants: Callable[[str, str | None, str | None], bool] | None = None,
 ) -> RetrievalResult:
     """Retrieve ``studies`` (columns ``study_instance_uid``, ``accession_number``) into
     ``raw_zone`` under ``dicom/<partition>/``.
@@ -241,6 +242,13 @@ def retrieve_studies(
     studies that had files in ``previous`` and how many of them still have files; an exception
     it raises stops the run with nothing deleted.
 
+    ``owner_wants(partition, study_instance_uid, accession_number)``: whether the date that
+    holds an instance of a study still wants that study (its cohort lists it). When it says no
+    (the warehouse moved the exam to this date: its old date's cohort, made again, lists it no
+    more), this date takes the claim over and stores the instance; the old date deletes its
+    copy when it runs (before, the new date skipped the study as held by the old one, and the
+    old one then deleted it: the images were on neither date). Not given: a claim is held.
+
     Raises :class:`~cadbusi_assets.pacs.base.PacsError` when the PACS is misconfigured or
     refuses us (nothing is deleted then), :class:`OutsideWindowError` outside the window.
     """
@@ -260,6 +268,7 @@ def retrieve_studies(
         sleep=sleep,
         before_delete=before_delete,
         refetch=refetch,
+        owner_wants=owner_wants,
     )
     run.wait_for_window(window_wait)
     return run.run(studies, conform_instances(previous))
@@ -283,8 +292,10 @@ class _Retrieval:
         sleep: Callable[[float], None],
         before_delete: Callable[[int, int], None] | None = None,
         refetch: bool = False,
+        owner_wants: Callable[[str, str | None, str | None], bool] | None = None,
     ) -> None:
         self.pacs = pacs
+        self.owner_wants = owner_wants
         self.refetch = refetch
         self._refetched: list[dict[str, Any]] = []
         #: changed instances an explicit refetch staged: replaced only once ``before_delete``
@@ -467,7 +478,7 @@ class _Retrieval:
                 continue  # released meanwhile: try again
             if owner == mine:
                 return None
-            if self._owner_dropped(owner, instance_key):
+            if self._owner_dropped(owner, instance_key) or self._owner_let_go(owner, study):
                 self.zone.write_bytes(parts, mine.encode())
                 return None
             return owner
@@ -493,6 +504,13 @@ class _Retrieval:
             (pl.col("instance_key") == instance_key) & (pl.col("study_key") == study_key)
         )
         return listed.height == 0
+
+    def _owner_let_go(self, owner: str, study: _Study) -> bool:
+        """The owner is another date whose cohort no longer lists ``study`` (``owner_wants``)."""
+        partition = owner.partition("/")[0]
+        if partition == self.partition or self.owner_wants is None:
+            return False
+        return not self.owner_wants(partition, study.uid, study.accession)
 
     def _mtime(self, parts: tuple[str, ...]) -> float | None:
         try:

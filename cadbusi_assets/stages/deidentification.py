@@ -728,15 +728,27 @@ def partition_inputs(raw_zone: Zone, day: str) -> tuple[list[DeidInput], pl.Data
     """The stored instances of a study date (by raw path) and the day's resolved cohort."""
     # here, not at the top: the retrieval stage imports the warehouse adapters (sqlglot) and the
     # PACS clients, which `cadbusi deidentify` and its workers never use
+    from cadbusi_assets.stages.retrieval import CONFLICTS_TABLE, resolved_cohort
     from cadbusi_assets.stages.retrieval import INSTANCES_TABLE as RETRIEVAL_INSTANCES
-    from cadbusi_assets.stages.retrieval import resolved_cohort
 
     manifest = read_partition_table(raw_zone, RETRIEVAL_INSTANCES, day)
     cohort = resolved_cohort(raw_zone, day)  # StudyInstanceUIDs found by PACS lookups included
     if manifest is None or cohort is None:
         raise MissingUpstream(f"raw_dicom for {day} is missing; materialize it first.")
-    by_study = {row["study_instance_uid"]: row for row in cohort.iter_rows(named=True)}
     stored = manifest.filter(pl.col("status") != "failed").sort("raw_path")
+    # a study another date holds (the warehouse lists the exam on both: the first to store it
+    # owns it) is that date's: its row in this date's studies table too made the catalog's
+    # unique study keys fail, and every export with it
+    conflicts = read_partition_table(raw_zone, CONFLICTS_TABLE, day)
+    if conflicts is not None and conflicts.height and "owner_partition" in conflicts.columns:
+        held_here = set(stored["study_instance_uid"].drop_nulls().to_list())
+        elsewhere = set(
+            conflicts.filter(pl.col("owner_partition") != day)["study_instance_uid"]
+            .drop_nulls()
+            .to_list()
+        )
+        cohort = cohort.filter(~pl.col("study_instance_uid").is_in(list(elsewhere - held_here)))
+    by_study = {row["study_instance_uid"]: row for row in cohort.iter_rows(named=True)}
     inputs = []
     for row in stored.iter_rows(named=True):
         study = by_study.get(row["study_instance_uid"], {})

@@ -1237,21 +1237,29 @@ ALREADY_ABSENT = "absent_in_source"
 
 def withdrawn_data_rows(research_zone: Zone) -> pl.DataFrame:
     """``global_key``, ``batch`` of every data row marked :data:`WITHDRAWN` in any
-    ``labelbox_data_rows`` table."""
+    ``labelbox_data_rows`` table, less the keys another table sends as live rows: a study the
+    warehouse moved to another date leaves its old date's rows withdrawn while the new date
+    sends the same images under the same keys (deleting those deleted live rows and their
+    labels)."""
     frames = []
+    live: set[str] = set()
     for path in research_zone.iter_files("tables", DATA_ROWS_TABLE, suffix=".parquet"):
         table = pl.read_parquet(io.BytesIO(path.read_bytes()))
         if WITHDRAWN not in table.columns:
+            live.update(str(k) for k in table["global_key"].drop_nulls().to_list())
             continue
+        gone = pl.col(WITHDRAWN).fill_null(False)
+        live.update(str(k) for k in table.filter(~gone)["global_key"].drop_nulls().to_list())
         frames.append(
-            table.filter(pl.col(WITHDRAWN).fill_null(False)).select(
+            table.filter(gone).select(
                 pl.col("global_key").cast(pl.Utf8),
                 pl.lit(path.name.removesuffix(".parquet")).alias("batch"),
             )
         )
     if not frames:
         return pl.DataFrame(schema={"global_key": pl.Utf8, "batch": pl.Utf8})
-    return pl.concat(frames).unique("global_key", keep="first").sort("global_key")
+    withdrawn = pl.concat(frames).unique("global_key", keep="first")
+    return withdrawn.filter(~pl.col("global_key").is_in(sorted(live))).sort("global_key")
 
 
 def recorded_deletions(research_zone: Zone) -> pl.DataFrame:
@@ -1264,15 +1272,19 @@ def delete_withdrawn_data_rows(
     research_zone: Zone, source: LabelSource, reason: str, *, now: dt.datetime | None = None
 ) -> PartitionReport:
     """Delete in the label source every data row this platform withdrew (quarantined, excluded,
-    its date purged for identifiers: column ``withdrawn`` of ``labelbox_data_rows``) and not
-    yet deleted there, and record each with ``reason`` (scrubbed like typed text), the source
-    and the time in ``labels/labelbox/deleted_data_rows.parquet`` (rewritten atomically).
+    its date purged for identifiers: column ``withdrawn`` of ``labelbox_data_rows``), and
+    record each with ``reason`` (scrubbed like typed text), the source and the time in
+    ``labels/labelbox/deleted_data_rows.parquet`` (rewritten atomically).
 
-    Idempotent: a recorded key is not asked again; a key the source no longer holds (deleted
-    by a run stopped before it wrote the record, or by hand) is recorded as
+    Idempotent: a key recorded as deleted is asked for again (a study that left, came back and
+    left again is sent again under the same keys after its deletion: matched by key alone, its
+    rows stayed in Labelbox for good), and the source answers that it holds it no more, which
+    adds nothing to the record; a key the source no longer holds that was never recorded
+    (deleted by a run stopped before it wrote the record, or by hand) is recorded as
     :data:`ALREADY_ABSENT`. Labelbox deletes a data row's labels with it; the label set here
     already leaves withdrawn images out. Counts: ``withdrawn_data_rows``,
-    ``already_recorded``, ``data_rows_deleted``, ``data_rows_absent_in_source``."""
+    ``already_recorded`` (recorded before and not held by the source now),
+    ``data_rows_deleted``, ``data_rows_absent_in_source``."""
     text = scrub_label_text(reason.strip()) if reason and reason.strip() else None
     if not text:
         raise StageFailure("say why the withdrawn data rows are deleted (a reason is required)")
@@ -1281,25 +1293,25 @@ def delete_withdrawn_data_rows(
         raise StageFailure(f"the label source {source.name} cannot delete data rows")
     withdrawn = withdrawn_data_rows(research_zone)
     record = recorded_deletions(research_zone)
-    done = record.filter(pl.col("source") == source.name).select("global_key")
-    todo = withdrawn.join(done, on="global_key", how="anti")
-    report = PartitionReport("all", row_count=todo.height)
+    recorded = set(record.filter(pl.col("source") == source.name)["global_key"].to_list())
+    report = PartitionReport("all", row_count=withdrawn.height)
     report.count("withdrawn_data_rows", withdrawn.height)
-    report.count("already_recorded", withdrawn.height - todo.height)
-    if todo.height == 0:
-        report.count("data_rows_deleted", 0)
-        report.count("data_rows_absent_in_source", 0)
+    if withdrawn.height == 0:
+        for name in ("already_recorded", "data_rows_deleted", "data_rows_absent_in_source"):
+            report.count(name, 0)
         return report
-    result = delete(todo["global_key"].to_list())
+    result = delete(withdrawn["global_key"].to_list())
+    absent_new = [k for k in result.absent if k not in recorded]
+    report.count("already_recorded", len(set(result.absent) & recorded))
     moment = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
     outcomes = pl.DataFrame(
         {
-            "global_key": [*result.deleted, *result.absent],
-            "outcome": [DELETED] * len(result.deleted) + [ALREADY_ABSENT] * len(result.absent),
+            "global_key": [*result.deleted, *absent_new],
+            "outcome": [DELETED] * len(result.deleted) + [ALREADY_ABSENT] * len(absent_new),
         },
         schema={"global_key": pl.Utf8, "outcome": pl.Utf8},
     )
-    new = todo.join(outcomes, on="global_key", how="inner").select(
+    new = withdrawn.join(outcomes, on="global_key", how="inner").select(
         "global_key",
         "batch",
         pl.lit(source.name).alias("source"),
@@ -1307,15 +1319,21 @@ def delete_withdrawn_data_rows(
         pl.lit(text).alias("reason"),
         pl.lit(moment).alias("deleted_at"),
     )
+    if new.height == 0:  # nothing deleted, nothing new to record: the record stays as it is
+        report.count("data_rows_deleted", 0)
+        report.count("data_rows_absent_in_source", 0)
+        return report
     research_zone.write_parquet(
         DELETIONS_PATH,
-        pl.concat([record, new], how="diagonal_relaxed").sort(["source", "global_key"]),
+        pl.concat([record, new], how="diagonal_relaxed").sort(
+            ["source", "global_key"], maintain_order=True
+        ),
     )
     report.count("data_rows_deleted", len(result.deleted))
-    report.count("data_rows_absent_in_source", len(result.absent))
-    if result.absent:
+    report.count("data_rows_absent_in_source", len(absent_new))
+    if absent_new:
         report.add_problem(
-            f"{len(result.absent)} withdrawn data rows were no longer in {source.name} "
+            f"{len(absent_new)} withdrawn data rows were no longer in {source.name} "
             "(deleted earlier); recorded"
         )
     return report

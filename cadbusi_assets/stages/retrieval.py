@@ -142,6 +142,7 @@ def retrieve_partition(
         progress=throttled(progress),
         before_delete=before_delete,
         refetch=refetch,
+        owner_wants=_cohort_lists(raw_zone),
     )
     instances = result.instances.sort(["study_key", "instance_key"])
     study_rows = result.studies.sort("study_key")
@@ -316,6 +317,38 @@ def removed_instances(
         .unique("instance_key", keep="first")
         .sort("instance_key")
     )
+
+
+def _cohort_lists(raw_zone: Zone) -> Callable[[str, str | None, str | None], bool]:
+    """Whether a date's stored cohort (``imaging_studies``, made again from the warehouse by
+    that date's last run: in a ranged run, before any retrieval) lists a study, by its
+    StudyInstanceUID or its accession number; a date with no cohort table, or one that cannot
+    be read, is taken to want it (a claim is never taken on a guess)."""
+    cohorts: dict[str, tuple[set[str], set[str]] | None] = {}
+
+    def lists(day: str, uid: str | None, accession: str | None) -> bool:
+        if day not in cohorts:
+            try:
+                table = read_partition_table(raw_zone, COHORT_TABLE, day)
+            except Exception:
+                table = None
+            cohorts[day] = (
+                None
+                if table is None
+                else (
+                    {str(u).strip() for u in table["study_instance_uid"].drop_nulls()},
+                    {str(a).strip() for a in table["accession_number"].drop_nulls()},
+                )
+            )
+        known = cohorts[day]
+        if known is None:
+            return True
+        uids, accessions = known
+        return bool(uid and uid.strip() in uids) or bool(
+            accession and accession.strip() in accessions
+        )
+
+    return lists
 
 
 def resolved_cohort(raw_zone: Zone, day: str) -> pl.DataFrame | None:
