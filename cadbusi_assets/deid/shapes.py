@@ -1334,9 +1334,11 @@ _INITIALLED = re.compile(
 
 
 #: two Cyrillic initials after a surname (``Квимбрелл О.И.``, ``Квимбрелл О. И.``: a name and
-#: a patronymic): group 1 the surname, a title-case Cyrillic word of 4+ letters
+#: a patronymic): group 1 the surname, a Cyrillic word of 4+ letters in title case or
+#: capitals, or two with a dash
 _CYRILLIC_INITIALLED = re.compile(
-    r"(?<![^\W\d_.'’\-])([А-ЯЁ][а-яё]{3,}),?[ \t]+[А-ЯЁ]\.[ \t]?[А-ЯЁ]\.(?![^\W\d_])"
+    r"(?<![^\W\d_.'’\-])((?:[А-ЯЁ][а-яё]{3,}|[А-ЯЁ]{4,})(?:-[А-ЯЁ](?:[а-яё]{2,}|[А-ЯЁ]{2,}))?)"
+    r",?[ \t]+[А-ЯЁ]\.[ \t]?[А-ЯЁ]\.(?![^\W\d_])"
 )
 #: Latin initials after a surname with a space between them (``Quimbrell O. J.``)
 _SPACED_INITIALS_AFTER = re.compile(
@@ -1366,7 +1368,9 @@ def initialled_names(text: str) -> list[tuple[int, int]]:
     ]
     spans += [m.span() for m in _INITIALS_FIRST.finditer(text) if _unknown_name_word(m.group(1))]
     spans += [
-        m.span() for m in _SPACED_INITIALS_AFTER.finditer(text) if _unknown_name_word(m.group(1))
+        m.span()
+        for m in _SPACED_INITIALS_AFTER.finditer(text)
+        if _unknown_name_word(m.group(1).title() if m.group(1).isupper() else m.group(1))
     ]
     if not text.isascii():
         spans += [m.span() for m in _CYRILLIC_INITIALLED.finditer(text)]
@@ -2090,21 +2094,27 @@ def _greeted_names(text: str) -> list[tuple[int, int]]:
 #: a nickname in quotes or brackets between two title-case words (``Zelda 'Zee'
 #: Farthingale``): groups 1 and 3 the name words, 2 the nickname
 _NICKNAMED = re.compile(
-    rf"(?<![^\W\d_])({_CAPITAL}{_SMALL}{{2,}})[ \t]+[\"'“‘(«]({_CAPITAL}{_SMALL}+)[\"'”’)»]"
-    rf"[ \t]+({_CAPITAL}{_SMALL}{{3,}})(?![^\W\d_])"
+    rf"(?<![^\W\d_])({_CAPITAL}(?:{_SMALL}{{2,}}|{_CAPITAL}{{2,}}))[ \t]+[\"'“‘(«]"
+    rf"({_CAPITAL}(?:{_SMALL}+|{_CAPITAL}+))[\"'”’)»][ \t]+({_CAPITAL}(?:{_SMALL}{{3,}}|{_CAPITAL}{{3,}}))"
+    rf"(?:-{_CAPITAL}(?:{_SMALL}{{2,}}|{_CAPITAL}{{2,}}))?(?![^\W\d_])"
 )
 
 
 def _nicknamed_names(text: str) -> list[tuple[int, int]]:
-    """A first name, a nickname in quotes and a surname (:data:`_NICKNAMED`): the first a
-    name-like word or a short first name (:func:`_short_first_name`), the surname a name-like
-    word: the span of the three."""
-    return [
-        m.span()
-        for m in _NICKNAMED.finditer(text)
-        if (_unknown_name_word(m.group(1)) or _short_first_name(m.group(1)))
-        and _unknown_name_word(m.group(3))
-    ]
+    """A first name, a nickname in quotes and a surname (:data:`_NICKNAMED`; both in title
+    case or both in capitals): the first a name-like word or a short first name
+    (:func:`_short_first_name`), the surname (its first part) a name-like word: the span of
+    the three."""
+    found = []
+    for m in _NICKNAMED.finditer(text):
+        first, last = m.group(1), m.group(3)
+        if first.isupper() != last.isupper():
+            continue
+        if first.isupper():  # "ZELDA 'ZEE' FARTHINGALE"
+            first, last = first.title(), last.title()
+        if (_unknown_name_word(first) or _short_first_name(first)) and _unknown_name_word(last):
+            found.append(m.span())
+    return found
 
 
 def _short_first_name(word: str) -> bool:
@@ -2150,7 +2160,7 @@ def _short_first_pairs(text: str) -> list[tuple[int, int]]:
 
 #: after a role, a particle or two and a name-like surname (``tech Ana de la Quintavera``)
 _PARTICLES_SURNAME = re.compile(
-    r"[ \t]+((?:(?:de|del|della|di|da|du|la|le|van|von|der|den|dos|das)[ \t]+){1,3})"
+    r"[ \t]+((?:(?i:de|del|della|di|da|du|la|le|van|von|der|den|dos|das)[ \t]+){1,3})"
     rf"({_CAPITAL}{_SMALL}{{3,}})(?![^\W\d_'’\-])"
 )
 
@@ -2159,7 +2169,7 @@ _PARTICLES_SURNAME = re.compile(
 #: blood pressure)
 _PO_BOX_MORE = re.compile(
     r"(?i)(?<![^\W\d_])(?:bo[iî]te[ \t]+postale|casella[ \t]+postale|caixa[ \t]+postal"
-    r"|apartado(?:[ \t]+de[ \t]+correos)?|postfach|postbus)[ \t]+(?:n[°o]\.?[ \t]*)?\d{1,6}(?!\d)"
+    r"|apartado(?:[ \t]+de[ \t]+correos)?|postfach|postbus)[ \t]+(?:n[°o]?\.?[ \t]*)?\d{1,6}(?!\d)"
     r"|(?<![^\W\d_])(?-i:B\.?P\.?[ \t]+\d{1,6},?[ \t]+\d{5}[ \t]+[^\W\d_a-z][^\W\d_]+)"
 )
 _PO_BOX_HINT = re.compile(r"(?i)postal|postfach|postbus|apartado|B\.?P\.?[ \t]+\d")
@@ -2181,7 +2191,7 @@ _EUROPEAN_STREET_HINT = re.compile(
 #: ``cc: ojquimbrell``, ``dictated by zfarthingale``): group 1 the user name, one
 #: lower-case word of 6+ letters
 _CC_CUE = re.compile(
-    r"(?i)(?<![^\W\d_])(?:copy[ \t]+to|cc(?<!\d[ \t]cc)(?<!\dcc)|attn|(?:dictated|read|typed"
+    r"(?i)(?<![^\W\d_])(?:copy[ \t]+to|cc(?<!\d[ \t]cc)(?<!\dcc)|c\.c\.|attn|(?:dictated|read|typed"
     r"|reported|scanned|performed|reviewed)[ \t]+by|" + r"(?:sonographer|radiologist|tech"
     r"|technologist|technician|nurse|physician|doctor|consultant|registrar|resident"
     r"|fellow|scribe|secretary|assistant)s?)"
@@ -2190,7 +2200,7 @@ _CC_CUE = re.compile(
 #: the next user name of a list after a cue (``, zfarthingale``, `` and zfarthingale``)
 _CC_MORE = re.compile(r"[ \t]*(?:[,;/]|and)[ \t]*([a-z]{6,})(?![\w@.\-]|\.[a-z])")
 _CC_HINT = re.compile(
-    r"(?i)copy|cc|attn|by|sonographer|radiologist|tech|nurse|physician"
+    r"(?i)copy|cc|c\.c|attn|by|sonographer|radiologist|tech|nurse|physician"
     r"|doctor|consultant|registrar|resident|fellow|scribe|secretary|assistant"
 )
 

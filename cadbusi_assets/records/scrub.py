@@ -379,7 +379,7 @@ _STREET = re.compile(
 #: post office boxes of European addresses ("Postfach 12 34 56", "Apartado 123")
 _PO_BOX = re.compile(
     r"(?i)\b(?:Postfach|Postbus|Apartado(?:\s+de\s+correos)?|Apdo\.|Bo[iî]te\s+postale"
-    r"|Casella\s+postale|Caixa\s+postal|Skrytka\s+pocztowa)\s+\d+(?:[ \t]\d+){0,3}\b"
+    r"|Casella\s+postale|Caixa\s+postal|Skrytka\s+pocztowa)\s+(?:n[°o]?\.?[ \t]*)?\d+(?:[ \t]\d+){0,3}\b"
 )
 _PO_BOX_WORDS = frozenset(
     ["postfach", "postbus", "apartado", "apdo", "postale", "postal", "pocztowa"]

@@ -282,6 +282,58 @@ def test_the_known_leaks_are_as_measured(channel, text, pseudonymizer):
     assert _run(channel, text, pseudonymizer) == KNOWN_LEAKS[text]
 
 
+#: a second batch aimed at the new rules (capitals, a dash in the surname, particles in title
+#: case, "n." before a box number, "c.c.", a semicolon between user names)
+SECOND_BATCH: list[tuple[str, str, tuple[str, ...]]] = [
+    (T, "КВИМБРЕЛЛ О.И.", ("квимбрелл",)),
+    (T, "Квимбрелл-Фартинг О.И.", ("квимбрелл", "фартинг")),
+    (T, "QUIMBRELL O. J.", ("quimbrell",)),
+    (T, "Zelda 'Zee' Farthingale-Quimbrell", ("zelda", "farthingale", "quimbrell")),
+    (T, "ZELDA 'ZEE' FARTHINGALE", ("zelda", "farthingale")),
+    (T, "Zelda ‘Zee’ Farthingale", ("zelda", "farthingale")),
+    (T, "Zoë  Quimbrellé", ("zoë", "quimbrellé")),
+    (T, "Zoë Quimbrellé-Farthing", ("zoë", "quimbrellé", "farthing")),
+    (T, "tech: Ana de la Quintavera", ("ana", "quintavera")),
+    (T, "tech Ana De La Quintavera", ("quintavera",)),
+    (T, "BOÎTE POSTALE 4815", ("4815",)),
+    (T, "Boite postale 4815", ("4815",)),
+    (T, "Casella Postale n. 4815", ("4815",)),
+    (R, "Casella Postale n. 4815", ("4815",)),
+    (T, "Via Roma, 12", ("roma",)),
+    (R, "Third of March", ("third",)),
+    (R, "the thirty-first of December 2023", ("thirty-first",)),
+    (T, "cc:zfarthingale", ("zfarthingale",)),
+    (T, "Cc: zfarthingale; ojquimbrell", ("zfarthingale", "ojquimbrell")),
+    (T, "attn: zfarthingale", ("zfarthingale",)),
+    (T, "c.c. zfarthingale", ("zfarthingale",)),
+    (T, "SSN 491  72  8154", ("8154",)),
+]
+
+
+@pytest.mark.parametrize(("channel", "text", "secrets"), SECOND_BATCH)
+def test_no_input_of_the_second_batch_leaks(channel, text, secrets, pseudonymizer):
+    assert _leaked(_run(channel, text, pseudonymizer), secrets) == []
+
+
+#: inputs of the second batch left as they are (each would take clinical text with it)
+SECOND_BATCH_LEFT: list[tuple[str, str]] = [
+    # capitals: a two-word pair in capitals reads like a device or an acronym's words
+    (T, "ZOË QUIMBRELLÉ"),
+    # "VIA" in capitals before a word and a number ("VIA PORT 2"), a "via" in small letters
+    (T, "VIA ROMA 12"),
+    # the French "BP" alone is a blood pressure
+    (T, "BP 4815"),
+    # dates in words in short text: only after a birth-date label (the study's own dates
+    # are removed elsewhere)
+    (T, "the 3rd of March 2024"),
+]
+
+
+@pytest.mark.parametrize(("channel", "text"), SECOND_BATCH_LEFT)
+def test_the_second_batch_left_as_measured(channel, text, pseudonymizer):
+    assert _run(channel, text, pseudonymizer) == text
+
+
 #: what the new rules must leave as it is
 STAYS: list[tuple[str, str]] = [
     (T, "BP 123"),
@@ -301,6 +353,8 @@ STAYS: list[tuple[str, str]] = [
     (R, "Weight 5 @ 3.5 kg"),
     (R, "seen @ st. marys"),
     (T, "Pt (no change)"),
+    (T, "LEFT 'UPPER' QUADRANT"),
+    (T, "FIGURE A. B."),
     (T, "born March 2024 cohort"),
 ]
 

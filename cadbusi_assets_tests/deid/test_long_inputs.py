@@ -92,7 +92,9 @@ ROUND_13 = [
     "Zoë ", "Ana ", "Abc 'Abc' ", "Zelda 'Zee' ", "tech Ana de ", "tech Ana Quintavera ",
     "de la ", "BP 1 ", "BP 1, 12345 ", "Boîte postale ", "Via ", "Via dei ", "Via Abc ", "cc ",
     "copy to ", "cc abcdefg, ", "copy to zfarthingale ", "attn ", "a @ ", "a . a @ a . ",
-    "a.a.", "born March 3, ", "Pt (ID ",
+    "a.a.", "born March 3, ", "Pt (ID ", "КВИМБРЕЛЛ ", "Абвг-Абвг О. ", "ZELDA 'ZEE' ",
+    "Abc 'A' Abcd-", "tech Ana De ", "Casella postale n. ", "c.c. ", "c.c. abcdefg; ",
+    "QUIMBRELL O. ",
 ]  # fmt: skip
 ROUND_13_PROSE = [
     "491  72  ", "1\t2\t", "491  72  1234 a\n", "third of ", "the third of March ",
