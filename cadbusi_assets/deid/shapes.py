@@ -1345,6 +1345,10 @@ _SPACED_INITIALS_AFTER = re.compile(
     r"(?<![^\W\d_.'’\-])([^\W\d_]+),?[ \t]+[A-Z]\.(?:[ \t][A-Z]\.){1,2}(?![^\W\d_])"
 )
 
+#: cheap tests before the two patterns above
+_SPACED_INITIALS_HINT = re.compile(r"[A-Z]\.[ \t][A-Z]\.")
+_CYRILLIC_INITIALS_HINT = re.compile(r"[А-ЯЁ]\.[ \t]?[А-ЯЁ]\.")
+
 
 _INITIALS_FIRST = re.compile(
     r"(?<![^\W\d_.])(?:[A-Z]\.[ \t]?){1,3}[ \t]*([^\W\d_]+)(?![^\W\d_.'’\-])"
@@ -1367,12 +1371,13 @@ def initialled_names(text: str) -> list[tuple[int, int]]:
         m.span() for m in _INITIALLED.finditer(text) if _unknown_name_word(m.group(1) or m.group(2))
     ]
     spans += [m.span() for m in _INITIALS_FIRST.finditer(text) if _unknown_name_word(m.group(1))]
-    spans += [
-        m.span()
-        for m in _SPACED_INITIALS_AFTER.finditer(text)
-        if _unknown_name_word(m.group(1).title() if m.group(1).isupper() else m.group(1))
-    ]
-    if not text.isascii():
+    if _SPACED_INITIALS_HINT.search(text) is not None:
+        spans += [
+            m.span()
+            for m in _SPACED_INITIALS_AFTER.finditer(text)
+            if _unknown_name_word(m.group(1).title() if m.group(1).isupper() else m.group(1))
+        ]
+    if not text.isascii() and _CYRILLIC_INITIALS_HINT.search(text) is not None:
         spans += [m.span() for m in _CYRILLIC_INITIALLED.finditer(text)]
     return spans
 
@@ -2117,6 +2122,7 @@ def _nicknamed_names(text: str) -> list[tuple[int, int]]:
     return found
 
 
+@lru_cache(maxsize=4096)
 def _short_first_name(word: str) -> bool:
     """A first name of three letters in title case (``Zoë``, ``Ana``): in a names list, in
     no core, clinical, room, product or device word list and no safe word."""
@@ -2146,10 +2152,15 @@ _SHORT_FIRST_PAIR = re.compile(
     rf"(?![^\W\d_'’\-])"
 )
 
+#: the same with no look-behind: a cheap test first
+_SHORT_FIRST_HINT = re.compile(rf"{_CAPITAL}{_SMALL}{{2}}(?: {{1,2}}|\t){_CAPITAL}{_SMALL}{{3}}")
+
 
 def _short_first_pairs(text: str) -> list[tuple[int, int]]:
     """A three-letter first name (:func:`_short_first_name`) before a name-like surname
     (:func:`_unknown_name_word`), in a value that is no description: both."""
+    if _SHORT_FIRST_HINT.search(text) is None:
+        return []
     spans = [
         m.span()
         for m in _SHORT_FIRST_PAIR.finditer(text)
@@ -2191,7 +2202,8 @@ _EUROPEAN_STREET_HINT = re.compile(
 #: ``cc: ojquimbrell``, ``dictated by zfarthingale``): group 1 the user name, one
 #: lower-case word of 6+ letters
 _CC_CUE = re.compile(
-    r"(?i)(?<![^\W\d_])(?:copy[ \t]+to|cc(?<!\d[ \t]cc)(?<!\dcc)|c\.c\.|attn|(?:dictated|read|typed"
+    # (the first letters looked for first: fast)
+    r"(?i)(?=[cadrtspnfh])(?<![^\W\d_])(?:copy[ \t]+to|cc(?<!\d[ \t]cc)(?<!\dcc)|c\.c\.|attn|(?:dictated|read|typed"
     r"|reported|scanned|performed|reviewed)[ \t]+by|" + r"(?:sonographer|radiologist|tech"
     r"|technologist|technician|nurse|physician|doctor|consultant|registrar|resident"
     r"|fellow|scribe|secretary|assistant)s?)"
@@ -2199,18 +2211,12 @@ _CC_CUE = re.compile(
 )
 #: the next user name of a list after a cue (``, zfarthingale``, `` and zfarthingale``)
 _CC_MORE = re.compile(r"[ \t]*(?:[,;/]|and)[ \t]*([a-z]{6,})(?![\w@.\-]|\.[a-z])")
-_CC_HINT = re.compile(
-    r"(?i)copy|cc|c\.c|attn|by|sonographer|radiologist|tech|nurse|physician"
-    r"|doctor|consultant|registrar|resident|fellow|scribe|secretary|assistant"
-)
 
 
 def cued_user_names(text: str) -> list[tuple[int, int]]:
     """A user name of an initial or two glued to a surname (:func:`_initial_user`,
     :func:`_user_name`, :func:`_initial_word_user`) after a cue of :data:`_CC_CUE`: its
     span."""
-    if _CC_HINT.search(text) is None:
-        return []
     spans: list[tuple[int, int]] = []
     for m in _CC_CUE.finditer(text):
         key = m.group(1)

@@ -911,6 +911,8 @@ _DAY_OF_MONTH = re.compile(
     + "|".join(w.replace("-", r"[ \t-]?") for w in sorted(_DAY_WORDS, key=len, reverse=True))
     + rf")[ \t]+of[ \t]+(?-i:(?=[A-Z]))(?P<m>{_MON})\b(?P<y>,?[ \t]+(?:19|20)\d{{2}}\b)?"
 )
+#: a cheap test before :data:`_DAY_OF_MONTH`
+_OF_MONTH = re.compile(r"of[ \t]+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)")
 _LOWER_WORD_AFTER = re.compile(r"[ \t]+[a-z]")
 
 
@@ -2781,7 +2783,7 @@ def _scrub_report_text(
         work.text = _ROMAN_AGE.sub(_roman_age, work.text)
     if sum(low.count(w) for w in _DIGIT_WORDS) >= 7:
         work.sub(_SPELLED_NUMBER, "[PHONE]")
-    if "of" in words and not _MONTH_WORDS.isdisjoint(words):
+    if "of" in words and _OF_MONTH.search(work.text) is not None:
         shift = None if remove_dates else int(date_shift_days)
         work.text = _DAY_OF_MONTH.sub(
             lambda m: (
