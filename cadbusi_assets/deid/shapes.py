@@ -73,6 +73,14 @@ _WORDED_EMAIL = re.compile(
     r"(?:com|org|net|edu|gov|mil|info|biz|io|co|uk|de|fr|es|it|nl|pl|ru|cn|jp|kr|au|ca|us|ch"
     r"|se|no|dk|fi|be|at|ie|nz|in|br|mx|pt|gr|tr|il|za)(?![\w.\-])"
 )
+#: an e-mail with spaces around its ``@`` or dots (``zelda @ farthingale.org``, ``o . q @
+#: example . com``): a domain of words and dots that ends in a usual top-level domain
+_SPACED_EMAIL = re.compile(
+    r"(?<![\w.+\-])[\w+\-]+(?:\.[\w+\-]+)*(?:[ \t]\.[ \t][\w+\-]+)?[ \t]{0,2}@[ \t]{0,2}[\w\-]+"
+    r"(?:[ \t]?\.[ \t]?[\w\-]+)*[ \t]?\.[ \t]?(?i:com|org|net|edu|gov|mil|info|biz|io|co|uk|de"
+    r"|fr|es|it|nl|pl|ru|cn|jp|kr|au|ca|us|ch|se|no|dk|fi|be|at|ie|nz|in|br|mx|pt|gr|tr|il|za)"
+    r"(?![\w.\-])"
+)
 _AT_WORD = re.compile(r"(?i)(?<![^\W\d_])at(?![^\W\d_])")
 _PHONE_LABEL = re.compile(
     r"(?i)(?<![^\W\d_])(?:tel(?:ephone)?|phone|ph|mob(?:ile)?|cell|fax|pager|pgr|bleep|beeper"
@@ -114,11 +122,16 @@ _SSN = re.compile(
     # 00, no serial 0000), no longer run of spaced digits (a phone, a spaced hospital number)
     r"|(?<![^\W_]|[.\-/,:])(?:(?<!\d )|(?<=[^\W\d_]\d )|(?<=[^\W\d_]\d\d ))"
     r"(?!000|666|9)\d{3} (?!00)\d{2} (?!0000)\d{4}"
-    r"(?![^\W_]|[\-/]|[.,]\d| \d))"
+    r"(?![^\W_]|[\-/]|[.,]\d| \d)"
+    # with two spaces or a tab, the same between both pairs of groups (``491  72  8154``):
+    # no digit a space or two before or after it (a spaced table of numbers)
+    r"|(?<![^\W_]|[.\-/,:])(?<!\d[ \t])(?<!\d[ \t]{2})"
+    r"(?!000|666|9)\d{3}(  |\t)(?!00)\d{2}\2(?!0000)\d{4}"
+    r"(?![^\W_]|[\-/]|[.,]\d|[ \t]{1,2}\d))"
 )
 _ID_LABEL = re.compile(
     r"(?i)(?<![^\W\d_])(?:MRN|MR[ \t]*(?:#|NO\.?|NUM(?:BER)?)|MED(?:ICAL)?[ \t]*REC(?:ORD)?"
-    r"(?:[ \t]*(?:#|NO\.?|NUM(?:BER)?))?|PT[ \t]*(?:ID|#|NO\.?)|PATIENT[ \t]*(?:ID|#|NO\.?|NUM(?:BER)?)"
+    r"(?:[ \t]*(?:#|NO\.?|NUM(?:BER)?))?|PT[ \t]*(?:\([ \t]*)?(?:ID|#|NO\.?)|PATIENT[ \t]*(?:ID|#|NO\.?|NUM(?:BER)?)"
     r"|PID|ACC(?:ESSION)?[ \t]*(?:#|NO\.?|NUM(?:BER)?)?|NHS[ \t]*(?:NO\.?|NUM(?:BER)?)?"
     r"|HOSP(?:ITAL)?[ \t]*(?:#|NO\.?|NUM(?:BER)?)|CHART[ \t]*(?:#|NO\.?)?|SSN"
     # a unit record number (Australia: "UR 481516", "UR: 00481516"), a unit number
@@ -175,6 +188,13 @@ _DOB_WORDS = re.compile(
     rf"(?i)(?<![^\W\d_])(?:DOB|D\.O\.B\.?|BORN(?:[ \t]+ON)?|BIRTH(?:[ \t]*DATE)?|DATE[ \t]+OF"
     rf"[ \t]+BIRTH)(?![^\W\d_])[ \t]*[:#=.\-]?[ \t]*((?:the[ \t]+)?(?:\d{{1,2}}(?:st|nd|rd|th)?"
     rf"|{_ORDINAL_WORDS})[ \t]+(?:of[ \t]+)?{_MON}[ \t]*,?[ \t]*\d{{4}})(?![\w])"
+)
+#: a birth date with its month first after its label (``born March 3, '61``, ``DOB Mar 3rd
+#: 1961``): group 1 the date
+_DOB_MONTH_FIRST = re.compile(
+    rf"(?i)(?<![^\W\d_])(?:DOB|D\.O\.B\.?|BORN(?:[ \t]+ON)?|BIRTH(?:[ \t]*DATE)?|DATE[ \t]+OF"
+    rf"[ \t]+BIRTH)(?![^\W\d_])[ \t]*[:#=.\-]?[ \t]*({_MON}[ \t]+\d{{1,2}}(?:st|nd|rd|th)?"
+    rf",?[ \t]*(?:\d{{4}}|['’]\d{{2}}))(?![\w])"
 )
 _DATE_COMPACT = re.compile(r"(?<!\d)(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\d)")
 _TITLE_WORDS = (
@@ -879,6 +899,7 @@ def _role_lower_name(text: str, match: re.Match[str], kin: str) -> bool:
     )
 
 
+_NEXT_TITLE_WORD = re.compile(rf"[ \t]+({_WORD})(?![^\W\d_'’\-])")
 _NEXT_LOWER_WORD = re.compile(rf"[ \t]+({_WORD})")
 
 
@@ -910,6 +931,8 @@ def _names_after(text: str, at: int, kin: str | None) -> list[tuple[int, int]]:
         return spans  # "son tom-tom drum": a word doubled with a dash, no name
     if word.lower() in _PARTICLES:
         pending = [match.span()]
+    elif kin is not None and (short := _short_first_surname(text, match)) is not None:
+        return [short]  # "tech Ana de la Quintavera", "tech Zoë Quimbrellé"
     elif kin is not None and not _common(word):
         closes = re.match(r"[ \t]*(?:$|[,;:.()/])", text[match.end() :]) is not None
         if not (_kin_name(word, kin, closes) or _role_lower_name(text, match, kin)) or _compound(
@@ -963,6 +986,22 @@ def _names_after(text: str, at: int, kin: str | None) -> list[tuple[int, int]]:
         pending = []
         end = nxt.end()
     return spans
+
+
+def _short_first_surname(text: str, match: re.Match[str]) -> tuple[int, int] | None:
+    """A three-letter first name (:func:`_short_first_name`) at ``match`` and a name-like
+    surname after it (:func:`_unknown_name_word`), particles between them or none: the span
+    of all, or None."""
+    if not _short_first_name(match.group(0)):
+        return None
+    after = _PARTICLES_SURNAME.match(text, match.end())
+    if after is None or not _unknown_name_word(after.group(2)):
+        after = _NEXT_TITLE_WORD.match(text, match.end())
+        if after is None or not _unknown_name_word(after.group(1)):
+            return None
+    if _described(text):  # "San Clemente goat breed" (looked at once a value)
+        return None
+    return (match.start(), after.end())
 
 
 def _name_pairs(text: str) -> list[tuple[int, int]]:
@@ -1157,6 +1196,12 @@ def _description(text: str) -> bool:
     return any(m.group(0).lower() in _DESCRIPTION_WORDS for m in _SEGMENT.finditer(text))
 
 
+@lru_cache(maxsize=4)
+def _described(text: str) -> bool:
+    """:func:`_description`, remembered for the last values (a rule may ask per word)."""
+    return _description(text)
+
+
 #: the last part of an English surname or place name built of two words (``RAVEL|STOKE``,
 #: ``BREWER|TON``); not ``field`` or ``stone`` (``BRIGHTFIELD``, ``GALLSTONE``)
 _SURNAME_ENDS = (
@@ -1288,6 +1333,23 @@ _INITIALLED = re.compile(
 )
 
 
+#: two Cyrillic initials after a surname (``Квимбрелл О.И.``, ``Квимбрелл О. И.``: a name and
+#: a patronymic): group 1 the surname, a Cyrillic word of 4+ letters in title case or
+#: capitals, or two with a dash
+_CYRILLIC_INITIALLED = re.compile(
+    r"(?<![^\W\d_.'’\-])((?:[А-ЯЁ][а-яё]{3,}|[А-ЯЁ]{4,})(?:-[А-ЯЁ](?:[а-яё]{2,}|[А-ЯЁ]{2,}))?)"
+    r",?[ \t]+[А-ЯЁ]\.[ \t]?[А-ЯЁ]\.(?![^\W\d_])"
+)
+#: Latin initials after a surname with a space between them (``Quimbrell O. J.``)
+_SPACED_INITIALS_AFTER = re.compile(
+    r"(?<![^\W\d_.'’\-])([^\W\d_]+),?[ \t]+[A-Z]\.(?:[ \t][A-Z]\.){1,2}(?![^\W\d_])"
+)
+
+#: cheap tests before the two patterns above
+_SPACED_INITIALS_HINT = re.compile(r"[A-Z]\.[ \t][A-Z]\.")
+_CYRILLIC_INITIALS_HINT = re.compile(r"[А-ЯЁ]\.[ \t]?[А-ЯЁ]\.")
+
+
 _INITIALS_FIRST = re.compile(
     r"(?<![^\W\d_.])(?:[A-Z]\.[ \t]?){1,3}[ \t]*([^\W\d_]+)(?![^\W\d_.'’\-])"
 )
@@ -1309,6 +1371,14 @@ def initialled_names(text: str) -> list[tuple[int, int]]:
         m.span() for m in _INITIALLED.finditer(text) if _unknown_name_word(m.group(1) or m.group(2))
     ]
     spans += [m.span() for m in _INITIALS_FIRST.finditer(text) if _unknown_name_word(m.group(1))]
+    if _SPACED_INITIALS_HINT.search(text) is not None:
+        spans += [
+            m.span()
+            for m in _SPACED_INITIALS_AFTER.finditer(text)
+            if _unknown_name_word(m.group(1).title() if m.group(1).isupper() else m.group(1))
+        ]
+    if not text.isascii() and _CYRILLIC_INITIALS_HINT.search(text) is not None:
+        spans += [m.span() for m in _CYRILLIC_INITIALLED.finditer(text)]
     return spans
 
 
@@ -2026,6 +2096,146 @@ def _greeted_names(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+#: a nickname in quotes or brackets between two title-case words (``Zelda 'Zee'
+#: Farthingale``): groups 1 and 3 the name words, 2 the nickname
+_NICKNAMED = re.compile(
+    rf"(?<![^\W\d_])({_CAPITAL}(?:{_SMALL}{{2,}}|{_CAPITAL}{{2,}}))[ \t]+[\"'“‘(«]"
+    rf"({_CAPITAL}(?:{_SMALL}+|{_CAPITAL}+))[\"'”’)»][ \t]+({_CAPITAL}(?:{_SMALL}{{3,}}|{_CAPITAL}{{3,}}))"
+    rf"(?:-{_CAPITAL}(?:{_SMALL}{{2,}}|{_CAPITAL}{{2,}}))?(?![^\W\d_])"
+)
+
+
+def _nicknamed_names(text: str) -> list[tuple[int, int]]:
+    """A first name, a nickname in quotes and a surname (:data:`_NICKNAMED`; both in title
+    case or both in capitals): the first a name-like word or a short first name
+    (:func:`_short_first_name`), the surname (its first part) a name-like word: the span of
+    the three."""
+    found = []
+    for m in _NICKNAMED.finditer(text):
+        first, last = m.group(1), m.group(3)
+        if first.isupper() != last.isupper():
+            continue
+        if first.isupper():  # "ZELDA 'ZEE' FARTHINGALE"
+            first, last = first.title(), last.title()
+        if (_unknown_name_word(first) or _short_first_name(first)) and _unknown_name_word(last):
+            found.append(m.span())
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _short_first_name(word: str) -> bool:
+    """A first name of three letters in title case (``Zoë``, ``Ana``): in a names list, in
+    no core, clinical, room, product or device word list and no safe word."""
+    from cadbusi_assets.records.scrub import _SAFE, core_words, medical_words, name_words
+
+    if len(word) != 3 or not word[:1].isupper() or not word[1:].islower():
+        return False
+    key = _fold_lower(word)
+    return (
+        key in name_words()
+        and _class(word) != _SAFE
+        and key not in core_words()
+        and key not in medical_words()
+        and key not in _ROOM_WORDS
+        and key not in PRODUCT_WORDS
+        and key not in _DEVICE_WORDS
+        and key not in _TITLES
+        and key not in _PARTICLES
+        and key not in _PARTICLE_WORDS
+    )
+
+
+#: a three-letter title-case word, a space or two (or a tab) and a title-case word of 4+
+#: letters (``Zoë Quimbrellé``): groups 1 and 2
+_SHORT_FIRST_PAIR = re.compile(
+    rf"(?<![^\W\d_'’\-])({_CAPITAL}{_SMALL}{{2}})(?: {{1,2}}|\t)({_CAPITAL}{_SMALL}{{3,}})"
+    rf"(?![^\W\d_'’\-])"
+)
+
+#: the same with no look-behind: a cheap test first
+_SHORT_FIRST_HINT = re.compile(rf"{_CAPITAL}{_SMALL}{{2}}(?: {{1,2}}|\t){_CAPITAL}{_SMALL}{{3}}")
+
+
+def _short_first_pairs(text: str) -> list[tuple[int, int]]:
+    """A three-letter first name (:func:`_short_first_name`) before a name-like surname
+    (:func:`_unknown_name_word`), in a value that is no description: both."""
+    if _SHORT_FIRST_HINT.search(text) is None:
+        return []
+    spans = [
+        m.span()
+        for m in _SHORT_FIRST_PAIR.finditer(text)
+        if _short_first_name(m.group(1)) and _unknown_name_word(m.group(2))
+    ]
+    return [] if spans and _description(text) else spans
+
+
+#: after a role, a particle or two and a name-like surname (``tech Ana de la Quintavera``)
+_PARTICLES_SURNAME = re.compile(
+    r"[ \t]+((?:(?i:de|del|della|di|da|du|la|le|van|von|der|den|dos|das)[ \t]+){1,3})"
+    rf"({_CAPITAL}{_SMALL}{{3,}})(?![^\W\d_'’\-])"
+)
+
+#: a post office box in French or Italian (``Boîte postale 4815``, ``Casella postale 4815``),
+#: ``BP`` only before a postcode and a town (``BP 4815, 75001 Quimbrelle``: alone it is a
+#: blood pressure)
+_PO_BOX_MORE = re.compile(
+    r"(?i)(?<![^\W\d_])(?:bo[iî]te[ \t]+postale|casella[ \t]+postale|caixa[ \t]+postal"
+    r"|apartado(?:[ \t]+de[ \t]+correos)?|postfach|postbus)[ \t]+(?:n[°o]?\.?[ \t]*)?\d{1,6}(?!\d)"
+    r"|(?<![^\W\d_])(?-i:B\.?P\.?[ \t]+\d{1,6},?[ \t]+\d{5}[ \t]+[^\W\d_a-z][^\W\d_]+)"
+)
+_PO_BOX_HINT = re.compile(r"(?i)postal|postfach|postbus|apartado|B\.?P\.?[ \t]+\d")
+
+
+def _european_street() -> re.Pattern[str]:
+    """The report scrubber's street type first (``Via Quimbrella 12``, ``Via dei Mille 5``:
+    ``Via`` in title case, a capitalised word before the number; ``via catheter`` stays)."""
+    from cadbusi_assets.records.scrub import _EUROPEAN_STREET
+
+    return _EUROPEAN_STREET
+
+
+_EUROPEAN_STREET_HINT = re.compile(
+    r"(?<![^\W\d_])(?:Via|Viale|Vicolo|Piazza|Strada|Rue|Chemin)[ \t]"
+)
+
+#: a cue before a user name of an initial glued to a surname (``copy to zfarthingale``,
+#: ``cc: ojquimbrell``, ``dictated by zfarthingale``): group 1 the user name, one
+#: lower-case word of 6+ letters
+_CC_CUE = re.compile(
+    # (the first letters looked for first: fast)
+    r"(?i)(?=[cadrtspnfh])(?<![^\W\d_])(?:copy[ \t]+to|cc(?<!\d[ \t]cc)(?<!\dcc)|c\.c\.|attn|(?:dictated|read|typed"
+    r"|reported|scanned|performed|reviewed)[ \t]+by|" + r"(?:sonographer|radiologist|tech"
+    r"|technologist|technician|nurse|physician|doctor|consultant|registrar|resident"
+    r"|fellow|scribe|secretary|assistant)s?)"
+    r"(?![^\W\d_])[ \t]*[:\-]?[ \t]*(?-i:([a-z]{6,}))(?![\w@.\-]|\.[a-z])"
+)
+#: the next user name of a list after a cue (``, zfarthingale``, `` and zfarthingale``)
+_CC_MORE = re.compile(r"[ \t]*(?:[,;/]|and)[ \t]*([a-z]{6,})(?![\w@.\-]|\.[a-z])")
+
+
+def cued_user_names(text: str) -> list[tuple[int, int]]:
+    """A user name of an initial or two glued to a surname (:func:`_initial_user`,
+    :func:`_user_name`, :func:`_initial_word_user`) after a cue of :data:`_CC_CUE`: its
+    span."""
+    spans: list[tuple[int, int]] = []
+    for m in _CC_CUE.finditer(text):
+        key = m.group(1)
+        if _common(key) or key in _DEVICE_WORDS or key in _MORE_PRODUCT_WORDS:
+            continue
+        if _initial_user(key) or _user_name(key) or _initial_word_user(key):
+            spans.append(m.span(1))
+            end = m.end()
+            while (more := _CC_MORE.match(text, end)) is not None:  # "cc ozq, zfarthingale"
+                key = more.group(1)
+                if _common(key) or not (
+                    _initial_user(key) or _user_name(key) or _initial_word_user(key)
+                ):
+                    break
+                spans.append(more.span(1))
+                end = more.end()
+    return spans
+
+
 def _replace(text: str, spans: list[tuple[int, int, str]]) -> str:
     out, last = [], 0
     for start, end, marker in sorted(set(spans), key=lambda s: (s[0], -s[1], s[2])):
@@ -2064,6 +2274,7 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
     spans: list[tuple[int, int, str]] = []
     if "@" in text:
         spans += [(*m.span(), "[email]") for m in _EMAIL.finditer(text)]
+        spans += [(*m.span(), "[email]") for m in _SPACED_EMAIL.finditer(text)]
     elif _AT_WORD.search(text) is not None:
         spans += [(*m.span(), "[email]") for m in _WORDED_EMAIL.finditer(text)]
     if _DIGIT.search(text) is not None:
@@ -2075,6 +2286,7 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
         ]
         spans += [(*m.span(1), "[date]") for m in _DOB_LABEL.finditer(text)]
         spans += [(*m.span(1), "[date]") for m in _DOB_WORDS.finditer(text)]
+        spans += [(*m.span(1), "[date]") for m in _DOB_MONTH_FIRST.finditer(text)]
         spans += [(*m.span(), "[phone]") for m in _PHONE.finditer(text)]
         spans += [(*m.span(), "[phone]") for m in _INTERNATIONAL.finditer(text)]
         spans += [(*m.span(), "[phone]") for m in _CN_MOBILE.finditer(text)]
@@ -2087,6 +2299,10 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
             spans += [(*m.span(), "[id]") for m in _SSN.finditer(text)]
             spans += [(*m.span(), "[address]") for m in _STREET_TYPE_FIRST.finditer(text)]
             spans += [(*m.span(), "[address]") for m in _street().finditer(text)]
+            if _PO_BOX_HINT.search(text) is not None:
+                spans += [(*m.span(), "[address]") for m in _PO_BOX_MORE.finditer(text)]
+            if _EUROPEAN_STREET_HINT.search(text) is not None:
+                spans += [(*m.span(), "[address]") for m in _european_street().finditer(text)]
         if kind != "text":
             spans += [(*m.span(), "[date]") for m in _DATE_NUMERIC.finditer(text) if _valid_date(m)]
             spans += [(*m.span(), "[date]") for m in _DATE_WORDS.finditer(text)]
@@ -2131,8 +2347,12 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
         spans += [(*s, "[name]") for s in _kin_in_parentheses(text)]
     if kind == "text":
         spans += [(*s, "[name]") for s in title_name_pairs(text)]
+        spans += [(*s, "[name]") for s in _short_first_pairs(text)]
+        if "'" in text or '"' in text or not text.isascii() or "(" in text:
+            spans += [(*s, "[name]") for s in _nicknamed_names(text)]
         if "." in text:
             spans += [(*s, "[name]") for s in initialled_names(text)]
+        spans += [(*s, "[name]") for s in cued_user_names(text)]
     if kind != "serial" and ("by" in text or "BY" in text or "By" in text):
         spans += [(*s, "[name]") for s in by_initial_names(text)]
     if ("-" in text or "–" in text) and not _description(text):  # "Petit Gascon-Saintongeois"

@@ -228,6 +228,14 @@ _CARET_NAME = re.compile(
 )
 
 _EMAIL = re.compile(r"(?<![\w.+\-])[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+#: an e-mail with spaces around its ``@`` or dots (``ottoline . quimbrell @ example . com``):
+#: a domain of words and dots that ends in a usual top-level domain
+_SPACED_EMAIL = re.compile(
+    r"(?<![\w.+\-])[\w+\-]+(?:\.[\w+\-]+)*(?:[ \t]\.[ \t][\w+\-]+)?[ \t]{0,2}@[ \t]{0,2}[\w\-]+"
+    r"(?:[ \t]?\.[ \t]?[\w\-]+)*[ \t]?\.[ \t]?(?i:com|org|net|edu|gov|mil|info|biz|io|co|uk|de"
+    r"|fr|es|it|nl|pl|ru|cn|jp|kr|au|ca|us|ch|se|no|dk|fi|be|at|ie|nz|in|br|mx|pt|gr|tr|il|za)"
+    r"(?![\w.\-])"
+)
 _URL = re.compile(
     r"(?i)\b(?:(?:https?|ftp|sftp)://|www\.)[^\s<>\"']+"
     r"|\b(?:[a-z0-9\-]+\.)+(?:com|org|net|edu|gov|io|health|med|info|us|uk|de|fr|jp|ca|au|nl)"
@@ -241,6 +249,12 @@ _SSN = re.compile(
     # no serial 0000) and no longer run of spaced digits (phones, spaced hospital numbers)
     r"|(?<![\d\-.,/:])(?:(?<!\d )|(?<=[^\W\d_]\d )|(?<=[^\W\d_]\d\d ))"
     r"(?!000|666|9)\d{3} (?!00)\d{2} (?!0000)\d{4}(?![\d\-]|[.,]\d| \d)"
+    # with two spaces or a tab, the same between both pairs of groups ("491  72  8154"): no
+    # digit a space or two before or after it (:func:`_spaced_ssns` also looks at the lines
+    # beside it: a spaced table of numbers stays)
+    r"|(?<![\d\-.,/:])(?<!\d[ \t])(?<!\d[ \t]{2})"
+    r"(?!000|666|9)\d{3}(?P<ssngap>  |\t)(?!00)\d{2}(?P=ssngap)(?!0000)\d{4}"
+    r"(?![\d\-]|[.,]\d|[ \t]{1,2}\d)"
     r"|(?i:\b(?:SSN|SS#|social security(?:\s+(?:number|no\.?|#))?)\s*[:#]?\s*)\d{3}[\s\-]?\d{2}[\s\-]?\d{4}\b"
 )
 _ID_VALUE = (
@@ -365,7 +379,7 @@ _STREET = re.compile(
 #: post office boxes of European addresses ("Postfach 12 34 56", "Apartado 123")
 _PO_BOX = re.compile(
     r"(?i)\b(?:Postfach|Postbus|Apartado(?:\s+de\s+correos)?|Apdo\.|Bo[iî]te\s+postale"
-    r"|Casella\s+postale|Caixa\s+postal|Skrytka\s+pocztowa)\s+\d+(?:[ \t]\d+){0,3}\b"
+    r"|Casella\s+postale|Caixa\s+postal|Skrytka\s+pocztowa)\s+(?:n[°o]?\.?[ \t]*)?\d+(?:[ \t]\d+){0,3}\b"
 )
 _PO_BOX_WORDS = frozenset(
     ["postfach", "postbus", "apartado", "apdo", "postale", "postal", "pocztowa"]
@@ -722,6 +736,33 @@ _ZIP_LABEL = _word_start(_ZIP_LABEL, _LETTERS)
 _BARE_EXTENSION = _word_start(_BARE_EXTENSION, _LETTERS)
 
 
+#: numbers in columns: a digit, two spaces or more (or a tab) and a digit
+_NUMBER_COLUMNS = re.compile(r"\d(?: {2,}|\t)[ \t]*\d")
+
+
+def _spaced_ssns() -> Callable[[re.Match[str]], bool]:
+    """Whether an :data:`_SSN` match is one: always, but an SSN with two spaces or a
+    tab between its groups only when no line beside it holds numbers in columns (a table's
+    row reads so); each line's neighbours are looked at once."""
+    tables: dict[int, bool] = {}
+
+    def is_ssn(match: re.Match[str]) -> bool:
+        if not match.group("ssngap"):
+            return True
+        text = match.string
+        start = text.rfind("\n", 0, match.start()) + 1  # this line's start
+        if start not in tables:
+            end = text.find("\n", match.end())  # its end
+            end = len(text) if end < 0 else end
+            before = text[text.rfind("\n", 0, start - 1) + 1 : start - 1] if start else ""
+            below = text.find("\n", end + 1)
+            after = text[end + 1 : len(text) if below < 0 else below] if end < len(text) else ""
+            tables[start] = bool(_NUMBER_COLUMNS.search(before) or _NUMBER_COLUMNS.search(after))
+        return not tables[start]
+
+    return is_ssn
+
+
 # --------------------------------------------------------------------------- dates
 def _month(name: str) -> int:
     return _MONTHS[name.rstrip(".").lower()]
@@ -861,6 +902,46 @@ _MONTH_THE_DAY = re.compile(
     + r")"
     r"\b(?P<y>,?[ \t]+(?:19|20)\d{2}\b)?"
 )
+
+
+#: a day word before "of" and its month ("the third of March 2024", "twenty-first of June";
+#: the month capitalised): group ``d`` the day, ``m`` the month, ``y`` the comma and year
+_DAY_OF_MONTH = re.compile(
+    r"(?i)\b(?P<d>"
+    + "|".join(w.replace("-", r"[ \t-]?") for w in sorted(_DAY_WORDS, key=len, reverse=True))
+    + rf")[ \t]+of[ \t]+(?-i:(?=[A-Z]))(?P<m>{_MON})\b(?P<y>,?[ \t]+(?:19|20)\d{{2}}\b)?"
+)
+#: a cheap test before :data:`_DAY_OF_MONTH`
+_OF_MONTH = re.compile(r"of[ \t]+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)")
+_LOWER_WORD_AFTER = re.compile(r"[ \t]+[a-z]")
+
+
+def _day_of_month(match: re.Match[str], days: int | None) -> str:
+    """``_DAY_OF_MONTH``'s date shifted by ``days`` in the same words (``None``: removed);
+    ``the first of May be ...`` (May, no year, a small word after it) stays."""
+    month, day_text, year_text = match.group("m"), match.group("d"), match.group("y")
+    if (
+        month.lower() == "may"
+        and not year_text
+        and _LOWER_WORD_AFTER.match(match.string, match.end())
+    ):
+        return match.group(0)
+    if days is None:
+        return "[DATE]"
+    day = _DAY_NUMBERS[re.sub(r"[ \t-]+", "-", day_text.lower())]
+    try:
+        year = int(year_text.strip(" \t,")) if year_text else 2001  # no year: a non-leap one
+        d = dt.date(year, _month(month), day) + dt.timedelta(days=days)
+    except ValueError:
+        return "[DATE]"
+    shifted = _DAY_WORDS[d.day - 1]
+    if day_text[:1].isupper():
+        shifted = shifted.upper() if day_text.isupper() else shifted.capitalize()
+    like = {"May": "March", "MAY": "MARCH", "may": "march"}.get(month, month)  # in full
+    out = f"{shifted} of {_fmt_month(like, d.month)}"
+    if year_text:
+        out += ("," if "," in year_text else "") + f" {d.year}"
+    return out
 
 
 def _month_the_day(match: re.Match[str], days: int | None) -> str:
@@ -2669,6 +2750,8 @@ def _scrub_report_text(
         work.sub(_CARET_NAME, "[NAME]")
     if "@" in work.text:
         work.sub(_EMAIL, "[EMAIL]")
+        if " @" in work.text or "@ " in work.text or "\t@" in work.text or "@\t" in work.text:
+            work.sub(_SPACED_EMAIL, "[EMAIL]")
     if "." in work.text:
         if _URL_HINT.search(work.text):
             work.sub(_URL, "[URL]")
@@ -2684,7 +2767,8 @@ def _scrub_report_text(
         work.sub(_IPV6, lambda m: "[IP]" if _is_ipv6(m.group(0)) else m.group(0))
     digits = _DIGIT.search(work.text) is not None
     if digits:
-        work.sub(_SSN, "[SSN]")
+        is_ssn = _spaced_ssns()
+        work.text = _SSN.sub(lambda m: work.token("[SSN]") if is_ssn(m) else m.group(0), work.text)
         for labelled, token in _LABELLED_IDS[:-1]:
             work.sub(labelled, _keep_label(token))
         if not _EUROPEAN_ID_WORDS.isdisjoint(words):
@@ -2699,6 +2783,16 @@ def _scrub_report_text(
         work.text = _ROMAN_AGE.sub(_roman_age, work.text)
     if sum(low.count(w) for w in _DIGIT_WORDS) >= 7:
         work.sub(_SPELLED_NUMBER, "[PHONE]")
+    if "of" in words and _OF_MONTH.search(work.text) is not None:
+        shift = None if remove_dates else int(date_shift_days)
+        work.text = _DAY_OF_MONTH.sub(
+            lambda m: (
+                m.group(0)
+                if (found := _day_of_month(m, shift)) == m.group(0)
+                else work.token(found)
+            ),
+            work.text,
+        )
     if "the" in words and not _MONTH_WORDS.isdisjoint(words):
         shift = None if remove_dates else int(date_shift_days)
         work.text = _MONTH_THE_DAY.sub(
@@ -2809,6 +2903,10 @@ def _names(work: _Text, unknown_are_names: bool) -> list[tuple[int, int]]:
         from cadbusi_assets.deid.shapes import handle_names
 
         spans += handle_names(work.text)
+    # "copy to zfarthingale", "attn ojquimbrell": an initial glued to a surname after a cue
+    from cadbusi_assets.deid.shapes import cued_user_names
+
+    spans += cued_user_names(work.text)
     spans += _nicknames(work.text, spans)
     if "\n" not in work.text:
         return spans

@@ -22,7 +22,7 @@ CJK in a report, short header text, a station name and a description).
    and a disease's eponym alone (``BERGER``); a surname after a description is still taken
    (``US BREAST BERGER``), as is an eponym after a title (``Dr Gleason``).
 
-Known gaps left (asserted as they are, :data:`KNOWN_LEAKS`): a three-letter first name
+Known gaps left then (:data:`KNOWN_LEAKS`, closed by round 13): a three-letter first name
 (``Zoë Quimbrellé``, ``tech Ana de la Quintavera``), a nickname in quotes in short text, an
 initial glued to a surname in prose (``Copy to zfarthingale``), a date written ``March the
 third, 2024`` in a report, ``Boîte postale`` and ``Via ...`` in short text (``via`` as a street
@@ -294,29 +294,29 @@ def test_no_input_of_the_second_batch_leaks(channel, text, secrets, pseudonymize
     assert _leaked(_run(channel, text, pseudonymizer), secrets) == []
 
 
-#: inputs of the batch that still leak, asserted as they come out (not closed: each would
-#: take clinical text or code meanings with it, or needs a rule of its own; see the module)
-KNOWN_LEAKS: list[tuple[str, str, str]] = [
-    # a three-letter first name: title pairs and particles need 4+ letters ("Zoë", "Ana")
-    (T, "Zoë Quimbrellé", "Zoë Quimbrellé"),
-    (T, "tech Ana de la Quintavera", "tech Ana de la Quintavera"),
+#: inputs of the batch that leaked after round 12 (asserted as they came out then); round 13
+#: (``test_adversarial_phi_12.py``) closed each: the identifier goes
+KNOWN_LEAKS: list[tuple[str, str, tuple[str, ...]]] = [
+    # a three-letter first name: title pairs and particles needed 4+ letters ("Zoë", "Ana")
+    (T, "Zoë Quimbrellé", ("zoë", "quimbrellé")),
+    (T, "tech Ana de la Quintavera", ("ana", "quintavera")),
     # a nickname in quotes between the two parts of a name in short text
-    (T, "Zelda 'Zee' Farthingale", "Zelda 'Zee' Farthingale"),
-    # an initial glued to a surname in prose, no label
-    (R, "Copy to zfarthingale (internal mail).", "Copy to zfarthingale (internal mail)."),
-    # a French PO box and an Italian "Via" in short text ("via catheter" is no street)
-    (T, "Boîte postale 4815", "Boîte postale 4815"),
-    (T, "Via Quimbrella 12, interno 4", "Via Quimbrella 12, interno 4"),
-    # Cyrillic initials after a surname (initials are read in Latin capitals)
-    (T, "Квимбрелл О.И.", "Квимбрелл О.И."),
-    # an SSN with two spaces between its groups (a table's spaced numbers read so)
-    (T, "491  72  8154", "491  72  8154"),
+    (T, "Zelda 'Zee' Farthingale", ("zelda", "zee", "farthingale")),
+    # an initial glued to a surname in prose, after "copy to"
+    (R, "Copy to zfarthingale (internal mail).", ("zfarthingale",)),
+    # a French PO box and an Italian "Via" in short text ("via catheter" is still no street)
+    (T, "Boîte postale 4815", ("4815",)),
+    (T, "Via Quimbrella 12, interno 4", ("quimbrella",)),
+    # Cyrillic initials after a surname
+    (T, "Квимбрелл О.И.", ("квимбрелл",)),
+    # an SSN with two spaces between its groups
+    (T, "491  72  8154", ("8154",)),
 ]
 
 
-@pytest.mark.parametrize(("channel", "text", "out"), KNOWN_LEAKS)
-def test_the_known_leaks_are_as_measured(channel, text, out, pseudonymizer):
-    assert _run(channel, text, pseudonymizer) == out
+@pytest.mark.parametrize(("channel", "text", "secrets"), KNOWN_LEAKS)
+def test_the_known_leaks_of_round_12_are_closed(channel, text, secrets, pseudonymizer):
+    assert _leaked(_run(channel, text, pseudonymizer), secrets) == []
 
 
 #: what the new rules must leave as it is

@@ -6,7 +6,7 @@ cue walked back over every "A" before it). One such value held up its file, its 
 the whole report query. Each case here took 60 s to several minutes before the fix; each
 now has 30 s (about a second of work) and must still scrub what follows the long run.
 Later rules' triggers join the same test (PHI round 11: ``ROUND_11``, round 12:
-``ROUND_12``), so that no new pattern brings the square back."""
+``ROUND_12``, round 13: ``ROUND_13``), so that no new pattern brings the square back."""
 
 from __future__ import annotations
 
@@ -81,6 +81,25 @@ ROUND_12_PROSE = [
     "Radiologist:\nAbc\n", 'Abc "Abc" ', "rose a-",
     "sonographers zelda ",
 ]  # fmt: skip
+#: PHI round 13's rules (test_adversarial_phi_12): an SSN with two spaces or tabs, initials
+#: after a surname (Cyrillic, spaced), quoted nicknames, three-letter first names (a role and
+#: particles: "tech Ana de" took 42 s in a first version, a description looked for per word),
+#: post office boxes and streets type first, day words before "of", cued user names, e-mails
+#: with spaces around the "@", birth dates with the month first
+ROUND_13_TAIL = " sonographers zelda farthing 491  72  8154"
+ROUND_13 = [
+    "491  72  ", "1  2  ", "1\t2\t", "491\t72\t", "Квимбрелл О. ", "Abc О.И. ", "Abcd O. J. ",
+    "Zoë ", "Ana ", "Abc 'Abc' ", "Zelda 'Zee' ", "tech Ana de ", "tech Ana Quintavera ",
+    "de la ", "BP 1 ", "BP 1, 12345 ", "Boîte postale ", "Via ", "Via dei ", "Via Abc ", "cc ",
+    "copy to ", "cc abcdefg, ", "copy to zfarthingale ", "attn ", "a @ ", "a . a @ a . ",
+    "a.a.", "born March 3, ", "Pt (ID ", "КВИМБРЕЛЛ ", "Абвг-Абвг О. ", "ZELDA 'ZEE' ",
+    "Abc 'A' Abcd-", "tech Ana De ", "Casella postale n. ", "c.c. ", "c.c. abcdefg; ",
+    "QUIMBRELL O. ",
+]  # fmt: skip
+ROUND_13_PROSE = [
+    "491  72  ", "1\t2\t", "491  72  1234 a\n", "third of ", "the third of March ",
+    "twenty-first of ", "copy to ", "attn ", "a @ ", "a . a @ a . ", "Квимбрелл О. ",
+]  # fmt: skip
 #: (piece, scrubber, tail, what must be gone after the run)
 CASES = (
     [(p, k, TAIL, "0142") for p, k in QUADRATIC]
@@ -100,6 +119,17 @@ CASES = (
         for k in ("short text", "station", "station name")
     ]
     + [(p, k, ROUND_12_TAIL, "8154") for p in ROUND_12_PROSE for k in ("descriptor", "report")]
+    + [
+        (p, k, ROUND_13_TAIL, "8154")
+        for p in ROUND_13
+        for k in ("short text", "station", "station name")
+    ]
+    # (a blank line first: an SSN with two spaces on a line beside a table's row stays)
+    + [
+        (p, k, "\n\n" + ROUND_13_TAIL, "8154")
+        for p in ROUND_13_PROSE
+        for k in ("descriptor", "report")
+    ]
 )
 
 
