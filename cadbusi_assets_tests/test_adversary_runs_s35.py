@@ -80,7 +80,14 @@ def test_analyze_a_folder_with_no_readable_dicom_is_a_clear_error(tmp_path):
     ``ColumnNotFoundError: unable to find column "crop_x1"`` traceback (an empty folder says
     "no DICOM files under IN"; a folder of unreadable files must say something as clear)."""
     result = _cadbusi(
-        ["analyze", str(_folder_of_non_dicom(tmp_path)), str(tmp_path / "out"), "--jobs", "1", "--no-ocr"],
+        [
+            "analyze",
+            str(_folder_of_non_dicom(tmp_path)),
+            str(tmp_path / "out"),
+            "--jobs",
+            "1",
+            "--no-ocr",
+        ],
         tmp_path,
     )
     assert result.returncode != 0
