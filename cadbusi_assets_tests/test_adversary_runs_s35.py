@@ -6,14 +6,25 @@ synthetic; every subprocess has a timeout.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
+import polars as pl
 import pytest
 
-from cadbusi_assets.identity import generate_key_file
+from cadbusi_assets.catalog.build import build_metadata_db
+from cadbusi_assets.identity import Pseudonymizer, generate_key_file, load_key
+from cadbusi_assets.labeling import open_label_source
+from cadbusi_assets.stages import labeling as labeling_stage
+from cadbusi_assets.stages.safety import ALLOW_SHRINK_ENV
+from cadbusi_assets.storage import open_zone, read_partition_table
+from cadbusi_assets_tests.defs.services import STUDY_DATE_ASSETS, product_env, write_instance_yaml
+from cadbusi_assets_tests.run_support import finish, materialize_date, ranged_run
+from cadbusi_assets_tests.support import time_limit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,3 +118,82 @@ def test_deidentify_into_an_output_that_is_a_file_is_a_clear_error(tmp_path):
     assert result.returncode == 2
     _no_traceback(result)
     assert out.read_text() == "keep me\n"
+
+
+# -- a study whose date the warehouse corrects ------------------------------------------------
+FIRST, SECOND = "2026-09-01", "2026-09-02"
+
+
+@pytest.fixture(scope="module")
+def moved_study(tmp_path_factory):
+    """Two one-study dates run as ``make demo`` runs them; then the warehouse corrects the exam
+    date of the first date's study to the second date (a typo fixed at the hospital), and the
+    dates are re-run the way the README says: the new date (its instances are still owned by
+    the old date: recorded as conflicts), the old date with ``CADBUSI_ALLOW_SHRINK=1`` (its
+    only study left: the shrink guard asks for it), the new date again (it now owns them).
+    Returns the research zone, the environment, the moved study's image ids and the batches."""
+    from cadbusi_demo import DemoConfig, generate_demo_cohort
+
+    tmp_path = tmp_path_factory.mktemp("moved")
+    config = DemoConfig(
+        start=dt.date.fromisoformat(FIRST), days=2, studies_per_day=(1, 1), seed=11, workers=1
+    )
+    key_file = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
+    with time_limit(90, "a demo cohort"):
+        generate_demo_cohort(tmp_path / "cohort", config)
+    env = product_env(
+        tmp_path / "state", tmp_path / "cohort", key_file, CADBUSI_WORKERS="1", CADBUSI_OCR="0"
+    )
+    env.pop(ALLOW_SHRINK_ENV, None)
+    write_instance_yaml(env)
+    pseudonymizer = Pseudonymizer(load_key(str(key_file)))
+    research = open_zone(Path(env["CADBUSI_RESEARCH_ZONE"]), name="research")
+    raw = open_zone(Path(env["CADBUSI_RAW_ZONE"]), name="raw")
+
+    proc = ranged_run(env, STUDY_DATE_ASSETS, FIRST, SECOND)
+    out = finish(proc, 400, "the first ranged run")
+    assert proc.returncode == 0, out[-3000:]
+    first_batch, second_batch = pseudonymizer.batch_name(FIRST), pseudonymizer.batch_name(SECOND)
+    sent = read_partition_table(research, "labelbox_data_rows", first_batch)
+    assert sent is not None and sent.height, "the first date sent nothing to Labelbox"
+    moved_keys = set(sent["global_key"].to_list())
+    (accession,) = read_partition_table(raw, "imaging_studies", FIRST)["accession_number"]
+
+    with duckdb.connect(str(tmp_path / "cohort" / "warehouse.duckdb")) as con:
+        con.execute(
+            "UPDATE radiology_exams SET exam_date = exam_date + 1, "
+            "exam_datetime = exam_datetime + INTERVAL 1 DAY WHERE accession_number = ?",
+            [accession],
+        )
+    for day, extra in ((SECOND, {}), (FIRST, {ALLOW_SHRINK_ENV: "1"}), (SECOND, {})):
+        proc = materialize_date({**env, **extra}, STUDY_DATE_ASSETS, day)
+        out = finish(proc, 300, f"the re-run of {day}")
+        assert proc.returncode == 0, out[-3000:]
+    now_sent = read_partition_table(research, "labelbox_data_rows", second_batch)
+    live = now_sent.filter(~pl.col("withdrawn").fill_null(False))
+    assert moved_keys <= set(live["global_key"].to_list()), "the new date did not take the study"
+    return research, env, moved_keys, first_batch
+
+
+def test_a_study_moved_to_another_date_leaves_the_catalog_whole(moved_study):
+    """The old date keeps the moved study's data rows marked ``withdrawn`` (the record of
+    what Labelbox holds) while the new date sends the same images under the same global keys:
+    ``metadata_db``'s blocking ``unique_keys`` check failed on ``data_row_global_key`` (3
+    duplicates here), and with it every export, with no way out a user could find (re-running
+    either date writes the same tables again)."""
+    research = moved_study[0]
+    with time_limit(120, "the catalog"):
+        report = build_metadata_db(research)
+    assert report.unique_keys_passed, (report.duplicate_keys, report.duplicate_examples)
+
+
+def test_deleting_withdrawn_data_rows_never_deletes_a_row_another_date_sends(moved_study):
+    """``cadbusi delete-withdrawn`` / the ``delete_withdrawn_data_rows`` job deleted in
+    Labelbox every global key marked withdrawn on the old date, although the new date sends
+    that very data row (same global key): the live data rows of the moved study and their
+    labels were deleted, while the new date's table still says they are in Labelbox."""
+    research, env, moved_keys, _first = moved_study
+    source = open_label_source(env["CADBUSI_LABELBOX"])
+    labeling_stage.delete_withdrawn_data_rows(research, source, "exam date corrected")
+    still_there = {str(row["global_key"]) for row in source.sent_data_rows()}
+    assert moved_keys <= still_there, f"deleted {sorted(moved_keys - still_there)}"
