@@ -124,17 +124,10 @@ def test_deidentify_into_an_output_that_is_a_file_is_a_clear_error(tmp_path):
 FIRST, SECOND = "2026-09-01", "2026-09-02"
 
 
-@pytest.fixture(scope="module")
-def moved_study(tmp_path_factory):
-    """Two one-study dates run as ``make demo`` runs them; then the warehouse corrects the exam
-    date of the first date's study to the second date (a typo fixed at the hospital), and the
-    dates are re-run the way the README says: the new date (its instances are still owned by
-    the old date: recorded as conflicts), the old date with ``CADBUSI_ALLOW_SHRINK=1`` (its
-    only study left: the shrink guard asks for it), the new date again (it now owns them).
-    Returns the research zone, the environment, the moved study's image ids and the batches."""
+def _two_dates_run(tmp_path: Path):
+    """Two one-study dates (OCR off, one worker) run as ``make demo`` runs them."""
     from cadbusi_demo import DemoConfig, generate_demo_cohort
 
-    tmp_path = tmp_path_factory.mktemp("moved")
     config = DemoConfig(
         start=dt.date.fromisoformat(FIRST), days=2, studies_per_day=(1, 1), seed=11, workers=1
     )
@@ -146,13 +139,24 @@ def moved_study(tmp_path_factory):
     )
     env.pop(ALLOW_SHRINK_ENV, None)
     write_instance_yaml(env)
-    pseudonymizer = Pseudonymizer(load_key(str(key_file)))
     research = open_zone(Path(env["CADBUSI_RESEARCH_ZONE"]), name="research")
     raw = open_zone(Path(env["CADBUSI_RAW_ZONE"]), name="raw")
-
     proc = ranged_run(env, STUDY_DATE_ASSETS, FIRST, SECOND)
     out = finish(proc, 400, "the first ranged run")
     assert proc.returncode == 0, out[-3000:]
+    return env, research, raw, Pseudonymizer(load_key(str(key_file)))
+
+
+@pytest.fixture(scope="module")
+def moved_study(tmp_path_factory):
+    """Two one-study dates run as ``make demo`` runs them; then the warehouse corrects the exam
+    date of the first date's study to the second date (a typo fixed at the hospital), and the
+    dates are re-run the way the README says: the new date (its instances are still owned by
+    the old date: recorded as conflicts), the old date with ``CADBUSI_ALLOW_SHRINK=1`` (its
+    only study left: the shrink guard asks for it), the new date again (it now owns them).
+    Returns the research zone, the environment, the moved study's image ids and the batches."""
+    tmp_path = tmp_path_factory.mktemp("moved")
+    env, research, raw, pseudonymizer = _two_dates_run(tmp_path)
     first_batch, second_batch = pseudonymizer.batch_name(FIRST), pseudonymizer.batch_name(SECOND)
     sent = read_partition_table(research, "labelbox_data_rows", first_batch)
     assert sent is not None and sent.height, "the first date sent nothing to Labelbox"
@@ -197,3 +201,29 @@ def test_deleting_withdrawn_data_rows_never_deletes_a_row_another_date_sends(mov
     labeling_stage.delete_withdrawn_data_rows(research, source, "exam date corrected")
     still_there = {str(row["global_key"]) for row in source.sent_data_rows()}
     assert moved_keys <= still_there, f"deleted {sorted(moved_keys - still_there)}"
+
+
+def test_an_exam_the_warehouse_lists_on_two_dates_leaves_the_catalog_whole(tmp_path):
+    """One exam (same accession, same Study Instance UID) listed by the warehouse on two dates
+    (a rescheduled exam whose old row was never cancelled). The README: "the first date to
+    store it owns it; the other date records it in ``retrieval_conflicts`` ... and skips it".
+    The instances are skipped, but the second date still writes the study's row to its
+    ``studies`` table: ``metadata_db``'s blocking ``unique_keys`` check failed on ``study_id``
+    and ``study_instance_uid`` after both dates were re-run, and so did every export, for as
+    long as the warehouse keeps the row."""
+    env, research, raw, _pseudonymizer = _two_dates_run(tmp_path)
+    (accession,) = read_partition_table(raw, "imaging_studies", FIRST)["accession_number"]
+    with duckdb.connect(str(tmp_path / "cohort" / "warehouse.duckdb")) as con:
+        con.execute(
+            "INSERT INTO radiology_exams SELECT * REPLACE (exam_date + 1 AS exam_date, "
+            "exam_datetime + INTERVAL 1 DAY AS exam_datetime) FROM radiology_exams "
+            "WHERE accession_number = ?",
+            [accession],
+        )
+    for day in (SECOND, FIRST):
+        proc = materialize_date(env, STUDY_DATE_ASSETS, day)
+        out = finish(proc, 300, f"the re-run of {day}")
+        assert proc.returncode == 0, out[-3000:]
+    with time_limit(120, "the catalog"):
+        report = build_metadata_db(research)
+    assert report.unique_keys_passed, (report.duplicate_keys, report.duplicate_examples)
