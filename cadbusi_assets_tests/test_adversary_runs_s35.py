@@ -7,6 +7,7 @@ synthetic; every subprocess has a timeout.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -227,3 +228,40 @@ def test_an_exam_the_warehouse_lists_on_two_dates_leaves_the_catalog_whole(tmp_p
     with time_limit(120, "the catalog"):
         report = build_metadata_db(research)
     assert report.unique_keys_passed, (report.duplicate_keys, report.duplicate_examples)
+
+
+def test_an_addended_report_beside_its_final_one_is_never_dropped_silently(tmp_path):
+    """The warehouse returns an exam twice, once ``FINAL`` (BI-RADS 3) and once ``ADDENDED``
+    with an addendum that changes the assessment to BI-RADS 5 (same accession, same Study
+    Instance UID). The cohort kept the older ``FINAL`` row (``final reports first``) and
+    excluded the addendum as ``duplicate row``; the run succeeded with no problem beside the
+    date, so the study's BI-RADS (and its labels) silently stayed 3. Pathology does better:
+    disagreeing rows of one specimen are counted and shown as a problem. A date whose rows of
+    one exam disagree on the report must at least say so (a problem in its report), if not
+    keep the addendum or fail with a reason."""
+    env, _research, raw, _pseudonymizer = _two_dates_run(tmp_path)
+    (accession,) = read_partition_table(raw, "imaging_studies", FIRST)["accession_number"]
+    with duckdb.connect(str(tmp_path / "cohort" / "warehouse.duckdb")) as con:
+        con.execute(
+            "INSERT INTO radiology_exams SELECT * REPLACE (report_text || "
+            "'\nADDENDUM: on review of the prior, BI-RADS 5: highly suggestive of malignancy.'"
+            " AS report_text, 'ADDENDED' AS report_status) FROM radiology_exams "
+            "WHERE accession_number = ?",
+            [accession],
+        )
+    proc = materialize_date(env, STUDY_DATE_ASSETS, FIRST)
+    out = finish(proc, 300, f"the re-run of {FIRST}")
+    cohort = read_partition_table(raw, "imaging_studies", FIRST)
+    kept = cohort.filter(pl.col("accession_number") == accession)
+    if proc.returncode == 0 and kept.height == 1 and kept["birads"][0] == "5":
+        return  # the addendum was taken
+    if proc.returncode != 0:
+        return  # the date failed (with its reason in the run log)
+    problems = [
+        problem
+        for asset in ("radiology_reports", "imaging_studies")
+        for problem in json.loads(
+            (Path(env["CADBUSI_RAW_ZONE"]) / "reports" / asset / f"{FIRST}.json").read_text()
+        )["problems"]
+    ]
+    assert problems, f"BI-RADS {kept['birads'].to_list()} kept, nothing said:\n{out[-1500:]}"
