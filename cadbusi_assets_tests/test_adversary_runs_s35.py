@@ -7,6 +7,7 @@ synthetic; every subprocess has a timeout.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import subprocess
@@ -125,12 +126,17 @@ def test_deidentify_into_an_output_that_is_a_file_is_a_clear_error(tmp_path):
 FIRST, SECOND = "2026-09-01", "2026-09-02"
 
 
-def _two_dates_run(tmp_path: Path):
-    """Two one-study dates (OCR off, one worker) run as ``make demo`` runs them."""
+def _two_dates_run(tmp_path: Path, studies_per_day: tuple[int, int] = (1, 1)):
+    """Two dates of ``studies_per_day`` studies (OCR off, one worker) run as ``make demo`` runs
+    them."""
     from cadbusi_demo import DemoConfig, generate_demo_cohort
 
     config = DemoConfig(
-        start=dt.date.fromisoformat(FIRST), days=2, studies_per_day=(1, 1), seed=11, workers=1
+        start=dt.date.fromisoformat(FIRST),
+        days=2,
+        studies_per_day=studies_per_day,
+        seed=11,
+        workers=1,
     )
     key_file = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
     with time_limit(90, "a demo cohort"):
@@ -265,3 +271,35 @@ def test_an_addended_report_beside_its_final_one_is_never_dropped_silently(tmp_p
         )["problems"]
     ]
     assert problems, f"BI-RADS {kept['birads'].to_list()} kept, nothing said:\n{out[-1500:]}"
+
+
+def _all_images(research) -> int:
+    """Images of every batch of the research zone."""
+    tables = research.iter_files("tables", "images", suffix=".parquet")
+    return sum(pl.read_parquet(io.BytesIO(path.read_bytes())).height for path in tables)
+
+
+def test_a_study_moved_to_an_earlier_date_keeps_its_images_after_a_ranged_re_run(tmp_path):
+    """The warehouse corrects a study's exam date one day back (second date -> first), and
+    both dates are re-run in one ranged run (a UI backfill of the range, ``make demo``, the
+    late-arrivals schedule: each step takes the dates in order). The first date finds the
+    study's instances owned by the second date and skips them (``retrieval_conflicts``); the
+    second date then deletes them (the study left its cohort). After the run, the moved study
+    has no image on either date, while ``raw_dicom`` reports every study complete and the run
+    succeeds: the images are silently gone from the dataset, and since each date's study
+    count now matches the warehouse, the late-arrivals schedule never re-runs the first date
+    to bring them back."""
+    env, research, raw, _pseudonymizer = _two_dates_run(tmp_path, studies_per_day=(2, 2))
+    before = _all_images(research)
+    moved = read_partition_table(raw, "imaging_studies", SECOND)["accession_number"][0]
+    with duckdb.connect(str(tmp_path / "cohort" / "warehouse.duckdb")) as con:
+        con.execute(
+            "UPDATE radiology_exams SET exam_date = exam_date - 1, "
+            "exam_datetime = exam_datetime - INTERVAL 1 DAY WHERE accession_number = ?",
+            [moved],
+        )
+    proc = ranged_run(env, STUDY_DATE_ASSETS, FIRST, SECOND)
+    out = finish(proc, 400, "the ranged re-run")
+    assert proc.returncode == 0, out[-3000:]
+    assert moved in read_partition_table(raw, "imaging_studies", FIRST)["accession_number"]
+    assert _all_images(research) == before, "the moved study's images are on neither date"
