@@ -72,10 +72,13 @@ def test_demo_data_into_a_folder_of_the_users_files_deletes_nothing(tmp_path):
 
 
 @pytest.mark.parametrize("days", ["0", "-1"])
-def test_demo_data_with_no_days_is_a_clear_error(tmp_path, days):
-    """``cadbusi demo-data OUT --days 0`` ended in a ``ValueError`` traceback from
-    ``DemoConfig`` instead of argparse's one line (exit 2)."""
-    result = _cadbusi(["demo-data", str(tmp_path / "out"), "--days", days], tmp_path)
+@pytest.mark.parametrize("command", ["demo-data", "demo"])
+def test_demo_with_no_days_is_a_clear_error(tmp_path, days, command):
+    """``cadbusi demo-data OUT --days 0`` and ``cadbusi demo --days 0`` ended in a
+    ``ValueError`` traceback from ``DemoConfig`` instead of argparse's one line (exit 2);
+    ``cadbusi demo`` had made its key and Dagster home first."""
+    args = [command, str(tmp_path / "out")] if command == "demo-data" else [command]
+    result = _cadbusi([*args, "--days", days], tmp_path)
     assert result.returncode == 2
     _no_traceback(result)
     assert "days" in result.stderr + result.stdout
