@@ -306,3 +306,69 @@ def test_a_study_moved_to_an_earlier_date_keeps_its_images_after_a_ranged_re_run
     assert proc.returncode == 0, out[-3000:]
     assert moved in read_partition_table(raw, "imaging_studies", FIRST)["accession_number"]
     assert _all_images(research) == before, "the moved study's images are on neither date"
+
+
+class _AskedToDelete:
+    """A label source that records which global keys it is asked to delete (and deletes
+    them in the wrapped folder source)."""
+
+    def __init__(self, source):
+        self.source = source
+        self.name = source.name
+        self.asked: list[str] = []
+
+    def delete_data_rows(self, global_keys):
+        self.asked += list(global_keys)
+        return self.source.delete_data_rows(global_keys)
+
+
+def test_a_data_row_sent_again_after_its_deletion_is_deleted_again_when_withdrawn(tmp_path):
+    """A study leaves the warehouse (its data rows are withdrawn), a person deletes the
+    withdrawn data rows in Labelbox (``cadbusi delete-withdrawn --reason``), the study comes
+    back (the rows are sent again under the same global keys) and leaves again. The second
+    ``delete-withdrawn`` said "6 already deleted ... 0 to delete" and asked Labelbox for
+    nothing: the deletion record of the first time is matched by global key only, so the
+    rows sent after it stay in Labelbox for good (the folder source used in tests rewrites
+    its outbox on each send and hides this; Labelbox keeps a data row until it is deleted)."""
+    env, research, raw, pseudonymizer = _two_dates_run(tmp_path, studies_per_day=(2, 2))
+    accession = read_partition_table(raw, "imaging_studies", FIRST)["accession_number"][0]
+    warehouse = str(tmp_path / "cohort" / "warehouse.duckdb")
+    shrink = {**env, ALLOW_SHRINK_ENV: "1"}
+
+    def rerun(run_env):
+        proc = materialize_date(run_env, STUDY_DATE_ASSETS, FIRST)
+        out = finish(proc, 300, f"the re-run of {FIRST}")
+        assert proc.returncode == 0, out[-3000:]
+
+    def withdrawn() -> set[str]:
+        table = read_partition_table(
+            research, "labelbox_data_rows", pseudonymizer.batch_name(FIRST)
+        )
+        return set(table.filter(pl.col("withdrawn").fill_null(False))["global_key"].to_list())
+
+    with duckdb.connect(warehouse) as con:
+        con.execute(
+            "CREATE TABLE saved AS SELECT * FROM radiology_exams WHERE accession_number = ?",
+            [accession],
+        )
+        con.execute("DELETE FROM radiology_exams WHERE accession_number = ?", [accession])
+    rerun(shrink)
+    first_time = withdrawn()
+    assert first_time, "the study's data rows were not withdrawn"
+    source = open_label_source(env["CADBUSI_LABELBOX"])
+    labeling_stage.delete_withdrawn_data_rows(research, source, "study left the warehouse")
+
+    with duckdb.connect(warehouse) as con:
+        con.execute("INSERT INTO radiology_exams SELECT * FROM saved")
+    rerun(env)
+    assert not withdrawn(), "the study came back but its rows stayed withdrawn"
+    sent_again = {str(row["global_key"]) for row in source.sent_data_rows()}
+    assert first_time <= sent_again, "the returning study's rows were not sent again"
+
+    with duckdb.connect(warehouse) as con:
+        con.execute("DELETE FROM radiology_exams WHERE accession_number = ?", [accession])
+    rerun(shrink)
+    assert withdrawn() == first_time
+    asking = _AskedToDelete(source)
+    labeling_stage.delete_withdrawn_data_rows(research, asking, "study left the warehouse again")
+    assert first_time <= set(asking.asked), f"asked to delete only {sorted(asking.asked)}"
