@@ -1193,6 +1193,10 @@ _KIN = _RELATIONS - _WEAK_CUES - _GREETINGS - {
     "alias",
 }  # fmt: skip
 _NOT_A_NAME_PART = (_RELATIONS - _WEAK_CUES) | _CREDENTIALS | _TITLES
+#: a number just before a word (``10 cc``, ``2.5 cc``, ``two cc``): the word is a unit
+_A_VOLUME = re.compile(
+    r"(?:\d|\b(?i:a|one|two|three|four|five|six|seven|eight|nine|ten|half))[ \t]*\Z"
+)
 #: the relatives among :data:`_KIN` (no staff, no roles): after them a first name that is
 #: also a word is a name even in lower case ("her daughter rose", "hija rosa")
 _FAMILY = frozenset({
@@ -1684,6 +1688,8 @@ def _mark_names(
         if not key.isascii():
             # "娘 (Rose)", "딸 (Grace)" (the key is decomposed: Hangul by its text)
             return key in _RELATIONS or tokens[j].text in _cjk_kin(), False
+        if key == "cc" and _A_VOLUME.search(text, max(0, tokens[j].start - 12), tokens[j].start):
+            return False, False  # "10 cc cephalexin": a volume, not a copy to somebody
         return key in _RELATIONS, False
 
     def credential_after(i: int) -> bool:
