@@ -69,9 +69,22 @@ def failure_reason(event: dg.DagsterEvent) -> str:
     message = lines[0] if lines else ""
     name = error.cls_name or "error"
     ours = re.match(rf"cadbusi_assets\.[\w.]*\.{re.escape(name)}: ", message)
+    if ours is None and name == "Failure" and _raised_here(error.stack or []):
+        # Dagster's Failure, raised by this package with its own words (an export refused on
+        # a stale catalog): said as such, not as another library's message
+        ours = re.match(r"dagster\.[\w.]*\.Failure: ", message)
     if ours is None:
         return f"{name} (its message is in the run's log in the UI)"
     return f"{name}: {message[ours.end() :]}"
+
+
+_OUR_FRAME = re.compile(r'File "[^"]*[/\\]cadbusi_assets[/\\][^"]*"')
+
+
+def _raised_here(stack: list[str]) -> bool:
+    """Whether the innermost frame of a traceback's ``stack`` lies in this package."""
+    frames = [line for line in stack if line.lstrip().startswith("File ")]
+    return bool(frames) and _OUR_FRAME.search(frames[-1]) is not None
 
 
 class _ProgressHandler(logging.Handler):

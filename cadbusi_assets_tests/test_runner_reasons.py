@@ -48,3 +48,28 @@ def test_an_export_key_holding_other_content_is_told_apart():
     ]
     assert _export_exists_elsewise(summary)
     assert fine.ok and fine.failed_steps == [] and not _export_exists_elsewise(fine)
+
+
+def test_a_failure_this_package_raises_says_its_reason():
+    """An export refused on a stale catalog raises Dagster's ``Failure`` with this package's
+    words: the reason line said "Failure (its message is in the run's log in the UI)" while
+    the reason was one line above (adversary s35). A ``Failure`` raised elsewhere still shows
+    its class only."""
+    from cadbusi_assets.defs.exports.assets import _refuse
+
+    @dg.asset(name="export")
+    def export(context) -> None:
+        _refuse(context, "The catalog is older than the label set; rebuild metadata_db first.")
+
+    @dg.asset(name="other")
+    def other() -> None:
+        raise dg.Failure(description="value 'HARGREAVE^MARIA' rejected")
+
+    defs = dg.Definitions(assets=[export, other])
+    with dg.instance_for_test() as instance:
+        refused = runner.materialize(defs, ["export"], instance)
+        elsewhere = runner.materialize(defs, ["other"], instance)
+    assert refused.failed_steps == [
+        "export: Failure: The catalog is older than the label set; rebuild metadata_db first."
+    ]
+    assert elsewhere.failed_steps == ["other: Failure (its message is in the run's log in the UI)"]
