@@ -93,6 +93,11 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the file a demo cohort's folder holds (``cadbusi_demo.cohort.COHORT_FILE``; the runtime
+#: package never imports the generator outside the demo commands)
+_COHORT_FILE = "cohort.json"
+
+
 def _not_a_demo_home(home: Path) -> str | None:
     """Why ``cadbusi demo`` may not replace ``home``'s ``sources`` and ``zones`` (None: it may).
 
@@ -102,7 +107,6 @@ def _not_a_demo_home(home: Path) -> str | None:
     replaced: its ``sources`` a demo cohort (or missing, or empty), and zones only beside a
     demo cohort."""
     from cadbusi_assets.settings import SettingsError, load_settings
-    from cadbusi_demo.cohort import COHORT_FILE
 
     try:
         demo = load_settings().is_demo
@@ -114,10 +118,10 @@ def _not_a_demo_home(home: Path) -> str | None:
             f"zones under {home}, so it runs in a demo deployment only (nothing was changed)."
         )
     sources, zones = home / "sources", home / "zones"
-    cohort = (sources / COHORT_FILE).is_file()
+    cohort = (sources / _COHORT_FILE).is_file()
     if sources.exists() and not cohort and (not sources.is_dir() or any(sources.iterdir())):
         return (
-            f"{sources} is not a demo cohort (no {COHORT_FILE}); the demo replaces it. Point "
+            f"{sources} is not a demo cohort (no {_COHORT_FILE}); the demo replaces it. Point "
             "CADBUSI_HOME at a demo home (default .demo) (nothing was changed)."
         )
     if zones.exists() and not cohort and (not zones.is_dir() or any(zones.iterdir())):

@@ -372,3 +372,30 @@ def test_a_data_row_sent_again_after_its_deletion_is_deleted_again_when_withdraw
     asking = _AskedToDelete(source)
     labeling_stage.delete_withdrawn_data_rows(research, asking, "study left the warehouse again")
     assert first_time <= set(asking.asked), f"asked to delete only {sorted(asking.asked)}"
+
+
+def test_a_study_moved_to_a_later_date_moves_its_images_in_one_ranged_run(tmp_path):
+    """The mirror case (the adversary's report, made a test by the lead): the warehouse moves a
+    study one date forward and both dates are re-run in one ranged run. The first date let go
+    of the study's instances and the second took them, but the first date's de-identification
+    refused its drop (11 -> 4 instances, the shrink guard): its research batch kept the moved
+    study's images, the catalog found them twice (7 duplicate image ids) and every export was
+    refused until a person re-ran the first date with CADBUSI_ALLOW_SHRINK=1. A drop that the
+    retrieval recorded with its reason (the study left the date's cohort) is no surprise."""
+    env, research, raw, _pseudonymizer = _two_dates_run(tmp_path, studies_per_day=(2, 2))
+    before = _all_images(research)
+    moved = read_partition_table(raw, "imaging_studies", FIRST)["accession_number"][0]
+    with duckdb.connect(str(tmp_path / "cohort" / "warehouse.duckdb")) as con:
+        con.execute(
+            "UPDATE radiology_exams SET exam_date = exam_date + 1, "
+            "exam_datetime = exam_datetime + INTERVAL 1 DAY WHERE accession_number = ?",
+            [moved],
+        )
+    proc = ranged_run(env, STUDY_DATE_ASSETS, FIRST, SECOND)
+    out = finish(proc, 400, "the ranged re-run")
+    assert proc.returncode == 0, out[-3000:]
+    assert moved in read_partition_table(raw, "imaging_studies", SECOND)["accession_number"]
+    assert _all_images(research) == before
+    with time_limit(120, "the catalog"):
+        report = build_metadata_db(research)
+    assert report.unique_keys_passed, (report.duplicate_keys, report.duplicate_examples)

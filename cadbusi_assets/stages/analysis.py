@@ -561,7 +561,12 @@ def inpaint_partition(
 
 
 def guard_inpainting(
-    research_zone: Zone, batch: str, planned: int, *, allow_shrink: bool | None = None
+    research_zone: Zone,
+    batch: str,
+    planned: int,
+    *,
+    allow_shrink: bool | None = None,
+    gone: frozenset[str] = frozenset(),
 ) -> pl.DataFrame | None:
     """Refuse (:class:`StageFailure`) a date whose ``planned`` inpainted images drop sharply
     against what its ``inpainted_images`` table holds (``allow_shrink``, default
@@ -569,12 +574,17 @@ def guard_inpainting(
     the date is written: by :func:`finish_inpainting` before the first PNG, and by the one pass
     (:func:`~cadbusi_assets.stages.imaging.process_partition`) before the de-identification
     tables. The message is the date's failure reason, shown beside the real date: it never
-    names the research batch."""
+    names the research batch. ``gone``: image ids that left the date upstream (behind the
+    de-identification's guard: a study moved to another date); their inpainting does not
+    count."""
     previous = read_partition_table(research_zone, INPAINTED_TABLE, batch)
+    held = 0
+    if previous is not None:
+        held = previous.filter(~pl.col("image_id").is_in(sorted(gone))).height
     guard_shrink(
         "inpainted images",
         "this study date",
-        0 if previous is None else previous.height,
+        held,
         planned,
         allow_shrink=allow_shrink,
         source="inpainting",
@@ -595,7 +605,16 @@ def finish_inpainting(
     guard, :func:`guard_inpainting`, which runs before any PNG is written), delete stale PNGs
     and report (``twinned``: caliper images with a clean twin)."""
     # one row per task: a sharp drop fails before anything is replaced, written or deleted
-    previous = guard_inpainting(research_zone, batch, len(tasks), allow_shrink=allow_shrink)
+    # (the de-identification ran before: an inpainted image whose image the date no longer
+    # has left upstream, behind that stage's guard)
+    now = read_partition_table(research_zone, IMAGES_TABLE, batch)
+    held = read_partition_table(research_zone, INPAINTED_TABLE, batch)
+    gone: frozenset[str] = frozenset()
+    if now is not None and held is not None:
+        gone = frozenset(set(held["image_id"].to_list()) - set(now["image_id"].to_list()))
+    previous = guard_inpainting(
+        research_zone, batch, len(tasks), allow_shrink=allow_shrink, gone=gone
+    )
     table, previews_out = inpaint_images(tasks, workers)
     write_table(research_zone, RESEARCH, INPAINTED_TABLE, batch, table)
     stale = 0

@@ -700,7 +700,14 @@ def deidentify_partition(
             read_partition_table(research_zone, STUDIES_TABLE, batch),
             allow_shrink=allow_shrink,
         )
-        guard_partition(research_zone, batch, day, done.instances.height, allow_shrink=allow_shrink)
+        guard_partition(
+            research_zone,
+            batch,
+            day,
+            done.instances.height,
+            allow_shrink=allow_shrink,
+            gone=gone_upstream(raw_zone, day, inputs),
+        )
     except StageFailure:
         discard_unlisted_files(research_zone, batch, done)
         raise
@@ -763,6 +770,19 @@ def partition_inputs(raw_zone: Zone, day: str) -> tuple[list[DeidInput], pl.Data
     return inputs, cohort
 
 
+def gone_upstream(raw_zone: Zone, day: str, inputs: Sequence[DeidInput]) -> frozenset[str]:
+    """The research instance ids of the date's previous pass whose raw instance the retrieval
+    no longer holds (it removed it with its reason, behind its own guard: the study left the
+    date's cohort, the warehouse moved it to another date): a drop the de-identification does
+    not refuse a second time."""
+    links = read_partition_table(raw_zone, LINKS_TABLE, day)
+    if links is None or links.height == 0:
+        return frozenset()
+    present = {task.raw_path for task in inputs}
+    rows = links.filter(pl.col("kind") == "instance").select("pseudonym", "original")
+    return frozenset(i for i, path in rows.iter_rows() if path not in present)
+
+
 def guard_partition(
     research_zone: Zone,
     batch: str,
@@ -770,15 +790,21 @@ def guard_partition(
     planned: int,
     *,
     allow_shrink: bool | None = None,
+    gone: frozenset[str] = frozenset(),
 ) -> pl.DataFrame | None:
     """Refuse (:class:`StageFailure`) a date whose ``planned`` de-identified instances drop
-    sharply against what its ``deidentified_instances`` table holds (``allow_shrink``, default
-    ``$CADBUSI_ALLOW_SHRINK``, accepts it); the table held, if any."""
+    sharply against what its ``deidentified_instances`` table holds, less the instances
+    ``gone`` upstream (:func:`gone_upstream`; a study moved to a later date in a ranged run
+    was refused here, its images then found on both dates); ``allow_shrink``, default
+    ``$CADBUSI_ALLOW_SHRINK``, accepts it. The table held, if any."""
     previous = read_partition_table(research_zone, INSTANCES_TABLE, batch)
+    held = 0
+    if previous is not None:
+        held = previous.filter(~pl.col("instance_id").is_in(sorted(gone))).height
     guard_shrink(
         "de-identified instances",
         day,
-        0 if previous is None else previous.height,
+        held,
         planned,
         allow_shrink=allow_shrink,
         source="de-identification",
@@ -828,7 +854,12 @@ def finish_partition(
     # a sharp drop fails before anything is replaced or deleted, the raw zone's links and
     # quarantine of the date included (they describe the research batch that stays)
     previous_instances = guard_partition(
-        research_zone, batch, day, instances.height, allow_shrink=allow_shrink
+        research_zone,
+        batch,
+        day,
+        instances.height,
+        allow_shrink=allow_shrink,
+        gone=gone_upstream(raw_zone, day, inputs),
     )
     studies = pseudonymized_studies(cohort, pseudonymizer)
     raw_paths = {t.raw_instance_key: t.raw_path for t in inputs}

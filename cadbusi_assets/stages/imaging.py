@@ -236,13 +236,19 @@ def process_partition(
             allow_shrink=allow_shrink,
         )
         deid.guard_partition(
-            research_zone, batch, day, done.instances.height, allow_shrink=allow_shrink
+            research_zone,
+            batch,
+            day,
+            done.instances.height,
+            allow_shrink=allow_shrink,
+            gone=deid.gone_upstream(raw_zone, day, inputs),
         )
         analysis.guard_inpainting(
             research_zone,
             batch,
             analysis.inpaint_targets(planned, planned_twins).height,
             allow_shrink=allow_shrink,
+            gone=_images_gone(research_zone, batch, done.images),
         )
     except StageFailure:
         deid.discard_unlisted_files(research_zone, batch, done)
@@ -487,3 +493,13 @@ def analyse_files(
 
 def _with_pixels(task: analysis.InpaintTask, pixels: np.ndarray) -> analysis.InpaintTask:
     return replace(task, pixels=pixels)
+
+
+def _images_gone(research_zone: Zone, batch: str, images: pl.DataFrame) -> frozenset[str]:
+    """Image ids the date held and this pass no longer has (their instance left the date
+    upstream, or the de-identification's guard will say)."""
+    held = read_partition_table(research_zone, deid.IMAGES_TABLE, batch)
+    if held is None or held.height == 0:
+        return frozenset()
+    now = set(images["image_id"].to_list()) if images.height else set()
+    return frozenset(set(held["image_id"].to_list()) - now)

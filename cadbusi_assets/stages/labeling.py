@@ -160,11 +160,18 @@ def send_data_rows(
     )
     selected = images.join(usable, on="image_id", how="semi")
     previous = read_partition_table(research_zone, DATA_ROWS_TABLE, batch)
+    # rows of images that left the date upstream (their study moved to another date: behind
+    # the de-identification's guard) are no surprise here; an image that is still the date's
+    # and no longer usable is (global key = image id)
+    held = 0
+    if previous is not None:
+        live = _not_withdrawn(previous)
+        held = live.filter(pl.col("global_key").is_in(images["image_id"].to_list())).height
     # the message is the date's failure reason, shown beside the real date: no batch name
     guard_shrink(
         "usable images",
         "this study date",
-        0 if previous is None else _not_withdrawn(previous).height,
+        held,
         selected.height,
         allow_shrink=allow_shrink,
         source="image_features",
