@@ -523,24 +523,23 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text}") from None
 
 
-def _days(text: str) -> int:
+def _whole(text: str, what: str) -> int:
+    """A whole number, 1 or more (argparse's one-line error otherwise)."""
     try:
         value = int(text)
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"a whole number of days, 1 or more: {text}")
+        raise argparse.ArgumentTypeError(f"a whole number of {what}, 1 or more: {text}")
     return value
+
+
+def _days(text: str) -> int:
+    return _whole(text, "days")
 
 
 def _frame_step(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"a whole number of frames, 1 or more: {text}")
-    return value
+    return _whole(text, "frames")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -42,3 +42,20 @@ def study_cohort(*uids: str) -> pl.DataFrame:
 def zone_files(zone) -> set[str]:
     """The zone's DICOM files (temporary ones included), relative to the zone."""
     return {zone.relative(p) for p in zone.iter_files("dicom", include_temporary=True)}
+
+
+def retrieve_study(uri: str, study: str, tmp_path, pseudonymizer, partition: str, **options):
+    """``retrieve_studies`` of one study from the PACS ``uri`` (10 s timeout, one attempt)
+    into a raw zone under ``tmp_path``: (zone, result)."""
+    from cadbusi_assets.pacs import open_pacs, retrieve_studies
+    from cadbusi_assets.storage import open_zone
+
+    zone = open_zone(tmp_path / "raw", name="raw")
+    pacs = open_pacs(uri, timeout=10, **options)
+    try:
+        result = retrieve_studies(
+            pacs, study_cohort(study), zone, partition, pseudonymizer, retries=1
+        )
+    finally:
+        pacs.close()
+    return zone, result

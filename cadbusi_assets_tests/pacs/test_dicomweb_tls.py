@@ -24,15 +24,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from cadbusi_assets.pacs import open_pacs, retrieve_studies
+from cadbusi_assets.pacs import open_pacs
 from cadbusi_assets.pacs.base import PacsError
 from cadbusi_assets.pacs.orthanc_server import INSTALL_HINT, OrthancServer
 from cadbusi_assets.pacs.tls import TLS_KEY_PASSWORD_ENV
-from cadbusi_assets.storage import open_zone
 from cadbusi_assets_tests.support import free_port, require_tool
 
 from .conftest import OrthancStudies
-from .orthanc_support import study_cohort
+from .orthanc_support import retrieve_study
 from .tls_support import certificates, encrypted_copy
 
 PARTITION = "2024-03-05"
@@ -124,15 +123,7 @@ def _uri(port: int, certs, *, ca: str = "ca", client: bool = True, key: Path | N
 
 
 def _retrieve(uri: str, study: str, tmp_path: Path, pseudonymizer, level: str = "series"):
-    zone = open_zone(tmp_path / "raw", name="raw")
-    pacs = open_pacs(uri, timeout=10, level=level)
-    try:
-        result = retrieve_studies(
-            pacs, study_cohort(study), zone, PARTITION, pseudonymizer, retries=1
-        )
-    finally:
-        pacs.close()
-    return zone, result
+    return retrieve_study(uri, study, tmp_path, pseudonymizer, PARTITION, level=level)
 
 
 @pytest.mark.parametrize("level", ["series", "image"])

@@ -13,14 +13,13 @@ from pathlib import Path
 import pytest
 
 from cadbusi_assets.dicom import read_dataset
-from cadbusi_assets.pacs import open_pacs, retrieve_studies
+from cadbusi_assets.pacs import open_pacs
 from cadbusi_assets.pacs.base import PacsError
 from cadbusi_assets.pacs.orthanc_server import INSTALL_HINT, OrthancServer
-from cadbusi_assets.storage import open_zone
 from cadbusi_assets_tests.support import free_port, require_tool
 
 from .conftest import OrthancStudies
-from .orthanc_support import study_cohort, zone_files
+from .orthanc_support import retrieve_study, zone_files
 from .tls_support import certificates as _certificates
 from .tls_support import encrypted_copy as _encrypted_copy
 
@@ -58,15 +57,7 @@ def _uri(server: OrthancServer, certs, mode: str, *, ca: str = "ca", client: boo
 
 
 def _retrieve(uri: str, study: str, tmp_path: Path, pseudonymizer, **options):
-    zone = open_zone(tmp_path / "raw", name="raw")
-    pacs = open_pacs(uri, timeout=10, **options)
-    try:
-        result = retrieve_studies(
-            pacs, study_cohort(study), zone, PARTITION, pseudonymizer, retries=1
-        )
-    finally:
-        pacs.close()
-    return zone, result
+    return retrieve_study(uri, study, tmp_path, pseudonymizer, PARTITION, **options)
 
 
 @pytest.mark.parametrize("mode", ["get", "move"])
