@@ -17,6 +17,7 @@ database outage, starts the wait again).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import socket
@@ -106,6 +107,20 @@ class _Heartbeat:
         self._lock = threading.Lock()
         self._beat: Callable[[], bool] | None = None
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        # stopped (and waited for, briefly) before the interpreter's finalization: a daemon
+        # thread frozen there in the middle of a database call could hold a lock that the
+        # main thread's last steps need
+        atexit.register(self.stop)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """No more beats from this process; waits up to ``timeout`` for a beat under way."""
+        self._stopping.set()
+        with self._lock:
+            self._beat = None
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
     def start(self, instance: dg.DagsterInstance, run_id: str) -> None:
         key = heartbeat_key(run_id)
@@ -125,6 +140,7 @@ class _Heartbeat:
 
         beat()  # before the run's tag says it beats
         with self._lock:
+            self._stopping.clear()
             self._beat = beat
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
@@ -133,8 +149,7 @@ class _Heartbeat:
                 self._thread.start()
 
     def _loop(self) -> None:
-        while True:
-            time.sleep(heartbeat_seconds())
+        while not self._stopping.wait(heartbeat_seconds()):
             with self._lock:
                 beat = self._beat
             if beat is None:

@@ -196,3 +196,25 @@ def test_a_step_of_a_worker_executor_does_not_beat(dagster_home, monkeypatch):
         record = json.loads(instance.get_run_by_id(run.run_id).tags[RUN_PROCESS_TAG])
         assert "beats" not in record
         assert not instance.run_storage.get_cursor_values({heartbeat_key(run.run_id)})
+
+
+def test_the_heartbeat_stops_before_the_interpreter_finalizes(dagster_home):
+    """The beat is a daemon thread: left running into the interpreter's finalization, it could
+    be frozen in the middle of a database call holding a lock the main thread's last steps
+    need. ``stop`` (registered with ``atexit``) ends it and waits for a beat under way."""
+    from cadbusi_assets.defs.run_process import _Heartbeat
+
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        run = instance.add_run(
+            dg.DagsterRun(job_name="study_date_job", status=dg.DagsterRunStatus.STARTED)
+        )
+        heartbeat = _Heartbeat()
+        heartbeat.start(instance, run.run_id)
+        thread = heartbeat._thread
+        assert thread is not None and thread.is_alive()
+        began = time.monotonic()
+        heartbeat.stop()
+        assert not thread.is_alive() and time.monotonic() - began < 2
+        value = instance.run_storage.get_cursor_values({heartbeat_key(run.run_id)})
+        time.sleep(3 * BEAT)  # no beat after the stop
+        assert instance.run_storage.get_cursor_values({heartbeat_key(run.run_id)}) == value
