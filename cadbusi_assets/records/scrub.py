@@ -2729,6 +2729,20 @@ def drop_odd_space_fragments(raw: str, out: str) -> str:
     return out
 
 
+def _shift_words(
+    work: _Text,
+    pattern: re.Pattern[str],
+    shifted: Callable[[re.Match[str], int | None], str],
+    shift: int | None,
+) -> None:
+    """Each date written in words that ``pattern`` finds, as ``shifted`` writes it (moved by
+    ``shift`` days, in the same words; ``None``: removed), kept from later rules."""
+    work.text = pattern.sub(
+        lambda m: m.group(0) if (found := shifted(m, shift)) == m.group(0) else work.token(found),
+        work.text,
+    )
+
+
 def _scrub_report_text(
     text: str,
     identifiers: Sequence[str | None],
@@ -2789,26 +2803,11 @@ def _scrub_report_text(
         work.text = _ROMAN_AGE.sub(_roman_age, work.text)
     if sum(low.count(w) for w in _DIGIT_WORDS) >= 7:
         work.sub(_SPELLED_NUMBER, "[PHONE]")
+    shift = None if remove_dates else int(date_shift_days)
     if "of" in words and _OF_MONTH.search(work.text) is not None:
-        shift = None if remove_dates else int(date_shift_days)
-        work.text = _DAY_OF_MONTH.sub(
-            lambda m: (
-                m.group(0)
-                if (found := _day_of_month(m, shift)) == m.group(0)
-                else work.token(found)
-            ),
-            work.text,
-        )
+        _shift_words(work, _DAY_OF_MONTH, _day_of_month, shift)  # "the third of March"
     if "the" in words and not _MONTH_WORDS.isdisjoint(words):
-        shift = None if remove_dates else int(date_shift_days)
-        work.text = _MONTH_THE_DAY.sub(
-            lambda m: (
-                m.group(0)
-                if (found := _month_the_day(m, shift)) == m.group(0)
-                else work.token(found)
-            ),
-            work.text,
-        )
+        _shift_words(work, _MONTH_THE_DAY, _month_the_day, shift)  # "March the third"
     if remove_dates:
         work.sub(_DATES, _remove_match)
         if not _FOREIGN_MONTH_WORDS.isdisjoint(words):
