@@ -27,12 +27,11 @@ import requests
 from cadbusi_assets.pacs import open_pacs
 from cadbusi_assets.pacs.base import PacsError
 from cadbusi_assets.pacs.orthanc_server import INSTALL_HINT, OrthancServer
-from cadbusi_assets.pacs.tls import TLS_KEY_PASSWORD_ENV
 from cadbusi_assets_tests.support import free_port, require_tool
 
 from .conftest import OrthancStudies
 from .orthanc_support import retrieve_study
-from .tls_support import certificates, encrypted_copy
+from .tls_support import certificates, encrypted_copy, refuses_a_missing_or_wrong_passphrase
 
 PARTITION = "2024-03-05"
 NGINX_HINT = "apt-get install nginx-light (scripts/system-deps.sh test)"
@@ -178,13 +177,7 @@ def test_an_encrypted_key_opens_with_its_passphrase_from_the_environment(
     server, port, certs = https_orthanc
     locked = encrypted_copy(certs["cadbusi.key"], b"correct horse")
     uri = _uri(port, certs, key=locked)
-    monkeypatch.delenv(TLS_KEY_PASSWORD_ENV, raising=False)
-    with pytest.raises(PacsError, match=f"tls_key is encrypted and {TLS_KEY_PASSWORD_ENV} is not"):
-        open_pacs(uri)
-    monkeypatch.setenv(TLS_KEY_PASSWORD_ENV, "wrong")
-    with pytest.raises(PacsError, match="does not open it"):
-        open_pacs(uri)
-    monkeypatch.setenv(TLS_KEY_PASSWORD_ENV, "correct horse")
+    refuses_a_missing_or_wrong_passphrase(monkeypatch, uri)
     studies = OrthancStudies(server)
     study = studies.new_study(series=1, instances=1)
     _, result = _retrieve(uri, study, tmp_path, pseudonymizer)

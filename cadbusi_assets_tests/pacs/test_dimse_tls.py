@@ -22,6 +22,7 @@ from .conftest import OrthancStudies
 from .orthanc_support import retrieve_study, zone_files
 from .tls_support import certificates as _certificates
 from .tls_support import encrypted_copy as _encrypted_copy
+from .tls_support import refuses_a_missing_or_wrong_passphrase
 
 PARTITION = "2024-03-05"
 
@@ -141,18 +142,10 @@ def test_an_encrypted_key_opens_with_its_passphrase_from_the_environment_never_a
     tls_orthanc, tmp_path, pseudonymizer, monkeypatch
 ):
     """Without a password callback OpenSSL asks on the terminal: a daemon waited on stdin."""
-    from cadbusi_assets.pacs.tls import TLS_KEY_PASSWORD_ENV
-
     server, certs = tls_orthanc
     locked = _encrypted_copy(certs["cadbusi.key"], b"correct horse")
     uri = _uri(server, certs, "get").replace(str(certs["cadbusi.key"]), str(locked))
-    monkeypatch.delenv(TLS_KEY_PASSWORD_ENV, raising=False)
-    with pytest.raises(PacsError, match=f"tls_key is encrypted and {TLS_KEY_PASSWORD_ENV} is not"):
-        open_pacs(uri)
-    monkeypatch.setenv(TLS_KEY_PASSWORD_ENV, "wrong")
-    with pytest.raises(PacsError, match="does not open it"):
-        open_pacs(uri)
-    monkeypatch.setenv(TLS_KEY_PASSWORD_ENV, "correct horse")
+    refuses_a_missing_or_wrong_passphrase(monkeypatch, uri)
     study = OrthancStudies(server).new_study(series=1, instances=1)
     _, result = _retrieve(uri, study, tmp_path, pseudonymizer)
     assert result.studies["complete"].to_list() == [True]

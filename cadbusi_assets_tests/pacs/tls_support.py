@@ -101,3 +101,22 @@ def certificates(folder: Path) -> dict[str, Path]:
         )
         write(name, cert, key)
     return files
+
+
+def refuses_a_missing_or_wrong_passphrase(monkeypatch, uri: str) -> None:
+    """``open_pacs(uri)`` with an encrypted ``tls_key``: no passphrase and a wrong one are
+    refused with the variable's name (never OpenSSL's prompt); afterwards the right one,
+    ``correct horse``, is set."""
+    import pytest
+
+    from cadbusi_assets.pacs import open_pacs
+    from cadbusi_assets.pacs.base import PacsError
+    from cadbusi_assets.pacs.tls import TLS_KEY_PASSWORD_ENV
+
+    monkeypatch.delenv(TLS_KEY_PASSWORD_ENV, raising=False)
+    with pytest.raises(PacsError, match=f"tls_key is encrypted and {TLS_KEY_PASSWORD_ENV} is not"):
+        open_pacs(uri)
+    monkeypatch.setenv(TLS_KEY_PASSWORD_ENV, "wrong")
+    with pytest.raises(PacsError, match="does not open it"):
+        open_pacs(uri)
+    monkeypatch.setenv(TLS_KEY_PASSWORD_ENV, "correct horse")
