@@ -129,7 +129,7 @@ def test_deidentify_into_an_output_that_is_a_file_is_a_clear_error(tmp_path):
 FIRST, SECOND = "2026-09-01", "2026-09-02"
 
 
-def _two_dates_run(tmp_path: Path, studies_per_day: tuple[int, int] = (1, 1)):
+def two_dates_run(tmp_path: Path, studies_per_day: tuple[int, int] = (1, 1)):
     """Two dates of ``studies_per_day`` studies (OCR off, one worker) run as ``make demo`` runs
     them."""
     from cadbusi_demo import DemoConfig, generate_demo_cohort
@@ -166,7 +166,7 @@ def moved_study(tmp_path_factory):
     only study left: the shrink guard asks for it), the new date again (it now owns them).
     Returns the research zone, the environment, the moved study's image ids and the batches."""
     tmp_path = tmp_path_factory.mktemp("moved")
-    env, research, raw, pseudonymizer = _two_dates_run(tmp_path)
+    env, research, raw, pseudonymizer = two_dates_run(tmp_path)
     first_batch, second_batch = pseudonymizer.batch_name(FIRST), pseudonymizer.batch_name(SECOND)
     sent = read_partition_table(research, "labelbox_data_rows", first_batch)
     assert sent is not None and sent.height, "the first date sent nothing to Labelbox"
@@ -221,7 +221,7 @@ def test_an_exam_the_warehouse_lists_on_two_dates_leaves_the_catalog_whole(tmp_p
     ``studies`` table: ``metadata_db``'s blocking ``unique_keys`` check failed on ``study_id``
     and ``study_instance_uid`` after both dates were re-run, and so did every export, for as
     long as the warehouse keeps the row."""
-    env, research, raw, _pseudonymizer = _two_dates_run(tmp_path)
+    env, research, raw, _pseudonymizer = two_dates_run(tmp_path)
     (accession,) = read_partition_table(raw, "imaging_studies", FIRST)["accession_number"]
     with duckdb.connect(str(tmp_path / "cohort" / "warehouse.duckdb")) as con:
         con.execute(
@@ -248,7 +248,7 @@ def test_an_addended_report_beside_its_final_one_is_never_dropped_silently(tmp_p
     disagreeing rows of one specimen are counted and shown as a problem. A date whose rows of
     one exam disagree on the report must at least say so (a problem in its report), if not
     keep the addendum or fail with a reason."""
-    env, _research, raw, _pseudonymizer = _two_dates_run(tmp_path)
+    env, _research, raw, _pseudonymizer = two_dates_run(tmp_path)
     (accession,) = read_partition_table(raw, "imaging_studies", FIRST)["accession_number"]
     with duckdb.connect(str(tmp_path / "cohort" / "warehouse.duckdb")) as con:
         con.execute(
@@ -292,7 +292,7 @@ def test_a_study_moved_to_an_earlier_date_keeps_its_images_after_a_ranged_re_run
     succeeds: the images are silently gone from the dataset, and since each date's study
     count now matches the warehouse, the late-arrivals schedule never re-runs the first date
     to bring them back."""
-    env, research, raw, _pseudonymizer = _two_dates_run(tmp_path, studies_per_day=(2, 2))
+    env, research, raw, _pseudonymizer = two_dates_run(tmp_path, studies_per_day=(2, 2))
     before = _all_images(research)
     moved = read_partition_table(raw, "imaging_studies", SECOND)["accession_number"][0]
     with duckdb.connect(str(tmp_path / "cohort" / "warehouse.duckdb")) as con:
@@ -330,7 +330,7 @@ def test_a_data_row_sent_again_after_its_deletion_is_deleted_again_when_withdraw
     nothing: the deletion record of the first time is matched by global key only, so the
     rows sent after it stay in Labelbox for good (the folder source used in tests rewrites
     its outbox on each send and hides this; Labelbox keeps a data row until it is deleted)."""
-    env, research, raw, pseudonymizer = _two_dates_run(tmp_path, studies_per_day=(2, 2))
+    env, research, raw, pseudonymizer = two_dates_run(tmp_path, studies_per_day=(2, 2))
     accession = read_partition_table(raw, "imaging_studies", FIRST)["accession_number"][0]
     warehouse = str(tmp_path / "cohort" / "warehouse.duckdb")
     shrink = {**env, ALLOW_SHRINK_ENV: "1"}
@@ -382,7 +382,7 @@ def test_a_study_moved_to_a_later_date_moves_its_images_in_one_ranged_run(tmp_pa
     study's images, the catalog found them twice (7 duplicate image ids) and every export was
     refused until a person re-ran the first date with CADBUSI_ALLOW_SHRINK=1. A drop that the
     retrieval recorded with its reason (the study left the date's cohort) is no surprise."""
-    env, research, raw, _pseudonymizer = _two_dates_run(tmp_path, studies_per_day=(2, 2))
+    env, research, raw, _pseudonymizer = two_dates_run(tmp_path, studies_per_day=(2, 2))
     before = _all_images(research)
     moved = read_partition_table(raw, "imaging_studies", FIRST)["accession_number"][0]
     with duckdb.connect(str(tmp_path / "cohort" / "warehouse.duckdb")) as con:

@@ -40,7 +40,12 @@ from cadbusi_assets.pacs.retrieve import REFETCH_REPLACED, REFETCH_SCHEMA
 from cadbusi_assets.stages.records import COHORT_TABLE
 from cadbusi_assets.stages.report import MissingUpstream, PartitionReport, reason_counts, throttled
 from cadbusi_assets.stages.safety import check_key_fingerprint, guard_shrink, record_key_fingerprint
-from cadbusi_assets.storage import Zone, read_partition_table, write_partition_table
+from cadbusi_assets.storage import (
+    Zone,
+    read_all_partition_tables,
+    read_partition_table,
+    write_partition_table,
+)
 
 INSTANCES_TABLE = "retrieval_instances"
 STUDIES_TABLE = "retrieval_studies"
@@ -62,6 +67,17 @@ REMOVED_SCHEMA = {
     "sop_instance_uid": pl.Utf8,
     "instance_key": pl.Utf8,
     "reason": pl.Utf8,
+}
+#: instances this date's run released because their study left its cohort (the warehouse moved
+#: the exam) that another date recorded as held by this one and skipped: that date has to run
+#: again to take them (``handed_over_studies_sensor``); rewritten by every run (empty when the
+#: run released nothing another date waits for)
+HANDOVERS_TABLE = "retrieval_handovers"
+HANDOVER_SCHEMA = {
+    "partition": pl.Utf8,
+    "to_partition": pl.Utf8,
+    "study_key": pl.Utf8,
+    "instance_key": pl.Utf8,
 }
 UNRESOLVED_TABLE = "retrieval_unresolved"
 #: Lookup outcomes meaning "the PACS has no such study" (recorded, not an incomplete retrieval).
@@ -162,6 +178,9 @@ def retrieve_partition(
         day,
     )
     write_partition_table(raw_zone, REMOVED_TABLE, day, removed)
+    handovers = handed_over(raw_zone, day, previous, removed)
+    if handovers.height or read_partition_table(raw_zone, HANDOVERS_TABLE, day) is not None:
+        write_partition_table(raw_zone, HANDOVERS_TABLE, day, handovers)
     replaced = result.refetched.filter(pl.col("outcome") == REFETCH_REPLACED)
     recorded = read_partition_table(raw_zone, REFETCHED_TABLE, day)
     if replaced.height or recorded is not None:
@@ -204,6 +223,7 @@ def retrieve_partition(
     report.count("instances_failed", int((status == "failed").sum()))
     report.count("instances_held_by_another_study", conflicts.height)
     report.count("instances_removed_since_stored", removed.height)
+    report.count("instances_handed_over_to_another_date", handovers.height)
     if refetch:
         outcomes = result.refetched["outcome"]
         for outcome in ("unchanged", "replaced", "failed"):
@@ -317,6 +337,71 @@ def removed_instances(
         .unique("instance_key", keep="first")
         .sort("instance_key")
     )
+
+
+def handed_over(
+    raw_zone: Zone, day: str, previous: pl.DataFrame | None, removed: pl.DataFrame
+) -> pl.DataFrame:
+    """The ``retrieval_handovers`` rows of ``day``'s run: each instance it held before the run
+    (``previous``) and released because its study left the date's cohort (``removed``) that
+    another date's ``retrieval_conflicts`` records as held by ``day`` (that date skipped it:
+    its run came first). Every date's conflicts are read only when the run released such an
+    instance (a study the warehouse moved: rare)."""
+    empty = pl.DataFrame(schema=HANDOVER_SCHEMA)
+    if previous is None or not previous.height or not removed.height:
+        return empty
+    held = previous.filter((pl.col("partition") == day) & (pl.col("status") != "failed"))
+    released = set(
+        removed.filter(
+            (pl.col("reason") == REASON_STUDY_LEFT_COHORT)
+            & pl.col("instance_key").is_in(held["instance_key"].drop_nulls().to_list())
+        )["instance_key"].to_list()
+    )
+    if not released:
+        return empty
+    conflicts = read_all_partition_tables(raw_zone, CONFLICTS_TABLE)
+    if conflicts is None or not conflicts.height:
+        return empty
+    waiting = conflicts.filter(
+        (pl.col("owner_partition") == day)
+        & (pl.col("partition") != day)
+        & pl.col("instance_key").is_in(list(released))
+    )
+    return (
+        waiting.select(
+            pl.lit(day, dtype=pl.Utf8).alias("partition"),
+            pl.col("partition").cast(pl.Utf8).alias("to_partition"),
+            pl.col("study_key").cast(pl.Utf8),
+            pl.col("instance_key").cast(pl.Utf8),
+        )
+        .unique(["to_partition", "instance_key"])
+        .sort(["to_partition", "study_key", "instance_key"])
+    )
+
+
+def waiting_dates(raw_zone: Zone, day: str) -> dict[str, list[str]]:
+    """The dates that still wait for instances ``day`` handed over (its
+    ``retrieval_handovers`` table), each with the instance keys it does not hold yet (its
+    ``retrieval_instances`` stores none of them): the dates to run again."""
+    handovers = read_partition_table(raw_zone, HANDOVERS_TABLE, day)
+    if handovers is None or not handovers.height:
+        return {}
+    waiting: dict[str, list[str]] = {}
+    for (to_day,), rows in handovers.group_by("to_partition", maintain_order=True):
+        held = read_partition_table(raw_zone, INSTANCES_TABLE, str(to_day))
+        stored = (
+            set(
+                held.filter((pl.col("partition") == to_day) & (pl.col("status") != "failed"))[
+                    "instance_key"
+                ].to_list()
+            )
+            if held is not None and held.height
+            else set()
+        )
+        missing = sorted(set(rows["instance_key"].to_list()) - stored)
+        if missing:
+            waiting[str(to_day)] = missing
+    return dict(sorted(waiting.items()))
 
 
 def _cohort_lists(raw_zone: Zone) -> Callable[[str, str | None, str | None], bool]:

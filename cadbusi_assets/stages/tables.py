@@ -25,7 +25,7 @@ from cadbusi_assets.pacs.manifest import INSTANCE_SCHEMA as MANIFEST_SCHEMA
 from cadbusi_assets.records.pathology import PARSED_PATHOLOGY_SCHEMA
 from cadbusi_assets.records.radiology import PARSED_COLUMNS
 from cadbusi_assets.records.schemas import PATIENTS_SCHEMA, RADIOLOGY_SCHEMA
-from cadbusi_assets.stages.retrieval import REMOVED_SCHEMA
+from cadbusi_assets.stages.retrieval import HANDOVER_SCHEMA, REMOVED_SCHEMA
 from cadbusi_assets.storage import Zone, write_partition_table
 from cadbusi_assets.ultrasound.analysis import FEATURES_SCHEMA as FRAME_FEATURES
 from cadbusi_assets.ultrasound.twins import TWINS_SCHEMA
@@ -260,6 +260,14 @@ _ALL = [
         REMOVED_SCHEMA,
         ("instance_key",),
         "instances the date once stored that a later run deleted, with the reason",
+    ),
+    _table(
+        "retrieval_handovers",
+        RAW,
+        "retrieval",
+        HANDOVER_SCHEMA,
+        ("to_partition", "instance_key"),
+        "instances the run released (their study left the cohort) that another date waits for",
     ),
     _table(
         "retrieval_cohort",

@@ -23,6 +23,7 @@ def test_every_stage_table_constant_is_registered_with_its_owning_stage():
         (registry.RAW, retrieval.STUDIES_TABLE): "retrieval",
         (registry.RAW, retrieval.CONFLICTS_TABLE): "retrieval",
         (registry.RAW, retrieval.REMOVED_TABLE): "retrieval",
+        (registry.RAW, retrieval.HANDOVERS_TABLE): "retrieval",
         (registry.RAW, retrieval.RESOLVED_TABLE): "retrieval",
         (registry.RAW, retrieval.UNRESOLVED_TABLE): "retrieval",
         (registry.RAW, safety.KEY_FINGERPRINTS_TABLE): "safety",

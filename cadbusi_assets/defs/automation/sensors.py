@@ -21,6 +21,11 @@
   (one date or a range: a UI backfill, ``make demo``) that the run did not finish
   (:func:`killed_run_dates`): a killed ranged run leaves a marker only on the date it was in,
   and its other dates are whole but not updated. A date both ways is requested once.
+* ``handed_over_studies_sensor`` — a study the warehouse moved from one date to another, the
+  two dates run as separate runs (the late-arrival schedule asks for each), the new date first:
+  the new date skipped the study as held by the old one, then the old date released it. The
+  old date's run records who waits (``retrieval_handovers``); this sensor re-runs the waiting
+  date from ``raw_dicom`` until it holds the study.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from cadbusi_assets.defs.reporting import FAILED_DATES_TAG
 from cadbusi_assets.defs.resources import PseudonymKeyResource, ZonesResource
 from cadbusi_assets.defs.run_process import release_dead_runs, run_process_alive
 from cadbusi_assets.stages.batches import interrupted_dates, unmatched_open_batches
+from cadbusi_assets.stages.retrieval import waiting_dates
+from cadbusi_assets.storage.zones import Zone
 
 RETRY_OF_TAG = "cadbusi/retry_of"
 #: Tag of a re-run of an interrupted date: the token of the interruption (no date, no id), or
@@ -432,4 +439,67 @@ def interrupted_study_dates_sensor(
     skip = None if requests else (notes or "no interrupted study dates")
     if requests and notes:
         context.log.info(notes)
+    return dg.SensorResult(run_requests=requests, cursor=cursor, skip_reason=skip)
+
+
+#: Materialization events of ``raw_dicom`` the handover sensor reads per tick.
+HANDOVER_PAGE = 200
+HANDOVER_TAG = "cadbusi/handover"
+
+
+def handover_requests(
+    instance: dg.DagsterInstance, raw: Zone, cursor: str | None
+) -> tuple[list[dg.RunRequest], str | None, int]:
+    """Run requests for the study dates waiting for instances another date released (its
+    ``raw_dicom`` materializations after ``cursor``, a storage id, with a
+    ``retrieval_handovers`` table): a date is asked to run again (from ``raw_dicom``) while it
+    does not hold every instance handed over to it. Returns the requests, the new cursor and
+    how many events were read."""
+    after = int(cursor) if cursor and cursor.isdigit() else None
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("raw_dicom"), after_storage_id=after),
+        limit=HANDOVER_PAGE,
+        ascending=True,
+    ).records
+    requests: list[dg.RunRequest] = []
+    asked: set[str] = set()
+    last = after
+    for record in records:
+        last = record.storage_id
+        released_by = record.partition_key
+        if released_by is None:
+            continue
+        for day, keys in waiting_dates(raw, released_by).items():
+            if day in asked:
+                continue
+            asked.add(day)
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"handover:{record.storage_id}:{day}",
+                    partition_key=day,
+                    asset_selection=downstream_from("raw_dicom"),
+                    tags={
+                        HANDOVER_TAG: str(len(keys)),
+                        "cadbusi/reason": "instances another study date released (a moved "
+                        "exam) that this date skipped",
+                    },
+                )
+            )
+    return requests, (str(last) if last is not None else cursor), len(records)
+
+
+@dg.sensor(
+    job=study_date_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    name="handed_over_studies_sensor",
+    description="Re-runs a study date (from raw_dicom) that skipped a study as held by another "
+    "date once that date released it (the warehouse moved the exam; the two dates ran as "
+    "separate runs, the new one first): without it the study's images were on neither date.",
+)
+def handed_over_studies_sensor(
+    context: dg.SensorEvaluationContext, zones: ZonesResource
+) -> dg.SensorResult:
+    requests, cursor, read = handover_requests(context.instance, zones.raw(), context.cursor)
+    skip = None if requests else f"no study handed over ({read} retrievals read)"
     return dg.SensorResult(run_requests=requests, cursor=cursor, skip_reason=skip)
