@@ -95,7 +95,15 @@ def record_partition_report(raw: Zone, asset: str, day: str, report: PartitionRe
 def read_partition_reports(
     raw: Zone, asset: str | None = None, partition: str | None = None
 ) -> list[dict[str, Any]]:
-    """The reports kept by :func:`record_partition_report`, sorted by asset and date."""
+    """The reports kept by :func:`record_partition_report`, sorted by asset and date. With both
+    ``asset`` and ``partition``, only that date's file is read (a schedule asking for a few
+    dates of years of them read every date's file for each)."""
+    if asset and partition:
+        parts = (REPORTS, asset, f"{partition}.json")
+        if not raw.exists(*parts):
+            return []
+        document = json.loads(raw.read_bytes(*parts))
+        return [document] if document.get("partition") == partition else []
     found = []
     for path in raw.iter_files(*((REPORTS, asset) if asset else (REPORTS,)), suffix=".json"):
         document = json.loads(path.read_bytes())

@@ -113,3 +113,73 @@ def test_late_arrival_schedule_requests_only_changed_days(
         )
     assert [r.partition_key for r in requests] == ["2026-09-02"]
     assert requests[0].run_key == "late-2026-09-02-" + str(requests[0].run_key.rsplit("-", 1)[1])
+
+
+@pytest.mark.integration
+@pytest.mark.xdist_group("pipeline")
+def test_older_dates_changed_in_the_warehouse_are_run_again_and_a_bad_report_blocks_none(
+    definitions, cohort_dir, key_file, tmp_path
+):
+    """Dates older than the late-arrival window were never looked at again: an exam date
+    corrected months later left both dates as they were, for good. ``history_drift_sensor``
+    goes through them a quarter of a year a tick and asks for a processed date whose warehouse
+    count changed (never a date that was not processed: that is a backfill for a person to
+    start). And a schedule reading one date's report read every date's report file: an
+    unreadable report of any date (a disk error, a half-written file) stopped the late-arrival
+    schedule for all dates."""
+    import shutil
+
+    import duckdb
+
+    from cadbusi_assets.defs.automation.schedules import history_drift_sensor
+    from cadbusi_assets.defs.partitions import study_date_partitions
+    from cadbusi_assets.stages.report import REPORTS
+    from cadbusi_assets_tests.defs.conftest import days, make_environment, run
+
+    warehouse = tmp_path / "warehouse_drift.duckdb"
+    shutil.copyfile(cohort_dir / "warehouse.duckdb", warehouse)
+    resource = WarehouseResource(uri=f"duckdb://{warehouse}")
+    env = make_environment(tmp_path / "run", cohort_dir, key_file)
+    zones = env.resources["zones"]
+    resources = {"warehouse": resource, "zones": zones}
+    reports = zones.raw().local_path(REPORTS, "radiology_reports")
+    with dg.instance_for_test(set_dagster_home=False) as instance:
+        assert run(
+            definitions, env, ["radiology_reports"], instance, partition_range=days()
+        ).success
+
+        def drift(cursor: str) -> dg.SensorResult:
+            context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+            return history_drift_sensor(context)
+
+        quiet = drift("2026-09-01")
+        assert quiet.run_requests == [] and quiet.skip_reason is not None
+        # the next quarter of the history, or its first date once the pass reached the window's
+        # end (the 9 days before today belong to the nightly and late-arrival runs)
+        last = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=9)
+        following = min(last, dt.date(2026, 9, 1) + dt.timedelta(days=91)) + dt.timedelta(days=1)
+        first = study_date_partitions.start.date().isoformat()
+        assert quiet.cursor == (following.isoformat() if following <= last else first)
+        (reports / "2020-01-01.json").write_text("{ half written")  # another date's report
+        (reports / "2026-09-03.json").unlink()  # a date the history never processed
+        con = duckdb.connect(str(warehouse))
+        con.execute(
+            "INSERT INTO radiology_exams SELECT * REPLACE ('LATE' || accession_number AS "
+            "accession_number, '9.9.9.' || accession_number AS study_instance_uid) FROM "
+            "radiology_exams WHERE exam_date = DATE '2026-09-02' AND modality = 'US' AND "
+            "study_instance_uid IS NOT NULL LIMIT 1"
+        )
+        con.close()
+        changed = drift("2026-09-01")
+        late = late_arrivals_schedule(
+            dg.build_schedule_context(
+                instance=instance,
+                scheduled_execution_time=dt.datetime(2026, 9, 6, 5, 0, tzinfo=dt.UTC),
+                resources=resources,
+            )
+        )
+    assert [r.partition_key for r in changed.run_requests] == ["2026-09-02"]
+    assert changed.run_requests[0].run_key.startswith("drift-2026-09-02-")
+    assert changed.run_requests[0].tags["cadbusi/reason"] == "the warehouse changed an older date"
+    # the late-arrival window (2026-08-29 .. 2026-09-04) asks for the never-processed date too
+    assert [r.partition_key for r in late] == ["2026-09-02", "2026-09-03"]

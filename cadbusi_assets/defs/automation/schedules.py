@@ -1,10 +1,12 @@
-"""Schedules: yesterday's study date every night, and a trailing window for late arrivals.
+"""Schedules: yesterday's study date every night, and a trailing window for late arrivals;
+the sensor that goes through older dates for changes.
 
 Their times (UTC) are settings, so they can match the PACS's quiet hours:
 ``CADBUSI_NIGHTLY_AT`` (``HH:MM``, default ``02:00``: the daily partitions' schedule runs once a
 day) and ``CADBUSI_LATE_ARRIVALS_SCHEDULE`` (cron, default ``0 5 * * *``; it may come more
 often, ``0 * * * *`` every hour: it asks for a date only when that date's study count changed,
-once per count).
+once per count). Older dates: ``history_drift_sensor`` goes through the history a quarter of a
+year an hour and re-runs a processed date whose count changed since.
 """
 
 import datetime as dt
@@ -70,12 +72,60 @@ nightly_study_date_schedule = dg.build_schedule_from_partitioned_job(
 
 def _studies_seen(raw: Zone, day: str) -> int | None:
     """US exams with a PACS reference seen by the latest radiology_reports run of ``day``, from
-    the raw zone's partition report (the UI shows no counts beside a date)."""
-    reports = read_partition_reports(raw, radiology_reports.key.to_user_string(), day)
+    the raw zone's partition report (the UI shows no counts beside a date); ``None`` when the
+    date has none, or one that cannot be read (the date is then run again: it rewrites it)."""
+    try:
+        reports = read_partition_reports(raw, radiology_reports.key.to_user_string(), day)
+    except (ValueError, OSError):
+        return None
     if not reports:
         return None
     value = reports[-1].get("counts", {}).get("us_with_pacs_reference")
-    return int(value) if value is not None else None
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _window(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date] | None:
+    """[start, end] clipped to the study-date partitions (the demo's end too); ``None`` when
+    nothing is left."""
+    first = dt.date.fromisoformat(study_date_partitions.start.strftime("%Y-%m-%d"))
+    start = max(start, first)
+    if study_date_partitions.end is not None:  # the demo: never past its last date
+        end = min(end, (study_date_partitions.end - dt.timedelta(days=1)).date())
+    return (start, end) if start <= end else None
+
+
+def changed_dates(
+    warehouse: WarehouseResource,
+    raw: Zone,
+    start: dt.date,
+    end: dt.date,
+    *,
+    processed_only: bool = False,
+) -> list[tuple[str, int]]:
+    """(date, warehouse count) of each date in [start, end] whose warehouse count of ultrasound
+    studies differs from what its last run saw (a date never run counts when the warehouse has
+    studies for it, unless ``processed_only``), oldest first: one query, one report per date."""
+    with warehouse.open() as wh:
+        counts = {
+            d.isoformat(): int(n)
+            for d, n in wh.exam_counts(start, end).select("exam_date", "n_us_studies").iter_rows()
+        }
+    changed = []
+    day = start
+    while day <= end:
+        key = day.isoformat()
+        expected = counts.get(key, 0)
+        seen = _studies_seen(raw, key)
+        if seen is None:
+            if expected > 0 and not processed_only:
+                changed.append((key, expected))
+        elif seen != expected:
+            changed.append((key, expected))
+        day += dt.timedelta(days=1)
+    return changed
 
 
 _late = schedule_cron(LATE_ARRIVALS_ENV_VAR, DEFAULT_LATE_ARRIVALS)
@@ -93,33 +143,62 @@ def late_arrivals_schedule(
     context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource, zones: ZonesResource
 ):
     run_day = context.scheduled_execution_time.date()
-    start = run_day - dt.timedelta(days=LATE_ARRIVAL_DAYS + 1)
-    end = run_day - dt.timedelta(days=2)
-    first = dt.date.fromisoformat(study_date_partitions.start.strftime("%Y-%m-%d"))
-    start = max(start, first)
-    if study_date_partitions.end is not None:  # the demo: never past its last date
-        end = min(end, (study_date_partitions.end - dt.timedelta(days=1)).date())
-    if end < start:
+    window = _window(
+        run_day - dt.timedelta(days=LATE_ARRIVAL_DAYS + 1), run_day - dt.timedelta(days=2)
+    )
+    if window is None:
         return dg.SkipReason("the late-arrival window is before the first study date")
-    with warehouse.open() as wh:
-        counts = {
-            d.isoformat(): int(n)
-            for d, n in wh.exam_counts(start, end).select("exam_date", "n_us_studies").iter_rows()
-        }
-    requests = []
-    raw = zones.raw()
-    day = start
-    while day <= end:
-        key = day.isoformat()
-        expected = counts.get(key, 0)
-        seen = _studies_seen(raw, key)
-        if (seen is None and expected > 0) or (seen is not None and seen != expected):
-            requests.append(
-                dg.RunRequest(
-                    run_key=f"late-{key}-{expected}",
-                    partition_key=key,
-                    tags={"cadbusi/reason": "late arrivals"},
-                )
-            )
-        day += dt.timedelta(days=1)
+    requests = [
+        dg.RunRequest(
+            run_key=f"late-{key}-{expected}",
+            partition_key=key,
+            tags={"cadbusi/reason": "late arrivals"},
+        )
+        for key, expected in changed_dates(warehouse, zones.raw(), *window)
+    ]
     return requests or dg.SkipReason("no study date in the window changed")
+
+
+#: Dates of the history the drift sensor compares per tick (a quarter of a year: a tick reads
+#: one warehouse count query and at most this many reports).
+DRIFT_DATES_PER_TICK = 92
+
+
+@dg.sensor(
+    job=study_date_job,
+    default_status=dg.DefaultSensorStatus(_status.value),
+    minimum_interval_seconds=3600,
+    name="history_drift_sensor",
+    description="Re-runs processed study dates older than the late-arrival window whose "
+    "warehouse study count changed since (an exam date corrected, a study cancelled or added "
+    f"long after), going through the history {DRIFT_DATES_PER_TICK} dates an hour, oldest "
+    "first, once per date and count.",
+)
+def history_drift_sensor(
+    context: dg.SensorEvaluationContext, warehouse: WarehouseResource, zones: ZonesResource
+) -> dg.SensorResult:
+    today = dt.datetime.now(dt.UTC).date()
+    window = _window(dt.date.min, today - dt.timedelta(days=LATE_ARRIVAL_DAYS + 2))
+    if window is None:
+        return dg.SensorResult(skip_reason="no study date is older than the late-arrival window")
+    first, last = window
+    try:
+        start = dt.date.fromisoformat(context.cursor) if context.cursor else first
+    except ValueError:
+        start = first
+    if not first <= start <= last:
+        start = first  # a pass ended (or the history moved): begin again
+    end = min(last, start + dt.timedelta(days=DRIFT_DATES_PER_TICK - 1))
+    changed = changed_dates(warehouse, zones.raw(), start, end, processed_only=True)
+    requests = [
+        dg.RunRequest(
+            run_key=f"drift-{key}-{expected}",
+            partition_key=key,
+            tags={"cadbusi/reason": "the warehouse changed an older date"},
+        )
+        for key, expected in changed
+    ]
+    following = end + dt.timedelta(days=1)
+    cursor = (following if following <= last else first).isoformat()
+    skip = None if requests else f"no processed study date of {start} .. {end} changed"
+    return dg.SensorResult(run_requests=requests, cursor=cursor, skip_reason=skip)
