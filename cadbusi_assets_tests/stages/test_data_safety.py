@@ -271,6 +271,57 @@ def test_a_changed_pseudonym_key_fails_the_run(zones, pseudo, pacs_root):
         check_key_fingerprint(research, other.batch_name(DAY_A), OTHER_KEY.fingerprint)
 
 
+def test_a_new_dates_key_check_reads_the_zones_index_not_every_date(zones, monkeypatch):
+    """The zone-wide check of a date's first run read every date's ``key_fingerprints`` table:
+    with 3,650 dates 25 s a check (several a date), hours in a backfill of ten years of new
+    dates, worse on object storage. It reads the zone's index of fingerprints now; only when
+    the index names another key is every table read, and those decide."""
+    from cadbusi_assets.stages import safety
+
+    raw, _research = zones
+    days = [(dt.date(2016, 1, 1) + dt.timedelta(days=i)).isoformat() for i in range(40)]
+    for day in days:
+        record_key_fingerprint(raw, day, TEST_KEY.fingerprint)
+
+    def no_scan(*_args, **_kwargs):
+        raise AssertionError("every date's table was read")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(safety, "read_all_partition_tables", no_scan)
+        check_key_fingerprint(raw, "2030-01-01", TEST_KEY.fingerprint)
+        record_key_fingerprint(raw, "2030-01-01", TEST_KEY.fingerprint)
+    # another key: the index names the zone's key, the tables confirm, the run is refused
+    with pytest.raises(StageFailure, match="refusing to mix"):
+        check_key_fingerprint(raw, "2030-01-02", OTHER_KEY.fingerprint)
+
+
+def test_the_key_index_of_an_older_zone_is_built_and_a_stale_entry_never_refuses(zones):
+    """A zone written before the index: its first check reads every table once and indexes
+    them (another key is still refused). A key whose dates were all deleted since (a zone
+    rebuilt on purpose) stays in the index, but only the tables decide: the run goes on and the
+    index is mended."""
+    from cadbusi_assets.stages.safety import KEY_INDEX, zone_fingerprints
+
+    raw, _research = zones
+    for day in (DAY_A, DAY_B):  # as the code before the index wrote them
+        write_partition_table(
+            raw,
+            KEY_FINGERPRINTS_TABLE,
+            day,
+            pl.DataFrame({"partition": [day], "fingerprint": [OTHER_KEY.fingerprint]}),
+        )
+    assert not raw.exists(KEY_INDEX)
+    with pytest.raises(StageFailure, match="refusing to mix"):
+        check_key_fingerprint(raw, "2030-01-01", TEST_KEY.fingerprint)
+    assert zone_fingerprints(raw) == {OTHER_KEY.fingerprint}
+    for day in (DAY_A, DAY_B):
+        raw.delete("tables", KEY_FINGERPRINTS_TABLE, f"{day}.parquet")
+    check_key_fingerprint(raw, "2030-01-01", TEST_KEY.fingerprint)  # the tables decide
+    assert zone_fingerprints(raw) == set()
+    record_key_fingerprint(raw, "2030-01-01", TEST_KEY.fingerprint)
+    assert zone_fingerprints(raw) == {TEST_KEY.fingerprint}
+
+
 # == 5. NULL patient ids, missing or future dates, duplicated rows ============================
 def test_bad_warehouse_rows_are_excluded_with_a_reason_and_never_crash_the_run(zones):
     raw, _ = zones
