@@ -70,8 +70,8 @@ REMOVED_SCHEMA = {
 }
 #: instances this date's run released because their study left its cohort (the warehouse moved
 #: the exam) that another date recorded as held by this one and skipped: that date has to run
-#: again to take them (``handed_over_studies_sensor``); rewritten by every run (empty when the
-#: run released nothing another date waits for)
+#: again to take them (``handed_over_studies_sensor``); kept across the date's runs until the
+#: waiting date holds them
 HANDOVERS_TABLE = "retrieval_handovers"
 HANDOVER_SCHEMA = {
     "partition": pl.Utf8,
@@ -178,7 +178,7 @@ def retrieve_partition(
         day,
     )
     write_partition_table(raw_zone, REMOVED_TABLE, day, removed)
-    handovers = handed_over(raw_zone, day, previous, removed)
+    handovers = handed_over(raw_zone, day, previous, state, removed)
     if handovers.height or read_partition_table(raw_zone, HANDOVERS_TABLE, day) is not None:
         write_partition_table(raw_zone, HANDOVERS_TABLE, day, handovers)
     replaced = result.refetched.filter(pl.col("outcome") == REFETCH_REPLACED)
@@ -340,42 +340,75 @@ def removed_instances(
 
 
 def handed_over(
-    raw_zone: Zone, day: str, previous: pl.DataFrame | None, removed: pl.DataFrame
+    raw_zone: Zone,
+    day: str,
+    previous: pl.DataFrame | None,
+    current: pl.DataFrame,
+    removed: pl.DataFrame,
 ) -> pl.DataFrame:
-    """The ``retrieval_handovers`` rows of ``day``'s run: each instance it held before the run
-    (``previous``) and released because its study left the date's cohort (``removed``) that
-    another date's ``retrieval_conflicts`` records as held by ``day`` (that date skipped it:
-    its run came first). Every date's conflicts are read only when the run released such an
-    instance (a study the warehouse moved: rare)."""
-    empty = pl.DataFrame(schema=HANDOVER_SCHEMA)
-    if previous is None or not previous.height or not removed.height:
-        return empty
-    held = previous.filter((pl.col("partition") == day) & (pl.col("status") != "failed"))
-    released = set(
-        removed.filter(
-            (pl.col("reason") == REASON_STUDY_LEFT_COHORT)
-            & pl.col("instance_key").is_in(held["instance_key"].drop_nulls().to_list())
-        )["instance_key"].to_list()
-    )
-    if not released:
-        return empty
-    conflicts = read_all_partition_tables(raw_zone, CONFLICTS_TABLE)
-    if conflicts is None or not conflicts.height:
-        return empty
-    waiting = conflicts.filter(
-        (pl.col("owner_partition") == day)
-        & (pl.col("partition") != day)
-        & pl.col("instance_key").is_in(list(released))
-    )
-    return (
-        waiting.select(
-            pl.lit(day, dtype=pl.Utf8).alias("partition"),
-            pl.col("partition").cast(pl.Utf8).alias("to_partition"),
-            pl.col("study_key").cast(pl.Utf8),
-            pl.col("instance_key").cast(pl.Utf8),
+    """The ``retrieval_handovers`` table of ``day`` after its run: each instance it held before
+    the run (``previous``) and released because its study left the date's cohort (``removed``)
+    that another date's ``retrieval_conflicts`` records as held by ``day`` (that date skipped
+    it: its run came first), plus the rows recorded before, less those the waiting date holds
+    by now or ``day`` holds again (``current``): kept until taken, so that a handover the
+    sensor did not see before a re-run of ``day`` is not lost. Every date's conflicts are read
+    only when the run released such an instance (a study the warehouse moved: rare)."""
+    frames = []
+    recorded = read_partition_table(raw_zone, HANDOVERS_TABLE, day)
+    if recorded is not None and recorded.height:
+        frames.append(recorded.select(list(HANDOVER_SCHEMA)))
+    if previous is not None and previous.height and removed.height:
+        held = previous.filter((pl.col("partition") == day) & (pl.col("status") != "failed"))
+        released = set(
+            removed.filter(
+                (pl.col("reason") == REASON_STUDY_LEFT_COHORT)
+                & pl.col("instance_key").is_in(held["instance_key"].drop_nulls().to_list())
+            )["instance_key"].to_list()
         )
+        conflicts = read_all_partition_tables(raw_zone, CONFLICTS_TABLE) if released else None
+        if conflicts is not None and conflicts.height:
+            frames.append(
+                conflicts.filter(
+                    (pl.col("owner_partition") == day)
+                    & (pl.col("partition") != day)
+                    & pl.col("instance_key").is_in(list(released))
+                ).select(
+                    pl.lit(day, dtype=pl.Utf8).alias("partition"),
+                    pl.col("partition").cast(pl.Utf8).alias("to_partition"),
+                    pl.col("study_key").cast(pl.Utf8),
+                    pl.col("instance_key").cast(pl.Utf8),
+                )
+            )
+    if not frames:
+        return pl.DataFrame(schema=HANDOVER_SCHEMA)
+    kept = current["instance_key"].drop_nulls().to_list() if current.height else []
+    rows = (
+        pl.concat(frames, how="vertical_relaxed")
+        .filter(~pl.col("instance_key").is_in(kept))
         .unique(["to_partition", "instance_key"])
         .sort(["to_partition", "study_key", "instance_key"])
+    )
+    return _still_waiting(raw_zone, rows)
+
+
+def _still_waiting(raw_zone: Zone, handovers: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``handovers`` whose waiting date (``to_partition``) does not store the
+    instance yet (its ``retrieval_instances``)."""
+    if not handovers.height:
+        return handovers
+    frames = []
+    for (to_day,), rows in handovers.group_by("to_partition", maintain_order=True):
+        held = read_partition_table(raw_zone, INSTANCES_TABLE, str(to_day))
+        stored = (
+            held.filter((pl.col("partition") == to_day) & (pl.col("status") != "failed"))[
+                "instance_key"
+            ].to_list()
+            if held is not None and held.height
+            else []
+        )
+        frames.append(rows.filter(~pl.col("instance_key").is_in(stored)))
+    return pl.concat(frames, how="vertical_relaxed").sort(
+        ["to_partition", "study_key", "instance_key"]
     )
 
 
@@ -387,21 +420,9 @@ def waiting_dates(raw_zone: Zone, day: str) -> dict[str, list[str]]:
     if handovers is None or not handovers.height:
         return {}
     waiting: dict[str, list[str]] = {}
-    for (to_day,), rows in handovers.group_by("to_partition", maintain_order=True):
-        held = read_partition_table(raw_zone, INSTANCES_TABLE, str(to_day))
-        stored = (
-            set(
-                held.filter((pl.col("partition") == to_day) & (pl.col("status") != "failed"))[
-                    "instance_key"
-                ].to_list()
-            )
-            if held is not None and held.height
-            else set()
-        )
-        missing = sorted(set(rows["instance_key"].to_list()) - stored)
-        if missing:
-            waiting[str(to_day)] = missing
-    return dict(sorted(waiting.items()))
+    for row in _still_waiting(raw_zone, handovers).iter_rows(named=True):
+        waiting.setdefault(str(row["to_partition"]), []).append(str(row["instance_key"]))
+    return {day: sorted(keys) for day, keys in sorted(waiting.items())}
 
 
 def _cohort_lists(raw_zone: Zone) -> Callable[[str, str | None, str | None], bool]:

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from cadbusi_assets.defs.automation.schedules import STUDY_DATE_ASSETS, study_date_job
+from cadbusi_assets.defs.partitions import study_date_partitions
 from cadbusi_assets.defs.reporting import FAILED_DATES_TAG
 from cadbusi_assets.defs.resources import PseudonymKeyResource, ZonesResource
 from cadbusi_assets.defs.run_process import release_dead_runs, run_process_alive
@@ -449,12 +450,13 @@ HANDOVER_TAG = "cadbusi/handover"
 
 def handover_requests(
     instance: dg.DagsterInstance, raw: Zone, cursor: str | None
-) -> tuple[list[dg.RunRequest], str | None, int]:
+) -> tuple[list[dg.RunRequest], str | None, list[str]]:
     """Run requests for the study dates waiting for instances another date released (its
     ``raw_dicom`` materializations after ``cursor``, a storage id, with a
     ``retrieval_handovers`` table): a date is asked to run again (from ``raw_dicom``) while it
     does not hold every instance handed over to it. Returns the requests, the new cursor and
-    how many events were read."""
+    the dates whose record could not be read (each named with the error's type: skipped, never
+    blocking the others)."""
     after = int(cursor) if cursor and cursor.isdigit() else None
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey("raw_dicom"), after_storage_id=after),
@@ -463,14 +465,23 @@ def handover_requests(
     ).records
     requests: list[dg.RunRequest] = []
     asked: set[str] = set()
+    unreadable: list[str] = []
     last = after
+    known: set[str] | None = None
     for record in records:
         last = record.storage_id
         released_by = record.partition_key
         if released_by is None:
             continue
-        for day, keys in waiting_dates(raw, released_by).items():
-            if day in asked:
+        try:
+            waiting = waiting_dates(raw, released_by)
+        except Exception as exc:  # one date's record never blocks the others' handovers
+            unreadable.append(f"{released_by} ({type(exc).__name__})")
+            continue
+        for day, keys in waiting.items():
+            if known is None:
+                known = set(study_date_partitions.get_partition_keys())
+            if day in asked or day not in known:  # (a date the partitions no longer have)
                 continue
             asked.add(day)
             requests.append(
@@ -485,7 +496,7 @@ def handover_requests(
                     },
                 )
             )
-    return requests, (str(last) if last is not None else cursor), len(records)
+    return requests, (str(last) if last is not None else cursor), unreadable
 
 
 @dg.sensor(
@@ -500,6 +511,12 @@ def handover_requests(
 def handed_over_studies_sensor(
     context: dg.SensorEvaluationContext, zones: ZonesResource
 ) -> dg.SensorResult:
-    requests, cursor, read = handover_requests(context.instance, zones.raw(), context.cursor)
-    skip = None if requests else f"no study handed over ({read} retrievals read)"
+    requests, cursor, unreadable = handover_requests(context.instance, zones.raw(), context.cursor)
+    if unreadable:
+        context.log.warning(
+            "the handover record of these dates could not be read (the raw zone's "
+            "tables/retrieval_handovers/<date>.parquet; a date waiting for their studies is not "
+            f"asked for until it is mended): {', '.join(unreadable)}"
+        )
+    skip = None if requests else "no study handed over"
     return dg.SensorResult(run_requests=requests, cursor=cursor, skip_reason=skip)
