@@ -2383,10 +2383,29 @@ _CUED_INITIALS = re.compile(
 )
 
 
+#: dotted abbreviations that are no one's initials (``P.R.U.``, peripheral resistance units:
+#: a code meaning after a role in the measured sets; ``N.O.S.``, ``U.S.A.``)
+_DOTTED_NOT_INITIALS = frozenset({"pru", "nos", "usa", "uk", "us", "eu", "ok", "na"})
+
+
 def cued_initials(text: str) -> list[tuple[int, int]]:
-    """The initials of :data:`_CUED_INITIALS`: their spans, the last dot kept (a sentence
-    may end there)."""
-    return [m.span(1) for m in _CUED_INITIALS.finditer(text)]
+    """The initials of :data:`_CUED_INITIALS` that spell no clinical word or abbreviation
+    (:data:`_DOTTED_NOT_INITIALS`) and no unit (``P.R.U./m2``): their spans, the last dot
+    kept (a sentence may end there)."""
+    from cadbusi_assets.records.scrub import core_words, medical_words
+
+    spans = []
+    for m in _CUED_INITIALS.finditer(text):
+        letters = "".join(c for c in m.group(1) if c.isalpha()).lower()
+        if (
+            letters in _DOTTED_NOT_INITIALS
+            or letters in medical_words()
+            or letters in core_words()
+            or text.startswith("/", m.end())
+        ):
+            continue
+        spans.append(m.span(1))
+    return spans
 
 
 def underscored_name_pairs(text: str) -> list[tuple[int, int]]:

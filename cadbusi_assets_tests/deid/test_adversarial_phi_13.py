@@ -358,6 +358,11 @@ STAYS: list[tuple[str, str]] = [
     (R, "Dose 1/2 tablet"),
     (C, "TAD HANSMANN, 1979"),
     (IC, "Ratio 3/4 of lesion"),
+    # dotted letters after a role that spell an abbreviation or a unit (a code meaning after
+    # "sonographer" and "Dr" in the measured sets: P.R.U., peripheral resistance units)
+    (T, "sonographer P.R.U."),
+    (T, "Dr P.R.U./m2"),
+    (T, "Dr N.O.S."),
 ]
 
 
