@@ -2582,6 +2582,8 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
             spans += [(*s, "[name]") for s in cued_initials(text)]  # "tech O.J.Q."
         if "/" in text:
             spans += [(*m.span(), "[url]") for m in _URL_PATH.finditer(text)]
+        if "_" in text:  # "QUIMBRELL_OTTOLINE_2"
+            spans += [(*s, "[name]") for s in underscored_name_pairs(text)]
         spans += [(*s, "[name]") for s in cued_user_names(text)]
     if kind != "serial" and ("by" in text or "BY" in text or "By" in text):
         spans += [(*s, "[name]") for s in by_initial_names(text)]

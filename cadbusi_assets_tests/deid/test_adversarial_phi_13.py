@@ -19,8 +19,8 @@ name).
    stays (it went with the month); ``the 10th day of March`` is a date;
 5. a Cyrillic department or room word before two initials in short text (``ОТДЕЛ А.Б.``)
    is no surname;
-6. the new batch's finds: two words in capitals joined by an underscore in a descriptor
-   (``QUIMBRELL_OTTOLINE_2``), a URL with a path, dotted initials after a role or a signing
+6. the new batch's finds: two words in capitals joined by an underscore in a descriptor or
+   in short text (``QUIMBRELL_OTTOLINE_2``), a URL with a path, dotted initials after a role or a signing
    word (``tech O.J.Q.``, ``Reported: O.J.Q.``), postcodes and phones written with letters
    in short text, a month/day before a time of day (``03/03 14:22``).
 
@@ -325,6 +325,8 @@ SECOND_BATCH: list[tuple[str, str, tuple[str, ...]]] = [
     (T, "US ZOË QUIMBRELLÉ L", ("quimbrellé",)),
     (T, "VIA ROMA 12/B", ("roma",)),
     (D, "OTTOLINE_QUIMBRELL", ("ottoline", "quimbrell")),
+    (T, "QUIMBRELL_OTTOLINE_2", ("quimbrell", "ottoline")),
+    (C, "US_QUIMBRELL_OTTOLINE", ("quimbrell", "ottoline")),
     (PR, "L_BREAST_QUIMBRELL_OTTOLINE", ("quimbrell", "ottoline")),
     (T, "https://example.org/patients/Quimbrell", ("quimbrell",)),
     (T, "sonographer: O.J.Q.", ("o.j.q",)),
@@ -354,6 +356,9 @@ STAYS: list[tuple[str, str]] = [
     (T, "1000 ML Saline"),
     (D, "BRST_SCRN_2"),
     (D, "US_BREAST_LEFT"),
+    (T, "BRST_SCRN_2"),
+    (T, "US_BREAST_LEFT"),
+    (C, "L12_5_PROBE"),
     (R, "Seen on the 10th day of the treatment."),
     (R, "Dose 1/2 tablet"),
     (C, "TAD HANSMANN, 1979"),
