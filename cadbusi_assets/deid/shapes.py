@@ -1378,7 +1378,11 @@ def initialled_names(text: str) -> list[tuple[int, int]]:
             if _unknown_name_word(m.group(1).title() if m.group(1).isupper() else m.group(1))
         ]
     if not text.isascii() and _CYRILLIC_INITIALS_HINT.search(text) is not None:
-        spans += [m.span() for m in _CYRILLIC_INITIALLED.finditer(text)]
+        spans += [
+            m.span()
+            for m in _CYRILLIC_INITIALLED.finditer(text)
+            if m.group(1).lower() not in _ROOM_WORDS  # "ОТДЕЛ А.Б.": a department's letters
+        ]
     return spans
 
 
@@ -2236,6 +2240,222 @@ def cued_user_names(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+#: Greek given names (folded: no accents, small letters, ``σ`` for ``ς``), common ones in full
+#: and in their usual short forms; none a Greek word (``Ζωή`` life, ``Ειρήνη`` peace,
+#: ``Σοφία`` wisdom, ``Παρασκευή`` Friday, ``Κυριακή`` Sunday, ``Νίκη`` victory, ``Ελπίδα`` hope,
+#: ``Σταύρος`` cross, ``Άγγελος`` angel, ``Αθηνά`` Athens are left out)
+_GREEK_GIVEN = frozenset({
+    "γεωργιοσ", "γιωργοσ", "ιωαννησ", "γιαννησ", "κωνσταντινοσ", "κωστασ", "δημητριοσ",
+    "δημητρησ", "νικολαοσ", "νικοσ", "παναγιωτησ", "βασιλειοσ", "βασιλησ", "χρηστοσ",
+    "αθανασιοσ", "θανασησ", "μιχαηλ", "μιχαλησ", "ευαγγελοσ", "βαγγελησ", "σπυριδων", "σπυροσ",
+    "αντωνιοσ", "αντωνησ", "θεοδωροσ", "θοδωρησ", "ηλιασ", "αναστασιοσ", "τασοσ", "αποστολοσ",
+    "εμμανουηλ", "μανωλησ", "πετροσ", "στεφανοσ", "παυλοσ", "αλεξανδροσ", "ανδρεασ",
+    "ελευθεριοσ", "λευτερησ", "στυλιανοσ", "στελιοσ", "γρηγοριοσ", "γρηγορησ", "χαραλαμποσ",
+    "μαρκοσ", "φωτιοσ", "φωτησ", "σωτηριοσ", "σωτηρησ", "κυριακοσ", "ιωσηφ", "διονυσιοσ",
+    "θεοφανησ", "ευστρατιοσ", "αριστοτελησ", "περικλησ", "οδυσσεασ", "ιασονασ", "λεωνιδασ",
+    "μαρια", "ελενη", "αικατερινη", "κατερινα", "βασιλικη", "βασω", "αναστασια", "ιωαννα",
+    "γιαννα", "δημητρα", "γεωργια", "ευαγγελια", "χριστινα", "κωνσταντινα", "ντινα",
+    "αγγελικη", "θεοδωρα", "ευφροσυνη", "παναγιωτα", "σταυρουλα", "χρυσουλα", "αλεξανδρα",
+    "μαρινα", "ευγενια", "αννα", "ελισαβετ", "ευανθια", "ευδοκια", "ολγα", "πολυξενη",
+    "ραλλου", "στυλιανη", "στελλα", "σταματια", "μαγδαληνη", "μαργαριτα", "χαρικλεια",
+    "καλλιοπη", "πηνελοπη", "ξανθιππη", "δεσπω", "φωτεινη", "αφροδιτη", "αρτεμισ",
+    "ευτερπη", "κλεοπατρα", "ροδανθη", "ουρανια", "ασπασια", "ιφιγενεια", "μυρτω",
+})  # fmt: skip
+#: two Greek words, each in title case or each in capitals, a space or two (or a tab) apart:
+#: groups 1 and 2
+_GREEK_PAIR = re.compile(
+    r"(?<![^\W\d_])([Α-ΩΆΈΉΊΌΎΏΪΫ][α-ωάέήίόύώϊϋΐΰς]{2,}|[Α-ΩΆΈΉΊΌΎΏΪΫ]{3,})(?: {1,2}|\t)"
+    r"([Α-ΩΆΈΉΊΌΎΏΪΫ][α-ωάέήίόύώϊϋΐΰς]{3,}|[Α-ΩΆΈΉΊΌΎΏΪΫ]{4,})(?![^\W\d_])"
+)
+_GREEK_CAPITAL = re.compile(r"[Α-ΩΆΈΉΊΌΎΏ]")
+
+
+def _greek_fold(word: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", word)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _greek_given_pairs(text: str) -> list[tuple[int, int]]:
+    """A Greek given name (:data:`_GREEK_GIVEN`) before a Greek word of 4+ letters written
+    the same way (both in title case or both in capitals: ``Ελένη Κουιμπρέλ``, ``ΕΛΕΝΗ
+    ΚΟΥΙΜΠΡΕΛ``), that no room or title word is, in a value that is no description: both.
+    Invented surnames are in no list; the given name marks the pair."""
+    if _GREEK_CAPITAL.search(text) is None:
+        return []
+    spans = []
+    for m in _GREEK_PAIR.finditer(text):
+        first, last = m.group(1), m.group(2)
+        if first.isupper() != last.isupper():
+            continue
+        key = _greek_fold(last)
+        if (
+            _greek_fold(first) in _GREEK_GIVEN
+            and key not in _ROOM_WORDS
+            and key not in _TITLES
+            and key not in _GREEK_GIVEN_NOT_SURNAMES
+        ):
+            spans.append(m.span())
+    return [] if spans and _description(text) else spans
+
+
+#: words after a Greek given name that make no name of it: a saint's day or church
+#: (``Αγίου``), the weekdays and months (``Μαρία Δευτέρα``)
+_GREEK_GIVEN_NOT_SURNAMES = frozenset({
+    "αγιου", "αγιασ", "αγιοσ", "αγια", "δευτερα", "τριτη", "τεταρτη", "πεμπτη", "παρασκευη",
+    "σαββατο", "κυριακη",
+})  # fmt: skip
+
+
+#: a three-letter first name and a surname in capitals (``ZOË QUIMBRELLÉ``): groups 1 and 2
+_SHORT_FIRST_CAPS = re.compile(
+    r"(?<![^\W\d_'’\-])([A-ZÀ-ÖØ-Þ]{3})(?: {1,2}|\t)([A-ZÀ-ÖØ-Þ]{4,})(?![^\W\d_'’\-])"
+)
+_SHORT_FIRST_CAPS_HINT = re.compile(r"[A-ZÀ-ÖØ-Þ]{3}(?: {1,2}|\t)[A-ZÀ-ÖØ-Þ]{4}")
+#: three-letter words in capitals that a names list has but that start no name in capitals:
+#: a genus (``BOS TAURUS``, ``SUS SCROFA``: the measured code meanings) and a fetal
+#: measurement (``TAD``, transverse abdominal diameter: ``TAD HANSMANN``, a chart)
+_NOT_SHORT_FIRST_CAPS = frozenset({"bos", "sus", "mus", "tad"})
+
+
+def _short_first_caps_pairs(text: str) -> list[tuple[int, int]]:
+    """:func:`_short_first_pairs` in capitals: the first name's and the surname's title case
+    are read (``ZOË QUIMBRELLÉ``), the genus and measurement words of
+    :data:`_NOT_SHORT_FIRST_CAPS` left out."""
+    if _SHORT_FIRST_CAPS_HINT.search(text) is None:
+        return []
+    spans = [
+        m.span()
+        for m in _SHORT_FIRST_CAPS.finditer(text)
+        if _fold_lower(m.group(1)) not in _NOT_SHORT_FIRST_CAPS
+        and _short_first_name(m.group(1).title())
+        and _unknown_name_word(m.group(2).title())
+    ]
+    return [] if spans and _description(text) else spans
+
+
+#: ``VIA``, a word and a house number in capitals (``VIA ROMA 12``): group 1 the word, a
+#: town's or a person's name that is no English, clinical or device word (``VIA PORT 2``,
+#: ``VIA PICC 2`` stay)
+_VIA_CAPS = re.compile(
+    r"(?<![^\W\d_])VIA[ \t]+([A-ZÀ-ÖØ-Þ]{3,})[ \t,]+\d{1,4}(?:/[A-Z\d]{1,3})?(?![\w/.\-])"
+)
+
+
+def _via_caps(text: str) -> list[tuple[int, int]]:
+    """The streets of :data:`_VIA_CAPS`: the span of all."""
+    from cadbusi_assets.records.scrub import (
+        _SAFE,
+        core_words,
+        medical_words,
+        name_words,
+        place_words,
+    )
+
+    spans = []
+    for m in _VIA_CAPS.finditer(text):
+        key = _fold_lower(m.group(1))
+        if (
+            (key in place_words() or key in name_words())
+            and _class(key) != _SAFE
+            and key not in core_words()
+            and key not in medical_words()
+            and key not in _ROOM_WORDS
+            and key not in _DEVICE_WORDS
+            and key not in PRODUCT_WORDS
+        ):
+            spans.append(m.span())
+    return spans
+
+
+#: a URL with a path (``http://example.org/quimbrell_zelda/img``, ``www.example.org/~zf``):
+#: the path may name a person; a bare host (a maker's site) stays
+_URL_PATH = re.compile(
+    r"(?i)(?<![\w.\-])(?:(?:https?|ftp|sftp)://|www\.)[\w\-]+(?:\.[\w\-]+)*(?::\d+)?"
+    r"/[^\s<>\"']*[^\W\d_][^\s<>\"']*"
+)
+#: two or three dotted initials after a role, a title or a signing word (``tech O.J.Q.``,
+#: ``Reported: O.J.Q.``): group 1 the initials
+_CUED_INITIALS = re.compile(
+    r"(?i)(?<![^\W\d_])(?:sonographer|radiologist|tech|technologist|technician|nurse|operator"
+    r"|physician|doctor|dr|consultant|reported|signed|dictated|typed|scanned|performed"
+    r"|reviewed|verified|read(?=[ \t]+by)|attending)(?:[ \t]+by)?\.?[ \t]*:?[ \t]*"
+    r"(?-i:([A-Z]\.[ \t]?[A-Z](?:\.[ \t]?[A-Z])?)\.)(?![^\W\d_])"
+)
+
+
+#: dotted abbreviations that are no one's initials (``P.R.U.``, peripheral resistance units:
+#: a code meaning after a role in the measured sets; ``N.O.S.``, ``U.S.A.``)
+_DOTTED_NOT_INITIALS = frozenset({"pru", "nos", "usa", "uk", "us", "eu", "ok", "na"})
+
+
+def cued_initials(text: str) -> list[tuple[int, int]]:
+    """The initials of :data:`_CUED_INITIALS` that spell no clinical word or abbreviation
+    (:data:`_DOTTED_NOT_INITIALS`) and no unit (``P.R.U./m2``): their spans, the last dot
+    kept (a sentence may end there)."""
+    from cadbusi_assets.records.scrub import core_words, medical_words
+
+    spans = []
+    for m in _CUED_INITIALS.finditer(text):
+        letters = "".join(c for c in m.group(1) if c.isalpha()).lower()
+        if (
+            letters in _DOTTED_NOT_INITIALS
+            or letters in medical_words()
+            or letters in core_words()
+            or text.startswith("/", m.end())
+        ):
+            continue
+        spans.append(m.span(1))
+    return spans
+
+
+def underscored_name_pairs(text: str) -> list[tuple[int, int]]:
+    """Two words in capitals joined by an underscore (``QUIMBRELL_OTTOLINE_2``, a protocol or
+    series named after a person) that both read like a person's name
+    (:func:`_unknown_name_word` of their title case), in a value that is no description
+    (``DRENTSE_PATRIJSHOND_DOG_BREED``): both."""
+    spans: list[tuple[int, int]] = []
+    words = [m for m in _SEGMENT.finditer(text) if len(m.group(0)) >= 4 and m.group(0).isupper()]
+    for left, right in itertools.pairwise(words):
+        if text[left.end() : right.start()] != "_":
+            continue
+        a, b = left.group(0).title(), right.group(0).title()
+        if (
+            _unknown_name_word(a)
+            and _unknown_name_word(b)
+            and not _WORD_FORM_ENDING.search(_fold_lower(b))  # "COLOURPOINT_SHORTHAIRED"
+        ):
+            spans.append((left.start(), right.end()))
+    return [] if spans and _description(text) else spans
+
+
+#: a postcode of the United Kingdom (``SW1A 2QQ``) or Canada (``K1A 0B7``) with its space,
+#: or of the Netherlands before a town (``1234 AB Farthingdam``)
+_POSTCODE_MORE = re.compile(
+    r"(?<![^\W_])(?:[A-Z]{1,2}\d[A-Z\d]? \d(?![IJKMOV])[A-Z]{2}|[A-Z]\d[A-Z] \d[A-Z]\d)(?![^\W_])"
+    r"|(?<![^\W_.,])[1-9]\d{3} ?(?!SA|SD|SS)[A-Z]{2}[ \t]+([A-Z][a-z]{3,})(?![^\W\d_])"
+)
+
+
+def _postcodes(text: str) -> list[tuple[int, int]]:
+    """The postcodes of :data:`_POSTCODE_MORE` (a Dutch one's town no English or clinical
+    word: ``1000 ML Saline`` stays)."""
+    from cadbusi_assets.records.scrub import _SAFE
+
+    return [
+        m.span()
+        for m in _POSTCODE_MORE.finditer(text)
+        if m.group(1) is None or (_class(m.group(1)) != _SAFE and not _common(m.group(1)))
+    ]
+
+
+#: a phone number written with letters (``1-800-QUIMBRL``, ``617-555-ZELD``): a toll-free
+#: prefix or an area code and exchange, then letters (at least one) in place of digits
+_VANITY_PHONE = re.compile(
+    r"(?<![\w.\-])(?:1[ .\-])?(?:\(?8(?:00|33|44|55|66|77|88)\)?[ .\-](?=[A-Z0-9]{0,6}[A-Z])"
+    r"[A-Z0-9]{3}[ .\-]?[A-Z0-9]{4}|\(?\d{3}\)?[ .\-]\d{3}[ .\-][A-Z]{4})(?![\w\-])"
+)
+
+
 def _replace(text: str, spans: list[tuple[int, int, str]]) -> str:
     out, last = [], 0
     for start, end, marker in sorted(set(spans), key=lambda s: (s[0], -s[1], s[2])):
@@ -2303,6 +2523,10 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
                 spans += [(*m.span(), "[address]") for m in _PO_BOX_MORE.finditer(text)]
             if _EUROPEAN_STREET_HINT.search(text) is not None:
                 spans += [(*m.span(), "[address]") for m in _european_street().finditer(text)]
+            if "VIA" in text:  # "VIA ROMA 12"
+                spans += [(*sp, "[address]") for sp in _via_caps(text)]
+            spans += [(*sp, "[address]") for sp in _postcodes(text)]  # "SW1A 2QQ"
+            spans += [(*m.span(), "[phone]") for m in _VANITY_PHONE.finditer(text)]
         if kind != "text":
             spans += [(*m.span(), "[date]") for m in _DATE_NUMERIC.finditer(text) if _valid_date(m)]
             spans += [(*m.span(), "[date]") for m in _DATE_WORDS.finditer(text)]
@@ -2348,10 +2572,18 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
     if kind == "text":
         spans += [(*s, "[name]") for s in title_name_pairs(text)]
         spans += [(*s, "[name]") for s in _short_first_pairs(text)]
+        spans += [(*s, "[name]") for s in _short_first_caps_pairs(text)]  # "ZOË QUIMBRELLÉ"
+        if not text.isascii():
+            spans += [(*s, "[name]") for s in _greek_given_pairs(text)]  # "Ελένη Κουιμπρέλ"
         if "'" in text or '"' in text or not text.isascii() or "(" in text:
             spans += [(*s, "[name]") for s in _nicknamed_names(text)]
         if "." in text:
             spans += [(*s, "[name]") for s in initialled_names(text)]
+            spans += [(*s, "[name]") for s in cued_initials(text)]  # "tech O.J.Q."
+        if "/" in text:
+            spans += [(*m.span(), "[url]") for m in _URL_PATH.finditer(text)]
+        if "_" in text:  # "QUIMBRELL_OTTOLINE_2"
+            spans += [(*s, "[name]") for s in underscored_name_pairs(text)]
         spans += [(*s, "[name]") for s in cued_user_names(text)]
     if kind != "serial" and ("by" in text or "BY" in text or "By" in text):
         spans += [(*s, "[name]") for s in by_initial_names(text)]

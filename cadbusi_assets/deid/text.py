@@ -164,7 +164,12 @@ def scrub_descriptor_text(text: str, identifiers: OriginalIdentifiers | None = N
     out = scrub_text(text, identifiers)
     if not out:
         return out
-    from cadbusi_assets.deid.shapes import caret_names, particle_names, title_name_pairs
+    from cadbusi_assets.deid.shapes import (
+        caret_names,
+        particle_names,
+        title_name_pairs,
+        underscored_name_pairs,
+    )
     from cadbusi_assets.records.scrub import drop_odd_space_fragments, scrub_report_text
 
     scrubbed = scrub_report_text(
@@ -174,6 +179,8 @@ def scrub_descriptor_text(text: str, identifiers: OriginalIdentifiers | None = N
     pairs = title_name_pairs(scrubbed)  # "Ottoline Quimbrell L breast": two name-like words
     if " ^ " in scrubbed:  # "QUIMBRELL ^ OTTOLINE": a person name's caret between spaces
         pairs = sorted(pairs + caret_names(scrubbed))
+    if "_" in scrubbed:  # "QUIMBRELL_OTTOLINE_2": a protocol named after a person
+        pairs = sorted(pairs + underscored_name_pairs(scrubbed))
     low = scrubbed.lower()
     if any(p in low for p in ("van ", "von ", "bin ", "ibn ", "ten ", "ter ", "binti ")):
         particles = particle_names(scrubbed)  # "van der Quellenberg": a surname's particles

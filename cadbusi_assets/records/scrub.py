@@ -122,11 +122,16 @@ _DATE_RANGE_CUE = re.compile(
 )
 
 
+#: a time of day after a month/day ("03/03 14:22", "3/4 9:05")
+_TIME_AFTER = re.compile(r"[ \t]+(?:[01]?\d|2[0-3]):[0-5]\d(?![\d:/.]|\.\d)")
+
+
 def _cued(match: re.Match[str]) -> bool:
     """Whether a month/day without a year (``9/25``) stands where a date is meant."""
     before = match.string[max(0, match.start() - 40) : match.start()]
     return bool(
-        _DATE_CUE.search(before[-12:])
+        _TIME_AFTER.match(match.string, match.end())  # "03/03 14:22": a time follows
+        or _DATE_CUE.search(before[-12:])
         or _DATE_LIST_CUE.search(before)
         or _DATE_RANGE_CUE.match(match.string, match.end())
     )
@@ -655,7 +660,7 @@ _DATES = re.compile(
     + r",?\s+(?P<my>(?:19|20)\d{2})\b)"
     r"|(?P<dmy>\b(?P<dd>\d{1,2})"
     + _ORD
-    + r"(?:\s+of)?(?P<dsep>[\s\-/]?)(?P<dm>(?i:"
+    + r"(?:\s+(?:day\s+)?of)?(?P<dsep>[\s\-/]?)(?P<dm>(?i:"
     + _MON
     + r"))\.?,?(?:\s+|(?P=dsep))(?P<dy>(?:19|20)\d{2}|\d{2})\b)"
     r"|(?P<monyear>\b(?P<ym>(?i:"
@@ -671,10 +676,10 @@ _DATES = re.compile(
     + r")(?![\d:]|\.\d|\s*(?:cm|mm|o'?clock)))"
     r"|(?P<dmnoyear>\b(?P<bd>\d{1,2})(?P<bord>"
     + _ORD
-    + r")(?:(?:\s+of)?\s+|(?P<bdash>-))(?P<bm>"
+    + r")(?:(?:\s+(?:day\s+)?of)?\s+|(?P<bdash>-))(?P<bm>"
     + _MON
     + r")\b\.?)"
-    r"|(?P<cued>(?<=\s)(?P<um>1[0-2]|0?[1-9])/(?P<ud>3[01]|[12]\d|0?[1-9])(?![\d/]|\.\d))"
+    r"|(?P<cued>(?<![^\s])(?P<um>1[0-2]|0?[1-9])/(?P<ud>3[01]|[12]\d|0?[1-9])(?![\d/]|\.\d))"
     r")"
 )
 
@@ -811,6 +816,17 @@ def _shift_month(year: int, month: int, days: int) -> tuple[int, int]:
     return index // 12, index % 12 + 1
 
 
+_DAY_OF = re.compile(r"(?i)\bday\s+of\b")
+#: the months' names in full, lower case
+_FULL_MONTHS = frozenset(name.lower() for name in calendar.month_name if name)
+_OF = re.compile(r"(?i)\bof\b")
+
+
+def _of(text: str) -> str:
+    """What stands between a day and its month in ``text``: " day of", " of" or nothing."""
+    return " day of" if _DAY_OF.search(text) else " of" if _OF.search(text) else ""
+
+
 def _shift_match(match: re.Match[str], days: int) -> str:
     g = match.groupdict()
     delta = dt.timedelta(days=days)
@@ -855,8 +871,7 @@ def _shift_match(match: re.Match[str], days: int) -> str:
             if sep == "" and not re.search(r"\s", text):
                 return f"{_two(d.day, g['dd'])}{_fmt_month(g['dm'], d.month)}{y}"
             ordinal = re.match(r"\d+(st|nd|rd|th)", text, re.I)
-            of = " of" if re.search(r"(?i)\bof\b", text) else ""
-            return f"{_ordinal(d.day, ordinal.group(1) if ordinal else '')}{of} {_fmt_month(g['dm'], d.month)} {y}"
+            return f"{_ordinal(d.day, ordinal.group(1) if ordinal else '')}{_of(text)} {_fmt_month(g['dm'], d.month)} {y}"
         if g["monyear"]:
             if g["yy2"]:  # "Feb '25"
                 year, month = _shift_month(_year(g["yy2"]), _month(g["ym"]), days)
@@ -876,10 +891,11 @@ def _shift_match(match: re.Match[str], days: int) -> str:
             return f"{_fmt_month(g['am'], d.month)} {_ordinal(d.day, g['aord'])}"
         if g["dmnoyear"]:
             d = dt.date(2001, _month(g["bm"]), int(g["bd"])) + delta
+            # the dot after the month: an abbreviation's or a sentence's ("the 3rd of March.")
+            name = _fmt_month(g["bm"] + ("." if text.endswith(".") else ""), d.month)
             if g["bdash"]:
-                return f"{_two(d.day, g['bd'])}-{_fmt_month(g['bm'], d.month)}"
-            of = " of" if re.search(r"(?i)\bof\b", text) else ""
-            return f"{_ordinal(d.day, g['bord'])}{of} {_fmt_month(g['bm'], d.month)}"
+                return f"{_two(d.day, g['bd'])}-{name}"
+            return f"{_ordinal(d.day, g['bord'])}{_of(text)} {name}"
     except (ValueError, KeyError, OverflowError):
         return "[DATE]"
     return "[DATE]"
@@ -973,6 +989,9 @@ def _month_the_day(match: re.Match[str], days: int | None) -> str:
 def _remove_match(match: re.Match[str]) -> str:
     if match.group("cued") and not _cued(match):
         return match.group(0)
+    month = match.group("bm")
+    if month and match.group(0).endswith(".") and month.lower() in _FULL_MONTHS:
+        return "[DATE]."  # "the 3rd of March.": the sentence's dot (an abbreviation's goes)
     return "[DATE]"
 
 
@@ -2905,9 +2924,10 @@ def _names(work: _Text, unknown_are_names: bool) -> list[tuple[int, int]]:
 
         spans += lower_barrelled_names(work.text)
     if "." in work.text or "_" in work.text:  # "ottoline.quimbrell": a user name, no "@"
-        from cadbusi_assets.deid.shapes import handle_names
+        from cadbusi_assets.deid.shapes import cued_initials, handle_names
 
         spans += handle_names(work.text)
+        spans += cued_initials(work.text)  # "Reported: O.J.Q."
     # "copy to zfarthingale", "attn ojquimbrell": an initial glued to a surname after a cue
     from cadbusi_assets.deid.shapes import cued_user_names
 

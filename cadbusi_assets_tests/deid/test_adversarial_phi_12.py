@@ -307,6 +307,9 @@ SECOND_BATCH: list[tuple[str, str, tuple[str, ...]]] = [
     (T, "attn: zfarthingale", ("zfarthingale",)),
     (T, "c.c. zfarthingale", ("zfarthingale",)),
     (T, "SSN 491  72  8154", ("8154",)),
+    # left by this round, closed in round 14 (``test_adversarial_phi_13``)
+    (T, "ZOË QUIMBRELLÉ", ("quimbrellé",)),
+    (T, "VIA ROMA 12", ("roma",)),
 ]
 
 
@@ -317,10 +320,7 @@ def test_no_input_of_the_second_batch_leaks(channel, text, secrets, pseudonymize
 
 #: inputs of the second batch left as they are (each would take clinical text with it)
 SECOND_BATCH_LEFT: list[tuple[str, str]] = [
-    # capitals: a two-word pair in capitals reads like a device or an acronym's words
-    (T, "ZOË QUIMBRELLÉ"),
-    # "VIA" in capitals before a word and a number ("VIA PORT 2"), a "via" in small letters
-    (T, "VIA ROMA 12"),
+    # (``ZOË QUIMBRELLÉ`` and ``VIA ROMA 12`` in capitals: closed in round 14, below)
     # the French "BP" alone is a blood pressure
     (T, "BP 4815"),
     # dates in words in short text: only after a birth-date label (the study's own dates

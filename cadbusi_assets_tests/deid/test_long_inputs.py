@@ -6,7 +6,8 @@ cue walked back over every "A" before it). One such value held up its file, its 
 the whole report query. Each case here took 60 s to several minutes before the fix; each
 now has 30 s (about a second of work) and must still scrub what follows the long run.
 Later rules' triggers join the same test (PHI round 11: ``ROUND_11``, round 12:
-``ROUND_12``, round 13: ``ROUND_13``), so that no new pattern brings the square back."""
+``ROUND_12``, round 13: ``ROUND_13``, round 14: ``ROUND_14``), so that no new pattern
+brings the square back."""
 
 from __future__ import annotations
 
@@ -100,6 +101,23 @@ ROUND_13_PROSE = [
     "491  72  ", "1\t2\t", "491  72  1234 a\n", "third of ", "the third of March ",
     "twenty-first of ", "copy to ", "attn ", "a @ ", "a . a @ a . ", "Квимбрелл О. ",
 ]  # fmt: skip
+#: PHI round 14's rules (test_adversarial_phi_13): Greek given names' pairs, three-letter
+#: first names in capitals, "VIA" in capitals, URLs with a path, cued dotted initials,
+#: postcodes, phones with letters, underscored capitals in descriptors, "the Nth day of",
+#: a month/day before a time, a month's dot
+ROUND_14 = [
+    "Ελένη ", "Ελένη Κουιμπρέλ ", "ΕΛΕΝΗ ", "Μαρία Αβγδ ", "ZOË ", "ANA ", "ZOË QUIMBRELLÉ ",
+    "ABC ", "VIA ", "VIA ROMA ", "VIA ROMA 1 ", "VIA ROMA, ", "http://a.b/", "www.a/",
+    "http://a.b/c ", "http://", "tech O.", "tech O.J.", "tech ", "Reported: ", "read by ",
+    "SW1A ", "SW1A 2QQ ", "1234 AB ", "1234 AB Abcd ", "1-800-", "1-800-ABC ", "617-555-",
+    "(800) ", "ОТДЕЛ А.", "A_", "ABCD_", "ABCD_EFGH_", "QUIMBRELL_OTTOLINE_", "A1A ", "A1A 1",
+    "O.J.",
+]  # fmt: skip
+ROUND_14_PROSE = [
+    "QUIMBRELL_", "ABCD_", "ABCD_EFGH_", "the 3rd of March. ", "10th day of ",
+    "10th day of March ", "3rd day ", "03/03 ", "3/3 1", "03/03 14:22 ", "tech O.J.",
+    "Reported: ", "http://a.b/", "1 day of ", "A.B.",
+]  # fmt: skip
 #: (piece, scrubber, tail, what must be gone after the run)
 CASES = (
     [(p, k, TAIL, "0142") for p, k in QUADRATIC]
@@ -128,6 +146,16 @@ CASES = (
     + [
         (p, k, "\n\n" + ROUND_13_TAIL, "8154")
         for p in ROUND_13_PROSE
+        for k in ("descriptor", "report")
+    ]
+    + [
+        (p, k, ROUND_13_TAIL, "8154")
+        for p in ROUND_14
+        for k in ("short text", "station", "station name")
+    ]
+    + [
+        (p, k, "\n\n" + ROUND_13_TAIL, "8154")
+        for p in ROUND_14_PROSE
         for k in ("descriptor", "report")
     ]
 )
