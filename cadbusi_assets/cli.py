@@ -779,18 +779,21 @@ def cmd_partition_report(args: argparse.Namespace) -> int:
     except (SettingsError, ZoneError, ValueError) as exc:
         _echo(f"cannot read the raw zone: {exc}")
         return 2
+    unreadable: list[str] = []
     try:
-        reports = read_partition_reports(raw, args.asset or None, args.date or None)
+        reports = read_partition_reports(raw, args.asset or None, args.date or None, unreadable)
     except ZoneError as exc:  # --asset ../x
         _echo(f"error: --asset: {exc}")
         return 2
-    if not reports:
+    if not reports and not unreadable:
         _echo("no partition reports match (they are written when a study date is materialized)")
         return 1
     with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=80, tbl_width_chars=200):
         for document in reports:
             _echo(format_partition_report(document, tables=args.tables))
-    return 0
+    for path in unreadable:  # the others are shown; a run of that date writes it again
+        _echo(f"error: cannot read the report {path} (raw zone): re-run its study date")
+    return 1 if unreadable else 0
 
 
 def cmd_open_batches(args: argparse.Namespace) -> int:

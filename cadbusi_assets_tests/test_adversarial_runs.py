@@ -276,6 +276,32 @@ def test_partition_report_with_a_path_for_an_asset_is_a_clear_error(capsys, tmp_
     assert "may not contain '..'" in capsys.readouterr().out
 
 
+def test_partition_report_shows_the_readable_reports_and_names_an_unreadable_one(
+    capsys, tmp_path, monkeypatch
+):
+    """One half-written report file (a disk full, a killed copy) made `cadbusi partition-report`
+    end in a JSONDecodeError traceback, showing no date at all, and `--date` read every date's
+    file to find one."""
+    from cadbusi_assets.cli import main
+    from cadbusi_assets.stages.report import PartitionReport, record_partition_report
+    from cadbusi_assets.storage import open_zone
+
+    monkeypatch.setenv("CADBUSI_RAW_ZONE", str(tmp_path / "raw"))
+    monkeypatch.setenv("CADBUSI_RESEARCH_ZONE", str(tmp_path / "research"))
+    raw = open_zone(tmp_path / "raw", name="raw")
+    for day in ("2026-09-01", "2026-09-03"):
+        report = PartitionReport(day, row_count=2)
+        report.count("studies", 2)
+        record_partition_report(raw, "raw_dicom", day, report)
+    raw.write_bytes(("reports", "raw_dicom", "2026-09-02.json"), b'{"asset": "raw_dic')
+    assert main(["partition-report", "--asset", "raw_dicom"]) == 1
+    out = capsys.readouterr().out
+    assert out.count("  studies: 2") == 2 and "raw_dicom 2026-09-03" in out
+    assert "cannot read the report reports/raw_dicom/2026-09-02.json" in out
+    assert main(["partition-report", "--date", "2026-09-03"]) == 0  # only that date's file
+    assert "raw_dicom 2026-09-03" in capsys.readouterr().out
+
+
 def _write_images(research, batch: str, names: list[str]) -> None:
     """A date's ``deidentified_images`` table with one PNG path per image id."""
     from cadbusi_assets.storage import write_partition_table

@@ -93,23 +93,42 @@ def record_partition_report(raw: Zone, asset: str, day: str, report: PartitionRe
 
 
 def read_partition_reports(
-    raw: Zone, asset: str | None = None, partition: str | None = None
+    raw: Zone,
+    asset: str | None = None,
+    partition: str | None = None,
+    unreadable: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The reports kept by :func:`record_partition_report`, sorted by asset and date. With both
-    ``asset`` and ``partition``, only that date's file is read (a schedule asking for a few
-    dates of years of them read every date's file for each)."""
+    """The reports kept by :func:`record_partition_report`, sorted by asset and date. With
+    ``partition`` only that date's files are read (a schedule asking for a few dates of years
+    of them read every date's file for each). A report that cannot be read (a half-written
+    file, a disk error) raises, or, given an ``unreadable`` list, is named there (its path in
+    the raw zone) and the others are still returned."""
     if asset and partition:
-        parts = (REPORTS, asset, f"{partition}.json")
-        if not raw.exists(*parts):
-            return []
-        document = json.loads(raw.read_bytes(*parts))
-        return [document] if document.get("partition") == partition else []
+        candidates = (
+            [raw.path(REPORTS, asset, f"{partition}.json")]
+            if raw.exists(REPORTS, asset, f"{partition}.json")
+            else []
+        )
+    else:
+        candidates = [
+            path
+            for path in raw.iter_files(*((REPORTS, asset) if asset else (REPORTS,)), suffix=".json")
+            if partition is None or path.name == f"{partition}.json"
+        ]
     found = []
-    for path in raw.iter_files(*((REPORTS, asset) if asset else (REPORTS,)), suffix=".json"):
-        document = json.loads(path.read_bytes())
+    for path in candidates:
+        try:
+            document = json.loads(path.read_bytes())
+            if not isinstance(document, dict):
+                raise ValueError("not a report")
+        except (ValueError, OSError):
+            if unreadable is None:
+                raise
+            unreadable.append(raw.relative(path))
+            continue
         if partition is None or document.get("partition") == partition:
             found.append(document)
-    return sorted(found, key=lambda d: (d.get("asset", ""), d.get("partition", "")))
+    return sorted(found, key=lambda d: (str(d.get("asset", "")), str(d.get("partition", ""))))
 
 
 def format_partition_report(document: dict[str, Any], tables: bool = False) -> str:
