@@ -171,13 +171,27 @@ def test_older_dates_changed_in_the_warehouse_are_run_again_and_a_bad_report_blo
         )
         con.close()
         changed = drift("2026-09-01")
-        late = late_arrivals_schedule(
-            dg.build_schedule_context(
-                instance=instance,
-                scheduled_execution_time=dt.datetime(2026, 9, 6, 5, 0, tzinfo=dt.UTC),
-                resources=resources,
+
+        def late_tick():
+            return late_arrivals_schedule(
+                dg.build_schedule_context(
+                    instance=instance,
+                    scheduled_execution_time=dt.datetime(2026, 9, 6, 5, 0, tzinfo=dt.UTC),
+                    resources=resources,
+                )
             )
-        )
+
+        late = late_tick()
+        # the warehouse answers nothing (an outage, a wrong view): every processed date would be
+        # asked for and each run refuse the drop; nothing is asked, the reason is given
+        con = duckdb.connect(str(warehouse))
+        con.execute("DELETE FROM radiology_exams")
+        con.close()
+        outage, late_outage = drift("2026-09-01"), late_tick()
+    assert outage.run_requests == [] and outage.cursor == "2026-09-01"
+    assert outage.skip_reason is not None and isinstance(late_outage, dg.SkipReason)
+    for said in (outage.skip_reason.skip_message, late_outage.skip_message):
+        assert "an outage or a wrong view" in str(said), said
     assert [r.partition_key for r in changed.run_requests] == ["2026-09-02"]
     assert changed.run_requests[0].run_key.startswith("drift-2026-09-02-")
     assert changed.run_requests[0].tags["cadbusi/reason"] == "the warehouse changed an older date"
