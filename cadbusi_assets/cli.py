@@ -49,6 +49,7 @@ def _echo(text: str) -> None:
 
 def _ensure_demo_environment() -> dict[str, Path]:
     from cadbusi_assets.settings import demo_paths
+    from cadbusi_assets.storage.zones import make_private_folder
 
     home = Path(os.environ.get("CADBUSI_HOME") or ".demo").expanduser().resolve()
     os.environ["CADBUSI_HOME"] = str(home)
@@ -57,7 +58,8 @@ def _ensure_demo_environment() -> dict[str, Path]:
     os.environ.setdefault("DAGSTER_HOME", str(paths["dagster_home"]))
     os.environ.setdefault("CADBUSI_PSEUDONYM_KEY_FILE", str(paths["key"]))
     dagster_home = Path(os.environ["DAGSTER_HOME"])
-    dagster_home.mkdir(parents=True, exist_ok=True)
+    # (real study dates in a production home: partition keys, run tags, compute logs)
+    make_private_folder(dagster_home)
     instance_yaml = dagster_home / "dagster.yaml"
     if not instance_yaml.exists():
         instance_yaml.write_text(DEMO_INSTANCE_YAML)

@@ -389,6 +389,7 @@ def check_zones(raw_uri: str, research_uri: str, storage_options: str = "") -> l
 def check_zone(name: str, uri: str, variable: str, options: Mapping[str, Any]) -> Check:
     """Create the root if needed, then write, read back and delete a probe object."""
     from cadbusi_assets.storage import open_zone
+    from cadbusi_assets.storage.zones import make_private_folder
 
     label = f"{name} zone"
     if not uri:
@@ -401,7 +402,10 @@ def check_zone(name: str, uri: str, variable: str, options: Mapping[str, Any]) -
         zone = open_zone(uri, name, **options)
         local = _local_root(uri)
         if local is not None:
-            local.mkdir(parents=True, exist_ok=True)
+            if zone.private:
+                make_private_folder(local)
+            else:
+                local.mkdir(parents=True, exist_ok=True)
         zone.write_bytes((probe,), payload)
         ok = zone.read_bytes(probe) == payload
         zone.delete(probe)
@@ -415,6 +419,15 @@ def check_zone(name: str, uri: str, variable: str, options: Mapping[str, Any]) -
         )
     if not ok:
         return Check(label, PROBLEM, f"{_redact(uri)}: the probe object read back differently")
+    if local is not None and zone.private:
+        mode = stat.S_IMODE(local.stat().st_mode)
+        if mode & 0o077:
+            return Check(
+                label,
+                WARNING,
+                f"{local} holds PHI and other users of this machine may open it (mode {mode:04o})",
+                f"chmod 700 {local} (or give it a group of its own on purpose)",
+            )
     return Check(label, OK, f"{_redact(uri)} writable (probe written and deleted)")
 
 

@@ -94,6 +94,25 @@ def test_a_zone_that_cannot_be_written_is_a_problem(home, capsys, monkeypatch, t
     assert _line(lines, "raw zone").startswith("ok ")
 
 
+def test_a_raw_zone_other_users_may_open_is_a_warning_and_a_new_one_is_private(
+    home, capsys, monkeypatch, tmp_path
+):
+    """With the usual umask (022) the raw zone's root was made mode 0755 and its DICOM 0644:
+    every account of the machine could read the PHI. A raw zone root this package creates is
+    mode 0700 now; an existing open one is left as it is (a group may be meant) and doctor
+    warns with the command that closes it."""
+    fresh = tmp_path / "new-raw"
+    monkeypatch.setenv("CADBUSI_RAW_ZONE", str(fresh))
+    _code, lines = _doctor(capsys)
+    assert _line(lines, "raw zone").startswith("ok "), lines
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o700
+    fresh.chmod(0o755)
+    _code, lines = _doctor(capsys)
+    line = _line(lines, "raw zone")
+    assert line.startswith("WARNING") and f"chmod 700 {fresh}" in line, line
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o755  # not changed behind the user's back
+
+
 def test_nested_zones_are_a_problem(home, capsys, monkeypatch):
     monkeypatch.setenv("CADBUSI_RESEARCH_ZONE", str(home["raw"] / "research"))
     code, lines = _doctor(capsys)

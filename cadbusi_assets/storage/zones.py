@@ -129,12 +129,41 @@ def _safe_parts(parts: Iterable[str]) -> list[str]:
     return clean
 
 
+#: Zones whose local root this package creates open to its own user only (mode 0700): the raw
+#: zone holds PHI (the DICOM as the PACS sent it, names in the tables); with the default umask
+#: every account of the machine could read it.
+PRIVATE_ZONES = frozenset({"raw"})
+
+
+def make_private_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents) with the folder itself open to its owner only
+    (mode 0700, whatever the umask); an existing folder is left as it is (an administrator
+    may have opened it to a group on purpose: ``cadbusi doctor`` says so)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        return
+    os.chmod(folder, 0o700)
+
+
 class Zone:
-    """One storage root. ``name`` is used in messages only ("raw", "research")."""
+    """One storage root. ``name`` is used in messages ("raw", "research"); a local root of a
+    zone of :data:`PRIVATE_ZONES` is created open to its owner only."""
 
     def __init__(self, root: UPath, name: str) -> None:
         self.root = root
         self.name = name
+        self.private = name in PRIVATE_ZONES
+
+    def _folder(self, folder: Path) -> None:
+        """Make the local ``folder`` of this zone (its root privately first, see
+        :data:`PRIVATE_ZONES`)."""
+        if folder.is_dir():
+            return
+        if self.private:
+            make_private_folder(_as_local(self.root))
+        folder.mkdir(parents=True, exist_ok=True)
 
     def __repr__(self) -> str:
         return f"Zone({self.name}={self.uri})"
@@ -182,7 +211,7 @@ class Zone:
         target = self.path(*parts)
         if self.local:
             local = _as_local(target)
-            local.parent.mkdir(parents=True, exist_ok=True)
+            self._folder(local.parent)
             tmp = local.with_name(f".{local.name}.{uuid.uuid4().hex}.tmp")
             try:
                 with open(tmp, "wb") as handle:
@@ -209,7 +238,7 @@ class Zone:
         target = self.path(*parts)
         if self.local:
             local = _as_local(target)
-            local.parent.mkdir(parents=True, exist_ok=True)
+            self._folder(local.parent)
             tmp = local.with_name(f".{local.name}.{uuid.uuid4().hex}.tmp")
             try:
                 shutil.copyfile(source, tmp)
@@ -236,7 +265,7 @@ class Zone:
         name = f".staging-{uuid.uuid4().hex}.tmp"
         if self.local:
             local = _as_local(self.path(*folder))
-            local.mkdir(parents=True, exist_ok=True)
+            self._folder(local)
             return local / name
         return process_staging() / name
 
@@ -255,7 +284,7 @@ class Zone:
         target = self.path(*parts)
         if self.local:
             local = _as_local(target)
-            local.parent.mkdir(parents=True, exist_ok=True)
+            self._folder(local.parent)
             try:
                 _local_commit(staged_path, local, create_only)
             except OSError as exc:
@@ -364,7 +393,7 @@ class Zone:
         """Create a local root if needed; check an object-store root is reachable."""
         try:
             if self.local:
-                _as_local(self.root).mkdir(parents=True, exist_ok=True)
+                self._folder(_as_local(self.root))
             else:
                 self.root.mkdir(parents=True, exist_ok=True)
         except Exception as exc:  # pragma: no cover - depends on the remote store

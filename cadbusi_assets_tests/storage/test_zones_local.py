@@ -81,3 +81,33 @@ def test_file_uri_and_plain_path_are_the_same_zone(tmp_path):
     assert a.uri == b.uri and a.local and b.local
     with pytest.raises(ZoneError, match="empty"):
         open_zone("", name="raw")
+
+
+@pytest.mark.parametrize("first_write", ["write_bytes", "copy_file_in", "staging_file", "ensure"])
+def test_a_raw_zone_root_is_made_open_to_its_owner_only(tmp_path, first_write):
+    """The raw zone holds PHI; its root was made with the umask's mode (0755: every account of
+    the machine could read the DICOM). Whatever write makes it first, it is 0700 now; the
+    research zone keeps the usual mode; an existing root is never changed."""
+    import os
+    import stat
+
+    raw = open_zone(tmp_path / "deploy" / "raw", name="raw")
+    source = tmp_path / "a.bin"
+    source.write_bytes(b"x")
+    if first_write == "write_bytes":
+        raw.write_bytes(("dicom", "d", "a.dcm"), b"x")
+    elif first_write == "copy_file_in":
+        raw.copy_file_in(source, ("dicom", "d", "a.dcm"))
+    elif first_write == "staging_file":
+        raw.staging_file("dicom", "d")
+    else:
+        raw.ensure()
+    assert stat.S_IMODE(os.stat(tmp_path / "deploy" / "raw").st_mode) == 0o700
+    research = open_zone(tmp_path / "deploy" / "research", name="research")
+    research.write_bytes(("a.bin",), b"x")
+    assert stat.S_IMODE(os.stat(tmp_path / "deploy" / "research").st_mode) & 0o055
+    shared = tmp_path / "shared-raw"
+    shared.mkdir(mode=0o750)
+    os.chmod(shared, 0o750)
+    open_zone(shared, name="raw").write_bytes(("a.bin",), b"x")
+    assert stat.S_IMODE(os.stat(shared).st_mode) == 0o750
