@@ -16,8 +16,8 @@ answer), and the kinds :func:`~cadbusi_assets.deid.ocr.ocr_identifiers` reports 
 frame's identifiers and for a Cyrillic name (the unreadable-script path), gate on and off for
 the attack frames. ``compare A.pkl B.pkl`` says whether every record is identical (on the frames of B, which
 may be every K-th). ``kinds A.pkl B.pkl``: whether only the kinds ``ocr_identifiers`` reports
-are identical (a change that searches less may read other texts). ``gate FRAMES.pkl
-[--groups a,b]``: the tile gate's cost, the frames it flags nothing on, the area it leaves.
+are identical (a change that searches less may read other texts; the rejected tile gate of
+the tenth session of 2026-12-06, branch ``h-fgate``, was judged by it).
 ``time FRAMES.pkl BASE_OCR.py [--repeats N] [--every K] [--groups a,b]`` times the
 ``deid/ocr.py`` on the import path and the one at the path given (loaded under another name)
 interleaved frame by frame in one process, OpenCV and torch on one thread, tesseract's cache
@@ -262,45 +262,6 @@ def _kinds(a_path: str, b_path: str) -> None:
     print(f"unseen_text's text differs on {texts} frames (allowed: searched less)")
 
 
-def _gate_stats(frames_path: str, groups: set[str]) -> None:
-    """Per group: the tile gate's CPU ms a frame, the frames on which it flags no tile, and
-    the share of the frame it leaves to the search (:mod:`cadbusi_assets.deid.frame_gate`)."""
-    import cv2
-
-    import cadbusi_assets  # noqa: F401
-    from cadbusi_assets.deid import frame_gate, ocr
-
-    cv2.setNumThreads(1)
-    import torch
-
-    torch.set_num_threads(1)
-    with open(frames_path, "rb") as f:
-        frames = [x for x in pickle.load(f) if not groups or x[0] in groups]
-    table: dict[str, list[tuple[float, bool, float]]] = {}
-    for group, _, frame, _ in frames:
-        reading = ocr.read_frame(frame, vocabulary_gate=True, fields=False)
-        level = ocr.brightness(frame)
-        seen = np.zeros(level.shape, bool)
-        for x0, y0, x1, y1 in reading.boxes:
-            seen[y0 : y1 + 1, x0 : x1 + 1] = True
-        frame_gate.search_boxes(level, seen)  # (warm)
-        best = float("inf")
-        for _ in range(3):
-            t = time.process_time()
-            boxes = frame_gate.search_boxes(level, seen)
-            best = min(best, time.process_time() - t)
-        area = sum((b[2] - b[0] + 1) * (b[3] - b[1] + 1) for b in boxes) / max(1, level.size)
-        table.setdefault(group, []).append((best, not boxes, area))
-    print("tile gate: CPU ms a frame (best of 3), frames with no tile flagged, searched area")
-    for group, rows in table.items():
-        ms = [1000 * r[0] for r in rows]
-        print(
-            f"  {group:16s} n={len(rows):4d}  gate median {statistics.median(ms):5.2f} ms"
-            f"  none flagged {sum(r[1] for r in rows):4d}"
-            f"  area mean {statistics.mean(r[2] for r in rows):.3f}"
-        )
-
-
 def _load(path: str, name: str) -> Any:
     import importlib.util
 
@@ -431,9 +392,6 @@ def main(argv: list[str]) -> None:
         _compare(argv[1], argv[2])
     elif command == "kinds":
         _kinds(argv[1], argv[2])
-    elif command == "gate":
-        groups = set(argv[argv.index("--groups") + 1].split(",")) if "--groups" in argv else set()
-        _gate_stats(argv[1], groups)
     elif command == "time":
         repeats = int(argv[argv.index("--repeats") + 1]) if "--repeats" in argv else 3
         every = int(argv[argv.index("--every") + 1]) if "--every" in argv else 1
