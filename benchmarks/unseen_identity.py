@@ -17,7 +17,7 @@ frame's identifiers and for a Cyrillic name (the unreadable-script path), gate o
 the attack frames. ``compare A.pkl B.pkl`` says whether every record is identical (on the frames of B, which
 may be every K-th). ``kinds A.pkl B.pkl``: whether only the kinds ``ocr_identifiers`` reports
 are identical (a change that searches less may read other texts; the rejected tile gate of
-the tenth session of 2026-12-06, branch ``h-fgate``, was judged by it).
+the first session of 2026-12-07, branch ``h-fgate``, was judged by it).
 ``time FRAMES.pkl BASE_OCR.py [--repeats N] [--every K] [--groups a,b]`` times the
 ``deid/ocr.py`` on the import path and the one at the path given (loaded under another name)
 interleaved frame by frame in one process, OpenCV and torch on one thread, tesseract's cache
