@@ -141,7 +141,7 @@ _ID_LABEL = re.compile(
     r"([A-Z0-9][A-Z0-9/.\-]*\d[A-Z0-9/.\-]*(?:[ \t]\d{3,}(?![\w.\-/]))*"
     # the rest of its digits on the next line ("MRN 4815\n1623"): three or more, no year, no
     # decimal, time, date or unit after them (records.scrub's rule for reports)
-    r"(?P<cont>(?<=[\d\-])[ \t]*(?:\r\n|\r|\n)[ \t]*(?!(?:19|20)\d\d(?!\d))\d{3,}"
+    r"(?P<cont>(?<=[\d\-])[ \t]*(?:\r\n|[\r\n\u2028\u2029\x85])[ \t]*(?!(?:19|20)\d\d(?!\d))\d{3,}"
     r"(?![\w.\-/:%]|[.,]\d|[ \t]*%|[ \t]*(?:cm|mm|ml|cc|mg|kg|g|o'?clock|h|hrs?|min|am|pm)\b))?)(?![\w])"
 )
 #: a labelled identifier has at least this many digits ("ACC 2" is no accession)

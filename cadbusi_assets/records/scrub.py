@@ -276,9 +276,12 @@ _ID_VALUE = (
 #: fraction, percentage or unit after them (``1.2 cm``, ``10:30``, ``3/4``, ``12 mm``); groups
 #: of digits before the line's end too (``NHS no. 481 516\n2342``);
 #: :func:`_labelled_id` takes them only where the id and they hold six digits or more
+_LINE_BREAK = r"(?:\r\n|[\r\n\u2028\u2029\x85])"
 _ID_NEXT_LINE = (
-    r"(?P<cont>(?<=\d)(?:(?: \d{2,4}(?!\d)){0,3}-?[ \t]*(?:\r\n|\r|\n)[ \t]*(?:(?!(?:19|20)\d\d(?!\d))\d{3,}(?!\d)"
-    r"|\d\d(?![\d.]))|-[ \t]*(?:\r\n|\r|\n)[ \t]*\d(?![\d.]))"
+    r"(?P<cont>(?<=\d)(?: \d{2,4}(?!\d)){0,3}(?:[ \t]*" + _LINE_BREAK + r"[ \t]*"
+    r"(?:(?!(?:19|20)\d\d(?!\d))\d{3,}(?!\d)|\d\d(?![\d.]))"
+    # after a hyphen: one digit or more, in groups ("MRN 48-15-\n16-23")
+    r"|[ \t]*-[ \t]*" + _LINE_BREAK + r"[ \t]*\d+(?:-\d+)*(?![\d.]))"
     r"(?![A-Za-z:/%\-]|[.,]\d|[ \t]*%|[ \t]*(?:cm|mm|ml|cc|mg|kg|g|o'?clock|h|hrs?|min|am|pm|a\.m|p\.m)\b))?"
 )
 _LABELLED_IDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -1002,6 +1005,12 @@ def _month_the_day(match: re.Match[str], days: int | None) -> str:
     return out
 
 
+#: a weekday: in full in any case, an abbreviation capitalised ("Tue.", "Weds"; "mon", "sat"
+#: are words)
+_WEEKDAY_WORD = (
+    r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|(?-i:(?=[A-Z]))(?:Mon|Tues?|Weds?|Thu(?:rs?)?"
+    r"|Fri|Sat|Sun)\.?)"
+)
 #: an ordinal day in digits ("3rd", "21st")
 _DAY_NUM = r"(?:3[01]|[12]\d|0?[1-9])(?:st|nd|rd|th)"
 _DAY_WORD_RE = "|".join(
@@ -1011,31 +1020,33 @@ _DAY_WORD_RE = "|".join(
 #: "Tuesday 3rd"; the weekday capitalised): group ``t`` "the", ``d`` the day; what follows
 #: ends a sentence or is a small word ("Tuesday the 3rd time", "... of March" stay)
 _WEEKDAY_DAY = re.compile(
-    r"(?i)\b(?-i:(?=[A-Z]))(?:Mon|Tues?|Wed(?:nes)?|Thu(?:rs?)?|Fri|Sat(?:ur)?|Sun)(?:day)?\.?,?"
+    r"(?i)\b" + _WEEKDAY_WORD + r",?"
     rf"[ \t]+(?:(?P<t>the)[ \t]+)?(?P<d>{_DAY_NUM}|(?<=the[ \t])(?:{_DAY_WORD_RE}))\b"
     r"(?=[ \t]*(?:[.,;:!?)\]\r\n]|$)|[ \t]+(?:at|for|with|in|and|or|to|by|when|from|until|till"
-    r"|after|before|as)\b)"
+    r"|after|before|as)\b|[ \t]+of[ \t]+(?:this|the|that|next|last)[ \t]+month\b)"
 )
 #: an ordinal day in digits after "on the", "by the", "since the", "until the" at a sentence's
 #: or clause's end or before a time ("Seen on the 3rd.", "by the 21st at noon"; "on the 3rd
 #: floor", "on the 3rd, 4th ribs", "on the 2nd attempt" stay): group ``d`` the day
 _CUED_DAY = re.compile(
-    rf"(?i)\b(?:on|by|since|until|till)[ \t]+the[ \t]+(?P<d>{_DAY_NUM})\b"
-    r"(?=[ \t]*(?:[.;!?)\r\n]|,(?![ \t]*\d)|$)|[ \t]+(?:at|for|when|from|until|till|after|before)\b)"
+    r"(?i)\b(?:on|by|since|until|till|(?:scheduled|booked|due|planned|arranged|rescheduled)"
+    rf"[ \t]+for)[ \t]+the[ \t]+(?P<d>{_DAY_NUM})\b"
+    r"(?=[ \t]*(?:[.;!?)\r\n]|,(?![ \t]*\d)|$)|[ \t]+(?:at|for|when|from|until|till|after|before)\b"
+    r"|[ \t]+of[ \t]+(?:this|the|that|next|last)[ \t]+month\b)"
 )
 #: the words of the weekdays and their abbreviations (a cheap check before
 #: :data:`_WEEKDAY_DAY`)
 #: a weekday before a placeholder (``Tuesday <3 March 2024>``, ``Tue, the <3rd of March>``):
 #: group 1 the placeholder's character
 _WEEKDAY_BEFORE_DATE = re.compile(
-    r"(?i)\b(?-i:(?=[A-Z]))(?:Mon|Tues?|Wed(?:nes)?|Thu(?:rs?)?|Fri|Sat(?:ur)?|Sun)(?:day)?\.?,?"
+    r"(?i)\b" + _WEEKDAY_WORD + r",?"
     r"[ \t]+(?=(?:the[ \t]+)?\ue000(.)\ue001)"
 )
-_CUE_WORDS = frozenset(["on", "by", "since", "until", "till"])
+_CUE_WORDS = frozenset(["on", "by", "since", "until", "till", "for"])
 _ORDINAL_ENDS = frozenset(["st", "nd", "rd", "th"])
 _WEEKDAY_HINTS = frozenset(
     ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "mon", "tue",
-     "tues", "wed", "wednes", "thu", "thur", "thurs", "fri", "sat", "satur", "sun"]
+     "tues", "wed", "weds", "wednes", "thu", "thur", "thurs", "fri", "sat", "satur", "sun"]
 )  # fmt: skip
 
 
