@@ -18,7 +18,8 @@ find the other HIPAA Safe Harbor identifiers first. What happens to a text, in o
    org``), URLs, IP addresses → ``[EMAIL]``, ``[URL]``, ``[IP]``;
 5. SSNs and labelled identifiers (MRN, accession, account, health plan, member, policy,
    licence, certificate, serial / device, vehicle, specimen, encounter numbers) → ``[SSN]``,
-   ``[MRN]``, ``[ACCESSION]``, ``[ID]`` (the label stays);
+   ``[MRN]``, ``[ACCESSION]``, ``[ID]`` (the label stays; digits a line break split off go
+   with it: ``MRN 4815\n1623``);
 6. dates in every common format (``2026-09-25``, ``09/25/2026``, ``25.09.2026``, ``20260925``,
    ``Sep 25 2026``, ``25 September 2026``, ``September 25th, 2026``, ``25-SEP-2026``,
    ``September 2026``, ``Feb '25``, ``September 25th``, ``4-Mar``, ``2026年9月25日``, and
@@ -26,7 +27,11 @@ find the other HIPAA Safe Harbor identifiers first. What happens to a text, in o
    range ``3/4-3/6/2026``) → the same date shifted by ``date_shift_days`` in the same format
    (month-precision dates by at least one month, so the original never survives; impossible
    dates → ``[DATE]``); a bare year → ``[YEAR]``; a day with a month name of another language
-   (``5. März 2024``, ``1er mars 2024``, ``5 de marzo de 2024``) → ``[DATE]``;
+   (``5. März 2024``, ``1er mars 2024``, ``5 de marzo de 2024``) → ``[DATE]``; a weekday
+   before an ordinal day (``Tuesday the 3rd``) or an ordinal day after "on the" / "by the" at a
+   sentence's end (``Seen on the 3rd.``) → the day shifted, as one of January (its month
+   unknown); a weekday before a date shifted or removed goes with it (it would tell the
+   shift); a weekday is never a name;
 7. phone and fax numbers (North American, 7-digit, international ``+44 20 7946 0958``,
    national with a trunk 0, labelled numbers, extensions, short numbers after "pager" /
    "bleep", seven or more digits written as words ``five five five zero one four two``) →

@@ -251,3 +251,10 @@ def test_a_blank_line_parts_an_id_from_the_next_number():
     """A gap left on purpose: a blank line ends the id's paragraph; the number after it is
     read as the next paragraph's (``MRN 4815\n\n2 lesions``)."""
     assert _report("MRN 4815\n\n1623") == "MRN [MRN]\n\n1623"
+
+
+def test_the_weekdays_left_as_names():
+    """Over-scrubbing left on purpose: ``Thu`` alone is a given name; a weekday of another
+    language is a word no vocabulary knows."""
+    assert _report("Seen Thu.") == "Seen [NAME]."
+    assert _report("Seen Dienstag.") == "Seen [NAME]."
