@@ -258,3 +258,12 @@ def test_the_weekdays_left_as_names():
     language is a word no vocabulary knows."""
     assert _report("Seen Thu.") == "Seen [NAME]."
     assert _report("Seen Dienstag.") == "Seen [NAME]."
+
+
+def test_a_weekday_after_a_title_is_still_a_name():
+    """A weekday is no name by itself nor after a relative's word (``her daughter Tuesday``
+    reads as a day as well: ``seen with her daughter Tuesday``); after a title it is one."""
+    assert _report("Dr. Friday reviewed.") == "[NAME] reviewed."
+    assert _report("Seen by Dr Sunday.") == "Seen by [NAME]."
+    assert _report("Tuesday Quimbrell called.") == "Tuesday [NAME] called."
+    assert _report("Her daughter Tuesday attended.") == "Her daughter Tuesday attended."
