@@ -138,10 +138,28 @@ _ID_LABEL = re.compile(
     r"|UR(?:[ \t]*(?:#|NO\.?|NUM(?:BER)?))?|UNIT[ \t]*(?:#|NO\.?|NUM(?:BER)?))"
     r"(?![^\W\d_])[ \t]*[:#=.\-]?[ \t]*"
     # the value, with its digits in groups of 3+ after spaces ("HOSP NO. 4815 1623")
-    r"([A-Z0-9][A-Z0-9/.\-]*\d[A-Z0-9/.\-]*(?:[ \t]\d{3,}(?![\w.\-/]))*)(?![\w])"
+    r"([A-Z0-9][A-Z0-9/.\-]*\d[A-Z0-9/.\-]*(?:[ \t]\d{3,}(?![\w.\-/]))*"
+    # the rest of its digits on the next line ("MRN 4815\n1623"): three or more, no year, no
+    # decimal, time, date or unit after them (records.scrub's rule for reports)
+    r"(?P<cont>(?<=[\d\-])[ \t]*(?:\r\n|[\r\n\u2028\u2029\x85])[ \t]*(?!(?:19|20)\d\d(?!\d))\d{3,}"
+    r"(?![\w.\-/:%]|[.,]\d|[ \t]*%|[ \t]*(?:cm|mm|ml|cc|mg|kg|g|o'?clock|h|hrs?|min|am|pm)\b))?)(?![\w])"
 )
 #: a labelled identifier has at least this many digits ("ACC 2" is no accession)
 _MIN_ID_DIGITS = 4
+
+
+def _id_end(match: re.Match[str]) -> int:
+    """Where :data:`_ID_LABEL`'s value ends: with its digits on the next line where it holds
+    three digits or more and six with them (``ACC 12\n345`` keeps ``345``)."""
+    cont = match.group("cont")
+    if cont is None:
+        return match.end(1)
+    before = sum(c.isdigit() for c in match.string[match.start(1) : match.start("cont")])
+    if before < 3 or before + sum(c.isdigit() for c in cont) < 6:
+        return match.start("cont")
+    return match.end(1)
+
+
 _DOB_LABEL = re.compile(
     r"(?i)(?<![^\W\d_])(?:DOB|D\.O\.B\.?|BORN|BIRTH(?:[ \t]*DATE)?)(?![^\W\d_])[ \t]*[:#=.\-]?[ \t]*"
     r"(\d[\d/.\-]{4,}\d|\d{1,2}[ \-]?[A-Za-z]{3,9}[ \-]?\d{2,4})(?!\w)"
@@ -2500,9 +2518,9 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
     if _DIGIT.search(text) is not None:
         spans += [(*m.span(1), "[phone]") for m in _PHONE_LABEL.finditer(text)]
         spans += [
-            (*m.span(1), "[id]")
+            (m.start(1), _id_end(m), "[id]")
             for m in _ID_LABEL.finditer(text)
-            if sum(c.isdigit() for c in m.group(1)) >= _MIN_ID_DIGITS
+            if sum(c.isdigit() for c in text[m.start(1) : _id_end(m)]) >= _MIN_ID_DIGITS
         ]
         spans += [(*m.span(1), "[date]") for m in _DOB_LABEL.finditer(text)]
         spans += [(*m.span(1), "[date]") for m in _DOB_WORDS.finditer(text)]

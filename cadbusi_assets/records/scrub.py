@@ -18,7 +18,8 @@ find the other HIPAA Safe Harbor identifiers first. What happens to a text, in o
    org``), URLs, IP addresses → ``[EMAIL]``, ``[URL]``, ``[IP]``;
 5. SSNs and labelled identifiers (MRN, accession, account, health plan, member, policy,
    licence, certificate, serial / device, vehicle, specimen, encounter numbers) → ``[SSN]``,
-   ``[MRN]``, ``[ACCESSION]``, ``[ID]`` (the label stays);
+   ``[MRN]``, ``[ACCESSION]``, ``[ID]`` (the label stays; digits a line break split off go
+   with it: ``MRN 4815\n1623``);
 6. dates in every common format (``2026-09-25``, ``09/25/2026``, ``25.09.2026``, ``20260925``,
    ``Sep 25 2026``, ``25 September 2026``, ``September 25th, 2026``, ``25-SEP-2026``,
    ``September 2026``, ``Feb '25``, ``September 25th``, ``4-Mar``, ``2026年9月25日``, and
@@ -26,7 +27,11 @@ find the other HIPAA Safe Harbor identifiers first. What happens to a text, in o
    range ``3/4-3/6/2026``) → the same date shifted by ``date_shift_days`` in the same format
    (month-precision dates by at least one month, so the original never survives; impossible
    dates → ``[DATE]``); a bare year → ``[YEAR]``; a day with a month name of another language
-   (``5. März 2024``, ``1er mars 2024``, ``5 de marzo de 2024``) → ``[DATE]``;
+   (``5. März 2024``, ``1er mars 2024``, ``5 de marzo de 2024``) → ``[DATE]``; a weekday
+   before an ordinal day (``Tuesday the 3rd``) or an ordinal day after "on the" / "by the" at a
+   sentence's end (``Seen on the 3rd.``) → the day shifted, as one of January (its month
+   unknown); a weekday before a date shifted or removed goes with it (it would tell the
+   shift); a weekday is never a name;
 7. phone and fax numbers (North American, 7-digit, international ``+44 20 7946 0958``,
    national with a trunk 0, labelled numbers, extensions, short numbers after "pager" /
    "bleep", seven or more digits written as words ``five five five zero one four two``) →
@@ -83,6 +88,7 @@ from cadbusi_assets.deid.identifiers import lookalike_forms
 from cadbusi_assets.deid.name_variants import normalise_text, script_latin_forms
 from cadbusi_assets.records.vocabulary import (
     PRODUCT_NAMES,
+    WEEKDAY_WORDS,
     core_words,
     english_words,
     eponym_words,
@@ -269,10 +275,28 @@ _ID_VALUE = (
     r"|(?=(?:\d ?){8})\d{1,4}(?: \d{1,4}){2,7}(?![\dA-Za-z]|\.\d)"
     r"|(?=[A-Za-z\-/.]*\d)[A-Za-z0-9][A-Za-z0-9\-/.]*[A-Za-z0-9])"
 )
+#: the rest of an id's digits on the next line (``MRN 4815\n1623``, ``MRN: 4815-\n1623``):
+#: after a digit at a line's end, three digits or more (no year: :data:`_YEAR` takes it), two
+#: not before a dot (a list item ``12.``), one only after a hyphen; no decimal, time, date,
+#: fraction, percentage or unit after them (``1.2 cm``, ``10:30``, ``3/4``, ``12 mm``); groups
+#: of digits before the line's end too (``NHS no. 481 516\n2342``);
+#: :func:`_labelled_id` takes them only where the id and they hold six digits or more
+_LINE_BREAK = r"(?:\r\n|[\r\n\u2028\u2029\x85])"
+_ID_NEXT_LINE = (
+    r"(?P<cont>(?<=\d)(?: \d{2,4}(?!\d)){0,3}(?:[ \t]*" + _LINE_BREAK + r"[ \t]*"
+    r"(?:(?!(?:19|20)\d\d(?!\d))\d{3,}(?!\d)|\d\d(?![\d.]))"
+    # after a hyphen: one digit or more, in groups ("MRN 48-15-\n16-23")
+    r"|[ \t]*-[ \t]*" + _LINE_BREAK + r"[ \t]*\d+(?:-\d+)*(?![\d.]))"
+    r"(?![A-Za-z:/%\-]|[.,]\d|[ \t]*%|[ \t]*(?:cm|mm|ml|cc|mg|kg|g|o'?clock|h|hrs?|min|am|pm|a\.m|p\.m)\b))?"
+)
 _LABELLED_IDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (
         re.compile(
-            r"(?i)\b(" + label + r")(\s*(?:number|no\.?|num|#|id)?\s*[:#=]?\s*)" + _ID_VALUE
+            r"(?i)\b("
+            + label
+            + r")(\s*(?:number|no\.?|num|#|id)?\s*[:#=]?\s*)"
+            + _ID_VALUE
+            + _ID_NEXT_LINE
         ),
         token,
     )
@@ -986,6 +1010,81 @@ def _month_the_day(match: re.Match[str], days: int | None) -> str:
     return out
 
 
+#: a weekday: in full in any case, an abbreviation capitalised ("Tue.", "Weds"; "mon", "sat"
+#: are words)
+_WEEKDAY_WORD = (
+    r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|(?-i:(?=[A-Z]))(?:Mon|Tues?|Weds?|Thu(?:rs?)?"
+    r"|Fri|Sat|Sun)\.?)"
+)
+#: an ordinal day in digits ("3rd", "21st")
+_DAY_NUM = r"(?:3[01]|[12]\d|0?[1-9])(?:st|nd|rd|th)"
+_DAY_WORD_RE = "|".join(
+    w.replace("-", r"[ \t-]?") for w in sorted(_DAY_WORDS, key=len, reverse=True)
+)
+#: a weekday before an ordinal day and no month ("Tuesday the 3rd", "Tue, the third",
+#: "Tuesday 3rd"; the weekday capitalised): group ``t`` "the", ``d`` the day; what follows
+#: ends a sentence or is a small word ("Tuesday the 3rd time", "... of March" stay)
+_WEEKDAY_DAY = re.compile(
+    r"(?i)\b" + _WEEKDAY_WORD + r",?"
+    rf"[ \t]+(?:(?P<t>the)[ \t]+)?(?P<d>{_DAY_NUM}|(?<=the[ \t])(?:{_DAY_WORD_RE}))\b"
+    r"(?=[ \t]*(?:[.,;:!?)\]\r\n]|$)|[ \t]+(?:at|for|with|in|and|or|to|by|when|from|until|till"
+    r"|after|before|as)\b|[ \t]+of[ \t]+(?:this|the|that|next|last)[ \t]+month\b)"
+)
+#: an ordinal day in digits after "on the", "by the", "since the", "until the" at a sentence's
+#: or clause's end or before a time ("Seen on the 3rd.", "by the 21st at noon"; "on the 3rd
+#: floor", "on the 3rd, 4th ribs", "on the 2nd attempt" stay): group ``d`` the day
+_CUED_DAY = re.compile(
+    r"(?i)\b(?:on|by|since|until|till|(?:scheduled|booked|due|planned|arranged|rescheduled)"
+    rf"[ \t]+for)[ \t]+the[ \t]+(?P<d>{_DAY_NUM})\b"
+    r"(?=[ \t]*(?:[.;!?)\r\n]|,(?![ \t]*\d)|$)|[ \t]+(?:at|for|when|from|until|till|after|before)\b"
+    r"|[ \t]+of[ \t]+(?:this|the|that|next|last)[ \t]+month\b)"
+)
+#: the words of the weekdays and their abbreviations (a cheap check before
+#: :data:`_WEEKDAY_DAY`)
+#: a weekday before a placeholder (``Tuesday <3 March 2024>``, ``Tue, the <3rd of March>``):
+#: group 1 the placeholder's character
+_WEEKDAY_BEFORE_DATE = re.compile(
+    r"(?i)\b" + _WEEKDAY_WORD + r",?"
+    r"[ \t]+(?=(?:the[ \t]+)?\ue000(.)\ue001)"
+)
+_CUE_WORDS = frozenset(["on", "by", "since", "until", "till", "for"])
+_ORDINAL_ENDS = frozenset(["st", "nd", "rd", "th"])
+_WEEKDAY_HINTS = frozenset(
+    ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "mon", "tue",
+     "tues", "wed", "weds", "wednes", "thu", "thur", "thurs", "fri", "sat", "satur", "sun"]
+)  # fmt: skip
+
+
+def _weekday_day(match: re.Match[str], days: int | None) -> str:
+    """A day of :data:`_WEEKDAY_DAY` or :data:`_CUED_DAY` shifted by ``days`` (``None``: the
+    date removed). The weekday goes (as in ``Tuesday, March 3``: it would no longer match);
+    with no month the day moves as a day of January of a non-leap year (a month of 31 days
+    after one of 31 days)."""
+    cued = "t" not in match.re.groupindex
+    start = match.start()
+    head = match.group(0)[: match.start("d") - start] if cued else ""
+    if days is None:
+        return head + "[DATE]"
+    day_text = match.group("d")
+    digits = re.match(r"\d+", day_text)
+    day = int(digits.group()) if digits else _DAY_NUMBERS[re.sub(r"[ \t-]+", "-", day_text.lower())]
+    try:
+        d = dt.date(2001, 1, day) + dt.timedelta(days=days)
+    except (ValueError, OverflowError):
+        return head + "[DATE]"
+    if digits:
+        shifted = _ordinal(d.day, day_text[len(digits.group()) :])
+    else:
+        shifted = _DAY_WORDS[d.day - 1]
+        if day_text[:1].isupper():
+            shifted = shifted.upper() if day_text.isupper() else shifted.capitalize()
+    if cued:
+        return head + shifted
+    if match.group("t"):
+        return match.group(0)[match.start("t") - start : match.start("d") - start] + shifted
+    return shifted
+
+
 def _remove_match(match: re.Match[str]) -> str:
     if match.group("cued") and not _cued(match):
         return match.group(0)
@@ -1446,7 +1545,7 @@ def _stems(word: str) -> list[str]:
 def _word_class(key: str) -> int:
     """The class of a lower-case folded word (``_SAFE`` … ``_UNKNOWN``)."""
     english, medical, names, places = english_words(), medical_words(), name_words(), place_words()
-    if key in medical:
+    if key in medical or key in WEEKDAY_WORDS:  # weekdays: never names
         return _SAFE
     named = key in names or key in places
     if key in english:
@@ -2628,10 +2727,15 @@ class _Text:
     def __init__(self, text: str) -> None:
         self.text = text
         self.values: list[str] = []
+        self.dates: set[int] = set()  # the placeholders of dates shifted or removed
 
     def token(self, value: str) -> str:
         self.values.append(value)
         return f"\ue000{chr(0xE100 + len(self.values) - 1)}\ue001"
+
+    def date_token(self, value: str) -> str:
+        self.dates.add(len(self.values))
+        return self.token(value)
 
     def sub(self, pattern: re.Pattern[str], repl: str | Callable[[re.Match[str]], str]) -> None:
         if isinstance(repl, str):
@@ -2676,11 +2780,22 @@ class _Text:
         return text
 
 
-def _keep_label(token: str) -> Callable[[re.Match[str]], str]:
-    def repl(match: re.Match[str]) -> str:
-        return match.group(1) + match.group(2) + token
+def _labelled_id(work: _Text, pattern: re.Pattern[str], token: str) -> None:
+    """Each id ``pattern`` (of :data:`_LABELLED_IDS`) finds, its label kept; digits it finds on
+    the next line (:data:`_ID_NEXT_LINE`) go with it where the id and they hold six digits or
+    more, and the id three or more (``Visit 12\n34 lesions`` keeps ``34``)."""
 
-    return repl
+    def repl(match: re.Match[str]) -> str:
+        kept = match.group(1) + match.group(2) + token
+        rest = match.group("cont")
+        if rest:
+            value = match.string[match.end(2) : match.start("cont")]
+            digits = sum(c.isdigit() for c in value)
+            if digits < 3 or digits + sum(c.isdigit() for c in rest) < 6:
+                return work.token(kept) + rest
+        return work.token(kept)
+
+    work.text = pattern.sub(repl, work.text)
 
 
 def _phone(match: re.Match[str]) -> str:
@@ -2757,7 +2872,9 @@ def _shift_words(
     """Each date written in words that ``pattern`` finds, as ``shifted`` writes it (moved by
     ``shift`` days, in the same words; ``None``: removed), kept from later rules."""
     work.text = pattern.sub(
-        lambda m: m.group(0) if (found := shifted(m, shift)) == m.group(0) else work.token(found),
+        lambda m: (
+            m.group(0) if (found := shifted(m, shift)) == m.group(0) else work.date_token(found)
+        ),
         work.text,
     )
 
@@ -2809,10 +2926,10 @@ def _scrub_report_text(
         is_ssn = _spaced_ssns()
         work.text = _SSN.sub(lambda m: work.token("[SSN]") if is_ssn(m) else m.group(0), work.text)
         for labelled, token in _LABELLED_IDS[:-1]:
-            work.sub(labelled, _keep_label(token))
+            _labelled_id(work, labelled, token)
         if not _EUROPEAN_ID_WORDS.isdisjoint(words):
             labelled, token = _LABELLED_IDS[-1]
-            work.sub(labelled, _keep_label(token))
+            _labelled_id(work, labelled, token)
         # before the dates: a house number "10/12" is no month/day
         if any(w in low for w in _EUROPEAN_STREET_WORDS):
             work.sub(_EUROPEAN_STREET, "[ADDRESS]")
@@ -2827,15 +2944,27 @@ def _scrub_report_text(
         _shift_words(work, _DAY_OF_MONTH, _day_of_month, shift)  # "the third of March"
     if "the" in words and not _MONTH_WORDS.isdisjoint(words):
         _shift_words(work, _MONTH_THE_DAY, _month_the_day, shift)  # "March the third"
-    if remove_dates:
-        work.sub(_DATES, _remove_match)
-        if not _FOREIGN_MONTH_WORDS.isdisjoint(words):
-            work.sub(_FOREIGN_DATES, "[DATE]")
-    else:
-        days = int(date_shift_days)
-        work.sub(_DATES, lambda m: _shift_match(m, days))
-        if not _FOREIGN_MONTH_WORDS.isdisjoint(words):
-            work.sub(_FOREIGN_DATES, "[DATE]")
+    if not _WEEKDAY_HINTS.isdisjoint(words):
+        _shift_words(work, _WEEKDAY_DAY, _weekday_day, shift)  # "Tuesday the 3rd"
+    if "the" in words and not _CUE_WORDS.isdisjoint(words) and not _ORDINAL_ENDS.isdisjoint(words):
+        _shift_words(work, _CUED_DAY, _weekday_day, shift)  # "on the 3rd."
+    days = int(date_shift_days)
+    work.text = _DATES.sub(
+        lambda m: (
+            work.date_token(found)
+            if (found := _remove_match(m) if remove_dates else _shift_match(m, days)) != m.group(0)
+            else work.token(found)
+        ),
+        work.text,
+    )
+    if not _FOREIGN_MONTH_WORDS.isdisjoint(words):
+        work.text = _FOREIGN_DATES.sub(lambda _: work.date_token("[DATE]"), work.text)
+    if work.dates and not _WEEKDAY_HINTS.isdisjoint(words):
+        # "Tuesday 3 March 2024": the weekday of the date shifted no longer holds (and would
+        # tell the shift), removed it tells the date's day: it goes (as in "Tuesday, March 3")
+        work.text = _WEEKDAY_BEFORE_DATE.sub(
+            lambda m: "" if ord(m.group(1)) - 0xE100 in work.dates else m.group(0), work.text
+        )
     if not digits:
         _labelled_names(work, words)
         work.replace_spans(_names(work, unknown_are_names), "[NAME]")

@@ -106,9 +106,22 @@ def place_words() -> frozenset[str]:
     return _read("places.txt")
 
 
+#: the weekdays and their abbreviations that no names list holds as a name only ("mon" and
+#: "sun" are words already; "thu" is a given name and stays one): the word lists have them
+#: capitalised only, as proper nouns, so they would read as names; they are core words
+WEEKDAY_WORDS = frozenset(
+    [
+        d + s
+        for d in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+        for s in ("", "s")
+    ]
+    + ["tue", "tues", "wed", "weds", "thur", "thurs", "fri", "sat"]
+)
+
+
 @functools.lru_cache(maxsize=1)
 def core_words() -> frozenset[str]:
-    return _read("core.txt")
+    return _read("core.txt") | WEEKDAY_WORDS
 
 
 @functools.lru_cache(maxsize=1)

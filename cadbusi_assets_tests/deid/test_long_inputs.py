@@ -118,6 +118,18 @@ ROUND_14_PROSE = [
     "10th day of March ", "3rd day ", "03/03 ", "3/3 1", "03/03 14:22 ", "tech O.J.",
     "Reported: ", "http://a.b/", "1 day of ", "A.B.",
 ]  # fmt: skip
+#: PHI round 15's rules (test_adversarial_phi_14): an id's digits on the next line, a weekday
+#: before an ordinal day, "on the 3rd", a weekday before a shifted date
+ROUND_15 = [
+    "MRN 4815\n", "MRN 4815-\n", "MRN 1\n1", "MRN 4815 123 ", "MRN 4815 123\n", "4815\n",
+    "MRN 48-\n1-", "\u2028",
+]  # fmt: skip
+ROUND_15_PROSE = [
+    "MRN 1\n", "MRN 4815\n", "MRN 4815 12 ", "MRN 4815 12 \n", "MRN 4815-\n", "MRN 1 1 1\n",
+    "MRN 4815 -\n1-", "Acc 12 12 12 12\n", "4815\n", "Tuesday ", "Tuesday the ",
+    "Tuesday the 3rd ", "Tue, ", "on the ", "on the 3rd ", "scheduled for the ",
+    "the 3rd of this ", "Monday 3 March 2024 ", "Tuesday, ", "Mon. ", "the 3rd of this month ",
+]  # fmt: skip
 #: (piece, scrubber, tail, what must be gone after the run)
 CASES = (
     [(p, k, TAIL, "0142") for p, k in QUADRATIC]
@@ -156,6 +168,16 @@ CASES = (
     + [
         (p, k, "\n\n" + ROUND_13_TAIL, "8154")
         for p in ROUND_14_PROSE
+        for k in ("descriptor", "report")
+    ]
+    + [
+        (p, k, ROUND_13_TAIL, "8154")
+        for p in ROUND_15
+        for k in ("short text", "station", "station name")
+    ]
+    + [
+        (p, k, "\n\n" + ROUND_13_TAIL, "8154")
+        for p in ROUND_15_PROSE
         for k in ("descriptor", "report")
     ]
 )
