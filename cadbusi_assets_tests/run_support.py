@@ -9,6 +9,7 @@ process starts in its own session, so a kill takes its workers too.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -173,3 +174,44 @@ def catalog_images(research) -> set[str]:
         return {r[0] for r in con.execute("SELECT image_id FROM image_catalog").fetchall()}
     finally:
         con.close()
+
+
+# -- two demo dates, run as `make demo` runs them (studies the warehouse moves between dates) --
+FIRST, SECOND = "2026-09-01", "2026-09-02"
+
+
+def two_dates_run(tmp_path: Path, studies_per_day: tuple[int, int] = (1, 1)):
+    """Two dates of ``studies_per_day`` studies (OCR off, one worker) run as ``make demo`` runs
+    them."""
+    from cadbusi_assets.identity import Pseudonymizer, generate_key_file, load_key
+    from cadbusi_assets.stages.safety import ALLOW_SHRINK_ENV
+    from cadbusi_assets.storage import open_zone
+    from cadbusi_assets_tests.defs.services import (
+        STUDY_DATE_ASSETS,
+        product_env,
+        write_instance_yaml,
+    )
+    from cadbusi_assets_tests.support import time_limit
+    from cadbusi_demo import DemoConfig, generate_demo_cohort
+
+    config = DemoConfig(
+        start=dt.date.fromisoformat(FIRST),
+        days=2,
+        studies_per_day=studies_per_day,
+        seed=11,
+        workers=1,
+    )
+    key_file = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
+    with time_limit(90, "a demo cohort"):
+        generate_demo_cohort(tmp_path / "cohort", config)
+    env = product_env(
+        tmp_path / "state", tmp_path / "cohort", key_file, CADBUSI_WORKERS="1", CADBUSI_OCR="0"
+    )
+    env.pop(ALLOW_SHRINK_ENV, None)
+    write_instance_yaml(env)
+    research = open_zone(Path(env["CADBUSI_RESEARCH_ZONE"]), name="research")
+    raw = open_zone(Path(env["CADBUSI_RAW_ZONE"]), name="raw")
+    proc = ranged_run(env, STUDY_DATE_ASSETS, FIRST, SECOND)
+    out = finish(proc, 400, "the first ranged run")
+    assert proc.returncode == 0, out[-3000:]
+    return env, research, raw, Pseudonymizer(load_key(str(key_file)))

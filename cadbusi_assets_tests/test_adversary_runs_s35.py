@@ -6,7 +6,6 @@ synthetic; every subprocess has a timeout.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 import os
@@ -19,13 +18,20 @@ import polars as pl
 import pytest
 
 from cadbusi_assets.catalog.build import build_metadata_db
-from cadbusi_assets.identity import Pseudonymizer, generate_key_file, load_key
+from cadbusi_assets.identity import generate_key_file
 from cadbusi_assets.labeling import open_label_source
 from cadbusi_assets.stages import labeling as labeling_stage
 from cadbusi_assets.stages.safety import ALLOW_SHRINK_ENV
-from cadbusi_assets.storage import open_zone, read_partition_table
-from cadbusi_assets_tests.defs.services import STUDY_DATE_ASSETS, product_env, write_instance_yaml
-from cadbusi_assets_tests.run_support import finish, materialize_date, ranged_run
+from cadbusi_assets.storage import read_partition_table
+from cadbusi_assets_tests.defs.services import STUDY_DATE_ASSETS
+from cadbusi_assets_tests.run_support import (
+    FIRST,
+    SECOND,
+    finish,
+    materialize_date,
+    ranged_run,
+    two_dates_run,
+)
 from cadbusi_assets_tests.support import time_limit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,37 +132,6 @@ def test_deidentify_into_an_output_that_is_a_file_is_a_clear_error(tmp_path):
 
 
 # -- a study whose date the warehouse corrects ------------------------------------------------
-FIRST, SECOND = "2026-09-01", "2026-09-02"
-
-
-def two_dates_run(tmp_path: Path, studies_per_day: tuple[int, int] = (1, 1)):
-    """Two dates of ``studies_per_day`` studies (OCR off, one worker) run as ``make demo`` runs
-    them."""
-    from cadbusi_demo import DemoConfig, generate_demo_cohort
-
-    config = DemoConfig(
-        start=dt.date.fromisoformat(FIRST),
-        days=2,
-        studies_per_day=studies_per_day,
-        seed=11,
-        workers=1,
-    )
-    key_file = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
-    with time_limit(90, "a demo cohort"):
-        generate_demo_cohort(tmp_path / "cohort", config)
-    env = product_env(
-        tmp_path / "state", tmp_path / "cohort", key_file, CADBUSI_WORKERS="1", CADBUSI_OCR="0"
-    )
-    env.pop(ALLOW_SHRINK_ENV, None)
-    write_instance_yaml(env)
-    research = open_zone(Path(env["CADBUSI_RESEARCH_ZONE"]), name="research")
-    raw = open_zone(Path(env["CADBUSI_RAW_ZONE"]), name="raw")
-    proc = ranged_run(env, STUDY_DATE_ASSETS, FIRST, SECOND)
-    out = finish(proc, 400, "the first ranged run")
-    assert proc.returncode == 0, out[-3000:]
-    return env, research, raw, Pseudonymizer(load_key(str(key_file)))
-
-
 @pytest.fixture(scope="module")
 def moved_study(tmp_path_factory):
     """Two one-study dates run as ``make demo`` runs them; then the warehouse corrects the exam

@@ -21,8 +21,13 @@ from cadbusi_assets.stages.retrieval import HANDOVERS_TABLE, INSTANCES_TABLE, wa
 from cadbusi_assets.stages.safety import ALLOW_SHRINK_ENV
 from cadbusi_assets.storage import read_partition_table
 from cadbusi_assets_tests.defs.services import STUDY_DATE_ASSETS, dagster_services, wait_for
-from cadbusi_assets_tests.run_support import finish, materialize_date
-from cadbusi_assets_tests.test_adversary_runs_s35 import FIRST, SECOND, two_dates_run
+from cadbusi_assets_tests.run_support import (
+    FIRST,
+    SECOND,
+    finish,
+    materialize_date,
+    two_dates_run,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("moved_study_handover")]
 
