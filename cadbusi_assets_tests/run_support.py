@@ -215,3 +215,16 @@ def two_dates_run(tmp_path: Path, studies_per_day: tuple[int, int] = (1, 1)):
     out = finish(proc, 400, "the first ranged run")
     assert proc.returncode == 0, out[-3000:]
     return env, research, raw, Pseudonymizer(load_key(str(key_file)))
+
+
+def move_exam(cohort: Path, accession: str, days: int = 1) -> None:
+    """The warehouse of the demo cohort at ``cohort`` corrects the exam date of ``accession``
+    by ``days`` (a typo fixed at the hospital)."""
+    import duckdb
+
+    with duckdb.connect(str(cohort / "warehouse.duckdb")) as con:
+        con.execute(
+            "UPDATE radiology_exams SET exam_date = exam_date + ?, exam_datetime = "
+            "exam_datetime + to_days(?) WHERE accession_number = ?",
+            [int(days), int(days), accession],
+        )

@@ -29,6 +29,7 @@ from cadbusi_assets_tests.run_support import (
     SECOND,
     finish,
     materialize_date,
+    move_exam,
     ranged_run,
     two_dates_run,
 )
@@ -148,12 +149,7 @@ def moved_study(tmp_path_factory):
     moved_keys = set(sent["global_key"].to_list())
     (accession,) = read_partition_table(raw, "imaging_studies", FIRST)["accession_number"]
 
-    with duckdb.connect(str(tmp_path / "cohort" / "warehouse.duckdb")) as con:
-        con.execute(
-            "UPDATE radiology_exams SET exam_date = exam_date + 1, "
-            "exam_datetime = exam_datetime + INTERVAL 1 DAY WHERE accession_number = ?",
-            [accession],
-        )
+    move_exam(tmp_path / "cohort", accession)
     for day, extra in ((SECOND, {}), (FIRST, {ALLOW_SHRINK_ENV: "1"}), (SECOND, {})):
         proc = materialize_date({**env, **extra}, STUDY_DATE_ASSETS, day)
         out = finish(proc, 300, f"the re-run of {day}")
@@ -270,12 +266,7 @@ def test_a_study_moved_to_an_earlier_date_keeps_its_images_after_a_ranged_re_run
     env, research, raw, _pseudonymizer = two_dates_run(tmp_path, studies_per_day=(2, 2))
     before = _all_images(research)
     moved = read_partition_table(raw, "imaging_studies", SECOND)["accession_number"][0]
-    with duckdb.connect(str(tmp_path / "cohort" / "warehouse.duckdb")) as con:
-        con.execute(
-            "UPDATE radiology_exams SET exam_date = exam_date - 1, "
-            "exam_datetime = exam_datetime - INTERVAL 1 DAY WHERE accession_number = ?",
-            [moved],
-        )
+    move_exam(tmp_path / "cohort", moved, days=-1)
     proc = ranged_run(env, STUDY_DATE_ASSETS, FIRST, SECOND)
     out = finish(proc, 400, "the ranged re-run")
     assert proc.returncode == 0, out[-3000:]
@@ -360,12 +351,7 @@ def test_a_study_moved_to_a_later_date_moves_its_images_in_one_ranged_run(tmp_pa
     env, research, raw, _pseudonymizer = two_dates_run(tmp_path, studies_per_day=(2, 2))
     before = _all_images(research)
     moved = read_partition_table(raw, "imaging_studies", FIRST)["accession_number"][0]
-    with duckdb.connect(str(tmp_path / "cohort" / "warehouse.duckdb")) as con:
-        con.execute(
-            "UPDATE radiology_exams SET exam_date = exam_date + 1, "
-            "exam_datetime = exam_datetime + INTERVAL 1 DAY WHERE accession_number = ?",
-            [moved],
-        )
+    move_exam(tmp_path / "cohort", moved)
     proc = ranged_run(env, STUDY_DATE_ASSETS, FIRST, SECOND)
     out = finish(proc, 400, "the ranged re-run")
     assert proc.returncode == 0, out[-3000:]

@@ -13,7 +13,6 @@ through the daemon until it holds the study. Every wait is bounded.
 
 from __future__ import annotations
 
-import duckdb
 import polars as pl
 import pytest
 
@@ -26,6 +25,7 @@ from cadbusi_assets_tests.run_support import (
     SECOND,
     finish,
     materialize_date,
+    move_exam,
     two_dates_run,
 )
 
@@ -45,12 +45,7 @@ def test_a_study_moved_to_a_date_run_first_reaches_it_through_the_daemon(tmp_pat
     moved = _stored(raw, FIRST)
     assert moved, "the first date stored nothing"
     (accession,) = read_partition_table(raw, "imaging_studies", FIRST)["accession_number"]
-    with duckdb.connect(str(tmp_path / "cohort" / "warehouse.duckdb")) as con:
-        con.execute(
-            "UPDATE radiology_exams SET exam_date = exam_date + 1, "
-            "exam_datetime = exam_datetime + INTERVAL 1 DAY WHERE accession_number = ?",
-            [accession],
-        )
+    move_exam(tmp_path / "cohort", accession)
     # the new date first (it skips the study: the old date holds it), then the old date (its
     # only study left: the shrink guard asks for the setting)
     # (the old date twice: a re-run before the sensor saw the handover keeps it)

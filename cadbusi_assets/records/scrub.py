@@ -956,6 +956,26 @@ _OF_MONTH = re.compile(r"of[ \t]+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|
 _LOWER_WORD_AFTER = re.compile(r"[ \t]+[a-z]")
 
 
+def _day_value(day_text: str) -> int:
+    """The day of the month ``day_text`` writes (``3rd``, ``third``, ``twenty-first``)."""
+    digits = re.match(r"\d+", day_text)
+    if digits:
+        return int(digits.group())
+    return _DAY_NUMBERS[re.sub(r"[ \t-]+", "-", day_text.lower())]
+
+
+def _day_written_like(day: int, day_text: str) -> str:
+    """``day`` (1-31) written as ``day_text`` is: an ordinal in digits with its suffix's case,
+    else a word in its case."""
+    digits = re.match(r"\d+", day_text)
+    if digits:
+        return _ordinal(day, day_text[len(digits.group()) :])
+    word = _DAY_WORDS[day - 1]
+    if day_text[:1].isupper():
+        word = word.upper() if day_text.isupper() else word.capitalize()
+    return word
+
+
 def _day_of_month(match: re.Match[str], days: int | None) -> str:
     """``_DAY_OF_MONTH``'s date shifted by ``days`` in the same words (``None``: removed);
     ``the first of May be ...`` (May, no year, a small word after it) stays."""
@@ -968,15 +988,12 @@ def _day_of_month(match: re.Match[str], days: int | None) -> str:
         return match.group(0)
     if days is None:
         return "[DATE]"
-    day = _DAY_NUMBERS[re.sub(r"[ \t-]+", "-", day_text.lower())]
     try:
         year = int(year_text.strip(" \t,")) if year_text else 2001  # no year: a non-leap one
-        d = dt.date(year, _month(month), day) + dt.timedelta(days=days)
+        d = dt.date(year, _month(month), _day_value(day_text)) + dt.timedelta(days=days)
     except ValueError:
         return "[DATE]"
-    shifted = _DAY_WORDS[d.day - 1]
-    if day_text[:1].isupper():
-        shifted = shifted.upper() if day_text.isupper() else shifted.capitalize()
+    shifted = _day_written_like(d.day, day_text)
     like = {"May": "March", "MAY": "MARCH", "may": "march"}.get(month, month)  # in full
     out = f"{shifted} of {_fmt_month(like, d.month)}"
     if year_text:
@@ -992,18 +1009,12 @@ def _month_the_day(match: re.Match[str], days: int | None) -> str:
         return match.group(0)  # "May the first dose be given"
     if days is None:
         return "[DATE]"
-    day = int(digits.group()) if digits else _DAY_NUMBERS[re.sub(r"[ \t-]+", "-", day_text.lower())]
     try:
         year = int(year_text.strip(" \t,")) if year_text else 2001  # no year: a non-leap one
-        d = dt.date(year, _month(month), day) + dt.timedelta(days=days)
+        d = dt.date(year, _month(month), _day_value(day_text)) + dt.timedelta(days=days)
     except ValueError:
         return "[DATE]"
-    if digits:
-        shifted = _ordinal(d.day, day_text[len(digits.group()) :])
-    else:
-        shifted = _DAY_WORDS[d.day - 1]
-        if day_text[:1].isupper():
-            shifted = shifted.upper() if day_text.isupper() else shifted.capitalize()
+    shifted = _day_written_like(d.day, day_text)
     out = f"{_fmt_month(month, d.month)} {match.group('t')} {shifted}"
     if year_text:
         out += ("," if "," in year_text else "") + f" {d.year}"
@@ -1066,18 +1077,11 @@ def _weekday_day(match: re.Match[str], days: int | None) -> str:
     if days is None:
         return head + "[DATE]"
     day_text = match.group("d")
-    digits = re.match(r"\d+", day_text)
-    day = int(digits.group()) if digits else _DAY_NUMBERS[re.sub(r"[ \t-]+", "-", day_text.lower())]
     try:
-        d = dt.date(2001, 1, day) + dt.timedelta(days=days)
+        d = dt.date(2001, 1, _day_value(day_text)) + dt.timedelta(days=days)
     except (ValueError, OverflowError):
         return head + "[DATE]"
-    if digits:
-        shifted = _ordinal(d.day, day_text[len(digits.group()) :])
-    else:
-        shifted = _DAY_WORDS[d.day - 1]
-        if day_text[:1].isupper():
-            shifted = shifted.upper() if day_text.isupper() else shifted.capitalize()
+    shifted = _day_written_like(d.day, day_text)
     if cued:
         return head + shifted
     if match.group("t"):

@@ -137,7 +137,7 @@ def _check_lookups(pacs, catalog: Catalog) -> None:
         "modality picks one": (catalog.uid["us_of_pair"], SOURCE_PATIENT_DATE),
         "from warehouse": (synthetic_uid(1, 2, 3), SOURCE_WAREHOUSE),
         "blank uid": (catalog.uid["unique"], SOURCE_ACCESSION),
-    }
+    }, unresolved.select("note", "lookup_reason").rows()  # (why a lookup failed, if one did)
     reasons = dict(unresolved.select("note", "lookup_reason").iter_rows())
     assert reasons == {
         "shared accession": REASON_ACCESSION_AMBIGUOUS,

@@ -143,6 +143,35 @@ class WarehouseDrop(RuntimeError):
     """The warehouse's answer for a window dropped sharply against what was processed."""
 
 
+def date_requests(
+    context: dg.ScheduleEvaluationContext | dg.SensorEvaluationContext,
+    warehouse: WarehouseResource,
+    raw: Zone,
+    start: dt.date,
+    end: dt.date,
+    prefix: str,
+    reason: str,
+    *,
+    processed_only: bool = False,
+) -> list[dg.RunRequest] | str:
+    """One run request per date of :func:`changed_dates` (run key ``<prefix>-<date>-<count>``:
+    once per date and count), or, when the warehouse's answer dropped sharply, the reason
+    (logged as a warning) and no request."""
+    try:
+        changed = changed_dates(warehouse, raw, start, end, processed_only=processed_only)
+    except WarehouseDrop as drop:
+        context.log.warning(str(drop))
+        return str(drop)
+    return [
+        dg.RunRequest(
+            run_key=f"{prefix}-{key}-{expected}",
+            partition_key=key,
+            tags={"cadbusi/reason": reason},
+        )
+        for key, expected in changed
+    ]
+
+
 _late = schedule_cron(LATE_ARRIVALS_ENV_VAR, DEFAULT_LATE_ARRIVALS)
 
 
@@ -163,19 +192,9 @@ def late_arrivals_schedule(
     )
     if window is None:
         return dg.SkipReason("the late-arrival window is before the first study date")
-    try:
-        changed = changed_dates(warehouse, zones.raw(), *window)
-    except WarehouseDrop as drop:
-        context.log.warning(str(drop))
-        return dg.SkipReason(str(drop))
-    requests = [
-        dg.RunRequest(
-            run_key=f"late-{key}-{expected}",
-            partition_key=key,
-            tags={"cadbusi/reason": "late arrivals"},
-        )
-        for key, expected in changed
-    ]
+    requests = date_requests(context, warehouse, zones.raw(), *window, "late", "late arrivals")
+    if isinstance(requests, str):
+        return dg.SkipReason(requests)
     return requests or dg.SkipReason("no study date in the window changed")
 
 
@@ -209,19 +228,18 @@ def history_drift_sensor(
     if not first <= start <= last:
         start = first  # a pass ended (or the history moved): begin again
     end = min(last, start + dt.timedelta(days=DRIFT_DATES_PER_TICK - 1))
-    try:
-        changed = changed_dates(warehouse, zones.raw(), start, end, processed_only=True)
-    except WarehouseDrop as drop:  # the same slice again on the next tick
-        context.log.warning(str(drop))
-        return dg.SensorResult(skip_reason=str(drop), cursor=context.cursor)
-    requests = [
-        dg.RunRequest(
-            run_key=f"drift-{key}-{expected}",
-            partition_key=key,
-            tags={"cadbusi/reason": "the warehouse changed an older date"},
-        )
-        for key, expected in changed
-    ]
+    requests = date_requests(
+        context,
+        warehouse,
+        zones.raw(),
+        start,
+        end,
+        "drift",
+        "the warehouse changed an older date",
+        processed_only=True,
+    )
+    if isinstance(requests, str):  # the same slice again on the next tick
+        return dg.SensorResult(skip_reason=requests, cursor=context.cursor)
     following = end + dt.timedelta(days=1)
     cursor = (following if following <= last else first).isoformat()
     skip = None if requests else f"no processed study date of {start} .. {end} changed"
