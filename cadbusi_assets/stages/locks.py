@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from cadbusi_assets.stages.report import StageFailure
+from cadbusi_assets.storage.zones import make_private_folder
 
 LOCK_DIR_ENV_VAR = "CADBUSI_LOCK_DIR"
 LOCK_TIMEOUT_ENV_VAR = "CADBUSI_LOCK_TIMEOUT"
@@ -100,6 +101,10 @@ def _make_lock_folder(folder: Path) -> None:
     readable by every local user would give away the dates being run."""
     base = _temp_locks()
     if folder != base and folder.parent != base:
+        if folder.name == ZONE_LOCKS_FOLDER:
+            # the zone's own root, when the locks are the first to make it: a deployment's locks
+            # are in its raw (PHI) zone (zone_lock_dirs), whose root is its owner's only
+            make_private_folder(folder.parent)
         folder.mkdir(parents=True, exist_ok=True)
         return
     for path in dict.fromkeys((base, folder)):

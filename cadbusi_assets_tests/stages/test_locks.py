@@ -117,3 +117,25 @@ def test_lock_timeout_from_the_environment(monkeypatch):
     monkeypatch.setenv("CADBUSI_LOCK_TIMEOUT", "soon")
     with pytest.raises(StageFailure, match="CADBUSI_LOCK_TIMEOUT"):
         lock_timeout()
+
+
+def test_a_lock_is_not_the_first_to_open_the_raw_zone_to_every_user(tmp_path, monkeypatch):
+    """A deployment's locks live in its raw zone (``.cadbusi-locks``), and a run's first lock
+    came before any file: it made the raw zone's root with the umask's mode (0755 on the demo),
+    open to every account of the machine although the root the zone makes itself is 0700."""
+    import stat
+
+    from cadbusi_assets.stages.locks import zone_lock_dirs
+
+    monkeypatch.delenv("CADBUSI_LOCK_DIR", raising=False)
+    monkeypatch.setenv("CADBUSI_LOCK_URL", "none")
+    raw = tmp_path / "deploy" / "raw"
+    with partition_lock(
+        "raw_dicom", "2026-09-01", lock_dirs=zone_lock_dirs(str(raw), str(tmp_path / "research"))
+    ):
+        assert stat.S_IMODE(raw.stat().st_mode) == 0o700
+    shared = tmp_path / "shared-raw"
+    shared.mkdir()
+    shared.chmod(0o750)
+    with partition_lock("raw_dicom", "2026-09-01", lock_dirs=zone_lock_dirs(str(shared), "")):
+        assert stat.S_IMODE(shared.stat().st_mode) == 0o750  # an existing root is left alone
