@@ -1058,6 +1058,11 @@ _WEEKDAY_BEFORE_DATE = re.compile(
     r"(?i)\b" + _WEEKDAY_WORD + r",?"
     r"[ \t]+(?=(?:the[ \t]+)?\ue000(.)\ue001)"
 )
+#: a weekday after a placeholder (``<March 3>, Tuesday``, ``<3/3/2024> (Tue)``): group 1 the
+#: placeholder's character
+_WEEKDAY_AFTER_DATE = re.compile(
+    r"(?i)\ue000(.)\ue001(,?[ \t]+(\()?" + _WEEKDAY_WORD + r"(?(3)\))(?![A-Za-z]))"
+)
 _CUE_WORDS = frozenset(["on", "by", "since", "until", "till", "for"])
 _ORDINAL_ENDS = frozenset(["st", "nd", "rd", "th"])
 _WEEKDAY_HINTS = frozenset(
@@ -2968,6 +2973,11 @@ def _scrub_report_text(
         # tell the shift), removed it tells the date's day: it goes (as in "Tuesday, March 3")
         work.text = _WEEKDAY_BEFORE_DATE.sub(
             lambda m: "" if ord(m.group(1)) - 0xE100 in work.dates else m.group(0), work.text
+        )
+        # "March 3, Tuesday", "3/3/2024 (Tue)": the same after the date
+        work.text = _WEEKDAY_AFTER_DATE.sub(
+            lambda m: m.group(0)[:3] if ord(m.group(1)) - 0xE100 in work.dates else m.group(0),
+            work.text,
         )
     if not digits:
         _labelled_names(work, words)

@@ -267,3 +267,34 @@ def test_a_weekday_after_a_title_is_still_a_name():
     assert _report("Seen by Dr Sunday.") == "Seen by [NAME]."
     assert _report("Tuesday Quimbrell called.") == "Tuesday [NAME] called."
     assert _report("Her daughter Tuesday attended.") == "Her daughter Tuesday attended."
+
+
+@pytest.mark.parametrize(
+    ("text", "shifted", "removed"),
+    [
+        ("Seen March 3, Tuesday.", "Seen February 14.", "Seen [DATE]."),
+        (
+            "Seen March 3, 2024, Tuesday, for follow-up.",
+            "Seen February 15, 2024, for follow-up.",
+            "Seen [DATE], for follow-up.",
+        ),
+        ("Biopsy 03/03/2024 (Tue) was benign.", "Biopsy 02/15/2024 was benign.", None),
+        ("Dated 2024-03-03, Sunday.", "Dated 2024-02-15.", "Dated [DATE]."),
+        ("On 3 March 2024 Mon. the patient", "On 15 February 2024 the patient", None),
+    ],
+)
+def test_a_weekday_after_a_shifted_or_removed_date_goes(text, shifted, removed):
+    """Round 15 left the weekday after a date (``March 3, Tuesday``): beside the shifted date it
+    told the shift (mod 7), beside ``[DATE]`` the date's day. It goes, as before a date."""
+    assert _report(text) == shifted
+    if removed is not None:
+        assert _removed(text) == removed
+
+
+def test_a_weekday_after_a_date_that_is_no_date_of_its_own_stays():
+    assert _report("Seen March 3, Tuesdays are clinic days.") == (
+        "Seen February 14, Tuesdays are clinic days."
+    )
+    assert _report("Follow-up in 6 months, Tuesday clinic.") == (
+        "Follow-up in 6 months, Tuesday clinic."
+    )

@@ -119,7 +119,7 @@ ROUND_14_PROSE = [
     "Reported: ", "http://a.b/", "1 day of ", "A.B.",
 ]  # fmt: skip
 #: PHI round 15's rules (test_adversarial_phi_14): an id's digits on the next line, a weekday
-#: before an ordinal day, "on the 3rd", a weekday before a shifted date
+#: before an ordinal day, "on the 3rd", a weekday before or after a shifted date
 ROUND_15 = [
     "MRN 4815\n", "MRN 4815-\n", "MRN 1\n1", "MRN 4815 123 ", "MRN 4815 123\n", "4815\n",
     "MRN 48-\n1-", "\u2028",
@@ -129,6 +129,7 @@ ROUND_15_PROSE = [
     "MRN 4815 -\n1-", "Acc 12 12 12 12\n", "4815\n", "Tuesday ", "Tuesday the ",
     "Tuesday the 3rd ", "Tue, ", "on the ", "on the 3rd ", "scheduled for the ",
     "the 3rd of this ", "Monday 3 March 2024 ", "Tuesday, ", "Mon. ", "the 3rd of this month ",
+    "March 3, Tuesday ", "3/3/2024 (Tue) ", "3/3/2024, ",
 ]  # fmt: skip
 #: (piece, scrubber, tail, what must be gone after the run)
 CASES = (
