@@ -10,7 +10,7 @@ import polars as pl
 
 from cadbusi_assets.defs.automation.sensors import HANDOVER_TAG, handed_over_studies_sensor
 from cadbusi_assets.defs.resources import ZonesResource
-from cadbusi_assets.stages.retrieval import HANDOVERS_TABLE, INSTANCES_TABLE
+from cadbusi_assets.stages.retrieval import HANDOVERS_TABLE, INSTANCES_TABLE, waiting_dates
 from cadbusi_assets.storage import write_partition_table
 
 OLD, NEW, OTHER, BROKEN = "2026-09-01", "2026-09-02", "2026-09-03", "2026-09-04"
@@ -66,7 +66,9 @@ def test_the_sensor_asks_for_each_waiting_date_until_it_holds_the_study(tmp_path
         _materialized(instance, OLD)
         _materialized(instance, OLD)  # two events of one date in one tick: one request
         first = tick(None)
-        assert [(r.partition_key, r.tags[HANDOVER_TAG]) for r in first.run_requests] == [(NEW, "2")]
+        assert [r.partition_key for r in first.run_requests] == [NEW]
+        assert first.run_requests[0].tags[HANDOVER_TAG] == "raw_dicom"  # no count beside a date
+        assert waiting_dates(raw, OLD) == {GONE: ["I3"], NEW: ["I1", "I2"]}
         assert first.run_requests[0].asset_selection[0] == dg.AssetKey("raw_dicom")
         quiet = tick(first.cursor)  # no new event: nothing asked again
         assert quiet.run_requests == [] and quiet.cursor == first.cursor
@@ -74,7 +76,8 @@ def test_the_sensor_asks_for_each_waiting_date_until_it_holds_the_study(tmp_path
         _holds(raw, NEW, ["I1"])  # the date ran, one instance failed to come
         _materialized(instance, OLD)
         again = tick(first.cursor)
-        assert [(r.partition_key, r.tags[HANDOVER_TAG]) for r in again.run_requests] == [(NEW, "1")]
+        assert [r.partition_key for r in again.run_requests] == [NEW]
+        assert waiting_dates(raw, OLD) == {GONE: ["I3"], NEW: ["I2"]}
         assert again.run_requests[0].run_key != first.run_requests[0].run_key
 
         _holds(raw, NEW, ["I1", "I2"])

@@ -131,10 +131,10 @@ def changed_dates(
         day += dt.timedelta(days=1)
     if is_sharp_drop(processed, answered):
         raise WarehouseDrop(
-            f"the warehouse answers {answered} ultrasound studies for the processed dates of "
-            f"{start} .. {end}, which held {processed}: an outage or a wrong view rather than "
-            "deletions; no date is asked for (each run would refuse the drop). Re-run the dates "
-            "by hand if the studies are really gone."
+            f"the warehouse answers far fewer ultrasound studies for the processed dates of "
+            f"{start} .. {end} than they hold: an outage or a wrong view rather than deletions; "
+            "no date is asked for (each run would refuse the drop). Re-run the dates by hand if "
+            "the studies are really gone (`cadbusi partition-report` has the counts)."
         )
     return changed
 

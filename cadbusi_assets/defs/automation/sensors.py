@@ -478,7 +478,7 @@ def handover_requests(
         except Exception as exc:  # one date's record never blocks the others' handovers
             unreadable.append(f"{released_by} ({type(exc).__name__})")
             continue
-        for day, keys in waiting.items():
+        for day in waiting:
             if known is None:
                 known = set(study_date_partitions.get_partition_keys())
             if day in asked or day not in known:  # (a date the partitions no longer have)
@@ -490,7 +490,7 @@ def handover_requests(
                     partition_key=day,
                     asset_selection=downstream_from("raw_dicom"),
                     tags={
-                        HANDOVER_TAG: str(len(keys)),
+                        HANDOVER_TAG: "raw_dicom",  # (no count beside a real date)
                         "cadbusi/reason": "instances another study date released (a moved "
                         "exam) that this date skipped",
                     },
