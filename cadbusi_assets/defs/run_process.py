@@ -5,8 +5,10 @@ memory): such a run would stay STARTED forever. Every run records its process id
 process start time as run tags on first use of the zones; ``dead_run_sensor`` checks them.
 
 A process id means nothing on another machine (a run launched on another host or in a
-container: the Kubernetes run launcher, a second code server). So a run whose steps run in its
-own process (the ``in_process`` executor, the default) also **beats**: its process writes a
+container: the Kubernetes run launcher, a second code server). So a run's process also
+**beats** (with the ``in_process`` executor, the default, the process that runs the steps; with
+Celery or Kubernetes, the process that orchestrates them, which records itself before the
+first step, :func:`cadbusi_assets.defs.executor.orchestrator_records_itself`): it writes a
 new value under :func:`heartbeat_key` in the Dagster instance's key-value store every
 :data:`HEARTBEAT_SECONDS`. ``dead_run_sensor`` marks a run of another host failed once its
 heartbeat has not changed for ``$CADBUSI_RUN_HEARTBEAT_TIMEOUT`` seconds (default
@@ -169,9 +171,11 @@ class _Heartbeat:
 _HEARTBEAT = _Heartbeat()
 
 
-def tag_run_process(instance: dg.DagsterInstance, run_id: str) -> None:
+def tag_run_process(instance: dg.DagsterInstance, run_id: str, orchestrator: bool = False) -> None:
     """Record which process runs ``run_id`` (once per run) so a dead process can be detected;
-    with the ``in_process`` executor, start its heartbeat too."""
+    with the ``in_process`` executor, or from the process that orchestrates the steps of
+    another executor (``orchestrator``: :func:`cadbusi_assets.defs.executor.orchestrator_records_itself`),
+    start its heartbeat too. A step of a worker executor finds the orchestrator's record."""
     run = instance.get_run_by_id(run_id)
     if run is None or _recorded(run):
         return
@@ -183,7 +187,7 @@ def tag_run_process(instance: dg.DagsterInstance, run_id: str) -> None:
         "host": socket.gethostname(),
         "started": round(psutil.Process(pid).create_time(), 2),
     }
-    if _steps_in_run_process():
+    if orchestrator or _steps_in_run_process():
         _HEARTBEAT.start(instance, run_id)
         record["beats"] = True
     instance.add_run_tags(run_id, {RUN_PROCESS_TAG: json.dumps(record, sort_keys=True)})

@@ -184,7 +184,8 @@ def test_a_heartbeat_timeout_that_is_no_wait_is_refused(monkeypatch, value):
 
 def test_a_step_of_a_worker_executor_does_not_beat(dagster_home, monkeypatch):
     """A Celery or Kubernetes step runs in a worker that outlives the run: its beat would tell
-    nothing of the run, so such a run is judged as before (its host's process only)."""
+    nothing of the run (the run's orchestrating process records itself and beats instead:
+    ``test_celery_dead_run.py``)."""
     monkeypatch.setenv("CADBUSI_EXECUTOR", "celery")
     from cadbusi_assets.defs.run_process import tag_run_process
 
