@@ -46,3 +46,61 @@ def test_an_export_cut_again_from_the_same_state_is_verified_whatever_other_expo
         assert again.already_existed
         assert again.digest == first.digest
         assert verify_export(zone, "2026-12-01") == []
+
+
+def test_one_known_exam_date_gives_away_no_other_patients_date_shift(tmp_path: Path):
+    """Each patient's dates are shifted by a keyed per-patient number of days, so that an
+    export's ``study_date_shifted`` cannot be put back on the calendar, nor two patients' exams
+    be lined up (README, Privacy model; a global shift would have kept intervals too). The
+    manifest also carries ``batch``: the research zone's name of the real study date each image
+    came from, the same for every patient seen that day. Before the fix, whoever knew one
+    patient's real exam date (their own, a relative's, one from a case report) read off the real
+    exam date, and so the date shift, of every other patient of that batch, and from their
+    other exams the dates of the batches those fall in, and so on: the per-patient shifts
+    collapsed into one. Here two real dates with two patients each: the real date of one exam
+    must tell nothing about another patient's."""
+    import datetime as dt
+
+    import polars as pl
+
+    from cadbusi_assets.catalog.build import build_metadata_db
+    from cadbusi_assets_tests.run_support import FIRST, SECOND, two_dates_run
+
+    _env, research, _raw, pseudo = two_dates_run(tmp_path, studies_per_day=(2, 2))
+    with time_limit(300):
+        build_metadata_db(research)
+        _cut(research, "2026-12-01")
+    manifest = pl.read_parquet(research.local_path("exports", "2026-12-01", "manifest.parquet"))
+    # the truth (the test holds the key): each accession's real exam date, from the research
+    # zone's per-date tables (not from the manifest)
+    real_of_accession = {
+        accession: dt.date.fromisoformat(day)
+        for day in (FIRST, SECOND)
+        for accession in research.read_parquet(
+            "tables", "studies", f"{pseudo.batch_name(day)}.parquet"
+        )["accession_pseudo"].to_list()
+    }
+    rows = manifest.unique("accession_pseudo").to_dicts()
+    assert len({r["patient_pseudo"] for r in rows}) >= 3, rows  # several patients exported
+
+    # the attack: the export alone, plus the real date of one exam of one patient
+    anchor = rows[0]
+    anchor_real = real_of_accession[anchor["accession_pseudo"]]
+    same_day_as = {
+        r["patient_pseudo"]: r["study_date_shifted"]
+        for r in rows
+        if r.get("batch") is not None and r.get("batch") == anchor.get("batch")
+    }
+    learned_shift = {p: shifted - anchor_real for p, shifted in same_day_as.items()}
+    found = {
+        r["patient_pseudo"]
+        for r in rows
+        if r["patient_pseudo"] != anchor["patient_pseudo"]
+        and r["patient_pseudo"] in learned_shift
+        and r["study_date_shifted"] - learned_shift[r["patient_pseudo"]]
+        == real_of_accession[r["accession_pseudo"]]
+    }
+    assert not found, (
+        f"one patient's real exam date gave away the real dates of {len(found)} other "
+        "patients through the manifest's batch column"
+    )
