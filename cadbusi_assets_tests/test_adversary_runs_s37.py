@@ -6,10 +6,18 @@ synthetic; every subprocess has a timeout.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import polars as pl
+
+from cadbusi_assets.catalog.build import CATALOG_PATH, build_metadata_db
 from cadbusi_assets.exports import ExportConfig, build_export, verify_export
-from cadbusi_assets.storage import Zone
+from cadbusi_assets.labeling import FolderLabelSource
+from cadbusi_assets.stages.labeling import ingest_labels
+from cadbusi_assets.storage import Zone, open_zone
+from cadbusi_assets_tests.builders import export_row
+from cadbusi_assets_tests.defs.phi_scan import find_identifiers
 from cadbusi_assets_tests.exports.conftest import synthetic_catalog, write_zone
 from cadbusi_assets_tests.support import time_limit
 
@@ -61,9 +69,6 @@ def test_one_known_exam_date_gives_away_no_other_patients_date_shift(tmp_path: P
     must tell nothing about another patient's."""
     import datetime as dt
 
-    import polars as pl
-
-    from cadbusi_assets.catalog.build import build_metadata_db
     from cadbusi_assets_tests.run_support import FIRST, SECOND, two_dates_run
 
     _env, research, _raw, pseudo = two_dates_run(tmp_path, studies_per_day=(2, 2))
@@ -104,3 +109,38 @@ def test_one_known_exam_date_gives_away_no_other_patients_date_shift(tmp_path: P
         f"one patient's real exam date gave away the real dates of {len(found)} other "
         "patients through the manifest's batch column"
     )
+
+
+#: synthetic identifiers someone types into a Labelbox field (a name, an MRN, a phone)
+TYPED = ("Hortensia Quackenbush", "48213377", "555-867-5309")
+
+
+def test_text_typed_into_a_labelbox_project_or_label_field_never_reaches_the_research_zone(
+    tmp_path: Path,
+):
+    """Labelers' comments, text answers, unknown questions, options and object classes are
+    scrubbed before they are stored (README, Labels flow in by themselves). Three other fields
+    of an export row are text a person types or a hand-made export carries, and were stored as
+    they came into ``labels/labelbox/labels.parquet`` / ``objects.parquet``, every snapshot under
+    ``versions/`` and the catalog's ``label_annotations`` / ``label_objects``: the project's
+    name (named in Labelbox by whoever set the project up, e.g. a second-read project named
+    after the patient it was opened for), the project's ``workflow_status`` and an object's
+    ``annotation_kind``."""
+    row = export_row("img-a", "lb-1")
+    project = row["projects"]["proj-1"]
+    project["name"] = "Second read for Hortensia Quackenbush MRN 48213377 tel 555-867-5309"
+    project["project_details"] = {"workflow_status": "DONE - called Hortensia Quackenbush"}
+    box = project["labels"][0]["annotations"]["objects"][0]
+    box["annotation_kind"] = "ImageBoundingBox 555-867-5309"
+    exports = tmp_path / "lb" / "exports"
+    exports.mkdir(parents=True)
+    (exports / "a.ndjson").write_text(json.dumps(row) + "\n", encoding="utf-8")
+    research = open_zone(tmp_path / "research", "research")
+    with time_limit(120):
+        report = ingest_labels(research, FolderLabelSource(tmp_path / "lb"))
+        assert report.counts["labels"] == 1  # the label itself is kept
+        build_metadata_db(research)
+    assert research.local_path(*CATALOG_PATH).exists()
+    assert find_identifiers(tmp_path / "research", list(TYPED)) == []
+    labels = pl.read_parquet(tmp_path / "research" / "labels" / "labelbox" / "labels.parquet")
+    assert labels["label_id"].to_list() == ["lb-1"]
