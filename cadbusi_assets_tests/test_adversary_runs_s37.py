@@ -144,3 +144,46 @@ def test_text_typed_into_a_labelbox_project_or_label_field_never_reaches_the_res
     assert find_identifiers(tmp_path / "research", list(TYPED)) == []
     labels = pl.read_parquet(tmp_path / "research" / "labels" / "labelbox" / "labels.parquet")
     assert labels["label_id"].to_list() == ["lb-1"]
+
+
+def test_an_export_upload_cut_off_on_an_object_store_is_finished_by_the_next_build(
+    tmp_path: Path, monkeypatch
+):
+    """On an object-store research zone (``gs://``, ``s3://``) an export is uploaded file by
+    file, in sorted order, and ``_COMPLETE`` is written last ("written last on object stores",
+    the module's doc). ``SHA256SUMS`` sorts second (after ``README.md``), and whether an export
+    exists is decided by ``SHA256SUMS`` alone; ``_COMPLETE`` is never read. Before the fix, an
+    upload cut off after ``SHA256SUMS`` (a connection reset, a killed pod, Ctrl-C) left an
+    export that every later build of the key took for done: ``already_existed`` true (nothing
+    uploaded again), then ``verify_export`` raised ``FileNotFoundError`` for the missing
+    ``manifest.parquet``, on every run of that key, for good."""
+    import contextlib
+    import uuid
+
+    local = tmp_path / "research"
+    write_zone(local, synthetic_catalog())
+    zone = open_zone(f"memory://adv-s37-{uuid.uuid4().hex}/research", name="research")
+    for path in sorted(p for p in local.rglob("*") if p.is_file()):
+        zone.write_bytes(path.relative_to(local).parts, path.read_bytes())
+    assert not zone.local
+
+    real_copy = Zone.copy_file_in
+    uploads: list[tuple[str, ...]] = []
+
+    def connection_reset_on_the_fifth_file(self, path, parts):
+        uploads.append(tuple(parts))
+        if len(uploads) == 5:
+            raise ConnectionResetError("the connection to the object store was reset")
+        return real_copy(self, path, parts)
+
+    with time_limit(120):
+        monkeypatch.setattr(Zone, "copy_file_in", connection_reset_on_the_fifth_file)
+        with contextlib.suppress(ConnectionResetError):
+            _cut(zone, "2026-12-01")
+        monkeypatch.setattr(Zone, "copy_file_in", real_copy)
+
+        again = _cut(zone, "2026-12-01")
+        assert verify_export(zone, "2026-12-01") == []
+    assert zone.exists("exports", "2026-12-01", "manifest.parquet")
+    assert zone.exists("exports", "2026-12-01", "_COMPLETE")
+    assert again.images > 0
