@@ -187,3 +187,36 @@ def test_an_export_upload_cut_off_on_an_object_store_is_finished_by_the_next_bui
     assert zone.exists("exports", "2026-12-01", "manifest.parquet")
     assert zone.exists("exports", "2026-12-01", "_COMPLETE")
     assert again.images > 0
+
+
+def test_a_label_a_reviewer_sent_back_for_rework_is_not_an_exported_lesion_mask(tmp_path: Path):
+    """An export's ``lesion_masks/<image>.png`` is drawn from "the newest label of an image"
+    (README, Segmentation masks), a training target. Labelbox's review workflow sends a label a
+    reviewer rejected back to the labeler: its data row's ``workflow_status`` is ``IN_REWORK``
+    (``IN_REVIEW`` while nobody has checked it, ``DONE`` once approved). Ingestion stores the
+    status, and nothing reads it: before the fix a box the reviewer had rejected became the
+    exported lesion mask exactly like an approved one (``lesion_mask_source`` ``labelbox``), and
+    nothing in the manifest or on the card told them apart."""
+    zone = write_zone(tmp_path / "research", synthetic_catalog())
+    rows = []
+    for image, label, status in (
+        ("img0000", "lb-approved", "DONE"),
+        ("img0010", "lb-rejected", "IN_REWORK"),
+    ):
+        row = export_row(image, label)
+        row["projects"]["proj-1"]["project_details"] = {"workflow_status": status}
+        box = row["projects"]["proj-1"]["labels"][0]["annotations"]["objects"][0]
+        box["bounding_box"] = {"top": 25.0, "left": 15.0, "height": 10.0, "width": 12.0}
+        rows.append(row)
+    exports = tmp_path / "lb" / "exports"
+    exports.mkdir(parents=True)
+    (exports / "a.ndjson").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with time_limit(120):
+        ingest_labels(zone, FolderLabelSource(tmp_path / "lb"))
+        _cut(zone, "2026-12-01")
+    manifest = pl.read_parquet(
+        tmp_path / "research" / "exports" / "2026-12-01" / "manifest.parquet"
+    )
+    source = dict(manifest.select("image_id", "lesion_mask_label_id").iter_rows())
+    assert source["img0000"] == "lb-approved"  # an approved label is drawn
+    assert source["img0010"] != "lb-rejected"
