@@ -220,3 +220,45 @@ def test_a_label_a_reviewer_sent_back_for_rework_is_not_an_exported_lesion_mask(
     source = dict(manifest.select("image_id", "lesion_mask_label_id").iter_rows())
     assert source["img0000"] == "lb-approved"  # an approved label is drawn
     assert source["img0010"] != "lb-rejected"
+
+
+def test_an_export_cut_before_any_study_date_was_processed_is_not_a_library_error(
+    tmp_path: Path,
+):
+    """A fresh deployment: labels were ingested (the label source had exports) and the catalog
+    was built, but no study date has been processed yet, so the catalog's image tables are its
+    empty stand-ins. Before the fix cutting an export (``cadbusi export``, a partition added in
+    the UI, the monthly sensor on its first day) failed inside the build with polars'
+    ``ColumnNotFoundError: unable to find column "patient_pseudo"`` (the stand-in ``images``
+    table has no ``patient_pseudo``, ``png_path`` or crop columns), a library error that the
+    command shows by its class only. An export of nothing is either an empty export or refused
+    with a reason that says so."""
+    import dagster as dg
+
+    from cadbusi_assets.definitions import defs
+    from cadbusi_assets.identity import generate_key_file
+    from cadbusi_assets_tests.defs.conftest import make_environment, run
+
+    key_file = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
+    (tmp_path / "cohort").mkdir()
+    env = make_environment(tmp_path / "run", tmp_path / "cohort", key_file)
+    exports = env.labels / "exports"
+    exports.mkdir(parents=True)
+    (exports / "a.ndjson").write_text(json.dumps(export_row("img-1", "lb-1")) + "\n")
+    definitions = defs()
+    with time_limit(180), dg.instance_for_test(set_dagster_home=False) as instance:
+        assert run(definitions, env, ["labelbox_labels", "metadata_db"], instance).success
+        instance.add_dynamic_partitions("exports", ["2026-12-01"])
+        result = run(
+            definitions,
+            env,
+            ["dataset_export"],
+            instance,
+            partition_key="2026-12-01",
+            raise_on_error=False,
+        )
+    if not result.success:
+        (failure,) = [e for e in result.all_events if e.is_step_failure]
+        error = failure.step_failure_data.error
+        # the package's own refusal (dg.Failure, its message shown), not another library's
+        assert error.cls_name == "Failure", (error.cls_name, error.message[:300])
