@@ -262,3 +262,59 @@ def test_an_export_cut_before_any_study_date_was_processed_is_not_a_library_erro
         error = failure.step_failure_data.error
         # the package's own refusal (dg.Failure, its message shown), not another library's
         assert error.cls_name == "Failure", (error.cls_name, error.message[:300])
+
+
+def test_an_export_whose_first_run_failed_after_writing_it_is_still_audited(
+    tmp_path: Path, monkeypatch
+):
+    """Who cut an export and from which study dates is appended to the raw zone's
+    ``export_audit`` (the record of a disclosure). The asset builds the export (it appears in
+    the research zone in one step), then writes the raw-zone lineage, then the audit row, and
+    only when the export did not exist before. Before the fix a run that failed between the two
+    (the raw zone full or unreachable for a moment, the run terminated or killed) left an
+    export in the research zone, ready for the training team, with no audit row; the next run
+    of the key found the export "already existed", verified it, succeeded, and never wrote the
+    row: an export nobody could account for."""
+    import dagster as dg
+
+    import cadbusi_assets.defs.exports.assets as export_assets
+    from cadbusi_assets.definitions import defs
+    from cadbusi_assets.defs.resources import ZonesResource
+    from cadbusi_assets.identity.audit import read_audit
+    from cadbusi_assets_tests.defs.conftest import make_environment, run
+    from cadbusi_assets_tests.run_support import two_dates_run
+
+    variables, research, raw, _pseudo = two_dates_run(tmp_path)
+    zones = ZonesResource(
+        raw_uri=variables["CADBUSI_RAW_ZONE"], research_uri=variables["CADBUSI_RESEARCH_ZONE"]
+    )
+    env = make_environment(
+        tmp_path / "env", tmp_path / "cohort", tmp_path / "secrets" / "pseudonym.key", zones=zones
+    )
+    real_write = export_assets.write_raw_lineage
+    writes: list[int] = []
+
+    def raw_zone_full_once(*args, **kwargs):
+        writes.append(1)
+        if len(writes) == 1:
+            raise OSError(28, "No space left on device")
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(export_assets, "write_raw_lineage", raw_zone_full_once)
+    definitions = defs()
+    with time_limit(300), dg.instance_for_test(set_dagster_home=False) as instance:
+        assert run(definitions, env, ["metadata_db"], instance).success
+        instance.add_dynamic_partitions("exports", ["2026-12-01"])
+        for _attempt in range(2):  # the failed run, then the user's re-run of the key
+            result = run(
+                definitions,
+                env,
+                ["dataset_export"],
+                instance,
+                partition_key="2026-12-01",
+                raise_on_error=False,
+            )
+    assert result.success
+    assert verify_export(research, "2026-12-01") == []
+    audited = read_audit(raw)["export_key"].to_list()
+    assert "2026-12-01" in audited, audited
