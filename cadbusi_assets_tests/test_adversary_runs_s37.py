@@ -318,3 +318,62 @@ def test_an_export_whose_first_run_failed_after_writing_it_is_still_audited(
     assert verify_export(research, "2026-12-01") == []
     audited = read_audit(raw)["export_key"].to_list()
     assert "2026-12-01" in audited, audited
+
+
+def test_deidentify_again_after_an_input_left_keeps_no_output_of_it(tmp_path: Path):
+    """``cadbusi deidentify IN OUT`` run again into the same OUT after a study was taken out of
+    IN (the patient opted out, or the study was the wrong patient's): before the fix the first
+    run's de-identified DICOM and PNG files of that study stayed in OUT, listed by no table
+    (``images.parquet`` / ``instances.parquet`` name only the second run's) and by no line of
+    ``OUT.report.csv`` (rewritten), so nothing traced them any more, and whoever shipped OUT
+    shipped them. The same leftovers stay when the second run quarantines an input the first
+    run let through (OCR verification switched on, a stricter profile). Every file of OUT must
+    be one the last run's tables list (or a table itself)."""
+    import os
+    import subprocess
+    import sys
+
+    from cadbusi_assets.identity import generate_key_file
+    from cadbusi_assets.pacs.synthetic import synthetic_uid
+    from cadbusi_assets_tests.builders import add_imaged
+
+    key_file = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
+    inputs = tmp_path / "in"
+    kept, leaving = synthetic_uid(1), synthetic_uid(2)
+    for study in (kept, leaving):
+        for number in (1, 2):
+            add_imaged(inputs, study, number, day="2026-09-01")
+    out = tmp_path / "out"
+    command = [
+        sys.executable, "-m", "cadbusi_assets.cli", "deidentify", str(inputs), str(out),
+        "--key-file", str(key_file), "--no-ocr", "--jobs", "1",
+    ]  # fmt: skip
+    environment = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+
+    def deidentify() -> subprocess.CompletedProcess:
+        return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=300)
+
+    done = deidentify()
+    assert done.returncode == 0, (done.stdout + done.stderr)[-2000:]
+    first = {p for p in out.rglob("*") if p.is_file()}
+    for path in sorted(p for p in inputs.rglob("*") if p.is_file()):
+        if leaving in path.as_posix():
+            path.unlink()
+    done = deidentify()
+    said = done.stdout + done.stderr
+    if done.returncode != 0:  # a refusal of an OUT that holds another run's files will do
+        assert "Traceback" not in said and "error:" in said, said[-2000:]
+        return
+    listed = {
+        out / relative
+        for table, column in (("images.parquet", "png_path"), ("instances.parquet", "dicom_path"))
+        for relative in pl.read_parquet(out / table)[column].drop_nulls().to_list()
+    }
+    assert listed and listed < first  # the second run wrote fewer files than the first
+    tables = {out / "images.parquet", out / "instances.parquet"}
+    left_over = sorted(
+        p.relative_to(out).as_posix()
+        for p in out.rglob("*")
+        if p.is_file() and p not in listed and p not in tables
+    )
+    assert left_over == [], f"{len(left_over)} files of OUT listed by nothing"
