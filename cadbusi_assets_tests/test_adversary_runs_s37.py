@@ -377,3 +377,54 @@ def test_deidentify_again_after_an_input_left_keeps_no_output_of_it(tmp_path: Pa
         if p.is_file() and p not in listed and p not in tables
     )
     assert left_over == [], f"{len(left_over)} files of OUT listed by nothing"
+
+
+def test_an_annotator_mask_that_no_longer_fits_its_image_is_never_exported_as_an_empty_mask(
+    tmp_path: Path,
+):
+    """A mask is checked against its image's size once, at label ingestion. The image can
+    change size under the same id afterwards: the PACS corrects an instance under the same UIDs
+    and the date is re-run with ``refetch: true`` (README, Re-runs never destroy data). Before
+    the fix the export's lesion-mask drawing skipped a stored mask of another size without a
+    word (``_mask_png``: ``if annotated.size == size``), and shipped ``lesion_masks/<image>.png``
+    all black (a training target that says "no lesion" where the annotator drew one) with
+    ``mask_source`` ``annotator_mask``, counted on the card as drawn by annotators. A lesion
+    mask that is written holds the lesion; one that cannot be drawn is left out."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from cadbusi_assets_tests.builders import annotator_export_row
+
+    catalog = synthetic_catalog(8, 2)
+    zone = write_zone(tmp_path / "research", catalog)
+    image_id = catalog["image_id"][0]
+    drawn = np.zeros((64, 64), np.uint8)
+    drawn[30:50, 20:40] = 255  # inside the image's crop (10, 20)-(49, 59)
+    buffer = io.BytesIO()
+    Image.fromarray(drawn, mode="L").save(buffer, "PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    row = annotator_export_row(
+        image_id, "lb-1", [{"feature_id": "f-mask", "name": "lesion_mask", "mask": {"url": url}}]
+    )
+    (tmp_path / "labels" / "exports").mkdir(parents=True)
+    (tmp_path / "labels" / "exports" / "e.ndjson").write_text(json.dumps(row) + "\n")
+    with time_limit(120):
+        assert (
+            ingest_labels(zone, FolderLabelSource(tmp_path / "labels")).counts["masks_stored"] == 1
+        )
+        corrected = io.BytesIO()  # the corrected instance, re-fetched: 80 x 80 now
+        Image.fromarray(np.full((80, 80), 7, np.uint8)).save(corrected, "PNG")
+        zone.write_bytes(("images", f"{image_id}.png"), corrected.getvalue())
+        _cut(zone, "2026-12-01")
+    folder = zone.local_path("exports", "2026-12-01")
+    row = (
+        pl.read_parquet(folder / "manifest.parquet")
+        .filter(pl.col("image_id") == image_id)
+        .row(0, named=True)
+    )
+    if row["lesion_mask_path"] is not None:
+        mask = np.asarray(Image.open(folder / row["lesion_mask_path"]))
+        assert (mask > 0).sum() > 0, f"an empty lesion mask exported as {row['mask_source']}"
