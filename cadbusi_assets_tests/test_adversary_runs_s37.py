@@ -428,3 +428,63 @@ def test_an_annotator_mask_that_no_longer_fits_its_image_is_never_exported_as_an
     if row["lesion_mask_path"] is not None:
         mask = np.asarray(Image.open(folder / row["lesion_mask_path"]))
         assert (mask > 0).sum() > 0, f"an empty lesion mask exported as {row['mask_source']}"
+
+
+def test_labels_ingested_while_an_export_is_cut_never_reach_it_under_the_old_label_set(
+    tmp_path: Path, monkeypatch
+):
+    """An export's ``lineage.json`` names the label set its catalog was built from, and the
+    asset refuses a catalog older than its labels, checked when the step starts. The lesion
+    boxes, polygons and masks are then read from the current label files
+    (``labels/labelbox/objects.parquet``), not from that set's snapshot
+    (``labels/labelbox/versions/<set>/``). ``labelbox_labels_sensor`` ingests every 5 minutes
+    while annotators work; before the fix a relabel ingested between the step's start and that
+    read (the instance's lineage query, the catalog read and the splits lie between) went into
+    the export's lesion masks while its lineage named the label set before it: an immutable
+    export that is not what its lineage says."""
+    import cadbusi_assets.exports.build as export_build
+    from cadbusi_assets.stages.labeling import current_label_set_version
+
+    zone = write_zone(tmp_path / "research", synthetic_catalog())
+    exports = tmp_path / "lb" / "exports"
+    exports.mkdir(parents=True)
+
+    def label_file(name: str, left: float, updated: str) -> None:
+        row = export_row("img0000", "lb-1", updated=updated)
+        box = row["projects"]["proj-1"]["labels"][0]["annotations"]["objects"][0]
+        box["bounding_box"] = {"top": 25.0, "left": left, "height": 10.0, "width": 12.0}
+        (exports / name).write_text(json.dumps(row) + "\n")
+
+    label_file("a.ndjson", 15.0, "2026-03-02T10:15:07.000+00:00")
+    with time_limit(120):
+        ingest_labels(zone, FolderLabelSource(tmp_path / "lb"))
+        catalog_set = current_label_set_version(zone)  # the set the catalog was built from
+        real = export_build._with_calipers
+
+        relabelled: list[str | None] = []
+
+        def relabel_meanwhile(*args, **kwargs):
+            label_file("b.ndjson", 30.0, "2026-03-03T10:15:07.000+00:00")  # the box moved
+            ingest_labels(zone, FolderLabelSource(tmp_path / "lb"))
+            relabelled.append(current_label_set_version(zone))
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(export_build, "_with_calipers", relabel_meanwhile)
+        try:
+            build_export(
+                zone,
+                ExportConfig(key="2026-12-01"),
+                {**LINEAGE, "label_set_version": catalog_set},
+                workers=1,
+            )
+        except Exception:  # a refusal of labels that changed meanwhile will do
+            assert relabelled and relabelled[0] != catalog_set  # (not a failure of the test's)
+            assert not zone.exists("exports", "2026-12-01", "SHA256SUMS")
+            return
+    assert current_label_set_version(zone) != catalog_set
+    lineage = json.loads(zone.read_bytes("exports", "2026-12-01", "lineage.json"))
+    manifest = pl.read_parquet(zone.local_path("exports", "2026-12-01", "manifest.parquet"))
+    boxes = manifest.filter(pl.col("image_id") == "img0000")["lesion_mask_boxes_crop"].to_list()
+    # the crop starts at x 10: the named set's box (left 15) is at 5, the newer one's at 20
+    assert lineage["label_set_version"] == catalog_set
+    assert boxes == [[[5, 5, 17, 15]]], boxes
