@@ -3,7 +3,9 @@
 The folder is assembled in a staging folder and appears in one step (a rename on local disk;
 ``_COMPLETE`` written last on object stores). An existing export is never modified: building the
 same key again with the same inputs verifies that the result is byte-identical and reports so;
-different content is refused with :class:`ExportExistsError`.
+different content is refused with :class:`ExportExistsError`. An export whose ``_COMPLETE`` is
+missing (an upload to an object store cut off) is finished by the next build of its key, once
+what it holds is checked against the new build.
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ COMPLETE_MARKER = "_COMPLETE"
 
 class ExportExistsError(RuntimeError):
     """An export with this key exists with different content (exports are immutable)."""
+
+
+class ExportRefusedError(RuntimeError):
+    """Nothing to export, or the inputs changed while the export was cut: nothing written."""
 
 
 @dataclass(frozen=True)
@@ -345,6 +351,12 @@ def _assemble(
         studies = con.sql("SELECT accession_pseudo, findings, impression FROM studies").pl()
     finally:
         con.close()
+    if catalog.height == 0 and "patient_pseudo" not in catalog.columns:
+        raise ExportRefusedError(
+            f"export {config.key}: the catalog holds no image yet (no study date has been "
+            "processed); nothing was written. Process study dates (a backfill of raw_dicom and "
+            "what follows it) and build metadata_db first."
+        )
     catalog_digest = hashlib.sha256(parquet_bytes(catalog)).hexdigest()[:16]
     lineage_doc = build_lineage(
         export_key=config.key,
@@ -513,6 +525,18 @@ def _assemble(
         )
         .sort("image_id")
     )
+    # The research batch (one per real study date) stays out of the export: every patient
+    # of one real date shares it, so one known exam date would give the date shift of them
+    # all (``cadbusi lineage --image`` finds an image's batch in the research zone).
+    images_per_batch = (
+        {
+            str(k): int(n)
+            for k, n in manifest.group_by("batch").len().sort("batch", nulls_last=True).iter_rows()
+        }
+        if manifest.height
+        else {}
+    )
+    manifest = manifest.drop("batch")
     bags = (
         manifest.group_by(["accession_pseudo", "side"], maintain_order=True)
         .agg(
@@ -552,18 +576,16 @@ def _assemble(
     ]
     _write(folder, "vlm.jsonl", ("\n".join(vlm_lines) + "\n" if vlm_lines else "").encode())
     _write(folder, "export_config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=True).encode())
-    previous_key = previous_export_key(research_zone, config.key)
+    # the export this one is compared with on its card: for a key cut before, the one its
+    # first build named (a key sorting earlier, cut later, changes nothing of it)
+    recorded = _recorded_previous(research_zone, config.key)
+    previous_key = (
+        recorded[0] if recorded is not None else previous_export_key(research_zone, config.key)
+    )
     previous = read_manifest(research_zone, previous_key) if previous_key else None
     changes = what_changed(manifest, previous, previous_key)
     lineage_doc["previous_export"] = previous_key
-    lineage_doc["images_per_batch"] = (
-        {
-            str(k): int(n)
-            for k, n in manifest.group_by("batch").len().sort("batch", nulls_last=True).iter_rows()
-        }
-        if manifest.height
-        else {}
-    )
+    lineage_doc["images_per_batch"] = images_per_batch
     if left_out:  # counts only; absent when nothing was left out (older exports read alike)
         lineage_doc["left_out_of_catalog"] = dict(sorted(left_out.items()))
     _write(folder, "lineage.json", json.dumps(lineage_doc, sort_keys=True, indent=2).encode())
@@ -799,6 +821,7 @@ def build_export(
     upstream: Sequence[Mapping[str, Any]] = (),
     partition_alias: Callable[[str], str] | None = None,
     seal: Callable[[str], str] | None = None,
+    same_label_set: bool = False,
 ) -> ExportReport:
     """Build (or verify the identical re-build of) export ``config.key``.
 
@@ -809,26 +832,59 @@ def build_export(
     ``partition_alias`` maps a study-date partition key to the research zone's batch name so
     that ``lineage.json`` never shows real dates; ``seal`` (a keyed hash) replaces the data
     version and run id of those partitions by a ``ref`` (see :mod:`.lineage`).
+    ``same_label_set``: refuse (:class:`ExportRefusedError`) unless the current label set is
+    ``lineage["label_set_version"]`` (the catalog's). Labels ingested while the export is cut
+    are refused either way: its lesion masks would not be the label set its lineage names.
     """
+    from cadbusi_assets.stages.labeling import current_label_set_version
+
     key_parts = export_path(config.key)
+    labels_before = current_label_set_version(research_zone)
+    if same_label_set and labels_before != lineage.get("label_set_version"):
+        raise ExportRefusedError(
+            f"export {config.key}: labels were ingested after the catalog was built (the "
+            "current label set is not the catalog's); nothing was written. Build metadata_db "
+            "again, then cut the export."
+        )
     with temporary_directory("export-") as tmp:
         staging = Path(tmp) / config.key
         staging.mkdir()
         manifest, bags, dropped, previous_key, left_out = _assemble(
             research_zone, config, lineage, staging, workers, upstream, partition_alias, seal
         )
+        if current_label_set_version(research_zone) != labels_before:
+            raise ExportRefusedError(
+                f"export {config.key}: labels were ingested while it was cut (the label set "
+                "changed), so its lesion masks and its lineage could name different label "
+                "sets; nothing was written. Build metadata_db again, then cut the export."
+            )
         sums = _sums(staging)
         (staging / SUMS_FILE).write_text(sums)
         digest = hashlib.sha256(sums.encode()).hexdigest()
         already = False
-        if research_zone.exists(*key_parts, SUMS_FILE):
+        complete = research_zone.exists(*key_parts, COMPLETE_MARKER)
+        if research_zone.exists(*key_parts, SUMS_FILE) and (
+            complete or not _partial_upload(research_zone, config.key)
+        ):
             existing = research_zone.read_bytes(*key_parts, SUMS_FILE).decode()
-            if existing != sums:
+            if existing != sums and not _only_the_card_compares_a_deleted_export(
+                research_zone, existing, sums, previous_key
+            ):
                 raise ExportExistsError(
                     f"Export '{config.key}' already exists with different content. Exports are "
                     "immutable: add a new export partition (a new key) to cut a new export."
                 )
             already = True
+        elif research_zone.exists(*key_parts, SUMS_FILE) and not research_zone.local:
+            # an upload cut off before _COMPLETE: finished only when it is this build's
+            existing = research_zone.read_bytes(*key_parts, SUMS_FILE).decode()
+            if existing != sums:
+                raise ExportExistsError(
+                    f"Export '{config.key}' was left half uploaded with other content than "
+                    "this build gives; nothing was written. Compare it with its SHA256SUMS, "
+                    "then delete it or cut a new key."
+                )
+            _upload(research_zone, staging, key_parts, digest)
         elif research_zone.local:
             target = research_zone.local_path(*key_parts)
             if target.exists():  # an earlier interrupted build without SHA256SUMS: replace it
@@ -841,10 +897,7 @@ def build_export(
             shutil.copytree(staging, stage_in_zone)
             stage_in_zone.rename(target)
         else:
-            for path in sorted(p for p in staging.rglob("*") if p.is_file()):
-                rel = path.relative_to(staging).as_posix()
-                research_zone.copy_file_in(path, (*key_parts, *rel.split("/")))
-            research_zone.write_bytes((*key_parts, COMPLETE_MARKER), (digest + "\n").encode())
+            _upload(research_zone, staging, key_parts, digest)
     return ExportReport(
         key=config.key,
         path="/".join(key_parts),
@@ -862,6 +915,58 @@ def build_export(
     )
 
 
+def _only_the_card_compares_a_deleted_export(
+    zone: Zone, existing: str, sums: str, previous_key: str | None
+) -> bool:
+    """Whether two ``SHA256SUMS`` differ in ``README.md`` alone while the export its card
+    compares with (``previous_key``) was deleted since: its "what changed" section cannot be
+    made again, every data file is the same."""
+    if previous_key is None or zone.exists(*export_path(previous_key), "manifest.parquet"):
+        return False
+
+    def files(text: str) -> dict[str, str]:
+        return {
+            rel: digest
+            for digest, rel in (line.split("  ", 1) for line in text.splitlines() if line.strip())
+        }
+
+    before, now = files(existing), files(sums)
+    return before.keys() == now.keys() and all(
+        before[rel] == now[rel] for rel in before if rel != "README.md"
+    )
+
+
+def _upload(zone: Zone, staging: Path, key_parts: tuple[str, str], digest: str) -> None:
+    """Every file of ``staging`` into the object-store zone, then ``_COMPLETE``."""
+    for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+        rel = path.relative_to(staging).as_posix()
+        zone.copy_file_in(path, (*key_parts, *rel.split("/")))
+    zone.write_bytes((*key_parts, COMPLETE_MARKER), (digest + "\n").encode())
+
+
+def _partial_upload(zone: Zone, key: str) -> bool:
+    """Whether export ``key`` has ``SHA256SUMS`` but misses a file it lists (an upload cut
+    off; an export of a local zone appears in one rename, and one written before
+    ``_COMPLETE`` existed has every file)."""
+    return any(problem.startswith("missing file") for problem in verify_export(zone, key))
+
+
+def _recorded_previous(zone: Zone, key: str) -> tuple[str | None] | None:
+    """``(previous export key,)`` that the existing export ``key`` names in its
+    ``lineage.json``; None when it has none."""
+    parts = (*export_path(key), "lineage.json")
+    if not zone.exists(*export_path(key), SUMS_FILE) or not zone.exists(*parts):
+        return None
+    try:
+        document = json.loads(zone.read_bytes(*parts))
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or "previous_export" not in document:
+        return None
+    previous = document["previous_export"]
+    return (str(previous) if previous else None,)
+
+
 def verify_export(research_zone: Zone, key: str) -> list[str]:
     """Problems with an export on disk: missing or changed files, manifest rows without images."""
     parts = export_path(key)
@@ -877,6 +982,8 @@ def verify_export(research_zone: Zone, key: str) -> list[str]:
             continue
         if hashlib.sha256(research_zone.read_bytes(*parts, *rel.split("/"))).hexdigest() != digest:
             problems.append(f"changed file {rel}")
+    if not research_zone.exists(*parts, "manifest.parquet"):
+        return [*problems, "no manifest.parquet"]
     manifest = pl.read_parquet(io.BytesIO(research_zone.read_bytes(*parts, "manifest.parquet")))
     for rel in manifest["image_path"].to_list():
         if not research_zone.exists(*parts, *rel.split("/")):

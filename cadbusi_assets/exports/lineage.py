@@ -270,7 +270,7 @@ def resolve_lineage(
     asset, batch, real date, data version and run id, each checked against the sealed ``ref``
     in the research zone's ``lineage.json`` (``verified``; recomputed from the clear values
     when ``seal``, the pseudonym key's, is given). Needs both zones."""
-    from cadbusi_assets.exports.build import export_path
+    from cadbusi_assets.exports.build import _image_batches, export_path
     from cadbusi_assets.exports.compare import read_manifest
 
     parts = (*export_path(export_key), "lineage.json")
@@ -283,13 +283,18 @@ def resolve_lineage(
     wanted: set[str] | None = None
     if image_id is not None:
         manifest = read_manifest(research_zone, export_key)
-        batches = (
-            []
-            if manifest is None
-            else manifest.filter(manifest["image_id"] == image_id)["batch"].to_list()
-        )
-        if not batches:
+        if manifest is None or image_id not in set(manifest["image_id"].to_list()):
             raise LineageError(f"image {image_id!r} is not in export {export_key!r}")
+        if "batch" in manifest.columns:  # an export cut before the batch left the manifest
+            batches = manifest.filter(manifest["image_id"] == image_id)["batch"].to_list()
+        else:  # the research zone's tables say which batch holds the image
+            found = _image_batches(research_zone)
+            batches = found.filter(found["image_id"] == image_id)["batch"].to_list()
+        if not batches:
+            raise LineageError(
+                f"image {image_id!r} of export {export_key!r} is in no batch of the research "
+                "zone any more"
+            )
         wanted = {str(b) for b in batches}
     elif batch is not None:
         wanted = {batch}

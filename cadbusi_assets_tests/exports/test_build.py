@@ -53,7 +53,7 @@ def _build(zone, key="2026-10-01", **config):
     )
 
 
-def test_manifest_carries_calipers_spacing_split_and_batch(zone):
+def test_manifest_carries_calipers_spacing_and_split_and_no_batch(zone):
     report = _build(zone, folds=3)
     assert verify_export(zone, report.key) == []
     manifest = pl.read_parquet(_read(zone, report.key, "manifest.parquet"))
@@ -64,9 +64,11 @@ def test_manifest_carries_calipers_spacing_split_and_batch(zone):
         "pixel_spacing_y_cm",
         "split",
         "fold",
-        "batch",
     ):
         assert column in manifest.columns
+    # the research batch (one per real date) would line up every patient of a date
+    # (test_adversary_runs_s37.py): the card's lineage keeps counts per batch only
+    assert "batch" not in manifest.columns
     with_calipers = manifest.filter(pl.col("has_calipers"))
     assert with_calipers.height > 0
     row = with_calipers.row(0, named=True)
@@ -74,7 +76,9 @@ def test_manifest_carries_calipers_spacing_split_and_batch(zone):
     assert row["caliper_points_crop"] == [[10, 10], [30, 12]]  # crop starts at (10, 20)
     assert row["caliper_source"] == "image" and row["pixel_spacing_x_cm"] == 0.01
     assert manifest.filter(~pl.col("has_calipers"))["caliper_points"].null_count() > 0
-    assert set(manifest["batch"]) == {"bbatch0", "bbatch1"}
+    lineage = json.loads(_read(zone, report.key, "lineage.json"))
+    assert set(lineage["images_per_batch"]) == {"bbatch0", "bbatch1"}
+    assert sum(lineage["images_per_batch"].values()) == manifest.height
     # per-split label counts are reported, and no patient straddles splits
     assert sum(sum(v.values()) for v in report.split_labels.values()) == report.images
     assert manifest.group_by("patient_pseudo").agg(pl.col("split").n_unique())["split"].max() == 1
@@ -132,8 +136,10 @@ def test_lineage_names_upstream_partitions_by_batch_never_by_date(zone, tmp_path
     manifest = pl.read_parquet(_read(zone, report.key, "manifest.parquet"))
     document = json.loads(raw.read_bytes("exports", "lineage", f"{report.key}.json"))
     runs = runs_per_batch(lineage, document, SEAL)
-    assert {runs[b]["image_features"] for b in manifest["batch"]} == {"r1", "r2"}
-    image = manifest.filter(pl.col("batch") == "bbatch1")["image_id"][0]
+    assert {runs[b]["image_features"] for b in ("bbatch0", "bbatch1")} == {"r1", "r2"}
+    # the manifest names no batch: the research zone's tables say which holds the image
+    in_batch1 = set(zone.read_parquet("tables", "images", "bbatch1.parquet")["image_id"])
+    image = next(i for i in manifest["image_id"].to_list() if i in in_batch1)
     (found,) = resolve_lineage(zone, raw, report.key, image_id=image, seal=SEAL)
     assert (found["date"], found["run_id"], found["data_version"]) == ("2026-09-02", "r2", "dv2")
     assert found["verified"]

@@ -19,8 +19,9 @@ from cadbusi_assets.defs.partitions import ExportKeyError, check_export_key, exp
 from cadbusi_assets.defs.records.lesions import lesions
 from cadbusi_assets.defs.resources import ProcessingResource, PseudonymKeyResource, ZonesResource
 from cadbusi_assets.exports import ExportConfig, build_export, verify_export
+from cadbusi_assets.exports.build import ExportRefusedError
 from cadbusi_assets.exports.lineage import lineage_seal, raw_lineage_document, write_raw_lineage
-from cadbusi_assets.identity.audit import record_export_audit
+from cadbusi_assets.identity.audit import read_audit, record_export_audit
 from cadbusi_assets.stages.labeling import current_label_set_version
 from cadbusi_assets.stages.report import StageFailure
 from cadbusi_assets.stages.safety import check_key_fingerprint
@@ -142,24 +143,32 @@ def dataset_export(
     }
     upstream = upstream_lineage(context.instance, graph)
     seal = lineage_seal(pseudonymizer)
-    report = build_export(
-        research,
-        export_config,
-        lineage,
-        workers=processing.worker_count,
-        # every partition of every asset the catalog holds: study dates appear as the research
-        # zone's opaque batch names, their data versions and runs sealed (the UI shows them
-        # beside the real date); the clear mapping goes to the raw zone
-        upstream=upstream,
-        partition_alias=pseudonymizer.batch_name,
-        seal=seal,
-    )
+    try:
+        report = build_export(
+            research,
+            export_config,
+            lineage,
+            workers=processing.worker_count,
+            # every partition of every asset the catalog holds: study dates appear as the
+            # research zone's opaque batch names, their data versions and runs sealed (the UI
+            # shows them beside the real date); the clear mapping goes to the raw zone
+            upstream=upstream,
+            partition_alias=pseudonymizer.batch_name,
+            seal=seal,
+            same_label_set=True,
+        )
+    except ExportRefusedError as exc:
+        _refuse(context, f"Refusing to cut export {key}: {exc}")
     write_raw_lineage(
         zones.raw(), raw_lineage_document(key, upstream, pseudonymizer.batch_name, seal)
     )
     problems = verify_export(research, key)
-    if not report.already_existed:
-        # Who cut it and from which study dates: appended to the raw zone (PHI side) only.
+    audited = read_audit(zones.raw())
+    recorded = audited.height > 0 and key in set(audited["export_key"].to_list())
+    if not report.already_existed or not recorded:
+        # Who cut it and from which study dates: appended to the raw zone (PHI side) only;
+        # also when an earlier run built the export and failed before this row (the export
+        # would be out there with nobody accounting for it)
         record_export_audit(
             zones.raw(),
             key,
