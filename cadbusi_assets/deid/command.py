@@ -214,13 +214,13 @@ def deidentify_command(
             progress=bar.path,
         )
         if analyze:
-            rows = _one_pass(run, inputs, jobs, report, echo)
+            rows, removed = _one_pass(run, inputs, jobs, report, echo)
         else:
             blobs = parallel_map(
                 _deidentify_input, [(run, *item) for item in inputs], jobs, min_items_per_worker=2
             )
             # the tables and the report: in a worker (it has the stage and polars loaded)
-            rows = call_in_worker(_finish, (run, tuple(inputs), blobs, str(report)))
+            rows, removed = call_in_worker(_finish, (run, tuple(inputs), blobs, str(report)))
 
     for index, row in enumerate(rows, start=1):
         if row["status"] != "ok":  # name the input: the operator must find it (raw side)
@@ -235,6 +235,11 @@ def deidentify_command(
     for reason in sorted({r["reason"] for r in quarantined}):
         count = sum(r["reason"] == reason for r in quarantined)
         echo(f"  quarantined x{count}: {reason}")
+    if removed:
+        echo(
+            f"removed {removed} files an earlier run wrote into OUTPUT for inputs this run "
+            "did not de-identify (gone from INPUT, or quarantined now)"
+        )
     echo(f"report (input -> output, keep it with the raw data): {report}")
     return 1 if quarantined else 0
 
@@ -293,20 +298,74 @@ def _deidentify_input(item: tuple[FolderRun, str, str]) -> bytes:
     return pickle.dumps(deidentify_one(run.task(raw_path, raw_instance_key)))
 
 
-def _finish(item: tuple[FolderRun, tuple[tuple[str, str], ...], list[bytes], str]) -> list[dict]:
+def _finish(
+    item: tuple[FolderRun, tuple[tuple[str, str], ...], list[bytes], str],
+) -> tuple[list[dict], int]:
     """Worker: the outcomes of every input → duplicates resolved, the tables written into
     OUTPUT and the report beside it (as the stage's
     :func:`~cadbusi_assets.stages.deidentification.deidentify_files` resolves and tabulates
-    them); the report rows."""
+    them), an earlier run's outputs this run did not make again removed (:func:`_prune`);
+    the report rows and the count removed."""
     from cadbusi_assets.stages.deidentification import _without_duplicates, deid_files
 
     run, inputs, blobs, report = item
     tasks = [run.task(raw_path, key) for raw_path, key in inputs]
     done = deid_files(_without_duplicates(tasks, [pickle.loads(blob) for blob in blobs]))
-    _write_tables(_zone(run.output_dir, "output"), done)
+    earlier = _listed(Path(run.output_dir))
+    output = _zone(run.output_dir, "output")
+    _write_tables(output, done)
+    for name in ANALYSIS_FILES:  # an earlier --analyze run's, of files this run may not keep
+        output.delete(name)
     rows = report_rows([raw_path for raw_path, _ in inputs], done.outcomes)
     write_report(rows, Path(report))
-    return rows
+    return rows, _prune(Path(run.output_dir), earlier)
+
+
+#: The tables of ``--analyze`` (a run without it removes an earlier run's: they would list
+#: images this run may not have kept).
+ANALYSIS_FILES = (FEATURES_FILE, TWINS_FILE, INPAINTED_FILE)
+#: The tables that list OUTPUT's files, and the column of the path in each.
+_LISTING = (
+    (IMAGES_FILE, "png_path"),
+    (INSTANCES_FILE, "dicom_path"),
+    (INPAINTED_FILE, "inpainted_path"),
+)
+
+
+def _listed(output_dir: Path) -> set[str]:
+    """The files of OUTPUT (relative paths) that its tables list."""
+    import polars as pl
+
+    out: set[str] = set()
+    for name, column in _LISTING:
+        path = output_dir / name
+        if not path.is_file():
+            continue
+        try:
+            table = pl.read_parquet(path, columns=[column])
+        except Exception:  # an unreadable or foreign table lists nothing of ours
+            continue
+        out |= {str(v) for v in table[column].drop_nulls().to_list() if v}
+    return out
+
+
+def _prune(output_dir: Path, earlier: set[str]) -> int:
+    """Remove the files an earlier run's tables listed (``earlier``) that this run's do not:
+    the outputs of inputs that left INPUT, or that this run quarantined. Every file left in
+    OUTPUT is then one the tables list. Only files inside OUTPUT are touched; the count."""
+    root = output_dir.resolve()
+    removed = 0
+    for relative in sorted(earlier - _listed(output_dir)):
+        path = (root / relative).resolve()
+        if root not in path.parents or not path.is_file():
+            continue
+        path.unlink()
+        removed += 1
+        for folder in path.parents:  # folders it leaves empty (study layout)
+            if folder == root or any(folder.iterdir()):
+                break
+            folder.rmdir()
+    return removed
 
 
 def _write_tables(research: Zone, done: DeidFiles) -> None:
@@ -338,7 +397,7 @@ def _one_pass(
     jobs: int | None,
     report: Path,
     echo: Echo,
-) -> list[dict]:
+) -> tuple[list[dict], int]:
     """``--analyze``: the assets' one pass over the folder
     (:func:`~cadbusi_assets.stages.imaging.process_files`' steps); writes the
     de-identification's and the analysis's tables, the PNGs and the report; the report rows.
@@ -351,20 +410,20 @@ def _one_pass(
     blobs = parallel_map(
         _analyse_input, [(run, *item) for item in inputs], jobs, min_items_per_worker=2
     )
-    rows, summary, batches = call_in_worker(
+    rows, summary, batches, earlier = call_in_worker(
         _analyse_outcomes, (run, tuple(inputs), blobs, str(report), jobs)
     )
     if len(batches) > 1:
         inpainted = parallel_map(_inpaint_batch, batches, jobs, min_items_per_worker=1)
     else:  # one batch: in a worker all the same (this process has no analysis loaded)
         inpainted = [call_in_worker(_inpaint_batch, batch) for batch in batches]
-    count = call_in_worker(_write_inpainted, (run, inpainted))
+    count, removed = call_in_worker(_write_inpainted, (run, inpainted, earlier))
     echo(
         f"analysed {summary['frames']} frames: {summary['calipers']} with calipers, "
         f"{summary['twins']} clean twins, {count} inpainted ({INPAINTED_FOLDER}/), "
         f"{summary['kept']} kept"
     )
-    return rows
+    return rows, removed
 
 
 def _analyse_input(item: tuple[FolderRun, str, str]) -> bytes:
@@ -379,17 +438,19 @@ def _analyse_input(item: tuple[FolderRun, str, str]) -> bytes:
 
 def _analyse_outcomes(
     item: tuple[FolderRun, tuple[tuple[str, str], ...], list[bytes], str, int | None],
-) -> tuple[list[dict], dict[str, int], list[bytes]]:
+) -> tuple[list[dict], dict[str, int], list[bytes], set[str]]:
     """Worker: the outcomes of every input → duplicates resolved, the de-identification's
     tables, ``image_features`` and ``twins`` written into OUTPUT and the report beside it
     (:func:`~cadbusi_assets.stages.imaging.analyse_files`); the report rows, the counts the
-    command prints and the inpainting's batches (pickled)."""
+    command prints, the inpainting's batches (pickled) and the files an earlier run's tables
+    listed (:func:`_prune` removes those this run does not list once it is done)."""
     from cadbusi_assets.stages.analysis import inpaint_batches
     from cadbusi_assets.stages.imaging import analyse_files
 
     run, inputs, blobs, report, jobs = item
     tasks = [run.task(raw_path, key) for raw_path, key in inputs]
     research = _zone(run.output_dir, "output")
+    earlier = _listed(Path(run.output_dir))
     analysed = analyse_files(
         research,
         tasks,
@@ -410,7 +471,7 @@ def _analyse_outcomes(
     rows = report_rows([raw_path for raw_path, _ in inputs], analysed.deidentified.outcomes)
     write_report(rows, Path(report))
     batches = [pickle.dumps(batch) for batch in inpaint_batches(analysed.inpaint, jobs)]
-    return rows, summary, batches
+    return rows, summary, batches, earlier
 
 
 def _inpaint_batch(batch: bytes) -> bytes:
@@ -421,21 +482,22 @@ def _inpaint_batch(batch: bytes) -> bytes:
     return pickle.dumps(inpaint_chunk(pickle.loads(batch)))
 
 
-def _write_inpainted(item: tuple[FolderRun, list[bytes]]) -> int:
+def _write_inpainted(item: tuple[FolderRun, list[bytes], set[str]]) -> tuple[int, int]:
     """Worker: the ``inpainted_images`` table (as
     :func:`~cadbusi_assets.stages.analysis.inpaint_images` builds it: no previews asked)
-    written into OUTPUT; its row count."""
+    written into OUTPUT, then an earlier run's files this run does not list removed
+    (:func:`_prune`); its row count and the count removed."""
     import polars as pl
 
     from cadbusi_assets.stages.analysis import INPAINTED_SCHEMA
 
-    run, blobs = item
+    run, blobs, earlier = item
     rows = [row for blob in blobs for row in pickle.loads(blob)]
     for row in rows:
         row.pop("preview", None)
     table = pl.DataFrame(rows, schema=INPAINTED_SCHEMA, orient="row").sort("image_id")
     _zone(run.output_dir, "output").write_parquet((INPAINTED_FILE,), table)
-    return table.height
+    return table.height, _prune(Path(run.output_dir), earlier)
 
 
 def _inpainted_path(image_id: str) -> str:

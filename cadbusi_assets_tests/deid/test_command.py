@@ -261,3 +261,39 @@ def test_key_and_usage_errors_exit_2(tree):
     assert (missing, weak_code, inside, bad_profile) == (2, 2, 2, 2)
     assert not any(TEST_KEY.secret_bytes().hex()[:16] in line for line in lines)
     assert not out.exists()
+
+
+def test_a_run_again_into_the_same_output_leaves_only_what_its_tables_list(tree, tmp_path):
+    """An ``--analyze`` run, then a plain run into the same OUTPUT with one input gone: the
+    gone input's DICOM and PNGs, the analysis's tables and its inpainted PNGs go (an earlier
+    run's outputs listed by nothing would be shipped with OUTPUT; adversary s37); files that
+    are not ours stay."""
+    source = tmp_path / "in"
+    shutil.copytree(tree["input"], source)
+    out = tmp_path / "out"
+    mine = out / "notes.txt"
+
+    def deidentify(analyze: bool) -> list[str]:
+        lines: list[str] = []
+        deidentify_command(
+            source, out, key_file=tree["key"], profile="research-breast-us", jobs=1,
+            layout="study", report=None, verify_ocr=False, analyze=analyze, echo=lines.append,
+        )  # fmt: skip
+        return lines
+
+    deidentify(analyze=True)
+    assert (out / "image_features.parquet").is_file()
+    first = {p for p in out.rglob("*.png")}
+    mine.write_text("the user's own file")
+    (source / "epiq.dcm").unlink()
+    lines = deidentify(analyze=False)
+    listed = {
+        out / path
+        for table, column in (("images.parquet", "png_path"), ("instances.parquet", "dicom_path"))
+        for path in pl.read_parquet(out / table)[column].drop_nulls().to_list()
+    }
+    left = {p for p in out.rglob("*") if p.is_file()} - listed
+    assert left == {out / "images.parquet", out / "instances.parquet", mine}
+    assert not (out / "image_features.parquet").exists()
+    assert {p for p in out.rglob("*.png")} < first
+    assert any(line.startswith("removed ") for line in lines), lines
