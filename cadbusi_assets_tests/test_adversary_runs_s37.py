@@ -559,3 +559,48 @@ def test_a_date_re_run_by_another_dagster_instance_makes_the_catalog_too_old_to_
         for key in ("2026-12-01", "2026-12-02")
     ]
     assert manifests[0].equals(manifests[1])
+
+
+def test_an_export_cut_on_an_instance_that_did_not_process_its_dates_still_names_them(
+    tmp_path: Path,
+):
+    """The export audit records "from which study dates" an export was cut, ``lineage.json``
+    names every upstream partition by batch with its sealed ``ref``, and the raw zone's lineage
+    lets a key holder follow any exported image to its date (``cadbusi lineage KEY --batch``).
+    All three were read from the Dagster instance's materializations, not from the data. An
+    export cut on an instance that did not process the dates (a second ``$DAGSTER_HOME`` on the
+    same ``$CADBUSI_HOME``, an instance moved from SQLite to PostgreSQL, a wiped event log)
+    held the images of two dates, yet before the fix its audit row listed no date
+    (``partitions: []``), its lineage named no batch (only ``metadata_db``), and
+    ``cadbusi lineage`` answered "no study-date partitions match": an export that nobody could
+    account for or trace."""
+    import dagster as dg
+
+    from cadbusi_assets.definitions import defs
+    from cadbusi_assets.defs.resources import ZonesResource
+    from cadbusi_assets.identity.audit import read_audit
+    from cadbusi_assets_tests.defs.conftest import make_environment, run
+    from cadbusi_assets_tests.run_support import FIRST, SECOND, two_dates_run
+
+    variables, research, raw, pseudo = two_dates_run(tmp_path)  # on the demo's own instance
+    zones = ZonesResource(
+        raw_uri=variables["CADBUSI_RAW_ZONE"], research_uri=variables["CADBUSI_RESEARCH_ZONE"]
+    )
+    env = make_environment(
+        tmp_path / "env", tmp_path / "cohort", tmp_path / "secrets" / "pseudonym.key", zones=zones
+    )
+    definitions = defs()
+    with time_limit(300), dg.instance_for_test(set_dagster_home=False) as instance:
+        assert run(definitions, env, ["metadata_db"], instance).success
+        instance.add_dynamic_partitions("exports", ["2026-12-01"])
+        assert run(
+            definitions, env, ["dataset_export"], instance, partition_key="2026-12-01"
+        ).success
+    lineage = json.loads(research.read_bytes("exports", "2026-12-01", "lineage.json"))
+    batches = set(lineage["images_per_batch"])
+    assert batches == {pseudo.batch_name(FIRST), pseudo.batch_name(SECOND)}  # both dates' images
+    audit = read_audit(raw).filter(pl.col("export_key") == "2026-12-01")
+    assert audit.height == 1
+    assert set(audit["partitions"][0].to_list()) >= {FIRST, SECOND}
+    named = {entry["partition"] for entry in lineage["upstream"]}
+    assert batches <= named, "lineage.json names none of the batches its images came from"
