@@ -488,3 +488,119 @@ def test_labels_ingested_while_an_export_is_cut_never_reach_it_under_the_old_lab
     # the crop starts at x 10: the named set's box (left 15) is at 5, the newer one's at 20
     assert lineage["label_set_version"] == catalog_set
     assert boxes == [[[5, 5, 17, 15]]], boxes
+
+
+def test_a_date_re_run_by_another_dagster_instance_makes_the_catalog_too_old_to_export(
+    tmp_path: Path,
+):
+    """Two shells on one ``$CADBUSI_HOME`` with different ``$DAGSTER_HOME``s (a ``cadbusi demo``
+    beside a ``dagster dev``, or a shell where ``DAGSTER_HOME`` is unset: ``dagster asset
+    materialize`` then runs on a temporary instance) write the same zones; the write locks take
+    care of that. The export's refusal of a catalog "older than its inputs" reads the order of
+    materializations from its own instance only, and the catalog file is checked for its label
+    set only. Here the warehouse cancels the first date's exam and that date is re-run (with
+    ``CADBUSI_ALLOW_SHRINK=1``) through the other instance: its images leave the research zone.
+    Before the fix the next export on the first instance went ahead from the catalog built
+    before, and failed inside the build with ``FileNotFoundError`` on the first PNG that had
+    gone (a library error, shown by its class only), instead of the refusal that names the
+    stale catalog and says to rebuild it; had the re-run changed features or labels instead
+    of removing files, the export would have been cut from the old catalog without a word."""
+    import subprocess
+
+    import dagster as dg
+    import duckdb
+
+    from cadbusi_assets.stages.safety import ALLOW_SHRINK_ENV
+    from cadbusi_assets.storage import read_partition_table
+    from cadbusi_assets_tests.defs.services import STUDY_DATE_ASSETS, write_instance_yaml
+    from cadbusi_assets_tests.run_support import FIRST, MATERIALIZE, finish, two_dates_run
+
+    env, research, raw, _pseudo = two_dates_run(tmp_path)
+
+    def materialize(variables: dict[str, str], selection: list[str], day: str | None = None):
+        args = [*MATERIALIZE, "--select", ",".join(selection)]
+        args += ["--partition", day] if day else []
+        proc = subprocess.Popen(
+            args,
+            cwd=Path(__file__).resolve().parents[1],
+            env=variables,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        out = finish(proc, 300, " ".join(selection))
+        return proc.returncode, out
+
+    assert materialize(env, ["metadata_db"])[0] == 0  # the catalog, on the first instance
+    (accession,) = read_partition_table(raw, "imaging_studies", FIRST)["accession_number"]
+    with duckdb.connect(str(tmp_path / "cohort" / "warehouse.duckdb")) as con:
+        con.execute(
+            "UPDATE radiology_exams SET report_status = 'CANCELLED' WHERE accession_number = ?",
+            [accession],
+        )
+    other = {**env, "DAGSTER_HOME": str(tmp_path / "other_dagster_home"), ALLOW_SHRINK_ENV: "1"}
+    Path(other["DAGSTER_HOME"]).mkdir()
+    write_instance_yaml(other)
+    returncode, out = materialize(other, STUDY_DATE_ASSETS, FIRST)
+    assert returncode == 0, out[-3000:]
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        instance.add_dynamic_partitions("exports", ["2026-12-01"])
+    returncode, out = materialize(env, ["dataset_export"], "2026-12-01")
+    if returncode != 0:
+        assert not research.exists("exports", "2026-12-01", "SHA256SUMS")
+        assert "FileNotFoundError" not in out
+        assert "Refusing to cut an export" in out, out[-3000:]
+        return
+    # it went ahead: then it must hold what a catalog of the zone as it is now holds
+    build_metadata_db(research)
+    _cut(research, "2026-12-02")
+    manifests = [
+        pl.read_parquet(research.local_path("exports", key, "manifest.parquet"))
+        for key in ("2026-12-01", "2026-12-02")
+    ]
+    assert manifests[0].equals(manifests[1])
+
+
+def test_an_export_cut_on_an_instance_that_did_not_process_its_dates_still_names_them(
+    tmp_path: Path,
+):
+    """The export audit records "from which study dates" an export was cut, ``lineage.json``
+    names every upstream partition by batch with its sealed ``ref``, and the raw zone's lineage
+    lets a key holder follow any exported image to its date (``cadbusi lineage KEY --batch``).
+    All three were read from the Dagster instance's materializations, not from the data. An
+    export cut on an instance that did not process the dates (a second ``$DAGSTER_HOME`` on the
+    same ``$CADBUSI_HOME``, an instance moved from SQLite to PostgreSQL, a wiped event log)
+    held the images of two dates, yet before the fix its audit row listed no date
+    (``partitions: []``), its lineage named no batch (only ``metadata_db``), and
+    ``cadbusi lineage`` answered "no study-date partitions match": an export that nobody could
+    account for or trace."""
+    import dagster as dg
+
+    from cadbusi_assets.definitions import defs
+    from cadbusi_assets.defs.resources import ZonesResource
+    from cadbusi_assets.identity.audit import read_audit
+    from cadbusi_assets_tests.defs.conftest import make_environment, run
+    from cadbusi_assets_tests.run_support import FIRST, SECOND, two_dates_run
+
+    variables, research, raw, pseudo = two_dates_run(tmp_path)  # on the demo's own instance
+    zones = ZonesResource(
+        raw_uri=variables["CADBUSI_RAW_ZONE"], research_uri=variables["CADBUSI_RESEARCH_ZONE"]
+    )
+    env = make_environment(
+        tmp_path / "env", tmp_path / "cohort", tmp_path / "secrets" / "pseudonym.key", zones=zones
+    )
+    definitions = defs()
+    with time_limit(300), dg.instance_for_test(set_dagster_home=False) as instance:
+        assert run(definitions, env, ["metadata_db"], instance).success
+        instance.add_dynamic_partitions("exports", ["2026-12-01"])
+        assert run(
+            definitions, env, ["dataset_export"], instance, partition_key="2026-12-01"
+        ).success
+    lineage = json.loads(research.read_bytes("exports", "2026-12-01", "lineage.json"))
+    batches = set(lineage["images_per_batch"])
+    assert batches == {pseudo.batch_name(FIRST), pseudo.batch_name(SECOND)}  # both dates' images
+    audit = read_audit(raw).filter(pl.col("export_key") == "2026-12-01")
+    assert audit.height == 1
+    assert set(audit["partitions"][0].to_list()) >= {FIRST, SECOND}
+    named = {entry["partition"] for entry in lineage["upstream"]}
+    assert batches <= named, "lineage.json names none of the batches its images came from"
