@@ -24,6 +24,7 @@ RESENT_REASON`); the same pixels twice in one batch still fail the check.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from dataclasses import dataclass, field
@@ -341,8 +342,28 @@ def _empty_for_views(con: duckdb.DuckDBPyConnection, present: set[str]) -> None:
             con.execute(f"CREATE TABLE {name} ({columns})")
 
 
+def inputs_digest(zone: Zone) -> str:
+    """A digest of everything the catalog is built from: every file of its tables (the
+    per-batch ones and the single ones) with its name, and the batches left out. A study date
+    re-run after the catalog was built changes it, whichever Dagster instance ran it (the
+    export's other staleness check reads only its own instance's materializations)."""
+    digest = hashlib.sha256()
+    for name in PARTITION_TABLES:
+        for path in sorted(zone.iter_files("tables", name, suffix=".parquet"), key=str):
+            digest.update(f"{name}/{path.name}\0".encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for name, parts in sorted(SINGLE_TABLES.items()):
+        if zone.exists(*parts):
+            digest.update(f"{name}\0".encode())
+            digest.update(hashlib.sha256(zone.read_bytes(*parts)).digest())
+    digest.update(json.dumps(sorted(left_out_batches(zone))).encode())
+    return digest.hexdigest()[:32]
+
+
 def build_metadata_db(research_zone: Zone) -> CatalogReport:
     label_set = _label_set_version(research_zone)
+    # before the tables are read: a date re-run meanwhile makes the catalog stale, not right
+    digest = inputs_digest(research_zone)
     frames, missing = _load(research_zone)
     with temporary_directory("catalog-") as tmp:
         local = Path(tmp) / "metadata.duckdb"
@@ -370,12 +391,14 @@ def build_metadata_db(research_zone: Zone) -> CatalogReport:
             left_out = {k: report.warnings[k] for k in LEFT_OUT_COUNTS if report.warnings.get(k)}
             con.execute(
                 "CREATE TABLE catalog_info AS SELECT ? AS label_set_version, "
-                "? AS unique_keys_passed, ? AS duplicate_keys, ? AS left_out",
+                "? AS unique_keys_passed, ? AS duplicate_keys, ? AS left_out, "
+                "? AS inputs_digest",
                 [
                     report.label_set_version,
                     report.unique_keys_passed,
                     json.dumps(report.duplicate_keys, sort_keys=True),
                     json.dumps(left_out, sort_keys=True),
+                    digest,
                 ],
             )
             con.execute("CHECKPOINT")
@@ -397,6 +420,8 @@ class CatalogInfo:
     #: what the catalog left out (:data:`LEFT_OUT_COUNTS`, counts above zero only; empty for a
     #: catalog built before it was recorded)
     left_out: dict[str, int] = field(default_factory=dict)
+    #: :func:`inputs_digest` when it was built (None: a catalog built before it was recorded)
+    inputs_digest: str | None = None
 
 
 def read_catalog_info(con: duckdb.DuckDBPyConnection) -> CatalogInfo:
@@ -407,23 +432,29 @@ def read_catalog_info(con: duckdb.DuckDBPyConnection) -> CatalogInfo:
     ).fetchall()[0][0]
     if not present:
         return CatalogInfo(None, None, {})
-    has_left_out = "left_out" in _columns(con, "catalog_info")
+    columns = _columns(con, "catalog_info")
+    optional = [c if c in columns else "NULL" for c in ("left_out", "inputs_digest")]
     rows = con.execute(  # every row fetched: the connection is free for the next query
         "SELECT label_set_version, unique_keys_passed, duplicate_keys, "
-        f"{'left_out' if has_left_out else 'NULL'} FROM catalog_info"
+        f"{', '.join(optional)} FROM catalog_info"
     ).fetchall()
     if not rows:  # the table is there but empty: nothing recorded, as if absent
         return CatalogInfo(None, None, {})
-    version, passed, duplicates, left_out = rows[0]
+    version, passed, duplicates, left_out, digest = rows[0]
     return CatalogInfo(
-        version, bool(passed), json.loads(duplicates or "{}"), json.loads(left_out or "{}")
+        version,
+        bool(passed),
+        json.loads(duplicates or "{}"),
+        json.loads(left_out or "{}"),
+        digest,
     )
 
 
 def catalog_problems(research_zone: Zone, current_label_set: str | None) -> list[str]:
     """Why the catalog file itself must not be exported (empty: it may): it is missing, its
-    unique-key check failed, or it holds another label set than the current one (labels were
-    ingested after the catalog was built)."""
+    unique-key check failed, it holds another label set than the current one (labels were
+    ingested after the catalog was built), or the tables it is built from changed since
+    (:func:`inputs_digest`)."""
     try:
         con = open_catalog(research_zone)
     except FileNotFoundError as exc:
@@ -440,6 +471,11 @@ def catalog_problems(research_zone: Zone, current_label_set: str | None) -> list
         problems.append(
             f"the catalog holds label set {info.label_set_version or 'none'} but the current "
             f"one is {current_label_set or 'none'}"
+        )
+    if info.inputs_digest is not None and info.inputs_digest != inputs_digest(research_zone):
+        problems.append(
+            "the research zone's tables changed after the catalog was built (a study date "
+            "was processed again since, perhaps through another Dagster instance)"
         )
     return problems
 

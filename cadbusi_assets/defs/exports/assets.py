@@ -14,7 +14,7 @@ from cadbusi_assets.defs.exports.guards import (
     earlier_export_run,
     refusal_message,
 )
-from cadbusi_assets.defs.exports.lineage import upstream_lineage
+from cadbusi_assets.defs.exports.lineage import data_dates, upstream_lineage, with_data_dates
 from cadbusi_assets.defs.partitions import ExportKeyError, check_export_key, export_partitions
 from cadbusi_assets.defs.records.lesions import lesions
 from cadbusi_assets.defs.resources import ProcessingResource, PseudonymKeyResource, ZonesResource
@@ -25,6 +25,9 @@ from cadbusi_assets.identity.audit import read_audit, record_export_audit
 from cadbusi_assets.stages.labeling import current_label_set_version
 from cadbusi_assets.stages.report import StageFailure
 from cadbusi_assets.stages.safety import check_key_fingerprint
+
+#: The asset whose partitions are the study dates an export's images come from.
+STUDY_DATE_ASSET = dg.AssetKey("deidentified_images")
 
 
 def _refuse(
@@ -141,7 +144,15 @@ def dataset_export(
         "label_set_version": _catalog_label_set(research),
         "pseudonym_key_fingerprint": pseudonymizer.key_fingerprint,
     }
-    upstream = upstream_lineage(context.instance, graph)
+    # the dates whose images the research zone holds, whichever instance processed them
+    study_dates = graph.get(STUDY_DATE_ASSET).partitions_def
+    assert study_dates is not None
+    held = data_dates(
+        research,
+        study_dates.get_partition_keys(dynamic_partitions_store=context.instance),
+        pseudonymizer.batch_name,
+    )
+    upstream = with_data_dates(upstream_lineage(context.instance, graph), graph, held)
     seal = lineage_seal(pseudonymizer)
     try:
         report = build_export(
@@ -174,7 +185,7 @@ def dataset_export(
             key,
             run_id=context.run.run_id,
             partitions=sorted(
-                context.instance.get_materialized_partitions(dg.AssetKey("deidentified_images"))
+                set(context.instance.get_materialized_partitions(STUDY_DATE_ASSET)) | set(held)
             ),
             key_fingerprint=pseudonymizer.key_fingerprint,
             row_count=report.images,

@@ -1,10 +1,16 @@
 """What an export's ``lineage.json`` lists as upstream: for every asset the catalog is built
 from (and the catalog itself), the latest materialization of each partition — its data version
 and the run that made it — read from the Dagster instance and handed to the domain code as plain
-dicts (``cadbusi_assets.exports`` never imports Dagster)."""
+dicts (``cadbusi_assets.exports`` never imports Dagster).
+
+The study dates whose images are in the research zone are named too when this instance did not
+materialize them (a second ``$DAGSTER_HOME`` on the same zones, an instance moved to
+PostgreSQL, a wiped event log): with no data version or run (:func:`data_dates`), so that the
+export's lineage and audit still say which dates it holds."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import dagster as dg
@@ -49,3 +55,37 @@ def upstream_lineage(
         for key in sorted(catalog_inputs(graph, catalog))
         for entry in _latest_per_partition(instance, key)
     ]
+
+
+def data_dates(research: Any, dates: Iterable[str], batch_name: Callable[[str], str]) -> list[str]:
+    """The study dates (of ``dates``) whose batch has an ``images`` table in the research zone
+    and is not left out of the catalog (the dates an export cut now holds images of)."""
+    from cadbusi_assets.storage.tables import left_out_batches
+
+    present = {
+        path.name.removesuffix(".parquet")
+        for path in research.iter_files("tables", "images", suffix=".parquet")
+    } - left_out_batches(research)
+    return sorted(day for day in dates if batch_name(day) in present)
+
+
+def with_data_dates(
+    upstream: list[dict[str, Any]], graph: BaseAssetGraph, days: Iterable[str]
+) -> list[dict[str, Any]]:
+    """``upstream`` and, for every study-date partitioned asset it lists or the catalog reads,
+    an entry for each of ``days`` this instance has no materialization of (no data version,
+    no run: unknown here)."""
+    days = list(days)
+    partitioned = sorted(
+        key.to_user_string()
+        for key in catalog_inputs(graph)
+        if graph.has(key) and graph.get(key).partitions_def is not None
+    )
+    have = {(entry["asset"], entry["partition"]) for entry in upstream}
+    extra = [
+        {"asset": asset, "partition": day, "data_version": None, "run_id": None}
+        for asset in partitioned
+        for day in days
+        if (asset, day) not in have
+    ]
+    return sorted([*upstream, *extra], key=lambda e: (str(e["asset"]), e["partition"] or ""))
