@@ -604,3 +604,46 @@ def test_an_export_cut_on_an_instance_that_did_not_process_its_dates_still_names
     assert set(audit["partitions"][0].to_list()) >= {FIRST, SECOND}
     named = {entry["partition"] for entry in lineage["upstream"]}
     assert batches <= named, "lineage.json names none of the batches its images came from"
+
+
+def test_label_exports_back_to_an_earlier_state_are_ingested_again(tmp_path: Path):
+    """``labelbox_labels_sensor`` asks for a run with the run key ``labels-<cursor>``, and for
+    a folder of exports the cursor is a fingerprint of the files. Dagster launches a run key
+    once per sensor: a request with a key used before is skipped. Before the fix an export
+    file dropped into the folder by mistake (another project's export, a file of the wrong
+    week) and then taken out again brought the fingerprint back to an earlier value: the sensor
+    asked for ``labels-<that fingerprint>`` again, Dagster skipped it, and the current label
+    set kept the removed file's labels until some other change came."""
+    import dagster as dg
+
+    from cadbusi_assets.defs.labeling.sensors import labelbox_labels_sensor
+    from cadbusi_assets.defs.resources import LabelSourceResource
+
+    folder = tmp_path / "lb"
+    (folder / "exports").mkdir(parents=True)
+    (folder / "exports" / "a.ndjson").write_text(json.dumps(export_row("img-1", "lb-1")) + "\n")
+    resource = LabelSourceResource(uri=f"folder://{folder}")
+    launched: list[str] = []
+    cursor = None
+    with dg.instance_for_test(set_dagster_home=False) as instance:
+
+        def tick() -> None:
+            nonlocal cursor
+            context = dg.build_sensor_context(
+                instance=instance, cursor=cursor, resources={"labelbox": resource}
+            )
+            result = labelbox_labels_sensor(context)
+            assert isinstance(result, dg.SensorResult)
+            cursor = result.cursor
+            for request in result.run_requests or []:
+                assert request.run_key not in launched, (
+                    "the sensor asked again for a run key it used before: Dagster skips it"
+                )
+                launched.append(request.run_key)
+
+        tick()  # the first export
+        (folder / "exports" / "b.ndjson").write_text(json.dumps(export_row("img-2", "lb-2")) + "\n")
+        tick()  # a second file: its labels are ingested
+        (folder / "exports" / "b.ndjson").unlink()
+        tick()  # taken out again: the labels must follow
+    assert len(launched) == 3
