@@ -85,11 +85,16 @@ def test_one_known_exam_date_gives_away_no_other_patients_date_shift(tmp_path: P
             "tables", "studies", f"{pseudo.batch_name(day)}.parquet"
         )["accession_pseudo"].to_list()
     }
-    rows = manifest.unique("accession_pseudo").to_dicts()
+    rows = manifest.unique("accession_pseudo").sort("accession_pseudo").to_dicts()
     assert len({r["patient_pseudo"] for r in rows}) >= 3, rows  # several patients exported
+    patients_on = {
+        day: {r["patient_pseudo"] for r in rows if real_of_accession[r["accession_pseudo"]] == day}
+        for day in set(real_of_accession.values())
+    }
+    # an exam of a day on which another patient was seen too (the test knows the days)
+    anchor = next(r for r in rows if len(patients_on[real_of_accession[r["accession_pseudo"]]]) > 1)
 
     # the attack: the export alone, plus the real date of one exam of one patient
-    anchor = rows[0]
     anchor_real = real_of_accession[anchor["accession_pseudo"]]
     same_day_as = {
         r["patient_pseudo"]: r["study_date_shifted"]
