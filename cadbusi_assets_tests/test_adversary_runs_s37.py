@@ -652,3 +652,26 @@ def test_label_exports_back_to_an_earlier_state_are_ingested_again(tmp_path: Pat
         (folder / "exports" / "b.ndjson").unlink()
         tick()  # taken out again: the labels must follow
     assert len(launched) == 3
+
+
+def test_a_label_of_a_hand_made_data_row_named_after_the_patient_is_never_stored(
+    tmp_path: Path,
+):
+    """Labels of images this platform never sent (a data row made by hand in Labelbox: no
+    global key, its external id a file name) are left out and counted, but only "once any
+    data rows exist" (README). On a new deployment the labels sensor (on by default, every 5
+    minutes) ingests before the first study date has sent anything. Before the fix a label of a
+    hand-made data row (a Labelbox project reused from a pilot, its files named after the
+    patient) was stored then with the file name as its ``image_id``, in the label tables, the
+    snapshot under ``versions/`` and the catalog; when data rows arrived later the label left
+    the current set into ``history/``, the name with it, for good."""
+    row = export_row("unused", "lb-1")
+    row["data_row"] = {"id": "dr-1", "external_id": "QUACKENBUSH^HORTENSIA 48213377.png"}
+    exports = tmp_path / "lb" / "exports"
+    exports.mkdir(parents=True)
+    (exports / "a.ndjson").write_text(json.dumps(row) + "\n")
+    research = open_zone(tmp_path / "research", "research")
+    with time_limit(120):
+        ingest_labels(research, FolderLabelSource(tmp_path / "lb"))
+        build_metadata_db(research)
+    assert find_identifiers(tmp_path / "research", ["QUACKENBUSH", "48213377"]) == []
