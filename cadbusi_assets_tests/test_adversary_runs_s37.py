@@ -85,11 +85,16 @@ def test_one_known_exam_date_gives_away_no_other_patients_date_shift(tmp_path: P
             "tables", "studies", f"{pseudo.batch_name(day)}.parquet"
         )["accession_pseudo"].to_list()
     }
-    rows = manifest.unique("accession_pseudo").to_dicts()
+    rows = manifest.unique("accession_pseudo").sort("accession_pseudo").to_dicts()
     assert len({r["patient_pseudo"] for r in rows}) >= 3, rows  # several patients exported
+    patients_on = {
+        day: {r["patient_pseudo"] for r in rows if real_of_accession[r["accession_pseudo"]] == day}
+        for day in set(real_of_accession.values())
+    }
+    # an exam of a day on which another patient was seen too (the test knows the days)
+    anchor = next(r for r in rows if len(patients_on[real_of_accession[r["accession_pseudo"]]]) > 1)
 
     # the attack: the export alone, plus the real date of one exam of one patient
-    anchor = rows[0]
     anchor_real = real_of_accession[anchor["accession_pseudo"]]
     same_day_as = {
         r["patient_pseudo"]: r["study_date_shifted"]
@@ -604,3 +609,69 @@ def test_an_export_cut_on_an_instance_that_did_not_process_its_dates_still_names
     assert set(audit["partitions"][0].to_list()) >= {FIRST, SECOND}
     named = {entry["partition"] for entry in lineage["upstream"]}
     assert batches <= named, "lineage.json names none of the batches its images came from"
+
+
+def test_label_exports_back_to_an_earlier_state_are_ingested_again(tmp_path: Path):
+    """``labelbox_labels_sensor`` asks for a run with the run key ``labels-<cursor>``, and for
+    a folder of exports the cursor is a fingerprint of the files. Dagster launches a run key
+    once per sensor: a request with a key used before is skipped. Before the fix an export
+    file dropped into the folder by mistake (another project's export, a file of the wrong
+    week) and then taken out again brought the fingerprint back to an earlier value: the sensor
+    asked for ``labels-<that fingerprint>`` again, Dagster skipped it, and the current label
+    set kept the removed file's labels until some other change came."""
+    import dagster as dg
+
+    from cadbusi_assets.defs.labeling.sensors import labelbox_labels_sensor
+    from cadbusi_assets.defs.resources import LabelSourceResource
+
+    folder = tmp_path / "lb"
+    (folder / "exports").mkdir(parents=True)
+    (folder / "exports" / "a.ndjson").write_text(json.dumps(export_row("img-1", "lb-1")) + "\n")
+    resource = LabelSourceResource(uri=f"folder://{folder}")
+    launched: list[str] = []
+    cursor = None
+    with dg.instance_for_test(set_dagster_home=False) as instance:
+
+        def tick() -> None:
+            nonlocal cursor
+            context = dg.build_sensor_context(
+                instance=instance, cursor=cursor, resources={"labelbox": resource}
+            )
+            result = labelbox_labels_sensor(context)
+            assert isinstance(result, dg.SensorResult)
+            cursor = result.cursor
+            for request in result.run_requests or []:
+                assert request.run_key not in launched, (
+                    "the sensor asked again for a run key it used before: Dagster skips it"
+                )
+                launched.append(request.run_key)
+
+        tick()  # the first export
+        (folder / "exports" / "b.ndjson").write_text(json.dumps(export_row("img-2", "lb-2")) + "\n")
+        tick()  # a second file: its labels are ingested
+        (folder / "exports" / "b.ndjson").unlink()
+        tick()  # taken out again: the labels must follow
+    assert len(launched) == 3
+
+
+def test_a_label_of_a_hand_made_data_row_named_after_the_patient_is_never_stored(
+    tmp_path: Path,
+):
+    """Labels of images this platform never sent (a data row made by hand in Labelbox: no
+    global key, its external id a file name) are left out and counted, but only "once any
+    data rows exist" (README). On a new deployment the labels sensor (on by default, every 5
+    minutes) ingests before the first study date has sent anything. Before the fix a label of a
+    hand-made data row (a Labelbox project reused from a pilot, its files named after the
+    patient) was stored then with the file name as its ``image_id``, in the label tables, the
+    snapshot under ``versions/`` and the catalog; when data rows arrived later the label left
+    the current set into ``history/``, the name with it, for good."""
+    row = export_row("unused", "lb-1")
+    row["data_row"] = {"id": "dr-1", "external_id": "QUACKENBUSH^HORTENSIA 48213377.png"}
+    exports = tmp_path / "lb" / "exports"
+    exports.mkdir(parents=True)
+    (exports / "a.ndjson").write_text(json.dumps(row) + "\n")
+    research = open_zone(tmp_path / "research", "research")
+    with time_limit(120):
+        ingest_labels(research, FolderLabelSource(tmp_path / "lb"))
+        build_metadata_db(research)
+    assert find_identifiers(tmp_path / "research", ["QUACKENBUSH", "48213377"]) == []
