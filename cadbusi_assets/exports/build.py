@@ -36,6 +36,7 @@ from cadbusi_assets.exports.lesion_masks import (
     label_lesion_geometry,
     lesion_geometry,
     mask_source,
+    rejected_lesion_labels,
 )
 from cadbusi_assets.exports.lineage import build_lineage
 from cadbusi_assets.exports.shards import DEFAULT_SHARD_MAX_BYTES, write_shards
@@ -167,6 +168,17 @@ class _ImageJob:
     lesion_mask_files: tuple[str, ...] = ()
 
 
+class _MaskDoesNotFit(ValueError):
+    """A stored annotator mask is not of its image's size (the image changed since)."""
+
+
+#: ``lesion_mask_left_out`` of an image whose annotator mask no longer fits it
+MASK_DOES_NOT_FIT = (
+    "annotator mask not of the image's size (the image changed since the label was "
+    "ingested), no lesion mask written"
+)
+
+
 def _mask_png(
     size: tuple[int, int],
     crop: tuple[int, int, int, int] | None,
@@ -175,11 +187,13 @@ def _mask_png(
     masks: Sequence[Image.Image] = (),
 ) -> bytes:
     """A binary (0/255) mask of the full image: ``masks`` (full-image, nonzero = lesion) united
-    with the drawn polygons and boxes, then cropped like the image."""
+    with the drawn polygons and boxes, then cropped like the image. :class:`_MaskDoesNotFit`
+    when a mask is not of ``size`` (never a mask drawn without it)."""
     mask = Image.new("L", size, 0)
     for annotated in masks:
-        if annotated.size == size:
-            mask = ImageChops.lighter(mask, annotated.convert("L").point(lambda v: 255 * (v > 0)))
+        if annotated.size != size:
+            raise _MaskDoesNotFit(f"a {annotated.size} mask on a {size} image")
+        mask = ImageChops.lighter(mask, annotated.convert("L").point(lambda v: 255 * (v > 0)))
     draw = ImageDraw.Draw(mask)
     for polygon in polygons:
         if len(polygon) >= 3:
@@ -219,9 +233,12 @@ def _render(job: _ImageJob) -> tuple[bytes, bytes | None, bytes | None, int, int
             job.lesion_boxes or job.lesion_polygons or job.lesion_mask_files
         ):
             annotated = [_annotator_mask(job.zone, path) for path in job.lesion_mask_files]
-            lesion_bytes = _mask_png(
-                full.size, job.crop, job.lesion_polygons, job.lesion_boxes, annotated
-            )
+            try:
+                lesion_bytes = _mask_png(
+                    full.size, job.crop, job.lesion_polygons, job.lesion_boxes, annotated
+                )
+            except _MaskDoesNotFit:
+                lesion_bytes = None  # left out, with its reason (see _assemble)
         return out.getvalue(), mask_bytes, lesion_bytes, shown.width, shown.height
 
 
@@ -450,6 +467,7 @@ def _assemble(
     image_sha: list[str] = []
     mask_paths: list[str | None] = []
     lesion_paths: list[str | None] = []
+    not_drawn: list[str | None] = []
     widths: list[int] = []
     heights: list[int] = []
     for job, (png, mask, lesion_mask, width, height) in zip(jobs, rendered, strict=True):
@@ -465,6 +483,7 @@ def _assemble(
             lesion_paths.append(job.out_lesion_mask)
         else:
             lesion_paths.append(None)
+        not_drawn.append(MASK_DOES_NOT_FIT if job.out_lesion_mask and lesion_mask is None else None)
         widths.append(width)
         heights.append(height)
     lesion_columns = _lesion_columns(research_zone, selected)
@@ -478,9 +497,17 @@ def _assemble(
             height=pl.Series(heights, dtype=pl.Int32),
             pixel_spacing_x_cm=pl.col("physical_delta_x_cm").cast(pl.Float64),
             pixel_spacing_y_cm=pl.col("physical_delta_y_cm").cast(pl.Float64),
+            _not_drawn=pl.Series(not_drawn, dtype=pl.Utf8),
         )
         .join(lesion_columns, on="image_id", how="left")
         .join(_boxes_in_crop(selected), on="image_id", how="left")
+        .with_columns(  # a lesion mask not drawn: nothing of its geometry is exported
+            lesion_mask_left_out=pl.coalesce("_not_drawn", "lesion_mask_left_out"),
+            **{
+                c: pl.when(pl.col("_not_drawn").is_null()).then(pl.col(c))
+                for c in ("mask_source", "lesion_mask_source", "lesion_mask_boxes_crop")
+            },
+        )
         .select(
             "image_id",
             "patient_pseudo",
@@ -513,6 +540,7 @@ def _assemble(
             "lesion_mask_label_id",
             "mask_source",
             "lesion_mask_boxes_crop",
+            "lesion_mask_left_out",
             "source",
             "image_path",
             "fov_mask_path",
@@ -712,9 +740,11 @@ def _lesion_columns(research_zone: Zone, selected: pl.DataFrame) -> pl.DataFrame
 def _lesion_geometry(research_zone: Zone, config: ExportConfig) -> pl.DataFrame:
     """``_lesion_boxes`` / ``_lesion_polygons`` (full-image px) and ``_lesion_mask_files`` (the
     annotator's stored masks) per image for its lesion mask, with ``lesion_mask_source``
-    (labelbox, calipers), ``lesion_mask_label_id`` and ``mask_source`` (what the mask is drawn
-    from: ``annotator_mask``, ``polygons``, ``boxes`` joined by ``+``, or ``caliper_boxes``)."""
+    (labelbox, calipers), ``lesion_mask_label_id``, ``mask_source`` (what the mask is drawn
+    from: ``annotator_mask``, ``polygons``, ``boxes`` joined by ``+``, or ``caliper_boxes``) and
+    ``lesion_mask_left_out`` (why the image's newest lesion label is not drawn)."""
     labelled = pl.DataFrame(schema=GEOMETRY_SCHEMA)
+    rejected = pl.DataFrame(schema={"image_id": pl.Utf8, "reason": pl.Utf8})
     if config.lesion_masks_from_labels and research_zone.exists(*LABELBOX_OBJECTS_PATH):
         objects = research_zone.read_parquet(*LABELBOX_OBJECTS_PATH)
         labels = (
@@ -723,6 +753,7 @@ def _lesion_geometry(research_zone: Zone, config: ExportConfig) -> pl.DataFrame:
             else None
         )
         labelled = label_lesion_geometry(objects, labels, config.lesion_object_names)
+        rejected = rejected_lesion_labels(objects, labels, config.lesion_object_names)
     calipers = pl.DataFrame(schema=GEOMETRY_SCHEMA)
     if config.lesion_masks_from_calipers and research_zone.exists(*LESION_IMAGES_PATH):
         calipers = caliper_lesion_geometry(research_zone.read_parquet(*LESION_IMAGES_PATH))
@@ -738,6 +769,13 @@ def _lesion_geometry(research_zone: Zone, config: ExportConfig) -> pl.DataFrame:
                 "label_id": "lesion_mask_label_id",
             }
         )
+        .join(
+            rejected.rename({"reason": "lesion_mask_left_out"}),
+            on="image_id",
+            how="full",
+            coalesce=True,
+        )
+        .sort("image_id")
     )
 
 

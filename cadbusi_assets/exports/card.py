@@ -45,7 +45,21 @@ def _lesion_mask_summary(manifest: pl.DataFrame) -> str:
     counts = _counts(
         manifest.filter(pl.col("lesion_mask_source").is_not_null()), "lesion_mask_source"
     )
+    left_out = _counts(
+        manifest.filter(pl.col("lesion_mask_left_out").is_not_null())
+        if "lesion_mask_left_out" in manifest.columns
+        else manifest.clear(),
+        "lesion_mask_left_out",
+    )
+    not_drawn = (
+        "; lesion labels not drawn (manifest `lesion_mask_left_out`): "
+        + "; ".join(f"{n} {reason}" for reason, n in left_out.items())
+        if left_out
+        else ""
+    )
     if not counts:
+        if not_drawn:
+            return "none drawn" + not_drawn
         return "none (no Labelbox lesion labels or caliper boxes for these images)"
     described = {
         "labelbox": "from Labelbox lesion labels",
@@ -59,7 +73,7 @@ def _lesion_mask_summary(manifest: pl.DataFrame) -> str:
         )
         if drawn:
             summary += f"; {sum(drawn.values())} drawn by annotators as masks"
-    return summary
+    return summary + not_drawn
 
 
 def _md_table(counts: Mapping[str, Any], header: tuple[str, str]) -> str:

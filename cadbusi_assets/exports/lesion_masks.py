@@ -6,7 +6,9 @@ Two sources, in order of trust:
    segmentation masks drawn by annotators. When an image has several labels (consensus), the
    most recently updated label that has a lesion object is used (one annotator's consistent
    reading, never a union across labels); within that label its masks, polygons and boxes are
-   united. A mask counts when the label ingestion stored it (``mask_path``, a full-image 0/255
+   united. A label whose data row a reviewer sent back for rework (``workflow_status``
+   ``IN_REWORK``) is never used: the newest other label is, else the calipers
+   (:func:`rejected_lesion_labels` says which images lost their newest label so). A mask counts when the label ingestion stored it (``mask_path``, a full-image 0/255
    PNG in the research zone; see :mod:`cadbusi_assets.labeling.masks`): masks are never fetched
    at export time.
 2. **Calipers** (``lesions/lesion_images.parquet``): the box spanned by a caliper pair, for
@@ -29,6 +31,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import polars as pl
+
+from cadbusi_assets.labeling.ndjson import REJECTED_WORKFLOW_STATUSES
 
 #: Object names (case-insensitive) that count as a lesion; the ontology's tools come first.
 LESION_OBJECT_NAMES: tuple[str, ...] = (
@@ -109,14 +113,48 @@ def unusable_lesion_geometry(
     ).filter(pl.col("problem").is_not_null())
 
 
+def _rejected(labels: pl.DataFrame | None) -> list[str]:
+    """Label ids whose data row a reviewer sent back (:data:`REJECTED_WORKFLOW_STATUSES`)."""
+    if labels is None or labels.height == 0 or "workflow_status" not in labels.columns:
+        return []
+    status = pl.col("workflow_status").cast(pl.Utf8)
+    return labels.filter(status.is_in(list(REJECTED_WORKFLOW_STATUSES)))["label_id"].to_list()
+
+
+#: ``lesion_mask_left_out`` of an image whose newest lesion label is rejected
+REJECTED_LABEL_REASON = "newest lesion label sent back for rework (IN_REWORK), not drawn"
+
+
+def rejected_lesion_labels(
+    objects: pl.DataFrame,
+    labels: pl.DataFrame | None,
+    names: Sequence[str] = LESION_OBJECT_NAMES,
+) -> pl.DataFrame:
+    """``image_id``, ``reason`` for each image whose newest label with a lesion object is one
+    :func:`label_lesion_geometry` does not draw because a reviewer sent it back for rework."""
+    schema = {"image_id": pl.Utf8, "reason": pl.Utf8}
+    rejected = _rejected(labels)
+    if not rejected:
+        return pl.DataFrame(schema=schema)
+    everything = label_lesion_geometry(objects, labels, names, drop_rejected=False)
+    return (
+        everything.filter(pl.col("label_id").is_in(rejected))
+        .select("image_id", reason=pl.lit(REJECTED_LABEL_REASON))
+        .cast(pl.Schema(schema))
+    )
+
+
 def label_lesion_geometry(
     objects: pl.DataFrame,
     labels: pl.DataFrame | None = None,
     names: Sequence[str] = LESION_OBJECT_NAMES,
+    *,
+    drop_rejected: bool = True,
 ) -> pl.DataFrame:
     """One row per image with a labelled lesion: the chosen ``label_id``, its lesion ``boxes``
     (``[x0, y0, x1, y1]``, rounded to pixels), ``polygons`` (``[[x, y], ...]``) and
-    ``mask_paths`` (the stored annotator masks)."""
+    ``mask_paths`` (the stored annotator masks). Labels a reviewer sent back for rework
+    (``labels.workflow_status``) are not drawn unless ``drop_rejected`` is false."""
     wanted = [n.lower() for n in names]
     if "mask_path" not in objects.columns:
         objects = objects.with_columns(mask_path=pl.lit(None, pl.Utf8))
@@ -128,6 +166,8 @@ def label_lesion_geometry(
         }
     )
     lesion = lesion.filter(pl.col("name").str.to_lowercase().is_in(wanted))
+    if drop_rejected and (rejected := _rejected(labels)):
+        lesion = lesion.filter(~pl.col("label_id").is_in(rejected))
     has_box = usable_box()
     has_polygon = usable_polygon()
     has_mask = pl.col("mask_path").is_not_null()

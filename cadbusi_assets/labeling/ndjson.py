@@ -192,6 +192,81 @@ def scrub_label_text(text: Any) -> str | None:
     return scrub_free_text(str(text))
 
 
+#: ``project_details.workflow_status`` values Labelbox exports (a data row's place in the
+#: project's review workflow); any other text is stored as :data:`OTHER`
+WORKFLOW_STATUSES: tuple[str, ...] = ("TO_LABEL", "IN_REVIEW", "IN_REWORK", "DONE")
+#: statuses whose labels a reviewer rejected (sent back to the labeler): not lesion masks
+REJECTED_WORKFLOW_STATUSES: tuple[str, ...] = ("IN_REWORK",)
+#: ``annotation_kind`` values of image objects in a Labelbox export; any other text is
+#: stored as :data:`OTHER`
+ANNOTATION_KINDS: tuple[str, ...] = (
+    "ImageBoundingBox",
+    "ImagePolygon",
+    "ImagePoint",
+    "ImagePolyline",
+    "ImageSegmentationMask",
+)
+#: what a workflow status or annotation kind outside its vocabulary is stored as
+OTHER = "other"
+
+
+def _closed(value: Any, vocabulary: Sequence[str]) -> str | None:
+    """``value`` as the vocabulary's spelling (case, spaces, ``-`` / ``_`` ignored), else
+    :data:`OTHER`; None stays None. Never the text as typed."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return OTHER
+    key = "".join(c for c in value.lower() if c.isalnum())
+    for known in vocabulary:
+        if key == "".join(c for c in known.lower() if c.isalnum()):
+            return known
+    return OTHER
+
+
+def workflow_status(value: Any) -> str | None:
+    """A data row's ``workflow_status`` as stored: one of :data:`WORKFLOW_STATUSES`, else
+    :data:`OTHER` (a hand-made export may carry anything there).
+
+    >>> workflow_status("In Rework"), workflow_status("DONE - called Mrs X"), workflow_status(None)
+    ('IN_REWORK', 'other', None)
+    """
+    return _closed(value, WORKFLOW_STATUSES)
+
+
+def annotation_kind(value: Any) -> str | None:
+    """An object's ``annotation_kind`` as stored: one of :data:`ANNOTATION_KINDS`, else
+    :data:`OTHER`.
+
+    >>> annotation_kind("ImageBoundingBox"), annotation_kind("ImageBoundingBox 555-867-5309")
+    ('ImageBoundingBox', 'other')
+    """
+    return _closed(value, ANNOTATION_KINDS)
+
+
+def scrub_label_fields(
+    labels: pl.DataFrame, objects: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Stored ``labels`` / ``objects`` tables with the fields a person types in Labelbox made
+    safe: ``project_name`` scrubbed like typed text (:func:`scrub_label_text`),
+    ``workflow_status`` and ``kind`` closed to their vocabularies (:func:`workflow_status`,
+    :func:`annotation_kind`). Doing it again changes nothing."""
+
+    def closed(frame: pl.DataFrame, column: str, to: Callable[[Any], str | None]) -> pl.DataFrame:
+        if column not in frame.columns or frame.height == 0:
+            return frame
+        values = frame[column].cast(pl.Utf8).unique().drop_nulls().to_list()
+        mapping = {v: to(v) for v in values}
+        return frame.with_columns(
+            pl.col(column).cast(pl.Utf8).replace_strict(mapping, default=None, return_dtype=pl.Utf8)
+        )
+
+    labels = closed(labels, "project_name", scrub_label_text)
+    labels = closed(labels, "workflow_status", workflow_status)
+    objects = closed(objects, "kind", annotation_kind)
+    return labels, objects
+
+
 def scrub_text_answers(classifications: pl.DataFrame) -> pl.DataFrame:
     """``classifications`` with every text answer through :func:`scrub_label_text` (for label
     tables written before typed text was scrubbed; scrubbing scrubbed text changes nothing)."""
@@ -300,6 +375,13 @@ def _parse_all(
             if text not in scrubbed:
                 scrubbed[text] = scrub_label_text(text)
             answer["answer"] = scrubbed[text]
+    names: dict[str, str | None] = {}
+    for label in labels:  # named by whoever set the project up: scrubbed like typed text
+        name = label["project_name"]
+        if name is not None:
+            if name not in names:
+                names[name] = scrub_label_text(name)
+            label["project_name"] = names[name]
     occurrence_column: dict[str, pl.DataType | type[pl.DataType]] = {_OCCURRENCE: pl.Int64}
     return LabelTables(
         pl.DataFrame(labels, schema=LABELS_SCHEMA | occurrence_column, orient="row"),
@@ -402,7 +484,7 @@ def _parse_label(
             "image_id": image_id,
             "project_id": project_id,
             "project_name": _text(project.get("name")),
-            "workflow_status": _text(details.get("workflow_status")),
+            "workflow_status": workflow_status(details.get("workflow_status")),
             "created_at": _timestamp(label_details.get("created_at")),
             "updated_at": _timestamp(
                 label_details.get("updated_at") or label_details.get("created_at")
@@ -426,7 +508,7 @@ def _parse_label(
                 "project_id": project_id,
                 "feature_id": feature_id,
                 "name": _text(obj.get("name") or obj.get("value")),
-                "kind": _text(obj.get("annotation_kind")),
+                "kind": annotation_kind(obj.get("annotation_kind")),
                 **_geometry(obj),
                 _OCCURRENCE: occurrence,
             }

@@ -77,6 +77,7 @@ from cadbusi_assets.labeling.ndjson import (
     concat_history,
     label_revisions,
     parse_export,
+    scrub_label_fields,
     scrub_label_text,
     scrub_text_answers,
 )
@@ -934,7 +935,10 @@ VERSIONS_DIR = (*LABELS_DIR, "versions")
 CURRENT_POINTER = (*LABELS_DIR, "current.json")
 #: one entry per migration run that changed a stored table (append-only list)
 MIGRATIONS_FILE = (*LABELS_DIR, "migrations.json")
-MIGRATION_NAME = "label-store: typed text scrubbed, annotator pseudonyms keyed"
+MIGRATION_NAME = (
+    "label-store: typed text scrubbed, annotator pseudonyms keyed, project names scrubbed, "
+    "workflow statuses and annotation kinds closed"
+)
 #: the history's old → new revisions while a migration rewrites its tables (see
 #: :func:`migrate_label_store`)
 PENDING_REVISIONS_FILE = (*LABELS_DIR, "migration_revisions.json")
@@ -999,8 +1003,22 @@ def _scrubbed_tables(
     questions: Sequence[ClassificationSpec],
 ) -> tuple[dict[str, pl.DataFrame], dict[str, int]]:
     """The three tables with typed text scrubbed, unknown object classes and questions
-    scrubbed and annotator hashes keyed (:func:`rekey_annotator_column`), and what changed."""
+    scrubbed, project names scrubbed, workflow statuses and annotation kinds closed to their
+    vocabularies (:func:`scrub_label_fields`) and annotator hashes keyed
+    (:func:`rekey_annotator_column`), and what changed."""
     labels, rekeyed = rekey_annotator_column(frames["labels"], key)
+    labels, objects = scrub_label_fields(labels, frames["objects"])
+    fields_changed = sum(
+        int(
+            (new[c].cast(pl.Utf8).fill_null("\x00") != old[c].cast(pl.Utf8).fill_null("\x00")).sum()
+        )
+        for new, old, columns in (
+            (labels, frames["labels"], ("project_name", "workflow_status")),
+            (objects, frames["objects"], ("kind",)),
+        )
+        for c in columns
+        if c in old.columns and old.height
+    )
     answers = scrub_text_answers(frames["classifications"])
     if answers.height and {"question", "answer_kind", "label_id"} <= set(answers.columns):
         answers = check_questions(answers, questions).classifications
@@ -1010,7 +1028,6 @@ def _scrubbed_tables(
         if before.height and "answer" in before.columns
         else 0
     )
-    objects = frames["objects"]
     classes_changed = 0
     if objects.height and "name" in objects.columns:
         checked = check_object_classes(objects, known).objects
@@ -1025,6 +1042,7 @@ def _scrubbed_tables(
             "annotator_values_dropped": rekeyed if key is None else 0,
             "text_answers_scrubbed": scrubbed,
             "object_classes_changed": classes_changed,
+            "label_fields_changed": fields_changed,
         },
     )
 
@@ -1113,6 +1131,7 @@ def migrate_label_store(
         "annotator_values_dropped": 0,
         "text_answers_scrubbed": 0,
         "object_classes_changed": 0,
+        "label_fields_changed": 0,
         "history_revisions_recomputed": 0,
     }
 
@@ -1196,7 +1215,10 @@ def migrate_label_store(
     )
     for version in snapshots:
         folder = (*VERSIONS_DIR, version)
-        if zone.exists(*folder, SNAPSHOT_MARKER):
+        if (
+            zone.exists(*folder, SNAPSHOT_MARKER)
+            and zone.read_bytes(*folder, SNAPSHOT_MARKER) == _SNAPSHOT_MARKER_BYTES
+        ):
             continue  # written or migrated by this code: nothing to do (and nothing read)
         frames = _read_tables(zone, folder)
         if frames is None:
