@@ -2766,7 +2766,8 @@ _HOMOGLYPHS = str.maketrans(
     "аеорсухіјѕԁӏАВЕКМНОРСТХІЈЅοαΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
     "aeopcyxijsdlABEKMHOPCTXIJSoaABEZHIKMNOPTYX",
 )
-_MIXED_WORD = re.compile(r"[^\W\d_]*[A-Za-z][^\W\d_]*")
+_LETTERS = re.compile(r"[^\W\d_]+")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
 _LOOKALIKE = re.compile(r"[\u0370-\u03ff\u0400-\u04ff]")
 
 
@@ -2788,9 +2789,11 @@ def _reader_form(text: str) -> str:
     form = unicodedata.normalize("NFC", text).translate(_READER_TABLE)
     if _LOOKALIKE.search(form) is None:
         return form
-    return _MIXED_WORD.sub(
+    return _LETTERS.sub(
         lambda m: (
-            m.group(0).translate(_HOMOGLYPHS) if _LOOKALIKE.search(m.group(0)) else m.group(0)
+            m.group(0).translate(_HOMOGLYPHS)
+            if _ASCII_LETTER.search(m.group(0)) and _LOOKALIKE.search(m.group(0))
+            else m.group(0)
         ),
         form,
     )
