@@ -99,8 +99,8 @@ _TRUNK_PHONE = re.compile(
     r"(?<![\w.\-])0\d{3,4}[ \-]?\d{6}(?![\w\-]|\.\d)|(?<![\w.\-])0\d{2,4} \d{3,4} \d{3,4}(?![\w\-]|\.\d)"
     # a French number in five pairs (``06 12 34 56 78``, ``01.23.45.67.89``) and an area
     # code in brackets before the number (``(030) 1234567``, ``(0123) 456 789``)
-    r"|(?<![\w.\-])0[1-9](?P<sep>[ .])\d{2}(?:(?P=sep)\d{2}){3}(?![\w\-]|[ .]\d)"
-    r"|(?<![\w.\-])\(0\d{1,4}\)[ \-]?\d{3,4}[ \-]?\d{3,4}(?![\w\-]|\.\d)"
+    r"|(?<![\w.\-])0[1-9](?P<sep>[ .\-])\d{2}(?:(?P=sep)\d{2}){3}(?![\w\-]|[ .]\d)"
+    r"|(?<![\w.\-])\(0\d{1,4}\)[ \-]?\d{2,4}(?:[ \-]?\d{2,4}){1,3}(?![\w\-]|\.\d)"
 )
 _LOCAL_PHONE = re.compile(_NOT_GLUED + r"\d{3}[ \-]\d{4}(?![\w\-]|\.\d)")
 #: a Chinese mobile number in groups of 3-4-4 (``138 1234 5678``): the local rule would take
@@ -2421,7 +2421,9 @@ _CYRILLIC_GIVEN = frozenset({
     "мария", "анна", "наталья", "наталия", "татьяна", "ирина", "светлана", "екатерина",
     "юлия", "людмила", "галина", "марина", "анастасия", "дарья", "ксения", "евгения",
     "валентина", "елизавета", "полина", "алина", "олена", "оксана", "тетяна", "iрина",
-    "ірина", "наталiя", "наталія", "катерина", "марiя", "марія", "ганна",
+    "ірина", "наталiя", "наталія", "катерина", "марiя", "марія", "ганна", "алена", "алла",
+    "жанна", "инна", "кристина", "лариса", "лидия", "нина", "раиса", "софия", "яна", "илья",
+    "кирилл", "никита", "руслан", "станислав", "ярослав", "вадим", "глеб", "егор",
 })  # fmt: skip
 #: Russian words of breast imaging that a name's second word is not (``Мария Правая`` is no
 #: pair): right, left, breast, gland, mammary, ultrasound, mass, cyst, biopsy, axilla, lymph
@@ -2434,7 +2436,8 @@ _CYRILLIC_CLINICAL = frozenset({
 })  # fmt: skip
 _CYRILLIC_PAIR = re.compile(
     r"(?<![^\W\d_])([А-ЯЁІЇЄҐ][а-яёіїєґ]{2,}|[А-ЯЁІЇЄҐ]{3,})(?: {1,2}|\t)"
-    r"([А-ЯЁІЇЄҐ][а-яёіїєґ]{3,}|[А-ЯЁІЇЄҐ]{4,})(?![^\W\d_])"
+    r"([А-ЯЁІЇЄҐ][а-яёіїєґ]{3,}(?:-[А-ЯЁІЇЄҐ][а-яёіїєґ]{2,})?|[А-ЯЁІЇЄҐ]{4,}(?:-[А-ЯЁІЇЄҐ]{3,})?)"
+    r"(?![^\W\d_])"
 )
 _CYRILLIC_CAPITAL = re.compile(r"[А-ЯЁІЇЄҐ]")
 
@@ -2450,7 +2453,7 @@ def _cyrillic_given_pairs(text: str) -> list[tuple[int, int]]:
         first, last = m.group(1), m.group(2)
         if first.isupper() != last.isupper():
             continue
-        key = last.lower().replace("ё", "е")
+        key = last.split("-")[0].lower().replace("ё", "е")
         if (
             first.lower().replace("ё", "е") in _CYRILLIC_GIVEN
             and key not in _ROOM_WORDS
@@ -2463,10 +2466,11 @@ def _cyrillic_given_pairs(text: str) -> list[tuple[int, int]]:
 
 
 #: two words of different scripts side by side (a space or two, or a tab, apart): Latin,
-#: Greek, Cyrillic, Arabic, Hebrew, Devanagari (groups 1 and 2)
+#: Greek, Cyrillic, Arabic, Hebrew, Devanagari (groups 1 and 2; the second may be barrelled)
 _MIXED_PAIR = re.compile(
     r"(?<![^\W\d_'’\-])([^\W\d_][^\W\d_\u0900-\u097f]*|[\u0900-\u097f]+)(?: {1,2}|\t)"
-    r"(?=([^\W\d_][^\W\d_\u0900-\u097f]*|[\u0900-\u097f]+)(?![^\W\d_'’\-]))"
+    r"(?=((?:[^\W\d_][^\W\d_\u0900-\u097f]*|[\u0900-\u097f]+)"
+    r"(?:-[^\W\d_][^\W\d_\u0900-\u097f]*)?)(?![^\W\d_'’\-]))"
 )
 
 
@@ -2485,14 +2489,20 @@ def _word_script(word: str) -> str | None:
 
 
 def _given_of_script(word: str, script: str) -> bool:
-    if script == "latin":
-        return word[:1].isupper() and len(word) >= 3 and _class(word) == _name_class()
+    if script == "latin":  # "Mary", "Maria" are words of a list too: beside another script
+        return (
+            word[:1].isupper()
+            and len(word) >= 3
+            and _class(word) in (_name_class(), _ambiguous_class())
+            and not _common(word)
+            and _fold_lower(word) in _given_names()
+        )
     if script == "greek":
         key = _greek_fold(word)
         return word[:1].isupper() and (key in _GREEK_GIVEN or key in _GREEK_FOREIGN_GIVEN)
     if script == "cyrillic":
         return word[:1].isupper() and word.lower().replace("ё", "е") in _CYRILLIC_GIVEN
-    return word in _CASELESS_GIVEN
+    return _caseless_key(word) in _CASELESS_GIVEN
 
 
 def _other_word_of_script(word: str, script: str) -> bool:
@@ -2508,7 +2518,8 @@ def _other_word_of_script(word: str, script: str) -> bool:
     if script == "cyrillic":
         key = word.lower()
         return key not in _CYRILLIC_CLINICAL and key not in _ROOM_WORDS and key not in _TITLES
-    return word not in _CASELESS_CLINICAL and word not in _ROOM_WORDS
+    key = _caseless_key(word)
+    return key not in _CASELESS_CLINICAL and key not in _ROOM_WORDS
 
 
 _CASED = frozenset({"latin", "greek", "cyrillic"})
@@ -2521,7 +2532,8 @@ def _mixed_script_pairs(text: str) -> list[tuple[int, int]]:
     both. A name written half in one script, half in another has no pair rule of either."""
     spans = []
     for m in _MIXED_PAIR.finditer(text):
-        first, second = m.group(1), m.group(2)
+        first, whole = m.group(1), m.group(2)
+        second = whole.split("-")[0]  # "Mayhew-Quimbrell": its first part is read
         a, b = _word_script(first), _word_script(second)
         if a is None or b is None or a == b:
             continue
@@ -2537,8 +2549,15 @@ def _mixed_script_pairs(text: str) -> list[tuple[int, int]]:
                 and _other_word_of_script(second, b)
             )
         ):
-            spans += [m.span(1), (m.end(), m.end() + len(second))]
+            spans += [m.span(1), (m.end(), m.end() + len(whole))]
     return [] if spans and _description(text) else spans
+
+
+@lru_cache(maxsize=1)
+def _given_names() -> frozenset[str]:
+    from cadbusi_assets.records.vocabulary import name_words
+
+    return name_words()
 
 
 @lru_cache(maxsize=1)
@@ -2553,6 +2572,15 @@ def _ambiguous_class() -> int:
     from cadbusi_assets.records.scrub import _AMBIGUOUS
 
     return _AMBIGUOUS
+
+
+#: Arabic short vowels, shadda, sukun, dagger alif and tatweel, Hebrew points and cantillation
+#: marks: a given name is looked up without them (``مُحَمَّد``, ``דָּוִד``)
+_CASELESS_MARKS = re.compile(r"[\u064b-\u065f\u0670\u0640\u0591-\u05bd\u05bf-\u05c7]")
+
+
+def _caseless_key(word: str) -> str:
+    return _CASELESS_MARKS.sub("", word) if _CASELESS_MARKS.search(word) else word
 
 
 def _caseless_names(text: str) -> list[tuple[int, int]]:
@@ -2573,7 +2601,7 @@ def _caseless_names(text: str) -> list[tuple[int, int]]:
         gap = text[a.end() : b.start()]
         if gap not in (" ", "  ", "\t"):
             continue
-        first, second = a.group(0), b.group(0)
+        first, second = _caseless_key(a.group(0)), _caseless_key(b.group(0))
         if (first in _CASELESS_GIVEN and second not in _CASELESS_CLINICAL) or (
             second in _CASELESS_GIVEN and first not in _CASELESS_CLINICAL
         ):
@@ -2581,7 +2609,7 @@ def _caseless_names(text: str) -> list[tuple[int, int]]:
     if (
         2 <= len(words) <= 4
         and len({_script(w.group(0)) for w in words}) == 1
-        and not any(w.group(0) in _CASELESS_CLINICAL for w in words)
+        and not any(_caseless_key(w.group(0)) in _CASELESS_CLINICAL for w in words)
         and _CASELESS_ONLY.fullmatch(text) is not None
     ):
         spans.append((words[0].start(), words[-1].end()))

@@ -1084,10 +1084,11 @@ _FOREIGN_WEEKDAY_HINTS = frozenset([
     "sobota", "sobotę", "sobote", "niedziela", "niedzielę", "niedziele",
 ])  # fmt: skip
 #: a weekday before a placeholder (``Tuesday <3 March 2024>``, ``Tue, the <3rd of March>``,
-#: ``Dienstag, <3. März 2024>``): group 1 the placeholder's character
+#: ``Dienstag, <3. März 2024>``, ``Dienstag, den <3. März 2024>``, ``mardi, le <3 mars
+#: 2024>``: the article goes with it): group 1 the placeholder's character
 _WEEKDAY_BEFORE_DATE = re.compile(
     r"(?i)\b(?:" + _WEEKDAY_WORD + "|" + _FOREIGN_WEEKDAY + r"),?"
-    r"[ \t]+(?=(?:the[ \t]+)?\ue000(.)\ue001)"
+    r"[ \t]+(?:(?:den|le|el|il)[ \t]+(?=\ue000))?(?=(?:the[ \t]+)?\ue000(.)\ue001)"
 )
 #: a weekday after a placeholder (``<March 3>, Tuesday``, ``<3/3/2024> (Tue)``, ``<03.03.2024>
 #: (Dienstag)``): group 1 the placeholder's character
