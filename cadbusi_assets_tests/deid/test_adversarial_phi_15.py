@@ -47,12 +47,18 @@ All names, numbers and dates are invented.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from pydicom.uid import UID
 
 from cadbusi_assets.deid.shapes import scrub_identifier_shapes
 from cadbusi_assets.records.scrub import _fold_lower, scrub_report_text
 from cadbusi_assets.records.vocabulary import FOREIGN_WEEKDAY_WORDS, name_words, place_words
+from cadbusi_assets_tests.deid.canary import canary_dataset
+from cadbusi_assets_tests.deid.phi_support import deidentify_in_process, released_text
 from cadbusi_assets_tests.deid.phi_support import leaked as _leaked
+from cadbusi_assets_tests.deid.phi_support import seen as _seen
 from cadbusi_assets_tests.deid.phi_support import through_channel as _run
 
 R, D, C = "report", "desc", "cm"
@@ -407,3 +413,35 @@ def test_the_second_batch_keeps_words_of_the_lists_beside_clinical_words():
         assert _short(text) == text, text
     assert _report("Vu mardi, le 3 mars 2024.").endswith("[DATE].")
     assert _report("Seen Tuesday, the 3rd of March.") == "Seen the 14th of February."
+
+
+#: values planted in files for ``cadbusi deidentify`` (UTF-8), and what must not come out
+_COMMAND_ATTACKS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
+    "arabic": ({"TransducerData": "زيلدا كويمبرل"}, ("كويمبرل",)),
+    "hebrew": ({"TransducerData": "L12-5 שרה קווימברל"}, ("קווימברל",)),
+    "greek": ({"TransducerData": "Ζέλντα Κουιμπρέλ"}, ("κουιμπρέλ",)),
+    "cyrillic": ({"TransducerData": "Елена Квимбрелл"}, ("квимбрелл",)),
+    "mixed": ({"TransducerData": "Ottoline Κουιμπρέλ"}, ("κουιμπρέλ", "ottoline")),
+    "wide": ({"TransducerData": "Ｚｅｌｄａ Ｑｕｉｍｂｒｅｌｌ"}, ("quimbrell",)),
+    "weekday": ({"ImageComments": "Seen Dienstag, 03.03.2024"}, ("dienstag",)),
+}
+
+
+def test_command_writes_none_of_the_round_16_attacks(tmp_path: Path):
+    """``cadbusi deidentify`` in its own process: names of other scripts and full-width
+    letters in short text, a foreign weekday beside a date in a comment; every file is written
+    and no planted word is in what a reader of it sees."""
+    source, out = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    for name, (values, _) in _COMMAND_ATTACKS.items():
+        ds = canary_dataset(colour=False)
+        ds.SpecificCharacterSet = "ISO_IR 192"
+        for keyword, value in values.items():
+            setattr(ds, keyword, value)
+        uid = UID(f"{ds.SOPInstanceUID}.{len(name)}{sum(map(ord, name))}")
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid
+        ds.save_as(source / f"{name}.dcm", enforce_file_format=True)
+    _, rows, _ = deidentify_in_process(tmp_path, source, out, set(_COMMAND_ATTACKS))
+    for name, row in rows.items():
+        text = _seen(released_text(out / row["output_path"]))
+        assert not [w for w in _COMMAND_ATTACKS[name][1] if _seen(w) in text], name
