@@ -2587,10 +2587,11 @@ def _caseless_names(text: str) -> list[tuple[int, int]]:
     """Names in Arabic, Hebrew or Devanagari script in short text, where no letter case tells a
     name: (1) a given name of :data:`_CASELESS_GIVEN` beside another word of its script (a
     space or two, or a tab, apart) that :data:`_CASELESS_CLINICAL` has not: both (``محمد
-    كويمبرل``, ``Quimbrell זלדה`` is the second word's); (2) a value of two to four words of one
-    such script and nothing else (no digit, no Latin word), none a clinical word: the whole
-    value (``زيلدا كويمبرل``; the description and report scrubbers take every such word for a
-    name already; ``الثدي الأيمن``, right breast, stays)."""
+    كويمبرل``); (2) two to four words of one such script side by side, none a clinical word,
+    in a value that holds nothing else but digits, punctuation and known Latin words
+    (:func:`_caseless_run_alone`): the words (``زيلدا كويمبرل``, ``US זלדה קווימברל 2``; the
+    description and report scrubbers take every such word for a name already; ``الثدي
+    الأيمن``, right breast, stays)."""
     words = list(_CASELESS_WORD.finditer(text))
     if not words:
         return []
@@ -2610,15 +2611,31 @@ def _caseless_names(text: str) -> list[tuple[int, int]]:
         2 <= len(words) <= 4
         and len({_script(w.group(0)) for w in words}) == 1
         and not any(_caseless_key(w.group(0)) in _CASELESS_CLINICAL for w in words)
-        and _CASELESS_ONLY.fullmatch(text) is not None
+        and _caseless_run_alone(text, words)
     ):
         spans.append((words[0].start(), words[-1].end()))
     return spans
 
 
-#: a value of words of one caseless script and spaces only (a hyphen, an apostrophe, a dot
-#: inside a name)
-_CASELESS_ONLY = re.compile(r"[ \t]*(?:[\u0590-\u06ff\u0900-\u097f'’.\-]+[ \t]*)+")
+def _caseless_run_alone(text: str, words: list[re.Match[str]]) -> bool:
+    """The caseless ``words`` stand side by side (spaces, an apostrophe, a hyphen or a dot
+    between them) and what else the value holds is digits, punctuation and Latin words that a
+    vocabulary knows or a short code in capitals (``US``, ``L``, ``LT``): ``US زيلدا كويمبرل 2``.
+    A Latin word no vocabulary knows (a product) or a letter of another script keeps it."""
+    for a, b in itertools.pairwise(words):
+        if _CASELESS_GAP.fullmatch(text, a.end(), b.start()) is None:
+            return False
+    rest = text[: words[0].start()] + " " + text[words[-1].end() :]
+    for token in _LETTERS.findall(rest):
+        if not token.isascii():
+            return False
+        if not (_common(token) or (token.isupper() and len(token) <= 3)):
+            return False
+    return True
+
+
+#: what stands between the words of a caseless name (``عبد الله``, ``בן-דוד``)
+_CASELESS_GAP = re.compile(r"[ \t'’.\-]{1,3}")
 
 
 def _script(word: str) -> str:

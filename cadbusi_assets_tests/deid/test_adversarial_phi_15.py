@@ -86,10 +86,27 @@ def test_a_caseless_pair_alone_in_short_text_goes():
 
 def test_a_caseless_given_name_beside_a_word_of_its_script():
     assert _short("محمد كويمبرل") == "[name]"  # the whole value too
-    assert _short("US L breast فاطمة الزهراوي") == "US L breast [name] [name]"
-    assert _short("tech: דוד קווימברל") == "tech: [name] [name]"
-    assert _short("L12-5 שרה קווימברל 2") == "L12-5 [name] [name] 2"
-    assert _short("अमित क्विम्ब्रेल, L breast") == "[name] [name], L breast"
+    assert _short("US L breast فاطمة الزهراوي") == "US L breast [name]"
+    assert _short("tech: דוד קווימברל") == "tech: [name]"
+    assert _short("L12-5 שרה קווימברל 2") == "L12-5 [name] 2"
+    assert _short("अमित क्विम्ब्रेल, L breast") == "[name], L breast"
+    # beside a Latin word no vocabulary knows only the given name marks them (and the Latin
+    # word beside a given name of another script goes too)
+    assert _short("Ottoline محمد كويمبرل") == "[name] [name] [name]"
+    assert _short("Ottoline2 דוד קווימברל") == "Ottoline2 [name] [name]"
+
+
+def test_a_caseless_pair_beside_known_latin_words_or_digits_goes():
+    """(b) also where the rest of the value is digits and words a vocabulary knows: no
+    given name is needed (``US זלדה קווימברל``); beside a Latin word no vocabulary knows it
+    stays (a name of two scripts, a gap: ``Quimbrell זלדה``)."""
+    assert _short("US זלדה קווימברל") == "US [name]"
+    assert _short("זלדה קווימברל 2") == "[name] 2"
+    assert _short("L12-5 زيلدا كويمبرل") == "L12-5 [name]"
+    assert _short("US L breast الثدي الأيمن") == "US L breast الثدي الأيمن"
+    assert _short("Linear خطي عالي") == "Linear خطي عالي"
+    assert _short("Quimbrell זלדה") == "Quimbrell זלדה"
+    assert _short("Ottoline זלדה קווימברל") == "Ottoline זלדה קווימברל"
 
 
 def test_caseless_clinical_words_stay():
