@@ -97,6 +97,10 @@ _INTERNATIONAL = re.compile(r"(?<![\w.\-])\+\d{1,3}(?:[ .\-/·]?\(?\d{1,4}\)?){2
 #: a UK or European number with a trunk 0 (``07700 900123``, ``020 7946 0018``)
 _TRUNK_PHONE = re.compile(
     r"(?<![\w.\-])0\d{3,4}[ \-]?\d{6}(?![\w\-]|\.\d)|(?<![\w.\-])0\d{2,4} \d{3,4} \d{3,4}(?![\w\-]|\.\d)"
+    # a French number in five pairs (``06 12 34 56 78``, ``01.23.45.67.89``) and an area
+    # code in brackets before the number (``(030) 1234567``, ``(0123) 456 789``)
+    r"|(?<![\w.\-])0[1-9](?P<sep>[ .\-])\d{2}(?:(?P=sep)\d{2}){3}(?![\w\-]|[ .]\d)"
+    r"|(?<![\w.\-])\(0\d{1,4}\)[ \-]?\d{2,4}(?:[ \-]?\d{2,4}){1,3}(?![\w\-]|\.\d)"
 )
 _LOCAL_PHONE = re.compile(_NOT_GLUED + r"\d{3}[ \-]\d{4}(?![\w\-]|\.\d)")
 #: a Chinese mobile number in groups of 3-4-4 (``138 1234 5678``): the local rule would take
@@ -1487,6 +1491,29 @@ def title_name_pairs(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+#: a title-case word, a space or two, and a surname after an elided particle (``Zelda
+#: d'Arquimbrell``, ``Zelda O'Quimbrell``, ``Zelda D’Arcy-Quimbrell``): groups 1 and 2 (the
+#: surname without its particle)
+_ELIDED_PAIR = re.compile(
+    rf"(?<![^\W\d_'’])({_CAPITAL}{_SMALL}{{3,}})(?: {{1,2}}|\t)(?:[dDlL]|O|Mc)['’]"
+    rf"({_CAPITAL}{_SMALL}{{3,}})(?![^\W\d_'’])"
+)
+
+
+def elided_particle_pairs(text: str) -> list[tuple[int, int]]:
+    """:func:`title_name_pairs` with a surname after an elided particle (``d'``, ``l'``,
+    ``O'``): both words read like a name (:func:`_unknown_name_word`), in a value that is no
+    description: the span of both."""
+    if "'" not in text and "’" not in text:
+        return []
+    spans = [
+        m.span()
+        for m in _ELIDED_PAIR.finditer(text)
+        if _unknown_name_word(m.group(1)) and _unknown_name_word(m.group(2))
+    ]
+    return [] if spans and _description(text) else spans
+
+
 def _clinical_ending(key: str) -> bool:
     """A word with the ending of a Latin or clinical word (``AKINESIS``, ``-ES``)."""
     from cadbusi_assets.records.scrub import _CLINICAL_ENDING
@@ -2305,12 +2332,13 @@ def _greek_given_pairs(text: str) -> list[tuple[int, int]]:
         first, last = m.group(1), m.group(2)
         if first.isupper() != last.isupper():
             continue
-        key = _greek_fold(last)
+        key, given = _greek_fold(last), _greek_fold(first)
         if (
-            _greek_fold(first) in _GREEK_GIVEN
+            (given in _GREEK_GIVEN or given in _GREEK_FOREIGN_GIVEN)
             and key not in _ROOM_WORDS
             and key not in _TITLES
             and key not in _GREEK_GIVEN_NOT_SURNAMES
+            and key not in _GREEK_CLINICAL
         ):
             spans.append(m.span())
     return [] if spans and _description(text) else spans
@@ -2322,6 +2350,297 @@ _GREEK_GIVEN_NOT_SURNAMES = frozenset({
     "αγιου", "αγιασ", "αγιοσ", "αγια", "δευτερα", "τριτη", "τεταρτη", "πεμπτη", "παρασκευη",
     "σαββατο", "κυριακη",
 })  # fmt: skip
+
+
+#: Greek spellings of common foreign given names (folded as :data:`_GREEK_GIVEN`), none a Greek
+#: word (``Ροζ``, pink, and ``Έλα``, come, left out): ``Ζέλντα Κουιμπρέλ`` is a name as
+#: ``Ελένη Κουιμπρέλ`` is
+_GREEK_FOREIGN_GIVEN = frozenset({
+    "τζον", "τζων", "τζακ", "τζειμσ", "τζεημσ", "τζορτζ", "τζοσεφ", "ντειβιντ", "ντεηβιντ",
+    "μαικλ", "ρομπερτ", "ριτσαρντ", "τσαρλσ", "ουιλιαμ", "γουιλιαμ", "πιτερ", "τομασ", "μαρκ",
+    "ποηλ", "ντανιελ", "μαιρη", "μαιρι", "μερι", "τζειν", "τζεην", "τζενιφερ", "τζεσικα",
+    "ζελντα", "σαρα", "σαρρα", "λαουρα", "λορα", "λιντα", "λουσι", "εμιλι", "εμμα", "ολιβια",
+    "σοφι", "χαννα", "χανα", "κλερ", "ζοι", "ιζαμπελ", "ρεμπεκα", "ελιζαμπεθ", "σουζαν",
+    "καρεν", "πατρισια", "βικτορια", "οτολιν", "μπαρμπαρα",
+})  # fmt: skip
+#: Greek words of breast imaging and its rooms that a name's second word is not (``Τζον
+#: Μαστογραφία`` is none): no Greek vocabulary is read elsewhere in short text
+_GREEK_CLINICAL = frozenset({
+    "μαζα", "μαζασ", "μητρα", "μαστοσ", "μαστου", "μαστων", "μαστογραφια", "δεξιοσ", "δεξια",
+    "δεξιου", "δεξιο", "αριστεροσ", "αριστερα", "αριστερου", "αριστερο", "υπερηχογραφημα",
+    "υπερηχοσ", "υπερηχων", "βιοψια", "μασχαλη", "μασχαλησ", "κυστη", "ογκοσ", "ογκου",
+    "ινοαδενωμα", "λεμφαδενασ", "λεμφαδενεσ", "θηλη", "θηλησ", "εξεταση", "ευρηματα",
+    "καλοηθεσ", "κακοηθεσ", "ελεγχοσ", "ηχοβολεασ", "γραμμικοσ", "κεφαλη",
+})  # fmt: skip
+#: words of scripts without letter case (Arabic, Hebrew, Devanagari: a vowel sign is no
+#: letter to ``\w``, so a word is a run of its block)
+_CASELESS_WORD = re.compile(r"[\u0600-\u06ff]+|[\u0590-\u05ff]+|[\u0900-\u097f]+")
+#: common given names in Arabic, Hebrew and Devanagari script; none a word of the script that a
+#: clinical text uses (``عمر`` age, ``نور`` light, ``حسن`` good, ``علي`` on, ``रेखा`` line, ``आशा``
+#: hope, ``किरण`` ray are left out)
+_CASELESS_GIVEN = frozenset({
+    "محمد", "أحمد", "احمد", "خالد", "يوسف", "إبراهيم", "ابراهيم", "عبدالله", "مصطفى", "محمود",
+    "طارق", "سامي", "حسين", "فاطمة", "مريم", "عائشة", "زينب", "خديجة", "سارة", "ليلى", "أمينة",
+    "سلمى", "رانيا", "ياسمين", "نادية", "سميرة", "هند", "رنا", "دينا", "ريم", "جون", "ماري",
+    "דוד", "משה", "יוסף", "אברהם", "יצחק", "יעקב", "דניאל", "מיכאל", "אריאל", "איתי", "יונתן",
+    "שרה", "רחל", "רבקה", "לאה", "מרים", "אסתר", "רות", "חנה", "נועה", "מיכל", "מאיה",
+    "אביגיל", "טליה", "אפרת", "מרי",
+    "राम", "सीता", "प्रिया", "अमित", "राहुल", "सुनील", "अनिल", "राजेश", "सुरेश", "रमेश", "संजय",
+    "अजय", "मनोज", "अंजलि", "पूजा", "नेहा", "सुनीता", "अनीता", "गीता", "लक्ष्मी", "सरिता", "ममता",
+    "मीना", "प्रकाश", "अर्जुन", "रोहित", "विकास", "सविता",
+})  # fmt: skip
+#: a small clinical and room vocabulary of those scripts for breast ultrasound (breast, right,
+#: left, ultrasound, biopsy, mass, axilla, cyst, lymph node, follow-up, benign, malignant,
+#: transducer, linear, room, clinic, department, hospital): a value with one of them is no
+#: name (``الثدي الأيمن``, right breast, ``שד ימין``, ``स्तन अल्ट्रासाउंड``)
+_CASELESS_CLINICAL = frozenset({
+    "الثدي", "ثدي", "للثدي", "الأيمن", "الايمن", "أيمن", "ايمن", "الأيسر", "الايسر", "أيسر",
+    "ايسر", "يمين", "يسار", "اليمين", "اليسار", "الموجات", "موجات", "فوق", "الصوتية",
+    "صوتية", "سونار", "أشعة", "اشعة", "الأشعة", "الاشعة", "خزعة", "كتلة", "الإبط", "الابط",
+    "إبط", "ابط", "ورم", "كيس", "كيسة", "فحص", "تصوير", "ماموجرام", "الماموجرام", "عقدة",
+    "العقد", "اللمفاوية", "الليمفاوية", "إبرة", "ابرة", "متابعة", "حميد", "خبيث", "غرفة",
+    "عيادة", "قسم", "جهاز", "مسبار", "محول", "خطي", "مستشفى", "الطبيب", "طبيب", "سرطان",
+    "שד", "השד", "ימין", "שמאל", "ימני", "שמאלי", "ימנית", "שמאלית", "אולטרסאונד", "על-קול",
+    "סונר", "ביופסיה", "גוש", "בלוטה", "בלוטות", "שחי", "השחי", "ציסטה", "בדיקה", "מעקב",
+    "ממוגרפיה", "חדר", "מכון", "מחלקה", "מרפאה", "הדמיה", "דימות", "בית", "חולים", "מתמר",
+    "ליניארי", "שפיר", "ממאיר", "סרטן", "רופא",
+    "स्तन", "दायां", "दायाँ", "दाहिना", "दाहिने", "बायां", "बायाँ", "बाएं", "दाएं", "अल्ट्रासाउंड",
+    "सोनोग्राफी", "बायोप्सी", "गांठ", "कांख", "बगल", "जांच", "परीक्षण", "कमरा", "विभाग",
+    "अस्पताल", "रेडियोलॉजी", "मैमोग्राफी", "सिस्ट", "लिम्फ", "नोड", "ट्यूमर", "कैंसर", "डॉक्टर",
+})  # fmt: skip
+
+
+#: Russian and Ukrainian given names (lower case, ``е`` for ``ё``), common ones and their usual
+#: short forms; none a word (``Вера`` faith, ``Надежда`` hope, ``Любовь`` love, ``Роза``,
+#: ``Лилия``, ``Лев`` lion, ``Слава`` glory are left out)
+_CYRILLIC_GIVEN = frozenset({
+    "александр", "алексей", "андрей", "дмитрий", "сергей", "иван", "михаил", "николай",
+    "владимир", "павел", "евгений", "олег", "игорь", "юрий", "виктор", "константин", "максим",
+    "артем", "денис", "антон", "роман", "борис", "григорий", "петр", "федор", "тарас",
+    "богдан", "олександр", "андрiй", "андрій", "микола", "сергiй", "сергій", "елена", "ольга",
+    "мария", "анна", "наталья", "наталия", "татьяна", "ирина", "светлана", "екатерина",
+    "юлия", "людмила", "галина", "марина", "анастасия", "дарья", "ксения", "евгения",
+    "валентина", "елизавета", "полина", "алина", "олена", "оксана", "тетяна", "iрина",
+    "ірина", "наталiя", "наталія", "катерина", "марiя", "марія", "ганна", "алена", "алла",
+    "жанна", "инна", "кристина", "лариса", "лидия", "нина", "раиса", "софия", "яна", "илья",
+    "кирилл", "никита", "руслан", "станислав", "ярослав", "вадим", "глеб", "егор",
+})  # fmt: skip
+#: Russian words of breast imaging that a name's second word is not (``Мария Правая`` is no
+#: pair): right, left, breast, gland, mammary, ultrasound, mass, cyst, biopsy, axilla, lymph
+#: node, examination, sensor
+_CYRILLIC_CLINICAL = frozenset({
+    "правая", "правой", "правый", "левая", "левой", "левый", "грудь", "груди", "железа",
+    "железы", "молочная", "молочной", "узи", "образование", "киста", "кисты", "биопсия",
+    "подмышечная", "подмышечной", "лимфоузел", "лимфоузлы", "исследование", "датчик",
+    "линейный", "маммография", "обследование",
+})  # fmt: skip
+_CYRILLIC_PAIR = re.compile(
+    r"(?<![^\W\d_])([А-ЯЁІЇЄҐ][а-яёіїєґ]{2,}|[А-ЯЁІЇЄҐ]{3,})(?: {1,2}|\t)"
+    r"([А-ЯЁІЇЄҐ][а-яёіїєґ]{3,}(?:-[А-ЯЁІЇЄҐ][а-яёіїєґ]{2,})?|[А-ЯЁІЇЄҐ]{4,}(?:-[А-ЯЁІЇЄҐ]{3,})?)"
+    r"(?![^\W\d_])"
+)
+_CYRILLIC_CAPITAL = re.compile(r"[А-ЯЁІЇЄҐ]")
+
+
+def _cyrillic_given_pairs(text: str) -> list[tuple[int, int]]:
+    """:func:`_greek_given_pairs` in Cyrillic: a given name of :data:`_CYRILLIC_GIVEN` before a
+    word of 4+ letters written the same way (``Елена Квимбрелл``, ``ЕЛЕНА КВИМБРЕЛЛ``) that no
+    room, title or clinical word is, in a value that is no description: both."""
+    if _CYRILLIC_CAPITAL.search(text) is None:
+        return []
+    spans = []
+    for m in _CYRILLIC_PAIR.finditer(text):
+        first, last = m.group(1), m.group(2)
+        if first.isupper() != last.isupper():
+            continue
+        key = last.split("-")[0].lower().replace("ё", "е")
+        if (
+            first.lower().replace("ё", "е") in _CYRILLIC_GIVEN
+            and key not in _ROOM_WORDS
+            and key not in _TITLES
+            and key not in _CYRILLIC_CLINICAL
+            and key not in _KIN_OTHER_SCRIPTS
+        ):
+            spans.append(m.span())
+    return [] if spans and _description(text) else spans
+
+
+#: two words of different scripts side by side (a space or two, or a tab, apart): Latin,
+#: Greek, Cyrillic, Arabic, Hebrew, Devanagari (groups 1 and 2; the second may be barrelled)
+_MIXED_PAIR = re.compile(
+    r"(?<![^\W\d_'’\-])([^\W\d_][^\W\d_\u0900-\u097f]*|[\u0900-\u097f]+)(?: {1,2}|\t)"
+    r"(?=((?:[^\W\d_][^\W\d_\u0900-\u097f]*|[\u0900-\u097f]+)"
+    r"(?:-[^\W\d_][^\W\d_\u0900-\u097f]*)?)(?![^\W\d_'’\-]))"
+)
+
+
+def _word_script(word: str) -> str | None:
+    """The script of ``word`` (``latin``, ``greek``, ``cyrillic``, a caseless one) or None."""
+    code = ord(word[0])
+    if code < 0x250:
+        return "latin" if word.isascii() or code >= 0xC0 or word[0].isalpha() else None
+    if 0x370 <= code < 0x400:
+        return "greek"
+    if 0x400 <= code < 0x530:
+        return "cyrillic"
+    if 0x590 <= code < 0x700 or 0x900 <= code < 0x980:
+        return _script(word)
+    return None
+
+
+def _given_of_script(word: str, script: str) -> bool:
+    if script == "latin":  # "Mary", "Maria" are words of a list too: beside another script
+        return (
+            word[:1].isupper()
+            and len(word) >= 3
+            and _class(word) in (_name_class(), _ambiguous_class())
+            and not _common(word)
+            and _fold_lower(word) in _given_names()
+        )
+    if script == "greek":
+        key = _greek_fold(word)
+        return word[:1].isupper() and (key in _GREEK_GIVEN or key in _GREEK_FOREIGN_GIVEN)
+    if script == "cyrillic":
+        return word[:1].isupper() and word.lower().replace("ё", "е") in _CYRILLIC_GIVEN
+    return _caseless_key(word) in _CASELESS_GIVEN
+
+
+def _other_word_of_script(word: str, script: str) -> bool:
+    """``word`` may be a surname beside a given name of another script: capitalised (in a
+    script with case), of 3+ letters, no word that a vocabulary of its script knows."""
+    if script in ("latin", "greek", "cyrillic") and (not word[:1].isupper() or len(word) < 3):
+        return False
+    if script == "latin":
+        return not _common(word) and _class(word) != _ambiguous_class()
+    if script == "greek":
+        key = _greek_fold(word)
+        return key not in _GREEK_CLINICAL and key not in _ROOM_WORDS and key not in _TITLES
+    if script == "cyrillic":
+        key = word.lower()
+        return key not in _CYRILLIC_CLINICAL and key not in _ROOM_WORDS and key not in _TITLES
+    key = _caseless_key(word)
+    return key not in _CASELESS_CLINICAL and key not in _ROOM_WORDS
+
+
+_CASED = frozenset({"latin", "greek", "cyrillic"})
+
+
+def _mixed_script_pairs(text: str) -> list[tuple[int, int]]:
+    """A given name of one script's list beside a name-like word of another script in short
+    text (``Quimbrell שרה``, ``Елена Quimbrell``, ``محمد Quimbrell``), or two unknown
+    capitalised words of two scripts with case (``Ottoline Κουιμπρέλ``, ``Зельда Quimbrell``):
+    both. A name written half in one script, half in another has no pair rule of either."""
+    spans = []
+    for m in _MIXED_PAIR.finditer(text):
+        first, whole = m.group(1), m.group(2)
+        second = whole.split("-")[0]  # "Mayhew-Quimbrell": its first part is read
+        a, b = _word_script(first), _word_script(second)
+        if a is None or b is None or a == b:
+            continue
+        if (
+            (_given_of_script(first, a) and _other_word_of_script(second, b))
+            or (_given_of_script(second, b) and _other_word_of_script(first, a))
+            # two unknown capitalised words of scripts with case: ``Ottoline Κουιμπρέλ``
+            or (
+                _CASED.issuperset((a, b))
+                and len(first) >= 4
+                and len(second) >= 4
+                and _other_word_of_script(first, a)
+                and _other_word_of_script(second, b)
+            )
+        ):
+            spans += [m.span(1), (m.end(), m.end() + len(whole))]
+    return [] if spans and _description(text) else spans
+
+
+@lru_cache(maxsize=1)
+def _given_names() -> frozenset[str]:
+    from cadbusi_assets.records.vocabulary import name_words
+
+    return name_words()
+
+
+@lru_cache(maxsize=1)
+def _name_class() -> int:
+    from cadbusi_assets.records.scrub import _NAME
+
+    return _NAME
+
+
+@lru_cache(maxsize=1)
+def _ambiguous_class() -> int:
+    from cadbusi_assets.records.scrub import _AMBIGUOUS
+
+    return _AMBIGUOUS
+
+
+#: Arabic short vowels, shadda, sukun, dagger alif and tatweel, Hebrew points and cantillation
+#: marks: a given name is looked up without them (``مُحَمَّد``, ``דָּוִד``)
+_CASELESS_MARKS = re.compile(r"[\u064b-\u065f\u0670\u0640\u0591-\u05bd\u05bf-\u05c7]")
+
+
+def _caseless_key(word: str) -> str:
+    return _CASELESS_MARKS.sub("", word) if _CASELESS_MARKS.search(word) else word
+
+
+def _caseless_names(text: str) -> list[tuple[int, int]]:
+    """Names in Arabic, Hebrew or Devanagari script in short text, where no letter case tells a
+    name: (1) a given name of :data:`_CASELESS_GIVEN` beside another word of its script (a
+    space or two, or a tab, apart) that :data:`_CASELESS_CLINICAL` has not: both (``محمد
+    كويمبرل``); (2) two to four words of one such script side by side, none a clinical word,
+    in a value that holds nothing else but digits, punctuation and known Latin words
+    (:func:`_caseless_run_alone`): the words (``زيلدا كويمبرل``, ``US זלדה קווימברל 2``; the
+    description and report scrubbers take every such word for a name already; ``الثدي
+    الأيمن``, right breast, stays)."""
+    words = list(_CASELESS_WORD.finditer(text))
+    if not words:
+        return []
+    spans: list[tuple[int, int]] = []
+    for a, b in itertools.pairwise(words):
+        if _script(a.group(0)) != _script(b.group(0)):
+            continue
+        gap = text[a.end() : b.start()]
+        if gap not in (" ", "  ", "\t"):
+            continue
+        first, second = _caseless_key(a.group(0)), _caseless_key(b.group(0))
+        if (first in _CASELESS_GIVEN and second not in _CASELESS_CLINICAL) or (
+            second in _CASELESS_GIVEN and first not in _CASELESS_CLINICAL
+        ):
+            spans += [a.span(), b.span()]
+    if (
+        2 <= len(words) <= 4
+        and len({_script(w.group(0)) for w in words}) == 1
+        and not any(_caseless_key(w.group(0)) in _CASELESS_CLINICAL for w in words)
+        and _caseless_run_alone(text, words)
+    ):
+        spans.append((words[0].start(), words[-1].end()))
+    return spans
+
+
+def _caseless_run_alone(text: str, words: list[re.Match[str]]) -> bool:
+    """The caseless ``words`` stand side by side (spaces, an apostrophe, a hyphen or a dot
+    between them) and what else the value holds is digits, punctuation and Latin words that a
+    vocabulary knows or a short code in capitals (``US``, ``L``, ``LT``): ``US زيلدا كويمبرل 2``.
+    A Latin word no vocabulary knows (a product) or a letter of another script keeps it."""
+    for a, b in itertools.pairwise(words):
+        if _CASELESS_GAP.fullmatch(text, a.end(), b.start()) is None:
+            return False
+    rest = text[: words[0].start()] + " " + text[words[-1].end() :]
+    for token in _LETTERS.findall(rest):
+        if not token.isascii():
+            return False
+        if not (_common(token) or (token.isupper() and len(token) <= 3)):
+            return False
+    return True
+
+
+#: what stands between the words of a caseless name (``عبد الله``, ``בן-דוד``)
+_CASELESS_GAP = re.compile(r"[ \t'’.\-]{1,3}")
+
+
+def _script(word: str) -> str:
+    code = ord(word[0])
+    return "devanagari" if code >= 0x900 else "arabic" if code >= 0x600 else "hebrew"
 
 
 #: a three-letter first name and a surname in capitals (``ZOË QUIMBRELLÉ``): groups 1 and 2
@@ -2486,6 +2805,45 @@ def _replace(text: str, spans: list[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
+#: Cyrillic and Greek letters that look like Latin ones, in a word that has Latin letters too
+#: (``Zеlda`` with a Cyrillic ``е``): read as the Latin letters
+_HOMOGLYPHS = str.maketrans(
+    "аеорсухіјѕԁӏАВЕКМНОРСТХІЈЅοαΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
+    "aeopcyxijsdlABEKMHOPCTXIJSoaABEZHIKMNOPTYX",
+)
+_LETTERS = re.compile(r"[^\W\d_]+")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+_LOOKALIKE = re.compile(r"[\u0370-\u03ff\u0400-\u04ff]")
+
+
+#: invisible format characters (soft hyphen, zero-width characters, bidi marks, word joiner)
+#: dropped, full-width ASCII and the ideographic space as ASCII (dashes stay: ``−aVR``)
+_READER_TABLE: dict[int, str | None] = {
+    **{c: None for c in (0xAD, 0x180E, 0xFEFF)},
+    **{c: None for c in range(0x200B, 0x2010)},
+    **{c: None for c in range(0x202A, 0x202F)},
+    **{c: None for c in range(0x2060, 0x2065)},
+    **{c: chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)},
+    0x3000: " ",
+}
+
+
+def _reader_form(text: str) -> str:
+    """``text`` as a reader sees it (NFC, no invisible characters, full-width letters and
+    digits in ASCII), a Cyrillic or Greek look-alike letter inside a Latin word Latin."""
+    form = unicodedata.normalize("NFC", text).translate(_READER_TABLE)
+    if _LOOKALIKE.search(form) is None:
+        return form
+    return _LETTERS.sub(
+        lambda m: (
+            m.group(0).translate(_HOMOGLYPHS)
+            if _ASCII_LETTER.search(m.group(0)) and _LOOKALIKE.search(m.group(0))
+            else m.group(0)
+        ),
+        form,
+    )
+
+
 _ALNUM = re.compile(r"[^\W_]")
 _DIGIT = re.compile(r"\d")
 
@@ -2506,6 +2864,20 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
         raise ValueError(f"unknown kind {kind!r}")
     if not text or _ALNUM.search(text) is None:
         return text
+    out = _scrub_shapes(text, kind)
+    if not text.isascii():
+        # as a reader sees it: ``Ｚｅｌｄａ``, ``Zelda\u2060``, ``Zoe\u0308``, a Cyrillic ``е`` in
+        # ``Zеlda``; the value as it was unless that form loses more
+        form = _reader_form(text)
+        if form != text:
+            out_form = _scrub_shapes(form, kind)
+            if out_form != form and (out == text or out_form.count("[") > out.count("[")):
+                return out_form
+    return out
+
+
+def _scrub_shapes(text: str, kind: str) -> str:
+    """:func:`scrub_identifier_shapes` of ``text`` as it is written."""
     station_name = kind == "station name"
     if station_name:
         kind = "station"
@@ -2593,8 +2965,13 @@ def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
         spans += [(*s, "[name]") for s in _short_first_caps_pairs(text)]  # "ZOË QUIMBRELLÉ"
         if not text.isascii():
             spans += [(*s, "[name]") for s in _greek_given_pairs(text)]  # "Ελένη Κουιμπρέλ"
+            spans += [(*s, "[name]") for s in _caseless_names(text)]  # "محمد كويمبرل"
+            spans += [(*s, "[name]") for s in _cyrillic_given_pairs(text)]  # "Елена Квимбрелл"
+            spans += [(*s, "[name]") for s in _mixed_script_pairs(text)]  # "Quimbrell זלדה"
         if "'" in text or '"' in text or not text.isascii() or "(" in text:
             spans += [(*s, "[name]") for s in _nicknamed_names(text)]
+        if "'" in text or "’" in text:  # "Zelda d'Arquimbrell"
+            spans += [(*s, "[name]") for s in elided_particle_pairs(text)]
         if "." in text:
             spans += [(*s, "[name]") for s in initialled_names(text)]
             spans += [(*s, "[name]") for s in cued_initials(text)]  # "tech O.J.Q."

@@ -136,6 +136,10 @@ def scrub_text(text: str, identifiers: OriginalIdentifiers | None = None) -> str
             out = regex.sub(_replace_ids, out)
         else:
             out = regex.sub(marker, out)
+    if "[date]" in out:  # "Seen Tuesday, [date]": the weekday told the date's day
+        from cadbusi_assets.records.scrub import drop_weekdays_beside_dates
+
+        out = drop_weekdays_beside_dates(out)
     return _collapse(out) if out != text else out
 
 

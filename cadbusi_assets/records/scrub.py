@@ -708,7 +708,8 @@ _DATES = re.compile(
 )
 
 
-#: Month names of other languages (German, French, Spanish, Italian, Portuguese, Dutch) and
+#: Month names of other languages (German, French, Spanish, Italian, Portuguese, Dutch, Polish,
+#: Russian and Greek in the genitive of a day's date: ``3 марта``, ``3 Μαρτίου``) and
 #: their usual abbreviations, where they differ from the English ones (not those that are
 #: English words after a number: "5 out of 6", "2 ago", "10 mag").
 _FOREIGN_MON = (
@@ -721,6 +722,10 @@ _FOREIGN_MON = (
     r"|stycznia|styczeń|lutego|luty|marca|marzec|kwietnia|kwiecień|maja|czerwca|czerwiec"
     r"|lipca|lipiec|sierpnia|sierpień|września|wrzesień|października|październik|listopada"
     r"|listopad|grudnia|grudzień"
+    r"|января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря"
+    r"|ιανουαρίου|ιανουαριου|φεβρουαρίου|φεβρουαριου|μαρτίου|μαρτιου|απριλίου|απριλιου|μαΐου"
+    r"|μαιου|ιουνίου|ιουνιου|ιουλίου|ιουλιου|αυγούστου|αυγουστου|σεπτεμβρίου|σεπτεμβριου"
+    r"|οκτωβρίου|οκτωβριου|νοεμβρίου|νοεμβριου|δεκεμβρίου|δεκεμβριου"
     r"|jän|mär|mrz|okt|dez|janv|févr|fevr|avr|juil|déc|giu|lug|ott|fev|mrt)"
 )
 #: A day with a month name of another language, with or without a year ("5. März 2024",
@@ -1050,19 +1055,65 @@ _CUED_DAY = re.compile(
     r"(?=[ \t]*(?:[.;!?)\r\n]|,(?![ \t]*\d)|$)|[ \t]+(?:at|for|when|from|until|till|after|before)\b"
     r"|[ \t]+of[ \t]+(?:this|the|that|next|last)[ \t]+month\b)"
 )
-#: the words of the weekdays and their abbreviations (a cheap check before
-#: :data:`_WEEKDAY_DAY`)
-#: a weekday before a placeholder (``Tuesday <3 March 2024>``, ``Tue, the <3rd of March>``):
-#: group 1 the placeholder's character
+#: the weekdays of German, French, Spanish, Italian, Portuguese, Dutch, Russian (also after
+#: "в": ``в среду``), Greek and Polish, in full (a two-letter ``Di``, ``Mo`` is left: ``So``,
+#: ``Do`` are English words): beside a date they tell its shift as an English one does
+_FOREIGN_WEEKDAY = (
+    r"(?:montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonnabend|sonntag|lundi|mardi"
+    r"|mercredi|jeudi|vendredi|samedi|dimanche|lunes|martes|mi[ée]rcoles|jueves|viernes"
+    r"|s[áa]bado|domingo|(?:luned|marted|mercoled|gioved|venerd)[ìi]|sabato|domenica"
+    r"|(?:segunda|ter[çc]a|quarta|quinta|sexta)(?:-feira)?|maandag|dinsdag|woensdag"
+    r"|donderdag|vrijdag|zaterdag|zondag|понедельник|вторник|сред[ау]|четверг|пятниц[ау]"
+    r"|суббот[ау]|воскресенье|δευτ[εέ]ρα|τρ[ιί]τη|τετ[αά]ρτη|π[εέ]μπτη|παρασκευ[ηή]"
+    r"|σ[αά]ββατο|κυριακ[ηή]|poniedzia[łl]ek|wtorek|[śs]rod[aę]|czwartek|pi[ąa]tek"
+    r"|sobot[aę]|niedziel[aę])"
+)
+#: the words of :data:`_FOREIGN_WEEKDAY` as :data:`_LETTER_RUN` finds them in lower case (a
+#: cheap check)
+_FOREIGN_WEEKDAY_HINTS = frozenset([
+    "montag", "dienstag", "mittwoch", "donnerstag", "freitag", "samstag", "sonnabend", "sonntag",
+    "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche", "lunes", "martes",
+    "miércoles", "miercoles", "jueves", "viernes", "sábado", "sabado", "domingo", "lunedì",
+    "lunedi", "martedì", "martedi", "mercoledì", "mercoledi", "giovedì", "giovedi", "venerdì",
+    "venerdi", "sabato", "domenica", "segunda", "terça", "terca", "quarta", "quinta", "sexta",
+    "maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag", "понедельник",
+    "вторник", "среда", "среду", "четверг", "пятница", "пятницу", "суббота", "субботу",
+    "воскресенье", "δευτέρα", "δευτερα", "τρίτη", "τριτη", "τετάρτη", "τεταρτη", "πέμπτη",
+    "πεμπτη", "παρασκευή", "παρασκευη", "σάββατο", "σαββατο", "κυριακή", "κυριακη", "poniedziałek",
+    "poniedzialek", "wtorek", "środa", "sroda", "środę", "srode", "czwartek", "piątek", "piatek",
+    "sobota", "sobotę", "sobote", "niedziela", "niedzielę", "niedziele",
+])  # fmt: skip
+#: a weekday before a placeholder (``Tuesday <3 March 2024>``, ``Tue, the <3rd of March>``,
+#: ``Dienstag, <3. März 2024>``, ``Dienstag, den <3. März 2024>``, ``mardi, le <3 mars
+#: 2024>``: the article goes with it): group 1 the placeholder's character
 _WEEKDAY_BEFORE_DATE = re.compile(
-    r"(?i)\b" + _WEEKDAY_WORD + r",?"
-    r"[ \t]+(?=(?:the[ \t]+)?\ue000(.)\ue001)"
+    r"(?i)\b(?:" + _WEEKDAY_WORD + "|" + _FOREIGN_WEEKDAY + r"),?"
+    r"[ \t]+(?:(?:den|le|el|il)[ \t]+(?=\ue000))?(?=(?:the[ \t]+)?\ue000(.)\ue001)"
 )
-#: a weekday after a placeholder (``<March 3>, Tuesday``, ``<3/3/2024> (Tue)``): group 1 the
-#: placeholder's character
+#: a weekday after a placeholder (``<March 3>, Tuesday``, ``<3/3/2024> (Tue)``, ``<03.03.2024>
+#: (Dienstag)``): group 1 the placeholder's character
 _WEEKDAY_AFTER_DATE = re.compile(
-    r"(?i)\ue000(.)\ue001(,?[ \t]+(\()?" + _WEEKDAY_WORD + r"(?(3)\))(?![A-Za-z]))"
+    r"(?i)\ue000(.)\ue001(,?[ \t]+(\()?(?:" + _WEEKDAY_WORD + r"(?(3)\))(?![A-Za-z])"
+    r"|" + _FOREIGN_WEEKDAY + r"(?(3)\))(?![^\W\d_])))"
 )
+#: a weekday before or after a date removed as ``[date]`` by the header scrubber
+#: (:func:`cadbusi_assets.deid.text.scrub_text`): ``Seen Tuesday, [date]``, ``[date]
+#: (Dienstag)``
+_WEEKDAY_BESIDE_MARK = re.compile(
+    r"(?i)\b(?:" + _WEEKDAY_WORD + "|" + _FOREIGN_WEEKDAY + r"),?[ \t]+(?=(?:the[ \t]+)?\[date\])"
+    r"|(?<=\[date\])(,?[ \t]+(\()?(?:" + _WEEKDAY_WORD + r"(?(2)\))(?![A-Za-z])"
+    r"|" + _FOREIGN_WEEKDAY + r"(?(2)\))(?![^\W\d_])))"
+)
+
+
+def drop_weekdays_beside_dates(text: str) -> str:
+    """``text`` without a weekday beside a removed date (``[date]``): it told the date's day
+    (as a weekday beside a report's removed date, ``[DATE]``, did)."""
+    if "[date]" not in text:
+        return text
+    return _WEEKDAY_BESIDE_MARK.sub("", text)
+
+
 _CUE_WORDS = frozenset(["on", "by", "since", "until", "till", "for"])
 _ORDINAL_ENDS = frozenset(["st", "nd", "rd", "th"])
 _WEEKDAY_HINTS = frozenset(
@@ -2968,7 +3019,9 @@ def _scrub_report_text(
     )
     if not _FOREIGN_MONTH_WORDS.isdisjoint(words):
         work.text = _FOREIGN_DATES.sub(lambda _: work.date_token("[DATE]"), work.text)
-    if work.dates and not _WEEKDAY_HINTS.isdisjoint(words):
+    if work.dates and not (
+        _WEEKDAY_HINTS.isdisjoint(words) and _FOREIGN_WEEKDAY_HINTS.isdisjoint(words)
+    ):
         # "Tuesday 3 March 2024": the weekday of the date shifted no longer holds (and would
         # tell the shift), removed it tells the date's day: it goes (as in "Tuesday, March 3")
         work.text = _WEEKDAY_BEFORE_DATE.sub(

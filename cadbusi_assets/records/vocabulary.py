@@ -106,16 +106,33 @@ def place_words() -> frozenset[str]:
     return _read("places.txt")
 
 
+#: the weekdays of German, French, Spanish, Italian, Portuguese, Dutch, Russian, Greek and
+#: Polish (folded: no accents) that no names or places list holds (``Freitag``, ``Domingo``,
+#: ``Domenica``, ``Quinta``, ``Sobota``, ``Κυριακή`` are names and stay names alone); beside a
+#: date they go with it (:mod:`cadbusi_assets.records.scrub`)
+FOREIGN_WEEKDAY_WORDS = frozenset([
+    "montag", "dienstag", "mittwoch", "donnerstag", "samstag", "sonnabend", "sonntag",
+    "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche", "miercoles", "jueves",
+    "viernes", "sabado", "lunedi", "martedi", "mercoledi", "giovedi", "venerdi", "segunda",
+    "terca", "quarta", "sexta", "maandag", "dinsdag", "woensdag", "donderdag", "vrijdag",
+    "zaterdag", "zondag", "понедельник", "вторник", "среда", "среду", "четверг", "пятница",
+    "пятницу", "суббота", "субботу", "воскресенье", "δευτερα", "τριτη", "τεταρτη", "πεμπτη",
+    "σαββατο", "wtorek", "czwartek", "niedziela",
+])  # fmt: skip
 #: the weekdays and their abbreviations that no names list holds as a name only ("mon" and
 #: "sun" are words already; "thu" is a given name and stays one): the word lists have them
-#: capitalised only, as proper nouns, so they would read as names; they are core words
-WEEKDAY_WORDS = frozenset(
-    [
-        d + s
-        for d in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-        for s in ("", "s")
-    ]
-    + ["tue", "tues", "wed", "weds", "thur", "thurs", "fri", "sat"]
+#: capitalised only, as proper nouns, so they would read as names; they are core words; and
+#: :data:`FOREIGN_WEEKDAY_WORDS`
+WEEKDAY_WORDS = (
+    frozenset(
+        [
+            d + s
+            for d in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+            for s in ("", "s")
+        ]
+        + ["tue", "tues", "wed", "weds", "thur", "thurs", "fri", "sat"]
+    )
+    | FOREIGN_WEEKDAY_WORDS
 )
 
 

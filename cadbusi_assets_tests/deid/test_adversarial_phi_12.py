@@ -257,12 +257,12 @@ ADVERSARY: list[tuple[str, str, str, tuple[str, ...]]] = [
 ]
 # fmt: on
 
-#: inputs of the batch that still leak, asserted as they come out (not closed: see each)
+#: inputs of the batch that leaked here, asserted as they come out: two title-case Greek words
+#: in short text were kept (no Greek vocabulary tells a name from a clinical pair in title case:
+#: ``Υπερηχογράφημα Μαστού``, "breast ultrasound"); since round 16
+#: (``test_adversarial_phi_15.py``) a foreign given name in Greek spelling marks the pair
 KNOWN_LEAKS: dict[str, str] = {
-    # two title-case Greek words in short text: no Greek vocabulary tells a name from a
-    # clinical pair in title case (``Υπερηχογράφημα Μαστού``, "breast ultrasound"); after a
-    # role word or in a report the name goes (the batch's other Greek inputs)
-    "Ζέλντα Κουιμπρέλ": "Ζέλντα Κουιμπρέλ",
+    "Ζέλντα Κουιμπρέλ": "[name]",
 }
 
 

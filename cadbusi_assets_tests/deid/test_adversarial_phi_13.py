@@ -242,15 +242,15 @@ ADVERSARY: list[tuple[str, str, str, tuple[str, ...]]] = [
 ]
 # fmt: on
 
-#: inputs of the batch that still leak, asserted as they come out (not closed: see each)
+#: inputs of the batch that leaked here, asserted as they come out: two words of a script with
+#: no letter case (Arabic, Hebrew) or of Devanagari, alone in short text, were kept (no case
+#: and no vocabulary of the script); since round 16 (``test_adversarial_phi_15.py``) a value of
+#: two to four such words of which none is a clinical word of the script's small vocabulary
+#: goes whole (``الموجات الصوتية``, "ultrasound waves", stays)
 KNOWN_LEAKS: dict[str, str] = {
-    # two words of a script with no letter case (Arabic, Hebrew) or of Devanagari, alone in
-    # short text: no case and no vocabulary of the script tells a name from any other pair
-    # (``الموجات الصوتية``, "ultrasound waves"); after a role or a relative's word and in a
-    # report they go (the batch's other inputs of these scripts)
-    "زيلدا كويمبرل": "زيلدا كويمبرل",
-    "זלדה קווימברל": "זלדה קווימברל",
-    "ज़ेल्डा क्विम्ब्रेल": "ज़ेल्डा क्विम्ब्रेल",
+    "زيلدا كويمبرل": "[name]",
+    "זלדה קווימברל": "[name]",
+    "ज़ेल्डा क्विम्ब्रेल": "[name]",
 }
 
 
@@ -272,10 +272,11 @@ def test_the_known_leaks_are_as_measured(channel, text, pseudonymizer):
 
 #: the gaps left on purpose, asserted as they come out
 GAPS_LEFT: list[tuple[str, str, str]] = [
-    # a foreign name in Greek letters: only a transliteration into the 43,004 words of the
-    # names lists would find it, and that list takes Greek clinical words so transliterated
-    # (``Μάζα`` mass, ``Μήτρα`` uterus, ``Νέα``, ``Ώρα``, ``Κάτω``: measured)
-    (T, "Ζέλντα Κουιμπρέλ", "Ζέλντα Κουιμπρέλ"),
+    # a foreign name in Greek letters: a transliteration of the 43,004 words of the names
+    # lists takes Greek clinical words (``Μάζα`` mass, ``Μήτρα`` uterus, ``Νέα``, ``Ώρα``,
+    # ``Κάτω``: measured); since round 16 a short list of foreign given names in Greek
+    # spelling marks it (``Ζέλντα``, ``Τζον``, ``Μαίρη``), as the Greek given names do
+    (T, "Ζέλντα Κουιμπρέλ", "[name]"),
     # an initial glued to a surname with no cue: a lone lower-case word of a device or a
     # product (``sonoline``, ``voluson``, ``qlab``) reads the same
     (T, "zfarthingale", "zfarthingale"),

@@ -254,10 +254,12 @@ def test_a_blank_line_parts_an_id_from_the_next_number():
 
 
 def test_the_weekdays_left_as_names():
-    """Over-scrubbing left on purpose: ``Thu`` alone is a given name; a weekday of another
-    language is a word no vocabulary knows."""
+    """Over-scrubbing left on purpose: ``Thu`` alone is a given name. A weekday of another
+    language was a word no vocabulary knew (``Seen [NAME].``); since round 16 it is a weekday
+    (``test_adversarial_phi_15.py``), unless a names list has it (``Freitag``)."""
     assert _report("Seen Thu.") == "Seen [NAME]."
-    assert _report("Seen Dienstag.") == "Seen [NAME]."
+    assert _report("Seen Dienstag.") == "Seen Dienstag."
+    assert _report("Seen Freitag.") == "Seen [NAME]."
 
 
 def test_a_weekday_after_a_title_is_still_a_name():

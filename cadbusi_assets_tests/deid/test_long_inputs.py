@@ -6,7 +6,8 @@ cue walked back over every "A" before it). One such value held up its file, its 
 the whole report query. Each case here took 60 s to several minutes before the fix; each
 now has 30 s (about a second of work) and must still scrub what follows the long run.
 Later rules' triggers join the same test (PHI round 11: ``ROUND_11``, round 12:
-``ROUND_12``, round 13: ``ROUND_13``, round 14: ``ROUND_14``), so that no new pattern
+``ROUND_12``, round 13: ``ROUND_13``, round 14: ``ROUND_14``, round 15: ``ROUND_15``, round
+16: ``ROUND_16``), so that no new pattern
 brings the square back."""
 
 from __future__ import annotations
@@ -131,6 +132,22 @@ ROUND_15_PROSE = [
     "the 3rd of this ", "Monday 3 March 2024 ", "Tuesday, ", "Mon. ", "the 3rd of this month ",
     "March 3, Tuesday ", "3/3/2024 (Tue) ", "3/3/2024, ",
 ]  # fmt: skip
+#: PHI round 16 (test_adversarial_phi_15): caseless scripts' names, Greek and Cyrillic given
+#: names, mixed scripts, elided particles, a reader's form of short text, national phones
+ROUND_16 = [
+    "محمد ", "محمد كويمبرل ", "زيلدا ", "كويمبرل ", "דוד ", "דוד קווימברל ", "प्रिया ",
+    "प्रिया क्विम्ब्रेल ", "Τζον ", "Τζον Κουιμπρέλ ", "Елена ", "Елена Квимбрелл ", "ЕЛЕНА ",
+    "Zelda Κουιμπρέλ ", "Κουιμπρέλ Zelda ", "Abcd Абвг ", "Елена Abcd-", "Елена Abcd-Abcd ",
+    "Ольга Абвг-", "مُحَمَّد ", "(030) 12 ", "06-12-", "\u05d0", "\u05d0 \u05d0 1 ", "US \u05d0",
+    "\u05d0-", "Abcd d'", "Abcd d'Abcd ", "O'",
+    "Ｚｅｌｄａ ", "\u200b", "e\u0308", "Z\u0435lda ", "\u0435", "06 12 ", "06 12 34 56 ",
+    "(030) ", "(0", "01.23.", "Abcd \u05d0", "\u05d0 ",
+]  # fmt: skip
+ROUND_16_PROSE = [
+    "Dienstag ", "Dienstag, 03.03.2024 ", "03.03.2024 (Dienstag) ", "3 марта ", "3 марта 2024 ",
+    "вторник ", "Τρίτη 3/3/2024 ", "terça-feira, ", "Seen Tuesday, 03/03/2024 ", "3/3/2024 (Tue) ",
+    "Dienstag, ", "3 Μαρτίου ",
+]  # fmt: skip
 #: (piece, scrubber, tail, what must be gone after the run)
 CASES = (
     [(p, k, TAIL, "0142") for p, k in QUADRATIC]
@@ -180,6 +197,16 @@ CASES = (
         (p, k, "\n\n" + ROUND_13_TAIL, "8154")
         for p in ROUND_15_PROSE
         for k in ("descriptor", "report")
+    ]
+    + [
+        (p, k, ROUND_13_TAIL, "8154")
+        for p in ROUND_16
+        for k in ("short text", "station", "station name")
+    ]
+    + [
+        (p, k, "\n\n" + ROUND_13_TAIL, "8154")
+        for p in ROUND_16_PROSE
+        for k in ("descriptor", "report", "free text")
     ]
 )
 
