@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -348,6 +349,33 @@ def _text(value: Any) -> str | None:
     raise ExportFormatError("an id or name that is not text")
 
 
+#: This platform's image ids (:func:`~cadbusi_assets.identity.pseudonyms.image_id_for`).
+_IMAGE_ID = re.compile(r"[0-9a-f]{24}")
+
+
+def _made_by_hand(row: Mapping[str, Any]) -> bool:
+    """A data row with no global key whose external id is not an image id of this platform
+    (a data row made by hand in Labelbox, its file name maybe the patient's): its labels are
+    never read, so the name is never stored (this platform's data rows carry their image id
+    as global key)."""
+    data_row = row.get("data_row")
+    if not isinstance(data_row, Mapping) or data_row.get("global_key"):
+        return False
+    external = data_row.get("external_id")  # (none at all: a format error, named by row)
+    return isinstance(external, str) and bool(external) and not _IMAGE_ID.fullmatch(external)
+
+
+def labels_made_by_hand(rows: Iterable[Mapping[str, Any]]) -> int:
+    """How many labels of ``rows`` belong to hand-made data rows (:func:`_made_by_hand`)."""
+    count = 0
+    for row in rows:
+        if isinstance(row, Mapping) and _made_by_hand(row):
+            for project in (row.get("projects") or {}).values():
+                if isinstance(project, Mapping):
+                    count += len(project.get("labels") or [])
+    return count
+
+
 def _parse_all(
     rows: Iterable[Mapping[str, Any]], annotator: Callable[[str], str] | None = None
 ) -> LabelTables:
@@ -364,6 +392,8 @@ def _parse_all(
                 f"export row {number} is a JSON {type(row).__name__}, not an object (one export "
                 "row per line)"
             )
+        if _made_by_hand(row):
+            continue
         parsed = _parse_row(row, number, len(labels), annotator)
         labels += parsed.labels
         objects += parsed.objects
@@ -581,7 +611,8 @@ class ParsedExport:
 def parse_export(
     rows: Iterable[Mapping[str, Any]], annotator: Callable[[str], str] | None = None
 ) -> ParsedExport:
-    """Normalize export rows (data rows without a global key fall back to the external id);
+    """Normalize export rows (data rows without a global key fall back to the external id
+    when it is an image id of this platform; others are hand-made and left out);
     one version per label id is current: the latest ``updated_at``, then the last one read.
     ``annotator`` turns the labeler's e-mail into its pseudonym
     (:func:`.annotators.annotator_function`); without it ``annotator_hash`` is null.

@@ -43,7 +43,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import polars as pl
 
@@ -76,6 +77,7 @@ from cadbusi_assets.labeling.ndjson import (
     OBJECTS_SCHEMA,
     concat_history,
     label_revisions,
+    labels_made_by_hand,
     parse_export,
     scrub_label_fields,
     scrub_label_text,
@@ -642,11 +644,19 @@ def ingest_labels(
     previous.objects = check_object_classes(previous.objects, known).objects
     previous.classifications = check_questions(previous.classifications, questions).classifications
     references: list[MaskReference] = []
+    hand_made: list[int] = []  # labels of data rows made by hand in Labelbox (never stored)
+
+    def counted(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for row in rows:
+            hand_made.append(labels_made_by_hand([row]))
+            yield row
+
     parsed = parse_export(
-        recording_mask_references(source.export_rows(None if full else since), references),
+        recording_mask_references(counted(source.export_rows(None if full else since)), references),
         annotator_function(pseudonymizer),
     )
     fresh, unknown = _only_sent_images(research_zone, parsed.current)
+    unknown += sum(hand_made)
     superseded, _ = _only_sent_images(research_zone, parsed.superseded)
     parsed = type(parsed)(fresh, superseded)
     # export files the source could not read: their labels are unknown, so none is deleted
