@@ -8,9 +8,10 @@ Two sources, in order of trust:
    reading, never a union across labels); within that label its masks, polygons and boxes are
    united. A label whose data row a reviewer sent back for rework (``workflow_status``
    ``IN_REWORK``) is never used: the newest other label is, else the calipers
-   (:func:`rejected_lesion_labels` says which images lost their newest label so). A mask counts when the label ingestion stored it (``mask_path``, a full-image 0/255
-   PNG in the research zone; see :mod:`cadbusi_assets.labeling.masks`): masks are never fetched
-   at export time.
+   (:func:`rejected_lesion_labels` says which images lost their newest label so). A mask
+   counts when the label ingestion stored it (``mask_path``, a full-image 0/255 PNG in the
+   research zone; see :mod:`cadbusi_assets.labeling.masks`): masks are never fetched at
+   export time.
 2. **Calipers** (``lesions/lesion_images.parquet``): the box spanned by a caliper pair, for
    images without a labelled lesion.
 

@@ -4,10 +4,12 @@ One export row is one data row with ``projects.<project id>.labels[]``; each lab
 ``annotations.objects[]`` (boxes, polygons, points, masks, with nested classifications) and
 ``annotations.classifications[]`` (radio, checklist, text). We keep:
 
-* ``labels``: one row per (data row, label): ids, project, workflow status, timestamps and
+* ``labels``: one row per (data row, label): ids, project (its name scrubbed like typed text),
+  workflow status (Labelbox's value or ``other``: :func:`workflow_status`), timestamps and
   ``annotator_hash``, the annotator's keyed pseudonym (:mod:`.annotators`; null when parsed
   without the pseudonym key: the staff e-mail is never kept, nor an unkeyed hash of it);
-* ``objects``: one row per object annotation with its geometry (a mask as ``mask_url`` without
+* ``objects``: one row per object annotation with its ``kind`` (Labelbox's ``annotation_kind``
+  or ``other``: :func:`annotation_kind`) and geometry (a mask as ``mask_url`` without
   query string and ``mask_color``; ``mask_path`` / ``mask_sha256`` are filled in by the label
   ingestion, which fetches and stores the mask, see :mod:`.masks`);
 * ``classifications``: one row per answer (radio answer, each checklist answer, text), for
