@@ -367,15 +367,18 @@ def _made_by_hand(row: Mapping[str, Any]) -> bool:
     return isinstance(external, str) and bool(external) and not _IMAGE_ID.fullmatch(external)
 
 
-def labels_made_by_hand(rows: Iterable[Mapping[str, Any]]) -> int:
-    """How many labels of ``rows`` belong to hand-made data rows (:func:`_made_by_hand`)."""
-    count = 0
+def labels_made_by_hand(rows: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The label ids of ``rows`` that belong to hand-made data rows (:func:`_made_by_hand`;
+    a label exported in several versions counts once)."""
+    ids: set[str] = set()
     for row in rows:
         if isinstance(row, Mapping) and _made_by_hand(row):
             for project in (row.get("projects") or {}).values():
                 if isinstance(project, Mapping):
-                    count += len(project.get("labels") or [])
-    return count
+                    for label in project.get("labels") or []:
+                        if isinstance(label, Mapping):
+                            ids.add(str(label.get("id")))
+    return ids
 
 
 def _parse_all(

@@ -644,11 +644,11 @@ def ingest_labels(
     previous.objects = check_object_classes(previous.objects, known).objects
     previous.classifications = check_questions(previous.classifications, questions).classifications
     references: list[MaskReference] = []
-    hand_made: list[int] = []  # labels of data rows made by hand in Labelbox (never stored)
+    hand_made: set[str] = set()  # labels of data rows made by hand in Labelbox (never stored)
 
     def counted(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for row in rows:
-            hand_made.append(labels_made_by_hand([row]))
+            hand_made.update(labels_made_by_hand([row]))
             yield row
 
     parsed = parse_export(
@@ -656,7 +656,7 @@ def ingest_labels(
         annotator_function(pseudonymizer),
     )
     fresh, unknown = _only_sent_images(research_zone, parsed.current)
-    unknown += sum(hand_made)
+    unknown += len(hand_made)
     superseded, _ = _only_sent_images(research_zone, parsed.superseded)
     parsed = type(parsed)(fresh, superseded)
     # export files the source could not read: their labels are unknown, so none is deleted
