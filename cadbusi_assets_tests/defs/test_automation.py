@@ -117,6 +117,65 @@ def test_late_arrival_schedule_requests_only_changed_days(
 
 @pytest.mark.integration
 @pytest.mark.xdist_group("pipeline")
+def test_a_count_that_comes_back_is_asked_for_again_and_no_run_key_shows_a_count(
+    definitions, cohort_dir, key_file, tmp_path
+):
+    """The run key was ``late-<date>-<warehouse count>``: a count beside a real date in the
+    UI, and once a date's count went back to one it had (an exam added, processed, then
+    cancelled and reinstated), the key was one Dagster had launched and skips, so the date
+    was never run again. The key now marks the date's latest processing."""
+    import shutil
+
+    import duckdb
+
+    from cadbusi_assets_tests.defs.conftest import make_environment, run
+
+    warehouse = tmp_path / "warehouse_swing.duckdb"
+    shutil.copyfile(cohort_dir / "warehouse.duckdb", warehouse)
+    resource = WarehouseResource(uri=f"duckdb://{warehouse}")
+    env = make_environment(tmp_path / "run", cohort_dir, key_file)
+    env.resources["warehouse"] = resource  # the runs read the warehouse the schedule asks
+    day = "2026-09-02"
+    when = dt.datetime(2026, 9, 6, 5, 0, tzinfo=dt.UTC)  # window 2026-08-29 .. 2026-09-04
+    late = (
+        "INSERT INTO radiology_exams SELECT * REPLACE ('LATE' || accession_number AS "
+        "accession_number, '9.9.9.' || accession_number AS study_instance_uid) FROM "
+        "radiology_exams WHERE exam_date = DATE '2026-09-02' AND modality = 'US' AND "
+        "study_instance_uid IS NOT NULL LIMIT 1"
+    )
+    cancel = "DELETE FROM radiology_exams WHERE accession_number LIKE 'LATE%'"
+    keys: list[str] = []
+    with dg.instance_for_test(set_dagster_home=False) as instance:
+
+        def swing(sql: str) -> None:
+            con = duckdb.connect(str(warehouse))
+            con.execute(sql)
+            con.close()
+            requests = late_arrivals_schedule(
+                dg.build_schedule_context(
+                    instance=instance,
+                    scheduled_execution_time=when,
+                    resources={"warehouse": resource, "zones": env.resources["zones"]},
+                )
+            )
+            changed = [r for r in requests if r.partition_key == day]
+            assert len(changed) == 1, (keys, requests)
+            keys.append(str(changed[0].run_key))
+            assert run(  # the requested run: the date processed again
+                definitions, env, ["radiology_reports"], instance, partition_key=day
+            ).success
+
+        assert run(definitions, env, ["radiology_reports"], instance, partition_key=day).success
+        swing(late)  # an exam added late
+        swing(cancel)  # cancelled: the count is back to the first
+        swing(late)  # reinstated: the count of the first request again
+    assert len(set(keys)) == 3, keys
+    for key in keys:  # the date, then the processing's mark: no count
+        assert key.startswith(f"late-{day}-")
+
+
+@pytest.mark.integration
+@pytest.mark.xdist_group("pipeline")
 def test_older_dates_changed_in_the_warehouse_are_run_again_and_a_bad_report_blocks_none(
     definitions, cohort_dir, key_file, tmp_path
 ):

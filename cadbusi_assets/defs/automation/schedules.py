@@ -154,9 +154,15 @@ def date_requests(
     *,
     processed_only: bool = False,
 ) -> list[dg.RunRequest] | str:
-    """One run request per date of :func:`changed_dates` (run key ``<prefix>-<date>-<count>``:
-    once per date and count), or, when the warehouse's answer dropped sharply, the reason
-    (logged as a warning) and no request."""
+    """One run request per date of :func:`changed_dates`, or, when the warehouse's answer
+    dropped sharply, the reason (logged as a warning) and no request.
+
+    The run key is ``<prefix>-<date>-<mark>``, ``mark`` the storage id of the date's latest
+    ``radiology_reports`` materialization on this instance (0: none): once per date and
+    processing. A key of the warehouse's count (as before) showed a count beside a real date
+    in the UI, and a count that came back (an exam cancelled, then reinstated) asked for a
+    key Dagster had launched once and skips: the date was never run again. After a run the
+    date's count is the warehouse's, so a date is asked for again only when it changes again."""
     try:
         changed = changed_dates(warehouse, raw, start, end, processed_only=processed_only)
     except WarehouseDrop as drop:
@@ -164,12 +170,20 @@ def date_requests(
         return str(drop)
     return [
         dg.RunRequest(
-            run_key=f"{prefix}-{key}-{expected}",
+            run_key=f"{prefix}-{key}-{_processed_mark(context.instance, key)}",
             partition_key=key,
             tags={"cadbusi/reason": reason},
         )
-        for key, expected in changed
+        for key, _expected in changed
     ]
+
+
+def _processed_mark(instance: dg.DagsterInstance, day: str) -> int:
+    """The storage id of ``day``'s latest ``radiology_reports`` materialization (0: none)."""
+    found = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=radiology_reports.key, asset_partitions=[day]), limit=1
+    )
+    return found.records[0].storage_id if found.records else 0
 
 
 _late = schedule_cron(LATE_ARRIVALS_ENV_VAR, DEFAULT_LATE_ARRIVALS)
