@@ -353,19 +353,9 @@ def _prune(output_dir: Path, earlier: set[str]) -> int:
     """Remove the files an earlier run's tables listed (``earlier``) that this run's do not:
     the outputs of inputs that left INPUT, or that this run quarantined. Every file left in
     OUTPUT is then one the tables list. Only files inside OUTPUT are touched; the count."""
-    root = output_dir.resolve()
-    removed = 0
-    for relative in sorted(earlier - _listed(output_dir)):
-        path = (root / relative).resolve()
-        if root not in path.parents or not path.is_file():
-            continue
-        path.unlink()
-        removed += 1
-        for folder in path.parents:  # folders it leaves empty (study layout)
-            if folder == root or any(folder.iterdir()):
-                break
-            folder.rmdir()
-    return removed
+    from cadbusi_assets.storage.zones import remove_unlisted
+
+    return remove_unlisted(output_dir, earlier, _listed(output_dir))
 
 
 def _write_tables(research: Zone, done: DeidFiles) -> None:

@@ -459,3 +459,24 @@ def temporary_directory(prefix: str = "cadbusi-") -> tempfile.TemporaryDirectory
     on leaving it, at the process's exit, or, when the process is killed, by the next process
     that opens a zone (a folder in the system temporary folder itself stayed there forever)."""
     return tempfile.TemporaryDirectory(prefix=prefix, dir=process_staging())
+
+
+def remove_unlisted(root: Path, earlier: set[str], now: set[str]) -> int:
+    """Remove the files of the local folder ``root`` (paths relative to it) that an earlier
+    run listed (``earlier``) and this run does not (``now``), and the folders that leaves
+    empty; only files inside ``root``. How many files were removed. The commands that write
+    into a user's OUTPUT folder run again into the same OUTPUT with it, so that every file
+    left is one the last run's tables list (``cadbusi deidentify``, ``cadbusi analyze``)."""
+    root = Path(root).resolve()
+    removed = 0
+    for relative in sorted(earlier - now):
+        path = (root / relative).resolve()
+        if root not in path.parents or not path.is_file():
+            continue
+        path.unlink()
+        removed += 1
+        for folder in path.parents:
+            if folder == root or any(folder.iterdir()):
+                break
+            folder.rmdir()
+    return removed

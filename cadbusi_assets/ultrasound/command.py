@@ -30,6 +30,7 @@ from cadbusi_assets.stages.analysis import (
     inpaint_tasks,
 )
 from cadbusi_assets.storage import open_zone
+from cadbusi_assets.storage.zones import remove_unlisted
 
 
 def dicom_files(input_dir: Path) -> list[Path]:
@@ -110,6 +111,7 @@ def analyze_command(
         target=pl.format("inpainted/{}.png", pl.col("image_id"))
     )
     output = open_zone(output_dir, "output").ensure()
+    earlier = _inpainted_listed(output_dir)  # an earlier run's, into the same OUTPUT
     (output_dir / "inpainted").mkdir(exist_ok=True)
     with ProgressBar(targets.height, "inpainting") as bar:
         tasks = inpaint_tasks(source, targets, target_zone=output, progress_path=bar.path)
@@ -118,6 +120,9 @@ def analyze_command(
         inpainted.select("image_id", "inpainted_path"), on="image_id", how="left"
     )
     output.write_parquet(("features.parquet",), features)
+    # an earlier run's inpainted PNGs that this run did not make (a file gone from INPUT, a
+    # frame no longer inpainted): listed by nothing any more, so removed
+    removed = remove_unlisted(output_dir, earlier, _inpainted_listed(output_dir))
     analysed = features.filter(pl.col("error").is_null())
     unreadable = features.height - analysed.height
     kept = analysed.filter(pl.col("exclusion_reason").is_null()).height
@@ -128,5 +133,21 @@ def analyze_command(
         f" {int(analysed['is_doppler'].sum() or 0)} Doppler, {kept} kept"
         f" in {time.perf_counter() - started:.1f} s"
     )
+    if removed:
+        echo(f"removed {removed} inpainted PNGs an earlier run wrote for frames this run did not")
     echo(f"wrote {output_dir / 'features.parquet'} and {output_dir / 'inpainted'}/")
     return 0
+
+
+def _inpainted_listed(output_dir: Path) -> set[str]:
+    """The inpainted PNGs (paths in OUTPUT) its ``features.parquet`` lists."""
+    path = output_dir / "features.parquet"
+    if not path.is_file():
+        return set()
+    try:
+        table = pl.read_parquet(path)
+    except Exception:  # an unreadable table lists nothing of ours
+        return set()
+    if "inpainted_path" not in table.columns:
+        return set()
+    return {str(v) for v in table["inpainted_path"].drop_nulls().to_list() if v}

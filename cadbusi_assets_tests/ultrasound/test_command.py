@@ -125,3 +125,25 @@ def test_missing_or_empty_input(tmp_path):
     (tmp_path / "empty").mkdir()
     assert analyze_command(tmp_path / "empty", tmp_path / "out", echo=messages.append) == 1
     assert len(messages) == 2
+
+
+def test_a_run_again_into_the_same_output_removes_what_no_table_lists(tmp_path):
+    """``cadbusi analyze`` run again into the same OUTPUT after a file left INPUT: the first
+    run's inpainted PNG of it stayed, listed by no table (adversary s37, as for
+    ``cadbusi deidentify``); files that are not the command's stay."""
+    root = tmp_path / "in"
+    out = tmp_path / "out"
+    lone = make_frame(seed=2, box=BOX, calipers=[(300, 150, "x", WHITE)])
+    write_us_dicom(root / "s2" / "c.dcm", lone.rgb[..., 0], study_uid="1.2.4", region=REGION)
+    other = make_frame(seed=3, box=BOX, calipers=[(250, 180, "x", WHITE)])
+    write_us_dicom(root / "s3" / "d.dcm", other.rgb[..., 0], study_uid="1.2.5", region=REGION)
+    assert analyze_command(root, out, jobs=1, ocr=False, echo=lambda _: None) == 0
+    first = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
+    assert first == ["inpainted/s2/c_f0.png", "inpainted/s3/d_f0.png"]
+    (out / "mine.txt").write_text("the user's own file")
+    (root / "s3" / "d.dcm").unlink()
+    said: list[str] = []
+    assert analyze_command(root, out, jobs=1, ocr=False, echo=said.append) == 0
+    left = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert left == ["features.parquet", "inpainted/s2/c_f0.png", "mine.txt"]
+    assert any(line.startswith("removed 1 ") for line in said), said
