@@ -878,6 +878,7 @@ def build_export(
 
     key_parts = export_path(config.key)
     labels_before = current_label_set_version(research_zone)
+    tables_before = _tables_state(research_zone)
     if same_label_set and labels_before != lineage.get("label_set_version"):
         raise ExportRefusedError(
             f"export {config.key}: labels were ingested after the catalog was built (the "
@@ -895,6 +896,12 @@ def build_export(
                 f"export {config.key}: labels were ingested while it was cut (the label set "
                 "changed), so its lesion masks and its lineage could name different label "
                 "sets; nothing was written. Build metadata_db again, then cut the export."
+            )
+        if _tables_state(research_zone) != tables_before:
+            raise ExportRefusedError(
+                f"export {config.key}: the research zone's tables or lesions changed while it "
+                "was cut (a study date processed again meanwhile), so it could mix two states; "
+                "nothing was written. Build metadata_db again, then cut the export."
             )
         sums = _sums(staging)
         (staging / SUMS_FILE).write_text(sums)
@@ -951,6 +958,18 @@ def build_export(
         previous_key=previous_key,
         left_out_of_catalog=dict(left_out),
     )
+
+
+def _tables_state(zone: Zone) -> str:
+    """A digest of what a build reads besides the catalog file and the labels: the catalog's
+    input tables (:func:`~cadbusi_assets.catalog.build.inputs_digest`) and the lesions."""
+    from cadbusi_assets.catalog.build import inputs_digest
+
+    digest = hashlib.sha256(inputs_digest(zone).encode())
+    for parts in (LESION_IMAGES_PATH, LESIONS_PATH):
+        if zone.exists(*parts):
+            digest.update(hashlib.sha256(zone.read_bytes(*parts)).digest())
+    return digest.hexdigest()
 
 
 def _only_the_card_compares_a_deleted_export(
