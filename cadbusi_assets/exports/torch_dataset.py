@@ -9,6 +9,9 @@ Each item is a dict of tensors:
 
 * ``image``: float32 ``[1, H, W]`` in 0..1 (the cropped, exported PNG; grey scale);
 * ``fov_mask`` / ``lesion_mask``: float32 ``[1, H, W]`` of 0/1 (zeros when the export has none);
+* ``has_lesion_mask``: bool, whether ``lesion_mask`` is the export's mask (False: zeros that
+  say nothing, not "no lesion": no lesion was drawn, or the manifest's ``lesion_mask_left_out``
+  says why a label's mask was left out; leave those out of a segmentation loss);
 * ``label``: int64 (1 malignant, 0 benign, -1 no label);
 * ``lesion_boxes``: float32 ``[n, 4]`` (x0, y0, x1, y1 in image pixels): the boxes of the lesion
   mask (Labelbox boxes, else caliper boxes), else the report-lesion boxes;
@@ -110,6 +113,7 @@ class CadbusiExportDataset(Dataset):
             "image": torch.from_numpy(image).unsqueeze(0),
             "fov_mask": torch.from_numpy((fov > 0.5).astype(np.float32)).unsqueeze(0),
             "lesion_mask": torch.from_numpy((lesion > 0.5).astype(np.float32)).unsqueeze(0),
+            "has_lesion_mask": torch.tensor(row.get("lesion_mask_path") is not None),
             "label": torch.tensor(int(row["label"]), dtype=torch.int64),
             "lesion_boxes": boxes,
             "caliper_points": points,

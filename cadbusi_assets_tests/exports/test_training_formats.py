@@ -168,6 +168,12 @@ def test_torch_dataset_with_a_dataloader(export):
     assert item["image"].shape == (1, 40, 40) and item["image"].dtype == torch.float32
     assert float(item["image"].max()) <= 1.0
     assert item["lesion_mask"][0, 10, 10] == 1 and item["lesion_mask"].sum() == 121
+    assert bool(item["has_lesion_mask"])
+    # zeros of an image with no mask are told apart from a drawn "no lesion" (a label's mask
+    # left out would otherwise train as one)
+    no_mask = manifest.filter(pl.col("lesion_mask_path").is_null())["image_id"][0]
+    unmasked = everything[[r["image_id"] for r in everything.rows].index(no_mask)]
+    assert not bool(unmasked["has_lesion_mask"]) and unmasked["lesion_mask"].sum() == 0
     assert item["fov_mask"].sum() == 40 * 40
     assert item["lesion_boxes"].tolist() == [[5.0, 5.0, 15.0, 15.0]]
     assert item["caliper_points"].tolist() == [[10.0, 10.0], [30.0, 12.0]]
