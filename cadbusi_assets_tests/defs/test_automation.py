@@ -14,6 +14,14 @@ from cadbusi_assets.defs.labeling.sensors import labelbox_labels_sensor
 from cadbusi_assets.defs.resources import LabelSourceResource, WarehouseResource
 from cadbusi_assets_tests.builders import export_row
 
+#: A copy of one ultrasound exam of 2026-09-02 under a new accession and study: a late arrival.
+LATE_EXAM = (
+    "INSERT INTO radiology_exams SELECT * REPLACE ('LATE' || accession_number AS "
+    "accession_number, '9.9.9.' || accession_number AS study_instance_uid) FROM "
+    "radiology_exams WHERE exam_date = DATE '2026-09-02' AND modality = 'US' AND "
+    "study_instance_uid IS NOT NULL LIMIT 1"
+)
+
 
 def write_export(folder, name, rows):
     (folder / "exports").mkdir(parents=True, exist_ok=True)
@@ -98,11 +106,7 @@ def test_late_arrival_schedule_requests_only_changed_days(
         )
         assert isinstance(quiet, dg.SkipReason)
         con = duckdb.connect(str(warehouse))
-        con.execute(
-            "INSERT INTO radiology_exams SELECT * REPLACE ('LATE' || accession_number AS accession_number, "
-            "'9.9.9.' || accession_number AS study_instance_uid) FROM radiology_exams "
-            "WHERE exam_date = DATE '2026-09-02' AND modality = 'US' AND study_instance_uid IS NOT NULL LIMIT 1"
-        )
+        con.execute(LATE_EXAM)
         con.close()
         requests = late_arrivals_schedule(
             dg.build_schedule_context(
@@ -137,12 +141,7 @@ def test_a_count_that_comes_back_is_asked_for_again_and_no_run_key_shows_a_count
     env.resources["warehouse"] = resource  # the runs read the warehouse the schedule asks
     day = "2026-09-02"
     when = dt.datetime(2026, 9, 6, 5, 0, tzinfo=dt.UTC)  # window 2026-08-29 .. 2026-09-04
-    late = (
-        "INSERT INTO radiology_exams SELECT * REPLACE ('LATE' || accession_number AS "
-        "accession_number, '9.9.9.' || accession_number AS study_instance_uid) FROM "
-        "radiology_exams WHERE exam_date = DATE '2026-09-02' AND modality = 'US' AND "
-        "study_instance_uid IS NOT NULL LIMIT 1"
-    )
+    late = LATE_EXAM
     cancel = "DELETE FROM radiology_exams WHERE accession_number LIKE 'LATE%'"
     keys: list[str] = []
     with dg.instance_for_test(set_dagster_home=False) as instance:
@@ -222,12 +221,7 @@ def test_older_dates_changed_in_the_warehouse_are_run_again_and_a_bad_report_blo
         (reports / "2020-01-01.json").write_text("{ half written")  # another date's report
         (reports / "2026-09-03.json").unlink()  # a date the history never processed
         con = duckdb.connect(str(warehouse))
-        con.execute(
-            "INSERT INTO radiology_exams SELECT * REPLACE ('LATE' || accession_number AS "
-            "accession_number, '9.9.9.' || accession_number AS study_instance_uid) FROM "
-            "radiology_exams WHERE exam_date = DATE '2026-09-02' AND modality = 'US' AND "
-            "study_instance_uid IS NOT NULL LIMIT 1"
-        )
+        con.execute(LATE_EXAM)
         con.close()
         changed = drift("2026-09-01")
 
