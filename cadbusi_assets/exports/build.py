@@ -14,7 +14,10 @@ import dataclasses
 import hashlib
 import io
 import json
+import os
 import shutil
+import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -885,6 +888,8 @@ def build_export(
             "current label set is not the catalog's); nothing was written. Build metadata_db "
             "again, then cut the export."
         )
+    if research_zone.local:
+        _remove_stale_staging(research_zone.local_path(*key_parts))
     with temporary_directory("export-") as tmp:
         staging = Path(tmp) / config.key
         staging.mkdir()
@@ -908,17 +913,10 @@ def build_export(
         digest = hashlib.sha256(sums.encode()).hexdigest()
         already = False
         complete = research_zone.exists(*key_parts, COMPLETE_MARKER)
-        if research_zone.exists(*key_parts, SUMS_FILE) and (
-            complete or not _partial_upload(research_zone, config.key)
-        ):
+        had_sums = research_zone.exists(*key_parts, SUMS_FILE)
+        if had_sums and (complete or not _partial_upload(research_zone, config.key)):
             existing = research_zone.read_bytes(*key_parts, SUMS_FILE).decode()
-            if existing != sums and not _only_the_card_compares_a_deleted_export(
-                research_zone, existing, sums, previous_key
-            ):
-                raise ExportExistsError(
-                    f"Export '{config.key}' already exists with different content. Exports are "
-                    "immutable: add a new export partition (a new key) to cut a new export."
-                )
+            _same_as_existing(research_zone, config.key, existing, sums, previous_key)
             already = True
         elif research_zone.exists(*key_parts, SUMS_FILE) and not research_zone.local:
             # an upload cut off before _COMPLETE: finished only when it is this build's
@@ -932,15 +930,13 @@ def build_export(
             _upload(research_zone, staging, key_parts, digest)
         elif research_zone.local:
             target = research_zone.local_path(*key_parts)
-            if target.exists():  # an earlier interrupted build without SHA256SUMS: replace it
+            # an earlier interrupted build (no SHA256SUMS, or a file it lists missing): replace
+            # it; an export with SHA256SUMS only now is another build's, finished meanwhile
+            if target.exists() and (had_sums or not (target / SUMS_FILE).exists()):
                 shutil.rmtree(target)
             target.parent.mkdir(parents=True, exist_ok=True)
             (staging / COMPLETE_MARKER).write_text(digest + "\n")
-            stage_in_zone = target.with_name(f".{config.key}.staging")
-            if stage_in_zone.exists():
-                shutil.rmtree(stage_in_zone)
-            shutil.copytree(staging, stage_in_zone)
-            stage_in_zone.rename(target)
+            already = _publish_local(research_zone, config.key, staging, target, sums, previous_key)
         else:
             _upload(research_zone, staging, key_parts, digest)
     return ExportReport(
@@ -970,6 +966,83 @@ def _tables_state(zone: Zone) -> str:
         if zone.exists(*parts):
             digest.update(hashlib.sha256(zone.read_bytes(*parts)).digest())
     return digest.hexdigest()
+
+
+#: a staging folder of a build of the same key untouched this long is a killed build's leftover
+STALE_STAGING_SECONDS = 3600
+
+
+def _staging_folders(target: Path) -> list[Path]:
+    """The staging folders of builds of export ``target`` (``.<key>.staging-<id>``; also
+    ``.<key>.staging``, the one shared name of earlier versions) beside it."""
+    if not target.parent.is_dir():
+        return []
+    name = f".{target.name}.staging"
+    return sorted(
+        p for p in target.parent.iterdir() if p.name == name or p.name.startswith(name + "-")
+    )
+
+
+def _touched_since(folder: Path, since: float) -> bool:
+    """Whether ``folder`` or anything in it was modified after ``since`` (stops at the first)."""
+    try:
+        if folder.stat().st_mtime >= since:
+            return True
+        for root, dirs, files in os.walk(folder):
+            for name in (*dirs, *files):
+                if (Path(root) / name).lstat().st_mtime >= since:
+                    return True
+    except FileNotFoundError:  # removed meanwhile (its build finished or gave up)
+        return True
+    return False
+
+
+def _remove_stale_staging(target: Path) -> None:
+    """Remove the staging folders of killed builds of export ``target``: those nothing in
+    was modified for :data:`STALE_STAGING_SECONDS`. A fresher one may be another build's, in
+    use now: it is left alone."""
+    since = time.time() - STALE_STAGING_SECONDS
+    for folder in _staging_folders(target):
+        if folder.is_dir() and not _touched_since(folder, since):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _same_as_existing(
+    zone: Zone, key: str, existing: str, sums: str, previous_key: str | None
+) -> None:
+    """Raise :class:`ExportExistsError` unless the existing export's ``SHA256SUMS``
+    (``existing``) is this build's (``sums``)."""
+    if existing != sums and not _only_the_card_compares_a_deleted_export(
+        zone, existing, sums, previous_key
+    ):
+        raise ExportExistsError(
+            f"Export '{key}' already exists with different content. Exports are "
+            "immutable: add a new export partition (a new key) to cut a new export."
+        )
+
+
+def _publish_local(
+    zone: Zone, key: str, staging: Path, target: Path, sums: str, previous_key: str | None
+) -> bool:
+    """Copy ``staging`` beside ``target`` (a staging folder of this build's own, so that two
+    builds of the same key never share one) and rename it to ``target`` in one step. When
+    another build of the key renamed its export there first, that export is the existing
+    one: identical ``SHA256SUMS`` give True (already existed), different ones
+    :class:`ExportExistsError`. False when this build's export was put in place."""
+    stage_in_zone = target.with_name(f".{key}.staging-{uuid.uuid4().hex}")
+    try:
+        shutil.copytree(staging, stage_in_zone)
+        try:
+            stage_in_zone.rename(target)
+            return False
+        except OSError:
+            sums_file = target / SUMS_FILE
+            if not sums_file.is_file():
+                raise
+            _same_as_existing(zone, key, sums_file.read_text(), sums, previous_key)
+            return True
+    finally:
+        shutil.rmtree(stage_in_zone, ignore_errors=True)
 
 
 def _only_the_card_compares_a_deleted_export(

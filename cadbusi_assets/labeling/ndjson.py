@@ -665,6 +665,8 @@ def parse_export(
             on="label_id",
             how="left",
         )
+        # the winner's own content read again (the same export file twice): not superseded
+        .filter(pl.col("label_revision") != pl.col("superseded_by").fill_null(""))
     )
 
     def annotate(frame: pl.DataFrame) -> pl.DataFrame:

@@ -152,7 +152,9 @@ class FolderLabelSource:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                if number == len(lines):  # no newline after it: cut off or still being written
+                # no newline after it: cut off or still being written; a byte-order mark in
+                # front gets its own reason (Python's: "Unexpected UTF-8 BOM") either way
+                if number == len(lines) and not line.startswith("\ufeff"):
                     raise LabelSourceError(
                         f"{path.name} line {number} ends in the middle of a row (a cut-off "
                         "file, or one still being written); it is read again when it changes"
