@@ -29,6 +29,28 @@ LINEAGE = {
 }
 
 
+def _environment_on(tmp_path: Path, variables: dict[str, str]):
+    """Resources for in-process runs on the zones of a :func:`two_dates_run`."""
+    from cadbusi_assets.defs.resources import ZonesResource
+    from cadbusi_assets_tests.defs.conftest import make_environment
+
+    zones = ZonesResource(
+        raw_uri=variables["CADBUSI_RAW_ZONE"], research_uri=variables["CADBUSI_RESEARCH_ZONE"]
+    )
+    return make_environment(
+        tmp_path / "env", tmp_path / "cohort", tmp_path / "secrets" / "pseudonym.key", zones=zones
+    )
+
+
+def _export_run(definitions, env, instance, key: str = "2026-12-01"):
+    """One in-process run of ``dataset_export`` for ``key`` (its result, failed or not)."""
+    from cadbusi_assets_tests.defs.conftest import run
+
+    return run(
+        definitions, env, ["dataset_export"], instance, partition_key=key, raise_on_error=False
+    )
+
+
 def _cut(zone: Zone, key: str):
     return build_export(zone, ExportConfig(key=key), LINEAGE, workers=1)
 
@@ -254,14 +276,7 @@ def test_an_export_cut_before_any_study_date_was_processed_is_not_a_library_erro
     with time_limit(180), dg.instance_for_test(set_dagster_home=False) as instance:
         assert run(definitions, env, ["labelbox_labels", "metadata_db"], instance).success
         instance.add_dynamic_partitions("exports", ["2026-12-01"])
-        result = run(
-            definitions,
-            env,
-            ["dataset_export"],
-            instance,
-            partition_key="2026-12-01",
-            raise_on_error=False,
-        )
+        result = _export_run(definitions, env, instance)
     if not result.success:
         (failure,) = [e for e in result.all_events if e.is_step_failure]
         error = failure.step_failure_data.error
@@ -284,18 +299,12 @@ def test_an_export_whose_first_run_failed_after_writing_it_is_still_audited(
 
     import cadbusi_assets.defs.exports.assets as export_assets
     from cadbusi_assets.definitions import defs
-    from cadbusi_assets.defs.resources import ZonesResource
     from cadbusi_assets.identity.audit import read_audit
-    from cadbusi_assets_tests.defs.conftest import make_environment, run
+    from cadbusi_assets_tests.defs.conftest import run
     from cadbusi_assets_tests.run_support import two_dates_run
 
     variables, research, raw, _pseudo = two_dates_run(tmp_path)
-    zones = ZonesResource(
-        raw_uri=variables["CADBUSI_RAW_ZONE"], research_uri=variables["CADBUSI_RESEARCH_ZONE"]
-    )
-    env = make_environment(
-        tmp_path / "env", tmp_path / "cohort", tmp_path / "secrets" / "pseudonym.key", zones=zones
-    )
+    env = _environment_on(tmp_path, variables)
     real_write = export_assets.write_raw_lineage
     writes: list[int] = []
 
@@ -311,14 +320,7 @@ def test_an_export_whose_first_run_failed_after_writing_it_is_still_audited(
         assert run(definitions, env, ["metadata_db"], instance).success
         instance.add_dynamic_partitions("exports", ["2026-12-01"])
         for _attempt in range(2):  # the failed run, then the user's re-run of the key
-            result = run(
-                definitions,
-                env,
-                ["dataset_export"],
-                instance,
-                partition_key="2026-12-01",
-                raise_on_error=False,
-            )
+            result = _export_run(definitions, env, instance)
     assert result.success
     assert verify_export(research, "2026-12-01") == []
     audited = read_audit(raw)["export_key"].to_list()
@@ -582,25 +584,17 @@ def test_an_export_cut_on_an_instance_that_did_not_process_its_dates_still_names
     import dagster as dg
 
     from cadbusi_assets.definitions import defs
-    from cadbusi_assets.defs.resources import ZonesResource
     from cadbusi_assets.identity.audit import read_audit
-    from cadbusi_assets_tests.defs.conftest import make_environment, run
+    from cadbusi_assets_tests.defs.conftest import run
     from cadbusi_assets_tests.run_support import FIRST, SECOND, two_dates_run
 
     variables, research, raw, pseudo = two_dates_run(tmp_path)  # on the demo's own instance
-    zones = ZonesResource(
-        raw_uri=variables["CADBUSI_RAW_ZONE"], research_uri=variables["CADBUSI_RESEARCH_ZONE"]
-    )
-    env = make_environment(
-        tmp_path / "env", tmp_path / "cohort", tmp_path / "secrets" / "pseudonym.key", zones=zones
-    )
+    env = _environment_on(tmp_path, variables)
     definitions = defs()
     with time_limit(300), dg.instance_for_test(set_dagster_home=False) as instance:
         assert run(definitions, env, ["metadata_db"], instance).success
         instance.add_dynamic_partitions("exports", ["2026-12-01"])
-        assert run(
-            definitions, env, ["dataset_export"], instance, partition_key="2026-12-01"
-        ).success
+        assert _export_run(definitions, env, instance).success
     lineage = json.loads(research.read_bytes("exports", "2026-12-01", "lineage.json"))
     batches = set(lineage["images_per_batch"])
     assert batches == {pseudo.batch_name(FIRST), pseudo.batch_name(SECOND)}  # both dates' images

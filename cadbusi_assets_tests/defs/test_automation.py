@@ -23,6 +23,19 @@ LATE_EXAM = (
 )
 
 
+#: The late-arrival schedule's tick of 2026-09-06 05:00 UTC: window 2026-08-29 .. 2026-09-04.
+LATE_TICK = dt.datetime(2026, 9, 6, 5, 0, tzinfo=dt.UTC)
+
+
+def late_tick(instance, resources: dict, when: dt.datetime = LATE_TICK):
+    """One evaluation of the late-arrival schedule, as the daemon makes it."""
+    return late_arrivals_schedule(
+        dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=when, resources=resources
+        )
+    )
+
+
 def write_export(folder, name, rows):
     (folder / "exports").mkdir(parents=True, exist_ok=True)
     (folder / "exports" / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -97,23 +110,13 @@ def test_late_arrival_schedule_requests_only_changed_days(
         assert run(
             definitions, env, ["radiology_reports"], instance, partition_range=days()
         ).success
-        quiet = late_arrivals_schedule(
-            dg.build_schedule_context(
-                instance=instance,
-                scheduled_execution_time=when,
-                resources={"warehouse": resource, "zones": env.resources["zones"]},
-            )
-        )
+        quiet = late_tick(instance, {"warehouse": resource, "zones": env.resources["zones"]}, when)
         assert isinstance(quiet, dg.SkipReason)
         con = duckdb.connect(str(warehouse))
         con.execute(LATE_EXAM)
         con.close()
-        requests = late_arrivals_schedule(
-            dg.build_schedule_context(
-                instance=instance,
-                scheduled_execution_time=when,
-                resources={"warehouse": resource, "zones": env.resources["zones"]},
-            )
+        requests = late_tick(
+            instance, {"warehouse": resource, "zones": env.resources["zones"]}, when
         )
     assert [r.partition_key for r in requests] == ["2026-09-02"]
     assert requests[0].run_key == "late-2026-09-02-" + str(requests[0].run_key.rsplit("-", 1)[1])
@@ -150,12 +153,8 @@ def test_a_count_that_comes_back_is_asked_for_again_and_no_run_key_shows_a_count
             con = duckdb.connect(str(warehouse))
             con.execute(sql)
             con.close()
-            requests = late_arrivals_schedule(
-                dg.build_schedule_context(
-                    instance=instance,
-                    scheduled_execution_time=when,
-                    resources={"warehouse": resource, "zones": env.resources["zones"]},
-                )
+            requests = late_tick(
+                instance, {"warehouse": resource, "zones": env.resources["zones"]}, when
             )
             changed = [r for r in requests if r.partition_key == day]
             assert len(changed) == 1, (keys, requests)
@@ -225,22 +224,13 @@ def test_older_dates_changed_in_the_warehouse_are_run_again_and_a_bad_report_blo
         con.close()
         changed = drift("2026-09-01")
 
-        def late_tick():
-            return late_arrivals_schedule(
-                dg.build_schedule_context(
-                    instance=instance,
-                    scheduled_execution_time=dt.datetime(2026, 9, 6, 5, 0, tzinfo=dt.UTC),
-                    resources=resources,
-                )
-            )
-
-        late = late_tick()
+        late = late_tick(instance, resources)
         # the warehouse answers nothing (an outage, a wrong view): every processed date would be
         # asked for and each run refuse the drop; nothing is asked, the reason is given
         con = duckdb.connect(str(warehouse))
         con.execute("DELETE FROM radiology_exams")
         con.close()
-        outage, late_outage = drift("2026-09-01"), late_tick()
+        outage, late_outage = drift("2026-09-01"), late_tick(instance, resources)
     assert outage.run_requests == [] and outage.cursor == "2026-09-01"
     assert outage.skip_reason is not None and isinstance(late_outage, dg.SkipReason)
     for said in (outage.skip_reason.skip_message, late_outage.skip_message):
