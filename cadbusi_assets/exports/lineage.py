@@ -304,3 +304,15 @@ def resolve_lineage(
             continue
         out.append(dict(entry) | {"verified": _matches(entry, sealed, seal)})
     return out
+
+
+def data_dates(research: Any, dates: Iterable[str], batch_name: Callable[[str], str]) -> list[str]:
+    """The study dates (of ``dates``) whose batch has an ``images`` table in the research zone
+    and is not left out of the catalog (the dates an export cut now holds images of)."""
+    from cadbusi_assets.storage.tables import left_out_batches
+
+    present = {
+        path.name.removesuffix(".parquet")
+        for path in research.iter_files("tables", "images", suffix=".parquet")
+    } - left_out_batches(research)
+    return sorted(day for day in dates if batch_name(day) in present)

@@ -14,13 +14,18 @@ from cadbusi_assets.defs.exports.guards import (
     earlier_export_run,
     refusal_message,
 )
-from cadbusi_assets.defs.exports.lineage import data_dates, upstream_lineage, with_data_dates
+from cadbusi_assets.defs.exports.lineage import upstream_lineage, with_data_dates
 from cadbusi_assets.defs.partitions import ExportKeyError, check_export_key, export_partitions
 from cadbusi_assets.defs.records.lesions import lesions
 from cadbusi_assets.defs.resources import ProcessingResource, PseudonymKeyResource, ZonesResource
 from cadbusi_assets.exports import ExportConfig, build_export, verify_export
 from cadbusi_assets.exports.build import ExportRefusedError
-from cadbusi_assets.exports.lineage import lineage_seal, raw_lineage_document, write_raw_lineage
+from cadbusi_assets.exports.lineage import (
+    data_dates,
+    lineage_seal,
+    raw_lineage_document,
+    write_raw_lineage,
+)
 from cadbusi_assets.identity.audit import read_audit, record_export_audit
 from cadbusi_assets.stages.labeling import current_label_set_version
 from cadbusi_assets.stages.report import StageFailure

@@ -5,12 +5,13 @@ dicts (``cadbusi_assets.exports`` never imports Dagster).
 
 The study dates whose images are in the research zone are named too when this instance did not
 materialize them (a second ``$DAGSTER_HOME`` on the same zones, an instance moved to
-PostgreSQL, a wiped event log): with no data version or run (:func:`data_dates`), so that the
+PostgreSQL, a wiped event log): with no data version or run
+(:func:`cadbusi_assets.exports.lineage.data_dates`), so that the
 export's lineage and audit still say which dates it holds."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import dagster as dg
@@ -55,18 +56,6 @@ def upstream_lineage(
         for key in sorted(catalog_inputs(graph, catalog))
         for entry in _latest_per_partition(instance, key)
     ]
-
-
-def data_dates(research: Any, dates: Iterable[str], batch_name: Callable[[str], str]) -> list[str]:
-    """The study dates (of ``dates``) whose batch has an ``images`` table in the research zone
-    and is not left out of the catalog (the dates an export cut now holds images of)."""
-    from cadbusi_assets.storage.tables import left_out_batches
-
-    present = {
-        path.name.removesuffix(".parquet")
-        for path in research.iter_files("tables", "images", suffix=".parquet")
-    } - left_out_batches(research)
-    return sorted(day for day in dates if batch_name(day) in present)
 
 
 def with_data_dates(
