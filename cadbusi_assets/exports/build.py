@@ -963,8 +963,9 @@ def _tables_state(zone: Zone) -> str:
 
     digest = hashlib.sha256(inputs_digest(zone).encode())
     for parts in (LESION_IMAGES_PATH, LESIONS_PATH):
-        if zone.exists(*parts):
-            digest.update(hashlib.sha256(zone.read_bytes(*parts)).digest())
+        tag = zone.content_tag(*parts)
+        if tag is not None:
+            digest.update(tag)
     return digest.hexdigest()
 
 

@@ -371,6 +371,46 @@ class Zone:
             if suffix is None or found.endswith(suffix):
                 yield UPath(f"{base.protocol}://{found}", **base.storage_options)
 
+    def content_tags(self, *parts: str, suffix: str | None = None) -> Iterator[tuple[str, bytes]]:
+        """The files below ``parts`` (as :meth:`iter_files` lists them, by name), each with a tag
+        that changes whenever its content does: on local disk the SHA-256 of its bytes; on an
+        object store the checksum the store's own listing gives (GCS ``md5Hash``, S3 ``ETag``),
+        so a digest of thousands of tables costs one listing request a page instead of one
+        download a file. An object the listing gives no checksum for is read. Two zones' tags
+        are not comparable (only a zone's tags at two times are)."""
+        base = self.path(*parts)
+        if self.local:
+            for path in self.iter_files(*parts, suffix=suffix):
+                yield path.name, hashlib.sha256(_as_local(path).read_bytes()).digest()
+            return
+        _forget_cached_listing(base)
+        try:
+            found = base.fs.find(base.path, detail=True)
+        except FileNotFoundError:
+            return
+        for name in sorted(found):
+            if suffix is not None and not name.endswith(suffix):
+                continue
+            tag = _listed_tag(found[name])
+            if tag is None:
+                tag = hashlib.sha256(base.fs.cat_file(name)).digest()
+            yield name.rsplit("/", 1)[-1], tag
+
+    def content_tag(self, *parts: str) -> bytes | None:
+        """:meth:`content_tags`' tag of one file (one request on an object store), or ``None``
+        when there is no such file."""
+        target = self.path(*parts)
+        if self.local:
+            local = _as_local(target)
+            return hashlib.sha256(local.read_bytes()).digest() if local.is_file() else None
+        try:
+            info = target.fs.info(target.path)
+        except FileNotFoundError:
+            return None
+        if info.get("type") != "file":
+            return None
+        return _listed_tag(info) or hashlib.sha256(target.read_bytes()).digest()
+
     # -- deletes ---------------------------------------------------------------------------
     def delete(self, *parts: str) -> bool:
         target = self.path(*parts)
@@ -412,6 +452,23 @@ def _local_commit(staged: Path, target: Path, create_only: bool) -> None:
         staged.unlink()
     else:
         os.replace(staged, target)
+
+
+def _listed_tag(info: dict[str, Any]) -> bytes | None:
+    """A content tag from an object store's listing entry, or ``None`` when it has none: GCS
+    ``md5Hash`` (a composite object has none: its ``generation``, new at every write, with its
+    ``crc32c``), S3 ``ETag`` (the MD5 of a single-part upload; a multipart or KMS-encrypted
+    object's ETag is new at every upload, which only makes a digest change more often; another
+    store's entity tag likewise names one version of the object). The size goes with it."""
+    size = str(info.get("size", ""))
+    if info.get("md5Hash"):
+        return f"md5:{info['md5Hash']}:{size}".encode()
+    if info.get("generation") and info.get("crc32c"):
+        return f"gen:{info['generation']}:{info['crc32c']}:{size}".encode()
+    etag = info.get("ETag") or info.get("etag")
+    if etag:
+        return f"etag:{etag}:{size}".encode()
+    return None
 
 
 def _forget_cached_listing(path: UPath) -> None:
