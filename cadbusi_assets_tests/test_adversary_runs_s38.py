@@ -6,19 +6,34 @@ Each test states what a user or a hospital did and what went wrong before the fi
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
+import os
+import signal
+import subprocess
+import threading
+import time
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import pytest
 
-from cadbusi_assets.identity import Pseudonymizer
+from cadbusi_assets.identity import Pseudonymizer, generate_key_file
 from cadbusi_assets.labeling import FolderLabelSource
 from cadbusi_assets.stages.labeling import HISTORY_DIR, LABELS_DIR, ingest_labels
 from cadbusi_assets.stages.safety import StageFailure
 from cadbusi_assets.storage import open_zone
 from cadbusi_assets_tests.builders import export_row
-from cadbusi_assets_tests.support import TEST_KEY
+from cadbusi_assets_tests.defs.services import (
+    STUDY_DATE_ASSETS,
+    product_env,
+    wait_for,
+    write_instance_yaml,
+)
+from cadbusi_assets_tests.run_support import materialize_date
+from cadbusi_assets_tests.support import TEST_KEY, time_limit
+from cadbusi_demo import DemoConfig, generate_demo_cohort
 
 pytestmark = [pytest.mark.xdist_group("adversary_runs_s38")]
 
@@ -70,3 +85,83 @@ def test_an_export_file_read_while_written_between_two_lines_deletes_no_label(tm
     last = ingest_labels(zone, FolderLabelSource(folder), pseudonymizer=pseudonymizer)
     assert last.counts["labels"] == 10
     assert last.counts["superseded_label_versions_kept"] == 0
+
+
+# 2. the UI's Terminate of a run started with `dagster asset materialize` ---------------------
+
+_COHORT = DemoConfig(start=dt.date(2026, 9, 1), days=1, studies_per_day=(3, 4), seed=11, workers=1)
+_DAY = "2026-09-01"
+
+
+def _demo_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """A demo deployment of one study date of three or four studies (OCR off, one worker)."""
+    with time_limit(120, "a demo cohort"):
+        generate_demo_cohort(tmp_path / "cohort", _COHORT)
+    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
+    env = product_env(
+        tmp_path / "state", tmp_path / "cohort", key, CADBUSI_OCR="0", CADBUSI_WORKERS="1", **extra
+    )
+    write_instance_yaml(env)
+    return env
+
+
+def _drained(proc: subprocess.Popen) -> list[bytes]:
+    """The process's output, read on a thread to the end (a full pipe would stop it)."""
+    lines: list[bytes] = []
+    stdout = proc.stdout
+    assert stdout is not None
+    threading.Thread(target=lambda: lines.extend(stdout), daemon=True).start()
+    return lines
+
+
+def _materialized_since(instance: dg.DagsterInstance, run_id: str, moment: float) -> list[str]:
+    records = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    return sorted(
+        r.event_log_entry.dagster_event.asset_key.to_user_string()
+        for r in records
+        if r.event_log_entry.dagster_event and r.event_log_entry.timestamp > moment
+    )
+
+
+@pytest.mark.integration
+def test_the_uis_terminate_stops_a_date_re_run_with_dagster_asset_materialize(tmp_path: Path):
+    """A date re-run from the command line as the README says (``dagster asset materialize
+    --select … --partition …``), terminated from the UI while its imaging pass runs (Runs →
+    Terminate calls the instance's run launcher, as here). Before: the UI answered "Unable to
+    terminate run", the run went CANCELING and its process went on: it materialized
+    ``deidentified_images`` … ``labelbox_data_rows`` after the request and the run ended
+    SUCCESS (the UI's "Force termination" marks it CANCELED while the process still writes).
+    The README promises that Terminate interrupts the run's process within seconds and the run
+    ends CANCELED, and it does so for runs ``cadbusi demo`` / ``cadbusi export`` start."""
+    env = _demo_env(tmp_path, CADBUSI_CINE_FRAME_STEP="1")
+    markers = Path(env["CADBUSI_RESEARCH_ZONE"]) / "open_batches"
+    proc = materialize_date(env, STUDY_DATE_ASSETS, _DAY)
+    output = _drained(proc)
+    try:
+        with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+            wait_for(
+                lambda: markers.is_dir() and any(markers.iterdir()),
+                timeout=400,
+                what="the imaging pass of the date",
+                poll=0.02,
+            )
+            (run,) = instance.get_runs()
+            requested = time.time()
+            instance.run_launcher.terminate(run.run_id)  # what the UI's Terminate calls
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=30)
+            stopped = proc.poll() is not None
+            if not stopped:
+                proc.wait(timeout=300)
+            after = _materialized_since(instance, run.run_id, requested)
+            status = instance.get_run_by_id(run.run_id).status
+            assert stopped, f"the run's process went on after Terminate (materialized {after})"
+            assert output, "the command printed nothing"
+            assert status == dg.DagsterRunStatus.CANCELED, (status, after)
+            assert "labelbox_data_rows" not in after
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
