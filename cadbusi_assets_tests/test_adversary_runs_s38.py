@@ -1,0 +1,167 @@
+"""Faults an adversary found in session 38 on the runs users launch (UI, CLI, daemon, sensors).
+
+Each test states what a user or a hospital did and what went wrong before the fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from cadbusi_assets.identity import Pseudonymizer, generate_key_file
+from cadbusi_assets.labeling import FolderLabelSource
+from cadbusi_assets.stages.labeling import HISTORY_DIR, LABELS_DIR, ingest_labels
+from cadbusi_assets.stages.safety import StageFailure
+from cadbusi_assets.storage import open_zone
+from cadbusi_assets_tests.builders import export_row
+from cadbusi_assets_tests.defs.services import (
+    STUDY_DATE_ASSETS,
+    product_env,
+    wait_for,
+    write_instance_yaml,
+)
+from cadbusi_assets_tests.run_support import materialize_date
+from cadbusi_assets_tests.support import TEST_KEY, time_limit
+from cadbusi_demo import DemoConfig, generate_demo_cohort
+
+pytestmark = [pytest.mark.xdist_group("adversary_runs_s38")]
+
+# 1. a label export read while it is written, cut exactly between two lines ------------------
+
+
+def _export_lines(n: int) -> list[str]:
+    return [json.dumps(export_row(f"img-{i}", f"lb-{i}")) + "\n" for i in range(n)]
+
+
+def _labels(zone, folder: tuple[str, ...]) -> pl.DataFrame | None:
+    path = zone.root / Path(*folder) / "labels.parquet"
+    return pl.read_parquet(path) if path.exists() else None
+
+
+def test_an_export_file_read_while_written_between_two_lines_deletes_no_label(tmp_path: Path):
+    """A Labelbox export downloaded into the label folder over the one ingested yesterday, read
+    by the labels sensor's run while the download is still writing it: the file holds the
+    first 6 of its 10 rows and ends in a newline (written row by row), so it looks complete.
+    Before: the 4 labels of the missing tail were deleted from the current label set and
+    recorded in ``history`` as deleted at the source (``superseded_by`` null) — the catalog
+    and any export cut meanwhile lost them, and the history says a labeler deleted them —
+    until a later run read the finished file. A file still being written is not an export."""
+    folder = tmp_path / "lb"
+    zone = open_zone(tmp_path / "research", "research")
+    pseudonymizer = Pseudonymizer(TEST_KEY)
+    path = folder / "exports" / "project-export.ndjson"
+    path.parent.mkdir(parents=True)
+    lines = _export_lines(10)
+    path.write_text("".join(lines), encoding="utf-8")
+    first = ingest_labels(zone, FolderLabelSource(folder), pseudonymizer=pseudonymizer)
+    assert first.counts["labels"] == 10
+
+    # the next download replaces it and is read half way, at a line boundary
+    path.write_text("".join(lines[:6]), encoding="utf-8")
+    # refusing the half-written file is as good as waiting for it
+    with contextlib.suppress(StageFailure):
+        ingest_labels(zone, FolderLabelSource(folder), pseudonymizer=pseudonymizer)
+    current = _labels(zone, LABELS_DIR)
+    assert current is not None
+    tail = {f"lb-{i}" for i in range(6, 10)}
+    assert tail <= set(current["label_id"]), "labels of the unwritten tail left the label set"
+    history = _labels(zone, HISTORY_DIR)
+    deleted = set() if history is None else set(history["label_id"])
+    assert not (tail & deleted), "labels of the unwritten tail recorded as deleted at the source"
+
+    # the download finishes: the label set is whole, and nothing was ever deleted
+    path.write_text("".join(lines), encoding="utf-8")
+    last = ingest_labels(zone, FolderLabelSource(folder), pseudonymizer=pseudonymizer)
+    assert last.counts["labels"] == 10
+    assert last.counts["superseded_label_versions_kept"] == 0
+
+
+# 2. the UI's Terminate of a run started with `dagster asset materialize` ---------------------
+
+_COHORT = DemoConfig(start=dt.date(2026, 9, 1), days=1, studies_per_day=(3, 4), seed=11, workers=1)
+_DAY = "2026-09-01"
+
+
+def _demo_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """A demo deployment of one study date of three or four studies (OCR off, one worker)."""
+    with time_limit(120, "a demo cohort"):
+        generate_demo_cohort(tmp_path / "cohort", _COHORT)
+    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
+    env = product_env(
+        tmp_path / "state", tmp_path / "cohort", key, CADBUSI_OCR="0", CADBUSI_WORKERS="1", **extra
+    )
+    write_instance_yaml(env)
+    return env
+
+
+def _drained(proc: subprocess.Popen) -> list[bytes]:
+    """The process's output, read on a thread to the end (a full pipe would stop it)."""
+    lines: list[bytes] = []
+    stdout = proc.stdout
+    assert stdout is not None
+    threading.Thread(target=lambda: lines.extend(stdout), daemon=True).start()
+    return lines
+
+
+def _materialized_since(instance: dg.DagsterInstance, run_id: str, moment: float) -> list[str]:
+    records = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    return sorted(
+        r.event_log_entry.dagster_event.asset_key.to_user_string()
+        for r in records
+        if r.event_log_entry.dagster_event and r.event_log_entry.timestamp > moment
+    )
+
+
+@pytest.mark.integration
+def test_the_uis_terminate_stops_a_date_re_run_with_dagster_asset_materialize(tmp_path: Path):
+    """A date re-run from the command line as the README says (``dagster asset materialize
+    --select … --partition …``), terminated from the UI while its imaging pass runs (Runs →
+    Terminate calls the instance's run launcher, as here). Before: the UI answered "Unable to
+    terminate run", the run went CANCELING and its process went on: it materialized
+    ``deidentified_images`` … ``labelbox_data_rows`` after the request and the run ended
+    SUCCESS (the UI's "Force termination" marks it CANCELED while the process still writes).
+    The README promises that Terminate interrupts the run's process within seconds and the run
+    ends CANCELED, and it does so for runs ``cadbusi demo`` / ``cadbusi export`` start."""
+    env = _demo_env(tmp_path, CADBUSI_CINE_FRAME_STEP="1")
+    markers = Path(env["CADBUSI_RESEARCH_ZONE"]) / "open_batches"
+    proc = materialize_date(env, STUDY_DATE_ASSETS, _DAY)
+    output = _drained(proc)
+    try:
+        with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+            wait_for(
+                lambda: markers.is_dir() and any(markers.iterdir()),
+                timeout=400,
+                what="the imaging pass of the date",
+                poll=0.02,
+            )
+            (run,) = instance.get_runs()
+            requested = time.time()
+            instance.run_launcher.terminate(run.run_id)  # what the UI's Terminate calls
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=30)
+            stopped = proc.poll() is not None
+            if not stopped:
+                proc.wait(timeout=300)
+            after = _materialized_since(instance, run.run_id, requested)
+            status = instance.get_run_by_id(run.run_id).status
+            assert stopped, f"the run's process went on after Terminate (materialized {after})"
+            assert output, "the command printed nothing"
+            assert status == dg.DagsterRunStatus.CANCELED, (status, after)
+            assert "labelbox_data_rows" not in after
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
