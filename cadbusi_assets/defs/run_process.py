@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import signal
 import socket
 import threading
 import time
@@ -170,6 +171,54 @@ class _Heartbeat:
 
 _HEARTBEAT = _Heartbeat()
 
+_STOPPING = (dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED)
+
+
+def _terminable_by_its_launcher(run: dg.DagsterRun) -> bool:
+    """Whether the run launcher that the UI's Terminate asks can stop ``run`` itself: Dagster's
+    default launcher reaches the runs it started through their code server (their
+    ``GRPC_INFO_TAG``); a run that ``dagster asset materialize`` or a Python process ran in
+    its own process has no such tag, and Terminate only marked it CANCELING while it went on."""
+    from dagster._core.storage.tags import GRPC_INFO_TAG
+
+    return GRPC_INFO_TAG in run.tags
+
+
+def watch_termination(instance: dg.DagsterInstance, run_id: str) -> threading.Thread | None:
+    """In the process that runs ``run_id``'s steps on its main thread: once someone terminates
+    the run (the UI's Terminate, run monitoring: CANCELING or CANCELED), interrupt the main
+    thread as Ctrl-C would; Dagster's execution turns that into the run's cancellation (the
+    run ends CANCELED, the steps' own clean-up runs). Only for a run that its launcher cannot
+    reach (:func:`_terminable_by_its_launcher`) and that no ``cadbusi`` command watches; the
+    thread ends with the run. One query of the run's status a second."""
+    # the commands watch their runs themselves, waiting ones too; the same poll as theirs
+    from cadbusi_assets.runner import RUNNER_TAG, TERMINATION_POLL_SECONDS
+
+    run = instance.get_run_by_id(run_id)
+    if run is None or _terminable_by_its_launcher(run) or RUNNER_TAG in run.tags:
+        return None
+    main = threading.main_thread().ident
+    if main is None:
+        return None
+
+    def watch() -> None:
+        while True:
+            time.sleep(TERMINATION_POLL_SECONDS)
+            try:
+                now = instance.get_run_by_id(run_id)
+            except Exception:  # the instance's database away for a while: look again
+                continue
+            if now is None or now.status in _STOPPING:
+                if now is not None:
+                    signal.pthread_kill(main, signal.SIGINT)
+                return
+            if now.is_finished:
+                return
+
+    thread = threading.Thread(target=watch, name="cadbusi-run-termination-watch", daemon=True)
+    thread.start()
+    return thread
+
 
 def tag_run_process(instance: dg.DagsterInstance, run_id: str, orchestrator: bool = False) -> None:
     """Record which process runs ``run_id`` (once per run) so a dead process can be detected;
@@ -191,6 +240,8 @@ def tag_run_process(instance: dg.DagsterInstance, run_id: str, orchestrator: boo
         _HEARTBEAT.start(instance, run_id)
         record["beats"] = True
     instance.add_run_tags(run_id, {RUN_PROCESS_TAG: json.dumps(record, sort_keys=True)})
+    if orchestrator or _steps_in_run_process():
+        watch_termination(instance, run_id)
 
 
 def run_process_alive(run: dg.DagsterRun) -> bool | None:
