@@ -169,11 +169,12 @@ def test_a_full_export_that_empties_the_label_set_is_refused_before_writing(tmp_
     no_labels = export_row("img-0", "lb-0")
     no_labels["projects"]["proj-1"]["labels"] = []
     _write(folder, "a.ndjson", _ndjson([no_labels]))
+    # a complete file (it stood still long enough: settle_seconds=0)
     with pytest.raises(StageFailure, match="CADBUSI_ALLOW_SHRINK") as caught:
-        ingest_labels(zone, FolderLabelSource(folder), allow_shrink=False)
+        ingest_labels(zone, FolderLabelSource(folder, settle_seconds=0), allow_shrink=False)
     assert "img-" not in str(caught.value)
     assert current_label_set_version(zone) == before
-    report = ingest_labels(zone, FolderLabelSource(folder), allow_shrink=True)
+    report = ingest_labels(zone, FolderLabelSource(folder, settle_seconds=0), allow_shrink=True)
     assert report.counts["labels"] == 0
     history = pl.read_parquet(
         tmp_path / "research" / "labels" / "labelbox" / "history" / "labels.parquet"
@@ -350,7 +351,7 @@ def test_an_image_withdrawn_after_it_was_sent_stays_on_record_and_its_labels_lea
     from cadbusi_assets.storage import read_partition_table, write_partition_table
 
     zone = open_zone(tmp_path / "research", "research")
-    source = FolderLabelSource(tmp_path / "lb")
+    source = FolderLabelSource(tmp_path / "lb", settle_seconds=0)  # complete files
     names = ["img-a", "img-b", "img-c"]
     write_partition_table(
         zone,

@@ -76,14 +76,53 @@ class LabelSource(Protocol):
         """Create or update data rows (keyed by global key) in ``dataset``; returns how many."""
 
 
-class FolderLabelSource:
-    """Label exports and data rows as NDJSON files in a folder."""
+#: ``$CADBUSI_LABEL_SETTLE_SECONDS``: an export file of a label folder changed more recently
+#: than this may still be being written (:class:`FolderLabelSource`)
+LABEL_SETTLE_ENV = "CADBUSI_LABEL_SETTLE_SECONDS"
+DEFAULT_LABEL_SETTLE_SECONDS = 60.0
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+
+def label_settle_seconds() -> float:
+    """``$CADBUSI_LABEL_SETTLE_SECONDS`` (seconds, 0 or more); the default when unset."""
+    text = os.environ.get(LABEL_SETTLE_ENV, "").strip()
+    if not text:
+        return DEFAULT_LABEL_SETTLE_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds >= 0:  # (nan too)
+        raise LabelSourceError(
+            f"{LABEL_SETTLE_ENV}={text!r}: give the seconds a label export file must stand "
+            "unchanged before labels missing from it are taken for deleted (0 or more)"
+        )
+    return seconds
+
+
+#: the end of a folder cursor while an export file may still be being written
+UNSETTLED_MARK = "~unsettled"
+
+
+class FolderLabelSource:
+    """Label exports and data rows as NDJSON files in a folder.
+
+    A file being downloaded or copied into ``exports/`` can be read half written, cut exactly
+    between two rows: it looks complete. Its rows are read (new and changed labels are taken
+    at once), but a file changed within the last ``settle_seconds``
+    (``$CADBUSI_LABEL_SETTLE_SECONDS``, default 60) is listed in :attr:`unsettled_files`, and
+    the label ingestion then deletes no label this time; :meth:`changes_since` reports such a
+    folder changed again once the file has stood still that long, so the next run applies the
+    deletions of the complete file."""
+
+    def __init__(self, root: str | os.PathLike[str], settle_seconds: float | None = None) -> None:
         self.root = Path(root).expanduser()
         self.name = f"folder:{self.root}"
+        self.settle_seconds = label_settle_seconds() if settle_seconds is None else settle_seconds
         #: (file name, reason) of the export files the last :meth:`export_rows` left out
         self.skipped_files: list[tuple[str, str]] = []
+        #: the export files the last :meth:`export_rows` read that changed within
+        #: :attr:`settle_seconds` (possibly still being written)
+        self.unsettled_files: list[str] = []
 
     @property
     def exports_dir(self) -> Path:
@@ -105,9 +144,21 @@ class FolderLabelSource:
             digest.update(hashlib.sha256(path.read_bytes()).digest())
         return digest.hexdigest()[:24]
 
+    def _unsettled(self, path: Path) -> bool:
+        """Whether ``path`` changed within :attr:`settle_seconds` (a modification time ahead of
+        this clock by less than that counts as now; one further ahead is no write under way)."""
+        age = time.time() - path.stat().st_mtime
+        return -self.settle_seconds < age < self.settle_seconds
+
     def changes_since(self, cursor: str | None) -> tuple[bool, str]:
+        """Whether the exports differ from ``cursor``, and the new cursor: the files'
+        fingerprint, marked while a file may still be being written, so the folder counts as
+        changed once more when every file has stood still (its deletions then apply)."""
+        files = self._export_files()
         current = self.fingerprint()
-        return (bool(self._export_files()) and current != cursor, current)
+        if any(self._unsettled(path) for path in files):
+            current += UNSETTLED_MARK
+        return (bool(files) and current != cursor, current)
 
     def export_rows(self, since: str | None = None) -> Iterator[dict[str, Any]]:
         """Rows of every export file, oldest file first (modification time, then name), so
@@ -119,13 +170,17 @@ class FolderLabelSource:
         the other files are read. The label ingestion then deletes nothing (the skipped file's
         labels are not known) and reports the file."""
         self.skipped_files = []
+        self.unsettled_files = []
         files = sorted(self._export_files(), key=lambda p: (p.stat().st_mtime_ns, p.name))
         for path in files:
+            recent = self._unsettled(path)  # before the read: a write after it shows later
             try:
                 rows = self._read_export_file(path)
             except LabelSourceError as exc:
                 self.skipped_files.append((path.name, str(exc)))
                 continue
+            if recent or self._unsettled(path):
+                self.unsettled_files.append(path.name)
             yield from rows
 
     def _read_export_file(self, path: Path) -> list[dict[str, Any]]:

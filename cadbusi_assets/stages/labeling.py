@@ -661,7 +661,10 @@ def ingest_labels(
     parsed = type(parsed)(fresh, superseded)
     # export files the source could not read: their labels are unknown, so none is deleted
     skipped: list[tuple[str, str]] = list(getattr(source, "skipped_files", None) or [])
-    reconcile = full and not skipped
+    # export files changed moments ago may still be being written (cut between two rows, a
+    # file looks complete): their new labels are taken, none is deleted until they settle
+    unsettled: list[str] = list(getattr(source, "unsettled_files", None) or [])
+    reconcile = full and not skipped and not unsettled
     merged = fresh.sorted() if reconcile else merge_label_tables(previous, fresh)
     if (
         reconcile
@@ -722,6 +725,20 @@ def ingest_labels(
         report.add_problem(
             "labels absent from the export were kept (not deleted) this time, because an "
             "export file was skipped"
+        )
+    report.count("export_files_still_changing", len(unsettled))
+    deferred = (
+        len(set(previous.labels["label_id"]) - set(fresh.labels["label_id"]))
+        if unsettled and full and not skipped
+        else 0
+    )
+    report.count("label_deletions_deferred", deferred)
+    if deferred:
+        report.add_problem(
+            f"{deferred} labels absent from the export were kept (not deleted) this time: "
+            f"{len(unsettled)} export file(s) changed moments ago and may still be being "
+            "written; the next run after they stand still applies deletions "
+            "(labelbox_labels_sensor asks for it)"
         )
     report.count("labels_for_images_not_sent", unknown)
     if unknown:

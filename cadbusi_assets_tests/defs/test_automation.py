@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 
 import dagster as dg
 import pytest
@@ -241,3 +242,32 @@ def test_older_dates_changed_in_the_warehouse_are_run_again_and_a_bad_report_blo
     assert changed.run_requests[0].tags["cadbusi/reason"] == "the warehouse changed an older date"
     # the late-arrival window (2026-08-29 .. 2026-09-04) asks for the never-processed date too
     assert [r.partition_key for r in late] == ["2026-09-02", "2026-09-03"]
+
+
+def test_labelbox_sensor_runs_again_once_a_file_written_moments_ago_stands_still(tmp_path):
+    """A file changed moments ago may still be being written (cut between two rows): its
+    run takes its labels but deletes none. The sensor asks for one more run once the file has
+    stood still for ``$CADBUSI_LABEL_SETTLE_SECONDS``, so the deletions then apply; it does not
+    ask again while the file stays unchanged."""
+    resource = LabelSourceResource(uri=f"folder://{tmp_path}")
+    instance = dg.DagsterInstance.ephemeral()
+
+    def tick(cursor):
+        return labelbox_labels_sensor(
+            dg.build_sensor_context(
+                instance=instance, cursor=cursor, resources={"labelbox": resource}
+            )
+        )
+
+    write_export(tmp_path, "a.ndjson", [export_row("a")])
+    written = tick(None)
+    assert len(written.run_requests) == 1
+    waiting = tick(written.cursor)
+    assert waiting.run_requests == [] and waiting.cursor == written.cursor
+    path = tmp_path / "exports" / "a.ndjson"
+    old = path.stat().st_mtime - 3600
+    os.utime(path, (old, old))
+    settled = tick(waiting.cursor)
+    assert len(settled.run_requests) == 1
+    assert settled.run_requests[0].run_key != written.run_requests[0].run_key
+    assert tick(settled.cursor).run_requests == []

@@ -164,7 +164,19 @@ def test_label_deleted_at_source_is_kept_in_history(tmp_path):
     write_export(source.root, "a.ndjson", [export_row("a", "lb-1"), export_row("b", "lb-2")])
     ingest_labels(zone, source)
     write_export(source.root, "a.ndjson", [export_row("a", "lb-1")])
-    ingest_labels(zone, source)
+    # just written: it may still be being written (cut between two rows), so nothing is
+    # deleted yet, and the report says so
+    report = ingest_labels(zone, source)
+    assert report.counts["label_deletions_deferred"] == 1
+    assert report.counts["labels"] == 2
+    assert not zone.exists("labels", "labelbox", "history", "labels.parquet") or (
+        zone.read_parquet("labels", "labelbox", "history", "labels.parquet").height == 0
+    )
+    # the file stood still for the settle time: the deletion applies
+    written = (source.root / "exports" / "a.ndjson").stat().st_mtime
+    os.utime(source.root / "exports" / "a.ndjson", (written - 120, written - 120))
+    report = ingest_labels(zone, source)
+    assert report.counts["label_deletions_deferred"] == 0
     assert zone.read_parquet("labels", "labelbox", "labels.parquet")["label_id"].to_list() == [
         "lb-1"
     ]
