@@ -31,7 +31,7 @@ from cadbusi_assets_tests.defs.services import (
     wait_for,
     write_instance_yaml,
 )
-from cadbusi_assets_tests.run_support import materialize_date
+from cadbusi_assets_tests.run_support import finish, kill_when, materialize_date
 from cadbusi_assets_tests.support import TEST_KEY, time_limit
 from cadbusi_demo import DemoConfig, generate_demo_cohort
 
@@ -165,3 +165,51 @@ def test_the_uis_terminate_stops_a_date_re_run_with_dagster_asset_materialize(tm
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
+
+
+# 3. a CLI re-run after a killed one that held the `pacs` slot --------------------------------
+
+IMAGING_GROUP = ["raw_dicom", "deidentified_images", "image_features", "inpainted_images"]
+
+
+@pytest.mark.integration
+def test_a_date_re_run_from_raw_dicom_after_a_killed_run_is_not_blocked_by_its_pacs_slot(
+    tmp_path: Path,
+):
+    """The README's command-line re-run of one date (``dagster asset materialize --select
+    'group:imaging' --partition …``) SIGKILLed while ``raw_dicom`` held the ``pacs`` pool
+    slot, then the same command again, no daemon running (a site that runs dates from the
+    command line). Before: the new run waited for the dead run's slot for good ("Step blocked
+    by limit for pool pacs"): the dead run is marked failed and its slot freed by the next
+    run's first study-date *step*, and here that first step is ``raw_dicom`` itself, which
+    waits for the slot before it starts. (A run whose first step is a records asset goes on,
+    as ``test_leftovers_dead_run.py`` shows with such a run.)"""
+    env = _demo_env(tmp_path)
+    records = materialize_date(env, STUDY_DATE_ASSETS[:3], _DAY)
+    out = finish(records, 300, "the date's records")
+    assert records.returncode == 0, out[-3000:]
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        storage = instance.event_log_storage
+        killed = materialize_date(env, IMAGING_GROUP, _DAY)
+        kill_when(
+            killed, lambda: bool(storage.get_concurrency_run_ids()), 300, "raw_dicom held pacs"
+        )
+        (dead,) = [r for r in instance.get_runs() if r.status == dg.DagsterRunStatus.STARTED]
+        assert storage.get_concurrency_run_ids() == {dead.run_id}
+        again = materialize_date(env, IMAGING_GROUP, _DAY)
+        output = _drained(again)
+        try:
+            again.wait(timeout=240)
+        except subprocess.TimeoutExpired:
+            blocked = any(
+                "blocked by limit for pool pacs" in (event.message or "")
+                for run in instance.get_runs()
+                if run.run_id != dead.run_id
+                for event in instance.all_logs(run.run_id)
+            )
+            os.killpg(again.pid, signal.SIGKILL)
+            again.wait(timeout=30)
+            pytest.fail(f"the re-run still waits after 240 s; blocked on the pacs pool: {blocked}")
+        assert again.returncode == 0, b"".join(output)[-3000:].decode(errors="replace")
+        assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert not storage.get_concurrency_run_ids()
