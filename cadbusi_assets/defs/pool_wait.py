@@ -18,7 +18,9 @@ asked of the instance at Dagster's own pace. Runs of the code location get it th
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -38,10 +40,18 @@ from dagster_shared.utils.timing import format_duration
 
 #: Seconds between two looks at a pending pool claim (and at a termination request).
 POLL_SECONDS = 0.25
+#: Seconds between two looks, while a step waits for its slot, for a run of this host whose
+#: process died holding the slot (it would be waited for until ``dead_run_sensor`` ran,
+#: forever where no daemon runs).
+DEAD_RUN_CHECK_SECONDS = 5.0
 
 
 class PoolWait(InstanceConcurrencyContext):
-    """Dagster's pool claims, ended by a termination while a step waits for its slot."""
+    """Dagster's pool claims, ended by a termination while a step waits for its slot; while
+    it waits, a run of this host whose process died is marked and its slots freed every
+    :data:`DEAD_RUN_CHECK_SECONDS`."""
+
+    _dead_checked = 0.0
 
     def interval_to_next_pending_claim_check(self) -> float:
         if not self.has_pending_claims():
@@ -51,6 +61,13 @@ class PoolWait(InstanceConcurrencyContext):
             raise dg.DagsterExecutionInterruptedError(
                 f"Terminated while waiting for a pool slot; steps not started: {steps}."
             )
+        now = time.monotonic()
+        if now - self._dead_checked >= DEAD_RUN_CHECK_SECONDS:
+            self._dead_checked = now
+            from cadbusi_assets.defs.run_process import release_dead_runs
+
+            with contextlib.suppress(Exception):  # the database away a moment: next look
+                release_dead_runs(self._instance)
         # Dagster answers min(0, …) here: the executor's wait loop never slept
         return POLL_SECONDS
 
@@ -72,6 +89,11 @@ class PoolWaitInProcessExecutor(InProcessExecutor):
     def execute(
         self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan
     ) -> Iterator[dg.DagsterEvent]:
+        from cadbusi_assets.defs.run_process import tag_run_process
+
+        # before any step waits for a pool slot: a killed run of this host is marked and its
+        # slots freed (its first step used to do it, after waiting for the slot itself)
+        tag_run_process(plan_context.instance, plan_context.dagster_run.run_id)
         # InProcessExecutor.execute (dagster 1.13) with _steps as the iterator
         pid, step_keys = os.getpid(), execution_plan.step_keys_to_execute
         yield dg.DagsterEvent.engine_event(
