@@ -1999,6 +1999,15 @@ def caret_names(text: str) -> list[tuple[int, int]]:
 #: an HL7 v2 segment that holds a person's data (``PID|1||4815162^^^HOSP^MR||...``): its
 #: fields to the line's end
 _HL7_SEGMENT = re.compile(r"(?<![\w|])(?:PID|PD1|NK1|GT1|IN1|IN2|MRG|PV1|PV2)\|([^\r\n]+)")
+#: a DICOM dump's line of an identifier of the patient's module (name, id, birth date,
+#: address, phone, comments; not sex, age or size) or another one (accession, staff, study
+#: id): its value in brackets (dcmdump) or quotes (pydicom), after the VR
+_DUMPED_IDENTIFIER = re.compile(
+    r"\((?:0010,(?:001[0-9A-Fa-f]|002[0-4]|003[02]|0050|100[0-5]|1040|1060|1090|215[45]|4000)"
+    r"|0008,00[59]0|0008,10[4-7]0|0020,0010)\)"
+    r"[ \t]+(?:[A-Za-z'][A-Za-z' ]{0,40}?[ \t]+)?[A-Z]{2}[ \t]*:?[ \t]*"
+    r"(?:\[([^\]\r\n]*)\]|'([^'\r\n]*)'|\"([^\"\r\n]*)\")"
+)
 #: the caret's word: the characters between spaces or the delimiters of a record written in
 #: text (``patient=QUIMBRELL^ZELDA;mrn=...``, ``<Name>Quimbrell^Zelda</Name>``, an HL7 field)
 _NON_SPACE = re.compile(r'[^\s|;=<>"{},]+')
@@ -2936,6 +2945,10 @@ def _scrub_shapes(text: str, kind: str) -> str:
         spans += [(*s, "[name]") for s in _caret_names(text)]
     if "|" in text:  # an HL7 segment of a patient's, a relative's or a visit's data
         spans += [(*m.span(1), "[id]") for m in _HL7_SEGMENT.finditer(text)]
+    if "(" in text:  # a DICOM dump's line of an identifier: "(0010,0020) LO [4815162]"
+        for m in _DUMPED_IDENTIFIER.finditer(text):
+            if m.lastindex and m.end(m.lastindex) > m.start(m.lastindex):
+                spans.append((*m.span(m.lastindex), "[id]"))
     for m in _TITLE.finditer(text):
         spans += [(*s, "[name]") for s in _names_after(text, m.end(), None)]
     words = frozenset(_SEGMENT.findall(text.lower()))  # for the cheap checks of cue words
