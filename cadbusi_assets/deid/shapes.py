@@ -2006,7 +2006,8 @@ _DUMPED_IDENTIFIER = re.compile(
     r"\((?:0010,(?:001[0-9A-Fa-f]|002[0-4]|003[02]|0050|100[0-5]|1040|1060|1090|215[45]|4000)"
     r"|0008,00[59]0|0008,10[4-7]0|0020,0010)\)"
     r"[ \t]+(?:[A-Za-z'][A-Za-z' ]{0,40}?[ \t]+)?[A-Z]{2}[ \t]*:?[ \t]*"
-    r"(?:\[([^\]\r\n]*)\]|'([^'\r\n]*)'|\"([^\"\r\n]*)\")"
+    # (at most 200 characters: a long run of "(0010,0020) LO [" is read in linear time)
+    r"(?:\[([^\]\r\n]{0,200})\]|'([^'\r\n]{0,200})'|\"([^\"\r\n]{0,200})\")"
 )
 #: the caret's word: the characters between spaces or the delimiters of a record written in
 #: text (``patient=QUIMBRELL^ZELDA;mrn=...``, ``<Name>Quimbrell^Zelda</Name>``, an HL7 field)
