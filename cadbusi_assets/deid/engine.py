@@ -207,9 +207,15 @@ class HeaderCleaner:
 
     def _removed_not_a_date(self, ds: Dataset, elem: DataElement) -> bool:
         """Remove a kept DA, DT or TM value that is no date or time (``QUIMBRELL`` in a TM:
-        nothing shifts or checks a kept one). True if removed."""
+        nothing shifts or checks a kept one; an old ``2017.03.02`` is a date). True if
+        removed."""
         values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
-        if all(v in (None, "") or self._shift(elem.VR, str(v), 0) is not None for v in values):
+        if all(
+            v in (None, "")
+            or self._shift(elem.VR, str(v), 0) is not None
+            or (elem.VR == "DA" and _any_da(str(v)) is not None)
+            for v in values
+        ):
             return False
         del ds[elem.tag]
         self.actions["date-removed-unparseable"] += 1

@@ -667,6 +667,14 @@ def test_a_name_in_a_date_or_time_element_goes(profile, pseudonymizer):
     assert kept["StudyDate"] == "20260304" if full else kept["StudyDate"] != "20260304"
 
 
+def test_an_old_form_date_stays_under_full_dates(pseudonymizer):
+    ds = header_dataset()
+    ds.add_new(0x00080021, "DA", "2026.03.04")  # Series Date, ACR-NEMA's form
+    ds.add_new(0x00080031, "TM", "17:24:57")
+    clean_header(ds, pseudonymizer, get_profile("research-breast-us-full-dates"), original_ids())
+    assert (ds.SeriesDate, ds.SeriesTime) == ("2026.03.04", "17:24:57")
+
+
 def test_valid_times():
     for value in ("17", "1724", "172457", "172457.123456", "17:24:57", "172457-180000", "",
                   " 172457 ", "172457.1+0100"):  # fmt: skip
