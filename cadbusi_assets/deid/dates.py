@@ -16,6 +16,8 @@ UTC offset. Partial values keep their precision: ``YYYYMM`` shifts the first of 
 '2016'
 >>> shift_da("2017-03-02", 0) is None  # not a DA value
 True
+>>> valid_tm("172457.123"), valid_tm("17:24:57"), valid_tm("QUIMBRELL")
+(True, True, False)
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ import datetime as dt
 import re
 
 _DA = re.compile(r"^(\d{4})(\d{2})?(\d{2})?$")
+#: a TM value (``HHMMSS.FFFFFF`` or the old ``HH:MM:SS``, a part of it, a ``A-B`` range; a
+#: UTC offset some devices add is allowed)
+_TM = re.compile(
+    r"^(?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,6})?)?)?|\d{2}(?::\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?)"
+    r"(?:[+-]\d{4})?$"
+)
 _DT = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,6})?)?)?)?([+-]\d{4})?$")
 
 
@@ -73,6 +81,13 @@ def shift_dt(value: str, days: int) -> str | None:
     if date_part is None:
         return None
     return date_part + (match.group(4) or "") + (match.group(5) or "")
+
+
+def valid_tm(value: str) -> bool:
+    """True for a TM value (or an empty one, or an ``A-B`` range of them): a time of day only
+    (no name, no number of another length: a value that is none goes)."""
+    text = str(value).strip()
+    return not text or all(not part or _TM.match(part) for part in text.split("-", 1))
 
 
 def parse_da_value(value: str) -> dt.date | None:

@@ -46,7 +46,7 @@ from pydicom.tag import BaseTag, Tag
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 from pydicom.valuerep import MAX_VALUE_LEN
 
-from cadbusi_assets.deid.dates import age_string, parse_da_value, shift_da, shift_dt
+from cadbusi_assets.deid.dates import age_string, parse_da_value, shift_da, shift_dt, valid_tm
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers, parse_da
 from cadbusi_assets.deid.profile import DeidProfile
 from cadbusi_assets.deid.scan import (
@@ -174,18 +174,22 @@ class HeaderCleaner:
         elif elem.value and is_instance_uid(keyword, str(elem.value)):
             elem.value = self._uid(str(elem.value))
 
-    def _shift(self, vr: str, value: str) -> str | None:
+    def _shift(self, vr: str, value: str, days: int | None = None) -> str | None:
+        days = self.shift_days if days is None else days
         if vr == "DA":
-            return shift_da(value, self.shift_days)
+            return shift_da(value, days)
         if vr == "DT":
-            return shift_dt(value, self.shift_days)
-        return value  # TM: a whole-day shift keeps the time of day
+            return shift_dt(value, days)
+        # TM: a whole-day shift keeps the time of day (a value that is no time goes)
+        return value if valid_tm(value) else None
 
     def _apply_dates(self, ds: Dataset, elem: DataElement) -> None:
-        """Date policy for a DA/DT/TM element: shift, keep or remove."""
+        """Date policy for a DA/DT/TM element: shift, keep or remove (a value that is no
+        date or time, a name written in a date, goes under every policy)."""
         policy = self.profile.dates_policy
         if policy == "full":
-            self.actions["K"] += 1
+            if not self._removed_not_a_date(ds, elem):
+                self.actions["K"] += 1
             return
         if policy == "removed":
             del ds[elem.tag]
@@ -200,6 +204,22 @@ class HeaderCleaner:
         if elem.VR != "TM" and any(v not in (None, "") for v in values):
             self.actions["date-shifted"] += 1
         elem.value = shifted if len(shifted) != 1 else shifted[0]
+
+    def _removed_not_a_date(self, ds: Dataset, elem: DataElement) -> bool:
+        """Remove a kept DA, DT or TM value that is no date or time (``QUIMBRELL`` in a TM:
+        nothing shifts or checks a kept one; an old ``2017.03.02`` is a date). True if
+        removed."""
+        values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
+        if all(
+            v in (None, "")
+            or self._shift(elem.VR, str(v), 0) is not None
+            or (elem.VR == "DA" and _any_da(str(v)) is not None)
+            for v in values
+        ):
+            return False
+        del ds[elem.tag]
+        self.actions["date-removed-unparseable"] += 1
+        return True
 
     def _empty(self, elem: DataElement) -> None:
         elem.value = Sequence() if elem.VR == "SQ" else None
@@ -379,6 +399,8 @@ class HeaderCleaner:
         elif action == "C":
             self._clean(ds, elem)
         elif action in {"K", "U", "U*"}:
+            if elem.VR in _DUMMY_DATES and self._removed_not_a_date(ds, elem):
+                return
             self.actions[action.rstrip("*")] += 1
             if elem.VR == "SQ":
                 self._recurse(elem)
@@ -558,21 +580,30 @@ def _any_da(value: str) -> dt.date | None:
 def date_text_regex(dates: frozenset[dt.date]) -> re.Pattern[str] | None:
     """A pattern for ``dates`` as text writes them (``20170302``, ``2017-03-02``,
     ``2017.03.02``, ``2017/03/02``, ``03/02/2017``, ``02/03/2017``, ``02.03.2017``), not
-    inside a longer run of digits; ``None`` for no dates.
+    inside a longer run of digits but for a DT's time after the compact form
+    (``20170302172457.123``: the hour, minutes and seconds stay); ``None`` for no dates.
 
     >>> regex = date_text_regex(frozenset({dt.date(2017, 3, 2)}))
     >>> regex.sub("[date]", "Model 7 scanned 20170302, 03/02/2017; v20170302.1 120170302")
     'Model 7 scanned [date], [date]; v[date].1 120170302'
+    >>> regex.sub("[date]", "acq 20170302172457.123+0100; build 201703021; id 2017030212345678")
+    'acq [date]172457.123+0100; build 201703021; id 2017030212345678'
     """
     if not dates:
         return None
     forms: set[str] = set()
+    compact: set[str] = set()
     for day in dates:
         y, m, d = f"{day.year:04d}", f"{day.month:02d}", f"{day.day:02d}"
-        forms |= {y + m + d, *(y + sep + m + sep + d for sep in "-./")}
+        compact.add(y + m + d)
+        forms |= {*(y + sep + m + sep + d for sep in "-./")}
         forms |= {m + sep + d + sep + y for sep in "/-"} | {d + sep + m + sep + y for sep in "/.-"}
     alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
-    return re.compile(rf"(?<!\d)(?:{alternatives})(?!\d)")
+    compacts = "|".join(sorted(compact))
+    return re.compile(
+        rf"(?<!\d)(?:(?:{alternatives})(?!\d)"
+        rf"|(?:{compacts})(?=(?:\d{{2}}(?:\d{{2}}(?:\d{{2}}(?:\.\d{{1,6}})?)?)?)?(?!\d)))"
+    )
 
 
 def shifted_study_date(ds: Dataset) -> dt.date | None:

@@ -141,12 +141,17 @@ _ID_LABEL = re.compile(
     # a unit record number (Australia: "UR 481516", "UR: 00481516"), a unit number
     r"|UR(?:[ \t]*(?:#|NO\.?|NUM(?:BER)?))?|UNIT[ \t]*(?:#|NO\.?|NUM(?:BER)?))"
     r"(?![^\W\d_])[ \t]*[:#=.\-]?[ \t]*"
+    # a record's key and value (``"mrn": "4815162"``, ``<PatientID>4815162</PatientID>``)
+    r"(?:(?<=[^\W\d_])[\"'][ \t]*[:=][ \t]*[\"']?|(?<=[^\W\d_])>)?"
     # the value, with its digits in groups of 3+ after spaces ("HOSP NO. 4815 1623")
     r"([A-Z0-9][A-Z0-9/.\-]*\d[A-Z0-9/.\-]*(?:[ \t]\d{3,}(?![\w.\-/]))*"
     # the rest of its digits on the next line ("MRN 4815\n1623"): three or more, no year, no
     # decimal, time, date or unit after them (records.scrub's rule for reports)
-    r"(?P<cont>(?<=[\d\-])[ \t]*(?:\r\n|[\r\n\u2028\u2029\x85])[ \t]*(?!(?:19|20)\d\d(?!\d))\d{3,}"
-    r"(?![\w.\-/:%]|[.,]\d|[ \t]*%|[ \t]*(?:cm|mm|ml|cc|mg|kg|g|o'?clock|h|hrs?|min|am|pm)\b))?)(?![\w])"
+    r"(?P<cont>(?<=[\d\-])(?:[ \t]*(?:\r\n|[\r\n\u2028\u2029\x85])[ \t]*(?!(?:19|20)\d\d(?!\d))\d{3,}"
+    r"(?![\w.\-/:%]|[.,]\d|[ \t]*%|[ \t]*(?:cm|mm|ml|cc|mg|kg|g|o'?clock|h|hrs?|min|am|pm)\b)"
+    # or after a blank line or two, alone on their line ("MRN 4815\n\n1623")
+    r"|(?:[ \t]*(?:\r\n|[\r\n\u2028\u2029\x85])){2,3}[ \t]*(?!(?:19|20)\d\d(?!\d))\d{3,}"
+    r"(?=[ \t]*(?:\r\n|[\r\n\u2028\u2029\x85]|\Z))))?)(?![\w])"
 )
 #: a labelled identifier has at least this many digits ("ACC 2" is no accession)
 _MIN_ID_DIGITS = 4
@@ -1991,7 +1996,22 @@ def caret_names(text: str) -> list[tuple[int, int]]:
     return _caret_names(text)
 
 
-_NON_SPACE = re.compile(r"\S+")
+#: an HL7 v2 segment that holds a person's data (``PID|1||4815162^^^HOSP^MR||...``): its
+#: fields to the line's end
+_HL7_SEGMENT = re.compile(r"(?<![\w|])(?:PID|PD1|NK1|GT1|IN1|IN2|MRG|PV1|PV2)\|([^\r\n]+)")
+#: a DICOM dump's line of an identifier of the patient's module (name, id, birth date,
+#: address, phone, comments; not sex, age or size) or another one (accession, staff, study
+#: id): its value in brackets (dcmdump) or quotes (pydicom), after the VR
+_DUMPED_IDENTIFIER = re.compile(
+    r"\((?:0010,(?:001[0-9A-Fa-f]|002[0-4]|003[02]|0050|100[0-5]|1040|1060|1090|215[45]|4000)"
+    r"|0008,00[59]0|0008,10[4-7]0|0020,0010)\)"
+    r"[ \t]+(?:[A-Za-z'][A-Za-z' ]{0,40}?[ \t]+)?[A-Z]{2}[ \t]*:?[ \t]*"
+    # (at most 200 characters: a long run of "(0010,0020) LO [" is read in linear time)
+    r"(?:\[([^\]\r\n]{0,200})\]|'([^'\r\n]{0,200})'|\"([^\"\r\n]{0,200})\")"
+)
+#: the caret's word: the characters between spaces or the delimiters of a record written in
+#: text (``patient=QUIMBRELL^ZELDA;mrn=...``, ``<Name>Quimbrell^Zelda</Name>``, an HL7 field)
+_NON_SPACE = re.compile(r'[^\s|;=<>"{},]+')
 #: a lone caret with one space on each side, between letters (from the space before it)
 _SPACED_CARET = re.compile(r"(?:(?<=[^\W\d_])|[^\W\d_])[ \t]{1,2}\^[ \t]{1,2}(?=[^\W\d_])")
 _CARET_GAPS = frozenset({" ", "  ", "\t"})
@@ -2924,6 +2944,12 @@ def _scrub_shapes(text: str, kind: str) -> str:
             spans += [(*m.span(), "[date]") for m in _DATE_COMPACT.finditer(text)]
     if "^" in text and kind != "serial":
         spans += [(*s, "[name]") for s in _caret_names(text)]
+    if "|" in text:  # an HL7 segment of a patient's, a relative's or a visit's data
+        spans += [(*m.span(1), "[id]") for m in _HL7_SEGMENT.finditer(text)]
+    if "(" in text:  # a DICOM dump's line of an identifier: "(0010,0020) LO [4815162]"
+        for m in _DUMPED_IDENTIFIER.finditer(text):
+            if m.lastindex and m.end(m.lastindex) > m.start(m.lastindex):
+                spans.append((*m.span(m.lastindex), "[id]"))
     for m in _TITLE.finditer(text):
         spans += [(*s, "[name]") for s in _names_after(text, m.end(), None)]
     words = frozenset(_SEGMENT.findall(text.lower()))  # for the cheap checks of cue words

@@ -19,7 +19,7 @@ find the other HIPAA Safe Harbor identifiers first. What happens to a text, in o
 5. SSNs and labelled identifiers (MRN, accession, account, health plan, member, policy,
    licence, certificate, serial / device, vehicle, specimen, encounter numbers) → ``[SSN]``,
    ``[MRN]``, ``[ACCESSION]``, ``[ID]`` (the label stays; digits a line break split off go
-   with it: ``MRN 4815\n1623``);
+   with it: ``MRN 4815\n1623``, and after a blank line when they stand alone on their line);
 6. dates in every common format (``2026-09-25``, ``09/25/2026``, ``25.09.2026``, ``20260925``,
    ``Sep 25 2026``, ``25 September 2026``, ``September 25th, 2026``, ``25-SEP-2026``,
    ``September 2026``, ``Feb '25``, ``September 25th``, ``4-Mar``, ``2026年9月25日``, and
@@ -280,13 +280,18 @@ _ID_VALUE = (
 #: not before a dot (a list item ``12.``), one only after a hyphen; no decimal, time, date,
 #: fraction, percentage or unit after them (``1.2 cm``, ``10:30``, ``3/4``, ``12 mm``); groups
 #: of digits before the line's end too (``NHS no. 481 516\n2342``);
+#: after a blank line, three digits or more alone on their line (``MRN 4815\n\n1623``);
 #: :func:`_labelled_id` takes them only where the id and they hold six digits or more
 _LINE_BREAK = r"(?:\r\n|[\r\n\u2028\u2029\x85])"
 _ID_NEXT_LINE = (
     r"(?P<cont>(?<=\d)(?: \d{2,4}(?!\d)){0,3}(?:[ \t]*" + _LINE_BREAK + r"[ \t]*"
     r"(?:(?!(?:19|20)\d\d(?!\d))\d{3,}(?!\d)|\d\d(?![\d.]))"
     # after a hyphen: one digit or more, in groups ("MRN 48-15-\n16-23")
-    r"|[ \t]*-[ \t]*" + _LINE_BREAK + r"[ \t]*\d+(?:-\d+)*(?![\d.]))"
+    r"|[ \t]*-[ \t]*" + _LINE_BREAK + r"[ \t]*\d+(?:-\d+)*(?![\d.])"
+    # after a blank line or two: three digits or more (no year) alone on their line (no
+    # paragraph's number is so long: "MRN 4815\n\n1623"; "MRN 4815\n\n1623 lesions" stays)
+    r"|[ \t]*-?(?:[ \t]*" + _LINE_BREAK + r"){2,3}[ \t]*(?!(?:19|20)\d\d(?!\d))\d{3,}"
+    r"(?=[ \t]*(?:" + _LINE_BREAK + r"|\Z)))"
     r"(?![A-Za-z:/%\-]|[.,]\d|[ \t]*%|[ \t]*(?:cm|mm|ml|cc|mg|kg|g|o'?clock|h|hrs?|min|am|pm|a\.m|p\.m)\b))?"
 )
 _LABELLED_IDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(

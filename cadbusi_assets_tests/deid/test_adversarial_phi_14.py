@@ -248,9 +248,11 @@ def test_the_second_batch_keeps_what_is_no_date_or_id():
 
 
 def test_a_blank_line_parts_an_id_from_the_next_number():
-    """A gap left on purpose: a blank line ends the id's paragraph; the number after it is
-    read as the next paragraph's (``MRN 4815\n\n2 lesions``)."""
-    assert _report("MRN 4815\n\n1623") == "MRN [MRN]\n\n1623"
+    """A blank line ends the id's paragraph; the number after it is read as the next
+    paragraph's (``MRN 4815\n\n2 lesions``). Since round 17 (``test_adversarial_phi_16.py``)
+    three digits or more alone on their line go with the id (``MRN 4815\n\n1623``)."""
+    assert _report("MRN 4815\n\n1623 lesions") == "MRN [MRN]\n\n1623 lesions"
+    assert _report("MRN 4815\n\n1623") == "MRN [MRN]"
 
 
 def test_the_weekdays_left_as_names():

@@ -206,7 +206,7 @@ def test_a_foreign_weekday_with_no_date_beside_it_stays():
 GAPS_LEFT: list[tuple[str, str, str]] = [
     # an id's digits after a blank line: read as the next paragraph's number ("MRN 4815",
     # a blank line, "2 lesions"); a line break alone does join them (round 15)
-    (R, "MRN 4815\n\n1623", "MRN [MRN]\n\n1623"),
+    (R, "MRN 4815\n\n1623 lesions", "MRN [MRN]\n\n1623 lesions"),  # round 17: alone it goes
     # the French "BP" alone is a blood pressure
     (T, "BP 4815", "BP 4815"),
     # an initial glued to a surname with no cue: a product word reads the same (``qlab``)
