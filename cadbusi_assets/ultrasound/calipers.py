@@ -4254,6 +4254,19 @@ def _tip_put_back(arrow: _Mark, thick: _Mark) -> bool:
     return inside and beyond
 
 
+def search_box(box: Box, shape: tuple[int, ...], arm: int = ARM) -> Box:
+    """The pixels :func:`detect_calipers` looks at for ``box`` in a frame of ``shape``
+    (inclusive ``x0, y0, x1, y1``): the box grown by ``arm + 3`` px, within the frame."""
+    height, width = shape[:2]
+    margin = arm + 3
+    return (
+        max(0, box[0] - margin),
+        max(0, box[1] - margin),
+        min(width - 1, box[2] + margin),
+        min(height - 1, box[3] + margin),
+    )
+
+
 def detect_calipers(
     frame: np.ndarray,
     box: Box,
@@ -4270,10 +4283,7 @@ def detect_calipers(
     :class:`~.overlay.ColourMaps` if the caller has them. ``learned`` (default
     :data:`LEARNED`): add the points of the learned heat map (:func:`_net_marks`)."""
     learned = LEARNED if learned is None else learned
-    height, width = frame.shape[:2]
-    margin = arm + 3
-    x0, y0 = max(0, box[0] - margin), max(0, box[1] - margin)
-    x1, y1 = min(width - 1, box[2] + margin), min(height - 1, box[3] + margin)
+    x0, y0, x1, y1 = search_box(box, frame.shape, arm)
     crop = frame[y0 : y1 + 1, x0 : x1 + 1]
     grey_crop = (to_grey(frame) if grey is None else grey)[y0 : y1 + 1, x0 : x1 + 1]
     if crop.ndim == 3:

@@ -6,10 +6,12 @@ import cv2
 import numpy as np
 import pytest
 
+from cadbusi_assets.ultrasound.analysis import _colour_maps
 from cadbusi_assets.ultrasound.calipers import (
     _CENTRE,
     _CROSS5,
     _DIRECTION_STEPS,
+    ARM,
     ARROW_BLACK_LEVEL,
     ARROW_BLACK_SHARE,
     ARROW_RING_LEVEL,
@@ -38,6 +40,7 @@ from cadbusi_assets.ultrasound.calipers import (
     _whole_median,
     colour_scales,
     hollow_marks,
+    search_box,
     smeared_marks,
     thick_arrow_tips,
     white_strokes,
@@ -732,3 +735,46 @@ def test_arm_runs_of_many_centres_are_each_centres_steps(labelled: bool) -> None
                         assert row.tolist() == expected, (height, width, k, limit, strict)
                         checked += 1
     assert checked > 2000
+
+
+def test_colour_maps_inside_the_search_box_are_the_whole_frames() -> None:
+    # analyze_frame's maps are computed inside the caliper search's box only (every reader
+    # but the text-line search looks inside it) and the rest of the frame only until a
+    # coloured pixel shows: the same values in the box, the same grey-or-not verdict, also
+    # for a frame coloured only outside the box, at any edge, and for a grey RGB frame
+    rng = np.random.default_rng(43)
+    verdicts = set()
+    for k in range(60):
+        height, width = (int(v) for v in rng.integers(1, 70, 2))
+        grey = rng.integers(0, 256, (height, width), dtype=np.uint8)
+        frame = np.repeat(grey[..., None], 3, axis=2)
+        x0, x1 = sorted(int(v) for v in rng.integers(0, width, 2))
+        y0, y1 = sorted(int(v) for v in rng.integers(0, height, 2))
+        if k % 3 == 1:  # one coloured pixel anywhere (often outside the box)
+            py, px = int(rng.integers(0, height)), int(rng.integers(0, width))
+            frame[py, px, int(rng.integers(0, 3))] ^= np.uint8(int(rng.integers(1, 256)))
+        elif k % 3 == 2:  # colour everywhere
+            frame = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        whole = ColourMaps.of(frame)
+        maps, is_grey = _colour_maps(frame, (x0, y0, x1, y1))
+        assert is_grey == (cv2.countNonZero(whole.chroma) == 0)
+        assert maps is not None
+        inside = (slice(y0, y1 + 1), slice(x0, x1 + 1))
+        assert np.array_equal(maps.chroma[inside], whole.chroma[inside])
+        assert np.array_equal(maps.high[inside], whole.high[inside])
+        whole_maps, whole_grey = _colour_maps(frame, None)
+        assert whole_grey == is_grey and whole_maps is not None
+        assert np.array_equal(whole_maps.chroma, whole.chroma)
+        verdicts.add(is_grey)
+    assert verdicts == {True, False}
+    assert _colour_maps(np.zeros((5, 6), np.uint8), (0, 0, 5, 4)) == (None, True)
+
+
+def test_the_caliper_search_box_is_the_box_grown_by_the_arm_within_the_frame() -> None:
+    assert search_box((10, 20, 30, 40), (100, 200, 3)) == (
+        10 - ARM - 3,
+        20 - ARM - 3,
+        30 + ARM + 3,
+        40 + ARM + 3,
+    )
+    assert search_box((0, 1, 199, 98), (100, 200), arm=5) == (0, 0, 199, 99)
