@@ -256,7 +256,7 @@ def _padded(grid: np.ndarray, pad: int) -> tuple[np.ndarray, int]:
     return np.pad(grid, pad), pad
 
 
-#: :func:`_arm_runs_many`'s step bits (``1 << i``), and the most steps it counts.
+#: :func:`_arm_runs_many`'s step bits (``1 << i``), and the most steps it counts by them.
 _STEP_BITS = np.left_shift(np.int64(1), np.arange(63, dtype=np.int64))
 _RUN_BITS = 62
 
@@ -304,8 +304,13 @@ def _arm_runs_many(
         y_room = np.where(dy > 0, height - 1 - ys[:, None], np.where(dy < 0, ys[:, None], limit))
         x_room = np.where(dx > 0, width - 1 - xs[:, None], np.where(dx < 0, xs[:, None], limit))
         lit &= steps <= np.minimum(y_room, x_room)[..., None]
-    if limit > _RUN_BITS:  # (never: the bit arithmetic below holds runs of up to 62 steps)
-        raise ValueError(f"arm runs of more than {_RUN_BITS} steps")
+    if limit > _RUN_BITS:  # (longer than one integer's bits: step by step)
+        broken = np.ones(lit.shape, bool)  # the last step: the end of the arm
+        broken[..., :-1] = ~lit[..., :-1] & ~lit[..., 1:]
+        stop = broken.argmax(axis=2)
+        counted = lit & (steps <= stop[..., None] + 1)
+        last = limit - counted[..., ::-1].argmax(axis=2)
+        return np.where(counted.any(axis=2), last, 0)
     # The run stops at the first two unlit steps in a row (the last step ends the arm); its
     # length is the farthest lit step before the stop (0: none). Per centre and direction as
     # the bits of one integer (bit i: step i + 1 lit).

@@ -706,7 +706,7 @@ def test_arm_runs_of_many_centres_are_each_centres_steps(labelled: bool) -> None
         values = rng.integers(1, 4, count).astype(np.uint16) if labelled else None
         plus = rng.random(count) < 0.5
         directions = np.where(plus[:, None, None], _DIRECTION_STEPS["+"], _DIRECTION_STEPS["x"])
-        for limit in (1, 3, 16, 40):
+        for limit in (1, 3, 16, 40, 70):  # (70: more steps than an integer's bits)
             for strict in (False, True):
                 for far in (False, True):
                     at = np.arange(count)
