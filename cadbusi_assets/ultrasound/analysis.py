@@ -24,7 +24,7 @@ import polars as pl
 
 from cadbusi_assets.dicom import UltrasoundRegion
 from cadbusi_assets.ultrasound.annotations import parse_annotation
-from cadbusi_assets.ultrasound.calipers import CaliperDetection, detect_calipers
+from cadbusi_assets.ultrasound.calipers import CaliperDetection, detect_calipers, search_box
 from cadbusi_assets.ultrasound.doppler import colour_share, is_doppler
 from cadbusi_assets.ultrasound.fov import (
     FieldOfView,
@@ -217,6 +217,34 @@ def debris_boxes(
     return sorted(set(found), key=lambda b: (b[1], b[0]))
 
 
+def _colour_maps(
+    frame: np.ndarray, box: tuple[int, int, int, int] | None
+) -> tuple[ColourMaps | None, bool]:
+    """The frame's :class:`~.overlay.ColourMaps` (None for a grey ``(H, W)`` frame) and
+    whether no pixel of the frame is coloured (chroma 0 everywhere). With ``box`` (inclusive
+    ``x0, y0, x1, y1``) the maps are computed inside the box alone (zeros elsewhere: only
+    for readers that look inside it; each pixel's values are its own channels'), and the
+    rest of the frame only while no coloured pixel is found."""
+    if frame.ndim == 2:
+        return None, True
+    if box is None:
+        maps = ColourMaps.of(frame)
+        return maps, cv2.countNonZero(maps.chroma) == 0
+    x0, y0, x1, y1 = box
+    inner = ColourMaps.of(frame[y0 : y1 + 1, x0 : x1 + 1])
+    chroma_map = np.zeros(frame.shape[:2], np.uint8)
+    high = np.zeros(frame.shape[:2], np.uint8)
+    chroma_map[y0 : y1 + 1, x0 : x1 + 1] = inner.chroma
+    high[y0 : y1 + 1, x0 : x1 + 1] = inner.high
+    coloured = cv2.countNonZero(inner.chroma) > 0
+    bands = (frame[:y0], frame[y1 + 1 :], frame[y0 : y1 + 1, :x0], frame[y0 : y1 + 1, x1 + 1 :])
+    for band in bands:
+        if coloured:
+            break
+        coloured = band.size > 0 and cv2.countNonZero(ColourMaps.of(band).chroma) > 0
+    return ColourMaps(chroma_map, high), not coloured
+
+
 def analyze_frame(
     frame: np.ndarray,
     regions: Sequence[UltrasoundRegion],
@@ -240,10 +268,14 @@ def analyze_frame(
         raise ValueError("analyze_frame needs a uint8 (H, W) or (H, W, 3) frame")
     height, width = frame.shape[:2]
     grey = to_grey(frame)
-    maps = ColourMaps.of(frame) if frame.ndim == 3 else None
-    is_grey = maps is None or cv2.countNonZero(maps.chroma) == 0
-    work, maps = (grey, None) if is_grey else (frame, maps)  # R=G=B: one channel is enough
     fov = find_field_of_view(grey, regions)
+    # Chroma and brightest channel where they are read (the caliper search's box; the whole
+    # frame for the text-line search) and whether any pixel of the frame is coloured
+    text_search = reading is None and not ocr
+    maps, is_grey = _colour_maps(
+        frame, None if fov.box is None or text_search else search_box(fov.box, frame.shape)
+    )
+    work, maps = (grey, None) if is_grey else (frame, maps)  # R=G=B: one channel is enough
     fov_mask = fov.mask(height, width)
     if fov.box is not None:
         dark = darkness(grey, fov.box, fov_mask)

@@ -256,6 +256,11 @@ def _padded(grid: np.ndarray, pad: int) -> tuple[np.ndarray, int]:
     return np.pad(grid, pad), pad
 
 
+#: :func:`_arm_runs_many`'s step bits (``1 << i``), and the most steps it counts by them.
+_STEP_BITS = np.left_shift(np.int64(1), np.arange(63, dtype=np.int64))
+_RUN_BITS = 62
+
+
 def _arm_runs_many(
     grid: np.ndarray,
     values: np.ndarray | None,
@@ -277,12 +282,7 @@ def _arm_runs_many(
     height, width = grid.shape
     directions = _DIRECTION_STEPS[style][None] if isinstance(style, str) else style
     dy, dx = directions[..., 0], directions[..., 1]  # N x 4 (or 1 x 4)
-    # Steps along a direction stay on the grid up to a bound per centre and direction.
-    y_room = np.where(dy > 0, height - 1 - ys[:, None], np.where(dy < 0, ys[:, None], limit))
-    x_room = np.where(dx > 0, width - 1 - xs[:, None], np.where(dx < 0, xs[:, None], limit))
-    room = np.minimum(y_room, x_room)  # N x 4
     steps = np.arange(1, limit + 1)
-    on_line = steps <= room[..., None]  # N x 4 x limit
     # Gathers from the grid padded (unlit) by the farthest reach, flattened: no clipping.
     grown, pad = _padded(grid, limit + 1) if padded is None else padded
     flat = grown.ravel()
@@ -292,16 +292,34 @@ def _arm_runs_many(
     lit = np.zeros(line.shape, bool)
     for oy, ox in _CENTRE if strict else _CROSS5:
         seen = flat[line + (oy * row + ox)] if oy or ox else flat[line]
-        hit = seen != 0 if values is None else seen == values[:, None, None]
-        lit |= hit
-    lit &= on_line
-    # The run stops at the first two unlit pixels in a row.
-    broken = np.ones(lit.shape, bool)  # the last step: the end of the arm
-    broken[..., :-1] = ~lit[..., :-1] & ~lit[..., 1:]
-    stop = broken.argmax(axis=2)
-    counted = lit & (steps <= stop[..., None] + 1)
-    last = limit - counted[..., ::-1].argmax(axis=2)
-    return np.where(counted.any(axis=2), last, 0)
+        lit |= seen != 0 if values is None else seen == values[:, None, None]
+    # Steps along a direction count up to the grid's edge (a 4-neighbour of a step beyond it
+    # may be inside): a bound per centre and direction, where some centre is that near.
+    if not (
+        int(ys.min()) >= limit
+        and int(xs.min()) >= limit
+        and int(ys.max()) < height - limit
+        and int(xs.max()) < width - limit
+    ):
+        y_room = np.where(dy > 0, height - 1 - ys[:, None], np.where(dy < 0, ys[:, None], limit))
+        x_room = np.where(dx > 0, width - 1 - xs[:, None], np.where(dx < 0, xs[:, None], limit))
+        lit &= steps <= np.minimum(y_room, x_room)[..., None]
+    if limit > _RUN_BITS:  # (longer than one integer's bits: step by step)
+        broken = np.ones(lit.shape, bool)  # the last step: the end of the arm
+        broken[..., :-1] = ~lit[..., :-1] & ~lit[..., 1:]
+        stop = broken.argmax(axis=2)
+        counted = lit & (steps <= stop[..., None] + 1)
+        last = limit - counted[..., ::-1].argmax(axis=2)
+        return np.where(counted.any(axis=2), last, 0)
+    # The run stops at the first two unlit steps in a row (the last step ends the arm); its
+    # length is the farthest lit step before the stop (0: none). Per centre and direction as
+    # the bits of one integer (bit i: step i + 1 lit).
+    bits = lit.astype(np.int64) @ _STEP_BITS[:limit]
+    end = _STEP_BITS[limit - 1]
+    stops = (~bits & ~(bits >> 1) & (end - 1)) | end
+    counted = bits & (((stops & -stops) << 1) - 1)  # the lit steps up to the first stop
+    # the highest set bit's position plus one (frexp's exponent; 0 for none)
+    return np.frexp(counted.astype(np.float64))[1].astype(np.intp)
 
 
 def stroke_pixels(
@@ -4241,6 +4259,19 @@ def _tip_put_back(arrow: _Mark, thick: _Mark) -> bool:
     return inside and beyond
 
 
+def search_box(box: Box, shape: tuple[int, ...], arm: int = ARM) -> Box:
+    """The pixels :func:`detect_calipers` looks at for ``box`` in a frame of ``shape``
+    (inclusive ``x0, y0, x1, y1``): the box grown by ``arm + 3`` px, within the frame."""
+    height, width = shape[:2]
+    margin = arm + 3
+    return (
+        max(0, box[0] - margin),
+        max(0, box[1] - margin),
+        min(width - 1, box[2] + margin),
+        min(height - 1, box[3] + margin),
+    )
+
+
 def detect_calipers(
     frame: np.ndarray,
     box: Box,
@@ -4257,10 +4288,7 @@ def detect_calipers(
     :class:`~.overlay.ColourMaps` if the caller has them. ``learned`` (default
     :data:`LEARNED`): add the points of the learned heat map (:func:`_net_marks`)."""
     learned = LEARNED if learned is None else learned
-    height, width = frame.shape[:2]
-    margin = arm + 3
-    x0, y0 = max(0, box[0] - margin), max(0, box[1] - margin)
-    x1, y1 = min(width - 1, box[2] + margin), min(height - 1, box[3] + margin)
+    x0, y0, x1, y1 = search_box(box, frame.shape, arm)
     crop = frame[y0 : y1 + 1, x0 : x1 + 1]
     grey_crop = (to_grey(frame) if grey is None else grey)[y0 : y1 + 1, x0 : x1 + 1]
     if crop.ndim == 3:

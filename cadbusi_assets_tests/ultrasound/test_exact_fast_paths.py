@@ -6,7 +6,12 @@ import cv2
 import numpy as np
 import pytest
 
+from cadbusi_assets.ultrasound.analysis import _colour_maps
 from cadbusi_assets.ultrasound.calipers import (
+    _CENTRE,
+    _CROSS5,
+    _DIRECTION_STEPS,
+    ARM,
     ARROW_BLACK_LEVEL,
     ARROW_BLACK_SHARE,
     ARROW_RING_LEVEL,
@@ -18,6 +23,7 @@ from cadbusi_assets.ultrasound.calipers import (
     SMALL_QUADRANT_LIT,
     TIP_BLOB,
     WHITE_MARK_LEVEL,
+    _arm_runs_many,
     _arrow_context,
     _coloured_components,
     _components,
@@ -34,6 +40,7 @@ from cadbusi_assets.ultrasound.calipers import (
     _whole_median,
     colour_scales,
     hollow_marks,
+    search_box,
     smeared_marks,
     thick_arrow_tips,
     white_strokes,
@@ -642,3 +649,132 @@ def test_fan_radii_from_the_rows_holding_the_ranks_are_every_pixels_percentiles(
         assert list(_fan_radii(component, counts, *apex)) == expected
         banded += len(radius) >= FAN_RADII_ALL
     assert banded >= 20
+
+
+def _arm_runs_reference(
+    grid: np.ndarray,
+    value: int | None,
+    x: int,
+    y: int,
+    directions: np.ndarray,
+    limit: int,
+    strict: bool,
+) -> list[int]:
+    """A centre's four runs as :func:`~.calipers.arm_runs` defines them, a step at a time: a
+    step is lit when it or (not ``strict``) a 4-neighbour is non-zero (``value`` None) or
+    ``value``; a run is the farthest lit step, bridging single unlit steps, none past the
+    grid's edge."""
+    height, width = grid.shape
+
+    def on(py: int, px: int) -> bool:
+        if not (0 <= py < height and 0 <= px < width):
+            return False
+        return bool(grid[py, px] != 0 if value is None else grid[py, px] == value)
+
+    runs = []
+    for dy, dx in directions.tolist():
+        run, gap = 0, 0
+        for step in range(1, limit + 1):
+            py, px = y + dy * step, x + dx * step
+            inside = 0 <= py < height and 0 <= px < width  # (its neighbours do not count)
+            near = _CENTRE if strict else _CROSS5
+            if inside and any(on(py + oy, px + ox) for oy, ox in near):
+                run, gap = step, 0
+            else:
+                gap += 1
+                if gap > 1:
+                    break
+        runs.append(run)
+    return runs
+
+
+@pytest.mark.parametrize("labelled", [False, True])
+def test_arm_runs_of_many_centres_are_each_centres_steps(labelled: bool) -> None:
+    # _arm_runs_many (the runs as step bits; the grid's edge looked at only where a centre is
+    # that near) against the definition, a step at a time: many centres, mixed styles, label
+    # grids, centres near and far from the edges
+    rng = np.random.default_rng(41)
+    checked = 0
+    for _ in range(30):
+        height, width = (int(v) for v in rng.integers(1, 90, 2))
+        if labelled:
+            grid = rng.integers(0, 4, (height, width)).astype(np.uint16)
+        else:
+            grid = (rng.random((height, width)) < rng.uniform(0.2, 0.95)).astype(np.uint8)
+        count = int(rng.integers(1, 40))
+        xs, ys = rng.integers(0, width, count), rng.integers(0, height, count)
+        values = rng.integers(1, 4, count).astype(np.uint16) if labelled else None
+        plus = rng.random(count) < 0.5
+        directions = np.where(plus[:, None, None], _DIRECTION_STEPS["+"], _DIRECTION_STEPS["x"])
+        for limit in (1, 3, 16, 40, 70):  # (70: more steps than an integer's bits)
+            for strict in (False, True):
+                for far in (False, True):
+                    at = np.arange(count)
+                    if far:  # only centres at least limit px from every edge
+                        at = at[
+                            (xs >= limit)
+                            & (ys >= limit)
+                            & (xs < width - limit)
+                            & (ys < height - limit)
+                        ]
+                    runs = _arm_runs_many(
+                        grid,
+                        None if values is None else values[at],
+                        xs[at],
+                        ys[at],
+                        directions[at],
+                        limit,
+                        strict,
+                    )
+                    assert runs.dtype == np.intp and runs.shape == (len(at), 4)
+                    for row, k in zip(runs, at, strict=True):
+                        value = None if values is None else int(values[k])
+                        expected = _arm_runs_reference(
+                            grid, value, int(xs[k]), int(ys[k]), directions[k], limit, strict
+                        )
+                        assert row.tolist() == expected, (height, width, k, limit, strict)
+                        checked += 1
+    assert checked > 2000
+
+
+def test_colour_maps_inside_the_search_box_are_the_whole_frames() -> None:
+    # analyze_frame's maps are computed inside the caliper search's box only (every reader
+    # but the text-line search looks inside it) and the rest of the frame only until a
+    # coloured pixel shows: the same values in the box, the same grey-or-not verdict, also
+    # for a frame coloured only outside the box, at any edge, and for a grey RGB frame
+    rng = np.random.default_rng(43)
+    verdicts = set()
+    for k in range(60):
+        height, width = (int(v) for v in rng.integers(1, 70, 2))
+        grey = rng.integers(0, 256, (height, width), dtype=np.uint8)
+        frame = np.repeat(grey[..., None], 3, axis=2)
+        x0, x1 = sorted(int(v) for v in rng.integers(0, width, 2))
+        y0, y1 = sorted(int(v) for v in rng.integers(0, height, 2))
+        if k % 3 == 1:  # one coloured pixel anywhere (often outside the box)
+            py, px = int(rng.integers(0, height)), int(rng.integers(0, width))
+            frame[py, px, int(rng.integers(0, 3))] ^= np.uint8(int(rng.integers(1, 256)))
+        elif k % 3 == 2:  # colour everywhere
+            frame = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        whole = ColourMaps.of(frame)
+        maps, is_grey = _colour_maps(frame, (x0, y0, x1, y1))
+        assert is_grey == (cv2.countNonZero(whole.chroma) == 0)
+        assert maps is not None
+        inside = (slice(y0, y1 + 1), slice(x0, x1 + 1))
+        assert np.array_equal(maps.chroma[inside], whole.chroma[inside])
+        assert np.array_equal(maps.high[inside], whole.high[inside])
+        whole_maps, whole_grey = _colour_maps(frame, None)
+        assert whole_grey == is_grey and whole_maps is not None
+        assert np.array_equal(whole_maps.chroma, whole.chroma)
+        verdicts.add(is_grey)
+    assert verdicts == {True, False}
+    assert _colour_maps(np.zeros((5, 6), np.uint8), (0, 0, 5, 4)) == (None, True)
+
+
+def test_the_caliper_search_box_is_the_box_grown_by_the_arm_within_the_frame() -> None:
+    assert search_box((10, 20, 30, 40), (100, 200, 3)) == (
+        10 - ARM - 3,
+        20 - ARM - 3,
+        30 + ARM + 3,
+        40 + ARM + 3,
+    )
+    assert search_box((0, 1, 199, 98), (100, 200), arm=5) == (0, 0, 199, 99)
