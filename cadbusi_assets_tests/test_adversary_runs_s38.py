@@ -129,23 +129,23 @@ def _materialized_since(instance: dg.DagsterInstance, run_id: str, moment: float
 @pytest.mark.integration
 def test_the_uis_terminate_stops_a_date_re_run_with_dagster_asset_materialize(tmp_path: Path):
     """A date re-run from the command line as the README says (``dagster asset materialize
-    --select … --partition …``), terminated from the UI while its imaging pass runs (Runs →
-    Terminate calls the instance's run launcher, as here). Before: the UI answered "Unable to
-    terminate run", the run went CANCELING and its process went on: it materialized
+    --select … --partition …``), terminated from the UI while ``raw_dicom`` stores its files
+    (Runs → Terminate calls the instance's run launcher, as here). Before: the UI answered
+    "Unable to terminate run", the run went CANCELING and its process went on: it materialized
     ``deidentified_images`` … ``labelbox_data_rows`` after the request and the run ended
     SUCCESS (the UI's "Force termination" marks it CANCELED while the process still writes).
     The README promises that Terminate interrupts the run's process within seconds and the run
     ends CANCELED, and it does so for runs ``cadbusi demo`` / ``cadbusi export`` start."""
     env = _demo_env(tmp_path, CADBUSI_CINE_FRAME_STEP="1")
-    markers = Path(env["CADBUSI_RESEARCH_ZONE"]) / "open_batches"
+    stored = Path(env["CADBUSI_RAW_ZONE"]) / "dicom" / _DAY
     proc = materialize_date(env, STUDY_DATE_ASSETS, _DAY)
     output = _drained(proc)
     try:
         with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
             wait_for(
-                lambda: markers.is_dir() and any(markers.iterdir()),
+                lambda: stored.is_dir() and any(stored.rglob("*.dcm")),
                 timeout=400,
-                what="the imaging pass of the date",
+                what="the retrieval of the date",
                 poll=0.02,
             )
             (run,) = instance.get_runs()
@@ -161,7 +161,7 @@ def test_the_uis_terminate_stops_a_date_re_run_with_dagster_asset_materialize(tm
             assert stopped, f"the run's process went on after Terminate (materialized {after})"
             assert output, "the command printed nothing"
             assert status == dg.DagsterRunStatus.CANCELED, (status, after)
-            assert "labelbox_data_rows" not in after
+            assert not {"deidentified_images", "labelbox_data_rows"} & set(after), after
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
