@@ -27,6 +27,7 @@ from cadbusi_assets.storage import open_zone
 from cadbusi_assets_tests.builders import export_row
 from cadbusi_assets_tests.defs.services import (
     STUDY_DATE_ASSETS,
+    dagster_services,
     product_env,
     wait_for,
     write_instance_yaml,
@@ -128,23 +129,23 @@ def _materialized_since(instance: dg.DagsterInstance, run_id: str, moment: float
 @pytest.mark.integration
 def test_the_uis_terminate_stops_a_date_re_run_with_dagster_asset_materialize(tmp_path: Path):
     """A date re-run from the command line as the README says (``dagster asset materialize
-    --select … --partition …``), terminated from the UI while its imaging pass runs (Runs →
-    Terminate calls the instance's run launcher, as here). Before: the UI answered "Unable to
-    terminate run", the run went CANCELING and its process went on: it materialized
+    --select … --partition …``), terminated from the UI while ``raw_dicom`` stores its files
+    (Runs → Terminate calls the instance's run launcher, as here). Before: the UI answered
+    "Unable to terminate run", the run went CANCELING and its process went on: it materialized
     ``deidentified_images`` … ``labelbox_data_rows`` after the request and the run ended
     SUCCESS (the UI's "Force termination" marks it CANCELED while the process still writes).
     The README promises that Terminate interrupts the run's process within seconds and the run
     ends CANCELED, and it does so for runs ``cadbusi demo`` / ``cadbusi export`` start."""
     env = _demo_env(tmp_path, CADBUSI_CINE_FRAME_STEP="1")
-    markers = Path(env["CADBUSI_RESEARCH_ZONE"]) / "open_batches"
+    stored = Path(env["CADBUSI_RAW_ZONE"]) / "dicom" / _DAY
     proc = materialize_date(env, STUDY_DATE_ASSETS, _DAY)
     output = _drained(proc)
     try:
         with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
             wait_for(
-                lambda: markers.is_dir() and any(markers.iterdir()),
+                lambda: stored.is_dir() and any(stored.rglob("*.dcm")),
                 timeout=400,
-                what="the imaging pass of the date",
+                what="the retrieval of the date",
                 poll=0.02,
             )
             (run,) = instance.get_runs()
@@ -160,7 +161,7 @@ def test_the_uis_terminate_stops_a_date_re_run_with_dagster_asset_materialize(tm
             assert stopped, f"the run's process went on after Terminate (materialized {after})"
             assert output, "the command printed nothing"
             assert status == dg.DagsterRunStatus.CANCELED, (status, after)
-            assert "labelbox_data_rows" not in after
+            assert not {"deidentified_images", "labelbox_data_rows"} & set(after), after
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -213,3 +214,51 @@ def test_a_date_re_run_from_raw_dicom_after_a_killed_run_is_not_blocked_by_its_p
         assert again.returncode == 0, b"".join(output)[-3000:].decode(errors="replace")
         assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
         assert not storage.get_concurrency_run_ids()
+
+
+# 4. the automation after a first date that stopped before its images ------------------------
+
+
+def _ticked(instance: dg.DagsterInstance, name: str) -> bool:
+    for state in instance.all_instigator_state():
+        if state.name == name:
+            return bool(instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=1))
+    return False
+
+
+@pytest.mark.integration
+def test_a_first_date_stopped_before_its_images_starts_no_failing_automation_run(
+    tmp_path: Path,
+):
+    """A new deployment's first date stops after its records, before any image (terminated in
+    ``raw_dicom`` from the UI, or its PACS was down that night): ``radiology_reports`` and
+    ``pathology_reports`` of the date are materialized, nothing else. Before: the daemon's
+    ``default_automation_condition_sensor`` (on by default) then launched ``lesions`` (with
+    ``diagnosis_labels`` and ``metadata_db``), which failed at once — "No deidentified_images
+    partitions yet (no studies table)" — a red run (and a failure alert) nobody asked for,
+    again at each such stop until a date got through its images."""
+    env = _demo_env(tmp_path)
+    with dagster_services(env, webserver=False) as services:
+        instance = services.instance()
+        wait_for(
+            lambda: _ticked(instance, "default_automation_condition_sensor"),
+            timeout=240,
+            what="the automation sensor's first tick",
+            services=services,
+        )
+        records = materialize_date(env, STUDY_DATE_ASSETS[:3], _DAY)
+        out = finish(records, 300, "the date's records")
+        assert records.returncode == 0, out[-3000:]
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            services.check_alive()
+            automation = [
+                r for r in instance.get_runs() if r.tags.get("dagster/from_automation_condition")
+            ]
+            failed = [r for r in automation if r.status == dg.DagsterRunStatus.FAILURE]
+            assert not failed, [
+                sorted(k.to_user_string() for k in r.asset_selection or []) for r in failed
+            ]
+            if automation and all(r.is_success for r in automation):
+                break  # what it asked for went through
+            time.sleep(2)
