@@ -20,7 +20,7 @@ from cadbusi_assets.stages.safety import check_key_fingerprint, record_key_finge
     group_name="records",
     kinds={"polars", "parquet"},
     code_version="1",
-    automation_condition=after_upstream_updates(),
+    automation_condition=after_upstream_updates(needs=image_features),
     description="One row per lesion described in a report (side, clock, distance from the "
     "nipple, size, descriptors) with the pathology part it was sampled in, and one row per image "
     "showing it (match score, evidence, lesion box from the calipers); research zone, "
