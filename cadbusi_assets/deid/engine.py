@@ -54,7 +54,11 @@ from cadbusi_assets.deid.scan import (
     find_identifiers_in_text,
     may_hold_identifiers,
 )
-from cadbusi_assets.deid.shapes import device_kind, scrub_identifier_shapes
+from cadbusi_assets.deid.shapes import (
+    device_kind,
+    person_folder_values,
+    scrub_identifier_shapes,
+)
 from cadbusi_assets.deid.text import scrub_descriptor_text, scrub_free_text, scrub_text
 from cadbusi_assets.identity import Pseudonymizer
 
@@ -282,6 +286,9 @@ class HeaderCleaner:
                 else v
                 for v in values
             ]
+            if len(values) > 2 and vr != "PN":  # "C:\\Users\\zquimbrell\\...": a split path
+                for i, what in person_folder_values([str(v) for v in values]).items():
+                    cleaned[i] = f"[{what.upper()}]"
             limit = MAX_VALUE_LEN.get(vr)
             if limit:
                 cleaned = [c[:limit] if isinstance(c, str) else c for c in cleaned]
@@ -428,6 +435,9 @@ class HeaderCleaner:
         kind = device_kind(elem.keyword) if action == "K" and self._device(elem) else "text"
         values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
         cleaned = [scrub_identifier_shapes(v, kind) if isinstance(v, str) else v for v in values]
+        if len(values) > 2 and kind != "serial":  # "C:\\Users\\zquimbrell\\...": a split path
+            for i, what in person_folder_values(list(values)).items():
+                cleaned[i] = f"[{what}]"
         if cleaned == list(values):
             return
         limit = MAX_VALUE_LEN.get(elem.VR)

@@ -56,7 +56,7 @@ import datetime as dt
 import itertools
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from cadbusi_assets.records.vocabulary import PRODUCT_NAMES
@@ -2009,6 +2009,181 @@ _DUMPED_IDENTIFIER = re.compile(
     # (at most 200 characters: a long run of "(0010,0020) LO [" is read in linear time)
     r"(?:\[([^\]\r\n]{0,200})\]|'([^'\r\n]{0,200})'|\"([^\"\r\n]{0,200})\")"
 )
+_COMPACT_DATE = r"(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+#: a word glued to a compact date, or joined by an underscore (``QUIMBRELL19610303``,
+#: ``Quimbrell_19610303``): group 1 the word (4 letters or more), group 2 the date
+_GLUED_WORD_DATE = re.compile(rf"(?<![^\W_])([A-Za-z]{{4,}})_?({_COMPACT_DATE})(?!\d)")
+#: a DICOM DT written in text, a time with its fraction or offset after the date
+#: (``20240301101010.123+0100``): group 1 the date (a build number has no fraction and offset)
+_TEXT_DT = re.compile(
+    rf"(?<![\w.])({_COMPACT_DATE})(?:[01]\d|2[0-3])[0-5]\d[0-5]\d"
+    r"(?:\.\d{1,6}(?:[+\-]\d{4})?|[+\-]\d{4})(?![\w.])"
+)
+#: a range of two compact dates (``20240301-20240305``): each goes
+_DATE_RANGE = re.compile(rf"(?<![\w.\-])({_COMPACT_DATE})-({_COMPACT_DATE})(?![\w.\-])")
+#: an ISO week date (``2024-W09-5``, ``2024-W09``): no product writes a version so
+_ISO_WEEK = re.compile(
+    r"(?<![\w.\-])(?:19|20)\d{2}-?W(?:0[1-9]|[1-4]\d|5[0-3])(?:-?[1-7])?(?![\w.\-])"
+)
+#: a line of text (a CSV row is one with 3 commas or more: ``4815162,Quimbrell,Zelda,...``)
+_CSV_LINE = re.compile(r"[^\r\n]+")
+_CSV_ID = re.compile(r"\d{6,12}")
+_CSV_DATE = re.compile(
+    rf"{_COMPACT_DATE}|(?:19|20)\d{{2}}([\-/.])\d{{1,2}}\1\d{{1,2}}|\d{{1,2}}([\-/.])\d{{1,2}}\2(?:19|20)\d{{2}}"
+)
+_CSV_WORD = re.compile(r"[A-Z][A-Za-z'\-]+")
+
+
+#: a bare number of 7 to 12 digits after "#" (``#4815162``): group 1 the digits; an id only
+#: beside a person's name found in the same value (alone it reads as a serial, a lot, a
+#: ticket: ``lot #4815162``, ``#4815162`` stay)
+_HASH_NUMBER = re.compile(r"(?<![\w#])#[ \t]?(\d{7,12})(?![\w.\-])")
+
+
+def record_shapes(text: str) -> list[tuple[int, int, str]]:
+    """Identifiers of records and dates written into short text that no label marks, each
+    with a safe cue (PHI round 18), as spans and their kind (``name``, ``id``, ``date``):
+
+    - a word of 4 letters or more in no vocabulary glued to a valid compact date, or joined by
+      an underscore (``QUIMBRELL19610303``, ``Quimbrell_19610303``): a name and a birth date
+      (``BUILD20240301`` keeps its vocabulary word, ``SW20240301`` has 2 letters);
+    - the date of a DICOM DT with its time's fraction or offset (``20240301101010.123+0100``:
+      a build number has neither);
+    - both dates of a range of compact dates (``20240301-20240305``);
+    - an ISO week date (``2024-W09-5``);
+    - a CSV row (4 fields or more on one line, one of 6 to 12 digits and one a valid date):
+      the digits, the date and each capitalised field of letters in no vocabulary
+      (``4815162,Quimbrell,Zelda,1961-03-03,F``; ``F``, one letter, stays).
+
+    Left on purpose: an unlabelled number or partial date alone (``Prior 202403``, ``SN
+    1234567``, ``#4815162``, ``exported 1709287810``): a build date, a serial, a product's
+    number read so, and nothing beside them says a patient's. Each pattern is linear."""
+    spans = glued_word_dates(text)
+    if "." in text or "+" in text or "-" in text:
+        spans += [(*m.span(1), "date") for m in _TEXT_DT.finditer(text)]
+    if "-" in text:
+        for m in _DATE_RANGE.finditer(text):
+            spans += [(*m.span(1), "date"), (*m.span(2), "date")]
+    if "W" in text:
+        spans += [(*m.span(), "date") for m in _ISO_WEEK.finditer(text)]
+    if text.count(",") >= 3:
+        for line in _CSV_LINE.finditer(text):
+            if line.group(0).count(",") >= 3:
+                spans += _csv_row(text, line.start(), line.end())
+    return spans
+
+
+#: a query parameter whose key names a person (``?name=Zelda%20Quimbrell``,
+#: ``&patient=Zelda+Quimbrell``): group 1 its value, to the next parameter, of letters and
+#: encoded spaces, commas, apostrophes and carets only (``?name=L12-5`` names a probe)
+_QUERY_NAME = re.compile(
+    r"(?i)(?<=[?&;])(?:patient|patient_?name|pat_?name|pt_?name|pname|name|surname|last_?name"
+    r"|first_?name|given_?name|family_?name|fname|lname)="
+    r"((?:[^\W\d_]|[+'.\-]|%20|%2[Cc]|%27|%5[Ee])+)(?=[&#;\s]|$)"
+)
+#: a query parameter whose key names an id (``&id=4815162``, ``?mrn=4815162``): group 1 its
+#: digits (6 to 12, to the next parameter)
+_QUERY_ID = re.compile(
+    r"(?i)(?<=[?&;])(?:id|pid|mrn|patient_?id|pat_?id|pt_?id|accession)=(\d{6,12})(?=[&#;\s]|$)"
+)
+#: a path's folder of a person: a user's home (``C:\Users\zquimbrell\``, ``/home/quimbrell/``)
+#: or a patient's folder (``/data/patients/Quimbrell_Zelda/4815162/``): group 1 the folder,
+#: group 2 a folder of an id's digits after it
+_PERSON_FOLDER = re.compile(
+    r"(?i)[\\/](?:users|home|documents and settings|patients?)[\\/]"
+    r"([^\\/\s:*?\"<>|]+)(?:[\\/](\d{6,12})(?=[\\/\s]|$))?"
+)
+#: the values of a Windows path split at its backslashes (a DICOM value's separator)
+_PERSON_FOLDER_VALUES = frozenset(
+    {"users", "home", "documents and settings", "patients", "patient"}
+)
+_DRIVE = re.compile(r"[A-Za-z]:")
+_LETTER_IN = re.compile(r"[^\W\d_]")
+_ID_DIGITS = re.compile(r"\d{6,12}")
+
+
+def person_folders_and_queries(text: str) -> list[tuple[int, int, str]]:
+    """A person's name in a path or a query string (PHI round 18), with its kind (``name``,
+    ``id``): the folder after ``Users``, ``home`` or ``patients`` in a path (a user's name,
+    a patient's folder; a vocabulary word such as ``Public`` or ``Default`` stays) and an id's
+    digits in the next folder; a query parameter's value whose key names a person
+    (``name=Zelda%20Quimbrell``: an encoded space hides the pair of words from the rules of
+    names). Linear: each pattern consumes what it reads."""
+    spans: list[tuple[int, int, str]] = []
+    if "=" in text and ("?" in text or "&" in text or ";" in text):
+        spans += [
+            (*m.span(1), "name")
+            for m in _QUERY_NAME.finditer(text)
+            if _LETTER_IN.search(m.group(1))
+        ]
+        spans += [(*m.span(1), "id") for m in _QUERY_ID.finditer(text)]
+    if "/" in text or "\\" in text:
+        for m in _PERSON_FOLDER.finditer(text):
+            folder = m.group(1)
+            if _LETTER_IN.search(folder) and not _common(folder):
+                spans.append((*m.span(1), "name"))
+            elif _ID_DIGITS.fullmatch(folder):
+                spans.append((*m.span(1), "id"))
+            if m.group(2):
+                spans.append((*m.span(2), "id"))
+    return spans
+
+
+def person_folder_values(values: Sequence[object]) -> dict[int, str]:
+    """In a Windows path that a DICOM value's backslashes split into values (``C:``,
+    ``Users``, ``zquimbrell``, ...: a drive or an empty value first), the index of the folder
+    after ``Users``, ``home`` or ``patients`` (``name``) and of an id's digits after it
+    (``id``), as :func:`person_folders_and_queries` reads one value."""
+    found: dict[int, str] = {}
+    if len(values) < 3 or not isinstance(values[0], str):
+        return found
+    if values[0] and _DRIVE.fullmatch(values[0].strip()) is None:
+        return found
+    for i in range(1, len(values) - 1):
+        value, folder = values[i], values[i + 1]
+        if not isinstance(value, str) or not isinstance(folder, str):
+            continue
+        if value.strip().lower() not in _PERSON_FOLDER_VALUES:
+            continue
+        if _LETTER_IN.search(folder) and not _common(folder.strip()):
+            found[i + 1] = "name"
+        elif _ID_DIGITS.fullmatch(folder.strip()):
+            found[i + 1] = "id"
+        after = values[i + 2] if i + 2 < len(values) else None
+        if isinstance(after, str) and _ID_DIGITS.fullmatch(after.strip()):
+            found[i + 2] = "id"
+    return found
+
+
+def glued_word_dates(text: str) -> list[tuple[int, int, str]]:
+    """The word in no vocabulary (``name``) and the date (``date``) of a word glued to a
+    compact date (:func:`record_shapes`: ``QUIMBRELL19610303``, ``Quimbrell_19610303``)."""
+    spans: list[tuple[int, int, str]] = []
+    if _DIGIT.search(text) is None:
+        return spans
+    for m in _GLUED_WORD_DATE.finditer(text):
+        if not _common(m.group(1)):
+            spans += [(*m.span(1), "name"), (*m.span(2), "date")]
+    return spans
+
+
+def _csv_row(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
+    """The identifiers of one CSV row (:func:`record_shapes`), or none when it is no row of a
+    record (no field of an id's digits, or none a date)."""
+    fields: list[tuple[int, int]] = []
+    at = start
+    for part in text[start:end].split(","):
+        lead = len(part) - len(part.lstrip())
+        fields.append((at + lead, at + len(part.rstrip())))
+        at += len(part) + 1
+    ids = [f for f in fields if _CSV_ID.fullmatch(text, *f)]
+    dates = [f for f in fields if _CSV_DATE.fullmatch(text, *f)]
+    if not ids or not dates:
+        return []
+    names = [f for f in fields if _CSV_WORD.fullmatch(text, *f) and not _common(text[f[0] : f[1]])]
+    return [(*f, "id") for f in ids] + [(*f, "date") for f in dates] + [(*f, "name") for f in names]
+
+
 #: the caret's word: the characters between spaces or the delimiters of a record written in
 #: text (``patient=QUIMBRELL^ZELDA;mrn=...``, ``<Name>Quimbrell^Zelda</Name>``, an HL7 field)
 _NON_SPACE = re.compile(r'[^\s|;=<>"{},]+')
@@ -2765,6 +2940,10 @@ def cued_initials(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+#: an id's digits joined by an underscore after a pair of names: group 1 the digits
+_UNDERSCORED_ID = re.compile(r"_(\d{6,12})(?![\w])")
+
+
 def underscored_name_pairs(text: str) -> list[tuple[int, int]]:
     """Two words in capitals joined by an underscore (``QUIMBRELL_OTTOLINE_2``, a protocol or
     series named after a person) that both read like a person's name
@@ -2950,6 +3129,10 @@ def _scrub_shapes(text: str, kind: str) -> str:
         for m in _DUMPED_IDENTIFIER.finditer(text):
             if m.lastindex and m.end(m.lastindex) > m.start(m.lastindex):
                 spans.append((*m.span(m.lastindex), "[id]"))
+    if kind != "serial" and _DIGIT.search(text) is not None:
+        spans += [(a, b, f"[{what}]") for a, b, what in record_shapes(text)]
+    if kind != "serial":
+        spans += [(a, b, f"[{what}]") for a, b, what in person_folders_and_queries(text)]
     for m in _TITLE.finditer(text):
         spans += [(*s, "[name]") for s in _names_after(text, m.end(), None)]
     words = frozenset(_SEGMENT.findall(text.lower()))  # for the cheap checks of cue words
@@ -3004,7 +3187,12 @@ def _scrub_shapes(text: str, kind: str) -> str:
         if "/" in text:
             spans += [(*m.span(), "[url]") for m in _URL_PATH.finditer(text)]
         if "_" in text:  # "QUIMBRELL_OTTOLINE_2"
-            spans += [(*s, "[name]") for s in underscored_name_pairs(text)]
+            for start, end in underscored_name_pairs(text):
+                spans.append((start, end, "[name]"))
+                # "QUIMBRELL_ZELDA_4815162.dcm": an id's digits after the pair (round 18)
+                after = _UNDERSCORED_ID.match(text, end)
+                if after is not None:
+                    spans.append((*after.span(1), "[id]"))
         spans += [(*s, "[name]") for s in cued_user_names(text)]
     if kind != "serial" and ("by" in text or "BY" in text or "By" in text):
         spans += [(*s, "[name]") for s in by_initial_names(text)]
@@ -3044,6 +3232,9 @@ def _scrub_shapes(text: str, kind: str) -> str:
         if station_name:
             spans += [(*s, "[name]") for s in _lone_station_word(text)]
             spans += [(*s, "[name]") for s in _initialled_station_names(text)]
+    if "#" in text and any(marker == "[name]" for _, _, marker in spans):
+        # "Zelda Quimbrell #4815162": a number after "#" beside a person's name is theirs
+        spans += [(*m.span(1), "[id]") for m in _HASH_NUMBER.finditer(text)]
     if not spans:
         return text
     return _replace(text, spans)

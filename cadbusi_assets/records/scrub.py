@@ -2967,6 +2967,30 @@ def _scrub_report_text(
     pattern = _identifier_pattern(clean_ids) if clean_ids else None
     if pattern is not None:
         work.sub(pattern, lambda m: replacements.get(m.group(0).lower(), "[REDACTED]"))
+    if "/" in work.text or "\\" in work.text or "=" in work.text:
+        # a user's or a patient's folder in a path, a person's name in a query string
+        from cadbusi_assets.deid.shapes import person_folders_and_queries
+
+        parts, last = [], 0
+        for start, end, what in sorted(person_folders_and_queries(work.text)):
+            if start >= last:
+                parts += [work.text[last:start], work.token(f"[{what.upper()}]")]
+                last = end
+        if parts:
+            work.text = "".join([*parts, work.text[last:]])
+    if "_" in work.text:
+        # "Quimbrell_19610303": a word in no vocabulary joined to a compact date by an
+        # underscore is a name (the date goes as the other rules read it; glued with no
+        # underscore, the whole run was already an id)
+        from cadbusi_assets.deid.shapes import glued_word_dates
+
+        text_now = work.text
+        glued = [
+            (a, b)
+            for a, b, what in glued_word_dates(text_now)
+            if what == "name" and text_now[b : b + 1] == "_"
+        ]
+        work.replace_spans(glued, "[NAME]")
     if "^" in work.text:
         work.sub(_CARET_NAME, "[NAME]")
     if "@" in work.text:

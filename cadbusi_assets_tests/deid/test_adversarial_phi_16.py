@@ -835,46 +835,13 @@ TEXTS = [
 CHANNELS = ("report", "desc", "cm", "hdr:ImageComments", "hdr:SeriesDescription",
             "hdr:TransducerData", "hdr:StationName")  # fmt: skip
 #: (input, channel) -> output as measured, left: unlabelled numbers and dates in short text (a
-#: build date, a serial, a product's number read so), a path's folders, a URL-encoded space,
-#: a CSV row, a DICOM dump's value
+#: build date, a serial, a product's number read so). PHI round 18 (test_adversarial_phi_17)
+#: closed a path's folders, a URL-encoded space, a CSV row, a DT's date, a range of dates, an
+#: ISO week and a word glued to a date.
 TEXT_GAPS = [
-    ("urlenc", "report", "viewer?name=[NAME]%20Quimbrell&id=[ID]"),
-    ("urlenc", "desc", "viewer?name=[NAME]%20Quimbrell&id=[id]"),
-    ("urlenc", "cm", "viewer?name=Zelda%20Quimbrell&id=4815162"),
-    ("urlenc", "hdr:ImageComments", "viewer?name=[NAME]%20Quimbrell&id=[id]"),
-    ("urlenc", "hdr:SeriesDescription", "viewer?name=[NAME]%20Quimbrell&id=[id]"),
-    ("urlenc", "hdr:TransducerData", "viewer?name=Zelda%20Quimbrell&id=4815162"),
-    ("csvrow", "cm", "4815162,Quimbrell,Zelda,1961-03-03,F"),
-    ("csvrow", "hdr:TransducerData", "4815162,Quimbrell,Zelda,1961-03-03,F"),
-    ("csvrow", "hdr:StationName", "4815162,Quimbrel"),
-    ("filename", "report", "C:\\Users\\zquimbrell\\exports\\[NAME]_[NAME]_[ID].dcm"),
-    ("filename", "desc", "C:\\Users\\zquimbrell\\exports\\[NAME]_[NAME]_[ID].dcm"),
-    ("filename", "cm", "['C:', 'Users', 'zquimbrell', 'exports', '[name]_4815162.dcm']"),
-    ("filename", "hdr:ImageComments", "C:\\Users\\zquimbrell\\exports\\[NAME]_[NAME]_[ID].dcm"),
-    (
-        "filename",
-        "hdr:SeriesDescription",
-        "['C:', 'Users', 'zquimbrell', 'exports', '[NAME]_[NAME]_[ID].dcm']",
-    ),
-    (
-        "filename",
-        "hdr:TransducerData",
-        "['C:', 'Users', 'zquimbrell', 'exports', '[name]_4815162.dcm']",
-    ),
-    ("unixpath", "report", "/data/patients/[NAME]_[NAME]/4815162/img1.dcm"),
-    ("unixpath", "cm", "/data/patients/Quimbrell_Zelda/4815162/img1.dcm"),
-    ("unixpath", "hdr:TransducerData", "/data/patients/Quimbrell_Zelda/4815162/img1.dcm"),
-    ("tm_dt", "cm", "acq 20240301101010.123+0100 by Quimbrell"),
-    ("tm_dt", "hdr:TransducerData", "acq 20240301101010.123+0100 by Quimbrell"),
-    ("tm_dt", "hdr:StationName", "acq 20240301101010.123+0100 by Quimbrell"),
-    ("range", "cm", "seen 20240301-20240305"),
-    ("range", "hdr:TransducerData", "seen 20240301-20240305"),
     ("partial", "cm", "Prior 202403"),
     ("partial", "hdr:TransducerData", "Prior 202403"),
     ("partial", "hdr:StationName", "Prior 202403"),
-    ("iso_week", "cm", "Seen 2024-W09-5"),
-    ("iso_week", "hdr:TransducerData", "Seen 2024-W09-5"),
-    ("iso_week", "hdr:StationName", "Seen 2024-W09-5"),
     ("ordinal_iso", "cm", "Seen 2024-061"),
     ("ordinal_iso", "hdr:TransducerData", "Seen 2024-061"),
     ("ordinal_iso", "hdr:StationName", "Seen 2024-061"),
@@ -887,9 +854,6 @@ TEXT_GAPS = [
     ("mrn_hash", "cm", "#4815162"),
     ("mrn_hash", "hdr:TransducerData", "#4815162"),
     ("mrn_hash", "hdr:StationName", "#4815162"),
-    ("mrn_dob_glued", "cm", "QUIMBRELL19610303"),
-    ("mrn_dob_glued", "hdr:TransducerData", "QUIMBRELL19610303"),
-    ("mrn_dob_glued", "hdr:StationName", "QUIMBRELL[date]"),
 ]
 TEXT_GAPS_BY = {(kind, channel): out for kind, channel, out in TEXT_GAPS}
 

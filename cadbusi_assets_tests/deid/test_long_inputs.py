@@ -7,7 +7,8 @@ the whole report query. Each case here took 60 s to several minutes before the f
 now has 30 s (about a second of work) and must still scrub what follows the long run.
 Later rules' triggers join the same test (PHI round 11: ``ROUND_11``, round 12:
 ``ROUND_12``, round 13: ``ROUND_13``, round 14: ``ROUND_14``, round 15: ``ROUND_15``, round
-16: ``ROUND_16``, round 17: ``ROUND_17``), so that no new pattern brings the square back."""
+16: ``ROUND_16``, round 17: ``ROUND_17``, round 18: ``ROUND_18``), so that no new pattern
+brings the square back."""
 
 from __future__ import annotations
 
@@ -164,6 +165,18 @@ ROUND_17_PROSE = [
     "MRN 4815\n\n", "MRN 4815\n \n", "MRN 4815-\n\n", "MRN 1\n\n1\n\n", "\n\n1623",
     "MRN 4815\r\n\r\n", "Acc 12 12 12 12\n\n", "4815\n\n", "MRN 4815 12 \n\n",
 ]  # fmt: skip
+#: PHI round 18 (test_adversarial_phi_17): a word glued to a date, a DT's date, a range, an
+#: ISO week, a CSV row, a query string's name or id, a person's folder in a path, a number
+#: after "#" beside a name
+ROUND_18 = [
+    "QUIMBRELL", "Quimbrell_", "a19610303", "QUIMBRELL19610303", "A_19610303", "20240301101010",
+    "20240301101010.", "20240301101010.1", "20240301-", "20240301-20240305", "2024-W09-",
+    "2024-W", "2024W09", ",", "a,", "4815162,", "4815162,Abcd,", "1961-03-03,", ", ",
+    "Abcd,Abcd,4815162,1961-03-03\n", "?name=", "?name=a", "?name=a+", "?name=%20", "&name=",
+    "=", "?id=", "?id=1234567", "&", "/home/", "/users/", "/patients/", "\\Users\\", "/home/a",
+    "/patients/a/", "/patients/a/1234567", "/", "\\", "ABCD_EFGH_", "ABCD_EFGH_1234567",
+    "_1234567", "#", "#1234567", "Abcd #1234567 ", "Dr Abcd #",
+]  # fmt: skip
 #: (piece, scrubber, tail, what must be gone after the run)
 CASES = (
     [(p, k, TAIL, "0142") for p, k in QUADRATIC]
@@ -234,6 +247,12 @@ CASES = (
         for p in ROUND_17_PROSE
         for k in ("descriptor", "report", "free text")
     ]
+    + [
+        (p, k, ROUND_13_TAIL, "8154")
+        for p in ROUND_18
+        for k in ("short text", "station", "station name")
+    ]
+    + [(p, k, "\n\n" + ROUND_13_TAIL, "8154") for p in ROUND_18 for k in ("descriptor", "report")]
 )
 
 
