@@ -1,0 +1,78 @@
+"""Faults an adversary found in session 38 (round 4) on production-like deployments: zones on
+an object store (GCS, S3) and exports to it.
+
+Each test states what a user or a hospital did and what went wrong before the fix.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from cadbusi_assets.exports import ExportConfig, build_export, verify_export
+from cadbusi_assets.storage import Zone, open_zone
+from cadbusi_assets_tests.exports.conftest import synthetic_catalog, write_zone
+from cadbusi_assets_tests.support import time_limit
+
+pytestmark = [pytest.mark.xdist_group("adversary_runs_s38b")]
+
+LINEAGE = {
+    "deidentification_profile": "research-breast-us",
+    "pseudonym_key_fingerprint": "0123456789abcdef",
+    "label_set_version": "ls-1",
+    "code_version": "0.1.0",
+}
+
+
+def _object_research_zone(tmp_path: Path) -> Zone:
+    """A research zone on an object store (fsspec's memory store) holding a synthetic catalog."""
+    local = tmp_path / "research"
+    write_zone(local, synthetic_catalog())
+    zone = open_zone(f"memory://adv-s38b-{uuid.uuid4().hex}/research", name="research")
+    for path in sorted(p for p in local.rglob("*") if p.is_file()):
+        zone.write_bytes(path.relative_to(local).parts, path.read_bytes())
+    assert not zone.local
+    return zone
+
+
+def _cut(zone: Zone, key: str):
+    return build_export(zone, ExportConfig(key=key), LINEAGE, workers=1)
+
+
+# 1. an export upload cut off after its last file, before _COMPLETE ---------------------------
+
+
+def test_an_export_upload_cut_off_just_before_complete_is_finished_by_the_next_build(
+    tmp_path: Path, monkeypatch
+):
+    """On an object-store research zone an export is uploaded file by file and ``_COMPLETE``
+    is written last; the README promises "An upload to an object store cut off before
+    ``_COMPLETE`` is finished by the next build of the key". Here the upload is cut off after
+    every file went up, while ``_COMPLETE`` is written (a killed pod, a connection reset).
+    Before: the next build of the key found ``SHA256SUMS`` with no file missing, took the
+    export for done (``already_existed``) and never wrote ``_COMPLETE``: the export stays
+    without it for good, so whoever waits for ``_COMPLETE`` (a downloader, a data-access
+    request) never takes it, and it cannot be told from an upload still going."""
+    zone = _object_research_zone(tmp_path)
+    real_write = Zone.write_bytes
+
+    def reset_on_complete(self, parts, data, *args, **kwargs):
+        if tuple(parts)[-1] == "_COMPLETE":
+            raise ConnectionResetError("the connection to the object store was reset")
+        return real_write(self, parts, data, *args, **kwargs)
+
+    with time_limit(120):
+        monkeypatch.setattr(Zone, "write_bytes", reset_on_complete)
+        with pytest.raises(ConnectionResetError):
+            _cut(zone, "2026-12-01")
+        monkeypatch.setattr(Zone, "write_bytes", real_write)
+        assert not zone.exists("exports", "2026-12-01", "_COMPLETE")
+
+        again = _cut(zone, "2026-12-01")
+        assert verify_export(zone, "2026-12-01") == []
+    assert again.images > 0
+    assert zone.exists("exports", "2026-12-01", "_COMPLETE"), (
+        "the next build of the key left the export without _COMPLETE"
+    )
