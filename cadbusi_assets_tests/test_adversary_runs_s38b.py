@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from cadbusi_assets.catalog.build import inputs_digest
 from cadbusi_assets.exports import ExportConfig, build_export, verify_export
 from cadbusi_assets.storage import Zone, open_zone
 from cadbusi_assets_tests.exports.conftest import synthetic_catalog, write_zone
+from cadbusi_assets_tests.storage.conftest import fake_gcs, moto_s3, object_zone  # noqa: F401
 from cadbusi_assets_tests.support import time_limit
 
 pytestmark = [pytest.mark.xdist_group("adversary_runs_s38b")]
@@ -76,3 +78,34 @@ def test_an_export_upload_cut_off_just_before_complete_is_finished_by_the_next_b
     assert zone.exists("exports", "2026-12-01", "_COMPLETE"), (
         "the next build of the key left the export without _COMPLETE"
     )
+
+
+# 2. a label table rewritten by another process after this one listed its folder --------------
+
+
+def test_the_input_digest_follows_a_label_table_another_process_rewrote(object_zone):  # noqa: F811
+    """The catalog's input digest on an object store takes each table's checksum from the
+    store (``content_tags`` for the per-batch tables, ``content_tag`` for the single ones:
+    the labels). ``content_tags`` drops fsspec's cached listing first; ``content_tag`` asks
+    ``fs.info``, which answers from the listing cached when this process last listed the
+    file's folder. Before: once a process had listed ``labels/`` (any ``iter_files`` or
+    ``find`` there: a label-store migration, a clean-up), a label table rewritten afterwards by
+    another process (the labels sensor's run, a ``cadbusi`` command on another host) kept its
+    old tag in this process: the digest did not change, so the export's before/after check
+    and the catalog's staleness check took changed labels for unchanged."""
+    zone = object_zone
+    zone.write_bytes(("tables", "images", "b0000.parquet"), b"table 0")
+    zone.write_bytes(("labels", "diagnosis_labels.parquet"), b"labels")
+    zone.write_bytes(("labels", "labelbox", "labels.parquet"), b"labelbox labels")
+    assert [p.name for p in zone.iter_files("labels")] == [
+        "diagnosis_labels.parquet",
+        "labels.parquet",
+    ]
+    first = inputs_digest(zone)
+    # another process (its own file system object, no shared cache) rewrites the labels
+    other = type(zone.root.fs)(skip_instance_cache=True, **zone.root.storage_options)
+    other.pipe_file(f"{zone.root.path}/labels/diagnosis_labels.parquet", b"labels changed")
+    assert inputs_digest(zone) != first, "a rewritten diagnosis_labels kept the digest"
+    second = inputs_digest(zone)
+    other.pipe_file(f"{zone.root.path}/labels/labelbox/labels.parquet", b"labelbox changed")
+    assert inputs_digest(zone) != second, "a rewritten labelbox labels table kept the digest"
