@@ -109,3 +109,60 @@ def test_the_input_digest_follows_a_label_table_another_process_rewrote(object_z
     second = inputs_digest(zone)
     other.pipe_file(f"{zone.root.path}/labels/labelbox/labels.parquet", b"labelbox changed")
     assert inputs_digest(zone) != second, "a rewritten labelbox labels table kept the digest"
+
+
+# 3. two builds of one export key at once on an object store -----------------------------------
+
+
+def test_two_builds_of_one_key_at_once_on_an_object_store_leave_one_verified_export(
+    tmp_path: Path, monkeypatch
+):
+    """Two builds of export ``2026-12-01`` at once on an object-store research zone with
+    different content (two runs of the key with different run config, here the split salt; or
+    one started before and one after a catalog rebuild): on a local zone the second to finish
+    compares its ``SHA256SUMS`` with the first's and is refused. On an object store each build
+    asks whether ``SHA256SUMS`` is there once, before it uploads, and ``README.md`` is uploaded
+    before it. Before: a build that started while the other had uploaded only its
+    ``README.md`` uploaded everything and reported success; the first then overwrote it file by
+    file and also reported success. What is left under the key has ``_COMPLETE`` and the
+    first's ``SHA256SUMS`` but the second's ``README.md`` (``verify_export``: "changed file
+    README.md"), and the second run's report (its digest, counts, splits) describes an export
+    that is not stored."""
+    zone = _object_research_zone(tmp_path)
+    key = "2026-12-01"
+    real_copy = Zone.copy_file_in
+    results: dict[str, object] = {}
+    state = {"inner_started": False}
+
+    def other_build_after_the_first_file(self, path, parts, **kwargs):
+        done = real_copy(self, path, parts, **kwargs)
+        if not state["inner_started"]:
+            state["inner_started"] = True  # the first build has uploaded README.md
+            try:
+                results["second"] = build_export(
+                    zone, ExportConfig(key=key, split_salt="another-salt"), LINEAGE, workers=1
+                )
+            except Exception as error:  # a refusal is a right answer
+                results["second"] = error
+        return done
+
+    with time_limit(180):
+        monkeypatch.setattr(Zone, "copy_file_in", other_build_after_the_first_file)
+        try:
+            results["first"] = _cut(zone, key)
+        except Exception as error:
+            results["first"] = error
+        monkeypatch.setattr(Zone, "copy_file_in", real_copy)
+        assert state["inner_started"]
+        problems = verify_export(zone, key)
+    assert problems == [], f"the export left under the key does not verify: {problems}"
+    stored = zone.read_bytes("exports", key, "_COMPLETE").decode().strip()
+    reported = {
+        name: getattr(result, "digest", None)
+        for name, result in results.items()
+        if not isinstance(result, Exception)
+    }
+    assert reported, results
+    assert set(reported.values()) == {stored}, (
+        f"runs reported success for content that is not stored: {reported}, stored {stored}"
+    )
