@@ -6,17 +6,31 @@ Each test states what a user or a hospital did and what went wrong before the fi
 
 from __future__ import annotations
 
+import datetime as dt
+import io
+import json
 import uuid
 from pathlib import Path
 
+import duckdb
+import polars as pl
 import pytest
 
 from cadbusi_assets.catalog.build import inputs_digest
 from cadbusi_assets.exports import ExportConfig, build_export, verify_export
+from cadbusi_assets.identity import generate_key_file
 from cadbusi_assets.storage import Zone, open_zone
+from cadbusi_assets_tests.defs.services import STUDY_DATE_ASSETS, product_env, write_instance_yaml
 from cadbusi_assets_tests.exports.conftest import synthetic_catalog, write_zone
-from cadbusi_assets_tests.storage.conftest import fake_gcs, moto_s3, object_zone  # noqa: F401
+from cadbusi_assets_tests.run_support import finish, kill_when, materialize_date
+from cadbusi_assets_tests.storage.conftest import (  # noqa: F401
+    BUCKET,
+    fake_gcs,
+    moto_s3,
+    object_zone,
+)
 from cadbusi_assets_tests.support import time_limit
+from cadbusi_demo import DemoConfig, generate_demo_cohort
 
 pytestmark = [pytest.mark.xdist_group("adversary_runs_s38b")]
 
@@ -165,4 +179,98 @@ def test_two_builds_of_one_key_at_once_on_an_object_store_leave_one_verified_exp
     assert reported, results
     assert set(reported.values()) == {stored}, (
         f"runs reported success for content that is not stored: {reported}, stored {stored}"
+    )
+
+
+# 4. a date killed in its de-identification, then patients opt out before its re-run ---------
+
+_COHORT = DemoConfig(start=dt.date(2026, 9, 1), days=1, studies_per_day=(3, 4), seed=11, workers=1)
+_DAY = "2026-09-01"
+
+
+def _pngs(research: Zone) -> list[str]:
+    return [p.path for p in research.iter_files("images", suffix=".png")]
+
+
+def _tail(path: str) -> str:
+    """``…/images/ab/abcdef.png`` → ``ab/abcdef.png`` (the part every table names)."""
+    return "/".join(path.split("/")[-2:])
+
+
+def _listed_pngs(research: Zone) -> set[str]:
+    """Every ``.png`` path a table of the research zone names."""
+    listed: set[str] = set()
+    for table in research.iter_files("tables", suffix=".parquet"):
+        frame = pl.read_parquet(io.BytesIO(table.read_bytes()))
+        for column in frame.columns:
+            if frame[column].dtype == pl.String:
+                listed |= {
+                    _tail(value)
+                    for value in frame[column].drop_nulls().to_list()
+                    if value.endswith(".png")
+                }
+    return listed
+
+
+@pytest.mark.integration
+def test_images_a_killed_run_wrote_of_patients_who_opted_out_leave_the_research_zone(
+    tmp_path: Path,
+    fake_gcs,  # noqa: F811
+):
+    """A date on GCS zones killed while ``deidentified_images`` writes its PNGs (a pod evicted,
+    a node drained), then patients of the date withdraw consent (``CADBUSI_OPT_OUT_FILE``) and
+    the date is re-run from the command line (``CADBUSI_ALLOW_SHRINK=1`` to accept the smaller
+    cohort, as the README says). The re-run succeeds and its tables leave the opted-out
+    patients out. Before: the de-identified PNGs the killed run had written stayed in the
+    research zone, named by no table: stale-file clean-up deletes only what the date's previous
+    *tables* listed, and the killed run wrote none. Nothing ever removes them (no later run,
+    no export, no catalog knows them): images of patients who withdrew consent kept in the
+    research zone for good."""
+    with time_limit(120, "a demo cohort"):
+        generate_demo_cohort(tmp_path / "cohort", _COHORT)
+    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
+    opt_out = tmp_path / "opt_out.txt"
+    opt_out.write_text("")
+    prefix = uuid.uuid4().hex[:10]
+    env = product_env(
+        tmp_path / "state",
+        tmp_path / "cohort",
+        key,
+        CADBUSI_OCR="0",
+        CADBUSI_WORKERS="1",
+        CADBUSI_RAW_ZONE=f"gs://{BUCKET}/{prefix}/raw",
+        CADBUSI_RESEARCH_ZONE=f"gs://{BUCKET}/{prefix}/research",
+        CADBUSI_STORAGE_OPTIONS=json.dumps(fake_gcs),
+        CADBUSI_OPT_OUT_FILE=str(opt_out),
+        STORAGE_EMULATOR_HOST=fake_gcs["endpoint_url"],
+        GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT="false",
+        NO_GCE_CHECK="true",
+    )
+    write_instance_yaml(env)
+    research = open_zone(env["CADBUSI_RESEARCH_ZONE"], "research", **fake_gcs)
+
+    killed = materialize_date(env, STUDY_DATE_ASSETS, _DAY)
+    kill_when(killed, lambda: len(_pngs(research)) >= 3, 400, "de-identified PNGs were written")
+    written = _pngs(research)
+    assert written
+
+    with duckdb.connect(str(tmp_path / "cohort" / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute(
+            "SELECT DISTINCT patient_id FROM radiology_exams WHERE exam_date = DATE '2026-09-01'"
+        ).fetchall()
+    patients = sorted(row[0] for row in rows)
+    assert len(patients) > 1
+    opt_out.write_text("\n".join(patients[1:]) + "\n")  # all but one withdraw consent
+    env_again = {**env, "CADBUSI_ALLOW_SHRINK": "1"}
+    again = materialize_date(env_again, STUDY_DATE_ASSETS, _DAY)
+    out = finish(again, 400, "the date's re-run")
+    assert again.returncode == 0, out[-3000:]
+
+    listed = _listed_pngs(research)
+    assert listed, "the re-run's tables name no image"
+    unlisted = [p for p in _pngs(research) if _tail(p) not in listed]
+    assert unlisted == [], (
+        f"{len(unlisted)} de-identified PNG(s) stay in the research zone listed by no table "
+        f"(the killed run had written {len(written)} when it was killed; "
+        f"{len(set(unlisted) & set(written))} of those are among them)"
     )
