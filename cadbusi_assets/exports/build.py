@@ -914,21 +914,15 @@ def build_export(
         already = False
         complete = research_zone.exists(*key_parts, COMPLETE_MARKER)
         had_sums = research_zone.exists(*key_parts, SUMS_FILE)
-        if had_sums and (complete or not _partial_upload(research_zone, config.key)):
+        if not research_zone.local:
+            already = _publish_objects(
+                research_zone, config.key, staging, sums, digest, previous_key, complete
+            )
+        elif had_sums and (complete or not _partial_upload(research_zone, config.key)):
             existing = research_zone.read_bytes(*key_parts, SUMS_FILE).decode()
             _same_as_existing(research_zone, config.key, existing, sums, previous_key)
             already = True
-        elif research_zone.exists(*key_parts, SUMS_FILE) and not research_zone.local:
-            # an upload cut off before _COMPLETE: finished only when it is this build's
-            existing = research_zone.read_bytes(*key_parts, SUMS_FILE).decode()
-            if existing != sums:
-                raise ExportExistsError(
-                    f"Export '{config.key}' was left half uploaded with other content than "
-                    "this build gives; nothing was written. Compare it with its SHA256SUMS, "
-                    "then delete it or cut a new key."
-                )
-            _upload(research_zone, staging, key_parts, digest)
-        elif research_zone.local:
+        else:
             target = research_zone.local_path(*key_parts)
             # an earlier interrupted build (no SHA256SUMS, or a file it lists missing): replace
             # it; an export with SHA256SUMS only now is another build's, finished meanwhile
@@ -937,8 +931,6 @@ def build_export(
             target.parent.mkdir(parents=True, exist_ok=True)
             (staging / COMPLETE_MARKER).write_text(digest + "\n")
             already = _publish_local(research_zone, config.key, staging, target, sums, previous_key)
-        else:
-            _upload(research_zone, staging, key_parts, digest)
     return ExportReport(
         key=config.key,
         path="/".join(key_parts),
@@ -1067,12 +1059,48 @@ def _only_the_card_compares_a_deleted_export(
     )
 
 
-def _upload(zone: Zone, staging: Path, key_parts: tuple[str, str], digest: str) -> None:
-    """Every file of ``staging`` into the object-store zone, then ``_COMPLETE``."""
+def _publish_objects(
+    zone: Zone,
+    key: str,
+    staging: Path,
+    sums: str,
+    digest: str,
+    previous_key: str | None,
+    complete: bool,
+) -> bool:
+    """Upload export ``key`` from ``staging`` to an object-store zone; True when it already
+    existed whole (``_COMPLETE``) with this build's content.
+
+    The build claims the key by creating ``SHA256SUMS`` first, create-only: of two builds of
+    one key at once only one creates it, and the other compares it with its own before it
+    uploads a byte (different content: :class:`ExportExistsError`; the same: it uploads the
+    same bytes too). Then every file, then ``_COMPLETE``. An export without ``_COMPLETE`` (an
+    upload cut off, by a missing file or before ``_COMPLETE`` itself) is finished by the next
+    build of the same content. Before, ``SHA256SUMS`` came last: a second build that started
+    while the first uploaded wrote over it file by file, both reported success and the key held
+    a mix; and a cut-off before ``_COMPLETE`` with every file up was taken for done for good."""
+    key_parts = export_path(key)
+    claimed = False
+    try:
+        zone.write_bytes((*key_parts, SUMS_FILE), sums.encode(), create_only=True)
+        claimed = True
+    except FileExistsError:
+        existing = zone.read_bytes(*key_parts, SUMS_FILE).decode()
+        if not complete and existing != sums:
+            raise ExportExistsError(
+                f"Export '{key}' is being uploaded, or was left half uploaded, with other "
+                "content than this build gives; nothing was written. Compare it with its "
+                "SHA256SUMS, then delete it or cut a new key."
+            ) from None
+        _same_as_existing(zone, key, existing, sums, previous_key)
+        if complete:
+            return True
     for path in sorted(p for p in staging.rglob("*") if p.is_file()):
         rel = path.relative_to(staging).as_posix()
-        zone.copy_file_in(path, (*key_parts, *rel.split("/")))
+        if rel != SUMS_FILE or not claimed:
+            zone.copy_file_in(path, (*key_parts, *rel.split("/")))
     zone.write_bytes((*key_parts, COMPLETE_MARKER), (digest + "\n").encode())
+    return False
 
 
 def _partial_upload(zone: Zone, key: str) -> bool:

@@ -403,6 +403,9 @@ class Zone:
         if self.local:
             local = _as_local(target)
             return hashlib.sha256(local.read_bytes()).digest() if local.is_file() else None
+        # fsspec answers ``info`` from a listing it cached when this process last listed the
+        # folder: a file another process rewrote since would keep its old tag
+        _forget_cached_listing(target)
         try:
             info = target.fs.info(target.path)
         except FileNotFoundError:
