@@ -18,7 +18,11 @@ from cadbusi_assets.stages.labeling import ingest_labels
 from cadbusi_assets.storage import Zone, open_zone
 from cadbusi_assets_tests.builders import export_row
 from cadbusi_assets_tests.defs.phi_scan import find_identifiers
-from cadbusi_assets_tests.exports.conftest import synthetic_catalog, write_zone
+from cadbusi_assets_tests.exports.conftest import (
+    memory_research_zone,
+    synthetic_catalog,
+    write_zone,
+)
 from cadbusi_assets_tests.support import time_limit
 
 LINEAGE = {
@@ -185,14 +189,8 @@ def test_an_export_upload_cut_off_on_an_object_store_is_finished_by_the_next_bui
     uploaded again), then ``verify_export`` raised ``FileNotFoundError`` for the missing
     ``manifest.parquet``, on every run of that key, for good."""
     import contextlib
-    import uuid
 
-    local = tmp_path / "research"
-    write_zone(local, synthetic_catalog())
-    zone = open_zone(f"memory://adv-s37-{uuid.uuid4().hex}/research", name="research")
-    for path in sorted(p for p in local.rglob("*") if p.is_file()):
-        zone.write_bytes(path.relative_to(local).parts, path.read_bytes())
-    assert not zone.local
+    zone = memory_research_zone(tmp_path)
 
     real_copy = Zone.copy_file_in
     uploads: list[tuple[str, ...]] = []

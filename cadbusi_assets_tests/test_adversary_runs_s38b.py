@@ -21,7 +21,7 @@ from cadbusi_assets.exports import ExportConfig, build_export, verify_export
 from cadbusi_assets.identity import generate_key_file
 from cadbusi_assets.storage import Zone, open_zone
 from cadbusi_assets_tests.defs.services import STUDY_DATE_ASSETS, product_env, write_instance_yaml
-from cadbusi_assets_tests.exports.conftest import synthetic_catalog, write_zone
+from cadbusi_assets_tests.exports.conftest import memory_research_zone
 from cadbusi_assets_tests.run_support import finish, kill_when, materialize_date
 from cadbusi_assets_tests.storage.conftest import (  # noqa: F401
     BUCKET,
@@ -42,17 +42,6 @@ LINEAGE = {
 }
 
 
-def _object_research_zone(tmp_path: Path) -> Zone:
-    """A research zone on an object store (fsspec's memory store) holding a synthetic catalog."""
-    local = tmp_path / "research"
-    write_zone(local, synthetic_catalog())
-    zone = open_zone(f"memory://adv-s38b-{uuid.uuid4().hex}/research", name="research")
-    for path in sorted(p for p in local.rglob("*") if p.is_file()):
-        zone.write_bytes(path.relative_to(local).parts, path.read_bytes())
-    assert not zone.local
-    return zone
-
-
 def _cut(zone: Zone, key: str):
     return build_export(zone, ExportConfig(key=key), LINEAGE, workers=1)
 
@@ -71,7 +60,7 @@ def test_an_export_upload_cut_off_just_before_complete_is_finished_by_the_next_b
     export for done (``already_existed``) and never wrote ``_COMPLETE``: the export stays
     without it for good, so whoever waits for ``_COMPLETE`` (a downloader, a data-access
     request) never takes it, and it cannot be told from an upload still going."""
-    zone = _object_research_zone(tmp_path)
+    zone = memory_research_zone(tmp_path)
     real_write = Zone.write_bytes
 
     def reset_on_complete(self, parts, data, *args, **kwargs):
@@ -142,7 +131,7 @@ def test_two_builds_of_one_key_at_once_on_an_object_store_leave_one_verified_exp
     first's ``SHA256SUMS`` but the second's ``README.md`` (``verify_export``: "changed file
     README.md"), and the second run's report (its digest, counts, splits) describes an export
     that is not stored."""
-    zone = _object_research_zone(tmp_path)
+    zone = memory_research_zone(tmp_path)
     key = "2026-12-01"
     real_copy = Zone.copy_file_in
     results: dict[str, object] = {}

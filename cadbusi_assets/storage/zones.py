@@ -362,14 +362,8 @@ class Zone:
                 ):
                     yield UPath(found)
             return
-        _forget_cached_listing(base)
-        try:
-            found_paths = base.fs.find(base.path, detail=False)
-        except FileNotFoundError:
-            return
-        for found in sorted(found_paths):
-            if suffix is None or found.endswith(suffix):
-                yield UPath(f"{base.protocol}://{found}", **base.storage_options)
+        for name in _object_listing(base, suffix):
+            yield UPath(f"{base.protocol}://{name}", **base.storage_options)
 
     def content_tags(self, *parts: str, suffix: str | None = None) -> Iterator[tuple[str, bytes]]:
         """The files below ``parts`` (as :meth:`iter_files` lists them, by name), each with a tag
@@ -383,15 +377,8 @@ class Zone:
             for path in self.iter_files(*parts, suffix=suffix):
                 yield path.name, hashlib.sha256(_as_local(path).read_bytes()).digest()
             return
-        _forget_cached_listing(base)
-        try:
-            found = base.fs.find(base.path, detail=True)
-        except FileNotFoundError:
-            return
-        for name in sorted(found):
-            if suffix is not None and not name.endswith(suffix):
-                continue
-            tag = _listed_tag(found[name])
+        for name, info in _object_listing(base, suffix).items():
+            tag = _listed_tag(info)
             if tag is None:
                 tag = hashlib.sha256(base.fs.cat_file(name)).digest()
             yield name.rsplit("/", 1)[-1], tag
@@ -455,6 +442,18 @@ def _local_commit(staged: Path, target: Path, create_only: bool) -> None:
         staged.unlink()
     else:
         os.replace(staged, target)
+
+
+def _object_listing(base: UPath, suffix: str | None) -> dict[str, dict[str, Any]]:
+    """Every object below ``base`` of an object-store zone (name → the listing's entry),
+    sorted by name, ``suffix`` only when given; the cached listing is dropped first (another
+    process may have written since)."""
+    _forget_cached_listing(base)
+    try:
+        found = base.fs.find(base.path, detail=True)
+    except FileNotFoundError:
+        return {}
+    return {name: found[name] for name in sorted(found) if suffix is None or name.endswith(suffix)}
 
 
 def _listed_tag(info: dict[str, Any]) -> bytes | None:

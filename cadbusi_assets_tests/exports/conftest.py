@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from pathlib import Path
 
 import duckdb
@@ -103,3 +104,15 @@ def write_zone(
 @pytest.fixture
 def zone(tmp_path) -> Zone:
     return write_zone(tmp_path / "research", synthetic_catalog())
+
+
+def memory_research_zone(tmp_path: Path) -> Zone:
+    """A research zone on an object store (fsspec's memory store, a fresh bucket) holding the
+    :func:`synthetic_catalog` as :func:`write_zone` lays it out."""
+    local = tmp_path / "research"
+    write_zone(local, synthetic_catalog())
+    zone = open_zone(f"memory://research-{uuid.uuid4().hex}/research", name="research")
+    for path in sorted(p for p in local.rglob("*") if p.is_file()):
+        zone.write_bytes(path.relative_to(local).parts, path.read_bytes())
+    assert not zone.local
+    return zone
