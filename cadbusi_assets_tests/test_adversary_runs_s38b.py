@@ -202,11 +202,6 @@ def _listed_pngs(research: Zone) -> set[str]:
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: files a killed pass wrote are known to no table, so no re-run removes them; "
-    "needs a write-ahead record of each study's outputs (README, Known gaps of re-runs)",
-)
 def test_images_a_killed_run_wrote_of_patients_who_opted_out_leave_the_research_zone(
     tmp_path: Path,
     fake_gcs,  # noqa: F811

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import Any, cast
 
@@ -42,7 +42,13 @@ from cadbusi_assets.stages.report import MissingUpstream, PartitionReport, reaso
 from cadbusi_assets.stages.safety import guard_shrink
 from cadbusi_assets.stages.tables import INPAINTED_SCHEMA, RESEARCH, write_table
 from cadbusi_assets.storage import Zone, read_partition_table
-from cadbusi_assets.storage.tables import close_batch, open_batch
+from cadbusi_assets.storage.pending import (
+    PendingWrites,
+    begin_pending,
+    record_pending,
+    sweep_pending,
+)
+from cadbusi_assets.storage.tables import close_batch, listed_paths, open_batch
 from cadbusi_assets.ultrasound import (
     analyze_frame,
     encode_png,
@@ -58,6 +64,8 @@ from cadbusi_assets.ultrasound.overlay import chroma
 FEATURES_TABLE = "image_features"
 TWINS_TABLE = "twins"
 INPAINTED_TABLE = "inpainted_images"
+#: the writer name of the inpainting's records of files (:mod:`~cadbusi_assets.storage.pending`)
+INPAINT_WRITER = "inpainted_images"
 
 
 def load_png(zone: Zone, path: str) -> np.ndarray:
@@ -381,6 +389,11 @@ class InpaintTask:
     target_zone: Zone | None = None  # default ``zone``
     progress: str = ""
     pixels: np.ndarray | None = None  # or the frame itself (as its PNG stores it)
+    pending: PendingWrites | None = None  # where the chunk records its paths before writing
+
+
+def _target(task: InpaintTask) -> str:
+    return task.target or "/".join(shard_path("inpainted", task.image_id, ".png"))
 
 
 def _source_frames(tasks: list[InpaintTask]) -> list[np.ndarray]:
@@ -419,11 +432,19 @@ def inpaint_chunk(tasks: list[InpaintTask]) -> list[dict[str, Any]]:
             frames, [task.caliper_points for task in tasks], method=tasks[0].method
         )
         rows = []
+        # every path of the chunk before its first byte (a killed pass leaves no file that
+        # nothing names)
+        record_pending(
+            tasks[0].target_zone or tasks[0].zone,
+            tasks[0].pending,
+            f"inpainted-{tasks[0].image_id}",
+            [_target(task) for task in tasks],
+        )
         for task, frame, (inpainted, mask) in zip(tasks, frames, done, strict=True):
             # non-Doppler frames are stored grey even if the caliper tint left a few coloured
             # pixels
             png = encode_png(inpainted, grey_tolerance=0 if task.is_doppler else 12)
-            path = task.target or "/".join(shard_path("inpainted", task.image_id, ".png"))
+            path = _target(task)
             (task.target_zone or task.zone).write_bytes(tuple(path.split("/")), png)
             row: dict[str, Any] = {
                 "image_id": task.image_id,
@@ -615,6 +636,8 @@ def finish_inpainting(
     previous = guard_inpainting(
         research_zone, batch, len(tasks), allow_shrink=allow_shrink, gone=gone
     )
+    pending = begin_pending(batch, INPAINT_WRITER)
+    tasks = [replace(task, pending=pending) for task in tasks]
     table, previews_out = inpaint_images(tasks, workers)
     write_table(research_zone, RESEARCH, INPAINTED_TABLE, batch, table)
     stale = 0
@@ -623,7 +646,14 @@ def finish_inpainting(
         for path in previous["inpainted_path"].to_list():
             if path not in keep and research_zone.delete(path):
                 stale += 1
+    interrupted = sweep_pending(
+        research_zone,
+        pending,
+        lambda: listed_paths(research_zone, INPAINTED_TABLE, "inpainted_path"),
+    )
     report = PartitionReport(batch, row_count=table.height)
+    if interrupted:
+        report.count("interrupted_pass_files_removed", interrupted)
     report.count("inpainted", table.height)
     report.count("with_calipers_and_clean_twin", twinned)
     report.count("stale_files_removed", stale)

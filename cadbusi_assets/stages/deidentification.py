@@ -75,7 +75,13 @@ from cadbusi_assets.storage import (
     read_all_partition_tables,
     read_partition_table,
 )
-from cadbusi_assets.storage.tables import close_batch, open_batch
+from cadbusi_assets.storage.pending import (
+    PendingWrites,
+    begin_pending,
+    record_pending,
+    sweep_pending,
+)
+from cadbusi_assets.storage.tables import close_batch, listed_paths, open_batch
 from cadbusi_assets.ultrasound import encode_png
 
 INSTANCES_TABLE = "instances"
@@ -144,6 +150,7 @@ class DeidTask:
     want_preview: bool = False
     layout: str = "shard"
     progress: str = ""  # a progress-bar file the worker ticks (cadbusi_assets.progress)
+    pending: PendingWrites | None = None  # where the worker records its paths before writing
 
 
 @dataclass
@@ -290,6 +297,19 @@ def _write_instance(task: DeidTask, ds, result: DeidentifiedObject) -> DeidOutco
     # no joined copy of the pixels
     dicom_parts = dataset_to_parts(out)
     dicom_path = output_path(task.layout, "dicom", instance_id, ".dcm", result)
+    step = max(1, task.frame_step)
+    kept = [
+        (index, image_id_for(result.pseudo_sop_uid, index))
+        for index in range(0, n_frames, step if n_frames > 1 else 1)
+    ]
+    png_paths = [output_path(task.layout, "images", i, ".png", result) for _, i in kept]
+    # every path before the first byte: a pass killed from here leaves no file nothing names
+    record_pending(
+        task.research_zone,
+        task.pending,
+        instance_id,
+        ["/".join(dicom_path), *("/".join(p) for p in png_paths)],
+    )
     task.research_zone.write_chunks(dicom_path, dicom_parts)
     dicom_sha256 = hashlib.sha256()
     for part in dicom_parts:
@@ -322,13 +342,10 @@ def _write_instance(task: DeidTask, ds, result: DeidentifiedObject) -> DeidOutco
         "image_laterality": _text(out, "ImageLaterality") or _text(out, "Laterality"),
         "dicom_path": "/".join(dicom_path),
     }
-    step = max(1, task.frame_step)
     images: list[dict[str, Any]] = []
-    for index in range(0, n_frames, step if n_frames > 1 else 1):
+    for (index, image_id), png_path in zip(kept, png_paths, strict=True):
         frame = result.frames[index]
         png = encode_png(frame)
-        image_id = image_id_for(result.pseudo_sop_uid, index)
-        png_path = output_path(task.layout, "images", image_id, ".png", result)
         task.research_zone.write_bytes(png_path, png)
         images.append(
             {
@@ -471,6 +488,7 @@ def deidentify_files(
     previews: int = 0,
     layout: str = "shard",
     progress_path: str = "",
+    pending: PendingWrites | None = None,
 ) -> DeidFiles:
     """De-identify ``inputs`` (raw-zone paths) in worker processes into ``research_zone``.
 
@@ -491,6 +509,7 @@ def deidentify_files(
         previews=previews,
         layout=layout,
         progress_path=progress_path,
+        pending=pending,
     )
     outcomes = parallel_map(deidentify_one, tasks, workers=workers, min_items_per_worker=2)
     return deid_files(_without_duplicates(tasks, outcomes))
@@ -508,6 +527,7 @@ def deid_tasks(
     previews: int = 0,
     layout: str = "shard",
     progress_path: str = "",
+    pending: PendingWrites | None = None,
 ) -> list[DeidTask]:
     """One :class:`DeidTask` per input (see :func:`deidentify_files`)."""
     if layout not in LAYOUTS:
@@ -527,6 +547,7 @@ def deid_tasks(
             want_preview=i < previews,
             layout=layout,
             progress=progress_path,
+            pending=pending,
         )
         for i, item in enumerate(inputs)
     ]
@@ -638,14 +659,10 @@ def without_resent(research_zone: Zone, outcomes: Sequence[DeidOutcome]) -> list
 def _listed_files(zone: Zone) -> dict[str, set[str]]:
     """Every file path the zone's stored ``images`` and ``instances`` tables list (open
     batches included)."""
-    listed: dict[str, set[str]] = {}
-    for table, column in ((IMAGES_TABLE, "png_path"), (INSTANCES_TABLE, "dicom_path")):
-        listed[column] = set()
-        for path in zone.iter_files("tables", table, suffix=".parquet"):
-            frame = pl.read_parquet(path.read_bytes())
-            if column in frame.columns:
-                listed[column] |= set(frame[column].drop_nulls().to_list())
-    return listed
+    return {
+        column: listed_paths(zone, table, column)
+        for table, column in ((IMAGES_TABLE, "png_path"), (INSTANCES_TABLE, "dicom_path"))
+    }
 
 
 @dataclass
@@ -678,6 +695,8 @@ def deidentify_partition(
     inputs, cohort = partition_inputs(raw_zone, day)
     if progress:
         progress(f"{day}: de-identifying {len(inputs)} instances")
+    batch = pseudonymizer.batch_name(day)
+    pending = begin_pending(batch, WRITER)
     done = deidentify_files(
         raw_zone,
         research_zone,
@@ -688,9 +707,9 @@ def deidentify_partition(
         verify_ocr=verify_ocr,
         workers=workers,
         previews=previews,
+        pending=pending,
     )
     done = deid_files(without_resent(research_zone, done.outcomes))
-    batch = pseudonymizer.batch_name(day)
     try:  # a refused date keeps exactly the files its tables list
         guard_accessions(
             day,
@@ -710,6 +729,7 @@ def deidentify_partition(
         )
     except StageFailure:
         discard_unlisted_files(research_zone, batch, done)
+        sweep_files(research_zone, pending)
         raise
     # from here the date's tables are replaced one after the other: a pass that stops before
     # the last one (killed, a failed write, a leak found) leaves the batch marked open
@@ -728,7 +748,28 @@ def deidentify_partition(
     if after_deidentification is not None:
         after_deidentification(result)
     close_batch(research_zone, batch)
+    sweep_files(research_zone, pending, result.report)
     return result
+
+
+#: the writer name of the de-identification's records of files (:mod:`~cadbusi_assets.storage.pending`)
+WRITER = "deidentified_images"
+
+
+def sweep_files(
+    research_zone: Zone, pending: PendingWrites, report: PartitionReport | None = None
+) -> None:
+    """Once the date's tables are written, or a guard refused the pass and its own new files
+    were discarded (:func:`discard_unlisted_files`): delete the files an earlier, interrupted
+    pass of the date wrote that no table lists (a patient who withdrew consent meanwhile, an
+    instance the date no longer has), counted in ``report``."""
+    removed = sweep_pending(
+        research_zone,
+        pending,
+        lambda: set().union(*_listed_files(research_zone).values()),
+    )
+    if removed and report is not None:
+        report.count("interrupted_pass_files_removed", removed)
 
 
 def partition_inputs(raw_zone: Zone, day: str) -> tuple[list[DeidInput], pl.DataFrame]:

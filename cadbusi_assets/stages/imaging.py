@@ -62,6 +62,7 @@ from cadbusi_assets.stages import deidentification as deid
 from cadbusi_assets.stages.report import PartitionReport, StageFailure
 from cadbusi_assets.stages.safety import guard_accessions
 from cadbusi_assets.storage import Zone, read_partition_table
+from cadbusi_assets.storage.pending import begin_pending
 from cadbusi_assets.storage.tables import close_batch, open_batch
 from cadbusi_assets.ultrasound.ocr import FrameText
 
@@ -209,6 +210,8 @@ def process_partition(
     laterality = dict(studies.select("accession_pseudo", "study_laterality").iter_rows())
     if progress:
         progress(f"{day}: de-identifying and analysing {len(inputs)} instances")
+    batch = pseudonymizer.batch_name(day)
+    pending = begin_pending(batch, deid.WRITER)
     tasks = deid.deid_tasks(
         raw_zone,
         research_zone,
@@ -218,11 +221,11 @@ def process_partition(
         frame_step=frame_step,
         verify_ocr=ocr,
         previews=previews,
+        pending=pending,
     )
     # a re-sent copy (same pixels, same patient, new UIDs) is a duplicate of the date
     resolved = deid.without_resent(research_zone, _one_pass(tasks, ocr, laterality, workers))
     done = deid.deid_files(resolved)
-    batch = pseudonymizer.batch_name(day)
     # every shrink guard of the date before anything of it is replaced: a refused inpainting
     # must not leave the date half rewritten (new images and features, old inpainting)
     planned, planned_twins = analysis.features_table(done.images, studies, _feature_rows(resolved))
@@ -252,6 +255,7 @@ def process_partition(
         )
     except StageFailure:
         deid.discard_unlisted_files(research_zone, batch, done)
+        deid.sweep_files(research_zone, pending)
         raise
     # from here the date's tables are replaced one after the other: a pass that stops before
     # the last one (killed, a failed write, a leak found) leaves the batch marked open, and
@@ -289,6 +293,7 @@ def process_partition(
         research_zone, batch, tasks_inpaint, twinned, workers=workers, allow_shrink=allow_shrink
     )
     close_batch(research_zone, batch)
+    deid.sweep_files(research_zone, pending, deidentified.report)
     return ImagingPartitionResult(deidentified, features_report, inpainting)
 
 

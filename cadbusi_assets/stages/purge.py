@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from cadbusi_assets.stages.analysis import FEATURES_TABLE, INPAINTED_TABLE, TWINS_TABLE
-from cadbusi_assets.stages.deidentification import purge_batch
+from cadbusi_assets.stages.deidentification import IMAGES_TABLE, INSTANCES_TABLE, purge_batch
 from cadbusi_assets.stages.labeling import DATA_ROWS_TABLE, WITHDRAWN
 from cadbusi_assets.storage import (
     Zone,
@@ -22,7 +22,8 @@ from cadbusi_assets.storage import (
     read_partition_table,
     write_partition_table,
 )
-from cadbusi_assets.storage.tables import close_batch
+from cadbusi_assets.storage.pending import purge_pending
+from cadbusi_assets.storage.tables import close_batch, listed_paths
 
 #: Tables derived from a batch, with the column that names files they own (None: no files).
 DERIVED_TABLES: tuple[tuple[str, str | None], ...] = (
@@ -63,6 +64,18 @@ def withdraw_data_rows(research_zone: Zone, batch: str) -> bool:
     return True
 
 
+def _listed_anywhere(research_zone: Zone) -> set[str]:
+    """Every file path a table of the zone lists (all batches)."""
+    listed: set[str] = set()
+    for table, column in (
+        (IMAGES_TABLE, "png_path"),
+        (INSTANCES_TABLE, "dicom_path"),
+        (INPAINTED_TABLE, "inpainted_path"),
+    ):
+        listed |= listed_paths(research_zone, table, column)
+    return listed
+
+
 def purge_research_batch(research_zone: Zone, batch: str) -> Purged:
     """Delete the batch's files and tables from every research stage but the record of what
     Labelbox holds (:func:`withdraw_data_rows`)."""
@@ -74,6 +87,8 @@ def purge_research_batch(research_zone: Zone, batch: str) -> Purged:
                 removed += int(research_zone.delete(path))
         delete_partition_table(research_zone, table, batch)
     removed += purge_batch(research_zone, batch)
+    # and what an interrupted pass of the batch wrote that no table lists
+    removed += purge_pending(research_zone, batch, lambda: _listed_anywhere(research_zone))
     in_labelbox = withdraw_data_rows(research_zone, batch)
     # nothing of the batch is left to mix two runs: no marker that would have it re-run
     close_batch(research_zone, batch)

@@ -111,6 +111,19 @@ def open_batch_tokens(zone: Zone) -> dict[str, str]:
     return tokens
 
 
+def listed_paths(zone: Zone, table: str, column: str) -> set[str]:
+    """Every value of ``column`` in every partition of ``table`` (the file paths a table names),
+    open and retired batches included: a file one of them lists is not an orphan."""
+    paths: set[str] = set()
+    for path in zone.iter_files("tables", table, suffix=".parquet"):
+        frame = (
+            pl.read_parquet(str(path.path)) if zone.local else pl.read_parquet(path.read_bytes())
+        )
+        if column in frame.columns:
+            paths.update(frame[column].drop_nulls().to_list())
+    return paths
+
+
 def read_all_partition_tables(zone: Zone, table: str) -> pl.DataFrame | None:
     """All partitions of ``table`` concatenated (diagonal: columns added later become null),
     but those of :func:`open_batches` (a pass stopped between its tables: they mix two runs,
