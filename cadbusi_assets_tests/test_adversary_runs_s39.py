@@ -3,13 +3,16 @@ and the sweeps that delete what an interrupted pass wrote that no table lists.""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from cadbusi_assets.identity import Pseudonymizer, generate_key_file, load_key
+from cadbusi_assets.stages import StageFailure, analysis, imaging, retrieval
 from cadbusi_assets.stages import deidentification as deid
-from cadbusi_assets.storage import open_zone, write_partition_table
+from cadbusi_assets.storage import open_zone, read_partition_table, write_partition_table
 from cadbusi_assets.storage.pending import (
     begin_pending,
     pending_batches,
@@ -17,6 +20,9 @@ from cadbusi_assets.storage.pending import (
     sweep_pending,
 )
 from cadbusi_assets.storage.tables import listed_paths
+from cadbusi_assets_tests.builders import DEMO_DAY, raw_zone_like_raw_dicom
+from cadbusi_assets_tests.support import time_limit
+from cadbusi_demo import DemoConfig, generate_demo_cohort
 
 pytestmark = [pytest.mark.xdist_group("adversary_runs_s39")]
 
@@ -54,3 +60,84 @@ def test_a_sweep_never_deletes_a_file_another_date_finished_writing_while_it_rea
         "date A's sweep deleted a PNG that date B's finished images table lists"
     )
     assert pending_batches(zone) == set()
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    root = tmp_path_factory.mktemp("s39")
+    with time_limit(300, "a demo cohort"):
+        generate_demo_cohort(
+            root / "cohort",
+            DemoConfig(
+                start=dt.date.fromisoformat(DEMO_DAY), days=1, studies_per_day=(3, 3), seed=5
+            ),
+        )
+    key_file = generate_key_file(root / "secrets" / "pseudonym.key")
+    return root / "cohort" / "pacs", Pseudonymizer(load_key(key_file))
+
+
+def _date_with_an_inpainting_left_by_a_killed_pass(tmp_path: Path, cohort):
+    """A date processed once, then a pass killed while inpainting: one inpainted PNG written
+    (a new image's) and recorded, no table naming it."""
+    pacs, pseudonymizer = cohort
+    raw = raw_zone_like_raw_dicom(tmp_path, pacs)
+    research = open_zone(str(tmp_path / "research"), "research").ensure()
+    batch = pseudonymizer.batch_name(DEMO_DAY)
+    with time_limit(600, "a first pass"):
+        imaging.process_partition(
+            raw, research, pseudonymizer, DEMO_DAY, ocr=False, workers=1, previews=0
+        )
+    inpainted = read_partition_table(research, analysis.INPAINTED_TABLE, batch)
+    assert inpainted is not None and inpainted.height > 0
+    orphan = "inpainted/zz/ffffffffffffffffffffffff.png"
+    record_pending(research, begin_pending(batch, analysis.INPAINT_WRITER), "c", [orphan])
+    research.write_bytes(tuple(orphan.split("/")), b"inpainted by a killed pass")
+    return raw, research, pseudonymizer, batch, orphan
+
+
+@pytest.mark.slow
+def test_a_refused_one_pass_removes_what_the_killed_pass_inpainted_too(tmp_path, cohort):
+    """README: when the date's next pass "has written its tables, or a guard refused it, it
+    deletes every file an earlier pass of the date recorded that no table of any batch lists".
+    The one pass (all three imaging assets) refused by its shrink guard sweeps only the
+    de-identification's records: the inpainted PNG the killed pass wrote, listed by no table,
+    stays, and so do its records (the images of a patient who opted out meanwhile, when the
+    re-run is refused: they stay until someone re-runs the date with CADBUSI_ALLOW_SHRINK=1)."""
+    raw, research, pseudonymizer, _, orphan = _date_with_an_inpainting_left_by_a_killed_pass(
+        tmp_path, cohort
+    )
+    manifest = read_partition_table(raw, retrieval.INSTANCES_TABLE, DEMO_DAY)
+    assert manifest is not None and manifest.height > 2
+    for path in manifest["raw_path"].to_list()[1:]:  # unreadable now: a sharp drop
+        raw.write_bytes(tuple(path.split("/")), b"not DICOM")
+    with time_limit(600, "a refused pass"), pytest.raises(StageFailure):
+        imaging.process_partition(
+            raw, research, pseudonymizer, DEMO_DAY, ocr=False, workers=1, previews=0
+        )
+    assert orphan not in listed_paths(research, analysis.INPAINTED_TABLE, "inpainted_path")
+    assert not research.exists(*orphan.split("/")), (
+        "the refused one pass left the killed pass's inpainted PNG (listed by no table)"
+    )
+    assert pending_batches(research) == set()
+
+
+@pytest.mark.slow
+def test_a_refused_inpainting_alone_removes_what_its_killed_pass_inpainted(tmp_path, cohort):
+    """The same for ``inpainted_images`` materialized alone: its shrink guard refuses the date
+    (every caliper gone from ``image_features``) before the pass records anything, and nothing
+    sweeps the killed pass's inpainted PNG that no table lists."""
+    _, research, _, batch, orphan = _date_with_an_inpainting_left_by_a_killed_pass(tmp_path, cohort)
+    features = read_partition_table(research, analysis.FEATURES_TABLE, batch)
+    assert features is not None
+    write_partition_table(
+        research,
+        analysis.FEATURES_TABLE,
+        batch,
+        features.with_columns(pl.lit(False).alias("has_calipers")),
+    )
+    with time_limit(600, "a refused inpainting"), pytest.raises(StageFailure):
+        analysis.inpaint_partition(research, batch, workers=1, previews=0)
+    assert not research.exists(*orphan.split("/")), (
+        "the refused inpainting left the killed pass's inpainted PNG (listed by no table)"
+    )
+    assert pending_batches(research) == set()
