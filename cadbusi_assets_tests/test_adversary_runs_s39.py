@@ -4,8 +4,11 @@ and the sweeps that delete what an interrupted pass wrote that no table lists.""
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -21,6 +24,14 @@ from cadbusi_assets.storage.pending import (
 )
 from cadbusi_assets.storage.tables import listed_paths
 from cadbusi_assets_tests.builders import DEMO_DAY, raw_zone_like_raw_dicom
+from cadbusi_assets_tests.defs.services import (
+    BIN,
+    ROOT,
+    STUDY_DATE_ASSETS,
+    product_env,
+    write_instance_yaml,
+)
+from cadbusi_assets_tests.run_support import finish, materialize_date
 from cadbusi_assets_tests.support import time_limit
 from cadbusi_demo import DemoConfig, generate_demo_cohort
 
@@ -141,3 +152,98 @@ def test_a_refused_inpainting_alone_removes_what_its_killed_pass_inpainted(tmp_p
         "the refused inpainting left the killed pass's inpainted PNG (listed by no table)"
     )
     assert pending_batches(research) == set()
+
+
+_CATALOG = (
+    "from dagster import DagsterInstance\n"
+    "from cadbusi_assets import runner\n"
+    "s = runner.materialize(runner.load_definitions(), ['diagnosis_labels', 'metadata_db'], "
+    "DagsterInstance.get())\n"
+    "raise SystemExit(0 if s.success else 1)\n"
+)
+
+
+@pytest.mark.integration
+def test_an_export_cut_after_a_patient_opted_out_leaves_the_patient_out(tmp_path: Path):
+    """A date is processed and the catalog built; then a patient of the date withdraws consent
+    (``CADBUSI_OPT_OUT_FILE``) and a researcher's export is cut (``cadbusi export``) before
+    anything re-runs the date (nothing re-runs a date when the opt-out file changes: not the
+    sensors, not the schedules). The export holds the opted-out patient's images and rows:
+    nothing on the way to it reads the opt-out list (it is applied at the cohort stage only),
+    so a withdrawal reaches the research zone only with each of the patient's dates' re-run,
+    and every export cut before then hands the patient's images to researchers."""
+    with time_limit(120, "a demo cohort"):
+        generate_demo_cohort(
+            tmp_path / "cohort",
+            DemoConfig(
+                start=dt.date(2026, 9, 1), days=1, studies_per_day=(3, 4), seed=11, workers=1
+            ),
+        )
+    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
+    opt_out = tmp_path / "opt_out.txt"
+    opt_out.write_text("")
+    env = product_env(
+        tmp_path / "state",
+        tmp_path / "cohort",
+        key,
+        CADBUSI_OCR="0",
+        CADBUSI_WORKERS="1",
+        CADBUSI_OPT_OUT_FILE=str(opt_out),
+    )
+    write_instance_yaml(env)
+    run = materialize_date(env, STUDY_DATE_ASSETS, "2026-09-01")
+    out = finish(run, 600, "the date's run")
+    assert run.returncode == 0, out[-3000:]
+    catalog = subprocess.run(
+        [sys.executable, "-c", _CATALOG],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert catalog.returncode == 0, (catalog.stdout + catalog.stderr)[-3000:]
+
+    research = Path(env["CADBUSI_RESEARCH_ZONE"])
+    images = pl.concat(
+        [pl.read_parquet(p) for p in sorted((research / "tables" / "images").glob("*.parquet"))]
+    )
+    with duckdb.connect(str(tmp_path / "cohort" / "warehouse.duckdb"), read_only=True) as con:
+        patients = sorted(
+            row[0]
+            for row in con.execute(
+                "SELECT DISTINCT patient_id FROM radiology_exams "
+                "WHERE exam_date = DATE '2026-09-01'"
+            ).fetchall()
+        )
+    pseudonymizer = Pseudonymizer(load_key(key))
+    with_images = [
+        p
+        for p in patients
+        if pseudonymizer.patient_id(p) in set(images["patient_pseudo"].to_list())
+    ]
+    assert len(with_images) > 1
+    withdrawn = with_images[0]
+    opt_out.write_text(withdrawn + "\n")  # the patient withdraws consent
+
+    export = subprocess.run(
+        [str(BIN / "cadbusi"), "export", "--key", "2026-12-07"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    manifest_path = research / "exports" / "2026-12-07" / "manifest.parquet"
+    if export.returncode != 0:  # refused: it must say why, and leave nothing
+        assert "opt" in (export.stdout + export.stderr).lower(), export.stdout[-3000:]
+        assert not manifest_path.exists()
+        return
+    manifest = pl.read_parquet(manifest_path)
+    assert manifest.height > 0
+    exported = set(manifest["patient_pseudo"].to_list())
+    assert pseudonymizer.patient_id(withdrawn) not in exported, (
+        f"the export cut after the opt-out holds "
+        f"{manifest.filter(pl.col('patient_pseudo') == pseudonymizer.patient_id(withdrawn)).height}"
+        " image rows of the patient who withdrew consent"
+    )
