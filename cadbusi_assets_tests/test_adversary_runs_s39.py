@@ -17,6 +17,7 @@ from cadbusi_assets.stages import StageFailure, analysis, imaging, retrieval
 from cadbusi_assets.stages import deidentification as deid
 from cadbusi_assets.storage import open_zone, read_partition_table, write_partition_table
 from cadbusi_assets.storage.pending import (
+    PENDING_DIR,
     begin_pending,
     pending_batches,
     record_pending,
@@ -39,16 +40,17 @@ pytestmark = [pytest.mark.xdist_group("adversary_runs_s39")]
 
 
 def test_a_sweep_never_deletes_a_file_another_date_finished_writing_while_it_read_the_tables(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch
 ):
     """A study the warehouse moved from date A to date B (README: B takes the instances over):
     A's earlier pass was killed after writing the instance's PNG (recorded under A); B's pass
     is writing the same PNG now (recorded under B). A's re-run sweeps its killed pass's files
-    while B finishes: B writes its tables (they list the PNG) and drops its records. The
-    sweep reads the tables first (B's do not list the PNG yet) and the other dates' records
-    after (B's are gone by then): the PNG is in neither set and is deleted, though B's
-    ``images`` table lists it. Reading the other dates' records before the tables closes this
-    window (a date drops its records only after its tables are written)."""
+    while B finishes: B writes its tables (they list the PNG) and drops its records, here
+    right after the sweep's first look at either the zone's tables or the other dates'
+    records. The sweep reads the tables first (B's do not list the PNG yet) and the other
+    dates' records after (B's are gone by then): the PNG is in neither set and is deleted,
+    though B's ``images`` table lists it. (A date drops its records only after its tables are
+    written, so reading the other dates' records before the tables closes this window.)"""
     zone = open_zone(str(tmp_path / "research"), "research").ensure()
     png = "images/ab/abababababababababababab_0000.png"
     # date A's killed pass, then date B's running pass: both recorded the shared PNG
@@ -57,15 +59,30 @@ def test_a_sweep_never_deletes_a_file_another_date_finished_writing_while_it_rea
     record_pending(zone, b_pass, "i1", [png])
     zone.write_bytes(tuple(png.split("/")), b"B's PNG")
 
-    def listed_while_b_finishes() -> set[str]:
-        seen = listed_paths(zone, deid.IMAGES_TABLE, "png_path")  # B's table not written yet
-        # B's pass finishes meanwhile: its tables, then its own sweep drops its records
+    def b_finishes() -> None:
         write_partition_table(zone, deid.IMAGES_TABLE, "batch_b", pl.DataFrame({"png_path": [png]}))
         sweep_pending(zone, b_pass, lambda: listed_paths(zone, deid.IMAGES_TABLE, "png_path"))
-        return seen
 
-    sweep_pending(zone, begin_pending("batch_a", deid.WRITER), listed_while_b_finishes)
+    listing = type(zone).iter_files
+    finished: list[bool] = []
 
+    def iter_files(self, *parts, **kwargs):
+        yield from listing(self, *parts, **kwargs)
+        # B finishes right after the sweep's first whole look at the tables or at every
+        # date's records (not at its own date's)
+        if self is zone and not finished and (parts[:1] == ("tables",) or parts == (PENDING_DIR,)):
+            finished.append(True)
+            b_finishes()
+
+    monkeypatch.setattr(type(zone), "iter_files", iter_files)
+    sweep_pending(
+        zone,
+        begin_pending("batch_a", deid.WRITER),
+        lambda: listed_paths(zone, deid.IMAGES_TABLE, "png_path"),
+    )
+    monkeypatch.undo()
+
+    assert finished, "B did not finish during the sweep"
     assert png in listed_paths(zone, deid.IMAGES_TABLE, "png_path")
     assert zone.exists(*png.split("/")), (
         "date A's sweep deleted a PNG that date B's finished images table lists"
