@@ -8,10 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import polars as pl
 import pytest
 
+from cadbusi_assets.defs.resources import PseudonymKeyResource, ZonesResource
 from cadbusi_assets.identity import Pseudonymizer, generate_key_file, load_key
 from cadbusi_assets.stages import StageFailure, analysis, imaging, retrieval
 from cadbusi_assets.stages import deidentification as deid
@@ -23,7 +25,7 @@ from cadbusi_assets.storage.pending import (
     record_pending,
     sweep_pending,
 )
-from cadbusi_assets.storage.tables import listed_paths
+from cadbusi_assets.storage.tables import OPEN_BATCHES_DIR, listed_paths
 from cadbusi_assets_tests.builders import DEMO_DAY, raw_zone_like_raw_dicom
 from cadbusi_assets_tests.defs.services import (
     BIN,
@@ -32,7 +34,7 @@ from cadbusi_assets_tests.defs.services import (
     product_env,
     write_instance_yaml,
 )
-from cadbusi_assets_tests.run_support import finish, materialize_date
+from cadbusi_assets_tests.run_support import finish, kill_when, materialize_date, sensor_tick
 from cadbusi_assets_tests.support import time_limit
 from cadbusi_demo import DemoConfig, generate_demo_cohort
 
@@ -263,4 +265,91 @@ def test_an_export_cut_after_a_patient_opted_out_leaves_the_patient_out(tmp_path
         f"the export cut after the opt-out holds "
         f"{manifest.filter(pl.col('patient_pseudo') == pseudonymizer.patient_id(withdrawn)).height}"
         " image rows of the patient who withdrew consent"
+    )
+
+
+@pytest.mark.integration
+def test_a_patient_who_opted_out_after_a_killed_run_leaves_with_the_sensors_re_run(
+    tmp_path: Path,
+):
+    """README: "the images of a patient who withdrew consent after a killed run leave with the
+    date's re-run (``interrupted_study_dates_sensor`` re-runs it)". A date's run is killed in
+    its imaging pass (the batch open, its de-identification tables written), a patient of the
+    date withdraws consent (``CADBUSI_OPT_OUT_FILE``), and the daemon's
+    ``interrupted_study_dates_sensor`` asks for the date's re-run, which succeeds. The re-run
+    starts from ``deidentified_images``: the date's cohort (``imaging_studies``, where the
+    opt-out applies) is not made again, so the re-run de-identifies the patient's images
+    again, its tables list them, and they stay in the research zone (and reach the catalog and
+    every later export)."""
+    with time_limit(120, "a demo cohort"):
+        generate_demo_cohort(
+            tmp_path / "cohort",
+            DemoConfig(
+                start=dt.date(2026, 9, 1), days=1, studies_per_day=(3, 4), seed=11, workers=1
+            ),
+        )
+    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
+    opt_out = tmp_path / "opt_out.txt"
+    opt_out.write_text("")
+    env = product_env(
+        tmp_path / "state",
+        tmp_path / "cohort",
+        key,
+        CADBUSI_OCR="0",
+        CADBUSI_WORKERS="1",
+        CADBUSI_OPT_OUT_FILE=str(opt_out),
+    )
+    write_instance_yaml(env)
+    research_root = Path(env["CADBUSI_RESEARCH_ZONE"])
+    research = open_zone(str(research_root), "research")
+    pseudonymizer = Pseudonymizer(load_key(key))
+    batch = pseudonymizer.batch_name("2026-09-01")
+
+    killed = materialize_date(env, STUDY_DATE_ASSETS, "2026-09-01")
+    markers = research_root / OPEN_BATCHES_DIR
+    kill_when(
+        killed,
+        lambda: (
+            markers.is_dir()
+            and any(markers.iterdir())
+            and any((research_root / "tables" / deid.IMAGES_TABLE).glob("*.parquet"))
+        ),
+        400,
+        "its imaging pass wrote the date's images table",
+    )
+    images = read_partition_table(research, deid.IMAGES_TABLE, batch)
+    assert images is not None and images.height
+    with duckdb.connect(str(tmp_path / "cohort" / "warehouse.duckdb"), read_only=True) as con:
+        patients = sorted(
+            row[0]
+            for row in con.execute(
+                "SELECT DISTINCT patient_id FROM radiology_exams "
+                "WHERE exam_date = DATE '2026-09-01'"
+            ).fetchall()
+        )
+    held = set(images["patient_pseudo"].to_list())
+    withdrawn = next(p for p in patients if pseudonymizer.patient_id(p) in held)
+    pseudo = pseudonymizer.patient_id(withdrawn)
+    theirs = images.filter(pl.col("patient_pseudo") == pseudo)["png_path"].to_list()
+    assert theirs and all(research.exists(*p.split("/")) for p in theirs)
+    opt_out.write_text(withdrawn + "\n")  # the patient withdraws consent
+
+    resources = {
+        "zones": ZonesResource(raw_uri=env["CADBUSI_RAW_ZONE"], research_uri=str(research_root)),
+        "pseudonym_key": PseudonymKeyResource(key_file=str(key)),
+    }
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        (request,) = sensor_tick(instance, resources).run_requests
+    selection = [k.to_user_string() for k in request.asset_selection or []]
+    rerun = materialize_date(env, selection, "2026-09-01")
+    out = finish(rerun, 600, "the re-run the sensor asked for")
+    assert rerun.returncode == 0, out[-3000:]
+
+    now = read_partition_table(research, deid.IMAGES_TABLE, batch)
+    assert now is not None and now.height
+    kept = now.filter(pl.col("patient_pseudo") == pseudo).height
+    left = [p for p in theirs if research.exists(*p.split("/"))]
+    assert kept == 0 and not left, (
+        f"after the sensor's re-run ({', '.join(selection)}) the date's images table lists "
+        f"{kept} image(s) of the patient who opted out and {len(left)} of their PNGs stay"
     )
