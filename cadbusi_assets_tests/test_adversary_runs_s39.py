@@ -4,8 +4,11 @@ and the sweeps that delete what an interrupted pass wrote that no table lists.""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -352,4 +355,69 @@ def test_a_patient_who_opted_out_after_a_killed_run_leaves_with_the_sensors_re_r
     assert kept == 0 and not left, (
         f"after the sensor's re-run ({', '.join(selection)}) the date's images table lists "
         f"{kept} image(s) of the patient who opted out and {len(left)} of their PNGs stay"
+    )
+
+
+def _staging_files(root: Path) -> list[str]:
+    """Every ``*.tmp`` file below ``root`` (hidden names included: ``Zone.iter_files`` skips
+    them)."""
+    found = []
+    for folder, _, names in os.walk(root):
+        found += [
+            os.path.relpath(os.path.join(folder, n), root) for n in names if n.endswith(".tmp")
+        ]
+    return sorted(found)
+
+
+@pytest.mark.integration
+def test_a_killed_pass_leaves_no_staging_file_in_the_research_zone_after_the_re_run(
+    tmp_path: Path,
+):
+    """On a local research zone every DICOM file and PNG is written to a hidden staging file
+    beside its name (``dicom/ab/.<id>.dcm.<random>.tmp``) and renamed. A run killed while one
+    is written (a pod evicted, a node drained) leaves it: part of a de-identified DICOM file of
+    a patient (of one who withdraws consent meanwhile, too), named by no table and by no
+    write-ahead record (the record names the final path), and skipped by every listing
+    (``iter_files`` leaves ``*.tmp`` out). The date's re-run, whose sweep deletes what the
+    killed pass recorded, leaves it in the research zone for good."""
+    with time_limit(120, "a demo cohort"):
+        generate_demo_cohort(
+            tmp_path / "cohort",
+            DemoConfig(
+                start=dt.date(2026, 9, 1), days=1, studies_per_day=(3, 4), seed=11, workers=1
+            ),
+        )
+    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
+    env = product_env(
+        tmp_path / "state",
+        tmp_path / "cohort",
+        key,
+        CADBUSI_OCR="0",
+        CADBUSI_WORKERS="1",
+        CADBUSI_CINE_FRAME_STEP="1",
+    )
+    write_instance_yaml(env)
+    research_root = Path(env["CADBUSI_RESEARCH_ZONE"])
+
+    left: list[str] = []
+    for _ in range(3):  # a staging file lives for milliseconds: a run may end before one is seen
+        run = materialize_date(env, STUDY_DATE_ASSETS, "2026-09-01")
+        deadline = time.monotonic() + 600
+        try:
+            while run.poll() is None and time.monotonic() < deadline and not left:
+                left = _staging_files(research_root)
+                time.sleep(0.002)
+        finally:
+            if run.poll() is None:
+                os.killpg(run.pid, signal.SIGKILL)
+            finish(run, 30, "the killed run")
+        if left:
+            break
+    assert left, "no run was caught while it wrote a file"
+
+    rerun = materialize_date(env, STUDY_DATE_ASSETS, "2026-09-01")
+    out = finish(rerun, 600, "the date's re-run")
+    assert rerun.returncode == 0, out[-3000:]
+    assert _staging_files(research_root) == [], (
+        "the killed run's staging files stay in the research zone after the date's re-run"
     )
