@@ -1,5 +1,12 @@
-"""Adversary, round 5: the write-ahead records of research-zone files (``pending_writes/``)
-and the sweeps that delete what an interrupted pass wrote that no table lists."""
+"""Adversary, round 5: the write-ahead records of research-zone files (``pending_writes/``),
+the sweeps that delete what an interrupted pass wrote that no table lists, and what reaches
+the research zone and the exports of patients who opted out after a killed run.
+
+1. a date's sweep and another date that finishes meanwhile (a study handed over);
+2. a refused re-run (the one pass, ``inpainted_images`` alone) and the killed pass's
+   inpainting;
+3. an export cut after an opt-out; the sensor's re-run of a killed date after an opt-out;
+4. the hidden staging file of a file a killed run was writing."""
 
 from __future__ import annotations
 
