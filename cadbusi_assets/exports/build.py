@@ -120,8 +120,15 @@ def export_path(key: str) -> tuple[str, str]:
     return (EXPORTS_DIR, key)
 
 
+#: the reason an image of a patient on the opt-out list is left out of an export
+WITHDRAWN_REASON = "patient opted out (their study dates not re-run yet)"
+
+
 def _select(
-    catalog: pl.DataFrame, twins: pl.DataFrame, config: ExportConfig
+    catalog: pl.DataFrame,
+    twins: pl.DataFrame,
+    config: ExportConfig,
+    withdrawn: frozenset[str] = frozenset(),
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     dropped: dict[str, int] = {}
 
@@ -132,6 +139,8 @@ def _select(
         return frame.filter(~mask)
 
     frame = catalog
+    if withdrawn:  # whatever include_excluded says: their consent is gone
+        frame = drop(frame, pl.col("patient_pseudo").is_in(sorted(withdrawn)), WITHDRAWN_REASON)
     if not config.include_excluded:
         excluded = frame.filter(pl.col("exclusion_reason").is_not_null())
         for reason, n in (
@@ -358,6 +367,7 @@ def _assemble(
     upstream: Sequence[Mapping[str, Any]] = (),
     partition_alias: Callable[[str], str] | None = None,
     seal: Callable[[str], str] | None = None,
+    withdrawn: frozenset[str] = frozenset(),
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int], str | None, dict[str, int]]:
     con = open_catalog(research_zone)
     try:
@@ -405,7 +415,7 @@ def _assemble(
             }
         },
     )
-    selected, dropped = _select(catalog, twins, config)
+    selected, dropped = _select(catalog, twins, config, withdrawn)
     for column in ("physical_delta_x_cm", "physical_delta_y_cm", "caliper_points"):
         if column not in catalog.columns:
             catalog = catalog.with_columns(pl.lit(None).alias(column))
@@ -863,6 +873,7 @@ def build_export(
     partition_alias: Callable[[str], str] | None = None,
     seal: Callable[[str], str] | None = None,
     same_label_set: bool = False,
+    withdrawn: frozenset[str] = frozenset(),
 ) -> ExportReport:
     """Build (or verify the identical re-build of) export ``config.key``.
 
@@ -876,6 +887,8 @@ def build_export(
     ``same_label_set``: refuse (:class:`ExportRefusedError`) unless the current label set is
     ``lineage["label_set_version"]`` (the catalog's). Labels ingested while the export is cut
     are refused either way: its lesion masks would not be the label set its lineage names.
+    ``withdrawn``: patient pseudonyms whose images are left out whatever the configuration
+    (patients on the opt-out list whose dates the research zone still holds).
     """
     from cadbusi_assets.stages.labeling import current_label_set_version
 
@@ -894,7 +907,15 @@ def build_export(
         staging = Path(tmp) / config.key
         staging.mkdir()
         manifest, bags, dropped, previous_key, left_out = _assemble(
-            research_zone, config, lineage, staging, workers, upstream, partition_alias, seal
+            research_zone,
+            config,
+            lineage,
+            staging,
+            workers,
+            upstream,
+            partition_alias,
+            seal,
+            withdrawn,
         )
         if current_label_set_version(research_zone) != labels_before:
             raise ExportRefusedError(

@@ -113,6 +113,31 @@ def _verified(link: Link, pseudonymizer: Pseudonymizer) -> bool:
     return derive(pseudonymizer, link.kind, link.original) == link.pseudonym
 
 
+def withdrawn_patient_pseudonyms(
+    raw_zone, pseudonymizer: Pseudonymizer, withdrawn: frozenset[str]
+) -> frozenset[str]:
+    """The research pseudonyms of the patients on the opt-out list ``withdrawn`` (normalized
+    ids, :func:`~cadbusi_assets.identity.optout.load_opt_out`): each id's own pseudonym, and
+    that of every patient id the raw zone's links hold that normalizes to one on the list
+    (``0012345`` in the warehouse, ``12345`` on the list). For the stages after the research
+    zone (an export), which must leave out a patient who withdrew before the dates are re-run.
+    """
+    from cadbusi_assets.identity.optout import normalize_patient_id
+    from cadbusi_assets.storage import read_all_partition_tables
+
+    if not withdrawn:
+        return frozenset()
+    found = {pseudonymizer.patient_id(patient) for patient in withdrawn}
+    links = read_all_partition_tables(raw_zone, LINKS_TABLE)
+    if links is not None and links.height:
+        for pseudonym, original in (
+            links.filter(pl.col("kind") == "patient").select("pseudonym", "original").iter_rows()
+        ):
+            if original and normalize_patient_id(original) in withdrawn:
+                found.add(pseudonym)
+    return frozenset(found)
+
+
 def reidentify(
     raw_zone, pseudonym: str, pseudonymizer: Pseudonymizer, *, table: str = LINKS_TABLE
 ) -> list[Link]:

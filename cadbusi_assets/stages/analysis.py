@@ -38,7 +38,12 @@ from cadbusi_assets.progress import tick
 from cadbusi_assets.settings import require_compute, require_ocr
 from cadbusi_assets.stages.deidentification import IMAGES_TABLE, STUDIES_TABLE, shard_path
 from cadbusi_assets.stages.previews import inpainting_preview
-from cadbusi_assets.stages.report import MissingUpstream, PartitionReport, reason_counts
+from cadbusi_assets.stages.report import (
+    MissingUpstream,
+    PartitionReport,
+    StageFailure,
+    reason_counts,
+)
 from cadbusi_assets.stages.safety import guard_shrink
 from cadbusi_assets.stages.tables import INPAINTED_SCHEMA, RESEARCH, write_table
 from cadbusi_assets.storage import Zone, read_partition_table
@@ -572,7 +577,11 @@ def inpaint_partition(
         progress(f"inpainting {len(tasks)} images")
     # the shrink guard before the marker (a refused date is left as it was, not open); then the
     # PNGs are replaced in place before the table: marked open in between, as in the one pass
-    guard_inpainting(research_zone, batch, len(tasks), allow_shrink=allow_shrink)
+    try:
+        guard_inpainting(research_zone, batch, len(tasks), allow_shrink=allow_shrink)
+    except StageFailure:  # a killed pass's files go all the same
+        sweep_inpainted(research_zone, begin_pending(batch, INPAINT_WRITER))
+        raise
     open_batch(research_zone, batch)
     report = finish_inpainting(
         research_zone, batch, tasks, len(twinned), workers=workers, allow_shrink=allow_shrink
@@ -613,6 +622,21 @@ def guard_inpainting(
     return previous
 
 
+def sweep_inpainted(
+    research_zone: Zone, pending: PendingWrites, report: PartitionReport | None = None
+) -> None:
+    """Delete the inpainted PNGs an earlier, interrupted inpainting of ``pending``'s batch wrote
+    that no table lists (after this pass's table, or when a guard refused this pass), counted
+    in ``report``."""
+    removed = sweep_pending(
+        research_zone,
+        pending,
+        lambda: listed_paths(research_zone, INPAINTED_TABLE, "inpainted_path"),
+    )
+    if removed and report is not None:
+        report.count("interrupted_pass_files_removed", removed)
+
+
 def finish_inpainting(
     research_zone: Zone,
     batch: str,
@@ -633,10 +657,14 @@ def finish_inpainting(
     gone: frozenset[str] = frozenset()
     if now is not None and held is not None:
         gone = frozenset(set(held["image_id"].to_list()) - set(now["image_id"].to_list()))
-    previous = guard_inpainting(
-        research_zone, batch, len(tasks), allow_shrink=allow_shrink, gone=gone
-    )
     pending = begin_pending(batch, INPAINT_WRITER)
+    try:
+        previous = guard_inpainting(
+            research_zone, batch, len(tasks), allow_shrink=allow_shrink, gone=gone
+        )
+    except StageFailure:
+        sweep_inpainted(research_zone, pending)  # a killed pass's files go all the same
+        raise
     tasks = [replace(task, pending=pending) for task in tasks]
     table, previews_out = inpaint_images(tasks, workers)
     write_table(research_zone, RESEARCH, INPAINTED_TABLE, batch, table)
@@ -646,14 +674,8 @@ def finish_inpainting(
         for path in previous["inpainted_path"].to_list():
             if path not in keep and research_zone.delete(path):
                 stale += 1
-    interrupted = sweep_pending(
-        research_zone,
-        pending,
-        lambda: listed_paths(research_zone, INPAINTED_TABLE, "inpainted_path"),
-    )
     report = PartitionReport(batch, row_count=table.height)
-    if interrupted:
-        report.count("interrupted_pass_files_removed", interrupted)
+    sweep_inpainted(research_zone, pending, report)
     report.count("inpainted", table.height)
     report.count("with_calipers_and_clean_twin", twinned)
     report.count("stale_files_removed", stale)

@@ -47,6 +47,12 @@ from cadbusi_assets.dicom import (
     read_dataset,
 )
 from cadbusi_assets.identity import Pseudonymizer, image_id_for, instance_id_for
+from cadbusi_assets.identity.optout import (
+    OPT_OUT_REASON,
+    OptOutError,
+    load_opt_out_from_env,
+    opted_out_expr,
+)
 from cadbusi_assets.identity.reidentify import LINKS_TABLE, pseudonym_links
 from cadbusi_assets.parallel import parallel_map
 from cadbusi_assets.progress import tick
@@ -692,7 +698,8 @@ def deidentify_partition(
     open while its tables are replaced, ``after_deidentification`` (the leak check) included,
     so a pass stopped in between leaves the date out of the catalog until it is re-run."""
     require_ocr(verify_ocr)  # no silent OCR-off: a missing tesseract stops the run here
-    inputs, cohort = partition_inputs(raw_zone, day)
+    opted_out: list[str] = []
+    inputs, cohort = partition_inputs(raw_zone, day, opted_out)
     if progress:
         progress(f"{day}: de-identifying {len(inputs)} instances")
     batch = pseudonymizer.batch_name(day)
@@ -745,11 +752,19 @@ def deidentify_partition(
         verify_ocr=verify_ocr,
         allow_shrink=allow_shrink,
     )
+    count_opted_out(result.report, opted_out)
     if after_deidentification is not None:
         after_deidentification(result)
     close_batch(research_zone, batch)
     sweep_files(research_zone, pending, result.report)
     return result
+
+
+def count_opted_out(report: PartitionReport, opted_out: Sequence[str]) -> None:
+    """Count the instances left out for the opt-out list read at this pass (the raw zone's
+    report: nothing left out silently)."""
+    if opted_out:
+        report.count(f"instances_left_out: {OPT_OUT_REASON}", len(opted_out))
 
 
 #: the writer name of the de-identification's records of files (:mod:`~cadbusi_assets.storage.pending`)
@@ -772,8 +787,15 @@ def sweep_files(
         report.count("interrupted_pass_files_removed", removed)
 
 
-def partition_inputs(raw_zone: Zone, day: str) -> tuple[list[DeidInput], pl.DataFrame]:
-    """The stored instances of a study date (by raw path) and the day's resolved cohort."""
+def partition_inputs(
+    raw_zone: Zone, day: str, opted_out: list[str] | None = None
+) -> tuple[list[DeidInput], pl.DataFrame]:
+    """The stored instances of a study date (by raw path) and the day's resolved cohort,
+    without the patients on the opt-out list (``$CADBUSI_OPT_OUT_FILE``, read now: a patient
+    who withdrew after the date's cohort was made, and a re-run that starts after the cohort,
+    as the sensors' re-runs of interrupted dates do; their raw keys appended to
+    ``opted_out``). Their instances count as gone upstream, so the shrink guard lets them go,
+    and the date's tables and files drop them."""
     # here, not at the top: the retrieval stage imports the warehouse adapters (sqlglot) and the
     # PACS clients, which `cadbusi deidentify` and its workers never use
     from cadbusi_assets.stages.retrieval import CONFLICTS_TABLE, resolved_cohort
@@ -796,9 +818,22 @@ def partition_inputs(raw_zone: Zone, day: str) -> tuple[list[DeidInput], pl.Data
             .to_list()
         )
         cohort = cohort.filter(~pl.col("study_instance_uid").is_in(list(elsewhere - held_here)))
+    try:
+        withdrawn = load_opt_out_from_env()
+    except OptOutError as exc:  # its message names the setting, never an id
+        raise StageFailure(f"{day}: {exc}; nothing of the date was written") from None
+    left_out: set[str] = set()
+    if withdrawn:  # a study with any row of a withdrawn patient goes whole
+        flagged = opted_out_expr(withdrawn)
+        left_out = set(cohort.filter(flagged)["study_instance_uid"].drop_nulls().to_list())
+        cohort = cohort.filter(~flagged)
     by_study = {row["study_instance_uid"]: row for row in cohort.iter_rows(named=True)}
     inputs = []
     for row in stored.iter_rows(named=True):
+        if row["study_instance_uid"] in left_out:
+            if opted_out is not None:
+                opted_out.append(row["instance_key"])
+            continue
         study = by_study.get(row["study_instance_uid"], {})
         inputs.append(
             DeidInput(

@@ -205,7 +205,8 @@ def process_partition(
     """
     require_ocr(ocr)  # no silent OCR-off: a missing tesseract stops the run here
     require_compute()  # a wrong torch setting stops the run here, not in every file
-    inputs, cohort = deid.partition_inputs(raw_zone, day)
+    opted_out: list[str] = []
+    inputs, cohort = deid.partition_inputs(raw_zone, day, opted_out)
     studies = deid.pseudonymized_studies(cohort, pseudonymizer)
     laterality = dict(studies.select("accession_pseudo", "study_laterality").iter_rows())
     if progress:
@@ -256,6 +257,7 @@ def process_partition(
     except StageFailure:
         deid.discard_unlisted_files(research_zone, batch, done)
         deid.sweep_files(research_zone, pending)
+        analysis.sweep_inpainted(research_zone, begin_pending(batch, analysis.INPAINT_WRITER))
         raise
     # from here the date's tables are replaced one after the other: a pass that stops before
     # the last one (killed, a failed write, a leak found) leaves the batch marked open, and
@@ -272,6 +274,7 @@ def process_partition(
         verify_ocr=ocr,
         allow_shrink=allow_shrink,
     )
+    deid.count_opted_out(deidentified.report, opted_out)
     if after_deidentification is not None:
         after_deidentification(deidentified)
 

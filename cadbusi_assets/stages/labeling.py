@@ -132,6 +132,7 @@ def send_data_rows(
     consensus: ConsensusConfig | None = None,
     *,
     allow_shrink: bool | None = None,
+    withdrawn: frozenset[str] = frozenset(),
 ) -> PartitionReport:
     """Images of a batch that passed quality checks become data rows in dataset ``batch``.
 
@@ -149,7 +150,11 @@ def send_data_rows(
 
     The table is the record of what Labelbox holds: when the usable images drop sharply
     against it, nothing is sent or written (:class:`StageFailure`) unless ``allow_shrink``
-    (default ``$CADBUSI_ALLOW_SHRINK``)."""
+    (default ``$CADBUSI_ALLOW_SHRINK``).
+
+    ``withdrawn``: research pseudonyms of patients on the opt-out list
+    (:func:`~cadbusi_assets.stages.safety.withdrawn_patients`); a date that still holds images
+    of one of them sends nothing (:class:`StageFailure`) until it is re-run."""
     config = row_data or RowDataConfig.from_env()
     images = read_partition_table(research_zone, IMAGES_TABLE, batch)
     features = read_partition_table(research_zone, FEATURES_TABLE, batch)
@@ -162,6 +167,17 @@ def send_data_rows(
         else pl.DataFrame(schema={"image_id": pl.Utf8})
     )
     selected = images.join(usable, on="image_id", how="semi")
+    if (
+        withdrawn
+        and "patient_pseudo" in images.columns
+        and images.filter(pl.col("patient_pseudo").is_in(sorted(withdrawn))).height
+    ):
+        # the message is the date's failure reason, shown beside the real date: no count
+        raise StageFailure(
+            "this study date holds images of patients on the opt-out list "
+            "(CADBUSI_OPT_OUT_FILE) who withdrew after it was processed; nothing was sent "
+            "to Labelbox. Re-run the date from raw_dicom, then send it again."
+        )
     previous = read_partition_table(research_zone, DATA_ROWS_TABLE, batch)
     # rows of images that left the date upstream (their study moved to another date: behind
     # the de-identification's guard) are no surprise here; an image that is still the date's

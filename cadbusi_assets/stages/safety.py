@@ -273,3 +273,19 @@ def guard_accessions(
         "nothing of the date was replaced. Correct the accession number in the warehouse or "
         f"the PACS, or set {ALLOW_SHRINK_ENV}=1 / pass allow_shrink=True to accept"
     )
+
+
+def withdrawn_patients(raw_zone: Zone, pseudonymizer) -> frozenset[str]:
+    """The research pseudonyms of the patients on the opt-out list (``$CADBUSI_OPT_OUT_FILE``,
+    read now; :func:`~cadbusi_assets.identity.reidentify.withdrawn_patient_pseudonyms`), for the
+    stages that hand research images out (exports, Labelbox): a patient who withdrew after
+    their dates were processed is in the research zone until those dates are re-run. A list
+    that is configured and unreadable stops the stage (never a silent run without it)."""
+    from cadbusi_assets.identity.optout import OptOutError, load_opt_out_from_env
+    from cadbusi_assets.identity.reidentify import withdrawn_patient_pseudonyms
+
+    try:
+        withdrawn = load_opt_out_from_env()
+    except OptOutError as exc:  # its message names the setting, never an id
+        raise StageFailure(f"{exc}; nothing was sent or written") from None
+    return withdrawn_patient_pseudonyms(raw_zone, pseudonymizer, withdrawn)

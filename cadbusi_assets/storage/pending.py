@@ -14,7 +14,8 @@ research zone for good.
 When a pass of a writer has written its tables, :func:`sweep_pending` reads the records of the
 *earlier* passes of that writer and batch (the same writer of a batch is serialized by its
 partition lock, so they are dead), deletes every file they name that no table of the zone lists
-(of any batch, open ones included) and no other batch's pass has recorded, then drops the
+(of any batch, open ones included) and no other batch's pass has recorded (read first), then
+drops the
 writer's records of the batch, its own pass's with them (those files are what its tables list).
 A purge of a batch (:func:`purge_pending`) deletes what every pass of the batch recorded.
 
@@ -106,10 +107,16 @@ def _delete_unlisted(
     candidates = set(candidates)
     if not candidates:
         return 0
-    keep = listed()
-    candidates -= keep
+    # the other dates' records before the tables: a date drops its records only once its
+    # tables are written, so a file of another date's pass is in one of the two sets whenever
+    # that pass finishes (read the other way round, a pass finishing in between was in neither)
+    candidates -= _recorded_elsewhere(zone, batch)
+    for path in sorted(candidates):
+        # a file the dead pass was writing when it was killed: its hidden staging copy (local
+        # zones), which no listing shows; no other pass writes it (not recorded elsewhere)
+        zone.delete_staging_of(*path.split("/"))
     if candidates:
-        candidates -= _recorded_elsewhere(zone, batch)
+        candidates -= listed()
     return sum(int(zone.delete(*path.split("/"))) for path in sorted(candidates))
 
 

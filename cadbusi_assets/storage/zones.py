@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import errno
+import glob
 import hashlib
 import io
 import os
@@ -402,6 +403,20 @@ class Zone:
         return _listed_tag(info) or hashlib.sha256(target.read_bytes()).digest()
 
     # -- deletes ---------------------------------------------------------------------------
+    def delete_staging_of(self, *parts: str) -> int:
+        """Delete the hidden staging files a killed writer of ``parts`` left beside it
+        (``.<name>.<random>.tmp``, local zones; an object store has none: one PUT a file).
+        Only where no other process may be writing ``parts`` now."""
+        if not self.local:
+            return 0
+        local = _as_local(self.path(*parts))
+        removed = 0
+        for leftover in local.parent.glob(f".{glob.escape(local.name)}.*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+                removed += 1
+        return removed
+
     def delete(self, *parts: str) -> bool:
         target = self.path(*parts)
         if not target.exists():

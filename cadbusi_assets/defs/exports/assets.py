@@ -19,7 +19,7 @@ from cadbusi_assets.defs.partitions import ExportKeyError, check_export_key, exp
 from cadbusi_assets.defs.records.lesions import lesions
 from cadbusi_assets.defs.resources import ProcessingResource, PseudonymKeyResource, ZonesResource
 from cadbusi_assets.exports import ExportConfig, build_export, verify_export
-from cadbusi_assets.exports.build import ExportRefusedError
+from cadbusi_assets.exports.build import WITHDRAWN_REASON, ExportRefusedError
 from cadbusi_assets.exports.lineage import (
     data_dates,
     lineage_seal,
@@ -27,9 +27,10 @@ from cadbusi_assets.exports.lineage import (
     write_raw_lineage,
 )
 from cadbusi_assets.identity.audit import read_audit, record_export_audit
+from cadbusi_assets.identity.optout import OPT_OUT_ENV_VAR
 from cadbusi_assets.stages.labeling import current_label_set_version
 from cadbusi_assets.stages.report import StageFailure
-from cadbusi_assets.stages.safety import check_key_fingerprint
+from cadbusi_assets.stages.safety import check_key_fingerprint, withdrawn_patients
 
 #: The asset whose partitions are the study dates an export's images come from.
 STUDY_DATE_ASSET = dg.AssetKey("deidentified_images")
@@ -159,6 +160,10 @@ def dataset_export(
     )
     upstream = with_data_dates(upstream_lineage(context.instance, graph), graph, held)
     seal = lineage_seal(pseudonymizer)
+    try:  # patients who withdrew after their dates were processed: left out here too
+        withdrawn = withdrawn_patients(zones.raw(), pseudonymizer)
+    except StageFailure as exc:
+        _refuse(context, f"Refusing to cut export {key}: {exc}.")
     try:
         report = build_export(
             research,
@@ -172,9 +177,16 @@ def dataset_export(
             partition_alias=pseudonymizer.batch_name,
             seal=seal,
             same_label_set=True,
+            withdrawn=withdrawn,
         )
     except ExportRefusedError as exc:
         _refuse(context, f"Refusing to cut export {key}: {exc}")
+    if report.dropped.get(WITHDRAWN_REASON):
+        context.log.warning(
+            f"Export {key} leaves out the images of patients on the opt-out list "
+            f"({OPT_OUT_ENV_VAR}) that the research zone still holds: re-run those patients' "
+            "study dates (from raw_dicom) so the research zone drops them too."
+        )
     write_raw_lineage(
         zones.raw(), raw_lineage_document(key, upstream, pseudonymizer.batch_name, seal)
     )

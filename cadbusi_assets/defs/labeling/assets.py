@@ -7,7 +7,7 @@ from cadbusi_assets.defs.partitions import STUDY_DATE_BACKFILL, study_date_parti
 from cadbusi_assets.defs.reporting import materialize_per_day, report_metadata
 from cadbusi_assets.defs.resources import LabelSourceResource, PseudonymKeyResource, ZonesResource
 from cadbusi_assets.stages import labeling as stage
-from cadbusi_assets.stages.safety import check_partition_key
+from cadbusi_assets.stages.safety import check_partition_key, withdrawn_patients
 
 
 @dg.asset(
@@ -30,9 +30,15 @@ def labelbox_data_rows(
     pseudonymizer = pseudonym_key.pseudonymizer(zones)
     source = labelbox.open()
 
+    withdrawn: list[frozenset[str]] = []  # read once a run (a failure: each date's reason)
+
     def one_day(day: str):
         check_partition_key(None, research, day, pseudonymizer)
-        return stage.send_data_rows(research, source, pseudonymizer.batch_name(day))
+        if not withdrawn:
+            withdrawn.append(withdrawn_patients(zones.raw(), pseudonymizer))
+        return stage.send_data_rows(
+            research, source, pseudonymizer.batch_name(day), withdrawn=withdrawn[0]
+        )
 
     return materialize_per_day(context, one_day, zones.raw())
 
