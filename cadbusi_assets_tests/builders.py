@@ -378,3 +378,56 @@ def annotator_export_row(image_id: str, label_id: str, objects: list[dict]) -> d
             }
         },
     }
+
+
+def one_day_demo(root: Path, seed: int, studies: tuple[int, int] = (3, 3)):
+    """A demo cohort of DEMO_DAY under ``root/cohort`` and a new key under ``root/secrets``:
+    ``(the cohort's PACS folder, the key's Pseudonymizer)``."""
+    from cadbusi_assets.identity import Pseudonymizer, generate_key_file, load_key
+    from cadbusi_assets_tests.support import time_limit
+    from cadbusi_demo import DemoConfig, generate_demo_cohort
+
+    with time_limit(300, "a demo cohort"):
+        generate_demo_cohort(
+            root / "cohort",
+            DemoConfig(
+                start=dt.date.fromisoformat(DEMO_DAY), days=1, studies_per_day=studies, seed=seed
+            ),
+        )
+    key_file = generate_key_file(root / "secrets" / "pseudonym.key")
+    return root / "cohort" / "pacs", Pseudonymizer(load_key(key_file))
+
+
+def opt_out_product_env(tmp_path: Path):
+    """A demo date (DEMO_DAY, 3-4 studies) and the product's settings for it, with an empty
+    opt-out file (OCR off, one worker, the Dagster instance written): ``(env, key file,
+    opt-out file)``."""
+    from cadbusi_assets.identity import generate_key_file
+    from cadbusi_assets_tests.defs.services import product_env, write_instance_yaml
+    from cadbusi_assets_tests.support import time_limit
+    from cadbusi_demo import DemoConfig, generate_demo_cohort
+
+    with time_limit(120, "a demo cohort"):
+        generate_demo_cohort(
+            tmp_path / "cohort",
+            DemoConfig(
+                start=dt.date.fromisoformat(DEMO_DAY),
+                days=1,
+                studies_per_day=(3, 4),
+                seed=11,
+                workers=1,
+            ),
+        )
+    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
+    opt_out = tmp_path / "opt_out.txt"
+    opt_out.write_text("")
+    env = product_env(
+        tmp_path / "state",
+        tmp_path / "cohort",
+        key,
+        CADBUSI_OCR="0",
+        CADBUSI_WORKERS="1",
+        CADBUSI_OPT_OUT_FILE=str(opt_out),
+    )
+    write_instance_yaml(env)
+    return env, key, opt_out

@@ -36,7 +36,12 @@ from cadbusi_assets.storage.pending import (
     sweep_pending,
 )
 from cadbusi_assets.storage.tables import OPEN_BATCHES_DIR, listed_paths
-from cadbusi_assets_tests.builders import DEMO_DAY, raw_zone_like_raw_dicom
+from cadbusi_assets_tests.builders import (
+    DEMO_DAY,
+    one_day_demo,
+    opt_out_product_env,
+    raw_zone_like_raw_dicom,
+)
 from cadbusi_assets_tests.defs.services import (
     BIN,
     ROOT,
@@ -104,16 +109,7 @@ def test_a_sweep_never_deletes_a_file_another_date_finished_writing_while_it_rea
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory):
-    root = tmp_path_factory.mktemp("s39")
-    with time_limit(300, "a demo cohort"):
-        generate_demo_cohort(
-            root / "cohort",
-            DemoConfig(
-                start=dt.date.fromisoformat(DEMO_DAY), days=1, studies_per_day=(3, 3), seed=5
-            ),
-        )
-    key_file = generate_key_file(root / "secrets" / "pseudonym.key")
-    return root / "cohort" / "pacs", Pseudonymizer(load_key(key_file))
+    return one_day_demo(tmp_path_factory.mktemp("s39"), seed=5)
 
 
 def _date_with_an_inpainting_left_by_a_killed_pass(tmp_path: Path, cohort):
@@ -201,25 +197,7 @@ def test_an_export_cut_after_a_patient_opted_out_leaves_the_patient_out(tmp_path
     nothing on the way to it reads the opt-out list (it is applied at the cohort stage only),
     so a withdrawal reaches the research zone only with each of the patient's dates' re-run,
     and every export cut before then hands the patient's images to researchers."""
-    with time_limit(120, "a demo cohort"):
-        generate_demo_cohort(
-            tmp_path / "cohort",
-            DemoConfig(
-                start=dt.date(2026, 9, 1), days=1, studies_per_day=(3, 4), seed=11, workers=1
-            ),
-        )
-    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
-    opt_out = tmp_path / "opt_out.txt"
-    opt_out.write_text("")
-    env = product_env(
-        tmp_path / "state",
-        tmp_path / "cohort",
-        key,
-        CADBUSI_OCR="0",
-        CADBUSI_WORKERS="1",
-        CADBUSI_OPT_OUT_FILE=str(opt_out),
-    )
-    write_instance_yaml(env)
+    env, key, opt_out = opt_out_product_env(tmp_path)
     run = materialize_date(env, STUDY_DATE_ASSETS, "2026-09-01")
     out = finish(run, 600, "the date's run")
     assert run.returncode == 0, out[-3000:]
@@ -291,25 +269,7 @@ def test_a_patient_who_opted_out_after_a_killed_run_leaves_with_the_sensors_re_r
     opt-out applies) is not made again, so the re-run de-identifies the patient's images
     again, its tables list them, and they stay in the research zone (and reach the catalog and
     every later export)."""
-    with time_limit(120, "a demo cohort"):
-        generate_demo_cohort(
-            tmp_path / "cohort",
-            DemoConfig(
-                start=dt.date(2026, 9, 1), days=1, studies_per_day=(3, 4), seed=11, workers=1
-            ),
-        )
-    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
-    opt_out = tmp_path / "opt_out.txt"
-    opt_out.write_text("")
-    env = product_env(
-        tmp_path / "state",
-        tmp_path / "cohort",
-        key,
-        CADBUSI_OCR="0",
-        CADBUSI_WORKERS="1",
-        CADBUSI_OPT_OUT_FILE=str(opt_out),
-    )
-    write_instance_yaml(env)
+    env, key, opt_out = opt_out_product_env(tmp_path)
     research_root = Path(env["CADBUSI_RESEARCH_ZONE"])
     research = open_zone(str(research_root), "research")
     pseudonymizer = Pseudonymizer(load_key(key))

@@ -7,13 +7,11 @@ when it returns and nothing after it runs: files and their write-ahead records, 
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from cadbusi_assets.identity import Pseudonymizer, generate_key_file, load_key
 from cadbusi_assets.stages import StageFailure, analysis, imaging, retrieval
 from cadbusi_assets.stages import deidentification as deid
 from cadbusi_assets.stages.purge import purge_research_batch
@@ -24,25 +22,15 @@ from cadbusi_assets.storage.pending import (
     pending_batches,
     record_pending,
 )
-from cadbusi_assets_tests.builders import DEMO_DAY, raw_zone_like_raw_dicom
+from cadbusi_assets_tests.builders import DEMO_DAY, one_day_demo, raw_zone_like_raw_dicom
 from cadbusi_assets_tests.support import time_limit
-from cadbusi_demo import DemoConfig, generate_demo_cohort
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory):
-    root = tmp_path_factory.mktemp("interrupted")
-    with time_limit(300, "a demo cohort"):
-        generate_demo_cohort(
-            root / "cohort",
-            DemoConfig(
-                start=dt.date.fromisoformat(DEMO_DAY), days=1, studies_per_day=(3, 3), seed=5
-            ),
-        )
-    key_file = generate_key_file(root / "secrets" / "pseudonym.key")
-    return root / "cohort" / "pacs", Pseudonymizer(load_key(key_file))
+    return one_day_demo(tmp_path_factory.mktemp("interrupted"), seed=5)
 
 
 def _zones(tmp_path: Path, pacs: Path):

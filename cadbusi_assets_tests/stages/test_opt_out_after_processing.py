@@ -6,7 +6,6 @@ before any re-run (round 5 of the adversary, ``test_adversary_runs_s39.py``)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,25 +22,15 @@ from cadbusi_assets.stages import labeling as labeling_stage
 from cadbusi_assets.stages.analysis import FEATURES_TABLE
 from cadbusi_assets.stages.safety import withdrawn_patients
 from cadbusi_assets.storage import open_zone, read_partition_table, write_partition_table
-from cadbusi_assets_tests.builders import DEMO_DAY, raw_zone_like_raw_dicom
+from cadbusi_assets_tests.builders import DEMO_DAY, one_day_demo, raw_zone_like_raw_dicom
 from cadbusi_assets_tests.support import time_limit
-from cadbusi_demo import DemoConfig, generate_demo_cohort
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory):
-    root = tmp_path_factory.mktemp("opt_out_after")
-    with time_limit(300, "a demo cohort"):
-        generate_demo_cohort(
-            root / "cohort",
-            DemoConfig(
-                start=dt.date.fromisoformat(DEMO_DAY), days=1, studies_per_day=(3, 3), seed=7
-            ),
-        )
-    key_file = generate_key_file(root / "secrets" / "pseudonym.key")
-    return root / "cohort" / "pacs", Pseudonymizer(load_key(key_file))
+    return one_day_demo(tmp_path_factory.mktemp("opt_out_after"), seed=7)
 
 
 def _patients(raw) -> list[str]:
