@@ -20,6 +20,7 @@ scrubber, ``cadbusi verify`` and the pipeline's blocking check.
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -177,6 +178,49 @@ def find_identifiers_in_file_bytes(data: bytes, identifiers: OriginalIdentifiers
     return find_identifiers_in_bytes(data, identifiers)
 
 
+#: Numbers stored as binary values (written back as the bytes they were read from), and the
+#: ``struct`` format of one value (an AT value is its group, then its element).
+BINARY_NUMBER_FORMATS = {
+    "US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "UV": "Q", "SV": "q",
+    "AT": "HH",
+}  # fmt: skip
+
+
+def number_bytes(elem: DataElement) -> bytes | None:
+    """The little-endian bytes of a binary number element's values (as the file holds them);
+    ``None`` for another VR or values that do not pack."""
+    fmt = BINARY_NUMBER_FORMATS.get(elem.VR)
+    if fmt is None or elem.value is None:
+        return None
+    values = list(elem.value) if isinstance(elem.value, MultiValue | list | tuple) else [elem.value]
+    try:
+        if elem.VR == "AT":
+            return b"".join(struct.pack("<HH", int(v) >> 16, int(v) & 0xFFFF) for v in values)
+        return struct.pack(f"<{len(values)}{fmt}", *values)
+    except (struct.error, TypeError, ValueError, OverflowError):
+        return None
+
+
+def find_identifiers_in_number_bytes(data: bytes, identifiers: OriginalIdentifiers) -> list[str]:
+    """Kinds whose terms of at least :data:`MIN_NUMBER_TERM` characters the bytes of numbers
+    spell (``QUIMBRELL`` as twelve ``US`` values, an MRN as one ``FD``), as ASCII/Latin-1 or
+    UTF-16: the bytes read as text with their NULs as spaces and without them.
+
+    >>> ids = OriginalIdentifiers(patient_names=("DOE^JANE",), patient_ids=("4815162",))
+    >>> find_identifiers_in_number_bytes(struct.pack("<d", 1.5) + b"4815162\\x00", ids)
+    ['patient_id']
+    >>> find_identifiers_in_number_bytes(struct.pack("<4H", 0, 256, 256, 0), ids)
+    []
+    """
+    if not data or identifiers.is_empty():
+        return []
+    text = data.decode("latin-1")
+    kinds = set()
+    for form in (text.replace("\x00", " "), text.replace("\x00", "")):
+        kinds |= set(find_identifiers_in_text(form, identifiers, min_length=MIN_NUMBER_TERM))
+    return sorted(kinds)
+
+
 def element_name(elem: DataElement) -> str:
     """Keyword, or ``(gggg,eeee)`` for private and unknown elements."""
     tag = Tag(elem.tag)
@@ -214,7 +258,8 @@ def find_identifiers_in_dataset(ds: Dataset, identifiers: OriginalIdentifiers) -
     """``"<element path>: <kind>"`` for every element that holds one of the identifiers.
 
     Walks the file meta, every sequence item at any depth and private elements. Binary
-    values (OB/OW/UN) are scanned as bytes, numbers written as text (IS, DS) as text; the
+    values (OB/OW/UN) are scanned as bytes, numbers written as text (IS, DS) as text, binary
+    numbers (US, UL, FD, ...) also as their bytes (:func:`find_identifiers_in_number_bytes`); the
     top-level Pixel Data value is left to OCR (Pixel Data in a sequence item is scanned:
     nothing cleans or reads it).
     """
@@ -224,14 +269,16 @@ def find_identifiers_in_dataset(ds: Dataset, identifiers: OriginalIdentifiers) -
     for path, elem in iter_elements(ds):
         if path == "PixelData" or path.split("[")[0] in OWN_BOOKKEEPING:
             continue
+        number = number_bytes(elem)
+        in_bytes = find_identifiers_in_number_bytes(number, identifiers) if number else []
         content = _element_text(elem)
         if content is None:
-            continue
-        if isinstance(content, bytes):
+            kinds = []
+        elif isinstance(content, bytes):
             kinds = find_identifiers_in_bytes(content, identifiers)
         elif elem.VR in _TEXT_NUMBER_VRS:
             kinds = find_identifiers_in_text(content, identifiers, min_length=MIN_NUMBER_TERM)
         else:
             kinds = find_identifiers_in_text(content, identifiers)
-        findings += [f"{path}: {kind}" for kind in kinds]
+        findings += [f"{path}: {kind}" for kind in sorted({*kinds, *in_bytes})]
     return findings
