@@ -119,6 +119,7 @@ def _patient() -> Dataset:
         delattr(ds, keyword)
     for tag in [e.tag for e in ds if e.tag.group in (0x0011, 0x5000, 0x6000)]:
         del ds[tag]
+    ds.AccessionNumber = "ACC19CHANNELS"  # the warehouse's study (the assets' pass joins on it)
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
@@ -385,6 +386,9 @@ def _file_bytes(name: str, ds: Dataset) -> bytes:
 
 def _channel(name: str, index: int = 0) -> bytes:
     ds = _patient()
+    pixels = ds.pixel_array.copy()
+    pixels[120, 100 + index] = 255  # each its own image (the same pixels twice are a resend)
+    ds.PixelData = pixels.tobytes()
     CHANNELS[name](ds)
     uid = f"1.2.826.0.1.3680043.99999.19.{index + 1}"
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid
@@ -625,3 +629,36 @@ def test_the_patients_own_bytes_in_a_number_of_any_multiplicity_go(pseudonymizer
     out, data = _deidentified(_file_bytes("", ds), pseudonymizer)
     assert _found(data) == []
     assert all("TableOfXBreakPoints" not in item for item in out.SequenceOfUltrasoundRegions)
+
+
+# ------------------------------------------------------------------- the assets' one pass
+def test_the_assets_pass_writes_none_of_them(tmp_path, pseudonymizer):
+    """Every channel and the two undecodable inputs through the pass behind the
+    ``deidentified_images``, ``image_features`` and ``inpainted_images`` assets: nothing in
+    the research zone, and nothing in what the partition reports (its counts, tables and
+    problems: the run's metadata) holds a planted word."""
+    from cadbusi_assets.stages import imaging
+    from cadbusi_assets.storage import open_zone
+    from cadbusi_assets_tests.builders import DEMO_DAY, raw_zone_like_raw_dicom
+
+    pacs = tmp_path / "pacs"
+    pacs.mkdir()
+    for index, name in enumerate(CHANNELS):
+        (pacs / f"{index:02d}.dcm").write_bytes(_channel(name, index))
+    for index, data in enumerate(_quarantined_inputs().values()):
+        (pacs / f"9{index}.dcm").write_bytes(data)
+    raw = raw_zone_like_raw_dicom(tmp_path, pacs)
+    research = open_zone(tmp_path / "research", "research").ensure()
+    result = imaging.process_partition(raw, research, pseudonymizer, DEMO_DAY, ocr=False, workers=1)
+    report = result.deidentification.report
+    assert report.counts["instances_deidentified"] == len(CHANNELS)
+    assert report.counts["instances_quarantined"] == 2
+    for path in sorted(p for p in (tmp_path / "research").rglob("*") if p.is_file()):
+        if path.suffix == ".parquet":
+            assert _found(str(pl.read_parquet(path).rows()).encode()) == [], path.name
+        else:
+            assert _found(path.read_bytes()) == [], path.name
+    for part in (report, result.features, result.inpainting):
+        shown = [*part.counts, *part.problems]
+        shown += [str(table.rows()) for table in part.tables.values()]
+        assert _found("\n".join(shown).encode()) == []
