@@ -16,6 +16,9 @@ Closed (each asserted below, each failed before):
   kept with whatever bytes it held, a relative and a phone;
 * LUT Data longer than its LUT Descriptor says: the bytes past the last entry, which no
   reader uses, carried a relative and a phone;
+* the accented name read in the wrong character set: UTF-8 bytes in an item that
+  declares Latin-1 (``QuimbrÃ©ll``), Latin-1 bytes in a data set that declares UTF-8
+  (``Quimbr\ufffdll``, also for an ASCII name spelled with an accent);
 * a control character between two words (``BREAST\\x00QUIMBRELL`` in a code string):
   removing it glued the name to the word, and the glued word matched no identifier;
 * a quarantine reason that quoted the header: ``cannot decode pixel data (<syntax>,
@@ -73,7 +76,7 @@ BIRTH = "19610303"
 RELATIVE = "Ottoline Vexworth"
 PHONE = "617-555-0143"
 #: the patient's own identifiers
-OWN = ("QUIMBRELL", "ZELDA", PATIENT_ID, BIRTH, "1961-03-03")
+OWN = ("QUIMBR", "ZELDA", PATIENT_ID, BIRTH, "1961-03-03")  # QUIMBR: in any spelling
 #: a third party's
 THIRD = ("OTTOLINE", "VEXWORTH", "555-0143")
 SECRETS = OWN + THIRD
@@ -262,6 +265,31 @@ def latin1_as_utf8(ds: Dataset) -> None:
     ds.add_new(0x00204000, "LT", "Pt QUIMBR\xc9LL ZELDA 4815162".encode("latin-1"))
 
 
+def utf8_read_as_latin1(ds: Dataset) -> None:
+    """A sequence item declares Latin-1 but holds the accented name's UTF-8 bytes: read as
+    ``QuimbrÃ©ll ZÃ©lda``, which a reader still reads as the name."""
+    ds.SpecificCharacterSet, ds.PatientName = "ISO_IR 192", "Quimbréll^Zélda"
+    item = _item(CodeValue="1", CodingSchemeDesignator="99L", SpecificCharacterSet="ISO_IR 100")
+    item.add_new(0x00080104, "LO", "Breast Quimbréll Zélda".encode())
+    ds.AnatomicRegionSequence = Sequence([item])
+
+
+def latin1_read_as_utf8(ds: Dataset) -> None:
+    """Latin-1 bytes of the accented name in a UTF-8 data set: read as ``Quimbr\ufffdll``."""
+    ds.SpecificCharacterSet, ds.PatientName = "ISO_IR 192", "Quimbréll^Zélda"
+    ds.add_new(0x0008103E, "LO", "Breast Quimbr\xe9ll Z\xe9lda".encode("latin-1"))
+
+
+def name_itself_misread(ds: Dataset) -> None:
+    """The data set declares Latin-1 and its Patient's Name holds UTF-8 bytes (read as
+    ``QuimbrÃ©ll``); an item declares UTF-8 and spells the name right."""
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    ds.PatientName = "Quimbréll^Zélda".encode()
+    item = _item(CodeValue="1", CodingSchemeDesignator="99L", SpecificCharacterSet="ISO_IR 192")
+    item.add_new(0x00080104, "LO", "Breast Quimbréll Zélda".encode())
+    ds.AnatomicRegionSequence = Sequence([item])
+
+
 def name_groups(ds: Dataset) -> None:
     ds.SpecificCharacterSet = "ISO_IR 192"
     ds.PatientName = f"{NAME}=久石^是留田=くいむ^ぜるだ"
@@ -361,6 +389,9 @@ CHANNELS = {
         jpeg_segments,
         iso2022,
         latin1_as_utf8,
+        utf8_read_as_latin1,
+        latin1_read_as_utf8,
+        name_itself_misread,
         name_groups,
         second_value,
         long_value,
@@ -587,6 +618,21 @@ def test_a_name_split_by_a_control_character_is_still_found(pseudonymizer):
     ds.SeriesDescription = "Pt QUIM~BRELL seen"
     _, data = _deidentified(_file_bytes("control_between_words", ds), pseudonymizer)
     assert _found(data) == []
+
+
+@pytest.mark.parametrize(
+    "name", ["utf8_read_as_latin1", "latin1_read_as_utf8", "name_itself_misread"]
+)
+def test_a_name_read_with_the_wrong_character_set_is_found(name, pseudonymizer):
+    """A reading of the accented name in the wrong character set (``QuimbrÃ©ll``,
+    ``Quimbr\ufffdll``) was kept: the matcher looked for ``QUIMBRÉLL`` and ``QUIMBRELL``
+    only. (The name itself so read, spelled right beside it, was found already.)"""
+    out, data = _deidentified(_channel(name), pseudonymizer)
+    assert b"QUIMBR" not in data.upper()
+    for element in out.iterall():
+        if element.keyword in ("CodeMeaning", "SeriesDescription"):
+            assert "LDA" not in str(element.value).upper(), element
+    assert "Breast" in str(out.get("SeriesDescription", "Breast"))
 
 
 # ------------------------------------------------------------------------ left, as it is
