@@ -32,6 +32,7 @@ from pydicom.tag import Tag
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers
 from cadbusi_assets.deid.name_variants import (
     compile_terms,
+    fold_text,
     may_match,
     normalise_text,
     term_byte_forms,
@@ -129,10 +130,46 @@ def find_identifiers_in_text(
     if not text or identifiers.is_empty():
         return []
     text = normalise_text(text)
+    lost = _lost_letter_kinds(text, identifiers, min_length) if "\ufffd" in text else set()
     if not may_hold_identifiers(text, identifiers):
-        return []
+        return sorted(lost)
     regexes = _text_regexes(identifiers, min_length)
-    return [kind for kind, regex in regexes if regex.search(text)]
+    return sorted(lost | {kind for kind, regex in regexes if regex.search(text)})
+
+
+#: A word of text with letters lost in decoding (U+FFFD: a Latin-1 ``é`` in a value that
+#: declares UTF-8), one U+FFFD for each; bounded as the patterns bound a term (a word with
+#: digits in it is no name's).
+_LOST_WORD_RE = re.compile(r"[\w\ufffd]*\ufffd[\w\ufffd]*")
+
+
+def _lost_letter_kinds(text: str, identifiers: OriginalIdentifiers, min_length: int) -> set[str]:
+    """Kinds of the one-word terms that a word with lost letters can be (``Quimbr\ufffdll``
+    is ``QUIMBRELL`` and ``QUIMBRÉLL``, one letter unknown). A word needs at least three
+    letters of its own and more than it lost.
+
+    >>> ids = OriginalIdentifiers(patient_names=("QUIMBRELL^ZELDA",))
+    >>> _lost_letter_kinds("Breast Quimbr\ufffdll Z\ufffdlda", ids, 1)
+    {'patient_name'}
+    >>> _lost_letter_kinds("\ufffd\ufffd\ufffd\ufffd\ufffd L\ufffdda", ids, 1)
+    set()
+    """
+    patterns = []
+    for word in _LOST_WORD_RE.findall(text):
+        letters = sum(c.isalpha() for c in word)
+        lost = word.count("\ufffd")
+        if letters + lost == len(word) and letters >= 3 and letters > lost:
+            body = "".join("." if c == "\ufffd" else re.escape(c) for c in fold_text(word))
+            patterns.append(re.compile(body, re.IGNORECASE))
+    if not patterns:
+        return set()
+    return {
+        kind
+        for kind, term in identifiers.search_terms()
+        if len(term) >= min_length
+        and " " not in term
+        and any(p.fullmatch(fold_text(term)) for p in patterns)
+    }
 
 
 def find_identifiers_in_bytes(data: bytes, identifiers: OriginalIdentifiers) -> list[str]:
