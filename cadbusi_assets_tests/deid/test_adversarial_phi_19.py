@@ -31,15 +31,16 @@ Not leaking (asserted, so that a change that opens one fails): overlay planes (b
 description, label), curves, sequences three levels deep (request, referenced patient,
 original and modified attributes, SR content, code meanings), private elements with and
 without a creator and the creators, the file meta and the preamble, an ICC profile, an
-encapsulated JPEG's COM and APP segments, ISO 2022 IR 87 escapes, Latin-1 bytes declared
-UTF-8, person-name component groups, the name in a second value, a long value, a NUL before a
-name in a number, an encapsulated document, implicit-VR private elements read as UN, coding
-scheme strings, repeating groups.
+encapsulated JPEG's COM and APP segments, ISO 2022 IR 87 escapes, person-name component
+groups, DICOMDIR records, an overlay in the unused high bits, the name in a second value,
+a long value, a NUL before a name in a number, an encapsulated document, implicit-VR
+private elements read as UN, coding scheme strings, repeating groups.
 
 Left, each asserted as it is (nothing says a person): a relative's name with no cue in a
-device field or the occupation; bytes inside a LUT's declared entries and inside a number of
-unbounded multiplicity (``TableOfXBreakPoints``) that spell a third party (the study's own
-identifiers there are refused or removed).
+device field or the occupation; a relative's folder in a DICOMDIR record's file ID; bytes
+inside a LUT's declared entries and inside a number of unbounded multiplicity
+(``TableOfXBreakPoints``) that spell a third party (the study's own identifiers there are
+refused or removed).
 
 All names, numbers and dates are invented.
 """
@@ -53,6 +54,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pydicom
 import pytest
@@ -341,6 +343,15 @@ def repeating_groups(ds: Dataset) -> None:
     ds.add_new(0x10000010, "US", [1, 2, 3])
 
 
+def directory_records(ds: Dataset) -> None:
+    """A DICOMDIR's records inside an image: the patient's record, file IDs of her name."""
+    record = _item(DirectoryRecordType="PATIENT", PatientName=NAME, PatientID=PATIENT_ID)
+    record.ReferencedFileID = ["PATIENTS", "QUIMBRELL", PATIENT_ID]
+    ds.DirectoryRecordSequence = Sequence([record])
+    ds.FileSetID = "QUIMBRELL"
+    ds.FileSetDescriptorFileID = ["QUIMBRELL", PATIENT_ID]
+
+
 def numbers_over_their_multiplicity(ds: Dataset) -> None:
     """Numbers of a fixed multiplicity (AcquisitionMatrix: 4, SmallestImagePixelValue: 1)
     holding twelve: the bytes of the twelve spell the patient."""
@@ -399,6 +410,7 @@ CHANNELS = {
         implicit_un,
         coding_strings,
         repeating_groups,
+        directory_records,
         numbers_over_their_multiplicity,
         numbers_spelling_the_patient,
         palette_in_a_grey_image,
@@ -635,7 +647,32 @@ def test_a_name_read_with_the_wrong_character_set_is_found(name, pseudonymizer):
     assert "Breast" in str(out.get("SeriesDescription", "Breast"))
 
 
+def test_an_overlay_in_the_unused_high_bits_does_not_reach_the_pixels(pseudonymizer):
+    """An embedded overlay (retired: bit 12 of 16-bit pixels of 8 bits stored) is masked
+    off by the decoder: the written pixels are the stored 8 bits."""
+    ds = _patient()
+    stored = ds.pixel_array.astype(np.uint16)
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 8, 7
+    ds.PixelData = (stored | (1 << 12)).tobytes()
+    result = deidentify_dataset(pydicom.dcmread(io.BytesIO(_file_bytes("", ds))), pseudonymizer)
+    kept = result.blanked_mask == 0
+    assert np.array_equal(result.frames[0][kept], stored[kept].astype(np.uint8))
+
+
 # ------------------------------------------------------------------------ left, as it is
+def test_a_relatives_folder_in_a_file_id_stays(pseudonymizer):
+    """Gap (round 18's, in a DICOMDIR record): a folder named after a relative with no
+    ``Users``, ``home`` or ``patients`` before it reads like a product's or a site's folder
+    (``VEXWORTH_O``); the patient's own folder goes."""
+    ds = _patient()
+    own = _item(DirectoryRecordType="IMAGE", ReferencedFileID=["DATA", "QUIMBRELL", "IMG1"])
+    other = _item(DirectoryRecordType="IMAGE", ReferencedFileID=["DATA", "VEXWORTH_O", "IMG1"])
+    ds.DirectoryRecordSequence = Sequence([own, other])
+    out, _ = _deidentified(_file_bytes("", ds), pseudonymizer)
+    assert out.DirectoryRecordSequence[0].get("ReferencedFileID") is None
+    assert list(out.DirectoryRecordSequence[1].ReferencedFileID) == ["DATA", "VEXWORTH_O", "IMG1"]
+
+
 def test_a_relative_without_a_cue_in_a_device_field_stays(pseudonymizer):
     """Gap: a surname alone in no vocabulary (nothing beside it saying a person: no title,
     no relative's word, no given name) in a kept device field or the occupation, and a full
