@@ -249,8 +249,8 @@ def find_identifiers_in_number_bytes(data: bytes, identifiers: OriginalIdentifie
     >>> find_identifiers_in_number_bytes(struct.pack("<4H", 0, 256, 256, 0), ids)
     []
     """
-    if not data or identifiers.is_empty():
-        return []
+    if len(data) < MIN_NUMBER_TERM or identifiers.is_empty():
+        return []  # (one US, UL or SL value: too short to spell a term)
     text = data.decode("latin-1")
     kinds = set()
     for form in (text.replace("\x00", " "), text.replace("\x00", "")):
