@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.uid import (
     JPEG2000,
@@ -199,7 +200,6 @@ def _copy_header(ds: Dataset) -> Dataset:
 
 def _write_pixels(out: Dataset, original: Dataset, frames: np.ndarray) -> None:
     syntax = getattr(getattr(original, "file_meta", None), "TransferSyntaxUID", None)
-    photometric = str(original.get("PhotometricInterpretation", "")).strip()
     multi = "NumberOfFrames" in original or frames.shape[0] > 1
     sop_uid = out.get("SOPInstanceUID")
     rebuild_file_meta(out, ExplicitVRLittleEndian)
@@ -207,10 +207,12 @@ def _write_pixels(out: Dataset, original: Dataset, frames: np.ndarray) -> None:
     # set_pixel_data() draws a random SOP Instance UID; restore the pseudonymized one.
     if sop_uid is not None:
         out.SOPInstanceUID = sop_uid
-    if photometric == "PALETTE COLOR":
-        for tag in _PALETTE_ELEMENTS:
-            if tag in out:
-                del out[tag]
+    # the output is never a palette image: palette data go whatever the input's photometric
+    # interpretation (in a grey image nothing reads them, and they can hold any bytes)
+    for tag in _PALETTE_ELEMENTS:
+        if tag in out:
+            del out[tag]
+    _trim_lut_data(out)
     if int(original.get("BitsStored", 8) or 8) > 8:
         for keyword in _HIGH_BIT_ELEMENTS:
             if keyword in out:
@@ -218,6 +220,26 @@ def _write_pixels(out: Dataset, original: Dataset, frames: np.ndarray) -> None:
     if syntax in _LOSSY_SYNTAXES or str(original.get("LossyImageCompression", "")) == "01":
         out.LossyImageCompression = "01"
     rebuild_file_meta(out, ExplicitVRLittleEndian)
+
+
+#: Sequences whose items hold a LUT Descriptor and its LUT Data.
+_LUT_SEQUENCES = ("ModalityLUTSequence", "VOILUTSequence")
+
+
+def _trim_lut_data(out: Dataset) -> None:
+    """LUT Data past the last entry its LUT Descriptor declares goes: no reader uses it,
+    and it can hold any bytes (a relative's name and phone after 256 entries)."""
+    for keyword in _LUT_SEQUENCES:
+        for item in out.get(keyword) or []:
+            descriptor = item.get("LUTDescriptor")
+            data = item.get("LUTData")
+            if descriptor is None or data is None or len(descriptor) < 1:
+                continue
+            entries = int(descriptor[0]) or 65536
+            if isinstance(data, bytes | bytearray) and len(data) > 2 * entries:
+                item.LUTData = bytes(data[: 2 * entries])  # 16 bits an entry (PS3.3 C.11.1)
+            elif isinstance(data, MultiValue | list) and len(data) > entries:
+                item.LUTData = data[:entries]
 
 
 def _bookkeeping(out: Dataset, profile: DeidProfile, pixels_cleaned: bool) -> None:

@@ -31,13 +31,15 @@ The file meta is rebuilt from scratch (nothing of the original meta survives).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from pydicom import __version__ as pydicom_version
 from pydicom.charset import python_encoding
-from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.datadict import dictionary_VM, dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
@@ -50,9 +52,12 @@ from cadbusi_assets.deid.dates import age_string, parse_da_value, shift_da, shif
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers, parse_da
 from cadbusi_assets.deid.profile import DeidProfile
 from cadbusi_assets.deid.scan import (
+    BINARY_NUMBER_FORMATS,
     MIN_NUMBER_TERM,
+    find_identifiers_in_number_bytes,
     find_identifiers_in_text,
     may_hold_identifiers,
+    number_bytes,
 )
 from cadbusi_assets.deid.shapes import (
     device_kind,
@@ -100,8 +105,10 @@ _RETYPED_VRS = frozenset({"UI", "PN", "DA", "DT", "TM"})
 #: Attributes that get the pipeline's keyed pseudonyms (:meth:`HeaderCleaner._special`).
 _SPECIAL_KEYWORDS = frozenset({"PatientID", "AccessionNumber", "StudyID"})
 #: Control characters no text value may hold (TAB, LF, FF and CR are allowed in free text):
-#: removed before matching, so that a name split by a NUL ("DOE\x00JANE") is found.
+#: a space before matching, or removed where only that shows the study's identifiers (a name
+#: split by a NUL, "DOE\x00JANE", is found; "BREAST\x00DOE" stays two words).
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_CONTROL_RUN_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]+")
 #: Defined terms of Specific Character Set (pydicom's codecs); anything else is dropped.
 _CHARSET_TERMS = frozenset(python_encoding)
 
@@ -385,6 +392,8 @@ class HeaderCleaner:
             return
         if self._removed_whatever_listed(ds, elem, nested):
             return
+        if elem.VR in BINARY_NUMBER_FORMATS and self._removed_number(ds, elem):
+            return
         if elem.VR in _TEXT_VRS:
             self._dictionary_vr(elem)
         if elem.VR in _SCANNED_VRS:
@@ -476,6 +485,24 @@ class HeaderCleaner:
         self.actions[reason] += 1
         return True
 
+    def _removed_number(self, ds: Dataset, elem: DataElement) -> bool:
+        """Remove a binary number (US, UL, FD, ...) that holds more values than the data
+        dictionary allows, or whose bytes spell the study's identifiers: a number is
+        written back as the bytes it was read from, and twelve ``US`` values of a
+        four-valued Acquisition Matrix, or one ``FD``, can be any text. True if removed."""
+        values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
+        count = sum(v is not None for v in values)
+        if count > _most_values(int(elem.tag)):
+            reason = "multiplicity-exceeded-removed"
+        else:
+            data = number_bytes(elem)
+            if not data or not find_identifiers_in_number_bytes(data, self.identifiers):
+                return False
+            reason = "residual-scrubbed"
+        del ds[elem.tag]
+        self.actions[reason] += 1
+        return True
+
     def _dictionary_vr(self, elem: DataElement) -> None:
         """A UID, person name or date written as plain text (``Series Instance UID`` as LO)
         gets its dictionary VR back, so that it is remapped, emptied or shifted as one."""
@@ -493,13 +520,23 @@ class HeaderCleaner:
         value = elem.value
         if isinstance(value, str):
             if _CONTROL_RE.search(value):
-                elem.value = _CONTROL_RE.sub("", value)
+                elem.value = self._without_controls(value)
                 self.actions["controls-removed"] += 1
         elif isinstance(value, MultiValue | list) and any(
             isinstance(v, str) and _CONTROL_RE.search(v) for v in value
         ):
-            elem.value = [_CONTROL_RE.sub("", v) if isinstance(v, str) else v for v in value]
+            elem.value = [self._without_controls(v) if isinstance(v, str) else v for v in value]
             self.actions["controls-removed"] += 1
+
+    def _without_controls(self, value: str) -> str:
+        """``value`` with each run of control characters a space (``BREAST\\x00QUIMBRELL``:
+        two words; removed, the name glued to the word matched nothing), or removed where
+        only that shows the study's identifiers (``DOE\\x00JANE`` split inside a name)."""
+        spaced = _CONTROL_RUN_RE.sub(" ", value)
+        removed = _CONTROL_RE.sub("", value)
+        if find_identifiers_in_text(spaced, self.identifiers):
+            return spaced
+        return removed if find_identifiers_in_text(removed, self.identifiers) else spaced
 
     def _cap_age(self, ds: Dataset, elem: DataElement) -> None:
         """An age (at any depth): 90 years and over become ``090Y``, a malformed one goes."""
@@ -564,6 +601,22 @@ class HeaderCleaner:
         else:
             self._empty(elem)
         self.actions["residual-scrubbed"] += 1
+
+
+@lru_cache(maxsize=4096)
+def _most_values(tag: int) -> float:
+    """The most values the data dictionary allows the element (``inf`` for ``1-n``,
+    ``2-2n`` and an element it does not know).
+
+    >>> _most_values(0x00181310), _most_values(0x00281101), _most_values(0x00186058)
+    (4, 3, inf)
+    """
+    try:
+        vm = dictionary_VM(tag)
+    except KeyError:
+        return math.inf
+    top = vm.split("-")[-1].strip()
+    return int(top) if top.isdigit() else math.inf
 
 
 def original_dates(ds: Dataset) -> frozenset[dt.date]:

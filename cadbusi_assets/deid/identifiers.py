@@ -15,6 +15,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import re
@@ -304,9 +305,43 @@ def name_variants(name: str) -> list[str]:
         for word in re.split(r"[\s\-]+", component)
         for form in lookalike_forms(word)
     ]
+    terms += wrong_charset_forms(name)
     if not shapes:
-        return terms
+        return sorted(dict.fromkeys(terms), key=lambda t: (-len(t), t))
     return sorted(dict.fromkeys(terms + shapes), key=lambda t: (-len(t), t))
+
+
+def wrong_charset_forms(name: str) -> list[str]:
+    """A name part with letters beyond ASCII as a reader of the wrong character set shows it
+    (upper case): its UTF-8 bytes read as Latin-1 or Windows-1252 (``Quimbréll`` as
+    ``QuimbrÃ©ll``: a sequence item that declares another Specific Character Set), and a
+    name that is such a reading repaired. A reader sees the name in each; the matcher saw
+    neither. (Latin-1 bytes read as UTF-8 lose their letters: see
+    :func:`~cadbusi_assets.deid.scan.find_identifiers_in_text`.)
+
+    >>> forms = wrong_charset_forms("Quimbréll^Zelda")
+    >>> forms[0], "QUIMBRÃ‰LL" in forms
+    ('QUIMBRÃ©LL', True)
+    >>> wrong_charset_forms("QuimbrÃ©ll^Zelda")[-1]  # a misread name, repaired
+    'QUIMBRÉLL'
+    >>> wrong_charset_forms("Doe^Jane")
+    []
+    """
+    forms: list[str] = []
+    for word in re.split(r"[\s^=\-,]+", normalise_text(str(name))):
+        if word.isascii() or len(word) < MIN_NAME_PART or is_cjk(word):
+            continue
+        found: list[str] = []
+        for cased in dict.fromkeys((word.lower(), word.upper())):
+            encoded = cased.encode("utf-8")
+            found.append(encoded.decode("latin-1"))
+            with contextlib.suppress(UnicodeDecodeError):  # a byte Windows-1252 lacks
+                found.append(encoded.decode("cp1252"))
+        with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+            found.append(word.encode("cp1252").decode("utf-8"))
+        found = [normalise_text(f).upper() for f in found]  # as text is matched
+        forms += [f for f in found if f != word.upper() and f.strip()]
+    return list(dict.fromkeys(forms))
 
 
 #: Cyrillic and Greek capitals as an English OCR model reads them by their shape (not by

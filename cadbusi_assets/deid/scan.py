@@ -20,6 +20,7 @@ scrubber, ``cadbusi verify`` and the pipeline's blocking check.
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -31,6 +32,7 @@ from pydicom.tag import Tag
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers
 from cadbusi_assets.deid.name_variants import (
     compile_terms,
+    fold_text,
     may_match,
     normalise_text,
     term_byte_forms,
@@ -128,10 +130,46 @@ def find_identifiers_in_text(
     if not text or identifiers.is_empty():
         return []
     text = normalise_text(text)
+    lost = _lost_letter_kinds(text, identifiers, min_length) if "\ufffd" in text else set()
     if not may_hold_identifiers(text, identifiers):
-        return []
+        return sorted(lost)
     regexes = _text_regexes(identifiers, min_length)
-    return [kind for kind, regex in regexes if regex.search(text)]
+    return sorted(lost | {kind for kind, regex in regexes if regex.search(text)})
+
+
+#: A word of text with letters lost in decoding (U+FFFD: a Latin-1 ``é`` in a value that
+#: declares UTF-8), one U+FFFD for each; bounded as the patterns bound a term (a word with
+#: digits in it is no name's).
+_LOST_WORD_RE = re.compile(r"[\w\ufffd]*\ufffd[\w\ufffd]*")
+
+
+def _lost_letter_kinds(text: str, identifiers: OriginalIdentifiers, min_length: int) -> set[str]:
+    """Kinds of the one-word terms that a word with lost letters can be (``Quimbr\ufffdll``
+    is ``QUIMBRELL`` and ``QUIMBRÉLL``, one letter unknown). A word needs at least three
+    letters of its own and more than it lost.
+
+    >>> ids = OriginalIdentifiers(patient_names=("QUIMBRELL^ZELDA",))
+    >>> _lost_letter_kinds("Breast Quimbr\ufffdll Z\ufffdlda", ids, 1)
+    {'patient_name'}
+    >>> _lost_letter_kinds("\ufffd\ufffd\ufffd\ufffd\ufffd L\ufffdda", ids, 1)
+    set()
+    """
+    patterns = []
+    for word in _LOST_WORD_RE.findall(text):
+        letters = sum(c.isalpha() for c in word)
+        lost = word.count("\ufffd")
+        if letters + lost == len(word) and letters >= 3 and letters > lost:
+            body = "".join("." if c == "\ufffd" else re.escape(c) for c in fold_text(word))
+            patterns.append(re.compile(body, re.IGNORECASE))
+    if not patterns:
+        return set()
+    return {
+        kind
+        for kind, term in identifiers.search_terms()
+        if len(term) >= min_length
+        and " " not in term
+        and any(p.fullmatch(fold_text(term)) for p in patterns)
+    }
 
 
 def find_identifiers_in_bytes(data: bytes, identifiers: OriginalIdentifiers) -> list[str]:
@@ -177,6 +215,49 @@ def find_identifiers_in_file_bytes(data: bytes, identifiers: OriginalIdentifiers
     return find_identifiers_in_bytes(data, identifiers)
 
 
+#: Numbers stored as binary values (written back as the bytes they were read from), and the
+#: ``struct`` format of one value (an AT value is its group, then its element).
+BINARY_NUMBER_FORMATS = {
+    "US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "UV": "Q", "SV": "q",
+    "AT": "HH",
+}  # fmt: skip
+
+
+def number_bytes(elem: DataElement) -> bytes | None:
+    """The little-endian bytes of a binary number element's values (as the file holds them);
+    ``None`` for another VR or values that do not pack."""
+    fmt = BINARY_NUMBER_FORMATS.get(elem.VR)
+    if fmt is None or elem.value is None:
+        return None
+    values = list(elem.value) if isinstance(elem.value, MultiValue | list | tuple) else [elem.value]
+    try:
+        if elem.VR == "AT":
+            return b"".join(struct.pack("<HH", int(v) >> 16, int(v) & 0xFFFF) for v in values)
+        return struct.pack(f"<{len(values)}{fmt}", *values)
+    except (struct.error, TypeError, ValueError, OverflowError):
+        return None
+
+
+def find_identifiers_in_number_bytes(data: bytes, identifiers: OriginalIdentifiers) -> list[str]:
+    """Kinds whose terms of at least :data:`MIN_NUMBER_TERM` characters the bytes of numbers
+    spell (``QUIMBRELL`` as twelve ``US`` values, an MRN as one ``FD``), as ASCII/Latin-1 or
+    UTF-16: the bytes read as text with their NULs as spaces and without them.
+
+    >>> ids = OriginalIdentifiers(patient_names=("DOE^JANE",), patient_ids=("4815162",))
+    >>> find_identifiers_in_number_bytes(struct.pack("<d", 1.5) + b"4815162\\x00", ids)
+    ['patient_id']
+    >>> find_identifiers_in_number_bytes(struct.pack("<4H", 0, 256, 256, 0), ids)
+    []
+    """
+    if len(data) < MIN_NUMBER_TERM or identifiers.is_empty():
+        return []  # (one US, UL or SL value: too short to spell a term)
+    text = data.decode("latin-1")
+    kinds = set()
+    for form in (text.replace("\x00", " "), text.replace("\x00", "")):
+        kinds |= set(find_identifiers_in_text(form, identifiers, min_length=MIN_NUMBER_TERM))
+    return sorted(kinds)
+
+
 def element_name(elem: DataElement) -> str:
     """Keyword, or ``(gggg,eeee)`` for private and unknown elements."""
     tag = Tag(elem.tag)
@@ -214,7 +295,8 @@ def find_identifiers_in_dataset(ds: Dataset, identifiers: OriginalIdentifiers) -
     """``"<element path>: <kind>"`` for every element that holds one of the identifiers.
 
     Walks the file meta, every sequence item at any depth and private elements. Binary
-    values (OB/OW/UN) are scanned as bytes, numbers written as text (IS, DS) as text; the
+    values (OB/OW/UN) are scanned as bytes, numbers written as text (IS, DS) as text, binary
+    numbers (US, UL, FD, ...) also as their bytes (:func:`find_identifiers_in_number_bytes`); the
     top-level Pixel Data value is left to OCR (Pixel Data in a sequence item is scanned:
     nothing cleans or reads it).
     """
@@ -224,14 +306,16 @@ def find_identifiers_in_dataset(ds: Dataset, identifiers: OriginalIdentifiers) -
     for path, elem in iter_elements(ds):
         if path == "PixelData" or path.split("[")[0] in OWN_BOOKKEEPING:
             continue
+        number = number_bytes(elem)
+        in_bytes = find_identifiers_in_number_bytes(number, identifiers) if number else []
         content = _element_text(elem)
         if content is None:
-            continue
-        if isinstance(content, bytes):
+            kinds = []
+        elif isinstance(content, bytes):
             kinds = find_identifiers_in_bytes(content, identifiers)
         elif elem.VR in _TEXT_NUMBER_VRS:
             kinds = find_identifiers_in_text(content, identifiers, min_length=MIN_NUMBER_TERM)
         else:
             kinds = find_identifiers_in_text(content, identifiers)
-        findings += [f"{path}: {kind}" for kind in kinds]
+        findings += [f"{path}: {kind}" for kind in sorted({*kinds, *in_bytes})]
     return findings

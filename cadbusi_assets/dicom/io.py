@@ -298,7 +298,8 @@ def declared_pixel_bytes(ds: Dataset) -> int:
     except (TypeError, ValueError):
         raise DicomReadError("image size attributes are not numbers") from None
     if frames > MAX_FRAMES:
-        raise DicomLimitError(f"declares {frames} frames (limit {MAX_FRAMES})")
+        # the count is a header value (an MRN typed into it): not quoted
+        raise DicomLimitError(f"declares more than {MAX_FRAMES} frames")
     return max(0, rows) * max(0, columns) * max(1, frames) * max(1, samples) * max(1, -(-bits // 8))
 
 

@@ -23,7 +23,7 @@ from PIL import Image, ImageFile
 from pydicom import pixels as dicom_pixels
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
-from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit, JPEGExtended12Bit
+from pydicom.uid import UID, ExplicitVRLittleEndian, JPEGBaseline8Bit, JPEGExtended12Bit
 from pydicom.valuerep import VR
 
 from cadbusi_assets.dicom.io import number_of_frames
@@ -251,12 +251,41 @@ def iter_frames(
     except DecodeError:
         raise
     except Exception as exc:
-        syntax = _transfer_syntax(ds)
-        name = getattr(syntax, "name", str(syntax))
-        photometric = ds.get("PhotometricInterpretation", "?")
         raise DecodeError(
-            f"cannot decode pixel data ({name}, {photometric}): {type(exc).__name__}"
+            f"cannot decode pixel data ({_syntax_label(ds)}, {_photometric_label(ds)}): "
+            f"{type(exc).__name__}"
         ) from None
+
+
+#: Defined terms of Photometric Interpretation (PS3.3 C.7.6.3.1.2), retired ones included.
+_PHOTOMETRIC_TERMS = frozenset(
+    {
+        "MONOCHROME1", "MONOCHROME2", "PALETTE COLOR", "RGB", "HSV", "ARGB", "CMYK",
+        "YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL_422", "YBR_PARTIAL_420", "YBR_ICT", "YBR_RCT",
+        "XYB",
+    }
+)  # fmt: skip
+
+
+def _syntax_label(ds: Dataset) -> str:
+    """A registered transfer syntax's name; never an unregistered UID (a header value: it
+    reaches quarantine reasons, the screen and the partition's metadata, and can embed an
+    MRN or a date)."""
+    syntax = _transfer_syntax(ds)
+    if syntax is None:
+        return "no transfer syntax"
+    name = UID(str(syntax)).name
+    return name if name != str(syntax) else "unregistered transfer syntax"
+
+
+def _photometric_label(ds: Dataset) -> str:
+    """A defined Photometric Interpretation as it is; any other text is not quoted."""
+    photometric = str(ds.get("PhotometricInterpretation", "") or "").strip()
+    if not photometric:
+        return "no photometric interpretation"
+    return (
+        photometric if photometric in _PHOTOMETRIC_TERMS else "unknown photometric interpretation"
+    )
 
 
 def decode_frame(ds: Dataset, index: int = 0) -> np.ndarray:
