@@ -1,0 +1,130 @@
+"""Adversary, round 6: withdrawals of consent (``CADBUSI_OPT_OUT_FILE``).
+
+Ids that should match and do not: opt-out lists in the forms a consent office hands over
+(a Parquet whose ``patient_id`` column is float, as pandas writes an integer column with a
+missing value; a CSV saved under ``.txt``; a tab-separated list) are read without error and
+match nobody, so the withdrawn patient's instances go on through the de-identification (and
+the exports, Labelbox) as if the list were empty. The loader refuses a CSV without a
+``patient_id`` column (an unusable list stops the stages), but these lists pass silently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from cadbusi_assets.identity.optout import (
+    OPT_OUT_ENV_VAR,
+    OptOutError,
+    load_opt_out,
+    split_opted_out,
+)
+from cadbusi_assets.stages import StageFailure, records, retrieval
+from cadbusi_assets.stages import deidentification as deid
+from cadbusi_assets.storage import open_zone, write_partition_table
+
+pytestmark = [pytest.mark.xdist_group("adversary_runs_s39b")]
+
+DAY = "2026-09-25"
+WITHDRAWN = "12345"  # the warehouse's id of the patient who withdrew (synthetic)
+STAYING = "67890"
+
+
+def _raw_zone(root: Path):
+    """A raw zone as ``raw_dicom`` leaves one date: two studies, one per patient, one stored
+    instance each (partition_inputs reads the tables only, not the files)."""
+    raw = open_zone(str(root / "raw"), "raw").ensure()
+    manifest = pl.DataFrame(
+        {
+            "status": ["stored", "stored"],
+            "raw_path": [f"dicom/{DAY}/0000.dcm", f"dicom/{DAY}/0001.dcm"],
+            "instance_key": ["0000", "0001"],
+            "study_instance_uid": ["1.2.3.1", "1.2.3.2"],
+        }
+    )
+    cohort = pl.DataFrame(
+        {
+            "study_instance_uid": ["1.2.3.1", "1.2.3.2"],
+            "accession_number": ["ACC1", "ACC2"],
+            "patient_id": [WITHDRAWN, STAYING],
+        }
+    )
+    write_partition_table(raw, retrieval.INSTANCES_TABLE, DAY, manifest)
+    write_partition_table(raw, records.COHORT_TABLE, DAY, cohort)
+    return raw
+
+
+def _kept_patients(opt_out: Path, monkeypatch, tmp_path: Path) -> set[str]:
+    """The patients whose instances the de-identification would process with this list,
+    or an empty set when the list is refused (an OptOutError/StageFailure stops the date:
+    nothing of the withdrawn patient goes on either)."""
+    monkeypatch.setenv(OPT_OUT_ENV_VAR, str(opt_out))
+    raw = _raw_zone(tmp_path)
+    try:
+        inputs, _ = deid.partition_inputs(raw, DAY)
+    except StageFailure as exc:  # the list refused: fail closed, which is fine
+        assert OPT_OUT_ENV_VAR in str(exc) and "does not exist" not in str(exc)
+        return set()
+    return {task.expected_patient_id for task in inputs if task.expected_patient_id}
+
+
+def test_a_parquet_opt_out_list_with_a_float_id_column_leaves_the_patient_out(
+    tmp_path: Path, monkeypatch
+):
+    """pandas writes an integer id column that has a missing value as float64: ``12345.0``.
+    The loader casts it to the text ``"12345.0"``, which matches no warehouse id: the withdrawn
+    patient's instances are de-identified again on the date's re-run (and the exports and
+    Labelbox, which read the same list, hand them out)."""
+    opt_out = tmp_path / "opt_out.parquet"
+    pl.DataFrame({"patient_id": [float(WITHDRAWN), None]}).write_parquet(opt_out)
+    kept = _kept_patients(opt_out, monkeypatch, tmp_path)
+    assert WITHDRAWN not in kept, "a withdrawn patient listed in a float column was processed"
+
+
+def test_the_harness_sees_an_integer_parquet_list_leave_the_patient_out(
+    tmp_path: Path, monkeypatch
+):
+    """Control: the same list with an integer column works (the raw zone above is usable)."""
+    opt_out = tmp_path / "opt_out.parquet"
+    pl.DataFrame({"patient_id": [int(WITHDRAWN), None]}).write_parquet(opt_out)
+    assert _kept_patients(opt_out, monkeypatch, tmp_path) == {STAYING}
+
+
+def test_a_float_id_in_a_parquet_opt_out_list_excludes_the_patient_from_the_cohort(
+    tmp_path: Path,
+):
+    """The cohort stage's own exclusion (split_opted_out with the loaded list), same list."""
+    opt_out = tmp_path / "opt_out.parquet"
+    pl.DataFrame({"patient_id": [float(WITHDRAWN), None]}).write_parquet(opt_out)
+    rows = pl.DataFrame({"patient_id": [WITHDRAWN, STAYING], "accession_number": ["A", "B"]})
+    kept, excluded = split_opted_out(rows, load_opt_out(opt_out))
+    assert excluded["accession_number"].to_list() == ["A"]
+    assert kept["accession_number"].to_list() == ["B"]
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        # a CSV the consent office saved as .txt: one id a line is not what it holds
+        ("opt_out.txt", f"patient_id,withdrawn_on\r\n{WITHDRAWN},2026-11-02\r\n"),
+        # a tab-separated export of the consent table
+        ("opt_out.tsv", f"patient_id\twithdrawn_on\n{WITHDRAWN}\t2026-11-02\n"),
+    ],
+    ids=["csv-saved-as-txt", "tsv"],
+)
+def test_an_opt_out_list_in_another_layout_is_refused_or_matches_the_patient(
+    tmp_path: Path, monkeypatch, name: str, text: str
+):
+    """A list whose lines are not one id each is read as ids like ``"12345,2026-11-02"``
+    (and ``"patient_id,withdrawn_on"``) that match nobody: no error, the withdrawn patient is
+    processed. It must either be read as a table or refused (README: a configured list that
+    cannot be read stops those stages with its reason)."""
+    opt_out = tmp_path / name
+    opt_out.write_bytes(text.encode())
+    try:
+        ids = load_opt_out(opt_out)
+    except OptOutError:
+        return  # refused: the stages stop, nothing of the patient goes on
+    assert WITHDRAWN in ids, f"read as {len(ids)} id(s) none of which is the patient's"
+    assert WITHDRAWN not in _kept_patients(opt_out, monkeypatch, tmp_path)
