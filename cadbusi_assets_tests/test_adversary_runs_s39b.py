@@ -169,3 +169,40 @@ def test_one_patient_withdrawing_moves_no_other_patient_to_another_split():
         moved = sum(after[p] != before[p] for p in after)
         moved_most = max(moved_most, moved)
     assert moved_most == 0, f"one withdrawal moved up to {moved_most} of 59 other patients"
+
+
+def test_cadbusi_deidentify_leaves_out_a_patient_on_the_configured_opt_out_list(tmp_path: Path):
+    """``cadbusi deidentify`` "runs the steps of the stage behind the deidentified_images asset"
+    and writes the same bytes; with the deployment's ``CADBUSI_OPT_OUT_FILE`` set, the asset
+    leaves a withdrawn patient out, but the command de-identifies their file and writes its
+    PNG into OUT as if the list were not there (it never reads it). It must leave the file out
+    (or refuse)."""
+    import os
+    import subprocess
+    import sys
+
+    from cadbusi_assets.dicom import dataset_to_bytes
+    from cadbusi_assets.identity import generate_key_file
+    from cadbusi_assets_tests.deid import canary
+
+    source, out = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    # the synthetic canary study: released by the command when no list is set
+    (source / "withdrawn.dcm").write_bytes(dataset_to_bytes(canary.canary_dataset()))
+    opt_out = tmp_path / "opt_out.txt"
+    opt_out.write_text(f"{canary.MRN}\n")
+    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
+    command = [sys.executable, "-m", "cadbusi_assets.cli", "deidentify", str(source), str(out)]
+    command += ["--key-file", str(key), "--jobs", "1", "--layout", "flat", "--no-ocr"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CADBUSI_")}
+    root = Path(__file__).resolve().parents[1]
+    env.update(
+        CADBUSI_WORKERS="1",
+        CADBUSI_OCR="0",
+        CADBUSI_OPT_OUT_FILE=str(opt_out),
+        PYTHONPATH=os.pathsep.join([str(root), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    )
+    done = subprocess.run(command, env=env, capture_output=True, timeout=240, check=False)
+    assert done.returncode in (0, 1, 2), done.stderr.decode()[-2000:]
+    written = sorted(p.name for p in out.rglob("*") if p.suffix in (".png", ".dcm"))
+    assert not written, f"the withdrawn patient's file was de-identified: {len(written)} file(s)"
