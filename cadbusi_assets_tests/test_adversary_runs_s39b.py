@@ -22,7 +22,7 @@ from cadbusi_assets.identity.optout import (
 )
 from cadbusi_assets.stages import StageFailure, records, retrieval
 from cadbusi_assets.stages import deidentification as deid
-from cadbusi_assets.storage import open_zone, write_partition_table
+from cadbusi_assets.storage import open_zone, read_partition_table, write_partition_table
 
 pytestmark = [pytest.mark.xdist_group("adversary_runs_s39b")]
 
@@ -206,3 +206,87 @@ def test_cadbusi_deidentify_leaves_out_a_patient_on_the_configured_opt_out_list(
     assert done.returncode in (0, 1, 2), done.stderr.decode()[-2000:]
     written = sorted(p.name for p in out.rglob("*") if p.suffix in (".png", ".dcm"))
     assert not written, f"the withdrawn patient's file was de-identified: {len(written)} file(s)"
+
+
+def test_a_leak_purge_is_not_undone_by_inpainted_images_alone_running_on_the_date(
+    tmp_path: Path, monkeypatch
+):
+    """``deidentified_images`` alone and ``inpainted_images`` alone on the same date hold
+    different partition locks (one per asset key, reporting.run_per_day). The inpainting reads
+    the date's tables and frames; the de-identification's blocking leak scan purges the batch
+    (purge_research_batch: every table and file of every stage); the inpainting then writes
+    its PNGs, made from the purged frames, and its table: the purged batch's inpainted images
+    are back in the research zone, listed by a table, with no images table beside them. After
+    a purge nothing of the batch may be left."""
+    import threading
+
+    from cadbusi_assets.stages import analysis
+    from cadbusi_assets.stages.purge import purge_research_batch
+    from cadbusi_assets.ultrasound.png import encode_png
+
+    research = open_zone(str(tmp_path / "research"), "research").ensure()
+    batch = "B0000000000000001"
+    frame = pl.Series(list(range(256)) * 300).cast(pl.UInt8).to_numpy()[: 240 * 320]
+    png = encode_png(frame.reshape(240, 320))
+    png_path = f"images/{batch}/img1.png"
+    research.write_bytes(tuple(png_path.split("/")), png)
+    write_partition_table(
+        research,
+        deid.IMAGES_TABLE,
+        batch,
+        pl.DataFrame({"image_id": ["img1"], "png_path": [png_path], "patient_pseudo": ["P1"]}),
+    )
+    write_partition_table(
+        research,
+        analysis.FEATURES_TABLE,
+        batch,
+        pl.DataFrame(
+            {
+                "image_id": ["img1"],
+                "has_calipers": [True],
+                "caliper_points": [[[100, 100], [150, 120]]],
+                "crop_x0": [10],
+                "crop_y0": [10],
+                "crop_x1": [300],
+                "crop_y1": [230],
+                "is_doppler": [False],
+                "exclusion_reason": [None],
+            },
+            schema_overrides={"caliper_points": pl.List(pl.List(pl.Int64))},
+        ),
+    )
+
+    computed, resume = threading.Event(), threading.Event()
+    real = analysis.inpaint_frames
+
+    def slow_inpaint(*args, **kwargs):
+        out = real(*args, **kwargs)  # the frames are read and inpainted...
+        computed.set()
+        assert resume.wait(60)  # ...and the purge runs before their PNGs are written
+        return out
+
+    monkeypatch.setattr(analysis, "inpaint_frames", slow_inpaint)
+    errors: list[BaseException] = []
+
+    def inpaint() -> None:
+        try:
+            analysis.inpaint_partition(research, batch, method="telea", workers=1, previews=0)
+        except BaseException as exc:  # a refusal is fine: it is looked at below
+            errors.append(exc)
+
+    worker = threading.Thread(target=inpaint)
+    worker.start()
+    assert computed.wait(120), "the inpainting did not start"
+    purge_research_batch(research, batch)  # the de-identification's leak scan, meanwhile
+    resume.set()
+    worker.join(120)
+    assert not worker.is_alive() and not errors, errors
+    table = read_partition_table(research, analysis.INPAINTED_TABLE, batch)
+    left = sorted(
+        str(p.relative_to(research.local_path()))
+        for p in Path(research.local_path()).rglob("*.png")
+    )
+    assert table is None and not left, (
+        f"after the purge: inpainted table {'present' if table is not None else 'absent'}, "
+        f"PNG(s) of the purged batch in the research zone: {left}"
+    )
