@@ -290,3 +290,23 @@ def test_a_leak_purge_is_not_undone_by_inpainted_images_alone_running_on_the_dat
         f"after the purge: inpainted table {'present' if table is not None else 'absent'}, "
         f"PNG(s) of the purged batch in the research zone: {left}"
     )
+
+
+def test_an_opt_out_id_in_other_letter_case_leaves_the_patient_out(tmp_path: Path, monkeypatch):
+    """Ids are compared after trimming spaces and leading zeros "erring on the side of the
+    patient", but not across letter case: a consent office's ``e0012345`` does not match the
+    warehouse's ``E0012345`` (MRNs with a letter prefix), and the patient is processed."""
+    raw = _raw_zone(tmp_path)
+    cohort = pl.DataFrame(
+        {
+            "study_instance_uid": ["1.2.3.1", "1.2.3.2"],
+            "accession_number": ["ACC1", "ACC2"],
+            "patient_id": ["E0012345", STAYING],
+        }
+    )
+    write_partition_table(raw, records.COHORT_TABLE, DAY, cohort)
+    opt_out = tmp_path / "opt_out.txt"
+    opt_out.write_text("e0012345\n")
+    monkeypatch.setenv(OPT_OUT_ENV_VAR, str(opt_out))
+    inputs, _ = deid.partition_inputs(raw, DAY)
+    assert {task.expected_patient_id for task in inputs} == {STAYING}
