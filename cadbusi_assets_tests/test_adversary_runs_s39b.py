@@ -310,3 +310,55 @@ def test_an_opt_out_id_in_other_letter_case_leaves_the_patient_out(tmp_path: Pat
     monkeypatch.setenv(OPT_OUT_ENV_VAR, str(opt_out))
     inputs, _ = deid.partition_inputs(raw, DAY)
     assert {task.expected_patient_id for task in inputs} == {STAYING}
+
+
+def test_an_image_whose_header_has_no_patient_id_is_matched_to_its_withdrawn_patient(
+    tmp_path: Path, monkeypatch
+):
+    """The de-identification compares the header's PatientID with the warehouse's only when
+    the header has one; a file without it (or with an empty one) is released with the
+    pseudonym of the empty id (``Pseudonymizer.patient_id("")``, the same for every such file
+    of every patient), not its study's patient's. The exports and ``labelbox_data_rows`` leave
+    out withdrawn patients by that image column (``patient_pseudo``, the catalog's too; the
+    study's is ``study_patient_pseudo``): the withdrawn patient's image is not among the
+    pseudonyms :func:`withdrawn_patients` gives, so an export cut after the withdrawal keeps
+    it and Labelbox is sent it."""
+    from cadbusi_assets.dicom import dataset_to_bytes
+    from cadbusi_assets.identity import Pseudonymizer, generate_key_file, load_key
+    from cadbusi_assets.stages.safety import withdrawn_patients
+    from cadbusi_assets_tests.builders import DEMO_DAY, raw_zone_like_raw_dicom
+    from cadbusi_assets_tests.deid import canary
+
+    pacs = tmp_path / "pacs"
+    pacs.mkdir()
+    ds = canary.canary_dataset()
+    del ds.PatientID  # the PACS file carries no PatientID; the warehouse knows the patient
+    (pacs / "0001.dcm").write_bytes(dataset_to_bytes(ds))
+    raw = raw_zone_like_raw_dicom(tmp_path, pacs)
+    cohort = pl.DataFrame(
+        {
+            "study_instance_uid": [str(ds.StudyInstanceUID)],
+            "accession_number": [str(ds.AccessionNumber)],
+            "patient_id": [canary.MRN],
+        }
+    )
+    write_partition_table(raw, records.COHORT_TABLE, DEMO_DAY, cohort)
+    research = open_zone(str(tmp_path / "research"), "research").ensure()
+    pseudonymizer = Pseudonymizer(load_key(generate_key_file(tmp_path / "secrets" / "k.key")))
+    monkeypatch.delenv(OPT_OUT_ENV_VAR, raising=False)
+    deid.deidentify_partition(
+        raw, research, pseudonymizer, DEMO_DAY, verify_ocr=False, workers=1, previews=0
+    )
+    images = read_partition_table(research, deid.IMAGES_TABLE, pseudonymizer.batch_name(DEMO_DAY))
+    assert images is not None and images.height, "the canary file was not released"
+
+    opt_out = tmp_path / "opt_out.txt"
+    opt_out.write_text(f"{canary.MRN}\n")  # the patient withdraws
+    monkeypatch.setenv(OPT_OUT_ENV_VAR, str(opt_out))
+    withdrawn = withdrawn_patients(raw, pseudonymizer)
+    escaped = images.filter(~pl.col("patient_pseudo").is_in(sorted(withdrawn))).height
+    empty = images.filter(pl.col("patient_pseudo") == pseudonymizer.patient_id("")).height
+    assert escaped == 0, (
+        f"{escaped} image(s) of the withdrawn patient escape the filter "
+        f"({empty} under the pseudonym of the empty id)"
+    )
