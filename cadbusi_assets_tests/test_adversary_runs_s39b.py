@@ -362,3 +362,45 @@ def test_an_image_whose_header_has_no_patient_id_is_matched_to_its_withdrawn_pat
         f"{escaped} image(s) of the withdrawn patient escape the filter "
         f"({empty} under the pseudonym of the empty id)"
     )
+
+
+def test_the_images_of_one_study_carry_one_patient_pseudonym(tmp_path: Path, monkeypatch):
+    """Same cause, beyond consent: a study with one file that names its patient and one whose
+    header has no PatientID gets two patient pseudonyms (the patient's and the empty id's,
+    shared with every such file of every other patient). The export deals splits per
+    ``patient_pseudo``, so one patient's images can land in train and in test."""
+    from pydicom.uid import generate_uid
+
+    from cadbusi_assets.dicom import dataset_to_bytes
+    from cadbusi_assets.identity import Pseudonymizer, generate_key_file, load_key
+    from cadbusi_assets_tests.builders import DEMO_DAY, raw_zone_like_raw_dicom
+    from cadbusi_assets_tests.deid import canary
+
+    pacs = tmp_path / "pacs"
+    pacs.mkdir()
+    named = canary.canary_dataset()
+    (pacs / "0001.dcm").write_bytes(dataset_to_bytes(named))
+    nameless = canary.canary_dataset()
+    nameless.SOPInstanceUID = nameless.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    nameless.InstanceNumber = 2
+    del nameless.PatientID
+    (pacs / "0002.dcm").write_bytes(dataset_to_bytes(nameless))
+    raw = raw_zone_like_raw_dicom(tmp_path, pacs)
+    cohort = pl.DataFrame(
+        {
+            "study_instance_uid": [str(named.StudyInstanceUID)],
+            "accession_number": [str(named.AccessionNumber)],
+            "patient_id": [canary.MRN],
+        }
+    )
+    write_partition_table(raw, records.COHORT_TABLE, DEMO_DAY, cohort)
+    research = open_zone(str(tmp_path / "research"), "research").ensure()
+    pseudonymizer = Pseudonymizer(load_key(generate_key_file(tmp_path / "secrets" / "k.key")))
+    monkeypatch.delenv(OPT_OUT_ENV_VAR, raising=False)
+    deid.deidentify_partition(
+        raw, research, pseudonymizer, DEMO_DAY, verify_ocr=False, workers=1, previews=0
+    )
+    images = read_partition_table(research, deid.IMAGES_TABLE, pseudonymizer.batch_name(DEMO_DAY))
+    assert images is not None and images.height == 2, "both canary files should be released"
+    assert images["patient_pseudo"].n_unique() == 1, "one study, two patient pseudonyms"
+    assert images["patient_pseudo"][0] == pseudonymizer.patient_id(canary.MRN)
