@@ -1,11 +1,19 @@
-"""Adversary, round 6: withdrawals of consent (``CADBUSI_OPT_OUT_FILE``).
+"""Adversary, round 6: withdrawals of consent (``CADBUSI_OPT_OUT_FILE``) and what is left
+after a purge.
 
-Ids that should match and do not: opt-out lists in the forms a consent office hands over
-(a Parquet whose ``patient_id`` column is float, as pandas writes an integer column with a
-missing value; a CSV saved under ``.txt``; a tab-separated list) are read without error and
-match nobody, so the withdrawn patient's instances go on through the de-identification (and
-the exports, Labelbox) as if the list were empty. The loader refuses a CSV without a
-``patient_id`` column (an unusable list stops the stages), but these lists pass silently."""
+1. Ids that should match and do not: opt-out lists in the forms a consent office hands over
+   (a Parquet whose ``patient_id`` column is float, as pandas writes an integer column with a
+   missing value; a CSV saved under ``.txt``; a tab-separated list; an id in another letter
+   case) are read without error and match nobody, so the withdrawn patient's instances go on
+   through the de-identification (and the exports, Labelbox) as if the list were empty. The
+   loader refuses a CSV without a ``patient_id`` column, but these lists pass silently.
+2. A file whose header has no PatientID is released under the empty id's pseudonym: the
+   exports' and Labelbox's opt-out filter (by the image's ``patient_pseudo``) misses it, and
+   one study gets two patient pseudonyms.
+3. ``cadbusi deidentify`` never reads the configured opt-out list.
+4. The export's stratified splits: one withdrawal moves other patients between splits.
+5. ``inpainted_images`` alone (its own partition lock) writes a purged batch's inpainted
+   image and table back after the de-identification's leak purge."""
 
 from __future__ import annotations
 
