@@ -183,10 +183,10 @@ def run_per_day(
                 continue
             try:
                 with contextlib.ExitStack() as locks:
-                    for key in keys:  # in the order given: the same in every step
+                    for name in lock_names(keys):  # in the order given: the same in every step
                         locks.enter_context(
                             partition_lock(
-                                key.to_user_string(),
+                                name,
                                 day,
                                 lock_dirs=folders,
                                 on_wait=context.log.info,
@@ -211,6 +211,21 @@ def run_per_day(
                 )
             )
     return settle(context, days, reports, failures, assets=keys)
+
+
+#: the assets that write one research batch's images and their derived tables take one lock
+#: per date between them: materialized alone, each held its own, so ``inpainted_images`` alone
+#: could write a batch back that the de-identification's leak check was purging meanwhile
+IMAGING_LOCK = "research_imaging"
+_SHARED_LOCKS = dict.fromkeys(
+    ("deidentified_images", "image_features", "inpainted_images"), IMAGING_LOCK
+)
+
+
+def lock_names(keys: Sequence[dg.AssetKey]) -> list[str]:
+    """The partition locks a step of ``keys`` takes for each date, in a fixed order."""
+    names = [_SHARED_LOCKS.get(key.to_user_string(), key.to_user_string()) for key in keys]
+    return list(dict.fromkeys(names))
 
 
 def settle(

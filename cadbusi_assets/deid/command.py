@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from cadbusi_assets.deid.profile import PROFILE_NAMES
 from cadbusi_assets.identity import Pseudonymizer, PseudonymKeyError, load_key
+from cadbusi_assets.identity.optout import OptOutError, load_opt_out_from_env
 from cadbusi_assets.parallel import call_in_worker, parallel_map
 from cadbusi_assets.progress import ProgressBar
 from cadbusi_assets.settings import SettingsError, require_compute, tesseract_problem
@@ -187,6 +188,11 @@ def deidentify_command(
         echo(f"error: {exc}")
         return 2
     pseudonymizer = Pseudonymizer(key)
+    try:  # the deployment's withdrawals of consent: their files are quarantined, not written
+        withdrawn = load_opt_out_from_env()
+    except OptOutError as exc:
+        echo(f"error: {exc}")
+        return 2
 
     files = _input_files(input_dir, output_dir, report)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -212,6 +218,7 @@ def deidentify_command(
             verify_ocr,
             layout,
             progress=bar.path,
+            withdrawn=withdrawn,
         )
         if analyze:
             rows, removed = _one_pass(run, inputs, jobs, report, echo)
@@ -261,6 +268,7 @@ class FolderRun:
     verify_ocr: bool
     layout: str
     progress: str = ""  # the progress bar's file (cadbusi_assets.progress)
+    withdrawn: frozenset[str] = frozenset()  # $CADBUSI_OPT_OUT_FILE's ids, read once
 
     def task(self, raw_path: str, raw_instance_key: str) -> DeidTask:
         """The stage's task for one input (INPUT read as a raw zone, OUTPUT written as a
@@ -277,6 +285,7 @@ class FolderRun:
             verify_ocr=self.verify_ocr,
             layout=self.layout,
             progress_path=self.progress,
+            withdrawn=self.withdrawn,
         )
         return task
 

@@ -2,8 +2,12 @@
 
 The list is a file named by ``CADBUSI_OPT_OUT_FILE`` (or a warehouse table read into a
 frame): plain text with one patient id a line (``#`` starts a comment), or CSV / Parquet
-with a ``patient_id`` column. Ids are compared after trimming spaces and leading zeros, so
-``0012345`` on the list also excludes ``12345`` (erring on the side of the patient).
+with a ``patient_id`` column (a ``.tsv``: tab-separated). Ids are compared after trimming
+spaces and leading zeros, ignoring letter case and a float's ``.0`` (as pandas writes an
+integer column with a missing value), so ``0012345`` or ``12345.0`` on the list also excludes
+``12345``, and ``e0012345`` excludes ``E0012345`` (erring on the side of the patient). A plain
+list whose lines hold a comma, a tab or a semicolon (a CSV saved as ``.txt``) is refused: its
+lines are not one id each.
 
 Opted-out rows leave the cohort with the exclusion reason :data:`OPT_OUT_REASON`; the list
 itself never leaves the raw side (it holds MRNs).
@@ -18,6 +22,7 @@ itself never leaves the raw side (it holds MRNs).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -31,9 +36,13 @@ class OptOutError(RuntimeError):
     """The opt-out list is configured but unusable (the run must not go on without it)."""
 
 
+_FLOAT_ID = re.compile(r"^(\d+)\.0+$")
+
+
 def normalize_patient_id(value: str) -> str:
-    """``" 0012345 "`` → ``"12345"`` (all zeros stay ``"0"``)."""
-    text = str(value).strip()
+    """``" 0012345 "`` → ``"12345"`` (all zeros stay ``"0"``), ``"12345.0"`` → ``"12345"``,
+    ``"e0012345"`` → ``"E0012345"``."""
+    text = _FLOAT_ID.sub(r"\1", str(value).strip()).upper()
     return text.lstrip("0") or ("0" if text else "")
 
 
@@ -60,14 +69,21 @@ def load_opt_out(path: str | os.PathLike[str] | None) -> frozenset[str]:
     try:
         if suffix == ".parquet":
             return opt_out_ids(pl.read_parquet(source))
-        if suffix == ".csv":
-            return opt_out_ids(pl.read_csv(source, infer_schema=False))
+        if suffix in (".csv", ".tsv"):
+            separator = "\t" if suffix == ".tsv" else ","
+            return opt_out_ids(pl.read_csv(source, infer_schema=False, separator=separator))
         lines = source.read_text(encoding="utf-8-sig").splitlines()
     except OptOutError:
         raise
     except Exception as exc:  # the message of a parser may quote an id
         raise OptOutError(f"the opt-out file cannot be read ({type(exc).__name__})") from None
-    ids = (line.split("#", 1)[0].strip() for line in lines)
+    ids = [line.split("#", 1)[0].strip() for line in lines]
+    if any(mark in i for i in ids for mark in ",\t;"):
+        raise OptOutError(
+            f"the opt-out file named by {OPT_OUT_ENV_VAR} holds lines with commas, tabs or "
+            "semicolons, not one patient id a line; save a table as .csv (or .tsv) with a "
+            "patient_id column"
+        )
     return frozenset(n for n in (normalize_patient_id(i) for i in ids) if n)
 
 
@@ -80,7 +96,14 @@ def load_opt_out_from_env(env: Mapping[str, str] | None = None) -> frozenset[str
 def opted_out_expr(opt_out: Iterable[str], column: str = "patient_id") -> pl.Expr:
     """Polars expression: the row's patient is on the (normalized) opt-out list."""
     ids = sorted(opt_out)
-    normalized = pl.col(column).cast(pl.Utf8).str.strip_chars().str.strip_chars_start("0")
+    normalized = (
+        pl.col(column)
+        .cast(pl.Utf8)
+        .str.strip_chars()
+        .str.replace(_FLOAT_ID.pattern, "${1}")
+        .str.to_uppercase()
+        .str.strip_chars_start("0")
+    )
     normalized = pl.when(normalized == "").then(pl.lit("0")).otherwise(normalized)
     return normalized.is_in(ids).fill_null(False)
 

@@ -46,7 +46,7 @@ from cadbusi_assets.stages.report import (
 )
 from cadbusi_assets.stages.safety import guard_shrink
 from cadbusi_assets.stages.tables import INPAINTED_SCHEMA, RESEARCH, write_table
-from cadbusi_assets.storage import Zone, read_partition_table
+from cadbusi_assets.storage import Zone, delete_partition_table, read_partition_table
 from cadbusi_assets.storage.pending import (
     PendingWrites,
     begin_pending,
@@ -668,6 +668,17 @@ def finish_inpainting(
     tasks = [replace(task, pending=pending) for task in tasks]
     table, previews_out = inpaint_images(tasks, workers)
     write_table(research_zone, RESEARCH, INPAINTED_TABLE, batch, table)
+    if read_partition_table(research_zone, IMAGES_TABLE, batch) is None:
+        # the batch was purged meanwhile (a leak found by a de-identification holding another
+        # lock): nothing of it may come back; the purge deletes the images table first
+        for path in table["inpainted_path"].to_list():
+            research_zone.delete(*path.split("/"))
+        delete_partition_table(research_zone, INPAINTED_TABLE, batch)
+        research_zone.delete(*pending.folder())
+        raise StageFailure(
+            "the date's images were removed while it was inpainted (a purge after a leak "
+            "check); nothing of the inpainting was kept. Re-run the date from raw_dicom."
+        )
     stale = 0
     if previous is not None and previous.height:
         keep = set(table["inpainted_path"].to_list())

@@ -51,6 +51,7 @@ from cadbusi_assets.identity.optout import (
     OPT_OUT_REASON,
     OptOutError,
     load_opt_out_from_env,
+    normalize_patient_id,
     opted_out_expr,
 )
 from cadbusi_assets.identity.reidentify import LINKS_TABLE, pseudonym_links
@@ -157,6 +158,7 @@ class DeidTask:
     layout: str = "shard"
     progress: str = ""  # a progress-bar file the worker ticks (cadbusi_assets.progress)
     pending: PendingWrites | None = None  # where the worker records its paths before writing
+    withdrawn: frozenset[str] = frozenset()  # normalized ids on the opt-out list
 
 
 @dataclass
@@ -263,6 +265,13 @@ def _deidentify_one(
     if task.expected_patient_id and header_patient and header_patient != task.expected_patient_id:
         reason = "PatientID in the DICOM header does not match the warehouse record of the study"
         return _quarantine(task, reason), None
+    if task.withdrawn and normalize_patient_id(header_patient) in task.withdrawn:
+        return _quarantine(task, OPT_OUT_REASON), None  # before anything is written
+    if not header_patient and task.expected_patient_id:
+        # a file without PatientID of a study the warehouse knows: its patient's pseudonym and
+        # date shift, not the empty id's (one pseudonym for such files of every patient, which
+        # no opt-out or per-patient split could follow)
+        ds.PatientID = task.expected_patient_id
     try:
         result = deidentify_dataset(
             ds,
@@ -534,10 +543,12 @@ def deid_tasks(
     layout: str = "shard",
     progress_path: str = "",
     pending: PendingWrites | None = None,
+    withdrawn: frozenset[str] | None = None,
 ) -> list[DeidTask]:
     """One :class:`DeidTask` per input (see :func:`deidentify_files`)."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}")
+    withdrawn = opt_out_now() if withdrawn is None else withdrawn
     return [
         DeidTask(
             raw_zone=raw_zone,
@@ -554,6 +565,7 @@ def deid_tasks(
             layout=layout,
             progress=progress_path,
             pending=pending,
+            withdrawn=withdrawn,
         )
         for i, item in enumerate(inputs)
     ]
@@ -787,6 +799,16 @@ def sweep_files(
         report.count("interrupted_pass_files_removed", removed)
 
 
+def opt_out_now(day: str = "") -> frozenset[str]:
+    """The opt-out list as it is now (``$CADBUSI_OPT_OUT_FILE``, normalized ids); a configured
+    list that cannot be read is a :class:`StageFailure` (``day``: the date it stops)."""
+    try:
+        return load_opt_out_from_env()
+    except OptOutError as exc:  # its message names the setting, never an id
+        where = f"{day}: " if day else ""
+        raise StageFailure(f"{where}{exc}; nothing was written") from None
+
+
 def partition_inputs(
     raw_zone: Zone, day: str, opted_out: list[str] | None = None
 ) -> tuple[list[DeidInput], pl.DataFrame]:
@@ -818,10 +840,7 @@ def partition_inputs(
             .to_list()
         )
         cohort = cohort.filter(~pl.col("study_instance_uid").is_in(list(elsewhere - held_here)))
-    try:
-        withdrawn = load_opt_out_from_env()
-    except OptOutError as exc:  # its message names the setting, never an id
-        raise StageFailure(f"{day}: {exc}; nothing of the date was written") from None
+    withdrawn = opt_out_now(day)
     left_out: set[str] = set()
     if withdrawn:  # a study with any row of a withdrawn patient goes whole
         flagged = opted_out_expr(withdrawn)

@@ -78,8 +78,17 @@ def _listed_anywhere(research_zone: Zone) -> set[str]:
 
 def purge_research_batch(research_zone: Zone, batch: str) -> Purged:
     """Delete the batch's files and tables from every research stage but the record of what
-    Labelbox holds (:func:`withdraw_data_rows`)."""
+    Labelbox holds (:func:`withdraw_data_rows`).
+
+    The ``images`` table goes first: a stage of the batch running meanwhile (another lock:
+    ``inpainted_images`` alone) checks it after writing its own table and undoes that table
+    and its files when it is gone (:func:`~cadbusi_assets.stages.analysis.finish_inpainting`);
+    a table written before that check is one this purge deletes after."""
     removed = 0
+    images = read_partition_table(research_zone, IMAGES_TABLE, batch)
+    delete_partition_table(research_zone, IMAGES_TABLE, batch)
+    for path in [] if images is None else images["png_path"].drop_nulls().to_list():
+        removed += int(research_zone.delete(*path.split("/")))
     for table, column in DERIVED_TABLES:
         frame = read_partition_table(research_zone, table, batch)
         if column and frame is not None and column in frame.columns:
