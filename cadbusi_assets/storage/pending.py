@@ -129,6 +129,7 @@ def sweep_pending(zone: Zone, pending: PendingWrites, listed: Callable[[], set[s
     earlier = _recorded(zone, *folder, skip_token=pending.token)
     removed = _delete_unlisted(zone, pending.batch, earlier, listed)
     zone.delete(*folder)
+    zone.remove_empty_folder(PENDING_DIR, pending.batch)
     return removed
 
 

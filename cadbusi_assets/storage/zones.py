@@ -403,6 +403,13 @@ class Zone:
         return _listed_tag(info) or hashlib.sha256(target.read_bytes()).digest()
 
     # -- deletes ---------------------------------------------------------------------------
+    def remove_empty_folder(self, *parts: str) -> None:
+        """Remove the folder ``parts`` when it is empty (local zones; an object store has no
+        folders)."""
+        if self.local:
+            with contextlib.suppress(OSError):
+                _as_local(self.path(*parts)).rmdir()
+
     def delete_staging_of(self, *parts: str) -> int:
         """Delete the hidden staging files a killed writer of ``parts`` left beside it
         (``.<name>.<random>.tmp``, local zones; an object store has none: one PUT a file).

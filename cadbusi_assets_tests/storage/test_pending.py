@@ -44,6 +44,8 @@ def test_a_sweep_deletes_what_a_dead_pass_recorded_and_no_table_lists(zone):
     assert _exists(zone, "images/aa/listed.png")
     assert not _exists(zone, "images/bb/orphan.png") and not _exists(zone, "dicom/cc/orphan.dcm")
     assert pending_batches(zone) == set() and not list(zone.iter_files(PENDING_DIR))
+    # no empty folder named by the batch is left either
+    assert not (Path(zone.local_path()) / PENDING_DIR / "b1").exists()
 
 
 def test_the_current_pass_records_are_dropped_unread_and_its_files_stay(zone):
