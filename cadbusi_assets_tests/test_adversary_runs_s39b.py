@@ -138,19 +138,15 @@ def test_an_opt_out_list_in_another_layout_is_refused_or_matches_the_patient(
     assert WITHDRAWN not in _kept_patients(opt_out, monkeypatch, tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: the stratified deal is balanced over all patients in one running order, so "
-    "removing one moves others; sticky splits (inheriting the previous export's) are not built "
-    "yet; split_method: hash is the removal-stable one (README, Exports)",
-)
 def test_one_patient_withdrawing_moves_no_other_patient_to_another_split():
     """The export's splits (the default ``stratified`` method) are dealt in one running order
     over all patients: leaving one withdrawn patient out (WITHDRAWN_REASON, and later their
     date's re-run, which removes them from the catalog) shifts the deal of every patient after
     them. With 300 synthetic patients, one withdrawal moved a median of 45 others between
     train/val/test (20 draws: 2 to 123): a researcher's test patients of the export before
-    become training patients of the one after. The other patients' splits must not change."""
+    become training patients of the one after. The other patients' splits must not change.
+    Fixed by sticky splits: the next export inherits the previous one's (``previous``), as
+    ``build_export`` does when the previous export has the same split settings."""
     from cadbusi_assets.exports.build import ExportConfig
     from cadbusi_assets.exports.splits import stratified_splits
 
@@ -166,20 +162,22 @@ def test_one_patient_withdrawing_moves_no_other_patient_to_another_split():
     ]
     images = pl.DataFrame(rows).with_columns(pl.col("label").cast(pl.Int32))
 
-    def splits(frame: pl.DataFrame) -> dict[str, str]:
+    def splits(frame: pl.DataFrame, previous=None) -> dict[str, str]:
         table = stratified_splits(
             frame.select("patient_pseudo", "label", "model"),
             salt=config.split_salt,
             ratios=config.split_ratios,
             folds=config.folds,
             method=config.split_method,
+            previous=previous,
         )
         return dict(table.select("patient_pseudo", "split").iter_rows())
 
     before = splits(images)
+    inherited = {p: (s, None) for p, s in before.items()}
     moved_most = 0
     for patient in sorted(before):
-        after = splits(images.filter(pl.col("patient_pseudo") != patient))
+        after = splits(images.filter(pl.col("patient_pseudo") != patient), inherited)
         moved = sum(after[p] != before[p] for p in after)
         moved_most = max(moved_most, moved)
     assert moved_most == 0, f"one withdrawal moved up to {moved_most} of 59 other patients"

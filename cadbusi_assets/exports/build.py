@@ -416,6 +416,14 @@ def _assemble(
         },
     )
     selected, dropped = _select(catalog, twins, config, withdrawn)
+    # the export this one is compared with on its card (and inherits its splits from): for a
+    # key cut before, the one its first build named (a key sorting earlier, cut later,
+    # changes nothing of it)
+    recorded = _recorded_previous(research_zone, config.key)
+    previous_key = (
+        recorded[0] if recorded is not None else previous_export_key(research_zone, config.key)
+    )
+    previous = read_manifest(research_zone, previous_key) if previous_key else None
     for column in ("physical_delta_x_cm", "physical_delta_y_cm", "caliper_points"):
         if column not in catalog.columns:
             catalog = catalog.with_columns(pl.lit(None).alias(column))
@@ -428,6 +436,7 @@ def _assemble(
         ratios=config.split_ratios,
         folds=config.folds,
         method=config.split_method,
+        previous=_previous_splits(research_zone, previous_key, previous, config),
     )
     selected = selected.join(
         assignment.select("patient_pseudo", "split", "fold"), on="patient_pseudo", how="left"
@@ -617,13 +626,6 @@ def _assemble(
     ]
     _write(folder, "vlm.jsonl", ("\n".join(vlm_lines) + "\n" if vlm_lines else "").encode())
     _write(folder, "export_config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=True).encode())
-    # the export this one is compared with on its card: for a key cut before, the one its
-    # first build named (a key sorting earlier, cut later, changes nothing of it)
-    recorded = _recorded_previous(research_zone, config.key)
-    previous_key = (
-        recorded[0] if recorded is not None else previous_export_key(research_zone, config.key)
-    )
-    previous = read_manifest(research_zone, previous_key) if previous_key else None
     changes = what_changed(manifest, previous, previous_key)
     lineage_doc["previous_export"] = previous_key
     lineage_doc["images_per_batch"] = images_per_batch
@@ -646,6 +648,43 @@ def _assemble(
     for name, png in plots.items():
         _write(folder, f"plots/{name}.png", png)
     return manifest, bags, dropped, previous_key, left_out
+
+
+#: the settings two exports must share for the later one to keep the earlier one's splits
+SPLIT_SETTINGS = ("split_salt", "split_ratios", "split_method", "folds")
+
+
+def _previous_splits(
+    research_zone: Zone,
+    previous_key: str | None,
+    previous: pl.DataFrame | None,
+    config: ExportConfig,
+) -> dict[str, tuple[str, int | None]] | None:
+    """Patient → (split, fold) of the previous export when it was cut with the same split
+    settings (:data:`SPLIT_SETTINGS`; sticky splits, :func:`~.splits.stratified_splits`), else
+    ``None`` (a first export, or other settings: dealt afresh)."""
+    if previous_key is None or previous is None or previous.height == 0:
+        return None
+    if "split" not in previous.columns or "patient_pseudo" not in previous.columns:
+        return None
+    try:
+        settings = yaml.safe_load(
+            research_zone.read_bytes(*export_path(previous_key), "export_config.yaml")
+        )
+    except (OSError, yaml.YAMLError):
+        return None
+    ours = config.to_dict()
+    if not isinstance(settings, dict) or any(
+        settings.get(name) != ours.get(name) for name in SPLIT_SETTINGS
+    ):
+        return None
+    fold = pl.col("fold") if "fold" in previous.columns else pl.lit(None, dtype=pl.Int32)
+    rows = previous.select("patient_pseudo", "split", fold.alias("fold")).unique("patient_pseudo")
+    return {
+        p: (s, None if f is None else int(f))
+        for p, s, f in rows.iter_rows()
+        if p is not None and s is not None
+    }
 
 
 def _csv_safe(frame: pl.DataFrame) -> pl.DataFrame:

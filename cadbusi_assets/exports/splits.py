@@ -85,8 +85,13 @@ def patient_strata(images: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _deal(units: list[tuple[str, int]], shares: Mapping[str, float]) -> dict[str, str]:
-    """Give each unit (name, weight), in order, to the bucket furthest below its target share."""
+def _deal(
+    units: list[tuple[str, int]],
+    shares: Mapping[str, float],
+    fixed: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Give each unit (name, weight), in order, to the bucket furthest below its target share;
+    a unit in ``fixed`` (with a bucket of ``shares``) keeps that bucket and counts in it."""
     total = sum(shares.values())
     if total <= 0:
         raise ValueError("split ratios must add up to more than 0")
@@ -96,8 +101,13 @@ def _deal(units: list[tuple[str, int]], shares: Mapping[str, float]) -> dict[str
     out: dict[str, str] = {}
     for name, weight in units:
         seen += weight
+        kept = (fixed or {}).get(name)
         # deficit after taking this unit, relative to the target; ties: the larger share
-        best = max(target, key=lambda k: (target[k] * seen - filled[k], target[k], k))
+        best = (
+            kept
+            if kept in target
+            else max(target, key=lambda k: (target[k] * seen - filled[k], target[k], k))
+        )
         filled[best] += weight
         out[name] = best
     return out
@@ -110,11 +120,18 @@ def stratified_splits(
     ratios: Mapping[str, float] = DEFAULT_RATIOS,
     folds: int = 0,
     method: str = "stratified",
+    previous: Mapping[str, tuple[str, int | None]] | None = None,
 ) -> pl.DataFrame:
     """Per patient: ``patient_pseudo, label, scanner, n_images, split, fold``.
 
     ``fold`` is 0..folds-1 for patients outside the test split when ``folds`` >= 2, else null.
     ``method="hash"`` gives the plain :func:`assign_split` (kept for comparison).
+
+    ``previous`` (sticky splits): patient → (split, fold) of the previous export cut with the
+    same split settings. Those patients keep them, and only the others are dealt (in the same
+    running order, the kept ones counted where they are), so an export never moves a patient
+    between splits because other patients came or left (a new study date, a withdrawal of
+    consent): a researcher's test patients stay test patients.
     """
     if method not in SPLIT_METHODS:
         raise ValueError(f"split method must be one of {SPLIT_METHODS}, not {method!r}")
@@ -127,14 +144,20 @@ def stratified_splits(
         .alias("_rank")
     ).sort(["label", "scanner", "_rank", "patient_pseudo"], descending=[True, False, False, False])
     units = list(zip(order["patient_pseudo"].to_list(), order["n_images"].to_list(), strict=True))
+    before = previous or {}
     if method == "hash":
         split = {p: assign_split(p, salt, ratios) for p, _ in units}
     else:
-        split = _deal(units, ratios)
+        split = _deal(units, ratios, {p: s for p, (s, _) in before.items()})
     fold: dict[str, int] = {}
     if folds >= 2:
         train_units = [(p, w) for p, w in units if split[p] != TEST_SPLIT]
-        dealt = _deal(train_units, {str(k): 1.0 for k in range(folds)})
+        kept_folds = {
+            p: str(f)
+            for p, (s, f) in before.items()
+            if f is not None and s == split.get(p) and s != TEST_SPLIT
+        }
+        dealt = _deal(train_units, {str(k): 1.0 for k in range(folds)}, kept_folds)
         fold = {p: int(v) for p, v in dealt.items()}
     return (
         order.drop("_rank")

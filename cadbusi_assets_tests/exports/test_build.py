@@ -199,6 +199,40 @@ def test_card_shows_changes_since_the_previous_export_and_caveats(tmp_path):
     assert _build(zone, key="2026-11-01").already_existed
 
 
+def test_an_export_keeps_the_previous_exports_splits_whoever_comes_or_leaves(tmp_path):
+    """Sticky splits: new patients (a new study date) and a patient who left (a withdrawal)
+    move no other patient between splits or folds of the next export; with other split
+    settings the next export deals afresh. Before, the stratified deal in one running order
+    moved many: a researcher's test patients became training patients."""
+    catalog = synthetic_catalog(40, 3)
+    zone = write_zone(tmp_path / "r", catalog)
+    _build(zone, key="2026-10-01", folds=3)
+
+    def assigned(key):
+        manifest = pl.read_parquet(_read(zone, key, "manifest.parquet"))
+        rows = manifest.select("patient_pseudo", "split", "fold").unique("patient_pseudo")
+        return {p: (s, f) for p, s, f in rows.iter_rows()}
+
+    first = assigned("2026-10-01")
+    left = sorted(first)[7]
+    changed = pl.concat(
+        [
+            catalog.filter(pl.col("patient_pseudo") != left),
+            synthetic_catalog(52, 3).filter(pl.col("patient_pseudo") >= "P0040"),
+        ],
+        how="diagonal_relaxed",
+    )
+    zone = write_zone(tmp_path / "r", changed)
+    _build(zone, key="2026-11-01", folds=3)
+    second = assigned("2026-11-01")
+    assert left not in second and any(p not in first for p in second)
+    moved = [p for p in second if p in first and second[p] != first[p]]
+    assert moved == []
+    # other split settings: dealt afresh (nothing to inherit from)
+    _build(zone, key="2026-12-01", folds=3, split_salt="another")
+    assert verify_export(zone, "2026-12-01") == []
+
+
 def test_hash_method_is_still_available(zone):
     report = _build(zone, split_method="hash")
     config = _read(zone, report.key, "export_config.yaml").decode()
