@@ -25,8 +25,10 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
+if TYPE_CHECKING:  # polars only where a table is read: `cadbusi deidentify` reads the list
+    import polars as pl  # in a process that imports no polars
 
 OPT_OUT_ENV_VAR = "CADBUSI_OPT_OUT_FILE"
 OPT_OUT_REASON = "patient opted out"
@@ -50,8 +52,18 @@ def opt_out_ids(frame: pl.DataFrame, column: str = "patient_id") -> frozenset[st
     """Normalized ids from a frame (a warehouse table of withdrawn consents)."""
     if column not in frame.columns:
         raise OptOutError(f"the opt-out table has no {column!r} column")
+    import polars as pl
+
     values = frame.get_column(column).cast(pl.Utf8).drop_nulls().to_list()
     return frozenset(n for n in (normalize_patient_id(v) for v in values) if n)
+
+
+def _read_table(source: Path, suffix: str) -> pl.DataFrame:
+    import polars as pl
+
+    if suffix == ".parquet":
+        return pl.read_parquet(source)
+    return pl.read_csv(source, infer_schema=False, separator="\t" if suffix == ".tsv" else ",")
 
 
 def load_opt_out(path: str | os.PathLike[str] | None) -> frozenset[str]:
@@ -67,11 +79,8 @@ def load_opt_out(path: str | os.PathLike[str] | None) -> frozenset[str]:
         raise OptOutError(f"the opt-out file named by {OPT_OUT_ENV_VAR} does not exist")
     suffix = source.suffix.lower()
     try:
-        if suffix == ".parquet":
-            return opt_out_ids(pl.read_parquet(source))
-        if suffix in (".csv", ".tsv"):
-            separator = "\t" if suffix == ".tsv" else ","
-            return opt_out_ids(pl.read_csv(source, infer_schema=False, separator=separator))
+        if suffix in (".parquet", ".csv", ".tsv"):
+            return opt_out_ids(_read_table(source, suffix))
         lines = source.read_text(encoding="utf-8-sig").splitlines()
     except OptOutError:
         raise
@@ -95,6 +104,8 @@ def load_opt_out_from_env(env: Mapping[str, str] | None = None) -> frozenset[str
 
 def opted_out_expr(opt_out: Iterable[str], column: str = "patient_id") -> pl.Expr:
     """Polars expression: the row's patient is on the (normalized) opt-out list."""
+    import polars as pl
+
     ids = sorted(opt_out)
     normalized = (
         pl.col(column)
@@ -116,6 +127,8 @@ def split_opted_out(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``(kept, excluded)``: rows of opted-out patients move to ``excluded`` with
     ``reason_column`` = :data:`OPT_OUT_REASON`."""
+    import polars as pl
+
     ids = frozenset(opt_out)
     if not ids or frame.height == 0:
         empty = frame.head(0).with_columns(pl.lit(None, dtype=pl.Utf8).alias(reason_column))
