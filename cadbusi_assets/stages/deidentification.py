@@ -653,7 +653,7 @@ def without_resent(research_zone: Zone, outcomes: Sequence[DeidOutcome]) -> list
             copy = out[index]
             assert copy.instance is not None
             if listed is None:
-                listed = _listed_files(research_zone)
+                listed = listed_files(research_zone)
             for column, path in [("dicom_path", copy.instance["dicom_path"])] + [
                 ("png_path", img["png_path"]) for img in copy.images
             ]:
@@ -674,7 +674,7 @@ def without_resent(research_zone: Zone, outcomes: Sequence[DeidOutcome]) -> list
     return out
 
 
-def _listed_files(zone: Zone) -> dict[str, set[str]]:
+def listed_files(zone: Zone) -> dict[str, set[str]]:
     """Every file path the zone's stored ``images`` and ``instances`` tables list (open
     batches included)."""
     return {
@@ -793,7 +793,7 @@ def sweep_files(
     removed = sweep_pending(
         research_zone,
         pending,
-        lambda: set().union(*_listed_files(research_zone).values()),
+        lambda: set().union(*listed_files(research_zone).values()),
     )
     if removed and report is not None:
         report.count("interrupted_pass_files_removed", removed)

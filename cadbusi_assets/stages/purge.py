@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from cadbusi_assets.stages.analysis import FEATURES_TABLE, INPAINTED_TABLE, TWINS_TABLE
-from cadbusi_assets.stages.deidentification import IMAGES_TABLE, INSTANCES_TABLE, purge_batch
+from cadbusi_assets.stages.deidentification import IMAGES_TABLE, listed_files, purge_batch
 from cadbusi_assets.stages.labeling import DATA_ROWS_TABLE, WITHDRAWN
 from cadbusi_assets.storage import (
     Zone,
@@ -65,15 +65,10 @@ def withdraw_data_rows(research_zone: Zone, batch: str) -> bool:
 
 
 def _listed_anywhere(research_zone: Zone) -> set[str]:
-    """Every file path a table of the zone lists (all batches)."""
-    listed: set[str] = set()
-    for table, column in (
-        (IMAGES_TABLE, "png_path"),
-        (INSTANCES_TABLE, "dicom_path"),
-        (INPAINTED_TABLE, "inpainted_path"),
-    ):
-        listed |= listed_paths(research_zone, table, column)
-    return listed
+    """Every file path a table of the zone lists (all batches): the de-identification's and
+    the inpainting's."""
+    listed = set().union(*listed_files(research_zone).values())
+    return listed | listed_paths(research_zone, INPAINTED_TABLE, "inpainted_path")
 
 
 def purge_research_batch(research_zone: Zone, batch: str) -> Purged:
