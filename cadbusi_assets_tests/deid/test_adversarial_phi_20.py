@@ -532,6 +532,11 @@ def test_a_lut_or_table_that_reads_as_words_goes(pseudonymizer):
         assert word not in data.upper(), word
     assert "VOILUTSequence" not in out or "LUTData" not in out.VOILUTSequence[0]
     assert out.SequenceOfUltrasoundRegions[0].RegionLocationMaxX1 == 319  # the region stays
+    lut.LUTData = b"Zelda Quimbrell 617-555-0143 xyz"  # the patient's own: refused before
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    out, data = _deidentified(buffer.getvalue(), pseudonymizer)
+    assert b"QUIMBRELL" not in data.upper() and "VOILUTSequence" not in out
 
 
 def test_a_lut_and_tables_of_numbers_stay(pseudonymizer):
