@@ -3059,6 +3059,8 @@ def relatives_named(text: str) -> list[str]:
     ['Ottoline', 'Vexworth']
     >>> relatives_named("Voluson E10 preset, Acme Vexworth probe")
     []
+    >>> relatives_named("Pt's mother Rose Quackenbush called")
+    ['Rose', 'Quackenbush']
     """
     if not text or (len(text) <= 4 and text.isascii()):
         return []
@@ -3069,7 +3071,10 @@ def relatives_named(text: str) -> list[str]:
         for m in _kin_more_regex().finditer(text):
             spans += _names_after(text, m.end(), m.group(1))
     words = [w for a, b in sorted(set(spans)) for w in _SEGMENT.findall(text[a:b])]
-    return list(dict.fromkeys(words))
+    # a name's word as a name is written: capitalised (or of a script without case), no
+    # word of the vocabularies ("mother Rose Quackenbush called": not "called")
+    named = [w for w in words if (w[0].isupper() or w.lower() == w.upper()) and not _common(w)]
+    return list(dict.fromkeys(named))
 
 
 def scrub_identifier_shapes(text: str, kind: str = "text") -> str:

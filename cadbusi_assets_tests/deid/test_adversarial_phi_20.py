@@ -486,6 +486,26 @@ def test_a_relative_named_in_the_headers_text_goes_from_device_fields(keyword, p
     assert str(ds.get("Manufacturer", "")).startswith("Acme")
 
 
+@pytest.mark.parametrize("person", list(PEOPLE))
+def test_a_relative_named_in_a_report_in_each_script_goes_from_device_fields(person, pseudonymizer):
+    """The same in each script: ``сестра Оттолина Вексворт``, ``姉 経駆須 乙鈴``,
+    ``sœur Ysolde Ñandúbarra``; the relative's word picks the name, not its script."""
+    from cadbusi_assets.deid.deidentify import header_identifiers
+
+    p = PEOPLE[person]
+    kin = {"latin": "sa sœur", "cyrillic": "сестра", "han": "姉"}[person]
+    surname = p.relative.split()[0 if person == "han" else -1]
+    ds = _patient(p)
+    ds.ContentSequence = Sequence([_item(ValueType="TEXT", TextValue=f"{kin} {p.relative}")])
+    ds.Manufacturer, ds.Occupation = f"Acme {surname}", surname
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    out, data = _deidentified(buffer.getvalue(), pseudonymizer)
+    assert surname not in str(out.get("Manufacturer", "")) + str(out.get("Occupation", ""))
+    assert _leaks(data) == []
+    assert header_identifiers(ds) != OriginalIdentifiers.from_dataset(ds)
+
+
 def test_a_name_the_text_does_not_call_a_relative_is_no_identifier():
     """Words of the text that no relative's word introduces are not taken for names."""
     from cadbusi_assets.deid.deidentify import header_identifiers
