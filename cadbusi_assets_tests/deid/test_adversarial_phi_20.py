@@ -30,9 +30,19 @@ Closed (each asserted below, each failed before):
 * (round 19's gap c) a LUT's entries or a number of unbounded multiplicity whose bytes read
   as words or a phone: a display LUT and a calibration table hold numbers, not text.
 
-Left, asserted as it is: a relative named nowhere else in the header (no PN element, no
-relative's word in any text) whose surname alone stands in a device field: nothing says a
-person (round 19's reason, still true).
+Also closed on the way: a UID with letters (``2.16.840.1.113883.6.96.QUIMBRELL``: a coding
+scheme's UID, never remapped, kept the name or got the image refused) is remapped; the
+UTF-8 bytes of a name in a code string (read as Latin-1: ``ä¹\x85ç\x9f³``) are read as
+UTF-8.
+
+Not leaking (asserted through the command and the pass): the report-like SR content, the
+private address tags, the ICC profiles, the ``=`` groups, the name in reversed order.
+
+Left, each asserted as it is: a relative named nowhere else in the header (no PN element,
+no relative's word in any text) whose surname alone stands in a device field: nothing says
+a person (round 19's reason, still true); a CJK relative's name glued after the relative's
+word (``姉 経駆須乙鈴``: where the family name ends is not known); a name's letters
+written backwards (``LLERBMIUQ``).
 
 All names, numbers and dates are invented.
 """
@@ -593,3 +603,33 @@ def test_a_relative_named_nowhere_else_stays_in_a_device_field(pseudonymizer):
     assert str(ds.Manufacturer) == f"Acme {SURNAME}"
     assert str(ds.Occupation) == SURNAME
     assert str(ds.DeviceSerialNumber) == f"{RELATIVE} [phone]"
+
+
+def test_a_name_with_its_letters_reversed_stays(pseudonymizer):
+    """Gap: the family name's letters written backwards (``LLERBMIUQ``) in a descriptor.
+    No system writes a name so and no reader reads it as one without being told; searching
+    every term backwards too would double the patterns every finder compiles, for every
+    study. The name in reversed order (given name first) goes (``spaced_letters``)."""
+    ds = _patient(PEOPLE["latin"])
+    ds.SeriesDescription = "Breast LLERBMIUQ"
+    ds.ProtocolName = "Breast Zoë Ñúñez-Quimbrell"
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    out, _ = _deidentified(buffer.getvalue(), pseudonymizer)
+    assert str(out.SeriesDescription) == "Breast LLERBMIUQ"
+    assert str(out.ProtocolName) == "Breast [name]"
+
+
+def test_a_cjk_relative_written_without_a_space_stays_in_a_device_field(pseudonymizer):
+    """Gap: ``姉 経駆須乙鈴`` (family and given name glued, as Japanese writes them) names
+    the relative in the report, which loses it, but the words of the name are not known
+    (:func:`~cadbusi_assets.deid.shapes.relatives_named` finds a run, not where the family
+    name ends), so ``Acme 経駆須`` in a device field stays. Spaced (``姉 経駆須 乙鈴``) it
+    goes (``test_a_relative_named_in_a_report_in_each_script_goes_from_device_fields``)."""
+    ds = _patient(PEOPLE["han"])
+    ds.ContentSequence = Sequence([_item(ValueType="TEXT", TextValue="姉 経駆須乙鈴")])
+    ds.Manufacturer = "Acme 経駆須"
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    out, _ = _deidentified(buffer.getvalue(), pseudonymizer)
+    assert str(out.Manufacturer) == "Acme 経駆須"
