@@ -371,11 +371,14 @@ def test_nothing_else_the_command_writes_holds_them(command_run):
 
 
 # ------------------------------------------------------------------- the assets' one pass
-def test_the_assets_pass_writes_none_of_them(tmp_path, pseudonymizer):
+def test_the_assets_pass_writes_none_of_them(tmp_path, pseudonymizer, caplog):
     """Every file through the pass behind the ``deidentified_images``, ``image_features``
-    and ``inpainted_images`` assets: nothing in the research zone, and nothing in what the
-    partition reports (counts, tables and problems: the run's metadata) holds a planted
-    word."""
+    and ``inpainted_images`` assets: nothing in the research zone, nothing in what the
+    partition reports (counts, tables and problems: the run's metadata) and nothing it logs
+    holds a planted word."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
     from cadbusi_assets.stages import imaging
     from cadbusi_assets.storage import open_zone
     from cadbusi_assets_tests.builders import DEMO_DAY, raw_zone_like_raw_dicom
@@ -400,6 +403,7 @@ def test_the_assets_pass_writes_none_of_them(tmp_path, pseudonymizer):
         shown = [*map(str, part.counts), *part.problems]
         shown += [str(table.rows()) for table in part.tables.values()]
         assert _found_in_text("\n".join(shown)) == []
+    assert _found_in_text(caplog.text) == []
 
 
 # --------------------------------------------------------------------- each fix, as a unit
