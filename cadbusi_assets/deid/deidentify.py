@@ -33,7 +33,8 @@ from pydicom.valuerep import PersonName
 
 from cadbusi_assets.deid.engine import HeaderResult, clean_header, rebuild_file_meta
 from cadbusi_assets.deid.errors import DeidentificationError
-from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+from cadbusi_assets.deid.identifiers import MIN_OTHER_FAMILY, OriginalIdentifiers
+from cadbusi_assets.deid.name_variants import is_cjk
 from cadbusi_assets.deid.ocr import (
     ocr_identifiers,
     verification_frame_indices,
@@ -41,7 +42,8 @@ from cadbusi_assets.deid.ocr import (
 )
 from cadbusi_assets.deid.pixels import PixelPlan, blank_outside, describe, plan_pixel_cleaning
 from cadbusi_assets.deid.profile import DEFAULT_PROFILE, DeidProfile
-from cadbusi_assets.deid.scan import find_identifiers_in_dataset
+from cadbusi_assets.deid.scan import find_identifiers_in_dataset, number_bytes, reads_as_text
+from cadbusi_assets.deid.shapes import relatives_named
 from cadbusi_assets.dicom import (
     DecodeError,
     UltrasoundRegion,
@@ -102,6 +104,33 @@ def _check_nesting(ds: Dataset) -> None:
         for element in item:
             if element.VR == "SQ" and element.value:
                 stack += [(child, depth + 1) for child in element.value]
+
+
+#: free-text VRs read for the relatives they name (a report's Text Value is UT)
+_FREE_TEXT_VRS = ("ST", "LT", "UT")
+
+
+def header_identifiers(ds: Dataset) -> OriginalIdentifiers:
+    """The header's own identifiers (:meth:`OriginalIdentifiers.from_dataset`) and the
+    relatives its free text names after a relative's word (``sister Ottoline Vexworth`` in
+    Image Comments or a report's Text Value, at any depth): each such word of at least
+    :data:`~cadbusi_assets.deid.identifiers.MIN_OTHER_FAMILY` letters (two CJK) is searched
+    for alone like a relative's surname, so that ``Acme Vexworth`` in a device field goes.
+    """
+    identifiers = OriginalIdentifiers.from_dataset(ds)
+    words: list[str] = []
+    for elem in ds.iterall():
+        if elem.VR in _FREE_TEXT_VRS and elem.value:
+            values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
+            for value in values:
+                if isinstance(value, str):
+                    words += relatives_named(value)
+    names = tuple(
+        f"{word}^"
+        for word in dict.fromkeys(words)
+        if len(word) >= (2 if is_cjk(word) else MIN_OTHER_FAMILY)
+    )
+    return identifiers.merge(OriginalIdentifiers(other=names)) if names else identifiers
 
 
 def _check_supported(ds: Dataset, profile: DeidProfile) -> None:
@@ -228,7 +257,9 @@ _LUT_SEQUENCES = ("ModalityLUTSequence", "VOILUTSequence")
 
 def _trim_lut_data(out: Dataset) -> None:
     """LUT Data past the last entry its LUT Descriptor declares goes: no reader uses it,
-    and it can hold any bytes (a relative's name and phone after 256 entries)."""
+    and it can hold any bytes (a relative's name and phone after 256 entries). A LUT whose
+    entries read as words or a phone (:func:`~cadbusi_assets.deid.scan.reads_as_text`) is no
+    LUT: its sequence goes (the written pixels are the stored values; no pass needs it)."""
     for keyword in _LUT_SEQUENCES:
         for item in out.get(keyword) or []:
             descriptor = item.get("LUTDescriptor")
@@ -240,6 +271,18 @@ def _trim_lut_data(out: Dataset) -> None:
                 item.LUTData = bytes(data[: 2 * entries])  # 16 bits an entry (PS3.3 C.11.1)
             elif isinstance(data, MultiValue | list) and len(data) > entries:
                 item.LUTData = data[:entries]
+        if any(_lut_reads_as_text(item) for item in out.get(keyword) or []):
+            delattr(out, keyword)
+
+
+def _lut_reads_as_text(item: Dataset) -> bool:
+    if "LUTData" not in item or item.LUTData is None:
+        return False
+    data = item.LUTData
+    if isinstance(data, bytes | bytearray):
+        return reads_as_text(bytes(data))
+    packed = number_bytes(item["LUTData"])  # entries read as US or SS values
+    return packed is not None and reads_as_text(packed)
 
 
 def _bookkeeping(out: Dataset, profile: DeidProfile, pixels_cleaned: bool) -> None:
@@ -313,7 +356,7 @@ def _deidentify_dataset(
     profile = profile or DEFAULT_PROFILE
     _check_supported(ds, profile)
     _check_nesting(ds)
-    identifiers = OriginalIdentifiers.from_dataset(ds).merge(extra_identifiers)
+    identifiers = header_identifiers(ds).merge(extra_identifiers)
 
     plan: PixelPlan = plan_pixel_cleaning(ds)
     frames = decode_all_frames(ds)

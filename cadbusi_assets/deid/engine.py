@@ -52,12 +52,17 @@ from cadbusi_assets.deid.dates import age_string, parse_da_value, shift_da, shif
 from cadbusi_assets.deid.identifiers import OriginalIdentifiers, parse_da
 from cadbusi_assets.deid.profile import DeidProfile
 from cadbusi_assets.deid.scan import (
+    ASCII_VRS,
     BINARY_NUMBER_FORMATS,
     MIN_NUMBER_TERM,
     find_identifiers_in_number_bytes,
     find_identifiers_in_text,
     may_hold_identifiers,
     number_bytes,
+    reads_as_text,
+    spaced_letters_joined,
+    split_identifier_values,
+    utf8_reading,
 )
 from cadbusi_assets.deid.shapes import (
     device_kind,
@@ -116,7 +121,27 @@ _CHARSET_TERMS = frozenset(python_encoding)
 EXTRA_REMOVALS = {
     0x04000500,  # Encrypted Attributes Sequence (original values, encrypted)
     0x00880200,  # Icon Image Sequence (a thumbnail with burned-in text; also in the table)
+    # a DICOMDIR's file IDs (folders named after a patient or a relative: ``DATA\\VEXWORTH_O``)
+    # and its file set's: no research use reads them
+    0x00041500,  # Referenced File ID
+    0x00041130,  # File-set ID
+    0x00041141,  # File-set Descriptor File ID
 }
+
+
+#: a UID as PS3.5 9.1 writes it: digits in components separated by dots, 64 characters at most
+_UID_SYNTAX = re.compile(r"[0-9]+(?:\.[0-9]+)*")
+
+
+def is_uid(value: str) -> bool:
+    """Whether ``value`` is written as a UID (``2.16.840.1.113883.6.96``); a value with
+    letters (``2.16.840.1.113883.6.96.QUIMBRELL``) is not.
+
+    >>> is_uid("2.16.840.1.113883.6.96"), is_uid("1.2.840.99.QUIMBRELL"), is_uid("1..2")
+    (True, False, False)
+    """
+    value = value.rstrip("\0 ")
+    return len(value) <= 64 and _UID_SYNTAX.fullmatch(value) is not None
 
 
 def is_instance_uid(keyword: str, value: str) -> bool:
@@ -178,11 +203,13 @@ class HeaderCleaner:
         if self.profile.has("retain_uids"):
             return
         keyword = elem.keyword
+
+        def remapped(value: str) -> bool:  # a value that is no UID is remapped (any keyword)
+            return is_instance_uid(keyword, value) or (bool(value) and not is_uid(value))
+
         if isinstance(elem.value, MultiValue | list):
-            elem.value = [
-                self._uid(v) if is_instance_uid(keyword, str(v)) else v for v in elem.value
-            ]
-        elif elem.value and is_instance_uid(keyword, str(elem.value)):
+            elem.value = [self._uid(v) if remapped(str(v)) else v for v in elem.value]
+        elif elem.value and remapped(str(elem.value)):
             elem.value = self._uid(str(elem.value))
 
     def _shift(self, vr: str, value: str, days: int | None = None) -> str | None:
@@ -492,13 +519,21 @@ class HeaderCleaner:
         four-valued Acquisition Matrix, or one ``FD``, can be any text. True if removed."""
         values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
         count = sum(v is not None for v in values)
-        if count > _most_values(int(elem.tag)):
+        most = _most_values(int(elem.tag))
+        if count > most:
             reason = "multiplicity-exceeded-removed"
         else:
             data = number_bytes(elem)
-            if not data or not find_identifiers_in_number_bytes(data, self.identifiers):
+            if not data:
                 return False
-            reason = "residual-scrubbed"
+            if find_identifiers_in_number_bytes(data, self.identifiers):
+                reason = "residual-scrubbed"
+            elif most == math.inf and reads_as_text(data):
+                # a table of any length (Table of X Break Points) whose bytes read as
+                # words or a phone: a third party's, which no identifier names
+                reason = "text-in-numbers-removed"
+            else:
+                return False
         del ds[elem.tag]
         self.actions[reason] += 1
         return True
@@ -578,9 +613,14 @@ class HeaderCleaner:
             self._clean(ds, elem)
 
     def _residual(self, ds: Dataset, elem: DataElement) -> None:
-        """Last line: a kept text element must not hold the study's own identifiers."""
+        """Last line: a kept text element must not hold the study's own identifiers (also
+        split across values, ``QUIM\\BRELL``, or with its letters spaced, ``Z E L D A``)."""
         if not elem.value:
             return
+        if elem.VR not in _TEXT_NUMBER_VRS:
+            self._hidden_identifiers(elem)
+            if not elem.value:
+                return
         text = (
             "\\".join(str(v) for v in elem.value)
             if isinstance(elem.value, MultiValue | list)
@@ -601,6 +641,36 @@ class HeaderCleaner:
         else:
             self._empty(elem)
         self.actions["residual-scrubbed"] += 1
+
+    def _found(self, text: str) -> bool:
+        return bool(find_identifiers_in_text(text, self.identifiers))
+
+    def _hidden_identifiers(self, elem: DataElement) -> None:
+        """Values that spell the study's identifiers only joined to their neighbours go
+        (``ORIGINAL\\PRIMARY\\QUIM\\BRELL``: the others stay), and so does a value of a
+        VR read without the character set whose UTF-8 reading holds one; a name with its
+        letters spaced out is written joined, for the residual pass to find and clean."""
+        multi = isinstance(elem.value, MultiValue | list)
+        values = list(elem.value) if multi else [elem.value]
+        if not all(isinstance(v, str) for v in values):
+            return
+        read = [utf8_reading(v) if elem.VR in ASCII_VRS else v for v in values]
+        misread = {i for i, r in enumerate(read) if r != values[i] and self._found(r)}
+        if multi and len(values) > 1:
+            misread |= split_identifier_values(read, self.identifiers)
+        if misread:  # "ä¹\x85ç\x9f³" in a code string: the UTF-8 bytes of "久石"
+            values = [v for i, v in enumerate(values) if i not in misread]
+            elem.value = values if len(values) != 1 else values[0]
+            self.actions["split-identifier-removed"] += 1
+            if not values:
+                return
+        joined = [spaced_letters_joined(v) for v in values]
+        changed = [
+            j if j != v and self._found(j) else v for v, j in zip(values, joined, strict=True)
+        ]
+        if changed != values:
+            elem.value = changed if len(changed) != 1 else changed[0]
+            self.actions["spaced-letters-joined"] += 1
 
 
 @lru_cache(maxsize=4096)

@@ -19,6 +19,7 @@ scrubber, ``cadbusi verify`` and the pipeline's blocking check.
 
 from __future__ import annotations
 
+import itertools
 import re
 import struct
 from collections.abc import Iterator
@@ -172,6 +173,109 @@ def _lost_letter_kinds(text: str, identifiers: OriginalIdentifiers, min_length: 
     }
 
 
+#: at most this many neighbouring values are read joined (``QUIM\\BRELL``, ``QUI\\MBR\\ELL``)
+MAX_JOINED_VALUES = 3
+
+
+def split_identifier_values(values: list[str], identifiers: OriginalIdentifiers) -> set[int]:
+    """Indexes of the values that, joined with nothing between to one or two neighbours,
+    spell one of the study's identifiers that none of them holds alone (a name split across
+    two values, ``QUIM\\BRELL``: a reader reads them joined).
+
+    >>> ids = OriginalIdentifiers(patient_names=("QUIMBRELL^ZELDA",))
+    >>> split_identifier_values(["ORIGINAL", "QUIM", "BRELL"], ids)
+    {1, 2}
+    >>> split_identifier_values(["Breast", "Quim"], ids)
+    set()
+    """
+    texts = [str(v).strip() for v in values]
+    matched: set[tuple[int, int]] = set()  # (start, end) of the windows that spell one
+    for size in range(2, MAX_JOINED_VALUES + 1):
+        for start in range(len(texts) - size + 1):
+            end = start + size
+            window = texts[start:end]
+            if not all(window) or any((a, b) in matched for a, b in _inner(start, end)):
+                continue  # ("Breast", "久", "石"): the two last alone spell it
+            if find_identifiers_in_text("".join(window), identifiers) and not any(
+                find_identifiers_in_text(w, identifiers) for w in window
+            ):
+                matched.add((start, end))
+    return {i for start, end in matched for i in range(start, end)}
+
+
+def _inner(start: int, end: int) -> list[tuple[int, int]]:
+    """The shorter windows of two values or more inside ``[start, end)``."""
+    return [(a, b) for a in range(start, end) for b in range(a + 2, end + 1) if b - a < end - start]
+
+
+def utf8_reading(value: str) -> str:
+    """A value read as Latin-1 (a code string, an AE title, a UID: no character set applies)
+    whose bytes are UTF-8, as UTF-8 (``ä¹\x85ç\x9f³`` is ``久石``); else the value.
+
+    >>> utf8_reading("ä¹\x85ç\x9f³"), utf8_reading("ORIGINAL"), utf8_reading("Ñ")
+    ('久石', 'ORIGINAL', 'Ñ')
+    """
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
+#: VRs whose values pydicom reads without the Specific Character Set
+ASCII_VRS = frozenset({"CS", "AE", "UI", "AS", "DA", "DT", "TM", "IS", "DS"})
+
+
+#: single letters each followed by one space (``Q U I M B R E L L``, ``久 石``)
+_SPACED_LETTERS = re.compile(r"(?<![^\W_])(?:[^\W\d_][ \u3000]){1,}[^\W\d_](?![^\W_])")
+
+
+def spaced_letters_joined(text: str) -> str:
+    """``text`` with each run of single letters written with a space between joined
+    (``Q U I M B R E L L`` is ``QUIMBRELL`` to a reader).
+
+    >>> spaced_letters_joined("Breast Z E L D A, probe L 12")
+    'Breast ZELDA, probe L 12'
+    """
+    if " " not in text and "\u3000" not in text:
+        return text
+    return _SPACED_LETTERS.sub(lambda m: re.sub(r"[ \u3000]", "", m.group(0)), text)
+
+
+#: a run of letters with single spaces or punctuation between, or a phone, in bytes
+_TEXT_IN_BYTES = re.compile(
+    rb"[A-Za-z](?:[A-Za-z]|[ ,.'-]{1,2}(?=[A-Za-z])){5,}"
+    rb"|(?<![0-9])[0-9]{3}[-. ][0-9]{3}[-. ][0-9]{4}(?![0-9])|(?<![0-9])[0-9]{3}-[0-9]{4}(?![0-9])"
+)
+
+
+def reads_as_text(data: bytes) -> bool:
+    """Whether numbers' bytes (a LUT's entries, a table's values) read as words or a phone:
+    six letters or more of at least four different ones, none of them nearly half the run
+    (``AABACADA``, the bytes of a 16-bit ramp, is no word) and most not one step apart
+    (``ABCDEFGH``: an 8-bit ramp), or a phone's digits.
+
+    >>> reads_as_text(b"Ottoline Vexworth"), reads_as_text(b"\\x00\\x01617-555-0143")
+    (True, True)
+    >>> reads_as_text(bytes(range(256))), reads_as_text(b"AABACADAEAFAGA")
+    (False, False)
+    """
+    for match in _TEXT_IN_BYTES.finditer(data):
+        run = match.group(0)
+        if run[:1].isdigit():
+            return True
+        letters = [c for c in run.upper() if 65 <= c <= 90]
+        if len(letters) < 6 or len(set(letters)) < 4:
+            continue
+        steps = [b - a for a, b in itertools.pairwise(run)]
+        if max(steps.count(d) for d in set(steps)) * 2 >= len(steps):
+            continue  # "ABCDEFGH": a ramp's bytes, one step apart
+        if max(letters.count(c) for c in set(letters)) * 5 <= len(letters) * 2:
+            return True
+    return False
+
+
 def find_identifiers_in_bytes(data: bytes, identifiers: OriginalIdentifiers) -> list[str]:
     """Kinds found in raw bytes, as ASCII/Latin-1 or UTF-16 (LE/BE) text, case-insensitive.
 
@@ -316,6 +420,17 @@ def find_identifiers_in_dataset(ds: Dataset, identifiers: OriginalIdentifiers) -
         elif elem.VR in _TEXT_NUMBER_VRS:
             kinds = find_identifiers_in_text(content, identifiers, min_length=MIN_NUMBER_TERM)
         else:
+            if elem.VR in ASCII_VRS:
+                content = utf8_reading(content)
             kinds = find_identifiers_in_text(content, identifiers)
+            spaced = spaced_letters_joined(content)
+            if not kinds and spaced != content:  # "Q U I M B R E L L"
+                kinds = find_identifiers_in_text(spaced, identifiers)
+            if not kinds and isinstance(elem.value, MultiValue | list | tuple):  # "QUIM\\BRELL"
+                values = [str(v) for v in elem.value]
+                if elem.VR in ASCII_VRS:
+                    values = [utf8_reading(v) for v in values]
+                if split_identifier_values(values, identifiers):
+                    kinds = find_identifiers_in_text("".join(values), identifiers)
         findings += [f"{path}: {kind}" for kind in sorted({*kinds, *in_bytes})]
     return findings

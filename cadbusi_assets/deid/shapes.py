@@ -3050,6 +3050,33 @@ _DIGIT = re.compile(r"\d")
 KINDS = ("serial", "station", "station name", "text")
 
 
+def relatives_named(text: str) -> list[str]:
+    """The words of the names that a relative's or role word introduces in ``text``
+    (``sister Ottoline Vexworth``, ``сестра Оттолина Вексворт``), as
+    :func:`scrub_identifier_shapes` finds them: who the text says the third parties are.
+
+    >>> relatives_named("Seen with her sister Ottoline Vexworth, tel 617-555-0143.")
+    ['Ottoline', 'Vexworth']
+    >>> relatives_named("Voluson E10 preset, Acme Vexworth probe")
+    []
+    >>> relatives_named("Pt's mother Rose Quackenbush called")
+    ['Rose', 'Quackenbush']
+    """
+    if not text or (len(text) <= 4 and text.isascii()):
+        return []
+    spans = []
+    for m in _kin_regex().finditer(text):
+        spans += _names_after(text, m.end(), m.group(1))
+    if not _KIN_MORE_FIRSTS.isdisjoint(frozenset(_SEGMENT.findall(text.lower()))):
+        for m in _kin_more_regex().finditer(text):
+            spans += _names_after(text, m.end(), m.group(1))
+    words = [w for a, b in sorted(set(spans)) for w in _SEGMENT.findall(text[a:b])]
+    # a name's word as a name is written: capitalised (or of a script without case), no
+    # word of the vocabularies ("mother Rose Quackenbush called": not "called")
+    named = [w for w in words if (w[0].isupper() or w.lower() == w.upper()) and not _common(w)]
+    return list(dict.fromkeys(named))
+
+
 def scrub_identifier_shapes(text: str, kind: str = "text") -> str:
     """``text`` without the identifier shapes of the module doc. ``kind``: ``serial`` (a
     serial number or identifier of a device: no local phone, no compact date), ``station``
