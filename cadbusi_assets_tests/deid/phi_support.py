@@ -11,19 +11,22 @@ import re
 import subprocess
 import sys
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pydicom
-from pydicom.dataset import Dataset
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian
 
 from cadbusi_assets.deid import DEFAULT_PROFILE, OriginalIdentifiers
 from cadbusi_assets.deid.engine import clean_header
 from cadbusi_assets.deid.text import scrub_descriptor_text
 from cadbusi_assets.identity import generate_key_file
 from cadbusi_assets.records.scrub import scrub_report_text
+from cadbusi_assets_tests.deid.canary import canary_dataset
 
 #: the patient of the header datasets (invented)
 PATIENT = "Kowalczyk^Agnieszka"
@@ -87,6 +90,23 @@ def code_meaning_sequence(meaning: str) -> Sequence:
 _PSEUDONYM = re.compile(r"[PAX][A-Z2-7]{15}")
 
 
+def released_elements(ds: Dataset) -> Iterator[DataElement]:
+    """Every element of ``ds``'s file meta and data set at any depth (sequence items walked,
+    the sequences themselves and Pixel Data left out): what the PHI rounds scan of a
+    released file."""
+
+    def walk(data: Dataset) -> Iterator[DataElement]:
+        for element in data:
+            if element.VR == "SQ":
+                for item in element.value:
+                    yield from walk(item)
+            elif element.tag != 0x7FE00010:
+                yield element
+
+    yield from walk(ds.file_meta)
+    yield from walk(ds)
+
+
 def released_text(path: Path) -> str:
     """Every value a reader of a released file sees as text, upper-cased: each element of the
     file meta and data set at any depth, but UIDs and whole pseudonyms (``P``, ``A`` or ``X``
@@ -94,40 +114,41 @@ def released_text(path: Path) -> str:
     ``0173`` turned up in a UID now and then, and ``JOY`` in an accession pseudonym once in a
     full run of the suite) and the pixel data; bytes (private ``UN``, ``OB``) decoded as
     UTF-8."""
-    ds = pydicom.dcmread(path)
     values: list[str] = []
-
-    def collect(data: Dataset) -> None:
-        for element in data:
-            if element.VR == "SQ":
-                for item in element.value:
-                    collect(item)
-            elif element.VR != "UI" and element.tag != 0x7FE00010 and element.value is not None:
-                value = element.value
-                if isinstance(value, bytes):
-                    value = value.decode("utf-8", "replace")
-                if not _PSEUDONYM.fullmatch(str(value)):
-                    values.append(str(value))
-
-    collect(ds.file_meta)
-    collect(ds)
+    for element in released_elements(pydicom.dcmread(path)):
+        if element.VR != "UI" and element.value is not None:
+            value = element.value
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", "replace")
+            if not _PSEUDONYM.fullmatch(str(value)):
+                values.append(str(value))
     return "\n".join(values).upper()
+
+
+def run_deidentify(
+    root: Path, source: Path, out: Path, *options: str, timeout: float = 240
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Mapping[str, str]], Path]:
+    """``cadbusi deidentify SOURCE OUT`` in its own process (a new key under ``root``, one job,
+    no OCR, ``options`` added), its report read. The finished process, the report's rows by
+    input stem, and the report's path."""
+    key = generate_key_file(root / "secrets" / "pseudonym.key")
+    command = [sys.executable, "-m", "cadbusi_assets.cli", "deidentify", str(source), str(out)]
+    command += ["--key-file", str(key), "--jobs", "1", "--layout", "study", "--no-ocr"]
+    command += list(options)
+    env = {**os.environ, "CADBUSI_WORKERS": "1"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+    report = out.parent / f"{out.name}.report.csv"
+    with report.open() as handle:
+        rows = {Path(r["input_path"]).stem: r for r in csv.DictReader(handle)}
+    return done, rows, report
 
 
 def deidentify_in_process(
     tmp_path: Path, source: Path, out: Path, expected: set[str]
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Mapping[str, str]], Path]:
-    """``cadbusi deidentify SOURCE OUT`` in its own process (a new key, one job, no OCR), its
-    report read; asserts every input in ``expected`` (file stems) was written ``ok``. The
-    finished process, the report's rows by input stem, and the report's path."""
-    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
-    command = [sys.executable, "-m", "cadbusi_assets.cli", "deidentify", str(source), str(out)]
-    command += ["--key-file", str(key), "--jobs", "1", "--layout", "study", "--no-ocr"]
-    env = {**os.environ, "CADBUSI_WORKERS": "1"}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
-    report = out.parent / f"{out.name}.report.csv"
-    with report.open() as handle:
-        rows = {Path(r["input_path"]).stem: r for r in csv.DictReader(handle)}
+    """:func:`run_deidentify`, asserting every input in ``expected`` (file stems) was written
+    ``ok``."""
+    done, rows, report = run_deidentify(tmp_path, source, out)
     assert set(rows) == expected, done.stderr[-2000:]
     assert {r["status"] for r in rows.values()} == {"ok"}, rows
     return done, rows, report
@@ -183,3 +204,41 @@ def command_attacks(
         if words:
             found[name] = words
     return found, out, rows
+
+
+def dataset_item(**values: object) -> Dataset:
+    """A sequence item (or any data set) with ``values`` set by keyword."""
+    item = Dataset()
+    for keyword, value in values.items():
+        setattr(item, keyword, value)
+    return item
+
+
+def canary_patient(name: str, patient_id: str, birth: str) -> Dataset:
+    """The canary image of the patient, with the canary's own planted words taken out (other
+    rounds plant them); file meta in Explicit VR Little Endian."""
+    ds = canary_dataset(colour=False)
+    ds.PatientName, ds.PatientID, ds.PatientBirthDate = name, patient_id, birth
+    for keyword in (
+        "ManufacturerModelName",
+        "StudyDescription",
+        "ImageComments",
+        "RequestAttributesSequence",
+        "DerivationCodeSequence",
+        "InstitutionName",
+        "InstitutionAddress",
+        "IssuerOfPatientID",
+        "OtherPatientIDs",
+        "ReferringPhysicianName",
+        "OperatorsName",
+        "AccessionNumber",
+        "StudyID",
+    ):
+        delattr(ds, keyword)
+    for tag in [e.tag for e in ds if e.tag.group in (0x0011, 0x5000, 0x6000)]:
+        del ds[tag]
+    ds.AccessionNumber = "ACC19CHANNELS"  # the warehouse's study (the assets' pass joins on it)
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    return ds

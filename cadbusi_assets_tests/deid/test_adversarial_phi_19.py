@@ -47,11 +47,8 @@ All names, numbers and dates are invented.
 
 from __future__ import annotations
 
-import csv
 import io
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -59,17 +56,18 @@ import polars as pl
 import pydicom
 import pytest
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEGBaseline8Bit
+from pydicom.uid import ImplicitVRLittleEndian, JPEGBaseline8Bit
 
 from cadbusi_assets.deid import DEFAULT_PROFILE, OriginalIdentifiers
 from cadbusi_assets.deid.deidentify import deidentify_dataset
 from cadbusi_assets.deid.engine import clean_header
 from cadbusi_assets.deid.scan import find_identifiers_in_dataset
 from cadbusi_assets.dicom import DecodeError, dataset_to_bytes, iter_frames
-from cadbusi_assets_tests.deid.canary import canary_dataset
+from cadbusi_assets_tests.deid.phi_support import canary_patient, released_elements, run_deidentify
+from cadbusi_assets_tests.deid.phi_support import dataset_item as _item
 
 NAME = "Quimbrell^Zelda"
 PATIENT_ID = "4815162"
@@ -93,41 +91,9 @@ def _found(data: bytes, secrets: tuple[str, ...] = SECRETS) -> list[str]:
     ]
 
 
-def _item(**values: object) -> Dataset:
-    item = Dataset()
-    for keyword, value in values.items():
-        setattr(item, keyword, value)
-    return item
-
-
 def _patient() -> Dataset:
-    """The canary image of the patient, with the canary's own planted words taken out (other
-    rounds plant them); file meta in Explicit VR Little Endian."""
-    ds = canary_dataset(colour=False)
-    ds.PatientName, ds.PatientID, ds.PatientBirthDate = NAME, PATIENT_ID, BIRTH
-    for keyword in (
-        "ManufacturerModelName",
-        "StudyDescription",
-        "ImageComments",
-        "RequestAttributesSequence",
-        "DerivationCodeSequence",
-        "InstitutionName",
-        "InstitutionAddress",
-        "IssuerOfPatientID",
-        "OtherPatientIDs",
-        "ReferringPhysicianName",
-        "OperatorsName",
-        "AccessionNumber",
-        "StudyID",
-    ):
-        delattr(ds, keyword)
-    for tag in [e.tag for e in ds if e.tag.group in (0x0011, 0x5000, 0x6000)]:
-        del ds[tag]
-    ds.AccessionNumber = "ACC19CHANNELS"  # the warehouse's study (the assets' pass joins on it)
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    return ds
+    """The canary image of the patient (:func:`~cadbusi_assets_tests.deid.phi_support.canary_patient`)."""
+    return canary_patient(NAME, PATIENT_ID, BIRTH)
 
 
 def _packed(fmt: str, text: bytes) -> list:
@@ -447,9 +413,6 @@ def _deidentified(data: bytes, pseudonymizer) -> tuple[Dataset, bytes]:
 def command_run(tmp_path_factory):
     """Every channel (and two quarantined ones) through ``cadbusi deidentify --analyze`` in
     its own process: the output folder, the report's rows by name, what it printed."""
-    import os
-
-    from cadbusi_assets.identity import generate_key_file
 
     root = tmp_path_factory.mktemp("round19")
     source, out = root / "in", root / "out"
@@ -458,15 +421,7 @@ def command_run(tmp_path_factory):
         (source / f"{name}.dcm").write_bytes(_channel(name, index))
     for name, data in _quarantined_inputs().items():
         (source / f"{name}.dcm").write_bytes(data)
-    key = generate_key_file(root / "secrets" / "pseudonym.key")
-    command = [sys.executable, "-m", "cadbusi_assets.cli", "deidentify", str(source), str(out)]
-    command += ["--key-file", str(key), "--jobs", "1", "--layout", "study", "--no-ocr"]
-    command += ["--analyze"]
-    env = {**os.environ, "CADBUSI_WORKERS": "1"}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400)
-    report = out.parent / f"{out.name}.report.csv"
-    with report.open() as handle:
-        rows = {Path(r["input_path"]).stem: r for r in csv.DictReader(handle)}
+    done, rows, report = run_deidentify(root, source, out, "--analyze", timeout=400)
     return out, rows, done.stdout + done.stderr, report.read_text()
 
 
@@ -485,22 +440,12 @@ def _quarantined_inputs() -> dict[str, bytes]:
 def _dicom_text(path: Path) -> str:
     """Every value of the file meta and the data set at any depth (but Pixel Data), as
     text; bytes decoded as Latin-1."""
-    ds = pydicom.dcmread(path)
     values: list[str] = []
-
-    def collect(data: Dataset) -> None:
-        for element in data:
-            if element.VR == "SQ":
-                for item in element.value:
-                    collect(item)
-            elif element.tag != 0x7FE00010:
-                value = element.value
-                if isinstance(value, bytes):
-                    value = value.decode("latin-1")
-                values.append(f"{element.keyword} {value}")
-
-    collect(ds.file_meta)
-    collect(ds)
+    for element in released_elements(pydicom.dcmread(path)):
+        value = element.value
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        values.append(f"{element.keyword} {value}")
     return "\n".join(values)
 
 

@@ -50,14 +50,9 @@ All names, numbers and dates are invented.
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
-import os
 import struct
-import subprocess
-import sys
 import unicodedata
-from pathlib import Path
 
 import polars as pl
 import pydicom
@@ -69,8 +64,8 @@ from cadbusi_assets.deid import DEFAULT_PROFILE, OriginalIdentifiers
 from cadbusi_assets.deid.deidentify import deidentify_dataset
 from cadbusi_assets.deid.engine import clean_header
 from cadbusi_assets.dicom import dataset_to_bytes
-from cadbusi_assets_tests.deid.test_adversarial_phi_19 import _item
-from cadbusi_assets_tests.deid.test_adversarial_phi_19 import _patient as _round19_patient
+from cadbusi_assets_tests.deid.phi_support import canary_patient, released_elements, run_deidentify
+from cadbusi_assets_tests.deid.phi_support import dataset_item as _item
 
 PHONE = "617-555-0143"
 
@@ -173,25 +168,15 @@ def _found_in_bytes(data: bytes) -> list[str]:
 def _dicom_texts(data: bytes) -> list[str]:
     """Every value of the file meta and the data set at any depth but Pixel Data, as text
     (bytes read as UTF-8 and as Latin-1), each value also with its values joined."""
-    ds = pydicom.dcmread(io.BytesIO(data))
     texts: list[str] = []
-
-    def collect(item: Dataset) -> None:
-        for element in item:
-            if element.VR == "SQ":
-                for child in element.value:
-                    collect(child)
-            elif element.tag != 0x7FE00010:
-                value = element.value
-                if isinstance(value, bytes):
-                    texts.extend([value.decode("latin-1"), value.decode("utf-8", "replace")])
-                elif isinstance(value, list | pydicom.multival.MultiValue):
-                    texts.extend([" ".join(map(str, value)), "".join(map(str, value))])
-                else:
-                    texts.append(str(value))
-
-    collect(ds.file_meta)
-    collect(ds)
+    for element in released_elements(pydicom.dcmread(io.BytesIO(data))):
+        value = element.value
+        if isinstance(value, bytes):
+            texts.extend([value.decode("latin-1"), value.decode("utf-8", "replace")])
+        elif isinstance(value, list | pydicom.multival.MultiValue):
+            texts.extend([" ".join(map(str, value)), "".join(map(str, value))])
+        else:
+            texts.append(str(value))
     return texts
 
 
@@ -204,7 +189,7 @@ def _leaks(data: bytes) -> list[str]:
 
 # ------------------------------------------------------------------------------ the files
 def _patient(person: Person) -> Dataset:
-    ds = _round19_patient()
+    ds = canary_patient("Quimbrell^Zelda", "4815162", BIRTH)
     ds.SpecificCharacterSet = "ISO_IR 192"
     ds.PatientName, ds.PatientID, ds.PatientBirthDate = person.name, person.patient_id, BIRTH
     index = list(PEOPLE).index(person.key)
@@ -332,22 +317,13 @@ def test_the_files_hold_what_they_plant():
 def command_run(tmp_path_factory):
     """Every file through ``cadbusi deidentify --analyze`` in its own process: the output
     folder, the report's rows by name, what it printed, the report's text."""
-    from cadbusi_assets.identity import generate_key_file
 
     root = tmp_path_factory.mktemp("round20")
     source, out = root / "in", root / "out"
     source.mkdir()
     for person, channel in FILES:
         (source / f"{person}_{channel}.dcm").write_bytes(_file(person, channel))
-    key = generate_key_file(root / "secrets" / "pseudonym.key")
-    command = [sys.executable, "-m", "cadbusi_assets.cli", "deidentify", str(source), str(out)]
-    command += ["--key-file", str(key), "--jobs", "1", "--layout", "study", "--no-ocr"]
-    command += ["--analyze"]
-    env = {**os.environ, "CADBUSI_WORKERS": "1"}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400)
-    report = out.parent / f"{out.name}.report.csv"
-    with report.open() as handle:
-        rows = {Path(r["input_path"]).stem: r for r in csv.DictReader(handle)}
+    done, rows, report = run_deidentify(root, source, out, "--analyze", timeout=400)
     return out, rows, done.stdout + done.stderr, report.read_text()
 
 
@@ -531,7 +507,7 @@ def test_a_name_the_text_does_not_call_a_relative_is_no_identifier():
 def test_a_relatives_folder_in_a_file_id_goes(pseudonymizer):
     """Gap b of round 19: a DICOMDIR record's file ID (``DATA\\VEXWORTH_O\\IMG1``) kept a
     relative's folder. No research use reads a file ID: file IDs go whatever they hold."""
-    ds = _round19_patient()
+    ds = canary_patient("Quimbrell^Zelda", "4815162", BIRTH)
     own = _item(DirectoryRecordType="IMAGE", ReferencedFileID=["DATA", "QUIMBRELL", "IMG1"])
     other = _item(DirectoryRecordType="IMAGE", ReferencedFileID=["DATA", "VEXWORTH_O", "IMG1"])
     ds.DirectoryRecordSequence = Sequence([own, other])
@@ -552,7 +528,7 @@ def test_a_lut_or_table_that_reads_as_words_goes(pseudonymizer):
     """Gap c of round 19: the entries of a LUT and a calibration table of unbounded
     multiplicity that spell a relative and a phone. A display LUT and a table hold numbers:
     bytes that read as words or a phone are no LUT and no table."""
-    ds = _round19_patient()
+    ds = canary_patient("Quimbrell^Zelda", "4815162", BIRTH)
     lut = _item(LUTDescriptor=[16, 0, 8], LUTExplanation="linear")
     lut.add_new(0x00283006, "OW", b"Ottoline Vexworth 617-555-0143 x")
     ds.VOILUTSequence = Sequence([lut])
@@ -574,7 +550,7 @@ def test_a_lut_or_table_that_reads_as_words_goes(pseudonymizer):
 
 
 def test_a_lut_and_tables_of_numbers_stay(pseudonymizer):
-    ds = _round19_patient()
+    ds = canary_patient("Quimbrell^Zelda", "4815162", BIRTH)
     lut = _item(LUTDescriptor=[256, 0, 8], LUTExplanation="linear")
     lut.add_new(0x00283006, "OW", struct.pack("<256H", *range(256)))
     ds.VOILUTSequence = Sequence([lut])
