@@ -1,0 +1,87 @@
+"""Adversary, round 7: runs users launch (the webserver's GraphQL, the daemon, ``dagster asset
+materialize``, ``cadbusi`` commands) when the daemon is killed under a running run, or a run is
+killed in the imaging pass of a range of dates.
+
+1. Terminate from the UI after the daemon and the run's process were killed (a daemon restart
+   that takes its process group, a drained node): what the run log says the run became.
+2. The same Terminate through the webserver's GraphQL: its answer.
+3. A ranged run killed in the imaging pass of its second date, then a re-run of another date
+   of the range: the killed date's write-ahead records stay until its own re-run, which leaves
+   nothing of them."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from cadbusi_assets.defs.run_process import RUN_PROCESS_TAG, release_dead_runs
+from cadbusi_assets.instance_config import DEMO_INSTANCE_YAML
+
+pytestmark = [pytest.mark.xdist_group("adversary_runs_s40")]
+
+
+def _dead_pid() -> int:
+    """The id of a process that has ended (and been reaped)."""
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait(timeout=60)
+    return done.pid
+
+
+def _run_of_a_dead_process(instance: dg.DagsterInstance, **tags: str) -> dg.DagsterRun:
+    """A STARTED run whose process (recorded as every study-date step records it) is gone."""
+    run_id = str(uuid.uuid4())
+    record = {
+        "run_id": run_id,
+        "pid": _dead_pid(),
+        "host": socket.gethostname(),
+        "started": 1.0,
+        "beats": True,
+    }
+    run = dg.DagsterRun(
+        job_name="__ASSET_JOB",
+        run_id=run_id,
+        status=dg.DagsterRunStatus.STARTED,
+        tags={RUN_PROCESS_TAG: json.dumps(record, sort_keys=True), **tags},
+    )
+    return instance.add_run(run)
+
+
+def _last_message(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType) -> str:
+    records = instance.get_records_for_run(run_id, of_type=kind).records
+    assert records, f"no {kind.value} event"
+    return records[-1].event_log_entry.message or ""
+
+
+def test_a_terminated_run_whose_process_is_gone_is_logged_as_canceled_not_failed(tmp_path: Path):
+    """A daemon restart that takes its process group (``systemctl restart``, a drained node)
+    kills the run it launched; a person then presses Terminate (the run goes CANCELING), and
+    ``dead_run_sensor`` (or the next run, or a ``cadbusi`` command) finds the process gone and
+    ends the run CANCELED. Before: the run's CANCELED event said "the run is marked failed",
+    so the run's log contradicts its status (and a reader looking for why it failed finds a
+    cancel)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(DEMO_INSTANCE_YAML)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        canceling = _run_of_a_dead_process(instance)
+        instance.report_run_canceling(canceling)
+        killed = _run_of_a_dead_process(instance)
+        assert sorted(release_dead_runs(instance)) == sorted([canceling.run_id, killed.run_id])
+
+        terminated = instance.get_run_by_id(canceling.run_id)
+        assert terminated is not None and terminated.status == dg.DagsterRunStatus.CANCELED
+        said = _last_message(instance, canceling.run_id, dg.DagsterEventType.RUN_CANCELED)
+        assert "gone" in said and "failed" not in said, said
+        assert "canceled" in said, said
+
+        died = instance.get_run_by_id(killed.run_id)
+        assert died is not None and died.status == dg.DagsterRunStatus.FAILURE
+        said = _last_message(instance, killed.run_id, dg.DagsterEventType.RUN_FAILURE)
+        assert "gone" in said and "marked failed" in said, said
