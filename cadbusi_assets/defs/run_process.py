@@ -323,17 +323,19 @@ def release_dead_runs(instance: dg.DagsterInstance, heartbeats: dict | None = No
             instance, elsewhere, heartbeats, time.time(), heartbeat_timeout()
         )
     for run in runs:
+        # a run someone was terminating ends CANCELED, and its log says so
+        canceling = run.status == dg.DagsterRunStatus.CANCELING
+        outcome = "the run is marked canceled." if canceling else "the run is marked failed."
         if run.run_id in stopped:
             message = (
                 f"The run's process on another host sent no heartbeat for "
-                f"{heartbeat_timeout():g} s (killed, crashed, or its machine is gone); the run "
-                "is marked failed."
+                f"{heartbeat_timeout():g} s (killed, crashed, or its machine is gone); {outcome}"
             )
         elif alive[run.run_id] is False:
-            message = "The run's process is gone (killed or crashed); the run is marked failed."
+            message = f"The run's process is gone (killed or crashed); {outcome}"
         else:
             continue
-        if run.status == dg.DagsterRunStatus.CANCELING:
+        if canceling:
             instance.report_run_canceled(run, message=message)
         else:
             instance.report_run_failed(run, message=message)
