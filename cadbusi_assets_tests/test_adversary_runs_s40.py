@@ -20,6 +20,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import requests
 
 from cadbusi_assets.defs.run_process import RUN_PROCESS_TAG, release_dead_runs
 from cadbusi_assets.instance_config import DEMO_INSTANCE_YAML
@@ -85,3 +86,53 @@ def test_a_terminated_run_whose_process_is_gone_is_logged_as_canceled_not_failed
         assert died is not None and died.status == dg.DagsterRunStatus.FAILURE
         said = _last_message(instance, killed.run_id, dg.DagsterEventType.RUN_FAILURE)
         assert "gone" in said and "marked failed" in said, said
+
+
+@pytest.mark.integration
+def test_the_uis_terminate_of_a_run_whose_process_and_code_server_are_gone_answers_and_ends_it(
+    tmp_path: Path,
+):
+    """The daemon's run launcher started the run in a code server the daemon owns (the run's
+    ``.dagster/grpc_info`` tag names it); a daemon restart that takes its process group kills
+    both. The UI's Terminate (GraphQL ``terminateRun``) asks that code server to cancel the run.
+    Before: the webserver answered HTTP 500 with "Could not reach user code server" (the UI
+    shows an error for a run that is already dead) and left the run CANCELING, its ``pacs`` slot
+    held, until ``dead_run_sensor`` or run monitoring (60 s) ended it — with no daemon, for
+    good. The run's own process record says it is gone: Terminate can end it CANCELED now."""
+    from dagster._core.storage.tags import GRPC_INFO_TAG
+
+    from cadbusi_assets.identity import generate_key_file
+    from cadbusi_assets_tests.defs.services import (
+        TERMINATE_RUN,
+        dagster_services,
+        product_env,
+        wait_for,
+        write_instance_yaml,
+    )
+
+    (tmp_path / "cohort").mkdir()
+    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
+    env = product_env(tmp_path / "state", tmp_path / "cohort", key, CADBUSI_OCR="0")
+    write_instance_yaml(env)
+    gone = json.dumps({"host": "localhost", "socket": str(tmp_path / "gone.sock")})
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        run = _run_of_a_dead_process(instance, **{GRPC_INFO_TAG: gone})
+    with dagster_services(env, daemon=False) as services:
+        reply = requests.post(
+            f"{services.base}/graphql",
+            json={"query": TERMINATE_RUN, "variables": {"runId": run.run_id}},
+            timeout=60,
+        )
+        answer = reply.json()["data"]["terminateRun"]
+        assert reply.status_code == 200 and answer["__typename"] != "PythonError", (
+            reply.status_code,
+            answer,
+        )
+        instance = services.instance()
+        wait_for(
+            lambda: instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED,
+            timeout=10,
+            what="the dead run to end CANCELED",
+            services=services,
+            poll=0.5,
+        )
