@@ -12,6 +12,7 @@ killed in the imaging pass of a range of dates.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -103,6 +104,7 @@ def test_the_uis_terminate_of_a_run_whose_process_and_code_server_are_gone_answe
 
     from cadbusi_assets.identity import generate_key_file
     from cadbusi_assets_tests.defs.services import (
+        ROOT,
         TERMINATE_RUN,
         dagster_services,
         product_env,
@@ -113,6 +115,8 @@ def test_the_uis_terminate_of_a_run_whose_process_and_code_server_are_gone_answe
     (tmp_path / "cohort").mkdir()
     key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
     env = product_env(tmp_path / "state", tmp_path / "cohort", key, CADBUSI_OCR="0")
+    # the webserver loads this checkout's code (the instance's run launcher is in it)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     write_instance_yaml(env)
     gone = json.dumps({"host": "localhost", "socket": str(tmp_path / "gone.sock")})
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:

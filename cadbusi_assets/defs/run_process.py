@@ -351,3 +351,26 @@ def release_dead_runs(instance: dg.DagsterInstance, heartbeats: dict | None = No
         for record in over:
             storage.free_concurrency_slots_for_run(record.dagster_run.run_id)
     return marked
+
+
+class RunLauncher(dg.DefaultRunLauncher):
+    """Dagster's default run launcher (``run_launcher`` of the instance's ``dagster.yaml``),
+    whose ``terminate`` (the UI's Terminate) first asks whether the run's process still runs.
+
+    The default launcher reaches a run through the code server that started it (the daemon's,
+    named by the run's ``.dagster/grpc_info`` tag). A daemon restart that takes its process
+    group, or a drained node, kills that server with the run: Terminate then failed with "Could
+    not reach user code server" (the webserver answered HTTP 500) and left the run CANCELING,
+    its pool slots held, until ``dead_run_sensor`` or run monitoring ended it (with no daemon,
+    never). A run whose recorded process on this host is gone is ended CANCELED at once here,
+    and its slots freed (:func:`release_dead_runs`); any other run goes to the default
+    launcher as before."""
+
+    def terminate(self, run_id: str) -> bool:
+        instance = self._instance
+        run = instance.get_run_by_id(run_id)
+        if run is None or run.is_finished or run_process_alive(run) is not False:
+            return super().terminate(run_id)
+        if run.status != dg.DagsterRunStatus.CANCELING:
+            instance.report_run_canceling(run, message="Sending run termination request.")
+        return run_id in release_dead_runs(instance)
