@@ -11,11 +11,13 @@ killed in the imaging pass of a range of dates.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -139,4 +141,116 @@ def test_the_uis_terminate_of_a_run_whose_process_and_code_server_are_gone_answe
             what="the dead run to end CANCELED",
             services=services,
             poll=0.5,
+        )
+
+
+@pytest.mark.integration
+def test_the_uis_terminate_stops_a_daemon_run_whose_code_server_was_killed(tmp_path: Path):
+    """A date run from the UI (``launchPartitionBackfill``): the daemon starts the run in its
+    code server, whose child process runs the steps. The daemon and that code server are then
+    killed (an out-of-memory kill of the daemon's processes, a restart that stops them but not
+    the run), and a new daemon is started; the run's process goes on. A person presses
+    Terminate. Before: the webserver answered HTTP 500 ("Could not reach user code server"),
+    the run went CANCELING and its process went on writing: it materialized the date's
+    imaging assets and ``labelbox_data_rows`` after the request and the run ended SUCCESS.
+    README: Terminate interrupts the run's process within seconds and the run ends CANCELED."""
+    import psutil
+
+    from cadbusi_assets.identity import generate_key_file
+    from cadbusi_assets_tests.defs.services import (
+        BIN,
+        ROOT,
+        STUDY_DATE_ASSETS,
+        TERMINATE_RUN,
+        dagster_services,
+        launch_backfill,
+        product_env,
+        wait_for,
+        write_instance_yaml,
+    )
+    from cadbusi_assets_tests.support import time_limit
+    from cadbusi_demo import DemoConfig, generate_demo_cohort
+
+    with time_limit(180, "a demo cohort"):
+        generate_demo_cohort(
+            tmp_path / "cohort",
+            DemoConfig(
+                start=dt.date(2026, 9, 1), days=1, studies_per_day=(8, 10), seed=11, workers=1
+            ),
+        )
+    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
+    env = product_env(
+        tmp_path / "state",
+        tmp_path / "cohort",
+        key,
+        CADBUSI_OCR="0",
+        CADBUSI_WORKERS="1",
+        CADBUSI_CINE_FRAME_STEP="1",
+    )
+    # the webserver, the daemon and the run load this checkout's code
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    write_instance_yaml(env)
+    with dagster_services(env) as services:
+        instance = services.instance()
+        launch_backfill(services, STUDY_DATE_ASSETS, ["2026-09-01"])
+
+        def recorded_run() -> dg.DagsterRun | None:
+            for run in instance.get_runs(
+                filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])
+            ):
+                if RUN_PROCESS_TAG in run.tags:
+                    return run
+            return None
+
+        run = wait_for(recorded_run, 400, "the run's first study-date step", services, poll=0.2)
+        pid = json.loads(run.tags[RUN_PROCESS_TAG])["pid"]
+        daemon = services.procs["daemon"]
+        code_servers = [
+            p for p in psutil.Process(daemon.pid).children() if "api" in " ".join(p.cmdline())
+        ]
+        assert code_servers, "the daemon started no code server"
+        for server in code_servers:  # the daemon's code server, then the daemon: not the run
+            server.kill()
+        daemon.kill()
+        daemon.wait(timeout=30)
+        assert psutil.pid_exists(pid), "the run's process died with its code server"
+        # a new daemon, as an operator starts one
+        log_dir = Path(env["DAGSTER_HOME"]) / "service-logs"
+        services.procs["daemon"] = subprocess.Popen(
+            [str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")],
+            cwd=ROOT,
+            env=env,
+            stdout=(log_dir / "daemon2.log").open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        services.logs["daemon"] = log_dir / "daemon2.log"
+        requested = time.time()
+        reply = requests.post(
+            f"{services.base}/graphql",
+            json={"query": TERMINATE_RUN, "variables": {"runId": run.run_id}},
+            timeout=60,
+        )
+        answer = reply.json()["data"]["terminateRun"]
+        try:
+            psutil.Process(pid).wait(timeout=60)
+            stopped = True
+        except psutil.TimeoutExpired:
+            stopped = False
+        after = sorted(
+            r.event_log_entry.dagster_event.asset_key.to_user_string()
+            for r in instance.get_records_for_run(
+                run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+            ).records
+            if r.event_log_entry.dagster_event and r.event_log_entry.timestamp > requested
+        )
+        if not stopped:
+            psutil.Process(pid).kill()
+        status = instance.get_run_by_id(run.run_id).status
+        assert stopped, f"the run's process went on after Terminate (materialized {after})"
+        assert status == dg.DagsterRunStatus.CANCELED, (status, after)
+        assert not {"inpainted_images", "labelbox_data_rows"} & set(after), after
+        assert reply.status_code == 200 and answer["__typename"] == "TerminateRunSuccess", (
+            reply.status_code,
+            answer,
         )
