@@ -355,22 +355,44 @@ def release_dead_runs(instance: dg.DagsterInstance, heartbeats: dict | None = No
 
 class RunLauncher(dg.DefaultRunLauncher):
     """Dagster's default run launcher (``run_launcher`` of the instance's ``dagster.yaml``),
-    whose ``terminate`` (the UI's Terminate) first asks whether the run's process still runs.
+    whose ``terminate`` (the UI's Terminate) also reaches a run whose code server is gone.
 
     The default launcher reaches a run through the code server that started it (the daemon's,
-    named by the run's ``.dagster/grpc_info`` tag). A daemon restart that takes its process
-    group, or a drained node, kills that server with the run: Terminate then failed with "Could
-    not reach user code server" (the webserver answered HTTP 500) and left the run CANCELING,
-    its pool slots held, until ``dead_run_sensor`` or run monitoring ended it (with no daemon,
-    never). A run whose recorded process on this host is gone is ended CANCELED at once here,
-    and its slots freed (:func:`release_dead_runs`); any other run goes to the default
+    named by the run's ``.dagster/grpc_info`` tag). When that server was killed (a daemon
+    restart that took its processes, an out-of-memory kill), Terminate failed with "Could not
+    reach user code server" (the webserver answered HTTP 500) and left the run CANCELING:
+
+    * a run whose process died with the server kept its pool slots until ``dead_run_sensor``
+      or run monitoring ended it (with no daemon, never): it is ended CANCELED at once here,
+      its slots freed (:func:`release_dead_runs`);
+    * a run whose process lives on went on writing, and ended SUCCESS: its process (recorded
+      on this host) is interrupted here as Ctrl-C would, and with the run CANCELING Dagster
+      ends it CANCELED, its steps' own clean-up run.
+
+    A run of another host, or one that has not recorded its process yet, goes to the default
     launcher as before."""
 
     def terminate(self, run_id: str) -> bool:
+        from dagster._core.errors import DagsterUserCodeUnreachableError
+
         instance = self._instance
         run = instance.get_run_by_id(run_id)
-        if run is None or run.is_finished or run_process_alive(run) is not False:
+        alive = None if run is None or run.is_finished else run_process_alive(run)
+        if run is not None and alive is False:
+            if run.status != dg.DagsterRunStatus.CANCELING:
+                instance.report_run_canceling(run, message="Sending run termination request.")
+            return run_id in release_dead_runs(instance)
+        try:
             return super().terminate(run_id)
-        if run.status != dg.DagsterRunStatus.CANCELING:
-            instance.report_run_canceling(run, message="Sending run termination request.")
-        return run_id in release_dead_runs(instance)
+        except DagsterUserCodeUnreachableError:
+            pid = run_pid(run) if run is not None and alive else None
+            if pid is None:
+                raise
+        instance.report_engine_event(
+            "The code server that started the run is gone; interrupting the run's process "
+            f"(pid {pid}) directly.",
+            run,
+            cls=self.__class__,
+        )
+        os.kill(pid, signal.SIGINT)
+        return True
