@@ -394,5 +394,8 @@ class RunLauncher(dg.DefaultRunLauncher):
             run,
             cls=self.__class__,
         )
-        os.kill(pid, signal.SIGINT)
+        try:
+            os.kill(pid, signal.SIGINT)
+        except OSError:  # ended meanwhile, or another user's: the run stays CANCELING
+            return False
         return True
