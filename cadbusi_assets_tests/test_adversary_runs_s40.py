@@ -254,3 +254,50 @@ def test_the_uis_terminate_stops_a_daemon_run_whose_code_server_was_killed(tmp_p
             reply.status_code,
             answer,
         )
+
+
+def test_cadbusi_open_batches_names_the_dates_a_stopped_pass_left_unlisted_files_of(
+    tmp_path: Path, monkeypatch, capsys
+):
+    """A ranged run (a UI backfill, ``cadbusi demo``) stopped in the imaging pass of its
+    second date before that pass wrote a table: its de-identified files are in the research
+    zone, named by its write-ahead records (``pending_writes/``) and by no table, and no open
+    marker was left (the pass had written no table yet). Killed, the sensor re-runs the date;
+    terminated by a person, nothing does ("a terminated run never resumes: re-run it by hand").
+    Before: ``cadbusi open-batches`` said "0 open batch(es)" and nothing else, no command or
+    view named the date (``ls pending_writes/`` shows an opaque batch name), so the files —
+    of a patient who withdrew meanwhile too — stayed for good. The command must name the
+    date to re-run (the raw zone's holder's terminal; nothing goes to Dagster)."""
+    import polars as pl
+
+    from cadbusi_assets import cli
+    from cadbusi_assets.identity import Pseudonymizer, generate_key_file, load_key
+    from cadbusi_assets.storage import open_zone, write_partition_table
+    from cadbusi_assets.storage.pending import begin_pending, record_pending
+
+    key_file = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
+    pseudonymizer = Pseudonymizer(load_key(str(key_file)))
+    raw = open_zone(tmp_path / "raw", name="raw").ensure()
+    research = open_zone(tmp_path / "research", name="research").ensure()
+    finished, stopped = "2026-09-01", "2026-09-02"
+    for day in (finished, stopped):
+        write_partition_table(raw, "retrieval_instances", day, pl.DataFrame({"x": [1]}))
+    png = "images/ab/abababababababababababab.png"
+    record_pending(
+        research,
+        begin_pending(pseudonymizer.batch_name(stopped), "deidentified_images"),
+        "i1",
+        [png],
+    )
+    research.write_bytes(tuple(png.split("/")), b"written by the stopped pass")
+    for name, value in {
+        "CADBUSI_DEPLOYMENT": "demo",
+        "CADBUSI_HOME": str(tmp_path / "home"),
+        "CADBUSI_RAW_ZONE": str(raw.root),
+        "CADBUSI_RESEARCH_ZONE": str(research.root),
+        "CADBUSI_PSEUDONYM_KEY_FILE": str(key_file),
+    }.items():
+        monkeypatch.setenv(name, value)
+    cli.main(["open-batches"])
+    out = capsys.readouterr().out
+    assert stopped in out and finished not in out, out
