@@ -1,13 +1,14 @@
 """Adversary, round 7: runs users launch (the webserver's GraphQL, the daemon, ``dagster asset
 materialize``, ``cadbusi`` commands) when the daemon is killed under a running run, or a run is
-killed in the imaging pass of a range of dates.
+stopped in the imaging pass of a range of dates.
 
 1. Terminate from the UI after the daemon and the run's process were killed (a daemon restart
-   that takes its process group, a drained node): what the run log says the run became.
-2. The same Terminate through the webserver's GraphQL: its answer.
-3. A ranged run killed in the imaging pass of its second date, then a re-run of another date
-   of the range: the killed date's write-ahead records stay until its own re-run, which leaves
-   nothing of them."""
+   that takes its process group, a drained node): what the run log says the run became, and
+   the webserver's answer.
+2. Terminate from the UI after the daemon's code server was killed but the run's process lives
+   on: the process must stop.
+3. A ranged run stopped in the imaging pass of its second date before its tables: which command
+   names the date whose files no table lists (``pending_writes/``)."""
 
 from __future__ import annotations
 
