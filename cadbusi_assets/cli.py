@@ -804,10 +804,12 @@ def cmd_open_batches(args: argparse.Namespace) -> int:
     from cadbusi_assets.stages import StageFailure
     from cadbusi_assets.stages.batches import (
         interrupted_dates,
+        raw_dates,
         retire_unmatched_batches,
         unmatched_open_batches,
     )
     from cadbusi_assets.storage import ZoneError
+    from cadbusi_assets.storage.pending import pending_batches
     from cadbusi_assets.storage.tables import retired_batches
 
     try:
@@ -815,6 +817,8 @@ def cmd_open_batches(args: argparse.Namespace) -> int:
         pseudonymizer = Pseudonymizer(load_key(load_settings().key_file or None))
         matched = interrupted_dates(raw, research, pseudonymizer)
         unmatched = unmatched_open_batches(raw, research, pseudonymizer)
+        pending = pending_batches(research)
+        leftovers = sorted(d for d in raw_dates(raw) if pseudonymizer.batch_name(d) in pending)
     except (SettingsError, ZoneError, ValueError, PseudonymKeyError) as exc:
         _echo(f"cannot read the open batches: {exc}")
         return 2
@@ -825,6 +829,16 @@ def cmd_open_batches(args: argparse.Namespace) -> int:
     _echo(
         f"{len(unmatched)} open batch(es) of no study date of the raw zone (nothing re-runs them)"
     )
+    # a pass stopped before its tables (killed, terminated, failed) left files no table lists,
+    # recorded in pending_writes/: the date's next pass deletes them; after a Terminate nothing
+    # re-runs the date, so name it (this terminal only: the dates are the raw zone's)
+    _echo(
+        f"{len(leftovers)} study date(s) with files of a stopped pass that no table lists (the "
+        "date's next run deletes them; a terminated run's date is not re-run for you)"
+        + "".join(f"\n  {day}" for day in leftovers)
+    )
+    if len(pending) > len(leftovers):
+        _echo(f"{len(pending) - len(leftovers)} such batch(es) of no study date of the raw zone")
     if not args.retire_unmatched:
         for batch in unmatched:
             _echo(f"  {batch}")

@@ -15,6 +15,11 @@ concurrency:
     max_concurrent_runs: 2
   pools:
     default_limit: 1
+# Dagster's default run launcher, whose Terminate also ends a run whose process is gone (a
+# daemon restart took it with its code server): cadbusi_assets.defs.run_process.RunLauncher.
+run_launcher:
+  module: cadbusi_assets.defs.run_process
+  class: RunLauncher
 # A run stuck while starting or canceling is failed / canceled after a timeout; a run whose
 # process died is marked failed by the dead_run_sensor (the default run launcher cannot tell).
 run_monitoring:

@@ -323,17 +323,19 @@ def release_dead_runs(instance: dg.DagsterInstance, heartbeats: dict | None = No
             instance, elsewhere, heartbeats, time.time(), heartbeat_timeout()
         )
     for run in runs:
+        # a run someone was terminating ends CANCELED, and its log says so
+        canceling = run.status == dg.DagsterRunStatus.CANCELING
+        outcome = "the run is marked canceled." if canceling else "the run is marked failed."
         if run.run_id in stopped:
             message = (
                 f"The run's process on another host sent no heartbeat for "
-                f"{heartbeat_timeout():g} s (killed, crashed, or its machine is gone); the run "
-                "is marked failed."
+                f"{heartbeat_timeout():g} s (killed, crashed, or its machine is gone); {outcome}"
             )
         elif alive[run.run_id] is False:
-            message = "The run's process is gone (killed or crashed); the run is marked failed."
+            message = f"The run's process is gone (killed or crashed); {outcome}"
         else:
             continue
-        if run.status == dg.DagsterRunStatus.CANCELING:
+        if canceling:
             instance.report_run_canceled(run, message=message)
         else:
             instance.report_run_failed(run, message=message)
@@ -349,3 +351,51 @@ def release_dead_runs(instance: dg.DagsterInstance, heartbeats: dict | None = No
         for record in over:
             storage.free_concurrency_slots_for_run(record.dagster_run.run_id)
     return marked
+
+
+class RunLauncher(dg.DefaultRunLauncher):
+    """Dagster's default run launcher (``run_launcher`` of the instance's ``dagster.yaml``),
+    whose ``terminate`` (the UI's Terminate) also reaches a run whose code server is gone.
+
+    The default launcher reaches a run through the code server that started it (the daemon's,
+    named by the run's ``.dagster/grpc_info`` tag). When that server was killed (a daemon
+    restart that took its processes, an out-of-memory kill), Terminate failed with "Could not
+    reach user code server" (the webserver answered HTTP 500) and left the run CANCELING:
+
+    * a run whose process died with the server kept its pool slots until ``dead_run_sensor``
+      or run monitoring ended it (with no daemon, never): it is ended CANCELED at once here,
+      its slots freed (:func:`release_dead_runs`);
+    * a run whose process lives on went on writing, and ended SUCCESS: its process (recorded
+      on this host) is interrupted here as Ctrl-C would, and with the run CANCELING Dagster
+      ends it CANCELED, its steps' own clean-up run.
+
+    A run of another host, or one that has not recorded its process yet, goes to the default
+    launcher as before."""
+
+    def terminate(self, run_id: str) -> bool:
+        from dagster._core.errors import DagsterUserCodeUnreachableError
+
+        instance = self._instance
+        run = instance.get_run_by_id(run_id)
+        alive = None if run is None or run.is_finished else run_process_alive(run)
+        if run is not None and alive is False:
+            if run.status != dg.DagsterRunStatus.CANCELING:
+                instance.report_run_canceling(run, message="Sending run termination request.")
+            return run_id in release_dead_runs(instance)
+        try:
+            return super().terminate(run_id)
+        except DagsterUserCodeUnreachableError:
+            pid = run_pid(run) if run is not None and alive else None
+            if pid is None:
+                raise
+        instance.report_engine_event(
+            "The code server that started the run is gone; interrupting the run's process "
+            f"(pid {pid}) directly.",
+            run,
+            cls=self.__class__,
+        )
+        try:
+            os.kill(pid, signal.SIGINT)
+        except OSError:  # ended meanwhile, or another user's: the run stays CANCELING
+            return False
+        return True

@@ -141,9 +141,15 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def dagster_services(
-    env: dict[str, str], *, daemon: bool = True, webserver: bool = True, timeout: float = 180
+    env: dict[str, str],
+    *,
+    daemon: bool = True,
+    webserver: bool = True,
+    timeout: float = 180,
+    workspace: Path | None = None,
 ) -> Iterator[Services]:
-    """Start the webserver and/or the daemon on ``env``'s instance; stop both at the end."""
+    """Start the webserver and/or the daemon on ``env``'s instance (the repository's
+    ``workspace.yaml``, or ``workspace``); stop both at the end."""
     log_dir = Path(env["DAGSTER_HOME"]) / "service-logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     services = Services(env, free_port())
@@ -153,14 +159,14 @@ def dagster_services(
     # Create the instance's storage once, before two processes race to create it.
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]):
         pass
-    workspace = str(ROOT / "workspace.yaml")
+    workspace_file = str(workspace or ROOT / "workspace.yaml")
     try:
         if webserver:
             args = [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(services.port)]
-            proc, log = _start("webserver", [*args, "-w", workspace], env, log_dir)
+            proc, log = _start("webserver", [*args, "-w", workspace_file], env, log_dir)
             services.procs["webserver"], services.logs["webserver"] = proc, log
         if daemon:
-            args = [str(BIN / "dagster-daemon"), "run", "-w", workspace]
+            args = [str(BIN / "dagster-daemon"), "run", "-w", workspace_file]
             proc, log = _start("daemon", args, env, log_dir)
             services.procs["daemon"], services.logs["daemon"] = proc, log
         if webserver:
