@@ -117,7 +117,11 @@ def header_identifiers(ds: Dataset) -> OriginalIdentifiers:
     :data:`~cadbusi_assets.deid.identifiers.MIN_OTHER_FAMILY` letters (two CJK) is searched
     for alone like a relative's surname, so that ``Acme Vexworth`` in a device field goes.
     """
-    identifiers = OriginalIdentifiers.from_dataset(ds)
+    return header_identifiers_of(ds, OriginalIdentifiers.from_dataset(ds))
+
+
+def header_identifiers_of(ds: Dataset, identifiers: OriginalIdentifiers) -> OriginalIdentifiers:
+    """:func:`header_identifiers`, the header's own (``identifiers``) already read."""
     words: list[str] = []
     for elem in ds.iterall():
         if elem.VR in _FREE_TEXT_VRS and elem.value:
@@ -356,7 +360,9 @@ def _deidentify_dataset(
     profile = profile or DEFAULT_PROFILE
     _check_supported(ds, profile)
     _check_nesting(ds)
-    identifiers = header_identifiers(ds).merge(extra_identifiers)
+    # free text is scrubbed first without the relatives it names itself (engine.HeaderCleaner)
+    own = OriginalIdentifiers.from_dataset(ds).merge(extra_identifiers)
+    identifiers = header_identifiers_of(ds, own)
 
     plan: PixelPlan = plan_pixel_cleaning(ds)
     frames = decode_all_frames(ds)
@@ -365,7 +371,7 @@ def _deidentify_dataset(
     blank_outside(frames, plan.keep)
 
     out = _copy_header(ds)
-    header: HeaderResult = clean_header(out, pseudonymizer, profile, identifiers)
+    header: HeaderResult = clean_header(out, pseudonymizer, profile, identifiers, own)
     _write_pixels(out, ds, frames)
     _bookkeeping(out, profile, pixels_cleaned=True)
 

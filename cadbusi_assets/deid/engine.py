@@ -185,10 +185,16 @@ class HeaderCleaner:
         identifiers: OriginalIdentifiers,
         patient_id: str,
         original_dates: frozenset[dt.date] = frozenset(),
+        prose_identifiers: OriginalIdentifiers | None = None,
     ) -> None:
         self.pseudonymizer = pseudonymizer
         self.profile = profile
         self.identifiers = identifiers
+        # what free text (ST, LT, UT) is scrubbed with first: not the relatives that free text
+        # itself names (``sister Zelda Plimsoll``), which its third-party rule takes whole; one
+        # word of such a name replaced first (``sister [id] Plimsoll``) hid the rest from it.
+        # The last line (:meth:`_residual`) looks for every identifier.
+        self.prose_identifiers = identifiers if prose_identifiers is None else prose_identifiers
         self.patient_id = patient_id
         self.shift_days = pseudonymizer.date_shift_days(patient_id)
         self.actions: Counter[str] = Counter()
@@ -291,8 +297,12 @@ class HeaderCleaner:
             return
         self.actions["D"] += 1
 
-    def _clean(self, ds: Dataset, elem: DataElement) -> None:
+    def _clean(
+        self, ds: Dataset, elem: DataElement, identifiers: OriginalIdentifiers | None = None
+    ) -> None:
         vr = elem.VR
+        if identifiers is None:
+            identifiers = self.prose_identifiers if vr in _FREE_TEXT_VRS else self.identifiers
         if vr in _DUMMY_DATES:
             self._apply_dates(ds, elem)
             return
@@ -312,10 +322,7 @@ class HeaderCleaner:
             # the identifiers' patterns are compiled only for a value that may hold one (the
             # scrub of a value that holds none is the generic one)
             cleaned = [
-                scrub(
-                    str(v),
-                    self.identifiers if may_hold_identifiers(str(v), self.identifiers) else None,
-                )
+                scrub(str(v), identifiers if may_hold_identifiers(str(v), identifiers) else None)
                 if v
                 else v
                 for v in values
@@ -634,7 +641,7 @@ class HeaderCleaner:
         if not find_identifiers_in_text(text, self.identifiers):
             return
         if elem.VR in _TEXT_VRS:
-            self._clean(ds, elem)
+            self._clean(ds, elem, self.identifiers)
             self.actions["C"] -= 1
             if find_identifiers_in_text(str(elem.value), self.identifiers):
                 del ds[elem.tag]
@@ -787,14 +794,19 @@ def clean_header(
     pseudonymizer: Pseudonymizer,
     profile: DeidProfile,
     identifiers: OriginalIdentifiers,
+    prose_identifiers: OriginalIdentifiers | None = None,
 ) -> HeaderResult:
-    """De-identify the header of ``ds`` in place (pixels untouched) and rebuild its meta."""
+    """De-identify the header of ``ds`` in place (pixels untouched) and rebuild its meta.
+    ``prose_identifiers``: what free text is scrubbed with first (default ``identifiers``;
+    see :class:`HeaderCleaner`)."""
     original = Dataset()
     for keyword in ("PatientID", "PatientBirthDate", "StudyDate", "AccessionNumber"):
         if keyword in ds:
             original.add(DataElement(ds[keyword].tag, ds[keyword].VR, ds[keyword].value))
     patient_id = str(original.get("PatientID", "") or "").strip()
-    cleaner = HeaderCleaner(pseudonymizer, profile, identifiers, patient_id, original_dates(ds))
+    cleaner = HeaderCleaner(
+        pseudonymizer, profile, identifiers, patient_id, original_dates(ds), prose_identifiers
+    )
     cleaner.clean_dataset(ds)
     _set_age(ds, original, profile)
     meta = getattr(ds, "file_meta", None)

@@ -496,6 +496,29 @@ def test_a_relative_named_in_a_report_in_each_script_goes_from_device_fields(per
     assert header_identifiers(ds) != OriginalIdentifiers.from_dataset(ds)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Pt Quimbrell; sister Zelda Plimsoll 555-0142",
+        "sister Zelda Plimsoll-Brown",
+        "sister Zelda Plimsoll and mother Rose Brown",
+    ],
+)
+def test_a_relative_whose_surname_is_a_word_goes_whole_from_the_text(text, pseudonymizer):
+    """The free text naming the relative is scrubbed first without the relatives it names:
+    replacing the given name alone (``sister [id] Plimsoll``, found by the full suite's
+    adversarial cohort after this round's first fix) hid the surname, a vocabulary word, from
+    the rule that takes the whole name."""
+    ds = _patient(PEOPLE["latin"])
+    ds.ImageComments = text
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    out, _ = _deidentified(buffer.getvalue(), pseudonymizer)
+    comments = str(out.get("ImageComments", "")).upper()
+    assert "PLIMSOLL" not in comments and "ZELDA" not in comments, comments
+    assert "BROWN" not in comments and "ROSE" not in comments, comments
+
+
 def test_a_name_the_text_does_not_call_a_relative_is_no_identifier():
     """Words of the text that no relative's word introduces are not taken for names."""
     from cadbusi_assets.deid.deidentify import header_identifiers
