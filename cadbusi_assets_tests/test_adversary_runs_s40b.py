@@ -2,7 +2,7 @@
 
 1. Terminate of a run the daemon launched on **another host** whose code server is dead: the
    instance's run launcher cannot reach the run (no code server) and cannot signal its process
-   (another machine). The run's own process must stop itself.
+   (another machine). The run's own process must stop itself, and only once.
 """
 
 from __future__ import annotations
@@ -18,9 +18,14 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import psutil
 import pytest
 
-from cadbusi_assets.defs.run_process import RUN_PROCESS_TAG
+from cadbusi_assets.defs.run_process import (
+    INTERRUPTED_TAG,
+    LAUNCHER_GRACE_SECONDS,
+    RUN_PROCESS_TAG,
+)
 from cadbusi_assets.instance_config import DEMO_INSTANCE_YAML
 
 pytestmark = [pytest.mark.xdist_group("adversary_runs_s40b")]
@@ -45,8 +50,14 @@ _DAEMON_RUN = textwrap.dedent(
     @dg.asset(deps=[records])
     def fetch() -> None:
         print("holding", flush=True)
-        for _ in range(1200):
-            time.sleep(0.5)
+        try:
+            for _ in range(1200):
+                time.sleep(0.5)
+        except BaseException:  # Dagster raises its own interrupt error
+            print("cleaning up", flush=True)
+            time.sleep(float(sys.argv[2]))  # the step's own clean-up
+            print("cleaned up", flush=True)
+            raise
 
     gone = json.dumps({"host": "localhost", "socket": sys.argv[1]})
     with dg.DagsterInstance.get() as instance:
@@ -58,28 +69,73 @@ _DAEMON_RUN = textwrap.dedent(
 )
 
 
-def _start_daemon_like_run(home: Path, socket_path: Path) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [sys.executable, "-c", _DAEMON_RUN, str(socket_path)],
+#: the code server: the run's parent process, killed by the test once the run holds
+_CODE_SERVER = textwrap.dedent(
+    """
+    import subprocess, sys
+    subprocess.run([sys.executable, "-c", *sys.argv[1:]], timeout=900)
+    """
+)
+
+
+def _start_daemon_like_run(
+    home: Path, socket_path: Path, clean_up_seconds: float = 0.0, kill_server: bool = True
+) -> tuple[subprocess.Popen, psutil.Process]:
+    """The run's code server (a process whose child runs the run) and the run's process, once
+    the run is in its second step; the code server is killed then (``kill_server``), the run
+    goes on."""
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            _CODE_SERVER,
+            _DAEMON_RUN,
+            str(socket_path),
+            str(clean_up_seconds),
+        ],
         env={**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
     )
-    assert process.stdout is not None
+    assert server.stdout is not None
     deadline = time.monotonic() + 150  # never waits forever
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stdout], [], [], 5)
+        ready, _, _ = select.select([server.stdout], [], [], 5)
         if ready:
-            line = process.stdout.readline()
+            line = server.stdout.readline()
             if "holding" in line:
-                return process
+                (run_process,) = psutil.Process(server.pid).children()
+                if kill_server:  # the code server dies; its run goes on
+                    server.kill()
+                    server.wait(timeout=30)
+                return server, run_process
             if not line:
                 break
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
+    os.killpg(server.pid, signal.SIGKILL)
+    server.wait(timeout=30)
     pytest.fail("the run never reached its second step")
+
+
+def _end(server: subprocess.Popen, run_process: psutil.Process) -> str:
+    """What the run printed; the run's process is killed when it still runs."""
+    if run_process.is_running():
+        os.killpg(server.pid, signal.SIGKILL)
+        run_process.wait(timeout=30)
+    if server.poll() is None:
+        server.kill()
+    server.wait(timeout=30)
+    assert server.stdout is not None
+    return server.stdout.read()
+
+
+def _stopped(run_process: psutil.Process, timeout: float) -> bool:
+    try:
+        run_process.wait(timeout=timeout)
+    except psutil.TimeoutExpired:
+        return False
+    return True
 
 
 def _as_if_on_another_host(instance: dg.DagsterInstance, run_id: str) -> None:
@@ -103,20 +159,65 @@ def test_terminate_stops_a_run_of_another_host_whose_code_server_is_gone(tmp_pat
     home.mkdir()
     (home / "dagster.yaml").write_text(DEMO_INSTANCE_YAML)
     monkeypatch.delenv("CADBUSI_EXECUTOR", raising=False)
-    process = _start_daemon_like_run(home, tmp_path / "gone.sock")
+    server, run_process = _start_daemon_like_run(home, tmp_path / "gone.sock")
     try:
         with dg.DagsterInstance.from_config(str(home)) as instance:
             (run,) = instance.get_runs()
             _as_if_on_another_host(instance, run.run_id)
             answered = instance.run_launcher.terminate(run.run_id)
             assert answered is True
-            try:
-                process.wait(timeout=90)
-            except subprocess.TimeoutExpired:
-                pytest.fail("the run's process went on after Terminate")
+            assert _stopped(run_process, 90), "the run's process went on after Terminate"
             ended = instance.get_run_by_id(run.run_id)
             assert ended is not None and ended.status == dg.DagsterRunStatus.CANCELED
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
+        _end(server, run_process)
+
+
+@pytest.mark.integration
+def test_a_run_the_launcher_interrupted_is_not_interrupted_again_in_its_clean_up(
+    tmp_path, monkeypatch
+):
+    """The other side of the fix above: the run's process watches a daemon-launched run too.
+    When the launcher reached the run (here: its code server gone, the process on this host,
+    interrupted by the launcher itself), the process must not interrupt itself a second time
+    once the grace has passed: a second Ctrl-C would cut the step's own clean-up short."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(DEMO_INSTANCE_YAML)
+    monkeypatch.delenv("CADBUSI_EXECUTOR", raising=False)
+    server, run_process = _start_daemon_like_run(
+        home, tmp_path / "gone.sock", LAUNCHER_GRACE_SECONDS + 4
+    )
+    try:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            (run,) = instance.get_runs()
+            assert instance.run_launcher.terminate(run.run_id) is True
+            assert _stopped(run_process, 90), "the run's process went on after Terminate"
+            ended = instance.get_run_by_id(run.run_id)
+            assert ended is not None and ended.status == dg.DagsterRunStatus.CANCELED
+            assert INTERRUPTED_TAG in ended.tags
+    finally:
+        out = _end(server, run_process)
+    assert "cleaning up" in out and "cleaned up" in out, [
+        line for line in out.splitlines() if "clean" in line or "Interrupt" in line
+    ]
+
+
+@pytest.mark.integration
+def test_a_run_whose_code_server_lives_is_left_to_its_launcher(tmp_path, monkeypatch):
+    """While the code server that started the run lives, the launcher reaches the run through
+    it: the run's process does not interrupt itself, however long the run stays CANCELING
+    (Dagster's own cancellation, or a launcher without this package, stops it)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(DEMO_INSTANCE_YAML)
+    monkeypatch.delenv("CADBUSI_EXECUTOR", raising=False)
+    server, run_process = _start_daemon_like_run(home, tmp_path / "gone.sock", kill_server=False)
+    try:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            (run,) = instance.get_runs()
+            instance.report_run_canceling(run)
+            assert not _stopped(run_process, LAUNCHER_GRACE_SECONDS + 5)
+    finally:
+        out = _end(server, run_process)
+    assert "cleaning up" not in out
