@@ -3,6 +3,8 @@
 1. Terminate of a run the daemon launched on **another host** whose code server is dead: the
    instance's run launcher cannot reach the run (no code server) and cannot signal its process
    (another machine). The run's own process must stop itself, and only once.
+2. A date whose run failed before any step (the code location broken when the run worker
+   loaded it: "Could not load job definition") is re-run once the location loads again.
 """
 
 from __future__ import annotations
@@ -221,3 +223,44 @@ def test_a_run_whose_code_server_lives_is_left_to_its_launcher(tmp_path, monkeyp
     finally:
         out = _end(server, run_process)
     assert "cleaning up" not in out
+
+
+def test_a_date_whose_run_failed_before_any_step_is_re_run_once_the_location_loads(tmp_path):
+    """A UI backfill (or a sensor's request) launched a date's run while the code location was
+    broken (a bad edit, a missing package): the run worker could not load the job definition
+    and the run failed before any step; nothing of the date ran. Before: once the location was
+    fixed no sensor picked the date up (``interrupted_study_dates_sensor`` re-runs killed runs
+    only, a run that started a step; ``failed_study_dates_sensor`` failed dates of successful
+    ranged runs), so the date stayed unprocessed unless someone noticed the red run. Now the
+    sensor, which ticks only while the location loads, re-runs the date once per such run."""
+    from cadbusi_assets.defs.automation.schedules import STUDY_DATE_ASSETS
+    from cadbusi_assets.defs.resources import PseudonymKeyResource, ZonesResource
+    from cadbusi_assets.identity import generate_key_file
+    from cadbusi_assets.storage import open_zone
+    from cadbusi_assets_tests.run_support import sensor_tick
+
+    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
+    raw = open_zone(tmp_path / "raw", name="raw").ensure()
+    research = open_zone(tmp_path / "research", name="research").ensure()
+    resources = {
+        "zones": ZonesResource(raw_uri=str(raw.root), research_uri=str(research.root)),
+        "pseudonym_key": PseudonymKeyResource(key_file=str(key)),
+    }
+    day = "2026-09-01"
+    with dg.DagsterInstance.ephemeral() as instance:
+        run = instance.add_run(
+            dg.DagsterRun(
+                job_name="__ASSET_JOB",
+                status=dg.DagsterRunStatus.FAILURE,
+                asset_selection=frozenset(STUDY_DATE_ASSETS),
+                tags={"dagster/partition": day},
+            )
+        )
+        instance.report_engine_event("Could not load job definition.", run)
+        first = sensor_tick(instance, resources)
+        assert [r.partition_key for r in first.run_requests] == [day], first.skip_reason
+        (request,) = first.run_requests
+        assert list(request.asset_selection or []) == list(STUDY_DATE_ASSETS)
+        assert "before any step" in request.tags["cadbusi/reason"]
+        again = sensor_tick(instance, resources, first.cursor)
+        assert again.run_requests == [], "the date was requested twice for one failed run"
