@@ -234,6 +234,7 @@ def test_a_date_whose_run_failed_before_any_step_is_re_run_once_the_location_loa
     ranged runs), so the date stayed unprocessed unless someone noticed the red run. Now the
     sensor, which ticks only while the location loads, re-runs the date once per such run."""
     from cadbusi_assets.defs.automation.schedules import STUDY_DATE_ASSETS
+    from cadbusi_assets.defs.automation.sensors import MAX_INTERRUPTED_RERUNS
     from cadbusi_assets.defs.resources import PseudonymKeyResource, ZonesResource
     from cadbusi_assets.identity import generate_key_file
     from cadbusi_assets.storage import open_zone
@@ -264,3 +265,16 @@ def test_a_date_whose_run_failed_before_any_step_is_re_run_once_the_location_loa
         assert "before any step" in request.tags["cadbusi/reason"]
         again = sensor_tick(instance, resources, first.cursor)
         assert again.run_requests == [], "the date was requested twice for one failed run"
+        # its re-runs fail before any step too (the runs' environment still broken): given up
+        for _ in range(MAX_INTERRUPTED_RERUNS):
+            instance.add_run(
+                dg.DagsterRun(
+                    job_name="__ASSET_JOB",
+                    status=dg.DagsterRunStatus.FAILURE,
+                    asset_selection=frozenset(STUDY_DATE_ASSETS),
+                    tags={"dagster/partition": day, **request.tags},
+                )
+            )
+        last = sensor_tick(instance, resources, again.cursor)
+        said = last.skip_reason.skip_message if last.skip_reason else ""
+        assert last.run_requests == [] and f"re-runs: {day}" in (said or ""), said
