@@ -3,7 +3,7 @@
 1. Terminate of a run the daemon launched on **another host** whose code server is dead: the
    instance's run launcher cannot reach the run (no code server) and cannot signal its process
    (another machine). The run's own process must stop itself, and only once.
-2. A date whose run failed before any step (the code location broken when the run worker
+2. A date whose run failed before it started (the code location broken when the run worker
    loaded it: "Could not load job definition") is re-run once the location loads again.
 """
 
@@ -225,7 +225,7 @@ def test_a_run_whose_code_server_lives_is_left_to_its_launcher(tmp_path, monkeyp
     assert "cleaning up" not in out
 
 
-def test_a_date_whose_run_failed_before_any_step_is_re_run_once_the_location_loads(tmp_path):
+def test_a_date_whose_run_failed_before_it_started_is_re_run_once_the_location_loads(tmp_path):
     """A UI backfill (or a sensor's request) launched a date's run while the code location was
     broken (a bad edit, a missing package): the run worker could not load the job definition
     and the run failed before any step; nothing of the date ran. Before: once the location was
@@ -233,6 +233,8 @@ def test_a_date_whose_run_failed_before_any_step_is_re_run_once_the_location_loa
     only, a run that started a step; ``failed_study_dates_sensor`` failed dates of successful
     ranged runs), so the date stayed unprocessed unless someone noticed the red run. Now the
     sensor, which ticks only while the location loads, re-runs the date once per such run."""
+    from dagster._core.events import DagsterEvent
+
     from cadbusi_assets.defs.automation.schedules import STUDY_DATE_ASSETS
     from cadbusi_assets.defs.automation.sensors import MAX_INTERRUPTED_RERUNS
     from cadbusi_assets.defs.resources import PseudonymKeyResource, ZonesResource
@@ -258,11 +260,25 @@ def test_a_date_whose_run_failed_before_any_step_is_re_run_once_the_location_loa
             )
         )
         instance.report_engine_event("Could not load job definition.", run)
+        # a run that started and was stopped before its first step (Ctrl-C while it waited
+        # for a pool slot) is a person's stop, not a broken location: left alone
+        stopped = instance.add_run(
+            dg.DagsterRun(
+                job_name="__ASSET_JOB",
+                status=dg.DagsterRunStatus.FAILURE,
+                asset_selection=frozenset(STUDY_DATE_ASSETS),
+                tags={"dagster/partition": "2026-09-02"},
+            )
+        )
+        instance.report_dagster_event(
+            DagsterEvent(event_type_value="PIPELINE_START", job_name=stopped.job_name),
+            stopped.run_id,
+        )
         first = sensor_tick(instance, resources)
         assert [r.partition_key for r in first.run_requests] == [day], first.skip_reason
         (request,) = first.run_requests
         assert list(request.asset_selection or []) == list(STUDY_DATE_ASSETS)
-        assert "before any step" in request.tags["cadbusi/reason"]
+        assert "before it started" in request.tags["cadbusi/reason"]
         again = sensor_tick(instance, resources, first.cursor)
         assert again.run_requests == [], "the date was requested twice for one failed run"
         # its re-runs fail before any step too (the runs' environment still broken): given up

@@ -241,7 +241,7 @@ def _events(
 class KilledDate:
     """A study date that a killed run did not finish: the run, and the study-date assets to
     re-run for it (from the first the run did not materialize for it, up to the run's last);
-    ``unstarted`` when the run failed before any step (:func:`unstarted_run_dates`)."""
+    ``unstarted`` when the run failed before it started (:func:`unstarted_run_dates`)."""
 
     run_id: str
     assets: tuple[dg.AssetKey, ...]
@@ -287,22 +287,23 @@ def _unfinished(
     return out
 
 
-def _failed_before_any_step(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
-    """Whether ``run`` failed before any step started: its run worker could not load the job
-    (the code location broken when it started: "Could not load job definition") or never
-    started; nothing of its dates ran."""
+def _failed_before_starting(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
+    """Whether ``run`` failed before it started (no ``RUN_START``): its run worker could not
+    load the job (the code location broken when it started: "Could not load job definition")
+    or never started; nothing of its dates ran. A run that started and was stopped before its
+    first step (Ctrl-C while it waited for a pool slot) is not one."""
     return run.status == dg.DagsterRunStatus.FAILURE and not _events(
-        instance, run.run_id, dg.DagsterEventType.STEP_START, limit=1
+        instance, run.run_id, dg.DagsterEventType.RUN_START, limit=1
     )
 
 
 def unstarted_run_dates(instance: dg.DagsterInstance) -> dict[str, KilledDate]:
-    """The study dates whose newest run failed before any step (:func:`_failed_before_any_step`),
+    """The study dates whose newest run failed before it started (:func:`_failed_before_starting`),
     each with the run's whole study-date selection: looked for as :func:`killed_run_dates`
     looks. The sensor that asks for them ticks only while the code location loads, so they
     are re-run once it loads again (a date whose re-runs keep failing is given up as a killed
     date is)."""
-    return killed_run_dates(instance, _failed_before_any_step, unstarted=True)
+    return killed_run_dates(instance, _failed_before_starting, unstarted=True)
 
 
 def killed_run_dates(
@@ -397,11 +398,11 @@ def interrupted_date_requests(
         tags = {
             INTERRUPTED_TAG: (new.get(day) or "unknown")
             if day in new
-            else ("run failed before any step" if unstarted else "killed run"),
+            else ("run failed before it started" if unstarted else "killed run"),
             "cadbusi/reason": "a run stopped in the middle of this date (killed)"
             if day in new
             else (
-                "its last run failed before any step (the code location did not load, or its "
+                "its last run failed before it started (the code location did not load, or its "
                 "run worker never started)"
                 if unstarted
                 else "a killed run did not finish this date"
@@ -452,7 +453,7 @@ def interrupted_date_requests(
     name="interrupted_study_dates_sensor",
     description="Re-runs, once per interruption, each study date whose imaging pass was killed "
     "between its tables (its batch stays out of the catalog until then), and every date a "
-    "killed run (one date or a range) did not finish or whose last run failed before any step "
+    "killed run (one date or a range) did not finish or whose last run failed before it started "
     "(the code location did not load), unless a run of that date is queued or "
     "going or a person terminated its last run.",
 )
@@ -463,7 +464,7 @@ def interrupted_study_dates_sensor(
 ) -> dg.SensorResult:
     raw, research, pseudonymizer = zones.raw(), zones.research(), pseudonym_key.pseudonymizer(zones)
     interrupted = interrupted_dates(raw, research, pseudonymizer)
-    # a run that failed before any step (the location broken when it started) is re-run
+    # a run that failed before it started (the location broken when it started) is re-run
     # once the location loads again: this sensor ticks only then
     killed = {**unstarted_run_dates(context.instance), **killed_run_dates(context.instance)}
     requests, cursor, notes = interrupted_date_requests(
