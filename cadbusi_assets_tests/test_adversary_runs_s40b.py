@@ -5,6 +5,8 @@
    (another machine). The run's own process must stop itself, and only once.
 2. A date whose run failed before it started (the code location broken when the run worker
    loaded it: "Could not load job definition") is re-run once the location loads again.
+3. ``workspace.yaml`` edited to a wrong module under a running webserver and daemon, then
+   fixed: what the UI shows, and whether the daemon's sensors tick again.
 """
 
 from __future__ import annotations
@@ -294,3 +296,74 @@ def test_a_date_whose_run_failed_before_it_started_is_re_run_once_the_location_l
         last = sensor_tick(instance, resources, again.cursor)
         said = last.skip_reason.skip_message if last.skip_reason else ""
         assert last.run_requests == [] and f"re-runs: {day}" in (said or ""), said
+
+
+_RELOAD = """
+mutation {
+  reloadWorkspace {
+    __typename
+    ... on Workspace {
+      locationEntries {
+        name
+        locationOrLoadError { __typename ... on PythonError { message } }
+      }
+    }
+    ... on PythonError { message }
+  }
+}
+"""
+
+
+def _sensor_ticks(log: Path) -> int:
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return text.count("Checking for new runs for sensor: dead_run_sensor")
+
+
+@pytest.mark.integration
+def test_a_wrong_module_in_workspace_yaml_shows_in_the_ui_and_the_daemon_recovers(tmp_path):
+    """An operator edits ``workspace.yaml`` (a typo in the module name) under a running
+    webserver and daemon, then fixes it. The UI's Reload must name the error (not a blank
+    location), the daemon must survive it, and once the file is fixed the UI's Reload loads
+    the location again and the daemon's sensors tick again (without a restart)."""
+    from cadbusi_assets.identity import generate_key_file
+    from cadbusi_assets_tests.defs.services import (
+        dagster_services,
+        product_env,
+        wait_for,
+        write_instance_yaml,
+    )
+
+    (tmp_path / "cohort").mkdir()
+    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
+    env = product_env(tmp_path / "state", tmp_path / "cohort", key, CADBUSI_OCR="0")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    write_instance_yaml(env)
+    workspace = tmp_path / "workspace.yaml"
+    right = (ROOT / "workspace.yaml").read_text()
+    workspace.write_text(right)
+    with dagster_services(env, workspace=workspace) as services:
+        log = services.logs["daemon"]
+        wait_for(lambda: _sensor_ticks(log) > 0, 240, "a first sensor tick", services, poll=2)
+        workspace.write_text(
+            right.replace("cadbusi_assets.definitions", "cadbusi_assets.definitons")
+        )
+        entries = services.graphql(_RELOAD)["reloadWorkspace"]["locationEntries"]
+        (entry,) = entries
+        loaded = entry["locationOrLoadError"]
+        assert loaded["__typename"] == "PythonError", loaded
+        assert "cadbusi_assets.definitons" in loaded["message"], loaded["message"][:500]
+        time.sleep(70)  # the daemon reloads its workspace about once a minute
+        services.check_alive()
+        broken_ticks = _sensor_ticks(log)
+        workspace.write_text(right)
+        entries = services.graphql(_RELOAD)["reloadWorkspace"]["locationEntries"]
+        (entry,) = entries
+        assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry
+        wait_for(
+            lambda: _sensor_ticks(log) > broken_ticks,
+            240,
+            "a sensor tick after the workspace was fixed",
+            services,
+            poll=2,
+        )
+        services.check_alive()
