@@ -7,10 +7,12 @@
    loaded it: "Could not load job definition") is re-run once the location loads again.
 3. ``workspace.yaml`` edited to a wrong module under a running webserver and daemon, then
    fixed: what the UI shows, and whether the daemon's sensors tick again.
+4. The late-arrival schedule ticks while a UI backfill is processing dates of its window.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import select
@@ -367,3 +369,51 @@ def test_a_wrong_module_in_workspace_yaml_shows_in_the_ui_and_the_daemon_recover
             poll=2,
         )
         services.check_alive()
+
+
+def test_the_late_arrival_schedule_leaves_a_date_a_backfill_is_processing(tmp_path, monkeypatch):
+    """A person backfills the last days (a UI backfill: one ranged run) and the late-arrival
+    schedule ticks meanwhile, the warehouse's counts of those dates still differing from what
+    was processed (the backfill has not written them yet). Before: the schedule asked for a
+    second run of every such date; the partition locks serialize the two runs stage by stage,
+    so the date was retrieved, de-identified and exported twice (hours of PACS traffic for a
+    backfill of weeks). A date a run is processing is left to it; if the warehouse changes
+    again after that run read it, the next tick finds the count still differing."""
+    from cadbusi_assets.defs.automation import schedules
+    from cadbusi_assets.defs.resources import WarehouseResource, ZonesResource
+
+    busy, idle = "2026-09-10", "2026-09-11"
+    monkeypatch.setattr(
+        schedules,
+        "changed_dates",
+        lambda warehouse, raw, start, end, processed_only=False: [(busy, 5), (idle, 3)],
+    )
+    resources = {
+        "warehouse": WarehouseResource(uri=f"duckdb://{tmp_path / 'w.duckdb'}"),
+        "zones": ZonesResource(
+            raw_uri=str(tmp_path / "raw"), research_uri=str(tmp_path / "research")
+        ),
+    }
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(DEMO_INSTANCE_YAML)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.add_run(
+            dg.DagsterRun(
+                job_name="__ASSET_JOB",
+                status=dg.DagsterRunStatus.STARTED,
+                asset_selection=frozenset(schedules.STUDY_DATE_ASSETS),
+                tags={
+                    "dagster/asset_partition_range_start": "2026-09-05",
+                    "dagster/asset_partition_range_end": busy,
+                },
+            )
+        )
+        context = dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=dt.datetime(2026, 9, 15, 3, tzinfo=dt.UTC),
+            resources=resources,
+        )
+        result = schedules.late_arrivals_schedule(context)
+    requested = [r.partition_key for r in result] if isinstance(result, list) else []
+    assert requested == [idle], result
