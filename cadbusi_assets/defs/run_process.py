@@ -184,34 +184,63 @@ def _terminable_by_its_launcher(run: dg.DagsterRun) -> bool:
     return GRPC_INFO_TAG in run.tags
 
 
+#: Seconds a run the launcher can reach (:func:`_terminable_by_its_launcher`) may stay
+#: CANCELING before its own process interrupts itself: the launcher stops it within a second
+#: or two when its code server answers; when that server is gone (and the run is on another
+#: host, where the launcher cannot signal it either), nothing else would.
+LAUNCHER_GRACE_SECONDS = 10.0
+#: Run tag set by :class:`RunLauncher` when it interrupted the run's process itself: the
+#: process does not interrupt itself a second time (its clean-up under way).
+INTERRUPTED_TAG = "cadbusi/run_interrupted"
+
+
 def watch_termination(instance: dg.DagsterInstance, run_id: str) -> threading.Thread | None:
     """In the process that runs ``run_id``'s steps on its main thread: once someone terminates
     the run (the UI's Terminate, run monitoring: CANCELING or CANCELED), interrupt the main
     thread as Ctrl-C would; Dagster's execution turns that into the run's cancellation (the
-    run ends CANCELED, the steps' own clean-up runs). Only for a run that its launcher cannot
-    reach (:func:`_terminable_by_its_launcher`) and that no ``cadbusi`` command watches; the
-    thread ends with the run. One query of the run's status a second."""
+    run ends CANCELED, the steps' own clean-up runs). A run that its launcher cannot reach
+    (:func:`_terminable_by_its_launcher`) is interrupted at once; one its launcher can reach
+    only when the code server that started it (this process's parent) is gone, the run has
+    stayed CANCELING for :data:`LAUNCHER_GRACE_SECONDS` and :class:`RunLauncher` did not
+    interrupt it itself (:data:`INTERRUPTED_TAG`), so a run is interrupted once: a run of
+    another host whose code server died stops too, which no launcher can reach. Not for a run that a ``cadbusi``
+    command watches; the thread ends with the run. One query of the run's status a second."""
     # the commands watch their runs themselves, waiting ones too; the same poll as theirs
     from cadbusi_assets.runner import RUNNER_TAG, TERMINATION_POLL_SECONDS
 
     run = instance.get_run_by_id(run_id)
-    if run is None or _terminable_by_its_launcher(run) or RUNNER_TAG in run.tags:
+    if run is None or RUNNER_TAG in run.tags:
         return None
+    reachable = _terminable_by_its_launcher(run)
+    grace = LAUNCHER_GRACE_SECONDS if reachable else 0.0
+    # the code server that started the run is this process's parent: while it lives, the
+    # launcher reaches the run through it
+    code_server = os.getppid()
     main = threading.main_thread().ident
     if main is None:
         return None
 
     def watch() -> None:
+        stopping_since: float | None = None
         while True:
             time.sleep(TERMINATION_POLL_SECONDS)
             try:
                 now = instance.get_run_by_id(run_id)
             except Exception:  # the instance's database away for a while: look again
                 continue
-            if now is None or now.status in _STOPPING:
-                if now is not None:
-                    signal.pthread_kill(main, signal.SIGINT)
+            if now is None:
                 return
+            if now.status in _STOPPING:
+                if INTERRUPTED_TAG in now.tags:
+                    return
+                if reachable and os.getppid() == code_server:
+                    continue  # its code server lives: the launcher stops the run
+                if stopping_since is None:
+                    stopping_since = time.monotonic()
+                if time.monotonic() - stopping_since >= grace:
+                    signal.pthread_kill(main, signal.SIGINT)
+                    return
+                continue
             if now.is_finished:
                 return
 
@@ -387,7 +416,17 @@ class RunLauncher(dg.DefaultRunLauncher):
         except DagsterUserCodeUnreachableError:
             pid = run_pid(run) if run is not None and alive else None
             if pid is None:
-                raise
+                if run is None or alive is not None or not _beats(run):
+                    raise
+                # another host: its process, watching its run, interrupts itself
+                instance.report_engine_event(
+                    "The code server that started the run is gone and the run's process is on "
+                    f"another host; it interrupts itself within {LAUNCHER_GRACE_SECONDS:g} s.",
+                    run,
+                    cls=self.__class__,
+                )
+                return True
+        instance.add_run_tags(run_id, {INTERRUPTED_TAG: "1"})
         instance.report_engine_event(
             "The code server that started the run is gone; interrupting the run's process "
             f"(pid {pid}) directly.",

@@ -162,12 +162,22 @@ def date_requests(
     processing. A key of the warehouse's count (as before) showed a count beside a real date
     in the UI, and a count that came back (an exam cancelled, then reinstated) asked for a
     key Dagster had launched once and skips: the date was never run again. After a run the
-    date's count is the warehouse's, so a date is asked for again only when it changes again."""
+    date's count is the warehouse's, so a date is asked for again only when it changes again.
+    A date that a queued or going run processes (a UI backfill) is not asked for."""
+    # (a sensors' helper: sensors.py imports this module)
+    from cadbusi_assets.defs.automation.sensors import dates_being_run
+
     try:
         changed = changed_dates(warehouse, raw, start, end, processed_only=processed_only)
     except WarehouseDrop as drop:
         context.log.warning(str(drop))
         return str(drop)
+    # a date a queued or going run processes (a UI backfill) is left to it: a second run would
+    # wait for its partition locks and then do the date again; a count that still differs
+    # after that run is found by a later tick
+    busy = dates_being_run(context.instance, [key for key, _expected in changed])
+    if busy:
+        context.log.info(f"left {len(busy)} changed date(s) to the runs processing them")
     return [
         dg.RunRequest(
             run_key=f"{prefix}-{key}-{_processed_mark(context.instance, key)}",
@@ -175,6 +185,7 @@ def date_requests(
             tags={"cadbusi/reason": reason},
         )
         for key, _expected in changed
+        if key not in busy
     ]
 
 

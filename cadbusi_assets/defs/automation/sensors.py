@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
@@ -240,10 +240,12 @@ def _events(
 @dataclass(frozen=True)
 class KilledDate:
     """A study date that a killed run did not finish: the run, and the study-date assets to
-    re-run for it (from the first the run did not materialize for it, up to the run's last)."""
+    re-run for it (from the first the run did not materialize for it, up to the run's last);
+    ``unstarted`` when the run failed before it started (:func:`unstarted_run_dates`)."""
 
     run_id: str
     assets: tuple[dg.AssetKey, ...]
+    unstarted: bool = False
 
 
 def _killed(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
@@ -285,7 +287,30 @@ def _unfinished(
     return out
 
 
-def killed_run_dates(instance: dg.DagsterInstance) -> dict[str, KilledDate]:
+def _failed_before_starting(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
+    """Whether ``run`` failed before it started (no ``RUN_START``): its run worker could not
+    load the job (the code location broken when it started: "Could not load job definition")
+    or never started; nothing of its dates ran. A run that started and was stopped before its
+    first step (Ctrl-C while it waited for a pool slot) is not one."""
+    return run.status == dg.DagsterRunStatus.FAILURE and not _events(
+        instance, run.run_id, dg.DagsterEventType.RUN_START, limit=1
+    )
+
+
+def unstarted_run_dates(instance: dg.DagsterInstance) -> dict[str, KilledDate]:
+    """The study dates whose newest run failed before it started (:func:`_failed_before_starting`),
+    each with the run's whole study-date selection: looked for as :func:`killed_run_dates`
+    looks. The sensor that asks for them ticks only while the code location loads, so they
+    are re-run once it loads again (a date whose re-runs keep failing is given up as a killed
+    date is)."""
+    return killed_run_dates(instance, _failed_before_starting, unstarted=True)
+
+
+def killed_run_dates(
+    instance: dg.DagsterInstance,
+    judge: Callable[[dg.DagsterInstance, dg.DagsterRun], bool] | None = None,
+    unstarted: bool = False,
+) -> dict[str, KilledDate]:
     """The study dates whose newest run was killed before it finished them (SIGKILL, out of
     memory, a machine restart: the run reports nothing), with what to re-run. A ranged run
     (a UI backfill, ``make demo``) killed in its first date leaves its other dates whole but
@@ -314,10 +339,10 @@ def killed_run_dates(instance: dg.DagsterInstance) -> dict[str, KilledDate]:
     out: dict[str, KilledDate] = {}
     for run in candidates:
         days = [d for d in _run_dates(run) if newest.get(d) == run.run_id]
-        if not days or not _killed(instance, run):
+        if not days or not (judge or _killed)(instance, run):
             continue
         for day, assets in _unfinished(instance, run, days).items():
-            out[day] = KilledDate(run.run_id, assets)
+            out[day] = KilledDate(run.run_id, assets, unstarted)
     return out
 
 
@@ -369,11 +394,19 @@ def interrupted_date_requests(
         assets = set(new_killed[day].assets) if day in new_killed else set()
         if day in new:
             assets |= set(downstream_from("deidentified_images"))
+        unstarted = day not in new and new_killed[day].unstarted
         tags = {
-            INTERRUPTED_TAG: (new.get(day) or "unknown") if day in new else "killed run",
+            INTERRUPTED_TAG: (new.get(day) or "unknown")
+            if day in new
+            else ("run failed before it started" if unstarted else "killed run"),
             "cadbusi/reason": "a run stopped in the middle of this date (killed)"
             if day in new
-            else "a killed run did not finish this date",
+            else (
+                "its last run failed before it started (the code location did not load, or its "
+                "run worker never started)"
+                if unstarted
+                else "a killed run did not finish this date"
+            ),
         }
         key = f"interrupted:{day}:{new[day]}" if day in new else f"killed:{day}"
         if day in new_killed:
@@ -420,7 +453,8 @@ def interrupted_date_requests(
     name="interrupted_study_dates_sensor",
     description="Re-runs, once per interruption, each study date whose imaging pass was killed "
     "between its tables (its batch stays out of the catalog until then), and every date a "
-    "killed run (one date or a range) did not finish, unless a run of that date is queued or "
+    "killed run (one date or a range) did not finish or whose last run failed before it started "
+    "(the code location did not load), unless a run of that date is queued or "
     "going or a person terminated its last run.",
 )
 def interrupted_study_dates_sensor(
@@ -430,7 +464,9 @@ def interrupted_study_dates_sensor(
 ) -> dg.SensorResult:
     raw, research, pseudonymizer = zones.raw(), zones.research(), pseudonym_key.pseudonymizer(zones)
     interrupted = interrupted_dates(raw, research, pseudonymizer)
-    killed = killed_run_dates(context.instance)
+    # a run that failed before it started (the location broken when it started) is re-run
+    # once the location loads again: this sensor ticks only then
+    killed = {**unstarted_run_dates(context.instance), **killed_run_dates(context.instance)}
     requests, cursor, notes = interrupted_date_requests(
         context.instance, interrupted, context.cursor, killed
     )
