@@ -29,6 +29,7 @@ import pydicom
 import pytest
 
 from cadbusi_assets.identity.pseudonyms import MAX_SHIFT_DAYS
+from cadbusi_assets.storage.zones import FIXED_FILE_TIME
 
 pytestmark = [pytest.mark.xdist_group("adversary_dates_s40")]
 
@@ -75,8 +76,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     env.pop("DAGSTER_HOME", None)
     started = time.time()
     done = subprocess.run(
-        [sys.executable, "-m", "cadbusi_assets.cli", "demo", "--start", START.isoformat()]
-        + ["--days", "2", "--export-key", "dates-s40"],
+        [
+            *(sys.executable, "-m", "cadbusi_assets.cli", "demo"),
+            *("--start", START.isoformat(), "--days", "2", "--export-key", "dates-s40"),
+        ],
         env=env,
         cwd=str(home.parent),
         capture_output=True,
@@ -117,9 +120,9 @@ def test_no_research_zone_or_export_file_holds_a_real_date(demo: Demo):
     needles |= {t.strftime("%Y%m%d%H%M").encode() for t in demo.exam_times}
     leaks: list[str] = []
     files = demo.files()
-    assert any(p.suffix == ".dcm" for p in files) and any(
-        "exports" in p.parts for p in files
-    ), "the demo wrote no research DICOM or no export"
+    assert any(p.suffix == ".dcm" for p in files) and any("exports" in p.parts for p in files), (
+        "the demo wrote no research DICOM or no export"
+    )
     for path in files:
         rel = path.relative_to(demo.research).as_posix()
         data = path.read_bytes()
@@ -145,9 +148,9 @@ def test_no_research_zone_or_export_file_holds_a_real_date(demo: Demo):
             ds = pydicom.dcmread(path, stop_before_pixels=True)
             for element in ds.iterall():
                 value = str(element.value)
-                if element.VR in ("DA", "DT") and value:
-                    if dt.date(int(value[:4]), int(value[4:6]), int(value[6:8])) in real:
-                        leaks.append(f"{rel}: {element.keyword} is a real date")
+                day = value[:8]
+                if element.VR in ("DA", "DT") and day and dt.date.fromisoformat(day) in real:
+                    leaks.append(f"{rel}: {element.keyword} is a real date")
                 if element.VR == "UI" and not value.startswith(("2.25.", "1.2.840.10008.")):
                     leaks.append(f"{rel}: {element.keyword} is no 2.25 or standard UID")
     assert not leaks, "\n".join(sorted(set(leaks))[:40])
@@ -160,10 +163,12 @@ def test_research_zone_file_modification_times_do_not_tell_when_a_date_was_proce
     export's own time, which is no study date)."""
     told = [
         p.relative_to(demo.research).as_posix()
-        for p in demo.files()
+        for p in sorted(demo.research.rglob("*"))
         if "exports" not in p.parts and demo.started - 5 <= p.stat().st_mtime <= demo.ended + 5
     ]
-    assert not told, f"{len(told)} research files carry the run's time, e.g. {told[:5]}"
+    assert not told, f"{len(told)} research files and folders carry the run's time: {told[:5]}"
+    times = {p.stat().st_mtime for p in demo.files() if "exports" not in p.parts}
+    assert times == {FIXED_FILE_TIME}, sorted(times)[:5]
 
 
 @pytest.mark.xfail(
