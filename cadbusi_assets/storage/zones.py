@@ -135,6 +135,14 @@ def _safe_parts(parts: Iterable[str]) -> list[str]:
 #: every account of the machine could read it.
 PRIVATE_ZONES = frozenset({"raw"})
 
+#: The access and modification time (2000-01-01T00:00:00Z) of every file a local zone other than
+#: the raw zone writes, and of its folders up to the root: a daily schedule processes date D on
+#: D+1, so the time a research file was written would give its study date away to whoever
+#: holds the zone or a copy of it that keeps times (``rsync -a``, ``tar``, ``zip``). The
+#: status-change time (ctime) no process can set, and an object store's LastModified neither:
+#: whoever can stat the live zone still learns when a file was written (README, Privacy model).
+FIXED_FILE_TIME = 946684800
+
 
 def make_private_folder(folder: Path) -> None:
     """Create ``folder`` (and its parents) with the folder itself open to its owner only
@@ -165,6 +173,19 @@ class Zone:
         if self.private:
             make_private_folder(_as_local(self.root))
         folder.mkdir(parents=True, exist_ok=True)
+
+    def _fix_times(self, local: Path) -> None:
+        """Give ``local`` (a file just committed, or a folder an entry was removed from) and its
+        folders up to the root :data:`FIXED_FILE_TIME` (not in the raw zone, whose retrieval
+        reads its times)."""
+        if self.private:
+            return
+        root = _as_local(self.root)
+        for path in (local, *local.parents):
+            with contextlib.suppress(OSError):  # gone meanwhile, or a folder of another user
+                os.utime(path, (FIXED_FILE_TIME, FIXED_FILE_TIME), follow_symlinks=False)
+            if path == root or root not in path.parents:
+                break
 
     def __repr__(self) -> str:
         return f"Zone({self.name}={self.uri})"
@@ -219,6 +240,7 @@ class Zone:
                     for chunk in chunks:
                         handle.write(chunk)
                 _local_commit(tmp, local, create_only)
+                self._fix_times(local)
             finally:
                 if tmp.exists():
                     tmp.unlink()
@@ -244,6 +266,7 @@ class Zone:
             try:
                 shutil.copyfile(source, tmp)
                 _local_commit(tmp, local, create_only)
+                self._fix_times(local)
             finally:
                 if tmp.exists():
                     tmp.unlink()
@@ -293,6 +316,7 @@ class Zone:
                     raise
                 self.copy_file_in(staged_path, parts, create_only=create_only)
                 staged_path.unlink()
+            self._fix_times(local)
         else:
             target.fs.put_file(
                 str(staged_path), target.path, mode="create" if create_only else "overwrite"
@@ -407,8 +431,10 @@ class Zone:
         """Remove the folder ``parts`` when it is empty (local zones; an object store has no
         folders)."""
         if self.local:
+            folder = _as_local(self.path(*parts))
             with contextlib.suppress(OSError):
-                _as_local(self.path(*parts)).rmdir()
+                folder.rmdir()
+                self._fix_times(folder.parent)
 
     def delete_staging_of(self, *parts: str) -> int:
         """Delete the hidden staging files a killed writer of ``parts`` left beside it
@@ -434,6 +460,7 @@ class Zone:
                 shutil.rmtree(local)
             else:
                 local.unlink()
+            self._fix_times(local.parent)
         elif target.is_dir():
             target.fs.rm(target.path, recursive=True)
         else:
