@@ -228,3 +228,18 @@ def move_exam(cohort: Path, accession: str, days: int = 1) -> None:
             "exam_datetime + to_days(?) WHERE accession_number = ?",
             [int(days), int(days), accession],
         )
+
+
+def use_local_zones(
+    monkeypatch: pytest.MonkeyPatch, home: Path, raw, research, key_file: Path
+) -> None:
+    """The environment of a demo deployment on the zones ``raw`` and ``research`` (local
+    folders) and the key ``key_file``, for a ``cadbusi`` command run in this process."""
+    for name, value in {
+        "CADBUSI_DEPLOYMENT": "demo",
+        "CADBUSI_HOME": str(home),
+        "CADBUSI_RAW_ZONE": str(raw.root),
+        "CADBUSI_RESEARCH_ZONE": str(research.root),
+        "CADBUSI_PSEUDONYM_KEY_FILE": str(key_file),
+    }.items():
+        monkeypatch.setenv(name, value)

@@ -31,6 +31,7 @@ from cadbusi_assets_tests.run_support import (
     kill_when,
     ranged_run,
     sensor_tick,
+    use_local_zones,
 )
 from cadbusi_assets_tests.support import time_limit
 
@@ -266,14 +267,7 @@ def test_an_open_batch_of_no_study_date_is_named_by_the_sensor_and_can_be_retire
         assert "cadbusi open-batches --retire-unmatched" in skip, skip
         assert orphan not in skip and gone_day not in skip
 
-    for name, value in {
-        "CADBUSI_DEPLOYMENT": "demo",
-        "CADBUSI_HOME": str(tmp_path / "home"),
-        "CADBUSI_RAW_ZONE": str(raw.root),
-        "CADBUSI_RESEARCH_ZONE": str(research.root),
-        "CADBUSI_PSEUDONYM_KEY_FILE": str(key_file),
-    }.items():
-        monkeypatch.setenv(name, value)
+    use_local_zones(monkeypatch, tmp_path / "home", raw, research, key_file)
     assert cli.main(["open-batches"]) == 1
     out = capsys.readouterr().out
     assert "1 open batch(es) of no study date" in out and orphan in out and matched not in out

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -105,22 +104,14 @@ def test_the_uis_terminate_of_a_run_whose_process_and_code_server_are_gone_answe
     good. The run's own process record says it is gone: Terminate can end it CANCELED now."""
     from dagster._core.storage.tags import GRPC_INFO_TAG
 
-    from cadbusi_assets.identity import generate_key_file
     from cadbusi_assets_tests.defs.services import (
-        ROOT,
         TERMINATE_RUN,
+        checkout_deployment,
         dagster_services,
-        product_env,
         wait_for,
-        write_instance_yaml,
     )
 
-    (tmp_path / "cohort").mkdir()
-    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
-    env = product_env(tmp_path / "state", tmp_path / "cohort", key, CADBUSI_OCR="0")
-    # the webserver loads this checkout's code (the instance's run launcher is in it)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    write_instance_yaml(env)
+    env = checkout_deployment(tmp_path)
     gone = json.dumps({"host": "localhost", "socket": str(tmp_path / "gone.sock")})
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         run = _run_of_a_dead_process(instance, **{GRPC_INFO_TAG: gone})
@@ -157,17 +148,15 @@ def test_the_uis_terminate_stops_a_daemon_run_whose_code_server_was_killed(tmp_p
     README: Terminate interrupts the run's process within seconds and the run ends CANCELED."""
     import psutil
 
-    from cadbusi_assets.identity import generate_key_file
     from cadbusi_assets_tests.defs.services import (
         BIN,
         ROOT,
         STUDY_DATE_ASSETS,
         TERMINATE_RUN,
+        checkout_deployment,
         dagster_services,
         launch_backfill,
-        product_env,
         wait_for,
-        write_instance_yaml,
     )
     from cadbusi_assets_tests.support import time_limit
     from cadbusi_demo import DemoConfig, generate_demo_cohort
@@ -179,18 +168,7 @@ def test_the_uis_terminate_stops_a_daemon_run_whose_code_server_was_killed(tmp_p
                 start=dt.date(2026, 9, 1), days=1, studies_per_day=(8, 10), seed=11, workers=1
             ),
         )
-    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
-    env = product_env(
-        tmp_path / "state",
-        tmp_path / "cohort",
-        key,
-        CADBUSI_OCR="0",
-        CADBUSI_WORKERS="1",
-        CADBUSI_CINE_FRAME_STEP="1",
-    )
-    # the webserver, the daemon and the run load this checkout's code
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    write_instance_yaml(env)
+    env = checkout_deployment(tmp_path, CADBUSI_WORKERS="1", CADBUSI_CINE_FRAME_STEP="1")
     with dagster_services(env) as services:
         instance = services.instance()
         launch_backfill(services, STUDY_DATE_ASSETS, ["2026-09-01"])
@@ -275,6 +253,7 @@ def test_cadbusi_open_batches_names_the_dates_a_stopped_pass_left_unlisted_files
     from cadbusi_assets.identity import Pseudonymizer, generate_key_file, load_key
     from cadbusi_assets.storage import open_zone, write_partition_table
     from cadbusi_assets.storage.pending import begin_pending, record_pending
+    from cadbusi_assets_tests.run_support import use_local_zones
 
     key_file = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
     pseudonymizer = Pseudonymizer(load_key(str(key_file)))
@@ -291,14 +270,7 @@ def test_cadbusi_open_batches_names_the_dates_a_stopped_pass_left_unlisted_files
         [png],
     )
     research.write_bytes(tuple(png.split("/")), b"written by the stopped pass")
-    for name, value in {
-        "CADBUSI_DEPLOYMENT": "demo",
-        "CADBUSI_HOME": str(tmp_path / "home"),
-        "CADBUSI_RAW_ZONE": str(raw.root),
-        "CADBUSI_RESEARCH_ZONE": str(research.root),
-        "CADBUSI_PSEUDONYM_KEY_FILE": str(key_file),
-    }.items():
-        monkeypatch.setenv(name, value)
+    use_local_zones(monkeypatch, tmp_path / "home", raw, research, key_file)
     cli.main(["open-batches"])
     out = capsys.readouterr().out
     assert stopped in out and finished not in out, out

@@ -327,19 +327,13 @@ def test_a_wrong_module_in_workspace_yaml_shows_in_the_ui_and_the_daemon_recover
     webserver and daemon, then fixes it. The UI's Reload must name the error (not a blank
     location), the daemon must survive it, and once the file is fixed the UI's Reload loads
     the location again and the daemon's sensors tick again (without a restart)."""
-    from cadbusi_assets.identity import generate_key_file
     from cadbusi_assets_tests.defs.services import (
+        checkout_deployment,
         dagster_services,
-        product_env,
         wait_for,
-        write_instance_yaml,
     )
 
-    (tmp_path / "cohort").mkdir()
-    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
-    env = product_env(tmp_path / "state", tmp_path / "cohort", key, CADBUSI_OCR="0")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    write_instance_yaml(env)
+    env = checkout_deployment(tmp_path)
     workspace = tmp_path / "workspace.yaml"
     right = (ROOT / "workspace.yaml").read_text()
     workspace.write_text(right)

@@ -79,6 +79,21 @@ def write_instance_yaml(env: dict[str, str], extra_yaml: str = "") -> Path:
     return path
 
 
+def checkout_deployment(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """A demo deployment under ``tmp_path`` whose services load this checkout's code (the
+    instance's run launcher is in it): a new key in ``secrets/``, the sources ``cohort/``
+    (made empty when missing), OCR off unless ``extra`` says otherwise, its instance written.
+    The environment (:func:`product_env`)."""
+    from cadbusi_assets.identity import generate_key_file
+
+    (tmp_path / "cohort").mkdir(exist_ok=True)
+    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
+    env = product_env(tmp_path / "state", tmp_path / "cohort", key, **{"CADBUSI_OCR": "0", **extra})
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    write_instance_yaml(env)
+    return env
+
+
 @dataclass
 class Services:
     env: dict[str, str]
