@@ -33,7 +33,12 @@ from pydicom.valuerep import PersonName
 
 from cadbusi_assets.deid.engine import HeaderResult, clean_header, rebuild_file_meta
 from cadbusi_assets.deid.errors import DeidentificationError
-from cadbusi_assets.deid.identifiers import MIN_OTHER_FAMILY, OriginalIdentifiers
+from cadbusi_assets.deid.identifiers import (
+    MIN_OTHER_FAMILY,
+    OTHER_NAME_KEYWORDS,
+    PATIENT_NAME_KEYWORDS,
+    OriginalIdentifiers,
+)
 from cadbusi_assets.deid.name_variants import is_cjk
 from cadbusi_assets.deid.ocr import (
     ocr_identifiers,
@@ -108,6 +113,8 @@ def _check_nesting(ds: Dataset) -> None:
 
 #: free-text VRs read for the relatives they name (a report's Text Value is UT)
 _FREE_TEXT_VRS = ("ST", "LT", "UT")
+#: person-name keywords :meth:`OriginalIdentifiers.from_dataset` reads itself
+_LISTED_NAME_KEYWORDS = frozenset(PATIENT_NAME_KEYWORDS + OTHER_NAME_KEYWORDS)
 
 
 def header_identifiers(ds: Dataset) -> OriginalIdentifiers:
@@ -121,19 +128,29 @@ def header_identifiers(ds: Dataset) -> OriginalIdentifiers:
 
 
 def header_identifiers_of(ds: Dataset, identifiers: OriginalIdentifiers) -> OriginalIdentifiers:
-    """:func:`header_identifiers`, the header's own (``identifiers``) already read."""
+    """:func:`header_identifiers`, the header's own (``identifiers``) already read. Also
+    read: the relatives a code's meaning names (an SR's ``CODE`` item: ``mother Ysolde
+    Ñandúbarra: breast cancer``) and every person name of an element no list names (an
+    SR's ``PNAME`` item's Person Name, at any depth), searched for as staff names are."""
     words: list[str] = []
+    people: list[str] = []
     for elem in ds.iterall():
-        if elem.VR in _FREE_TEXT_VRS and elem.value:
+        if not elem.value:
+            continue
+        if elem.VR in _FREE_TEXT_VRS or elem.keyword == "CodeMeaning":
             values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
             for value in values:
                 if isinstance(value, str):
                     words += relatives_named(value)
+        elif elem.VR == "PN" and elem.keyword not in _LISTED_NAME_KEYWORDS:
+            values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
+            people += [str(v).strip() for v in values if str(v).strip()]
     names = tuple(
         f"{word}^"
         for word in dict.fromkeys(words)
         if len(word) >= (2 if is_cjk(word) else MIN_OTHER_FAMILY)
     )
+    names += tuple(dict.fromkeys(people))
     return identifiers.merge(OriginalIdentifiers(other=names)) if names else identifiers
 
 

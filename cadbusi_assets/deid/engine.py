@@ -55,6 +55,7 @@ from cadbusi_assets.deid.scan import (
     ASCII_VRS,
     BINARY_NUMBER_FORMATS,
     MIN_NUMBER_TERM,
+    backwards_identifiers_turned,
     find_identifiers_in_number_bytes,
     find_identifiers_in_text,
     may_hold_identifiers,
@@ -678,6 +679,10 @@ class HeaderCleaner:
         if changed != values:
             elem.value = changed if len(changed) != 1 else changed[0]
             self.actions["spaced-letters-joined"] += 1
+        turned = [backwards_identifiers_turned(v, self.identifiers) for v in changed]
+        if turned != changed:  # "LLERBMIUQ": the name written backwards, turned forwards
+            elem.value = turned if len(turned) != 1 else turned[0]
+            self.actions["backwards-name-turned"] += 1
 
 
 @lru_cache(maxsize=4096)

@@ -118,8 +118,10 @@ def _normalise_table() -> dict[int, str]:
         for code in range(lo, hi):
             ch = chr(code)
             category = unicodedata.category(ch)
-            if category == "Cf":
-                table[code] = ""  # soft hyphen, zero-width characters, bidi marks, BOM, tags
+            if category == "Cf" or 0x0300 <= code <= 0x036F:
+                # soft hyphen, zero-width characters, bidi marks, BOM, tags; a combining
+                # diacritic that composes with no letter (``Q\u0301uimbrell``: NFC first)
+                table[code] = ""
             elif category == "Zs":
                 table[code] = " "  # no-break, ideographic and typographic spaces
             elif category[0] == "L" or category == "Nd":
@@ -371,6 +373,11 @@ def name_terms(
                 g = givs[min(i, len(givs) - 1)]
                 m = mids[min(i, len(mids) - 1)]
                 terms += _whole_name_forms(f, g, m)
+                if not (is_cjk(f) or is_cjk(g)) and len(g) >= 3:
+                    # glued: "ZoëQuimbrell", "QUIMBRELLZOË" (seven letters or more: "ALLEE")
+                    parts = [p for p in re.split(r"[\s\-‐]+", f) if len(p) >= 3]
+                    glued = [g + p for p in parts] + [p + g for p in parts]
+                    terms += [t for t in glued if len(t) >= 7]
         if components:
             for component in group[:3]:  # prefix and suffix (titles) are not identifying
                 for word in _words(component):

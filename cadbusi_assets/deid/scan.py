@@ -11,7 +11,7 @@ scrubber, ``cadbusi verify`` and the pipeline's blocking check.
 >>> ids = OriginalIdentifiers(patient_names=("DOE^JANE",), accession_numbers=("A77123",))
 >>> find_identifiers_in_text("Pt: Jane Doe, acc a77123", ids)
 ['accession_number', 'patient_name']
->>> find_identifiers_in_text("Doesn't match DOEJANE", ids)
+>>> find_identifiers_in_text("Doesn't match JANET or DOES", ids)
 []
 >>> find_identifiers_in_bytes("x\\x00jane".encode("utf-16-le"), ids)
 ['patient_name']
@@ -243,6 +243,52 @@ def spaced_letters_joined(text: str) -> str:
     return _SPACED_LETTERS.sub(lambda m: re.sub(r"[ \u3000]", "", m.group(0)), text)
 
 
+#: a run of letters (a CJK run too) that may be a name written backwards: four letters or
+#: more (``LIN`` backwards is ``NIL``), two CJK characters or more
+_BACKWARDS_RUN = re.compile(
+    r"[^\W\d_]{4,}|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]{2,}"
+)
+
+
+def words_backwards(text: str) -> str:
+    """``text`` with each run of four letters or more, or of two CJK characters or more,
+    written backwards in its place (``adleZ llosmilP`` is ``Zelda Plimsoll`` to a reader
+    told to read it so).
+
+    >>> words_backwards("Breast adleZ LLERBMIUQ 12 石久")
+    'tsaerB Zelda QUIMBRELL 12 久石'
+    """
+    return _BACKWARDS_RUN.sub(lambda m: m.group(0)[::-1], text)
+
+
+def backwards_identifiers_turned(text: str, identifiers: OriginalIdentifiers) -> str:
+    """``text`` with the words that, written backwards, spell one of the study's identifiers
+    turned forwards (for the cleaner to find and remove); the other words as they are.
+    ``text`` itself where no word does.
+
+    >>> ids = OriginalIdentifiers(patient_names=("QUIMBRELL^ZELDA",))
+    >>> backwards_identifiers_turned("Breast LLERBMIUQ adleZ, L12", ids)
+    'Breast QUIMBRELL Zelda, L12'
+    >>> backwards_identifiers_turned("Breast LATERAL", ids)
+    'Breast LATERAL'
+    """
+    turned = words_backwards(text)
+    if turned == text or not find_identifiers_in_text(turned, identifiers):
+        return text
+    out = _BACKWARDS_RUN.sub(
+        lambda m: (
+            m.group(0)[::-1]
+            if find_identifiers_in_text(m.group(0)[::-1], identifiers)
+            and not find_identifiers_in_text(m.group(0), identifiers)
+            else m.group(0)
+        ),
+        text,
+    )
+    if out != text or find_identifiers_in_text(text, identifiers):
+        return out
+    return turned  # only the words together spell one ("adleZ llosmilP" of a relative)
+
+
 #: a run of letters with single spaces or punctuation between, or a phone, in bytes
 _TEXT_IN_BYTES = re.compile(
     rb"[A-Za-z](?:[A-Za-z]|[ ,.'-]{1,2}(?=[A-Za-z])){5,}"
@@ -426,6 +472,10 @@ def find_identifiers_in_dataset(ds: Dataset, identifiers: OriginalIdentifiers) -
             spaced = spaced_letters_joined(content)
             if not kinds and spaced != content:  # "Q U I M B R E L L"
                 kinds = find_identifiers_in_text(spaced, identifiers)
+            if not kinds:  # "LLERBMIUQ", "adleZ": written backwards
+                backwards = words_backwards(content)
+                if backwards != content:
+                    kinds = find_identifiers_in_text(backwards, identifiers)
             if not kinds and isinstance(elem.value, MultiValue | list | tuple):  # "QUIM\\BRELL"
                 values = [str(v) for v in elem.value]
                 if elem.VR in ASCII_VRS:

@@ -1900,6 +1900,106 @@ def _kana_names_alone(text: str) -> list[tuple[int, int]]:
     return []
 
 
+#: relatives' words of :data:`CJK_KIN` (no staff word, no ``家族``: ``医師会``, ``家族歴``)
+#: in Han and in Hangul, with a name glued after them (``姉経駆須乙鈴``, ``妹妹经驱须乙铃``,
+#: ``언니김영희``) or after a space where the name is longer than a spaced one (``姉 経駆須乙鈴``)
+_HAN_KIN = tuple(
+    w
+    for w in CJK_KIN
+    if _HAN.fullmatch(w[0])
+    and w not in {"家族", "家属", "家屬"}
+    and w not in {"担当", "担当者", "技師", "技师", "医師", "医师", "看護師", "护士"}
+)
+_HANGUL_KIN = ("딸", "아들", "남편", "아내", "부인", "어머니", "아버지", "언니", "누나", "오빠",
+               "동생")  # fmt: skip
+_GLUED_HAN = re.compile(
+    r"(?<![\u3400-\u4dbf\u4e00-\u9fff])("
+    + "|".join(sorted(_HAN_KIN, key=len, reverse=True))
+    + r")([ \t\u3000:：]*)([\u3400-\u4dbf\u4e00-\u9fff]{2,8})(?![\u3400-\u4dbf\u4e00-\u9fff])"
+)
+_GLUED_HANGUL = re.compile(
+    r"(?<![\uac00-\ud7af])("
+    + "|".join(sorted(_HANGUL_KIN, key=len, reverse=True))
+    + r")([ \t:：]*)([\uac00-\ud7af]{3,5})(?![\uac00-\ud7af])"
+)
+#: characters of relatives' words and of CJK prose (的 了 是 无 有 ..., 体 body, 人
+#: person, 歴 history) that no glued name holds (``兄弟姉妹なし``, ``母体保護``)
+_NOT_IN_GLUED_NAMES = frozenset(
+    "娘妻夫母父姉妹兄弟姐哥孙孫祖叔伯姨舅亲親的了是在不无無没沒与與及很也都已其患为為过過"
+    "来來体體性者等中上下内外前后後时時日月年次回号號例歴历健康常好"
+)
+#: Korean particles after a name (가 subject, 는 topic, 의 of, 께서 honorific subject, 씨 Mr/Ms)
+_HANGUL_PARTICLES = ("께서", "에게", "한테", "하고", "가", "이", "는", "은", "를", "을", "의", "와",
+                     "과", "도", "님", "씨")  # fmt: skip
+
+
+def _glued_name(run: str) -> str | None:
+    """The name at the start of the CJK run after a relative's word, or None."""
+    for word in _CJK_NOT_NAMES:  # "李大明陪同": the name before "accompanying"
+        at = run.find(word)
+        if at >= 0:
+            run = run[:at]
+    if _HANGUL_NAME.match(run) is not None:
+        # a family name of one syllable and two of a given name, a particle or none after
+        name, rest = run[:3], run[3:]
+        if len(name) < 3 or name[0] not in _ONE_LETTER_SURNAMES:
+            return None
+        return name if not rest or rest in _HANGUL_PARTICLES else None
+    if not 2 <= len(run) <= 6 or any(c in _NOT_IN_GLUED_NAMES for c in run):
+        return None
+    if any(c in _CJK_CLINICAL or c in _CJK_DEVICE_CHARACTERS for c in run):
+        return None
+    return run
+
+
+def glued_cjk_relatives(text: str) -> list[tuple[int, int]]:
+    """Spans of the Han or Hangul names written right after a relative's word, with no
+    space (``姉経駆須乙鈴``, ``妹妹经驱须乙铃``, ``언니김영희``) or a name of five or six Han
+    after one (``姉 経駆須乙鈴``): a run of Han with no clinical, device, kin or prose
+    character (``母乳``, ``母親に乳癌の家族歴``, ``兄弟姉妹なし`` are no names); in Hangul a
+    common family name's syllable and two more, a particle or none after them.
+
+    >>> text = "姉経駆須乙鈴, 언니김영희가 왔다, 父亲李大明陪同"
+    >>> [text[a:b] for a, b in glued_cjk_relatives(text)]
+    ['経駆須乙鈴', '李大明', '김영희']
+    >>> glued_cjk_relatives("母乳 normal; 母親に乳癌の家族歴; 妹妹; 兄弟姉妹なし; 母 乳腺癌")
+    []
+    """
+    spans: list[tuple[int, int]] = []
+    for regex in (_GLUED_HAN, _GLUED_HANGUL):
+        for m in regex.finditer(text):
+            if m.group(2) and len(m.group(3)) < 5 and regex is _GLUED_HAN:
+                continue  # spaced and short: :func:`_names_after` takes it (``姉 経駆須 乙鈴``)
+            name = _glued_name(m.group(3))
+            if name is not None:
+                spans.append((m.start(3), m.start(3) + len(name)))
+    return spans
+
+
+_CJK_NAME_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{3,6}|[\uac00-\ud7af]{3}")
+
+
+def glued_name_words(name: str) -> list[str]:
+    """A glued CJK name and the words its family and given names may be (where the family
+    name ends is not written): its first and last two or three characters.
+
+    >>> glued_name_words("経駆須乙鈴")
+    ['経駆須乙鈴', '経駆', '経駆須', '乙鈴', '須乙鈴']
+    >>> glued_name_words("김영희")
+    ['김영희', '영희']
+    """
+    words = [name]
+    if _HANGUL_NAME.fullmatch(name) is not None:
+        return [name, name[1:]] if len(name) == 3 else words
+    for size in (2, 3):
+        if size < len(name):
+            words.append(name[:size])
+    for size in (2, 3):
+        if size < len(name):
+            words.append(name[-size:])
+    return list(dict.fromkeys(words))
+
+
 #: an initial as its own segment before or after a surname (``J_SMITH``, ``SMITH.J``)
 _INITIAL_SURNAME = re.compile(
     r"(?<![^\W\d_])(?:([^\W\d_])[._\-]([^\W\d_]{5,})|([^\W\d_]{5,})[._\-]([^\W\d_]))(?![^\W\d_])"
@@ -3074,6 +3174,11 @@ def relatives_named(text: str) -> list[str]:
     # a name's word as a name is written: capitalised (or of a script without case), no
     # word of the vocabularies ("mother Rose Quackenbush called": not "called")
     named = [w for w in words if (w[0].isupper() or w.lower() == w.upper()) and not _common(w)]
+    if not text.isascii():  # "姉経駆須乙鈴": the family name's end unknown, its likely words
+        named += [text[a:b] for a, b in glued_cjk_relatives(text)]
+        named = [
+            w for n in named for w in (glued_name_words(n) if _CJK_NAME_RUN.fullmatch(n) else [n])
+        ]
     return list(dict.fromkeys(named))
 
 
@@ -3234,6 +3339,7 @@ def _scrub_shapes(text: str, kind: str) -> str:
     if not text.isascii():
         if kind == "text":
             spans += [(*s, "[name]") for s in _kana_names_alone(text)]
+        spans += [(*s, "[name]") for s in glued_cjk_relatives(text)]  # "姉経駆須乙鈴"
         spans += [(*s, "[name]") for s in _devanagari_names(text)]
         for m in _CJK_HONORIFIC.finditer(text):
             group = 1 if m.group(1) else 2

@@ -5,13 +5,15 @@ Not a test module (nothing here is collected)."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import os
 import re
 import subprocess
 import sys
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -242,3 +244,63 @@ def canary_patient(name: str, patient_id: str, birth: str) -> Dataset:
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
     return ds
+
+
+class SecretScan:
+    """Where planted words (``secrets``: names, their parts, ids, phones) are in an output,
+    as a reader may read it: text as it is, as a reader sees it (:func:`seen`: full-width
+    letters, zero-width joiners), without spaces or accents (combining marks), with each
+    word written backwards, and UTF-8 bytes read as Latin-1 repaired; bytes in UTF-8,
+    UTF-16 and ``codecs`` (a script's legacy character sets), in upper, lower and title
+    case. Round 20's scan, shared from round 21 on."""
+
+    def __init__(self, secrets: Iterable[str], codecs: Iterable[str] = ()) -> None:
+        self.secrets = sorted(set(secrets))
+        self.codecs = {"utf-8", "utf-16-le", "utf-16-be", *codecs}
+
+    @staticmethod
+    def folded(text: str) -> str:
+        return "".join(
+            c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
+        ).upper()
+
+    def in_text(self, text: str) -> list[str]:
+        forms = {text.upper(), self.folded(text), seen(text).upper(), self.folded(seen(text))}
+        with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+            forms.add(text.encode("latin-1").decode("utf-8").upper())
+        forms |= {re.sub(r"[^\W\d_]+", lambda m: m.group(0)[::-1], f) for f in forms}
+        forms |= {f.replace(" ", "").replace("\\", "") for f in forms}
+        return sorted(
+            {s for s in self.secrets for f in forms if s.upper() in f or self.folded(s) in f}
+        )
+
+    def in_bytes(self, data: bytes) -> list[str]:
+        upper = data.upper()
+        found = set()
+        for secret in self.secrets:
+            for form in {secret, secret.lower(), secret.title(), self.folded(secret)}:
+                for codec in self.codecs:
+                    try:
+                        encoded = form.encode(codec)
+                    except UnicodeEncodeError:
+                        continue
+                    if encoded in data or (form.isascii() and encoded.upper() in upper):
+                        found.add(secret)
+        return sorted(found)
+
+    def in_dicom(self, data: bytes) -> list[str]:
+        """The secrets in a DICOM file's bytes and in every value of its file meta and data
+        set at any depth but Pixel Data (bytes read as UTF-8 and Latin-1; each multi-value
+        also with its values joined)."""
+        found = set(self.in_bytes(data))
+        for element in released_elements(pydicom.dcmread(io.BytesIO(data))):
+            value = element.value
+            if isinstance(value, bytes):
+                texts = [value.decode("latin-1"), value.decode("utf-8", "replace")]
+            elif isinstance(value, list | pydicom.multival.MultiValue):
+                texts = [" ".join(map(str, value)), "".join(map(str, value))]
+            else:
+                texts = [str(value)]
+            for text in texts:
+                found |= set(self.in_text(text))
+        return sorted(found)

@@ -102,6 +102,9 @@ def _texts(ids: OriginalIdentifiers, rng: random.Random, n: int) -> list[str]:
 
 
 def _full_patterns(text: str, ids: OriginalIdentifiers) -> list[str]:
+    """The compiled patterns on ``text`` as the finder reads it (normalised: ``i\u0307`` of
+    a lower-cased ``İ`` is ``i``)."""
+    text = nv.normalise_text(text)
     return [kind for kind, rx in scan._text_regexes(ids, 1) if rx.search(text)]
 
 
