@@ -7,8 +7,8 @@ the whole report query. Each case here took 60 s to several minutes before the f
 now has 30 s (about a second of work) and must still scrub what follows the long run.
 Later rules' triggers join the same test (PHI round 11: ``ROUND_11``, round 12:
 ``ROUND_12``, round 13: ``ROUND_13``, round 14: ``ROUND_14``, round 15: ``ROUND_15``, round
-16: ``ROUND_16``, round 17: ``ROUND_17``, round 18: ``ROUND_18``), so that no new pattern
-brings the square back."""
+16: ``ROUND_16``, round 17: ``ROUND_17``, round 18: ``ROUND_18``, round 21: ``ROUND_21``), so
+that no new pattern brings the square back."""
 
 from __future__ import annotations
 
@@ -177,6 +177,18 @@ ROUND_18 = [
     "/patients/a/", "/patients/a/1234567", "/", "\\", "ABCD_EFGH_", "ABCD_EFGH_1234567",
     "_1234567", "#", "#1234567", "Abcd #1234567 ", "Dr Abcd #",
 ]  # fmt: skip
+#: round 21: a CJK relative glued to the relative's word, names written backwards
+ROUND_21 = [
+    "姉",
+    "姉経",
+    "姉経駆須乙鈴",
+    "妹妹",
+    "父亲李大明陪同",
+    "언니",
+    "언니김영희",
+    "adleZ ",
+    "石久",
+]
 #: (piece, scrubber, tail, what must be gone after the run)
 CASES = (
     [(p, k, TAIL, "0142") for p, k in QUADRATIC]
@@ -253,7 +265,30 @@ CASES = (
         for k in ("short text", "station", "station name")
     ]
     + [(p, k, "\n\n" + ROUND_13_TAIL, "8154") for p in ROUND_18 for k in ("descriptor", "report")]
+    + [
+        (p, k, ROUND_13_TAIL, "8154")
+        for p in ROUND_21
+        for k in ("short text", "station", "station name")
+    ]
 )
+
+
+@pytest.mark.parametrize("piece", ROUND_21)
+def test_round_21s_relatives_and_backwards_names_are_found_in_linear_time(piece):
+    """:func:`~cadbusi_assets.deid.shapes.relatives_named` (a header's free text) and the
+    reading of every word backwards (:func:`~cadbusi_assets.deid.scan.
+    backwards_identifiers_turned`) on a long run."""
+    from cadbusi_assets.deid.identifiers import OriginalIdentifiers
+    from cadbusi_assets.deid.scan import backwards_identifiers_turned
+    from cadbusi_assets.deid.shapes import relatives_named
+
+    ids = OriginalIdentifiers(patient_names=("Plimsoll^Zelda=久石^是留田",))
+    text = piece * (LENGTH // len(piece)) + " 姉経駆須乙鈴 llosmilP"
+    with time_limit(30, f"reading {LENGTH} characters of {piece!r}"):
+        named = relatives_named(text)
+        turned = backwards_identifiers_turned(text, ids)
+    assert "経駆須" in named
+    assert turned.endswith("Plimsoll")
 
 
 @pytest.mark.parametrize(
