@@ -261,6 +261,39 @@ def words_backwards(text: str) -> str:
     return _BACKWARDS_RUN.sub(lambda m: m.group(0)[::-1], text)
 
 
+_CJK_ONLY = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
+
+
+@lru_cache(maxsize=256)
+def _term_words(identifiers: OriginalIdentifiers) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The runs of :data:`_BACKWARDS_RUN` in the identifiers' terms, folded: the other
+    scripts' words (matched whole) and the CJK runs (matched anywhere)."""
+    words: set[str] = set()
+    cjk: set[str] = set()
+    for _, term in identifiers.search_terms():
+        for run in _BACKWARDS_RUN.findall(normalise_text(term)):
+            (cjk if _CJK_ONLY.fullmatch(run) else words).add(fold_text(run).upper())
+    return frozenset(words), tuple(sorted(cjk))
+
+
+def may_read_backwards(text: str, identifiers: OriginalIdentifiers) -> bool:
+    """False when no run of ``text`` written backwards is a word of the identifiers' terms
+    (a CJK run: holds one): a pre-check that spares the patterns for nearly every value.
+
+    >>> ids = OriginalIdentifiers(patient_names=("QUIMBRELL^ZELDA=久石^是留田",))
+    >>> [may_read_backwards(t, ids) for t in ("Breast LLERBMIUQ", "US 田留是石", "Breast L12")]
+    [True, True, False]
+    """
+    if not text or identifiers.is_empty():
+        return False
+    words, cjk = _term_words(identifiers)
+    for run in _BACKWARDS_RUN.findall(normalise_text(text)):
+        back = fold_text(run[::-1]).upper()
+        if back in words or any(w in back for w in cjk):
+            return True
+    return False
+
+
 def backwards_identifiers_turned(text: str, identifiers: OriginalIdentifiers) -> str:
     """``text`` with the words that, written backwards, spell one of the study's identifiers
     turned forwards (for the cleaner to find and remove); the other words as they are.
@@ -272,6 +305,8 @@ def backwards_identifiers_turned(text: str, identifiers: OriginalIdentifiers) ->
     >>> backwards_identifiers_turned("Breast LATERAL", ids)
     'Breast LATERAL'
     """
+    if not may_read_backwards(text, identifiers):
+        return text
     turned = words_backwards(text)
     if turned == text or not find_identifiers_in_text(turned, identifiers):
         return text
@@ -472,7 +507,7 @@ def find_identifiers_in_dataset(ds: Dataset, identifiers: OriginalIdentifiers) -
             spaced = spaced_letters_joined(content)
             if not kinds and spaced != content:  # "Q U I M B R E L L"
                 kinds = find_identifiers_in_text(spaced, identifiers)
-            if not kinds:  # "LLERBMIUQ", "adleZ": written backwards
+            if not kinds and may_read_backwards(content, identifiers):  # "LLERBMIUQ"
                 backwards = words_backwards(content)
                 if backwards != content:
                     kinds = find_identifiers_in_text(backwards, identifiers)
