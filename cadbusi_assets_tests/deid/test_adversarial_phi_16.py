@@ -15,9 +15,10 @@ did not plant, each input asserting that no invented identifier survives anywher
    (``AcquisitionTime = QUIMBRELL``) was kept under every profile, and under full dates a DA
    or DT holding text too (nothing checked a kept one): a DA, DT or TM value that is no date
    or time now goes. Left (a test records each): a name in a CS value (``ImageType``'s third
-   value, ``ContentLabel``: a defined term of a vendor reads so), a lone word in a device field
-   (``SN Quimbrell``, ``ZQuimbrell`` in ``SoftwareVersions``: a product's word reads so), an
-   MRN in a coding scheme's UID (not remapped, an HL7 OID: the file is refused, fail closed).
+   value, ``ContentLabel``: a defined term of a vendor reads so; where the object's Content
+   Creator's Name says who it is, PHI round 21 searches for that name), a lone word in a
+   device field (``SN Quimbrell``, ``ZQuimbrell`` in ``SoftwareVersions``: a product's word
+   reads so), an MRN in a coding scheme's UID (not remapped, an HL7 OID: the file is refused, fail closed).
 2. Text kinds (21 inputs through seven channels): records written into text (HL7 v2, JSON,
    XML, key=value, CSV, a DICOM dump), paths, URL-encoded text, dates as DT, ranges, ISO weeks
    and ordinals, timestamps. Found in short text (code meanings, ``TransducerData``, station
@@ -616,7 +617,6 @@ def _found(name: str, pseudonymizer) -> list[str]:
 #: defined term reads so), a lone word in a device field (a product's word reads so)
 DICOM_GAPS = {
     "name_in_cs": ["QUIMBRELL"],
-    "content_label_desc": ["QUIMBRELL"],
     "timezone_and_device": ["QUIMBRELL"],
 }
 #: refused, fail closed: an MRN in a coding scheme's UID (an HL7 OID, never remapped)
