@@ -579,23 +579,30 @@ class CaliperNet:
             for (x, y), o, p, q, j in zip(points, out, prob, placer_prob, judged_at, strict=True)
         ]
 
-    def mirrored(self, crop: np.ndarray, points: list[tuple[int, int]]) -> np.ndarray:
+    def mirrored(
+        self, crop: np.ndarray, points: list[tuple[int, int]], turned: bool = False
+    ) -> np.ndarray:
         """(N, 3): the deciding refiner's probability (version 3: its version 2 refiner's)
         on each point's inputs mirrored left to right, top to bottom and both (a drawn mark
         is about symmetric; speckle and UI that fool the refiner at one orientation rarely
-        do at all four)."""
+        do at all four). ``turned``: (N, 7), and the inputs transposed (rows for columns)
+        and mirrored those three ways (the other four of a square's eight orientations)."""
         import torch
 
+        views = 7 if turned else 3
         if not points:
-            return np.zeros((0, 3))
+            return np.zeros((0, views))
         with self._inference():
             batch = _patch_batch(crop, points, self.refiner_version).to(self.device, self.dtype)
-            flips = torch.cat([batch.flip(3), batch.flip(2), batch.flip(2, 3)])
+            flips = [batch.flip(3), batch.flip(2), batch.flip(2, 3)]
+            if turned:
+                swapped = batch.transpose(2, 3)
+                flips += [swapped, swapped.flip(3), swapped.flip(2), swapped.flip(2, 3)]
             logits = self._refined(
-                self.refiner, flips.contiguous(memory_format=torch.channels_last)
+                self.refiner, torch.cat(flips).contiguous(memory_format=torch.channels_last)
             )
             out = logits[:, 0].float().cpu().numpy().astype(np.float64)
-        return np.asarray(_sigmoid(out).reshape(3, len(points)).T)
+        return np.asarray(_sigmoid(out).reshape(views, len(points)).T)
 
 
 @lru_cache(maxsize=1)

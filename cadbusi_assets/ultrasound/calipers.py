@@ -2450,6 +2450,24 @@ NET_AGREE_REACH = 2.0
 #: the four at 0.8: 5 and 1 false).
 NET_MIRROR_PLACE = 0.8
 NET_MIRROR_PROB = 0.85
+#: Version 3, off (None) in production: faint heat-map points (at least NET_FAINT_PROB,
+#: below :data:`NET_MIN_PROB`), after every other point, where no mark is yet: a mark when
+#: the deciding refiner gives its inputs at least NET_FAINT_TURNED at all eight orientations
+#: (as they are, mirrored three ways, transposed and mirrored three ways:
+#: :meth:`.caliper_net.CaliperNet.mirrored`), the placing one at least NET_FAINT_PLACE and
+#: the two refiners' points lie within NET_FAINT_REACH px; or a white arrow's tip beside it
+#: (:data:`NET_ARROW_PROB`; the white-cross rule took a false '+' on an elastography map,
+#: philips_epiq 215, the other shape rules nothing). At 0.05, tuning seeds 100-439 (2,728
+#: marks): 2,694 -> 2,697 found (ge_voluson 304, siemens_s2000 310 by the orientations,
+#: ge_logiq 212's white JPEG arrow by its tip), false or second marks 12 -> 12; held-out
+#: seeds 0-49 (2,156 marks, measured once): 2,089 -> 2,090 found, 20 -> 21 false or second
+#: marks, > 2 px 26 -> 26, max 5.00; ``detect_calipers`` +1.4 ms a frame (tuning seeds
+#: 100-115, alternated in one process: the refiner on ~16 more points a frame). Not worth
+#: its time at the one pass's 30 frames/s line: off until a lever finds more marks with it.
+NET_FAINT_PROB: float | None = None
+NET_FAINT_TURNED = 0.85
+NET_FAINT_PLACE = 0.8
+NET_FAINT_REACH = 2.0
 #: Version 3: where no mark is yet once the points above are taken, a point the deciding
 #: refiner gives at least NET_WHITE_PROB (of its version; none: the rule is off) is a mark
 #: too where a white cross is drawn (:func:`white_cross_centre`): white '+' whose arms run
@@ -2873,7 +2891,9 @@ def _net_marks(
     a white cross or arrow where it leans to one, :data:`NET_WHITE_PROB`,
     :data:`NET_ARROW_PROB`; then a small coloured '+' smeared by JPEG, :data:`SMEAR_PROB`;
     then the tip of a small arrow on ``tip_layer``, the coloured mark layer, in a frame of
-    arrows, :data:`NET_TIP_PROB`) sure of, at the refined point (the cross's centre, the
+    arrows, :data:`NET_TIP_PROB`; then, where :data:`NET_FAINT_PROB` is set, the faint
+    heat-map points sure at every orientation or beside a white arrow's tip) sure of, at the
+    refined point (the cross's centre, the
     arrow's tip, the smeared blob's centre; inside the crop, and ``inside`` when given). One
     refiner batch for the veto and the heat-map points, one for the mirrored verdicts (and
     one for the placer's word on the arrows' tips). ``placed``, when given, gets the marks
@@ -2899,8 +2919,13 @@ def _net_marks(
     net = caliper_net()
     refine_prob = NET_REFINE_PROB[net.refiner_version]
     veto_prob = NET_VETO_PROB[net.refiner_version]
-    found_heat = net.find([crop], NET_MIN_PROB)[0]
+    lowest = NET_MIN_PROB if NET_FAINT_PROB is None else min(NET_MIN_PROB, NET_FAINT_PROB)
+    all_heat = net.find([crop], lowest)[0]
+    found_heat = [p for p in all_heat if p.prob >= NET_MIN_PROB]
     heat = [p for p in found_heat if usable(p.x, p.y) and clear(p.x, p.y, kept)]
+    faint = [
+        p for p in all_heat if p.prob < NET_MIN_PROB and usable(p.x, p.y) and clear(p.x, p.y, kept)
+    ]
     doubtful = [m for m in kept if m.score < NET_VETO_SCORE] if veto else []
     # The placing refiner's word counts only on points it may take alone (heat at least
     # NET_PLACE_HEAT) or where the deciding one leans to a mark (NET_AGREE_PROB, below
@@ -2956,6 +2981,33 @@ def _net_marks(
     mirrored = net.mirrored(crop, [(heat[k].x, heat[k].y) for k in leaning])
     for k, probs in zip(leaning, mirrored, strict=True):
         taken_by[k][2] = bool(probs.min() >= NET_MIRROR_PROB)
+    # The faint points (after all the others): the deciding refiner's verdict (the placing
+    # one's only where that is at least NET_FAINT_TURNED), then, where both lean to a mark,
+    # the deciding one's at the seven other orientations (one batch); their third rule.
+    ordinary = len(heat)
+    if faint:
+        faint_verdicts = net.refine(
+            crop,
+            [(p.x, p.y) for p in faint],
+            place=[False] * len(faint),
+            place_above=NET_FAINT_TURNED,
+        )
+        turning = [
+            k
+            for k, p in enumerate(faint_verdicts)
+            if p.prob >= NET_FAINT_TURNED
+            and p.placer_prob is not None
+            and p.placer_prob >= NET_FAINT_PLACE
+            and p.judged_at is not None
+            and math.hypot(p.judged_at[0] - p.x, p.judged_at[1] - p.y) <= NET_FAINT_REACH
+        ]
+        turned = net.mirrored(crop, [(faint[k].x, faint[k].y) for k in turning], turned=True)
+        faint_taken = [[False, False, False] for _ in faint]
+        for k, probs in zip(turning, turned, strict=True):
+            faint_taken[k][2] = bool(probs.min() >= NET_FAINT_TURNED)
+        heat = heat + faint
+        verdicts = verdicts[:ordinary] + faint_verdicts
+        taken_by += faint_taken
     # White crosses (a fourth rule, where none of the others took the point: the point moves
     # to the cross's centre, the mark takes its style, so that no pair of the other style is
     # split from it, _loose_split), then white arrows (a fifth: to the arrow's tip).
@@ -2973,6 +3025,12 @@ def _net_marks(
     tips: list[tuple[int, tuple[int, int]]] = []
     for k, (p, taken) in enumerate(zip(verdicts[: len(heat)], taken_by, strict=True)):
         if any(taken):
+            continue
+        if k >= ordinary:
+            # (a faint point: only a white arrow's tip)
+            if arrow_prob is not None and p.prob >= arrow_prob:
+                tip = white_arrow_tip(crop, p.x, p.y)
+                at[k][1] = None if tip is None else (*tip, NET_STYLE)
             continue
         if white_prob is not None and p.prob >= white_prob:
             at[k][0] = white_cross_centre(crop, p.x, p.y)
@@ -2997,9 +3055,12 @@ def _net_marks(
                 at[k][3] = (*tip, NET_STYLE)
     found: list[_Mark] = []
     # the agreed points only where no sure one is, the mirrored ones where neither is, the
-    # white crosses and arrows, then the smeared coloured crosses, then the arrows' tips
-    for rule in range(7):
-        for k, (p, taken) in enumerate(zip(verdicts[: len(heat)], taken_by, strict=True)):
+    # white crosses and arrows, then the smeared coloured crosses, then the arrows' tips;
+    # then the same for the faint points
+    passes = [range(ordinary), range(ordinary, len(heat))]
+    for ks, rule in ((ks, rule) for ks in passes for rule in range(7)):
+        for k in ks:
+            p, taken = verdicts[k], taken_by[k]
             moved = at[k][rule - 3] if rule >= 3 else None
             x, y, style = (p.x, p.y, NET_STYLE) if rule < 3 else (moved or (-1, -1, NET_STYLE))
             chosen = taken[rule] if rule < 3 else moved is not None
