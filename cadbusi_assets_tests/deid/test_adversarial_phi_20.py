@@ -50,10 +50,8 @@ All names, numbers and dates are invented.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import struct
-import unicodedata
 
 import polars as pl
 import pydicom
@@ -65,7 +63,7 @@ from cadbusi_assets.deid import DEFAULT_PROFILE, OriginalIdentifiers
 from cadbusi_assets.deid.deidentify import deidentify_dataset
 from cadbusi_assets.deid.engine import clean_header
 from cadbusi_assets.dicom import dataset_to_bytes
-from cadbusi_assets_tests.deid.phi_support import canary_patient, released_elements, run_deidentify
+from cadbusi_assets_tests.deid.phi_support import SecretScan, canary_patient, run_deidentify
 from cadbusi_assets_tests.deid.phi_support import dataset_item as _item
 
 PHONE = "617-555-0143"
@@ -118,12 +116,6 @@ PEOPLE = {
 BIRTH = "19610303"
 
 
-def _folded(text: str) -> str:
-    return "".join(
-        c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
-    ).upper()
-
-
 def _secrets() -> list[str]:
     """Every planted word (upper case): names, their parts, ids, the birth date, the phone."""
     words = {PHONE[4:], BIRTH}
@@ -132,60 +124,16 @@ def _secrets() -> list[str]:
         for part in [p.family, p.given, *p.family.split("-"), *p.relative.split()]:
             words.add(part.upper())
         words |= {"NUNEZ", "QUIMBRELL", "YSOLDE", "NANDUBARRA", "くいむ", "ぜるだ", "KUIMU"}
-    return sorted(w for w in words if len(w) >= 4 or (len(w) >= 2 and not _folded(w).isascii()))
+    return sorted(
+        w for w in words if len(w) >= 4 or (len(w) >= 2 and not SecretScan.folded(w).isascii())
+    )
 
 
 SECRETS = _secrets()
 
 
-def _found_in_text(text: str) -> list[str]:
-    """The secrets in ``text`` as it is, without its spaces, with accents folded, and its
-    UTF-8 bytes read as Latin-1 repaired (a code string's or a UID's bytes)."""
-    forms = {text.upper(), _folded(text)}
-    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-        forms.add(text.encode("latin-1").decode("utf-8").upper())
-    forms |= {f.replace(" ", "").replace("\\", "") for f in forms}
-    return sorted({s for s in SECRETS for f in forms if s in f or _folded(s) in f})
-
-
-def _found_in_bytes(data: bytes) -> list[str]:
-    """The secrets in ``data`` in UTF-8, UTF-16 and every script's legacy character sets,
-    in upper, lower and title case."""
-    codecs = {"utf-8", "utf-16-le", "utf-16-be"} | {c for p in PEOPLE.values() for c in p.legacy}
-    upper = data.upper()
-    found = set()
-    for secret in SECRETS:
-        for form in {secret, secret.lower(), secret.title(), _folded(secret)}:
-            for codec in codecs:
-                try:
-                    encoded = form.encode(codec)
-                except UnicodeEncodeError:
-                    continue
-                if encoded in data or (form.isascii() and encoded.upper() in upper):
-                    found.add(secret)
-    return sorted(found)
-
-
-def _dicom_texts(data: bytes) -> list[str]:
-    """Every value of the file meta and the data set at any depth but Pixel Data, as text
-    (bytes read as UTF-8 and as Latin-1), each value also with its values joined."""
-    texts: list[str] = []
-    for element in released_elements(pydicom.dcmread(io.BytesIO(data))):
-        value = element.value
-        if isinstance(value, bytes):
-            texts.extend([value.decode("latin-1"), value.decode("utf-8", "replace")])
-        elif isinstance(value, list | pydicom.multival.MultiValue):
-            texts.extend([" ".join(map(str, value)), "".join(map(str, value))])
-        else:
-            texts.append(str(value))
-    return texts
-
-
-def _leaks(data: bytes) -> list[str]:
-    found = set(_found_in_bytes(data))
-    for text in _dicom_texts(data):
-        found |= set(_found_in_text(text))
-    return sorted(found)
+#: round 20's scan, shared with later rounds (:class:`~.phi_support.SecretScan`)
+SCAN = SecretScan(SECRETS, {c for p in PEOPLE.values() for c in p.legacy})
 
 
 # ------------------------------------------------------------------------------ the files
@@ -310,7 +258,7 @@ def _deidentified(data: bytes, pseudonymizer) -> tuple[Dataset, bytes]:
 def test_the_files_hold_what_they_plant():
     """The scan sees every channel in its input (the test can fail)."""
     for person, channel in FILES:
-        assert _leaks(_file(person, channel)), (person, channel)
+        assert SCAN.in_dicom(_file(person, channel)), (person, channel)
 
 
 # ------------------------------------------------------------------ the command, one run
@@ -333,18 +281,18 @@ def test_no_channel_leaks_through_the_command(person, channel, command_run):
     out, rows, _, _ = command_run
     row = rows[f"{person}_{channel}"]
     assert row["status"] == "ok", row["reason"]
-    assert _leaks((out / row["output_path"]).read_bytes()) == []
+    assert SCAN.in_dicom((out / row["output_path"]).read_bytes()) == []
 
 
 def test_nothing_else_the_command_writes_holds_them(command_run):
     out, _, printed, report = command_run
     for path in sorted(p for p in out.rglob("*") if p.is_file()):
         if path.suffix == ".parquet":
-            assert _found_in_text(str(pl.read_parquet(path).rows())) == [], path.name
+            assert SCAN.in_text(str(pl.read_parquet(path).rows())) == [], path.name
         elif path.suffix != ".dcm":  # PNGs (their chunks), anything else
-            assert _found_in_bytes(path.read_bytes()) == [], path.name
-    assert _found_in_text(printed) == []
-    assert _found_in_text(report) == []
+            assert SCAN.in_bytes(path.read_bytes()) == [], path.name
+    assert SCAN.in_text(printed) == []
+    assert SCAN.in_text(report) == []
 
 
 # ------------------------------------------------------------------- the assets' one pass
@@ -371,23 +319,23 @@ def test_the_assets_pass_writes_none_of_them(tmp_path, pseudonymizer, caplog):
     assert report.counts["instances_deidentified"] == len(FILES), report.problems
     for path in sorted(p for p in (tmp_path / "research").rglob("*") if p.is_file()):
         if path.suffix == ".parquet":
-            assert _found_in_text(str(pl.read_parquet(path).rows())) == [], path.name
+            assert SCAN.in_text(str(pl.read_parquet(path).rows())) == [], path.name
         elif path.suffix == ".dcm":
-            assert _leaks(path.read_bytes()) == [], path.name
+            assert SCAN.in_dicom(path.read_bytes()) == [], path.name
         else:
-            assert _found_in_bytes(path.read_bytes()) == [], path.name
+            assert SCAN.in_bytes(path.read_bytes()) == [], path.name
     for part in (report, result.features, result.inpainting):
         shown = [*map(str, part.counts), *part.problems]
         shown += [str(table.rows()) for table in part.tables.values()]
-        assert _found_in_text("\n".join(shown)) == []
-    assert _found_in_text(caplog.text) == []
+        assert SCAN.in_text("\n".join(shown)) == []
+    assert SCAN.in_text(caplog.text) == []
 
 
 # --------------------------------------------------------------------- each fix, as a unit
 @pytest.mark.parametrize("person", list(PEOPLE))
 def test_a_name_split_across_two_values_goes(person, pseudonymizer):
     out, data = _deidentified(_file(person, "split_values"), pseudonymizer)
-    assert _leaks(data) == []
+    assert SCAN.in_dicom(data) == []
     assert list(out.ImageType)[:2] == ["ORIGINAL", "PRIMARY"] or "ImageType" not in out
 
 
@@ -397,7 +345,7 @@ def test_a_name_in_a_uids_suffix_goes(person, pseudonymizer):
     scheme's UID, never remapped, kept the name (or, where the leak check saw it, the image
     was refused); such a value is remapped whatever the element."""
     out, data = _deidentified(_file(person, "uid_suffix"), pseudonymizer)
-    assert _leaks(data) == []
+    assert SCAN.in_dicom(data) == []
     uid = str(out.AnatomicRegionSequence[0].CodingSchemeUID)
     assert uid.replace(".", "").isdigit()
 
@@ -429,7 +377,7 @@ def test_values_that_join_into_no_name_stay(pseudonymizer):
 @pytest.mark.parametrize("person", list(PEOPLE))
 def test_a_name_with_its_letters_spaced_goes(person, pseudonymizer):
     out, data = _deidentified(_file(person, "spaced_letters"), pseudonymizer)
-    assert _leaks(data) == []
+    assert SCAN.in_dicom(data) == []
     assert str(out.get("ProtocolName", "Breast")).startswith("Breast")
 
 
@@ -493,7 +441,7 @@ def test_a_relative_named_in_a_report_in_each_script_goes_from_device_fields(per
     ds.save_as(buffer, enforce_file_format=True)
     out, data = _deidentified(buffer.getvalue(), pseudonymizer)
     assert surname not in str(out.get("Manufacturer", "")) + str(out.get("Occupation", ""))
-    assert _leaks(data) == []
+    assert SCAN.in_dicom(data) == []
     assert header_identifiers(ds) != OriginalIdentifiers.from_dataset(ds)
 
 
