@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pydicom
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -304,3 +305,62 @@ class SecretScan:
             for text in texts:
                 found |= set(self.in_text(text))
         return sorted(found)
+
+
+def deidentify_channel_files(
+    root: Path, files: Mapping[str, bytes], timeout: float
+) -> tuple[Path, dict[str, Mapping[str, str]], str, str]:
+    """Every file of ``files`` (name → bytes) through ``cadbusi deidentify --analyze`` in its
+    own process: the output folder, the report's rows by name, what it printed, the report's
+    text."""
+    source, out = root / "in", root / "out"
+    source.mkdir()
+    for name, data in files.items():
+        (source / f"{name}.dcm").write_bytes(data)
+    done, rows, report = run_deidentify(root, source, out, "--analyze", timeout=timeout)
+    return out, rows, done.stdout + done.stderr, report.read_text()
+
+
+def assert_command_wrote_none(scan: SecretScan, out: Path, printed: str, report: str) -> None:
+    """Nothing but the DICOM files the command wrote (tables, PNGs and their chunks), nothing
+    it printed and nothing in its report holds a secret of ``scan``."""
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+        if path.suffix == ".parquet":
+            assert scan.in_text(str(pl.read_parquet(path).rows())) == [], path.name
+        elif path.suffix != ".dcm":  # PNGs (their chunks), anything else
+            assert scan.in_bytes(path.read_bytes()) == [], path.name
+    assert scan.in_text(printed) == []
+    assert scan.in_text(report) == []
+
+
+def assert_assets_pass_wrote_none(
+    scan: SecretScan, tmp_path: Path, files: list[bytes], pseudonymizer: Any
+) -> None:
+    """Every file through the pass behind the ``deidentified_images``, ``image_features`` and
+    ``inpainted_images`` assets (``process_partition``): every file de-identified, and nothing
+    in the research zone or in what the partition reports (counts, tables, problems: the
+    run's metadata) holds a secret of ``scan``. The caller checks what was logged."""
+    from cadbusi_assets.stages import imaging
+    from cadbusi_assets.storage import open_zone
+    from cadbusi_assets_tests.builders import DEMO_DAY, raw_zone_like_raw_dicom
+
+    pacs = tmp_path / "pacs"
+    pacs.mkdir()
+    for index, data in enumerate(files):
+        (pacs / f"{index:02d}.dcm").write_bytes(data)
+    raw = raw_zone_like_raw_dicom(tmp_path, pacs)
+    research = open_zone(tmp_path / "research", "research").ensure()
+    result = imaging.process_partition(raw, research, pseudonymizer, DEMO_DAY, ocr=False, workers=1)
+    report = result.deidentification.report
+    assert report.counts["instances_deidentified"] == len(files), report.problems
+    for path in sorted(p for p in (tmp_path / "research").rglob("*") if p.is_file()):
+        if path.suffix == ".parquet":
+            assert scan.in_text(str(pl.read_parquet(path).rows())) == [], path.name
+        elif path.suffix == ".dcm":
+            assert scan.in_dicom(path.read_bytes()) == [], path.name
+        else:
+            assert scan.in_bytes(path.read_bytes()) == [], path.name
+    for part in (report, result.features, result.inpainting):
+        shown = [*map(str, part.counts), *part.problems]
+        shown += [str(table.rows()) for table in part.tables.values()]
+        assert scan.in_text("\n".join(shown)) == []

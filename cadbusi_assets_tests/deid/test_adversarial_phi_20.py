@@ -51,9 +51,9 @@ All names, numbers and dates are invented.
 from __future__ import annotations
 
 import io
+import logging
 import struct
 
-import polars as pl
 import pydicom
 import pytest
 from pydicom.dataset import Dataset
@@ -63,7 +63,13 @@ from cadbusi_assets.deid import DEFAULT_PROFILE, OriginalIdentifiers
 from cadbusi_assets.deid.deidentify import deidentify_dataset
 from cadbusi_assets.deid.engine import clean_header
 from cadbusi_assets.dicom import dataset_to_bytes
-from cadbusi_assets_tests.deid.phi_support import SecretScan, canary_patient, run_deidentify
+from cadbusi_assets_tests.deid.phi_support import (
+    SecretScan,
+    assert_assets_pass_wrote_none,
+    assert_command_wrote_none,
+    canary_patient,
+    deidentify_channel_files,
+)
 from cadbusi_assets_tests.deid.phi_support import dataset_item as _item
 
 PHONE = "617-555-0143"
@@ -264,16 +270,9 @@ def test_the_files_hold_what_they_plant():
 # ------------------------------------------------------------------ the command, one run
 @pytest.fixture(scope="module")
 def command_run(tmp_path_factory):
-    """Every file through ``cadbusi deidentify --analyze`` in its own process: the output
-    folder, the report's rows by name, what it printed, the report's text."""
-
-    root = tmp_path_factory.mktemp("round20")
-    source, out = root / "in", root / "out"
-    source.mkdir()
-    for person, channel in FILES:
-        (source / f"{person}_{channel}.dcm").write_bytes(_file(person, channel))
-    done, rows, report = run_deidentify(root, source, out, "--analyze", timeout=400)
-    return out, rows, done.stdout + done.stderr, report.read_text()
+    """Every file through ``cadbusi deidentify --analyze`` in its own process."""
+    files = {f"{person}_{channel}": _file(person, channel) for person, channel in FILES}
+    return deidentify_channel_files(tmp_path_factory.mktemp("round20"), files, timeout=400)
 
 
 @pytest.mark.parametrize(("person", "channel"), FILES)
@@ -286,13 +285,7 @@ def test_no_channel_leaks_through_the_command(person, channel, command_run):
 
 def test_nothing_else_the_command_writes_holds_them(command_run):
     out, _, printed, report = command_run
-    for path in sorted(p for p in out.rglob("*") if p.is_file()):
-        if path.suffix == ".parquet":
-            assert SCAN.in_text(str(pl.read_parquet(path).rows())) == [], path.name
-        elif path.suffix != ".dcm":  # PNGs (their chunks), anything else
-            assert SCAN.in_bytes(path.read_bytes()) == [], path.name
-    assert SCAN.in_text(printed) == []
-    assert SCAN.in_text(report) == []
+    assert_command_wrote_none(SCAN, out, printed, report)
 
 
 # ------------------------------------------------------------------- the assets' one pass
@@ -301,33 +294,9 @@ def test_the_assets_pass_writes_none_of_them(tmp_path, pseudonymizer, caplog):
     and ``inpainted_images`` assets: nothing in the research zone, nothing in what the
     partition reports (counts, tables and problems: the run's metadata) and nothing it logs
     holds a planted word."""
-    import logging
-
     caplog.set_level(logging.DEBUG)
-    from cadbusi_assets.stages import imaging
-    from cadbusi_assets.storage import open_zone
-    from cadbusi_assets_tests.builders import DEMO_DAY, raw_zone_like_raw_dicom
-
-    pacs = tmp_path / "pacs"
-    pacs.mkdir()
-    for index, (person, channel) in enumerate(FILES):
-        (pacs / f"{index:02d}.dcm").write_bytes(_file(person, channel))
-    raw = raw_zone_like_raw_dicom(tmp_path, pacs)
-    research = open_zone(tmp_path / "research", "research").ensure()
-    result = imaging.process_partition(raw, research, pseudonymizer, DEMO_DAY, ocr=False, workers=1)
-    report = result.deidentification.report
-    assert report.counts["instances_deidentified"] == len(FILES), report.problems
-    for path in sorted(p for p in (tmp_path / "research").rglob("*") if p.is_file()):
-        if path.suffix == ".parquet":
-            assert SCAN.in_text(str(pl.read_parquet(path).rows())) == [], path.name
-        elif path.suffix == ".dcm":
-            assert SCAN.in_dicom(path.read_bytes()) == [], path.name
-        else:
-            assert SCAN.in_bytes(path.read_bytes()) == [], path.name
-    for part in (report, result.features, result.inpainting):
-        shown = [*map(str, part.counts), *part.problems]
-        shown += [str(table.rows()) for table in part.tables.values()]
-        assert SCAN.in_text("\n".join(shown)) == []
+    files = [_file(person, channel) for person, channel in FILES]
+    assert_assets_pass_wrote_none(SCAN, tmp_path, files, pseudonymizer)
     assert SCAN.in_text(caplog.text) == []
 
 

@@ -70,7 +70,6 @@ from __future__ import annotations
 import io
 import logging
 
-import polars as pl
 import pydicom
 import pytest
 from pydicom.dataset import Dataset
@@ -83,7 +82,13 @@ from cadbusi_assets.deid.identifiers import OriginalIdentifiers
 from cadbusi_assets.deid.scan import backwards_identifiers_turned, find_identifiers_in_dataset
 from cadbusi_assets.deid.shapes import relatives_named, scrub_identifier_shapes
 from cadbusi_assets.dicom import dataset_to_bytes
-from cadbusi_assets_tests.deid.phi_support import SecretScan, canary_patient, run_deidentify
+from cadbusi_assets_tests.deid.phi_support import (
+    SecretScan,
+    assert_assets_pass_wrote_none,
+    assert_command_wrote_none,
+    canary_patient,
+    deidentify_channel_files,
+)
 from cadbusi_assets_tests.deid.phi_support import dataset_item as _item
 
 PHONE = "617-555-0143"
@@ -319,15 +324,9 @@ def test_the_files_hold_what_they_plant():
 # ------------------------------------------------------------------ the command, one run
 @pytest.fixture(scope="module")
 def command_run(tmp_path_factory):
-    """Every file through ``cadbusi deidentify --analyze`` in its own process: the output
-    folder, the report's rows by name, what it printed, the report's text."""
-    root = tmp_path_factory.mktemp("round21")
-    source, out = root / "in", root / "out"
-    source.mkdir()
-    for person, channel in FILES:
-        (source / f"{person}_{channel}.dcm").write_bytes(_file(person, channel))
-    done, rows, report = run_deidentify(root, source, out, "--analyze", timeout=500)
-    return out, rows, done.stdout + done.stderr, report.read_text()
+    """Every file through ``cadbusi deidentify --analyze`` in its own process."""
+    files = {f"{person}_{channel}": _file(person, channel) for person, channel in FILES}
+    return deidentify_channel_files(tmp_path_factory.mktemp("round21"), files, timeout=500)
 
 
 @pytest.mark.parametrize(("person", "channel"), FILES)
@@ -340,13 +339,7 @@ def test_no_channel_leaks_through_the_command(person, channel, command_run):
 
 def test_nothing_else_the_command_writes_holds_them(command_run):
     out, _, printed, report = command_run
-    for path in sorted(p for p in out.rglob("*") if p.is_file()):
-        if path.suffix == ".parquet":
-            assert SCAN.in_text(str(pl.read_parquet(path).rows())) == [], path.name
-        elif path.suffix != ".dcm":  # PNGs (their chunks), anything else
-            assert SCAN.in_bytes(path.read_bytes()) == [], path.name
-    assert SCAN.in_text(printed) == []
-    assert SCAN.in_text(report) == []
+    assert_command_wrote_none(SCAN, out, printed, report)
 
 
 # ------------------------------------------------------------------- the assets' one pass
@@ -355,30 +348,8 @@ def test_the_assets_pass_writes_none_of_them(tmp_path, pseudonymizer, caplog):
     and ``inpainted_images`` assets: nothing in the research zone, in what the partition
     reports (counts, tables, problems) or in what it logs holds a planted word."""
     caplog.set_level(logging.DEBUG)
-    from cadbusi_assets.stages import imaging
-    from cadbusi_assets.storage import open_zone
-    from cadbusi_assets_tests.builders import DEMO_DAY, raw_zone_like_raw_dicom
-
-    pacs = tmp_path / "pacs"
-    pacs.mkdir()
-    for index, (person, channel) in enumerate(FILES):
-        (pacs / f"{index:02d}.dcm").write_bytes(_file(person, channel))
-    raw = raw_zone_like_raw_dicom(tmp_path, pacs)
-    research = open_zone(tmp_path / "research", "research").ensure()
-    result = imaging.process_partition(raw, research, pseudonymizer, DEMO_DAY, ocr=False, workers=1)
-    report = result.deidentification.report
-    assert report.counts["instances_deidentified"] == len(FILES), report.problems
-    for path in sorted(p for p in (tmp_path / "research").rglob("*") if p.is_file()):
-        if path.suffix == ".parquet":
-            assert SCAN.in_text(str(pl.read_parquet(path).rows())) == [], path.name
-        elif path.suffix == ".dcm":
-            assert SCAN.in_dicom(path.read_bytes()) == [], path.name
-        else:
-            assert SCAN.in_bytes(path.read_bytes()) == [], path.name
-    for part in (report, result.features, result.inpainting):
-        shown = [*map(str, part.counts), *part.problems]
-        shown += [str(table.rows()) for table in part.tables.values()]
-        assert SCAN.in_text("\n".join(shown)) == []
+    files = [_file(person, channel) for person, channel in FILES]
+    assert_assets_pass_wrote_none(SCAN, tmp_path, files, pseudonymizer)
     assert SCAN.in_text(caplog.text) == []
 
 
