@@ -23,6 +23,10 @@ True
 False
 >>> release_name(["b", "a"]) == release_name(["a", "b"])
 True
+>>> ReleasePolicy.from_env({"CADBUSI_LABELBOX_RELEASE_DATES": "0"})
+Traceback (most recent call last):
+...
+cadbusi_assets.labeling.releases.ReleaseError: CADBUSI_LABELBOX_RELEASE_DATES must be at least 1, not 0.
 """
 
 from __future__ import annotations
@@ -32,14 +36,17 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from cadbusi_assets.settings import SettingsError
+
 RELEASE_DATES_ENV = "CADBUSI_LABELBOX_RELEASE_DATES"
 RELEASE_IMAGES_ENV = "CADBUSI_LABELBOX_RELEASE_IMAGES"
 #: dates a release holds at least, by deployment (``CADBUSI_DEPLOYMENT``)
 DEFAULT_RELEASE_DATES = {"production": 7, "demo": 1}
 
 
-class ReleaseError(ValueError):
-    """A malformed release setting (the message names the variable)."""
+class ReleaseError(SettingsError):
+    """A malformed release setting (the message names the variable; shown as a date's failure
+    reason)."""
 
 
 def _number(env: Mapping[str, str], name: str, default: int, least: int) -> int:

@@ -202,7 +202,9 @@ def send_data_rows(
     )
     policy = release or ReleasePolicy.from_env()
     if policy.immediate:
-        report = _send_now(
+        # every date at once (rows a date left waiting under a stricter setting go with their
+        # date's next run); no release reads the other dates' tables
+        return _send_now(
             research_zone,
             source,
             batch,
@@ -215,10 +217,9 @@ def send_data_rows(
             ontology,
             consensus,
         )
-    else:
-        report = _send_released(
-            research_zone, source, batch, config, selected, images, inpainted, previous, policy
-        )
+    report = _send_released(
+        research_zone, source, batch, config, selected, images, inpainted, previous, policy
+    )
     release_waiting(
         research_zone, source, policy, report, config, ontology, consensus, withdrawn=withdrawn
     )
