@@ -422,6 +422,9 @@ def release_waiting(
     with row_data_locator(research_zone, config) as locate:
         for images, inpainted in chosen.values():
             rows += build_data_rows(images, locate, inpainted)
+        # in the order of the image ids (hashes of pseudonyms), not date after date: a label
+        # source creates rows in the order it gets them
+        rows.sort(key=lambda row: str(row["global_key"]))
         sent = source.send_data_rows(name, rows)
     expires = locate.expires_at.isoformat(timespec="seconds") if locate.expires_at else None
     queued = _queue_release(

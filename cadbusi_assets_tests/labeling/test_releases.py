@@ -142,3 +142,25 @@ def test_dates_wait_then_go_as_one_release_without_a_withdrawn_patient(tmp_path:
     }
     assert after == before
     assert stage.sent_image_ids(research) == {"i2", "i5"}  # a waiting image is not in Labelbox
+
+
+def test_a_purged_date_whose_images_waited_tells_no_labelbox_deletion(tmp_path: Path):
+    """Images that waited were never in Labelbox: a purge of their date drops their rows
+    instead of marking them withdrawn (which would ask for deletions in Labelbox and say that
+    Labelbox holds images of the date); rows already released stay, withdrawn."""
+    from cadbusi_assets.stages.purge import purge_research_batch
+
+    research = open_zone(str(tmp_path / "research"), "research").ensure()
+    policy = ReleasePolicy(min_dates=2)
+    source = _Recording()
+    _date(research, "b1", {"i9": "P1"})
+    _date(research, "b2", {"i5": "P3"})
+    _date(research, "b3", {"i7": "P4"})
+    stage.send_data_rows(research, source, "b1", release=policy)  # type: ignore[arg-type]
+    stage.send_data_rows(research, source, "b2", release=policy)  # type: ignore[arg-type]
+    stage.send_data_rows(research, source, "b3", release=policy)  # type: ignore[arg-type]
+    assert [keys for _, keys in source.sent] == [["i5", "i9"]]  # b3 waits
+    assert not purge_research_batch(research, "b3").in_labelbox
+    assert read_partition_table(research, stage.DATA_ROWS_TABLE, "b3") is None
+    assert purge_research_batch(research, "b1").in_labelbox
+    assert stage.withdrawn_data_rows(research)["global_key"].to_list() == ["i9"]
