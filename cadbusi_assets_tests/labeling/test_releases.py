@@ -164,3 +164,24 @@ def test_a_purged_date_whose_images_waited_tells_no_labelbox_deletion(tmp_path: 
     assert read_partition_table(research, stage.DATA_ROWS_TABLE, "b3") is None
     assert purge_research_batch(research, "b1").in_labelbox
     assert stage.withdrawn_data_rows(research)["global_key"].to_list() == ["i9"]
+
+
+def test_a_rerun_keeps_the_whole_release_in_the_folder_outbox(tmp_path: Path):
+    """The folder source (the demo labeler reads its outbox) creates or updates rows by global
+    key, as Labelbox does: a date sent again to its release leaves the other dates' rows of
+    the release in the release's file."""
+    from cadbusi_assets.labeling.sources import FolderLabelSource
+
+    research = open_zone(str(tmp_path / "research"), "research").ensure()
+    policy = ReleasePolicy(min_dates=2)
+    source = FolderLabelSource(tmp_path / "labelbox")
+    _date(research, "b1", {"i9": "P1", "i2": "P2"})
+    _date(research, "b2", {"i5": "P3"})
+    stage.send_data_rows(research, source, "b1", release=policy)
+    stage.send_data_rows(research, source, "b2", release=policy)
+    release = release_name(["i2", "i5", "i9"])
+    outbox = source.outbox_dir / f"{release}.ndjson"
+    before = outbox.read_bytes()
+    assert [row["global_key"] for row in source.sent_data_rows()] == ["i2", "i5", "i9"]
+    stage.send_data_rows(research, source, "b1", release=policy)
+    assert outbox.read_bytes() == before
