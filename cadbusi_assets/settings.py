@@ -41,6 +41,9 @@ VARIABLES: dict[str, str] = {
     "CADBUSI_LABELBOX_CONSENSUS": "on | off (default): consensus labelling in the Labelbox project and its batches",
     "CADBUSI_LABELBOX_CONSENSUS_COVERAGE": "percent of data rows labelled more than once, >0 to 100 (default 10)",
     "CADBUSI_LABELBOX_CONSENSUS_LABELS": "labels per consensus data row, 2 to 20 (default 3)",
+    "CADBUSI_LABELBOX_RELEASE_DATES": "images wait until the send queue holds images of this many "
+    "study dates, then go to Labelbox as one release (default 7 in production, 1 in the demo)",
+    "CADBUSI_LABELBOX_RELEASE_IMAGES": "and at least this many images (default 0)",
     "CADBUSI_PSEUDONYM_KEY_FILE": "file holding the secret pseudonym key (or CADBUSI_PSEUDONYM_KEY)",
     "CADBUSI_WORKERS": "worker processes inside one partition (default: CPU count)",
     "CADBUSI_CINE_FRAME_STEP": "keep every n-th frame of cine loops (default 4)",

@@ -257,14 +257,22 @@ class FolderLabelSource:
         return path.read_bytes()
 
     def send_data_rows(self, dataset: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Create or update (by global key, as Labelbox does) ``rows`` in
+        ``outbox/<dataset>.ndjson``: rows of the file not sent now stay (a date sent again to
+        its release keeps the other dates' rows; withdrawn rows leave by
+        :meth:`delete_data_rows`)."""
         self.outbox_dir.mkdir(parents=True, exist_ok=True)
         target = self.outbox_dir / f"{dataset}.ndjson"
-        ordered = sorted(rows, key=lambda r: str(r["global_key"]))
+        merged = (
+            {str(r.get("global_key")): r for r in _read_ndjson(target)} if target.exists() else {}
+        )
+        merged.update({str(r["global_key"]): dict(r) for r in rows})
+        ordered = [merged[k] for k in sorted(merged)]
         text = "".join(json.dumps(dict(r), sort_keys=True) + "\n" for r in ordered)
         tmp = target.with_suffix(".tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(target)
-        return len(ordered)
+        return len({str(r["global_key"]) for r in rows})
 
     @property
     def deleted_dir(self) -> Path:

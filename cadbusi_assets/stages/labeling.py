@@ -98,6 +98,7 @@ from cadbusi_assets.labeling.quality import (
     image_disagreements,
     image_readings,
 )
+from cadbusi_assets.labeling.releases import ReleasePolicy, release_name
 from cadbusi_assets.labeling.row_data import RowDataConfig, row_data_locator
 from cadbusi_assets.records.lesions import caliper_measurement
 from cadbusi_assets.stages.analysis import FEATURES_TABLE, INPAINTED_TABLE, TWINS_TABLE
@@ -133,8 +134,12 @@ def send_data_rows(
     *,
     allow_shrink: bool | None = None,
     withdrawn: frozenset[str] = frozenset(),
+    release: ReleasePolicy | None = None,
 ) -> PartitionReport:
-    """Images of a batch that passed quality checks become data rows in dataset ``batch``.
+    """Images of a batch that passed quality checks become data rows in dataset ``batch``, or,
+    when ``release`` (default: ``CADBUSI_LABELBOX_RELEASE_*``) is not immediate, wait in the
+    send queue for a release that mixes several dates (:mod:`cadbusi_assets.labeling.releases`;
+    :func:`release_waiting`, run after the date: the rows of every date waiting go at once).
 
     ``row_data`` (default: from ``CADBUSI_LABELBOX_ROW_DATA`` / ``CADBUSI_SIGNED_URL_HOURS``)
     chooses what Labelbox gets: the zone path, a signed URL or uploaded bytes. The table keeps
@@ -195,26 +200,53 @@ def send_data_rows(
         allow_shrink=allow_shrink,
         source="image_features",
     )
+    policy = release or ReleasePolicy.from_env()
+    if policy.immediate:
+        # every date at once (rows a date left waiting under a stricter setting go with their
+        # date's next run); no release reads the other dates' tables
+        return _send_now(
+            research_zone,
+            source,
+            batch,
+            config,
+            selected,
+            images,
+            features,
+            inpainted,
+            previous,
+            ontology,
+            consensus,
+        )
+    report = _send_released(
+        research_zone, source, batch, config, selected, images, inpainted, previous, policy
+    )
+    release_waiting(
+        research_zone, source, policy, report, config, ontology, consensus, withdrawn=withdrawn
+    )
+    return report
+
+
+def _send_now(
+    research_zone: Zone,
+    source: LabelSource,
+    batch: str,
+    config: RowDataConfig,
+    selected: pl.DataFrame,
+    images: pl.DataFrame,
+    features: pl.DataFrame,
+    inpainted: pl.DataFrame | None,
+    previous: pl.DataFrame | None,
+    ontology: OntologySpec | None,
+    consensus: ConsensusConfig | None,
+) -> PartitionReport:
+    """The date's rows to dataset ``batch`` at once, then queued (a release of one date)."""
     with row_data_locator(research_zone, config) as locate:
         rows = build_data_rows(selected, locate, inpainted)
         sent = source.send_data_rows(batch, rows)
         stored = build_data_rows(selected, locate.location, inpainted)
     expires = locate.expires_at.isoformat(timespec="seconds") if locate.expires_at else None
-    table = pl.DataFrame(
-        stored,
-        schema={"global_key": pl.Utf8, "external_id": pl.Utf8, "row_data": pl.Utf8},
-        orient="row",
-    ).with_columns(
-        row_data_mode=pl.lit(config.mode),
-        row_data_expires_at=pl.lit(expires, pl.Utf8),
-    )
-    report = PartitionReport(batch, row_count=sent)
-    report.count("data_rows_sent", sent)
-    report.count("images_not_sent_excluded", images.height - selected.height)
-    report.tables["row_data"] = pl.DataFrame(
-        {"mode": [config.mode], "expires_at": [expires]},
-        schema={"mode": pl.Utf8, "expires_at": pl.Utf8},
-    )
+    table = _stored_table(stored, config, expires)
+    report = _date_report(batch, sent, images, selected, config, expires)
     queued = _queue(
         research_zone, source, batch, table, images, features, report, ontology, consensus
     )
@@ -227,6 +259,263 @@ def send_data_rows(
     table = _keep_withdrawn(table, previous, report)
     write_partition_table(research_zone, DATA_ROWS_TABLE, batch, table)
     return report
+
+
+#: the lock a date's sending holds (a release rewrites the tables of other dates)
+RELEASE_LOCK = "labelbox_release"
+#: ``labelbox_data_rows`` columns of the send queue: the release (dataset) a row went to
+#: Labelbox in (null: waiting), and why a row is not in Labelbox yet
+RELEASED_IN = "released_in"
+WAITING_REASON = "waiting_reason"
+
+
+def _released(table: pl.DataFrame | None, batch: str) -> dict[str, str]:
+    """global key -> the dataset its row is in, of the rows in Labelbox (a table written
+    before the send queue: every row, in dataset ``batch``)."""
+    if table is None or table.height == 0:
+        return {}
+    if RELEASED_IN not in table.columns:
+        table = table.with_columns(pl.lit(batch).alias(RELEASED_IN))
+    table = table.filter(pl.col(RELEASED_IN).is_not_null())
+    return dict(zip(table["global_key"].to_list(), table[RELEASED_IN].to_list(), strict=True))
+
+
+def _send_released(
+    research_zone: Zone,
+    source: LabelSource,
+    batch: str,
+    config: RowDataConfig,
+    selected: pl.DataFrame,
+    images: pl.DataFrame,
+    inpainted: pl.DataFrame | None,
+    previous: pl.DataFrame | None,
+    policy: ReleasePolicy,
+) -> PartitionReport:
+    """The date's rows into the send queue: rows already in Labelbox are sent again to the
+    dataset they are in (keyed by global key: row data refreshed, nothing new created); the
+    others wait, listed with the reason, for :func:`release_waiting`."""
+    released = _released(previous, batch)
+    queued_before: dict[str, str | None] = {}
+    if previous is not None and "queued_in" in previous.columns:
+        queued_before = dict(
+            zip(previous["global_key"].to_list(), previous["queued_in"].to_list(), strict=True)
+        )
+    sent = 0
+    with row_data_locator(research_zone, config) as locate:
+        for name in sorted(set(released.values())):
+            keys = sorted(k for k, v in released.items() if v == name)
+            again = selected.filter(pl.col("image_id").is_in(keys))
+            if again.height:
+                sent += source.send_data_rows(name, build_data_rows(again, locate, inpainted))
+        stored = build_data_rows(selected, locate.location, inpainted)
+    expires = locate.expires_at.isoformat(timespec="seconds") if locate.expires_at else None
+    table = _stored_table(stored, config, expires)
+    key = pl.col("global_key")
+    table = table.with_columns(
+        key.replace_strict(released, default=None, return_dtype=pl.Utf8).alias(RELEASED_IN)
+    ).with_columns(
+        pl.when(pl.col(RELEASED_IN).is_null())
+        .then(pl.lit(policy.waiting_reason()))
+        .otherwise(pl.lit(None, pl.Utf8))
+        .alias(WAITING_REASON),
+        pl.when(pl.col(RELEASED_IN).is_not_null())
+        .then(pl.col("row_data_expires_at"))
+        .otherwise(pl.lit(None, pl.Utf8))
+        .alias("row_data_expires_at"),
+        key.replace_strict(queued_before, default=None, return_dtype=pl.Utf8).alias("queued_in"),
+    )
+    report = _date_report(batch, sent, images, selected, config, expires)
+    report.count("images_waiting_for_release", table[RELEASED_IN].null_count())
+    table = _keep_withdrawn(table, previous, report)
+    write_partition_table(research_zone, DATA_ROWS_TABLE, batch, table)
+    return report
+
+
+def _stored_table(
+    stored: list[dict[str, Any]], config: RowDataConfig, expires: str | None
+) -> pl.DataFrame:
+    return pl.DataFrame(
+        stored,
+        schema={"global_key": pl.Utf8, "external_id": pl.Utf8, "row_data": pl.Utf8},
+        orient="row",
+    ).with_columns(
+        row_data_mode=pl.lit(config.mode),
+        row_data_expires_at=pl.lit(expires, pl.Utf8),
+    )
+
+
+def _date_report(
+    batch: str,
+    sent: int,
+    images: pl.DataFrame,
+    selected: pl.DataFrame,
+    config: RowDataConfig,
+    expires: str | None,
+) -> PartitionReport:
+    report = PartitionReport(batch, row_count=sent)
+    report.count("data_rows_sent", sent)
+    report.count("images_not_sent_excluded", images.height - selected.height)
+    report.tables["row_data"] = pl.DataFrame(
+        {"mode": [config.mode], "expires_at": [expires]},
+        schema={"mode": pl.Utf8, "expires_at": pl.Utf8},
+    )
+    return report
+
+
+def _waiting(table: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a data-rows table that wait for a release."""
+    if RELEASED_IN not in table.columns:
+        return table.clear()
+    return _not_withdrawn(table).filter(pl.col(RELEASED_IN).is_null())
+
+
+def _data_row_tables(research_zone: Zone) -> dict[str, pl.DataFrame]:
+    return {
+        path.name.removesuffix(".parquet"): pl.read_parquet(io.BytesIO(path.read_bytes()))
+        for path in research_zone.iter_files("tables", DATA_ROWS_TABLE, suffix=".parquet")
+    }
+
+
+def release_waiting(
+    research_zone: Zone,
+    source: LabelSource,
+    policy: ReleasePolicy,
+    report: PartitionReport,
+    row_data: RowDataConfig | None = None,
+    ontology: OntologySpec | None = None,
+    consensus: ConsensusConfig | None = None,
+    *,
+    withdrawn: frozenset[str] = frozenset(),
+) -> int:
+    """Send every image of the send queue (the rows of every date that wait) as one release
+    when ``policy`` is met: one dataset :func:`~.releases.release_name`, rows created in the
+    order of their keyed image ids, queued to the project as batches of the release, with their
+    pre-labels; each date's table records the release (``released_in``). Rows in Labelbox not
+    yet queued to its project are queued with the next release. Returns how many rows went.
+    The caller holds the release lock (one release at a time)."""
+    config = row_data or RowDataConfig.from_env()
+    tables = _data_row_tables(research_zone)
+    chosen: dict[str, tuple[pl.DataFrame, pl.DataFrame | None]] = {}
+    for batch, table in tables.items():
+        waiting = _waiting(table)
+        if waiting.height == 0:
+            continue
+        images = read_partition_table(research_zone, IMAGES_TABLE, batch)
+        features = read_partition_table(research_zone, FEATURES_TABLE, batch)
+        if images is None or features is None:
+            continue  # the date is being re-run upstream: its rows wait for its own run
+        # only images still usable and of no patient who withdrew: the others wait until
+        # their date is sent again (which drops them)
+        usable = features.filter(pl.col("exclusion_reason").is_null()).select("image_id")
+        images = images.join(usable, on="image_id", how="semi").filter(
+            pl.col("image_id").is_in(waiting["global_key"].to_list())
+        )
+        if withdrawn and "patient_pseudo" in images.columns:
+            images = images.filter(~pl.col("patient_pseudo").is_in(sorted(withdrawn)))
+        if images.height:
+            chosen[batch] = (images, read_partition_table(research_zone, INPAINTED_TABLE, batch))
+    keys = sorted(k for images, _ in chosen.values() for k in images["image_id"].to_list())
+    if not policy.ready(dates=len(chosen), images=len(keys)):
+        return 0
+    name = release_name(keys)
+    rows: list[dict[str, Any]] = []
+    with row_data_locator(research_zone, config) as locate:
+        for images, inpainted in chosen.values():
+            rows += build_data_rows(images, locate, inpainted)
+        # in the order of the image ids (hashes of pseudonyms), not date after date: a label
+        # source creates rows in the order it gets them
+        rows.sort(key=lambda row: str(row["global_key"]))
+        sent = source.send_data_rows(name, rows)
+    expires = locate.expires_at.isoformat(timespec="seconds") if locate.expires_at else None
+    queued = _queue_release(
+        research_zone, source, name, tables, set(keys), report, ontology, consensus
+    )
+    for batch, table in tables.items():
+        if RELEASED_IN not in table.columns:
+            continue
+        mine = pl.col("global_key").is_in(keys) & pl.col(RELEASED_IN).is_null()
+        fresh = pl.col("global_key").is_in(sorted(queued)) if queued is not None else pl.lit(False)
+        changed = table.with_columns(
+            pl.when(mine)
+            .then(pl.lit(expires, pl.Utf8))
+            .otherwise(pl.col("row_data_expires_at"))
+            .alias("row_data_expires_at"),
+            pl.when(mine).then(pl.lit(name)).otherwise(pl.col(RELEASED_IN)).alias(RELEASED_IN),
+            pl.when(mine)
+            .then(pl.lit(None, pl.Utf8))
+            .otherwise(pl.col(WAITING_REASON))
+            .alias(WAITING_REASON),
+            pl.when(fresh)
+            .then(pl.lit(source.name))
+            .otherwise(pl.col("queued_in"))
+            .alias("queued_in"),
+        )
+        if not changed.equals(table):
+            write_partition_table(research_zone, DATA_ROWS_TABLE, batch, changed)
+    report.count("data_rows_released", sent)
+    report.count("release_dates", len(chosen))
+    return sent
+
+
+def _queue_release(
+    research_zone: Zone,
+    source: LabelSource,
+    name: str,
+    tables: dict[str, pl.DataFrame],
+    released: set[str],
+    report: PartitionReport,
+    ontology: OntologySpec | None,
+    consensus: ConsensusConfig | None,
+) -> set[str] | None:
+    """Queue the release's rows (and rows in Labelbox not yet queued to its project) as
+    batches of the release, with their pre-labels; the global keys queued (None when the
+    source does not queue)."""
+    if getattr(source, "queue_rows", None) is None:
+        return None
+    rows, lesions, links, linked = [], [], [], 0
+    for batch, table in tables.items():
+        if RELEASED_IN not in table.columns:
+            continue
+        live = _not_withdrawn(table)
+        pending = live.filter(
+            pl.col("global_key").is_in(sorted(released))
+            | (
+                pl.col(RELEASED_IN).is_not_null()
+                & (pl.col("queued_in").fill_null("") != source.name)
+            )
+        )
+        if pending.height == 0:
+            continue
+        images = read_partition_table(research_zone, IMAGES_TABLE, batch)
+        features = read_partition_table(research_zone, FEATURES_TABLE, batch)
+        if images is None or features is None:
+            raise MissingUpstream("the image features of a date in the send queue are missing")
+        keys = pending["global_key"].to_list()
+        rows.append(
+            pending.select("global_key").join(
+                _birads(research_zone, batch, images), on="global_key", how="left"
+            )
+        )
+        found = prelabel_lesions(research_zone, batch, features, keys)
+        lesions.append(found[0])
+        links.append(found[1])
+        linked += found[2]
+    if not rows:
+        return set()
+    return _queue_rows(
+        source,
+        name,
+        pl.concat(rows, how="diagonal_relaxed").sort("global_key"),
+        [],
+        pl.concat(lesions, how="diagonal_relaxed").unique(
+            "lesion_id", keep="first", maintain_order=True
+        ),
+        pl.concat(links, how="diagonal_relaxed"),
+        linked,
+        report,
+        ontology,
+        consensus,
+    )
 
 
 #: ``labelbox_data_rows`` column: the image was sent earlier and is no longer usable here
@@ -252,6 +541,8 @@ def _keep_withdrawn(
         return table
     if WITHDRAWN not in previous.columns:
         previous = previous.with_columns(pl.lit(False).alias(WITHDRAWN))
+    if RELEASED_IN in previous.columns:  # a row that waited was never in Labelbox: it just goes
+        previous = previous.filter(pl.col(RELEASED_IN).is_not_null())
     gone = previous.join(table.select("global_key"), on="global_key", how="anti").with_columns(
         pl.lit(True).alias(WITHDRAWN)
     )
@@ -296,8 +587,29 @@ def _queue(
     )
     keys = rows["global_key"].to_list()
     lesions, links, linked = prelabel_lesions(research_zone, batch, features, keys)
+    return _queue_rows(
+        source, batch, rows, already, lesions, links, linked, report, ontology, consensus
+    )
+
+
+def _queue_rows(
+    source: LabelSource,
+    dataset: str,
+    rows: pl.DataFrame,
+    already: list[str],
+    lesions: pl.DataFrame,
+    links: pl.DataFrame,
+    linked: int,
+    report: PartitionReport,
+    ontology: OntologySpec | None,
+    consensus: ConsensusConfig | None,
+) -> set[str]:
+    """Queue ``rows`` (``global_key``, ``birads``) not in ``already`` as batches named after
+    ``dataset`` and import their pre-labels; the counts and problems go to ``report``."""
+    queue_rows = source.queue_rows  # type: ignore[attr-defined]
+    keys = rows["global_key"].to_list()
     result = queue_rows(
-        batch,
+        dataset,
         rows,
         already_queued=already,
         lesions=lesions,
@@ -593,6 +905,8 @@ def sent_image_ids(research_zone: Zone) -> set[str] | None:
     for path in research_zone.iter_files("tables", DATA_ROWS_TABLE, suffix=".parquet"):
         found = True
         table = _not_withdrawn(pl.read_parquet(io.BytesIO(path.read_bytes())))
+        if RELEASED_IN in table.columns:  # rows waiting for a release are not in Labelbox
+            table = table.filter(pl.col(RELEASED_IN).is_not_null())
         keys.update(k for k in table["global_key"].to_list() if k)
     return keys if found else None
 

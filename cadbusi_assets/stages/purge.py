@@ -15,7 +15,7 @@ import polars as pl
 
 from cadbusi_assets.stages.analysis import FEATURES_TABLE, INPAINTED_TABLE, TWINS_TABLE
 from cadbusi_assets.stages.deidentification import IMAGES_TABLE, listed_files, purge_batch
-from cadbusi_assets.stages.labeling import DATA_ROWS_TABLE, WITHDRAWN
+from cadbusi_assets.stages.labeling import DATA_ROWS_TABLE, RELEASED_IN, WITHDRAWN
 from cadbusi_assets.storage import (
     Zone,
     delete_partition_table,
@@ -55,8 +55,13 @@ class Purged:
 
 
 def withdraw_data_rows(research_zone: Zone, batch: str) -> bool:
-    """Mark every data row of ``batch`` withdrawn; whether Labelbox holds any of them."""
+    """Mark every data row of ``batch`` withdrawn; whether Labelbox holds any of them. Rows
+    that waited for a release (``released_in`` null) were never in Labelbox: they go."""
     rows = read_partition_table(research_zone, DATA_ROWS_TABLE, batch)
+    if rows is not None and RELEASED_IN in rows.columns:
+        rows = rows.filter(pl.col(RELEASED_IN).is_not_null())
+        if rows.height == 0:
+            delete_partition_table(research_zone, DATA_ROWS_TABLE, batch)
     if rows is None or rows.height == 0:
         return False
     rows = rows.with_columns(pl.lit(True).alias(WITHDRAWN))

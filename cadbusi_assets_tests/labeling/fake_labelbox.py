@@ -47,7 +47,7 @@ import json
 import re
 import threading
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -202,6 +202,12 @@ class FakeLabelbox:
         self.upserts: list[list[dict[str, Any]]] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        #: the fake's wall clock (creation and update times); set it to replay a schedule
+        self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+
+    def now(self) -> dt.datetime:
+        """The fake's current time (:attr:`clock`): what Labelbox stamps ``createdAt`` with."""
+        return self.clock()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -256,7 +262,7 @@ class FakeLabelbox:
 
     def add_project(self, project_id: str, name: str = "BUS lesions") -> None:
         with self._lock:
-            now = dt.datetime.now(dt.UTC)
+            now = self.now()
             self._projects[project_id] = {"id": project_id, "name": name, "created_at": now}
             self._project_rows.setdefault(project_id, {})
 
@@ -366,7 +372,7 @@ class FakeLabelbox:
         return self._create_dataset(name)
 
     def _create_dataset(self, name: str) -> dict[str, Any]:
-        now = dt.datetime.now(dt.UTC)
+        now = self.now()
         dataset = {"id": self._new_id("cds"), "name": name, "description": "", "created_at": now}
         self._datasets[dataset["id"]] = dataset
         return dataset
@@ -515,7 +521,7 @@ class FakeLabelbox:
             "export-data-rows",
             spec.get("taskName") or "export",
             status,
-            dt.datetime.now(dt.UTC),
+            self.now(),
         )
         if status != "FAILED":
             task.streams["RESULT"] = [(json.dumps(r) + "\n").encode() for r in rows]
@@ -564,7 +570,7 @@ class FakeLabelbox:
             "adv-upsert-data-rows",
             "upsert",
             "COMPLETE",
-            dt.datetime.now(dt.UTC),
+            self.now(),
         )
         items = [
             item for uri in manifest["chunk_uris"] for item in json.loads(self._file_from_url(uri))
@@ -580,7 +586,7 @@ class FakeLabelbox:
         return {"upsertDataRows": self._task_json(task)}
 
     def _upsert_one(self, task: _Task, key: Mapping[str, str], payload: Mapping[str, Any]) -> None:
-        now = dt.datetime.now(dt.UTC)
+        now = self.now()
         spec = {
             "externalId": payload.get("external_id"),
             "globalKey": payload.get("global_key"),

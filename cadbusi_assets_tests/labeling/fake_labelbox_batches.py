@@ -27,7 +27,6 @@ Adds, for the unmodified labelbox SDK (7.17):
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -91,7 +90,7 @@ class FakeLabelboxWithBatches(FakeLabelbox):
     def add_data_rows(self, global_keys: list[str], dataset: str = "bus-demo") -> None:
         with self._lock:
             target = self._ensure_dataset(dataset)
-            now = dt.datetime.now(dt.UTC)
+            now = self.now()
             for key in global_keys:
                 if self._row_by_key(key) is None:
                     row = base._DataRow(
@@ -157,7 +156,7 @@ class FakeLabelboxWithBatches(FakeLabelbox):
             "priority": None,
             "consensus": consensus,
             "global_keys": [],
-            "created_at": dt.datetime.now(dt.UTC),
+            "created_at": self.now(),
         }
         existing.append(batch)
         return batch
@@ -219,7 +218,7 @@ class FakeLabelboxWithBatches(FakeLabelbox):
             "add-data-rows-to-batch",
             "add data rows to batch",
             "COMPLETE",
-            dt.datetime.now(dt.UTC),
+            self.now(),
         )
         self._tasks[task.id] = task
         return {"project": {"addDataRowsToBatchAsync": {"taskId": task.id}}}

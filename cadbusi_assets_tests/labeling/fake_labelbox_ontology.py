@@ -12,7 +12,6 @@ with :meth:`FakeLabelboxWithOntology.set_project_ontology`.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -53,7 +52,7 @@ class FakeLabelboxWithOntology(FakeLabelboxWithBatches):
             "id": self._new_id("contology"),
             "name": name,
             "normalized": json.loads(json.dumps(normalized)),
-            "created_at": dt.datetime.now(dt.UTC),
+            "created_at": self.now(),
         }
         self.ontologies[ontology["id"]] = ontology
         return ontology

@@ -22,7 +22,6 @@ What is modelled and what is assumed:
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -144,7 +143,7 @@ class FakeLabelboxWithProjects(FakeLabelboxWithOntology):
         for key in ("name", "description"):
             if key in variables:
                 project[key] = variables[key]
-        project["updated_at"] = dt.datetime.now(dt.UTC)
+        project["updated_at"] = self.now()
         return self._project_payload(project_id)
 
     def _check_batch_consensus(self, variables: Mapping[str, Any]) -> None:

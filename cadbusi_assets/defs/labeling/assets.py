@@ -1,12 +1,16 @@
 """Labeling group: de-identified images out to Labelbox, labels back in (sensor-driven)."""
 
+import contextlib
+
 import dagster as dg
 
 from cadbusi_assets.defs.imaging.image_analysis import image_features, inpainted_images
 from cadbusi_assets.defs.partitions import STUDY_DATE_BACKFILL, study_date_partitions
-from cadbusi_assets.defs.reporting import materialize_per_day, report_metadata
+from cadbusi_assets.defs.reporting import materialize_per_day, report_metadata, step_lock_dirs
 from cadbusi_assets.defs.resources import LabelSourceResource, PseudonymKeyResource, ZonesResource
+from cadbusi_assets.labeling.releases import ReleasePolicy
 from cadbusi_assets.stages import labeling as stage
+from cadbusi_assets.stages.locks import partition_lock
 from cadbusi_assets.stages.safety import check_partition_key, withdrawn_patients
 
 
@@ -17,8 +21,9 @@ from cadbusi_assets.stages.safety import check_partition_key, withdrawn_patients
     group_name="labeling",
     kinds={"labelbox"},
     code_version="1",
-    description="The day's usable de-identified images sent as Labelbox data rows (global key = "
-    "image id; inpainted version when the image had calipers).",
+    description="The day's usable de-identified images as Labelbox data rows (global key = "
+    "image id; inpainted version when the image had calipers), sent in releases that mix "
+    "several dates (CADBUSI_LABELBOX_RELEASE_DATES / _IMAGES); until then listed as waiting.",
 )
 def labelbox_data_rows(
     context: dg.AssetExecutionContext,
@@ -36,9 +41,17 @@ def labelbox_data_rows(
         check_partition_key(None, research, day, pseudonymizer)
         if not withdrawn:
             withdrawn.append(withdrawn_patients(zones.raw(), pseudonymizer))
-        return stage.send_data_rows(
-            research, source, pseudonymizer.batch_name(day), withdrawn=withdrawn[0]
+        # a release writes the tables of every date it holds: one date's sending at a time
+        # (each date at once, the dates' runs send side by side as before)
+        release = (
+            contextlib.nullcontext()
+            if ReleasePolicy.from_env().immediate
+            else partition_lock(stage.RELEASE_LOCK, "release", lock_dirs=step_lock_dirs(context))
         )
+        with release:
+            return stage.send_data_rows(
+                research, source, pseudonymizer.batch_name(day), withdrawn=withdrawn[0]
+            )
 
     return materialize_per_day(context, one_day, zones.raw())
 
