@@ -1,0 +1,99 @@
+"""Adversary, round 9: runs users launch (``dagster asset materialize``, the daemon's runs,
+``cadbusi`` commands) on a demo home whose processes do not all hold the same key.
+
+1. Round 8's open end: a process without ``CADBUSI_PSEUDONYM_KEY_FILE`` (a daemon started from
+   another shell) in a demo deployment fell back to the home's own key file; on empty zones it
+   wrote the first dates with that key, and the zones' fingerprint check then refused the
+   deployment's real key. The home is pinned to one key now (``identity.pin``).
+2. ``CADBUSI_PSEUDONYM_KEY`` (the key as text) in a demo deployment was ignored: the settings
+   filled in the home's key file, so the text key was never used.
+
+Each test states what went wrong before the fix. Everything is synthetic; every subprocess
+has a timeout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from cadbusi_assets.identity import generate_key_file, load_key
+from cadbusi_assets.identity.pin import pin_path, read_pin
+from cadbusi_assets.settings import load_settings
+from cadbusi_assets.stages.safety import KEY_FINGERPRINTS_TABLE
+from cadbusi_assets.storage import open_zone, read_all_partition_tables
+from cadbusi_assets_tests.defs.services import checkout_deployment
+from cadbusi_assets_tests.run_support import FIRST, finish, materialize_date
+from cadbusi_assets_tests.support import time_limit
+
+pytestmark = [pytest.mark.xdist_group("adversary_runs_s41")]
+
+RECORDS = ["radiology_reports", "pathology_reports", "imaging_studies"]
+
+
+def _one_date_deployment(tmp_path: Path) -> dict[str, str]:
+    from cadbusi_demo import DemoConfig, generate_demo_cohort
+
+    config = DemoConfig(
+        start=dt.date.fromisoformat(FIRST), days=1, studies_per_day=(1, 1), seed=11, workers=1
+    )
+    with time_limit(90, "a demo cohort"):
+        generate_demo_cohort(tmp_path / "cohort", config)
+    return checkout_deployment(tmp_path, CADBUSI_WORKERS="1")
+
+
+def _raw_fingerprints(env: dict[str, str]) -> set[str]:
+    raw = open_zone(Path(env["CADBUSI_RAW_ZONE"]), name="raw")
+    frame = read_all_partition_tables(raw, KEY_FINGERPRINTS_TABLE)
+    return set() if frame is None else set(frame["fingerprint"].to_list())
+
+
+@pytest.mark.integration
+def test_a_process_without_the_key_variable_writes_nothing_with_the_homes_own_key(tmp_path):
+    """The deployment's key is ``CADBUSI_PSEUDONYM_KEY_FILE``; the demo home also holds its
+    own key file (``cadbusi demo`` made it once). A daemon started from a shell without the
+    variable runs the first date on the empty zones. Before: it fell back to the home's key and
+    wrote the date with it (rc 0, the raw zone recorded the home key's fingerprint), so the
+    first writer's key won and the runs with the deployment's key were refused afterwards.
+    Now: a process on the fallback key in a home with no pin is refused before it writes with
+    a key; the first process with the key in its environment pins it; the fallback process is
+    refused again, naming the pin, and the zones hold the deployment's key only."""
+    env = _one_date_deployment(tmp_path)
+    home_key = load_settings(env).home / "secrets" / "pseudonym.key"  # type: ignore[operator]
+    generate_key_file(home_key)
+    deployment_key = load_key(env["CADBUSI_PSEUDONYM_KEY_FILE"])
+    assert load_key(home_key).fingerprint != deployment_key.fingerprint
+    forgetful = {k: v for k, v in env.items() if k != "CADBUSI_PSEUDONYM_KEY_FILE"}
+
+    first = materialize_date(forgetful, [*RECORDS, "raw_dicom"], FIRST)
+    out = finish(first, 300, "the fallback process's run")
+    assert first.returncode != 0, "the process on the home's fallback key wrote the date"
+    assert "has no key pin" in out, out[-3000:]
+    assert _raw_fingerprints(env) == set()
+
+    deployed = materialize_date(env, ["raw_dicom"], FIRST)
+    out = finish(deployed, 300, "the run with the deployment's key")
+    assert deployed.returncode == 0, out[-3000:]
+    assert read_pin(pin_path(home_key)) == deployment_key.fingerprint
+
+    again = materialize_date(forgetful, ["raw_dicom"], FIRST)
+    out = finish(again, 300, "the fallback process's second run")
+    assert again.returncode != 0
+    assert f"pinned to the pseudonym key {deployment_key.fingerprint}" in out, out[-3000:]
+    assert _raw_fingerprints(env) == {deployment_key.fingerprint}
+    assert deployment_key.secret_bytes().hex() not in out
+
+
+def test_the_key_given_as_text_in_a_demo_deployment_is_the_key_used(tmp_path):
+    """``CADBUSI_PSEUDONYM_KEY`` (hex) in a demo deployment. Before: the settings put the home's
+    key file in ``key_file`` anyway, so the text key was ignored (the home's key was used when
+    it existed, else "the key file named by CADBUSI_PSEUDONYM_KEY_FILE does not exist")."""
+    text = bytes(range(7, 39)).hex()
+    settings = load_settings({"CADBUSI_HOME": str(tmp_path), "CADBUSI_PSEUDONYM_KEY": text})
+    assert settings.key_file == "" and settings.key_from_env
+    assert load_key(settings.key_file or None, env={"CADBUSI_PSEUDONYM_KEY": text}).fingerprint
+    fallback = load_settings({"CADBUSI_HOME": str(tmp_path)})
+    assert fallback.key_file == str(tmp_path.resolve() / "secrets" / "pseudonym.key")
+    assert not fallback.key_from_env
