@@ -7,6 +7,9 @@
    deployment's real key. The home is pinned to one key now (``identity.pin``).
 2. ``CADBUSI_PSEUDONYM_KEY`` (the key as text) in a demo deployment was ignored: the settings
    filled in the home's key file, so the text key was never used.
+3. The research zone full mid-run (here a file-size limit, ``RLIMIT_FSIZE``, as a quota gives
+   it): the date failed as ``OSError`` and nothing more, so a full disk, a quota, a read-only
+   mount and a permission error all read alike in the UI and the run log.
 
 Each test states what went wrong before the fix. Everything is synthetic; every subprocess
 has a timeout.
@@ -15,6 +18,8 @@ has a timeout.
 from __future__ import annotations
 
 import datetime as dt
+import resource
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,8 +29,8 @@ from cadbusi_assets.identity.pin import pin_path, read_pin
 from cadbusi_assets.settings import load_settings
 from cadbusi_assets.stages.safety import KEY_FINGERPRINTS_TABLE
 from cadbusi_assets.storage import open_zone, read_all_partition_tables
-from cadbusi_assets_tests.defs.services import checkout_deployment
-from cadbusi_assets_tests.run_support import FIRST, finish, materialize_date
+from cadbusi_assets_tests.defs.services import ROOT, checkout_deployment
+from cadbusi_assets_tests.run_support import FIRST, MATERIALIZE, finish, materialize_date
 from cadbusi_assets_tests.support import time_limit
 
 pytestmark = [pytest.mark.xdist_group("adversary_runs_s41")]
@@ -97,3 +102,76 @@ def test_the_key_given_as_text_in_a_demo_deployment_is_the_key_used(tmp_path):
     fallback = load_settings({"CADBUSI_HOME": str(tmp_path)})
     assert fallback.key_file == str(tmp_path.resolve() / "secrets" / "pseudonym.key")
     assert not fallback.key_from_env
+
+
+IMAGING = ["deidentified_images", "image_features", "inpainted_images"]
+
+
+def _limited(env: dict[str, str], selection: list[str], day: str, max_bytes: int):
+    """``dagster asset materialize`` whose process may write no file beyond ``max_bytes``
+    (``RLIMIT_FSIZE``: a write past it fails with EFBIG, as a full quota fails with EDQUOT)."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+
+    return subprocess.Popen(
+        [*MATERIALIZE, "--select", ",".join(selection), "--partition", day],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=limit,
+    )
+
+
+@pytest.mark.integration
+def test_a_research_zone_that_cannot_take_a_file_fails_the_date_naming_the_system_error(tmp_path):
+    """The imaging pass of a date whose cine loop (2.3 MB) no longer fits: the date fails and
+    nothing is kept of it. Before: its reason was ``OSError (traceback in the run log)`` and the
+    run log's traceback ended in ``builtins.OSError``: nothing told a full disk or a quota from
+    a read-only zone or a permission error. Now both name the system error (``EFBIG``, its
+    text), never the file's path (a real date in the raw zone). The re-run without the limit
+    completes and leaves no pending write."""
+    import dagster as dg
+
+    env = _one_date_deployment(tmp_path)
+    records = materialize_date(env, [*RECORDS, "raw_dicom"], FIRST)
+    out = finish(records, 300, "the records and raw DICOM of the date")
+    assert records.returncode == 0, out[-3000:]
+
+    full = _limited(env, IMAGING, FIRST, 1_000_000)
+    out = finish(full, 300, "the imaging pass on a zone that cannot take a file")
+    assert full.returncode != 0
+    assert "[EFBIG] File too large" in out, out[-3000:]
+    assert FIRST not in out.split("EFBIG", 1)[1].splitlines()[0]
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        (failed,) = [r for r in instance.get_runs() if r.status == dg.DagsterRunStatus.FAILURE]
+        listing = [
+            str(e.dagster_event.step_failure_data.user_failure_data.metadata["failed_dates"])
+            for e in instance.all_logs(failed.run_id)
+            if e.dagster_event is not None and e.dagster_event.is_step_failure
+        ]
+    assert any("OSError [EFBIG] File too large" in text for text in listing), listing
+
+    again = materialize_date(env, IMAGING, FIRST)
+    out = finish(again, 300, "the re-run without the limit")
+    assert again.returncode == 0, out[-3000:]
+    pending = Path(env["CADBUSI_RESEARCH_ZONE"]) / "pending_writes"
+    assert not [p for p in pending.rglob("*") if p.is_file()]
+
+
+def test_the_system_error_of_a_failed_date_names_no_file():
+    """The other side of the fix above: the system error is named, never the file's path nor
+    a library's message (which may quote data)."""
+    from cadbusi_assets.defs.reporting import safe_traceback, system_error
+
+    path = "/zones/raw/dicom/2024-03-05/DOE_JANE.dcm"
+    try:
+        raise OSError(28, "disk full", path)
+    except OSError as exc:
+        text = safe_traceback(exc)
+    assert text.endswith("builtins.OSError [ENOSPC] No space left on device")
+    assert "2024-03-05" not in text and "DOE" not in text
+    assert system_error(ValueError("PatientName=DOE^JANE")) == ""
+    assert system_error(OSError("no errno")) == ""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import os
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -112,6 +114,23 @@ def _record_failed_dates(
 SAFE_MESSAGES = (StageFailure, SettingsError)
 
 
+def system_error(exc: BaseException) -> str:
+    """The system's error of an :class:`OSError` (`` [ENOSPC] No space left on device``), or
+    ``""``: fixed text of the operating system that tells a full disk, a quota, a read-only
+    zone and a permission error apart. Never its file name (a raw-zone path holds a real
+    date) nor its message (a library's may quote data).
+
+    >>> system_error(OSError(28, "disk full", "/zones/raw/dicom/2024-03-05/x.dcm"))
+    ' [ENOSPC] No space left on device'
+    >>> system_error(ValueError("PatientName=DOE^JANE"))
+    ''
+    """
+    code = exc.errno if isinstance(exc, OSError) else None
+    if not isinstance(code, int) or code not in errno.errorcode:
+        return ""
+    return f" [{errno.errorcode[code]}] {os.strerror(code)}"
+
+
 def safe_traceback(exc: BaseException) -> str:
     """Where an exception came from, without its message (messages may quote data values).
 
@@ -121,7 +140,7 @@ def safe_traceback(exc: BaseException) -> str:
     """
     frames = traceback.extract_tb(exc.__traceback__)
     lines = [f'  File "{f.filename}", line {f.lineno}, in {f.name}' for f in frames]
-    head = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    head = f"{type(exc).__module__}.{type(exc).__qualname__}" + system_error(exc)
     if isinstance(exc, SAFE_MESSAGES):
         head += f": {exc}"
     return "Traceback (most recent call last):\n" + "\n".join(lines) + "\n" + head
@@ -198,7 +217,9 @@ def run_per_day(
                 context.log.error(f"{day}: {safe_traceback(exc)}")
                 continue
             except Exception as exc:
-                failures[day] = f"{type(exc).__name__} (traceback in the run log)"
+                failures[day] = (
+                    f"{type(exc).__name__}{system_error(exc)} (traceback in the run log)"
+                )
                 context.log.error(f"{day}: {safe_traceback(exc)}")
                 continue
             reports[day] = report
