@@ -10,6 +10,8 @@
 3. The research zone full mid-run (here a file-size limit, ``RLIMIT_FSIZE``, as a quota gives
    it): the date failed as ``OSError`` and nothing more, so a full disk, a quota, a read-only
    mount and a permission error all read alike in the UI and the run log.
+4. A run whose process is stopped (``SIGSTOP``, Ctrl-Z in the shell that started it, a paused
+   container), then terminated from the UI.
 
 Each test states what went wrong before the fix. Everything is synthetic; every subprocess
 has a timeout.
@@ -175,3 +177,70 @@ def test_the_system_error_of_a_failed_date_names_no_file():
     assert "2024-03-05" not in text and "DOE" not in text
     assert system_error(ValueError("PatientName=DOE^JANE")) == ""
     assert system_error(OSError("no errno")) == ""
+
+
+def _stopped_in_its_imaging_pass(env: dict[str, str], day: str) -> subprocess.Popen:
+    """``dagster asset materialize`` of the imaging pass of ``day``, stopped (its whole
+    session: the run's process and its workers) once it de-identifies."""
+    import os
+    import select
+    import signal
+    import time
+
+    proc = materialize_date(env, IMAGING, day)
+    assert proc.stdout is not None
+    seen = b""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None:
+        ready, _, _ = select.select([proc.stdout], [], [], 5)
+        if ready:
+            line = proc.stdout.readline()
+            seen += line
+            if b"de-identifying and analysing" in line:
+                os.killpg(proc.pid, signal.SIGSTOP)
+                return proc
+    os.killpg(proc.pid, signal.SIGKILL)
+    finish(proc, 30, "the imaging pass")
+    pytest.fail("the run never reached its imaging pass:\n" + seen.decode(errors="replace")[-3000:])
+
+
+@pytest.mark.integration
+def test_terminate_of_a_stopped_run_wakes_it_so_it_stops_and_frees_its_date(tmp_path):
+    """The run's process (and its workers) were stopped in the imaging pass, then the UI's
+    Terminate. Before: the terminate request was never handled (a stopped process runs no
+    thread), the run stayed CANCELING until run monitoring marked it CANCELED after its
+    timeout, while the stopped process still held the date's partition lock, so every later run
+    of the date waited for the lock and then failed; the UI said CANCELED for a run that
+    could wake up at any time (``fg``) and go on. Now Terminate continues a stopped process of
+    the run (and its children): its own watch sees the run CANCELING and interrupts it, the
+    run ends CANCELED, and the date runs again at once."""
+    import os
+    import signal
+
+    import dagster as dg
+
+    env = _one_date_deployment(tmp_path)
+    records = materialize_date(env, [*RECORDS, "raw_dicom"], FIRST)
+    out = finish(records, 300, "the records and raw DICOM of the date")
+    assert records.returncode == 0, out[-3000:]
+
+    proc = _stopped_in_its_imaging_pass(env, FIRST)
+    try:
+        with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+            (run,) = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+            instance.report_run_canceling(run, message="Terminate (the UI)")
+            instance.run_launcher.terminate(run.run_id)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                pytest.fail("the stopped run's process never stopped after Terminate")
+            ended = instance.get_run_by_id(run.run_id)
+            assert ended is not None and ended.status == dg.DagsterRunStatus.CANCELED
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        finish(proc, 30, "the stopped run")
+
+    again = materialize_date({**env, "CADBUSI_LOCK_TIMEOUT": "20"}, IMAGING, FIRST)
+    out = finish(again, 300, "the date's next run")
+    assert again.returncode == 0, out[-3000:]

@@ -382,6 +382,31 @@ def release_dead_runs(instance: dg.DagsterInstance, heartbeats: dict | None = No
     return marked
 
 
+def wake_stopped_run(run: dg.DagsterRun) -> list[int]:
+    """Continue (``SIGCONT``) the process of ``run`` on this host and its children where they
+    are stopped (``SIGSTOP``, Ctrl-Z in the shell that started the run, a paused container),
+    so that the run's own watch (:func:`watch_termination`) sees its termination and stops
+    it: a stopped process handles no request, and held its date's partition lock while run
+    monitoring marked the run CANCELED. The pids continued."""
+    if run_process_alive(run) is not True:
+        return []
+    pid = run_pid(run)
+    try:
+        process = psutil.Process(pid)
+        family = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return []
+    woken = []
+    for member in family:
+        try:
+            if member.status() == psutil.STATUS_STOPPED:
+                member.send_signal(signal.SIGCONT)
+                woken.append(member.pid)
+        except psutil.Error:  # ended meanwhile
+            continue
+    return woken
+
+
 class RunLauncher(dg.DefaultRunLauncher):
     """Dagster's default run launcher (``run_launcher`` of the instance's ``dagster.yaml``),
     whose ``terminate`` (the UI's Terminate) also reaches a run whose code server is gone.
@@ -412,7 +437,7 @@ class RunLauncher(dg.DefaultRunLauncher):
                 instance.report_run_canceling(run, message="Sending run termination request.")
             return run_id in release_dead_runs(instance)
         try:
-            return super().terminate(run_id)
+            answered = super().terminate(run_id)
         except DagsterUserCodeUnreachableError:
             pid = run_pid(run) if run is not None and alive else None
             if pid is None:
@@ -426,6 +451,10 @@ class RunLauncher(dg.DefaultRunLauncher):
                     cls=self.__class__,
                 )
                 return True
+        else:
+            if run is not None and alive:
+                wake_stopped_run(run)
+            return answered
         instance.add_run_tags(run_id, {INTERRUPTED_TAG: "1"})
         instance.report_engine_event(
             "The code server that started the run is gone; interrupting the run's process "
@@ -437,4 +466,6 @@ class RunLauncher(dg.DefaultRunLauncher):
             os.kill(pid, signal.SIGINT)
         except OSError:  # ended meanwhile, or another user's: the run stays CANCELING
             return False
+        if run is not None:
+            wake_stopped_run(run)
         return True
