@@ -12,6 +12,8 @@
    mount and a permission error all read alike in the UI and the run log.
 4. A run whose process is stopped (``SIGSTOP``, Ctrl-Z in the shell that started it, a paused
    container), then terminated from the UI.
+5. "Re-execute all steps" in the UI of a ranged run one of whose dates failed: the new run
+   inherits the parent's tags, the tags the parent's run wrote about itself included.
 
 Each test states what went wrong before the fix. Everything is synthetic; every subprocess
 has a timeout.
@@ -40,11 +42,11 @@ pytestmark = [pytest.mark.xdist_group("adversary_runs_s41")]
 RECORDS = ["radiology_reports", "pathology_reports", "imaging_studies"]
 
 
-def _one_date_deployment(tmp_path: Path) -> dict[str, str]:
+def _one_date_deployment(tmp_path: Path, days: int = 1) -> dict[str, str]:
     from cadbusi_demo import DemoConfig, generate_demo_cohort
 
     config = DemoConfig(
-        start=dt.date.fromisoformat(FIRST), days=1, studies_per_day=(1, 1), seed=11, workers=1
+        start=dt.date.fromisoformat(FIRST), days=days, studies_per_day=(1, 1), seed=11, workers=1
     )
     with time_limit(90, "a demo cohort"):
         generate_demo_cohort(tmp_path / "cohort", config)
@@ -244,3 +246,70 @@ def test_terminate_of_a_stopped_run_wakes_it_so_it_stops_and_frees_its_date(tmp_
     again = materialize_date({**env, "CADBUSI_LOCK_TIMEOUT": "20"}, IMAGING, FIRST)
     out = finish(again, 300, "the date's next run")
     assert again.returncode == 0, out[-3000:]
+
+
+REEXECUTE = """mutation($id: String!, $strategy: ReexecutionStrategy!) {
+  launchRunReexecution(reexecutionParams: {parentRunId: $id, strategy: $strategy}) {
+    __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
+
+
+def _materialized_by(instance, run_id: str, asset: str) -> set[str]:
+    return {
+        str(e.dagster_event.partition)
+        for e in instance.all_logs(run_id)
+        if e.dagster_event is not None
+        and e.dagster_event.is_step_materialization
+        and e.dagster_event.asset_key is not None
+        and e.dagster_event.asset_key.to_user_string() == asset
+    }
+
+
+@pytest.mark.integration
+def test_re_executing_all_steps_of_a_ranged_run_redoes_the_date_that_failed_in_it(tmp_path):
+    """A ranged run of two dates whose second date failed at ``raw_dicom`` (its cause fixed
+    since); the user clicks "Re-execute all" in the UI. Dagster gives the new run its parent's
+    tags, ``cadbusi/failed_dates`` included, which the parent's steps wrote about its own
+    dates. Before: every step of the new run read that tag as "failed earlier in this run" and
+    skipped the date ("not processed: raw_dicom failed for this date in this run"): the run
+    said SUCCESS and the date was never redone. Now a run ignores the failed dates it did not
+    record itself, except those whose failing step it does not run again (a re-execution from
+    failure keeps skipping a date whose upstream step failed in the parent)."""
+    import json
+
+    import dagster as dg
+
+    from cadbusi_assets.defs.reporting import FAILED_DATES_TAG
+    from cadbusi_assets_tests.defs.services import (
+        dagster_services,
+        launch_backfill,
+        wait_backfill,
+        wait_for,
+    )
+    from cadbusi_assets_tests.run_support import SECOND
+
+    env = _one_date_deployment(tmp_path, days=2)
+    blocker = Path(env["CADBUSI_RAW_ZONE"]) / "tables" / "retrieval_instances" / f"{SECOND}.parquet"
+    blocker.mkdir(parents=True)
+    (blocker / "in-the-way").write_text("x")
+    with dagster_services(env) as services, services.instance() as instance:
+        backfill = launch_backfill(services, [*RECORDS, "raw_dicom"], [FIRST, SECOND])
+        assert wait_backfill(services, backfill, 300) in {"COMPLETED", "COMPLETED_SUCCESS"}
+        (parent,) = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill}))
+        assert parent.is_success, services.log_tail("daemon")
+        assert json.loads(parent.tags[FAILED_DATES_TAG]) == {SECOND: "raw_dicom"}
+        (blocker / "in-the-way").unlink()
+        blocker.rmdir()
+
+        data = services.graphql(REEXECUTE, {"id": parent.run_id, "strategy": "ALL_STEPS"})
+        launched = data["launchRunReexecution"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        child_id = launched["run"]["runId"]
+        child = wait_for(
+            lambda: (r := instance.get_run_by_id(child_id)) and r.is_finished and r,
+            timeout=300,
+            what="the re-execution",
+            services=services,
+        )
+        assert child.is_success, services.log_tail("daemon")
+        assert SECOND not in json.loads(child.tags.get(FAILED_DATES_TAG) or "{}")
+        assert _materialized_by(instance, child_id, "raw_dicom") == {FIRST, SECOND}
