@@ -13,7 +13,8 @@
 4. A run whose process is stopped (``SIGSTOP``, Ctrl-Z in the shell that started it, a paused
    container), then terminated from the UI.
 5. "Re-execute all steps" in the UI of a ranged run one of whose dates failed: the new run
-   inherits the parent's tags, the tags the parent's run wrote about itself included.
+   inherits the parent's tags, the tags the parent's run wrote about itself included (its
+   failed dates; the launcher's "interrupted" mark of a terminated run).
 
 Each test states what went wrong before the fix. Everything is synthetic; every subprocess
 has a timeout.
@@ -313,3 +314,59 @@ def test_re_executing_all_steps_of_a_ranged_run_redoes_the_date_that_failed_in_i
         assert child.is_success, services.log_tail("daemon")
         assert SECOND not in json.loads(child.tags.get(FAILED_DATES_TAG) or "{}")
         assert _materialized_by(instance, child_id, "raw_dicom") == {FIRST, SECOND}
+
+
+_INHERITED_INTERRUPT = """
+import sys, time, uuid
+import dagster as dg
+from dagster._core.storage.dagster_run import DagsterRun
+from cadbusi_assets.defs.run_process import INTERRUPTED_TAG, watch_termination
+
+with dg.DagsterInstance.get() as instance:
+    parent_id = str(uuid.uuid4())
+    mark = parent_id if sys.argv[1] == "run-id" else sys.argv[1]
+    parent = DagsterRun(job_name="__ASSET_JOB", run_id=parent_id,
+                        tags={INTERRUPTED_TAG: mark}, status=dg.DagsterRunStatus.CANCELED)
+    instance.add_run(parent)
+    child = DagsterRun(job_name="__ASSET_JOB", run_id=str(uuid.uuid4()),
+                       parent_run_id=parent.run_id, root_run_id=parent.run_id,
+                       tags=dict(parent.tags), status=dg.DagsterRunStatus.STARTED)
+    instance.add_run(child)
+    watch_termination(instance, child.run_id)
+    instance.report_run_canceling(child, message="Terminate (the UI)")
+    try:
+        time.sleep(20)
+        print("went on", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+"""
+
+
+@pytest.mark.parametrize("mark", ["1", "run-id"])
+def test_a_re_executed_run_terminated_from_the_ui_stops_though_its_parent_was_interrupted(
+    tmp_path, mark
+):
+    """The parent run was terminated by the launcher signalling its process (its code server
+    gone: tag ``cadbusi/run_interrupted``); the user re-executes it, and terminates the new run,
+    which no launcher reaches (``dagster asset materialize``-like: its own process watches its
+    status). Before: the new run inherited the tag, its watch took it for "the launcher already
+    interrupted me" and never interrupted it: the run went on writing while CANCELING. Now the
+    mark counts only on the run that got it (``"1"``: a mark written before this change, on a
+    run that is no re-execution)."""
+    import os
+    import sys
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    from cadbusi_assets.instance_config import DEMO_INSTANCE_YAML
+
+    (home / "dagster.yaml").write_text(DEMO_INSTANCE_YAML)
+    env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", _INHERITED_INTERRUPT, mark],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "interrupted" in done.stdout, done.stdout + done.stderr[-3000:]

@@ -190,8 +190,17 @@ def _terminable_by_its_launcher(run: dg.DagsterRun) -> bool:
 #: host, where the launcher cannot signal it either), nothing else would.
 LAUNCHER_GRACE_SECONDS = 10.0
 #: Run tag set by :class:`RunLauncher` when it interrupted the run's process itself: the
-#: process does not interrupt itself a second time (its clean-up under way).
+#: process does not interrupt itself a second time (its clean-up under way). Its value is the
+#: run's id: a re-execution from the UI inherits its parent's tags (:func:`interrupted_by_launcher`).
 INTERRUPTED_TAG = "cadbusi/run_interrupted"
+
+
+def interrupted_by_launcher(run: dg.DagsterRun) -> bool:
+    """Whether :class:`RunLauncher` interrupted ``run``'s process itself: the mark is the run's
+    own, not its parent's that a re-execution inherited (``"1"``: a mark written before the
+    value was the run id, trusted on a run that is no re-execution)."""
+    mark = run.tags.get(INTERRUPTED_TAG)
+    return mark == run.run_id or (mark == "1" and not run.parent_run_id)
 
 
 def watch_termination(instance: dg.DagsterInstance, run_id: str) -> threading.Thread | None:
@@ -231,7 +240,7 @@ def watch_termination(instance: dg.DagsterInstance, run_id: str) -> threading.Th
             if now is None:
                 return
             if now.status in _STOPPING:
-                if INTERRUPTED_TAG in now.tags:
+                if interrupted_by_launcher(now):
                     return
                 if reachable and os.getppid() == code_server:
                     continue  # its code server lives: the launcher stops the run
@@ -455,7 +464,7 @@ class RunLauncher(dg.DefaultRunLauncher):
             if run is not None and alive:
                 wake_stopped_run(run)
             return answered
-        instance.add_run_tags(run_id, {INTERRUPTED_TAG: "1"})
+        instance.add_run_tags(run_id, {INTERRUPTED_TAG: run_id})
         instance.report_engine_event(
             "The code server that started the run is gone; interrupting the run's process "
             f"(pid {pid}) directly.",
