@@ -1,5 +1,6 @@
-"""Adversary, round 9: runs users launch (``dagster asset materialize``, the daemon's runs,
-``cadbusi`` commands) on a demo home whose processes do not all hold the same key.
+"""Adversary, round 9: runs users launch (the webserver's GraphQL, the daemon's runs,
+``dagster asset materialize``, ``cadbusi demo``), attacked through the key, the disk, a
+stopped process and the UI's re-execution.
 
 1. Round 8's open end: a process without ``CADBUSI_PSEUDONYM_KEY_FILE`` (a daemon started from
    another shell) in a demo deployment fell back to the home's own key file; on empty zones it
@@ -15,6 +16,16 @@
 5. "Re-execute all steps" in the UI of a ranged run one of whose dates failed: the new run
    inherits the parent's tags, the tags the parent's run wrote about itself included (its
    failed dates; the launcher's "interrupted" mark of a terminated run).
+
+6. A backfill of ten dates (an empty warehouse date, a date whose every file is not DICOM,
+   a duplicated warehouse row, normal dates): one ranged run, the bad date failed alone with
+   its reason and was retried by ``failed_study_dates_sensor``, and then re-run again as
+   "a run stopped in the middle of this date (killed)" though no run was killed.
+
+Held (probes, no test kept): a partition key typed by hand (``2026-09-31``, ``2026-9-1``, a
+trailing blank, a date past the last one) is refused by Dagster before any run; the imaging
+pass re-run after the file-size failure wrote research and raw zones byte-identical (48 files)
+to a clean run of the date on another deployment with the same key and sources.
 
 Each test states what went wrong before the fix. Everything is synthetic; every subprocess
 has a timeout.
@@ -370,3 +381,40 @@ def test_a_re_executed_run_terminated_from_the_ui_stops_though_its_parent_was_in
         timeout=120,
     )
     assert "interrupted" in done.stdout, done.stdout + done.stderr[-3000:]
+
+
+@pytest.mark.integration
+def test_a_date_none_of_whose_files_is_dicom_is_not_taken_for_a_killed_run(tmp_path):
+    """Every file the PACS holds for the date is not DICOM. The imaging pass quarantines each
+    with its reason and refuses the date ("none of the N instances could be de-identified").
+    Before: it refused after marking the date's batch open, and left the marker: the
+    ``interrupted_study_dates_sensor`` read it as a killed run and re-ran the date (up to three
+    times) as "a run stopped in the middle of this date (killed)", beside the honest retry of
+    ``failed_study_dates_sensor``; the catalog left the batch out as interrupted. Now a first
+    pass that de-identified nothing closes its batch: its tables (empty, the quarantine with
+    the reasons) are whole. The date still fails, with its reason."""
+    from cadbusi_assets.identity import Pseudonymizer
+    from cadbusi_assets.stages.batches import interrupted_dates
+    from cadbusi_assets.stages.deidentification import RAW_QUARANTINE_TABLE
+    from cadbusi_assets.storage import read_partition_table
+    from cadbusi_assets.storage.tables import open_batches
+
+    env = _one_date_deployment(tmp_path)
+    broken = 0
+    for path in (tmp_path / "cohort" / "pacs").rglob("*"):
+        if path.is_file():
+            path.write_bytes(b"not a DICOM file " * 16)
+            broken += 1
+    assert broken
+    run = materialize_date(env, [*RECORDS, "raw_dicom", *IMAGING], FIRST)
+    out = finish(run, 300, "the date whose files are not DICOM")
+    assert run.returncode != 0
+    assert "could be de-identified" in out, out[-3000:]
+    raw = open_zone(Path(env["CADBUSI_RAW_ZONE"]), name="raw")
+    research = open_zone(Path(env["CADBUSI_RESEARCH_ZONE"]), name="research")
+    quarantined = read_partition_table(raw, RAW_QUARANTINE_TABLE, FIRST)
+    assert quarantined is not None and quarantined.height > 0
+    assert all("corrupt DICOM" in r for r in quarantined["reason"].to_list())
+    assert open_batches(research) == set()
+    pseudonymizer = Pseudonymizer(load_key(env["CADBUSI_PSEUDONYM_KEY_FILE"]))
+    assert interrupted_dates(raw, research, pseudonymizer) == {}
