@@ -107,6 +107,28 @@ def test_a_process_without_the_key_variable_writes_nothing_with_the_homes_own_ke
     assert deployment_key.secret_bytes().hex() not in out
 
 
+@pytest.mark.integration
+def test_a_home_written_before_pins_goes_on_with_the_key_its_zones_hold(tmp_path):
+    """The other side of the pin: a demo home whose zones were written with its own key
+    before pins existed (``make demo`` of an earlier version, then ``make dev``: no variable
+    in any process). Its processes on the fallback key go on, and pin it, since the zones hold
+    data of that key and of no other; the empty-zone case above stays refused."""
+    env = _one_date_deployment(tmp_path)
+    home_key = load_settings(env).home / "secrets" / "pseudonym.key"  # type: ignore[operator]
+    generate_key_file(home_key)
+    written = materialize_date(
+        {**env, "CADBUSI_PSEUDONYM_KEY_FILE": str(home_key)}, [*RECORDS, "raw_dicom"], FIRST
+    )
+    out = finish(written, 300, "the date written with the home's key")
+    assert written.returncode == 0, out[-3000:]
+    pin_path(home_key).unlink()  # as a home of an earlier version: no pin
+    forgetful = {k: v for k, v in env.items() if k != "CADBUSI_PSEUDONYM_KEY_FILE"}
+    again = materialize_date(forgetful, ["raw_dicom"], FIRST)
+    out = finish(again, 300, "the fallback process on the old home")
+    assert again.returncode == 0, out[-3000:]
+    assert read_pin(pin_path(home_key)) == load_key(home_key).fingerprint
+
+
 def test_the_key_given_as_text_in_a_demo_deployment_is_the_key_used(tmp_path):
     """``CADBUSI_PSEUDONYM_KEY`` (hex) in a demo deployment. Before: the settings put the home's
     key file in ``key_file`` anyway, so the text key was ignored (the home's key was used when

@@ -18,6 +18,7 @@ from cadbusi_assets.identity import Pseudonymizer, load_key
 from cadbusi_assets.identity.pin import check_key_pin
 from cadbusi_assets.labeling import LabelSource, open_label_source
 from cadbusi_assets.settings import load_settings
+from cadbusi_assets.stages.safety import zone_fingerprints
 from cadbusi_assets.storage import Zone, open_zone
 
 
@@ -52,7 +53,13 @@ class PseudonymKeyResource(dg.ConfigurableResource):
         settings = load_settings()
         if settings.key_pin:  # a demo home: the key it is pinned to (a run config's key too)
             explicit = settings.key_from_env or self.key_file != settings.key_file
-            check_key_pin(Path(settings.key_pin), key, explicit=explicit)
+
+            def recorded() -> set[str]:  # what the zones of a home older than its pin hold
+                if zones is None:
+                    return set()
+                return zone_fingerprints(zones.raw()) | zone_fingerprints(zones.research())
+
+            check_key_pin(Path(settings.key_pin), key, explicit=explicit, recorded=recorded)
         return Pseudonymizer(key)
 
 

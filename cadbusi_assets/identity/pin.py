@@ -10,13 +10,15 @@ The home therefore records the fingerprint of its key (``<home>/secrets/pseudony
 the fingerprint only, never the key). ``cadbusi demo`` writes it when it sets the home up, a
 process given the key in its environment writes it when none exists, and every writer checks
 it (:func:`check_key_pin`). A process that only has the home's fallback key, in a home with no
-pin, is refused: it cannot tell whether it is the one that forgot the variable.
+pin, is refused (it cannot tell whether it is the one that forgot the variable), unless the
+zones hold data of that key and of no other: a home set up before pins existed.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from cadbusi_assets.identity.keys import (
@@ -69,16 +71,27 @@ def write_pin(pin: Path, key: PseudonymKey) -> bool:
     return True
 
 
-def check_key_pin(pin: Path, key: PseudonymKey, *, explicit: bool) -> None:
+def check_key_pin(
+    pin: Path,
+    key: PseudonymKey,
+    *,
+    explicit: bool,
+    recorded: Callable[[], set[str]] | None = None,
+) -> None:
     """Raise :class:`PseudonymKeyError` unless ``key`` is the key the home is pinned to.
 
     ``explicit``: the process was given the key in its environment (or its run config); such
     a process pins its key when the home has no pin yet. A process on the home's fallback key
-    file is refused where no pin exists. The message holds fingerprints only.
+    file is refused where no pin exists, unless the zones already hold data of that key and
+    of no other (``recorded``: the fingerprints the zones record; a home written before pins
+    existed). The message holds fingerprints only.
     """
     pinned = read_pin(pin)
     if pinned is None and explicit and write_pin(pin, key):
         return
+    if pinned is None and recorded is not None and recorded() == {key.fingerprint}:
+        write_pin(pin, key)
+        pinned = read_pin(pin)
     if pinned is None:
         pinned = read_pin(pin)
     if pinned is None:
