@@ -279,7 +279,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         cine_frame_step=int(step_text),
         ocr=ocr,
         storage_options=storage_options,
-        key_pin=str(pin_path(demo_paths(home)["key"])) if home is not None else "",
+        # only a home named by CADBUSI_HOME is pinned (not a bare import's ./.demo: the test
+        # suite, a developer's checkout), as only such a home's cohort is read for partitions
+        key_pin=str(pin_path(demo_paths(home)["key"]))
+        if home is not None and env.get("CADBUSI_HOME", "").strip()
+        else "",
         key_from_env=bool(
             (
                 env.get("CADBUSI_PSEUDONYM_KEY_FILE") or env.get("CADBUSI_PSEUDONYM_KEY") or ""

@@ -140,6 +140,9 @@ def test_the_key_given_as_text_in_a_demo_deployment_is_the_key_used(tmp_path):
     fallback = load_settings({"CADBUSI_HOME": str(tmp_path)})
     assert fallback.key_file == str(tmp_path.resolve() / "secrets" / "pseudonym.key")
     assert not fallback.key_from_env
+    assert fallback.key_pin == fallback.key_file + ".pin"
+    # a bare import (the test suite, a checkout's ./.demo) is never pinned
+    assert load_settings({}).key_pin == ""
 
 
 IMAGING = ["deidentified_images", "image_features", "inpainted_images"]
