@@ -56,7 +56,8 @@ def _ensure_demo_environment() -> dict[str, Path]:
     os.environ.setdefault("CADBUSI_DEPLOYMENT", "demo")
     paths = demo_paths(home)
     os.environ.setdefault("DAGSTER_HOME", str(paths["dagster_home"]))
-    os.environ.setdefault("CADBUSI_PSEUDONYM_KEY_FILE", str(paths["key"]))
+    if not os.environ.get("CADBUSI_PSEUDONYM_KEY", "").strip():  # else the key given as text
+        os.environ.setdefault("CADBUSI_PSEUDONYM_KEY_FILE", str(paths["key"]))
     dagster_home = Path(os.environ["DAGSTER_HOME"])
     # (real study dates in a production home: partition keys, run tags, compute logs)
     make_private_folder(dagster_home)
@@ -252,19 +253,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not _ocr_ready():
         return 2
     paths = _ensure_demo_environment()
-    from cadbusi_assets.identity import generate_key_file, load_key
+    from cadbusi_assets.identity import PseudonymKeyError, generate_key_file, load_key
+    from cadbusi_assets.identity.pin import check_key_pin, pin_path
     from cadbusi_demo import DemoConfig, generate_demo_cohort
 
     _echo(f"cadbusi demo — everything under {os.environ['CADBUSI_HOME']}")
-    if not paths["key"].exists():
+    own_key = os.environ.get("CADBUSI_PSEUDONYM_KEY_FILE") == str(paths["key"])
+    if own_key and not paths["key"].exists():  # never beside a key the environment names
         generate_key_file(paths["key"])
         _echo(
             f"[1/7] created a demo pseudonym key in {paths['key'].parent} (outside the data zones)"
         )
-    else:
-        _echo(
-            f"[1/7] using the demo pseudonym key (fingerprint {load_key(paths['key']).fingerprint})"
-        )
+    try:  # the home is pinned to the key it is set up with; every writer checks the pin
+        pseudonym_key = load_key(None)
+        check_key_pin(pin_path(paths["key"]), pseudonym_key, explicit=True)
+    except PseudonymKeyError as exc:
+        print(f"cadbusi demo: {exc}", file=sys.stderr)
+        return 2
+    _echo(f"[1/7] using the pseudonym key {pseudonym_key.fingerprint} (the home is pinned to it)")
 
     config = DemoConfig(start=args.start, days=args.days, seed=args.seed)
     if args.fresh or not _demo_config_matches(paths["sources"], config):
@@ -309,7 +315,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from cadbusi_demo.labeler import label_sent_images
 
     _echo("[4/7] simulated annotators label the images sent to the label folder")
-    labelled = label_sent_images(paths["labelbox"], paths["ground_truth"], load_key(paths["key"]))
+    labelled = label_sent_images(paths["labelbox"], paths["ground_truth"], pseudonym_key)
     _echo(f"      wrote {labelled} labelled data rows as a Labelbox-format NDJSON export")
 
     _echo("[5/7] label ingest, diagnosis labels and the DuckDB catalog")

@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cadbusi_assets.identity.pin import pin_path
+
 DEMO = "demo"
 PRODUCTION = "production"
 
@@ -175,6 +177,11 @@ class Settings:
     ocr: bool = True
     storage_options: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
+    #: demo: the pin of the home's key (``identity.pin``); empty in production
+    key_pin: str = ""
+    #: the key came from the environment (``CADBUSI_PSEUDONYM_KEY_FILE`` / ``_KEY``), not
+    #: from the demo home's fallback key file
+    key_from_env: bool = True
 
     @property
     def is_demo(self) -> bool:
@@ -254,8 +261,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "CADBUSI_RAW_ZONE": str(paths["raw"]),
             "CADBUSI_RESEARCH_ZONE": str(paths["research"]),
             "CADBUSI_LABELBOX": f"folder://{paths['labelbox']}",
-            "CADBUSI_PSEUDONYM_KEY_FILE": str(paths["key"]),
         }
+        if not (env.get("CADBUSI_PSEUDONYM_KEY") or "").strip():
+            # the home's own key, unless the key itself is in the environment
+            defaults["CADBUSI_PSEUDONYM_KEY_FILE"] = str(paths["key"])
 
     def pick(name: str) -> str:
         return (env.get(name) or defaults.get(name, "")).strip()
@@ -273,4 +282,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         cine_frame_step=int(step_text),
         ocr=ocr,
         storage_options=storage_options,
+        # only a home named by CADBUSI_HOME is pinned (not a bare import's ./.demo: the test
+        # suite, a developer's checkout), as only such a home's cohort is read for partitions
+        key_pin=str(pin_path(demo_paths(home)["key"]))
+        if home is not None and env.get("CADBUSI_HOME", "").strip()
+        else "",
+        key_from_env=bool(
+            (
+                env.get("CADBUSI_PSEUDONYM_KEY_FILE") or env.get("CADBUSI_PSEUDONYM_KEY") or ""
+            ).strip()
+        ),
     )

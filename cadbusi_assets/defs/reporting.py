@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import os
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -90,11 +92,49 @@ def report_metadata(report: PartitionReport) -> dict[str, Any]:
 FAILED_DATES_TAG = "cadbusi/failed_dates"
 
 
+#: The run that wrote :data:`FAILED_DATES_TAG`. A re-execution from the UI inherits its
+#: parent's tags, this one included: the failed dates of another run.
+FAILED_DATES_OF_TAG = "cadbusi/failed_dates_of"
+
+
+def _step_of(context: dg.AssetExecutionContext, asset: str) -> str | None:
+    """The step (op) that materializes ``asset`` in the run's job (None: not in it)."""
+    try:
+        graph = context.job_def.asset_layer.asset_graph
+        return graph.assets_def_for_key(dg.AssetKey.from_user_string(asset)).node_def.name
+    except Exception:  # an asset of another job or code version
+        return None
+
+
+def inherited_failed_dates(
+    context: dg.AssetExecutionContext, run: dg.DagsterRun, known: dict[str, str]
+) -> dict[str, str]:
+    """Of the failed dates a re-execution inherited from its parent, those it must still
+    skip: the dates whose failing step it does not run again (a re-execution from failure
+    after a later step failed). A date whose failing step it runs again (all steps, or from
+    that step on) is processed again."""
+    steps = run.step_keys_to_execute
+    if steps is None:
+        return {}
+    return {day: asset for day, asset in known.items() if _step_of(context, asset) not in steps}
+
+
 def failed_dates(context: dg.AssetExecutionContext) -> dict[str, str]:
-    """Dates that already failed in this run, with the asset where they failed."""
+    """Dates that already failed in this run, with the asset where they failed. A re-executed
+    run's first look replaces the dates it inherited from its parent's tags
+    (:func:`inherited_failed_dates`), so that its sensors and summary read its own."""
     run = context.instance.get_run_by_id(context.run.run_id)
-    text = (run.tags if run else {}).get(FAILED_DATES_TAG, "")
-    return json.loads(text) if text else {}
+    if run is None:
+        return {}
+    text = run.tags.get(FAILED_DATES_TAG, "")
+    known = json.loads(text) if text else {}
+    if run.parent_run_id and run.tags.get(FAILED_DATES_OF_TAG) != run.run_id:
+        known = inherited_failed_dates(context, run, known)
+        context.instance.add_run_tags(
+            run.run_id,
+            {FAILED_DATES_TAG: json.dumps(known, sort_keys=True), FAILED_DATES_OF_TAG: run.run_id},
+        )
+    return known
 
 
 def _record_failed_dates(
@@ -104,12 +144,33 @@ def _record_failed_dates(
     for day in days:
         known.setdefault(day, asset or context.asset_key.to_user_string())
     context.instance.add_run_tags(
-        context.run.run_id, {FAILED_DATES_TAG: json.dumps(known, sort_keys=True)}
+        context.run.run_id,
+        {
+            FAILED_DATES_TAG: json.dumps(known, sort_keys=True),
+            FAILED_DATES_OF_TAG: context.run.run_id,
+        },
     )
 
 
 #: Exceptions whose messages are safe to log and to show as a date's failure reason.
 SAFE_MESSAGES = (StageFailure, SettingsError)
+
+
+def system_error(exc: BaseException) -> str:
+    """The system's error of an :class:`OSError` (`` [ENOSPC] No space left on device``), or
+    ``""``: fixed text of the operating system that tells a full disk, a quota, a read-only
+    zone and a permission error apart. Never its file name (a raw-zone path holds a real
+    date) nor its message (a library's may quote data).
+
+    >>> system_error(OSError(28, "disk full", "/zones/raw/dicom/2024-03-05/x.dcm"))
+    ' [ENOSPC] No space left on device'
+    >>> system_error(ValueError("PatientName=DOE^JANE"))
+    ''
+    """
+    code = exc.errno if isinstance(exc, OSError) else None
+    if not isinstance(code, int) or code not in errno.errorcode:
+        return ""
+    return f" [{errno.errorcode[code]}] {os.strerror(code)}"
 
 
 def safe_traceback(exc: BaseException) -> str:
@@ -121,7 +182,7 @@ def safe_traceback(exc: BaseException) -> str:
     """
     frames = traceback.extract_tb(exc.__traceback__)
     lines = [f'  File "{f.filename}", line {f.lineno}, in {f.name}' for f in frames]
-    head = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    head = f"{type(exc).__module__}.{type(exc).__qualname__}" + system_error(exc)
     if isinstance(exc, SAFE_MESSAGES):
         head += f": {exc}"
     return "Traceback (most recent call last):\n" + "\n".join(lines) + "\n" + head
@@ -198,7 +259,9 @@ def run_per_day(
                 context.log.error(f"{day}: {safe_traceback(exc)}")
                 continue
             except Exception as exc:
-                failures[day] = f"{type(exc).__name__} (traceback in the run log)"
+                failures[day] = (
+                    f"{type(exc).__name__}{system_error(exc)} (traceback in the run log)"
+                )
                 context.log.error(f"{day}: {safe_traceback(exc)}")
                 continue
             reports[day] = report

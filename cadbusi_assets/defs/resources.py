@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
 from cadbusi_assets.identity import Pseudonymizer, load_key
+from cadbusi_assets.identity.pin import check_key_pin
 from cadbusi_assets.labeling import LabelSource, open_label_source
 from cadbusi_assets.settings import load_settings
+from cadbusi_assets.stages.safety import zone_fingerprints
 from cadbusi_assets.storage import Zone, open_zone
 
 
@@ -46,7 +49,18 @@ class PseudonymKeyResource(dg.ConfigurableResource):
     def pseudonymizer(self, zones: ZonesResource | None = None) -> Pseudonymizer:
         forbidden = (zones.raw_uri, zones.research_uri) if zones else ()
         local_roots = tuple(r for r in forbidden if "://" not in r or r.startswith("file://"))
-        return Pseudonymizer(load_key(self.key_file or None, forbidden_roots=local_roots))
+        key = load_key(self.key_file or None, forbidden_roots=local_roots)
+        settings = load_settings()
+        if settings.key_pin:  # a demo home: the key it is pinned to (a run config's key too)
+            explicit = settings.key_from_env or self.key_file != settings.key_file
+
+            def recorded() -> set[str]:  # what the zones of a home older than its pin hold
+                if zones is None:
+                    return set()
+                return zone_fingerprints(zones.raw()) | zone_fingerprints(zones.research())
+
+            check_key_pin(Path(settings.key_pin), key, explicit=explicit, recorded=recorded)
+        return Pseudonymizer(key)
 
 
 class WarehouseResource(dg.ConfigurableResource):

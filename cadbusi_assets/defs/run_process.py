@@ -190,8 +190,17 @@ def _terminable_by_its_launcher(run: dg.DagsterRun) -> bool:
 #: host, where the launcher cannot signal it either), nothing else would.
 LAUNCHER_GRACE_SECONDS = 10.0
 #: Run tag set by :class:`RunLauncher` when it interrupted the run's process itself: the
-#: process does not interrupt itself a second time (its clean-up under way).
+#: process does not interrupt itself a second time (its clean-up under way). Its value is the
+#: run's id: a re-execution from the UI inherits its parent's tags (:func:`interrupted_by_launcher`).
 INTERRUPTED_TAG = "cadbusi/run_interrupted"
+
+
+def interrupted_by_launcher(run: dg.DagsterRun) -> bool:
+    """Whether :class:`RunLauncher` interrupted ``run``'s process itself: the mark is the run's
+    own, not its parent's that a re-execution inherited (``"1"``: a mark written before the
+    value was the run id, trusted on a run that is no re-execution)."""
+    mark = run.tags.get(INTERRUPTED_TAG)
+    return mark == run.run_id or (mark == "1" and not run.parent_run_id)
 
 
 def watch_termination(instance: dg.DagsterInstance, run_id: str) -> threading.Thread | None:
@@ -231,7 +240,7 @@ def watch_termination(instance: dg.DagsterInstance, run_id: str) -> threading.Th
             if now is None:
                 return
             if now.status in _STOPPING:
-                if INTERRUPTED_TAG in now.tags:
+                if interrupted_by_launcher(now):
                     return
                 if reachable and os.getppid() == code_server:
                     continue  # its code server lives: the launcher stops the run
@@ -382,6 +391,31 @@ def release_dead_runs(instance: dg.DagsterInstance, heartbeats: dict | None = No
     return marked
 
 
+def wake_stopped_run(run: dg.DagsterRun) -> list[int]:
+    """Continue (``SIGCONT``) the process of ``run`` on this host and its children where they
+    are stopped (``SIGSTOP``, Ctrl-Z in the shell that started the run, a paused container),
+    so that the run's own watch (:func:`watch_termination`) sees its termination and stops
+    it: a stopped process handles no request, and held its date's partition lock while run
+    monitoring marked the run CANCELED. The pids continued."""
+    if run_process_alive(run) is not True:
+        return []
+    pid = run_pid(run)
+    try:
+        process = psutil.Process(pid)
+        family = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return []
+    woken = []
+    for member in family:
+        try:
+            if member.status() == psutil.STATUS_STOPPED:
+                member.send_signal(signal.SIGCONT)
+                woken.append(member.pid)
+        except psutil.Error:  # ended meanwhile
+            continue
+    return woken
+
+
 class RunLauncher(dg.DefaultRunLauncher):
     """Dagster's default run launcher (``run_launcher`` of the instance's ``dagster.yaml``),
     whose ``terminate`` (the UI's Terminate) also reaches a run whose code server is gone.
@@ -412,7 +446,7 @@ class RunLauncher(dg.DefaultRunLauncher):
                 instance.report_run_canceling(run, message="Sending run termination request.")
             return run_id in release_dead_runs(instance)
         try:
-            return super().terminate(run_id)
+            answered = super().terminate(run_id)
         except DagsterUserCodeUnreachableError:
             pid = run_pid(run) if run is not None and alive else None
             if pid is None:
@@ -426,7 +460,11 @@ class RunLauncher(dg.DefaultRunLauncher):
                     cls=self.__class__,
                 )
                 return True
-        instance.add_run_tags(run_id, {INTERRUPTED_TAG: "1"})
+        else:
+            if run is not None and alive:
+                wake_stopped_run(run)
+            return answered
+        instance.add_run_tags(run_id, {INTERRUPTED_TAG: run_id})
         instance.report_engine_event(
             "The code server that started the run is gone; interrupting the run's process "
             f"(pid {pid}) directly.",
@@ -437,4 +475,6 @@ class RunLauncher(dg.DefaultRunLauncher):
             os.kill(pid, signal.SIGINT)
         except OSError:  # ended meanwhile, or another user's: the run stays CANCELING
             return False
+        if run is not None:
+            wake_stopped_run(run)
         return True

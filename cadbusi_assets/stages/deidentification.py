@@ -19,10 +19,11 @@ quarantined instances (:data:`RAW_QUARANTINE_TABLE`).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -752,24 +753,50 @@ def deidentify_partition(
         raise
     # from here the date's tables are replaced one after the other: a pass that stops before
     # the last one (killed, a failed write, a leak found) leaves the batch marked open
+    first = first_pass(research_zone, batch)
     open_batch(research_zone, batch)
-    result = finish_partition(
-        raw_zone,
-        research_zone,
-        pseudonymizer,
-        day,
-        inputs,
-        cohort,
-        done,
-        verify_ocr=verify_ocr,
-        allow_shrink=allow_shrink,
-    )
+    with closed_when_nothing_passed(research_zone, batch, first, done):
+        result = finish_partition(
+            raw_zone,
+            research_zone,
+            pseudonymizer,
+            day,
+            inputs,
+            cohort,
+            done,
+            verify_ocr=verify_ocr,
+            allow_shrink=allow_shrink,
+        )
     count_opted_out(result.report, opted_out)
     if after_deidentification is not None:
         after_deidentification(result)
     close_batch(research_zone, batch)
     sweep_files(research_zone, pending, result.report)
     return result
+
+
+def first_pass(research_zone: Zone, batch: str) -> bool:
+    """No pass of ``batch`` wrote its tables before (not even one cut short)."""
+    return read_partition_table(research_zone, INSTANCES_TABLE, batch) is None
+
+
+@contextlib.contextmanager
+def closed_when_nothing_passed(
+    research_zone: Zone, batch: str, first: bool, done: DeidFiles
+) -> Iterator[None]:
+    """Around :func:`finish_partition` of a batch marked open: when it refuses a date none of
+    whose files could be de-identified (every one quarantined, with its reason) on the
+    batch's first pass, the tables it wrote are the whole batch (empty, and the quarantine);
+    the batch is closed. Before, the marker stayed open, and ``interrupted_study_dates_sensor``
+    took the refusal for a killed run: it re-ran the date up to three times "a run stopped in
+    the middle of this date (killed)". A batch with an earlier pass keeps its marker (its other
+    tables are that pass's)."""
+    try:
+        yield
+    except StageFailure:
+        if first and done.instances.height == 0:
+            close_batch(research_zone, batch)
+        raise
 
 
 def count_opted_out(report: PartitionReport, opted_out: Sequence[str]) -> None:

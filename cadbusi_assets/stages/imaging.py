@@ -262,18 +262,20 @@ def process_partition(
     # from here the date's tables are replaced one after the other: a pass that stops before
     # the last one (killed, a failed write, a leak found) leaves the batch marked open, and
     # the catalog leaves it out until the date is re-run
+    first = deid.first_pass(research_zone, batch)
     open_batch(research_zone, batch)
-    deidentified = deid.finish_partition(
-        raw_zone,
-        research_zone,
-        pseudonymizer,
-        day,
-        inputs,
-        cohort,
-        done,
-        verify_ocr=ocr,
-        allow_shrink=allow_shrink,
-    )
+    with deid.closed_when_nothing_passed(research_zone, batch, first, done):
+        deidentified = deid.finish_partition(
+            raw_zone,
+            research_zone,
+            pseudonymizer,
+            day,
+            inputs,
+            cohort,
+            done,
+            verify_ocr=ocr,
+            allow_shrink=allow_shrink,
+        )
     deid.count_opted_out(deidentified.report, opted_out)
     if after_deidentification is not None:
         after_deidentification(deidentified)
