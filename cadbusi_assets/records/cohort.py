@@ -92,10 +92,11 @@ def select_cohort(
     opt_out: frozenset[str] = frozenset(),
 ) -> CohortSelection:
     """Split parsed radiology rows (output of ``parse_radiology_reports``) into the cohort and
-    the recorded exclusions. Both keep all input columns; exclusions add ``exclusion_reason``.
+        the recorded exclusions. Both keep all input columns (patient id, accession number and
+    study UID without surrounding whitespace); exclusions add ``exclusion_reason``.
 
-    ``today`` (default: today's UTC date) is the last valid exam date. Patients in ``opt_out``
-    (withdrew consent) are excluded with the reason ``patient opted out``."""
+        ``today`` (default: today's UTC date) is the last valid exam date. Patients in ``opt_out``
+        (withdrew consent) are excluded with the reason ``patient opted out``."""
     frame = parsed_radiology
     today = today or dt.datetime.now(dt.UTC).date()
     for column in (
@@ -149,7 +150,14 @@ def select_cohort(
         .when(pl.lit(require_pacs_reference) & (uid.is_null() | (uid.str.len_chars() == 0)))
         .then(pl.lit("missing PACS reference"))
     )
-    staged = frame.with_row_index("__order").with_columns(reason.alias("exclusion_reason"))
+    staged = frame.with_row_index("__order").with_columns(
+        reason.alias("exclusion_reason"),
+        # the ids as the PACS and the patients table spell them: a padded warehouse id (a CHAR
+        # column, a hand-keyed row) matched no patient row and no DICOM header
+        patient.alias("patient_id"),
+        accession.alias("accession_number"),
+        uid.alias("study_instance_uid"),
+    )
     candidates = _content_rank(staged.filter(pl.col("exclusion_reason").is_null()), status)
     uid_count = pl.col("study_instance_uid").n_unique().over("accession_number")
     first_of_uid = pl.col("__rank") == pl.col("__rank").min().over(

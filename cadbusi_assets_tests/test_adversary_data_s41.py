@@ -1,0 +1,163 @@
+"""Adversary, session 41: a messy hospital's data, where the warehouse and the PACS disagree.
+
+A demo date is run the way users re-run a date (``dagster asset materialize`` in its own
+process, bounded), after the hospital's sources were made to disagree:
+
+1. a warehouse row whose ``patient_id`` carries padding (``"01234567  "``, a CHAR column or a
+   hand-keyed row) while the PACS header has the plain id;
+2. a mis-filed study: the PACS study of an accession carries another patient's PatientID and
+   PatientName than the warehouse row.
+
+Everything is synthetic (the demo's invented patients); every subprocess has a timeout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pydicom
+import pytest
+
+from cadbusi_assets_tests.builders import DEMO_DAY
+from cadbusi_assets_tests.run_support import finish, materialize_date
+
+pytestmark = [pytest.mark.xdist_group("adversary_data_s41")]
+
+DEID_ASSETS = [
+    "radiology_reports",
+    "pathology_reports",
+    "imaging_studies",
+    "raw_dicom",
+    "deidentified_images",
+]
+MISFILED = "PatientID in the DICOM header does not match the warehouse record of the study"
+
+
+def _demo_date(tmp_path: Path):
+    """A one-date demo cohort (three studies, three patients), its product settings (OCR off,
+    one worker, this checkout's code) and its key's pseudonymizer."""
+    import os
+
+    from cadbusi_assets.identity import Pseudonymizer, generate_key_file, load_key
+    from cadbusi_assets_tests.defs.services import ROOT, product_env, write_instance_yaml
+    from cadbusi_assets_tests.support import time_limit
+    from cadbusi_demo import DemoConfig, generate_demo_cohort
+
+    with time_limit(120, "a demo cohort"):
+        generate_demo_cohort(
+            tmp_path / "cohort",
+            DemoConfig(
+                start=dt.date.fromisoformat(DEMO_DAY),
+                days=1,
+                studies_per_day=(3, 3),
+                seed=41,
+                workers=1,
+            ),
+        )
+    key = generate_key_file(tmp_path / "secrets" / "pseudonym.key")
+    env = product_env(
+        tmp_path / "state", tmp_path / "cohort", key, CADBUSI_OCR="0", CADBUSI_WORKERS="1"
+    )
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    write_instance_yaml(env)
+    return env, Pseudonymizer(load_key(key))
+
+
+def _exams(cohort: Path) -> list[tuple[str, str, str]]:
+    """(accession, patient_id, study UID) of the date's exams the cohort selects and whose
+    study the PACS holds, one per patient, by accession."""
+    from cadbusi_assets.records import parse_radiology_reports, select_cohort
+
+    with duckdb.connect(str(cohort / "warehouse.duckdb")) as con:
+        rows = con.execute("SELECT * FROM radiology_exams WHERE exam_date = ?", [DEMO_DAY])
+        frame = pl.from_arrow(rows.to_arrow_table())
+    assert isinstance(frame, pl.DataFrame)
+    selected = select_cohort(
+        parse_radiology_reports(frame), today=dt.date.fromisoformat(DEMO_DAY)
+    ).cohort
+    exams: dict[str, tuple[str, str, str]] = {}
+    for row in selected.sort("accession_number").iter_rows(named=True):
+        uid = row["study_instance_uid"]
+        if uid and _study_files(cohort, uid):
+            exams.setdefault(row["patient_id"], (row["accession_number"], row["patient_id"], uid))
+    return sorted(exams.values())
+
+
+def _study_files(cohort: Path, uid: str) -> list[Path]:
+    """The demo PACS's files of a study (a folder named by its UID)."""
+    return sorted((cohort / "pacs" / uid).glob("*.dcm"))
+
+
+def test_padded_warehouse_ids_and_a_misfiled_pacs_study(tmp_path: Path):
+    """Case 1 (padding): the cohort kept the padded id. The patients look-up (``patient_id IN
+    ...``) matched nobody, so the study lost its patient's name and birth date (what the report
+    scrub and the header check are given, and the age), and the de-identification compared the
+    padded id with the header's and quarantined every image of a well-filed study as
+    "PatientID ... does not match".
+
+    Case 2 (mis-filed study): held before this session — every instance is quarantined with
+    the reason, none reaches the research zone under either patient's pseudonym."""
+    from cadbusi_assets.stages import deidentification as deid
+    from cadbusi_assets.stages import records
+    from cadbusi_assets.storage import open_zone, read_partition_table
+
+    env, pseudonymizer = _demo_date(tmp_path)
+    cohort_dir = tmp_path / "cohort"
+    exams = _exams(cohort_dir)
+    assert len(exams) >= 3, exams
+    (padded_acc, padded_id, _), (_, owner_id, misfiled_uid) = exams[0], exams[1]
+    other_id = next(p for _, p, _ in exams if p not in (padded_id, owner_id))
+    with duckdb.connect(str(cohort_dir / "warehouse.duckdb")) as con:
+        con.execute(
+            "UPDATE radiology_exams SET patient_id = patient_id || '  ' WHERE accession_number = ?",
+            [padded_acc],
+        )
+        (other_name,) = con.execute(
+            "SELECT patient_name FROM patients WHERE patient_id = ?", [other_id]
+        ).fetchone()
+    misfiled_files = _study_files(cohort_dir, misfiled_uid)
+    assert misfiled_files
+    for path in misfiled_files:  # the PACS filed the study under another (invented) patient
+        ds = pydicom.dcmread(path)
+        ds.PatientID = other_id
+        ds.PatientName = other_name
+        ds.save_as(path)
+
+    proc = materialize_date(env, DEID_ASSETS, DEMO_DAY)
+    out = finish(proc, 400, "the date's run")
+    assert proc.returncode == 0, out[-3000:]
+
+    raw = open_zone(Path(env["CADBUSI_RAW_ZONE"]), name="raw")
+    research = open_zone(Path(env["CADBUSI_RESEARCH_ZONE"]), name="research")
+    batch = pseudonymizer.batch_name(DEMO_DAY)
+    cohort = read_partition_table(raw, records.COHORT_TABLE, DEMO_DAY)
+    images = read_partition_table(research, deid.IMAGES_TABLE, batch)
+    quarantine = read_partition_table(research, deid.QUARANTINE_TABLE, batch)
+    studies = read_partition_table(research, deid.STUDIES_TABLE, batch)
+    assert cohort is not None and images is not None and studies is not None
+    quarantine = quarantine if quarantine is not None else pl.DataFrame()
+
+    # case 1: the padded row is the same patient, found in the patients table, released
+    row = cohort.filter(pl.col("accession_number").str.strip_chars() == padded_acc).row(
+        0, named=True
+    )
+    assert row["birth_date"] is not None and row["patient_name"], (
+        "the padded id matched no patient row: the study lost its name and birth date"
+    )
+    reasons = quarantine["reason"].to_list() if quarantine.height else []
+    assert reasons.count(MISFILED) == len(misfiled_files), (
+        f"{reasons.count(MISFILED)} instances quarantined as mis-filed, "
+        f"{len(misfiled_files)} are (a well-filed study's images held back)"
+    )
+    padded = images.filter(pl.col("accession_pseudo") == pseudonymizer.accession_number(padded_acc))
+    assert padded.height, "the padded study's images were not released"
+    assert set(padded["patient_pseudo"]) == {pseudonymizer.patient_id(padded_id)}
+    study = studies.filter(pl.col("accession_pseudo") == pseudonymizer.accession_number(padded_acc))
+    assert study.row(0, named=True)["age_years"] is not None
+
+    # case 2: the mis-filed study is held back with its reason, attached to nobody
+    misfiled = images.filter(pl.col("study_uid_pseudo") == pseudonymizer.uid(misfiled_uid))
+    assert misfiled.height == 0, set(misfiled["patient_pseudo"])
