@@ -36,9 +36,9 @@ DEID_ASSETS = [
 MISFILED = "PatientID in the DICOM header does not match the warehouse record of the study"
 
 
-def _demo_date(tmp_path: Path):
-    """A one-date demo cohort (three studies, three patients), its product settings (OCR off,
-    one worker, this checkout's code) and its key's pseudonymizer."""
+def _demo_date(tmp_path: Path, days: int = 1):
+    """A demo cohort of ``days`` dates from DEMO_DAY (three studies, three patients a date), its
+    product settings (OCR off, one worker, this checkout's code) and its key's pseudonymizer."""
     import os
 
     from cadbusi_assets.identity import Pseudonymizer, generate_key_file, load_key
@@ -51,7 +51,7 @@ def _demo_date(tmp_path: Path):
             tmp_path / "cohort",
             DemoConfig(
                 start=dt.date.fromisoformat(DEMO_DAY),
-                days=1,
+                days=days,
                 studies_per_day=(3, 3),
                 seed=41,
                 workers=1,
@@ -66,17 +66,17 @@ def _demo_date(tmp_path: Path):
     return env, Pseudonymizer(load_key(key))
 
 
-def _exams(cohort: Path) -> list[tuple[str, str, str]]:
+def _exams(cohort: Path, day: str = DEMO_DAY) -> list[tuple[str, str, str]]:
     """(accession, patient_id, study UID) of the date's exams the cohort selects and whose
     study the PACS holds, one per patient, by accession."""
     from cadbusi_assets.records import parse_radiology_reports, select_cohort
 
     with duckdb.connect(str(cohort / "warehouse.duckdb")) as con:
-        rows = con.execute("SELECT * FROM radiology_exams WHERE exam_date = ?", [DEMO_DAY])
+        rows = con.execute("SELECT * FROM radiology_exams WHERE exam_date = ?", [day])
         frame = pl.from_arrow(rows.to_arrow_table())
     assert isinstance(frame, pl.DataFrame)
     selected = select_cohort(
-        parse_radiology_reports(frame), today=dt.date.fromisoformat(DEMO_DAY)
+        parse_radiology_reports(frame), today=dt.date.fromisoformat(day)
     ).cohort
     exams: dict[str, tuple[str, str, str]] = {}
     for row in selected.sort("accession_number").iter_rows(named=True):
@@ -161,3 +161,63 @@ def test_padded_warehouse_ids_and_a_misfiled_pacs_study(tmp_path: Path):
     # case 2: the mis-filed study is held back with its reason, attached to nobody
     misfiled = images.filter(pl.col("study_uid_pseudo") == pseudonymizer.uid(misfiled_uid))
     assert misfiled.height == 0, set(misfiled["patient_pseudo"])
+
+
+def test_an_accession_reused_for_another_patient_on_a_later_date(tmp_path: Path):
+    """Case 3: the hospital's RIS hands out an accession number again, for another patient's
+    exam on a later date. Both studies got one ``accession_pseudo`` (the accession's pseudonym
+    knows no date or patient); the catalog's ``study_id`` check found the duplicate and every
+    export was refused from then on, for every date, until someone edited the warehouse. Now
+    the later date's row is left out of its cohort with a recorded reason, the earlier study is
+    kept, and the catalog passes."""
+    import subprocess
+
+    from cadbusi_assets.catalog import open_catalog, read_catalog_info
+    from cadbusi_assets.records.cohort import REUSED_ACCESSION_REASON
+    from cadbusi_assets.stages import records
+    from cadbusi_assets.storage import open_zone, read_partition_table
+    from cadbusi_assets_tests.defs.services import ROOT
+    from cadbusi_assets_tests.run_support import MATERIALIZE, ranged_run
+
+    env, _ = _demo_date(tmp_path, days=2)
+    cohort_dir = tmp_path / "cohort"
+    second = (dt.date.fromisoformat(DEMO_DAY) + dt.timedelta(days=1)).isoformat()
+    first_acc, first_patient, _ = _exams(cohort_dir)[0]
+    later = [e for e in _exams(cohort_dir, second) if e[1] != first_patient]
+    reused_from, later_patient, later_uid = later[0]
+    with duckdb.connect(str(cohort_dir / "warehouse.duckdb")) as con:
+        con.execute(
+            "UPDATE radiology_exams SET accession_number = ? WHERE accession_number = ?",
+            [first_acc, reused_from],
+        )
+    proc = ranged_run(env, DEID_ASSETS, DEMO_DAY, second)
+    out = finish(proc, 500, "the ranged run")
+    assert proc.returncode == 0, out[-3000:]
+    catalog = subprocess.Popen(
+        [*MATERIALIZE, "--select", "metadata_db"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    out = finish(catalog, 300, "the catalog's run")
+
+    raw = open_zone(Path(env["CADBUSI_RAW_ZONE"]), name="raw")
+    research = open_zone(Path(env["CADBUSI_RESEARCH_ZONE"]), name="research")
+    con = open_catalog(research)
+    try:
+        info = read_catalog_info(con)
+    finally:
+        con.close()
+    assert info.duplicate_keys.get("study_id", 0) == 0, (
+        "one reused accession: two studies under one accession pseudonym, every export refused"
+    )
+    assert catalog.returncode == 0, out[-3000:]
+    first = read_partition_table(raw, records.COHORT_TABLE, DEMO_DAY)
+    assert first is not None and first_acc in first["accession_number"].to_list()
+    excluded = read_partition_table(raw, records.COHORT_EXCLUSIONS_TABLE, second)
+    assert excluded is not None
+    row = excluded.filter(pl.col("study_instance_uid") == later_uid).row(0, named=True)
+    assert row["exclusion_reason"] == REUSED_ACCESSION_REASON
+    assert row["patient_id"] == later_patient

@@ -28,11 +28,17 @@ Every input row ends up either in the cohort or in the exclusions with one
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import polars as pl
 
 from cadbusi_assets.identity.optout import OPT_OUT_REASON, opted_out_expr
+
+#: A row whose accession number an earlier date's cohort holds for another patient.
+REUSED_ACCESSION_REASON = (
+    "accession number reused: an earlier date's cohort holds it for another patient"
+)
 
 EXCLUSION_REASONS: tuple[str, ...] = (
     "missing patient id",
@@ -49,6 +55,7 @@ EXCLUSION_REASONS: tuple[str, ...] = (
     "superseded by addendum",
     "duplicate row",
     "duplicate accession",
+    REUSED_ACCESSION_REASON,
 )
 
 #: Report statuses of an addendum: the exam's later report, which replaces its final one.
@@ -90,13 +97,19 @@ def select_cohort(
     excluded_report_statuses: tuple[str, ...] = DEFAULT_EXCLUDED_STATUSES,
     today: dt.date | None = None,
     opt_out: frozenset[str] = frozenset(),
+    earlier_accessions: Mapping[str, str] | None = None,
 ) -> CohortSelection:
     """Split parsed radiology rows (output of ``parse_radiology_reports``) into the cohort and
         the recorded exclusions. Both keep all input columns (patient id, accession number and
     study UID without surrounding whitespace); exclusions add ``exclusion_reason``.
 
         ``today`` (default: today's UTC date) is the last valid exam date. Patients in ``opt_out``
-        (withdrew consent) are excluded with the reason ``patient opted out``."""
+        (withdrew consent) are excluded with the reason ``patient opted out``.
+
+    ``earlier_accessions`` (accession number → patient id, from the cohorts of earlier dates):
+    a row whose accession an earlier date holds for another patient (the RIS handed the number
+    out again) is excluded with :data:`REUSED_ACCESSION_REASON`; both studies would share one
+    accession pseudonym, and the catalog refuses every export over such a duplicate."""
     frame = parsed_radiology
     today = today or dt.datetime.now(dt.UTC).date()
     for column in (
@@ -149,6 +162,8 @@ def select_cohort(
         .then(pl.lit("BI-RADS 0"))
         .when(pl.lit(require_pacs_reference) & (uid.is_null() | (uid.str.len_chars() == 0)))
         .then(pl.lit("missing PACS reference"))
+        .when(_held_for_another_patient(accession, patient, earlier_accessions or {}))
+        .then(pl.lit(REUSED_ACCESSION_REASON))
     )
     staged = frame.with_row_index("__order").with_columns(
         reason.alias("exclusion_reason"),
@@ -184,6 +199,18 @@ def select_cohort(
     )
     exclusions = decided.filter(pl.col("exclusion_reason").is_not_null()).drop("__order")
     return CohortSelection(cohort=cohort, exclusions=exclusions)
+
+
+def _held_for_another_patient(
+    accession: pl.Expr, patient: pl.Expr, earlier: Mapping[str, str]
+) -> pl.Expr:
+    """Whether ``earlier`` holds the row's accession for another patient (ids compared without
+    padding or letter case)."""
+    if not earlier:
+        return pl.lit(False)
+    keys = {str(a).strip(): str(p).strip().upper() for a, p in earlier.items() if a and p}
+    held_by = accession.replace_strict(keys, default=None, return_dtype=pl.Utf8)
+    return (held_by.is_not_null() & (held_by != patient.str.to_uppercase())).fill_null(False)
 
 
 _SORTABLE = (pl.Utf8, pl.String, pl.Boolean, pl.Date, pl.Datetime, pl.Time, pl.Duration)

@@ -317,6 +317,7 @@ def select_imaging_studies(
             parsed,
             require_pacs_reference=_require_study_uid(require_study_uid),
             opt_out=load_opt_out_from_env(),
+            earlier_accessions=_earlier_accessions(raw_zone, day),
         )
         cohort = selection.cohort
         if cohort.height:
@@ -353,6 +354,23 @@ def select_imaging_studies(
             report.count(f"excluded: {reason}", n)
         reports[day] = report
     return reports
+
+
+def _earlier_accessions(raw_zone: Zone, day: str) -> dict[str, str]:
+    """Accession number → patient id of the stored cohorts' rows with an exam date before
+    ``day`` (the earliest such row of each accession)."""
+    stored = read_all_partition_tables(raw_zone, COHORT_TABLE)
+    columns = ["accession_number", "patient_id", "exam_date"]
+    if stored is None or not set(columns) <= set(stored.columns):
+        return {}
+    earlier = (
+        stored.select(columns)
+        .drop_nulls()
+        .filter(pl.col("exam_date").cast(pl.Date) < dt.date.fromisoformat(day))
+        .sort(columns)
+        .unique("accession_number", keep="first", maintain_order=True)
+    )
+    return dict(zip(earlier["accession_number"], earlier["patient_id"], strict=True))
 
 
 def _attributable(frame: pl.DataFrame, columns: Sequence[str]) -> tuple[pl.DataFrame, int]:
