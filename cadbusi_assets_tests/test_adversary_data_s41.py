@@ -6,7 +6,10 @@ process, bounded), after the hospital's sources were made to disagree:
 1. a warehouse row whose ``patient_id`` carries padding (``"01234567  "``, a CHAR column or a
    hand-keyed row) while the PACS header has the plain id;
 2. a mis-filed study: the PACS study of an accession carries another patient's PatientID and
-   PatientName than the warehouse row.
+   PatientName than the warehouse row;
+3. a PACS that pads its patient ids with zeros (``"0012345678"`` for the warehouse's
+   ``"12345678"``);
+4. an accession number the RIS hands out again, to another patient on a later date.
 
 Everything is synthetic (the demo's invented patients); every subprocess has a timeout.
 """
@@ -108,8 +111,8 @@ def test_padded_warehouse_ids_and_a_misfiled_pacs_study(tmp_path: Path):
     cohort_dir = tmp_path / "cohort"
     exams = _exams(cohort_dir)
     assert len(exams) >= 3, exams
-    (padded_acc, padded_id, _), (_, owner_id, misfiled_uid) = exams[0], exams[1]
-    other_id = next(p for _, p, _ in exams if p not in (padded_id, owner_id))
+    (padded_acc, padded_id, _), (misfiled_acc, _, misfiled_uid) = exams[0], exams[1]
+    zeroed_acc, other_id, zeroed_uid = exams[2]
     with duckdb.connect(str(cohort_dir / "warehouse.duckdb")) as con:
         con.execute(
             "UPDATE radiology_exams SET patient_id = patient_id || '  ' WHERE accession_number = ?",
@@ -124,6 +127,11 @@ def test_padded_warehouse_ids_and_a_misfiled_pacs_study(tmp_path: Path):
         ds = pydicom.dcmread(path)
         ds.PatientID = other_id
         ds.PatientName = other_name
+        ds.save_as(path)
+
+    for path in _study_files(cohort_dir, zeroed_uid):  # the PACS pads its ids with zeros
+        ds = pydicom.dcmread(path)
+        ds.PatientID = f"00{other_id}"
         ds.save_as(path)
 
     proc = materialize_date(env, DEID_ASSETS, DEMO_DAY)
@@ -158,9 +166,23 @@ def test_padded_warehouse_ids_and_a_misfiled_pacs_study(tmp_path: Path):
     study = studies.filter(pl.col("accession_pseudo") == pseudonymizer.accession_number(padded_acc))
     assert study.row(0, named=True)["age_years"] is not None
 
-    # case 2: the mis-filed study is held back with its reason, attached to nobody
+    # case 2: the mis-filed study is held back with its reason and study, attached to nobody
     misfiled = images.filter(pl.col("study_uid_pseudo") == pseudonymizer.uid(misfiled_uid))
     assert misfiled.height == 0, set(misfiled["patient_pseudo"])
+    held = quarantine.filter(pl.col("reason") == MISFILED)
+    assert set(held["accession_pseudo"]) == {pseudonymizer.accession_number(misfiled_acc)}, (
+        "the quarantine does not say which study was mis-filed"
+    )
+
+    # case 3: the PACS's zero-padded spelling of the warehouse's id is the same patient
+    zeroed = images.filter(pl.col("accession_pseudo") == pseudonymizer.accession_number(zeroed_acc))
+    assert zeroed.height, "a study whose PACS pads the patient id with zeros was held back"
+    assert set(zeroed["patient_pseudo"]) == {pseudonymizer.patient_id(other_id)}, (
+        "the images and the study row of one patient carry two pseudonyms"
+    )
+    for path in Path(env["CADBUSI_RESEARCH_ZONE"]).rglob("*"):  # neither spelling survives
+        if path.is_file():
+            assert other_id.encode() not in path.read_bytes(), path.name
 
 
 def test_an_accession_reused_for_another_patient_on_a_later_date(tmp_path: Path):
