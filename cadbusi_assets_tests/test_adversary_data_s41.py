@@ -39,7 +39,7 @@ DEID_ASSETS = [
 MISFILED = "PatientID in the DICOM header does not match the warehouse record of the study"
 
 
-def _demo_date(tmp_path: Path, days: int = 1):
+def _demo_date(tmp_path: Path, days: int = 1, studies: tuple[int, int] = (3, 3)):
     """A demo cohort of ``days`` dates from DEMO_DAY (three studies, three patients a date), its
     product settings (OCR off, one worker, this checkout's code) and its key's pseudonymizer."""
     import os
@@ -55,7 +55,7 @@ def _demo_date(tmp_path: Path, days: int = 1):
             DemoConfig(
                 start=dt.date.fromisoformat(DEMO_DAY),
                 days=days,
-                studies_per_day=(3, 3),
+                studies_per_day=studies,
                 seed=41,
                 workers=1,
             ),
@@ -243,3 +243,69 @@ def test_an_accession_reused_for_another_patient_on_a_later_date(tmp_path: Path)
     row = excluded.filter(pl.col("study_instance_uid") == later_uid).row(0, named=True)
     assert row["exclusion_reason"] == REUSED_ACCESSION_REASON
     assert row["patient_id"] == later_patient
+
+
+def _labels_of(env: dict[str, str], accession_pseudo: str) -> pl.DataFrame:
+    """The date's records and the diagnosis labels materialized as users re-run them; the
+    research zone's label rows of one exam."""
+    import subprocess
+
+    from cadbusi_assets.stages.records import LABELS_PATH
+    from cadbusi_assets.storage import open_zone
+    from cadbusi_assets_tests.defs.services import ROOT
+    from cadbusi_assets_tests.run_support import MATERIALIZE
+
+    proc = materialize_date(env, ["radiology_reports", "pathology_reports"], DEMO_DAY)
+    out = finish(proc, 300, "the date's records")
+    assert proc.returncode == 0, out[-3000:]
+    labels = subprocess.Popen(
+        [*MATERIALIZE, "--select", "diagnosis_labels"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    out = finish(labels, 300, "the labels' run")
+    assert labels.returncode == 0, out[-3000:]
+    research = open_zone(Path(env["CADBUSI_RESEARCH_ZONE"]), name="research")
+    frame = pl.read_parquet(research.read_bytes(*LABELS_PATH))
+    return frame.filter(pl.col("accession_number") == accession_pseudo).sort("side")
+
+
+def test_a_padded_warehouse_id_keeps_its_exam_s_pathology_label(tmp_path: Path):
+    """Case 1 in the labels: ``diagnosis_labels`` links pathology to exams by ``patient_id``
+    (and encounter) over the stored report tables; a padded id on the exam's row matched none
+    of the patient's specimens, so the exam lost its malignant label."""
+    env, pseudonymizer = _demo_date(tmp_path)
+    cohort_dir = tmp_path / "cohort"
+    accession, patient, _ = _exams(cohort_dir)[0]
+    with duckdb.connect(str(cohort_dir / "warehouse.duckdb")) as con:
+        encounter, laterality = con.execute(
+            "SELECT encounter_id, laterality FROM radiology_exams WHERE accession_number = ?",
+            [accession],
+        ).fetchone()
+        side = laterality if laterality in ("LEFT", "RIGHT") else "LEFT"
+        con.execute(  # a same-day core biopsy of the exam's breast (invented)
+            "INSERT INTO pathology_specimens VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                "S26-99001",
+                patient,
+                encounter,
+                DEMO_DAY,
+                f"{DEMO_DAY} 16:00:00",
+                f"{side} BREAST, 2 O'CLOCK, ULTRASOUND-GUIDED CORE BIOPSY",
+                "INVASIVE DUCTAL CARCINOMA",
+                f"{side} BREAST, 2 O'CLOCK, CORE BIOPSY: INVASIVE DUCTAL CARCINOMA, GRADE 2.",
+                None,
+            ],
+        )
+    before = _labels_of(env, pseudonymizer.accession_number(accession))
+    assert 1 in before["has_malignant"].to_list(), before.to_dicts()
+    with duckdb.connect(str(cohort_dir / "warehouse.duckdb")) as con:
+        con.execute(
+            "UPDATE radiology_exams SET patient_id = patient_id || '  ' WHERE accession_number = ?",
+            [accession],
+        )
+    after = _labels_of(env, pseudonymizer.accession_number(accession))
+    assert after.to_dicts() == before.to_dicts()
