@@ -309,3 +309,54 @@ def test_a_padded_warehouse_id_keeps_its_exam_s_pathology_label(tmp_path: Path):
         )
     after = _labels_of(env, pseudonymizer.accession_number(accession))
     assert after.to_dicts() == before.to_dicts()
+
+
+def test_one_study_under_two_accessions_of_a_date(tmp_path: Path):
+    """Case 5: the RIS links two orders (accessions) of one date to one PACS study (grouped
+    procedures). The run was green, but the date's studies table held the study twice (one
+    ``study_uid_pseudo``, two accessions): the catalog's ``study_instance_uid`` check failed
+    and every export of every date was refused. Now one accession keeps the study, the other
+    row is excluded with its reason."""
+    import subprocess
+
+    from cadbusi_assets.catalog import open_catalog, read_catalog_info
+    from cadbusi_assets.records.cohort import SHARED_STUDY_REASON
+    from cadbusi_assets.stages import records
+    from cadbusi_assets.storage import open_zone, read_partition_table
+    from cadbusi_assets_tests.defs.services import ROOT
+    from cadbusi_assets_tests.run_support import MATERIALIZE
+
+    env, _ = _demo_date(tmp_path)
+    cohort_dir = tmp_path / "cohort"
+    (first_acc, patient, uid), (second_acc, _, _) = _exams(cohort_dir)[:2]
+    with duckdb.connect(str(cohort_dir / "warehouse.duckdb")) as con:
+        con.execute(
+            "UPDATE radiology_exams SET study_instance_uid = ?, patient_id = ? "
+            "WHERE accession_number = ?",
+            [uid, patient, second_acc],
+        )
+    proc = materialize_date(env, DEID_ASSETS, DEMO_DAY)
+    out = finish(proc, 400, "the date's run")
+    assert proc.returncode == 0, out[-3000:]
+    catalog = subprocess.Popen(
+        [*MATERIALIZE, "--select", "metadata_db"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    out = finish(catalog, 300, "the catalog's run")
+    research = open_zone(Path(env["CADBUSI_RESEARCH_ZONE"]), name="research")
+    con = open_catalog(research)
+    try:
+        info = read_catalog_info(con)
+    finally:
+        con.close()
+    assert info.unique_keys_passed, info.duplicate_keys
+    assert catalog.returncode == 0, out[-3000:]
+    raw = open_zone(Path(env["CADBUSI_RAW_ZONE"]), name="raw")
+    excluded = read_partition_table(raw, records.COHORT_EXCLUSIONS_TABLE, DEMO_DAY)
+    assert excluded is not None
+    shared = excluded.filter(pl.col("exclusion_reason") == SHARED_STUDY_REASON)
+    assert shared["accession_number"].to_list() == [max(first_acc, second_acc)]

@@ -35,6 +35,8 @@ import polars as pl
 
 from cadbusi_assets.identity.optout import OPT_OUT_REASON, opted_out_expr
 
+#: A row whose PACS study another accession of the date's cohort already has.
+SHARED_STUDY_REASON = "same PACS study as another accession of the date"
 #: A row whose accession number an earlier date's cohort holds for another patient.
 REUSED_ACCESSION_REASON = (
     "accession number reused: an earlier date's cohort holds it for another patient"
@@ -56,6 +58,7 @@ EXCLUSION_REASONS: tuple[str, ...] = (
     "duplicate row",
     "duplicate accession",
     REUSED_ACCESSION_REASON,
+    SHARED_STUDY_REASON,
 )
 
 #: Report statuses of an addendum: the exam's later report, which replaces its final one.
@@ -182,9 +185,20 @@ def select_cohort(
     kept_is_addendum = (
         addendum.sort_by("__rank").first().over("accession_number", "study_instance_uid")
     )
+    # one PACS study under several accessions (grouped orders): its images once, under the
+    # accession first in content order; two study rows of one UID fail the catalog's keys
+    has_uid = pl.col("study_instance_uid").is_not_null()
+    kept_accession = pl.col("accession_number").sort_by("__rank").first().over("study_instance_uid")
+    shared_study = (
+        has_uid
+        & (pl.col("accession_number").n_unique().over("study_instance_uid") > 1)
+        & (pl.col("accession_number") != kept_accession)
+    )
     candidates = candidates.with_columns(
         pl.when(uid_count > 1)
         .then(pl.lit("duplicate accession"))
+        .when(shared_study)
+        .then(pl.lit(SHARED_STUDY_REASON))
         .when(~first_of_uid & kept_is_addendum & ~addendum)
         .then(pl.lit("superseded by addendum"))
         .when(~first_of_uid)
