@@ -185,13 +185,15 @@ def test_padded_warehouse_ids_and_a_misfiled_pacs_study(tmp_path: Path):
             assert other_id.encode() not in path.read_bytes(), path.name
 
 
-def test_an_accession_reused_for_another_patient_on_a_later_date(tmp_path: Path):
-    """Case 3: the hospital's RIS hands out an accession number again, for another patient's
+@pytest.mark.parametrize("later_first", [False, True], ids=["in-order", "later-date-first"])
+def test_an_accession_reused_for_another_patient_on_a_later_date(tmp_path: Path, later_first: bool):
+    """Case 4: the hospital's RIS hands out an accession number again, for another patient's
     exam on a later date. Both studies got one ``accession_pseudo`` (the accession's pseudonym
     knows no date or patient); the catalog's ``study_id`` check found the duplicate and every
     export was refused from then on, for every date, until someone edited the warehouse. Now
-    the later date's row is left out of its cohort with a recorded reason, the earlier study is
-    kept, and the catalog passes."""
+    the date that runs second leaves its row out of its cohort with a recorded reason (in date
+    order: the later one; a history backfill of the earlier date after the later one ran: the
+    earlier one), and the catalog passes."""
     import subprocess
 
     from cadbusi_assets.catalog import open_catalog, read_catalog_info
@@ -204,7 +206,7 @@ def test_an_accession_reused_for_another_patient_on_a_later_date(tmp_path: Path)
     env, _ = _demo_date(tmp_path, days=2)
     cohort_dir = tmp_path / "cohort"
     second = (dt.date.fromisoformat(DEMO_DAY) + dt.timedelta(days=1)).isoformat()
-    first_acc, first_patient, _ = _exams(cohort_dir)[0]
+    first_acc, first_patient, first_uid = _exams(cohort_dir)[0]
     later = [e for e in _exams(cohort_dir, second) if e[1] != first_patient]
     reused_from, later_patient, later_uid = later[0]
     with duckdb.connect(str(cohort_dir / "warehouse.duckdb")) as con:
@@ -212,9 +214,15 @@ def test_an_accession_reused_for_another_patient_on_a_later_date(tmp_path: Path)
             "UPDATE radiology_exams SET accession_number = ? WHERE accession_number = ?",
             [first_acc, reused_from],
         )
-    proc = ranged_run(env, DEID_ASSETS, DEMO_DAY, second)
-    out = finish(proc, 500, "the ranged run")
-    assert proc.returncode == 0, out[-3000:]
+    if later_first:
+        for day in (second, DEMO_DAY):
+            proc = materialize_date(env, DEID_ASSETS, day)
+            out = finish(proc, 400, f"the run of {day}")
+            assert proc.returncode == 0, out[-3000:]
+    else:
+        proc = ranged_run(env, DEID_ASSETS, DEMO_DAY, second)
+        out = finish(proc, 500, "the ranged run")
+        assert proc.returncode == 0, out[-3000:]
     catalog = subprocess.Popen(
         [*MATERIALIZE, "--select", "metadata_db"],
         cwd=ROOT,
@@ -236,13 +244,15 @@ def test_an_accession_reused_for_another_patient_on_a_later_date(tmp_path: Path)
         "one reused accession: two studies under one accession pseudonym, every export refused"
     )
     assert catalog.returncode == 0, out[-3000:]
-    first = read_partition_table(raw, records.COHORT_TABLE, DEMO_DAY)
-    assert first is not None and first_acc in first["accession_number"].to_list()
-    excluded = read_partition_table(raw, records.COHORT_EXCLUSIONS_TABLE, second)
+    kept_day, left_day = (second, DEMO_DAY) if later_first else (DEMO_DAY, second)
+    kept = read_partition_table(raw, records.COHORT_TABLE, kept_day)
+    assert kept is not None and first_acc in kept["accession_number"].to_list()
+    excluded = read_partition_table(raw, records.COHORT_EXCLUSIONS_TABLE, left_day)
     assert excluded is not None
-    row = excluded.filter(pl.col("study_instance_uid") == later_uid).row(0, named=True)
+    row = excluded.filter(pl.col("accession_number") == first_acc).row(0, named=True)
     assert row["exclusion_reason"] == REUSED_ACCESSION_REASON
-    assert row["patient_id"] == later_patient
+    assert row["patient_id"] == (first_patient if later_first else later_patient)
+    assert row["study_instance_uid"] == (first_uid if later_first else later_uid)
 
 
 def _labels_of(env: dict[str, str], accession_pseudo: str) -> pl.DataFrame:

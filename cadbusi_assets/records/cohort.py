@@ -28,7 +28,7 @@ Every input row ends up either in the cohort or in the exclusions with one
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -37,9 +37,9 @@ from cadbusi_assets.identity.optout import OPT_OUT_REASON, opted_out_expr
 
 #: A row whose PACS study another accession of the date's cohort already has.
 SHARED_STUDY_REASON = "same PACS study as another accession of the date"
-#: A row whose accession number an earlier date's cohort holds for another patient.
+#: A row whose accession number another date's cohort holds for another patient.
 REUSED_ACCESSION_REASON = (
-    "accession number reused: an earlier date's cohort holds it for another patient"
+    "accession number reused: another date's cohort holds it for another patient"
 )
 
 EXCLUSION_REASONS: tuple[str, ...] = (
@@ -100,7 +100,7 @@ def select_cohort(
     excluded_report_statuses: tuple[str, ...] = DEFAULT_EXCLUDED_STATUSES,
     today: dt.date | None = None,
     opt_out: frozenset[str] = frozenset(),
-    earlier_accessions: Mapping[str, str] | None = None,
+    accessions_elsewhere: Mapping[str, Collection[str]] | None = None,
 ) -> CohortSelection:
     """Split parsed radiology rows (output of ``parse_radiology_reports``) into the cohort and
         the recorded exclusions. Both keep all input columns (patient id, accession number and
@@ -109,10 +109,11 @@ def select_cohort(
         ``today`` (default: today's UTC date) is the last valid exam date. Patients in ``opt_out``
         (withdrew consent) are excluded with the reason ``patient opted out``.
 
-    ``earlier_accessions`` (accession number → patient id, from the cohorts of earlier dates):
-    a row whose accession an earlier date holds for another patient (the RIS handed the number
-    out again) is excluded with :data:`REUSED_ACCESSION_REASON`; both studies would share one
-    accession pseudonym, and the catalog refuses every export over such a duplicate."""
+    ``accessions_elsewhere`` (accession number → the patient ids other dates' stored cohorts
+    hold it for): a row whose accession another date holds for another patient (the RIS handed
+    the number out again) is excluded with :data:`REUSED_ACCESSION_REASON`, whichever date
+    runs first keeping it; both studies would share one accession pseudonym, and the catalog
+    refuses every export over such a duplicate."""
     frame = parsed_radiology
     today = today or dt.datetime.now(dt.UTC).date()
     for column in (
@@ -165,7 +166,7 @@ def select_cohort(
         .then(pl.lit("BI-RADS 0"))
         .when(pl.lit(require_pacs_reference) & (uid.is_null() | (uid.str.len_chars() == 0)))
         .then(pl.lit("missing PACS reference"))
-        .when(_held_for_another_patient(accession, patient, earlier_accessions or {}))
+        .when(_held_for_another_patient(accession, patient, accessions_elsewhere or {}))
         .then(pl.lit(REUSED_ACCESSION_REASON))
     )
     staged = frame.with_row_index("__order").with_columns(
@@ -216,15 +217,20 @@ def select_cohort(
 
 
 def _held_for_another_patient(
-    accession: pl.Expr, patient: pl.Expr, earlier: Mapping[str, str]
+    accession: pl.Expr, patient: pl.Expr, elsewhere: Mapping[str, Collection[str]]
 ) -> pl.Expr:
-    """Whether ``earlier`` holds the row's accession for another patient (ids compared without
-    padding or letter case)."""
-    if not earlier:
+    """Whether ``elsewhere`` holds the row's accession for another patient (ids compared
+    without padding or letter case)."""
+    holders = {
+        str(a).strip(): "|" + "|".join(sorted({str(p).strip().upper() for p in ps if p})) + "|"
+        for a, ps in elsewhere.items()
+        if a and any(ps)
+    }
+    if not holders:
         return pl.lit(False)
-    keys = {str(a).strip(): str(p).strip().upper() for a, p in earlier.items() if a and p}
-    held_by = accession.replace_strict(keys, default=None, return_dtype=pl.Utf8)
-    return (held_by.is_not_null() & (held_by != patient.str.to_uppercase())).fill_null(False)
+    held_by = accession.replace_strict(holders, default=None, return_dtype=pl.Utf8)
+    alone = pl.lit("|") + patient.str.to_uppercase() + pl.lit("|")  # held for this one only
+    return (held_by.is_not_null() & (held_by != alone)).fill_null(False)
 
 
 _SORTABLE = (pl.Utf8, pl.String, pl.Boolean, pl.Date, pl.Datetime, pl.Time, pl.Duration)

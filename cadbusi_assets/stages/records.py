@@ -317,7 +317,7 @@ def select_imaging_studies(
             parsed,
             require_pacs_reference=_require_study_uid(require_study_uid),
             opt_out=load_opt_out_from_env(),
-            earlier_accessions=_earlier_accessions(raw_zone, day),
+            accessions_elsewhere=_accessions_elsewhere(raw_zone, day),
         )
         cohort = selection.cohort
         if cohort.height:
@@ -356,21 +356,21 @@ def select_imaging_studies(
     return reports
 
 
-def _earlier_accessions(raw_zone: Zone, day: str) -> dict[str, str]:
-    """Accession number → patient id of the stored cohorts' rows with an exam date before
-    ``day`` (the earliest such row of each accession)."""
+def _accessions_elsewhere(raw_zone: Zone, day: str) -> dict[str, set[str]]:
+    """Accession number → the patient ids the stored cohorts of other dates hold it for."""
     stored = read_all_partition_tables(raw_zone, COHORT_TABLE)
     columns = ["accession_number", "patient_id", "exam_date"]
     if stored is None or not set(columns) <= set(stored.columns):
         return {}
-    earlier = (
+    elsewhere: dict[str, set[str]] = {}
+    rows = (
         stored.select(columns)
         .drop_nulls()
-        .filter(pl.col("exam_date").cast(pl.Date) < dt.date.fromisoformat(day))
-        .sort(columns)
-        .unique("accession_number", keep="first", maintain_order=True)
+        .filter(pl.col("exam_date").cast(pl.Date) != dt.date.fromisoformat(day))
     )
-    return dict(zip(earlier["accession_number"], earlier["patient_id"], strict=True))
+    for accession, patient, _ in rows.iter_rows():
+        elsewhere.setdefault(accession, set()).add(patient)
+    return elsewhere
 
 
 def _attributable(frame: pl.DataFrame, columns: Sequence[str]) -> tuple[pl.DataFrame, int]:
