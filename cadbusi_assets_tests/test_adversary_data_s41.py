@@ -76,8 +76,8 @@ def _exams(cohort: Path, day: str = DEMO_DAY) -> list[tuple[str, str, str]]:
 
     with duckdb.connect(str(cohort / "warehouse.duckdb")) as con:
         rows = con.execute("SELECT * FROM radiology_exams WHERE exam_date = ?", [day])
-        frame = pl.from_arrow(rows.to_arrow_table())
-    assert isinstance(frame, pl.DataFrame)
+        names = [column[0] for column in rows.description]
+        frame = pl.DataFrame(rows.fetchall(), schema=names, orient="row")
     selected = select_cohort(
         parse_radiology_reports(frame), today=dt.date.fromisoformat(day)
     ).cohort
