@@ -9,7 +9,13 @@ process, bounded), after the hospital's sources were made to disagree:
    PatientName than the warehouse row;
 3. a PACS that pads its patient ids with zeros (``"0012345678"`` for the warehouse's
    ``"12345678"``);
-4. an accession number the RIS hands out again, to another patient on a later date.
+4. an accession number the RIS hands out again, to another patient on a later date (run in
+   date order, and the later date first, as a history backfill does);
+5. two accessions (grouped orders) of one date pointing at one PACS study.
+
+Not tried here: a patient merge (the warehouse schema carries no merge record, so two MRNs of
+one person stay two pseudonyms), pathology arriving after an export, a DICOM StudyDate a day
+off the warehouse's exam date.
 
 Everything is synthetic (the demo's invented patients); every subprocess has a timeout.
 """
