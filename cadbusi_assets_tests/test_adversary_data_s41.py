@@ -14,8 +14,8 @@ process, bounded), after the hospital's sources were made to disagree:
 5. two accessions (grouped orders) of one date pointing at one PACS study.
 
 Not tried here: a patient merge (the warehouse schema carries no merge record, so two MRNs of
-one person stay two pseudonyms), pathology arriving after an export, a DICOM StudyDate a day
-off the warehouse's exam date.
+one person stay two pseudonyms), pathology arriving after an export. Held: a DICOM StudyDate a
+day after the warehouse's exam date (case 6).
 
 Everything is synthetic (the demo's invented patients); every subprocess has a timeout.
 """
@@ -376,3 +376,31 @@ def test_one_study_under_two_accessions_of_a_date(tmp_path: Path):
     assert excluded is not None
     shared = excluded.filter(pl.col("exclusion_reason") == SHARED_STUDY_REASON)
     assert shared["accession_number"].to_list() == [max(first_acc, second_acc)]
+
+
+def test_a_study_whose_dicom_date_is_the_next_day(tmp_path: Path):
+    """Case 6 (held): the exam entered late in the evening, the modality's clock in another
+    zone: the PACS study says the next day. The warehouse's date owns the study, once."""
+    from cadbusi_assets.stages import deidentification as deid
+    from cadbusi_assets.storage import open_zone, read_partition_table
+
+    env, pseudonymizer = _demo_date(tmp_path)
+    cohort_dir = tmp_path / "cohort"
+    accession, _, uid = _exams(cohort_dir)[0]
+    files = _study_files(cohort_dir, uid)
+    for path in files:
+        ds = pydicom.dcmread(path)
+        ds.StudyDate = ds.SeriesDate = ds.ContentDate = "20260902"
+        ds.save_as(path)
+    proc = materialize_date(env, DEID_ASSETS, DEMO_DAY)
+    out = finish(proc, 400, "the date's run")
+    assert proc.returncode == 0, out[-3000:]
+    research = open_zone(Path(env["CADBUSI_RESEARCH_ZONE"]), name="research")
+    batch = pseudonymizer.batch_name(DEMO_DAY)
+    images = read_partition_table(research, deid.IMAGES_TABLE, batch)
+    studies = read_partition_table(research, deid.STUDIES_TABLE, batch)
+    assert images is not None and studies is not None
+    mine = images.filter(pl.col("accession_pseudo") == pseudonymizer.accession_number(accession))
+    assert mine["instance_id"].n_unique() == len(files)
+    study = studies.filter(pl.col("accession_pseudo") == pseudonymizer.accession_number(accession))
+    assert study.height == 1  # the images keep their header's (shifted) date, a day after it
