@@ -28,11 +28,19 @@ Every input row ends up either in the cohort or in the exclusions with one
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import polars as pl
 
 from cadbusi_assets.identity.optout import OPT_OUT_REASON, opted_out_expr
+
+#: A row whose PACS study another accession of the date's cohort already has.
+SHARED_STUDY_REASON = "same PACS study as another accession of the date"
+#: A row whose accession number another date's cohort holds for another patient.
+REUSED_ACCESSION_REASON = (
+    "accession number reused: another date's cohort holds it for another patient"
+)
 
 EXCLUSION_REASONS: tuple[str, ...] = (
     "missing patient id",
@@ -49,6 +57,8 @@ EXCLUSION_REASONS: tuple[str, ...] = (
     "superseded by addendum",
     "duplicate row",
     "duplicate accession",
+    REUSED_ACCESSION_REASON,
+    SHARED_STUDY_REASON,
 )
 
 #: Report statuses of an addendum: the exam's later report, which replaces its final one.
@@ -90,12 +100,20 @@ def select_cohort(
     excluded_report_statuses: tuple[str, ...] = DEFAULT_EXCLUDED_STATUSES,
     today: dt.date | None = None,
     opt_out: frozenset[str] = frozenset(),
+    accessions_elsewhere: Mapping[str, Collection[str]] | None = None,
 ) -> CohortSelection:
     """Split parsed radiology rows (output of ``parse_radiology_reports``) into the cohort and
-    the recorded exclusions. Both keep all input columns; exclusions add ``exclusion_reason``.
+        the recorded exclusions. Both keep all input columns (patient id, accession number and
+    study UID without surrounding whitespace); exclusions add ``exclusion_reason``.
 
-    ``today`` (default: today's UTC date) is the last valid exam date. Patients in ``opt_out``
-    (withdrew consent) are excluded with the reason ``patient opted out``."""
+        ``today`` (default: today's UTC date) is the last valid exam date. Patients in ``opt_out``
+        (withdrew consent) are excluded with the reason ``patient opted out``.
+
+    ``accessions_elsewhere`` (accession number → the patient ids other dates' stored cohorts
+    hold it for): a row whose accession another date holds for another patient (the RIS handed
+    the number out again) is excluded with :data:`REUSED_ACCESSION_REASON`, whichever date
+    runs first keeping it; both studies would share one accession pseudonym, and the catalog
+    refuses every export over such a duplicate."""
     frame = parsed_radiology
     today = today or dt.datetime.now(dt.UTC).date()
     for column in (
@@ -148,8 +166,17 @@ def select_cohort(
         .then(pl.lit("BI-RADS 0"))
         .when(pl.lit(require_pacs_reference) & (uid.is_null() | (uid.str.len_chars() == 0)))
         .then(pl.lit("missing PACS reference"))
+        .when(_held_for_another_patient(accession, patient, accessions_elsewhere or {}))
+        .then(pl.lit(REUSED_ACCESSION_REASON))
     )
-    staged = frame.with_row_index("__order").with_columns(reason.alias("exclusion_reason"))
+    staged = frame.with_row_index("__order").with_columns(
+        reason.alias("exclusion_reason"),
+        # the ids as the PACS and the patients table spell them: a padded warehouse id (a CHAR
+        # column, a hand-keyed row) matched no patient row and no DICOM header
+        patient.alias("patient_id"),
+        accession.alias("accession_number"),
+        uid.alias("study_instance_uid"),
+    )
     candidates = _content_rank(staged.filter(pl.col("exclusion_reason").is_null()), status)
     uid_count = pl.col("study_instance_uid").n_unique().over("accession_number")
     first_of_uid = pl.col("__rank") == pl.col("__rank").min().over(
@@ -159,9 +186,20 @@ def select_cohort(
     kept_is_addendum = (
         addendum.sort_by("__rank").first().over("accession_number", "study_instance_uid")
     )
+    # one PACS study under several accessions (grouped orders): its images once, under the
+    # accession first in content order; two study rows of one UID fail the catalog's keys
+    has_uid = pl.col("study_instance_uid").is_not_null()
+    kept_accession = pl.col("accession_number").sort_by("__rank").first().over("study_instance_uid")
+    shared_study = (
+        has_uid
+        & (pl.col("accession_number").n_unique().over("study_instance_uid") > 1)
+        & (pl.col("accession_number") != kept_accession)
+    )
     candidates = candidates.with_columns(
         pl.when(uid_count > 1)
         .then(pl.lit("duplicate accession"))
+        .when(shared_study)
+        .then(pl.lit(SHARED_STUDY_REASON))
         .when(~first_of_uid & kept_is_addendum & ~addendum)
         .then(pl.lit("superseded by addendum"))
         .when(~first_of_uid)
@@ -176,6 +214,23 @@ def select_cohort(
     )
     exclusions = decided.filter(pl.col("exclusion_reason").is_not_null()).drop("__order")
     return CohortSelection(cohort=cohort, exclusions=exclusions)
+
+
+def _held_for_another_patient(
+    accession: pl.Expr, patient: pl.Expr, elsewhere: Mapping[str, Collection[str]]
+) -> pl.Expr:
+    """Whether ``elsewhere`` holds the row's accession for another patient (ids compared
+    without padding or letter case)."""
+    holders = {
+        str(a).strip(): "|" + "|".join(sorted({str(p).strip().upper() for p in ps if p})) + "|"
+        for a, ps in elsewhere.items()
+        if a and any(ps)
+    }
+    if not holders:
+        return pl.lit(False)
+    held_by = accession.replace_strict(holders, default=None, return_dtype=pl.Utf8)
+    alone = pl.lit("|") + patient.str.to_uppercase() + pl.lit("|")  # held for this one only
+    return (held_by.is_not_null() & (held_by != alone)).fill_null(False)
 
 
 _SORTABLE = (pl.Utf8, pl.String, pl.Boolean, pl.Date, pl.Datetime, pl.Time, pl.Duration)

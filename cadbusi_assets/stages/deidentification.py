@@ -112,6 +112,9 @@ LAYOUTS = ("shard", "flat", "study")
 
 #: Reason of an input whose SOP Instance UID an earlier input (in input order) already had.
 DUPLICATE_REASON = "same SOP Instance UID as an earlier input"
+#: Reason of an instance whose header names another patient than the warehouse row of its study
+#: (ids compared as the opt-out list compares them: padding, letter case, leading zeros aside).
+MISFILED_REASON = "PatientID in the DICOM header does not match the warehouse record of the study"
 #: Reason of an instance with the same pixels (every kept frame) as another instance of the same
 #: pseudonymous patient on the same study date: a PACS re-sent it under new UIDs. The copy kept is
 #: the one of the smallest instance id (whatever the input order); across dates the catalog resolves
@@ -199,6 +202,12 @@ def _float(ds, keyword: str) -> float | None:
         return None
 
 
+def _study_accession_pseudo(task: DeidTask) -> str | None:
+    """The accession pseudonym of the warehouse's study of the task's instance, if known."""
+    accessions = task.study_identifiers.accession_numbers
+    return task.pseudonymizer.accession_number(accessions[0]) if accessions else None
+
+
 def _quarantine(task: DeidTask, reason: str, accession_pseudo: str | None = None) -> DeidOutcome:
     return DeidOutcome(
         task.raw_instance_key,
@@ -263,9 +272,17 @@ def _deidentify_one(
     except DicomReadError as exc:
         return _quarantine(task, f"corrupt DICOM: {exc}"), None
     header_patient = str(ds.get("PatientID", "") or "").strip()
-    if task.expected_patient_id and header_patient and header_patient != task.expected_patient_id:
-        reason = "PatientID in the DICOM header does not match the warehouse record of the study"
-        return _quarantine(task, reason), None
+    expected = (task.expected_patient_id or "").strip()
+    identifiers = task.study_identifiers
+    if expected and header_patient and header_patient != expected:
+        if normalize_patient_id(header_patient) != normalize_patient_id(expected):
+            # a mis-filed study: named with the study's accession pseudonym (never the ids)
+            return _quarantine(task, MISFILED_REASON, _study_accession_pseudo(task)), None
+        # the warehouse's id in another spelling (zero-padded, another letter case): the
+        # study's patient, under the warehouse's spelling so that the images and the study
+        # row share one pseudonym; the header's spelling stays an identifier to scrub
+        identifiers = replace(identifiers, patient_ids=(*identifiers.patient_ids, header_patient))
+        ds.PatientID = header_patient = expected
     if task.withdrawn and normalize_patient_id(header_patient) in task.withdrawn:
         return _quarantine(task, OPT_OUT_REASON), None  # before anything is written
     if not header_patient and task.expected_patient_id:
@@ -279,7 +296,7 @@ def _deidentify_one(
             task.pseudonymizer,
             get_profile(task.profile),
             verify_ocr=task.verify_ocr and verify is None,
-            extra_identifiers=task.study_identifiers,
+            extra_identifiers=identifiers,
         )
         refused = verify(result) if verify is not None else None
     except DeidentificationError as exc:

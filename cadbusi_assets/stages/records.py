@@ -317,6 +317,7 @@ def select_imaging_studies(
             parsed,
             require_pacs_reference=_require_study_uid(require_study_uid),
             opt_out=load_opt_out_from_env(),
+            accessions_elsewhere=_accessions_elsewhere(raw_zone, day),
         )
         cohort = selection.cohort
         if cohort.height:
@@ -353,6 +354,23 @@ def select_imaging_studies(
             report.count(f"excluded: {reason}", n)
         reports[day] = report
     return reports
+
+
+def _accessions_elsewhere(raw_zone: Zone, day: str) -> dict[str, set[str]]:
+    """Accession number → the patient ids the stored cohorts of other dates hold it for."""
+    stored = read_all_partition_tables(raw_zone, COHORT_TABLE)
+    columns = ["accession_number", "patient_id", "exam_date"]
+    if stored is None or not set(columns) <= set(stored.columns):
+        return {}
+    elsewhere: dict[str, set[str]] = {}
+    rows = (
+        stored.select(columns)
+        .drop_nulls()
+        .filter(pl.col("exam_date").cast(pl.Date) != dt.date.fromisoformat(day))
+    )
+    for accession, patient, _ in rows.iter_rows():
+        elsewhere.setdefault(accession, set()).add(patient)
+    return elsewhere
 
 
 def _attributable(frame: pl.DataFrame, columns: Sequence[str]) -> tuple[pl.DataFrame, int]:

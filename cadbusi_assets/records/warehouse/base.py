@@ -147,8 +147,16 @@ def _window(start: dt.date, end: dt.date) -> dict[str, dt.date]:
     return {"start_date": start, "end_date": end}
 
 
+#: Identifier columns, read without surrounding whitespace: a padded id (a CHAR column, a
+#: hand-keyed row) matched no patient row, no specimen of its patient and no DICOM header.
+ID_COLUMNS = frozenset(
+    {"patient_id", "accession_number", "specimen_accession", "encounter_id", "study_instance_uid"}
+)
+
+
 def conform(frame: pl.DataFrame, schema: pl.Schema, where: str) -> pl.DataFrame:
-    """``frame`` with exactly ``schema``'s columns, order and types.
+    """``frame`` with exactly ``schema``'s columns, order and types, identifiers
+    (:data:`ID_COLUMNS`) without surrounding whitespace.
 
     Missing columns raise :class:`WarehouseError` naming them (the warehouse view does not
     follow the documented schema). Time-zone-aware timestamps are converted to naive UTC.
@@ -166,7 +174,10 @@ def conform(frame: pl.DataFrame, schema: pl.Schema, where: str) -> pl.DataFrame:
         current = frame.schema[name]
         if isinstance(current, pl.Datetime) and current.time_zone is not None:
             column = column.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-        columns.append(column.cast(dtype).alias(name))
+        column = column.cast(dtype)
+        if name in ID_COLUMNS and dtype == pl.Utf8:
+            column = column.str.strip_chars()
+        columns.append(column.alias(name))
     try:
         return frame.select(columns)
     except (pl.exceptions.PolarsError, ValueError, TypeError):
