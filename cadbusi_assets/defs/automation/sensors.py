@@ -193,12 +193,20 @@ def _terminated(runs: list[dg.DagsterRun]) -> bool:
     return bool(runs) and runs[0].status == dg.DagsterRunStatus.CANCELED
 
 
+def sensors_rerun(run: dg.DagsterRun) -> bool:
+    """Whether ``run`` is a re-run this sensor requested: tagged :data:`INTERRUPTED_TAG` and no
+    re-execution. A re-execution from the UI copies its parent's tags, this one included, but
+    a person launched it; a sensor's request never re-executes a run."""
+    return INTERRUPTED_TAG in run.tags and not run.parent_run_id
+
+
 def _given_up(runs: list[dg.DagsterRun]) -> bool:
     """The date's last :data:`MAX_INTERRUPTED_RERUNS` runs were this sensor's and all failed
-    (a date that kills its run every time, out of memory say: a person must look)."""
+    (a date that kills its run every time, out of memory say: a person must look). A person's
+    re-execution of one of them is not the sensor's (:func:`sensors_rerun`)."""
     last = runs[:MAX_INTERRUPTED_RERUNS]
     return len(last) == MAX_INTERRUPTED_RERUNS and all(
-        INTERRUPTED_TAG in run.tags and run.status == dg.DagsterRunStatus.FAILURE for run in last
+        sensors_rerun(run) and run.status == dg.DagsterRunStatus.FAILURE for run in last
     )
 
 
