@@ -244,6 +244,60 @@ def test_older_dates_changed_in_the_warehouse_are_run_again_and_a_bad_report_blo
     assert [r.partition_key for r in late] == ["2026-09-02", "2026-09-03"]
 
 
+@pytest.mark.integration
+@pytest.mark.xdist_group("pipeline")
+def test_a_date_the_schedules_missed_while_the_daemon_was_off_is_run_by_the_drift_sensor(
+    definitions, cohort_dir, key_file, tmp_path
+):
+    """The daemon off for longer than the late-arrival window (8 days): the nightly schedule
+    catches up a few ticks, the late-arrival schedule looks back 8 days, and the drift sensor
+    looked only at processed dates, so a date in between with studies in the warehouse was
+    never run, silently. Dates after the nightly schedule's first date that were never
+    processed are now asked for by the drift sensor, with their reason; history before the
+    schedules began stays a backfill for a person to start."""
+    from cadbusi_assets.defs.automation.schedules import (
+        MISSED_REASON,
+        history_drift_sensor,
+        nightly_study_date_schedule,
+    )
+    from cadbusi_assets.stages.report import REPORTS
+    from cadbusi_assets_tests.defs.conftest import days, make_environment, run
+
+    env = make_environment(tmp_path / "run", cohort_dir, key_file)
+    zones = env.resources["zones"]
+    resources = {"warehouse": env.resources["warehouse"], "zones": zones}
+    reports = zones.raw().local_path(REPORTS, "radiology_reports")
+    first, _last = days()
+    with dg.instance_for_test(set_dagster_home=False) as instance:
+        assert run(
+            definitions, env, ["radiology_reports"], instance, partition_range=days()
+        ).success
+        (reports / "2026-09-03.json").unlink()  # a date the schedules never ran
+
+        def drift() -> dg.SensorResult:
+            context = dg.build_sensor_context(instance=instance, cursor=first, resources=resources)
+            return history_drift_sensor(context)
+
+        history = drift()  # no schedule ever ran here: history is a person's backfill
+        instance.add_run(
+            dg.DagsterRun(
+                job_name="study_date_job",
+                run_id="0" * 8 + "-0000-0000-0000-" + "0" * 12,
+                tags={
+                    "dagster/schedule_name": nightly_study_date_schedule.name,
+                    "dagster/partition": first,
+                },
+                status=dg.DagsterRunStatus.SUCCESS,
+            )
+        )
+        missed = drift()
+    assert "2026-09-03" not in [r.partition_key for r in history.run_requests]
+    asked = {r.partition_key: r for r in missed.run_requests}
+    assert "2026-09-03" in asked, missed
+    assert asked["2026-09-03"].tags["cadbusi/reason"] == MISSED_REASON
+    assert asked["2026-09-03"].run_key.startswith("drift-2026-09-03-")
+
+
 def test_labelbox_sensor_runs_again_once_a_file_written_moments_ago_stands_still(tmp_path):
     """A file changed moments ago may still be being written (cut between two rows): its
     run takes its labels but deletes none. The sensor asks for one more run once the file has

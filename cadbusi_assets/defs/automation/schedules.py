@@ -105,10 +105,12 @@ def changed_dates(
     end: dt.date,
     *,
     processed_only: bool = False,
-) -> list[tuple[str, int]]:
-    """(date, warehouse count) of each date in [start, end] whose warehouse count of ultrasound
+    missed_after: dt.date | None = None,
+) -> list[tuple[str, int, bool]]:
+    """(date, warehouse count, never run) of each date in [start, end] whose warehouse count of ultrasound
     studies differs from what its last run saw (a date never run counts when the warehouse has
-    studies for it, unless ``processed_only``), oldest first: one query, one report per date."""
+    studies for it, unless ``processed_only``: then only a date after ``missed_after``), oldest
+    first: one query, one report per date."""
     with warehouse.open() as wh:
         counts = {
             d.isoformat(): int(n)
@@ -122,12 +124,13 @@ def changed_dates(
         expected = counts.get(key, 0)
         seen = _studies_seen(raw, key)
         if seen is None:
-            if expected > 0 and not processed_only:
-                changed.append((key, expected))
+            missed = missed_after is not None and day > missed_after
+            if expected > 0 and (missed or not processed_only):
+                changed.append((key, expected, True))
         else:
             processed, answered = processed + seen, answered + expected
             if seen != expected:
-                changed.append((key, expected))
+                changed.append((key, expected, False))
         day += dt.timedelta(days=1)
     if is_sharp_drop(processed, answered):
         raise WarehouseDrop(
@@ -153,6 +156,8 @@ def date_requests(
     reason: str,
     *,
     processed_only: bool = False,
+    missed_after: dt.date | None = None,
+    missed_reason: str = "",
 ) -> list[dg.RunRequest] | str:
     """One run request per date of :func:`changed_dates`, or, when the warehouse's answer
     dropped sharply, the reason (logged as a warning) and no request.
@@ -168,25 +173,54 @@ def date_requests(
     from cadbusi_assets.defs.automation.sensors import dates_being_run
 
     try:
-        changed = changed_dates(warehouse, raw, start, end, processed_only=processed_only)
+        changed = changed_dates(
+            warehouse, raw, start, end, processed_only=processed_only, missed_after=missed_after
+        )
     except WarehouseDrop as drop:
         context.log.warning(str(drop))
         return str(drop)
     # a date a queued or going run processes (a UI backfill) is left to it: a second run would
     # wait for its partition locks and then do the date again; a count that still differs
     # after that run is found by a later tick
-    busy = dates_being_run(context.instance, [key for key, _expected in changed])
+    busy = dates_being_run(context.instance, [key for key, _expected, _never in changed])
     if busy:
         context.log.info(f"left {len(busy)} changed date(s) to the runs processing them")
-    return [
-        dg.RunRequest(
-            run_key=f"{prefix}-{key}-{_processed_mark(context.instance, key)}",
-            partition_key=key,
-            tags={"cadbusi/reason": reason},
+    requests = []
+    for key, _expected, never_run in changed:
+        if key in busy:
+            continue
+        said = missed_reason if missed_reason and never_run and processed_only else reason
+        requests.append(
+            dg.RunRequest(
+                run_key=f"{prefix}-{key}-{_processed_mark(context.instance, key)}",
+                partition_key=key,
+                tags={"cadbusi/reason": said},
+            )
         )
-        for key, _expected in changed
-        if key not in busy
-    ]
+    return requests
+
+
+#: the tag Dagster gives a run a schedule launched
+_SCHEDULE_TAG = "dagster/schedule_name"
+
+
+def automation_began(instance: dg.DagsterInstance) -> dt.date | None:
+    """The study date of the first run the nightly schedule launched on this instance
+    (``None``: it never ran). Dates after it that were never processed were missed while the
+    schedules were off (the daemon down for longer than the late-arrival window); dates before
+    it are history, for a person to backfill."""
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(tags={_SCHEDULE_TAG: nightly_study_date_schedule.name}),
+        limit=1,
+        ascending=True,
+    )
+    if not records:
+        return None
+    day = records[0].dagster_run.tags.get("dagster/partition", "")
+    try:
+        return dt.date.fromisoformat(day)
+    except ValueError:
+        return None
 
 
 def _processed_mark(instance: dg.DagsterInstance, day: str) -> int:
@@ -223,6 +257,8 @@ def late_arrivals_schedule(
     return requests or dg.SkipReason("no study date in the window changed")
 
 
+#: The reason tag of a date the drift sensor asks for because the schedules missed it.
+MISSED_REASON = "a date missed while the schedules were off"
 #: Dates of the history the drift sensor compares per tick (a quarter of a year: a tick reads
 #: one warehouse count query and at most this many reports).
 DRIFT_DATES_PER_TICK = 92
@@ -236,7 +272,9 @@ DRIFT_DATES_PER_TICK = 92
     description="Re-runs processed study dates older than the late-arrival window whose "
     "warehouse study count changed since (an exam date corrected, a study cancelled or added "
     f"long after), going through the history {DRIFT_DATES_PER_TICK} dates an hour, oldest "
-    "first, once per date and count.",
+    "first, once per date and count; and runs the dates after the nightly schedule's first "
+    "date that were never processed though the warehouse has studies (missed while the "
+    "daemon was off for longer than the late-arrival window).",
 )
 def history_drift_sensor(
     context: dg.SensorEvaluationContext, warehouse: WarehouseResource, zones: ZonesResource
@@ -262,6 +300,8 @@ def history_drift_sensor(
         "drift",
         "the warehouse changed an older date",
         processed_only=True,
+        missed_after=automation_began(context.instance),
+        missed_reason=MISSED_REASON,
     )
     if isinstance(requests, str):  # the same slice again on the next tick
         return dg.SensorResult(skip_reason=requests, cursor=context.cursor)
