@@ -123,3 +123,135 @@ def test_a_pacs_study_of_the_warehouse_id_under_another_person_s_name(tmp_path: 
         else:
             assert mine["instance_id"].n_unique() == counts[accession], held.to_dicts()
             assert set(mine["patient_pseudo"]) == {pseudonymizer.patient_id(patient)}
+
+
+_LABELS_AND_CATALOG = (
+    "from dagster import DagsterInstance\n"
+    "from cadbusi_assets import runner\n"
+    "s = runner.materialize(runner.load_definitions(), ['diagnosis_labels', 'metadata_db'], "
+    "DagsterInstance.get())\n"
+    "raise SystemExit(0 if s.success else 1)\n"
+)
+
+
+def _labels_and_catalog(env: dict[str, str]) -> None:
+    """``diagnosis_labels`` and ``metadata_db`` rebuilt (what the automation sensor runs after
+    a date's records changed), in their own process."""
+    import subprocess
+    import sys
+
+    from cadbusi_assets_tests.defs.services import ROOT
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _LABELS_AND_CATALOG],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    out = finish(proc, 400, "the labels' and catalog's run")
+    assert proc.returncode == 0, out[-3000:]
+
+
+def _cut_export(env: dict[str, str], key: str) -> dict[str, bytes]:
+    """``cadbusi export --key KEY`` in its own process; the export's files (path → bytes)."""
+    import subprocess
+
+    from cadbusi_assets_tests.defs.services import BIN, ROOT
+
+    proc = subprocess.Popen(
+        [str(BIN / "cadbusi"), "export", "--key", key],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    out = finish(proc, 400, f"the export {key}")
+    assert proc.returncode == 0, out[-3000:]
+    folder = Path(env["CADBUSI_RESEARCH_ZONE"]) / "exports" / key
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def _late_specimen(cohort_dir: Path, accession: str, patient: str) -> None:
+    """A core biopsy of the exam's breast on the exam's date, invasive carcinoma, entered in
+    the warehouse after the date was processed (signed out days later; invented)."""
+    with duckdb.connect(str(cohort_dir / "warehouse.duckdb")) as con:
+        encounter, laterality = con.execute(
+            "SELECT encounter_id, laterality FROM radiology_exams WHERE accession_number = ?",
+            [accession],
+        ).fetchone()
+        side = laterality if laterality in ("LEFT", "RIGHT") else "LEFT"
+        con.execute(
+            "INSERT INTO pathology_specimens VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                "S26-99041",
+                patient,
+                encounter,
+                DEMO_DAY,
+                f"{DEMO_DAY} 16:00:00",
+                f"{side} BREAST, 2 O'CLOCK, ULTRASOUND-GUIDED CORE BIOPSY",
+                "INVASIVE DUCTAL CARCINOMA",
+                f"{side} BREAST, 2 O'CLOCK, CORE BIOPSY: INVASIVE DUCTAL CARCINOMA, GRADE 2.",
+                None,
+            ],
+        )
+
+
+def test_pathology_signed_out_after_an_export_reaches_the_next_export(tmp_path: Path):
+    """Case 1: a date is processed and an export cut; then the warehouse gains a malignant
+    pathology row of one of its exams (dated the exam's day, signed out later). The user
+    re-runs the date's pathology (``pathology_reports`` of the date), the labels and the
+    catalog, and cuts a new export: it carries the malignant label, its card counts the
+    relabelled images against the earlier export, and the earlier export stays byte-identical
+    and verifies."""
+    from cadbusi_assets.exports import verify_export
+    from cadbusi_assets.storage import open_zone
+    from cadbusi_assets_tests.defs.services import STUDY_DATE_ASSETS
+
+    env, pseudonymizer = demo_date(tmp_path)
+    cohort_dir = tmp_path / "cohort"
+    proc = materialize_date(env, STUDY_DATE_ASSETS, DEMO_DAY)
+    out = finish(proc, 600, "the date's run")
+    assert proc.returncode == 0, out[-3000:]
+    _labels_and_catalog(env)
+    first = _cut_export(env, "2026-12-01")
+    manifest = pl.read_parquet(first["manifest.parquet"])
+    candidates = [
+        (accession, patient)
+        for accession, patient, _ in exams(cohort_dir)
+        if 1
+        not in manifest.filter(pl.col("patient_pseudo") == pseudonymizer.patient_id(patient))[
+            "label"
+        ].to_list()
+        and pseudonymizer.patient_id(patient) in set(manifest["patient_pseudo"])
+    ]
+    assert candidates, "no exported exam without a malignant label"
+    accession, patient = candidates[0]
+    _late_specimen(cohort_dir, accession, patient)
+
+    proc = materialize_date(env, ["pathology_reports"], DEMO_DAY)
+    out = finish(proc, 400, "the date's pathology")
+    assert proc.returncode == 0, out[-3000:]
+    _labels_and_catalog(env)
+    second = _cut_export(env, "2026-12-02")
+
+    after = pl.read_parquet(second["manifest.parquet"])
+    mine = after.filter(pl.col("patient_pseudo") == pseudonymizer.patient_id(patient))
+    assert 1 in mine["label"].to_list(), mine.select("label").to_dicts()
+    card = "\n".join(
+        data.decode("utf-8", "replace") for name, data in second.items() if name.endswith(".md")
+    )
+    assert "Compared with export `2026-12-01`" in card, card[:2000]
+    assert " 0 relabelled" not in card, "the card does not count the relabelled images"
+
+    folder = Path(env["CADBUSI_RESEARCH_ZONE"]) / "exports" / "2026-12-01"
+    now = {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+    assert now == first, "the earlier export changed"
+    research = open_zone(Path(env["CADBUSI_RESEARCH_ZONE"]), name="research")
+    assert verify_export(research, "2026-12-01") == []
