@@ -2,7 +2,10 @@
 disagree (round 1: ``test_adversary_data_s41.py``).
 
 1. pathology arriving after a date was processed and exported (a specimen the pathologist
-   signs out days after the biopsy);
+   signs out days after the biopsy): re-run by hand, the next export carries the malignant
+   label, its card counts the relabelled images, the earlier export stays byte-identical
+   (held); left alone, nothing re-read the date (the late-arrival schedule and the drift
+   sensor compared study counts only): now the date's specimen count is compared too;
 2. an id collision: a PACS study whose PatientID is the warehouse patient's but whose
    PatientName is another person's (two hospitals' patients under one id, a mis-keyed id), in
    three scripts.
@@ -16,6 +19,7 @@ timeout.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import duckdb
@@ -255,3 +259,33 @@ def test_pathology_signed_out_after_an_export_reaches_the_next_export(tmp_path: 
     assert now == first, "the earlier export changed"
     research = open_zone(Path(env["CADBUSI_RESEARCH_ZONE"]), name="research")
     assert verify_export(research, "2026-12-01") == []
+
+
+def test_the_late_arrival_schedule_asks_for_a_date_that_gained_pathology(tmp_path: Path):
+    """Case 1, unattended: the late-arrival schedule (and the history drift sensor) compared
+    the warehouse's ultrasound study count of each date with what its last run saw; a
+    pathology row signed out after its date was processed changes no study count, so nothing
+    re-read the date's pathology and the malignant label never reached the labels or any
+    export (unless someone re-ran the date by hand). Now the date's specimen count is compared
+    too."""
+    from cadbusi_assets.defs.automation.schedules import changed_dates
+    from cadbusi_assets.defs.resources import WarehouseResource
+    from cadbusi_assets.storage import open_zone
+
+    env, _ = demo_date(tmp_path)
+    proc = materialize_date(env, ["radiology_reports", "pathology_reports"], DEMO_DAY)
+    out = finish(proc, 400, "the date's records")
+    assert proc.returncode == 0, out[-3000:]
+    warehouse = WarehouseResource(uri=env["CADBUSI_WAREHOUSE"])
+    raw = open_zone(Path(env["CADBUSI_RAW_ZONE"]), name="raw")
+    day = dt.date.fromisoformat(DEMO_DAY)
+    assert changed_dates(warehouse, raw, day, day) == []
+    accession, patient, _ = exams(tmp_path / "cohort")[0]
+    _late_specimen(tmp_path / "cohort", accession, patient)
+    assert [key for key, _ in changed_dates(warehouse, raw, day, day)] == [DEMO_DAY], (
+        "a date that gained a pathology specimen is never re-run"
+    )
+    proc = materialize_date(env, ["pathology_reports"], DEMO_DAY)
+    out = finish(proc, 400, "the date's pathology")
+    assert proc.returncode == 0, out[-3000:]
+    assert changed_dates(warehouse, raw, day, day) == []  # asked for once, not every tick

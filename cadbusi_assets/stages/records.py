@@ -61,6 +61,18 @@ def _window(days: Sequence[str]) -> tuple[dt.date, dt.date]:
     return parsed[0], parsed[-1]
 
 
+#: The pathology_reports count of the warehouse's distinct specimens of the date (as read).
+WAREHOUSE_SPECIMENS = "warehouse_specimens"
+
+
+def _warehouse_specimens(fetched: pl.DataFrame, day: str) -> int:
+    """Distinct non-empty specimen accessions of ``day`` in the warehouse's answer."""
+    if fetched.height == 0:
+        return 0
+    ids = _per_day(fetched, "specimen_date", day)["specimen_accession"].cast(pl.Utf8)
+    return ids.str.strip_chars().replace("", None).drop_nulls().n_unique()
+
+
 def _per_day(frame: pl.DataFrame, column: str, day: str) -> pl.DataFrame:
     return frame.filter(pl.col(column) == dt.date.fromisoformat(day))
 
@@ -280,6 +292,8 @@ def load_pathology_reports(
         report = PartitionReport(day, row_count=rows.height)
         report.count("duplicate_warehouse_rows_dropped_in_window", duplicates)
         report.count("specimen_parts", rows.height)
+        # the same figure as Warehouse.specimen_counts (the late-arrival schedule compares them)
+        report.count(WAREHOUSE_SPECIMENS, _warehouse_specimens(fetched, day))
         if "specimen_accession" in rows.columns:
             report.count("specimens", rows["specimen_accession"].n_unique())
         report.counts.update(_value_counts(rows, "interpretation", "interpretation_"))
