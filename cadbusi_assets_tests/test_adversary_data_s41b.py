@@ -211,7 +211,10 @@ def test_pathology_signed_out_after_an_export_reaches_the_next_export(tmp_path: 
     re-runs the date's pathology (``pathology_reports`` of the date), the labels and the
     catalog, and cuts a new export: it carries the malignant label, its card counts the
     relabelled images against the earlier export, and the earlier export stays byte-identical
-    and verifies."""
+    and verifies. The labels' materialization says how many breasts changed label and by
+    which rule (before: only the label totals per rule, nothing said that one had moved)."""
+    import dagster as dg
+
     from cadbusi_assets.exports import verify_export
     from cadbusi_assets.storage import open_zone
     from cadbusi_assets_tests.defs.services import STUDY_DATE_ASSETS
@@ -251,6 +254,15 @@ def test_pathology_signed_out_after_an_export_reaches_the_next_export(tmp_path: 
     )
     assert "Compared with export `2026-12-01`" in card, card[:2000]
     assert " 0 relabelled" not in card, "the card does not count the relabelled images"
+
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        (record,) = instance.fetch_materializations(
+            dg.AssetKey("diagnosis_labels"), limit=1
+        ).records
+        metadata = record.asset_materialization.metadata
+    assert metadata["breasts_relabelled"].value >= 1, sorted(metadata)
+    moved = [k for k in metadata if k.startswith("relabelled ") and "-> malignant" in k.lower()]
+    assert moved, sorted(metadata)
 
     folder = Path(env["CADBUSI_RESEARCH_ZONE"]) / "exports" / "2026-12-01"
     now = {
