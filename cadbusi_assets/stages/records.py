@@ -411,7 +411,7 @@ def relabelled_breasts(previous: pl.DataFrame | None, labels: pl.DataFrame) -> p
     >>> relabelled_breasts(old, new).rows()
     [('unknown', 'malignant', 'pathology', 1)]
     """
-    schema = {"before": pl.Utf8, "after": pl.Utf8, "rule": pl.Utf8, "n": pl.UInt32}
+    schema = pl.Schema({"before": pl.Utf8, "after": pl.Utf8, "rule": pl.Utf8, "n": pl.UInt32})
     keys = ["accession_number", "side"]
     if previous is None or not {*keys, "label"} <= set(previous.columns):
         return pl.DataFrame(schema=schema)
