@@ -25,6 +25,7 @@ from cadbusi_assets.records.schemas import (
     PATHOLOGY_SCHEMA,
     PATIENTS_SCHEMA,
     RADIOLOGY_SCHEMA,
+    SPECIMEN_COUNTS_SCHEMA,
 )
 from cadbusi_assets.stages import records, retrieval
 from cadbusi_assets.storage import open_zone, write_partition_table
@@ -59,6 +60,9 @@ class FakeWarehouse:
 
     def exam_counts(self, start: dt.date, end: dt.date) -> pl.DataFrame:
         return pl.DataFrame(schema=EXAM_COUNTS_SCHEMA)
+
+    def specimen_counts(self, start: dt.date, end: dt.date) -> pl.DataFrame:
+        return pl.DataFrame(schema=SPECIMEN_COUNTS_SCHEMA)
 
     def radiology_history(
         self, patient_ids: Sequence[str], start: dt.date, end: dt.date

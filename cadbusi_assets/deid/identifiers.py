@@ -466,6 +466,42 @@ def date_variants(value: dt.date) -> list[str]:
     )
 
 
+def name_parts(name: str) -> frozenset[str]:
+    """The parts of a DICOM person name a second spelling of it would share (upper case):
+    every word of every component of every group, accents stripped and transliterated,
+    Cyrillic and Greek in Latin letters, kana in both scripts; initials and titles left out.
+    A name that looks decoded with the wrong character set adds its other readings' parts.
+
+    >>> sorted(name_parts("Müller^Zoë"))
+    ['MUELLER', 'MULLER', 'MÜLLER', 'ZOE', 'ZOË']
+    >>> sorted(name_parts("DOE^J^MRS"))
+    ['DOE']
+    """
+    parts: set[str] = set()
+    for reading in [str(name), *charset_readings(str(name))]:
+        for group in component_groups(normalise_text(reading)):
+            for component in group:
+                for word in re.split(r"[\s,.'’\-‐]+", component):
+                    if is_cjk(word) or len(word) >= 2:
+                        parts.update(s for s in spellings(word) if s not in NAME_NOISE)
+    return frozenset(parts)
+
+
+def names_share_a_part(first: str, second: str) -> bool:
+    """Whether two person names share a name part, whatever their order, letter case,
+    accents or script (transliterated): the PACS's and the warehouse's spelling of one
+    person do; two people with no name in common do not.
+
+    >>> names_share_a_part("Müller^Zoë", "ZOE MUELLER")
+    True
+    >>> names_share_a_part("Щукина^Юлия", "SHCHUKINA^YULIA")
+    True
+    >>> names_share_a_part("山田^太郎", "田中^花子"), names_share_a_part("DOE^JANE", "ROE^J")
+    (False, False)
+    """
+    return not name_parts(first).isdisjoint(name_parts(second))
+
+
 def id_variants(value: str) -> list[str]:
     """An identifier as written, and without leading zeros.
 

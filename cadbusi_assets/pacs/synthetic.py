@@ -35,6 +35,7 @@ def synthetic_us_instance(
     columns: int = 64,
     accession_number: str = "SYNTH0001",
     patient_id: str = "SYNTH-PATIENT",
+    patient_name: str = "SYNTHETIC^PATIENT",
     study_date: dt.date = dt.date(2024, 3, 5),
     study_time: str = "101500",
     instance_number: int = 1,
@@ -55,7 +56,7 @@ def synthetic_us_instance(
     ds.StudyInstanceUID = study_instance_uid
     ds.SeriesInstanceUID = series_instance_uid
     ds.Modality = "US"
-    ds.PatientName = "SYNTHETIC^PATIENT"
+    ds.PatientName = patient_name
     ds.PatientID = patient_id
     ds.AccessionNumber = accession_number
     ds.StudyDate = study_date.strftime("%Y%m%d")

@@ -63,6 +63,7 @@ PATHOLOGY_SCHEMA = typed_schema(
 )
 
 EXAM_COUNTS_SCHEMA = pl.Schema({"exam_date": pl.Date, "n_us_studies": pl.Int64})
+SPECIMEN_COUNTS_SCHEMA = pl.Schema({"specimen_date": pl.Date, "n_specimens": pl.Int64})
 
 
 def empty_frame(schema: pl.Schema) -> pl.DataFrame:

@@ -38,6 +38,7 @@ from cadbusi_assets.deid import (
     find_identifiers_in_text,
     get_profile,
 )
+from cadbusi_assets.deid.identifiers import name_parts, names_share_a_part
 from cadbusi_assets.deid.scan import find_identifiers_in_file_bytes
 from cadbusi_assets.dicom import (
     DecodeError,
@@ -115,6 +116,13 @@ DUPLICATE_REASON = "same SOP Instance UID as an earlier input"
 #: Reason of an instance whose header names another patient than the warehouse row of its study
 #: (ids compared as the opt-out list compares them: padding, letter case, leading zeros aside).
 MISFILED_REASON = "PatientID in the DICOM header does not match the warehouse record of the study"
+#: The header's PatientID is the warehouse's, its PatientName another person's (no name part
+#: in common, accents, letter case, order and script aside): two hospitals' patients under one
+#: id, or a mis-keyed id; released, it would join another person's images to the patient.
+OTHER_NAME_REASON = (
+    "PatientName in the DICOM header shares no name part with the warehouse patient of its "
+    "PatientID (another person under the same id)"
+)
 #: Reason of an instance with the same pixels (every kept frame) as another instance of the same
 #: pseudonymous patient on the same study date: a PACS re-sent it under new UIDs. The copy kept is
 #: the one of the smallest instance id (whatever the input order); across dates the catalog resolves
@@ -258,6 +266,17 @@ def deidentify_one_with(
     return outcome, (result if outcome.instance is not None else None)
 
 
+def _another_persons_name(ds, identifiers: OriginalIdentifiers) -> bool:
+    """Whether the header names a person the warehouse's patient of the study is not: both
+    names known and no name part in common (an empty header name, or a study whose patient
+    the warehouse does not name, is not judged)."""
+    header_name = str(ds.get("PatientName", "") or "").strip()
+    known = [n for n in identifiers.patient_names if str(n).strip()]
+    if not header_name or not known or not name_parts(header_name):
+        return False
+    return not any(names_share_a_part(header_name, name) for name in known)
+
+
 def _deidentify_one(
     task: DeidTask, verify: Verifier | None = None
 ) -> tuple[DeidOutcome, DeidentifiedObject | None]:
@@ -285,6 +304,8 @@ def _deidentify_one(
         ds.PatientID = header_patient = expected
     if task.withdrawn and normalize_patient_id(header_patient) in task.withdrawn:
         return _quarantine(task, OPT_OUT_REASON), None  # before anything is written
+    if _another_persons_name(ds, identifiers):
+        return _quarantine(task, OTHER_NAME_REASON, _study_accession_pseudo(task)), None
     if not header_patient and task.expected_patient_id:
         # a file without PatientID of a study the warehouse knows: its patient's pseudonym and
         # date shift, not the empty id's (one pseudonym for such files of every patient, which

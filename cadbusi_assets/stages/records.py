@@ -61,6 +61,18 @@ def _window(days: Sequence[str]) -> tuple[dt.date, dt.date]:
     return parsed[0], parsed[-1]
 
 
+#: The pathology_reports count of the warehouse's distinct specimens of the date (as read).
+WAREHOUSE_SPECIMENS = "warehouse_specimens"
+
+
+def _warehouse_specimens(fetched: pl.DataFrame, day: str) -> int:
+    """Distinct non-empty specimen accessions of ``day`` in the warehouse's answer."""
+    if fetched.height == 0:
+        return 0
+    ids = _per_day(fetched, "specimen_date", day)["specimen_accession"].cast(pl.Utf8)
+    return ids.str.strip_chars().replace("", None).drop_nulls().n_unique()
+
+
 def _per_day(frame: pl.DataFrame, column: str, day: str) -> pl.DataFrame:
     return frame.filter(pl.col(column) == dt.date.fromisoformat(day))
 
@@ -280,6 +292,8 @@ def load_pathology_reports(
         report = PartitionReport(day, row_count=rows.height)
         report.count("duplicate_warehouse_rows_dropped_in_window", duplicates)
         report.count("specimen_parts", rows.height)
+        # the same figure as Warehouse.specimen_counts (the late-arrival schedule compares them)
+        report.count(WAREHOUSE_SPECIMENS, _warehouse_specimens(fetched, day))
         if "specimen_accession" in rows.columns:
             report.count("specimens", rows["specimen_accession"].n_unique())
         report.counts.update(_value_counts(rows, "interpretation", "interpretation_"))
@@ -385,6 +399,38 @@ def _attributable(frame: pl.DataFrame, columns: Sequence[str]) -> tuple[pl.DataF
     return kept, frame.height - kept.height
 
 
+def relabelled_breasts(previous: pl.DataFrame | None, labels: pl.DataFrame) -> pl.DataFrame:
+    """``before, after, rule, n``: breasts (exam and side) of the previous labels whose label
+    changed, by the new label's rule (the evidence: a pathology row that came late, a
+    follow-up); counts only (no id or date: the operator sees why labels moved).
+
+    >>> old = pl.DataFrame({"accession_number": ["A", "A"], "side": ["LEFT", "RIGHT"],
+    ...                     "label": ["unknown", "benign"], "rule": ["none", "birads_2"]})
+    >>> new = old.with_columns(label=pl.Series(["malignant", "benign"]),
+    ...                        rule=pl.Series(["pathology", "birads_2"]))
+    >>> relabelled_breasts(old, new).rows()
+    [('unknown', 'malignant', 'pathology', 1)]
+    """
+    schema = pl.Schema({"before": pl.Utf8, "after": pl.Utf8, "rule": pl.Utf8, "n": pl.UInt32})
+    keys = ["accession_number", "side"]
+    if previous is None or not {*keys, "label"} <= set(previous.columns):
+        return pl.DataFrame(schema=schema)
+    joined = labels.select(*keys, "label", "rule").join(
+        previous.select(*keys, pl.col("label").alias("before")), on=keys, how="inner"
+    )
+    changed = joined.filter(pl.col("label").ne_missing(pl.col("before")))
+    return (
+        changed.group_by(
+            pl.col("before").fill_null("none"),
+            pl.col("label").fill_null("none").alias("after"),
+            pl.col("rule").fill_null("none"),
+        )
+        .len(name="n")
+        .sort("before", "after", "rule")
+        .cast(schema)
+    )
+
+
 def build_diagnosis_labels(
     raw_zone: Zone,
     research_zone: Zone,
@@ -404,6 +450,7 @@ def build_diagnosis_labels(
     pathology, unusable_specimens = _attributable(pathology, ["patient_id"])
     labels = diagnosis_labels(radiology, pathology, windows or LabelWindows())
     labels = labels.sort(["accession_number", "side"])
+    previous = raw_zone.read_parquet(*LABELS_PATH) if raw_zone.exists(*LABELS_PATH) else None
     raw_zone.write_parquet(LABELS_PATH, labels)
     research = pseudonymize_labels(labels, pseudonymizer).sort(["accession_number", "side"])
     research_zone.write_parquet(LABELS_PATH, research)
@@ -414,6 +461,11 @@ def build_diagnosis_labels(
     report.counts.update(_value_counts(research, "has_malignant", "has_malignant_"))
     if "rule" in research.columns:
         report.counts.update(_value_counts(research, "rule", "rule_"))
+    relabelled = relabelled_breasts(previous, labels)
+    report.count("breasts_relabelled", int(relabelled["n"].sum()) if relabelled.height else 0)
+    for before, after, rule, n in relabelled.iter_rows():
+        report.count(f"relabelled {before} -> {after} ({rule})", n)
+    report.tables["relabelled"] = relabelled
     report.tables["labels_by_rule"] = (
         research.group_by(["rule", "has_malignant"]).len().sort(["rule", "has_malignant"])
         if {"rule", "has_malignant"} <= set(research.columns)

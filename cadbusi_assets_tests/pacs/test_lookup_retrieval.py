@@ -86,6 +86,7 @@ def _instances() -> list[tuple[str, str, bytes]]:
                 columns=64,
                 accession_number=accession,
                 patient_id=patient,
+                patient_name=f"TESTER^{patient}",  # the warehouse's name of the patient
                 study_date=day,
                 instance_number=n,
                 seed=n,
@@ -137,7 +138,7 @@ def _warehouse(path: Path) -> str:
     patients = [
         {
             "patient_id": patient,
-            "patient_name": f"TESTER^P{i}",
+            "patient_name": f"TESTER^{patient}",
             "birth_date": dt.date(1970, 1, i),
             "sex": "F",
         }

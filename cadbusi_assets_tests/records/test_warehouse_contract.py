@@ -97,6 +97,16 @@ def test_exam_counts_count_us_with_pacs_reference(warehouse):
     assert counts == {D(2024, 3, 1): 1, D(2024, 3, 2): 1, D(2024, 3, 3): 1, D(2024, 3, 4): 1}
 
 
+def test_specimen_counts_count_distinct_specimens(warehouse):
+    """What the late-arrival schedule compares with a date's pathology: SP0001's two rows (one
+    per diagnosis name) are one specimen."""
+    from cadbusi_assets.records.schemas import SPECIMEN_COUNTS_SCHEMA
+
+    frame = warehouse.specimen_counts(D(2024, 3, 1), D(2024, 3, 4))
+    assert frame.schema == SPECIMEN_COUNTS_SCHEMA
+    assert dict(frame.iter_rows()) == {D(2024, 3, 2): 1, D(2024, 3, 4): 1}
+
+
 def test_reversed_window_is_refused(warehouse):
     with pytest.raises(ValueError, match="empty study-date window"):
         warehouse.radiology_exams(D(2024, 3, 4), D(2024, 3, 1))

@@ -28,6 +28,7 @@ from cadbusi_assets.defs.partitions import study_date_partitions
 from cadbusi_assets.defs.records.assets import imaging_studies, pathology_reports, radiology_reports
 from cadbusi_assets.defs.resources import WarehouseResource, ZonesResource
 from cadbusi_assets.settings import load_settings
+from cadbusi_assets.stages.records import WAREHOUSE_SPECIMENS
 from cadbusi_assets.stages.report import read_partition_reports
 from cadbusi_assets.stages.safety import is_sharp_drop
 from cadbusi_assets.storage.zones import Zone
@@ -75,13 +76,23 @@ def _studies_seen(raw: Zone, day: str) -> int | None:
     """US exams with a PACS reference seen by the latest radiology_reports run of ``day``, from
     the raw zone's partition report (the UI shows no counts beside a date); ``None`` when the
     date has none, or one that cannot be read (the date is then run again: it rewrites it)."""
+    return _count_seen(raw, radiology_reports.key, day, "us_with_pacs_reference")
+
+
+def _specimens_seen(raw: Zone, day: str) -> int | None:
+    """The warehouse's pathology specimens of ``day`` seen by its latest pathology_reports run;
+    ``None`` when unknown (no report, or one written before the count existed: not compared)."""
+    return _count_seen(raw, pathology_reports.key, day, WAREHOUSE_SPECIMENS)
+
+
+def _count_seen(raw: Zone, asset: dg.AssetKey, day: str, name: str) -> int | None:
     try:
-        reports = read_partition_reports(raw, radiology_reports.key.to_user_string(), day)
+        reports = read_partition_reports(raw, asset.to_user_string(), day)
     except (ValueError, OSError):
         return None
     if not reports:
         return None
-    value = reports[-1].get("counts", {}).get("us_with_pacs_reference")
+    value = reports[-1].get("counts", {}).get(name)
     try:
         return int(value) if value is not None else None
     except (TypeError, ValueError):
@@ -109,12 +120,19 @@ def changed_dates(
 ) -> list[tuple[str, int, bool]]:
     """(date, warehouse count, never run) of each date in [start, end] whose warehouse count of ultrasound
     studies differs from what its last run saw (a date never run counts when the warehouse has
-    studies for it, unless ``processed_only``: then only a date after ``missed_after``), oldest
-    first: one query, one report per date."""
+    studies for it, unless ``processed_only``: then only a date after ``missed_after``), or
+    whose count of pathology specimens does (a specimen signed out after its date was processed
+    changes no study count), oldest first: two queries, two reports per date."""
     with warehouse.open() as wh:
         counts = {
             d.isoformat(): int(n)
             for d, n in wh.exam_counts(start, end).select("exam_date", "n_us_studies").iter_rows()
+        }
+        specimens = {
+            d.isoformat(): int(n)
+            for d, n in wh.specimen_counts(start, end)
+            .select("specimen_date", "n_specimens")
+            .iter_rows()
         }
     changed = []
     processed = answered = 0
@@ -129,7 +147,8 @@ def changed_dates(
                 changed.append((key, expected, True))
         else:
             processed, answered = processed + seen, answered + expected
-            if seen != expected:
+            pathology = _specimens_seen(raw, key)
+            if seen != expected or pathology not in (None, specimens.get(key, 0)):
                 changed.append((key, expected, False))
         day += dt.timedelta(days=1)
     if is_sharp_drop(processed, answered):

@@ -19,6 +19,7 @@ from cadbusi_assets.records.schemas import (
     PATHOLOGY_SCHEMA,
     PATIENTS_SCHEMA,
     RADIOLOGY_SCHEMA,
+    SPECIMEN_COUNTS_SCHEMA,
     empty_frame,
 )
 
@@ -54,6 +55,10 @@ class Warehouse(Protocol):
         """``exam_date, n_us_studies``: US accessions with a PACS reference per day."""
         ...
 
+    def specimen_counts(self, start: dt.date, end: dt.date) -> pl.DataFrame:
+        """``specimen_date, n_specimens``: distinct pathology specimens per day."""
+        ...
+
     def radiology_history(
         self, patient_ids: Sequence[str], start: dt.date, end: dt.date
     ) -> pl.DataFrame:
@@ -79,6 +84,9 @@ class SqlWarehouse:
 
     def exam_counts(self, start: dt.date, end: dt.date) -> pl.DataFrame:
         return self._run("exam_counts", _window(start, end), EXAM_COUNTS_SCHEMA)
+
+    def specimen_counts(self, start: dt.date, end: dt.date) -> pl.DataFrame:
+        return self._run("specimen_counts", _window(start, end), SPECIMEN_COUNTS_SCHEMA)
 
     def patients(self, patient_ids: Sequence[str]) -> pl.DataFrame:
         return self._by_patients("patients", patient_ids, {}, PATIENTS_SCHEMA)

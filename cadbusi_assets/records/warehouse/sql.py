@@ -29,6 +29,7 @@ QUERY_NAMES: tuple[str, ...] = (
     "pathology_specimens",
     "patients",
     "exam_counts",
+    "specimen_counts",
     "radiology_history",
 )
 
