@@ -294,7 +294,7 @@ def test_the_late_arrival_schedule_asks_for_a_date_that_gained_pathology(tmp_pat
     assert changed_dates(warehouse, raw, day, day) == []
     accession, patient, _ = exams(tmp_path / "cohort")[0]
     _late_specimen(tmp_path / "cohort", accession, patient)
-    assert [key for key, _ in changed_dates(warehouse, raw, day, day)] == [DEMO_DAY], (
+    assert [key for key, *_ in changed_dates(warehouse, raw, day, day)] == [DEMO_DAY], (
         "a date that gained a pathology specimen is never re-run"
     )
     proc = materialize_date(env, ["pathology_reports"], DEMO_DAY)

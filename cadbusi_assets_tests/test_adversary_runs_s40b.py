@@ -380,7 +380,7 @@ def test_the_late_arrival_schedule_leaves_a_date_a_backfill_is_processing(tmp_pa
     monkeypatch.setattr(
         schedules,
         "changed_dates",
-        lambda warehouse, raw, start, end, processed_only=False: [(busy, 5), (idle, 3)],
+        lambda warehouse, raw, start, end, **_options: [(busy, 5, False), (idle, 3, True)],
     )
     resources = {
         "warehouse": WarehouseResource(uri=f"duckdb://{tmp_path / 'w.duckdb'}"),
