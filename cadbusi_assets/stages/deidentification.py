@@ -789,11 +789,7 @@ def deidentify_partition(
         discard_unlisted_files(research_zone, batch, done)
         sweep_files(research_zone, pending)
         raise
-    # from here the date's tables are replaced one after the other: a pass that stops before
-    # the last one (killed, a failed write, a leak found) leaves the batch marked open
-    first = first_pass(research_zone, batch)
-    open_batch(research_zone, batch)
-    with closed_when_nothing_passed(research_zone, batch, first, done):
+    with batch_opened(research_zone, batch, done):
         result = finish_partition(
             raw_zone,
             research_zone,
@@ -819,16 +815,18 @@ def first_pass(research_zone: Zone, batch: str) -> bool:
 
 
 @contextlib.contextmanager
-def closed_when_nothing_passed(
-    research_zone: Zone, batch: str, first: bool, done: DeidFiles
-) -> Iterator[None]:
-    """Around :func:`finish_partition` of a batch marked open: when it refuses a date none of
-    whose files could be de-identified (every one quarantined, with its reason) on the
-    batch's first pass, the tables it wrote are the whole batch (empty, and the quarantine);
-    the batch is closed. Before, the marker stayed open, and ``interrupted_study_dates_sensor``
-    took the refusal for a killed run: it re-ran the date up to three times "a run stopped in
-    the middle of this date (killed)". A batch with an earlier pass keeps its marker (its other
-    tables are that pass's)."""
+def batch_opened(research_zone: Zone, batch: str, done: DeidFiles) -> Iterator[None]:
+    """Around :func:`finish_partition`: the batch is marked open while the date's tables are
+    replaced one after the other (a pass that stops before the last one, killed, a failed
+    write, a leak found, leaves it open and the catalog leaves it out until the date is
+    re-run). When the pass refuses a date none of whose files could be de-identified (every
+    one quarantined, with its reason) on the batch's first pass, the tables it wrote are the
+    whole batch (empty, and the quarantine): the batch is closed. Before, the marker stayed
+    open, and ``interrupted_study_dates_sensor`` took the refusal for a killed run: it re-ran
+    the date up to three times "a run stopped in the middle of this date (killed)". A batch
+    with an earlier pass keeps its marker (its other tables are that pass's)."""
+    first = first_pass(research_zone, batch)
+    open_batch(research_zone, batch)
     try:
         yield
     except StageFailure:

@@ -63,7 +63,7 @@ from cadbusi_assets.stages.report import PartitionReport, StageFailure
 from cadbusi_assets.stages.safety import guard_accessions
 from cadbusi_assets.storage import Zone, read_partition_table
 from cadbusi_assets.storage.pending import begin_pending
-from cadbusi_assets.storage.tables import close_batch, open_batch
+from cadbusi_assets.storage.tables import close_batch
 from cadbusi_assets.ultrasound.ocr import FrameText
 
 
@@ -259,12 +259,7 @@ def process_partition(
         deid.sweep_files(research_zone, pending)
         analysis.sweep_inpainted(research_zone, begin_pending(batch, analysis.INPAINT_WRITER))
         raise
-    # from here the date's tables are replaced one after the other: a pass that stops before
-    # the last one (killed, a failed write, a leak found) leaves the batch marked open, and
-    # the catalog leaves it out until the date is re-run
-    first = deid.first_pass(research_zone, batch)
-    open_batch(research_zone, batch)
-    with deid.closed_when_nothing_passed(research_zone, batch, first, done):
+    with deid.batch_opened(research_zone, batch, done):
         deidentified = deid.finish_partition(
             raw_zone,
             research_zone,
