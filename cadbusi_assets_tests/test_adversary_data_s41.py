@@ -34,7 +34,7 @@ from cadbusi_assets_tests.builders import DEMO_DAY
 from cadbusi_assets_tests.hospital_data import demo_date as _demo_date
 from cadbusi_assets_tests.hospital_data import exams as _exams
 from cadbusi_assets_tests.hospital_data import study_files as _study_files
-from cadbusi_assets_tests.run_support import finish, materialize_date
+from cadbusi_assets_tests.run_support import _start, finish, materialize_date
 
 pytestmark = [pytest.mark.xdist_group("adversary_data_s41")]
 
@@ -148,13 +148,11 @@ def test_an_accession_reused_for_another_patient_on_a_later_date(tmp_path: Path,
     the date that runs second leaves its row out of its cohort with a recorded reason (in date
     order: the later one; a history backfill of the earlier date after the later one ran: the
     earlier one), and the catalog passes."""
-    import subprocess
 
     from cadbusi_assets.catalog import open_catalog, read_catalog_info
     from cadbusi_assets.records.cohort import REUSED_ACCESSION_REASON
     from cadbusi_assets.stages import records
     from cadbusi_assets.storage import open_zone, read_partition_table
-    from cadbusi_assets_tests.defs.services import ROOT
     from cadbusi_assets_tests.run_support import MATERIALIZE, ranged_run
 
     env, _ = _demo_date(tmp_path, days=2)
@@ -177,14 +175,7 @@ def test_an_accession_reused_for_another_patient_on_a_later_date(tmp_path: Path,
         proc = ranged_run(env, DEID_ASSETS, DEMO_DAY, second)
         out = finish(proc, 500, "the ranged run")
         assert proc.returncode == 0, out[-3000:]
-    catalog = subprocess.Popen(
-        [*MATERIALIZE, "--select", "metadata_db"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    catalog = _start([*MATERIALIZE, "--select", "metadata_db"], env)
     out = finish(catalog, 300, "the catalog's run")
 
     raw = open_zone(Path(env["CADBUSI_RAW_ZONE"]), name="raw")
@@ -212,24 +203,15 @@ def test_an_accession_reused_for_another_patient_on_a_later_date(tmp_path: Path,
 def _labels_of(env: dict[str, str], accession_pseudo: str) -> pl.DataFrame:
     """The date's records and the diagnosis labels materialized as users re-run them; the
     research zone's label rows of one exam."""
-    import subprocess
 
     from cadbusi_assets.stages.records import LABELS_PATH
     from cadbusi_assets.storage import open_zone
-    from cadbusi_assets_tests.defs.services import ROOT
     from cadbusi_assets_tests.run_support import MATERIALIZE
 
     proc = materialize_date(env, ["radiology_reports", "pathology_reports"], DEMO_DAY)
     out = finish(proc, 300, "the date's records")
     assert proc.returncode == 0, out[-3000:]
-    labels = subprocess.Popen(
-        [*MATERIALIZE, "--select", "diagnosis_labels"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    labels = _start([*MATERIALIZE, "--select", "diagnosis_labels"], env)
     out = finish(labels, 300, "the labels' run")
     assert labels.returncode == 0, out[-3000:]
     research = open_zone(Path(env["CADBUSI_RESEARCH_ZONE"]), name="research")
@@ -281,13 +263,11 @@ def test_one_study_under_two_accessions_of_a_date(tmp_path: Path):
     ``study_uid_pseudo``, two accessions): the catalog's ``study_instance_uid`` check failed
     and every export of every date was refused. Now one accession keeps the study, the other
     row is excluded with its reason."""
-    import subprocess
 
     from cadbusi_assets.catalog import open_catalog, read_catalog_info
     from cadbusi_assets.records.cohort import SHARED_STUDY_REASON
     from cadbusi_assets.stages import records
     from cadbusi_assets.storage import open_zone, read_partition_table
-    from cadbusi_assets_tests.defs.services import ROOT
     from cadbusi_assets_tests.run_support import MATERIALIZE
 
     env, _ = _demo_date(tmp_path)
@@ -302,14 +282,7 @@ def test_one_study_under_two_accessions_of_a_date(tmp_path: Path):
     proc = materialize_date(env, DEID_ASSETS, DEMO_DAY)
     out = finish(proc, 400, "the date's run")
     assert proc.returncode == 0, out[-3000:]
-    catalog = subprocess.Popen(
-        [*MATERIALIZE, "--select", "metadata_db"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    catalog = _start([*MATERIALIZE, "--select", "metadata_db"], env)
     out = finish(catalog, 300, "the catalog's run")
     research = open_zone(Path(env["CADBUSI_RESEARCH_ZONE"]), name="research")
     con = open_catalog(research)

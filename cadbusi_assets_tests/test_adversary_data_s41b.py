@@ -30,7 +30,7 @@ import pytest
 from cadbusi_assets.deid.identifiers import names_share_a_part
 from cadbusi_assets_tests.builders import DEMO_DAY
 from cadbusi_assets_tests.hospital_data import demo_date, exams, study_files
-from cadbusi_assets_tests.run_support import finish, materialize_date
+from cadbusi_assets_tests.run_support import _start, finish, materialize_date
 
 pytestmark = [pytest.mark.xdist_group("adversary_data_s41b")]
 
@@ -141,37 +141,19 @@ _LABELS_AND_CATALOG = (
 def _labels_and_catalog(env: dict[str, str]) -> None:
     """``diagnosis_labels`` and ``metadata_db`` rebuilt (what the automation sensor runs after
     a date's records changed), in their own process."""
-    import subprocess
     import sys
 
-    from cadbusi_assets_tests.defs.services import ROOT
-
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _LABELS_AND_CATALOG],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc = _start([sys.executable, "-c", _LABELS_AND_CATALOG], env)
     out = finish(proc, 400, "the labels' and catalog's run")
     assert proc.returncode == 0, out[-3000:]
 
 
 def _cut_export(env: dict[str, str], key: str) -> dict[str, bytes]:
     """``cadbusi export --key KEY`` in its own process; the export's files (path → bytes)."""
-    import subprocess
 
-    from cadbusi_assets_tests.defs.services import BIN, ROOT
+    from cadbusi_assets_tests.defs.services import BIN
 
-    proc = subprocess.Popen(
-        [str(BIN / "cadbusi"), "export", "--key", key],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc = _start([str(BIN / "cadbusi"), "export", "--key", key], env)
     out = finish(proc, 400, f"the export {key}")
     assert proc.returncode == 0, out[-3000:]
     folder = Path(env["CADBUSI_RESEARCH_ZONE"]) / "exports" / key
