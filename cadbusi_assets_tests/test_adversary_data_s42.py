@@ -7,6 +7,12 @@ catch-up (rounds 1 and 2: ``test_adversary_data_s41.py``, ``test_adversary_data_
    accession keeps it, whatever the run order); the stored-cohort check stays as the guard for
    a row the warehouse gained after the other date ran (the stored date keeps it, nothing stored
    is rewritten).
+2. the nightly schedule and the late-arrival schedule after the daemon was off for days:
+   Dagster evaluates each one's latest tick only, both in one iteration (in threads in the Helm
+   chart). With the nightly run after the late-arrival hour (``CADBUSI_NIGHTLY_AT=06:00``) or an
+   hourly late-arrival schedule, both asked for the nightly's never-processed date: two runs of
+   one date queued at once. The default times never overlapped. Now the late-arrival window
+   ends before the nightly's date.
 
 Everything is synthetic (the demo's invented patients); every subprocess has a timeout.
 """
@@ -207,3 +213,63 @@ def test_a_row_the_warehouse_gained_later_leaves_the_stored_date_as_it_was(tmp_p
     cohort, _ = _tables(env, SECOND_DAY)
     kept = cohort.filter(pl.col("accession_number") == later_acc)
     assert kept["patient_id"].to_list() == [later_patient]
+
+
+@pytest.fixture(scope="module")
+def ten_days(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """Ten demo dates from DEMO_DAY, one study a date, nothing processed."""
+    base = tmp_path_factory.mktemp("catch_up")
+    env, _ = demo_date(base, days=10, studies=(1, 1))
+    return base, env
+
+
+LATE, NIGHTLY = "late_arrivals_schedule", "nightly_study_date_schedule"
+
+
+@pytest.mark.parametrize(
+    ("settings", "back_at", "nightly_date", "order"),
+    [
+        ({}, "2026-09-09T06:00", "2026-09-08", (LATE, NIGHTLY)),  # defaults: 02:00 and 05:00
+        ({"CADBUSI_NIGHTLY_AT": "06:00"}, "2026-09-09T05:30", "2026-09-07", (LATE, NIGHTLY)),
+        ({"CADBUSI_NIGHTLY_AT": "06:00"}, "2026-09-09T05:30", "2026-09-07", (NIGHTLY, LATE)),
+        (
+            {"CADBUSI_LATE_ARRIVALS_SCHEDULE": "0 * * * *"},
+            "2026-09-09T01:30",
+            "2026-09-07",
+            (LATE, NIGHTLY),
+        ),
+    ],
+    ids=["default-times", "nightly-after-late", "nightly-after-late-nightly-first", "hourly-late"],
+)
+def test_a_catch_up_after_days_off_asks_for_each_date_once(
+    ten_days: tuple[Path, dict[str, str]],
+    settings: dict[str, str],
+    back_at: str,
+    nightly_date: str,
+    order: tuple[str, str],
+    request: pytest.FixtureRequest,
+):
+    """Case 2: both schedules switched on, the daemon off from 2026-09-03 to ``back_at``, then
+    its first iteration (Dagster's scheduler, the code location in its own server). Each date
+    is asked for once, the nightly's own date by the nightly schedule; the dates the nightly
+    catch-up skipped are the late-arrival schedule's. Before, with the nightly after the
+    late-arrival hour or an hourly late-arrival schedule, the nightly's date was queued twice
+    when the late-arrival schedule was evaluated first (the daemon's order within an iteration
+    is not fixed; the Helm chart evaluates schedules in threads, so the late-arrival schedule's
+    check for a date a queued run processes can come too early)."""
+    from cadbusi_assets_tests.schedule_ticks import catch_up
+
+    base, env = ten_days
+    home = another_home(base, env, request.node.callspec.id)
+    home.update(settings)
+    runs = catch_up(home, "2026-09-03T00:00", back_at, order)
+    dates = sorted(r["partition"] for r in runs)
+    assert len(dates) == len(set(dates)), f"a date asked for twice: {dates}"
+    nightly = [r["partition"] for r in runs if r["schedule"] == NIGHTLY]
+    late = sorted(r["partition"] for r in runs if r["schedule"] == LATE)
+    assert nightly == [nightly_date], runs
+    # the rest of the window: every never-processed date from the demo's first on
+    first = dt.date.fromisoformat(DEMO_DAY)
+    end = dt.date.fromisoformat(nightly_date)
+    assert late == [(first + dt.timedelta(days=n)).isoformat() for n in range((end - first).days)]
+    assert {r["status"] for r in runs} == {"QUEUED"}
