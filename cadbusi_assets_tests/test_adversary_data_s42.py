@@ -13,6 +13,9 @@ catch-up (rounds 1 and 2: ``test_adversary_data_s41.py``, ``test_adversary_data_
    hourly late-arrival schedule, both asked for the nightly's never-processed date: two runs of
    one date queued at once. The default times never overlapped. Now the late-arrival window
    ends before the nightly's date.
+3. ``cadbusi/retry_of``, the tag of ``failed_study_dates_sensor``'s re-run of a failed date,
+   copied by a person's re-execution of that re-run from the UI (as ``cadbusi/failed_dates``
+   was before round 9): read by nothing; dropped (the run key names the ranged run).
 
 Everything is synthetic (the demo's invented patients); every subprocess has a timeout.
 """
@@ -273,3 +276,28 @@ def test_a_catch_up_after_days_off_asks_for_each_date_once(
     end = dt.date.fromisoformat(nightly_date)
     assert late == [(first + dt.timedelta(days=n)).isoformat() for n in range((end - first).days)]
     assert {r["status"] for r in runs} == {"QUEUED"}
+
+
+def test_the_failed_dates_sensor_s_re_run_carries_no_tag_a_re_execution_copies_as_its_own():
+    """Case 3: ``failed_study_dates_sensor`` tagged its re-run of a failed date
+    ``cadbusi/retry_of: <ranged run>``; a person's re-execution of that re-run from the UI
+    copies its parent's tags, so it claimed to be the sensor's retry of the ranged run too. Read
+    by nothing: dropped. The ranged run is named by the request's run key (Dagster's own
+    ``dagster/run_key``), and the re-run says why it runs (``cadbusi/reason``)."""
+    import json
+
+    import dagster as dg
+
+    from cadbusi_assets.defs.automation.sensors import failed_date_requests
+    from cadbusi_assets.defs.reporting import FAILED_DATES_TAG
+
+    ranged = dg.DagsterRun(
+        job_name="study_date_job",
+        run_id="0" * 8 + "-0000-0000-0000-" + "0" * 11 + "1",
+        tags={FAILED_DATES_TAG: json.dumps({SECOND_DAY: "raw_dicom"})},
+    )
+    (request,) = failed_date_requests(ranged)
+    assert request.partition_key == SECOND_DAY
+    assert request.run_key == f"{ranged.run_id}:{SECOND_DAY}"
+    assert request.tags == {"cadbusi/reason": "raw_dicom failed in a ranged run"}
+    assert request.asset_selection and request.asset_selection[0] == dg.AssetKey("raw_dicom")
