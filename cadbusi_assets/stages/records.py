@@ -422,14 +422,31 @@ def _accession_owners(
     if not accessions.len():
         return {}
     exams = warehouse.accession_exams(accessions.to_list())
-    if not exams.height:
-        return {}
+    if not _shared_accessions(exams, parsed):
+        return {}  # the usual answer: no accession of the date has another patient
     others = parse_radiology_reports(exams, lexicon=False, history=False)
     columns = [c for c in parsed.columns if c in others.columns]
     together = pl.concat([parsed.select(columns), others.select(columns)], how="vertical_relaxed")
     return accession_owners(
         together, require_pacs_reference=require_pacs_reference, opt_out=opt_out
     )
+
+
+def _shared_accessions(*frames: pl.DataFrame) -> bool:
+    """Whether an accession number of ``frames`` has rows of several patients (ids compared
+    without padding or letter case)."""
+    ids = pl.concat(
+        [
+            f.select(
+                pl.col("accession_number").cast(pl.Utf8).str.strip_chars(),
+                pl.col("patient_id").cast(pl.Utf8).str.strip_chars().str.to_uppercase(),
+            )
+            for f in frames
+            if {"accession_number", "patient_id"} <= set(f.columns)
+        ]
+    ).drop_nulls()
+    patients = ids.group_by("accession_number").agg(pl.col("patient_id").n_unique())
+    return bool((patients["patient_id"] > 1).any())
 
 
 def _attributable(frame: pl.DataFrame, columns: Sequence[str]) -> tuple[pl.DataFrame, int]:
