@@ -72,6 +72,9 @@ class FakeWarehouse:
             pl.col("patient_id").is_in(ids) & pl.col("exam_date").is_between(start, end)
         )
 
+    def accession_exams(self, accession_numbers: Sequence[str]) -> pl.DataFrame:
+        return self.radiology.filter(pl.col("accession_number").is_in(list(accession_numbers)))
+
     def close(self) -> None:
         return None
 

@@ -65,3 +65,42 @@ def exams(cohort: Path, day: str = DEMO_DAY) -> list[tuple[str, str, str]]:
 def study_files(cohort: Path, uid: str) -> list[Path]:
     """The demo PACS's files of a study (a folder named by its UID)."""
     return sorted((cohort / "pacs" / uid).glob("*.dcm"))
+
+
+def another_home(tmp_path: Path, env: dict[str, str], name: str) -> dict[str, str]:
+    """A second deployment of :func:`demo_date`'s sources and key (its own zones and Dagster
+    home under ``tmp_path / name``): the same dates run in another order give the files to
+    compare."""
+    import os
+
+    from cadbusi_assets_tests.defs.services import ROOT, product_env, write_instance_yaml
+
+    other = product_env(
+        tmp_path / name,
+        tmp_path / "cohort",
+        Path(env["CADBUSI_PSEUDONYM_KEY_FILE"]),
+        CADBUSI_OCR=env["CADBUSI_OCR"],
+        CADBUSI_WORKERS=env["CADBUSI_WORKERS"],
+    )
+    other["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), other.get("PYTHONPATH")]))
+    write_instance_yaml(other)
+    return other
+
+
+def zone_files(zone: Path) -> dict[str, bytes]:
+    """Every file of a zone folder by its relative path."""
+    return {
+        str(path.relative_to(zone)): path.read_bytes()
+        for path in sorted(zone.rglob("*"))
+        if path.is_file()
+    }
+
+
+def reuse_accession(cohort: Path, accession: str, reused_from: str) -> None:
+    """The RIS handed ``accession`` out again: the warehouse row of ``reused_from`` now
+    carries it."""
+    with duckdb.connect(str(cohort / "warehouse.duckdb")) as con:
+        con.execute(
+            "UPDATE radiology_exams SET accession_number = ? WHERE accession_number = ?",
+            [accession, reused_from],
+        )

@@ -15,9 +15,10 @@
    and research files stayed byte-identical. A ranged run that succeeded with a failed date
    has no "from failure" (Dagster refuses it: no step failed); "all steps" is round 9's test.
 
-Held (read, no test kept): ``cadbusi/retry_of`` (``failed_study_dates_sensor``) is inherited
-the same way but nothing reads it: that sensor has no count of tries (it re-runs the failed
-dates of each successful ranged run once, by run key).
+``cadbusi/retry_of`` (``failed_study_dates_sensor``) was inherited the same way and read by
+nothing (that sensor has no count of tries: it re-runs the failed dates of each successful
+ranged run once, by run key); round 3 (``test_adversary_data_s42.py``) dropped it: the run key
+names the ranged run.
 
 Everything is synthetic; every subprocess has a timeout.
 """
@@ -175,7 +176,6 @@ def test_re_executing_from_failure_a_ranged_run_leaves_its_done_dates_and_retrie
     ``failed_study_dates_sensor`` then re-runs the second date alone from the imaging step.
     The first date's imaging and raw files stay byte-identical throughout (every image then
     in the research zone is the first date's: the second failed before writing any)."""
-    from cadbusi_assets.defs.automation.sensors import RETRY_OF_TAG
     from cadbusi_assets.defs.reporting import FAILED_DATES_TAG
     from cadbusi_assets.identity import Pseudonymizer, load_key
     from cadbusi_assets.identity.reidentify import LINKS_TABLE
@@ -227,7 +227,9 @@ def test_re_executing_from_failure_a_ranged_run_leaves_its_done_dates_and_retrie
             lambda: next(
                 (
                     r
-                    for r in instance.get_runs(dg.RunsFilter(tags={RETRY_OF_TAG: child_id}))
+                    for r in instance.get_runs(
+                        dg.RunsFilter(tags={"dagster/run_key": f"{child_id}:{SECOND}"})
+                    )
                     if r.is_finished
                 ),
                 None,

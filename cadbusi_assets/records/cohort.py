@@ -23,6 +23,19 @@ Every input row ends up either in the cohort or in the exclusions with one
     column in order), and the first one stays;
 13. ``duplicate accession`` — one accession with several different study UIDs: all its rows
     are excluded, since the images cannot be attributed.
+
+An accession number the RIS handed out again, to another patient (rules 11a and 11b, after
+rule 10; both studies would share one accession pseudonym, and the catalog refuses every
+export over such a duplicate):
+
+- :data:`EARLIER_HOLDER_REASON` — the warehouse decides, whatever the run order or window:
+  among the warehouse's exams of the accession that pass rules 1–10, the earliest exam date's
+  patient keeps it (decided by the rows' content, never by their order or the run's;
+  :func:`accession_owners`); the other patients' rows are excluded. A row the date's own stored cohort already holds is
+  kept (nothing released is taken back);
+- :data:`REUSED_ACCESSION_REASON` — the guard for a row the warehouse gained after another
+  date ran: another date's *stored* cohort holds the accession for another patient; that date
+  keeps it and this row is excluded (nothing stored is rewritten).
 """
 
 from __future__ import annotations
@@ -41,6 +54,10 @@ SHARED_STUDY_REASON = "same PACS study as another accession of the date"
 REUSED_ACCESSION_REASON = (
     "accession number reused: another date's cohort holds it for another patient"
 )
+#: A row whose accession number the warehouse's earliest exam of it gives another patient.
+EARLIER_HOLDER_REASON = (
+    "accession number reused: the warehouse's earliest exam of it is another patient's"
+)
 
 EXCLUSION_REASONS: tuple[str, ...] = (
     "missing patient id",
@@ -57,6 +74,7 @@ EXCLUSION_REASONS: tuple[str, ...] = (
     "superseded by addendum",
     "duplicate row",
     "duplicate accession",
+    EARLIER_HOLDER_REASON,
     REUSED_ACCESSION_REASON,
     SHARED_STUDY_REASON,
 )
@@ -101,6 +119,8 @@ def select_cohort(
     today: dt.date | None = None,
     opt_out: frozenset[str] = frozenset(),
     accessions_elsewhere: Mapping[str, Collection[str]] | None = None,
+    accession_owners: Mapping[str, Collection[str]] | None = None,
+    accessions_stored_here: Mapping[str, Collection[str]] | None = None,
 ) -> CohortSelection:
     """Split parsed radiology rows (output of ``parse_radiology_reports``) into the cohort and
         the recorded exclusions. Both keep all input columns (patient id, accession number and
@@ -109,63 +129,34 @@ def select_cohort(
         ``today`` (default: today's UTC date) is the last valid exam date. Patients in ``opt_out``
         (withdrew consent) are excluded with the reason ``patient opted out``.
 
-    ``accessions_elsewhere`` (accession number → the patient ids other dates' stored cohorts
-    hold it for): a row whose accession another date holds for another patient (the RIS handed
-    the number out again) is excluded with :data:`REUSED_ACCESSION_REASON`, whichever date
-    runs first keeping it; both studies would share one accession pseudonym, and the catalog
-    refuses every export over such a duplicate."""
-    frame = parsed_radiology
-    today = today or dt.datetime.now(dt.UTC).date()
-    for column in (
-        "modality",
-        "study_instance_uid",
-        "report_status",
-        "birads",
-        "patient_id",
-        "accession_number",
-    ):
-        if column not in frame.columns:
-            frame = frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias(column))
-    if "exam_date" not in frame.columns:
-        frame = frame.with_columns(pl.lit(None, dtype=pl.Date).alias("exam_date"))
-    patient = pl.col("patient_id").cast(pl.Utf8).str.strip_chars()
-    accession = pl.col("accession_number").cast(pl.Utf8).str.strip_chars()
-    description = pl.col("exam_description").fill_null("").str.to_uppercase()
-    modality = pl.col("modality").fill_null("").str.strip_chars().str.to_uppercase()
-    uid = pl.col("study_instance_uid").str.strip_chars()
-    status = pl.col("report_status").fill_null("").str.strip_chars().str.to_uppercase()
-    statuses = [s.upper() for s in excluded_report_statuses]
+    A reused accession (the RIS handed the number out again, to another patient):
 
+    - ``accession_owners`` (accession number → the patients the warehouse gives it, from
+      :func:`accession_owners`): a row of another patient is excluded with
+      :data:`EARLIER_HOLDER_REASON`, unless ``accessions_stored_here`` (accession number → the
+      patient ids the date's own stored cohort holds it for) already holds it for the row's
+      patient;
+    - ``accessions_elsewhere`` (accession number → the patient ids other dates' stored cohorts
+      hold it for): a row whose accession another date holds for another patient is excluded
+      with :data:`REUSED_ACCESSION_REASON` (the stored date keeps it)."""
+    frame = _with_cohort_columns(parsed_radiology)
+    rules = _CohortRules(
+        exclude_outside_reads=exclude_outside_reads,
+        exclude_axilla_only=exclude_axilla_only,
+        exclude_birads_0=exclude_birads_0,
+        require_pacs_reference=require_pacs_reference,
+        excluded_report_statuses=excluded_report_statuses,
+        today=today or dt.datetime.now(dt.UTC).date(),
+        opt_out=opt_out,
+    )
+    patient, accession, uid, status = _PATIENT, _ACCESSION, _UID, _STATUS
     reason = (
-        pl.when(patient.is_null() | (patient.str.len_chars() == 0))
-        .then(pl.lit("missing patient id"))
-        .when(opted_out_expr(opt_out))
-        .then(pl.lit(OPT_OUT_REASON))
-        .when(pl.col("exam_date").is_null())
-        .then(pl.lit("missing exam date"))
-        .when(pl.col("exam_date") > pl.lit(today))
-        .then(pl.lit("exam date in the future"))
-        .when(accession.is_null() | (accession.str.len_chars() == 0))
-        .then(pl.lit("missing accession number"))
-        .when(modality != "US")
-        .then(pl.lit("not ultrasound"))
+        _row_reason(rules)
         .when(
-            pl.lit(exclude_axilla_only)
-            & description.str.contains(r"\bAXILL\w*")
-            & ~description.str.contains(r"\bBREASTS?\b")
+            _owned_by_another_patient(accession, patient, accession_owners or {})
+            & ~_held_for_patient(accession, patient, accessions_stored_here or {})
         )
-        .then(pl.lit("axilla only"))
-        .when(
-            pl.lit(exclude_outside_reads)
-            & description.str.contains(r"\bOUTSIDE\b|\bSECOND OPINION\b|\bOUTSIDE FILMS?\b|\bOSH\b")
-        )
-        .then(pl.lit("outside read"))
-        .when(status.is_in(statuses))
-        .then(pl.lit("report not final"))
-        .when(pl.lit(exclude_birads_0) & (pl.col("birads") == "0").fill_null(False))
-        .then(pl.lit("BI-RADS 0"))
-        .when(pl.lit(require_pacs_reference) & (uid.is_null() | (uid.str.len_chars() == 0)))
-        .then(pl.lit("missing PACS reference"))
+        .then(pl.lit(EARLIER_HOLDER_REASON))
         .when(_held_for_another_patient(accession, patient, accessions_elsewhere or {}))
         .then(pl.lit(REUSED_ACCESSION_REASON))
     )
@@ -214,6 +205,162 @@ def select_cohort(
     )
     exclusions = decided.filter(pl.col("exclusion_reason").is_not_null()).drop("__order")
     return CohortSelection(cohort=cohort, exclusions=exclusions)
+
+
+_PATIENT = pl.col("patient_id").cast(pl.Utf8).str.strip_chars()
+_ACCESSION = pl.col("accession_number").cast(pl.Utf8).str.strip_chars()
+_UID = pl.col("study_instance_uid").str.strip_chars()
+_STATUS = pl.col("report_status").fill_null("").str.strip_chars().str.to_uppercase()
+
+
+@dataclass(frozen=True)
+class _CohortRules:
+    """The settings of the row rules (1–10)."""
+
+    exclude_outside_reads: bool
+    exclude_axilla_only: bool
+    exclude_birads_0: bool
+    require_pacs_reference: bool
+    excluded_report_statuses: tuple[str, ...]
+    today: dt.date
+    opt_out: frozenset[str]
+
+
+def _with_cohort_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with every column the rules read (absent ones as nulls)."""
+    for column in (
+        "modality",
+        "study_instance_uid",
+        "report_status",
+        "birads",
+        "patient_id",
+        "accession_number",
+        "exam_description",
+    ):
+        if column not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias(column))
+    if "exam_date" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.Date).alias("exam_date"))
+    return frame
+
+
+def _row_reason(rules: _CohortRules):  # -> a polars when/then chain
+    """The first of rules 1–10 that applies to a row (each row on its own)."""
+    patient, accession, uid, status = _PATIENT, _ACCESSION, _UID, _STATUS
+    description = pl.col("exam_description").fill_null("").str.to_uppercase()
+    modality = pl.col("modality").fill_null("").str.strip_chars().str.to_uppercase()
+    statuses = [s.upper() for s in rules.excluded_report_statuses]
+    return (
+        pl.when(patient.is_null() | (patient.str.len_chars() == 0))
+        .then(pl.lit("missing patient id"))
+        .when(opted_out_expr(rules.opt_out))
+        .then(pl.lit(OPT_OUT_REASON))
+        .when(pl.col("exam_date").is_null())
+        .then(pl.lit("missing exam date"))
+        .when(pl.col("exam_date") > pl.lit(rules.today))
+        .then(pl.lit("exam date in the future"))
+        .when(accession.is_null() | (accession.str.len_chars() == 0))
+        .then(pl.lit("missing accession number"))
+        .when(modality != "US")
+        .then(pl.lit("not ultrasound"))
+        .when(
+            pl.lit(rules.exclude_axilla_only)
+            & description.str.contains(r"\bAXILL\w*")
+            & ~description.str.contains(r"\bBREASTS?\b")
+        )
+        .then(pl.lit("axilla only"))
+        .when(
+            pl.lit(rules.exclude_outside_reads)
+            & description.str.contains(r"\bOUTSIDE\b|\bSECOND OPINION\b|\bOUTSIDE FILMS?\b|\bOSH\b")
+        )
+        .then(pl.lit("outside read"))
+        .when(status.is_in(statuses))
+        .then(pl.lit("report not final"))
+        .when(pl.lit(rules.exclude_birads_0) & (pl.col("birads") == "0").fill_null(False))
+        .then(pl.lit("BI-RADS 0"))
+        .when(pl.lit(rules.require_pacs_reference) & (uid.is_null() | (uid.str.len_chars() == 0)))
+        .then(pl.lit("missing PACS reference"))
+    )
+
+
+def accession_owners(
+    parsed_exams: pl.DataFrame,
+    *,
+    exclude_outside_reads: bool = True,
+    exclude_axilla_only: bool = True,
+    exclude_birads_0: bool = True,
+    require_pacs_reference: bool = True,
+    excluded_report_statuses: tuple[str, ...] = DEFAULT_EXCLUDED_STATUSES,
+    today: dt.date | None = None,
+    opt_out: frozenset[str] = frozenset(),
+) -> dict[str, tuple[str, ...]]:
+    """Accession number → the patient ids (without padding, upper case, sorted) that keep it,
+    for the accessions that ``parsed_exams`` (parsed radiology rows of any dates: the
+    warehouse's exams of a date's accessions) give to several patients: among the rows that
+    pass rules 1–10 (the same settings as :func:`select_cohort`), the patients of the earliest
+    exam date (several only when that date has several: the date's own rules, ``duplicate
+    accession``, then decide). It depends on the rows' content only, never on their order or on
+    which date runs first.
+
+    >>> rows = pl.DataFrame({"accession_number": ["A1", "A1 ", "A2"],
+    ...     "patient_id": ["P2", "p1", "P3"], "modality": "US", "exam_description": "US BREAST",
+    ...     "report_status": "FINAL", "birads": "2", "study_instance_uid": ["1.2", "1.3", "1.4"],
+    ...     "exam_date": [dt.date(2024, 3, 6), dt.date(2024, 3, 5), dt.date(2024, 3, 5)]})
+    >>> accession_owners(rows, today=dt.date(2024, 3, 7))
+    {'A1': ('P1',)}
+    """
+    frame = _with_cohort_columns(parsed_exams)
+    rules = _CohortRules(
+        exclude_outside_reads=exclude_outside_reads,
+        exclude_axilla_only=exclude_axilla_only,
+        exclude_birads_0=exclude_birads_0,
+        require_pacs_reference=require_pacs_reference,
+        excluded_report_statuses=excluded_report_statuses,
+        today=today or dt.datetime.now(dt.UTC).date(),
+        opt_out=opt_out,
+    )
+    eligible = frame.select(
+        _row_reason(rules).alias("reason"),
+        _ACCESSION.alias("accession"),
+        _PATIENT.str.to_uppercase().alias("patient"),
+        pl.col("exam_date").cast(pl.Date),
+    ).filter(pl.col("reason").is_null())
+    shared = eligible.filter(pl.col("patient").n_unique().over("accession") > 1)
+    owners = (
+        shared.filter(pl.col("exam_date") == pl.col("exam_date").min().over("accession"))
+        .group_by("accession")
+        .agg(pl.col("patient").unique().sort())
+        .sort("accession")
+    )
+    return {a: tuple(ps) for a, ps in owners.iter_rows()}
+
+
+def _owned_by_another_patient(
+    accession: pl.Expr, patient: pl.Expr, owners: Mapping[str, Collection[str]]
+) -> pl.Expr:
+    """Whether ``owners`` gives the row's accession to other patients only."""
+    known = {str(a).strip() for a, ps in owners.items() if a and any(ps)}
+    if not known:
+        return pl.lit(False)
+    return accession.is_in(sorted(known)).fill_null(False) & ~_held_for_patient(
+        accession, patient, owners
+    )
+
+
+def _held_for_patient(
+    accession: pl.Expr, patient: pl.Expr, held: Mapping[str, Collection[str]]
+) -> pl.Expr:
+    """Whether ``held`` holds the row's accession for the row's patient."""
+    holders = {
+        str(a).strip(): "|" + "|".join(sorted({str(p).strip().upper() for p in ps if p})) + "|"
+        for a, ps in held.items()
+        if a and any(ps)
+    }
+    if not holders:
+        return pl.lit(False)
+    held_by = accession.replace_strict(holders, default=None, return_dtype=pl.Utf8)
+    this = pl.lit("|") + patient.str.to_uppercase() + pl.lit("|")
+    return held_by.str.contains(this, literal=True).fill_null(False)
 
 
 def _held_for_another_patient(

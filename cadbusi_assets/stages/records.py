@@ -32,8 +32,10 @@ from cadbusi_assets.records import (
     pseudonymize_labels,
     select_cohort,
 )
+from cadbusi_assets.records.cohort import accession_owners
 from cadbusi_assets.records.history_context import radiology_reports_for_window
 from cadbusi_assets.records.pathology import collapse_fanout
+from cadbusi_assets.records.radiology import parse_radiology_reports
 from cadbusi_assets.records.schemas import PATHOLOGY_SCHEMA
 from cadbusi_assets.stages.report import (
     MissingUpstream,
@@ -327,11 +329,18 @@ def select_imaging_studies(
             raise MissingUpstream(
                 f"radiology_reports for {day} is missing in the raw zone; materialize it first."
             )
+        require_uid = _require_study_uid(require_study_uid)
+        opt_out = load_opt_out_from_env()
+        elsewhere, here = _accessions_stored(raw_zone, day)
         selection = select_cohort(
             parsed,
-            require_pacs_reference=_require_study_uid(require_study_uid),
-            opt_out=load_opt_out_from_env(),
-            accessions_elsewhere=_accessions_elsewhere(raw_zone, day),
+            require_pacs_reference=require_uid,
+            opt_out=opt_out,
+            accessions_elsewhere=elsewhere,
+            accessions_stored_here=here,
+            accession_owners=_accession_owners(
+                warehouse, parsed, require_pacs_reference=require_uid, opt_out=opt_out
+            ),
         )
         cohort = selection.cohort
         if cohort.height:
@@ -370,21 +379,74 @@ def select_imaging_studies(
     return reports
 
 
-def _accessions_elsewhere(raw_zone: Zone, day: str) -> dict[str, set[str]]:
-    """Accession number → the patient ids the stored cohorts of other dates hold it for."""
+def _accessions_stored(raw_zone: Zone, day: str) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Accession number → the patient ids the stored cohorts hold it for: other dates', and
+    ``day``'s own."""
     stored = read_all_partition_tables(raw_zone, COHORT_TABLE)
     columns = ["accession_number", "patient_id", "exam_date"]
     if stored is None or not set(columns) <= set(stored.columns):
-        return {}
+        return {}, {}
     elsewhere: dict[str, set[str]] = {}
-    rows = (
-        stored.select(columns)
-        .drop_nulls()
-        .filter(pl.col("exam_date").cast(pl.Date) != dt.date.fromisoformat(day))
+    here: dict[str, set[str]] = {}
+    this_day = dt.date.fromisoformat(day)
+    for accession, patient, exam_date in stored.select(columns).drop_nulls().iter_rows():
+        held = here if _as_date(exam_date) == this_day else elsewhere
+        held.setdefault(accession, set()).add(patient)
+    return elsewhere, here
+
+
+def _as_date(value: object) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10]) if value else None
+
+
+def _accession_owners(
+    warehouse: Warehouse,
+    parsed: pl.DataFrame,
+    *,
+    require_pacs_reference: bool,
+    opt_out: frozenset[str],
+) -> dict[str, tuple[str, ...]]:
+    """Accession number → the patients that keep it, for the date's accessions the warehouse
+    gives to several patients (one query for the date's accessions; the date's own rows
+    count as they were parsed)."""
+    if "accession_number" not in parsed.columns or not parsed.height:
+        return {}
+    accessions = (
+        parsed["accession_number"].cast(pl.Utf8).str.strip_chars().drop_nulls().unique().sort()
     )
-    for accession, patient, _ in rows.iter_rows():
-        elsewhere.setdefault(accession, set()).add(patient)
-    return elsewhere
+    accessions = accessions.filter(accessions != "")
+    if not accessions.len():
+        return {}
+    exams = warehouse.accession_exams(accessions.to_list())
+    if not _shared_accessions(exams, parsed):
+        return {}  # the usual answer: no accession of the date has another patient
+    others = parse_radiology_reports(exams, lexicon=False, history=False)
+    columns = [c for c in parsed.columns if c in others.columns]
+    together = pl.concat([parsed.select(columns), others.select(columns)], how="vertical_relaxed")
+    return accession_owners(
+        together, require_pacs_reference=require_pacs_reference, opt_out=opt_out
+    )
+
+
+def _shared_accessions(*frames: pl.DataFrame) -> bool:
+    """Whether an accession number of ``frames`` has rows of several patients (ids compared
+    without padding or letter case)."""
+    ids = pl.concat(
+        [
+            f.select(
+                pl.col("accession_number").cast(pl.Utf8).str.strip_chars(),
+                pl.col("patient_id").cast(pl.Utf8).str.strip_chars().str.to_uppercase(),
+            )
+            for f in frames
+            if {"accession_number", "patient_id"} <= set(f.columns)
+        ]
+    ).drop_nulls()
+    patients = ids.group_by("accession_number").agg(pl.col("patient_id").n_unique())
+    return bool((patients["patient_id"] > 1).any())
 
 
 def _attributable(frame: pl.DataFrame, columns: Sequence[str]) -> tuple[pl.DataFrame, int]:

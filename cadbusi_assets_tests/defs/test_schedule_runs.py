@@ -33,9 +33,10 @@ from cadbusi_demo import DemoConfig, generate_demo_cohort
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("schedule_runs")]
 
 TODAY = dt.datetime.now(dt.UTC).date()
-#: two dates inside the late-arrival window (the 7 days before yesterday)
+#: two dates inside the late-arrival window (the 7 days before yesterday, less the nightly
+#: schedule's date: before 02:00 UTC that is the day before yesterday)
 COHORT = DemoConfig(
-    start=TODAY - dt.timedelta(days=3), days=2, studies_per_day=(1, 1), seed=13, workers=2
+    start=TODAY - dt.timedelta(days=4), days=2, studies_per_day=(1, 1), seed=13, workers=2
 )
 DATES = [d.isoformat() for d in COHORT.dates()]
 SELECTOR = {

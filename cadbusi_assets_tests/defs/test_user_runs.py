@@ -138,7 +138,9 @@ def test_ui_backfill_finishes_isolates_a_failing_date_and_automation_rebuilds_ca
         retry = wait_for(
             lambda: [
                 r
-                for r in instance.get_runs(dg.RunsFilter(tags={"cadbusi/retry_of": ranged.run_id}))
+                for r in instance.get_runs(
+                    dg.RunsFilter(tags={"dagster/run_key": f"{ranged.run_id}:{BROKEN_DATE}"})
+                )
                 if r.is_finished
             ],
             timeout=300,

@@ -110,3 +110,20 @@ def test_specimen_counts_count_distinct_specimens(warehouse):
 def test_reversed_window_is_refused(warehouse):
     with pytest.raises(ValueError, match="empty study-date window"):
         warehouse.radiology_exams(D(2024, 3, 4), D(2024, 3, 1))
+
+
+def test_accession_exams_whatever_their_date(warehouse):
+    """Who keeps a reused accession is decided from every exam of the date's accessions (one
+    query per date, whatever the exams' dates); ACC0005's two rows both come back."""
+    frame = warehouse.accession_exams(["ACC0006", "ACC0005", "ACC0001", "NOT-THERE"])
+    assert frame.schema == RADIOLOGY_SCHEMA
+    assert frame["accession_number"].to_list() == ["ACC0001", "ACC0005", "ACC0005", "ACC0006"]
+    assert frame["exam_date"].to_list() == [
+        D(2024, 3, 1),
+        D(2024, 3, 3),
+        D(2024, 3, 3),
+        D(2024, 3, 4),
+    ]
+    assert warehouse.accession_exams([]).height == 0
+    with pytest.raises(TypeError):
+        warehouse.accession_exams("ACC0001")

@@ -72,6 +72,17 @@ nightly_study_date_schedule = dg.build_schedule_from_partitioned_job(
 )
 
 
+def nightly_date(at: dt.datetime) -> dt.date:
+    """The study date that the nightly schedule's latest tick at or before ``at`` asks for (the
+    day before that tick's: yesterday's, the last one that is over), ``CADBUSI_NIGHTLY_AT``
+    being the tick's time of day (UTC)."""
+    at = at.astimezone(dt.UTC) if at.tzinfo is not None else at
+    tick_day = at.date()
+    if (at.hour, at.minute) < (_hour, _minute):  # today's tick is still to come
+        tick_day -= dt.timedelta(days=1)
+    return tick_day - dt.timedelta(days=1)
+
+
 def _studies_seen(raw: Zone, day: str) -> int | None:
     """US exams with a PACS reference seen by the latest radiology_reports run of ``day``, from
     the raw zone's partition report (the UI shows no counts beside a date); ``None`` when the
@@ -259,15 +270,20 @@ _late = schedule_cron(LATE_ARRIVALS_ENV_VAR, DEFAULT_LATE_ARRIVALS)
     default_status=_status,
     description=f"On `{_late}` (UTC; {LATE_ARRIVALS_ENV_VAR}): re-run the {LATE_ARRIVAL_DAYS} "
     "days before yesterday whose warehouse study count differs from what was processed (late "
-    "arrivals), and only those.",
+    "arrivals), and only those; never the date of the nightly schedule's latest tick (its own).",
 )
 def late_arrivals_schedule(
     context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource, zones: ZonesResource
 ):
     run_day = context.scheduled_execution_time.date()
-    window = _window(
-        run_day - dt.timedelta(days=LATE_ARRIVAL_DAYS + 1), run_day - dt.timedelta(days=2)
+    # the nightly schedule's date is its own: after days off, the daemon evaluates both
+    # schedules' latest ticks in one iteration (in threads in the Helm chart), and a nightly run
+    # after this one's hour (or an hourly late-arrival schedule) had both ask for that date
+    end = min(
+        run_day - dt.timedelta(days=2),
+        nightly_date(context.scheduled_execution_time) - dt.timedelta(days=1),
     )
+    window = _window(run_day - dt.timedelta(days=LATE_ARRIVAL_DAYS + 1), end)
     if window is None:
         return dg.SkipReason("the late-arrival window is before the first study date")
     requests = date_requests(context, warehouse, zones.raw(), *window, "late", "late arrivals")

@@ -46,7 +46,6 @@ from cadbusi_assets.stages.batches import interrupted_dates, unmatched_open_batc
 from cadbusi_assets.stages.retrieval import waiting_dates
 from cadbusi_assets.storage.zones import Zone
 
-RETRY_OF_TAG = "cadbusi/retry_of"
 #: Tag of a re-run of an interrupted date: the token of the interruption (no date, no id), or
 #: ``killed run`` for a date a killed run did not finish and left no marker on.
 INTERRUPTED_TAG = "cadbusi/rerun_of_interrupted"
@@ -83,13 +82,17 @@ def downstream_from(asset: str) -> list[dg.AssetKey]:
 
 
 def failed_date_requests(run: dg.DagsterRun) -> list[dg.RunRequest]:
+    """One run per date that failed inside ``run``, from the asset where it failed. Its run key
+    (``<run id>:<date>``, Dagster's ``dagster/run_key`` tag) names the ranged run; no tag of
+    ours does: a re-execution from the UI copies its parent's tags, and a ``cadbusi/retry_of``
+    tag (read by nothing) called a person's re-execution a retry of the ranged run."""
     failed = json.loads(run.tags.get(FAILED_DATES_TAG, "") or "{}")
     return [
         dg.RunRequest(
             run_key=f"{run.run_id}:{day}",
             partition_key=day,
             asset_selection=downstream_from(asset),
-            tags={RETRY_OF_TAG: run.run_id, "cadbusi/reason": f"{asset} failed in a ranged run"},
+            tags={"cadbusi/reason": f"{asset} failed in a ranged run"},
         )
         for day, asset in sorted(failed.items())
     ]

@@ -1,6 +1,6 @@
 """The warehouse interface, its error type and what all adapters share.
 
-Every adapter runs the same five BigQuery-dialect queries (``records/sql/*.sql``) over a
+Every adapter runs the same BigQuery-dialect queries (``records/sql/*.sql``) over a
 study-date window and returns polars frames with the explicit schemas of
 :mod:`cadbusi_assets.records.schemas`. Windows are pushed into the SQL: an adapter never reads
 everything and filters afterwards.
@@ -66,6 +66,11 @@ class Warehouse(Protocol):
         ``RADIOLOGY_SCHEMA`` (what the history columns of a run's exams read)."""
         ...
 
+    def accession_exams(self, accession_numbers: Sequence[str]) -> pl.DataFrame:
+        """The exams of the given accession numbers, whatever their date,
+        ``RADIOLOGY_SCHEMA`` (who holds a reused accession is decided from them)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -99,21 +104,32 @@ class SqlWarehouse:
         )
         return frame.sort("exam_date", "accession_number", "modality", nulls_last=True)
 
+    def accession_exams(self, accession_numbers: Sequence[str]) -> pl.DataFrame:
+        frame = self._by_patients(
+            "accession_exams", accession_numbers, {}, RADIOLOGY_SCHEMA, param="accession_numbers"
+        )
+        return frame.sort(
+            "exam_date", "accession_number", "patient_id", "modality", nulls_last=True
+        )
+
     def _by_patients(
         self,
         name: str,
         patient_ids: Sequence[str],
         params: Mapping[str, Any],
         schema: pl.Schema,
+        *,
+        param: str = "patient_ids",
     ) -> pl.DataFrame:
-        """Query ``name`` per batch of :data:`PATIENT_BATCH` ids (``@patient_ids``)."""
+        """Query ``name`` per batch of :data:`PATIENT_BATCH` ids (``@patient_ids``, or the
+        array parameter ``param``)."""
         if isinstance(patient_ids, str):
-            raise TypeError(f"{name}() takes a sequence of patient ids, not one string")
+            raise TypeError(f"{name}() takes a sequence of ids, not one string")
         ids = sorted({str(p) for p in patient_ids if p is not None})
         if not ids:
             return empty_frame(schema)
         frames = [
-            self._run(name, {**params, "patient_ids": ids[i : i + PATIENT_BATCH]}, schema)
+            self._run(name, {**params, param: ids[i : i + PATIENT_BATCH]}, schema)
             for i in range(0, len(ids), PATIENT_BATCH)
         ]
         return pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]

@@ -31,6 +31,7 @@ QUERY_NAMES: tuple[str, ...] = (
     "exam_counts",
     "specimen_counts",
     "radiology_history",
+    "accession_exams",
 )
 
 _SENTINEL = "cadbusi_param__{}__"
