@@ -331,7 +331,13 @@ def select_imaging_studies(
             )
         require_uid = _require_study_uid(require_study_uid)
         opt_out = load_opt_out_from_env()
-        elsewhere, here = _accessions_stored(raw_zone, day)
+        elsewhere, here = _accessions_stored(
+            raw_zone,
+            day,
+            parsed["accession_number"]
+            if "accession_number" in parsed.columns
+            else pl.Series([], dtype=pl.Utf8),
+        )
         selection = select_cohort(
             parsed,
             require_pacs_reference=require_uid,
@@ -379,17 +385,22 @@ def select_imaging_studies(
     return reports
 
 
-def _accessions_stored(raw_zone: Zone, day: str) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+def _accessions_stored(
+    raw_zone: Zone, day: str, accessions: pl.Series
+) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     """Accession number → the patient ids the stored cohorts hold it for: other dates', and
-    ``day``'s own."""
-    stored = read_all_partition_tables(raw_zone, COHORT_TABLE)
+    ``day``'s own; only for ``accessions`` (the date's rows', the only ones asked about). Reads
+    the three columns of every stored cohort (a backfill of years reads them on every date)."""
     columns = ["accession_number", "patient_id", "exam_date"]
+    stored = read_all_partition_tables(raw_zone, COHORT_TABLE, columns=columns)
     if stored is None or not set(columns) <= set(stored.columns):
         return {}, {}
+    wanted = accessions.cast(pl.Utf8).str.strip_chars().drop_nulls().unique()
+    stored = stored.select(columns).drop_nulls().filter(pl.col("accession_number").is_in(wanted))
     elsewhere: dict[str, set[str]] = {}
     here: dict[str, set[str]] = {}
     this_day = dt.date.fromisoformat(day)
-    for accession, patient, exam_date in stored.select(columns).drop_nulls().iter_rows():
+    for accession, patient, exam_date in stored.iter_rows():
         held = here if _as_date(exam_date) == this_day else elsewhere
         held.setdefault(accession, set()).add(patient)
     return elsewhere, here

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Sequence
 
 import polars as pl
 from upath import UPath
@@ -124,18 +125,42 @@ def listed_paths(zone: Zone, table: str, column: str) -> set[str]:
     return paths
 
 
-def read_all_partition_tables(zone: Zone, table: str) -> pl.DataFrame | None:
+def read_all_partition_tables(
+    zone: Zone, table: str, columns: Sequence[str] | None = None
+) -> pl.DataFrame | None:
     """All partitions of ``table`` concatenated (diagonal: columns added later become null),
     but those of :func:`open_batches` (a pass stopped between its tables: they mix two runs,
     so every reader of all batches, the catalog and the lesions, leaves them out alike), and
-    those a person retired (:func:`left_out_batches`)."""
+    those a person retired (:func:`left_out_batches`).
+
+    ``columns``: read only these (a partition written before a column existed gives what it
+    has of them; the concatenation fills the rest with nulls)."""
     left_out = left_out_batches(zone)
-    frames = [
-        pl.read_parquet(path.read_bytes()) if not zone.local else pl.read_parquet(str(path.path))
+    paths = [
+        path
         for path in zone.iter_files("tables", table, suffix=".parquet")
         if path.name.removesuffix(".parquet") not in left_out
     ]
+    if columns is not None and zone.local and paths:
+        # one lazy scan of every file: a backfill of years reads a few columns of hundreds of
+        # tables on every date, and one query plan is ~2.5x faster than a call per file
+        lazy = pl.concat(
+            [pl.scan_parquet(str(path.path)) for path in paths], how="diagonal_relaxed"
+        )
+        present = [c for c in columns if c in lazy.collect_schema()]
+        found = lazy.select(present).collect()
+        return found if found.height or found.width else None
+    frames = [_read_columns(path, zone.local, columns) for path in paths]
     frames = [f for f in frames if f.height or f.width]
     if not frames:
         return None
-    return pl.concat(frames, how="diagonal_relaxed")
+    found = pl.concat(frames, how="diagonal_relaxed")
+    return found if columns is None else found.select(c for c in columns if c in found.columns)
+
+
+def _read_columns(path: UPath, local: bool, columns: Sequence[str] | None) -> pl.DataFrame:
+    source: str | bytes = str(path.path) if local else path.read_bytes()
+    if columns is None:
+        return pl.read_parquet(source)
+    schema = pl.read_parquet_schema(source)
+    return pl.read_parquet(source, columns=[c for c in columns if c in schema])
