@@ -2483,7 +2483,7 @@ NET_FAINT_REACH = 2.0
 #: not the point's own verdict) 2,696, 13, at 0.7 16 false; without the eight orientations
 #: (NET_VIEW_TURNED None) the three mirrorings 2,699, 16, 3 > 2 px (max 3.00), the sure rule
 #: alone 2,698, 15; the transposed crop alone 2,696, 20. The heat map on the crop scaled
-#: 0.75x or 1.33x (all rules): 2,695, 12 and 2,696, 13. Held-out seeds 0-49 (2,156 marks),
+#: 0.75x or 1.33x (all rules): 2,695, 12 and 2,696, 13; both at 0.85: 2,695, 13. Held-out seeds 0-49 (2,156 marks),
 #: ``("lr",)`` at 0.85, measured once: 2,089 -> 2,090 found, 20 -> 20 false or second, 26
 #: > 2 px, max 5.00. ``detect_calipers`` +5.1 ms mean, +5.4 median a frame (the mirrored
 #: heat map ~3.2; tuning seeds 100-115, alternated in one process): off, too dear for one mark.
