@@ -313,6 +313,38 @@ def cell_points(out: np.ndarray, min_prob: float) -> list[NetPoint]:
     return points
 
 
+#: The other seven orientations of a crop (:meth:`CaliperNet.find_views`): mirrored left to
+#: right (``lr``), top to bottom (``ud``), both (``lrud``); transposed, rows for columns
+#: (``t``), and then mirrored those three ways (``tlr``, ``tud``, ``tlrud``).
+VIEWS = ("lr", "ud", "lrud", "t", "tlr", "tud", "tlrud")
+
+
+def view_of(crop: np.ndarray, view: str) -> np.ndarray:
+    """``crop`` seen as ``view`` (:data:`VIEWS`), contiguous."""
+    if view not in VIEWS:
+        raise ValueError(f"unknown view {view!r} (known: {VIEWS})")
+    out = crop.swapaxes(0, 1) if view.startswith("t") else crop
+    flips = view.removeprefix("t")
+    if "lr" in flips:
+        out = out[:, ::-1]
+    if "ud" in flips:
+        out = out[::-1]
+    return np.ascontiguousarray(out)
+
+
+def view_point(view: str, x: int, y: int, height: int, width: int) -> tuple[int, int]:
+    """The point ``(x, y)`` of :func:`view_of` a ``height`` x ``width`` crop as ``view``, in
+    the crop's own coordinates."""
+    turned = view.startswith("t")
+    flips = view.removeprefix("t")
+    view_w, view_h = (height, width) if turned else (width, height)
+    if "lr" in flips:
+        x = view_w - 1 - x
+    if "ud" in flips:
+        y = view_h - 1 - y
+    return (y, x) if turned else (x, y)
+
+
 def _fusable() -> bool:
     """Whether this torch has oneDNN's convolution and linear primitives with a pointwise
     post-op (``torch.ops.mkldnn._convolution_pointwise``, ``_linear_pointwise``: what
@@ -517,6 +549,24 @@ class CaliperNet:
     def find(self, crops: list[np.ndarray], min_prob: float) -> list[list[NetPoint]]:
         """Caliper points (crop coordinates) the heat map finds in each crop."""
         return [cell_points(o, min_prob) for o in self.outputs(crops)]
+
+    def find_views(
+        self, crop: np.ndarray, min_prob: float, views: Sequence[str]
+    ) -> list[list[NetPoint]]:
+        """The heat map's points on ``crop`` seen another way (each of ``views``, names of
+        :data:`VIEWS`: mirrored, transposed), in ``crop``'s own coordinates, one list per
+        view (views of one shape in one batch)."""
+        height, width = crop.shape[:2]
+        found = self.outputs([view_of(crop, v) for v in views])
+        out: list[list[NetPoint]] = []
+        for v, o in zip(views, found, strict=True):
+            points = []
+            for p in cell_points(o, min_prob):
+                x, y = view_point(v, p.x, p.y, height, width)
+                if 0 <= x < width and 0 <= y < height:
+                    points.append(NetPoint(x, y, p.prob))
+            out.append(points)
+        return out
 
     def refine(
         self,

@@ -2468,6 +2468,29 @@ NET_FAINT_PROB: float | None = None
 NET_FAINT_TURNED = 0.85
 NET_FAINT_PLACE = 0.8
 NET_FAINT_REACH = 2.0
+#: Off (empty) in production: the heat map also run on the crop seen other ways
+#: (:data:`.caliper_net.VIEWS`, :meth:`.caliper_net.CaliperNet.find_views`), for marks drawn
+#: in orientations the training families never drew. A point of those views at least
+#: :data:`NET_MIN_PROB` probable with no point of the crop's own heat map within
+#: NET_VIEW_NEW px is judged as the others are, after all of them (where no mark is yet),
+#: by the rules of NET_VIEW_RULES only (0 sure, 1 agreed, 2 mirrored, 3 white cross,
+#: 4 white arrow, 5 smeared '+', 6 small arrow's tip), and, where NET_VIEW_TURNED is set,
+#: only when the deciding refiner gives its inputs at least that at all eight orientations.
+#: Measured (calipers round 12) on tuning seeds 100-439 (2,728 marks; HEAD 2,694 found, 12
+#: false or second, 2 > 2 px, max 2.24): ``("lr",)`` at 0.85: 2,696, 12, 2, 2.24 (ge_voluson
+#: 304, siemens_s2000 310: the marks NET_FAINT_PROB finds, their own heat 0.07 and 0.12);
+#: the three mirrorings at 0.85 the same two; all seven views (the seven others at 0.85,
+#: not the point's own verdict) 2,696, 13, at 0.7 16 false; without the eight orientations
+#: (NET_VIEW_TURNED None) the three mirrorings 2,699, 16, 3 > 2 px (max 3.00), the sure rule
+#: alone 2,698, 15; the transposed crop alone 2,696, 20. The heat map on the crop scaled
+#: 0.75x or 1.33x (all rules): 2,695, 12 and 2,696, 13; both at 0.85: 2,695, 13. Held-out seeds 0-49 (2,156 marks),
+#: ``("lr",)`` at 0.85, measured once: 2,089 -> 2,090 found, 20 -> 20 false or second, 26
+#: > 2 px, max 5.00. ``detect_calipers`` +5.1 ms mean, +5.4 median a frame (the mirrored
+#: heat map ~3.2; tuning seeds 100-115, alternated in one process): off, too dear for one mark.
+NET_VIEWS: tuple[str, ...] = ()
+NET_VIEW_NEW = 4.0
+NET_VIEW_RULES: frozenset[int] = frozenset(range(7))
+NET_VIEW_TURNED: float | None = None
 #: Version 3: where no mark is yet once the points above are taken, a point the deciding
 #: refiner gives at least NET_WHITE_PROB (of its version; none: the rule is off) is a mark
 #: too where a white cross is drawn (:func:`white_cross_centre`): white '+' whose arms run
@@ -2853,7 +2876,9 @@ def _hued_net_marks(
         return kept
     yellow = as_yellow(maps, HUED_BOOST)
     more_placed: list[_Mark] = []
-    more = _net_marks(yellow, kept, inside, arm, tip_layer, more_placed, None, veto=False)
+    more = _net_marks(
+        yellow, kept, inside, arm, tip_layer, more_placed, None, veto=False, views=False
+    )
     known = {id(m) for m in kept}
     added = [
         m
@@ -2878,6 +2903,7 @@ def _net_marks(
     placed: list[_Mark] | None = None,
     hued: tuple[np.ndarray, ColourMaps, np.ndarray] | None = None,
     veto: bool = True,
+    views: bool = True,
 ) -> list[_Mark]:
     """The marks ``kept`` that the learned finder (:func:`.caliper_net.caliper_net`) does not
     veto (one scored below :data:`NET_VETO_SCORE` whose point its refiner gives less than
@@ -2892,7 +2918,9 @@ def _net_marks(
     :data:`NET_ARROW_PROB`; then a small coloured '+' smeared by JPEG, :data:`SMEAR_PROB`;
     then the tip of a small arrow on ``tip_layer``, the coloured mark layer, in a frame of
     arrows, :data:`NET_TIP_PROB`; then, where :data:`NET_FAINT_PROB` is set, the faint
-    heat-map points sure at every orientation or beside a white arrow's tip) sure of, at the
+    heat-map points sure at every orientation or beside a white arrow's tip; then, where
+    :data:`NET_VIEWS` is set, the points of the heat map on the crop mirrored or
+    transposed, ``views`` False: not looked for) sure of, at the
     refined point (the cross's centre, the
     arrow's tip, the smeared blob's centre; inside the crop, and ``inside`` when given). One
     refiner batch for the veto and the heat-map points, one for the mirrored verdicts (and
@@ -2923,6 +2951,18 @@ def _net_marks(
     all_heat = net.find([crop], lowest)[0]
     found_heat = [p for p in all_heat if p.prob >= NET_MIN_PROB]
     heat = [p for p in found_heat if usable(p.x, p.y) and clear(p.x, p.y, kept)]
+    plain = len(heat)
+    if NET_VIEWS and views:
+        # the other views' points where the crop's own heat map has none
+        seen = list(found_heat)
+        for p in (q for points in net.find_views(crop, NET_MIN_PROB, NET_VIEWS) for q in points):
+            if (
+                usable(p.x, p.y)
+                and clear(p.x, p.y, kept)
+                and all(math.hypot(p.x - q.x, p.y - q.y) > NET_VIEW_NEW for q in seen)
+            ):
+                heat.append(p)
+                seen.append(p)
     faint = [
         p for p in all_heat if p.prob < NET_MIN_PROB and usable(p.x, p.y) and clear(p.x, p.y, kept)
     ]
@@ -2981,6 +3021,18 @@ def _net_marks(
     mirrored = net.mirrored(crop, [(heat[k].x, heat[k].y) for k in leaning])
     for k, probs in zip(leaning, mirrored, strict=True):
         taken_by[k][2] = bool(probs.min() >= NET_MIRROR_PROB)
+    # the other views' points that are no mark at one of the eight orientations (the seven
+    # others asked only where the deciding refiner's own verdict passes)
+    refused: set[int] = set()
+    if NET_VIEW_TURNED is not None:
+        turning = [k for k in range(plain, len(heat)) if verdicts[k].prob >= NET_VIEW_TURNED]
+        refused = set(range(plain, len(heat))) - set(turning)
+        seen_turned = net.mirrored(crop, [(heat[k].x, heat[k].y) for k in turning], turned=True)
+        refused |= {
+            k
+            for k, probs in zip(turning, seen_turned, strict=True)
+            if probs.min() < NET_VIEW_TURNED
+        }
     # The faint points (after all the others): the deciding refiner's verdict (the placing
     # one's only where that is at least NET_FAINT_TURNED), then, where both lean to a mark,
     # the deciding one's at the seven other orientations (one batch); their third rule.
@@ -3056,10 +3108,14 @@ def _net_marks(
     found: list[_Mark] = []
     # the agreed points only where no sure one is, the mirrored ones where neither is, the
     # white crosses and arrows, then the smeared coloured crosses, then the arrows' tips;
-    # then the same for the faint points
-    passes = [range(ordinary), range(ordinary, len(heat))]
-    for ks, rule in ((ks, rule) for ks in passes for rule in range(7)):
+    # then the same for the faint points, then for the other views' points (NET_VIEWS)
+    passes = [range(plain), range(ordinary, len(heat)), range(plain, ordinary)]
+    for n, ks, rule in ((n, ks, rule) for n, ks in enumerate(passes) for rule in range(7)):
+        if n == 2 and rule not in NET_VIEW_RULES:
+            continue
         for k in ks:
+            if k in refused:
+                continue
             p, taken = verdicts[k], taken_by[k]
             moved = at[k][rule - 3] if rule >= 3 else None
             x, y, style = (p.x, p.y, NET_STYLE) if rule < 3 else (moved or (-1, -1, NET_STYLE))
