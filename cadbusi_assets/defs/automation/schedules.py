@@ -1,7 +1,8 @@
 """Schedules: yesterday's study date every night, and a trailing window for late arrivals;
 the sensor that goes through older dates for changes.
 
-Their times (UTC) are settings, so they can match the PACS's quiet hours:
+Their times are settings, so they can match the PACS's quiet hours, in the hospital's time zone
+(``CADBUSI_TIMEZONE``, default UTC; daylight saving followed, each date asked for once):
 ``CADBUSI_NIGHTLY_AT`` (``HH:MM``, default ``02:00``: the daily partitions' schedule runs once a
 day) and ``CADBUSI_LATE_ARRIVALS_SCHEDULE`` (cron, default ``0 5 * * *``; it may come more
 often, ``0 * * * *`` every hour: it asks for a date only when that date's study count changed,
@@ -17,8 +18,11 @@ from cadbusi_assets.defs.automation.times import (
     DEFAULT_LATE_ARRIVALS,
     LATE_ARRIVALS_ENV_VAR,
     NIGHTLY_ENV_VAR,
+    TIMEZONE_ENV_VAR,
     nightly_time,
     schedule_cron,
+    site_timezone,
+    site_today,
 )
 from cadbusi_assets.defs.imaging.deidentified_images import deidentified_images
 from cadbusi_assets.defs.imaging.image_analysis import image_features, inpainted_images
@@ -61,14 +65,16 @@ _status = (
 )
 
 _hour, _minute = nightly_time()
+#: the hospital's time zone: the partitions' (the nightly schedule follows it) and the schedules'
+_timezone = site_timezone()
 nightly_study_date_schedule = dg.build_schedule_from_partitioned_job(
     study_date_job,
     hour_of_day=_hour,
     minute_of_hour=_minute,
     name="nightly_study_date_schedule",
     default_status=_status,
-    description=f"Every night at {_hour:02d}:{_minute:02d} UTC ({NIGHTLY_ENV_VAR}): yesterday's "
-    "study date, records to Labelbox data rows.",
+    description=f"Every night at {_hour:02d}:{_minute:02d} {_timezone} ({NIGHTLY_ENV_VAR}, "
+    f"{TIMEZONE_ENV_VAR}): yesterday's study date, records to Labelbox data rows.",
 )
 
 
@@ -257,8 +263,9 @@ _late = schedule_cron(LATE_ARRIVALS_ENV_VAR, DEFAULT_LATE_ARRIVALS)
     cron_schedule=_late,
     job=study_date_job,
     default_status=_status,
-    description=f"On `{_late}` (UTC; {LATE_ARRIVALS_ENV_VAR}): re-run the {LATE_ARRIVAL_DAYS} "
-    "days before yesterday whose warehouse study count differs from what was processed (late "
+    execution_timezone=_timezone,
+    description=f"On `{_late}` ({_timezone}; {LATE_ARRIVALS_ENV_VAR}): re-run the "
+    f"{LATE_ARRIVAL_DAYS} days before yesterday whose warehouse study count differs from what was processed (late "
     "arrivals), and only those.",
 )
 def late_arrivals_schedule(
@@ -298,7 +305,7 @@ DRIFT_DATES_PER_TICK = 92
 def history_drift_sensor(
     context: dg.SensorEvaluationContext, warehouse: WarehouseResource, zones: ZonesResource
 ) -> dg.SensorResult:
-    today = dt.datetime.now(dt.UTC).date()
+    today = site_today()
     window = _window(dt.date.min, today - dt.timedelta(days=LATE_ARRIVAL_DAYS + 2))
     if window is None:
         return dg.SensorResult(skip_reason="no study date is older than the late-arrival window")
