@@ -150,3 +150,57 @@ def test_a_malformed_time_zone_stops_the_code_location_with_its_name(value):
     )
     assert result.returncode != 0
     assert f"SettingsError: CADBUSI_TIMEZONE={value!r} is not a time zone name" in result.stderr
+
+
+_FUTURE_TICKS = """
+query($s: ScheduleSelector!, $cursor: Float!) { scheduleOrError(scheduleSelector: $s) {
+  ... on Schedule { executionTimezone cronSchedule
+    futureTicks(cursor: $cursor, limit: 5) { results { timestamp
+      evaluationResult { skipReason error { message } runRequests { tags { key value } } } } } }
+  ... on PythonError { message } } }
+"""
+
+
+@pytest.mark.integration
+def test_the_uis_schedule_page_shows_the_nightly_ticks_in_the_hospitals_time(tmp_path):
+    """The schedule page of the webserver (its GraphQL: the next ticks and what each would ask
+    for, the UI's tick preview), New York, nightly at 02:30, over the spring-forward night.
+    Before: the UI listed the ticks at 02:30 UTC (21:30 or 22:30 the evening before), each
+    asking for the New York date still going. Now: 02:30 local (03:00 on the night 02:30 does
+    not exist), each asking for the date that is over."""
+    from cadbusi_assets_tests.defs.services import checkout_deployment, dagster_services
+
+    site = "America/New_York"
+    env = checkout_deployment(
+        tmp_path,
+        CADBUSI_TIMEZONE=site,
+        CADBUSI_NIGHTLY_AT="02:30",
+        CADBUSI_FIRST_STUDY_DATE="2026-01-01",
+        CADBUSI_LAST_STUDY_DATE="2026-12-31",
+    )
+    zone = ZoneInfo(site)
+    selector = {
+        "repositoryLocationName": "cadbusi_assets",
+        "repositoryName": "__repository__",
+        "scheduleName": "nightly_study_date_schedule",
+    }
+    cursor = dt.datetime(2026, 3, 6, tzinfo=zone).timestamp()
+    with dagster_services(env, daemon=False) as services:
+        data = services.graphql(_FUTURE_TICKS, {"s": selector, "cursor": cursor}, timeout=120)
+    schedule = data["scheduleOrError"]
+    assert schedule["executionTimezone"] == site, schedule
+    seen = []
+    for tick in schedule["futureTicks"]["results"]:
+        local = dt.datetime.fromtimestamp(tick["timestamp"], zone)
+        result = tick["evaluationResult"]
+        assert result["error"] is None, result["error"]
+        ((request,),) = [result["runRequests"]]
+        tags = {t["key"]: t["value"] for t in request["tags"]}
+        seen.append((local.strftime("%m-%d %H:%M"), tags["dagster/partition"]))
+    assert seen == [
+        ("03-06 02:30", "2026-03-05"),
+        ("03-07 02:30", "2026-03-06"),
+        ("03-08 03:00", "2026-03-07"),  # 02:30 does not exist that night
+        ("03-09 02:30", "2026-03-08"),
+        ("03-10 02:30", "2026-03-09"),
+    ]
