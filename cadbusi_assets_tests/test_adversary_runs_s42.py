@@ -40,7 +40,12 @@ Held (probes, no test kept):
   iteration later; a ranged run terminated in a date is left to a person by the
   interrupted-dates sensor, as before), the backfill was CANCELED 40 s after the request, no
   run process was left, and its first date re-run with ``dagster asset materialize`` at once
-  ran (17 s: no lock held). Not tried: a cancel that terminates a run in its imaging pass.
+  ran (17 s: no lock held). Cancelled again, on another deployment, while both runs of a
+  4-date backfill (two studies a date, 2 dates a run) were in their imaging step: the backfill
+  was CANCELED 12 s later, at the daemon's next iteration, by which time both runs had
+  succeeded (every date delivered, no interrupted date), and a new backfill of the same dates
+  succeeded. Not tried: a cancel that reaches a run still in its imaging pass (it needs a
+  run longer than the daemon's 30 s iteration after the request).
 
 Each test states what went wrong before the fix. Everything is synthetic; every subprocess
 has a timeout.
