@@ -34,6 +34,8 @@ VARIABLES: dict[str, str] = {
     "CADBUSI_DEPLOYMENT": "demo (default) or production",
     "CADBUSI_HOME": "demo home folder (default ./.demo)",
     "CADBUSI_FIRST_STUDY_DATE": "first partition of the study_date partitions (YYYY-MM-DD)",
+    "CADBUSI_TIMEZONE": "the hospital's time zone, an IANA name (default UTC): study dates are "
+    "its local dates, the schedules' times its wall-clock times",
     "CADBUSI_WAREHOUSE": "duckdb:///path.duckdb | postgresql://user@host:port/db | bigquery://project/dataset",
     "CADBUSI_PACS": "folder:///path | dicomweb+https://host/dicom-web | dimse://AET@host:port?...",
     "CADBUSI_RAW_ZONE": "raw (PHI) zone root: /path, file://, gs://bucket/prefix, s3://bucket/prefix",

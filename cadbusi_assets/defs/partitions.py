@@ -2,8 +2,8 @@
 
 The study-date partitions cover the dates the data has:
 
-- production: from ``CADBUSI_FIRST_STUDY_DATE`` to yesterday (UTC; a day's partition appears
-  once it is over);
+- production: from ``CADBUSI_FIRST_STUDY_DATE`` to yesterday (in the hospital's time zone,
+  ``CADBUSI_TIMEZONE``, default UTC: a day's partition appears once that local day is over);
 - demo (``CADBUSI_HOME`` set, as ``make demo``, ``make dev`` and ``cadbusi demo`` do): exactly
   the demo cohort's dates, read from ``$CADBUSI_HOME/sources/cohort.json`` (written by the
   cohort generator), so a finished demo shows every partition materialized instead of a few
@@ -21,6 +21,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from cadbusi_assets.defs.automation.times import site_timezone
 from cadbusi_assets.settings import SettingsError, demo_paths, load_settings
 
 #: the file in the demo sources folder that records the cohort's first date and day count
@@ -62,7 +63,7 @@ def study_date_partitions_for(env: Mapping[str, str] | None = None) -> dg.DailyP
     return dg.DailyPartitionsDefinition(
         start_date=first,
         end_date=None if end is None else end.isoformat(),  # exclusive
-        timezone="UTC",
+        timezone=site_timezone(env),
     )
 
 
@@ -79,7 +80,7 @@ def _demo_cohort(path) -> tuple[str, str] | None:
     return first.isoformat(), (first + dt.timedelta(days=days - 1)).isoformat()
 
 
-#: One partition per DICOM StudyDate (treated as a UTC date; partition key = StudyDate).
+#: One partition per DICOM StudyDate (a date of the hospital's time zone; key = StudyDate).
 study_date_partitions = study_date_partitions_for()
 
 #: Dated exports, added from the UI, the export sensor or `cadbusi export` (keys like 2026-11-22).

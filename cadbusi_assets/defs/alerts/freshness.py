@@ -1,7 +1,8 @@
 """Freshness policy of the nightly study-date assets (shown in the UI's asset health).
 
-The nightly schedule starts at 02:00 UTC (``CADBUSI_NIGHTLY_AT``); every study-date asset is
-expected to have been materialized within 4 hours of it each day, by 06:00 UTC by default
+The nightly schedule starts at 02:00 (``CADBUSI_NIGHTLY_AT``, in the hospital's time zone
+``CADBUSI_TIMEZONE``, default UTC); every study-date asset is
+expected to have been materialized within 4 hours of it each day, by 06:00 by default
 (``CADBUSI_FRESHNESS_DEADLINE`` sets that deadline's cron, else it follows the nightly run;
 ``CADBUSI_FRESHNESS_HOURS`` the 4-hour window). The daemon's freshness evaluation
 (on by default, ``freshness: enabled`` in dagster.yaml) turns an asset *stale* when that
@@ -20,7 +21,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from cadbusi_assets.defs.automation.times import nightly_time
+from cadbusi_assets.defs.automation.times import nightly_time, site_timezone
 
 #: the study-date assets the nightly job materializes (same list as the schedules')
 NIGHTLY_ASSETS = (
@@ -48,7 +49,9 @@ def nightly_freshness_policy(env: Mapping[str, str] | None = None) -> dg.Freshne
         end = dt.datetime(2000, 1, 1, hour, minute) + dt.timedelta(hours=hours)
         deadline = f"{end.minute} {end.hour} * * *"
     return dg.FreshnessPolicy.cron(
-        deadline_cron=deadline, lower_bound_delta=dt.timedelta(hours=hours), timezone="UTC"
+        deadline_cron=deadline,
+        lower_bound_delta=dt.timedelta(hours=hours),
+        timezone=site_timezone(env),
     )
 
 

@@ -1,7 +1,8 @@
 """Schedules: yesterday's study date every night, and a trailing window for late arrivals;
 the sensor that goes through older dates for changes.
 
-Their times (UTC) are settings, so they can match the PACS's quiet hours:
+Their times are settings, so they can match the PACS's quiet hours, in the hospital's time zone
+(``CADBUSI_TIMEZONE``, default UTC; daylight saving followed, each date asked for once):
 ``CADBUSI_NIGHTLY_AT`` (``HH:MM``, default ``02:00``: the daily partitions' schedule runs once a
 day) and ``CADBUSI_LATE_ARRIVALS_SCHEDULE`` (cron, default ``0 5 * * *``; it may come more
 often, ``0 * * * *`` every hour: it asks for a date only when that date's study count changed,
@@ -10,6 +11,7 @@ year an hour and re-runs a processed date whose count changed since.
 """
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -17,8 +19,11 @@ from cadbusi_assets.defs.automation.times import (
     DEFAULT_LATE_ARRIVALS,
     LATE_ARRIVALS_ENV_VAR,
     NIGHTLY_ENV_VAR,
+    TIMEZONE_ENV_VAR,
     nightly_time,
     schedule_cron,
+    site_timezone,
+    site_today,
 )
 from cadbusi_assets.defs.imaging.deidentified_images import deidentified_images
 from cadbusi_assets.defs.imaging.image_analysis import image_features, inpainted_images
@@ -61,22 +66,25 @@ _status = (
 )
 
 _hour, _minute = nightly_time()
+#: the hospital's time zone: the partitions' (the nightly schedule follows it) and the schedules'
+_timezone = site_timezone()
 nightly_study_date_schedule = dg.build_schedule_from_partitioned_job(
     study_date_job,
     hour_of_day=_hour,
     minute_of_hour=_minute,
     name="nightly_study_date_schedule",
     default_status=_status,
-    description=f"Every night at {_hour:02d}:{_minute:02d} UTC ({NIGHTLY_ENV_VAR}): yesterday's "
-    "study date, records to Labelbox data rows.",
+    description=f"Every night at {_hour:02d}:{_minute:02d} {_timezone} ({NIGHTLY_ENV_VAR}, "
+    f"{TIMEZONE_ENV_VAR}): yesterday's study date, records to Labelbox data rows.",
 )
 
 
 def nightly_date(at: dt.datetime) -> dt.date:
     """The study date that the nightly schedule's latest tick at or before ``at`` asks for (the
     day before that tick's: yesterday's, the last one that is over), ``CADBUSI_NIGHTLY_AT``
-    being the tick's time of day (UTC)."""
-    at = at.astimezone(dt.UTC) if at.tzinfo is not None else at
+    being the tick's time of day in the hospital's time zone (``CADBUSI_TIMEZONE``); a naive
+    ``at`` is taken to be in that zone already."""
+    at = at.astimezone(ZoneInfo(_timezone)) if at.tzinfo is not None else at
     tick_day = at.date()
     if (at.hour, at.minute) < (_hour, _minute):  # today's tick is still to come
         tick_day -= dt.timedelta(days=1)
@@ -268,9 +276,11 @@ _late = schedule_cron(LATE_ARRIVALS_ENV_VAR, DEFAULT_LATE_ARRIVALS)
     cron_schedule=_late,
     job=study_date_job,
     default_status=_status,
-    description=f"On `{_late}` (UTC; {LATE_ARRIVALS_ENV_VAR}): re-run the {LATE_ARRIVAL_DAYS} "
-    "days before yesterday whose warehouse study count differs from what was processed (late "
-    "arrivals), and only those; never the date of the nightly schedule's latest tick (its own).",
+    execution_timezone=_timezone,
+    description=f"On `{_late}` ({_timezone}; {LATE_ARRIVALS_ENV_VAR}): re-run the "
+    f"{LATE_ARRIVAL_DAYS} days before yesterday whose warehouse study count differs from what "
+    "was processed (late arrivals), and only those; never the date of the nightly schedule's "
+    "latest tick (its own).",
 )
 def late_arrivals_schedule(
     context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource, zones: ZonesResource
@@ -314,7 +324,7 @@ DRIFT_DATES_PER_TICK = 92
 def history_drift_sensor(
     context: dg.SensorEvaluationContext, warehouse: WarehouseResource, zones: ZonesResource
 ) -> dg.SensorResult:
-    today = dt.datetime.now(dt.UTC).date()
+    today = site_today()
     window = _window(dt.date.min, today - dt.timedelta(days=LATE_ARRIVAL_DAYS + 2))
     if window is None:
         return dg.SensorResult(skip_reason="no study date is older than the late-arrival window")

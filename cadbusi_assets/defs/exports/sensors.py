@@ -3,11 +3,11 @@
 month. One export run per added partition: the sensor launches only partitions that nobody has
 launched — no materialization, no queued, running or failed run of ``dataset_export`` for it."""
 
-import datetime as dt
 import json
 
 import dagster as dg
 
+from cadbusi_assets.defs.automation.times import site_today
 from cadbusi_assets.defs.exports.assets import dataset_export
 from cadbusi_assets.defs.exports.guards import EXPORT_JOB_NAME, launched_export_partitions
 from cadbusi_assets.defs.partitions import export_partitions
@@ -48,7 +48,7 @@ def export_partition_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRes
     "in the UI to cut monthly exports).",
 )
 def monthly_export_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    today = dt.datetime.now(dt.UTC).date()
+    today = site_today()  # the hospital's month
     key = today.replace(day=1).isoformat()
     if context.instance.has_dynamic_partition(str(export_partitions.name), key):
         return dg.SensorResult(skip_reason=f"export {key} already exists")
