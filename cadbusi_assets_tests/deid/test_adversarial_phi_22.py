@@ -1,0 +1,352 @@
+"""Adversarial PHI tests, twenty-second round: channels inside the pixel data and beside it,
+and round 21's untried case (a name split across two tags or two sentences).
+
+DRAFT
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from urllib.parse import quote
+
+import numpy as np
+import pydicom
+import pytest
+from PIL import Image
+from pydicom.dataset import Dataset
+from pydicom.encaps import encapsulate
+from pydicom.sequence import Sequence
+from pydicom.uid import JPEG2000, ExplicitVRLittleEndian, JPEGBaseline8Bit, JPEGLSLossless
+
+from cadbusi_assets.deid.deidentify import deidentify_dataset
+from cadbusi_assets.dicom import iter_frames, quiet_pydicom
+from cadbusi_assets_tests.deid.phi_support import (
+    SecretScan,
+    assert_assets_pass_wrote_none,
+    assert_command_wrote_none,
+    canary_patient,
+    deidentify_channel_files,
+)
+from cadbusi_assets_tests.deid.phi_support import dataset_item as _item
+
+PHONE = "617-555-0188"
+BIRTH = "19580711"
+
+
+class Person:
+    """One patient (her DICOM name, its parts, id) and her relative, in one script."""
+
+    def __init__(self, key, name, family, given, relative, kin, patient_id, legacy):
+        self.key, self.name, self.family, self.given = key, name, family, given
+        self.relative, self.kin, self.patient_id, self.legacy = relative, kin, patient_id, legacy
+
+    def words(self) -> str:
+        """What a vendor's or a scanner's metadata says of her."""
+        return (
+            f"{self.family} {self.given} MRN {self.patient_id} DOB {BIRTH} "
+            f"{self.kin} {self.relative} {PHONE}"
+        )
+
+
+PEOPLE = {
+    p.key: p
+    for p in (
+        Person("latin", "Brézillon-Quarrow^Anaïs", "Brézillon-Quarrow", "Anaïs",
+               "Ysolde Ñandúbarra", "sa sœur", "5172839", ("latin-1", "cp1252")),
+        Person("cyrillic", "Кварроу^Снежана", "Кварроу", "Снежана", "Оттолина Вексворт",
+               "сестра", "5172940", ("cp1251", "koi8_r", "iso8859_5")),
+        Person("hangul", "Tak^Seoyun==탁^서윤", "탁", "서윤", "노은별", "언니", "5173041",
+               ("euc_kr", "cp949")),
+    )
+}  # fmt: skip
+
+
+def _secrets() -> list[str]:
+    words = {PHONE[4:], BIRTH, "TAK SEOYUN", "SEOYUN", "은별"}
+    for p in PEOPLE.values():
+        words |= {p.patient_id, p.family, p.given, *p.family.split("-"), *p.relative.split()}
+    words |= {"BREZILLON", "QUARROW", "ANAIS", "YSOLDE", "NANDUBARRA"}
+    return sorted(
+        w for w in words if len(w) >= 4 or (len(w) >= 2 and not SecretScan.folded(w).isascii())
+    )
+
+
+SCAN = SecretScan(_secrets(), {c for p in PEOPLE.values() for c in p.legacy})
+
+
+def _patient(person: Person, index: int) -> Dataset:
+    ds = canary_patient(person.name, person.patient_id, BIRTH)
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.StudyInstanceUID = f"1.2.826.0.1.3680043.99999.22.{list(PEOPLE).index(person.key) + 1}"
+    ds.AccessionNumber = f"ACC22{person.key.upper()}"
+    pixels = ds.pixel_array.copy()
+    pixels[120, 100 + index] = 255  # each its own image (the same pixels twice are a resend)
+    ds.PixelData = pixels.tobytes()
+    return ds
+
+
+# ----------------------------------------------------------- metadata inside the pixel data
+def _exif(p: Person) -> bytes:
+    exif = Image.Exif()
+    # ASCII fields, written in UTF-8 as devices do (Pillow writes a str as ASCII, '?' for
+    # every other letter)
+    exif[0x013B] = f"{p.family} {p.given}".encode()  # Artist
+    exif[0x010E] = p.words().encode()  # ImageDescription
+    ifd = exif.get_ifd(0x8769)
+    ifd[0x9003] = "1958:07:11 10:00:00"  # DateTimeOriginal (her birth)
+    ifd[0x9286] = b"UNICODE\0" + p.words().encode("utf-16-le")  # UserComment
+    return exif.tobytes()
+
+
+def _xmp(p: Person) -> bytes:
+    return (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/"><rdf:Description>'
+        f"<dc:creator>{p.family} {p.given}</dc:creator><dc:description>{p.words()}"
+        "</dc:description></rdf:Description></rdf:RDF></x:xmpmeta>"
+        '<?xpacket end="w"?>'
+    ).encode()
+
+
+def _compressed(ds: Dataset, syntax, stream: bytes) -> None:
+    ds.PixelData = encapsulate([stream])
+    ds["PixelData"].VR = "OB"
+    ds.file_meta.TransferSyntaxUID = syntax
+    ds.LossyImageCompression = "01" if syntax != JPEGLSLossless else "00"
+
+
+def jpeg_comment(ds: Dataset, p: Person) -> None:
+    buffer = io.BytesIO()
+    Image.fromarray(ds.pixel_array).save(buffer, "JPEG", quality=95, comment=p.words().encode())
+    _compressed(ds, JPEGBaseline8Bit, buffer.getvalue())
+
+
+def jpeg_exif(ds: Dataset, p: Person) -> None:
+    buffer = io.BytesIO()
+    Image.fromarray(ds.pixel_array).save(buffer, "JPEG", quality=95, exif=_exif(p))
+    _compressed(ds, JPEGBaseline8Bit, buffer.getvalue())
+
+
+def jpeg_xmp(ds: Dataset, p: Person) -> None:
+    buffer = io.BytesIO()
+    Image.fromarray(ds.pixel_array).save(buffer, "JPEG", quality=95, xmp=_xmp(p))
+    _compressed(ds, JPEGBaseline8Bit, buffer.getvalue())
+
+
+def j2k_comment(ds: Dataset, p: Person) -> None:
+    buffer = io.BytesIO()
+    Image.fromarray(ds.pixel_array).save(
+        buffer, "JPEG2000", no_jp2=True, irreversible=True, comment=p.words().encode()
+    )
+    _compressed(ds, JPEG2000, buffer.getvalue())
+
+
+def jpegls_comment(ds: Dataset, p: Person) -> None:
+    """A JPEG-LS stream (no codec here writes one): start of image, a COM segment, the rest
+    no valid scan."""
+    text = p.words().encode()
+    stream = b"\xff\xd8\xff\xfe" + (len(text) + 2).to_bytes(2, "big") + text + b"\xff\xd9"
+    _compressed(ds, JPEGLSLossless, stream)
+
+
+# ------------------------------------------------------------- images beside the image
+def _rendered(text: str, size: tuple[int, int]) -> np.ndarray:
+    from PIL import ImageDraw, ImageFont
+
+    image = Image.new("L", size, 0)
+    ImageDraw.Draw(image).text((2, 2), text, fill=255, font=ImageFont.load_default(size=12))
+    return np.asarray(image)
+
+
+def _icon(p: Person) -> Dataset:
+    pixels = _rendered(f"{p.family} {p.patient_id}", (64, 16))
+    return _item(Rows=16, Columns=64, SamplesPerPixel=1, PhotometricInterpretation="MONOCHROME2",
+                 BitsAllocated=8, BitsStored=8, HighBit=7, PixelRepresentation=0,
+                 PixelData=pixels.tobytes())  # fmt: skip
+
+
+def icon_image(ds: Dataset, p: Person) -> None:
+    """A thumbnail with her name and id, at the top and inside a referenced image's item."""
+    ds.IconImageSequence = Sequence([_icon(p)])
+    ref = _item(ReferencedSOPClassUID=ds.SOPClassUID,
+                ReferencedSOPInstanceUID="1.2.826.0.1.3680043.99999.22.900")  # fmt: skip
+    ref.IconImageSequence = Sequence([_icon(p)])
+    ds.ReferencedImageSequence = Sequence([ref])
+
+
+def patient_photo(ds: Dataset, p: Person) -> None:
+    family = quote(p.family.split("-")[-1])
+    item = _item(StudyInstanceUID="1.2.826.0.1.3680043.99999.22.901", TypeOfInstances="DICOM")
+    sop = _item(ReferencedSOPClassUID="1.2.840.10008.5.1.4.1.1.77.1.4",
+                ReferencedSOPInstanceUID="1.2.826.0.1.3680043.99999.22.903",
+                RetrieveURL=f"https://pacs.example.org/photo/{family}_{p.patient_id}.jpg")  # fmt: skip
+    series = _item(SeriesInstanceUID="1.2.826.0.1.3680043.99999.22.902")
+    series.ReferencedSOPSequence = Sequence([sop])
+    item.ReferencedSeriesSequence = Sequence([series])
+    ds.ReferencedPatientPhotoSequence = Sequence([item])
+
+
+def waveform_and_audio(ds: Dataset, p: Person) -> None:
+    """A waveform item (a channel labelled with her name, samples that spell the relative)
+    and an audio note in a retired curve group (its comment names the relative)."""
+    channel = _item(ChannelLabel=f"{p.family} {p.patient_id}", WaveformBitsStored=16)
+    group = _item(NumberOfWaveformChannels=1, NumberOfWaveformSamples=16,
+                  SamplingFrequency="100", WaveformBitsAllocated=16,
+                  WaveformSampleInterpretation="SS",
+                  MultiplexGroupLabel=f"{p.kin} {p.relative}",
+                  WaveformData=f"{p.relative} {PHONE}".encode().ljust(32, b" ")[:32])  # fmt: skip
+    group.ChannelDefinitionSequence = Sequence([channel])
+    ds.WaveformSequence = Sequence([group])
+    ds.add_new(0x5002200C, "OW", f"{p.given} {p.relative}".encode().ljust(32, b" ")[:32])
+    ds.add_new(0x5002200E, "LT", f"dictated: {p.kin} {p.relative} {PHONE}")  # Audio Comments
+
+
+CHANNELS = {
+    f.__name__: f
+    for f in (jpeg_comment, jpeg_exif, jpeg_xmp, j2k_comment, icon_image, patient_photo,
+              waveform_and_audio)
+}  # fmt: skip
+FILES = [(person, channel) for person in PEOPLE for channel in CHANNELS]
+
+
+def _file(person_key: str, channel: str) -> bytes:
+    index = FILES.index((person_key, channel))
+    ds = _patient(PEOPLE[person_key], index)
+    CHANNELS[channel](ds, PEOPLE[person_key])
+    uid = f"1.2.826.0.1.3680043.99999.22.{100 + index}"
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------- refused: what cannot be verified
+def encapsulated_pdf(p: Person) -> Dataset:
+    ds = _patient(p, 90)
+    del ds.PixelData
+    for keyword in ("Rows", "Columns", "SamplesPerPixel", "PhotometricInterpretation",
+                    "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation",
+                    "SequenceOfUltrasoundRegions"):  # fmt: skip
+        if keyword in ds:
+            delattr(ds, keyword)
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.104.1"
+    ds.Modality = "DOC"
+    ds.DocumentTitle = f"Worksheet {p.family}"
+    ds.MIMETypeOfEncapsulatedDocument = "application/pdf"
+    pdf = f"%PDF-1.4\n% {p.words()}\n%%EOF\n".encode()
+    ds.EncapsulatedDocument = pdf + b"\0" * (len(pdf) % 2)
+    return ds
+
+
+def scanned_worksheet(p: Person) -> Dataset:
+    ds = _patient(p, 91)
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    ds.ConversionType = "SD"
+    ds.Modality = "OT"
+    del ds.SequenceOfUltrasoundRegions
+    ds.PixelData = _rendered(p.words(), (ds.Columns, ds.Rows)).tobytes()
+    return ds
+
+
+REFUSED = {f.__name__: f for f in (encapsulated_pdf, scanned_worksheet)}
+
+
+def _refused_file(person_key: str, name: str) -> bytes:
+    if name == "jpegls_comment":
+        ds = _patient(PEOPLE[person_key], 92)
+        jpegls_comment(ds, PEOPLE[person_key])
+    else:
+        ds = REFUSED[name](PEOPLE[person_key])
+    index = list(PEOPLE).index(person_key) * 3 + [*REFUSED, "jpegls_comment"].index(name)
+    uid = f"1.2.826.0.1.3680043.99999.22.{300 + index}"
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+REFUSED_FILES = [(person, name) for person in PEOPLE for name in [*REFUSED, "jpegls_comment"]]
+
+
+def test_the_files_hold_what_they_plant():
+    """The scan sees every channel in its input (the test can fail)."""
+    for person, channel in FILES:
+        assert SCAN.in_bytes(_file(person, channel)), (person, channel)
+    for person, name in REFUSED_FILES:
+        assert SCAN.in_bytes(_refused_file(person, name)), (person, name)
+
+
+# ------------------------------------------------------------------ the command, one run
+@pytest.fixture(scope="module")
+def command_run(tmp_path_factory):
+    """Every file through ``cadbusi deidentify --analyze`` in its own process."""
+    files = {f"{person}_{channel}": _file(person, channel) for person, channel in FILES}
+    files |= {f"{person}_{name}": _refused_file(person, name) for person, name in REFUSED_FILES}
+    return deidentify_channel_files(tmp_path_factory.mktemp("round22"), files, timeout=500)
+
+
+@pytest.mark.parametrize(("person", "channel"), FILES)
+def test_no_channel_leaks_through_the_command(person, channel, command_run):
+    out, rows, _, _ = command_run
+    row = rows[f"{person}_{channel}"]
+    assert row["status"] == "ok", row["reason"]
+    data = (out / row["output_path"]).read_bytes()
+    assert SCAN.in_dicom(data) == []
+    assert (
+        str(pydicom.dcmread(io.BytesIO(data)).file_meta.TransferSyntaxUID) == ExplicitVRLittleEndian
+    )
+
+
+@pytest.mark.parametrize(("person", "name"), REFUSED_FILES)
+def test_what_cannot_be_verified_is_quarantined_with_a_reason(person, name, command_run):
+    _, rows, _, _ = command_run
+    row = rows[f"{person}_{name}"]
+    assert row["status"] == "quarantined"
+    assert row["reason"].strip() and not row["output_path"]
+    assert SCAN.in_text(row["reason"]) == []
+
+
+def test_nothing_else_the_command_writes_holds_them(command_run):
+    out, _, printed, report = command_run
+    assert_command_wrote_none(SCAN, out, printed, report)
+
+
+# ------------------------------------------------------------------- the assets' one pass
+def test_the_assets_pass_writes_none_of_them(tmp_path, pseudonymizer, caplog):
+    """Every file through the pass behind the ``deidentified_images``, ``image_features``
+    and ``inpainted_images`` assets: the images written, the others quarantined with a
+    reason, and nothing in the research zone, in what the partition reports or in what it
+    logs (at DEBUG) holds a planted word."""
+    files = [_file(person, channel) for person, channel in FILES]
+    files += [_refused_file(person, name) for person, name in REFUSED_FILES]
+    caplog.set_level(logging.DEBUG)  # after the files are made (Pillow logs what it writes)
+    assert_assets_pass_wrote_none(SCAN, tmp_path, files, pseudonymizer, len(REFUSED_FILES))
+    assert SCAN.in_text(caplog.text) == []
+    assert [r.name for r in caplog.records if r.name.startswith("PIL")] == []
+
+
+# ------------------------------------------------------------- found by this round's files
+@pytest.mark.parametrize("person", list(PEOPLE))
+def test_decoding_a_jpeg_frame_logs_none_of_its_exif(person, pseudonymizer, caplog):
+    """Pillow reads a JPEG frame's EXIF block when it opens the frame (for its resolution)
+    and logs every tag's value at DEBUG (``Tag 315 ... Value: 'Brézillon-Quarrow Anaïs'``):
+    with the root logger at DEBUG, de-identifying the frame wrote the Artist, the Image
+    Description and their text to the log (the Cyrillic and Hangul as escaped bytes).
+    Pillow's records are held back as pydicom's are."""
+    caplog.set_level(logging.DEBUG)
+    data = _file(person, "jpeg_exif")
+    caplog.clear()
+    out = deidentify_dataset(pydicom.dcmread(io.BytesIO(data)), pseudonymizer)
+    assert out.frames.shape[0] == 1
+    assert SCAN.in_text(caplog.text) == []
+    # the Cyrillic and Hangul values are logged as escaped bytes (b'\xd0\x9a...'): no
+    # record of Pillow's at all
+    assert [r.name for r in caplog.records if r.name.startswith("PIL")] == []
+    caplog.clear()
+    with quiet_pydicom():
+        frames = list(iter_frames(pydicom.dcmread(io.BytesIO(data))))
+    assert len(frames) == 1 and SCAN.in_text(caplog.text) == []
+    assert [r.name for r in caplog.records if r.name.startswith("PIL")] == []
