@@ -1352,6 +1352,17 @@ def _unknown_name_word(word: str) -> bool:
     )
 
 
+def name_like_words(text: str) -> list[str]:
+    """The words of ``text`` that read like a person's name (:func:`_unknown_name_word`:
+    title case, 4+ letters, in a names list only or in no vocabulary, no product, eponym,
+    room or device word, no Latin or clinical ending).
+
+    >>> name_like_words("Breast Ysolde"), name_like_words("Adv Breast L12-5 Doppler")
+    (['Ysolde'], [])
+    """
+    return [w for w in _SEGMENT.findall(text) if _unknown_name_word(w)] if text else []
+
+
 #: initials with dots before or after a word (``O.Q. Quimbrell``, ``Quimbrell, O.J.``): group
 #: 1 or 2 the word, which :func:`initialled_names` checks
 _INITIALLED = re.compile(

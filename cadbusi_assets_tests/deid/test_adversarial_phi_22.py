@@ -20,7 +20,8 @@ from pydicom.sequence import Sequence
 from pydicom.uid import JPEG2000, ExplicitVRLittleEndian, JPEGBaseline8Bit, JPEGLSLossless
 
 from cadbusi_assets.deid.deidentify import deidentify_dataset
-from cadbusi_assets.dicom import iter_frames, quiet_pydicom
+from cadbusi_assets.dicom import dataset_to_bytes, iter_frames, quiet_pydicom
+from cadbusi_assets.records.scrub import scrub_report_text
 from cadbusi_assets_tests.deid.phi_support import (
     SecretScan,
     assert_assets_pass_wrote_none,
@@ -136,6 +137,22 @@ def jpeg_xmp(ds: Dataset, p: Person) -> None:
     _compressed(ds, JPEGBaseline8Bit, buffer.getvalue())
 
 
+def jpeg_colour_icc_trailer(ds: Dataset, p: Person) -> None:
+    """A colour frame (YBR_FULL_422) whose APP2 ICC profile and whose bytes after the end of
+    image name her, the frame split in two fragments."""
+    grey = ds.pixel_array
+    rgb = np.stack([grey, grey, (grey * 0.8).astype(np.uint8)], axis=-1)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "JPEG", quality=95, icc_profile=b"desc" + p.words().encode())
+    stream = buffer.getvalue() + p.words().encode()
+    stream += b"\0" * (len(stream) % 2)
+    ds.PixelData = encapsulate([stream], fragments_per_frame=2)
+    ds["PixelData"].VR = "OB"
+    ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 3, "YBR_FULL_422"
+    ds.PlanarConfiguration, ds.LossyImageCompression = 0, "01"
+
+
 def j2k_comment(ds: Dataset, p: Person) -> None:
     buffer = io.BytesIO()
     Image.fromarray(ds.pixel_array).save(
@@ -204,10 +221,35 @@ def waveform_and_audio(ds: Dataset, p: Person) -> None:
     ds.add_new(0x5002200E, "LT", f"dictated: {p.kin} {p.relative} {PHONE}")  # Audio Comments
 
 
+def beside_the_frames(ds: Dataset, p: Person) -> None:
+    """Native Pixel Data with her words after the frame, an extended offset table and a
+    pixel data provider URL that name her, an ICC profile whose description does."""
+    ds.PixelData = ds.PixelData + p.words().encode().ljust(96, b" ")[:96]
+    ds.add_new(0x7FE00001, "OV", p.words().encode().ljust(96, b" ")[:96])
+    ds.add_new(0x7FE00002, "OV", f"{p.patient_id}{BIRTH}".encode().ljust(16, b" ")[:16])
+    ds.PixelDataProviderURL = f"https://pacs.example.org/pixels/{p.patient_id}/{BIRTH}"
+    ds.ICCProfile = b"desc" + p.words().encode()
+    ds.ICCProfile += b" " * (len(ds.ICCProfile) % 2)
+
+
+def document_and_nested_image(ds: Dataset, p: Person) -> None:
+    """A PDF and its title inside the image, and a second image (her scanned form) in an
+    unlisted sequence's item."""
+    pdf = f"%PDF-1.4\n% {p.words()}\n%%EOF\n".encode()
+    ds.DocumentTitle = f"Worksheet {p.family} {p.patient_id}"
+    ds.MIMETypeOfEncapsulatedDocument = "application/pdf"
+    ds.EncapsulatedDocument = pdf + b"\0" * (len(pdf) % 2)
+    form = _icon(p)
+    form.PixelData = form.PixelData + p.words().encode()
+    form.PixelData += b"\0" * (len(form.PixelData) % 2)
+    ds.SourceImageSequence = Sequence([form])
+
+
 CHANNELS = {
     f.__name__: f
-    for f in (jpeg_comment, jpeg_exif, jpeg_xmp, j2k_comment, icon_image, patient_photo,
-              waveform_and_audio)
+    for f in (jpeg_comment, jpeg_exif, jpeg_xmp, jpeg_colour_icc_trailer, j2k_comment,
+              beside_the_frames, icon_image, patient_photo, waveform_and_audio,
+              document_and_nested_image)
 }  # fmt: skip
 FILES = [(person, channel) for person in PEOPLE for channel in CHANNELS]
 
@@ -285,6 +327,7 @@ def command_run(tmp_path_factory):
     """Every file through ``cadbusi deidentify --analyze`` in its own process."""
     files = {f"{person}_{channel}": _file(person, channel) for person, channel in FILES}
     files |= {f"{person}_{name}": _refused_file(person, name) for person, name in REFUSED_FILES}
+    files |= {f"{person}_split_{attack}": _split(person, attack) for person, attack in SPLIT_FILES}
     return deidentify_channel_files(tmp_path_factory.mktemp("round22"), files, timeout=500)
 
 
@@ -298,6 +341,14 @@ def test_no_channel_leaks_through_the_command(person, channel, command_run):
     assert (
         str(pydicom.dcmread(io.BytesIO(data)).file_meta.TransferSyntaxUID) == ExplicitVRLittleEndian
     )
+
+
+def test_no_split_name_leaks_through_the_command(command_run):
+    out, rows, _, _ = command_run
+    for person, attack in SPLIT_FILES:
+        row = rows[f"{person}_split_{attack}"]
+        assert row["status"] == "ok", row["reason"]
+        assert SCAN.in_dicom((out / row["output_path"]).read_bytes()) == [], (person, attack)
 
 
 @pytest.mark.parametrize(("person", "name"), REFUSED_FILES)
@@ -322,6 +373,7 @@ def test_the_assets_pass_writes_none_of_them(tmp_path, pseudonymizer, caplog):
     logs (at DEBUG) holds a planted word."""
     files = [_file(person, channel) for person, channel in FILES]
     files += [_refused_file(person, name) for person, name in REFUSED_FILES]
+    files += [_split(person, attack) for person, attack in SPLIT_FILES]
     caplog.set_level(logging.DEBUG)  # after the files are made (Pillow logs what it writes)
     assert_assets_pass_wrote_none(SCAN, tmp_path, files, pseudonymizer, len(REFUSED_FILES))
     assert SCAN.in_text(caplog.text) == []
@@ -350,3 +402,106 @@ def test_decoding_a_jpeg_frame_logs_none_of_its_exif(person, pseudonymizer, capl
         frames = list(iter_frames(pydicom.dcmread(io.BytesIO(data))))
     assert len(frames) == 1 and SCAN.in_text(caplog.text) == []
     assert [r.name for r in caplog.records if r.name.startswith("PIL")] == []
+
+
+# ------------------------------------------------- round 21's untried case: a split name
+def _given_family(p: Person) -> tuple[str, str]:
+    """The relative's given name and family name (Hangul: family the first syllable)."""
+    words = p.relative.split()
+    return (words[0], words[1]) if len(words) == 2 else (p.relative[1:], p.relative[:1])
+
+
+#: one person's name split across two kept fields, each half alone in its field, with no
+#: word that says it is a name; and with a relative's word before the given name in free
+#: text, the family name alone in a descriptor or the station's name
+SPLIT_TAGS = {
+    "two_descriptors": lambda g, f: {"SeriesDescription": f"Breast {g}", "ProtocolName": f},
+    "alone_in_each": lambda g, f: {"StudyDescription": g, "PerformedProcedureStepDescription": f},
+    "kin_then_protocol": lambda g, f: {
+        "ImageComments": f"RT BREAST 10:00. With her sister {g}.",
+        "ProtocolName": f,
+    },
+    "kin_then_station": lambda g, f: {
+        "ImageComments": f"RT BREAST 10:00. With her sister {g}.",
+        "StationName": f,
+    },
+}
+
+
+SPLIT_FILES = [(person, attack) for person in PEOPLE for attack in SPLIT_TAGS]
+
+
+def _split(person: str, attack: str) -> bytes:
+    p = PEOPLE[person]
+    index = SPLIT_FILES.index((person, attack))
+    ds = _patient(p, 40 + index)
+    ds.ProtocolName = "Breast L12"
+    for keyword, value in SPLIT_TAGS[attack](*_given_family(p)).items():
+        setattr(ds, keyword, value)
+    uid = f"1.2.826.0.1.3680043.99999.22.{200 + index}"
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("attack", list(SPLIT_TAGS))
+@pytest.mark.parametrize("person", list(PEOPLE))
+def test_a_name_split_across_two_fields_goes(person, attack, pseudonymizer):
+    """Given name in one kept field, family name alone in another: no reader joins two
+    elements, but a person reading the released header does. Latin went through untouched
+    (``Breast Ysolde`` and ``Ñandúbarra``); Cyrillic and Hangul were already removed. A
+    name-like word (:func:`~cadbusi_assets.deid.shapes.name_like_words`) in two of the
+    exam's descriptors, or in one while free text names a relative, is searched for alone
+    as a relative's surname is."""
+    data = _split(person, attack)
+    assert SCAN.in_dicom(data)
+    out = deidentify_dataset(pydicom.dcmread(io.BytesIO(data)), pseudonymizer).dataset
+    assert SCAN.in_dicom(dataset_to_bytes(out)) == []
+
+
+#: the exam's words stay: one product word alone, product and clinical words in two fields,
+#: a relative named in free text while the descriptors hold no name-like word, unknown
+#: vendor words in the device fields (round 20: no sound rule there)
+KEPT = [
+    {"SeriesDescription": "Breast Siescape", "ProtocolName": "Breast L12"},
+    {"SeriesDescription": "Breast Elastography", "ProtocolName": "Axilla Doppler"},
+    {"ImageComments": "With her sister Ysolde.", "SeriesDescription": "Adv Breast L12-5"},
+    {"Manufacturer": "Acme Somatom", "ManufacturerModelName": "Vevo 2100"},
+]
+
+
+@pytest.mark.parametrize("values", KEPT)
+def test_the_exams_own_words_stay(values, pseudonymizer):
+    ds = _patient(PEOPLE["latin"], 61)
+    ds.ProtocolName = "Breast L12"
+    for keyword, value in values.items():
+        setattr(ds, keyword, value)
+    out = deidentify_dataset(ds, pseudonymizer).dataset
+    for keyword, value in values.items():
+        if keyword != "ImageComments":
+            assert str(out.get(keyword, "")) == value, keyword
+
+
+#: a relative's name split across two sentences of a report
+SPLIT_SENTENCES = [
+    "Patient seen today. Her {kin} {g} came along. The {kin}'s surname is {f}; phone {phone}.",
+    "Accompanied by her sister. Sister's first name: {g}. Family name: {f}. Tel {phone}.",
+    "Sister {g} present. Sister surname {f}.",
+    "Her sister came along, {g}. {f} family informed.",
+]
+
+
+@pytest.mark.parametrize("template", SPLIT_SENTENCES)
+@pytest.mark.parametrize("person", list(PEOPLE))
+def test_a_relative_split_across_two_report_sentences_goes(person, template, pseudonymizer):
+    """In a report (``records.scrub``) and in a header's free text (Image Comments)."""
+    p = PEOPLE[person]
+    g, f = _given_family(p)
+    text = template.format(kin=p.kin, g=g, f=f, phone=PHONE)
+    assert SCAN.in_text(text)
+    assert SCAN.in_text(scrub_report_text(text, identifiers=(p.name,), date_shift_days=-17)) == []
+    ds = _patient(p, 62)
+    ds.ImageComments = text
+    out = deidentify_dataset(ds, pseudonymizer).dataset
+    assert SCAN.in_dicom(dataset_to_bytes(out)) == []
