@@ -61,6 +61,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import JPEG2000, ExplicitVRLittleEndian, JPEGBaseline8Bit, JPEGLSLossless
 
 from cadbusi_assets.deid.deidentify import deidentify_dataset
+from cadbusi_assets.deid.errors import DeidentificationError
 from cadbusi_assets.dicom import dataset_to_bytes, iter_frames, quiet_pydicom
 from cadbusi_assets.records.scrub import scrub_report_text
 from cadbusi_assets_tests.deid.phi_support import (
@@ -334,7 +335,23 @@ def scanned_worksheet(p: Person) -> Dataset:
     return ds
 
 
-REFUSED = {f.__name__: f for f in (encapsulated_pdf, scanned_worksheet)}
+#: a secondary capture from the scanner itself (its Manufacturer and model match a device
+#: rule that blanks only the screen's top band) that is no screen: a page scanned, filmed,
+#: drawn or drawn up by software (PS3.3 C.8.6.1 Conversion Type)
+PAGE_CONVERSIONS = ("SD", "SI", "DF", "DRW", "SYN")
+
+
+def device_worksheet(p: Person, conversion: str = "SD") -> Dataset:
+    ds = scanned_worksheet(p)
+    ds.Manufacturer, ds.ManufacturerModelName = "GE Healthcare", "LOGIQ9"
+    ds.ConversionType = conversion
+    page = _rendered("", (ds.Columns, ds.Rows)).copy()
+    page[60:] = _rendered(p.words(), (ds.Columns, ds.Rows))[: ds.Rows - 60]  # below the band
+    ds.PixelData = page.tobytes()
+    return ds
+
+
+REFUSED = {f.__name__: f for f in (encapsulated_pdf, scanned_worksheet, device_worksheet)}
 
 
 def _refused_file(person_key: str, name: str) -> bytes:
@@ -343,7 +360,7 @@ def _refused_file(person_key: str, name: str) -> bytes:
         jpegls_comment(ds, PEOPLE[person_key])
     else:
         ds = REFUSED[name](PEOPLE[person_key])
-    index = list(PEOPLE).index(person_key) * 3 + [*REFUSED, "jpegls_comment"].index(name)
+    index = list(PEOPLE).index(person_key) * 4 + [*REFUSED, "jpegls_comment"].index(name)
     uid = f"1.2.826.0.1.3680043.99999.22.{300 + index}"
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid
     buffer = io.BytesIO()
@@ -414,6 +431,23 @@ def _items(ds: Dataset) -> list[Dataset]:
         if element.VR == "SQ":
             found += list(element.value)
     return found
+
+
+@pytest.mark.parametrize("conversion", PAGE_CONVERSIONS)
+def test_a_page_from_the_scanner_is_refused_whatever_its_device_rule(conversion, pseudonymizer):
+    """A GE LOGIQ9 secondary capture of a worksheet: the device rule (made for the
+    scanner's screen) blanked the top 30 rows and released the page below, her name on
+    it (no OCR reads it without ``--ocr``). A secondary capture whose Conversion Type says
+    it is a page (scanned document or image, digitized film, drawing, synthetic) is no
+    screen: no region and no device rule says where its text is, and it is refused."""
+    ds = device_worksheet(PEOPLE["latin"], conversion)
+    with pytest.raises(DeidentificationError, match="Conversion Type"):
+        deidentify_dataset(ds, pseudonymizer)
+    ds.ConversionType = "WSD"  # a workstation's capture of the screen: the rule applies
+    out = deidentify_dataset(ds, pseudonymizer)
+    assert out.pixel_cleaning.startswith("applied device rule ge-logiq9")
+    page = ds.pixel_array  # what a page's rule kept: all but the band, her name with it
+    assert (out.frames[0][30:] == page[30:]).all() and page[60:].any()
 
 
 def test_no_split_name_leaks_through_the_command(command_run):
