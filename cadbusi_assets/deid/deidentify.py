@@ -38,6 +38,7 @@ from cadbusi_assets.deid.identifiers import (
     OTHER_NAME_KEYWORDS,
     PATIENT_NAME_KEYWORDS,
     OriginalIdentifiers,
+    name_parts,
 )
 from cadbusi_assets.deid.name_variants import is_cjk
 from cadbusi_assets.deid.ocr import (
@@ -172,8 +173,28 @@ def header_identifiers_of(ds: Dataset, identifiers: OriginalIdentifiers) -> Orig
     )
     names += tuple(dict.fromkeys(people))
     if len(split) + bool(words) >= 2:  # "Breast Ysolde" and "Ñandúbarra": one person
-        names += tuple(dict.fromkeys(f"{w}^" for found in sorted(split) for w in found))
+        names += _split_name_words(split, identifiers, bool(words))
     return identifiers.merge(OriginalIdentifiers(other=names)) if names else identifiers
+
+
+def _split_name_words(
+    split: set[tuple[str, ...]], identifiers: OriginalIdentifiers, relatives: bool
+) -> tuple[str, ...]:
+    """The name-like words of the descriptors (``split``: each descriptor's) to search for
+    alone, as ``Ñandúbarra^``: those of no name the header already names (nor that name's
+    letters backwards: found as that name is). A descriptor with such a word is one half of a
+    split name; another such descriptor, or free text naming a relative (``relatives``), is
+    the other. A descriptor with only the header's own names is no half (the patient's name
+    in a request's description beside ``Gleason Score`` is no split name)."""
+    known = frozenset().union(*map(name_parts, identifiers.patient_names + identifiers.other))
+
+    def fresh(word: str) -> bool:
+        return name_parts(word).isdisjoint(known) and name_parts(word[::-1]).isdisjoint(known)
+
+    halves = {kept for kept in (tuple(filter(fresh, found)) for found in split) if kept}
+    if len(halves) + relatives < 2:
+        return ()
+    return tuple(dict.fromkeys(f"{w}^" for half in sorted(halves) for w in half))
 
 
 def _check_supported(ds: Dataset, profile: DeidProfile) -> None:

@@ -31,12 +31,24 @@ Closed (each asserted below, each failed before):
   holds pydicom's (a count of ``Pillow message`` records, never their text);
 * (round 21's untried case) a name split across two kept fields, no word saying it is a
   name (``Breast Ysolde`` in Series Description, ``Ñandúbarra`` in Protocol Name; Study
-  Description and Performed Procedure Step Description), or the given name after a
-  relative's word in free text and the family name alone in Protocol Name or Station Name:
-  in Latin both halves stayed (Cyrillic and Hangul were already removed). A name-like word
-  (``shapes.name_like_words``) in two of the exam's descriptors, or in one while free text
-  names a relative, is searched for alone as a relative's surname is; not in the device
-  fields (round 20: an unknown vendor's words read like names there).
+  Description and Performed Procedure Step Description; in capitals), or the given name
+  after a relative's word in free text and the family name alone in Protocol Name or
+  Station Name: in Latin both halves stayed (Cyrillic and Hangul were already removed). A
+  name-like word (``shapes.name_like_words``, capitals read in title case) in two of the
+  exam's descriptors, or in one while free text names a relative, is searched for alone as
+  a relative's surname is; not in the device fields (round 20: an unknown vendor's words
+  read like names there);
+* a secondary capture of a worksheet from the scanner itself (GE ``LOGIQ9``, no region,
+  Conversion Type ``SD``): the LOGIQ9 device rule, made for its screen, blanked the top 30
+  rows and released the page below with her name (without OCR nothing read it). A
+  secondary capture whose Conversion Type says it is a page (``SD``, ``SI``, ``DF``,
+  ``DRW``, ``SYN``) is refused before any device rule. With Conversion Type ``WSD`` (a
+  screen's capture) the rule still applies, and OCR verification refuses the page.
+
+Left (strict xfails below): a name split between a descriptor and a device field
+(Manufacturer: round 20's gap), a code meaning, or free text holding the given name alone
+with no relative's word; names in lower case. A page captured as a screen (``WSD``) is
+released without OCR (with it, refused: asserted).
 
 Already clean and kept as checks: every channel inside and beside the pixel data above, the
 refusals, a relative split across two sentences of a report (``records.scrub``) or of Image
@@ -69,6 +81,7 @@ from cadbusi_assets_tests.deid.phi_support import (
     assert_assets_pass_wrote_none,
     assert_command_wrote_none,
     canary_patient,
+    code_meaning_sequence,
     deidentify_channel_files,
 )
 from cadbusi_assets_tests.deid.phi_support import dataset_item as _item
@@ -524,6 +537,10 @@ def _given_family(p: Person) -> tuple[str, str]:
 SPLIT_TAGS = {
     "two_descriptors": lambda g, f: {"SeriesDescription": f"Breast {g}", "ProtocolName": f},
     "alone_in_each": lambda g, f: {"StudyDescription": g, "PerformedProcedureStepDescription": f},
+    "in_capitals": lambda g, f: {
+        "SeriesDescription": f"BREAST {g.upper()}",
+        "ProtocolName": f.upper(),
+    },
     "kin_then_protocol": lambda g, f: {
         "ImageComments": f"RT BREAST 10:00. With her sister {g}.",
         "ProtocolName": f,
@@ -575,6 +592,10 @@ KEPT = [
     {"SeriesDescription": "Breast Elastography", "ProtocolName": "Axilla Doppler"},
     {"ImageComments": "With her sister Ysolde.", "SeriesDescription": "Adv Breast L12-5"},
     {"Manufacturer": "Acme Somatom", "ManufacturerModelName": "Vevo 2100"},
+    {"SeriesDescription": "BREAST ELASTOGRAPHY", "ProtocolName": "AXILLA DOPPLER LOGIQ"},
+    {"StudyDescription": "US BREAST BILATERAL", "ProtocolName": "SMALL PARTS SUPERFICIAL"},
+    # an eponym no vocabulary lists beside the patient's own name (found as hers): no split
+    {"StudyDescription": "Gleason Score", "SeriesDescription": "Breast Brézillon-Quarrow"},
 ]
 
 
@@ -586,7 +607,7 @@ def test_the_exams_own_words_stay(values, pseudonymizer):
         setattr(ds, keyword, value)
     out = deidentify_dataset(ds, pseudonymizer).dataset
     for keyword, value in values.items():
-        if keyword != "ImageComments":
+        if keyword != "ImageComments" and "Brézillon" not in value:  # her name goes
             assert str(out.get(keyword, "")) == value, keyword
 
 
@@ -612,3 +633,39 @@ def test_a_relative_split_across_two_report_sentences_goes(person, template, pse
     ds.ImageComments = text
     out = deidentify_dataset(ds, pseudonymizer).dataset
     assert SCAN.in_dicom(dataset_to_bytes(out)) == []
+
+
+#: a split name no rule here finds: one half in a device field, a code meaning, or free text
+#: alone (no relative's word), or both in lower case
+LEFT = {
+    "manufacturer": {"SeriesDescription": "Breast Ysolde", "Manufacturer": "Ñandúbarra"},
+    "code_meaning": {
+        "ProcedureCodeSequence": code_meaning_sequence("Ysolde"),
+        "SeriesDescription": "Breast Ñandúbarra",
+    },
+    "free_text_alone": {"ImageComments": "Ysolde", "ProtocolName": "Ñandúbarra"},
+    "lower_case": {"SeriesDescription": "breast ysolde", "ProtocolName": "ñandúbarra"},
+}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="no sound rule: a device field's or a code meaning's unknown word, a lone "
+    "capitalised word in free text and a lower-case word read like a vendor's or the "
+    "exam's own (round 20's device-field gap; round 22 left them)",
+)
+@pytest.mark.parametrize("attack", list(LEFT))
+def test_a_split_name_no_rule_finds_stays(attack, pseudonymizer):
+    ds = _patient(PEOPLE["latin"], 63)
+    for keyword, value in LEFT[attack].items():
+        setattr(ds, keyword, value)
+    out = deidentify_dataset(ds, pseudonymizer).dataset
+    assert SCAN.in_dicom(dataset_to_bytes(out)) == []
+
+
+def test_a_page_captured_as_a_screen_is_refused_by_ocr(pseudonymizer):
+    """Conversion Type ``WSD``: the device rule applies, and OCR verification reads her
+    name, id and birth date on the page below the band (tesseract is required in CI)."""
+    ds = device_worksheet(PEOPLE["latin"], "WSD")
+    with pytest.raises(DeidentificationError, match="identifying text still readable"):
+        deidentify_dataset(ds, pseudonymizer, verify_ocr=True)
