@@ -127,6 +127,11 @@ _SPLIT_NAME_KEYWORDS = frozenset({
     "BodyPartExamined", "AcquisitionDeviceProcessingDescription", "DerivationDescription",
     "InstitutionalDepartmentName", "PerformedStationName", "PerformedLocation",
 })  # fmt: skip
+#: a half of a split name is a word or two (three with a particle); a descriptor with more
+#: name-like words than that is no half (prose, or a long value made to be searched for
+#: word by word: 5,000 random words took 23 s), with more than twice that not even read
+_MAX_HALF_WORDS = 3
+_MAX_SPLIT_WORDS = 2 * _MAX_HALF_WORDS
 
 
 def header_identifiers(ds: Dataset) -> OriginalIdentifiers:
@@ -156,7 +161,8 @@ def header_identifiers_of(ds: Dataset, identifiers: OriginalIdentifiers) -> Orig
         if elem.keyword in _SPLIT_NAME_KEYWORDS:
             values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
             found = [w for v in values if isinstance(v, str) for w in name_like_words(v)]
-            if found:  # the same words twice (a request's description copied) are one
+            found = list(dict.fromkeys(found))
+            if 0 < len(found) <= _MAX_SPLIT_WORDS:  # twice (a request's copy) is one
                 split.add(tuple(found))
         if elem.VR in _FREE_TEXT_VRS or elem.keyword == "CodeMeaning":
             values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
@@ -192,6 +198,7 @@ def _split_name_words(
         return name_parts(word).isdisjoint(known) and name_parts(word[::-1]).isdisjoint(known)
 
     halves = {kept for kept in (tuple(filter(fresh, found)) for found in split) if kept}
+    halves = {kept for kept in halves if len(kept) <= _MAX_HALF_WORDS}
     if len(halves) + relatives < 2:
         return ()
     return tuple(dict.fromkeys(f"{w}^" for half in sorted(halves) for w in half))
