@@ -37,7 +37,10 @@ Closed (each asserted below, each failed before):
   name-like word (``shapes.name_like_words``, capitals read in title case) in two of the
   exam's descriptors, or in one while free text names a relative, is searched for alone as
   a relative's surname is; not in the device fields (round 20: an unknown vendor's words
-  read like names there);
+  read like names there). A half is three such words at most and no name the header
+  already names (``Gleason Score`` beside the patient's name in a request's description
+  stays); a descriptor of thousands of name-like words is no half (not thousands of search
+  terms);
 * a secondary capture of a worksheet from the scanner itself (GE ``LOGIQ9``, no region,
   Conversion Type ``SD``): the LOGIQ9 device rule, made for its screen, blanked the top 30
   rows and released the page below with her name (without OCR nothing read it). A
