@@ -38,6 +38,7 @@ from cadbusi_assets.deid.identifiers import (
     OTHER_NAME_KEYWORDS,
     PATIENT_NAME_KEYWORDS,
     OriginalIdentifiers,
+    name_parts,
 )
 from cadbusi_assets.deid.name_variants import is_cjk
 from cadbusi_assets.deid.ocr import (
@@ -48,7 +49,7 @@ from cadbusi_assets.deid.ocr import (
 from cadbusi_assets.deid.pixels import PixelPlan, blank_outside, describe, plan_pixel_cleaning
 from cadbusi_assets.deid.profile import DEFAULT_PROFILE, DeidProfile
 from cadbusi_assets.deid.scan import find_identifiers_in_dataset, number_bytes, reads_as_text
-from cadbusi_assets.deid.shapes import relatives_named
+from cadbusi_assets.deid.shapes import name_like_words, relatives_named
 from cadbusi_assets.dicom import (
     DecodeError,
     UltrasoundRegion,
@@ -115,6 +116,22 @@ def _check_nesting(ds: Dataset) -> None:
 _FREE_TEXT_VRS = ("ST", "LT", "UT")
 #: person-name keywords :meth:`OriginalIdentifiers.from_dataset` reads itself
 _LISTED_NAME_KEYWORDS = frozenset(PATIENT_NAME_KEYWORDS + OTHER_NAME_KEYWORDS)
+#: the exam's short descriptors and the station's name (kept, scrubbed for identifier shapes
+#: only): a name-like word in two of them, or in one while free text names a relative, is
+#: one person's name split across elements (``Breast Ysolde`` in Series Description,
+#: ``Ñandúbarra`` in Protocol Name). Not the device fields: an unknown vendor's words read
+#: like names there (``Acme Somatom``, ``Vevo 2100``), round 20.
+_SPLIT_NAME_KEYWORDS = frozenset({
+    "StudyDescription", "SeriesDescription", "ProtocolName", "PerformedProcedureStepDescription",
+    "RequestedProcedureDescription", "ScheduledProcedureStepDescription", "StationName",
+    "BodyPartExamined", "AcquisitionDeviceProcessingDescription", "DerivationDescription",
+    "InstitutionalDepartmentName", "PerformedStationName", "PerformedLocation",
+})  # fmt: skip
+#: a half of a split name is a word or two (three with a particle); a descriptor with more
+#: name-like words than that is no half (prose, or a long value made to be searched for
+#: word by word: 5,000 random words took 23 s), with more than twice that not even read
+_MAX_HALF_WORDS = 3
+_MAX_SPLIT_WORDS = 2 * _MAX_HALF_WORDS
 
 
 def header_identifiers(ds: Dataset) -> OriginalIdentifiers:
@@ -131,12 +148,22 @@ def header_identifiers_of(ds: Dataset, identifiers: OriginalIdentifiers) -> Orig
     """:func:`header_identifiers`, the header's own (``identifiers``) already read. Also
     read: the relatives a code's meaning names (an SR's ``CODE`` item: ``mother Ysolde
     Ñandúbarra: breast cancer``) and every person name of an element no list names (an
-    SR's ``PNAME`` item's Person Name, at any depth), searched for as staff names are."""
+    SR's ``PNAME`` item's Person Name, at any depth), searched for as staff names are.
+    And a name split across elements (:data:`_SPLIT_NAME_KEYWORDS`): the name-like words
+    of the descriptors, when two of them hold one or free text names a relative, each
+    searched for alone as a relative's surname is."""
     words: list[str] = []
     people: list[str] = []
+    split: set[tuple[str, ...]] = set()  # the name-like words of each descriptor holding one
     for elem in ds.iterall():
         if not elem.value:
             continue
+        if elem.keyword in _SPLIT_NAME_KEYWORDS:
+            values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
+            found = [w for v in values if isinstance(v, str) for w in name_like_words(v)]
+            found = list(dict.fromkeys(found))
+            if 0 < len(found) <= _MAX_SPLIT_WORDS:  # twice (a request's copy) is one
+                split.add(tuple(found))
         if elem.VR in _FREE_TEXT_VRS or elem.keyword == "CodeMeaning":
             values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
             for value in values:
@@ -151,7 +178,30 @@ def header_identifiers_of(ds: Dataset, identifiers: OriginalIdentifiers) -> Orig
         if len(word) >= (2 if is_cjk(word) else MIN_OTHER_FAMILY)
     )
     names += tuple(dict.fromkeys(people))
+    if len(split) + bool(words) >= 2:  # "Breast Ysolde" and "Ñandúbarra": one person
+        names += _split_name_words(split, identifiers, bool(words))
     return identifiers.merge(OriginalIdentifiers(other=names)) if names else identifiers
+
+
+def _split_name_words(
+    split: set[tuple[str, ...]], identifiers: OriginalIdentifiers, relatives: bool
+) -> tuple[str, ...]:
+    """The name-like words of the descriptors (``split``: each descriptor's) to search for
+    alone, as ``Ñandúbarra^``: those of no name the header already names (nor that name's
+    letters backwards: found as that name is). A descriptor with such a word is one half of a
+    split name; another such descriptor, or free text naming a relative (``relatives``), is
+    the other. A descriptor with only the header's own names is no half (the patient's name
+    in a request's description beside ``Gleason Score`` is no split name)."""
+    known = frozenset().union(*map(name_parts, identifiers.patient_names + identifiers.other))
+
+    def fresh(word: str) -> bool:
+        return name_parts(word).isdisjoint(known) and name_parts(word[::-1]).isdisjoint(known)
+
+    halves = {kept for kept in (tuple(filter(fresh, found)) for found in split) if kept}
+    halves = {kept for kept in halves if len(kept) <= _MAX_HALF_WORDS}
+    if len(halves) + relatives < 2:
+        return ()
+    return tuple(dict.fromkeys(f"{w}^" for half in sorted(halves) for w in half))
 
 
 def _check_supported(ds: Dataset, profile: DeidProfile) -> None:

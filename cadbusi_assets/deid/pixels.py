@@ -136,11 +136,24 @@ def _clip(box: Box, rows: int, cols: int) -> Box:
     return (max(0, x0), max(0, y0), min(cols - 1, x1), min(rows - 1, y1))
 
 
+#: Conversion Types (PS3.3 C.8.6.1) of a secondary capture that is a page, not a screen:
+#: scanned document, scanned image, digitized film, drawing, synthetic image. No region
+#: and no device rule (made for a scanner's screen) says where the text on it is: a GE
+#: LOGIQ9 worksheet matched the LOGIQ9 rule, which blanks the screen's top band only.
+PAGE_CONVERSION_TYPES = frozenset({"SD", "SI", "DF", "DRW", "SYN"})
+
+
 def plan_pixel_cleaning(ds: Dataset) -> PixelPlan:
     """Decide what to keep; raises :class:`DeidentificationError` when nothing is safe."""
     rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
     if rows <= 0 or cols <= 0:
         raise DeidentificationError("image has no Rows/Columns")
+    conversion = str(ds.get("ConversionType", "") or "").strip().upper()
+    if conversion in PAGE_CONVERSION_TYPES:
+        raise DeidentificationError(
+            f"secondary capture of a page (Conversion Type {conversion}), not of a scanner's "
+            "screen: burned-in text cannot be located, so the object is not released"
+        )
     regions, rejected = usable_regions(ds)
     if regions:
         return PixelPlan(

@@ -1352,6 +1352,25 @@ def _unknown_name_word(word: str) -> bool:
     )
 
 
+def name_like_words(text: str) -> list[str]:
+    """The words of ``text`` that read like a person's name (:func:`_unknown_name_word`:
+    title case, or capitals read in title case, 4+ letters, in a names list only or in no
+    vocabulary, no product, eponym, room or device word, no Latin or clinical ending).
+
+    >>> name_like_words("Breast Ysolde"), name_like_words("BREAST YSOLDE")
+    (['Ysolde'], ['YSOLDE'])
+    >>> name_like_words("Adv Breast L12-5 Doppler"), name_like_words("US BREAST AXILLA LOGIQ")
+    ([], [])
+    """
+    if not text:
+        return []
+    return [
+        w
+        for w in _SEGMENT.findall(text)
+        if _unknown_name_word(w.title() if w.isupper() and len(w) > 1 else w)
+    ]
+
+
 #: initials with dots before or after a word (``O.Q. Quimbrell``, ``Quimbrell, O.J.``): group
 #: 1 or 2 the word, which :func:`initialled_names` checks
 _INITIALLED = re.compile(

@@ -4,7 +4,9 @@
   VR DA: '13.04.1961'``). :func:`quiet_pydicom` captures its warnings and the ``pydicom``
   logger and keeps only a category (``invalid value for VR DA``, the tag keyword where the
   message names a tag), never a value. :func:`read_dataset` reads inside it and converts
-  every element there, so the lazy conversions that warn happen while captured.
+  every element there, so the lazy conversions that warn happen while captured. Pillow's
+  loggers are held back the same way: opening a JPEG frame, Pillow reads its EXIF block and
+  logs every tag's value at DEBUG (an Artist, an Image Description: a patient's name).
 * **Bounded**: before anything is inflated or decoded, a Deflated Explicit VR Little Endian
   data set is inflated as a stream with a ceiling (:data:`MAX_INFLATED_BYTES`) and the
   declared pixel size (Rows × Columns × Frames × Samples × bytes) is checked against
@@ -117,23 +119,31 @@ def describe_message(message: str, category: str = "warning") -> str:
 
 
 class _CategoryHandler(logging.Handler):
-    """Counts pydicom log records by category; never formats or stores their message."""
+    """Counts pydicom's and Pillow's log records by category; never formats or stores the
+    message of a record of Pillow's (its EXIF records are values and nothing else)."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
         self.counts: Counter[str] = Counter()
 
     def emit(self, record: logging.LogRecord) -> None:
+        level = record.levelname.lower()
+        if record.name == "PIL" or record.name.startswith("PIL."):
+            self.counts[f"{level}: Pillow message"] += 1
+            return
         try:
             message = str(record.msg) % record.args if record.args else str(record.msg)
         except Exception:
             message = ""
-        self.counts[describe_message(message, record.levelname.lower())] += 1
+        self.counts[describe_message(message, level)] += 1
 
 
+#: The loggers :func:`quiet_pydicom` detaches (their messages quote header values and the
+#: text a compressed frame carries)
+_QUIET_LOGGERS = ("pydicom", "PIL")
 _state_lock = threading.RLock()
 _depth = 0
-_saved: tuple[list[logging.Handler], bool] | None = None
+_saved: dict[str, tuple[list[logging.Handler], bool]] = {}
 _handler = _CategoryHandler()
 
 
@@ -152,18 +162,20 @@ def quiet_pydicom() -> Iterator[Counter[str]]:
 
     Yields a counter of PHI-free categories (:func:`describe_message`) that the caller may
     log. Every warning raised in the block is captured (not only pydicom's): warnings can
-    quote values wherever they come from. The ``pydicom`` logger is detached from its
-    handlers and from the root logger for the outermost block (nested blocks share it).
+    quote values wherever they come from. The ``pydicom`` and ``PIL`` loggers
+    (:data:`_QUIET_LOGGERS`) are detached from their handlers and from the root logger for
+    the outermost block (nested blocks share them).
     """
-    global _depth, _saved
-    logger = logging.getLogger("pydicom")
+    global _depth
     with _state_lock:
         if _depth == 0:
-            _saved = (list(logger.handlers), logger.propagate)
-            for handler in _saved[0]:
-                logger.removeHandler(handler)
-            logger.addHandler(_handler)
-            logger.propagate = False
+            for name in _QUIET_LOGGERS:
+                logger = logging.getLogger(name)
+                _saved[name] = (list(logger.handlers), logger.propagate)
+                for handler in _saved[name][0]:
+                    logger.removeHandler(handler)
+                logger.addHandler(_handler)
+                logger.propagate = False
         _depth += 1
     start = Counter(_handler.counts)
     notes: Counter[str] = Counter()
@@ -185,12 +197,14 @@ def quiet_pydicom() -> Iterator[Counter[str]]:
             stack[-1].update(notes - logged)
         with _state_lock:
             _depth -= 1
-            if _depth == 0 and _saved is not None:
-                logger.removeHandler(_handler)
-                for handler in _saved[0]:
-                    logger.addHandler(handler)
-                logger.propagate = _saved[1]
-                _saved = None
+            if _depth == 0:
+                for name, (handlers, propagate) in _saved.items():
+                    logger = logging.getLogger(name)
+                    logger.removeHandler(_handler)
+                    for handler in handlers:
+                        logger.addHandler(handler)
+                    logger.propagate = propagate
+                _saved.clear()
         if notes:
             _LOG.debug("pydicom notes: %s", dict(notes))
 

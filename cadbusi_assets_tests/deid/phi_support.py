@@ -334,12 +334,14 @@ def assert_command_wrote_none(scan: SecretScan, out: Path, printed: str, report:
 
 
 def assert_assets_pass_wrote_none(
-    scan: SecretScan, tmp_path: Path, files: list[bytes], pseudonymizer: Any
-) -> None:
+    scan: SecretScan, tmp_path: Path, files: list[bytes], pseudonymizer: Any, refused: int = 0
+) -> Any:
     """Every file through the pass behind the ``deidentified_images``, ``image_features`` and
-    ``inpainted_images`` assets (``process_partition``): every file de-identified, and nothing
-    in the research zone or in what the partition reports (counts, tables, problems: the
-    run's metadata) holds a secret of ``scan``. The caller checks what was logged."""
+    ``inpainted_images`` assets (``process_partition``): every file but ``refused`` of them
+    de-identified (those quarantined, each with a reason in the research zone's quarantine
+    table), and nothing in the research zone or in what the partition reports (counts,
+    tables, problems: the run's metadata) holds a secret of ``scan``. The caller checks what
+    was logged. The partition's result."""
     from cadbusi_assets.stages import imaging
     from cadbusi_assets.storage import open_zone
     from cadbusi_assets_tests.builders import DEMO_DAY, raw_zone_like_raw_dicom
@@ -352,7 +354,16 @@ def assert_assets_pass_wrote_none(
     research = open_zone(tmp_path / "research", "research").ensure()
     result = imaging.process_partition(raw, research, pseudonymizer, DEMO_DAY, ocr=False, workers=1)
     report = result.deidentification.report
-    assert report.counts["instances_deidentified"] == len(files), report.problems
+    assert report.counts["instances_deidentified"] == len(files) - refused, report.problems
+    assert report.counts["instances_quarantined"] == refused, report.problems
+    if refused:
+        quarantine = pl.concat(
+            pl.read_parquet(p)
+            for p in (tmp_path / "research").rglob("*.parquet")
+            if "quarantine" in p.parts  # the research zone's quarantine table
+        )
+        assert quarantine.height == refused
+        assert all(str(reason or "").strip() for reason in quarantine["reason"]), quarantine
     for path in sorted(p for p in (tmp_path / "research").rglob("*") if p.is_file()):
         if path.suffix == ".parquet":
             assert scan.in_text(str(pl.read_parquet(path).rows())) == [], path.name
@@ -364,3 +375,4 @@ def assert_assets_pass_wrote_none(
         shown = [*map(str, part.counts), *part.problems]
         shown += [str(table.rows()) for table in part.tables.values()]
         assert scan.in_text("\n".join(shown)) == []
+    return result
