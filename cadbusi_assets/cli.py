@@ -686,7 +686,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not read the burned-in annotation (otherwise tesseract is required)",
     )
-    analyze.set_defaults(func=cmd_analyze)
+    analyze.set_defaults(
+        func=cmd_analyze,
+        interrupted=(
+            "interrupted: OUTPUT may hold part of this run's inpainted PNGs, and its "
+            "features.parquet is an earlier run's or none; run the same command again to finish"
+        ),
+    )
 
     reid = sub.add_parser(
         "reidentify",

@@ -85,7 +85,7 @@ def test_ctrl_c_halfway_then_a_rerun_gives_the_uninterrupted_bytes(cohort, tmp_p
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, said
-    assert "Traceback" not in said
+    assert "Traceback" not in said and "KeyboardInterrupt" not in said, said
     assert "run the same command again" in said and "in the UI" not in said
     assert 0 < _dcm_count(out) < files
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]  # no staging file
@@ -198,3 +198,27 @@ def test_two_runs_into_one_output_the_second_is_refused(cohort, tmp_path):
     assert pl.read_csv(tmp_path / "out.report.csv").height == len(
         list(cohort["pacs"].rglob("*.dcm"))
     )
+
+
+def test_ctrl_c_while_the_workers_start_says_what_output_holds_without_a_traceback(
+    cohort, tmp_path
+):
+    """Ctrl-C a second after ``cadbusi analyze`` starts, while the workers' fork server still
+    imports torch and the stages: the fork server printed its KeyboardInterrupt traceback (the
+    standard library's fork server ignores SIGINT only once its imports are done), and the
+    command pointed at "its runs ... in the UI" (it runs no Dagster run)."""
+    args = [str(BIN / "cadbusi"), "analyze", str(cohort["whole"]), str(tmp_path / "analysis")]
+    proc = _start([*args, "--no-ocr", "--jobs", "2"], _env())
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline().decode()  # "analysing N files": it has started
+        assert first.startswith("analysing"), first
+        time.sleep(1.0)  # the fork server imports torch and the stages for a few seconds
+        os.killpg(proc.pid, signal.SIGINT)
+        said = first + finish(proc, 60, "the interrupted analysis")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, said
+    assert "Traceback" not in said and "KeyboardInterrupt" not in said, said
+    assert "run the same command again" in said and "in the UI" not in said
