@@ -222,3 +222,15 @@ def test_ctrl_c_while_the_workers_start_says_what_output_holds_without_a_traceba
     assert proc.returncode == 130, said
     assert "Traceback" not in said and "KeyboardInterrupt" not in said, said
     assert "run the same command again" in said and "in the UI" not in said
+
+
+def test_a_report_path_that_is_a_folder_is_refused_before_any_file(cohort, tmp_path):
+    """``--report reports`` (a folder, a slip for ``reports/run.csv``) was found out only when
+    the report was written, after every file: a traceback, OUT written without its report."""
+    (tmp_path / "reports").mkdir()
+    args = _args(cohort["pacs"], tmp_path / "out", cohort["key"])
+    ran = _cadbusi([*args, "--report", str(tmp_path / "reports")])
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert "Traceback" not in ran.stderr
+    assert "--report is a folder" in ran.stdout
+    assert not (tmp_path / "out").exists()

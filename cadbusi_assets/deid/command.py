@@ -212,6 +212,9 @@ def deidentify_command(
     if _is_within(report, output_dir):
         echo("error: the report links inputs to outputs; write it outside OUTPUT")
         return 2
+    if report.is_dir():  # found out only when it is written, after every file
+        echo("error: --report is a folder; name the report's file (say report.csv) in it")
+        return 2
     if verify_ocr:
         problem = tesseract_problem()
         if problem:
