@@ -648,7 +648,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(`cadbusi analyze` is for files de-identified already)",
     )
     # -- end of the one-pass block ---------------------------------------------------------
-    deid.set_defaults(func=cmd_deidentify)
+    deid.set_defaults(
+        func=cmd_deidentify,
+        interrupted=(
+            "interrupted: OUTPUT holds part of this run's files, and this run's tables and "
+            "report were not written; run the same command again to finish (same files)"
+        ),
+    )
 
     verify = sub.add_parser("verify", help="re-scan de-identified output for identifying content")
     verify.add_argument("output", help="folder of de-identified DICOM files")
@@ -680,7 +686,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not read the burned-in annotation (otherwise tesseract is required)",
     )
-    analyze.set_defaults(func=cmd_analyze)
+    analyze.set_defaults(
+        func=cmd_analyze,
+        interrupted=(
+            "interrupted: OUTPUT may hold part of this run's inpainted PNGs, and its "
+            "features.parquet is an earlier run's or none; run the same command again to finish"
+        ),
+    )
 
     reid = sub.add_parser(
         "reidentify",
@@ -972,7 +984,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         # Ctrl-C (or SIGTERM during a run): the run was failed and recorded, workers end
         # with worker_scope; one line instead of a traceback, the shell's code for SIGINT
-        print("interrupted: the command stopped (its runs are in the UI)", file=sys.stderr)
+        default = "interrupted: the command stopped (its runs are in the UI)"
+        print(getattr(args, "interrupted", default), file=sys.stderr)
         return 130
     finally:
         if argv is None:

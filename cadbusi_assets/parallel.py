@@ -42,8 +42,10 @@ WORKERS_ENV_VAR = "CADBUSI_WORKERS"
 
 #: Imported once by the fork server, so every worker starts with them loaded (the image
 #: plugins Pillow imports on its first ``Image.open`` and numpy.ma included: each worker
-#: imported them on its first item).
+#: imported them on its first item); first, :mod:`cadbusi_assets.forkserver_signals` (a
+#: Ctrl-C while the server imports the rest ends it without a traceback).
 PRELOAD = [
+    "cadbusi_assets.forkserver_signals",
     "numpy",
     "numpy.ma",
     "PIL.Image",

@@ -24,9 +24,17 @@ Output paths are built from pseudonyms only, and nothing printed or written into
 an original identifier. The report of ``deidentify`` (written by default beside OUTPUT, as
 ``<OUTPUT>.report.csv``) links each input path to its output, so it is a re-identification
 table: it stays with the raw data, and the command refuses a report path inside OUTPUT.
-Quarantined and duplicate inputs are named on screen and in the report by their path relative
-to INPUT: the operator's own raw-side file names (keep that terminal on the raw side when
-those names carry identifiers). Files are counted on a progress bar (stderr, terminals only).
+Quarantined and duplicate inputs are named in the report by their path relative to INPUT (the
+operator's own raw-side file names); on screen by their row of the report and the reason only,
+as a file's name may name the patient and a terminal's output is pasted into tickets. Files are
+counted on a progress bar (stderr, terminals only), which names none.
+
+Refused before anything is written (exit 2): OUTPUT = INPUT, INPUT inside OUTPUT (OUTPUT inside
+INPUT is fine: it is never read back), and a second run into an OUTPUT that one is writing into
+(a ``flock`` on the OUTPUT folder, :func:`_only_run_into`). A symbolic link in INPUT that leads
+nowhere (dangling, a loop) is quarantined as unreadable and named in the report. Ctrl-C stops
+the run (exit 130): OUTPUT keeps the files finished so far (each written whole, by rename), not
+this run's tables nor its report; the same command run again finishes with the same bytes.
 
 Start-up: with workers, the command's own process imports neither the stages nor polars, with
 or without ``--analyze`` (the workers' fork server imports them, on the same cores,
@@ -35,10 +43,13 @@ or without ``--analyze`` (the workers' fork server imports them, on the same cor
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
+import os
 import pickle
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,16 +108,43 @@ def default_report_path(output_dir: Path) -> Path:
 
 
 def _input_files(root: Path, exclude: Path, report: Path | None = None) -> list[Path]:
+    """The files under ``root`` (not below ``exclude``, not the report), sorted. A symbolic
+    link that leads nowhere (dangling, or a loop) is an input all the same: its read fails
+    and the report names it (quarantined, ``raw file unreadable``) instead of the listing
+    crashing on the loop or dropping the link unsaid. Folders (``x.dcm/`` too), pipes and
+    sockets are no inputs (a pipe's read would wait for ever)."""
     exclude = exclude.resolve()
     skip = report.resolve() if report is not None else None
     files = []
     for path in sorted(root.rglob("*")):
-        resolved = path.resolve()
-        if not path.is_file() or resolved == skip:
+        try:
+            resolved = path.resolve(strict=True)
+        except (OSError, RuntimeError):  # dangling, a loop, or unreachable: read and quarantined
+            if path.is_symlink():
+                files.append(path)
+            continue
+        if not resolved.is_file() or resolved == skip:
             continue
         if exclude not in resolved.parents and resolved != exclude:
             files.append(path)
     return files
+
+
+@contextlib.contextmanager
+def _only_run_into(output_dir: Path) -> Iterator[bool]:
+    """An exclusive ``flock`` on the OUTPUT folder itself for the run (no lock file: the lock
+    ends with the process, Ctrl-C and kill included); ``False`` when another run holds it. Two
+    runs into one OUTPUT would remove each other's files and leave tables listing files gone."""
+    fd = os.open(output_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
 
 
 def write_report(rows: list[dict], path: Path) -> None:
@@ -165,11 +203,17 @@ def deidentify_command(
     if output_dir.resolve() == input_dir.resolve():
         echo("error: OUTPUT must differ from INPUT")
         return 2
+    if _is_within(input_dir, output_dir):  # its tables and pruning would be over the inputs
+        echo("error: INPUT is inside OUTPUT; choose an OUTPUT outside INPUT's folder")
+        return 2
     if output_dir.exists() and not output_dir.is_dir():
         echo("error: OUTPUT exists and is not a folder")
         return 2
     if _is_within(report, output_dir):
         echo("error: the report links inputs to outputs; write it outside OUTPUT")
+        return 2
+    if report.is_dir():  # found out only when it is written, after every file
+        echo("error: --report is a folder; name the report's file (say report.csv) in it")
         return 2
     if verify_ocr:
         problem = tesseract_problem()
@@ -194,8 +238,49 @@ def deidentify_command(
         echo(f"error: {exc}")
         return 2
 
-    files = _input_files(input_dir, output_dir, report)
     output_dir.mkdir(parents=True, exist_ok=True)
+    with _only_run_into(output_dir) as alone:
+        if not alone:
+            echo(
+                "error: another cadbusi deidentify is writing into OUTPUT; wait for it to "
+                "finish (or choose another OUTPUT)"
+            )
+            return 2
+        return _deidentify_into(
+            input_dir,
+            output_dir,
+            report,
+            pseudonymizer,
+            withdrawn,
+            key.fingerprint,
+            profile=profile,
+            jobs=jobs,
+            layout=layout,
+            verify_ocr=verify_ocr,
+            echo=echo,
+            frame_step=frame_step,
+            analyze=analyze,
+        )
+
+
+def _deidentify_into(
+    input_dir: Path,
+    output_dir: Path,
+    report: Path,
+    pseudonymizer: Pseudonymizer,
+    withdrawn: frozenset[str],
+    fingerprint: str,
+    *,
+    profile: str,
+    jobs: int | None,
+    layout: str,
+    verify_ocr: bool,
+    echo: Echo,
+    frame_step: int,
+    analyze: bool,
+) -> int:
+    """:func:`deidentify_command`'s run, its checks passed and OUTPUT locked."""
+    files = _input_files(input_dir, output_dir, report)
     # an opaque key: the input path may name the patient, and the tables lie in OUTPUT
     inputs = [
         (path.relative_to(input_dir).as_posix(), f"input-{index:06d}")
@@ -203,7 +288,7 @@ def deidentify_command(
     ]
     echo(
         f"de-identifying {'and analysing ' if analyze else ''}{len(inputs)} files with "
-        f"profile {profile} (key {key.fingerprint}, "
+        f"profile {profile} (key {fingerprint}, "
         f"OCR verification {'on' if verify_ocr else 'off'})"
     )
     started = time.perf_counter()
@@ -230,8 +315,8 @@ def deidentify_command(
             rows, removed = call_in_worker(_finish, (run, tuple(inputs), blobs, str(report)))
 
     for index, row in enumerate(rows, start=1):
-        if row["status"] != "ok":  # name the input: the operator must find it (raw side)
-            echo(f"[{index}/{len(rows)}] {row['status']}: {row['input_path']}: {row['reason']}")
+        if row["status"] != "ok":  # by its report row: an input's name may name the patient
+            echo(f"[{index}/{len(rows)}] {row['status']}: {row['reason']} (report row {index})")
     quarantined = [r for r in rows if r["status"] == "quarantined"]
     elapsed = time.perf_counter() - started
     echo(

@@ -120,19 +120,26 @@ def test_outputs_and_paths_hold_no_original_identifiers(study_run):
     )
 
 
-def test_quarantined_and_duplicate_inputs_are_named_on_screen_and_in_the_report(study_run):
+def test_quarantined_and_duplicate_inputs_are_named_in_the_report_and_by_row_on_screen(
+    study_run,
+):
+    """The screen points at the report's row (an input's name may name the patient, and a
+    terminal's output is pasted into tickets); the report, raw side, names the input."""
     lines = study_run["lines"]
     named = [line for line in lines if line.startswith("[")]
     assert len(named) == 3, lines  # ok inputs are counted on the bar, not listed
-    by_name = {line.split(": ")[1]: line for line in named}
-    assert "not a DICOM file" in by_name["corrupt.dcm"]
-    assert "] quarantined: corrupt.dcm: " in by_name["corrupt.dcm"]
-    assert "] quarantined: no_region.dcm: " in by_name["no_region.dcm"]
+    report = pl.read_csv(study_run["report"])
+    paths = report["input_path"].to_list()
+    by_name = {}
+    for line in named:
+        index, total = line[1:].split("]")[0].split("/")
+        assert total == "5" and line.endswith(f" (report row {index})")
+        assert not any(path in line for path in paths)
+        by_name[paths[int(index) - 1]] = line
+    assert "] quarantined: corrupt DICOM: not a DICOM file" in by_name["corrupt.dcm"]
+    assert "] quarantined: " in by_name["no_region.dcm"]
     duplicate = next(v for k, v in by_name.items() if k.endswith("canary_copy.dcm"))
     assert "] duplicate: " in duplicate and "same SOP Instance UID" in duplicate
-    index, total = named[0][1:].split("]")[0].split("/")
-    assert total == "5" and 1 <= int(index) <= 5
-    report = pl.read_csv(study_run["report"])
     assert sorted(report.filter(pl.col("status") == "quarantined")["input_path"]) == [
         "corrupt.dcm",
         "no_region.dcm",
